@@ -1,0 +1,24 @@
+# The two commands of the README, and what they need. Both create and reuse .venv.
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test test-fast setup
+
+# Creates .venv and installs cinerec with its test tools. torch is pinned to the CPU
+# build; a CUDA build of the same major version works too for anyone installing by hand.
+$(STAMP): pyproject.toml scripts/setup-venv
+	PY=$(PY) scripts/setup-venv $(VENV)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/cinerec quickstart $(ARGS)
+
+test: $(STAMP)
+	scripts/ensure-chromium
+	$(VENV)/bin/python -m pytest $(ARGS)
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not slow and not browser" $(ARGS)

@@ -1,0 +1,5 @@
+import sys
+
+from cinerec.cli import main
+
+sys.exit(main())

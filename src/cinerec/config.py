@@ -1,0 +1,122 @@
+"""Frozen, typed model configs: defaults, ``ValueError`` on bad values, JSON round trip.
+
+A model's config is a frozen dataclass deriving from :class:`Config`. Field types are
+checked when a config is built from a mapping (a TOML file, ``--set key=value`` pairs,
+a saved run); unknown keys are rejected by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Mapping, TypeVar
+
+from cinerec.errors import ConfigError
+
+__all__ = ["Config", "parse_set_options"]
+
+C = TypeVar("C", bound="Config")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of every model config. Subclasses add fields and override :meth:`validate`."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` (a ``ValueError``) naming the field at fault."""
+
+    # helpers for validate()
+    def _check(self, ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            raise ConfigError(f"{type(self).__name__}.{name} = {getattr(self, name)!r}: {rule}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any], *, where: str = "config") -> C:
+        """Build from a mapping, converting and checking each value's type."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in fields:
+                known = ", ".join(sorted(fields))
+                raise ConfigError(f"{where}: unknown key {key!r} for {cls.__name__} (known: {known})")
+            kwargs[key] = _coerce(value, hints[key], f"{where}: {key}")
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise ConfigError(f"{where}: {e}") from None
+
+    def replace(self: C, **changes: Any) -> C:
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def parse_set_options(pairs: list[str] | None) -> dict[str, Any]:
+    """Turn ``["epochs=5", "lr=0.01"]`` into a dict; values are parsed as TOML scalars."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected key=value")
+        try:
+            out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw.strip()
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where} = {value!r}: expected one of {', '.join(map(repr, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} = {value!r}: expected a list")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, where) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} = {value!r}: expected true or false")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} = {value!r}: expected an integer")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where} = {value!r}: expected a number")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} = {value!r}: expected a string")
+    return value

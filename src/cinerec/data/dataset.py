@@ -1,0 +1,398 @@
+"""The values every loader produces: id maps, interactions, the catalog, the dataset.
+
+Ids are encoded once, when a source is loaded, before any filtering or split: raw user
+and movie ids become dense indices ``0..n-1`` and every later step (transforms, splits,
+samplers, models, metrics) works on those indices only. Raw ids come back at the two
+edges that show things to people: reports and serving.
+
+All values are immutable: dataclasses are frozen and their arrays are read-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from cinerec.errors import DataError, NotFoundError
+from cinerec.io import atomic_dir
+
+__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT"]
+
+DATASET_FORMAT = 1
+
+
+def _frozen(array: Any, dtype: Any) -> np.ndarray:
+    """A read-only view of ``array`` as ``dtype`` (the caller's own array stays writeable)."""
+    out = np.ascontiguousarray(array, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True, eq=False)
+class IdMap:
+    """Raw id ⇄ dense index, for users or for movies.
+
+    Attributes:
+        raw: ``(n,)`` raw ids, position ``i`` holding the raw id of index ``i``. Integer
+            ids are kept as ``int64``; anything else as strings.
+        kind: ``"user"`` or ``"movie"``, used in error messages.
+    """
+
+    raw: np.ndarray
+    kind: str = "movie"
+
+    def __post_init__(self) -> None:
+        raw = np.asarray(self.raw)
+        raw = raw.astype(np.int64) if raw.dtype.kind in "iu" else raw.astype(str).astype(object)
+        object.__setattr__(self, "raw", _frozen(raw, raw.dtype))
+        if len(self._lookup) != len(raw) or not self._lookup.is_unique:
+            raise DataError(f"{self.kind} ids are not unique")
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @cached_property
+    def _lookup(self) -> pd.Index:
+        return pd.Index(self.raw)
+
+    def _coerce(self, raw_ids: Any) -> np.ndarray:
+        values = np.atleast_1d(np.asarray(raw_ids))
+        if self.raw.dtype.kind == "i":
+            if values.dtype.kind in "iu":
+                return values.astype(np.int64)
+            try:
+                return np.array([int(str(v)) for v in values], dtype=np.int64)
+            except ValueError:
+                bad = next(v for v in values if not str(v).lstrip("-").isdigit())
+                raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}") from None
+        return values.astype(str).astype(object)
+
+    def index(self, raw_ids: Any) -> np.ndarray:
+        """Indices ``(n,) int32`` of ``raw_ids``; raises ``NotFoundError`` naming the first unknown id."""
+        values = self._coerce(raw_ids)
+        idx = self._lookup.get_indexer(values)
+        if (idx < 0).any():
+            bad = values[np.flatnonzero(idx < 0)[0]]
+            raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
+        return idx.astype(np.int32)
+
+    def get(self, raw_id: Any) -> int | None:
+        """Index of one raw id, or ``None`` when it is unknown."""
+        try:
+            return int(self.index([raw_id])[0])
+        except NotFoundError:
+            return None
+
+    def to_raw(self, indices: Any) -> np.ndarray:
+        """Raw ids for indices ``(n,)``."""
+        return self.raw[np.asarray(indices, dtype=np.int64)]
+
+    def take(self, indices: np.ndarray) -> "IdMap":
+        """The map restricted to ``indices``, renumbered ``0..len(indices)-1`` in that order."""
+        return IdMap(self.raw[np.asarray(indices, dtype=np.int64)], self.kind)
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """A ratings log over encoded ids, one row per (user, movie) event.
+
+    Attributes:
+        users: ``(n,) int32`` user indices in ``[0, n_users)``.
+        items: ``(n,) int32`` movie indices in ``[0, n_items)``.
+        ratings: ``(n,) float32`` stars, or ``1.0`` for implicit "watched" events.
+        timestamps: ``(n,) int64`` seconds since the epoch (0 when the source has none).
+        n_users, n_items: the size of the id space, which may exceed the ids present
+            (a test split still lives in the full id space).
+
+    Rows keep the order of the source file; that order breaks timestamp ties.
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    timestamps: np.ndarray
+    n_users: int
+    n_items: int
+
+    def __post_init__(self) -> None:
+        for name, dtype in (("users", np.int32), ("items", np.int32), ("ratings", np.float32), ("timestamps", np.int64)):
+            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
+        n = len(self.users)
+        if not (len(self.items) == len(self.ratings) == len(self.timestamps) == n):
+            raise ValueError("users, items, ratings and timestamps must have the same length")
+        object.__setattr__(self, "n_users", int(self.n_users))
+        object.__setattr__(self, "n_items", int(self.n_items))
+        if n:
+            if self.users.min() < 0 or self.users.max() >= self.n_users:
+                raise ValueError(f"user index out of range [0, {self.n_users})")
+            if self.items.min() < 0 or self.items.max() >= self.n_items:
+                raise ValueError(f"item index out of range [0, {self.n_items})")
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @classmethod
+    def empty(cls, n_users: int, n_items: int) -> "Interactions":
+        z = np.zeros(0)
+        return cls(z, z, z, z, n_users, n_items)
+
+    def select(self, rows: np.ndarray) -> "Interactions":
+        """The rows picked by a boolean mask or an index array, in the same id space."""
+        return Interactions(
+            self.users[rows], self.items[rows], self.ratings[rows], self.timestamps[rows],
+            self.n_users, self.n_items,
+        )
+
+    def replace(self, **changes: Any) -> "Interactions":
+        """A copy with some fields replaced (e.g. ``ratings=np.ones(n)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def concat(self, other: "Interactions") -> "Interactions":
+        """Rows of ``self`` followed by rows of ``other`` (same id space)."""
+        if (self.n_users, self.n_items) != (other.n_users, other.n_items):
+            raise ValueError("cannot concatenate interactions from different id spaces")
+        return Interactions(
+            np.concatenate([self.users, other.users]), np.concatenate([self.items, other.items]),
+            np.concatenate([self.ratings, other.ratings]), np.concatenate([self.timestamps, other.timestamps]),
+            self.n_users, self.n_items,
+        )
+
+    @cached_property
+    def csr(self) -> sp.csr_matrix:
+        """``(n_users, n_items)`` CSR matrix of ratings, sorted indices.
+
+        A repeated (user, movie) pair keeps its last rating in file order.
+        """
+        order = np.lexsort((np.arange(len(self)), self.items, self.users))
+        u, i = self.users[order], self.items[order]
+        last = np.ones(len(u), dtype=bool)
+        if len(u) > 1:
+            last[:-1] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+        order = order[last]
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.users[order], minlength=self.n_users), out=indptr[1:])
+        m = sp.csr_matrix(
+            (self.ratings[order], self.items[order].astype(np.int32), indptr),
+            shape=(self.n_users, self.n_items),
+        )
+        m.has_sorted_indices = True
+        return m
+
+    @cached_property
+    def seen(self) -> sp.csr_matrix:
+        """``(n_users, n_items)`` CSR matrix of ones where a user interacted with a movie."""
+        m = self.csr.copy()
+        m.data = np.ones_like(m.data)
+        return m
+
+    @cached_property
+    def user_counts(self) -> np.ndarray:
+        """``(n_users,) int64`` number of rows per user."""
+        return np.bincount(self.users, minlength=self.n_users)
+
+    @cached_property
+    def item_counts(self) -> np.ndarray:
+        """``(n_items,) int64`` number of rows per movie."""
+        return np.bincount(self.items, minlength=self.n_items)
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """What is known about each movie, aligned to the movie index.
+
+    Attributes:
+        titles: ``(n_items,)`` titles as published, year suffix removed.
+        years: ``(n_items,) int32`` release year, ``0`` where unknown.
+        genre_names: the release's genre vocabulary, in its own order.
+        genres: ``(n_items, n_genres) bool`` genre flags.
+    """
+
+    titles: np.ndarray
+    years: np.ndarray
+    genre_names: tuple[str, ...]
+    genres: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "titles", _frozen(np.asarray(self.titles, dtype=object), object))
+        object.__setattr__(self, "years", _frozen(self.years, np.int32))
+        object.__setattr__(self, "genre_names", tuple(self.genre_names))
+        genres = np.asarray(self.genres, dtype=bool).reshape(len(self.titles), len(self.genre_names))
+        object.__setattr__(self, "genres", _frozen(genres, bool))
+        if len(self.years) != len(self.titles):
+            raise ValueError("titles and years must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.titles)
+
+    @classmethod
+    def unknown(cls, n_items: int) -> "Catalog":
+        """A catalog for a ratings log with no movie file: titles are empty."""
+        return cls(np.array([""] * n_items, dtype=object), np.zeros(n_items), (), np.zeros((n_items, 0)))
+
+    def genres_of(self, item: int) -> list[str]:
+        return [g for g, on in zip(self.genre_names, self.genres[item]) if on]
+
+    def take(self, indices: np.ndarray) -> "Catalog":
+        idx = np.asarray(indices, dtype=np.int64)
+        return Catalog(self.titles[idx], self.years[idx], self.genre_names, self.genres[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded ratings source: interactions over encoded ids, both id maps and the catalog.
+
+    Attributes:
+        name: where it came from (``"ml-100k"``, a folder name...).
+        interactions: every rating, in source order.
+        user_ids, item_ids: raw id ⇄ index.
+        catalog: movie titles, years and genres aligned to item index.
+        user_features: demographics aligned to user index (columns such as ``age``,
+            ``gender``, ``occupation``, ``zip``), or ``None`` when the release has none.
+        info: facts about the source, e.g. ``{"release": "ml-100k", "catalog_items": 1682}``.
+    """
+
+    name: str
+    interactions: Interactions
+    user_ids: IdMap
+    item_ids: IdMap
+    catalog: Catalog
+    user_features: pd.DataFrame | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.user_ids) != self.interactions.n_users:
+            raise ValueError("user id map and interactions disagree on the number of users")
+        if len(self.item_ids) != self.interactions.n_items or len(self.catalog) != self.interactions.n_items:
+            raise ValueError("movie id map, catalog and interactions disagree on the number of movies")
+        if self.user_features is not None and len(self.user_features) != self.n_users:
+            raise ValueError("user_features must have one row per user")
+        object.__setattr__(self, "info", dict(self.info))
+
+    @property
+    def n_users(self) -> int:
+        return self.interactions.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.interactions.n_items
+
+    def replace(self, **changes: Any) -> "Dataset":
+        return dataclasses.replace(self, **changes)
+
+    def with_interactions(self, interactions: Interactions) -> "Dataset":
+        """Same id space, other rows (e.g. binarized ratings)."""
+        return dataclasses.replace(self, interactions=interactions)
+
+    def subset(self, rows: np.ndarray) -> "Dataset":
+        """Keep the given rows, then drop users and movies left with no rows and renumber.
+
+        This is how filters (k-core, most active users, release years) shrink a dataset;
+        it happens before any split, so train and test always share one id space.
+        """
+        x = self.interactions.select(rows)
+        users = np.flatnonzero(np.bincount(x.users, minlength=self.n_users))
+        items = np.flatnonzero(np.bincount(x.items, minlength=self.n_items))
+        user_new = np.full(self.n_users, -1, dtype=np.int64)
+        user_new[users] = np.arange(len(users))
+        item_new = np.full(self.n_items, -1, dtype=np.int64)
+        item_new[items] = np.arange(len(items))
+        inter = Interactions(user_new[x.users], item_new[x.items], x.ratings, x.timestamps, len(users), len(items))
+        feats = None
+        if self.user_features is not None:
+            feats = self.user_features.iloc[users].reset_index(drop=True)
+        return Dataset(
+            self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
+            self.catalog.take(items), feats, self.info,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Counts and time range, as printed by ``cinerec data info``."""
+        x = self.interactions
+        return {
+            "name": self.name,
+            "ratings": len(x),
+            "users": self.n_users,
+            "items": self.n_items,
+            "catalog_items": int(self.info.get("catalog_items", self.n_items)),
+            "min_timestamp": int(x.timestamps.min()) if len(x) else None,
+            "max_timestamp": int(x.timestamps.max()) if len(x) else None,
+            "min_rating": float(x.ratings.min()) if len(x) else None,
+            "max_rating": float(x.ratings.max()) if len(x) else None,
+            "density": len(x) / max(1, self.n_users * self.n_items),
+            "has_user_features": self.user_features is not None,
+            "genres": list(self.catalog.genre_names),
+        }
+
+    def movie_record(self, item: int) -> dict[str, Any]:
+        """``movie_id`` (raw), ``title``, ``year`` (``None`` if unknown) and ``genres`` of one movie index."""
+        raw = self.item_ids.raw[item]
+        year = int(self.catalog.years[item])
+        return {
+            "movie_id": raw.item() if isinstance(raw, np.generic) else raw,
+            "title": str(self.catalog.titles[item]),
+            "year": year or None,
+            "genres": self.catalog.genres_of(int(item)),
+        }
+
+    # -- persistence (no pickle) -------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the dataset to a folder (``.npz`` arrays plus JSON), atomically."""
+        with atomic_dir(path) as tmp:
+            x = self.interactions
+            np.savez(
+                tmp / "interactions.npz", users=x.users, items=x.items, ratings=x.ratings,
+                timestamps=x.timestamps, n=np.array([x.n_users, x.n_items]),
+            )
+            _save_ids(tmp / "user_ids.npz", self.user_ids)
+            _save_ids(tmp / "item_ids.npz", self.item_ids)
+            np.savez(tmp / "catalog.npz", titles=self.catalog.titles.astype(str), years=self.catalog.years, genres=self.catalog.genres)
+            if self.user_features is not None:
+                self.user_features.to_csv(tmp / "user_features.csv", index=False)
+            meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names)}
+            (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Dataset":
+        path = Path(path)
+        try:
+            meta = json.loads((path / "dataset.json").read_text())
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: not a saved cinerec dataset ({e})") from None
+        if meta.get("format") != DATASET_FORMAT:
+            raise DataError(f"{path}: dataset format {meta.get('format')!r}, this cinerec reads {DATASET_FORMAT}")
+        try:
+            with np.load(path / "interactions.npz", allow_pickle=False) as z:
+                n_users, n_items = (int(v) for v in z["n"])
+                inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items)
+            with np.load(path / "catalog.npz", allow_pickle=False) as z:
+                catalog = Catalog(z["titles"].astype(object), z["years"], meta["genre_names"], z["genres"])
+            feats = None
+            if (path / "user_features.csv").exists():
+                feats = pd.read_csv(path / "user_features.csv", keep_default_na=False)
+            return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
+                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}))
+        except (OSError, ValueError, KeyError) as e:
+            raise DataError(f"{path}: saved dataset is damaged ({e})") from None
+
+
+def _save_ids(path: Path, ids: IdMap) -> None:
+    raw = ids.raw if ids.raw.dtype.kind == "i" else ids.raw.astype(str)
+    np.savez(path, raw=raw)
+
+
+def _load_ids(path: Path, kind: str) -> IdMap:
+    with np.load(path, allow_pickle=False) as z:
+        return IdMap(z["raw"], kind)

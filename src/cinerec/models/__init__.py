@@ -1,0 +1,8 @@
+"""Every model cinerec ships, reachable by name through :data:`MODELS`.
+
+Each module below registers its models when imported; add new ones here.
+"""
+
+from cinerec.models.base import MODELS, Recommender, RatingRecommender, create, load_model, top_k
+
+__all__ = ["MODELS", "Recommender", "RatingRecommender", "create", "load_model", "top_k"]

@@ -1,0 +1,408 @@
+"""The one protocol every model follows, and the one function that ranks.
+
+A model only scores. :func:`top_k` turns scores into rankings for every model alike:
+it removes the movies a user has already seen, restricts to candidates when asked, and
+breaks ties the same way everywhere. Users are scored in chunks so memory stays bounded
+whatever the number of users.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+import cinerec
+from cinerec.config import Config
+from cinerec.data.dataset import Interactions
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
+from cinerec.io import atomic_dir
+
+__all__ = [
+    "Recommender", "RatingRecommender", "register", "MODELS", "create", "load_model",
+    "top_k", "chunks", "MODEL_FORMAT", "TRAIN", "CapabilityError",
+]
+
+MODEL_FORMAT = 1
+TRAIN = "train"  # the default of ``exclude``: the interactions the model was fitted on
+
+MODELS: dict[str, type["Recommender"]] = {}
+
+
+class CapabilityError(CinerecError):
+    """The model does not offer what was asked (e.g. rating prediction from a ranking model)."""
+
+
+def register(cls: type["Recommender"]) -> type["Recommender"]:
+    """Class decorator: make a model reachable by its ``name`` (CLI, saved runs)."""
+    if cls.name in MODELS and MODELS[cls.name] is not cls:
+        raise ValueError(f"two models are named {cls.name!r}")
+    MODELS[cls.name] = cls
+    return cls
+
+
+def create(name: str, config: Config | dict[str, Any] | None = None, *, where: str = "config") -> "Recommender":
+    """A new, unfitted model by name; ``config`` may be a mapping checked against its config class."""
+    import cinerec.models  # noqa: F401  (registers every model)
+
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise NotFoundError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
+    if config is None or isinstance(config, dict):
+        config = cls.Config.from_dict(config or {}, where=where)
+    return cls(config)
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def top_k(
+    scores: np.ndarray | torch.Tensor,
+    k: int,
+    exclude: sp.csr_matrix | None = None,
+    candidates: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best items of each row of ``scores``.
+
+    Args:
+        scores: ``(n, m) float`` scores; row ``r`` scores the items ``candidates[r]`` when
+            candidates are given, else items ``0..m-1``.
+        k: how many to return per row.
+        exclude: ``(n, n_items)`` CSR matrix; its non-zero entries are never returned.
+        candidates: ``(n, m) int`` item indices that the columns of ``scores`` stand for.
+
+    Returns:
+        ``(items, scores)``, each ``(n, k)``: item indices ``int32`` best first, and their
+        ``float32`` scores. Rows with fewer than ``k`` eligible items are padded with item
+        ``-1`` and score ``-inf``. Equal scores rank the lower column first.
+    """
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    s = torch.as_tensor(scores, dtype=torch.float32).clone()
+    n, m = s.shape
+    if exclude is not None and exclude.nnz:
+        if candidates is None:
+            rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
+            s[torch.from_numpy(rows), torch.from_numpy(exclude.indices.astype(np.int64))] = -torch.inf
+        else:
+            s[torch.from_numpy(_seen_mask(exclude, candidates))] = -torch.inf
+    kk = min(k, m)
+    # Stable tie-breaking: sort by score, then by column, via a tiny column penalty only
+    # among exact ties (topk itself is not stable).
+    vals, cols = torch.topk(s, kk, dim=1, sorted=True)
+    if kk > 1:
+        ties = (vals[:, 1:] == vals[:, :-1]).any(dim=1)
+        if bool(ties.any()):
+            rows = torch.nonzero(ties).flatten()
+            sub = s[rows]
+            order = np.lexsort((np.broadcast_to(np.arange(m), sub.shape), -sub.numpy()), axis=1)[:, :kk]
+            cols[rows] = torch.from_numpy(order)
+            vals[rows] = torch.gather(sub, 1, cols[rows])
+    items = cols.numpy().astype(np.int32)
+    if candidates is not None:
+        items = np.take_along_axis(np.asarray(candidates), items, axis=1).astype(np.int32)
+    out_scores = vals.numpy().astype(np.float32)
+    items[~np.isfinite(out_scores) & (out_scores < 0)] = -1
+    if kk < k:
+        items = np.pad(items, ((0, 0), (0, k - kk)), constant_values=-1)
+        out_scores = np.pad(out_scores, ((0, 0), (0, k - kk)), constant_values=-np.inf)
+    return items, out_scores
+
+
+def _seen_mask(exclude: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
+    """``(n, m) bool``: whether ``candidates[r, j]`` is stored in row ``r`` of ``exclude``."""
+    n, m = candidates.shape
+    n_items = exclude.shape[1]
+    keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(exclude.indptr)) * n_items + exclude.indices
+    probe = (np.arange(n, dtype=np.int64)[:, None] * n_items + candidates).ravel()
+    pos = np.searchsorted(keys, probe)
+    pos = np.minimum(pos, len(keys) - 1)
+    return (keys[pos] == probe).reshape(n, m)
+
+
+class Recommender(ABC):
+    """The protocol of every model, classical or neural.
+
+    Subclasses set ``name`` and ``Config``, implement :meth:`fit` (calling
+    :meth:`_remember` with the training interactions) and :meth:`_score_rows`, and the
+    persistence hooks :meth:`_save_state` / :meth:`_load_state`. Everything else
+    (pair scores, ranking, exclusion, chunking, save/load framing) lives here, so the
+    answer for one user is by construction that user's row of the batch answer.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[Config]]
+    #: True when the model can score a history it was not trained on (cold start).
+    can_score_history: ClassVar[bool] = False
+    #: Users scored per chunk in ``recommend``.
+    chunk_size: ClassVar[int] = 2048
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+        if not isinstance(self.config, self.Config):
+            raise ConfigError(f"{self.name}: expected a {self.Config.__name__}, got {type(self.config).__name__}")
+        self.train_: Interactions | None = None
+
+    # -- to implement ------------------------------------------------------------------
+
+    @abstractmethod
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
+        """Learn from ``train`` (``valid`` may drive early stopping); returns ``self``."""
+
+    @abstractmethod
+    def _score_rows(self, users: np.ndarray) -> np.ndarray | torch.Tensor:
+        """``(len(users), n_items) float32`` scores over the whole catalog."""
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``(n,)`` scores of (user, item) pairs; override when cheaper than whole rows."""
+        out = np.empty(len(users), dtype=np.float32)
+        uniq, inv = np.unique(users, return_inverse=True)
+        for sl in chunks(len(uniq), self.chunk_size):
+            rows = np.asarray(self._score_rows(uniq[sl]))
+            sel = (inv >= sl.start) & (inv < sl.stop)
+            out[sel] = rows[inv[sel] - sl.start, items[sel]]
+        return out
+
+    def _save_state(self, path: Path) -> None:
+        """Write learned parameters into the folder ``path`` (``.npz`` or a state dict)."""
+
+    def _load_state(self, path: Path) -> None:
+        """Read what :meth:`_save_state` wrote."""
+
+    # -- the protocol ------------------------------------------------------------------
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.train_ is not None
+
+    @property
+    def n_users(self) -> int:
+        return self._train().n_users
+
+    @property
+    def n_items(self) -> int:
+        return self._train().n_items
+
+    def _remember(self, train: Interactions) -> None:
+        if len(train) == 0:
+            raise DataError(f"{self.name}: cannot fit on an empty training set")
+        self.train_ = train
+
+    def _train(self) -> Interactions:
+        if self.train_ is None:
+            raise CapabilityError(f"{self.name}: the model is not fitted yet")
+        return self.train_
+
+    def _check_users(self, users: Any) -> np.ndarray:
+        u = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if len(u) and (u.min() < 0 or u.max() >= self.n_users):
+            bad = u[(u < 0) | (u >= self.n_users)][0]
+            raise NotFoundError(f"user index {bad} outside [0, {self.n_users})")
+        return u
+
+    def score(self, users: Any, items: Any = None) -> np.ndarray:
+        """Scores, higher is better.
+
+        Args:
+            users: ``(n,)`` user indices.
+            items: ``None`` for whole rows ``(n, n_items)``; ``(n,)`` item indices for
+                pair scores ``(n,)``; ``(n, m)`` for ``m`` candidates per user ``(n, m)``.
+        """
+        u = self._check_users(users)
+        if items is None:
+            return np.concatenate(
+                [np.asarray(self._score_rows(u[sl]), dtype=np.float32) for sl in chunks(len(u), self.chunk_size)]
+                or [np.zeros((0, self.n_items), np.float32)]
+            )
+        it = np.asarray(items, dtype=np.int64)
+        if it.ndim == 1:
+            if len(it) != len(u):
+                raise ValueError("pair scores need as many items as users")
+            return self._score_pairs(u, it).astype(np.float32)
+        if it.shape[0] != len(u):
+            raise ValueError("candidate rows must match users")
+        flat = self._score_pairs(np.repeat(u, it.shape[1]), it.ravel())
+        return flat.reshape(it.shape).astype(np.float32)
+
+    def recommend(
+        self,
+        users: Any,
+        k: int = 10,
+        exclude: Interactions | sp.csr_matrix | str | None = TRAIN,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items per user: ``(items (n, k) int32, scores (n, k) float32)``.
+
+        ``exclude`` defaults to the training interactions (movies already seen are never
+        recommended); pass ``None`` to rank every item, or other interactions / a CSR
+        matrix to exclude those. ``candidates`` ``(n, m)`` restricts each user's ranking.
+        """
+        u = self._check_users(users)
+        if isinstance(exclude, str):
+            if exclude != TRAIN:
+                raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
+            exclude = self._train()
+        seen = exclude.seen if isinstance(exclude, Interactions) else exclude
+        items_out, scores_out = [], []
+        for sl in chunks(len(u), self.chunk_size):
+            uu = u[sl]
+            ex = seen[uu] if seen is not None else None
+            if candidates is None:
+                s = self._score_rows(uu)
+                it, sc = top_k(s, k, ex)
+            else:
+                cand = np.asarray(candidates)[sl]
+                it, sc = top_k(self.score(uu, cand), k, ex, cand)
+            items_out.append(it)
+            scores_out.append(sc)
+        if not items_out:
+            return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
+        return np.concatenate(items_out), np.concatenate(scores_out)
+
+    # -- cold start, similarity and reasons ---------------------------------------------
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        """``(n, n_items)`` scores for people described only by their ratings.
+
+        ``history`` is ``(n, n_items)`` CSR with ratings (or ones) for the movies each
+        person gave. Models that set ``can_score_history`` override this.
+        """
+        raise CapabilityError(f"{self.name} cannot score a new user's history")
+
+    def item_vectors(self) -> np.ndarray | None:
+        """``(n_items, d)`` vectors whose cosine says how alike two movies are, or ``None``.
+
+        Without them, similarity falls back to co-occurrence in the training data.
+        """
+        return None
+
+    def item_similarity(self, items: np.ndarray) -> np.ndarray:
+        """``(len(items), n_items) float32`` similarity of each given movie to every movie."""
+        items = np.asarray(items, dtype=np.int64)
+        vec = self.item_vectors()
+        if vec is not None:
+            v = np.asarray(vec, dtype=np.float32)
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+            return v[items] @ v.T
+        x = self._cooccurrence_basis()
+        cols = x[:, items].T.tocsr()
+        sims = (cols @ x).toarray().astype(np.float32)
+        return sims
+
+    def _cooccurrence_basis(self) -> sp.csc_matrix:
+        if not hasattr(self, "_cooc"):
+            x = self._train().seen.tocsc().astype(np.float32)
+            norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+            self._cooc = (x @ sp.diags(1.0 / np.maximum(norms, 1e-12))).tocsc()
+        return self._cooc
+
+    def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` movies most like each given movie (never the movie itself)."""
+        it = np.atleast_1d(np.asarray(items, dtype=np.int64))
+        if len(it) and (it.min() < 0 or it.max() >= self.n_items):
+            raise NotFoundError(f"movie index {it[(it < 0) | (it >= self.n_items)][0]} outside [0, {self.n_items})")
+        self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
+        return top_k(self.item_similarity(it), k, self_mask)
+
+    def explain(self, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        """For each recommended movie, the movie in the person's history most like it.
+
+        Args:
+            history: ``(n, n_items)`` CSR, row ``r`` the movies person ``r`` rated.
+            items: ``(n, k)`` recommended movie indices (``-1`` for padding).
+
+        Returns:
+            ``(n, k) int32`` movie indices from each history, ``-1`` where there is none.
+        """
+        items = np.asarray(items)
+        out = np.full(items.shape, -1, dtype=np.int32)
+        valid = items >= 0
+        if not valid.any():
+            return out
+        flat = items[valid]
+        sims = self.item_similarity(flat)  # (n_valid, n_items)
+        rows = np.repeat(np.arange(items.shape[0]), items.shape[1]).reshape(items.shape)[valid]
+        mask = history[rows].astype(bool).toarray()
+        has = mask.any(axis=1)
+        sims[~mask] = -np.inf
+        best = sims.argmax(axis=1).astype(np.int32)
+        best[~has] = -1
+        out[valid] = best
+        return out
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to a folder: config JSON, training matrix, parameters.
+
+        The folder is built beside ``path`` and renamed into place when complete.
+        """
+        train = self._train()
+        with atomic_dir(path) as tmp:
+            meta = {
+                "format": MODEL_FORMAT,
+                "model": self.name,
+                "cinerec": cinerec.__version__,
+                "config": self.config.to_dict(),
+                "n_users": train.n_users,
+                "n_items": train.n_items,
+            }
+            (tmp / "model.json").write_text(json.dumps(meta, indent=2))
+            x = train.csr
+            np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
+                     shape=np.array(x.shape))
+            self._save_state(tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        model = load_model(path)
+        if not isinstance(model, cls):
+            raise DataError(f"{path}: holds a {model.name!r} model, not {cls.name!r}")
+        return model
+
+
+class RatingRecommender(Recommender):
+    """A model that also predicts stars."""
+
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` predicted ratings for (user, item) pairs."""
+        return self.score(users, np.asarray(items))
+
+
+def load_model(path: str | Path) -> Recommender:
+    """Read a model written by :meth:`Recommender.save`, whatever its kind (no pickle)."""
+    import cinerec.models  # noqa: F401
+
+    path = Path(path)
+    try:
+        meta = json.loads((path / "model.json").read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no saved model here (model.json is missing)") from None
+    except ValueError as e:
+        raise DataError(f"{path}/model.json: not valid JSON ({e})") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise DataError(f"{path}: model format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {MODEL_FORMAT}")
+    name = meta.get("model")
+    if name not in MODELS:
+        raise DataError(f"{path}: unknown model {name!r}")
+    cls = MODELS[name]
+    model = cls(cls.Config.from_dict(meta.get("config", {}), where=f"{path}/model.json"))
+    try:
+        with np.load(path / "train.npz", allow_pickle=False) as z:
+            x = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        coo = x.tocoo()
+        model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
+        model._load_state(path)
+    except CinerecError:
+        raise
+    except Exception as e:  # a truncated or tampered file: name it, no traceback
+        raise DataError(f"{path}: saved model is damaged ({type(e).__name__}: {e})") from None
+    return model

@@ -1,0 +1,123 @@
+"""Run folders: everything one run produced, so later commands can reuse it.
+
+Layout::
+
+    RUN_DIR/
+      run.json        what ran: cinerec version, data source, protocol, seed, models
+      metrics.json    every metric of every model, keyed by model then metric name
+      report.md       a short human-readable report
+      dataset/        the encoded dataset (id maps, catalog, user features)
+      models/NAME/    each fitted model (see Recommender.save)
+
+Every piece is written atomically; ``run.json`` is written last, so a folder without it
+is an unfinished run and :func:`open_run` refuses it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cinerec
+from cinerec.data.dataset import Dataset
+from cinerec.errors import DataError, NotFoundError
+from cinerec.io import atomic_path, read_json, write_json
+from cinerec.models.base import Recommender, load_model
+
+__all__ = ["Run", "open_run", "save_model", "save_dataset", "finish_run", "RUN_FORMAT"]
+
+RUN_FORMAT = 1
+
+
+def save_dataset(run_dir: str | Path, dataset: Dataset) -> None:
+    dataset.save(Path(run_dir) / "dataset")
+
+
+def save_model(run_dir: str | Path, model: Recommender, name: str | None = None) -> Path:
+    path = Path(run_dir) / "models" / (name or model.name)
+    model.save(path)
+    return path
+
+
+def finish_run(
+    run_dir: str | Path,
+    *,
+    meta: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+    report: str | None = None,
+) -> None:
+    """Write metrics, report and finally ``run.json``, which marks the run complete."""
+    run_dir = Path(run_dir)
+    if metrics is not None:
+        write_json(run_dir / "metrics.json", metrics)
+    if report is not None:
+        with atomic_path(run_dir / "report.md") as tmp:
+            tmp.write_text(report)
+    models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if (run_dir / "models").exists() else []
+    full = {
+        "format": RUN_FORMAT,
+        "cinerec": cinerec.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "models": models,
+        **meta,
+    }
+    write_json(run_dir / "run.json", full)
+
+
+@dataclass
+class Run:
+    """An opened run folder. Models load on first use."""
+
+    path: Path
+    meta: dict[str, Any]
+    dataset: Dataset
+    metrics: dict[str, Any] = field(default_factory=dict)
+    _models: dict[str, Recommender] = field(default_factory=dict, repr=False)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.meta.get("models", []))
+
+    @property
+    def default_model(self) -> str:
+        """The model ``run.json`` names as best, else the first one saved."""
+        best = self.meta.get("best_model")
+        if best in self.model_names:
+            return best
+        if not self.model_names:
+            raise DataError(f"{self.path}: the run holds no fitted model")
+        return self.model_names[0]
+
+    def model(self, name: str | None = None) -> Recommender:
+        name = name or self.default_model
+        if name not in self.model_names:
+            raise NotFoundError(f"{self.path}: no model {name!r} in this run (has: {', '.join(self.model_names)})")
+        if name not in self._models:
+            self._models[name] = load_model(self.path / "models" / name)
+        return self._models[name]
+
+
+def open_run(path: str | Path) -> Run:
+    """Open a finished run folder, with one clear error when it is missing or damaged."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: no such run folder")
+    try:
+        meta = read_json(path / "run.json")
+    except FileNotFoundError:
+        raise DataError(f"{path}: not a finished cinerec run (run.json is missing)") from None
+    except ValueError as e:
+        raise DataError(f"{path}/run.json: not valid JSON ({e})") from None
+    if meta.get("format") != RUN_FORMAT:
+        raise DataError(f"{path}: run format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {RUN_FORMAT}")
+    dataset = Dataset.load(path / "dataset")
+    metrics = {}
+    if (path / "metrics.json").exists():
+        try:
+            metrics = read_json(path / "metrics.json")
+        except ValueError as e:
+            raise DataError(f"{path}/metrics.json: not valid JSON ({e})") from None
+    return Run(path, meta, dataset, metrics)
