@@ -1,0 +1,50 @@
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+
+from cinerec.config import Config, parse_set_options
+from cinerec.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Toy(Config):
+    factors: int = 8
+    lr: float = 0.01
+    loss: Literal["mse", "bce"] = "mse"
+    layers: tuple[int, ...] = (64, 32)
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        self._check(self.factors > 0, "factors", "must be positive")
+
+
+def test_round_trip_and_coercion():
+    c = Toy.from_dict({"factors": 16, "lr": 1, "layers": [8, 4]})
+    assert c.lr == 1.0 and isinstance(c.lr, float)
+    assert c.layers == (8, 4)
+    assert Toy.from_dict(c.to_dict()) == c
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"factorz": 3}, "unknown key 'factorz'"),
+        ({"factors": "big"}, "expected an integer"),
+        ({"factors": 1.5}, "expected an integer"),
+        ({"factors": -1}, "must be positive"),
+        ({"loss": "hinge"}, "expected one of"),
+        ({"lr": True}, "expected a number"),
+    ],
+)
+def test_bad_values_are_named(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Toy.from_dict(values)
+
+
+def test_parse_set_options():
+    assert parse_set_options(["factors=16", "lr=1e-3", "loss=bce", "layers=[8, 4]", "flag=true"]) == {
+        "factors": 16, "lr": 0.001, "loss": "bce", "layers": [8, 4], "flag": True,
+    }
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_set_options(["oops"])

@@ -1,0 +1,85 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.errors import DataError, NotFoundError
+
+
+def small() -> Dataset:
+    x = Interactions([0, 0, 1, 2, 2], [1, 2, 0, 2, 2], [5, 3, 4, 1, 2], [1, 2, 3, 4, 5], 3, 4)
+    cat = Catalog(["A", "B", "Amélie", "D"], [1990, 0, 2001, 1977], ("Comedy", "Drama"),
+                  [[1, 0], [0, 1], [1, 1], [0, 0]])
+    feats = pd.DataFrame({"age": [20, 30, 40], "gender": ["M", "F", "M"]})
+    return Dataset("small", x, IdMap([10, 20, 30], "user"), IdMap([100, 200, 300, 400]), cat, feats,
+                   {"catalog_items": 5})
+
+
+def test_arrays_are_read_only_and_callers_arrays_are_not():
+    users = np.array([0, 1])
+    x = Interactions(users, [0, 1], [1, 2], [0, 0], 2, 2)
+    with pytest.raises(ValueError):
+        x.users[0] = 1
+    users[0] = 1  # the caller's array stays writeable
+    with pytest.raises(AttributeError):
+        x.n_users = 3
+
+
+def test_interactions_validate_ranges_and_lengths():
+    with pytest.raises(ValueError, match="user index"):
+        Interactions([0, 3], [0, 0], [1, 1], [0, 0], 3, 1)
+    with pytest.raises(ValueError, match="same length"):
+        Interactions([0], [0, 0], [1, 1], [0, 0], 1, 1)
+
+
+def test_csr_keeps_last_rating_of_a_repeated_pair():
+    ds = small()
+    m = ds.interactions.csr
+    assert m.shape == (3, 4)
+    assert m[2, 2] == 2.0  # the later row wins
+    assert m[0, 1] == 5.0 and m[1, 0] == 4.0
+    assert ds.interactions.seen.nnz == 4
+    assert ds.interactions.user_counts.tolist() == [2, 1, 2]
+    assert ds.interactions.item_counts.tolist() == [1, 1, 3, 0]
+
+
+def test_id_map_round_trip_and_unknown_ids_are_named():
+    ids = IdMap([10, 20, 30], "user")
+    assert ids.index([30, 10]).tolist() == [2, 0]
+    assert ids.index(["20"]).tolist() == [1]  # ids typed as text still match integer ids
+    assert ids.to_raw([1, 2]).tolist() == [20, 30]
+    assert ids.get(99) is None
+    with pytest.raises(NotFoundError, match="unknown user id 99"):
+        ids.index([10, 99])
+    with pytest.raises(DataError, match="not unique"):
+        IdMap([1, 1])
+    words = IdMap(["u1", "u2"], "user")
+    assert words.index(["u2"]).tolist() == [1]
+
+
+def test_subset_drops_empty_users_and_movies_and_renumbers_everything():
+    ds = small()
+    sub = ds.subset(ds.interactions.users != 1)
+    assert (sub.n_users, sub.n_items) == (2, 2)
+    assert sub.user_ids.raw.tolist() == [10, 30]
+    assert sub.item_ids.raw.tolist() == [200, 300]
+    assert sub.catalog.titles.tolist() == ["B", "Amélie"]
+    assert sub.user_features["age"].tolist() == [20, 40]
+    assert sub.movie_record(1) == {"movie_id": 300, "title": "Amélie", "year": 2001, "genres": ["Comedy", "Drama"]}
+    assert sub.movie_record(0)["year"] is None
+
+
+def test_save_and_load_round_trip(tmp_path):
+    ds = small()
+    ds.save(tmp_path / "ds")
+    back = Dataset.load(tmp_path / "ds")
+    assert back.describe() == ds.describe()
+    assert back.catalog.titles.tolist() == ds.catalog.titles.tolist()
+    assert back.user_features.equals(ds.user_features)
+    np.testing.assert_array_equal(back.interactions.timestamps, ds.interactions.timestamps)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_load_names_a_damaged_folder(tmp_path):
+    with pytest.raises(DataError, match="not a saved cinerec dataset"):
+        Dataset.load(tmp_path)
