@@ -6,3 +6,5 @@ Each module below registers its models when imported; add new ones here.
 from cinerec.models.base import MODELS, Recommender, RatingRecommender, create, load_model, top_k
 
 __all__ = ["MODELS", "Recommender", "RatingRecommender", "create", "load_model", "top_k"]
+import cinerec.models.als  # noqa: F401
+import cinerec.models.baselines  # noqa: F401

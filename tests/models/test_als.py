@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from cinerec.data.dataset import Interactions
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create, load_model
+from cinerec.models.als import ALS, ALSConfig
+
+
+def two_blocks(n_users: int = 40, n_items: int = 30, seed: int = 0) -> Interactions:
+    """Two taste groups: the first half of users watch the first half of movies, and so on."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        lo = 0 if u < n_users // 2 else n_items // 2
+        picks = rng.choice(np.arange(lo, lo + n_items // 2), size=8, replace=False)
+        users += [u] * len(picks)
+        items += list(picks)
+    n = len(users)
+    return Interactions(np.array(users), np.array(items), rng.integers(1, 6, n), np.zeros(n), n_users, n_items)
+
+
+def test_config_rejects_bad_values_naming_the_field():
+    with pytest.raises(ConfigError, match="factors"):
+        ALSConfig(factors=0)
+    with pytest.raises(ConfigError, match="alpha"):
+        ALSConfig.from_dict({"alpha": -1})
+    with pytest.raises(ConfigError, match="unknown key 'factor'"):
+        create("als", {"factor": 3})
+
+
+def test_recommends_within_the_taste_group_and_never_seen_movies():
+    x = two_blocks()
+    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1)).fit(x)
+    items, scores = model.recommend(np.arange(x.n_users), k=5)
+    group = np.arange(x.n_users) >= x.n_users // 2
+    assert ((items >= x.n_items // 2) == group[:, None]).all()
+    assert not x.seen[np.repeat(np.arange(x.n_users), 5), items.ravel()].any()
+    assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_deterministic_given_seed_and_different_otherwise():
+    x = two_blocks()
+    a = ALS(ALSConfig(factors=4, seed=3)).fit(x).score(np.arange(5))
+    b = ALS(ALSConfig(factors=4, seed=3)).fit(x).score(np.arange(5))
+    c = ALS(ALSConfig(factors=4, seed=4)).fit(x).score(np.arange(5))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_confidence_follows_the_paper():
+    x = two_blocks()
+    m = ALS(ALSConfig(alpha=2.0))
+    c = m._confidence(x.csr)
+    np.testing.assert_allclose(c.data, 1 + 2.0 * x.csr.data)
+    cb = ALS(ALSConfig(alpha=2.0, binary=True))._confidence(x.csr)
+    np.testing.assert_allclose(cb.data, 3.0)
+
+
+def test_score_history_of_a_training_user_matches_their_own_scores():
+    x = two_blocks(seed=1)
+    model = ALS(ALSConfig(factors=6, iterations=15, regularization=0.1)).fit(x)
+    users = np.arange(0, x.n_users, 4)
+    own = model.score(users)
+    fresh = model.score_history(x.csr[users])
+    assert fresh.shape == own.shape
+    # The same least-squares step that training ends with: near-identical scores.
+    for a, b in zip(own, fresh):
+        assert np.corrcoef(a, b)[0, 1] > 0.99
+    top_own = model.recommend(users, 5)[0]
+    from cinerec.models.base import top_k
+
+    top_fresh = top_k(fresh, 5, x.seen[users])[0]
+    overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(top_own, top_fresh)])
+    assert overlap >= 0.8
+
+
+def test_score_history_rejects_the_wrong_width():
+    x = two_blocks()
+    model = ALS(ALSConfig(factors=2, iterations=2)).fit(x)
+    with pytest.raises(DataError, match="columns"):
+        model.score_history(x.csr[:, :5])
+
+
+def test_item_vectors_make_similar_items_stay_in_group(tmp_path):
+    x = two_blocks()
+    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1)).fit(x)
+    assert model.item_vectors().shape == (x.n_items, 2)
+    sim, _ = model.similar_items([0, x.n_items - 1], k=3)
+    assert (sim[0] < x.n_items // 2).all() and (sim[1] >= x.n_items // 2).all()
+    model.save(tmp_path / "als")
+    back = load_model(tmp_path / "als")
+    assert isinstance(back, ALS)
+    np.testing.assert_array_equal(back.score(np.arange(x.n_users)), model.score(np.arange(x.n_users)))
+    np.testing.assert_allclose(back.score_history(x.csr[:3]), model.score_history(x.csr[:3]), rtol=1e-5)
+
+
+def test_load_rejects_factors_that_do_not_fit(tmp_path):
+    x = two_blocks()
+    model = ALS(ALSConfig(factors=4, iterations=2)).fit(x)
+    model.save(tmp_path / "als")
+    np.savez(tmp_path / "als" / "factors.npz", user_factors=np.zeros((3, 4)), item_factors=np.zeros((3, 4)))
+    with pytest.raises(DataError, match="factors.npz"):
+        load_model(tmp_path / "als")
