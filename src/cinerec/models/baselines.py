@@ -1,0 +1,380 @@
+"""Classical baselines: popularity, item-kNN, EASE and the rating biases model.
+
+They are fast, deterministic and strong on MovieLens; every neural model is compared with
+them under the same protocol. All four can score a history they were not trained on
+(``can_score_history``), which is what serving uses for a new visitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from cinerec.config import Config
+from cinerec.data.dataset import Interactions
+from cinerec.errors import ConfigError
+from cinerec.models.base import RatingRecommender, Recommender, chunks, register
+
+__all__ = [
+    "Popularity", "PopularityConfig", "ItemKNN", "ItemKNNConfig", "EASE", "EASEConfig",
+    "Baseline", "BaselineConfig",
+]
+
+#: Budget (bytes) for one dense block of the item-item similarity in item-kNN.
+_BLOCK_BYTES = 256 * 2**20
+
+
+def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str) -> sp.csr_matrix:
+    """``history`` as a float32 CSR matrix with ``n_items`` columns, ones if ``binary``."""
+    h = sp.csr_matrix(history, dtype=np.float32)
+    if h.shape[1] != n_items:
+        raise ValueError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
+    if binary:
+        h = h.copy()
+        h.data = (h.data != 0).astype(np.float32)
+    return h
+
+
+def _load_csr(z: Any, prefix: str) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (z[f"{prefix}_data"], z[f"{prefix}_indices"], z[f"{prefix}_indptr"]), shape=tuple(z[f"{prefix}_shape"])
+    )
+
+
+def _csr_arrays(m: sp.csr_matrix, prefix: str) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}_data": m.data, f"{prefix}_indices": m.indices, f"{prefix}_indptr": m.indptr,
+        f"{prefix}_shape": np.array(m.shape),
+    }
+
+
+# -- popularity ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PopularityConfig(Config):
+    """Popularity has nothing to tune."""
+
+
+@register
+class Popularity(Recommender):
+    """Score of a movie = its number of training interactions, the same for everyone.
+
+    The floor every personalised model must clear. Movies never seen in training score 0.
+    """
+
+    name = "popularity"
+    Config = PopularityConfig
+    can_score_history = True
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Popularity":
+        self._remember(train)
+        self.counts_ = train.item_counts.astype(np.float32)
+        return self
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.counts_, (len(users), len(self.counts_))).copy()
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.counts_[items]
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        h = _history_matrix(history, self.n_items, True, self.name)
+        return self._score_rows(np.zeros(h.shape[0], dtype=np.int64))
+
+    def _save_state(self, path: Path) -> None:
+        np.savez(path / "state.npz", counts=self.counts_)
+
+    def _load_state(self, path: Path) -> None:
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            self.counts_ = z["counts"].astype(np.float32)
+
+
+# -- item-kNN ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemKNNConfig(Config):
+    """Item-kNN settings.
+
+    Attributes:
+        neighbors: similar movies kept per movie (the rest of its column is dropped).
+        shrink: added to the cosine denominator; damps similarities built on few users.
+        binary: use "watched" (1) instead of the star rating in the user×movie matrix.
+    """
+
+    neighbors: int = 100
+    shrink: float = 0.0
+    binary: bool = True
+
+    def validate(self) -> None:
+        self._check(self.neighbors >= 1, "neighbors", "must be at least 1")
+        self._check(self.shrink >= 0.0, "shrink", "must be non-negative")
+
+
+@register
+class ItemKNN(Recommender):
+    """Item-based nearest neighbours (Sarwar et al., WWW 2001, "Item-based collaborative
+    filtering recommendation algorithms"; cosine variant as in Deshpande & Karypis 2004).
+
+    ``S[i, j] = x_i·x_j / (‖x_i‖‖x_j‖ + shrink)`` over the columns of the user×movie matrix,
+    diagonal zero, and only the ``neighbors`` largest entries of each column ``j`` kept.
+    A user's score for movie ``j`` is ``Σ_i x_ui S[i, j]``: the similarity of ``j`` to the
+    movies the user has seen. The similarity is computed one block of columns at a time
+    (at most ~256 MB dense per block), so memory stays bounded at ml-25m size (59k movies).
+    """
+
+    name = "itemknn"
+    Config = ItemKNNConfig
+    can_score_history = True
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "ItemKNN":
+        self._remember(train)
+        cfg = self.config
+        x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name).tocsc()
+        n = train.n_items
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
+        xt = x.T.tocsr()  # (n_items, n_users)
+        k = min(cfg.neighbors, max(n - 1, 1))
+        block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
+        rows, cols, vals = [], [], []
+        for sl in chunks(n, block):
+            target = np.arange(sl.start, sl.stop)
+            dots = (xt @ x[:, sl]).toarray().astype(np.float32)  # (n_items, block)
+            denom = norms[:, None] * norms[None, target] + cfg.shrink
+            sims = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0).astype(np.float32)
+            sims[target, np.arange(len(target))] = 0.0  # a movie is not its own neighbour
+            if k < n:
+                top = np.argpartition(-sims, k - 1, axis=0)[:k]  # (k, block)
+            else:
+                top = np.broadcast_to(np.arange(n)[:, None], (n, len(target)))
+            v = np.take_along_axis(sims, top, axis=0)
+            keep = v > 0
+            rows.append(top[keep])
+            cols.append(np.broadcast_to(target[None, :], top.shape)[keep])
+            vals.append(v[keep])
+        s = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=np.float32
+        )
+        s.sort_indices()
+        self.similarity_ = s
+        self._neighbours = None
+        return self
+
+    def _neighbour_rows(self) -> sp.csr_matrix:
+        """``S.T`` as CSR: row ``j`` lists the kept neighbours of movie ``j``."""
+        if getattr(self, "_neighbours", None) is None:
+            self._neighbours = self.similarity_.T.tocsr()
+        return self._neighbours
+
+    def _score(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((history @ self.similarity_).toarray(), dtype=np.float32)
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
+        return self._score(h)
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
+
+    def item_similarity(self, items: np.ndarray) -> np.ndarray:
+        items = np.asarray(items, dtype=np.int64)
+        return np.asarray(self._neighbour_rows()[items].toarray(), dtype=np.float32)
+
+    def _save_state(self, path: Path) -> None:
+        np.savez(path / "state.npz", **_csr_arrays(self.similarity_, "s"))
+
+    def _load_state(self, path: Path) -> None:
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            self.similarity_ = _load_csr(z, "s").astype(np.float32)
+        self._neighbours = None
+
+
+# -- EASE -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EASEConfig(Config):
+    """EASE settings.
+
+    Attributes:
+        l2: the ridge penalty λ on ``B``. 500 was chosen on a validation carve-out of the
+            training data (the last rating of each training user, sampled HR@10 over
+            99 unseen movies) of real ml-100k: see docs/protocols.md.
+        binary: fit on "watched" (1) rather than the star rating.
+        max_items: refuse catalogues larger than this; the dense ``n_items²`` matrix
+            (float64 while inverting) would not fit in memory.
+    """
+
+    l2: float = 500.0
+    binary: bool = True
+    max_items: int = 30_000
+
+    def validate(self) -> None:
+        self._check(self.l2 > 0.0, "l2", "must be positive")
+        self._check(self.max_items >= 1, "max_items", "must be at least 1")
+
+
+@register
+class EASE(Recommender):
+    """EASE^R (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019).
+
+    A closed-form item-item model: ``P = (XᵀX + λI)⁻¹`` and ``B = I − P·diag(1/diag(P))``,
+    i.e. ``B[i, j] = −P[i, j] / P[j, j]`` off the diagonal and ``B[j, j] = 0``. A user's
+    scores are ``x_u B``. The inverse uses a Cholesky factorisation (``XᵀX + λI`` is
+    symmetric positive definite) in float64; benchmarks/bench_ease.py compares it with
+    the alternatives. ``B`` is kept in float32 for scoring.
+    """
+
+    name = "ease"
+    Config = EASEConfig
+    can_score_history = True
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
+        cfg = self.config
+        if train.n_items > cfg.max_items:
+            raise ConfigError(
+                f"ease: {train.n_items} movies exceed max_items={cfg.max_items}; the dense "
+                f"{train.n_items}x{train.n_items} matrix needs {8 * train.n_items**2 / 2**30:.1f} GiB "
+                "(filter the catalogue, e.g. with top_items, or raise max_items)"
+            )
+        self._remember(train)
+        x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name)
+        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+        gram[np.diag_indices_from(gram)] += cfg.l2
+        self.weights_ = _ease_weights(gram)
+        return self
+
+    def _score(self, history: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(history @ self.weights_, dtype=np.float32)
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
+        return self._score(h)
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
+
+    def item_similarity(self, items: np.ndarray) -> np.ndarray:
+        # Row i of B.T holds how much each movie's presence raises movie i's score.
+        items = np.asarray(items, dtype=np.int64)
+        return np.ascontiguousarray(self.weights_[:, items].T)
+
+    def _save_state(self, path: Path) -> None:
+        np.savez(path / "state.npz", weights=self.weights_)
+
+    def _load_state(self, path: Path) -> None:
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            self.weights_ = z["weights"].astype(np.float32)
+
+
+def _ease_weights(gram: np.ndarray) -> np.ndarray:
+    """``B`` from ``G = XᵀX + λI`` (float64, overwritten): ``−P / diag(P)``, zero diagonal."""
+    chol, info = scipy.linalg.lapack.dpotrf(gram, lower=False, overwrite_a=True)
+    if info != 0:
+        raise ConfigError(f"ease: XᵀX + λI is not positive definite (LAPACK info {info}); raise l2")
+    p, info = scipy.linalg.lapack.dpotri(chol, lower=False, overwrite_c=True)
+    if info != 0:
+        raise ConfigError(f"ease: inverting XᵀX + λI failed (LAPACK info {info}); raise l2")
+    p = np.triu(p) + np.triu(p, 1).T  # potri fills only the upper triangle
+    diag = np.diag(p).copy()
+    b = p / (-diag[None, :])
+    b[np.diag_indices_from(b)] = 0.0
+    return b.astype(np.float32)
+
+
+# -- biases -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineConfig(Config):
+    """Bias model settings.
+
+    Attributes:
+        reg_user: L2 penalty on user biases (acts as that many pseudo-ratings at 0).
+        reg_item: L2 penalty on movie biases.
+        epochs: alternating passes (movie biases, then user biases); it converges in a few.
+    """
+
+    reg_user: float = 5.0
+    reg_item: float = 5.0
+    epochs: int = 10
+
+    def validate(self) -> None:
+        self._check(self.reg_user >= 0.0, "reg_user", "must be non-negative")
+        self._check(self.reg_item >= 0.0, "reg_item", "must be non-negative")
+        self._check(self.epochs >= 1, "epochs", "must be at least 1")
+
+
+@register
+class Baseline(RatingRecommender):
+    """Global mean plus user and movie biases: ``r̂_ui = μ + b_u + b_i``.
+
+    Koren, "Factor in the Neighbors" (TKDD 2010), section 2.1: regularised least squares
+    on the biases, solved by alternating exact updates
+    ``b_i = Σ_u (r_ui − μ − b_u) / (reg_item + n_i)`` and
+    ``b_u = Σ_i (r_ui − μ − b_i) / (reg_user + n_u)``.
+    :meth:`predict` clips to the rating range seen in training; ranking uses the
+    unclipped ``μ + b_u + b_i`` (so, for one user, movies ordered by ``b_i``). A new
+    person's history gets a user bias by the same formula (``score_history``).
+    """
+
+    name = "baseline"
+    Config = BaselineConfig
+    can_score_history = True
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Baseline":
+        self._remember(train)
+        cfg = self.config
+        r = train.ratings.astype(np.float64)
+        u, i = train.users, train.items
+        self.mean_ = float(r.mean())
+        n_u = np.bincount(u, minlength=train.n_users)
+        n_i = np.bincount(i, minlength=train.n_items)
+        bu = np.zeros(train.n_users)
+        bi = np.zeros(train.n_items)
+        for _ in range(cfg.epochs):
+            bi = np.bincount(i, r - self.mean_ - bu[u], minlength=train.n_items) / (cfg.reg_item + n_i + 1e-12)
+            bu = np.bincount(u, r - self.mean_ - bi[i], minlength=train.n_users) / (cfg.reg_user + n_u + 1e-12)
+        self.user_bias_ = bu.astype(np.float32)
+        self.item_bias_ = bi.astype(np.float32)
+        self.range_ = (float(r.min()), float(r.max()))
+        return self
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        return (self.mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]).astype(np.float32)
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return (self.mean_ + self.user_bias_[users] + self.item_bias_[items]).astype(np.float32)
+
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        return np.clip(self.score(users, np.asarray(items)), *self.range_).astype(np.float32)
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        h = sp.csr_matrix(history, dtype=np.float64)
+        if h.shape[1] != self.n_items:
+            raise ValueError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        coo = h.tocoo()
+        resid = coo.data - self.mean_ - self.item_bias_[coo.col]
+        bu = np.bincount(coo.row, resid, minlength=h.shape[0]) / (
+            self.config.reg_user + np.bincount(coo.row, minlength=h.shape[0]) + 1e-12
+        )
+        return (self.mean_ + bu[:, None] + self.item_bias_[None, :]).astype(np.float32)
+
+    def _save_state(self, path: Path) -> None:
+        np.savez(
+            path / "state.npz", mean=np.array(self.mean_), user_bias=self.user_bias_, item_bias=self.item_bias_,
+            range=np.array(self.range_),
+        )
+
+    def _load_state(self, path: Path) -> None:
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            self.mean_ = float(z["mean"])
+            self.user_bias_ = z["user_bias"].astype(np.float32)
+            self.item_bias_ = z["item_bias"].astype(np.float32)
+            self.range_ = tuple(float(v) for v in z["range"])
