@@ -1,0 +1,491 @@
+"""The HTTP API and the web page: FastAPI over one run folder and its SQLite files.
+
+:func:`create_app` opens everything at start (run folder, model, store, profiles) and
+fails with one :class:`~cinerec.errors.CinerecError` line when something is missing or
+damaged, so ``cinerec serve`` never starts half-working. Ids are translated at this
+edge only: paths and bodies carry raw MovieLens ids, the model sees indices.
+
+Known users are answered from the exported store when it matches the served model and
+run, else scored live. New people (``POST /recommendations``, saved profiles) are scored
+on the spot with ``model.score_history``; models that cannot fold in a history fall back
+to *item-similarity aggregation*: each given movie's similarity row
+(``model.item_similarity``) weighted by its stars / 5 (a "like" weighs 1), summed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+import cinerec
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
+from cinerec.models.base import top_k
+from cinerec.runs import open_run
+from cinerec.serving.search import MovieSearch
+from cinerec.serving.store import ProfileStore, RecStore, open_store, profiles_path_for
+
+__all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_IDS = 500
+MAX_K = 100
+#: Stars at or above this make a movie a reason ("because you liked ..."), when any do.
+LIKED_STARS = 3.5
+WEB_DIR = Path(__file__).with_name("web")
+
+MovieId = Annotated[int | str, Field(description="a raw movie id, e.g. 50")]
+K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
+Genre = Annotated[str | None, Query(max_length=100, description="only movies of this genre")]
+Stars = Annotated[float, Field(ge=0.5, le=5.0, allow_inf_nan=False, description="0.5 to 5 stars")]
+
+
+# -- request and response bodies -----------------------------------------------------------
+
+
+class History(BaseModel):
+    """What a person tells about themselves: ratings (stars) or plain likes, not both."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]})
+
+    ratings: dict[str, Stars] | None = Field(None, description="movie id → stars (0.5–5)")
+    liked: list[MovieId] | None = Field(None, description="movie ids the person liked")
+
+    @field_validator("ratings", "liked")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if value is not None and len(value) == 0:
+            raise ValueError("must name at least one movie")
+        if value is not None and len(value) > MAX_IDS:
+            raise ValueError(f"at most {MAX_IDS} movies, got {len(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "History":
+        if (self.ratings is None) == (self.liked is None):
+            raise ValueError("give exactly one of 'ratings' or 'liked'")
+        return self
+
+    def as_mapping(self) -> dict[str, float | None]:
+        if self.ratings is not None:
+            return {str(m): float(s) for m, s in self.ratings.items()}
+        return {str(m): None for m in self.liked or []}
+
+    @property
+    def field(self) -> str:
+        return "ratings" if self.ratings is not None else "liked"
+
+
+class ColdStartRequest(History):
+    k: int = Field(10, ge=1, le=MAX_K, description="how many recommendations")
+    genre: str | None = Field(None, max_length=100, description="only movies of this genre")
+
+
+class Movie(BaseModel):
+    movie_id: int | str
+    title: str
+    year: int | None
+    genres: list[str]
+
+
+class Recommendation(Movie):
+    score: float
+    reason: str | None = Field(None, description="why: 'because you liked <title>'")
+    reason_movie_id: int | str | None = None
+
+
+class SimilarMovie(Movie):
+    similarity: float
+
+
+class RecommendationList(BaseModel):
+    source: str = Field(description="'store', 'live', 'history' or 'popular'")
+    recommendations: list[Recommendation]
+
+
+class UserRecommendations(RecommendationList):
+    user_id: int | str
+
+
+class ProfileCreated(BaseModel):
+    profile_id: str
+
+
+class Profile(RecommendationList):
+    profile_id: str
+    ratings: dict[str, float | None] = Field(description="movie id → stars, null for a like")
+    movies: list[Movie]
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+class Service:
+    """Everything the endpoints need, opened once: run, model, store, profiles, search."""
+
+    def __init__(self, run_dir: str | os.PathLike, db: str | os.PathLike | None = None,
+                 model: str | None = None, profiles: str | os.PathLike | None = None) -> None:
+        self.run = open_run(run_dir)
+        self.dataset = self.run.dataset
+        self.model_name = model or self.run.default_model
+        self.model = self.run.model(self.model_name)
+        ds = self.dataset
+        if (self.model.n_users, self.model.n_items) != (ds.n_users, ds.n_items):
+            raise DataError(f"{self.run.path}: model {self.model_name!r} and the run's dataset disagree on users×movies")
+        self.seen = self.model._train().seen
+        self.popularity = ds.interactions.item_counts
+        self.search = MovieSearch(ds.catalog, self.popularity)
+        self.records = [ds.movie_record(i) for i in range(ds.n_items)]
+        self.store: RecStore | None = open_store(db) if db is not None else None
+        self.profiles = ProfileStore(profiles if profiles is not None else profiles_path_for(db, self.run.path))
+
+    # ids at the edge ---------------------------------------------------------------------
+
+    def item_index(self, movie_id: Any) -> int:
+        idx = _lookup(self.dataset.item_ids, movie_id)
+        if idx is None:
+            raise NotFoundError(f"unknown movie id {movie_id!r}")
+        return idx
+
+    def user_index(self, user_id: Any) -> int:
+        idx = _lookup(self.dataset.user_ids, user_id)
+        if idx is None:
+            raise NotFoundError(f"unknown user id {user_id!r}")
+        return idx
+
+    # store state -----------------------------------------------------------------------------
+
+    def store_state(self) -> dict[str, Any] | None:
+        if self.store is None:
+            return None
+        info = self.store.info
+        return {"path": str(info.path), "model": info.model, "k": info.k, "exported_at": info.exported_at,
+                "age_s": round(info.age_s, 1), "stale": info.stale_reason(self.run, self.model_name)}
+
+    def _fresh_store(self) -> RecStore | None:
+        if self.store is None:
+            return None
+        try:
+            self.store._conn()  # notices a re-export
+            info = self.store.info
+        except DataError:
+            return None
+        return self.store if info.stale_reason(self.run, self.model_name) is None else None
+
+    # recommendations -----------------------------------------------------------------------
+
+    def _genre_exclude(self, genre: str | None) -> np.ndarray | None:
+        if not genre:
+            return None
+        return ~self.search.filter_mask(genre=genre)
+
+    def _rank(self, scores: np.ndarray, k: int, exclude_items: np.ndarray, genre: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` of one ``(1, n_items)`` score row, never an excluded or off-genre movie."""
+        mask = np.zeros(self.dataset.n_items, dtype=bool)
+        mask[exclude_items] = True
+        off = self._genre_exclude(genre)
+        if off is not None:
+            mask |= off
+        ex = sp.csr_matrix(mask[None, :].astype(np.float32))
+        items, sc = top_k(np.asarray(scores, dtype=np.float32), k, ex)
+        keep = (items[0] >= 0) & np.isfinite(sc[0])
+        return items[0][keep], sc[0][keep]
+
+    def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
+        store = self._fresh_store()
+        if store is not None and k <= store.info.k:
+            items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
+            if genre:
+                on = ~self._genre_exclude(genre)[items]
+                items, scores, reasons = items[on], scores[on], reasons[on]
+            # Without a genre the stored list is complete (shorter only when the user has
+            # seen nearly everything); a list cut down by a genre may run short, and then
+            # it is scored live instead.
+            if len(items) >= k or not genre:
+                return "store", self._records(items[:k], scores[:k], reasons[:k])
+        history = self.seen[[user]]
+        scores = self.model.score([user])
+        items, sc = self._rank(scores, k, history.indices, genre)
+        reasons = self.model.explain(history, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
+        return "live", self._records(items, sc, reasons)
+
+    def history_recommendations(self, ratings: Mapping[str, float | None], k: int, genre: str | None,
+                                field: str = "ratings") -> tuple[str, list[dict[str, Any]]]:
+        """Recommendations for someone described only by ``{movie_id: stars or None}``."""
+        if not ratings:
+            return "popular", self.popular(k, genre)
+        idx = []
+        for pos, m in enumerate(ratings):
+            i = _lookup(self.dataset.item_ids, m)
+            if i is None:
+                loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
+                raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
+            idx.append(i)
+        items_given = np.array(idx, dtype=np.int64)
+        stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
+        is_like = np.array([s is None for s in ratings.values()])
+        n = self.dataset.n_items
+        history = sp.csr_matrix((stars, (np.zeros(len(idx), np.int64), items_given)), shape=(1, n))
+        if self.model.can_score_history:
+            scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
+        else:
+            weights = np.where(is_like, 1.0, stars / 5.0).astype(np.float32)
+            scores = (weights @ np.asarray(self.model.item_similarity(items_given), dtype=np.float32))[None, :]
+        items, sc = self._rank(scores, k, items_given, genre)
+        liked = is_like | (stars >= LIKED_STARS)
+        # Reasons come from the movies the person liked, when there are any.
+        basis = items_given[liked] if liked.any() else items_given
+        reason_hist = sp.csr_matrix((np.ones(len(basis), np.float32), (np.zeros(len(basis), np.int64), basis)), shape=(1, n))
+        reasons = self.model.explain(reason_hist, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
+        return "history", self._records(items, sc, reasons)
+
+    def popular(self, k: int, genre: str | None) -> list[dict[str, Any]]:
+        items = self.search.search("", genre=genre, limit=k)
+        out = []
+        for i in items:
+            rec = dict(self.records[i], score=float(self.popularity[i]), reason="popular with many viewers",
+                       reason_movie_id=None)
+            out.append(rec)
+        return out
+
+    def similar(self, item: int, k: int) -> list[dict[str, Any]]:
+        items, sims = self.model.similar_items([item], k)
+        keep = (items[0] >= 0) & np.isfinite(sims[0])
+        return [dict(self.records[i], similarity=float(s)) for i, s in zip(items[0][keep], sims[0][keep])]
+
+    def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
+        out = []
+        for i, s, r in zip(items.tolist(), scores.tolist(), reasons.tolist()):
+            rec = dict(self.records[i], score=_finite(s))
+            if r is not None and r >= 0:
+                rec["reason"] = f"because you liked {self.records[r]['title']}"
+                rec["reason_movie_id"] = self.records[r]["movie_id"]
+            else:
+                rec["reason"] = None
+                rec["reason_movie_id"] = None
+            out.append(rec)
+        return out
+
+    def health(self) -> dict[str, Any]:
+        ds = self.dataset
+        return {
+            "status": "ok",
+            "cinerec": cinerec.__version__,
+            "model": self.model_name,
+            "models": self.run.model_names,
+            "can_score_history": bool(self.model.can_score_history),
+            "dataset": ds.name,
+            "run": str(self.run.path),
+            "users": ds.n_users,
+            "movies": ds.n_items,
+            "ratings": len(ds.interactions),
+            "genres": list(ds.catalog.genre_names),
+            "store": self.store_state(),
+            "profiles": self.profiles.count(),
+        }
+
+
+def _lookup(ids: Any, raw: Any) -> int | None:
+    """Index of a raw id, ``None`` for anything unknown or malformed (never an exception)."""
+    try:
+        return ids.get(raw)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+
+class _BodyLimit:
+    """ASGI middleware: answer 413 to request bodies over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._reject(send)
+                    return
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send: Any) -> None:
+        body = f'{{"detail":"request body over {self.limit} bytes"}}'.encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, model: str | None = None,
+               profiles: str | os.PathLike | None = None) -> FastAPI:
+    """The FastAPI app serving one run folder.
+
+    Args:
+        run_dir: a finished run folder (``cinerec quickstart`` or any run writer).
+        db: an exported store (``cinerec export``); without one, every list is scored live.
+        model: which of the run's models; the run's default when ``None``.
+        profiles: the profiles file; beside ``db`` (or in the run folder) when ``None``.
+
+    Raises:
+        CinerecError: the run folder, model or store is missing or damaged.
+    """
+    svc = Service(run_dir, db, model, profiles)
+    app = FastAPI(title="cinerec", version=cinerec.__version__,
+                  description="Movie recommendations with reasons, from a cinerec run folder.")
+    app.state.service = svc
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(CinerecError)
+    async def _bad_input(request: Request, exc: CinerecError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "value_error"}]}, status_code=422)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, Any]:
+        """Model, dataset, counts and the store's age and freshness."""
+        return svc.health()
+
+    @app.get("/movies", response_model=list[Movie], tags=["movies"])
+    def movies(query: Annotated[str, Query(max_length=200, description="title words, partial, any case or accents")] = "",
+               genre: Genre = None,
+               year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
+               year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
+        """Search the catalog by title; best matches, then the most rated, first."""
+        _check_genre(svc, genre, "genre")
+        return [svc.records[i] for i in svc.search.search(query, genre=genre, year_from=year_from, year_to=year_to, limit=limit)]
+
+    @app.get("/movies/{movie_id}", response_model=Movie, tags=["movies"])
+    def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
+        return svc.records[svc.item_index(movie_id)]
+
+    @app.get("/movies/{movie_id}/similar", response_model=list[SimilarMovie], tags=["movies"])
+    def similar(movie_id: Annotated[str, PathParam(description="raw movie id")], k: K = 10) -> list[dict[str, Any]]:
+        """The movies most like this one (``model.similar_items``)."""
+        return svc.similar(svc.item_index(movie_id), k)
+
+    @app.get("/users/{user_id}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
+    def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10, genre: Genre = None) -> dict[str, Any]:
+        """A known user's top-k unseen movies: from the store when fresh, else scored live."""
+        u = svc.user_index(user_id)
+        _check_genre(svc, genre, "genre")
+        source, recs = svc.user_recommendations(u, k, genre)
+        return {"user_id": svc.dataset.user_ids.raw[u].item(), "source": source, "recommendations": recs}
+
+    @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
+    def cold_start(body: ColdStartRequest) -> dict[str, Any]:
+        """Recommendations for someone the model has never seen, never the movies given."""
+        _check_genre(svc, body.genre, "genre", where="body")
+        source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
+        return {"source": source, "recommendations": recs}
+
+    @app.post("/profiles", response_model=ProfileCreated, status_code=201, tags=["profiles"])
+    def create_profile(body: Annotated[History | None, Body()] = None) -> dict[str, Any]:
+        """A new saved profile, optionally with first ratings or likes."""
+        ratings = body.as_mapping() if body is not None else {}
+        if ratings:
+            _known(svc, ratings, body.field)
+        return {"profile_id": svc.profiles.create(_canonical(svc, ratings))}
+
+    @app.put("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
+    def put_ratings(profile_id: Annotated[str, PathParam(max_length=64)], body: History,
+                    k: K = 10, genre: Genre = None) -> dict[str, Any]:
+        """Add or replace ratings (or likes); answers with the updated profile."""
+        ratings = body.as_mapping()
+        _known(svc, ratings, body.field)
+        _check_genre(svc, genre, "genre")
+        svc.profiles.set_ratings(profile_id, _canonical(svc, ratings))
+        return _profile(svc, profile_id, k, genre)
+
+    @app.delete("/profiles/{profile_id}/ratings/{movie_id}", response_model=Profile, tags=["profiles"])
+    def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
+                      k: K = 10, genre: Genre = None) -> dict[str, Any]:
+        """Forget one movie of a profile."""
+        _check_genre(svc, genre, "genre")
+        if not svc.profiles.remove_rating(profile_id, str(movie_id)):
+            raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {movie_id!r}")
+        return _profile(svc, profile_id, k, genre)
+
+    @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
+    def get_profile(profile_id: Annotated[str, PathParam(max_length=64)], k: K = 10, genre: Genre = None) -> dict[str, Any]:
+        """Saved ratings and this person's recommendations."""
+        _check_genre(svc, genre, "genre")
+        return _profile(svc, profile_id, k, genre)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query") -> None:
+    if genre:
+        try:
+            svc.search.genre_column(genre)
+        except ConfigError as e:
+            raise HTTPException(422, [{"loc": [where, name], "msg": str(e), "type": "value_error"}]) from None
+
+
+def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:
+    for pos, m in enumerate(ratings):
+        if _lookup(svc.dataset.item_ids, m) is None:
+            loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
+            raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
+
+
+def _canonical(svc: Service, ratings: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Raw ids as the dataset spells them ("050" and "50" are one movie)."""
+    return {str(svc.records[svc.item_index(m)]["movie_id"]): s for m, s in ratings.items()}
+
+
+def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[str, Any]:
+    ratings = svc.profiles.get(profile_id)
+    # A movie dropped from the catalog by a later run stays saved but is not scored.
+    usable = {m: s for m, s in ratings.items() if _lookup(svc.dataset.item_ids, m) is not None}
+    source, recs = svc.history_recommendations(usable, k, genre)
+    movies = [svc.records[svc.item_index(m)] for m in usable]
+    return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs}

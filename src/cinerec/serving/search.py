@@ -1,0 +1,128 @@
+"""Title search over the movie catalog: accent- and case-insensitive, partial words.
+
+Every title gets a *search key*: accents stripped, case folded, punctuation turned into
+spaces, and a trailing article moved to the front ("Godfather, The" → "the godfather"),
+so "amelie" finds "Amélie" and "the godfather" finds "Godfather, The". A movie matches
+when every word of the query occurs in its key (anywhere, so partial words match).
+Matches rank by how well they match, then by popularity; everything is vectorised over
+the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cinerec.data.dataset import Catalog
+from cinerec.errors import ConfigError
+
+__all__ = ["search_key", "MovieSearch"]
+
+# MovieLens titles put a leading article at the end ("Usual Suspects, The").
+_TRAILING_ARTICLE = re.compile(r"^(.*?),\s*(the|a|an|les|la|le|l'|il|el|das|der|die|den|det)(\s*\(.*\))?$", re.IGNORECASE)
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def search_key(text: str) -> str:
+    """The normalised form of a title or query: no accents, case folded, words split by one space.
+
+    >>> search_key("Amélie (Fabuleux destin d'Amélie Poulain, Le)")
+    'amelie fabuleux destin d amelie poulain le'
+    >>> search_key("Godfather, The")
+    'the godfather'
+    """
+    text = str(text)
+    m = _TRAILING_ARTICLE.match(text.strip())
+    if m:
+        text = f"{m.group(2)} {m.group(1)}{m.group(3) or ''}"
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", plain.casefold()).strip()
+
+
+@dataclass(frozen=True, eq=False)
+class MovieSearch:
+    """Search and filter a catalog.
+
+    Attributes:
+        catalog: the movies, aligned to item index.
+        popularity: ``(n_items,) int64`` number of ratings per movie, the tie-breaker.
+    """
+
+    catalog: Catalog
+    popularity: np.ndarray
+    keys: np.ndarray = field(init=False, repr=False)
+    _padded: np.ndarray = field(init=False, repr=False)
+    _genres: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        keys = np.array([search_key(t) for t in self.catalog.titles], dtype=str)
+        if len(keys) == 0:
+            keys = np.zeros(0, dtype="<U1")
+        object.__setattr__(self, "keys", keys)
+        # Spaces on both sides let one `find` test for whole words and word prefixes.
+        object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", keys), " "))
+        object.__setattr__(self, "_genres", {g.casefold(): j for j, g in enumerate(self.catalog.genre_names)})
+        pop = np.asarray(self.popularity, dtype=np.int64)
+        if pop.shape != (len(keys),):
+            raise ValueError(f"popularity must have shape ({len(keys)},), got {pop.shape}")
+        object.__setattr__(self, "popularity", pop)
+
+    def genre_column(self, genre: str) -> int:
+        """Index of ``genre`` in the catalog's genre list (case-insensitive)."""
+        try:
+            return self._genres[genre.casefold()]
+        except KeyError:
+            known = ", ".join(self.catalog.genre_names)
+            raise ConfigError(f"unknown genre {genre!r} (known: {known})") from None
+
+    def filter_mask(self, genre: str | None = None, year_from: int | None = None, year_to: int | None = None) -> np.ndarray:
+        """``(n_items,) bool``: the movies passing the genre and release-year filters."""
+        mask = np.ones(len(self.keys), dtype=bool)
+        if genre:
+            mask &= self.catalog.genres[:, self.genre_column(genre)]
+        years = self.catalog.years
+        if year_from is not None:
+            mask &= years >= year_from
+        if year_to is not None:
+            # Unknown years (0) only pass an upper bound, never a lower one.
+            mask &= years <= year_to
+        return mask
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        genre: str | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        limit: int = 20,
+    ) -> np.ndarray:
+        """Item indices ``(<= limit,) int64`` matching ``query`` and the filters, best first.
+
+        Ranking: the key starting with the whole query first, then every query word
+        matching a whole word, then every word matching a word start, then anywhere;
+        within a tier, more ratings first, then lower item index.
+        """
+        mask = self.filter_mask(genre, year_from, year_to)
+        words = search_key(query).split()
+        tier = np.zeros(len(self.keys), dtype=np.int64)
+        if words:
+            whole = np.ones(len(self.keys), dtype=bool)
+            start = np.ones(len(self.keys), dtype=bool)
+            for w in words:  # a handful of words, each one vectorised scan of the catalog
+                mask &= np.char.find(self.keys, w) >= 0
+                whole &= np.char.find(self._padded, f" {w} ") >= 0
+                start &= np.char.find(self._padded, f" {w}") >= 0
+            prefix = np.char.startswith(self.keys, " ".join(words))
+            tier = prefix * 4 + whole * 2 + start * 1
+        hits = np.flatnonzero(mask)
+        order = np.lexsort((hits, -self.popularity[hits], -tier[hits]))
+        return hits[order[: max(0, int(limit))]]
+
+    def describe(self) -> dict[str, Any]:
+        return {"movies": int(len(self.keys)), "genres": list(self.catalog.genre_names)}

@@ -1,0 +1,496 @@
+"""The SQLite files behind serving: the exported recommendation store and the profiles.
+
+Two files, on purpose:
+
+* The **store** (``cinerec export``) holds every known user's top-K with scores and
+  reasons, the catalog with search keys, both id maps and a ``meta`` table saying which
+  run, model and time produced it. It is built in a temporary file beside its final
+  name and swapped in with ``os.replace``, so a reader sees the old store or the new
+  one, never half of one. Re-exporting replaces it wholesale.
+* The **profiles** file holds what people entered on the page or through the API. The
+  export never opens it, so re-exporting cannot lose a rating; it lives beside the
+  store (``recs.sqlite`` → ``recs.profiles.sqlite``) or in the run folder when serving
+  without a store. It uses WAL, a busy timeout and one ``BEGIN IMMEDIATE`` transaction
+  per change, so concurrent writers queue instead of failing.
+
+Store layout (``STORE_FORMAT`` 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)          -- JSON values
+    movies(item INTEGER PRIMARY KEY, movie_id TEXT, title TEXT, year INTEGER,
+           genres TEXT, search_key TEXT, popularity INTEGER)
+    users(user INTEGER PRIMARY KEY, user_id TEXT)
+    recommendations(user INTEGER, rank INTEGER, item INTEGER, score REAL,
+                    reason INTEGER, PRIMARY KEY (user, rank)) WITHOUT ROWID
+
+``item``/``user`` are the dense indices of the run's dataset; ``reason`` is the item
+index of the movie in the user's history most like the recommendation (NULL if none);
+``genres`` is ``|``-joined.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+import cinerec
+from cinerec.errors import DataError, NotFoundError
+from cinerec.io import atomic_path
+from cinerec.models.base import Recommender, chunks
+from cinerec.runs import Run, open_run
+from cinerec.serving.search import search_key
+
+__all__ = [
+    "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
+    "explain_batch", "profiles_path_for",
+]
+
+STORE_FORMAT = 1
+#: Bytes of scratch memory one chunk of reasons may use.
+EXPLAIN_BUDGET = 64 << 20
+
+
+# -- reasons, in bulk ----------------------------------------------------------------
+
+
+def explain_batch(model: Recommender, history: sp.csr_matrix, items: np.ndarray, *, budget: int = EXPLAIN_BUDGET) -> np.ndarray:
+    """:meth:`Recommender.explain` for many people, in memory-bounded chunks.
+
+    The generic ``explain`` builds an ``(n * k, n_items)`` similarity block, which for a
+    whole catalog of users cannot fit at once. When the model keeps the generic
+    ``explain`` and has item vectors, similarities are computed only against each
+    person's own history instead (same answer, ``nnz * k * d`` work instead of
+    ``n * k * n_items``); otherwise the model's ``explain`` runs on chunks of users.
+
+    Args:
+        model: a fitted model.
+        history: ``(n, n_items)`` CSR, row ``r`` the movies person ``r`` rated.
+        items: ``(n, k) int`` recommended item indices, ``-1`` for padding.
+        budget: scratch bytes per chunk.
+
+    Returns:
+        ``(n, k) int32`` item index from each history, ``-1`` where there is none.
+    """
+    items = np.asarray(items)
+    n, k = items.shape
+    out = np.full((n, k), -1, dtype=np.int32)
+    if n == 0 or k == 0:
+        return out
+    generic = type(model).explain is Recommender.explain and type(model).item_similarity is Recommender.item_similarity
+    vec = model.item_vectors() if generic else None
+    if vec is not None:
+        return _explain_by_vectors(np.asarray(vec, dtype=np.float32), history, items, budget)
+    per_user = k * model.n_items * 9  # float32 similarities + bool mask + a copy, per row
+    for sl in chunks(n, max(1, budget // per_user)):
+        out[sl] = model.explain(history[sl], items[sl])
+    return out
+
+
+def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarray, budget: int) -> np.ndarray:
+    n, k = items.shape
+    v = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+    h = sp.csr_matrix(history, copy=True)
+    h.sort_indices()  # ties go to the lowest item index, as in the generic explain
+    out = np.full((n, k), -1, dtype=np.int32)
+    counts = np.diff(h.indptr)
+    per_entry = k * (v.shape[1] + 4) * 4
+    max_entries = max(1, budget // per_entry)
+    # Chunks of users whose histories together stay within the budget (a single longer
+    # history is taken whole).
+    bounds = np.searchsorted(h.indptr, np.arange(0, h.nnz + max_entries, max_entries), side="right") - 1
+    bounds = np.unique(np.clip(np.concatenate([[0], bounds, [n]]), 0, n))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b <= a:
+            continue
+        lo, hi = h.indptr[a], h.indptr[b]
+        if hi == lo:
+            continue
+        hist = h.indices[lo:hi]
+        rows = np.repeat(np.arange(b - a), counts[a:b])
+        rec = items[a:b]
+        recv = v[np.maximum(rec, 0)][rows]  # (nnz, k, d)
+        sims = np.matmul(recv, v[hist][:, :, None])[:, :, 0]  # (nnz, k)
+        nonempty = np.flatnonzero(counts[a:b])
+        starts = (h.indptr[a:b][nonempty] - lo).astype(np.int64)
+        best = np.maximum.reduceat(sims, starts, axis=0)  # (n_nonempty, k)
+        seg = np.empty(b - a, dtype=np.int64)
+        seg[nonempty] = np.arange(len(nonempty))
+        is_best = sims >= best[seg[rows]]
+        pos = np.where(is_best, np.arange(hi - lo)[:, None], hi - lo)
+        first = np.minimum.reduceat(pos, starts, axis=0)
+        block = out[a:b]
+        block[nonempty] = hist[first]
+        block[rec < 0] = -1
+        out[a:b] = block
+    return out
+
+
+# -- the exported store ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What the ``meta`` table of a store says."""
+
+    path: Path
+    run: str
+    run_created: str
+    model: str
+    exported_at: float  # seconds since the epoch
+    k: int
+    n_users: int
+    n_items: int
+    dataset: str
+
+    @property
+    def age_s(self) -> float:
+        return max(0.0, time.time() - self.exported_at)
+
+    def stale_reason(self, run: Run, model: str) -> str | None:
+        """Why this store does not match ``run``/``model`` (``None`` when it does)."""
+        if self.model != model:
+            return f"exported from model {self.model!r}, serving {model!r}"
+        if self.run_created != str(run.meta.get("created", "")):
+            return "the run was re-written after the export"
+        if self.n_users != run.dataset.n_users or self.n_items != run.dataset.n_items:
+            return "the run's dataset has other users or movies"
+        try:
+            if (run.path / "run.json").stat().st_mtime > self.exported_at:
+                return "the run folder is newer than the store"
+        except OSError:
+            pass
+        return None
+
+
+def export_store(
+    run: Run | str | os.PathLike,
+    db: str | os.PathLike,
+    *,
+    k: int = 50,
+    model: str | None = None,
+    progress: bool = True,
+    chunk_size: int | None = None,
+) -> StoreInfo:
+    """Write every user's top-``k`` unseen movies, with reasons, to the SQLite file ``db``.
+
+    Users are scored in chunks through ``model.recommend`` (movies a user rated are never
+    recommended); the file is built under a temporary name and swapped in atomically,
+    replacing any earlier store. The profiles file is never touched.
+
+    Args:
+        run: a run folder or an opened :class:`Run`.
+        db: the store's path.
+        k: recommendations kept per user (1..1000).
+        model: which of the run's models; the run's default when ``None``.
+        progress: show a progress bar on stderr.
+        chunk_size: users per chunk; the model's own ``chunk_size`` when ``None``.
+
+    Returns:
+        The new store's :class:`StoreInfo`.
+    """
+    from tqdm.auto import tqdm
+
+    if not 1 <= int(k) <= 1000:
+        raise DataError(f"-k {k}: must be between 1 and 1000")
+    run = run if isinstance(run, Run) else open_run(run)
+    name = model or run.default_model
+    rec = run.model(name)
+    ds = run.dataset
+    if (rec.n_users, rec.n_items) != (ds.n_users, ds.n_items):
+        raise DataError(f"{run.path}: model {name!r} has {rec.n_users}×{rec.n_items} users×movies, the dataset {ds.n_users}×{ds.n_items}")
+    k = min(int(k), ds.n_items)
+    seen = rec._train().seen
+    db = Path(db)
+    exported_at = time.time()
+    meta = {
+        "format": STORE_FORMAT,
+        "cinerec": cinerec.__version__,
+        "run": str(run.path.resolve()),
+        "run_created": str(run.meta.get("created", "")),
+        "model": name,
+        "dataset": ds.name,
+        "k": k,
+        "n_users": ds.n_users,
+        "n_items": ds.n_items,
+        "exported_at": exported_at,
+        "exported_at_iso": _dt.datetime.fromtimestamp(exported_at, _dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    step = chunk_size or rec.chunk_size
+    with atomic_path(db) as tmp:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            # Durability comes from the rename of a complete, fsynced file, not the journal.
+            con.execute("PRAGMA journal_mode=OFF")
+            con.execute("PRAGMA synchronous=OFF")
+            _create_store_schema(con)
+            con.execute("BEGIN")
+            con.executemany("INSERT INTO meta VALUES (?, ?)", [(key, json.dumps(v)) for key, v in meta.items()])
+            _write_catalog(con, run)
+            con.executemany("INSERT INTO users VALUES (?, ?)",
+                            zip(range(ds.n_users), (str(u) for u in ds.user_ids.raw.tolist())))
+            bar = tqdm(total=ds.n_users, desc=f"export {name}", unit="user", disable=not progress, leave=False)
+            for sl in chunks(ds.n_users, step):
+                users = np.arange(sl.start, sl.stop)
+                items, scores = rec.recommend(users, k)
+                reasons = explain_batch(rec, seen[sl], items)
+                keep = items >= 0
+                rows, ranks = np.nonzero(keep)
+                reason = reasons[keep]
+                con.executemany(
+                    "INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)",
+                    zip((rows + sl.start).tolist(), ranks.tolist(), items[keep].tolist(),
+                        scores[keep].astype(np.float64).tolist(),
+                        [None if r < 0 else r for r in reason.tolist()]),
+                )
+                bar.update(len(users))
+            bar.close()
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    return open_store(db).info
+
+
+def _create_store_schema(con: sqlite3.Connection) -> None:
+    con.executescript(
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE movies(item INTEGER PRIMARY KEY, movie_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+                            year INTEGER, genres TEXT NOT NULL, search_key TEXT NOT NULL,
+                            popularity INTEGER NOT NULL);
+        CREATE TABLE users(user INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE);
+        CREATE TABLE recommendations(user INTEGER NOT NULL, rank INTEGER NOT NULL, item INTEGER NOT NULL,
+                                     score REAL NOT NULL, reason INTEGER,
+                                     PRIMARY KEY (user, rank)) WITHOUT ROWID;
+        """
+    )
+
+
+def _write_catalog(con: sqlite3.Connection, run: Run) -> None:
+    ds = run.dataset
+    cat = ds.catalog
+    names = np.array(cat.genre_names, dtype=object)
+    genres = ["|".join(names[row]) for row in cat.genres] if len(names) else [""] * ds.n_items
+    years = [int(y) or None for y in cat.years.tolist()]
+    pop = ds.interactions.item_counts.tolist()
+    titles = [str(t) for t in cat.titles.tolist()]
+    con.executemany(
+        "INSERT INTO movies VALUES (?, ?, ?, ?, ?, ?, ?)",
+        zip(range(ds.n_items), (str(m) for m in ds.item_ids.raw.tolist()), titles, years, genres,
+            (search_key(t) for t in titles), pop),
+    )
+
+
+class RecStore:
+    """Read side of an exported store; safe to share between threads.
+
+    Each thread keeps its own read-only connection. When the file at ``path`` is
+    replaced by a new export, the next read notices (the file's inode changed) and
+    reopens, so a running server picks up a re-export without a restart.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self.info = self._read_info()
+
+    def _file_stamp(self) -> tuple[int, int]:
+        st = os.stat(self.path)
+        return st.st_ino, st.st_mtime_ns
+
+    def _connect(self) -> sqlite3.Connection:
+        # immutable=1: an exported file is never modified in place, only replaced.
+        uri = f"file:{self.path.resolve().as_posix()}?mode=ro&immutable=1"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    def _conn(self) -> sqlite3.Connection:
+        try:
+            stamp = self._file_stamp()
+        except OSError:
+            raise DataError(f"{self.path}: the recommendation store has disappeared") from None
+        local = self._local
+        if getattr(local, "stamp", None) != stamp:
+            if getattr(local, "con", None) is not None:
+                local.con.close()
+            local.con = self._connect()
+            local.stamp = stamp
+            if stamp != self._stamp:
+                with self._lock:
+                    if stamp != self._stamp:
+                        self.info = _read_meta(local.con, self.path)
+                        self._stamp = stamp
+        return local.con
+
+    def _read_info(self) -> StoreInfo:
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: no recommendation store here (run `cinerec export` first)")
+        self._conn()
+        return self.info
+
+    def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``.
+
+        ``reasons`` holds ``-1`` where the store has none.
+        """
+        rows = self._conn().execute(
+            "SELECT item, score, reason FROM recommendations WHERE user = ? AND rank < ? ORDER BY rank",
+            (int(user), int(k)),
+        ).fetchall()
+        if not rows:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
+        items, scores, reasons = zip(*rows)
+        return (np.array(items, np.int32), np.array(scores, np.float32),
+                np.array([-1 if r is None else r for r in reasons], np.int32))
+
+    def count(self, table: str) -> int:
+        if table not in ("movies", "users", "recommendations"):
+            raise ValueError(f"no table {table!r} in a store")
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
+    try:
+        meta = {key: json.loads(value) for key, value in con.execute("SELECT key, value FROM meta")}
+    except (sqlite3.DatabaseError, ValueError) as e:
+        raise DataError(f"{path}: not a cinerec recommendation store ({e})") from None
+    if meta.get("format") != STORE_FORMAT:
+        raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads {STORE_FORMAT}")
+    try:
+        return StoreInfo(path, str(meta["run"]), str(meta["run_created"]), str(meta["model"]),
+                         float(meta["exported_at"]), int(meta["k"]), int(meta["n_users"]),
+                         int(meta["n_items"]), str(meta.get("dataset", "")))
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"{path}: store meta table is damaged ({type(e).__name__}: {e})") from None
+
+
+def open_store(path: str | os.PathLike) -> RecStore:
+    """Open an exported store, with one clear error when it is missing or damaged."""
+    return RecStore(path)
+
+
+# -- profiles ----------------------------------------------------------------------------
+
+
+def profiles_path_for(db: str | os.PathLike | None, run_dir: str | os.PathLike) -> Path:
+    """Where profiles live: beside the store (``X.sqlite`` → ``X.profiles.sqlite``), else in the run folder."""
+    if db is not None:
+        db = Path(db)
+        return db.with_name(f"{db.stem}.profiles.sqlite")
+    return Path(run_dir) / "profiles.sqlite"
+
+
+class ProfileStore:
+    """Saved people: a profile id and the movies they rated or liked.
+
+    Ratings are keyed by raw movie id (text) so they survive any re-export or re-fit
+    that keeps the same movies. ``stars`` is ``NULL`` for a plain "like".
+    """
+
+    def __init__(self, path: str | os.PathLike, *, id_factory: Callable[[], str] | None = None) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = self._conn()
+            con.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS profiles(profile_id TEXT PRIMARY KEY, created REAL NOT NULL,
+                                                    updated REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS ratings(profile_id TEXT NOT NULL REFERENCES profiles(profile_id),
+                                                   movie_id TEXT NOT NULL, stars REAL, updated REAL NOT NULL,
+                                                   PRIMARY KEY (profile_id, movie_id)) WITHOUT ROWID;
+                """
+            )
+        except sqlite3.DatabaseError as e:
+            raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+
+    def _conn(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            # Autocommit mode: every change below opens its own BEGIN IMMEDIATE.
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            con.execute("PRAGMA busy_timeout=30000")
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
+            self._local.con = con
+        return con
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        con = self._conn()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(con)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        return out
+
+    def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
+        """A new profile, optionally with ratings; returns its id."""
+        pid = self._new_id()
+        now = time.time()
+
+        def go(con: sqlite3.Connection) -> None:
+            con.execute("INSERT INTO profiles VALUES (?, ?, ?)", (pid, now, now))
+            _upsert(con, pid, ratings or {}, now)
+
+        self._write(go)
+        return pid
+
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None]) -> None:
+        """Add or replace ratings (``None`` = liked) of an existing profile, in one transaction."""
+        now = time.time()
+
+        def go(con: sqlite3.Connection) -> None:
+            if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?", (now, profile_id)).rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")
+            _upsert(con, profile_id, ratings, now)
+
+        self._write(go)
+
+    def remove_rating(self, profile_id: str, movie_id: str) -> bool:
+        """Forget one movie of a profile; ``False`` when it was not there."""
+        now = time.time()
+
+        def go(con: sqlite3.Connection) -> bool:
+            if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?", (now, profile_id)).rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")
+            return con.execute("DELETE FROM ratings WHERE profile_id = ? AND movie_id = ?",
+                               (profile_id, str(movie_id))).rowcount > 0
+
+        return self._write(go)
+
+    def get(self, profile_id: str) -> dict[str, float | None]:
+        """``{movie_id: stars or None}`` of a profile, in the order they were entered."""
+        con = self._conn()
+        if con.execute("SELECT 1 FROM profiles WHERE profile_id = ?", (profile_id,)).fetchone() is None:
+            raise NotFoundError(f"unknown profile id {profile_id!r}")
+        rows = con.execute("SELECT movie_id, stars FROM ratings WHERE profile_id = ? ORDER BY updated, movie_id",
+                           (profile_id,)).fetchall()
+        return {m: s for m, s in rows}
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
+
+
+def _upsert(con: sqlite3.Connection, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
+    con.executemany(
+        "INSERT INTO ratings VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(profile_id, movie_id) DO UPDATE SET stars = excluded.stars, updated = excluded.updated",
+        [(pid, str(m), None if s is None else float(s), now) for m, s in ratings.items()],
+    )
