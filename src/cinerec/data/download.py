@@ -1,0 +1,295 @@
+"""Fetching MovieLens releases: download, checksum, cache, extract.
+
+A release is downloaded once from GroupLens into the cache folder
+(``$CINEREC_HOME/movielens``, by default under ``platformdirs.user_cache_dir("cinerec")``)
+and extracted beside its zip::
+
+    <cache>/ml-100k.zip          the official archive, checksum verified
+    <cache>/ml-100k/ml-100k/     its extracted contents (ml-10m extracts to ml-10M100K/)
+
+Nothing is ever left half-written under a final name: the zip is streamed to a
+temporary name and renamed only once its checksum matches, and the extraction happens
+in a temporary folder that is swapped in when complete.
+
+Checksums: the sha256 of the official archives below were published with the releases
+and are kept here. For ml-10m and ml-32m no sha256 is kept; GroupLens publishes an md5
+beside every zip (``<name>.zip.md5``), so those downloads are verified against that
+published md5 instead. A zip placed in the cache by hand is checked against the sha256
+when one is known; one without a known sha256 is trusted as given.
+
+With ``CINEREC_OFFLINE`` set (the test suite sets it) no connection is ever attempted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from cinerec.errors import DataError, NotFoundError
+from cinerec.io import atomic_dir, atomic_path
+
+__all__ = [
+    "RELEASES",
+    "Release",
+    "DEFAULT_BASE_URL",
+    "cache_dir",
+    "fetch",
+    "cached",
+    "extract",
+    "file_digest",
+    "release_info",
+    "remove_cached",
+]
+
+DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One official MovieLens release.
+
+    Attributes:
+        name: the release name, e.g. ``"ml-100k"``.
+        zip_name: the archive's file name on the GroupLens server.
+        folder: the folder the archive extracts to.
+        sha256: the archive's published sha256, or ``None`` when only the md5 published
+            beside the zip can verify it.
+    """
+
+    name: str
+    zip_name: str
+    folder: str
+    sha256: str | None
+
+
+RELEASES: dict[str, Release] = {
+    r.name: r
+    for r in (
+        Release("ml-100k", "ml-100k.zip", "ml-100k", "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"),
+        Release("ml-1m", "ml-1m.zip", "ml-1m", "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"),
+        Release("ml-10m", "ml-10m.zip", "ml-10M100K", None),
+        Release("ml-20m", "ml-20m.zip", "ml-20m", "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3"),
+        Release("ml-25m", "ml-25m.zip", "ml-25m", "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"),
+        Release("ml-32m", "ml-32m.zip", "ml-32m", None),
+        Release(
+            "ml-latest-small", "ml-latest-small.zip", "ml-latest-small",
+            "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+        ),
+    )
+}
+
+_CHUNK = 1 << 20
+
+
+def release_info(name: str) -> Release:
+    """The :class:`Release` called ``name``; ``NotFoundError`` listing the known ones otherwise."""
+    try:
+        return RELEASES[name]
+    except KeyError:
+        raise NotFoundError(f"unknown MovieLens release {name!r}; known: {', '.join(RELEASES)}") from None
+
+
+def cache_dir() -> Path:
+    """The folder releases are cached in: ``$CINEREC_HOME/movielens``.
+
+    ``CINEREC_HOME`` defaults to ``platformdirs.user_cache_dir("cinerec")``.
+    """
+    home = os.environ.get("CINEREC_HOME")
+    if not home:
+        import platformdirs
+
+        home = platformdirs.user_cache_dir("cinerec")
+    return Path(home).expanduser() / "movielens"
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cached(name: str, cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """The extracted folder of release ``name`` if it is in the cache, else ``None``."""
+    rel = release_info(name)
+    folder = _root(cache_dir) / rel.name / rel.folder
+    return folder if folder.is_dir() else None
+
+
+def fetch(
+    name: str,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    checksums: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """The extracted folder of release ``name``, downloading it first when needed.
+
+    Order of preference: the extracted folder already in the cache; the zip in the
+    cache (placed there by an earlier download or by hand), verified and extracted; a
+    download from ``base_url`` (default ``$CINEREC_MOVIELENS_URL`` or GroupLens).
+
+    Args:
+        name: a release name such as ``"ml-100k"``.
+        cache_dir: where releases are kept; default :func:`cache_dir`.
+        base_url: the folder URL holding ``<name>.zip``.
+        checksums: expected sha256 per release name, overriding the built-in ones
+            (used to serve home-made archives, e.g. in tests).
+        progress: show a download progress bar on stderr.
+
+    Returns:
+        The folder holding the release's files (for ml-10m, ``.../ml-10M100K``).
+
+    Raises:
+        NotFoundError: ``name`` is not a known release.
+        DataError: the download failed, was refused (offline) or its checksum differs.
+    """
+    rel = release_info(name)
+    root = _root(cache_dir)
+    done = cached(name, root)
+    if done is not None:
+        return done
+    expected = (checksums or {}).get(name, rel.sha256)
+    archive = root / rel.zip_name
+    if archive.exists():
+        if expected is not None:
+            _check(archive, "sha256", expected, file_digest(archive, "sha256"), delete=False)
+    else:
+        _download(rel, archive, base_url, expected, progress)
+    extract(archive, root / rel.name)
+    folder = root / rel.name / rel.folder
+    if not folder.is_dir():
+        raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/")
+    return folder
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Extract a zip into ``dest`` atomically (``dest`` appears only when complete).
+
+    Members that would land outside ``dest`` (absolute paths, ``..``) are refused.
+    """
+    archive, dest = Path(archive), Path(dest)
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for member in z.namelist():
+                parts = Path(member).parts
+                if member.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                    raise DataError(f"{archive}: refusing the unsafe member path {member!r}")
+            with atomic_dir(dest) as tmp:
+                z.extractall(tmp)
+    except zipfile.BadZipFile as e:
+        raise DataError(f"{archive}: not a readable zip file ({e})") from None
+    except OSError as e:
+        raise DataError(f"{archive}: could not extract into {dest} ({e.strerror or e})") from None
+    return dest
+
+
+# -- internals ------------------------------------------------------------------------
+
+
+def _root(cache: str | os.PathLike | None) -> Path:
+    return Path(cache).expanduser() if cache is not None else cache_dir()
+
+
+def _offline_message(rel: Release, root: Path, reason: str) -> str:
+    return (
+        f"could not download MovieLens {rel.name} ({reason}); pass a local copy with "
+        f"--data /path/to/{rel.name} (the folder or {rel.zip_name}) or put {rel.zip_name} in {root}"
+    )
+
+
+def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
+    root = archive.parent
+    if os.environ.get("CINEREC_OFFLINE"):
+        raise DataError(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
+    base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    url = f"{base}/{rel.zip_name}"
+    if expected_sha256 is not None:
+        algorithm, expected = "sha256", expected_sha256.lower()
+    else:
+        # No sha256 is known for this release: GroupLens publishes <zip>.md5 beside it.
+        algorithm, expected = "md5", _published_md5(rel, url, root)
+    try:
+        with atomic_path(archive) as tmp:
+            digest = hashlib.new(algorithm)
+            with _open(rel, url, root) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                bar = _bar(total, rel.zip_name, progress)
+                try:
+                    for block in iter(lambda: response.read(_CHUNK), b""):
+                        out.write(block)
+                        digest.update(block)
+                        bar.update(len(block))
+                finally:
+                    bar.close()
+            _check(tmp, algorithm, expected, digest.hexdigest(), delete=True, name=url)
+    except (urllib.error.URLError, OSError) as e:
+        raise DataError(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
+
+
+def _open(rel: Release, url: str, root: Path):
+    try:
+        return urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as e:
+        raise DataError(_offline_message(rel, root, f"{url} answered HTTP {e.code}")) from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise DataError(_offline_message(rel, root, f"cannot reach {url}: {_reason(e)}")) from None
+
+
+def _published_md5(rel: Release, url: str, root: Path) -> str:
+    with _open(rel, url + ".md5", root) as response:
+        text = response.read(4096).decode("ascii", "replace")
+    found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not found:
+        raise DataError(f"{url}.md5: no md5 checksum in the published file")
+    return found.group(0).lower()
+
+
+def _check(path: Path, algorithm: str, expected: str, actual: str, *, delete: bool, name: str | None = None) -> None:
+    if actual.lower() != expected.lower():
+        if delete:
+            path.unlink(missing_ok=True)
+        raise DataError(
+            f"{name or path}: {algorithm} checksum mismatch: expected {expected.lower()}, got {actual.lower()}"
+        )
+
+
+def _reason(e: BaseException) -> str:
+    reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
+    return str(reason)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(total: int | None, label: str, progress: bool):
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, file=sys.stderr, leave=False)
+
+
+def remove_cached(name: str, cache_dir: str | os.PathLike | None = None) -> None:
+    """Delete a release's zip and extracted folder from the cache (used to re-download)."""
+    rel = release_info(name)
+    root = _root(cache_dir)
+    (root / rel.zip_name).unlink(missing_ok=True)
+    shutil.rmtree(root / rel.name, ignore_errors=True)

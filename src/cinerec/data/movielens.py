@@ -1,0 +1,657 @@
+"""Loaders for every MovieLens release, producing a :class:`~cinerec.data.dataset.Dataset`.
+
+Three file layouts cover the releases:
+
+- ``ml-100k``: ``u.data`` (tab-separated ``user item rating timestamp``), ``u.item``
+  (``|``-separated, 24 fields, latin-1: id, title, release date, video release date,
+  IMDb URL, 19 genre flags), ``u.genre`` (the genre vocabulary), ``u.user``
+  (``id|age|gender|occupation|zip``) and the official folds ``u1..u5``, ``ua``, ``ub``.
+- ``ml-1m`` and ``ml-10m``: ``::``-separated ``ratings.dat`` and ``movies.dat``
+  (``id::title::genres``, genres joined by ``|``); ml-1m adds ``users.dat``
+  (``id::gender::age::occupation::zip``, occupation an integer code). ml-1m is
+  latin-1; a ``.dat`` movie file that is not valid UTF-8 is read as latin-1.
+- ``ml-20m``, ``ml-25m``, ``ml-32m``, ``ml-latest(-small)``: ``ratings.csv``
+  (``userId,movieId,rating,timestamp`` with a header) and ``movies.csv``
+  (``movieId,title,genres``, titles quoted when they hold commas); UTF-8, Unix or
+  Windows line endings; ``(no genres listed)`` means no genre.
+
+Ids are encoded once, here: user and movie indices follow the **sorted raw id order**
+(index 0 is the smallest raw id), so ml-100k's movie ``k`` is index ``k - 1``. Only
+movies that have at least one rating enter the item space; the movie file's row count
+is kept in ``info["catalog_items"]``. The ratings keep their file order.
+
+Titles lose their trailing ``(year)``, which becomes ``Catalog.years`` (``0`` when
+unknown; ranges such as ``(2007-)`` give their first year). Genre vocabularies follow
+each release's own order: ``u.genre`` for ml-100k, the documented alphabetical list for
+the others (the genres that occur, sorted).
+
+Ratings files are parsed by pyarrow's multi-threaded CSV reader with explicit column
+types; ``::`` files are first rewritten in memory to a one-character separator. Checks
+are vectorised; only once a check fails is the file scanned again, slowly, to name the
+line at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cinerec.data import download
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.errors import DataError, NotFoundError
+
+__all__ = [
+    "RELEASE_NAMES",
+    "OFFICIAL_FOLDS",
+    "ML1M_OCCUPATIONS",
+    "load",
+    "official_fold",
+    "locate",
+    "parse_titles",
+]
+
+RELEASE_NAMES: tuple[str, ...] = tuple(download.RELEASES)
+OFFICIAL_FOLDS: tuple[str, ...] = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+
+#: ml-1m ``users.dat`` occupation codes, as listed in the release's README.
+ML1M_OCCUPATIONS: tuple[str, ...] = (
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
+    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)
+
+_FAMILY = {"ml-100k": "100k", "ml-1m": "dat", "ml-10m": "dat"}  # every other release: "csv"
+_RATINGS_FILE = {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}
+_MOVIES_FILE = {"100k": "u.item", "dat": "movies.dat", "csv": "movies.csv"}
+_CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
+_NO_GENRES = "(no genres listed)"
+_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$", re.DOTALL)
+
+
+def _family(release: str) -> str:
+    return _FAMILY.get(release, "csv")
+
+
+# -- public API -----------------------------------------------------------------------
+
+
+def load(
+    source: str | os.PathLike,
+    *,
+    release: str | None = None,
+    implicit: bool = False,
+    progress: bool = False,
+) -> Dataset:
+    """Read a MovieLens release into a :class:`Dataset`.
+
+    Args:
+        source: a release name (``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``,
+            ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``; taken from the cache or
+            downloaded), a folder holding a release (or holding its extracted folder),
+            or an official zip file.
+        release: which release the folder holds, when its name does not say (it then
+            labels ``info["release"]``); checked against the files found.
+        implicit: turn every rating into ``1.0`` ("watched").
+        progress: show a progress bar while downloading.
+
+    Returns:
+        The dataset; ``info`` holds ``release``, ``catalog_items`` (rows in the movie
+        file), ``source`` (the folder read) and ``implicit``.
+
+    Raises:
+        NotFoundError: the source does not exist and is not a release name.
+        DataError: a file is missing, malformed or fails its checksum.
+    """
+    folder, family, rel, name = locate(source, release=release, progress=progress)
+    return _load_folder(folder, family, rel, name, implicit)
+
+
+def locate(
+    source: str | os.PathLike, *, release: str | None = None, progress: bool = False
+) -> tuple[Path, str, str, str]:
+    """Resolve a source to ``(folder, layout, release, name)`` without parsing it.
+
+    ``layout`` is ``"100k"``, ``"dat"`` or ``"csv"``; ``name`` labels the dataset (the
+    release name, or the folder / zip name given).
+    """
+    if release is not None:
+        download.release_info(release)
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if not path.exists():
+        if text in download.RELEASES:
+            folder = download.fetch(text, progress=progress)
+            folder, family, rel = _detect(folder, release or text)
+            return folder, family, rel, text
+        known = ", ".join(download.RELEASES)
+        if text.lower().startswith("ml-"):
+            raise NotFoundError(f"unknown MovieLens release {text!r}; known: {known} (or pass a folder or zip)")
+        raise NotFoundError(f"{text}: no such file or folder, and not a MovieLens release name ({known})")
+    name = path.stem if path.is_file() else path.resolve().name
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise DataError(f"{path}: not a folder or a zip file")
+        path = _extract_local_zip(path)
+    folder, family, rel = _detect(path, release)
+    return folder, family, rel, name
+
+
+def official_fold(dataset: Dataset, source: str | os.PathLike, fold: str) -> tuple[Interactions, Interactions]:
+    """The official ml-100k split ``fold`` as ``(train, test)`` in ``dataset``'s id space.
+
+    Args:
+        dataset: the dataset loaded from the same release (its id maps encode the fold).
+        source: where the fold files are (release name, folder or zip), as for :func:`load`.
+        fold: ``"u1"``..``"u5"`` (five disjoint 80/20 splits) or ``"ua"``/``"ub"``
+            (exactly ten ratings per user in test).
+
+    Returns:
+        ``(train, test)`` read from ``<fold>.base`` and ``<fold>.test``; ratings become
+        ``1.0`` when the dataset was loaded with ``implicit=True``.
+    """
+    if fold not in OFFICIAL_FOLDS:
+        raise NotFoundError(f"unknown official fold {fold!r}; known: {', '.join(OFFICIAL_FOLDS)}")
+    folder, family, rel, _ = locate(source)
+    if family != "100k":
+        raise DataError(f"{folder}: official folds exist only for ml-100k, this folder holds {rel}")
+    implicit = bool(dataset.info.get("implicit", False))
+    out = []
+    for part in ("base", "test"):
+        path = folder / f"{fold}.{part}"
+        users, items, ratings, stamps = _read_ratings(path, "100k")
+        try:
+            u = dataset.user_ids.index(users)
+            i = dataset.item_ids.index(items)
+        except NotFoundError as e:
+            raise NotFoundError(f"{path}: {e} (not in the dataset's id space)") from None
+        if implicit:
+            ratings = np.ones(len(ratings), dtype=np.float32)
+        out.append(Interactions(u, i, ratings, stamps, dataset.n_users, dataset.n_items))
+    return out[0], out[1]
+
+
+def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``"Seven (Se7en) (1995)"`` into ``"Seven (Se7en)"`` and ``1995``.
+
+    Args:
+        titles: ``(n,)`` titles as published.
+
+    Returns:
+        ``(titles, years)``: ``(n,) object`` titles without the trailing year, and
+        ``(n,) int32`` years, ``0`` where the title carries none. A range such as
+        ``(2007-)`` or ``(2007-2013)`` gives its first year.
+    """
+    s = pd.Series(np.asarray(titles, dtype=object), dtype=object).astype(str).str.strip()
+    parts = s.str.extract(_YEAR)
+    has = parts["year"].notna().to_numpy()
+    out = s.to_numpy(dtype=object).copy()
+    out[has] = parts["title"].to_numpy(dtype=object)[has]
+    years = np.zeros(len(s), dtype=np.int32)
+    years[has] = parts["year"][has].astype(int).to_numpy()
+    return out, years
+
+
+# -- finding the release in a folder ----------------------------------------------------
+
+
+def _layout_of(folder: Path) -> str | None:
+    if (folder / "u.data").is_file():
+        return "100k"
+    for family, ratings, movies in (("dat", "ratings.dat", "movies.dat"), ("csv", "ratings.csv", "movies.csv")):
+        if (folder / ratings).is_file():
+            if not (folder / movies).is_file():
+                raise DataError(f"{folder}: {ratings} is there but {movies} is missing")
+            return family
+    return None
+
+
+def _normalise(name: str) -> str:
+    name = name.lower()
+    return "ml-10m" if name.startswith("ml-10m100k") else name
+
+
+def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
+    family = _layout_of(folder)
+    if family is None:
+        subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+        subs = [d for d in subs if _layout_of(d) is not None]
+        if release is not None and len(subs) > 1:
+            subs = [d for d in subs if _normalise(d.name) == release] or subs
+        if len(subs) > 1:
+            names = ", ".join(d.name for d in subs)
+            raise DataError(f"{folder}: holds several MovieLens releases ({names}); pass one of them")
+        if not subs:
+            raise DataError(
+                f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
+                "or ratings.csv with movies.csv)"
+            )
+        folder = subs[0]
+        family = _layout_of(folder)
+    assert family is not None
+    if release is not None:
+        if _family(release) != family:
+            raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
+        return folder, family, release
+    named = _normalise(folder.name)
+    if named in download.RELEASES and _family(named) == family:
+        return folder, family, named
+    if family == "100k":
+        return folder, family, "ml-100k"
+    if family == "dat":
+        return folder, family, "ml-1m" if (folder / "users.dat").is_file() else "ml-10m"
+    return folder, family, "ml-latest"
+
+
+def _extract_local_zip(path: Path) -> Path:
+    """Extract a zip given as a source into the cache (once per distinct content)."""
+    digest = download.file_digest(path)
+    root = download.cache_dir()
+    known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
+    dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
+    if not dest.is_dir():
+        download.extract(path, dest)
+    return dest
+
+
+# -- reading a folder -------------------------------------------------------------------
+
+
+def _load_folder(folder: Path, family: str, release: str, name: str, implicit: bool) -> Dataset:
+    ratings_path = folder / _RATINGS_FILE[family]
+    users_raw, items_raw, ratings, stamps = _read_ratings(ratings_path, family)
+    user_codes, user_raw = _encode(users_raw)
+    item_codes, item_raw = _encode(items_raw)
+
+    movie_ids, titles, years, genre_names, flags = _read_movies(folder, family)
+    pos = pd.Index(movie_ids).get_indexer(item_raw)
+    if (pos < 0).any():
+        missing = int(item_raw[np.flatnonzero(pos < 0)[0]])
+        row = int(np.flatnonzero(items_raw == missing)[0])
+        line = _line_of_row(ratings_path, row, header=family == "csv")
+        raise DataError(
+            f"{ratings_path} line {line}: movie id {missing} is not in {_MOVIES_FILE[family]}"
+        )
+    catalog = Catalog(titles[pos], years[pos], genre_names, flags[pos])
+    features = _read_users(folder, family, user_raw)
+    if implicit:
+        ratings = np.ones(len(ratings), dtype=np.float32)
+    interactions = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    info: dict[str, Any] = {
+        "release": release,
+        "catalog_items": int(len(movie_ids)),
+        "source": str(folder),
+        "implicit": bool(implicit),
+        "id_order": "sorted raw ids",
+    }
+    return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info)
+
+
+def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes ``(n,) int32`` and the sorted distinct raw ids ``(k,) int64``.
+
+    Non-negative ids below 2**26 (every MovieLens release) go through a lookup table,
+    which is a few linear passes; anything else falls back to a hash factorisation.
+    """
+    if len(raw) == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    lo, hi = int(raw.min()), int(raw.max())
+    if lo >= 0 and hi < (1 << 26):
+        present = np.zeros(hi + 1, dtype=bool)
+        present[raw] = True
+        lookup = np.cumsum(present, dtype=np.int32)
+        lookup -= 1
+        return lookup[raw], np.flatnonzero(present).astype(np.int64)
+    codes, uniques = pd.factorize(raw, sort=True)
+    return codes.astype(np.int32), np.asarray(uniques, dtype=np.int64)
+
+
+# -- ratings ----------------------------------------------------------------------------
+
+
+def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Raw user ids, raw movie ids ``(n,) int64``, ratings ``(n,) float32``, timestamps ``(n,) int64``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = _head(path)
+    if family == "csv":
+        sep, label = ",", "','"
+        header_line = head.split(b"\n", 1)[0].rstrip(b"\r")
+        if header_line.startswith(b"\xef\xbb\xbf"):
+            header_line = header_line[3:]
+        names = [c.strip() for c in header_line.decode("utf-8", "replace").split(",")]
+        missing = [c for c in _CSV_COLUMNS if c not in names]
+        if missing:
+            hint = _separator_hint(header_line, b",")
+            raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header {header_line.decode('utf-8', 'replace')!r}{hint}")
+        columns = {"user": "userId", "item": "movieId", "rating": "rating", "timestamp": "timestamp"}
+        source: Any = str(path)
+        skip = 1
+    else:
+        sep, label = "\t", "tab" if family == "100k" else "'::'"
+        names = ["user", "item", "rating", "timestamp"]
+        columns = {c: c for c in names}
+        skip = 0
+        if family == "dat":
+            # pyarrow splits on one character: rewrite '::' as a tab in memory.
+            source = pa.BufferReader(_read_bytes(path).replace(b"::", b"\t"))
+        else:
+            source = str(path)
+    types = {
+        columns["user"]: pa.int64(), columns["item"]: pa.int64(),
+        columns["rating"]: pa.float32(), columns["timestamp"]: pa.int64(),
+    }
+    try:
+        table = pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, double_quote=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=list(types), null_values=[""], strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, OSError) as e:
+        raise _parse_error(path, family, e) from None
+    if table.num_rows == 0:
+        raise DataError(f"{path}: no ratings in the file")
+    out = []
+    for key in ("user", "item", "rating", "timestamp"):
+        col = table.column(columns[key])
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            line = _line_of_row(path, row, header=skip == 1)
+            raise DataError(f"{path} line {line}: the {key} field is empty")
+        out.append(col.to_numpy())
+    users, items, ratings, stamps = out
+    bad = ~((ratings >= 0.5) & (ratings <= 5.0))  # NaN fails both comparisons
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        line = _line_of_row(path, row, header=skip == 1)
+        raise DataError(f"{path} line {line}: rating {ratings[row]:g} is outside the valid range 0.5-5")
+    del label
+    return users, items, ratings, stamps
+
+
+def _head(path: Path, n: int = 1 << 16) -> bytes:
+    """The first bytes of a file, after checking it exists, is not empty and is text."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(n)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not head.strip():
+        raise DataError(f"{path}: empty file")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(f"{path}: unreadable encoding (UTF-16 or binary data); MovieLens files are plain 8-bit text")
+    return head
+
+
+def _read_bytes(path: Path) -> bytes:
+    _head(path)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _separator_hint(line: bytes, sep: bytes) -> str:
+    for other, name in ((b"::", "'::'"), (b"\t", "tab"), (b";", "';'"), (b"|", "'|'"), (b",", "','"), (b" ", "space")):
+        if other != sep and other in line and not (sep == b"::" and other == b":"):
+            return f" (it looks {name}-separated)"
+    return ""
+
+
+def _parse_error(path: Path, family: str, error: BaseException) -> DataError:
+    """Name the first bad line of a ratings file once the fast parser has refused it."""
+    sep = {"100k": b"\t", "dat": b"::", "csv": b","}[family]
+    label = {"100k": "tab", "dat": "'::'", "csv": "','"}[family]
+    names = ("user", "movie", "rating", "timestamp")
+    header = family == "csv"
+    index = list(range(4))
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            line = raw.rstrip(b"\r\n")
+            if header and number == 1:
+                cols = [c.strip().lstrip("\ufeff") for c in line.decode("utf-8", "replace").split(",")]
+                index = [cols.index(c) for c in _CSV_COLUMNS]
+                width = len(cols)
+                continue
+            if not line.strip():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return DataError(f"{path} line {number}: unreadable encoding (not UTF-8 text)")
+            fields = line.split(sep)
+            expected = width if header else 4
+            if len(fields) != expected:
+                return DataError(
+                    f"{path} line {number}: expected {expected} {label}-separated fields, "
+                    f"found {len(fields)}{_separator_hint(line, sep)}"
+                )
+            for name, k in zip(names, index):
+                value = fields[k]
+                try:
+                    float(value) if name == "rating" else int(value)
+                except ValueError:
+                    kind = "a number" if name == "rating" else "an integer"
+                    text = value.decode("utf-8", "replace")
+                    return DataError(f"{path} line {number}: {name} {text!r} is not {kind}")
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DataError(f"{path}: cannot parse the file ({first})")
+
+
+def _line_of_row(path: Path, row: int, *, header: bool) -> int:
+    """1-based line number of data row ``row`` (blank lines are skipped, as the parser does)."""
+    buf = np.fromfile(path, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    ends = np.concatenate([newlines, [len(buf)]])
+    # A line holding only '\r' (a Windows blank line) is blank too.
+    lengths = ends - starts
+    cr = np.zeros(len(starts), dtype=bool)
+    has = lengths > 0
+    cr[has] = buf[np.minimum(ends[has] - 1, len(buf) - 1)] == 13
+    filled = np.flatnonzero(lengths - cr > 0)
+    k = row + (1 if header else 0)
+    return int(filled[k]) + 1 if k < len(filled) else row + 1
+
+
+# -- movies -----------------------------------------------------------------------------
+
+
+def _text(path: Path, encoding: str) -> str:
+    data = _read_bytes(path)
+    if encoding == "utf-8-or-latin-1":
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(f"{path} line {line}: unreadable encoding (not {encoding.upper()} text)") from None
+
+
+def _lines(path: Path, encoding: str) -> tuple[pd.Series, np.ndarray]:
+    """Non-blank lines of a small text file and their 1-based line numbers."""
+    text = _text(path, encoding)
+    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
+    keep = (lines.str.strip() != "").to_numpy()
+    numbers = np.flatnonzero(keep) + 1
+    lines = lines[keep].reset_index(drop=True)
+    if not len(lines):
+        raise DataError(f"{path}: empty file")
+    return lines, numbers
+
+
+def _fields(path: Path, sep: str, n: int, encoding: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Split every line of a small file into exactly ``n`` fields (object columns ``0..n-1``)."""
+    lines, numbers = _lines(path, encoding)
+    parts = lines.str.split(sep, regex=False)
+    counts = parts.str.len().to_numpy()
+    bad = np.flatnonzero(counts != n)
+    if len(bad):
+        k = bad[0]
+        label = "tab" if sep == "\t" else repr(sep)
+        hint = _separator_hint(lines[k].encode("utf-8", "replace"), sep.encode())
+        raise DataError(f"{path} line {numbers[k]}: expected {n} {label}-separated fields, found {counts[k]}{hint}")
+    return pd.DataFrame(parts.tolist(), columns=range(n), dtype=object), numbers
+
+
+def _ints(values: pd.Series, path: Path, numbers: np.ndarray, what: str) -> np.ndarray:
+    out = pd.to_numeric(values.str.strip(), errors="coerce")
+    bad = np.flatnonzero(out.isna().to_numpy() | (out.to_numpy() != np.floor(out.to_numpy())))
+    if len(bad):
+        k = bad[0]
+        raise DataError(f"{path} line {numbers[k]}: {what} {values.iloc[k]!r} is not an integer")
+    return out.to_numpy().astype(np.int64)
+
+
+def _unique_ids(ids: np.ndarray, path: Path, numbers: np.ndarray) -> None:
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(ids == ids[k])[0])
+        raise DataError(f"{path} line {numbers[k]}: duplicate movie id {ids[k]} (first on line {numbers[first]})")
+
+
+def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    """Movie ids ``(m,) int64``, titles, years ``(m,) int32``, genre names, flags ``(m, g) bool``."""
+    if family == "100k":
+        return _read_u_item(folder)
+    if family == "dat":
+        path = folder / "movies.dat"
+        lines, numbers = _lines(path, "utf-8-or-latin-1")
+        # The title may hold ':' but never '::'; genres never hold ':' -- so split the
+        # id off the left and the genres off the right.
+        left = lines.str.split("::", n=1, regex=False)
+        ok = left.str.len().to_numpy() == 2
+        rest = left.str[1].fillna("").str.rsplit("::", n=1, regex=False)
+        ok &= rest.str.len().to_numpy() == 2
+        if not ok.all():
+            k = int(np.flatnonzero(~ok)[0])
+            raise DataError(f"{path} line {numbers[k]}: expected 3 '::'-separated fields (id::title::genres)")
+        ids = _ints(left.str[0], path, numbers, "movie id")
+        raw_titles, genres = rest.str[0], rest.str[1]
+    else:
+        path = folder / "movies.csv"
+        ids, raw_titles, genres, numbers = _read_movies_csv(path)
+    _unique_ids(ids, path, numbers)
+    titles, years = parse_titles(raw_titles.to_numpy(dtype=object))
+    names, flags = _genre_flags(genres)
+    return ids, titles, years, names, flags
+
+
+def _read_movies_csv(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+    text = _text(path, "utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"{path}: empty file")
+    header = [h.strip() for h in header]
+    missing = [c for c in ("movieId", "title", "genres") if c not in header]
+    if missing:
+        hint = _separator_hint(",".join(header).encode(), b",")
+        raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header{hint}")
+    # The csv module is the reference parser for quoted titles; the file is small
+    # (under 100k movies), and line_num gives the line of each record.
+    rows, numbers = [], []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path} line {reader.line_num}: expected {len(header)} ','-separated fields, found {len(row)}")
+        rows.append(row)
+        numbers.append(reader.line_num)
+    if not rows:
+        raise DataError(f"{path}: no movies in the file")
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    lines = np.asarray(numbers, dtype=np.int64)
+    ids = _ints(frame["movieId"], path, lines, "movie id")
+    return ids, frame["title"], frame["genres"], lines
+
+
+def _genre_flags(genres: pd.Series) -> tuple[tuple[str, ...], np.ndarray]:
+    """``|``-joined genre strings to the sorted vocabulary and ``(m, g) bool`` flags."""
+    dummies = genres.astype(str).str.strip().str.get_dummies(sep="|")
+    names = tuple(sorted(c for c in dummies.columns if c and c != _NO_GENRES))
+    return names, dummies[list(names)].to_numpy(dtype=bool) if names else np.zeros((len(genres), 0), dtype=bool)
+
+
+def _read_u_item(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    genre_path = folder / "u.genre"
+    g, g_lines = _fields(genre_path, "|", 2, "latin-1")
+    order = _ints(g[1], genre_path, g_lines, "genre index")
+    names = tuple(g[0].to_numpy(dtype=object)[np.argsort(order, kind="stable")].tolist())
+    path = folder / "u.item"
+    n = 5 + len(names)
+    frame, numbers = _fields(path, "|", n, "latin-1")
+    ids = _ints(frame[0], path, numbers, "movie id")
+    _unique_ids(ids, path, numbers)
+    titles, years = parse_titles(frame[1].to_numpy(dtype=object))
+    # Titles without a year fall back on the release date (dd-Mon-yyyy), if any.
+    date_year = pd.to_numeric(frame[2].str.strip().str[-4:], errors="coerce").fillna(0).to_numpy().astype(np.int32)
+    years = np.where(years == 0, date_year, years).astype(np.int32)
+    flag_text = frame[list(range(5, n))].to_numpy(dtype=object).astype(str)
+    ok = (flag_text == "0") | (flag_text == "1")
+    if not ok.all():
+        r, c = np.argwhere(~ok)[0]
+        raise DataError(f"{path} line {numbers[r]}: genre flag {c + 1} is {flag_text[r, c]!r}, expected 0 or 1")
+    return ids, titles, years, names, flag_text == "1"
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame | None:
+    if family == "100k":
+        path = folder / "u.user"
+        if not path.is_file():
+            return None
+        f, numbers = _fields(path, "|", 5, "latin-1")
+        ids = _ints(f[0], path, numbers, "user id")
+        frame = pd.DataFrame({
+            "age": _ints(f[1], path, numbers, "age"),
+            "gender": f[2].str.strip().to_numpy(dtype=object),
+            "occupation": f[3].str.strip().to_numpy(dtype=object),
+            "zip": f[4].str.strip().to_numpy(dtype=object),
+        })
+    elif family == "dat" and (folder / "users.dat").is_file():
+        path = folder / "users.dat"
+        f, numbers = _fields(path, "::", 5, "latin-1")
+        ids = _ints(f[0], path, numbers, "user id")
+        codes = _ints(f[3], path, numbers, "occupation")
+        bad = np.flatnonzero((codes < 0) | (codes >= len(ML1M_OCCUPATIONS)))
+        if len(bad):
+            raise DataError(f"{path} line {numbers[bad[0]]}: occupation code {codes[bad[0]]} is not 0-20")
+        frame = pd.DataFrame({
+            "age": _ints(f[2], path, numbers, "age"),
+            "gender": f[1].str.strip().to_numpy(dtype=object),
+            "occupation": np.asarray(ML1M_OCCUPATIONS, dtype=object)[codes],
+            "zip": f[4].str.strip().to_numpy(dtype=object),
+        })
+    else:
+        return None
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        raise DataError(f"{path} line {numbers[k]}: duplicate user id {ids[k]}")
+    pos = pd.Index(ids).get_indexer(user_raw)
+    if (pos < 0).any():
+        raise DataError(f"{path}: user id {int(user_raw[np.flatnonzero(pos < 0)[0]])} has ratings but no line here")
+    return frame.iloc[pos].reset_index(drop=True)
