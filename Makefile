@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/setup-venv
 setup: $(STAMP)
 
 quickstart: $(STAMP)
-	$(VENV)/bin/cinerec quickstart $(ARGS)
+	$(VENV)/bin/cinerec quickstart $(if $(DATA),--data $(DATA)) $(ARGS)
 
 test: $(STAMP)
 	scripts/ensure-chromium
