@@ -1,0 +1,517 @@
+"""Named evaluation protocols: the split, the candidates, the metrics, the seed.
+
+A figure means nothing without the recipe that produced it, so every result carries
+the name of its protocol, and docs/protocols.md describes each one exactly. A protocol
+prepares its split (and its sampled candidates) once; several models are then evaluated
+on the same prepared split::
+
+    prepared = get_protocol("loo-sampled").prepare(dataset, seed=0)
+    results = [prepared.evaluate(create(name)) for name in ("popularity", "ease")]
+
+Protocols only call the model protocol (``fit``, ``recommend``, ``score``, ``predict``);
+ranking goes through the shared :func:`cinerec.models.base.top_k` inside ``recommend``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from cinerec.data.dataset import Dataset, Interactions
+from cinerec.errors import ConfigError, NotFoundError
+from cinerec.evaluation import metrics as M
+from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create
+
+__all__ = [
+    "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
+    "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER",
+]
+
+#: Metrics where a smaller value is better (everything else: larger is better).
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+OFFICIAL_FOLDS = ("u1", "u2", "u3", "u4", "u5")  # "all" averages these
+EXTRA_FOLDS = ("ua", "ub")  # ten test ratings per user; chosen by name only
+
+
+@dataclass(frozen=True)
+class Result:
+    """One model's figures under one protocol.
+
+    Attributes:
+        protocol: the protocol's name (``"loo-sampled"``...), printed beside every number.
+        model: the model's name (or the label given to ``evaluate``).
+        metrics: metric name (``"hr@10"``, ``"rmse"``...) → value.
+        n_users: users the ranking metrics average over (users with test ratings).
+        seconds_fit, seconds_eval: wall-clock time of fitting and of scoring + metrics.
+        seed: the seed of the split and of the candidate sampling.
+        options: the protocol's options (e.g. ``{"fold": "u1"}``).
+    """
+
+    protocol: str
+    model: str
+    metrics: dict[str, float]
+    n_users: int
+    seconds_fit: float
+    seconds_eval: float
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values: the fields above, with metrics as a nested mapping."""
+        return {
+            "protocol": self.protocol, "model": self.model, "seed": self.seed, "options": dict(self.options),
+            "metrics": {k: float(v) for k, v in self.metrics.items()}, "n_users": int(self.n_users),
+            "seconds_fit": float(self.seconds_fit), "seconds_eval": float(self.seconds_eval),
+        }
+
+    @property
+    def label(self) -> str:
+        """The protocol with its options and seed, e.g. ``ratings-fold (fold=u1, seed 0)``."""
+        opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return f"{self.protocol} ({opts + ', ' if opts else ''}seed {self.seed})"
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A protocol's split, made once and shared by every model evaluated on it.
+
+    Attributes:
+        protocol: the protocol that made it.
+        seed: the seed used for the split and the candidates.
+        train, test, valid: interactions in the dataset's id space (``valid`` may be None).
+        users: ``(n,) int64`` users evaluated (those with a test rating), ascending.
+        truth: ``(n,) int32`` held-out movie per user (leave-latest-out protocols), else None.
+        candidates: ``(n, m) int32`` movies each user's held-out movie is ranked among
+            (sampled protocols), else None.
+        folds: for ``ratings-fold`` with ``fold="all"``: one Prepared per official fold.
+        fold: the fold's name when this is one official fold.
+    """
+
+    protocol: "Protocol"
+    seed: int
+    train: Interactions
+    test: Interactions
+    valid: Interactions | None = None
+    users: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    truth: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+    folds: tuple["Prepared", ...] = ()
+    fold: str | None = None
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None) -> Result:
+        """Fit ``model`` on :attr:`train` (with :attr:`valid`) and measure it on :attr:`test`.
+
+        Args:
+            model: an unfitted or fitted model.
+            fit: fit on this split unless ``model`` was already fitted on exactly this
+                split's training interactions. ``False`` uses a fitted model as it is
+                (it must have been fitted on this split's training data; an unfitted
+                model is fitted regardless). With several official folds the model is
+                refitted on every fold whatever ``fit`` says.
+            label: the name shown for the model (default ``model.name``).
+
+        Returns:
+            The :class:`Result`, protocol named.
+        """
+        self.protocol.check(model)
+        name = label or model.name
+        if self.folds:
+            parts = [f.evaluate(model, fit=True, label=name) for f in self.folds]
+            values: dict[str, float] = {}
+            for key in parts[0].metrics:
+                values[key] = float(np.mean([p.metrics[key] for p in parts]))
+            for f, p in zip(self.folds, parts):
+                for key, v in p.metrics.items():
+                    values[f"{key}_{f.fold}"] = v
+            return Result(
+                self.protocol.name, name, values, int(np.mean([p.n_users for p in parts])),
+                sum(p.seconds_fit for p in parts), sum(p.seconds_eval for p in parts),
+                self.seed, {**self.protocol.options(), "fold": "all"},
+            )
+        t0 = time.perf_counter()
+        if (fit and model.train_ is not self.train) or not model.is_fitted:
+            model.fit(self.train, self.valid)
+        if (model.n_users, model.n_items) != (self.train.n_users, self.train.n_items):
+            raise CapabilityError(
+                f"{name}: fitted on {model.n_users} users x {model.n_items} movies, this split has "
+                f"{self.train.n_users} x {self.train.n_items}; fit it on the split's training data"
+            )
+        t1 = time.perf_counter()
+        values = self.protocol.measure(self, model)
+        t2 = time.perf_counter()
+        opts = self.protocol.options()
+        if self.fold is not None:
+            opts["fold"] = self.fold
+        return Result(self.protocol.name, name, values, self.n_users, t1 - t0, t2 - t1, self.seed, opts)
+
+
+class Protocol:
+    """Base of the protocols: options, ``prepare`` and ``measure``.
+
+    Subclasses set ``name``, ``summary`` and ``defaults`` (option name → default value),
+    and implement :meth:`prepare` and :meth:`measure`.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+    needs_ratings: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known})")
+        self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
+        self.validate()
+
+    def __getattr__(self, key: str) -> Any:
+        opts = self.__dict__.get("_options", {})
+        if key in opts:
+            return opts[key]
+        raise AttributeError(key)
+
+    def options(self) -> dict[str, Any]:
+        """Options that differ from the defaults (shown beside the figures)."""
+        return {k: _plain(v) for k, v in self._options.items() if v != self.defaults[k]}
+
+    def validate(self) -> None:
+        """Raise ``ConfigError`` naming a bad option."""
+
+    def check(self, model: Recommender) -> None:
+        """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol."""
+        if self.needs_ratings and not isinstance(model, RatingRecommender):
+            raise CapabilityError(
+                f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
+                "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
+            )
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``."""
+        raise CapabilityError(f"protocol {self.name} cannot prepare a split")  # pragma: no cover
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        """The metrics of a fitted ``model`` on ``prepared.test``."""
+        raise CapabilityError(f"protocol {self.name} has no metrics")  # pragma: no cover
+
+    def describe(self) -> str:
+        """One line: the name and the recipe."""
+        return f"{self.name}: {self.summary}"
+
+    def _check_ks(self) -> None:
+        ks = self._options["ks"]
+        if not isinstance(ks, (tuple, list)) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
+            raise ConfigError(f"protocol {self.name}: ks={ks!r} must be a list of positive integers")
+        self._options["ks"] = tuple(sorted(set(ks)))
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, items)`` of a one-row-per-user test set, ordered by user."""
+    order = np.argsort(split_test.users, kind="stable")
+    users = split_test.users[order].astype(np.int64)
+    if len(users) > 1 and (users[1:] == users[:-1]).any():
+        raise ValueError("a leave-latest-out test set must hold one row per user")
+    return users, split_test.items[order].astype(np.int32)
+
+
+# -- leave latest out ---------------------------------------------------------------------
+
+
+class LooSampled(Protocol):
+    """Leave the latest rating out; rank it among sampled movies the user never rated."""
+
+    name = "loo-sampled"
+    summary = (
+        "each user's latest rating held out (timestamp ties: later file row); ranked among "
+        "n_negatives movies the user never rated, sampled uniformly with the seed, in a seeded "
+        "random order; HR@K, NDCG@K"
+    )
+    defaults = {"n_negatives": 99, "ks": (1, 5, 10), "valid": False}
+
+    def validate(self) -> None:
+        n = self._options["n_negatives"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"protocol {self.name}: n_negatives={n!r} must be a positive integer")
+        self._check_ks()
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        from cinerec.data.sampling import sample_eval_negatives
+        from cinerec.data.split import leave_last_out
+
+        seed = _seed(seed)
+        x = dataset.interactions
+        split = leave_last_out(x, valid=bool(self.valid))
+        users, truth = _held_out(split.test)
+        rng = np.random.default_rng(seed)
+        # Negatives avoid every movie the user rated anywhere (train, valid and test).
+        negatives = sample_eval_negatives(x.seen, users, self.n_negatives, rng=rng)
+        cand = np.column_stack([truth, negatives]).astype(np.int32)
+        # A seeded shuffle of each row: top_k breaks score ties by column, so ties now fall
+        # at random (reproducibly) instead of always for or against the held-out movie.
+        order = np.argsort(rng.random(cand.shape), axis=1)
+        cand = np.take_along_axis(cand, order, axis=1)
+        return Prepared(self, seed, split.train, split.test, split.valid, users, truth, cand)
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
+        return out
+
+
+class LooFull(Protocol):
+    """Leave the latest rating out; rank it among every movie the user has not rated in train."""
+
+    name = "loo-full"
+    summary = (
+        "each user's latest rating held out (timestamp ties: later file row); ranked among all "
+        "movies not in the user's training ratings (score ties: lower movie index first); "
+        "HR@K, NDCG@K, MRR (uncut), coverage of the top-10 lists"
+    )
+    defaults = {"ks": (1, 5, 10), "valid": False}
+
+    def validate(self) -> None:
+        self._check_ks()
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        from cinerec.data.split import leave_last_out
+
+        split = leave_last_out(dataset.interactions, valid=bool(self.valid))
+        users, truth = _held_out(split.test)
+        return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth)
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.train)
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
+        ranks = _full_ranks(model, prepared.users, prepared.truth, prepared.train)
+        out["mrr"] = float(np.mean(1.0 / ranks)) if len(ranks) else float("nan")
+        out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
+        return out
+
+
+def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, train: Interactions) -> np.ndarray:
+    """``(n,) int64`` 1-based rank of each user's held-out movie among the movies not in train.
+
+    Counts the eligible movies scored higher, plus equal scores at a lower index: the
+    same order :func:`cinerec.models.base.top_k` produces, without sorting whole rows.
+    """
+    seen = train.seen
+    out = np.empty(len(users), dtype=np.int64)
+    for sl in chunks(len(users), model.chunk_size):
+        u = users[sl]
+        s = model.score(u).astype(np.float32)
+        ex = seen[u]
+        s[np.repeat(np.arange(len(u)), np.diff(ex.indptr)), ex.indices] = -np.inf
+        t = truth[sl].astype(np.int64)
+        st = s[np.arange(len(u)), t][:, None]
+        before = np.arange(s.shape[1])[None, :] < t[:, None]
+        out[sl] = 1 + (s > st).sum(axis=1) + ((s == st) & before).sum(axis=1)
+    return out
+
+
+# -- random split, full catalogue -----------------------------------------------------------
+
+
+class RandomFull(Protocol):
+    """Seeded random 80/20 split; rank the whole catalogue."""
+
+    name = "random-full"
+    summary = (
+        "seeded random 80/20 split of the ratings (every rating a positive); the whole catalogue "
+        "ranked without the user's training movies (score ties: lower movie index first): "
+        "Recall/NDCG/HR/Precision@K; and without removing them: top-K categorical accuracy "
+        "over test pairs (cat_acc@K, as TensorFlow Recommenders' FactorizedTopK)"
+    )
+    defaults = {"test": 0.2, "ks": (10, 50, 100)}
+
+    def validate(self) -> None:
+        _fraction(self.name, "test", self._options["test"])
+        self._check_ks()
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        from cinerec.data.split import random_split
+
+        seed = _seed(seed)
+        split = random_split(dataset.interactions, test=float(self.test), seed=seed)
+        users = np.unique(split.test.users).astype(np.int64)
+        return Prepared(self, seed, split.train, split.test, split.valid, users)
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        kmax = max(self.ks)
+        truth = prepared.test.seen[prepared.users]
+        ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.train)
+        unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"recall@{k}"] = M.recall(ranked, truth, k)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, truth, k)
+            out[f"hr@{k}"] = M.hit_rate(ranked, truth, k)
+            out[f"precision@{k}"] = M.precision(ranked, truth, k)
+        for k in self.ks:
+            out[f"cat_acc@{k}"] = M.categorical_accuracy(unfiltered, truth, k)
+        return out
+
+
+def _fraction(name: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ConfigError(f"protocol {name}: {key}={value!r} must be a fraction strictly between 0 and 1")
+    return float(value)
+
+
+# -- rating prediction ---------------------------------------------------------------------
+
+
+class RatingsFold(Protocol):
+    """Official ml-100k folds (u1..u5), or a seeded 80/20 split for other releases."""
+
+    name = "ratings-fold"
+    summary = (
+        "ml-100k: the official fold files uN.base/uN.test (fold u1..u5, or all = mean over "
+        "u1-u5 with per-fold values as rmse_uN); other releases: seeded random 80/20; "
+        "RMSE and MAE of predicted stars on every test rating"
+    )
+    defaults = {"fold": "u1", "source": None}
+    needs_ratings = True
+
+    def validate(self) -> None:
+        fold = self._options["fold"]
+        if fold not in (*OFFICIAL_FOLDS, *EXTRA_FOLDS, "all"):
+            raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all")
+
+    def options(self) -> dict[str, Any]:
+        # The fold is recorded per prepared split (see Prepared.fold); the source is a path.
+        return {}
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        seed = _seed(seed)
+        if dataset.info.get("release") != "ml-100k":
+            from cinerec.data.split import random_split
+
+            split = random_split(dataset.interactions, test=0.2, seed=seed)
+            return Prepared(self, seed, split.train, split.test, None,
+                            np.unique(split.test.users).astype(np.int64), fold="random-80/20")
+        from cinerec.data.split import official_split
+
+        source = self.source or dataset.info.get("source") or dataset.info.get("path")
+        if not source:
+            raise ConfigError(
+                f"protocol {self.name}: the official ml-100k folds are read from the release folder; "
+                "pass it as the protocol's source option"
+            )
+        names = OFFICIAL_FOLDS if self.fold == "all" else (self.fold,)
+        parts = []
+        for name in names:
+            split = official_split(dataset, source, name)
+            parts.append(Prepared(self, seed, split.train, split.test, None,
+                                  np.unique(split.test.users).astype(np.int64), fold=name))
+        if len(parts) == 1:
+            return parts[0]
+        return dataclasses.replace(parts[0], folds=tuple(parts), fold=None)
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        return _rating_metrics(prepared.test, model)
+
+
+class RatingsRandom(Protocol):
+    """Seeded 70/15/15 train/valid/test; RMSE/MAE on test, valid given to fit."""
+
+    name = "ratings-random"
+    summary = (
+        "seeded random split of the ratings, 70% train / 15% valid / 15% test; valid is given "
+        "to fit (early stopping); RMSE and MAE of predicted stars on test"
+    )
+    defaults = {"test": 0.15, "valid": 0.15}
+    needs_ratings = True
+
+    def validate(self) -> None:
+        t = _fraction(self.name, "test", self._options["test"])
+        v = _fraction(self.name, "valid", self._options["valid"])
+        if t + v >= 1.0:
+            raise ConfigError(f"protocol {self.name}: test + valid = {t + v} leaves nothing to train on")
+
+    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        from cinerec.data.split import random_split
+
+        seed = _seed(seed)
+        split = random_split(dataset.interactions, test=float(self.test), valid=float(self.valid), seed=seed)
+        return Prepared(self, seed, split.train, split.test, split.valid, np.unique(split.test.users).astype(np.int64))
+
+    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+        return _rating_metrics(prepared.test, model)
+
+
+def _rating_metrics(test: Interactions, model: Recommender) -> dict[str, float]:
+    pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
+    return {"rmse": M.rmse(pred, test.ratings), "mae": M.mae(pred, test.ratings)}
+
+
+# -- registry and convenience ---------------------------------------------------------------
+
+PROTOCOLS: dict[str, type[Protocol]] = {
+    p.name: p for p in (LooSampled, LooFull, RandomFull, RatingsFold, RatingsRandom)
+}
+
+
+def get_protocol(name: str, **options: Any) -> Protocol:
+    """A protocol by name, with options (unknown name → ``NotFoundError`` listing the names)."""
+    try:
+        cls = PROTOCOLS[name]
+    except KeyError:
+        raise NotFoundError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
+    return cls(**options)
+
+
+def evaluate(
+    protocol_name: str,
+    dataset: Dataset,
+    model_name_or_factory: str | Recommender | Callable[[], Recommender],
+    seed: int = 0,
+    *,
+    config: dict[str, Any] | None = None,
+    **options: Any,
+) -> Result:
+    """Prepare ``protocol_name`` on ``dataset`` and evaluate one model on it.
+
+    Args:
+        protocol_name: a key of :data:`PROTOCOLS`.
+        dataset: the loaded dataset.
+        model_name_or_factory: a registered model name, a model, or a function returning one.
+        seed: the split and sampling seed.
+        config: model config values when a name is given.
+        **options: the protocol's options (e.g. ``fold="all"``).
+    """
+    protocol = get_protocol(protocol_name, **options)
+    if isinstance(model_name_or_factory, str):
+        model = create(model_name_or_factory, config)
+    elif isinstance(model_name_or_factory, Recommender):
+        model = model_name_or_factory
+    elif callable(model_name_or_factory):
+        model = model_name_or_factory()
+    else:
+        raise ConfigError(f"expected a model name, a model or a factory, got {type(model_name_or_factory).__name__}")
+    protocol.check(model)
+    return protocol.prepare(dataset, seed=seed).evaluate(model)
