@@ -1,0 +1,118 @@
+"""Each metric on a case worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cinerec.evaluation import metrics as M
+
+L2 = math.log2
+
+# Three users over 10 movies. User 0 likes {1, 2, 9}: movie 1 at rank 2 and movie 2 at
+# rank 4 are hits. User 1 likes {0}: a hit at rank 3. User 2 likes nothing and is left out.
+RANKED = np.array([[3, 1, 7, 2], [5, 6, 0, 4], [0, 1, 2, 3]])
+TRUTH = sp.csr_matrix(
+    (np.ones(4), ([0, 0, 0, 1], [1, 2, 9, 0])), shape=(3, 10)
+)
+
+
+def test_hits_marks_relevant_positions():
+    hit, n_rel = M.hits(RANKED, TRUTH)
+    assert hit.tolist() == [[False, True, False, True], [False, False, True, False], [False] * 4]
+    assert n_rel.tolist() == [3, 1, 0]
+
+
+def test_hit_rate():
+    assert M.hit_rate(RANKED, TRUTH) == 1.0
+    assert M.hit_rate(RANKED, TRUTH, k=2) == 0.5  # only user 0 has a hit in the first two
+    assert M.hit_rate(RANKED, TRUTH, k=1) == 0.0
+
+
+def test_ndcg_by_hand():
+    user0 = (1 / L2(3) + 1 / L2(5)) / (1 + 1 / L2(3) + 1 / L2(4))  # ideal: 3 hits at the top
+    user1 = (1 / L2(4)) / 1.0  # one relevant movie: ideal DCG is 1
+    assert M.ndcg(RANKED, TRUTH) == pytest.approx((user0 + user1) / 2, abs=1e-12)
+    # Cut at 2: user 0 has one hit at rank 2 and an ideal over min(3, 2) = 2 slots.
+    assert M.ndcg(RANKED, TRUTH, k=2) == pytest.approx(((1 / L2(3)) / (1 + 1 / L2(3)) + 0.0) / 2, abs=1e-12)
+
+
+def test_ndcg_is_one_for_a_perfect_list():
+    assert M.ndcg(np.array([[9, 2, 1, 5]]), TRUTH[:1]) == pytest.approx(1.0)
+
+
+def test_recall_and_precision():
+    assert M.recall(RANKED, TRUTH) == pytest.approx((2 / 3 + 1) / 2)
+    assert M.precision(RANKED, TRUTH) == pytest.approx((2 / 4 + 1 / 4) / 2)
+    assert M.recall(RANKED, TRUTH, k=1) == 0.0
+
+
+def test_mrr_uncut_and_cut():
+    assert M.mrr(RANKED, TRUTH) == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert M.mrr(RANKED, TRUTH, k=2) == pytest.approx((1 / 2 + 0.0) / 2)
+
+
+def test_one_held_out_movie_per_user_as_an_array():
+    ranked = np.array([[4, 2, 9], [1, 0, 3]])
+    truth = np.array([9, 7])
+    assert M.hit_rate(ranked, truth) == 0.5
+    assert M.ndcg(ranked, truth) == pytest.approx((1 / L2(4)) / 2)
+    assert M.mrr(ranked, truth) == pytest.approx((1 / 3) / 2)
+    # The array form and the CSR form agree.
+    csr = sp.csr_matrix((np.ones(2), ([0, 1], [9, 7])), shape=(2, 10))
+    assert M.ndcg(ranked, csr) == M.ndcg(ranked, truth)
+
+
+def test_padding_never_counts():
+    ranked = np.array([[-1, -1], [3, -1]])
+    truth = sp.csr_matrix((np.ones(2), ([0, 1], [9, 9])), shape=(2, 10))
+    assert M.hit_rate(ranked, truth) == 0.0
+    # padding at the end of row 0 must not match row 1's keys either
+    truth = sp.csr_matrix((np.ones(2), ([0, 1], [0, 9])), shape=(2, 10))
+    assert M.hits(ranked, truth)[0].sum() == 0
+    assert M.precision(np.array([[9, -1]]), truth[1:]) == 0.5  # padding is a miss
+
+
+def test_no_relevant_users_gives_nan():
+    empty = sp.csr_matrix((2, 5))
+    assert math.isnan(M.hit_rate(np.array([[0], [1]]), empty))
+    assert math.isnan(M.categorical_accuracy(np.array([[0], [1]]), empty))
+
+
+def test_categorical_accuracy_averages_over_pairs():
+    # 4 test pairs, 3 of them inside the top-4: 0.75 (recall, averaged over users, is 5/6).
+    assert M.categorical_accuracy(RANKED, TRUTH) == 0.75
+    assert M.categorical_accuracy(RANKED, TRUTH, k=2) == 0.25
+
+
+def test_coverage():
+    ranked = np.array([[0, 1], [1, 2], [2, -1]])
+    assert M.coverage(ranked, 10) == 0.3
+    assert M.coverage(ranked, 10, k=1) == 0.3  # movies 0, 1, 2
+    with pytest.raises(ValueError, match="outside"):
+        M.coverage(ranked, 2)
+
+
+def test_rmse_and_mae_by_hand():
+    pred, truth = [3.0, 4.0, 5.0], [4.0, 4.0, 3.0]  # errors -1, 0, +2
+    assert M.rmse(pred, truth) == pytest.approx(math.sqrt(5 / 3))
+    assert M.mae(pred, truth) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        M.rmse([1.0], [1.0, 2.0])
+
+
+def test_bad_shapes_are_named():
+    with pytest.raises(ValueError, match="2-D"):
+        M.hit_rate(np.array([1, 2]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="rows"):
+        M.hit_rate(RANKED, TRUTH[:2])
+    with pytest.raises(ValueError, match="k must"):
+        M.ndcg(RANKED, TRUTH, k=0)
+
+
+def test_duplicate_truth_entries_count_once():
+    dup = sp.csr_matrix((np.ones(3), ([0, 0, 0], [1, 1, 2])), shape=(1, 10))
+    assert M.recall(np.array([[1, 5]]), dup) == 0.5
