@@ -1,0 +1,282 @@
+"""The exported store, reasons in bulk, profiles and title search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cinerec.errors import DataError, NotFoundError, ConfigError
+from cinerec.runs import finish_run, open_run
+from cinerec.serving.search import MovieSearch, search_key
+from cinerec.serving.store import (
+    ProfileStore, explain_batch, export_store, open_store, profiles_path_for,
+)
+
+
+def _table(db, sql):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def test_export_holds_every_users_unseen_top_k_with_reasons(run, store_path):
+    store = open_store(store_path)
+    info = store.info
+    ds = run.dataset
+    assert (info.model, info.k, info.n_users, info.n_items) == ("ease", 20, ds.n_users, ds.n_items)
+    assert info.run_created == run.meta["created"]
+    assert store.count("users") == ds.n_users and store.count("movies") == ds.n_items
+
+    rows = np.array(_table(store_path, "SELECT user, rank, item, COALESCE(reason, -1) FROM recommendations ORDER BY user, rank"))
+    users, ranks, items, reasons = rows.T
+    assert np.array_equal(np.bincount(users, minlength=ds.n_users), np.full(ds.n_users, 20))
+    seen = run.model("ease")._train().seen
+    # Never a movie the user rated; every reason is one the user rated.
+    assert not np.asarray(seen[users, items]).any()
+    assert (reasons >= 0).all()
+    assert np.asarray(seen[users, reasons]).all()
+
+    # The stored lists are the model's own top-k, in order.
+    model = run.model("ease")
+    sample = np.array([0, 1, 500, ds.n_users - 1])
+    want, _ = model.recommend(sample, 20)
+    got = items.reshape(ds.n_users, 20)[sample]
+    assert np.array_equal(got, want)
+    # Reasons agree with the model's own explain.
+    assert np.array_equal(reasons.reshape(ds.n_users, 20)[sample], model.explain(seen[sample], want))
+
+
+def test_export_catalog_and_id_maps(run, store_path):
+    ds = run.dataset
+    movies = dict(((int(m), (t, y, g, key)) for m, t, y, g, key in
+                   _table(store_path, "SELECT movie_id, title, year, genres, search_key FROM movies")))
+    star_wars = movies[50]
+    assert star_wars[0] == "Star Wars" and star_wars[1] == 1977
+    assert "Sci-Fi" in star_wars[2].split("|") and star_wars[3] == "star wars"
+    users = _table(store_path, "SELECT user, user_id FROM users ORDER BY user")
+    assert [int(u) for _, u in users] == ds.user_ids.raw.tolist()
+
+
+def test_reexport_swaps_atomically_and_readers_keep_a_whole_store(run_dir, tmp_path):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=5, model="popularity", progress=False)
+    reader = open_store(db)
+    before = reader.recommendations(0, 5)
+    assert reader.info.model == "popularity"
+
+    export_store(run_dir, db, k=7, model="ease", progress=False)
+    # The same reader notices the new file and reads it whole.
+    items, scores, reasons = reader.recommendations(0, 10)
+    assert reader.info.model == "ease" and reader.info.k == 7 and len(items) == 7
+    assert not np.array_equal(items[:5], before[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["recs.sqlite"]  # no temporary left behind
+
+
+def test_failed_export_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=5, model="popularity", progress=False)
+    old = db.read_bytes()
+    run = open_run(run_dir)
+    model = run.model("popularity")
+    calls = []
+
+    def broken(users, k=10, **kw):
+        calls.append(len(users))
+        if len(calls) > 1:
+            raise RuntimeError("disk on fire")
+        return type(model).recommend(model, users, k, **kw)
+
+    monkeypatch.setattr(model, "recommend", broken)
+    with pytest.raises(RuntimeError):
+        export_store(run, db, k=5, model="popularity", progress=False, chunk_size=100)
+    assert db.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
+
+
+def test_reexport_never_touches_profiles(run_dir, tmp_path):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, progress=False)
+    profiles = ProfileStore(profiles_path_for(db, run_dir))
+    pid = profiles.create({"50": 5.0, "181": None})
+    export_store(run_dir, db, k=4, progress=False)
+    export_store(run_dir, db, k=4, model="popularity", progress=False)
+    assert ProfileStore(profiles_path_for(db, run_dir)).get(pid) == {"50": 5.0, "181": None}
+
+
+def test_stale_store_is_detected(run_dir, tmp_path):
+    run_copy = tmp_path / "run"
+    shutil.copytree(run_dir, run_copy)
+    db = tmp_path / "recs.sqlite"
+    info = export_store(run_copy, db, k=3, progress=False)
+    run = open_run(run_copy)
+    assert info.stale_reason(run, "ease") is None
+    assert "model" in info.stale_reason(run, "popularity")
+    finish_run(run_copy, meta={"source": "ml-100k", "best_model": "ease", "created_note": "again"})
+    os.utime(run_copy / "run.json", (info.exported_at + 5, info.exported_at + 5))
+    assert info.stale_reason(open_run(run_copy), "ease") is not None
+
+
+def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no recommendation store"):
+        open_store(tmp_path / "absent.sqlite")
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(DataError, match="not a cinerec recommendation store"):
+        open_store(bad)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE meta(key TEXT, value TEXT)").connection.commit()
+    with pytest.raises(DataError, match="store format"):
+        open_store(other)
+
+
+def test_export_rejects_bad_k_and_unknown_model(run_dir, tmp_path):
+    with pytest.raises(DataError, match="-k 0"):
+        export_store(run_dir, tmp_path / "x.sqlite", k=0, progress=False)
+    with pytest.raises(NotFoundError, match="no model 'nope'"):
+        export_store(run_dir, tmp_path / "x.sqlite", model="nope", progress=False)
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+# -- reasons in bulk -------------------------------------------------------------------------
+
+
+def test_explain_batch_by_vectors_matches_generic_explain(run):
+    from cinerec.models import create
+
+    ds = run.dataset
+    model = create("als", {"factors": 8, "iterations": 2}).fit(ds.interactions)
+    users = np.arange(0, ds.n_users, 7)
+    seen = model._train().seen[users]
+    items, _ = model.recommend(users, 6)
+    items[0, 3:] = -1  # padding stays padding
+    fast = explain_batch(model, seen, items, budget=50_000)  # many small chunks
+    slow = model.explain(seen, items)
+    assert np.array_equal(fast == -1, slow == -1)
+    # Same movie, or (rounding) one exactly as similar.
+    sims_fast = _sim(model, items, fast)
+    sims_slow = _sim(model, items, slow)
+    np.testing.assert_allclose(sims_fast, sims_slow, atol=1e-5)
+    assert (fast == slow).mean() > 0.99
+
+
+def _sim(model, items, reasons):
+    v = model.item_vectors()
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    ok = (items >= 0) & (reasons >= 0)
+    return np.where(ok, np.einsum("nkd,nkd->nk", v[np.maximum(items, 0)], v[np.maximum(reasons, 0)]), 0)
+
+
+def test_explain_batch_chunks_generic_models(run):
+    model = run.model("ease")
+    users = np.arange(40)
+    seen = model._train().seen[users]
+    items, _ = model.recommend(users, 5)
+    assert np.array_equal(explain_batch(model, seen, items, budget=1), model.explain(seen, items))
+
+
+def test_explain_batch_empty_history_gives_no_reason(run):
+    model = run.model("ease")
+    empty = sp.csr_matrix((2, model.n_items), dtype=np.float32)
+    assert (explain_batch(model, empty, np.array([[1, 2], [3, -1]])) == -1).all()
+
+
+# -- profiles ----------------------------------------------------------------------------------
+
+
+def test_profiles_round_trip_and_survive_reopening(tmp_path):
+    path = tmp_path / "p.sqlite"
+    store = ProfileStore(path)
+    pid = store.create()
+    assert store.get(pid) == {}
+    store.set_ratings(pid, {"50": 4.5, "172": None})
+    store.set_ratings(pid, {"50": 3.0})  # replaces, never duplicates
+    assert store.remove_rating(pid, "172") and not store.remove_rating(pid, "172")
+    assert ProfileStore(path).get(pid) == {"50": 3.0}
+    with pytest.raises(NotFoundError, match="unknown profile id 'nope'"):
+        store.get("nope")
+    with pytest.raises(NotFoundError):
+        store.set_ratings("nope", {"1": 1.0})
+
+
+def test_profile_writes_from_many_threads_are_each_stored_once(tmp_path):
+    store = ProfileStore(tmp_path / "p.sqlite")
+    pid = store.create()
+
+    def write(t):
+        for i in range(20):
+            store.set_ratings(pid, {f"{t}-{i}": float(1 + i % 5)})
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    got = store.get(pid)
+    assert len(got) == 160 and got["3-7"] == 3.0
+
+
+def test_a_damaged_profiles_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "p.sqlite"
+    bad.write_bytes(b"garbage" * 1000)
+    with pytest.raises(DataError, match="not a cinerec profiles file"):
+        ProfileStore(bad)
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def test_search_key_strips_accents_case_and_moves_articles():
+    assert search_key("Amélie") == "amelie"
+    assert search_key("Godfather, The") == "the godfather"
+    assert search_key("Usual Suspects, The (1995)") == "the usual suspects 1995"
+    assert search_key("  STAR-wars!! ") == "star wars"
+
+
+def _tiny_search():
+    from cinerec.data.dataset import Catalog
+
+    titles = ["Amélie", "Star Wars", "Lone Star", "Starship Troopers", "Wars of the Roses, The", "Star Wars: Episode I"]
+    years = [2001, 1977, 1996, 1997, 1989, 1999]
+    genres = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [0, 1], [1, 0]], dtype=bool)
+    cat = Catalog(np.array(titles, dtype=object), np.array(years), ("Sci-Fi", "Drama"), genres)
+    return MovieSearch(cat, np.array([10, 500, 40, 90, 5, 300]))
+
+
+def test_search_ranks_prefix_and_whole_words_then_popularity():
+    s = _tiny_search()
+    assert s.search("amelie").tolist() == [0]
+    assert s.search("AMÉLIE").tolist() == [0]
+    assert s.search("star wars").tolist()[:2] == [1, 5]
+    # "star" as a word start beats "star" inside a word; popularity breaks ties.
+    assert s.search("star").tolist() == [1, 5, 3, 2]
+    assert s.search("sta wa").tolist() == [1, 5]
+    assert s.search("the wars").tolist() == [4]
+    assert s.search("").tolist() == [1, 5, 3, 2, 0, 4]
+
+
+def test_search_filters_by_genre_and_years():
+    s = _tiny_search()
+    assert s.search("", genre="drama").tolist() == [2, 0, 4]
+    assert s.search("", year_from=1990, year_to=1999).tolist() == [5, 3, 2]
+    assert s.search("star", limit=1).tolist() == [1]
+    with pytest.raises(ConfigError, match="unknown genre 'Western'"):
+        s.search("", genre="Western")
+
+
+def test_search_real_catalog(run):
+    ds = run.dataset
+    s = MovieSearch(ds.catalog, ds.interactions.item_counts)
+    first = s.search("star wars")[0]
+    assert ds.movie_record(first)["movie_id"] == 50
+    assert ds.movie_record(s.search("godfather")[0])["title"] == "Godfather, The"
