@@ -1,0 +1,139 @@
+"""Baselines: the shared contract plus each model's own arithmetic checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import cinerec.models.baselines as baselines
+from cinerec.data.dataset import Interactions
+from cinerec.errors import ConfigError
+from cinerec.models import create
+from tests.models.conformance import ModelConformance
+
+
+class TestPopularity(ModelConformance):
+    model_name = "popularity"
+    personalised = False
+    quality = ("loo-sampled", "hr@10", 0.38)
+
+
+class TestItemKNN(ModelConformance):
+    model_name = "itemknn"
+    config = {"neighbors": 20}
+    quality = ("loo-sampled", "hr@10", 0.55)
+
+
+class TestEASE(ModelConformance):
+    model_name = "ease"
+    config = {"l2": 10.0}
+    quality = ("loo-sampled", "hr@10", 0.62)
+
+
+class TestBaseline(ModelConformance):
+    model_name = "baseline"
+    rating_model = True
+    personalised = False
+    quality = ("ratings-fold", "rmse", 0.96)
+    quality_options = {"fold": "u1"}
+
+
+def tiny() -> Interactions:
+    # users x movies:   m0 m1 m2 m3
+    #   u0               5  3  .  .
+    #   u1               4  .  2  .
+    #   u2               .  1  .  4
+    users = [0, 0, 1, 1, 2, 2]
+    items = [0, 1, 0, 2, 1, 3]
+    ratings = [5, 3, 4, 2, 1, 4]
+    return Interactions(users, items, ratings, np.arange(6), 3, 4)
+
+
+def test_popularity_counts_training_interactions():
+    m = create("popularity").fit(tiny())
+    np.testing.assert_array_equal(m.score([0, 2]), [[2, 2, 1, 1], [2, 2, 1, 1]])
+    np.testing.assert_array_equal(m.score_history(sp.csr_matrix((1, 4))), [[2, 2, 1, 1]])
+
+
+def test_itemknn_cosine_by_hand():
+    m = create("itemknn").fit(tiny())
+    s = m.similarity_.toarray()
+    # binary columns: m0 = {u0, u1}, m1 = {u0, u2}, m2 = {u1}, m3 = {u2}
+    half, root = 0.5, 1 / np.sqrt(2)
+    want = np.array([
+        [0, half, root, 0],
+        [half, 0, 0, root],
+        [root, 0, 0, 0],
+        [0, root, 0, 0],
+    ])
+    np.testing.assert_allclose(s, want, rtol=1e-6)
+    # u1 saw m0 and m2: score = S[0] + S[2]
+    np.testing.assert_allclose(m.score([1])[0], want[0] + want[2], rtol=1e-6)
+
+
+def test_itemknn_shrink_and_neighbours():
+    m = create("itemknn", {"shrink": 1.0, "neighbors": 1}).fit(tiny())
+    s = m.similarity_.toarray()
+    assert ((s > 0).sum(axis=0) <= 1).all()  # one neighbour per movie (column)
+    assert s[2, 0] == pytest.approx(1 / (np.sqrt(2) + 1))  # m0's best neighbour, shrunk
+
+
+def test_itemknn_block_by_block_equals_all_at_once(monkeypatch):
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(n_users=80, n_items=70, seed=3)
+    whole = create("itemknn", {"neighbors": 7}).fit(x).similarity_.toarray()
+    monkeypatch.setattr(baselines, "_BLOCK_BYTES", 4 * 70 * 3)  # three columns per block
+    blocks = create("itemknn", {"neighbors": 7}).fit(x).similarity_.toarray()
+    np.testing.assert_allclose(blocks, whole, rtol=1e-6)
+
+
+def test_ease_matches_the_closed_form():
+    x = tiny()
+    l2 = 2.0
+    m = create("ease", {"l2": l2}).fit(x)
+    X = x.seen.toarray().astype(np.float64)
+    P = np.linalg.inv(X.T @ X + l2 * np.eye(4))
+    B = -P / np.diag(P)[None, :]
+    np.fill_diagonal(B, 0.0)
+    np.testing.assert_allclose(m.weights_, B, atol=1e-6)
+    np.testing.assert_allclose(m.score([0, 1, 2]), X @ B, atol=1e-6)
+
+
+def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
+    with pytest.raises(ConfigError, match="max_items=3"):
+        create("ease", {"max_items": 3}).fit(tiny())
+    with pytest.raises(ConfigError, match="l2"):
+        create("ease", {"l2": 0.0})
+
+
+def test_baseline_biases_by_hand():
+    # One epoch with no regularisation: movie biases from the mean, then user biases.
+    x = tiny()
+    m = create("baseline", {"reg_user": 0.0, "reg_item": 0.0, "epochs": 1}).fit(x)
+    mu = 19 / 6
+    bi = np.array([(5 + 4) / 2, (3 + 1) / 2, 2, 4]) - mu
+    bu = np.array([(5 - mu - bi[0]) + (3 - mu - bi[1]), (4 - mu - bi[0]) + (2 - mu - bi[2]),
+                   (1 - mu - bi[1]) + (4 - mu - bi[3])]) / 2
+    assert m.mean_ == pytest.approx(mu)
+    np.testing.assert_allclose(m.item_bias_, bi, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(m.user_bias_, bu, rtol=1e-6, atol=1e-6)
+
+
+def test_baseline_predict_clips_to_the_training_range():
+    x = Interactions([0, 0, 1, 1], [0, 1, 0, 1], [5, 5, 1, 1], np.zeros(4), 2, 2)
+    m = create("baseline", {"reg_user": 0.0, "reg_item": 0.0}).fit(x)
+    raw = m.score([0, 1], np.array([0, 0]))
+    stars = m.predict([0, 1], [0, 0])
+    assert stars.min() >= 1.0 and stars.max() <= 5.0
+    np.testing.assert_allclose(stars, np.clip(raw, 1, 5))
+
+
+def test_bad_configs_name_the_field():
+    with pytest.raises(ConfigError, match="neighbors"):
+        create("itemknn", {"neighbors": 0})
+    with pytest.raises(ConfigError, match="epochs"):
+        create("baseline", {"epochs": 0})
+    with pytest.raises(ConfigError, match="reg_item"):
+        create("baseline", {"reg_item": -1.0})
