@@ -328,7 +328,7 @@ def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.n
         header_line = head.split(b"\n", 1)[0].rstrip(b"\r")
         if header_line.startswith(b"\xef\xbb\xbf"):
             header_line = header_line[3:]
-        names = [c.strip() for c in header_line.decode("utf-8", "replace").split(",")]
+        names = [c.strip().strip('"') for c in header_line.decode("utf-8", "replace").split(",")]
         missing = [c for c in _CSV_COLUMNS if c not in names]
         if missing:
             hint = _separator_hint(header_line, b",")
@@ -423,7 +423,7 @@ def _parse_error(path: Path, family: str, error: BaseException) -> DataError:
         for number, raw in enumerate(f, start=1):
             line = raw.rstrip(b"\r\n")
             if header and number == 1:
-                cols = [c.strip().lstrip("\ufeff") for c in line.decode("utf-8", "replace").split(",")]
+                cols = [c.strip().lstrip("\ufeff").strip('"') for c in line.decode("utf-8", "replace").split(",")]
                 index = [cols.index(c) for c in _CSV_COLUMNS]
                 width = len(cols)
                 continue
@@ -539,7 +539,7 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
         # id off the left and the genres off the right.
         left = lines.str.split("::", n=1, regex=False)
         ok = left.str.len().to_numpy() == 2
-        rest = left.str[1].fillna("").str.rsplit("::", n=1, regex=False)
+        rest = left.str[1].fillna("").str.rsplit("::", n=1)
         ok &= rest.str.len().to_numpy() == 2
         if not ok.all():
             k = int(np.flatnonzero(~ok)[0])
