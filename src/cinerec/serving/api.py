@@ -328,31 +328,36 @@ class _BodyLimit:
                 if too_big:
                     await self._reject(send)
                     return
-        seen = 0
-
-        async def limited() -> dict:
-            nonlocal seen
+        # Bodies here are small (ids and stars), so read the whole body first, up to the
+        # limit, then hand it on: the app never sees a body over the limit.
+        parts, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._reject(send)
+                return
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(parts), False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(send)
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, send: Any) -> None:
         body = f'{{"detail":"request body over {self.limit} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, model: str | None = None,

@@ -1,0 +1,249 @@
+"""The HTTP API on a real ml-100k run (EASE served, popularity beside it)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from cinerec.serving.api import MAX_BODY_BYTES, create_app
+from cinerec.serving.store import export_store
+
+from .conftest import popular_movie_ids
+
+RECORD_KEYS = {"movie_id", "title", "year", "genres"}
+
+
+def _seen_raw(run, user_id):
+    ds = run.dataset
+    u = ds.user_ids.index([user_id])[0]
+    return set(ds.item_ids.raw[run.model("ease")._train().seen[u].indices].tolist())
+
+
+def test_health_names_model_dataset_counts_and_store(client):
+    h = client.get("/health").json()
+    assert h["model"] == "ease" and h["dataset"] == "ml-100k"
+    assert (h["users"], h["movies"], h["ratings"]) == (943, 1682, 100000)
+    assert h["store"]["model"] == "ease" and h["store"]["stale"] is None and h["store"]["age_s"] >= 0
+
+
+def test_openapi_schema_lists_the_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/health", "/movies", "/movies/{movie_id}", "/movies/{movie_id}/similar",
+              "/users/{user_id}/recommendations", "/recommendations", "/profiles",
+              "/profiles/{profile_id}", "/profiles/{profile_id}/ratings"):
+        assert p in paths
+
+
+def test_movie_search(client):
+    hits = client.get("/movies", params={"query": "star wars"}).json()
+    assert hits[0] == {"movie_id": 50, "title": "Star Wars", "year": 1977,
+                       "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"]}
+    assert client.get("/movies", params={"query": "GODFATHER"}).json()[0]["title"] == "Godfather, The"
+    horror = client.get("/movies", params={"genre": "horror", "year_from": 1990, "year_to": 1995, "limit": 5}).json()
+    assert len(horror) == 5 and all("Horror" in m["genres"] and 1990 <= m["year"] <= 1995 for m in horror)
+    assert client.get("/movies", params={"query": "zzzqqq"}).json() == []
+
+
+def test_movie_and_similar(client):
+    assert client.get("/movies/50").json()["title"] == "Star Wars"
+    similar = client.get("/movies/50/similar", params={"k": 5}).json()
+    assert len(similar) == 5 and 50 not in [m["movie_id"] for m in similar]
+    assert all(RECORD_KEYS | {"similarity"} <= m.keys() for m in similar)
+    assert 181 in [m["movie_id"] for m in similar]  # Return of the Jedi
+
+
+@pytest.mark.parametrize("path,needle", [
+    ("/movies/99999", "unknown movie id '99999'"),
+    ("/movies/abc/similar", "unknown movie id 'abc'"),
+    ("/movies/99999999999999999999999", "unknown movie id"),
+    ("/users/5000/recommendations", "unknown user id '5000'"),
+    ("/profiles/nobody", "unknown profile id 'nobody'"),
+])
+def test_unknown_ids_are_404_naming_the_id(client, path, needle):
+    r = client.get(path)
+    assert r.status_code == 404 and needle in r.json()["detail"]
+
+
+def test_known_user_from_store_matches_live_scoring(run, run_dir, client):
+    stored = client.get("/users/1/recommendations", params={"k": 10}).json()
+    assert stored["source"] == "store" and stored["user_id"] == 1
+    with TestClient(create_app(run_dir)) as live_client:
+        live = live_client.get("/users/1/recommendations", params={"k": 10}).json()
+    assert live["source"] == "live"
+    assert [m["movie_id"] for m in stored["recommendations"]] == [m["movie_id"] for m in live["recommendations"]]
+    assert [m["reason"] for m in stored["recommendations"]] == [m["reason"] for m in live["recommendations"]]
+    seen = _seen_raw(run, 1)
+    for m in stored["recommendations"]:
+        assert RECORD_KEYS | {"score", "reason"} <= m.keys()
+        assert m["movie_id"] not in seen
+        assert m["reason"].startswith("because you liked ") and m["reason_movie_id"] in seen
+
+
+def test_known_user_genre_and_k_beyond_the_store(client):
+    horror = client.get("/users/1/recommendations", params={"k": 10, "genre": "Horror"}).json()
+    assert len(horror["recommendations"]) == 10
+    assert all("Horror" in m["genres"] for m in horror["recommendations"])
+    many = client.get("/users/1/recommendations", params={"k": 40}).json()  # the store keeps 20
+    assert many["source"] == "live" and len(many["recommendations"]) == 40
+
+
+def test_stale_store_is_not_served(run_dir, tmp_path):
+    db = tmp_path / "pop.sqlite"
+    export_store(run_dir, db, k=10, model="popularity", progress=False)
+    with TestClient(create_app(run_dir, db, model="ease")) as c:
+        assert "popularity" in c.get("/health").json()["store"]["stale"]
+        assert c.get("/users/1/recommendations").json()["source"] == "live"
+
+
+def test_cold_start_with_likes_excludes_them_and_explains(client):
+    liked = [50, 181, 172]
+    r = client.post("/recommendations", json={"liked": liked, "k": 10})
+    assert r.status_code == 200
+    recs = r.json()["recommendations"]
+    assert len(recs) == 10 and not set(liked) & {m["movie_id"] for m in recs}
+    titles = {"Star Wars", "Return of the Jedi", "Empire Strikes Back, The"}
+    assert all(m["reason"] in {f"because you liked {t}" for t in titles} for m in recs)
+    assert 174 in [m["movie_id"] for m in recs]  # Raiders of the Lost Ark
+
+
+def test_cold_start_with_ratings_and_genre(client):
+    body = {"ratings": {"50": 5, "98": 4.5, "1": 1}, "k": 5, "genre": "Drama"}
+    recs = client.post("/recommendations", json=body).json()["recommendations"]
+    assert len(recs) == 5 and all("Drama" in m["genres"] for m in recs)
+    assert not {50, 98, 1} & {m["movie_id"] for m in recs}
+    # A one-star movie is never given as the reason.
+    assert all(m["reason_movie_id"] in {50, 98} for m in recs)
+
+
+def test_cold_start_fallback_for_models_without_history_scoring(run_dir, monkeypatch):
+    app = create_app(run_dir, model="ease")
+    monkeypatch.setattr(type(app.state.service.model), "can_score_history", False)
+    with TestClient(app) as c:
+        recs = c.post("/recommendations", json={"liked": [50, 181, 172], "k": 5}).json()["recommendations"]
+    assert len(recs) == 5 and not {50, 181, 172} & {m["movie_id"] for m in recs}
+    assert all(m["reason"] for m in recs)
+
+
+@pytest.mark.parametrize("body,loc", [
+    ({"liked": []}, ["body", "liked"]),
+    ({"ratings": {}}, ["body", "ratings"]),
+    ({}, ["body"]),
+    ({"liked": [50], "ratings": {"50": 4}}, ["body"]),
+    ({"ratings": {"50": 7}}, ["body", "ratings", "50"]),
+    ({"ratings": {"50": 0}}, ["body", "ratings", "50"]),
+    ({"ratings": {"50": "lots"}}, ["body", "ratings", "50"]),
+    ({"liked": list(range(1, 502))}, ["body", "liked"]),
+    ({"liked": [50], "k": -1}, ["body", "k"]),
+    ({"liked": [50], "k": 10**9}, ["body", "k"]),
+    ({"liked": [50], "k": "ten"}, ["body", "k"]),
+    ({"liked": "50"}, ["body", "liked"]),
+    ({"liked": [99999]}, ["body", "liked", 0]),
+    ({"ratings": {"12345": 3}}, ["body", "ratings", "12345"]),
+    ({"liked": [50], "genre": "Space Opera"}, ["body", "genre"]),
+    ({"liked": [50], "extra": 1}, ["body", "extra"]),
+])
+def test_bad_bodies_are_422_naming_the_field(client, body, loc):
+    r = client.post("/recommendations", json=body)
+    assert r.status_code == 422, r.text
+    assert any(d["loc"][: len(loc)] == loc for d in r.json()["detail"]), r.json()
+
+
+@pytest.mark.parametrize("path,params,loc", [
+    ("/users/1/recommendations", {"k": 0}, ["query", "k"]),
+    ("/users/1/recommendations", {"k": 100000}, ["query", "k"]),
+    ("/users/1/recommendations", {"k": "x"}, ["query", "k"]),
+    ("/users/1/recommendations", {"genre": "nope"}, ["query", "genre"]),
+    ("/movies/50/similar", {"k": -3}, ["query", "k"]),
+    ("/movies", {"limit": 0}, ["query", "limit"]),
+    ("/movies", {"year_from": "old"}, ["query", "year_from"]),
+])
+def test_bad_parameters_are_422_naming_the_parameter(client, path, params, loc):
+    r = client.get(path, params=params)
+    assert r.status_code == 422, r.text
+    assert any(d["loc"] == loc for d in r.json()["detail"])
+
+
+def test_malformed_json_and_oversized_bodies(client):
+    r = client.post("/recommendations", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    big = b'{"liked": [' + b"50," * (MAX_BODY_BYTES // 3) + b"50]}"
+    r = client.post("/recommendations", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+    def chunks():  # no content-length: the limit still holds while streaming
+        for _ in range(40):
+            yield b" " * 4096
+
+    r = client.post("/recommendations", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
+    profiles = tmp_path / "profiles.sqlite"
+    with TestClient(create_app(run_dir, profiles=profiles)) as c:
+        created = c.post("/profiles")
+        assert created.status_code == 201
+        pid = created.json()["profile_id"]
+        empty = c.get(f"/profiles/{pid}").json()
+        assert empty["ratings"] == {} and empty["source"] == "popular" and len(empty["recommendations"]) == 10
+        liked = popular_movie_ids(run, 3)
+        r = c.put(f"/profiles/{pid}/ratings", json={"liked": liked})
+        assert r.status_code == 200
+        r = c.put(f"/profiles/{pid}/ratings", json={"ratings": {"98": 4.5, "050": 5}})  # "050" is movie 50
+        p = r.json()
+        assert p["ratings"] == {**{str(m): None for m in liked}, "98": 4.5, "50": 5.0}
+        given = {int(m) for m in p["ratings"]}
+        assert {m["movie_id"] for m in p["movies"]} == given
+        assert p["source"] == "history" and not given & {m["movie_id"] for m in p["recommendations"]}
+        assert c.delete(f"/profiles/{pid}/ratings/98").json()["ratings"].get("98") is None
+        assert c.delete(f"/profiles/{pid}/ratings/98").status_code == 404
+        assert c.put("/profiles/nobody/ratings", json={"liked": [50]}).status_code == 404
+        assert c.put(f"/profiles/{pid}/ratings", json={"liked": [99999]}).status_code == 422
+        before = c.get(f"/profiles/{pid}").json()
+    # A restart keeps everything.
+    with TestClient(create_app(run_dir, profiles=profiles)) as c:
+        assert c.get(f"/profiles/{pid}").json() == before
+
+
+def test_profiles_survive_reexport_while_serving(run_dir, tmp_path):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=10, model="popularity", progress=False)
+    with TestClient(create_app(run_dir, db, model="ease")) as c:
+        pid = c.post("/profiles", json={"ratings": {"50": 5, "172": 4}}).json()["profile_id"]
+        assert c.get("/users/1/recommendations").json()["source"] == "live"  # stale store
+        export_store(run_dir, db, k=10, model="ease", progress=False)
+        assert c.get("/users/1/recommendations").json()["source"] == "store"  # picked up
+        assert c.get(f"/profiles/{pid}").json()["ratings"] == {"50": 5.0, "172": 4.0}
+    assert (tmp_path / "recs.profiles.sqlite").exists()
+
+
+def _cli(argv, monkeypatch):
+    import cinerec.cli as cli
+
+    monkeypatch.setattr(cli, "COMMANDS", ["export", "serve"])
+    return cli.main(argv)
+
+
+def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"garbage" * 500)
+    cases = [
+        (["serve", "--run", str(tmp_path / "nope")], "no such run folder"),
+        (["serve", "--run", str(run_dir), "--db", str(tmp_path / "absent.sqlite")], "no recommendation store"),
+        (["serve", "--run", str(run_dir), "--db", str(bad)], "not a cinerec recommendation store"),
+        (["serve", "--run", str(run_dir), "--model", "nope"], "no model 'nope'"),
+    ]
+    for argv, needle in cases:
+        assert _cli(argv, monkeypatch) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("cinerec: error:") and needle in err and "\n" not in err
+
+
+def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys):
+    db = tmp_path / "cli.sqlite"
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--no-progress"], monkeypatch) == 0
+    assert "top-3 of 943 users" in capsys.readouterr().err
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
