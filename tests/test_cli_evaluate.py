@@ -1,0 +1,71 @@
+"""``cinerec evaluate`` through ``cinerec.cli.main``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cinerec.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_names_the_protocol(capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "popularity",
+                         "--protocol", "loo-sampled")
+    assert code == 0, err
+    assert "protocol: loo-sampled (seed 0)" in out
+    row = next(line for line in out.splitlines() if line.startswith("loo-sampled"))
+    assert "popularity" in row and "943" in row
+
+
+def test_json_has_the_printed_metric_names(capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "itemknn",
+                         "--protocol", "loo-sampled", "--seed", "2", "--set", "neighbors=50", "--json")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    got = json.loads(lines[0])
+    assert got["protocol"] == "loo-sampled" and got["model"] == "itemknn" and got["seed"] == 2
+    assert {"hr@10", "ndcg@10", "hr@1", "ndcg@5"} <= set(got)
+    assert 0.5 < got["hr@10"] < 0.8
+
+
+def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "baseline",
+                         "--protocol", "ratings-fold", "--fold", "u2", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["fold"] == "u2" and got["rmse"] < 0.97 and got["mae"] < got["rmse"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "nope", "--protocol", "loo-sampled"], "unknown model 'nope'"),
+        (["--model", "ease", "--protocol", "nope"], "unknown protocol 'nope'"),
+        (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbors=zero"], "neighbors"),
+        (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbours=5"], "unknown key 'neighbours'"),
+        (["--model", "ease", "--protocol", "loo-full", "--fold", "u1"], "--fold applies"),
+        (["--model", "baseline", "--protocol", "ratings-fold", "--fold", "u7"], "fold='u7'"),
+        (["--model", "popularity", "--protocol", "ratings-random"], "ranking model"),
+        (["--model", "ease", "--protocol", "loo-full", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_2(capsys, argv, message, tmp_path):
+    # The data folder is never read: names and values are checked first.
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "missing"), *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("cinerec: error:") and message in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_missing_data_is_one_line(capsys, tmp_path):
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "missing"), "--model", "ease",
+                         "--protocol", "loo-full")
+    assert code == 2 and err.count("\n") == 1
