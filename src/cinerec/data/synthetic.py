@@ -191,7 +191,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
     user_b = rng.normal(0.0, 0.35, n_users)
 
     counts = _activity(rng, n_users, n_ratings, floor, max(floor, n_items // 2))
-    log_choice = np.log(popularity)[None, :] + 2.5 * (centres @ item_f.T)  # (groups, items)
+    log_choice = np.log(popularity)[None, :] + 5.0 * (centres @ item_f.T)  # (groups, items)
     users, items = _choose(rng, counts, group, log_choice)
     users, items = _cover_items(rng, users, items, n_items)
 

@@ -1,0 +1,152 @@
+"""The synthetic generator: MovieLens shapes, exact formats, learnable signal, official folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+from cinerec.data import load, official_fold
+from cinerec.data.synthetic import SHAPES, official_folds, synthesize, write_release
+from cinerec.errors import NotFoundError
+
+
+@pytest.fixture(scope="module")
+def full100k():
+    return synthesize("ml-100k", 1.0, seed=7)
+
+
+def test_ml100k_sizes_match_the_real_release(full100k) -> None:
+    r = full100k.ratings
+    assert len(r) == 100_000
+    assert r["user_id"].nunique() == 943 and r["movie_id"].nunique() == 1682 and len(full100k.movies) == 1682
+    per_user = r.groupby("user_id").size()
+    assert per_user.min() >= 20
+    assert not r.duplicated(["user_id", "movie_id"]).any()
+    assert set(np.unique(r["rating"])) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    shape = SHAPES["ml-100k"]
+    assert r["timestamp"].between(shape.start, shape.end).all()
+    assert set(full100k.users.columns) == {"user_id", "age", "gender", "occupation", "zip"}
+
+
+def test_heavy_tails(full100k) -> None:
+    r = full100k.ratings
+    per_user = r.groupby("user_id").size()
+    per_movie = r.groupby("movie_id").size().sort_values(ascending=False)
+    assert per_user.max() > 5 * per_user.median()
+    assert per_movie.iloc[: len(per_movie) // 100].sum() > 0.05 * len(r)  # top 1% of movies (real: 7%)
+    assert (per_movie == 1).sum() > 0  # and a long tail of rarely rated movies
+
+
+def test_ratings_carry_a_learnable_signal(full100k) -> None:
+    r = full100k.ratings
+    users = pd.factorize(r["user_id"])[0]
+    items = pd.factorize(r["movie_id"])[0]
+    y = r["rating"].to_numpy(dtype=float)
+    rng = np.random.default_rng(0)
+    test = rng.random(len(y)) < 0.2
+    mu = y[~test].mean()
+    # Biases alone, fitted on train, must beat the global mean on held-out ratings.
+    bu = pd.Series(y[~test] - mu).groupby(users[~test]).mean().reindex(range(users.max() + 1)).fillna(0).to_numpy()
+    bi = pd.Series(y[~test] - mu - bu[users[~test]]).groupby(items[~test]).mean()
+    bi = bi.reindex(range(items.max() + 1)).fillna(0).to_numpy()
+    rmse_mean = np.sqrt(np.mean((y[test] - mu) ** 2))
+    rmse_bias = np.sqrt(np.mean((y[test] - mu - bu[users[test]] - bi[items[test]]) ** 2))
+    assert rmse_bias < 0.93 * rmse_mean
+    # What the biases leave has low-rank structure: its top singular values stand well
+    # above those of the same residuals shuffled over the same cells.
+    resid = y - mu - bu[users] - bi[items]
+    shape = (users.max() + 1, items.max() + 1)
+    top = svds(sp.csr_matrix((resid, (users, items)), shape=shape), k=8, return_singular_vectors=False).sum()
+    null = sp.csr_matrix((rng.permutation(resid), (users, items)), shape=shape)
+    assert top > 1.3 * svds(null, k=8, return_singular_vectors=False).sum()
+
+
+def test_choices_follow_taste_not_only_popularity() -> None:
+    r = synthesize("ml-100k", 0.3, seed=3).ratings
+    users = pd.factorize(r["user_id"])[0]
+    items = pd.factorize(r["movie_id"])[0]
+    rng = np.random.default_rng(0)
+    # Hold out one movie per user; item-to-item co-occurrence must find it more often
+    # than popularity does, which it can only if choices follow taste.
+    held = np.zeros(len(r), dtype=bool)
+    first = np.unique(users, return_index=True)[1]
+    held[first] = True  # rows are shuffled, so this is a random movie per user
+    n_u, n_i = users.max() + 1, items.max() + 1
+    seen = sp.csr_matrix((np.ones((~held).sum()), (users[~held], items[~held])), shape=(n_u, n_i)).toarray()
+    norm = np.sqrt(seen.sum(axis=0)) + 1e-9
+    sim = (seen.T @ seen) / norm[:, None] / norm[None, :]
+    np.fill_diagonal(sim, 0)
+    knn = seen @ sim
+    pop = np.broadcast_to(seen.sum(axis=0), seen.shape).copy()
+    hits = []
+    for scores in (knn, pop):
+        scores = np.where(seen > 0, -np.inf, scores)
+        top = np.argsort(-scores, axis=1)[:, :10]
+        hits.append(np.mean(np.any(top[users[held]] == items[held][:, None], axis=1)))
+    assert hits[0] > 1.15 * hits[1], hits
+    del rng
+
+
+def test_deterministic_given_seed() -> None:
+    a, b, c = synthesize("ml-latest-small", 0.1, 1), synthesize("ml-latest-small", 0.1, 1), synthesize("ml-latest-small", 0.1, 2)
+    pd.testing.assert_frame_equal(a.ratings, b.ratings)
+    pd.testing.assert_frame_equal(a.movies, b.movies)
+    assert not a.ratings.equals(c.ratings)
+
+
+def test_half_stars_and_timestamps_increase_per_user() -> None:
+    rel = synthesize("ml-10m", 0.005, seed=4)
+    r = rel.ratings
+    assert set(np.unique(r["rating"])) == {0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0}
+    # .dat files list each user's ratings together, in the order they were made.
+    u, t = r["user_id"].to_numpy(), r["timestamp"].to_numpy()
+    assert np.all(np.diff(u) >= 0)
+    same = u[1:] == u[:-1]
+    assert np.all(np.diff(t)[same] >= 0)
+    assert rel.users is None
+
+
+def test_scaled_down_release_stays_consistent() -> None:
+    rel = synthesize("ml-25m", 0.001, seed=0)
+    r = rel.ratings
+    n_users = r["user_id"].nunique()
+    assert n_users == round(162_541 * 0.001)
+    assert len(r) == round(25_000_095 * 0.001)
+    assert r.groupby("user_id").size().min() >= 20
+    assert not r.duplicated(["user_id", "movie_id"]).any()
+    assert len(rel.movies) > r["movie_id"].nunique()  # some catalog movies are never rated
+    assert r["movie_id"].isin(rel.movies["movie_id"]).all()
+
+
+def test_official_folds_are_made_the_genuine_way(full100k) -> None:
+    masks = official_folds(full100k.ratings, seed=1)
+    stacked = np.stack([masks[f"u{k}"] for k in range(1, 6)])
+    assert np.all(stacked.sum(axis=0) == 1)  # five disjoint test sets covering every rating
+    assert all(m.sum() == 20_000 for m in stacked)
+    users = full100k.ratings["user_id"].to_numpy()
+    for fold in ("ua", "ub"):
+        assert np.all(np.bincount(users[masks[fold]])[1:] == 10)
+    assert not np.any(masks["ua"] & masks["ub"])
+
+
+def test_written_folds_load_through_official_fold(tmp_path) -> None:
+    folder = write_release(tmp_path / "ml-100k", "ml-100k", 0.1, seed=2)
+    d = load(folder)
+    for fold in ("u3", "ub"):
+        train, test = official_fold(d, folder, fold)
+        assert len(train) + len(test) == len(d.interactions)
+        both = train.concat(test)
+        key = lambda x: np.sort(x.users.astype(np.int64) * d.n_items + x.items)  # noqa: E731
+        assert np.array_equal(key(both), key(d.interactions))
+    _, test = official_fold(d, folder, "ua")
+    assert np.all(test.user_counts == 10)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(NotFoundError, match="ml-7m"):
+        synthesize("ml-7m")
+    with pytest.raises(ValueError, match="scale"):
+        synthesize("ml-100k", 0)
