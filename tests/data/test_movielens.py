@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 
 from cinerec.data import Dataset, load, official_fold
-from cinerec.data.movielens import parse_titles
-from cinerec.errors import NotFoundError
+from cinerec.data.movielens import ML1M_OCCUPATIONS, parse_titles
+from cinerec.data.synthetic import synthesize, write_release
+from cinerec.errors import DataError, NotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,105 @@ def test_parse_titles(raw: str, title: str, year: int) -> None:
     titles, years = parse_titles([raw])
     assert (titles[0], int(years[0])) == (title, year)
     assert years.dtype == np.int32
+
+
+# -- every layout, through synthetic copies written in the genuine formats ----------------
+
+_SCALES = {"ml-100k": 0.05, "ml-1m": 0.01, "ml-10m": 0.002, "ml-20m": 0.001, "ml-25m": 0.001,
+           "ml-32m": 0.001, "ml-latest-small": 0.1}
+
+
+@pytest.mark.parametrize("like", list(_SCALES))
+def test_synthetic_round_trip(like: str, tmp_path) -> None:
+    rel = synthesize(like, _SCALES[like], seed=5)
+    folder = write_release(tmp_path / like, like, _SCALES[like], seed=5)
+    d = load(folder)
+    r = rel.ratings
+    assert d.info["release"] == like
+    assert len(d.interactions) == len(r)
+    assert d.n_users == r["user_id"].nunique() and d.n_items == r["movie_id"].nunique()
+    assert d.info["catalog_items"] == len(rel.movies)
+    # File order and values survive, ids map back to the raw ones.
+    x = d.interactions
+    assert np.array_equal(d.user_ids.to_raw(x.users), r["user_id"].to_numpy())
+    assert np.array_equal(d.item_ids.to_raw(x.items), r["movie_id"].to_numpy())
+    assert np.array_equal(x.ratings, r["rating"].to_numpy(np.float32))
+    assert np.array_equal(x.timestamps, r["timestamp"].to_numpy())
+    assert np.all(np.diff(d.item_ids.raw) > 0)  # sorted raw id order
+    # The catalog is aligned to item index.
+    movies = rel.movies.set_index("movie_id")
+    pos = d.item_ids.raw
+    titles, years = parse_titles(movies.loc[pos, "title"].to_numpy())
+    assert list(d.catalog.titles) == list(titles)
+    assert np.array_equal(d.catalog.years, years)
+    flags = rel.genre_flags[np.searchsorted(rel.movies["movie_id"].to_numpy(), pos)]
+    names = list(rel.genre_names)
+    assert np.array_equal(d.catalog.genres, flags[:, [names.index(g) for g in d.catalog.genre_names]])
+    assert (d.user_features is not None) == (like in ("ml-100k", "ml-1m"))
+    if d.user_features is not None:
+        assert list(d.user_features.columns) == ["age", "gender", "occupation", "zip"]
+        users = rel.users.set_index("user_id").loc[d.user_ids.raw]
+        assert np.array_equal(d.user_features["age"].to_numpy(), users["age"].to_numpy())
+
+
+def test_csv_titles_with_commas_and_quotes_and_no_genres(tmp_path) -> None:
+    rel = synthesize("ml-latest-small", 0.2, seed=11)
+    folder = write_release(tmp_path / "small", "ml-latest-small", 0.2, seed=11)
+    text = (folder / "movies.csv").read_text()
+    assert ", The (" in text and '"""' in text  # a comma title, and a quoted one written as CSV does
+    d = load(folder, release="ml-latest-small")
+    by_id = dict(zip(d.item_ids.raw.tolist(), d.catalog.titles))
+    movies = rel.movies[rel.movies["movie_id"].isin(d.item_ids.raw)]
+    comma = movies[movies["title"].str.contains(",")].iloc[0]
+    assert by_id[comma["movie_id"]] == parse_titles([comma["title"]])[0][0]
+    assert "," in by_id[comma["movie_id"]]
+    quoted = movies[movies["title"].str.contains('"')].iloc[0]
+    assert by_id[quoted["movie_id"]].startswith('"')
+    none = movies[movies["genres"] == ""]
+    assert "(no genres listed)" in text and len(none)
+    item = d.item_ids.index([none["movie_id"].iloc[0]])[0]
+    assert not d.catalog.genres[item].any()
+    assert "(no genres listed)" not in d.catalog.genre_names
+
+
+@pytest.mark.parametrize("like", ["ml-100k", "ml-1m", "ml-25m"])
+def test_windows_line_endings_read_the_same(like: str, tmp_path) -> None:
+    unix = load(write_release(tmp_path / "lf" / like, like, _SCALES[like], seed=2))
+    windows_folder = write_release(tmp_path / "crlf" / like, like, _SCALES[like], seed=2, crlf=True)
+    assert b"\r\n" in (windows_folder / ("u.data" if like == "ml-100k" else "ratings.dat" if like == "ml-1m" else "ratings.csv")).read_bytes()
+    windows = load(windows_folder)
+    assert np.array_equal(unix.interactions.users, windows.interactions.users)
+    assert np.array_equal(unix.interactions.ratings, windows.interactions.ratings)
+    assert list(unix.catalog.titles) == list(windows.catalog.titles)
+    assert unix.catalog.genre_names == windows.catalog.genre_names
+
+
+def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:
+    folder = write_release(tmp_path / "ml-10M100K", "ml-10m", 0.002, seed=1)
+    direct = load(folder)
+    assert direct.info["release"] == "ml-10m"
+    parent = load(tmp_path)  # the folder that holds the extracted release
+    assert parent.info["release"] == "ml-10m" and len(parent.interactions) == len(direct.interactions)
+    archive = tmp_path.parent / "ml-10m-copy.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f"ml-10M100K/{f.name}")
+    zipped = load(archive)
+    assert zipped.info["release"] == "ml-10m" and zipped.name == "ml-10m-copy"
+    assert np.array_equal(zipped.interactions.items, direct.interactions.items)
+
+
+def test_release_argument_must_fit_the_files(tmp_path) -> None:
+    folder = write_release(tmp_path / "data", "ml-25m", 0.001, seed=1)
+    assert load(folder).info["release"] == "ml-latest"  # a CSV release whose folder name says nothing
+    assert load(folder, release="ml-25m").info["release"] == "ml-25m"
+    with pytest.raises(DataError, match="ml-1m"):
+        load(folder, release="ml-1m")
+    with pytest.raises(NotFoundError, match="ml-2m"):
+        load(folder, release="ml-2m")
+
+
+def test_ml1m_occupations_are_named(tmp_path) -> None:
+    d = load(write_release(tmp_path / "ml-1m", "ml-1m", 0.01, seed=3))
+    assert set(d.user_features["occupation"]) <= set(ML1M_OCCUPATIONS)
+    assert set(d.user_features["age"]) <= {1, 18, 25, 35, 45, 50, 56}
