@@ -1,0 +1,94 @@
+"""The page, driven end to end in headless Chromium (Debian's package) against a real server."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (run scripts/ensure-chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _ids(locator):
+    return [int(x) for x in locator.evaluate_all("els => els.map(e => e.dataset.movieId)")]
+
+
+def test_search_like_three_see_recommendations_and_reload(browser, live_server, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server.url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#service")).to_contain_text("ml-100k")
+
+    # Search as you type; accents and case do not matter.
+    page.locator("#search").press_sequentially("STAR TREK", delay=20)
+    expect(page.locator("#search-status")).to_contain_text("for “STAR TREK”")
+    results = page.locator("#results .movie")
+    expect(results.first.locator(".title")).to_contain_text("Star Trek")
+
+    liked = _ids(results)[:3]
+    for i, movie_id in enumerate(liked):
+        button = page.locator(f'#results .movie[data-movie-id="{movie_id}"] .like')
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#mine .movie")).to_have_count(i + 1)
+
+    recs = page.locator("#recs .movie")
+    expect(recs).to_have_count(10)
+    expect(page.locator("#recs-status")).to_contain_text("from the 3 movies you gave")
+    rec_ids = _ids(recs)
+    assert not set(liked) & set(rec_ids)
+    reasons = recs.locator(".reason").all_inner_texts()
+    assert all(r.startswith("because you liked Star Trek") for r in reasons), reasons
+    assert all(recs.nth(i).locator(".year").inner_text() for i in range(3))
+
+    # A rating by stars shows up among "your movies".
+    page.locator("#search").fill("")
+    page.locator("#search").press_sequentially("amadeus", delay=20)
+    expect(page.locator("#results .movie").first.locator(".title")).to_have_text("Amadeus")
+    page.locator("#results .movie").first.locator(".star").nth(3).click()
+    expect(page.locator("#mine .movie")).to_have_count(4)
+    expect(page.locator("#mine .my-rating").last).to_have_attribute("aria-label", "rated 4 stars")
+
+    # Clicking a title shows similar movies.
+    recs.first.locator(".title").click()
+    expect(page.locator("#similar-box")).to_be_visible()
+    expect(page.locator("#similar .movie")).to_have_count(8)
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+    # A reload restores the profile from the server.
+    profile_id = page.evaluate("localStorage.getItem('cinerec.profile')")
+    assert profile_id
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#profile-id")).to_have_text(profile_id)
+    expect(page.locator("#mine .movie")).to_have_count(4)
+    assert set(liked) <= set(_ids(page.locator("#mine .movie")))
+    expect(page.locator("#recs .movie")).to_have_count(10)
+    assert not set(liked) & set(_ids(page.locator("#recs .movie")))
+
+    # Removing a movie updates the list at once.
+    page.locator("#mine .remove").first.click()
+    expect(page.locator("#mine .movie")).to_have_count(3)
+    assert errors == []
