@@ -1,0 +1,251 @@
+"""Protocols: split and candidate rules, tie handling, shared splits, real-data figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.errors import ConfigError, NotFoundError
+from cinerec.evaluation.protocols import (
+    PROTOCOLS, Result, _full_ranks, evaluate, get_protocol,
+)
+from cinerec.evaluation.report import leaderboard, markdown_table
+from cinerec.models import create
+from cinerec.models.base import CapabilityError, Recommender
+from cinerec.models.baselines import PopularityConfig
+from tests.models.conformance import random_ratings
+
+
+def small_dataset(n_users: int = 120, n_items: int = 150, seed: int = 0, release: str = "synthetic") -> Dataset:
+    x = random_ratings(n_users, n_items, seed)
+    x = x.replace(timestamps=np.random.default_rng(seed).integers(0, 1000, len(x)))
+    return Dataset("small", x, IdMap(np.arange(n_users), "user"), IdMap(np.arange(n_items), "movie"),
+                   Catalog.unknown(n_items), info={"release": release})
+
+
+class Scripted(Recommender):
+    """Scores fixed in advance: (n_users, n_items) table given at construction."""
+
+    name = "scripted"
+    Config = PopularityConfig
+
+    def __init__(self, table: np.ndarray, config=None) -> None:
+        super().__init__(config)
+        self.table = np.asarray(table, dtype=np.float32)
+        self.valid_seen = None
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Scripted":
+        self._remember(train)
+        self.valid_seen = valid
+        return self
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        return self.table[users]
+
+
+def oracle(prepared) -> Scripted:
+    """Knows the held-out movies: they score 1, everything else 0."""
+    t = prepared.test
+    table = np.zeros((t.n_users, t.n_items), np.float32)
+    table[t.users, t.items] = 1.0
+    return Scripted(table)
+
+
+# -- names and options ---------------------------------------------------------------
+
+
+def test_unknown_protocol_lists_the_known_ones():
+    with pytest.raises(NotFoundError, match="loo-sampled.*ratings-random"):
+        get_protocol("loo-everything")
+    assert set(PROTOCOLS) == {"loo-sampled", "loo-full", "random-full", "ratings-fold", "ratings-random"}
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ConfigError, match="unknown option 'folds'"):
+        get_protocol("ratings-fold", folds="u1")
+    with pytest.raises(ConfigError, match="fold='u9'"):
+        get_protocol("ratings-fold", fold="u9")
+    with pytest.raises(ConfigError, match="n_negatives"):
+        get_protocol("loo-sampled", n_negatives=0)
+    with pytest.raises(ConfigError, match="test \\+ valid"):
+        get_protocol("ratings-random", test=0.5, valid=0.5)
+    with pytest.raises(ConfigError, match="seed"):
+        get_protocol("loo-full").prepare(small_dataset(), seed=-1)
+
+
+# -- leave latest out ------------------------------------------------------------------
+
+
+def test_loo_sampled_candidates():
+    ds = small_dataset()
+    p = get_protocol("loo-sampled").prepare(ds, seed=3)
+    x = ds.interactions
+    assert p.candidates.shape == (p.n_users, 100)
+    assert p.n_users == ds.n_users  # every user has at least 5 ratings
+    # the held-out movie is the user's latest rating, appears once, and the rest were never rated
+    latest = np.array([x.timestamps[x.users == u].max() for u in p.users])
+    assert (p.test.timestamps[np.argsort(p.test.users)] == latest).all()
+    assert ((p.candidates == p.truth[:, None]).sum(axis=1) == 1).all()
+    rows = np.repeat(p.users, 100)
+    flat = p.candidates.ravel()
+    is_truth = (p.candidates == p.truth[:, None]).ravel()
+    assert not x.seen[rows[~is_truth], flat[~is_truth]].any()
+    assert all(len(set(r)) == 100 for r in p.candidates.tolist())
+    # the held-out movie sits at a random column, not always the first
+    assert len(np.unique(np.argmax(p.candidates == p.truth[:, None], axis=1))) > 20
+    # reproducible from the seed, different for another
+    again = get_protocol("loo-sampled").prepare(ds, seed=3)
+    np.testing.assert_array_equal(again.candidates, p.candidates)
+    other = get_protocol("loo-sampled").prepare(ds, seed=4)
+    assert not np.array_equal(other.candidates, p.candidates)
+
+
+def test_oracle_scores_perfectly_and_constant_scores_hit_at_random():
+    ds = small_dataset(n_users=400, n_items=150)
+    for name in ("loo-sampled", "loo-full"):
+        p = get_protocol(name).prepare(ds, seed=0)
+        r = p.evaluate(oracle(p))
+        assert r.metrics["hr@1"] == 1.0 and r.metrics["ndcg@10"] == pytest.approx(1.0)
+    p = get_protocol("loo-sampled").prepare(ds, seed=0)
+    flat = p.evaluate(Scripted(np.zeros((ds.n_users, ds.n_items))))
+    # All 100 candidates tie: the seeded shuffle makes the held-out movie land in the top 10
+    # one time in ten, not always (or never) as a fixed tie rule would.
+    assert 0.06 <= flat.metrics["hr@10"] <= 0.14
+    assert flat.metrics["hr@1"] <= 0.04
+
+
+def test_loo_full_mrr_agrees_with_the_top_k_lists():
+    ds = small_dataset()
+    p = get_protocol("loo-full").prepare(ds)
+    model = create("ease", {"l2": 20.0})
+    r = p.evaluate(model)
+    ranks = _full_ranks(model, p.users, p.truth, p.train)
+    assert r.metrics["hr@10"] == pytest.approx(np.mean(ranks <= 10))
+    assert r.metrics["hr@1"] == pytest.approx(np.mean(ranks == 1))
+    assert r.metrics["mrr"] == pytest.approx(np.mean(1.0 / ranks))
+    assert 0 < r.metrics["coverage@10"] <= 1
+    assert set(r.metrics) == {"hr@1", "ndcg@1", "hr@5", "ndcg@5", "hr@10", "ndcg@10", "mrr", "coverage@10"}
+
+
+def test_models_share_one_prepared_split():
+    ds = small_dataset()
+    p = get_protocol("loo-sampled").prepare(ds, seed=0)
+    before = p.candidates.copy()
+    results = [p.evaluate(create(n)) for n in ("popularity", "itemknn", "ease")]
+    np.testing.assert_array_equal(p.candidates, before)
+    assert [r.model for r in results] == ["popularity", "itemknn", "ease"]
+    for r in results:
+        assert r.protocol == "loo-sampled" and r.n_users == p.n_users and r.seed == 0
+        assert r.metrics["hr@1"] <= r.metrics["hr@5"] <= r.metrics["hr@10"] <= 1
+    # fit=False keeps a model fitted elsewhere only if the id space matches
+    q = get_protocol("loo-full").prepare(ds)
+    assert q.evaluate(create("popularity").fit(p.train), fit=False).protocol == "loo-full"
+    with pytest.raises(CapabilityError, match="fitted on"):
+        q.evaluate(create("popularity").fit(small_dataset(n_users=30).interactions), fit=False)
+
+
+# -- random split, full catalogue ------------------------------------------------------
+
+
+def test_random_full_metrics_and_categorical_accuracy():
+    ds = small_dataset()
+    p = get_protocol("random-full").prepare(ds, seed=1)
+    assert len(p.train) + len(p.test) == len(ds.interactions)
+    assert abs(len(p.test) / len(ds.interactions) - 0.2) < 0.02
+    r = p.evaluate(create("itemknn"))
+    for k in (10, 50, 100):
+        for m in ("recall", "ndcg", "hr", "precision", "cat_acc"):
+            assert 0.0 <= r.metrics[f"{m}@{k}"] <= 1.0
+    assert r.metrics["recall@10"] <= r.metrics["recall@50"] <= r.metrics["recall@100"]
+    # A model that scores its own training movies highest: the filtered lists skip them,
+    # the unfiltered ones (categorical accuracy) are filled with them.
+    memo = p.train.seen.toarray().astype(np.float32) * 10 + oracle(p).table
+    r = p.evaluate(Scripted(memo))
+    assert r.metrics["recall@100"] == 1.0 and r.metrics["precision@10"] > 0
+    assert r.metrics["cat_acc@10"] < r.metrics["recall@10"]
+
+
+# -- rating prediction -------------------------------------------------------------------
+
+
+def test_rating_protocols_need_a_rating_model():
+    ds = small_dataset()
+    with pytest.raises(CapabilityError, match="ranking model"):
+        get_protocol("ratings-random").prepare(ds).evaluate(create("ease"))
+    with pytest.raises(CapabilityError):
+        evaluate("ratings-fold", ds, "popularity")
+
+
+def test_ratings_fold_elsewhere_is_a_seeded_80_20_split():
+    ds = small_dataset()
+    r = evaluate("ratings-fold", ds, "baseline", seed=2)
+    assert r.options == {"fold": "random-80/20"} and 0.5 < r.metrics["rmse"] < 2.0
+    assert r.metrics["mae"] <= r.metrics["rmse"]
+    assert evaluate("ratings-fold", ds, lambda: create("baseline"), seed=2).metrics == r.metrics
+
+
+def test_ratings_random_gives_valid_to_fit():
+    ds = small_dataset()
+    p = get_protocol("ratings-random").prepare(ds, seed=0)
+    n = len(ds.interactions)
+    assert abs(len(p.valid) / n - 0.15) < 0.02 and abs(len(p.test) / n - 0.15) < 0.02
+    model = create("baseline")
+    seen = {}
+    original = model.fit
+
+    def spy(train, valid=None):
+        seen["valid"] = valid
+        return original(train, valid)
+
+    model.fit = spy
+    r = p.evaluate(model)
+    assert seen["valid"] is p.valid and set(r.metrics) == {"rmse", "mae"}
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def test_tables_name_the_protocol_on_every_row():
+    a = Result("loo-sampled", "ease", {"hr@10": 0.7, "ndcg@10": 0.42}, 943, 1.0, 0.5)
+    b = Result("loo-sampled", "popularity", {"hr@10": 0.41, "ndcg@10": 0.23}, 943, 0.0, 0.2)
+    c = Result("ratings-fold", "baseline", {"rmse": 0.95}, 459, 0.1, 0.0, options={"fold": "u1"})
+    text = leaderboard([a, b, c])
+    assert "protocol: loo-sampled (seed 0)" in text and "protocol: ratings-fold (fold=u1, seed 0)" in text
+    rows = [line for line in text.splitlines() if line.startswith(("loo-", "ratings-"))]
+    assert len(rows) == 3 and "0.7000" in rows[0] and "0.9500" in rows[2]
+    assert "lower is better" in text
+    md = markdown_table([a, b, c])
+    assert md.count("| protocol | model |") == 2 and "| loo-sampled | ease | 0.7000 |" in md
+    assert a.to_dict()["metrics"] == {"hr@10": 0.7, "ndcg@10": 0.42}
+
+
+# -- real MovieLens-100K ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ml100k(ml100k_dir):
+    from cinerec.data import load
+
+    return load(ml100k_dir)
+
+
+@pytest.mark.slow
+def test_real_loo_sampled_popularity_and_ease(ml100k):
+    pop, ease = [], []
+    for seed in (0, 1):
+        p = get_protocol("loo-sampled").prepare(ml100k, seed=seed)
+        pop.append(p.evaluate(create("popularity")).metrics["hr@10"])
+        ease.append(p.evaluate(create("ease")).metrics["hr@10"])
+    assert 0.38 <= np.mean(pop) <= 0.46
+    assert np.mean(ease) >= 0.62
+
+
+@pytest.mark.slow
+def test_real_ratings_fold_baseline(ml100k):
+    r = evaluate("ratings-fold", ml100k, "baseline", fold="u1")
+    assert r.metrics["rmse"] <= 0.96 and r.options == {"fold": "u1"}
+    every = evaluate("ratings-fold", ml100k, "baseline", fold="all")
+    folds = [every.metrics[f"rmse_u{i}"] for i in range(1, 6)]
+    assert every.metrics["rmse"] == pytest.approx(np.mean(folds))
+    assert every.metrics["rmse_u1"] == pytest.approx(r.metrics["rmse"])
