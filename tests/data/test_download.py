@@ -1,0 +1,161 @@
+"""Downloads against a local HTTP server on 127.0.0.1: checksums, caching, offline refusal."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cinerec.data import download, load
+from cinerec.data.synthetic import write_release
+from cinerec.errors import DataError, NotFoundError
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A folder of home-made release zips, served over HTTP; yields (folder, base_url, sha256 by release)."""
+    root = tmp_path_factory.mktemp("grouplens")
+    sums = {}
+    for name, like, inner in (("ml-100k", "ml-100k", "ml-100k"), ("ml-10m", "ml-10m", "ml-10M100K")):
+        folder = write_release(tmp_path_factory.mktemp("src") / inner, like, 0.02 if like == "ml-100k" else 0.001, seed=3)
+        archive = root / f"{name}.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            for f in sorted(folder.iterdir()):
+                z.write(f, f"{inner}/{f.name}")
+        data = archive.read_bytes()
+        sums[name] = hashlib.sha256(data).hexdigest()
+        # GroupLens's own .md5 files read "MD5 (ml-10m.zip) = <hex>".
+        (root / f"{name}.zip.md5").write_text(f"MD5 ({name}.zip) = {hashlib.md5(data).hexdigest()}\n")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}", sums
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Allow connections (to the local server only: proxies are bypassed)."""
+    monkeypatch.delenv("CINEREC_OFFLINE", raising=False)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def _leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+
+
+def test_download_verify_extract_then_cached(served, online, tmp_path, monkeypatch) -> None:
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    assert folder == cache / "ml-100k" / "ml-100k" and (folder / "u.data").is_file()
+    assert _leftovers(cache) == ["ml-100k", "ml-100k.zip"]
+    assert download.file_digest(cache / "ml-100k.zip") == sums["ml-100k"]
+    # Second call: no server needed, nothing re-downloaded.
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    assert download.fetch("ml-100k", cache_dir=cache, base_url="http://127.0.0.1:9/nothing") == folder
+
+
+def test_load_by_name_uses_the_env_url_and_the_cache(served, online, monkeypatch) -> None:
+    _, url, sums = served
+    monkeypatch.setenv("CINEREC_MOVIELENS_URL", url)
+    first = download.fetch("ml-100k", checksums=sums, progress=False)
+    assert first.parent.parent == download.cache_dir()
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    d = load("ml-100k")
+    assert d.info["release"] == "ml-100k" and d.name == "ml-100k" and len(d.interactions) > 0
+
+
+def test_checksum_mismatch_leaves_nothing(served, online, tmp_path) -> None:
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    wrong = "0" * 64
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums={"ml-100k": wrong}, progress=False)
+    msg = str(e.value)
+    assert "ml-100k.zip" in msg and wrong in msg and sums["ml-100k"] in msg and "\n" not in msg
+    assert _leftovers(cache) == []  # no zip, no temporary file, no extracted folder
+
+
+def test_md5_published_beside_the_zip_when_no_sha256_is_known(served, online, tmp_path) -> None:
+    root, url, _ = served
+    assert download.RELEASES["ml-10m"].sha256 is None
+    folder = download.fetch("ml-10m", cache_dir=tmp_path / "a", base_url=url, progress=False)
+    assert folder.name == "ml-10M100K"
+    assert load(folder).info["release"] == "ml-10m"
+    # A wrong published md5 is a mismatch too.
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "ml-10m.zip").write_bytes((root / "ml-10m.zip").read_bytes())
+    (bad / "ml-10m.zip.md5").write_text("MD5 (ml-10m.zip) = " + "f" * 32 + "\n")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(bad)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DataError, match="md5 checksum mismatch"):
+            download.fetch("ml-10m", cache_dir=tmp_path / "b", base_url=f"http://127.0.0.1:{server.server_address[1]}", progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _leftovers(tmp_path / "b") == []
+
+
+def test_offline_is_one_clear_line(tmp_path) -> None:
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-1m", cache_dir=tmp_path / "cache")
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert "could not download MovieLens ml-1m" in msg and "--data /path/to/ml-1m" in msg
+    assert str(tmp_path / "cache") in msg and "ml-1m.zip" in msg
+    assert not (tmp_path / "cache").exists() or _leftovers(tmp_path / "cache") == []
+    with pytest.raises(DataError, match="could not download MovieLens ml-100k"):
+        load("ml-100k")
+
+
+def test_unreachable_server_is_one_clear_line(online, tmp_path) -> None:
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url="http://127.0.0.1:9", progress=False)
+    assert "could not download MovieLens ml-100k" in str(e.value) and "\n" not in str(e.value)
+    assert _leftovers(tmp_path / "c") == []
+
+
+def test_zip_put_in_the_cache_by_hand_is_verified_and_used(served, tmp_path) -> None:
+    root, _, sums = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-100k.zip").write_bytes((root / "ml-100k.zip").read_bytes())
+    # Offline (the default in tests): the zip is verified against the expected sha256.
+    with pytest.raises(DataError, match="sha256 checksum mismatch"):
+        download.fetch("ml-100k", cache_dir=cache)  # the built-in hash is the genuine release's
+    folder = download.fetch("ml-100k", cache_dir=cache, checksums=sums)
+    assert (folder / "u.item").is_file()
+
+
+def test_unsafe_zip_members_are_refused(tmp_path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../outside.txt", "x")
+    with pytest.raises(DataError, match="unsafe"):
+        download.extract(archive, tmp_path / "out")
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_unknown_release() -> None:
+    with pytest.raises(NotFoundError, match="ml-3m"):
+        download.fetch("ml-3m")
+    assert np.all([download.release_info(n).name == n for n in download.RELEASES])
