@@ -1,0 +1,559 @@
+"""Exact negative sampling: movies a user has not interacted with, drawn fast.
+
+Two samplers share one contract:
+
+- :func:`sample_negatives` draws ``k`` negatives per row *with* replacement (training:
+  one row per positive, e.g. ``users = train.users``);
+- :func:`sample_eval_negatives` draws ``n`` *distinct* negatives per row (sampled
+  ranking evaluation: 1 held-out movie + ``n`` unseen ones).
+
+Contract, for both:
+
+- Output ``(len(users), k) int32`` movie indices.
+- Exact: a returned movie is never stored in ``seen[user]``. A draw that lands on a
+  seen movie is redrawn (vectorised rejection) until none remain; users whose unseen
+  movies are a small part of the sampling mass skip rejection and are drawn directly
+  from their unseen movies, so nearly-full users cost no more than others.
+- ``distribution="uniform"``: every unseen movie is equally likely.
+  ``distribution="popularity"``: probability proportional to ``item_weights ** alpha``
+  among the unseen movies (default weights: the column counts of ``seen``); movies of
+  weight 0 are never drawn.
+- A user with no eligible movie (or fewer than ``n`` for evaluation) raises
+  ``ValueError`` naming the user index.
+- Deterministic given ``rng`` (a seed or a ``numpy.random.Generator``).
+
+How it is fast: membership of ``(user, movie)`` is answered by a per-user bit region
+(a "blocked" Bloom filter). User ``u`` with ``d`` seen movies owns ``B`` bits, ``B`` a
+power of two near ``32 d``; movie ``i`` sets bit ``i mod B``. Users with many seen movies
+get ``B >= n_items`` bits and an exact bitmap; for the others a set bit is confirmed by a
+binary search in the user's sorted CSR row. Rows of one user share a few cache lines, so
+a log grouped by user (as rating files are) hits cache instead of DRAM, and the filter
+is about ``4-8`` bytes per positive instead of a 1.2 GB dense bitmap at ml-25m scale.
+Popularity draws use inverse-CDF sampling with a guide table (O(1) expected per draw).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["NegativeSampler", "sample_negatives", "sample_eval_negatives"]
+
+Distribution = Literal["uniform", "popularity"]
+
+# Bits of filter per seen movie for users without an exact bitmap: the false-positive
+# rate of one probe is at most about 1/BITS_PER_SEEN, and only those are binary-searched.
+_BITS_PER_SEEN = 32
+# Entries per processing chunk: big enough to amortise Python overhead, small enough
+# that the temporaries of a chunk stay in cache.
+_CHUNK = 1 << 18
+# Users whose unseen movies hold less than this share of the sampling mass are drawn
+# directly from their unseen movies instead of by rejection.
+_MIN_ACCEPT = 0.25
+_MIN_ACCEPT_EVAL = 0.5
+_MAX_ROUNDS = 64
+# Dense fallback works on (rows, n_items) blocks of at most this many cells.
+_DENSE_CELLS = 1 << 22
+
+
+def _rng(rng: np.random.Generator | int) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise ValueError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
+
+
+def _canonical(seen: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+    if not sp.issparse(seen) or seen.ndim != 2:
+        raise ValueError(f"seen must be a 2-D scipy.sparse matrix (users x movies), got {type(seen).__name__}")
+    m = sp.csr_matrix(seen)
+    if not m.has_canonical_format:
+        m = m.copy()
+        m.sum_duplicates()  # also sorts the indices of every row
+    return m
+
+
+def _check_users(users: np.ndarray, n_users: int) -> np.ndarray:
+    u = np.asarray(users)
+    if u.ndim != 1:
+        raise ValueError(f"users must be a 1-D array of user indices, got shape {u.shape}")
+    if u.size and u.dtype.kind not in "iu":
+        raise ValueError(f"users must hold integer user indices, got dtype {u.dtype}")
+    u = u.astype(np.int32, copy=False) if u.size else np.zeros(0, np.int32)
+    if u.size:
+        bad = (u < 0) | (u >= n_users)
+        if bad.any():
+            raise ValueError(f"users: user index {int(u[np.argmax(bad)])} is out of range [0, {n_users})")
+    return u
+
+
+def _positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _GuideTable:
+    """Draws movie indices with probability ∝ ``weights`` (inverse CDF + guide table).
+
+    ``guide[g]`` is the first movie whose cumulative weight exceeds ``g * step``; a draw
+    ``t`` in bucket ``g`` starts there and walks forward, which takes about one step
+    because there are twice as many buckets as movies.
+    """
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.cum = np.cumsum(weights, dtype=np.float64)
+        total = self.cum[-1]
+        self.buckets = 1 << int(np.ceil(np.log2(2 * len(weights))))
+        self.step = total / self.buckets
+        edges = np.arange(self.buckets, dtype=np.float64) * self.step
+        self.guide = np.minimum(np.searchsorted(self.cum, edges, side="right"), len(weights) - 1).astype(np.int32)
+        # The largest t strictly below the total, so every walk stops inside the array.
+        self.t_max = np.nextafter(total, 0.0)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        # x = U * buckets is exact (power of two), so bucket g = floor(x) satisfies
+        # g * step <= x * step = t under the same rounding as the guide edges.
+        x = rng.random(size)
+        x *= self.buckets
+        g = x.astype(np.intp)
+        x *= self.step
+        np.minimum(x, self.t_max, out=x)
+        j = self.guide[g]
+        active = np.flatnonzero(self.cum[j] <= x)
+        while active.size:
+            j[active] += 1
+            active = active[self.cum[j[active]] <= x[active]]
+        return j
+
+
+class NegativeSampler:
+    """Exact negative sampler over one ``seen`` matrix; build once, draw many times.
+
+    Args:
+        seen: ``(n_users, n_items)`` sparse matrix; every stored entry (whatever its
+            value) marks a movie the user has interacted with.
+        distribution: ``"uniform"`` over unseen movies, or ``"popularity"``:
+            probability ∝ ``item_weights ** popularity_alpha`` among unseen movies.
+        item_weights: ``(n_items,)`` non-negative weights for ``"popularity"``;
+            default: the column counts of ``seen``.
+        popularity_alpha: exponent applied to the weights (0 gives uniform over movies
+            of positive weight; values below 1 flatten the popularity skew).
+
+    Raises:
+        ValueError: on a malformed argument, naming it.
+    """
+
+    def __init__(
+        self,
+        seen: sp.spmatrix | sp.sparray,
+        *,
+        distribution: Distribution = "uniform",
+        item_weights: np.ndarray | None = None,
+        popularity_alpha: float = 1.0,
+    ) -> None:
+        m = _canonical(seen)
+        n_users, n_items = m.shape
+        if n_items < 1:
+            raise ValueError("seen has no movie columns; there is nothing to sample")
+        self.n_users, self.n_items = int(n_users), int(n_items)
+        self.distribution = distribution
+        self._indptr = m.indptr.astype(np.int64)
+        self._indices = m.indices.astype(np.int32)
+        deg = np.diff(self._indptr)
+
+        weights = self._weights(distribution, item_weights, popularity_alpha, m)
+        if weights is None:
+            self._table = None
+            eligible = np.full(self.n_users, self.n_items, dtype=np.int64) - deg
+            accept = eligible / self.n_items
+        else:
+            self._table = _GuideTable(weights)
+            positive = weights > 0
+            # Structural product: stored entries count as seen whatever their value.
+            ones = sp.csr_matrix((np.ones(m.nnz), self._indices, self._indptr), shape=m.shape)
+            accept = 1.0 - (ones @ weights) / weights.sum()
+            eligible = int(positive.sum()) - ones @ positive.astype(np.int64)
+        self._weights_arr = weights
+        self._eligible = np.asarray(eligible, dtype=np.int64)
+        self._accept = np.asarray(accept, dtype=np.float64)
+        self._build_filter(deg)
+
+    # -- construction -----------------------------------------------------------------
+
+    def _weights(self, distribution, item_weights, alpha, m) -> np.ndarray | None:
+        if distribution not in ("uniform", "popularity"):
+            raise ValueError(f"distribution must be 'uniform' or 'popularity', got {distribution!r}")
+        if distribution == "uniform":
+            if item_weights is not None:
+                raise ValueError("item_weights is only used with distribution='popularity'")
+            return None
+        alpha = float(alpha)
+        if not np.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"popularity_alpha must be a finite number >= 0, got {alpha!r}")
+        if item_weights is None:
+            w = np.bincount(m.indices, minlength=self.n_items).astype(np.float64)
+        else:
+            w = np.asarray(item_weights, dtype=np.float64)
+            if w.shape != (self.n_items,):
+                raise ValueError(f"item_weights must have shape ({self.n_items},), got {w.shape}")
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("item_weights must be finite and non-negative")
+        w = np.where(w > 0, w ** alpha, 0.0)
+        if not np.isfinite(w).all():
+            raise ValueError("item_weights ** popularity_alpha overflows")
+        if not (w > 0).any():
+            raise ValueError("item_weights gives every movie weight 0; there is nothing to sample")
+        return w
+
+    def _build_filter(self, deg: np.ndarray) -> None:
+        log_full = max(1, int(np.ceil(np.log2(self.n_items))))
+        full = 1 << log_full
+        want = np.maximum(deg, 1) * _BITS_PER_SEEN
+        size = np.left_shift(np.int64(1), np.ceil(np.log2(want)).astype(np.int64))
+        size = np.clip(size, min(64, full), full)
+        # Users whose region spans every movie index have an exact bitmap.
+        self._exact = size >= full
+        base = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(size, out=base[1:])
+        total_bits = int(base[-1])
+        self._pos_dtype = np.int32 if total_bits < 2**31 else np.int64
+        self._base = base[:-1].astype(self._pos_dtype)
+        self._mask = (size - 1).astype(np.int32)
+        self._bits = np.zeros(total_bits // 8 + 1, dtype=np.uint8)
+        light = ~self._exact
+        self._search_steps = int(np.ceil(np.log2(deg[light].max() + 1))) + 1 if light.any() and len(deg) else 1
+        # Set the bit of every seen entry, a chunk of users at a time.
+        nnz = len(self._indices)
+        cuts = np.unique(np.searchsorted(self._indptr, np.arange(0, nnz, _CHUNK), side="right") - 1)
+        cuts = np.append(cuts, self.n_users)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            lo, hi = self._indptr[a], self._indptr[b]
+            if lo == hi:
+                continue
+            rows = np.repeat(np.arange(a, b, dtype=np.int32), deg[a:b])
+            pos = self._indices[lo:hi] & self._mask[rows]
+            pos = pos.astype(self._pos_dtype) + self._base[rows]
+            np.bitwise_or.at(self._bits, pos >> 3, np.left_shift(np.uint8(1), (pos & 7).astype(np.uint8)))
+
+    # -- membership -------------------------------------------------------------------
+
+    def _seen_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``(r, c) bool``: is ``items[j, :]`` stored in row ``users[j]`` of ``seen``?"""
+        pos = items & self._mask[users][:, None]
+        pos = pos.astype(self._pos_dtype, copy=False)
+        pos += self._base[users][:, None]
+        bit = (pos & 7).astype(np.uint8)
+        pos >>= 3
+        flag = self._bits[pos]
+        flag >>= bit
+        flag &= 1
+        hit = flag.view(bool)
+        idx = np.flatnonzero(hit)
+        if idx.size:
+            c = items.shape[1]
+            u = users[idx // c]
+            light = ~self._exact[u]
+            if light.any():
+                li = idx[light]
+                hit.ravel()[li] = self._in_row(u[light], items.ravel()[li])
+        return hit
+
+    def _in_row(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Binary search of each ``items[j]`` in the sorted CSR row of ``users[j]``."""
+        lo = self._indptr[users]
+        hi = self._indptr[users + 1]
+        last = max(len(self._indices) - 1, 0)
+        for _ in range(self._search_steps):
+            open_ = lo < hi
+            mid = (lo + hi) >> 1
+            less = self._indices[np.minimum(mid, last)] < items
+            lo = np.where(open_ & less, mid + 1, lo)
+            hi = np.where(open_ & ~less, mid, hi)
+        end = self._indptr[users + 1]
+        return (lo < end) & (self._indices[np.minimum(lo, last)] == items)
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def _draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self._table is None:
+            return rng.integers(0, self.n_items, size=size, dtype=np.int32)
+        return self._table.draw(rng, size).astype(np.int32, copy=False)
+
+    def _check_eligible(self, users: np.ndarray, need: int) -> None:
+        if not users.size:
+            return
+        short = self._eligible[users] < need
+        if short.any():
+            u = int(users[np.argmax(short)])
+            have = int(self._eligible[u])
+            what = "unseen movies" if self._table is None else "unseen movies of positive weight"
+            if need == 1:
+                raise ValueError(f"user {u} has no {what} left; no negative can be drawn")
+            raise ValueError(f"user {u} has only {have} {what}, fewer than the {need} asked for")
+
+    def _dense_block(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), n_items) float64`` sampling weights with seen movies set to 0."""
+        w = np.empty((len(users), self.n_items), dtype=np.float64)
+        w[:] = 1.0 if self._weights_arr is None else self._weights_arr
+        starts, ends = self._indptr[users], self._indptr[users + 1]
+        lens = ends - starts
+        rows = np.repeat(np.arange(len(users)), lens)
+        offs = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        w[rows, self._indices[np.repeat(starts, lens) + offs]] = 0.0
+        return w
+
+    def _exact_draws(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One draw per entry of ``users``, straight from each user's unseen movies."""
+        out = np.empty(len(users), dtype=np.int32)
+        uniq, inv = np.unique(users, return_inverse=True)
+        per = max(1, _DENSE_CELLS // self.n_items)
+        order = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order], np.arange(0, len(uniq) + per, per))
+        for b0, (r0, r1) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if r0 == r1:
+                continue
+            block = uniq[b0 * per:(b0 + 1) * per]
+            cum = np.cumsum(self._dense_block(block), axis=1).ravel()
+            sel = order[r0:r1]
+            row = inv[sel] - b0 * per
+            row_end = row.astype(np.int64) * self.n_items + (self.n_items - 1)
+            total = cum[row_end]
+            t = rng.random(len(sel)) * total
+            np.minimum(t, np.nextafter(total, 0.0), out=t)
+            # First column whose cumulative weight exceeds t, searched inside the row.
+            lo = row.astype(np.int64) * self.n_items
+            hi = row_end.copy()
+            while True:
+                open_ = lo < hi
+                if not open_.any():
+                    break
+                mid = (lo + hi) >> 1
+                go = open_ & (cum[mid] <= t)
+                lo = np.where(go, mid + 1, lo)
+                hi = np.where(open_ & ~go, mid, hi)
+            out[sel] = (lo - row.astype(np.int64) * self.n_items).astype(np.int32)
+        return out
+
+    def sample(self, users: np.ndarray, k: int, rng: np.random.Generator | int) -> np.ndarray:
+        """``k`` negatives per row of ``users``, drawn independently (with replacement).
+
+        Args:
+            users: ``(n,)`` integer user indices (repeats allowed: one row per positive).
+            k: negatives per row.
+            rng: a ``numpy.random.Generator`` or an int seed.
+
+        Returns:
+            ``(n, k) int32`` movie indices, none stored in ``seen[users[j]]``.
+        """
+        k = _positive_int(k, "k")
+        users = _check_users(users, self.n_users)
+        rng = _rng(rng)
+        self._check_eligible(users, 1)
+        out = np.empty((len(users), k), dtype=np.int32)
+        hard = self._accept[users] < _MIN_ACCEPT if users.size else np.zeros(0, bool)
+        easy_rows = np.flatnonzero(~hard) if hard.any() else None
+        todo_u: list[np.ndarray] = []
+        todo_at: list[np.ndarray] = []
+        rows_per_chunk = max(1, _CHUNK // k)
+        n_easy = len(users) if easy_rows is None else len(easy_rows)
+        for s in range(0, n_easy, rows_per_chunk):
+            rows = slice(s, s + rows_per_chunk) if easy_rows is None else easy_rows[s:s + rows_per_chunk]
+            u = users[rows]
+            items = self._draw(rng, len(u) * k).reshape(len(u), k)
+            bad = np.flatnonzero(self._seen_mask(u, items))
+            bu = u[bad // k]
+            for _ in range(_MAX_ROUNDS):
+                if not bad.size:
+                    break
+                new = self._draw(rng, bad.size)
+                items.ravel()[bad] = new
+                again = self._seen_mask(bu, new[:, None])[:, 0]
+                bad, bu = bad[again], bu[again]
+            out[rows] = items
+            if bad.size:
+                # Still unlucky after many rounds: finish these few exactly.
+                row_idx = s + bad // k if easy_rows is None else easy_rows[s + bad // k]
+                todo_u.append(bu)
+                todo_at.append(row_idx * k + bad % k)
+        if hard.any():
+            hard_rows = np.flatnonzero(hard)
+            todo_u.append(np.repeat(users[hard_rows], k))
+            todo_at.append((hard_rows[:, None] * k + np.arange(k)).ravel())
+        if todo_u:
+            at = np.concatenate(todo_at)
+            out.ravel()[at] = self._exact_draws(np.concatenate(todo_u), rng)
+        return out
+
+    def sample_eval(self, users: np.ndarray, n: int, rng: np.random.Generator | int) -> np.ndarray:
+        """``n`` distinct negatives per row of ``users``.
+
+        The sample of a row is the first ``n`` distinct unseen movies of a sequence of
+        independent draws (for ``"popularity"``: successive sampling without
+        replacement), in draw order.
+
+        Args:
+            users: ``(m,)`` integer user indices.
+            n: negatives per row.
+            rng: a ``numpy.random.Generator`` or an int seed.
+
+        Returns:
+            ``(m, n) int32`` movie indices, distinct within a row, none stored in
+            ``seen[users[j]]``.
+        """
+        n = _positive_int(n, "n")
+        users = _check_users(users, self.n_users)
+        rng = _rng(rng)
+        self._check_eligible(users, n)
+        out = np.empty((len(users), n), dtype=np.int32)
+        if not users.size:
+            return out
+        hard = (self._accept[users] < _MIN_ACCEPT_EVAL) | (self._eligible[users] < 4 * n)
+        easy = np.flatnonzero(~hard)
+        width = n + n // 4 + 8
+        rows_per_chunk = max(1, _CHUNK // width)
+        for s in range(0, len(easy), rows_per_chunk):
+            rows = easy[s:s + rows_per_chunk]
+            u = users[rows]
+            cand = self._draw(rng, len(u) * width).reshape(len(u), width)
+            ok = ~self._seen_mask(u, cand)
+            _drop_repeats(cand, ok)
+            short = np.flatnonzero(ok.sum(axis=1) < n)
+            done = np.ones(len(u), dtype=bool)
+            done[short] = False
+            self._take_first(cand[done], ok[done], n, out, rows[done])
+            # Rows without n good candidates draw more and append (never restart, so
+            # the result stays the first n distinct unseen of one sequence).
+            c_short, ok_short = cand[short], ok[short]
+            for _ in range(_MAX_ROUNDS):
+                if not short.size:
+                    break
+                more = self._draw(rng, len(short) * width).reshape(len(short), width)
+                c_short = np.concatenate([c_short, more], axis=1)
+                ok_short = np.concatenate([ok_short, ~self._seen_mask(u[short], more)], axis=1)
+                _drop_repeats(c_short, ok_short)
+                fin = ok_short.sum(axis=1) >= n
+                self._take_first(c_short[fin], ok_short[fin], n, out, rows[short[fin]])
+                short, c_short, ok_short = short[~fin], c_short[~fin], ok_short[~fin]
+            if short.size:
+                hard[rows[short]] = True
+        hard_rows = np.flatnonzero(hard)
+        if hard_rows.size:
+            out[hard_rows] = self._exact_distinct(users[hard_rows], n, rng)
+        return out
+
+    @staticmethod
+    def _take_first(cand: np.ndarray, ok: np.ndarray, n: int, out: np.ndarray, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        pick = ok & (np.cumsum(ok, axis=1) <= n)
+        out[rows] = cand[pick].reshape(len(rows), n)
+
+    def _exact_distinct(self, users: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` distinct unseen movies per user, from dense blocks.
+
+        Uses Efraimidis-Spirakis keys ``log(U) / w`` (Efraimidis & Spirakis, 2006): the
+        ``n`` largest keys, in decreasing order, are distributed as successive sampling
+        without replacement with probabilities ∝ ``w``.
+        """
+        out = np.empty((len(users), n), dtype=np.int32)
+        per = max(1, _DENSE_CELLS // self.n_items)
+        for s in range(0, len(users), per):
+            w = self._dense_block(users[s:s + per])
+            u = 1.0 - rng.random(w.shape)  # in (0, 1], so log is finite
+            with np.errstate(divide="ignore"):
+                keys = np.where(w > 0, np.log(u) / np.where(w > 0, w, 1.0), -np.inf)
+            top = np.argpartition(-keys, n - 1, axis=1)[:, :n]
+            order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+            out[s:s + per] = np.take_along_axis(top, order, axis=1)
+        return out
+
+
+def _drop_repeats(cand: np.ndarray, ok: np.ndarray) -> None:
+    """Clear ``ok`` for every candidate that repeats an earlier one in its row."""
+    srt = np.sort(cand, axis=1)
+    rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    if not rows.size:
+        return
+    sub = cand[rows]
+    order = np.argsort(sub, axis=1, kind="stable")
+    s = np.take_along_axis(sub, order, axis=1)
+    rep = np.zeros(sub.shape, dtype=bool)
+    # Stable order puts the earliest draw first among equals; the later ones repeat it.
+    np.put_along_axis(rep, order[:, 1:], s[:, 1:] == s[:, :-1], axis=1)
+    ok[rows] &= ~rep
+
+
+def sample_negatives(
+    seen: sp.spmatrix | sp.sparray,
+    users: np.ndarray,
+    k: int,
+    *,
+    rng: np.random.Generator | int,
+    distribution: Distribution = "uniform",
+    item_weights: np.ndarray | None = None,
+    popularity_alpha: float = 1.0,
+) -> np.ndarray:
+    """Draw ``k`` exact negatives per row of ``users``, independently (with replacement).
+
+    Args:
+        seen: ``(n_users, n_items)`` sparse matrix; stored entries are the movies each
+            user interacted with (pass train positives; add more to exclude them too).
+        users: ``(n,)`` integer user indices, e.g. ``train.users`` for one row per
+            positive.
+        k: negatives per row (the same movie may repeat within a row).
+        rng: a ``numpy.random.Generator`` or an int seed.
+        distribution: ``"uniform"`` over unseen movies, or ``"popularity"``.
+        item_weights: ``(n_items,)`` weights for ``"popularity"`` (default: column
+            counts of ``seen``).
+        popularity_alpha: exponent on the popularity weights.
+
+    Returns:
+        ``(n, k) int32`` movie indices; none is stored in ``seen[users[j]]``.
+
+    Raises:
+        ValueError: on a bad argument, or naming the first user who has no unseen movie.
+
+    To sample several times from one matrix (every epoch), build a
+    :class:`NegativeSampler` once and call its ``sample``.
+    """
+    sampler = NegativeSampler(seen, distribution=distribution, item_weights=item_weights,
+                              popularity_alpha=popularity_alpha)
+    return sampler.sample(users, k, rng)
+
+
+def sample_eval_negatives(
+    seen: sp.spmatrix | sp.sparray,
+    users: np.ndarray,
+    n: int = 99,
+    *,
+    rng: np.random.Generator | int,
+    distribution: Distribution = "uniform",
+    item_weights: np.ndarray | None = None,
+    popularity_alpha: float = 1.0,
+) -> np.ndarray:
+    """Draw ``n`` distinct exact negatives per row of ``users`` (sampled-ranking candidates).
+
+    Args:
+        seen: ``(n_users, n_items)`` sparse matrix of every known positive (train *and*
+            test), so that no held-out movie is offered as a negative.
+        users: ``(m,)`` integer user indices.
+        n: distinct negatives per row.
+        rng: a ``numpy.random.Generator`` or an int seed.
+        distribution, item_weights, popularity_alpha: as in :func:`sample_negatives`;
+            ``"popularity"`` samples without replacement, successively ∝ weight.
+
+    Returns:
+        ``(m, n) int32`` movie indices, distinct within each row, none stored in
+        ``seen[users[j]]``.
+
+    Raises:
+        ValueError: on a bad argument, or naming the first user with fewer than ``n``
+            unseen movies.
+    """
+    sampler = NegativeSampler(seen, distribution=distribution, item_weights=item_weights,
+                              popularity_alpha=popularity_alpha)
+    return sampler.sample_eval(users, n, rng)

@@ -1,0 +1,184 @@
+"""Dataset -> Dataset filters and rating transforms, applied before any split.
+
+Filters (years, most active users, most rated movies, k-core, de-duplication) keep a
+subset of rows through :meth:`Dataset.subset`, which drops users and movies left with no
+rows and renumbers both id spaces. Rating transforms (binarize, implicit) keep the id
+space and replace the interactions through :meth:`Dataset.with_interactions`.
+
+Every function is pure: the input dataset is never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from cinerec.data.dataset import Dataset
+
+__all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe"]
+
+
+def _check_count(value: int | None, name: str, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def filter_years(ds: Dataset, min_year: int | None = None, max_year: int | None = None) -> Dataset:
+    """Keep ratings of movies released in ``[min_year, max_year]``.
+
+    Args:
+        ds: the dataset.
+        min_year: earliest release year kept (inclusive), or ``None`` for no bound.
+        max_year: latest release year kept (inclusive), or ``None`` for no bound.
+
+    Returns:
+        The filtered dataset. When a bound is given, movies of unknown year (``0`` in
+        the catalog) are excluded; with no bound at all the dataset comes back as is.
+
+    Raises:
+        ValueError: if a bound is not an integer or ``min_year > max_year``.
+    """
+    for name, value in (("min_year", min_year), ("max_year", max_year)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise ValueError(f"{name} must be an integer year or None, got {value!r}")
+    if min_year is not None and max_year is not None and min_year > max_year:
+        raise ValueError(f"min_year ({min_year}) is after max_year ({max_year})")
+    if min_year is None and max_year is None:
+        return ds
+    years = ds.catalog.years
+    keep_item = years != 0
+    if min_year is not None:
+        keep_item &= years >= min_year
+    if max_year is not None:
+        keep_item &= years <= max_year
+    return ds.subset(keep_item[ds.interactions.items])
+
+
+def _top(counts: np.ndarray, n: int) -> np.ndarray:
+    """``(len(counts),) bool``: the ``n`` largest counts, ties broken by lower index."""
+    # A stable sort on -counts keeps lower indices first among equal counts.
+    order = np.argsort(-counts, kind="stable")[:n]
+    keep = np.zeros(len(counts), dtype=bool)
+    keep[order] = True
+    return keep
+
+
+def top_users(ds: Dataset, n: int) -> Dataset:
+    """Keep the ``n`` users with the most ratings (ties: lower user index first).
+
+    Raises:
+        ValueError: if ``n`` is not a positive integer.
+    """
+    _check_count(n, "n")
+    keep = _top(ds.interactions.user_counts, int(n))
+    return ds.subset(keep[ds.interactions.users])
+
+
+def top_items(ds: Dataset, n: int) -> Dataset:
+    """Keep the ``n`` movies with the most ratings (ties: lower movie index first).
+
+    Raises:
+        ValueError: if ``n`` is not a positive integer.
+    """
+    _check_count(n, "n")
+    keep = _top(ds.interactions.item_counts, int(n))
+    return ds.subset(keep[ds.interactions.items])
+
+
+def kcore(ds: Dataset, user_k: int, item_k: int | None = None) -> Dataset:
+    """The k-core: every user keeps ``>= user_k`` rows and every movie ``>= item_k``.
+
+    Dropping sparse users can push movies below their bound and back, so the filter
+    repeats until nothing changes. Each pass is two ``bincount`` calls over the rows
+    still kept.
+
+    Args:
+        ds: the dataset.
+        user_k: minimum rows per user.
+        item_k: minimum rows per movie; defaults to ``user_k``.
+
+    Returns:
+        The k-core (possibly empty), renumbered.
+
+    Raises:
+        ValueError: if ``user_k`` or ``item_k`` is not a positive integer.
+    """
+    _check_count(user_k, "user_k")
+    _check_count(item_k, "item_k", allow_none=True)
+    item_k = user_k if item_k is None else item_k
+    x = ds.interactions
+    keep = np.ones(len(x), dtype=bool)
+    while True:
+        u_ok = np.bincount(x.users[keep], minlength=x.n_users) >= user_k
+        i_ok = np.bincount(x.items[keep], minlength=x.n_items) >= item_k
+        new = keep & u_ok[x.users] & i_ok[x.items]
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return ds.subset(keep)
+
+
+def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dataset:
+    """Turn star ratings into likes: ``rating >= threshold`` becomes ``1.0``.
+
+    By default ratings below ``threshold`` are *dropped* (the usual implicit-feedback
+    reading: a low rating is not a like). With ``keep_negatives=True`` they stay as
+    ``0.0`` rows, so a model or sampler can still treat them as seen. The id space is
+    unchanged either way, so users or movies may be left without rows.
+
+    Args:
+        ds: the dataset.
+        threshold: the smallest rating counted as positive.
+        keep_negatives: keep low ratings as ``0.0`` instead of dropping them.
+
+    Raises:
+        ValueError: if ``threshold`` is not a finite number.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    x = ds.interactions
+    positive = x.ratings >= threshold
+    if keep_negatives:
+        return ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
+    x = x.select(positive)
+    return ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+
+
+def as_implicit(ds: Dataset) -> Dataset:
+    """Every rating becomes ``1.0`` ("watched"); rows and ids are unchanged."""
+    x = ds.interactions
+    return ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+
+
+def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:
+    """One row per (user, movie): keep the last (or first) occurrence in file order.
+
+    Rows that survive keep their file order. Users and movies are not renumbered (each
+    pair keeps one row, so none is left empty).
+
+    Raises:
+        ValueError: if ``keep`` is not ``"last"`` or ``"first"``.
+    """
+    if keep not in ("last", "first"):
+        raise ValueError(f"keep must be 'last' or 'first', got {keep!r}")
+    x = ds.interactions
+    n = len(x)
+    if n < 2:
+        return ds
+    # Group equal pairs with their rows in file order, then keep one end of each group.
+    order = np.lexsort((np.arange(n), x.items, x.users))
+    u, i = x.users[order], x.items[order]
+    change = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+    chosen = np.ones(n, dtype=bool)
+    if keep == "last":
+        chosen[:-1] = change
+    else:
+        chosen[1:] = change
+    if chosen.all():
+        return ds
+    rows = np.sort(order[chosen])
+    return ds.with_interactions(x.select(rows))
