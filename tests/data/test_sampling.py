@@ -1,0 +1,265 @@
+"""Negative sampling: shape, never a positive, distinct eval rows, the distributions, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from cinerec.data.sampling import NegativeSampler, sample_eval_negatives, sample_negatives
+
+DISTRIBUTIONS = ["uniform", "popularity"]
+
+
+def _dense_ish(n_users=40, n_items=25, density=0.6, seed=0) -> np.ndarray:
+    """A dense 0/1 matrix with at least two unseen movies per user, plus nearly-full users."""
+    rng = np.random.default_rng(seed)
+    d = (rng.random((n_users, n_items)) < density).astype(np.float32)
+    d[np.arange(n_users), rng.integers(0, n_items, n_users)] = 0
+    d[np.arange(n_users), (rng.integers(1, n_items, n_users) + np.arange(n_users)) % n_items] = 0
+    d[0] = 1
+    d[0, 3] = 0  # one unseen movie
+    d[1] = 1
+    d[1, [1, 2]] = 0  # two unseen movies
+    return d
+
+
+def _sparse_heavy_tailed(n_users=3000, n_items=4000, seed=1) -> sp.csr_matrix:
+    """Many light users (hashed filter) and a few heavy ones (exact bitmap or dense path)."""
+    rng = np.random.default_rng(seed)
+    deg = np.minimum((rng.pareto(1.0, n_users) * 8 + 1).astype(int), n_items - 150)
+    deg[:3] = [n_items - 150, n_items // 2, n_items // 4]
+    rows = np.repeat(np.arange(n_users), deg)
+    cols = np.concatenate([rng.choice(n_items, d, replace=False) for d in deg])
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_never_a_positive_on_a_dense_matrix_exhaustively(distribution):
+    d = _dense_ish()
+    seen = sp.csr_matrix(d)
+    users = np.repeat(np.arange(d.shape[0]), 30)
+    neg = sample_negatives(seen, users, 5, rng=0, distribution=distribution)
+    assert neg.shape == (len(users), 5) and neg.dtype == np.int32
+    assert (d[users[:, None], neg] == 0).all()
+    assert set(neg[users == 0].ravel().tolist()) == {3}
+    assert set(neg[users == 1].ravel().tolist()) == {1, 2}
+    ev = sample_eval_negatives(seen, np.arange(2, d.shape[0]), 2, rng=0, distribution=distribution)
+    assert ev.shape == (d.shape[0] - 2, 2) and ev.dtype == np.int32
+    assert (d[np.arange(2, d.shape[0])[:, None], ev] == 0).all()
+    assert (ev[:, 0] != ev[:, 1]).all()
+    both = sample_eval_negatives(seen, np.array([1, 1]), 2, rng=0, distribution=distribution)
+    assert sorted(both[0].tolist()) == sorted(both[1].tolist()) == [1, 2]
+
+
+def test_membership_filter_is_exact_on_every_cell():
+    seen = _sparse_heavy_tailed(n_users=400, n_items=3000)
+    sampler = NegativeSampler(seen)
+    assert sampler._exact.any() and (~sampler._exact).any()  # both filter kinds in play
+    items = np.broadcast_to(np.arange(3000, dtype=np.int32), (400, 3000))
+    got = sampler._seen_mask(np.arange(400, dtype=np.int32), np.ascontiguousarray(items))
+    np.testing.assert_array_equal(got, seen.toarray() != 0)
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_never_a_positive_on_a_larger_random_matrix(distribution):
+    seen = _sparse_heavy_tailed()
+    sampler = NegativeSampler(seen, distribution=distribution)
+    users = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    users = np.random.default_rng(0).permutation(users)  # not grouped by user
+    neg = sampler.sample(users, 4, np.random.default_rng(5))
+    assert neg.shape == (len(users), 4) and neg.dtype == np.int32
+    assert not np.asarray(seen[np.repeat(users, 4), neg.ravel()]).any()
+    all_users = np.arange(seen.shape[0])
+    ev = sampler.sample_eval(all_users, 99, 6)
+    assert ev.shape == (len(all_users), 99) and ev.dtype == np.int32
+    assert not np.asarray(seen[np.repeat(all_users, 99), ev.ravel()]).any()
+    srt = np.sort(ev, axis=1)
+    assert (srt[:, 1:] != srt[:, :-1]).all(), "eval negatives repeat within a row"
+
+
+def test_uniform_is_uniform_over_unseen_movies():
+    n_items = 50
+    d = np.zeros((2, n_items), np.float32)
+    d[0, ::3] = 1  # light user: rejection path
+    d[1, :40] = 1  # 80% seen: direct draws from the unseen movies
+    seen = sp.csr_matrix(d)
+    for user in (0, 1):
+        neg = sample_negatives(seen, np.full(20_000, user), 3, rng=11)
+        counts = np.bincount(neg.ravel(), minlength=n_items)
+        unseen = np.flatnonzero(d[user] == 0)
+        assert counts[d[user] == 1].sum() == 0
+        p = stats.chisquare(counts[unseen]).pvalue
+        assert p > 1e-3, f"user {user}: counts not uniform (p={p:.2e})"
+
+
+def test_popularity_is_proportional_to_weights_among_unseen():
+    n_items = 30
+    w = np.arange(1, n_items + 1, dtype=float)
+    w[5] = 0.0  # weight 0: never drawn
+    d = np.zeros((2, n_items), np.float32)
+    d[0, [0, 7, 29]] = 1
+    d[1, 3:27] = 1  # most of the mass seen: direct draws
+    seen = sp.csr_matrix(d)
+    for user in (0, 1):
+        neg = sample_negatives(seen, np.full(30_000, user), 2, rng=3, distribution="popularity", item_weights=w)
+        counts = np.bincount(neg.ravel(), minlength=n_items)
+        ok = (d[user] == 0) & (w > 0)
+        assert counts[~ok].sum() == 0
+        expected = w[ok] / w[ok].sum() * counts.sum()
+        p = stats.chisquare(counts[ok], expected).pvalue
+        assert p > 1e-3, f"user {user}: counts not proportional to weights (p={p:.2e})"
+
+
+def test_popularity_defaults_to_column_counts_and_alpha():
+    d = np.zeros((6, 4), np.float32)
+    d[1:, 0] = 1  # movie 0 seen by 5 users
+    d[1:3, 1] = 1  # movie 1 by 2, movie 2 by 0 (never drawn), movie 3 by 0
+    d[4, 3] = 1
+    seen = sp.csr_matrix(d)
+    neg = sample_negatives(seen, np.zeros(40_000, int), 1, rng=2, distribution="popularity")
+    counts = np.bincount(neg.ravel(), minlength=4)
+    assert counts[2] == 0
+    assert stats.chisquare(counts[[0, 1, 3]], np.array([5, 2, 1]) / 8 * counts.sum()).pvalue > 1e-3
+    flat = sample_negatives(seen, np.zeros(40_000, int), 1, rng=2, distribution="popularity", popularity_alpha=0.0)
+    fc = np.bincount(flat.ravel(), minlength=4)
+    assert fc[2] == 0 and stats.chisquare(fc[[0, 1, 3]]).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("heavy", [False, True])
+def test_eval_first_column_follows_popularity(heavy):
+    # The first negative of a row is the first unseen draw, so it is ∝ weight among unseen,
+    # on the rejection path (light user) and on the dense path (heavy user) alike.
+    n_items = 20
+    w = np.linspace(1, 5, n_items)
+    d = np.zeros((1, n_items), np.float32)
+    d[0, :14 if heavy else 2] = 1
+    seen = sp.csr_matrix(d)
+    ev = sample_eval_negatives(seen, np.zeros(20_000, int), 3, rng=4, distribution="popularity", item_weights=w)
+    assert (d[0, ev] == 0).all()
+    counts = np.bincount(ev[:, 0], minlength=n_items)
+    ok = d[0] == 0
+    p = stats.chisquare(counts[ok], w[ok] / w[ok].sum() * counts.sum()).pvalue
+    assert p > 1e-3
+    srt = np.sort(ev, axis=1)
+    assert (srt[:, 1:] != srt[:, :-1]).all()
+
+
+def test_eval_uniform_subsets_are_uniform():
+    # 6 unseen movies, 2 drawn: each of the 15 pairs equally likely.
+    d = np.zeros((1, 8), np.float32)
+    d[0, [2, 5]] = 1
+    ev = sample_eval_negatives(sp.csr_matrix(d), np.zeros(15_000, int), 2, rng=8)
+    pair = np.sort(ev, axis=1) @ np.array([8, 1])
+    _, counts = np.unique(pair, return_counts=True)
+    assert len(counts) == 15 and stats.chisquare(counts).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_deterministic_given_seed(distribution):
+    seen = _sparse_heavy_tailed(n_users=500, n_items=800)
+    users = np.arange(500).repeat(3)
+    a = sample_negatives(seen, users, 4, rng=42, distribution=distribution)
+    b = sample_negatives(seen, users, 4, rng=np.random.default_rng(42), distribution=distribution)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, sample_negatives(seen, users, 4, rng=43, distribution=distribution))
+    e1 = sample_eval_negatives(seen, np.arange(500), 20, rng=1, distribution=distribution)
+    e2 = sample_eval_negatives(seen, np.arange(500), 20, rng=1, distribution=distribution)
+    np.testing.assert_array_equal(e1, e2)
+
+
+def test_user_who_has_seen_everything_is_named():
+    d = np.zeros((5, 6), np.float32)
+    d[3] = 1
+    seen = sp.csr_matrix(d)
+    with pytest.raises(ValueError, match="user 3"):
+        sample_negatives(seen, np.array([0, 1, 3, 4]), 2, rng=0)
+    with pytest.raises(ValueError, match="user 3"):
+        sample_eval_negatives(seen, np.array([3]), 1, rng=0)
+    d[2, :4] = 1
+    with pytest.raises(ValueError, match="user 2 has only 2"):
+        sample_eval_negatives(sp.csr_matrix(d), np.array([0, 2]), 3, rng=0)
+    w = np.array([0, 0, 0, 0, 1, 1.0])
+    d2 = np.zeros((2, 6), np.float32)
+    d2[1, 4:] = 1  # unseen movies all have weight 0
+    with pytest.raises(ValueError, match="user 1"):
+        sample_negatives(sp.csr_matrix(d2), np.array([0, 1]), 1, rng=0, distribution="popularity", item_weights=w)
+
+
+def test_explicit_zero_entries_count_as_seen():
+    seen = sp.csr_matrix((np.array([0.0, 1.0]), (np.array([0, 0]), np.array([1, 2]))), shape=(1, 4))
+    seen.data[0] = 0.0
+    neg = sample_negatives(seen, np.zeros(2000, int), 2, rng=0)
+    assert set(neg.ravel().tolist()) == {0, 3}
+
+
+def test_unsorted_and_duplicate_entries_and_other_sparse_formats():
+    rows, cols = np.array([0, 0, 0, 1]), np.array([3, 1, 3, 0])
+    coo = sp.coo_matrix((np.ones(4), (rows, cols)), shape=(2, 5))
+    for m in (coo, coo.tocsc(), sp.csr_array(coo)):
+        neg = sample_negatives(m, np.array([0, 1] * 500), 3, rng=0)
+        assert not np.isin(neg[0::2], [1, 3]).any() and not (neg[1::2] == 0).any()
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [
+    ({"k": 0}, "k must"), ({"k": 2.5}, "k must"), ({"users": np.array([0, 9])}, "user index 9"),
+    ({"users": np.array([-1])}, "user index -1"), ({"users": np.array([0.5])}, "integer"),
+    ({"distribution": "zipf"}, "distribution"), ({"item_weights": np.ones(6)}, "only used"),
+    ({"distribution": "popularity", "item_weights": np.ones(3)}, "shape"),
+    ({"distribution": "popularity", "item_weights": -np.ones(6)}, "non-negative"),
+    ({"distribution": "popularity", "item_weights": np.zeros(6)}, "weight 0"),
+    ({"distribution": "popularity", "popularity_alpha": -1.0}, "popularity_alpha"),
+    ({"rng": "seed"}, "rng"),
+])
+def test_bad_arguments_are_named(kwargs, word):
+    seen = sp.csr_matrix(np.eye(4, 6, dtype=np.float32))
+    args = {"users": np.array([0, 1]), "k": 2, "rng": 0} | kwargs
+    with pytest.raises(ValueError, match=word):
+        sample_negatives(seen, args.pop("users"), args.pop("k"), **args)
+
+
+def test_eval_bad_n_and_not_a_matrix():
+    seen = sp.csr_matrix(np.eye(4, 6, dtype=np.float32))
+    with pytest.raises(ValueError, match="n must"):
+        sample_eval_negatives(seen, np.array([0]), 0, rng=0)
+    with pytest.raises(ValueError, match="seen"):
+        sample_negatives(np.eye(3), np.array([0]), 1, rng=0)
+
+
+def test_empty_users_and_int64_users():
+    seen = sp.csr_matrix(np.eye(4, 6, dtype=np.float32))
+    assert sample_negatives(seen, np.zeros(0, np.int64), 3, rng=0).shape == (0, 3)
+    assert sample_eval_negatives(seen, np.zeros(0, np.int64), 3, rng=0).shape == (0, 3)
+    neg = sample_negatives(seen, np.array([2, 3], np.int64), 3, rng=0)
+    assert not (neg[0] == 2).any() and not (neg[1] == 3).any()
+
+
+def test_on_real_ml100k_train_and_eval(ml100k_dir):
+    from cinerec.data import load
+
+    x = load(ml100k_dir).interactions
+    sampler = NegativeSampler(x.seen)
+    neg = sampler.sample(x.users, 4, 0)
+    assert neg.shape == (100_000, 4)
+    assert not np.asarray(x.seen[np.repeat(x.users, 4), neg.ravel()]).any()
+    ev = sampler.sample_eval(np.arange(x.n_users), 99, 0)
+    assert not np.asarray(x.seen[np.repeat(np.arange(x.n_users), 99), ev.ravel()]).any()
+    assert (np.diff(np.sort(ev, axis=1), axis=1) > 0).all()
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_leftovers_after_the_rejection_rounds_are_finished_exactly(monkeypatch, distribution):
+    # With no redraw rounds, every collision goes straight to the exact fallback.
+    from cinerec.data import sampling
+
+    monkeypatch.setattr(sampling, "_MAX_ROUNDS", 0)
+    d = _dense_ish(n_users=60, n_items=40, density=0.3, seed=4)
+    seen = sp.csr_matrix(d)
+    users = np.random.default_rng(1).permutation(np.repeat(np.arange(60), 20))
+    neg = sample_negatives(seen, users, 3, rng=0, distribution=distribution)
+    assert (d[users[:, None], neg] == 0).all()
+    ev = sample_eval_negatives(seen, np.arange(2, 60), 5, rng=0, distribution=distribution)
+    assert (d[np.arange(2, 60)[:, None], ev] == 0).all()
+    srt = np.sort(ev, axis=1)
+    assert (srt[:, 1:] != srt[:, :-1]).all()
