@@ -145,19 +145,26 @@ class Service:
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [ds.movie_record(i) for i in range(ds.n_items)]
+        # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
+        self._items = _id_table(ds.item_ids)
+        self._users = _id_table(ds.user_ids)
         self.store: RecStore | None = open_store(db) if db is not None else None
         self.profiles = ProfileStore(profiles if profiles is not None else profiles_path_for(db, self.run.path))
 
     # ids at the edge ---------------------------------------------------------------------
 
+    def find_item(self, movie_id: Any) -> int | None:
+        """Index of a raw movie id, ``None`` for anything unknown or malformed."""
+        return _find(self._items, movie_id)
+
     def item_index(self, movie_id: Any) -> int:
-        idx = _lookup(self.dataset.item_ids, movie_id)
+        idx = self.find_item(movie_id)
         if idx is None:
             raise NotFoundError(f"unknown movie id {movie_id!r}")
         return idx
 
     def user_index(self, user_id: Any) -> int:
-        idx = _lookup(self.dataset.user_ids, user_id)
+        idx = _find(self._users, user_id)
         if idx is None:
             raise NotFoundError(f"unknown user id {user_id!r}")
         return idx
@@ -190,13 +197,15 @@ class Service:
 
     def _rank(self, scores: np.ndarray, k: int, exclude_items: np.ndarray, genre: str | None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` of one ``(1, n_items)`` score row, never an excluded or off-genre movie."""
-        mask = np.zeros(self.dataset.n_items, dtype=bool)
-        mask[exclude_items] = True
+        ex = np.asarray(exclude_items, dtype=np.int64)
         off = self._genre_exclude(genre)
         if off is not None:
-            mask |= off
-        ex = sp.csr_matrix(mask[None, :].astype(np.float32))
-        items, sc = top_k(np.asarray(scores, dtype=np.float32), k, ex)
+            ex = np.union1d(ex, np.flatnonzero(off))
+        else:
+            ex = np.unique(ex)
+        n = self.dataset.n_items
+        exclude = sp.csr_matrix((np.ones(len(ex), np.float32), ex, np.array([0, len(ex)])), shape=(1, n))
+        items, sc = top_k(np.asarray(scores, dtype=np.float32).reshape(1, n), k, exclude)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         return items[0][keep], sc[0][keep]
 
@@ -225,7 +234,7 @@ class Service:
             return "popular", self.popular(k, genre)
         idx = []
         for pos, m in enumerate(ratings):
-            i = _lookup(self.dataset.item_ids, m)
+            i = self.find_item(m)
             if i is None:
                 loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
                 raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
@@ -294,12 +303,18 @@ class Service:
         }
 
 
-def _lookup(ids: Any, raw: Any) -> int | None:
+def _id_table(ids: Any) -> tuple[dict[str, int], bool]:
+    return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i"
+
+
+def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     """Index of a raw id, ``None`` for anything unknown or malformed (never an exception)."""
-    try:
-        return ids.get(raw)
-    except (ValueError, OverflowError, TypeError):
-        return None
+    index, integer = table
+    text = str(raw).strip()
+    found = index.get(text)
+    if found is None and integer and text.lstrip("+-").isdigit() and len(text) < 20:
+        found = index.get(str(int(text)))  # "050" and "+50" name movie 50
+    return found
 
 
 def _finite(x: float) -> float | None:
@@ -387,22 +402,22 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "value_error"}]}, status_code=422)
 
     @app.get("/health", tags=["service"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """Model, dataset, counts and the store's age and freshness."""
         return svc.health()
 
     @app.get("/movies", response_model=list[Movie], tags=["movies"])
-    def movies(query: Annotated[str, Query(max_length=200, description="title words, partial, any case or accents")] = "",
-               genre: Genre = None,
-               year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
-               year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
-               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
+    async def movies(query: Annotated[str, Query(max_length=200, description="title words, partial, any case or accents")] = "",
+                     genre: Genre = None,
+                     year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
+                     year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
         """Search the catalog by title; best matches, then the most rated, first."""
         _check_genre(svc, genre, "genre")
         return [svc.records[i] for i in svc.search.search(query, genre=genre, year_from=year_from, year_to=year_to, limit=limit)]
 
     @app.get("/movies/{movie_id}", response_model=Movie, tags=["movies"])
-    def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
+    async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
         return svc.records[svc.item_index(movie_id)]
 
     @app.get("/movies/{movie_id}/similar", response_model=list[SimilarMovie], tags=["movies"])
@@ -411,19 +426,24 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return svc.similar(svc.item_index(movie_id), k)
 
     @app.get("/users/{user_id}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
-    def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10, genre: Genre = None) -> dict[str, Any]:
+    async def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10,
+                        genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
+        # The hot path: an indexed SQLite read, answered on the event loop (no thread hop)
+        # and sent as built (the values are plain JSON already, no second validation).
         u = svc.user_index(user_id)
         _check_genre(svc, genre, "genre")
         source, recs = svc.user_recommendations(u, k, genre)
-        return {"user_id": svc.dataset.user_ids.raw[u].item(), "source": source, "recommendations": recs}
+        raw = svc.dataset.user_ids.raw[u]
+        user = raw.item() if isinstance(raw, np.generic) else raw
+        return JSONResponse({"user_id": user, "source": source, "recommendations": recs})
 
     @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
-    def cold_start(body: ColdStartRequest) -> dict[str, Any]:
+    def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
         _check_genre(svc, body.genre, "genre", where="body")
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
-        return {"source": source, "recommendations": recs}
+        return JSONResponse({"source": source, "recommendations": recs})
 
     @app.post("/profiles", response_model=ProfileCreated, status_code=201, tags=["profiles"])
     def create_profile(body: Annotated[History | None, Body()] = None) -> dict[str, Any]:
@@ -477,7 +497,7 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
 
 def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:
     for pos, m in enumerate(ratings):
-        if _lookup(svc.dataset.item_ids, m) is None:
+        if svc.find_item(m) is None:
             loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
             raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
 
@@ -490,7 +510,7 @@ def _canonical(svc: Service, ratings: Mapping[str, float | None]) -> dict[str, f
 def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[str, Any]:
     ratings = svc.profiles.get(profile_id)
     # A movie dropped from the catalog by a later run stays saved but is not scored.
-    usable = {m: s for m, s in ratings.items() if _lookup(svc.dataset.item_ids, m) is not None}
+    usable = {m: s for m, s in ratings.items() if svc.find_item(m) is not None}
     source, recs = svc.history_recommendations(usable, k, genre)
     movies = [svc.records[svc.item_index(m)] for m in usable]
     return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs}

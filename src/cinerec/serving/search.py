@@ -39,8 +39,11 @@ def search_key(text: str) -> str:
     m = _TRAILING_ARTICLE.match(text.strip())
     if m:
         text = f"{m.group(2)} {m.group(1)}{m.group(3) or ''}"
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # most titles: nothing to strip, and 10x faster
+        plain = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NON_WORD.sub(" ", plain.casefold()).strip()
 
 
