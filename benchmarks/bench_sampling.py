@@ -142,7 +142,7 @@ def main() -> None:
         "draws": int(neg.size), "total_s": train.wall, "total_cpu_s": train.cpu,
         "build_s": build.wall, "draw_s": draw.wall, "draw_cpu_s": draw.cpu,
         "ratio_to_target": round(train.wall / TARGET_TRAIN_S, 3),
-        "filter_mb": round(sampler._bits.nbytes / 2**20, 1),
+        "filter_mb": round(sampler._bits.nbytes / 2**20, 1), "threads": sampler.threads,
     }
     out["sample_eval_negatives_99"] = {
         "users": n_users, "total_s": evl.wall, "total_cpu_s": evl.cpu, "draw_s_prebuilt": ev_draw.wall,

@@ -263,3 +263,21 @@ def test_leftovers_after_the_rejection_rounds_are_finished_exactly(monkeypatch, 
     assert (d[np.arange(2, 60)[:, None], ev] == 0).all()
     srt = np.sort(ev, axis=1)
     assert (srt[:, 1:] != srt[:, :-1]).all()
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_same_result_for_any_number_of_threads(monkeypatch, distribution):
+    from cinerec.data import sampling
+
+    monkeypatch.setattr(sampling, "_CHUNK", 1 << 10)  # many chunks on a small matrix
+    seen = _sparse_heavy_tailed(n_users=300, n_items=900, seed=3)
+    users = np.repeat(np.arange(300), np.diff(seen.indptr))
+    got = []
+    for t in (1, 2, 3):
+        sampler = NegativeSampler(seen, distribution=distribution, threads=t)
+        got.append((sampler.sample(users, 3, 9), sampler.sample_eval(np.arange(300), 30, 9)))
+    for neg, ev in got[1:]:
+        np.testing.assert_array_equal(neg, got[0][0])
+        np.testing.assert_array_equal(ev, got[0][1])
+    with pytest.raises(ValueError, match="threads"):
+        NegativeSampler(seen, threads=0)
