@@ -498,10 +498,10 @@ class NegativeSampler:
     def _exact_distinct(self, users: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` distinct unseen movies per user, from dense blocks.
 
-        Uniform: the ``n`` largest of independent uniform keys, i.e. a random order of the
-        unseen movies, cut at ``n``. Popularity: Efraimidis-Spirakis keys ``log(U) / w`` (Efraimidis & Spirakis, 2006): the
-        ``n`` largest keys, in decreasing order, are distributed as successive sampling
-        without replacement with probabilities ∝ ``w``.
+        Uniform: the ``n`` largest of independent uniform keys, i.e. a random order of
+        the unseen movies, cut at ``n``. Popularity: Efraimidis-Spirakis keys
+        ``log(U) / w`` (Efraimidis & Spirakis, 2006); the ``n`` largest, in decreasing
+        order, are distributed as successive sampling without replacement ∝ ``w``.
         """
         out = np.empty((len(users), n), dtype=np.int32)
         per = max(1, _DENSE_CELLS // self.n_items)
