@@ -247,3 +247,19 @@ def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys)
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--no-progress"], monkeypatch) == 0
     assert "top-3 of 943 users" in capsys.readouterr().err
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
+
+
+def test_single_person_reasons_match_the_models_explain(app):
+    import scipy.sparse as sp
+
+    svc = app.state.service
+    basis = np.array([0, 49, 171, 180, 400])
+    items = np.array([173, 126, 10, 1500, 99])
+    history = sp.csr_matrix((np.ones(5), (np.zeros(5, int), basis)), shape=(1, svc.dataset.n_items))
+    assert np.array_equal(svc._explain_one(basis, items), svc.model.explain(history, items[None, :])[0])
+
+
+def test_the_same_movie_twice_counts_once(client):
+    once = client.post("/recommendations", json={"ratings": {"50": 5}, "k": 5}).json()
+    twice = client.post("/recommendations", json={"ratings": {"050": 1, "50": 5}, "k": 5}).json()
+    assert once == twice

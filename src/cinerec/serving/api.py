@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 import cinerec
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
-from cinerec.models.base import top_k
+from cinerec.models.base import Recommender, top_k
 from cinerec.runs import open_run
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import ProfileStore, RecStore, open_store, profiles_path_for
@@ -148,6 +148,7 @@ class Service:
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
+        self._generic_explain = type(self.model).explain is Recommender.explain
         self.store: RecStore | None = open_store(db) if db is not None else None
         self.profiles = ProfileStore(profiles if profiles is not None else profiles_path_for(db, self.run.path))
 
@@ -239,11 +240,15 @@ class Service:
                 loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
                 raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
             idx.append(i)
-        items_given = np.array(idx, dtype=np.int64)
         stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
         is_like = np.array([s is None for s in ratings.values()])
+        # One entry per movie ("050" and "50" are one movie; the later one counts),
+        # sorted, so the history row is built directly as CSR.
+        last = len(idx) - 1 - np.unique(np.array(idx[::-1], dtype=np.int64), return_index=True)[1]
+        items_given = np.array(idx, dtype=np.int64)[last]
+        stars, is_like = stars[last], is_like[last]
         n = self.dataset.n_items
-        history = sp.csr_matrix((stars, (np.zeros(len(idx), np.int64), items_given)), shape=(1, n))
+        history = _row(items_given, stars, n)
         if self.model.can_score_history:
             scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
         else:
@@ -253,9 +258,21 @@ class Service:
         liked = is_like | (stars >= LIKED_STARS)
         # Reasons come from the movies the person liked, when there are any.
         basis = items_given[liked] if liked.any() else items_given
-        reason_hist = sp.csr_matrix((np.ones(len(basis), np.float32), (np.zeros(len(basis), np.int64), basis)), shape=(1, n))
-        reasons = self.model.explain(reason_hist, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
+        reasons = self._explain_one(basis, items)
         return "history", self._records(items, sc, reasons)
+
+    def _explain_one(self, basis: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``model.explain`` for one person whose history is the sorted item indices ``basis``."""
+        if not len(items):
+            return np.zeros(0, np.int32)
+        if self._generic_explain:
+            # The generic explain, restricted to this person's movies: argmax over the
+            # history columns (ties to the lowest index, as there), without building an
+            # ``(k, n_items)`` mask.
+            sims = np.asarray(self.model.item_similarity(items), dtype=np.float32)[:, basis]
+            return basis[np.argmax(sims, axis=1)].astype(np.int32)
+        history = _row(basis, np.ones(len(basis), np.float32), self.dataset.n_items)
+        return np.asarray(self.model.explain(history, items[None, :])[0], dtype=np.int32)
 
     def popular(self, k: int, genre: str | None) -> list[dict[str, Any]]:
         items = self.search.search("", genre=genre, limit=k)
@@ -301,6 +318,13 @@ class Service:
             "store": self.store_state(),
             "profiles": self.profiles.count(),
         }
+
+
+def _row(items: np.ndarray, values: np.ndarray, n: int) -> sp.csr_matrix:
+    """A ``(1, n)`` CSR row with ``values`` at the sorted, distinct ``items``."""
+    m = sp.csr_matrix((values.astype(np.float32), items.astype(np.int32), np.array([0, len(items)], np.int32)), shape=(1, n))
+    m.has_sorted_indices = True
+    return m
 
 
 def _id_table(ids: Any) -> tuple[dict[str, int], bool]:
@@ -439,7 +463,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return JSONResponse({"user_id": user, "source": source, "recommendations": recs})
 
     @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
-    def cold_start(body: ColdStartRequest) -> Any:
+    async def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
         _check_genre(svc, body.genre, "genre", where="body")
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)

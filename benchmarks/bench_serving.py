@@ -1,0 +1,203 @@
+"""Load test of ``cinerec serve`` on loopback: known users and cold start at a fixed rate.
+
+Usage::
+
+    python benchmarks/bench_serving.py --ml100k PATH/TO/ml-100k [--rate 200] [--seconds 20]
+
+Builds an ml-100k run (EASE), exports its store, starts the real server (uvicorn, one
+process, 127.0.0.1 on a free port) in a child process, and drives it from this process
+with a lean asyncio client (keep-alive connections) at a fixed arrival rate, one scenario at a time:
+
+* ``known_user``: ``GET /users/{id}/recommendations?k=10`` for random known users
+  (answered from the store);
+* ``cold_start``: ``POST /recommendations`` with 3–10 random liked movies (scored live).
+
+Latency is measured from each request's *scheduled* start, so a server that falls
+behind shows it (no coordinated omission). Bounded: ``rate × seconds`` requests per
+scenario, loopback only. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TARGETS_MS = {"known_user": 20.0, "cold_start": 50.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _build(ml100k: Path, root: Path) -> tuple[Path, Path]:
+    from cinerec.data import load
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.store import export_store
+
+    ds = load(ml100k)
+    run_dir = root / "run"
+    save_model(run_dir, create("ease").fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "ml-100k", "best_model": "ease"})
+    db = root / "recs.sqlite"
+    export_store(run_dir, db, k=50, progress=False)
+    return run_dir, db
+
+
+SERVER = """
+import sys, uvicorn
+from cinerec.serving.api import create_app
+app = create_app(sys.argv[1], sys.argv[2])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", access_log=False)
+"""
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection with just enough parsing for these answers.
+
+    A hand-written client costs far less CPU per request than a general one, so on a
+    small shared machine the numbers describe the server, not the load generator.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    async def request(self, method: str, path: str, body: dict | None) -> int:
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nConnection: keep-alive\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + payload)
+        headers = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(headers.split(b" ", 2)[1])
+        length = 0
+        for line in headers.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _scenario(port: int, make, rate: float, seconds: float, warmup: int, connections: int = 64) -> dict:
+    n = int(rate * seconds)
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(connections):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        pool.put_nowait(_Connection(reader, writer, f"127.0.0.1:{port}"))
+
+    async def call(i: int) -> int:
+        conn = await pool.get()
+        try:
+            return await conn.request(*make(i))
+        finally:
+            pool.put_nowait(conn)
+
+    for i in range(warmup):
+        await call(i)
+    latencies = np.full(n, np.nan)
+    statuses = np.zeros(n, dtype=np.int32)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def one(i: int) -> None:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        try:
+            statuses[i] = await asyncio.wait_for(call(warmup + i), timeout=10.0)
+        except Exception:  # a refused, reset or timed-out request counts as an error
+            statuses[i] = -1
+        latencies[i] = (loop.time() - due) * 1000
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    took = loop.time() - start
+    while not pool.empty():
+        pool.get_nowait().writer.close()
+    lat = latencies[~np.isnan(latencies)]
+    return {
+        "requests": n,
+        "rate_target": rate,
+        "throughput_rps": round(n / took, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p90_ms": round(float(np.percentile(lat, 90)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "max_ms": round(float(lat.max()), 2),
+        "errors": int((statuses != 200).sum()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ml100k", type=Path, required=True)
+    ap.add_argument("--rate", type=float, default=200.0, help="requests per second (default: %(default)s)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="per scenario (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120):
+        ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir, db = _build(args.ml100k, Path(tmp))
+        from cinerec.runs import open_run
+
+        ds = open_run(run_dir).dataset
+        user_ids = ds.user_ids.raw.tolist()
+        popular = ds.item_ids.raw[np.argsort(-ds.interactions.item_counts)[:300]].tolist()
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(run_dir), str(db), str(port)])
+        try:
+            _wait(url, server)
+            users = rng.choice(user_ids, size=100_000)
+            likes = [rng.choice(popular, size=int(rng.integers(3, 11)), replace=False).tolist() for _ in range(20_000)]
+
+            def known(i):
+                return "GET", f"/users/{users[i % len(users)]}/recommendations?k=10", None
+
+            def cold(i):
+                return "POST", "/recommendations", {"liked": likes[i % len(likes)], "k": 10}
+
+            out = {"machine": {"cpus": os.cpu_count()}, "server": "uvicorn, 1 process, loopback", "model": "ease",
+                   "dataset": "ml-100k", "targets_p99_ms": TARGETS_MS}
+            for name, make in (("known_user", known), ("cold_start", cold)):
+                res = asyncio.run(_scenario(port, make, args.rate, args.seconds, warmup=50))
+                res["meets_target"] = res["p99_ms"] <= TARGETS_MS[name] and res["errors"] == 0
+                out[name] = res
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    json.dump(out, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _wait(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start in time")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
