@@ -1,0 +1,57 @@
+"""``cinerec quickstart`` end to end, and the run folders it writes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cinerec.cli import main
+from cinerec.errors import DataError
+from cinerec.runs import open_run
+
+
+@pytest.mark.slow
+def test_quickstart_on_real_ml100k_writes_a_reusable_run(ml100k_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["quickstart", "--data", str(ml100k_dir), "--out", str(out), "--models", "popularity,ease", "--users", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "protocol: loo-sampled" in printed and "protocol: loo-full" in printed
+    assert "top-10 unseen movies for user 1" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ease"]["loo-sampled"]["metrics"]["hr@10"] >= 0.62
+    assert 0.38 <= metrics["popularity"]["loo-sampled"]["metrics"]["hr@10"] <= 0.46
+    run = open_run(out)
+    assert set(run.model_names) == {"popularity", "ease"}
+    assert run.default_model == run.meta["best_model"]
+    assert "| loo-sampled" in (out / "report.md").read_text() or "loo-sampled" in (out / "report.md").read_text()
+    # the saved models were refitted on every rating: nothing a user rated is recommended
+    model = run.model("ease")
+    items, _ = model.recommend(np.arange(run.dataset.n_users), k=10)
+    seen = run.dataset.interactions.seen
+    assert not np.take_along_axis(seen.toarray(), items, axis=1).any()
+    # the listed movies are the real ones
+    assert "Toy Story" in run.dataset.catalog.titles[0]
+
+
+def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["quickstart", "--out", str(out), "--models", "popularity", "--users", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "OFFLINE FALLBACK" in err and "SYNTHETIC" in err and "--data" in err
+    run = open_run(out)
+    assert "synthetic" in run.meta["data"]
+
+
+def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["quickstart", "--out", str(out), "--models", "popularity,nonsense"]) == 2
+    assert "unknown model 'nonsense'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unfinished_or_missing_runs_are_refused(tmp_path):
+    with pytest.raises(DataError, match="no such run folder"):
+        open_run(tmp_path / "nope")
+    (tmp_path / "half").mkdir()
+    with pytest.raises(DataError, match="run.json is missing"):
+        open_run(tmp_path / "half")
