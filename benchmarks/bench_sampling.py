@@ -9,7 +9,8 @@ Timed, in one process:
 - ``naive``: the plain NumPy reference, a ``searchsorted`` membership check of
   ``user * n_items + item`` keys with a redraw loop, k=4 for every entry;
 - ``sample_negatives``: cinerec, k=4 for every entry (target 4 s), split into building
-  the sampler and drawing;
+  the sampler and drawing; drawing is also timed with the rows shuffled (not grouped
+  by user), the sampler's slow case;
 - ``sample_eval_negatives``: cinerec, 99 distinct negatives for every user (target 1 s).
 
 Usage: ``python benchmarks/bench_sampling.py [--scale 1.0] [--seed 0]``; ``--scale``
@@ -150,6 +151,10 @@ def main() -> None:
         neg = sampler.sample(users, 4, np.random.default_rng(1))
     with Timer() as train:
         neg = sample_negatives(seen, users, 4, rng=np.random.default_rng(1))
+    shuffled = np.random.default_rng(3).permutation(users)
+    with Timer() as draw_shuffled:
+        sampler.sample(shuffled, 4, np.random.default_rng(1))
+    del shuffled
     rss_train = peak_rss_gb()
     reset_peak_rss()
     with Timer() as evl:
@@ -161,6 +166,7 @@ def main() -> None:
     out["sample_negatives_k4"] = {
         "draws": int(neg.size), "total_s": train.wall, "total_cpu_s": train.cpu,
         "build_s": build.wall, "draw_s": draw.wall, "draw_cpu_s": draw.cpu,
+        "draw_shuffled_rows_s": draw_shuffled.wall, "draw_shuffled_rows_cpu_s": draw_shuffled.cpu,
         "ratio_to_target": round(train.wall / TARGET_TRAIN_S, 3),
         "filter_mb": round(sampler._bits.nbytes / 2**20, 1), "threads": sampler.threads,
     }
