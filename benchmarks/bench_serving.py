@@ -59,7 +59,9 @@ def _build(ml100k: Path, root: Path) -> tuple[Path, Path]:
 
 SERVER = """
 import sys, uvicorn
+from cinerec.commands.serve import limit_threads
 from cinerec.serving.api import create_app
+limit_threads(1)  # as `cinerec serve` does by default
 app = create_app(sys.argv[1], sys.argv[2])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", access_log=False)
 """

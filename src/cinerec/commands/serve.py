@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "limit_threads"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +27,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="which of the run's models (default: the run's best)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="math threads per request (default: %(default)s; requests run side by side instead)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)
+
+
+def limit_threads(n: int) -> None:
+    """Cap torch and BLAS thread pools of this process at ``n``.
+
+    One request's math is small (a row of scores, a top-k); spreading it over threads
+    costs more in hand-offs than it saves, and on a busy machine idle-spinning workers
+    double the latency. Called by the serve command only, never by library code.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: must be between 0 and 65535")
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: must be at least 1")
+    limit_threads(args.threads)
     # Everything is opened and checked here, before listening: a bad run or store is one line.
     app = create_app(args.run, args.db, args.model, args.profiles)
     svc = app.state.service
