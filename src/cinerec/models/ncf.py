@@ -1,0 +1,270 @@
+"""Neural collaborative filtering: ``gmf``, ``mlp`` and ``neumf``.
+
+He, Liao, Zhang, Nie, Hu and Chua, "Neural Collaborative Filtering", WWW 2017.
+
+* GMF: the element-wise product of a user and a movie embedding, weighted by a learned
+  output layer (matrix factorisation with a learned, non-uniform dot product).
+* MLP: user and movie embeddings concatenated and passed through a ReLU tower.
+* NeuMF: both, with separate embeddings, their last layers concatenated into one
+  output. It may start from trained GMF and MLP weights, the output layer blending
+  them as ``[alpha * h_gmf, (1 - alpha) * h_mlp]`` (section 3.4.1 of the paper).
+
+All three learn from implicit feedback with the paper's pointwise log loss: every
+rating is a positive and ``negatives`` unseen movies per positive, drawn afresh each
+epoch, are negatives.
+
+Speed: the user's GMF and MLP embeddings share one table (and the movie's another), so
+a batch costs two lookups whatever the variant; whole-catalog scoring splits the first
+MLP layer into a user part and a movie part, computed once per user and once per
+movie instead of once per pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cinerec.data.dataset import Interactions
+from cinerec.errors import ConfigError
+from cinerec.models.base import load_model, register
+from cinerec.training import NeuralRecommender, TrainConfig, pointwise_samples
+
+__all__ = ["NCFConfig", "NCFNet", "GMF", "MLP", "NeuMF"]
+
+#: Scores computed at once when ranking the whole catalog (bounds the MLP activations).
+_PAIRS_PER_CHUNK = 1 << 19
+
+
+@dataclass(frozen=True)
+class NCFConfig(TrainConfig):
+    """Settings of :class:`GMF`, :class:`MLP` and :class:`NeuMF`.
+
+    Attributes:
+        factors: GMF embedding size (GMF and NeuMF).
+        mlp_factors: MLP embedding size per side; the tower's input is twice this.
+        layers: hidden sizes of the MLP tower, e.g. ``(64, 32)``.
+        dropout: dropout after each hidden layer.
+        negatives: sampled unseen movies per positive, fresh each epoch (the paper's 4).
+        init_std: standard deviation of the normal initial embeddings (the paper's 0.01).
+        pretrain: NeuMF only: first train a GMF and an MLP with these settings and start
+            from their weights.
+        gmf_path, mlp_path: NeuMF only: saved ``gmf`` / ``mlp`` model folders to start
+            from instead (both or neither).
+        alpha: NeuMF only: weight of the GMF part in the pretrained output layer.
+    """
+
+    factors: int = 32
+    mlp_factors: int = 32
+    layers: tuple[int, ...] = (64, 32)
+    dropout: float = 0.0
+    negatives: int = 4
+    init_std: float = 0.01
+    pretrain: bool = False
+    gmf_path: str = ""
+    mlp_path: str = ""
+    alpha: float = 0.5
+    epochs: int = 20
+    batch_size: int = 4096
+    lr: float = 2e-3
+    patience: int = 3
+
+    def validate(self) -> None:
+        super().validate()
+        self._check(self.factors >= 1, "factors", "must be at least 1")
+        self._check(self.mlp_factors >= 1, "mlp_factors", "must be at least 1")
+        self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
+                    "must list at least one positive hidden size")
+        self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        self._check(self.negatives >= 1, "negatives", "must be at least 1")
+        self._check(self.init_std > 0, "init_std", "must be positive")
+        self._check(0 <= self.alpha <= 1, "alpha", "must be in [0, 1]")
+        self._check(bool(self.gmf_path) == bool(self.mlp_path), "gmf_path",
+                    "give both gmf_path and mlp_path, or neither")
+
+
+class NCFNet(nn.Module):
+    """The GMF, MLP or NeuMF network.
+
+    ``user`` / ``item`` tables hold ``[gmf part | mlp part]`` side by side (either part
+    absent for the single variants).
+    """
+
+    def __init__(self, n_users: int, n_items: int, kind: str, factors: int, mlp_factors: int,
+                 layers: tuple[int, ...], dropout: float, init_std: float) -> None:
+        super().__init__()
+        self.kind = kind
+        self.g = factors if kind in ("gmf", "neumf") else 0
+        self.m = mlp_factors if kind in ("mlp", "neumf") else 0
+        self.user = nn.Embedding(n_users, self.g + self.m)
+        self.item = nn.Embedding(n_items, self.g + self.m)
+        nn.init.normal_(self.user.weight, std=init_std)
+        nn.init.normal_(self.item.weight, std=init_std)
+        tower: list[nn.Module] = []
+        width = 2 * self.m
+        if self.m:
+            for h in layers:
+                tower += [nn.Linear(width, h), nn.ReLU()]
+                if dropout:
+                    tower.append(nn.Dropout(dropout))
+                width = h
+        self.tower = nn.Sequential(*tower)
+        self.out_width = self.g + (width if self.m else 0)
+        self.predict = nn.Linear(self.out_width, 1)
+        for mod in self.modules():
+            if isinstance(mod, nn.Linear):
+                nn.init.xavier_uniform_(mod.weight)
+                nn.init.zeros_(mod.bias)
+
+    def _head(self, gmf: torch.Tensor | None, mlp_in: torch.Tensor | None, first: bool = True) -> torch.Tensor:
+        parts = []
+        if gmf is not None:
+            parts.append(gmf)
+        if mlp_in is not None:
+            parts.append(self.tower(mlp_in) if first else self.tower[1:](mlp_in))
+        h = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return self.predict(h).squeeze(-1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """``(n,)`` logits for ``(n,) int64`` user and movie indices."""
+        p, q = self.user(users), self.item(items)
+        g, m = self.g, self.m
+        gmf = p[:, :g] * q[:, :g] if g else None
+        mlp = torch.cat([p[:, g:], q[:, g:]], dim=1) if m else None
+        return self._head(gmf, mlp)
+
+    def rows(self, users: torch.Tensor) -> torch.Tensor:
+        """``(len(users), n_items)`` logits over the whole catalog."""
+        g, m = self.g, self.m
+        p = self.user(users)
+        q = self.item.weight
+        n_u, n_i = len(users), q.shape[0]
+        if m:
+            # W [p; q] + b = (W_p p) + (W_q q + b): one projection per user and per movie.
+            first: nn.Linear = self.tower[0]
+            a = p[:, g:] @ first.weight[:, :m].T
+            b = torch.addmm(first.bias, q[:, g:], first.weight[:, m:].T)
+        out = torch.empty(n_u, n_i, device=q.device, dtype=torch.float32)
+        step = max(1, _PAIRS_PER_CHUNK // max(n_i, 1))
+        for s in range(0, n_u, step):
+            e = min(n_u, s + step)
+            gmf = (p[s:e, None, :g] * q[None, :, :g]) if g else None
+            mlp = (a[s:e, None, :] + b[None, :, :]) if m else None
+            out[s:e] = self._head(gmf, mlp, first=False).float()
+        return out
+
+
+class _NCFModel(NeuralRecommender):
+    Config = NCFConfig
+    kind = "neumf"
+
+    def _build(self, train: Interactions) -> nn.Module:
+        c = self.config
+        return NCFNet(train.n_users, train.n_items, self.kind, c.factors, c.mlp_factors, c.layers,
+                      c.dropout, c.init_std)
+
+    def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+        return pointwise_samples(train, self.config.negatives, rng, device)
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        u, i, y = batch
+        return F.binary_cross_entropy_with_logits(self.module(u, i).float(), y)
+
+    def _score_rows(self, users: np.ndarray) -> torch.Tensor:
+        return self.module.rows(torch.as_tensor(users, dtype=torch.int64, device=self.device))
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
+        d = self.device
+        u = torch.as_tensor(users, dtype=torch.int64, device=d)
+        i = torch.as_tensor(items, dtype=torch.int64, device=d)
+        step = _PAIRS_PER_CHUNK
+        return torch.cat([self.module(u[s:s + step], i[s:s + step]).float() for s in range(0, len(u), step)]
+                         or [torch.zeros(0, device=d)])
+
+    def item_vectors(self) -> np.ndarray:
+        """``(n_items, factors + mlp_factors)`` movie embeddings (GMF and MLP parts side by side)."""
+        return self.module.item.weight.detach().float().cpu().numpy()
+
+
+@register
+class GMF(_NCFModel):
+    """Generalized matrix factorisation (He et al., "Neural Collaborative Filtering", WWW 2017)."""
+
+    name = "gmf"
+    kind = "gmf"
+
+
+@register
+class MLP(_NCFModel):
+    """The MLP variant of neural collaborative filtering (He et al., WWW 2017)."""
+
+    name = "mlp"
+    kind = "mlp"
+
+
+@register
+class NeuMF(_NCFModel):
+    """Neural matrix factorisation, GMF and MLP fused (He et al., WWW 2017).
+
+    With ``pretrain`` (or ``gmf_path`` / ``mlp_path``) the embeddings and tower start
+    from trained GMF and MLP models and the output layer from
+    ``[alpha * h_gmf, (1 - alpha) * h_mlp]``, as in the paper.
+    """
+
+    name = "neumf"
+    kind = "neumf"
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "NeuMF":
+        self._valid = valid  # the pretraining runs early-stop on the same validation set
+        try:
+            return super().fit(train, valid)
+        finally:
+            self._valid = None
+
+    def _build(self, train: Interactions) -> nn.Module:
+        net = super()._build(train)
+        c = self.config
+        if c.gmf_path:
+            gmf, mlp = (_load_part(c.gmf_path, "gmf"), _load_part(c.mlp_path, "mlp"))
+        elif c.pretrain:
+            base = {k: v for k, v in c.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "alpha")}
+            sub = NCFConfig.from_dict({**base, "progress": c.progress})
+            valid = getattr(self, "_valid", None)
+            gmf = GMF(sub).fit(train, valid)
+            mlp = MLP(sub).fit(train, valid)
+        else:
+            return net
+        _blend(net, gmf.module, mlp.module, c.alpha)
+        return net
+
+
+def _load_part(path: str, expect: str) -> _NCFModel:
+    model = load_model(Path(path))
+    if model.name != expect:
+        raise ConfigError(f"{expect}_path={path!r}: holds a {model.name!r} model, expected {expect!r}")
+    return model
+
+
+def _blend(net: NCFNet, gmf: NCFNet, mlp: NCFNet, alpha: float) -> None:
+    """Copy trained GMF and MLP weights into ``net`` (section 3.4.1 of the paper)."""
+    g, m = net.g, net.m
+    if (gmf.g, mlp.m) != (g, m) or gmf.user.weight.shape[0] != net.user.weight.shape[0] \
+            or gmf.item.weight.shape[0] != net.item.weight.shape[0]:
+        raise ConfigError(f"pretrained parts do not fit: GMF has {gmf.g} factors and MLP {mlp.m} per side; "
+                          f"NeuMF wants {g} and {m} over {net.user.weight.shape[0]} users")
+    if [t.shape for t in mlp.tower.state_dict().values()] != [t.shape for t in net.tower.state_dict().values()]:
+        raise ConfigError("pretrained MLP tower has other layer sizes than this NeuMF's layers")
+    with torch.no_grad():
+        net.user.weight[:, :g] = gmf.user.weight.to(net.user.weight.device)
+        net.item.weight[:, :g] = gmf.item.weight.to(net.item.weight.device)
+        net.user.weight[:, g:] = mlp.user.weight.to(net.user.weight.device)
+        net.item.weight[:, g:] = mlp.item.weight.to(net.item.weight.device)
+        net.tower.load_state_dict(mlp.tower.state_dict())
+        net.predict.weight[:, :g] = alpha * gmf.predict.weight
+        net.predict.weight[:, g:] = (1 - alpha) * mlp.predict.weight
+        net.predict.bias[:] = alpha * gmf.predict.bias + (1 - alpha) * mlp.predict.bias

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from cinerec.errors import ConfigError
+from cinerec.models import create
+from cinerec.models.base import CapabilityError
+from tests.models.conformance import ModelConformance, planted_groups, random_ratings
+
+FAST = {"factors": 8, "epochs": 40, "lr": 0.05, "batch_size": 128, "patience": 0, "progress": False, "threads": 1,
+        "device": "cpu", "weight_decay": 1e-3}
+
+
+class TestMF(ModelConformance):
+    model_name = "mf"
+    config = FAST
+    rating_model = True
+    atol = 1e-4
+
+
+class TestBiasedMF(ModelConformance):
+    model_name = "biasedmf"
+    config = FAST
+    rating_model = True
+    atol = 1e-4
+    quality = ("ratings-fold", "rmse", 0.95)
+    quality_config = {"device": "cpu", "progress": False, "threads": 1}
+
+
+@pytest.mark.parametrize("loss", ["bce", "bpr"])
+def test_implicit_losses_learn_the_planted_groups(loss):
+    x = planted_groups()
+    model = create("biasedmf", {**FAST, "loss": loss, "epochs": 30})
+    model.fit(x)
+    items, _ = model.recommend(np.arange(x.n_users), k=3)
+    group = (np.arange(x.n_users) >= x.n_users // 2)[:, None]
+    assert ((items >= x.n_items // 2) == group).mean() >= 0.95
+    assert model.task == "ranking"
+    with pytest.raises(CapabilityError, match="loss='mse'"):
+        model.predict([0], [1])
+
+
+def test_predict_is_clipped_to_the_training_range():
+    x = random_ratings()
+    model = create("biasedmf", {**FAST, "epochs": 5, "lr": 0.5}).fit(x)  # a large lr overshoots
+    users = np.repeat(np.arange(x.n_users), x.n_items)
+    items = np.tile(np.arange(x.n_items), x.n_users)
+    stars = model.predict(users, items)
+    assert stars.min() >= x.ratings.min() and stars.max() <= x.ratings.max()
+    raw = model.score(users, items)
+    assert (raw > x.ratings.max()).any() or (raw < x.ratings.min()).any()
+
+
+def test_biased_mf_learns_user_and_movie_biases():
+    # every rating is user bias + movie bias + 3: a biased model fits it, whatever its factors
+    rng = np.random.default_rng(1)
+    x = random_ratings(seed=1)
+    bu, bi = rng.normal(0, 0.5, x.n_users), rng.normal(0, 0.5, x.n_items)
+    y = (3 + bu[x.users] + bi[x.items]).astype(np.float32)
+    x = x.replace(ratings=y)
+    model = create("biasedmf", {**FAST, "factors": 1, "epochs": 200, "lr": 0.05, "weight_decay": 0.0}).fit(x)
+    err = model.score(x.users, x.items) - y
+    assert np.sqrt(np.mean(err ** 2)) < 0.05
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="factors"):
+        create("mf", {"factors": 0})
+    with pytest.raises(ConfigError, match="loss"):
+        create("mf", {"loss": "hinge"})
+    with pytest.raises(ConfigError, match="negatives"):
+        create("biasedmf", {"negatives": "four"})

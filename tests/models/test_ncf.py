@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+
+from cinerec.errors import ConfigError
+from cinerec.models import create
+from cinerec.models.ncf import NCFNet
+from tests.models.conformance import ModelConformance, planted_groups
+
+FAST = {"factors": 8, "mlp_factors": 8, "layers": [16, 8], "epochs": 25, "lr": 0.01, "batch_size": 256, "init_std": 0.1,
+        "patience": 0, "progress": False, "device": "cpu", "threads": 1}
+
+
+class TestGMF(ModelConformance):
+    model_name = "gmf"
+    config = FAST
+
+
+class TestMLP(ModelConformance):
+    model_name = "mlp"
+    config = FAST
+
+
+class TestNeuMF(ModelConformance):
+    model_name = "neumf"
+    config = FAST
+    quality = ("loo-sampled", "hr@10", 0.64)
+    quality_config = {"device": "cpu", "progress": False, "threads": 1, "epochs": 12}
+
+
+@pytest.mark.parametrize("kind", ["gmf", "mlp", "neumf"])
+def test_whole_catalog_scores_equal_pair_scores(kind):
+    net = NCFNet(7, 11, kind, 4, 3, (5, 2), 0.0, 0.3).eval()
+    users = torch.arange(7)
+    rows = net.rows(users)
+    pairs = net(users.repeat_interleave(11), torch.arange(11).repeat(7)).reshape(7, 11)
+    torch.testing.assert_close(rows, pairs, atol=1e-5, rtol=1e-5)
+
+
+def test_neumf_starts_from_pretrained_parts_with_the_paper_blend(tmp_path):
+    x = planted_groups()
+    gmf = create("gmf", FAST).fit(x)
+    mlp = create("mlp", FAST).fit(x)
+    gmf.save(tmp_path / "gmf")
+    mlp.save(tmp_path / "mlp")
+    # one step with a tiny lr: the start must already rank like the blend of its parts
+    cfg = {**FAST, "gmf_path": str(tmp_path / "gmf"), "mlp_path": str(tmp_path / "mlp"), "epochs": 1,
+           "lr": 1e-9, "smoke": True}
+    neumf = create("neumf", cfg).fit(x)
+    u = np.arange(x.n_users)
+    blend = 0.5 * gmf.module.rows(torch.as_tensor(u)) + 0.5 * mlp.module.rows(torch.as_tensor(u))
+    np.testing.assert_allclose(neumf.score(u), blend.detach().numpy(), atol=1e-4)
+    g = FAST["factors"]
+    np.testing.assert_allclose(neumf.item_vectors()[:, :g], gmf.item_vectors(), atol=1e-6)
+
+
+def test_pretrain_true_trains_both_parts_first():
+    x = planted_groups()
+    model = create("neumf", {**FAST, "pretrain": True, "epochs": 10}).fit(x)
+    items, _ = model.recommend(np.arange(x.n_users), k=3)
+    group = (np.arange(x.n_users) >= x.n_users // 2)[:, None]
+    assert ((items >= x.n_items // 2) == group).all()
+
+
+def test_mismatched_pretrained_parts_are_refused(tmp_path):
+    x = planted_groups()
+    create("gmf", {**FAST, "factors": 4, "epochs": 1}).fit(x).save(tmp_path / "gmf")
+    create("mlp", {**FAST, "epochs": 1}).fit(x).save(tmp_path / "mlp")
+    cfg = {**FAST, "gmf_path": str(tmp_path / "gmf"), "mlp_path": str(tmp_path / "mlp")}
+    with pytest.raises(ConfigError, match="do not fit"):
+        create("neumf", cfg).fit(x)
+    with pytest.raises(ConfigError, match="holds a 'mlp' model"):
+        create("neumf", {**cfg, "gmf_path": str(tmp_path / "mlp")}).fit(x)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="layers"):
+        create("neumf", {"layers": []})
+    with pytest.raises(ConfigError, match="gmf_path"):
+        create("neumf", {"gmf_path": "x"})
+    with pytest.raises(ConfigError, match="dropout"):
+        create("mlp", {"dropout": 1.5})
