@@ -22,7 +22,6 @@ from typing import Annotated, Any, Mapping
 import numpy as np
 import scipy.sparse as sp
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
