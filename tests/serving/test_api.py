@@ -45,6 +45,10 @@ def test_movie_search(client):
     horror = client.get("/movies", params={"genre": "horror", "year_from": 1990, "year_to": 1995, "limit": 5}).json()
     assert len(horror) == 5 and all("Horror" in m["genres"] and 1990 <= m["year"] <= 1995 for m in horror)
     assert client.get("/movies", params={"query": "zzzqqq"}).json() == []
+    # Accents and case do not matter, either way round.
+    assert client.get("/movies", params={"query": "les miserables"}).json()[0]["title"] == "Misérables, Les"
+    assert client.get("/movies", params={"query": "CÉRÉMONIE"}).json()[0]["title"] == "Cérémonie, La"
+    assert client.get("/movies", params={"query": "cafe au lait"}).json()[0]["title"] == "Metisse (Café au Lait)"
 
 
 def test_movie_and_similar(client):
