@@ -8,6 +8,7 @@ from cinerec.models.base import MODELS, Recommender, RatingRecommender, create, 
 __all__ = ["MODELS", "Recommender", "RatingRecommender", "create", "load_model", "top_k"]
 import cinerec.models.als  # noqa: F401
 import cinerec.models.baselines  # noqa: F401
+import cinerec.models.autoencoder  # noqa: F401
 import cinerec.models.mf  # noqa: F401
 import cinerec.models.ncf  # noqa: F401
 import cinerec.models.mlp_rating  # noqa: F401

@@ -1,0 +1,406 @@
+"""Autoencoders over rows of the rating matrix: AutoRec and Mult-VAE.
+
+Both models read whole rows of the user×movie matrix. The training matrix stays on the
+device in CSR form and each batch is a set of row indices; :func:`dense_rows` turns
+them into dense ``(batch, width)`` tensors with a handful of vectorised tensor ops, so
+no dense copy of the whole matrix is ever made (ml-20m would need 15 GB).
+
+- :class:`AutoRec` — Sedhain, Menon, Sanner and Xie, "AutoRec: Autoencoders Meet
+  Collaborative Filtering", WWW 2015. Predicts stars; the loss only sees observed
+  ratings.
+- :class:`MultVAE` — Liang, Krishnan, Hoffman and Jebara, "Variational Autoencoders for
+  Collaborative Filtering", WWW 2018. Ranks the whole catalogue from a binary history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cinerec.data.dataset import Interactions
+from cinerec.errors import DataError
+from cinerec.models.base import RatingRecommender, register
+from cinerec.training import NeuralRecommender, TrainConfig
+
+__all__ = [
+    "AutoRec", "AutoRecConfig", "MultVAE", "MultVAEConfig", "dense_rows", "kl_weight", "masked_sse",
+]
+
+
+# -- shared plumbing ---------------------------------------------------------------
+
+
+class _CSR(nn.Module):
+    """A CSR matrix held as non-persistent buffers, so ``.to(device)`` moves it but the
+    state dict (the saved weights) does not carry a copy of the training data."""
+
+    def __init__(self, x: sp.csr_matrix) -> None:
+        super().__init__()
+        x = sp.csr_matrix(x)
+        x.sort_indices()
+        self.shape = x.shape
+        self.register_buffer("indptr", torch.from_numpy(x.indptr.astype(np.int64)), persistent=False)
+        self.register_buffer("indices", torch.from_numpy(x.indices.astype(np.int64)), persistent=False)
+        self.register_buffer("data", torch.from_numpy(x.data.astype(np.float32)), persistent=False)
+
+    def rows(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense ``(len(rows), width) float32`` values and ``bool`` mask of stored cells."""
+        return dense_rows(self.indptr, self.indices, self.data, rows, self.shape[1])
+
+
+def dense_rows(indptr: torch.Tensor, indices: torch.Tensor, data: torch.Tensor, rows: torch.Tensor,
+               width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather rows of a CSR matrix into dense tensors, without a Python loop.
+
+    Args:
+        indptr, indices, data: the CSR arrays, ``int64``/``int64``/``float32``, on one device.
+        rows: ``(b,) int64`` row indices.
+        width: number of columns.
+
+    Returns:
+        ``(values (b, width) float32, observed (b, width) bool)``; unstored cells are
+        ``0`` in ``values`` and ``False`` in ``observed``.
+    """
+    start = indptr[rows]
+    counts = indptr[rows + 1] - start
+    total = int(counts.sum())
+    out = torch.zeros((len(rows), width), dtype=torch.float32, device=data.device)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool, device=data.device)
+    if total:
+        which = torch.repeat_interleave(torch.arange(len(rows), device=data.device), counts)
+        # position of each gathered entry inside its own row: 0, 1, ... count-1
+        offset = torch.arange(total, device=data.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        src = start[which] + offset
+        out[which, indices[src]] = data[src]
+        mask[which, indices[src]] = True
+    return out, mask
+
+
+def _check_history(history: sp.csr_matrix, width: int, name: str) -> sp.csr_matrix:
+    history = sp.csr_matrix(history, dtype=np.float32)
+    if history.shape[1] != width:
+        raise DataError(f"{name}: history has {history.shape[1]} movie columns, the model knows {width}")
+    return history
+
+
+# -- AutoRec -----------------------------------------------------------------------
+
+
+def masked_sse(recon: torch.Tensor, target: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """Sum of squared errors over observed cells only (AutoRec's data term).
+
+    Args:
+        recon: ``(b, width)`` reconstructions.
+        target: ``(b, width)`` ratings; what unobserved cells hold is irrelevant.
+        observed: ``(b, width) bool``, ``True`` where a rating exists.
+
+    Returns:
+        A ``float32`` scalar; neither its value nor its gradient depends on ``recon``
+        or ``target`` at unobserved cells.
+    """
+    err = torch.where(observed, recon.float() - target.float(), torch.zeros((), device=recon.device))
+    return (err ** 2).sum()
+
+
+@dataclass(frozen=True)
+class AutoRecConfig(TrainConfig):
+    """Settings of :class:`AutoRec` (defaults tuned on MovieLens-100K, I-AutoRec).
+
+    Attributes:
+        kind: ``"item"`` (I-AutoRec: each movie's column of ratings is encoded; the
+            paper's better variant) or ``"user"`` (U-AutoRec: each user's row).
+        hidden: sizes of the hidden layers (the paper uses one of 500).
+        activation: hidden-layer activation; the paper's encoder is ``sigmoid``.
+        output: output activation; the paper's decoder is the ``identity``.
+        l2: the paper's ``lambda``: weight of ``lambda/2 * sum ||W||^2`` over all weight
+            matrices, added to the sum of squared errors on observed ratings.
+    """
+
+    kind: Literal["item", "user"] = "item"
+    hidden: tuple[int, ...] = (500,)
+    activation: Literal["sigmoid", "identity", "relu", "tanh"] = "sigmoid"
+    output: Literal["sigmoid", "identity", "relu", "tanh"] = "identity"
+    l2: float = 1.0
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 10
+
+    def validate(self) -> None:
+        super().validate()
+        self._check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden",
+                    "needs at least one layer, each of size 1 or more")
+        self._check(self.l2 >= 0, "l2", "must be zero or more")
+
+
+_ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class _AutoRecNet(nn.Module):
+    def __init__(self, x: sp.csr_matrix, cfg: AutoRecConfig, low: float, high: float) -> None:
+        super().__init__()
+        self.matrix = _CSR(x)
+        width = x.shape[1]
+        sizes = [width, *cfg.hidden]
+        enc: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            enc += [nn.Linear(a, b), _ACT[cfg.activation]()]
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = []
+        back = sizes[::-1]
+        for j, (a, b) in enumerate(zip(back[:-1], back[1:])):
+            last = j == len(back) - 2
+            dec += [nn.Linear(a, b), _ACT[cfg.output if last else cfg.activation]()]
+        self.decoder = nn.Sequential(*dec)
+        # Known at inference time, so kept in the state dict.
+        self.register_buffer("low", torch.tensor(float(low)))
+        self.register_buffer("high", torch.tensor(float(high)))
+        self.n_rows = max(1, int((np.diff(x.indptr) > 0).sum()))  # rows that carry a loss
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(values))
+
+    def weight_norm(self) -> torch.Tensor:
+        return sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
+
+
+@register
+class AutoRec(NeuralRecommender, RatingRecommender):
+    """AutoRec (Sedhain et al., WWW 2015): an autoencoder that reconstructs ratings.
+
+    ``kind="item"`` (I-AutoRec, the default) encodes each movie's vector of ratings
+    from every training user and reads user ``u``'s predicted stars off position ``u``
+    of the reconstruction; ``kind="user"`` (U-AutoRec) encodes each user's row.
+    Unobserved ratings enter the input as 0 and are left out of the loss, which is the
+    paper's: squared error over observed ratings plus ``l2/2`` times the squared
+    weights. Predictions are clipped to the training rating range.
+
+    New people (``score_history``): only U-AutoRec can take them, by encoding the new
+    rating row as it encodes a training user's. In I-AutoRec every input unit *is* a
+    training user, so a new person has no input weights until the model is refitted;
+    ``can_score_history`` is therefore ``True`` only for ``kind="user"``.
+    """
+
+    name = "autorec"
+    Config = AutoRecConfig
+    task = "rating"
+
+    def __init__(self, config: AutoRecConfig | None = None) -> None:
+        super().__init__(config)
+        self.can_score_history = self.config.kind == "user"  # type: ignore[misc]
+
+    def _matrix(self, train: Interactions) -> sp.csr_matrix:
+        """Rows the network encodes: users×movies, or movies×users for I-AutoRec."""
+        x = train.csr
+        return x.T.tocsr() if self.config.kind == "item" else x
+
+    def _build(self, train: Interactions) -> nn.Module:
+        low, high = (float(train.ratings.min()), float(train.ratings.max())) if len(train) else (0.0, 1.0)
+        return _AutoRecNet(self._matrix(train), self.config, low, high)
+
+    def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+        x = self._matrix(train)
+        rows = np.flatnonzero(np.diff(x.indptr))  # a row with no rating carries no loss
+        return (torch.from_numpy(rows.astype(np.int64)).to(device),)
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        net = self.module
+        values, observed = net.matrix.rows(batch[0])
+        recon = net(values)
+        # The weight penalty is shared out over rows so that one epoch sums to the
+        # paper's objective; dividing by the batch size keeps the step size independent of it.
+        penalty = 0.5 * self.config.l2 * net.weight_norm() * (len(values) / net.n_rows)
+        return (masked_sse(recon, values, observed) + penalty) / len(values)
+
+    def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
+        net = self.module
+        return net(values).float().clamp(net.low, net.high)
+
+    def _score_rows(self, users: np.ndarray) -> torch.Tensor:
+        net = self.module
+        dev = net.low.device
+        u = torch.as_tensor(users, dtype=torch.int64, device=dev)
+        if self.config.kind == "user":
+            values, _ = net.matrix.rows(u)
+            return self._reconstruct(values)
+        # I-AutoRec: reconstruct every movie's column, keep the requested users' entries.
+        out = torch.empty((len(u), self.n_items), dtype=torch.float32, device=dev)
+        step = 4096
+        for start in range(0, self.n_items, step):
+            items = torch.arange(start, min(self.n_items, start + step), device=dev)
+            values, _ = net.matrix.rows(items)
+            out[:, start:start + len(items)] = self._reconstruct(values)[:, u].T
+        return out
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        if not self.can_score_history:
+            from cinerec.models.base import CapabilityError
+
+            raise CapabilityError(
+                f"{self.name}: an item-based AutoRec cannot score a new person (each input unit is a "
+                "training user); refit, or use kind = \"user\"")
+        history = _check_history(history, self.n_items, self.name)
+        net = self.module
+        with torch.no_grad():
+            net.eval()
+            values = torch.from_numpy(history.toarray()).to(net.low.device)
+            return self._reconstruct(values).cpu().numpy()
+
+    def item_vectors(self) -> np.ndarray:
+        """Movie vectors: I-AutoRec's hidden code of each movie's ratings column, or
+        U-AutoRec's decoder weights into each movie."""
+        net = self.module
+        with torch.no_grad():
+            if self.config.kind == "item":
+                parts = []
+                for start in range(0, self.n_items, 4096):
+                    items = torch.arange(start, min(self.n_items, start + 4096), device=net.low.device)
+                    parts.append(net.encoder(net.matrix.rows(items)[0]).float().cpu())
+                return torch.cat(parts).numpy()
+            last = [m for m in net.decoder if isinstance(m, nn.Linear)][-1]
+            return last.weight.detach().float().cpu().numpy()
+
+
+# -- Mult-VAE ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultVAEConfig(TrainConfig):
+    """Settings of :class:`MultVAE` (defaults tuned on MovieLens-100K).
+
+    Attributes:
+        hidden: encoder layer sizes, the last being the latent dimension (the paper's
+            600 → 200); the decoder mirrors them.
+        dropout: dropout on the normalised input history (the paper's 0.5).
+        anneal_cap: the largest KL weight ``beta``.
+        total_anneal_steps: optimiser steps over which ``beta`` rises linearly from 0;
+            it then stays at ``anneal_cap``.
+    """
+
+    hidden: tuple[int, ...] = (600, 200)
+    dropout: float = 0.5
+    anneal_cap: float = 0.2
+    total_anneal_steps: int = 20000
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 20
+
+    def validate(self) -> None:
+        super().validate()
+        self._check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden",
+                    "needs at least the latent size, each of size 1 or more")
+        self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        self._check(self.anneal_cap >= 0, "anneal_cap", "must be zero or more")
+        self._check(self.total_anneal_steps >= 1, "total_anneal_steps", "must be at least 1")
+
+
+def kl_weight(step: int | torch.Tensor, anneal_cap: float, total_anneal_steps: int) -> float:
+    """The KL weight ``beta`` after ``step`` optimiser steps: ``min(cap, step / total)``."""
+    return min(float(anneal_cap), float(step) / float(total_anneal_steps))
+
+
+class _VAENet(nn.Module):
+    def __init__(self, x: sp.csr_matrix, cfg: MultVAEConfig) -> None:
+        super().__init__()
+        self.matrix = _CSR(x)
+        sizes = [x.shape[1], *cfg.hidden]
+        latent = sizes[-1]
+        enc: list[nn.Module] = []
+        for a, b in zip(sizes[:-2], sizes[1:-1]):
+            enc += [nn.Linear(a, b), nn.Tanh()]
+        self.encoder = nn.Sequential(*enc)
+        self.to_stats = nn.Linear(sizes[-2], 2 * latent)
+        back = sizes[::-1]
+        dec: list[nn.Module] = []
+        for j, (a, b) in enumerate(zip(back[:-1], back[1:])):
+            dec.append(nn.Linear(a, b))
+            if j < len(back) - 2:
+                dec.append(nn.Tanh())
+        self.decoder = nn.Sequential(*dec)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.latent = latent
+        # The annealing clock lives in the state dict, so a resumed run picks up where it was.
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):  # Xavier weights, small normal biases, as in the paper's code
+                nn.init.xavier_normal_(m.weight)
+                nn.init.normal_(m.bias, std=0.001)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits over movies, and the posterior mean and log-variance."""
+        h = F.normalize(x, dim=1)
+        h = self.drop(h)
+        stats = self.to_stats(self.encoder(h))
+        mu, logvar = stats[:, : self.latent], stats[:, self.latent:]
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decoder(z), mu, logvar
+
+
+@register
+class MultVAE(NeuralRecommender):
+    """Mult-VAE (Liang et al., WWW 2018): a variational autoencoder over binary histories.
+
+    A user's history (1 for every movie watched) is L2-normalised, dropped out, encoded
+    to a Gaussian posterior, and decoded to a multinomial over the whole catalogue. The
+    loss is the negative multinomial log-likelihood plus ``beta`` times the KL term,
+    with ``beta`` rising linearly to ``anneal_cap`` over ``total_anneal_steps`` steps
+    (:func:`kl_weight`). Scores are the decoder's logits at the posterior mean.
+
+    A new person's binary history goes through the encoder exactly like a training
+    user's, so ``score_history`` needs no refit.
+    """
+
+    name = "multivae"
+    Config = MultVAEConfig
+    task = "ranking"
+    can_score_history = True
+
+    def _build(self, train: Interactions) -> nn.Module:
+        return _VAENet(train.seen, self.config)
+
+    def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+        rows = np.flatnonzero(train.user_counts > 0)
+        return (torch.from_numpy(rows.astype(np.int64)).to(device),)
+
+    @property
+    def beta(self) -> float:
+        """The KL weight the next training step will use."""
+        steps = int(self.module.steps) if self.module is not None else 0
+        return kl_weight(steps, self.config.anneal_cap, self.config.total_anneal_steps)
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        net = self.module
+        x, _ = net.matrix.rows(batch[0])
+        logits, mu, logvar = net(x)
+        nll = -(F.log_softmax(logits.float(), dim=1) * x).sum(dim=1).mean()
+        kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)).mean()
+        beta = self.beta
+        if net.training:
+            net.steps += 1
+        return nll + beta * kl.float()
+
+    def _score_rows(self, users: np.ndarray) -> torch.Tensor:
+        net = self.module
+        dev = net.steps.device
+        x, _ = net.matrix.rows(torch.as_tensor(users, dtype=torch.int64, device=dev))
+        return net(x)[0].float()
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        history = _check_history(history, self.n_items, self.name)
+        net = self.module
+        with torch.no_grad():
+            net.eval()
+            x = torch.from_numpy((history.toarray() != 0).astype(np.float32)).to(net.steps.device)
+            return net(x)[0].float().cpu().numpy()
+
+    def item_vectors(self) -> np.ndarray:
+        """The decoder's output weights: one vector per movie in the latent-side space."""
+        last = [m for m in self.module.decoder if isinstance(m, nn.Linear)][-1]
+        return last.weight.detach().float().cpu().numpy()

@@ -1,0 +1,146 @@
+"""AutoRec and Mult-VAE: the shared contract plus each model's own rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create
+from cinerec.models.autoencoder import AutoRec, MultVAE, dense_rows, kl_weight, masked_sse
+from cinerec.models.base import CapabilityError
+from tests.models.conformance import ModelConformance, planted_groups, random_ratings
+
+TINY_AUTOREC = {"hidden": [16], "epochs": 60, "batch_size": 8, "lr": 0.01, "l2": 0.01, "device": "cpu", "progress": False, "threads": 1}
+TINY_VAE = {"hidden": [32, 8], "epochs": 40, "batch_size": 8, "lr": 0.005, "total_anneal_steps": 100,
+            "device": "cpu", "progress": False, "threads": 1}
+
+
+class TestItemAutoRec(ModelConformance):
+    model_name = "autorec"
+    config = TINY_AUTOREC
+    rating_model = True
+    quality = ("ratings-fold", "rmse", 0.95)
+    quality_options = {"fold": "u1"}
+
+
+class TestUserAutoRec(ModelConformance):
+    model_name = "autorec"
+    config = {**TINY_AUTOREC, "kind": "user"}
+    rating_model = True
+
+
+class TestMultVAE(ModelConformance):
+    model_name = "multivae"
+    config = TINY_VAE
+    quality = ("loo-sampled", "hr@10", 0.64)
+
+
+def test_dense_rows_matches_scipy():
+    x = random_ratings().csr
+    rows = np.array([3, 0, 3, 49])
+    values, observed = dense_rows(torch.from_numpy(x.indptr.astype(np.int64)), torch.from_numpy(x.indices.astype(np.int64)),
+                                  torch.from_numpy(x.data), torch.from_numpy(rows), x.shape[1])
+    np.testing.assert_array_equal(values.numpy(), x[rows].toarray())
+    np.testing.assert_array_equal(observed.numpy(), x[rows].toarray() != 0)
+
+
+def test_autorec_loss_ignores_unobserved_entries():
+    rng = np.random.default_rng(0)
+    recon = torch.tensor(rng.normal(size=(3, 5)), dtype=torch.float32, requires_grad=True)
+    target = torch.tensor(rng.integers(1, 6, (3, 5)), dtype=torch.float32)
+    observed = torch.tensor(rng.random((3, 5)) < 0.5)
+    base = masked_sse(recon, target, observed)
+    # Any placeholder in the unobserved cells of the target: same loss.
+    other = torch.where(observed, target, torch.full_like(target, 99.0))
+    assert float(masked_sse(recon, other, observed).detach()) == pytest.approx(float(base.detach()))
+    # And no gradient reaches the reconstruction at unobserved cells.
+    base.backward()
+    assert (recon.grad[~observed] == 0).all()
+    assert (recon.grad[observed] != 0).all()
+    # By hand: the squared errors of the observed cells.
+    want = float((((recon - target) ** 2)[observed]).sum())
+    assert float(base.detach()) == pytest.approx(want, rel=1e-6)
+
+
+def test_autorec_training_loss_only_sees_observed_ratings():
+    x = random_ratings()
+    model = create("autorec", TINY_AUTOREC).fit(x)
+    net = model.module
+    rows = torch.arange(5)
+    values, observed = net.matrix.rows(rows)
+    with torch.no_grad():
+        recon = net(values)
+        loss = masked_sse(recon, values, observed)
+        shifted = masked_sse(recon, values + 7.0 * (~observed), observed)
+    assert float(loss) == pytest.approx(float(shifted))
+
+
+def test_autorec_predicts_clipped_stars_and_learns_the_planted_dislikes():
+    x = planted_groups(rating_model=True)
+    model = create("autorec", {**TINY_AUTOREC, "epochs": 150}).fit(x)
+    stars = model.score(np.arange(x.n_users))
+    assert stars.min() >= 1.0 and stars.max() <= 5.0
+    half = x.n_items // 2
+    group = np.arange(x.n_users) >= x.n_users // 2
+    own = np.where(group[:, None], stars[:, half:].mean(1, keepdims=True), stars[:, :half].mean(1, keepdims=True))
+    other = np.where(group[:, None], stars[:, :half].mean(1, keepdims=True), stars[:, half:].mean(1, keepdims=True))
+    assert (own > other + 1.0).all()
+
+
+def test_item_autorec_refuses_new_people_but_user_autorec_takes_them():
+    x = random_ratings()
+    item = create("autorec", {**TINY_AUTOREC, "epochs": 2}).fit(x)
+    assert not item.can_score_history
+    with pytest.raises(CapabilityError, match="item-based"):
+        item.score_history(x.csr[:2])
+    user = create("autorec", {**TINY_AUTOREC, "kind": "user", "epochs": 2}).fit(x)
+    assert user.can_score_history
+    new = sp.csr_matrix(([5.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
+    assert user.score_history(new).shape == (1, x.n_items)
+    with pytest.raises(DataError, match="columns"):
+        user.score_history(new[:, :10])
+
+
+def test_autorec_config_names_the_bad_field():
+    with pytest.raises(ConfigError, match="hidden"):
+        create("autorec", {"hidden": []})
+    with pytest.raises(ConfigError, match="kind"):
+        create("autorec", {"kind": "both"})
+    with pytest.raises(ConfigError, match="l2"):
+        create("autorec", {"l2": -1.0})
+
+
+def test_kl_annealing_schedule():
+    assert kl_weight(0, 0.2, 1000) == 0.0
+    assert kl_weight(500, 0.2, 1000) == pytest.approx(0.2)  # capped: 0.5 > 0.2
+    assert kl_weight(100, 0.2, 1000) == pytest.approx(0.1)
+    assert kl_weight(100, 1.0, 1000) == pytest.approx(0.1)
+    assert kl_weight(10**6, 0.2, 1000) == pytest.approx(0.2)
+
+
+def test_multvae_counts_optimiser_steps_for_annealing():
+    x = random_ratings()  # 50 users
+    cfg = {**TINY_VAE, "epochs": 3, "batch_size": 20, "total_anneal_steps": 30, "anneal_cap": 0.5}
+    model = create("multivae", cfg).fit(x)
+    # 3 batches per epoch (20 + 20 + 10 users), 3 epochs
+    assert int(model.module.steps) == 9
+    assert model.beta == pytest.approx(9 / 30)
+    # scoring does not advance the clock
+    model.score(np.arange(5))
+    model.recommend(np.arange(5), 3)
+    assert int(model.module.steps) == 9
+
+
+def test_multvae_history_is_binary_and_config_checked():
+    x = random_ratings()
+    model = create("multivae", {**TINY_VAE, "epochs": 2}).fit(x)
+    np.testing.assert_allclose(model.score_history(x.csr[:4]), model.score_history(x.seen[:4]), atol=1e-6)
+    assert model.item_vectors().shape[0] == x.n_items
+    with pytest.raises(ConfigError, match="dropout"):
+        create("multivae", {"dropout": 1.0})
+    with pytest.raises(ConfigError, match="total_anneal_steps"):
+        create("multivae", {"total_anneal_steps": 0})
+    assert isinstance(model, MultVAE) and not isinstance(model, AutoRec)
