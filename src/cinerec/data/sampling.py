@@ -224,18 +224,20 @@ class NegativeSampler:
         full = 1 << log_full
         want = np.maximum(deg, 1) * _BITS_PER_SEEN
         size = np.left_shift(np.int64(1), np.ceil(np.log2(want)).astype(np.int64))
-        size = np.clip(size, min(64, full), full)
+        # At least 8 bits, so every region starts on a byte and bit i of a region is
+        # bit (i & 7) of its byte: lookups then need no 64-bit position arithmetic.
+        size = np.clip(size, max(8, min(64, full)), max(8, full))
         # Users whose region spans every movie index have an exact bitmap.
         self._exact = size >= full
         base = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(size, out=base[1:])
-        total_bits = int(base[-1])
-        self._pos_dtype = np.int32 if total_bits < 2**31 else np.int64
-        self._base = base[:-1].astype(self._pos_dtype)
+        n_bytes = int(base[-1]) // 8
+        self._pos_dtype = np.int32 if n_bytes < 2**31 else np.int64
+        self._base = (base[:-1] >> 3).astype(self._pos_dtype)  # first byte of each region
         self._mask = (size - 1).astype(np.int32)
-        self._bits = np.zeros(total_bits // 8 + 1, dtype=np.uint8)
+        self._bits = np.zeros(n_bytes, dtype=np.uint8)
         light = ~self._exact
-        self._search_steps = int(np.ceil(np.log2(deg[light].max() + 1))) + 1 if light.any() and len(deg) else 1
+        self._search_steps = int(np.ceil(np.log2(deg[light].max() + 1))) + 1 if light.any() else 1
         # Set the bit of every seen entry, a chunk of users at a time.
         nnz = len(self._indices)
         cuts = np.unique(np.searchsorted(self._indptr, np.arange(0, nnz, _CHUNK), side="right") - 1)
@@ -245,21 +247,21 @@ class NegativeSampler:
             if lo == hi:
                 continue
             rows = np.repeat(np.arange(a, b, dtype=np.int32), deg[a:b])
-            pos = self._indices[lo:hi] & self._mask[rows]
-            pos = pos.astype(self._pos_dtype) + self._base[rows]
-            np.bitwise_or.at(self._bits, pos >> 3, np.left_shift(np.uint8(1), (pos & 7).astype(np.uint8)))
+            items = self._indices[lo:hi]
+            byte = (items & self._mask[rows]) >> 3
+            byte = byte.astype(self._pos_dtype) + self._base[rows]
+            np.bitwise_or.at(self._bits, byte, np.left_shift(np.uint8(1), (items & 7).astype(np.uint8)))
 
     # -- membership -------------------------------------------------------------------
 
     def _seen_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``(r, c) bool``: is ``items[j, :]`` stored in row ``users[j]`` of ``seen``?"""
-        pos = items & self._mask[users][:, None]
-        pos = pos.astype(self._pos_dtype, copy=False)
-        pos += self._base[users][:, None]
-        bit = (pos & 7).astype(np.uint8)
-        pos >>= 3
-        flag = self._bits[pos]
-        flag >>= bit
+        byte = items & self._mask[users][:, None]
+        byte >>= 3
+        byte = byte.astype(self._pos_dtype, copy=False)
+        byte += self._base[users][:, None]
+        flag = self._bits[byte]
+        flag >>= np.bitwise_and(items, np.uint8(7), dtype=np.uint8, casting="unsafe")
         flag &= 1
         hit = flag.view(bool)
         idx = np.flatnonzero(hit)
