@@ -79,14 +79,20 @@ def test_itemknn_shrink_and_neighbours():
     assert s[2, 0] == pytest.approx(1 / (np.sqrt(2) + 1))  # m0's best neighbour, shrunk
 
 
-def test_itemknn_block_by_block_equals_all_at_once(monkeypatch):
+@pytest.mark.parametrize("dense_fraction", [0.0, 1.0])  # rank every block densely / sparsely
+def test_itemknn_block_by_block_equals_all_at_once(monkeypatch, dense_fraction):
     from tests.models.conformance import random_ratings
 
     x = random_ratings(n_users=80, n_items=70, seed=3)
-    whole = create("itemknn", {"neighbors": 7}).fit(x).similarity_.toarray()
-    monkeypatch.setattr(baselines, "_BLOCK_BYTES", 4 * 70 * 3)  # three columns per block
-    blocks = create("itemknn", {"neighbors": 7}).fit(x).similarity_.toarray()
-    np.testing.assert_allclose(blocks, whole, rtol=1e-6)
+    whole = create("itemknn", {"neighbors": 7}).fit(x)._neighbours.toarray()
+    every = create("itemknn", {"neighbors": 1000}).fit(x)._neighbours.toarray()
+    monkeypatch.setattr(baselines, "_BLOCK_BYTES", 4 * 70 * 3)  # three movies per block
+    monkeypatch.setattr(baselines, "_DENSE_FRACTION", dense_fraction)
+    blocks = create("itemknn", {"neighbors": 7}).fit(x)._neighbours.toarray()
+    # Equal similarities may swap which neighbour is kept, never the kept values.
+    np.testing.assert_allclose(np.sort(blocks, axis=1), np.sort(whole, axis=1), rtol=1e-6)
+    assert ((blocks > 0).sum(axis=1) <= 7).all()
+    np.testing.assert_allclose(create("itemknn", {"neighbors": 1000}).fit(x)._neighbours.toarray(), every, rtol=1e-6)
 
 
 def test_ease_matches_the_closed_form():

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+import torch
 
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
@@ -27,6 +28,8 @@ __all__ = [
 
 #: Budget (bytes) for one dense block of the item-item similarity in item-kNN.
 _BLOCK_BYTES = 128 * 2**20
+#: Above this share of non-zero similarities a block is ranked densely (torch.topk).
+_DENSE_FRACTION = 0.05
 
 
 def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str) -> sp.csr_matrix:
@@ -136,34 +139,47 @@ class ItemKNN(Recommender):
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "ItemKNN":
         self._remember(train)
         cfg = self.config
-        x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name).tocsc()
+        x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name)
         n = train.n_items
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
-        xt = x.T.tocsr()  # (n_items, n_users)
+        xt = x.T.tocsr()  # (n_items, n_users): row j = who saw movie j
         k = min(cfg.neighbors, max(n - 1, 1))
         block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
         rows, cols, vals = [], [], []
         for sl in chunks(n, block):
-            target = np.arange(sl.start, sl.stop)
-            dots = (xt @ x[:, sl]).toarray().astype(np.float32)  # (n_items, block)
-            denom = norms[:, None] * norms[None, target] + cfg.shrink
-            sims = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0).astype(np.float32)
-            sims[target, np.arange(len(target))] = 0.0  # a movie is not its own neighbour
-            if k < n:
-                top = np.argpartition(-sims, k - 1, axis=0)[:k]  # (k, block)
+            b = sl.stop - sl.start
+            # Row r: movie sl.start + r against every movie. Only non-zero dot products can
+            # become neighbours, so the cosine is computed on the sparse entries alone.
+            prod = (xt[sl] @ x).tocoo()
+            r, c = prod.row.astype(np.int64), prod.col.astype(np.int64)
+            denom = norms[sl.start + r] * norms[c] + cfg.shrink
+            sim = np.divide(prod.data, denom, out=np.zeros(len(r)), where=denom > 0).astype(np.float32)
+            keep = (c != sl.start + r) & (sim > 0)  # a movie is not its own neighbour
+            r, c, sim = r[keep], c[keep], sim[keep]
+            if len(sim) > _DENSE_FRACTION * b * n:
+                # Dense block (popular movies): torch.topk is multi-threaded and beats sorting.
+                dense = torch.zeros((b, n), dtype=torch.float32)
+                dense[torch.from_numpy(r), torch.from_numpy(c)] = torch.from_numpy(sim)
+                v, top = (t.numpy() for t in torch.topk(dense, min(k, n), dim=1))
+                ok = v > 0
+                r, c, sim = np.broadcast_to(np.arange(b)[:, None], top.shape)[ok], top[ok], v[ok]
             else:
-                top = np.broadcast_to(np.arange(n)[:, None], (n, len(target)))
-            v = np.take_along_axis(sims, top, axis=0)
-            keep = v > 0
-            rows.append(top[keep])
-            cols.append(np.broadcast_to(target[None, :], top.shape)[keep])
-            vals.append(v[keep])
-        s = sp.csr_matrix(
+                # Sparse block: sort each row's entries by similarity, keep the first k.
+                order = np.lexsort((-sim, r))
+                r, c, sim = r[order], c[order], sim[order]
+                rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+                ok = rank < k
+                r, c, sim = r[ok], c[ok], sim[ok]
+            rows.append(sl.start + r)
+            cols.append(c)
+            vals.append(sim)
+        # neighbours[j, i] = similarity of movie i to movie j, kept only for j's top k.
+        neighbours = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=np.float32
         )
-        s.sort_indices()
-        self.similarity_ = s
-        self._neighbours = None
+        neighbours.sort_indices()
+        self._neighbours = neighbours
+        self.similarity_ = neighbours.T.tocsr()  # S[i, j]: scores are history @ S
         return self
 
     def _neighbour_rows(self) -> sp.csr_matrix:
