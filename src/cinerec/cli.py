@@ -16,7 +16,7 @@ from cinerec.errors import CinerecError
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ["data", "quickstart", "export", "serve", "evaluate"]
+COMMANDS = ["data", "quickstart", "export", "serve", "evaluate", "train", "recommend"]
 
 
 def build_parser() -> argparse.ArgumentParser:

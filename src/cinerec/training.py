@@ -324,7 +324,9 @@ def _load_torch(path: Path, device: torch.device) -> Any:
     except FileNotFoundError:
         raise DataError(f"{path}: file is missing") from None
     except Exception as e:  # truncated, tampered or not a checkpoint at all
-        raise DataError(f"{path}: not a readable cinerec checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+        detail = _first_line(e)
+        detail = detail if len(detail) <= 100 else detail[:97] + "..."
+        raise DataError(f"{path}: not a readable cinerec checkpoint ({type(e).__name__}: {detail})") from None
 
 
 @contextlib.contextmanager
@@ -443,7 +445,12 @@ def _make_validator(model: NeuralRecommender, train: Interactions, valid: Intera
     seen = train.seen.maximum(valid.seen).tocsr()
     users = valid.users.astype(np.int64)
     rng = np.random.default_rng([model.config.seed, 0x5EED])
-    negs = sample_eval_negatives(seen, users, model.config.valid_negatives, rng=rng)
+    # A small catalog may leave a user fewer unseen movies than asked for: take what there is.
+    room = int((train.n_items - np.diff(seen.indptr)[users]).min())
+    n_neg = min(model.config.valid_negatives, room)
+    if n_neg < 1:
+        return None
+    negs = sample_eval_negatives(seen, users, n_neg, rng=rng)
     items = np.concatenate([valid.items.astype(np.int64)[:, None], np.asarray(negs, dtype=np.int64)], axis=1)
     return _Validator("ranking", users, items, None)
 

@@ -1,0 +1,134 @@
+"""``cinerec train`` and ``cinerec recommend`` through ``cinerec.cli.main``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cinerec.cli import main
+from cinerec.runs import open_run
+from cinerec.training import CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES
+
+TINY = ["--set", "epochs=3", "--set", "factors=8", "--set", "mlp_factors=8", "--set", "layers=[16]",
+        "--set", "progress=false", "--set", "device='cpu'", "--set", "threads=1", "--set", "batch_size=512"]
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "small"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.05", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def neumf_run(small_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "neumf"
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY,
+                 "--protocol-option", "valid=true", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run(neumf_run):
+    run = open_run(neumf_run)
+    assert run.meta["best_model"] == "neumf" and run.meta["protocol"] == "loo-sampled"
+    assert run.meta["config"]["neumf"]["epochs"] == 3
+    assert 0 <= run.metrics["neumf"]["hr@10"] <= 1
+    ck = neumf_run / "checkpoints"
+    assert (ck / CHECKPOINT_LAST).exists() and (ck / CHECKPOINT_BEST).exists() and (ck / CURVES).exists()
+    assert "| epoch | loss | validation |" in (neumf_run / "report.md").read_text()
+
+
+def test_recommend_lists_unseen_movies_with_reasons(neumf_run, capsys):
+    run = open_run(neumf_run)
+    raw_user = run.dataset.user_ids.raw[3].item()
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", "5", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert len(recs) == 5
+    assert {"movie_id", "title", "year", "genres", "score", "reason"} <= set(recs[0])
+    assert [r["score"] for r in recs] == sorted((r["score"] for r in recs), reverse=True)
+    ds = run.dataset
+    rated = set(ds.item_ids.raw[ds.interactions.items[ds.interactions.users == 3]].tolist())
+    assert not rated & {r["movie_id"] for r in recs}
+    titles = set(ds.catalog.titles[ds.interactions.items[ds.interactions.users == 3]])
+    assert all(r["reason"].removeprefix("because you liked ") in titles for r in recs)
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", "3"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("because you liked") == 3 and text.startswith(" 1. ")
+
+
+def test_rating_model_with_a_toml_config(small_data, tmp_path, capsys):
+    cfg = tmp_path / "mf.toml"
+    cfg.write_text('factors = 4\nepochs = 3\nprogress = false\ndevice = "cpu"\nthreads = 1\n')
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "biasedmf", "--config", str(cfg), "--out", str(out)]) == 0
+    run = open_run(out)
+    assert run.meta["protocol"] == "ratings-random" and "rmse" in run.metrics["biasedmf"]
+    raw_user = run.dataset.user_ids.raw[0].item()
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(out), "--user", str(raw_user), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 10
+
+
+def _error(capsys, argv) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]  # progress lines ("data: ...") may come first
+    assert last.startswith("cinerec: error: ")
+    return last
+
+
+def test_bad_input_is_one_line_naming_the_culprit(small_data, neumf_run, tmp_path, capsys):
+    base = ["train", "--data", str(small_data), "--out", str(tmp_path / "x")]
+    assert "unknown model 'neumff'" in _error(capsys, [*base, "--model", "neumff"])
+    assert "epochs" in _error(capsys, [*base, "--model", "gmf", "--set", "epochs=many"])
+    assert "epochs" in _error(capsys, [*base, "--model", "gmf", "--set", "epochs=0"])
+    assert "unknown key 'epoch'" in _error(capsys, [*base, "--model", "gmf", "--set", "epoch=3"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("layer = [8]\n")
+    err = _error(capsys, [*base, "--model", "mlp", "--config", str(bad)])
+    assert "bad.toml" in err and "unknown key 'layer'" in err
+    assert "ratings-fold measures predicted stars" in _error(capsys, [*base, "--model", "gmf", "--protocol", "ratings-fold"])
+    assert "unknown user id '999999'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "999999"])
+    assert "no model 'ease'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--model", "ease"])
+
+
+def test_runs_from_another_version_and_damaged_weights_are_refused(neumf_run, tmp_path, capsys):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(neumf_run, old)
+    meta = json.loads((old / "run.json").read_text())
+    (old / "run.json").write_text(json.dumps({**meta, "format": 99}))
+    assert "run format 99" in _error(capsys, ["recommend", "--run", str(old), "--user", "1"])
+
+    broken = tmp_path / "broken"
+    shutil.copytree(neumf_run, broken)
+    (broken / "models" / "neumf" / "weights.pt").write_bytes(b"PK\x03\x04 truncated")
+    raw_user = str(open_run(broken).dataset.user_ids.raw[0].item())
+    err = _error(capsys, ["recommend", "--run", str(broken), "--user", raw_user])
+    assert "weights.pt" in err
+
+
+def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys):
+    # a finished run is not overwritten by accident
+    err = _error(capsys, ["train", "--data", str(small_data), "--model", "neumf", *TINY, "--out", str(neumf_run)])
+    assert "already there" in err
+    # the checkpoint of a broken run is named when it cannot be read
+    out = tmp_path / "again"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / CHECKPOINT_LAST).write_bytes(b"garbage")
+    err = _error(capsys, ["train", "--data", str(small_data), "--model", "neumf", *TINY,
+                          "--protocol-option", "valid=true", "--resume", "--out", str(out)])
+    assert CHECKPOINT_LAST in err and "not a readable cinerec checkpoint" in err
+    # resuming from the finished run's checkpoints gives the same figures
+    import shutil
+
+    shutil.rmtree(out)
+    shutil.copytree(neumf_run / "checkpoints", out / "checkpoints")
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
+                 "--resume", "--out", str(out)]) == 0
+    assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]

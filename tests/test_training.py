@@ -1,0 +1,197 @@
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create
+from cinerec.training import CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES, TrainConfig, resolve_device
+from tests.models.conformance import planted_groups, random_ratings
+
+FAST = {"factors": 8, "mlp_factors": 8, "layers": [16, 8], "epochs": 4, "lr": 0.01, "batch_size": 128,
+        "init_std": 0.1, "patience": 0, "progress": False, "device": "cpu", "threads": 1}
+
+
+def _split(x):
+    """The last row of each user held out for validation."""
+    last = np.zeros(len(x), bool)
+    last[np.unique(x.users[::-1], return_index=True)[1]] = True
+    last = last[::-1]
+    return x.select(~last), x.select(last)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _split(random_ratings(n_users=60, n_items=50))
+
+
+def test_resumed_run_ends_exactly_like_an_uninterrupted_one(data, tmp_path, monkeypatch):
+    train, valid = data
+    cfg = {**FAST, "lr_schedule": "cosine", "patience": 10, "dropout": 0.1}
+    straight = create("neumf", cfg)
+    straight.fit(train, valid)
+
+    killed = create("neumf", cfg)
+    killed.checkpoint_dir = tmp_path
+    calls = {"n": 0}
+    real = type(killed)._epoch_data
+
+    def dies_in_epoch_3(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the run is killed in its third epoch
+        return real(self, *args)
+
+    monkeypatch.setattr(type(killed), "_epoch_data", dies_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit(train, valid)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / CHECKPOINT_LAST, weights_only=True)["epoch"] == 1  # lost one epoch at most
+
+    resumed = create("neumf", cfg)
+    resumed.checkpoint_dir, resumed.resume = tmp_path, True
+    resumed.fit(train, valid)
+    users = np.arange(train.n_users)
+    np.testing.assert_array_equal(resumed.score(users), straight.score(users))
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    assert [h["valid"] for h in resumed.history] == [h["valid"] for h in straight.history]
+    assert (tmp_path / CHECKPOINT_BEST).exists() and (tmp_path / CURVES).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_early_stopping_restores_the_best_epoch(data):
+    train, valid = data
+    model = create("neumf", {**FAST, "epochs": 40, "lr": 0.05, "patience": 2}).fit(train, valid)
+    hist = model.history
+    assert len(hist) < 40  # it stopped
+    best = max(h["valid"] for h in hist)
+    assert all(h["valid"] < best or h["valid"] == best for h in hist[-2:])
+    from cinerec.training import validation_metric
+
+    name, value = validation_metric(model, train, valid)
+    assert name == "hr@10" and value == pytest.approx(best)
+
+
+def test_rating_models_stop_on_validation_rmse(data):
+    train, valid = data
+    model = create("biasedmf", {"factors": 4, "epochs": 30, "lr": 0.05, "patience": 2, "progress": False,
+                                "device": "cpu", "threads": 1}).fit(train, valid)
+    assert all(h["metric"] == "rmse" for h in model.history)
+    best = min(h["valid"] for h in model.history)
+    err = model.score(valid.users, valid.items) - valid.ratings
+    assert np.sqrt(np.mean(err.astype(np.float64) ** 2)) == pytest.approx(best, rel=1e-5)
+
+
+def test_smoke_runs_one_batch(data):
+    train, _ = data
+    model = create("gmf", {**FAST, "smoke": True, "epochs": 50}).fit(train)
+    assert len(model.history) == 1
+    assert model.history[0]["samples_per_s"] > 0
+    assert model.history[0]["loss"] > 0
+
+
+def test_overfit_batches_drives_the_loss_down(data):
+    train, _ = data
+    model = create("neumf", {**FAST, "overfit_batches": 2, "epochs": 150, "lr": 0.02}).fit(train)
+    losses = [h["loss"] for h in model.history]
+    assert losses[-1] < 0.05 * losses[0]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "adagrad", "rmsprop", "sgd", "nadam"])
+@pytest.mark.parametrize("schedule", ["none", "step"])
+def test_every_optimizer_and_schedule_learns(optimizer, schedule):
+    x = planted_groups()
+    lr = {"sgd": 0.5, "adagrad": 0.1}.get(optimizer, 0.02)
+    model = create("gmf", {**FAST, "epochs": 15, "lr": lr, "optimizer": optimizer, "lr_schedule": schedule,
+                           "lr_step": 5, "weight_decay": 1e-5}).fit(x)
+    assert model.history[-1]["loss"] < model.history[0]["loss"]
+    if schedule == "step":
+        assert model.history[5]["lr"] == pytest.approx(0.5 * lr)
+
+
+def test_training_leaves_the_global_torch_rng_alone(data):
+    train, _ = data
+    torch.manual_seed(123)
+    want = torch.rand(3)
+    torch.manual_seed(123)
+    create("gmf", {**FAST, "epochs": 1}).fit(train)
+    assert torch.equal(torch.rand(3), want)
+
+
+def test_a_corrupted_checkpoint_is_one_clear_error(data, tmp_path):
+    train, valid = data
+    (tmp_path / CHECKPOINT_LAST).write_bytes(b"not a checkpoint at all")
+    model = create("gmf", FAST)
+    model.checkpoint_dir, model.resume = tmp_path, True
+    with pytest.raises(DataError, match=f"{CHECKPOINT_LAST}: not a readable cinerec checkpoint") as e:
+        model.fit(train, valid)
+    assert "\n" not in str(e.value)
+
+
+def test_resuming_with_other_settings_is_refused(data, tmp_path):
+    train, _ = data
+    model = create("gmf", FAST)
+    model.checkpoint_dir = tmp_path
+    model.fit(train)
+    other = create("gmf", {**FAST, "lr": 0.5})
+    other.checkpoint_dir, other.resume = tmp_path, True
+    with pytest.raises(ConfigError, match="cannot resume, lr was 0.01 and is now 0.5"):
+        other.fit(train)
+
+
+def test_saved_weights_load_with_weights_only(data, tmp_path):
+    train, _ = data
+    model = create("neumf", FAST).fit(train)
+    model.save(tmp_path / "m")
+    state = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)
+    assert set(state) == set(model.module.state_dict())
+    (tmp_path / "m" / "weights.pt").write_bytes(b"\x00garbage")
+    from cinerec.models import load_model
+
+    with pytest.raises(DataError, match="weights.pt"):
+        load_model(tmp_path / "m")
+
+
+def test_bad_training_settings_name_the_field():
+    for key, value in [("epochs", 0), ("batch_size", -1), ("lr", 0.0), ("patience", -1), ("device", "gpu"),
+                       ("optimizer", "lbfgs"), ("lr_schedule", "cyclic"), ("threads", -2)]:
+        with pytest.raises(ConfigError, match=key):
+            TrainConfig.from_dict({key: value})
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_one_model(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed")
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, numpy as np, torch
+        from cinerec.models import create
+        from tests.models.conformance import planted_groups
+        x = planted_groups()
+        model = create("gmf", {{**{FAST!r}, "epochs": 30, "batch_size": 256}})
+        model.checkpoint_dir = {str(tmp_path / "ck")!r}
+        model.fit(x)
+        items, _ = model.recommend(np.arange(x.n_users), k=3)
+        w = torch.cat([p.detach().flatten() for p in model.module.parameters()]).numpy()
+        np.savez({str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.npz", items=items, w=w)
+    """))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(script)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    r0, r1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
+    np.testing.assert_array_equal(r0["w"], r1["w"])  # gradients were averaged: one model, two processes
+    x = planted_groups()
+    group = (np.arange(x.n_users) >= x.n_users // 2)[:, None]
+    assert ((r0["items"] >= x.n_items // 2) == group).mean() >= 0.95
+    assert (tmp_path / "ck" / CHECKPOINT_LAST).exists()
