@@ -111,7 +111,7 @@ class ModelConformance:
     history_overlap: ClassVar[float] = 0.5
     atol: ClassVar[float] = 1e-5
 
-    # -- helpers -------------------------------------------------------------------------
+    # -- models and data -----------------------------------------------------------------
 
     @classmethod
     def make(cls, **overrides: Any) -> Recommender:
