@@ -12,3 +12,4 @@ import cinerec.models.autoencoder  # noqa: F401
 import cinerec.models.mf  # noqa: F401
 import cinerec.models.ncf  # noqa: F401
 import cinerec.models.mlp_rating  # noqa: F401
+import cinerec.models.two_tower  # noqa: F401

@@ -1,0 +1,140 @@
+"""Two-tower retrieval: the shared contract plus side features and the log-Q correction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cinerec.data.dataset import Catalog, Dataset, IdMap
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create, load_model
+from cinerec.models.two_tower import TowerFeatures, TwoTower
+from tests.models.conformance import ModelConformance, _real_ml100k, random_ratings
+
+TINY = {"dim": 8, "embedding": 8, "feature_embedding": 4, "hidden": [16], "epochs": 15, "batch_size": 64,
+        "lr": 0.02, "device": "cpu", "progress": False, "threads": 1}
+
+
+class TestTwoTower(ModelConformance):
+    model_name = "two-tower"
+    config = TINY
+    history_exact = True  # no new-user scoring: the contract checks the CapabilityError
+
+
+def small_dataset(seed: int = 0) -> Dataset:
+    x = random_ratings(seed=seed)
+    rng = np.random.default_rng(seed)
+    feats = pd.DataFrame({
+        "age": rng.integers(10, 70, x.n_users),
+        "gender": rng.choice(["F", "M"], x.n_users),
+        "occupation": rng.choice(["artist", "doctor", "student"], x.n_users),
+        "zip": ["00000"] * x.n_users,
+    })
+    genres = rng.random((x.n_items, 4)) < 0.3
+    years = np.where(rng.random(x.n_items) < 0.1, 0, rng.integers(1925, 1999, x.n_items))
+    catalog = Catalog(np.array([f"m{i}" for i in range(x.n_items)], dtype=object), years,
+                      ("Action", "Comedy", "Drama", "Horror"), genres)
+    return Dataset("small", x, IdMap(np.arange(x.n_users) + 1, "user"), IdMap(np.arange(x.n_items) + 1), catalog, feats)
+
+
+def test_features_encode_buckets_and_codes():
+    ds = small_dataset()
+    f = TowerFeatures.from_dataset(ds)
+    assert f.user_columns == ("age", "gender", "occupation")
+    assert f.user_codes.shape == (ds.n_users, 3) and f.user_codes.dtype == np.int64
+    ages = ds.user_features["age"].to_numpy()
+    assert (f.user_codes[ages < 18, 0] == 0).all() and (f.user_codes[ages >= 56, 0] == 6).all()
+    assert f.user_vocab == (7, 2, 3)
+    assert (f.item_year[ds.catalog.years == 0] == 0).all() and (f.item_year[ds.catalog.years > 0] > 0).all()
+    np.testing.assert_array_equal(f.item_genres, ds.catalog.genres.astype(np.float32))
+
+
+def test_features_without_demographics_keep_the_catalogue():
+    ds = small_dataset().replace(user_features=None)
+    f = TowerFeatures.from_dataset(ds)
+    assert f.user_columns == () and f.user_codes.shape == (ds.n_users, 0)
+    model = create("two-tower", {**TINY, "epochs": 2}).set_features(ds).fit(ds.interactions)
+    assert model.score([0]).shape == (1, ds.n_items)
+
+
+def test_model_uses_features_and_they_survive_save_load(tmp_path):
+    ds = small_dataset()
+    x = ds.interactions
+    plain = create("two-tower", TINY).fit(x)
+    featured = create("two-tower", TINY).set_features(ds).fit(x)
+    users = np.arange(x.n_users)
+    assert featured.module.has_features and not plain.module.has_features
+    assert not np.allclose(plain.score(users), featured.score(users), atol=1e-3)
+    # The movie tower reads the genres: changing them changes the movie vectors.
+    before = featured.item_vectors()
+    featured.module.item_genres.copy_(1.0 - featured.module.item_genres)
+    assert not np.allclose(before, featured.item_vectors(), atol=1e-4)
+    featured.module.item_genres.copy_(1.0 - featured.module.item_genres)
+
+    featured.save(tmp_path / "tt")
+    assert (tmp_path / "tt" / "features.npz").exists()
+    back = load_model(tmp_path / "tt")
+    assert isinstance(back, TwoTower) and back.features is not None
+    np.testing.assert_array_equal(back.features.user_codes, featured.features.user_codes)
+    np.testing.assert_array_equal(back.score(users), featured.score(users))
+    plain.save(tmp_path / "plain")
+    assert not (tmp_path / "plain" / "features.npz").exists()
+    assert load_model(tmp_path / "plain").features is None
+
+
+def test_features_must_match_the_training_data():
+    ds = small_dataset()
+    other = random_ratings(n_users=10, n_items=60)
+    with pytest.raises(DataError, match="set_features"):
+        create("two-tower", TINY).set_features(ds).fit(other)
+
+
+def test_in_batch_loss_applies_logq_and_masks_repeated_movies():
+    x = random_ratings()
+    model = create("two-tower", {**TINY, "epochs": 1, "temperature": 0.5}).fit(x)
+    net = model.module
+    users = torch.tensor([0, 1, 2])
+    items = torch.tensor([4, 4, 9])
+    with torch.no_grad():
+        u, v = net.users(users), net.items(items)
+        logits = u @ v.T / 0.5 - net.log_q[items][None, :]
+        # rows 0 and 1 share movie 4: neither counts the other's copy as a negative
+        logits[0, 1] = logits[1, 0] = -torch.inf
+        want = torch.nn.functional.cross_entropy(logits, torch.arange(3))
+        got = model._loss((users, items))
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    counts = x.item_counts
+    np.testing.assert_allclose(net.log_q.numpy()[counts > 0], np.log(counts[counts > 0] / counts.sum()), rtol=1e-5)
+    no_q = create("two-tower", {**TINY, "epochs": 1, "temperature": 0.5, "logq": False}).fit(x)
+    with torch.no_grad():
+        no_q.module.load_state_dict(net.state_dict())
+        assert float(no_q._loss((users, items))) != pytest.approx(float(got), rel=1e-4)
+
+
+def test_vectors_are_unit_length_and_scores_are_their_dot_products():
+    x = random_ratings()
+    model = create("two-tower", {**TINY, "epochs": 2}).fit(x)
+    v = model.item_vectors()
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    u = model.user_vectors(np.arange(4))
+    np.testing.assert_allclose(model.score(np.arange(4)), u @ v.T, atol=1e-5)
+
+
+def test_config_names_the_bad_field():
+    with pytest.raises(ConfigError, match="temperature"):
+        create("two-tower", {"temperature": 0})
+    with pytest.raises(ConfigError, match="dim"):
+        create("two-tower", {"dim": 0})
+
+
+@pytest.mark.slow
+def test_quality_with_features_on_real_ml100k(ml100k_dir):
+    from cinerec.evaluation.protocols import get_protocol
+
+    ds = _real_ml100k(ml100k_dir)
+    model = create("two-tower", {"threads": 1}).set_features(ds)
+    r = get_protocol("random-full").prepare(ds, seed=0).evaluate(model)
+    assert r.metrics["recall@10"] >= 0.15
+    assert r.metrics["cat_acc@10"] >= 10 * 0.0036
