@@ -5,6 +5,16 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
 from cinerec.models import create, load_model
 from cinerec.models.als import ALS, ALSConfig
+from tests.models.conformance import ModelConformance
+
+
+class TestALSConformance(ModelConformance):
+    model_name = "als"
+    config = {"factors": 2, "iterations": 10, "regularization": 0.1}
+    # score_history solves each user's system exactly; training ends on a CG step.
+    history_exact = False
+    history_overlap = 0.8
+    quality = ("loo-sampled", "hr@10", 0.60)
 
 
 def two_blocks(n_users: int = 40, n_items: int = 30, seed: int = 0) -> Interactions:
