@@ -150,3 +150,14 @@ def test_bad_arguments() -> None:
         synthesize("ml-7m")
     with pytest.raises(ValueError, match="scale"):
         synthesize("ml-100k", 0)
+
+
+@pytest.mark.parametrize("like", list(SHAPES))
+@pytest.mark.parametrize("scale", [1e-4, 0.003])
+def test_tiny_scales_stay_feasible(like: str, scale: float) -> None:
+    rel = synthesize(like, scale, seed=1)
+    r = rel.ratings
+    per_user = r.groupby("user_id").size()
+    assert per_user.min() >= min(20, r["movie_id"].nunique() // 2)
+    assert not r.duplicated(["user_id", "movie_id"]).any()
+    assert r["movie_id"].isin(rel.movies["movie_id"]).all()

@@ -39,7 +39,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -413,59 +413,106 @@ def _separator_hint(line: bytes, sep: bytes) -> str:
 
 
 def _parse_error(path: Path, family: str, error: BaseException) -> DataError:
-    """Name the first bad line of a ratings file once the fast parser has refused it."""
+    """Name the first bad line of a ratings file once the fast parser has refused it.
+
+    Each block of the file is screened with array operations (field count per line,
+    bytes a numeric line cannot hold); only the lines picked out are checked in Python.
+    """
     sep = {"100k": b"\t", "dat": b"::", "csv": b","}[family]
     label = {"100k": "tab", "dat": "'::'", "csv": "','"}[family]
-    names = ("user", "movie", "rating", "timestamp")
-    header = family == "csv"
-    index = list(range(4))
+    index, width = list(range(4)), 4
+    if family == "csv":
+        with open(path, "rb") as f:
+            head = f.readline().rstrip(b"\r\n")
+        cols = [c.strip().lstrip("\ufeff").strip('"') for c in head.decode("utf-8", "replace").split(",")]
+        index, width = [cols.index(c) for c in _CSV_COLUMNS], len(cols)
+    allowed = np.zeros(256, dtype=bool)
+    allowed[list(b"0123456789.-+eE\r\n" + sep)] = True
+    unit = sep[0]
+    per_field = len(sep)
+    for first, block in _blocks(path):
+        arr = np.frombuffer(block, dtype=np.uint8)
+        starts, ends = _line_bounds(arr)
+        seps = np.add.reduceat((arr == unit).astype(np.int32), starts)
+        odd = np.logical_or.reduceat(~allowed[arr], starts)
+        suspect = (ends > starts) & ((seps != per_field * (width - 1)) | odd)
+        if family == "csv" and first == 1:
+            suspect[0] = False  # the header
+        for k in np.flatnonzero(suspect):
+            message = _check_line(block[starts[k]:ends[k]], sep, label, width, index)
+            if message:
+                return DataError(f"{path} line {first + int(k)}: {message}")
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DataError(f"{path}: cannot parse the file ({first_line})")
+
+
+def _check_line(line: bytes, sep: bytes, label: str, width: int, index: list[int]) -> str | None:
+    """What is wrong with one ratings line, or ``None``."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unreadable encoding (not UTF-8 text)"
+    fields = line.split(sep)
+    if len(fields) != width:
+        return f"expected {width} {label}-separated fields, found {len(fields)}{_separator_hint(line, sep)}"
+    for name, k in zip(("user", "movie", "rating", "timestamp"), index):
+        try:
+            float(fields[k]) if name == "rating" else int(fields[k])
+        except ValueError:
+            kind = "a number" if name == "rating" else "an integer"
+            return f"{name} {fields[k].decode('utf-8', 'replace')!r} is not {kind}"
+    return None
+
+
+_BLOCK = 1 << 24
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(number of its first line, block)`` for blocks of whole lines, each ending in a newline."""
+    number, carry = 1, b""
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            line = raw.rstrip(b"\r\n")
-            if header and number == 1:
-                cols = [c.strip().lstrip("\ufeff").strip('"') for c in line.decode("utf-8", "replace").split(",")]
-                index = [cols.index(c) for c in _CSV_COLUMNS]
-                width = len(cols)
+        while True:
+            chunk = f.read(_BLOCK)
+            if not chunk:
+                if carry:
+                    yield number, carry + b"\n"
+                return
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                carry = data
                 continue
-            if not line.strip():
-                continue
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return DataError(f"{path} line {number}: unreadable encoding (not UTF-8 text)")
-            fields = line.split(sep)
-            expected = width if header else 4
-            if len(fields) != expected:
-                return DataError(
-                    f"{path} line {number}: expected {expected} {label}-separated fields, "
-                    f"found {len(fields)}{_separator_hint(line, sep)}"
-                )
-            for name, k in zip(names, index):
-                value = fields[k]
-                try:
-                    float(value) if name == "rating" else int(value)
-                except ValueError:
-                    kind = "a number" if name == "rating" else "an integer"
-                    text = value.decode("utf-8", "replace")
-                    return DataError(f"{path} line {number}: {name} {text!r} is not {kind}")
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return DataError(f"{path}: cannot parse the file ({first})")
+            block, carry = data[:cut], data[cut:]
+            yield number, block
+            number += block.count(b"\n")
+
+
+def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (without the newline and a Windows ``\\r``) of each line of a block."""
+    newlines = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], newlines[:-1] + 1])
+    ends = newlines.copy()
+    cr = ends > starts
+    cr[cr] = arr[ends[cr] - 1] == 13
+    return starts, ends - cr
 
 
 def _line_of_row(path: Path, row: int, *, header: bool) -> int:
-    """1-based line number of data row ``row`` (blank lines are skipped, as the parser does)."""
-    buf = np.fromfile(path, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    starts = np.concatenate([[0], newlines + 1])
-    ends = np.concatenate([newlines, [len(buf)]])
-    # A line holding only '\r' (a Windows blank line) is blank too.
-    lengths = ends - starts
-    cr = np.zeros(len(starts), dtype=bool)
-    has = lengths > 0
-    cr[has] = buf[np.minimum(ends[has] - 1, len(buf) - 1)] == 13
-    filled = np.flatnonzero(lengths - cr > 0)
-    k = row + (1 if header else 0)
-    return int(filled[k]) + 1 if k < len(filled) else row + 1
+    """1-based line number of data row ``row``; blank lines are skipped, as the parser does."""
+    target = row + (1 if header else 0)
+    for first, block in _blocks(path):
+        if b"\n\n" not in block and b"\n\r\n" not in block and not block.startswith((b"\n", b"\r\n")):
+            lines = block.count(b"\n")  # no blank line here: every line is a row
+            if target < lines:
+                return first + target
+            target -= lines
+            continue
+        starts, ends = _line_bounds(np.frombuffer(block, dtype=np.uint8))
+        filled = np.flatnonzero(ends > starts)
+        if target < len(filled):
+            return first + int(filled[target])
+        target -= len(filled)
+    return row + 1
 
 
 # -- movies -----------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def _sizes(shape: Shape, scale: float) -> tuple[int, int, int, int, int, int]:
     items = max(10, round(shape.items * min(1.0, scale) ** 0.5 * max(1.0, scale) ** 0.5))
     floor = min(20, items // 2)
     ratings = round(shape.ratings * scale)
-    ratings = int(np.clip(ratings, max(users * floor, items), users * items // 2))
+    ratings = int(np.clip(ratings, max(users * floor, items), users * max(floor, items // 2)))
     catalog = items + round((shape.catalog - shape.items) * items / shape.items)
     max_id = max(catalog, round(shape.max_movie_id * catalog / shape.catalog))
     return users, items, ratings, catalog, max_id, floor
@@ -228,6 +228,8 @@ def _activity(rng: np.random.Generator, n_users: int, total: int, floor: int, ca
     left = extra_total - int(extra.sum())
     while left > 0:  # hand out what rounding and the cap left, to users with room
         room = np.flatnonzero(extra < cap - floor)
+        if not len(room):
+            raise ValueError(f"cannot place {total} ratings on {n_users} users of at most {cap} each")
         add = np.bincount(rng.choice(room, min(left, len(room)), replace=False), minlength=n_users)
         extra += add
         left -= int(add.sum())

@@ -1,0 +1,180 @@
+"""Bad input fails early with one line naming the file and line, through ``load`` and the CLI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from cinerec.cli import main
+from cinerec.data import load
+from cinerec.data.synthetic import write_release
+from cinerec.errors import DataError, NotFoundError
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pristine")
+    return {
+        "100k": write_release(root / "ml-100k", "ml-100k", 0.03, seed=1),
+        "1m": write_release(root / "ml-1m", "ml-1m", 0.005, seed=1),
+        "csv": write_release(root / "ml-latest-small", "ml-latest-small", 0.05, seed=1),
+    }
+
+
+def _copy(pristine: dict[str, Path], kind: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(pristine[kind], tmp_path / pristine[kind].name))
+
+
+def _edit(path: Path, change: Callable[[list[bytes]], list[bytes]]) -> None:
+    path.write_bytes(b"".join(change(path.read_bytes().splitlines(keepends=True))))
+
+
+def _set_line(number: int, text: bytes) -> Callable[[list[bytes]], list[bytes]]:
+    def change(lines: list[bytes]) -> list[bytes]:
+        lines[number - 1] = text
+        return lines
+    return change
+
+
+def _fails(source: Path | str, pattern: str, capsys, error: type = DataError) -> None:
+    """Both ``load`` and ``cinerec data info`` refuse ``source`` with a message matching ``pattern``."""
+    with pytest.raises(error, match=pattern) as e:
+        load(source)
+    assert "\n" not in str(e.value)
+    capsys.readouterr()
+    assert main(["data", "info", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cinerec: error: ") and "Traceback" not in err
+    assert re.search(pattern, err)
+
+
+def test_malformed_line_names_file_and_line(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.data", _set_line(5, b"12\t7\t3\n"))
+    _fails(folder, r"u\.data line 5: expected 4 tab-separated fields, found 3", capsys)
+
+
+def test_non_numeric_field(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    _edit(folder / "ratings.csv", _set_line(8, b"3,abc,4.0,964982703\n"))
+    _fails(folder, r"ratings\.csv line 8: movie 'abc' is not an integer", capsys)
+
+
+def test_malformed_dat_line(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "1m", tmp_path)
+    _edit(folder / "ratings.dat", _set_line(3, b"1::2::5\n"))
+    _fails(folder, r"ratings\.dat line 3: expected 4 '::'-separated fields, found 3", capsys)
+
+
+def test_wrong_separator(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.data", lambda lines: [line.replace(b"\t", b",") for line in lines])
+    _fails(folder, r"u\.data line 1: expected 4 tab-separated fields, found 1 \(it looks ','-separated\)", capsys)
+    csv_folder = _copy(pristine, "csv", tmp_path / "b")
+    _edit(csv_folder / "ratings.csv", lambda lines: [line.replace(b",", b";") for line in lines])
+    _fails(csv_folder, r"ratings\.csv line 1: missing column .*';'-separated", capsys)
+
+
+def test_unreadable_encoding(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    path = folder / "ratings.csv"
+    path.write_bytes(path.read_text().encode("utf-16"))
+    _fails(folder, r"ratings\.csv: unreadable encoding", capsys)
+    folder = _copy(pristine, "csv", tmp_path / "b")
+    _edit(folder / "movies.csv", _set_line(3, b"999999,Caf\xe9 Society (2016),Drama\n"))
+    _fails(folder, r"movies\.csv line 3: unreadable encoding \(not UTF-8", capsys)
+
+
+def test_missing_column(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    _edit(folder / "ratings.csv", lambda lines: [b",".join(line.rstrip(b"\n").split(b",")[:3]) + b"\n" for line in lines])
+    _fails(folder, r"ratings\.csv line 1: missing column timestamp", capsys)
+    folder = _copy(pristine, "csv", tmp_path / "b")
+    _edit(folder / "movies.csv", _set_line(1, b"movieId,name,genres\n"))
+    _fails(folder, r"movies\.csv line 1: missing column title", capsys)
+
+
+@pytest.mark.parametrize("value, pattern", [
+    (b"nan", r"line 4: rating nan is outside the valid range 0\.5-5"),
+    (b"5.5", r"line 4: rating 5\.5 is outside"),
+    (b"0", r"line 4: rating 0 is outside"),
+    (b"", r"line 4: the rating field is empty"),
+])
+def test_bad_ratings(pristine, tmp_path, capsys, value: bytes, pattern: str) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    _edit(folder / "ratings.csv", _set_line(4, b"1,1," + value + b",964982703\n"))
+    _fails(folder, r"ratings\.csv " + pattern, capsys)
+
+
+def test_bad_rating_line_counts_blank_lines(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.data", lambda lines: lines[:2] + [b"\n", b"\r\n"] + [b"1\t1\t9\t881250949\n"] + lines[3:])
+    _fails(folder, r"u\.data line 5: rating 9 is outside", capsys)
+
+
+def test_unknown_release_name(capsys) -> None:
+    _fails("ml-7m", r"unknown MovieLens release 'ml-7m'", capsys, NotFoundError)
+    _fails("no/such/folder", r"no such file or folder", capsys, NotFoundError)
+
+
+def test_checksum_mismatch(tmp_path, capsys, monkeypatch) -> None:
+    # A zip put in the cache by hand that is not the genuine release.
+    cache = tmp_path / "home" / "movielens"
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    with zipfile.ZipFile(cache / "ml-1m.zip", "w") as z:
+        z.writestr("ml-1m/ratings.dat", "1::1::5::978300760\n")
+    _fails("ml-1m", r"ml-1m\.zip: sha256 checksum mismatch: expected a6898adb.*, got [0-9a-f]{64}", capsys)
+    assert main(["data", "fetch", "ml-1m"]) == 2
+    assert "checksum mismatch" in capsys.readouterr().err
+    assert not (cache / "ml-1m").exists()
+
+
+@pytest.mark.parametrize("name", ["u.data", "u.item"])
+def test_empty_file(pristine, tmp_path, capsys, name: str) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    (folder / name).write_bytes(b"")
+    _fails(folder, re.escape(name) + r": empty file", capsys)
+
+
+def test_header_only_ratings(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n")
+    _fails(folder, r"ratings\.csv: no ratings", capsys)
+
+
+@pytest.mark.parametrize("kind, name", [("csv", "movies.csv"), ("1m", "movies.dat"), ("100k", "u.item")])
+def test_duplicate_movie_id(pristine, tmp_path, capsys, kind: str, name: str) -> None:
+    folder = _copy(pristine, kind, tmp_path)
+    first = 2 if kind == "csv" else 1
+
+    def duplicate(lines: list[bytes]) -> list[bytes]:
+        return lines + [lines[first - 1]]
+
+    _edit(folder / name, duplicate)
+    n = len((folder / name).read_bytes().splitlines())
+    _fails(folder, re.escape(name) + rf" line {n}: duplicate movie id \d+ \(first on line {first}\)", capsys)
+
+
+def test_rated_movie_missing_from_the_movie_file(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "1m", tmp_path)
+    _edit(folder / "ratings.dat", _set_line(2, b"1::987654::4::978300760\n"))
+    _fails(folder, r"ratings\.dat line 2: movie id 987654 is not in movies\.dat", capsys)
+
+
+def test_folder_without_movielens_files(tmp_path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    _fails(tmp_path, r"no MovieLens files here", capsys)
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
+    _fails(tmp_path, r"ratings\.csv is there but movies\.csv is missing", capsys)
+
+
+def test_not_a_zip(tmp_path, capsys) -> None:
+    bogus = tmp_path / "ml-100k.zip"
+    bogus.write_text("not a zip")
+    _fails(bogus, r"not a folder or a zip file", capsys)

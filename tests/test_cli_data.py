@@ -1,0 +1,77 @@
+"""``cinerec data fetch | info | synthesize`` through ``cinerec.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from cinerec.cli import main
+from cinerec.data import load
+
+
+def test_info_json_on_the_real_ml100k(ml100k_dir, capsys) -> None:
+    assert main(["data", "info", str(ml100k_dir), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["ratings"] == 100_000 and facts["users"] == 943 and facts["items"] == 1682
+    assert facts["catalog_items"] == 1682 and facts["release"] == "ml-100k"
+    assert facts["min_timestamp"] == 874724710 and facts["max_timestamp"] == 893286638
+
+
+def test_synthesize_then_info(tmp_path, capsys) -> None:
+    out = tmp_path / "syn"
+    assert main(["data", "synthesize", "--like", "ml-latest-small", "--scale", "0.05", "--seed", "4", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out)
+    assert "synthetic ml-latest-small" in captured.err
+    assert (out / "ratings.csv").is_file() and (out / "movies.csv").is_file()
+    assert main(["data", "info", str(out), "--release", "ml-latest-small", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["ratings"] == round(100_836 * 0.05) and facts["release"] == "ml-latest-small"
+    assert facts["min_rating"] >= 0.5 and facts["max_rating"] <= 5.0
+    # Plain text output names the same facts.
+    assert main(["data", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"ratings            {facts['ratings']}" in text and "release" in text
+
+
+def test_synthesize_is_deterministic(tmp_path, capsys) -> None:
+    for name in ("a", "b"):
+        assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.003", "--seed", "9", "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    for f in ("ratings.dat", "movies.dat", "users.dat"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_synthesize_bad_arguments(tmp_path, capsys) -> None:
+    assert main(["data", "synthesize", "--like", "ml-2k", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown MovieLens release 'ml-2k'" in capsys.readouterr().err
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "--scale must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_fetch_offline_is_one_line(capsys) -> None:
+    assert main(["data", "fetch", "ml-100k"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not download MovieLens ml-100k" in err and "--data" in err
+
+
+def test_fetch_a_local_zip_unpacks_it(tmp_path, capsys) -> None:
+    folder = tmp_path / "ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.02", "--out", str(folder)]) == 0
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f"ml-100k/{f.name}")
+    capsys.readouterr()
+    assert main(["data", "fetch", str(archive)]) == 0
+    unpacked = capsys.readouterr().out.strip()
+    assert unpacked.endswith("ml-100k") and load(unpacked).info["release"] == "ml-100k"
+
+
+def test_data_needs_an_action(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["data"])
+    assert e.value.code == 2
