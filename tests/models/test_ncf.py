@@ -80,3 +80,16 @@ def test_config_errors_name_the_field():
         create("neumf", {"gmf_path": "x"})
     with pytest.raises(ConfigError, match="dropout"):
         create("mlp", {"dropout": 1.5})
+
+
+@pytest.mark.parametrize("kind", ["mlp", "neumf"])
+def test_large_batches_take_the_projected_path_to_the_same_answer_and_gradients(kind):
+    net = NCFNet(5, 6, kind, 4, 3, (5, 2), 0.0, 0.3)
+    users, items = torch.randint(0, 5, (40,)), torch.randint(0, 6, (40,))  # 40 > 5 + 6 rows: projected
+    big = net(users, items)
+    g_big = torch.autograd.grad(big.sum(), list(net.parameters()))
+    small = torch.cat([net(users[s:s + 8], items[s:s + 8]) for s in range(0, 40, 8)])  # 8 < 11: plain
+    g_small = torch.autograd.grad(small.sum(), list(net.parameters()))
+    torch.testing.assert_close(big, small, atol=1e-5, rtol=1e-5)
+    for a, b in zip(g_big, g_small):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

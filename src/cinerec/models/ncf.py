@@ -14,9 +14,10 @@ rating is a positive and ``negatives`` unseen movies per positive, drawn afresh 
 epoch, are negatives.
 
 Speed: the user's GMF and MLP embeddings share one table (and the movie's another), so
-a batch costs two lookups whatever the variant; whole-catalog scoring splits the first
-MLP layer into a user part and a movie part, computed once per user and once per
-movie instead of once per pair.
+a batch costs two lookups whatever the variant. The first MLP layer splits into a user
+part and a movie part, ``W [p; q] + b = W_p p + (W_q q + b)``: whole-catalog scoring,
+and training batches larger than the id space (ml-100k with batches of thousands),
+project every user and movie once and gather, instead of multiplying once per pair.
 """
 
 from __future__ import annotations
@@ -132,8 +133,21 @@ class NCFNet(nn.Module):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """``(n,)`` logits for ``(n,) int64`` user and movie indices."""
-        p, q = self.user(users), self.item(items)
         g, m = self.g, self.m
+        n_rows = self.user.num_embeddings + self.item.num_embeddings
+        if m and len(users) > n_rows:
+            # A batch larger than the id space: project every user and movie through the
+            # first MLP layer once and gather the results. Same function and gradients as
+            # the concatenation below, at a cost set by the id space, not the batch.
+            first: nn.Linear = self.tower[0]
+            pu = self.user.weight[:, g:] @ first.weight[:, :m].T
+            qi = torch.addmm(first.bias, self.item.weight[:, g:], first.weight[:, m:].T)
+            mlp = pu.index_select(0, users) + qi.index_select(0, items)
+            gmf = None
+            if g:
+                gmf = self.user.weight[:, :g].index_select(0, users) * self.item.weight[:, :g].index_select(0, items)
+            return self._head(gmf, mlp, first=False)
+        p, q = self.user(users), self.item(items)
         gmf = p[:, :g] * q[:, :g] if g else None
         mlp = torch.cat([p[:, g:], q[:, g:]], dim=1) if m else None
         return self._head(gmf, mlp)
