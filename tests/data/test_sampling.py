@@ -146,14 +146,18 @@ def test_eval_first_column_follows_popularity(heavy):
     assert (srt[:, 1:] != srt[:, :-1]).all()
 
 
-def test_eval_uniform_subsets_are_uniform():
-    # 6 unseen movies, 2 drawn: each of the 15 pairs equally likely.
-    d = np.zeros((1, 8), np.float32)
-    d[0, [2, 5]] = 1
-    ev = sample_eval_negatives(sp.csr_matrix(d), np.zeros(15_000, int), 2, rng=8)
-    pair = np.sort(ev, axis=1) @ np.array([8, 1])
+@pytest.mark.parametrize(("n_items", "seen_items"), [(8, [2, 5]), (10, [2, 5])])
+def test_eval_uniform_subsets_are_uniform(n_items, seen_items):
+    # 2 of the unseen movies per row: every pair equally likely, on the dense path
+    # (6 unseen < 4n) and on the rejection path (8 unseen).
+    d = np.zeros((1, n_items), np.float32)
+    d[0, seen_items] = 1
+    ev = sample_eval_negatives(sp.csr_matrix(d), np.zeros(20_000, int), 2, rng=8)
+    assert (d[0, ev] == 0).all() and (ev[:, 0] != ev[:, 1]).all()
+    pair = np.sort(ev, axis=1) @ np.array([n_items, 1])
     _, counts = np.unique(pair, return_counts=True)
-    assert len(counts) == 15 and stats.chisquare(counts).pvalue > 1e-3
+    unseen = n_items - len(seen_items)
+    assert len(counts) == unseen * (unseen - 1) // 2 and stats.chisquare(counts).pvalue > 1e-3
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
