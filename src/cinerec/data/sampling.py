@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -194,7 +194,9 @@ class NegativeSampler:
 
     # -- construction -----------------------------------------------------------------
 
-    def _weights(self, distribution, item_weights, alpha, m) -> np.ndarray | None:
+    def _weights(self, distribution: str, item_weights: np.ndarray | None, alpha: float,
+                 m: sp.csr_matrix) -> np.ndarray | None:
+        """``(n_items,) float64`` sampling weights, or ``None`` for uniform."""
         if distribution not in ("uniform", "popularity"):
             raise ValueError(f"distribution must be 'uniform' or 'popularity', got {distribution!r}")
         if distribution == "uniform":
@@ -351,7 +353,8 @@ class NegativeSampler:
             out[sel] = (lo - row.astype(np.int64) * self.n_items).astype(np.int32)
         return out
 
-    def _run_chunks(self, work, n_chunks: int, rng: np.random.Generator) -> None:
+    def _run_chunks(self, work: Callable[[int, np.random.Generator], None], n_chunks: int,
+                    rng: np.random.Generator) -> None:
         """Run ``work(c, generator)`` for chunks ``c = 0..n_chunks-1`` on up to ``threads`` threads.
 
         Each chunk draws from its own generator, spawned from ``rng`` in chunk order, so
