@@ -234,8 +234,7 @@ class NegativeSampler:
         base = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(size, out=base[1:])
         n_bytes = int(base[-1]) // 8
-        self._pos_dtype = np.int32 if n_bytes < 2**31 else np.int64
-        self._base = (base[:-1] >> 3).astype(self._pos_dtype)  # first byte of each region
+        self._base = (base[:-1] >> 3).astype(np.intp)  # first byte of each region
         self._mask = (size - 1).astype(np.int32)
         self._bits = np.zeros(n_bytes, dtype=np.uint8)
         light = ~self._exact
@@ -250,8 +249,7 @@ class NegativeSampler:
                 continue
             rows = np.repeat(np.arange(a, b, dtype=np.int32), deg[a:b])
             items = self._indices[lo:hi]
-            byte = (items & self._mask[rows]) >> 3
-            byte = byte.astype(self._pos_dtype) + self._base[rows]
+            byte = ((items & self._mask[rows]) >> 3) + self._base[rows]
             np.bitwise_or.at(self._bits, byte, np.left_shift(np.uint8(1), (items & 7).astype(np.uint8)))
 
     # -- membership -------------------------------------------------------------------
@@ -260,9 +258,9 @@ class NegativeSampler:
         """``(r, c) bool``: is ``items[j, :]`` stored in row ``users[j]`` of ``seen``?"""
         byte = items & self._mask[users][:, None]
         byte >>= 3
-        byte = byte.astype(self._pos_dtype, copy=False)
-        byte += self._base[users][:, None]
-        flag = self._bits[byte]
+        # Offsets as intp: a gather with any other index type converts them first.
+        byte = byte + self._base[users][:, None]
+        flag = np.take(self._bits, byte)
         flag >>= np.bitwise_and(items, np.uint8(7), dtype=np.uint8, casting="unsafe")
         flag &= 1
         hit = flag.view(bool)
