@@ -107,6 +107,18 @@ def test_ease_matches_the_closed_form():
     np.testing.assert_allclose(m.score([0, 1, 2]), X @ B, atol=1e-6)
 
 
+def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(n_users=300, n_items=1100, seed=1)  # two 1024-row mirroring blocks
+    fast = create("ease", {"l2": 5.0}).fit(x).weights_
+    monkeypatch.setattr(baselines, "_FLOAT32_MAX_ITEMS", 0)
+    lapack = create("ease", {"l2": 5.0}).fit(x).weights_
+    assert lapack.dtype == fast.dtype == np.float32
+    np.testing.assert_allclose(lapack, fast, atol=2e-6)
+    assert (np.diag(lapack) == 0).all() and (np.diag(fast) == 0).all()
+
+
 def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
     with pytest.raises(ConfigError, match="max_items=3"):
         create("ease", {"max_items": 3}).fit(tiny())

@@ -30,6 +30,8 @@ __all__ = [
 _BLOCK_BYTES = 128 * 2**20
 #: Above this share of non-zero similarities a block is ranked densely (torch.topk).
 _DENSE_FRACTION = 0.05
+#: EASE inverts in float32 torch up to this many movies, in float64 LAPACK in place above.
+_FLOAT32_MAX_ITEMS = 8192
 
 
 def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str) -> sp.csr_matrix:
@@ -243,13 +245,14 @@ class EASE(Recommender):
 
     A closed-form item-item model: ``P = (XᵀX + λI)⁻¹`` and ``B = I − P·diag(1/diag(P))``,
     i.e. ``B[i, j] = −P[i, j] / P[j, j]`` off the diagonal and ``B[j, j] = 0``. A user's
-    scores are ``x_u B``. The inverse uses LAPACK's Cholesky routines (``XᵀX + λI`` is
-    symmetric positive definite) in float64, in place. benchmarks/bench_ease.py times
-    the alternatives on ml-100k: on the shared 2-core machine float32 torch inverses
-    were at best ~1.5x faster, within the run-to-run noise, while needing three
-    n² float32 buffers against one float64 buffer here; memory is what limits EASE, so
-    the in-place float64 path stays. ``B`` is kept in float32 for scoring (its float32
-    rounding error on ml-100k is ~1e-8).
+    scores are ``x_u B``. How the inverse is taken was measured
+    (benchmarks/bench_ease.py, ml-100k, 2 shared cores): a float32 ``torch.linalg.inv``
+    was the fastest (median 1.2 s against 3.0 s for float64 LAPACK Cholesky, best runs
+    0.9 s against 1.2 s) and its error on ``B`` is ~1e-8, so catalogues up to
+    ``_FLOAT32_MAX_ITEMS`` movies use it. Larger ones use LAPACK's Cholesky
+    factorisation and inverse in float64 IN PLACE (one ``n²`` float64 buffer instead of
+    the three float32 buffers torch needs), because there memory is what limits EASE.
+    ``B`` is kept in float32 for scoring.
     """
 
     name = "ease"
@@ -297,10 +300,16 @@ class EASE(Recommender):
 def _ease_weights(gram: np.ndarray) -> np.ndarray:
     """``B`` from ``G = XᵀX + λI`` (float64, overwritten): ``−P / diag(P)``, zero diagonal.
 
-    Works in place on ``gram`` so the peak stays near one float64 ``n²`` matrix plus the
-    float32 result (at 30,000 movies: 7.2 + 3.6 GB rather than several copies).
+    Up to ``_FLOAT32_MAX_ITEMS`` movies: float32 torch (fastest). Beyond: in place on
+    ``gram`` so the peak stays near one float64 ``n²`` matrix plus the float32 result
+    (at 30,000 movies: 7.2 + 3.6 GB rather than several copies).
     """
     n = gram.shape[0]
+    if n <= _FLOAT32_MAX_ITEMS:
+        p = torch.linalg.inv(torch.from_numpy(gram.astype(np.float32)))
+        p /= -torch.diagonal(p).clone()[None, :]
+        p.fill_diagonal_(0.0)
+        return p.numpy()
     # G is symmetric, so G or its transpose is the same matrix in Fortran order: LAPACK
     # then factors and inverts it without a copy.
     fortran = gram if gram.flags.f_contiguous else gram.T
