@@ -22,6 +22,7 @@ import torch
 
 from cinerec.data import load
 from cinerec.models import create
+import cinerec.models.baselines as baselines
 from cinerec.models.baselines import _ease_weights
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
@@ -76,6 +77,17 @@ def main() -> None:
     gram = (seen.T @ seen).toarray()
     gram[np.diag_indices_from(gram)] += create("ease").config.l2
     out["seconds"]["ease_inverse"] = {name: best_of(fn, args.repeat) for name, fn in inverse_variants(gram).items()}
+    # The two paths EASE actually takes (chosen by catalogue size), end to end.
+    limit = baselines._FLOAT32_MAX_ITEMS
+    paths = {}
+    try:
+        baselines._FLOAT32_MAX_ITEMS = 10**9
+        paths["float32_torch_inv"] = best_of(lambda: _ease_weights(gram.copy()), args.repeat)
+        baselines._FLOAT32_MAX_ITEMS = 0
+        paths["float64_lapack_cholesky_in_place"] = best_of(lambda: _ease_weights(gram.copy()), args.repeat)
+    finally:
+        baselines._FLOAT32_MAX_ITEMS = limit
+    out["seconds"]["ease_weights_paths"] = paths
     # float32 vs float64 accuracy of B (what the scores depend on)
     b64 = _ease_weights(gram.copy())
     p32 = np.linalg.inv(gram.astype(np.float32))
