@@ -149,17 +149,20 @@ def _shape(like: str) -> Shape:
 
 
 def _sizes(shape: Shape, scale: float) -> tuple[int, int, int, int, int, int]:
-    """``(users, items, ratings, catalog, max_movie_id, min_per_user)`` at ``scale``."""
+    """``(users, items, ratings, catalog, max_movie_id, min_per_user, max_per_user)`` at ``scale``."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
-    users = max(2, round(shape.users * scale))
+    users = max(3, round(shape.users * scale))
     items = max(10, round(shape.items * min(1.0, scale) ** 0.5 * max(1.0, scale) ** 0.5))
     floor = min(20, items // 2)
+    # At most half the movies per user; with three users or more that leaves room for
+    # every movie to be rated at least once.
+    cap = max(floor, (items + 1) // 2)
     ratings = round(shape.ratings * scale)
-    ratings = int(np.clip(ratings, max(users * floor, items), users * max(floor, items // 2)))
+    ratings = int(np.clip(ratings, max(users * floor, items), users * cap))
     catalog = items + round((shape.catalog - shape.items) * items / shape.items)
     max_id = max(catalog, round(shape.max_movie_id * catalog / shape.catalog))
-    return users, items, ratings, catalog, max_id, floor
+    return users, items, ratings, catalog, max_id, floor, cap
 
 
 def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease:
@@ -177,7 +180,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
     """
     shape = _shape(like)
     rng = np.random.default_rng(seed)
-    n_users, n_items, n_ratings, n_catalog, max_id, floor = _sizes(shape, scale)
+    n_users, n_items, n_ratings, n_catalog, max_id, floor, cap = _sizes(shape, scale)
     dim, groups = 8, 24
 
     # Movies of the item space: popularity, factors, bias.
@@ -190,7 +193,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
     user_f = centres[group] + rng.normal(0.0, 0.5 / np.sqrt(dim), (n_users, dim))
     user_b = rng.normal(0.0, 0.35, n_users)
 
-    counts = _activity(rng, n_users, n_ratings, floor, max(floor, n_items // 2))
+    counts = _activity(rng, n_users, n_ratings, floor, cap)
     log_choice = np.log(popularity)[None, :] + 5.0 * (centres @ item_f.T)  # (groups, items)
     users, items = _choose(rng, counts, group, log_choice)
     users, items = _cover_items(rng, users, items, n_items)
@@ -321,7 +324,9 @@ def _cover_items(
     # movies; the rare pick that would empty a movie is dropped and drawn again.
     items = items.copy()
     todo = rng.permutation(missing)
-    while len(todo):
+    for _ in range(10_000):
+        if not len(todo):
+            break
         donors = np.flatnonzero(counts[items] > 1)
         if not len(donors):
             raise ValueError("too few ratings to give every movie one")
@@ -332,6 +337,8 @@ def _cover_items(
         items[picks] = todo[: len(picks)]
         counts[todo[: len(picks)]] += 1
         todo = todo[len(picks):]
+    else:
+        raise ValueError("could not give every movie a rating")
     return users, items
 
 
