@@ -177,8 +177,9 @@ def _sim(model, items, reasons):
     return np.where(ok, np.einsum("nkd,nkd->nk", v[np.maximum(items, 0)], v[np.maximum(reasons, 0)]), 0)
 
 
-def test_explain_batch_chunks_generic_models(run):
-    model = run.model("ease")
+@pytest.mark.parametrize("name", ["ease", "popularity"])
+def test_explain_batch_chunks_generic_models(run, name):
+    model = run.model(name)
     users = np.arange(40)
     seen = model._train().seen[users]
     items, _ = model.recommend(users, 5)
