@@ -7,8 +7,10 @@ import threading
 from collections import defaultdict
 
 import httpx
+import pytest
 
 
+@pytest.mark.slow
 def test_concurrent_profile_writes_are_stored_exactly_once(live_server, run, tmp_path):
     movie_ids = [int(m) for m in run.dataset.item_ids.raw[:240]]
     n_clients, n_profiles = 12, 3
