@@ -103,9 +103,15 @@ async def _scenario(port: int, make, rate: float, seconds: float, warmup: int, c
     async def call(i: int) -> int:
         conn = await pool.get()
         try:
-            return await conn.request(*make(i))
-        finally:
-            pool.put_nowait(conn)
+            status = await conn.request(*make(i))
+        except BaseException:
+            # A cancelled or failed exchange leaves the stream mid-response: replace it.
+            conn.writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            pool.put_nowait(_Connection(reader, writer, f"127.0.0.1:{port}"))
+            raise
+        pool.put_nowait(conn)
+        return status
 
     for i in range(warmup):
         await call(i)
