@@ -158,6 +158,14 @@ class ModelConformance:
         users = np.arange(data.n_users)
         items, scores = fitted.recommend(users, k=5)
         rows = fitted.score(users)
+        fitted.chunk_size = 7  # users scored 7 at a time: chunk borders must not show
+        try:
+            chunked_items, _ = fitted.recommend(users, k=5)
+            chunked_rows = fitted.score(users)
+        finally:
+            del fitted.chunk_size
+        np.testing.assert_array_equal(chunked_items, items)
+        np.testing.assert_allclose(chunked_rows, rows, atol=self.atol, rtol=1e-5)
         for u in (0, 7, 23, data.n_users - 1):
             one_items, one_scores = fitted.recommend([u], k=5)
             np.testing.assert_array_equal(one_items[0], items[u])
