@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -74,7 +73,8 @@ _RATINGS_FILE = {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}
 _MOVIES_FILE = {"100k": "u.item", "dat": "movies.dat", "csv": "movies.csv"}
 _CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _NO_GENRES = "(no genres listed)"
-_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$", re.DOTALL)
+# RE2 syntax (pyarrow): a trailing "(1995)", "(2007-)" or "(1980-1981)", en dash allowed.
+_YEAR_PATTERN = r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\)$"
 
 
 def _family(release: str) -> str:
@@ -190,14 +190,16 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
         ``(n,) int32`` years, ``0`` where the title carries none. A range such as
         ``(2007-)`` or ``(2007-2013)`` gives its first year.
     """
-    s = pd.Series(np.asarray(titles, dtype=object), dtype=object).astype(str).str.strip()
-    parts = s.str.extract(_YEAR)
-    has = parts["year"].notna().to_numpy()
-    out = s.to_numpy(dtype=object).copy()
-    out[has] = parts["title"].to_numpy(dtype=object)[has]
-    years = np.zeros(len(s), dtype=np.int32)
-    years[has] = parts["year"][has].astype(int).to_numpy()
-    return out, years
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = pa.array(np.asarray(titles, dtype=object), type=pa.string(), from_pandas=True)
+    text = pc.utf8_trim_whitespace(raw)
+    found = pc.extract_regex(text, _YEAR_PATTERN)  # null where a title has no year
+    has = found.is_valid()
+    out = pc.if_else(has, pc.struct_field(found, "title"), text).to_numpy(zero_copy_only=False)
+    years = pc.if_else(has, pc.struct_field(found, "year"), "0").cast(pa.int32()).to_numpy(zero_copy_only=False)
+    return np.asarray(out, dtype=object), years.astype(np.int32)
 
 
 # -- finding the release in a folder ----------------------------------------------------
