@@ -237,8 +237,7 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
                 "or ratings.csv with movies.csv)"
             )
         folder = subs[0]
-        family = _layout_of(folder)
-    assert family is not None
+        family = _layout_of(folder) or ""
     if release is not None:
         if _family(release) != family:
             raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
@@ -326,7 +325,7 @@ def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.n
 
     head = _head(path)
     if family == "csv":
-        sep, label = ",", "','"
+        sep = ","
         header_line = head.split(b"\n", 1)[0].rstrip(b"\r")
         if header_line.startswith(b"\xef\xbb\xbf"):
             header_line = header_line[3:]
@@ -339,7 +338,7 @@ def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.n
         source: Any = str(path)
         skip = 1
     else:
-        sep, label = "\t", "tab" if family == "100k" else "'::'"
+        sep = "\t"
         names = ["user", "item", "rating", "timestamp"]
         columns = {c: c for c in names}
         skip = 0
@@ -379,7 +378,6 @@ def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.n
         row = int(np.flatnonzero(bad)[0])
         line = _line_of_row(path, row, header=skip == 1)
         raise DataError(f"{path} line {line}: rating {ratings[row]:g} is outside the valid range 0.5-5")
-    del label
     return users, items, ratings, stamps
 
 
