@@ -74,14 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
     # Every name and value is checked before the (slow) data load.
-    values: dict[str, Any] = {}
-    where = "--set"
-    if args.config is not None:
-        values.update(read_config_file(args.config))
-        where = str(args.config)
+    values: dict[str, Any] = read_config_file(args.config) if args.config is not None else {}
     cli_values = parse_set_options(args.set_)
-    values.update(cli_values)
-    where = "--set" if cli_values and not args.config else (f"{args.config} / --set" if cli_values else where)
+    values.update(cli_values)  # --set wins over the file
+    where = " or ".join(w for w, used in ((str(args.config), args.config is not None), ("--set", bool(cli_values))) if used) \
+        or "--set"
     model = create(args.model, values, where=where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = create(args.model, {**values, "seed": args.seed}, where=where)
