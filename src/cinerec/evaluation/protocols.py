@@ -88,7 +88,8 @@ class Prepared:
         truth: ``(n,) int32`` held-out movie per user (leave-latest-out protocols), else None.
         candidates: ``(n, m) int32`` movies each user's held-out movie is ranked among
             (sampled protocols), else None.
-        folds: for ``ratings-fold`` with ``fold="all"``: one Prepared per official fold.
+        folds: for ``ratings-fold`` with ``fold="all"``: one Prepared per official fold
+            (``train``/``test`` then repeat the first fold's, for inspection only).
         fold: the fold's name when this is one official fold.
     """
 
