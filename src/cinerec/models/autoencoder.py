@@ -126,9 +126,11 @@ class AutoRecConfig(TrainConfig):
     hidden: tuple[int, ...] = (500,)
     activation: Literal["sigmoid", "identity", "relu", "tanh"] = "sigmoid"
     output: Literal["sigmoid", "identity", "relu", "tanh"] = "identity"
-    l2: float = 1.0
-    epochs: int = 100
-    batch_size: int = 64
+    # Tuned by validation RMSE on a carve-out of ml-100k training ratings; 50 epochs is
+    # where that curve bottomed out, so runs without a validation set stop near it.
+    l2: float = 50.0
+    epochs: int = 50
+    batch_size: int = 256
     lr: float = 1e-3
     patience: int = 10
 
@@ -284,13 +286,16 @@ class MultVAEConfig(TrainConfig):
     """
 
     hidden: tuple[int, ...] = (600, 200)
-    dropout: float = 0.5
+    # Tuned on a leave-latest-out carve-out of ml-100k training data: less input dropout
+    # than the paper's 0.5 suits 943 users; 40 epochs of 15 steps keep beta near 0 there
+    # (the annealing reaches its cap only on larger releases).
+    dropout: float = 0.2
     anneal_cap: float = 0.2
     total_anneal_steps: int = 20000
-    epochs: int = 200
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 1e-3
-    patience: int = 20
+    patience: int = 10
 
     def validate(self) -> None:
         super().validate()
