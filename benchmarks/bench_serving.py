@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_serving.py --ml100k PATH/TO/ml-100k [--rate 200] [--seconds 20]
 
-Builds an ml-100k run (EASE), exports its store, starts the real server (uvicorn, one
+Builds an ml-100k run (EASE, or ``--model``), exports its store, starts the real server (uvicorn, one
 process, 127.0.0.1 on a free port) in a child process, and drives it from this process
 with a lean asyncio client (keep-alive connections) at a fixed arrival rate, one scenario at a time:
 
@@ -41,7 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _build(ml100k: Path, root: Path) -> tuple[Path, Path]:
+def _build(ml100k: Path, root: Path, model: str) -> tuple[Path, Path]:
     from cinerec.data import load
     from cinerec.models import create
     from cinerec.runs import finish_run, save_dataset, save_model
@@ -49,9 +49,9 @@ def _build(ml100k: Path, root: Path) -> tuple[Path, Path]:
 
     ds = load(ml100k)
     run_dir = root / "run"
-    save_model(run_dir, create("ease").fit(ds.interactions))
+    save_model(run_dir, create(model).fit(ds.interactions))
     save_dataset(run_dir, ds)
-    finish_run(run_dir, meta={"source": "ml-100k", "best_model": "ease"})
+    finish_run(run_dir, meta={"source": "ml-100k", "best_model": model})
     db = root / "recs.sqlite"
     export_store(run_dir, db, k=50, progress=False)
     return run_dir, db
@@ -152,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="requests per second (default: %(default)s)")
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="ease", help="the model to fit and serve (default: %(default)s)")
     args = ap.parse_args(argv)
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120):
         ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir, db = _build(args.ml100k, Path(tmp))
+        run_dir, db = _build(args.ml100k, Path(tmp), args.model)
         from cinerec.runs import open_run
 
         ds = open_run(run_dir).dataset
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             def cold(i):
                 return "POST", "/recommendations", {"liked": likes[i % len(likes)], "k": 10}
 
-            out = {"machine": {"cpus": os.cpu_count()}, "server": "uvicorn, 1 process, loopback", "model": "ease",
+            out = {"machine": {"cpus": os.cpu_count()}, "server": "uvicorn, 1 process, loopback", "model": args.model,
                    "dataset": "ml-100k", "targets_p99_ms": TARGETS_MS}
             for name, make in (("known_user", known), ("cold_start", cold)):
                 res = asyncio.run(_scenario(port, make, args.rate, args.seconds, warmup=50))
