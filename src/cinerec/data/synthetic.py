@@ -199,7 +199,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
     users, items = _cover_items(rng, users, items, n_items)
 
     # Chronological order inside each user: a random permutation of their movies.
-    order = np.argsort((users.astype(np.int64) << 32) | rng.integers(0, 1 << 32, len(users)), kind="stable")
+    order = np.argsort((users.astype(np.int64) << 32) | rng.integers(0, 1 << 32, len(users)))
     users, items = users[order], items[order]
     stamps = _timestamps(rng, users, n_users, shape.start, shape.end)
     stars = _stars(rng, users, items, user_f, user_b, item_f, item_b, shape.half_stars)
@@ -274,11 +274,10 @@ def _choose(
         k = need[active]
         users = np.repeat(active, k + (k >> 2) + 2)
         new = users * n_items + _draw(rng, group[users], cdf, n_items)
-        _, first = np.unique(np.concatenate([have, new]), return_index=True)
+        first = _first_occurrences(np.concatenate([have, new]), n_users * n_items)
         pos = np.sort(first[first >= len(have)]) - len(have)  # new distinct pairs, in draw order
         owner = users[pos]
-        start = np.searchsorted(owner, owner, side="left")
-        take = (np.arange(len(pos)) - start) < need[owner]
+        take = _rank_in_runs(owner) < need[owner]
         added = new[pos[take]]
         need -= np.bincount(owner[take], minlength=n_users)
         kept.append(added)
@@ -292,6 +291,34 @@ def _choose(
         keys = keys[~np.isin(keys // n_items, late)]
         keys = np.concatenate([keys, _gumbel_top_k(rng, late, counts[late], group[late], log_choice)])
     return (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32)
+
+
+def _first_occurrences(keys: np.ndarray, key_bound: int) -> np.ndarray:
+    """Positions ``(k,) int64`` of the first occurrence of each distinct value of ``keys``.
+
+    Packs (key, position) into one int64 so a plain sort does it (faster than a stable
+    argsort); falls back to ``np.unique`` when the two do not fit in 62 bits.
+    """
+    pos_bits = max(1, int(len(keys)).bit_length())
+    if int(key_bound).bit_length() + pos_bits > 62:
+        return np.unique(keys, return_index=True)[1]
+    packed = np.sort((keys << pos_bits) | np.arange(len(keys), dtype=np.int64))
+    value = packed >> pos_bits
+    first = np.ones(len(packed), dtype=bool)
+    first[1:] = value[1:] != value[:-1]
+    return packed[first] & ((1 << pos_bits) - 1)
+
+
+def _rank_in_runs(sorted_values: np.ndarray) -> np.ndarray:
+    """``(n,) int64`` position of each element within its run of equal values."""
+    n = len(sorted_values)
+    index = np.arange(n, dtype=np.int64)
+    starts = np.zeros(n, dtype=np.int64)
+    if n:
+        new = np.ones(n, dtype=bool)
+        new[1:] = sorted_values[1:] != sorted_values[:-1]
+        starts = np.maximum.accumulate(np.where(new, index, 0))
+    return index - starts
 
 
 def _gumbel_top_k(
@@ -383,7 +410,7 @@ def _file_order(rng: np.random.Generator, ratings: pd.DataFrame, layout: str) ->
         return ratings.iloc[rng.permutation(len(ratings))].reset_index(drop=True)
     if layout == "csv":
         key = ratings["user_id"].to_numpy() * (int(ratings["movie_id"].max()) + 1) + ratings["movie_id"].to_numpy()
-        return ratings.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+        return ratings.iloc[np.argsort(key)].reset_index(drop=True)  # keys are distinct pairs
     return ratings  # already grouped by user, in each user's own order
 
 
