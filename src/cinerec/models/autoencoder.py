@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
-from cinerec.models.base import RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.training import NeuralRecommender, TrainConfig
 
 __all__ = [
@@ -242,8 +242,6 @@ class AutoRec(NeuralRecommender, RatingRecommender):
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         if not self.can_score_history:
-            from cinerec.models.base import CapabilityError
-
             raise CapabilityError(
                 f"{self.name}: an item-based AutoRec cannot score a new person (each input unit is a "
                 "training user); refit, or use kind = \"user\"")
@@ -386,7 +384,8 @@ class MultVAE(NeuralRecommender):
         logits, mu, logvar = net(x)
         nll = -(F.log_softmax(logits.float(), dim=1) * x).sum(dim=1).mean()
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)).mean()
-        beta = self.beta
+        # beta computed on the device from the step counter: no host sync per step.
+        beta = torch.clamp(net.steps.float() / self.config.total_anneal_steps, max=self.config.anneal_cap)
         if net.training:
             net.steps += 1
         return nll + beta * kl.float()

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp  # noqa: F401  (documented argument types)
 import torch
 from torch import nn
 from torch.nn import functional as F
