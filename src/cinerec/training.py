@@ -338,7 +338,7 @@ def _fork_rng(device: torch.device, seed: int):
         yield
 
 
-# -- epoch data helpers shared by implicit-feedback models --------------------------
+# -- epoch data for implicit-feedback models --------------------------------------
 
 
 # Per training set: its distinct positive pairs and a negative sampler, built once and
