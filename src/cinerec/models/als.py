@@ -107,6 +107,7 @@ class ALS(Recommender):
             solver.fit(self._confidence(train.csr), show_progress=False)
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
+        self._yty = None
         return self
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
@@ -118,19 +119,33 @@ class ALS(Recommender):
     def user_vectors_for(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, factors) float32`` factors of people described by ``history`` ``(n, n_items)``.
 
-        Solves ``(Y^T C_u Y + regularization I) x_u = Y^T C_u p_u`` for each row with the
-        movie factors ``Y`` held fixed.
+        Solves ``(YᵀY + Yᵀ(C_u − I)Y + regularization·I) x_u = Yᵀ C_u p_u`` exactly for
+        each row, with the movie factors ``Y`` held fixed: the same user step the
+        library takes during training. It is done here with batched NumPy linear
+        algebra because a request carries one or a few people, and setting up the
+        library's threaded solver costs more than the solve itself.
         """
         self._train()
         history = sp.csr_matrix(history)
         if history.shape[1] != self.n_items:
             raise DataError(f"{self.name}: history has {history.shape[1]} movie columns, the model knows {self.n_items}")
-        solver = self._solver()
-        solver.item_factors = self.item_factors
-        solver.user_factors = self.user_factors
-        with threadpoolctl.threadpool_limits(1, "blas"):
-            out = solver.recalculate_user(np.arange(history.shape[0]), self._confidence(history))
-        return np.asarray(out, dtype=np.float32).reshape(history.shape[0], -1)
+        c = self._confidence(history)
+        y = self.item_factors.astype(np.float64)
+        f = y.shape[1]
+        n = c.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(c.indptr))
+        yi = y[c.indices]  # (nnz, f)
+        a = np.broadcast_to(self._gram() + self.config.regularization * np.eye(f), (n, f, f)).copy()
+        np.add.at(a, rows, (c.data - 1.0)[:, None, None] * yi[:, :, None] * yi[:, None, :])
+        b = np.zeros((n, f))
+        np.add.at(b, rows, c.data[:, None] * yi)
+        return np.linalg.solve(a, b[:, :, None])[:, :, 0].astype(np.float32)
+
+    def _gram(self) -> np.ndarray:
+        if getattr(self, "_yty", None) is None:
+            y = self.item_factors.astype(np.float64)
+            self._yty = y.T @ y
+        return self._yty
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors_for(history) @ self.item_factors.T
@@ -145,5 +160,6 @@ class ALS(Recommender):
         with np.load(path / "factors.npz", allow_pickle=False) as z:
             self.user_factors = z["user_factors"].astype(np.float32)
             self.item_factors = z["item_factors"].astype(np.float32)
+        self._yty = None
         if self.user_factors.shape != (self.n_users, self.config.factors) or self.item_factors.shape != (self.n_items, self.config.factors):
             raise DataError(f"{path}/factors.npz: factor shapes do not match the saved config and training matrix")

@@ -271,7 +271,8 @@ class EASE(Recommender):
         x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name)
         gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
         gram[np.diag_indices_from(gram)] += cfg.l2
-        self.weights_ = _ease_weights(gram)
+        # C order: ``history @ weights_`` would otherwise copy the whole matrix per call.
+        self.weights_ = np.ascontiguousarray(_ease_weights(gram))
         return self
 
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
@@ -294,7 +295,7 @@ class EASE(Recommender):
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            self.weights_ = z["weights"].astype(np.float32)
+            self.weights_ = np.ascontiguousarray(z["weights"], dtype=np.float32)
 
 
 def _ease_weights(gram: np.ndarray) -> np.ndarray:
