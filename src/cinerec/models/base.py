@@ -69,15 +69,20 @@ def top_k(
     k: int,
     exclude: sp.csr_matrix | None = None,
     candidates: np.ndarray | None = None,
+    *,
+    copy: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best items of each row of ``scores``.
 
     Args:
-        scores: ``(n, m) float`` scores; row ``r`` scores the items ``candidates[r]`` when
-            candidates are given, else items ``0..m-1``.
+        scores: ``(n, m) float`` scores (NumPy, or a torch tensor on any device); row
+            ``r`` scores the items ``candidates[r]`` when candidates are given, else items
+            ``0..m-1``.
         k: how many to return per row.
         exclude: ``(n, n_items)`` CSR matrix; its non-zero entries are never returned.
         candidates: ``(n, m) int`` item indices that the columns of ``scores`` stand for.
+        copy: ``False`` lets the function overwrite ``scores`` (excluded entries become
+            ``-inf``), which saves copying a whole chunk of scores.
 
     Returns:
         ``(items, scores)``, each ``(n, k)``: item indices ``int32`` best first, and their
@@ -86,23 +91,29 @@ def top_k(
     """
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    s = torch.as_tensor(scores, dtype=torch.float32).clone()
+    s = torch.as_tensor(scores)
+    if s.dtype != torch.float32:
+        s = s.float()
+    elif copy or (isinstance(scores, np.ndarray) and not scores.flags.writeable):
+        s = s.clone()
     n, m = s.shape
+    dev = s.device
     if exclude is not None and exclude.nnz:
         if candidates is None:
             rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
-            s[torch.from_numpy(rows), torch.from_numpy(exclude.indices.astype(np.int64))] = -torch.inf
+            s[torch.from_numpy(rows).to(dev), torch.from_numpy(exclude.indices.astype(np.int64)).to(dev)] = -torch.inf
         else:
-            s[torch.from_numpy(_seen_mask(exclude, candidates))] = -torch.inf
+            s[torch.from_numpy(_seen_mask(exclude, candidates)).to(dev)] = -torch.inf
     kk = min(k, m)
-    # Stable tie-breaking: sort by score, then by column, via a tiny column penalty only
-    # among exact ties (topk itself is not stable).
     vals, cols = torch.topk(s, kk, dim=1, sorted=True)
+    vals, cols = vals.cpu(), cols.cpu()
     if kk > 1:
-        ties = (vals[:, 1:] == vals[:, :-1]).any(dim=1)
+        # topk is not stable: rows holding equal finite scores are re-ranked by
+        # (score desc, column asc) so every model breaks ties the same way.
+        ties = ((vals[:, 1:] == vals[:, :-1]) & torch.isfinite(vals[:, 1:])).any(dim=1)
         if bool(ties.any()):
             rows = torch.nonzero(ties).flatten()
-            sub = s[rows]
+            sub = s[rows.to(dev)].cpu()
             order = np.lexsort((np.broadcast_to(np.arange(m), sub.shape), -sub.numpy()), axis=1)[:, :kk]
             cols[rows] = torch.from_numpy(order)
             vals[rows] = torch.gather(sub, 1, cols[rows])
@@ -159,7 +170,10 @@ class Recommender(ABC):
 
     @abstractmethod
     def _score_rows(self, users: np.ndarray) -> np.ndarray | torch.Tensor:
-        """``(len(users), n_items) float32`` scores over the whole catalog."""
+        """``(len(users), n_items) float32`` scores over the whole catalog.
+
+        The result must be a new array or tensor: ``recommend`` ranks it in place.
+        """
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``(n,)`` scores of (user, item) pairs; override when cheaper than whole rows."""
@@ -256,11 +270,10 @@ class Recommender(ABC):
             uu = u[sl]
             ex = seen[uu] if seen is not None else None
             if candidates is None:
-                s = self._score_rows(uu)
-                it, sc = top_k(s, k, ex)
+                it, sc = top_k(self._score_rows(uu), k, ex, copy=False)
             else:
                 cand = np.asarray(candidates)[sl]
-                it, sc = top_k(self.score(uu, cand), k, ex, cand)
+                it, sc = top_k(self.score(uu, cand), k, ex, cand, copy=False)
             items_out.append(it)
             scores_out.append(sc)
         if not items_out:
