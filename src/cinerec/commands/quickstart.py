@@ -24,8 +24,9 @@ from cinerec.io import atomic_dir
 
 __all__ = ["add_parser", "run", "DEFAULT_MODELS"]
 
-#: Models fitted by default, cheapest first; each must finish in seconds on ml-100k.
-DEFAULT_MODELS = ("popularity", "itemknn", "ease", "als", "multivae")
+#: Models fitted by default, cheapest first; each fits in seconds on ml-100k. ALS is also
+#: the strongest model under both protocols (docs/results.md), so it stands for the rest.
+DEFAULT_MODELS = ("popularity", "itemknn", "ease", "als")
 PROTOCOLS = ("loo-sampled", "loo-full")
 RANK_BY = ("loo-full", "hr@10")  # the leaderboard's order and the run's best model
 
