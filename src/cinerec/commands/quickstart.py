@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     ranked = [r for r in results if r.protocol == RANK_BY[0]]
     best = max(ranked, key=lambda r: r.metrics.get(RANK_BY[1], -1.0)).model
     table = leaderboard(results)
+    print(f"data: {label}")
     print(table)
     print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
