@@ -340,9 +340,11 @@ class Recommender(ABC):
         valid = items >= 0
         if not valid.any():
             return out
-        flat = items[valid]
-        sims = self.item_similarity(flat)  # (n_valid, n_items)
-        rows = np.repeat(np.arange(items.shape[0]), items.shape[1]).reshape(items.shape)[valid]
+        # The same movies are recommended to many people: ask for each distinct movie's
+        # similarities once and gather them.
+        uniq, inv = np.unique(items[valid], return_inverse=True)
+        sims = np.asarray(self.item_similarity(uniq), dtype=np.float32)[inv]  # (n_valid, n_items)
+        rows = np.nonzero(valid)[0]
         mask = history[rows].astype(bool).toarray()
         has = mask.any(axis=1)
         sims[~mask] = -np.inf

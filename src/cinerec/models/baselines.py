@@ -7,6 +7,7 @@ them under the same protocol. All four can score a history they were not trained
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,26 @@ class ItemKNNConfig(Config):
         self._check(self.shrink >= 0.0, "shrink", "must be non-negative")
 
 
+class _HistoryModel(Recommender):
+    """A model whose scores are a function of the person's history row alone
+    (item-kNN, EASE): known users and new visitors are scored the same way."""
+
+    can_score_history = True
+
+    @abstractmethod
+    def _score(self, history: sp.csr_matrix) -> np.ndarray:
+        """``(n, n_items) float32`` scores of ``(n, n_items)`` float32 history rows."""
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
+        return self._score(h)
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
+
+
 @register
-class ItemKNN(Recommender):
+class ItemKNN(_HistoryModel):
     """Item-based nearest neighbours (Sarwar et al., WWW 2001, "Item-based collaborative
     filtering recommendation algorithms"; cosine variant as in Deshpande & Karypis 2004).
 
@@ -193,13 +212,6 @@ class ItemKNN(Recommender):
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray((history @ self.similarity_).toarray(), dtype=np.float32)
 
-    def _score_rows(self, users: np.ndarray) -> np.ndarray:
-        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
-        return self._score(h)
-
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
-
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         items = np.asarray(items, dtype=np.int64)
         return np.asarray(self._neighbour_rows()[items].toarray(), dtype=np.float32)
@@ -240,7 +252,7 @@ class EASEConfig(Config):
 
 
 @register
-class EASE(Recommender):
+class EASE(_HistoryModel):
     """EASE^R (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019).
 
     A closed-form item-item model: ``P = (XᵀX + λI)⁻¹`` and ``B = I − P·diag(1/diag(P))``,
@@ -277,13 +289,6 @@ class EASE(Recommender):
 
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray(history @ self.weights_, dtype=np.float32)
-
-    def _score_rows(self, users: np.ndarray) -> np.ndarray:
-        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
-        return self._score(h)
-
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         # Row i of B.T holds how much each movie's presence raises movie i's score.

@@ -70,9 +70,7 @@ def explain_batch(model: Recommender, history: sp.csr_matrix, items: np.ndarray,
     whole catalog of users cannot fit at once. When the model keeps the generic
     ``explain`` and has item vectors, similarities are computed only against each
     person's own history instead (same answer, ``nnz * k * d`` work instead of
-    ``n * k * n_items``). Otherwise it runs on chunks of users, asking
-    ``item_similarity`` once per distinct recommended movie of a chunk; a model with its
-    own ``explain`` gets that called per chunk instead.
+    ``n * k * n_items``). Otherwise it calls the model's ``explain`` on chunks of users.
 
     Args:
         model: a fitted model.
@@ -94,30 +92,7 @@ def explain_batch(model: Recommender, history: sp.csr_matrix, items: np.ndarray,
         return _explain_by_vectors(np.asarray(vec, dtype=np.float32), history, items, budget)
     per_user = k * model.n_items * 9  # float32 similarities + bool mask + a copy, per row
     for sl in chunks(n, max(1, budget // per_user)):
-        out[sl] = _explain_dedup(model, history[sl], items[sl]) if generic else model.explain(history[sl], items[sl])
-    return out
-
-
-def _explain_dedup(model: Recommender, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-    """The generic ``explain``, asking ``item_similarity`` once per distinct movie.
-
-    Across many users the same movies are recommended again and again (for popularity,
-    the same ones to everyone), so similarities are computed for the distinct movies
-    and gathered, instead of once per (user, rank).
-    """
-    out = np.full(items.shape, -1, dtype=np.int32)
-    valid = items >= 0
-    if not valid.any():
-        return out
-    uniq, inv = np.unique(items[valid], return_inverse=True)
-    sims = np.asarray(model.item_similarity(uniq), dtype=np.float32)[inv]  # (n_valid, n_items)
-    rows = np.nonzero(valid)[0]
-    mask = history[rows].astype(bool).toarray()
-    has = mask.any(axis=1)
-    sims[~mask] = -np.inf
-    best = sims.argmax(axis=1).astype(np.int32)
-    best[~has] = -1
-    out[valid] = best
+        out[sl] = model.explain(history[sl], items[sl])
     return out
 
 
