@@ -10,7 +10,9 @@ from tests.models.conformance import ModelConformance
 
 class TestALSConformance(ModelConformance):
     model_name = "als"
-    config = {"factors": 2, "iterations": 10, "regularization": 0.1}
+    # Recency weighting off: score_history gets no timestamps, so only without decay
+    # does a training user's history reproduce their trained factors.
+    config = {"factors": 2, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
     # score_history solves each user's system exactly; training ends on a CG step.
     history_exact = False
     history_overlap = 0.8
@@ -65,6 +67,36 @@ def test_confidence_follows_the_paper():
     np.testing.assert_allclose(c.data, 1 + 2.0 * x.csr.data)
     cb = ALS(ALSConfig(alpha=2.0, binary=True))._confidence(x.csr)
     np.testing.assert_allclose(cb.data, 3.0)
+
+
+def test_recency_half_life_halves_the_alpha_part_per_fraction_of_the_users_span():
+    day = 86400
+    # User 0 spans days 0..10, so recency_half_life=0.2 is a half-life of 2 days: movies
+    # 0, 1, 2 rated 4, 2, 5 at days 10, 8 and 6 weigh 1, 1/2, 1/4 (a repeated pair keeps
+    # its last row: movie 2 at day 6). User 1 has one rating: no decay.
+    x = Interactions(
+        np.array([0, 0, 0, 0, 1]), np.array([0, 1, 2, 2, 1]), np.array([4, 2, 1, 5, 3]),
+        np.array([10, 8, 0, 6, 3]) * day, 2, 3,
+    )
+    model = ALS(ALSConfig(alpha=2.0, recency_half_life=0.2))
+    c = model._confidence(x.csr, model._decay(x)).toarray()
+    expected = np.array([[1 + 2 * 4 * 1.0, 1 + 2 * 2 * 0.5, 1 + 2 * 5 * 0.25], [0, 1 + 2 * 3, 0]])
+    np.testing.assert_allclose(c, expected, rtol=1e-6)
+    binary = ALS(ALSConfig(alpha=2.0, recency_half_life=0.2, binary=True))
+    np.testing.assert_allclose(binary._confidence(x.csr, binary._decay(x)).toarray()[0], [3.0, 2.0, 1.5], rtol=1e-6)
+    # 0 turns it off; without decay weights (a new person's history) nothing is decayed.
+    assert ALS(ALSConfig(alpha=2.0, recency_half_life=0.0))._decay(x) is None
+    np.testing.assert_allclose(model._confidence(x.csr).toarray()[0], [9.0, 5.0, 11.0])
+    with pytest.raises(ConfigError, match="recency_half_life"):
+        ALSConfig(recency_half_life=-1.0)
+
+
+def test_recency_weighted_model_still_scores_new_histories():
+    x = two_blocks()
+    t = np.random.default_rng(0).integers(0, 100 * 86400, len(x))
+    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1, recency_half_life=0.1)).fit(x.replace(timestamps=t))
+    fresh = model.score_history(x.csr[:3])
+    assert fresh.shape == (3, x.n_items) and np.isfinite(fresh).all()
 
 
 def test_score_history_of_a_training_user_matches_their_own_scores():
