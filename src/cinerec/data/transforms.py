@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
-from cinerec.data.dataset import Dataset
+from cinerec.data.dataset import Dataset, Interactions
 
-__all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe"]
+__all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe", "recency_weights"]
 
 
 def _check_count(value: int | None, name: str, allow_none: bool = False) -> None:
@@ -182,3 +183,35 @@ def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:
         return ds
     rows = np.sort(order[chosen])
     return ds.with_interactions(x.select(rows))
+
+
+def recency_weights(x: Interactions, half_life: float) -> sp.csr_matrix:
+    """How recent each (user, movie) cell is, relative to that user's own history.
+
+    Args:
+        x: interactions with ``timestamps``.
+        half_life: a fraction of each user's time span, > 0.
+
+    Returns:
+        ``(n_users, n_items)`` CSR with the same cells as ``x.csr`` (a repeated pair
+        takes its last row): ``0.5 ** (age / (half_life * span))``, ``age`` measured back
+        from the user's latest timestamp, ``span`` from their earliest to latest. A user
+        whose rows share one timestamp (or a log without timestamps) gets weight 1.
+
+    Raises:
+        ValueError: if ``half_life`` is not positive.
+    """
+    if not half_life > 0:
+        raise ValueError(f"half_life={half_life!r}: must be positive")
+    t = x.timestamps
+    latest = np.full(x.n_users, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, x.users, t)
+    earliest = np.full(x.n_users, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, x.users, t)
+    last, first = latest[x.users], earliest[x.users]
+    # max(., 1): a zero span means every age is 0 too, so the weight stays 1.
+    age = (last - t) / np.maximum(last - first, 1).astype(np.float64)
+    weights = np.exp2(-age / half_life).astype(np.float32)
+    # Built the way x.csr is, so the weights line up cell for cell with the ratings.
+    return x.replace(ratings=weights).csr
+

@@ -22,6 +22,7 @@ import threadpoolctl
 
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
+from cinerec.data.transforms import recency_weights
 from cinerec.errors import DataError
 from cinerec.models.base import Recommender, register
 
@@ -113,17 +114,7 @@ class ALS(Recommender):
         half_life = self.config.recency_half_life
         if half_life <= 0:
             return None
-        latest = np.full(train.n_users, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(latest, train.users, train.timestamps)
-        earliest = np.full(train.n_users, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(earliest, train.users, train.timestamps)
-        last, first = latest[train.users], earliest[train.users]
-        # max(., 1): a zero span means every age is 0 too, so the weight stays 1.
-        age = (last - train.timestamps) / np.maximum(last - first, 1).astype(np.float64)
-        weights = np.exp2(-age / half_life).astype(np.float32)
-        # Same construction as train.csr (a repeated pair keeps its last row), so the
-        # weights line up cell for cell with the rating matrix.
-        return train.replace(ratings=weights).csr
+        return recency_weights(train, half_life)
 
     def _solver(self):
         """An ``implicit`` model holding our settings (built with BLAS held to one thread,

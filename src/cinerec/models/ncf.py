@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cinerec.data import transforms
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
@@ -328,19 +329,7 @@ def recency_weights(train: Interactions, half_life: float) -> np.ndarray:
         back from the user's latest training timestamp, ``span`` from their earliest to
         latest (a repeated pair takes its last row's timestamp, as ``train.csr`` does).
     """
-    if not half_life > 0:
-        raise ValueError(f"half_life={half_life!r}: must be positive")
-    t = train.timestamps
-    latest = np.full(train.n_users, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(latest, train.users, t)
-    earliest = np.full(train.n_users, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(earliest, train.users, t)
-    last, first = latest[train.users], earliest[train.users]
-    # max(., 1): a zero span means every age is 0 too, so the weight stays 1.
-    age = (last - t) / np.maximum(last - first, 1).astype(np.float64)
-    weights = np.exp2(-age / half_life).astype(np.float32)
-    # train.csr's construction keeps one row per pair, cell for cell with train.seen.
-    return np.asarray(train.replace(ratings=weights).csr.data, dtype=np.float32)
+    return np.asarray(transforms.recency_weights(train, half_life).data, dtype=np.float32)
 
 
 def _load_part(path: str, expect: str) -> _NCFModel:
