@@ -13,9 +13,15 @@ Usage::
     python benchmarks/bench_ncf.py --data PATH/TO/ml-100k --no-quality --threads 2
     python benchmarks/bench_ncf.py --device cuda --synthetic ml-20m   # GPU throughput only
 
-RecBole's own figures are quoted, not measured here: about 1.1 s per ml-100k epoch with
-1 negative (about 200k samples) and 2.5 s with 4 negatives (about 500k samples), i.e.
-about 190-200k samples/s on a laptop CPU.
+RecBole's NeuMF is also measured in the same run when its environment exists
+(``scripts/setup-recbole-venv`` makes ``.venv-recbole``): after cinerec's runs, never beside
+them, ``benchmarks/recbole_ncf.py`` trains RecBole's default NeuMF on the same ml-100k
+folder with the same threads and 4 negatives; its JSON lands under ``recbole_measured``
+and the ``recbole`` architecture gains ``vs_recbole_measured``. ``--recbole-quality`` adds
+RecBole's HR@10 on its own protocol (leave-latest-out with a validation item too, 99
+sampled negatives). ``recbole_quoted`` keeps the figures the project issue quotes (about
+1.1 s per ml-100k epoch with 1 negative, 2.5 s with 4, about 190-200k samples/s on a
+laptop CPU); they are a reference, not a measurement.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +56,8 @@ TRAIN: dict[str, dict[str, Any]] = {
 }
 RECBOLE_QUOTED = {"samples_per_s": 190_000, "seconds_per_epoch_4_negatives": 2.5, "seconds_per_epoch_1_negative": 1.1,
                   "source": "RecBole 1.2.1 NeuMF on ml-100k, figures quoted by the project issue; not measured by us"}
+RECBOLE_SCRIPT = Path(__file__).resolve().with_name("recbole_ncf.py")
+RECBOLE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-recbole" / "bin" / "python"
 SHAPES = {"ml-20m": (138_493, 26_744, 20_000_263), "ml-1m": (6_040, 3_706, 1_000_209)}
 
 
@@ -119,6 +129,42 @@ def quality(arch: str, dataset: Any, threads: int, seeds: list[int]) -> dict[str
             "epochs": TRAIN[arch]["epochs"]}
 
 
+def recbole_measured(python: str, folder: str, threads: int, epochs: int, quality: bool,
+                     max_epochs: int) -> dict[str, Any]:
+    """Run ``recbole_ncf.py`` under RecBole's interpreter and return its JSON.
+
+    Runs to completion before returning, so it never shares the CPU with cinerec's timing.
+    A failure is returned as ``{"skipped": reason}`` rather than raised: cinerec's figures
+    are still worth printing.
+    """
+    cmd = [python, str(RECBOLE_SCRIPT), "--data", folder, "--negatives", "4", "--threads", str(threads),
+           "--epochs", str(epochs)]
+    if quality:
+        cmd += ["--quality", "--max-epochs", str(max_epochs)]
+    print("recbole: " + " ".join(cmd), file=sys.stderr)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"skipped": f"{python} {RECBOLE_SCRIPT.name} exited {proc.returncode}: {tail}"}
+    return json.loads(proc.stdout)
+
+
+def recbole_skip_reason(args: argparse.Namespace, folder: str | None) -> str | None:
+    """Why RecBole cannot be measured beside this run, or ``None`` when it can."""
+    if args.no_recbole:
+        return "--no-recbole given"
+    if not args.recbole_python:
+        return f"no RecBole environment at {RECBOLE_PYTHON} (scripts/setup-recbole-venv makes it); " \
+               "or pass --recbole-python"
+    if not Path(args.recbole_python).exists():
+        return f"--recbole-python {args.recbole_python}: no such file"
+    if args.device != "cpu":
+        return f"RecBole is measured on the CPU only (this run is on {args.device})"
+    if folder is None or not (Path(folder) / "u.data").is_file():
+        return "RecBole is measured on an ml-100k release folder (u.data) only"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("CINEREC_ML100K"), help="an ml-100k folder (or release name)")
@@ -130,11 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-quality", action="store_true", help="skip the HR@10 runs")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--recbole-python", default=str(RECBOLE_PYTHON) if RECBOLE_PYTHON.exists() else None,
+                   help="RecBole's interpreter, to measure its NeuMF in the same run "
+                        "(default: .venv-recbole/bin/python when it exists)")
+    p.add_argument("--no-recbole", action="store_true", help="do not measure RecBole")
+    p.add_argument("--recbole-quality", action="store_true",
+                   help="also run RecBole's HR@10 (early stopping on its validation item)")
+    p.add_argument("--recbole-max-epochs", type=int, default=100, help="cap on RecBole's quality run")
     args = p.parse_args(argv)
     TrainConfig(device=args.device)  # a bad device string fails here, naming it
 
     archs = args.arch or list(ARCHS)
     dataset = None
+    folder = None
     if args.synthetic:
         train = synthetic(args.synthetic)
         data_name = f"synthetic {args.synthetic}"
@@ -145,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         from cinerec.evaluation.protocols import get_protocol
 
         dataset = load(args.data)
+        folder = str(dataset.info.get("source", args.data))
         train = get_protocol("loo-sampled").prepare(dataset, seed=0).train
         data_name = f"{args.data} (loo-sampled training split)"
     gflops = matmul_gflops(args.threads) if args.device == "cpu" else None
@@ -152,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "neumf training throughput", "data": data_name, "device": args.device,
         "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
         "cpu_count": os.cpu_count(), "matmul_gflops": round(gflops, 1) if gflops else None,
-        "recbole_quoted": RECBOLE_QUOTED, "results": {},
+        "recbole_quoted": {**RECBOLE_QUOTED, "label": "quoted reference, not measured"}, "results": {},
     }
     if args.device.startswith("cuda"):
         out["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
@@ -175,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
             r["quality"] = quality(arch, dataset, args.threads, args.seeds)
         out["results"][arch] = r
         print(f"{arch}: {sps:,} samples/s", file=sys.stderr)
+    # RecBole runs only now, after every cinerec timing, so the two never share the CPU.
+    skip = recbole_skip_reason(args, folder)
+    measured = {"skipped": skip} if skip else recbole_measured(
+        args.recbole_python, folder, args.threads, args.epochs, args.recbole_quality, args.recbole_max_epochs)
+    out["recbole_measured"] = measured
+    if "recbole" in out["results"] and "samples_per_s" in measured:
+        ours = out["results"]["recbole"]["throughput"]["samples_per_s"]
+        out["results"]["recbole"]["vs_recbole_measured"] = round(ours / measured["samples_per_s"], 2)
     print(json.dumps(out, indent=2))
     return 0
 
