@@ -635,7 +635,7 @@ def _run(model: NeuralRecommender, cfg: TrainConfig, train: Interactions, valid:
             seen_samples += rows
             if bar is not None and (b % cfg.log_every == 0 or b == n_batches - 1):
                 elapsed = max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{float(loss):.4f}", samples_s=f"{seen_samples * dctx.world / elapsed:,.0f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", samples_s=f"{seen_samples * dctx.world / elapsed:,.0f}")
             if bar is not None:
                 bar.update(1)
         if bar is not None:

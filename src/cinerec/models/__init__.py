@@ -13,3 +13,5 @@ import cinerec.models.mf  # noqa: F401
 import cinerec.models.ncf  # noqa: F401
 import cinerec.models.mlp_rating  # noqa: F401
 import cinerec.models.two_tower  # noqa: F401
+import cinerec.models.bpmf  # noqa: F401
+import cinerec.models.blend  # noqa: F401
