@@ -142,10 +142,10 @@ def recbole_measured(python: str, folder: str, threads: int, epochs: int, qualit
     if quality:
         cmd += ["--quality", "--max-epochs", str(max_epochs)]
     print("recbole: " + " ".join(cmd), file=sys.stderr)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # Its stderr (one line per epoch, or the error) goes straight to ours.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"skipped": f"{python} {RECBOLE_SCRIPT.name} exited {proc.returncode}: {tail}"}
+        return {"skipped": f"{python} {RECBOLE_SCRIPT.name} exited {proc.returncode} (its error is on stderr)"}
     return json.loads(proc.stdout)
 
 

@@ -196,6 +196,9 @@ def run(data_dir: Path, negatives: int = 4, epochs: int = 5, threads: int = 2, s
             loss = train_epoch(data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
             seconds = time.perf_counter() - start
             epochs_log.append({"seconds": seconds, "samples": seen[0] - before, "loss": float(loss)})
+            # One line per epoch on stderr: a long quality run shows where it is.
+            print(f"recbole epoch {epoch_idx + 1}: {seconds:.2f} s, {seen[0] - before} samples, loss {float(loss):.4f}",
+                  file=sys.stderr, flush=True)
             return loss
 
         trainer._train_epoch = timed_epoch
@@ -206,6 +209,7 @@ def run(data_dir: Path, negatives: int = 4, epochs: int = 5, threads: int = 2, s
 
         def on_valid(epoch_idx: int, score: float) -> None:
             best["scores"].append(round(float(score), 4))
+            print(f"recbole epoch {epoch_idx + 1}: valid {config['valid_metric']} {score:.4f}", file=sys.stderr, flush=True)
             if best["score"] is None or score >= best["score"]:
                 best.update(score=float(score), epoch=epoch_idx, state=copy.deepcopy(model.state_dict()))
 
