@@ -103,7 +103,6 @@ class Blend(RatingRecommender):
         self.holdout_rmse: dict[str, float] = {}
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Blend":
-        self._remember(train)
         cfg = self.config
         split = random_split(train, test=cfg.holdout, seed=cfg.seed)
         if len(split.train) == 0 or len(split.test) == 0:
@@ -121,6 +120,7 @@ class Blend(RatingRecommender):
         self.holdout_rmse = {name: _rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}
         self.holdout_rmse["blend"] = _rmse(blended, y)
         self.members = [cfg.member(name).fit(train, valid) for name in cfg.members]
+        self._remember(train)  # last: a member that fails leaves the blend unfitted
         return self
 
     def _combine(self, parts: list[np.ndarray]) -> np.ndarray:
