@@ -156,6 +156,24 @@ def _draw_rows(rng: np.random.Generator, counts: sp.csr_matrix, targets: sp.csr_
     return (mean + noise).squeeze(-1).numpy()
 
 
+def _layout(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(n_rows, n_cols)`` CSR of ones on the cells ``(rows, cols)``, and the order of its entries.
+
+    Returns:
+        The matrix and ``(nnz,) int64`` positions such that entry ``k`` of the matrix is
+        the cell ``(rows[at[k]], cols[at[k]])``; the cells must be distinct.
+    """
+    at = np.lexsort((cols, rows))
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((np.ones(len(at)), cols[at], indptr), shape=(n_rows, n_cols)), at
+
+
+def _with_data(layout: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    """``layout``'s cells holding ``data`` (in the layout's entry order), sharing its index arrays."""
+    return sp.csr_matrix((data, layout.indices, layout.indptr), shape=layout.shape, copy=False)
+
+
 @register
 class BPMF(RatingRecommender):
     """Bayesian probabilistic matrix factorisation with biases (Salakhutdinov and Mnih, ICML 2008).
@@ -198,9 +216,10 @@ class BPMF(RatingRecommender):
         rng = np.random.default_rng(cfg.seed)
         self.mean = float(r.mean())
         self.low, self.high = float(r.min()), float(r.max())
-        ones = np.ones(len(r))
-        by_user = sp.csr_matrix((ones, (u, i)), shape=(n_u, n_i))
-        by_item = sp.csr_matrix((ones, (i, u)), shape=(n_i, n_u))
+        # The rated cells never change, only their targets: build both sparse layouts
+        # once and, every sweep, put the targets into them in the layouts' order.
+        by_user, at_u = _layout(u, i, n_u, n_i)
+        by_item, at_i = _layout(i, u, n_i, n_u)
         # Columns of the augmented vectors: user [p, b_u], movie [q, b_i]. Drawing users
         # uses movie features [q, 1] and targets r - mean - b_i; drawing movies uses
         # user features [p, 1] and targets r - mean - b_u.
@@ -216,11 +235,11 @@ class BPMF(RatingRecommender):
             mu, lam = sample_normal_wishart(rng, users, cfg.beta0)
             feats = np.hstack([items[:, :d], np.ones((n_i, 1))])
             y = r - self.mean - items[i, d]
-            users = _draw_rows(rng, by_user, sp.csr_matrix((y, (u, i)), shape=(n_u, n_i)), feats, mu, lam, alpha)
+            users = _draw_rows(rng, by_user, _with_data(by_user, y[at_u]), feats, mu, lam, alpha)
             mu, lam = sample_normal_wishart(rng, items, cfg.beta0)
             feats = np.hstack([users[:, :d], np.ones((n_u, 1))])
             y = r - self.mean - users[u, d]
-            items = _draw_rows(rng, by_item, sp.csr_matrix((y, (i, u)), shape=(n_i, n_u)), feats, mu, lam, alpha)
+            items = _draw_rows(rng, by_item, _with_data(by_item, y[at_i]), feats, mu, lam, alpha)
             resid = r - self.mean - users[u, d] - items[i, d] - np.einsum("nk,nk->n", users[u, :d], items[i, :d])
             sse = float(resid @ resid)
             if not cfg.noise_precision:
