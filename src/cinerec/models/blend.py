@@ -30,6 +30,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.evaluation.metrics import rmse
 from cinerec.models.base import RatingRecommender, create, load_model, register
 
 __all__ = ["Blend", "BlendConfig"]
@@ -117,8 +118,8 @@ class Blend(RatingRecommender):
         self.weights, self.intercept = _ridge(x, y, cfg.ridge)
         self.low, self.high = float(train.ratings.min()), float(train.ratings.max())
         blended = np.clip(x @ self.weights + self.intercept, self.low, self.high)
-        self.holdout_rmse = {name: _rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}
-        self.holdout_rmse["blend"] = _rmse(blended, y)
+        self.holdout_rmse = {name: rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}
+        self.holdout_rmse["blend"] = rmse(blended, y)
         self.members = [cfg.member(name).fit(train, valid) for name in cfg.members]
         self._remember(train)  # last: a member that fails leaves the blend unfitted
         return self
@@ -179,7 +180,3 @@ def _ridge(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, floa
     a = xc.T @ xc + ridge * len(y) * np.eye(x.shape[1])
     w = np.linalg.solve(a, xc.T @ (y - ym))
     return w, float(ym - xm @ w)
-
-
-def _rmse(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((p - y) ** 2)))
