@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     model = create(args.model, values, where=where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = create(args.model, {**values, "seed": args.seed}, where=where)
-    protocol_name = args.protocol or ("ratings-random" if getattr(model, "task", "ranking") == "rating" else "loo-sampled")
+    protocol_name = args.protocol or ("ratings-random" if model.task == "rating" else "loo-sampled")
     options = parse_set_options(args.protocol_options)
     protocol = get_protocol(protocol_name, **options)
     protocol.check(model)

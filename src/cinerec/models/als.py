@@ -82,6 +82,7 @@ class ALS(Recommender):
     """
 
     name = "als"
+    has_item_vectors = True
     Config = ALSConfig
     can_score_history = True
 

@@ -190,6 +190,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     """
 
     name = "autorec"
+    has_item_vectors = True
     Config = AutoRecConfig
     task = "rating"
 
@@ -361,6 +362,7 @@ class MultVAE(NeuralRecommender):
     """
 
     name = "multivae"
+    has_item_vectors = True
     Config = MultVAEConfig
     task = "ranking"
     can_score_history = True

@@ -151,8 +151,16 @@ class Recommender(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[Config]]
+    # Capabilities, declared by each model class and read from here by the store, the
+    # API, the CLI and the protocols (never probed with ``hasattr`` or method identity).
     #: True when the model can score a history it was not trained on (cold start).
     can_score_history: ClassVar[bool] = False
+    #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
+    has_item_vectors: ClassVar[bool] = False
+    #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
+    can_predict_ratings: ClassVar[bool] = False
+    #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
+    task: ClassVar[str] = "ranking"
     #: Users scored per chunk in ``recommend``.
     chunk_size: ClassVar[int] = 2048
 
@@ -386,6 +394,9 @@ class Recommender(ABC):
 
 class RatingRecommender(Recommender):
     """A model that also predicts stars."""
+
+    can_predict_ratings = True
+    task = "rating"
 
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` predicted ratings for (user, item) pairs."""

@@ -31,7 +31,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation.metrics import rmse
-from cinerec.models.base import RatingRecommender, create, load_model, register
+from cinerec.models.base import MODELS, RatingRecommender, create, load_model, register
 
 __all__ = ["Blend", "BlendConfig"]
 
@@ -79,7 +79,7 @@ class BlendConfig(Config):
             model = create(name, values, where=f"BlendConfig.settings.{name}")
         except NotFoundError as e:
             raise ConfigError(f"BlendConfig.members: {e}") from None
-        if not isinstance(model, RatingRecommender) or getattr(model, "task", "rating") != "rating":
+        if not model.can_predict_ratings or model.task != "rating":
             raise ConfigError(f"BlendConfig.members: {name!r} does not predict stars, so it cannot be blended")
         return model
 
@@ -98,6 +98,8 @@ class Blend(RatingRecommender):
     def __init__(self, config: BlendConfig | None = None) -> None:
         super().__init__(config)
         self.members: list[RatingRecommender] = []
+        # Its similarity is the first member's that has movie vectors.
+        self.has_item_vectors = any(MODELS[m].has_item_vectors for m in self.config.members if m in MODELS)  # type: ignore[misc]
         self.weights = np.zeros(0)
         self.intercept = 0.0
         self.low, self.high = -np.inf, np.inf

@@ -182,6 +182,7 @@ class BPMF(RatingRecommender):
     """
 
     name = "bpmf"
+    has_item_vectors = True
     Config = BPMFConfig
 
     def __init__(self, config: BPMFConfig | None = None) -> None:

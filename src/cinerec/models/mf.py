@@ -105,6 +105,7 @@ class FactorNet(nn.Module):
 class _FactorModel(NeuralRecommender, RatingRecommender):
     Config = MFConfig
     biased = False
+    has_item_vectors = True
 
     @property
     def task(self) -> str:  # type: ignore[override]

@@ -112,6 +112,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     """
 
     name = "mlp-rating"
+    has_item_vectors = True
     Config = MLPRatingConfig
     task = "rating"  # validation RMSE (for "liked": of the probability against 0/1)
 

@@ -212,6 +212,7 @@ class NCFNet(nn.Module):
 class _NCFModel(NeuralRecommender):
     Config = NCFConfig
     kind = "neumf"
+    has_item_vectors = True
 
     def _build(self, train: Interactions) -> nn.Module:
         c = self.config

@@ -223,6 +223,7 @@ class TwoTower(NeuralRecommender):
     """
 
     name = "two-tower"
+    has_item_vectors = True
     Config = TwoTowerConfig
     task = "ranking"
 
