@@ -49,7 +49,7 @@ def _model(name: str, dataset: Any, seed: int, threads: int) -> Any:
     if "threads" in model.config.to_dict():
         extra.update(threads=threads, progress=False)
     model = create(name, model.config.replace(**extra))
-    if hasattr(model, "set_features"):
+    if model.uses_features:
         model.set_features(dataset)
     return model
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from cinerec.data.history import liked
 from cinerec.serving.api import MAX_BODY_BYTES, create_app
 from cinerec.serving.store import export_store
 
@@ -19,7 +20,13 @@ RECORD_KEYS = {"movie_id", "title", "year", "genres"}
 def _seen_raw(run, user_id):
     ds = run.dataset
     u = ds.user_ids.index([user_id])[0]
-    return set(ds.item_ids.raw[run.model("ease")._train().seen[u].indices].tolist())
+    return set(ds.item_ids.raw[ds.interactions.seen[u].indices].tolist())
+
+
+def _liked_raw(run, user_id):
+    ds = run.dataset
+    u = ds.user_ids.index([user_id])[0]
+    return set(ds.item_ids.raw[liked(ds.interactions.csr[[u]]).indices].tolist())
 
 
 def test_health_names_model_dataset_counts_and_store(client):
@@ -79,11 +86,11 @@ def test_known_user_from_store_matches_live_scoring(run, run_dir, client):
     assert live["source"] == "live"
     assert [m["movie_id"] for m in stored["recommendations"]] == [m["movie_id"] for m in live["recommendations"]]
     assert [m["reason"] for m in stored["recommendations"]] == [m["reason"] for m in live["recommendations"]]
-    seen = _seen_raw(run, 1)
+    seen, likes = _seen_raw(run, 1), _liked_raw(run, 1)
     for m in stored["recommendations"]:
         assert RECORD_KEYS | {"score", "reason"} <= m.keys()
         assert m["movie_id"] not in seen
-        assert m["reason"].startswith("because you liked ") and m["reason_movie_id"] in seen
+        assert m["reason"].startswith("because you liked ") and m["reason_movie_id"] in likes
 
 
 def test_known_user_genre_and_k_beyond_the_store(client):
@@ -253,14 +260,18 @@ def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys)
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
 
 
-def test_single_person_reasons_match_the_models_explain(app):
+def test_cold_start_reasons_are_the_models_explain_over_liked_movies(app, client):
     import scipy.sparse as sp
 
     svc = app.state.service
-    basis = np.array([0, 49, 171, 180, 400])
-    items = np.array([173, 126, 10, 1500, 99])
-    history = sp.csr_matrix((np.ones(5), (np.zeros(5, int), basis)), shape=(1, svc.dataset.n_items))
-    assert np.array_equal(svc._explain_one(basis, items), svc.model.explain(history, items[None, :])[0])
+    body = {"ratings": {"50": 5, "181": 4, "172": 2, "1": 4.5}, "k": 8}
+    recs = client.post("/recommendations", json=body).json()["recommendations"]
+    # The mean is 3.875: Star Wars, Toy Story and Return of the Jedi are liked, not 2 stars.
+    likes = np.sort(svc.dataset.item_ids.index([50, 181, 1]))
+    history = sp.csr_matrix((np.ones(3), (np.zeros(3, int), likes)), shape=(1, svc.dataset.n_items))
+    items = svc.dataset.item_ids.index([m["movie_id"] for m in recs])
+    why = svc.model.explain(history, items[None, :])[0]
+    assert [m["reason_movie_id"] for m in recs] == svc.dataset.item_ids.raw[why].tolist()
 
 
 def test_the_same_movie_twice_counts_once(client):

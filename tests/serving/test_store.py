@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from cinerec.data.history import liked as liked_movies
 from cinerec.errors import DataError, NotFoundError, ConfigError
 from cinerec.runs import finish_run, open_run
+from cinerec.serving.lists import Lists
 from cinerec.serving.search import MovieSearch, search_key
 from cinerec.serving.store import (
-    ProfileStore, explain_batch, export_store, open_store, profiles_path_for,
+    ProfileStore, export_store, open_store, profiles_path_for,
 )
 
 
@@ -41,20 +43,21 @@ def test_export_holds_every_users_unseen_top_k_with_reasons(run, store_path):
     rows = np.array(_table(store_path, "SELECT user, rank, item, COALESCE(reason, -1) FROM recommendations ORDER BY user, rank"))
     users, ranks, items, reasons = rows.T
     assert np.array_equal(np.bincount(users, minlength=ds.n_users), np.full(ds.n_users, 20))
-    seen = run.model("ease")._train().seen
-    # Never a movie the user rated; every reason is one the user rated.
+    seen = ds.interactions.seen
+    liked = liked_movies(ds.interactions.csr)
+    # Never a movie the user rated; every reason is one the user liked.
     assert not np.asarray(seen[users, items]).any()
-    assert (reasons >= 0).all()
-    assert np.asarray(seen[users, reasons]).all()
+    has = reasons >= 0
+    assert has.mean() > 0.95
+    assert np.asarray(liked[users[has], reasons[has]]).all()
 
-    # The stored lists are the model's own top-k, in order.
-    model = run.model("ease")
+    # The stored lists are the shared lists, in order, with the model's own explain.
+    lists = Lists(ds, run.model("ease"))
     sample = np.array([0, 1, 500, ds.n_users - 1])
-    want, _ = model.recommend(sample, 20)
-    got = items.reshape(ds.n_users, 20)[sample]
-    assert np.array_equal(got, want)
-    # Reasons agree with the model's own explain.
-    assert np.array_equal(reasons.reshape(ds.n_users, 20)[sample], model.explain(seen[sample], want))
+    want, _, why = lists.for_users(sample, 20)
+    assert np.array_equal(items.reshape(ds.n_users, 20)[sample], want)
+    assert np.array_equal(reasons.reshape(ds.n_users, 20)[sample], why)
+    assert np.array_equal(why, run.model("ease").explain(liked[sample], want))
 
 
 def test_export_catalog_and_id_maps(run, store_path):
@@ -146,50 +149,6 @@ def test_export_rejects_bad_k_and_unknown_model(run_dir, tmp_path):
     with pytest.raises(NotFoundError, match="no model 'nope'"):
         export_store(run_dir, tmp_path / "x.sqlite", model="nope", progress=False)
     assert not (tmp_path / "x.sqlite").exists()
-
-
-# -- reasons in bulk -------------------------------------------------------------------------
-
-
-def test_explain_batch_by_vectors_matches_generic_explain(run):
-    from cinerec.models import create
-
-    ds = run.dataset
-    model = create("als", {"factors": 8, "iterations": 2}).fit(ds.interactions)
-    users = np.arange(0, ds.n_users, 7)
-    seen = model._train().seen[users]
-    items, _ = model.recommend(users, 6)
-    items[0, 3:] = -1  # padding stays padding
-    fast = explain_batch(model, seen, items, budget=50_000)  # many small chunks
-    slow = model.explain(seen, items)
-    assert np.array_equal(fast == -1, slow == -1)
-    # Same movie, or (rounding) one exactly as similar.
-    sims_fast = _sim(model, items, fast)
-    sims_slow = _sim(model, items, slow)
-    np.testing.assert_allclose(sims_fast, sims_slow, atol=1e-5)
-    assert (fast == slow).mean() > 0.99
-
-
-def _sim(model, items, reasons):
-    v = model.item_vectors()
-    v = v / np.linalg.norm(v, axis=1, keepdims=True)
-    ok = (items >= 0) & (reasons >= 0)
-    return np.where(ok, np.einsum("nkd,nkd->nk", v[np.maximum(items, 0)], v[np.maximum(reasons, 0)]), 0)
-
-
-@pytest.mark.parametrize("name", ["ease", "popularity"])
-def test_explain_batch_chunks_generic_models(run, name):
-    model = run.model(name)
-    users = np.arange(40)
-    seen = model._train().seen[users]
-    items, _ = model.recommend(users, 5)
-    assert np.array_equal(explain_batch(model, seen, items, budget=1), model.explain(seen, items))
-
-
-def test_explain_batch_empty_history_gives_no_reason(run):
-    model = run.model("ease")
-    empty = sp.csr_matrix((2, model.n_items), dtype=np.float32)
-    assert (explain_batch(model, empty, np.array([[1, 2], [3, -1]])) == -1).all()
 
 
 # -- profiles ----------------------------------------------------------------------------------

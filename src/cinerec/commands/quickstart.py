@@ -141,27 +141,25 @@ def _create(name: str, dataset: Dataset, seed: int) -> Any:
     model = create(name)
     if "seed" in model.config.to_dict():
         model = create(name, model.config.replace(seed=seed))
-    if hasattr(model, "set_features"):  # side features for models with feature towers
+    if model.uses_features:
         model.set_features(dataset)
     return model
 
 
 def _top10(dataset: Dataset, model: Any, n_users: int) -> str:
+    from cinerec.serving.lists import Lists
+
     if n_users == 0:
         return ""
+    lists = Lists(dataset, model)
     users = np.arange(min(n_users, dataset.n_users))
-    items, scores = model.recommend(users, k=10)
-    reasons = model.explain(dataset.interactions.seen[users], items)
+    items, scores, reasons = lists.for_users(users, 10)
     lines = []
     for row, u in enumerate(users):
         lines.append(f"top-10 unseen movies for user {dataset.user_ids.raw[u]} ({model.name}):")
-        for rank, (it, sc, why) in enumerate(zip(items[row], scores[row], reasons[row]), 1):
-            if it < 0:
-                break
-            m = dataset.movie_record(int(it))
+        for rank, m in enumerate(lists.records(items[row], scores[row], reasons[row]), 1):
             year = f" ({m['year']})" if m["year"] else ""
-            because = f"  because you liked {dataset.catalog.titles[why]}" if why >= 0 else ""
-            lines.append(f"  {rank:>2}. {m['title']}{year}  [{', '.join(m['genres'])}]{because}")
+            lines.append(f"  {rank:>2}. {m['title']}{year}  [{', '.join(m['genres'])}]  {m['reason']}")
         lines.append("")
     return "\n".join(lines)
 

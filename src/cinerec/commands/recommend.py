@@ -6,7 +6,8 @@ Examples::
     cinerec recommend --run runs/neumf --user 196 -k 5 --model neumf --json
 
 Movies the person has rated (anywhere in the run's data) are never recommended. The
-reason names the movie the person liked that is most like the recommended one.
+reason names the movie the person liked that is most like the recommended one
+(``cinerec.serving.lists``: the same lists and reasons as the store and the API).
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ from typing import Any
 import numpy as np
 
 __all__ = ["add_parser", "run", "recommend_for"]
-
-#: Stars from which a rating counts as "liked" when explaining (fallback: any rating).
-LIKED = 4.0
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -40,39 +37,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
-    """The top-``k`` unseen movies of raw user id ``user``.
+    """The top-``k`` unseen movies of raw user id ``user``, each with its reason.
 
     Returns:
         One dict per movie, best first: ``movie_id`` (raw), ``title``, ``year``,
-        ``genres``, ``score`` and ``reason``.
+        ``genres``, ``score``, ``reason`` and ``reason_movie_id``.
     """
-    from cinerec.errors import ConfigError, NotFoundError
+    from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
+    from cinerec.serving.lists import Lists
 
     if k < 1:
         raise ConfigError(f"-k must be at least 1, got {k}")
     run = open_run(run_dir)
-    ds = run.dataset
-    u = ds.user_ids.get(user)
-    if u is None:
-        raise NotFoundError(f"unknown user id {user!r} in {run_dir} (its data has {ds.n_users:,} users)")
-    model = run.model(model_name)
-    if (model.n_users, model.n_items) != (ds.n_users, ds.n_items):
-        raise NotFoundError(f"{run_dir}: model {model.name!r} was fitted on another id space than the run's data")
-    rated = ds.interactions.csr[[u]]
-    items, scores = model.recommend([u], k, exclude=ds.interactions.seen)
-    liked = rated.multiply(rated >= LIKED).tocsr()
-    liked.eliminate_zeros()
-    why = model.explain(liked if liked.nnz else rated, items)
-    out = []
-    for item, score, reason in zip(items[0], scores[0], why[0]):
-        if item < 0:
-            continue
-        rec = ds.movie_record(int(item))
-        rec["score"] = float(score)
-        rec["reason"] = f"because you liked {ds.catalog.titles[reason]}" if reason >= 0 else None
-        out.append(rec)
-    return out
+    try:
+        lists = Lists(run.dataset, run.model(model_name))
+    except DataError as e:
+        raise DataError(f"{run_dir}: {e}") from None
+    u = lists.user_index(user)
+    items, scores, reasons = lists.for_users([u], k)
+    return lists.records(items[0], scores[0], reasons[0])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = ", ".join(r["genres"])
-        reason = f" - {r['reason']}" if r["reason"] else ""
+        reason = f" - {r['reason']}"
         print(f"{rank:>2}. {r['title']}{year} [{genres}] score {r['score']:.3f}{reason}")
     return 0
 

@@ -161,8 +161,12 @@ class Recommender(ABC):
     can_predict_ratings: ClassVar[bool] = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
     task: ClassVar[str] = "ranking"
+    #: True when the model takes user and movie features (:meth:`set_features`).
+    uses_features: ClassVar[bool] = False
     #: Users scored per chunk in ``recommend``.
     chunk_size: ClassVar[int] = 2048
+    #: Bytes of scratch memory one block of :meth:`explain` may use.
+    explain_budget: ClassVar[int] = 64 << 20
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -290,6 +294,13 @@ class Recommender(ABC):
 
     # -- cold start, similarity and reasons ---------------------------------------------
 
+    def set_features(self, dataset: Any) -> "Recommender":
+        """Take side features (demographics, genres, years) from a dataset before ``fit``.
+
+        Models that set ``uses_features`` override this.
+        """
+        raise CapabilityError(f"{self.name} takes no side features")
+
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, n_items)`` scores for people described only by their ratings.
 
@@ -334,16 +345,43 @@ class Recommender(ABC):
         return top_k(self.item_similarity(it), k, self_mask)
 
     def explain(self, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
-        """For each recommended movie, the movie in the person's history most like it.
+        """For each recommended movie, the movie of the person's history most like it.
+
+        This is the one explanation every path uses (CLI, store, API, page). Callers
+        pass only the movies that may be named, i.e. the person's liked movies
+        (:func:`cinerec.data.history.liked`). Similarity is :meth:`item_similarity`;
+        ties go to the lowest movie index. Work is done in blocks that stay within
+        :attr:`explain_budget` bytes of scratch memory, so any number of people can be
+        explained at once.
 
         Args:
-            history: ``(n, n_items)`` CSR, row ``r`` the movies person ``r`` rated.
+            history: ``(n, n_items)`` CSR, row ``r`` the movies that may explain person
+                ``r``'s recommendations (values are ignored).
             items: ``(n, k)`` recommended movie indices (``-1`` for padding).
 
         Returns:
-            ``(n, k) int32`` movie indices from each history, ``-1`` where there is none.
+            ``(n, k) int32`` movie indices from each history, ``-1`` where the history
+            is empty or the slot is padding.
         """
         items = np.asarray(items)
+        out = np.full(items.shape, -1, dtype=np.int32)
+        if items.size == 0:
+            return out
+        h = sp.csr_matrix(history, copy=True)
+        h.sort_indices()
+        if h.nnz == 0:
+            return out
+        vec = self.item_vectors() if self.has_item_vectors else None
+        if vec is not None:
+            # Cosine against each person's own movies only: nnz * k * d work instead of
+            # n * k * n_items, the same answer as the generic path below.
+            return _explain_by_vectors(np.asarray(vec, dtype=np.float32), h, items, self.explain_budget)
+        per_person = items.shape[1] * self.n_items * 9  # float32 similarities + a bool mask, per slot
+        for sl in chunks(items.shape[0], max(1, self.explain_budget // per_person)):
+            out[sl] = self._explain_block(h[sl], items[sl])
+        return out
+
+    def _explain_block(self, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         out = np.full(items.shape, -1, dtype=np.int32)
         valid = items >= 0
         if not valid.any():
@@ -432,3 +470,42 @@ def load_model(path: str | Path) -> Recommender:
     except Exception as e:  # a truncated or tampered file: name it, no traceback
         raise DataError(f"{path}: saved model is damaged ({type(e).__name__}: {e})") from None
     return model
+
+
+def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarray, budget: int) -> np.ndarray:
+    """:meth:`Recommender.explain` by cosine of movie vectors; ``history`` has sorted indices."""
+    n, k = items.shape
+    v = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+    h = history  # sorted indices: ties go to the lowest movie index, as in the generic path
+    out = np.full((n, k), -1, dtype=np.int32)
+    counts = np.diff(h.indptr)
+    per_entry = k * (v.shape[1] + 4) * 4
+    max_entries = max(1, budget // per_entry)
+    # Chunks of users whose histories together stay within the budget (a single longer
+    # history is taken whole).
+    bounds = np.searchsorted(h.indptr, np.arange(0, h.nnz + max_entries, max_entries), side="right") - 1
+    bounds = np.unique(np.clip(np.concatenate([[0], bounds, [n]]), 0, n))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b <= a:
+            continue
+        lo, hi = h.indptr[a], h.indptr[b]
+        if hi == lo:
+            continue
+        hist = h.indices[lo:hi]
+        rows = np.repeat(np.arange(b - a), counts[a:b])
+        rec = items[a:b]
+        recv = v[np.maximum(rec, 0)][rows]  # (nnz, k, d)
+        sims = np.matmul(recv, v[hist][:, :, None])[:, :, 0]  # (nnz, k)
+        nonempty = np.flatnonzero(counts[a:b])
+        starts = (h.indptr[a:b][nonempty] - lo).astype(np.int64)
+        best = np.maximum.reduceat(sims, starts, axis=0)  # (n_nonempty, k)
+        seg = np.empty(b - a, dtype=np.int64)
+        seg[nonempty] = np.arange(len(nonempty))
+        is_best = sims >= best[seg[rows]]
+        pos = np.where(is_best, np.arange(hi - lo)[:, None], hi - lo)
+        first = np.minimum.reduceat(pos, starts, axis=0)
+        block = out[a:b]
+        block[nonempty] = hist[first]
+        block[rec < 0] = -1
+        out[a:b] = block
+    return out

@@ -224,6 +224,7 @@ class TwoTower(NeuralRecommender):
 
     name = "two-tower"
     has_item_vectors = True
+    uses_features = True
     Config = TwoTowerConfig
     task = "ranking"
 

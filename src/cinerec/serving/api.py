@@ -7,20 +7,18 @@ edge only: paths and bodies carry raw MovieLens ids, the model sees indices.
 
 Known users are answered from the exported store when it matches the served model and
 run, else scored live. New people (``POST /recommendations``, saved profiles) are scored
-on the spot with ``model.score_history``; models that cannot fold in a history fall back
-to *item-similarity aggregation*: each given movie's similarity row
-(``model.item_similarity``) weighted by its stars / 5 (a "like" weighs 1), summed.
+on the spot. Every list and reason, stored or live, comes from
+:class:`cinerec.serving.lists.Lists`: a list never holds a movie the person rated, and a
+reason only ever names a movie they liked.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
 import numpy as np
-import scipy.sparse as sp
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -28,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 import cinerec
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
-from cinerec.models.base import Recommender, top_k
 from cinerec.runs import open_run
+from cinerec.serving.lists import POPULAR_REASON, Lists
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import ProfileStore, RecStore, open_store, profiles_path_for
 
@@ -38,8 +36,6 @@ __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
 MAX_BODY_BYTES = 64 * 1024
 MAX_IDS = 500
 MAX_K = 100
-#: Stars at or above this make a movie a reason ("because you liked ..."), when any do.
-LIKED_STARS = 3.5
 WEB_DIR = Path(__file__).with_name("web")
 
 MovieId = Annotated[int | str, Field(description="a raw movie id, e.g. 50")]
@@ -98,7 +94,8 @@ class Movie(BaseModel):
 
 class Recommendation(Movie):
     score: float
-    reason: str | None = Field(None, description="why: 'because you liked <title>'")
+    reason: str | None = Field(None, description="why: 'because you liked <title>' (always a movie the person liked), "
+                                                  "or a plain sentence when no liked movie explains it")
     reason_movie_id: int | str | None = None
 
 
@@ -138,16 +135,16 @@ class Service:
         self.model_name = model or self.run.default_model
         self.model = self.run.model(self.model_name)
         ds = self.dataset
-        if (self.model.n_users, self.model.n_items) != (ds.n_users, ds.n_items):
-            raise DataError(f"{self.run.path}: model {self.model_name!r} and the run's dataset disagree on users×movies")
-        self.seen = self.model._train().seen
+        try:
+            self.lists = Lists(ds, self.model)
+        except DataError as e:
+            raise DataError(f"{self.run.path}: {e}") from None
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
-        self.records = [ds.movie_record(i) for i in range(ds.n_items)]
+        self.records = [self.lists.record(i) for i in range(ds.n_items)]
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
-        self._generic_explain = type(self.model).explain is Recommender.explain
         self.store: RecStore | None = open_store(db) if db is not None else None
         self.profiles = ProfileStore(profiles if profiles is not None else profiles_path_for(db, self.run.path))
 
@@ -195,20 +192,6 @@ class Service:
             return None
         return ~self.search.filter_mask(genre=genre)
 
-    def _rank(self, scores: np.ndarray, k: int, exclude_items: np.ndarray, genre: str | None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` of one ``(1, n_items)`` score row, never an excluded or off-genre movie."""
-        ex = np.asarray(exclude_items, dtype=np.int64)
-        off = self._genre_exclude(genre)
-        if off is not None:
-            ex = np.union1d(ex, np.flatnonzero(off))
-        else:
-            ex = np.unique(ex)
-        n = self.dataset.n_items
-        exclude = sp.csr_matrix((np.ones(len(ex), np.float32), ex, np.array([0, len(ex)])), shape=(1, n))
-        items, sc = top_k(np.asarray(scores, dtype=np.float32).reshape(1, n), k, exclude)
-        keep = (items[0] >= 0) & np.isfinite(sc[0])
-        return items[0][keep], sc[0][keep]
-
     def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
         store = self._fresh_store()
         if store is not None and k <= store.info.k:
@@ -221,11 +204,8 @@ class Service:
             # it is scored live instead.
             if len(items) >= k or not genre:
                 return "store", self._records(items[:k], scores[:k], reasons[:k])
-        history = self.seen[[user]]
-        scores = self.model.score([user])
-        items, sc = self._rank(scores, k, history.indices, genre)
-        reasons = self.model.explain(history, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
-        return "live", self._records(items, sc, reasons)
+        items, sc, reasons = self.lists.for_users([user], k, off=self._genre_exclude(genre))
+        return "live", self._records(items[0], sc[0], reasons[0])
 
     def history_recommendations(self, ratings: Mapping[str, float | None], k: int, genre: str | None,
                                 field: str = "ratings") -> tuple[str, list[dict[str, Any]]]:
@@ -241,43 +221,18 @@ class Service:
             idx.append(i)
         stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
         is_like = np.array([s is None for s in ratings.values()])
-        # One entry per movie ("050" and "50" are one movie; the later one counts),
-        # sorted, so the history row is built directly as CSR.
+        # One entry per movie ("050" and "50" are one movie; the later one counts).
         last = len(idx) - 1 - np.unique(np.array(idx[::-1], dtype=np.int64), return_index=True)[1]
         items_given = np.array(idx, dtype=np.int64)[last]
-        stars, is_like = stars[last], is_like[last]
-        n = self.dataset.n_items
-        history = _row(items_given, stars, n)
-        if self.model.can_score_history:
-            scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
-        else:
-            weights = np.where(is_like, 1.0, stars / 5.0).astype(np.float32)
-            scores = (weights @ np.asarray(self.model.item_similarity(items_given), dtype=np.float32))[None, :]
-        items, sc = self._rank(scores, k, items_given, genre)
-        liked = is_like | (stars >= LIKED_STARS)
-        # Reasons come from the movies the person liked, when there are any.
-        basis = items_given[liked] if liked.any() else items_given
-        reasons = self._explain_one(basis, items)
+        items, sc, reasons = self.lists.for_history(items_given, stars[last], is_like[last], k,
+                                                    off=self._genre_exclude(genre))
         return "history", self._records(items, sc, reasons)
-
-    def _explain_one(self, basis: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``model.explain`` for one person whose history is the sorted item indices ``basis``."""
-        if not len(items):
-            return np.zeros(0, np.int32)
-        if self._generic_explain:
-            # The generic explain, restricted to this person's movies: argmax over the
-            # history columns (ties to the lowest index, as there), without building an
-            # ``(k, n_items)`` mask.
-            sims = np.asarray(self.model.item_similarity(items), dtype=np.float32)[:, basis]
-            return basis[np.argmax(sims, axis=1)].astype(np.int32)
-        history = _row(basis, np.ones(len(basis), np.float32), self.dataset.n_items)
-        return np.asarray(self.model.explain(history, items[None, :])[0], dtype=np.int32)
 
     def popular(self, k: int, genre: str | None) -> list[dict[str, Any]]:
         items = self.search.search("", genre=genre, limit=k)
         out = []
         for i in items:
-            rec = dict(self.records[i], score=float(self.popularity[i]), reason="popular with many viewers",
+            rec = dict(self.records[i], score=float(self.popularity[i]), reason=POPULAR_REASON,
                        reason_movie_id=None)
             out.append(rec)
         return out
@@ -288,17 +243,7 @@ class Service:
         return [dict(self.records[i], similarity=float(s)) for i, s in zip(items[0][keep], sims[0][keep])]
 
     def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
-        out = []
-        for i, s, r in zip(items.tolist(), scores.tolist(), reasons.tolist()):
-            rec = dict(self.records[i], score=_finite(s))
-            if r is not None and r >= 0:
-                rec["reason"] = f"because you liked {self.records[r]['title']}"
-                rec["reason_movie_id"] = self.records[r]["movie_id"]
-            else:
-                rec["reason"] = None
-                rec["reason_movie_id"] = None
-            out.append(rec)
-        return out
+        return self.lists.records(items, scores, reasons)
 
     def health(self) -> dict[str, Any]:
         ds = self.dataset
@@ -319,13 +264,6 @@ class Service:
         }
 
 
-def _row(items: np.ndarray, values: np.ndarray, n: int) -> sp.csr_matrix:
-    """A ``(1, n)`` CSR row with ``values`` at the sorted, distinct ``items``."""
-    m = sp.csr_matrix((values.astype(np.float32), items.astype(np.int32), np.array([0, len(items)], np.int32)), shape=(1, n))
-    m.has_sorted_indices = True
-    return m
-
-
 def _id_table(ids: Any) -> tuple[dict[str, int], bool]:
     return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i"
 
@@ -338,10 +276,6 @@ def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     if found is None and integer and text.lstrip("+-").isdigit() and len(text) < 20:
         found = index.get(str(int(text)))  # "050" and "+50" name movie 50
     return found
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 # -- the app ---------------------------------------------------------------------------------

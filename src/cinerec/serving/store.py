@@ -13,7 +13,7 @@ Two files, on purpose:
   without a store. It uses WAL, a busy timeout and one ``BEGIN IMMEDIATE`` transaction
   per change, so concurrent writers queue instead of failing.
 
-Store layout (``STORE_FORMAT`` 1)::
+Store layout (``STORE_FORMAT`` 2)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)          -- JSON values
     movies(item INTEGER PRIMARY KEY, movie_id TEXT, title TEXT, year INTEGER,
@@ -23,8 +23,9 @@ Store layout (``STORE_FORMAT`` 1)::
                     reason INTEGER, PRIMARY KEY (user, rank)) WITHOUT ROWID
 
 ``item``/``user`` are the dense indices of the run's dataset; ``reason`` is the item
-index of the movie in the user's history most like the recommendation (NULL if none);
-``genres`` is ``|``-joined.
+index of the movie the user liked that is most like the recommendation (NULL when no
+liked movie explains it); ``genres`` is ``|``-joined. The lists and reasons come from
+:class:`cinerec.serving.lists.Lists`, the same code that answers every other path.
 """
 
 from __future__ import annotations
@@ -41,98 +42,22 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import scipy.sparse as sp
 
 import cinerec
 from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_path
-from cinerec.models.base import Recommender, chunks
+from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
+from cinerec.serving.lists import Lists
 from cinerec.serving.search import search_key
 
 __all__ = [
     "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
-    "explain_batch", "profiles_path_for",
+    "profiles_path_for",
 ]
 
-STORE_FORMAT = 1
-#: Bytes of scratch memory one chunk of reasons may use.
-EXPLAIN_BUDGET = 64 << 20
-
-
-# -- reasons, in bulk ----------------------------------------------------------------
-
-
-def explain_batch(model: Recommender, history: sp.csr_matrix, items: np.ndarray, *, budget: int = EXPLAIN_BUDGET) -> np.ndarray:
-    """:meth:`Recommender.explain` for many people, in memory-bounded chunks.
-
-    The generic ``explain`` builds an ``(n * k, n_items)`` similarity block, which for a
-    whole catalog of users cannot fit at once. When the model keeps the generic
-    ``explain`` and has item vectors, similarities are computed only against each
-    person's own history instead (same answer, ``nnz * k * d`` work instead of
-    ``n * k * n_items``). Otherwise it calls the model's ``explain`` on chunks of users.
-
-    Args:
-        model: a fitted model.
-        history: ``(n, n_items)`` CSR, row ``r`` the movies person ``r`` rated.
-        items: ``(n, k) int`` recommended item indices, ``-1`` for padding.
-        budget: scratch bytes per chunk.
-
-    Returns:
-        ``(n, k) int32`` item index from each history, ``-1`` where there is none.
-    """
-    items = np.asarray(items)
-    n, k = items.shape
-    out = np.full((n, k), -1, dtype=np.int32)
-    if n == 0 or k == 0:
-        return out
-    generic = type(model).explain is Recommender.explain
-    vec = model.item_vectors() if generic and type(model).item_similarity is Recommender.item_similarity else None
-    if vec is not None:
-        return _explain_by_vectors(np.asarray(vec, dtype=np.float32), history, items, budget)
-    per_user = k * model.n_items * 9  # float32 similarities + bool mask + a copy, per row
-    for sl in chunks(n, max(1, budget // per_user)):
-        out[sl] = model.explain(history[sl], items[sl])
-    return out
-
-
-def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarray, budget: int) -> np.ndarray:
-    n, k = items.shape
-    v = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
-    h = sp.csr_matrix(history, copy=True)
-    h.sort_indices()  # ties go to the lowest item index, as in the generic explain
-    out = np.full((n, k), -1, dtype=np.int32)
-    counts = np.diff(h.indptr)
-    per_entry = k * (v.shape[1] + 4) * 4
-    max_entries = max(1, budget // per_entry)
-    # Chunks of users whose histories together stay within the budget (a single longer
-    # history is taken whole).
-    bounds = np.searchsorted(h.indptr, np.arange(0, h.nnz + max_entries, max_entries), side="right") - 1
-    bounds = np.unique(np.clip(np.concatenate([[0], bounds, [n]]), 0, n))
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b <= a:
-            continue
-        lo, hi = h.indptr[a], h.indptr[b]
-        if hi == lo:
-            continue
-        hist = h.indices[lo:hi]
-        rows = np.repeat(np.arange(b - a), counts[a:b])
-        rec = items[a:b]
-        recv = v[np.maximum(rec, 0)][rows]  # (nnz, k, d)
-        sims = np.matmul(recv, v[hist][:, :, None])[:, :, 0]  # (nnz, k)
-        nonempty = np.flatnonzero(counts[a:b])
-        starts = (h.indptr[a:b][nonempty] - lo).astype(np.int64)
-        best = np.maximum.reduceat(sims, starts, axis=0)  # (n_nonempty, k)
-        seg = np.empty(b - a, dtype=np.int64)
-        seg[nonempty] = np.arange(len(nonempty))
-        is_best = sims >= best[seg[rows]]
-        pos = np.where(is_best, np.arange(hi - lo)[:, None], hi - lo)
-        first = np.minimum.reduceat(pos, starts, axis=0)
-        block = out[a:b]
-        block[nonempty] = hist[first]
-        block[rec < 0] = -1
-        out[a:b] = block
-    return out
+#: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
+STORE_FORMAT = 2
 
 
 # -- the exported store ----------------------------------------------------------------
@@ -183,8 +108,9 @@ def export_store(
 ) -> StoreInfo:
     """Write every user's top-``k`` unseen movies, with reasons, to the SQLite file ``db``.
 
-    Users are scored in chunks through ``model.recommend`` (movies a user rated are never
-    recommended); the file is built under a temporary name and swapped in atomically,
+    Users are listed in chunks through :class:`~cinerec.serving.lists.Lists` (a movie the
+    user rated anywhere in the run's data is never recommended; reasons name liked
+    movies only); the file is built under a temporary name and swapped in atomically,
     replacing any earlier store. The profiles file is never touched.
 
     Args:
@@ -206,10 +132,11 @@ def export_store(
     name = model or run.default_model
     rec = run.model(name)
     ds = run.dataset
-    if (rec.n_users, rec.n_items) != (ds.n_users, ds.n_items):
-        raise DataError(f"{run.path}: model {name!r} has {rec.n_users}×{rec.n_items} users×movies, the dataset {ds.n_users}×{ds.n_items}")
+    try:
+        lists = Lists(ds, rec)
+    except DataError as e:
+        raise DataError(f"{run.path}: {e}") from None
     k = min(int(k), ds.n_items)
-    seen = rec._train().seen
     db = Path(db)
     exported_at = time.time()
     meta = {
@@ -241,8 +168,7 @@ def export_store(
             bar = tqdm(total=ds.n_users, desc=f"export {name}", unit="user", disable=not progress, leave=False)
             for sl in chunks(ds.n_users, step):
                 users = np.arange(sl.start, sl.stop)
-                items, scores = rec.recommend(users, k)
-                reasons = explain_batch(rec, seen[sl], items)
+                items, scores, reasons = lists.for_users(users, k)
                 keep = items >= 0
                 rows, ranks = np.nonzero(keep)
                 reason = reasons[keep]
@@ -367,7 +293,8 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
     except (sqlite3.DatabaseError, ValueError) as e:
         raise DataError(f"{path}: not a cinerec recommendation store ({e})") from None
     if meta.get("format") != STORE_FORMAT:
-        raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads {STORE_FORMAT}")
+        raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads "
+                        f"{STORE_FORMAT}; export it again with `cinerec export`")
     try:
         return StoreInfo(path, str(meta["run"]), str(meta["run_created"]), str(meta["model"]),
                          float(meta["exported_at"]), int(meta["k"]), int(meta["n_users"]),

@@ -1,0 +1,104 @@
+"""What a person has seen and what they liked: one rule for each, used by every path.
+
+Every place that shows a person a list (``cinerec recommend``, the exported store, the
+API's known-user and cold-start answers, the page) asks these two functions, so they
+cannot disagree:
+
+* **Seen** (:func:`seen`): every movie the person rated anywhere in a run's data, the
+  rows a model was fitted on and the rows held out for testing alike. A seen movie is
+  never recommended to that person.
+* **Liked** (:func:`liked`): a plain like (a "like" with no stars, or any event of an
+  implicit log, where every event means "watched"), or a rating of at least
+  :data:`LIKED_MIN_STARS` stars that is also at least the person's own mean rating. Only
+  a liked movie is ever named as the reason for a recommendation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from cinerec.data.dataset import Dataset, Interactions
+
+__all__ = ["LIKED_MIN_STARS", "seen", "liked", "is_implicit", "history_row"]
+
+#: The fewest stars a rating needs to count as liked (it must also reach the person's mean).
+LIKED_MIN_STARS = 3.0
+
+
+def seen(data: Dataset | Interactions) -> sp.csr_matrix:
+    """``(n_users, n_items)`` CSR of ones: every movie each person rated in ``data``.
+
+    Pass the run's whole dataset (not a model's training part), so a movie held out for
+    testing still counts as seen.
+    """
+    x = data.interactions if isinstance(data, Dataset) else data
+    return x.seen
+
+
+def is_implicit(data: Dataset | Interactions) -> bool:
+    """True when the log holds plain events rather than stars.
+
+    A dataset may say so in ``info["implicit"]``; otherwise a log whose every rating is
+    ``1.0`` (what :func:`~cinerec.data.transforms.as_implicit` and ``binarize`` leave)
+    is implicit.
+    """
+    if isinstance(data, Dataset):
+        flag = data.info.get("implicit")
+        if flag is not None:
+            return bool(flag)
+        data = data.interactions
+    r = data.ratings
+    return bool(len(r)) and bool(np.all(r == 1.0))
+
+
+def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: bool = False) -> sp.csr_matrix:
+    """The liked part of each person's history.
+
+    Args:
+        history: ``(n, n_items)`` CSR, row ``r`` the stars person ``r`` gave (any
+            value for a plain like).
+        plain: ``(history.nnz,) bool``, aligned with ``history.data``: ``True`` where
+            the entry is a plain like rather than a rating. ``None``: no plain likes.
+        implicit: every entry is a plain like (an implicit log).
+
+    Returns:
+        ``(n, n_items)`` CSR of ones at the liked entries, sorted indices. A person's
+        mean is taken over their rated (not plain) entries.
+    """
+    h = sp.csr_matrix(history)
+    n = h.shape[0]
+    counts = np.diff(h.indptr)
+    rows = np.repeat(np.arange(n), counts)
+    stars = np.asarray(h.data, dtype=np.float64)
+    if implicit:
+        keep = np.ones(h.nnz, dtype=bool)
+    else:
+        is_plain = np.zeros(h.nnz, dtype=bool) if plain is None else np.asarray(plain, dtype=bool)
+        if is_plain.shape != (h.nnz,):
+            raise ValueError(f"plain must have one flag per stored entry ({h.nnz}), got shape {is_plain.shape}")
+        rated = ~is_plain
+        total = np.bincount(rows[rated], weights=stars[rated], minlength=n)
+        number = np.bincount(rows[rated], minlength=n)
+        mean = total / np.maximum(number, 1)
+        # float32 stars against a float64 mean: compare with a hair of slack so a
+        # person who gave every movie the same stars likes all of them.
+        keep = is_plain | ((stars >= LIKED_MIN_STARS) & (stars >= mean[rows] - 1e-6))
+    out = sp.csr_matrix(
+        (np.ones(int(keep.sum()), np.float32), h.indices[keep], np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])),
+        shape=h.shape,
+    )
+    out.sort_indices()
+    return out
+
+
+def history_row(items: np.ndarray, values: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """A ``(1, n_items)`` CSR row holding ``values`` at ``items`` (distinct movie indices)."""
+    items = np.asarray(items, dtype=np.int64)
+    order = np.argsort(items, kind="stable")
+    m = sp.csr_matrix(
+        (np.asarray(values, np.float32)[order], items[order].astype(np.int32), np.array([0, len(items)])),
+        shape=(1, n_items),
+    )
+    m.has_sorted_indices = True
+    return m

@@ -1,0 +1,163 @@
+"""Recommendation lists with reasons: the one path every surface takes.
+
+``cinerec recommend``, ``cinerec quickstart``, the exported store, the API's known-user
+and cold-start answers and the page all build their lists here, so they agree:
+
+* a list never holds a movie the person has seen (:func:`cinerec.data.history.seen`:
+  every movie they rated anywhere in the run's data; for someone described only by
+  their ratings, the movies they gave);
+* a reason names a movie the person liked (:func:`cinerec.data.history.liked`), chosen
+  by the model's one :meth:`~cinerec.models.base.Recommender.explain`; when no liked
+  movie explains a recommendation the reason says so plainly (:data:`NO_LIKED_REASON`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from cinerec.data.dataset import Dataset
+from cinerec.data.history import history_row, is_implicit, liked, seen
+from cinerec.errors import DataError, NotFoundError
+from cinerec.models.base import Recommender, top_k
+
+__all__ = ["Lists", "reason_text", "NO_LIKED_REASON", "POPULAR_REASON"]
+
+#: The reason given when none of the person's liked movies explains a recommendation.
+NO_LIKED_REASON = "popular with people who like what you like"
+#: The reason given to someone who has told us nothing yet (the most rated movies).
+POPULAR_REASON = "popular with many viewers"
+
+
+def reason_text(title: str | None) -> str:
+    """What a person reads beside a recommendation explained by ``title`` (or by none)."""
+    return f"because you liked {title}" if title is not None else NO_LIKED_REASON
+
+
+class Lists:
+    """Top-k lists and their reasons for one fitted model over one run's dataset.
+
+    Args:
+        dataset: the run's dataset (every rating, not only the model's training part).
+        model: a fitted model in the dataset's id space.
+    """
+
+    def __init__(self, dataset: Dataset, model: Recommender) -> None:
+        if (model.n_users, model.n_items) != (dataset.n_users, dataset.n_items):
+            raise DataError(f"model {model.name!r} has {model.n_users}×{model.n_items} users×movies, "
+                            f"the run's dataset {dataset.n_users}×{dataset.n_items}")
+        self.dataset = dataset
+        self.model = model
+        self.seen = seen(dataset)
+        self.liked = liked(dataset.interactions.csr, implicit=is_implicit(dataset))
+        self._records: dict[int, dict[str, Any]] = {}
+
+    # -- known people ------------------------------------------------------------------
+
+    def for_users(self, users: Any, k: int, *, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each user's top-``k`` unseen movies with reasons.
+
+        Args:
+            users: ``(n,)`` distinct user indices.
+            k: list length.
+            off: ``(n_items,) bool``, movies never to recommend to anyone here (e.g.
+                outside a requested genre).
+
+        Returns:
+            ``(items, scores, reasons)``, each ``(n, k)``: movie indices (``-1``
+            padding), scores, and the liked movie explaining each (``-1``: none).
+        """
+        u = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
+        items, scores = self.model.recommend(u, k, exclude=exclude)
+        reasons = self.model.explain(self.liked[u], items)
+        return items, scores, reasons
+
+    # -- people described by their ratings ---------------------------------------------
+
+    def for_history(self, items_given: np.ndarray, stars: np.ndarray, plain: np.ndarray, k: int,
+                    *, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-``k`` for someone the model has never seen, never one of the movies given.
+
+        Args:
+            items_given: ``(m,)`` distinct movie indices the person rated or liked.
+            stars: ``(m,)`` their stars (ignored where ``plain``).
+            plain: ``(m,) bool``, ``True`` for a plain like.
+            k: list length.
+            off: ``(n_items,) bool``, movies never to recommend.
+
+        Returns:
+            ``(items, scores, reasons)``, each ``(k',)`` with ``k' <= k`` (only eligible
+            movies).
+
+        Models that score a history directly (``can_score_history``) do so; others
+        sum each given movie's similarity row, weighted by its stars / 5 (a like
+        weighs 1).
+        """
+        n = self.dataset.n_items
+        items_given = np.asarray(items_given, dtype=np.int64)
+        plain = np.asarray(plain, dtype=bool)
+        values = np.where(plain, 1.0, np.asarray(stars, dtype=np.float32)).astype(np.float32)
+        history = history_row(items_given, values, n)
+        if self.model.can_score_history:
+            scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
+        else:
+            weights = np.where(plain, 1.0, values / 5.0).astype(np.float32)
+            scores = (weights @ np.asarray(self.model.item_similarity(items_given), dtype=np.float32))[None, :]
+        blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
+        exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
+        items, sc = top_k(scores, k, exclude)
+        keep = (items[0] >= 0) & np.isfinite(sc[0])
+        items, sc = items[0][keep], sc[0][keep]
+        order = np.argsort(items_given, kind="stable")  # history_row's entry order
+        likes = liked(history, plain=plain[order])
+        reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
+        return items, sc, reasons
+
+    # -- what people read ----------------------------------------------------------------
+
+    def record(self, item: int) -> dict[str, Any]:
+        """``movie_id`` (raw), ``title``, ``year``, ``genres`` of one movie index."""
+        rec = self._records.get(item)
+        if rec is None:
+            rec = self._records[item] = self.dataset.movie_record(item)
+        return rec
+
+    def records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
+        """One dict per listed movie: its record, ``score``, ``reason`` and ``reason_movie_id``."""
+        out = []
+        for i, s, r in zip(np.asarray(items).tolist(), np.asarray(scores).tolist(), np.asarray(reasons).tolist()):
+            if i < 0:
+                continue
+            because = self.record(r) if r is not None and r >= 0 else None
+            out.append(dict(self.record(i), score=_finite(s),
+                            reason=reason_text(because["title"] if because else None),
+                            reason_movie_id=because["movie_id"] if because else None))
+        return out
+
+    def user_index(self, user: Any) -> int:
+        """The index of raw user id ``user``, with one clear error when unknown."""
+        u = self.dataset.user_ids.get(user)
+        if u is None:
+            raise NotFoundError(f"unknown user id {user!r} (the run's data has {self.dataset.n_users:,} users)")
+        return int(u)
+
+
+def _with_columns(matrix: sp.csr_matrix, users: np.ndarray, columns: np.ndarray) -> sp.csr_matrix:
+    """``matrix``'s rows ``users`` with ``columns`` added to each; every other row empty."""
+    n, m = matrix.shape
+    users = np.unique(users)
+    extra = sp.csr_matrix((np.ones(len(users) * len(columns), np.float32),
+                           (np.repeat(np.arange(len(users)), len(columns)), np.tile(columns, len(users)))),
+                          shape=(len(users), m))
+    rows = matrix[users].maximum(extra).tocsr()
+    rows.sort_indices()
+    counts = np.zeros(n, dtype=np.int64)
+    counts[users] = np.diff(rows.indptr)
+    return sp.csr_matrix((rows.data, rows.indices, np.concatenate([[0], np.cumsum(counts)])), shape=(n, m))
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

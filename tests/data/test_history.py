@@ -1,0 +1,58 @@
+"""The one rule for "liked" and for "seen", checked on cases worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from cinerec.data.dataset import Interactions
+from cinerec.data.history import LIKED_MIN_STARS, history_row, is_implicit, liked, seen
+
+
+def _rows(*people):
+    """CSR from lists of (item, stars) per person."""
+    data, ind, ptr = [], [], [0]
+    for person in people:
+        for item, stars in person:
+            ind.append(item)
+            data.append(stars)
+        ptr.append(len(ind))
+    return sp.csr_matrix((np.array(data, np.float32), np.array(ind), np.array(ptr)), shape=(len(people), 10))
+
+
+def test_liked_is_at_least_three_stars_and_the_persons_mean():
+    h = _rows([(0, 5), (1, 4), (2, 3), (3, 1)],  # mean 3.25: 5 and 4 liked, 3 is below the mean
+              [(4, 2), (5, 2)],                   # all low: nothing liked
+              [(6, 3), (7, 3)],                   # every movie the same 3 stars: all liked
+              [])
+    got = liked(h).toarray().astype(bool)
+    assert np.flatnonzero(got[0]).tolist() == [0, 1]
+    assert not got[1].any()
+    assert np.flatnonzero(got[2]).tolist() == [6, 7]
+    assert not got[3].any()
+    assert LIKED_MIN_STARS == 3.0
+
+
+def test_plain_likes_are_liked_and_do_not_move_the_mean():
+    h = _rows([(0, 1), (1, 4.5), (2, 3.5)])
+    plain = np.array([True, False, False])  # movie 0 is a plain like (its value means nothing)
+    got = np.flatnonzero(liked(h, plain=plain).toarray()[0]).tolist()
+    assert got == [0, 1]  # the mean of the ratings is 4.0, so 3.5 is not liked
+
+
+def test_implicit_logs_like_every_event():
+    x = Interactions([0, 0, 1], [1, 2, 3], [1, 1, 1], [0, 0, 0], 2, 5)
+    assert is_implicit(x)
+    assert liked(x.csr, implicit=True).nnz == 3
+    stars = Interactions([0, 0], [1, 2], [1, 5], [0, 0], 1, 5)
+    assert not is_implicit(stars)
+
+
+def test_seen_is_every_rated_movie():
+    x = Interactions([0, 1, 1], [2, 0, 2], [1, 5, 3], [0, 0, 0], 2, 4)
+    assert seen(x).toarray().tolist() == [[0, 0, 1, 0], [1, 0, 1, 0]]
+
+
+def test_history_row_sorts_its_movies():
+    row = history_row(np.array([7, 2, 5]), np.array([1.0, 2.0, 3.0]), 9)
+    assert row.indices.tolist() == [2, 5, 7] and row.data.tolist() == [2.0, 3.0, 1.0]

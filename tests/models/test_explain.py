@@ -1,0 +1,60 @@
+"""The one explain on the model protocol: vectors path, generic path, memory blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from cinerec.data.dataset import Interactions
+from cinerec.models import create
+
+
+def _train(n_users=60, n_items=40, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n_users, 900)
+    i = rng.integers(0, n_items, 900)
+    return Interactions(u, i, rng.integers(1, 6, 900), np.arange(900), n_users, n_items)
+
+
+def test_vectors_path_gives_the_generic_answer():
+    model = create("als", {"factors": 8, "iterations": 2}).fit(_train())
+    users = np.arange(0, 60, 3)
+    history = model._train().seen[users]
+    items, _ = model.recommend(users, 6)
+    items[0, 3:] = -1  # padding stays padding
+    fast = model.explain(history, items)
+    slow = model._explain_block(history, items)  # similarity rows over the whole catalog
+    assert np.array_equal(fast == -1, slow == -1)
+    v = model.item_vectors()
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    ok = (items >= 0) & (fast >= 0)
+    sim = lambda r: np.where(ok, np.einsum("nkd,nkd->nk", v[np.maximum(items, 0)], v[np.maximum(r, 0)]), 0)  # noqa: E731
+    np.testing.assert_allclose(sim(fast), sim(slow), atol=1e-5)  # same movie, or one exactly as similar
+
+
+@pytest.mark.parametrize("name", ["ease", "popularity", "als"])
+def test_blocks_of_any_size_give_the_same_answer(name):
+    model = create(name).fit(_train())
+    users = np.arange(40)
+    history = model._train().seen[users]
+    items, _ = model.recommend(users, 5)
+    whole = model.explain(history, items)
+    model.explain_budget = 1  # one person per block
+    assert np.array_equal(model.explain(history, items), whole)
+
+
+def test_reason_is_always_from_the_given_history_and_most_similar():
+    model = create("ease").fit(_train())
+    history = sp.csr_matrix(([1.0, 1.0], ([0, 0], [3, 17])), shape=(1, 40))
+    items = np.array([[5, 9, -1]])
+    why = model.explain(history, items)
+    assert why[0, 2] == -1
+    sims = model.item_similarity(np.array([5, 9]))[:, [3, 17]]
+    assert why[0, :2].tolist() == [[3, 17][j] for j in sims.argmax(axis=1)]
+
+
+def test_empty_history_gives_no_reason():
+    model = create("ease").fit(_train())
+    empty = sp.csr_matrix((2, model.n_items), dtype=np.float32)
+    assert (model.explain(empty, np.array([[1, 2], [3, -1]])) == -1).all()
