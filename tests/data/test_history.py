@@ -56,3 +56,16 @@ def test_seen_is_every_rated_movie():
 def test_history_row_sorts_its_movies():
     row = history_row(np.array([7, 2, 5]), np.array([1.0, 2.0, 3.0]), 9)
     assert row.indices.tolist() == [2, 5, 7] and row.data.tolist() == [2.0, 3.0, 1.0]
+
+
+def test_implicit_transforms_say_so_and_kept_negatives_are_not_liked(ml100k_dir):
+    from cinerec.data import load
+    from cinerec.data.transforms import as_implicit, binarize
+
+    ds = load(ml100k_dir)
+    assert not is_implicit(ds)
+    assert is_implicit(as_implicit(ds)) and is_implicit(binarize(ds, 4.0))
+    kept = binarize(ds, 4.0, keep_negatives=True)
+    assert is_implicit(kept)
+    likes = liked(kept.interactions.csr, implicit=True)
+    assert likes.nnz == int((kept.interactions.ratings > 0).sum())

@@ -60,7 +60,8 @@ def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: 
             value for a plain like).
         plain: ``(history.nnz,) bool``, aligned with ``history.data``: ``True`` where
             the entry is a plain like rather than a rating. ``None``: no plain likes.
-        implicit: every entry is a plain like (an implicit log).
+        implicit: every entry above 0 is a plain like (an implicit log; a binarized
+            log's kept negatives are 0).
 
     Returns:
         ``(n, n_items)`` CSR of ones at the liked entries, sorted indices. A person's
@@ -72,7 +73,7 @@ def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: 
     rows = np.repeat(np.arange(n), counts)
     stars = np.asarray(h.data, dtype=np.float64)
     if implicit:
-        keep = np.ones(h.nnz, dtype=bool)
+        keep = stars > 0  # a kept negative of a binarized log (0.0) is seen, not liked
     else:
         is_plain = np.zeros(h.nnz, dtype=bool) if plain is None else np.asarray(plain, dtype=bool)
         if is_plain.shape != (h.nnz,):

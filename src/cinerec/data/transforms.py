@@ -144,15 +144,18 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     x = ds.interactions
     positive = x.ratings >= threshold
     if keep_negatives:
-        return ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
-    x = x.select(positive)
-    return ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+        out = ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
+    else:
+        x = x.select(positive)
+        out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+    return out.replace(info={**out.info, "implicit": True})
 
 
 def as_implicit(ds: Dataset) -> Dataset:
     """Every rating becomes ``1.0`` ("watched"); rows and ids are unchanged."""
     x = ds.interactions
-    return ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+    out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+    return out.replace(info={**out.info, "implicit": True})
 
 
 def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:

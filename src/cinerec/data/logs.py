@@ -1,0 +1,284 @@
+"""A person's own ratings log as a source: CSV, TSV or Parquet, any column names.
+
+A log is one file, or a folder of files with the same columns (read in name order).
+Columns are found by their usual names, in any case:
+
+=========  ======================================================
+user       ``user``, ``userId``, ``user_id``, ``uid``
+movie      ``item``, ``itemId``, ``item_id``, ``movie``, ``movieId``, ``movie_id``
+rating     ``rating``, ``ratings``, ``stars``, ``score`` (optional)
+time       ``timestamp``, ``ts``, ``time``, ``datetime``, ``date`` (optional)
+=========  ======================================================
+
+or named with ``columns={"user": ..., "item": ..., "rating": ..., "time": ...}``. Ids
+that are all whole numbers are kept as numbers; anything else as text. A log without a
+rating column is implicit: every row is a plain "watched" event. Times may be seconds
+since the epoch or dates (``2021-03-04`` or ISO 8601 with a time).
+
+The catalogue is optional (``catalog=FILE``): a movie id column (found like the log's),
+``title``, and optionally ``genres`` (``|``-separated) and ``year`` (else taken from a
+trailing ``(1995)`` in the title). Without one, a movie's title is its id.
+
+Bad input is named by file and line: a missing id, a rating that is not a number, a
+date that cannot be read, a file with no user or movie column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.errors import DataError, NotFoundError
+
+__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns"]
+
+LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+#: The usual names of each column, compared without case.
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "userid", "user_id", "uid"),
+    "item": ("item", "itemid", "item_id", "movie", "movieid", "movie_id"),
+    "rating": ("rating", "ratings", "stars", "score"),
+    "time": ("timestamp", "ts", "time", "datetime", "date"),
+}
+_CATALOG_NAMES: dict[str, tuple[str, ...]] = {
+    "item": COLUMN_NAMES["item"] + ("id",),
+    "title": ("title", "name"),
+    "genres": ("genres", "genre"),
+    "year": ("year",),
+}
+
+
+def parse_columns(text: str | None) -> dict[str, str]:
+    """``"user=uid,item=sku"`` → ``{"user": "uid", "item": "sku"}``, checked by name."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise DataError(f"--columns {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
+        if key not in COLUMN_NAMES:
+            raise DataError(f"--columns: unknown role {key!r} (roles: {', '.join(COLUMN_NAMES)})")
+        out[key] = value
+    return out
+
+
+def load_log(
+    source: str | os.PathLike,
+    *,
+    columns: Mapping[str, str] | None = None,
+    catalog: str | os.PathLike | None = None,
+    implicit: bool = False,
+) -> Dataset:
+    """Read a ratings log (a file, or a folder of files) into a :class:`Dataset`.
+
+    Args:
+        source: a CSV, TSV or Parquet file, or a folder of them.
+        columns: role → column name, for columns whose names are not the usual ones.
+        catalog: an optional file of movie ids, titles, genres and years.
+        implicit: treat every row as a plain event even when ratings are present.
+
+    Returns:
+        The dataset; ``info`` holds ``source``, ``format`` (``"log"``), ``implicit``,
+        ``catalog_items`` and, with a catalogue, ``catalog`` (its path).
+
+    Raises:
+        NotFoundError: the source does not exist.
+        DataError: a file cannot be read, a column is missing, or a value is bad.
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file or folder")
+    files = _log_files(path)
+    roles = dict(columns or {})
+    frames = [_read_log_file(f, roles) for f in files]
+    users = np.concatenate([f["user"] for f in frames])
+    items = np.concatenate([f["item"] for f in frames])
+    has_ratings = all(f["rating"] is not None for f in frames)
+    if not has_ratings and any(f["rating"] is not None for f in frames):
+        raise DataError(f"{path}: some files have a rating column and some do not")
+    n = len(users)
+    if n == 0:
+        raise DataError(f"{path}: the log holds no rows")
+    ratings = np.concatenate([f["rating"] for f in frames]) if has_ratings and not implicit else np.ones(n, np.float32)
+    stamps = np.concatenate([f["time"] for f in frames])
+    user_codes, user_raw = _encode(users)
+    item_codes, item_raw = _encode(items)
+    info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
+    if catalog is not None:
+        cat, count = _read_catalog(Path(catalog).expanduser(), item_raw)
+        info.update(catalog=str(catalog), catalog_items=count)
+    else:
+        cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
+                      np.zeros((len(item_raw), 0)))
+        info["catalog_items"] = len(item_raw)
+    x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    name = path.stem if path.is_file() else path.resolve().name
+    return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def _log_files(path: Path) -> list[Path]:
+    if path.is_file():
+        if path.suffix.lower() not in LOG_SUFFIXES:
+            raise DataError(f"{path}: not a ratings log (expected a {', '.join(LOG_SUFFIXES)} file, a folder of them, "
+                            "a MovieLens folder or its zip)")
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES)
+    if not files:
+        raise DataError(f"{path}: no MovieLens release and no ratings log ({', '.join(LOG_SUFFIXES)} files) in this folder")
+    return files
+
+
+def _table(path: Path) -> pd.DataFrame:
+    """The whole file as a DataFrame (pyarrow's multi-threaded readers)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        import pyarrow.csv as pacsv
+
+        with open(path, "rb") as f:
+            first = f.readline()
+        delimiter = "\t" if suffix == ".tsv" or (b"\t" in first and b"," not in first) else ","
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                               read_options=pacsv.ReadOptions(block_size=1 << 24))
+        return table.to_pandas()
+    except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: cannot read it as a ratings log ({message})") from None
+
+
+def _find(frame: pd.DataFrame, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
+          path: Path, required: bool) -> str | None:
+    if role in given:
+        if given[role] not in frame.columns:
+            raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, frame.columns))})")
+        return given[role]
+    lower = {str(c).lower(): c for c in frame.columns}
+    for name in names[role]:
+        if name in lower:
+            return lower[name]
+    if required:
+        raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; name it with --columns {role}=NAME)")
+    return None
+
+
+def _line(path: Path, row: int) -> str:
+    """``file line N`` of data row ``row`` (0-based, after a header line); Parquet has rows, not lines."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return f"{path} row {row + 1}"
+    return f"{path} line {row + 2}"
+
+
+def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
+    frame = _table(path)
+    cols = {role: _find(frame, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
+    out: dict[str, Any] = {}
+    for role in ("user", "item"):
+        values = frame[cols[role]]
+        missing = values.isna().to_numpy()
+        if missing.any():
+            raise DataError(f"{_line(path, int(np.argmax(missing)))}: no {role} id")
+        out[role] = _ids(values)
+    out["rating"] = None
+    if cols["rating"] is not None:
+        values = pd.to_numeric(frame[cols["rating"]], errors="coerce")
+        bad = (values.isna() | ~np.isfinite(values)).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"{_line(path, row)}: rating {frame[cols['rating']].iloc[row]!r} is not a number")
+        out["rating"] = values.to_numpy(dtype=np.float32)
+    out["time"] = _times(frame[cols["time"]], path) if cols["time"] is not None else np.zeros(len(frame), np.int64)
+    return out
+
+
+def _ids(values: pd.Series) -> np.ndarray:
+    """Whole numbers as ``int64``; anything else as text."""
+    if values.dtype.kind in "iu":
+        return values.to_numpy(dtype=np.int64)
+    if values.dtype.kind == "f" and bool(np.all(np.mod(values.to_numpy(), 1) == 0)):
+        return values.to_numpy(dtype=np.int64)
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def _times(values: pd.Series, path: Path) -> np.ndarray:
+    if values.dtype.kind in "iuf":
+        bad = values.isna().to_numpy()
+        if bad.any():
+            raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
+        return values.to_numpy(dtype=np.int64)
+    if values.dtype.kind == "M":
+        return _seconds(pd.to_datetime(values, utc=True))
+    # Text: numbers are seconds, anything else must read as a date.
+    seconds = pd.to_numeric(values, errors="coerce")
+    out = seconds.fillna(0).to_numpy(dtype=np.int64)
+    text = seconds.isna().to_numpy()
+    if text.any():
+        stamps = pd.to_datetime(values[text], utc=True, errors="coerce", format="mixed")
+        bad = stamps.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(text)[np.argmax(bad)])
+            raise DataError(f"{_line(path, row)}: time {values.iloc[row]!r} is neither seconds nor a date")
+        out[text] = _seconds(stamps)
+    return out
+
+
+def _seconds(stamps: pd.Series) -> np.ndarray:
+    """Whole seconds since the epoch, whatever resolution pandas parsed the dates at."""
+    return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+
+
+def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes ``(n,) int32`` and the sorted distinct raw ids."""
+    codes, uniques = pd.factorize(raw, sort=True)
+    return codes.astype(np.int32), np.asarray(uniques, dtype=raw.dtype)
+
+
+# -- the catalogue -------------------------------------------------------------------------
+
+
+def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
+    if not path.is_file():
+        raise NotFoundError(f"--catalog {path}: no such file")
+    frame = _table(path)
+    cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
+    ids = _ids(frame[cols["item"]])
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        row = int(np.argmax(dup))
+        raise DataError(f"{_line(path, row)}: movie id {ids[row]!r} appears twice")
+    if ids.dtype != item_raw.dtype:  # numbers in one file, text in the other: compare as text
+        ids, lookup_raw = ids.astype(str).astype(object), item_raw.astype(str).astype(object)
+    else:
+        lookup_raw = item_raw
+    pos = pd.Index(ids).get_indexer(lookup_raw)
+    found = pos >= 0
+    raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
+    from cinerec.data.movielens import parse_titles
+
+    titles_all, years_all = parse_titles(raw_titles)
+    if cols["year"] is not None:
+        given = pd.to_numeric(frame[cols["year"]], errors="coerce").fillna(0).to_numpy(dtype=np.int32)
+        years_all = np.where(given > 0, given, years_all)
+    titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
+    years = np.zeros(len(item_raw), np.int32)
+    titles[found] = titles_all[pos[found]]
+    years[found] = years_all[pos[found]]
+    if cols["genres"] is not None:
+        dummies = frame[cols["genres"]].fillna("").astype(str).str.strip().str.get_dummies(sep="|")
+        dummies = dummies.drop(columns=[c for c in dummies.columns if not c.strip() or c == "(no genres listed)"])
+        names = [str(c).strip() for c in dummies.columns]
+        flags = np.zeros((len(item_raw), len(names)), dtype=bool)
+        flags[found] = dummies.to_numpy(dtype=bool)[pos[found]]
+    else:
+        names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
+    return Catalog(titles, years, tuple(names), flags), len(frame)

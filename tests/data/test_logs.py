@@ -1,0 +1,75 @@
+"""A person's own ratings log: any column names, string ids, optional ratings and catalogue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cinerec.data.logs import load_log, parse_columns
+from cinerec.errors import DataError, NotFoundError
+
+
+def test_csv_with_string_ids_dates_and_seconds(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\nann,m1,4,2021-03-04\nbob,m2,2.5,2021-03-05T10:00:00\n"
+                                      "ann,m2,5,1614900000\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.user_ids.raw.tolist() == ["ann", "bob"] and ds.item_ids.raw.tolist() == ["m1", "m2"]
+    x = ds.interactions
+    assert x.users.tolist() == [0, 1, 0] and x.items.tolist() == [0, 1, 1]
+    assert x.ratings.tolist() == [4.0, 2.5, 5.0]
+    assert x.timestamps.tolist() == [1614816000, 1614938400, 1614900000]
+    assert ds.info["implicit"] is False and ds.info["format"] == "log"
+    assert ds.movie_record(0) == {"movie_id": "m1", "title": "m1", "year": None, "genres": []}
+
+
+def test_a_log_without_ratings_is_implicit_and_numeric_ids_stay_numbers(tmp_path):
+    (tmp_path / "views.tsv").write_text("userId\tmovieId\n7\t10\n3\t20\n7\t20\n")
+    ds = load_log(tmp_path / "views.tsv")
+    assert ds.info["implicit"] is True and (ds.interactions.ratings == 1).all()
+    assert ds.user_ids.raw.tolist() == [3, 7] and ds.user_ids.raw.dtype == np.int64
+
+
+def test_named_columns_parquet_and_a_folder_of_files(tmp_path):
+    pd.DataFrame({"who": ["a", "b"], "sku": [1, 2], "stars": [3.0, 4.0]}).to_parquet(tmp_path / "part-1.parquet")
+    pd.DataFrame({"who": ["c"], "sku": [1], "stars": [5.0]}).to_parquet(tmp_path / "part-2.parquet")
+    ds = load_log(tmp_path, columns=parse_columns("user=who,item=sku"))
+    assert len(ds.interactions) == 3 and ds.n_users == 3 and ds.n_items == 2
+    assert ds.interactions.ratings.tolist() == [3.0, 4.0, 5.0]  # "stars" is a usual rating name
+
+
+def test_catalogue_gives_titles_years_and_genres(tmp_path):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,10,4\n1,20,3\n2,30,5\n")
+    (tmp_path / "movies.csv").write_text("id,title,genres\n10,Alpha (1999),Drama|Comedy\n20,Beta,Drama\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta", "30"]  # a movie missing from it shows its id
+    assert ds.catalog.years.tolist() == [1999, 0, 0]
+    assert ds.catalog.genre_names == ("Comedy", "Drama")
+    assert ds.movie_record(0)["genres"] == ["Comedy", "Drama"]
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("user,item,rating\n1,2,4\n1,3,abc\n", "line 3: rating 'abc' is not a number"),
+    ("user,movie,rating\n1,2,4\n,3,4\n", "line 3: no user id"),
+    ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
+    ("who,what\n1,2\n", "no user column"),
+])
+def test_bad_input_names_file_and_line(tmp_path, text, needle):
+    f = tmp_path / "log.csv"
+    f.write_text(text)
+    with pytest.raises(DataError, match=needle.replace("(", r"\(")) as e:
+        load_log(f)
+    assert str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_sources_and_column_names(tmp_path):
+    with pytest.raises(NotFoundError):
+        load_log(tmp_path / "nope.csv")
+    (tmp_path / "notes.md").write_text("hi")
+    with pytest.raises(DataError, match="not a ratings log"):
+        load_log(tmp_path / "notes.md")
+    with pytest.raises(DataError, match="unknown role 'users'"):
+        parse_columns("users=a")
+    (tmp_path / "log.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="no column 'uid' for the user"):
+        load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "b"})
