@@ -16,6 +16,7 @@ is an unfinished run and :func:`open_run` refuses it.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ class Run:
         return self._models[name]
 
 
-def open_run(path: str | Path) -> Run:
+def open_run(path: str | os.PathLike) -> Run:
     """Open a finished run folder, with one clear error when it is missing or damaged."""
     path = Path(path)
     if not path.is_dir():

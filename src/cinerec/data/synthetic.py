@@ -148,7 +148,7 @@ def _shape(like: str) -> Shape:
         raise NotFoundError(f"unknown MovieLens release {like!r}; known: {', '.join(SHAPES)}") from None
 
 
-def _sizes(shape: Shape, scale: float) -> tuple[int, int, int, int, int, int]:
+def _sizes(shape: Shape, scale: float) -> tuple[int, int, int, int, int, int, int]:
     """``(users, items, ratings, catalog, max_movie_id, min_per_user, max_per_user)`` at ``scale``."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
@@ -584,6 +584,8 @@ def _genre_text(movies: pd.DataFrame, empty: str) -> np.ndarray:
 
 def _write_100k(folder: Path, rel: SyntheticRelease, seed: int, crlf: bool) -> None:
     r, m, u = rel.ratings, rel.movies, rel.users
+    if u is None:
+        raise ValueError("an ml-100k release needs its users table")
     _write_bytes(folder / "u.data", _ratings_bytes(r, "\t", False, False), crlf)
     names = rel.genre_names
     flags = rel.genre_flags.astype(int)

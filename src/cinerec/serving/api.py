@@ -197,7 +197,7 @@ class Service:
         if store is not None and k <= store.info.k:
             items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
             if genre:
-                on = ~self._genre_exclude(genre)[items]
+                on = self.search.filter_mask(genre=genre)[items]
                 items, scores, reasons = items[on], scores[on], reasons[on]
             # Without a genre the stored list is complete (shorter only when the user has
             # seen nearly everything); a list cut down by a genre may run short, and then
@@ -406,7 +406,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     def create_profile(body: Annotated[History | None, Body()] = None) -> dict[str, Any]:
         """A new saved profile, optionally with first ratings or likes."""
         ratings = body.as_mapping() if body is not None else {}
-        if ratings:
+        if body is not None and ratings:
             _known(svc, ratings, body.field)
         return {"profile_id": svc.profiles.create(_canonical(svc, ratings))}
 
