@@ -18,6 +18,7 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	$(VENV)/bin/python -m pytest $(ARGS)
 
 test-fast: $(STAMP)

@@ -29,7 +29,7 @@ from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR_REASON, Lists
 from cinerec.serving.search import MovieSearch
-from cinerec.serving.store import ProfileStore, RecStore, open_store, profiles_path_for
+from cinerec.serving.store import open_profiles, open_store
 
 __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
 
@@ -145,8 +145,8 @@ class Service:
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
-        self.store: RecStore | None = open_store(db) if db is not None else None
-        self.profiles = ProfileStore(profiles if profiles is not None else profiles_path_for(db, self.run.path))
+        self.store = open_store(db) if db is not None else None
+        self.profiles = open_profiles(db, self.run.path, profiles)
 
     # ids at the edge ---------------------------------------------------------------------
 
@@ -175,12 +175,11 @@ class Service:
         return {"path": str(info.path), "model": info.model, "k": info.k, "exported_at": info.exported_at,
                 "age_s": round(info.age_s, 1), "stale": info.stale_reason(self.run, self.model_name)}
 
-    def _fresh_store(self) -> RecStore | None:
+    def _fresh_store(self) -> Any:
         if self.store is None:
             return None
         try:
-            self.store._conn()  # notices a re-export
-            info = self.store.info
+            info = self.store.refresh()  # notices a re-export
         except DataError:
             return None
         return self.store if info.stale_reason(self.run, self.model_name) is None else None

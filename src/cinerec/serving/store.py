@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -53,7 +53,7 @@ from cinerec.serving.search import search_key
 
 __all__ = [
     "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
-    "profiles_path_for",
+    "profiles_path_for", "open_profiles", "is_postgres", "ExportPlan", "info_from_meta",
 ]
 
 #: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
@@ -67,7 +67,7 @@ STORE_FORMAT = 2
 class StoreInfo:
     """What the ``meta`` table of a store says."""
 
-    path: Path
+    path: Path | str  # a SQLite file, or a PostgreSQL URL without its password
     run: str
     run_created: str
     model: str
@@ -97,6 +97,77 @@ class StoreInfo:
         return None
 
 
+class ExportPlan:
+    """What an export writes, whatever the database: meta, catalog, users, then lists.
+
+    Every backend (the SQLite file here, PostgreSQL in :mod:`cinerec.serving.pgstore`)
+    writes the same rows in the same order, so their stores hold the same answers.
+    """
+
+    def __init__(self, run: Run | str | os.PathLike, *, k: int, model: str | None, chunk_size: int | None) -> None:
+        if not 1 <= int(k) <= 1000:
+            raise DataError(f"-k {k}: must be between 1 and 1000")
+        self.run = run = run if isinstance(run, Run) else open_run(run)
+        self.model_name = model or run.default_model
+        rec = run.model(self.model_name)
+        ds = self.dataset = run.dataset
+        try:
+            self.lists = Lists(ds, rec)
+        except DataError as e:
+            raise DataError(f"{run.path}: {e}") from None
+        self.k = min(int(k), ds.n_items)
+        self.step = chunk_size or rec.chunk_size
+        exported_at = time.time()
+        self.meta = {
+            "format": STORE_FORMAT,
+            "cinerec": cinerec.__version__,
+            "run": str(run.path.resolve()),
+            "run_created": str(run.meta.get("created", "")),
+            "model": self.model_name,
+            "dataset": ds.name,
+            "k": self.k,
+            "n_users": ds.n_users,
+            "n_items": ds.n_items,
+            "exported_at": exported_at,
+            "exported_at_iso": _dt.datetime.fromtimestamp(exported_at, _dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def meta_rows(self) -> list[tuple[str, str]]:
+        return [(key, json.dumps(v)) for key, v in self.meta.items()]
+
+    def movie_rows(self) -> list[tuple[Any, ...]]:
+        """``(item, movie_id, title, year, genres, search_key, popularity)`` per movie."""
+        ds = self.dataset
+        cat = ds.catalog
+        names = np.array(cat.genre_names, dtype=object)
+        genres = ["|".join(names[row]) for row in cat.genres] if len(names) else [""] * ds.n_items
+        years = [int(y) or None for y in cat.years.tolist()]
+        titles = [str(t) for t in cat.titles.tolist()]
+        return list(zip(range(ds.n_items), (str(m) for m in ds.item_ids.raw.tolist()), titles, years, genres,
+                        (search_key(t) for t in titles), ds.interactions.item_counts.tolist()))
+
+    def user_rows(self) -> list[tuple[int, str]]:
+        ds = self.dataset
+        return list(zip(range(ds.n_users), (str(u) for u in ds.user_ids.raw.tolist())))
+
+    def recommendation_blocks(self, progress: bool) -> Iterator[list[tuple[Any, ...]]]:
+        """``(user, rank, item, score, reason or None)`` rows, one block per chunk of users."""
+        from tqdm.auto import tqdm
+
+        n = self.dataset.n_users
+        bar = tqdm(total=n, desc=f"export {self.model_name}", unit="user", disable=not progress, leave=False)
+        for sl in chunks(n, self.step):
+            users = np.arange(sl.start, sl.stop)
+            items, scores, reasons = self.lists.for_users(users, self.k)
+            keep = items >= 0
+            rows, ranks = np.nonzero(keep)
+            yield list(zip((rows + sl.start).tolist(), ranks.tolist(), items[keep].tolist(),
+                           scores[keep].astype(np.float64).tolist(),
+                           [None if r < 0 else r for r in reasons[keep].tolist()]))
+            bar.update(len(users))
+        bar.close()
+
+
 def export_store(
     run: Run | str | os.PathLike,
     db: str | os.PathLike,
@@ -106,16 +177,18 @@ def export_store(
     progress: bool = True,
     chunk_size: int | None = None,
 ) -> StoreInfo:
-    """Write every user's top-``k`` unseen movies, with reasons, to the SQLite file ``db``.
+    """Write every user's top-``k`` unseen movies, with reasons, to the store ``db``.
 
     Users are listed in chunks through :class:`~cinerec.serving.lists.Lists` (a movie the
     user rated anywhere in the run's data is never recommended; reasons name liked
-    movies only); the file is built under a temporary name and swapped in atomically,
-    replacing any earlier store. The profiles file is never touched.
+    movies only). A SQLite store is built under a temporary name and swapped in
+    atomically; a PostgreSQL store (``db`` a ``postgresql://`` URL) is built in a new
+    schema and swapped in by one transaction. Either way any earlier store is replaced
+    whole, and profiles are never touched.
 
     Args:
         run: a run folder or an opened :class:`Run`.
-        db: the store's path.
+        db: the SQLite file's path, or a ``postgresql://`` URL.
         k: recommendations kept per user (1..1000).
         model: which of the run's models; the run's default when ``None``.
         progress: show a progress bar on stderr.
@@ -124,35 +197,13 @@ def export_store(
     Returns:
         The new store's :class:`StoreInfo`.
     """
-    from tqdm.auto import tqdm
+    plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
+    if is_postgres(db):
+        from cinerec.serving.pgstore import export_postgres
 
-    if not 1 <= int(k) <= 1000:
-        raise DataError(f"-k {k}: must be between 1 and 1000")
-    run = run if isinstance(run, Run) else open_run(run)
-    name = model or run.default_model
-    rec = run.model(name)
-    ds = run.dataset
-    try:
-        lists = Lists(ds, rec)
-    except DataError as e:
-        raise DataError(f"{run.path}: {e}") from None
-    k = min(int(k), ds.n_items)
+        export_postgres(plan, str(db), progress=progress)
+        return open_store(db).info
     db = Path(db)
-    exported_at = time.time()
-    meta = {
-        "format": STORE_FORMAT,
-        "cinerec": cinerec.__version__,
-        "run": str(run.path.resolve()),
-        "run_created": str(run.meta.get("created", "")),
-        "model": name,
-        "dataset": ds.name,
-        "k": k,
-        "n_users": ds.n_users,
-        "n_items": ds.n_items,
-        "exported_at": exported_at,
-        "exported_at_iso": _dt.datetime.fromtimestamp(exported_at, _dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    step = chunk_size or rec.chunk_size
     with atomic_path(db) as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -161,31 +212,22 @@ def export_store(
             con.execute("PRAGMA synchronous=OFF")
             _create_store_schema(con)
             con.execute("BEGIN")
-            con.executemany("INSERT INTO meta VALUES (?, ?)", [(key, json.dumps(v)) for key, v in meta.items()])
-            _write_catalog(con, run)
-            con.executemany("INSERT INTO users VALUES (?, ?)",
-                            zip(range(ds.n_users), (str(u) for u in ds.user_ids.raw.tolist())))
-            bar = tqdm(total=ds.n_users, desc=f"export {name}", unit="user", disable=not progress, leave=False)
-            for sl in chunks(ds.n_users, step):
-                users = np.arange(sl.start, sl.stop)
-                items, scores, reasons = lists.for_users(users, k)
-                keep = items >= 0
-                rows, ranks = np.nonzero(keep)
-                reason = reasons[keep]
-                con.executemany(
-                    "INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)",
-                    zip((rows + sl.start).tolist(), ranks.tolist(), items[keep].tolist(),
-                        scores[keep].astype(np.float64).tolist(),
-                        [None if r < 0 else r for r in reason.tolist()]),
-                )
-                bar.update(len(users))
-            bar.close()
+            con.executemany("INSERT INTO meta VALUES (?, ?)", plan.meta_rows())
+            con.executemany("INSERT INTO movies VALUES (?, ?, ?, ?, ?, ?, ?)", plan.movie_rows())
+            con.executemany("INSERT INTO users VALUES (?, ?)", plan.user_rows())
+            for block in plan.recommendation_blocks(progress):
+                con.executemany("INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)", block)
             con.execute("COMMIT")
         finally:
             con.close()
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
     return open_store(db).info
+
+
+def is_postgres(db: str | os.PathLike | None) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
 
 
 def _create_store_schema(con: sqlite3.Connection) -> None:
@@ -200,21 +242,6 @@ def _create_store_schema(con: sqlite3.Connection) -> None:
                                      score REAL NOT NULL, reason INTEGER,
                                      PRIMARY KEY (user, rank)) WITHOUT ROWID;
         """
-    )
-
-
-def _write_catalog(con: sqlite3.Connection, run: Run) -> None:
-    ds = run.dataset
-    cat = ds.catalog
-    names = np.array(cat.genre_names, dtype=object)
-    genres = ["|".join(names[row]) for row in cat.genres] if len(names) else [""] * ds.n_items
-    years = [int(y) or None for y in cat.years.tolist()]
-    pop = ds.interactions.item_counts.tolist()
-    titles = [str(t) for t in cat.titles.tolist()]
-    con.executemany(
-        "INSERT INTO movies VALUES (?, ?, ?, ?, ?, ?, ?)",
-        zip(range(ds.n_items), (str(m) for m in ds.item_ids.raw.tolist()), titles, years, genres,
-            (search_key(t) for t in titles), pop),
     )
 
 
@@ -260,6 +287,11 @@ class RecStore:
                         self._stamp = stamp
         return local.con
 
+    def refresh(self) -> StoreInfo:
+        """Notice a re-export (a new file at ``path``) and return the current info."""
+        self._conn()
+        return self.info
+
     def _read_info(self) -> StoreInfo:
         if not self.path.is_file():
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export` first)")
@@ -292,6 +324,11 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
         meta = {key: json.loads(value) for key, value in con.execute("SELECT key, value FROM meta")}
     except (sqlite3.DatabaseError, ValueError) as e:
         raise DataError(f"{path}: not a cinerec recommendation store ({e})") from None
+    return info_from_meta(meta, path)
+
+
+def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
+    """The :class:`StoreInfo` of a store's decoded ``meta`` table, checking its format."""
     if meta.get("format") != STORE_FORMAT:
         raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads "
                         f"{STORE_FORMAT}; export it again with `cinerec export`")
@@ -303,12 +340,31 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
         raise DataError(f"{path}: store meta table is damaged ({type(e).__name__}: {e})") from None
 
 
-def open_store(path: str | os.PathLike) -> RecStore:
-    """Open an exported store, with one clear error when it is missing or damaged."""
+def open_store(path: str | os.PathLike) -> Any:
+    """Open an exported store (a SQLite file or a ``postgresql://`` URL), with one clear
+    error when it is missing, unreachable or damaged.
+
+    Both kinds answer ``info``, ``refresh()``, ``recommendations(user, k)`` and ``count(table)``.
+    """
+    if is_postgres(path):
+        from cinerec.serving.pgstore import PgRecStore
+
+        return PgRecStore(str(path))
     return RecStore(path)
 
 
-# -- profiles ----------------------------------------------------------------------------
+def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
+                  profiles: str | os.PathLike | None = None) -> Any:
+    """The profiles of a server: ``profiles`` when given (a file or a URL), else beside the
+    store (the same PostgreSQL database, or ``X.profiles.sqlite`` beside ``X.sqlite``),
+    else in the run folder. Both kinds answer the :class:`ProfileStore` methods.
+    """
+    where = profiles if profiles is not None else db if is_postgres(db) else profiles_path_for(db, run_dir)
+    if is_postgres(where):
+        from cinerec.serving.pgstore import PgProfileStore
+
+        return PgProfileStore(str(where))
+    return ProfileStore(where)
 
 
 def profiles_path_for(db: str | os.PathLike | None, run_dir: str | os.PathLike) -> Path:

@@ -1,0 +1,298 @@
+"""The store and the profiles in PostgreSQL, for several servers over one database.
+
+Give ``--db postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` to ``cinerec export``
+and ``cinerec serve``. Everything lives in two schemas of that database:
+
+* ``cinerec``: the exported store, with the same four tables as the SQLite store
+  (``meta``, ``movies``, ``users``, ``recommendations``). An export builds a new schema
+  under a temporary name, fills it with ``COPY``, adds its keys, and then swaps it in by
+  renaming schemas in one transaction: a reader sees the old store or the new one,
+  never half of one, and a failed export leaves the old store as it was.
+* ``cinerec_profiles``: what people entered (``profiles``, ``ratings``). The export
+  never touches it. Each change is one transaction and ratings are upserted, so
+  writes from several server processes queue in the database and none is lost.
+
+Connection errors become one line naming the URL with its password removed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from cinerec.errors import DataError, NotFoundError
+
+__all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
+
+STORE_SCHEMA = "cinerec"
+PROFILES_SCHEMA = "cinerec_profiles"
+#: Seconds between two reads of the store's ``meta`` table by a server.
+REFRESH_S = 1.0
+_CONNECT_TIMEOUT_S = 10
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and ``/health``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _connect(url: str, *, autocommit: bool = True) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+    except (psycopg.Error, ValueError) as e:
+        raise DataError(f"{safe_url(url)}: cannot connect to PostgreSQL ({_first_line(e, url)})") from None
+
+
+def _first_line(error: BaseException, url: str) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
+    """Write ``plan`` (a :class:`cinerec.serving.store.ExportPlan`) as the ``cinerec`` schema."""
+    import psycopg
+
+    staging = f"{STORE_SCHEMA}_new_{secrets.token_hex(4)}"
+    con = _connect(url)
+    try:
+        try:
+            con.execute(f"CREATE SCHEMA {staging}")
+            con.execute(f"""
+                CREATE TABLE {staging}.meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE {staging}.movies(item INTEGER PRIMARY KEY, movie_id TEXT NOT NULL UNIQUE,
+                    title TEXT NOT NULL, year INTEGER, genres TEXT NOT NULL, search_key TEXT NOT NULL,
+                    popularity INTEGER NOT NULL);
+                CREATE TABLE {staging}.users("user" INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE);
+                CREATE UNLOGGED TABLE {staging}.recommendations("user" INTEGER NOT NULL, rank INTEGER NOT NULL,
+                    item INTEGER NOT NULL, score DOUBLE PRECISION NOT NULL, reason INTEGER);
+            """)
+            _copy(con, f"{staging}.meta", plan.meta_rows())
+            _copy(con, f"{staging}.movies", plan.movie_rows())
+            _copy(con, f"{staging}.users", plan.user_rows())
+            for block in plan.recommendation_blocks(progress):
+                _copy(con, f"{staging}.recommendations", block)
+            # Keys after the load: one sorted build instead of an index update per row.
+            con.execute(f"ALTER TABLE {staging}.recommendations ADD PRIMARY KEY (\"user\", rank)")
+            con.execute(f"ALTER TABLE {staging}.recommendations SET LOGGED")
+            with con.transaction():
+                old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
+                exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
+                if exists:
+                    con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
+                con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
+                if exists:
+                    con.execute(f"DROP SCHEMA {old} CASCADE")
+        except BaseException:
+            try:
+                con.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
+            except psycopg.Error:
+                pass
+            raise
+    except psycopg.Error as e:
+        raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged ({_first_line(e, url)})") from None
+    finally:
+        con.close()
+
+
+def _copy(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    with con.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# -- the store, read side ----------------------------------------------------------------------
+
+
+class PgRecStore:
+    """Read side of a PostgreSQL store; safe to share between threads.
+
+    Each thread keeps its own connection. The ``meta`` table is read again at most once
+    per :data:`REFRESH_S`, so a running server picks up a re-export without a restart.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = safe_url(url)
+        self._local = threading.local()
+        self._checked = 0.0
+        self.info = self._read_info()
+
+    def _conn(self) -> Any:
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = self._local.con = _connect(self.url)
+        return con
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
+        except psycopg.OperationalError as e:  # a dropped connection: one retry on a new one
+            self._local.con = None
+            try:
+                return self._conn().execute(sql, args).fetchall()
+            except psycopg.Error:
+                raise DataError(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
+
+    def _read_info(self) -> Any:
+        from cinerec.serving.store import info_from_meta
+
+        rows = self._query(f"SELECT key, value FROM {STORE_SCHEMA}.meta")
+        try:
+            meta = {key: json.loads(value) for key, value in rows}
+        except ValueError as e:
+            raise DataError(f"{self.path}: not a cinerec recommendation store ({e})") from None
+        self._checked = time.monotonic()
+        return info_from_meta(meta, self.path)
+
+    def refresh(self) -> Any:
+        """The current info, re-read when the last read is older than :data:`REFRESH_S`."""
+        if time.monotonic() - self._checked >= REFRESH_S:
+            self.info = self._read_info()
+        return self.info
+
+    def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``."""
+        rows = self._query(
+            f'SELECT item, score, reason FROM {STORE_SCHEMA}.recommendations WHERE "user" = %s AND rank < %s ORDER BY rank',
+            (int(user), int(k)),
+        )
+        if not rows:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
+        items, scores, reasons = zip(*rows)
+        return (np.array(items, np.int32), np.array(scores, np.float32),
+                np.array([-1 if r is None else r for r in reasons], np.int32))
+
+    def count(self, table: str) -> int:
+        if table not in ("movies", "users", "recommendations"):
+            raise ValueError(f"no table {table!r} in a store")
+        return int(self._query(f"SELECT COUNT(*) FROM {STORE_SCHEMA}.{table}")[0][0])
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+class PgProfileStore:
+    """Saved people in PostgreSQL: the same methods and rules as the SQLite ``ProfileStore``."""
+
+    def __init__(self, url: str, *, id_factory: Callable[[], str] | None = None) -> None:
+        self.url = url
+        self.path = safe_url(url)
+        self._local = threading.local()
+        self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
+        con = self._conn()
+        with con.transaction():
+            # Several servers may start at once: one creates the tables, the others wait.
+            con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
+            con.execute(f"""
+                CREATE SCHEMA IF NOT EXISTS {PROFILES_SCHEMA};
+                CREATE TABLE IF NOT EXISTS {PROFILES_SCHEMA}.profiles(profile_id TEXT PRIMARY KEY,
+                    created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL);
+                CREATE TABLE IF NOT EXISTS {PROFILES_SCHEMA}.ratings(
+                    profile_id TEXT NOT NULL REFERENCES {PROFILES_SCHEMA}.profiles(profile_id),
+                    movie_id TEXT NOT NULL, stars DOUBLE PRECISION, updated DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (profile_id, movie_id));
+            """)
+
+    def _conn(self) -> Any:
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = self._local.con = _connect(self.url)
+        return con
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens a new one)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    def _write(self, fn: Callable[[Any], Any]) -> Any:
+        import psycopg
+
+        con = self._conn()
+        try:
+            with con.transaction():
+                return fn(con)
+        except psycopg.OperationalError as e:
+            self._local.con = None
+            raise DataError(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
+
+    def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
+        pid = self._new_id()
+        now = time.time()
+
+        def go(con: Any) -> None:
+            con.execute(f"INSERT INTO {PROFILES_SCHEMA}.profiles VALUES (%s, %s, %s)", (pid, now, now))
+            _upsert(con, pid, ratings or {}, now)
+
+        self._write(go)
+        return pid
+
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None]) -> None:
+        now = time.time()
+
+        def go(con: Any) -> None:
+            cur = con.execute(f"UPDATE {PROFILES_SCHEMA}.profiles SET updated = %s WHERE profile_id = %s", (now, profile_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")
+            _upsert(con, profile_id, ratings, now)
+
+        self._write(go)
+
+    def remove_rating(self, profile_id: str, movie_id: str) -> bool:
+        now = time.time()
+
+        def go(con: Any) -> bool:
+            cur = con.execute(f"UPDATE {PROFILES_SCHEMA}.profiles SET updated = %s WHERE profile_id = %s", (now, profile_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")
+            cur = con.execute(f"DELETE FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s AND movie_id = %s",
+                              (profile_id, str(movie_id)))
+            return cur.rowcount > 0
+
+        return bool(self._write(go))
+
+    def get(self, profile_id: str) -> dict[str, float | None]:
+        con = self._conn()
+        if con.execute(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)).fetchone() is None:
+            raise NotFoundError(f"unknown profile id {profile_id!r}")
+        rows = con.execute(f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s "
+                           "ORDER BY updated, movie_id", (profile_id,)).fetchall()
+        return {m: s for m, s in rows}
+
+    def count(self) -> int:
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM {PROFILES_SCHEMA}.profiles").fetchone()[0])
+
+
+def _upsert(con: Any, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
+    if not ratings:
+        return
+    with con.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {PROFILES_SCHEMA}.ratings VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (profile_id, movie_id) DO UPDATE SET stars = excluded.stars, updated = excluded.updated",
+            [(pid, str(m), None if s is None else float(s), now) for m, s in ratings.items()],
+        )

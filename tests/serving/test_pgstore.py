@@ -1,0 +1,104 @@
+"""The PostgreSQL store and profiles: atomic re-export, concurrent writers, clear errors."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from cinerec.errors import DataError
+from cinerec.serving.pgstore import PgProfileStore, export_postgres, safe_url
+from cinerec.serving.store import ExportPlan, export_store, open_store
+
+from .conftest import free_port
+
+
+def test_export_then_reexport_swaps_the_whole_store(run_dir, pg_url):
+    first = export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
+    assert first.model == "popularity" and first.k == 5 and "***" not in str(first.path)
+    store = open_store(pg_url)
+    before = store.recommendations(0, 5)[0]
+    seen_during: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        reader = open_store(pg_url)
+        while not stop.is_set():
+            items, _, _ = reader.recommendations(0, 20)
+            seen_during.append(len(items))
+
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        second = export_store(run_dir, pg_url, k=20, model="ease", progress=False)
+    finally:
+        stop.set()
+        t.join()
+    # A reader saw the old list (5) or the new one (20), never a half-written store.
+    assert set(seen_during) <= {5, 20} and seen_during
+    assert second.model == "ease" and store.refresh().k in (5, 20)
+    assert store.count("users") == 943 and store.count("recommendations") == 943 * 20
+    assert len(before) == 5
+
+
+def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
+    export_store(run_dir, pg_url, k=3, model="ease", progress=False)
+
+    class Broken(ExportPlan):
+        def recommendation_blocks(self, progress):
+            yield from super().recommendation_blocks(progress)
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        export_postgres(Broken(run_dir, k=7, model="popularity", chunk_size=200), pg_url, progress=False)
+    info = open_store(pg_url).refresh()
+    assert (info.model, info.k) == ("ease", 3)
+    import psycopg
+
+    with psycopg.connect(pg_url) as con:
+        schemas = [r[0] for r in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cinerec%'")]
+    assert sorted(schemas) == ["cinerec"] or sorted(schemas) == ["cinerec", "cinerec_profiles"]
+
+
+def _writer(url: str, pid: str, worker: int, n: int) -> None:
+    store = PgProfileStore(url)
+    for j in range(n):
+        store.set_ratings(pid, {f"{worker}-{j}": float(1 + j % 5)})
+        store.create({str(j): None})
+
+
+def test_profile_writes_from_several_processes_lose_nothing(pg_url):
+    store = PgProfileStore(pg_url)
+    pid = store.create()
+    before = store.count()
+    store.close()  # no connection is shared with the forked writers
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(pg_url, pid, w, 30)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert len(store.get(pid)) == 4 * 30
+    assert store.count() == before + 4 * 30
+
+
+def test_bad_urls_give_one_line_without_the_password(tmp_path):
+    url = f"postgresql://someone:s3cret-pw@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(DataError) as e:
+        open_store(url)
+    message = str(e.value)
+    assert "s3cret-pw" not in message and "***" in message and "\n" not in message
+    assert "cannot connect to PostgreSQL" in message
+    assert safe_url(url) == url.replace("s3cret-pw", "***")
+
+
+def test_an_empty_database_says_to_export_first(pg_url):
+    import psycopg
+
+    with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as con:
+        con.execute("DROP DATABASE IF EXISTS cinerec_empty")
+        con.execute("CREATE DATABASE cinerec_empty")
+    with pytest.raises(DataError, match="no recommendation store here"):
+        open_store(pg_url.rsplit("/", 1)[0] + "/cinerec_empty")
