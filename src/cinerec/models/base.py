@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -163,6 +163,9 @@ class Recommender(ABC):
     task: ClassVar[str] = "ranking"
     #: True when the model takes user and movie features (:meth:`set_features`).
     uses_features: ClassVar[bool] = False
+    #: Settings a search may tune (:func:`cinerec.tuning.tune`), name → ``Param``; it
+    #: holds each setting's default.
+    search_space: ClassVar[Mapping[str, Any]] = {}
     #: Users scored per chunk in ``recommend``.
     chunk_size: ClassVar[int] = 2048
     #: Bytes of scratch memory one block of :meth:`explain` may use.
