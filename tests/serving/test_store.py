@@ -155,7 +155,7 @@ def test_explain_batch_by_vectors_matches_generic_explain(run):
     from cinerec.models import create
 
     ds = run.dataset
-    model = create("als", {"factors": 8, "iterations": 2}).fit(ds.interactions)
+    model = create("als", {"factors": 8, "epochs": 2}).fit(ds.interactions)
     users = np.arange(0, ds.n_users, 7)
     seen = model._train().seen[users]
     items, _ = model.recommend(users, 6)
