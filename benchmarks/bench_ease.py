@@ -75,7 +75,7 @@ def main() -> None:
     # The inverse alone, several ways, on the same Gram matrix EASE builds.
     seen = x.seen.astype(np.float64)
     gram = (seen.T @ seen).toarray()
-    gram[np.diag_indices_from(gram)] += create("ease").config.l2
+    gram[np.diag_indices_from(gram)] += create("ease").config.regularization
     out["seconds"]["ease_inverse"] = {name: best_of(fn, args.repeat) for name, fn in inverse_variants(gram).items()}
     # The two paths EASE actually takes (chosen by catalogue size), end to end.
     limit = baselines._FLOAT32_MAX_ITEMS

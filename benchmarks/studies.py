@@ -47,7 +47,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "patience": 3},
     "gmf": {"factors": 16, "batch_size": 8192, "lr": 0.005, "epochs": 30, "patience": 3},
     "mlp": {"mlp_factors": 16, "layers": [64, 32], "batch_size": 8192, "lr": 0.005, "epochs": 30, "patience": 3},
-    "biasedmf": {"factors": 64, "reg": 0.1, "lr": 0.005, "batch_size": 1024, "epochs": 60, "patience": 3},
+    "biasedmf": {"factors": 64, "regularization": 0.1, "lr": 0.005, "batch_size": 1024, "epochs": 60, "patience": 3},
     "mlp-rating": {"epochs": 40, "patience": 3},
     # The blend's autorec member trains like the other neural models here (one thread,
     # no bar); its epochs are autorec's default, or early stopping where valid is given.

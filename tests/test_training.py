@@ -107,7 +107,7 @@ def test_every_optimizer_and_schedule_learns(optimizer, schedule):
     x = planted_groups()
     lr = {"sgd": 0.5, "adagrad": 0.1}.get(optimizer, 0.02)
     model = create("gmf", {**FAST, "epochs": 15, "lr": lr, "optimizer": optimizer, "lr_schedule": schedule,
-                           "lr_step": 5, "weight_decay": 1e-5}).fit(x)
+                           "lr_step": 5, "regularization": 1e-5}).fit(x)
     assert model.history[-1]["loss"] < model.history[0]["loss"]
     if schedule == "step":
         assert model.history[5]["lr"] == pytest.approx(0.5 * lr)

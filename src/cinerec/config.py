@@ -2,14 +2,16 @@
 
 A model's config is a frozen dataclass deriving from :class:`Config`. Field types are
 checked when a config is built from a mapping (a TOML file, ``--set key=value`` pairs,
-a saved run); unknown keys are rejected by name.
+a saved run); unknown keys are rejected by name, and a key a class lists in ``renamed``
+is refused with its new name. The names shared across models are fixed in
+``docs/conventions.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Mapping, TypeVar
+from typing import Any, ClassVar, Mapping, TypeVar
 
 from cinerec.errors import ConfigError
 
@@ -20,7 +22,15 @@ C = TypeVar("C", bound="Config")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Base of every model config. Subclasses add fields and override :meth:`validate`."""
+    """Base of every model config. Subclasses add fields and override :meth:`validate`.
+
+    Attributes:
+        renamed: old setting name → today's name, for names a class (or one of its
+            bases) no longer accepts; :meth:`from_dict` refuses an old name with one line
+            naming the new one. Subclasses add their own; a base's entries are inherited.
+    """
+
+    renamed: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         self.validate()
@@ -37,12 +47,23 @@ class Config:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
+    def renames(cls) -> dict[str, str]:
+        """Every old name this class refuses, its own ``renamed`` over its bases'."""
+        out: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("renamed", {}))
+        return out
+
+    @classmethod
     def from_dict(cls: type[C], values: Mapping[str, Any], *, where: str = "config") -> C:
         """Build from a mapping, converting and checking each value's type."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
+        renames = cls.renames()
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
+            if key not in fields and key in renames:
+                raise ConfigError(f"{where}: {key!r} was renamed to {renames[key]!r} (see docs/conventions.md)")
             if key not in fields:
                 known = ", ".join(sorted(fields))
                 raise ConfigError(f"{where}: unknown key {key!r} for {cls.__name__} (known: {known})")

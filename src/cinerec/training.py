@@ -63,7 +63,9 @@ class TrainConfig(Config):
         batch_size: samples per optimiser step (summed over processes under torchrun).
         lr: learning rate.
         optimizer: ``adam``, ``adamw``, ``adagrad``, ``rmsprop``, ``sgd`` or ``nadam``.
-        weight_decay: L2 penalty applied by the optimiser (decoupled for ``adamw``).
+        regularization: L2 penalty on the network's parameters, applied by the optimiser
+            as weight decay (decoupled for ``adamw``), unless the config's class sets
+            ``regularization_in_loss`` because the model's loss carries the penalty itself.
         lr_schedule: ``none``, ``cosine`` (to zero over ``epochs``) or ``step``
             (times ``lr_gamma`` every ``lr_step`` epochs).
         lr_step, lr_gamma: the ``step`` schedule.
@@ -83,11 +85,16 @@ class TrainConfig(Config):
             because the threads of tiny operations spend their time waiting for each other.
     """
 
+    renamed = {"weight_decay": "regularization"}
+    # True where the model's loss adds the ``regularization`` penalty itself, so the
+    # optimiser must not apply it a second time as weight decay.
+    regularization_in_loss: ClassVar[bool] = False
+
     epochs: int = 20
     batch_size: int = 1024
     lr: float = 1e-3
     optimizer: Literal["adam", "adamw", "adagrad", "rmsprop", "sgd", "nadam"] = "adam"
-    weight_decay: float = 0.0
+    regularization: float = 0.0
     lr_schedule: Literal["none", "cosine", "step"] = "none"
     lr_step: int = 10
     lr_gamma: float = 0.5
@@ -107,7 +114,7 @@ class TrainConfig(Config):
         self._check(self.epochs >= 1, "epochs", "must be at least 1")
         self._check(self.batch_size >= 1, "batch_size", "must be at least 1")
         self._check(self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number")
-        self._check(self.weight_decay >= 0, "weight_decay", "must be zero or more")
+        self._check(self.regularization >= 0, "regularization", "must be zero or more")
         self._check(self.lr_step >= 1, "lr_step", "must be at least 1")
         self._check(0 < self.lr_gamma <= 1, "lr_gamma", "must be in (0, 1]")
         self._check(self.patience >= 0, "patience", "must be zero or more")
@@ -471,7 +478,7 @@ def _optimizer(cfg: TrainConfig, params: list[torch.nn.Parameter]) -> torch.opti
         "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adagrad": torch.optim.Adagrad,
         "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD, "nadam": torch.optim.NAdam,
     }
-    kwargs: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    kwargs: dict[str, Any] = {"lr": cfg.lr, "weight_decay": 0.0 if cfg.regularization_in_loss else cfg.regularization}
     if cfg.optimizer == "sgd":
         kwargs["momentum"] = 0.9
     return kinds[cfg.optimizer](params, **kwargs)

@@ -118,7 +118,7 @@ def test_oracle_scores_perfectly_and_constant_scores_hit_at_random():
 def test_loo_full_mrr_agrees_with_the_top_k_lists():
     ds = small_dataset()
     p = get_protocol("loo-full").prepare(ds)
-    model = create("ease", {"l2": 20.0})
+    model = create("ease", {"regularization": 20.0})
     r = p.evaluate(model)
     ranks = _full_ranks(model, p.users, p.truth, p.train)
     assert r.metrics["hr@10"] == pytest.approx(np.mean(ranks <= 10))

@@ -4,7 +4,7 @@ A model's test module inherits :class:`ModelConformance` and sets class attribut
 
     class TestEase(ModelConformance):
         model_name = "ease"
-        config = {"l2": 50.0}
+        config = {"regularization": 50.0}
         quality = ("loo-sampled", "hr@10", 0.62)
 
 The class name must start with ``Test`` for pytest to collect it; this base class does

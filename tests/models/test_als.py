@@ -12,7 +12,7 @@ class TestALSConformance(ModelConformance):
     model_name = "als"
     # Recency weighting off: score_history gets no timestamps, so only without decay
     # does a training user's history reproduce their trained factors.
-    config = {"factors": 2, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
+    config = {"factors": 2, "epochs": 10, "regularization": 0.1, "recency_half_life": 0.0}
     # score_history solves each user's system exactly; training ends on a CG step.
     history_exact = False
     history_overlap = 0.8
@@ -35,15 +35,15 @@ def two_blocks(n_users: int = 40, n_items: int = 30, seed: int = 0) -> Interacti
 def test_config_rejects_bad_values_naming_the_field():
     with pytest.raises(ConfigError, match="factors"):
         ALSConfig(factors=0)
-    with pytest.raises(ConfigError, match="alpha"):
-        ALSConfig.from_dict({"alpha": -1})
+    with pytest.raises(ConfigError, match="confidence"):
+        ALSConfig.from_dict({"confidence": -1})
     with pytest.raises(ConfigError, match="unknown key 'factor'"):
         create("als", {"factor": 3})
 
 
 def test_recommends_within_the_taste_group_and_never_seen_movies():
     x = two_blocks()
-    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1)).fit(x)
+    model = ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(x)
     items, scores = model.recommend(np.arange(x.n_users), k=5)
     group = np.arange(x.n_users) >= x.n_users // 2
     assert ((items >= x.n_items // 2) == group[:, None]).all()
@@ -62,14 +62,14 @@ def test_deterministic_given_seed_and_different_otherwise():
 
 def test_confidence_follows_the_paper():
     x = two_blocks()
-    m = ALS(ALSConfig(alpha=2.0))
+    m = ALS(ALSConfig(confidence=2.0))
     c = m._confidence(x.csr)
     np.testing.assert_allclose(c.data, 1 + 2.0 * x.csr.data)
-    cb = ALS(ALSConfig(alpha=2.0, binary=True))._confidence(x.csr)
+    cb = ALS(ALSConfig(confidence=2.0, binary=True))._confidence(x.csr)
     np.testing.assert_allclose(cb.data, 3.0)
 
 
-def test_recency_half_life_halves_the_alpha_part_per_fraction_of_the_users_span():
+def test_recency_half_life_halves_the_confidence_part_per_fraction_of_the_users_span():
     day = 86400
     # User 0 spans days 0..10, so recency_half_life=0.2 is a half-life of 2 days: movies
     # 0, 1, 2 rated 4, 2, 5 at days 10, 8 and 6 weigh 1, 1/2, 1/4 (a repeated pair keeps
@@ -78,14 +78,14 @@ def test_recency_half_life_halves_the_alpha_part_per_fraction_of_the_users_span(
         np.array([0, 0, 0, 0, 1]), np.array([0, 1, 2, 2, 1]), np.array([4, 2, 1, 5, 3]),
         np.array([10, 8, 0, 6, 3]) * day, 2, 3,
     )
-    model = ALS(ALSConfig(alpha=2.0, recency_half_life=0.2))
+    model = ALS(ALSConfig(confidence=2.0, recency_half_life=0.2))
     c = model._confidence(x.csr, model._decay(x)).toarray()
     expected = np.array([[1 + 2 * 4 * 1.0, 1 + 2 * 2 * 0.5, 1 + 2 * 5 * 0.25], [0, 1 + 2 * 3, 0]])
     np.testing.assert_allclose(c, expected, rtol=1e-6)
-    binary = ALS(ALSConfig(alpha=2.0, recency_half_life=0.2, binary=True))
+    binary = ALS(ALSConfig(confidence=2.0, recency_half_life=0.2, binary=True))
     np.testing.assert_allclose(binary._confidence(x.csr, binary._decay(x)).toarray()[0], [3.0, 2.0, 1.5], rtol=1e-6)
     # 0 turns it off; without decay weights (a new person's history) nothing is decayed.
-    assert ALS(ALSConfig(alpha=2.0, recency_half_life=0.0))._decay(x) is None
+    assert ALS(ALSConfig(confidence=2.0, recency_half_life=0.0))._decay(x) is None
     np.testing.assert_allclose(model._confidence(x.csr).toarray()[0], [9.0, 5.0, 11.0])
     with pytest.raises(ConfigError, match="recency_half_life"):
         ALSConfig(recency_half_life=-1.0)
@@ -94,14 +94,14 @@ def test_recency_half_life_halves_the_alpha_part_per_fraction_of_the_users_span(
 def test_recency_weighted_model_still_scores_new_histories():
     x = two_blocks()
     t = np.random.default_rng(0).integers(0, 100 * 86400, len(x))
-    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1, recency_half_life=0.1)).fit(x.replace(timestamps=t))
+    model = ALS(ALSConfig(factors=2, epochs=10, regularization=0.1, recency_half_life=0.1)).fit(x.replace(timestamps=t))
     fresh = model.score_history(x.csr[:3])
     assert fresh.shape == (3, x.n_items) and np.isfinite(fresh).all()
 
 
 def test_score_history_of_a_training_user_matches_their_own_scores():
     x = two_blocks(seed=1)
-    model = ALS(ALSConfig(factors=6, iterations=15, regularization=0.1)).fit(x)
+    model = ALS(ALSConfig(factors=6, epochs=15, regularization=0.1)).fit(x)
     users = np.arange(0, x.n_users, 4)
     own = model.score(users)
     fresh = model.score_history(x.csr[users])
@@ -119,14 +119,14 @@ def test_score_history_of_a_training_user_matches_their_own_scores():
 
 def test_score_history_rejects_the_wrong_width():
     x = two_blocks()
-    model = ALS(ALSConfig(factors=2, iterations=2)).fit(x)
+    model = ALS(ALSConfig(factors=2, epochs=2)).fit(x)
     with pytest.raises(DataError, match="columns"):
         model.score_history(x.csr[:, :5])
 
 
 def test_item_vectors_make_similar_items_stay_in_group(tmp_path):
     x = two_blocks()
-    model = ALS(ALSConfig(factors=2, iterations=10, regularization=0.1)).fit(x)
+    model = ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(x)
     assert model.item_vectors().shape == (x.n_items, 2)
     sim, _ = model.similar_items([0, x.n_items - 1], k=3)
     assert (sim[0] < x.n_items // 2).all() and (sim[1] >= x.n_items // 2).all()
@@ -139,7 +139,7 @@ def test_item_vectors_make_similar_items_stay_in_group(tmp_path):
 
 def test_load_rejects_factors_that_do_not_fit(tmp_path):
     x = two_blocks()
-    model = ALS(ALSConfig(factors=4, iterations=2)).fit(x)
+    model = ALS(ALSConfig(factors=4, epochs=2)).fit(x)
     model.save(tmp_path / "als")
     np.savez(tmp_path / "als" / "factors.npz", user_factors=np.zeros((3, 4)), item_factors=np.zeros((3, 4)))
     with pytest.raises(DataError, match="factors.npz"):

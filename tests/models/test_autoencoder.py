@@ -13,8 +13,8 @@ from cinerec.models.autoencoder import AutoRec, MultVAE, dense_rows, kl_weight, 
 from cinerec.models.base import CapabilityError
 from tests.models.conformance import ModelConformance, planted_groups, random_ratings
 
-TINY_AUTOREC = {"hidden": [16], "epochs": 60, "batch_size": 8, "lr": 0.01, "l2": 0.01, "device": "cpu", "progress": False, "threads": 1}
-TINY_VAE = {"hidden": [32, 8], "epochs": 40, "batch_size": 8, "lr": 0.005, "total_anneal_steps": 100,
+TINY_AUTOREC = {"layers": [16], "epochs": 60, "batch_size": 8, "lr": 0.01, "regularization": 0.01, "device": "cpu", "progress": False, "threads": 1}
+TINY_VAE = {"layers": [32, 8], "epochs": 40, "batch_size": 8, "lr": 0.005, "total_anneal_steps": 100,
             "device": "cpu", "progress": False, "threads": 1}
 
 
@@ -105,12 +105,12 @@ def test_item_autorec_refuses_new_people_but_user_autorec_takes_them():
 
 
 def test_autorec_config_names_the_bad_field():
-    with pytest.raises(ConfigError, match="hidden"):
-        create("autorec", {"hidden": []})
+    with pytest.raises(ConfigError, match="layers"):
+        create("autorec", {"layers": []})
     with pytest.raises(ConfigError, match="kind"):
         create("autorec", {"kind": "both"})
-    with pytest.raises(ConfigError, match="l2"):
-        create("autorec", {"l2": -1.0})
+    with pytest.raises(ConfigError, match="regularization"):
+        create("autorec", {"regularization": -1.0})
 
 
 def test_kl_annealing_schedule():

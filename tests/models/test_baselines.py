@@ -27,7 +27,7 @@ class TestItemKNN(ModelConformance):
 
 class TestEASE(ModelConformance):
     model_name = "ease"
-    config = {"l2": 10.0}
+    config = {"regularization": 10.0}
     quality = ("loo-sampled", "hr@10", 0.62)
 
 
@@ -98,7 +98,7 @@ def test_itemknn_block_by_block_equals_all_at_once(monkeypatch, dense_fraction):
 def test_ease_matches_the_closed_form():
     x = tiny()
     l2 = 2.0
-    m = create("ease", {"l2": l2}).fit(x)
+    m = create("ease", {"regularization": l2}).fit(x)
     X = x.seen.toarray().astype(np.float64)
     P = np.linalg.inv(X.T @ X + l2 * np.eye(4))
     B = -P / np.diag(P)[None, :]
@@ -111,9 +111,9 @@ def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
     from tests.models.conformance import random_ratings
 
     x = random_ratings(n_users=300, n_items=1100, seed=1)  # two 1024-row mirroring blocks
-    fast = create("ease", {"l2": 5.0}).fit(x).weights_
+    fast = create("ease", {"regularization": 5.0}).fit(x).weights_
     monkeypatch.setattr(baselines, "_FLOAT32_MAX_ITEMS", 0)
-    lapack = create("ease", {"l2": 5.0}).fit(x).weights_
+    lapack = create("ease", {"regularization": 5.0}).fit(x).weights_
     assert lapack.dtype == fast.dtype == np.float32
     np.testing.assert_allclose(lapack, fast, atol=2e-6)
     assert (np.diag(lapack) == 0).all() and (np.diag(fast) == 0).all()
@@ -122,14 +122,14 @@ def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
 def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
     with pytest.raises(ConfigError, match="max_items=3"):
         create("ease", {"max_items": 3}).fit(tiny())
-    with pytest.raises(ConfigError, match="l2"):
-        create("ease", {"l2": 0.0})
+    with pytest.raises(ConfigError, match="regularization"):
+        create("ease", {"regularization": 0.0})
 
 
 def test_baseline_biases_by_hand():
     # One epoch with no regularisation: movie biases from the mean, then user biases.
     x = tiny()
-    m = create("baseline", {"reg_user": 0.0, "reg_item": 0.0, "epochs": 1}).fit(x)
+    m = create("baseline", {"user_regularization": 0.0, "item_regularization": 0.0, "epochs": 1}).fit(x)
     mu = 19 / 6
     bi = np.array([(5 + 4) / 2, (3 + 1) / 2, 2, 4]) - mu
     bu = np.array([(5 - mu - bi[0]) + (3 - mu - bi[1]), (4 - mu - bi[0]) + (2 - mu - bi[2]),
@@ -141,7 +141,7 @@ def test_baseline_biases_by_hand():
 
 def test_baseline_predict_clips_to_the_training_range():
     x = Interactions([0, 0, 1, 1], [0, 1, 0, 1], [5, 5, 1, 1], np.zeros(4), 2, 2)
-    m = create("baseline", {"reg_user": 0.0, "reg_item": 0.0}).fit(x)
+    m = create("baseline", {"user_regularization": 0.0, "item_regularization": 0.0}).fit(x)
     raw = m.score([0, 1], np.array([0, 0]))
     stars = m.predict([0, 1], [0, 0])
     assert stars.min() >= 1.0 and stars.max() <= 5.0
@@ -153,5 +153,5 @@ def test_bad_configs_name_the_field():
         create("itemknn", {"neighbors": 0})
     with pytest.raises(ConfigError, match="epochs"):
         create("baseline", {"epochs": 0})
-    with pytest.raises(ConfigError, match="reg_item"):
-        create("baseline", {"reg_item": -1.0})
+    with pytest.raises(ConfigError, match="item_regularization"):
+        create("baseline", {"item_regularization": -1.0})

@@ -18,7 +18,7 @@ def _train(n_users=60, n_items=40, seed=0):
 
 
 def test_vectors_path_gives_the_generic_answer():
-    model = create("als", {"factors": 8, "iterations": 2}).fit(_train())
+    model = create("als", {"factors": 8, "epochs": 2}).fit(_train())
     users = np.arange(0, 60, 3)
     history = model._train().seen[users]
     items, _ = model.recommend(users, 6)

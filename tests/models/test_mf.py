@@ -7,7 +7,7 @@ from cinerec.models.base import CapabilityError
 from tests.models.conformance import ModelConformance, planted_groups, random_ratings
 
 FAST = {"factors": 8, "epochs": 40, "lr": 0.05, "batch_size": 128, "patience": 0, "progress": False, "threads": 1,
-        "device": "cpu", "weight_decay": 1e-3, "reg": 0.0}
+        "device": "cpu", "regularization": 0.05}
 
 
 class TestMF(ModelConformance):
@@ -57,7 +57,7 @@ def test_biased_mf_learns_user_and_movie_biases():
     bu, bi = rng.normal(0, 0.5, x.n_users), rng.normal(0, 0.5, x.n_items)
     y = (3 + bu[x.users] + bi[x.items]).astype(np.float32)
     x = x.replace(ratings=y)
-    model = create("biasedmf", {**FAST, "factors": 1, "epochs": 200, "lr": 0.05, "weight_decay": 0.0}).fit(x)
+    model = create("biasedmf", {**FAST, "factors": 1, "epochs": 200, "lr": 0.05, "regularization": 0.0}).fit(x)
     err = model.score(x.users, x.items) - y
     assert np.sqrt(np.mean(err ** 2)) < 0.05
 
@@ -71,10 +71,10 @@ def test_config_errors_name_the_field():
         create("biasedmf", {"negatives": "four"})
 
 
-def test_reg_shrinks_the_factors_of_the_batch():
+def test_regularization_shrinks_the_factors_of_the_batch():
     x = random_ratings()
     loose = create("biasedmf", {**FAST, "epochs": 10}).fit(x)
-    tight = create("biasedmf", {**FAST, "epochs": 10, "reg": 1.0}).fit(x)
+    tight = create("biasedmf", {**FAST, "epochs": 10, "regularization": 1.0}).fit(x)
     assert np.linalg.norm(tight.item_vectors()) < 0.5 * np.linalg.norm(loose.item_vectors())
-    with pytest.raises(ConfigError, match="reg"):
-        create("biasedmf", {"reg": -0.1})
+    with pytest.raises(ConfigError, match="regularization"):
+        create("biasedmf", {"regularization": -0.1})

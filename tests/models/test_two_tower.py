@@ -13,7 +13,7 @@ from cinerec.models import create, load_model
 from cinerec.models.two_tower import TowerFeatures, TwoTower
 from tests.models.conformance import ModelConformance, _real_ml100k, random_ratings
 
-TINY = {"dim": 8, "embedding": 8, "feature_embedding": 4, "hidden": [16], "epochs": 15, "batch_size": 64,
+TINY = {"factors": 8, "id_embedding": 8, "feature_embedding": 4, "layers": [16], "epochs": 15, "batch_size": 64,
         "lr": 0.02, "device": "cpu", "progress": False, "threads": 1}
 
 
@@ -125,8 +125,8 @@ def test_vectors_are_unit_length_and_scores_are_their_dot_products():
 def test_config_names_the_bad_field():
     with pytest.raises(ConfigError, match="temperature"):
         create("two-tower", {"temperature": 0})
-    with pytest.raises(ConfigError, match="dim"):
-        create("two-tower", {"dim": 0})
+    with pytest.raises(ConfigError, match="factors"):
+        create("two-tower", {"factors": 0})
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 Hu, Koren and Volinsky, "Collaborative Filtering for Implicit Feedback Datasets",
 ICDM 2008. Every (user, movie) cell gets a preference ``p`` (1 if the user rated the
-movie, else 0) and a confidence ``c = 1 + alpha * r`` (``r`` the rating, or 1 for a bare
+movie, else 0) and a confidence ``c = 1 + confidence * r`` (``r`` the rating, or 1 for a bare
 "watched" event; unobserved cells have ``c = 1``). The factors minimise
 ``sum c (p - x_u . y_i)^2 + regularization * (|x|^2 + |y|^2)``, solved by alternating
 exact (conjugate-gradient) least squares on users and on movies.
@@ -36,12 +36,13 @@ class ALSConfig(Config):
     Attributes:
         factors: latent dimension of users and movies.
         regularization: L2 weight on both factor matrices.
-        alpha: confidence scaling; a rated cell weighs ``1 + alpha * rating``.
-        iterations: alternating sweeps (each solves users, then movies).
+        confidence: confidence scaling (the paper's alpha); a rated cell weighs
+            ``1 + confidence * rating``.
+        epochs: alternating sweeps (each solves users, then movies).
         binary: treat every rating as a bare interaction (``r = 1``) instead of letting
             higher stars weigh more.
         recency_half_life: a fraction of each user's own time span; 0 turns it off.
-            When positive, the ``alpha * r`` part of a training cell's confidence is
+            When positive, the ``confidence * r`` part of a training cell's confidence is
             multiplied by ``0.5 ** (age / (recency_half_life * span))``, where ``age`` is
             how long before that user's latest training interaction it happened and
             ``span`` is the time from the user's earliest to latest training
@@ -56,10 +57,12 @@ class ALSConfig(Config):
 
     # Chosen on a validation carve-out of the leave-latest-out training data (each
     # user's second-latest rating held out); docs/results.md has the test figures.
+    renamed = {"alpha": "confidence", "iterations": "epochs"}
+
     factors: int = 64
     regularization: float = 80.0
-    alpha: float = 16.0
-    iterations: int = 15
+    confidence: float = 16.0
+    epochs: int = 15
     binary: bool = False
     recency_half_life: float = 0.05
     seed: int = 0
@@ -67,8 +70,8 @@ class ALSConfig(Config):
     def validate(self) -> None:
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.regularization >= 0, "regularization", "must be >= 0")
-        self._check(self.alpha > 0, "alpha", "must be > 0")
-        self._check(self.iterations >= 1, "iterations", "must be at least 1")
+        self._check(self.confidence > 0, "confidence", "must be > 0")
+        self._check(self.epochs >= 1, "epochs", "must be at least 1")
         self._check(self.recency_half_life >= 0, "recency_half_life", "must be >= 0 (0 turns it off)")
 
 
@@ -92,7 +95,7 @@ class ALS(Recommender):
         self.item_factors: np.ndarray | None = None
 
     def _confidence(self, x: sp.csr_matrix, decay: sp.csr_matrix | None = None) -> sp.csr_matrix:
-        """``(n, n_items)`` CSR of confidences ``1 + alpha * r * decay`` on the stored cells.
+        """``(n, n_items)`` CSR of confidences ``1 + confidence * r * decay`` on the stored cells.
 
         Args:
             x: ``(n, n_items)`` ratings.
@@ -106,7 +109,7 @@ class ALS(Recommender):
         r = stored.astype(np.float32) if self.config.binary else c.data
         if decay is not None:
             r = r * decay.data.astype(np.float32)
-        c.data = np.where(stored, 1.0 + self.config.alpha * r, 0.0).astype(np.float32)
+        c.data = np.where(stored, 1.0 + self.config.confidence * r, 0.0).astype(np.float32)
         c.eliminate_zeros()
         return c
 
@@ -125,11 +128,11 @@ class ALS(Recommender):
 
         cfg = self.config
         with threadpoolctl.threadpool_limits(1, "blas"):
-            # alpha=1: the confidences are already 1 + alpha * r (the paper's form);
-            # the library would otherwise scale them again.
+            # alpha=1: the confidences are already 1 + confidence * r (the paper's
+            # form); the library would otherwise scale them again.
             return AlternatingLeastSquares(
                 factors=cfg.factors, regularization=cfg.regularization, alpha=1.0,
-                iterations=cfg.iterations, random_state=cfg.seed, dtype=np.float32,
+                iterations=cfg.epochs, random_state=cfg.seed, dtype=np.float32,
             )
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "ALS":

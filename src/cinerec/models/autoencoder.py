@@ -115,20 +115,24 @@ class AutoRecConfig(TrainConfig):
     Attributes:
         kind: ``"item"`` (I-AutoRec: each movie's column of ratings is encoded; the
             paper's better variant) or ``"user"`` (U-AutoRec: each user's row).
-        hidden: sizes of the hidden layers (the paper uses one of 500).
+        layers: sizes of the hidden layers (the paper uses one of 500).
         activation: hidden-layer activation; the paper's encoder is ``sigmoid``.
         output: output activation; the paper's decoder is the ``identity``.
-        l2: the paper's ``lambda``: weight of ``lambda/2 * sum ||W||^2`` over all weight
-            matrices, added to the sum of squared errors on observed ratings.
+        regularization: the paper's ``lambda``: weight of ``lambda/2 * sum ||W||^2``
+            over all weight matrices, added to the sum of squared errors on observed
+            ratings. The optimiser gets no weight decay.
     """
 
+    renamed = {"l2": "regularization", "hidden": "layers"}
+    regularization_in_loss = True
+
     kind: Literal["item", "user"] = "item"
-    hidden: tuple[int, ...] = (500,)
+    layers: tuple[int, ...] = (500,)
     activation: Literal["sigmoid", "identity", "relu", "tanh"] = "sigmoid"
     output: Literal["sigmoid", "identity", "relu", "tanh"] = "identity"
     # Tuned by validation RMSE on a carve-out of ml-100k training ratings; 50 epochs is
     # where that curve bottomed out, so runs without a validation set stop near it.
-    l2: float = 50.0
+    regularization: float = 50.0
     epochs: int = 50
     batch_size: int = 256
     lr: float = 1e-3
@@ -136,9 +140,8 @@ class AutoRecConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden",
+        self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
                     "needs at least one layer, each of size 1 or more")
-        self._check(self.l2 >= 0, "l2", "must be zero or more")
 
 
 _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -149,7 +152,7 @@ class _AutoRecNet(nn.Module):
         super().__init__()
         self.matrix = _CSR(x)
         width = x.shape[1]
-        sizes = [width, *cfg.hidden]
+        sizes = [width, *cfg.layers]
         enc: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             enc += [nn.Linear(a, b), _ACT[cfg.activation]()]
@@ -180,8 +183,8 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     from every training user and reads user ``u``'s predicted stars off position ``u``
     of the reconstruction; ``kind="user"`` (U-AutoRec) encodes each user's row.
     Unobserved ratings enter the input as 0 and are left out of the loss, which is the
-    paper's: squared error over observed ratings plus ``l2/2`` times the squared
-    weights. Predictions are clipped to the training rating range.
+    paper's: squared error over observed ratings plus ``regularization/2`` times the
+    squared weights. Predictions are clipped to the training rating range.
 
     New people (``score_history``): only U-AutoRec can take them, by encoding the new
     rating row as it encodes a training user's. In I-AutoRec every input unit *is* a
@@ -218,7 +221,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         recon = net(values)
         # The weight penalty is shared out over rows so that one epoch sums to the
         # paper's objective; dividing by the batch size keeps the step size independent of it.
-        penalty = 0.5 * self.config.l2 * net.weight_norm() * (len(values) / net.n_rows)
+        penalty = 0.5 * self.config.regularization * net.weight_norm() * (len(values) / net.n_rows)
         return (masked_sse(recon, values, observed) + penalty) / len(values)
 
     def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
@@ -276,7 +279,7 @@ class MultVAEConfig(TrainConfig):
     """Settings of :class:`MultVAE` (defaults tuned on MovieLens-100K).
 
     Attributes:
-        hidden: encoder layer sizes, the last being the latent dimension (the paper's
+        layers: encoder layer sizes, the last being the latent dimension (the paper's
             600 → 200); the decoder mirrors them.
         dropout: dropout on the normalised input history (the paper's 0.5).
         anneal_cap: the largest KL weight ``beta``.
@@ -284,7 +287,9 @@ class MultVAEConfig(TrainConfig):
             it then stays at ``anneal_cap``.
     """
 
-    hidden: tuple[int, ...] = (600, 200)
+    renamed = {"hidden": "layers"}
+
+    layers: tuple[int, ...] = (600, 200)
     # Tuned on a leave-latest-out carve-out of ml-100k training data: less input dropout
     # than the paper's 0.5 suits 943 users; 40 epochs of 15 steps keep beta near 0 there
     # (the annealing reaches its cap only on larger releases).
@@ -298,7 +303,7 @@ class MultVAEConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._check(len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden), "hidden",
+        self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
                     "needs at least the latent size, each of size 1 or more")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         self._check(self.anneal_cap >= 0, "anneal_cap", "must be zero or more")
@@ -314,7 +319,7 @@ class _VAENet(nn.Module):
     def __init__(self, x: sp.csr_matrix, cfg: MultVAEConfig) -> None:
         super().__init__()
         self.matrix = _CSR(x)
-        sizes = [x.shape[1], *cfg.hidden]
+        sizes = [x.shape[1], *cfg.layers]
         latent = sizes[-1]
         enc: list[nn.Module] = []
         for a, b in zip(sizes[:-2], sizes[1:-1]):

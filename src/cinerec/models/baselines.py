@@ -233,21 +233,24 @@ class EASEConfig(Config):
     """EASE settings.
 
     Attributes:
-        l2: the ridge penalty λ on ``B``. 300 was chosen on a validation carve-out of
-            real ml-100k's loo-sampled training data (each training user's latest rating,
-            HR@10 and NDCG@10 among 99 sampled unseen movies, 4 seeds): 300 and 400 tie
-            at the top (HR@10 0.703), 200 and 500 are within 0.007; see docs/protocols.md.
+        regularization: the ridge penalty λ on ``B``. 300 was chosen on a validation
+            carve-out of real ml-100k's loo-sampled training data (each training user's
+            latest rating, HR@10 and NDCG@10 among 99 sampled unseen movies, 4 seeds):
+            300 and 400 tie at the top (HR@10 0.703), 200 and 500 are within 0.007; see
+            docs/protocols.md.
         binary: fit on "watched" (1) rather than the star rating.
         max_items: refuse catalogues larger than this; the dense ``n_items²`` matrix
             (float64 while inverting) would not fit in memory.
     """
 
-    l2: float = 300.0
+    renamed = {"l2": "regularization"}
+
+    regularization: float = 300.0
     binary: bool = True
     max_items: int = 30_000
 
     def validate(self) -> None:
-        self._check(self.l2 > 0.0, "l2", "must be positive")
+        self._check(self.regularization > 0.0, "regularization", "must be positive")
         self._check(self.max_items >= 1, "max_items", "must be at least 1")
 
 
@@ -282,7 +285,7 @@ class EASE(_HistoryModel):
         self._remember(train)
         x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name)
         gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
-        gram[np.diag_indices_from(gram)] += cfg.l2
+        gram[np.diag_indices_from(gram)] += cfg.regularization
         # C order: ``history @ weights_`` would otherwise copy the whole matrix per call.
         self.weights_ = np.ascontiguousarray(_ease_weights(gram))
         return self
@@ -321,10 +324,10 @@ def _ease_weights(gram: np.ndarray) -> np.ndarray:
     fortran = gram if gram.flags.f_contiguous else gram.T
     chol, info = scipy.linalg.lapack.dpotrf(fortran, lower=False, overwrite_a=True, clean=False)
     if info != 0:
-        raise ConfigError(f"ease: XᵀX + λI is not positive definite (LAPACK info {info}); raise l2")
+        raise ConfigError(f"ease: XᵀX + λI is not positive definite (LAPACK info {info}); raise regularization")
     p, info = scipy.linalg.lapack.dpotri(chol, lower=False, overwrite_c=True)
     if info != 0:
-        raise ConfigError(f"ease: inverting XᵀX + λI failed (LAPACK info {info}); raise l2")
+        raise ConfigError(f"ease: inverting XᵀX + λI failed (LAPACK info {info}); raise regularization")
     # potri fills only the upper triangle: mirror it block by block (no n² temporaries).
     for sl in chunks(n, 1024):
         p[sl, : sl.start] = p[: sl.start, sl].T
@@ -344,20 +347,23 @@ class BaselineConfig(Config):
     """Bias model settings.
 
     Attributes:
-        reg_user: L2 penalty on user biases (acts as that many pseudo-ratings at 0).
-        reg_item: L2 penalty on movie biases. The defaults (5, 2) were the best of a
-            6x6 grid over {0, 2, 5, 10, 15, 25}² on a random 10% validation carve-out of
+        user_regularization: L2 penalty on user biases (acts as that many
+            pseudo-ratings at 0).
+        item_regularization: L2 penalty on movie biases. The defaults (5, 2) were the
+            best of a 6x6 grid over {0, 2, 5, 10, 15, 25}² on a random 10% validation carve-out of
             ml-100k's u1.base (validation RMSE 0.9377); see docs/protocols.md.
         epochs: alternating passes (movie biases, then user biases); it converges in a few.
     """
 
-    reg_user: float = 5.0
-    reg_item: float = 2.0
+    renamed = {"reg_user": "user_regularization", "reg_item": "item_regularization"}
+
+    user_regularization: float = 5.0
+    item_regularization: float = 2.0
     epochs: int = 10
 
     def validate(self) -> None:
-        self._check(self.reg_user >= 0.0, "reg_user", "must be non-negative")
-        self._check(self.reg_item >= 0.0, "reg_item", "must be non-negative")
+        self._check(self.user_regularization >= 0.0, "user_regularization", "must be non-negative")
+        self._check(self.item_regularization >= 0.0, "item_regularization", "must be non-negative")
         self._check(self.epochs >= 1, "epochs", "must be at least 1")
 
 
@@ -367,8 +373,8 @@ class Baseline(RatingRecommender):
 
     Koren, "Factor in the Neighbors" (TKDD 2010), section 2.1: regularised least squares
     on the biases, solved by alternating exact updates
-    ``b_i = Σ_u (r_ui − μ − b_u) / (reg_item + n_i)`` and
-    ``b_u = Σ_i (r_ui − μ − b_i) / (reg_user + n_u)``.
+    ``b_i = Σ_u (r_ui − μ − b_u) / (item_regularization + n_i)`` and
+    ``b_u = Σ_i (r_ui − μ − b_i) / (user_regularization + n_u)``.
     :meth:`predict` clips to the rating range seen in training; ranking uses the
     unclipped ``μ + b_u + b_i`` (so, for one user, movies ordered by ``b_i``). A new
     person's history gets a user bias by the same formula (``score_history``).
@@ -389,8 +395,10 @@ class Baseline(RatingRecommender):
         bu = np.zeros(train.n_users)
         bi = np.zeros(train.n_items)
         for _ in range(cfg.epochs):
-            bi = np.bincount(i, r - self.mean_ - bu[u], minlength=train.n_items) / (cfg.reg_item + n_i + 1e-12)
-            bu = np.bincount(u, r - self.mean_ - bi[i], minlength=train.n_users) / (cfg.reg_user + n_u + 1e-12)
+            bi = np.bincount(i, r - self.mean_ - bu[u], minlength=train.n_items) / (
+                cfg.item_regularization + n_i + 1e-12)
+            bu = np.bincount(u, r - self.mean_ - bi[i], minlength=train.n_users) / (
+                cfg.user_regularization + n_u + 1e-12)
         self.user_bias_ = bu.astype(np.float32)
         self.item_bias_ = bi.astype(np.float32)
         self.range_ = (float(r.min()), float(r.max()))
@@ -412,7 +420,7 @@ class Baseline(RatingRecommender):
         coo = h.tocoo()
         resid = coo.data - self.mean_ - self.item_bias_[coo.col]
         bu = np.bincount(coo.row, resid, minlength=h.shape[0]) / (
-            self.config.reg_user + np.bincount(coo.row, minlength=h.shape[0]) + 1e-12
+            self.config.user_regularization + np.bincount(coo.row, minlength=h.shape[0]) + 1e-12
         )
         return (self.mean_ + bu[:, None] + self.item_bias_[None, :]).astype(np.float32)
 

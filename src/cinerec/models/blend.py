@@ -8,7 +8,7 @@ model does the same with a few members:
 1. hold out a seeded ``holdout`` share of the training ratings;
 2. fit every member on the rest and predict the held-out ratings;
 3. learn ``stars = intercept + sum_k w_k * member_k`` by least squares on them (a small
-   ridge keeps the weights tame when members agree closely);
+   ridge penalty, ``regularization``, keeps the weights tame when members agree closely);
 4. refit every member on all the training ratings and keep the weights.
 
 The default members are ``bpmf`` (a Bayesian factor model) and ``autorec`` (an
@@ -45,22 +45,24 @@ class BlendConfig(Config):
         settings: per-member config values, keyed by member name, e.g.
             ``{"bpmf": {"factors": 12}}`` (in TOML, a ``[settings.bpmf]`` table).
         holdout: share of the training ratings held out to learn the weights.
-        ridge: L2 weight on the blend weights, relative to the number of held-out
-            ratings.
+        regularization: L2 weight on the blend weights (a ridge regression), relative
+            to the number of held-out ratings.
         seed: seeds the hold-out split (each member keeps its own seed).
     """
+
+    renamed = {"ridge": "regularization"}
 
     members: tuple[str, ...] = ("bpmf", "autorec")
     settings: dict[str, Any] = field(default_factory=dict)
     holdout: float = 0.1
-    ridge: float = 1e-3
+    regularization: float = 1e-3
     seed: int = 0
 
     def validate(self) -> None:
         self._check(len(self.members) >= 1, "members", "must name at least one rating model")
         self._check(len(set(self.members)) == len(self.members), "members", "names a model twice")
         self._check(0 < self.holdout < 1, "holdout", "must be a fraction strictly between 0 and 1")
-        self._check(self.ridge >= 0, "ridge", "must be >= 0")
+        self._check(self.regularization >= 0, "regularization", "must be >= 0")
         self._check(isinstance(self.settings, dict), "settings", "must map member names to tables of settings")
         for name in self.settings:
             if name not in self.members:
@@ -117,7 +119,7 @@ class Blend(RatingRecommender):
             preds.append(np.asarray(m.score(held.users, held.items), dtype=np.float64))
         x = np.stack(preds, axis=1)
         y = held.ratings.astype(np.float64)
-        self.weights, self.intercept = _ridge(x, y, cfg.ridge)
+        self.weights, self.intercept = _ridge(x, y, cfg.regularization)
         self.low, self.high = float(train.ratings.min()), float(train.ratings.max())
         blended = np.clip(x @ self.weights + self.intercept, self.low, self.high)
         self.holdout_rmse = {name: rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}

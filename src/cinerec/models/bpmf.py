@@ -60,7 +60,8 @@ class BPMFConfig(Config):
             one included) and averaged for every prediction; memory and scoring time
             grow with ``keep * (factors + 2)``: the defaults store 2,400 float32 values
             per user and per movie, about 2 GB at ml-25m's size, so lower it there.
-        beta0: strength of the Normal-Wishart prior on the hyper-parameter means.
+        prior_strength: strength of the Normal-Wishart prior on the hyper-parameter
+            means (the paper's beta0).
         noise_precision: a fixed rating-noise precision ``alpha``; 0 draws it every
             sweep from its posterior under a Gamma(1, 1) prior.
         seed: seeds the initial vectors and every draw.
@@ -69,11 +70,13 @@ class BPMFConfig(Config):
         progress: print one line per 25 sweeps with the training RMSE.
     """
 
+    renamed = {"beta0": "prior_strength"}
+
     factors: int = 10
     sweeps: int = 500
     burn_in: int = 100
     keep: int = 200
-    beta0: float = 2.0
+    prior_strength: float = 2.0
     noise_precision: float = 0.0
     seed: int = 0
     threads: int = 1
@@ -84,7 +87,7 @@ class BPMFConfig(Config):
         self._check(self.sweeps >= 1, "sweeps", "must be at least 1")
         self._check(0 <= self.burn_in < self.sweeps, "burn_in", "must be >= 0 and below sweeps")
         self._check(self.keep >= 1, "keep", "must be at least 1")
-        self._check(self.beta0 > 0, "beta0", "must be positive")
+        self._check(self.prior_strength > 0, "prior_strength", "must be positive")
         self._check(self.noise_precision >= 0, "noise_precision", "must be >= 0 (0 draws it)")
         self._check(self.threads >= 0, "threads", "must be >= 0 (0 leaves the setting alone)")
 
@@ -233,11 +236,11 @@ class BPMF(RatingRecommender):
         self.history = []
         t0 = time.perf_counter()
         for sweep in range(cfg.sweeps):
-            mu, lam = sample_normal_wishart(rng, users, cfg.beta0)
+            mu, lam = sample_normal_wishart(rng, users, cfg.prior_strength)
             feats = np.hstack([items[:, :d], np.ones((n_i, 1))])
             y = r - self.mean - items[i, d]
             users = _draw_rows(rng, by_user, _with_data(by_user, y[at_u]), feats, mu, lam, alpha)
-            mu, lam = sample_normal_wishart(rng, items, cfg.beta0)
+            mu, lam = sample_normal_wishart(rng, items, cfg.prior_strength)
             feats = np.hstack([users[:, :d], np.ones((n_u, 1))])
             y = r - self.mean - users[u, d]
             items = _draw_rows(rng, by_item, _with_data(by_item, y[at_i]), feats, mu, lam, alpha)

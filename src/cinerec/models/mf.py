@@ -30,7 +30,8 @@ class MFConfig(TrainConfig):
     """Settings of :class:`MF` and :class:`BiasedMF`.
 
     Defaults were chosen for ``loss="mse"`` on a validation carve-out of the ml-100k u1
-    training ratings (RMSE 0.931 there, against 0.951 with ``reg=0.05`` and 0.969 with 0.02).
+    training ratings (RMSE 0.931 there, against 0.951 with ``regularization=0.05`` and 0.969
+    with 0.02).
 
     Attributes:
         factors: latent dimension.
@@ -39,20 +40,23 @@ class MFConfig(TrainConfig):
             sampled unseen movies).
         negatives: sampled negatives per positive for ``bce`` and ``bpr``.
         init_std: standard deviation of the normal initial factors.
-        reg: L2 penalty on the factors and biases of the users and movies in each
-            batch, per sample (Funk-SVD style: rarely seen rows are not shrunk every
-            step, unlike the optimiser's ``weight_decay`` on whole tables).
+        regularization: L2 penalty on the factors and biases of the users and movies
+            in each batch, per sample, added to the loss (Funk-SVD style: rarely seen
+            rows are not shrunk every step, as optimiser weight decay on whole tables
+            would shrink them). The optimiser gets no weight decay.
     """
+
+    renamed = {"reg": "regularization"}
+    regularization_in_loss = True
 
     factors: int = 64
     loss: Literal["mse", "bce", "bpr"] = "mse"
     negatives: int = 4
     init_std: float = 0.1
-    reg: float = 0.1
+    regularization: float = 0.1
     epochs: int = 30
     batch_size: int = 1024
     lr: float = 5e-3
-    weight_decay: float = 0.0
     patience: int = 3
 
     def validate(self) -> None:
@@ -60,7 +64,6 @@ class MFConfig(TrainConfig):
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
-        self._check(self.reg >= 0, "reg", "must be zero or more")
 
 
 class FactorNet(nn.Module):
@@ -141,8 +144,8 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
         else:
             u, i, neg = batch
             out = -F.logsigmoid((net(u, i) - net(u, neg)).float()).mean()
-        if self.config.reg:
-            out = out + self.config.reg * self._penalty(u, i)
+        if self.config.regularization:
+            out = out + self.config.regularization * self._penalty(u, i)
         return out
 
     def _penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ class MLPRatingConfig(TrainConfig):
     epochs: int = 30
     batch_size: int = 1024
     lr: float = 1e-3
-    weight_decay: float = 1e-5
+    regularization: float = 1e-5
     patience: int = 3
 
     def validate(self) -> None:

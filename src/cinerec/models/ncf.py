@@ -7,7 +7,8 @@ He, Liao, Zhang, Nie, Hu and Chua, "Neural Collaborative Filtering", WWW 2017.
 * MLP: user and movie embeddings concatenated and passed through a ReLU tower.
 * NeuMF: both, with separate embeddings, their last layers concatenated into one
   output. It may start from trained GMF and MLP weights, the output layer blending
-  them as ``[alpha * h_gmf, (1 - alpha) * h_mlp]`` (section 3.4.1 of the paper).
+  them as ``[pretrain_mix * h_gmf, (1 - pretrain_mix) * h_mlp]`` (section 3.4.1 of
+  the paper, where the share is called alpha).
 
 All three learn from implicit feedback with the paper's pointwise log loss: every
 rating is a positive and ``negatives`` unseen movies per positive, drawn afresh each
@@ -62,7 +63,8 @@ class NCFConfig(TrainConfig):
             from their weights.
         gmf_path, mlp_path: NeuMF only: saved ``gmf`` / ``mlp`` model folders to start
             from instead (both or neither).
-        alpha: NeuMF only: weight of the GMF part in the pretrained output layer.
+        pretrain_mix: NeuMF only: weight of the GMF part in the pretrained output layer
+            (the MLP part gets ``1 - pretrain_mix``; the paper's alpha).
         recency_half_life: a fraction of each user's own time span; 0 turns it off.
             When positive, each positive's log-loss term is multiplied by
             ``0.5 ** (age / (recency_half_life * span))``, where ``age`` is the time from
@@ -73,6 +75,8 @@ class NCFConfig(TrainConfig):
             false they keep weight 1).
     """
 
+    renamed = {"alpha": "pretrain_mix"}
+
     factors: int = 16
     mlp_factors: int = 16
     layers: tuple[int, ...] = (64, 32)
@@ -82,7 +86,7 @@ class NCFConfig(TrainConfig):
     pretrain: bool = False
     gmf_path: str = ""
     mlp_path: str = ""
-    alpha: float = 0.5
+    pretrain_mix: float = 0.5
     recency_half_life: float = 0.0
     recency_negatives: bool = True
     epochs: int = 20
@@ -99,7 +103,7 @@ class NCFConfig(TrainConfig):
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
-        self._check(0 <= self.alpha <= 1, "alpha", "must be in [0, 1]")
+        self._check(0 <= self.pretrain_mix <= 1, "pretrain_mix", "must be in [0, 1]")
         self._check(self.recency_half_life >= 0 and np.isfinite(self.recency_half_life), "recency_half_life",
                     "must be a finite number >= 0 (0 turns it off)")
         self._check(bool(self.gmf_path) == bool(self.mlp_path), "gmf_path",
@@ -286,7 +290,7 @@ class NeuMF(_NCFModel):
 
     With ``pretrain`` (or ``gmf_path`` / ``mlp_path``) the embeddings and tower start
     from trained GMF and MLP models and the output layer from
-    ``[alpha * h_gmf, (1 - alpha) * h_mlp]``, as in the paper.
+    ``[pretrain_mix * h_gmf, (1 - pretrain_mix) * h_mlp]``, as in the paper.
     """
 
     name = "neumf"
@@ -306,14 +310,14 @@ class NeuMF(_NCFModel):
         if c.gmf_path:
             gmf, mlp = (_load_part(c.gmf_path, "gmf"), _load_part(c.mlp_path, "mlp"))
         elif c.pretrain:
-            base = {k: v for k, v in c.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "alpha")}
+            base = {k: v for k, v in c.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "pretrain_mix")}
             sub = NCFConfig.from_dict({**base, "progress": c.progress})
             valid = getattr(self, "_valid", None)
             gmf = GMF(sub).fit(train, valid)
             mlp = MLP(sub).fit(train, valid)
         else:
             return net
-        _blend(net, gmf.module, mlp.module, c.alpha)
+        _blend(net, gmf.module, mlp.module, c.pretrain_mix)
         return net
 
 

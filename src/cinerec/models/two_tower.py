@@ -4,7 +4,7 @@ Yi, Yang, Hong, Cheng, Heldt, Kumthekar, Zhao, Wei and Chi, "Sampling-Bias-Corre
 Neural Modeling for Large Corpus Item Recommendations", RecSys 2019.
 
 A user tower and a movie tower each map their inputs through an MLP to a normalised
-``dim``-dimensional vector; the score of a (user, movie) pair is the dot product of the
+``factors``-dimensional vector; the score of a (user, movie) pair is the dot product of the
 two. Training treats every other movie of a batch as a negative (in-batch softmax).
 Popular movies turn up as in-batch negatives more often than rare ones, which would
 push their scores down for everyone; subtracting ``log q(movie)`` (the chance the movie
@@ -117,19 +117,22 @@ class TwoTowerConfig(TrainConfig):
     """Settings of :class:`TwoTower` (defaults tuned on MovieLens-100K).
 
     Attributes:
-        dim: size of the normalised output vectors of both towers.
-        embedding: size of the user-id and movie-id embeddings.
+        factors: size of the normalised output vectors of both towers (the vectors
+            whose dot product is the score).
+        id_embedding: size of the user-id and movie-id embeddings.
         feature_embedding: size of each side-feature embedding.
-        hidden: hidden layer sizes of each tower's MLP (empty: a single linear map).
+        layers: hidden layer sizes of each tower's MLP (empty: a single linear map).
         temperature: softmax temperature dividing the cosine scores during training.
         logq: subtract ``log q(movie)`` from the in-batch logits (Yi et al.'s correction).
         dropout: dropout inside the towers' MLPs.
     """
 
-    dim: int = 64
-    embedding: int = 64
+    renamed = {"dim": "factors", "embedding": "id_embedding", "hidden": "layers"}
+
+    factors: int = 64
+    id_embedding: int = 64
     feature_embedding: int = 16
-    hidden: tuple[int, ...] = (128,)
+    layers: tuple[int, ...] = (128,)
     temperature: float = 0.1
     logq: bool = True
     dropout: float = 0.0
@@ -141,10 +144,10 @@ class TwoTowerConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._check(self.dim >= 1, "dim", "must be at least 1")
-        self._check(self.embedding >= 1, "embedding", "must be at least 1")
+        self._check(self.factors >= 1, "factors", "must be at least 1")
+        self._check(self.id_embedding >= 1, "id_embedding", "must be at least 1")
         self._check(self.feature_embedding >= 1, "feature_embedding", "must be at least 1")
-        self._check(all(h >= 1 for h in self.hidden), "hidden", "layer sizes must be at least 1")
+        self._check(all(h >= 1 for h in self.layers), "layers", "layer sizes must be at least 1")
         self._check(self.temperature > 0, "temperature", "must be > 0")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
 
@@ -162,7 +165,7 @@ class _Towers(nn.Module):
     def __init__(self, n_users: int, n_items: int, cfg: TwoTowerConfig, feats: TowerFeatures | None,
                  item_counts: np.ndarray) -> None:
         super().__init__()
-        e, fe = cfg.embedding, cfg.feature_embedding
+        e, fe = cfg.id_embedding, cfg.feature_embedding
         self.user_id = nn.Embedding(n_users, e)
         self.item_id = nn.Embedding(n_items, e)
         for emb in (self.user_id, self.item_id):
@@ -183,8 +186,8 @@ class _Towers(nn.Module):
             self.register_buffer("user_codes", torch.from_numpy(feats.user_codes), persistent=False)
             self.register_buffer("item_genres", torch.from_numpy(feats.item_genres), persistent=False)
             self.register_buffer("item_year", torch.from_numpy(feats.item_year), persistent=False)
-        self.user_mlp = _mlp(u_width, cfg.hidden, cfg.dim, cfg.dropout)
-        self.item_mlp = _mlp(i_width, cfg.hidden, cfg.dim, cfg.dropout)
+        self.user_mlp = _mlp(u_width, cfg.layers, cfg.factors, cfg.dropout)
+        self.item_mlp = _mlp(i_width, cfg.layers, cfg.factors, cfg.dropout)
         q = np.maximum(item_counts.astype(np.float64), 1.0)
         self.register_buffer("log_q", torch.from_numpy(np.log(q / q.sum()).astype(np.float32)), persistent=False)
 
@@ -277,14 +280,14 @@ class TwoTower(NeuralRecommender):
         return (u * v).sum(dim=1)
 
     def user_vectors(self, users: np.ndarray) -> np.ndarray:
-        """``(len(users), dim) float32`` user-tower outputs."""
+        """``(len(users), factors) float32`` user-tower outputs."""
         net = self.module
         net.eval()
         with torch.no_grad():
             return net.users(torch.as_tensor(users, dtype=torch.int64, device=net.log_q.device)).float().cpu().numpy()
 
     def item_vectors(self) -> np.ndarray:
-        """``(n_items, dim) float32`` movie-tower outputs (unit length)."""
+        """``(n_items, factors) float32`` movie-tower outputs (unit length)."""
         self.module.eval()
         with torch.no_grad():
             return self._item_matrix().float().cpu().numpy()
