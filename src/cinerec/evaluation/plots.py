@@ -203,31 +203,42 @@ def movie_map(
     )
 
 
-def _place_labels(ax: Any, xy: np.ndarray, labels: tuple[str, ...], fontsize: float) -> list[tuple[float, float]]:
-    """Text offsets in points, chosen so labels overlap neither each other nor the edge.
+# Where a label may go, in points from its dot: eight directions, nearest rings first.
+_LABEL_SPOTS = [(r * dx, r * dy) for r in (10, 26, 46, 70)
+                for dx, dy in ((0.7, 0.7), (-0.7, 0.7), (0.7, -0.7), (-0.7, -0.7), (1, 0), (-1, 0), (0, 1), (0, -1))]
 
-    Greedy, most rated first: each label takes the first of a few positions around its
-    dot whose box is free, else the least crowded one.
+
+def _alignment(dx: float, dy: float) -> tuple[str, str]:
+    """Text alignment that keeps a label on the far side of its dot."""
+    ha = "left" if dx > 0.1 else "right" if dx < -0.1 else "center"
+    va = "bottom" if dy > 0.1 else "top" if dy < -0.1 else "center"
+    return ha, va
+
+
+def _place_labels(ax: Any, xy: np.ndarray, labels: tuple[str, ...], fontsize: float) -> list[tuple[float, float]]:
+    """Text offsets in points, chosen so labels overlap neither each other, nor the
+    labelled dots, nor the frame.
+
+    Greedy, most rated first: each label takes the first free spot of
+    :data:`_LABEL_SPOTS`, else the least crowded one.
     """
     fig = ax.figure
     fig.canvas.draw()  # fixes the axes limits and transforms
-    to_px = ax.transData.transform
-    px_per_pt = fig.dpi / 72.0
+    px = fig.dpi / 72.0
     frame = ax.get_window_extent()
-    candidates = [(8, 8), (8, -14), (-8, 8), (-8, -14), (12, -3), (-12, -3), (0, 14), (0, -20),
-                  (24, 20), (-24, 20), (24, -26), (-24, -26)]
-    placed: list[tuple[float, float, float, float]] = []
+    dots = ax.transData.transform(xy)
+    taken = [(x - 4 * px, y - 4 * px, x + 4 * px, y + 4 * px) for x, y in dots]
     offsets = []
-    for (x0, y0), text in zip(to_px(xy), labels):
-        w = (0.6 * fontsize * len(text) + 6) * px_per_pt
-        h = (fontsize + 6) * px_per_pt
-        best, best_cost = candidates[0], np.inf
-        for dx, dy in candidates:
-            left = x0 + dx * px_per_pt - (w if dx < 0 else 0 if dx > 0 else w / 2)
-            bottom = y0 + dy * px_per_pt
+    for (x0, y0), text in zip(dots, labels):
+        w, h = (0.6 * fontsize * len(text) + 4) * px, (fontsize + 4) * px
+        best, best_cost, best_box = _LABEL_SPOTS[0], np.inf, taken[0]
+        for dx, dy in _LABEL_SPOTS:
+            ha, va = _alignment(dx, dy)
+            left = x0 + dx * px - {"left": 0, "right": w, "center": w / 2}[ha]
+            bottom = y0 + dy * px - {"bottom": 0, "top": h, "center": h / 2}[va]
             box = (left, bottom, left + w, bottom + h)
             cost = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
-                       for b in placed)
+                       for b in taken)
             outside = max(0.0, frame.x0 - box[0]) + max(0.0, box[2] - frame.x1) \
                 + max(0.0, frame.y0 - box[1]) + max(0.0, box[3] - frame.y1)
             cost += outside * h * 10
@@ -235,7 +246,7 @@ def _place_labels(ax: Any, xy: np.ndarray, labels: tuple[str, ...], fontsize: fl
                 best, best_cost, best_box = (dx, dy), cost, box
             if cost == 0:
                 break
-        placed.append(best_box)
+        taken.append(best_box)
         offsets.append(best)
     return offsets
 
@@ -285,7 +296,7 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
         fontsize = 9
         for (dx, dy), (x, y), text in zip(_place_labels(ax, m.xy[:k], m.labels, fontsize), m.xy[:k], m.labels):
             ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-                        ha="right" if dx < 0 else "left" if dx > 0 else "center", va="bottom",
+                        ha=_alignment(dx, dy)[0], va=_alignment(dx, dy)[1],
                         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
                         arrowprops={"arrowstyle": "-", "color": "black", "lw": 0.6})
 
