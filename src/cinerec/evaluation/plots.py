@@ -28,6 +28,7 @@ Rules, all deterministic:
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -123,9 +124,14 @@ def _pca(x: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
 def _umap(x: np.ndarray, seed: int) -> tuple[np.ndarray, tuple[str, str]]:
     import umap
 
+    # A fixed random_state makes UMAP deterministic and single-threaded; it warns about
+    # the latter every time, which is the price of determinism, not news.
     reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, len(x) - 1),
-                        min_dist=0.1, random_state=seed)
-    return np.asarray(reducer.fit_transform(x), dtype=np.float64), ("UMAP 1", "UMAP 2")
+                        min_dist=0.1, random_state=seed, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        xy = reducer.fit_transform(x)
+    return np.asarray(xy, dtype=np.float64), ("UMAP 1", "UMAP 2")
 
 
 def movie_map(
