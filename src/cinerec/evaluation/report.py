@@ -27,7 +27,7 @@ def _lower_is_better(metric: str) -> bool:
 
     return metric.split("@")[0].split("_")[0] in LOWER_IS_BETTER
 
-__all__ = ["leaderboard", "markdown_table", "save_curves", "plots_section", "CURVES"]
+__all__ = ["leaderboard", "markdown_table", "save_curves", "plots_section", "pyplot", "save_png", "CURVES"]
 
 #: The file name the training loop gives the curves in its checkpoint folder.
 CURVES = "curves.png"
