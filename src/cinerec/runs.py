@@ -8,6 +8,8 @@ Layout::
       report.md       a short human-readable report
       dataset/        the encoded dataset (id maps, catalog, user features)
       models/NAME/    each fitted model (see Recommender.save)
+      plots/          PNGs: map-NAME.png for each model with movie vectors,
+                      curves-NAME.png for each model trained by the neural loop
 
 Every piece is written atomically; ``run.json`` is written last, so a folder without it
 is an unfinished run and :func:`open_run` refuses it.
@@ -27,19 +29,70 @@ from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
-__all__ = ["Run", "open_run", "save_model", "save_dataset", "finish_run", "RUN_FORMAT"]
+__all__ = ["Run", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "RUN_FORMAT", "PLOTS"]
 
 RUN_FORMAT = 1
+#: The run folder's subfolder of pictures.
+PLOTS = "plots"
 
 
 def save_dataset(run_dir: str | Path, dataset: Dataset) -> None:
     dataset.save(Path(run_dir) / "dataset")
 
 
-def save_model(run_dir: str | Path, model: Recommender, name: str | None = None) -> Path:
+def save_model(run_dir: str | Path, model: Recommender, name: str | None = None, *,
+               dataset: Dataset | None = None) -> Path:
+    """Save a fitted model under ``RUN_DIR/models/NAME`` and its pictures under ``plots/``.
+
+    Args:
+        run_dir: the run folder.
+        model: a fitted model.
+        name: the folder name (default: the model's name).
+        dataset: what the model's movie indices refer to, for the movie map; default:
+            the dataset already saved in the run folder by :func:`save_dataset`.
+
+    Returns:
+        The model's folder.
+    """
     path = Path(run_dir) / "models" / (name or model.name)
     model.save(path)
+    save_plots(run_dir, model, name, dataset=dataset)
     return path
+
+
+def save_plots(run_dir: str | Path, model: Recommender, name: str | None = None, *,
+               dataset: Dataset | None = None) -> list[Path]:
+    """Draw a fitted model's pictures into ``RUN_DIR/plots/``.
+
+    - ``curves-NAME.png``: training loss and validation metric per epoch, for a model
+      with a training history (the neural models).
+    - ``map-NAME.png``: the movie map (:mod:`cinerec.evaluation.plots`), for a model
+      whose class declares ``has_item_vectors``. It needs the dataset for titles and
+      genres: ``dataset``, else the one saved in the run folder; with neither, or when
+      the model's vectors turn out absent (a blend with no member that has them), no
+      map is drawn.
+
+    Returns:
+        The PNGs written.
+    """
+    from cinerec.evaluation.plots import movie_map, save_movie_map
+    from cinerec.evaluation.report import save_curves
+
+    run_dir = Path(run_dir)
+    name = name or model.name
+    written = []
+    history = getattr(model, "history", None) or []  # only the neural loop keeps one
+    if history:
+        save_curves(history, run_dir / PLOTS / f"curves-{name}.png", title=name)
+        written.append(run_dir / PLOTS / f"curves-{name}.png")
+    if model.has_item_vectors and model.item_vectors() is not None:
+        if dataset is None and (run_dir / "dataset" / "dataset.json").exists():
+            dataset = Dataset.load(run_dir / "dataset")
+        if dataset is not None:
+            seed = getattr(model.config, "seed", 0)
+            save_movie_map(movie_map(model, dataset, seed=seed), run_dir / PLOTS / f"map-{name}.png")
+            written.append(run_dir / PLOTS / f"map-{name}.png")
+    return written
 
 
 def finish_run(
@@ -49,11 +102,19 @@ def finish_run(
     metrics: dict[str, Any] | None = None,
     report: str | None = None,
 ) -> None:
-    """Write metrics, report and finally ``run.json``, which marks the run complete."""
+    """Write metrics, report and finally ``run.json``, which marks the run complete.
+
+    The report gets a "Plots" section showing every PNG under ``RUN_DIR/plots/``.
+    """
+    from cinerec.evaluation.report import plots_section
+
     run_dir = Path(run_dir)
     if metrics is not None:
         write_json(run_dir / "metrics.json", metrics)
     if report is not None:
+        plots = plots_section(run_dir, PLOTS)
+        if plots:
+            report = report.rstrip("\n") + "\n\n" + plots
         with atomic_path(run_dir / "report.md") as tmp:
             tmp.write_text(report)
     models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \

@@ -46,7 +46,6 @@ __all__ = [
 
 CHECKPOINT_BEST = "checkpoint-best.pt"
 CHECKPOINT_LAST = "checkpoint-last.pt"
-CURVES = "curves.png"
 WEIGHTS = "weights.pt"
 HISTORY = "history.json"
 
@@ -719,28 +718,6 @@ def _progress(cfg: TrainConfig, total: int, epoch: int, n_epochs: int, dctx: _Di
                 disable=None, unit="batch")
 
 
-def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
-    """Plot training loss and the validation metric per epoch to a PNG, atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(epochs, [h["loss"] for h in history], marker="o", color="tab:blue", label="training loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss", color="tab:blue")
-    if any("valid" in h for h in history):
-        ax2 = ax.twinx()
-        ve = [h["epoch"] for h in history if "valid" in h]
-        name = next(h["metric"] for h in history if "valid" in h)
-        ax2.plot(ve, [h["valid"] for h in history if "valid" in h], marker="s", color="tab:orange", label=f"validation {name}")
-        ax2.set_ylabel(f"validation {name}", color="tab:orange")
-    ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-
-
+# Imported last: the report module's package loads the models, and the neural models
+# import this module, so by now everything they need from it must already be defined.
+from cinerec.evaluation.report import CURVES, save_curves  # noqa: E402

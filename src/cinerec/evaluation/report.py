@@ -1,17 +1,36 @@
-"""Result tables for the terminal and for Markdown reports, protocol always named.
+"""Result tables for the terminal and for Markdown reports, protocol always named; the
+training curves; the "Plots" section of a run's report.
 
 Results are grouped by protocol (with its options and seed): figures from different
 protocols are never put in one column, because they are not comparable.
+
+Pictures are PNGs drawn with matplotlib's Agg backend (no display needed), imported only
+when a picture is drawn, so reading results never pays for matplotlib.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from cinerec.evaluation.protocols import LOWER_IS_BETTER, Result
+from cinerec.io import atomic_path
 
-__all__ = ["leaderboard", "markdown_table"]
+if TYPE_CHECKING:
+    from cinerec.evaluation.protocols import Result
+
+
+def _lower_is_better(metric: str) -> bool:
+    # Imported here, not above: the protocols import the models, whose training loop
+    # imports this module for its curves.
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+    return metric.split("@")[0].split("_")[0] in LOWER_IS_BETTER
+
+__all__ = ["leaderboard", "markdown_table", "save_curves", "plots_section", "pyplot", "save_png", "CURVES"]
+
+#: The file name the training loop gives the curves in its checkpoint folder.
+CURVES = "curves.png"
 
 
 def _groups(results: Iterable[Result]) -> list[list[Result]]:
@@ -49,7 +68,7 @@ def _rows(group: Sequence[Result], cols: list[str]) -> tuple[list[str], list[lis
 
 
 def _direction(cols: list[str]) -> str:
-    lower = [c for c in cols if c.split("_")[0] in LOWER_IS_BETTER]
+    lower = [c for c in cols if _lower_is_better(c)]
     if lower and len(lower) == len(cols):
         return "lower is better"
     if not lower:
@@ -94,3 +113,92 @@ def markdown_table(results: Iterable[Result], metrics: Sequence[str] | None = No
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+# -- pictures -----------------------------------------------------------------------
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, never a window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Any, path: str | Path, dpi: int = 100) -> None:
+    """Write a figure to ``path`` as PNG, atomically, and free it.
+
+    The PNG carries no date, so the same figure always gives the same bytes.
+    """
+    plt = pyplot()
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+
+
+def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
+    """Plot training loss and the validation metric per epoch to a PNG, atomically.
+
+    Args:
+        history: one dict per epoch, as :attr:`NeuralRecommender.history` holds them:
+            ``epoch`` and ``loss``, plus ``valid`` and ``metric`` (its name, e.g.
+            ``hr@10`` or ``rmse``) when the model was validated.
+        path: the PNG to write (800×560 pixels with validation, 800×340 without).
+        title: the figure title, usually the model name.
+    """
+    plt = pyplot()
+    epochs = [h["epoch"] for h in history]
+    valid = [h for h in history if "valid" in h]
+    rows = 2 if valid else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 5.6 if valid else 3.4), sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(epochs, [h["loss"] for h in history], marker="o", color="tab:blue")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    if valid:
+        name = valid[0]["metric"]
+        lower = _lower_is_better(name)
+        vx, vy = [h["epoch"] for h in valid], [h["valid"] for h in valid]
+        # The first epoch reaching the best value: the one early stopping keeps.
+        best = min(range(len(vy)), key=lambda i: (vy[i] if lower else -vy[i], i))
+        va = axes[1, 0]
+        va.plot(vx, vy, marker="s", color="tab:orange")
+        va.plot([vx[best]], [vy[best]], marker="*", markersize=16, color="tab:red", linestyle="none",
+                label=f"best: epoch {vx[best]}, {name} {vy[best]:.4f} (weights kept)")
+        va.set_ylabel(f"validation {name}\n({'lower' if lower else 'higher'} is better)")
+        va.legend(loc="best", fontsize=9)
+        va.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("epoch")
+    axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"{title}: training curves" if title else "training curves")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def _caption(png: Path) -> str:
+    stem = png.stem
+    if stem.startswith("map-"):
+        return f"Movie map of `{stem[4:]}`"
+    if stem.startswith("curves-"):
+        return f"Training curves of `{stem[7:]}`"
+    return stem
+
+
+def plots_section(run_dir: str | Path, folder: str = "plots") -> str:
+    """A Markdown "Plots" section showing every PNG under ``run_dir/folder``, by name.
+
+    Returns ``""`` when there is none. Links are relative to ``run_dir``, where
+    ``report.md`` lives.
+    """
+    pngs = sorted((Path(run_dir) / folder).glob("*.png"))
+    if not pngs:
+        return ""
+    lines = ["## Plots", ""]
+    for png in pngs:
+        lines += [f"### {_caption(png)}", "", f"![{png.stem}]({folder}/{png.name})", ""]
+    return "\n".join(lines)

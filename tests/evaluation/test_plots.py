@@ -1,0 +1,250 @@
+"""The pictures: training curves and the movie map are real, readable, non-blank PNGs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.errors import ConfigError, DataError
+from cinerec.evaluation.plots import MovieMap, main_genres, movie_map, save_movie_map
+from cinerec.evaluation.report import CURVES, plots_section, save_curves
+
+GENRES = ("Action", "Comedy", "Drama", "Horror")
+HAS_UMAP = importlib.util.find_spec("umap") is not None
+
+
+def read_png(path: Path) -> np.ndarray:
+    """``(height, width, channels)`` pixels in [0, 1]; fails unless the file is a valid PNG."""
+    import matplotlib.image
+
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return matplotlib.image.imread(path, format="png")
+
+
+def assert_not_blank(pixels: np.ndarray, min_colours: int) -> None:
+    rgb = (pixels[..., :3] * 255).round().astype(np.int64)
+    colours = np.unique(rgb.reshape(-1, 3) @ np.array([65536, 256, 1]))
+    assert len(colours) >= min_colours, f"only {len(colours)} distinct colours"
+    # A blank canvas has no variance; drawn dots, lines and text give plenty.
+    assert rgb.std() > 10
+    assert (rgb.sum(axis=2) < 600).mean() > 0.01  # more than 1% of the pixels are not near-white
+
+
+class VectorModel:
+    """A fitted model reduced to what the map reads: a name and movie vectors."""
+
+    has_item_vectors = True
+
+    def __init__(self, vectors: np.ndarray | None, name: str = "toy") -> None:
+        self.name = name
+        self._vectors = vectors
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self._vectors
+
+
+def make_dataset(n_items: int, counts: np.ndarray, genres: np.ndarray, seed: int = 0) -> Dataset:
+    """A dataset whose movie ``i`` has ``counts[i]`` ratings, from distinct users."""
+    rng = np.random.default_rng(seed)
+    n_users = int(max(2 * counts.max(), 10))
+    items = np.repeat(np.arange(n_items), counts)
+    # Movie i is rated by a run of counts[i] consecutive users (mod n_users) starting at
+    # a random one: distinct users per movie, and everyone leaves many movies unrated.
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    users = (np.repeat(rng.integers(0, n_users, n_items), counts) + np.arange(len(items)) - starts) % n_users
+    inter = Interactions(users, items, rng.integers(1, 6, len(items)), np.arange(len(items)), n_users, n_items)
+    titles = np.array([f"Movie {i}" for i in range(n_items)], dtype=object)
+    years = 1950 + np.arange(n_items) % 60
+    return Dataset("toy", inter, IdMap(np.arange(n_users) + 1, "user"), IdMap(np.arange(n_items) + 1000),
+                   Catalog(titles, years, GENRES, genres))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """60 movies in two clusters of vectors (movies 0-29 Action, 30-59 Horror)."""
+    rng = np.random.default_rng(1)
+    n = 60
+    centre = np.zeros((n, 8))
+    centre[:30, 0], centre[30:, 1] = 3.0, 3.0
+    vectors = centre + rng.normal(0, 0.3, (n, 8))
+    genres = np.zeros((n, len(GENRES)), bool)
+    genres[:30, 0] = True
+    genres[30:, 3] = True
+    genres[::3, 2] = True  # some are also dramas
+    counts = (200 / (1 + np.arange(n))).astype(int) + 25  # movie 0 the most rated
+    return VectorModel(vectors), make_dataset(n, counts, genres)
+
+
+# -- curves ---------------------------------------------------------------------------
+
+
+def _history(valid: bool) -> list[dict]:
+    hist = []
+    for e in range(1, 9):
+        h = {"epoch": e, "loss": 1.0 / e, "seconds": 1.0, "lr": 0.01, "samples_per_s": 1000.0}
+        if valid:
+            h.update(valid=0.5 + 0.05 * min(e, 5) - 0.01 * max(e - 5, 0), metric="hr@10")
+        hist.append(h)
+    return hist
+
+
+@pytest.mark.parametrize("valid, height", [(True, 560), (False, 340)])
+def test_curves_are_a_readable_non_blank_png(tmp_path, valid, height):
+    save_curves(_history(valid), tmp_path / CURVES, title="neumf")
+    pixels = read_png(tmp_path / CURVES)
+    assert pixels.shape[:2] == (height, 800)
+    assert_not_blank(pixels, min_colours=20)
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
+
+
+def test_curves_of_a_rating_model_mark_the_lowest_rmse(tmp_path):
+    hist = [{"epoch": e, "loss": 2.0 / e, "valid": v, "metric": "rmse"} for e, v in enumerate([1.0, 0.95, 0.97], 1)]
+    save_curves(hist, tmp_path / "c.png")
+    assert read_png(tmp_path / "c.png").shape[:2] == (560, 800)
+
+
+# -- the movie map --------------------------------------------------------------------
+
+
+def test_main_genre_is_the_first_listed_one():
+    flags = np.array([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
+    np.testing.assert_array_equal(main_genres(flags), [1, 3, -1, 0])
+    assert main_genres(np.zeros((3, 0), bool)).tolist() == [-1, -1, -1]
+
+
+def test_pca_map_keeps_distances_of_vectors_that_span_a_plane():
+    # Unit vectors in a 2-D plane of R^5: after centring they still span that plane, so
+    # the two principal components lose nothing and every distance is kept exactly.
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(0, 2 * np.pi, 40)
+    basis = np.linalg.qr(rng.normal(size=(5, 2)))[0]
+    vectors = np.stack([np.cos(angles), np.sin(angles)], 1) @ basis.T * rng.uniform(0.5, 2, (40, 1))
+    ds = make_dataset(40, np.full(40, 30), np.eye(40, len(GENRES), dtype=bool))
+    m = movie_map(VectorModel(vectors), ds, method="pca")
+    unit = vectors[m.items] / np.linalg.norm(vectors[m.items], axis=1, keepdims=True)
+
+    def dist(p):
+        return np.linalg.norm(p[:, None] - p[None], axis=2)
+
+    np.testing.assert_allclose(dist(m.xy), dist(unit), atol=1e-9)
+    assert m.method == "PCA"
+
+
+def test_map_separates_planted_clusters_and_labels_the_most_rated(toy):
+    model, ds = toy
+    m = movie_map(model, ds, method="pca", n_labels=5)
+    assert isinstance(m, MovieMap) and m.method == "PCA"
+    assert m.items[:5].tolist() == [0, 1, 2, 3, 4]  # most rated first
+    assert m.labels == tuple(f"Movie {i} ({1950 + i})" for i in range(5))
+    first = m.xy[:, 0]
+    action, horror = first[m.items < 30], first[m.items >= 30]
+    assert action.max() < horror.min() or horror.max() < action.min()  # the first axis splits them
+    # Action comes before Drama in the vocabulary, Drama before Horror.
+    expected = np.where(m.items < 30, 0, np.where(m.items % 3 == 0, 2, 3))
+    np.testing.assert_array_equal(m.genres, expected)
+
+
+def test_map_is_deterministic_down_to_the_png_bytes(toy, tmp_path):
+    model, ds = toy
+    a, b = movie_map(model, ds, method="pca"), movie_map(model, ds, method="pca")
+    np.testing.assert_array_equal(a.xy, b.xy)
+    save_movie_map(a, tmp_path / "a.png")
+    save_movie_map(b, tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_map_png_is_readable_sized_and_not_blank(toy, tmp_path):
+    model, ds = toy
+    save_movie_map(movie_map(model, ds), tmp_path / "map.png")
+    pixels = read_png(tmp_path / "map.png")
+    assert pixels.shape[:2] == (800, 1100)
+    assert_not_blank(pixels, min_colours=100)
+
+
+def test_auto_says_in_the_map_which_projection_ran(toy):
+    model, ds = toy
+    m = movie_map(model, ds)
+    if HAS_UMAP:
+        assert m.method == "UMAP" and m.note == ""
+    else:
+        assert m.method == "PCA" and m.note == "umap-learn not installed"
+
+
+@pytest.mark.skipif(HAS_UMAP, reason="umap-learn is installed")
+def test_asking_for_umap_without_umap_learn_is_one_clear_error(toy):
+    with pytest.raises(ConfigError, match="umap-learn is not installed"):
+        movie_map(*toy, method="umap")
+
+
+@pytest.mark.skipif(not HAS_UMAP, reason="needs umap-learn (the umap extra)")
+def test_umap_map_is_seeded_and_separates_planted_clusters(toy):
+    model, ds = toy
+    a, b = movie_map(model, ds, method="umap", seed=3), movie_map(model, ds, method="umap", seed=3)
+    assert a.method == "UMAP"
+    np.testing.assert_array_equal(a.xy, b.xy)
+    # Every movie's nearest neighbour on the map belongs to its own cluster.
+    d = np.linalg.norm(a.xy[:, None] - a.xy[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    cluster = a.items >= 30
+    assert (cluster[d.argmin(axis=1)] == cluster).all()
+
+
+def test_bad_requests_name_the_culprit(toy):
+    model, ds = toy
+    with pytest.raises(ConfigError, match="method='tsne'"):
+        movie_map(model, ds, method="tsne")
+    with pytest.raises(ConfigError, match="max_points=0"):
+        movie_map(model, ds, max_points=0)
+    with pytest.raises(DataError, match="toy: the model has no movie vectors"):
+        movie_map(VectorModel(None), ds)
+    with pytest.raises(DataError, match=r"\(59, 8\) movie vectors for a dataset of 60 movies"):
+        movie_map(VectorModel(model.item_vectors()[:59]), ds)
+
+
+def test_rarely_rated_and_unrated_movies_are_left_off(toy):
+    model, ds = toy
+    counts = np.r_[np.full(150, 30), np.full(50, 3), np.zeros(10, int)]
+    genres = np.zeros((210, len(GENRES)), bool)
+    big = make_dataset(210, counts, genres)
+    vectors = np.random.default_rng(0).normal(size=(210, 4))
+    m = movie_map(VectorModel(vectors), big, method="pca")
+    assert sorted(m.items.tolist()) == list(range(150))  # the 3-rating and unrated ones are out
+    assert m.n_movies == 200 and (m.genres == -1).all()
+    # Too few would be left: then the 100 most rated that have any rating are drawn.
+    few = make_dataset(210, np.r_[np.full(20, 30), np.full(180, 3), np.zeros(10, int)], genres)
+    assert len(movie_map(VectorModel(vectors), few, method="pca").items) == 100
+
+
+def test_a_catalogue_of_60000_movies_is_subsampled_keeping_the_labelled_ones(tmp_path):
+    n = 60_000
+    rng = np.random.default_rng(0)
+    counts = rng.zipf(1.6, n).clip(1, 5000)
+    genres = rng.random((n, len(GENRES))) < 0.3
+    ds = make_dataset(n, counts, genres)
+    vectors = rng.normal(size=(n, 16)).astype(np.float32)
+    m = movie_map(VectorModel(vectors), ds, method="pca", max_points=3000, n_labels=10)
+    top10 = np.lexsort((np.arange(n), -counts))[:10]
+    assert len(m.items) == 3000 and m.items[:10].tolist() == top10.tolist()
+    assert (m.counts[:-1] >= m.counts[1:]).all()  # most rated first
+    save_movie_map(m, tmp_path / "big.png")
+    assert_not_blank(read_png(tmp_path / "big.png"), min_colours=100)
+
+
+# -- the report section ---------------------------------------------------------------
+
+
+def test_plots_section_links_every_png_by_name(tmp_path):
+    assert plots_section(tmp_path) == ""
+    (tmp_path / "plots").mkdir()
+    for name in ("map-als.png", "curves-neumf.png", "notes.txt"):
+        (tmp_path / "plots" / name).write_bytes(b"x")
+    text = plots_section(tmp_path)
+    assert text.startswith("## Plots")
+    assert "![curves-neumf](plots/curves-neumf.png)" in text and "![map-als](plots/map-als.png)" in text
+    assert "Training curves of `neumf`" in text and "Movie map of `als`" in text
+    assert "notes.txt" not in text

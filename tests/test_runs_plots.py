@@ -1,0 +1,64 @@
+"""A run folder holds the pictures of its models, and its report shows them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cinerec.models import create
+from cinerec.runs import PLOTS, finish_run, open_run, save_dataset, save_model
+from tests.evaluation.test_plots import GENRES, assert_not_blank, make_dataset, read_png
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """80 movies rated by up to 60 people, in two genres with distinct audiences."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(22, 60, 80)
+    genres = np.zeros((80, len(GENRES)), bool)
+    genres[:40, 0] = genres[40:, 1] = True
+    return make_dataset(80, counts, genres)
+
+
+def test_a_model_with_movie_vectors_gets_a_map_linked_from_the_report(dataset, tmp_path):
+    save_dataset(tmp_path, dataset)
+    als = create("als", {"factors": 8, "iterations": 3}).fit(dataset.interactions)
+    save_model(tmp_path, als)
+    pop = create("popularity").fit(dataset.interactions)  # no movie vectors: no map
+    save_model(tmp_path, pop)
+    finish_run(tmp_path, meta={"command": "test"}, report="# A run\n\nSome figures.\n")
+
+    assert sorted(p.name for p in (tmp_path / PLOTS).iterdir()) == ["map-als.png"]
+    pixels = read_png(tmp_path / PLOTS / "map-als.png")
+    assert pixels.shape[:2] == (800, 1100)
+    assert_not_blank(pixels, min_colours=100)
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# A run\n\nSome figures.\n\n## Plots")
+    assert "![map-als](plots/map-als.png)" in report and "popularity" not in report
+    assert open_run(tmp_path).model_names == ["als", "popularity"]
+
+
+def test_a_neural_model_gets_its_training_curves_and_map(dataset, tmp_path):
+    x = dataset.interactions
+    last = np.zeros(len(x), bool)
+    last[np.unique(x.users[::-1], return_index=True)[1]] = True
+    last = last[::-1]
+    cfg = {"factors": 4, "mlp_factors": 4, "layers": [8, 4], "epochs": 3, "batch_size": 256, "patience": 0,
+           "progress": False, "device": "cpu", "threads": 1}
+    model = create("neumf", cfg).fit(x.select(~last), x.select(last))
+    save_model(tmp_path, model, "ncf", dataset=dataset)  # the dataset passed, not saved in the run
+    finish_run(tmp_path, meta={"command": "test"}, report="# r\n")
+
+    assert sorted(p.name for p in (tmp_path / PLOTS).iterdir()) == ["curves-ncf.png", "map-ncf.png"]
+    curves = read_png(tmp_path / PLOTS / "curves-ncf.png")
+    assert curves.shape[:2] == (560, 800)  # two panels: loss and validation HR@10
+    assert_not_blank(curves, min_colours=20)
+    report = (tmp_path / "report.md").read_text()
+    assert report.index("![curves-ncf](plots/curves-ncf.png)") < report.index("![map-ncf](plots/map-ncf.png)")
+
+
+def test_without_a_dataset_no_map_is_drawn_and_no_section_added(dataset, tmp_path):
+    save_model(tmp_path, create("als", {"factors": 4, "iterations": 2}).fit(dataset.interactions))
+    finish_run(tmp_path, meta={"command": "test"}, report="# r\n")
+    assert not (tmp_path / PLOTS).exists()
+    assert (tmp_path / "report.md").read_text() == "# r\n"
