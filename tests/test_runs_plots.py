@@ -22,7 +22,7 @@ def dataset():
 
 def test_a_model_with_movie_vectors_gets_a_map_linked_from_the_report(dataset, tmp_path):
     save_dataset(tmp_path, dataset)
-    als = create("als", {"factors": 8, "iterations": 3}).fit(dataset.interactions)
+    als = create("als", {"factors": 8, "epochs": 3}).fit(dataset.interactions)
     save_model(tmp_path, als)
     pop = create("popularity").fit(dataset.interactions)  # no movie vectors: no map
     save_model(tmp_path, pop)
@@ -58,7 +58,7 @@ def test_a_neural_model_gets_its_training_curves_and_map(dataset, tmp_path):
 
 
 def test_without_a_dataset_no_map_is_drawn_and_no_section_added(dataset, tmp_path):
-    save_model(tmp_path, create("als", {"factors": 4, "iterations": 2}).fit(dataset.interactions))
+    save_model(tmp_path, create("als", {"factors": 4, "epochs": 2}).fit(dataset.interactions))
     finish_run(tmp_path, meta={"command": "test"}, report="# r\n")
     assert not (tmp_path / PLOTS).exists()
     assert (tmp_path / "report.md").read_text() == "# r\n"
