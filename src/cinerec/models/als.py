@@ -25,6 +25,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import DataError
 from cinerec.models.base import Recommender, register
+from cinerec.tuning import Param
 
 __all__ = ["ALS", "ALSConfig"]
 
@@ -85,6 +86,12 @@ class ALS(Recommender):
     """
 
     name = "als"
+    search_space = {
+        "factors": Param("choice", choices=(16, 32, 64, 128)),
+        "regularization": Param("float", 1.0, 500.0, log=True),
+        "confidence": Param("float", 1.0, 100.0, log=True),
+        "recency_half_life": Param("float", 0.0, 1.0),
+    }
     has_item_vectors = True
     Config = ALSConfig
     can_score_history = True

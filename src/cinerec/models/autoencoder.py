@@ -27,6 +27,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.training import NeuralRecommender, TrainConfig
+from cinerec.tuning import Param
 
 __all__ = [
     "AutoRec", "AutoRecConfig", "MultVAE", "MultVAEConfig", "dense_rows", "kl_weight", "masked_sse",
@@ -193,6 +194,10 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     """
 
     name = "autorec"
+    search_space = {
+        "regularization": Param("float", 1.0, 500.0, log=True),
+        "lr": Param("float", 1e-4, 1e-2, log=True),
+    }
     has_item_vectors = True
     Config = AutoRecConfig
     task = "rating"
@@ -367,6 +372,11 @@ class MultVAE(NeuralRecommender):
     """
 
     name = "multivae"
+    search_space = {
+        "dropout": Param("float", 0.0, 0.7),
+        "anneal_cap": Param("float", 0.05, 1.0, log=True),
+        "lr": Param("float", 1e-4, 1e-2, log=True),
+    }
     has_item_vectors = True
     Config = MultVAEConfig
     task = "ranking"

@@ -21,6 +21,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import RatingRecommender, Recommender, chunks, register
+from cinerec.tuning import Param
 
 __all__ = [
     "Popularity", "PopularityConfig", "ItemKNN", "ItemKNNConfig", "EASE", "EASEConfig",
@@ -154,6 +155,10 @@ class ItemKNN(_HistoryModel):
     """
 
     name = "itemknn"
+    search_space = {
+        "neighbors": Param("int", 10, 500, log=True),
+        "shrink": Param("float", 0.0, 100.0),
+    }
     Config = ItemKNNConfig
     can_score_history = True
 
@@ -271,6 +276,7 @@ class EASE(_HistoryModel):
     """
 
     name = "ease"
+    search_space = {"regularization": Param("float", 10.0, 5000.0, log=True)}
     Config = EASEConfig
     can_score_history = True
 
@@ -381,6 +387,10 @@ class Baseline(RatingRecommender):
     """
 
     name = "baseline"
+    search_space = {
+        "user_regularization": Param("float", 0.1, 50.0, log=True),
+        "item_regularization": Param("float", 0.1, 50.0, log=True),
+    }
     Config = BaselineConfig
     can_score_history = True
 

@@ -39,6 +39,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import RatingRecommender, register
+from cinerec.tuning import Param
 
 __all__ = ["BPMF", "BPMFConfig", "sample_normal_wishart"]
 
@@ -185,6 +186,7 @@ class BPMF(RatingRecommender):
     """
 
     name = "bpmf"
+    search_space = {"factors": Param("int", 4, 32)}
     has_item_vectors = True
     Config = BPMFConfig
 

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.training import NeuralRecommender, TrainConfig, pairwise_samples, pointwise_samples
+from cinerec.tuning import Param
 
 __all__ = ["MF", "BiasedMF", "MFConfig", "FactorNet"]
 
@@ -108,6 +109,11 @@ class FactorNet(nn.Module):
 class _FactorModel(NeuralRecommender, RatingRecommender):
     Config = MFConfig
     biased = False
+    search_space = {
+        "factors": Param("choice", choices=(16, 32, 64, 128)),
+        "regularization": Param("float", 1e-3, 1.0, log=True),
+        "lr": Param("float", 1e-4, 5e-2, log=True),
+    }
     has_item_vectors = True
 
     @property

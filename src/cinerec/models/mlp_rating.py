@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.training import NeuralRecommender, TrainConfig
+from cinerec.tuning import Param
 
 __all__ = ["MLPRating", "MLPRatingConfig", "RatingMLPNet"]
 
@@ -112,6 +113,12 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     """
 
     name = "mlp-rating"
+    search_space = {
+        "factors": Param("choice", choices=(16, 32, 64)),
+        "dropout": Param("float", 0.0, 0.5),
+        "lr": Param("float", 1e-4, 1e-2, log=True),
+        "regularization": Param("float", 1e-6, 1e-3, log=True),
+    }
     has_item_vectors = True
     Config = MLPRatingConfig
     task = "rating"  # validation RMSE (for "liked": of the probability against 0/1)

@@ -37,6 +37,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
 from cinerec.training import NeuralRecommender, TrainConfig, pointwise_samples
+from cinerec.tuning import Param
 
 __all__ = ["NCFConfig", "NeuMFConfig", "NCFNet", "GMF", "MLP", "NeuMF", "recency_weights"]
 
@@ -216,6 +217,11 @@ class NCFNet(nn.Module):
 class _NCFModel(NeuralRecommender):
     Config = NCFConfig
     kind = "neumf"
+    search_space = {
+        "factors": Param("choice", choices=(8, 16, 32, 64)),
+        "lr": Param("float", 5e-4, 2e-2, log=True),
+        "negatives": Param("int", 1, 8),
+    }
     has_item_vectors = True
 
     def _build(self, train: Interactions) -> nn.Module:
@@ -294,6 +300,7 @@ class NeuMF(_NCFModel):
     """
 
     name = "neumf"
+    search_space = {**_NCFModel.search_space, "recency_half_life": Param("float", 0.0, 1.0)}
     kind = "neumf"
     Config = NeuMFConfig
 

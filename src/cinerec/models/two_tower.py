@@ -27,6 +27,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import register
 from cinerec.training import NeuralRecommender, TrainConfig, positive_pairs
+from cinerec.tuning import Param
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -226,6 +227,11 @@ class TwoTower(NeuralRecommender):
     """
 
     name = "two-tower"
+    search_space = {
+        "factors": Param("choice", choices=(32, 64, 128)),
+        "temperature": Param("float", 0.02, 1.0, log=True),
+        "lr": Param("float", 5e-4, 1e-2, log=True),
+    }
     has_item_vectors = True
     uses_features = True
     Config = TwoTowerConfig
