@@ -249,3 +249,9 @@ def test_real_ratings_fold_baseline(ml100k):
     folds = [every.metrics[f"rmse_u{i}"] for i in range(1, 6)]
     assert every.metrics["rmse"] == pytest.approx(np.mean(folds))
     assert every.metrics["rmse_u1"] == pytest.approx(r.metrics["rmse"])
+
+
+def test_describe_gives_the_number_of_negatives():
+    text = get_protocol("loo-sampled", n_negatives=49).describe()
+    assert "ranked among 49 movies" in text and "n_negatives" not in text
+    assert "ranked among 99 movies" in get_protocol("loo-sampled").describe()

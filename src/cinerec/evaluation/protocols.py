@@ -9,7 +9,9 @@ on the same prepared split::
     results = [prepared.evaluate(create(name)) for name in ("popularity", "ease")]
 
 Protocols only call the model protocol (``fit``, ``recommend``, ``score``, ``predict``);
-ranking goes through the shared :func:`cinerec.models.base.top_k` inside ``recommend``.
+lists come from :func:`cinerec.ranking.top_k` inside ``recommend``, single ranks from
+:func:`cinerec.ranking.rank_of` (the same tie rule), and every figure from
+:mod:`cinerec.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, NotFoundError
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create
+from cinerec.ranking import rank_of
 
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
@@ -205,8 +208,8 @@ class Protocol:
         raise CapabilityError(f"protocol {self.name} has no metrics")  # pragma: no cover
 
     def describe(self) -> str:
-        """One line: the name and the recipe."""
-        return f"{self.name}: {self.summary}"
+        """One line: the name and the recipe, with this protocol's option values filled in."""
+        return f"{self.name}: {self.summary.format(**self._options)}"
 
     def _check_ks(self) -> None:
         ks = self._options["ks"]
@@ -243,7 +246,7 @@ class LooSampled(Protocol):
     name = "loo-sampled"
     summary = (
         "each user's latest rating held out (timestamp ties: later file row); ranked among "
-        "n_negatives movies the user never rated, sampled uniformly with the seed, in a seeded "
+        "{n_negatives} movies the user never rated, sampled uniformly with the seed, in a seeded "
         "random order; HR@K, NDCG@K"
     )
     defaults = {"n_negatives": 99, "ks": (1, 5, 10), "valid": False}
@@ -309,7 +312,7 @@ class LooFull(Protocol):
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
         ranks = _full_ranks(model, prepared.users, prepared.truth, prepared.train)
-        out["mrr"] = float(np.mean(1.0 / ranks)) if len(ranks) else float("nan")
+        out["mrr"] = M.mrr_of_ranks(ranks)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
 
@@ -317,20 +320,14 @@ class LooFull(Protocol):
 def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, train: Interactions) -> np.ndarray:
     """``(n,) int64`` 1-based rank of each user's held-out movie among the movies not in train.
 
-    Counts the eligible movies scored higher, plus equal scores at a lower index: the
-    same order :func:`cinerec.models.base.top_k` produces, without sorting whole rows.
+    :func:`cinerec.ranking.rank_of` over whole rows, a chunk of users at a time: the
+    position the movie takes in ``recommend``'s lists, without sorting whole rows.
     """
     seen = train.seen
     out = np.empty(len(users), dtype=np.int64)
     for sl in chunks(len(users), model.chunk_size):
         u = users[sl]
-        s = model.score(u).astype(np.float32)
-        ex = seen[u]
-        s[np.repeat(np.arange(len(u)), np.diff(ex.indptr)), ex.indices] = -np.inf
-        t = truth[sl].astype(np.int64)
-        st = s[np.arange(len(u)), t][:, None]
-        before = np.arange(s.shape[1])[None, :] < t[:, None]
-        out[sl] = 1 + (s > st).sum(axis=1) + ((s == st) & before).sum(axis=1)
+        out[sl] = rank_of(model.score(u), truth[sl], seen[u])
     return out
 
 
