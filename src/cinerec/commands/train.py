@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from cinerec.evaluation.protocols import get_protocol
     from cinerec.models import create
     from cinerec.runs import finish_run, save_dataset, save_model
-    from cinerec.training import NeuralRecommender, distributed_context
+    from cinerec.models.neural import NeuralRecommender
+    from cinerec.training import distributed_context
 
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
