@@ -92,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
 
     dataset = load(args.data)
-    if protocol_name == "ratings-fold" and "source" not in options:  # the fold files sit beside the ratings
-        protocol = get_protocol(protocol_name, source=dataset.info.get("source") or str(args.data), **options)
     main = distributed_context().is_main
     if main:
         print(f"data: {args.data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "

@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import ConfigError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create
 from cinerec.ranking import rank_of
@@ -388,11 +388,11 @@ class RatingsFold(Protocol):
 
     name = "ratings-fold"
     summary = (
-        "ml-100k: the official fold files uN.base/uN.test (fold u1..u5, or all = mean over "
-        "u1-u5 with per-fold values as rmse_uN); other releases: seeded random 80/20; "
-        "RMSE and MAE of predicted stars on every test rating"
+        "ml-100k: the official folds uN.base/uN.test, read with the ratings (fold u1..u5, "
+        "or all = mean over u1-u5 with per-fold values as rmse_uN); other releases: seeded "
+        "random 80/20; RMSE and MAE of predicted stars on every test rating"
     )
-    defaults = {"fold": "u1", "source": None}
+    defaults = {"fold": "u1"}
     needs_ratings = True
 
     def validate(self) -> None:
@@ -401,29 +401,26 @@ class RatingsFold(Protocol):
             raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all")
 
     def options(self) -> dict[str, Any]:
-        # The fold is recorded per prepared split (see Prepared.fold); the source is a path.
+        # The fold is recorded per prepared split (see Prepared.fold).
         return {}
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        seed = _seed(seed)
-        if dataset.info.get("release") != "ml-100k":
-            from cinerec.data.split import random_split
+        from cinerec.data.split import official_split, random_split
 
+        seed = _seed(seed)
+        if not dataset.folds:
+            if dataset.info.get("release") == "ml-100k":
+                raise DataError(
+                    f"protocol {self.name}: dataset {dataset.name!r} holds no official folds "
+                    "(load it from a release folder that has the uN.base/uN.test files)"
+                )
             split = random_split(dataset.interactions, test=0.2, seed=seed)
             return Prepared(self, seed, split.train, split.test, None,
                             np.unique(split.test.users).astype(np.int64), fold="random-80/20")
-        from cinerec.data.split import official_split
-
-        source = self.source or dataset.info.get("source") or dataset.info.get("path")
-        if not source:
-            raise ConfigError(
-                f"protocol {self.name}: the official ml-100k folds are read from the release folder; "
-                "pass it as the protocol's source option"
-            )
         names = OFFICIAL_FOLDS if self.fold == "all" else (self.fold,)
         parts = []
         for name in names:
-            split = official_split(dataset, source, name)
+            split = official_split(dataset, name)
             parts.append(Prepared(self, seed, split.train, split.test, None,
                                   np.unique(split.test.users).astype(np.int64), fold=name))
         if len(parts) == 1:
