@@ -26,7 +26,7 @@ import numpy as np
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation import metrics as M
-from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create
+from cinerec.models.base import CapabilityError, Recommender, chunks, create
 from cinerec.ranking import rank_of
 
 __all__ = [
@@ -193,7 +193,7 @@ class Protocol:
 
     def check(self, model: Recommender) -> None:
         """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol."""
-        if self.needs_ratings and not isinstance(model, RatingRecommender):
+        if self.needs_ratings and not model.can_predict_ratings:
             raise CapabilityError(
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
