@@ -195,6 +195,16 @@ def test_validation_ties_fall_at_random_not_for_the_held_out_movie(data):
     assert name == "hr@10" and 0.1 < value < 0.5
 
 
+@pytest.mark.parametrize("module", ["cinerec.training", "cinerec.models.neural"])
+def test_the_training_modules_import_on_their_own(module):
+    import cinerec
+
+    env = {**os.environ, "PYTHONPATH": str(Path(cinerec.__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_train_one_model(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")

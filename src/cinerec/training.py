@@ -31,7 +31,6 @@ import torch
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
-from cinerec.evaluation import metrics as M
 from cinerec.io import atomic_path
 from cinerec.ranking import rank_of
 
@@ -257,6 +256,9 @@ class _Validator:
         return "hr@10" if self.task == "ranking" else "rmse"
 
     def __call__(self, model: NeuralRecommender) -> float:
+        # Imported here: cinerec.evaluation reaches the models, whose base imports this module.
+        from cinerec.evaluation import metrics as M
+
         scores = model.score(self.users, self.items)
         if self.task == "rating":
             return M.rmse(scores, self.targets)
