@@ -33,7 +33,7 @@ import numpy as np
 from cinerec.data import load
 from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
 from cinerec.models import MODELS, create
-from cinerec.training import NeuralRecommender
+from cinerec.models.neural import NeuralRecommender
 
 # Settings shared by every neural model in these runs: one thread (the machine is
 # shared; small operations lose more to thread hand-offs than they gain), no bar.

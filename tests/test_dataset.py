@@ -83,3 +83,20 @@ def test_save_and_load_round_trip(tmp_path):
 def test_load_names_a_damaged_folder(tmp_path):
     with pytest.raises(DataError, match="not a saved cinerec dataset"):
         Dataset.load(tmp_path)
+
+
+def test_folds_follow_subset_and_survive_save_and_load(tmp_path):
+    ds = small()
+    n = len(ds.interactions)
+    test = np.zeros(n, bool)
+    test[::2] = True
+    ds = ds.replace(folds={"u1": test})
+    assert not ds.folds["u1"].flags.writeable
+    keep = ds.interactions.users != 1
+    np.testing.assert_array_equal(ds.subset(keep).folds["u1"], test[keep])
+    assert ds.with_interactions(ds.interactions.replace(ratings=np.ones(n))).folds.keys() == {"u1"}
+    assert ds.with_interactions(ds.interactions.select(keep)).folds == {}  # other rows: no folds
+    ds.save(tmp_path / "ds")
+    np.testing.assert_array_equal(Dataset.load(tmp_path / "ds").folds["u1"], test)
+    with pytest.raises(ValueError, match="fold 'u2'"):
+        ds.replace(folds={"u2": test[1:]})

@@ -1,12 +1,12 @@
 """The one training loop every neural model uses.
 
-A model contributes its network (:meth:`NeuralRecommender._build`), the tensors of one
-epoch (:meth:`NeuralRecommender._epoch_data`, already on the device, fresh negatives
-each epoch) and its loss (:meth:`NeuralRecommender._loss`). The loop owns everything
-else: the device, mixed precision, the optimiser and its schedule, shuffling and
-batching (slices of device tensors, never a per-row ``__getitem__``), validation and
-early stopping, checkpoints that let a killed run resume to the same result, the
-progress bar, the training curves and multi-process training under ``torchrun``.
+A model (:class:`cinerec.models.neural.NeuralRecommender`) contributes its network, the
+tensors of one epoch and its loss. The loop owns everything else: the device, mixed
+precision, the optimiser and its schedule, shuffling and batching (slices of device
+tensors, never a per-row ``__getitem__``), validation and early stopping, checkpoints
+that let a killed run resume to the same result, the progress bar, the training curves
+and multi-process training under ``torchrun``. Its steps are the methods of ``_Fit``:
+resume, train one epoch, validate, checkpoint, finish.
 
 Determinism: given ``seed`` a CPU run is bit-for-bit repeatable. The epoch ``e`` data
 and permutation come from ``numpy.random.default_rng([seed, e])``, so they do not
@@ -17,17 +17,13 @@ seeded inside :func:`torch.random.fork_rng`, so the caller's global state is unt
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import math
 import os
 import sys
 import time
-import weakref
-from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -36,18 +32,18 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
 from cinerec.io import atomic_path
-from cinerec.models.base import Recommender
+from cinerec.ranking import rank_of
+
+if TYPE_CHECKING:
+    from cinerec.models.neural import NeuralRecommender
 
 __all__ = [
-    "TrainConfig", "NeuralRecommender", "resolve_device", "train_model", "validation_metric", "save_curves",
-    "CHECKPOINT_BEST", "CHECKPOINT_LAST", "CURVES", "distributed_context",
-    "positive_pairs", "pointwise_samples", "pairwise_samples",
+    "TrainConfig", "resolve_device", "train_model", "validation_metric", "save_curves",
+    "CHECKPOINT_BEST", "CHECKPOINT_LAST", "CURVES", "distributed_context", "fork_rng", "load_checkpoint",
 ]
 
 CHECKPOINT_BEST = "checkpoint-best.pt"
 CHECKPOINT_LAST = "checkpoint-last.pt"
-WEIGHTS = "weights.pt"
-HISTORY = "history.json"
 
 # Fields that may differ between a killed run and the run that resumes it.
 _RESUME_FREE = {"epochs", "patience", "device", "progress", "log_every", "amp", "threads"}
@@ -77,6 +73,13 @@ class TrainConfig(Config):
         overfit_batches: when positive, train on this many fixed batches, unshuffled,
             every epoch (a model that cannot drive this loss near zero is broken).
         valid_negatives: sampled negatives per held-out item for validation HR@10.
+        negative_distribution: how training negatives are drawn among the movies a user
+            has not seen: ``uniform``, or ``popularity`` (probability proportional to
+            the movie's number of training users raised to ``negative_exponent``;
+            movies nobody saw in training are never drawn). Models that draw no
+            negatives ignore it.
+        negative_exponent: the exponent of ``popularity`` (0.75 as in word2vec; 0 is
+            uniform over the movies seen in training, 1 plain popularity).
         progress: show a progress bar on stderr (only when stderr is a terminal).
         log_every: batches between progress-bar updates (each forces a device sync).
         threads: CPU threads torch may use while training (0: leave torch's setting).
@@ -104,6 +107,8 @@ class TrainConfig(Config):
     smoke: bool = False
     overfit_batches: int = 0
     valid_negatives: int = 99
+    negative_distribution: Literal["uniform", "popularity"] = "uniform"
+    negative_exponent: float = 0.75
     progress: bool = True
     log_every: int = 20
     threads: int = 0
@@ -119,6 +124,8 @@ class TrainConfig(Config):
         self._check(self.patience >= 0, "patience", "must be zero or more")
         self._check(self.overfit_batches >= 0, "overfit_batches", "must be zero or more")
         self._check(self.valid_negatives >= 1, "valid_negatives", "must be at least 1")
+        self._check(math.isfinite(self.negative_exponent) and self.negative_exponent >= 0, "negative_exponent",
+                    "must be a finite number >= 0")
         self._check(self.log_every >= 1, "log_every", "must be at least 1")
         self._check(self.threads >= 0, "threads", "must be zero or more")
         dev = self.device
@@ -199,144 +206,11 @@ def _all_reduce_grads(params: list[torch.nn.Parameter], world: int) -> None:
         offset += n
 
 
-# -- the model base -----------------------------------------------------------------
-
-
-def _as_cpu_scores(fn):
-    """Run a scoring hook in eval mode without gradients; return CPU ``float32`` numpy."""
-
-    @functools.wraps(fn)
-    def wrapper(self, *args, **kwargs):
-        module = self.module
-        was_training = module.training if module is not None else False
-        if module is not None:
-            module.eval()
-        try:
-            with torch.no_grad():
-                out = fn(self, *args, **kwargs)
-        finally:
-            if module is not None and was_training:
-                module.train()
-        if isinstance(out, torch.Tensor):
-            out = out.detach().float().cpu().numpy()
-        return np.asarray(out, dtype=np.float32)
-
-    wrapper._cpu_wrapped = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-class NeuralRecommender(Recommender):
-    """Base of every model trained by :func:`train`.
-
-    Subclasses set ``name``, ``Config`` (a :class:`TrainConfig` subclass) and ``task``
-    and implement :meth:`_build`, :meth:`_epoch_data`, :meth:`_loss` and
-    :meth:`_score_rows`. Anything the network needs at inference (a global mean, a
-    rating range) belongs in module buffers, so the state dict carries it.
-
-    Attributes:
-        task: ``"ranking"`` (validation HR@10 against sampled negatives) or ``"rating"``
-            (validation RMSE).
-        module: the network, once built.
-        history: one dict per epoch: ``epoch``, ``loss``, ``samples_per_s``,
-            ``seconds``, ``lr`` and ``valid`` (the validation metric, if any).
-        checkpoint_dir: where the loop writes checkpoints and curves; ``None`` for none.
-        resume: continue from ``checkpoint_dir/checkpoint-last.pt`` when it exists.
-    """
-
-    task: ClassVar[str] = "ranking"
-    Config: ClassVar[type[TrainConfig]] = TrainConfig
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for hook in ("_score_rows", "_score_pairs"):
-            fn = cls.__dict__.get(hook)
-            if fn is not None and not getattr(fn, "_cpu_wrapped", False):
-                setattr(cls, hook, _as_cpu_scores(fn))
-
-    def __init__(self, config: TrainConfig | None = None) -> None:
-        super().__init__(config)
-        self.module: torch.nn.Module | None = None
-        self.history: list[dict[str, Any]] = []
-        self.checkpoint_dir: Path | None = None
-        self.resume: bool = False
-        self._device: torch.device | None = None
-
-    # -- what a model contributes ------------------------------------------------------
-
-    @abstractmethod
-    def _build(self, train: Interactions) -> torch.nn.Module:
-        """The network for ``train``'s id space (weights from the seeded torch generator)."""
-
-    @abstractmethod
-    def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """One epoch's samples: tensors on ``device`` sharing their first dimension.
-
-        Called once per epoch with ``rng = default_rng([seed, epoch])``: draw fresh
-        negatives here (``cinerec.data.sampling.sample_negatives``). The loop shuffles
-        and slices these tensors into batches.
-        """
-
-    @abstractmethod
-    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """The scalar loss of one batch (slices of the :meth:`_epoch_data` tensors)."""
-
-    def _validation_targets(self, valid: Interactions) -> np.ndarray:
-        """``(len(valid),)`` what ``score`` should come close to, for ``task="rating"``."""
-        return valid.ratings
-
-    # -- what the base provides --------------------------------------------------------
-
-    @property
-    def device(self) -> torch.device:
-        """Where the module lives (resolved from ``config.device`` on first use)."""
-        if self._device is None:
-            self._device = resolve_device(self.config.device, distributed_context().local_rank)
-        return self._device
-
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "NeuralRecommender":
-        self._remember(train)
-        train_model(self, train, valid)
-        return self
-
-    def _save_state(self, path: Path) -> None:
-        if self.module is None:
-            raise DataError(f"{self.name}: nothing to save, the model is not fitted")
-        state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
-        torch.save(state, path / WEIGHTS)
-        (path / HISTORY).write_text(json.dumps(self.history, indent=2))
-
-    def _load_state(self, path: Path) -> None:
-        with _fork_rng(self.device, self.config.seed):
-            module = self._build(self._train())
-        state = _load_torch(path / WEIGHTS, self.device)
-        try:
-            module.load_state_dict(state)
-        except (RuntimeError, KeyError) as e:
-            raise DataError(f"{path / WEIGHTS}: weights do not fit a {self.name} model ({_first_line(e)})") from None
-        self.module = module.to(self.device).eval()
-        if (path / HISTORY).exists():
-            self.history = json.loads((path / HISTORY).read_text())
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
-def _load_torch(path: Path, device: torch.device) -> Any:
-    """``torch.load`` with ``weights_only=True``: plain tensors and containers, no pickle code."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file is missing") from None
-    except Exception as e:  # truncated, tampered or not a checkpoint at all
-        detail = _first_line(e)
-        detail = detail if len(detail) <= 100 else detail[:97] + "..."
-        raise DataError(f"{path}: not a readable cinerec checkpoint ({type(e).__name__}: {detail})") from None
+# -- random state and checkpoint files -----------------------------------------------
 
 
 @contextlib.contextmanager
-def _fork_rng(device: torch.device, seed: int):
+def fork_rng(device: torch.device, seed: int):
     """Seed torch inside a fork of its RNG state so the caller's state is left as it was."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
@@ -344,70 +218,22 @@ def _fork_rng(device: torch.device, seed: int):
         yield
 
 
-# -- epoch data for implicit-feedback models --------------------------------------
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
 
 
-# Per training set: its distinct positive pairs and a negative sampler, built once and
-# reused every epoch (the sampler's membership filter costs more than one epoch's draws).
-_EPOCH_CACHE: "weakref.WeakKeyDictionary[Interactions, tuple[np.ndarray, np.ndarray, Any]]" = weakref.WeakKeyDictionary()
-
-
-def _pairs_and_sampler(train: Interactions) -> tuple[np.ndarray, np.ndarray, Any]:
-    hit = _EPOCH_CACHE.get(train)
-    if hit is None:
-        from cinerec.data.sampling import NegativeSampler
-
-        seen = train.seen
-        users = np.repeat(np.arange(train.n_users, dtype=np.int64), np.diff(seen.indptr))
-        hit = (users, seen.indices.astype(np.int64), NegativeSampler(seen))
-        _EPOCH_CACHE[train] = hit
-    return hit
-
-
-def positive_pairs(train: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct (user, movie) pair of ``train`` once: ``(users, items)``, ``int64``.
-
-    A repeated rating of the same movie counts once, so no pair weighs double.
-    """
-    users, items, _ = _pairs_and_sampler(train)
-    return users, items
-
-
-def _negatives(train: Interactions, users: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``(len(users), k) int64`` unseen movies, uniform, exact (never a seen one)."""
-    sampler = _pairs_and_sampler(train)[2]
-    return np.asarray(sampler.sample(users, k, rng), dtype=np.int64)
-
-
-def pointwise_samples(train: Interactions, negatives: int, rng: np.random.Generator,
-                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every positive pair plus ``negatives`` fresh unseen movies per positive.
-
-    Returns:
-        ``(users int64, items int64, labels float32)`` on ``device``, each
-        ``(n_pos * (1 + negatives),)``: positives first (label 1), then negatives (label 0).
-    """
-    u, i = positive_pairs(train)
-    neg = _negatives(train, u, negatives, rng)
-    users = np.concatenate([u, np.repeat(u, negatives)])
-    items = np.concatenate([i, neg.ravel()])
-    labels = np.concatenate([np.ones(len(u), np.float32), np.zeros(neg.size, np.float32)])
-    return (torch.from_numpy(users).to(device), torch.from_numpy(items).to(device),
-            torch.from_numpy(labels).to(device))
-
-
-def pairwise_samples(train: Interactions, negatives: int, rng: np.random.Generator,
-                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Triples for pairwise losses (BPR): each positive paired with ``negatives`` unseen movies.
-
-    Returns:
-        ``(users, positives, negatives)``, ``int64`` on ``device``, each ``(n_pos * negatives,)``.
-    """
-    u, i = positive_pairs(train)
-    neg = _negatives(train, u, negatives, rng)
-    return (torch.from_numpy(np.repeat(u, negatives)).to(device),
-            torch.from_numpy(np.repeat(i, negatives)).to(device),
-            torch.from_numpy(neg.ravel()).to(device))
+def load_checkpoint(path: Path, device: torch.device) -> Any:
+    """``torch.load`` with ``weights_only=True``: plain tensors and containers, no pickle code."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file is missing") from None
+    except Exception as e:  # truncated, tampered or not a checkpoint at all
+        detail = first_line(e)
+        detail = detail if len(detail) <= 100 else detail[:97] + "..."
+        raise DataError(f"{path}: not a readable cinerec checkpoint ({type(e).__name__}: {detail})") from None
 
 
 # -- validation ---------------------------------------------------------------------
@@ -415,12 +241,17 @@ def pairwise_samples(train: Interactions, negatives: int, rng: np.random.Generat
 
 @dataclass
 class _Validator:
-    """Fixed validation candidates, drawn once so every epoch is judged alike."""
+    """Fixed validation candidates, drawn once so every epoch is judged alike.
+
+    Ranking: each held-out movie among ``valid_negatives`` sampled unseen movies, in a
+    seeded random order, ranked by :func:`cinerec.ranking.rank_of` (ties fall at random,
+    reproducibly, as in the ``loo-sampled`` protocol); HR@10. Rating: RMSE.
+    """
 
     task: str
     users: np.ndarray
-    items: np.ndarray  # (n,) for ratings; (n, 1 + negatives) for ranking, positive first
-    ratings: np.ndarray | None
+    items: np.ndarray  # (n,) for ratings; (n, 1 + negatives) candidates for ranking
+    targets: np.ndarray  # (n,) stars for ratings; (n,) the held-out movie's column for ranking
 
     @property
     def higher_is_better(self) -> bool:
@@ -431,13 +262,13 @@ class _Validator:
         return "hr@10" if self.task == "ranking" else "rmse"
 
     def __call__(self, model: NeuralRecommender) -> float:
+        # Imported here: cinerec.evaluation reaches the models, whose base imports this module.
+        from cinerec.evaluation import metrics as M
+
         scores = model.score(self.users, self.items)
         if self.task == "rating":
-            return float(np.sqrt(np.mean((scores.astype(np.float64) - self.ratings) ** 2)))
-        pos = scores[:, :1]
-        # Ties count against the held-out item, so constant scores never look good.
-        rank = (scores[:, 1:] >= pos).sum(axis=1)
-        return float(np.mean(rank < 10))
+            return M.rmse(scores, self.targets)
+        return M.hit_rate_of_ranks(rank_of(scores, self.targets), 10)
 
 
 def _make_validator(model: NeuralRecommender, train: Interactions, valid: Interactions | None) -> _Validator | None:
@@ -458,7 +289,9 @@ def _make_validator(model: NeuralRecommender, train: Interactions, valid: Intera
         return None
     negs = sample_eval_negatives(seen, users, n_neg, rng=rng)
     items = np.concatenate([valid.items.astype(np.int64)[:, None], np.asarray(negs, dtype=np.int64)], axis=1)
-    return _Validator("ranking", users, items, None)
+    order = np.argsort(rng.random(items.shape), axis=1)
+    items = np.take_along_axis(items, order, axis=1)
+    return _Validator("ranking", users, items, np.argmin(order, axis=1))
 
 
 def validation_metric(model: NeuralRecommender, train: Interactions, valid: Interactions) -> tuple[str, float]:
@@ -532,8 +365,8 @@ def train_model(model: NeuralRecommender, train: Interactions, valid: Interactio
     try:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        with _fork_rng(device, cfg.seed):
-            _run(model, cfg, train, valid, device, dctx)
+        with fork_rng(device, cfg.seed):
+            _Fit(model, train, valid, device, dctx).run()
     finally:
         torch.set_num_threads(threads)
         if created_group:
@@ -542,64 +375,90 @@ def train_model(model: NeuralRecommender, train: Interactions, valid: Interactio
             dist.destroy_process_group()
 
 
-def _run(model: NeuralRecommender, cfg: TrainConfig, train: Interactions, valid: Interactions | None,
-         device: torch.device, dctx: _Dist) -> None:
-    module = model._build(train).to(device)
-    model.module = module
-    params = [p for p in module.parameters() if p.requires_grad]
-    if dctx.active:
-        import torch.distributed as dist
+class _Fit:
+    """One call of :func:`train_model`: its state, and the steps that move it along.
 
-        # Seeded alike already; the broadcast makes equal start weights a fact, not a hope.
-        for t in module.state_dict().values():
-            dist.broadcast(t, src=0)
-    opt = _optimizer(cfg, params)
-    sched = _scheduler(cfg, opt)
-    amp_dtype, scale = _amp_settings(cfg, device)
-    scaler = torch.amp.GradScaler("cuda") if scale else None
-    validator = _make_validator(model, train, valid)
+    ``run`` is the whole loop: :meth:`resume`, then per epoch :meth:`train_epoch`,
+    :meth:`validate` and :meth:`checkpoint`, then :meth:`finish`. The torch generator
+    is drawn from in the same order on every run (build, then each epoch's batches),
+    which is what makes a resumed run end exactly like an uninterrupted one.
+    """
 
-    ckpt_dir = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
-    write = ckpt_dir is not None and dctx.is_main
-    if write:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, model: NeuralRecommender, train: Interactions, valid: Interactions | None,
+                 device: torch.device, dctx: _Dist) -> None:
+        self.model, self.cfg, self.train, self.device, self.dctx = model, model.config, train, device, dctx
+        self.module = model._build(train).to(device)
+        model.module = self.module
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        if dctx.active:
+            import torch.distributed as dist
 
-    history: list[dict[str, Any]] = []
-    best_metric: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    bad_epochs = 0
-    start_epoch = 0
-    if model.resume and ckpt_dir is not None and (ckpt_dir / CHECKPOINT_LAST).exists():
-        ck = _load_torch(ckpt_dir / CHECKPOINT_LAST, device)
-        _check_resumable(ck, cfg, ckpt_dir / CHECKPOINT_LAST)
-        module.load_state_dict(ck["module"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched is not None and ck.get("scheduler") is not None:
-            sched.load_state_dict(ck["scheduler"])
-        if scaler is not None and ck.get("scaler") is not None:
-            scaler.load_state_dict(ck["scaler"])
-        _set_rng_state(ck["rng"], device)
-        history = list(ck["history"])
-        best_metric = ck["best_metric"]
-        best_state = ck["best_state"]
-        bad_epochs = int(ck["bad_epochs"])
-        start_epoch = int(ck["epoch"]) + 1
+            # Seeded alike already; the broadcast makes equal start weights a fact, not a hope.
+            for t in self.module.state_dict().values():
+                dist.broadcast(t, src=0)
+        self.opt = _optimizer(self.cfg, self.params)
+        self.sched = _scheduler(self.cfg, self.opt)
+        self.amp_dtype, scale = _amp_settings(self.cfg, device)
+        self.scaler = torch.amp.GradScaler("cuda") if scale else None
+        self.validator = _make_validator(model, train, valid)
+        self.ckpt_dir = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
+        self.write = self.ckpt_dir is not None and dctx.is_main
+        if self.write:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.history: list[dict[str, Any]] = []
+        self.best_metric: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_epochs = 0
+        self.start_epoch = 0
+        self.n_epochs = 1 if self.cfg.smoke else self.cfg.epochs
+        self._fixed: tuple[torch.Tensor, ...] | None = None
+
+    def run(self) -> None:
+        self.resume()
+        for epoch in range(self.start_epoch, self.n_epochs):
+            record = self.train_epoch(epoch)
+            stopped = self.validate(epoch, record)
+            self.history.append(record)
+            self.model.history = list(self.history)
+            self.checkpoint(epoch, stopped)
+            if stopped:
+                break
+        self.finish()
+
+    def resume(self) -> None:
+        """Continue from ``checkpoint-last.pt`` when the model asks to and one exists."""
+        path = self.ckpt_dir / CHECKPOINT_LAST if self.ckpt_dir is not None else None
+        if not self.model.resume or path is None or not path.exists():
+            return
+        ck = load_checkpoint(path, self.device)
+        _check_resumable(ck, self.cfg, path)
+        self.module.load_state_dict(ck["module"])
+        self.opt.load_state_dict(ck["optimizer"])
+        if self.sched is not None and ck.get("scheduler") is not None:
+            self.sched.load_state_dict(ck["scheduler"])
+        if self.scaler is not None and ck.get("scaler") is not None:
+            self.scaler.load_state_dict(ck["scaler"])
+        _set_rng_state(ck["rng"], self.device)
+        self.history = list(ck["history"])
+        self.best_metric = ck["best_metric"]
+        self.best_state = ck["best_state"]
+        self.bad_epochs = int(ck["bad_epochs"])
+        self.start_epoch = int(ck["epoch"]) + 1
         if ck.get("stopped"):
-            start_epoch = cfg.epochs  # it had already stopped early: nothing left to do
+            self.start_epoch = self.n_epochs  # it had already stopped early: nothing left to do
 
-    n_epochs = 1 if cfg.smoke else cfg.epochs
-    fixed_data = None
-    for epoch in range(start_epoch, n_epochs):
-        t0 = time.perf_counter()
-        rng = np.random.default_rng([cfg.seed, epoch])
+    def epoch_data(self, epoch: int) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None, int]:
+        """``(tensors, order, n)``: this epoch's samples, their shuffled order (``None``:
+        as they are) and how many this process trains on."""
+        cfg, device, dctx = self.cfg, self.device, self.dctx
         if cfg.overfit_batches:
-            if fixed_data is None:
-                data0 = model._epoch_data(train, np.random.default_rng([cfg.seed, 0]), device)
-                fixed_data = tuple(t[: cfg.overfit_batches * cfg.batch_size] for t in data0)
-            data = fixed_data
-            order = None
+            if self._fixed is None:
+                data0 = self.model._epoch_data(self.train, np.random.default_rng([cfg.seed, 0]), device)
+                self._fixed = tuple(t[: cfg.overfit_batches * cfg.batch_size] for t in data0)
+            data, order = self._fixed, None
         else:
-            data = model._epoch_data(train, rng, device)
+            rng = np.random.default_rng([cfg.seed, epoch])
+            data = self.model._epoch_data(self.train, rng, device)
             order = torch.from_numpy(rng.permutation(len(data[0]))).to(device)
         n = len(data[0])
         if dctx.active:
@@ -607,101 +466,115 @@ def _run(model: NeuralRecommender, cfg: TrainConfig, train: Interactions, valid:
             per = n // dctx.world
             idx = (order if order is not None else torch.arange(n, device=device))[dctx.rank * per:(dctx.rank + 1) * per]
             order, n = idx, per
+        return data, order, n
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over the epoch's batches; the epoch's record (loss, speed, lr)."""
+        cfg, dctx = self.cfg, self.dctx
+        t0 = time.perf_counter()
+        data, order, n = self.epoch_data(epoch)
         batch = max(1, -(-cfg.batch_size // dctx.world))
-        n_batches = -(-n // batch)
-        if cfg.smoke:
-            n_batches = min(1, n_batches)
-        module.train()
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        n_batches = min(1, -(-n // batch)) if cfg.smoke else -(-n // batch)
+        self.module.train()
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         seen_samples = 0
-        bar = _progress(cfg, n_batches, epoch, n_epochs, dctx)
+        bar = _progress(cfg, n_batches, epoch, self.n_epochs, dctx)
         for b in range(n_batches):
             sl = slice(b * batch, min(n, (b + 1) * batch))
-            if order is None:
-                xb = tuple(t[sl] for t in data)
-            else:
-                ix = order[sl]
-                xb = tuple(t.index_select(0, ix) for t in data)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss = model._loss(xb)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if dctx.active:
-                    _all_reduce_grads(params, dctx.world)
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                if dctx.active:
-                    _all_reduce_grads(params, dctx.world)
-                opt.step()
+            xb = tuple(t[sl] for t in data) if order is None else tuple(t.index_select(0, order[sl]) for t in data)
+            loss = self.step(xb)
             rows = sl.stop - sl.start
             loss_sum += loss.detach().double() * rows
             seen_samples += rows
-            if bar is not None and (b % cfg.log_every == 0 or b == n_batches - 1):
-                elapsed = max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", samples_s=f"{seen_samples * dctx.world / elapsed:,.0f}")
             if bar is not None:
+                if b % cfg.log_every == 0 or b == n_batches - 1:
+                    rate = seen_samples * dctx.world / max(time.perf_counter() - t0, 1e-9)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", samples_s=f"{rate:,.0f}")
                 bar.update(1)
         if bar is not None:
             bar.close()
-        epoch_loss = float(loss_sum) / max(seen_samples, 1)
-        if dctx.active:
-            import torch.distributed as dist
-
-            t = torch.tensor([epoch_loss], device=device, dtype=torch.float64)
-            dist.all_reduce(t)
-            epoch_loss = float(t) / dctx.world
+        epoch_loss = self._mean_over_processes(float(loss_sum) / max(seen_samples, 1))
         if not math.isfinite(epoch_loss):
-            raise DataError(f"{model.name}: training diverged at epoch {epoch + 1} (loss {epoch_loss}); try a smaller lr")
+            raise DataError(f"{self.model.name}: training diverged at epoch {epoch + 1} (loss {epoch_loss}); try a smaller lr")
         seconds = time.perf_counter() - t0
-        lr_now = opt.param_groups[0]["lr"]
-        if sched is not None:
-            sched.step()
-        record: dict[str, Any] = {
-            "epoch": epoch + 1, "loss": epoch_loss, "seconds": seconds, "lr": lr_now,
-            "samples_per_s": seen_samples * dctx.world / max(seconds, 1e-9),
-        }
-        stopped = False
-        if validator is not None:
-            metric = validator(model)
-            record["valid"] = metric
-            record["metric"] = validator.metric_name
-            better = best_metric is None or (metric > best_metric if validator.higher_is_better else metric < best_metric)
-            if better:
-                best_metric, best_state, bad_epochs = metric, _state_copy(module), 0
-                if write:
-                    _save_checkpoint(ckpt_dir / CHECKPOINT_BEST, {"module": best_state, "epoch": epoch,
-                                                                 "metric": metric, "config": cfg.to_dict()})
-            else:
-                bad_epochs += 1
-                stopped = cfg.patience > 0 and bad_epochs >= cfg.patience
-        history.append(record)
-        model.history = list(history)
-        if write:
-            _save_checkpoint(ckpt_dir / CHECKPOINT_LAST, {
-                "module": module.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict() if sched is not None else None,
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "epoch": epoch, "rng": _rng_state(device), "history": history,
-                "best_metric": best_metric, "best_state": best_state, "bad_epochs": bad_epochs,
-                "stopped": stopped, "config": cfg.to_dict(),
-            })
-        if stopped:
-            break
+        lr_now = self.opt.param_groups[0]["lr"]
+        if self.sched is not None:
+            self.sched.step()
+        return {"epoch": epoch + 1, "loss": epoch_loss, "seconds": seconds, "lr": lr_now,
+                "samples_per_s": seen_samples * dctx.world / max(seconds, 1e-9)}
 
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    module.eval()
-    model.history = list(history)
-    if write and history:
-        save_curves(history, ckpt_dir / CURVES, title=model.name)
+    def step(self, xb: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """One optimiser step on one batch; returns its loss."""
+        self.opt.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss = self.model._loss(xb)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.dctx.active:
+                _all_reduce_grads(self.params, self.dctx.world)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if self.dctx.active:
+                _all_reduce_grads(self.params, self.dctx.world)
+            self.opt.step()
+        return loss
+
+    def _mean_over_processes(self, value: float) -> float:
+        if not self.dctx.active:
+            return value
+        import torch.distributed as dist
+
+        t = torch.tensor([value], device=self.device, dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t) / self.dctx.world
+
+    def validate(self, epoch: int, record: dict[str, Any]) -> bool:
+        """Measure the epoch, keep the best weights (and their checkpoint); True: stop early."""
+        v = self.validator
+        if v is None:
+            return False
+        metric = v(self.model)
+        record["valid"], record["metric"] = metric, v.metric_name
+        better = self.best_metric is None or (
+            metric > self.best_metric if v.higher_is_better else metric < self.best_metric)
+        if not better:
+            self.bad_epochs += 1
+            return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
+        self.best_metric, self.best_state, self.bad_epochs = metric, _state_copy(self.module), 0
+        if self.write:
+            _save_checkpoint(self.ckpt_dir / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
+                                                              "metric": metric, "config": self.cfg.to_dict()})
+        return False
+
+    def checkpoint(self, epoch: int, stopped: bool) -> None:
+        """Write ``checkpoint-last.pt``: everything a killed run needs to resume."""
+        if not self.write:
+            return
+        _save_checkpoint(self.ckpt_dir / CHECKPOINT_LAST, {
+            "module": self.module.state_dict(), "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict() if self.sched is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "epoch": epoch, "rng": _rng_state(self.device), "history": self.history,
+            "best_metric": self.best_metric, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
+            "stopped": stopped, "config": self.cfg.to_dict(),
+        })
+
+    def finish(self) -> None:
+        """Restore the best weights, leave the module in eval mode, draw the curves."""
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        self.module.eval()
+        self.model.history = list(self.history)
+        if self.write and self.history:
+            save_curves(self.history, self.ckpt_dir / CURVES, title=self.model.name)
 
 
 def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
-    saved = ck.get("config", {})
     now = cfg.to_dict()
+    # Settings added since the checkpoint was written take their defaults.
+    saved = {**type(cfg)().to_dict(), **ck.get("config", {})}
     diff = sorted(k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k))
     if diff:
         k = diff[0]

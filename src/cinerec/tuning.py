@@ -100,13 +100,13 @@ def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
     """The validation carve-out: ``protocol``'s own split applied to the training part.
 
     ``ratings-fold`` has no second official fold inside a fold, so its training part is
-    carved like ``ratings-random`` (a random 10% held out).
+    carved like ``ratings-random`` (a random 10% held out, another 10% for early stopping).
     """
     from cinerec.evaluation.protocols import get_protocol
 
     sub = dataset.with_interactions(train)
     if protocol.name == "ratings-fold":
-        protocol = get_protocol("ratings-random", test=0.1, valid=0.0)
+        protocol = get_protocol("ratings-random", test=0.1, valid=0.1)
     return protocol.prepare(sub, seed=seed)
 
 

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cinerec.data import Dataset, load, official_fold
+from cinerec.data import Dataset, load, official_split
 from cinerec.data.movielens import ML1M_OCCUPATIONS, parse_titles
 from cinerec.data.synthetic import synthesize, write_release
 from cinerec.errors import DataError, NotFoundError
@@ -47,23 +47,49 @@ def test_real_ml100k_keeps_file_order_and_sorted_ids(ml100k: Dataset) -> None:
 
 
 def test_real_ml100k_official_folds(ml100k: Dataset, ml100k_dir) -> None:
-    train, test = official_fold(ml100k, ml100k_dir, "u1")
+    assert list(ml100k.folds) == ["u1", "u2", "u3", "u4", "u5", "ua", "ub"]  # read with u.data
+    u1 = official_split(ml100k, "u1")
+    train, test = u1.train, u1.test
     assert len(train) + len(test) == 100_000 and len(test) == 20_000
     assert (train.n_users, train.n_items) == (943, 1682)
-    base, test_a = official_fold(ml100k, ml100k_dir, "ua")
+    test_a = official_split(ml100k, "ua").test
     assert len(test_a) == 9_430
     assert np.all(np.bincount(test_a.users, minlength=943) == 10)
     # Same id space: every test rating is a rating of the full dataset.
     full = ml100k.interactions.csr
     assert np.allclose(full[test.users, test.items].A1, test.ratings)
+    # The rows are those of the published files, in their order (by user, then movie).
+    lines = (ml100k_dir / "u1.test").read_text().split("\n")[:3]
+    first = [tuple(int(v) for v in line.split("\t")) for line in lines]
+    got = [(int(ml100k.user_ids.to_raw([u])[0]), int(ml100k.item_ids.to_raw([i])[0]), int(r), int(t))
+           for u, i, r, t in zip(test.users[:3], test.items[:3], test.ratings[:3], test.timestamps[:3])]
+    assert got == first
     with pytest.raises(NotFoundError, match="u9"):
-        official_fold(ml100k, ml100k_dir, "u9")
+        official_split(ml100k, "u9")
+
+
+def test_a_fold_file_naming_an_unrated_pair_is_refused_with_its_line(tmp_path) -> None:
+    from cinerec.data.synthetic import write_release
+
+    folder = write_release(tmp_path / "ml-100k", "ml-100k", 0.05, seed=1)
+    assert set(load(folder).folds) == {"u1", "u2", "u3", "u4", "u5", "ua", "ub"}
+    lines = (folder / "u2.test").read_text().splitlines()
+    user, movie, *_ = lines[2].split("\t")
+    rated = {tuple(line.split("\t")[:2]) for line in (folder / "u.data").read_text().splitlines()}
+    other = next(m for m in range(1, 10_000) if (user, str(m)) not in rated and m != int(movie))
+    lines[2] = "\t".join([user, str(other), "3", "880000000"])
+    (folder / "u2.test").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"u2\.test line 3: user {user} never rated movie {other}"):
+        load(folder)
+    for k in range(1, 6):
+        (folder / f"u{k}.test").unlink()
+    assert set(load(folder).folds) == {"ua", "ub"}  # only the folds whose files are there
 
 
 def test_real_ml100k_implicit(ml100k_dir) -> None:
     d = load(ml100k_dir, implicit=True)
     assert np.all(d.interactions.ratings == 1.0) and d.info["implicit"]
-    _, test = official_fold(d, ml100k_dir, "u2")
+    test = official_split(d, "u2").test
     assert np.all(test.ratings == 1.0)
 
 

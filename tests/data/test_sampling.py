@@ -7,7 +7,10 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from cinerec.data.sampling import NegativeSampler, sample_eval_negatives, sample_negatives
+from cinerec.data.dataset import Interactions
+from cinerec.data.sampling import (
+    NegativeSampler, pairwise_samples, pointwise_samples, positive_pairs, sample_eval_negatives, sample_negatives,
+)
 
 DISTRIBUTIONS = ["uniform", "popularity"]
 
@@ -285,3 +288,61 @@ def test_same_result_for_any_number_of_threads(monkeypatch, distribution):
         np.testing.assert_array_equal(ev, got[0][1])
     with pytest.raises(ValueError, match="threads"):
         NegativeSampler(seen, threads=0)
+
+
+# -- epoch samples of the neural models -------------------------------------------------
+
+
+def _log(rows: list[tuple[int, int]], n_users: int, n_items: int) -> Interactions:
+    u, i = np.array(rows).T
+    return Interactions(u, i, np.ones(len(u)), np.arange(len(u)), n_users, n_items)
+
+
+def test_positive_pairs_are_distinct_and_by_user_then_movie():
+    x = _log([(1, 3), (0, 2), (1, 0), (0, 2)], 2, 4)  # (0, 2) rated twice: one pair
+    u, i = positive_pairs(x)
+    assert u.tolist() == [0, 1, 1] and i.tolist() == [2, 0, 3]
+    assert u.dtype == i.dtype == np.int64
+
+
+def test_pointwise_and_pairwise_shapes_labels_and_never_a_positive():
+    import torch
+
+    x = _log([(u, i) for u in range(20) for i in range(u % 7, 40, 3)], 20, 40)
+    u, i = positive_pairs(x)
+    seen = x.seen.toarray() > 0
+    for distribution in ("uniform", "popularity"):
+        users, items, labels = pointwise_samples(x, 3, np.random.default_rng(0), torch.device("cpu"),
+                                                 distribution=distribution)
+        n = len(u)
+        assert users.shape == items.shape == labels.shape == (4 * n,)
+        assert labels[:n].eq(1).all() and labels[n:].eq(0).all()
+        np.testing.assert_array_equal(users[:n].numpy(), u)
+        np.testing.assert_array_equal(users[n:].numpy(), np.repeat(u, 3))
+        assert not seen[users[n:].numpy(), items[n:].numpy()].any()
+        pu, pi, pn = pairwise_samples(x, 2, np.random.default_rng(0), torch.device("cpu"), distribution=distribution)
+        assert pu.shape == pi.shape == pn.shape == (2 * n,) and pn.dtype == torch.int64
+        np.testing.assert_array_equal(pi.numpy(), np.repeat(i, 2))
+        assert not seen[pu.numpy(), pn.numpy()].any()
+
+
+def test_popularity_negatives_follow_training_popularity_to_the_exponent():
+    import torch
+
+    # Movie j (1..4) is seen by users 1..j, movie 5 by user 0 alone, movie 0 by nobody.
+    # User 0's negatives are then movies 1..4 with probability proportional to j ** 0.5;
+    # movie 0, with no training users, is never drawn.
+    x = _log([(0, 5)] + [(u, j) for j in range(1, 5) for u in range(1, j + 1)], 5, 6)
+    n = len(positive_pairs(x)[0])
+    cpu = torch.device("cpu")
+
+    def user0(samples):
+        users, items = samples[0][n:].numpy(), samples[1][n:].numpy()
+        return np.bincount(items[users == 0], minlength=6)
+
+    counts = user0(pointwise_samples(x, 20_000, np.random.default_rng(4), cpu, distribution="popularity", exponent=0.5))
+    assert counts[0] == 0 and counts[5] == 0
+    expected = np.arange(1, 5) ** 0.5
+    assert stats.chisquare(counts[1:5], expected / expected.sum() * counts[1:5].sum()).pvalue > 1e-3
+    flat = user0(pointwise_samples(x, 20_000, np.random.default_rng(4), cpu))  # uniform: movie 0 too
+    assert flat[5] == 0 and stats.chisquare(flat[:5]).pvalue > 1e-3

@@ -129,7 +129,7 @@ def test_official_split_on_real_ml100k(ml100k_dir):
     from cinerec.data import load
 
     ds = load(ml100k_dir)
-    s = official_split(ds, ml100k_dir, "u1")
+    s = official_split(ds, "u1")
     assert (len(s.train), len(s.test)) == (80_000, 20_000)
     assert s.valid is None
     assert (s.train.n_users, s.train.n_items) == (ds.n_users, ds.n_items)

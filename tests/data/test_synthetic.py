@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from cinerec.data import load, official_fold
+from cinerec.data import load, official_split
 from cinerec.data.synthetic import SHAPES, official_folds, synthesize, write_release
 from cinerec.errors import NotFoundError
 
@@ -132,16 +132,17 @@ def test_official_folds_are_made_the_genuine_way(full100k) -> None:
     assert not np.any(masks["ua"] & masks["ub"])
 
 
-def test_written_folds_load_through_official_fold(tmp_path) -> None:
+def test_written_folds_load_with_the_ratings(tmp_path) -> None:
     folder = write_release(tmp_path / "ml-100k", "ml-100k", 0.1, seed=2)
     d = load(folder)
     for fold in ("u3", "ub"):
-        train, test = official_fold(d, folder, fold)
+        split = official_split(d, fold)
+        train, test = split.train, split.test
         assert len(train) + len(test) == len(d.interactions)
         both = train.concat(test)
         key = lambda x: np.sort(x.users.astype(np.int64) * d.n_items + x.items)  # noqa: E731
         assert np.array_equal(key(both), key(d.interactions))
-    _, test = official_fold(d, folder, "ua")
+    test = official_split(d, "ua").test
     assert np.all(test.user_counts == 10)
 
 

@@ -116,3 +116,21 @@ def test_bad_shapes_are_named():
 def test_duplicate_truth_entries_count_once():
     dup = sp.csr_matrix((np.ones(3), ([0, 0, 0], [1, 1, 2])), shape=(1, 10))
     assert M.recall(np.array([[1, 5]]), dup) == 0.5
+
+
+def test_metrics_of_ranks_by_hand_and_against_the_lists():
+    # Held-out movies at ranks 1, 3 and 12: HR@10 = 2/3, MRR = (1 + 1/3 + 1/12) / 3.
+    ranks = np.array([1, 3, 12])
+    assert M.hit_rate_of_ranks(ranks, 10) == pytest.approx(2 / 3)
+    assert M.hit_rate_of_ranks(ranks, 1) == pytest.approx(1 / 3)
+    assert M.mrr_of_ranks(ranks) == pytest.approx((1 + 1 / 3 + 1 / 12) / 3)
+    # The same three users as full rankings of 12 movies: movie 0 placed at each rank.
+    ranked = np.tile(np.arange(1, 13), (3, 1))
+    for row, r in enumerate(ranks):
+        ranked[row] = np.insert(np.arange(1, 12), r - 1, 0)
+    truth = np.zeros(3, np.int64)
+    assert M.hit_rate_of_ranks(ranks, 10) == pytest.approx(M.hit_rate(ranked, truth, 10))
+    assert M.mrr_of_ranks(ranks) == pytest.approx(M.mrr(ranked, truth))
+    assert np.isnan(M.mrr_of_ranks(np.zeros(0, np.int64)))
+    with pytest.raises(ValueError, match="1-based"):
+        M.mrr_of_ranks(np.array([0, 2]))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.errors import ConfigError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation.protocols import (
     PROTOCOLS, Result, _full_ranks, evaluate, get_protocol,
 )
@@ -249,3 +249,28 @@ def test_real_ratings_fold_baseline(ml100k):
     folds = [every.metrics[f"rmse_u{i}"] for i in range(1, 6)]
     assert every.metrics["rmse"] == pytest.approx(np.mean(folds))
     assert every.metrics["rmse_u1"] == pytest.approx(r.metrics["rmse"])
+
+
+def test_describe_gives_the_number_of_negatives():
+    text = get_protocol("loo-sampled", n_negatives=49).describe()
+    assert "ranked among 49 movies" in text and "n_negatives" not in text
+    assert "ranked among 99 movies" in get_protocol("loo-sampled").describe()
+
+
+def test_ratings_fold_uses_the_folds_read_with_the_data():
+    ds = small_dataset(release="ml-100k")
+    n = len(ds.interactions)
+    test = np.zeros(n, bool)
+    test[np.random.default_rng(0).permutation(n)[: n // 5]] = True
+    p = get_protocol("ratings-fold", fold="u3").prepare(ds.replace(folds={"u3": test}))
+    assert p.fold == "u3" and (len(p.train), len(p.test)) == (n - n // 5, n // 5)
+    x = ds.interactions
+    key = lambda y: np.sort(y.users.astype(np.int64) * x.n_items + y.items)  # noqa: E731
+    np.testing.assert_array_equal(key(p.test), key(x.select(test)))
+    with pytest.raises(NotFoundError, match="no official fold 'u1'.*has: u3"):
+        get_protocol("ratings-fold").prepare(ds.replace(folds={"u3": test}))
+    # An ml-100k dataset without its folds is refused in one line, not split at random.
+    with pytest.raises(DataError, match="holds no official folds"):
+        get_protocol("ratings-fold").prepare(ds)
+    with pytest.raises(ConfigError, match="unknown option 'source'"):
+        get_protocol("ratings-fold", source="/somewhere")

@@ -67,6 +67,32 @@ def test_pretrain_true_trains_both_parts_first():
     assert ((items >= x.n_items // 2) == group).all()
 
 
+def test_pretraining_is_a_step_of_fit_not_of_building_the_network(tmp_path, monkeypatch):
+    from cinerec.models import load_model
+    from cinerec.models.ncf import GMF, MLP
+
+    x = planted_groups()
+    cfg = {**FAST, "pretrain": True, "epochs": 3, "recency_half_life": 0.0}
+    model = create("neumf", cfg).fit(x)
+    # The parts pretrain = a GMF and an MLP fitted first with NeuMF's own settings.
+    part = {k: v for k, v in model.config.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "alpha")}
+    create("gmf", part).fit(x).save(tmp_path / "gmf")
+    create("mlp", part).fit(x).save(tmp_path / "mlp")
+    from_saved = create("neumf", {**cfg, "pretrain": False, "gmf_path": str(tmp_path / "gmf"),
+                                  "mlp_path": str(tmp_path / "mlp")}).fit(x)
+    users = np.arange(x.n_users)
+    np.testing.assert_array_equal(from_saved.score(users), model.score(users))
+    # Building the network (as loading a saved model does) trains nothing.
+    model.save(tmp_path / "neumf")
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a part was trained again")
+
+    monkeypatch.setattr(GMF, "fit", refuse)
+    monkeypatch.setattr(MLP, "fit", refuse)
+    np.testing.assert_array_equal(load_model(tmp_path / "neumf").score(users), model.score(users))
+
+
 def test_mismatched_pretrained_parts_are_refused(tmp_path):
     x = planted_groups()
     create("gmf", {**FAST, "factors": 4, "epochs": 1}).fit(x).save(tmp_path / "gmf")

@@ -1,9 +1,11 @@
+"""The one ranking rule: top_k lists and rank_of positions agree on every tie."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from cinerec.errors import ConfigError
-from cinerec.models.base import top_k
+from cinerec.ranking import rank_of, top_k
 
 
 def test_top_k_orders_excludes_and_pads():
@@ -45,3 +47,66 @@ def test_one_row_equals_that_row_of_the_batch():
     for r in range(50):
         single, _ = top_k(scores[r:r + 1], 10, seen[r])
         assert single[0].tolist() == batch[r].tolist()
+
+
+def test_base_still_offers_top_k():
+    from cinerec.models.base import top_k as from_base
+
+    assert from_base is top_k
+
+
+def test_rank_of_by_hand_with_ties_and_exclusions():
+    # Row 0: item 2 scores 0.5; ahead of it: item 1 (0.9) and item 0 (0.5, lower index);
+    # item 3 (0.7) is excluded and does not count; item 4 ties at a higher index.
+    # Row 1: item 4 is best but excluded; items 0 and 1 tie with item 3 at a lower index.
+    scores = np.array([[0.5, 0.9, 0.5, 0.7, 0.5],
+                       [1.0, 1.0, 0.0, 1.0, 9.0]], dtype=np.float32)
+    seen = sp.csr_matrix(np.array([[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]))
+    assert rank_of(scores, np.array([2, 3]), seen).tolist() == [3, 3]
+    assert rank_of(scores, np.array([4, 0])).tolist() == [5, 2]  # nothing excluded
+    items, _ = top_k(scores, 5, seen)
+    assert items.tolist() == [[1, 0, 2, 4, -1], [0, 1, 3, 2, -1]]
+
+
+def test_rank_of_with_candidates_ranks_by_column():
+    scores = np.array([[2.0, 3.0, 2.0, 2.0]], dtype=np.float32)
+    cand = np.array([[9, 4, 1, 7]])
+    seen = sp.csr_matrix(([1.0], ([0], [9])), shape=(1, 10))  # the first candidate is seen
+    # Column 3 (item 7): behind item 4 (3.0) and item 1 (2.0, earlier column); item 9 is seen.
+    assert rank_of(scores, np.array([3]), seen, cand).tolist() == [3]
+    assert top_k(scores, 3, seen, cand)[0].tolist() == [[4, 1, 7]]
+
+
+def test_an_excluded_held_out_item_is_ranked_against_the_eligible_ones():
+    scores = np.array([[0.1, 0.3, 0.2]], dtype=np.float32)
+    seen = sp.csr_matrix(np.array([[1, 1, 0]]))
+    assert rank_of(scores, np.array([0]), seen).tolist() == [2]  # only item 2 (0.2) counts
+
+
+@pytest.mark.parametrize("with_candidates", [False, True])
+def test_rank_of_is_the_position_in_top_k(with_candidates):
+    rng = np.random.default_rng(3)
+    n, n_items, m = 40, 30, 30
+    scores = rng.integers(0, 4, size=(n, m)).astype(np.float32)  # many ties
+    seen = sp.random(n, n_items, density=0.3, random_state=2, format="csr")
+    seen.data[:] = 1.0
+    cand = np.argsort(rng.random((n, n_items)), axis=1)[:, :m] if with_candidates else None
+    items, _ = top_k(scores, m, seen, cand)
+    item_of = cand if with_candidates else np.broadcast_to(np.arange(m), (n, m))
+    checked = 0
+    for col in range(m):
+        cols = np.full(n, col)
+        ranks = rank_of(scores, cols, seen, cand)
+        target = item_of[:, col]
+        eligible = ~np.asarray(seen[np.arange(n)[:, None], target[:, None]].todense()).ravel().astype(bool)
+        for r in np.flatnonzero(eligible):
+            assert items[r, ranks[r] - 1] == target[r]
+            checked += 1
+    assert checked > n * m // 2
+
+
+def test_rank_of_names_bad_arguments():
+    with pytest.raises(ValueError, match="columns has 1 entries"):
+        rank_of(np.zeros((2, 3)), np.array([0]))
+    with pytest.raises(ValueError, match=r"\[0, 3\), got 3"):
+        rank_of(np.zeros((1, 3)), np.array([3]))

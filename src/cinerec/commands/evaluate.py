@@ -60,8 +60,6 @@ def run(args: argparse.Namespace) -> int:
     protocol.check(model)
 
     dataset = load(args.data)
-    if args.protocol == "ratings-fold":  # the official fold files sit beside the ratings
-        protocol = get_protocol(args.protocol, source=dataset.info.get("source") or str(args.data), **options)
     print(f"data: {args.data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
           f"{dataset.n_items:,} movies; {protocol.describe()}", file=sys.stderr)
     result = protocol.prepare(dataset, seed=args.seed).evaluate(model)

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from cinerec.evaluation.protocols import get_protocol
     from cinerec.models import create
     from cinerec.runs import finish_run, save_dataset, save_model
-    from cinerec.training import NeuralRecommender, distributed_context
+    from cinerec.models.neural import NeuralRecommender
+    from cinerec.training import distributed_context
 
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
@@ -91,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
 
     dataset = load(args.data)
-    if protocol_name == "ratings-fold" and "source" not in options:  # the fold files sit beside the ratings
-        protocol = get_protocol(protocol_name, source=dataset.info.get("source") or str(args.data), **options)
     main = distributed_context().is_main
     if main:
         print(f"data: {args.data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "

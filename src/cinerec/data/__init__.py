@@ -5,7 +5,8 @@
 
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 from cinerec.data.download import cache_dir, fetch
-from cinerec.data.movielens import OFFICIAL_FOLDS, RELEASE_NAMES, load, official_fold
+from cinerec.data.movielens import OFFICIAL_FOLDS, RELEASE_NAMES, load
+from cinerec.data.split import official_split
 
 __all__ = [
     "Catalog",
@@ -17,5 +18,5 @@ __all__ = [
     "cache_dir",
     "fetch",
     "load",
-    "official_fold",
+    "official_split",
 ]

@@ -261,6 +261,10 @@ class Dataset:
         user_features: demographics aligned to user index (columns such as ``age``,
             ``gender``, ``occupation``, ``zip``), or ``None`` when the release has none.
         info: facts about the source, e.g. ``{"release": "ml-100k", "catalog_items": 1682}``.
+        folds: the splits the source publishes (ml-100k: ``u1``..``u5``, ``ua``, ``ub``),
+            read when the source is loaded: fold name → ``(n_ratings,) bool``, True for
+            the ratings in that fold's test set, aligned to :attr:`interactions`' rows;
+            the other ratings are its training set. Empty when the source has none.
     """
 
     name: str
@@ -270,6 +274,7 @@ class Dataset:
     catalog: Catalog
     user_features: pd.DataFrame | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    folds: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.user_ids) != self.interactions.n_users:
@@ -279,6 +284,13 @@ class Dataset:
         if self.user_features is not None and len(self.user_features) != self.n_users:
             raise ValueError("user_features must have one row per user")
         object.__setattr__(self, "info", dict(self.info))
+        folds = {}
+        for fold, mask in self.folds.items():
+            m = np.asarray(mask)
+            if m.dtype != bool or m.shape != (len(self.interactions),):
+                raise ValueError(f"fold {fold!r} must be a bool mask with one entry per rating")
+            folds[str(fold)] = _frozen(m, bool)
+        object.__setattr__(self, "folds", folds)
 
     @property
     def n_users(self) -> int:
@@ -292,8 +304,13 @@ class Dataset:
         return dataclasses.replace(self, **changes)
 
     def with_interactions(self, interactions: Interactions) -> "Dataset":
-        """Same id space, other rows (e.g. binarized ratings)."""
-        return dataclasses.replace(self, interactions=interactions)
+        """Same id space, other rows (e.g. binarized ratings).
+
+        The folds stay when the rows do (as many rows, e.g. new ratings); other rows
+        lose them, since they can no longer say which rating is in which fold.
+        """
+        same_rows = len(interactions) == len(self.interactions)
+        return dataclasses.replace(self, interactions=interactions, folds=self.folds if same_rows else {})
 
     def subset(self, rows: np.ndarray) -> "Dataset":
         """Keep the given rows, then drop users and movies left with no rows and renumber.
@@ -314,7 +331,7 @@ class Dataset:
             feats = self.user_features.iloc[users].reset_index(drop=True)
         return Dataset(
             self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
-            self.catalog.take(items), feats, self.info,
+            self.catalog.take(items), feats, self.info, {k: m[rows] for k, m in self.folds.items()},
         )
 
     def describe(self) -> dict[str, Any]:
@@ -361,6 +378,8 @@ class Dataset:
             np.savez(tmp / "catalog.npz", titles=self.catalog.titles.astype(str), years=self.catalog.years, genres=self.catalog.genres)
             if self.user_features is not None:
                 self.user_features.to_csv(tmp / "user_features.csv", index=False)
+            if self.folds:
+                np.savez_compressed(tmp / "folds.npz", **self.folds)
             meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names)}
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
 
@@ -382,8 +401,12 @@ class Dataset:
             feats = None
             if (path / "user_features.csv").exists():
                 feats = pd.read_csv(path / "user_features.csv", keep_default_na=False)
+            folds = {}
+            if (path / "folds.npz").exists():
+                with np.load(path / "folds.npz", allow_pickle=False) as z:
+                    folds = {k: z[k] for k in z.files}
             return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
-                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}))
+                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds)
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{path}: saved dataset is damaged ({e})") from None
 

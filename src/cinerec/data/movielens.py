@@ -5,7 +5,8 @@ Three file layouts cover the releases:
 - ``ml-100k``: ``u.data`` (tab-separated ``user item rating timestamp``), ``u.item``
   (``|``-separated, 24 fields, latin-1: id, title, release date, video release date,
   IMDb URL, 19 genre flags), ``u.genre`` (the genre vocabulary), ``u.user``
-  (``id|age|gender|occupation|zip``) and the official folds ``u1..u5``, ``ua``, ``ub``.
+  (``id|age|gender|occupation|zip``) and the official folds ``u1..u5``, ``ua``, ``ub``
+  (``uN.base`` / ``uN.test``, read with the ratings into ``Dataset.folds``).
 - ``ml-1m`` and ``ml-10m``: ``::``-separated ``ratings.dat`` and ``movies.dat``
   (``id::title::genres``, genres joined by ``|``); ml-1m adds ``users.dat``
   (``id::gender::age::occupation::zip``, occupation an integer code). ml-1m is
@@ -52,7 +53,6 @@ __all__ = [
     "OFFICIAL_FOLDS",
     "ML1M_OCCUPATIONS",
     "load",
-    "official_fold",
     "locate",
     "parse_titles",
 ]
@@ -143,40 +143,6 @@ def locate(
         path = _extract_local_zip(path)
     folder, family, rel = _detect(path, release)
     return folder, family, rel, name
-
-
-def official_fold(dataset: Dataset, source: str | os.PathLike, fold: str) -> tuple[Interactions, Interactions]:
-    """The official ml-100k split ``fold`` as ``(train, test)`` in ``dataset``'s id space.
-
-    Args:
-        dataset: the dataset loaded from the same release (its id maps encode the fold).
-        source: where the fold files are (release name, folder or zip), as for :func:`load`.
-        fold: ``"u1"``..``"u5"`` (five disjoint 80/20 splits) or ``"ua"``/``"ub"``
-            (exactly ten ratings per user in test).
-
-    Returns:
-        ``(train, test)`` read from ``<fold>.base`` and ``<fold>.test``; ratings become
-        ``1.0`` when the dataset was loaded with ``implicit=True``.
-    """
-    if fold not in OFFICIAL_FOLDS:
-        raise NotFoundError(f"unknown official fold {fold!r}; known: {', '.join(OFFICIAL_FOLDS)}")
-    folder, family, rel, _ = locate(source)
-    if family != "100k":
-        raise DataError(f"{folder}: official folds exist only for ml-100k, this folder holds {rel}")
-    implicit = bool(dataset.info.get("implicit", False))
-    out = []
-    for part in ("base", "test"):
-        path = folder / f"{fold}.{part}"
-        users, items, ratings, stamps = _read_ratings(path, "100k")
-        try:
-            u = dataset.user_ids.index(users)
-            i = dataset.item_ids.index(items)
-        except NotFoundError as e:
-            raise NotFoundError(f"{path}: {e} (not in the dataset's id space)") from None
-        if implicit:
-            ratings = np.ones(len(ratings), dtype=np.float32)
-        out.append(Interactions(u, i, ratings, stamps, dataset.n_users, dataset.n_items))
-    return out[0], out[1]
 
 
 def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -286,6 +252,7 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
     if implicit:
         ratings = np.ones(len(ratings), dtype=np.float32)
     interactions = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    folds = _read_folds(folder, user_raw, item_raw, user_codes, item_codes) if family == "100k" else {}
     info: dict[str, Any] = {
         "release": release,
         "catalog_items": int(len(movie_ids)),
@@ -293,7 +260,50 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
         "implicit": bool(implicit),
         "id_order": "sorted raw ids",
     }
-    return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info)
+    return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info,
+                   folds)
+
+
+def _read_folds(folder: Path, user_raw: np.ndarray, item_raw: np.ndarray, user_codes: np.ndarray,
+                item_codes: np.ndarray) -> dict[str, np.ndarray]:
+    """ml-100k's published folds as test masks over the rows of ``u.data``.
+
+    For each ``<fold>.test`` present (``u1``..``u5``, ``ua``, ``ub``): ``(n,) bool``, True
+    for the ratings of ``u.data`` whose (user, movie) pair that file lists. The fold's
+    training set, ``<fold>.base``, is the rest of ``u.data`` by construction, so it is
+    not read. A test file naming a user or movie without a rating, or a pair that
+    ``u.data`` does not hold, is refused with its line.
+    """
+    n_items = len(item_raw)
+    keys = user_codes.astype(np.int64) * n_items + item_codes
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    folds: dict[str, np.ndarray] = {}
+    for fold in OFFICIAL_FOLDS:
+        path = folder / f"{fold}.test"
+        if not path.is_file():
+            continue
+        users, items, _, _ = _read_ratings(path, "100k")
+        u = np.searchsorted(user_raw, users)
+        i = np.searchsorted(item_raw, items)
+        known = (u < len(user_raw)) & (i < n_items)
+        known[known] &= (user_raw[u[known]] == users[known]) & (item_raw[i[known]] == items[known])
+        test = np.where(known, u.astype(np.int64) * n_items + i, -1)
+        lo = np.searchsorted(sorted_keys, test, side="left")
+        hi = np.searchsorted(sorted_keys, test, side="right")
+        held = known & (hi > lo)
+        if not held.all():
+            row = int(np.argmin(held))
+            line = _line_of_row(path, row, header=False)
+            raise DataError(f"{path} line {line}: user {int(users[row])} never rated movie {int(items[row])} in u.data")
+        # Every row of u.data holding a listed pair (one, unless the pair repeats): the
+        # runs [lo, hi) of the sorted keys, marked through a difference array.
+        n = len(keys)
+        runs = np.cumsum(np.bincount(lo, minlength=n + 1) - np.bincount(hi, minlength=n + 1))[:n] > 0
+        mask = np.zeros(n, dtype=bool)
+        mask[order] = runs
+        folds[fold] = mask
+    return folds
 
 
 def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

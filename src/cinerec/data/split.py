@@ -9,12 +9,12 @@ input row exactly once.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
+from cinerec.errors import NotFoundError
 
 __all__ = ["Split", "random_split", "leave_last_out", "time_split", "official_split"]
 
@@ -151,19 +151,20 @@ def time_split(x: Interactions, at: int | float) -> Split:
     return _parts(x, part, False)
 
 
-def official_split(ds: Dataset, source: str | os.PathLike, fold: str) -> Split:
-    """A published MovieLens split (ml-100k ``u1``..``u5``, ``ua``, ``ub``) in ``ds``'s id space.
+def official_split(ds: Dataset, fold: str) -> Split:
+    """A published split (ml-100k ``u1``..``u5``, ``ua``, ``ub``), from ``ds.folds``.
 
-    Args:
-        ds: the dataset loaded from the same release.
-        source: where the fold files are (release name, folder or zip).
-        fold: the fold name.
+    The fold membership was read with the ratings (:attr:`Dataset.folds`); nothing is
+    read here. Train and test rows come by user, then movie, as the published fold
+    files list them.
 
     Raises:
-        cinerec.errors.DataError / NotFoundError: as raised by
-            ``cinerec.data.movielens.official_fold`` for a bad source or fold.
+        cinerec.errors.NotFoundError: ``ds`` has no fold of that name (naming those it has).
     """
-    from cinerec.data.movielens import official_fold
-
-    train, test = official_fold(ds, source, fold)
-    return Split(train=train, test=test)
+    if fold not in ds.folds:
+        have = ", ".join(ds.folds) or "none"
+        raise NotFoundError(f"{ds.name}: no official fold {fold!r} (this dataset has: {have})")
+    x = ds.interactions
+    test = ds.folds[fold]
+    by_pair = np.lexsort((x.items, x.users))
+    return Split(train=x.select(by_pair[~test[by_pair]]), test=x.select(by_pair[test[by_pair]]))

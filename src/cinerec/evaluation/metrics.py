@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "hits", "hit_rate", "ndcg", "recall", "precision", "mrr", "coverage",
-    "categorical_accuracy", "rmse", "mae",
+    "categorical_accuracy", "hit_rate_of_ranks", "mrr_of_ranks", "rmse", "mae",
 ]
 
 
@@ -160,6 +160,38 @@ def categorical_accuracy(ranked: Any, truth: Any, k: int | None = None) -> float
     hit, n_rel = hits(ranked, truth, k)
     total = int(n_rel.sum())
     return float(hit.sum() / total) if total else float("nan")
+
+
+def _ranks(ranks: Any) -> np.ndarray:
+    r = np.asarray(ranks)
+    if r.ndim != 1:
+        raise ValueError(f"ranks must be a 1-D array, got shape {r.shape}")
+    if len(r) and r.min() < 1:
+        raise ValueError(f"ranks are 1-based, got {r.min()}")
+    return r.astype(np.float64)
+
+
+def hit_rate_of_ranks(ranks: Any, k: int) -> float:
+    """HR@K from ranks: share of users whose one held-out movie has rank ``<= k``.
+
+    ``ranks`` is ``(n,) int``, the 1-based rank of each user's held-out movie (as
+    :func:`cinerec.ranking.rank_of` gives it); equal to :func:`hit_rate` of the
+    top-``k`` lists of the same ranking. ``nan`` for no users.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    r = _ranks(ranks)
+    return float(np.mean(r <= k)) if len(r) else float("nan")
+
+
+def mrr_of_ranks(ranks: Any) -> float:
+    """MRR from ranks: ``mean(1 / rank)`` of each user's one held-out movie, uncut.
+
+    ``ranks`` is ``(n,) int`` 1-based; equal to :func:`mrr` of full rankings. ``nan``
+    for no users.
+    """
+    r = _ranks(ranks)
+    return float(np.mean(1.0 / r)) if len(r) else float("nan")
 
 
 def _pair(pred: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,9 @@ on the same prepared split::
     results = [prepared.evaluate(create(name)) for name in ("popularity", "ease")]
 
 Protocols only call the model protocol (``fit``, ``recommend``, ``score``, ``predict``);
-ranking goes through the shared :func:`cinerec.models.base.top_k` inside ``recommend``.
+lists come from :func:`cinerec.ranking.top_k` inside ``recommend``, single ranks from
+:func:`cinerec.ranking.rank_of` (the same tie rule), and every figure from
+:mod:`cinerec.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import ConfigError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation import metrics as M
-from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create
+from cinerec.models.base import CapabilityError, Recommender, chunks, create
+from cinerec.ranking import rank_of
 
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
@@ -190,7 +193,7 @@ class Protocol:
 
     def check(self, model: Recommender) -> None:
         """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol."""
-        if self.needs_ratings and not isinstance(model, RatingRecommender):
+        if self.needs_ratings and not model.can_predict_ratings:
             raise CapabilityError(
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
@@ -205,8 +208,8 @@ class Protocol:
         raise CapabilityError(f"protocol {self.name} has no metrics")  # pragma: no cover
 
     def describe(self) -> str:
-        """One line: the name and the recipe."""
-        return f"{self.name}: {self.summary}"
+        """One line: the name and the recipe, with this protocol's option values filled in."""
+        return f"{self.name}: {self.summary.format(**self._options)}"
 
     def _check_ks(self) -> None:
         ks = self._options["ks"]
@@ -243,7 +246,7 @@ class LooSampled(Protocol):
     name = "loo-sampled"
     summary = (
         "each user's latest rating held out (timestamp ties: later file row); ranked among "
-        "n_negatives movies the user never rated, sampled uniformly with the seed, in a seeded "
+        "{n_negatives} movies the user never rated, sampled uniformly with the seed, in a seeded "
         "random order; HR@K, NDCG@K"
     )
     defaults = {"n_negatives": 99, "ks": (1, 5, 10), "valid": False}
@@ -309,7 +312,7 @@ class LooFull(Protocol):
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
         ranks = _full_ranks(model, prepared.users, prepared.truth, prepared.train)
-        out["mrr"] = float(np.mean(1.0 / ranks)) if len(ranks) else float("nan")
+        out["mrr"] = M.mrr_of_ranks(ranks)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
 
@@ -317,20 +320,14 @@ class LooFull(Protocol):
 def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, train: Interactions) -> np.ndarray:
     """``(n,) int64`` 1-based rank of each user's held-out movie among the movies not in train.
 
-    Counts the eligible movies scored higher, plus equal scores at a lower index: the
-    same order :func:`cinerec.models.base.top_k` produces, without sorting whole rows.
+    :func:`cinerec.ranking.rank_of` over whole rows, a chunk of users at a time: the
+    position the movie takes in ``recommend``'s lists, without sorting whole rows.
     """
     seen = train.seen
     out = np.empty(len(users), dtype=np.int64)
     for sl in chunks(len(users), model.chunk_size):
         u = users[sl]
-        s = model.score(u).astype(np.float32)
-        ex = seen[u]
-        s[np.repeat(np.arange(len(u)), np.diff(ex.indptr)), ex.indices] = -np.inf
-        t = truth[sl].astype(np.int64)
-        st = s[np.arange(len(u)), t][:, None]
-        before = np.arange(s.shape[1])[None, :] < t[:, None]
-        out[sl] = 1 + (s > st).sum(axis=1) + ((s == st) & before).sum(axis=1)
+        out[sl] = rank_of(model.score(u), truth[sl], seen[u])
     return out
 
 
@@ -391,11 +388,11 @@ class RatingsFold(Protocol):
 
     name = "ratings-fold"
     summary = (
-        "ml-100k: the official fold files uN.base/uN.test (fold u1..u5, or all = mean over "
-        "u1-u5 with per-fold values as rmse_uN); other releases: seeded random 80/20; "
-        "RMSE and MAE of predicted stars on every test rating"
+        "ml-100k: the official folds uN.base/uN.test, read with the ratings (fold u1..u5, "
+        "or all = mean over u1-u5 with per-fold values as rmse_uN); other releases: seeded "
+        "random 80/20; RMSE and MAE of predicted stars on every test rating"
     )
-    defaults = {"fold": "u1", "source": None}
+    defaults = {"fold": "u1"}
     needs_ratings = True
 
     def validate(self) -> None:
@@ -404,29 +401,26 @@ class RatingsFold(Protocol):
             raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all")
 
     def options(self) -> dict[str, Any]:
-        # The fold is recorded per prepared split (see Prepared.fold); the source is a path.
+        # The fold is recorded per prepared split (see Prepared.fold).
         return {}
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        seed = _seed(seed)
-        if dataset.info.get("release") != "ml-100k":
-            from cinerec.data.split import random_split
+        from cinerec.data.split import official_split, random_split
 
+        seed = _seed(seed)
+        if not dataset.folds:
+            if dataset.info.get("release") == "ml-100k":
+                raise DataError(
+                    f"protocol {self.name}: dataset {dataset.name!r} holds no official folds "
+                    "(load it from a release folder that has the uN.base/uN.test files)"
+                )
             split = random_split(dataset.interactions, test=0.2, seed=seed)
             return Prepared(self, seed, split.train, split.test, None,
                             np.unique(split.test.users).astype(np.int64), fold="random-80/20")
-        from cinerec.data.split import official_split
-
-        source = self.source or dataset.info.get("source") or dataset.info.get("path")
-        if not source:
-            raise ConfigError(
-                f"protocol {self.name}: the official ml-100k folds are read from the release folder; "
-                "pass it as the protocol's source option"
-            )
         names = OFFICIAL_FOLDS if self.fold == "all" else (self.fold,)
         parts = []
         for name in names:
-            split = official_split(dataset, source, name)
+            split = official_split(dataset, name)
             parts.append(Prepared(self, seed, split.train, split.test, None,
                                   np.unique(split.test.users).astype(np.int64), fold=name))
         if len(parts) == 1:

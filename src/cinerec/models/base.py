@@ -1,9 +1,9 @@
-"""The one protocol every model follows, and the one function that ranks.
+"""The one protocol every model follows.
 
-A model only scores. :func:`top_k` turns scores into rankings for every model alike:
-it removes the movies a user has already seen, restricts to candidates when asked, and
-breaks ties the same way everywhere. Users are scored in chunks so memory stays bounded
-whatever the number of users.
+A model only scores. :func:`cinerec.ranking.top_k` turns scores into rankings for every
+model alike: it removes the movies a user has already seen, restricts to candidates when
+asked, and breaks ties the same way everywhere. Users are scored in chunks so memory
+stays bounded whatever the number of users.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
 from cinerec.io import atomic_dir
+from cinerec.ranking import top_k
 
 __all__ = [
     "Recommender", "RatingRecommender", "register", "MODELS", "create", "load_model",
@@ -62,81 +63,6 @@ def create(name: str, config: Config | dict[str, Any] | None = None, *, where: s
 def chunks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
-
-
-def top_k(
-    scores: np.ndarray | torch.Tensor,
-    k: int,
-    exclude: sp.csr_matrix | None = None,
-    candidates: np.ndarray | None = None,
-    *,
-    copy: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best items of each row of ``scores``.
-
-    Args:
-        scores: ``(n, m) float`` scores (NumPy, or a torch tensor on any device); row
-            ``r`` scores the items ``candidates[r]`` when candidates are given, else items
-            ``0..m-1``.
-        k: how many to return per row.
-        exclude: ``(n, n_items)`` CSR matrix; its non-zero entries are never returned.
-        candidates: ``(n, m) int`` item indices that the columns of ``scores`` stand for.
-        copy: ``False`` lets the function overwrite ``scores`` (excluded entries become
-            ``-inf``), which saves copying a whole chunk of scores.
-
-    Returns:
-        ``(items, scores)``, each ``(n, k)``: item indices ``int32`` best first, and their
-        ``float32`` scores. Rows with fewer than ``k`` eligible items are padded with item
-        ``-1`` and score ``-inf``. Equal scores rank the lower column first.
-    """
-    if k < 1:
-        raise ConfigError(f"k must be at least 1, got {k}")
-    s = torch.as_tensor(scores)
-    if s.dtype != torch.float32:
-        s = s.float()
-    elif copy or (isinstance(scores, np.ndarray) and not scores.flags.writeable):
-        s = s.clone()
-    n, m = s.shape
-    dev = s.device
-    if exclude is not None and exclude.nnz:
-        if candidates is None:
-            rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
-            s[torch.from_numpy(rows).to(dev), torch.from_numpy(exclude.indices.astype(np.int64)).to(dev)] = -torch.inf
-        else:
-            s[torch.from_numpy(_seen_mask(exclude, candidates)).to(dev)] = -torch.inf
-    kk = min(k, m)
-    vals, cols = torch.topk(s, kk, dim=1, sorted=True)
-    vals, cols = vals.cpu(), cols.cpu()
-    if kk > 1:
-        # topk is not stable: rows holding equal finite scores are re-ranked by
-        # (score desc, column asc) so every model breaks ties the same way.
-        ties = ((vals[:, 1:] == vals[:, :-1]) & torch.isfinite(vals[:, 1:])).any(dim=1)
-        if bool(ties.any()):
-            rows = torch.nonzero(ties).flatten()
-            sub = s[rows.to(dev)].cpu()
-            order = np.lexsort((np.broadcast_to(np.arange(m), sub.shape), -sub.numpy()), axis=1)[:, :kk]
-            cols[rows] = torch.from_numpy(order)
-            vals[rows] = torch.gather(sub, 1, cols[rows])
-    items = cols.numpy().astype(np.int32)
-    if candidates is not None:
-        items = np.take_along_axis(np.asarray(candidates), items, axis=1).astype(np.int32)
-    out_scores = vals.numpy().astype(np.float32)
-    items[~np.isfinite(out_scores) & (out_scores < 0)] = -1
-    if kk < k:
-        items = np.pad(items, ((0, 0), (0, k - kk)), constant_values=-1)
-        out_scores = np.pad(out_scores, ((0, 0), (0, k - kk)), constant_values=-np.inf)
-    return items, out_scores
-
-
-def _seen_mask(exclude: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
-    """``(n, m) bool``: whether ``candidates[r, j]`` is stored in row ``r`` of ``exclude``."""
-    n, m = candidates.shape
-    n_items = exclude.shape[1]
-    keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(exclude.indptr)) * n_items + exclude.indices
-    probe = (np.arange(n, dtype=np.int64)[:, None] * n_items + candidates).ravel()
-    pos = np.searchsorted(keys, probe)
-    pos = np.minimum(pos, len(keys) - 1)
-    return (keys[pos] == probe).reshape(n, m)
 
 
 class Recommender(ABC):

@@ -20,7 +20,9 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
-from cinerec.training import NeuralRecommender, TrainConfig, pairwise_samples, pointwise_samples
+from cinerec.data.sampling import pairwise_samples, pointwise_samples
+from cinerec.models.neural import NeuralRecommender
+from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
 __all__ = ["MF", "BiasedMF", "MFConfig", "FactorNet"]
@@ -135,8 +137,10 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
                     torch.from_numpy(train.items.astype(np.int64)).to(device),
                     torch.from_numpy(train.ratings.copy()).to(device))
         if cfg.loss == "bce":
-            return pointwise_samples(train, cfg.negatives, rng, device)
-        return pairwise_samples(train, cfg.negatives, rng, device)
+            return pointwise_samples(train, cfg.negatives, rng, device, distribution=cfg.negative_distribution,
+                                     exponent=cfg.negative_exponent)
+        return pairwise_samples(train, cfg.negatives, rng, device, distribution=cfg.negative_distribution,
+                                exponent=cfg.negative_exponent)
 
     def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         net = self.module

@@ -18,7 +18,8 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
-from cinerec.training import NeuralRecommender, TrainConfig
+from cinerec.models.neural import NeuralRecommender
+from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
 __all__ = ["MLPRating", "MLPRatingConfig", "RatingMLPNet"]

@@ -36,7 +36,9 @@ from cinerec.data import transforms
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
-from cinerec.training import NeuralRecommender, TrainConfig, pointwise_samples
+from cinerec.data.sampling import pointwise_samples
+from cinerec.models.neural import NeuralRecommender
+from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
 __all__ = ["NCFConfig", "NeuMFConfig", "NCFNet", "GMF", "MLP", "NeuMF", "recency_weights"]
@@ -230,7 +232,9 @@ class _NCFModel(NeuralRecommender):
                       c.dropout, c.init_std)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
-        data = pointwise_samples(train, self.config.negatives, rng, device)
+        c = self.config
+        data = pointwise_samples(train, c.negatives, rng, device, distribution=c.negative_distribution,
+                                 exponent=c.negative_exponent)
         w = self._sample_weights(train, device)
         return data if w is None else (*data, w)
 
@@ -304,27 +308,37 @@ class NeuMF(_NCFModel):
     kind = "neumf"
     Config = NeuMFConfig
 
+    def __init__(self, config: NeuMFConfig | None = None) -> None:
+        super().__init__(config)
+        # The trained GMF and MLP networks the next build starts from, set by ``fit``
+        # for the length of one training run only.
+        self._parts: tuple[NCFNet, NCFNet] | None = None
+
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "NeuMF":
-        self._valid = valid  # the pretraining runs early-stop on the same validation set
+        """Pretrain (or load) the GMF and MLP parts when asked, then train NeuMF from them."""
+        self._parts = self._pretrained_parts(train, valid)
         try:
             return super().fit(train, valid)
         finally:
-            self._valid = None
+            self._parts = None
+
+    def _pretrained_parts(self, train: Interactions, valid: Interactions | None) -> tuple[NCFNet, NCFNet] | None:
+        """The GMF and MLP networks to start from: loaded from ``gmf_path`` / ``mlp_path``,
+        or fitted here on ``train`` with NeuMF's own settings (``pretrain``; they early-stop
+        on the same ``valid``), or ``None`` for a random start."""
+        c = self.config
+        if c.gmf_path:
+            return _load_part(c.gmf_path, "gmf").module, _load_part(c.mlp_path, "mlp").module
+        if not c.pretrain:
+            return None
+        base = {k: v for k, v in c.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "pretrain_mix")}
+        sub = NCFConfig.from_dict({**base, "progress": c.progress})
+        return GMF(sub).fit(train, valid).module, MLP(sub).fit(train, valid).module
 
     def _build(self, train: Interactions) -> nn.Module:
         net = super()._build(train)
-        c = self.config
-        if c.gmf_path:
-            gmf, mlp = (_load_part(c.gmf_path, "gmf"), _load_part(c.mlp_path, "mlp"))
-        elif c.pretrain:
-            base = {k: v for k, v in c.to_dict().items() if k not in ("pretrain", "gmf_path", "mlp_path", "pretrain_mix")}
-            sub = NCFConfig.from_dict({**base, "progress": c.progress})
-            valid = getattr(self, "_valid", None)
-            gmf = GMF(sub).fit(train, valid)
-            mlp = MLP(sub).fit(train, valid)
-        else:
-            return net
-        _blend(net, gmf.module, mlp.module, c.pretrain_mix)
+        if self._parts is not None:
+            _blend(net, *self._parts, self.config.pretrain_mix)
         return net
 
 
@@ -336,7 +350,7 @@ def recency_weights(train: Interactions, half_life: float) -> np.ndarray:
         half_life: a fraction of each user's time span, > 0.
 
     Returns:
-        ``(n_pairs,) float32`` in the order of :func:`cinerec.training.positive_pairs`
+        ``(n_pairs,) float32`` in the order of :func:`cinerec.data.sampling.positive_pairs`
         (``train.seen``'s cells): ``0.5 ** (age / (half_life * span))``, ``age`` measured
         back from the user's latest training timestamp, ``span`` from their earliest to
         latest (a repeated pair takes its last row's timestamp, as ``train.csr`` does).

@@ -26,7 +26,9 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import register
-from cinerec.training import NeuralRecommender, TrainConfig, positive_pairs
+from cinerec.data.sampling import positive_pairs
+from cinerec.models.neural import NeuralRecommender
+from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
 if TYPE_CHECKING:
