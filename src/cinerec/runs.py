@@ -29,7 +29,7 @@ from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
-__all__ = ["Run", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "RUN_FORMAT", "PLOTS"]
+__all__ = ["Run", "Plots", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "RUN_FORMAT", "PLOTS"]
 
 RUN_FORMAT = 1
 #: The run folder's subfolder of pictures.
@@ -153,6 +153,24 @@ class Run:
             raise DataError(f"{self.path}: the run holds no fitted model")
         return self.model_names[0]
 
+    def leaderboard(self) -> Any:
+        """``metrics.json`` as a DataFrame: one row per model, one column per figure."""
+        import pandas as pd
+
+        frame = pd.DataFrame.from_dict(self.metrics, orient="index")
+        frame.index.name = "model"
+        return frame
+
+    def plots(self) -> Plots:
+        """The run's pictures (``plots/*.png``), shown inline in a notebook."""
+        return Plots(sorted((self.path / PLOTS).glob("*.png")))
+
+    def top_n(self, user_ids: Any, k: int = 10, model: str | None = None) -> Any:
+        """Each raw user id's top-``k`` as a DataFrame (:func:`cinerec.serving.lists.top_n`)."""
+        from cinerec.serving.lists import top_n
+
+        return top_n(self, user_ids, k, model=model)
+
     def model(self, name: str | None = None) -> Recommender:
         name = name or self.default_model
         if name not in self.model_names:
@@ -160,6 +178,30 @@ class Run:
         if name not in self._models:
             self._models[name] = load_model(self.path / "models" / name)
         return self._models[name]
+
+
+class Plots:
+    """A run's PNGs; shown inline in a notebook (Jupyter calls ``_repr_html_``)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __repr__(self) -> str:
+        return "Plots(" + ", ".join(p.name for p in self.paths) + ")"
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+
+        parts = []
+        for p in self.paths:
+            data = base64.b64encode(p.read_bytes()).decode("ascii")
+            parts.append(f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%">'
+                         f"<figcaption>{html.escape(p.name)}</figcaption></figure>")
+        return "".join(parts)
 
 
 def open_run(path: str | os.PathLike) -> Run:

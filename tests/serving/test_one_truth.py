@@ -139,3 +139,23 @@ def test_reasons_never_name_a_disliked_movie_across_the_store(train_run, truth):
     stars = np.array(stars)
     assert len(stars) > 0.9 * ds.n_users * K
     assert stars.min() >= 3
+
+
+def test_notebook_frames_match_the_cli(train_run, exposed):
+    from cinerec.serving.lists import top_n
+
+    run, _ = train_run
+    ds = run.dataset
+    raw = [ds.user_ids.raw[u] for u in exposed[:3]]
+    frame = run.top_n(raw, K)
+    assert list(frame.columns) == ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
+    assert len(frame) == 3 * K and frame["rank"].tolist()[:K] == list(range(1, K + 1))
+    cli = recommend_for(run.path, raw[0], K)
+    first = frame[frame["user_id"] == raw[0]]
+    assert first["movie_id"].tolist() == [r["movie_id"] for r in cli]
+    assert first["reason"].tolist() == [r["reason"] for r in cli]
+    same = top_n(run.model(), raw[:1], K, dataset=ds)
+    assert same["movie_id"].tolist() == first["movie_id"].tolist()
+    board = run.leaderboard()
+    assert board.index.tolist() == ["ease"] and "hr@10" in board.columns
+    assert "<img" in run.plots()._repr_html_() or len(run.plots()) == 0

@@ -23,7 +23,7 @@ from cinerec.data.history import history_row, is_implicit, liked, seen
 from cinerec.errors import DataError, NotFoundError
 from cinerec.models.base import Recommender, top_k
 
-__all__ = ["Lists", "reason_text", "NO_LIKED_REASON", "POPULAR_REASON"]
+__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
 NO_LIKED_REASON = "popular with people who like what you like"
@@ -137,6 +137,31 @@ class Lists:
                             reason_movie_id=because["movie_id"] if because else None))
         return out
 
+    def frame(self, user_ids: Any, k: int = 10) -> Any:
+        """A pandas DataFrame of each raw user id's top-``k``, for notebooks.
+
+        Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year``,
+        ``genres`` (a list), ``score`` and ``reason``; one row per recommendation, users
+        in the order given.
+        """
+        import pandas as pd
+
+        ids = list(user_ids) if not isinstance(user_ids, (str, bytes)) and np.ndim(user_ids) else [user_ids]
+        users = np.array([self.user_index(u) for u in ids], dtype=np.int64)
+        rows = []
+        if len(users):
+            order, first = np.unique(users, return_index=True)  # for_users wants distinct users
+            items, scores, reasons = self.for_users(order, k)
+            at = {int(u): j for j, u in enumerate(order)}
+            for raw, u in zip(ids, users):
+                j = at[int(u)]
+                for rank, rec in enumerate(self.records(items[j], scores[j], reasons[j]), 1):
+                    rows.append({"user_id": raw, "rank": rank, "movie_id": rec["movie_id"], "title": rec["title"],
+                                 "year": rec["year"], "genres": rec["genres"], "score": rec["score"],
+                                 "reason": rec["reason"]})
+        columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
+        return pd.DataFrame(rows, columns=columns)
+
     def user_index(self, user: Any) -> int:
         """The index of raw user id ``user``, with one clear error when unknown."""
         u = self.dataset.user_ids.get(user)
@@ -161,3 +186,26 @@ def _with_columns(matrix: sp.csr_matrix, users: np.ndarray, columns: np.ndarray)
 
 def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
+
+
+def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = None,
+          model: str | None = None) -> Any:
+    """The top-``k`` of raw user ids as a DataFrame (see :meth:`Lists.frame`).
+
+    Args:
+        source: a run folder (path or opened :class:`~cinerec.runs.Run`), or a fitted
+            model together with ``dataset``.
+        user_ids: raw user ids, as in the data.
+        k: list length.
+        dataset: the dataset a fitted model was trained on (its whole data: every rated
+            movie counts as seen).
+        model: which of a run's models (default: the run's best).
+    """
+    if isinstance(source, Recommender):
+        if dataset is None:
+            raise DataError("top_n: a fitted model needs the dataset it was trained on (dataset=...)")
+        return Lists(dataset, source).frame(user_ids, k)
+    from cinerec.runs import Run, open_run
+
+    run = source if isinstance(source, Run) else open_run(source)
+    return Lists(run.dataset, run.model(model)).frame(user_ids, k)
