@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 from cinerec.evaluation.protocols import LOWER_IS_BETTER, Result
 
-__all__ = ["leaderboard", "markdown_table"]
+__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks"]
 
 
 def _groups(results: Iterable[Result]) -> list[list[Result]]:
@@ -55,6 +55,21 @@ def _direction(cols: list[str]) -> str:
     if not lower:
         return "higher is better"
     return f"lower is better for {', '.join(lower)}; higher for the rest"
+
+
+def leaderboard_blocks(results: Iterable[Result], metrics: Sequence[str] | None = None
+                       ) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The parts of :func:`leaderboard`, for drawing it another way (the CLI's Rich tables).
+
+    Returns:
+        One ``(title, column names, rows of formatted cells)`` per protocol.
+    """
+    blocks = []
+    for group in _groups(results):
+        cols = _columns(group, metrics)
+        head, rows = _rows(group, cols)
+        blocks.append((f"protocol: {group[0].label}  ({_direction(cols)})", head, rows))
+    return blocks
 
 
 def leaderboard(results: Iterable[Result], metrics: Sequence[str] | None = None) -> str:

@@ -198,7 +198,7 @@ def export_store(
     Returns:
         The new store's :class:`StoreInfo`.
     """
-    from tqdm.auto import tqdm
+    from cinerec.progress import bar as progress_bar
 
     if not 1 <= int(k) <= 1000:
         raise DataError(f"-k {k}: must be between 1 and 1000")
@@ -238,7 +238,7 @@ def export_store(
             _write_catalog(con, run)
             con.executemany("INSERT INTO users VALUES (?, ?)",
                             zip(range(ds.n_users), (str(u) for u in ds.user_ids.raw.tolist())))
-            bar = tqdm(total=ds.n_users, desc=f"export {name}", unit="user", disable=not progress, leave=False)
+            bar = progress_bar(ds.n_users, f"export {name}", unit="user", enabled=progress)
             for sl in chunks(ds.n_users, step):
                 users = np.arange(sl.start, sl.stop)
                 items, scores = rec.recommend(users, k)
