@@ -14,6 +14,7 @@ import sys
 
 import typer
 import typer.core
+from click import exceptions as click_errors
 
 import cinerec
 from cinerec.commands import data, evaluate, export, quickstart, recommend, serve, train
@@ -26,6 +27,8 @@ app = typer.Typer(
     help="Movie recommendation from ratings logs to served top-N lists.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help text: Rich's help panels would double the start-up time of `cinerec --help`.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 data_app = typer.Typer(name="data", help="Fetch, describe or synthesize MovieLens data.", no_args_is_help=True)
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except CinerecError as e:
         print(f"cinerec: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
-    except typer.TyperException as e:  # Click's usage errors, as Typer carries them
+    except click_errors.ClickException as e:
         return _usage_error(e, command)
     except typer.Abort:
         print("cinerec: interrupted", file=sys.stderr)
@@ -83,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     return status if isinstance(status, int) else 0
 
 
-def _usage_error(error: typer.TyperException, root: typer.core.TyperGroup) -> int:
-    # Typer carries its own copy of Click; its usage errors are these classes.
-    from typer._click import exceptions as click_errors
-
+def _usage_error(error: "click_errors.ClickException", root: typer.core.TyperGroup) -> int:
     ctx = error.ctx if isinstance(error, click_errors.UsageError) else None
     message = error.format_message()
     if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: its help, already printed

@@ -22,10 +22,13 @@ Source = Annotated[str, typer.Argument(
 def fetch(
     source: Source,
     base_url: Annotated[Optional[str], typer.Option(
-        "--base-url", metavar="URL", help="Where <release>.zip is served \\[default: GroupLens].")] = None,
+        "--base-url", metavar="URL", help="Where <release>.zip is served [default: GroupLens].")] = None,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Download a release into the cache (checked against its sha256), or unpack a local zip; print its folder."""
+    """Download a release (sha256-checked) or unpack a zip.
+
+    Prints the folder it is in.
+    """
     from cinerec import progress
     from cinerec.data import download
     from cinerec.data.movielens import locate
@@ -46,7 +49,7 @@ def info(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Counts, rating range and time range of a release, folder or zip."""
+    """Counts, rating range and time range of a source."""
     from cinerec import progress
     from cinerec.commands.show import print_facts, print_json
     from cinerec.data import load
@@ -72,7 +75,10 @@ def synthesize(
     crlf: Annotated[bool, typer.Option("--crlf", help="Windows line endings.")] = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Write a synthetic release in a real release's file formats and shape; print its folder."""
+    """Write a synthetic release shaped like a real one.
+
+    Same file formats as the real release; prints the folder.
+    """
     from cinerec.commands.show import say
     from cinerec.data.synthetic import SHAPES, write_release
     from cinerec.errors import ConfigError, NotFoundError

@@ -21,7 +21,10 @@ def evaluate(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Fit a model and measure it under a named protocol; nothing is saved."""
+    """Fit a model and measure it under a named protocol.
+
+    Prints the figures with the protocol beside them; nothing is saved.
+    """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data import load

@@ -27,7 +27,11 @@ def export(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Write every user's top-K recommendations, with reasons, into a SQLite store for serving."""
+    """Write every user's top-K into a SQLite store for serving.
+
+    The store is written under a temporary name and swapped in atomically; saved
+    profiles beside it are never touched.
+    """
     from cinerec import progress
     from cinerec.commands.show import print_json, say
     from cinerec.serving.store import export_store

@@ -61,13 +61,13 @@ Model = Annotated[str, typer.Option(
 ConfigFile = Annotated[Optional[Path], typer.Option(
     "--config", metavar="FILE.toml", show_default=False,
     help="The model's settings from a TOML file: keys at top level, tables only for table settings "
-         "(a blend member's in \\[settings.NAME]).")]
+         "(a blend member's in [settings.NAME]).")]
 Set = Annotated[Optional[list[str]], typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
     help="One model setting, the value in TOML syntax (repeatable); wins over --config.")]
 Protocol = Annotated[Optional[str], typer.Option(
     "--protocol", metavar="NAME", show_default=False, autocompletion=complete_protocol_name,
-    help="The evaluation protocol (docs/protocols.md) \\[default: ratings-random for rating models, "
+    help="The evaluation protocol (docs/protocols.md) [default: ratings-random for rating models, "
          "else loo-sampled].")]
 ProtocolOption = Annotated[Optional[list[str]], typer.Option(
     "--protocol-option", metavar="KEY=VALUE", show_default=False,
@@ -80,7 +80,7 @@ RunDir = Annotated[Path, typer.Option(
     "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train or quickstart.")]
 RunModel = Annotated[Optional[str], typer.Option(
     "--run-model", metavar="NAME", show_default=False,
-    help="Which of the run's saved models \\[default: the run's best].")]
+    help="Which of the run's saved models [default: the run's best].")]
 
 
 def read_config_file(path: Path, model: "Recommender") -> dict[str, Any]:

@@ -31,18 +31,24 @@ RANK_BY = ("loo-full", "hr@10")  # the leaderboard's order and the run's best mo
 def quickstart(
     data: Annotated[Optional[str], typer.Option(
         "--data", metavar="SOURCE", show_default=False,
-        help="The ratings, as for every command \\[default: ml-100k, downloaded once; offline, a labelled "
+        help="The ratings, as for every command [default: ml-100k, downloaded once; offline, a labelled "
              "synthetic sample].")] = None,
     model: Annotated[Optional[list[str]], typer.Option(
         "--model", metavar="NAME", show_default=False, autocompletion=flags.complete_model_name,
-        help=f"A model to create and fit (repeatable, or comma-separated) \\[default: {','.join(DEFAULT_MODELS)}].")] = None,
+        help=f"A model to create and fit (repeatable, or comma-separated) [default: {','.join(DEFAULT_MODELS)}].")] = None,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="The run folder to write.")] = Path("runs/quickstart"),
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """MovieLens end to end: fit, evaluate, leaderboard, top-10 lists and a run folder."""
+    """MovieLens end to end: leaderboard, top-10 lists, run folder.
+
+    Loads ml-100k (or --data), fits the models, evaluates them under loo-sampled and
+    loo-full on one shared split, prints the leaderboard, refits every model on all the
+    ratings, prints the top-10 unseen movies for a few users and writes a run folder
+    that recommend, export and serve reuse.
+    """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.errors import ConfigError

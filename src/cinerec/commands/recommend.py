@@ -29,7 +29,11 @@ def recommend(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Recommend unseen movies to one user of a run, each with a reason."""
+    """Top unseen movies for one user of a run, with reasons.
+
+    Movies the person rated are never recommended; each reason names the movie they
+    liked that is most like the recommended one.
+    """
     from cinerec.commands.show import print_json
 
     recs = recommend_for(run, user, k, run_model)

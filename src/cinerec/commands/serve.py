@@ -30,10 +30,10 @@ def serve(
     run: flags.RunDir,
     db: Annotated[Optional[Path], typer.Option(
         "--db", metavar="FILE", show_default=False,
-        help="A store written by cinerec export \\[default: score live].")] = None,
+        help="A store written by cinerec export [default: score live].")] = None,
     profiles: Annotated[Optional[Path], typer.Option(
         "--profiles", metavar="FILE", show_default=False,
-        help="The profiles file \\[default: beside --db, else in the run folder].")] = None,
+        help="The profiles file [default: beside --db, else in the run folder].")] = None,
     run_model: flags.RunModel = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
@@ -43,7 +43,11 @@ def serve(
         "--log-level", help="uvicorn's log level (--quiet lowers the default to warning).")] = LogLevel.info,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Serve recommendations over HTTP, with a web page, from a run folder."""
+    """Serve a run's recommendations over HTTP, with a web page.
+
+    Known users are answered from the store (--db) when it matches the served model,
+    else scored live. Everything is opened and checked before listening.
+    """
     import uvicorn
 
     from cinerec.serving.api import create_app

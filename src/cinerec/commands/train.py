@@ -34,7 +34,11 @@ def train(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Train a model, evaluate it under a protocol and save it in a run folder."""
+    """Train a model, evaluate it and keep it in a run folder.
+
+    Neural models write checkpoints to DIR/checkpoints; --resume continues a killed run
+    from its last checkpoint to the same result.
+    """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data import load
