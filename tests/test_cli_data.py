@@ -80,3 +80,11 @@ def test_synthesize_quiet_says_nothing(tmp_path, capsys) -> None:
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(out) and captured.err == ""
+
+
+def test_info_table_shows_brackets_as_written(tmp_path, capsys) -> None:
+    folder = tmp_path / "[bold]ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(folder), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(folder), "--release", "ml-100k"]) == 0
+    assert f"source              {folder}" in capsys.readouterr().out

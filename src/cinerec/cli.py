@@ -89,19 +89,19 @@ def main(argv: list[str] | None = None) -> int:
 def _usage_error(error: "click_errors.ClickException", root: typer.core.TyperGroup) -> int:
     ctx = error.ctx if isinstance(error, click_errors.UsageError) else None
     message = error.format_message()
-    if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: its help, already printed
-        if message:
-            print(message, file=sys.stderr)
+    if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: the message is its help
+        print(message, file=sys.stderr)
         return 2
     where = ctx.command_path if ctx is not None else "cinerec"
     if isinstance(error, click_errors.NoSuchOption) and ctx is not None:
         name = error.option_name
         takes = {opt for p in ctx.command.params for opt in p.opts}
+        hint = _RENAMED.get(name) if name != "--model" or "--run-model" in takes else None
         if name == "--json":
             message = (f"--json: {where} prints no figures to give as JSON "
                        f"(--json works with: {', '.join(_json_commands(root))})")
-        elif name in _RENAMED and not (name == "--model" and "--run-model" not in takes):
-            message = f"no such option {name}: {_RENAMED[name]}"
+        elif hint is not None:
+            message = f"no such option {name}: {hint}"
     command = where.removeprefix("cinerec").strip()
     print(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)",
           file=sys.stderr)

@@ -34,7 +34,7 @@ def evaluate(
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
 
     with progress.silenced(quiet):
-        dataset = load(data)
+        dataset = load(data, progress=True)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)

@@ -83,8 +83,8 @@ RunModel = Annotated[Optional[str], typer.Option(
     help="Which of the run's saved models [default: the run's best].")]
 
 
-def read_config_file(path: Path, model: "Recommender") -> dict[str, Any]:
-    """Settings for a model like ``model`` from a TOML file, with one clear line if they cannot be used.
+def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, Any]:
+    """Settings of a ``model_class`` model from a TOML file, or one clear line saying why not.
 
     Keys sit at top level (``epochs = 30``). A table is read only where the model has a
     table-valued setting, e.g. a blend member's ``[settings.bpmf]``; any other table is
@@ -105,14 +105,14 @@ def read_config_file(path: Path, model: "Recommender") -> dict[str, Any]:
         raise ConfigError(f"--config {path}: is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
-    config_cls = type(model.config)
+    config_cls = model_class.Config
     hints = typing.get_type_hints(config_cls)
     tables = [f.name for f in dataclasses.fields(config_cls) if typing.get_origin(hints[f.name]) is dict]
     for key, value in values.items():
         if isinstance(value, dict) and key not in tables:
             where = f"its table settings: {', '.join(f'[{t}]' for t in tables)}" if tables \
                 else "put its settings at the top level"
-            raise ConfigError(f"{path}: table [{key}] is not a table setting of {model.name} ({where})")
+            raise ConfigError(f"{path}: table [{key}] is not a table setting of {model_class.name} ({where})")
     return values
 
 
@@ -125,8 +125,8 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     from cinerec.config import parse_set_options
     from cinerec.models import create
 
-    default = create(name)  # an unknown name is one line listing the known ones
-    file_values = read_config_file(config, default) if config is not None else {}
+    model_class = type(create(name))  # an unknown name is one line listing the known ones
+    file_values = read_config_file(config, model_class) if config is not None else {}
     set_values = parse_set_options(sets)
     if file_values:  # the file alone first, so its mistakes are blamed on it
         _create(name, file_values, str(config))

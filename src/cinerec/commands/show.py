@@ -37,12 +37,11 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
     from rich.table import Table
     from rich.text import Text
 
-    rows = [[str(c) for c in row] for row in rows]
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for j, name in enumerate(head):
-        table.add_column(name, justify="right" if j >= numeric_from else "left", no_wrap=True)
+        table.add_column(Text(name), justify="right" if j >= numeric_from else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(str(c)) for c in row))  # Text: a "[" in a title or path is not markup
     console = Console(file=sys.stdout)
     width = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
     if width > console.width:  # draw it whole; cut columns would hide figures

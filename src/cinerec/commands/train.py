@@ -54,7 +54,7 @@ def train(
 
     main = distributed_context().is_main
     with progress.silenced(quiet or not main):
-        dataset = load(data)
+        dataset = load(data, progress=True)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
