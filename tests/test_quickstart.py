@@ -13,7 +13,8 @@ from cinerec.runs import open_run
 @pytest.mark.slow
 def test_quickstart_on_real_ml100k_writes_a_reusable_run(ml100k_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["quickstart", "--data", str(ml100k_dir), "--out", str(out), "--model", "popularity", "--model", "ease", "--users", "2"]) == 0
+    assert main(["quickstart", "--data", str(ml100k_dir), "--out", str(out), "--model", "popularity", "--model", "ease",
+                 "--users", "2"]) == 0
     printed = capsys.readouterr().out
     assert "protocol: loo-sampled" in printed and "protocol: loo-full" in printed
     assert "top-10 unseen movies for user 1" in printed

@@ -12,8 +12,8 @@ A mistake a user can make (a bad flag, file, id or setting) is one line on stder
 
 import sys
 
+import click
 import typer
-import typer.core
 from click import exceptions as click_errors
 
 import cinerec
@@ -70,7 +70,7 @@ _RENAMED = {
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
     try:
         status = command.main(args=argv, prog_name="cinerec", standalone_mode=False)
     except CinerecError as e:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     return status if isinstance(status, int) else 0
 
 
-def _usage_error(error: "click_errors.ClickException", root: typer.core.TyperGroup) -> int:
+def _usage_error(error: click_errors.ClickException, root: click.Command) -> int:
     ctx = error.ctx if isinstance(error, click_errors.UsageError) else None
     message = error.format_message()
     if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: the message is its help
@@ -108,12 +108,14 @@ def _usage_error(error: "click_errors.ClickException", root: typer.core.TyperGro
     return 2
 
 
-def _json_commands(group: typer.core.TyperGroup, path: str = "") -> list[str]:
+def _json_commands(command: click.Command, path: str = "") -> list[str]:
     """The commands that take ``--json``, e.g. ``data info``, found in the command tree."""
-    found = []
-    for name, cmd in group.commands.items():
+    found: list[str] = []
+    if not isinstance(command, click.Group):
+        return found
+    for name, cmd in command.commands.items():
         full = f"{path} {name}".strip()
-        if isinstance(cmd, typer.core.TyperGroup):
+        if isinstance(cmd, click.Group):
             found += _json_commands(cmd, full)
         elif any("--json" in p.opts for p in cmd.params):
             found.append(full)

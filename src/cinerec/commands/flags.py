@@ -27,7 +27,7 @@ import typer
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
-    from cinerec.evaluation.protocols import Protocol
+    from cinerec.evaluation.protocols import Protocol as EvaluationProtocol
     from cinerec.models import Recommender
 
 __all__ = [
@@ -176,7 +176,7 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
     return name, values
 
 
-def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "Protocol":
+def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "EvaluationProtocol":
     """The protocol to run on ``dataset`` (``ratings-fold`` reads the fold files beside its ratings)."""
     from cinerec.evaluation.protocols import get_protocol
 
