@@ -6,7 +6,7 @@
 """
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ Source = Annotated[str, typer.Argument(
 
 def fetch(
     source: Source,
-    base_url: Annotated[Optional[str], typer.Option(
+    base_url: Annotated[str | None, typer.Option(
         "--base-url", metavar="URL", help="Where <release>.zip is served [default: GroupLens].")] = None,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -43,7 +43,7 @@ def fetch(
 
 def info(
     source: Source,
-    release: Annotated[Optional[str], typer.Option(
+    release: Annotated[str | None, typer.Option(
         "--release", metavar="NAME", help="Which release the folder holds, when its name does not say.")] = None,
     implicit: Annotated[bool, typer.Option("--implicit", help="Read every rating as 1.0.")] = False,
     json: flags.Json = False,

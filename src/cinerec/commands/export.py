@@ -8,7 +8,6 @@ export never touches.
 """
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,8 +19,8 @@ __all__ = ["export"]
 
 def export(
     run: flags.RunDir,
-    db: Annotated[Path, typer.Option("--db", metavar="FILE", show_default=False,
-                                     help="The SQLite store to write (replaced atomically).")],
+    db: Annotated[str, typer.Option("--db", metavar="FILE", show_default=False,
+                                    help="The SQLite store to write (replaced atomically).")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Recommendations per user.")] = 50,
     run_model: flags.RunModel = None,
     json: flags.Json = False,

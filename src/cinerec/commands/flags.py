@@ -21,7 +21,7 @@ because each command imports the heavy libraries it needs when it runs.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -58,18 +58,18 @@ Data = Annotated[str, typer.Option(
 Model = Annotated[str, typer.Option(
     "--model", metavar="NAME", show_default=False, autocompletion=complete_model_name,
     help="A model to create and fit, by name (a wrong name lists them all).")]
-ConfigFile = Annotated[Optional[Path], typer.Option(
+ConfigFile = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE.toml", show_default=False,
     help="The model's settings from a TOML file: keys at top level, tables only for table settings "
          "(a blend member's in [settings.NAME]).")]
-Set = Annotated[Optional[list[str]], typer.Option(
+Set = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
     help="One model setting, the value in TOML syntax (repeatable); wins over --config.")]
-Protocol = Annotated[Optional[str], typer.Option(
+Protocol = Annotated[str | None, typer.Option(
     "--protocol", metavar="NAME", show_default=False, autocompletion=complete_protocol_name,
     help="The evaluation protocol (docs/protocols.md) [default: ratings-random for rating models, "
          "else loo-sampled].")]
-ProtocolOption = Annotated[Optional[list[str]], typer.Option(
+ProtocolOption = Annotated[list[str] | None, typer.Option(
     "--protocol-option", metavar="KEY=VALUE", show_default=False,
     help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable).")]
 Seed = Annotated[int, typer.Option(
@@ -78,7 +78,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSO
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(
     "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train or quickstart.")]
-RunModel = Annotated[Optional[str], typer.Option(
+RunModel = Annotated[str | None, typer.Option(
     "--run-model", metavar="NAME", show_default=False,
     help="Which of the run's saved models [default: the run's best].")]
 

@@ -10,7 +10,7 @@ with titles and reasons for a few users, and writes a run folder that ``recommen
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,11 +29,11 @@ RANK_BY = ("loo-full", "hr@10")  # the leaderboard's order and the run's best mo
 
 
 def quickstart(
-    data: Annotated[Optional[str], typer.Option(
+    data: Annotated[str | None, typer.Option(
         "--data", metavar="SOURCE", show_default=False,
         help="The ratings, as for every command [default: ml-100k, downloaded once; offline, a labelled "
              "synthetic sample].")] = None,
-    model: Annotated[Optional[list[str]], typer.Option(
+    model: Annotated[list[str] | None, typer.Option(
         "--model", metavar="NAME", show_default=False, autocompletion=flags.complete_model_name,
         help=f"A model to create and fit (repeatable, or comma-separated) [default: {','.join(DEFAULT_MODELS)}].")] = None,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="The run folder to write.")] = Path("runs/quickstart"),

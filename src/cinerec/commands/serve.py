@@ -9,7 +9,7 @@ spot. Profiles are kept in ``X.profiles.sqlite`` beside the store (or
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,10 +28,10 @@ class LogLevel(str, enum.Enum):
 
 def serve(
     run: flags.RunDir,
-    db: Annotated[Optional[Path], typer.Option(
+    db: Annotated[str | None, typer.Option(
         "--db", metavar="FILE", show_default=False,
         help="A store written by cinerec export [default: score live].")] = None,
-    profiles: Annotated[Optional[Path], typer.Option(
+    profiles: Annotated[Path | None, typer.Option(
         "--profiles", metavar="FILE", show_default=False,
         help="The profiles file [default: beside --db, else in the run folder].")] = None,
     run_model: flags.RunModel = None,
