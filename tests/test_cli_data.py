@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import zipfile
 
-import pytest
-
 from cinerec.cli import main
 from cinerec.data import load
 
@@ -30,10 +28,11 @@ def test_synthesize_then_info(tmp_path, capsys) -> None:
     facts = json.loads(capsys.readouterr().out)
     assert facts["ratings"] == round(100_836 * 0.05) and facts["release"] == "ml-latest-small"
     assert facts["min_rating"] >= 0.5 and facts["max_rating"] <= 5.0
-    # Plain text output names the same facts.
-    assert main(["data", "info", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert f"ratings            {facts['ratings']}" in text and "release" in text
+    # The table names the same facts, one per row.
+    assert main(["data", "info", str(out), "--release", "ml-latest-small"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["ratings"] == [f"{facts['ratings']:,}"] and rows["release"] == ["ml-latest-small"]
+    assert rows["min_timestamp"][0] == str(facts["min_timestamp"])
 
 
 def test_synthesize_is_deterministic(tmp_path, capsys) -> None:
@@ -72,6 +71,20 @@ def test_fetch_a_local_zip_unpacks_it(tmp_path, capsys) -> None:
 
 
 def test_data_needs_an_action(capsys) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["data"])
-    assert e.value.code == 2
+    assert main(["data"]) == 2
+    assert "fetch" in capsys.readouterr().err  # its help, listing the actions
+
+
+def test_synthesize_quiet_says_nothing(tmp_path, capsys) -> None:
+    out = tmp_path / "syn"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out) and captured.err == ""
+
+
+def test_info_table_shows_brackets_as_written(tmp_path, capsys) -> None:
+    folder = tmp_path / "[bold]ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(folder), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(folder), "--release", "ml-100k"]) == 0
+    assert f"source              {folder}" in capsys.readouterr().out

@@ -32,16 +32,23 @@ def test_json_has_the_printed_metric_names(capsys, ml100k_dir):
     assert len(lines) == 1
     got = json.loads(lines[0])
     assert got["protocol"] == "loo-sampled" and got["model"] == "itemknn" and got["seed"] == 2
-    assert {"hr@10", "ndcg@10", "hr@1", "ndcg@5"} <= set(got)
-    assert 0.5 < got["hr@10"] < 0.8
+    assert {"hr@10", "ndcg@10", "hr@1", "ndcg@5"} <= set(got["metrics"])
+    assert 0.5 < got["metrics"]["hr@10"] < 0.8 and got["n_users"] == 943
+    # the same figures as the table, which prints them to four places
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "itemknn",
+                         "--protocol", "loo-sampled", "--seed", "2", "--set", "neighbors=50")
+    row = next(line for line in out.splitlines() if line.startswith("loo-sampled"))
+    assert f"{got['metrics']['hr@10']:.4f}" in row
 
 
 def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
     code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "baseline",
-                         "--protocol", "ratings-fold", "--fold", "u2", "--json")
+                         "--protocol", "ratings-fold", "--protocol-option", "fold=u2", "--json", "--quiet")
     assert code == 0, err
+    assert err == ""
     got = json.loads(out)
-    assert got["fold"] == "u2" and got["rmse"] < 0.97 and got["mae"] < got["rmse"]
+    m = got["metrics"]
+    assert got["options"]["fold"] == "u2" and m["rmse"] < 0.97 and m["mae"] < m["rmse"]
 
 
 @pytest.mark.parametrize(
@@ -51,8 +58,11 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
         (["--model", "ease", "--protocol", "nope"], "unknown protocol 'nope'"),
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbors=zero"], "neighbors"),
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbours=5"], "unknown key 'neighbours'"),
-        (["--model", "ease", "--protocol", "loo-full", "--fold", "u1"], "--fold applies"),
-        (["--model", "baseline", "--protocol", "ratings-fold", "--fold", "u7"], "fold='u7'"),
+        (["--model", "ease", "--protocol", "loo-full", "--protocol-option", "fold=u1"], "unknown option 'fold'"),
+        (["--model", "baseline", "--protocol", "ratings-fold", "--protocol-option", "fold=u7"], "fold='u7'"),
+        (["--model", "ease", "--protocol-option", "fold"], "--protocol-option 'fold': expected key=value"),
+        (["--model", "ease", "--fold", "u1"], "--protocol-option fold=NAME"),
+        (["--protocol", "loo-full"], "Missing option '--model'"),
         (["--model", "popularity", "--protocol", "ratings-random"], "ranking model"),
         (["--model", "ease", "--protocol", "loo-full", "--seed", "-1"], "--seed"),
     ],

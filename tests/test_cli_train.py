@@ -1,4 +1,4 @@
-"""``cinerec train`` and ``cinerec recommend`` through ``cinerec.cli.main``."""
+"""``cinerec train``, ``recommend`` and ``export`` through ``cinerec.cli.main``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,34 @@ def test_recommend_lists_unseen_movies_with_reasons(neumf_run, capsys):
     assert text.count("because you liked") == 3 and text.startswith(" 1. ")
 
 
+def test_train_json_is_the_saved_figures(small_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--seed", "3", "--out", str(out),
+                 "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    got = json.loads(captured.out)
+    assert captured.err == ""
+    assert got["model"] == "popularity" and got["protocol"] == "loo-sampled" and got["seed"] == 3
+    assert got["run"] == str(out) and {"hr@10", "ndcg@10"} <= set(got["metrics"])
+    saved = open_run(out).metrics["popularity"]
+    assert all(saved[k] == v for k, v in got["metrics"].items())
+
+
+def test_export_json_and_the_run_model_flag(neumf_run, tmp_path, capsys):
+    db = tmp_path / "store.sqlite"
+    capsys.readouterr()
+    assert main(["export", "--run", str(neumf_run), "--db", str(db), "-k", "7", "--run-model", "neumf", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    run = open_run(neumf_run)
+    assert got["db"] == str(db) and db.is_file()
+    assert got["model"] == "neumf" and got["k"] == 7
+    assert got["n_users"] == run.dataset.n_users and got["n_items"] == run.dataset.n_items
+    err = _error(capsys, ["export", "--run", str(neumf_run), "--db", str(db), "--run-model", "ease"])
+    assert "no model 'ease'" in err
+    assert "-k" in _error(capsys, ["export", "--run", str(neumf_run), "--db", str(db), "-k", "0"])
+
+
 def test_rating_model_with_a_toml_config(small_data, tmp_path, capsys):
     cfg = tmp_path / "mf.toml"
     cfg.write_text('factors = 4\nepochs = 3\nprogress = false\ndevice = "cpu"\nthreads = 1\n')
@@ -93,7 +121,9 @@ def test_bad_input_is_one_line_naming_the_culprit(small_data, neumf_run, tmp_pat
     assert "bad.toml" in err and "unknown key 'layer'" in err
     assert "ratings-fold measures predicted stars" in _error(capsys, [*base, "--model", "gmf", "--protocol", "ratings-fold"])
     assert "unknown user id '999999'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "999999"])
-    assert "no model 'ease'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--model", "ease"])
+    assert "no model 'ease'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--run-model", "ease"])
+    # --model only ever names a model to create; a run's saved model is --run-model
+    assert "--run-model" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--model", "neumf"])
 
 
 def test_runs_from_another_version_and_damaged_weights_are_refused(neumf_run, tmp_path, capsys):

@@ -13,7 +13,8 @@ from cinerec.runs import open_run
 @pytest.mark.slow
 def test_quickstart_on_real_ml100k_writes_a_reusable_run(ml100k_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["quickstart", "--data", str(ml100k_dir), "--out", str(out), "--models", "popularity,ease", "--users", "2"]) == 0
+    assert main(["quickstart", "--data", str(ml100k_dir), "--out", str(out), "--model", "popularity", "--model", "ease",
+                 "--users", "2"]) == 0
     printed = capsys.readouterr().out
     assert "protocol: loo-sampled" in printed and "protocol: loo-full" in printed
     assert "top-10 unseen movies for user 1" in printed
@@ -35,16 +36,28 @@ def test_quickstart_on_real_ml100k_writes_a_reusable_run(ml100k_dir, tmp_path, c
 
 def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["quickstart", "--out", str(out), "--models", "popularity", "--users", "1"]) == 0
-    err = capsys.readouterr().err
-    assert "OFFLINE FALLBACK" in err and "SYNTHETIC" in err and "--data" in err
+    assert main(["quickstart", "--out", str(out), "--model", "popularity", "--users", "1", "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    # even under --quiet the fallback is said: its figures must not pass for real ones
+    assert "OFFLINE FALLBACK" in captured.err and "SYNTHETIC" in captured.err and "--data" in captured.err
     run = open_run(out)
     assert "synthetic" in run.meta["data"]
+    got = json.loads(captured.out)  # the figures, as one JSON object
+    assert got["data"] == run.meta["data"] and got["best_model"] == "popularity" and got["run"] == str(out)
+    assert {(r["model"], r["protocol"]) for r in got["results"]} == {("popularity", "loo-sampled"),
+                                                                      ("popularity", "loo-full")}
+    for r in got["results"]:
+        assert r == json.loads(json.dumps(run.metrics["popularity"][r["protocol"]]))
+    (listed,) = got["recommendations"]
+    assert listed["user"] == run.dataset.user_ids.raw[0].item() and len(listed["movies"]) == 10
+    seen = set(run.dataset.interactions.items[run.dataset.interactions.users == 0].tolist())
+    movie_ids = [run.dataset.item_ids.get(m["movie_id"]) for m in listed["movies"]]
+    assert not seen & set(movie_ids)
 
 
 def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["quickstart", "--out", str(out), "--models", "popularity,nonsense"]) == 2
+    assert main(["quickstart", "--out", str(out), "--model", "popularity,nonsense"]) == 2
     assert "unknown model 'nonsense'" in capsys.readouterr().err
     assert not out.exists()
 

@@ -1,47 +1,129 @@
-"""The ``cinerec`` command.
+"""The ``cinerec`` command, built on Typer, drawing tables and progress bars with Rich.
 
-Each subcommand lives in ``cinerec.commands.<name>`` with ``add_parser(subparsers)``
-that registers it and sets ``func``; ``func(args)`` returns the exit status. Mistakes a
-user can make surface as one line on stderr and exit status 2, never a traceback.
+Each command is a function in ``cinerec.commands.<name>`` whose parameters are its
+flags; the flags several commands share are defined once, in ``cinerec.commands.flags``,
+so a flag means the same thing everywhere. Nothing heavy is imported here or at the top
+of a command module: ``cinerec --help`` answers at once, and a command imports torch,
+pandas and the rest when it runs.
+
+A mistake a user can make (a bad flag, file, id or setting) is one line on stderr,
+``cinerec: error: ...``, and exit status 2, never a traceback.
 """
 
-from __future__ import annotations
-
-import argparse
-import importlib
 import sys
 
+import click
+import typer
+from click import exceptions as click_errors
+
 import cinerec
+from cinerec.commands import data, evaluate, export, quickstart, recommend, serve, train
 from cinerec.errors import CinerecError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["app", "main"]
 
-COMMANDS = ["data", "quickstart", "export", "serve", "evaluate", "train", "recommend"]
+app = typer.Typer(
+    name="cinerec",
+    help="Movie recommendation from ratings logs to served top-N lists.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # Plain help text: Rich's help panels would double the start-up time of `cinerec --help`.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+data_app = typer.Typer(name="data", help="Fetch, describe or synthesize MovieLens data.", no_args_is_help=True)
+data_app.command("fetch")(data.fetch)
+data_app.command("info")(data.info)
+data_app.command("synthesize")(data.synthesize)
+
+app.command("quickstart")(quickstart.quickstart)
+app.add_typer(data_app)
+app.command("evaluate")(evaluate.evaluate)
+app.command("train")(train.train)
+app.command("recommend")(recommend.recommend)
+app.command("export")(export.export)
+app.command("serve")(serve.serve)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cinerec", description="Movie recommendation from ratings logs to served top-N lists.")
-    parser.add_argument("--version", action="version", version=f"cinerec {cinerec.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    for name in COMMANDS:
-        importlib.import_module(f"cinerec.commands.{name}").add_parser(sub)
-    return parser
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"cinerec {cinerec.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print the version and exit."),
+) -> None:
+    """Movie recommendation from ratings logs to served top-N lists."""
+
+
+#: Flags of the earlier command line, and what replaced them.
+_RENAMED = {
+    "--model": "the run's saved model is chosen with --run-model NAME",
+    "--fold": "use --protocol-option fold=NAME",
+    "--models": "use --model NAME (repeatable)",
+    "--no-progress": "use --quiet",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
     try:
-        return int(args.func(args) or 0)
+        status = command.main(args=argv, prog_name="cinerec", standalone_mode=False)
     except CinerecError as e:
-        print(f"cinerec: error: {e}", file=sys.stderr)
+        print(f"cinerec: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except click_errors.ClickException as e:
+        return _usage_error(e, command)
+    except typer.Abort:
         print("cinerec: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    return status if isinstance(status, int) else 0
+
+
+def _usage_error(error: click_errors.ClickException, root: click.Command) -> int:
+    ctx = error.ctx if isinstance(error, click_errors.UsageError) else None
+    message = error.format_message()
+    if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: the message is its help
+        print(message, file=sys.stderr)
+        return 2
+    where = ctx.command_path if ctx is not None else "cinerec"
+    if isinstance(error, click_errors.NoSuchOption) and ctx is not None:
+        name = error.option_name
+        takes = {opt for p in ctx.command.params for opt in p.opts}
+        hint = _RENAMED.get(name) if name != "--model" or "--run-model" in takes else None
+        if name == "--json":
+            message = (f"--json: {where} prints no figures to give as JSON "
+                       f"(--json works with: {', '.join(_json_commands(root))})")
+        elif hint is not None:
+            message = f"no such option {name}: {hint}"
+    command = where.removeprefix("cinerec").strip()
+    print(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)",
+          file=sys.stderr)
+    return 2
+
+
+def _json_commands(command: click.Command, path: str = "") -> list[str]:
+    """The commands that take ``--json``, e.g. ``data info``, found in the command tree."""
+    found: list[str] = []
+    if not isinstance(command, click.Group):
+        return found
+    for name, cmd in command.commands.items():
+        full = f"{path} {name}".strip()
+        if isinstance(cmd, click.Group):
+            found += _json_commands(cmd, full)
+        elif any("--json" in p.opts for p in cmd.params):
+            found.append(full)
+    return found
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
 if __name__ == "__main__":

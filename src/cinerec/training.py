@@ -584,11 +584,9 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
 def _progress(cfg: TrainConfig, total: int, epoch: int, n_epochs: int, dctx: _Dist):
     if not cfg.progress or not dctx.is_main:
         return None
-    from tqdm import tqdm
+    from cinerec.progress import bar
 
-    # disable=None: the bar shows only on a terminal, never in logs or captured output.
-    return tqdm(total=total, desc=f"epoch {epoch + 1}/{n_epochs}", file=sys.stderr, leave=False,
-                disable=None, unit="batch")
+    return bar(total, f"epoch {epoch + 1}/{n_epochs}", unit="batch")  # drawn only on a terminal
 
 
 # Imported last: the report module's package loads the models, and the neural models

@@ -234,7 +234,6 @@ def test_profiles_survive_reexport_while_serving(run_dir, tmp_path):
 def _cli(argv, monkeypatch):
     import cinerec.cli as cli
 
-    monkeypatch.setattr(cli, "COMMANDS", ["export", "serve"])
     return cli.main(argv)
 
 
@@ -245,7 +244,7 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
         (["serve", "--run", str(tmp_path / "nope")], "no such run folder"),
         (["serve", "--run", str(run_dir), "--db", str(tmp_path / "absent.sqlite")], "no recommendation store"),
         (["serve", "--run", str(run_dir), "--db", str(bad)], "not a cinerec recommendation store"),
-        (["serve", "--run", str(run_dir), "--model", "nope"], "no model 'nope'"),
+        (["serve", "--run", str(run_dir), "--run-model", "nope"], "no model 'nope'"),
     ]
     for argv, needle in cases:
         assert _cli(argv, monkeypatch) == 2
@@ -255,7 +254,9 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
 
 def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys):
     db = tmp_path / "cli.sqlite"
-    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--no-progress"], monkeypatch) == 0
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--quiet"], monkeypatch) == 0
+    assert capsys.readouterr().err == ""
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 0
     assert "top-3 of 943 users" in capsys.readouterr().err
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
 

@@ -5,85 +5,88 @@
     cinerec data synthesize --like ml-25m --scale 0.1 --seed 3 --out data/ml-25m-small
 """
 
-from __future__ import annotations
+from pathlib import Path
+from typing import Annotated
 
-import argparse
-import json
-import sys
+import typer
 
-__all__ = ["add_parser"]
+from cinerec.commands import flags
 
+__all__ = ["fetch", "info", "synthesize"]
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("data", help="fetch, describe or synthesize MovieLens data")
-    sub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    sub.required = True
-
-    f = sub.add_parser("fetch", help="download a release into the cache (verified), or unpack a local zip")
-    f.add_argument("source", help="a release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small) or a zip")
-    f.add_argument("--base-url", default=None, help="where <release>.zip is served (default: GroupLens)")
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
-    f.set_defaults(func=_fetch)
-
-    i = sub.add_parser("info", help="counts and time range of a release, folder or zip")
-    i.add_argument("source", help="a release name, a folder or an official zip")
-    i.add_argument("--release", default=None, help="which release the folder holds, when its name does not say")
-    i.add_argument("--implicit", action="store_true", help="read every rating as 1.0")
-    i.add_argument("--json", action="store_true", help="print JSON")
-    i.set_defaults(func=_info)
-
-    s = sub.add_parser("synthesize", help="write a synthetic release in a real release's file formats")
-    s.add_argument("--like", required=True, help="the release to imitate, e.g. ml-100k or ml-25m")
-    s.add_argument("--scale", type=float, default=1.0, help="size relative to the real release (default 1.0)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
-    s.add_argument("--crlf", action="store_true", help="Windows line endings")
-    s.set_defaults(func=_synthesize)
+Source = Annotated[str, typer.Argument(
+    metavar="SOURCE", show_default=False,
+    help="A release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small), a folder or a zip.")]
 
 
-def _fetch(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def fetch(
+    source: Source,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", metavar="URL", help="Where <release>.zip is served [default: GroupLens].")] = None,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Download a release (sha256-checked) or unpack a zip.
 
+    Prints the folder it is in.
+    """
+    from cinerec import progress
     from cinerec.data import download
     from cinerec.data.movielens import locate
 
-    if Path(args.source).exists():
-        folder = locate(args.source)[0]
+    if Path(source).exists():
+        folder = locate(source)[0]
     else:
-        folder = download.fetch(args.source, base_url=args.base_url, progress=not args.quiet)
+        with progress.silenced(quiet):
+            folder = download.fetch(source, base_url=base_url, progress=True)
     print(folder)
-    return 0
 
 
-def _info(args: argparse.Namespace) -> int:
+def info(
+    source: Source,
+    release: Annotated[str | None, typer.Option(
+        "--release", metavar="NAME", help="Which release the folder holds, when its name does not say.")] = None,
+    implicit: Annotated[bool, typer.Option("--implicit", help="Read every rating as 1.0.")] = False,
+    json: flags.Json = False,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Counts, rating range and time range of a source."""
+    from cinerec import progress
+    from cinerec.commands.show import print_facts, print_json
     from cinerec.data import load
 
-    dataset = load(args.source, release=args.release, implicit=args.implicit, progress=True)
+    with progress.silenced(quiet):
+        dataset = load(source, release=release, implicit=implicit, progress=True)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")
     facts["source"] = dataset.info.get("source")
-    if args.json:
-        print(json.dumps(facts, indent=2))
-        return 0
-    width = max(len(k) for k in facts)
-    for key, value in facts.items():
-        if key == "density":
-            value = f"{value:.4%}"
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value)) or "-"
-        print(f"{key:<{width}}  {value}")
-    return 0
+    if json:
+        print_json(facts)
+    else:
+        print_facts(facts)
 
 
-def _synthesize(args: argparse.Namespace) -> int:
+def synthesize(
+    like: Annotated[str, typer.Option(
+        "--like", metavar="RELEASE", show_default=False, help="The release to imitate, e.g. ml-100k or ml-25m.")],
+    out: Annotated[Path, typer.Option(
+        "--out", metavar="DIR", show_default=False, help="The folder to write (replaced if it exists).")],
+    scale: Annotated[float, typer.Option("--scale", help="Size relative to the real release.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="The seed of the synthetic ratings.")] = 0,
+    crlf: Annotated[bool, typer.Option("--crlf", help="Windows line endings.")] = False,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Write a synthetic release shaped like a real one.
+
+    Same file formats as the real release; prints the folder.
+    """
+    from cinerec.commands.show import say
     from cinerec.data.synthetic import SHAPES, write_release
     from cinerec.errors import ConfigError, NotFoundError
 
-    if args.like not in SHAPES:
-        raise NotFoundError(f"unknown MovieLens release {args.like!r}; known: {', '.join(SHAPES)}")
-    if not args.scale > 0:
-        raise ConfigError(f"--scale must be positive, got {args.scale}")
-    out = write_release(args.out, args.like, args.scale, args.seed, crlf=args.crlf)
-    print(out)
-    print(f"wrote a synthetic {args.like} (scale {args.scale:g}, seed {args.seed}) to {out}", file=sys.stderr)
-    return 0
+    if like not in SHAPES:
+        raise NotFoundError(f"unknown MovieLens release {like!r}; known: {', '.join(SHAPES)}")
+    if not scale > 0:
+        raise ConfigError(f"--scale must be positive, got {scale}")
+    folder = write_release(out, like, scale, seed, crlf=crlf)
+    print(folder)
+    say(f"wrote a synthetic {like} (scale {scale:g}, seed {seed}) to {folder}", quiet)

@@ -7,39 +7,41 @@ saved profiles live in their own file beside it (``X.profiles.sqlite``), which t
 export never touches.
 """
 
-from __future__ import annotations
-
-import argparse
-import sys
 import time
+from typing import Annotated
 
-__all__ = ["add_parser", "run"]
+import typer
 
+from cinerec.commands import flags
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write every user's top-K recommendations into a SQLite store for serving",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--run", required=True, help="a run folder (e.g. from `cinerec quickstart`)")
-    p.add_argument("--db", required=True, help="the SQLite file to write (replaced atomically)")
-    p.add_argument("-k", type=int, default=50, help="recommendations per user (default: %(default)s)")
-    p.add_argument("--model", default=None, help="which of the run's models (default: the run's best)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+__all__ = ["export"]
 
 
-def run(args: argparse.Namespace) -> int:
-    from cinerec.errors import ConfigError
+def export(
+    run: flags.RunDir,
+    db: Annotated[str, typer.Option("--db", metavar="FILE", show_default=False,
+                                    help="The SQLite store to write (replaced atomically).")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Recommendations per user.")] = 50,
+    run_model: flags.RunModel = None,
+    json: flags.Json = False,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Write every user's top-K into a SQLite store for serving.
+
+    The store is written under a temporary name and swapped in atomically; saved
+    profiles beside it are never touched.
+    """
+    from cinerec import progress
+    from cinerec.commands.show import print_json, say
     from cinerec.serving.store import export_store
 
-    if not 1 <= args.k <= 1000:
-        raise ConfigError(f"-k {args.k}: must be between 1 and 1000")
     start = time.perf_counter()
-    info = export_store(args.run, args.db, k=args.k, model=args.model, progress=not args.no_progress)
+    with progress.silenced(quiet):
+        info = export_store(run, db, k=k, model=run_model, progress=True)
     took = time.perf_counter() - start
-    print(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "
-          f"from model {info.model!r} in {took:.1f} s", file=sys.stderr)
-    return 0
+    if json:
+        print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
+                    "n_users": info.n_users, "n_items": info.n_items, "seconds": round(took, 3)})
+        return
+    say(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "
+        f"from model {info.model!r} in {took:.1f} s", quiet)

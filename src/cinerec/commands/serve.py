@@ -6,31 +6,64 @@ spot. Profiles are kept in ``X.profiles.sqlite`` beside the store (or
 ``RUN/profiles.sqlite`` without one). Listens on 127.0.0.1 unless told otherwise.
 """
 
-from __future__ import annotations
-
-import argparse
+import enum
 import sys
+from pathlib import Path
+from typing import Annotated
 
-__all__ = ["add_parser", "run", "limit_threads"]
+import typer
+
+from cinerec.commands import flags
+
+__all__ = ["serve", "limit_threads"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="serve recommendations over HTTP, with a web page, from a run folder",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--run", required=True, help="a run folder (e.g. from `cinerec quickstart`)")
-    p.add_argument("--db", default=None, help="a store written by `cinerec export` (default: score live)")
-    p.add_argument("--profiles", default=None, help="the profiles file (default: beside --db, else in the run folder)")
-    p.add_argument("--model", default=None, help="which of the run's models (default: the run's best)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="math threads per request (default: %(default)s; requests run side by side instead)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.set_defaults(func=run)
+class LogLevel(str, enum.Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+def serve(
+    run: flags.RunDir,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="FILE", show_default=False,
+        help="A store written by cinerec export [default: score live].")] = None,
+    profiles: Annotated[Path | None, typer.Option(
+        "--profiles", metavar="FILE", show_default=False,
+        help="The profiles file [default: beside --db, else in the run folder].")] = None,
+    run_model: flags.RunModel = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=1, help="Math threads per request (requests run side by side instead).")] = 1,
+    log_level: Annotated[LogLevel, typer.Option(
+        "--log-level", help="uvicorn's log level (--quiet lowers the default to warning).")] = LogLevel.info,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Serve a run's recommendations over HTTP, with a web page.
+
+    Known users are answered from the store (--db) when it matches the served model,
+    else scored live. Everything is opened and checked before listening.
+    """
+    import uvicorn
+
+    from cinerec.serving.api import create_app
+
+    limit_threads(threads)
+    # Everything is opened and checked here, before listening: a bad run or store is one line.
+    app = create_app(run, db, run_model, profiles)
+    svc = app.state.service
+    store = svc.store_state()
+    where = f"store {store['path']}" + (f" (stale: {store['stale']}; scoring live)" if store and store["stale"] else "") \
+        if store else "no store (scoring live)"
+    if not quiet:
+        print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on http://{host}:{port}/",
+              file=sys.stderr, flush=True)
+    level = "warning" if quiet and log_level is LogLevel.info else log_level.value
+    uvicorn.run(app, host=host, port=port, log_level=level)
 
 
 def limit_threads(n: int) -> None:
@@ -45,26 +78,3 @@ def limit_threads(n: int) -> None:
 
     torch.set_num_threads(n)
     threadpool_limits(n)
-
-
-def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from cinerec.errors import ConfigError
-    from cinerec.serving.api import create_app
-
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port {args.port}: must be between 0 and 65535")
-    if args.threads < 1:
-        raise ConfigError(f"--threads {args.threads}: must be at least 1")
-    limit_threads(args.threads)
-    # Everything is opened and checked here, before listening: a bad run or store is one line.
-    app = create_app(args.run, args.db, args.model, args.profiles)
-    svc = app.state.service
-    store = svc.store_state()
-    where = f"store {store['path']}" + (f" (stale: {store['stale']}; scoring live)" if store and store["stale"] else "") \
-        if store else "no store (scoring live)"
-    print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on http://{args.host}:{args.port}/",
-          file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0

@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import shutil
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -282,9 +281,9 @@ class _NoBar:
 def _bar(total: int | None, label: str, progress: bool):
     if not progress:
         return _NoBar()
-    from tqdm import tqdm
+    from cinerec.progress import bar
 
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, file=sys.stderr, leave=False)
+    return bar(total, label, in_bytes=True)
 
 
 def remove_cached(name: str, cache_dir: str | os.PathLike | None = None) -> None:

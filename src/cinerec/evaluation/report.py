@@ -27,7 +27,7 @@ def _lower_is_better(metric: str) -> bool:
 
     return metric.split("@")[0].split("_")[0] in LOWER_IS_BETTER
 
-__all__ = ["leaderboard", "markdown_table", "save_curves", "plots_section", "pyplot", "save_png", "CURVES"]
+__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks", "save_curves", "plots_section", "pyplot", "save_png", "CURVES"]
 
 #: The file name the training loop gives the curves in its checkpoint folder.
 CURVES = "curves.png"
@@ -74,6 +74,21 @@ def _direction(cols: list[str]) -> str:
     if not lower:
         return "higher is better"
     return f"lower is better for {', '.join(lower)}; higher for the rest"
+
+
+def leaderboard_blocks(results: Iterable[Result], metrics: Sequence[str] | None = None
+                       ) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The parts of :func:`leaderboard`, for drawing it another way (the CLI's Rich tables).
+
+    Returns:
+        One ``(title, column names, rows of formatted cells)`` per protocol.
+    """
+    blocks = []
+    for group in _groups(results):
+        cols = _columns(group, metrics)
+        head, rows = _rows(group, cols)
+        blocks.append((f"protocol: {group[0].label}  ({_direction(cols)})", head, rows))
+    return blocks
 
 
 def leaderboard(results: Iterable[Result], metrics: Sequence[str] | None = None) -> str:

@@ -152,10 +152,10 @@ class ExportPlan:
 
     def recommendation_blocks(self, progress: bool) -> Iterator[list[tuple[Any, ...]]]:
         """``(user, rank, item, score, reason or None)`` rows, one block per chunk of users."""
-        from tqdm.auto import tqdm
+        from cinerec.progress import bar as progress_bar
 
         n = self.dataset.n_users
-        bar = tqdm(total=n, desc=f"export {self.model_name}", unit="user", disable=not progress, leave=False)
+        bar = progress_bar(n, f"export {self.model_name}", unit="user", enabled=progress)
         for sl in chunks(n, self.step):
             users = np.arange(sl.start, sl.stop)
             items, scores, reasons = self.lists.for_users(users, self.k)

@@ -1,0 +1,183 @@
+"""The command line's one vocabulary: each shared flag is defined once, here.
+
+A flag means the same thing on every command that takes it:
+
+``--data SOURCE``            the ratings to read: a release name, a folder or an official zip.
+``--model NAME``             a model to create and fit, by its registered name.
+``--config FILE.toml``       the model's settings from a TOML file.
+``--set KEY=VALUE``          one model setting (repeatable); wins over ``--config``.
+``--protocol NAME``          the evaluation protocol.
+``--protocol-option K=V``    one option of that protocol (repeatable).
+``--seed N``                 the seed of everything random the command does.
+``--json``                   figures as one JSON object on stdout instead of tables.
+``--quiet``                  no progress bars and no chatter on stderr.
+``--run DIR``                a run folder to read (written by ``train`` or ``quickstart``).
+``--run-model NAME``         which of that run's saved models to use (never ``--model``).
+
+The functions below turn those flags into values: the model, the protocol. They check
+every name and value before any data is read, so a typo costs no waiting. Only the
+standard library and Typer are imported at module level: the command line starts fast
+because each command imports the heavy libraries it needs when it runs.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from cinerec.data.dataset import Dataset
+    from cinerec.evaluation.protocols import Protocol as EvaluationProtocol
+    from cinerec.models import Recommender
+
+__all__ = [
+    "Data", "Model", "ConfigFile", "Set", "Protocol", "ProtocolOption", "Seed", "Json", "Quiet", "RunDir",
+    "RunModel", "complete_model_name", "complete_protocol_name", "read_config_file", "make_model",
+    "default_protocol", "make_protocol", "protocol_for",
+]
+
+
+def complete_model_name(incomplete: str) -> list[str]:
+    """Shell completion of ``--model``: the registered names starting with ``incomplete``."""
+    from cinerec.models import MODELS
+
+    return [name for name in sorted(MODELS) if name.startswith(incomplete)]
+
+
+def complete_protocol_name(incomplete: str) -> list[str]:
+    """Shell completion of ``--protocol``."""
+    from cinerec.evaluation.protocols import PROTOCOLS
+
+    return [name for name in PROTOCOLS if name.startswith(incomplete)]
+
+
+Data = Annotated[str, typer.Option(
+    "--data", metavar="SOURCE", show_default=False,
+    help="The ratings: a release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small), "
+         "a folder holding a release, or its official zip.")]
+Model = Annotated[str, typer.Option(
+    "--model", metavar="NAME", show_default=False, autocompletion=complete_model_name,
+    help="A model to create and fit, by name (a wrong name lists them all).")]
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", metavar="FILE.toml", show_default=False,
+    help="The model's settings from a TOML file: keys at top level, tables only for table settings "
+         "(a blend member's in [settings.NAME]).")]
+Set = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE", show_default=False,
+    help="One model setting, the value in TOML syntax (repeatable); wins over --config.")]
+Protocol = Annotated[str | None, typer.Option(
+    "--protocol", metavar="NAME", show_default=False, autocompletion=complete_protocol_name,
+    help="The evaluation protocol (docs/protocols.md) [default: ratings-random for rating models, "
+         "else loo-sampled].")]
+ProtocolOption = Annotated[list[str] | None, typer.Option(
+    "--protocol-option", metavar="KEY=VALUE", show_default=False,
+    help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable).")]
+Seed = Annotated[int, typer.Option(
+    "--seed", min=0, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
+RunDir = Annotated[Path, typer.Option(
+    "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train or quickstart.")]
+RunModel = Annotated[str | None, typer.Option(
+    "--run-model", metavar="NAME", show_default=False,
+    help="Which of the run's saved models [default: the run's best].")]
+
+
+def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, Any]:
+    """Settings of a ``model_class`` model from a TOML file, or one clear line saying why not.
+
+    Keys sit at top level (``epochs = 30``). A table is read only where the model has a
+    table-valued setting, e.g. a blend member's ``[settings.bpmf]``; any other table is
+    refused, naming it and the file.
+    """
+    import dataclasses
+    import tomllib
+    import typing
+
+    from cinerec.errors import ConfigError
+
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--config {path}: is a folder, not a TOML file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    config_cls = model_class.Config
+    hints = typing.get_type_hints(config_cls)
+    tables = [f.name for f in dataclasses.fields(config_cls) if typing.get_origin(hints[f.name]) is dict]
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in tables:
+            where = f"its table settings: {', '.join(f'[{t}]' for t in tables)}" if tables \
+                else "put its settings at the top level"
+            raise ConfigError(f"{path}: table [{key}] is not a table setting of {model_class.name} ({where})")
+    return values
+
+
+def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int) -> "Recommender":
+    """The model ``--model`` names, set up from ``--config``, then ``--set``, then ``--seed``.
+
+    ``--set`` wins over the file; ``--seed`` becomes the model's seed when it has one and
+    no setting gave it. A mistake names where it was made: the file, or ``--set``.
+    """
+    from cinerec.config import parse_set_options
+    from cinerec.models import create
+
+    model_class = type(create(name))  # an unknown name is one line listing the known ones
+    file_values = read_config_file(config, model_class) if config is not None else {}
+    set_values = parse_set_options(sets)
+    if file_values:  # the file alone first, so its mistakes are blamed on it
+        _create(name, file_values, str(config))
+    values = {**file_values, **set_values}
+    where = "--set" if set_values or not file_values else str(config)
+    model = _create(name, values, where)
+    if "seed" in model.config.to_dict() and "seed" not in values:
+        model = _create(name, {**values, "seed": seed}, where)
+    return model
+
+
+def _create(name: str, values: dict[str, Any], where: str) -> "Recommender":
+    from cinerec.errors import ConfigError
+    from cinerec.models import create
+
+    try:
+        return create(name, values, where=where)
+    except ConfigError as e:
+        if str(e).startswith(where):
+            raise
+        raise ConfigError(f"{where}: {e}") from None  # a rule across settings: say where they came from
+
+
+def default_protocol(model: "Recommender") -> str:
+    """The protocol used when ``--protocol`` is not given: stars for rating models, else ranking."""
+    return "ratings-random" if model.task == "rating" else "loo-sampled"
+
+
+def make_protocol(name: str | None, options: list[str] | None, model: "Recommender") -> tuple[str, dict[str, Any]]:
+    """The protocol's name and options, checked against each other and against ``model``.
+
+    Returns the name (``--protocol`` or the model's default) and the parsed
+    ``--protocol-option`` values; the protocol itself is built by :func:`protocol_for`
+    once the data is known.
+    """
+    from cinerec.config import parse_set_options
+    from cinerec.errors import ConfigError
+    from cinerec.evaluation.protocols import get_protocol
+
+    for pair in options or []:
+        key, sep, _ = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--protocol-option {pair!r}: expected key=value")
+    name = name or default_protocol(model)
+    values = parse_set_options(options)
+    get_protocol(name, **values).check(model)
+    return name, values
+
+
+def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "EvaluationProtocol":
+    """The protocol to run on ``dataset`` (official folds come with the dataset itself)."""
+    from cinerec.evaluation.protocols import get_protocol
+
+    return get_protocol(name, **options)

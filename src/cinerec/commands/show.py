@@ -1,0 +1,91 @@
+"""What the commands print: figures on stdout (Rich tables, or one JSON object), chatter on stderr.
+
+Figures go to stdout so they can be piped; everything said along the way (what was
+loaded, how long it took, where a run was saved) goes to stderr and is silenced by
+``--quiet``. Tables are never cut to the terminal's width: a table wider than the
+terminal is drawn at its full width and left to the terminal to wrap.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+__all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts"]
+
+
+def say(message: str, quiet: bool = False) -> None:
+    """One line of chatter on stderr, unless ``quiet``."""
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def print_json(value: Any) -> None:
+    """``value`` as one line of JSON on stdout (NumPy numbers and paths become plain values)."""
+    print(json.dumps(value, default=_plain))
+
+
+def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+                numeric_from: int = 1) -> None:
+    """A Rich table on stdout; columns from ``numeric_from`` on are right-aligned."""
+    from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for j, name in enumerate(head):
+        table.add_column(Text(name), justify="right" if j >= numeric_from else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(str(c)) for c in row))  # Text: a "[" in a title or path is not markup
+    console = Console(file=sys.stdout)
+    width = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
+    if width > console.width:  # draw it whole; cut columns would hide figures
+        console = Console(file=sys.stdout, width=width)
+    if title is not None:
+        console.print(Text(title, style="bold"), soft_wrap=True)
+    console.print(table)
+
+
+def print_leaderboard(results: Sequence[Any]) -> None:
+    """Evaluation results as Rich tables, one per protocol, the protocol named above each."""
+    from cinerec.evaluation.report import leaderboard_blocks
+
+    for i, (title, head, rows) in enumerate(leaderboard_blocks(results)):
+        if i:
+            print()
+        print_table(head, rows, title=title, numeric_from=2)
+
+
+def print_facts(facts: dict[str, Any]) -> None:
+    """A data summary (``Dataset.describe()``) as a two-column Rich table."""
+    rows = []
+    for key, value in facts.items():
+        if key == "density":
+            value = f"{value:.4%}"
+        elif key.endswith("_timestamp") and isinstance(value, int):
+            value = f"{value} ({datetime.fromtimestamp(value, timezone.utc):%Y-%m-%d %H:%M} UTC)"
+        elif isinstance(value, bool) or value is None:
+            value = "-" if value is None else str(value).lower()
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        elif isinstance(value, float):
+            value = str(value)
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        rows.append((key, value))
+    print_table(["fact", "value"], rows, numeric_from=2)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,212 @@
+"""The command line as a whole: one vocabulary of flags, one-line mistakes, a light start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer
+
+from cinerec.cli import app, main
+from cinerec.runs import open_run
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+FIGURES = {"data info", "evaluate", "train", "recommend", "export", "quickstart"}
+RUN_READERS = {"recommend", "export", "serve"}
+
+
+def _commands() -> dict[str, object]:
+    """Every leaf command by its name (``data info``...)."""
+    out = {}
+
+    def walk(group, path):
+        for name, cmd in group.commands.items():
+            full = f"{path} {name}".strip()
+            if isinstance(cmd, click.Group):
+                walk(cmd, full)
+            else:
+                out[full] = cmd
+
+    walk(typer.main.get_command(app), "")
+    return out
+
+
+def _options(cmd) -> dict[str, object]:
+    return {opt: p for p in cmd.params for opt in p.opts}
+
+
+def test_every_command_is_there():
+    assert set(_commands()) == {"data fetch", "data info", "data synthesize", "quickstart", "evaluate", "train",
+                                "recommend", "export", "serve"}
+
+
+def test_a_flag_means_the_same_on_every_command():
+    commands = _commands()
+    shared = ["--data", "--model", "--config", "--set", "--protocol", "--protocol-option", "--seed", "--json",
+              "--quiet", "--run", "--run-model"]
+    for flag in shared:
+        params = {name: _options(cmd)[flag] for name, cmd in commands.items() if flag in _options(cmd)}
+        assert params, flag
+        # quickstart's --data and --model have defaults (ml-100k, the quick models), and
+        # synthesize's --seed seeds the synthetic ratings; otherwise one help text per flag.
+        usual = {name: p for name, p in params.items()
+                 if (name, flag) not in {("quickstart", "--data"), ("quickstart", "--model"),
+                                         ("data synthesize", "--seed")}}
+        assert len({p.help for p in usual.values()}) == 1, (flag, sorted(usual))
+    # --json exactly where figures are printed; --quiet everywhere
+    assert {n for n, c in commands.items() if "--json" in _options(c)} == FIGURES
+    assert all("--quiet" in _options(c) for c in commands.values())
+    # a run's saved model is --run-model; --model only ever names a model to create
+    for name in RUN_READERS:
+        assert "--run-model" in _options(commands[name]) and "--model" not in _options(commands[name])
+    assert {n for n, c in commands.items() if "--model" in _options(c)} == {"evaluate", "train", "quickstart"}
+
+
+def _one_line_error(capsys, argv) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("cinerec: error: ") and "Traceback" not in err, err
+    assert out == ""
+    return err
+
+
+@pytest.mark.parametrize("argv", [
+    ["serve", "--run", "runs/x", "--json"],
+    ["data", "fetch", "ml-100k", "--json"],
+    ["data", "synthesize", "--like", "ml-100k", "--out", "x", "--json"],
+])
+def test_json_on_a_command_without_figures_is_one_line(capsys, argv):
+    err = _one_line_error(capsys, argv)
+    assert "--json" in err and "prints no figures" in err
+    assert "evaluate" in err and "data info" in err  # where it does work
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["evaluate", "--model", "ease"], "Missing option '--data'"),
+    (["evaluate", "--data", "x", "--model", "ease", "--seed", "-1"], "--seed"),
+    (["evaluate", "--data", "x", "--model", "ease", "--bogus"], "--bogus"),
+    (["export", "--run", "x", "--db", "y", "--model", "ease"], "--run-model"),
+    (["export", "--run", "x", "--db", "y", "--no-progress"], "--quiet"),
+    (["quickstart", "--models", "ease"], "--model"),
+    (["serve", "--run", "x", "--port", "70000"], "--port"),
+    (["nonsense"], "nonsense"),
+])
+def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
+    assert needle in _one_line_error(capsys, argv)
+
+
+def test_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("quickstart", "data", "evaluate", "train", "recommend", "export", "serve", "--install-completion"):
+        assert name in out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("cinerec ")
+
+
+def test_shell_completion_names_models_and_protocols():
+    env = {**os.environ, "PYTHONPATH": str(SRC), "_CINEREC_COMPLETE": "complete_bash",
+           "COMP_WORDS": "cinerec evaluate --model ea", "COMP_CWORD": "3"}
+    done = subprocess.run([sys.executable, "-m", "cinerec"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    offered = {line.split(",")[-1] for line in done.stdout.split()}  # bash's lines are "plain,NAME"
+    assert "ease" in offered and "popularity" not in offered
+
+
+def test_help_starts_without_the_heavy_libraries():
+    # What `cinerec --help` imports, seen from inside the process that answers it.
+    probe = ("import sys\nfrom cinerec.cli import main\ncode = main(['--help'])\n"
+             "heavy = ['torch', 'numpy', 'pandas', 'scipy', 'pyarrow', 'fastapi', 'uvicorn', 'matplotlib', 'implicit']\n"
+             "print('LOADED', *[m for m in heavy if m in sys.modules])\nsys.exit(code)\n")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "LOADED"
+    for command in ("evaluate", "data", "serve"):  # nor does a command's help
+        done = subprocess.run([sys.executable, "-c", probe.replace("['--help']", f"['{command}', '--help']")],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.splitlines()[-1] == "LOADED", (command, done.stdout[-300:])
+
+
+def test_python_dash_m_runs_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "cinerec", "evaluate", "--data", "x", "--model", "ease", "--json",
+                           "--bogus"], env={**os.environ, "PYTHONPATH": str(SRC)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("cinerec: error: evaluate: ") and done.stdout == ""
+
+
+# -- --config ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "small"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.05", "--seed", "2", "--out", str(out)]) == 0
+    return out
+
+
+BLEND = """\
+holdout = 0.2
+
+[settings.bpmf]
+factors = 3
+sweeps = 4
+burn_in = 2
+
+[settings.autorec]
+epochs = 2
+progress = false
+"""
+
+
+def test_blend_members_take_their_settings_from_tables(small_data, tmp_path, capsys):
+    cfg = tmp_path / "blend.toml"
+    cfg.write_text(BLEND)
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["train", "--data", str(small_data), "--model", "blend", "--config", str(cfg),
+                 "--set", "holdout=0.25", "--out", str(out), "--json", "--quiet"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["protocol"] == "ratings-random" and got["metrics"]["rmse"] > 0
+    saved = open_run(out).meta["config"]["blend"]
+    assert saved["settings"] == {"bpmf": {"factors": 3, "sweeps": 4, "burn_in": 2},
+                                 "autorec": {"epochs": 2, "progress": False}}
+    assert saved["holdout"] == 0.25  # --set wins over the file
+    blend = open_run(out).model("blend")
+    bpmf = blend.members[blend.config.members.index("bpmf")]
+    assert bpmf.config.factors == 3 and bpmf.config.sweeps == 4
+
+
+@pytest.mark.parametrize("text, model, needles", [
+    ("[settings.ease]\nneighbors = 5\n", "blend", ["'ease'", "settings", "members"]),
+    ("[bpmf]\nfactors = 4\n", "blend", ["table [bpmf]", "[settings]"]),
+    ("[bpmf]\nfactors = 4\n", "ease", ["table [bpmf]", "top level"]),
+    ("[settings.bpmf]\nfactorz = 4\n", "blend", ["unknown key 'factorz'", "settings.bpmf"]),
+    ("factorz = 4\n", "biasedmf", ["unknown key 'factorz'"]),
+    ("factors = \n", "biasedmf", ["not valid TOML"]),
+])
+def test_a_bad_config_file_is_one_line_naming_it(small_data, tmp_path, capsys, text, model, needles):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    for command in (["evaluate"], ["train", "--out", str(tmp_path / "run")]):
+        err = _one_line_error(capsys, [*command, "--data", str(tmp_path / "never-read"), "--model", model,
+                                       "--config", str(cfg)])
+        assert str(cfg) in err and all(n in err for n in needles), err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_set_is_blamed_on_set_not_the_file(tmp_path, capsys):
+    cfg = tmp_path / "fine.toml"
+    cfg.write_text("factors = 4\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", "x", "--model", "biasedmf", "--config", str(cfg),
+                                   "--set", "factorz=3"])
+    assert "--set" in err and "unknown key 'factorz'" in err and str(cfg) not in err
+    err = _one_line_error(capsys, ["evaluate", "--data", "x", "--model", "biasedmf", "--config",
+                                   str(tmp_path / "missing.toml")])
+    assert "missing.toml: no such file" in err

@@ -1,0 +1,66 @@
+"""Progress bars: drawn on a terminal with description, counts, rate and end time; silent otherwise."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from cinerec import progress
+
+
+CLOCK = [100.0]  # the bars' clock in these tests, moved by hand
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr replaced by a 100-column terminal whose output the test can read."""
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "_console", lambda: Console(
+        file=screen, force_terminal=True, width=100, color_system=None, get_time=lambda: CLOCK[0]))
+    return screen
+
+
+def _frames(screen: io.StringIO) -> list[str]:
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    return [f for f in re.split(r"[\r\n]", text) if f.strip()]
+
+
+def test_a_bar_shows_counts_rate_and_end(terminal):
+    bar = progress.bar(200, "epoch 1/3", unit="batch")
+    for _ in range(4):
+        CLOCK[0] += 1.0
+        bar.update(25)  # 25 batches a second: 100 batches left after four seconds
+    bar.set_postfix(loss="0.4213")
+    bar._progress.refresh()
+    last = _frames(terminal)[-1]
+    bar.close()
+    assert last.startswith("epoch 1/3")
+    assert "100/200" in last and "25 batch/s" in last
+    assert re.search(r"0:04 left, ends \d\d:\d\d:\d\d", last), last
+    assert "loss=0.4213" in last
+
+
+def test_a_download_bar_counts_bytes(terminal):
+    with progress.bar(4 * 1024 * 1024, "ml-100k.zip", in_bytes=True) as bar:
+        bar.update(1024 * 1024)
+        bar._progress.refresh()
+    assert re.search(r"1\.0/4\.2 MB", _frames(terminal)[-1])
+
+
+def test_no_bar_when_disabled_or_silenced_or_not_a_terminal(terminal, monkeypatch):
+    for bar in (progress.bar(10, "off", enabled=False),):
+        bar.update(3)
+        bar.close()
+    with progress.silenced():
+        assert progress.is_silenced()
+        with progress.silenced(False):  # an inner block cannot turn bars back on
+            assert progress.is_silenced()
+        progress.bar(10, "quiet").update(1)
+    assert not progress.is_silenced()
+    assert terminal.getvalue() == ""
+    monkeypatch.undo()
+    # pytest's captured stderr is no terminal: nothing is drawn there either
+    assert type(progress.bar(10, "captured")) is progress.Bar
