@@ -712,17 +712,21 @@ def _movies_csv_by_line(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series]:
         raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header{hint}")
     # The csv module is the reference parser for quoted titles; the file is small
     # (under 100k movies), and line_num gives the line of each record.
-    rows, numbers = [], []
+    # A record starts on the line after the previous one ended (a quoted title may hold
+    # line breaks, so it can end further down).
+    rows, numbers, start = [], [], reader.line_num + 1
     try:
         for row in reader:
+            first, start = start, reader.line_num + 1
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataError(f"{path} line {reader.line_num}: expected {len(header)} ','-separated fields, found {len(row)}")
+                runs = f" (a quoted field runs on to line {reader.line_num})" if reader.line_num > first else ""
+                raise DataError(f"{path} line {first}: expected {len(header)} ','-separated fields, found {len(row)}{runs}")
             rows.append(row)
-            numbers.append(reader.line_num)
+            numbers.append(first)
     except csv.Error as e:
-        raise DataError(f"{path} line {reader.line_num}: {e}") from None
+        raise DataError(f"{path} line {start}: {e}") from None
     if not rows:
         raise DataError(f"{path}: no movies in the file")
     frame = pd.DataFrame(rows, columns=header, dtype=object)
