@@ -26,9 +26,11 @@ each release's own order: ``u.genre`` for ml-100k, the documented alphabetical l
 the others (the genres that occur, sorted).
 
 Ratings files are parsed by pyarrow's multi-threaded CSV reader with explicit column
-types; ``::`` files are first rewritten in memory to a one-character separator. Checks
-are vectorised; only once a check fails is the file scanned again, slowly, to name the
-line at fault.
+types (Unix and Windows line endings alike); ``::`` files are first rewritten in memory
+to a one-character separator. The id columns are encoded straight from pyarrow's chunks.
+``movies.csv`` goes through the same reader. Checks are vectorised; only once a check
+fails is the file scanned again, slowly (Python's csv module for ``movies.csv``), to
+name the line at fault.
 """
 
 from __future__ import annotations
