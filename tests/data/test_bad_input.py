@@ -122,6 +122,7 @@ def test_windows_file_with_a_short_line(pristine, tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("line, pattern", [
     (b"12x,Some Title (1999),Drama", r"line 3: movie id '12x' is not an integer"),
+    (b"0x1F,Some Title (1999),Drama", r"line 3: movie id '0x1F' is not an integer"),
     (b"7,Broken (1999)", r"line 3: expected 3 ','-separated fields, found 2"),
     (b'7,"Unclosed (1999),Drama', r"line 3: expected 3 ','-separated fields, found \d+ \(a quoted field runs on to line \d+\)"),
 ])

@@ -185,7 +185,7 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     """Split ``"Seven (Se7en) (1995)"`` into ``"Seven (Se7en)"`` and ``1995``.
 
     Args:
-        titles: ``(n,)`` titles as published.
+        titles: ``(n,)`` titles as published (a pyarrow string array is taken as is).
 
     Returns:
         ``(titles, years)``: ``(n,) object`` titles without the trailing year, and
@@ -690,9 +690,12 @@ def _movies_csv_fast(path: Path) -> tuple[np.ndarray, Any, Any] | None:
     if table.num_rows == 0:
         return None
     id_text, titles, genres = (table.column(columns[k]) for k in index)
+    id_text = pc.utf8_trim_whitespace(id_text)
+    if not pc.all(pc.match_substring_regex(id_text, r"^-?[0-9]+$")).as_py():  # pyarrow alone would take "0x1F"
+        return None
     try:
-        ids = pc.cast(pc.utf8_trim_whitespace(id_text), pa.int64()).to_numpy()
-    except pa.ArrowException:
+        ids = pc.cast(id_text, pa.int64()).to_numpy()
+    except pa.ArrowException:  # out of the int64 range
         return None
     if len(np.unique(ids)) != len(ids):
         return None
