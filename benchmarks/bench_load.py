@@ -1,16 +1,25 @@
-"""How fast cinerec reads an ml-25m-sized ratings.csv, against bare pandas.
+"""How fast ``cinerec data info`` reads an ml-25m-sized release, against bare pandas.
 
-    python benchmarks/bench_load.py [--scale 1.0] [--seed 0] [--repeat 3] [--regenerate]
+    python benchmarks/bench_load.py [--folder DIR] [--scale 1.0] [--seed 0] [--repeat 5]
 
-Writes (once, then reuses) a synthetic ml-25m-shaped release under ``benchmarks/out/``
-and times, each in a fresh process so that peak memory is its own:
+Uses ``--folder`` (a release with ``ratings.csv``), or writes once, then reuses, a
+synthetic ml-25m-shaped release under ``benchmarks/out/``; beside it, a copy whose
+``ratings.csv`` has Windows (CRLF) line endings. For each line ending it times whole
+processes, each started fresh, the kinds interleaved round by round so that a busy
+machine slows them alike:
 
-- ``baseline``: ``pandas.read_csv(engine="pyarrow")`` with the column types given, then
-  ``pandas.factorize`` of the user and movie id columns: the least any loader must do;
-- ``cinerec``: ``cinerec.data.load(folder)``: parse, validate, encode, catalog, Dataset.
+- ``reference``: ``python -c`` running ``pandas.read_csv`` with the four column types
+  given, then ``pandas.factorize`` of ``userId`` and ``movieId``: the least any reader
+  must do;
+- ``cinerec``: ``python -m cinerec data info FOLDER``: the whole command (start-up,
+  command-line parsing, ratings, catalogue, ids, summary);
+- ``load``: ``python -c`` running ``cinerec.data.load(FOLDER).describe()``: the same
+  work without the command-line layer, so that the two differ by its start-up cost;
+- ``startup``: ``python -m cinerec --version``: that start-up cost alone.
 
-Prints one JSON object: seconds (best of ``--repeat``), CPU seconds, their ratio, peak
-RSS of each process, and the generator's time when it ran.
+Prints one JSON object: per line ending and kind, the median wall seconds, the median CPU
+seconds (user + system, all threads), the peak resident memory, every wall time, and
+``ratio`` = median ``cinerec`` / median ``reference`` (the target is at most 1.5).
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -26,81 +36,117 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+REFERENCE = """
+import sys
+import pandas as pd
+dtypes = {"userId": "int64", "movieId": "int64", "rating": "float32", "timestamp": "int64"}
+frame = pd.read_csv(sys.argv[1], dtype=dtypes)
+users, _ = pd.factorize(frame["userId"])
+items, _ = pd.factorize(frame["movieId"])
+print(len(frame), users.max() + 1, items.max() + 1)
+"""
 
-def _baseline(folder: Path) -> int:
-    import pandas as pd
-
-    dtypes = {"userId": "int64", "movieId": "int64", "rating": "float32", "timestamp": "int64"}
-    frame = pd.read_csv(folder / "ratings.csv", engine="pyarrow", dtype=dtypes)
-    users, _ = pd.factorize(frame["userId"])
-    items, _ = pd.factorize(frame["movieId"])
-    return len(users) + 0 * len(items)
-
-
-def _cinerec(folder: Path) -> int:
-    from cinerec.data import load
-
-    return len(load(folder, release="ml-25m").interactions)
-
-
-def _one(kind: str, folder: Path, repeat: int) -> dict:
-    """Run one measurement in this process (called in a child process)."""
-    fn = {"baseline": _baseline, "cinerec": _cinerec}[kind]
-    times, cpu, rows = [], [], 0
-    for _ in range(repeat):
-        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        rows = fn(folder)
-        t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-        times.append(t1 - t0)
-        cpu.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
-    return {"seconds": min(times), "all_seconds": times, "cpu_seconds": min(cpu), "peak_rss_mb": _peak_mb(), "rows": rows}
+LOAD = """
+import sys
+from cinerec.data import load
+print(load(sys.argv[1]).describe())
+"""
 
 
-def _peak_mb() -> int:
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+def _commands(folder: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    return {
+        "reference": [py, "-c", REFERENCE, str(folder / "ratings.csv")],
+        "cinerec": [py, "-m", "cinerec", "data", "info", str(folder)],
+        "load": [py, "-c", LOAD, str(folder)],
+        "startup": [py, "-m", "cinerec", "--version"],
+    }
+
+
+def _run(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one child process."""
+    t0 = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - t0
+    child.returncode = os.waitstatus_to_exitcode(status)
+    err = child.stderr.read().decode("utf-8", "replace") if child.stderr else ""
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} failed ({child.returncode}):\n{err}")
+    return wall, usage.ru_utime + usage.ru_stime, round(usage.ru_maxrss / 1024)
+
+
+def _crlf_copy(folder: Path, dest: Path) -> Path:
+    """``dest``: ``folder`` with ``ratings.csv`` rewritten with CRLF line endings (once)."""
+    if (dest / "ratings.csv").exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in folder.iterdir():
+        if f.is_file() and f.name != "ratings.csv":
+            shutil.copy2(f, tmp / f.name)
+    with open(folder / "ratings.csv", "rb") as src, open(tmp / "ratings.csv", "wb") as out:
+        carry = b""
+        while block := src.read(1 << 24):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            block = block[: len(block) - len(carry)]
+            out.write(block.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        out.write(carry)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--folder", type=Path, help="a release to read (default: a synthetic ml-25m under benchmarks/out/)")
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--regenerate", action="store_true", help="write the synthetic release again (and time it)")
-    p.add_argument("--one", choices=["baseline", "cinerec"], help=argparse.SUPPRESS)
-    p.add_argument("--folder", help=argparse.SUPPRESS)
+    p.add_argument("--repeat", type=int, default=5, help="rounds; each round runs every kind once")
+    p.add_argument("--kinds", default="reference,cinerec,load,startup", help="which processes to time")
     args = p.parse_args()
-    if args.one:
-        print(json.dumps(_one(args.one, Path(args.folder), args.repeat)))
-        return
 
-    folder = HERE / "out" / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
-    result: dict = {"benchmark": "load ml-25m-sized ratings.csv", "folder": str(folder.relative_to(HERE.parent))}
-    if args.regenerate or not (folder / "ratings.csv").exists():
-        from cinerec.data.synthetic import write_release
+    result: dict = {"benchmark": "cinerec data info on an ml-25m-sized ratings.csv, whole processes"}
+    folder = args.folder
+    if folder is None:
+        folder = HERE / "out" / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
+        if not (folder / "ratings.csv").exists():
+            from cinerec.data.synthetic import write_release
 
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.perf_counter()
-        write_release(folder, "ml-25m", args.scale, args.seed)
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        result["generate_seconds"] = round(time.perf_counter() - t0, 2)
-        result["generate_cpu_seconds"] = round((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 2)
-        result["generate_peak_rss_mb"] = _peak_mb()
-    result["ratings_csv_mb"] = round((folder / "ratings.csv").stat().st_size / 2**20)
-    for kind in ("baseline", "cinerec"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", kind, "--folder", str(folder), "--repeat", str(args.repeat)],
-            check=True, capture_output=True, text=True, env=dict(os.environ),
-        )
-        result[kind] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["ratio_seconds"] = round(result["cinerec"]["seconds"] / result["baseline"]["seconds"], 3)
-    result["ratio_cpu"] = round(result["cinerec"]["cpu_seconds"] / result["baseline"]["cpu_seconds"], 3)
+            t0 = time.perf_counter()
+            write_release(folder, "ml-25m", args.scale, args.seed)
+            result["generate_seconds"] = round(time.perf_counter() - t0, 2)
+    folder = folder.resolve()
+    crlf = _crlf_copy(folder, folder.with_name(folder.name + "-crlf"))
+    kinds = args.kinds.split(",")
+    result["folders"] = {"lf": str(folder), "crlf": str(crlf)}
+    result["ratings_csv_mb"] = {
+        "lf": round((folder / "ratings.csv").stat().st_size / 2**20),
+        "crlf": round((crlf / "ratings.csv").stat().st_size / 2**20),
+    }
+    timings: dict = {end: {k: [] for k in kinds} for end in ("lf", "crlf")}
+    for _ in range(args.repeat):
+        for end, where in (("lf", folder), ("crlf", crlf)):
+            commands = _commands(where)
+            for kind in kinds:
+                timings[end][kind].append(_run(commands[kind]))
+    for end in ("lf", "crlf"):
+        out: dict = {}
+        for kind in kinds:
+            runs = timings[end][kind]
+            out[kind] = {
+                "seconds": round(statistics.median(r[0] for r in runs), 2),
+                "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
+                "peak_rss_mb": max(r[2] for r in runs),
+                "all_seconds": [round(r[0], 2) for r in runs],
+            }
+        if "cinerec" in out and "reference" in out:
+            out["ratio"] = round(out["cinerec"]["seconds"] / out["reference"]["seconds"], 3)
+        if "load" in out and "reference" in out:
+            out["ratio_load"] = round(out["load"]["seconds"] / out["reference"]["seconds"], 3)
+        result[end] = out
     result["cpus"] = os.cpu_count()
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))

@@ -23,6 +23,7 @@ def pristine(tmp_path_factory) -> dict[str, Path]:
         "100k": write_release(root / "ml-100k", "ml-100k", 0.03, seed=1),
         "1m": write_release(root / "ml-1m", "ml-1m", 0.005, seed=1),
         "csv": write_release(root / "ml-latest-small", "ml-latest-small", 0.05, seed=1),
+        "csv-crlf": write_release(root / "crlf" / "ml-latest-small", "ml-latest-small", 0.05, seed=1, crlf=True),
     }
 
 
@@ -59,9 +60,10 @@ def test_malformed_line_names_file_and_line(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"u\.data line 5: expected 4 tab-separated fields, found 3", capsys)
 
 
-def test_non_numeric_field(pristine, tmp_path, capsys) -> None:
-    folder = _copy(pristine, "csv", tmp_path)
-    _edit(folder / "ratings.csv", _set_line(8, b"3,abc,4.0,964982703\n"))
+@pytest.mark.parametrize("kind, eol", [("csv", b"\n"), ("csv-crlf", b"\r\n")])
+def test_non_numeric_field(pristine, tmp_path, capsys, kind: str, eol: bytes) -> None:
+    folder = _copy(pristine, kind, tmp_path)
+    _edit(folder / "ratings.csv", _set_line(8, b"3,abc,4.0,964982703" + eol))
     _fails(folder, r"ratings\.csv line 8: movie 'abc' is not an integer", capsys)
 
 
@@ -99,16 +101,35 @@ def test_missing_column(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"movies\.csv line 1: missing column title", capsys)
 
 
+@pytest.mark.parametrize("kind, eol", [("csv", b"\n"), ("csv-crlf", b"\r\n")])
 @pytest.mark.parametrize("value, pattern", [
     (b"nan", r"line 4: rating nan is outside the valid range 0\.5-5"),
     (b"5.5", r"line 4: rating 5\.5 is outside"),
     (b"0", r"line 4: rating 0 is outside"),
     (b"", r"line 4: the rating field is empty"),
 ])
-def test_bad_ratings(pristine, tmp_path, capsys, value: bytes, pattern: str) -> None:
-    folder = _copy(pristine, "csv", tmp_path)
-    _edit(folder / "ratings.csv", _set_line(4, b"1,1," + value + b",964982703\n"))
+def test_bad_ratings(pristine, tmp_path, capsys, value: bytes, pattern: str, kind: str, eol: bytes) -> None:
+    folder = _copy(pristine, kind, tmp_path)
+    _edit(folder / "ratings.csv", _set_line(4, b"1,1," + value + b",964982703" + eol))
     _fails(folder, r"ratings\.csv " + pattern, capsys)
+
+
+def test_windows_file_with_a_short_line(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv-crlf", tmp_path)
+    _edit(folder / "ratings.csv", _set_line(6, b"1,1,4.0\r\n"))
+    _fails(folder, r"ratings\.csv line 6: expected 4 ','-separated fields, found 3", capsys)
+
+
+@pytest.mark.parametrize("line, pattern", [
+    (b"12x,Some Title (1999),Drama", r"line 3: movie id '12x' is not an integer"),
+    (b"0x1F,Some Title (1999),Drama", r"line 3: movie id '0x1F' is not an integer"),
+    (b"7,Broken (1999)", r"line 3: expected 3 ','-separated fields, found 2"),
+    (b'7,"Unclosed (1999),Drama', r"line 3: expected 3 ','-separated fields, found \d+ \(a quoted field runs on to line \d+\)"),
+])
+def test_bad_movies_csv_line(pristine, tmp_path, capsys, line: bytes, pattern: str) -> None:
+    folder = _copy(pristine, "csv-crlf", tmp_path)
+    _edit(folder / "movies.csv", _set_line(3, line + b"\r\n"))
+    _fails(folder, r"movies\.csv " + pattern, capsys)
 
 
 def test_bad_rating_line_counts_blank_lines(pristine, tmp_path, capsys) -> None:
@@ -148,10 +169,12 @@ def test_header_only_ratings(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"ratings\.csv: no ratings", capsys)
 
 
-@pytest.mark.parametrize("kind, name", [("csv", "movies.csv"), ("1m", "movies.dat"), ("100k", "u.item")])
+@pytest.mark.parametrize("kind, name", [
+    ("csv", "movies.csv"), ("csv-crlf", "movies.csv"), ("1m", "movies.dat"), ("100k", "u.item"),
+])
 def test_duplicate_movie_id(pristine, tmp_path, capsys, kind: str, name: str) -> None:
     folder = _copy(pristine, kind, tmp_path)
-    first = 2 if kind == "csv" else 1
+    first = 2 if kind.startswith("csv") else 1
 
     def duplicate(lines: list[bytes]) -> list[bytes]:
         return lines + [lines[first - 1]]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 
-from cinerec.data import Dataset, load, official_split
+from cinerec.data import Dataset, load, movielens, official_split
 from cinerec.data.movielens import ML1M_OCCUPATIONS, parse_titles
 from cinerec.data.synthetic import synthesize, write_release
 from cinerec.errors import DataError, NotFoundError
@@ -171,16 +173,105 @@ def test_csv_titles_with_commas_and_quotes_and_no_genres(tmp_path) -> None:
     assert "(no genres listed)" not in d.catalog.genre_names
 
 
+def _assert_same_dataset(a: Dataset, b: Dataset) -> None:
+    """Every array, id, title and fact but the source folder is equal."""
+    for name in ("users", "items", "ratings", "timestamps"):
+        x, y = getattr(a.interactions, name), getattr(b.interactions, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert np.array_equal(a.user_ids.raw, b.user_ids.raw) and np.array_equal(a.item_ids.raw, b.item_ids.raw)
+    assert list(a.catalog.titles) == list(b.catalog.titles)
+    assert np.array_equal(a.catalog.years, b.catalog.years)
+    assert a.catalog.genre_names == b.catalog.genre_names
+    assert np.array_equal(a.catalog.genres, b.catalog.genres)
+    assert {**a.describe(), "name": ""} == {**b.describe(), "name": ""}
+    assert {**a.info, "source": ""} == {**b.info, "source": ""}
+
+
 @pytest.mark.parametrize("like", ["ml-100k", "ml-1m", "ml-25m"])
 def test_windows_line_endings_read_the_same(like: str, tmp_path) -> None:
     unix = load(write_release(tmp_path / "lf" / like, like, _SCALES[like], seed=2))
     windows_folder = write_release(tmp_path / "crlf" / like, like, _SCALES[like], seed=2, crlf=True)
     assert b"\r\n" in (windows_folder / ("u.data" if like == "ml-100k" else "ratings.dat" if like == "ml-1m" else "ratings.csv")).read_bytes()
-    windows = load(windows_folder)
-    assert np.array_equal(unix.interactions.users, windows.interactions.users)
-    assert np.array_equal(unix.interactions.ratings, windows.interactions.ratings)
-    assert list(unix.catalog.titles) == list(windows.catalog.titles)
-    assert unix.catalog.genre_names == windows.catalog.genre_names
+    _assert_same_dataset(unix, load(windows_folder))
+
+
+def test_small_windows_csv_release(tmp_path) -> None:
+    """A hand-written CRLF release with a byte-order mark, quoted titles and blank lines."""
+    lf = tmp_path / "lf"
+    lf.mkdir()
+    (lf / "ratings.csv").write_bytes(
+        b"userId,movieId,rating,timestamp\n1,10,4.0,100\n7,3,0.5,50\n\n1,3,5.0,75\n"
+    )
+    (lf / "movies.csv").write_bytes(
+        b'movieId,title,genres\n3,"Matrix, The (1999)",Action|Sci-Fi\n'
+        b'10,"A ""Quoted"" Title (2001)",(no genres listed)\n\n11,Unrated (1990),Drama\n'
+    )
+    crlf = tmp_path / "crlf"
+    crlf.mkdir()
+    for name in ("ratings.csv", "movies.csv"):
+        (crlf / name).write_bytes(b"\xef\xbb\xbf" + (lf / name).read_bytes().replace(b"\n", b"\r\n"))
+    unix, windows = load(lf), load(crlf)
+    _assert_same_dataset(unix, windows)
+    x = windows.interactions
+    assert windows.user_ids.raw.tolist() == [1, 7] and windows.item_ids.raw.tolist() == [3, 10]
+    assert x.users.tolist() == [0, 1, 0] and x.items.tolist() == [1, 0, 0]
+    assert x.ratings.tolist() == [4.0, 0.5, 5.0] and x.timestamps.tolist() == [100, 50, 75]
+    assert list(windows.catalog.titles) == ["Matrix, The", 'A "Quoted" Title']
+    assert windows.catalog.years.tolist() == [1999, 2001]
+    assert windows.catalog.genre_names == ("Action", "Drama", "Sci-Fi")  # from every movie in the file
+    assert windows.catalog.genres.tolist() == [[True, False, True], [False, False, False]]
+    assert windows.info["catalog_items"] == 3
+
+
+def test_movies_csv_fast_reader_agrees_with_the_line_reader(tmp_path) -> None:
+    rel_folder = write_release(tmp_path / "small", "ml-latest-small", 0.2, seed=4, crlf=True)
+    path = rel_folder / "movies.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    movie_id, rest = lines[2].split(b",", 1)
+    lines[2] = b"\r\n " + movie_id + b" ," + rest  # a blank line, then an id with spaces around it
+    path.write_bytes(b"\r\n".join(lines))
+    fast = movielens._movies_csv_fast(path)
+    assert fast is not None
+    slow = movielens._movies_csv_by_line(path)
+    assert np.array_equal(fast[0], slow[0])
+    assert fast[1].to_pylist() == list(slow[1]) and fast[2].to_pylist() == list(slow[2])
+    assert parse_titles(fast[1])[0].tolist() == parse_titles(slow[1])[0].tolist()
+    names, flags = movielens._genre_flags(fast[2])
+    assert (names, flags.tolist()) == (lambda g: (g[0], g[1].tolist()))(movielens._genre_flags(slow[2]))
+
+
+def test_genre_flags() -> None:
+    names, flags = movielens._genre_flags(["Drama|Comedy", " Comedy ", "(no genres listed)", "", "Drama||War"])
+    assert names == ("Comedy", "Drama", "War")
+    assert flags.tolist() == [
+        [True, True, False], [True, False, False], [False, False, False], [False, False, False], [False, True, True],
+    ]
+    assert movielens._genre_flags(["", ""])[1].shape == (2, 0)
+
+
+def test_encode_chunked_columns_like_one_array() -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    for raw in (rng.integers(1, 500, 1000), np.array([5, -3, 5, 1 << 40, 7]), np.array([9])):
+        whole = movielens._encode(raw.astype(np.int64))
+        parts = pa.chunked_array([pa.array(raw[:3]), pa.array(raw[3:3]), pa.array(raw[3:])], type=pa.int64())
+        chunked = movielens._encode(parts)
+        assert np.array_equal(whole[1], np.unique(raw)) and np.array_equal(whole[1][whole[0]], raw)
+        assert whole[0].dtype == chunked[0].dtype == np.int32
+        assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+
+
+def test_reading_a_release_imports_neither_torch_nor_scipy(tmp_path) -> None:
+    folder = write_release(tmp_path / "ml-25m", "ml-25m", 0.0005, seed=1)
+    code = (
+        "import sys\n"
+        "from cinerec.data import load\n"
+        f"load({str(folder)!r}).describe()\n"
+        "print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:

@@ -15,14 +15,16 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_dir
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT"]
 
@@ -175,6 +177,8 @@ class Interactions:
 
         A repeated (user, movie) pair keeps its last rating in file order.
         """
+        import scipy.sparse as sp  # here, not at the top: reading a release does not need it
+
         order = np.lexsort((np.arange(len(self)), self.items, self.users))
         u, i = self.users[order], self.items[order]
         last = np.ones(len(u), dtype=bool)

@@ -27,9 +27,11 @@ each release's own order: ``u.genre`` for ml-100k, the documented alphabetical l
 the others (the genres that occur, sorted).
 
 Ratings files are parsed by pyarrow's multi-threaded CSV reader with explicit column
-types; ``::`` files are first rewritten in memory to a one-character separator. Checks
-are vectorised; only once a check fails is the file scanned again, slowly, to name the
-line at fault.
+types (Unix and Windows line endings alike); ``::`` files are first rewritten in memory
+to a one-character separator. The id columns are encoded straight from pyarrow's chunks.
+``movies.csv`` goes through the same reader. Checks are vectorised; only once a check
+fails is the file scanned again, slowly (Python's csv module for ``movies.csv``), to
+name the line at fault.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     """Split ``"Seven (Se7en) (1995)"`` into ``"Seven (Se7en)"`` and ``1995``.
 
     Args:
-        titles: ``(n,)`` titles as published.
+        titles: ``(n,)`` titles as published (a pyarrow string array is taken as is).
 
     Returns:
         ``(titles, years)``: ``(n,) object`` titles without the trailing year, and
@@ -159,8 +161,7 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    raw = pa.array(np.asarray(titles, dtype=object), type=pa.string(), from_pandas=True)
-    text = pc.utf8_trim_whitespace(raw)
+    text = pc.utf8_trim_whitespace(_arrow_strings(titles))
     found = pc.extract_regex(text, _YEAR_PATTERN)  # null where a title has no year
     has = found.is_valid()
     out = pc.if_else(has, pc.struct_field(found, "title"), text).to_numpy(zero_copy_only=False)
@@ -234,15 +235,19 @@ def _extract_local_zip(path: Path) -> Path:
 
 def _load_folder(folder: Path, family: str, release: str, name: str, implicit: bool) -> Dataset:
     ratings_path = folder / _RATINGS_FILE[family]
-    users_raw, items_raw, ratings, stamps = _read_ratings(ratings_path, family)
-    user_codes, user_raw = _encode(users_raw)
-    item_codes, item_raw = _encode(items_raw)
+    users_col, items_col, ratings_col, stamps_col = _rating_columns(ratings_path, family)
+    user_codes, user_raw = _encode(users_col)
+    item_codes, item_raw = _encode(items_col)
+    del users_col, items_col  # the raw id columns are no longer needed: free them early
+    ratings, stamps = _numpy(ratings_col), _numpy(stamps_col)
+    del ratings_col, stamps_col
 
     movie_ids, titles, years, genre_names, flags = _read_movies(folder, family)
     pos = pd.Index(movie_ids).get_indexer(item_raw)
     if (pos < 0).any():
-        missing = int(item_raw[np.flatnonzero(pos < 0)[0]])
-        row = int(np.flatnonzero(items_raw == missing)[0])
+        code = int(np.flatnonzero(pos < 0)[0])
+        missing = int(item_raw[code])
+        row = int(np.flatnonzero(item_codes == code)[0])
         line = _line_of_row(ratings_path, row, header=family == "csv")
         raise DataError(
             f"{ratings_path} line {line}: movie id {missing} is not in {_MOVIES_FILE[family]}"
@@ -306,23 +311,48 @@ def _read_folds(folder: Path, user_raw: np.ndarray, item_raw: np.ndarray, user_c
     return folds
 
 
-def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _encode(column: Any) -> tuple[np.ndarray, np.ndarray]:
     """Dense codes ``(n,) int32`` and the sorted distinct raw ids ``(k,) int64``.
 
-    Non-negative ids below 2**26 (every MovieLens release) go through a lookup table,
-    which is a few linear passes; anything else falls back to a hash factorisation.
+    ``column`` is an ``(n,)`` integer array, or a pyarrow column without nulls, whose
+    chunks are then encoded one by one into the output (no concatenated copy of the raw
+    ids). Non-negative ids below 2**26 (every MovieLens release) go through a lookup
+    table, which is a few linear passes; anything else falls back to a hash factorisation.
     """
-    if len(raw) == 0:
+    chunks = [c for c in _chunks(column) if len(c)]
+    n = sum(len(c) for c in chunks)
+    if n == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
-    lo, hi = int(raw.min()), int(raw.max())
+    lo = min(int(c.min()) for c in chunks)
+    hi = max(int(c.max()) for c in chunks)
     if lo >= 0 and hi < (1 << 26):
         present = np.zeros(hi + 1, dtype=bool)
-        present[raw] = True
+        for c in chunks:
+            present[c] = True
         lookup = np.cumsum(present, dtype=np.int32)
         lookup -= 1
-        return lookup[raw], np.flatnonzero(present).astype(np.int64)
-    codes, uniques = pd.factorize(raw, sort=True)
+        codes = np.empty(n, dtype=np.int32)
+        at = 0
+        for c in chunks:
+            # Every id is within the table, so "clip" never clips; it spares a buffered copy.
+            np.take(lookup, c, out=codes[at:at + len(c)], mode="clip")
+            at += len(c)
+        return codes, np.flatnonzero(present).astype(np.int64)
+    codes, uniques = pd.factorize(np.concatenate(chunks), sort=True)
     return codes.astype(np.int32), np.asarray(uniques, dtype=np.int64)
+
+
+def _chunks(column: Any) -> list[np.ndarray]:
+    """The pieces of a pyarrow column (or a NumPy array) as NumPy views, without copying."""
+    if isinstance(column, np.ndarray):
+        return [column]
+    return [np.asarray(c) for c in getattr(column, "chunks", [column])]
+
+
+def _numpy(column: Any) -> np.ndarray:
+    """One contiguous NumPy array holding a pyarrow column without nulls."""
+    chunks = _chunks(column)
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
 # -- ratings ----------------------------------------------------------------------------
@@ -330,6 +360,16 @@ def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Raw user ids, raw movie ids ``(n,) int64``, ratings ``(n,) float32``, timestamps ``(n,) int64``."""
+    users, items, ratings, stamps = _rating_columns(path, family)
+    return _numpy(users), _numpy(items), _numpy(ratings), _numpy(stamps)
+
+
+def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
+    """The checked columns of a ratings file, as pyarrow chunked arrays without nulls.
+
+    Raw user ids and raw movie ids ``int64``, ratings ``float32`` within 0.5-5,
+    timestamps ``int64``; the file's row order.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -381,14 +421,17 @@ def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.n
             row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             line = _line_of_row(path, row, header=skip == 1)
             raise DataError(f"{path} line {line}: the {key} field is empty")
-        out.append(col.to_numpy())
-    users, items, ratings, stamps = out
-    bad = ~((ratings >= 0.5) & (ratings <= 5.0))  # NaN fails both comparisons
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        line = _line_of_row(path, row, header=skip == 1)
-        raise DataError(f"{path} line {line}: rating {ratings[row]:g} is outside the valid range 0.5-5")
-    return users, items, ratings, stamps
+        out.append(col)
+    at = 0
+    for chunk in _chunks(out[2]):
+        # Two reductions per chunk; NaN makes min and max NaN, which fails both tests.
+        if len(chunk) and not (chunk.min() >= 0.5 and chunk.max() <= 5.0):
+            bad = ~((chunk >= 0.5) & (chunk <= 5.0))
+            row = int(np.flatnonzero(bad)[0])
+            line = _line_of_row(path, at + row, header=skip == 1)
+            raise DataError(f"{path} line {line}: rating {chunk[row]:g} is outside the valid range 0.5-5")
+        at += len(chunk)
+    return out[0], out[1], out[2], out[3]
 
 
 def _head(path: Path, n: int = 1 << 16) -> bytes:
@@ -603,16 +646,73 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
             raise DataError(f"{path} line {numbers[k]}: expected 3 '::'-separated fields (id::title::genres)")
         ids = _ints(left.str[0], path, numbers, "movie id")
         raw_titles, genres = rest.str[0], rest.str[1]
+        _unique_ids(ids, path, numbers)
     else:
-        path = folder / "movies.csv"
-        ids, raw_titles, genres, numbers = _read_movies_csv(path)
-    _unique_ids(ids, path, numbers)
-    titles, years = parse_titles(raw_titles.to_numpy(dtype=object))
+        ids, raw_titles, genres = _read_movies_csv(folder / "movies.csv")
+    titles, years = parse_titles(raw_titles)
     names, flags = _genre_flags(genres)
     return ids, titles, years, names, flags
 
 
-def _read_movies_csv(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+def _read_movies_csv(path: Path) -> tuple[np.ndarray, Any, Any]:
+    """Movie ids ``(m,) int64`` (checked: integers, unique), titles and genre strings.
+
+    pyarrow's CSV reader takes the file when it is sound; when it refuses the file or a
+    check fails, Python's csv module reads it again, line by line, to name the culprit.
+    Both parse quoting alike (``"`` quotes, ``""`` inside quotes, line breaks in quotes).
+    """
+    fast = _movies_csv_fast(path)
+    if fast is not None:
+        return fast
+    return _movies_csv_by_line(path)
+
+
+def _movies_csv_fast(path: Path) -> tuple[np.ndarray, Any, Any] | None:
+    """``movies.csv`` through pyarrow, or ``None`` when anything is off."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    header = _head(path).split(b"\n", 1)[0].rstrip(b"\r")
+    if header.startswith(b"\xef\xbb\xbf"):
+        header = header[3:]
+    if b'"' in header:
+        return None
+    try:
+        names = [h.strip() for h in header.decode("utf-8").split(",")]
+        index = [names.index(c) for c in ("movieId", "title", "genres")]
+    except (UnicodeDecodeError, ValueError):
+        return None
+    columns = [f"f{k}" for k in range(len(names))]
+    try:
+        table = pacsv.read_csv(
+            str(path),
+            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in columns},
+                include_columns=[columns[k] for k in index],
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, OSError):
+        return None
+    if table.num_rows == 0:
+        return None
+    id_text, titles, genres = (table.column(columns[k]) for k in index)
+    id_text = pc.utf8_trim_whitespace(id_text)
+    if not pc.all(pc.match_substring_regex(id_text, r"^-?[0-9]+$")).as_py():  # pyarrow alone would take "0x1F"
+        return None
+    try:
+        ids = pc.cast(id_text, pa.int64()).to_numpy()
+    except pa.ArrowException:  # out of the int64 range
+        return None
+    if len(np.unique(ids)) != len(ids):
+        return None
+    return ids, titles, genres
+
+
+def _movies_csv_by_line(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series]:
     text = _text(path, "utf-8")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -627,27 +727,65 @@ def _read_movies_csv(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series, np.n
         raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header{hint}")
     # The csv module is the reference parser for quoted titles; the file is small
     # (under 100k movies), and line_num gives the line of each record.
-    rows, numbers = [], []
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise DataError(f"{path} line {reader.line_num}: expected {len(header)} ','-separated fields, found {len(row)}")
-        rows.append(row)
-        numbers.append(reader.line_num)
+    # A record starts on the line after the previous one ended (a quoted title may hold
+    # line breaks, so it can end further down).
+    rows, numbers, start = [], [], reader.line_num + 1
+    try:
+        for row in reader:
+            first, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if len(row) != len(header):
+                runs = f" (a quoted field runs on to line {reader.line_num})" if reader.line_num > first else ""
+                raise DataError(f"{path} line {first}: expected {len(header)} ','-separated fields, found {len(row)}{runs}")
+            rows.append(row)
+            numbers.append(first)
+    except csv.Error as e:
+        raise DataError(f"{path} line {start}: {e}") from None
     if not rows:
         raise DataError(f"{path}: no movies in the file")
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     lines = np.asarray(numbers, dtype=np.int64)
     ids = _ints(frame["movieId"], path, lines, "movie id")
-    return ids, frame["title"], frame["genres"], lines
+    _unique_ids(ids, path, lines)
+    return ids, frame["title"], frame["genres"]
 
 
-def _genre_flags(genres: pd.Series) -> tuple[tuple[str, ...], np.ndarray]:
-    """``|``-joined genre strings to the sorted vocabulary and ``(m, g) bool`` flags."""
-    dummies = genres.astype(str).str.strip().str.get_dummies(sep="|")
-    names = tuple(sorted(c for c in dummies.columns if c and c != _NO_GENRES))
-    return names, dummies[list(names)].to_numpy(dtype=bool) if names else np.zeros((len(genres), 0), dtype=bool)
+def _genre_flags(genres: Any) -> tuple[tuple[str, ...], np.ndarray]:
+    """``|``-joined genre strings ``(m,)`` to the sorted vocabulary and ``(m, g) bool`` flags.
+
+    The whole string is trimmed, not each genre; empty names and ``(no genres listed)``
+    are no genre.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _arrow_strings(genres)
+    parts = pc.split_pattern(pc.utf8_trim_whitespace(text), "|")
+    rows = pc.list_parent_indices(parts).to_numpy()
+    coded = pc.list_flatten(parts).dictionary_encode()
+    if isinstance(coded, pa.ChunkedArray):
+        coded = coded.combine_chunks()
+    vocabulary = coded.dictionary.to_pylist()
+    names = tuple(sorted(g for g in vocabulary if g and g != _NO_GENRES))
+    column = {g: k for k, g in enumerate(names)}
+    where = np.array([column.get(g, -1) for g in vocabulary], dtype=np.int64)
+    cols = where[coded.indices.to_numpy()] if len(where) else np.zeros(0, dtype=np.int64)
+    flags = np.zeros((len(text), len(names)), dtype=bool)
+    keep = cols >= 0
+    flags[rows[keep], cols[keep]] = True
+    return names, flags
+
+
+def _arrow_strings(values: Any) -> Any:
+    """``(n,)`` strings as a pyarrow string array (pyarrow columns pass through)."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
 
 
 def _read_u_item(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
