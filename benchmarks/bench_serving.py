@@ -4,8 +4,9 @@ Usage::
 
     python benchmarks/bench_serving.py --ml100k PATH/TO/ml-100k [--rate 200] [--seconds 20]
 
-Builds an ml-100k run (EASE, or ``--model``), exports its store, starts the real server (uvicorn, one
-process, 127.0.0.1 on a free port) in a child process, and drives it from this process
+Builds an ml-100k run (EASE, or ``--model``), exports its store (SQLite, or ``--db
+postgresql://...``), starts the real server (``cinerec serve``, ``--workers N`` processes,
+127.0.0.1 on a free port) in a child process, and drives it from this process
 with a lean asyncio client (keep-alive connections) at a fixed arrival rate, one scenario at a time:
 
 * ``known_user``: ``GET /users/{id}/recommendations?k=10`` for random known users
@@ -41,7 +42,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _build(ml100k: Path, root: Path, model: str) -> tuple[Path, Path]:
+def _build(ml100k: Path, root: Path, model: str, db_url: str | None) -> tuple[Path, str]:
     from cinerec.data import load
     from cinerec.models import create
     from cinerec.runs import finish_run, save_dataset, save_model
@@ -52,19 +53,9 @@ def _build(ml100k: Path, root: Path, model: str) -> tuple[Path, Path]:
     save_model(run_dir, create(model).fit(ds.interactions))
     save_dataset(run_dir, ds)
     finish_run(run_dir, meta={"source": "ml-100k", "best_model": model})
-    db = root / "recs.sqlite"
+    db = db_url or str(root / "recs.sqlite")
     export_store(run_dir, db, k=50, progress=False)
     return run_dir, db
-
-
-SERVER = """
-import sys, uvicorn
-from cinerec.commands.serve import limit_threads
-from cinerec.serving.api import create_app
-limit_threads(1)  # as `cinerec serve` does by default
-app = create_app(sys.argv[1], sys.argv[2])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", access_log=False)
-"""
 
 
 class _Connection:
@@ -153,12 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="ease", help="the model to fit and serve (default: %(default)s)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (`cinerec serve --workers`)")
+    ap.add_argument("--db", default=None,
+                    help="a postgresql:// URL to export to and serve from (default: a SQLite file)")
     args = ap.parse_args(argv)
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120):
         ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir, db = _build(args.ml100k, Path(tmp), args.model)
+        run_dir, db = _build(args.ml100k, Path(tmp), args.model, args.db)
         from cinerec.runs import open_run
 
         ds = open_run(run_dir).dataset
@@ -166,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         popular = ds.item_ids.raw[np.argsort(-ds.interactions.item_counts)[:300]].tolist()
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(run_dir), str(db), str(port)])
+        # The real command, as a user starts it (one math thread per request by default).
+        server = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--db", db,
+                                   "--port", str(port), "--workers", str(args.workers), "--quiet"])
         try:
             _wait(url, server)
             users = rng.choice(user_ids, size=100_000)
@@ -178,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             def cold(i):
                 return "POST", "/recommendations", {"liked": likes[i % len(likes)], "k": 10}
 
-            out = {"machine": {"cpus": os.cpu_count()}, "server": "uvicorn, 1 process, loopback", "model": args.model,
+            store = "postgresql" if db.startswith("postgres") else "sqlite"
+            out = {"machine": {"cpus": os.cpu_count()}, "server": f"cinerec serve, {args.workers} process(es), loopback",
+                   "store": store, "model": args.model,
                    "dataset": "ml-100k", "targets_p99_ms": TARGETS_MS}
             for name, make in (("known_user", known), ("cold_start", cold)):
                 res = asyncio.run(_scenario(port, make, args.rate, args.seconds, warmup=50))

@@ -19,8 +19,9 @@ __all__ = ["export"]
 
 def export(
     run: flags.RunDir,
-    db: Annotated[str, typer.Option("--db", metavar="FILE", show_default=False,
-                                    help="The SQLite store to write (replaced atomically).")],
+    db: Annotated[str, typer.Option("--db", metavar="FILE|URL", show_default=False,
+                                    help="The store to write, replaced atomically: a SQLite file or a "
+                                         "postgresql:// URL.")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Recommendations per user.")] = 50,
     run_model: flags.RunModel = None,
     json: flags.Json = False,

@@ -7,15 +7,16 @@ spot. Profiles are kept in ``X.profiles.sqlite`` beside the store (or
 """
 
 import enum
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cinerec.commands import flags
 
-__all__ = ["serve", "limit_threads"]
+__all__ = ["serve", "limit_threads", "app_from_environment"]
 
 
 class LogLevel(str, enum.Enum):
@@ -29,8 +30,8 @@ class LogLevel(str, enum.Enum):
 def serve(
     run: flags.RunDir,
     db: Annotated[str | None, typer.Option(
-        "--db", metavar="FILE", show_default=False,
-        help="A store written by cinerec export [default: score live].")] = None,
+        "--db", metavar="FILE|URL", show_default=False,
+        help="A store written by cinerec export: a SQLite file or a postgresql:// URL [default: score live].")] = None,
     profiles: Annotated[Path | None, typer.Option(
         "--profiles", metavar="FILE", show_default=False,
         help="The profiles file [default: beside --db, else in the run folder].")] = None,
@@ -39,6 +40,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
     threads: Annotated[int, typer.Option(
         "--threads", min=1, help="Math threads per request (requests run side by side instead).")] = 1,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64, help="Server processes sharing the port, the store and the profiles.")] = 1,
     log_level: Annotated[LogLevel, typer.Option(
         "--log-level", help="uvicorn's log level (--quiet lowers the default to warning).")] = LogLevel.info,
     quiet: flags.Quiet = False,
@@ -63,7 +66,30 @@ def serve(
         print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on http://{host}:{port}/",
               file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
-    uvicorn.run(app, host=host, port=port, log_level=level)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=level)
+        return
+    # Several processes: each builds its own app from the same settings (passed in the
+    # environment, which the workers inherit) and they share the listening socket.
+    # SQLite profiles queue writers with WAL and a busy timeout; PostgreSQL takes any number.
+    del app, svc
+    os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
+                       ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
+    uvicorn.run("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
+                host=host, port=port, log_level=level)
+
+
+ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS = (
+    "CINEREC_SERVE_RUN", "CINEREC_SERVE_DB", "CINEREC_SERVE_MODEL", "CINEREC_SERVE_PROFILES", "CINEREC_SERVE_THREADS")
+
+
+def app_from_environment() -> Any:
+    """The app of one ``serve --workers N`` process, from the settings its parent left in the environment."""
+    from cinerec.serving.api import create_app
+
+    limit_threads(int(os.environ.get(ENV_THREADS, "1")))
+    return create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
+                      os.environ.get(ENV_PROFILES) or None)
 
 
 def limit_threads(n: int) -> None:

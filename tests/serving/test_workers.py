@@ -1,0 +1,68 @@
+"""``cinerec serve --workers N``: several real server processes over one store and one
+profiles database, as a deployment behind a port would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from cinerec.serving.store import export_store
+
+from .conftest import free_port
+
+
+def _start(argv: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", *argv, "--port", str(port), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve exited: {proc.stderr.read().decode()[-500:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("serve did not start")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_workers_share_store_and_profiles_and_lose_no_write(run_dir, tmp_path, request, backend):
+    if backend == "postgres":
+        db = request.getfixturevalue("pg_url")
+        export_store(run_dir, db, k=10, progress=False)
+    else:
+        db = str(tmp_path / "recs.sqlite")
+        export_store(run_dir, db, k=10, progress=False)
+    proc, url = _start(["--run", str(run_dir), "--db", db, "--workers", "2"])
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/users/1/recommendations", params={"k": 5}).json()["source"] == "store"
+            pid = c.post("/profiles").json()["profile_id"]
+        movies = [str(m) for m in range(1, 121)]
+
+        def rate(m: str) -> int:
+            with httpx.Client(base_url=url, timeout=60) as c:
+                return c.put(f"/profiles/{pid}/ratings", json={"ratings": {m: 4}}).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(rate, movies))
+        assert codes == [200] * len(movies)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            saved = c.get(f"/profiles/{pid}").json()["ratings"]
+            pids = {c.get("/health").json()["profiles"] for _ in range(6)}
+        assert set(saved) == set(movies)  # every write, whichever worker took it
+        assert len(pids) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
