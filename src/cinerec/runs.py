@@ -81,7 +81,7 @@ def save_plots(run_dir: str | Path, model: Recommender, name: str | None = None,
     run_dir = Path(run_dir)
     name = name or model.name
     written = []
-    history = getattr(model, "history", None) or []  # only the neural loop keeps one
+    history = model.history  # empty unless the model trains epoch by epoch
     if history:
         save_curves(history, run_dir / PLOTS / f"curves-{name}.png", title=name)
         written.append(run_dir / PLOTS / f"curves-{name}.png")
@@ -89,7 +89,7 @@ def save_plots(run_dir: str | Path, model: Recommender, name: str | None = None,
         if dataset is None and (run_dir / "dataset" / "dataset.json").exists():
             dataset = Dataset.load(run_dir / "dataset")
         if dataset is not None:
-            seed = getattr(model.config, "seed", 0)
+            seed = int(model.config.to_dict().get("seed", 0))
             save_movie_map(movie_map(model, dataset, seed=seed), run_dir / PLOTS / f"map-{name}.png")
             written.append(run_dir / PLOTS / f"map-{name}.png")
     return written

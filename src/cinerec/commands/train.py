@@ -65,7 +65,7 @@ def train(
         result = prepared_protocol.prepare(dataset, seed=seed).evaluate(recommender)
     if not main:
         return
-    history = recommender.history if isinstance(recommender, NeuralRecommender) else []
+    history = recommender.history
     save_dataset(out, dataset)
     save_model(out, recommender)
     meta = {

@@ -102,6 +102,9 @@ class Recommender(ABC):
         if not isinstance(self.config, self.Config):
             raise ConfigError(f"{self.name}: expected a {self.Config.__name__}, got {type(self.config).__name__}")
         self.train_: Interactions | None = None
+        #: One dict per training epoch (``epoch``, ``loss``, ``valid``...) for models
+        #: that train epoch by epoch; empty for the others.
+        self.history: list[dict[str, Any]] = []
 
     # -- to implement ------------------------------------------------------------------
 
