@@ -82,12 +82,13 @@ class Recommender(ABC):
     Config: ClassVar[type[Config]]
     # Capabilities, declared by each model class and read from here by the store, the
     # API, the CLI and the protocols (never probed with ``hasattr`` or method identity).
-    #: True when the model can score a history it was not trained on (cold start). A
-    #: class default, not a ``ClassVar``: a model whose answer depends on its config
-    #: (:class:`~cinerec.models.autoencoder.AutoRec`) sets it per instance.
+    # The two that can depend on the config are class defaults rather than ``ClassVar``s,
+    # so a model may set them per instance (AutoRec's ``can_score_history`` follows its
+    # ``kind``, Blend's ``has_item_vectors`` its members).
+    #: True when the model can score a history it was not trained on (cold start).
     can_score_history: bool = False
     #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
-    has_item_vectors: ClassVar[bool] = False
+    has_item_vectors: bool = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
