@@ -60,8 +60,8 @@ def top_k(
     dev = s.device
     if exclude is not None and exclude.nnz:
         if candidates is None:
-            rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
-            s[torch.from_numpy(rows).to(dev), torch.from_numpy(exclude.indices.astype(np.int64)).to(dev)] = -torch.inf
+            seen_rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
+            s[torch.from_numpy(seen_rows).to(dev), torch.from_numpy(exclude.indices.astype(np.int64)).to(dev)] = -torch.inf
         else:
             s[torch.from_numpy(_seen_mask(exclude, candidates)).to(dev)] = -torch.inf
     kk = min(k, m)

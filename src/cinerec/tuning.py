@@ -89,7 +89,7 @@ class Tuned:
                 "n_trials": len(self.trials), "trials": self.trials, "seconds": self.seconds}
 
 
-def objective(protocol: Any) -> tuple[str, str]:
+def objective(protocol: Any) -> tuple[str, Literal["minimize", "maximize"]]:
     """The metric a search on ``protocol`` optimises, and its direction."""
     if protocol.needs_ratings:
         return "rmse", "minimize"

@@ -85,7 +85,8 @@ def _mean(per_user: np.ndarray, n_rel: np.ndarray) -> float:
 def hit_rate(ranked: Any, truth: Any, k: int | None = None) -> float:
     """HR@K: share of users with at least one relevant movie among their first ``k``."""
     hit, n_rel = hits(ranked, truth, k)
-    return _mean(hit.any(axis=1).astype(np.float64), n_rel)
+    # asarray: numpy's stubs type any(axis=...) as "array or scalar"; on (n, k) it is (n,).
+    return _mean(np.asarray(hit.any(axis=1), dtype=np.float64), n_rel)
 
 
 def _discounts(k: int) -> np.ndarray:

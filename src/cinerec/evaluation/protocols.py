@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, cast
 
 import numpy as np
 
@@ -311,7 +311,8 @@ class LooFull(Protocol):
         for k in self.ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
-        ranks = _full_ranks(model, prepared.users, prepared.truth, prepared.train)
+        truth = cast(np.ndarray, prepared.truth)  # this protocol's prepare() always holds one movie out per user
+        ranks = _full_ranks(model, prepared.users, truth, prepared.train)
         out["mrr"] = M.mrr_of_ranks(ranks)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out

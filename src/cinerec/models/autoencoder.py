@@ -42,6 +42,10 @@ class _CSR(nn.Module):
     """A CSR matrix held as non-persistent buffers, so ``.to(device)`` moves it but the
     state dict (the saved weights) does not carry a copy of the training data."""
 
+    indptr: torch.Tensor
+    indices: torch.Tensor
+    data: torch.Tensor
+
     def __init__(self, x: sp.csr_matrix) -> None:
         super().__init__()
         x = sp.csr_matrix(x)
@@ -150,6 +154,9 @@ _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh":
 
 
 class _AutoRecNet(nn.Module):
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, x: sp.csr_matrix, cfg: AutoRecConfig, low: float, high: float) -> None:
         super().__init__()
         self.matrix = _CSR(x)
@@ -174,7 +181,9 @@ class _AutoRecNet(nn.Module):
         return self.decoder(self.encoder(values))
 
     def weight_norm(self) -> torch.Tensor:
-        return sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
+        squares = ((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
+        # A tensor start (not sum's int 0) keeps the result a Tensor; the value is the same.
+        return sum(squares, torch.zeros((), device=self.low.device))
 
 
 @register
@@ -202,17 +211,19 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     has_item_vectors = True
     Config = AutoRecConfig
     task = "rating"
+    config: AutoRecConfig
+    module: _AutoRecNet
 
     def __init__(self, config: AutoRecConfig | None = None) -> None:
         super().__init__(config)
-        self.can_score_history = self.config.kind == "user"  # type: ignore[misc]
+        self.can_score_history = self.config.kind == "user"
 
     def _matrix(self, train: Interactions) -> sp.csr_matrix:
         """Rows the network encodes: users×movies, or movies×users for I-AutoRec."""
         x = train.csr
         return x.T.tocsr() if self.config.kind == "item" else x
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> _AutoRecNet:
         low, high = (float(train.ratings.min()), float(train.ratings.max())) if len(train) else (0.0, 1.0)
         return _AutoRecNet(self._matrix(train), self.config, low, high)
 
@@ -322,6 +333,8 @@ def kl_weight(step: int | torch.Tensor, anneal_cap: float, total_anneal_steps: i
 
 
 class _VAENet(nn.Module):
+    steps: torch.Tensor
+
     def __init__(self, x: sp.csr_matrix, cfg: MultVAEConfig) -> None:
         super().__init__()
         self.matrix = _CSR(x)
@@ -382,8 +395,10 @@ class MultVAE(NeuralRecommender):
     Config = MultVAEConfig
     task = "ranking"
     can_score_history = True
+    config: MultVAEConfig
+    module: _VAENet
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> _VAENet:
         return _VAENet(train.seen, self.config)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:

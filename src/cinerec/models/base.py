@@ -19,6 +19,9 @@ import torch
 
 import cinerec
 from cinerec.config import Config
+# Inside a model class ``Config`` names the class attribute (that model's config class),
+# so annotations there spell the base class with this alias.
+from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
 from cinerec.io import atomic_dir
@@ -79,10 +82,13 @@ class Recommender(ABC):
     Config: ClassVar[type[Config]]
     # Capabilities, declared by each model class and read from here by the store, the
     # API, the CLI and the protocols (never probed with ``hasattr`` or method identity).
+    # The two that can depend on the config are class defaults rather than ``ClassVar``s,
+    # so a model may set them per instance (AutoRec's ``can_score_history`` follows its
+    # ``kind``, Blend's ``has_item_vectors`` its members).
     #: True when the model can score a history it was not trained on (cold start).
-    can_score_history: ClassVar[bool] = False
+    can_score_history: bool = False
     #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
-    has_item_vectors: ClassVar[bool] = False
+    has_item_vectors: bool = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
@@ -97,8 +103,8 @@ class Recommender(ABC):
     #: Bytes of scratch memory one block of :meth:`explain` may use.
     explain_budget: ClassVar[int] = 64 << 20
 
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: _BaseConfig | None = None) -> None:
+        self.config: _BaseConfig = config if config is not None else self.Config()
         if not isinstance(self.config, self.Config):
             raise ConfigError(f"{self.name}: expected a {self.Config.__name__}, got {type(self.config).__name__}")
         self.train_: Interactions | None = None
@@ -119,8 +125,11 @@ class Recommender(ABC):
         The result must be a new array or tensor: ``recommend`` ranks it in place.
         """
 
-    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``(n,)`` scores of (user, item) pairs; override when cheaper than whole rows."""
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray | torch.Tensor:
+        """``(n,)`` scores of (user, item) pairs; override when cheaper than whole rows.
+
+        Like :meth:`_score_rows`, an override may return a tensor.
+        """
         out = np.empty(len(users), dtype=np.float32)
         uniq, inv = np.unique(users, return_inverse=True)
         for sl in chunks(len(uniq), self.chunk_size):
@@ -129,10 +138,10 @@ class Recommender(ABC):
             out[sel] = rows[inv[sel] - sl.start, items[sel]]
         return out
 
-    def _save_state(self, path: Path) -> None:
+    def _save_state(self, path: Path) -> None:  # noqa: B027  (deliberately a no-op: nothing learned, nothing to write)
         """Write learned parameters into the folder ``path`` (``.npz`` or a state dict)."""
 
-    def _load_state(self, path: Path) -> None:
+    def _load_state(self, path: Path) -> None:  # noqa: B027  (the no-op partner of _save_state)
         """Read what :meth:`_save_state` wrote."""
 
     # -- the protocol ------------------------------------------------------------------
@@ -184,10 +193,10 @@ class Recommender(ABC):
         if it.ndim == 1:
             if len(it) != len(u):
                 raise ValueError("pair scores need as many items as users")
-            return self._score_pairs(u, it).astype(np.float32)
+            return np.asarray(self._score_pairs(u, it)).astype(np.float32)
         if it.shape[0] != len(u):
             raise ValueError("candidate rows must match users")
-        flat = self._score_pairs(np.repeat(u, it.shape[1]), it.ravel())
+        flat = np.asarray(self._score_pairs(np.repeat(u, it.shape[1]), it.ravel()))
         return flat.reshape(it.shape).astype(np.float32)
 
     def recommend(

@@ -31,7 +31,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation.metrics import rmse
-from cinerec.models.base import MODELS, RatingRecommender, create, load_model, register
+from cinerec.models.base import MODELS, RatingRecommender, Recommender, create, load_model, register
 
 __all__ = ["Blend", "BlendConfig"]
 
@@ -70,8 +70,8 @@ class BlendConfig(Config):
         for name in self.members:
             self.member(name)  # unknown model, non-rating model or bad setting: named here
 
-    def member(self, name: str) -> RatingRecommender:
-        """A new, unfitted member with its settings."""
+    def member(self, name: str) -> Recommender:
+        """A new, unfitted member with its settings; it predicts stars (``can_predict_ratings``)."""
         if name == "blend":
             raise ConfigError("BlendConfig.members: a blend cannot contain another blend")
         values = self.settings.get(name, {})
@@ -96,12 +96,14 @@ class Blend(RatingRecommender):
 
     name = "blend"
     Config = BlendConfig
+    config: BlendConfig
 
     def __init__(self, config: BlendConfig | None = None) -> None:
         super().__init__(config)
-        self.members: list[RatingRecommender] = []
+        # Scored through the shared protocol; each predicts stars (checked by BlendConfig.member).
+        self.members: list[Recommender] = []
         # Its similarity is the first member's that has movie vectors.
-        self.has_item_vectors = any(MODELS[m].has_item_vectors for m in self.config.members if m in MODELS)  # type: ignore[misc]
+        self.has_item_vectors = any(MODELS[m].has_item_vectors for m in self.config.members if m in MODELS)
         self.weights = np.zeros(0)
         self.intercept = 0.0
         self.low, self.high = -np.inf, np.inf
@@ -174,7 +176,7 @@ class Blend(RatingRecommender):
             if m.name != name or (m.n_users, m.n_items) != (self.n_users, self.n_items):
                 raise DataError(f"{path}/member-{k}-{name}: holds a {m.name!r} model of "
                                 f"{m.n_users} users and {m.n_items} movies, not this blend's {name!r}")
-            self.members.append(m)  # type: ignore[arg-type]
+            self.members.append(m)
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, float]:

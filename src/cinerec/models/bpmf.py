@@ -38,7 +38,7 @@ import torch
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
-from cinerec.models.base import RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.tuning import Param
 
 __all__ = ["BPMF", "BPMFConfig", "sample_normal_wishart"]
@@ -189,6 +189,7 @@ class BPMF(RatingRecommender):
     search_space = {"factors": Param("int", 4, 32)}
     has_item_vectors = True
     Config = BPMFConfig
+    config: BPMFConfig
 
     def __init__(self, config: BPMFConfig | None = None) -> None:
         super().__init__(config)
@@ -296,8 +297,15 @@ class BPMF(RatingRecommender):
         v = self.item_vecs.reshape(self.n_items, -1, k)[:, :, : self.config.factors]
         return v.reshape(self.n_items, -1)
 
+    def _fitted_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The user and movie vectors; ``fit`` or ``load`` sets both."""
+        if self.user_vecs is None or self.item_vecs is None:
+            raise CapabilityError(f"{self.name}: the model is not fitted yet")
+        return self.user_vecs, self.item_vecs
+
     def _save_state(self, path: Path) -> None:
-        np.savez(path / "bpmf.npz", user_vecs=self.user_vecs, item_vecs=self.item_vecs,
+        user_vecs, item_vecs = self._fitted_vectors()  # save() has checked the model is fitted
+        np.savez(path / "bpmf.npz", user_vecs=user_vecs, item_vecs=item_vecs,
                  stats=np.array([self.mean, self.low, self.high]))
 
     def _load_state(self, path: Path) -> None:

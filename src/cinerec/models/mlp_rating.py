@@ -9,7 +9,7 @@ network learns a "liked it" probability instead: log loss on ``rating >= liked_t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -63,6 +63,10 @@ class MLPRatingConfig(TrainConfig):
 class RatingMLPNet(nn.Module):
     """``[user; movie]`` embeddings → ReLU tower → one output, offset by the mean target."""
 
+    mean: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, n_users: int, n_items: int, factors: int, layers: tuple[int, ...], dropout: float,
                  mean: float, low: float, high: float) -> None:
         super().__init__()
@@ -91,7 +95,7 @@ class RatingMLPNet(nn.Module):
     def rows(self, users: torch.Tensor) -> torch.Tensor:
         """``(len(users), n_items)`` raw outputs over the whole catalog (eval mode)."""
         f = self.factors
-        first: nn.Linear = self.tower[0]
+        first = cast(nn.Linear, self.tower[0])  # __init__ always starts the tower with a Linear
         # W [p; q] + b = W_p p + (W_q q + b): project users and movies once, not per pair.
         a = self.user(users) @ first.weight[:, :f].T
         b = torch.addmm(first.bias, self.item.weight, first.weight[:, f:].T)
@@ -123,6 +127,8 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     has_item_vectors = True
     Config = MLPRatingConfig
     task = "rating"  # validation RMSE (for "liked": of the probability against 0/1)
+    config: MLPRatingConfig
+    module: RatingMLPNet
 
     def _targets(self, ratings: np.ndarray) -> np.ndarray:
         if self.config.target == "liked":
@@ -132,7 +138,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     def _validation_targets(self, valid: Interactions) -> np.ndarray:
         return self._targets(valid.ratings).astype(np.float64)
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> RatingMLPNet:
         c = self.config
         y = self._targets(train.ratings)
         if c.target == "liked":

@@ -359,7 +359,8 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
     store (the same PostgreSQL database, or ``X.profiles.sqlite`` beside ``X.sqlite``),
     else in the run folder. Both kinds answer the :class:`ProfileStore` methods.
     """
-    where = profiles if profiles is not None else db if is_postgres(db) else profiles_path_for(db, run_dir)
+    # str(db): is_postgres(db) holds only for a str, which mypy cannot see through it.
+    where = profiles if profiles is not None else str(db) if is_postgres(db) else profiles_path_for(db, run_dir)
     if is_postgres(where):
         from cinerec.serving.pgstore import PgProfileStore
 
