@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test test-fast setup
+.PHONY: quickstart test test-fast lint setup
 
 # Creates .venv and installs cinerec with its test tools. torch is pinned to the CPU
 # build; a CUDA build of the same major version works too for anyone installing by hand.
@@ -23,3 +23,8 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not slow and not browser" $(ARGS)
+
+# ruff (pyflakes, pycodestyle, bugbear) and mypy over the sources; CI runs it too.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
