@@ -62,3 +62,15 @@ def test_without_a_dataset_no_map_is_drawn_and_no_section_added(dataset, tmp_pat
     finish_run(tmp_path, meta={"command": "test"}, report="# r\n")
     assert not (tmp_path / PLOTS).exists()
     assert (tmp_path / "report.md").read_text() == "# r\n"
+
+
+def test_leaderboard_flattens_protocol_results_into_columns(tmp_path):
+    from cinerec.runs import Run
+
+    run = Run(tmp_path, {}, None, {"ease": {"loo-full": {"metrics": {"hr@10": 0.14}, "seconds_fit": 1.0, "seed": 0},
+                                            "loo-sampled": {"metrics": {"hr@10": 0.65}}},
+                                   "pop": {"loo-full": {"metrics": {"hr@10": 0.09}}}})
+    board = run.leaderboard()
+    assert board.loc["ease", "loo-full hr@10"] == 0.14 and board.loc["ease", "loo-sampled hr@10"] == 0.65
+    assert board.loc["ease", "loo-full seconds_fit"] == 1.0 and "loo-full seed" not in board.columns
+    assert board.index.tolist() == ["ease", "pop"]

@@ -154,10 +154,15 @@ class Run:
         return self.model_names[0]
 
     def leaderboard(self) -> Any:
-        """``metrics.json`` as a DataFrame: one row per model, one column per figure."""
+        """``metrics.json`` as a DataFrame: one row per model, one column per figure.
+
+        A run measured under several protocols (``quickstart``) names its columns
+        ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``.
+        """
         import pandas as pd
 
-        frame = pd.DataFrame.from_dict(self.metrics, orient="index")
+        rows = {model: _figures(values) for model, values in self.metrics.items()}
+        frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "model"
         return frame
 
@@ -178,6 +183,21 @@ class Run:
         if name not in self._models:
             self._models[name] = load_model(self.path / "models" / name)
         return self._models[name]
+
+
+def _figures(values: Any, prefix: str = "") -> dict[str, float]:
+    """The numbers of one model's ``metrics.json`` entry, flattened to ``{name: value}``.
+
+    A result's ``metrics`` table gives its figures their plain names; anything else
+    nested (a protocol's result) prefixes its name.
+    """
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_figures(value, prefix if key == "metrics" else f"{prefix}{key} "))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and key != "seed":
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
 
 class Plots:
