@@ -79,6 +79,7 @@ class NeuralRecommender(Recommender):
 
     task: ClassVar[str] = "ranking"
     Config: ClassVar[type[TrainConfig]] = TrainConfig
+    config: TrainConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
