@@ -19,11 +19,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import torch
@@ -404,7 +403,7 @@ class _Fit:
         self.ckpt_dir = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
         self.write = self.ckpt_dir is not None and dctx.is_main
         if self.write:
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            cast(Path, self.ckpt_dir).mkdir(parents=True, exist_ok=True)  # self.write implies a checkpoint folder
         self.history: list[dict[str, Any]] = []
         self.best_metric: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -544,15 +543,16 @@ class _Fit:
             return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
         self.best_metric, self.best_state, self.bad_epochs = metric, _state_copy(self.module), 0
         if self.write:
-            _save_checkpoint(self.ckpt_dir / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
-                                                              "metric": metric, "config": self.cfg.to_dict()})
+            # self.write implies a checkpoint folder
+            _save_checkpoint(cast(Path, self.ckpt_dir) / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
+                                                                         "metric": metric, "config": self.cfg.to_dict()})
         return False
 
     def checkpoint(self, epoch: int, stopped: bool) -> None:
         """Write ``checkpoint-last.pt``: everything a killed run needs to resume."""
         if not self.write:
             return
-        _save_checkpoint(self.ckpt_dir / CHECKPOINT_LAST, {
+        _save_checkpoint(cast(Path, self.ckpt_dir) / CHECKPOINT_LAST, {  # self.write implies a checkpoint folder
             "module": self.module.state_dict(), "optimizer": self.opt.state_dict(),
             "scheduler": self.sched.state_dict() if self.sched is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -568,7 +568,7 @@ class _Fit:
         self.module.eval()
         self.model.history = list(self.history)
         if self.write and self.history:
-            save_curves(self.history, self.ckpt_dir / CURVES, title=self.model.name)
+            save_curves(self.history, cast(Path, self.ckpt_dir) / CURVES, title=self.model.name)  # self.write implies a checkpoint folder
 
 
 def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:

@@ -191,7 +191,8 @@ def _assert_same_dataset(a: Dataset, b: Dataset) -> None:
 def test_windows_line_endings_read_the_same(like: str, tmp_path) -> None:
     unix = load(write_release(tmp_path / "lf" / like, like, _SCALES[like], seed=2))
     windows_folder = write_release(tmp_path / "crlf" / like, like, _SCALES[like], seed=2, crlf=True)
-    assert b"\r\n" in (windows_folder / ("u.data" if like == "ml-100k" else "ratings.dat" if like == "ml-1m" else "ratings.csv")).read_bytes()
+    ratings_file = "u.data" if like == "ml-100k" else "ratings.dat" if like == "ml-1m" else "ratings.csv"
+    assert b"\r\n" in (windows_folder / ratings_file).read_bytes()
     _assert_same_dataset(unix, load(windows_folder))
 
 

@@ -13,7 +13,8 @@ from cinerec.models.autoencoder import AutoRec, MultVAE, dense_rows, kl_weight, 
 from cinerec.models.base import CapabilityError
 from tests.models.conformance import ModelConformance, planted_groups, random_ratings
 
-TINY_AUTOREC = {"layers": [16], "epochs": 60, "batch_size": 8, "lr": 0.01, "regularization": 0.01, "device": "cpu", "progress": False, "threads": 1}
+TINY_AUTOREC = {"layers": [16], "epochs": 60, "batch_size": 8, "lr": 0.01, "regularization": 0.01,
+                "device": "cpu", "progress": False, "threads": 1}
 TINY_VAE = {"layers": [32, 8], "epochs": 40, "batch_size": 8, "lr": 0.005, "total_anneal_steps": 100,
             "device": "cpu", "progress": False, "threads": 1}
 

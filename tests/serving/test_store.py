@@ -9,7 +9,6 @@ import threading
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from cinerec.data.history import liked as liked_movies
 from cinerec.errors import DataError, NotFoundError, ConfigError

@@ -383,7 +383,8 @@ def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
         missing = [c for c in _CSV_COLUMNS if c not in names]
         if missing:
             hint = _separator_hint(header_line, b",")
-            raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header {header_line.decode('utf-8', 'replace')!r}{hint}")
+            raise DataError(f"{path} line 1: missing column {', '.join(missing)} "
+                            f"in the header {header_line.decode('utf-8', 'replace')!r}{hint}")
         columns = {"user": "userId", "item": "movieId", "rating": "rating", "timestamp": "timestamp"}
         source: Any = str(path)
         skip = 1

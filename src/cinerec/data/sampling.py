@@ -382,7 +382,7 @@ class NegativeSampler:
                 work(c, gens[c])
             return
         with ThreadPoolExecutor(max_workers=min(self.threads, n_chunks)) as pool:
-            for result in pool.map(work, range(n_chunks), gens):
+            for _ in pool.map(work, range(n_chunks), gens):
                 pass  # re-raises a chunk's exception here
 
     def sample(self, users: np.ndarray, k: int, rng: np.random.Generator | int) -> np.ndarray:

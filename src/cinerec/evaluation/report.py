@@ -107,7 +107,7 @@ def leaderboard(results: Iterable[Result], metrics: Sequence[str] | None = None)
         head, rows = _rows(group, cols)
         widths = [max(len(h), *(len(row[j]) for row in rows)) for j, h in enumerate(head)]
 
-        def line(cells: list[str]) -> str:
+        def line(cells: list[str], widths: list[int] = widths) -> str:  # this block's widths, bound now
             # Names left-aligned, numbers right-aligned, so decimals line up.
             return "  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
 

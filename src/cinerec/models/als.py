@@ -24,7 +24,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import DataError
-from cinerec.models.base import Recommender, register
+from cinerec.models.base import CapabilityError, Recommender, register
 from cinerec.tuning import Param
 
 __all__ = ["ALS", "ALSConfig"]
@@ -95,6 +95,7 @@ class ALS(Recommender):
     has_item_vectors = True
     Config = ALSConfig
     can_score_history = True
+    config: ALSConfig
 
     def __init__(self, config: ALSConfig | None = None) -> None:
         super().__init__(config)
@@ -150,14 +151,22 @@ class ALS(Recommender):
             solver.fit(self._confidence(train.csr, self._decay(train)), show_progress=False)
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
-        self._yty = None
+        self._yty: np.ndarray | None = None
         return self
 
+    def _fitted_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The user and movie factors; ``fit`` or ``load`` sets both."""
+        if self.user_factors is None or self.item_factors is None:
+            raise CapabilityError(f"{self.name}: the model is not fitted yet")
+        return self.user_factors, self.item_factors
+
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
-        return self.user_factors[users] @ self.item_factors.T
+        user_factors, item_factors = self._fitted_factors()
+        return user_factors[users] @ item_factors.T
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return np.einsum("nd,nd->n", self.user_factors[users], self.item_factors[items])
+        user_factors, item_factors = self._fitted_factors()
+        return np.einsum("nd,nd->n", user_factors[users], item_factors[items])
 
     def user_vectors_for(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, factors) float32`` factors of people described by ``history`` ``(n, n_items)``.
@@ -173,7 +182,7 @@ class ALS(Recommender):
         if history.shape[1] != self.n_items:
             raise DataError(f"{self.name}: history has {history.shape[1]} movie columns, the model knows {self.n_items}")
         c = self._confidence(history)
-        y = self.item_factors.astype(np.float64)
+        y = self._fitted_factors()[1].astype(np.float64)
         f = y.shape[1]
         n = c.shape[0]
         # Lay each row's cells out in a padded (n, longest, f) block so that every
@@ -192,19 +201,21 @@ class ALS(Recommender):
         return np.linalg.solve(a, b[:, :, None])[:, :, 0].astype(np.float32)
 
     def _gram(self) -> np.ndarray:
-        if getattr(self, "_yty", None) is None:
-            y = self.item_factors.astype(np.float64)
-            self._yty = y.T @ y
-        return self._yty
+        yty: np.ndarray | None = getattr(self, "_yty", None)
+        if yty is None:
+            y = self._fitted_factors()[1].astype(np.float64)
+            yty = self._yty = y.T @ y
+        return yty
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return self.user_vectors_for(history) @ self.item_factors.T
+        return self.user_vectors_for(history) @ self._fitted_factors()[1].T
 
     def item_vectors(self) -> np.ndarray:
-        return self.item_factors
+        return self._fitted_factors()[1]
 
     def _save_state(self, path: Path) -> None:
-        np.savez(path / "factors.npz", user_factors=self.user_factors, item_factors=self.item_factors)
+        user_factors, item_factors = self._fitted_factors()  # save() has checked the model is fitted
+        np.savez(path / "factors.npz", user_factors=user_factors, item_factors=item_factors)
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "factors.npz", allow_pickle=False) as z:

@@ -129,6 +129,7 @@ class _HistoryModel(Recommender):
     (item-kNN, EASE): known users and new visitors are scored the same way."""
 
     can_score_history = True
+    config: ItemKNNConfig | EASEConfig  # both say whether the history is binary
 
     @abstractmethod
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
@@ -161,6 +162,7 @@ class ItemKNN(_HistoryModel):
     }
     Config = ItemKNNConfig
     can_score_history = True
+    config: ItemKNNConfig
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "ItemKNN":
         self._remember(train)
@@ -222,7 +224,9 @@ class ItemKNN(_HistoryModel):
         return np.asarray(self._neighbour_rows()[items].toarray(), dtype=np.float32)
 
     def _save_state(self, path: Path) -> None:
-        np.savez(path / "state.npz", **_csr_arrays(self.similarity_, "s"))
+        # The arrays need no pickle and load() reads none; naming the keyword also tells
+        # mypy that no array name stands for it.
+        np.savez(path / "state.npz", allow_pickle=False, **_csr_arrays(self.similarity_, "s"))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
@@ -279,6 +283,7 @@ class EASE(_HistoryModel):
     search_space = {"regularization": Param("float", 10.0, 5000.0, log=True)}
     Config = EASEConfig
     can_score_history = True
+    config: EASEConfig
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         cfg = self.config
@@ -393,6 +398,7 @@ class Baseline(RatingRecommender):
     }
     Config = BaselineConfig
     can_score_history = True
+    config: BaselineConfig
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Baseline":
         self._remember(train)
@@ -445,4 +451,4 @@ class Baseline(RatingRecommender):
             self.mean_ = float(z["mean"])
             self.user_bias_ = z["user_bias"].astype(np.float32)
             self.item_bias_ = z["item_bias"].astype(np.float32)
-            self.range_ = tuple(float(v) for v in z["range"])
+            self.range_ = (float(z["range"][0]), float(z["range"][1]))

@@ -76,6 +76,10 @@ class FactorNet(nn.Module):
     rating and the training rating range (``predict`` clips to it).
     """
 
+    mean: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, n_users: int, n_items: int, factors: int, biased: bool, init_std: float,
                  mean: float = 0.0, low: float = -np.inf, high: float = np.inf) -> None:
         super().__init__()
@@ -117,12 +121,14 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
         "lr": Param("float", 1e-4, 5e-2, log=True),
     }
     has_item_vectors = True
+    config: MFConfig
+    module: FactorNet
 
     @property
     def task(self) -> str:  # type: ignore[override]
         return "rating" if self.config.loss == "mse" else "ranking"
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> FactorNet:
         cfg = self.config
         explicit = cfg.loss == "mse"
         r = train.ratings

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import cast
 
 import numpy as np
 import torch
@@ -182,11 +182,11 @@ class NCFNet(nn.Module):
             # A batch larger than the id space: project every user and movie through the
             # first MLP layer once and gather the results. Same function and gradients as
             # the concatenation below, at a cost set by the id space, not the batch.
-            first: nn.Linear = self.tower[0]
+            first = cast(nn.Linear, self.tower[0])  # with an MLP part, __init__ starts the tower with a Linear
             pu = self.user.weight[:, g:] @ first.weight[:, :m].T
             qi = torch.addmm(first.bias, self.item.weight[:, g:], first.weight[:, m:].T)
-            mlp = pu.index_select(0, users) + qi.index_select(0, items)
-            gmf = None
+            mlp: torch.Tensor | None = pu.index_select(0, users) + qi.index_select(0, items)
+            gmf: torch.Tensor | None = None
             if g:
                 gmf = self.user.weight[:, :g].index_select(0, users) * self.item.weight[:, :g].index_select(0, items)
             return self._head(gmf, mlp, first=False)
@@ -203,7 +203,7 @@ class NCFNet(nn.Module):
         n_u, n_i = len(users), q.shape[0]
         if m:
             # W [p; q] + b = (W_p p) + (W_q q + b): one projection per user and per movie.
-            first: nn.Linear = self.tower[0]
+            first = cast(nn.Linear, self.tower[0])  # with an MLP part, __init__ starts the tower with a Linear
             a = p[:, g:] @ first.weight[:, :m].T
             b = torch.addmm(first.bias, q[:, g:], first.weight[:, m:].T)
         out = torch.empty(n_u, n_i, device=q.device, dtype=torch.float32)
@@ -225,8 +225,10 @@ class _NCFModel(NeuralRecommender):
         "negatives": Param("int", 1, 8),
     }
     has_item_vectors = True
+    config: NCFConfig
+    module: NCFNet
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> NCFNet:
         c = self.config
         return NCFNet(train.n_users, train.n_items, self.kind, c.factors, c.mlp_factors, c.layers,
                       c.dropout, c.init_std)
@@ -307,6 +309,7 @@ class NeuMF(_NCFModel):
     search_space = {**_NCFModel.search_space, "recency_half_life": Param("float", 0.0, 1.0)}
     kind = "neumf"
     Config = NeuMFConfig
+    config: NeuMFConfig
 
     def __init__(self, config: NeuMFConfig | None = None) -> None:
         super().__init__(config)
@@ -335,7 +338,7 @@ class NeuMF(_NCFModel):
         sub = NCFConfig.from_dict({**base, "progress": c.progress})
         return GMF(sub).fit(train, valid).module, MLP(sub).fit(train, valid).module
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> NCFNet:
         net = super()._build(train)
         if self._parts is not None:
             _blend(net, *self._parts, self.config.pretrain_mix)
@@ -360,7 +363,7 @@ def recency_weights(train: Interactions, half_life: float) -> np.ndarray:
 
 def _load_part(path: str, expect: str) -> _NCFModel:
     model = load_model(Path(path))
-    if model.name != expect:
+    if not isinstance(model, _NCFModel) or model.name != expect:
         raise ConfigError(f"{expect}_path={path!r}: holds a {model.name!r} model, expected {expect!r}")
     return model
 

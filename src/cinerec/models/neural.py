@@ -13,7 +13,7 @@ import functools
 import json
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -79,6 +79,7 @@ class NeuralRecommender(Recommender):
 
     task: ClassVar[str] = "ranking"
     Config: ClassVar[type[TrainConfig]] = TrainConfig
+    config: TrainConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,7 +129,7 @@ class NeuralRecommender(Recommender):
             self._device = resolve_device(self.config.device, distributed_context().local_rank)
         return self._device
 
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "NeuralRecommender":
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> Self:
         self._remember(train)
         train_model(self, train, valid)
         return self

@@ -165,6 +165,11 @@ def _mlp(width: int, hidden: tuple[int, ...], out: int, dropout: float) -> nn.Se
 
 
 class _Towers(nn.Module):
+    user_codes: torch.Tensor
+    item_genres: torch.Tensor
+    item_year: torch.Tensor
+    log_q: torch.Tensor
+
     def __init__(self, n_users: int, n_items: int, cfg: TwoTowerConfig, feats: TowerFeatures | None,
                  item_counts: np.ndarray) -> None:
         super().__init__()
@@ -238,6 +243,8 @@ class TwoTower(NeuralRecommender):
     uses_features = True
     Config = TwoTowerConfig
     task = "ranking"
+    config: TwoTowerConfig
+    module: _Towers
 
     def __init__(self, config: TwoTowerConfig | None = None, features: TowerFeatures | None = None) -> None:
         super().__init__(config)
@@ -248,7 +255,7 @@ class TwoTower(NeuralRecommender):
         self.features = TowerFeatures.from_dataset(dataset)
         return self
 
-    def _build(self, train: Interactions) -> nn.Module:
+    def _build(self, train: Interactions) -> _Towers:
         f = self.features
         if f is not None and (f.n_users, f.n_items) != (train.n_users, train.n_items):
             raise DataError(

@@ -50,7 +50,8 @@ Stars = Annotated[float, Field(ge=0.5, le=5.0, allow_inf_nan=False, description=
 class History(BaseModel):
     """What a person tells about themselves: ratings (stars) or plain likes, not both."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]})
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]})
 
     ratings: dict[str, Stars] | None = Field(None, description="movie id → stars (0.5–5)")
     liked: list[MovieId] | None = Field(None, description="movie ids the person liked")
