@@ -77,6 +77,7 @@ class Popularity(Recommender):
     name = "popularity"
     Config = PopularityConfig
     can_score_history = True
+    can_score_pairs = True
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Popularity":
         self._remember(train)
@@ -377,6 +378,7 @@ class Baseline(RatingRecommender):
     name = "baseline"
     Config = BaselineConfig
     can_score_history = True
+    can_score_pairs = True
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Baseline":
         self._remember(train)

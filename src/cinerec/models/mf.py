@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.models.index import IndexedRecommender
 from cinerec.training import NeuralRecommender, TrainConfig, pairwise_samples, pointwise_samples
 
 __all__ = ["MF", "BiasedMF", "MFConfig", "FactorNet"]
@@ -54,6 +55,13 @@ class MFConfig(TrainConfig):
     lr: float = 5e-3
     weight_decay: float = 0.0
     patience: int = 3
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 24
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         super().validate()
@@ -102,10 +110,12 @@ class FactorNet(nn.Module):
         return s
 
 
-class _FactorModel(NeuralRecommender, RatingRecommender):
+class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     Config = MFConfig
     biased = False
     has_item_vectors = True
+    has_inner_product = True
+    can_score_pairs = True
 
     @property
     def task(self) -> str:  # type: ignore[override]
@@ -172,6 +182,29 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
     def item_vectors(self) -> np.ndarray:
         """``(n_items, factors)`` movie factors."""
         return self.module.item.weight.detach().float().cpu().numpy()
+
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), d)`` user factors, with a trailing 1 in the biased model.
+
+        A user's bias and the global mean are the same for every movie, so they do not
+        change the user's order and are left out.
+        """
+        with torch.no_grad():
+            u = self.module.user.weight[torch.as_tensor(users, dtype=torch.int64, device=self.device)]
+            u = u.detach().float().cpu().numpy()
+        if self.biased:
+            u = np.hstack([u, np.ones((len(u), 1), np.float32)])
+        return u
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, d)`` movie factors, with the movie bias appended in the biased model."""
+        v = self.item_vectors()
+        if self.biased:
+            v = np.hstack([v, self.module.item_bias.weight.detach().float().cpu().numpy()])
+        return v
+
+    def _index_on_gpu(self) -> bool:
+        return self.device.type == "cuda"
 
 
 @register

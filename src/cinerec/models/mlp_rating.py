@@ -113,6 +113,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
 
     name = "mlp-rating"
     has_item_vectors = True
+    can_score_pairs = True
     Config = MLPRatingConfig
     task = "rating"  # validation RMSE (for "liked": of the probability against 0/1)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import register
+from cinerec.models.index import IndexedRecommender
 from cinerec.training import NeuralRecommender, TrainConfig, positive_pairs
 
 if TYPE_CHECKING:
@@ -138,6 +139,13 @@ class TwoTowerConfig(TrainConfig):
     # larger batch bought no recall@10 on a validation carve-out.
     batch_size: int = 256
     lr: float = 2e-3
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 24
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         super().validate()
@@ -205,7 +213,7 @@ class _Towers(nn.Module):
 
 
 @register
-class TwoTower(NeuralRecommender):
+class TwoTower(IndexedRecommender, NeuralRecommender):
     """Two-tower retrieval (Yi et al., RecSys 2019): in-batch softmax with log-Q correction.
 
     The user tower reads the user-id embedding plus, when known, embeddings of the age
@@ -227,6 +235,8 @@ class TwoTower(NeuralRecommender):
     uses_features = True
     Config = TwoTowerConfig
     task = "ranking"
+    has_inner_product = True
+    can_score_pairs = True
 
     def __init__(self, config: TwoTowerConfig | None = None, features: TowerFeatures | None = None) -> None:
         super().__init__(config)
@@ -288,6 +298,17 @@ class TwoTower(NeuralRecommender):
         self.module.eval()
         with torch.no_grad():
             return self._item_matrix().float().cpu().numpy()
+
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), dim)`` user-tower outputs: scores are their dot products with :meth:`key_vectors`."""
+        return self.user_vectors(np.asarray(users, dtype=np.int64))
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, dim)`` movie-tower outputs."""
+        return self.item_vectors()
+
+    def _index_on_gpu(self) -> bool:
+        return self.device.type == "cuda"
 
     def _save_state(self, path: Path) -> None:
         super()._save_state(path)
