@@ -167,3 +167,17 @@ def test_the_cli_refuses_an_index_kind_in_one_line(capsys, ml100k_dir):
     out, err = capsys.readouterr()
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "index = 'hnsw'" in err
+
+
+def test_with_index_answers_like_a_model_fitted_with_that_index(low_rank_data):
+    x = low_rank_data
+    exact = create("als", {"factors": 8, "recency_half_life": 0.0}).fit(x)
+    fitted = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "ivf", "index_nprobe": 4}).fit(x)
+    copy = exact.with_index("ivf", index_nprobe=4)
+    users = np.arange(x.n_users)
+    np.testing.assert_array_equal(copy.recommend(users, 10)[0], fitted.recommend(users, 10)[0])
+    assert exact.config.index == "exact" and exact._ann is None
+    with pytest.raises(ConfigError, match="'nprobe' is not an index setting"):
+        exact.with_index("ivf", nprobe=4)
+    with pytest.raises(ConfigError, match="mlp: index = 'hnsw'"):
+        create("mlp", NCF_FAST).with_index("hnsw")

@@ -174,14 +174,17 @@ class IndexedRecommender(Recommender):
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
-        check_index_settings(self.config)
-        kind = self.config.index
+        self._check_index(self.config)
+        self._ann: VectorIndex | None = None
+        self._ann_similar: VectorIndex | None = None
+
+    def _check_index(self, config: Config) -> None:
+        check_index_settings(config)
+        kind = config.index  # type: ignore[attr-defined]
         if kind != "exact" and not self.has_inner_product:
             raise ConfigError(
                 f"{self.name}: index = {kind!r} needs user and movie vectors whose inner product "
                 f"orders the scores, which {self.name} does not have; use index = 'exact'")
-        self._ann: VectorIndex | None = None
-        self._ann_similar: VectorIndex | None = None
 
     # -- what a model provides -----------------------------------------------------------
 
@@ -196,6 +199,23 @@ class IndexedRecommender(Recommender):
     def _index_on_gpu(self) -> bool:
         """Whether searches should run on a GPU (neural models on CUDA say so)."""
         return False
+
+    def with_index(self, index: str, **settings: Any) -> "IndexedRecommender":
+        """The same fitted model answering through another index (no refit).
+
+        ``settings`` are other :data:`INDEX_SETTINGS` (e.g. ``index_nprobe=32``). The
+        copy shares this model's parameters; its index is built on first use.
+        """
+        import copy
+
+        unknown = set(settings) - set(INDEX_SETTINGS)
+        if unknown:
+            raise ConfigError(f"{self.name}: {sorted(unknown)[0]!r} is not an index setting ({', '.join(INDEX_SETTINGS)})")
+        other = copy.copy(self)
+        other.config = self.config.replace(index=index, **settings)
+        self._check_index(other.config)
+        other._ann = other._ann_similar = None
+        return other
 
     # -- the index -----------------------------------------------------------------------
 
