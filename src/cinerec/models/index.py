@@ -46,6 +46,8 @@ __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS",
 INDEX_KINDS = ("exact", "ivf", "hnsw")
 #: Candidates built per graph node while adding movies to an HNSW index.
 _EF_CONSTRUCTION = 200
+#: The longest result list faiss's GPU search returns.
+_GPU_MAX_K = 2048
 #: A user who must skip more than this share of the catalogue is scored exactly: the
 #: shortlist would be most of the catalogue anyway.
 _EXACT_SHARE = 0.25
@@ -127,7 +129,7 @@ class VectorIndex:
         finally:
             faiss.omp_set_num_threads(threads)
         self.index = index
-        self._gpu = self._to_gpu(index) if gpu else None
+        self._gpu = self._to_gpu(kind, index, nprobe) if gpu else None
 
     @classmethod
     def from_bytes(cls, kind: str, blob: np.ndarray, *, nprobe: int, ef_search: int, gpu: bool = False) -> "VectorIndex":
@@ -136,7 +138,7 @@ class VectorIndex:
         self = cls.__new__(cls)
         self.index = faiss.deserialize_index(np.ascontiguousarray(blob, dtype=np.uint8))
         self.kind, self.n, self.nprobe, self.ef_search = kind, int(self.index.ntotal), nprobe, ef_search
-        self._gpu = self._to_gpu(self.index) if gpu else None
+        self._gpu = self._to_gpu(kind, self.index, nprobe) if gpu else None
         return self
 
     def to_bytes(self) -> np.ndarray:
@@ -144,10 +146,12 @@ class VectorIndex:
         return _faiss().serialize_index(self.index)
 
     @staticmethod
-    def _to_gpu(index: Any) -> Any:
+    def _to_gpu(kind: str, index: Any, nprobe: int) -> Any:
+        """A GPU copy of an IVF index, or None (a CPU build of faiss; faiss has no GPU HNSW)."""
         faiss = _faiss()
-        if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
-            return None  # a CPU build of faiss: search stays on the CPU
+        if kind != "ivf" or not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() < 1:
+            return None
+        index.nprobe = nprobe  # the copy keeps it
         return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
 
     def search(self, queries: np.ndarray, k: int) -> np.ndarray:
@@ -155,13 +159,16 @@ class VectorIndex:
         q = np.ascontiguousarray(queries, dtype=np.float32)
         q = np.ascontiguousarray(np.hstack([q, np.zeros((len(q), 1), np.float32)]))
         k = int(min(k, self.n))
-        index = self._gpu if self._gpu is not None else self.index
+        if self._gpu is not None and k <= _GPU_MAX_K:
+            return self._gpu.search(q, k)[1]
+        # Per-call parameters, not settings on the shared index: concurrent searches
+        # (the API answers requests on several threads) do not disturb each other.
+        faiss = _faiss()
         if self.kind == "ivf":
-            _faiss().extract_index_ivf(index).nprobe = self.nprobe
+            params = faiss.SearchParametersIVF(nprobe=self.nprobe)
         else:
-            index.hnsw.efSearch = max(self.ef_search, k)
-        _, ids = index.search(q, k)
-        return ids
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        return self.index.search(q, k, params=params)[1]
 
 
 class IndexedRecommender(Recommender):
