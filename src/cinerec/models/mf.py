@@ -59,7 +59,7 @@ class MFConfig(TrainConfig):
     # (cinerec.models.index.INDEX_SETTINGS says what each one does).
     index: Literal["exact", "ivf", "hnsw"] = "exact"
     index_nlist: int = 0
-    index_nprobe: int = 24
+    index_nprobe: int = 0
     index_hnsw_m: int = 32
     index_ef_search: int = 128
 
