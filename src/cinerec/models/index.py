@@ -60,7 +60,7 @@ _EXACT_SHARE = 0.25
 #:   navigable small-world graph.
 #: * ``index_nlist``: IVF cells; 0 picks ``round(sqrt(n_items))`` (at most one cell per
 #:   39 movies, faiss's minimum for training).
-#: * ``index_nprobe``: IVF cells searched per query; 0 searches 60 % of the cells
+#: * ``index_nprobe``: IVF cells searched per query; 0 searches 70 % of the cells
 #:   (factor models' movie vectors are not clustered enough for fewer to reach 0.95
 #:   recall@10 against exact search).
 #: * ``index_hnsw_m``: HNSW links per node.
@@ -77,7 +77,7 @@ def check_index_settings(config: Config) -> None:
     c: Any = config
     config._check(c.index in INDEX_KINDS, "index", f"expected one of {', '.join(map(repr, INDEX_KINDS))}")
     config._check(c.index_nlist >= 0, "index_nlist", "must be >= 0 (0 picks the square root of the movie count)")
-    config._check(c.index_nprobe >= 0, "index_nprobe", "must be >= 0 (0 searches 60 % of the cells)")
+    config._check(c.index_nprobe >= 0, "index_nprobe", "must be >= 0 (0 searches 70 % of the cells)")
     config._check(c.index_hnsw_m >= 2, "index_hnsw_m", "must be at least 2")
     config._check(c.index_ef_search >= 1, "index_ef_search", "must be at least 1")
 
@@ -142,10 +142,10 @@ class VectorIndex:
         return self
 
     def _probes(self, nprobe: int) -> int:
-        """IVF cells searched: ``nprobe``, or 60 % of the cells when 0."""
+        """IVF cells searched: ``nprobe``, or 70 % of the cells when 0."""
         if self.kind != "ivf":
             return nprobe
-        return nprobe or max(1, int(np.ceil(0.6 * self.index.nlist)))
+        return nprobe or max(1, int(np.ceil(0.7 * self.index.nlist)))
 
     def to_bytes(self) -> np.ndarray:
         """``(n_bytes,) uint8``: the index as ``faiss.serialize_index`` writes it."""
