@@ -21,7 +21,8 @@ EASE and NeuMF alone, and the two-stage models ALS → NeuMF and EASE → NeuMF 
 those same fitted models (each stage given already fitted). The retriever's recall at
 200 says how often the held-out movies reach the ranker at all: for ``loo-full`` the
 share of users whose held-out movie is in the retriever's top-200 unseen, for
-``random-full`` the mean share of each user's test movies there.
+``random-full`` the mean share of each user's test movies there. ``--candidates 25 50
+100 200`` compares shortlist lengths on the same fitted stages.
 
 Prints one JSON object per line.
 """
@@ -97,24 +98,24 @@ def speed(sample_size: int, repeats: int) -> None:
     print(json.dumps(out))
 
 
-def retriever_recall(model, prepared, protocol: str) -> float:
-    shortlist, _ = model.recommend(prepared.users, CANDIDATES, exclude=prepared.train)
+def retriever_recall(model, prepared, protocol: str, n: int = CANDIDATES) -> float:
+    shortlist, _ = model.recommend(prepared.users, n, exclude=prepared.train)
     if protocol == "loo-full":
-        return M.hit_rate(shortlist, prepared.truth, CANDIDATES)
-    return M.recall(shortlist, prepared.test.seen[prepared.users], CANDIDATES)
+        return M.hit_rate(shortlist, prepared.truth, n)
+    return M.recall(shortlist, prepared.test.seen[prepared.users], n)
 
 
-def quality(seeds: list[int]) -> None:
+def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> None:
     from cinerec.data import load
     from cinerec.evaluation.protocols import get_protocol
 
     ds = load(ML100K)
-    for protocol_name in ("loo-full", "random-full"):
+    for protocol_name in protocols:
         protocol = get_protocol(protocol_name)
         for seed in seeds:
             prepared = protocol.prepare(ds, seed=seed)
             fitted = {
-                "als": create("als"),
+                "als": create("als", {"seed": seed}),
                 "ease": create("ease"),
                 "neumf": create("neumf", {"seed": seed, "progress": False}),
             }
@@ -123,11 +124,13 @@ def quality(seeds: list[int]) -> None:
                 res = prepared.evaluate(model)
                 row[name] = _headline(res.metrics, protocol_name) | {"fit_s": round(res.seconds_fit, 1)}
             for retr in ("als", "ease"):
-                two = TwoStage(TwoStageConfig(retriever=retr, ranker="neumf", candidates=CANDIDATES),
-                               retriever=fitted[retr], ranker=fitted["neumf"])
-                res = prepared.evaluate(two.fit(prepared.train), fit=False, label=f"{retr}→neumf")
-                row[f"{retr}→neumf"] = _headline(res.metrics, protocol_name)
-                row[f"{retr} recall@{CANDIDATES}"] = round(retriever_recall(fitted[retr], prepared, protocol_name), 4)
+                for c in shortlists:
+                    two = TwoStage(TwoStageConfig(retriever=retr, ranker="neumf", candidates=c),
+                                   retriever=fitted[retr], ranker=fitted["neumf"])
+                    res = prepared.evaluate(two.fit(prepared.train), fit=False, label=f"{retr}→neumf")
+                    tag = "" if c == CANDIDATES else f" ({c})"
+                    row[f"{retr}→neumf{tag}"] = _headline(res.metrics, protocol_name)
+                    row[f"{retr} recall@{c}"] = round(retriever_recall(fitted[retr], prepared, protocol_name, c), 4)
             print(json.dumps(row), flush=True)
 
 
@@ -144,11 +147,14 @@ def main() -> None:
     sp.add_argument("--repeats", type=int, default=3)
     q = sub.add_parser("quality")
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--protocols", nargs="+", default=["loo-full", "random-full"])
+    q.add_argument("--candidates", type=int, nargs="+", default=[CANDIDATES],
+                   help="shortlist lengths to compare (the stages are fitted once per seed)")
     args = ap.parse_args()
     if args.what == "speed":
         speed(args.sample, args.repeats)
     else:
-        quality(args.seeds)
+        quality(args.seeds, args.protocols, args.candidates)
 
 
 if __name__ == "__main__":
