@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import TRAIN, Recommender, _seen_mask, chunks, top_k
+from cinerec.models.base import TRAIN, Recommender, chunks, top_k
 
 __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS", "check_index_settings"]
 
@@ -309,15 +309,15 @@ class IndexedRecommender(Recommender):
         ids = np.sort(np.where(ids < 0, n_items, ids), axis=1)  # item order: ties go to the lower movie
         valid = ids < n_items
         cand = np.where(valid, ids, 0)
-        if seen is not None and seen.nnz:
-            s = seen.tocsr()
-            s.sort_indices()
-            valid &= ~_seen_mask(s, cand)
-        n_unseen = n_items - (np.diff(seen.indptr) if seen is not None else 0)
-        short = valid.sum(axis=1) < np.minimum(k, n_unseen)
         sc = np.asarray(self.score(users, cand), dtype=np.float32)
         sc[~valid] = -np.inf
-        it, out = top_k(sc, k, None, cand, copy=False)
+        ex = None
+        if seen is not None and seen.nnz:
+            ex = sp.csr_matrix(seen)
+            ex.sort_indices()
+        it, out = top_k(sc, k, ex, cand, copy=False)  # removes the seen movies exactly
+        n_unseen = n_items - (np.diff(seen.indptr) if seen is not None else 0)
+        short = np.isfinite(out).sum(axis=1) < np.minimum(k, n_unseen)
         return it, out, short
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
