@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +25,8 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import DataError
-from cinerec.models.base import CapabilityError, Recommender, register
+from cinerec.models.base import CapabilityError, register
+from cinerec.models.index import IndexedRecommender
 from cinerec.tuning import Param
 
 __all__ = ["ALS", "ALSConfig"]
@@ -67,6 +69,13 @@ class ALSConfig(Config):
     binary: bool = False
     recency_half_life: float = 0.05
     seed: int = 0
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 0
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         self._check(self.factors >= 1, "factors", "must be at least 1")
@@ -77,7 +86,7 @@ class ALSConfig(Config):
 
 
 @register
-class ALS(Recommender):
+class ALS(IndexedRecommender):
     """Implicit ALS (Hu, Koren, Volinsky, ICDM 2008) over the ``implicit`` library's solver.
 
     ``score_history`` solves the one least-squares system of a new person against the
@@ -96,6 +105,8 @@ class ALS(Recommender):
     Config = ALSConfig
     can_score_history = True
     config: ALSConfig
+    has_inner_product = True
+    can_score_pairs = True
 
     def __init__(self, config: ALSConfig | None = None) -> None:
         super().__init__(config)
@@ -213,9 +224,18 @@ class ALS(Recommender):
     def item_vectors(self) -> np.ndarray:
         return self._fitted_factors()[1]
 
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), factors)`` user factors: scores are their dot products with the movie factors."""
+        return self.user_factors[np.asarray(users, dtype=np.int64)]
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, factors)`` movie factors."""
+        return self.item_factors
+
     def _save_state(self, path: Path) -> None:
         user_factors, item_factors = self._fitted_factors()  # save() has checked the model is fitted
         np.savez(path / "factors.npz", user_factors=user_factors, item_factors=item_factors)
+        super()._save_state(path)  # the index, when one is set
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "factors.npz", allow_pickle=False) as z:
@@ -224,3 +244,4 @@ class ALS(Recommender):
         self._yty = None
         if self.user_factors.shape != (self.n_users, self.config.factors) or self.item_factors.shape != (self.n_items, self.config.factors):
             raise DataError(f"{path}/factors.npz: factor shapes do not match the saved config and training matrix")
+        super()._load_state(path)  # the index, when one is set

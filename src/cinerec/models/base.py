@@ -98,6 +98,12 @@ class Recommender(ABC):
     #: Settings a search may tune (:func:`cinerec.tuning.tune`), name → ``Param``; it
     #: holds each setting's default.
     search_space: ClassVar[Mapping[str, Any]] = {}
+    #: True when :meth:`query_vectors` and :meth:`key_vectors` exist and their inner
+    #: product orders each user's scores (an approximate-neighbour index can serve it).
+    has_inner_product: ClassVar[bool] = False
+    #: True when a (user, movie) pair score costs about one pair, not a whole catalogue
+    #: row, so the model can rank a few hundred candidates cheaply (a two-stage ranker).
+    can_score_pairs: ClassVar[bool] = False
     #: Users scored per chunk in ``recommend``.
     chunk_size: ClassVar[int] = 2048
     #: Bytes of scratch memory one block of :meth:`explain` may use.

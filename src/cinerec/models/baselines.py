@@ -78,6 +78,7 @@ class Popularity(Recommender):
     name = "popularity"
     Config = PopularityConfig
     can_score_history = True
+    can_score_pairs = True
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Popularity":
         self._remember(train)
@@ -399,6 +400,7 @@ class Baseline(RatingRecommender):
     Config = BaselineConfig
     can_score_history = True
     config: BaselineConfig
+    can_score_pairs = True
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Baseline":
         self._remember(train)

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.data.sampling import pairwise_samples, pointwise_samples
+from cinerec.models.index import IndexedRecommender
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -61,6 +62,13 @@ class MFConfig(TrainConfig):
     batch_size: int = 1024
     lr: float = 5e-3
     patience: int = 3
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 0
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         super().validate()
@@ -112,7 +120,7 @@ class FactorNet(nn.Module):
         return s
 
 
-class _FactorModel(NeuralRecommender, RatingRecommender):
+class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     Config = MFConfig
     biased = False
     search_space = {
@@ -123,6 +131,8 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
     has_item_vectors = True
     config: MFConfig
     module: FactorNet
+    has_inner_product = True
+    can_score_pairs = True
 
     @property
     def task(self) -> str:  # type: ignore[override]
@@ -191,6 +201,29 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
     def item_vectors(self) -> np.ndarray:
         """``(n_items, factors)`` movie factors."""
         return self.module.item.weight.detach().float().cpu().numpy()
+
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), d)`` user factors, with a trailing 1 in the biased model.
+
+        A user's bias and the global mean are the same for every movie, so they do not
+        change the user's order and are left out.
+        """
+        with torch.no_grad():
+            u = self.module.user.weight[torch.as_tensor(users, dtype=torch.int64, device=self.device)]
+            u = u.detach().float().cpu().numpy()
+        if self.biased:
+            u = np.hstack([u, np.ones((len(u), 1), np.float32)])
+        return u
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, d)`` movie factors, with the movie bias appended in the biased model."""
+        v = self.item_vectors()
+        if self.biased:
+            v = np.hstack([v, self.module.item_bias.weight.detach().float().cpu().numpy()])
+        return v
+
+    def _index_on_gpu(self) -> bool:
+        return self.device.type == "cuda"
 
 
 @register

@@ -125,6 +125,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         "regularization": Param("float", 1e-6, 1e-3, log=True),
     }
     has_item_vectors = True
+    can_score_pairs = True
     Config = MLPRatingConfig
     task = "rating"  # validation RMSE (for "liked": of the probability against 0/1)
     config: MLPRatingConfig

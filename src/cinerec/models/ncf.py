@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
 from cinerec.data.sampling import pointwise_samples
+from cinerec.models.index import IndexedRecommender
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -96,6 +97,13 @@ class NCFConfig(TrainConfig):
     batch_size: int = 8192
     lr: float = 5e-3
     patience: int = 3
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 0
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         super().validate()
@@ -216,7 +224,7 @@ class NCFNet(nn.Module):
         return out
 
 
-class _NCFModel(NeuralRecommender):
+class _NCFModel(IndexedRecommender, NeuralRecommender):
     Config = NCFConfig
     kind = "neumf"
     search_space = {
@@ -227,6 +235,7 @@ class _NCFModel(NeuralRecommender):
     has_item_vectors = True
     config: NCFConfig
     module: NCFNet
+    can_score_pairs = True
 
     def _build(self, train: Interactions) -> NCFNet:
         c = self.config
@@ -279,6 +288,9 @@ class _NCFModel(NeuralRecommender):
         """``(n_items, factors + mlp_factors)`` movie embeddings (GMF and MLP parts side by side)."""
         return self.module.item.weight.detach().float().cpu().numpy()
 
+    def _index_on_gpu(self) -> bool:
+        return self.device.type == "cuda"
+
 
 @register
 class GMF(_NCFModel):
@@ -286,6 +298,22 @@ class GMF(_NCFModel):
 
     name = "gmf"
     kind = "gmf"
+    has_inner_product = True
+
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), factors)``: ``p ⊙ h``, the user embedding times the output weights.
+
+        The logit is ``h · (p ⊙ q) + b = (p ⊙ h) · q + b``, so this dotted with the movie
+        embedding ``q`` orders a user's movies exactly as the model does.
+        """
+        net = self.module
+        with torch.no_grad():
+            p = net.user.weight[torch.as_tensor(users, dtype=torch.int64, device=self.device)]
+            return (p * net.predict.weight[0]).float().cpu().numpy()
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, factors)`` movie embeddings."""
+        return self.item_vectors()
 
 
 @register

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import register
 from cinerec.data.sampling import positive_pairs
+from cinerec.models.index import IndexedRecommender
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -144,6 +145,13 @@ class TwoTowerConfig(TrainConfig):
     # larger batch bought no recall@10 on a validation carve-out.
     batch_size: int = 256
     lr: float = 2e-3
+    # Approximate-neighbour search behind recommend and similar_items
+    # (cinerec.models.index.INDEX_SETTINGS says what each one does).
+    index: Literal["exact", "ivf", "hnsw"] = "exact"
+    index_nlist: int = 0
+    index_nprobe: int = 0
+    index_hnsw_m: int = 32
+    index_ef_search: int = 128
 
     def validate(self) -> None:
         super().validate()
@@ -216,7 +224,7 @@ class _Towers(nn.Module):
 
 
 @register
-class TwoTower(NeuralRecommender):
+class TwoTower(IndexedRecommender, NeuralRecommender):
     """Two-tower retrieval (Yi et al., RecSys 2019): in-batch softmax with log-Q correction.
 
     The user tower reads the user-id embedding plus, when known, embeddings of the age
@@ -245,6 +253,8 @@ class TwoTower(NeuralRecommender):
     task = "ranking"
     config: TwoTowerConfig
     module: _Towers
+    has_inner_product = True
+    can_score_pairs = True
 
     def __init__(self, config: TwoTowerConfig | None = None, features: TowerFeatures | None = None) -> None:
         super().__init__(config)
@@ -306,6 +316,17 @@ class TwoTower(NeuralRecommender):
         self.module.eval()
         with torch.no_grad():
             return self._item_matrix().float().cpu().numpy()
+
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """``(len(users), dim)`` user-tower outputs: scores are their dot products with :meth:`key_vectors`."""
+        return self.user_vectors(np.asarray(users, dtype=np.int64))
+
+    def key_vectors(self) -> np.ndarray:
+        """``(n_items, dim)`` movie-tower outputs."""
+        return self.item_vectors()
+
+    def _index_on_gpu(self) -> bool:
+        return self.device.type == "cuda"
 
     def _save_state(self, path: Path) -> None:
         super()._save_state(path)

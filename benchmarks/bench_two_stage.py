@@ -1,0 +1,161 @@
+"""Two stages (retrieve, then rank) against each stage alone: speed and quality.
+
+Usage::
+
+    python benchmarks/bench_two_stage.py speed [--sample 10000] [--repeats 3]
+    python benchmarks/bench_two_stage.py quality [--seeds 0 1 2]
+
+``speed``, at the NCF study's shape (1.87M ratings of 5,014 movies, built from a
+synthetic ml-25m release as ``bench_index.study_interactions`` describes): ALS (defaults) and NeuMF (defaults) are fitted
+on every rating; NeuMF for one epoch only, since how long it takes to score does not
+depend on how long it was trained. Then top-10 unseen movies, timed:
+
+- ``neumf``: NeuMF over the whole catalogue, for a random sample of ``--sample`` users
+  (scoring cost is linear in the number of users; ``all_users_s_estimate`` scales the
+  sample's time to every user);
+- ``two-stage``: ALS's top-200 unseen, ranked by NeuMF (``candidates=200``), for the
+  same sample and for every user; with ALS answering exactly and through HNSW.
+
+``quality``, on real ml-100k under ``loo-full`` and ``random-full``, for each seed: ALS,
+EASE and NeuMF alone, and the two-stage models ALS → NeuMF and EASE → NeuMF built from
+those same fitted models (each stage given already fitted). The retriever's recall at
+200 says how often the held-out movies reach the ranker at all: for ``loo-full`` the
+share of users whose held-out movie is in the retriever's top-200 unseen, for
+``random-full`` the mean share of each user's test movies there. ``--candidates 25 50
+100 200`` compares shortlist lengths on the same fitted stages.
+
+Prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from bench_index import ML100K, study_interactions  # noqa: E402
+
+from cinerec.evaluation import metrics as M  # noqa: E402
+from cinerec.models import create  # noqa: E402
+from cinerec.models.two_stage import TwoStage, TwoStageConfig  # noqa: E402
+
+CANDIDATES = 200
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return round(float(np.median(times)), 2)
+
+
+def speed(sample_size: int, repeats: int) -> None:
+    train = study_interactions()
+    t0 = time.perf_counter()
+    als = create("als").fit(train)
+    als_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    neumf = create("neumf", {"epochs": 1, "progress": False}).fit(train)
+    neumf_fit = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(train.n_users, size=min(sample_size, train.n_users), replace=False))
+    everyone = np.arange(train.n_users)
+    cfg = TwoStageConfig(retriever="als", ranker="neumf", candidates=CANDIDATES)
+    two = TwoStage(cfg, retriever=als, ranker=neumf).fit(train)
+    two_hnsw = TwoStage(cfg, retriever=als.with_index("hnsw"), ranker=neumf).fit(train)
+    two_hnsw.retriever.ann_index()  # built once, outside the timings
+    out = {"benchmark": "two-stage speed", "users": train.n_users, "movies": train.n_items, "ratings": len(train),
+           "als_fit_s": round(als_fit, 1), "neumf_fit_1_epoch_s": round(neumf_fit, 1), "sample_users": len(sample),
+           "repeats": repeats}
+    scale = train.n_users / len(sample)
+    s = timed(lambda: neumf.recommend(sample, 10), repeats)
+    out["neumf"] = {"sample_s": s, "all_users_s_estimate": round(s * scale, 1),
+                    "pairs_per_s": round(len(sample) * train.n_items / s)}
+    print(json.dumps(out["neumf"]), file=sys.stderr, flush=True)
+    for label, model in (("two-stage als→neumf", two), ("two-stage als(hnsw)→neumf", two_hnsw)):
+        row = {"sample_s": timed(lambda: model.recommend(sample, 10), repeats)}
+        row["all_users_s"] = timed(lambda: model.recommend(everyone, 10), repeats)
+        row["speed-up"] = round(out["neumf"]["all_users_s_estimate"] / row["all_users_s"], 1)
+        out[label] = row
+        print(json.dumps({label: row}), file=sys.stderr, flush=True)
+    # How much of NeuMF's own top-10 survives the shortlist (on the sample).
+    alone, _ = neumf.recommend(sample, 10)
+    staged, _ = two.recommend(sample, 10)
+    out["overlap@10 with neumf alone"] = round(float(np.mean((alone[:, :, None] == staged[:, None, :]).any(axis=2))), 4)
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    print(json.dumps(out))
+
+
+def retriever_recall(model, prepared, protocol: str, n: int = CANDIDATES) -> float:
+    shortlist, _ = model.recommend(prepared.users, n, exclude=prepared.train)
+    if protocol == "loo-full":
+        return M.hit_rate(shortlist, prepared.truth, n)
+    return M.recall(shortlist, prepared.test.seen[prepared.users], n)
+
+
+def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> None:
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+
+    ds = load(ML100K)
+    for protocol_name in protocols:
+        protocol = get_protocol(protocol_name)
+        for seed in seeds:
+            prepared = protocol.prepare(ds, seed=seed)
+            fitted = {
+                "als": create("als", {"seed": seed}),
+                "ease": create("ease"),
+                "neumf": create("neumf", {"seed": seed, "progress": False}),
+            }
+            row: dict = {"protocol": protocol_name, "seed": seed, "n_users": int(prepared.n_users)}
+            for name, model in fitted.items():
+                res = prepared.evaluate(model)
+                row[name] = _headline(res.metrics, protocol_name) | {"fit_s": round(res.seconds_fit, 1)}
+            for retr in ("als", "ease"):
+                for c in shortlists:
+                    two = TwoStage(TwoStageConfig(retriever=retr, ranker="neumf", candidates=c),
+                                   retriever=fitted[retr], ranker=fitted["neumf"])
+                    res = prepared.evaluate(two.fit(prepared.train), fit=False, label=f"{retr}→neumf")
+                    tag = "" if c == CANDIDATES else f" ({c})"
+                    row[f"{retr}→neumf{tag}"] = _headline(res.metrics, protocol_name)
+                    row[f"{retr} recall@{c}"] = round(retriever_recall(fitted[retr], prepared, protocol_name, c), 4)
+            print(json.dumps(row), flush=True)
+
+
+def _headline(metrics: dict, protocol: str) -> dict:
+    keys = ("hr@10", "ndcg@10") if protocol == "loo-full" else ("recall@10", "ndcg@10", "recall@50")
+    return {k: round(float(metrics[k]), 4) for k in keys}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--sample", type=int, default=10_000)
+    sp.add_argument("--repeats", type=int, default=3)
+    q = sub.add_parser("quality")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--protocols", nargs="+", default=["loo-full", "random-full"])
+    q.add_argument("--candidates", type=int, nargs="+", default=[CANDIDATES],
+                   help="shortlist lengths to compare (the stages are fitted once per seed)")
+    args = ap.parse_args()
+    if args.what == "speed":
+        speed(args.sample, args.repeats)
+    else:
+        quality(args.seeds, args.protocols, args.candidates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Approximate-neighbour indexes behind ``recommend`` and ``similar_items``."""
+
+import numpy as np
+import pytest
+
+from cinerec.cli import main
+from cinerec.data.dataset import Interactions
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create, load_model, top_k
+from cinerec.models.index import VectorIndex
+from tests.models.conformance import ModelConformance, random_ratings
+from tests.models.test_ncf import FAST as NCF_FAST
+
+ALS_TINY = {"factors": 2, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
+MF_FAST = {"factors": 8, "epochs": 10, "lr": 0.02, "batch_size": 128, "progress": False, "device": "cpu", "threads": 1}
+
+
+class TestALSWithHNSW(ModelConformance):
+    model_name = "als"
+    config = {**ALS_TINY, "index": "hnsw"}
+    history_exact = False
+    history_overlap = 0.8
+
+
+class TestALSWithIVF(ModelConformance):
+    model_name = "als"
+    config = {**ALS_TINY, "index": "ivf"}
+    history_exact = False
+    history_overlap = 0.8
+
+
+class TestGMFWithHNSW(ModelConformance):
+    model_name = "gmf"
+    config = {**NCF_FAST, "index": "hnsw"}
+
+
+class TestBiasedMFWithIVF(ModelConformance):
+    model_name = "biasedmf"
+    config = {**MF_FAST, "index": "ivf"}
+    rating_model = True
+    atol = 1e-4
+
+
+def low_rank(n_users: int = 3000, n_items: int = 2000, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random user and movie vectors with a few dominant directions, like trained factors."""
+    rng = np.random.default_rng(seed)
+    scale = 1.0 / np.arange(1, d + 1) ** 0.5
+    users = rng.normal(size=(n_users, d)).astype(np.float32) * scale
+    items = (rng.normal(size=(n_items, d)) * scale * rng.lognormal(0, 0.3, (n_items, 1))).astype(np.float32)
+    return users, items
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(found.tolist(), truth.tolist())]))
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_default_settings_recall_the_exact_top_10(kind):
+    users, items = low_rank()
+    truth, _ = top_k(users @ items.T, 10)
+    found = VectorIndex(kind, items).search(users, 10)
+    assert recall_at(found, truth) >= 0.95
+
+
+def interactions_from(users: np.ndarray, items: np.ndarray, per_user: int, seed: int = 0) -> Interactions:
+    """Each user's ``per_user`` sampled movies, drawn more often where the inner product is high."""
+    rng = np.random.default_rng(seed)
+    logits = users @ items.T
+    keys = logits / logits.std() - np.log(-np.log(rng.random(logits.shape)))
+    picks = np.argsort(-keys, axis=1)[:, :per_user]
+    u = np.repeat(np.arange(len(users)), per_user)
+    return Interactions(u, picks.ravel(), np.ones(len(u)), np.arange(len(u)), len(users), len(items))
+
+
+@pytest.fixture(scope="module")
+def low_rank_data() -> Interactions:
+    users, items = low_rank(n_users=800, n_items=1200, d=8, seed=1)
+    return interactions_from(users, items, 30)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_recommend_through_the_index_agrees_with_exact_search(kind, low_rank_data):
+    x = low_rank_data
+    exact = create("als", {"factors": 8, "recency_half_life": 0.0}).fit(x)
+    indexed = create("als", {"factors": 8, "recency_half_life": 0.0, "index": kind}).fit(x)
+    users = np.arange(x.n_users)
+    want, want_scores = exact.recommend(users, 10)
+    got, got_scores = indexed.recommend(users, 10)
+    assert recall_at(got, want) >= 0.95
+    assert not x.seen[np.repeat(users, 10), got.ravel()].any()
+    # the scores given are the model's own, best first
+    np.testing.assert_allclose(got_scores, exact.score(users, got), rtol=1e-5, atol=1e-5)
+    assert (np.diff(got_scores, axis=1) <= 0).all()
+
+
+@pytest.mark.parametrize("config, share", [
+    ({"index": "ivf", "index_nprobe": 1000}, 1.0),  # every cell searched: exhaustive
+    # A graph searched by inner product may leave a movie unreachable however wide
+    # the search, so a very wide HNSW search is only nearly exhaustive.
+    ({"index": "hnsw", "index_ef_search": 2000}, 0.999),
+])
+def test_an_exhaustive_search_gives_the_exact_answers(config, share, low_rank_data):
+    x = low_rank_data
+    exact = create("als", {"factors": 8, "recency_half_life": 0.0}).fit(x)
+    indexed = create("als", {"factors": 8, "recency_half_life": 0.0, **config}).fit(x)
+    users = np.arange(x.n_users)
+    for exclude in ("train", None, x.seen[::-1].tocsr()):
+        want, _ = exact.recommend(users, 7, exclude=exclude)
+        got, _ = indexed.recommend(users, 7, exclude=exclude)
+        assert (got == want).mean() >= share
+    want, _ = exact.similar_items(np.arange(50), 6)
+    got, _ = indexed.similar_items(np.arange(50), 6)
+    assert (got == want).mean() >= share
+
+
+def test_users_who_have_seen_most_movies_still_get_every_unseen_one():
+    rng = np.random.default_rng(3)
+    n_users, n_items = 60, 200
+    counts = np.where(np.arange(n_users) < 5, 195, 10)  # five users leave only 5 movies unseen
+    u = np.repeat(np.arange(n_users), counts)
+    i = np.concatenate([rng.permutation(n_items)[:c] for c in counts])
+    x = Interactions(u, i, np.ones(len(u)), np.arange(len(u)), n_users, n_items)
+    model = create("als", {"factors": 4, "recency_half_life": 0.0, "index": "hnsw"}).fit(x)
+    items, _ = model.recommend(np.arange(n_users), 10)
+    for user in range(5):
+        unseen = set(np.flatnonzero(~x.seen[user].toarray()[0].astype(bool)).tolist())
+        assert set(items[user][:5].tolist()) == unseen and (items[user][5:] == -1).all()
+    assert (items[5:] >= 0).all()
+    rows = np.repeat(np.arange(n_users), 10)
+    ok = items.ravel() >= 0
+    assert not x.seen[rows[ok], items.ravel()[ok]].any()
+
+
+def test_the_index_is_saved_and_read_back_not_rebuilt(tmp_path, low_rank_data):
+    x = low_rank_data
+    model = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "hnsw"}).fit(x)
+    users = np.arange(x.n_users)
+    before = model.recommend(users, 10)[0]
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "index.npy").exists() and (tmp_path / "m" / "similar-index.npy").exists()
+    loaded = load_model(tmp_path / "m")
+    assert loaded._ann is not None  # read from the folder, before any search
+    np.testing.assert_array_equal(loaded.recommend(users, 10)[0], before)
+    (tmp_path / "m" / "index.npy").unlink()
+    with pytest.raises(DataError, match="index.npy"):
+        load_model(tmp_path / "m")
+
+
+def test_exact_setting_builds_no_index_and_keeps_todays_answers(tmp_path):
+    x = random_ratings()
+    plain = create("als", ALS_TINY).fit(x)
+    plain.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "index.npy").exists()
+    assert plain._ann is None
+
+
+@pytest.mark.parametrize("model, config, message", [
+    ("neumf", {"index": "hnsw"}, "neumf: index = 'hnsw' needs user and movie vectors"),
+    ("mlp", {"index": "ivf"}, "mlp: index = 'ivf'"),
+    ("als", {"index": "annoy"}, "index = 'annoy'"),
+    ("als", {"index": "ivf", "index_nprobe": -1}, "index_nprobe"),
+    ("ease", {"index": "hnsw"}, "unknown key 'index'"),
+])
+def test_an_index_a_model_cannot_use_is_refused_by_name(model, config, message):
+    with pytest.raises(ConfigError, match=message):
+        create(model, config)
+
+
+def test_the_cli_refuses_an_index_kind_in_one_line(capsys, ml100k_dir):
+    code = main(["evaluate", "--data", str(ml100k_dir), "--model", "neumf", "--protocol", "loo-full",
+                 "--set", "index=hnsw"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "index = 'hnsw'" in err
+
+
+def test_with_index_answers_like_a_model_fitted_with_that_index(low_rank_data):
+    x = low_rank_data
+    exact = create("als", {"factors": 8, "recency_half_life": 0.0}).fit(x)
+    fitted = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "ivf", "index_nprobe": 4}).fit(x)
+    copy = exact.with_index("ivf", index_nprobe=4)
+    users = np.arange(x.n_users)
+    np.testing.assert_array_equal(copy.recommend(users, 10)[0], fitted.recommend(users, 10)[0])
+    assert exact.config.index == "exact" and exact._ann is None
+    with pytest.raises(ConfigError, match="'nprobe' is not an index setting"):
+        exact.with_index("ivf", nprobe=4)
+    with pytest.raises(ConfigError, match="mlp: index = 'hnsw'"):
+        create("mlp", NCF_FAST).with_index("hnsw")

@@ -1,0 +1,207 @@
+"""The two-stage model: a retriever's shortlist ranked by a ranker."""
+
+import numpy as np
+import pytest
+
+from cinerec.cli import main
+from cinerec.errors import ConfigError, DataError
+from cinerec.models import create, load_model
+from cinerec.models.two_stage import TwoStage, TwoStageConfig
+from tests.models.conformance import ModelConformance, random_ratings
+from tests.models.test_ncf import FAST as NCF_FAST
+
+ALS_TINY = {"factors": 4, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
+GMF_TINY = {**NCF_FAST, "epochs": 10}
+
+# 60 movies in the conformance data: a shortlist of 60 lets every unseen movie through,
+# as the shared contract expects; the tests below use real shortlists.
+CONFORMANCE = {"retriever": "als", "ranker": "gmf", "candidates": 60,
+               "retriever_settings": ALS_TINY, "ranker_settings": GMF_TINY}
+
+
+class TestTwoStage(ModelConformance):
+    model_name = "two-stage"
+    config = CONFORMANCE
+    # A new person is shortlisted and ordered by ALS (GMF cannot score a history),
+    # a training user by GMF: their top-10 lists only partly agree.
+    history_exact = False
+    history_overlap = 0.3
+
+
+class TestTwoStageWithAHistoryRanker(ModelConformance):
+    """EASE retrieves, the bias model ranks: both score a history, so cold start is exact."""
+
+    model_name = "two-stage"
+    config = {"retriever": "ease", "ranker": "baseline", "candidates": 60, "retriever_settings": {"l2": 10.0}}
+    personalised = False  # the bias model ranks every user alike (planted groups need a personal ranker)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return random_ratings(n_users=80, n_items=120, seed=4)
+
+
+@pytest.fixture(scope="module")
+def stages(data):
+    return create("als", ALS_TINY).fit(data), create("gmf", GMF_TINY).fit(data)
+
+
+def test_the_answer_is_the_rankers_top_k_of_the_retrievers_shortlist(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15),
+                     retriever=retriever, ranker=ranker).fit(data)
+    assert model.retriever is retriever and model.ranker is ranker  # given fitted: not refitted
+    users = np.arange(data.n_users)
+    items, scores = model.recommend(users, 5)
+    shortlist, _ = retriever.recommend(users, 15)
+    for u in users:
+        cand = np.sort(shortlist[u])
+        s = ranker.score(np.full(len(cand), u), cand)
+        want = cand[np.lexsort((cand, -s))][:5]  # best first, ties to the lower movie
+        np.testing.assert_array_equal(items[u], want)
+        np.testing.assert_allclose(scores[u], np.sort(s)[::-1][:5], rtol=1e-5)
+    # the rows agree with the lists: -inf outside each shortlist
+    rows = model.score(users)
+    assert (np.isfinite(rows).sum(axis=1) == 15).all()
+    assert not data.seen[np.repeat(users, 5), items.ravel()].any()
+
+
+def test_exclusion_reaches_the_retriever(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=10),
+                     retriever=retriever, ranker=ranker).fit(data)
+    users = np.arange(data.n_users)
+    items, _ = model.recommend(users, 10, exclude=None)
+    unfiltered, _ = retriever.recommend(users, 10, exclude=None)
+    # a shortlist as long as the list: the same movies, in the ranker's order
+    assert all(set(a) == set(b) for a, b in zip(items.tolist(), unfiltered.tolist()))
+
+
+def test_stages_fitted_by_the_model_match_stages_fitted_alone(data, stages):
+    retriever, ranker = stages
+    cfg = {"retriever": "als", "ranker": "gmf", "candidates": 20,
+           "retriever_settings": ALS_TINY, "ranker_settings": GMF_TINY}
+    fitted_here = create("two-stage", cfg).fit(data)
+    given = TwoStage(TwoStageConfig.from_dict(cfg), retriever=retriever, ranker=ranker).fit(data)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(fitted_here.recommend(users, 10)[0], given.recommend(users, 10)[0])
+
+
+def test_stages_from_saved_folders(data, stages, tmp_path):
+    retriever, ranker = stages
+    retriever.save(tmp_path / "als")
+    ranker.save(tmp_path / "gmf")
+    model = create("two-stage", {"retriever": "als", "ranker": "gmf", "candidates": 20,
+                                 "retriever_path": str(tmp_path / "als"), "ranker_path": str(tmp_path / "gmf")})
+    model.fit(data)
+    direct = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=20), retriever=retriever, ranker=ranker).fit(data)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(model.recommend(users, 10)[0], direct.recommend(users, 10)[0])
+    model.save(tmp_path / "two")
+    again = load_model(tmp_path / "two")
+    np.testing.assert_array_equal(again.recommend(users, 10)[0], direct.recommend(users, 10)[0])
+    wrong = create("two-stage", {"retriever": "ease", "ranker": "gmf", "retriever_path": str(tmp_path / "als"),
+                                 "ranker_path": str(tmp_path / "gmf")})
+    with pytest.raises(ConfigError, match="holds a 'als' model"):
+        wrong.fit(data)
+    other = random_ratings(n_users=81, n_items=120, seed=4)
+    with pytest.raises(DataError, match="81"):
+        create("two-stage", {"retriever": "als", "ranker": "gmf", "retriever_path": str(tmp_path / "als"),
+                             "ranker_path": str(tmp_path / "gmf")}).fit(other)
+
+
+def test_an_indexed_retriever(data):
+    model = create("two-stage", {"retriever": "als", "ranker": "gmf", "candidates": 30,
+                                 "retriever_settings": {**ALS_TINY, "index": "hnsw", "index_ef_search": 500},
+                                 "ranker_settings": GMF_TINY}).fit(data)
+    exact = create("two-stage", {"retriever": "als", "ranker": "gmf", "candidates": 30,
+                                 "retriever_settings": ALS_TINY, "ranker_settings": GMF_TINY}).fit(data)
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(model.recommend(users, 10)[0], exact.recommend(users, 10)[0])
+
+
+def test_cold_start_ranks_the_retrievers_shortlist(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=12),
+                     retriever=retriever, ranker=ranker).fit(data)
+    history = data.csr[[3, 9]]
+    got = model.score_history(history)
+    first = retriever.score_history(history)
+    for r in range(2):
+        shown = np.flatnonzero(np.isfinite(got[r]))
+        assert len(shown) == 12 and not history[r].toarray()[0][shown].any()
+        # GMF cannot score a history: the shortlist keeps the retriever's scores
+        np.testing.assert_allclose(got[r][shown], first[r][shown], rtol=1e-5)
+        unseen = np.flatnonzero(history[r].toarray()[0] == 0)
+        assert set(shown) == set(unseen[np.argsort(-first[r][unseen], kind="stable")][:12])
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ConfigError, match="ranker = 'ease': it cannot score"):
+        create("two-stage", {"retriever": "als", "ranker": "ease"})
+    with pytest.raises(ConfigError, match="candidates"):
+        create("two-stage", {"candidates": 0})
+    with pytest.raises(ConfigError, match="retriever = 'nope'"):
+        create("two-stage", {"retriever": "nope"})
+    with pytest.raises(ConfigError, match="cannot hold another"):
+        create("two-stage", {"retriever": "two-stage"})
+    with pytest.raises(ConfigError, match="retriever_settings.*no_such_key"):
+        create("two-stage", {"retriever_settings": {"no_such_key": 1}})
+    with pytest.raises(ConfigError, match="neumf: index = 'ivf'"):
+        create("two-stage", {"ranker_settings": {"index": "ivf"}})
+
+
+def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=8),
+                     retriever=retriever, ranker=ranker).fit(data)
+    with pytest.raises(ConfigError, match="k = 10 is more than candidates = 8"):
+        model.recommend([0], 10)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["ranker=ease"], "ranker = 'ease': it cannot score"),
+    (["candidates=5", "retriever=popularity", "ranker=popularity"], "k = 10 is more than candidates = 5"),
+])
+def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, message):
+    argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", "loo-full"]
+    for s in settings:
+        argv += ["--set", s]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    errors = [line for line in err.splitlines() if "error" in line]  # progress lines may come first
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_exported_and_served_like_any_model(tmp_path, ml100k_dir):
+    """A run holding a two-stage model and an indexed ALS: export, known users, new people, similar movies."""
+    from fastapi.testclient import TestClient
+
+    from cinerec.data import load
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.api import create_app
+    from cinerec.serving.store import export_store
+
+    dataset = load(ml100k_dir)
+    run_dir = tmp_path / "run"
+    two = create("two-stage", {"retriever": "als", "ranker": "gmf", "candidates": 100,
+                               "retriever_settings": {"index": "hnsw"},
+                               "ranker_settings": {**GMF_TINY, "epochs": 2}}).fit(dataset.interactions)
+    save_model(run_dir, two)
+    save_model(run_dir, create("als", {"index": "ivf"}).fit(dataset.interactions))
+    save_dataset(run_dir, dataset)
+    finish_run(run_dir, meta={"source": "ml-100k", "best_model": "two-stage"})
+    db = tmp_path / "store.sqlite"
+    for model in ("two-stage", "als"):
+        export_store(run_dir, db, k=20, model=model, progress=False)
+        with TestClient(create_app(run_dir, db, model=model)) as stored, TestClient(create_app(run_dir, model=model)) as live:
+            a = stored.get("/users/1/recommendations", params={"k": 10}).json()
+            b = live.get("/users/1/recommendations", params={"k": 10}).json()
+            assert (a["source"], b["source"]) == ("store", "live")
+            assert [m["movie_id"] for m in a["recommendations"]] == [m["movie_id"] for m in b["recommendations"]]
+            assert len(a["recommendations"]) == 10
+            recs = stored.post("/recommendations", json={"liked": [50, 181, 172], "k": 10}).json()["recommendations"]
+            assert len(recs) == 10 and not {50, 181, 172} & {m["movie_id"] for m in recs}
+            similar = stored.get("/movies/50/similar", params={"k": 5}).json()
+            assert len(similar) == 5 and 50 not in [m["movie_id"] for m in similar]
