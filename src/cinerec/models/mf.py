@@ -117,6 +117,8 @@ class _FactorModel(NeuralRecommender, RatingRecommender):
         "lr": Param("float", 1e-4, 5e-2, log=True),
     }
     has_item_vectors = True
+    # Under a ranking protocol, unless the user chose a loss (docs/protocols.md says why bpr).
+    ranking_settings = {"loss": "bpr"}
 
     @property
     def task(self) -> str:  # type: ignore[override]
