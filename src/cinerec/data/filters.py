@@ -37,7 +37,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from cinerec.data import transforms
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, DataError
 
@@ -129,6 +128,8 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
     Raises:
         DataError: a step leaves no ratings (naming the step and its value).
     """
+    from cinerec.data import transforms  # here: it needs scipy, which reading data alone does not
+
     record: list[dict[str, Any]] = []
     steps: list[tuple[str, dict[str, Any], Any]] = []
     if filters.min_year is not None or filters.max_year is not None:
@@ -150,10 +151,15 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
         before = counts(dataset)
         out = step(dataset)
         if len(out.interactions) == 0:
+            why = ""
+            if name == "years" and not dataset.catalog.years.any():
+                why = "; no movie has a known release year (a ratings log takes years from --catalog)"
             raise DataError(f"filter {_describe(name, args)} leaves no ratings "
-                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users)")
+                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users){why}")
         record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
         dataset = out
+    if record:  # the dataset carries its own history, saved with it in a run folder
+        dataset = dataset.replace(info={**dataset.info, "transforms": [*dataset.info.get("transforms", []), *record]})
     return dataset, record
 
 
@@ -161,6 +167,8 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
 
 
 def _liked(dataset: Dataset, threshold: float) -> Dataset:
+    from cinerec.data import transforms
+
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
     return liked.subset(np.ones(len(liked.interactions), dtype=bool))
