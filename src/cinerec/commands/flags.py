@@ -192,10 +192,16 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
 
 
 def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "EvaluationProtocol":
-    """The protocol to run on ``dataset`` (official folds come with the dataset itself)."""
+    """The protocol to run on ``dataset`` (official folds come with the dataset itself).
+
+    Data the protocol cannot measure (stars on implicit data, folds a filter dropped) is
+    refused here, before anything is said about it.
+    """
     from cinerec.evaluation.protocols import get_protocol
 
-    return get_protocol(name, **options)
+    protocol = get_protocol(name, **options)
+    protocol.check_data(dataset)
+    return protocol
 
 
 # -- the data: a person's own log, and the filters ---------------------------------------------

@@ -484,17 +484,21 @@ class RatingsFold(Protocol):
         # The fold is recorded per prepared split (see Prepared.fold).
         return {}
 
+    def check_data(self, dataset: Dataset) -> None:
+        """Also refuses data whose official folds a filter dropped, naming the filter."""
+        super().check_data(dataset)
+        if not dataset.folds and dataset.info.get("folds_dropped_by"):
+            raise DataError(
+                f"protocol {self.name}: the official folds of {dataset.name!r} no longer apply after the filter "
+                f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
+            )
+
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         from cinerec.data.split import official_split, random_split
 
         seed = _seed(seed)
         self.check_data(dataset)
         if not dataset.folds:
-            if dataset.info.get("folds_dropped_by"):
-                raise DataError(
-                    f"protocol {self.name}: the official folds of {dataset.name!r} no longer apply after the filter "
-                    f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
-                )
             if dataset.info.get("release") == "ml-100k":
                 raise DataError(
                     f"protocol {self.name}: dataset {dataset.name!r} holds no official folds "
