@@ -344,3 +344,11 @@ def test_below_popularity_names_models_under_the_floor():
         "mf: hr@10 0.0500 is below popularity's 0.1000 under loo-full (seed 0)",
     ]  # seed 1 has no popularity to compare with
     assert below_popularity([r("baseline", 0.2)]) == []
+
+
+def test_evaluate_by_name_applies_the_ranking_rule():
+    tiny = {"factors": 4, "epochs": 1, "progress": False, "threads": 1, "device": "cpu"}
+    result = evaluate("loo-full", small_dataset(), "mf", config=tiny)
+    assert result.model == "mf" and 0 <= result.metrics["hr@10"] <= 1
+    with pytest.raises(ConfigError, match="config: mf with loss='mse' learns stars"):
+        evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})

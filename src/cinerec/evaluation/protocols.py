@@ -624,12 +624,14 @@ def evaluate(
         dataset: the loaded dataset.
         model_name_or_factory: a registered model name, a model, or a function returning one.
         seed: the split and sampling seed.
-        config: model config values when a name is given.
+        config: model config values when a name is given (passed through
+            :meth:`Protocol.settings_for`: ``mf`` under a ranking protocol trains for ranking).
         **options: the protocol's options (e.g. ``fold="all"``).
     """
     protocol = get_protocol(protocol_name, **options)
     if isinstance(model_name_or_factory, str):
-        model = create(model_name_or_factory, config)
+        model_class = type(create(model_name_or_factory))
+        model = create(model_name_or_factory, protocol.settings_for(model_class, dict(config or {}), "config"))
     elif isinstance(model_name_or_factory, Recommender):
         model = model_name_or_factory
     elif callable(model_name_or_factory):
