@@ -20,6 +20,19 @@ machine slows them alike:
 Prints one JSON object: per line ending and kind, the median wall seconds, the median CPU
 seconds (user + system, all threads), the peak resident memory, every wall time, and
 ``ratio`` = median ``cinerec`` / median ``reference`` (the target is at most 1.5).
+
+    python benchmarks/bench_load.py --logs [--folder DIR] [--repeat 3]
+
+times a person's own ratings log against the MovieLens reader on the same rows, Unix
+line endings only, each kind a fresh process running ``cinerec.data.load(...).describe()``:
+
+- ``load``: the release folder, through the MovieLens reader;
+- ``log``: the release's ``ratings.csv`` given as a file, so read as a ratings log
+  (columns found by name, number ids);
+- ``log_text``: the same rows written once (under ``benchmarks/out/``) as a log of one's
+  own: columns ``user,item,rating,ts`` and text ids (``u123``, ``m456``).
+
+``ratio_log`` and ``ratio_log_text`` are their medians over ``load``'s.
 """
 
 from __future__ import annotations
@@ -61,6 +74,54 @@ def _commands(folder: Path) -> dict[str, list[str]]:
         "load": [py, "-c", LOAD, str(folder)],
         "startup": [py, "-m", "cinerec", "--version"],
     }
+
+
+def _text_log(folder: Path) -> Path:
+    """The release's ratings as a log of one's own: other column names, text ids (written once)."""
+    dest = HERE / "out" / f"{folder.name}-text-log" / "log.csv"
+    if dest.exists():
+        return dest
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(folder / "ratings.csv")
+    text = {
+        "user": pc.binary_join_element_wise("u", pc.cast(table["userId"], pa.string()), ""),
+        "item": pc.binary_join_element_wise("m", pc.cast(table["movieId"], pa.string()), ""),
+        "rating": table["rating"], "ts": table["timestamp"],
+    }
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name("log.csv.tmp")
+    pacsv.write_csv(pa.table(text), tmp, pacsv.WriteOptions(quoting_style="none"))
+    tmp.rename(dest)
+    return dest
+
+
+def _logs(folder: Path, repeat: int) -> dict:
+    py = sys.executable
+    commands = {
+        "load": [py, "-c", LOAD, str(folder)],
+        "log": [py, "-c", LOAD, str(folder / "ratings.csv")],
+        "log_text": [py, "-c", LOAD, str(_text_log(folder))],
+    }
+    timings: dict = {k: [] for k in commands}
+    for _ in range(repeat):
+        for kind, command in commands.items():
+            timings[kind].append(_run(command))
+    out: dict = {"benchmark": "cinerec.data.load of a ratings log beside the MovieLens reader, same 25M rows"}
+    for kind, runs in timings.items():
+        out[kind] = {
+            "seconds": round(statistics.median(r[0] for r in runs), 2),
+            "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
+            "peak_rss_mb": max(r[2] for r in runs),
+            "all_seconds": [round(r[0], 2) for r in runs],
+        }
+    out["ratio_log"] = round(out["log"]["seconds"] / out["load"]["seconds"], 3)
+    out["ratio_log_text"] = round(out["log_text"]["seconds"] / out["load"]["seconds"], 3)
+    out["cpus"] = os.cpu_count()
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return out
 
 
 def _run(command: list[str]) -> tuple[float, float, int]:
@@ -106,6 +167,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=5, help="rounds; each round runs every kind once")
     p.add_argument("--kinds", default="reference,cinerec,load,startup", help="which processes to time")
+    p.add_argument("--logs", action="store_true", help="time a ratings log against the MovieLens reader instead")
     args = p.parse_args()
 
     result: dict = {"benchmark": "cinerec data info on an ml-25m-sized ratings.csv, whole processes"}
@@ -119,6 +181,9 @@ def main() -> None:
             write_release(folder, "ml-25m", args.scale, args.seed)
             result["generate_seconds"] = round(time.perf_counter() - t0, 2)
     folder = folder.resolve()
+    if args.logs:
+        print(json.dumps(_logs(folder, args.repeat), indent=2))
+        return
     crlf = _crlf_copy(folder, folder.with_name(folder.name + "-crlf"))
     kinds = args.kinds.split(",")
     result["folders"] = {"lf": str(folder), "crlf": str(crlf)}

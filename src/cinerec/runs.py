@@ -21,7 +21,7 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import cinerec
 from cinerec.data.dataset import Dataset
@@ -29,11 +29,43 @@ from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
-__all__ = ["Run", "Plots", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "RUN_FORMAT", "PLOTS"]
+__all__ = ["Run", "Plots", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "data_record",
+           "RUN_FORMAT", "PLOTS"]
 
 RUN_FORMAT = 1
 #: The run folder's subfolder of pictures.
 PLOTS = "plots"
+
+
+def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, transforms: list[dict[str, Any]]
+                ) -> dict[str, Any]:
+    """What a run read and how it was filtered, for ``run.json`` (key ``"dataset"``) and ``--json``.
+
+    Args:
+        source: ``{"source": ..., "columns": ... or None, "catalog": ... or None}`` as given.
+        dataset: the dataset after the filters (the one saved in the run folder).
+        filters: the :class:`~cinerec.data.filters.Filters` applied.
+        transforms: the record :func:`~cinerec.data.filters.apply_filters` returned: each
+            step with its arguments and the counts before and after.
+
+    Returns:
+        ``source``, ``columns``, ``catalog``, ``format`` (``"movielens"`` or ``"log"``),
+        ``release``, ``implicit``, ``filters`` (those that are on), ``transforms`` and
+        ``counts`` (``ratings``, ``users``, ``movies`` of the data used). ``export`` and
+        ``serve`` read the saved, already filtered dataset; nothing filters again.
+    """
+    info = dataset.info
+    return {
+        "source": str(source["source"]),
+        "columns": dict(source["columns"]) if source.get("columns") else None,
+        "catalog": None if source.get("catalog") is None else str(source["catalog"]),
+        "format": info.get("format", "movielens"),
+        "release": info.get("release"),
+        "implicit": bool(info.get("implicit", False)),
+        "filters": filters.to_dict(),
+        "transforms": list(transforms),
+        "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
+    }
 
 
 def save_dataset(run_dir: str | Path, dataset: Dataset) -> None:

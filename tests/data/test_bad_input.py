@@ -191,13 +191,20 @@ def test_rated_movie_missing_from_the_movie_file(pristine, tmp_path, capsys) -> 
 
 
 def test_folder_without_movielens_files(tmp_path, capsys) -> None:
-    (tmp_path / "notes.txt").write_text("hello")
-    _fails(tmp_path, r"no MovieLens files here", capsys)
+    (tmp_path / "notes.md").write_text("hello")
+    _fails(tmp_path, r"no MovieLens files here .* and no ratings log", capsys)
+    # A ratings.csv without movies.csv is a ratings log of one's own, not a broken release.
     (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,1\n")
-    _fails(tmp_path, r"ratings\.csv is there but movies\.csv is missing", capsys)
+    ds = load(tmp_path)
+    assert ds.info["format"] == "log" and len(ds.interactions) == 1
+    # ... and a movies.dat without its ratings.dat partner is still named.
+    dat = tmp_path / "dat"
+    dat.mkdir()
+    (dat / "ratings.dat").write_text("1::1::4::1\n")
+    _fails(dat, r"ratings\.dat is there but movies\.dat is missing", capsys)
 
 
 def test_not_a_zip(tmp_path, capsys) -> None:
     bogus = tmp_path / "ml-100k.zip"
     bogus.write_text("not a zip")
-    _fails(bogus, r"not a folder or a zip file", capsys)
+    _fails(bogus, r"not a folder, a zip file or a ratings log", capsys)

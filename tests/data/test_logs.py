@@ -73,3 +73,25 @@ def test_bad_sources_and_column_names(tmp_path):
     (tmp_path / "log.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="no column 'uid' for the user"):
         load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "b"})
+
+
+def test_ids_numbers_in_one_file_and_text_in_another_read_as_text(tmp_path):
+    folder = tmp_path / "log"
+    folder.mkdir()
+    (folder / "a.csv").write_text("user,item,rating\n1,10,4\n2,10,3\n")
+    (folder / "b.csv").write_text("user,item,rating\nzoe,10,5\n1,11,2\n")
+    ds = load_log(folder)
+    assert ds.user_ids.raw.tolist() == ["1", "2", "zoe"]  # sorted as text
+    assert ds.item_ids.raw.tolist() == [10, 11]  # numbers in every file stay numbers
+    assert ds.user_ids.to_raw(ds.interactions.users).tolist() == ["1", "2", "zoe", "1"]
+    assert ds.interactions.ratings.tolist() == [4, 3, 5, 2]
+
+
+def test_text_ids_sort_in_code_point_order_and_rows_keep_their_order(tmp_path):
+    path = tmp_path / "log.tsv"
+    path.write_text("user\titem\nb\tÉclair\na\tzebra\nb\tapple\n")
+    ds = load_log(path)
+    assert ds.user_ids.raw.tolist() == ["a", "b"]
+    assert ds.item_ids.raw.tolist() == sorted(["Éclair", "zebra", "apple"])
+    assert ds.item_ids.to_raw(ds.interactions.items).tolist() == ["Éclair", "zebra", "apple"]
+    assert ds.info["implicit"] is True

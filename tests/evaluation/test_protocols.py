@@ -274,3 +274,81 @@ def test_ratings_fold_uses_the_folds_read_with_the_data():
         get_protocol("ratings-fold").prepare(ds)
     with pytest.raises(ConfigError, match="unknown option 'source'"):
         get_protocol("ratings-fold", source="/somewhere")
+
+
+# -- what a protocol needs from the data, and from a rating model ----------------------------
+
+
+def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
+    x = Interactions(np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1]), np.ones(5), np.arange(5), 2, 4)
+    ds = Dataset("tiny", x, IdMap(np.array(["ann", "bob"]), "user"), IdMap(np.arange(4), "movie"),
+                 Catalog.unknown(4))
+    with pytest.raises(DataError) as e:
+        get_protocol("loo-sampled", n_negatives=2).prepare(ds)
+    msg = str(e.value)
+    assert "user 'ann' has only 1 unseen movies, fewer than the 2 negatives asked for" in msg
+    assert "--top-users" in msg and "n_negatives=1" in msg and "\n" not in msg
+    assert get_protocol("loo-sampled", n_negatives=1).prepare(ds).candidates.shape == (2, 2)
+
+
+def test_ratings_fold_is_refused_once_a_filter_dropped_ratings():
+    from cinerec.data.filters import Filters, apply_filters
+
+    ds = small_dataset(release="ml-100k")
+    ds = ds.replace(folds={"u1": np.arange(len(ds.interactions)) % 5 == 0})
+    assert get_protocol("ratings-fold").prepare(ds).fold == "u1"
+    filtered, _ = apply_filters(ds, Filters(top_users=50))
+    with pytest.raises(DataError, match=r"official folds of 'small' no longer apply after the filter top_users=50 "
+                                        r"\(it dropped ratings\); use --protocol ratings-random"):
+        get_protocol("ratings-fold").prepare(filtered)
+    get_protocol("ratings-random").prepare(filtered)  # a random split still works
+
+
+def test_rating_protocols_refuse_implicit_data():
+    from cinerec.data.filters import Filters, apply_filters
+
+    implicit, _ = apply_filters(small_dataset(), Filters(liked_threshold=4))
+    for name in ("ratings-fold", "ratings-random"):
+        with pytest.raises(DataError, match=rf"protocol {name} measures predicted stars.*implicit, liked_threshold=4"):
+            get_protocol(name).prepare(implicit)
+    get_protocol("loo-full").prepare(implicit)
+
+
+def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
+    from cinerec.models import MODELS
+
+    for name in ("loo-sampled", "loo-full", "random-full"):
+        p = get_protocol(name)
+        assert p.settings_for(MODELS["mf"], {"factors": 8}) == {"factors": 8, "loss": "bpr"}
+        assert p.settings_for(MODELS["biasedmf"], {"loss": "bce"}) == {"loss": "bce"}
+        with pytest.raises(ConfigError, match=r"^--set: mf with loss='mse' learns stars, not rankings; "
+                                              rf"under {name} set loss='bpr'.*ease or als.*ratings-random"):
+            p.settings_for(MODELS["mf"], {"loss": "mse"}, where="--set")
+        with pytest.raises(CapabilityError, match=r"biasedmf: loss='mse' trains it for stars"):
+            p.check(create("biasedmf"))
+        assert p.settings_for(MODELS["ease"], {"regularization": 5.0}) == {"regularization": 5.0}
+    for name in ("ratings-fold", "ratings-random"):
+        assert get_protocol(name).settings_for(MODELS["mf"], {}) == {}
+
+
+def test_below_popularity_names_models_under_the_floor():
+    from cinerec.evaluation.protocols import below_popularity
+
+    def r(model, hr, protocol="loo-sampled", seed=0):
+        return Result(protocol, model, {"hr@10": hr, "rmse": 1.0}, 10, 0.0, 0.0, seed)
+
+    results = [r("popularity", 0.4), r("ease", 0.6), r("baseline", 0.2), r("baseline", 0.2, seed=1),
+               r("popularity", 0.1, "loo-full"), r("mf", 0.05, "loo-full")]
+    assert below_popularity(results) == [
+        "baseline: hr@10 0.2000 is below popularity's 0.4000 under loo-sampled (seed 0)",
+        "mf: hr@10 0.0500 is below popularity's 0.1000 under loo-full (seed 0)",
+    ]  # seed 1 has no popularity to compare with
+    assert below_popularity([r("baseline", 0.2)]) == []
+
+
+def test_evaluate_by_name_applies_the_ranking_rule():
+    tiny = {"factors": 4, "epochs": 1, "progress": False, "threads": 1, "device": "cpu"}
+    result = evaluate("loo-full", small_dataset(), "mf", config=tiny)
+    assert result.model == "mf" and 0 <= result.metrics["hr@10"] <= 1
+    with pytest.raises(ConfigError, match="config: mf with loss='mse' learns stars"):
+        evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})

@@ -11,7 +11,7 @@ from cinerec.models.index import VectorIndex
 from tests.models.conformance import ModelConformance, random_ratings
 from tests.models.test_ncf import FAST as NCF_FAST
 
-ALS_TINY = {"factors": 2, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
+ALS_TINY = {"factors": 2, "epochs": 10, "regularization": 0.1, "recency_half_life": 0.0}
 MF_FAST = {"factors": 8, "epochs": 10, "lr": 0.02, "batch_size": 128, "progress": False, "device": "cpu", "threads": 1}
 
 

@@ -10,7 +10,7 @@ from cinerec.models.two_stage import TwoStage, TwoStageConfig
 from tests.models.conformance import ModelConformance, random_ratings
 from tests.models.test_ncf import FAST as NCF_FAST
 
-ALS_TINY = {"factors": 4, "iterations": 10, "regularization": 0.1, "recency_half_life": 0.0}
+ALS_TINY = {"factors": 4, "epochs": 10, "regularization": 0.1, "recency_half_life": 0.0}
 GMF_TINY = {**NCF_FAST, "epochs": 10}
 
 # 60 movies in the conformance data: a shortlist of 60 lets every unseen movie through,
@@ -32,7 +32,7 @@ class TestTwoStageWithAHistoryRanker(ModelConformance):
     """EASE retrieves, the bias model ranks: both score a history, so cold start is exact."""
 
     model_name = "two-stage"
-    config = {"retriever": "ease", "ranker": "baseline", "candidates": 60, "retriever_settings": {"l2": 10.0}}
+    config = {"retriever": "ease", "ranker": "baseline", "candidates": 60, "retriever_settings": {"regularization": 10.0}}
     personalised = False  # the bias model ranks every user alike (planted groups need a personal ranker)
 
 

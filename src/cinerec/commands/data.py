@@ -2,6 +2,8 @@
 
     cinerec data fetch ml-100k
     cinerec data info ml-100k --json
+    cinerec data info ml-25m --min-year 2010 --kcore 5
+    cinerec data info my-log.csv --columns user=uid,item=sku --catalog items.csv
     cinerec data synthesize --like ml-25m --scale 0.1 --seed 3 --out data/ml-25m-small
 """
 
@@ -45,24 +47,46 @@ def info(
     source: Source,
     release: Annotated[str | None, typer.Option(
         "--release", metavar="NAME", help="Which release the folder holds, when its name does not say.")] = None,
-    implicit: Annotated[bool, typer.Option("--implicit", help="Read every rating as 1.0.")] = False,
+    columns: flags.Columns = None,
+    catalog: flags.CatalogFile = None,
+    min_year: flags.MinYear = None,
+    max_year: flags.MaxYear = None,
+    top_users: flags.TopUsers = None,
+    top_movies: flags.TopMovies = None,
+    kcore: flags.KCore = None,
+    implicit: flags.Implicit = False,
+    liked_threshold: flags.LikedThreshold = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Counts, rating range and time range of a source."""
-    from cinerec import progress
-    from cinerec.commands.show import print_facts, print_json
-    from cinerec.data import load
+    """Counts, rating range and time range of a source, after any filters.
 
+    With --json the record of what was read and filtered comes too (as in run.json).
+    """
+    from cinerec import progress
+    from cinerec.commands.show import print_facts, print_json, say
+    from cinerec.data import apply_filters, load
+    from cinerec.runs import data_record
+
+    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
+                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
+    where = flags.data_source(source, columns, catalog)
     with progress.silenced(quiet):
-        dataset = load(source, release=release, implicit=implicit, progress=True)
+        dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
+    dataset, record = apply_filters(dataset, filters)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")
     facts["source"] = dataset.info.get("source")
+    facts["implicit"] = bool(dataset.info.get("implicit", False))
+    facts["official_folds"] = list(dataset.folds)
     if json:
-        print_json(facts)
-    else:
-        print_facts(facts)
+        print_json({**facts, "data": data_record(where, dataset, filters, record)})
+        return
+    print_facts(facts)
+    for step in record:
+        b, a = step["before"], step["after"]
+        say(f"filter {step['transform']} {step['args']}: {b['ratings']:,} -> {a['ratings']:,} ratings, "
+            f"{b['users']:,} -> {a['users']:,} users, {b['movies']:,} -> {a['movies']:,} movies", quiet)
 
 
 def synthesize(

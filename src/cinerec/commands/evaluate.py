@@ -3,6 +3,8 @@
     cinerec evaluate --data ml-100k --model ease --protocol loo-sampled
     cinerec evaluate --data ./ml-100k --model baseline --protocol ratings-fold --protocol-option fold=all
     cinerec evaluate --data ml-100k --model itemknn --protocol random-full --set neighbors=50 --json
+    cinerec evaluate --data ml-25m --min-year 2010 --kcore 5 --model ease
+    cinerec evaluate --data my-log.csv --model als --protocol loo-full
 """
 
 from cinerec.commands import flags
@@ -18,28 +20,45 @@ def evaluate(
     config: flags.ConfigFile = None,
     set_: flags.Set = None,
     seed: flags.Seed = 0,
+    columns: flags.Columns = None,
+    catalog: flags.CatalogFile = None,
+    min_year: flags.MinYear = None,
+    max_year: flags.MaxYear = None,
+    top_users: flags.TopUsers = None,
+    top_movies: flags.TopMovies = None,
+    kcore: flags.KCore = None,
+    implicit: flags.Implicit = False,
+    liked_threshold: flags.LikedThreshold = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
     """Fit a model and measure it under a named protocol.
 
-    Prints the figures with the protocol beside them; nothing is saved.
+    Prints the figures with the protocol beside them; nothing is saved. Under a ranking
+    protocol popularity is measured on the same split too, and a model below it is said to be.
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data import load
 
     # Every name and value is checked before the (slow) data load.
-    recommender = flags.make_model(model, config, set_, seed)
+    recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
+    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
+                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
+    source = flags.data_source(data, columns, catalog)
 
     with progress.silenced(quiet):
-        dataset = load(data, progress=True)  # a bar only while downloading, on a terminal
+        dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)
-        result = prepared_protocol.prepare(dataset, seed=seed).evaluate(recommender)
+        prepared = prepared_protocol.prepare(dataset, seed=seed)
+        result = prepared.evaluate(recommender)
+        notes, floor = flags.popularity_floor(prepared, result)
     if json:
-        print_json({"data": data, **result.to_dict()})
+        extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
+        print_json({"data": data, **result.to_dict(), **extra, "dataset": record})
     else:
         print_leaderboard([result])
+        for line in notes:
+            print(f"note: {line}")

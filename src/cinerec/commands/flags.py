@@ -2,7 +2,7 @@
 
 A flag means the same thing on every command that takes it:
 
-``--data SOURCE``            the ratings to read: a release name, a folder or an official zip.
+``--data SOURCE``            the ratings to read: a release name, a folder, an official zip or a log.
 ``--model NAME``             a model to create and fit, by its registered name.
 ``--config FILE.toml``       the model's settings from a TOML file.
 ``--set KEY=VALUE``          one model setting (repeatable); wins over ``--config``.
@@ -13,6 +13,11 @@ A flag means the same thing on every command that takes it:
 ``--quiet``                  no progress bars and no chatter on stderr.
 ``--run DIR``                a run folder to read (written by ``train`` or ``quickstart``).
 ``--run-model NAME``         which of that run's saved models to use (never ``--model``).
+``--columns ROLE=NAME,...``  a ratings log's column names (user, item, rating, time).
+``--catalog FILE``           a ratings log's movie file (ids, titles, genres, years).
+``--min-year``, ``--max-year``, ``--top-users``, ``--top-movies``, ``--kcore``,
+``--implicit``, ``--liked-threshold``   filters, applied right after reading, in the one
+                             order of :mod:`cinerec.data.filters`.
 
 The functions below turn those flags into values: the model, the protocol. They check
 every name and value before any data is read, so a typo costs no waiting. Only the
@@ -34,6 +39,8 @@ __all__ = [
     "Data", "Model", "ConfigFile", "Set", "Protocol", "ProtocolOption", "Seed", "Json", "Quiet", "RunDir",
     "RunModel", "complete_model_name", "complete_protocol_name", "read_config_file", "make_model",
     "default_protocol", "make_protocol", "protocol_for",
+    "Columns", "CatalogFile", "MinYear", "MaxYear", "TopUsers", "TopMovies", "KCore", "Implicit", "LikedThreshold",
+    "make_filters", "data_source", "load_data", "popularity_floor",
 ]
 
 
@@ -54,7 +61,8 @@ def complete_protocol_name(incomplete: str) -> list[str]:
 Data = Annotated[str, typer.Option(
     "--data", metavar="SOURCE", show_default=False,
     help="The ratings: a release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small), "
-         "a folder holding a release, or its official zip.")]
+         "a folder holding a release, its official zip, or a ratings log of your own (a .csv, .tsv or "
+         ".parquet file, or a folder of them).")]
 Model = Annotated[str, typer.Option(
     "--model", metavar="NAME", show_default=False, autocompletion=complete_model_name,
     help="A model to create and fit, by name (a wrong name lists them all).")]
@@ -116,13 +124,18 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
     return values
 
 
-def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int) -> "Recommender":
+def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int,
+               protocol: str | None = None) -> "Recommender":
     """The model ``--model`` names, set up from ``--config``, then ``--set``, then ``--seed``.
 
     ``--set`` wins over the file; ``--seed`` becomes the model's seed when it has one and
-    no setting gave it. A mistake names where it was made: the file, or ``--set``.
+    no setting gave it. A mistake names where it was made: the file, or ``--set``. Under
+    ``protocol`` (``--protocol``, when given) the settings pass through the protocol's
+    one rule for models trained for stars (``Protocol.settings_for``): ``mf`` under a
+    ranking protocol trains for ranking unless a loss was chosen.
     """
     from cinerec.config import parse_set_options
+    from cinerec.evaluation.protocols import get_protocol
     from cinerec.models import create
 
     model_class = type(create(name))  # an unknown name is one line listing the known ones
@@ -132,6 +145,8 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
         _create(name, file_values, str(config))
     values = {**file_values, **set_values}
     where = "--set" if set_values or not file_values else str(config)
+    if protocol is not None:
+        values = get_protocol(protocol).settings_for(model_class, values, where)
     model = _create(name, values, where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
@@ -177,7 +192,100 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
 
 
 def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "EvaluationProtocol":
-    """The protocol to run on ``dataset`` (official folds come with the dataset itself)."""
+    """The protocol to run on ``dataset`` (official folds come with the dataset itself).
+
+    Data the protocol cannot measure (stars on implicit data, folds a filter dropped) is
+    refused here, before anything is said about it.
+    """
     from cinerec.evaluation.protocols import get_protocol
 
-    return get_protocol(name, **options)
+    protocol = get_protocol(name, **options)
+    protocol.check_data(dataset)
+    return protocol
+
+
+# -- the data: a person's own log, and the filters ---------------------------------------------
+#
+# Shared by data info, evaluate, train and quickstart. The filters apply right after the
+# data is read, in the one order of cinerec.data.filters (years, liked_threshold, implicit,
+# top_users, top_movies, kcore), and run.json records each one with the counts it left.
+
+Columns = Annotated[str | None, typer.Option(
+    "--columns", metavar="ROLE=NAME,...", show_default=False,
+    help="A ratings log's column names, where they are not the usual ones: roles user, item, rating, time "
+         "(e.g. user=uid,item=sku,time=when).")]
+CatalogFile = Annotated[Path | None, typer.Option(
+    "--catalog", metavar="FILE", show_default=False,
+    help="A ratings log's movie file: id, title, optional genres (|-separated) and year [default: movies "
+         "shown by their ids].")]
+MinYear = Annotated[int | None, typer.Option(
+    "--min-year", metavar="YEAR", show_default=False,
+    help="Keep movies released in YEAR or later (the year from the title; unknown years are dropped).")]
+MaxYear = Annotated[int | None, typer.Option(
+    "--max-year", metavar="YEAR", show_default=False, help="Keep movies released in YEAR or earlier.")]
+TopUsers = Annotated[int | None, typer.Option(
+    "--top-users", metavar="N", show_default=False, help="Keep the N users with the most ratings.")]
+TopMovies = Annotated[int | None, typer.Option(
+    "--top-movies", metavar="N", show_default=False, help="Keep the N movies with the most ratings.")]
+KCore = Annotated[str | None, typer.Option(
+    "--kcore", metavar="U[,I]", show_default=False,
+    help="Repeatedly drop users with fewer than U ratings and movies with fewer than I (default I = U).")]
+Implicit = Annotated[bool, typer.Option("--implicit", help="Read every rating as a plain positive (1.0).")]
+LikedThreshold = Annotated[float | None, typer.Option(
+    "--liked-threshold", metavar="STARS", show_default=False,
+    help="Keep ratings of at least STARS, as plain positives (the data becomes implicit).")]
+
+
+def make_filters(*, min_year: int | None = None, max_year: int | None = None, top_users: int | None = None,
+                 top_movies: int | None = None, kcore: str | None = None, implicit: bool = False,
+                 liked_threshold: float | None = None) -> Any:
+    """The :class:`~cinerec.data.filters.Filters` the flags name, checked before any data is read."""
+    from cinerec.data.filters import Filters
+
+    values = {"min_year": min_year, "max_year": max_year, "top_users": top_users, "top_movies": top_movies,
+              "kcore": kcore, "implicit": implicit, "liked_threshold": liked_threshold}
+    return Filters.from_mapping({k: v for k, v in values.items() if v is not None}, where="command line",
+                                flags=True)
+
+
+def data_source(data: str, columns: str | None, catalog: Path | None) -> dict[str, Any]:
+    """What ``--data``, ``--columns`` and ``--catalog`` name, checked before any data is read."""
+    from cinerec.data.logs import parse_columns
+    from cinerec.errors import NotFoundError
+
+    if catalog is not None and not catalog.is_file():
+        raise NotFoundError(f"--catalog {catalog}: no such file")
+    return {"source": data, "columns": parse_columns(columns) or None,
+            "catalog": None if catalog is None else str(catalog)}
+
+
+def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
+              ) -> tuple["Dataset", dict[str, Any]]:
+    """Read the data and apply the filters.
+
+    Returns:
+        The filtered dataset and its record for ``run.json`` and ``--json``
+        (:func:`cinerec.runs.data_record`).
+    """
+    from cinerec.data import apply_filters, load
+    from cinerec.runs import data_record
+
+    dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
+    dataset, record = apply_filters(dataset, filters)
+    return dataset, data_record(source, dataset, filters, record)
+
+
+def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
+    """Popularity on the same prepared split, and a line for ``result`` if it falls below it.
+
+    Returns ``([], None)`` under a rating protocol (popularity predicts no stars) and for
+    popularity itself; the lines come from
+    :func:`cinerec.evaluation.protocols.below_popularity`, the one rule every leaderboard uses.
+    """
+    from cinerec.evaluation.protocols import below_popularity
+    from cinerec.models import create
+
+    if prepared.protocol.needs_ratings or result.model == "popularity":
+        return [], None
+    floor = prepared.evaluate(create("popularity"))
+    return below_popularity([result, floor]), floor

@@ -39,6 +39,15 @@ def quickstart(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="The run folder to write.")] = Path("runs/quickstart"),
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
+    columns: flags.Columns = None,
+    catalog: flags.CatalogFile = None,
+    min_year: flags.MinYear = None,
+    max_year: flags.MaxYear = None,
+    top_users: flags.TopUsers = None,
+    top_movies: flags.TopMovies = None,
+    kcore: flags.KCore = None,
+    implicit: flags.Implicit = False,
+    liked_threshold: flags.LikedThreshold = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -52,7 +61,9 @@ def quickstart(
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.errors import ConfigError
-    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.data import apply_filters
+    from cinerec.evaluation.protocols import below_popularity, get_protocol
+    from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
     from cinerec.io import atomic_dir
     from cinerec.models import MODELS
@@ -65,9 +76,21 @@ def quickstart(
         raise ConfigError(f"--model: unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
     if not names:
         raise ConfigError("--model: no model named")
+    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
+                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
+    source = flags.data_source(data, columns, catalog) if data is not None else None
+    if source is None and (columns or catalog):
+        raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")
+    for name in names:  # a model's settings under these protocols, checked before any data is read
+        _settings(name)
     started = time.perf_counter()
     with progress.silenced(quiet):
-        dataset, label = _load(data, seed)
+        dataset, label = _load(source, seed)
+    dataset, transforms = apply_filters(dataset, filters)
+    for step in transforms:
+        say(f"filter: {step['transform']} {step['args']}: {step['before']['ratings']:,} -> "
+            f"{step['after']['ratings']:,} ratings", quiet)
+    record = data_record(source or {"source": label}, dataset, filters, transforms)
     d = dataset.describe()
     say(f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies", quiet)
 
@@ -93,9 +116,12 @@ def quickstart(
 
     ranked = [r for r in results if r.protocol == RANK_BY[0]]
     best = max(ranked, key=lambda r: r.metrics.get(RANK_BY[1], -1.0)).model
+    notes = below_popularity(results)
     if not json:
         print(f"data: {label}")
         print_leaderboard(results)
+        for line in notes:
+            print(f"note: {line}")
         print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
     with atomic_dir(out) as tmp, progress.silenced(quiet):
@@ -113,25 +139,28 @@ def quickstart(
         metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
         for r in results:
             metrics[r.model][r.protocol] = r.to_dict()
-        report = _report(label, d, results, best, text, markdown_table)
+        report = _report(label, d, results, best, text, markdown_table, notes)
         finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
-                              "seed": seed, "best_model": best, "ranked_by": list(RANK_BY)},
+                              "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
+                              "below_popularity": notes},
                    metrics=metrics, report=report)
     if json:
         print_json({"data": label, "run": str(out), "best_model": best, "ranked_by": list(RANK_BY),
-                    "results": [r.to_dict() for r in results], "recommendations": lists})
+                    "results": [r.to_dict() for r in results], "below_popularity": notes,
+                    "recommendations": lists, "dataset": record})
     say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
     say(f"next: cinerec recommend --run {out} --user {dataset.user_ids.raw[0]}   |   cinerec serve --run {out}", quiet)
 
 
-def _load(source: str | None, seed: int) -> tuple["Dataset", str]:
+def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
     """The dataset and a label; offline with no copy, a labelled synthetic sample."""
     from cinerec.commands.show import say
     from cinerec.data import load
     from cinerec.errors import DataError
 
     if source is not None:
-        return load(source, progress=True), str(source)
+        dataset = load(source["source"], progress=True, columns=source["columns"], catalog=source["catalog"])
+        return dataset, str(source["source"])
     try:
         return load("ml-100k", progress=True), "ml-100k"
     except DataError as e:
@@ -147,10 +176,18 @@ def _load(source: str | None, seed: int) -> tuple["Dataset", str]:
         return load(folder), "synthetic ml-100k sample (offline fallback)"
 
 
+def _settings(name: str) -> dict[str, Any]:
+    """A model's settings under the quickstart's ranking protocols (``Protocol.settings_for``)."""
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.models import MODELS
+
+    return get_protocol(PROTOCOLS[0]).settings_for(MODELS[name], {}, where=f"--model {name}")
+
+
 def _create(name: str, dataset: "Dataset", seed: int) -> Any:
     from cinerec.models import create
 
-    model = create(name)
+    model = create(name, _settings(name))
     if "seed" in model.config.to_dict():
         model = create(name, model.config.replace(seed=seed))
     if model.uses_features:
@@ -191,13 +228,16 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any) -> str:
+def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
+            notes: list[str]) -> str:
+    below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
     return (
         "# cinerec quickstart\n\n"
         f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies.\n\n"
         "Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among 99 "
         "sampled unseen ones; `loo-full` ranks it among every movie the user has not rated.\n\n"
         f"{markdown_table(results)}\n\n"
+        f"{below}"
         f"Best model by {RANK_BY[1]} under {RANK_BY[0]}: **{best}** (refitted on all ratings in `models/`).\n\n"
         "## Sample recommendations\n\n```\n" + lists + "\n```\n"
     )

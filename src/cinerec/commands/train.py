@@ -3,6 +3,7 @@
     cinerec train --data ml-100k --model neumf --out runs/neumf
     cinerec train --data ./ml-100k --model biasedmf --protocol ratings-fold --set epochs=40 --out runs/mf
     cinerec train --data ml-100k --model neumf --config neumf.toml --resume --out runs/neumf
+    cinerec train --data my-log.csv --catalog movies.csv --kcore 5 --model ease --out runs/mine
 
 The TOML file holds the model's settings at top level (``epochs = 30``); ``--set``
 values override it. Neural models write checkpoints to ``RUN_DIR/checkpoints``;
@@ -29,6 +30,15 @@ def train(
     config: flags.ConfigFile = None,
     set_: flags.Set = None,
     seed: flags.Seed = 0,
+    columns: flags.Columns = None,
+    catalog: flags.CatalogFile = None,
+    min_year: flags.MinYear = None,
+    max_year: flags.MaxYear = None,
+    top_users: flags.TopUsers = None,
+    top_movies: flags.TopMovies = None,
+    kcore: flags.KCore = None,
+    implicit: flags.Implicit = False,
+    liked_threshold: flags.LikedThreshold = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result.")] = False,
     json: flags.Json = False,
@@ -41,28 +51,32 @@ def train(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data import load
     from cinerec.errors import ConfigError
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
     from cinerec.training import distributed_context
 
     # Every name and value is checked before the (slow) data load.
-    recommender = flags.make_model(model, config, set_, seed)
+    recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
+    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
+                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
+    source = flags.data_source(data, columns, catalog)
     if (out / "run.json").exists() and not resume:
         raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
 
     main = distributed_context().is_main
     with progress.silenced(quiet or not main):
-        dataset = load(data, progress=True)  # a bar only while downloading, on a terminal
+        dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
-        result = prepared_protocol.prepare(dataset, seed=seed).evaluate(recommender)
+        prepared = prepared_protocol.prepare(dataset, seed=seed)
+        result = prepared.evaluate(recommender)
+        notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
     history = recommender.history
@@ -71,20 +85,26 @@ def train(
     meta = {
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
+        "dataset": record, "below_popularity": notes,
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
-    finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history))
+    finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
     if json:
-        print_json({"data": data, **result.to_dict(), "run": str(out)})
+        extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
+        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record})
         return
     print_leaderboard([result])
+    for line in notes:
+        print(f"note: {line}")
     say(f"run saved to {out}", quiet)
 
 
-def _report(data: str, name: str, result: Any, history: list[dict[str, Any]]) -> str:
+def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str]) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
+    if notes:
+        lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
     lines += ["", f"Fit {result.seconds_fit:.1f} s, evaluation {result.seconds_eval:.1f} s.", ""]
     if history:
         lines += ["## Training", "", "| epoch | loss | validation | samples/s |", "|---|---|---|---|"]

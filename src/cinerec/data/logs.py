@@ -98,8 +98,8 @@ def load_log(
     files = _log_files(path)
     roles = dict(columns or {})
     frames = [_read_log_file(f, roles) for f in files]
-    users = np.concatenate([f["user"] for f in frames])
-    items = np.concatenate([f["item"] for f in frames])
+    users = _join_ids([f["user"] for f in frames])
+    items = _join_ids([f["item"] for f in frames])
     has_ratings = all(f["rating"] is not None for f in frames)
     if not has_ratings and any(f["rating"] is not None for f in frames):
         raise DataError(f"{path}: some files have a rating column and some do not")
@@ -138,32 +138,34 @@ def _log_files(path: Path) -> list[Path]:
     return files
 
 
-def _table(path: Path) -> pd.DataFrame:
-    """The whole file as a DataFrame (pyarrow's multi-threaded readers)."""
+def _table(path: Path) -> Any:
+    """The whole file as a pyarrow Table (pyarrow's multi-threaded readers)."""
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
         import pyarrow.csv as pacsv
 
         with open(path, "rb") as f:
             first = f.readline()
         delimiter = "\t" if suffix == ".tsv" or (b"\t" in first and b"," not in first) else ","
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                               read_options=pacsv.ReadOptions(block_size=1 << 24))
-        return table.to_pandas()
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                              read_options=pacsv.ReadOptions(block_size=1 << 24))
     except (OSError, ValueError) as e:  # pyarrow's errors derive from these
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{path}: cannot read it as a ratings log ({message})") from None
 
 
-def _find(frame: pd.DataFrame, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
+def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
           path: Path, required: bool) -> str | None:
+    columns = list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
     if role in given:
-        if given[role] not in frame.columns:
-            raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, frame.columns))})")
+        if given[role] not in columns:
+            raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, columns))})")
         return given[role]
-    lower = {str(c).lower(): c for c in frame.columns}
+    lower = {str(c).lower(): c for c in columns}
     for name in names[role]:
         if name in lower:
             return lower[name]
@@ -180,25 +182,68 @@ def _line(path: Path, row: int) -> str:
 
 
 def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
-    frame = _table(path)
-    cols = {role: _find(frame, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
+    """One file's columns: ids as pyarrow ``int64`` or string columns, ratings, times.
+
+    The usual cases (numbers in number columns) stay in pyarrow and NumPy; a column of
+    text where numbers are expected goes through pandas, which names the bad row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _table(path)
+    cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     out: dict[str, Any] = {}
     for role in ("user", "item"):
-        values = frame[cols[role]]
-        missing = values.isna().to_numpy()
-        if missing.any():
-            raise DataError(f"{_line(path, int(np.argmax(missing)))}: no {role} id")
-        out[role] = _ids(values)
+        values = table.column(cols[role])
+        if values.null_count:
+            row = int(np.argmax(pc.is_null(values).to_numpy(zero_copy_only=False)))
+            raise DataError(f"{_line(path, row)}: no {role} id")
+        out[role] = _arrow_ids(values)
     out["rating"] = None
     if cols["rating"] is not None:
-        values = pd.to_numeric(frame[cols["rating"]], errors="coerce")
-        bad = (values.isna() | ~np.isfinite(values)).to_numpy()
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{_line(path, row)}: rating {frame[cols['rating']].iloc[row]!r} is not a number")
-        out["rating"] = values.to_numpy(dtype=np.float32)
-    out["time"] = _times(frame[cols["time"]], path) if cols["time"] is not None else np.zeros(len(frame), np.int64)
+        column = table.column(cols["rating"])
+        fast = (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count
+        values = column.to_numpy().astype(np.float32) if fast else None
+        if values is None or not np.isfinite(values).all():
+            series = pd.to_numeric(column.to_pandas(), errors="coerce")
+            bad = (series.isna() | ~np.isfinite(series)).to_numpy()
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise DataError(f"{_line(path, row)}: rating {column[row].as_py()!r} is not a number")
+            values = series.to_numpy(dtype=np.float32)
+        out["rating"] = values
+    if cols["time"] is None:
+        out["time"] = np.zeros(table.num_rows, np.int64)
+    else:
+        column = table.column(cols["time"])
+        if pa.types.is_integer(column.type) and not column.null_count:
+            out["time"] = column.to_numpy().astype(np.int64, copy=False)
+        else:
+            out["time"] = _times(column.to_pandas(), path)
     return out
+
+
+def _arrow_ids(values: Any) -> Any:
+    """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(values.type):
+        return values if values.type == pa.int64() else pc.cast(values, pa.int64())
+    if pa.types.is_floating(values.type):
+        numbers = values.to_numpy()
+        if bool(np.all(np.mod(numbers, 1) == 0)):
+            return pa.chunked_array([numbers.astype(np.int64)])
+    return pc.cast(values, pa.string())
+
+
+def _join_ids(parts: list[Any]) -> Any:
+    """The files' id columns as one: ``int64`` when every file has numbers, else text."""
+    import pyarrow as pa
+
+    kind = pa.int64() if all(p.type == pa.int64() for p in parts) else pa.string()
+    # Numbers in one file and text in another: all text.
+    return pa.chunked_array([c for p in parts for c in (p if p.type == kind else p.cast(kind)).chunks], type=kind)
 
 
 def _ids(values: pd.Series) -> np.ndarray:
@@ -237,10 +282,25 @@ def _seconds(stamps: pd.Series) -> np.ndarray:
     return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
 
 
-def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense codes ``(n,) int32`` and the sorted distinct raw ids."""
-    codes, uniques = pd.factorize(raw, sort=True)
-    return codes.astype(np.int32), np.asarray(uniques, dtype=raw.dtype)
+def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes ``(n,) int32`` and the sorted distinct raw ids.
+
+    Numbers go through the MovieLens readers' encoder (a lookup table for ids below
+    2**26); text is encoded by pyarrow: its distinct values, sorted (UTF-8 byte order,
+    which is code point order), then each row's position among them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if raw.type == pa.int64():
+        from cinerec.data.movielens import _encode as encode_numbers
+
+        return encode_numbers(raw)  # chunk by chunk, without a concatenated copy
+
+    distinct = pc.unique(raw)
+    distinct = distinct.take(pc.sort_indices(distinct))
+    codes = pc.index_in(raw, value_set=distinct).to_numpy().astype(np.int32, copy=False)
+    return codes, np.asarray(distinct.to_pylist(), dtype=object)
 
 
 # -- the catalogue -------------------------------------------------------------------------
@@ -249,7 +309,7 @@ def _encode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
     if not path.is_file():
         raise NotFoundError(f"--catalog {path}: no such file")
-    frame = _table(path)
+    frame = _table(path).to_pandas()
     cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     ids = _ids(frame[cols["item"]])
     dup = pd.Index(ids).duplicated()

@@ -41,14 +41,14 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from cinerec.data import download
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 
 __all__ = [
     "RELEASE_NAMES",
@@ -92,29 +92,60 @@ def load(
     release: str | None = None,
     implicit: bool = False,
     progress: bool = False,
+    columns: Mapping[str, str] | None = None,
+    catalog: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Read a MovieLens release into a :class:`Dataset`.
+    """Read a MovieLens release, or a ratings log of one's own, into a :class:`Dataset`.
 
     Args:
         source: a release name (``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``,
             ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``; taken from the cache or
             downloaded), a folder holding a release (or holding its extracted folder),
-            or an official zip file.
+            an official zip file; or a ratings log: a CSV, TSV or Parquet file, or a
+            folder of them that holds no release (a ``ratings.csv`` without
+            ``movies.csv`` is a log), read by :func:`cinerec.data.logs.load_log`.
         release: which release the folder holds, when its name does not say (it then
             labels ``info["release"]``); checked against the files found.
         implicit: turn every rating into ``1.0`` ("watched").
         progress: show a progress bar while downloading.
+        columns: a log's column names by role (``{"user": "uid", ...}``), where they
+            are not the usual ones.
+        catalog: a log's movie file (ids, titles, optional genres and years).
 
     Returns:
-        The dataset; ``info`` holds ``release``, ``catalog_items`` (rows in the movie
-        file), ``source`` (the folder read) and ``implicit``.
+        The dataset; ``info`` holds ``release`` (``format: "log"`` for a log),
+        ``catalog_items`` (rows in the movie file), ``source`` (what was read) and
+        ``implicit``.
 
     Raises:
         NotFoundError: the source does not exist and is not a release name.
         DataError: a file is missing, malformed or fails its checksum.
+        ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    path = Path(os.fspath(source)).expanduser()
+    if release is None and path.exists() and _is_log(path):
+        from cinerec.data.logs import load_log
+
+        return load_log(path, columns=columns, catalog=catalog, implicit=implicit)
+    if columns or catalog is not None:
+        given = "--columns" if columns else "--catalog"
+        raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
+                          "and movies; --columns and --catalog apply to a ratings log of your own")
     folder, family, rel, name = locate(source, release=release, progress=progress)
     return _load_folder(folder, family, rel, name, implicit)
+
+
+def _is_log(path: Path) -> bool:
+    """True when ``path`` is a ratings log: a log file, or a folder of them holding no release."""
+    from cinerec.data.logs import LOG_SUFFIXES
+
+    if path.is_file():
+        return path.suffix.lower() in LOG_SUFFIXES and not zipfile.is_zipfile(path)
+    if _layout_of(path) is not None:
+        return False
+    if any(_layout_of(d) is not None for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        return False
+    return any(p.is_file() and p.suffix.lower() in LOG_SUFFIXES for p in path.iterdir())
 
 
 def locate(
@@ -141,7 +172,7 @@ def locate(
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
         if not zipfile.is_zipfile(path):
-            raise DataError(f"{path}: not a folder or a zip file")
+            raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet)")
         path = _extract_local_zip(path)
     folder, family, rel = _detect(path, release)
     return folder, family, rel, name
@@ -178,6 +209,8 @@ def _layout_of(folder: Path) -> str | None:
     for family, ratings, movies in (("dat", "ratings.dat", "movies.dat"), ("csv", "ratings.csv", "movies.csv")):
         if (folder / ratings).is_file():
             if not (folder / movies).is_file():
+                if family == "csv":  # a ratings.csv alone is a ratings log, not a release
+                    return None
                 raise DataError(f"{folder}: {ratings} is there but {movies} is missing")
             return family
     return None
@@ -201,7 +234,7 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
         if not subs:
             raise DataError(
                 f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
-                "or ratings.csv with movies.csv)"
+                "or ratings.csv with movies.csv) and no ratings log (.csv, .tsv or .parquet files)"
             )
         folder = subs[0]
         family = _layout_of(folder) or ""

@@ -5,7 +5,12 @@ subset of rows through :meth:`Dataset.subset`, which drops users and movies left
 rows and renumbers both id spaces. Rating transforms (binarize, implicit) keep the id
 space and replace the interactions through :meth:`Dataset.with_interactions`.
 
-Every function is pure: the input dataset is never changed.
+Every function is pure: the input dataset is never changed. Each one also brings the
+dataset's description (``Dataset.info``) up to date: ``implicit`` once the ratings are
+plain positives, and ``folds_dropped_by`` (the step, e.g. ``"top_users=100"``) once a
+step dropped ratings from a source with official folds: the folds hold for the
+release's own ratings only, so they are dropped with them and ``ratings-fold`` refuses
+the data, naming the step.
 """
 
 from __future__ import annotations
@@ -18,6 +23,15 @@ import scipy.sparse as sp
 from cinerec.data.dataset import Dataset, Interactions
 
 __all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe", "recency_weights"]
+
+
+def _described(before: Dataset, after: Dataset, step: str) -> Dataset:
+    """``after``, its folds dropped (and the step named) when ``step`` dropped ratings."""
+    if before.folds and len(after.interactions) != len(before.interactions):
+        return after.replace(folds={}, info={**after.info, "folds_dropped_by": step})
+    if before.folds and not after.folds:  # same count, other rows: the folds are gone all the same
+        return after.replace(info={**after.info, "folds_dropped_by": step})
+    return after
 
 
 def _check_count(value: int | None, name: str, allow_none: bool = False) -> None:
@@ -55,7 +69,8 @@ def filter_years(ds: Dataset, min_year: int | None = None, max_year: int | None 
         keep_item &= years >= min_year
     if max_year is not None:
         keep_item &= years <= max_year
-    return ds.subset(keep_item[ds.interactions.items])
+    step = " ".join(f"{k}={v}" for k, v in (("min_year", min_year), ("max_year", max_year)) if v is not None)
+    return _described(ds, ds.subset(keep_item[ds.interactions.items]), step)
 
 
 def _top(counts: np.ndarray, n: int) -> np.ndarray:
@@ -75,7 +90,7 @@ def top_users(ds: Dataset, n: int) -> Dataset:
     """
     _check_count(n, "n")
     keep = _top(ds.interactions.user_counts, int(n))
-    return ds.subset(keep[ds.interactions.users])
+    return _described(ds, ds.subset(keep[ds.interactions.users]), f"top_users={n}")
 
 
 def top_items(ds: Dataset, n: int) -> Dataset:
@@ -86,7 +101,7 @@ def top_items(ds: Dataset, n: int) -> Dataset:
     """
     _check_count(n, "n")
     keep = _top(ds.interactions.item_counts, int(n))
-    return ds.subset(keep[ds.interactions.items])
+    return _described(ds, ds.subset(keep[ds.interactions.items]), f"top_movies={n}")
 
 
 def kcore(ds: Dataset, user_k: int, item_k: int | None = None) -> Dataset:
@@ -119,7 +134,7 @@ def kcore(ds: Dataset, user_k: int, item_k: int | None = None) -> Dataset:
         if np.array_equal(new, keep):
             break
         keep = new
-    return ds.subset(keep)
+    return _described(ds, ds.subset(keep), f"kcore={user_k},{item_k}")
 
 
 def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dataset:
@@ -148,7 +163,8 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     else:
         x = x.select(positive)
         out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
-    return out.replace(info={**out.info, "implicit": True})
+    info = {**out.info, "implicit": True, "liked_threshold": float(threshold)}
+    return _described(ds, out.replace(info=info), f"liked_threshold={threshold:g}")
 
 
 def as_implicit(ds: Dataset) -> Dataset:
@@ -185,7 +201,7 @@ def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:
     if chosen.all():
         return ds
     rows = np.sort(order[chosen])
-    return ds.with_interactions(x.select(rows))
+    return _described(ds, ds.with_interactions(x.select(rows)), f"dedupe (keep {keep})")
 
 
 def recency_weights(x: Interactions, half_life: float) -> sp.csr_matrix:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, cast
+from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from cinerec.ranking import rank_of
 
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
-    "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER",
+    "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER", "HEADLINE", "below_popularity",
 ]
 
 #: Metrics where a smaller value is better (everything else: larger is better).
@@ -192,11 +192,64 @@ class Protocol:
         """Raise ``ConfigError`` naming a bad option."""
 
     def check(self, model: Recommender) -> None:
-        """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol."""
+        """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol.
+
+        A ranking protocol refuses a model that has a ranking variant
+        (``ranking_settings``) but was set up to learn stars: it would rank with a
+        model trained for something else (see :meth:`settings_for`).
+        """
         if self.needs_ratings and not model.can_predict_ratings:
             raise CapabilityError(
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
+            )
+        if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
+            current = {k: getattr(model.config, k) for k in model.ranking_settings}
+            raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for stars, not for ranking; "
+                                  f"{self._ranking_advice(model.name, model.ranking_settings)}")
+
+    def settings_for(self, model_class: type[Recommender], settings: dict[str, Any], where: str = "settings"
+                     ) -> dict[str, Any]:
+        """The settings a ``model_class`` model is created with under this protocol.
+
+        The one rule for models trained for stars under a ranking protocol: a model with
+        a ranking variant (``model_class.ranking_settings``, e.g. ``mf``'s
+        ``loss="bpr"``) gets it for every key the user did not choose; a key the user
+        chose and that keeps it a rating model is refused, naming what to use instead.
+        Rating protocols and other models get ``settings`` unchanged.
+
+        Args:
+            model_class: the model's class.
+            settings: the settings the user chose (not the defaults).
+            where: where they came from, for the error (a file, ``--set``...).
+
+        Raises:
+            ConfigError: the user's settings make it a rating model under a ranking protocol.
+        """
+        wanted = dict(model_class.ranking_settings)
+        if self.needs_ratings or not wanted:
+            return dict(settings)
+        out = {**settings, **{k: v for k, v in wanted.items() if k not in settings}}
+        if model_class(model_class.Config.from_dict(out, where=where)).task == "rating":
+            chosen = {k: settings[k] for k in wanted if k in settings}
+            raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns stars, not rankings; "
+                              f"{self._ranking_advice(model_class.name, wanted)}")
+        return out
+
+    def _ranking_advice(self, name: str, wanted: Mapping[str, Any]) -> str:
+        return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), "
+                "use a ranking model such as ease or als, or measure stars with --protocol ratings-random")
+
+    def check_data(self, dataset: Dataset) -> None:
+        """Raise ``DataError`` when ``dataset`` lacks what this protocol measures.
+
+        A rating protocol needs stars: implicit data (``info["implicit"]``, from
+        ``--implicit``, ``--liked-threshold`` or a log without ratings) is refused.
+        """
+        if self.needs_ratings and dataset.info.get("implicit"):
+            raise DataError(
+                f"protocol {self.name} measures predicted stars, but {dataset.name!r} holds plain interactions "
+                f"(implicit{_why_implicit(dataset)}); use a ranking protocol such as loo-sampled"
             )
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
@@ -220,6 +273,15 @@ class Protocol:
 
 def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in values.items())
+
+
+def _why_implicit(dataset: Dataset) -> str:
+    threshold = dataset.info.get("liked_threshold")
+    return f", liked_threshold={threshold:g}" if threshold is not None else ""
 
 
 def _seed(seed: Any) -> int:
@@ -265,6 +327,7 @@ class LooSampled(Protocol):
         x = dataset.interactions
         split = leave_last_out(x, valid=bool(self.valid))
         users, truth = _held_out(split.test)
+        self._check_room(dataset, users)
         rng = np.random.default_rng(seed)
         # Negatives avoid every movie the user rated anywhere (train, valid and test).
         negatives = sample_eval_negatives(x.seen, users, self.n_negatives, rng=rng)
@@ -274,6 +337,23 @@ class LooSampled(Protocol):
         order = np.argsort(rng.random(cand.shape), axis=1)
         cand = np.take_along_axis(cand, order, axis=1)
         return Prepared(self, seed, split.train, split.test, split.valid, users, truth, cand)
+
+    def _check_room(self, dataset: Dataset, users: np.ndarray) -> None:
+        """One line naming the first (raw) user with fewer unseen movies than ``n_negatives``."""
+        x = dataset.interactions
+        unseen = x.n_items - np.diff(x.seen.indptr)[users]
+        short = unseen < self.n_negatives
+        if short.any():
+            at = int(np.argmax(short))
+            raw = dataset.user_ids.raw[users[at]]
+            raw = raw.item() if isinstance(raw, np.generic) else raw
+            fewer = int(unseen.min())
+            advice = f" or ask for fewer negatives (--protocol-option n_negatives={fewer})" if fewer else ""
+            raise DataError(
+                f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
+                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep fewer, more "
+                f"active users (--top-users, --kcore){advice}"
+            )
 
     def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
         ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
@@ -405,10 +485,20 @@ class RatingsFold(Protocol):
         # The fold is recorded per prepared split (see Prepared.fold).
         return {}
 
+    def check_data(self, dataset: Dataset) -> None:
+        """Also refuses data whose official folds a filter dropped, naming the filter."""
+        super().check_data(dataset)
+        if not dataset.folds and dataset.info.get("folds_dropped_by"):
+            raise DataError(
+                f"protocol {self.name}: the official folds of {dataset.name!r} no longer apply after the filter "
+                f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
+            )
+
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         from cinerec.data.split import official_split, random_split
 
         seed = _seed(seed)
+        self.check_data(dataset)
         if not dataset.folds:
             if dataset.info.get("release") == "ml-100k":
                 raise DataError(
@@ -453,6 +543,7 @@ class RatingsRandom(Protocol):
         from cinerec.data.split import random_split
 
         seed = _seed(seed)
+        self.check_data(dataset)
         split = random_split(dataset.interactions, test=float(self.test), valid=float(self.valid), seed=seed)
         return Prepared(self, seed, split.train, split.test, split.valid, np.unique(split.test.users).astype(np.int64))
 
@@ -463,6 +554,43 @@ class RatingsRandom(Protocol):
 def _rating_metrics(test: Interactions, model: Recommender) -> dict[str, float]:
     pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
     return {"rmse": M.rmse(pred, test.ratings), "mae": M.mae(pred, test.ratings)}
+
+
+# -- popularity as the floor ----------------------------------------------------------------
+
+#: The figure each protocol is judged by in comparisons (leaderboards, the popularity floor).
+HEADLINE: dict[str, str] = {"loo-sampled": "hr@10", "loo-full": "hr@10", "random-full": "recall@10",
+                            "ratings-fold": "rmse", "ratings-random": "rmse"}
+
+
+def below_popularity(results: Sequence[Result], baseline: str = "popularity") -> list[str]:
+    """One line for each model whose headline figure is below popularity's.
+
+    Popularity (every person gets the most rated movies) is the floor of a ranking
+    protocol: a model below it ranks worse than not personalising at all, usually
+    because it was trained for something else (stars). Results are compared within one
+    protocol label (same options and seed), and only where ``baseline`` was measured
+    under it; rating protocols have no popularity figure and give no line.
+
+    Args:
+        results: any results, e.g. a whole leaderboard.
+        baseline: the model name that stands for popularity.
+
+    Returns:
+        Lines such as ``"mf: hr@10 0.2400 is below popularity's 0.4040 under
+        loo-sampled (seed 0)"``, in the order of ``results``.
+    """
+    floors = {r.label: r for r in results if r.model == baseline}
+    out = []
+    for r in results:
+        floor = floors.get(r.label)
+        metric = HEADLINE.get(r.protocol)
+        if floor is None or r is floor or metric is None or metric in LOWER_IS_BETTER:
+            continue
+        if metric in r.metrics and metric in floor.metrics and r.metrics[metric] < floor.metrics[metric]:
+            out.append(f"{r.model}: {metric} {r.metrics[metric]:.4f} is below {baseline}'s "
+                       f"{floor.metrics[metric]:.4f} under {r.label}")
+    return out
 
 
 # -- registry and convenience ---------------------------------------------------------------
@@ -497,12 +625,14 @@ def evaluate(
         dataset: the loaded dataset.
         model_name_or_factory: a registered model name, a model, or a function returning one.
         seed: the split and sampling seed.
-        config: model config values when a name is given.
+        config: model config values when a name is given (passed through
+            :meth:`Protocol.settings_for`: ``mf`` under a ranking protocol trains for ranking).
         **options: the protocol's options (e.g. ``fold="all"``).
     """
     protocol = get_protocol(protocol_name, **options)
     if isinstance(model_name_or_factory, str):
-        model = create(model_name_or_factory, config)
+        model_class = type(create(model_name_or_factory))
+        model = create(model_name_or_factory, protocol.settings_for(model_class, dict(config or {}), "config"))
     elif isinstance(model_name_or_factory, Recommender):
         model = model_name_or_factory
     elif callable(model_name_or_factory):

@@ -93,6 +93,10 @@ class Recommender(ABC):
     can_predict_ratings: ClassVar[bool] = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
     task: ClassVar[str] = "ranking"
+    #: Settings that make a model trained for stars train for ranking instead, for a
+    #: ranking protocol to apply when the user chose none of them (empty: the model has
+    #: no ranking variant); see ``Protocol.settings_for``.
+    ranking_settings: ClassVar[Mapping[str, Any]] = {}
     #: True when the model takes user and movie features (:meth:`set_features`).
     uses_features: ClassVar[bool] = False
     #: Settings a search may tune (:func:`cinerec.tuning.tune`), name → ``Param``; it

@@ -133,6 +133,8 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     module: FactorNet
     has_inner_product = True
     can_score_pairs = True
+    # Under a ranking protocol, unless the user chose a loss (docs/protocols.md says why bpr).
+    ranking_settings = {"loss": "bpr"}
 
     @property
     def task(self) -> str:  # type: ignore[override]

@@ -1,0 +1,240 @@
+"""The filters a study applies to its data, as one value, applied in one fixed order.
+
+:class:`Filters` holds the filter settings of the command-line flags (``--min-year``,
+``--max-year``, ``--top-users``, ``--top-movies``, ``--kcore``, ``--implicit``,
+``--liked-threshold``) and of a study file's ``[data]`` table (the same names with
+underscores). :func:`apply_filters` applies them in this order, whatever order they
+were given in:
+
+1. ``years`` (``min_year``, ``max_year``): keep ratings of movies released in the
+   range (the year read from the title; movies of unknown year are dropped).
+2. ``liked_threshold``: keep ratings of at least that many stars, as plain positives
+   (1.0); the data becomes implicit.
+3. ``implicit``: every rating becomes a plain positive (1.0).
+4. ``top_users``: keep the N users with the most ratings left.
+5. ``top_movies``: keep the N movies with the most ratings left.
+6. ``kcore`` (``U,I``): repeatedly drop users with fewer than U ratings and movies
+   with fewer than I, until none is left below its bound.
+
+Why this order: the years say which movies are in scope at all, and a like threshold
+says which rows count as positives, so both come before anything is counted; "most
+active" and "most rated" are then counted over what remains; the k-core comes last, so
+every user and movie of the final data has its minimum whatever the other filters
+dropped.
+
+Users and movies left with no rating are dropped and both id spaces renumbered
+(:meth:`~cinerec.data.dataset.Dataset.subset`). Each step updates the dataset's own
+description (``Dataset.info``): ``implicit`` once ratings are plain positives, and
+``folds_dropped_by`` once a step dropped ratings from a source that publishes official
+folds (the folds no longer apply, so ``ratings-fold`` refuses the data).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from cinerec.data.dataset import Dataset
+from cinerec.errors import ConfigError, DataError
+
+__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
+
+#: The steps of :func:`apply_filters`, in the order they run.
+FILTER_ORDER: tuple[str, ...] = ("years", "liked_threshold", "implicit", "top_users", "top_movies", "kcore")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filter settings; ``None`` (or ``False``) leaves a filter off.
+
+    Attributes:
+        min_year: earliest release year kept (inclusive).
+        max_year: latest release year kept (inclusive).
+        top_users: keep this many most active users.
+        top_movies: keep this many most rated movies.
+        kcore: ``(users, movies)``: the fewest ratings a user and a movie may keep.
+        implicit: every rating becomes a plain positive (1.0).
+        liked_threshold: keep ratings of at least this many stars, as plain positives.
+    """
+
+    min_year: int | None = None
+    max_year: int | None = None
+    top_users: int | None = None
+    top_movies: int | None = None
+    kcore: tuple[int, int] | None = None
+    implicit: bool = False
+    liked_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here too, so a Filters built directly is as safe as one read from a file.
+        _check_all(asdict(self), "Filters", flags=False)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str, flags: bool = False) -> "Filters":
+        """Filters from ``{"min_year": 2010, "kcore": [5, 10], ...}``.
+
+        Args:
+            values: keys named as the flags with underscores; ``kcore`` may be a whole
+                number (both bounds), a pair ``[users, movies]`` or the text ``"U,I"``.
+            where: what to name in an error: the file and table, or the command line.
+            flags: name keys as flags (``--top-users``) in errors, for the command line.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, naming ``where`` and the key.
+        """
+        known = [f.name for f in fields(cls)]
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{where}: unknown key {_label(key, flags)!r} "
+                                  f"(known: {', '.join(_label(k, flags) for k in known)})")
+            if key == "kcore" and value is not None:
+                value = _kcore(value, where, flags)
+            out[key] = value
+        candidate = {key: out.get(key, getattr(cls, key)) for key in known}
+        _check_all(candidate, where, flags)
+        return cls(**candidate)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no filter is on: :func:`apply_filters` returns the data as it is."""
+        return self == Filters()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The filters that are on, JSON-ready (``kcore`` as a list)."""
+        out = {}
+        for key, value in asdict(self).items():
+            if value is None or value is False:
+                continue
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def counts(dataset: Dataset) -> dict[str, int]:
+    """``{"ratings", "users", "movies"}`` of a dataset, as the record gives them."""
+    return {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items}
+
+
+def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dict[str, Any]]]:
+    """Apply ``filters`` in the order of :data:`FILTER_ORDER`.
+
+    Returns:
+        The filtered dataset and the record: one dict per step applied,
+        ``{"transform": name, "args": {...}, "before": counts, "after": counts}``.
+
+    Raises:
+        DataError: a step leaves no ratings (naming the step and its value).
+    """
+    from cinerec.data import transforms  # here: it needs scipy, which reading data alone does not
+
+    record: list[dict[str, Any]] = []
+    steps: list[tuple[str, dict[str, Any], Any]] = []
+    if filters.min_year is not None or filters.max_year is not None:
+        steps.append(("years", {"min_year": filters.min_year, "max_year": filters.max_year},
+                      lambda d: transforms.filter_years(d, filters.min_year, filters.max_year)))
+    if filters.liked_threshold is not None:
+        steps.append(("liked_threshold", {"threshold": filters.liked_threshold},
+                      lambda d: _liked(d, filters.liked_threshold)))
+    if filters.implicit:
+        steps.append(("implicit", {}, transforms.as_implicit))
+    if filters.top_users is not None:
+        steps.append(("top_users", {"n": filters.top_users}, lambda d: transforms.top_users(d, filters.top_users)))
+    if filters.top_movies is not None:
+        steps.append(("top_movies", {"n": filters.top_movies}, lambda d: transforms.top_items(d, filters.top_movies)))
+    if filters.kcore is not None:
+        u, i = filters.kcore
+        steps.append(("kcore", {"users": u, "movies": i}, lambda d: transforms.kcore(d, u, i)))
+    for name, args, step in steps:
+        before = counts(dataset)
+        out = step(dataset)
+        if len(out.interactions) == 0:
+            why = ""
+            if name == "years" and not dataset.catalog.years.any():
+                why = "; no movie has a known release year (a ratings log takes years from --catalog)"
+            raise DataError(f"filter {_describe(name, args)} leaves no ratings "
+                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users){why}")
+        record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
+        dataset = out
+    if record:  # the dataset carries its own history, saved with it in a run folder
+        dataset = dataset.replace(info={**dataset.info, "transforms": [*dataset.info.get("transforms", []), *record]})
+    return dataset, record
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _liked(dataset: Dataset, threshold: float) -> Dataset:
+    from cinerec.data import transforms
+
+    # binarize keeps the id space; as a filter it also drops whoever is left with no like.
+    liked = transforms.binarize(dataset, threshold)
+    return liked.subset(np.ones(len(liked.interactions), dtype=bool))
+
+
+def _describe(name: str, args: Mapping[str, Any]) -> str:
+    if name == "years":
+        parts = [f"{k}={v}" for k, v in args.items() if v is not None]
+        return " ".join(parts)
+    if name == "implicit":
+        return "implicit"
+    if name == "liked_threshold":
+        return f"liked_threshold={args['threshold']:g}"
+    if name == "kcore":
+        return f"kcore={args['users']},{args['movies']}"
+    return f"{name}={args['n']}"
+
+
+def _label(key: str, flags: bool) -> str:
+    return "--" + key.replace("_", "-") if flags else key
+
+
+def _whole(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _kcore(value: Any, where: str, flags: bool) -> tuple[int, int]:
+    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {value!r} must be U or U,I: "
+                      "the fewest ratings a user and a movie keep (positive whole numbers)")
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+            raise bad
+        nums = [int(p) for p in parts]
+    elif _whole(value):
+        nums = [int(value)]
+    elif isinstance(value, (list, tuple)) and len(value) in (1, 2) and all(_whole(v) for v in value):
+        nums = [int(v) for v in value]
+    else:
+        raise bad
+    if min(nums) < 1:
+        raise bad
+    return (nums[0], nums[-1])
+
+
+def _check_all(f: Mapping[str, Any], where: str, flags: bool) -> None:
+    def fail(key: str, value: Any, rule: str) -> None:
+        raise ConfigError(f"{where}: {_label(key, flags)} = {value!r} {rule}")
+
+    for key in ("min_year", "max_year"):
+        v = f[key]
+        if v is not None and not _whole(v):
+            fail(key, v, "must be a whole year")
+    if f["min_year"] is not None and f["max_year"] is not None and f["min_year"] > f["max_year"]:
+        fail("min_year", f["min_year"], f"is after {_label('max_year', flags)} = {f['max_year']}")
+    for key in ("top_users", "top_movies"):
+        v = f[key]
+        if v is not None and (not _whole(v) or v < 1):
+            fail(key, v, "must be a positive whole number")
+    if f["kcore"] is not None:
+        k = f["kcore"]
+        if not (isinstance(k, tuple) and len(k) == 2 and all(_whole(v) and v >= 1 for v in k)):
+            fail("kcore", k, "must be a pair (users, movies) of positive whole numbers")
+    if not isinstance(f["implicit"], bool):
+        fail("implicit", f["implicit"], "must be true or false")
+    t = f["liked_threshold"]
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating))
+                          or not math.isfinite(t)):
+        fail("liked_threshold", t, "must be a number of stars")

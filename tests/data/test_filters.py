@@ -1,0 +1,142 @@
+"""Filters: one value, one order, a record of counts, and the description kept up to date."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cinerec.data import Catalog, Dataset, IdMap, Interactions, load
+from cinerec.data.filters import FILTER_ORDER, Filters, apply_filters
+from cinerec.data.transforms import filter_years, kcore, top_items, top_users
+from cinerec.errors import ConfigError, DataError
+
+
+def _dataset(with_folds: bool = True) -> Dataset:
+    """6 users x 6 movies; user u rates movies 0..u (so user 5 is the most active)."""
+    users, items, ratings = [], [], []
+    for u in range(6):
+        for i in range(u + 1):
+            users.append(u)
+            items.append(i)
+            ratings.append(1.0 + (u + i) % 5)
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.array(ratings), np.arange(n), 6, 6)
+    years = np.array([1990, 1995, 2000, 2005, 2010, 0])
+    catalog = Catalog(np.array([f"m{i}" for i in range(6)], dtype=object), years, (), np.zeros((6, 0)))
+    folds = {"u1": np.arange(n) % 3 == 0} if with_folds else {}
+    return Dataset("tiny", x, IdMap(np.array([f"p{u}" for u in range(6)]), "user"),
+                   IdMap(np.arange(10, 16), "movie"), catalog, None, {"release": "ml-100k", "implicit": False}, folds)
+
+
+def test_empty_filters_leave_the_data_as_it_is():
+    ds = _dataset()
+    assert Filters().is_empty and Filters.from_mapping({}, where="x").is_empty
+    out, record = apply_filters(ds, Filters())
+    assert out is ds and record == []
+
+
+def test_filters_run_in_the_documented_order_whatever_order_they_were_given_in():
+    ds = _dataset()
+    given = {"kcore": [2, 1], "top_movies": 4, "top_users": 4, "implicit": True, "liked_threshold": 2,
+             "max_year": 2010, "min_year": 1990}
+    f = Filters.from_mapping(given, where="study.toml [data]")
+    out, record = apply_filters(ds, f)
+    assert [r["transform"] for r in record] == ["years", "liked_threshold", "implicit", "top_users",
+                                               "top_movies", "kcore"] == list(FILTER_ORDER)
+    # Each step starts from where the previous one ended, and the counts are the data's.
+    for prev, step in zip(record, record[1:]):
+        assert step["before"] == prev["after"]
+    assert record[0]["before"] == {"ratings": 21, "users": 6, "movies": 6}
+    assert record[-1]["after"] == {"ratings": len(out.interactions), "users": out.n_users, "movies": out.n_items}
+    assert record[0]["args"] == {"min_year": 1990, "max_year": 2010}
+    assert record[3]["args"] == {"n": 4} and record[5]["args"] == {"users": 2, "movies": 1}
+    # The same steps by hand, in that order, give the same data.
+    by_hand = filter_years(ds, 1990, 2010)
+    keep = by_hand.interactions.ratings >= 2
+    by_hand = by_hand.subset(keep)
+    by_hand = kcore(top_items(top_users(by_hand, 4), 4), 2, 1)
+    np.testing.assert_array_equal(out.user_ids.raw, by_hand.user_ids.raw)
+    np.testing.assert_array_equal(out.item_ids.raw, by_hand.item_ids.raw)
+    assert (out.interactions.ratings == 1.0).all()
+    assert out.info["implicit"] is True and out.info["transforms"] == record
+
+
+def test_years_drop_movies_of_unknown_year_and_renumber():
+    out, record = apply_filters(_dataset(), Filters(min_year=2000))
+    assert out.item_ids.raw.tolist() == [12, 13, 14]  # movie 15 has no year
+    assert out.catalog.years.tolist() == [2000, 2005, 2010]
+    assert out.user_ids.raw.tolist() == ["p2", "p3", "p4", "p5"]  # p0, p1 rated only older movies
+    assert record[0]["after"] == {"ratings": 9, "users": 4, "movies": 3}
+
+
+def test_liked_threshold_drops_people_left_without_a_like():
+    ds = _dataset()
+    out, _ = apply_filters(ds, Filters(liked_threshold=5))
+    kept = ds.interactions.ratings >= 5
+    assert len(out.interactions) == kept.sum()
+    assert out.n_users == len(np.unique(ds.interactions.users[kept]))  # nobody without a row
+    assert out.info["implicit"] is True and out.info["liked_threshold"] == 5
+
+
+def test_a_step_that_drops_ratings_drops_the_official_folds_and_says_which():
+    ds = _dataset()
+    out, _ = apply_filters(ds, Filters(implicit=True))  # same rows: the folds still apply
+    assert set(out.folds) == {"u1"} and "folds_dropped_by" not in out.info
+    out, _ = apply_filters(ds, Filters(top_users=3))
+    assert out.folds == {} and out.info["folds_dropped_by"] == "top_users=3"
+    out, _ = apply_filters(ds, Filters(kcore=(1, 1)))  # drops nothing: folds stay
+    assert set(out.folds) == {"u1"}
+    # The transforms themselves follow the same rule.
+    assert top_users(ds, 2).info["folds_dropped_by"] == "top_users=2"
+    assert kcore(ds, 3).info["folds_dropped_by"] == "kcore=3,3"
+
+
+def test_a_filter_that_leaves_no_ratings_is_named():
+    with pytest.raises(DataError, match=r"filter min_year=2030 leaves no ratings \(it had 21 ratings"):
+        apply_filters(_dataset(), Filters(min_year=2030))
+    with pytest.raises(DataError, match=r"filter kcore=7,7 leaves no ratings"):
+        apply_filters(_dataset(), Filters(kcore=(7, 7)))
+    ds = _dataset()
+    no_years = ds.replace(catalog=Catalog(ds.catalog.titles, np.zeros(6), (), np.zeros((6, 0))))
+    with pytest.raises(DataError, match="no movie has a known release year"):
+        apply_filters(no_years, Filters(max_year=2000))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"top_user": 3}, r"where: unknown key 'top_user' \(known: min_year, max_year, top_users"),
+    ({"top_users": 0}, r"where: top_users = 0 must be a positive whole number"),
+    ({"top_movies": 2.5}, r"where: top_movies = 2.5 must be a positive whole number"),
+    ({"min_year": "1990"}, r"where: min_year = '1990' must be a whole year"),
+    ({"min_year": 2001, "max_year": 2000}, r"where: min_year = 2001 is after max_year = 2000"),
+    ({"kcore": "5,x"}, r"where: kcore = '5,x' must be U or U,I"),
+    ({"kcore": [0, 3]}, r"where: kcore = \[0, 3\] must be U or U,I"),
+    ({"kcore": True}, r"where: kcore = True must be U or U,I"),
+    ({"implicit": "yes"}, r"where: implicit = 'yes' must be true or false"),
+    ({"liked_threshold": float("nan")}, r"where: liked_threshold = nan must be a number of stars"),
+])
+def test_bad_keys_and_values_are_named(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Filters.from_mapping(values, where="where")
+
+
+def test_flag_names_on_the_command_line_and_kcore_forms():
+    with pytest.raises(ConfigError, match=r"command line: --top-users = -1"):
+        Filters.from_mapping({"top_users": -1}, where="command line", flags=True)
+    assert Filters.from_mapping({"kcore": "5"}, where="x").kcore == (5, 5)
+    assert Filters.from_mapping({"kcore": "5,10"}, where="x").kcore == (5, 10)
+    assert Filters.from_mapping({"kcore": [5, 10]}, where="x").kcore == (5, 10)
+    assert Filters.from_mapping({"kcore": 3}, where="x").to_dict() == {"kcore": [3, 3]}
+    with pytest.raises(ConfigError, match="Filters: top_users"):
+        Filters(top_users=0)
+
+
+def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):
+    ds = load(ml100k_dir)
+    out, record = apply_filters(ds, Filters(top_users=100, kcore=(5, 5)))
+    assert out.n_users <= 100
+    assert out.interactions.user_counts.min() >= 5 and out.interactions.item_counts.min() >= 5
+    assert record[0]["after"]["users"] == 100 and record[1]["after"]["ratings"] == len(out.interactions)
+    # The 100 kept are the most active of the original users.
+    counts = ds.interactions.user_counts
+    kept = ds.user_ids.index(out.user_ids.raw)
+    assert counts[kept].min() >= np.sort(counts)[-100]

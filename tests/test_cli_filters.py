@@ -1,0 +1,150 @@
+"""Own logs and filters on the command line: round trips, records, and bad input in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cinerec.cli import main
+from cinerec.runs import open_run
+
+
+@pytest.fixture(scope="module")
+def own_log(tmp_path_factory) -> dict[str, Path]:
+    """A person's own log: string ids, unusual column names, dates; and a catalogue file."""
+    root = tmp_path_factory.mktemp("own")
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(40):
+        items = rng.choice(150, size=int(rng.integers(8, 30)), replace=False)
+        for j, i in enumerate(items):
+            day = pd.Timestamp("2021-01-01") + pd.Timedelta(days=u + j)
+            rows.append((f"person-{u}", f"sku{i:03d}", int(rng.integers(1, 6)), day.strftime("%Y-%m-%d")))
+    log = root / "log.csv"
+    pd.DataFrame(rows, columns=["who", "sku", "stars", "when"]).to_csv(log, index=False)
+    catalog = root / "items.csv"
+    pd.DataFrame({"id": [f"sku{i:03d}" for i in range(150)],
+                  "title": [f"Film {i} ({1980 + i % 40})" for i in range(150)],
+                  "genres": ["Drama|Comedy" if i % 2 else "Action" for i in range(150)]}).to_csv(catalog, index=False)
+    return {"log": log, "catalog": catalog, "columns": "user=who,item=sku,rating=stars,time=when"}
+
+
+@pytest.fixture(scope="module")
+def synthetic_100k(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.05", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+def _one_line_error(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cinerec: error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_own_log_round_trip_train_recommend_export(own_log, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(own_log["log"]), "--columns", own_log["columns"], "--catalog",
+                 str(own_log["catalog"]), "--min-year", "1985", "--model", "ease", "--out", str(out), "-q"]) == 0
+    run = open_run(out)
+    record = run.meta["dataset"]
+    assert record["source"] == str(own_log["log"]) and record["format"] == "log"
+    assert record["columns"] == {"user": "who", "item": "sku", "rating": "stars", "time": "when"}
+    assert record["catalog"] == str(own_log["catalog"]) and record["filters"] == {"min_year": 1985}
+    [step] = record["transforms"]
+    assert step["transform"] == "years" and step["args"] == {"min_year": 1985, "max_year": None}
+    assert step["after"] == record["counts"] and step["before"]["movies"] > step["after"]["movies"]
+    # The run keeps the filtered data: export and serve read it and never filter again.
+    assert run.dataset.n_items == record["counts"]["movies"] and (run.dataset.catalog.years >= 1985).all()
+    assert run.dataset.info["transforms"] == record["transforms"]
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(out), "--user", "person-3", "-k", "4", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert len(recs) == 4 and all(r["movie_id"].startswith("sku") and r["title"].startswith("Film ") for r in recs)
+    assert all(r["year"] >= 1985 for r in recs)
+    assert main(["export", "--run", str(out), "--db", str(tmp_path / "store.sqlite"), "-k", "5", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["n_users"] == 40 and exported["n_items"] == record["counts"]["movies"]
+
+
+def test_a_folder_with_ratings_csv_and_no_movies_csv_is_a_log(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\na,x,4,1\na,y,5,2\nb,x,3,3\n")
+    capsys.readouterr()
+    assert main(["data", "info", str(folder), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["ratings"] == 3 and facts["users"] == 2 and facts["data"]["format"] == "log"
+
+
+def test_data_info_json_records_the_filters(synthetic_100k, capsys):
+    capsys.readouterr()
+    assert main(["data", "info", str(synthetic_100k), "--top-users", "20", "--kcore", "3", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    data = facts["data"]
+    assert data["filters"] == {"top_users": 20, "kcore": [3, 3]}
+    assert [s["transform"] for s in data["transforms"]] == ["top_users", "kcore"]
+    assert data["transforms"][0]["after"]["users"] == 20
+    assert facts["users"] == data["counts"]["users"] and facts["official_folds"] == []
+    assert main(["data", "info", str(synthetic_100k), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["data"]["transforms"] == [] and "u1" in facts["official_folds"]
+
+
+def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path, capsys):
+    out = tmp_path / "mf"
+    tiny = ["--set", "epochs=2", "--set", "factors=4", "--set", "progress=false", "--set", "threads=1"]
+    assert main(["train", "--data", str(synthetic_100k), "--model", "mf", "--protocol", "loo-full", *tiny,
+                 "--out", str(out), "-q"]) == 0
+    assert open_run(out).meta["config"]["mf"]["loss"] == "bpr"
+    err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol",
+                                   "loo-sampled", "--set", "loss='mse'"])
+    assert "--set: mf with loss='mse' learns stars, not rankings; under loo-sampled set loss='bpr'" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--kcore", "5,x"], "command line: --kcore = '5,x' must be U or U,I"),
+    (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),
+    (["--min-year", "2001", "--max-year", "1990"], "--min-year = 2001 is after --max-year = 1990"),
+    (["--min-year", "2100"], "filter min_year=2100 leaves no ratings"),
+    (["--columns", "user=a"], "--columns: "),
+    (["--catalog", "nowhere.csv"], "--catalog nowhere.csv: no such file"),
+    (["--protocol", "ratings-fold", "--top-users", "30"],
+     "official folds of 'ml-100k' no longer apply after the filter top_users=30"),
+    (["--protocol", "ratings-random", "--liked-threshold", "4"], "measures predicted stars"),
+    (["--top-movies", "60"], "has only"),
+])
+def test_bad_filters_and_sources_are_one_line_and_leave_no_run(synthetic_100k, tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    model = ["--model", "baseline"] if "--protocol" in argv else ["--model", "popularity"]
+    err = _one_line_error(capsys, ["train", "--data", str(synthetic_100k), *model, *argv, "--out", str(out), "-q"])
+    assert message in err
+    assert not out.exists()
+
+
+def test_too_few_unseen_movies_names_the_raw_user_and_the_way_out(own_log, capsys):
+    err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
+                                   "--top-movies", "60", "--model", "popularity", "-q"])
+    assert "protocol loo-sampled: user 'person-" in err and "fewer than the 99 negatives asked for" in err
+    assert "--top-users, --kcore" in err and "--protocol-option n_negatives=" in err
+
+
+def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(own_log, tmp_path, capsys):
+    out = tmp_path / "qs"
+    capsys.readouterr()
+    assert main(["quickstart", "--data", str(own_log["log"]), "--columns", own_log["columns"], "--catalog",
+                 str(own_log["catalog"]), "--kcore", "2", "--model", "popularity,baseline", "--out", str(out),
+                 "--users", "1", "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["dataset"]["filters"] == {"kcore": [2, 2]} and got["dataset"]["format"] == "log"
+    lines = got["below_popularity"]
+    assert lines and all(line.startswith("baseline: hr@10 ") for line in lines)
+    run = open_run(out)
+    assert run.meta["below_popularity"] == lines and "Below popularity" in (out / "report.md").read_text()
+    assert got["recommendations"][0]["movies"][0]["title"].startswith("Film ")
