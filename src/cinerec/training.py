@@ -219,7 +219,8 @@ def check_ranks_agree(what: str, value: Any, describe: Any = None) -> None:
     if odd:
         words = describe or str
         ranks = ", ".join(map(str, odd))
-        raise DataError(f"torchrun ranks disagree on {what}: rank{'s' if len(odd) > 1 else ''} {ranks} differ from "
+        raise DataError(f"torchrun ranks disagree on {what}: {'ranks' if len(odd) > 1 else 'rank'} {ranks} "
+                        f"{'differ' if len(odd) > 1 else 'differs'} from "
                         f"rank 0 (rank 0: {words(values[0])}; rank {odd[0]}: {words(values[odd[0]])})")
 
 
