@@ -203,3 +203,68 @@ def test_ranks_holding_different_data_are_refused_in_one_line(tmp_path):
         assert msg.startswith("torchrun ranks disagree on the data: rank 1 differs from rank 0 ")
         assert f"rank 0: training {n:,} interactions of 60 users x 50 movies" in msg
         assert f"rank 1: training {n - 1:,} interactions" in msg
+
+
+def _table(db: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_an_export_over_two_processes_writes_what_one_process_writes(ml100k_dir, tmp_path):
+    from cinerec.serving.store import export_store
+    from tests.serving.conftest import build_run
+
+    run_dir = build_run(tmp_path / "run", ml100k_dir, models=("ease",))
+    # 943 users in chunks of 90: 11 chunks, so the last round has work for one rank only.
+    one = export_store(run_dir, tmp_path / "one.sqlite", k=10, progress=False, chunk_size=90)
+    script = tmp_path / "export.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, os
+        from cinerec.serving.store import export_store
+        info = export_store({str(run_dir)!r}, {str(tmp_path / "two.sqlite")!r}, k=10, progress=False, chunk_size=90)
+        json.dump([str(info.path), info.n_users, info.k], open({str(tmp_path)!r} + f"/info{{os.environ['RANK']}}.json", "w"))
+    """))
+    run = _torchrun(script)
+    assert run.returncode == 0, run.stderr[-3000:]
+    # Rank 0 alone wrote the store; every rank was told what it holds.
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"info{rank}.json").read_text()) == [str(tmp_path / "two.sqlite"), 943, 10]
+    assert sorted(p.name for p in tmp_path.iterdir() if "sqlite" in p.name) == ["one.sqlite", "two.sqlite"]
+    for sql in ("SELECT * FROM recommendations ORDER BY user, rank", "SELECT * FROM movies ORDER BY item",
+                "SELECT * FROM users ORDER BY user",
+                "SELECT * FROM meta WHERE key NOT LIKE 'exported_at%' ORDER BY key"):
+        assert _table(tmp_path / "two.sqlite", sql) == _table(tmp_path / "one.sqlite", sql), sql
+    assert len(_table(tmp_path / "two.sqlite", "SELECT user FROM recommendations")) == one.n_users * one.k
+
+
+@pytest.mark.slow
+def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path):
+    from tests.serving.conftest import build_run
+
+    build_run(tmp_path / "a", ml100k_dir, models=("popularity",))
+    build_run(tmp_path / "b", ml100k_dir, models=("itemknn",))
+    script = tmp_path / "differ.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        from cinerec.errors import DataError
+        from cinerec.serving.store import export_store
+        run = {str(tmp_path)!r} + ("/a" if os.environ["RANK"] == "0" else "/b")
+        try:
+            export_store(run, {str(tmp_path / "x.sqlite")!r}, k=5, progress=False)
+        except DataError as e:
+            open({str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.txt", "w").write(str(e))
+            sys.exit(2)
+    """))
+    run = _torchrun(script)
+    assert run.returncode != 0
+    for rank in (0, 1):
+        msg = (tmp_path / f"rank{rank}.txt").read_text()
+        assert "\n" not in msg and msg.startswith("torchrun ranks disagree on the run to export: rank 1 differs")
+        assert "rank 0: model popularity over 100,000 ratings of 943 users x 1,682 movies" in msg
+    assert not (tmp_path / "x.sqlite").exists()
