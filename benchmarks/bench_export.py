@@ -144,7 +144,7 @@ def sharded(args: argparse.Namespace) -> dict:
                                      "benchmarks/bench_export.py", "--worker", "..."]),
             }
     first = out["by_processes"][args.sharded[0]]["seconds_median"]
-    for n, r in out["by_processes"].items():
+    for r in out["by_processes"].values():
         r["speedup"] = round(first / r["seconds_median"], 2)
     return out
 
