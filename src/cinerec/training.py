@@ -275,9 +275,9 @@ def _data_parallel(model: NeuralRecommender, net: torch.nn.Module, device: torch
     a step counter, the training matrix) are equal on every rank by construction, and
     the training matrix can be large.
     """
-    from torch.nn.parallel import DistributedDataParallel
-
     import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
     # Newer torch renames the switch (and still syncs buffers once, at init, which is harmless here).
