@@ -8,6 +8,16 @@ Prints one JSON object. The large case builds random 64-d factors for 162,541 us
 59,047 movies (ml-25m's size) with 20 random "seen" movies per user, so exclusion and
 reasons do real work, and exports the top-50 of every user (8.1M rows). Heavy: run it
 alone, once.
+
+Sharded export over ``torchrun`` processes::
+
+    python benchmarks/bench_export.py --sharded 1 2 --users 20000 --movies 20000 [--repeats 3]
+
+exports the synthetic case (of the size given) once per process count under
+``torchrun --standalone --nproc-per-node N``, ``--repeats`` times each, and reports the
+median seconds per count, with rank 0's split between listing its share of the users
+and everything else (gathering and writing). Every process builds the same synthetic
+run from the seed, as every process of a real export opens the same run folder.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ import argparse
 import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,6 +94,61 @@ def time_export(run: Run | Path, db: Path, k: int, model: str | None = None) -> 
             "users_per_s": round(info.n_users / took, 1), "db_mb": round(db.stat().st_size / 2**20, 1)}
 
 
+def sharded_worker(args: argparse.Namespace) -> None:
+    """One process of ``--sharded``: export the synthetic case; rank 0 writes the timing to ``--out``."""
+    from cinerec.serving.lists import Lists
+
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = synthetic_run(Path(tmp) / "run", rng, args.users, args.movies, 64, 20)
+        listing = [0.0]
+        real = Lists.for_users
+
+        def timed(self, users, k):
+            t = time.perf_counter()
+            out = real(self, users, k)
+            listing[0] += time.perf_counter() - t
+            return out
+
+        Lists.for_users = timed
+        db = Path(args.db)
+        start = time.perf_counter()
+        info = export_store(run, db, k=args.k, progress=False)
+        took = time.perf_counter() - start
+        if os.environ.get("RANK", "0") == "0":
+            Path(args.out).write_text(json.dumps({"seconds": took, "rank0_listing_seconds": listing[0],
+                                                  "rows": info.n_users * info.k}))
+
+
+def sharded(args: argparse.Namespace) -> dict:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out: dict = {"users": args.users, "movies": args.movies, "factors": 64, "seen_per_user": 20, "k": args.k,
+                 "chunk_size": RandomFactors.chunk_size, "repeats": args.repeats, "by_processes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sharded:
+            runs = []
+            for rep in range(args.repeats):
+                result = Path(tmp) / f"r{n}-{rep}.json"
+                cmd = [str(torchrun), "--standalone", f"--nproc-per-node={n}", "--", __file__, "--worker",
+                       "--users", str(args.users), "--movies", str(args.movies), "-k", str(args.k),
+                       "--seed", str(args.seed), "--db", str(Path(tmp) / f"s{n}.sqlite"), "--out", str(result)]
+                subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+                runs.append(json.loads(result.read_text()))
+            secs = [r["seconds"] for r in runs]
+            med = statistics.median(secs)
+            out["by_processes"][n] = {
+                "seconds_median": round(med, 2), "seconds": [round(x, 2) for x in secs],
+                "rank0_listing_seconds_median": round(statistics.median(r["rank0_listing_seconds"] for r in runs), 2),
+                "users_per_s": round(args.users / med), "rows": runs[0]["rows"],
+                "command": " ".join(["torchrun", "--standalone", f"--nproc-per-node={n}", "--",
+                                     "benchmarks/bench_export.py", "--worker", "..."]),
+            }
+    first = out["by_processes"][args.sharded[0]]["seconds_median"]
+    for r in out["by_processes"].values():
+        r["speedup"] = round(first / r["seconds_median"], 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ml100k", type=Path, help="the ml-100k folder")
@@ -90,7 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--users", type=int, default=ML25M_USERS, help="size of the synthetic case (default: ml-25m's)")
     ap.add_argument("--movies", type=int, default=ML25M_ITEMS)
+    ap.add_argument("--sharded", type=int, nargs="+", metavar="N",
+                    help="time the synthetic case's export under torchrun with each of these process counts")
+    ap.add_argument("--repeats", type=int, default=3, help="exports per process count (--sharded)")
+    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each process (--sharded)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        sharded_worker(args)
+        return 0
+    if args.sharded:
+        result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                              "load_average": os.getloadavg()}, "sharded": sharded(args)}
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "k": args.k}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

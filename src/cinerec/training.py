@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TrainConfig", "resolve_device", "train_model", "validation_metric", "save_curves",
     "CHECKPOINT_BEST", "CHECKPOINT_LAST", "CURVES", "distributed_context", "fork_rng", "load_checkpoint",
+    "check_ranks_agree", "data_fingerprint", "join_process_group",
 ]
 
 CHECKPOINT_BEST = "checkpoint-best.pt"
@@ -176,33 +177,112 @@ def distributed_context() -> _Dist:
     return _Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _init_process_group(dist_ctx: _Dist, device: torch.device) -> bool:
-    """Join the process group ``torchrun`` set up; returns True when this call created it."""
+def join_process_group(dist_ctx: _Dist, device: torch.device) -> None:
+    """Join the process group ``torchrun`` set up, once per process: NCCL on CUDA (each
+    process on the GPU of its local rank), gloo on CPU.
+
+    The group stays for the life of the process (it is closed at exit): joining and
+    leaving it around every fit races with the other ranks doing the same.
+    """
+    import atexit
+
     import torch.distributed as dist
 
     if not dist_ctx.active or dist.is_initialized():
-        return False
+        return
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return True
+    atexit.register(_leave_process_group)
 
 
-def _all_reduce_grads(params: list[torch.nn.Parameter], world: int) -> None:
-    """Average gradients over processes in one flat all-reduce.
+def _leave_process_group() -> None:
+    import torch.distributed as dist
 
-    The same arithmetic as ``DistributedDataParallel``, done after ``backward`` so that a
-    model's ``_loss`` may call any part of its module (DDP only sees ``forward``).
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def check_ranks_agree(what: str, value: Any, describe: Any = None) -> None:
+    """Raise one :class:`DataError` line when the processes under ``torchrun`` hold
+    different ``value`` s (small, picklable, comparable with ``==``).
+
+    Every rank takes part and every rank raises, so none is left waiting for the others.
+    ``describe`` turns a value into words for the message (``str`` when ``None``).
     """
     import torch.distributed as dist
 
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for p, g in zip(params, grads):
-        n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(p)
-        offset += n
+    values: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    odd = [r for r, v in enumerate(values) if v != values[0]]
+    if odd:
+        words = describe or str
+        ranks = ", ".join(map(str, odd))
+        raise DataError(f"torchrun ranks disagree on {what}: {'ranks' if len(odd) > 1 else 'rank'} {ranks} "
+                        f"{'differ' if len(odd) > 1 else 'differs'} from "
+                        f"rank 0 (rank 0: {words(values[0])}; rank {odd[0]}: {words(values[odd[0]])})")
+
+
+def data_fingerprint(x: Interactions | None) -> tuple[int, int, int, str] | None:
+    """``(n_users, n_items, interactions, hash)`` of ``x``: a hash of its users, movies
+    and ratings in order, so two processes can tell cheaply whether they hold the same data."""
+    if x is None:
+        return None
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    for a in (x.users, x.items, x.ratings):
+        h.update(np.ascontiguousarray(a).view(np.uint8))
+    return int(x.n_users), int(x.n_items), len(x), h.hexdigest()
+
+
+def _describe_fingerprint(fp: tuple[tuple[int, int, int, str] | None, ...]) -> str:
+    def one(part: tuple[int, int, int, str] | None) -> str:
+        if part is None:
+            return "none"
+        n_users, n_items, n, digest = part
+        return f"{n:,} interactions of {n_users:,} users x {n_items:,} movies (hash {digest})"
+
+    return "training " + one(fp[0]) + ", validation " + one(fp[1])
+
+
+class _LossOf(torch.nn.Module):
+    """A module whose ``forward`` is a model's loss on one batch.
+
+    ``DistributedDataParallel`` averages gradients only for what runs through its own
+    ``forward``; a model's :meth:`~cinerec.models.neural.NeuralRecommender._loss` may reach
+    any part of its network (``net.user(...)``, ``net.matrix.rows(...)``), so the whole
+    loss is what DDP wraps. ``net`` is registered as a child, so its parameters are the
+    ones DDP synchronises; ``_loss`` keeps using the plain network, which holds the same
+    parameter tensors.
+    """
+
+    def __init__(self, model: NeuralRecommender, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self._loss = model._loss  # a bound method, not a module: not registered
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self._loss(batch)
+
+
+def _data_parallel(model: NeuralRecommender, net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``net``'s loss wrapped in ``DistributedDataParallel`` (which broadcasts rank 0's
+    weights to every rank as it is built, so all start alike).
+
+    Buffers are not re-broadcast on every step: the ones the models hold (rating ranges,
+    a step counter, the training matrix) are equal on every rank by construction, and
+    the training matrix can be large.
+    """
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    # Newer torch renames the switch (and still syncs buffers once, at init, which is harmless here).
+    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters \
+        else "broadcast_buffers"
+    return DistributedDataParallel(_LossOf(model, net), device_ids=ids, **{no_sync: False})
 
 
 # -- random state and checkpoint files -----------------------------------------------
@@ -359,7 +439,7 @@ def train_model(model: NeuralRecommender, train: Interactions, valid: Interactio
     cfg: TrainConfig = model.config
     dctx = distributed_context()
     device = model.device
-    created_group = _init_process_group(dctx, device)
+    join_process_group(dctx, device)
     threads = torch.get_num_threads()
     try:
         if cfg.threads:
@@ -368,10 +448,6 @@ def train_model(model: NeuralRecommender, train: Interactions, valid: Interactio
             _Fit(model, train, valid, device, dctx).run()
     finally:
         torch.set_num_threads(threads)
-        if created_group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 class _Fit:
@@ -386,15 +462,18 @@ class _Fit:
     def __init__(self, model: NeuralRecommender, train: Interactions, valid: Interactions | None,
                  device: torch.device, dctx: _Dist) -> None:
         self.model, self.cfg, self.train, self.device, self.dctx = model, model.config, train, device, dctx
+        if dctx.active:
+            # Different data on different ranks would train nonsense, or hang when their
+            # early stopping disagrees: refuse it before the first step.
+            check_ranks_agree("the data", (data_fingerprint(train), data_fingerprint(valid)), _describe_fingerprint)
+            check_ranks_agree("the model settings", (model.name, model.config.to_dict()),
+                              lambda v: f"{v[0]} with {v[1]}")
         self.module = model._build(train).to(device)
         model.module = self.module
         self.params = [p for p in self.module.parameters() if p.requires_grad]
-        if dctx.active:
-            import torch.distributed as dist
-
-            # Seeded alike already; the broadcast makes equal start weights a fact, not a hope.
-            for t in self.module.state_dict().values():
-                dist.broadcast(t, src=0)
+        # Under torchrun each step runs through DDP, which averages the gradients of
+        # every rank's shard during backward; alone, the model's loss is called directly.
+        self.loss_of = _data_parallel(model, self.module, device) if dctx.active else None
         self.opt = _optimizer(self.cfg, self.params)
         self.sched = _scheduler(self.cfg, self.opt)
         self.amp_dtype, scale = _amp_settings(self.cfg, device)
@@ -427,9 +506,11 @@ class _Fit:
     def resume(self) -> None:
         """Continue from ``checkpoint-last.pt`` when the model asks to and one exists."""
         path = self.ckpt_dir / CHECKPOINT_LAST if self.ckpt_dir is not None else None
-        if not self.model.resume or path is None or not path.exists():
+        if not self.model.resume or path is None:
             return
-        ck = load_checkpoint(path, self.device)
+        ck = self._read_checkpoint(path)
+        if ck is None:
+            return
         _check_resumable(ck, self.cfg, path)
         self.module.load_state_dict(ck["module"])
         self.opt.load_state_dict(ck["optimizer"])
@@ -445,6 +526,28 @@ class _Fit:
         self.start_epoch = int(ck["epoch"]) + 1
         if ck.get("stopped"):
             self.start_epoch = self.n_epochs  # it had already stopped early: nothing left to do
+
+    def _read_checkpoint(self, path: Path) -> dict[str, Any] | None:
+        """The checkpoint at ``path`` (``None`` when there is none).
+
+        Under torchrun rank 0 reads it and sends it to the others, so a rank on another
+        machine needs no copy of the file, and a bad file stops every rank with rank 0's error.
+        """
+        if not self.dctx.active:
+            return load_checkpoint(path, self.device) if path.exists() else None
+        import torch.distributed as dist
+
+        box: list[Any] = [None]
+        if self.dctx.is_main:
+            try:
+                box[0] = ("ok", load_checkpoint(path, torch.device("cpu")) if path.exists() else None)
+            except DataError as e:
+                box[0] = ("error", str(e))
+        dist.broadcast_object_list(box, src=0, device=self.device if self.device.type == "cuda" else None)
+        kind, value = box[0]
+        if kind == "error":
+            raise DataError(value)
+        return value
 
     def epoch_data(self, epoch: int) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None, int]:
         """``(tensors, order, n)``: this epoch's samples, their shuffled order (``None``:
@@ -506,17 +609,13 @@ class _Fit:
         """One optimiser step on one batch; returns its loss."""
         self.opt.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            loss = self.model._loss(xb)
+            loss = self.loss_of(*xb) if self.loss_of is not None else self.model._loss(xb)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
-            if self.dctx.active:
-                _all_reduce_grads(self.params, self.dctx.world)
             self.scaler.step(self.opt)
             self.scaler.update()
         else:
             loss.backward()
-            if self.dctx.active:
-                _all_reduce_grads(self.params, self.dctx.world)
             self.opt.step()
         return loss
 

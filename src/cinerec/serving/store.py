@@ -97,12 +97,72 @@ class StoreInfo:
         return None
 
 
+class _Shards:
+    """The processes of an export under ``torchrun``: which chunks of users are whose.
+
+    Chunk ``c`` belongs to rank ``c % world`` (interleaved, so every rank gets cheap and
+    dear users alike). Rank 0 gathers each round of ``world`` chunks, in order, and
+    alone writes the store; the lists travel over a gloo process group (the one the
+    process already has, if any).
+    """
+
+    def __init__(self) -> None:
+        import torch
+        import torch.distributed as dist
+
+        from cinerec.training import distributed_context, join_process_group
+
+        self.ctx = ctx = distributed_context()
+        join_process_group(ctx, torch.device("cpu"))
+        self.dist = dist
+        self.rank, self.world, self.is_main = ctx.rank, ctx.world, ctx.is_main
+
+    @staticmethod
+    def active() -> bool:
+        """Whether this process is one of several started by ``torchrun``."""
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+    def check(self, plan: "ExportPlan") -> None:
+        """Every rank must export the same run's data with the same model and settings."""
+        from cinerec.training import check_ranks_agree, data_fingerprint
+
+        ds = plan.dataset
+        n_users, n_items, n, digest = data_fingerprint(ds.interactions)
+        check_ranks_agree("the run to export", (plan.model_name, n_users, n_items, n, digest, plan.k, plan.step),
+                          lambda v: f"model {v[0]} over {v[3]:,} ratings of {v[1]:,} users x {v[2]:,} movies "
+                                    f"(hash {v[4]}), top-{v[5]} in chunks of {v[6]}")
+
+    def rounds(self, plan: "ExportPlan") -> Iterator[list[tuple[int, tuple[np.ndarray, ...]]]]:
+        """Per round, on rank 0: ``[(first user, lists), ...]`` of every rank's chunk, in
+        order. On the other ranks: empty lists, after sending their own chunk."""
+        slices = list(chunks(plan.dataset.n_users, plan.step))
+        for first in range(0, len(slices), self.world):
+            mine = first + self.rank
+            part = None
+            if mine < len(slices):
+                sl = slices[mine]
+                part = (sl.start, plan.lists.for_users(np.arange(sl.start, sl.stop), plan.k))
+            got: list[Any] | None = [None] * self.world if self.is_main else None
+            self.dist.gather_object(part, got, dst=0)
+            yield [g for g in got if g is not None] if got is not None else []
+
+    def share_info(self, info: StoreInfo | None) -> StoreInfo:
+        """Rank 0's :class:`StoreInfo`, on every rank."""
+        box = [info]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
 class ExportPlan:
     """What an export writes, whatever the database: meta, catalog, users, then lists.
 
     Every backend (the SQLite file here, PostgreSQL in :mod:`cinerec.serving.pgstore`)
     writes the same rows in the same order, so their stores hold the same answers.
+    Under ``torchrun`` the lists are computed by all processes, each for its share of
+    the users (``shards``), and written by rank 0.
     """
+
+    shards: _Shards | None = None
 
     def __init__(self, run: Run | str | os.PathLike, *, k: int, model: str | None, chunk_size: int | None) -> None:
         if not 1 <= int(k) <= 1000:
@@ -156,15 +216,18 @@ class ExportPlan:
 
         n = self.dataset.n_users
         bar = progress_bar(n, f"export {self.model_name}", unit="user", enabled=progress)
-        for sl in chunks(n, self.step):
-            users = np.arange(sl.start, sl.stop)
-            items, scores, reasons = self.lists.for_users(users, self.k)
+        if self.shards is None:
+            lists: Iterator[tuple[int, tuple[np.ndarray, ...]]] = (
+                (sl.start, self.lists.for_users(np.arange(sl.start, sl.stop), self.k)) for sl in chunks(n, self.step))
+        else:
+            lists = (part for parts in self.shards.rounds(self) for part in parts)
+        for first, (items, scores, reasons) in lists:
             keep = items >= 0
             rows, ranks = np.nonzero(keep)
-            yield list(zip((rows + sl.start).tolist(), ranks.tolist(), items[keep].tolist(),
+            yield list(zip((rows + first).tolist(), ranks.tolist(), items[keep].tolist(),
                            scores[keep].astype(np.float64).tolist(),
                            [None if r < 0 else r for r in reasons[keep].tolist()]))
-            bar.update(len(users))
+            bar.update(len(items))
         bar.close()
 
 
@@ -194,10 +257,28 @@ def export_store(
         progress: show a progress bar on stderr.
         chunk_size: users per chunk; the model's own ``chunk_size`` when ``None``.
 
+    Under ``torchrun`` (``torchrun --nproc-per-node N $(which cinerec) export ...``) every
+    process lists its share of the users, rank 0 gathers them and alone writes the
+    store, byte for byte the rows one process would write; every rank returns the new
+    store's info. The ranks must hold the same run (checked: one :class:`DataError`
+    line otherwise).
+
     Returns:
         The new store's :class:`StoreInfo`.
     """
     plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
+    if not _Shards.active():
+        return _write_store(plan, db, progress)
+    plan.shards = shards = _Shards()
+    shards.check(plan)
+    if not shards.is_main:
+        for _ in shards.rounds(plan):
+            pass
+        return shards.share_info(None)
+    return shards.share_info(_write_store(plan, db, progress))
+
+
+def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> StoreInfo:
     if is_postgres(db):
         from cinerec.serving.pgstore import export_postgres
 
