@@ -232,7 +232,7 @@ def data_fingerprint(x: Interactions | None) -> tuple[int, int, int, str] | None
 
     h = hashlib.blake2b(digest_size=8)
     for a in (x.users, x.items, x.ratings):
-        h.update(np.ascontiguousarray(a).view(np.uint8))
+        h.update(np.ascontiguousarray(a).tobytes())
     return int(x.n_users), int(x.n_items), len(x), h.hexdigest()
 
 
@@ -282,7 +282,8 @@ def _data_parallel(model: NeuralRecommender, net: torch.nn.Module, device: torch
     # Newer torch renames the switch (and still syncs buffers once, at init, which is harmless here).
     no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters \
         else "broadcast_buffers"
-    return DistributedDataParallel(_LossOf(model, net), device_ids=ids, **{no_sync: False})
+    options: dict[str, Any] = {no_sync: False}
+    return DistributedDataParallel(_LossOf(model, net), device_ids=ids, **options)
 
 
 # -- random state and checkpoint files -----------------------------------------------

@@ -226,11 +226,11 @@ class ALS(IndexedRecommender):
 
     def query_vectors(self, users: np.ndarray) -> np.ndarray:
         """``(len(users), factors)`` user factors: scores are their dot products with the movie factors."""
-        return self.user_factors[np.asarray(users, dtype=np.int64)]
+        return self._fitted_factors()[0][np.asarray(users, dtype=np.int64)]
 
     def key_vectors(self) -> np.ndarray:
         """``(n_items, factors)`` movie factors."""
-        return self.item_factors
+        return self._fitted_factors()[1]
 
     def _save_state(self, path: Path) -> None:
         user_factors, item_factors = self._fitted_factors()  # save() has checked the model is fitted

@@ -31,7 +31,7 @@ pickle). On a CUDA model with a GPU build of faiss the search runs on the GPU.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import TRAIN, Recommender, chunks, top_k
+from cinerec.models.base import TRAIN, CapabilityError, Recommender, chunks, top_k
 
 __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS", "check_index_settings"]
 
@@ -176,6 +176,16 @@ class VectorIndex:
         return self.index.search(q, k, params=params)[1]
 
 
+class _IndexSettings(Protocol):
+    """The index settings a model's config carries when the model can use an index."""
+
+    index: str
+    index_nlist: int
+    index_nprobe: int
+    index_hnsw_m: int
+    index_ef_search: int
+
+
 class IndexedRecommender(Recommender):
     """Mixin of the models that can search their movies through a :class:`VectorIndex`.
 
@@ -235,8 +245,19 @@ class IndexedRecommender(Recommender):
         super()._remember(train)
         self._ann = self._ann_similar = None  # a refit invalidates both indexes
 
+    @property
+    def _ix(self) -> _IndexSettings:
+        # Every model that mixes this in carries the index settings in its config.
+        return cast(_IndexSettings, self.config)
+
+    def _movie_vectors(self) -> np.ndarray:
+        vec = self.item_vectors()
+        if vec is None:
+            raise CapabilityError(f"{self.name}: has no movie vectors to index")
+        return vec
+
     def _build_index(self, keys: np.ndarray) -> VectorIndex:
-        c = self.config
+        c = self._ix
         return VectorIndex(c.index, keys, nlist=c.index_nlist, nprobe=c.index_nprobe, hnsw_m=c.index_hnsw_m,
                            ef_search=c.index_ef_search, gpu=self._index_on_gpu())
 
@@ -251,14 +272,14 @@ class IndexedRecommender(Recommender):
         """The index over unit-length :meth:`item_vectors` (built on first use)."""
         self._train()
         if self._ann_similar is None:
-            self._ann_similar = self._build_index(_unit(self.item_vectors()))
+            self._ann_similar = self._build_index(_unit(self._movie_vectors()))
         return self._ann_similar
 
     # -- recommend and similar_items through the index -----------------------------------
 
     def recommend(self, users: Any, k: int = 10, exclude: Interactions | sp.csr_matrix | str | None = TRAIN,
                   candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if self.config.index == "exact" or candidates is not None:
+        if self._ix.index == "exact" or candidates is not None:
             return super().recommend(users, k, exclude, candidates)
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
@@ -321,7 +342,7 @@ class IndexedRecommender(Recommender):
         return it, out, short
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        if self.config.index == "exact":
+        if self._ix.index == "exact":
             return super().similar_items(items, k)
         it = np.atleast_1d(np.asarray(items, dtype=np.int64))
         n = self.n_items
@@ -329,7 +350,7 @@ class IndexedRecommender(Recommender):
             raise NotFoundError(f"movie index {it[(it < 0) | (it >= n)][0]} outside [0, {n})")
         if k + 1 > _EXACT_SHARE * n:
             return super().similar_items(items, k)
-        vec = _unit(self.item_vectors())
+        vec = _unit(self._movie_vectors())
         ids = self.similar_index().search(vec[it], k + 1)
         ids = np.sort(np.where((ids < 0) | (ids == it[:, None]), n, ids), axis=1)
         valid = ids < n
@@ -346,16 +367,16 @@ class IndexedRecommender(Recommender):
 
     def _save_state(self, path: Path) -> None:
         super()._save_state(path)
-        if self.config.index != "exact":
+        if self._ix.index != "exact":
             np.save(path / "index.npy", self.ann_index().to_bytes())
             np.save(path / "similar-index.npy", self.similar_index().to_bytes())
 
     def _load_state(self, path: Path) -> None:
         super()._load_state(path)
         self._ann = self._ann_similar = None
-        if self.config.index == "exact":
+        if self._ix.index == "exact":
             return
-        c = self.config
+        c = self._ix
         for name, attr, n in (("index.npy", "_ann", self.n_items), ("similar-index.npy", "_ann_similar", self.n_items)):
             f = path / name
             if not f.exists():

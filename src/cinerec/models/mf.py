@@ -211,8 +211,8 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         change the user's order and are left out.
         """
         with torch.no_grad():
-            u = self.module.user.weight[torch.as_tensor(users, dtype=torch.int64, device=self.device)]
-            u = u.detach().float().cpu().numpy()
+            rows = self.module.user.weight[torch.as_tensor(users, dtype=torch.int64, device=self.device)]
+            u = rows.detach().float().cpu().numpy()
         if self.biased:
             u = np.hstack([u, np.ones((len(u), 1), np.float32)])
         return u

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,6 +99,7 @@ class TwoStage(Recommender):
 
     name = "two-stage"
     Config = TwoStageConfig
+    config: TwoStageConfig
 
     def __init__(self, config: TwoStageConfig | None = None, *, retriever: Recommender | None = None,
                  ranker: Recommender | None = None) -> None:
@@ -115,8 +116,8 @@ class TwoStage(Recommender):
         # similarity and reasons are the retriever's, features go to whichever takes them.
         retr, rank = MODELS[cfg.retriever], MODELS[cfg.ranker]
         probe = retriever if retriever is not None else cfg.stage("retriever")
-        self.can_score_history = probe.can_score_history  # type: ignore[misc]
-        self.has_item_vectors = probe.has_item_vectors  # type: ignore[misc]
+        self.can_score_history = probe.can_score_history
+        self.has_item_vectors = probe.has_item_vectors
         self.uses_features = retr.uses_features or rank.uses_features  # type: ignore[misc]
         self._features: Any = None
 
@@ -264,8 +265,9 @@ class TwoStage(Recommender):
                 raise DataError(f"{path / stage}: holds a {m.name!r} model of {m.n_users} users and {m.n_items} movies, "
                                 f"not this model's {getattr(self.config, stage)!r} of {self.n_users} x {self.n_items}")
             setattr(self, stage, m)
-        self.can_score_history = self.retriever.can_score_history  # type: ignore[union-attr,misc]
-        self.has_item_vectors = self.retriever.has_item_vectors  # type: ignore[union-attr,misc]
+        retriever = cast(Recommender, self.retriever)  # set by the loop above
+        self.can_score_history = retriever.can_score_history
+        self.has_item_vectors = retriever.has_item_vectors
 
 
 def _spread(cand: np.ndarray, scores: np.ndarray, n_items: int) -> np.ndarray:

@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, cast
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class _Shards:
         from cinerec.training import check_ranks_agree, data_fingerprint
 
         ds = plan.dataset
-        n_users, n_items, n, digest = data_fingerprint(ds.interactions)
+        n_users, n_items, n, digest = cast(tuple[int, int, int, str], data_fingerprint(ds.interactions))
         check_ranks_agree("the run to export", (plan.model_name, n_users, n_items, n, digest, plan.k, plan.step),
                           lambda v: f"model {v[0]} over {v[3]:,} ratings of {v[1]:,} users x {v[2]:,} movies "
                                     f"(hash {v[4]}), top-{v[5]} in chunks of {v[6]}")
@@ -150,7 +150,7 @@ class _Shards:
         """Rank 0's :class:`StoreInfo`, on every rank."""
         box = [info]
         self.dist.broadcast_object_list(box, src=0)
-        return box[0]
+        return cast(StoreInfo, box[0])  # rank 0 always wrote the store before this
 
 
 class ExportPlan:
