@@ -223,11 +223,7 @@ class Recommender(ABC):
         matrix to exclude those. ``candidates`` ``(n, m)`` restricts each user's ranking.
         """
         u = self._check_users(users)
-        if isinstance(exclude, str):
-            if exclude != TRAIN:
-                raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
-            exclude = self._train()
-        seen = exclude.seen if isinstance(exclude, Interactions) else exclude
+        seen = self._exclusion(exclude)
         items_out, scores_out = [], []
         for sl in chunks(len(u), self.chunk_size):
             uu = u[sl]
@@ -242,6 +238,14 @@ class Recommender(ABC):
         if not items_out:
             return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
         return np.concatenate(items_out), np.concatenate(scores_out)
+
+    def _exclusion(self, exclude: Interactions | sp.csr_matrix | str | None) -> sp.csr_matrix | None:
+        """The ``(n_users, n_items)`` CSR of movies never to return, from ``recommend``'s ``exclude``."""
+        if isinstance(exclude, str):
+            if exclude != TRAIN:
+                raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
+            exclude = self._train()
+        return exclude.seen if isinstance(exclude, Interactions) else exclude
 
     # -- cold start, similarity and reasons ---------------------------------------------
 

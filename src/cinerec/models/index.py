@@ -284,11 +284,7 @@ class IndexedRecommender(Recommender):
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         u = self._check_users(users)
-        if isinstance(exclude, str):
-            if exclude != TRAIN:
-                raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
-            exclude = self._train()
-        seen = exclude.seen if isinstance(exclude, Interactions) else exclude
+        seen = self._exclusion(exclude)
         items = np.full((len(u), k), -1, np.int32)
         scores = np.full((len(u), k), -np.inf, np.float32)
         for sl in chunks(len(u), self.chunk_size):

@@ -192,11 +192,7 @@ class TwoStage(Recommender):
         self._check_k(k)
         retriever, _ = self._stages()
         u = self._check_users(users)
-        if isinstance(exclude, str):
-            if exclude != TRAIN:
-                raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
-            exclude = self._train()
-        seen = exclude.seen if isinstance(exclude, Interactions) else exclude
+        seen = self._exclusion(exclude)
         items = np.full((len(u), k), -1, np.int32)
         scores = np.full((len(u), k), -np.inf, np.float32)
         for sl in chunks(len(u), self.chunk_size):
