@@ -13,6 +13,7 @@ A flag means the same thing on every command that takes it:
 ``--quiet``                  no progress bars and no chatter on stderr.
 ``--run DIR``                a run folder to read (written by ``train`` or ``quickstart``).
 ``--run-model NAME``         which of that run's saved models to use (never ``--model``).
+``--tune TRIALS``            search the model's settings first, on a carve-out of the training part.
 
 The functions below turn those flags into values: the model, the protocol. They check
 every name and value before any data is read, so a typo costs no waiting. Only the
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Data", "Model", "ConfigFile", "Set", "Protocol", "ProtocolOption", "Seed", "Json", "Quiet", "RunDir",
     "RunModel", "complete_model_name", "complete_protocol_name", "read_config_file", "make_model",
-    "default_protocol", "make_protocol", "protocol_for",
+    "default_protocol", "make_protocol", "protocol_for", "Tune", "check_tune",
 ]
 
 
@@ -181,3 +182,19 @@ def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: s
     from cinerec.evaluation.protocols import get_protocol
 
     return get_protocol(name, **options)
+
+
+# -- tuning: --tune TRIALS on evaluate, train and run -----------------------------------------
+
+Tune = Annotated[int | None, typer.Option(
+    "--tune", metavar="TRIALS", show_default=False,
+    help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
+         "training part; the test part is never used. The chosen settings are printed and kept.")]
+
+
+def check_tune(trials: int | None) -> None:
+    """Refuse a tuning budget below one trial, in one line, before any data is read."""
+    from cinerec.errors import ConfigError
+
+    if trials is not None and trials < 1:
+        raise ConfigError(f"--tune {trials}: a tuning budget must be at least 1 trial")
