@@ -48,7 +48,7 @@ from typing import Any, Mapping
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError
 
-__all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "tune_with_bar", "paired"]
+__all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired"]
 
 _TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "reference")
 
@@ -395,21 +395,6 @@ def _strip(message: str) -> str:
 # -- running a study ------------------------------------------------------------------------
 
 
-def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
-                  minutes: float | None, seed: int, base: Mapping[str, Any] | None = None) -> Any:
-    """:func:`cinerec.tuning.tune` with a progress bar: each trial, its figure and the best so far."""
-    from cinerec.progress import bar
-    from cinerec.tuning import tune
-
-    with bar(trials, f"tune {label} (seed {seed})", unit="trial") as b:
-        def step(number: int, value: float, best: float) -> None:
-            b.update(1)
-            b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}")
-
-        return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
-                    base=base, progress=step)
-
-
 def paired(a: Any, b: Any) -> dict[str, Any]:
     """``a`` against ``b`` on the same users: the mean per-user difference and its paired standard error.
 
@@ -485,7 +470,7 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.runs import finish_run, save_dataset, save_model
-    from cinerec.tuning import objective
+    from cinerec.tuning import objective, tune_with_bar
 
     t_start = time.perf_counter()
     with progress.silenced(quiet):

@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Param", "Tuned", "tune", "carve", "objective"]
+__all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "objective"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,20 @@ def tune(
     best = {key: study.best_params[key] for key in space}
     model = _with_features(create(name, {**fixed, **best}), data).fit(train)
     return Tuned(model, best, metric, direction, float(study.best_value), float(history[0][metric]), history, seconds)
+
+
+def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
+                  minutes: float | None, seed: int, base: Mapping[str, Any] | None = None) -> Tuned:
+    """:func:`tune` with a progress bar: each trial, its figure and the best so far."""
+    from cinerec.progress import bar
+
+    with bar(trials, f"tune {label} (seed {seed})", unit="trial") as b:
+        def step(number: int, value: float, best: float) -> None:
+            b.update(1)
+            b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}")
+
+        return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
+                    base=base, progress=step)
 
 
 def _in_range(defaults: Mapping[str, Any], space: Mapping[str, Param]) -> dict[str, Any]:

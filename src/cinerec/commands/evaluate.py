@@ -5,6 +5,8 @@
     cinerec evaluate --data ml-100k --model itemknn --protocol random-full --set neighbors=50 --json
 """
 
+from typing import Any
+
 from cinerec.commands import flags
 
 __all__ = ["evaluate"]
@@ -18,12 +20,14 @@ def evaluate(
     config: flags.ConfigFile = None,
     set_: flags.Set = None,
     seed: flags.Seed = 0,
+    tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
     """Fit a model and measure it under a named protocol.
 
-    Prints the figures with the protocol beside them; nothing is saved.
+    Prints the figures with the protocol beside them; nothing is saved. --tune searches
+    the settings first, on a validation carve-out of the training part.
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
@@ -32,14 +36,42 @@ def evaluate(
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
+    flags.check_tune(tune)
 
     with progress.silenced(quiet):
         dataset = load(data, progress=True)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)
-        result = prepared_protocol.prepare(dataset, seed=seed).evaluate(recommender)
+        prepared = prepared_protocol.prepare(dataset, seed=seed)
+        tuned = None
+        if tune is not None:
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet)
+            if prepared.valid is None:  # fitted on the training part already
+                recommender = tuned.model
+            else:  # refitted with the validation part, for early stopping
+                recommender = _with(recommender, tuned.settings)
+        result = prepared.evaluate(recommender)
     if json:
-        print_json({"data": data, **result.to_dict()})
+        print_json({"data": data, **result.to_dict(), **({"tuning": tuned.to_dict()} if tuned else {})})
     else:
         print_leaderboard([result])
+
+
+def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool) -> Any:
+    """``--tune``: search ``model``'s settings on the protocol's carve-out of the training part."""
+    from cinerec.commands.show import say
+    from cinerec.tuning import tune_with_bar
+
+    tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
+                          trials=trials, minutes=None, seed=seed, base=model.config.to_dict())
+    say(f"tuned {model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
+        f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s)", quiet)
+    return tuned
+
+
+def _with(model: Any, settings: dict[str, Any]) -> Any:
+    """A new, unfitted ``model`` with ``settings`` changed."""
+    from cinerec.models import create
+
+    return create(model.name, {**model.config.to_dict(), **settings})

@@ -31,6 +31,7 @@ def train(
     seed: flags.Seed = 0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result.")] = False,
+    tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -50,6 +51,7 @@ def train(
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
+    flags.check_tune(tune)
     if (out / "run.json").exists() and not resume:
         raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
 
@@ -59,10 +61,17 @@ def train(
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
+        prepared = prepared_protocol.prepare(dataset, seed=seed)
+        tuned = None
+        if tune is not None:  # the winner is trained afresh below, with checkpoints
+            from cinerec.commands.evaluate import _tune, _with
+
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main)
+            recommender = _with(recommender, tuned.settings)
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
-        result = prepared_protocol.prepare(dataset, seed=seed).evaluate(recommender)
+        result = prepared.evaluate(recommender)
     if not main:
         return
     history = recommender.history if isinstance(recommender, NeuralRecommender) else []
@@ -71,12 +80,14 @@ def train(
     meta = {
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
+        **({"tuning": tuned.to_dict()} if tuned else {}),
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
     finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history))
     if json:
-        print_json({"data": data, **result.to_dict(), "run": str(out)})
+        print_json({"data": data, **result.to_dict(), "run": str(out),
+                    **({"tuning": tuned.to_dict()} if tuned else {})})
         return
     print_leaderboard([result])
     say(f"run saved to {out}", quiet)
