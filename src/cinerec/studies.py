@@ -312,9 +312,9 @@ class _Reader:
         # [export]
         export_k = None
         if "export" in values:
-            e = self.table(values, "export")
-            self.known(("export",), e, ("k",))
-            export_k = e.get("k", 50)
+            ex = self.table(values, "export")
+            self.known(("export",), ex, ("k",))
+            export_k = ex.get("k", 50)
             if isinstance(export_k, bool) or not isinstance(export_k, int) or not 1 <= export_k <= 1000:
                 raise self.fail(("export",), "k", f"{export_k!r}: expected a whole number from 1 to 1000")
         # [reference]
@@ -519,7 +519,7 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
         if study.reference and first.per_user and study.reference.metric in first.per_user:
             metric = study.reference.metric
         lower = metric.split("@")[0] in LOWER_IS_BETTER
-        board_models = []
+        board_models: list[dict[str, Any]] = []
         for spec in study.models:
             per_seed = results[spec.label]
             values: dict[str, list[float]] = {}
