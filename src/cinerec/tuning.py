@@ -184,7 +184,8 @@ def tune(
         return value if math.isfinite(value) else (-math.inf if direction == "maximize" else math.inf)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(_in_range(defaults, space))
     start = time.perf_counter()
     callbacks = []

@@ -94,7 +94,7 @@ def _mean(per_user: np.ndarray, n_rel: np.ndarray, as_array: bool = False) -> An
 def hit_rate(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """HR@K: share of users with at least one relevant movie among their first ``k``."""
     hit, n_rel = hits(ranked, truth, k)
-    return _mean(hit.any(axis=1).astype(np.float64), n_rel, per_user)
+    return _mean(np.asarray(hit.any(axis=1), dtype=np.float64), n_rel, per_user)
 
 
 def _discounts(k: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, cast
 
 import numpy as np
 
@@ -159,9 +159,9 @@ class Prepared:
             )
         t1 = time.perf_counter()
         values = self.protocol.measure(self, model, per_user=per_user)
-        users = None
+        users: dict[str, np.ndarray] | None = None
         if per_user:
-            users = {k: v for k, v in values.items() if isinstance(v, np.ndarray)}
+            users = {k: np.asarray(v) for k, v in values.items() if isinstance(v, np.ndarray)}
             if self.protocol.needs_ratings:  # RMSE over ratings is not the mean of users' RMSEs
                 values = self.protocol.measure(self, model)
             else:  # a ranking metric is the mean of its per-user values
@@ -296,7 +296,7 @@ class LooSampled(Protocol):
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
@@ -326,11 +326,11 @@ class LooFull(Protocol):
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.train)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
-        ranks = _full_ranks(model, prepared.users, prepared.truth, prepared.train)
+        ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.train)
         out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
@@ -382,7 +382,7 @@ class RandomFull(Protocol):
         truth = prepared.test.seen[prepared.users]
         ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.train)
         unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
             out[f"recall@{k}"] = M.recall(ranked, truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, truth, k, per_user=per_user)
