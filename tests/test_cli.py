@@ -16,7 +16,7 @@ from cinerec.cli import app, main
 from cinerec.runs import open_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-FIGURES = {"data info", "evaluate", "train", "recommend", "export", "quickstart"}
+FIGURES = {"data info", "evaluate", "train", "recommend", "export", "quickstart", "run"}
 RUN_READERS = {"recommend", "export", "serve"}
 
 
@@ -42,13 +42,13 @@ def _options(cmd) -> dict[str, object]:
 
 def test_every_command_is_there():
     assert set(_commands()) == {"data fetch", "data info", "data synthesize", "quickstart", "evaluate", "train",
-                                "recommend", "export", "serve"}
+                                "recommend", "export", "serve", "run"}
 
 
 def test_a_flag_means_the_same_on_every_command():
     commands = _commands()
     shared = ["--data", "--model", "--config", "--set", "--protocol", "--protocol-option", "--seed", "--json",
-              "--quiet", "--run", "--run-model"]
+              "--quiet", "--run", "--run-model", "--tune"]
     for flag in shared:
         params = {name: _options(cmd)[flag] for name, cmd in commands.items() if flag in _options(cmd)}
         assert params, flag

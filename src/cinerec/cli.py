@@ -17,7 +17,7 @@ import typer
 from click import exceptions as click_errors
 
 import cinerec
-from cinerec.commands import data, evaluate, export, quickstart, recommend, serve, train
+from cinerec.commands import data, evaluate, export, quickstart, recommend, run, serve, train
 from cinerec.errors import CinerecError
 
 __all__ = ["app", "main"]
@@ -40,6 +40,7 @@ app.command("quickstart")(quickstart.quickstart)
 app.add_typer(data_app)
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
+app.command("run")(run.run)
 app.command("recommend")(recommend.recommend)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)

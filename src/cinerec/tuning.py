@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Param", "Tuned", "tune", "carve", "objective"]
+__all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "objective"]
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ def tune(
         return value if math.isfinite(value) else (-math.inf if direction == "maximize" else math.inf)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(_in_range(defaults, space))
     start = time.perf_counter()
     callbacks = []
@@ -195,6 +196,20 @@ def tune(
     best = {key: study.best_params[key] for key in space}
     model = _with_features(create(name, {**fixed, **best}), data).fit(train)
     return Tuned(model, best, metric, direction, float(study.best_value), float(history[0][metric]), history, seconds)
+
+
+def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
+                  minutes: float | None, seed: int, base: Mapping[str, Any] | None = None) -> Tuned:
+    """:func:`tune` with a progress bar: each trial, its figure and the best so far."""
+    from cinerec.progress import bar
+
+    with bar(trials, f"tune {label} (seed {seed})", unit="trial") as b:
+        def step(number: int, value: float, best: float) -> None:
+            b.update(1)
+            b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}")
+
+        return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
+                    base=base, progress=step)
 
 
 def _in_range(defaults: Mapping[str, Any], space: Mapping[str, Param]) -> dict[str, Any]:

@@ -7,6 +7,8 @@
     cinerec evaluate --data my-log.csv --model als --protocol loo-full
 """
 
+from typing import Any
+
 from cinerec.commands import flags
 
 __all__ = ["evaluate"]
@@ -29,6 +31,7 @@ def evaluate(
     kcore: flags.KCore = None,
     implicit: flags.Implicit = False,
     liked_threshold: flags.LikedThreshold = None,
+    tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -36,6 +39,7 @@ def evaluate(
 
     Prints the figures with the protocol beside them; nothing is saved. Under a ranking
     protocol popularity is measured on the same split too, and a model below it is said to be.
+    --tune searches the settings first, on a validation carve-out of the training part.
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
@@ -46,6 +50,7 @@ def evaluate(
     filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
                                  kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     source = flags.data_source(data, columns, catalog)
+    flags.check_tune(tune)
 
     with progress.silenced(quiet):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
@@ -53,12 +58,39 @@ def evaluate(
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
+        tuned = None
+        if tune is not None:
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet)
+            if prepared.valid is None:  # fitted on the training part already
+                recommender = tuned.model
+            else:  # refitted with the validation part, for early stopping
+                recommender = _with(recommender, tuned.settings)
         result = prepared.evaluate(recommender)
         notes, floor = flags.popularity_floor(prepared, result)
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
-        print_json({"data": data, **result.to_dict(), **extra, "dataset": record})
+        print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
+                    **({"tuning": tuned.to_dict()} if tuned else {})})
     else:
         print_leaderboard([result])
         for line in notes:
             print(f"note: {line}")
+
+
+def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool) -> Any:
+    """``--tune``: search ``model``'s settings on the protocol's carve-out of the training part."""
+    from cinerec.commands.show import say
+    from cinerec.tuning import tune_with_bar
+
+    tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
+                          trials=trials, minutes=None, seed=seed, base=model.config.to_dict())
+    say(f"tuned {model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
+        f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s)", quiet)
+    return tuned
+
+
+def _with(model: Any, settings: dict[str, Any]) -> Any:
+    """A new, unfitted ``model`` with ``settings`` changed."""
+    from cinerec.models import create
+
+    return create(model.name, {**model.config.to_dict(), **settings})

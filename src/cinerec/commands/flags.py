@@ -18,6 +18,7 @@ A flag means the same thing on every command that takes it:
 ``--min-year``, ``--max-year``, ``--top-users``, ``--top-movies``, ``--kcore``,
 ``--implicit``, ``--liked-threshold``   filters, applied right after reading, in the one
                              order of :mod:`cinerec.data.filters`.
+``--tune TRIALS``            search the model's settings first, on a carve-out of the training part.
 
 The functions below turn those flags into values: the model, the protocol. They check
 every name and value before any data is read, so a typo costs no waiting. Only the
@@ -40,7 +41,7 @@ __all__ = [
     "RunModel", "complete_model_name", "complete_protocol_name", "read_config_file", "make_model",
     "default_protocol", "make_protocol", "protocol_for",
     "Columns", "CatalogFile", "MinYear", "MaxYear", "TopUsers", "TopMovies", "KCore", "Implicit", "LikedThreshold",
-    "make_filters", "data_source", "load_data", "popularity_floor",
+    "make_filters", "data_source", "load_data", "popularity_floor", "Tune", "check_tune",
 ]
 
 
@@ -289,3 +290,19 @@ def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
         return [], None
     floor = prepared.evaluate(create("popularity"))
     return below_popularity([result, floor]), floor
+
+
+# -- tuning: --tune TRIALS on evaluate, train and run -----------------------------------------
+
+Tune = Annotated[int | None, typer.Option(
+    "--tune", metavar="TRIALS", show_default=False,
+    help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
+         "training part; the test part is never used. The chosen settings are printed and kept.")]
+
+
+def check_tune(trials: int | None) -> None:
+    """Refuse a tuning budget below one trial, in one line, before any data is read."""
+    from cinerec.errors import ConfigError
+
+    if trials is not None and trials < 1:
+        raise ConfigError(f"--tune {trials}: a tuning budget must be at least 1 trial")

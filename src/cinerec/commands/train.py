@@ -41,6 +41,7 @@ def train(
     liked_threshold: flags.LikedThreshold = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result.")] = False,
+    tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -62,6 +63,7 @@ def train(
     filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
                                  kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     source = flags.data_source(data, columns, catalog)
+    flags.check_tune(tune)
     if (out / "run.json").exists() and not resume:
         raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
 
@@ -71,10 +73,16 @@ def train(
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
+        prepared = prepared_protocol.prepare(dataset, seed=seed)
+        tuned = None
+        if tune is not None:  # the winner is trained afresh below, with checkpoints
+            from cinerec.commands.evaluate import _tune, _with
+
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main)
+            recommender = _with(recommender, tuned.settings)
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
-        prepared = prepared_protocol.prepare(dataset, seed=seed)
         result = prepared.evaluate(recommender)
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
@@ -86,13 +94,15 @@ def train(
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
         "dataset": record, "below_popularity": notes,
+        **({"tuning": tuned.to_dict()} if tuned else {}),
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
     finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
-        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record})
+        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
+                    **({"tuning": tuned.to_dict()} if tuned else {})})
         return
     print_leaderboard([result])
     for line in notes:

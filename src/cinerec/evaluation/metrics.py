@@ -11,7 +11,9 @@ Conventions shared by the ranking metrics:
 * ``k`` cuts each list to its first ``k`` columns (``None``: use all ``K``).
 * A per-user value is computed for every row, and the metric is its mean over the users
   with at least one relevant movie; rows with none are left out. With no such user at
-  all the metric is ``nan``.
+  all the metric is ``nan``. ``per_user=True`` returns the ``(n,) float64`` per-user
+  values instead (``nan`` for a row with no relevant movie), whose :func:`user_mean` is
+  the metric; paired comparisons of two models use them.
 
 Nothing here calls a model, rounds or prints.
 """
@@ -25,7 +27,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "hits", "hit_rate", "ndcg", "recall", "precision", "mrr", "coverage",
-    "categorical_accuracy", "hit_rate_of_ranks", "mrr_of_ranks", "rmse", "mae",
+    "categorical_accuracy", "hit_rate_of_ranks", "mrr_of_ranks", "rmse", "mae", "user_mean",
 ]
 
 
@@ -77,23 +79,29 @@ def hits(ranked: Any, truth: sp.spmatrix | np.ndarray, k: int | None = None) -> 
     return hit & (r >= 0), n_rel
 
 
-def _mean(per_user: np.ndarray, n_rel: np.ndarray) -> float:
-    keep = n_rel > 0
-    return float(per_user[keep].mean()) if keep.any() else float("nan")
+def user_mean(per_user: Any) -> float:
+    """The metric from per-user values: their mean, ``nan`` entries (no relevant movie) left out."""
+    v = np.asarray(per_user, dtype=np.float64)
+    keep = ~np.isnan(v)
+    return float(v[keep].mean()) if keep.any() else float("nan")
 
 
-def hit_rate(ranked: Any, truth: Any, k: int | None = None) -> float:
+def _mean(per_user: np.ndarray, n_rel: np.ndarray, as_array: bool = False) -> Any:
+    values = np.where(n_rel > 0, per_user.astype(np.float64), np.nan)
+    return values if as_array else user_mean(values)
+
+
+def hit_rate(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """HR@K: share of users with at least one relevant movie among their first ``k``."""
     hit, n_rel = hits(ranked, truth, k)
-    # asarray: numpy's stubs type any(axis=...) as "array or scalar"; on (n, k) it is (n,).
-    return _mean(np.asarray(hit.any(axis=1), dtype=np.float64), n_rel)
+    return _mean(np.asarray(hit.any(axis=1), dtype=np.float64), n_rel, per_user)
 
 
 def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0)
 
 
-def ndcg(ranked: Any, truth: Any, k: int | None = None) -> float:
+def ndcg(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """NDCG@K with binary relevance and a log2 discount.
 
     ``DCG = Σ_{j=1..k} rel_j / log2(j + 1)``; the ideal DCG puts ``min(|truth|, k)``
@@ -105,29 +113,29 @@ def ndcg(ranked: Any, truth: Any, k: int | None = None) -> float:
     disc = _discounts(kk)
     dcg = hit.astype(np.float64) @ disc
     ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, kk)]
-    per_user = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
-    return _mean(per_user, n_rel)
+    values = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+    return _mean(values, n_rel, per_user)
 
 
-def recall(ranked: Any, truth: Any, k: int | None = None) -> float:
+def recall(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """Recall@K: relevant movies among the first ``k``, divided by ``|truth|``."""
     hit, n_rel = hits(ranked, truth, k)
-    per_user = hit.sum(axis=1) / np.maximum(n_rel, 1)
-    return _mean(per_user, n_rel)
+    values = hit.sum(axis=1) / np.maximum(n_rel, 1)
+    return _mean(values, n_rel, per_user)
 
 
-def precision(ranked: Any, truth: Any, k: int | None = None) -> float:
+def precision(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """Precision@K: relevant movies among the first ``k``, divided by ``k``.
 
     ``k`` is the list length asked for (padding counts as a miss), so a user offered
     fewer than ``k`` movies is not rewarded for it.
     """
     hit, n_rel = hits(ranked, truth, k)
-    per_user = hit.sum(axis=1) / max(hit.shape[1], 1)
-    return _mean(per_user, n_rel)
+    values = hit.sum(axis=1) / max(hit.shape[1], 1)
+    return _mean(values, n_rel, per_user)
 
 
-def mrr(ranked: Any, truth: Any, k: int | None = None) -> float:
+def mrr(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool = False) -> Any:
     """Mean reciprocal rank: ``1 / rank`` of the first relevant movie, 0 if none.
 
     Uncut over the ranking given (``k=None``): pass a full ranking for the textbook MRR,
@@ -135,8 +143,8 @@ def mrr(ranked: Any, truth: Any, k: int | None = None) -> float:
     """
     hit, n_rel = hits(ranked, truth, k)
     first = hit.argmax(axis=1)
-    per_user = np.where(hit.any(axis=1), 1.0 / (first + 1.0), 0.0)
-    return _mean(per_user, n_rel)
+    values = np.where(hit.any(axis=1), 1.0 / (first + 1.0), 0.0)
+    return _mean(values, n_rel, per_user)
 
 
 def coverage(ranked: Any, n_items: int, k: int | None = None) -> float:
@@ -185,13 +193,15 @@ def hit_rate_of_ranks(ranks: Any, k: int) -> float:
     return float(np.mean(r <= k)) if len(r) else float("nan")
 
 
-def mrr_of_ranks(ranks: Any) -> float:
+def mrr_of_ranks(ranks: Any, *, per_user: bool = False) -> Any:
     """MRR from ranks: ``mean(1 / rank)`` of each user's one held-out movie, uncut.
 
     ``ranks`` is ``(n,) int`` 1-based; equal to :func:`mrr` of full rankings. ``nan``
-    for no users.
+    for no users. ``per_user=True``: the ``(n,)`` values ``1 / rank``.
     """
     r = _ranks(ranks)
+    if per_user:
+        return 1.0 / r
     return float(np.mean(1.0 / r)) if len(r) else float("nan")
 
 
@@ -205,13 +215,31 @@ def _pair(pred: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:
     return p, t
 
 
-def rmse(pred: Any, truth: Any) -> float:
-    """Root mean squared error ``sqrt(mean((pred − truth)²))`` over ``(n,)`` ratings."""
+def _by_user(errors: np.ndarray, users: Any) -> np.ndarray:
+    """Mean of ``errors`` per user: ``(max(users) + 1,)``, ``nan`` for a user with no rating."""
+    u = np.asarray(users).astype(np.int64).ravel()
+    if u.shape != errors.shape:
+        raise ValueError(f"users ({len(u)}) and ratings ({len(errors)}) differ in length")
+    n = np.bincount(u)
+    total = np.bincount(u, weights=errors, minlength=len(n))
+    return np.divide(total, n, out=np.full(len(n), np.nan), where=n > 0)
+
+
+def rmse(pred: Any, truth: Any, users: Any = None) -> Any:
+    """Root mean squared error ``sqrt(mean((pred − truth)²))`` over ``(n,)`` ratings.
+
+    With ``users`` (``(n,) int``, whose rating each is), the per-user RMSE instead, indexed
+    by user (``nan`` for a user with no rating).
+    """
     p, t = _pair(pred, truth)
+    if users is not None:
+        return np.sqrt(_by_user((p - t) ** 2, users))
     return float(np.sqrt(np.mean((p - t) ** 2)))
 
 
-def mae(pred: Any, truth: Any) -> float:
-    """Mean absolute error ``mean(|pred − truth|)`` over ``(n,)`` ratings."""
+def mae(pred: Any, truth: Any, users: Any = None) -> Any:
+    """Mean absolute error ``mean(|pred − truth|)`` over ``(n,)`` ratings (per user with ``users``)."""
     p, t = _pair(pred, truth)
+    if users is not None:
+        return _by_user(np.abs(p - t), users)
     return float(np.mean(np.abs(p - t)))

@@ -53,6 +53,10 @@ class Result:
         seconds_fit, seconds_eval: wall-clock time of fitting and of scoring + metrics.
         seed: the seed of the split and of the candidate sampling.
         options: the protocol's options (e.g. ``{"fold": "u1"}``).
+        per_user: with ``evaluate(..., per_user=True)``: metric name → ``(n_users,)``
+            per-user values (``nan`` where a user has no relevant movie), aligned with
+            ``Prepared.users``, for the metrics that are means over users. Not in
+            :meth:`to_dict`.
     """
 
     protocol: str
@@ -63,6 +67,7 @@ class Result:
     seconds_eval: float
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    per_user: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values: the fields above, with metrics as a nested mapping."""
@@ -111,7 +116,8 @@ class Prepared:
     def n_users(self) -> int:
         return len(self.users)
 
-    def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None) -> Result:
+    def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None,
+                 per_user: bool = False) -> Result:
         """Fit ``model`` on :attr:`train` (with :attr:`valid`) and measure it on :attr:`test`.
 
         Args:
@@ -122,6 +128,8 @@ class Prepared:
                 model is fitted regardless). With several official folds the model is
                 refitted on every fold whatever ``fit`` says.
             label: the name shown for the model (default ``model.name``).
+            per_user: also keep each user's values (:attr:`Result.per_user`); not with
+                several official folds.
 
         Returns:
             The :class:`Result`, protocol named.
@@ -150,12 +158,19 @@ class Prepared:
                 f"{self.train.n_users} x {self.train.n_items}; fit it on the split's training data"
             )
         t1 = time.perf_counter()
-        values = self.protocol.measure(self, model)
+        values = self.protocol.measure(self, model, per_user=per_user)
+        users: dict[str, np.ndarray] | None = None
+        if per_user:
+            users = {k: np.asarray(v) for k, v in values.items() if isinstance(v, np.ndarray)}
+            if self.protocol.needs_ratings:  # RMSE over ratings is not the mean of users' RMSEs
+                values = self.protocol.measure(self, model)
+            else:  # a ranking metric is the mean of its per-user values
+                values = {k: (M.user_mean(v) if isinstance(v, np.ndarray) else v) for k, v in values.items()}
         t2 = time.perf_counter()
         opts = self.protocol.options()
         if self.fold is not None:
             opts["fold"] = self.fold
-        return Result(self.protocol.name, name, values, self.n_users, t1 - t0, t2 - t1, self.seed, opts)
+        return Result(self.protocol.name, name, values, self.n_users, t1 - t0, t2 - t1, self.seed, opts, users)
 
 
 class Protocol:
@@ -256,8 +271,12 @@ class Protocol:
         """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``."""
         raise CapabilityError(f"protocol {self.name} cannot prepare a split")  # pragma: no cover
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
-        """The metrics of a fitted ``model`` on ``prepared.test``."""
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
+        """The metrics of a fitted ``model`` on ``prepared.test``.
+
+        With ``per_user``, a metric that is a mean over users comes as its ``(n_users,)``
+        per-user values instead (aligned with ``prepared.users``); the others stay numbers.
+        """
         raise CapabilityError(f"protocol {self.name} has no metrics")  # pragma: no cover
 
     def describe(self) -> str:
@@ -355,12 +374,12 @@ class LooSampled(Protocol):
                 f"active users (--top-users, --kcore){advice}"
             )
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
-            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
-            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
+            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
         return out
 
 
@@ -385,15 +404,14 @@ class LooFull(Protocol):
         users, truth = _held_out(split.test)
         return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth)
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.train)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
-            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k)
-            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k)
-        truth = cast(np.ndarray, prepared.truth)  # this protocol's prepare() always holds one movie out per user
-        ranks = _full_ranks(model, prepared.users, truth, prepared.train)
-        out["mrr"] = M.mrr_of_ranks(ranks)
+            out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
+        ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.train)
+        out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
 
@@ -439,17 +457,17 @@ class RandomFull(Protocol):
         users = np.unique(split.test.users).astype(np.int64)
         return Prepared(self, seed, split.train, split.test, split.valid, users)
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         kmax = max(self.ks)
         truth = prepared.test.seen[prepared.users]
         ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.train)
         unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for k in self.ks:
-            out[f"recall@{k}"] = M.recall(ranked, truth, k)
-            out[f"ndcg@{k}"] = M.ndcg(ranked, truth, k)
-            out[f"hr@{k}"] = M.hit_rate(ranked, truth, k)
-            out[f"precision@{k}"] = M.precision(ranked, truth, k)
+            out[f"recall@{k}"] = M.recall(ranked, truth, k, per_user=per_user)
+            out[f"ndcg@{k}"] = M.ndcg(ranked, truth, k, per_user=per_user)
+            out[f"hr@{k}"] = M.hit_rate(ranked, truth, k, per_user=per_user)
+            out[f"precision@{k}"] = M.precision(ranked, truth, k, per_user=per_user)
         for k in self.ks:
             out[f"cat_acc@{k}"] = M.categorical_accuracy(unfiltered, truth, k)
         return out
@@ -518,8 +536,8 @@ class RatingsFold(Protocol):
             return parts[0]
         return dataclasses.replace(parts[0], folds=tuple(parts), fold=None)
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
-        return _rating_metrics(prepared.test, model)
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
+        return _rating_metrics(prepared, model, per_user)
 
 
 class RatingsRandom(Protocol):
@@ -547,12 +565,16 @@ class RatingsRandom(Protocol):
         split = random_split(dataset.interactions, test=float(self.test), valid=float(self.valid), seed=seed)
         return Prepared(self, seed, split.train, split.test, split.valid, np.unique(split.test.users).astype(np.int64))
 
-    def measure(self, prepared: Prepared, model: Recommender) -> dict[str, float]:
-        return _rating_metrics(prepared.test, model)
+    def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
+        return _rating_metrics(prepared, model, per_user)
 
 
-def _rating_metrics(test: Interactions, model: Recommender) -> dict[str, float]:
+def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
+    test = prepared.test
     pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
+    if per_user:  # each user's own RMSE and MAE over their test ratings
+        return {"rmse": M.rmse(pred, test.ratings, test.users)[prepared.users],
+                "mae": M.mae(pred, test.ratings, test.users)[prepared.users]}
     return {"rmse": M.rmse(pred, test.ratings), "mae": M.mae(pred, test.ratings)}
 
 

@@ -1,0 +1,55 @@
+"""``cinerec run``: a whole study from one TOML file, into a run folder.
+
+    cinerec run studies/mlp-ml100k.toml --out runs/mlp
+    cinerec run studies/ncf-ml25m.toml --data ./ml-25m --out runs/ncf --json
+    cinerec run my-study.toml --out runs/mine --tune 20
+
+The file names the data and its filters, the protocol and its seeds, the models and
+their settings, and optionally a tuning budget, an export and the study's own figure
+(``cinerec.studies``). ``--data`` replaces the file's source, ``--tune`` its number of
+trials.
+"""
+
+import typing
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cinerec.commands import flags
+
+__all__ = ["run"]
+
+
+def run(
+    study: Annotated[Path, typer.Argument(metavar="STUDY.toml", show_default=False,
+                                          help="The study file (see studies/ for examples).")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, help="The run folder to write.")],
+    data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
+    tune: flags.Tune = None,
+    json: flags.Json = False,
+    quiet: flags.Quiet = False,
+) -> None:
+    """Run a study file: every model on every seed, the leaderboard, the best model refitted.
+
+    --data replaces the file's [data] source; --tune replaces its [tune] trials.
+    """
+    from cinerec.commands.show import print_json, print_table, say
+    from cinerec.studies import Study, leaderboard_rows, run_study
+
+    flags.check_tune(tune)
+    # Every key and value of the file is checked before the (slow) data load.
+    spec = Study.from_toml(study, data=data, trials=tune)
+    board = run_study(spec, out, quiet=quiet)
+    if json:
+        print_json(board)
+        return
+    title, head, rows = leaderboard_rows(board)
+    print_table(head, rows, title=title)
+    ref = board["reference"]
+    if ref:
+        best = next(r for r in board["models"] if r["label"] == board["best"])
+        ours = best["metrics"].get(ref["metric"])
+        figure = "not measured by this protocol" if ours is None else f"{ours['mean']:.4f}"
+        print(f"the study: {ref['metric']} {ref['value']}; ours ({board['best']}): {figure}")
+    say(f"run saved to {out}" + (f"; store {board['store']}" if board.get("store") else ""), quiet)

@@ -1,0 +1,673 @@
+"""A study as data: one TOML file names the source, the filters, the protocol and its seeds,
+the models with their settings, the tuning budget, the export and the published figure.
+
+    [data]
+    source = "ml-100k"
+    min_year = 1990                 # the filter keys, named as the command-line flags
+
+    [protocol]
+    name = "loo-sampled"
+    seeds = [0, 1, 2]
+    n_negatives = 99                # the protocol's own options
+
+    [models.ease]                   # a registered model, its settings in the table
+    regularization = 300
+
+    [models.neumf-small]            # a second variant: any label, the model named inside
+    model = "neumf"
+    factors = 8
+
+    [models.blend.settings.bpmf]    # a blend's members in nested tables
+    factors = 12
+
+    [tune]                          # optional: search settings on a validation carve-out
+    trials = 20                     # and/or minutes = 10; models = ["ease"] (default: every
+                                    # model that declares a search space)
+    [export]                        # optional: write the store into the run folder
+    k = 10
+
+    [reference]                     # optional: the study's own published figure
+    metric = "hr@10"
+    value = 0.946
+    source = "He et al., WWW 2017"
+
+:meth:`Study.from_toml` checks everything before any data is read: an unknown key or
+table, a bad value, a missing source or a zero tuning budget is refused in one line that
+names the file, the line and the key. :func:`run_study` (``cinerec run``) runs it and
+writes the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from cinerec.data.filters import Filters
+from cinerec.errors import CinerecError, ConfigError
+
+__all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired"]
+
+_TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "reference")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One ``[models.LABEL]`` table: the label shown, the registered model, its settings."""
+
+    label: str
+    model: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "model": self.model, "settings": dict(self.settings)}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The study's own published figure, printed beside ours."""
+
+    metric: str
+    value: float
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything one study runs, read from a TOML file and checked.
+
+    Attributes:
+        path: the study file.
+        title: a heading for the report (default: the file's name).
+        notes: free text printed in the report (e.g. what the study did that is not reproduced).
+        source: the ratings (a release name, folder or zip); ``--data`` overrides it.
+        filters: the ``[data]`` filters, applied before any split.
+        protocol: the protocol's name; ``protocol_options`` its options.
+        seeds: every seed the protocol is prepared with (split, candidates, models).
+        models: the models, in file order.
+        trials, minutes: the tuning budget (both ``None``: no tuning).
+        tune_models: the labels tuned (default: every model with a search space).
+        export_k: recommendations per user in the store, or ``None`` for no store.
+        reference: the study's own figure, or ``None``.
+    """
+
+    path: Path
+    source: str
+    protocol: str
+    title: str = ""
+    notes: str = ""
+    filters: Filters = field(default_factory=Filters)
+    protocol_options: Mapping[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    models: tuple[ModelSpec, ...] = ()
+    trials: int | None = None
+    minutes: float | None = None
+    tune_models: tuple[str, ...] | None = None
+    export_k: int | None = None
+    reference: Reference | None = None
+
+    @property
+    def tunes(self) -> bool:
+        return self.trials is not None or self.minutes is not None
+
+    def tuned(self, spec: ModelSpec) -> bool:
+        """Whether ``spec``'s settings are searched before it is evaluated."""
+        from cinerec.models import MODELS
+
+        if not self.tunes or not MODELS[spec.model].search_space:
+            return False
+        return self.tune_models is None or spec.label in self.tune_models
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, as ``run.json`` records the study."""
+        return {
+            "path": str(self.path), "title": self.title, "source": self.source,
+            "filters": self.filters.to_dict(), "protocol": self.protocol,
+            "protocol_options": dict(self.protocol_options), "seeds": list(self.seeds),
+            "models": [m.to_dict() for m in self.models],
+            "tune": {"trials": self.trials, "minutes": self.minutes,
+                     "models": None if self.tune_models is None else list(self.tune_models)} if self.tunes else None,
+            "export": {"k": self.export_k} if self.export_k is not None else None,
+            "reference": self.reference.to_dict() if self.reference else None,
+        }
+
+    @classmethod
+    def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None) -> "Study":
+        """Read and check a study file.
+
+        Args:
+            path: the TOML file.
+            data: a source that replaces ``[data] source`` (the ``--data`` flag).
+            trials: a number of tuning trials that replaces ``[tune] trials`` (``--tune``).
+
+        Raises:
+            ConfigError: the file is missing or not TOML; an unknown table or key; a bad
+                value; no source; a zero tuning budget. The message names the file, the
+                line and the key.
+        """
+        import tomllib
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such study file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder, not a study file") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text ({e.reason})") from None
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        return _Reader(path, text).study(values, data, trials)
+
+
+def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
+    """The 1-based line where ``key`` is set inside ``[table]`` of TOML ``text``.
+
+    Args:
+        text: the file's text.
+        table: the table's path, e.g. ``("models", "neumf")``; ``()`` is the top level.
+        key: the key; ``None`` asks for the table's header line.
+
+    Returns:
+        The line, or ``None`` when it is not written that way (e.g. inside an inline
+        table). A dotted key (``table.key = ...`` one level up) is found too.
+    """
+    current: tuple[str, ...] = ()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("[") and not line.startswith("[["):
+            current = _header(line)
+            if current == table and key is None:
+                return number
+            continue
+        if key is None:
+            continue
+        left, eq, _ = line.partition("=")
+        if not eq:
+            continue
+        name = tuple(_split_key(left.strip()))
+        if current + name == table + (key,):
+            return number
+    return None
+
+
+def _header(line: str) -> tuple[str, ...]:
+    inner = line[1:].split("]", 1)[0]
+    return tuple(_split_key(inner.strip()))
+
+
+def _split_key(text: str) -> list[str]:
+    """``a."b.c".d`` → ``["a", "b.c", "d"]`` (quoted parts may hold dots)."""
+    parts = re.findall(r'\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s]+))\s*(?:\.|$)', text)
+    return [a or b or c for a, b, c in parts]
+
+
+class _Reader:
+    """Checks a parsed study, naming the file, the line and the key of each mistake."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def where(self, table: tuple[str, ...], key: str | None = None) -> str:
+        line = key_line(self.text, table, key) if key is not None else None
+        if line is None:
+            line = key_line(self.text, table)
+        name = f"[{'.'.join(table)}]" if table else "top level"
+        spot = f"{self.path}:{line}" if line is not None else str(self.path)
+        return f"{spot}: {name}" + (f" {key}" if key is not None else "")
+
+    def fail(self, table: tuple[str, ...], key: str | None, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(table, key)}: {message}")
+
+    def known(self, table: tuple[str, ...], values: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+        for key in values:
+            if key not in keys:
+                raise self.fail(table, key, f"unknown key (known: {', '.join(keys)})")
+
+    def table(self, values: Mapping[str, Any], name: str) -> dict[str, Any]:
+        value = values.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail((), name, f"expected a table [{name}], got {value!r}")
+        return value
+
+    def study(self, values: dict[str, Any], data: str | None, trials: int | None) -> Study:
+        from cinerec.evaluation.protocols import get_protocol
+
+        self.known((), values, _TOP)
+        for key in ("title", "notes"):
+            if key in values and not isinstance(values[key], str):
+                raise self.fail((), key, f"expected a string, got {values[key]!r}")
+        # [data]
+        d = self.table(values, "data")
+        source = d.get("source")
+        if source is not None and (not isinstance(source, str) or not source.strip()):
+            raise self.fail(("data",), "source", f"expected a release name, folder or zip, got {source!r}")
+        source = data if data is not None else source
+        if source is None:
+            raise ConfigError(f"{self.where(('data',))}: no source: set [data] source or pass --data SOURCE")
+        filter_values = {k: v for k, v in d.items() if k != "source"}
+        for key, value in filter_values.items():  # one key at a time: each error names its line
+            Filters.from_mapping({key: value}, where=self.where(("data",), key).rsplit(" ", 1)[0])
+        filters = Filters.from_mapping(filter_values, where=self.where(("data",)))
+        # [protocol]
+        p = self.table(values, "protocol")
+        if "name" not in p:
+            raise ConfigError(f"{self.where(('protocol',))}: no protocol name: set [protocol] name")
+        name = p["name"]
+        if not isinstance(name, str):
+            raise self.fail(("protocol",), "name", f"expected a protocol name, got {name!r}")
+        seeds = p.get("seeds", [0])
+        if not isinstance(seeds, list) or not seeds or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers >= 0, got {seeds!r}")
+        options = {k: v for k, v in p.items() if k not in ("name", "seeds")}
+        try:
+            protocol = get_protocol(name, **options)
+        except CinerecError as e:
+            bad = "name" if "unknown protocol" in str(e) else _culprit(str(e), options)
+            raise self.fail(("protocol",), bad, _strip(str(e))) from None
+        # [models.LABEL]
+        m = self.table(values, "models")
+        if not m:
+            raise ConfigError(f"{self.path}: no models: add a [models.NAME] table")
+        specs = tuple(self.model(label, settings, protocol) for label, settings in m.items())
+        # [tune]
+        t = self.table(values, "tune")
+        tune_trials, minutes, tune_models = None, None, None
+        if "tune" in values or trials is not None:
+            self.known(("tune",), t, ("trials", "minutes", "models"))
+            tune_trials = t.get("trials")
+            if trials is not None:
+                tune_trials = trials
+            minutes = t.get("minutes")
+            if tune_trials is not None and (isinstance(tune_trials, bool) or not isinstance(tune_trials, int)
+                                            or tune_trials < 1):
+                if trials is not None:
+                    raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
+                raise self.fail(("tune",), "trials", f"{tune_trials!r}: a tuning budget must be at least 1 trial")
+            if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
+                                        or not math.isfinite(minutes) or minutes <= 0):
+                raise self.fail(("tune",), "minutes", f"{minutes!r}: a tuning budget must be more than 0 minutes")
+            if tune_trials is None and minutes is None:
+                raise ConfigError(f"{self.where(('tune',))}: no budget: set trials and/or minutes")
+            if "models" in t:
+                labels = {s.label for s in specs}
+                tm = t["models"]
+                if not isinstance(tm, list) or not all(isinstance(x, str) for x in tm):
+                    raise self.fail(("tune",), "models", f"expected a list of model labels, got {tm!r}")
+                for x in tm:
+                    if x not in labels:
+                        raise self.fail(("tune",), "models", f"{x!r} is not one of the study's models "
+                                                             f"({', '.join(sorted(labels))})")
+                tune_models = tuple(tm)
+        # [export]
+        export_k = None
+        if "export" in values:
+            ex = self.table(values, "export")
+            self.known(("export",), ex, ("k",))
+            export_k = ex.get("k", 50)
+            if isinstance(export_k, bool) or not isinstance(export_k, int) or not 1 <= export_k <= 1000:
+                raise self.fail(("export",), "k", f"{export_k!r}: expected a whole number from 1 to 1000")
+        # [reference]
+        reference = None
+        if "reference" in values:
+            r = self.table(values, "reference")
+            self.known(("reference",), r, ("metric", "value", "source"))
+            for key in ("metric", "value"):
+                if key not in r:
+                    raise ConfigError(f"{self.where(('reference',))}: no {key}: a reference needs metric and value")
+            if not isinstance(r["metric"], str):
+                raise self.fail(("reference",), "metric", f"expected a metric name, got {r['metric']!r}")
+            if isinstance(r["value"], bool) or not isinstance(r["value"], (int, float)):
+                raise self.fail(("reference",), "value", f"expected a number, got {r['value']!r}")
+            if not isinstance(r.get("source", ""), str):
+                raise self.fail(("reference",), "source", f"expected a string, got {r['source']!r}")
+            reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
+        return Study(
+            path=self.path, source=source, protocol=name, title=values.get("title", self.path.stem),
+            notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),
+            models=specs, trials=tune_trials, minutes=None if minutes is None else float(minutes),
+            tune_models=tune_models, export_k=export_k, reference=reference,
+        )
+
+    def model(self, label: str, settings: Any, protocol: Any) -> ModelSpec:
+        from cinerec.models import MODELS, create
+
+        table = ("models", label)
+        if not isinstance(settings, dict):
+            raise self.fail(("models",), label, f"expected a table [models.{label}], got {settings!r}")
+        settings = dict(settings)
+        name = settings.pop("model", label)
+        if not isinstance(name, str) or name not in MODELS:
+            msg = f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})"
+            if label == name:
+                msg += '; a label that is not a model name needs model = "NAME" in its table'
+            raise self.fail(table, "model" if label != name else None, msg)
+        fields = set(MODELS[name].Config().to_dict())
+        renames = MODELS[name].Config.renames()
+        for key in settings:
+            if key not in fields and key not in renames:
+                raise self.fail(table, key, f"unknown setting of {name} (known: {', '.join(sorted(fields))})")
+        try:
+            # Under a ranking protocol a model trained for stars takes its ranking variant
+            # (mf's loss = "bpr"), the same rule as the command line's.
+            settings = protocol.settings_for(MODELS[name], settings, where="\0")
+            model = create(name, settings, where="\0")
+        except CinerecError as e:
+            # A nested setting (a blend member's) is blamed on its own line when it is named.
+            leaves = [(table + path, key) for path, key in _leaves(settings) if path]
+            nested = [(sub, key) for sub, key in leaves if _culprit(str(e), {key: None})]
+            if nested:
+                raise self.fail(nested[0][0], nested[0][1], _strip(str(e))) from None
+            raise self.fail(table, _culprit(str(e), settings), _strip(str(e))) from None
+        try:
+            protocol.check(model)
+        except CinerecError as e:
+            raise self.fail(table, None, str(e)) from None
+        return ModelSpec(label, name, settings)
+
+
+def _leaves(values: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every ``(table path, key)`` of a nested mapping's non-table values."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    for key, value in values.items():
+        out += _leaves(value, path + (key,)) if isinstance(value, dict) else [(path, key)]
+    return out
+
+
+def _culprit(message: str, values: Mapping[str, Any]) -> str | None:
+    """The key of ``values`` an error message names first, if any."""
+    found = [(m.start(), key) for key in values if (m := re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", message))]
+    return min(found)[1] if found else None
+
+
+def _strip(message: str) -> str:
+    """An error message without the placeholder location given to the checks."""
+    return message.replace("\0: ", "").replace("\0", "").strip()
+
+
+# -- running a study ------------------------------------------------------------------------
+
+
+def paired(a: Any, b: Any) -> dict[str, Any]:
+    """``a`` against ``b`` on the same users: the mean per-user difference and its paired standard error.
+
+    Args:
+        a, b: ``(n,)`` per-user values of one metric for two models on the same splits
+            (several seeds' users concatenated); ``nan`` marks a user without a value.
+
+    Returns:
+        ``diff`` (mean of ``a - b``), ``se`` (standard deviation of the differences over
+        ``sqrt(n)``), ``n`` (pairs), ``wins`` / ``losses`` / ``ties`` (users where
+        ``a`` is above, below or equal to ``b``).
+    """
+    import numpy as np
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    d = d[~np.isnan(d)]
+    n = len(d)
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return {"diff": float(d.mean()) if n else float("nan"), "se": se, "n": n,
+            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum())}
+
+
+def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
+    """Run ``study`` and write its run folder ``out``; return the leaderboard.
+
+    For every seed the protocol is prepared once and every model evaluated on it (its
+    settings searched first on the protocol's own carve-out of the training part when
+    the study tunes it). The best model by the study's metric is then refitted on all
+    the (filtered) data and saved with the dataset, so ``recommend``, ``export`` and
+    ``serve`` work on the folder. The folder is built beside ``out`` and renamed into
+    place when complete; the store (``[export]``) is written last, and on any error
+    nothing is left at ``out``.
+
+    Returns:
+        The leaderboard as plain values (what ``cinerec run --json`` prints).
+    """
+    import shutil
+
+    from cinerec.commands.show import say
+    from cinerec.io import atomic_dir
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
+    created = not out.exists()
+    try:
+        with atomic_dir(out) as tmp:
+            board = _run(study, tmp, quiet)
+        if study.export_k is not None:
+            from cinerec.serving.store import export_store
+
+            say(f"export: top-{study.export_k} of every user into {out / 'store.sqlite'}", quiet)
+            export_store(out, out / "store.sqlite", k=study.export_k, progress=not quiet)
+            board["store"] = str(out / "store.sqlite")
+    except BaseException:
+        if created and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    board["run"] = str(out)
+    return board
+
+
+def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
+    import time
+
+    import numpy as np
+
+    from cinerec import progress
+    from cinerec.commands.show import say
+    from cinerec.data import load
+    from cinerec.data.filters import apply_filters
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
+    from cinerec.io import write_json
+    from cinerec.models import MODELS, create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.tuning import objective, tune_with_bar
+
+    t_start = time.perf_counter()
+    with progress.silenced(quiet):
+        dataset = load(study.source, progress=True)
+        say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
+            f"{dataset.n_items:,} movies", quiet)
+        dataset, record = apply_filters(dataset, study.filters)
+        for step in record:
+            say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
+                f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
+        if len(dataset.interactions) == 0:
+            raise ConfigError(f"{study.path}: [data] the filters leave no ratings")
+        protocol = get_protocol(study.protocol, **study.protocol_options)
+        say(f"protocol: {protocol.describe()}; seeds {', '.join(map(str, study.seeds))}", quiet)
+        results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
+        used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
+        tuning: dict[str, dict[int, dict[str, Any]]] = {}
+        for seed in study.seeds:
+            prepared = protocol.prepare(dataset, seed=seed)
+            for spec in study.models:
+                settings = dict(spec.settings)
+                if "seed" in MODELS[spec.model].Config().to_dict() and "seed" not in settings:
+                    settings["seed"] = seed
+                if study.tuned(spec):
+                    found = tune_with_bar(spec.model, dataset, protocol, label=spec.label, train=prepared.train,
+                                          trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
+                    settings = {**settings, **found.settings}
+                    tuning.setdefault(spec.label, {})[seed] = found.to_dict()
+                    say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
+                        f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials)", quiet)
+                    # The search fitted the winner on the training part; a split with a
+                    # validation part refits it so that early stopping can read it.
+                    model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)
+                else:
+                    model = _features(create(spec.model, settings), dataset)
+                used[spec.label][seed] = model.config.to_dict()
+                result = prepared.evaluate(model, label=spec.label, per_user=True)
+                results[spec.label][seed] = result
+                say(f"{spec.label} seed {seed}: " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith("@10") or "@" not in k)
+                    + f" (fit {result.seconds_fit:.1f} s)", quiet)
+                del model
+
+        metric, _ = objective(protocol)
+        first = results[study.models[0].label][study.seeds[0]]
+        if study.reference and first.per_user and study.reference.metric in first.per_user:
+            metric = study.reference.metric
+        lower = metric.split("@")[0] in LOWER_IS_BETTER
+        board_models: list[dict[str, Any]] = []
+        for spec in study.models:
+            per_seed = results[spec.label]
+            values: dict[str, list[float]] = {}
+            for seed in study.seeds:
+                m = dict(per_seed[seed].metrics)
+                if "rmse" in m:  # mean squared error, as rating studies often report
+                    m["mse"] = m["rmse"] ** 2
+                for k, v in m.items():
+                    values.setdefault(k, []).append(float(v))
+            summary = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                           "values": v} for k, v in values.items()}
+            board_models.append({
+                "label": spec.label, "model": spec.model, "metrics": summary,
+                "seconds_fit": float(np.mean([per_seed[s].seconds_fit for s in study.seeds])),
+                "settings": {str(s): used[spec.label][s] for s in study.seeds},
+                "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
+            })
+        board_models.sort(key=lambda r: r["metrics"][metric]["mean"] * (1 if lower else -1))
+        best = board_models[0]["label"]
+        comparable = all(r[s].per_user and metric in r[s].per_user for r in results.values() for s in study.seeds)
+        for row in board_models:
+            row["vs_best"] = None
+            if row["label"] != best and comparable:  # (several official folds keep no per-user values)
+                a = np.concatenate([results[row["label"]][s].per_user[metric] for s in study.seeds])
+                b = np.concatenate([results[best][s].per_user[metric] for s in study.seeds])
+                row["vs_best"] = paired(a, b)
+
+        # The best model, refitted on all the data with the first seed's settings.
+        spec = next(s for s in study.models if s.label == best)
+        settings = {k: v for k, v in used[best][study.seeds[0]].items()}
+        say(f"refit: {best} on all {len(dataset.interactions):,} ratings", quiet)
+        final = _features(create(spec.model, settings), dataset).fit(dataset.interactions)
+        save_dataset(tmp, dataset)
+        save_model(tmp, final, best, dataset=dataset)
+
+    board = {
+        "study": str(study.path), "title": study.title, "data": study.source, "filters": record,
+        "protocol": study.protocol, "protocol_options": protocol.options(), "protocol_summary": protocol.describe(),
+        "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
+        "best": best, "models": board_models,
+        "reference": study.reference.to_dict() if study.reference else None,
+        "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    write_json(tmp / "leaderboard.json", board)
+    write_json(tmp / "settings.json", {
+        row["label"]: {"model": row["model"], "per_seed": row["settings"], "tuning": row["tuning"],
+                       **({"refit": settings} if row["label"] == best else {})} for row in board_models})
+    metrics = {}
+    for row in board_models:
+        flat: dict[str, Any] = {}
+        for k, v in row["metrics"].items():
+            flat[k] = v["mean"]
+            flat[f"{k}_sd"] = v["sd"]
+        if row["vs_best"] is not None:
+            flat[f"{metric}_vs_best"] = row["vs_best"]["diff"]
+            flat[f"{metric}_vs_best_se"] = row["vs_best"]["se"]
+        metrics[row["label"]] = flat
+    meta = {
+        "command": "run", "best_model": best, "data": study.source, "protocol": study.protocol,
+        "protocol_options": protocol.options(), "seeds": list(study.seeds), "seed": study.seeds[0],
+        "metric": metric, "study": study.to_dict(), "filters": record,
+        "config": {best: final.config.to_dict()},
+    }
+    finish_run(tmp, meta=meta, metrics=metrics, report=report(board, study))
+    return board
+
+
+def _features(model: Any, dataset: Any) -> Any:
+    return model.set_features(dataset) if model.uses_features else model
+
+
+def shown_metrics(board: Mapping[str, Any]) -> list[str]:
+    """The leaderboard's columns: the study's metric first, then the rest (at K = 10 when there are many)."""
+    names = list(board["models"][0]["metrics"])
+    metric = board["metric"]
+    ref = board["reference"]["metric"] if board.get("reference") else None
+    if len(names) > 8:
+        names = [n for n in names if n.endswith("@10") or "@" not in n or n == ref]
+    return [metric] + [n for n in names if n != metric]
+
+
+def _pm(summary: Mapping[str, Any] | None, seeds: int) -> str:
+    if summary is None:
+        return "-"
+    return f"{summary['mean']:.4f} ± {summary['sd']:.4f}" if seeds > 1 else f"{summary['mean']:.4f}"
+
+
+def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """``(title, column names, rows)`` of the leaderboard, for the terminal and the report."""
+    cols = shown_metrics(board)
+    n = len(board["seeds"])
+    metric = board["metric"]
+    direction = "lower is better" if board["direction"] == "minimize" else "higher is better"
+    opts = ", ".join(f"{k}={v}" for k, v in board["protocol_options"].items())
+    title = (f"protocol: {board['protocol']}{' (' + opts + ')' if opts else ''}, seeds "
+             f"{', '.join(map(str, board['seeds']))}; mean ± sd over seeds; ranked by {metric} ({direction})")
+    head = ["model", *cols, f"{metric} vs best (paired)", "fit s"]
+    rows = []
+    for row in board["models"]:
+        vs = row["vs_best"]
+        cmp_cell = "best" if row["label"] == board["best"] else "-" if vs is None else \
+            f"{vs['diff']:+.4f} ± {vs['se']:.4f}"
+        label = row["label"] + ("" if row["label"] == row["model"] else f" ({row['model']})")
+        rows.append([label, *(_pm(row["metrics"].get(c), n) for c in cols), cmp_cell, f"{row['seconds_fit']:.1f}"])
+    return title, head, rows
+
+
+def report(board: Mapping[str, Any], study: Study) -> str:
+    """The run's Markdown report: data, protocol, leaderboard, the study's figure beside ours, settings."""
+    title, head, rows = leaderboard_rows(board)
+    lines = [f"# {board['title']}", ""]
+    if study.notes:
+        lines += [study.notes.strip(), ""]
+    lines += [f"Study file: `{board['study']}`. Data: `{board['data']}`."]
+    for step in board["filters"]:
+        a = step["after"]
+        lines.append(f"- {step['transform']} {step['args']}: {a['ratings']:,} ratings, {a['users']:,} users, "
+                     f"{a['movies']:,} movies left")
+    lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
+              "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} minus "
+                  f"the best model's on the same split, ± its paired standard error.", ""]
+    ref = board.get("reference")
+    if ref:
+        ours = [(r["label"], r["metrics"].get(ref["metric"])) for r in board["models"]]
+        lines += ["## The study's figure beside ours", "",
+                  f"The study: {ref['metric']} = {ref['value']}" + (f" ({ref['source']})" if ref["source"] else "")
+                  + ".", ""]
+        for label, s in ours:
+            if s is not None:
+                lines.append(f"- {label}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
+        if all(s is None for _, s in ours):
+            lines.append(f"- this protocol does not measure {ref['metric']}")
+        lines.append("")
+    tuned = [r for r in board["models"] if r["tuning"]]
+    if tuned:
+        lines += ["## Tuning (on the protocol's validation carve-out of each training part)", "",
+                  "| model | seed | chosen settings | validation | defaults' validation | trials |",
+                  "| --- | ---: | --- | ---: | ---: | ---: |"]
+        for r in tuned:
+            for seed, t in r["tuning"].items():
+                lines.append(f"| {r['label']} | {seed} | `{t['settings']}` | {t['metric']} {t['value']:.4f} | "
+                             f"{t['default_value']:.4f} | {t['n_trials']} |")
+        lines.append("")
+    lines += [f"Saved: `{board['best']}`, refitted on all the data (`models/{board['best']}`); every model's "
+              "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""``cinerec run STUDY.toml`` and ``--tune`` through ``cinerec.cli.main``, on the genuine ml-100k."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cinerec.cli import main
+from cinerec.io import read_json
+
+STUDY = """\
+title = "tiny"
+
+[data]
+source = "{source}"
+
+[protocol]
+name = "loo-sampled"
+seeds = [0, 1]
+
+[models.popularity]
+
+[models.ease]
+regularization = 300
+
+[export]
+k = 5
+
+[reference]
+metric = "hr@10"
+value = 0.5
+source = "a made-up study"
+"""
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, ml100k_dir):
+    """One study run (2 seeds, popularity and EASE), its source given by --data."""
+    root = tmp_path_factory.mktemp("run")
+    study = root / "tiny.toml"
+    study.write_text(STUDY.format(source=root / "no-such-release"))  # --data must win
+    out = root / "out"
+    code = main([str(p) for p in ("run", study, "--out", out, "--data", ml100k_dir, "--json", "--quiet")])
+    return code, study, out
+
+
+def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, capsys):
+    code, _, out = finished
+    assert code == 0
+    board = read_json(out / "leaderboard.json")
+    assert board["protocol"] == "loo-sampled" and board["seeds"] == [0, 1] and board["metric"] == "hr@10"
+    assert [m["label"] for m in board["models"]] == ["ease", "popularity"] and board["best"] == "ease"
+    ease, pop = board["models"]
+    for row in (ease, pop):
+        hr = row["metrics"]["hr@10"]
+        assert len(hr["values"]) == 2
+        assert hr["mean"] == pytest.approx(np.mean(hr["values"])) and hr["sd"] == pytest.approx(np.std(hr["values"], ddof=1))
+    assert ease["vs_best"] is None
+    vs = pop["vs_best"]
+    assert vs["n"] == 2 * 943 and vs["diff"] == pytest.approx(pop["metrics"]["hr@10"]["mean"] - ease["metrics"]["hr@10"]["mean"])
+    assert vs["diff"] < -0.15 and 0 < vs["se"] < 0.05 and vs["wins"] + vs["losses"] + vs["ties"] == vs["n"]
+    assert 0.62 < ease["metrics"]["hr@10"]["mean"] < 0.70 and 0.38 < pop["metrics"]["hr@10"]["mean"] < 0.44
+    metrics = read_json(out / "metrics.json")
+    assert metrics["ease"]["hr@10"] == ease["metrics"]["hr@10"]["mean"] and "hr@10_sd" in metrics["ease"]
+    assert metrics["popularity"]["hr@10_vs_best"] == pytest.approx(vs["diff"])
+    settings = read_json(out / "settings.json")
+    assert settings["ease"]["per_seed"]["0"]["regularization"] == 300 and "refit" in settings["ease"]
+    meta = read_json(out / "run.json")
+    assert meta["command"] == "run" and meta["best_model"] == "ease" and meta["models"] == ["ease"]
+    assert meta["study"]["source"] == meta["data"] != str(finished[1].parent / "no-such-release")
+    report = (out / "report.md").read_text()
+    assert "± " in report and "hr@10 = 0.5 (a made-up study)" in report and "vs best" in report
+
+
+def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
+    from cinerec.runs import open_run
+
+    _, _, out = finished
+    run_ = open_run(out)
+    model = run_.model()
+    assert model.name == "ease" and len(model.train_) == 100_000
+    code, text, err = run(capsys, "recommend", "--run", str(out), "--user", "42", "-k", "3", "--json")
+    assert code == 0, err
+    assert len(json.loads(text)) == 3
+    assert (out / "store.sqlite").exists()  # [export]
+    from cinerec.serving.store import open_store
+
+    info = open_store(out / "store.sqlite").info
+    assert info.k == 5 and info.model == "ease" and Path(info.run) == out.resolve()
+
+
+def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [3]").replace("[export]\nk = 5\n", ""))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "a"), "--json", "--quiet")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and err == ""
+    board = json.loads(lines[0])
+    assert board["seeds"] == [3] and board["run"] == str(tmp_path / "a") and "store" not in board
+    assert not (tmp_path / "a" / "store.sqlite").exists()
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    assert "protocol: loo-sampled, seeds 3" in out and "the study: hr@10 0.5; ours (ease):" in out
+    row = next(line for line in out.splitlines() if line.startswith("popularity"))
+    assert f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}" in row
+
+
+def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [0]")
+                     .replace("[export]\nk = 5\n", ""))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "t"), "--tune", "2", "--json", "--quiet")
+    assert code == 0, err
+    board = json.loads(out)
+    ease = next(m for m in board["models"] if m["label"] == "ease")
+    tuning = ease["tuning"]["0"]
+    assert tuning["n_trials"] == 2 and tuning["metric"] == "hr@10" and tuning["value"] >= tuning["default_value"]
+    assert ease["settings"]["0"]["regularization"] == tuning["settings"]["regularization"]
+    assert next(m for m in board["models"] if m["label"] == "popularity")["tuning"] is None  # nothing to search
+    assert read_json(tmp_path / "t" / "settings.json")["ease"]["tuning"]["0"]["settings"] == tuning["settings"]
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data]: unknown key 'min_yaer'"),
+    (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization:"),
+    (lambda s: s.replace('source = "{source}"\n', ""), "s.toml:3: [data]: no source"),
+])
+def test_bad_study_files_are_one_line_and_leave_nothing(tmp_path, capsys, ml100k_dir, change, needle):
+    study = tmp_path / "s.toml"
+    study.write_text(change(STUDY).format(source=ml100k_dir))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+    assert code == 2 and out == ""
+    assert err.startswith("cinerec: error: ") and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace('[protocol]', 'min_year = 3000\n\n[protocol]'))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 2 and "filter min_year=3000 leaves no ratings" in err
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "nothing"))
+    assert code == 2 and "nothing" in err and not (tmp_path / "out").exists()
+
+
+def test_a_zero_budget_and_a_used_folder_are_refused(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--tune", "0")
+    assert code == 2 and "--tune 0: a tuning budget must be at least 1 trial" in err
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "keep.txt").write_text("mine")
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "used"))
+    assert code == 2 and "already exists and is not empty" in err
+    assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+
+
+def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    t = got["tuning"]
+    assert t["n_trials"] == 3 and t["metric"] == "hr@10" and set(t["settings"]) == {"regularization"}
+    assert t["trials"][0]["settings"] == {"regularization": 300.0} and t["value"] >= t["default_value"]
+    assert "tuned ease:" in err
+    code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3",
+                         "--out", str(tmp_path / "r"), "--json", "--quiet")
+    assert code == 0, err
+    got2 = json.loads(out)
+    assert got2["tuning"]["settings"] == t["settings"]  # the same seed gives the same search
+    meta = read_json(tmp_path / "r" / "run.json")
+    assert meta["tuning"]["settings"] == t["settings"]
+    assert meta["config"]["ease"]["regularization"] == t["settings"]["regularization"]
+    for command in ("evaluate", "train"):
+        extra = ["--out", str(tmp_path / "z")] if command == "train" else []
+        code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)
+        assert code == 2 and "--tune 0: a tuning budget must be at least 1 trial" in err

@@ -1,0 +1,178 @@
+"""Study files: read into one checked value before any data is read; every mistake is one
+line naming the file, the line and the key. Also the per-user metric values and the paired
+comparison a study's leaderboard rests on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cinerec.errors import ConfigError
+from cinerec.evaluation import metrics as M
+from cinerec.studies import Study, key_line, paired
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+title = "a study"
+
+[data]
+source = "ml-100k"
+min_year = 1990
+top_users = 500
+
+[protocol]
+name = "loo-sampled"
+n_negatives = 49
+seeds = [0, 1]
+
+[models.ease]
+regularization = 200
+
+[models.neumf-small]   # a second label for a registered model
+model = "neumf"
+factors = 8
+layers = [16, 8]
+
+[models.blend]
+members = ["bpmf", "baseline"]
+
+[models.blend.settings.bpmf]
+factors = 4
+
+[tune]
+trials = 5
+models = ["ease"]
+
+[export]
+k = 10
+
+[reference]
+metric = "hr@10"
+value = 0.9
+source = "somewhere"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file_gives_every_part(tmp_path):
+    s = Study.from_toml(write(tmp_path, GOOD))
+    assert s.title == "a study" and s.source == "ml-100k"
+    assert s.filters.min_year == 1990 and s.filters.top_users == 500 and not s.filters.is_empty
+    assert s.protocol == "loo-sampled" and dict(s.protocol_options) == {"n_negatives": 49} and s.seeds == (0, 1)
+    assert [(m.label, m.model) for m in s.models] == [("ease", "ease"), ("neumf-small", "neumf"), ("blend", "blend")]
+    assert dict(s.models[1].settings) == {"factors": 8, "layers": [16, 8]}
+    assert s.models[2].settings["settings"] == {"bpmf": {"factors": 4}}
+    assert s.trials == 5 and s.minutes is None and s.tune_models == ("ease",)
+    assert s.tuned(s.models[0]) and not s.tuned(s.models[1])
+    assert s.export_k == 10 and s.reference.metric == "hr@10" and s.reference.value == 0.9
+    assert s.to_dict()["models"][1] == {"label": "neumf-small", "model": "neumf", "settings": {"factors": 8, "layers": [16, 8]}}
+
+
+def test_data_and_tune_overrides(tmp_path):
+    s = Study.from_toml(write(tmp_path, GOOD), data="/somewhere/ml-100k", trials=2)
+    assert s.source == "/somewhere/ml-100k" and s.trials == 2
+
+
+def test_key_line_finds_keys_headers_and_dotted_keys():
+    text = 'a = 1\n[data]\nsource = "x"\n  min_year=3 # c\n[models."odd.name"]\nfactors = 2\n[models]\nease.regularization = 5\n'
+    assert key_line(text, (), "a") == 1
+    assert key_line(text, ("data",)) == 2
+    assert key_line(text, ("data",), "min_year") == 4
+    assert key_line(text, ("models", "odd.name")) == 5
+    assert key_line(text, ("models", "odd.name"), "factors") == 6
+    assert key_line(text, ("models", "ease"), "regularization") == 8
+    assert key_line(text, ("data",), "nope") is None
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("top_users = 500", "top_userz = 500", ":6: [data]: unknown key 'top_userz'"),
+    ("top_users = 500", "top_users = 0", ":6: [data]: top_users = 0"),
+    ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
+    ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
+    ("seeds = [0, 1]", "seeds = [0, 0]", ":11: [protocol] seeds: expected a list of distinct"),
+    ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
+    ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
+    ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization:"),
+    ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors:"),
+    ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
+    ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
+    ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be at least 1 trial"),
+    ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
+    ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
+    ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
+    ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
+    ("value = 0.9", 'value = "high"', ":36: [reference] value: expected a number"),
+    ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
+])
+def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(path)
+    message = str(e.value)
+    assert message.startswith(str(path)) and needle in message, message
+    assert "\n" not in message and "\0" not in message
+
+
+def test_a_missing_source_is_refused_unless_given(tmp_path):
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"\n', ""))
+    with pytest.raises(ConfigError, match=r"study.toml:3: \[data\]: no source: set \[data\] source or pass --data"):
+        Study.from_toml(path)
+    assert Study.from_toml(path, data="ml-1m").source == "ml-1m"
+
+
+def test_a_zero_tuning_budget_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"--tune 0: a tuning budget must be at least 1 trial"):
+        Study.from_toml(write(tmp_path, GOOD), trials=0)
+    with pytest.raises(ConfigError, match=r"\[tune\]: no budget"):
+        Study.from_toml(write(tmp_path, GOOD.replace("trials = 5\n", "")))
+
+
+def test_a_model_the_protocol_cannot_measure_is_refused(tmp_path):
+    text = GOOD.replace('name = "loo-sampled"\nn_negatives = 49', 'name = "ratings-fold"')
+    with pytest.raises(ConfigError, match=r":12: \[models.ease\]: protocol ratings-fold measures predicted stars"):
+        Study.from_toml(write(tmp_path, text))
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such study file"):
+        Study.from_toml(tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Study.from_toml(write(tmp_path, "[data\n"))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.toml")), ids=lambda p: p.name)
+def test_the_shipped_studies_are_valid(path):
+    study = Study.from_toml(path)
+    assert study.models and study.seeds
+
+
+def test_per_user_values_average_to_the_metric():
+    ranked = np.array([[3, 1, 2], [0, 4, 5], [7, 8, 9]])
+    truth = np.array([1, 5, -1])  # the third user has nothing to find
+    for fn in (M.hit_rate, M.ndcg, M.mrr, M.recall, M.precision):
+        values = fn(ranked, truth, 3, per_user=True)
+        assert values.shape == (3,) and np.isnan(values[2])
+        assert M.user_mean(values) == pytest.approx(fn(ranked, truth, 3))
+    assert M.ndcg(ranked, truth, 3, per_user=True)[:2] == pytest.approx([1 / np.log2(3), 1 / np.log2(4)])
+    per = M.rmse([1.0, 3.0, 2.0], [2.0, 3.0, 4.0], users=[0, 0, 2])
+    assert per[0] == pytest.approx(np.sqrt(0.5)) and np.isnan(per[1]) and per[2] == pytest.approx(2.0)
+    assert M.mae([1.0, 3.0, 2.0], [2.0, 3.0, 4.0], users=[0, 0, 2])[[0, 2]] == pytest.approx([0.5, 2.0])
+
+
+def test_paired_difference_and_standard_error():
+    a = np.array([1.0, 0.0, 1.0, np.nan, 0.5])
+    b = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
+    got = paired(a, b)
+    d = np.array([1.0, 0.0, 1.0, -0.5])
+    assert got["n"] == 4 and got["diff"] == pytest.approx(d.mean())
+    assert got["se"] == pytest.approx(d.std(ddof=1) / 2)
+    assert (got["wins"], got["losses"], got["ties"]) == (2, 1, 1)
