@@ -202,7 +202,7 @@ class IndexedRecommender(Recommender):
 
     def _check_index(self, config: Config) -> None:
         check_index_settings(config)
-        kind = config.index  # type: ignore[attr-defined]
+        kind = cast(_IndexSettings, config).index
         if kind != "exact" and not self.has_inner_product:
             raise ConfigError(
                 f"{self.name}: index = {kind!r} needs user and movie vectors whose inner product "
@@ -210,13 +210,15 @@ class IndexedRecommender(Recommender):
 
     # -- what a model provides -----------------------------------------------------------
 
+    # Models that set ``has_inner_product`` override both; the others never reach them,
+    # since _check_index refuses an index for them.
     def query_vectors(self, users: np.ndarray) -> np.ndarray:
         """``(len(users), d) float32``: each user's side of the inner product."""
-        raise NotImplementedError
+        raise CapabilityError(f"{self.name} has no user vectors whose inner product orders its scores")
 
     def key_vectors(self) -> np.ndarray:
         """``(n_items, d) float32``: each movie's side of the inner product."""
-        raise NotImplementedError
+        raise CapabilityError(f"{self.name} has no movie vectors whose inner product orders its scores")
 
     def _index_on_gpu(self) -> bool:
         """Whether searches should run on a GPU (neural models on CUDA say so)."""
