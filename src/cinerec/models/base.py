@@ -222,22 +222,37 @@ class Recommender(ABC):
         recommended); pass ``None`` to rank every item, or other interactions / a CSR
         matrix to exclude those. ``candidates`` ``(n, m)`` restricts each user's ranking.
         """
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
         u = self._check_users(users)
         seen = self._exclusion(exclude)
         items_out, scores_out = [], []
         for sl in chunks(len(u), self.chunk_size):
-            uu = u[sl]
-            ex = seen[uu] if seen is not None else None
-            if candidates is None:
-                it, sc = top_k(self._score_rows(uu), k, ex, copy=False)
-            else:
-                cand = np.asarray(candidates)[sl]
-                it, sc = top_k(self.score(uu, cand), k, ex, cand, copy=False)
+            cand = np.asarray(candidates)[sl] if candidates is not None else None
+            it, sc = self._recommend_chunk(u[sl], k, seen, cand)
             items_out.append(it)
             scores_out.append(sc)
         if not items_out:
             return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
         return np.concatenate(items_out), np.concatenate(scores_out)
+
+    def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None,
+                         candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend` for one chunk of users.
+
+        Args:
+            users: ``(n,)`` user indices.
+            k: list length (at least 1).
+            seen: ``(n_users, n_items)`` CSR of movies never to return, or ``None``.
+            candidates: ``(n, m)`` movies each user's ranking is restricted to, or ``None``.
+
+        Models that find their lists another way (an index, a shortlist) override this;
+        the checks, the exclusion rule and the chunking stay in :meth:`recommend`.
+        """
+        ex = seen[users] if seen is not None else None
+        if candidates is None:
+            return top_k(self._score_rows(users), k, ex, copy=False)
+        return top_k(self.score(users, candidates), k, ex, candidates, copy=False)
 
     def _exclusion(self, exclude: Interactions | sp.csr_matrix | str | None) -> sp.csr_matrix | None:
         """The ``(n_users, n_items)`` CSR of movies never to return, from ``recommend``'s ``exclude``."""

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import TRAIN, CapabilityError, Recommender, chunks, top_k
+from cinerec.models.base import CapabilityError, Recommender, top_k
 
 __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS", "check_index_settings"]
 
@@ -279,23 +279,13 @@ class IndexedRecommender(Recommender):
 
     # -- recommend and similar_items through the index -----------------------------------
 
-    def recommend(self, users: Any, k: int = 10, exclude: Interactions | sp.csr_matrix | str | None = TRAIN,
-                  candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None,
+                         candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self._ix.index == "exact" or candidates is not None:
-            return super().recommend(users, k, exclude, candidates)
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
-        u = self._check_users(users)
-        seen = self._exclusion(exclude)
-        items = np.full((len(u), k), -1, np.int32)
-        scores = np.full((len(u), k), -np.inf, np.float32)
-        for sl in chunks(len(u), self.chunk_size):
-            uu = u[sl]
-            ex = sp.csr_matrix(seen[uu]) if seen is not None else None
-            items[sl], scores[sl] = self._recommend_chunk(uu, k, ex)
-        return items, scores
+            return super()._recommend_chunk(users, k, seen, candidates)
+        return self._search_chunk(users, k, sp.csr_matrix(seen[users]) if seen is not None else None)
 
-    def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
         n_items = self.n_items
         n_seen = np.diff(seen.indptr) if seen is not None else np.zeros(len(users), np.int64)
         want = k + n_seen

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
-from cinerec.models.base import MODELS, TRAIN, CapabilityError, Recommender, chunks, create, load_model, register, top_k
+from cinerec.models.base import MODELS, TRAIN, CapabilityError, Recommender, create, load_model, register, top_k
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -187,21 +187,16 @@ class TwoStage(Recommender):
         the user may be offered; ``candidates`` (an ``(n, m)`` array) restricts the
         retriever's choice.
         """
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
         self._check_k(k)
+        self._stages()  # both fitted, before any chunk
+        return super().recommend(users, k, exclude, candidates)
+
+    def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None,
+                         candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         retriever, _ = self._stages()
-        u = self._check_users(users)
-        seen = self._exclusion(exclude)
-        items = np.full((len(u), k), -1, np.int32)
-        scores = np.full((len(u), k), -np.inf, np.float32)
-        for sl in chunks(len(u), self.chunk_size):
-            uu = u[sl]
-            given = np.asarray(candidates)[sl] if candidates is not None else None
-            shortlist, _ = retriever.recommend(uu, self.config.candidates, exclude=seen, candidates=given)
-            cand, sc = self._rank(uu, shortlist)
-            items[sl], scores[sl] = top_k(sc, k, None, cand, copy=False)
-        return items, scores
+        shortlist, _ = retriever.recommend(users, self.config.candidates, exclude=seen, candidates=candidates)
+        cand, sc = self._rank(users, shortlist)
+        return top_k(sc, k, None, cand, copy=False)
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
         """Ranker scores on each user's shortlist (training movies excluded), ``-inf`` elsewhere."""

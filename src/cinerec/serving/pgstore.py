@@ -175,20 +175,17 @@ class PgRecStore:
 
     def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``."""
-        rows = self._query(
+        from cinerec.serving.store import stored_list
+
+        return stored_list(self._query(
             f'SELECT item, score, reason FROM {STORE_SCHEMA}.recommendations WHERE "user" = %s AND rank < %s ORDER BY rank',
             (int(user), int(k)),
-        )
-        if not rows:
-            return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
-        items, scores, reasons = zip(*rows)
-        return (np.array(items, np.int32), np.array(scores, np.float32),
-                np.array([-1 if r is None else r for r in reasons], np.int32))
+        ))
 
     def count(self, table: str) -> int:
-        if table not in ("movies", "users", "recommendations"):
-            raise ValueError(f"no table {table!r} in a store")
-        return int(self._query(f"SELECT COUNT(*) FROM {STORE_SCHEMA}.{table}")[0][0])
+        from cinerec.serving.store import store_table
+
+        return int(self._query(f"SELECT COUNT(*) FROM {STORE_SCHEMA}.{store_table(table)}")[0][0])
 
 
 # -- profiles ------------------------------------------------------------------------------------

@@ -384,20 +384,30 @@ class RecStore:
 
         ``reasons`` holds ``-1`` where the store has none.
         """
-        rows = self._conn().execute(
+        return stored_list(self._conn().execute(
             "SELECT item, score, reason FROM recommendations WHERE user = ? AND rank < ? ORDER BY rank",
             (int(user), int(k)),
-        ).fetchall()
-        if not rows:
-            return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
-        items, scores, reasons = zip(*rows)
-        return (np.array(items, np.int32), np.array(scores, np.float32),
-                np.array([-1 if r is None else r for r in reasons], np.int32))
+        ).fetchall())
 
     def count(self, table: str) -> int:
-        if table not in ("movies", "users", "recommendations"):
-            raise ValueError(f"no table {table!r} in a store")
-        return int(self._conn().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM {store_table(table)}").fetchone()[0])
+
+
+def stored_list(rows: list[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(item, score, reason)`` rows of a store as ``(items int32, scores float32, reasons int32)``,
+    ``-1`` where a reason is NULL; what every store's ``recommendations`` returns."""
+    if not rows:
+        return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
+    items, scores, reasons = zip(*rows)
+    return (np.array(items, np.int32), np.array(scores, np.float32),
+            np.array([-1 if r is None else r for r in reasons], np.int32))
+
+
+def store_table(table: str) -> str:
+    """``table`` when it is one of a store's counted tables (its name goes into SQL text)."""
+    if table not in ("movies", "users", "recommendations"):
+        raise ValueError(f"no table {table!r} in a store")
+    return table
 
 
 def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
