@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cinerec.cli import main
+from cinerec.models.baselines import EASE
 from cinerec.io import read_json
 
 STUDY = """\
@@ -171,8 +172,9 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
     assert code == 0, err
     got = json.loads(out)
     t = got["tuning"]
-    assert t["n_trials"] == 3 and t["metric"] == "hr@10" and set(t["settings"]) == {"regularization"}
-    assert t["trials"][0]["settings"] == {"regularization": 300.0} and t["value"] >= t["default_value"]
+    assert t["n_trials"] == 3 and t["metric"] == "hr@10" and set(t["settings"]) == set(EASE.search_space)
+    defaults = {k: v for k, v in EASE.Config().to_dict().items() if k in EASE.search_space}
+    assert t["trials"][0]["settings"] == defaults and t["value"] >= t["default_value"]
     assert "tuned ease:" in err
     code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3",
                          "--out", str(tmp_path / "r"), "--json", "--quiet")

@@ -27,8 +27,18 @@ class TestItemKNN(ModelConformance):
 
 class TestEASE(ModelConformance):
     model_name = "ease"
-    config = {"regularization": 10.0}
+    config = {"regularization": 10.0, "recency_half_life": 0.0}  # no decay: score_history is exact
     quality = ("loo-sampled", "hr@10", 0.62)
+
+
+class TestEASERecency(ModelConformance):
+    """The contract with recency-weighted histories: batch == single, save/load, determinism."""
+
+    model_name = "ease"
+    config = {"regularization": 10.0, "recency_half_life": 0.3}
+    # score_history gets no timestamps, so a training user's bare history is weighed
+    # without decay: the lists agree largely, not exactly.
+    history_exact = False
 
 
 class TestBaseline(ModelConformance):
@@ -98,7 +108,7 @@ def test_itemknn_block_by_block_equals_all_at_once(monkeypatch, dense_fraction):
 def test_ease_matches_the_closed_form():
     x = tiny()
     l2 = 2.0
-    m = create("ease", {"regularization": l2}).fit(x)
+    m = create("ease", {"regularization": l2, "recency_half_life": 0.0}).fit(x)  # rows as they are
     X = x.seen.toarray().astype(np.float64)
     P = np.linalg.inv(X.T @ X + l2 * np.eye(4))
     B = -P / np.diag(P)[None, :]
@@ -124,6 +134,24 @@ def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
         create("ease", {"max_items": 3}).fit(tiny())
     with pytest.raises(ConfigError, match="regularization"):
         create("ease", {"regularization": 0.0})
+
+
+def test_ease_recency_half_life_weighs_each_known_users_history_row():
+    day = 86400
+    # User 0 spans days 6..10 and recency_half_life=0.5 is 2 days: movies 0, 1, 2 seen at
+    # days 10, 8 and 6 count 1, 1/2, 1/4 in the row that is scored. User 1: one rating, 1.
+    x = Interactions(np.array([0, 0, 0, 1]), np.array([0, 1, 2, 1]), np.array([4.0, 2.0, 5.0, 3.0]),
+                     np.array([10, 8, 6, 3]) * day, 2, 4)
+    plain = create("ease", {"regularization": 2.0, "recency_half_life": 0.0}).fit(x)
+    decayed = create("ease", {"regularization": 2.0, "recency_half_life": 0.5}).fit(x)
+    # The fit itself is not weighted: the same B.
+    np.testing.assert_allclose(decayed.weights_, plain.weights_)
+    rows = np.array([[1.0, 0.5, 0.25, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(decayed.score([0, 1]), rows @ plain.weights_, atol=1e-6)
+    # A new person's history carries no timestamps: no decay.
+    np.testing.assert_allclose(decayed.score_history(x.csr[[0]]), plain.score([0]), atol=1e-6)
+    with pytest.raises(ConfigError, match="recency_half_life"):
+        create("ease", {"recency_half_life": -0.1})
 
 
 def test_baseline_biases_by_hand():
