@@ -244,7 +244,7 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     shortlist, _ = pipeline.retriever.recommend(users, 20)
     listed, _ = pipeline.recommend(users, 5)
     assert all(set(listed[i]) <= set(shortlist[i]) for i in range(len(users)))
-    assert "The store lists through `models/two-stage`" in (tmp_path / "o" / "report.md").read_text()
+    assert "The store lists through `models/two-stage`: ease shortlists 20 movies" in (tmp_path / "o" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("change, needle", [

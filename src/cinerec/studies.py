@@ -724,6 +724,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "reference": study.reference.to_dict() if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
         "stages": stages.rows,
+        "two_stage": None if pipeline is None else {
+            k: v for k, v in pipeline.config.to_dict().items() if k not in ("ranker_settings", "ranker_path")},
     }
     write_json(tmp / "leaderboard.json", board)
     write_json(tmp / "settings.json", {
@@ -830,8 +832,12 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += [f"Saved: `{board['best']}`, refitted on all the data (`models/{board['best']}`); every model's "
               "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
     if study.export_two_stage is not None:
-        lines += [f"The store lists through `models/two-stage`: {study.export_two_stage.get('retriever', 'als')} "
-                  f"shortlists, `{board['best']}` ranks the shortlist.", ""]
+        ts = board.get("two_stage") or {}
+        mix = ts.get("mix")
+        how = "ranks the shortlist" if mix in (1, 1.0) else \
+            f"ranks the shortlist, its scores weighted {mix} against the retriever's (mix)"
+        lines += [f"The store lists through `models/two-stage`: {ts.get('retriever', '?')} shortlists "
+                  f"{ts.get('candidates', '?')} movies, `{board['best']}` {how}.", ""]
     if board.get("stages"):
         lines += ["## Time and memory per stage", "",
                   f"Wall time {board['seconds']:.1f} s in all. Peak: the process's highest resident memory "
