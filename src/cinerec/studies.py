@@ -684,12 +684,19 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
-        board_models.sort(key=lambda r: r["metrics"][metric]["mean"] * (1 if lower else -1))
+        # Rows without the study's metric (a model trained on liked-or-not has no RMSE of
+        # stars) come after the others, in file order; they are never the best.
+        board_models.sort(key=lambda r: (metric not in r["metrics"],
+                                         r["metrics"][metric]["mean"] * (1 if lower else -1)
+                                         if metric in r["metrics"] else 0.0))
         best = board_models[0]["label"]
-        comparable = all(r[s].per_user and metric in r[s].per_user for r in results.values() for s in study.seeds)
+
+        def comparable(label: str) -> bool:  # (several official folds keep no per-user values)
+            return all(results[label][s].per_user and metric in results[label][s].per_user for s in study.seeds)
+
         for row in board_models:
             row["vs_best"] = None
-            if row["label"] != best and comparable:  # (several official folds keep no per-user values)
+            if row["label"] != best and comparable(row["label"]) and comparable(best):
                 a = np.concatenate([results[row["label"]][s].per_user[metric] for s in study.seeds])
                 b = np.concatenate([results[best][s].per_user[metric] for s in study.seeds])
                 row["vs_best"] = paired(a, b)
@@ -757,7 +764,9 @@ def _features(model: Any, dataset: Any) -> Any:
 
 def shown_metrics(board: Mapping[str, Any]) -> list[str]:
     """The leaderboard's columns: the study's metric first, then the rest (at K = 10 when there are many)."""
-    names = list(board["models"][0]["metrics"])
+    names: list[str] = []
+    for row in board["models"]:  # every row's metrics: a liked-or-not model has its own
+        names += [n for n in row["metrics"] if n not in names]
     metric = board["metric"]
     ref = board["reference"]["metric"] if board.get("reference") else None
     if len(names) > 8:

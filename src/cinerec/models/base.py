@@ -91,6 +91,10 @@ class Recommender(ABC):
     has_item_vectors: bool = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
+    #: True when :meth:`predict_liked` gives the probability that a person likes a movie
+    #: (a model trained on liked-or-not labels, e.g. ``target = "liked"``); its scores are
+    #: then no stars. Set per instance from the config.
+    can_predict_liked: bool = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
     task: ClassVar[str] = "ranking"
     #: Settings that make a model trained for stars train for ranking instead, for a
@@ -270,6 +274,17 @@ class Recommender(ABC):
         Models that set ``uses_features`` override this.
         """
         raise CapabilityError(f"{self.name} takes no side features")
+
+    def predict_liked(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` probability that each user likes each movie, for ``(n,)`` pairs.
+
+        Models that set ``can_predict_liked`` override this and :meth:`is_liked`.
+        """
+        raise CapabilityError(f"{self.name} was not trained on liked-or-not labels")
+
+    def is_liked(self, ratings: Any) -> np.ndarray:
+        """``(n,) bool``: which of ``(n,)`` star ratings count as liked in the labels the model learnt."""
+        raise CapabilityError(f"{self.name} was not trained on liked-or-not labels")
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, n_items)`` scores for people described only by their ratings.
