@@ -122,3 +122,33 @@ def test_models_without_epochs_are_untouched_by_the_pruner(ml100k):
     eager = tune("itemknn", ml100k, p, trials=3, seed=1, pruner=optuna.pruners.ThresholdPruner(lower=2.0))
     assert eager.trials == plain.trials and eager.n_pruned == 0
     assert all(t["state"] == "complete" and "curve" not in t for t in eager.trials)
+
+
+def test_ease_trials_through_the_spectrum_measure_what_plain_fits_measure(ml100k):
+    from cinerec.models import create
+
+    p = get_protocol("loo-sampled")
+    result = tune("ease", ml100k, p, trials=3, seed=0)
+    valid = carve(p, ml100k, p.prepare(ml100k, seed=0).train, seed=0)
+    for trial in result.trials:
+        plain = valid.evaluate(create("ease", trial["settings"])).metrics["hr@10"]
+        assert trial["hr@10"] == pytest.approx(plain, abs=1e-12)
+    assert type(result.model).__name__ == "EASE"  # the chosen model is an ordinary fit
+
+
+def test_als_trials_start_from_the_latest_trial_with_as_many_factors(ml100k):
+    p = get_protocol("loo-sampled")
+    space = {"factors": Param("choice", choices=(8, 16)), "regularization": Param("float", 10.0, 200.0, log=True)}
+    base = {"epochs": 6}
+    warm = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base)
+    cold = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base, warm_start=False)
+    factors = [t["settings"]["factors"] for t in warm.trials]
+    for n, t in enumerate(warm.trials):
+        assert bool(t.get("warm_start")) == (factors[n] in factors[:n])
+        if t.get("warm_start"):
+            assert 1 <= t["epochs"] <= 6
+    assert any(t.get("warm_start") for t in warm.trials)
+    assert not any(t.get("warm_start") for t in cold.trials)
+    assert warm.trials[0] == cold.trials[0]  # the defaults' trial has nothing to start from
+    again = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base)
+    assert again.trials == warm.trials

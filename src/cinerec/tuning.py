@@ -23,7 +23,8 @@ Three things make trials cheaper without changing what they measure:
   defaults' trial is never pruned. A pruned trial's figure is its last epoch's; it is
   marked ``"state": "pruned"`` in :attr:`Tuned.trials` and can never be chosen.
 * A model that can start from another fitted one (``fit(..., init=previous)``, e.g.
-  ALS with the same factor count) starts each trial from the previous trial's model.
+  ALS with the same factor count) starts each trial from the latest earlier trial's
+  model it accepts (among the last ``_KEEP_FOR_INIT``).
 * A model with a shortcut for some of its settings (``tuning_fits``, e.g. EASE's λ from
   one eigendecomposition) is measured through it when only those settings are searched.
 """
@@ -44,6 +45,8 @@ __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "objective", "PRU
 PRUNE_STARTUP_TRIALS = 3
 #: Epochs of every trial the default pruner lets pass before it may prune.
 PRUNE_WARMUP_EPOCHS = 2
+# Fitted trials kept for warm starts: enough to hold one of each factor count ALS searches.
+_KEEP_FOR_INIT = 8
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def tune(
     space: Mapping[str, Param] | None = None,
     progress: Callable[[int, float, float, str], None] | None = None,
     pruner: Any = None,
+    warm_start: bool = True,
 ) -> Tuned:
     """Search model ``name``'s settings on a carve-out of the training data; fit the best.
 
@@ -172,6 +176,8 @@ def tune(
             :class:`optuna.pruners.MedianPruner` with ``PRUNE_STARTUP_TRIALS`` and
             ``PRUNE_WARMUP_EPOCHS``; :class:`optuna.pruners.NopPruner` turns pruning off).
             Other models report no epochs, so no pruner touches them.
+        warm_start: start each trial of a model whose ``fit`` takes ``init`` from the
+            previous trial's model, when the model accepts it (ALS: same factor count).
 
     Returns:
         A :class:`Tuned`; its model is fitted on ``train`` with the chosen settings.
@@ -213,7 +219,7 @@ def tune(
     # A shortcut that measures every trial from one shared computation (EASE's λ).
     shortcut = getattr(cls, "tuning_fits", None)
     fits = shortcut(valid.train, fixed, set(space)) if shortcut is not None else None
-    # The model each trial may start from (models whose fit takes ``init``).
+    # Recent trials' models a later trial may start from (models whose fit takes ``init``).
     previous: list[Any] = []
 
     def measure(model: Any) -> float:
@@ -231,9 +237,12 @@ def tune(
             record["curve"] = []
             model.on_epoch = _pruning_hook(trial, model, measure, record, metric, optuna)
         if not model.is_fitted:
-            init = previous[-1] if previous and getattr(model, "accepts_init", None) else None
-            if init is not None and model.accepts_init(init):
+            # The latest earlier trial the model can start from (ALS: the same factor count).
+            accepts = getattr(model, "accepts_init", None) if warm_start else None
+            init = next((m for m in reversed(previous) if accepts(m)), None) if accepts is not None else None
+            if init is not None:
                 model.fit(valid.train, valid.valid, init=init)
+                record["warm_start"], record["epochs"] = True, len(model.history)
             else:
                 model.fit(valid.train, valid.valid)
         value = float(valid.evaluate(model, fit=False, label=name).metrics[metric])
@@ -241,8 +250,8 @@ def tune(
             model.on_epoch = None
             record["epochs"] = len(record["curve"])
         record.update({metric: value, "state": "complete"})
-        if getattr(model, "accepts_init", None) is not None:
-            previous[:] = [model]  # kept only for models that can start from it
+        if warm_start and getattr(model, "accepts_init", None) is not None:
+            previous[:] = [*previous[-(_KEEP_FOR_INIT - 1):], model]  # the few latest, for models that start from them
         return value if math.isfinite(value) else (-math.inf if direction == "maximize" else math.inf)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,0 +1,63 @@
+"""What the cheaper tuning saves: ALS warm starts, and neural trials pruned per epoch.
+
+Runs :func:`cinerec.tuning.tune` twice on the same carve-out, with and without the
+saving, and prints one JSON object: the search's seconds, the best validation figure,
+the chosen settings, and how many trials were warm-started or pruned (and ALS sweeps).
+
+Usage:
+    python benchmarks/bench_tuning.py als [ML100K_FOLDER] [--trials 30]
+    python benchmarks/bench_tuning.py gmf [ML100K_FOLDER] [--trials 20] [--epochs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
+
+
+def summary(result, **extra) -> dict:
+    sweeps = sum(t.get("epochs", result.model.config.epochs) for t in result.trials)
+    return {"seconds": round(result.seconds, 2), "best": result.value, "default": result.default_value,
+            "settings": result.settings, "warm_trials": sum(bool(t.get("warm_start")) for t in result.trials),
+            "pruned_trials": result.n_pruned, "epochs_or_sweeps": sweeps, **extra}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("model", choices=["als", "gmf", "neumf", "mf"])
+    ap.add_argument("data", nargs="?", default=str(DEFAULT))
+    ap.add_argument("--trials", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=8, help="epochs of each neural trial")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import optuna
+
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import tune
+
+    ds = load(args.data)
+    protocol = get_protocol("loo-sampled")
+    out: dict = {"data": ds.name, "model": args.model, "trials": args.trials, "seed": args.seed,
+                 "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(), "python": platform.python_version()}}
+    if args.model == "als":
+        for warm in (False, True):
+            r = tune("als", ds, protocol, trials=args.trials, seed=args.seed, warm_start=warm)
+            out["warm" if warm else "cold"] = summary(r)
+    else:
+        base = {"epochs": args.epochs, "progress": False, "device": "cpu", "threads": 1}
+        for label, pruner in (("unpruned", optuna.pruners.NopPruner()), ("pruned", None)):
+            r = tune(args.model, ds, protocol, trials=args.trials, seed=args.seed, base=base, pruner=pruner)
+            out[label] = summary(r)
+    out["machine"]["load_after"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
