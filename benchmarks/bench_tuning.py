@@ -5,7 +5,7 @@ saving, and prints one JSON object: the search's seconds, the best validation fi
 the chosen settings, and how many trials were warm-started or pruned (and ALS sweeps).
 
 Usage:
-    python benchmarks/bench_tuning.py als [ML100K_FOLDER] [--trials 30]
+    python benchmarks/bench_tuning.py als [ML100K_FOLDER] [--trials 30] [--check]
     python benchmarks/bench_tuning.py gmf [ML100K_FOLDER] [--trials 20] [--epochs 8]
 """
 
@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=8, help="epochs of each neural trial")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--check", action="store_true", help="als: refit each warm trial's settings cold and compare")
     args = ap.parse_args()
 
     import optuna
@@ -50,6 +51,18 @@ def main() -> None:
         for warm in (False, True):
             r = tune("als", ds, protocol, trials=args.trials, seed=args.seed, warm_start=warm)
             out["warm" if warm else "cold"] = summary(r)
+        if args.check:
+            # Each warm trial's settings fitted cold: does the warm start change the figure?
+            from cinerec.models import create
+            from cinerec.tuning import carve
+
+            valid = carve(protocol, ds, protocol.prepare(ds, seed=args.seed).train, args.seed)
+            diffs = [t["hr@10"] - valid.evaluate(create("als", {**t["settings"], "seed": args.seed})).metrics["hr@10"]
+                     for t in r.trials if t.get("warm_start")]
+            out["warm"]["warm_minus_cold_refit_hr@10"] = {
+                "trials": len(diffs), "mean": sum(diffs) / max(len(diffs), 1),
+                "mean_abs": sum(map(abs, diffs)) / max(len(diffs), 1), "min": min(diffs, default=0.0),
+                "max": max(diffs, default=0.0)}
     else:
         base = {"epochs": args.epochs, "progress": False, "device": "cpu", "threads": 1}
         for label, pruner in (("unpruned", optuna.pruners.NopPruner()), ("pruned", None)):

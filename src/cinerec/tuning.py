@@ -289,7 +289,10 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
     """
 
     def hook(epoch: int, _loop_value: float | None) -> bool:
-        value = measure(model)
+        # An approximate-neighbour index built now would be kept and answer for later
+        # weights: measure through a copy that shares the weights, not the index.
+        index = getattr(model.config, "index", "exact")
+        value = measure(model if index == "exact" else model.with_index(index))
         record["curve"].append(value)
         trial.report(value, epoch)
         # The defaults' trial always completes: it is the figure the search must not fall below.
