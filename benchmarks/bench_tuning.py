@@ -1,4 +1,5 @@
-"""What the cheaper tuning saves: ALS warm starts, and neural trials pruned per epoch.
+"""What the cheaper tuning saves: ALS warm starts, EASE's λ from one eigendecomposition,
+and neural trials pruned per epoch.
 
 Runs :func:`cinerec.tuning.tune` twice on the same carve-out, with and without the
 saving, and prints one JSON object: the search's seconds, the best validation figure,
@@ -6,6 +7,7 @@ the chosen settings, and how many trials were warm-started or pruned (and ALS sw
 
 Usage:
     python benchmarks/bench_tuning.py als [ML100K_FOLDER] [--trials 30] [--check]
+    python benchmarks/bench_tuning.py ease [ML100K_FOLDER] [--trials 30]
     python benchmarks/bench_tuning.py gmf [ML100K_FOLDER] [--trials 20] [--epochs 8]
 """
 
@@ -21,7 +23,8 @@ DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-1
 
 
 def summary(result, **extra) -> dict:
-    sweeps = sum(t.get("epochs", result.model.config.epochs) for t in result.trials)
+    epochs = getattr(result.model.config, "epochs", 0)
+    sweeps = sum(t.get("epochs", epochs) for t in result.trials)
     return {"seconds": round(result.seconds, 2), "best": result.value, "default": result.default_value,
             "settings": result.settings, "warm_trials": sum(bool(t.get("warm_start")) for t in result.trials),
             "pruned_trials": result.n_pruned, "epochs_or_sweeps": sweeps, **extra}
@@ -29,7 +32,7 @@ def summary(result, **extra) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("model", choices=["als", "gmf", "neumf", "mf"])
+    ap.add_argument("model", choices=["als", "ease", "gmf", "neumf", "mf"])
     ap.add_argument("data", nargs="?", default=str(DEFAULT))
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=8, help="epochs of each neural trial")
@@ -63,6 +66,21 @@ def main() -> None:
                 "trials": len(diffs), "mean": sum(diffs) / max(len(diffs), 1),
                 "mean_abs": sum(map(abs, diffs)) / max(len(diffs), 1), "min": min(diffs, default=0.0),
                 "max": max(diffs, default=0.0)}
+    elif args.model == "ease":
+        from cinerec.models.baselines import EASE
+
+        shortcut = EASE.tuning_fits
+        for label in ("plain_fits", "one_eigendecomposition"):
+            EASE.tuning_fits = shortcut if label == "one_eigendecomposition" else None  # type: ignore[assignment]
+            try:
+                r = tune("ease", ds, protocol, trials=args.trials, seed=args.seed)
+            finally:
+                EASE.tuning_fits = shortcut  # type: ignore[method-assign]
+            out[label] = summary(r)
+            out[label]["figures"] = [t["hr@10"] for t in r.trials]
+        out["same_figures"] = out["plain_fits"]["figures"] == out["one_eigendecomposition"]["figures"]
+        out["largest_figure_difference"] = max(abs(a - b) for a, b in zip(
+            out["plain_fits"]["figures"], out["one_eigendecomposition"]["figures"]))
     else:
         base = {"epochs": args.epochs, "progress": False, "device": "cpu", "threads": 1}
         for label, pruner in (("unpruned", optuna.pruners.NopPruner()), ("pruned", None)):

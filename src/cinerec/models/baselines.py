@@ -357,29 +357,32 @@ class EASESpectrum:
     gathering ``O(n)`` per pair). The eigendecomposition itself costs several inverses
     (benchmarks/bench_ease.py measures how many): it pays off over many λ.
 
-    The decomposition is LAPACK's divide-and-conquer ``syevd`` in float32 (measured the
-    fastest here, ahead of float64, ``syevr`` and ``torch.linalg.eigh``), and the
-    products are float32 as well, like the plain fit's inverse. Scores agree with a
-    plain :meth:`EASE.fit`'s to about 1e-4 of their size at λ = 30, closer at larger λ.
+    The decomposition is LAPACK's divide-and-conquer ``syevd`` (measured the fastest
+    here, ahead of ``syevr``, NumPy's and ``torch.linalg.eigh``). Its precision follows
+    the plain fit's: float32 up to ``_FLOAT32_MAX_ITEMS`` movies, float64 beyond, since a
+    float32 decomposition's error grows with the catalogue (at 10,000 movies and λ = 10
+    its scores were 7e-4 of their size from the float64 fit's; at 1,682, 5e-5).
 
     Args:
         train: the training interactions.
         config: EASE's settings; its ``binary`` and ``max_items`` apply, its
             ``regularization`` is the default λ of :meth:`model`.
+        dtype: ``np.float32`` or ``np.float64``; ``None`` chooses as the plain fit does.
     """
 
-    def __init__(self, train: Interactions, config: EASEConfig | None = None) -> None:
+    def __init__(self, train: Interactions, config: EASEConfig | None = None, dtype: Any = None) -> None:
         self.config = config or EASEConfig()
         _check_ease_size(train.n_items, self.config.max_items)
         self.train = train
+        if dtype is None:
+            dtype = np.float32 if train.n_items <= _FLOAT32_MAX_ITEMS else np.float64
+        self.dtype = np.dtype(dtype)
         x = _history_matrix(train.csr, train.n_items, self.config.binary, "ease")
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float32)
+        gram = np.asarray((x.T @ x).toarray(), dtype=self.dtype)
         values, vectors = scipy.linalg.eigh(gram, driver="evd", overwrite_a=True, check_finite=False)
         del gram
         self.values = np.asarray(values, dtype=np.float64)  # (n,) Λ, ascending
-        # (n, n) Q, one eigenvector per column. Kept in float32, as LAPACK gave it: a
-        # float64 copy would add no accuracy and double the memory and the products' time.
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.vectors = np.ascontiguousarray(vectors, dtype=self.dtype)  # (n, n) Q, an eigenvector per column
         self._squares = self.vectors**2
         self._xq: dict[bytes, np.ndarray] = {}
 
@@ -390,23 +393,23 @@ class EASESpectrum:
 
     def diag_p(self, regularization: float) -> np.ndarray:
         """``(n,) float64`` the diagonal of ``(XᵀX + λI)⁻¹``."""
-        return (self._squares @ (1.0 / (self.values + regularization)).astype(np.float32)).astype(np.float64)
+        return (self._squares @ (1.0 / (self.values + regularization)).astype(self.dtype)).astype(np.float64)
 
     def history_q(self, history: sp.csr_matrix, key: bytes | None = None) -> np.ndarray:
-        """``(n_rows, n) float32`` ``history · Q``; kept under ``key`` while memory allows."""
+        """``(n_rows, n)`` ``history · Q`` (in :attr:`dtype`); kept under ``key`` while memory allows."""
         if key is not None and key in self._xq:
             return self._xq[key]
-        xq = np.asarray(history @ self.vectors, dtype=np.float32)
+        xq = np.asarray(history.astype(self.dtype) @ self.vectors, dtype=self.dtype)
         if key is not None and sum(a.nbytes for a in self._xq.values()) + xq.nbytes <= _SPECTRUM_CACHE_BYTES:
             self._xq[key] = xq
         return xq
 
     def scores(self, history: sp.csr_matrix, xq: np.ndarray, regularization: float) -> np.ndarray:
         """``(n_rows, n) float32`` EASE scores of ``history`` rows (``xq`` their ``history · Q``)."""
-        inv = (1.0 / (self.values + regularization)).astype(np.float32)
+        inv = (1.0 / (self.values + regularization)).astype(self.dtype)
         xp = (xq * inv[None, :]) @ self.vectors.T  # rows of x P
-        xp /= self.diag_p(regularization).astype(np.float32)[None, :]
-        return np.asarray(history.toarray(), dtype=np.float32) - xp
+        xp /= self.diag_p(regularization).astype(self.dtype)[None, :]
+        return (np.asarray(history.toarray(), dtype=self.dtype) - xp).astype(np.float32)
 
 
 class _SpectralEASE(EASE):
@@ -427,7 +430,7 @@ class _SpectralEASE(EASE):
         """``B`` itself, ``(n, n) float32``: ``−P / diag P`` with a zero diagonal (O(n³), once)."""
         if self._weights is None:
             s, lam = cast(EASESpectrum, self._spectrum), self.config.regularization
-            p = (s.vectors / (s.values + lam).astype(np.float32)[None, :]) @ s.vectors.T
+            p = (s.vectors / (s.values + lam).astype(s.dtype)[None, :]) @ s.vectors.T
             p /= -np.diag(p).copy()[None, :]
             np.fill_diagonal(p, 0.0)
             self._weights = np.ascontiguousarray(p, dtype=np.float32)
