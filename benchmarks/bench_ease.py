@@ -11,7 +11,7 @@ each λ scored on the validation users) on a generated catalogue, against plain 
 
     python benchmarks/bench_ease.py --sweep [--items 10000] [--users 20000]
         [--valid-users 1000] [--lambdas 20] [--plain-fits 1] [--variants-items 3000]
-        [--dtype auto|float32|float64]
+        [--dtype float64|float32]
 
 Each figure there is one run, wall clock and process CPU time (with
 ``OMP_NUM_THREADS=1`` the CPU time is the single core's work, which a busy machine
@@ -134,7 +134,7 @@ def sweep_main(args: argparse.Namespace) -> None:
     out["seconds"]["plain"] = {"runs": plain_runs, "one_trial": one,
                                "twenty_trials": {key: round(v * 20, 3) for key, v in one.items()},
                                "twenty_trials_is": "measured" if args.plain_fits >= 20 else "one trial x 20"}
-    dtype = {"auto": None, "float32": np.float32, "float64": np.float64}[args.dtype]
+    dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
     spectrum, decompose = timed(lambda: EASESpectrum(train, dtype=dtype))
     out["data"]["decomposition_dtype"] = str(spectrum.dtype)
     per_lambda = []
@@ -168,8 +168,7 @@ def main() -> None:
     ap.add_argument("--lambdas", type=int, default=20)
     ap.add_argument("--plain-fits", type=int, default=1)
     ap.add_argument("--variants-items", type=int, default=3_000, help="0: skip the decomposition variants")
-    ap.add_argument("--dtype", choices=["auto", "float32", "float64"], default="auto",
-                    help="the decomposition's precision (auto: as the plain fit chooses)")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="the decomposition's precision")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.sweep:
