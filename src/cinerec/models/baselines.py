@@ -280,6 +280,9 @@ class EASE(_HistoryModel):
     factorisation and inverse in float64 IN PLACE (one ``n²`` float64 buffer instead of
     the three float32 buffers torch needs), because there memory is what limits EASE.
     ``B`` is kept in float32 for scoring.
+
+    Many values of λ on one training set (a search) go through :meth:`sweep` or
+    :class:`EASESpectrum`: one eigendecomposition, then each λ without an inverse.
     """
 
     name = "ease"
