@@ -233,6 +233,7 @@ def tune(
             model = fits({**fixed, **settings})
         else:
             model = _with_features(create(name, {**fixed, **settings}), data)
+        valid.protocol.check(model)  # a model the protocol cannot measure fails before it trains
         if isinstance(model, NeuralRecommender):
             record["curve"] = []
             model.on_epoch = _pruning_hook(trial, model, measure, record, metric, optuna)
