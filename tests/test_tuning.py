@@ -152,3 +152,13 @@ def test_als_trials_start_from_the_latest_trial_with_as_many_factors(ml100k):
     assert warm.trials[0] == cold.trials[0]  # the defaults' trial has nothing to start from
     again = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base)
     assert again.trials == warm.trials
+
+
+def test_a_liked_model_is_tuned_on_auc_under_a_rating_protocol(ml100k):
+    """It predicts the chance of a like, not stars: RMSE would be meaningless."""
+    from cinerec.evaluation import get_protocol
+    from cinerec.tuning import tune
+
+    found = tune("mf", ml100k, get_protocol("ratings-random"), trials=2, seed=0,
+                 base={"target": "liked", "loss": "bce", "epochs": 2})
+    assert found.metric == "auc" and 0.5 < found.value <= 1.0

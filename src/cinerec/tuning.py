@@ -120,9 +120,12 @@ class Tuned:
         return sum(t.get("state") == "pruned" for t in self.trials)
 
 
-def objective(protocol: Any) -> tuple[str, Literal["minimize", "maximize"]]:
-    """The metric a search on ``protocol`` optimises, and its direction."""
+def objective(protocol: Any, model: Any = None) -> tuple[str, Literal["minimize", "maximize"]]:
+    """The metric a search on ``protocol`` optimises, and its direction (for a ``model``
+    that predicts the chance of a like, AUC under a rating protocol: it predicts no stars)."""
     if protocol.needs_ratings:
+        if model is not None and model.can_predict_liked:
+            return "auc", "maximize"
         return "rmse", "minimize"
     return ("hr@10" if protocol.name.startswith("loo") else "recall@10"), "maximize"
 
@@ -213,12 +216,11 @@ def tune(
     if train is None:
         train = protocol.prepare(data, seed=seed).train
     valid = carve(protocol, data, train, seed)
-    metric, direction = objective(protocol)
+    metric, direction = objective(protocol, create(name, fixed))
     defaults = {key: fields[key] for key in space}
     history: list[dict[str, Any]] = []
     # A shortcut that measures every trial from one shared computation (EASE's λ).
-    shortcut = getattr(cls, "tuning_fits", None)
-    fits = shortcut(valid.train, fixed, set(space)) if shortcut is not None else None
+    fits = cls.tuning_fits(valid.train, fixed, set(space))
     # Recent trials' models a later trial may start from (models whose fit takes ``init``).
     previous: list[Any] = []
 
@@ -239,10 +241,10 @@ def tune(
             model.on_epoch = _pruning_hook(trial, model, measure, record, metric, optuna)
         if not model.is_fitted:
             # The latest earlier trial the model can start from (ALS: the same factor count).
-            accepts = getattr(model, "accepts_init", None) if warm_start else None
-            init = next((m for m in reversed(previous) if accepts(m)), None) if accepts is not None else None
+            starts = warm_start and model.can_warm_start
+            init = next((m for m in reversed(previous) if model.accepts_init(m)), None) if starts else None
             if init is not None:
-                model.fit(valid.train, valid.valid, init=init)
+                model.fit(valid.train, valid.valid, init=init)  # type: ignore[call-arg]  # can_warm_start
                 record["warm_start"], record["epochs"] = True, len(model.history)
             else:
                 model.fit(valid.train, valid.valid)
@@ -251,7 +253,7 @@ def tune(
             model.on_epoch = None
             record["epochs"] = len(record["curve"])
         record.update({metric: value, "state": "complete"})
-        if warm_start and getattr(model, "accepts_init", None) is not None:
+        if warm_start and model.can_warm_start:
             previous[:] = [*previous[-(_KEEP_FOR_INIT - 1):], model]  # the few latest, for models that start from them
         return value if math.isfinite(value) else (-math.inf if direction == "maximize" else math.inf)
 

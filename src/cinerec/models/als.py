@@ -113,6 +113,7 @@ class ALS(IndexedRecommender):
     config: ALSConfig
     has_inner_product = True
     can_score_pairs = True
+    can_warm_start = True
 
     def __init__(self, config: ALSConfig | None = None) -> None:
         super().__init__(config)

@@ -335,10 +335,13 @@ class EASE(_HistoryModel):
     @classmethod
     def tuning_fits(cls, train: Interactions, fixed: Mapping[str, Any],
                     searched: set[str]) -> Callable[[Mapping[str, Any]], "EASE"] | None:
-        """For :func:`cinerec.tuning.tune`: when only ``regularization`` is searched, a
-        function from a trial's settings to an EASE fitted on ``train`` through one shared
-        :class:`EASESpectrum`; ``None`` otherwise (each trial then fits as usual)."""
-        if searched != {"regularization"}:
+        """For :func:`cinerec.tuning.tune`: when only ``regularization`` is searched and
+        ``train`` has no more users than movies, a function from a trial's settings to an
+        EASE fitted on ``train`` through one shared :class:`EASESpectrum`; ``None``
+        otherwise (each trial then fits as usual)."""
+        if searched != {"regularization"} or train.n_users > train.n_items:
+            # Each λ scores every validation user in O(movies²): past as many users as
+            # movies, that costs more than a plain fit's inverse, so trials fit as usual.
             return None
         spectrum = EASESpectrum(train, EASEConfig.from_dict(dict(fixed)))
 
