@@ -5,6 +5,20 @@ how the implementation in cinerec.models.baselines was chosen.
 
 Usage: python benchmarks/bench_ease.py [ML100K_FOLDER] [--repeat N]
 Prints one JSON object. Each figure is the best of ``--repeat`` runs (wall clock).
+
+``--sweep`` measures the λ sweep instead (EASESpectrum: one eigendecomposition, then
+each λ scored on the validation users) on a generated catalogue, against plain fits:
+
+    python benchmarks/bench_ease.py --sweep [--items 10000] [--users 20000]
+        [--valid-users 1000] [--lambdas 20] [--plain-fits 1] [--variants-items 3000]
+        [--dtype float64|float32]
+
+Each figure there is one run, wall clock and process CPU time (with
+``OMP_NUM_THREADS=1`` the CPU time is the single core's work, which a busy machine
+disturbs less than the wall clock). A plain trial is a fit plus the validation users'
+scores; "20 plain fits" is the measured plain trial times 20 unless ``--plain-fits 20``.
+``--variants-items`` times the eigendecomposition several ways (and one inverse) on a
+smaller Gram matrix, since each takes minutes at 10,000 movies.
 """
 
 from __future__ import annotations
@@ -21,9 +35,10 @@ import scipy.linalg
 import torch
 
 from cinerec.data import load
+from cinerec.data.dataset import Interactions
 from cinerec.models import create
 import cinerec.models.baselines as baselines
-from cinerec.models.baselines import _ease_weights
+from cinerec.models.baselines import EASESpectrum, _ease_weights
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 
@@ -52,11 +67,113 @@ def inverse_variants(gram: np.ndarray) -> dict[str, callable]:
     }
 
 
+def timed(fn) -> tuple[object, dict[str, float]]:
+    """``fn()``'s value, and its wall and process CPU seconds."""
+    w, c = time.perf_counter(), time.process_time()
+    value = fn()
+    return value, {"wall": round(time.perf_counter() - w, 3), "cpu": round(time.process_time() - c, 3)}
+
+
+def generated(n_users: int, n_items: int, per_user: int, seed: int = 0) -> Interactions:
+    """A popularity-skewed implicit log: about ``per_user`` distinct movies per user,
+    movie ``j`` drawn with weight ``1 / (j + 1) ** 0.8``."""
+    rng = np.random.default_rng(seed)
+    counts = np.clip(rng.lognormal(np.log(per_user), 0.8, n_users).astype(np.int64), 5, n_items // 2)
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    users = np.repeat(np.arange(n_users), counts)
+    items = rng.choice(n_items, size=len(users), p=weights / weights.sum())
+    keys = np.unique(users * n_items + items)  # drop repeats
+    u, i = (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32)
+    return Interactions(u, i, np.ones(len(u), np.float32), np.arange(len(u)), n_users, n_items)
+
+
+def eigh_variants(n: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """One inverse and several eigendecompositions of one ``n × n`` Gram matrix."""
+    x = generated(2 * n, n, 50, seed)
+    gram = (x.csr.T @ x.csr).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += 300.0
+    g32 = gram.astype(np.float32)
+    torch.linalg.inv(torch.from_numpy(g32[:64, :64]))  # torch's first-call set-up, not timed
+    variants = {
+        "torch_inv_f32 (the plain fit's inverse)": lambda: torch.linalg.inv(torch.from_numpy(g32)),
+        "scipy_eigh_evd_f32": lambda: scipy.linalg.eigh(g32, driver="evd", check_finite=False),
+        "scipy_eigh_evd_f64": lambda: scipy.linalg.eigh(gram, driver="evd", check_finite=False),
+        "scipy_eigh_evr_f32": lambda: scipy.linalg.eigh(g32, driver="evr", check_finite=False),
+        "numpy_eigh_f32": lambda: np.linalg.eigh(g32),
+        "torch_eigh_f32": lambda: torch.linalg.eigh(torch.from_numpy(g32)),
+        "torch_eigh_f64": lambda: torch.linalg.eigh(torch.from_numpy(gram)),
+    }
+    return {name: timed(fn)[1] for name, fn in variants.items()}
+
+
+def sweep_main(args: argparse.Namespace) -> None:
+    train = generated(args.users, args.items, args.per_user, args.seed)
+    rng = np.random.default_rng(args.seed)
+    valid_users = np.sort(rng.choice(train.n_users, size=min(args.valid_users, train.n_users), replace=False))
+    lambdas = np.geomspace(10.0, 5000.0, args.lambdas)  # EASE's search range
+    out: dict = {
+        "what": "EASE λ sweep: one eigendecomposition, then each λ's scores for the validation users",
+        "data": {"users": train.n_users, "items": train.n_items, "ratings": len(train),
+                 "validation_users": len(valid_users), "lambdas": len(lambdas)},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "load_before": os.getloadavg(),
+                    "python": platform.python_version()},
+        "seconds": {},
+    }
+    plain_runs = []
+    for k in range(args.plain_fits):
+        model = create("ease", {"regularization": float(lambdas[k % len(lambdas)])})
+        _, fit = timed(lambda m=model: m.fit(train))
+        plain_scores, score = timed(lambda m=model: m.score(valid_users))
+        plain_runs.append({"fit": fit, "score_validation_users": score,
+                           "trial": {key: round(fit[key] + score[key], 3) for key in fit}})
+        if k == 0:
+            reference = (float(lambdas[0]), plain_scores)
+        del model
+    one = {key: min(r["trial"][key] for r in plain_runs) for key in ("wall", "cpu")}
+    out["seconds"]["plain"] = {"runs": plain_runs, "one_trial": one,
+                               "twenty_trials": {key: round(v * 20, 3) for key, v in one.items()},
+                               "twenty_trials_is": "measured" if args.plain_fits >= 20 else "one trial x 20"}
+    dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
+    spectrum, decompose = timed(lambda: EASESpectrum(train, dtype=dtype))
+    out["data"]["decomposition_dtype"] = str(spectrum.dtype)
+    per_lambda = []
+    for lam in lambdas:
+        _, t = timed(lambda s=spectrum, lam=lam: s.model(float(lam)).score(valid_users))
+        per_lambda.append(t)
+    sweep_total = {key: round(decompose[key] + sum(t[key] for t in per_lambda), 3) for key in ("wall", "cpu")}
+    out["seconds"]["sweep"] = {"eigendecomposition": decompose, "per_lambda": per_lambda, "total": sweep_total}
+    out["ratio_sweep_to_one_plain_trial"] = {key: round(sweep_total[key] / one[key], 2) for key in one}
+    out["ratio_sweep_to_twenty_plain_trials"] = {key: round(sweep_total[key] / (20 * one[key]), 3) for key in one}
+    lam0, ref = reference
+    got = spectrum.model(lam0).score(valid_users)
+    out["max_abs_score_difference_vs_plain_fit"] = {"lambda": lam0, "difference": float(np.abs(got - ref).max()),
+                                                    "largest_score": float(np.abs(ref).max())}
+    del spectrum
+    if args.variants_items:
+        out["seconds"][f"decompositions_at_{args.variants_items}_items"] = eigh_variants(args.variants_items, args.seed)
+    out["machine"]["load_after"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("data", nargs="?", default=str(DEFAULT))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sweep", action="store_true", help="measure the λ sweep on a generated catalogue")
+    ap.add_argument("--items", type=int, default=10_000)
+    ap.add_argument("--users", type=int, default=20_000)
+    ap.add_argument("--per-user", type=int, default=50)
+    ap.add_argument("--valid-users", type=int, default=1_000)
+    ap.add_argument("--lambdas", type=int, default=20)
+    ap.add_argument("--plain-fits", type=int, default=1)
+    ap.add_argument("--variants-items", type=int, default=3_000, help="0: skip the decomposition variants")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="the decomposition's precision")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.sweep:
+        sweep_main(args)
+        return
 
     ds = load(args.data)
     x = ds.interactions

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_two_stage.py speed [--sample 10000] [--repeats 3]
     python benchmarks/bench_two_stage.py quality [--seeds 0 1 2]
+    python benchmarks/bench_two_stage.py mix [--seeds 0 1 2]
 
 ``speed``, at the NCF study's shape (1.87M ratings of 5,014 movies, built from a
 synthetic ml-25m release as ``bench_index.study_interactions`` describes): ALS (defaults) and NeuMF (defaults) are fitted
@@ -13,16 +14,28 @@ depend on how long it was trained. Then top-10 unseen movies, timed:
 - ``neumf``: NeuMF over the whole catalogue, for a random sample of ``--sample`` users
   (scoring cost is linear in the number of users; ``all_users_s_estimate`` scales the
   sample's time to every user);
-- ``two-stage``: ALS's top-200 unseen, ranked by NeuMF (``candidates=200``), for the
-  same sample and for every user; with ALS answering exactly and through HNSW.
+- ``two-stage``: ALS's top-200 unseen, ranked by NeuMF alone (``candidates=200``,
+  ``mix=1``), for the same sample and for every user; with ALS answering exactly and
+  through HNSW.
 
 ``quality``, on real ml-100k under ``loo-full`` and ``random-full``, for each seed: ALS,
 EASE and NeuMF alone, and the two-stage models ALS → NeuMF and EASE → NeuMF built from
-those same fitted models (each stage given already fitted). The retriever's recall at
-200 says how often the held-out movies reach the ranker at all: for ``loo-full`` the
-share of users whose held-out movie is in the retriever's top-200 unseen, for
-``random-full`` the mean share of each user's test movies there. ``--candidates 25 50
-100 200`` compares shortlist lengths on the same fitted stages.
+those same fitted models (each stage given already fitted), ranked by NeuMF's scores
+alone (``mix = 1``, as published; ``mix`` below compares the combined scores). The
+retriever's recall at 200 says how often the held-out movies reach the ranker at all:
+for ``loo-full`` the share of users whose held-out movie is in the retriever's top-200
+unseen, for ``random-full`` the mean share of each user's test movies there.
+``--candidates 25 50 100 200`` compares shortlist lengths on the same fitted stages.
+
+``mix``, on real ml-100k under ``loo-full``, for each seed: ALS and NeuMF alone (their
+defaults, seeded by the run's seed), and two-stage ALS → NeuMF built from those same
+fitted stages with ``mix = 1`` (the ranker's scores alone, the model before ``mix``) and
+with the default ``mix`` ("auto": the weight chosen on a carve-out of the training data,
+for which the model fits fresh stages of the same settings; its fit time is that
+search). The last line holds HR@10 mean ± sample standard deviation over the seeds and,
+for each two-stage model, the mean per-user difference from the better stage alone (by
+mean HR@10) with its paired standard error over every (seed, user) pair
+(``cinerec.studies.paired``).
 
 Prints one JSON object per line.
 """
@@ -72,7 +85,9 @@ def speed(sample_size: int, repeats: int) -> None:
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(train.n_users, size=min(sample_size, train.n_users), replace=False))
     everyone = np.arange(train.n_users)
-    cfg = TwoStageConfig(retriever="als", ranker="neumf", candidates=CANDIDATES)
+    # mix = 1 (the ranker's scores alone): the model these figures were published for,
+    # and no weight search on 1.87M ratings before the timings
+    cfg = TwoStageConfig(retriever="als", ranker="neumf", candidates=CANDIDATES, mix=1.0)
     two = TwoStage(cfg, retriever=als, ranker=neumf).fit(train)
     two_hnsw = TwoStage(cfg, retriever=als.with_index("hnsw"), ranker=neumf).fit(train)
     two_hnsw.retriever.ann_index()  # built once, outside the timings
@@ -85,8 +100,8 @@ def speed(sample_size: int, repeats: int) -> None:
                     "pairs_per_s": round(len(sample) * train.n_items / s)}
     print(json.dumps(out["neumf"]), file=sys.stderr, flush=True)
     for label, model in (("two-stage als→neumf", two), ("two-stage als(hnsw)→neumf", two_hnsw)):
-        row = {"sample_s": timed(lambda: model.recommend(sample, 10), repeats)}
-        row["all_users_s"] = timed(lambda: model.recommend(everyone, 10), repeats)
+        row = {"sample_s": timed(lambda m=model: m.recommend(sample, 10), repeats)}
+        row["all_users_s"] = timed(lambda m=model: m.recommend(everyone, 10), repeats)
         row["speed-up"] = round(out["neumf"]["all_users_s_estimate"] / row["all_users_s"], 1)
         out[label] = row
         print(json.dumps({label: row}), file=sys.stderr, flush=True)
@@ -125,13 +140,62 @@ def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> No
                 row[name] = _headline(res.metrics, protocol_name) | {"fit_s": round(res.seconds_fit, 1)}
             for retr in ("als", "ease"):
                 for c in shortlists:
-                    two = TwoStage(TwoStageConfig(retriever=retr, ranker="neumf", candidates=c),
+                    two = TwoStage(TwoStageConfig(retriever=retr, ranker="neumf", candidates=c, mix=1.0),
                                    retriever=fitted[retr], ranker=fitted["neumf"])
                     res = prepared.evaluate(two.fit(prepared.train), fit=False, label=f"{retr}→neumf")
                     tag = "" if c == CANDIDATES else f" ({c})"
                     row[f"{retr}→neumf{tag}"] = _headline(res.metrics, protocol_name)
                     row[f"{retr} recall@{c}"] = round(retriever_recall(fitted[retr], prepared, protocol_name, c), 4)
             print(json.dumps(row), flush=True)
+
+
+def mix(seeds: list[int], candidates: int) -> None:
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.studies import paired
+
+    ds = load(ML100K)
+    protocol = get_protocol("loo-full")
+    labels = ("als", "neumf", "als→neumf mix=1", "als→neumf mix=auto")
+    hits: dict[str, list[np.ndarray]] = {label: [] for label in labels}
+    means: dict[str, list[float]] = {label: [] for label in labels}
+    chosen = []
+    for seed in seeds:
+        prepared = protocol.prepare(ds, seed=seed)
+        als = create("als", {"seed": seed})
+        neumf = create("neumf", {"seed": seed, "progress": False})
+        settings = {"retriever": "als", "ranker": "neumf", "candidates": candidates,
+                    "retriever_settings": {"seed": seed}, "ranker_settings": {"seed": seed, "progress": False}}
+        results = {"als": prepared.evaluate(als, per_user=True), "neumf": prepared.evaluate(neumf, per_user=True)}
+        row: dict = {"protocol": "loo-full", "seed": seed, "n_users": int(prepared.n_users)}
+        for label, extra in (("als→neumf mix=1", {"mix": 1.0}), ("als→neumf mix=auto", {})):
+            two = TwoStage(TwoStageConfig.from_dict({**settings, **extra}), retriever=als, ranker=neumf)
+            t0 = time.perf_counter()
+            two.fit(prepared.train)
+            fit_s = time.perf_counter() - t0
+            results[label] = prepared.evaluate(two, fit=False, label=label, per_user=True)
+            row[f"{label} fit_s"] = round(fit_s, 1)
+            if two.mix_search:
+                chosen.append(two.mix_)
+                row["chosen mix"] = two.mix_
+                row["carve-out hr@10 by mix"] = dict(zip(two.mix_search["grid"], np.round(two.mix_search["hr@10"], 4)))
+        for label, res in results.items():
+            hits[label].append(np.asarray(res.per_user["hr@10"], dtype=np.float64))
+            means[label].append(float(res.metrics["hr@10"]))
+            row[label] = _headline(res.metrics, "loo-full")
+        row[f"als recall@{candidates}"] = round(retriever_recall(als, prepared, "loo-full", candidates), 4)
+        print(json.dumps(row), flush=True)
+    better = max(("als", "neumf"), key=lambda label: np.mean(means[label]))
+    summary: dict = {"summary": "loo-full hr@10, mean ± sd over seeds", "seeds": seeds, "chosen mix": chosen,
+                     "better stage": better}
+    for label in labels:
+        summary[label] = f"{np.mean(means[label]):.4f} ± {np.std(means[label], ddof=1):.4f}"
+    for label in labels[2:]:
+        d = paired(np.concatenate(hits[label]), np.concatenate(hits[better]))
+        summary[f"{label} - {better}"] = {"diff": round(d["diff"], 4), "se": round(d["se"], 4), "n": d["n"],
+                                          "diff/se": round(d["diff"] / d["se"], 2), "wins": d["wins"],
+                                          "losses": d["losses"]}
+    print(json.dumps(summary), flush=True)
 
 
 def _headline(metrics: dict, protocol: str) -> dict:
@@ -150,9 +214,14 @@ def main() -> None:
     q.add_argument("--protocols", nargs="+", default=["loo-full", "random-full"])
     q.add_argument("--candidates", type=int, nargs="+", default=[CANDIDATES],
                    help="shortlist lengths to compare (the stages are fitted once per seed)")
+    m = sub.add_parser("mix")
+    m.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    m.add_argument("--candidates", type=int, default=CANDIDATES)
     args = ap.parse_args()
     if args.what == "speed":
         speed(args.sample, args.repeats)
+    elif args.what == "mix":
+        mix(args.seeds, args.candidates)
     else:
         quality(args.seeds, args.protocols, args.candidates)
 

@@ -204,10 +204,11 @@ def step_two_stage(args: argparse.Namespace) -> dict[str, Any]:
     train = Interactions(users.astype(np.int32), items.astype(np.int32), r["rating"].to_numpy(np.float32),
                          np.zeros(len(r), np.int64), len(user_ids), len(item_ids))
     build = time.perf_counter() - t
-    model = create("two-stage")
+    # mix = 1: the ranker's own order, so the fit is the two stages' fits alone (no search).
+    model = create("two-stage", {"mix": 1.0})
     settings = model.config.to_dict()
     if "device" in settings:
-        model = create("two-stage", {"device": args.device})
+        model = create("two-stage", {"mix": 1.0, "device": args.device})
     t = time.perf_counter()
     model.fit(train)
     fit = time.perf_counter() - t

@@ -188,3 +188,95 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
         extra = ["--out", str(tmp_path / "z")] if command == "train" else []
         code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)
         assert code == 2 and "--tune 0: a tuning budget must be at least 1 trial" in err
+
+
+def test_every_stage_is_timed_with_its_peak_memory(finished):
+    _, _, out = finished
+    board = read_json(out / "leaderboard.json")
+    names = [r["stage"] for r in board["stages"]]
+    assert names == ["load", "filter", "split (seed 0)", "popularity (seed 0)", "ease (seed 0)", "split (seed 1)",
+                     "popularity (seed 1)", "ease (seed 1)", "refit ease", "save", "export"]
+    assert all(r["seconds"] >= 0 and r["peak_gb"] > 0 for r in board["stages"])
+    assert board["seconds"] >= sum(r["seconds"] for r in board["stages"]) - 1.0
+    report = (out / "report.md").read_text()
+    assert "## Time and memory per stage" in report and "| export |" in report
+
+
+TWO_STAGE = """\
+[data]
+source = "{source}"
+
+[protocol]
+name = "loo-sampled"
+seeds = [0]
+
+[models.popularity]
+
+[models.als]
+factors = 16
+epochs = 5
+
+[export]
+k = 5
+
+[export.two_stage]
+retriever = "ease"
+candidates = 20
+"""
+
+
+def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir):
+    from cinerec.runs import open_run
+    from cinerec.serving.store import open_store
+
+    study = tmp_path / "s.toml"
+    study.write_text(TWO_STAGE.format(source=ml100k_dir))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json", "--quiet")
+    assert code == 0, err
+    board = json.loads(out)
+    assert board["best"] == "als" and "two-stage: fit ease" in [r["stage"] for r in board["stages"]]
+    run_ = open_run(tmp_path / "o")
+    assert run_.default_model == "als" and set(run_.model_names) == {"als", "two-stage"}
+    pipeline = run_.model("two-stage")
+    assert pipeline.ranker.config == run_.model("als").config  # the refitted best model ranks
+    store = open_store(tmp_path / "o" / "store.sqlite")
+    assert store.info.model == "two-stage" and store.info.k == 5
+    # Each stored list is the ranker's order of the retriever's shortlist.
+    users = np.arange(run_.dataset.n_users)[:50]
+    shortlist, _ = pipeline.retriever.recommend(users, 20)
+    listed, _ = pipeline.recommend(users, 5)
+    assert all(set(listed[i]) <= set(shortlist[i]) for i in range(len(users)))
+    assert "The store lists through `models/two-stage`: ease shortlists 20 movies" in (tmp_path / "o" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda s: s.replace('retriever = "ease"', 'retriever = "ease"\nranker = "gmf"'),
+     "s.toml:19: [export.two_stage] ranker: unknown setting (the ranker is the study's best model"),
+    (lambda s: s.replace("[models.als]", "[models.ease]\n\n[models.als]"),
+     "[models.ease]: ease cannot rank a shortlist"),
+    (lambda s: s.replace("candidates = 20", "candidates = 3"),
+     "s.toml:19: [export.two_stage] candidates: candidates = 3 is fewer than [export] k = 5"),
+    (lambda s: s.replace('retriever = "ease"', 'retriever = "nope"'), "s.toml:18: [export.two_stage] retriever:"),
+])
+def test_a_bad_two_stage_export_is_refused_before_reading(tmp_path, capsys, change, needle):
+    study = tmp_path / "s.toml"
+    study.write_text(change(TWO_STAGE).format(source=tmp_path / "not-read"))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_filters_and_models_picked_on_the_command_line(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace('[protocol]', 'min_year = 1995\n\n[protocol]')
+                     .replace("seeds = [0, 1]", "seeds = [0]").replace("[export]\nk = 5\n", ""))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "a"), "--no-filters", "--top-users",
+                         "300", "--only", "ease", "--json", "--quiet")
+    assert code == 0, err
+    board = json.loads(out)
+    assert [m["label"] for m in board["models"]] == ["ease"]
+    assert [f["transform"] for f in board["filters"]] == ["top_users"] and board["users"] == 300
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--only", "ease,nope")
+    assert code == 2 and "--only nope: not one of the study's models (popularity, ease)" in err
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--top-users", "0")
+    assert code == 2 and "--top-users" in err and not (tmp_path / "b").exists()

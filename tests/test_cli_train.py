@@ -162,3 +162,19 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--resume", "--out", str(out)]) == 0
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_side_features_reach_the_models_that_read_them(ml100k_dir, tmp_path, capsys, command):
+    """two-tower and mlp-rating with features = true get the data's demographics and genres."""
+    argv = [command, "--data", str(ml100k_dir), "--model", "mlp-rating", "--set", "features=true",
+            "--set", "epochs=1", "--json", "--quiet"]
+    if command == "train":
+        argv += ["--out", str(tmp_path / "run")]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "rmse" in json.dumps(json.loads(out))
+    if command == "train":
+        model = open_run(tmp_path / "run").model()
+        assert model.config.features and model.uses_features

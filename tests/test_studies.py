@@ -176,3 +176,48 @@ def test_paired_difference_and_standard_error():
     assert got["n"] == 4 and got["diff"] == pytest.approx(d.mean())
     assert got["se"] == pytest.approx(d.std(ddof=1) / 2)
     assert (got["wins"], got["losses"], got["ties"]) == (2, 1, 1)
+
+
+# -- a leaderboard with a row trained on liked-or-not -------------------------------------
+
+LIKED = """\
+title = "stars and likes"
+
+[data]
+source = "{source}"
+
+[protocol]
+name = "ratings-fold"
+seeds = [0]
+ks = [10]
+
+[models.mf-liked]
+model = "mf"
+factors = 8
+epochs = 2
+loss = "bce"
+target = "liked"
+progress = false
+
+[models.baseline]
+"""
+
+
+def test_a_liked_row_shows_after_the_star_rows_without_rmse(tmp_path, ml100k_dir):
+    from cinerec.studies import leaderboard_rows, run_study
+
+    study = Study.from_toml(write(tmp_path, LIKED.format(source=ml100k_dir)))
+    board = run_study(study, tmp_path / "out", quiet=True)
+    assert board["metric"] == "rmse" and board["best"] == "baseline"
+    assert [r["label"] for r in board["models"]] == ["baseline", "mf-liked"]  # the liked row after
+    base, liked = board["models"]
+    assert {"rmse", "mse", "mae", "ndcg@10"} <= set(base["metrics"])
+    assert set(liked["metrics"]) == {"auc", "accuracy", "ndcg@10"}  # a probability is not stars
+    assert 0.6 < liked["metrics"]["auc"]["mean"] < 1 and 0.5 < liked["metrics"]["accuracy"]["mean"] < 1
+    assert liked["vs_best"] is None  # no RMSE to pair
+    _, head, rows = leaderboard_rows(board)
+    cells = dict(zip(head, rows[1]))
+    assert rows[1][0] == "mf-liked (mf)" and cells["rmse"] == "-" and cells["mse"] == "-"
+    assert cells["auc"] != "-" and cells["ndcg@10"] != "-" and dict(zip(head, rows[0]))["auc"] == "-"
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| mf-liked (mf) | - |" in report

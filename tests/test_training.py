@@ -233,3 +233,36 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     group = (np.arange(x.n_users) >= x.n_users // 2)[:, None]
     assert ((r0["items"] >= x.n_items // 2) == group).mean() >= 0.95
     assert (tmp_path / "ck" / CHECKPOINT_LAST).exists()
+
+
+def test_the_epoch_hook_sees_each_validation_figure_and_can_stop_the_fit(data):
+    train, valid = data
+    model = create("gmf", {**FAST, "epochs": 5})
+    calls = []
+
+    def hook(epoch, value):
+        calls.append((epoch, value))
+        return epoch == 2
+
+    model.on_epoch = hook
+    model.fit(train, valid)
+    assert [e for e, _ in calls] == [1, 2] and len(model.history) == 2
+    assert [v for _, v in calls] == [h["valid"] for h in model.history]
+    assert model.history[-1]["stopped_by"] == "on_epoch" and "stopped_by" not in model.history[0]
+
+    alone = create("gmf", {**FAST, "epochs": 2})
+    seen = []
+    alone.on_epoch = lambda epoch, value: seen.append(value)
+    alone.fit(train)
+    assert seen == [None, None]  # no validation data, no figure
+
+    class Stop(Exception):
+        pass
+
+    def raises(epoch, value):
+        raise Stop
+
+    failing = create("gmf", FAST)
+    failing.on_epoch = raises
+    with pytest.raises(Stop):
+        failing.fit(train, valid)

@@ -12,6 +12,7 @@ from cinerec.models import MODELS
 from cinerec.models.baselines import EASE
 from cinerec.tuning import Param, carve, tune
 from cinerec.tuning import _in_range
+from tests.models.conformance import random_ratings
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_the_carve_out_holds_training_rows_only(ml100k, protocol):
 def test_tuned_is_never_worse_than_default_and_is_reproducible(ml100k):
     p = get_protocol("loo-sampled")
     seen = []
-    first = tune("ease", ml100k, p, trials=4, seed=3, progress=lambda n, v, b: seen.append((n, v, b)))
+    first = tune("ease", ml100k, p, trials=4, seed=3, progress=lambda n, v, b, state: seen.append((n, v, b)))
     assert first.metric == "hr@10" and first.direction == "maximize"
     assert first.value >= first.default_value
     defaults = {k: v for k, v in EASE.Config().to_dict().items() if k in EASE.search_space}
@@ -73,3 +74,93 @@ def test_bad_budgets_and_spaces_are_one_line_errors(ml100k):
     with pytest.raises(ConfigError, match="no search space"):
         tune("popularity", ml100k, p, trials=2)
     assert np.isfinite(1.0)
+
+
+def _small_dataset():
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+
+    x = random_ratings(150, 120, 0)
+    x = x.replace(timestamps=np.random.default_rng(0).integers(0, 1000, len(x)))
+    return Dataset("small", x, IdMap(np.arange(150), "user"), IdMap(np.arange(120), "movie"), Catalog.unknown(120))
+
+
+_NEURAL = {"epochs": 4, "batch_size": 256, "progress": False, "device": "cpu", "threads": 1}
+
+
+def test_neural_trials_are_pruned_on_the_searchs_own_metric_and_show_as_pruned():
+    import optuna
+
+    data, p = _small_dataset(), get_protocol("loo-sampled", n_negatives=20)
+    seen = []
+    # A threshold no hit rate reaches: every trial but the defaults' is pruned after its first epoch.
+    result = tune("gmf", data, p, trials=4, seed=0, base=_NEURAL, pruner=optuna.pruners.ThresholdPruner(lower=1.01),
+                  progress=lambda n, v, b, state: seen.append((n, state)))
+    first, *rest = result.trials
+    assert first["state"] == "complete" and first["epochs"] == 4 and len(first["curve"]) == 4
+    # What each epoch reports is the search's own figure: the last epoch's equals the trial's.
+    assert first["hr@10"] == first["curve"][-1]
+    assert [t["state"] for t in rest] == ["pruned"] * 3 and all(t["epochs"] == 1 for t in rest)
+    assert all(t["hr@10"] == t["curve"][-1] for t in rest)
+    assert seen == [(1, "complete"), (2, "pruned"), (3, "pruned"), (4, "pruned")]
+    assert result.n_pruned == 3 and result.to_dict()["n_pruned"] == 3
+    assert result.settings == first["settings"] and result.value == result.default_value  # only the defaults completed
+
+
+def test_the_default_median_pruner_prunes_reproducibly():
+    data, p = _small_dataset(), get_protocol("loo-sampled", n_negatives=20)
+    base = {**_NEURAL, "epochs": 5, "factors": 8}
+    first = tune("gmf", data, p, trials=8, seed=0, base=base)
+    assert 0 < first.n_pruned < 8
+    assert all(t["state"] == "complete" for t in first.trials[:3])  # the startup trials run to the end
+    again = tune("gmf", data, p, trials=8, seed=0, base=base)
+    assert again.trials == first.trials and again.settings == first.settings
+
+
+def test_models_without_epochs_are_untouched_by_the_pruner(ml100k):
+    import optuna
+
+    p = get_protocol("loo-sampled")
+    plain = tune("itemknn", ml100k, p, trials=3, seed=1, pruner=optuna.pruners.NopPruner())
+    eager = tune("itemknn", ml100k, p, trials=3, seed=1, pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    assert eager.trials == plain.trials and eager.n_pruned == 0
+    assert all(t["state"] == "complete" and "curve" not in t for t in eager.trials)
+
+
+def test_ease_trials_through_the_spectrum_measure_what_plain_fits_measure(ml100k):
+    from cinerec.models import create
+
+    p = get_protocol("loo-sampled")
+    result = tune("ease", ml100k, p, trials=3, seed=0)
+    valid = carve(p, ml100k, p.prepare(ml100k, seed=0).train, seed=0)
+    for trial in result.trials:
+        plain = valid.evaluate(create("ease", trial["settings"])).metrics["hr@10"]
+        assert trial["hr@10"] == pytest.approx(plain, abs=1e-12)
+    assert type(result.model).__name__ == "EASE"  # the chosen model is an ordinary fit
+
+
+def test_als_trials_start_from_the_latest_trial_with_as_many_factors(ml100k):
+    p = get_protocol("loo-sampled")
+    space = {"factors": Param("choice", choices=(8, 16)), "regularization": Param("float", 10.0, 200.0, log=True)}
+    base = {"epochs": 6}
+    warm = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base)
+    cold = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base, warm_start=False)
+    factors = [t["settings"]["factors"] for t in warm.trials]
+    for n, t in enumerate(warm.trials):
+        assert bool(t.get("warm_start")) == (factors[n] in factors[:n])
+        if t.get("warm_start"):
+            assert 1 <= t["epochs"] <= 6
+    assert any(t.get("warm_start") for t in warm.trials)
+    assert not any(t.get("warm_start") for t in cold.trials)
+    assert warm.trials[0] == cold.trials[0]  # the defaults' trial has nothing to start from
+    again = tune("als", ml100k, p, trials=5, seed=0, space=space, base=base)
+    assert again.trials == warm.trials
+
+
+def test_a_liked_model_is_tuned_on_auc_under_a_rating_protocol(ml100k):
+    """It predicts the chance of a like, not stars: RMSE would be meaningless."""
+    from cinerec.evaluation import get_protocol
+    from cinerec.tuning import tune
+
+    found = tune("mf", ml100k, get_protocol("ratings-random"), trials=2, seed=0,
+                 base={"target": "liked", "loss": "bce", "epochs": 2})
+    assert found.metric == "auc" and 0.5 < found.value <= 1.0

@@ -26,6 +26,10 @@ the models with their settings, the tuning budget, the export and the published 
     [export]                        # optional: write the store into the run folder
     k = 10
 
+    [export.two_stage]              # optional: list through retrieve-then-rank, the best
+    retriever = "als"               # model ranking the retriever's shortlist
+    candidates = 200
+
     [reference]                     # optional: the study's own published figure
     metric = "hr@10"
     value = 0.946
@@ -41,7 +45,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -93,6 +97,9 @@ class Study:
         trials, minutes: the tuning budget (both ``None``: no tuning).
         tune_models: the labels tuned (default: every model with a search space).
         export_k: recommendations per user in the store, or ``None`` for no store.
+        export_two_stage: the settings of a ``two-stage`` model (``[export.two_stage]``)
+            whose ranker is the best model, refitted; the store is listed through it.
+            ``None``: the store lists the best model's own top-``k``.
         reference: the study's own figure, or ``None``.
     """
 
@@ -109,6 +116,7 @@ class Study:
     minutes: float | None = None
     tune_models: tuple[str, ...] | None = None
     export_k: int | None = None
+    export_two_stage: Mapping[str, Any] | None = None
     reference: Reference | None = None
 
     @property
@@ -132,18 +140,27 @@ class Study:
             "models": [m.to_dict() for m in self.models],
             "tune": {"trials": self.trials, "minutes": self.minutes,
                      "models": None if self.tune_models is None else list(self.tune_models)} if self.tunes else None,
-            "export": {"k": self.export_k} if self.export_k is not None else None,
+            "export": None if self.export_k is None else {
+                "k": self.export_k,
+                **({"two_stage": dict(self.export_two_stage)} if self.export_two_stage is not None else {})},
             "reference": self.reference.to_dict() if self.reference else None,
         }
 
     @classmethod
-    def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None) -> "Study":
+    def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None,
+                  filters: Mapping[str, Any] | None = None, no_filters: bool = False,
+                  only: list[str] | None = None) -> "Study":
         """Read and check a study file.
 
         Args:
             path: the TOML file.
             data: a source that replaces ``[data] source`` (the ``--data`` flag).
             trials: a number of tuning trials that replaces ``[tune] trials`` (``--tune``).
+            filters: filter values that replace the file's own, key by key (the
+                command line's ``--min-year`` and friends, named with underscores).
+            no_filters: drop the file's ``[data]`` filters (``--no-filters``); ``filters``
+                still apply.
+            only: run these model labels alone (``--only``), in the file's order.
 
         Raises:
             ConfigError: the file is missing or not TOML; an unknown table or key; a bad
@@ -165,7 +182,20 @@ class Study:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        return _Reader(path, text).study(values, data, trials)
+        study = _Reader(path, text).study(values, data, trials)
+        if filters or no_filters:
+            kept = {} if no_filters else study.filters.to_dict()
+            study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where="command line",
+                                                                flags=True))
+        if only:
+            labels = [s.label for s in study.models]
+            for label in only:
+                if label not in labels:
+                    raise ConfigError(f"--only {label}: not one of the study's models ({', '.join(labels)})")
+            study = replace(study, models=tuple(s for s in study.models if s.label in only),
+                            tune_models=None if study.tune_models is None else
+                            tuple(t for t in study.tune_models if t in only))
+        return study
 
 
 def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
@@ -310,13 +340,15 @@ class _Reader:
                                                              f"({', '.join(sorted(labels))})")
                 tune_models = tuple(tm)
         # [export]
-        export_k = None
+        export_k, export_two_stage = None, None
         if "export" in values:
             ex = self.table(values, "export")
-            self.known(("export",), ex, ("k",))
+            self.known(("export",), ex, ("k", "two_stage"))
             export_k = ex.get("k", 50)
             if isinstance(export_k, bool) or not isinstance(export_k, int) or not 1 <= export_k <= 1000:
                 raise self.fail(("export",), "k", f"{export_k!r}: expected a whole number from 1 to 1000")
+            if "two_stage" in ex:
+                export_two_stage = self.two_stage(ex["two_stage"], specs, export_k)
         # [reference]
         reference = None
         if "reference" in values:
@@ -336,8 +368,36 @@ class _Reader:
             path=self.path, source=source, protocol=name, title=values.get("title", self.path.stem),
             notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),
             models=specs, trials=tune_trials, minutes=None if minutes is None else float(minutes),
-            tune_models=tune_models, export_k=export_k, reference=reference,
+            tune_models=tune_models, export_k=export_k, export_two_stage=export_two_stage, reference=reference,
         )
+
+    def two_stage(self, values: Any, specs: tuple[ModelSpec, ...], k: int) -> dict[str, Any]:
+        """``[export.two_stage]``: a two-stage model's settings, its ranker being whichever
+        model turns out best, so every model of the study must be able to rank a shortlist."""
+        from cinerec.models import MODELS, create
+
+        table = ("export", "two_stage")
+        if not isinstance(values, dict):
+            raise self.fail(("export",), "two_stage", f"expected a table [export.two_stage], got {values!r}")
+        fields = set(MODELS["two-stage"].Config().to_dict()) - {"ranker", "ranker_settings", "ranker_path"}
+        for key in values:
+            if key not in fields:
+                raise self.fail(table, key, "unknown setting" + (" (the ranker is the study's best model, refitted)"
+                                if key.startswith("ranker") else "") + f" (known: {', '.join(sorted(fields))})")
+        for spec in specs:
+            if not MODELS[spec.model].can_score_pairs:
+                raise self.fail(("models", spec.label), None,
+                                f"{spec.model} cannot rank a shortlist, and [export.two_stage] ranks with the "
+                                "best model: every model of the study must score (user, movie) pairs")
+        try:
+            model = create("two-stage", {**values, "ranker": specs[0].model}, where="\0")
+        except CinerecError as e:
+            raise self.fail(table, _culprit(str(e), values), _strip(str(e))) from None
+        candidates = model.config.to_dict()["candidates"]
+        if candidates < k:
+            raise self.fail(table, "candidates" if "candidates" in values else None,
+                            f"candidates = {candidates} is fewer than [export] k = {k}")
+        return dict(values)
 
     def model(self, label: str, settings: Any, protocol: Any) -> ModelSpec:
         from cinerec.models import MODELS, create
@@ -398,6 +458,65 @@ def _strip(message: str) -> str:
 # -- running a study ------------------------------------------------------------------------
 
 
+class Stages:
+    """Wall time and peak memory of each stage of a run, in order.
+
+    The peak is the process's resident set at its highest during the stage: on Linux
+    the kernel's high-water mark is reset when a stage starts (``/proc/self/clear_refs``)
+    and read when it ends; elsewhere it is the process's peak so far (``getrusage``),
+    which can only overstate a stage.
+    """
+
+    def __init__(self, quiet: bool = True) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.quiet = quiet
+
+    def __call__(self, name: str) -> Any:
+        import contextlib
+        import time
+
+        @contextlib.contextmanager
+        def timed() -> Any:
+            exact = _reset_peak()
+            start = time.perf_counter()
+            yield
+            seconds = time.perf_counter() - start
+            peak = _peak_bytes()
+            self.rows.append({"stage": name, "seconds": round(seconds, 2), "peak_gb": round(peak / 2**30, 3),
+                              "peak_exact": exact})
+            from cinerec.commands.show import say
+
+            say(f"  [{name}: {seconds:.1f} s, peak {peak / 2**30:.2f} GB]", self.quiet)
+
+        return timed()
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak resident set of this process; ``False`` where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_bytes() -> int:
+    """This process's peak resident set (since the last reset, where one was possible)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 def paired(a: Any, b: Any) -> dict[str, Any]:
     """``a`` against ``b`` on the same users: the mean per-user difference and its paired standard error.
 
@@ -435,6 +554,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         The leaderboard as plain values (what ``cinerec run --json`` prints).
     """
     import shutil
+    import time
 
     from cinerec.commands.show import say
     from cinerec.io import atomic_dir
@@ -443,15 +563,22 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     created = not out.exists()
+    stages = Stages(quiet)
+    start = time.perf_counter()
     try:
         with atomic_dir(out) as tmp:
-            board = _run(study, tmp, quiet)
+            board = _run(study, tmp, quiet, stages)
         if study.export_k is not None:
             from cinerec.serving.store import export_store
 
-            say(f"export: top-{study.export_k} of every user into {out / 'store.sqlite'}", quiet)
-            export_store(out, out / "store.sqlite", k=study.export_k, progress=not quiet)
+            model = "two-stage" if study.export_two_stage is not None else None
+            say(f"export: top-{study.export_k} of every user" + (" through two-stage" if model else "")
+                + f" into {out / 'store.sqlite'}", quiet)
+            with stages("export"):
+                export_store(out, out / "store.sqlite", k=study.export_k, model=model, progress=not quiet)
             board["store"] = str(out / "store.sqlite")
+            board["seconds"] = round(time.perf_counter() - start, 1)
+            _write_board(out, board, study)  # again, with the export's time
     except BaseException:
         if created and out.exists():
             shutil.rmtree(out, ignore_errors=True)
@@ -460,7 +587,20 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     return board
 
 
-def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
+def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
+    """Rewrite ``leaderboard.json`` and ``report.md`` of a finished run folder."""
+    from cinerec.evaluation.report import plots_section
+    from cinerec.io import atomic_path, write_json
+    from cinerec.runs import PLOTS
+
+    write_json(folder / "leaderboard.json", board)
+    text = report(board, study)
+    plots = plots_section(folder, PLOTS)
+    with atomic_path(folder / "report.md") as tmp:
+        tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"))
+
+
+def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]:
     import time
 
     import numpy as np
@@ -477,10 +617,12 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
 
     t_start = time.perf_counter()
     with progress.silenced(quiet):
-        dataset = load(study.source, progress=True)
+        with stages("load"):
+            dataset = load(study.source, progress=True)
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
-        dataset, record = apply_filters(dataset, study.filters)
+        with stages("filter"):
+            dataset, record = apply_filters(dataset, study.filters)
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
@@ -492,30 +634,32 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         for seed in study.seeds:
-            prepared = protocol.prepare(dataset, seed=seed)
+            with stages(f"split (seed {seed})"):
+                prepared = protocol.prepare(dataset, seed=seed)
             for spec in study.models:
-                settings = dict(spec.settings)
-                if "seed" in MODELS[spec.model].Config().to_dict() and "seed" not in settings:
-                    settings["seed"] = seed
-                if study.tuned(spec):
-                    found = tune_with_bar(spec.model, dataset, protocol, label=spec.label, train=prepared.train,
-                                          trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
-                    settings = {**settings, **found.settings}
-                    tuning.setdefault(spec.label, {})[seed] = found.to_dict()
-                    say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                        f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials)", quiet)
-                    # The search fitted the winner on the training part; a split with a
-                    # validation part refits it so that early stopping can read it.
-                    model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)
-                else:
-                    model = _features(create(spec.model, settings), dataset)
-                used[spec.label][seed] = model.config.to_dict()
-                result = prepared.evaluate(model, label=spec.label, per_user=True)
-                results[spec.label][seed] = result
-                say(f"{spec.label} seed {seed}: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith("@10") or "@" not in k)
-                    + f" (fit {result.seconds_fit:.1f} s)", quiet)
-                del model
+                with stages(f"{spec.label} (seed {seed})"):
+                    settings = dict(spec.settings)
+                    if "seed" in MODELS[spec.model].Config().to_dict() and "seed" not in settings:
+                        settings["seed"] = seed
+                    if study.tuned(spec):
+                        found = tune_with_bar(spec.model, dataset, protocol, label=spec.label, train=prepared.train,
+                                              trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
+                        settings = {**settings, **found.settings}
+                        tuning.setdefault(spec.label, {})[seed] = found.to_dict()
+                        say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
+                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials)", quiet)
+                        # The search fitted the winner on the training part; a split with a
+                        # validation part refits it so that early stopping can read it.
+                        model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)
+                    else:
+                        model = _features(create(spec.model, settings), dataset)
+                    used[spec.label][seed] = model.config.to_dict()
+                    result = prepared.evaluate(model, label=spec.label, per_user=True)
+                    results[spec.label][seed] = result
+                    say(f"{spec.label} seed {seed}: " + ", ".join(
+                        f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith("@10") or "@" not in k)
+                        + f" (fit {result.seconds_fit:.1f} s)", quiet)
+                    del model
 
         metric, _ = objective(protocol)
         first = results[study.models[0].label][study.seeds[0]]
@@ -540,12 +684,19 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
-        board_models.sort(key=lambda r: r["metrics"][metric]["mean"] * (1 if lower else -1))
+        # Rows without the study's metric (a model trained on liked-or-not has no RMSE of
+        # stars) come after the others, in file order; they are never the best.
+        board_models.sort(key=lambda r: (metric not in r["metrics"],
+                                         r["metrics"][metric]["mean"] * (1 if lower else -1)
+                                         if metric in r["metrics"] else 0.0))
         best = board_models[0]["label"]
-        comparable = all(r[s].per_user and metric in r[s].per_user for r in results.values() for s in study.seeds)
+
+        def comparable(label: str) -> bool:  # (several official folds keep no per-user values)
+            return all(results[label][s].per_user and metric in results[label][s].per_user for s in study.seeds)
+
         for row in board_models:
             row["vs_best"] = None
-            if row["label"] != best and comparable:  # (several official folds keep no per-user values)
+            if row["label"] != best and comparable(row["label"]) and comparable(best):
                 a = np.concatenate([results[row["label"]][s].per_user[metric] for s in study.seeds])
                 b = np.concatenate([results[best][s].per_user[metric] for s in study.seeds])
                 row["vs_best"] = paired(a, b)
@@ -554,9 +705,23 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
         spec = next(s for s in study.models if s.label == best)
         settings = {k: v for k, v in used[best][study.seeds[0]].items()}
         say(f"refit: {best} on all {len(dataset.interactions):,} ratings", quiet)
-        final = _features(create(spec.model, settings), dataset).fit(dataset.interactions)
-        save_dataset(tmp, dataset)
-        save_model(tmp, final, best, dataset=dataset)
+        with stages(f"refit {best}"):
+            final = _features(create(spec.model, settings), dataset).fit(dataset.interactions)
+        pipeline = None
+        if study.export_two_stage is not None:
+            # Retrieve, then rank with the refitted best model: only the retriever is fitted here.
+            from cinerec.models.two_stage import TwoStage, TwoStageConfig
+
+            config = TwoStageConfig.from_dict({**study.export_two_stage, "ranker": spec.model,
+                                               "ranker_settings": settings})
+            pipeline = _features(TwoStage(config, ranker=final), dataset)
+            with stages(f"two-stage: fit {config.retriever}"):
+                pipeline.fit(dataset.interactions)
+        with stages("save"):
+            save_dataset(tmp, dataset)
+            save_model(tmp, final, best, dataset=dataset)
+            if pipeline is not None:
+                save_model(tmp, pipeline, pipeline.name, dataset=dataset)
 
     board = {
         "study": str(study.path), "title": study.title, "data": study.source, "filters": record,
@@ -565,6 +730,9 @@ def _run(study: Study, tmp: Path, quiet: bool) -> dict[str, Any]:
         "best": best, "models": board_models,
         "reference": study.reference.to_dict() if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
+        "stages": stages.rows,
+        "two_stage": None if pipeline is None else {
+            k: v for k, v in pipeline.config.to_dict().items() if k not in ("ranker_settings", "ranker_path")},
     }
     write_json(tmp / "leaderboard.json", board)
     write_json(tmp / "settings.json", {
@@ -596,7 +764,9 @@ def _features(model: Any, dataset: Any) -> Any:
 
 def shown_metrics(board: Mapping[str, Any]) -> list[str]:
     """The leaderboard's columns: the study's metric first, then the rest (at K = 10 when there are many)."""
-    names = list(board["models"][0]["metrics"])
+    names: list[str] = []
+    for row in board["models"]:  # every row's metrics: a liked-or-not model has its own
+        names += [n for n in row["metrics"] if n not in names]
     metric = board["metric"]
     ref = board["reference"]["metric"] if board.get("reference") else None
     if len(names) > 8:
@@ -670,4 +840,17 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         lines.append("")
     lines += [f"Saved: `{board['best']}`, refitted on all the data (`models/{board['best']}`); every model's "
               "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
+    if study.export_two_stage is not None:
+        ts = board.get("two_stage") or {}
+        mix = ts.get("mix")
+        how = "ranks the shortlist" if mix in (1, 1.0) else \
+            f"ranks the shortlist, its scores weighted {mix} against the retriever's (mix)"
+        lines += [f"The store lists through `models/two-stage`: {ts.get('retriever', '?')} shortlists "
+                  f"{ts.get('candidates', '?')} movies, `{board['best']}` {how}.", ""]
+    if board.get("stages"):
+        lines += ["## Time and memory per stage", "",
+                  f"Wall time {board['seconds']:.1f} s in all. Peak: the process's highest resident memory "
+                  "during the stage.", "", "| stage | seconds | peak GB |", "| --- | ---: | ---: |"]
+        lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['peak_gb']:.2f} |" for r in board["stages"]]
+        lines.append("")
     return "\n".join(lines)

@@ -455,7 +455,7 @@ class _Fit:
     """One call of :func:`train_model`: its state, and the steps that move it along.
 
     ``run`` is the whole loop: :meth:`resume`, then per epoch :meth:`train_epoch`,
-    :meth:`validate` and :meth:`checkpoint`, then :meth:`finish`. The torch generator
+    :meth:`validate`, :meth:`epoch_ended` and :meth:`checkpoint`, then :meth:`finish`. The torch generator
     is drawn from in the same order on every run (build, then each epoch's batches),
     which is what makes a resumed run end exactly like an uninterrupted one.
     """
@@ -497,6 +497,7 @@ class _Fit:
         for epoch in range(self.start_epoch, self.n_epochs):
             record = self.train_epoch(epoch)
             stopped = self.validate(epoch, record)
+            stopped = self.epoch_ended(epoch, record) or stopped
             self.history.append(record)
             self.model.history = list(self.history)
             self.checkpoint(epoch, stopped)
@@ -647,6 +648,14 @@ class _Fit:
             _save_checkpoint(cast(Path, self.ckpt_dir) / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
                                                                          "metric": metric, "config": self.cfg.to_dict()})
         return False
+
+    def epoch_ended(self, epoch: int, record: dict[str, Any]) -> bool:
+        """Call the model's ``on_epoch`` hook, if any; True: it asks the fit to stop."""
+        hook = self.model.on_epoch
+        if hook is None or not hook(epoch + 1, record.get("valid")):
+            return False
+        record["stopped_by"] = "on_epoch"
+        return True
 
     def checkpoint(self, epoch: int, stopped: bool) -> None:
         """Write ``checkpoint-last.pt``: everything a killed run needs to resume."""

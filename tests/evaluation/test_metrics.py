@@ -134,3 +134,47 @@ def test_metrics_of_ranks_by_hand_and_against_the_lists():
     assert np.isnan(M.mrr_of_ranks(np.zeros(0, np.int64)))
     with pytest.raises(ValueError, match="1-based"):
         M.mrr_of_ranks(np.array([0, 2]))
+
+
+# -- the rating protocols' NDCG and the liked-or-not metrics ------------------------------
+
+
+def test_ndcg_of_ratings_on_a_hand_worked_case():
+    # User 0 rated movies 3, 5, 7 with 5, 3, 1 stars; the model orders them 5, 3, 7.
+    # DCG@2  = 3/log2(2) + 5/log2(3);  IDCG@2 = 5/log2(2) + 3/log2(3).
+    # DCG@3 adds 1/log2(4) to both. User 2 rated one movie: 1.0 whatever the score.
+    # User 1 rated nothing (nan). User 3: a score tie goes to the lower movie index (1
+    # before 4): DCG@2 = 2/1 + 4/log2(3), IDCG@2 = 4/1 + 2/log2(3).
+    users = [0, 0, 0, 2, 3, 3]
+    items = [3, 5, 7, 0, 4, 1]
+    scores = [0.5, 0.9, 0.1, 0.3, 0.7, 0.7]
+    ratings = [5, 3, 1, 2, 4, 2]
+    u0_k2 = (3 + 5 / L2(3)) / (5 + 3 / L2(3))
+    u0_k3 = (3 + 5 / L2(3) + 1 / L2(4)) / (5 + 3 / L2(3) + 1 / L2(4))
+    u3_k2 = (2 + 4 / L2(3)) / (4 + 2 / L2(3))
+    per = M.ndcg_of_ratings(users, items, scores, ratings, 2, per_user=True)
+    assert per.shape == (4,) and np.isnan(per[1])
+    assert per[[0, 2, 3]] == pytest.approx([u0_k2, 1.0, u3_k2])
+    assert M.ndcg_of_ratings(users, items, scores, ratings, 2) == pytest.approx((u0_k2 + 1.0 + u3_k2) / 3)
+    assert M.ndcg_of_ratings(users, items, scores, ratings, 3, per_user=True)[0] == pytest.approx(u0_k3)
+    # The true order scores 1; the rows' order in the input does not matter.
+    assert M.ndcg_of_ratings(users, items, ratings, ratings, 2) == pytest.approx(1.0)
+    flip = np.arange(6)[::-1]
+    assert M.ndcg_of_ratings(np.array(users)[flip], np.array(items)[flip], np.array(scores)[flip],
+                             np.array(ratings)[flip], 2) == pytest.approx((u0_k2 + 1.0 + u3_k2) / 3)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        M.ndcg_of_ratings(users, items, scores, ratings, 0)
+
+
+def test_auc_and_accuracy_on_a_hand_worked_case():
+    # Positives score 0.9, 0.6, 0.4; negatives 0.6, 0.2. Of the 6 (positive, negative)
+    # pairs, 4 are ordered right and one (0.6, 0.6) is a tie: AUC = (4 + 0.5) / 6.
+    p = [0.9, 0.6, 0.4, 0.6, 0.2]
+    y = np.array([True, True, True, False, False])
+    assert M.auc(p, y) == pytest.approx(4.5 / 6)
+    # Called liked at p >= 0.5: 0.9 and 0.6 right, 0.4 wrong, 0.6 wrong, 0.2 right.
+    assert M.accuracy(p, y) == pytest.approx(3 / 5)
+    assert M.accuracy(p, y, threshold=0.95) == pytest.approx(2 / 5)
+    assert np.isnan(M.auc([0.1, 0.2], np.array([True, True])))
+    with pytest.raises(ValueError, match="booleans"):
+        M.auc(p, [1, 1, 1, 0, 0])

@@ -10,6 +10,7 @@ from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.evaluation.protocols import (
     PROTOCOLS, Result, _full_ranks, evaluate, get_protocol,
 )
+from cinerec.evaluation import metrics as M
 from cinerec.evaluation.report import leaderboard, markdown_table
 from cinerec.models import create
 from cinerec.models.base import CapabilityError, Recommender
@@ -200,7 +201,40 @@ def test_ratings_random_gives_valid_to_fit():
 
     model.fit = spy
     r = p.evaluate(model)
-    assert seen["valid"] is p.valid and set(r.metrics) == {"rmse", "mae"}
+    assert seen["valid"] is p.valid and set(r.metrics) == {"rmse", "mae", "ndcg@5", "ndcg@10"}
+
+
+class ScriptedLiked(Scripted):
+    """A scripted model trained on liked-or-not: its table is the probability of liking."""
+
+    can_predict_liked = True
+
+    def predict_liked(self, users, items):
+        return self.score(users, np.asarray(items))
+
+    def is_liked(self, ratings):
+        return np.asarray(ratings) >= 4
+
+
+def test_rating_protocols_measure_a_liked_model_by_auc_accuracy_and_ndcg_never_rmse():
+    ds = small_dataset()
+    p = get_protocol("ratings-random", ks=[3]).prepare(ds, seed=0)
+    t = p.test
+    liked = t.ratings >= 4
+    table = np.full((t.n_users, t.n_items), 0.5, np.float32)
+    table[t.users, t.items] = np.where(liked, 0.8, 0.3)  # every call right, every pair ordered right
+    r = p.evaluate(ScriptedLiked(table), per_user=True)
+    assert set(r.metrics) == {"auc", "accuracy", "ndcg@3"}
+    assert r.metrics["auc"] == 1.0 and r.metrics["accuracy"] == 1.0
+    # NDCG ranks each user's test movies by the probability, the true stars as gain.
+    want = M.ndcg_of_ratings(t.users, t.items, table[t.users, t.items], t.ratings, 3, per_user=True)[p.users]
+    np.testing.assert_allclose(r.per_user["ndcg@3"], want)
+    assert set(r.per_user) == {"ndcg@3"} and r.metrics["ndcg@3"] == pytest.approx(np.nanmean(want))
+    # A star model on the same split gets RMSE, MAE and the same NDCG, computed alike.
+    s = get_protocol("ratings-random", ks=[3]).prepare(ds, seed=0).evaluate(create("baseline"))
+    assert set(s.metrics) == {"rmse", "mae", "ndcg@3"}
+    assert get_protocol("ratings-fold", ks=[3]).options() == {"ks": [3]}
+    assert get_protocol("ratings-fold", fold="u2").options() == {}
 
 
 # -- tables ---------------------------------------------------------------------------------

@@ -144,3 +144,36 @@ def test_load_rejects_factors_that_do_not_fit(tmp_path):
     np.savez(tmp_path / "als" / "factors.npz", user_factors=np.zeros((3, 4)), item_factors=np.zeros((3, 4)))
     with pytest.raises(DataError, match="factors.npz"):
         load_model(tmp_path / "als")
+
+
+def test_a_warm_start_begins_at_the_given_factors_and_stops_once_they_settle():
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(80, 60)
+    cold = create("als", {"factors": 8, "epochs": 15}).fit(x)
+    assert cold.history == []  # an ordinary fit: all its sweeps, from random factors
+    near = create("als", {"factors": 8, "epochs": 15, "regularization": 64.0, "confidence": 10.0})
+    warm = near.fit(x, init=cold)
+    sweeps = [h["change"] for h in warm.history]
+    assert 1 <= len(sweeps) < 15 and sweeps[-1] < 0.015 <= min(sweeps[:-1], default=1.0)
+    # epochs still caps the sweeps.
+    one = create("als", {"factors": 8, "epochs": 1, "regularization": 64.0, "confidence": 10.0}).fit(x, init=cold)
+    assert len(one.history) == 1
+    assert not np.array_equal(one.item_factors, cold.item_factors)
+    # The model it started from is left as it was.
+    again = create("als", {"factors": 8, "epochs": 15}).fit(x)
+    np.testing.assert_array_equal(cold.item_factors, again.item_factors)
+
+
+def test_a_warm_start_needs_a_fitted_model_of_the_same_shape():
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(80, 60)
+    other = create("als", {"factors": 4}).fit(x)
+    model = create("als", {"factors": 8})
+    assert not model.accepts_init(other) and not model.accepts_init(create("als", {"factors": 8}))
+    with pytest.raises(ConfigError, match="init must be a fitted ALS with factors"):
+        model.fit(x, init=other)
+    smaller = create("als", {"factors": 8}).fit(random_ratings(40, 60))
+    with pytest.raises(ConfigError, match=r"got factors \(40, 8\)"):
+        model.fit(x, init=smaller)

@@ -183,3 +183,53 @@ def test_bad_configs_name_the_field():
         create("baseline", {"epochs": 0})
     with pytest.raises(ConfigError, match="item_regularization"):
         create("baseline", {"item_regularization": -1.0})
+
+
+def test_the_ease_sweep_scores_like_plain_fits():
+    from cinerec.models.baselines import EASE
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(80, 60)
+    users = np.arange(x.n_users)
+    lambdas = [1.0, 30.0, 300.0, 5000.0]
+    for lam, swept in zip(lambdas, EASE.sweep(x, lambdas)):
+        plain = create("ease", {"regularization": lam}).fit(x)
+        assert swept.config.regularization == lam and swept.is_fitted
+        # the plain fit inverts in float32 here: agreement to about 1e-4 of the largest score
+        scale = np.abs(plain.score(users)).max()
+        np.testing.assert_allclose(swept.score(users), plain.score(users), atol=1e-4 * scale)
+        np.testing.assert_allclose(swept.weights_, plain.weights_, atol=1e-4 * np.abs(plain.weights_).max())
+        np.testing.assert_allclose(swept.score_history(x.csr[:5]), plain.score_history(x.csr[:5]), atol=1e-4 * scale)
+        np.testing.assert_array_equal(swept.recommend(users, 5)[0], plain.recommend(users, 5)[0])
+
+
+def test_a_spectrum_weighs_known_users_by_recency_as_a_plain_fit_does():
+    from cinerec.models.baselines import EASESpectrum
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(80, 60)
+    spectrum = EASESpectrum(x, dtype=np.float64)
+    users = np.arange(10)
+    for lam, half_life in ((5.0, 0.1), (300.0, 1.0), (300.0, 0.0)):
+        plain = create("ease", {"regularization": lam, "recency_half_life": half_life}).fit(x)
+        swept = spectrum.model(lam, half_life)
+        assert swept.config.recency_half_life == half_life
+        np.testing.assert_allclose(swept.score(users), plain.score(users), atol=1e-5)
+
+
+def test_a_float64_spectrum_gives_eases_b_exactly():
+    from cinerec.models.baselines import EASESpectrum
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(80, 60)
+    seen = (x.csr != 0).astype(np.float64)
+    for lam in (0.5, 300.0):
+        p = np.linalg.inv((seen.T @ seen).toarray() + lam * np.eye(x.n_items))
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        # No recency weighting: the rows scored are the bare histories.
+        spectrum = EASESpectrum(x, baselines.EASEConfig(recency_half_life=0.0), dtype=np.float64)
+        assert spectrum.dtype == np.float64
+        np.testing.assert_allclose(spectrum.diag_p(lam), np.diag(p), rtol=1e-10)
+        np.testing.assert_allclose(spectrum.model(lam).weights_, b, atol=1e-6)  # B itself is kept in float32
+        np.testing.assert_allclose(spectrum.model(lam).score(np.arange(10)), seen[:10] @ b, atol=1e-6)

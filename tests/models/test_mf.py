@@ -78,3 +78,29 @@ def test_regularization_shrinks_the_factors_of_the_batch():
     assert np.linalg.norm(tight.item_vectors()) < 0.5 * np.linalg.norm(loose.item_vectors())
     with pytest.raises(ConfigError, match="regularization"):
         create("biasedmf", {"regularization": -0.1})
+
+
+@pytest.mark.parametrize("name", ["mf", "biasedmf"])
+def test_liked_target_learns_who_liked_what_as_a_probability(name):
+    x = random_ratings()
+    model = create(name, {**FAST, "loss": "bce", "target": "liked", "epochs": 60}).fit(x)
+    assert model.can_predict_liked and model.task == "rating"  # validation: RMSE of p against 0/1
+    p = model.predict_liked(x.users, x.items)
+    assert ((p >= 0) & (p <= 1)).all()
+    np.testing.assert_allclose(p, model.score(x.users, x.items), atol=1e-6)
+    liked = model.is_liked(x.ratings)
+    np.testing.assert_array_equal(liked, x.ratings >= 4)
+    assert p[liked].mean() > p[~liked].mean() + 0.2
+    # The recommend path ranks by the same probability.
+    items, scores = model.recommend([0, 1], k=5)
+    np.testing.assert_allclose(scores, np.take_along_axis(model.score([0, 1]), items, axis=1), atol=1e-6)
+    with pytest.raises(CapabilityError, match="predict_liked"):
+        model.predict([0], [1])
+
+
+def test_liked_target_needs_the_log_loss():
+    with pytest.raises(ConfigError, match="target.*loss = 'bce'"):
+        create("mf", {"target": "liked"})
+    with pytest.raises(ConfigError, match="liked_threshold"):
+        create("mf", {"loss": "bce", "target": "liked", "liked_threshold": float("nan")})
+    assert not create("mf", {"loss": "bce"}).can_predict_liked

@@ -32,7 +32,9 @@ class TestTwoStageWithAHistoryRanker(ModelConformance):
     """EASE retrieves, the bias model ranks: both score a history, so cold start is exact."""
 
     model_name = "two-stage"
-    config = {"retriever": "ease", "ranker": "baseline", "candidates": 60, "retriever_settings": {"regularization": 10.0}}
+    # EASE without recency weighting: a bare history then scores exactly as its training user.
+    config = {"retriever": "ease", "ranker": "baseline", "candidates": 60,
+              "retriever_settings": {"regularization": 10.0, "recency_half_life": 0.0}}
     personalised = False  # the bias model ranks every user alike (planted groups need a personal ranker)
 
 
@@ -46,9 +48,9 @@ def stages(data):
     return create("als", ALS_TINY).fit(data), create("gmf", GMF_TINY).fit(data)
 
 
-def test_the_answer_is_the_rankers_top_k_of_the_retrievers_shortlist(data, stages):
+def test_mix_1_is_the_rankers_top_k_of_the_retrievers_shortlist(data, stages):
     retriever, ranker = stages
-    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15),
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15, mix=1.0),
                      retriever=retriever, ranker=ranker).fit(data)
     assert model.retriever is retriever and model.ranker is ranker  # given fitted: not refitted
     users = np.arange(data.n_users)
@@ -136,6 +138,121 @@ def test_cold_start_ranks_the_retrievers_shortlist(data, stages):
         assert set(shown) == set(unseen[np.argsort(-first[r][unseen], kind="stable")][:12])
 
 
+def test_mix_0_keeps_the_retrievers_order(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15, mix=0.0),
+                     retriever=retriever, ranker=ranker).fit(data)
+    users = np.arange(data.n_users)
+    items, scores = model.recommend(users, 10)
+    want_items, want_scores = retriever.recommend(users, 10)
+    np.testing.assert_array_equal(items, want_items)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+    rows, first = model.score(users), retriever.score(users)
+    shortlist, _ = retriever.recommend(users, 15)
+    for u in users:
+        assert set(np.flatnonzero(np.isfinite(rows[u]))) == set(shortlist[u])
+        np.testing.assert_allclose(rows[u][shortlist[u]], first[u][shortlist[u]], rtol=1e-6)
+
+
+def _z(s):
+    return (s - s.mean()) / s.std()
+
+
+def test_a_mix_between_weighs_standardised_scores(data, stages):
+    retriever, ranker = stages
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15, mix=0.3),
+                     retriever=retriever, ranker=ranker).fit(data)
+    users = np.arange(data.n_users)
+    items, scores = model.recommend(users, 5)
+    rows = model.score(users)
+    shortlist, first = retriever.recommend(users, 15)
+    for u in users:
+        cand = shortlist[u]
+        combined = 0.3 * _z(ranker.score(np.full(15, u), cand).astype(np.float64)) + 0.7 * _z(first[u].astype(np.float64))
+        want = cand[np.lexsort((cand, -combined))][:5]
+        np.testing.assert_array_equal(items[u], want)
+        np.testing.assert_allclose(rows[u][cand], combined, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scores, np.take_along_axis(rows, items, axis=1))
+
+
+def test_cold_start_combines_with_the_same_weight():
+    data = random_ratings(n_users=80, n_items=120, seed=4)
+    model = create("two-stage", {"retriever": "ease", "ranker": "baseline", "candidates": 20, "mix": 0.4,
+                                 "retriever_settings": {"regularization": 10.0, "recency_half_life": 0.0}}).fit(data)
+    users = np.arange(data.n_users)
+    # both stages score a history exactly as they score a training user
+    np.testing.assert_allclose(model.score_history(data.csr[users]), model.score(users), rtol=1e-4, atol=1e-5)
+    plain = create("two-stage", {"retriever": "ease", "ranker": "baseline", "candidates": 20, "mix": 1.0,
+                                 "retriever_settings": {"regularization": 10.0, "recency_half_life": 0.0}}).fit(data)
+    assert not np.array_equal(np.argsort(-model.score(users), axis=1)[:, :5], np.argsort(-plain.score(users), axis=1)[:, :5])
+
+
+def test_auto_chooses_from_the_grid_on_the_training_data_alone(data, stages):
+    from cinerec.data.split import leave_last_out
+    from cinerec.evaluation.metrics import hit_rate
+    from cinerec.evaluation.metrics import mrr as reciprocal_rank
+    from cinerec.models.two_stage import MIX_GRID
+
+    split = leave_last_out(data)  # the test rows are held out here and never handed to fit
+    retriever, ranker = create("als", ALS_TINY).fit(split.train), create("gmf", GMF_TINY).fit(split.train)
+    model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15),
+                     retriever=retriever, ranker=ranker).fit(split.train)
+    assert model.retriever is retriever and model.ranker is ranker  # given: used as they are
+    search = model.mix_search
+    assert search["grid"] == list(MIX_GRID) and search["chosen"] in MIX_GRID
+    assert model.config.mix == model.mix_ == search["chosen"]
+    # The same figures by hand: each user's latest *training* rating held out, fresh
+    # stages of the same settings fitted on the rest, every weight's HR@10 on it.
+    carve = leave_last_out(split.train)
+    users = np.sort(carve.test.users)
+    assert search["users"] == len(users) == len(split.test)  # every user here has 3+ ratings
+    truth = carve.test.items[np.argsort(carve.test.users)]
+    assert not np.array_equal(truth, split.test.items[np.argsort(split.test.users)])
+    fresh = create("als", ALS_TINY).fit(carve.train), create("gmf", GMF_TINY).fit(carve.train)
+    hr, mrr = [], []
+    for w in MIX_GRID:
+        two = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15, mix=w),
+                       retriever=fresh[0], ranker=fresh[1]).fit(carve.train)
+        ranked = two.recommend(users, 15)[0]  # the whole shortlist
+        hr.append(hit_rate(ranked, truth, 10))
+        mrr.append(reciprocal_rank(ranked, truth))
+    np.testing.assert_allclose(search["hr@10"], hr)
+    np.testing.assert_allclose(search["mrr"], mrr)
+    # the best HR@10; ties to the better MRR, then to the lower weight
+    assert search["chosen"] == min(zip(-np.asarray(hr), -np.asarray(mrr), MIX_GRID))[2]
+    # fitting again chooses again (the number chosen does not become the request)
+    again = model.fit(data)
+    assert again.mix_search and again.mix_search["users"] == int((data.user_counts >= 2).sum())
+
+
+def test_a_second_fit_refits_the_stages_it_fitted(data):
+    model = create("two-stage", {**CONFORMANCE, "candidates": 15, "mix": 0.5})
+    first = model.fit(data).retriever
+    model.fit(random_ratings(n_users=80, n_items=120, seed=5))
+    assert model.retriever is not first
+
+
+def test_auto_needs_a_rating_to_hold_out():
+    from cinerec.data.dataset import Interactions
+
+    one_each = Interactions(np.arange(10), np.arange(10), np.ones(10), np.arange(10), 10, 12)
+    with pytest.raises(DataError, match="set mix to a number"):
+        create("two-stage", {"retriever": "popularity", "ranker": "baseline", "candidates": 5}).fit(one_each)
+
+
+def test_the_chosen_weight_is_saved_and_loaded(data, tmp_path):
+    import json
+
+    model = create("two-stage", {**CONFORMANCE, "candidates": 15}).fit(data)
+    model.save(tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "model.json").read_text())["config"]["mix"] == model.mix_
+    again = load_model(tmp_path / "two")
+    assert again.config == model.config and again.mix_ == model.mix_ and again.mix_search == model.mix_search
+    users = np.arange(data.n_users)
+    np.testing.assert_array_equal(again.recommend(users, 10)[0], model.recommend(users, 10)[0])
+    np.testing.assert_array_equal(again.score(users), model.score(users))
+
+
 def test_bad_settings_are_named():
     with pytest.raises(ConfigError, match="ranker = 'ease': it cannot score"):
         create("two-stage", {"retriever": "als", "ranker": "ease"})
@@ -149,6 +266,11 @@ def test_bad_settings_are_named():
         create("two-stage", {"retriever_settings": {"no_such_key": 1}})
     with pytest.raises(ConfigError, match="neumf: index = 'ivf'"):
         create("two-stage", {"ranker_settings": {"index": "ivf"}})
+    for bad in (1.5, -0.1, "best", float("nan")):
+        with pytest.raises(ConfigError, match=r"TwoStageConfig\.mix = .*: must be a number from 0 .* or \"auto\""):
+            create("two-stage", {"mix": bad})
+    with pytest.raises(ConfigError, match="mix = True: expected a number"):
+        create("two-stage", {"mix": True})
 
 
 def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
@@ -162,6 +284,7 @@ def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
 @pytest.mark.parametrize("settings, message", [
     (["ranker=ease"], "ranker = 'ease': it cannot score"),
     (["candidates=5", "retriever=popularity", "ranker=popularity"], "k = 10 is more than candidates = 5"),
+    (["mix=best"], "TwoStageConfig.mix = 'best': must be a number from 0"),
 ])
 def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, message):
     argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", "loo-full"]

@@ -65,6 +65,8 @@ def evaluate(
                 recommender = tuned.model
             else:  # refitted with the validation part, for early stopping
                 recommender = _with(recommender, tuned.settings)
+        if recommender.uses_features and (tuned is None or recommender is not tuned.model):
+            recommender.set_features(dataset)  # side features (two-tower; mlp-rating with features) come from the data
         result = prepared.evaluate(recommender)
         notes, floor = flags.popularity_floor(prepared, result)
     if json:

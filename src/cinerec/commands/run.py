@@ -7,7 +7,9 @@
 The file names the data and its filters, the protocol and its seeds, the models and
 their settings, and optionally a tuning budget, an export and the study's own figure
 (``cinerec.studies``). ``--data`` replaces the file's source, ``--tune`` its number of
-trials.
+trials; the filter flags replace the file's filters key by key, ``--no-filters`` drops
+them (``cinerec run studies/ncf-ml25m.toml --no-filters`` runs the study on the whole
+catalogue), and ``--only`` runs some of its models.
 """
 
 import typing
@@ -26,20 +28,36 @@ def run(
                                           help="The study file (see studies/ for examples).")],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, help="The run folder to write.")],
     data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
+    no_filters: Annotated[bool, typer.Option(
+        "--no-filters", help="Drop the file's [data] filters (the filter flags still apply).")] = False,
+    min_year: flags.MinYear = None,
+    max_year: flags.MaxYear = None,
+    top_users: flags.TopUsers = None,
+    top_movies: flags.TopMovies = None,
+    kcore: flags.KCore = None,
+    implicit: flags.Implicit = False,
+    liked_threshold: flags.LikedThreshold = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", metavar="LABEL[,LABEL]", show_default=False,
+        help="Run only these [models.LABEL] tables of the file.")] = None,
     tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
     """Run a study file: every model on every seed, the leaderboard, the best model refitted.
 
-    --data replaces the file's [data] source; --tune replaces its [tune] trials.
+    --data replaces the file's [data] source; --tune replaces its [tune] trials; a filter
+    flag replaces the file's value of that filter; --no-filters drops the file's filters.
     """
     from cinerec.commands.show import print_json, print_table, say
     from cinerec.studies import Study, leaderboard_rows, run_study
 
     flags.check_tune(tune)
     # Every key and value of the file is checked before the (slow) data load.
-    spec = Study.from_toml(study, data=data, trials=tune)
+    overrides = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
+                                   kcore=kcore, implicit=implicit, liked_threshold=liked_threshold).to_dict()
+    labels = [x.strip() for x in only.split(",")] if only is not None else None
+    spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels)
     board = run_study(spec, out, quiet=quiet)
     if json:
         print_json(board)

@@ -80,6 +80,8 @@ def train(
 
             tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main)
             recommender = _with(recommender, tuned.settings)
+        if recommender.uses_features:  # side features (two-tower, mlp-rating features = true) come from the data
+            recommender.set_features(dataset)
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume

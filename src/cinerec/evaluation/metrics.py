@@ -28,6 +28,7 @@ import scipy.sparse as sp
 __all__ = [
     "hits", "hit_rate", "ndcg", "recall", "precision", "mrr", "coverage",
     "categorical_accuracy", "hit_rate_of_ranks", "mrr_of_ranks", "rmse", "mae", "user_mean",
+    "ndcg_of_ratings", "auc", "accuracy",
 ]
 
 
@@ -243,3 +244,81 @@ def mae(pred: Any, truth: Any, users: Any = None) -> Any:
     if users is not None:
         return _by_user(np.abs(p - t), users)
     return float(np.mean(np.abs(p - t)))
+
+
+def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *, per_user: bool = False) -> Any:
+    """NDCG@K of each user's own test movies, ranked by score, the true stars as gain.
+
+    For a user ``u`` with test pairs ``P_u`` (``n_u >= 1`` of them): order ``P_u`` by
+    predicted score, highest first (score ties: lower movie index first), and let
+    ``r_(j)`` be the true rating of the ``j``-th movie. Then
+
+    ``DCG@k = Σ_{j=1..min(k, n_u)} r_(j) / log2(j + 1)``, ``IDCG@k`` the same sum over
+    ``P_u`` sorted by true rating, highest first, and the user's value is
+    ``DCG@k / IDCG@k`` (linear gain, log2 discount). A user whose ``IDCG`` is 0 (every
+    test rating 0) has no value. The metric is the mean over the users with a value.
+
+    Args:
+        users, items: ``(n,) int`` the test pairs.
+        scores: ``(n,)`` the model's score of each pair (stars or a probability).
+        ratings: ``(n,)`` the true stars (the gains).
+        k: the cut-off (at least 1).
+        per_user: return ``(max(users) + 1,) float64`` values indexed by user (``nan``
+            for a user with no test pair or no value) instead of their mean.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    u = np.asarray(users).astype(np.int64).ravel()
+    it = np.asarray(items).astype(np.int64).ravel()
+    s, r = _pair(scores, ratings)
+    if not (len(u) == len(it) == len(s)):
+        raise ValueError(f"users ({len(u)}), items ({len(it)}) and scores ({len(s)}) differ in length")
+    counts = np.bincount(u)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def dcg(order: np.ndarray) -> np.ndarray:
+        uo = u[order]
+        pos = np.arange(len(uo)) - starts[uo]  # 0-based position within the user's list
+        disc = np.where(pos < k, 1.0 / np.log2(pos + 2.0), 0.0)
+        return np.bincount(uo, weights=r[order] * disc, minlength=len(counts))
+
+    got = dcg(np.lexsort((it, -s, u)))  # by user, then score (highest first), then movie index
+    ideal = dcg(np.lexsort((-r, u)))
+    values = np.divide(got, ideal, out=np.full(len(counts), np.nan), where=ideal > 0)
+    return values if per_user else user_mean(values)
+
+
+def _labelled(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel()
+    if y.dtype != bool:
+        raise ValueError(f"labels must be booleans, got {y.dtype}")
+    if s.shape != y.shape:
+        raise ValueError(f"scores ({len(s)}) and labels ({len(y)}) differ in length")
+    if not len(s):
+        raise ValueError("no pairs to compare")
+    return s, y
+
+
+def auc(scores: Any, labels: Any) -> float:
+    """Area under the ROC curve of ``(n,)`` scores against ``(n,) bool`` labels, over all pairs.
+
+    The chance that a random positive pair scores above a random negative one, a tie
+    counting one half (the Mann–Whitney statistic with average ranks):
+    ``(Σ rank(positives) − P (P + 1) / 2) / (P N)``. ``nan`` when either class is empty.
+    """
+    from scipy.stats import rankdata
+
+    s, y = _labelled(scores, labels)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def accuracy(probabilities: Any, labels: Any, threshold: float = 0.5) -> float:
+    """Share of ``(n,)`` pairs whose call ``probability >= threshold`` equals the ``(n,) bool`` label."""
+    p, y = _labelled(probabilities, labels)
+    return float(np.mean((p >= threshold) == y))

@@ -213,7 +213,7 @@ class Protocol:
         (``ranking_settings``) but was set up to learn stars: it would rank with a
         model trained for something else (see :meth:`settings_for`).
         """
-        if self.needs_ratings and not model.can_predict_ratings:
+        if self.needs_ratings and not (model.can_predict_ratings or model.can_predict_liked):
             raise CapabilityError(
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
@@ -489,19 +489,22 @@ class RatingsFold(Protocol):
     summary = (
         "ml-100k: the official folds uN.base/uN.test, read with the ratings (fold u1..u5, "
         "or all = mean over u1-u5 with per-fold values as rmse_uN); other releases: seeded "
-        "random 80/20; RMSE and MAE of predicted stars on every test rating"
+        "random 80/20; RMSE and MAE of predicted stars on every test rating, and NDCG@K for K in {ks} "
+        "of each user's test movies ranked by score, the true stars as gain (a model trained on "
+        "liked-or-not: AUC and accuracy of liked on the test ratings instead of RMSE/MAE)"
     )
-    defaults = {"fold": "u1"}
+    defaults = {"fold": "u1", "ks": (5, 10)}
     needs_ratings = True
 
     def validate(self) -> None:
+        self._check_ks()
         fold = self._options["fold"]
         if fold not in (*OFFICIAL_FOLDS, *EXTRA_FOLDS, "all"):
             raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all")
 
     def options(self) -> dict[str, Any]:
         # The fold is recorded per prepared split (see Prepared.fold).
-        return {}
+        return {k: v for k, v in super().options().items() if k != "fold"}
 
     def check_data(self, dataset: Dataset) -> None:
         """Also refuses data whose official folds a filter dropped, naming the filter."""
@@ -546,12 +549,15 @@ class RatingsRandom(Protocol):
     name = "ratings-random"
     summary = (
         "seeded random split of the ratings, 70% train / 15% valid / 15% test; valid is given "
-        "to fit (early stopping); RMSE and MAE of predicted stars on test"
+        "to fit (early stopping); RMSE and MAE of predicted stars on test, and NDCG@K for K in "
+        "{ks} of each user's test movies ranked by score, the true stars as gain (a model trained "
+        "on liked-or-not: AUC and accuracy of liked on the test ratings instead of RMSE/MAE)"
     )
-    defaults = {"test": 0.15, "valid": 0.15}
+    defaults = {"test": 0.15, "valid": 0.15, "ks": (5, 10)}
     needs_ratings = True
 
     def validate(self) -> None:
+        self._check_ks()
         t = _fraction(self.name, "test", self._options["test"])
         v = _fraction(self.name, "valid", self._options["valid"])
         if t + v >= 1.0:
@@ -570,12 +576,37 @@ class RatingsRandom(Protocol):
 
 
 def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
+    """RMSE/MAE of stars, or AUC/accuracy of liked for a model trained on liked-or-not; NDCG@K.
+
+    A model trained on liked-or-not labels (``can_predict_liked``) predicts a
+    probability, not stars, so it gets no RMSE or MAE: its ``auc`` and ``accuracy``
+    (call "liked" at probability 0.5) are taken against the model's own labels of the
+    test ratings (:meth:`~cinerec.models.base.Recommender.is_liked`), over every test
+    pair. Every model gets ``ndcg@K`` (:func:`cinerec.evaluation.metrics.ndcg_of_ratings`):
+    each user's test movies ranked by ``score`` (stars before clipping, or the
+    probability), the true stars as gain. With ``per_user``, RMSE, MAE and NDCG come
+    as ``(n_users,)`` values aligned with ``prepared.users``; AUC and accuracy stay numbers.
+    """
     test = prepared.test
-    pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
-    if per_user:  # each user's own RMSE and MAE over their test ratings
-        return {"rmse": M.rmse(pred, test.ratings, test.users)[prepared.users],
-                "mae": M.mae(pred, test.ratings, test.users)[prepared.users]}
-    return {"rmse": M.rmse(pred, test.ratings), "mae": M.mae(pred, test.ratings)}
+    out: dict[str, Any] = {}
+    if model.can_predict_liked:
+        scores = model.predict_liked(test.users, test.items)
+        labels = model.is_liked(test.ratings)
+        out["auc"] = M.auc(scores, labels)
+        out["accuracy"] = M.accuracy(scores, labels)
+    else:
+        pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
+        scores = model.score(test.users, test.items)
+        if per_user:  # each user's own RMSE and MAE over their test ratings
+            out["rmse"] = M.rmse(pred, test.ratings, test.users)[prepared.users]
+            out["mae"] = M.mae(pred, test.ratings, test.users)[prepared.users]
+        else:
+            out["rmse"] = M.rmse(pred, test.ratings)
+            out["mae"] = M.mae(pred, test.ratings)
+    for k in prepared.protocol.ks:
+        v = M.ndcg_of_ratings(test.users, test.items, scores, test.ratings, k, per_user=per_user)
+        out[f"ndcg@{k}"] = v[prepared.users] if per_user else v
+    return out
 
 
 # -- popularity as the floor ----------------------------------------------------------------

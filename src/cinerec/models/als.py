@@ -24,12 +24,18 @@ import threadpoolctl
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
-from cinerec.errors import DataError
+from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import CapabilityError, register
 from cinerec.models.index import IndexedRecommender
 from cinerec.tuning import Param
 
-__all__ = ["ALS", "ALSConfig"]
+__all__ = ["ALS", "ALSConfig", "WARM_TOLERANCE"]
+
+#: A warm-started fit (``ALS.fit(..., init=...)``) stops once a sweep moves the movie
+#: factors by less than this share of their norm: about what the 15th sweep of a cold
+#: fit moves them on ml-100k's carve-out at the default settings (0.014), so a warm fit
+#: stops about as settled as a cold one ends.
+WARM_TOLERANCE = 0.015
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class ALS(IndexedRecommender):
     config: ALSConfig
     has_inner_product = True
     can_score_pairs = True
+    can_warm_start = True
 
     def __init__(self, config: ALSConfig | None = None) -> None:
         super().__init__(config)
@@ -154,16 +161,61 @@ class ALS(IndexedRecommender):
                 iterations=cfg.epochs, random_state=cfg.seed, dtype=np.float32,
             )
 
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "ALS":
-        """Factorise ``train`` (``valid`` is unused: ALS has no early stopping)."""
+    def fit(self, train: Interactions, valid: Interactions | None = None, *, init: "ALS | None" = None) -> "ALS":
+        """Factorise ``train`` (``valid`` is unused: ALS has no early stopping).
+
+        Args:
+            train: the training interactions.
+            valid: unused.
+            init: a warm start: a fitted ALS with the same number of factors, fitted on
+                a matrix of ``train``'s shape (e.g. the previous trial of a search on
+                the same data). Its factors replace the random initial ones, and the
+                sweeps stop as soon as one moves the movie factors by less than
+                ``WARM_TOLERANCE`` of their norm (at most ``epochs`` sweeps). From a
+                nearby solution that takes a few sweeps rather than ``epochs``; a
+                fit's ``history`` holds each sweep's relative change. ``None``: the
+                ordinary fit, ``epochs`` sweeps from seeded random factors.
+
+        Raises:
+            ConfigError: ``init`` is unfitted or its factors do not fit this model's shape.
+        """
         self._remember(train)
         solver = self._solver()
+        confidence = self._confidence(train.csr, self._decay(train))
+        self.history = []
         with threadpoolctl.threadpool_limits(1, "blas"):
-            solver.fit(self._confidence(train.csr, self._decay(train)), show_progress=False)
+            if init is None:
+                solver.fit(confidence, show_progress=False)
+            else:
+                self._warm_fit(solver, confidence, init)
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
         self._yty: np.ndarray | None = None
         return self
+
+    def accepts_init(self, other: object) -> bool:
+        """True when :meth:`fit` can start from ``other``: a fitted ALS with as many factors."""
+        return (isinstance(other, ALS) and other.user_factors is not None
+                and other.config.factors == self.config.factors)
+
+    def _warm_fit(self, solver, confidence: sp.csr_matrix, init: "ALS") -> None:
+        """Sweep from ``init``'s factors until the movie factors settle (see :meth:`fit`)."""
+        shape = (confidence.shape[0], self.config.factors), (confidence.shape[1], self.config.factors)
+        if not self.accepts_init(init) or (init.user_factors.shape, init.item_factors.shape) != shape:  # type: ignore[union-attr]
+            got = "an unfitted model" if not isinstance(init, ALS) or init.user_factors is None else (
+                f"factors {init.user_factors.shape} and {init.item_factors.shape}")  # type: ignore[union-attr]
+            raise ConfigError(f"{self.name}: init must be a fitted ALS with factors {shape[0]} and {shape[1]}, got {got}")
+        # The library keeps factors it is given and only draws random ones when it has none.
+        solver.user_factors = np.array(init.user_factors, dtype=np.float32)
+        solver.item_factors = np.array(init.item_factors, dtype=np.float32)
+        solver.iterations = 1
+        for sweep in range(self.config.epochs):
+            before = solver.item_factors.copy()
+            solver.fit(confidence, show_progress=False)
+            change = float(np.linalg.norm(solver.item_factors - before)) / max(float(np.linalg.norm(solver.item_factors)), 1e-30)
+            self.history.append({"epoch": sweep + 1, "change": change})
+            if change < WARM_TOLERANCE:
+                break
 
     def _fitted_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The user and movie factors; ``fit`` or ``load`` sets both."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,6 +91,10 @@ class Recommender(ABC):
     has_item_vectors: bool = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
+    #: True when :meth:`predict_liked` gives the probability that a person likes a movie
+    #: (a model trained on liked-or-not labels, e.g. ``target = "liked"``); its scores are
+    #: then no stars. Set per instance from the config.
+    can_predict_liked: bool = False
     #: ``"ranking"`` or ``"rating"``: what the model is trained to get right.
     task: ClassVar[str] = "ranking"
     #: Settings that make a model trained for stars train for ranking instead, for a
@@ -108,6 +112,9 @@ class Recommender(ABC):
     #: True when a (user, movie) pair score costs about one pair, not a whole catalogue
     #: row, so the model can rank a few hundred candidates cheaply (a two-stage ranker).
     can_score_pairs: ClassVar[bool] = False
+    #: True when ``fit(train, valid, init=other)`` can start from another fitted model
+    #: (:meth:`accepts_init` says which); a search uses it between trials.
+    can_warm_start: ClassVar[bool] = False
     #: Users scored per chunk in ``recommend``.
     chunk_size: ClassVar[int] = 2048
     #: Bytes of scratch memory one block of :meth:`explain` may use.
@@ -121,6 +128,20 @@ class Recommender(ABC):
         #: One dict per training epoch (``epoch``, ``loss``, ``valid``...) for models
         #: that train epoch by epoch; empty for the others.
         self.history: list[dict[str, Any]] = []
+
+    # -- what a search may use ------------------------------------------------------------
+
+    @classmethod
+    def tuning_fits(cls, train: Interactions, fixed: Mapping[str, Any],
+                    searched: set[str]) -> Callable[[Mapping[str, Any]], "Recommender"] | None:
+        """A function from a trial's settings to a model fitted on ``train`` that shares
+        work between trials (EASE: one eigendecomposition for every λ), or ``None``
+        when each trial fits as usual (the default)."""
+        return None
+
+    def accepts_init(self, other: object) -> bool:
+        """True when :meth:`fit` can start from ``other`` (see :attr:`can_warm_start`)."""
+        return False
 
     # -- to implement ------------------------------------------------------------------
 
@@ -270,6 +291,17 @@ class Recommender(ABC):
         Models that set ``uses_features`` override this.
         """
         raise CapabilityError(f"{self.name} takes no side features")
+
+    def predict_liked(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` probability that each user likes each movie, for ``(n,)`` pairs.
+
+        Models that set ``can_predict_liked`` override this and :meth:`is_liked`.
+        """
+        raise CapabilityError(f"{self.name} was not trained on liked-or-not labels")
+
+    def is_liked(self, ratings: Any) -> np.ndarray:
+        """``(n,) bool``: which of ``(n,)`` star ratings count as liked in the labels the model learnt."""
+        raise CapabilityError(f"{self.name} was not trained on liked-or-not labels")
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, n_items)`` scores for people described only by their ratings.

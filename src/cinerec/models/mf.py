@@ -5,7 +5,10 @@ IEEE Computer 2009: a user and a movie are ``factors``-dimensional vectors and t
 product scores the pair; the biased variant adds a global mean and a bias per user and
 per movie. The same network learns from explicit stars (``loss="mse"``) or from bare
 interactions (``loss="bce"`` with sampled negatives, or ``loss="bpr"``, Rendle et al.,
-"BPR: Bayesian Personalized Ranking from Implicit Feedback", UAI 2009).
+"BPR: Bayesian Personalized Ranking from Implicit Feedback", UAI 2009). With
+``target="liked"`` (and ``loss="bce"``) it learns instead whether each rating is a like
+(``rating >= liked_threshold``): log loss on the rated pairs, no sampled negatives, the
+binary "liked" variant of the Keras MovieLens studies; its score is then that probability.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ class MFConfig(TrainConfig):
         loss: ``mse`` on stars (a rating model), ``bce`` with ``negatives`` sampled
             unseen movies per rating, or ``bpr`` (each rating against ``negatives``
             sampled unseen movies).
-        negatives: sampled negatives per positive for ``bce`` and ``bpr``.
+        negatives: sampled negatives per positive for ``bce`` and ``bpr`` (unused with
+            ``target="liked"``).
+        target: ``rating`` (what ``loss`` says) or ``liked``: log loss on the rated pairs,
+            labelled ``rating >= liked_threshold`` (needs ``loss="bce"``).
+        liked_threshold: stars from which a rating counts as "liked" (``target="liked"``).
         init_std: standard deviation of the normal initial factors.
         regularization: L2 penalty on the factors and biases of the users and movies
             in each batch, per sample, added to the loss (Funk-SVD style: rarely seen
@@ -55,6 +62,8 @@ class MFConfig(TrainConfig):
 
     factors: int = 64
     loss: Literal["mse", "bce", "bpr"] = "mse"
+    target: Literal["rating", "liked"] = "rating"
+    liked_threshold: float = 4.0
     negatives: int = 4
     init_std: float = 0.1
     regularization: float = 0.1
@@ -75,6 +84,9 @@ class MFConfig(TrainConfig):
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
+        self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
+        self._check(self.target == "rating" or self.loss == "bce", "target",
+                    f"'liked' learns liked-or-not with log loss: set loss = 'bce', not {self.loss!r}")
 
 
 class FactorNet(nn.Module):
@@ -136,20 +148,44 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     # Under a ranking protocol, unless the user chose a loss (docs/protocols.md says why bpr).
     ranking_settings = {"loss": "bpr"}
 
+    def __init__(self, config: MFConfig | None = None) -> None:
+        super().__init__(config)
+        self.can_predict_liked = self.config.target == "liked"
+
     @property
     def task(self) -> str:  # type: ignore[override]
-        return "rating" if self.config.loss == "mse" else "ranking"
+        # A liked model is judged on validation like a rating model: RMSE of its
+        # probability against the 0/1 labels.
+        return "rating" if self.config.loss == "mse" or self.can_predict_liked else "ranking"
+
+    def is_liked(self, ratings: Any) -> np.ndarray:
+        """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
+        if not self.can_predict_liked:
+            return super().is_liked(ratings)
+        return np.asarray(ratings, dtype=np.float64) >= self.config.liked_threshold
+
+    def _validation_targets(self, valid: Interactions) -> np.ndarray:
+        if self.can_predict_liked:
+            return self.is_liked(valid.ratings).astype(np.float64)
+        return valid.ratings
 
     def _build(self, train: Interactions) -> FactorNet:
         cfg = self.config
         explicit = cfg.loss == "mse"
         r = train.ratings
         mean = float(r.mean()) if explicit and self.biased else 0.0
+        if self.can_predict_liked and self.biased:  # start at the log-odds of the share liked
+            p = float(np.clip(self.is_liked(r).mean(), 1e-3, 1 - 1e-3))
+            mean = float(np.log(p / (1 - p)))
         low, high = (float(r.min()), float(r.max())) if explicit else (-np.inf, np.inf)
         return FactorNet(train.n_users, train.n_items, cfg.factors, self.biased, cfg.init_std, mean, low, high)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
         cfg = self.config
+        if self.can_predict_liked:  # the rated pairs, labelled liked or not
+            return (torch.from_numpy(train.users.astype(np.int64)).to(device),
+                    torch.from_numpy(train.items.astype(np.int64)).to(device),
+                    torch.from_numpy(self.is_liked(train.ratings).astype(np.float32)).to(device))
         if cfg.loss == "mse":
             return (torch.from_numpy(train.users.astype(np.int64)).to(device),
                     torch.from_numpy(train.items.astype(np.int64)).to(device),
@@ -184,16 +220,30 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
             sq = sq + net.user_bias(users).squeeze(-1).pow(2) + net.item_bias(items).squeeze(-1).pow(2)
         return sq.mean()
 
+    def _finish(self, raw: torch.Tensor) -> torch.Tensor:
+        # A liked model scores the probability; the sigmoid keeps the order of the inner
+        # products, so an index over query and key vectors still ranks it.
+        return torch.sigmoid(raw) if self.can_predict_liked else raw
+
     def _score_rows(self, users: np.ndarray) -> torch.Tensor:
-        return self.module.rows(torch.as_tensor(users, dtype=torch.int64, device=self.device))
+        return self._finish(self.module.rows(torch.as_tensor(users, dtype=torch.int64, device=self.device)))
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
         d = self.device
-        return self.module(torch.as_tensor(users, dtype=torch.int64, device=d),
-                           torch.as_tensor(items, dtype=torch.int64, device=d))
+        return self._finish(self.module(torch.as_tensor(users, dtype=torch.int64, device=d),
+                                        torch.as_tensor(items, dtype=torch.int64, device=d)))
+
+    def predict_liked(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` probability of liking (``target="liked"``) for (user, movie) pairs."""
+        if not self.can_predict_liked:
+            return super().predict_liked(users, items)
+        return self.score(users, np.asarray(items))
 
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` stars for (user, movie) pairs, clipped to the training range."""
+        if self.can_predict_liked:
+            raise CapabilityError(f"{self.name} with target='liked' gives the probability of liking "
+                                  "(predict_liked), not stars; predicting stars needs loss='mse'")
         if self.config.loss != "mse":
             raise CapabilityError(f"{self.name} trained with loss={self.config.loss!r} ranks movies; "
                                   "predicting stars needs loss='mse'")

@@ -4,12 +4,21 @@ The embedding-MLP rating model of Covington, Adams and Sargin, "Deep Neural Netw
 for YouTube Recommendations" (RecSys 2016) and of the usual Keras MovieLens
 walk-throughs, learned with squared error on the stars. With ``target="liked"`` the same
 network learns a "liked it" probability instead: log loss on ``rating >= liked_threshold``.
+
+With ``features = true`` the MLP also reads side features beside the two ids, as the
+embedding-MLP study on ml-100k did: the user's age bucket, gender, occupation and
+zip-code region (the first digit of a US zip code; any other code is one region), and the
+movie's genre flags and release-year bucket (the encoding of
+:class:`~cinerec.models.two_tower.TowerFeatures`). They come from a dataset before ``fit``
+(:meth:`MLPRating.set_features`) and are saved with the model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -17,14 +26,41 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
+from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.models.neural import NeuralRecommender
+from cinerec.models.two_tower import TowerFeatures
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
-__all__ = ["MLPRating", "MLPRatingConfig", "RatingMLPNet"]
+if TYPE_CHECKING:
+    from cinerec.data.dataset import Dataset
+
+__all__ = ["MLPRating", "MLPRatingConfig", "RatingMLPNet", "rating_features", "ZIP_REGIONS"]
 
 _PAIRS_PER_CHUNK = 1 << 19
+FEATURES = "features.npz"
+
+#: Zip-code regions: the first digit of a US zip code (0-9), and 10 for any other code.
+ZIP_REGIONS = 11
+
+
+def rating_features(dataset: "Dataset") -> TowerFeatures:
+    """The side features :class:`MLPRating` reads, encoded from ``dataset``.
+
+    :meth:`TowerFeatures.from_dataset` (age bucket, gender, occupation; genre flags and
+    release-year bucket), plus a ``zip`` column when the users have one: the first digit
+    of the zip code (``ZIP_REGIONS - 1`` for a code that does not start with a digit).
+    """
+    f = TowerFeatures.from_dataset(dataset)
+    uf = dataset.user_features
+    if uf is None or "zip" not in uf.columns:
+        return f
+    first = np.array([str(z).strip()[:1] for z in uf["zip"].to_numpy()])
+    region = np.where(np.char.isdigit(first), first, str(ZIP_REGIONS - 1))
+    code = region.astype(np.int64)[:, None]
+    return replace(f, user_columns=(*f.user_columns, "zip"), user_codes=np.hstack([f.user_codes, code]),
+                   user_vocab=(*f.user_vocab, ZIP_REGIONS))
 
 
 @dataclass(frozen=True)
@@ -38,6 +74,9 @@ class MLPRatingConfig(TrainConfig):
         target: ``rating`` (squared error on stars) or ``liked`` (log loss on
             ``rating >= liked_threshold``).
         liked_threshold: stars from which a rating counts as "liked".
+        features: also read the users' demographics and the movies' genres and year
+            beside the ids (:meth:`MLPRating.set_features` before ``fit``).
+        feature_embedding: size of each side-feature embedding (``features = true``).
     """
 
     factors: int = 32
@@ -45,6 +84,8 @@ class MLPRatingConfig(TrainConfig):
     dropout: float = 0.2
     target: Literal["rating", "liked"] = "rating"
     liked_threshold: float = 4.0
+    features: bool = False
+    feature_embedding: int = 8
     epochs: int = 30
     batch_size: int = 1024
     lr: float = 1e-3
@@ -58,47 +99,94 @@ class MLPRatingConfig(TrainConfig):
                     "must list at least one positive hidden size")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
+        self._check(self.feature_embedding >= 1, "feature_embedding", "must be at least 1")
 
 
 class RatingMLPNet(nn.Module):
-    """``[user; movie]`` embeddings → ReLU tower → one output, offset by the mean target."""
+    """``[user side; movie side]`` → ReLU tower → one output, offset by the mean target.
+
+    The user side is the user's embedding (and, with features, one embedding per
+    demographic column); the movie side the movie's embedding (and a linear map of its
+    genre flags and an embedding of its year bucket).
+    """
 
     mean: torch.Tensor
     low: torch.Tensor
     high: torch.Tensor
+    user_codes: torch.Tensor
+    item_genres: torch.Tensor
+    item_year: torch.Tensor
 
     def __init__(self, n_users: int, n_items: int, factors: int, layers: tuple[int, ...], dropout: float,
-                 mean: float, low: float, high: float) -> None:
+                 mean: float, low: float, high: float, features: TowerFeatures | None = None,
+                 feature_embedding: int = 8) -> None:
         super().__init__()
         self.user = nn.Embedding(n_users, factors)
         self.item = nn.Embedding(n_items, factors)
         nn.init.normal_(self.user.weight, std=0.05)
         nn.init.normal_(self.item.weight, std=0.05)
+        self.has_features = features is not None
+        self.user_feats = nn.ModuleList()
+        self.genre: nn.Linear | None = None
+        u_width, i_width = factors, factors
+        if features is not None:
+            fe = feature_embedding
+            for n in features.user_vocab:
+                self.user_feats.append(nn.Embedding(n, fe))
+                u_width += fe
+            if features.item_genres.shape[1]:
+                self.genre = nn.Linear(features.item_genres.shape[1], fe, bias=False)
+                i_width += fe
+            self.year = nn.Embedding(int(features.item_year.max(initial=0)) + 1, fe)
+            i_width += fe
+            # Inputs, not parameters: non-persistent buffers move with the module and are
+            # saved once, in features.npz.
+            self.register_buffer("user_codes", torch.from_numpy(features.user_codes), persistent=False)
+            self.register_buffer("item_genres", torch.from_numpy(features.item_genres), persistent=False)
+            self.register_buffer("item_year", torch.from_numpy(features.item_year), persistent=False)
+        self.user_width = u_width
         self.drop = nn.Dropout(dropout)
         mods: list[nn.Module] = []
-        width = 2 * factors
+        width = u_width + i_width
         for h in layers:
             mods += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
             width = h
         mods.append(nn.Linear(width, 1))
         self.tower = nn.Sequential(*mods)
-        self.factors = factors
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("low", torch.tensor(float(low)))
         self.register_buffer("high", torch.tensor(float(high)))
 
+    def user_side(self, users: torch.Tensor) -> torch.Tensor:
+        """``(n, user_width)``: the users' embeddings, then their feature embeddings."""
+        parts = [self.user(users)]
+        if self.has_features:
+            codes = self.user_codes[users]
+            parts += [emb(codes[:, j]) for j, emb in enumerate(self.user_feats)]
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def item_side(self, items: torch.Tensor) -> torch.Tensor:
+        """``(n, item width)``: the movies' embeddings, then their genre and year embeddings."""
+        parts = [self.item(items)]
+        if self.has_features:
+            if self.genre is not None:
+                parts.append(self.genre(self.item_genres[items]))
+            parts.append(self.year(self.item_year[items]))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """``(n,)`` raw outputs (stars, or logits of "liked") for ``(n,) int64`` indices."""
-        x = torch.cat([self.user(users), self.item(items)], dim=1)
+        x = torch.cat([self.user_side(users), self.item_side(items)], dim=1)
         return self.tower(self.drop(x)).squeeze(-1) + self.mean
 
     def rows(self, users: torch.Tensor) -> torch.Tensor:
         """``(len(users), n_items)`` raw outputs over the whole catalog (eval mode)."""
-        f = self.factors
+        f = self.user_width
         first = cast(nn.Linear, self.tower[0])  # __init__ always starts the tower with a Linear
         # W [p; q] + b = W_p p + (W_q q + b): project users and movies once, not per pair.
-        a = self.user(users) @ first.weight[:, :f].T
-        b = torch.addmm(first.bias, self.item.weight, first.weight[:, f:].T)
+        a = self.user_side(users) @ first.weight[:, :f].T
+        every = torch.arange(self.item.num_embeddings, device=first.weight.device)
+        b = torch.addmm(first.bias, self.item_side(every), first.weight[:, f:].T)
         n_u, n_i = a.shape[0], b.shape[0]
         out = torch.empty(n_u, n_i, device=b.device, dtype=torch.float32)
         step = max(1, _PAIRS_PER_CHUNK // max(n_i, 1))
@@ -113,8 +201,16 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     """Embedding MLP rating model (Covington et al., RecSys 2016 style), squared error on stars.
 
     ``score`` is the predicted rating (``target="rating"``) or the probability of
-    liking the movie (``target="liked"``); ``predict`` gives stars clipped to the
-    training range and needs ``target="rating"``.
+    liking the movie (``target="liked"``, also :meth:`predict_liked`); ``predict`` gives
+    stars clipped to the training range and needs ``target="rating"``.
+
+    With ``features = true`` side features come in before ``fit``::
+
+        model = create("mlp-rating", {"features": True}).set_features(dataset)
+        model.fit(train)
+
+    A person the model was not trained on cannot be scored (``score_history`` refuses):
+    the network needs the person's own embedding.
     """
 
     name = "mlp-rating"
@@ -131,6 +227,31 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     config: MLPRatingConfig
     module: RatingMLPNet
 
+    def __init__(self, config: MLPRatingConfig | None = None, features: TowerFeatures | None = None) -> None:
+        super().__init__(config)
+        self.features: TowerFeatures | None = features
+        self.can_predict_liked = self.config.target == "liked"
+        self.uses_features = self.config.features  # type: ignore[misc]  # follows the config
+
+    def set_features(self, dataset: "Dataset") -> "MLPRating":
+        """Read the users' demographics and the movies' genres and years from ``dataset`` (:func:`rating_features`)."""
+        if not self.config.features:
+            raise CapabilityError(f"{self.name} reads ids only unless features = true")
+        self.features = rating_features(dataset)
+        return self
+
+    def is_liked(self, ratings: Any) -> np.ndarray:
+        """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
+        if not self.can_predict_liked:
+            return super().is_liked(ratings)
+        return np.asarray(ratings, dtype=np.float64) >= self.config.liked_threshold
+
+    def predict_liked(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` probability of liking (``target="liked"``) for (user, movie) pairs."""
+        if not self.can_predict_liked:
+            return super().predict_liked(users, items)
+        return self.score(users, np.asarray(items))
+
     def _targets(self, ratings: np.ndarray) -> np.ndarray:
         if self.config.target == "liked":
             return (ratings >= self.config.liked_threshold).astype(np.float32)
@@ -141,13 +262,22 @@ class MLPRating(NeuralRecommender, RatingRecommender):
 
     def _build(self, train: Interactions) -> RatingMLPNet:
         c = self.config
+        f = self.features if c.features else None
+        if c.features and f is None:
+            raise DataError(f"{self.name}: features = true, but no features were given; call "
+                            "set_features(dataset) before fit")
+        if f is not None and (f.n_users, f.n_items) != (train.n_users, train.n_items):
+            raise DataError(
+                f"{self.name}: features describe {f.n_users} users x {f.n_items} movies, the training "
+                f"data has {train.n_users} x {train.n_items}; call set_features with the same dataset")
         y = self._targets(train.ratings)
         if c.target == "liked":
             p = float(np.clip(y.mean(), 1e-3, 1 - 1e-3))
             mean, low, high = float(np.log(p / (1 - p))), 0.0, 1.0
         else:
             mean, low, high = float(y.mean()), float(y.min()), float(y.max())
-        return RatingMLPNet(train.n_users, train.n_items, c.factors, c.layers, c.dropout, mean, low, high)
+        return RatingMLPNet(train.n_users, train.n_items, c.factors, c.layers, c.dropout, mean, low, high,
+                            f, c.feature_embedding)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
         return (torch.from_numpy(train.users.astype(np.int64)).to(device),
@@ -186,3 +316,15 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     def item_vectors(self) -> np.ndarray:
         """``(n_items, factors)`` movie embeddings."""
         return self.module.item.weight.detach().float().cpu().numpy()
+
+    def _save_state(self, path: Path) -> None:
+        super()._save_state(path)
+        if self.config.features and self.features is not None:
+            self.features.save(path / FEATURES)
+
+    def _load_state(self, path: Path) -> None:
+        if self.config.features:
+            if not (path / FEATURES).exists():
+                raise DataError(f"{path}: {FEATURES} is missing; a features = true model needs it")
+            self.features = TowerFeatures.load(path / FEATURES)
+        super()._load_state(path)

@@ -13,7 +13,7 @@ import functools
 import json
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Callable, ClassVar, Self
 
 import numpy as np
 import torch
@@ -75,6 +75,15 @@ class NeuralRecommender(Recommender):
             ``seconds``, ``lr`` and ``valid`` (the validation metric, if any).
         checkpoint_dir: where the loop writes checkpoints and curves; ``None`` for none.
         resume: continue from ``checkpoint_dir/checkpoint-last.pt`` when it exists.
+        on_epoch: ``None``, or a function the loop calls at the end of every epoch,
+            after validation, with ``(epoch, value)``: the epoch's number (from 1) and
+            its validation figure (``None`` without validation data). It may look at
+            the model as it stands (e.g. measure it some other way). A true return
+            value stops the fit like early stopping does (the best weights are
+            restored when there was validation; ``history`` marks the epoch
+            ``stopped_by="on_epoch"``); an exception it raises ends the fit and
+            reaches the caller of ``fit``. Under ``torchrun`` it must answer alike on
+            every process. :func:`cinerec.tuning.tune` uses it to prune trials.
     """
 
     task: ClassVar[str] = "ranking"
@@ -94,6 +103,7 @@ class NeuralRecommender(Recommender):
         self.history: list[dict[str, Any]] = []
         self.checkpoint_dir: Path | None = None
         self.resume: bool = False
+        self.on_epoch: Callable[[int, float | None], bool | None] | None = None
         self._device: torch.device | None = None
 
     # -- what a model contributes ------------------------------------------------------
