@@ -198,6 +198,7 @@ def test_every_stage_is_timed_with_its_peak_memory(finished):
                      "popularity (seed 1)", "ease (seed 1)", "refit ease", "save", "export"]
     assert all(r["seconds"] >= 0 and r["peak_gb"] > 0 for r in board["stages"])
     assert board["seconds"] >= sum(r["seconds"] for r in board["stages"]) - 1.0
+    assert board["peak_gb"] == max(r["peak_gb"] for r in board["stages"])
     report = (out / "report.md").read_text()
     assert "## Time and memory per stage" in report and "| export |" in report
 

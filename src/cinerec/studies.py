@@ -464,12 +464,19 @@ class Stages:
     The peak is the process's resident set at its highest during the stage: on Linux
     the kernel's high-water mark is reset when a stage starts (``/proc/self/clear_refs``)
     and read when it ends; elsewhere it is the process's peak so far (``getrusage``),
-    which can only overstate a stage.
+    which can only overstate a stage. The whole run's peak is the highest stage's
+    (:attr:`peak_gb`): after a reset, tools that read the kernel's mark when the
+    process ends (``/usr/bin/time``) see only the peak since the last stage began.
     """
 
     def __init__(self, quiet: bool = True) -> None:
         self.rows: list[dict[str, Any]] = []
         self.quiet = quiet
+
+    @property
+    def peak_gb(self) -> float:
+        """The highest peak of any stage so far."""
+        return max((r["peak_gb"] for r in self.rows), default=0.0)
 
     def __call__(self, name: str) -> Any:
         import contextlib
@@ -578,6 +585,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                 export_store(out, out / "store.sqlite", k=study.export_k, model=model, progress=not quiet)
             board["store"] = str(out / "store.sqlite")
             board["seconds"] = round(time.perf_counter() - start, 1)
+            board["peak_gb"] = stages.peak_gb
             _write_board(out, board, study)  # again, with the export's time
     except BaseException:
         if created and out.exists():
@@ -730,7 +738,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "best": best, "models": board_models,
         "reference": study.reference.to_dict() if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
-        "stages": stages.rows,
+        "stages": stages.rows, "peak_gb": stages.peak_gb,
         "two_stage": None if pipeline is None else {
             k: v for k, v in pipeline.config.to_dict().items() if k not in ("ranker_settings", "ranker_path")},
     }
@@ -849,8 +857,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                   f"{ts.get('candidates', '?')} movies, `{board['best']}` {how}.", ""]
     if board.get("stages"):
         lines += ["## Time and memory per stage", "",
-                  f"Wall time {board['seconds']:.1f} s in all. Peak: the process's highest resident memory "
-                  "during the stage.", "", "| stage | seconds | peak GB |", "| --- | ---: | ---: |"]
+                  f"Wall time {board['seconds']:.1f} s in all; peak memory {board.get('peak_gb', 0.0):.2f} GB. "
+                  "A stage's peak is the process's highest resident memory during that stage.", "",
+                  "| stage | seconds | peak GB |", "| --- | ---: | ---: |"]
         lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['peak_gb']:.2f} |" for r in board["stages"]]
         lines.append("")
     return "\n".join(lines)
