@@ -149,13 +149,14 @@ def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> No
             print(json.dumps(row), flush=True)
 
 
-def mix(seeds: list[int], candidates: int) -> None:
+def mix(seeds: list[int], candidates: int, protocol_name: str = "loo-full") -> None:
     from cinerec.data import load
     from cinerec.evaluation.protocols import get_protocol
     from cinerec.studies import paired
 
     ds = load(ML100K)
-    protocol = get_protocol("loo-full")
+    protocol = get_protocol(protocol_name)
+    metric = "hr@10" if protocol_name.startswith("loo") else "recall@10"
     labels = ("als", "neumf", "als→neumf mix=1", "als→neumf mix=auto")
     hits: dict[str, list[np.ndarray]] = {label: [] for label in labels}
     means: dict[str, list[float]] = {label: [] for label in labels}
@@ -167,7 +168,7 @@ def mix(seeds: list[int], candidates: int) -> None:
         settings = {"retriever": "als", "ranker": "neumf", "candidates": candidates,
                     "retriever_settings": {"seed": seed}, "ranker_settings": {"seed": seed, "progress": False}}
         results = {"als": prepared.evaluate(als, per_user=True), "neumf": prepared.evaluate(neumf, per_user=True)}
-        row: dict = {"protocol": "loo-full", "seed": seed, "n_users": int(prepared.n_users)}
+        row: dict = {"protocol": protocol_name, "seed": seed, "n_users": int(prepared.n_users)}
         for label, extra in (("als→neumf mix=1", {"mix": 1.0}), ("als→neumf mix=auto", {})):
             two = TwoStage(TwoStageConfig.from_dict({**settings, **extra}), retriever=als, ranker=neumf)
             t0 = time.perf_counter()
@@ -180,13 +181,13 @@ def mix(seeds: list[int], candidates: int) -> None:
                 row["chosen mix"] = two.mix_
                 row["carve-out hr@10 by mix"] = dict(zip(two.mix_search["grid"], np.round(two.mix_search["hr@10"], 4)))
         for label, res in results.items():
-            hits[label].append(np.asarray(res.per_user["hr@10"], dtype=np.float64))
-            means[label].append(float(res.metrics["hr@10"]))
-            row[label] = _headline(res.metrics, "loo-full")
-        row[f"als recall@{candidates}"] = round(retriever_recall(als, prepared, "loo-full", candidates), 4)
+            hits[label].append(np.asarray(res.per_user[metric], dtype=np.float64))
+            means[label].append(float(res.metrics[metric]))
+            row[label] = _headline(res.metrics, protocol_name)
+        row[f"als recall@{candidates}"] = round(retriever_recall(als, prepared, protocol_name, candidates), 4)
         print(json.dumps(row), flush=True)
     better = max(("als", "neumf"), key=lambda label: np.mean(means[label]))
-    summary: dict = {"summary": "loo-full hr@10, mean ± sd over seeds", "seeds": seeds, "chosen mix": chosen,
+    summary: dict = {"summary": f"{protocol_name} {metric}, mean ± sd over seeds", "seeds": seeds, "chosen mix": chosen,
                      "better stage": better}
     for label in labels:
         summary[label] = f"{np.mean(means[label]):.4f} ± {np.std(means[label], ddof=1):.4f}"
@@ -217,11 +218,12 @@ def main() -> None:
     m = sub.add_parser("mix")
     m.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     m.add_argument("--candidates", type=int, default=CANDIDATES)
+    m.add_argument("--protocol", default="loo-full", choices=["loo-full", "random-full"])
     args = ap.parse_args()
     if args.what == "speed":
         speed(args.sample, args.repeats)
     elif args.what == "mix":
-        mix(args.seeds, args.candidates)
+        mix(args.seeds, args.candidates, args.protocol)
     else:
         quality(args.seeds, args.protocols, args.candidates)
 

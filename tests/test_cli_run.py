@@ -281,3 +281,27 @@ def test_filters_and_models_picked_on_the_command_line(tmp_path, capsys, ml100k_
     assert code == 2 and "--only nope: not one of the study's models (popularity, ease)" in err
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--top-users", "0")
     assert code == 2 and "--top-users" in err and not (tmp_path / "b").exists()
+
+
+def test_a_setting_the_fit_chooses_is_recorded_as_chosen(tmp_path, capsys, ml100k_dir):
+    """two-stage's mix = "auto" is searched at fit time; the run records the weight it used."""
+    study = tmp_path / "s.toml"
+    study.write_text(f"""\
+[data]
+source = "{ml100k_dir}"
+
+[protocol]
+name = "loo-sampled"
+seeds = [0]
+
+[models.two-stage]
+retriever = "ease"
+ranker = "als"
+candidates = 50
+ranker_settings = {{ factors = 8, epochs = 3 }}
+""")
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json", "--quiet")
+    assert code == 0, err
+    used = read_json(tmp_path / "o" / "settings.json")["two-stage"]
+    chosen = used["per_seed"]["0"]["mix"]
+    assert isinstance(chosen, float) and 0.0 <= chosen <= 1.0 and used["refit"]["mix"] == chosen

@@ -661,8 +661,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)
                     else:
                         model = _features(create(spec.model, settings), dataset)
-                    used[spec.label][seed] = model.config.to_dict()
                     result = prepared.evaluate(model, label=spec.label, per_user=True)
+                    # After the fit: a setting the fit chooses (two-stage's mix = "auto") is recorded as chosen.
+                    used[spec.label][seed] = model.config.to_dict()
                     results[spec.label][seed] = result
                     say(f"{spec.label} seed {seed}: " + ", ".join(
                         f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith("@10") or "@" not in k)
