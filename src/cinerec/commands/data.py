@@ -7,6 +7,7 @@
     cinerec data synthesize --like ml-25m --scale 0.1 --seed 3 --out data/ml-25m-small
 """
 
+import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -43,19 +44,14 @@ def fetch(
     print(folder)
 
 
+@flags.with_filters
 def info(
     source: Source,
     release: Annotated[str | None, typer.Option(
         "--release", metavar="NAME", help="Which release the folder holds, when its name does not say.")] = None,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
-    min_year: flags.MinYear = None,
-    max_year: flags.MaxYear = None,
-    top_users: flags.TopUsers = None,
-    top_movies: flags.TopMovies = None,
-    kcore: flags.KCore = None,
-    implicit: flags.Implicit = False,
-    liked_threshold: flags.LikedThreshold = None,
+    filters: typing.Any = None,  # the filter flags (flags.with_filters)
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -68,8 +64,6 @@ def info(
     from cinerec.data import apply_filters, load
     from cinerec.runs import data_record
 
-    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
-                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     where = flags.data_source(source, columns, catalog)
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])

@@ -7,6 +7,7 @@
     cinerec evaluate --data my-log.csv --model als --protocol loo-full
 """
 
+import typing
 from typing import Any
 
 from cinerec.commands import flags
@@ -14,6 +15,7 @@ from cinerec.commands import flags
 __all__ = ["evaluate"]
 
 
+@flags.with_filters
 def evaluate(
     data: flags.Data,
     model: flags.Model,
@@ -24,13 +26,7 @@ def evaluate(
     seed: flags.Seed = 0,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
-    min_year: flags.MinYear = None,
-    max_year: flags.MaxYear = None,
-    top_users: flags.TopUsers = None,
-    top_movies: flags.TopMovies = None,
-    kcore: flags.KCore = None,
-    implicit: flags.Implicit = False,
-    liked_threshold: flags.LikedThreshold = None,
+    filters: typing.Any = None,  # the filter flags (flags.with_filters)
     tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -47,8 +43,6 @@ def evaluate(
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
-    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
-                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     source = flags.data_source(data, columns, catalog)
     flags.check_tune(tune)
 

@@ -26,8 +26,10 @@ standard library and Typer are imported at module level: the command line starts
 because each command imports the heavy libraries it needs when it runs.
 """
 
+import functools
+import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
 
@@ -41,7 +43,7 @@ __all__ = [
     "RunModel", "complete_model_name", "complete_protocol_name", "read_config_file", "make_model",
     "default_protocol", "make_protocol", "protocol_for",
     "Columns", "CatalogFile", "MinYear", "MaxYear", "TopUsers", "TopMovies", "KCore", "Implicit", "LikedThreshold",
-    "make_filters", "data_source", "load_data", "popularity_floor", "Tune", "check_tune",
+    "FILTER_FLAGS", "with_filters", "make_filters", "data_source", "load_data", "popularity_floor", "Tune", "check_tune",
 ]
 
 
@@ -235,6 +237,42 @@ Implicit = Annotated[bool, typer.Option("--implicit", help="Read every rating as
 LikedThreshold = Annotated[float | None, typer.Option(
     "--liked-threshold", metavar="STARS", show_default=False,
     help="Keep ratings of at least STARS, as plain positives (the data becomes implicit).")]
+
+
+#: The filter flags, in the order ``--help`` lists them: (parameter, annotation, default).
+FILTER_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("min_year", MinYear, None), ("max_year", MaxYear, None), ("top_users", TopUsers, None),
+    ("top_movies", TopMovies, None), ("kcore", KCore, None), ("implicit", Implicit, False),
+    ("liked_threshold", LikedThreshold, None),
+)
+
+
+def with_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the filter flags, in place of its ``filters`` parameter.
+
+    The command declares ``filters: Any = None`` where the flags belong in its
+    ``--help``; Typer sees the seven flags there instead, and the command receives them
+    as one checked :class:`~cinerec.data.filters.Filters` (:func:`make_filters`), so a
+    bad value is refused before any data is read.
+    """
+    signature = inspect.signature(command)
+    names = [name for name, _, _ in FILTER_FLAGS]
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.name == "filters":
+            params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+                       for name, hint, default in FILTER_FLAGS]
+        else:
+            params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in names}
+        return command(**kwargs, filters=make_filters(**{k: v for k, v in values.items() if v is not None}))
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not inspect.Parameter.empty}
+    return wrapper
 
 
 def make_filters(*, min_year: int | None = None, max_year: int | None = None, top_users: int | None = None,

@@ -9,6 +9,7 @@ with titles and reasons for a few users, and writes a run folder that ``recommen
 
 import tempfile
 import time
+import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +29,7 @@ PROTOCOLS = ("loo-sampled", "loo-full")
 RANK_BY = ("loo-full", "hr@10")  # the leaderboard's order and the run's best model
 
 
+@flags.with_filters
 def quickstart(
     data: Annotated[str | None, typer.Option(
         "--data", metavar="SOURCE", show_default=False,
@@ -41,13 +43,7 @@ def quickstart(
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
-    min_year: flags.MinYear = None,
-    max_year: flags.MaxYear = None,
-    top_users: flags.TopUsers = None,
-    top_movies: flags.TopMovies = None,
-    kcore: flags.KCore = None,
-    implicit: flags.Implicit = False,
-    liked_threshold: flags.LikedThreshold = None,
+    filters: typing.Any = None,  # the filter flags (flags.with_filters)
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
@@ -76,8 +72,6 @@ def quickstart(
         raise ConfigError(f"--model: unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
     if not names:
         raise ConfigError("--model: no model named")
-    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
-                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     source = flags.data_source(data, columns, catalog) if data is not None else None
     if source is None and (columns or catalog):
         raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")

@@ -23,6 +23,7 @@ from cinerec.commands import flags
 __all__ = ["run"]
 
 
+@flags.with_filters
 def run(
     study: Annotated[Path, typer.Argument(metavar="STUDY.toml", show_default=False,
                                           help="The study file (see studies/ for examples).")],
@@ -30,13 +31,7 @@ def run(
     data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
     no_filters: Annotated[bool, typer.Option(
         "--no-filters", help="Drop the file's [data] filters (the filter flags still apply).")] = False,
-    min_year: flags.MinYear = None,
-    max_year: flags.MaxYear = None,
-    top_users: flags.TopUsers = None,
-    top_movies: flags.TopMovies = None,
-    kcore: flags.KCore = None,
-    implicit: flags.Implicit = False,
-    liked_threshold: flags.LikedThreshold = None,
+    filters: typing.Any = None,  # the filter flags (flags.with_filters)
     only: Annotated[str | None, typer.Option(
         "--only", metavar="LABEL[,LABEL]", show_default=False,
         help="Run only these [models.LABEL] tables of the file.")] = None,
@@ -54,8 +49,7 @@ def run(
 
     flags.check_tune(tune)
     # Every key and value of the file is checked before the (slow) data load.
-    overrides = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
-                                   kcore=kcore, implicit=implicit, liked_threshold=liked_threshold).to_dict()
+    overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None
     spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels)
     board = run_study(spec, out, quiet=quiet)

@@ -11,6 +11,7 @@ values override it. Neural models write checkpoints to ``RUN_DIR/checkpoints``;
 Under ``torchrun`` every process trains its share and only the first writes the run.
 """
 
+import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from cinerec.commands import flags
 __all__ = ["train"]
 
 
+@flags.with_filters
 def train(
     data: flags.Data,
     model: flags.Model,
@@ -32,13 +34,7 @@ def train(
     seed: flags.Seed = 0,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
-    min_year: flags.MinYear = None,
-    max_year: flags.MaxYear = None,
-    top_users: flags.TopUsers = None,
-    top_movies: flags.TopMovies = None,
-    kcore: flags.KCore = None,
-    implicit: flags.Implicit = False,
-    liked_threshold: flags.LikedThreshold = None,
+    filters: typing.Any = None,  # the filter flags (flags.with_filters)
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result.")] = False,
     tune: flags.Tune = None,
@@ -60,8 +56,6 @@ def train(
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
-    filters = flags.make_filters(min_year=min_year, max_year=max_year, top_users=top_users, top_movies=top_movies,
-                                 kcore=kcore, implicit=implicit, liked_threshold=liked_threshold)
     source = flags.data_source(data, columns, catalog)
     flags.check_tune(tune)
     if (out / "run.json").exists() and not resume:
