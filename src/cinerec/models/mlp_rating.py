@@ -29,7 +29,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.models.neural import NeuralRecommender
-from cinerec.models.two_tower import TowerFeatures
+from cinerec.models.two_tower import TowerFeatures, add_feature_inputs, item_inputs, user_inputs
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
@@ -125,25 +125,8 @@ class RatingMLPNet(nn.Module):
         self.item = nn.Embedding(n_items, factors)
         nn.init.normal_(self.user.weight, std=0.05)
         nn.init.normal_(self.item.weight, std=0.05)
-        self.has_features = features is not None
-        self.user_feats = nn.ModuleList()
-        self.genre: nn.Linear | None = None
-        u_width, i_width = factors, factors
-        if features is not None:
-            fe = feature_embedding
-            for n in features.user_vocab:
-                self.user_feats.append(nn.Embedding(n, fe))
-                u_width += fe
-            if features.item_genres.shape[1]:
-                self.genre = nn.Linear(features.item_genres.shape[1], fe, bias=False)
-                i_width += fe
-            self.year = nn.Embedding(int(features.item_year.max(initial=0)) + 1, fe)
-            i_width += fe
-            # Inputs, not parameters: non-persistent buffers move with the module and are
-            # saved once, in features.npz.
-            self.register_buffer("user_codes", torch.from_numpy(features.user_codes), persistent=False)
-            self.register_buffer("item_genres", torch.from_numpy(features.item_genres), persistent=False)
-            self.register_buffer("item_year", torch.from_numpy(features.item_year), persistent=False)
+        extra_u, extra_i = add_feature_inputs(self, features, feature_embedding)
+        u_width, i_width = factors + extra_u, factors + extra_i
         self.user_width = u_width
         self.drop = nn.Dropout(dropout)
         mods: list[nn.Module] = []
@@ -159,20 +142,11 @@ class RatingMLPNet(nn.Module):
 
     def user_side(self, users: torch.Tensor) -> torch.Tensor:
         """``(n, user_width)``: the users' embeddings, then their feature embeddings."""
-        parts = [self.user(users)]
-        if self.has_features:
-            codes = self.user_codes[users]
-            parts += [emb(codes[:, j]) for j, emb in enumerate(self.user_feats)]
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        return user_inputs(self, self.user(users), users)
 
     def item_side(self, items: torch.Tensor) -> torch.Tensor:
         """``(n, item width)``: the movies' embeddings, then their genre and year embeddings."""
-        parts = [self.item(items)]
-        if self.has_features:
-            if self.genre is not None:
-                parts.append(self.genre(self.item_genres[items]))
-            parts.append(self.year(self.item_year[items]))
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        return item_inputs(self, self.item(items), items)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """``(n,)`` raw outputs (stars, or logits of "liked") for ``(n,) int64`` indices."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -35,7 +35,8 @@ from cinerec.tuning import Param
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
 
-__all__ = ["TwoTower", "TwoTowerConfig", "TowerFeatures", "AGE_EDGES", "YEAR_EDGES"]
+__all__ = ["TwoTower", "TwoTowerConfig", "TowerFeatures", "AGE_EDGES", "YEAR_EDGES", "add_feature_inputs",
+           "user_inputs", "item_inputs"]
 
 #: Age buckets (as ml-1m publishes them): under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+.
 AGE_EDGES = (18, 25, 35, 45, 50, 56)
@@ -172,6 +173,48 @@ def _mlp(width: int, hidden: tuple[int, ...], out: int, dropout: float) -> nn.Se
     return nn.Sequential(*layers)
 
 
+def add_feature_inputs(net: Any, feats: TowerFeatures | None, width: int) -> tuple[int, int]:
+    """Give ``net`` embeddings of ``feats`` (the users' codes, the movies' genres and year),
+    each ``width`` wide, and the feature tables as buffers; return the extra widths
+    ``(user, item)`` they add (``(0, 0)`` without features).
+
+    Shared by the two-tower model and mlp-rating; :func:`user_inputs` and
+    :func:`item_inputs` read them back.
+    """
+    net.has_features = feats is not None
+    net.user_feats = nn.ModuleList()
+    net.genre = None
+    if feats is None:
+        return 0, 0
+    for n in feats.user_vocab:
+        net.user_feats.append(nn.Embedding(n, width))
+    if feats.item_genres.shape[1]:
+        net.genre = nn.Linear(feats.item_genres.shape[1], width, bias=False)
+    net.year = nn.Embedding(int(feats.item_year.max(initial=0)) + 1, width)
+    # Side features are inputs, not parameters: non-persistent buffers move with the
+    # module but are saved once, in features.npz.
+    net.register_buffer("user_codes", torch.from_numpy(feats.user_codes), persistent=False)
+    net.register_buffer("item_genres", torch.from_numpy(feats.item_genres), persistent=False)
+    net.register_buffer("item_year", torch.from_numpy(feats.item_year), persistent=False)
+    return width * len(feats.user_vocab), width * (2 if net.genre is not None else 1)
+
+
+def user_inputs(net: Any, ids: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+    """``ids`` (the users' id embeddings), then their feature embeddings when ``net`` has them."""
+    if not net.has_features:
+        return ids
+    codes = net.user_codes[users]
+    return torch.cat([ids, *(emb(codes[:, j]) for j, emb in enumerate(net.user_feats))], dim=1)
+
+
+def item_inputs(net: Any, ids: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """``ids`` (the movies' id embeddings), then their genre and year embeddings when ``net`` has them."""
+    if not net.has_features:
+        return ids
+    parts = [ids] + ([net.genre(net.item_genres[items])] if net.genre is not None else [])
+    return torch.cat([*parts, net.year(net.item_year[items])], dim=1)
+
+
 class _Towers(nn.Module):
     user_codes: torch.Tensor
     item_genres: torch.Tensor
@@ -186,41 +229,18 @@ class _Towers(nn.Module):
         self.item_id = nn.Embedding(n_items, e)
         for emb in (self.user_id, self.item_id):
             nn.init.normal_(emb.weight, std=0.1)
-        self.user_feats = nn.ModuleList()
-        u_width, i_width = e, e
-        self.has_features = feats is not None
-        if feats is not None:
-            for n in feats.user_vocab:
-                self.user_feats.append(nn.Embedding(n, fe))
-                u_width += fe
-            self.genre = nn.Linear(feats.item_genres.shape[1], fe, bias=False) if feats.item_genres.shape[1] else None
-            i_width += fe if self.genre is not None else 0
-            self.year = nn.Embedding(int(feats.item_year.max()) + 1 if len(feats.item_year) else 1, fe)
-            i_width += fe
-            # Side features are inputs, not parameters: non-persistent buffers move with
-            # the module but are saved once, in features.npz.
-            self.register_buffer("user_codes", torch.from_numpy(feats.user_codes), persistent=False)
-            self.register_buffer("item_genres", torch.from_numpy(feats.item_genres), persistent=False)
-            self.register_buffer("item_year", torch.from_numpy(feats.item_year), persistent=False)
+        extra_u, extra_i = add_feature_inputs(self, feats, fe)
+        u_width, i_width = e + extra_u, e + extra_i
         self.user_mlp = _mlp(u_width, cfg.layers, cfg.factors, cfg.dropout)
         self.item_mlp = _mlp(i_width, cfg.layers, cfg.factors, cfg.dropout)
         q = np.maximum(item_counts.astype(np.float64), 1.0)
         self.register_buffer("log_q", torch.from_numpy(np.log(q / q.sum()).astype(np.float32)), persistent=False)
 
     def users(self, u: torch.Tensor) -> torch.Tensor:
-        parts = [self.user_id(u)]
-        if self.has_features:
-            codes = self.user_codes[u]
-            parts += [emb(codes[:, j]) for j, emb in enumerate(self.user_feats)]
-        return F.normalize(self.user_mlp(torch.cat(parts, dim=1)), dim=1)
+        return F.normalize(self.user_mlp(user_inputs(self, self.user_id(u), u)), dim=1)
 
     def items(self, i: torch.Tensor) -> torch.Tensor:
-        parts = [self.item_id(i)]
-        if self.has_features:
-            if self.genre is not None:
-                parts.append(self.genre(self.item_genres[i]))
-            parts.append(self.year(self.item_year[i]))
-        return F.normalize(self.item_mlp(torch.cat(parts, dim=1)), dim=1)
+        return F.normalize(self.item_mlp(item_inputs(self, self.item_id(i), i)), dim=1)
 
 
 @register
