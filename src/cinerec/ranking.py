@@ -21,7 +21,7 @@ import torch
 
 from cinerec.errors import ConfigError
 
-__all__ = ["top_k", "rank_of"]
+__all__ = ["top_k", "rank_of", "standardise"]
 
 
 def top_k(
@@ -142,3 +142,18 @@ def rank_of(
             ahead &= ~_seen_mask(exclude, np.asarray(candidates))
     ahead[rows, cols] = False
     return 1 + ahead.sum(axis=1, dtype=np.int64)
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Each row minus its mean over its standard deviation (finite entries only; a
+    constant row becomes 0); ``-inf`` elsewhere.
+
+    Scores of different models share no scale; standardised, they can be weighed
+    against each other (``two-stage``'s ``mix``, ``ensemble``'s weights).
+    """
+    finite = np.isfinite(scores)
+    x = np.where(finite, scores, 0.0).astype(np.float64)
+    n = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+    centred = np.where(finite, x - x.sum(axis=1, keepdims=True) / n, 0.0)
+    sd = np.sqrt((centred ** 2).sum(axis=1, keepdims=True) / n)
+    return np.where(finite, centred / np.where(sd > 0, sd, 1.0), -np.inf)

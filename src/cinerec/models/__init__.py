@@ -16,3 +16,5 @@ import cinerec.models.two_tower  # noqa: F401
 import cinerec.models.bpmf  # noqa: F401
 import cinerec.models.blend  # noqa: F401
 import cinerec.models.two_stage  # noqa: F401
+import cinerec.models.sequential  # noqa: F401
+import cinerec.models.ensemble  # noqa: F401

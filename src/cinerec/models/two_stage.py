@@ -62,6 +62,7 @@ from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, chunks, create, load_model, register,
                                  top_k)
+from cinerec.ranking import standardise
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -419,15 +420,4 @@ def _mixed(first: np.ndarray, second: np.ndarray, mix: float) -> np.ndarray:
         return second
     if mix == 0.0:
         return first
-    return (mix * _standardised(second) + (1.0 - mix) * _standardised(first)).astype(np.float32)
-
-
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """Each row minus its mean over its standard deviation (finite entries only; a
-    constant row becomes 0); ``-inf`` elsewhere."""
-    finite = np.isfinite(scores)
-    x = np.where(finite, scores, 0.0).astype(np.float64)
-    n = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-    centred = np.where(finite, x - x.sum(axis=1, keepdims=True) / n, 0.0)
-    sd = np.sqrt((centred ** 2).sum(axis=1, keepdims=True) / n)
-    return np.where(finite, centred / np.where(sd > 0, sd, 1.0), -np.inf)
+    return (mix * standardise(second) + (1.0 - mix) * standardise(first)).astype(np.float32)

@@ -1,0 +1,338 @@
+"""Several ranking models weighed together: ``ensemble``.
+
+Models that rank from different evidence make different mistakes: ``seqknn`` reads the
+order in which a person watched, EASE which movies go together whatever the order,
+ALS a low-rank taste. Their scores share no scale, so each member's scores are
+standardised per person (minus the mean, over the standard deviation, both taken over
+the movies that person may be offered, the ones they have not rated) and a movie scores
+``sum_k weights[k] * member_k``.
+
+``weights = "auto"`` (the default) chooses the weights at fit time, on the training
+data alone, the way ``two-stage`` chooses its ``mix``:
+
+1. one training rating per user is held out (``held_out_rating = "latest"``: each
+   user's latest, timestamp ties to the later row, as the leave-latest-out protocols
+   do; ``"random"``: a seeded random one, for data whose order means nothing); users
+   with one rating keep it;
+2. every member is fitted on the rest;
+3. each weighting is scored by HR@10 of the held-out movies, ranked among every movie
+   the user had not rated in the rest (ties: the better mean reciprocal rank, then the
+   earlier weighting tried), on at most ``search_users`` held-out users drawn with
+   ``seed``;
+4. the members are fitted on all of the training data and keep the winner.
+
+The first member weighs 1; each other member's weight comes from :data:`WEIGHT_GRID`.
+With up to :data:`FULL_GRID_MAX` weightings every one is scored; past that, one
+member's weight changes at a time, the others held (two rounds, from all ones). The
+search costs one more fit of every member; after fitting, ``config.weights`` holds the
+chosen numbers (so ``model.json`` and a run's recorded settings show them), and
+:attr:`Ensemble.weight_search` every weighting's held-out figures.
+
+A new person (cold start) is scored by every member's ``score_history``, weighed the
+same way; similar movies and the reasons given are the first member's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from cinerec.config import Config
+from cinerec.data.dataset import Interactions
+from cinerec.data.split import leave_last_out
+from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.models.base import CapabilityError, Recommender, chunks, create, load_model, register
+from cinerec.ranking import rank_of
+
+if TYPE_CHECKING:
+    from cinerec.data.dataset import Dataset
+
+__all__ = ["Ensemble", "EnsembleConfig", "WEIGHT_GRID", "FULL_GRID_MAX"]
+
+#: The weights ``weights = "auto"`` gives each member after the first (which weighs 1).
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: Up to this many weightings the search scores them all; past it, one member at a time.
+FULL_GRID_MAX = 256
+#: Bytes of standardised scores held at once while the weights are searched.
+_SEARCH_BYTES = 256 * 2**20
+_K = 10
+
+
+@dataclass(frozen=True)
+class EnsembleConfig(Config):
+    """Settings of :class:`Ensemble`.
+
+    Attributes:
+        members: names of the ranking models weighed together, each at most once.
+        settings: per-member config values, keyed by member name, e.g.
+            ``{"ease": {"regularization": 500}}`` (in TOML, a ``[settings.ease]`` table).
+        weights: one number per member (its standardised scores are multiplied by it),
+            or ``"auto"``: chosen at fit time on a hold-out of the training data
+            (module docstring).
+        held_out_rating: ``"latest"`` or ``"random"``: which training rating of each user the
+            weight search holds out.
+        search_users: at most this many held-out users score the weightings.
+        seed: seeds the ``random`` hold-out and the users drawn (each member keeps its own seed).
+
+    The default members are the three best rankers on ml-100k's leave-latest-out
+    validation carve-outs (docs/results.md).
+    """
+
+    members: tuple[str, ...] = ("seqknn", "ease", "als")
+    settings: dict[str, Any] = field(default_factory=dict)
+    weights: tuple[float, ...] | str = "auto"
+    held_out_rating: str = "latest"
+    search_users: int = 5000
+    seed: int = 0
+
+    def validate(self) -> None:
+        self._check(len(self.members) >= 1, "members", "must name at least one model")
+        self._check(len(set(self.members)) == len(self.members), "members", "names a model twice")
+        self._check(isinstance(self.settings, dict), "settings", "must map member names to tables of settings")
+        if isinstance(self.weights, str):
+            self._check(self.weights == "auto", "weights", 'must be one number per member or "auto"')
+        else:
+            self._check(len(self.weights) == len(self.members), "weights",
+                        f"must hold one number per member ({len(self.members)}), got {len(self.weights)}")
+            self._check(all(w >= 0 for w in self.weights) and any(w > 0 for w in self.weights), "weights",
+                        "must be numbers >= 0, at least one of them positive")
+        self._check(self.held_out_rating in ("latest", "random"), "held_out_rating", 'must be "latest" or "random"')
+        self._check(self.search_users >= 1, "search_users", "must be at least 1")
+        for name in self.settings:
+            if name not in self.members:
+                raise ConfigError(f"EnsembleConfig.settings: {name!r} is not one of the members {list(self.members)}")
+        for name in self.members:
+            self.member(name)  # unknown model, another ensemble or a bad setting: named here
+
+    def member(self, name: str) -> Recommender:
+        """A new, unfitted member with its settings."""
+        if name == "ensemble":
+            raise ConfigError("EnsembleConfig.members: an ensemble cannot contain another ensemble")
+        values = self.settings.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"EnsembleConfig.settings.{name} = {values!r}: expected a table of settings")
+        try:
+            return create(name, values, where=f"EnsembleConfig.settings.{name}")
+        except NotFoundError as e:
+            raise ConfigError(f"EnsembleConfig.members: {e}") from None
+
+
+@register
+class Ensemble(Recommender):
+    """A weighted sum of ranking models' standardised scores (module docstring)."""
+
+    name = "ensemble"
+    Config = EnsembleConfig
+    config: EnsembleConfig
+
+    def __init__(self, config: EnsembleConfig | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        self.members: list[Recommender] = []
+        # What was asked, kept apart from the config: fitting writes the chosen weights
+        # into the config, and a second fit of an "auto" model chooses again.
+        self._asked = cfg.weights
+        #: The weights in use once fitted.
+        self.weights_: np.ndarray | None = None
+        #: ``weights = "auto"``: every weighting tried with its held-out figures.
+        self.weight_search: dict[str, Any] = {}
+        probes = [cfg.member(name) for name in cfg.members]
+        self.can_score_history = all(m.can_score_history for m in probes)
+        self.has_item_vectors = probes[0].has_item_vectors
+        self.uses_features = any(m.uses_features for m in probes)  # type: ignore[misc]
+        self._features: Any = None
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def set_features(self, dataset: "Dataset") -> "Ensemble":
+        """Hand ``dataset``'s side features to the members that take them."""
+        if not self.uses_features:
+            raise CapabilityError(f"{self.name}: none of {list(self.config.members)} takes side features")
+        self._features = dataset
+        return self
+
+    def _new_members(self) -> list[Recommender]:
+        out = []
+        for name in self.config.members:
+            m = self.config.member(name)
+            if self._features is not None and m.uses_features:
+                m.set_features(self._features)
+            out.append(m)
+        return out
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Ensemble":
+        """Choose the weights when asked (module docstring), then fit every member on ``train``."""
+        search: dict[str, Any] = {}
+        if self._asked == "auto":
+            search = self._choose(train, valid)
+            weights = np.asarray(search["chosen"], dtype=np.float64)
+        else:
+            weights = np.asarray(self._asked, dtype=np.float64)
+        self.members = [m.fit(train, valid) for m in self._new_members()]
+        self.weights_, self.weight_search = weights, search
+        self.config = self.config.replace(weights=tuple(float(w) for w in weights))
+        self._remember(train)  # last: a member that fails leaves the model unfitted
+        return self
+
+    def _held_out(self, train: Interactions) -> tuple[Interactions, Interactions]:
+        """``(rest, held)``: one training rating per user (of those with two) held out."""
+        if self.config.held_out_rating == "latest":
+            split = leave_last_out(train)
+            return split.train, split.test
+        rng = np.random.default_rng(self.config.seed)
+        order = np.lexsort((rng.random(len(train)), train.users))
+        counts = train.user_counts
+        last = np.cumsum(counts) - 1  # each user's last position in ``order``
+        held = np.zeros(len(train), dtype=bool)
+        held[order[last[counts >= 2]]] = True
+        return train.select(~held), train.select(held)
+
+    def _choose(self, train: Interactions, valid: Interactions | None) -> dict[str, Any]:
+        """The weighting of the grid that ranks each user's held-out rating best."""
+        rest, held = self._held_out(train)
+        if len(held) == 0:
+            raise DataError("ensemble: weights = 'auto' holds out one training rating per user, but no user has two; "
+                            "give the weights as numbers")
+        members = [m.fit(rest, valid) for m in self._new_members()]
+        users = held.users.astype(np.int64)
+        truth = held.items.astype(np.int64)
+        order = np.argsort(users, kind="stable")
+        users, truth = users[order], truth[order]
+        if len(users) > self.config.search_users:
+            pick = np.sort(np.random.default_rng(self.config.seed).choice(len(users), self.config.search_users,
+                                                                            replace=False))
+            users, truth = users[pick], truth[pick]
+        seen = rest.seen
+        n_members = len(members)
+        tried: list[tuple[float, ...]] = []
+        hits: list[float] = []
+        rr: list[float] = []
+
+        def score_all(candidates: list[tuple[float, ...]]) -> None:
+            new = [w for w in candidates if w not in tried]
+            if not new:
+                return
+            h = np.zeros(len(new))
+            r = np.zeros(len(new))
+            rows = max(1, _SEARCH_BYTES // (8 * n_members * train.n_items))
+            for sl in chunks(len(users), rows):
+                u = users[sl]
+                mask = seen[u]
+                z = [_standardised_unseen(m.score(u), mask) for m in members]
+                for g, w in enumerate(new):
+                    s = _weighed(z, w)
+                    ranks = rank_of(s, truth[sl], exclude=mask)
+                    h[g] += (ranks <= _K).sum()
+                    r[g] += (1.0 / ranks).sum()
+            tried.extend(new)
+            hits.extend((h / len(users)).tolist())
+            rr.extend((r / len(users)).tolist())
+
+        others = n_members - 1
+        if len(WEIGHT_GRID) ** others <= FULL_GRID_MAX:
+            score_all([(1.0, *rest_w) for rest_w in itertools.product(WEIGHT_GRID, repeat=others)])
+        else:
+            current = [1.0] * n_members
+            for _ in range(2):
+                for k in range(1, n_members):
+                    options = [tuple(current[:k] + [w] + current[k + 1:]) for w in WEIGHT_GRID]
+                    score_all(options)
+                    best_here = max(options, key=lambda w: (hits[tried.index(w)], rr[tried.index(w)],
+                                                            -tried.index(w)))
+                    current = list(best_here)
+        best = max(range(len(tried)), key=lambda g: (hits[g], rr[g], -g))
+        return {"members": list(self.config.members), "held_out_rating": self.config.held_out_rating,
+                "users": int(len(users)), "tried": [list(w) for w in tried], f"hr@{_K}": hits, "mrr": rr, "chosen": list(tried[best])}
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def _fitted(self) -> tuple[list[Recommender], np.ndarray]:
+        self._train()
+        assert self.weights_ is not None
+        return self.members, self.weights_
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        members, weights = self._fitted()
+        mask = self._train().seen[users]
+        return _weighed([_standardised_unseen(m.score(users), mask) if w else None
+                         for m, w in zip(members, weights)], weights)
+
+    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        members, weights = self._fitted()
+        if not self.can_score_history:
+            unable = [m.name for m in members if not m.can_score_history]
+            raise CapabilityError(f"{self.name}: its member(s) {unable} cannot score a new user's history")
+        h = sp.csr_matrix(history)
+        if h.shape[1] != self.n_items:
+            raise DataError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        return _weighed([_standardised_unseen(m.score_history(h), h) if w else None
+                         for m, w in zip(members, weights)], weights)
+
+    # -- similarity and reasons: the first member's ---------------------------------------
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self._fitted()[0][0].item_vectors()
+
+    def item_similarity(self, items: np.ndarray) -> np.ndarray:
+        return self._fitted()[0][0].item_similarity(items)
+
+    def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        return self._fitted()[0][0].similar_items(items, k)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _save_state(self, path: Path) -> None:
+        members, _ = self._fitted()
+        for k, m in enumerate(members):
+            m.save(path / f"member-{k}-{m.name}")
+        # The weights themselves are the config's (model.json); the search is kept here.
+        (path / "ensemble.json").write_text(json.dumps({"weight_search": self.weight_search}, indent=2))
+
+    def _load_state(self, path: Path) -> None:
+        if isinstance(self.config.weights, str):
+            raise DataError(f"{path}/model.json: weights = {self.config.weights!r}; a fitted ensemble holds the "
+                            f"numbers it chose")
+        self.members = []
+        for k, name in enumerate(self.config.members):
+            m = load_model(path / f"member-{k}-{name}")
+            if m.name != name or (m.n_users, m.n_items) != (self.n_users, self.n_items):
+                raise DataError(f"{path}/member-{k}-{name}: holds a {m.name!r} model of {m.n_users} users and "
+                                f"{m.n_items} movies, not this ensemble's {name!r}")
+            self.members.append(m)
+        self.weights_ = np.asarray(self.config.weights, dtype=np.float64)
+        record = path / "ensemble.json"
+        self.weight_search = dict(json.loads(record.read_text()).get("weight_search", {})) if record.exists() else {}
+
+
+def _standardised_unseen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+    """``scores`` less each row's mean over its standard deviation, both taken over the
+    movies not in ``seen`` (the rows' own histories), which are the ones a person may be
+    offered; every finite entry is shifted and scaled alike, ``-inf`` stays."""
+    s = np.asarray(scores, dtype=np.float64)
+    m = sp.csr_matrix(seen)
+    offered = np.isfinite(s)
+    offered[np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices] = False
+    n = np.maximum(offered.sum(axis=1, keepdims=True), 1)
+    mean = np.where(offered, s, 0.0).sum(axis=1, keepdims=True) / n
+    sd = np.sqrt((np.where(offered, s - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n)
+    with np.errstate(invalid="ignore"):
+        z = (s - mean) / np.where(sd > 0, sd, 1.0)
+    return np.where(np.isfinite(s), z, -np.inf).astype(np.float32)
+
+
+def _weighed(parts: Sequence[np.ndarray | None], weights: Any) -> np.ndarray:
+    """``sum_k weights[k] * parts[k]`` over the members with a positive weight."""
+    out: np.ndarray | None = None
+    for p, w in zip(parts, weights):
+        if p is None or w == 0:
+            continue
+        term = np.float32(w) * p
+        out = term if out is None else out + term
+    assert out is not None  # at least one weight is positive (checked by the config)
+    return out
