@@ -75,12 +75,16 @@ def test_a_zero_weight_leaves_a_member_out(data):
 def test_auto_scores_every_weighting_of_the_grid_and_keeps_the_best(data):
     m = create("ensemble", TWO).fit(data)
     search = m.weight_search
-    assert len(search["tried"]) == len(ensemble.WEIGHT_GRID)
-    assert all(w[0] == 1.0 for w in search["tried"])
-    best = int(np.argmax(search["hr@10"]))
-    assert search["hr@10"][best] == max(search["hr@10"])
-    assert list(m.config.weights) == search["chosen"]
-    assert search["hr@10"][search["tried"].index(search["chosen"])] >= search["hr@10"][0]  # (1, 0): EASE alone
+    grid = ensemble.WEIGHT_GRID
+    # Each distinct ratio once, its largest weight 1: (1, 0), (0, 1) and 9 ratios 2**-4 .. 2**4.
+    ratios = {(0.0, 1.0), (1.0, 0.0)} | {(round(a / max(a, b), 9), round(b / max(a, b), 9))
+                                         for a in grid[1:] for b in grid[1:]}
+    assert len(ratios) == 11
+    assert {tuple(w) for w in search["tried"]} == ratios and len(search["tried"]) == 11
+    chosen = search["hr@10"][search["tried"].index(search["chosen"])]
+    assert chosen == max(search["hr@10"]) and list(m.config.weights) == search["chosen"]
+    for alone in ([1.0, 0.0], [0.0, 1.0]):  # EASE alone, item-kNN alone
+        assert chosen >= search["hr@10"][search["tried"].index(alone)]
 
 
 def test_the_search_figures_are_the_held_out_ratings_hit_rate(data):
@@ -101,8 +105,9 @@ def test_many_members_are_searched_one_at_a_time(data, monkeypatch):
     cfg = {"members": ["ease", "itemknn", "popularity"], "settings": TWO["settings"]}
     m = create("ensemble", cfg).fit(data)
     tried = m.weight_search["tried"]
-    # Two rounds over two members: at most 2 * 2 * grid weightings, repeats scored once.
-    assert len(tried) <= 4 * len(ensemble.WEIGHT_GRID) and len({tuple(w) for w in tried}) == len(tried)
+    # Two rounds over three members: at most 2 * 3 * grid weightings, repeats scored once.
+    assert len(tried) <= 6 * len(ensemble.WEIGHT_GRID) and len({tuple(w) for w in tried}) == len(tried)
+    assert all(max(w) == 1.0 for w in tried)
     assert m.weight_search["chosen"] in tried
 
 

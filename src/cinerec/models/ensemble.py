@@ -21,9 +21,12 @@ data alone, the way ``two-stage`` chooses its ``mix``:
    ``seed``;
 4. the members are fitted on all of the training data and keep the winner.
 
-The first member weighs 1; each other member's weight comes from :data:`WEIGHT_GRID`.
-With up to :data:`FULL_GRID_MAX` weightings every one is scored; past that, one
-member's weight changes at a time, the others held (two rounds, from all ones). The
+Each member's weight comes from :data:`WEIGHT_GRID` (at least one positive; weightings
+that differ by a common factor rank alike and are scored once, scaled so the largest
+weight is 1). With up to :data:`FULL_GRID_MAX` weightings every one is scored (three
+members: 216); past that, one member's weight changes at a time, the others held (two
+rounds, from all ones). A weight of 0 leaves a member out, so a member that does not
+help on the data at hand can be dropped. The
 search costs one more fit of every member; after fitting, ``config.weights`` holds the
 chosen numbers (so ``model.json`` and a run's recorded settings show them), and
 :attr:`Ensemble.weight_search` every weighting's held-out figures.
@@ -38,7 +41,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Ensemble", "EnsembleConfig", "WEIGHT_GRID", "FULL_GRID_MAX"]
 
-#: The weights ``weights = "auto"`` gives each member after the first (which weighs 1).
+#: The weights ``weights = "auto"`` tries for each member.
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: Up to this many weightings the search scores them all; past it, one member at a time.
 FULL_GRID_MAX = 256
@@ -215,7 +218,11 @@ class Ensemble(Recommender):
         rr: list[float] = []
 
         def score_all(candidates: list[tuple[float, ...]]) -> None:
-            new = [w for w in candidates if w not in tried]
+            new: list[tuple[float, ...]] = []
+            for w in candidates:
+                c = _canonical(w)
+                if c is not None and c not in tried and c not in new:
+                    new.append(c)
             if not new:
                 return
             h = np.zeros(len(new))
@@ -234,18 +241,20 @@ class Ensemble(Recommender):
             hits.extend((h / len(users)).tolist())
             rr.extend((r / len(users)).tolist())
 
-        others = n_members - 1
-        if len(WEIGHT_GRID) ** others <= FULL_GRID_MAX:
-            score_all([(1.0, *rest_w) for rest_w in itertools.product(WEIGHT_GRID, repeat=others)])
+        def figure(w: tuple[float, ...]) -> tuple[float, float, int]:
+            g = tried.index(cast(tuple[float, ...], _canonical(w)))
+            return hits[g], rr[g], -g
+
+        if len(WEIGHT_GRID) ** n_members <= FULL_GRID_MAX:
+            score_all(list(itertools.product(WEIGHT_GRID, repeat=n_members)))
         else:
             current = [1.0] * n_members
             for _ in range(2):
-                for k in range(1, n_members):
+                for k in range(n_members):
                     options = [tuple(current[:k] + [w] + current[k + 1:]) for w in WEIGHT_GRID]
+                    options = [w for w in options if _canonical(w) is not None]
                     score_all(options)
-                    best_here = max(options, key=lambda w: (hits[tried.index(w)], rr[tried.index(w)],
-                                                            -tried.index(w)))
-                    current = list(best_here)
+                    current = list(cast(tuple[float, ...], _canonical(max(options, key=figure))))
         best = max(range(len(tried)), key=lambda g: (hits[g], rr[g], -g))
         return {"members": list(self.config.members), "held_out_rating": self.config.held_out_rating,
                 "users": int(len(users)), "tried": [list(w) for w in tried], f"hr@{_K}": hits, "mrr": rr, "chosen": list(tried[best])}
@@ -324,6 +333,15 @@ def _standardised_unseen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         z = (s - mean) / np.where(sd > 0, sd, 1.0)
     return np.where(np.isfinite(s), z, -np.inf).astype(np.float32)
+
+
+def _canonical(weights: tuple[float, ...]) -> tuple[float, ...] | None:
+    """``weights`` scaled so the largest is 1 (weightings that differ by a common factor
+    rank alike), or ``None`` when none is positive."""
+    top = max(weights)
+    if top <= 0:
+        return None
+    return tuple(round(float(w) / top, 9) for w in weights)
 
 
 def _weighed(parts: Sequence[np.ndarray | None], weights: Any) -> np.ndarray:
