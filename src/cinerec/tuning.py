@@ -217,7 +217,9 @@ def tune(
         train = protocol.prepare(data, seed=seed).train
     valid = carve(protocol, data, train, seed)
     metric, direction = objective(protocol, create(name, fixed))
-    defaults = {key: fields[key] for key in space}
+    # The first trial: the settings the model would otherwise be fitted with (``base``
+    # over the class defaults, so a protocol's own defaults too: ``Protocol.settings_for``).
+    defaults = {key: fixed.get(key, fields[key]) for key in space}
     history: list[dict[str, Any]] = []
     # A shortcut that measures every trial from one shared computation (EASE's λ).
     fits = cls.tuning_fits(valid.train, fixed, set(space))

@@ -360,9 +360,48 @@ def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
             p.settings_for(MODELS["mf"], {"loss": "mse"}, where="--set")
         with pytest.raises(CapabilityError, match=r"biasedmf: loss='mse' trains it for stars"):
             p.check(create("biasedmf"))
-        assert p.settings_for(MODELS["ease"], {"regularization": 5.0}) == {"regularization": 5.0}
+        assert p.settings_for(MODELS["itemknn"], {"neighbors": 5}) == {"neighbors": 5}
     for name in ("ratings-fold", "ratings-random"):
         assert get_protocol(name).settings_for(MODELS["mf"], {}) == {}
+
+
+def test_random_hold_outs_turn_recency_off_unless_told_otherwise():
+    from cinerec.models import MODELS
+
+    for name in ("loo-sampled", "loo-full"):
+        p = get_protocol(name)
+        assert p.holds_out_latest
+        assert p.settings_for(MODELS["ease"], {"regularization": 5.0}) == {"regularization": 5.0}
+        assert p.settings_for(MODELS["ensemble"], {}) == {}
+    for name in ("random-full", "ratings-random", "ratings-fold"):
+        p = get_protocol(name)
+        assert not p.holds_out_latest
+        assert p.settings_for(MODELS["ease"], {"regularization": 5.0}) == {"regularization": 5.0,
+                                                                          "recency_half_life": 0.0}
+        assert p.settings_for(MODELS["als"], {"recency_half_life": 0.3}) == {"recency_half_life": 0.3}
+        assert p.settings_for(MODELS["seqknn"], {"window": 3}) == {"window": 3, "history_decay": 1.0,
+                                                                  "history_movies": 0}
+        assert p.settings_for(MODELS["itemknn"], {}) == {}
+    p = get_protocol("random-full")
+    # A model holding others passes each its own settings for random hold-outs.
+    got = p.settings_for(MODELS["ensemble"], {"members": ["ease", "itemknn"],
+                                              "settings": {"ease": {"recency_half_life": 0.5}}})
+    assert got == {"members": ["ease", "itemknn"], "held_out_rating": "random",  # key by key
+                   "settings": {"ease": {"recency_half_life": 0.5, "regularization": 500.0}}}
+    got = p.settings_for(MODELS["ensemble"], {})
+    assert got["held_out_rating"] == "random"
+    assert got["settings"] == {"seqknn": {"history_decay": 1.0, "history_movies": 0},
+                               "ease": {"recency_half_life": 0.0, "regularization": 500.0},
+                               "als": {"recency_half_life": 0.0}}
+    assert create("ensemble", got).config.settings["als"] == {"recency_half_life": 0.0}
+    got = p.settings_for(MODELS["two-stage"], {"retriever": "ease", "ranker": "gmf"})
+    assert got == {"retriever": "ease", "ranker": "gmf",
+                   "retriever_settings": {"recency_half_life": 0.0, "regularization": 500.0}}
+    # A bad value is left for the config to refuse in its one line.
+    got = p.settings_for(MODELS["ensemble"], {"members": "ease"})
+    assert got == {"members": "ease", "held_out_rating": "random"}
+    with pytest.raises(ConfigError, match="members"):
+        create("ensemble", got)
 
 
 def test_below_popularity_names_models_under_the_floor():

@@ -124,7 +124,7 @@ def test_cold_start_weighs_each_listed_movie_once():
 
 
 @pytest.mark.parametrize("key, value", [("window", 0), ("backward", 1.5), ("distance_decay", 0.0),
-                                        ("history_movies", 0), ("history_decay", 1.2), ("neighbors", 0)])
+                                        ("history_movies", -1), ("history_decay", 1.2), ("neighbors", 0)])
 def test_bad_settings_are_refused_by_name(key, value):
     with pytest.raises(ConfigError, match=key):
         create("seqknn", {key: value})

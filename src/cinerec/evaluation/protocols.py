@@ -184,6 +184,10 @@ class Protocol:
     summary: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}
     needs_ratings: ClassVar[bool] = False
+    #: True when the held-out movies are each user's latest (the leave-latest-out
+    #: protocols); False when they are drawn at random from the history, so that what a
+    #: person saw last says no more about them than the rest (``settings_for``).
+    holds_out_latest: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))
@@ -227,11 +231,19 @@ class Protocol:
                      ) -> dict[str, Any]:
         """The settings a ``model_class`` model is created with under this protocol.
 
-        The one rule for models trained for stars under a ranking protocol: a model with
-        a ranking variant (``model_class.ranking_settings``, e.g. ``mf``'s
-        ``loss="bpr"``) gets it for every key the user did not choose; a key the user
-        chose and that keeps it a rating model is refused, naming what to use instead.
-        Rating protocols and other models get ``settings`` unchanged.
+        Two rules, each filling in only keys the user did not choose:
+
+        * models trained for stars under a ranking protocol: a model with a ranking
+          variant (``model_class.ranking_settings``, e.g. ``mf``'s ``loss="bpr"``) gets
+          it; a key the user chose and that keeps it a rating model is refused, naming
+          what to use instead;
+        * random hold-outs (``holds_out_latest`` false): the model's settings for
+          histories whose held-out part is not their latest
+          (``model_class.settings_unordered``: EASE's and ALS's
+          ``recency_half_life = 0``...), since the recency weighting that predicts what
+          a person sees next has nothing to predict there.
+
+        Other models get ``settings`` unchanged.
 
         Args:
             model_class: the model's class.
@@ -241,10 +253,11 @@ class Protocol:
         Raises:
             ConfigError: the user's settings make it a rating model under a ranking protocol.
         """
+        out = dict(settings) if self.holds_out_latest else model_class.settings_unordered(settings)
         wanted = dict(model_class.ranking_settings)
         if self.needs_ratings or not wanted:
-            return dict(settings)
-        out = {**settings, **{k: v for k, v in wanted.items() if k not in settings}}
+            return out
+        out = {**out, **{k: v for k, v in wanted.items() if k not in settings}}
         if model_class(model_class.Config.from_dict(out, where=where)).task == "rating":
             chosen = {k: settings[k] for k in wanted if k in settings}
             raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns stars, not rankings; "
@@ -325,6 +338,7 @@ class LooSampled(Protocol):
     """Leave the latest rating out; rank it among sampled movies the user never rated."""
 
     name = "loo-sampled"
+    holds_out_latest = True
     summary = (
         "each user's latest rating held out (timestamp ties: later file row); ranked among "
         "{n_negatives} movies the user never rated, sampled uniformly with the seed, in a seeded "
@@ -387,6 +401,7 @@ class LooFull(Protocol):
     """Leave the latest rating out; rank it among every movie the user has not rated in train."""
 
     name = "loo-full"
+    holds_out_latest = True
     summary = (
         "each user's latest rating held out (timestamp ties: later file row); ranked among all "
         "movies not in the user's training ratings (score ties: lower movie index first); "

@@ -101,6 +101,12 @@ class Recommender(ABC):
     #: ranking protocol to apply when the user chose none of them (empty: the model has
     #: no ranking variant); see ``Protocol.settings_for``.
     ranking_settings: ClassVar[Mapping[str, Any]] = {}
+    #: Settings for a protocol whose held-out movies are drawn at random from each
+    #: history rather than being its latest (``random-full``, the rating protocols):
+    #: the recency weighting that helps predict what a person sees next has nothing to
+    #: predict there. Applied for keys the user did not choose (``Protocol.settings_for``,
+    #: through :meth:`settings_unordered`).
+    unordered_settings: ClassVar[Mapping[str, Any]] = {}
     #: True when the model takes user and movie features (:meth:`set_features`).
     uses_features: ClassVar[bool] = False
     #: Settings a search may tune (:func:`cinerec.tuning.tune`), name → ``Param``; it
@@ -128,6 +134,12 @@ class Recommender(ABC):
         #: One dict per training epoch (``epoch``, ``loss``, ``valid``...) for models
         #: that train epoch by epoch; empty for the others.
         self.history: list[dict[str, Any]] = []
+
+    @classmethod
+    def settings_unordered(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` with :attr:`unordered_settings` filled in where they say nothing
+        (a model holding other models fills in its members' too)."""
+        return {**cls.unordered_settings, **settings}
 
     # -- what a search may use ------------------------------------------------------------
 

@@ -41,7 +41,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,7 +50,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import CapabilityError, Recommender, chunks, create, load_model, register
+from cinerec.models.base import MODELS, CapabilityError, Recommender, chunks, create, load_model, register
 from cinerec.ranking import rank_of
 
 if TYPE_CHECKING:
@@ -133,6 +133,17 @@ class Ensemble(Recommender):
     name = "ensemble"
     Config = EnsembleConfig
     config: EnsembleConfig
+    # Under random hold-outs the weights are chosen on a random training rating per
+    # user, and each member gets its own settings for that case.
+    unordered_settings = {"held_out_rating": "random"}
+
+    @classmethod
+    def settings_unordered(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().settings_unordered(settings)
+        filled = _members_unordered(out.get("members", EnsembleConfig.members), out.get("settings"))
+        if filled:
+            out["settings"] = filled
+        return out
 
     def __init__(self, config: EnsembleConfig | None = None) -> None:
         super().__init__(config)
@@ -333,6 +344,21 @@ def _standardised_unseen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         z = (s - mean) / np.where(sd > 0, sd, 1.0)
     return np.where(np.isfinite(s), z, -np.inf).astype(np.float32)
+
+
+def _members_unordered(members: Any, settings: Any) -> Any:
+    """Each member's settings with its own ``unordered_settings`` filled in (what the
+    config cannot read is left for it to refuse)."""
+    if not isinstance(settings, (dict, type(None))) or not isinstance(members, (list, tuple)):
+        return settings
+    out = dict(settings or {})
+    for name in members:
+        own = out.get(name, {})
+        if isinstance(name, str) and name in MODELS and isinstance(own, dict):
+            filled = MODELS[name].settings_unordered(own)
+            if filled:
+                out[name] = filled
+    return out
 
 
 def _canonical(weights: tuple[float, ...]) -> tuple[float, ...] | None:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Mapping, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -145,6 +145,19 @@ class TwoStage(Recommender):
     name = "two-stage"
     Config = TwoStageConfig
     config: TwoStageConfig
+
+    @classmethod
+    def settings_unordered(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Each stage's settings with that stage's ``unordered_settings`` filled in."""
+        out = super().settings_unordered(settings)
+        for stage in ("retriever", "ranker"):
+            name = out.get(stage, getattr(TwoStageConfig, stage))
+            own = out.get(f"{stage}_settings", {})
+            if isinstance(name, str) and name in MODELS and isinstance(own, dict):
+                filled = MODELS[name].settings_unordered(own)
+                if filled:
+                    out[f"{stage}_settings"] = filled
+        return out
 
     def __init__(self, config: TwoStageConfig | None = None, *, retriever: Recommender | None = None,
                  ranker: Recommender | None = None) -> None:
