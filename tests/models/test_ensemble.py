@@ -175,3 +175,15 @@ def test_a_saved_model_holds_the_chosen_weights(data, tmp_path):
 def test_bad_settings_are_refused_in_one_line(config, match):
     with pytest.raises(ConfigError, match=match):
         create("ensemble", config)
+
+
+def test_reasons_and_similar_movies_come_from_the_first_weighed_member(data, tmp_path):
+    m = create("ensemble", {"members": ["itemknn", "als"], "weights": [0.0, 1.0],
+                            "settings": {"als": {"factors": 4, "epochs": 3}}}).fit(data)
+    als = m.members[1]
+    assert m.has_item_vectors and m.has_item_vectors == als.has_item_vectors
+    np.testing.assert_array_equal(m.similar_items([3], 5)[0], als.similar_items([3], 5)[0])
+    m.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.has_item_vectors
+    np.testing.assert_array_equal(again.similar_items([3], 5)[0], als.similar_items([3], 5)[0])

@@ -32,7 +32,8 @@ chosen numbers (so ``model.json`` and a run's recorded settings show them), and
 :attr:`Ensemble.weight_search` every weighting's held-out figures.
 
 A new person (cold start) is scored by every member's ``score_history``, weighed the
-same way; similar movies and the reasons given are the first member's.
+same way; similar movies and the reasons given are those of the first member with a
+positive weight.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class Ensemble(Recommender):
         self.weight_search: dict[str, Any] = {}
         probes = [cfg.member(name) for name in cfg.members]
         self.can_score_history = all(m.can_score_history for m in probes)
-        self.has_item_vectors = probes[0].has_item_vectors
+        self.has_item_vectors = probes[0].has_item_vectors  # the lead's, once the weights are known
         self.uses_features = any(m.uses_features for m in probes)  # type: ignore[misc]
         self._features: Any = None
 
@@ -190,6 +191,7 @@ class Ensemble(Recommender):
             weights = np.asarray(self._asked, dtype=np.float64)
         self.members = [m.fit(train, valid) for m in self._new_members()]
         self.weights_, self.weight_search = weights, search
+        self.has_item_vectors = next(m for m, w in zip(self.members, weights) if w > 0).has_item_vectors
         self.config = self.config.replace(weights=tuple(float(w) for w in weights))
         self._remember(train)  # last: a member that fails leaves the model unfitted
         return self
@@ -294,16 +296,21 @@ class Ensemble(Recommender):
         return _weighed([_standardised_unseen(m.score_history(h), h) if w else None
                          for m, w in zip(members, weights)], weights)
 
-    # -- similarity and reasons: the first member's ---------------------------------------
+    # -- similarity and reasons: the first weighed member's ------------------------------
+
+    def _lead(self) -> Recommender:
+        """The first member with a positive weight: its similarity gives the reasons."""
+        members, weights = self._fitted()
+        return next(m for m, w in zip(members, weights) if w > 0)
 
     def item_vectors(self) -> np.ndarray | None:
-        return self._fitted()[0][0].item_vectors()
+        return self._lead().item_vectors()
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return self._fitted()[0][0].item_similarity(items)
+        return self._lead().item_similarity(items)
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        return self._fitted()[0][0].similar_items(items, k)
+        return self._lead().similar_items(items, k)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -326,6 +333,7 @@ class Ensemble(Recommender):
                                 f"{m.n_items} movies, not this ensemble's {name!r}")
             self.members.append(m)
         self.weights_ = np.asarray(self.config.weights, dtype=np.float64)
+        self.has_item_vectors = next(m for m, w in zip(self.members, self.weights_) if w > 0).has_item_vectors
         record = path / "ensemble.json"
         self.weight_search = dict(json.loads(record.read_text()).get("weight_search", {})) if record.exists() else {}
 
