@@ -6,7 +6,9 @@ from cinerec.models import create, load_model
 from tests.models.conformance import ModelConformance
 from tests.models.test_bpmf import low_rank_ratings
 
-FAST = {"members": ["bpmf", "baseline"], "settings": {"bpmf": {"factors": 4, "sweeps": 40, "burn_in": 15, "keep": 10}}}
+# the plain blend (one fit per member, constant weights); the default's repeats and meta are tested below
+FAST = {"members": ["bpmf", "baseline"], "settings": {"bpmf": {"factors": 4, "sweeps": 40, "burn_in": 15, "keep": 10}},
+        "repeats": {}, "meta": []}
 
 
 class TestBlend(ModelConformance):
@@ -104,13 +106,22 @@ def test_repeats_average_members_fitted_with_consecutive_seeds(tmp_path):
     np.testing.assert_array_equal(load_model(tmp_path / "m").score(users), model.score(users))
 
 
+def test_the_defaults_are_the_validated_blend():
+    cfg = create("blend").config
+    assert cfg.members == ("bpmf", "autorec", "knnbaseline")
+    assert cfg.repeats == {"bpmf": 2, "autorec": 5} and cfg.meta == ("user_count", "item_count")
+    assert len(cfg.copies()) == 8
+
+
 def test_bad_meta_and_repeats_are_named():
     with pytest.raises(ConfigError, match="meta"):
         create("blend", {"meta": ["user_age"]})
     with pytest.raises(ConfigError, match="meta"):
         create("blend", {"meta": ["user_count", "user_count"]})
-    with pytest.raises(ConfigError, match="repeats.*'mlp-rating' is not one of the members"):
-        create("blend", {"members": ["bpmf"], "repeats": {"mlp-rating": 2}})
+    with pytest.raises(ConfigError, match="repeats.*unknown model 'no_such_model'"):
+        create("blend", {"members": ["bpmf"], "repeats": {"no_such_model": 2}})
+    # a known model that is not a member is ignored, so the default repeats suit other members
+    assert create("blend", {"members": ["bpmf"]}).config.copies() == [(0, "bpmf", 0), (0, "bpmf", 1)]
     with pytest.raises(ConfigError, match="repeats.bpmf = 0"):
         create("blend", {"members": ["bpmf"], "repeats": {"bpmf": 0}})
     with pytest.raises(ConfigError, match="repeats.baseline.*no seed"):
