@@ -179,7 +179,7 @@ def test_blend_members_take_their_settings_from_tables(small_data, tmp_path, cap
                                  "autorec": {"epochs": 2, "progress": False}}
     assert saved["holdout"] == 0.25  # --set wins over the file
     blend = open_run(out).model("blend")
-    bpmf = blend.members[blend.config.members.index("bpmf")]
+    bpmf = next(m for m in blend.members if m.name == "bpmf")  # members: every fitted copy, in order
     assert bpmf.config.factors == 3 and bpmf.config.sweeps == 4
 
 

@@ -6,7 +6,9 @@ from cinerec.models import create, load_model
 from tests.models.conformance import ModelConformance
 from tests.models.test_bpmf import low_rank_ratings
 
-FAST = {"members": ["bpmf", "baseline"], "settings": {"bpmf": {"factors": 4, "sweeps": 40, "burn_in": 15, "keep": 10}}}
+# the plain blend (one fit per member, constant weights); the default's repeats and meta are tested below
+FAST = {"members": ["bpmf", "baseline"], "settings": {"bpmf": {"factors": 4, "sweeps": 40, "burn_in": 15, "keep": 10}},
+        "repeats": {}, "meta": []}
 
 
 class TestBlend(ModelConformance):
@@ -16,6 +18,14 @@ class TestBlend(ModelConformance):
     atol = 1e-4
     quality = ("ratings-fold", "rmse", 0.905)
     quality_config = {"settings": {"autorec": {"threads": 1, "progress": False}}}
+
+
+class TestFeatureWeightedBlend(ModelConformance):
+    model_name = "blend"
+    config = {**FAST, "members": ["bpmf", "knnbaseline"], "meta": ["user_count", "item_count"],
+              "repeats": {"bpmf": 2}}
+    rating_model = True
+    atol = 1e-4
 
 
 def test_blend_is_the_weighted_sum_of_its_members():
@@ -60,3 +70,59 @@ def test_a_member_folder_from_elsewhere_is_refused(tmp_path):
     create("baseline").fit(other).save(tmp_path / "m" / "member-1-baseline")
     with pytest.raises(DataError, match="member-1-baseline"):
         load_model(tmp_path / "m")
+
+
+def test_meta_features_make_the_weights_vary_by_pair():
+    x, _ = low_rank_ratings(seed=2)
+    model = create("blend", {**FAST, "meta": ["user_count", "item_count"]}).fit(x)
+    assert model.meta_weights.shape == (2, 2) and model.meta_bias.shape == (2,)
+    users, items = np.arange(x.n_users), (3 * np.arange(x.n_users)) % x.n_items
+    parts = [m.score(users, items) for m in model.members]
+    nu, ni = np.bincount(x.users, minlength=x.n_users), np.bincount(x.items, minlength=x.n_items)
+    g = np.stack([np.log1p(nu[users]), np.log1p(ni[items])], axis=1)
+    g = (g - model.meta_centre) / model.meta_scale
+    weight = model.weights[None, :] + g @ model.meta_weights.T  # (pairs, members)
+    want = model.intercept + (weight * np.stack(parts, axis=1)).sum(axis=1) + g @ model.meta_bias
+    np.testing.assert_allclose(model.score(users, items), want, atol=1e-4)
+    np.testing.assert_allclose(model.score(users)[users, items], want, atol=1e-4)
+    # the standardisation was fixed on the hold-out, with counts scaled up to all of
+    # train, so there it is near 0 (unscaled counts would be 2 standard deviations off)
+    assert np.abs(model.meta_values["user_count"].mean()) < 0.5
+
+
+def test_repeats_average_members_fitted_with_consecutive_seeds(tmp_path):
+    x, _ = low_rank_ratings(n_users=40, n_items=30, seed=1)
+    cfg = {**FAST, "repeats": {"bpmf": 3}, "settings": {"bpmf": {**FAST["settings"]["bpmf"], "seed": 5}}}
+    model = create("blend", cfg).fit(x)
+    assert [(m.name, m.config.seed if m.name == "bpmf" else None) for m in model.members] == [
+        ("bpmf", 5), ("bpmf", 6), ("bpmf", 7), ("baseline", None)]
+    users, items = np.arange(x.n_users), np.arange(x.n_users) % x.n_items
+    bpmf = np.mean([m.score(users, items) for m in model.members[:3]], axis=0)
+    want = model.intercept + model.weights[0] * bpmf + model.weights[1] * model.members[3].score(users, items)
+    np.testing.assert_allclose(model.score(users, items), want, atol=1e-4)
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").glob("member-*")) == [
+        "member-0-bpmf", "member-1-bpmf", "member-2-bpmf", "member-3-baseline"]
+    np.testing.assert_array_equal(load_model(tmp_path / "m").score(users), model.score(users))
+
+
+def test_the_defaults_are_the_validated_blend():
+    cfg = create("blend").config
+    assert cfg.members == ("bpmf", "autorec", "knnbaseline")
+    assert cfg.repeats == {"bpmf": 2, "autorec": 5} and cfg.meta == ("user_count", "item_count")
+    assert len(cfg.copies()) == 8
+
+
+def test_bad_meta_and_repeats_are_named():
+    with pytest.raises(ConfigError, match="meta"):
+        create("blend", {"meta": ["user_age"]})
+    with pytest.raises(ConfigError, match="meta"):
+        create("blend", {"meta": ["user_count", "user_count"]})
+    with pytest.raises(ConfigError, match="repeats.*unknown model 'no_such_model'"):
+        create("blend", {"members": ["bpmf"], "repeats": {"no_such_model": 2}})
+    # a known model that is not a member is ignored, so the default repeats suit other members
+    assert create("blend", {"members": ["bpmf"]}).config.copies() == [(0, "bpmf", 0), (0, "bpmf", 1)]
+    with pytest.raises(ConfigError, match="repeats.bpmf = 0"):
+        create("blend", {"members": ["bpmf"], "repeats": {"bpmf": 0}})
+    with pytest.raises(ConfigError, match="repeats.baseline.*no seed"):
+        create("blend", {"members": ["bpmf", "baseline"], "repeats": {"baseline": 2}})

@@ -14,6 +14,7 @@ import cinerec.models.ncf  # noqa: F401
 import cinerec.models.mlp_rating  # noqa: F401
 import cinerec.models.two_tower  # noqa: F401
 import cinerec.models.bpmf  # noqa: F401
+import cinerec.models.knn_rating  # noqa: F401
 import cinerec.models.blend  # noqa: F401
 import cinerec.models.two_stage  # noqa: F401
 import cinerec.models.sequential  # noqa: F401
