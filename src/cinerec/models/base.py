@@ -29,7 +29,7 @@ from cinerec.ranking import top_k
 
 __all__ = [
     "Recommender", "RatingRecommender", "register", "MODELS", "create", "load_model",
-    "top_k", "chunks", "MODEL_FORMAT", "TRAIN", "CapabilityError",
+    "top_k", "chunks", "create_member", "MODEL_FORMAT", "TRAIN", "CapabilityError",
 ]
 
 MODEL_FORMAT = 1
@@ -61,6 +61,22 @@ def create(name: str, config: Config | dict[str, Any] | None = None, *, where: s
     if config is None or isinstance(config, dict):
         config = cls.Config.from_dict(config or {}, where=where)
     return cls(config)
+
+
+def create_member(owner: str, name: str, settings: Mapping[str, Any]) -> "Recommender":
+    """A new, unfitted member ``name`` of a model that holds others (``blend``,
+    ``ensemble``), with its table from ``settings``; a mistake is one line naming the
+    owner's config key (``BlendConfig.members``, ``EnsembleConfig.settings.ease``...)."""
+    kind = f"{owner.capitalize()}Config"
+    if name == owner:
+        raise ConfigError(f"{kind}.members: {'an' if owner[0] in 'aeiou' else 'a'} {owner} cannot contain another {owner}")
+    values = settings.get(name, {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"{kind}.settings.{name} = {values!r}: expected a table of settings")
+    try:
+        return create(name, values, where=f"{kind}.settings.{name}")
+    except NotFoundError as e:
+        raise ConfigError(f"{kind}.members: {e}") from None
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

@@ -658,14 +658,23 @@ class Baseline(RatingRecommender):
         return (self.mean_ + bu[:, None] + self.item_bias_[None, :]).astype(np.float32)
 
     def _save_state(self, path: Path) -> None:
-        np.savez(
-            path / "state.npz", mean=np.array(self.mean_), user_bias=self.user_bias_, item_bias=self.item_bias_,
-            range=np.array(self.range_),
-        )
+        np.savez(path / "state.npz", allow_pickle=False, **bias_arrays(self))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            self.mean_ = float(z["mean"])
-            self.user_bias_ = z["user_bias"].astype(np.float32)
-            self.item_bias_ = z["item_bias"].astype(np.float32)
-            self.range_ = (float(z["range"][0]), float(z["range"][1]))
+            read_biases(self, z)
+
+
+def bias_arrays(model: Any) -> dict[str, np.ndarray]:
+    """A fitted bias model's ``mean_``, ``user_bias_``, ``item_bias_`` and ``range_`` as
+    arrays for its ``state.npz`` (``baseline``, and ``knnbaseline`` beside its weights)."""
+    return {"mean": np.array(model.mean_), "user_bias": model.user_bias_, "item_bias": model.item_bias_,
+            "range": np.array(model.range_)}
+
+
+def read_biases(model: Any, z: Any) -> None:
+    """Set ``model``'s biases from an open ``state.npz`` written with :func:`bias_arrays`."""
+    model.mean_ = float(z["mean"])
+    model.user_bias_ = z["user_bias"].astype(np.float32)
+    model.item_bias_ = z["item_bias"].astype(np.float32)
+    model.range_ = (float(z["range"][0]), float(z["range"][1]))

@@ -47,9 +47,9 @@ import numpy as np
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import random_split
-from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError
 from cinerec.evaluation.metrics import rmse
-from cinerec.models.base import MODELS, RatingRecommender, Recommender, create, load_model, register
+from cinerec.models.base import MODELS, RatingRecommender, Recommender, create, create_member, load_model, register
 
 __all__ = ["Blend", "BlendConfig", "META_FEATURES"]
 
@@ -123,20 +123,12 @@ class BlendConfig(Config):
 
         ``copy`` > 0 shifts the member's seed by that much (see ``repeats``).
         """
-        if name == "blend":
-            raise ConfigError("BlendConfig.members: a blend cannot contain another blend")
-        values = self.settings.get(name, {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"BlendConfig.settings.{name} = {values!r}: expected a table of settings")
-        try:
-            model = create(name, values, where=f"BlendConfig.settings.{name}")
-        except NotFoundError as e:
-            raise ConfigError(f"BlendConfig.members: {e}") from None
+        model = create_member("blend", name, self.settings)
         if not model.can_predict_ratings or model.task != "rating":
             raise ConfigError(f"BlendConfig.members: {name!r} does not predict stars, so it cannot be blended")
         if copy:
             seed = int(model.config.to_dict()["seed"])
-            model = create(name, {**values, "seed": seed + copy}, where=f"BlendConfig.settings.{name}")
+            model = create(name, {**self.settings.get(name, {}), "seed": seed + copy}, where=f"BlendConfig.settings.{name}")
         return model
 
 

@@ -50,8 +50,8 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
-from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import MODELS, CapabilityError, Recommender, chunks, create, load_model, register
+from cinerec.errors import ConfigError, DataError
+from cinerec.models.base import MODELS, CapabilityError, Recommender, chunks, create_member, load_model, register
 from cinerec.ranking import rank_of
 
 if TYPE_CHECKING:
@@ -116,15 +116,7 @@ class EnsembleConfig(Config):
 
     def member(self, name: str) -> Recommender:
         """A new, unfitted member with its settings."""
-        if name == "ensemble":
-            raise ConfigError("EnsembleConfig.members: an ensemble cannot contain another ensemble")
-        values = self.settings.get(name, {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"EnsembleConfig.settings.{name} = {values!r}: expected a table of settings")
-        try:
-            return create(name, values, where=f"EnsembleConfig.settings.{name}")
-        except NotFoundError as e:
-            raise ConfigError(f"EnsembleConfig.members: {e}") from None
+        return create_member("ensemble", name, self.settings)
 
 
 @register

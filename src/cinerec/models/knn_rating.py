@@ -39,7 +39,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import RatingRecommender, register
-from cinerec.models.baselines import Baseline, BaselineConfig
+from cinerec.models.baselines import Baseline, BaselineConfig, bias_arrays, read_biases
 from cinerec.tuning import Param
 
 __all__ = ["KNNBaseline", "KNNBaselineConfig", "pearson_baseline_neighbours"]
@@ -242,16 +242,12 @@ class KNNBaseline(RatingRecommender):
 
     def _save_state(self, path: Path) -> None:
         w = self.weights_
-        np.savez(path / "state.npz", mean=np.array(self.mean_), user_bias=self.user_bias_,
-                 item_bias=self.item_bias_, range=np.array(self.range_),
+        np.savez(path / "state.npz", allow_pickle=False, **bias_arrays(self),
                  w_indptr=w.indptr, w_indices=w.indices, w_data=w.data, w_shape=np.array(w.shape))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            self.mean_ = float(z["mean"])
-            self.user_bias_ = z["user_bias"].astype(np.float32)
-            self.item_bias_ = z["item_bias"].astype(np.float32)
-            self.range_ = (float(z["range"][0]), float(z["range"][1]))
+            read_biases(self, z)
             self.weights_ = sp.csr_matrix((z["w_data"], z["w_indices"], z["w_indptr"]), shape=tuple(z["w_shape"]))
         n = self.n_items if self.config.kind == "item" else self.n_users
         if self.weights_.shape != (n, n) or len(self.user_bias_) != self.n_users:
