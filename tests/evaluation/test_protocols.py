@@ -353,8 +353,9 @@ def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
 
     for name in ("loo-sampled", "loo-full", "random-full"):
         p = get_protocol(name)
-        assert p.settings_for(MODELS["mf"], {"factors": 8}) == {"factors": 8, "loss": "bpr"}
-        assert p.settings_for(MODELS["biasedmf"], {"loss": "bce"}) == {"loss": "bce"}
+        assert p.settings_for(MODELS["mf"], {"factors": 8}) == {"factors": 8, "loss": "bpr", "regularization": 0.01}
+        assert p.settings_for(MODELS["biasedmf"], {"loss": "bce"}) == {"loss": "bce", "regularization": 0.01}
+        assert p.settings_for(MODELS["mf"], {"regularization": 0.05}) == {"regularization": 0.05, "loss": "bpr"}
         with pytest.raises(ConfigError, match=r"^--set: mf with loss='mse' learns stars, not rankings; "
                                               rf"under {name} set loss='bpr'.*ease or als.*ratings-random"):
             p.settings_for(MODELS["mf"], {"loss": "mse"}, where="--set")

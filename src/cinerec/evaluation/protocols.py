@@ -223,7 +223,7 @@ class Protocol:
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
             )
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
-            current = {k: getattr(model.config, k) for k in model.ranking_settings}
+            current = {k: getattr(model.config, k) for k in _deciding(type(model), model.config)}
             raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for stars, not for ranking; "
                                   f"{self._ranking_advice(model.name, model.ranking_settings)}")
 
@@ -259,7 +259,8 @@ class Protocol:
             return out
         out = {**out, **{k: v for k, v in wanted.items() if k not in settings}}
         if model_class(model_class.Config.from_dict(out, where=where)).task == "rating":
-            chosen = {k: settings[k] for k in wanted if k in settings}
+            chosen = {k: settings[k] for k in _deciding(model_class, model_class.Config.from_dict(out, where=where))
+                      if k in settings}
             raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns stars, not rankings; "
                               f"{self._ranking_advice(model_class.name, wanted)}")
         return out
@@ -305,6 +306,15 @@ class Protocol:
 
 def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
+
+
+def _deciding(model_class: type[Recommender], config: Any) -> list[str]:
+    """The keys of ``model_class.ranking_settings`` that decide what ``config`` trains
+    for: set to their ranking value alone, the model would train for ranking (``mf``:
+    ``loss``, not the ``regularization`` that goes with it)."""
+    wanted = model_class.ranking_settings
+    keys = [k for k in wanted if model_class(config.replace(**{k: wanted[k]})).task != "rating"]
+    return keys or list(wanted)
 
 
 def _pairs(values: Mapping[str, Any]) -> str:

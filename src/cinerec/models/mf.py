@@ -145,8 +145,10 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     module: FactorNet
     has_inner_product = True
     can_score_pairs = True
-    # Under a ranking protocol, unless the user chose a loss (docs/protocols.md says why bpr).
-    ranking_settings = {"loss": "bpr"}
+    # Under a ranking protocol, for each key the user did not choose: the ranking loss, and
+    # the penalty that suits it (the default 0.1 was chosen for stars; docs/protocols.md
+    # says why bpr, and why 0.01).
+    ranking_settings = {"loss": "bpr", "regularization": 0.01}
 
     def __init__(self, config: MFConfig | None = None) -> None:
         super().__init__(config)
