@@ -55,7 +55,7 @@ from cinerec.tuning import Param
 __all__ = ["SeqKNN", "SeqKNNConfig", "time_ordered"]
 
 #: Pairs (source, neighbour, weight) held at once while building a block of ``C``.
-_PAIR_BUDGET = 32_000_000
+_PAIR_BUDGET = 4_000_000
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""How long seqknn takes to fit and to list every user's top-10, and its peak memory.
+
+Fits ``seqknn`` (default settings) on all of a release's ratings, then asks for every
+user's top-10 unseen movies, each ``--repeats`` times; prints one JSON object with the
+median seconds of each, the similarity's size and the process's peak resident memory,
+beside the machine's CPU count and load.
+
+Usage::
+
+    python benchmarks/bench_seqknn.py PATH/TO/ml-100k [PATH/TO/ml-1m-like ...] [--repeats 3]
+
+(``cinerec data synthesize --like ml-1m --out DIR`` writes an ml-1m-shaped release.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from cinerec.data import load
+from cinerec.models import create
+
+
+def bench(source: str, repeats: int) -> dict:
+    data = load(source).interactions
+    fits, lists = [], []
+    model = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model = create("seqknn").fit(data)
+        fits.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.recommend(np.arange(data.n_users), 10)
+        lists.append(time.perf_counter() - t)
+    assert model is not None
+    return {"source": source, "ratings": len(data), "users": data.n_users, "movies": data.n_items,
+            "fit_s": round(statistics.median(fits), 2), "top10_all_users_s": round(statistics.median(lists), 2),
+            "similarity_entries": int(model.similarity_.nnz),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="+", help="release folders (or names) to load")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    out = {"runs": [bench(s, args.repeats) for s in args.sources],
+           "machine": {"cpus": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
+                       "python": platform.python_version(), "threads": os.environ.get("OMP_NUM_THREADS", "")}}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
