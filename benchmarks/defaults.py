@@ -3,7 +3,8 @@
 For each model and each dataset, the tuner (:func:`cinerec.tuning.tune`, Optuna TPE,
 the model's own ``search_space``) searches on the validation carve-out of that
 dataset's ``loo-sampled`` training part: each user's latest training rating is held
-out and ranked among 99 sampled unseen movies (HR@10). No test split is ever scored.
+out and ranked among 99 sampled unseen movies (HR@10); ``--protocol random-full`` scores
+Recall@10 on random-full's own carve-outs instead. No test split is ever scored.
 Then every candidate (the current defaults, and each dataset's best rounded to two
 significant figures) is scored on every dataset's carve-out, and each score is divided
 by that dataset's best figure (the best over its search and the candidates). The
@@ -52,10 +53,10 @@ from cinerec.data.filters import Filters, apply_filters
 from cinerec.data.movielens import load
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import MODELS, create
-from cinerec.tuning import carve, tune
+from cinerec.tuning import carve, objective, tune
 
+#: The protocol whose carve-outs score the candidates unless ``--protocol`` names another.
 PROTOCOL = "loo-sampled"
-METRIC = "hr@10"
 MODELS_DEFAULT = ("als", "ease", "itemknn")
 # (synthesize --like, --scale, filters) of each synthetic dataset.
 SYNTHETIC = {
@@ -76,10 +77,11 @@ def latest_rows(x: Interactions) -> np.ndarray:
     return last
 
 
-def datasets(ml100k: str | None, synthetic: str | None, names: list[str] | None) -> dict[str, tuple[Dataset, Interactions]]:
+def datasets(ml100k: str | None, synthetic: str | None, names: list[str] | None,
+             protocol_name: str = PROTOCOL) -> dict[str, tuple[Dataset, Interactions]]:
     """Each dataset and the training part its carve-out is taken from."""
     out: dict[str, tuple[Dataset, Interactions]] = {}
-    protocol = get_protocol(PROTOCOL)
+    protocol = get_protocol(protocol_name)
     if ml100k:
         ds = load(ml100k)
         tested = latest_rows(ds.interactions)
@@ -113,9 +115,11 @@ def key(settings: dict[str, Any]) -> str:
 
 
 def study(name: str, data: dict[str, tuple[Dataset, Interactions]], trials: int, synthetic_trials: int,
-          seed: int, log: Callable[[str], None], extra: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+          seed: int, log: Callable[[str], None], extra: dict[str, dict[str, Any]] | None = None,
+          protocol_name: str = PROTOCOL) -> dict[str, Any]:
     """Tune ``name`` on every dataset, cross-score the candidates, pick the robust one."""
-    protocol = get_protocol(PROTOCOL)
+    protocol = get_protocol(protocol_name)
+    metric = objective(protocol)[0]
     cls = MODELS[name]
     space = list(cls.search_space)
     fields = cls.Config().to_dict()
@@ -130,7 +134,7 @@ def study(name: str, data: dict[str, tuple[Dataset, Interactions]], trials: int,
         per[ds_name] = {"best": tuned.settings, "best_value": tuned.value, "default_value": tuned.default_value,
                         "n_trials": len(tuned.trials), "seconds": round(time.perf_counter() - t0, 1),
                         "ratings": len(train), "users": train.n_users, "movies": train.n_items}
-        scores[ds_name] = {key(t["settings"]): t[METRIC] for t in tuned.trials}
+        scores[ds_name] = {key(t["settings"]): t[metric] for t in tuned.trials}
         carved[ds_name] = carve(protocol, ds, train, seed)
         log(f"{name} {ds_name}: default {tuned.default_value:.4f} best {tuned.value:.4f} {tuned.settings} "
             f"({per[ds_name]['seconds']} s)")
@@ -150,7 +154,9 @@ def study(name: str, data: dict[str, tuple[Dataset, Interactions]], trials: int,
             k = key(settings)
             if k not in scores[ds_name]:
                 model = create(name, {"seed": seed, **settings} if "seed" in fields else settings)
-                scores[ds_name][k] = float(carved[ds_name].evaluate(model, label=name).metrics[METRIC])
+                if model.uses_features:  # as the search gave them (two-tower: demographics, genres)
+                    model.set_features(data[ds_name][0])
+                scores[ds_name][k] = float(carved[ds_name].evaluate(model, label=name).metrics[metric])
     best = {d: max(s.values()) for d, s in scores.items()}
     real = [d for d in data if d.startswith("ml100k")]
     synth = [d for d in data if not d.startswith("ml100k")]
@@ -181,7 +187,8 @@ def choose(result: dict[str, Any], margin: float) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """One model's table: every candidate's validation HR@10 on every dataset."""
+    """One model's table: every candidate's validation figure (HR@10, or Recall@10 under
+    ``random-full``) on every dataset."""
     names = list(result["datasets"])
     head = ["candidate", "settings", *names, "mean rel.", "worst rel."]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
@@ -205,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=20, help="tuning trials per model and dataset")
     p.add_argument("--synthetic-trials", type=int, help="trials on the (larger) synthetic data [default: --trials]")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", default=PROTOCOL, choices=("loo-sampled", "loo-full", "random-full"),
+                   help="the ranking protocol whose carve-outs score the candidates")
     p.add_argument("--candidate", action="append", default=[], metavar="MODEL:LABEL:JSON",
                    help='one more candidate to score everywhere, e.g. \'ease:old default:{"regularization": 300.0}\'')
     p.add_argument("--margin", type=float, default=0.01,
@@ -228,16 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.candidate:
         model, label, settings = spec.split(":", 2)
         extra.setdefault(model, {})[label] = json.loads(settings)
-    data = datasets(args.ml100k, args.synthetic, args.datasets)
+    data = datasets(args.ml100k, args.synthetic, args.datasets, args.protocol)
+    metric = objective(get_protocol(args.protocol))[0]
     results = []
     for name in args.models:
         results.append(choose(study(name, data, args.trials, args.synthetic_trials or args.trials, args.seed, log,
-                                    extra.get(name)), args.margin))
-        Path(args.out).write_text(json.dumps({"protocol": PROTOCOL, "metric": METRIC, "trials": args.trials,
+                                    extra.get(name), args.protocol), args.margin))
+        Path(args.out).write_text(json.dumps({"protocol": args.protocol, "metric": metric, "trials": args.trials,
                                               "synthetic_trials": args.synthetic_trials or args.trials,
                                               "seed": args.seed, "results": results}, indent=2))
     for r in results:
-        print(f"\n## {r['model']} ({PROTOCOL}, validation {METRIC})\n\n{markdown(r)}")
+        print(f"\n## {r['model']} ({args.protocol}, validation {metric})\n\n{markdown(r)}")
     return 0
 
 
