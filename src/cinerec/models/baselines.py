@@ -50,13 +50,15 @@ def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str)
     return h
 
 
-def _load_csr(z: Any, prefix: str) -> sp.csr_matrix:
+def load_csr(z: Any, prefix: str) -> sp.csr_matrix:
+    """The CSR matrix stored in an open ``.npz`` under ``prefix`` by :func:`csr_arrays`."""
     return sp.csr_matrix(
         (z[f"{prefix}_data"], z[f"{prefix}_indices"], z[f"{prefix}_indptr"]), shape=tuple(z[f"{prefix}_shape"])
     )
 
 
-def _csr_arrays(m: sp.csr_matrix, prefix: str) -> dict[str, np.ndarray]:
+def csr_arrays(m: sp.csr_matrix, prefix: str) -> dict[str, np.ndarray]:
+    """``m``'s arrays named ``PREFIX_data`` ... ``PREFIX_shape``, for ``np.savez`` (read back with :func:`load_csr`)."""
     return {
         f"{prefix}_data": m.data, f"{prefix}_indices": m.indices, f"{prefix}_indptr": m.indptr,
         f"{prefix}_shape": np.array(m.shape),
@@ -230,11 +232,11 @@ class ItemKNN(_HistoryModel):
     def _save_state(self, path: Path) -> None:
         # The arrays need no pickle and load() reads none; naming the keyword also tells
         # mypy that no array name stands for it.
-        np.savez(path / "state.npz", allow_pickle=False, **_csr_arrays(self.similarity_, "s"))
+        np.savez(path / "state.npz", allow_pickle=False, **csr_arrays(self.similarity_, "s"))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            self.similarity_ = _load_csr(z, "s").astype(np.float32)
+            self.similarity_ = load_csr(z, "s").astype(np.float32)
         self._neighbours = None
 
 
@@ -354,14 +356,14 @@ class EASE(_HistoryModel):
 
     def _save_state(self, path: Path) -> None:
         decay = self._recency()
-        extra = {} if decay is None else _csr_arrays(decay, "recency")
+        extra = {} if decay is None else csr_arrays(decay, "recency")
         np.savez(path / "state.npz", allow_pickle=False, weights=self.weights_, **extra)
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
             self.weights_ = np.ascontiguousarray(z["weights"], dtype=np.float32)
             if "recency_data" in z.files:
-                self._recency_weights = _load_csr(z, "recency").astype(np.float32)
+                self._recency_weights = load_csr(z, "recency").astype(np.float32)
                 self._recency_of = self._train()
 
     @classmethod

@@ -39,7 +39,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import RatingRecommender, register
-from cinerec.models.baselines import Baseline, BaselineConfig, bias_arrays, read_biases
+from cinerec.models.baselines import Baseline, BaselineConfig, bias_arrays, csr_arrays, load_csr, read_biases
 from cinerec.tuning import Param
 
 __all__ = ["KNNBaseline", "KNNBaselineConfig", "pearson_baseline_neighbours"]
@@ -242,13 +242,12 @@ class KNNBaseline(RatingRecommender):
 
     def _save_state(self, path: Path) -> None:
         w = self.weights_
-        np.savez(path / "state.npz", allow_pickle=False, **bias_arrays(self),
-                 w_indptr=w.indptr, w_indices=w.indices, w_data=w.data, w_shape=np.array(w.shape))
+        np.savez(path / "state.npz", allow_pickle=False, **bias_arrays(self), **csr_arrays(w, "w"))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
             read_biases(self, z)
-            self.weights_ = sp.csr_matrix((z["w_data"], z["w_indices"], z["w_indptr"]), shape=tuple(z["w_shape"]))
+            self.weights_ = load_csr(z, "w")
         n = self.n_items if self.config.kind == "item" else self.n_users
         if self.weights_.shape != (n, n) or len(self.user_bias_) != self.n_users:
             raise DataError(f"{path}/state.npz: similarities of shape {self.weights_.shape} do not fit "

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,6 +49,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import Recommender, register
+from cinerec.models.baselines import _history_matrix, csr_arrays, load_csr
 from cinerec.tuning import Param
 
 __all__ = ["SeqKNN", "SeqKNNConfig", "time_ordered"]
@@ -138,30 +138,21 @@ class SeqKNN(Recommender):
         return self._score(self.recent_[users])
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        h = sp.csr_matrix(history, dtype=np.float32)
-        if h.shape[1] != self.n_items:
-            raise ValueError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
-        h = h.copy()
-        h.data = (h.data != 0).astype(np.float32)  # no order: each movie once
-        return self._score(h)
+        # No order in a bare list: each movie counts once.
+        return self._score(_history_matrix(history, self.n_items, True, self.name))
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         items = np.asarray(items, dtype=np.int64)
         return np.asarray(self.similarity_[items].toarray(), dtype=np.float32)
 
     def _save_state(self, path: Path) -> None:
-        arrays: dict[str, Any] = {}
-        for prefix, m in (("s", self.similarity_), ("recent", self.recent_)):
-            arrays.update({f"{prefix}_data": m.data, f"{prefix}_indices": m.indices,
-                           f"{prefix}_indptr": m.indptr, f"{prefix}_shape": np.array(m.shape)})
-        np.savez(path / "state.npz", allow_pickle=False, **arrays)
+        np.savez(path / "state.npz", allow_pickle=False,
+                 **csr_arrays(self.similarity_, "s"), **csr_arrays(self.recent_, "recent"))
 
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            self.similarity_, self.recent_ = (
-                sp.csr_matrix((z[f"{p}_data"], z[f"{p}_indices"], z[f"{p}_indptr"]),
-                              shape=tuple(z[f"{p}_shape"]), dtype=np.float32)
-                for p in ("s", "recent"))
+            self.similarity_ = load_csr(z, "s").astype(np.float32)
+            self.recent_ = load_csr(z, "recent").astype(np.float32)
 
 
 def _pairs(users: np.ndarray, items: np.ndarray, positions: np.ndarray, cfg: SeqKNNConfig
