@@ -11,7 +11,19 @@ each λ scored on the validation users) on a generated catalogue, against plain 
 
     python benchmarks/bench_ease.py --sweep [--items 10000] [--users 20000]
         [--valid-users 1000] [--lambdas 20] [--plain-fits 1] [--variants-items 3000]
-        [--dtype float64|float32]
+        [--dtype float64|float32] [--route spectrum|sketch]
+
+``--route sketch`` times :class:`cinerec.models.ease_sketch.EASESketch` instead (the top
+512 eigenpairs from a randomized range finder, the rest by a mean): what the tuner uses
+above ``SKETCH_MIN_ITEMS`` movies to screen λ. It is approximate, so ``--curve`` checks
+what matters, whether it picks the λ a plain fit per λ would pick, on real carve-outs:
+
+    python benchmarks/bench_ease.py --curve DATA_FOLDER [--top-movies 10000]
+        [--protocol loo-sampled] [--lambdas 20] [--lambda-max 5000]
+
+prints, for each λ, the validation figure of a plain fit and of the sketch on the
+protocol's seed-0 carve-out of its training part (the tuner's carve-out), and the λ each
+picks.
 
 Each figure there is one run, wall clock and process CPU time (with
 ``OMP_NUM_THREADS=1`` the CPU time is the single core's work, which a busy machine
@@ -39,6 +51,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.models import create
 import cinerec.models.baselines as baselines
 from cinerec.models.baselines import EASESpectrum, _ease_weights
+from cinerec.models.ease_sketch import EASESketch
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 
@@ -128,15 +141,22 @@ def sweep_main(args: argparse.Namespace) -> None:
         plain_runs.append({"fit": fit, "score_validation_users": score,
                            "trial": {key: round(fit[key] + score[key], 3) for key in fit}})
         if k == 0:
-            reference = (float(lambdas[0]), plain_scores)
+            references = [(float(lambdas[0]), plain_scores)]
         del model
+    for lam in args.check_lambdas:  # more λ whose scores are compared with a plain fit's
+        references.append((lam, create("ease", {"regularization": lam}).fit(train).score(valid_users)))
     one = {key: min(r["trial"][key] for r in plain_runs) for key in ("wall", "cpu")}
     out["seconds"]["plain"] = {"runs": plain_runs, "one_trial": one,
                                "twenty_trials": {key: round(v * 20, 3) for key, v in one.items()},
                                "twenty_trials_is": "measured" if args.plain_fits >= 20 else "one trial x 20"}
     dtype = {"float32": np.float32, "float64": np.float64}[args.dtype]
-    spectrum, decompose = timed(lambda: EASESpectrum(train, dtype=dtype))
-    out["data"]["decomposition_dtype"] = str(spectrum.dtype)
+    spectrum: EASESpectrum | EASESketch
+    if args.route == "sketch":
+        spectrum, decompose = timed(lambda: EASESketch(train))
+        out["data"]["decomposition"] = f"sketch: top {spectrum.rank} eigenpairs, float32"
+    else:
+        spectrum, decompose = timed(lambda: EASESpectrum(train, dtype=dtype))
+        out["data"]["decomposition"] = f"eigh (syevd), {spectrum.dtype}"
     per_lambda = []
     for lam in lambdas:
         _, t = timed(lambda s=spectrum, lam=lam: s.model(float(lam)).score(valid_users))
@@ -145,13 +165,55 @@ def sweep_main(args: argparse.Namespace) -> None:
     out["seconds"]["sweep"] = {"eigendecomposition": decompose, "per_lambda": per_lambda, "total": sweep_total}
     out["ratio_sweep_to_one_plain_trial"] = {key: round(sweep_total[key] / one[key], 2) for key in one}
     out["ratio_sweep_to_twenty_plain_trials"] = {key: round(sweep_total[key] / (20 * one[key]), 3) for key in one}
-    lam0, ref = reference
-    got = spectrum.model(lam0).score(valid_users)
-    out["max_abs_score_difference_vs_plain_fit"] = {"lambda": lam0, "difference": float(np.abs(got - ref).max()),
-                                                    "largest_score": float(np.abs(ref).max())}
+    out["max_abs_score_difference_vs_plain_fit"] = []
+    for lam0, ref in references:
+        got = spectrum.model(lam0).score(valid_users)
+        out["max_abs_score_difference_vs_plain_fit"].append(
+            {"lambda": lam0, "difference": float(np.abs(got - ref).max()), "largest_score": float(np.abs(ref).max())})
     del spectrum
     if args.variants_items:
         out["seconds"][f"decompositions_at_{args.variants_items}_items"] = eigh_variants(args.variants_items, args.seed)
+    out["machine"]["load_after"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+def curve_main(args: argparse.Namespace) -> None:
+    from cinerec.data.filters import Filters, apply_filters
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import carve, objective
+
+    ds = load(args.curve)
+    if args.top_movies:
+        ds, _ = apply_filters(ds, Filters(top_movies=args.top_movies))
+    protocol = get_protocol(args.protocol)
+    valid = carve(protocol, ds, protocol.prepare(ds, seed=0).train, seed=0)
+    metric = objective(protocol)[0]
+    lambdas = np.geomspace(10.0, args.lambda_max, args.lambdas)
+    out: dict = {"data": args.curve, "top_movies": args.top_movies, "protocol": args.protocol, "metric": metric,
+                 "carve_out": {"users": valid.train.n_users, "movies": valid.train.n_items,
+                               "ratings": len(valid.train)},
+                 "machine": {"cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+                             "load_before": os.getloadavg()}}
+    sketch, build = timed(lambda: EASESketch(valid.train))
+    rows = []
+    sketch_cpu = build["cpu"]
+    for lam in lambdas:
+        value, t = timed(lambda lam=lam, s=sketch: valid.evaluate(s.model(float(lam)), fit=False).metrics[metric])
+        sketch_cpu += t["cpu"]
+        rows.append({"lambda": round(float(lam), 1), "sketch": round(float(value), 4)})
+    del sketch
+    plain_cpu = []
+    for row in rows:
+        model = create("ease", {"regularization": row["lambda"]})
+        value, t = timed(lambda m=model: valid.evaluate(m).metrics[metric])  # fits, then scores
+        plain_cpu.append(t["cpu"])
+        row["plain"] = round(float(value), 4)
+        print(json.dumps(row), flush=True)
+    best = {route: max(rows, key=lambda r: r[route]) for route in ("plain", "sketch")}
+    out.update({"rows": rows, "sketch_cpu_seconds": round(sketch_cpu, 1),
+                "plain_trial_cpu_seconds": {"median": round(float(np.median(plain_cpu)), 1)},
+                "plain_picks": best["plain"], "sketch_picks": best["sketch"],
+                "plain_figure_at_the_sketchs_pick": best["sketch"]["plain"]})
     out["machine"]["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))
 
@@ -169,8 +231,18 @@ def main() -> None:
     ap.add_argument("--plain-fits", type=int, default=1)
     ap.add_argument("--variants-items", type=int, default=3_000, help="0: skip the decomposition variants")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="the decomposition's precision")
+    ap.add_argument("--route", choices=["spectrum", "sketch"], default="spectrum", help="the sweep's decomposition")
+    ap.add_argument("--check-lambdas", type=float, nargs="*", default=[],
+                    help="more λ whose scores are compared with a plain fit's (one plain fit each)")
+    ap.add_argument("--curve", metavar="DATA", help="validation curves of plain fits and the sketch on DATA")
+    ap.add_argument("--top-movies", type=int, help="--curve: keep this many most rated movies")
+    ap.add_argument("--protocol", default="loo-sampled", help="--curve: the protocol whose carve-out is scored")
+    ap.add_argument("--lambda-max", type=float, default=5000.0, help="--curve: the largest λ (the smallest is 10)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.curve:
+        curve_main(args)
+        return
     if args.sweep:
         sweep_main(args)
         return

@@ -164,3 +164,22 @@ def test_a_liked_model_is_tuned_on_auc_under_a_rating_protocol(ml100k):
     found = tune("mf", ml100k, get_protocol("ratings-random"), trials=2, seed=0,
                  base={"target": "liked", "loss": "bce", "epochs": 2})
     assert found.metric == "auc" and 0.5 < found.value <= 1.0
+
+
+def test_ease_trials_through_a_sketch_are_marked_and_its_choice_is_confirmed_by_plain_fits(ml100k, monkeypatch):
+    import cinerec.models.ease_sketch as ease_sketch
+    from cinerec.models import create
+
+    monkeypatch.setattr(ease_sketch, "SKETCH_MIN_ITEMS", 100)  # ml-100k's 1,682 movies go through the sketch
+    p = get_protocol("loo-sampled")
+    space = {"regularization": Param("float", 10.0, 5000.0, log=True)}
+    result = tune("ease", ml100k, p, trials=4, seed=0, space=space)
+    assert result.screened and result.to_dict()["screened"]
+    assert all(t["approximate"] for t in result.trials)
+    valid = carve(p, ml100k, p.prepare(ml100k, seed=0).train, seed=0)
+    plain = {json: valid.evaluate(create("ease", s)).metrics["hr@10"]
+             for json, s in (("chosen", result.settings), ("default", result.trials[0]["settings"]))}
+    assert result.value == pytest.approx(plain["chosen"], abs=1e-12)  # a plain fit's figure, not the sketch's
+    assert result.default_value == pytest.approx(plain["default"], abs=1e-12)
+    assert result.value >= result.default_value
+    assert type(result.model).__name__ == "EASE" and not getattr(result.model, "approximate", False)

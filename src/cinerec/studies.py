@@ -654,8 +654,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                                               trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
                         settings = {**settings, **found.settings}
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
+                        screened = ", screened approximately" if found.screened else ""
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials)", quiet)
+                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials"
+                            f"{screened})", quiet)
                         # The search fitted the winner on the training part; a split with a
                         # validation part refits it so that early stopping can read it.
                         model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)

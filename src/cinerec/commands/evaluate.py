@@ -80,8 +80,9 @@ def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet
 
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
                           trials=trials, minutes=None, seed=seed, base=model.config.to_dict())
+    screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
     say(f"tuned {model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
-        f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s)", quiet)
+        f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s{screened})", quiet)
     return tuned
 
 

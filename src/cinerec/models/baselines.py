@@ -296,7 +296,9 @@ class EASE(_HistoryModel):
     ``B`` is kept in float32 for scoring.
 
     Many values of λ on one training set (a search) go through :meth:`sweep` or
-    :class:`EASESpectrum`: one eigendecomposition, then each λ without an inverse.
+    :class:`EASESpectrum`: one eigendecomposition, then each λ without an inverse; on a
+    large catalogue the tuner screens λ through an approximate
+    :class:`~cinerec.models.ease_sketch.EASESketch` instead (:meth:`tuning_fits`).
     """
 
     name = "ease"
@@ -384,21 +386,37 @@ class EASE(_HistoryModel):
     @classmethod
     def tuning_fits(cls, train: Interactions, fixed: Mapping[str, Any],
                     searched: set[str]) -> Callable[[Mapping[str, Any]], "EASE"] | None:
-        """For :func:`cinerec.tuning.tune`: when only ``regularization`` and/or
+        """For :func:`cinerec.tuning.tune`, when only ``regularization`` and/or
         ``recency_half_life`` are searched (the half-life only weighs the scored rows, not
-        ``XᵀX``) and ``train`` has no more users than movies, a function from a trial's
-        settings to an EASE fitted on ``train`` through one shared :class:`EASESpectrum`;
-        ``None`` otherwise (each trial then fits as usual)."""
-        if not searched or searched - {"regularization", "recency_half_life"} or train.n_users > train.n_items:
+        ``XᵀX``): a function from a trial's settings to an EASE fitted on ``train`` that
+        shares one decomposition between trials; ``None`` otherwise (each trial then fits
+        as usual).
+
+        * Above :data:`~cinerec.models.ease_sketch.SKETCH_MIN_ITEMS` movies, an
+          :class:`~cinerec.models.ease_sketch.EASESketch`: its models are approximate
+          (``approximate``), so the tuner fits its choice the ordinary way afterwards.
+        * Otherwise, when ``train`` has no more users than movies, one exact
+          :class:`EASESpectrum`.
+        """
+        if not searched or searched - {"regularization", "recency_half_life"}:
+            return None
+        from cinerec.models import ease_sketch
+
+        config = EASEConfig.from_dict(dict(fixed))
+        source: Any
+        if train.n_items > ease_sketch.SKETCH_MIN_ITEMS:
+            source = ease_sketch.EASESketch(train, config)
+        elif train.n_users > train.n_items:
             # Each λ scores every validation user in O(movies²): past as many users as
             # movies, that costs more than a plain fit's inverse, so trials fit as usual.
             return None
-        spectrum = EASESpectrum(train, EASEConfig.from_dict(dict(fixed)))
+        else:
+            source = EASESpectrum(train, config)
 
         def fit(settings: Mapping[str, Any]) -> "EASE":
             half_life = settings.get("recency_half_life")
-            return spectrum.model(settings.get("regularization"),
-                                  None if half_life is None else float(half_life))
+            return cast(EASE, source.model(settings.get("regularization"),
+                                           None if half_life is None else float(half_life)))
 
         return fit
 

@@ -1,0 +1,193 @@
+"""EASE for many λ at once on a large catalogue, approximately: :class:`EASESketch`.
+
+A search over EASE's ``regularization`` λ needs ``P = (XᵀX + λI)⁻¹`` for every λ tried.
+:class:`~cinerec.models.baselines.EASESpectrum` gets every ``P`` exactly from one full
+eigendecomposition, but on this project's CPUs that decomposition alone costs about six
+plain fits at 10,000 movies (docs/benchmarks.md). The sketch keeps only the ``rank``
+largest eigenpairs of ``G = XᵀX``, found by a randomized range finder (Halko, Martinsson
+and Tropp, 2011: one power iteration, ``oversample`` extra columns), which costs a few
+``n² · rank`` matrix products instead of ``O(n³)``:
+
+* the top of the spectrum is kept: ``G ≈ U E Uᵀ + R`` with ``R`` the rest;
+* on the rest each eigenvalue is replaced by a mean, so
+  ``P ≈ U (E + λ)⁻¹ Uᵀ + (I − U Uᵀ) / (ē + λ)`` with ``ē`` the mean of ``R``'s eigenvalues
+  (``trace G − sum E`` over the ``n − rank`` of them);
+* ``diag P`` takes that mean per movie: movie ``j``'s share of the rest is
+  ``τ_j = 1 − |U_j|²`` and its weight there ``R_jj = G_jj − Σ_k U_jk² E_k``, so
+  ``P_jj ≈ Σ_k U_jk² / (E_k + λ) + τ_j / (R_jj / τ_j + λ)``.
+
+Large eigenvalues dominate ``P`` once λ is well above the rest's, which is where EASE's
+best λ lies on the data measured (hundreds to thousands). There the sketch's validation
+figures come within a few thousandths of a plain fit's; at small λ they are far off
+(docs/benchmarks.md has both curves). So it serves to *screen* λ: the tuner
+(:func:`cinerec.tuning.tune`) scores every trial through it, then fits the chosen
+settings (and the defaults, when they differ) the ordinary way, and reports those
+figures. It is never a fitted model a user keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from cinerec.data.dataset import Interactions
+from cinerec.models.base import chunks
+from cinerec.models.baselines import EASE, EASEConfig, _check_ease_size, _history_matrix
+
+__all__ = ["EASESketch", "SKETCH_MIN_ITEMS"]
+
+#: The tuner screens λ through a sketch above this many movies; below, the exact
+#: :class:`~cinerec.models.baselines.EASESpectrum` (or a plain fit per trial) is cheap enough.
+SKETCH_MIN_ITEMS = 4096
+# Per-pair products kept between trials (sampled candidates): at most this many bytes.
+_PAIR_CACHE_BYTES = 2 * 2**30
+
+
+class EASESketch:
+    """The top ``rank`` eigenpairs of ``XᵀX`` and a mean for the rest: EASE for any λ, approximately.
+
+    Args:
+        train: the training interactions.
+        config: EASE's settings; its ``binary`` and ``max_items`` apply, its
+            ``regularization`` is the default λ of :meth:`model`.
+        rank: eigenpairs kept (at most half the movies).
+        oversample: extra random columns of the range finder.
+        seed: seeds the range finder's random matrix.
+    """
+
+    def __init__(self, train: Interactions, config: EASEConfig | None = None, rank: int = 512,
+                 oversample: int = 64, seed: int = 0) -> None:
+        self.config = config or EASEConfig()
+        _check_ease_size(train.n_items, self.config.max_items)
+        self.train = train
+        n = train.n_items
+        rank = max(1, min(rank, n // 2))
+        x = _history_matrix(train.csr, n, self.config.binary, "ease")
+        gram = np.asarray((x.T @ x).toarray(), dtype=np.float32)
+        diag = np.diag(gram).astype(np.float64)
+        cols = min(n, rank + oversample)
+        rng = np.random.default_rng(seed)
+        y = gram @ rng.standard_normal((n, cols)).astype(np.float32)
+        q, _ = np.linalg.qr(gram @ np.linalg.qr(y)[0])  # one power iteration
+        values, vectors = scipy.linalg.eigh((q.T @ (gram @ q)).astype(np.float64))
+        del gram
+        top = np.argsort(values)[::-1][:rank]
+        self.values = np.maximum(values[top], 0.0)  # (rank,) E, largest first
+        self.vectors = np.ascontiguousarray(q @ vectors[:, top].astype(np.float32))  # (n, rank) U
+        squares = np.square(self.vectors, dtype=np.float64)
+        self._squares = squares
+        self.rest_share = np.clip(1.0 - squares.sum(axis=1), 1e-9, None)  # τ_j
+        rest_weight = np.clip(diag - squares @ self.values, 0.0, None)  # R_jj
+        self.rest_mean_item = rest_weight / self.rest_share
+        self.rest_mean = max(float(diag.sum() - self.values.sum()) / max(n - rank, 1), 0.0)  # ē
+        self._pairs: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def rank(self) -> int:
+        return len(self.values)
+
+    def diag_p(self, regularization: float) -> np.ndarray:
+        """``(n,) float64`` the sketch's diagonal of ``(XᵀX + λI)⁻¹``."""
+        return self._squares @ (1.0 / (self.values + regularization)) + \
+            self.rest_share / (self.rest_mean_item + regularization)
+
+    def model(self, regularization: float | None = None, recency_half_life: float | None = None) -> EASE:
+        """An EASE scored through the sketch with this ``regularization`` and
+        ``recency_half_life`` (default: the config's)."""
+        values = {**self.config.to_dict()}
+        if regularization is not None:
+            values["regularization"] = float(regularization)
+        if recency_half_life is not None:
+            values["recency_half_life"] = float(recency_half_life)
+        return _SketchEASE(EASEConfig.from_dict(values), self)
+
+
+class _SketchEASE(EASE):
+    """An EASE scored through an :class:`EASESketch` (approximate); ``fit`` makes it a plain one."""
+
+    #: Its scores only approximate a plain fit's (the tuner then confirms its choice with plain fits).
+    approximate = True
+
+    def __init__(self, config: EASEConfig, sketch: EASESketch) -> None:
+        super().__init__(config)
+        self._sketch: EASESketch | None = sketch
+        self._remember(sketch.train)
+        lam = config.regularization
+        self._top = (1.0 / (sketch.values + lam)).astype(np.float32)  # (E + λ)⁻¹
+        self._rest = np.float32(1.0 / (sketch.rest_mean + lam))  # (ē + λ)⁻¹
+        self._diag = sketch.diag_p(lam).astype(np.float32)
+        self._weights: np.ndarray | None = None
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
+        self._sketch = None  # an ordinary fit from now on
+        self._weights = None
+        self.approximate = False
+        return super().fit(train, valid)
+
+    @property
+    def weights_(self) -> np.ndarray:
+        """The sketch's ``B``, ``(n, n) float32`` (formed on first use, O(n²·rank))."""
+        if self._weights is None:
+            s = cast(EASESketch, self._sketch)
+            p = (s.vectors * (self._top - self._rest)[None, :]) @ s.vectors.T
+            p[np.diag_indices_from(p)] += self._rest
+            p /= -self._diag[None, :]
+            np.fill_diagonal(p, 0.0)
+            self._weights = np.ascontiguousarray(p, dtype=np.float32)
+        return self._weights
+
+    @weights_.setter
+    def weights_(self, value: np.ndarray) -> None:
+        self._weights = value
+
+    def _rows(self, users: np.ndarray) -> sp.csr_matrix:
+        """The users' history rows, weighed by recency as :meth:`EASE._score_rows` weighs them."""
+        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
+        decay = self._recency()
+        if decay is not None:
+            h = sp.csr_matrix(h.multiply(decay[users]), dtype=np.float32)
+        return h
+
+    def _score(self, history: sp.csr_matrix) -> np.ndarray:
+        if self._sketch is None:
+            return super()._score(history)
+        u = self._sketch.vectors
+        dense = np.asarray(history.toarray(), dtype=np.float32)
+        xp = (np.asarray(history @ u, dtype=np.float32) * (self._top - self._rest)[None, :]) @ u.T
+        xp += self._rest * dense  # rows of the sketch's x P
+        return dense - xp / self._diag[None, :]
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        if self._sketch is None:
+            return super()._score_rows(users)
+        return self._score(self._rows(users))
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Per pair ``x_j − x P_j / P_jj``. The λ-free part, ``(xU)_k U_jk`` and ``x_j``, is
+        kept on the sketch for the next trial on the same pairs (a search's candidates),
+        within ``_PAIR_CACHE_BYTES``."""
+        s = self._sketch
+        if s is None:
+            return np.asarray(super()._score_pairs(users, items))
+        key = (users.tobytes(), items.tobytes(), self.config.recency_half_life)
+        parts = s._pairs.get(key)
+        if parts is None:
+            prods = np.empty((len(users), s.rank), dtype=np.float32)
+            seen = np.empty(len(users), dtype=np.float32)
+            uniq, inv = np.unique(users, return_inverse=True)
+            for sl in chunks(len(uniq), 1024):
+                h = self._rows(uniq[sl])
+                xu = np.asarray(h @ s.vectors, dtype=np.float32)
+                sel = np.nonzero((inv >= sl.start) & (inv < sl.stop))[0]
+                rows, cols = inv[sel] - sl.start, items[sel]
+                seen[sel] = np.asarray(h[rows, cols]).ravel()
+                prods[sel] = xu[rows] * s.vectors[cols]
+            parts = (prods, seen)
+            if prods.nbytes + sum(p[0].nbytes for p in s._pairs.values()) <= _PAIR_CACHE_BYTES:
+                s._pairs[key] = parts
+        prods, seen = parts
+        xp = prods @ (self._top - self._rest) + self._rest * seen
+        return seen - xp / self._diag[items]
