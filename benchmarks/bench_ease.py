@@ -19,11 +19,12 @@ above ``SKETCH_MIN_ITEMS`` movies to screen λ. It is approximate, so ``--curve`
 what matters, whether it picks the λ a plain fit per λ would pick, on real carve-outs:
 
     python benchmarks/bench_ease.py --curve DATA_FOLDER [--top-movies 10000]
-        [--protocol loo-sampled] [--lambdas 20] [--lambda-max 5000]
+        [--protocol loo-sampled] [--lambdas 20] [--lambda-max 5000] [--tune-trials 20]
 
 prints, for each λ, the validation figure of a plain fit and of the sketch on the
 protocol's seed-0 carve-out of its training part (the tuner's carve-out), and the λ each
-picks.
+picks. ``--tune-trials N`` then times the tuner itself on λ (``--lambdas 0``: only that):
+the sketch, N trials, the plain fits that confirm the choice, and the final fit.
 
 Each figure there is one run, wall clock and process CPU time (with
 ``OMP_NUM_THREADS=1`` the CPU time is the single core's work, which a busy machine
@@ -194,26 +195,38 @@ def curve_main(args: argparse.Namespace) -> None:
                                "ratings": len(valid.train)},
                  "machine": {"cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
                              "load_before": os.getloadavg()}}
-    sketch, build = timed(lambda: EASESketch(valid.train))
-    rows = []
-    sketch_cpu = build["cpu"]
-    for lam in lambdas:
-        value, t = timed(lambda lam=lam, s=sketch: valid.evaluate(s.model(float(lam)), fit=False).metrics[metric])
-        sketch_cpu += t["cpu"]
-        rows.append({"lambda": round(float(lam), 1), "sketch": round(float(value), 4)})
-    del sketch
-    plain_cpu = []
-    for row in rows:
-        model = create("ease", {"regularization": row["lambda"]})
-        value, t = timed(lambda m=model: valid.evaluate(m).metrics[metric])  # fits, then scores
-        plain_cpu.append(t["cpu"])
-        row["plain"] = round(float(value), 4)
-        print(json.dumps(row), flush=True)
-    best = {route: max(rows, key=lambda r: r[route]) for route in ("plain", "sketch")}
-    out.update({"rows": rows, "sketch_cpu_seconds": round(sketch_cpu, 1),
-                "plain_trial_cpu_seconds": {"median": round(float(np.median(plain_cpu)), 1)},
-                "plain_picks": best["plain"], "sketch_picks": best["sketch"],
-                "plain_figure_at_the_sketchs_pick": best["sketch"]["plain"]})
+    if args.lambdas:  # 0: only the tuner (--tune-trials)
+        sketch, build = timed(lambda: EASESketch(valid.train))
+        rows = []
+        sketch_cpu = build["cpu"]
+        for lam in lambdas:
+            value, t = timed(lambda lam=lam, s=sketch: valid.evaluate(s.model(float(lam)), fit=False).metrics[metric])
+            sketch_cpu += t["cpu"]
+            rows.append({"lambda": round(float(lam), 1), "sketch": round(float(value), 4)})
+        del sketch
+        plain_cpu = []
+        for row in rows:
+            model = create("ease", {"regularization": row["lambda"]})
+            value, t = timed(lambda m=model: valid.evaluate(m).metrics[metric])  # fits, then scores
+            plain_cpu.append(t["cpu"])
+            row["plain"] = round(float(value), 4)
+            print(json.dumps(row), flush=True)
+        best = {route: max(rows, key=lambda r: r[route]) for route in ("plain", "sketch")}
+        out.update({"rows": rows, "sketch_cpu_seconds": round(sketch_cpu, 1),
+                    "plain_trial_cpu_seconds": {"median": round(float(np.median(plain_cpu)), 1)},
+                    "plain_picks": best["plain"], "sketch_picks": best["sketch"],
+                    "plain_figure_at_the_sketchs_pick": best["sketch"]["plain"]})
+    if args.tune_trials:
+        # The tuner end to end on λ alone: the sketch, every trial, the plain fits that
+        # confirm the choice (and the defaults when they differ), then the final fit.
+        from cinerec.tuning import Param, tune
+
+        space = {"regularization": Param("float", 10.0, args.lambda_max, log=True)}
+        tuned, t = timed(lambda: tune("ease", ds, protocol, trials=args.tune_trials, seed=0, space=space))
+        out["tune"] = {"trials": args.tune_trials, "screened": tuned.screened, "settings": tuned.settings,
+                       "value": round(tuned.value, 4), "default_value": round(tuned.default_value, 4),
+                       "search_wall_seconds": round(tuned.seconds, 1), "whole_call": t,
+                       "confirming_plain_fits": 1 if tuned.trials[0]["settings"] == tuned.settings else 2}
     out["machine"]["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))
 
@@ -238,6 +251,7 @@ def main() -> None:
     ap.add_argument("--top-movies", type=int, help="--curve: keep this many most rated movies")
     ap.add_argument("--protocol", default="loo-sampled", help="--curve: the protocol whose carve-out is scored")
     ap.add_argument("--lambda-max", type=float, default=5000.0, help="--curve: the largest λ (the smallest is 10)")
+    ap.add_argument("--tune-trials", type=int, default=0, help="--curve: also time the tuner with this many trials")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.curve:
