@@ -344,12 +344,16 @@ class EASE(_HistoryModel):
             self._recency_of = train
         return self._recency_weights
 
-    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+    def _history_rows(self, users: np.ndarray) -> sp.csr_matrix:
+        """The known users' history rows as they are scored: weighed by recency when it is on."""
         h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
         decay = self._recency()
         if decay is not None:
             h = sp.csr_matrix(h.multiply(decay[users]), dtype=np.float32)
-        return self._score(h)
+        return h
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        return self._score(self._history_rows(users))
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         # Row i of B.T holds how much each movie's presence raises movie i's score.
@@ -495,26 +499,25 @@ class EASESpectrum:
         return (np.asarray(history.toarray(), dtype=self.dtype) - xp).astype(np.float32)
 
 
-class _SpectralEASE(EASE):
-    """An EASE scored through an :class:`EASESpectrum`; ``B`` is formed only when asked for."""
+class _SharedEASE(EASE):
+    """An EASE scored from a decomposition shared between many λ; ``B`` is formed only when
+    something asks for it (``weights_``, ``item_similarity``, ``save``), from :meth:`_p`."""
 
-    def __init__(self, config: EASEConfig, spectrum: EASESpectrum) -> None:
+    def __init__(self, config: EASEConfig, train: Interactions) -> None:
         super().__init__(config)
-        self._spectrum: EASESpectrum | None = spectrum
-        self._remember(spectrum.train)
+        self._remember(train)
         self._weights: np.ndarray | None = None
 
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
-        self._spectrum = None  # an ordinary fit from now on
-        return super().fit(train, valid)
+    def _p(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, n)`` ``P = (XᵀX + λI)⁻¹`` (a new array, overwritten) and its diagonal."""
+        raise NotImplementedError
 
     @property
     def weights_(self) -> np.ndarray:
-        """``B`` itself, ``(n, n) float32``: ``−P / diag P`` with a zero diagonal (O(n³), once)."""
+        """``B`` itself, ``(n, n) float32``: ``−P / diag P`` with a zero diagonal (once)."""
         if self._weights is None:
-            s, lam = cast(EASESpectrum, self._spectrum), self.config.regularization
-            p = (s.vectors / (s.values + lam).astype(s.dtype)[None, :]) @ s.vectors.T
-            p /= -np.diag(p).copy()[None, :]
+            p, diag = self._p()
+            p /= -diag[None, :]
             np.fill_diagonal(p, 0.0)
             self._weights = np.ascontiguousarray(p, dtype=np.float32)
         return self._weights
@@ -523,11 +526,25 @@ class _SpectralEASE(EASE):
     def weights_(self, value: np.ndarray) -> None:
         self._weights = value
 
+
+class _SpectralEASE(_SharedEASE):
+    """An EASE scored through an :class:`EASESpectrum`."""
+
+    def __init__(self, config: EASEConfig, spectrum: EASESpectrum) -> None:
+        super().__init__(config, spectrum.train)
+        self._spectrum: EASESpectrum | None = spectrum
+
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
+        self._spectrum = None  # an ordinary fit from now on
+        return super().fit(train, valid)
+
+    def _p(self) -> tuple[np.ndarray, np.ndarray]:
+        s, lam = cast(EASESpectrum, self._spectrum), self.config.regularization
+        p = (s.vectors / (s.values + lam).astype(s.dtype)[None, :]) @ s.vectors.T
+        return p, np.diag(p).copy()
+
     def _user_history(self, spectrum: EASESpectrum, users: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
-        decay = self._recency()
-        if decay is not None:  # as EASE._score_rows weighs them
-            h = sp.csr_matrix(h.multiply(decay[users]), dtype=np.float32)
+        h = self._history_rows(users)
         # The rows, hence xQ, depend on the users and the half-life.
         key = np.asarray(users, dtype=np.int64).tobytes() + np.float64(self.config.recency_half_life).tobytes()
         return h, spectrum.history_q(h, key=key)

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import chunks
-from cinerec.models.baselines import EASE, EASEConfig, _check_ease_size, _history_matrix
+from cinerec.models.baselines import EASE, EASEConfig, _check_ease_size, _history_matrix, _SharedEASE
 
 __all__ = ["EASESketch", "SKETCH_MIN_ITEMS"]
 
@@ -105,21 +105,19 @@ class EASESketch:
         return _SketchEASE(EASEConfig.from_dict(values), self)
 
 
-class _SketchEASE(EASE):
+class _SketchEASE(_SharedEASE):
     """An EASE scored through an :class:`EASESketch` (approximate); ``fit`` makes it a plain one."""
 
     #: Its scores only approximate a plain fit's (the tuner then confirms its choice with plain fits).
     approximate = True
 
     def __init__(self, config: EASEConfig, sketch: EASESketch) -> None:
-        super().__init__(config)
+        super().__init__(config, sketch.train)
         self._sketch: EASESketch | None = sketch
-        self._remember(sketch.train)
         lam = config.regularization
         self._top = (1.0 / (sketch.values + lam)).astype(np.float32)  # (E + λ)⁻¹
         self._rest = np.float32(1.0 / (sketch.rest_mean + lam))  # (ē + λ)⁻¹
         self._diag = sketch.diag_p(lam).astype(np.float32)
-        self._weights: np.ndarray | None = None
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         self._sketch = None  # an ordinary fit from now on
@@ -127,29 +125,11 @@ class _SketchEASE(EASE):
         self.approximate = False
         return super().fit(train, valid)
 
-    @property
-    def weights_(self) -> np.ndarray:
-        """The sketch's ``B``, ``(n, n) float32`` (formed on first use, O(n²·rank))."""
-        if self._weights is None:
-            s = cast(EASESketch, self._sketch)
-            p = (s.vectors * (self._top - self._rest)[None, :]) @ s.vectors.T
-            p[np.diag_indices_from(p)] += self._rest
-            p /= -self._diag[None, :]
-            np.fill_diagonal(p, 0.0)
-            self._weights = np.ascontiguousarray(p, dtype=np.float32)
-        return self._weights
-
-    @weights_.setter
-    def weights_(self, value: np.ndarray) -> None:
-        self._weights = value
-
-    def _rows(self, users: np.ndarray) -> sp.csr_matrix:
-        """The users' history rows, weighed by recency as :meth:`EASE._score_rows` weighs them."""
-        h = _history_matrix(self._train().csr[users], self.n_items, self.config.binary, self.name)
-        decay = self._recency()
-        if decay is not None:
-            h = sp.csr_matrix(h.multiply(decay[users]), dtype=np.float32)
-        return h
+    def _p(self) -> tuple[np.ndarray, np.ndarray]:
+        s = cast(EASESketch, self._sketch)
+        p = (s.vectors * (self._top - self._rest)[None, :]) @ s.vectors.T
+        p[np.diag_indices_from(p)] += self._rest
+        return p, self._diag
 
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
         if self._sketch is None:
@@ -159,11 +139,6 @@ class _SketchEASE(EASE):
         xp = (np.asarray(history @ u, dtype=np.float32) * (self._top - self._rest)[None, :]) @ u.T
         xp += self._rest * dense  # rows of the sketch's x P
         return dense - xp / self._diag[None, :]
-
-    def _score_rows(self, users: np.ndarray) -> np.ndarray:
-        if self._sketch is None:
-            return super()._score_rows(users)
-        return self._score(self._rows(users))
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Per pair ``x_j − x P_j / P_jj``. The λ-free part, ``(xU)_k U_jk`` and ``x_j``, is
@@ -179,7 +154,7 @@ class _SketchEASE(EASE):
             seen = np.empty(len(users), dtype=np.float32)
             uniq, inv = np.unique(users, return_inverse=True)
             for sl in chunks(len(uniq), 1024):
-                h = self._rows(uniq[sl])
+                h = self._history_rows(uniq[sl])
                 xu = np.asarray(h @ s.vectors, dtype=np.float32)
                 sel = np.nonzero((inv >= sl.start) & (inv < sl.stop))[0]
                 rows, cols = inv[sel] - sl.start, items[sel]
