@@ -110,6 +110,7 @@ def test_the_defaults_are_the_validated_blend():
     cfg = create("blend").config
     assert cfg.members == ("bpmf", "autorec", "knnbaseline")
     assert cfg.repeats == {"bpmf": 2, "autorec": 5} and cfg.meta == ("user_count", "item_count")
+    assert cfg.weights_on == "valid"
     assert len(cfg.copies()) == 8
 
 
@@ -126,3 +127,28 @@ def test_bad_meta_and_repeats_are_named():
         create("blend", {"members": ["bpmf"], "repeats": {"bpmf": 0}})
     with pytest.raises(ConfigError, match="repeats.baseline.*no seed"):
         create("blend", {"members": ["bpmf", "baseline"], "repeats": {"baseline": 2}})
+
+
+def test_weights_on_valid_learn_from_the_validation_ratings_and_keep_the_members_fitted_once():
+    from cinerec.data.split import random_split
+
+    x, _ = low_rank_ratings(seed=4, noise=0.2)
+    split = random_split(x, test=0.2, seed=0)
+    train, valid = split.train, split.test
+    cfg = {**FAST, "weights_on": "valid"}
+    model = create("blend", cfg).fit(train, valid)
+    # the weights are the least-squares fit of the kept members' predictions on valid
+    parts = np.stack([m.score(valid.users, valid.items) for m in model.members], axis=1).astype(np.float64)
+    y = valid.ratings.astype(np.float64)
+    centred = parts - parts.mean(axis=0)
+    reg = create("blend", cfg).config.regularization
+    w = np.linalg.solve(centred.T @ centred + reg * len(y) * np.eye(2), centred.T @ (y - y.mean()))
+    np.testing.assert_allclose(model.weights, w, atol=1e-4)
+    assert model.holdout_rmse["blend"] <= min(model.holdout_rmse["bpmf"],
+                                              model.holdout_rmse["baseline"]) + 1e-3
+    # without validation ratings (ratings-fold) it learns on its own hold-out, as "holdout" does
+    alone = create("blend", cfg).fit(train)
+    plain = create("blend", FAST).fit(train)
+    np.testing.assert_allclose(alone.weights, plain.weights, atol=1e-6)
+    with pytest.raises(ConfigError, match="weights_on"):
+        create("blend", {"weights_on": "test"})
