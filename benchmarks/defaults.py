@@ -1,26 +1,42 @@
-"""Choose cheap models' defaults for robustness across data, on validation carve-outs only.
+"""Choose models' defaults for robustness across data, on validation carve-outs only.
 
 For each model and each dataset, the tuner (:func:`cinerec.tuning.tune`, Optuna TPE,
 the model's own ``search_space``) searches on the validation carve-out of that
 dataset's ``loo-sampled`` training part: each user's latest training rating is held
 out and ranked among 99 sampled unseen movies (HR@10); ``--protocol random-full`` scores
-Recall@10 on random-full's own carve-outs instead. No test split is ever scored.
-Then every candidate (the current defaults, and each dataset's best rounded to two
-significant figures) is scored on every dataset's carve-out, and each score is divided
-by that dataset's best figure (the best over its search and the candidates). The
-candidate robust default is the one with the highest mean relative score, where the
-real ml-100k folds together weigh as much as the synthetic releases together (the
-synthetic ratings have no structure beyond their generator's: user and movie factors,
-biases, popularity, random timestamps); the worst case is printed beside it. It replaces
-the current default only if its mean relative score is higher by more than ``--margin``
-(0.01): smaller differences are within the noise of one validation split (the binomial
-standard error of HR@10 over ml-100k's 943 users is about 0.015).
+Recall@10 on random-full's own carve-outs instead, and ``--protocol ratings-fold`` or
+``ratings-random`` the RMSE of predicted stars on a random tenth of the training
+ratings (:func:`cinerec.tuning.carve`), for the rating models. No test split is ever
+scored. Then every candidate (the current defaults, and each dataset's best rounded to
+two significant figures) is scored on every dataset's carve-out, and each score is
+turned into a relative figure against that dataset's best (the best over its search and
+the candidates): ``value / best`` for a figure to maximise, ``best / value`` for one to
+minimise (RMSE), so 1 is the best either way and lower is worse. The candidate robust
+default is the one with the highest mean relative score, where the real ml-100k folds
+together weigh as much as the synthetic releases together (the synthetic ratings have
+no structure beyond their generator's: user and movie factors, biases, popularity,
+random timestamps); the worst case is printed beside it. It replaces the current
+default only if its mean relative score is higher by more than ``--margin``: smaller
+differences are within the noise of one validation split.
+
+The margin is 0.01 for the ranking figures: the binomial standard error of HR@10 over
+ml-100k's 943 users is about 0.015. It is 0.002 for RMSE (``MARGIN_MINIMISED``),
+from two kinds of noise measured on the carve-out of ml-100k's u1 training part (8,000
+validation ratings; docs/defaults.md): the standard error of the paired difference of
+two settings' RMSE over those ratings (the standard deviation of the per-rating
+difference of squared errors over the square root of their number, divided by the sum
+of the two RMSEs) was 0.0005 to 0.0014 of the RMSE for settings 0.001 to 0.006 apart,
+and the seed alone moved biasedmf's, mlp-rating's and AutoRec's RMSE by 0.0013 to
+0.0035 of it over three seeds. The mean relative score averages over the datasets,
+which shrinks both; 0.002 is about one to two standard errors of a difference of two
+candidates' mean relative scores (an estimate that takes the datasets as independent).
 
 The datasets:
 
 * ``ml100k-u1`` .. ``ml100k-u5``: real ml-100k, the training part of each official
-  fold, less every user's latest rating overall (the ``loo-*`` protocols' test rows), so
-  not even a fit sees a rating those protocols test on.
+  fold; under the ranking protocols less every user's latest rating overall (the
+  ``loo-*`` protocols' test rows), so not even a fit sees a rating those protocols test
+  on. The rating protocols test on random ratings, so they keep the whole training part.
 * ``ml1m-like``: ``cinerec data synthesize --like ml-1m`` (seed 0, full size).
 * ``ml25m-like``: ``--like ml-25m --scale 0.02``, movies from 2010 on, 5-core
   (``cinerec.data.filters``): the filtered ml-25m shape of the NCF study.
@@ -31,6 +47,8 @@ Usage::
     python benchmarks/defaults.py --ml100k PATH/TO/ml-100k --synthetic /tmp/defaults-data \\
         --out runs/defaults.json [--models als ease itemknn] [--datasets ...] [--trials 20] \\
         [--synthetic-trials 6] [--margin 0.01]
+    python benchmarks/defaults.py --ml100k PATH/TO/ml-100k --synthetic /tmp/defaults-data \\
+        --protocol ratings-fold --models baseline biasedmf --out runs/defaults-ratings.json
     python benchmarks/defaults.py --report runs/defaults.json   # the tables again
 
 The synthetic releases are written under ``--synthetic`` when missing.
@@ -58,6 +76,9 @@ from cinerec.tuning import carve, objective, tune
 #: The protocol whose carve-outs score the candidates unless ``--protocol`` names another.
 PROTOCOL = "loo-sampled"
 MODELS_DEFAULT = ("als", "ease", "itemknn")
+#: ``--margin`` for a figure to maximise (HR@10, Recall@10) and for one to minimise (RMSE).
+MARGIN_MAXIMISED = 0.01
+MARGIN_MINIMISED = 0.002
 # (synthesize --like, --scale, filters) of each synthetic dataset.
 SYNTHETIC = {
     "ml1m-like": ("ml-1m", 1.0, Filters()),
@@ -84,7 +105,8 @@ def datasets(ml100k: str | None, synthetic: str | None, names: list[str] | None,
     protocol = get_protocol(protocol_name)
     if ml100k:
         ds = load(ml100k)
-        tested = latest_rows(ds.interactions)
+        # The rating protocols test on random ratings: no latest row to keep out of reach.
+        tested = np.zeros(len(ds.interactions), dtype=bool) if protocol.needs_ratings else latest_rows(ds.interactions)
         for fold in FOLDS:
             name = f"ml100k-{fold}"
             if names is None or name in names:
@@ -114,12 +136,18 @@ def key(settings: dict[str, Any]) -> str:
     return json.dumps(settings, sort_keys=True)
 
 
+def relative(value: float, best: float, direction: str) -> float:
+    """``value`` against its dataset's ``best``: 1 at the best, lower when worse, for a
+    figure to maximise (``value / best``) and for one to minimise (``best / value``)."""
+    return value / best if direction == "maximize" else best / value
+
+
 def study(name: str, data: dict[str, tuple[Dataset, Interactions]], trials: int, synthetic_trials: int,
           seed: int, log: Callable[[str], None], extra: dict[str, dict[str, Any]] | None = None,
           protocol_name: str = PROTOCOL) -> dict[str, Any]:
     """Tune ``name`` on every dataset, cross-score the candidates, pick the robust one."""
     protocol = get_protocol(protocol_name)
-    metric = objective(protocol)[0]
+    metric, direction = objective(protocol, create(name))
     cls = MODELS[name]
     space = list(cls.search_space)
     fields = cls.Config().to_dict()
@@ -157,19 +185,22 @@ def study(name: str, data: dict[str, tuple[Dataset, Interactions]], trials: int,
                 if model.uses_features:  # as the search gave them (two-tower: demographics, genres)
                     model.set_features(data[ds_name][0])
                 scores[ds_name][k] = float(carved[ds_name].evaluate(model, label=name).metrics[metric])
-    best = {d: max(s.values()) for d, s in scores.items()}
+    pick = max if direction == "maximize" else min
+    best = {d: pick(s.values()) for d, s in scores.items()}
     real = [d for d in data if d.startswith("ml100k")]
     synth = [d for d in data if not d.startswith("ml100k")]
     table = []
     for label, settings in candidates.items():
-        rel = {d: scores[d][key(settings)] / best[d] for d in data}
+        rel = {d: relative(scores[d][key(settings)], best[d], direction) for d in data}
         parts = [float(np.mean([rel[d] for d in group])) for group in (real, synth) if group]
         table.append({"candidate": label, "settings": settings,
                       "values": {d: scores[d][key(settings)] for d in data}, "relative": rel,
                       "real_mean": float(np.mean([rel[d] for d in real])) if real else None,
                       "synthetic_mean": float(np.mean([rel[d] for d in synth])) if synth else None,
                       "score": float(np.mean(parts)), "worst": min(rel.values())})
-    return {"model": name, "space": space, "datasets": per, "best_value": best, "candidates": table}
+    out = {"model": name, "space": space, "datasets": per, "best_value": best, "candidates": table}
+    # Recorded only where it is not the ranking figures' (the JSON of those stays as it was).
+    return out if direction == "maximize" else {**out, "direction": direction}
 
 
 def choose(result: dict[str, Any], margin: float) -> dict[str, Any]:
@@ -186,10 +217,18 @@ def choose(result: dict[str, Any], margin: float) -> dict[str, Any]:
     return {**result, "robust": pick["candidate"], "robust_settings": pick["settings"], "margin": margin}
 
 
+def default_margin(protocol_name: str) -> float:
+    """The margin a protocol's figure gets unless ``--margin`` says otherwise."""
+    direction = objective(get_protocol(protocol_name))[1]
+    return MARGIN_MAXIMISED if direction == "maximize" else MARGIN_MINIMISED
+
+
 def markdown(result: dict[str, Any]) -> str:
-    """One model's table: every candidate's validation figure (HR@10, or Recall@10 under
-    ``random-full``) on every dataset."""
+    """One model's table: every candidate's validation figure (HR@10, Recall@10 under
+    ``random-full``, RMSE under the rating protocols) on every dataset."""
     names = list(result["datasets"])
+    # RMSE's relative figures differ in the third decimal, so they get a fourth.
+    rel = ".3f" if result.get("direction", "maximize") == "maximize" else ".4f"
     head = ["candidate", "settings", *names, "mean rel.", "worst rel."]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     lines.append("| per-dataset best (tuner) | | " + " | ".join(f"{result['best_value'][d]:.4f}" for d in names)
@@ -199,7 +238,7 @@ def markdown(result: dict[str, Any]) -> str:
         settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["settings"].items())
         lines.append(f"| {row['candidate']}{mark} | {settings} | "
                      + " | ".join(f"{row['values'][d]:.4f}" for d in names)
-                     + f" | {row['score']:.3f} | {row['worst']:.3f} |")
+                     + f" | {row['score']:{rel}} | {row['worst']:{rel}} |")
     return "\n".join(lines)
 
 
@@ -212,19 +251,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=20, help="tuning trials per model and dataset")
     p.add_argument("--synthetic-trials", type=int, help="trials on the (larger) synthetic data [default: --trials]")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--protocol", default=PROTOCOL, choices=("loo-sampled", "loo-full", "random-full"),
-                   help="the ranking protocol whose carve-outs score the candidates")
+    p.add_argument("--protocol", default=PROTOCOL,
+                   choices=("loo-sampled", "loo-full", "random-full", "ratings-fold", "ratings-random"),
+                   help="the protocol whose carve-outs score the candidates (ratings-*: the rating models, RMSE)")
     p.add_argument("--candidate", action="append", default=[], metavar="MODEL:LABEL:JSON",
                    help='one more candidate to score everywhere, e.g. \'ease:old default:{"regularization": 300.0}\'')
-    p.add_argument("--margin", type=float, default=0.01,
-                   help="a candidate replaces the current default only if its mean relative score is higher by more")
+    p.add_argument("--margin", type=float,
+                   help="a candidate replaces the current default only if its mean relative score is higher by more "
+                        f"[default: {MARGIN_MAXIMISED} for HR@10 and Recall@10, {MARGIN_MINIMISED} for RMSE]")
     p.add_argument("--out", help="the JSON file to write")
     p.add_argument("--report", help="print the tables of a JSON file written before, choosing again; run nothing")
     args = p.parse_args(argv)
     if args.report:
         saved = json.loads(Path(args.report).read_text())
+        margin = args.margin if args.margin is not None else default_margin(saved["protocol"])
         for r in saved["results"]:
-            r = choose(r, args.margin)
+            r = choose(r, margin)
             print(f"\n## {r['model']} ({saved['protocol']}, validation {saved['metric']})\n\n{markdown(r)}")
         return 0
     if not args.out or not (args.ml100k or args.synthetic):
@@ -237,12 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.candidate:
         model, label, settings = spec.split(":", 2)
         extra.setdefault(model, {})[label] = json.loads(settings)
+    margin = args.margin if args.margin is not None else default_margin(args.protocol)
     data = datasets(args.ml100k, args.synthetic, args.datasets, args.protocol)
     metric = objective(get_protocol(args.protocol))[0]
     results = []
     for name in args.models:
         results.append(choose(study(name, data, args.trials, args.synthetic_trials or args.trials, args.seed, log,
-                                    extra.get(name), args.protocol), args.margin))
+                                    extra.get(name), args.protocol), margin))
         Path(args.out).write_text(json.dumps({"protocol": args.protocol, "metric": metric, "trials": args.trials,
                                               "synthetic_trials": args.synthetic_trials or args.trials,
                                               "seed": args.seed, "results": results}, indent=2))

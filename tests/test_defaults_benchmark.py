@@ -45,3 +45,24 @@ def test_a_default_moves_only_past_the_margin_over_the_default_in_force():
 def test_round2_keeps_two_significant_figures():
     assert defaults.round2(1370.38) == 1400.0 and defaults.round2(0.11890) == 0.12
     assert defaults.round2(64) == 64 and defaults.round2(0.0) == 0.0
+
+
+def test_a_figure_to_minimise_scores_best_over_value_and_picks_the_lowest():
+    assert defaults.relative(0.9, 0.9, "minimize") == 1.0
+    assert defaults.relative(1.0, 0.9, "minimize") == 0.9 and defaults.relative(3.0, 4.0, "maximize") == 0.75
+    # Two datasets' RMSE: the candidate is lower on both, by about 0.5% and 0.3%.
+    rmse = {"default": {"a": 0.9300, "b": 0.8500}, "challenger": {"a": 0.9254, "b": 0.8475}}
+    best = {d: min(rmse[c][d] for c in rmse) for d in ("a", "b")}
+    table = []
+    for label, figures in (("current default", rmse["default"]), ("candidate (best on a, b)", rmse["challenger"])):
+        rel = [defaults.relative(figures[d], best[d], "minimize") for d in ("a", "b")]
+        table.append(_row(label, sum(rel) / 2, min(rel)))
+    assert table[1]["score"] == 1.0 and 0.995 < table[0]["score"] < 0.997
+    result = {"candidates": table}
+    assert defaults.choose(result, defaults.MARGIN_MINIMISED)["robust"] == "candidate (best on a, b)"
+    assert defaults.choose(result, defaults.MARGIN_MAXIMISED)["robust"] == "current default"
+
+
+def test_each_protocol_gets_its_figures_margin():
+    assert defaults.default_margin("loo-sampled") == defaults.default_margin("random-full") == 0.01
+    assert defaults.default_margin("ratings-fold") == defaults.default_margin("ratings-random") == 0.002
