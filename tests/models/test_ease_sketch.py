@@ -63,3 +63,17 @@ def test_a_sketch_model_refitted_is_an_ordinary_ease():
     assert not model.approximate
     _, _, b = _exact_b(x, 50.0)
     np.testing.assert_allclose(model.weights_, b, atol=1e-5)
+
+
+def test_pairs_too_many_to_keep_are_scored_block_by_block_alike(monkeypatch):
+    import cinerec.models.ease_sketch as ease_sketch
+
+    x = random_ratings(120, 50, seed=4)
+    sketch = EASESketch(x, EASEConfig(recency_half_life=0.3), rank=10)
+    users = np.arange(x.n_users)
+    cands = np.random.default_rng(1).integers(0, x.n_items, (len(users), 5))
+    kept = sketch.model(80.0).score(users, cands)
+    assert len(sketch._pairs) == 1
+    monkeypatch.setattr(ease_sketch, "_PAIR_CACHE_BYTES", 0)
+    np.testing.assert_allclose(sketch.model(80.0).score(users, cands), kept, atol=1e-5)
+    np.testing.assert_allclose(kept, np.take_along_axis(sketch.model(80.0).score(users), cands, 1), atol=1e-5)

@@ -142,27 +142,42 @@ class _SketchEASE(_SharedEASE):
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Per pair ``x_j − x P_j / P_jj``. The λ-free part, ``(xU)_k U_jk`` and ``x_j``, is
-        kept on the sketch for the next trial on the same pairs (a search's candidates),
-        within ``_PAIR_CACHE_BYTES``."""
+        kept on the sketch for the next trial on the same pairs and half-life (a search
+        over λ scores the same candidates every trial) when it fits in
+        ``_PAIR_CACHE_BYTES``; only the latest such part is kept."""
         s = self._sketch
         if s is None:
             return np.asarray(super()._score_pairs(users, items))
+        weights = self._top - self._rest
         key = (users.tobytes(), items.tobytes(), self.config.recency_half_life)
-        parts = s._pairs.get(key)
-        if parts is None:
-            prods = np.empty((len(users), s.rank), dtype=np.float32)
-            seen = np.empty(len(users), dtype=np.float32)
-            uniq, inv = np.unique(users, return_inverse=True)
-            for sl in chunks(len(uniq), 1024):
-                h = self._history_rows(uniq[sl])
-                xu = np.asarray(h @ s.vectors, dtype=np.float32)
-                sel = np.nonzero((inv >= sl.start) & (inv < sl.stop))[0]
-                rows, cols = inv[sel] - sl.start, items[sel]
-                seen[sel] = np.asarray(h[rows, cols]).ravel()
+        keep = len(users) * s.rank * 4 <= _PAIR_CACHE_BYTES
+        if keep and key not in s._pairs:
+            s._pairs.clear()
+            s._pairs[key] = (np.empty((len(users), s.rank), dtype=np.float32), np.empty(len(users), dtype=np.float32))
+            self._pair_parts(users, items, *s._pairs[key])
+        if keep:
+            prods, seen = s._pairs[key]
+            xp = prods @ weights + self._rest * seen
+            return seen - xp / self._diag[items]
+        out = np.empty(len(users), dtype=np.float32)  # too many pairs to keep: block by block
+        self._pair_parts(users, items, None, None, weights=weights, out=out)
+        return out
+
+    def _pair_parts(self, users: np.ndarray, items: np.ndarray, prods: np.ndarray | None, seen: np.ndarray | None,
+                    weights: np.ndarray | None = None, out: np.ndarray | None = None) -> None:
+        """Fill ``prods`` (``(xU)_k U_jk`` per pair) and ``seen`` (``x_j``), or with ``weights``
+        write the pairs' scores into ``out`` a block of users at a time."""
+        s = cast(EASESketch, self._sketch)
+        uniq, inv = np.unique(users, return_inverse=True)
+        for sl in chunks(len(uniq), 1024):
+            h = self._history_rows(uniq[sl])
+            xu = np.asarray(h @ s.vectors, dtype=np.float32)
+            sel = np.nonzero((inv >= sl.start) & (inv < sl.stop))[0]
+            rows, cols = inv[sel] - sl.start, items[sel]
+            x_j = np.asarray(h[rows, cols], dtype=np.float32).ravel()
+            if out is not None and weights is not None:
+                xp = np.einsum("ij,ij->i", xu[rows] * weights[None, :], s.vectors[cols]) + self._rest * x_j
+                out[sel] = x_j - xp / self._diag[cols]
+            elif prods is not None and seen is not None:
                 prods[sel] = xu[rows] * s.vectors[cols]
-            parts = (prods, seen)
-            if prods.nbytes + sum(p[0].nbytes for p in s._pairs.values()) <= _PAIR_CACHE_BYTES:
-                s._pairs[key] = parts
-        prods, seen = parts
-        xp = prods @ (self._top - self._rest) + self._rest * seen
-        return seen - xp / self._diag[items]
+                seen[sel] = x_j
