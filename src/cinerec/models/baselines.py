@@ -508,9 +508,9 @@ class _SharedEASE(EASE):
         self._remember(train)
         self._weights: np.ndarray | None = None
 
+    @abstractmethod
     def _p(self) -> tuple[np.ndarray, np.ndarray]:
         """``(n, n)`` ``P = (XᵀX + λI)⁻¹`` (a new array, overwritten) and its diagonal."""
-        raise NotImplementedError
 
     @property
     def weights_(self) -> np.ndarray:
