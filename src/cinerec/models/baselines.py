@@ -467,12 +467,7 @@ class EASESpectrum:
     def model(self, regularization: float | None = None, recency_half_life: float | None = None) -> EASE:
         """A fitted :class:`EASE` with this ``regularization`` and ``recency_half_life``
         (default: the config's)."""
-        values = {**self.config.to_dict()}
-        if regularization is not None:
-            values["regularization"] = float(regularization)
-        if recency_half_life is not None:
-            values["recency_half_life"] = float(recency_half_life)
-        return _SpectralEASE(EASEConfig.from_dict(values), self)
+        return _SpectralEASE(_trial_config(self.config, regularization, recency_half_life), self)
 
     def diag_p(self, regularization: float) -> np.ndarray:
         """``(n,) float64`` the diagonal of ``(XᵀX + λI)⁻¹``."""
@@ -559,6 +554,17 @@ class _SpectralEASE(_SharedEASE):
         if self._spectrum is None:
             return super()._score(history)
         return self._spectrum.scores(history, self._spectrum.history_q(history), self.config.regularization)
+
+
+def _trial_config(config: EASEConfig, regularization: float | None,
+                  recency_half_life: float | None) -> EASEConfig:
+    """``config`` with a trial's ``regularization`` and ``recency_half_life`` (``None``: kept)."""
+    values = config.to_dict()
+    if regularization is not None:
+        values["regularization"] = float(regularization)
+    if recency_half_life is not None:
+        values["recency_half_life"] = float(recency_half_life)
+    return EASEConfig.from_dict(values)
 
 
 def _check_ease_size(n_items: int, max_items: int) -> None:

@@ -35,7 +35,8 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import chunks
-from cinerec.models.baselines import EASE, EASEConfig, _check_ease_size, _history_matrix, _SharedEASE
+from cinerec.models.baselines import (EASE, EASEConfig, _check_ease_size, _history_matrix, _SharedEASE,
+                                      _trial_config)
 
 __all__ = ["EASESketch", "SKETCH_MIN_ITEMS"]
 
@@ -97,12 +98,7 @@ class EASESketch:
     def model(self, regularization: float | None = None, recency_half_life: float | None = None) -> EASE:
         """An EASE scored through the sketch with this ``regularization`` and
         ``recency_half_life`` (default: the config's)."""
-        values = {**self.config.to_dict()}
-        if regularization is not None:
-            values["regularization"] = float(regularization)
-        if recency_half_life is not None:
-            values["recency_half_life"] = float(recency_half_life)
-        return _SketchEASE(EASEConfig.from_dict(values), self)
+        return _SketchEASE(_trial_config(self.config, regularization, recency_half_life), self)
 
 
 class _SketchEASE(_SharedEASE):
@@ -121,7 +117,6 @@ class _SketchEASE(_SharedEASE):
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         self._sketch = None  # an ordinary fit from now on
-        self._weights = None
         self.approximate = False
         return super().fit(train, valid)
 
