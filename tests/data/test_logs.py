@@ -51,6 +51,8 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
 @pytest.mark.parametrize("text,needle", [
     ("user,item,rating\n1,2,4\n1,3,abc\n", "line 3: rating 'abc' is not a number"),
     ("user,movie,rating\n1,2,4\n,3,4\n", "line 3: no user id"),
+    ("user,movie,rating\nu1,m2,4\nu1,m3,4\nu2,,4\n", "line 4: no item id"),  # a blank text id
+    ("user,movie,rating\nu1,m2,4\n  ,m3,4\n", "line 3: no user id"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
     ("who,what\n1,2\n", "no user column"),
 ])
@@ -60,6 +62,14 @@ def test_bad_input_names_file_and_line(tmp_path, text, needle):
     with pytest.raises(DataError, match=needle.replace("(", r"\(")) as e:
         load_log(f)
     assert str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", ["id,title\nm1,Alpha\n,Beta\n", "id,title\nm1,Alpha\n  ,Beta\n", "id,title\n1,Alpha\n,Beta\n"])
+def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,m1,4\n")
+    (tmp_path / "movies.csv").write_text(text)
+    with pytest.raises(DataError, match=r"movies.csv line 3: no movie id"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
 
 
 def test_bad_sources_and_column_names(tmp_path):

@@ -195,8 +195,12 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         values = table.column(cols[role])
-        if values.null_count:
-            row = int(np.argmax(pc.is_null(values).to_numpy(zero_copy_only=False)))
+        # The CSV reader keeps an empty text field as "" rather than null: blank is missing too.
+        missing = pc.is_null(values)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            missing = pc.or_(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+        if pc.any(missing).as_py():
+            row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
             raise DataError(f"{_line(path, row)}: no {role} id")
         out[role] = _arrow_ids(values)
     out["rating"] = None
@@ -311,7 +315,11 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
         raise NotFoundError(f"--catalog {path}: no such file")
     frame = _table(path).to_pandas()
     cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
-    ids = _ids(frame[cols["item"]])
+    column = frame[cols["item"]]
+    blank = (column.isna() | (column.astype(str).str.strip() == "")).to_numpy()
+    if blank.any():
+        raise DataError(f"{_line(path, int(np.argmax(blank)))}: no movie id")
+    ids = _ids(column)
     dup = pd.Index(ids).duplicated()
     if dup.any():
         row = int(np.argmax(dup))
