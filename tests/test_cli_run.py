@@ -305,3 +305,52 @@ ranker_settings = {{ factors = 8, epochs = 3 }}
     used = read_json(tmp_path / "o" / "settings.json")["two-stage"]
     chosen = used["per_seed"]["0"]["mix"]
     assert isinstance(chosen, float) and 0.0 <= chosen <= 1.0 and used["refit"]["mix"] == chosen
+
+
+def test_a_study_of_ones_own_log_with_its_catalogue(tmp_path, capsys):
+    """A text-id log with its own column names and a movie file: titles reach the run and its store."""
+    rng = np.random.default_rng(0)
+    rows = ["who,sku,stars,when"]
+    for u in range(40):
+        for m in rng.choice(60, size=12, replace=False):
+            rows.append(f"p{u},film-{m},{rng.integers(1, 6)},{1_600_000_000 + int(rng.integers(0, 10**6))}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text("id,title,genres\n" + "".join(
+        f"film-{m},Film {m} ({1990 + m % 20}),Drama\n" for m in range(60)))
+    study = tmp_path / "mine.toml"
+    study.write_text(f"""\
+[data]
+source = "{tmp_path / 'log.csv'}"
+columns = {{user = "who", item = "sku", rating = "stars", time = "when"}}
+catalog = "{tmp_path / 'items.csv'}"
+kcore = 3
+
+[protocol]
+name = "loo-sampled"
+n_negatives = 20
+
+[models.itemknn]
+
+[export]
+k = 5
+""")
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"), "--json", "--quiet")
+    assert code == 0, err
+    meta = read_json(tmp_path / "r" / "run.json")
+    assert meta["dataset"]["columns"] == {"user": "who", "item": "sku", "rating": "stars", "time": "when"}
+    assert meta["dataset"]["catalog"] == str(tmp_path / "items.csv") and meta["dataset"]["format"] == "log"
+    assert [t["transform"] for t in meta["dataset"]["transforms"]] == ["kcore"]
+    code, out, err = run(capsys, "recommend", "--run", str(tmp_path / "r"), "--user", "p3", "-k", "3", "--json")
+    assert code == 0, err
+    titles = [r["title"] for r in json.loads(out)]
+    assert len(titles) == 3 and all(t.startswith("Film ") for t in titles)
+    # Without its columns the same file is refused in one line, and nothing is left behind.
+    plain = tmp_path / "plain.toml"
+    plain.write_text(study.read_text().replace('columns = {user = "who", item = "sku", rating = "stars", '
+                                               'time = "when"}\n', ""))
+    code, out, err = run(capsys, "run", str(plain), "--out", str(tmp_path / "s"))
+    assert code == 2 and "log.csv: no user column" in err and not (tmp_path / "s").exists()
+    # ... and the flags name them instead.
+    code, out, err = run(capsys, "run", str(plain), "--out", str(tmp_path / "s"), "--quiet", "--json",
+                         "--columns", "user=who,item=sku,rating=stars,time=when")
+    assert code == 0, err

@@ -221,3 +221,31 @@ def test_a_liked_row_shows_after_the_star_rows_without_rmse(tmp_path, ml100k_dir
     assert cells["auc"] != "-" and cells["ndcg@10"] != "-" and dict(zip(head, rows[0]))["auc"] == "-"
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| mf-liked (mf) | - |" in report
+
+
+def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
+    (tmp_path / "items.csv").write_text("id,title\nm1,Alpha\n")
+    text = GOOD.replace('source = "ml-100k"', f'source = "log.csv"\ncolumns = {{user = "who", item = "sku"}}\n'
+                                              f'catalog = "{tmp_path / "items.csv"}"')
+    study = Study.from_toml(write(tmp_path, text))
+    assert study.columns == {"user": "who", "item": "sku"} and study.catalog == str(tmp_path / "items.csv")
+    assert study.to_dict()["columns"] == {"user": "who", "item": "sku"}
+    # The flag's form is taken too, and the command line replaces the file's roles one by one.
+    study = Study.from_toml(write(tmp_path, text.replace('{user = "who", item = "sku"}', '"user=who,item=sku"')),
+                            columns={"item": "movie"}, catalog="other.csv")
+    assert study.columns == {"user": "who", "item": "movie"} and study.catalog == "other.csv"
+
+
+@pytest.mark.parametrize("line, needle", [
+    ('columns = {users = "who"}', ":5: [data] columns: unknown role 'users' (roles: user, item, rating, time)"),
+    ("columns = 5", ":5: [data] columns: expected a table"),
+    ('columns = "user=who,itm=sku"', ":5: [data] columns: unknown role 'itm'"),
+    ('columns = {user = ""}', ":5: [data] columns: user: expected a column name"),
+    ('catalog = "no-such-items.csv"', ":5: [data] catalog: no-such-items.csv: no such file"),
+    ("catalog = 3", ":5: [data] catalog: expected the path of a movie file"),
+])
+def test_bad_columns_and_catalogue_name_the_line(tmp_path, line, needle):
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "log.csv"\n{line}'))
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(path)
+    assert str(e.value).startswith(str(path)) and needle in str(e.value), str(e.value)

@@ -4,6 +4,8 @@ the models with their settings, the tuning budget, the export and the published 
     [data]
     source = "ml-100k"
     min_year = 1990                 # the filter keys, named as the command-line flags
+    # columns = {user = "who", item = "sku"}   a log of your own: its column names
+    # catalog = "items.csv"                      and its movie file (as --columns, --catalog)
 
     [protocol]
     name = "loo-sampled"
@@ -55,6 +57,8 @@ from cinerec.errors import CinerecError, ConfigError
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired"]
 
 _TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "reference")
+#: The ``[data]`` keys that name what is read; the others are filters.
+_SOURCE_KEYS = ("source", "columns", "catalog")
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,10 @@ class Study:
         path: the study file.
         title: a heading for the report (default: the file's name).
         notes: free text printed in the report (e.g. what the study did that is not reproduced).
-        source: the ratings (a release name, folder or zip); ``--data`` overrides it.
+        source: the ratings (a release name, folder or zip, or a ratings log of one's
+            own); ``--data`` overrides it.
+        columns: a log's column names by role (``[data] columns``, ``--columns``).
+        catalog: a log's movie file (``[data] catalog``, ``--catalog``).
         filters: the ``[data]`` filters, applied before any split.
         protocol: the protocol's name; ``protocol_options`` its options.
         seeds: every seed the protocol is prepared with (split, candidates, models).
@@ -118,6 +125,13 @@ class Study:
     export_k: int | None = None
     export_two_stage: Mapping[str, Any] | None = None
     reference: Reference | None = None
+    columns: Mapping[str, str] | None = None
+    catalog: str | None = None
+
+    def data_source(self) -> dict[str, Any]:
+        """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
+        return {"source": self.source, "columns": dict(self.columns) if self.columns else None,
+                "catalog": self.catalog}
 
     @property
     def tunes(self) -> bool:
@@ -135,6 +149,7 @@ class Study:
         """Plain values, as ``run.json`` records the study."""
         return {
             "path": str(self.path), "title": self.title, "source": self.source,
+            "columns": dict(self.columns) if self.columns else None, "catalog": self.catalog,
             "filters": self.filters.to_dict(), "protocol": self.protocol,
             "protocol_options": dict(self.protocol_options), "seeds": list(self.seeds),
             "models": [m.to_dict() for m in self.models],
@@ -149,7 +164,8 @@ class Study:
     @classmethod
     def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None,
                   filters: Mapping[str, Any] | None = None, no_filters: bool = False,
-                  only: list[str] | None = None) -> "Study":
+                  only: list[str] | None = None, columns: Mapping[str, str] | None = None,
+                  catalog: str | None = None) -> "Study":
         """Read and check a study file.
 
         Args:
@@ -161,6 +177,8 @@ class Study:
             no_filters: drop the file's ``[data]`` filters (``--no-filters``); ``filters``
                 still apply.
             only: run these model labels alone (``--only``), in the file's order.
+            columns: column names that replace ``[data] columns`` role by role (``--columns``).
+            catalog: a movie file that replaces ``[data] catalog`` (``--catalog``).
 
         Raises:
             ConfigError: the file is missing or not TOML; an unknown table or key; a bad
@@ -183,6 +201,10 @@ class Study:
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e})") from None
         study = _Reader(path, text).study(values, data, trials)
+        if columns:
+            study = replace(study, columns={**(study.columns or {}), **columns})
+        if catalog is not None:
+            study = replace(study, catalog=catalog)
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
             study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where="command line",
@@ -263,6 +285,27 @@ class _Reader:
             if key not in keys:
                 raise self.fail(table, key, f"unknown key (known: {', '.join(keys)})")
 
+    def columns(self, value: Any) -> dict[str, str] | None:
+        """``[data] columns``: a table ``{user = "who", ...}`` or the flag's ``"user=who,..."``."""
+        from cinerec.data.logs import COLUMN_NAMES, parse_columns
+
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                return parse_columns(value) or None
+            except CinerecError as e:
+                raise self.fail(("data",), "columns", re.sub(r"^--columns( '.*?')?: ", "", str(e))) from None
+        if not isinstance(value, dict):
+            raise self.fail(("data",), "columns", f"expected a table such as {{user = \"who\", item = \"sku\"}}, "
+                                                  f"got {value!r}")
+        for role, name in value.items():
+            if role not in COLUMN_NAMES:
+                raise self.fail(("data",), "columns", f"unknown role {role!r} (roles: {', '.join(COLUMN_NAMES)})")
+            if not isinstance(name, str) or not name.strip():
+                raise self.fail(("data",), "columns", f"{role}: expected a column name, got {name!r}")
+        return {role: name.strip() for role, name in value.items()} or None
+
     def table(self, values: Mapping[str, Any], name: str) -> dict[str, Any]:
         value = values.get(name, {})
         if not isinstance(value, dict):
@@ -284,7 +327,14 @@ class _Reader:
         source = data if data is not None else source
         if source is None:
             raise ConfigError(f"{self.where(('data',))}: no source: set [data] source or pass --data SOURCE")
-        filter_values = {k: v for k, v in d.items() if k != "source"}
+        columns = self.columns(d.get("columns"))
+        catalog = d.get("catalog")
+        if catalog is not None:
+            if not isinstance(catalog, str) or not catalog.strip():
+                raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {catalog!r}")
+            if not Path(catalog).expanduser().is_file():
+                raise self.fail(("data",), "catalog", f"{catalog}: no such file")
+        filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line
             Filters.from_mapping({key: value}, where=self.where(("data",), key).rsplit(" ", 1)[0])
         filters = Filters.from_mapping(filter_values, where=self.where(("data",)))
@@ -369,6 +419,7 @@ class _Reader:
             notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),
             models=specs, trials=tune_trials, minutes=None if minutes is None else float(minutes),
             tune_models=tune_models, export_k=export_k, export_two_stage=export_two_stage, reference=reference,
+            columns=columns, catalog=catalog,
         )
 
     def two_stage(self, values: Any, specs: tuple[ModelSpec, ...], k: int) -> dict[str, Any]:
@@ -620,17 +671,18 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
-    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.runs import data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, tune_with_bar
 
     t_start = time.perf_counter()
     with progress.silenced(quiet):
         with stages("load"):
-            dataset = load(study.source, progress=True)
+            dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
             dataset, record = apply_filters(dataset, study.filters)
+        data = data_record(study.data_source(), dataset, study.filters, record)
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
@@ -762,7 +814,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     meta = {
         "command": "run", "best_model": best, "data": study.source, "protocol": study.protocol,
         "protocol_options": protocol.options(), "seeds": list(study.seeds), "seed": study.seeds[0],
-        "metric": metric, "study": study.to_dict(), "filters": record,
+        "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
         "config": {best: final.config.to_dict()},
     }
     finish_run(tmp, meta=meta, metrics=metrics, report=report(board, study))

@@ -6,7 +6,8 @@
 
 The file names the data and its filters, the protocol and its seeds, the models and
 their settings, and optionally a tuning budget, an export and the study's own figure
-(``cinerec.studies``). ``--data`` replaces the file's source, ``--tune`` its number of
+(``cinerec.studies``). ``--data`` replaces the file's source, ``--columns`` and
+``--catalog`` a ratings log's column names and movie file, ``--tune`` its number of
 trials; the filter flags replace the file's filters key by key, ``--no-filters`` drops
 them (``cinerec run studies/ncf-ml25m.toml --no-filters`` runs the study on the whole
 catalogue), and ``--only`` runs some of its models.
@@ -29,6 +30,8 @@ def run(
                                           help="The study file (see studies/ for examples).")],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, help="The run folder to write.")],
     data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
+    columns: flags.Columns = None,
+    catalog: flags.CatalogFile = None,
     no_filters: Annotated[bool, typer.Option(
         "--no-filters", help="Drop the file's [data] filters (the filter flags still apply).")] = False,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
@@ -41,17 +44,20 @@ def run(
 ) -> None:
     """Run a study file: every model on every seed, the leaderboard, the best model refitted.
 
-    --data replaces the file's [data] source; --tune replaces its [tune] trials; a filter
-    flag replaces the file's value of that filter; --no-filters drops the file's filters.
+    --data replaces the file's [data] source, --columns and --catalog its columns and
+    catalog; --tune replaces its [tune] trials; a filter flag replaces the file's value of
+    that filter; --no-filters drops the file's filters.
     """
     from cinerec.commands.show import print_json, print_table, say
     from cinerec.studies import Study, leaderboard_rows, run_study
 
     flags.check_tune(tune)
+    source = flags.data_source(data or "", columns, catalog)
     # Every key and value of the file is checked before the (slow) data load.
     overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None
-    spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels)
+    spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels,
+                           columns=source["columns"], catalog=source["catalog"])
     board = run_study(spec, out, quiet=quiet)
     if json:
         print_json(board)
