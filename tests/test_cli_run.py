@@ -354,3 +354,14 @@ k = 5
     code, out, err = run(capsys, "run", str(plain), "--out", str(tmp_path / "s"), "--quiet", "--json",
                          "--columns", "user=who,item=sku,rating=stars,time=when")
     assert code == 0, err
+
+
+def test_the_runs_leaderboard_frame_keeps_the_studys_order(finished):
+    from cinerec.runs import open_run
+
+    code, _, out = finished
+    assert code == 0
+    board = read_json(out / "leaderboard.json")
+    frame = open_run(out).leaderboard()
+    assert frame.index.tolist() == [row["label"] for row in board["models"]]
+    assert frame.index[0] == board["best"]

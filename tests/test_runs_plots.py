@@ -74,3 +74,15 @@ def test_leaderboard_flattens_protocol_results_into_columns(tmp_path):
     assert board.loc["ease", "loo-full hr@10"] == 0.14 and board.loc["ease", "loo-sampled hr@10"] == 0.65
     assert board.loc["ease", "loo-full seconds_fit"] == 1.0 and "loo-full seed" not in board.columns
     assert board.index.tolist() == ["ease", "pop"]
+
+
+def test_leaderboard_ranks_models_by_the_runs_own_figure(tmp_path):
+    from cinerec.runs import Run
+
+    metrics = {"a": {"loo-full": {"metrics": {"hr@10": 0.10}}}, "b": {"loo-full": {"metrics": {"hr@10": 0.20}}},
+               "c": {"loo-sampled": {"metrics": {"hr@10": 0.70}}}}
+    run = Run(tmp_path, {"ranked_by": ["loo-full", "hr@10"]}, None, metrics)
+    assert run.leaderboard().index.tolist() == ["b", "a", "c"]  # c has no loo-full figure: last
+    stars = {"x": {"rmse": 0.95, "mae": 0.7}, "y": {"rmse": 0.90, "mae": 0.75}}
+    assert Run(tmp_path, {"metric": "rmse"}, None, stars).leaderboard().index.tolist() == ["y", "x"]
+    assert Run(tmp_path, {"metric": "mae"}, None, stars).leaderboard().index.tolist() == ["x", "y"]

@@ -189,13 +189,26 @@ class Run:
         """``metrics.json`` as a DataFrame: one row per model, one column per figure.
 
         A run measured under several protocols (``quickstart``) names its columns
-        ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``.
+        ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``. Rows are ranked by the figure
+        the run ranked its models by (a study's leaderboard order, quickstart's
+        ``ranked_by``), the best first; a run that names none keeps the models in name order.
         """
         import pandas as pd
+
+        from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
         rows = {model: _figures(values) for model, values in self.metrics.items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "model"
+        board = self.path / "leaderboard.json"
+        if board.is_file():  # a study's own order (its ties broken as its table shows them)
+            order = [row["label"] for row in read_json(board).get("models", []) if row.get("label") in rows]
+            return frame.loc[order + sorted(set(rows) - set(order))]
+        ranked_by = self.meta.get("ranked_by")
+        column = " ".join(ranked_by) if isinstance(ranked_by, list) else self.meta.get("metric")
+        if isinstance(column, str) and column in frame.columns:
+            lower = column.rsplit(" ", 1)[-1].split("@")[0] in LOWER_IS_BETTER
+            frame = frame.sort_values(column, ascending=lower, kind="stable", na_position="last")
         return frame
 
     def plots(self) -> Plots:
