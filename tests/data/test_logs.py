@@ -105,3 +105,20 @@ def test_text_ids_sort_in_code_point_order_and_rows_keep_their_order(tmp_path):
     assert ds.item_ids.raw.tolist() == sorted(["Éclair", "zebra", "apple"])
     assert ds.item_ids.to_raw(ds.interactions.items).tolist() == ["Éclair", "zebra", "apple"]
     assert ds.info["implicit"] is True
+
+
+def test_ids_keep_their_spelling_and_only_exact_numbers_become_numbers(tmp_path):
+    """Zero-padded ids stay text as written (never merged with the unpadded number), and a
+    catalogue matches them by the same spelling; plain numbers are still numbers."""
+    (tmp_path / "log.csv").write_text("user,item,rating\n007,0042,4\n7,42,3\n007,42,5\n")
+    (tmp_path / "movies.csv").write_text("id,title\n0042,Padded\n42,Plain\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.n_users == 2 and ds.n_items == 2
+    assert sorted(ds.user_ids.raw.tolist()) == ["007", "7"]
+    titles = {ds.item_ids.raw[i]: ds.catalog.titles[i] for i in range(ds.n_items)}
+    assert titles == {"0042": "Padded", "42": "Plain"}
+    (tmp_path / "plain.csv").write_text("user,item,rating\n1,10,4\n2,20,3\n")
+    (tmp_path / "plain-movies.csv").write_text("id,title\n10,Ten\n20,Twenty\n")
+    ds = load_log(tmp_path / "plain.csv", catalog=tmp_path / "plain-movies.csv")
+    assert ds.user_ids.raw.dtype == np.int64 and ds.item_ids.raw.tolist() == [10, 20]
+    assert ds.catalog.titles.tolist() == ["Ten", "Twenty"]

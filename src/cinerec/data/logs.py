@@ -25,9 +25,11 @@ date that cannot be read, a file with no user or movie column.
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -138,21 +140,33 @@ def _log_files(path: Path) -> list[Path]:
     return files
 
 
-def _table(path: Path) -> Any:
-    """The whole file as a pyarrow Table (pyarrow's multi-threaded readers)."""
+def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None) -> Any:
+    """The whole file as a pyarrow Table (pyarrow's multi-threaded readers).
+
+    ``ids`` picks, from a text file's header, the id columns to read as text, so that an
+    id such as ``007`` keeps its zeros (:func:`_arrow_ids` turns exact numbers back into
+    numbers).
+    """
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
             return pq.read_table(path)
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
         with open(path, "rb") as f:
             first = f.readline()
         delimiter = "\t" if suffix == ".tsv" or (b"\t" in first and b"," not in first) else ","
+        text: dict[str, Any] = {}
+        if ids is not None:
+            header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
+                                     delimiter=delimiter), [])
+            text = {name: pa.string() for name in ids(header)}
         return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                              read_options=pacsv.ReadOptions(block_size=1 << 24))
+                              read_options=pacsv.ReadOptions(block_size=1 << 24),
+                              convert_options=pacsv.ConvertOptions(column_types=text))
     except (OSError, ValueError) as e:  # pyarrow's errors derive from these
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{path}: cannot read it as a ratings log ({message})") from None
@@ -188,21 +202,21 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     text where numbers are expected goes through pandas, which names the bad row.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    table = _table(path)
+    def id_columns(header: list[str]) -> list[str]:
+        heading = SimpleNamespace(column_names=header)
+        return [str(_find(heading, COLUMN_NAMES, given, role, path, True)) for role in ("user", "item")]
+
+    table = _table(path, id_columns)
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         values = table.column(cols[role])
-        # The CSV reader keeps an empty text field as "" rather than null: blank is missing too.
-        missing = pc.is_null(values)
-        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            missing = pc.or_(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
-        if pc.any(missing).as_py():
-            row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
-            raise DataError(f"{_line(path, row)}: no {role} id")
+        if values.null_count or not pa.types.is_string(values.type) or values.num_chunks == 0:
+            _check_ids(values, path, role)
         out[role] = _arrow_ids(values)
+        if out[role].type != pa.int64():  # numbers are never blank: only text is checked
+            _check_ids(values, path, role)
     out["rating"] = None
     if cols["rating"] is not None:
         column = table.column(cols["rating"])
@@ -227,8 +241,27 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _check_ids(values: Any, path: Path, role: str) -> None:
+    """Refuse a missing id, naming its line. The CSV reader keeps an empty text field as
+    ``""`` rather than null, so a blank one is missing too."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = pc.is_null(values)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        missing = pc.or_(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+    if pc.any(missing).as_py():
+        row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
+        raise DataError(f"{_line(path, row)}: no {role} id")
+
+
 def _arrow_ids(values: Any) -> Any:
-    """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column."""
+    """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column.
+
+    Text is a number only when it is exactly how that number is written: ``"42"`` is
+    42, while ``"007"``, ``"+7"`` and ``"7.0"`` stay text, so no two ids written
+    differently become one and each keeps the spelling its file gave it.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -238,7 +271,23 @@ def _arrow_ids(values: Any) -> Any:
         numbers = values.to_numpy()
         if bool(np.all(np.mod(numbers, 1) == 0)):
             return pa.chunked_array([numbers.astype(np.int64)])
-    return pc.cast(values, pa.string())
+    text = pc.cast(values, pa.string())
+    try:
+        numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return text
+    # The cast also takes a leading zero or plus sign. Each text's first byte, read from
+    # the column's buffers, shows those; a minus sign is checked by writing the numbers back.
+    for chunk in text.chunks:
+        if len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        first = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[:-1]]
+        if (((first == ord("0")) & (np.diff(offsets) > 1)) | (first == ord("+"))).any():
+            return text
+        if (first == ord("-")).any() and not pc.all(pc.equal(pc.cast(numbers, pa.string()), text)).as_py():
+            return text
+    return numbers
 
 
 def _join_ids(parts: list[Any]) -> Any:
@@ -248,15 +297,6 @@ def _join_ids(parts: list[Any]) -> Any:
     kind = pa.int64() if all(p.type == pa.int64() for p in parts) else pa.string()
     # Numbers in one file and text in another: all text.
     return pa.chunked_array([c for p in parts for c in (p if p.type == kind else p.cast(kind)).chunks], type=kind)
-
-
-def _ids(values: pd.Series) -> np.ndarray:
-    """Whole numbers as ``int64``; anything else as text."""
-    if values.dtype.kind in "iu":
-        return values.to_numpy(dtype=np.int64)
-    if values.dtype.kind == "f" and bool(np.all(np.mod(values.to_numpy(), 1) == 0)):
-        return values.to_numpy(dtype=np.int64)
-    return values.astype(str).to_numpy(dtype=object)
 
 
 def _times(values: pd.Series, path: Path) -> np.ndarray:
@@ -313,13 +353,18 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
     if not path.is_file():
         raise NotFoundError(f"--catalog {path}: no such file")
-    frame = _table(path).to_pandas()
+    def id_column(header: list[str]) -> list[str]:
+        return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, {}, "item", path, True))]
+
+    import pyarrow as pa
+
+    table = _table(path, id_column)
+    frame = table.to_pandas()
     cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
-    column = frame[cols["item"]]
-    blank = (column.isna() | (column.astype(str).str.strip() == "")).to_numpy()
-    if blank.any():
-        raise DataError(f"{_line(path, int(np.argmax(blank)))}: no movie id")
-    ids = _ids(column)
+    values = table.column(cols["item"])
+    _check_ids(values, path, "movie")
+    values = _arrow_ids(values)
+    ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
     dup = pd.Index(ids).duplicated()
     if dup.any():
         row = int(np.argmax(dup))
