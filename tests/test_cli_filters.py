@@ -135,6 +135,24 @@ def test_too_few_unseen_movies_names_the_raw_user_and_the_way_out(own_log, capsy
     assert "--top-users, --kcore" in err and "--protocol-option n_negatives=" in err
 
 
+def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_log, tmp_path, capsys):
+    """quickstart takes --negatives; a study sets n_negatives under [protocol]."""
+    data = ["--data", str(own_log["log"]), "--columns", own_log["columns"], "--top-movies", "60"]
+    err = _one_line_error(capsys, ["quickstart", *data, "--model", "popularity", "--out", str(tmp_path / "q"), "-q"])
+    assert "fewer than the 99 negatives asked for" in err and "(--negatives " in err and "--protocol-option" not in err
+    assert not (tmp_path / "q").exists()
+    fewer = int(err.rsplit("--negatives ", 1)[1].rstrip(")\n"))
+    assert main(["quickstart", *data, "--model", "popularity", "--negatives", str(fewer), "--users", "0",
+                 "--out", str(tmp_path / "q"), "-q"]) == 0
+    assert open_run(tmp_path / "q").meta["protocol_options"] == {"loo-sampled": {"n_negatives": fewer}}
+    assert f"among {fewer} sampled unseen ones" in (tmp_path / "q" / "report.md").read_text()
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{own_log["log"]}"\ncolumns = "{own_log["columns"]}"\ntop_movies = 60\n\n'
+                     '[protocol]\nname = "loo-sampled"\n\n[models.popularity]\n')
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
+    assert f"(n_negatives = {fewer} under [protocol] in {study})" in err and not (tmp_path / "r").exists()
+
+
 def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(own_log, tmp_path, capsys):
     out = tmp_path / "qs"
     capsys.readouterr()

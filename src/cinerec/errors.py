@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen"]
 
 
 class CinerecError(Exception):
@@ -15,6 +15,23 @@ class CinerecError(Exception):
 
 class DataError(CinerecError, ValueError):
     """A data file or source is malformed, missing or fails its checksum."""
+
+
+class TooFewUnseen(DataError):
+    """Some person has fewer unseen movies than a protocol's sampled negatives.
+
+    ``fewer`` is the most negatives every person can give (0: none can). The message
+    ends with the way out as the command line says it (``--protocol-option``); a command
+    that sets the count another way says so with :meth:`asking`.
+    """
+
+    def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}") -> None:
+        self.base, self.fewer = message, fewer
+        super().__init__(message + (f" or ask for fewer negatives ({how.format(n=fewer)})" if fewer else ""))
+
+    def asking(self, how: str) -> "TooFewUnseen":
+        """The same error, its way out said as ``how`` (``{n}`` becomes the count)."""
+        return TooFewUnseen(self.base, self.fewer, how)
 
 
 class ConfigError(CinerecError, ValueError):

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cinerec.data.filters import Filters
-from cinerec.errors import CinerecError, ConfigError
+from cinerec.errors import CinerecError, ConfigError, TooFewUnseen
 
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired"]
 
@@ -625,7 +625,10 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     start = time.perf_counter()
     try:
         with atomic_dir(out) as tmp:
-            board = _run(study, tmp, quiet, stages)
+            try:
+                board = _run(study, tmp, quiet, stages)
+            except TooFewUnseen as e:  # the count is the study file's to set
+                raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}") from None
         if study.export_k is not None:
             from cinerec.serving.store import export_store
 

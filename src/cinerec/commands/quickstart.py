@@ -41,6 +41,9 @@ def quickstart(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="The run folder to write.")] = Path("runs/quickstart"),
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
+    negatives: Annotated[int, typer.Option(
+        "--negatives", min=1, help="The sampled unseen movies each held-out movie is ranked among under "
+                                   "loo-sampled.")] = 99,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
@@ -56,7 +59,7 @@ def quickstart(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.errors import ConfigError
+    from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
     from cinerec.evaluation.protocols import below_popularity, get_protocol
     from cinerec.runs import data_record
@@ -91,7 +94,11 @@ def quickstart(
     prepared = {}
     for name in PROTOCOLS:
         t = time.perf_counter()
-        prepared[name] = get_protocol(name).prepare(dataset, seed=seed)
+        options = {"n_negatives": negatives} if name == "loo-sampled" else {}
+        try:
+            prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
+        except TooFewUnseen as e:
+            raise e.asking("--negatives {n}") from None
         say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
     results = []
@@ -133,8 +140,9 @@ def quickstart(
         metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
         for r in results:
             metrics[r.model][r.protocol] = r.to_dict()
-        report = _report(label, d, results, best, text, markdown_table, notes)
+        report = _report(label, d, results, best, text, markdown_table, notes, negatives)
         finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
+                              "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                               "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
                               "below_popularity": notes},
                    metrics=metrics, report=report)
@@ -223,12 +231,12 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
 
 
 def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
-            notes: list[str]) -> str:
+            notes: list[str], negatives: int) -> str:
     below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
     return (
         "# cinerec quickstart\n\n"
         f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies.\n\n"
-        "Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among 99 "
+        f"Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among {negatives} "
         "sampled unseen ones; `loo-full` ranks it among every movie the user has not rated.\n\n"
         f"{markdown_table(results)}\n\n"
         f"{below}"

@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, Recommender, chunks, create
 from cinerec.ranking import rank_of
@@ -390,13 +390,10 @@ class LooSampled(Protocol):
             at = int(np.argmax(short))
             raw = dataset.user_ids.raw[users[at]]
             raw = raw.item() if isinstance(raw, np.generic) else raw
-            fewer = int(unseen.min())
-            advice = f" or ask for fewer negatives (--protocol-option n_negatives={fewer})" if fewer else ""
-            raise DataError(
+            raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
                 f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep fewer, more "
-                f"active users (--top-users, --kcore){advice}"
-            )
+                f"active users (--top-users, --kcore)", fewer=int(unseen.min()))
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
