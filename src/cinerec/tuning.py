@@ -196,6 +196,7 @@ def tune(
     """
     import optuna
 
+    from cinerec.evaluation.protocols import check_learnable
     from cinerec.models import MODELS, create
     from cinerec.models.neural import NeuralRecommender
 
@@ -221,7 +222,9 @@ def tune(
     if train is None:
         train = protocol.prepare(data, seed=seed).train
     valid = carve(protocol, data, train, seed)
-    metric, direction = objective(protocol, create(name, fixed))
+    first = create(name, fixed)
+    metric, direction = objective(protocol, first)
+    check_learnable(first, valid.train, name)
     # The first trial: the settings the model would otherwise be fitted with (``base``
     # over the class defaults, so a protocol's own defaults too: ``Protocol.settings_for``).
     defaults = {key: fixed.get(key, fields[key]) for key in space}

@@ -426,3 +426,21 @@ def test_evaluate_by_name_applies_the_ranking_rule():
     assert result.model == "mf" and 0 <= result.metrics["hr@10"] <= 1
     with pytest.raises(ConfigError, match="config: mf with loss='mse' learns stars"):
         evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})
+
+
+def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
+    """Implicit data gives a model that learns the ratings' values nothing to learn."""
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 30, 600), rng.integers(0, 40, 600)
+    x = Interactions(users, items, np.ones(600, np.float32), np.arange(600), 30, 40)
+    ds = Dataset("clicks", x, IdMap(np.arange(30), "user"), IdMap(np.arange(40), "movie"), Catalog.unknown(40))
+    prepared = get_protocol("loo-sampled", n_negatives=5).prepare(ds)
+    with pytest.raises(DataError) as e:
+        prepared.evaluate(create("baseline"))
+    assert str(e.value).startswith("baseline learns from the ratings' values, but every training rating is 1")
+    assert "ease, als or itemknn" in str(e.value) and "\n" not in str(e.value)
+    assert prepared.evaluate(create("mf", {"loss": "bpr", "epochs": 1})).metrics["hr@10"] >= 0  # ranking: fine
+    from cinerec.tuning import tune
+
+    with pytest.raises(DataError, match="baseline learns from the ratings' values"):
+        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=5), trials=2)

@@ -32,6 +32,7 @@ from cinerec.ranking import rank_of
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
     "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER", "HEADLINE", "below_popularity",
+    "check_learnable",
 ]
 
 #: Metrics where a smaller value is better (everything else: larger is better).
@@ -151,6 +152,7 @@ class Prepared:
             )
         t0 = time.perf_counter()
         if (fit and model.train_ is not self.train) or not model.is_fitted:
+            check_learnable(model, self.train, name)
             model.fit(self.train, self.valid)
         if (model.n_users, model.n_items) != (self.train.n_users, self.train.n_items):
             raise CapabilityError(
@@ -315,6 +317,24 @@ def _deciding(model_class: type[Recommender], config: Any) -> list[str]:
     wanted = model_class.ranking_settings
     keys = [k for k in wanted if model_class(config.replace(**{k: wanted[k]})).task != "rating"]
     return keys or list(wanted)
+
+
+def check_learnable(model: Recommender, train: Interactions, name: str | None = None) -> None:
+    """Refuse to fit a model that learns from the ratings' values on ratings that are all alike.
+
+    Implicit data (every rating 1) gives a rating model nothing to learn: its scores come
+    out alike and a ranking made from them is a shuffle. Said in one line, naming the
+    models that learn from such data.
+    """
+    if model.task != "rating" or len(train.ratings) == 0:
+        return
+    low, high = float(np.min(train.ratings)), float(np.max(train.ratings))
+    if low != high:
+        return
+    also = f", or train {model.name} for ranking ({_pairs(model.ranking_settings)})" if model.ranking_settings else ""
+    raise DataError(f"{name or model.name} learns from the ratings' values, but every training rating is {low:g} "
+                    f"(plain interactions): it has nothing to learn; use a ranking model such as ease, als or "
+                    f"itemknn{also}")
 
 
 def _pairs(values: Mapping[str, Any]) -> str:
