@@ -135,7 +135,7 @@ def test_weights_on_valid_learn_from_the_validation_ratings_and_keep_the_members
     x, _ = low_rank_ratings(seed=4, noise=0.2)
     split = random_split(x, test=0.2, seed=0)
     train, valid = split.train, split.test
-    cfg = {**FAST, "weights_on": "valid"}
+    cfg = {**FAST, "weights_on": "valid", "refit": False}
     model = create("blend", cfg).fit(train, valid)
     # the weights are the least-squares fit of the kept members' predictions on valid
     parts = np.stack([m.score(valid.users, valid.items) for m in model.members], axis=1).astype(np.float64)
@@ -152,3 +152,26 @@ def test_weights_on_valid_learn_from_the_validation_ratings_and_keep_the_members
     np.testing.assert_allclose(alone.weights, plain.weights, atol=1e-6)
     with pytest.raises(ConfigError, match="weights_on"):
         create("blend", {"weights_on": "test"})
+
+
+def test_refit_keeps_the_weights_and_fits_the_members_again_on_train_and_valid():
+    from cinerec.data.split import random_split
+    from cinerec.models.blend import _again
+
+    x, _ = low_rank_ratings(seed=4, noise=0.2)
+    split = random_split(x, test=0.2, seed=0)
+    train, valid = split.train, split.test
+    once = create("blend", {**FAST, "weights_on": "valid", "refit": False}).fit(train, valid)
+    again = create("blend", {**FAST, "weights_on": "valid"}).fit(train, valid)  # refit is the default
+    np.testing.assert_allclose(again.weights, once.weights, atol=1e-9)
+    assert all(len(m.train_) == len(train) + len(valid) for m in again.members)
+    assert all(len(m.train_) == len(train) for m in once.members)
+    assert again.train_ is train  # what the blend was given to fit on, as ever
+    # without validation ratings there is nothing to fit again on: the members see train
+    alone = create("blend", FAST).fit(train)
+    assert all(len(m.train_) == len(train) for m in alone.members)
+    # a neural member trains again for the epoch count at which its validation RMSE was lowest
+    member = create("autorec", {"epochs": 30})
+    member.history = [{"epoch": 1, "valid": 0.95}, {"epoch": 2, "valid": 0.91}, {"epoch": 3, "valid": 0.93}]
+    assert _again(create("autorec", {"epochs": 30}), member).config.epochs == 2
+    assert _again(create("bpmf"), create("bpmf")).config == create("bpmf").config

@@ -90,6 +90,11 @@ class BlendConfig(Config):
             ``train``; without them (``ratings-fold``), as ``"holdout"``. On two
             ``ratings-random`` carve-outs of ml-100k's training part "valid" scored MSE
             0.8122 / 0.8322 against 0.8128 / 0.8344, in about 60 % of the time.
+        refit: with the weights learned on validation ratings, fit the members again on
+            ``train`` and those ratings together and blend these with the same weights
+            (a neural member trains for the epoch count its early stopping chose, as
+            there is nothing left to stop on). On the same two carve-outs: MSE 0.7941 /
+            0.8125 against 0.8122 / 0.8322, for about 1.7× the fit time.
     """
 
     renamed = {"ridge": "regularization"}
@@ -102,6 +107,7 @@ class BlendConfig(Config):
     meta: tuple[str, ...] = ("user_count", "item_count")
     repeats: dict[str, int] = field(default_factory=lambda: {"bpmf": 2, "autorec": 5})
     weights_on: str = "valid"
+    refit: bool = True
 
     def validate(self) -> None:
         self._check(all(m in META_FEATURES for m in self.meta), "meta",
@@ -197,7 +203,9 @@ class Blend(RatingRecommender):
         # Meta-features on the hold-out come from the ratings its members were fitted on,
         # counts scaled up to the size of all of train (where the weights are used);
         # centre and scale are fixed there and reused on all of train.
-        raw = _raw_meta(fitted_on, cfg.meta, scale=len(train) / len(fitted_on))
+        refit = on_valid and cfg.refit
+        final = train.concat(held) if refit else train  # the ratings the kept members learn from
+        raw = _raw_meta(fitted_on, cfg.meta, scale=len(final) / len(fitted_on))
         g = np.stack([raw[f][held.users if f.startswith("user") else held.items] for f in cfg.meta], axis=1) \
             if n_meta else np.zeros((len(y), 0))
         self.meta_centre, self.meta_scale = g.mean(axis=0), np.maximum(g.std(axis=0), 1e-12)
@@ -211,9 +219,13 @@ class Blend(RatingRecommender):
         blended = np.clip(design @ w + self.intercept, self.low, self.high)
         self.holdout_rmse = {name: rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}
         self.holdout_rmse["blend"] = rmse(blended, y)
-        self.members = members if on_valid else [cfg.member(name, copy).fit(train, valid)
-                                                 for _, name, copy in cfg.copies()]
-        full = _raw_meta(train, cfg.meta)
+        if refit:
+            self.members = [_again(cfg.member(name, copy), m).fit(final, None)
+                            for (_, name, copy), m in zip(cfg.copies(), members)]
+        else:
+            self.members = members if on_valid else [cfg.member(name, copy).fit(train, valid)
+                                                     for _, name, copy in cfg.copies()]
+        full = _raw_meta(final, cfg.meta)
         self.meta_values = {f: (full[f] - self.meta_centre[n]) / self.meta_scale[n] for n, f in enumerate(cfg.meta)}
         self._remember(train)  # last: a member that fails leaves the blend unfitted
         return self
@@ -304,6 +316,18 @@ class Blend(RatingRecommender):
                 raise DataError(f"{path}/member-{k}-{name}: holds a {m.name!r} model of "
                                 f"{m.n_users} users and {m.n_items} movies, not this blend's {name!r}")
             self.members.append(m)
+
+
+def _again(model: Recommender, fitted: Recommender) -> Recommender:
+    """``model`` (a fresh copy of ``fitted``'s member) set to train for the epoch count at which
+    ``fitted``'s validation RMSE was lowest, when it early-stopped on one; else as it is."""
+    from cinerec.models.neural import NeuralRecommender
+
+    curve = [h.get("valid") for h in getattr(fitted, "history", [])] if isinstance(fitted, NeuralRecommender) else []
+    if not curve or any(v is None for v in curve):
+        return model
+    best = 1 + int(np.argmin(curve))
+    return type(model)(model.config.replace(epochs=best))
 
 
 def _raw_meta(train: Interactions, names: tuple[str, ...], scale: float = 1.0) -> dict[str, np.ndarray]:
