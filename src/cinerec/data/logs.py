@@ -212,11 +212,11 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         values = table.column(cols[role])
-        if values.null_count or not pa.types.is_string(values.type) or values.num_chunks == 0:
+        if values.null_count:  # (a number column's empty field)
             _check_ids(values, path, role)
         out[role] = _arrow_ids(values)
-        if out[role].type != pa.int64():  # numbers are never blank: only text is checked
-            _check_ids(values, path, role)
+        if out[role].type != pa.int64():  # a number is never blank: only text is looked at
+            _check_ids(out[role], path, role)
     out["rating"] = None
     if cols["rating"] is not None:
         column = table.column(cols["rating"])
