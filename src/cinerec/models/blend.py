@@ -93,8 +93,8 @@ class BlendConfig(Config):
         refit: with the weights learned on validation ratings, fit the members again on
             ``train`` and those ratings together and blend these with the same weights
             (a neural member trains for the epoch count its early stopping chose, as
-            there is nothing left to stop on). On the same two carve-outs: MSE 0.7941 /
-            0.8125 against 0.8122 / 0.8322, for about 1.7× the fit time.
+            there is nothing left to stop on). On the same two carve-outs: MSE 0.7948 /
+            0.8124 against 0.8122 / 0.8322, for about 1.5× the fit time.
     """
 
     renamed = {"ridge": "regularization"}
