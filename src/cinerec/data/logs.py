@@ -274,7 +274,7 @@ def _arrow_ids(values: Any) -> Any:
     text = pc.cast(values, pa.string())
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowInvalid:
         return text
     # The cast also takes a leading zero or plus sign. Each text's first byte, read from
     # the column's buffers, shows those; a minus sign is checked by writing the numbers back.
