@@ -287,24 +287,19 @@ class _Reader:
 
     def columns(self, value: Any) -> dict[str, str] | None:
         """``[data] columns``: a table ``{user = "who", ...}`` or the flag's ``"user=who,..."``."""
-        from cinerec.data.logs import COLUMN_NAMES, parse_columns
+        from cinerec.data.logs import check_columns, parse_columns
 
         if value is None:
             return None
-        if isinstance(value, str):
-            try:
-                return parse_columns(value) or None
-            except CinerecError as e:
-                raise self.fail(("data",), "columns", re.sub(r"^--columns( '.*?')?: ", "", str(e))) from None
-        if not isinstance(value, dict):
+        if not isinstance(value, (str, dict)):
             raise self.fail(("data",), "columns", f"expected a table such as {{user = \"who\", item = \"sku\"}}, "
                                                   f"got {value!r}")
-        for role, name in value.items():
-            if role not in COLUMN_NAMES:
-                raise self.fail(("data",), "columns", f"unknown role {role!r} (roles: {', '.join(COLUMN_NAMES)})")
-            if not isinstance(name, str) or not name.strip():
-                raise self.fail(("data",), "columns", f"{role}: expected a column name, got {name!r}")
-        return {role: name.strip() for role, name in value.items()} or None
+        where = self.where(("data",), "columns")
+        try:
+            columns = parse_columns(value, where) if isinstance(value, str) else check_columns(value, where)
+        except CinerecError as e:  # a mistake in the study file, as every other one
+            raise ConfigError(str(e)) from None
+        return columns or None
 
     def table(self, values: Mapping[str, Any], name: str) -> dict[str, Any]:
         value = values.get(name, {})

@@ -37,7 +37,7 @@ import pandas as pd
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 from cinerec.errors import DataError, NotFoundError
 
-__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns"]
+__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 #: The usual names of each column, compared without case.
@@ -55,20 +55,30 @@ _CATALOG_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_columns(text: str | None) -> dict[str, str]:
-    """``"user=uid,item=sku"`` → ``{"user": "uid", "item": "sku"}``, checked by name."""
+def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
+    """``"user=uid,item=sku"`` → ``{"user": "uid", "item": "sku"}``, checked by name.
+
+    ``where`` starts each error message (the flag, or a study file's key).
+    """
     if not text:
         return {}
-    out: dict[str, str] = {}
+    pairs: dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise DataError(f"--columns {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
-        if key not in COLUMN_NAMES:
-            raise DataError(f"--columns: unknown role {key!r} (roles: {', '.join(COLUMN_NAMES)})")
-        out[key] = value
-    return out
+        if not sep or not key.strip() or not value.strip():
+            raise DataError(f"{where} {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
+        pairs[key.strip()] = value
+    return check_columns(pairs, where)
+
+
+def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[str, str]:
+    """Role → column name, each role known and each name some text (stripped)."""
+    for role, name in columns.items():
+        if role not in COLUMN_NAMES:
+            raise DataError(f"{where}: unknown role {role!r} (roles: {', '.join(COLUMN_NAMES)})")
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"{where}: {role}: expected a column name, got {name!r}")
+    return {role: name.strip() for role, name in columns.items()}
 
 
 def load_log(
