@@ -34,9 +34,16 @@ def test_quickstart_on_real_ml100k_writes_a_reusable_run(ml100k_dir, tmp_path, c
     assert "Toy Story" in run.dataset.catalog.titles[0]
 
 
-def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, capsys):
+def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, capsys, monkeypatch):
+    import tempfile
+
     out = tmp_path / "run"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert main(["quickstart", "--out", str(out), "--model", "popularity", "--users", "1", "--json", "--quiet"]) == 0
+    # the sample written for the fallback is gone once read: the run folder keeps its own copy
+    assert list(scratch.iterdir()) == []
     captured = capsys.readouterr()
     # even under --quiet the fallback is said: its figures must not pass for real ones
     assert "OFFLINE FALLBACK" in captured.err and "SYNTHETIC" in captured.err and "--data" in captured.err

@@ -173,9 +173,11 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
         say("cinerec: OFFLINE FALLBACK: MovieLens-100K is not available, so this run uses a SYNTHETIC sample "
             "shaped like it. Its figures say nothing about real movies. For real results pass a local copy: "
             "cinerec quickstart --data /path/to/ml-100k (the folder or ml-100k.zip).")
-        folder = Path(tempfile.mkdtemp(prefix="cinerec-synthetic-"))
-        write_release(folder, like="ml-100k", scale=1.0, seed=seed)
-        return load(folder), "synthetic ml-100k sample (offline fallback)"
+        # The sample is read whole into memory and the run folder keeps its own copy
+        # (runs.save_dataset), so the written release is removed once read.
+        with tempfile.TemporaryDirectory(prefix="cinerec-synthetic-") as folder:
+            write_release(Path(folder), like="ml-100k", scale=1.0, seed=seed)
+            return load(Path(folder)), "synthetic ml-100k sample (offline fallback)"
 
 
 def _settings(name: str) -> dict[str, Any]:
