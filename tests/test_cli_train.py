@@ -44,7 +44,9 @@ def test_recommend_lists_unseen_movies_with_reasons(neumf_run, capsys):
     raw_user = run.dataset.user_ids.raw[3].item()
     capsys.readouterr()
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", "5", "--json"]) == 0
-    recs = json.loads(capsys.readouterr().out)
+    got = json.loads(capsys.readouterr().out)  # one object: who, which model, what
+    assert got["user"] == raw_user and got["model"] == run.default_model
+    recs = got["recommendations"]
     assert len(recs) == 5
     assert {"movie_id", "title", "year", "genres", "score", "reason"} <= set(recs[0])
     assert [r["score"] for r in recs] == sorted((r["score"] for r in recs), reverse=True)
@@ -96,7 +98,11 @@ def test_rating_model_with_a_toml_config(small_data, tmp_path, capsys):
     raw_user = run.dataset.user_ids.raw[0].item()
     capsys.readouterr()
     assert main(["recommend", "--run", str(out), "--user", str(raw_user), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 10
+    assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 10
+    # a list is never longer than the catalogue, however large -k is
+    assert main(["recommend", "--run", str(out), "--user", str(raw_user), "-k", "100000000000", "--json"]) == 0
+    unseen = run.dataset.n_items - len(set(run.dataset.interactions.items[run.dataset.interactions.users == 0]))
+    assert len(json.loads(capsys.readouterr().out)["recommendations"]) == unseen
 
 
 def _error(capsys, argv) -> str:

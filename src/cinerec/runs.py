@@ -273,7 +273,7 @@ def open_run(path: str | os.PathLike) -> Run:
     """Open a finished run folder, with one clear error when it is missing or damaged."""
     path = Path(path)
     if not path.is_dir():
-        raise DataError(f"{path}: no such run folder")
+        raise DataError(f"{path}: {'not a folder; a run is the folder a run writer made' if path.exists() else 'no such run folder'}")
     try:
         meta = read_json(path / "run.json")
     except FileNotFoundError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -50,6 +52,8 @@ def test_movie_search(client):
     horror = client.get("/movies", params={"genre": "horror", "year_from": 1990, "year_to": 1995, "limit": 5}).json()
     assert len(horror) == 5 and all("Horror" in m["genres"] and 1990 <= m["year"] <= 1995 for m in horror)
     assert client.get("/movies", params={"query": "zzzqqq"}).json() == []
+    assert client.get("/movies", params={"query": "?!"}).json() == []  # no word to match: no movie, not all
+    assert len(client.get("/movies", params={"query": "  "}).json()) == 20  # blank: the most rated
     # Accents and case do not matter, either way round.
     assert client.get("/movies", params={"query": "les miserables"}).json()[0]["title"] == "Misérables, Les"
     assert client.get("/movies", params={"query": "CÉRÉMONIE"}).json()[0]["title"] == "Cérémonie, La"
@@ -153,6 +157,12 @@ def test_cold_start_fallback_for_models_without_history_scoring(run_dir, monkeyp
     ({"ratings": {"12345": 3}}, ["body", "ratings", "12345"]),
     ({"liked": [50], "genre": "Space Opera"}, ["body", "genre"]),
     ({"liked": [50], "extra": 1}, ["body", "extra"]),
+    # strict types: true is no movie and no k; a number of stars or a k is no string
+    ({"liked": [True]}, ["body", "liked", 0]),
+    ({"ratings": {"50": True}}, ["body", "ratings", "50"]),
+    ({"ratings": {"50": "4"}}, ["body", "ratings", "50"]),
+    ({"liked": [50], "k": True}, ["body", "k"]),
+    ({"liked": [50], "k": "5"}, ["body", "k"]),
 ])
 def test_bad_bodies_are_422_naming_the_field(client, body, loc):
     r = client.post("/recommendations", json=body)
@@ -173,6 +183,32 @@ def test_bad_parameters_are_422_naming_the_parameter(client, path, params, loc):
     r = client.get(path, params=params)
     assert r.status_code == 422, r.text
     assert any(d["loc"] == loc for d in r.json()["detail"])
+
+
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_non_finite_stars_are_422_not_500(client, value):
+    # Python's JSON reader takes these; the error echoes the value back, as text
+    for method, path in (("post", "/recommendations"), ("post", "/profiles")):
+        r = client.request(method, path, content=b'{"ratings": {"50": ' + value + b"}}",
+                           headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        (d,) = r.json()["detail"]
+        assert d["loc"] == ["body", "ratings", "50"] and isinstance(d["input"], str)
+
+
+def test_health_notices_a_reexport_without_another_request(run_dir, tmp_path):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=10, model="popularity", progress=False)
+    with TestClient(create_app(run_dir, db, model="ease")) as c:
+        before = c.get("/health").json()["store"]
+        assert before["model"] == "popularity" and before["stale"]
+        export_store(run_dir, db, k=12, model="ease", progress=False)
+        after = c.get("/health").json()["store"]
+        assert after["model"] == "ease" and after["k"] == 12 and after["stale"] is None
+        db.unlink()
+        gone = c.get("/health").json()["store"]
+        assert "unreadable" in gone["stale"]
+        assert c.get("/users/1/recommendations").json()["source"] == "live"
 
 
 def test_malformed_json_and_oversized_bodies(client):
@@ -243,11 +279,17 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
         (["serve", "--run", str(run_dir), "--db", str(tmp_path / "absent.sqlite")], "no recommendation store"),
         (["serve", "--run", str(run_dir), "--db", str(bad)], "not a cinerec recommendation store"),
         (["serve", "--run", str(run_dir), "--run-model", "nope"], "no model 'nope'"),
+        (["serve", "--run", str(run_dir), "--host", "no.such.host.invalid"], "cannot listen there"),
     ]
-    for argv, needle in cases:
-        assert _cli(argv, monkeypatch) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("cinerec: error:") and needle in err and "\n" not in err
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    with taken:  # a port in use: one line before anything is announced, not uvicorn's exit 3
+        cases.append((["serve", "--run", str(run_dir), "--port", str(taken.getsockname()[1])], "address already in use"))
+        for argv, needle in cases:
+            assert _cli(argv, monkeypatch) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("cinerec: error:") and needle in err.lower() and "\n" not in err
 
 
 def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys):
@@ -277,3 +319,30 @@ def test_the_same_movie_twice_counts_once(client):
     once = client.post("/recommendations", json={"ratings": {"50": 5}, "k": 5}).json()
     twice = client.post("/recommendations", json={"ratings": {"050": 1, "50": 5}, "k": 5}).json()
     assert once == twice
+
+
+def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_path, monkeypatch, capsys):
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"keep": true}')
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE t (x)")
+    cases = [
+        (tmp_path, "is a folder"),
+        (notes, "is not a cinerec recommendation store"),
+        (other, "is not a cinerec recommendation store"),
+        (tmp_path / "absent" / "x.sqlite", "no such folder"),
+        ("mysql://host/db", "unsupported URL scheme 'mysql'"),
+    ]
+    for db, needle in cases:
+        assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("cinerec: error:") and needle in err and "\n" not in err
+    assert notes.read_text() == '{"keep": true}' and not (tmp_path / "absent").exists()
+    assert not list(tmp_path.glob("mysql*"))
+    # an earlier store is replaced, as before
+    db = tmp_path / "recs.sqlite"
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--quiet"], monkeypatch) == 0
+    assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "4", "--quiet"], monkeypatch) == 0

@@ -21,7 +21,7 @@ def recommend(
     run: flags.RunDir,
     user: Annotated[str, typer.Option("--user", metavar="ID", show_default=False,
                                       help="The person's raw user id, as in the data.")],
-    k: Annotated[int, typer.Option("-k", min=1, help="How many movies.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many movies (at most every unseen one).")] = 10,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -33,18 +33,18 @@ def recommend(
     """
     from cinerec.commands.show import print_json
 
-    recs = recommend_for(run, user, k, run_model)
+    raw, model_name, recs = _recommend(run, user, k, run_model)
     if json:
-        print_json(recs)
+        print_json({"user": raw, "model": model_name, "recommendations": recs})
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {user}")
         return
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
-        genres = ", ".join(r["genres"])
+        genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
-        print(f"{rank:>2}. {r['title']}{year} [{genres}] score {r['score']:.3f}{reason}")
+        print(f"{rank:>2}. {r['title']}{year}{genres} score {r['score']:.3f}{reason}")
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
@@ -52,8 +52,14 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
     Returns:
         One dict per movie, best first: ``movie_id`` (raw), ``title``, ``year``,
-        ``genres``, ``score``, ``reason`` and ``reason_movie_id``.
+        ``genres``, ``score``, ``reason`` and ``reason_movie_id``. Fewer than ``k`` when
+        the person has fewer unseen movies.
     """
+    return _recommend(run_dir, user, k, model_name)[2]
+
+
+def _recommend(run_dir: Path, user: Any, k: int, model_name: str | None) -> tuple[Any, str, list[dict[str, Any]]]:
+    """The user's raw id as the data spells it, the model's name and :func:`recommend_for`'s list."""
     from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
     from cinerec.serving.lists import Lists
@@ -61,11 +67,14 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
     if k < 1:
         raise ConfigError(f"-k must be at least 1, got {k}")
     run = open_run(run_dir)
+    name = model_name or run.default_model
+    model = run.model(name)
     try:
-        lists = Lists(run.dataset, run.model(model_name))
+        lists = Lists(run.dataset, model)
     except DataError as e:
         raise DataError(f"{run_dir}: {e}") from None
     u = lists.user_index(user)
     items, scores, reasons = lists.for_users([u], k)
-    return lists.records(items[0], scores[0], reasons[0])
+    raw = run.dataset.user_ids.raw[u]
+    return raw.item() if hasattr(raw, "item") else raw, name, lists.records(items[0], scores[0], reasons[0])
 

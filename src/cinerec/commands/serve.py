@@ -8,6 +8,7 @@ spot. Profiles are kept in ``X.profiles.sqlite`` beside the store (or
 
 import enum
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ import typer
 
 from cinerec.commands import flags
 
-__all__ = ["serve", "limit_threads", "app_from_environment"]
+__all__ = ["serve", "limit_threads", "app_from_environment", "listening_socket"]
 
 
 class LogLevel(str, enum.Enum):
@@ -52,22 +53,26 @@ def serve(
     else scored live. Everything is opened and checked before listening.
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from cinerec.serving.api import create_app
 
     limit_threads(threads)
-    # Everything is opened and checked here, before listening: a bad run or store is one line.
+    # Everything is opened and checked here, before listening: a bad run or store, or an
+    # address that cannot be listened on, is one line.
     app = create_app(run, db, run_model, profiles)
     svc = app.state.service
     store = svc.store_state()
+    sock = listening_socket(host, port)
     where = f"store {store['path']}" + (f" (stale: {store['stale']}; scoring live)" if store and store["stale"] else "") \
         if store else "no store (scoring live)"
+    shown = f"[{host}]" if ":" in host else host
     if not quiet:
-        print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on http://{host}:{port}/",
-              file=sys.stderr, flush=True)
+        print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on "
+              f"http://{shown}:{sock.getsockname()[1]}/", file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=level)
+        uvicorn.Server(uvicorn.Config(app, log_level=level)).run(sockets=[sock])
         return
     # Several processes: each builds its own app from the same settings (passed in the
     # environment, which the workers inherit) and they share the listening socket.
@@ -75,8 +80,33 @@ def serve(
     del app, svc
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
-    uvicorn.run("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
-                host=host, port=port, log_level=level)
+    config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
+                            log_level=level)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: a free one), as uvicorn would bind it.
+
+    Raises:
+        ConfigError: one line naming the address, when it is in use, not this machine's
+            or not a known host name.
+    """
+    from cinerec.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:  # socket.gaierror too: an unknown host name
+        sock.close()
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there: {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS = (

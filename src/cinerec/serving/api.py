@@ -14,15 +14,18 @@ reason only ever names a movie they liked.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
 import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 import cinerec
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
@@ -38,10 +41,11 @@ MAX_IDS = 500
 MAX_K = 100
 WEB_DIR = Path(__file__).with_name("web")
 
-MovieId = Annotated[int | str, Field(description="a raw movie id, e.g. 50")]
+# Strict types: true is no movie id, and "4" no number of stars (a number is one, not a string).
+MovieId = Annotated[StrictInt | StrictStr, Field(description="a raw movie id, e.g. 50")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
 Genre = Annotated[str | None, Query(max_length=100, description="only movies of this genre")]
-Stars = Annotated[float, Field(ge=0.5, le=5.0, allow_inf_nan=False, description="0.5 to 5 stars")]
+Stars = Annotated[float, Field(ge=0.5, le=5.0, allow_inf_nan=False, strict=True, description="0.5 to 5 stars")]
 
 
 # -- request and response bodies -----------------------------------------------------------
@@ -82,7 +86,7 @@ class History(BaseModel):
 
 
 class ColdStartRequest(History):
-    k: int = Field(10, ge=1, le=MAX_K, description="how many recommendations")
+    k: int = Field(10, ge=1, le=MAX_K, strict=True, description="how many recommendations")
     genre: str | None = Field(None, max_length=100, description="only movies of this genre")
 
 
@@ -169,10 +173,14 @@ class Service:
 
     # store state -----------------------------------------------------------------------------
 
-    def store_state(self) -> dict[str, Any] | None:
+    def store_state(self, refresh: bool = False) -> dict[str, Any] | None:
+        """The store's path, model, k, age and staleness; ``refresh`` first notices a re-export."""
         if self.store is None:
             return None
-        info = self.store.info
+        try:
+            info = self.store.refresh() if refresh else self.store.info
+        except DataError as e:  # removed or damaged since: lists are scored live meanwhile
+            return {"path": str(self.store.info.path), "stale": f"unreadable ({e}); scoring live"}
         return {"path": str(info.path), "model": info.model, "k": info.k, "exported_at": info.exported_at,
                 "age_s": round(info.age_s, 1), "stale": info.stale_reason(self.run, self.model_name)}
 
@@ -259,7 +267,7 @@ class Service:
             "movies": ds.n_items,
             "ratings": len(ds.interactions),
             "genres": list(ds.catalog.genre_names),
-            "store": self.store_state(),
+            "store": self.store_state(refresh=True),
             "profiles": self.profiles.count(),
         }
 
@@ -353,6 +361,12 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, except that a rejected NaN or infinity (which JSON cannot
+        # hold) is echoed back as text instead of failing as a 500.
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
 
     @app.exception_handler(CinerecError)
     async def _bad_input(request: Request, exc: CinerecError) -> JSONResponse:
@@ -450,6 +464,17 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
             svc.search.genre_column(genre)
         except ConfigError as e:
             raise HTTPException(422, [{"loc": [where, name], "msg": str(e), "type": "value_error"}]) from None
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its text ("nan", "inf")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:

@@ -70,6 +70,7 @@ class Lists:
             padding), scores, and the liked movie explaining each (``-1``: none).
         """
         u = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        k = min(k, self.dataset.n_items)  # no list is longer than the catalogue
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         reasons = self.model.explain(self.liked[u], items)
@@ -97,6 +98,7 @@ class Lists:
         weighs 1).
         """
         n = self.dataset.n_items
+        k = min(k, n)
         items_given = np.asarray(items_given, dtype=np.int64)
         plain = np.asarray(plain, dtype=bool)
         values = np.where(plain, 1.0, np.asarray(stars, dtype=np.float32)).astype(np.float32)

@@ -111,8 +111,10 @@ class MovieSearch:
         matching a whole word, then every word matching a word start, then anywhere;
         within a tier, more ratings first, then lower item index.
         """
-        mask = self.filter_mask(genre, year_from, year_to)
         words = search_key(query).split()
+        if query.strip() and not words:  # only punctuation or symbols: no title word can match
+            return np.zeros(0, dtype=np.int64)
+        mask = self.filter_mask(genre, year_from, year_to)
         tier = np.zeros(len(self.keys), dtype=np.int64)
         if words:
             whole = np.ones(len(self.keys), dtype=bool)

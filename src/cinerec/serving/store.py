@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Mapping, cast
 import numpy as np
 
 import cinerec
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.io import atomic_path
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
@@ -53,7 +53,7 @@ from cinerec.serving.search import search_key
 
 __all__ = [
     "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
-    "profiles_path_for", "open_profiles", "is_postgres", "ExportPlan", "info_from_meta",
+    "profiles_path_for", "open_profiles", "is_postgres", "check_target", "ExportPlan", "info_from_meta",
 ]
 
 #: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
@@ -266,6 +266,7 @@ def export_store(
     Returns:
         The new store's :class:`StoreInfo`.
     """
+    check_target(db)
     plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
     if not _Shards.active():
         return _write_store(plan, db, progress)
@@ -304,6 +305,41 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
     return open_store(db).info
+
+
+def check_target(db: str | os.PathLike) -> None:
+    """Refuse, in one line, a store target the export would wrongly create or destroy.
+
+    A SQLite target must sit in an existing folder and be a new file or an earlier
+    store: the export replaces it whole, so any other file there (a run's ``run.json``,
+    someone's database) is refused rather than overwritten. A URL must be PostgreSQL's.
+    """
+    if is_postgres(db):
+        return
+    text = str(db)
+    if "://" in text:
+        raise ConfigError(f"--db {text}: unsupported URL scheme {text.split('://', 1)[0]!r}; "
+                          "give a SQLite file path or a postgresql:// URL")
+    path = Path(db)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
+    if not path.parent.is_dir():
+        raise DataError(f"{path.parent}: no such folder for the store {path.name}")
+    if path.exists() and not _is_store(path):
+        raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
+                        "(remove it or choose another --db)")
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a SQLite file with a store's ``meta`` format key (of any version)."""
+    try:
+        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT 1 FROM meta WHERE key = 'format'").fetchone() is not None
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
 
 
 def is_postgres(db: str | os.PathLike | None) -> bool:
