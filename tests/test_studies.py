@@ -225,7 +225,8 @@ def test_a_liked_row_shows_after_the_star_rows_without_rmse(tmp_path, ml100k_dir
 
 def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
     (tmp_path / "items.csv").write_text("id,title\nm1,Alpha\n")
-    text = GOOD.replace('source = "ml-100k"', f'source = "log.csv"\ncolumns = {{user = "who", item = "sku"}}\n'
+    (tmp_path / "log.csv").write_text("who,sku\nu1,m1\n")
+    text = GOOD.replace('source = "ml-100k"', f'source = "{tmp_path / "log.csv"}"\ncolumns = {{user = "who", item = "sku"}}\n'
                                               f'catalog = "{tmp_path / "items.csv"}"')
     study = Study.from_toml(write(tmp_path, text))
     assert study.columns == {"user": "who", "item": "sku"} and study.catalog == str(tmp_path / "items.csv")
@@ -245,7 +246,17 @@ def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
     ("catalog = 3", ":5: [data] catalog: expected the path of a movie file"),
 ])
 def test_bad_columns_and_catalogue_name_the_line(tmp_path, line, needle):
-    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "log.csv"\n{line}'))
+    (tmp_path / "log.csv").write_text("who,sku\nu1,m1\n")
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "{tmp_path / "log.csv"}"\n{line}'))
     with pytest.raises(ConfigError) as e:
         Study.from_toml(path)
     assert str(e.value).startswith(str(path)) and needle in str(e.value), str(e.value)
+
+
+def test_a_missing_source_names_the_line_unless_the_command_line_replaces_it(tmp_path):
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"\ncatalog = "x.csv"'))
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(path)
+    assert str(e.value).startswith(f"{path}:4: [data] source: no-such-log.csv: no such file or folder"), str(e.value)
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"'))
+    assert Study.from_toml(path, data="ml-100k").source == "ml-100k"

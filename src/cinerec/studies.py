@@ -319,6 +319,12 @@ class _Reader:
         source = d.get("source")
         if source is not None and (not isinstance(source, str) or not source.strip()):
             raise self.fail(("data",), "source", f"expected a release name, folder or zip, got {source!r}")
+        if data is None and source is not None:
+            from cinerec.data.download import RELEASES
+
+            if source not in RELEASES and not Path(source).expanduser().exists():
+                raise self.fail(("data",), "source", f"{source}: no such file or folder, and not a MovieLens "
+                                                     f"release name ({', '.join(RELEASES)})")
         source = data if data is not None else source
         if source is None:
             raise ConfigError(f"{self.where(('data',))}: no source: set [data] source or pass --data SOURCE")

@@ -140,3 +140,18 @@ def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):
     counts = ds.interactions.user_counts
     kept = ds.user_ids.index(out.user_ids.raw)
     assert counts[kept].min() >= np.sort(counts)[-100]
+
+
+def test_a_liked_threshold_on_implicit_data_is_refused_as_such(tmp_path):
+    (tmp_path / "clicks.csv").write_text("user,item\n1,10\n1,11\n2,10\n")
+    with pytest.raises(DataError, match=r"liked_threshold=4: the ratings hold no stars .* implicit"):
+        apply_filters(load(tmp_path / "clicks.csv"), Filters(liked_threshold=4.0))
+
+
+def test_a_missing_log_is_missing_whatever_else_is_named(tmp_path):
+    (tmp_path / "items.csv").write_text("id,title\n1,Alpha\n")
+    from cinerec.errors import NotFoundError
+
+    for extra in ({"catalog": tmp_path / "items.csv"}, {"columns": {"user": "who"}}):
+        with pytest.raises(NotFoundError, match=r"nope.csv: no such file or folder$"):
+            load(tmp_path / "nope.csv", **extra)

@@ -55,6 +55,10 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     ("user,movie,rating\nu1,m2,4\n  ,m3,4\n", "line 3: no user id"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
     ("who,what\n1,2\n", "no user column"),
+    ("who,what\n1,2\n", "columns found: 'who', 'what'"),
+    ("user,item,rating\n1,2,4\n1,3,\n", "line 3: rating '' is not a number"),  # the reader's null, as written
+    ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
+    ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, text, needle):
     f = tmp_path / "log.csv"
@@ -70,6 +74,40 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     (tmp_path / "movies.csv").write_text(text)
     with pytest.raises(DataError, match=r"movies.csv line 3: no movie id"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("id,title,year\n1,Alpha,nineteen\n", "line 2: year 'nineteen' is not a whole number"),
+    ("id,title,year\n1,Alpha,1999\n2,Beta,1999.5\n", "line 3: year 1999.5 is not a whole number"),
+    ("id,title\n1,Alpha\n2, \n", "line 3: movie 2 has no title"),
+    ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 appears twice"),  # the id, not np.int64(1)
+    ("title,genres\nAlpha,Drama\n", "no item column"),
+])
+def test_bad_catalogue_names_file_and_line(tmp_path, text, needle):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n")
+    (tmp_path / "movies.csv").write_text(text)
+    with pytest.raises(DataError, match=needle.replace("(", r"\(")) as e:
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert "ratings log" not in str(e.value) and "--columns" not in str(e.value)
+    # a blank year is an unknown one, not an error
+    (tmp_path / "movies.csv").write_text("id,title,year\n1,Alpha,\n")
+    assert load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv").catalog.years.tolist() == [0]
+
+
+@pytest.mark.parametrize("columns,needle", [
+    ("user=who,item=who", "the column 'who' cannot be both the user and the item"),
+    ("user=who,item=what,user=when", "the user column is named twice"),
+])
+def test_a_column_serves_one_role(columns, needle):
+    with pytest.raises(DataError, match=needle):
+        parse_columns(columns)
+
+
+def test_a_named_column_cannot_take_a_column_found_by_its_usual_name(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\n1,2\n")
+    with pytest.raises(DataError, match="the column 'item' cannot be both the user and the item") as e:
+        load_log(tmp_path / "log.csv", columns={"user": "item"})
+    assert "cannot read it" not in str(e.value)
 
 
 def test_bad_sources_and_column_names(tmp_path):

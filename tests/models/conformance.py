@@ -228,9 +228,19 @@ class ModelConformance:
         history = data.seen[users]
         why = fitted.explain(history, items)
         assert why.shape == items.shape
-        assert ((why >= 0) == (items >= 0)).all()
+        assert not ((why >= 0) & (items < 0)).any()
         rows = np.repeat(users, 3).reshape(why.shape)
         assert history[rows[why >= 0], why[why >= 0]].all()
+        # A slot left without a reason has no movie in the history like it; one with a
+        # reason names the history's most similar movie, and that similarity is positive.
+        for r, c in zip(*np.nonzero(items >= 0)):
+            seen = history[rows[r, c]].indices
+            sims = np.asarray(fitted.item_similarity(np.array([items[r, c]])), dtype=np.float64)[0, seen]
+            if why[r, c] < 0:
+                assert (sims <= 1e-6).all()
+            else:
+                assert sims.max() > 0
+                assert sims[list(seen).index(why[r, c])] >= sims.max() - 1e-5
 
     def test_score_history_of_a_training_user(self, fitted: Recommender, data: Interactions):
         users = np.arange(data.n_users)

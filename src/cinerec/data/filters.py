@@ -38,6 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cinerec.data.dataset import Dataset
+from cinerec.data.history import is_implicit
 from cinerec.errors import ConfigError, DataError
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
@@ -149,6 +150,9 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
         steps.append(("kcore", {"users": u, "movies": i}, lambda d: transforms.kcore(d, u, i)))
     for name, args, step in steps:
         before = counts(dataset)
+        if name == "liked_threshold" and is_implicit(dataset):
+            raise DataError(f"filter {_describe(name, args)}: the ratings hold no stars to compare with it "
+                            "(the data is implicit: every rating is a plain event)")
         out = step(dataset)
         if len(out.interactions) == 0:
             why = ""

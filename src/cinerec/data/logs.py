@@ -67,6 +67,8 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise DataError(f"{where} {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
+        if key.strip() in pairs:
+            raise DataError(f"{where} {text!r}: the {key.strip()} column is named twice")
         pairs[key.strip()] = value
     return check_columns(pairs, where)
 
@@ -78,7 +80,20 @@ def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[
             raise DataError(f"{where}: unknown role {role!r} (roles: {', '.join(COLUMN_NAMES)})")
         if not isinstance(name, str) or not name.strip():
             raise DataError(f"{where}: {role}: expected a column name, got {name!r}")
-    return {role: name.strip() for role, name in columns.items()}
+    out = {role: name.strip() for role, name in columns.items()}
+    _one_role_each(out, where)
+    return out
+
+
+def _one_role_each(columns: Mapping[str, str | None], where: Any) -> None:
+    """Refuse one column serving two roles (``user=who,item=who``)."""
+    roles: dict[str, str] = {}
+    for role, name in columns.items():
+        if name is None:
+            continue
+        if name in roles:
+            raise DataError(f"{where}: the column {name!r} cannot be both the {roles[name]} and the {role}")
+        roles[name] = role
 
 
 def load_log(
@@ -150,12 +165,12 @@ def _log_files(path: Path) -> list[Path]:
     return files
 
 
-def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None) -> Any:
+def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what: str = "a ratings log") -> Any:
     """The whole file as a pyarrow Table (pyarrow's multi-threaded readers).
 
     ``ids`` picks, from a text file's header, the id columns to read as text, so that an
     id such as ``007`` keeps its zeros (:func:`_arrow_ids` turns exact numbers back into
-    numbers).
+    numbers). ``what`` names the file's part in an error (a ratings log, the catalogue).
     """
     suffix = path.suffix.lower()
     try:
@@ -168,7 +183,7 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None) -> A
 
         with open(path, "rb") as f:
             first = f.readline()
-        delimiter = "\t" if suffix == ".tsv" or (b"\t" in first and b"," not in first) else ","
+        delimiter = _delimiter(path, first)
         text: dict[str, Any] = {}
         if ids is not None:
             header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
@@ -177,9 +192,45 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None) -> A
         return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
                               read_options=pacsv.ReadOptions(block_size=1 << 24),
                               convert_options=pacsv.ConvertOptions(column_types=text))
+    except DataError:  # the header's own check (ids), already one line
+        raise
     except (OSError, ValueError) as e:  # pyarrow's errors derive from these
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{path}: cannot read it as a ratings log ({message})") from None
+        line = _ragged_line(path) if "columns, got" in message else None
+        if line is not None:
+            raise DataError(f"{path} line {line[0]}: {line[1]} fields where the header has {line[2]}") from None
+        raise DataError(f"{path}: cannot read it as {what} ({message})") from None
+
+
+def _delimiter(path: Path, first: bytes) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" or (b"\t" in first and b"," not in first) else ","
+
+
+def _ragged_line(path: Path) -> tuple[int, int, int] | None:
+    """``(line, fields, header fields)`` of a text file's first row whose field count is not
+    the header's, read again line by line (only after the fast reader failed)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+        rows = csv.reader(f, delimiter=_delimiter(path, first.encode()))
+        width = len(next(csv.reader([first.rstrip("\r\n")], delimiter=_delimiter(path, first.encode())), []))
+        for row in rows:
+            if row and len(row) != width:
+                return rows.line_num + 1, len(row), width
+    return None
+
+
+def _written(path: Path, row: int, column: str) -> str | None:
+    """What a text file's data row ``row`` holds in ``column``, as written; None for Parquet."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return None
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+        delimiter = _delimiter(path, first.encode())
+        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
+        for n, fields in enumerate(csv.reader(f, delimiter=delimiter)):
+            if n == row:
+                return fields[header.index(column)] if column in header and header.index(column) < len(fields) else None
+    return None
 
 
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
@@ -194,7 +245,9 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         if name in lower:
             return lower[name]
     if required:
-        raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; name it with --columns {role}=NAME)")
+        hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES else "rename that column"
+        raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
+                        f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
 
 
@@ -215,10 +268,13 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
 
     def id_columns(header: list[str]) -> list[str]:
         heading = SimpleNamespace(column_names=header)
-        return [str(_find(heading, COLUMN_NAMES, given, role, path, True)) for role in ("user", "item")]
+        ids = {role: str(_find(heading, COLUMN_NAMES, given, role, path, True)) for role in ("user", "item")}
+        _one_role_each(ids, path)
+        return list(ids.values())
 
     table = _table(path, id_columns)
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
+    _one_role_each(cols, path)
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         values = table.column(cols[role])
@@ -237,7 +293,10 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
             bad = (series.isna() | ~np.isfinite(series)).to_numpy()
             if bad.any():
                 row = int(np.argmax(bad))
-                raise DataError(f"{_line(path, row)}: rating {column[row].as_py()!r} is not a number")
+                value = column[row].as_py()
+                if value is None:  # blank, or a word the reader took for a missing value ("NaN", "NA")
+                    value = _written(path, row, str(cols["rating"]))
+                raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} is not a number")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
     if cols["time"] is None:
@@ -360,6 +419,11 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
+def _py(value: Any) -> Any:
+    """A NumPy scalar as the plain Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
     if not path.is_file():
         raise NotFoundError(f"--catalog {path}: no such file")
@@ -368,7 +432,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
 
     import pyarrow as pa
 
-    table = _table(path, id_column)
+    table = _table(path, id_column, what="a movie catalogue")
     frame = table.to_pandas()
     cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     values = table.column(cols["item"])
@@ -378,7 +442,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
     dup = pd.Index(ids).duplicated()
     if dup.any():
         row = int(np.argmax(dup))
-        raise DataError(f"{_line(path, row)}: movie id {ids[row]!r} appears twice")
+        raise DataError(f"{_line(path, row)}: movie id {_py(ids[row])!r} appears twice")
     if ids.dtype != item_raw.dtype:  # numbers in one file, text in the other: compare as text
         ids, lookup_raw = ids.astype(str).astype(object), item_raw.astype(str).astype(object)
     else:
@@ -386,11 +450,21 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
     pos = pd.Index(ids).get_indexer(lookup_raw)
     found = pos >= 0
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
+    blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
+    if blank.any():
+        raise DataError(f"{_line(path, int(np.argmax(blank)))}: movie {_py(ids[int(np.argmax(blank))])!r} has no title")
     from cinerec.data.movielens import parse_titles
 
     titles_all, years_all = parse_titles(raw_titles)
     if cols["year"] is not None:
-        given = pd.to_numeric(frame[cols["year"]], errors="coerce").fillna(0).to_numpy(dtype=np.int32)
+        written = frame[cols["year"]]
+        numbers = pd.to_numeric(written, errors="coerce")
+        bad = (numbers.isna() & written.notna() & written.astype(str).str.strip().ne("")).to_numpy()
+        bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"{_line(path, row)}: year {_py(written.iloc[row])!r} is not a whole number")
+        given = numbers.fillna(0).to_numpy(dtype=np.int32)
         years_all = np.where(given > 0, given, years_all)
     titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
     years = np.zeros(len(item_raw), np.int32)

@@ -127,6 +127,8 @@ def load(
         from cinerec.data.logs import load_log
 
         return load_log(path, columns=columns, catalog=catalog, implicit=implicit)
+    if (columns or catalog is not None) and not path.exists() and os.fspath(source) not in download.RELEASES:
+        raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
     if columns or catalog is not None:
         given = "--columns" if columns else "--catalog"
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "

@@ -380,7 +380,9 @@ class Recommender(ABC):
         This is the one explanation every path uses (CLI, store, API, page). Callers
         pass only the movies that may be named, i.e. the person's liked movies
         (:func:`cinerec.data.history.liked`). Similarity is :meth:`item_similarity`;
-        ties go to the lowest movie index. Work is done in blocks that stay within
+        ties go to the lowest movie index. A movie whose similarity is not positive
+        explains nothing: where no movie of the history is like the recommended one,
+        the answer is ``-1`` (the caller then says so plainly). Work is done in blocks that stay within
         :attr:`explain_budget` bytes of scratch memory, so any number of people can be
         explained at once.
 
@@ -391,7 +393,7 @@ class Recommender(ABC):
 
         Returns:
             ``(n, k) int32`` movie indices from each history, ``-1`` where the history
-            is empty or the slot is padding.
+            is empty, holds no movie like the recommended one, or the slot is padding.
         """
         items = np.asarray(items)
         out = np.full(items.shape, -1, dtype=np.int32)
@@ -425,7 +427,7 @@ class Recommender(ABC):
         has = mask.any(axis=1)
         sims[~mask] = -np.inf
         best = sims.argmax(axis=1).astype(np.int32)
-        best[~has] = -1
+        best[~has | ~(sims.max(axis=1) > 0)] = -1  # a movie not like the recommended one is no reason
         out[valid] = best
         return out
 
@@ -535,7 +537,7 @@ def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarr
         pos = np.where(is_best, np.arange(hi - lo)[:, None], hi - lo)
         first = np.minimum.reduceat(pos, starts, axis=0)
         block = out[a:b]
-        block[nonempty] = hist[first]
+        block[nonempty] = np.where(best > 0, hist[first], -1)  # not alike (cosine <= 0): no reason
         block[rec < 0] = -1
         out[a:b] = block
     return out
