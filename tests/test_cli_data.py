@@ -88,3 +88,13 @@ def test_info_table_shows_brackets_as_written(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["data", "info", str(folder), "--release", "ml-100k"]) == 0
     assert f"source              {folder}" in capsys.readouterr().out
+
+
+def test_info_of_a_log_without_times_shows_no_time_range(tmp_path, capsys) -> None:
+    (tmp_path / "clicks.csv").write_text("user,item\n1,10\n2,11\n")
+    assert main(["data", "info", str(tmp_path / "clicks.csv"), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["min_timestamp"] is None and facts["max_timestamp"] is None  # not 0, read as 1970
+    assert main(["data", "info", str(tmp_path / "clicks.csv")]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["min_timestamp"] == ["-"]

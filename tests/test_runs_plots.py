@@ -76,6 +76,15 @@ def test_leaderboard_flattens_protocol_results_into_columns(tmp_path):
     assert board.index.tolist() == ["ease", "pop"]
 
 
+def test_leaderboard_columns_read_as_the_report_does(tmp_path):
+    from cinerec.runs import Run
+
+    figures = {"ndcg@10": 0.3, "hr@10": 0.6, "hr@1": 0.2, "hr@5": 0.4, "hr@10_sd": 0.01}
+    run = Run(tmp_path, {}, None, {"m": {"seconds_fit": 2.0, "n_users": 9, "metrics": figures}})
+    # by k as a number (not hr@1, hr@10, hr@5), each sd beside its figure, counts and times last
+    assert list(run.leaderboard().columns) == ["hr@1", "hr@5", "hr@10", "hr@10_sd", "ndcg@10", "n_users", "seconds_fit"]
+
+
 def test_leaderboard_ranks_models_by_the_runs_own_figure(tmp_path):
     from cinerec.runs import Run
 

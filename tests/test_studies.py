@@ -93,7 +93,7 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
 
 
 @pytest.mark.parametrize("old, new, needle", [
-    ("top_users = 500", "top_userz = 500", ":6: [data]: unknown key 'top_userz'"),
+    ("top_users = 500", "top_userz = 500", ":6: [data] top_userz: unknown key (known: source, columns, catalog, "),
     ("top_users = 500", "top_users = 0", ":6: [data]: top_users = 0"),
     ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
     ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
@@ -111,6 +111,7 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
     ("value = 0.9", 'value = "high"', ":36: [reference] value: expected a number"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
+    ("[export]", "[exports]", ":31: top level exports: unknown key"),  # a table's own header line
 ])
 def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
     assert old in GOOD

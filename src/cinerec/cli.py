@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
+        print("cinerec: interrupted", file=sys.stderr)
     return status if isinstance(status, int) else 0
 
 

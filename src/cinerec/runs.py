@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -199,6 +200,7 @@ class Run:
 
         rows = {model: _figures(values) for model, values in self.metrics.items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame = frame[sorted(frame.columns, key=_column_key)]
         frame.index.name = "model"
         board = self.path / "leaderboard.json"
         if board.is_file():  # a study's own order (its ties broken as its table shows them)
@@ -228,6 +230,17 @@ class Run:
         if name not in self._models:
             self._models[name] = load_model(self.path / "models" / name)
         return self._models[name]
+
+
+def _column_key(column: str) -> tuple[str, int, str, int, str]:
+    """Columns by protocol, figures before counts and times, then ``hr@1, hr@5, hr@10``
+    (by k as a number, each figure's ``_sd`` beside it)."""
+    prefix, _, name = column.rpartition(" ")
+    last = {"n_users": 1, "seconds_fit": 2, "seconds_eval": 3}.get(name, 0)
+    base, _, rest = name.partition("@")
+    digits = re.match(r"\d*", rest)
+    k = digits.group() if digits else ""
+    return prefix, last, base, int(k) if k else -1, rest[len(k):]
 
 
 def _figures(values: Any, prefix: str = "") -> dict[str, float]:

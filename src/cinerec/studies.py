@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import re
+import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -271,6 +272,8 @@ class _Reader:
 
     def where(self, table: tuple[str, ...], key: str | None = None) -> str:
         line = key_line(self.text, table, key) if key is not None else None
+        if line is None and key is not None:  # a table of its own: [key] or [table.key]
+            line = key_line(self.text, table + (key,))
         if line is None:
             line = key_line(self.text, table)
         name = f"[{'.'.join(table)}]" if table else "top level"
@@ -335,6 +338,7 @@ class _Reader:
                 raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {catalog!r}")
             if not Path(catalog).expanduser().is_file():
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
+        self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line
             Filters.from_mapping({key: value}, where=self.where(("data",), key).rsplit(" ", 1)[0])
@@ -720,6 +724,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     else:
                         model = _features(create(spec.model, settings), dataset)
                     result = prepared.evaluate(model, label=spec.label, per_user=True)
+                    if study.tuned(spec) and model is found.model:  # fitted by the search: its fit's time
+                        result = replace(result, seconds_fit=found.seconds_fit)
                     # After the fit: a setting the fit chooses (two-stage's mix = "auto") is recorded as chosen.
                     used[spec.label][seed] = model.config.to_dict()
                     results[spec.label][seed] = result

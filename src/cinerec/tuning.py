@@ -100,6 +100,8 @@ class Tuned:
             large catalogue; those trials carry ``approximate``); ``value`` and
             ``default_value`` then come from plain fits of the chosen settings and the
             defaults on the carve-out, and the better of the two is chosen.
+        seconds_fit: the final fit's wall time (the chosen settings on the whole
+            training part): what a result that uses :attr:`model` reports as its fit.
     """
 
     model: Any
@@ -111,13 +113,14 @@ class Tuned:
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     screened: bool = False
+    seconds_fit: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, for ``--json`` and ``run.json``."""
         return {"model": self.model.name, "settings": self.settings, "metric": self.metric,
                 "direction": self.direction, "value": self.value, "default_value": self.default_value,
                 "n_trials": len(self.trials), "n_pruned": self.n_pruned, "trials": self.trials,
-                "seconds": self.seconds, "screened": self.screened}
+                "seconds": self.seconds, "screened": self.screened, "seconds_fit": self.seconds_fit}
 
     @property
     def n_pruned(self) -> int:
@@ -269,7 +272,9 @@ def tune(
             previous[:] = [*previous[-(_KEEP_FOR_INIT - 1):], model]  # the few latest, for models that start from them
         return value if math.isfinite(value) else (-math.inf if direction == "maximize" else math.inf)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A trial that raises (an error, Ctrl-C) ends the search with that exception, which the
+    # command line reports in one line; Optuna's own warning would repeat it as a traceback.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if pruner is None:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
                                              n_warmup_steps=PRUNE_WARMUP_EPOCHS)
@@ -304,7 +309,8 @@ def tune(
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
     model = _with_features(create(name, {**fixed, **best}), data).fit(train)
-    return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened)
+    return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
+                 time.perf_counter() - start - seconds)
 
 
 def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], record: dict[str, Any],

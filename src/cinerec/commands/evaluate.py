@@ -7,6 +7,7 @@
     cinerec evaluate --data my-log.csv --model als --protocol loo-full
 """
 
+import dataclasses
 import typing
 from typing import Any
 
@@ -62,6 +63,8 @@ def evaluate(
         if recommender.uses_features and (tuned is None or recommender is not tuned.model):
             recommender.set_features(dataset)  # side features (two-tower; mlp-rating with features) come from the data
         result = prepared.evaluate(recommender)
+        if tuned is not None and recommender is tuned.model:  # fitted by the search: its fit's time
+            result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}

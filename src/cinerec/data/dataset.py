@@ -347,8 +347,9 @@ class Dataset:
             "users": self.n_users,
             "items": self.n_items,
             "catalog_items": int(self.info.get("catalog_items", self.n_items)),
-            "min_timestamp": int(x.timestamps.min()) if len(x) else None,
-            "max_timestamp": int(x.timestamps.max()) if len(x) else None,
+            # A source without times has every timestamp 0: no time range, rather than 1970.
+            "min_timestamp": int(x.timestamps.min()) if len(x) and x.timestamps.any() else None,
+            "max_timestamp": int(x.timestamps.max()) if len(x) and x.timestamps.any() else None,
             "min_rating": float(x.ratings.min()) if len(x) else None,
             "max_rating": float(x.ratings.max()) if len(x) else None,
             "density": len(x) / max(1, self.n_users * self.n_items),

@@ -567,12 +567,16 @@ def _trial_config(config: EASEConfig, regularization: float | None,
     return EASEConfig.from_dict(values)
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{max(1, round(n_bytes / 2**20))} MiB"
+
+
 def _check_ease_size(n_items: int, max_items: int) -> None:
     if n_items > max_items:
         raise ConfigError(
-            f"ease: {n_items} movies exceed max_items={max_items}; the dense "
-            f"{n_items}x{n_items} matrix needs {8 * n_items**2 / 2**30:.1f} GiB "
-            "(filter the catalogue, e.g. with top_items, or raise max_items)"
+            f"ease: {n_items:,} movies exceed max_items={max_items:,}; the dense "
+            f"{n_items:,}x{n_items:,} matrix needs {_size(8 * n_items**2)} while inverting "
+            "(keep fewer movies, e.g. with --top-movies N or top_movies under [data], or raise max_items)"
         )
 
 
