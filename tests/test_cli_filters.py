@@ -65,7 +65,7 @@ def test_own_log_round_trip_train_recommend_export(own_log, tmp_path, capsys):
     assert run.dataset.info["transforms"] == record["transforms"]
     capsys.readouterr()
     assert main(["recommend", "--run", str(out), "--user", "person-3", "-k", "4", "--json"]) == 0
-    recs = json.loads(capsys.readouterr().out)
+    recs = json.loads(capsys.readouterr().out)["recommendations"]
     assert len(recs) == 4 and all(r["movie_id"].startswith("sku") and r["title"].startswith("Film ") for r in recs)
     assert all(r["year"] >= 1985 for r in recs)
     assert main(["export", "--run", str(out), "--db", str(tmp_path / "store.sqlite"), "-k", "5", "--json"]) == 0

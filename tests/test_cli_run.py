@@ -132,7 +132,7 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
 
 
 @pytest.mark.parametrize("change, needle", [
-    (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data]: unknown key 'min_yaer'"),
+    (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data] min_yaer: unknown key"),
     (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization:"),
     (lambda s: s.replace('source = "{source}"\n', ""), "s.toml:3: [data]: no source"),
 ])
@@ -342,7 +342,7 @@ k = 5
     assert [t["transform"] for t in meta["dataset"]["transforms"]] == ["kcore"]
     code, out, err = run(capsys, "recommend", "--run", str(tmp_path / "r"), "--user", "p3", "-k", "3", "--json")
     assert code == 0, err
-    titles = [r["title"] for r in json.loads(out)]
+    titles = [r["title"] for r in json.loads(out)["recommendations"]]
     assert len(titles) == 3 and all(t.startswith("Film ") for t in titles)
     # Without its columns the same file is refused in one line, and nothing is left behind.
     plain = tmp_path / "plain.toml"

@@ -255,7 +255,8 @@ def test_bad_columns_and_catalogue_name_the_line(tmp_path, line, needle):
 
 
 def test_a_missing_source_names_the_line_unless_the_command_line_replaces_it(tmp_path):
-    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"\ncatalog = "x.csv"'))
+    (tmp_path / "items.csv").write_text("id,title\n1,Alpha\n")
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "no-such-log.csv"\ncatalog = "{tmp_path / "items.csv"}"'))
     with pytest.raises(ConfigError) as e:
         Study.from_toml(path)
     assert str(e.value).startswith(f"{path}:4: [data] source: no-such-log.csv: no such file or folder"), str(e.value)

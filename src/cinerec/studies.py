@@ -322,12 +322,7 @@ class _Reader:
         source = d.get("source")
         if source is not None and (not isinstance(source, str) or not source.strip()):
             raise self.fail(("data",), "source", f"expected a release name, folder or zip, got {source!r}")
-        if data is None and source is not None:
-            from cinerec.data.download import RELEASES
-
-            if source not in RELEASES and not Path(source).expanduser().exists():
-                raise self.fail(("data",), "source", f"{source}: no such file or folder, and not a MovieLens "
-                                                     f"release name ({', '.join(RELEASES)})")
+        given_source = data is None and source is not None
         source = data if data is not None else source
         if source is None:
             raise ConfigError(f"{self.where(('data',))}: no source: set [data] source or pass --data SOURCE")
@@ -419,6 +414,12 @@ class _Reader:
             if not isinstance(r.get("source", ""), str):
                 raise self.fail(("reference",), "source", f"expected a string, got {r['source']!r}")
             reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
+        if given_source:  # last, so that every other mistake in the file is named first
+            from cinerec.data.download import RELEASES
+
+            if source not in RELEASES and not Path(source).expanduser().exists():
+                raise self.fail(("data",), "source", f"{source}: no such file or folder, and not a MovieLens "
+                                                     f"release name ({', '.join(RELEASES)})")
         return Study(
             path=self.path, source=source, protocol=name, title=values.get("title", self.path.stem),
             notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),

@@ -38,7 +38,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from cinerec.data.dataset import Dataset
-from cinerec.data.history import is_implicit
 from cinerec.errors import ConfigError, DataError
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
@@ -130,6 +129,7 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
         DataError: a step leaves no ratings (naming the step and its value).
     """
     from cinerec.data import transforms  # here: it needs scipy, which reading data alone does not
+    from cinerec.data.history import is_implicit
 
     record: list[dict[str, Any]] = []
     steps: list[tuple[str, dict[str, Any], Any]] = []
