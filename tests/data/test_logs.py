@@ -160,3 +160,13 @@ def test_ids_keep_their_spelling_and_only_exact_numbers_become_numbers(tmp_path)
     ds = load_log(tmp_path / "plain.csv", catalog=tmp_path / "plain-movies.csv")
     assert ds.user_ids.raw.dtype == np.int64 and ds.item_ids.raw.tolist() == [10, 20]
     assert ds.catalog.titles.tolist() == ["Ten", "Twenty"]
+
+
+def test_a_catalogue_sharing_no_id_with_the_log_is_refused_and_a_partial_one_counted(tmp_path):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,sku1,4\n1,sku2,3\n")
+    (tmp_path / "movies.csv").write_text("id,title\n1,Alpha\n2,Beta\n")  # another id scheme
+    with pytest.raises(DataError, match=r"none of its 2 movie ids is a movie of the log .*'sku1'.*1"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    (tmp_path / "movies.csv").write_text("id,title\nsku1,Alpha\n3,Gamma\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.describe()["catalog_matched"] == 1 and ds.catalog.titles.tolist() == ["Alpha", "sku2"]

@@ -347,6 +347,8 @@ class Dataset:
             "users": self.n_users,
             "items": self.n_items,
             "catalog_items": int(self.info.get("catalog_items", self.n_items)),
+            # a log's own catalogue: how many of the log's movies it names (the others show ids)
+            **({"catalog_matched": int(self.info["catalog_matched"])} if "catalog_matched" in self.info else {}),
             # A source without times has every timestamp 0: no time range, rather than 1970.
             "min_timestamp": int(x.timestamps.min()) if len(x) and x.timestamps.any() else None,
             "max_timestamp": int(x.timestamps.max()) if len(x) and x.timestamps.any() else None,

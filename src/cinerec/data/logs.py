@@ -139,8 +139,8 @@ def load_log(
     item_codes, item_raw = _encode(items)
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
     if catalog is not None:
-        cat, count = _read_catalog(Path(catalog).expanduser(), item_raw)
-        info.update(catalog=str(catalog), catalog_items=count)
+        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw)
+        info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
@@ -424,7 +424,9 @@ def _py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
+def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
+    """The catalogue for the log's movies ``item_raw``, the file's row count and how many
+    of the log's movies it holds (none at all is refused: the wrong file or id column)."""
     if not path.is_file():
         raise NotFoundError(f"--catalog {path}: no such file")
     def id_column(header: list[str]) -> list[str]:
@@ -449,6 +451,10 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
         lookup_raw = item_raw
     pos = pd.Index(ids).get_indexer(lookup_raw)
     found = pos >= 0
+    if len(ids) and not found.any():
+        raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
+                        f"look like {_py(item_raw[0])!r}, the catalogue's like {_py(ids[0])!r}, in its column "
+                        f"{cols['item']!r})")
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
     if blank.any():
@@ -478,4 +484,4 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int]:
         flags[found] = dummies.to_numpy(dtype=bool)[pos[found]]
     else:
         names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
-    return Catalog(titles, years, tuple(names), flags), len(frame)
+    return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
