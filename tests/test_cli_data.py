@@ -47,7 +47,7 @@ def test_synthesize_bad_arguments(tmp_path, capsys) -> None:
     assert main(["data", "synthesize", "--like", "ml-2k", "--out", str(tmp_path / "x")]) == 2
     assert "unknown MovieLens release 'ml-2k'" in capsys.readouterr().err
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "-1", "--out", str(tmp_path / "x")]) == 2
-    assert "--scale must be positive" in capsys.readouterr().err
+    assert "--scale must be above 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -98,3 +98,21 @@ def test_info_of_a_log_without_times_shows_no_time_range(tmp_path, capsys) -> No
     assert main(["data", "info", str(tmp_path / "clicks.csv")]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert rows["min_timestamp"] == ["-"]
+
+
+def test_synthesize_replaces_only_an_earlier_synthetic_release(tmp_path, capsys) -> None:
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("important")
+    argv = ["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--quiet", "--out"]
+    for out, needle in ((mine, "a folder holding other files"), (mine / "notes.txt", "is a file")):
+        assert main([*argv, str(out)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
+    assert (mine / "notes.txt").read_text() == "important" and (mine / "sub").is_dir()
+    for scale in ("inf", "nan", "0", "11"):
+        assert main(["data", "synthesize", "--like", "ml-100k", "--scale", scale, "--out", str(tmp_path / "s")]) == 2
+        assert "--scale must be above 0 and at most 10" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([*argv, str(tmp_path / "empty")]) == 0  # a new or empty folder, and again over its own release
+    assert main([*argv, str(tmp_path / "empty")]) == 0

@@ -87,7 +87,8 @@ def synthesize(
     like: Annotated[str, typer.Option(
         "--like", metavar="RELEASE", show_default=False, help="The release to imitate, e.g. ml-100k or ml-25m.")],
     out: Annotated[Path, typer.Option(
-        "--out", metavar="DIR", show_default=False, help="The folder to write (replaced if it exists).")],
+        "--out", metavar="DIR", show_default=False,
+        help="The folder to write: new, empty, or an earlier synthetic release (which it replaces).")],
     scale: Annotated[float, typer.Option("--scale", help="Size relative to the real release.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", min=0, help="The seed of the synthetic ratings.")] = 0,
     crlf: Annotated[bool, typer.Option("--crlf", help="Windows line endings.")] = False,
@@ -98,13 +99,13 @@ def synthesize(
     Same file formats as the real release; prints the folder.
     """
     from cinerec.commands.show import say
-    from cinerec.data.synthetic import SHAPES, write_release
+    from cinerec.data.synthetic import MAX_SCALE, SHAPES, write_release
     from cinerec.errors import ConfigError, NotFoundError
 
     if like not in SHAPES:
         raise NotFoundError(f"unknown MovieLens release {like!r}; known: {', '.join(SHAPES)}")
-    if not scale > 0:
-        raise ConfigError(f"--scale must be positive, got {scale}")
+    if not 0 < scale <= MAX_SCALE:
+        raise ConfigError(f"--scale must be above 0 and at most {MAX_SCALE:g} (the real release's size times it), got {scale}")
     folder = write_release(out, like, scale, seed, crlf=crlf)
     print(folder)
     say(f"wrote a synthetic {like} (scale {scale:g}, seed {seed}) to {folder}", quiet)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +35,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cinerec.errors import NotFoundError
+from cinerec.errors import DataError, NotFoundError
 from cinerec.io import atomic_dir
 
-__all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds"]
+__all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
+           "MAX_SCALE"]
+
+#: The largest ``scale``: ten times a release's size (ml-32m ten times over is 320M ratings).
+MAX_SCALE = 10.0
+
+#: The file that marks a folder as a synthetic release (its ``like``, ``scale`` and
+#: ``seed``), so that writing one again may replace it and nothing else.
+MARKER = ".cinerec-synthetic.json"
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,8 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
         The tables; :func:`write_release` writes them in the release's file formats.
     """
     shape = _shape(like)
+    if not 0 < scale <= MAX_SCALE:  # also refuses NaN and infinity
+        raise ValueError(f"scale must be above 0 and at most {MAX_SCALE:g}, got {scale}")
     rng = np.random.default_rng(seed)
     n_users, n_items, n_ratings, n_catalog, max_id, floor, cap = _sizes(shape, scale)
     dim, groups = 8, 24
@@ -524,10 +535,12 @@ def write_release(
     Returns:
         ``out_dir``, which :func:`cinerec.data.load` reads.
     """
-    release = synthesize(like, scale, seed)
     out = Path(out_dir)
+    _check_target(out)
+    release = synthesize(like, scale, seed)
     layout = SHAPES[like].layout
     with atomic_dir(out) as tmp:
+        (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed}) + "\n")
         if layout == "100k":
             _write_100k(tmp, release, seed, crlf)
         elif layout == "dat":
@@ -535,6 +548,15 @@ def write_release(
         else:
             _write_csv(tmp, release, crlf)
     return out
+
+
+def _check_target(out: Path) -> None:
+    """Refuse to replace anything but a new or empty folder, or an earlier synthetic release."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is a file; --out names the folder to write the release into")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise DataError(f"{out}: a folder holding other files (not a release written by cinerec data synthesize); "
+                        "not replacing it: choose a new or empty folder")
 
 
 def _eol(data: bytes, crlf: bool) -> bytes:
