@@ -237,11 +237,16 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     board = json.loads(out)
     assert board["best"] == "als" and "two-stage: fit ease" in [r["stage"] for r in board["stages"]]
     run_ = open_run(tmp_path / "o")
-    assert run_.default_model == "als" and set(run_.model_names) == {"als", "two-stage"}
+    assert run_.meta["best_model"] == "als" and set(run_.model_names) == {"als", "two-stage"}
+    # recommend, export and serve use what the store holds unless told otherwise
+    assert run_.default_model == "two-stage"
     pipeline = run_.model("two-stage")
     assert pipeline.ranker.config == run_.model("als").config  # the refitted best model ranks
     store = open_store(tmp_path / "o" / "store.sqlite")
     assert store.info.model == "two-stage" and store.info.k == 5
+    from cinerec.serving.api import create_app
+
+    assert create_app(tmp_path / "o", tmp_path / "o" / "store.sqlite").state.service.store_state()["stale"] is None
     # Each stored list is the ranker's order of the retriever's shortlist.
     users = np.arange(run_.dataset.n_users)[:50]
     shortlist, _ = pipeline.retriever.recommend(users, 20)

@@ -178,10 +178,13 @@ class Run:
 
     @property
     def default_model(self) -> str:
-        """The model ``run.json`` names as best, else the first one saved."""
-        best = self.meta.get("best_model")
-        if best in self.model_names:
-            return best
+        """The model ``recommend``, ``export`` and ``serve`` use unless told: the one
+        ``run.json`` names to serve (``default_model``: a study's ``[export.two_stage]``,
+        whose store it wrote), else the best, else the first one saved."""
+        for key in ("default_model", "best_model"):
+            name = self.meta.get(key)
+            if name in self.model_names:
+                return name
         if not self.model_names:
             raise DataError(f"{self.path}: the run holds no fitted model")
         return self.model_names[0]

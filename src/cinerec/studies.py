@@ -827,6 +827,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "protocol_options": protocol.options(), "seeds": list(study.seeds), "seed": study.seeds[0],
         "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
         "config": {best: final.config.to_dict()},
+        # What recommend, export and serve use unless told: the list the study exports.
+        **({"default_model": "two-stage"} if study.export_two_stage is not None else {}),
     }
     finish_run(tmp, meta=meta, metrics=metrics, report=report(board, study))
     return board
