@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable"]
 
 
 class CinerecError(Exception):
@@ -15,6 +15,13 @@ class CinerecError(Exception):
 
 class DataError(CinerecError, ValueError):
     """A data file or source is malformed, missing or fails its checksum."""
+
+
+class Unavailable(DataError):
+    """A database the service needs cannot be reached now (PostgreSQL down or restarting).
+
+    Not the request's fault: the API answers 503, and the same request may work later.
+    """
 
 
 class TooFewUnseen(DataError):

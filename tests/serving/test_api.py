@@ -346,3 +346,22 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
     db = tmp_path / "recs.sqlite"
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--quiet"], monkeypatch) == 0
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "4", "--quiet"], monkeypatch) == 0
+
+
+def test_a_database_out_of_reach_is_503_and_a_degraded_health_not_500_or_422(run_dir, tmp_path):
+    from cinerec.errors import Unavailable
+
+    def down(*args, **kwargs):
+        raise Unavailable("postgresql://cinerec@db/recs: PostgreSQL write failed (terminating connection)")
+
+    app = create_app(run_dir, profiles=tmp_path / "p.sqlite")
+    with TestClient(app) as c:
+        profiles = app.state.service.profiles
+        profiles.count = profiles.create = profiles.get = down
+        health = c.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert health.json()["profiles"].startswith("unreadable")
+        r = c.post("/profiles", json={"liked": [50]})
+        assert r.status_code == 503 and "terminating connection" in r.json()["detail"] and r.headers["Retry-After"]
+        assert c.get("/profiles/abc").status_code == 503
+        assert c.get("/users/1/recommendations").status_code == 200  # lists still answer

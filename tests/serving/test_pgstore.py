@@ -102,3 +102,58 @@ def test_an_empty_database_says_to_export_first(pg_url):
         con.execute("CREATE DATABASE cinerec_empty")
     with pytest.raises(DataError, match="no recommendation store here"):
         open_store(pg_url.rsplit("/", 1)[0] + "/cinerec_empty")
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:pw@127.0.0.1:99999/recs",  # a port out of range
+    "postgresql://u:pw@127.0.0.1:abc/recs",  # a port that is no number
+    "postgresql://u:pw@[::1/recs",  # a broken IPv6 host
+])
+def test_malformed_urls_give_one_line(run_dir, url):
+    with pytest.raises(DataError) as e:
+        export_store(run_dir, url, k=3, progress=False)
+    assert "pw" not in str(e.value).replace("postgresql", "") and "\n" not in str(e.value)
+
+
+def test_a_password_in_the_query_is_masked_too():
+    url = f"postgresql://someone@127.0.0.1:{free_port()}/recs?sslmode=disable&password=leak-me"
+    assert safe_url(url).endswith("recs?sslmode=disable&password=***")
+    with pytest.raises(DataError) as e:
+        open_store(url)
+    assert "leak-me" not in str(e.value)
+
+
+def _database(pg_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name}")
+        con.execute(f"CREATE DATABASE {name}")
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
+def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_url):
+    import psycopg
+
+    url = _database(pg_url, "cinerec_theirs")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA cinerec")
+        con.execute("CREATE TABLE cinerec.payroll (amount INTEGER)")
+        con.execute("INSERT INTO cinerec.payroll VALUES (42)")
+    with pytest.raises(DataError, match="schema 'cinerec' is not a cinerec recommendation store"):
+        export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
+
+
+def test_a_killed_exports_staging_schema_is_cleared_by_the_next(run_dir, pg_url):
+    import psycopg
+
+    url = _database(pg_url, "cinerec_leftover")
+    with psycopg.connect(url, autocommit=True) as con:  # what an export killed mid-copy leaves
+        con.execute("CREATE SCHEMA cinerec_new_deadbeef")
+        con.execute("CREATE TABLE cinerec_new_deadbeef.recommendations (x INTEGER)")
+    export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url) as con:
+        schemas = sorted(r[0] for r in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cinerec%'"))
+    assert schemas == ["cinerec"]

@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 import cinerec
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR_REASON, Lists
 from cinerec.serving.search import MovieSearch
@@ -253,10 +253,18 @@ class Service:
     def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
         return self.lists.records(items, scores, reasons)
 
+    def _profile_count(self) -> int | str:
+        try:
+            return int(self.profiles.count())
+        except Unavailable as e:  # /health reports it rather than failing
+            return f"unreadable ({e})"
+
     def health(self) -> dict[str, Any]:
         ds = self.dataset
+        profiles = self._profile_count()
         return {
-            "status": "ok",
+            # "degraded": the profiles' database is out of reach (lists still answer, live)
+            "status": "ok" if isinstance(profiles, int) else "degraded",
             "cinerec": cinerec.__version__,
             "model": self.model_name,
             "models": self.run.model_names,
@@ -268,7 +276,7 @@ class Service:
             "ratings": len(ds.interactions),
             "genres": list(ds.catalog.genre_names),
             "store": self.store_state(refresh=True),
-            "profiles": self.profiles.count(),
+            "profiles": profiles,
         }
 
 
@@ -367,6 +375,11 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         # FastAPI's own answer, except that a rejected NaN or infinity (which JSON cannot
         # hold) is echoed back as text instead of failing as a 500.
         return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        # The database behind the store or the profiles is down: not the request's fault.
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(CinerecError)
     async def _bad_input(request: Request, exc: CinerecError) -> JSONResponse:

@@ -18,15 +18,16 @@ Connection errors become one line naming the URL with its password removed.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, NotFoundError, Unavailable
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -38,15 +39,25 @@ _CONNECT_TIMEOUT_S = 10
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and ``/health``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with any password replaced by ``***`` (for messages and ``/health``): the
+    one before the host and a ``password=`` in the query. A URL too malformed to take
+    apart keeps only its scheme."""
+    try:
+        parts = urlsplit(url)
+        password, port = parts.password, parts.port
+    except ValueError:  # a port out of range or not a number, a bad IPv6 host
+        return f"{url.split('://', 1)[0]}://***"
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+    netloc = parts.netloc
+    if password is not None:
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 def _connect(url: str, *, autocommit: bool = True) -> Any:
@@ -55,13 +66,24 @@ def _connect(url: str, *, autocommit: bool = True) -> Any:
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
     except (psycopg.Error, ValueError) as e:
-        raise DataError(f"{safe_url(url)}: cannot connect to PostgreSQL ({_first_line(e, url)})") from None
+        raise Unavailable(f"{safe_url(url)}: cannot connect to PostgreSQL ({_first_line(e, url)})") from None
 
 
 def _first_line(error: BaseException, url: str) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    for secret in _passwords(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _passwords(url: str) -> list[str]:
+    """The passwords written in ``url`` (before the host, and ``password=`` in the query)."""
+    found = [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(url.partition("?")[2])]
+    # By hand rather than urlsplit, which gives up on a malformed host or port.
+    netloc = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+    userinfo = netloc.rpartition("@")[0]
+    found.append(userinfo.partition(":")[2])
+    return [unquote(p) for p in found if p] + [p for p in found if p]
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -74,6 +96,13 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     staging = f"{STORE_SCHEMA}_new_{secrets.token_hex(4)}"
     con = _connect(url)
     try:
+        # One export at a time per database (the lock goes with the connection, even when
+        # the process is killed), so any staging schema found now was left by one that died.
+        con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
+        for (left,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                                   (f"{STORE_SCHEMA}\\_new\\_%",)).fetchall():
+            con.execute(f'DROP SCHEMA "{left}" CASCADE')
+        _check_replaceable(con, url)
         try:
             con.execute(f"CREATE SCHEMA {staging}")
             con.execute(f"""
@@ -111,6 +140,17 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged ({_first_line(e, url)})") from None
     finally:
         con.close()
+
+
+def _check_replaceable(con: Any, url: str) -> None:
+    """Refuse to replace a ``cinerec`` schema that is not a store (someone else's tables)."""
+    if con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone() is None:
+        return
+    meta = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'meta'",
+                       (STORE_SCHEMA,)).fetchone()
+    if meta is None or con.execute(f"SELECT 1 FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() is None:
+        raise DataError(f"{safe_url(url)}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store; "
+                        "not replacing it (export into another database)")
 
 
 def _copy(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -154,7 +194,7 @@ class PgRecStore:
             try:
                 return self._conn().execute(sql, args).fetchall()
             except psycopg.Error:
-                raise DataError(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
+                raise Unavailable(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
 
     def _read_info(self) -> Any:
         from cinerec.serving.store import info_from_meta
@@ -235,7 +275,16 @@ class PgProfileStore:
                 return fn(con)
         except psycopg.OperationalError as e:
             self._local.con = None
-            raise DataError(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
+            raise Unavailable(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except psycopg.OperationalError as e:  # a dropped connection: the next call opens a new one
+            self._local.con = None
+            raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
         pid = self._new_id()
@@ -273,15 +322,14 @@ class PgProfileStore:
         return bool(self._write(go))
 
     def get(self, profile_id: str) -> dict[str, float | None]:
-        con = self._conn()
-        if con.execute(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)).fetchone() is None:
+        if not self._read(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)):
             raise NotFoundError(f"unknown profile id {profile_id!r}")
-        rows = con.execute(f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s "
-                           "ORDER BY updated, movie_id", (profile_id,)).fetchall()
+        rows = self._read(f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s "
+                          "ORDER BY updated, movie_id", (profile_id,))
         return {m: s for m, s in rows}
 
     def count(self) -> int:
-        return int(self._conn().execute(f"SELECT COUNT(*) FROM {PROFILES_SCHEMA}.profiles").fetchone()[0])
+        return int(self._read(f"SELECT COUNT(*) FROM {PROFILES_SCHEMA}.profiles")[0][0])
 
 
 def _upsert(con: Any, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
