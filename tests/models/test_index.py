@@ -186,3 +186,10 @@ def test_with_index_answers_like_a_model_fitted_with_that_index(low_rank_data):
         exact.with_index("ivf", nprobe=4)
     with pytest.raises(ConfigError, match="mlp: index = 'hnsw'"):
         create("mlp", NCF_FAST).with_index("hnsw")
+
+
+def test_more_ivf_cells_than_the_movies_can_train_is_refused_not_cut_silently():
+    keys = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    assert VectorIndex("ivf", keys, nlist=10).index.nlist == 10  # 400 movies train at most 10 cells
+    with pytest.raises(ConfigError, match=r"index_nlist = 11: at most 10 IVF cells for 400 movies"):
+        VectorIndex("ivf", keys, nlist=11)

@@ -66,3 +66,22 @@ def test_two_workers_share_store_and_profiles_and_lose_no_write(run_dir, tmp_pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_logs_on_stderr_and_leaves_stdout_to_figures(run_dir):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert out == b""
+    assert b"GET /health" in err and f"http://127.0.0.1:{port}/".encode() in err

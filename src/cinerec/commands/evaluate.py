@@ -47,6 +47,10 @@ def evaluate(
     source = flags.data_source(data, columns, catalog)
     flags.check_tune(tune)
 
+    from cinerec.training import distributed_context
+
+    main = distributed_context().is_main  # under torchrun every rank measures; rank 0 speaks
+    quiet = quiet or not main
     with progress.silenced(quiet):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
@@ -66,6 +70,8 @@ def evaluate(
         if tuned is not None and recommender is tuned.model:  # fitted by the search: its fit's time
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
+    if not main:
+        return
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "dataset": record,

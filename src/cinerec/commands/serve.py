@@ -72,7 +72,7 @@ def serve(
               f"http://{shown}:{sock.getsockname()[1]}/", file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(app, log_level=level)).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])
         return
     # Several processes: each builds its own app from the same settings (passed in the
     # environment, which the workers inherit) and they share the listening socket.
@@ -81,11 +81,24 @@ def serve(
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
-                            log_level=level)
+                            log_level=level, log_config=_log_config())
     try:
         Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with its access log on stderr too: stdout is for figures only."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for handler in config["handlers"].values():
+        if handler.get("stream") == "ext://sys.stdout":
+            handler["stream"] = "ext://sys.stderr"
+    return config
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -90,6 +90,8 @@ def train(
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
         "dataset": record, "below_popularity": notes,
+        # Results depend on how many processes trained (each takes its share of a batch).
+        "processes": distributed_context().world,
         **({"tuning": tuned.to_dict()} if tuned else {}),
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,

@@ -112,8 +112,11 @@ class VectorIndex:
         faiss.omp_set_num_threads(1)
         try:
             if kind == "ivf":
-                cells = nlist or max(1, int(round(np.sqrt(n))))
-                cells = max(1, min(cells, n // 39 or 1))
+                most = max(1, n // 39)  # faiss trains each cell's centroid on at least 39 movies
+                if nlist > most:
+                    raise ConfigError(f"index_nlist = {nlist}: at most {most} IVF cells for {n:,} movies "
+                                      "(39 movies per cell); 0 picks the square root of the movie count")
+                cells = min(nlist or max(1, int(round(np.sqrt(n)))), most)
                 index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
                 index.cp.seed = 1234
                 index.train(keys)

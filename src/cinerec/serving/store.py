@@ -86,6 +86,8 @@ class StoreInfo:
         if self.model != model:
             return f"exported from model {self.model!r}, serving {model!r}"
         if self.run_created != str(run.meta.get("created", "")):
+            if Path(self.run).resolve() != Path(run.path).resolve():
+                return f"exported from another run ({self.run}), serving {run.path}"
             return "the run was re-written after the export"
         if self.n_users != run.dataset.n_users or self.n_items != run.dataset.n_items:
             return "the run's dataset has other users or movies"
