@@ -130,6 +130,51 @@ def test_bad_input_is_one_line_naming_the_culprit(small_data, neumf_run, tmp_pat
     assert "no model 'ease'" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--run-model", "ease"])
     # --model only ever names a model to create; a run's saved model is --run-model
     assert "--run-model" in _error(capsys, ["recommend", "--run", str(neumf_run), "--user", "1", "--model", "neumf"])
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe bad\n")
+    assert "binary.toml: not valid TOML (byte 1 is not UTF-8 text)" in _error(
+        capsys, [*base, "--model", "gmf", "--config", str(binary)])
+    assert "valid='no' must be true or false" in _error(capsys, [*base, "--model", "gmf", "--protocol-option", "valid=no"])
+    import torch
+
+    if not torch.backends.mps.is_available():
+        assert "MPS is not available" in _error(capsys, [*base, "--model", "gmf", "--set", 'device="mps"'])
+
+
+def test_train_checks_its_out_folder_before_reading_and_never_mixes_runs(small_data, tmp_path, capsys):
+    base = ["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full", "--quiet"]
+    (tmp_path / "a-file").write_text("x")
+    assert "is a file" in _error(capsys, [*base, "--out", str(tmp_path / "a-file")])
+    half = tmp_path / "half"
+    (half / "models" / "bpmf").mkdir(parents=True)  # what a crash used to leave
+    assert "holds 'models' and no finished run" in _error(capsys, [*base, "--out", str(half)])
+    assert "cannot create the folder" in _error(capsys, [*base, "--out", "/proc/no-such/run"])
+    # a source that cannot be read leaves no empty folder behind
+    assert "no such file" in _error(capsys, ["train", "--data", str(tmp_path / "nope.csv"), "--model", "popularity",
+                                             "--out", str(tmp_path / "new")])
+    assert not (tmp_path / "new").exists()
+
+
+def test_bpmf_trains_into_a_run_with_its_sweeps(small_data, tmp_path, capsys):
+    out = tmp_path / "bpmf"
+    assert main(["train", "--data", str(small_data), "--model", "bpmf", "--set", "sweeps=4", "--set", "burn_in=1",
+                 "--out", str(out), "--quiet"]) == 0
+    assert (out / "run.json").is_file() and (out / "plots" / "curves-bpmf.png").is_file()
+    assert "| sweep | training RMSE |" in (out / "report.md").read_text()
+
+
+def test_a_failure_while_saving_leaves_no_half_run(small_data, tmp_path, capsys, monkeypatch):
+    import cinerec.runs
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cinerec.runs, "finish_run", broken)
+    out = tmp_path / "run"
+    with pytest.raises(OSError):
+        main(["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full", "--out", str(out),
+              "--quiet"])
+    assert not out.exists()
 
 
 def test_runs_from_another_version_and_damaged_weights_are_refused(neumf_run, tmp_path, capsys):

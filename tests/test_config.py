@@ -35,6 +35,8 @@ def test_round_trip_and_coercion():
         ({"factors": -1}, "must be positive"),
         ({"loss": "hinge"}, "expected one of"),
         ({"lr": True}, "expected a number"),
+        ({"lr": float("inf")}, "expected a finite number"),
+        ({"lr": float("nan")}, "expected a finite number"),
     ],
 )
 def test_bad_values_are_named(values, message):

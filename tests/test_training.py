@@ -143,6 +143,30 @@ def test_resuming_with_other_settings_is_refused(data, tmp_path):
         other.fit(train)
 
 
+def test_resuming_another_model_other_data_or_fewer_epochs_is_refused_by_name(data, tmp_path):
+    train, valid = data
+    model = create("gmf", FAST)
+    model.checkpoint_dir = tmp_path
+    model.fit(train, valid)
+
+    def resume(name, settings, *fit):
+        other = create(name, {**FAST, **settings})
+        other.checkpoint_dir, other.resume = tmp_path, True
+        other.fit(*fit)
+
+    with pytest.raises(ConfigError, match="cannot resume, the model was gmf and is now mlp"):
+        resume("mlp", {}, train, valid)
+    with pytest.raises(ConfigError, match="cannot resume, the data had 60 users and now has 59"):
+        keep = train.users < 59
+        resume("gmf", {}, type(train)(train.users[keep], train.items[keep], train.ratings[keep],
+                                      train.timestamps[keep], 59, train.n_items), None)
+    with pytest.raises(ConfigError, match=r"cannot resume, the data had \d+ validation ratings and now has 0"):
+        resume("gmf", {}, train)  # validation held out before, not now (another protocol option)
+    with pytest.raises(ConfigError, match="cannot resume, the checkpoint has trained 4 epochs and epochs is now 2"):
+        resume("gmf", {"epochs": 2}, train, valid)
+    resume("gmf", {"epochs": 6}, train, valid)  # more epochs: it goes on
+
+
 def test_saved_weights_load_with_weights_only(data, tmp_path):
     train, _ = data
     model = create("neumf", FAST).fit(train)

@@ -10,6 +10,7 @@ is refused with its new name. The names shared across models are fixed in
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Any, ClassVar, Mapping, TypeVar
 
@@ -134,6 +135,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise ConfigError(f"{where} = {value!r}: expected an integer")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
+                raise ConfigError(f"{where} = {value!r}: expected a finite number")
             return float(value)
         raise ConfigError(f"{where} = {value!r}: expected a number")
     if hint is str:

@@ -130,7 +130,7 @@ class TrainConfig(Config):
         self._check(self.threads >= 0, "threads", "must be zero or more")
         dev = self.device
         ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
-        self._check(ok, "device", "expected cpu, cuda, cuda:N or auto")
+        self._check(ok, "device", "expected cpu, cuda, cuda:N, mps or auto")
 
 
 def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
@@ -148,6 +148,8 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
         idx = torch.device(device).index
         if idx is not None and idx >= torch.cuda.device_count():
             raise ConfigError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device={device!r}: Apple's MPS is not available on this machine")
     return torch.device(device)
 
 
@@ -480,6 +482,7 @@ class _Fit:
         self.amp_dtype, scale = _amp_settings(self.cfg, device)
         self.scaler = torch.amp.GradScaler("cuda") if scale else None
         self.validator = _make_validator(model, train, valid)
+        self.n_valid = len(valid) if valid is not None else 0
         self.ckpt_dir = Path(model.checkpoint_dir) if model.checkpoint_dir is not None else None
         self.write = self.ckpt_dir is not None and dctx.is_main
         if self.write:
@@ -513,7 +516,7 @@ class _Fit:
         ck = self._read_checkpoint(path)
         if ck is None:
             return
-        _check_resumable(ck, self.cfg, path)
+        _check_resumable(ck, self.cfg, path, self.trained(), self.n_epochs)
         self.module.load_state_dict(ck["module"])
         self.opt.load_state_dict(ck["optimizer"])
         if self.sched is not None and ck.get("scheduler") is not None:
@@ -667,8 +670,13 @@ class _Fit:
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "epoch": epoch, "rng": _rng_state(self.device), "history": self.history,
             "best_metric": self.best_metric, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
-            "stopped": stopped, "config": self.cfg.to_dict(),
+            "stopped": stopped, "config": self.cfg.to_dict(), "trained": self.trained(),
         })
+
+    def trained(self) -> dict[str, Any]:
+        """What the checkpoint was trained on: the model and the shape of its data."""
+        return {"model": self.model.name, "users": self.train.n_users, "movies": self.train.n_items,
+                "train": len(self.train), "valid": self.n_valid}
 
     def finish(self) -> None:
         """Restore the best weights, leave the module in eval mode, draw the curves."""
@@ -680,7 +688,21 @@ class _Fit:
             save_curves(self.history, cast(Path, self.ckpt_dir) / CURVES, title=self.model.name)  # self.write implies a checkpoint folder
 
 
-def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: dict[str, Any],
+                     n_epochs: int) -> None:
+    """Refuse, in one line, a checkpoint from another model, other data or other settings."""
+    then = ck.get("trained")
+    if then is not None:  # checkpoints written before this record skip these checks
+        if then["model"] != trained["model"]:
+            raise ConfigError(f"{path}: cannot resume, the model was {then['model']} and is now {trained['model']}")
+        for key, what in (("users", "users"), ("movies", "movies"), ("train", "training ratings"),
+                          ("valid", "validation ratings")):
+            if then[key] != trained[key]:
+                raise ConfigError(f"{path}: cannot resume, the data had {then[key]:,} {what} and now has "
+                                  f"{trained[key]:,} (other data, filters or protocol options)")
+    if int(ck["epoch"]) + 1 > n_epochs and not ck.get("stopped"):
+        raise ConfigError(f"{path}: cannot resume, the checkpoint has trained {int(ck['epoch']) + 1} epochs and "
+                          f"epochs is now {n_epochs}")
     now = cfg.to_dict()
     # Settings added since the checkpoint was written take their defaults.
     saved = {**type(cfg)().to_dict(), **ck.get("config", {})}

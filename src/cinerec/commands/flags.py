@@ -116,6 +116,8 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
         raise ConfigError(f"--config {path}: is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML (byte {e.start + 1} is not UTF-8 text)") from None
     config_cls = model_class.Config
     hints = typing.get_type_hints(config_cls)
     tables = [f.name for f in dataclasses.fields(config_cls) if typing.get_origin(hints[f.name]) is dict]

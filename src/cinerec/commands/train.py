@@ -11,9 +11,10 @@ values override it. Neural models write checkpoints to ``RUN_DIR/checkpoints``;
 Under ``torchrun`` every process trains its share and only the first writes the run.
 """
 
+import contextlib
 import typing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import typer
 
@@ -48,7 +49,6 @@ def train(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.errors import ConfigError
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
     from cinerec.training import distributed_context
@@ -58,11 +58,10 @@ def train(
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
     source = flags.data_source(data, columns, catalog)
     flags.check_tune(tune)
-    if (out / "run.json").exists() and not resume:
-        raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
+    made = _check_out(out, resume)
 
     main = distributed_context().is_main
-    with progress.silenced(quiet or not main):
+    with progress.silenced(quiet or not main), _kept_if_used(out, made):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
@@ -84,8 +83,6 @@ def train(
     if not main:
         return
     history = recommender.history
-    save_dataset(out, dataset)
-    save_model(out, recommender)
     meta = {
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
@@ -96,7 +93,10 @@ def train(
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
-    finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
+    with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
+        save_dataset(out, dataset)
+        save_model(out, recommender)
+        finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
@@ -108,16 +108,77 @@ def train(
     say(f"run saved to {out}", quiet)
 
 
+def _check_out(out: Path, resume: bool) -> bool:
+    """Check ``--out`` before any data is read and create it; whether it was created.
+
+    It may be new, empty, a killed run's folder holding only ``checkpoints/`` (to resume
+    or start again), or with ``--resume`` a finished run; anything else is refused, so
+    a run never mixes with other files.
+    """
+    from cinerec.errors import ConfigError
+
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if out.is_dir():
+        names = {p.name for p in out.iterdir()}
+        if "run.json" in names and not resume:
+            raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
+        others = sorted(names - {"checkpoints", "run.json", "dataset", "models", "plots", "metrics.json",
+                                 "report.md"} if "run.json" in names else names - {"checkpoints"})
+        if others:
+            raise ConfigError(f"--out {out}: holds {others[0]!r} and no finished run; choose a new or empty folder")
+        return False
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # exist_ok: another torchrun rank may be first
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    return True
+
+
+@contextlib.contextmanager
+def _kept_if_used(out: Path, made: bool) -> Iterator[None]:
+    """Remove ``out`` again if the block fails before writing into it (a bad source, a
+    refused model); a killed training keeps its folder and checkpoints, to resume."""
+    try:
+        yield
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _undone_on_failure(out: Path, made: bool) -> Iterator[None]:
+    """Remove what the block wrote into ``out`` if it fails (checkpoints stay, to resume)."""
+    import shutil
+
+    before = {p.name for p in out.iterdir()}
+    try:
+        yield
+    except BaseException:
+        for p in out.iterdir():
+            if p.name not in before:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str]) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
     lines += ["", f"Fit {result.seconds_fit:.1f} s, evaluation {result.seconds_eval:.1f} s.", ""]
-    if history:
+    if history and "epoch" in history[0]:
         lines += ["## Training", "", "| epoch | loss | validation | samples/s |", "|---|---|---|---|"]
         for h in history:
             valid = f"{h['metric']} {h['valid']:.4f}" if "valid" in h else "-"
             lines.append(f"| {h['epoch']} | {h['loss']:.4f} | {valid} | {h['samples_per_s']:,.0f} |")
         lines += ["", "Curves: `checkpoints/curves.png`.", ""]
+    elif history:  # BPMF: one row per Gibbs sweep
+        lines += ["## Training", "", "| sweep | training RMSE |", "|---|---|"]
+        lines += [f"| {h['sweep']} | {h['train_rmse']:.4f} |" for h in history]
+        lines += [""]
     return "\n".join(lines)

@@ -197,6 +197,10 @@ class Protocol:
             known = ", ".join(sorted(self.defaults)) or "none"
             raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known})")
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
+        for key, default in self.defaults.items():  # a yes/no option is true or false, nothing else
+            value = self._options[key]
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ConfigError(f"protocol {self.name}: {key}={value!r} must be true or false")
         self.validate()
 
     def __getattr__(self, key: str) -> Any:

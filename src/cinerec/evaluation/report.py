@@ -162,18 +162,20 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
     Args:
         history: one dict per epoch, as :attr:`NeuralRecommender.history` holds them:
             ``epoch`` and ``loss``, plus ``valid`` and ``metric`` (its name, e.g.
-            ``hr@10`` or ``rmse``) when the model was validated.
+            ``hr@10`` or ``rmse``) when the model was validated; or one per Gibbs
+            sweep, as BPMF's: ``sweep`` and ``train_rmse``.
         path: the PNG to write (800×560 pixels with validation, 800×340 without).
         title: the figure title, usually the model name.
     """
     plt = pyplot()
-    epochs = [h["epoch"] for h in history]
+    step, y = ("epoch", "loss") if "epoch" in history[0] else ("sweep", "train_rmse")
+    epochs = [h[step] for h in history]
     valid = [h for h in history if "valid" in h]
     rows = 2 if valid else 1
     fig, axes = plt.subplots(rows, 1, figsize=(8, 5.6 if valid else 3.4), sharex=True, squeeze=False)
     ax = axes[0, 0]
-    ax.plot(epochs, [h["loss"] for h in history], marker="o", color="tab:blue")
-    ax.set_ylabel("training loss")
+    ax.plot(epochs, [h[y] for h in history], marker="o", color="tab:blue")
+    ax.set_ylabel("training loss" if y == "loss" else "training RMSE")
     ax.grid(alpha=0.3)
     if valid:
         name = valid[0]["metric"]
@@ -188,7 +190,7 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
         va.set_ylabel(f"validation {name}\n({'lower' if lower else 'higher'} is better)")
         va.legend(loc="best", fontsize=9)
         va.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("epoch")
+    axes[-1, 0].set_xlabel(step)
     axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(f"{title}: training curves" if title else "training curves")
     fig.tight_layout()
