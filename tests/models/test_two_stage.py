@@ -266,9 +266,11 @@ def test_bad_settings_are_named():
         create("two-stage", {"retriever_settings": {"no_such_key": 1}})
     with pytest.raises(ConfigError, match="neumf: index = 'ivf'"):
         create("two-stage", {"ranker_settings": {"index": "ivf"}})
-    for bad in (1.5, -0.1, "best", float("nan")):
+    for bad in (1.5, -0.1, "best"):
         with pytest.raises(ConfigError, match=r"TwoStageConfig\.mix = .*: must be a number from 0 .* or \"auto\""):
             create("two-stage", {"mix": bad})
+    with pytest.raises(ConfigError, match="mix = nan: expected a finite number"):
+        create("two-stage", {"mix": float("nan")})
     with pytest.raises(ConfigError, match="mix = True: expected a number"):
         create("two-stage", {"mix": True})
 

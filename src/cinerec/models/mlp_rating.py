@@ -96,7 +96,7 @@ class MLPRatingConfig(TrainConfig):
         super().validate()
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
-                    "must list at least one positive hidden size")
+                    "must list one or more hidden sizes, each a positive whole number")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
         self._check(self.feature_embedding >= 1, "feature_embedding", "must be at least 1")

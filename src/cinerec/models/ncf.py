@@ -110,7 +110,7 @@ class NCFConfig(TrainConfig):
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.mlp_factors >= 1, "mlp_factors", "must be at least 1")
         self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
-                    "must list at least one positive hidden size")
+                    "must list one or more hidden sizes, each a positive whole number")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
