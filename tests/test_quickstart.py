@@ -62,6 +62,21 @@ def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, 
     assert not seen & set(movie_ids)
 
 
+def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    (tmp_path / "a-file").write_text("keep")
+    for out, needle in ((mine, "holds other files and no run"), (tmp_path / "a-file", "is a file")):
+        assert main(["quickstart", "--out", str(out), "--model", "popularity", "--quiet"]) == 2
+        assert needle in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "keep" and (tmp_path / "a-file").read_text() == "keep"
+    run = tmp_path / "run"
+    for _ in range(2):  # the second run replaces the first
+        assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    assert (run / "run.json").is_file()
+
+
 def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["quickstart", "--out", str(out), "--model", "popularity,nonsense"]) == 2

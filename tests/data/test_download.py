@@ -120,7 +120,8 @@ def test_offline_is_one_clear_line(tmp_path) -> None:
         download.fetch("ml-1m", cache_dir=tmp_path / "cache")
     msg = str(e.value)
     assert "\n" not in msg
-    assert "could not download MovieLens ml-1m" in msg and "--data /path/to/ml-1m" in msg
+    # the way out fits every command: data info/fetch take the path as their source, the others as --data
+    assert "could not download MovieLens ml-1m" in msg and "path where the release name goes (/path/to/ml-1m" in msg
     assert str(tmp_path / "cache") in msg and "ml-1m.zip" in msg
     assert not (tmp_path / "cache").exists() or _leftovers(tmp_path / "cache") == []
     with pytest.raises(DataError, match="could not download MovieLens ml-100k"):
@@ -159,3 +160,22 @@ def test_unknown_release() -> None:
     with pytest.raises(NotFoundError, match="ml-3m"):
         download.fetch("ml-3m")
     assert np.all([download.release_info(n).name == n for n in download.RELEASES])
+
+
+def test_a_damaged_or_wrong_zip_in_the_cache_is_one_line_and_leaves_no_release(tmp_path) -> None:
+    import zipfile
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with zipfile.ZipFile(cache / "ml-10m.zip", "w", zipfile.ZIP_DEFLATED) as z:  # the wrong inner folder
+        z.writestr("ml-10m/ratings.dat", "1::2::5::978300760\n" * 200)
+    checks = {"ml-10m": download.file_digest(cache / "ml-10m.zip", "sha256")}
+    with pytest.raises(DataError, match="does not hold the folder ml-10M100K/; remove it to download again"):
+        download.fetch("ml-10m", cache_dir=cache, checksums=checks)
+    assert not (cache / "ml-10m").exists()
+    data = bytearray((cache / "ml-10m.zip").read_bytes())
+    data[60:80] = b"\xff" * 20  # damage the compressed bytes
+    (tmp_path / "bad.zip").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="not a readable zip file"):
+        download.extract(tmp_path / "bad.zip", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

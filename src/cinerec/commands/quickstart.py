@@ -80,6 +80,7 @@ def quickstart(
         raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")
     for name in names:  # a model's settings under these protocols, checked before any data is read
         _settings(name)
+    _check_out(out)
     started = time.perf_counter()
     with progress.silenced(quiet):
         dataset, label = _load(source, seed)
@@ -152,6 +153,18 @@ def quickstart(
                     "recommendations": lists, "dataset": record})
     say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
     say(f"next: cinerec recommend --run {out} --user {dataset.user_ids.raw[0]}   |   cinerec serve --run {out}", quiet)
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` may be new, empty or an earlier run (which it replaces whole); a file or a
+    folder holding anything else is refused, so the replacement never deletes a user's files."""
+    from cinerec.errors import ConfigError
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
+        raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
+                          "(an earlier run there is replaced)")
 
 
 def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:

@@ -29,6 +29,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -167,11 +168,15 @@ def fetch(
             _check(archive, "sha256", expected, file_digest(archive, "sha256"), delete=False)
     else:
         _download(rel, archive, base_url, expected, progress)
+    try:
+        with zipfile.ZipFile(archive) as z:
+            holds = any(n.rstrip("/").split("/")[0] == rel.folder for n in z.namelist())
+    except (zipfile.BadZipFile, OSError, zlib.error) as e:
+        raise DataError(f"{archive}: not a readable zip file ({e}); remove it to download again") from None
+    if not holds:  # checked before extracting, so the cache keeps no release that is not one
+        raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/; remove it to download again")
     extract(archive, root / rel.name)
-    folder = root / rel.name / rel.folder
-    if not folder.is_dir():
-        raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/")
-    return folder
+    return root / rel.name / rel.folder
 
 
 def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
@@ -188,7 +193,7 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
                     raise DataError(f"{archive}: refusing the unsafe member path {member!r}")
             with atomic_dir(dest) as tmp:
                 z.extractall(tmp)
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, zlib.error) as e:  # zlib: damaged compressed data
         raise DataError(f"{archive}: not a readable zip file ({e})") from None
     except OSError as e:
         raise DataError(f"{archive}: could not extract into {dest} ({e.strerror or e})") from None
@@ -204,8 +209,9 @@ def _root(cache: str | os.PathLike | None) -> Path:
 
 def _offline_message(rel: Release, root: Path, reason: str) -> str:
     return (
-        f"could not download MovieLens {rel.name} ({reason}); pass a local copy with "
-        f"--data /path/to/{rel.name} (the folder or {rel.zip_name}) or put {rel.zip_name} in {root}"
+        f"could not download MovieLens {rel.name} ({reason}); use a local copy instead: give its path "
+        f"where the release name goes (/path/to/{rel.name}, the folder or {rel.zip_name}) or put "
+        f"{rel.zip_name} in {root}"
     )
 
 

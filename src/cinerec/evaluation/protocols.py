@@ -411,7 +411,7 @@ class LooSampled(Protocol):
         unseen = x.n_items - np.diff(x.seen.indptr)[users]
         short = unseen < self.n_negatives
         if short.any():
-            at = int(np.argmax(short))
+            at = int(np.argmin(unseen))  # the shortest, whose count the way out names
             raw = dataset.user_ids.raw[users[at]]
             raw = raw.item() if isinstance(raw, np.generic) else raw
             raise TooFewUnseen(
