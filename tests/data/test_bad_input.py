@@ -67,6 +67,18 @@ def test_non_numeric_field(pristine, tmp_path, capsys, kind: str, eol: bytes) ->
     _fails(folder, r"ratings\.csv line 8: movie 'abc' is not an integer", capsys)
 
 
+@pytest.mark.parametrize("kind, name, line, pattern", [
+    ("csv", "ratings.csv", b"3,12,4.0,2017-01-01\n", r"ratings\.csv line 9: timestamp '2017-01-01' is not an integer"),
+    ("csv", "ratings.csv", b"3,12,4.0,964982703.5\n", r"ratings\.csv line 9: timestamp '964982703\.5' is not an"),
+    ("100k", "u.data", b"12\t7\t4.0.0\t881250949\n", r"u\.data line 9: rating '4\.0\.0' is not a number"),
+])
+def test_a_value_of_number_characters_that_is_no_number_names_its_line(pristine, tmp_path, capsys, kind, name,
+                                                                        line, pattern) -> None:
+    folder = _copy(pristine, kind, tmp_path)
+    _edit(folder / name, _set_line(9, line))
+    _fails(folder, pattern, capsys)
+
+
 def test_malformed_dat_line(pristine, tmp_path, capsys) -> None:
     folder = _copy(pristine, "1m", tmp_path)
     _edit(folder / "ratings.dat", _set_line(3, b"1::2::5\n"))

@@ -39,6 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -531,6 +532,19 @@ def _parse_error(path: Path, family: str, error: BaseException) -> DataError:
             message = _check_line(block[starts[k]:ends[k]], sep, label, width, index)
             if message:
                 return DataError(f"{path} line {first + int(k)}: {message}")
+    # A value made of number characters that is still no number ("2017-01-01", "4.0.0"):
+    # the parser's message quotes it, so only the lines holding it are checked.
+    quoted = re.search(r"invalid value '([^']*)'", str(error))
+    if quoted and quoted.group(1):
+        value = quoted.group(1).encode()
+        for first, block in _blocks(path):
+            if value not in block:
+                continue
+            for k, line in enumerate(block.split(b"\n")):
+                if value in line and not (family == "csv" and first + k == 1):
+                    message = _check_line(line.rstrip(b"\r"), sep, label, width, index)
+                    if message:
+                        return DataError(f"{path} line {first + k}: {message}")
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return DataError(f"{path}: cannot parse the file ({first_line})")
 
