@@ -540,11 +540,11 @@ def _parse_error(path: Path, family: str, error: BaseException) -> DataError:
         for first, block in _blocks(path):
             if value not in block:
                 continue
-            for k, line in enumerate(block.split(b"\n")):
-                if value in line and not (family == "csv" and first + k == 1):
+            for j, line in enumerate(block.split(b"\n")):
+                if value in line and not (family == "csv" and first + j == 1):
                     message = _check_line(line.rstrip(b"\r"), sep, label, width, index)
                     if message:
-                        return DataError(f"{path} line {first + k}: {message}")
+                        return DataError(f"{path} line {first + j}: {message}")
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return DataError(f"{path}: cannot parse the file ({first_line})")
 
