@@ -179,3 +179,44 @@ def test_a_damaged_or_wrong_zip_in_the_cache_is_one_line_and_leaves_no_release(t
     with pytest.raises(DataError, match="not a readable zip file"):
         download.extract(tmp_path / "bad.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+class _HalfHandler(http.server.BaseHTTPRequestHandler):
+    """Announces the whole zip, sends half of it and hangs up (a dropped connection)."""
+
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path.endswith(".md5"):
+            text = f"MD5 (ml-10m.zip) = {hashlib.md5(self.body).hexdigest()}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body[: len(self.body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_download_cut_short_says_so_and_caches_nothing(served, online, tmp_path) -> None:
+    root, _, _ = served
+    handler = type("Half", (_HalfHandler,), {"body": (root / "ml-10m.zip").read_bytes()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DataError) as e:
+            download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                           progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(e.value)
+    assert "checksum" not in message and ("stopped after" in message or "download of" in message), message
+    assert _leftovers(tmp_path / "c") == []

@@ -23,6 +23,7 @@ With ``CINEREC_OFFLINE`` set (the test suite sets it) no connection is ever atte
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -232,15 +233,20 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
             with _open(rel, url, root) as response, open(tmp, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 bar = _bar(total, rel.zip_name, progress)
+                got = 0
                 try:
                     for block in iter(lambda: response.read(_CHUNK), b""):
                         out.write(block)
                         digest.update(block)
                         bar.update(len(block))
+                        got += len(block)
                 finally:
                     bar.close()
+            if total is not None and got < total:  # the connection ended early: no tampering to suggest
+                raise DataError(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
+                                                            f"{total:,} bytes"))
             _check(tmp, algorithm, expected, digest.hexdigest(), delete=True, name=url)
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # HTTPException: IncompleteRead
         raise DataError(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
 
 
@@ -267,7 +273,9 @@ def _check(path: Path, algorithm: str, expected: str, actual: str, *, delete: bo
         if delete:
             path.unlink(missing_ok=True)
         raise DataError(
-            f"{name or path}: {algorithm} checksum mismatch: expected {expected.lower()}, got {actual.lower()}"
+            f"{name or path}: {algorithm} checksum mismatch: expected {expected.lower()}, got {actual.lower()}; "
+            "this is not the official release file (a copy of your own is read by giving its path as the source"
+            + (", after removing this one from the cache)" if not delete else ")")
         )
 
 
