@@ -155,3 +155,34 @@ def test_a_missing_log_is_missing_whatever_else_is_named(tmp_path):
     for extra in ({"catalog": tmp_path / "items.csv"}, {"columns": {"user": "who"}}):
         with pytest.raises(NotFoundError, match=r"nope.csv: no such file or folder$"):
             load(tmp_path / "nope.csv", **extra)
+
+
+def test_ratings_a_liked_threshold_drops_stay_seen_through_a_saved_run(tmp_path):
+    from cinerec.data import Dataset
+    from cinerec.data.history import seen
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    log = tmp_path / "log.csv"
+    rows = ["user,item,rating,ts"]
+    for u in range(1, 31):
+        for m in range(1, 21):
+            if (u * 7 + m * 3) % 4:
+                rows.append(f"{u},{m},{1 + (u + m) % 5},{u * 100 + m}")
+    log.write_text("\n".join(rows) + "\n")
+    ds, _ = apply_filters(load(log), Filters(liked_threshold=4.0))
+    raw = load(log)
+    low = raw.interactions.ratings < 4
+    low_pairs = set(zip(raw.user_ids.raw[raw.interactions.users[low]].tolist(),
+                        raw.item_ids.raw[raw.interactions.items[low]].tolist()))
+    ds.save(tmp_path / "ds")
+    back = Dataset.load(tmp_path / "ds")
+    s = seen(back).tocoo()
+    seen_pairs = set(zip(back.user_ids.raw[s.row].tolist(), back.item_ids.raw[s.col].tolist()))
+    kept = {(u, m) for u, m in low_pairs if back.user_ids.get(u) is not None and back.item_ids.get(m) is not None}
+    assert kept and kept <= seen_pairs  # a movie rated low is still one the person has seen
+    lists = Lists(back, create("popularity").fit(back.interactions))
+    items, _, _ = lists.for_users(np.arange(back.n_users), back.n_items)
+    for u in range(back.n_users):
+        listed = {back.item_ids.raw[i] for i in items[u] if i >= 0}
+        assert not listed & {m for uu, m in kept if back.user_ids.get(uu) == u}

@@ -90,6 +90,12 @@ class IdMap:
             raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
         return idx.astype(np.int32)
 
+    def get_indexer(self, raw_ids: np.ndarray) -> np.ndarray:
+        """Indices ``(n,) int64`` of ``raw_ids``, ``-1`` for each unknown one (no error)."""
+        if len(raw_ids) == 0:
+            return np.zeros(0, np.int64)
+        return np.asarray(self._lookup.get_indexer(np.asarray(raw_ids, dtype=self.raw.dtype)), dtype=np.int64)
+
     def get(self, raw_id: Any) -> int | None:
         """Index of one raw id, or ``None`` when it is unknown."""
         try:
@@ -269,6 +275,10 @@ class Dataset:
             read when the source is loaded: fold name → ``(n_ratings,) bool``, True for
             the ratings in that fold's test set, aligned to :attr:`interactions`' rows;
             the other ratings are its training set. Empty when the source has none.
+        also_seen: ``(users, items)`` index arrays of movies people rated that are no
+            longer ratings here (a ``--liked-threshold`` drops the low ones): never a
+            rating to learn from or to test, but never to be recommended either
+            (:func:`cinerec.data.history.seen`). ``None`` when nothing was dropped.
     """
 
     name: str
@@ -279,6 +289,7 @@ class Dataset:
     user_features: pd.DataFrame | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     folds: Mapping[str, np.ndarray] = field(default_factory=dict)
+    also_seen: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if len(self.user_ids) != self.interactions.n_users:
@@ -389,6 +400,8 @@ class Dataset:
                 # The masks need no pickle and load() reads none; naming the keyword also
                 # tells mypy that no fold name stands for it.
                 np.savez_compressed(tmp / "folds.npz", allow_pickle=False, **self.folds)
+            if self.also_seen is not None:
+                np.savez_compressed(tmp / "also_seen.npz", users=self.also_seen[0], items=self.also_seen[1])
             meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names)}
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
 
@@ -414,8 +427,13 @@ class Dataset:
             if (path / "folds.npz").exists():
                 with np.load(path / "folds.npz", allow_pickle=False) as z:
                     folds = {k: z[k] for k in z.files}
+            also_seen = None
+            if (path / "also_seen.npz").exists():
+                with np.load(path / "also_seen.npz", allow_pickle=False) as z:
+                    also_seen = (z["users"], z["items"])
             return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
-                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds)
+                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds,
+                       also_seen)
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{path}: saved dataset is damaged ({e})") from None
 

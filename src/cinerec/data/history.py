@@ -30,9 +30,14 @@ def seen(data: Dataset | Interactions) -> sp.csr_matrix:
     """``(n_users, n_items)`` CSR of ones: every movie each person rated in ``data``.
 
     Pass the run's whole dataset (not a model's training part), so a movie held out for
-    testing still counts as seen.
+    testing still counts as seen, and so do the ratings a ``--liked-threshold`` dropped
+    (:attr:`Dataset.also_seen`).
     """
     x = data.interactions if isinstance(data, Dataset) else data
+    if isinstance(data, Dataset) and data.also_seen is not None and len(data.also_seen[0]):
+        users, items = data.also_seen  # rated, but no longer a rating here (--liked-threshold)
+        extra = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=x.seen.shape)
+        return x.seen.maximum(extra).tocsr()
     return x.seen
 
 
