@@ -220,3 +220,11 @@ def test_not_a_zip(tmp_path, capsys) -> None:
     bogus = tmp_path / "ml-100k.zip"
     bogus.write_text("not a zip")
     _fails(bogus, r"not a folder, a zip file or a ratings log", capsys)
+
+
+def test_an_unclosed_quote_in_movies_csv_is_named_there(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    lines = (folder / "movies.csv").read_bytes().splitlines(keepends=True)
+    movie_id = lines[19].split(b",", 1)[0]
+    _edit(folder / "movies.csv", _set_line(20, movie_id + b',"Broken title (1999),Drama\n'))
+    _fails(folder, r"movies\.csv line 20: the title's quote is not closed on its line", capsys)
