@@ -48,7 +48,8 @@ def fetch(
 def info(
     source: Source,
     release: Annotated[str | None, typer.Option(
-        "--release", metavar="NAME", help="Which release the folder holds, when its name does not say.")] = None,
+        "--release", metavar="NAME", help="Which release the folder holds, when its name does not say (checked against its file layout "
+             "only).")] = None,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)

@@ -106,7 +106,8 @@ def load(
             folder of them that holds no release (a ``ratings.csv`` without
             ``movies.csv`` is a log), read by :func:`cinerec.data.logs.load_log`.
         release: which release the folder holds, when its name does not say (it then
-            labels ``info["release"]``); checked against the files found.
+            labels ``info["release"]``); checked against the file layout found
+            (``u.data``, ``.dat`` or ``.csv`` files), which releases of one layout share.
         implicit: turn every rating into ``1.0`` ("watched").
         progress: show a progress bar while downloading.
         columns: a log's column names by role (``{"user": "uid", ...}``), where they
