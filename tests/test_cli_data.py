@@ -116,3 +116,12 @@ def test_synthesize_replaces_only_an_earlier_synthetic_release(tmp_path, capsys)
     (tmp_path / "empty").mkdir()
     assert main([*argv, str(tmp_path / "empty")]) == 0  # a new or empty folder, and again over its own release
     assert main([*argv, str(tmp_path / "empty")]) == 0
+
+
+def test_a_synthetic_release_says_what_it_imitates_and_that_it_is_synthetic(tmp_path, capsys) -> None:
+    out = tmp_path / "syn"  # a name that says nothing: the marker does
+    assert main(["data", "synthesize", "--like", "ml-25m", "--scale", "0.0005", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(out), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["release"] == "ml-25m" and facts["synthetic"] is True

@@ -292,7 +292,11 @@ def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:
 
 def test_release_argument_must_fit_the_files(tmp_path) -> None:
     folder = write_release(tmp_path / "data", "ml-25m", 0.001, seed=1)
-    assert load(folder).info["release"] == "ml-latest"  # a CSV release whose folder name says nothing
+    assert load(folder).info["release"] == "ml-25m"  # its folder name says nothing; its synthetic marker does
+    from cinerec.data.synthetic import MARKER
+
+    (folder / MARKER).unlink()
+    assert load(folder).info["release"] == "ml-latest"  # a CSV release whose folder says nothing at all
     assert load(folder, release="ml-25m").info["release"] == "ml-25m"
     with pytest.raises(DataError, match="ml-1m"):
         load(folder, release="ml-1m")

@@ -358,6 +358,7 @@ class Dataset:
             "users": self.n_users,
             "items": self.n_items,
             "catalog_items": int(self.info.get("catalog_items", self.n_items)),
+            **({"synthetic": True} if self.info.get("synthetic") else {}),
             # a log's own catalogue: how many of the log's movies it names (the others show ids)
             **({"catalog_matched": int(self.info["catalog_matched"])} if "catalog_matched" in self.info else {}),
             # A source without times has every timestamp 0: no time range, rather than 1970.

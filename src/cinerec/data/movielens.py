@@ -249,11 +249,27 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
     named = _normalise(folder.name)
     if named in download.RELEASES and _family(named) == family:
         return folder, family, named
+    like = _synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates
+    if like is not None and like in download.RELEASES and _family(like) == family:
+        return folder, family, like
     if family == "100k":
         return folder, family, "ml-100k"
     if family == "dat":
         return folder, family, "ml-1m" if (folder / "users.dat").is_file() else "ml-10m"
     return folder, family, "ml-latest"
+
+
+def _synthetic_like(folder: Path) -> str | None:
+    """The release a synthetic release imitates (its marker file), else ``None``."""
+    import json
+
+    from cinerec.data.synthetic import MARKER
+
+    try:
+        like = json.loads((folder / MARKER).read_text()).get("like")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return like if isinstance(like, str) else None
 
 
 def _extract_local_zip(path: Path) -> Path:
@@ -301,6 +317,8 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
         "source": str(folder),
         "implicit": bool(implicit),
         "id_order": "sorted raw ids",
+        # written by `cinerec data synthesize`: its figures say nothing about real movies
+        **({"synthetic": True} if _synthetic_like(folder) is not None else {}),
     }
     return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info,
                    folds)
