@@ -228,3 +228,17 @@ def test_an_unclosed_quote_in_movies_csv_is_named_there(pristine, tmp_path, caps
     movie_id = lines[19].split(b",", 1)[0]
     _edit(folder / "movies.csv", _set_line(20, movie_id + b',"Broken title (1999),Drama\n'))
     _fails(folder, r"movies\.csv line 20: the title's quote is not closed on its line", capsys)
+
+
+def test_a_zip_holding_no_release_is_named_and_leaves_nothing_cached(tmp_path, monkeypatch, capsys) -> None:
+    import zipfile
+
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    junk = tmp_path / "junk.zip"
+    with zipfile.ZipFile(junk, "w") as z:
+        z.writestr("readme.txt", "hello")
+    _fails(junk, r"junk\.zip \(unpacked\): no MovieLens files here", capsys)
+    local = tmp_path / "home" / "movielens" / "local"
+    assert not local.exists() or list(local.iterdir()) == []
+    (tmp_path / "cut.zip").write_bytes(junk.read_bytes()[:40])  # cut short
+    _fails(tmp_path / "cut.zip", r"cut\.zip: not a folder, a zip file .*cut short or damaged", capsys)

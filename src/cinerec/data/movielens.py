@@ -40,6 +40,7 @@ import csv
 import io
 import os
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -176,8 +177,16 @@ def locate(
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
         if not zipfile.is_zipfile(path):
-            raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet)")
-        path = _extract_local_zip(path)
+            raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
+                            "a zip that is cut short or damaged reads as no zip")
+        given, path = path, _extract_local_zip(path)
+        try:
+            folder, family, rel = _detect(path, release)
+        except DataError as e:  # name the zip given, not the cache folder it was unpacked into
+            if not any(r.sha256 and path == download.cache_dir() / r.name for r in download.RELEASES.values()):
+                shutil.rmtree(path, ignore_errors=True)  # a zip holding no release keeps nothing in the cache
+            raise DataError(str(e).replace(str(path), f"{given} (unpacked)")) from None
+        return folder, family, rel, name
     folder, family, rel = _detect(path, release)
     return folder, family, rel, name
 
