@@ -308,6 +308,8 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
 
     ax.set_xlabel(m.axis_names[0])
     ax.set_ylabel(m.axis_names[1])
+    if m.method == "PCA":  # one unit is as long on both axes, so distances on the page are the model's
+        ax.set_aspect("equal", adjustable="datalim")
     ax.set_xticks([])
     ax.set_yticks([])
     how = m.method + (f" ({m.note})" if m.note else "")
