@@ -68,8 +68,8 @@ def serve(
         if store else "no store (scoring live)"
     shown = f"[{host}]" if ":" in host else host
     if not quiet:
-        print(f"serving model {svc.model_name!r} of {svc.run.path} with {where} on "
-              f"http://{shown}:{sock.getsockname()[1]}/", file=sys.stderr, flush=True)
+        print(f"serving model {svc.model_name!r} of {svc.run.path} with {where}, profiles in {svc.profiles.path}, "
+              f"on http://{shown}:{sock.getsockname()[1]}/", file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
         uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])
