@@ -262,3 +262,16 @@ def test_a_missing_source_names_the_line_unless_the_command_line_replaces_it(tmp
     assert str(e.value).startswith(f"{path}:4: [data] source: no-such-log.csv: no such file or folder"), str(e.value)
     path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"'))
     assert Study.from_toml(path, data="ml-100k").source == "ml-100k"
+
+
+def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_reading(tmp_path):
+    assert "[models.blend.settings.bpmf]" in GOOD  # a blend of rating models
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "ml-100k"\nimplicit = true'))
+    with pytest.raises(ConfigError, match=r":\d+: \[models\.blend\]: blend learns from the ratings' values, and "
+                                          r"implicit = true"):
+        Study.from_toml(path)
+    # the command line's filters count too
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* liked_threshold = 4"):
+        Study.from_toml(path, filters={"liked_threshold": 4.0})
+    assert Study.from_toml(path, filters={"liked_threshold": 4.0}, only=["ease"]).models  # without it, fine

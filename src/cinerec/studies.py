@@ -218,7 +218,27 @@ class Study:
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
                             tuple(t for t in study.tune_models if t in only))
+        _check_learnable(study, path, text)
         return study
+
+
+def _check_learnable(study: Study, path: Path, text: str) -> None:
+    """Before any data is read: a model that learns from the ratings' values cannot learn
+    from ratings the filters turn into plain events (``implicit``, ``liked_threshold``)."""
+    from cinerec.models import MODELS
+
+    f = study.filters
+    if not (f.implicit or f.liked_threshold is not None):
+        return
+    why = "implicit = true" if f.implicit else f"liked_threshold = {f.liked_threshold:g}"
+    for spec in study.models:
+        if getattr(MODELS[spec.model], "task", None) == "rating":  # mf: a property, settled by its loss
+            line = key_line(text, ("models", spec.label)) or next(
+                (n for n, raw in enumerate(text.splitlines(), 1) if raw.strip().startswith(f"[models.{spec.label}.")),
+                None)
+            raise ConfigError(f"{path}{f':{line}' if line else ''}: [models.{spec.label}]: {spec.model} learns from "
+                              f"the ratings' values, and {why} makes every rating a plain event; use a ranking "
+                              "model such as ease, als or itemknn")
 
 
 def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
