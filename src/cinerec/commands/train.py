@@ -117,15 +117,15 @@ def _check_out(out: Path, resume: bool) -> bool:
     """
     from cinerec.errors import ConfigError
 
-
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     if out.is_dir():
         names = {p.name for p in out.iterdir()}
-        if "run.json" in names and not resume:
-            raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
-        others = sorted(names - {"checkpoints", "run.json", "dataset", "models", "plots", "metrics.json",
-                                 "report.md"} if "run.json" in names else names - {"checkpoints"})
+        if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
+            if not resume:
+                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
+            return False
+        others = sorted(names - {"checkpoints"})
         if others:
             raise ConfigError(f"--out {out}: holds {others[0]!r} and no finished run; choose a new or empty folder")
         return False
