@@ -494,6 +494,8 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
         from cinerec.serving.pgstore import PgProfileStore
 
         return PgProfileStore(str(where))
+    if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
+        raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
     return ProfileStore(where)
 
 
