@@ -75,6 +75,5 @@ def _recommend(run_dir: Path, user: Any, k: int, model_name: str | None) -> tupl
         raise DataError(f"{run_dir}: {e}") from None
     u = lists.user_index(user)
     items, scores, reasons = lists.for_users([u], k)
-    raw = run.dataset.user_ids.raw[u]
-    return raw.item() if hasattr(raw, "item") else raw, name, lists.records(items[0], scores[0], reasons[0])
+    return run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0])
 

@@ -61,7 +61,7 @@ def train(
     made = _check_out(out, resume)
 
     main = distributed_context().is_main
-    with progress.silenced(quiet or not main), _kept_if_used(out, made):
+    with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
@@ -137,30 +137,20 @@ def _check_out(out: Path, resume: bool) -> bool:
 
 
 @contextlib.contextmanager
-def _kept_if_used(out: Path, made: bool) -> Iterator[None]:
-    """Remove ``out`` again if the block fails before writing into it (a bad source, a
-    refused model); a killed training keeps its folder and checkpoints, to resume."""
-    try:
-        yield
-    except BaseException:
-        if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
-
-
-@contextlib.contextmanager
-def _undone_on_failure(out: Path, made: bool) -> Iterator[None]:
-    """Remove what the block wrote into ``out`` if it fails (checkpoints stay, to resume)."""
+def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iterator[None]:
+    """If the block fails, remove what it wrote into ``out`` (unless ``keep_new``: a killed
+    training keeps its checkpoints, to resume), then ``out`` itself when this command made
+    it and it is empty again."""
     import shutil
 
     before = {p.name for p in out.iterdir()}
     try:
         yield
     except BaseException:
-        for p in out.iterdir():
+        for p in out.iterdir() if out.is_dir() and not keep_new else ():
             if p.name not in before:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        if made and not any(out.iterdir()):
+        if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
 

@@ -103,6 +103,10 @@ class IdMap:
         except NotFoundError:
             return None
 
+    def raw_id(self, index: int) -> Any:
+        """The raw id of one index as a plain Python value (``int`` or ``str``)."""
+        return _plain(self.raw[int(index)])
+
     def to_raw(self, indices: Any) -> np.ndarray:
         """Raw ids for indices ``(n,)``."""
         return self.raw[np.asarray(indices, dtype=np.int64)]

@@ -25,16 +25,18 @@ date that cannot be read, a file with no user or movie column.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import os
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
-from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions, _plain
 from cinerec.errors import DataError, NotFoundError
 
 __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns"]
@@ -209,13 +211,10 @@ def _delimiter(path: Path, first: bytes) -> str:
 def _ragged_line(path: Path) -> tuple[int, int, int] | None:
     """``(line, fields, header fields)`` of a text file's first row whose field count is not
     the header's, read again line by line (only after the fast reader failed)."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        first = f.readline()
-        rows = csv.reader(f, delimiter=_delimiter(path, first.encode()))
-        width = len(next(csv.reader([first.rstrip("\r\n")], delimiter=_delimiter(path, first.encode())), []))
+    with _text_rows(path) as (header, rows):
         for row in rows:
-            if row and len(row) != width:
-                return rows.line_num + 1, len(row), width
+            if row and len(row) != len(header):
+                return rows.line_num + 1, len(row), len(header)
     return None
 
 
@@ -223,14 +222,21 @@ def _written(path: Path, row: int, column: str) -> str | None:
     """What a text file's data row ``row`` holds in ``column``, as written; None for Parquet."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return None
+    with _text_rows(path) as (header, rows):
+        fields: list[str] = next(itertools.islice(rows, row, None), [])
+    k = header.index(column) if column in header else len(fields)
+    return fields[k] if k < len(fields) else None
+
+
+@contextlib.contextmanager
+def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
+    """A text file's header fields and a csv reader over its other rows (``line_num``
+    counts from the line after the header), for the slow paths that name a line."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
         delimiter = _delimiter(path, first.encode())
         header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
-        for n, fields in enumerate(csv.reader(f, delimiter=delimiter)):
-            if n == row:
-                return fields[header.index(column)] if column in header and header.index(column) < len(fields) else None
-    return None
+        yield header, csv.reader(f, delimiter=delimiter)
 
 
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
@@ -419,11 +425,6 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-def _py(value: Any) -> Any:
-    """A NumPy scalar as the plain Python value it holds (for messages)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, the file's row count and how many
     of the log's movies it holds (none at all is refused: the wrong file or id column)."""
@@ -444,7 +445,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     dup = pd.Index(ids).duplicated()
     if dup.any():
         row = int(np.argmax(dup))
-        raise DataError(f"{_line(path, row)}: movie id {_py(ids[row])!r} appears twice")
+        raise DataError(f"{_line(path, row)}: movie id {_plain(ids[row])!r} appears twice")
     if ids.dtype != item_raw.dtype:  # numbers in one file, text in the other: compare as text
         ids, lookup_raw = ids.astype(str).astype(object), item_raw.astype(str).astype(object)
     else:
@@ -453,12 +454,12 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     found = pos >= 0
     if len(ids) and not found.any():
         raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
-                        f"look like {_py(item_raw[0])!r}, the catalogue's like {_py(ids[0])!r}, in its column "
+                        f"look like {_plain(item_raw[0])!r}, the catalogue's like {_plain(ids[0])!r}, in its column "
                         f"{cols['item']!r})")
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
     if blank.any():
-        raise DataError(f"{_line(path, int(np.argmax(blank)))}: movie {_py(ids[int(np.argmax(blank))])!r} has no title")
+        raise DataError(f"{_line(path, int(np.argmax(blank)))}: movie {_plain(ids[int(np.argmax(blank))])!r} has no title")
     from cinerec.data.movielens import parse_titles
 
     titles_all, years_all = parse_titles(raw_titles)
@@ -469,7 +470,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
         bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise DataError(f"{_line(path, row)}: year {_py(written.iloc[row])!r} is not a whole number")
+            raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a whole number")
         given = numbers.fillna(0).to_numpy(dtype=np.int32)
         years_all = np.where(given > 0, given, years_all)
     titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)

@@ -179,11 +179,11 @@ def locate(
         if not zipfile.is_zipfile(path):
             raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
                             "a zip that is cut short or damaged reads as no zip")
-        given, path = path, _extract_local_zip(path)
+        given, (path, official) = path, _extract_local_zip(path)
         try:
             folder, family, rel = _detect(path, release)
         except DataError as e:  # name the zip given, not the cache folder it was unpacked into
-            if not any(r.sha256 and path == download.cache_dir() / r.name for r in download.RELEASES.values()):
+            if not official:
                 shutil.rmtree(path, ignore_errors=True)  # a zip holding no release keeps nothing in the cache
             raise DataError(str(e).replace(str(path), f"{given} (unpacked)")) from None
         return folder, family, rel, name
@@ -281,15 +281,16 @@ def _synthetic_like(folder: Path) -> str | None:
     return like if isinstance(like, str) else None
 
 
-def _extract_local_zip(path: Path) -> Path:
-    """Extract a zip given as a source into the cache (once per distinct content)."""
+def _extract_local_zip(path: Path) -> tuple[Path, bool]:
+    """Extract a zip given as a source into the cache (once per distinct content); the
+    folder, and whether the zip is an official release (by its checksum)."""
     digest = download.file_digest(path)
     root = download.cache_dir()
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
     dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
     if not dest.is_dir():
         download.extract(path, dest)
-    return dest
+    return dest, known is not None
 
 
 # -- reading a folder -------------------------------------------------------------------

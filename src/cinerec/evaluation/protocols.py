@@ -412,8 +412,7 @@ class LooSampled(Protocol):
         short = unseen < self.n_negatives
         if short.any():
             at = int(np.argmin(unseen))  # the shortest, whose count the way out names
-            raw = dataset.user_ids.raw[users[at]]
-            raw = raw.item() if isinstance(raw, np.generic) else raw
+            raw = dataset.user_ids.raw_id(users[at])
             raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
                 f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep fewer, more "
