@@ -65,18 +65,24 @@ def top_k(
         else:
             s[torch.from_numpy(_seen_mask(exclude, candidates)).to(dev)] = -torch.inf
     kk = min(k, m)
-    vals, cols = torch.topk(s, kk, dim=1, sorted=True)
+    # One score past the k, when there is one: a tie across the cut shows there.
+    vals, cols = torch.topk(s, min(kk + 1, m), dim=1, sorted=True)
     vals, cols = vals.cpu(), cols.cpu()
-    if kk > 1:
-        # topk is not stable: rows holding equal finite scores are re-ranked by
-        # (score desc, column asc) so every model breaks ties the same way.
-        ties = ((vals[:, 1:] == vals[:, :-1]) & torch.isfinite(vals[:, 1:])).any(dim=1)
-        if bool(ties.any()):
-            rows = torch.nonzero(ties).flatten()
-            sub = s[rows.to(dev)].cpu()
-            order = np.lexsort((np.broadcast_to(np.arange(m), sub.shape), -sub.numpy()), axis=1)[:, :kk]
-            cols[rows] = torch.from_numpy(order)
-            vals[rows] = torch.gather(sub, 1, cols[rows])
+    # topk is not stable: rows holding equal finite scores among the k returned, or
+    # the k-th equal to one left out (of which topk keeps any), are re-ranked by
+    # (score desc, column asc) so every model breaks ties the same way.
+    ties = ((vals[:, 1:] == vals[:, :-1]) & torch.isfinite(vals[:, 1:])).any(dim=1)
+    vals, cols = vals[:, :kk], cols[:, :kk]
+    if bool(ties.any()):
+        rows = torch.nonzero(ties).flatten()
+        sub = s[rows.to(dev)]
+        # Every score at or above each row's k-th (and a few below it in rows with
+        # fewer), then those few sorted by (score desc, column asc).
+        wide = int((sub >= vals[rows, -1].to(dev)[:, None]).sum(dim=1).max())
+        wv, wc = (t.cpu().numpy() for t in torch.topk(sub, wide, dim=1))
+        order = np.lexsort((wc, -wv), axis=1)[:, :kk]
+        cols[rows] = torch.from_numpy(np.take_along_axis(wc, order, axis=1))
+        vals[rows] = torch.from_numpy(np.take_along_axis(wv, order, axis=1))
     items = cols.numpy().astype(np.int32)
     if candidates is not None:
         items = np.take_along_axis(np.asarray(candidates), items, axis=1).astype(np.int32)

@@ -23,6 +23,25 @@ def test_top_k_breaks_ties_by_lower_column():
     assert items.tolist() == [[1, 2, 3]]
 
 
+def test_top_k_breaks_a_tie_between_the_last_kept_and_one_left_out_by_lower_column():
+    # Only the k-th score ties, with movies past the k returned: topk alone keeps any.
+    items, _ = top_k(np.array([[5.0] + [1.0] * 11], dtype=np.float32), 2)
+    assert items.tolist() == [[0, 1]]
+    items, _ = top_k(np.ones((1, 12), dtype=np.float32), 1)
+    assert items.tolist() == [[0]]
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_top_k_is_the_first_k_of_a_stable_sort(k):
+    rng = np.random.default_rng(k)
+    scores = rng.integers(0, 4, size=(200, 60)).astype(np.float32)  # many ties everywhere
+    seen = sp.random(200, 60, density=0.2, random_state=k, format="csr")
+    items, _ = top_k(scores, k, seen)
+    masked = np.where(seen.toarray() != 0, -np.inf, scores)
+    want = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    assert items.tolist() == want.tolist()
+
+
 def test_top_k_with_candidates_maps_back_to_item_ids_and_excludes_seen():
     scores = np.array([[5.0, 4.0, 3.0]], dtype=np.float32)
     cand = np.array([[7, 2, 9]])
