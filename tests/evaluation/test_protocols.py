@@ -146,6 +146,17 @@ def test_models_share_one_prepared_split():
         q.evaluate(create("popularity").fit(small_dataset(n_users=30).interactions), fit=False)
 
 
+@pytest.mark.parametrize("name, model, options", [
+    ("loo-sampled", "popularity", {"ks": [3, 10]}), ("loo-full", "popularity", {}),
+    ("random-full", "popularity", {"ks": [5]}), ("ratings-random", "baseline", {}),
+    ("ratings-fold", "baseline", {"ks": [7]})])
+def test_metric_names_are_what_measure_gives(name, model, options):
+    protocol = get_protocol(name, **options)
+    got = set(protocol.prepare(small_dataset(), seed=0).evaluate(create(model)).metrics)
+    names = set(protocol.metric_names())
+    assert got <= names and (got == names or names - got == {"auc", "accuracy"})  # those: liked models'
+
+
 # -- random split, full catalogue ------------------------------------------------------
 
 
@@ -426,6 +437,16 @@ def test_evaluate_by_name_applies_the_ranking_rule():
     assert result.model == "mf" and 0 <= result.metrics["hr@10"] <= 1
     with pytest.raises(ConfigError, match="config: mf with loss='mse' learns stars"):
         evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})
+
+
+def test_a_prepared_split_creates_models_as_the_command_line_does():
+    prepared = get_protocol("random-full").prepare(small_dataset(), seed=0)
+    ease = prepared.create("ease", {"binary": True})
+    assert (ease.config.recency_half_life, ease.config.regularization) == (0.0, 500.0)
+    assert prepared.create("ease", {"regularization": 7.0}).config.regularization == 7.0
+    assert get_protocol("loo-sampled").create("mf").config.loss == "bpr"
+    with pytest.raises(ConfigError, match="mf with loss='mse' learns stars"):
+        get_protocol("loo-sampled").create("mf", {"loss": "mse"})
 
 
 def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():

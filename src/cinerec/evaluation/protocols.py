@@ -117,6 +117,10 @@ class Prepared:
     def n_users(self) -> int:
         return len(self.users)
 
+    def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
+        """A new model by name with this protocol's settings (:meth:`Protocol.create`)."""
+        return self.protocol.create(name, config)
+
     def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None,
                  per_user: bool = False) -> Result:
         """Fit ``model`` on :attr:`train` (with :attr:`valid`) and measure it on :attr:`test`.
@@ -233,6 +237,15 @@ class Protocol:
             raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for stars, not for ranking; "
                                   f"{self._ranking_advice(model.name, model.ranking_settings)}")
 
+    def create(self, name: str, config: Mapping[str, Any] | None = None, where: str = "config") -> Recommender:
+        """A new, unfitted model by name, set up as the command line sets it up under this
+        protocol: ``config`` (the settings the user chose) through :meth:`settings_for`.
+
+        ``cinerec.models.create(name)`` gives the plain defaults instead: ``mf`` trained
+        for stars, and EASE's recency weighting under a random hold-out.
+        """
+        return create(name, self.settings_for(type(create(name)), dict(config or {}), where))
+
     def settings_for(self, model_class: type[Recommender], settings: dict[str, Any], where: str = "settings"
                      ) -> dict[str, Any]:
         """The settings a ``model_class`` model is created with under this protocol.
@@ -290,6 +303,11 @@ class Protocol:
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``."""
         raise CapabilityError(f"protocol {self.name} cannot prepare a split")  # pragma: no cover
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The names :meth:`measure` can give (a model trained on liked-or-not gives
+        ``auc`` and ``accuracy`` instead of ``rmse`` and ``mae``), with this protocol's ``ks``."""
+        return ()
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         """The metrics of a fitted ``model`` on ``prepared.test``.
@@ -418,6 +436,9 @@ class LooSampled(Protocol):
                 f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep fewer, more "
                 f"active users (--top-users, --kcore)", fewer=int(unseen.min()))
 
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg"))
+
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
         out: dict[str, Any] = {}
@@ -448,6 +469,9 @@ class LooFull(Protocol):
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
         return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.train)
@@ -501,6 +525,9 @@ class RandomFull(Protocol):
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
         return Prepared(self, seed, split.train, split.test, split.valid, users)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         kmax = max(self.ks)
@@ -584,6 +611,9 @@ class RatingsFold(Protocol):
             return parts[0]
         return dataclasses.replace(parts[0], folds=tuple(parts), fold=None)
 
+    def metric_names(self) -> tuple[str, ...]:
+        return _rating_metric_names(self.ks)
+
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         return _rating_metrics(prepared, model, per_user)
 
@@ -616,8 +646,16 @@ class RatingsRandom(Protocol):
         split = random_split(dataset.interactions, test=float(self.test), valid=float(self.valid), seed=seed)
         return Prepared(self, seed, split.train, split.test, split.valid, np.unique(split.test.users).astype(np.int64))
 
+    def metric_names(self) -> tuple[str, ...]:
+        return _rating_metric_names(self.ks)
+
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         return _rating_metrics(prepared, model, per_user)
+
+
+def _rating_metric_names(ks: Sequence[int]) -> tuple[str, ...]:
+    """What :func:`_rating_metrics` can give."""
+    return ("rmse", "mae", "auc", "accuracy") + tuple(f"ndcg@{k}" for k in ks)
 
 
 def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
@@ -630,7 +668,9 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
     pair. Every model gets ``ndcg@K`` (:func:`cinerec.evaluation.metrics.ndcg_of_ratings`):
     each user's test movies ranked by ``score`` (stars before clipping, or the
     probability), the true stars as gain. With ``per_user``, RMSE, MAE and NDCG come
-    as ``(n_users,)`` values aligned with ``prepared.users``; AUC and accuracy stay numbers.
+    as ``(n_users,)`` values aligned with ``prepared.users``, with each user's count of
+    test ratings as ``n_ratings`` (what a paired comparison of RMSE weighs users by);
+    AUC and accuracy stay numbers.
     """
     test = prepared.test
     out: dict[str, Any] = {}
@@ -642,9 +682,10 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
     else:
         pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
         scores = model.score(test.users, test.items)
-        if per_user:  # each user's own RMSE and MAE over their test ratings
+        if per_user:  # each user's own RMSE and MAE over their test ratings, and how many
             out["rmse"] = M.rmse(pred, test.ratings, test.users)[prepared.users]
             out["mae"] = M.mae(pred, test.ratings, test.users)[prepared.users]
+            out["n_ratings"] = np.bincount(test.users, minlength=test.n_users)[prepared.users].astype(np.float64)
         else:
             out["rmse"] = M.rmse(pred, test.ratings)
             out["mae"] = M.mae(pred, test.ratings)
@@ -729,8 +770,7 @@ def evaluate(
     """
     protocol = get_protocol(protocol_name, **options)
     if isinstance(model_name_or_factory, str):
-        model_class = type(create(model_name_or_factory))
-        model = create(model_name_or_factory, protocol.settings_for(model_class, dict(config or {}), "config"))
+        model = protocol.create(model_name_or_factory, config)
     elif isinstance(model_name_or_factory, Recommender):
         model = model_name_or_factory
     elif callable(model_name_or_factory):
