@@ -11,7 +11,7 @@ import pytest
 
 from cinerec.errors import ConfigError
 from cinerec.evaluation import metrics as M
-from cinerec.studies import Study, key_line, paired
+from cinerec.studies import Study, key_line, paired, paired_errors, shown_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,8 +100,8 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("seeds = [0, 1]", "seeds = [0, 0]", ":11: [protocol] seeds: expected a list of distinct"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
-    ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization:"),
-    ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors:"),
+    ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization = 'big': expected a number"),
+    ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be at least 1 trial"),
@@ -110,6 +110,8 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
     ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
     ("value = 0.9", 'value = "high"', ":36: [reference] value: expected a number"),
+    ('metric = "hr@10"', 'metric = "rmse"', ":35: [reference] metric: 'rmse' is not measured by protocol loo-sampled "
+                                            "(it measures hr@1, ndcg@1, hr@5, ndcg@5, hr@10, ndcg@10)"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
     ("[export]", "[exports]", ":31: top level exports: unknown key"),  # a table's own header line
 ])
@@ -177,6 +179,33 @@ def test_paired_difference_and_standard_error():
     assert got["n"] == 4 and got["diff"] == pytest.approx(d.mean())
     assert got["se"] == pytest.approx(d.std(ddof=1) / 2)
     assert (got["wins"], got["losses"], got["ties"]) == (2, 1, 1)
+    low = paired(a, b, lower=True)  # RMSE-like: a higher value loses
+    assert (low["wins"], low["losses"], low["ties"]) == (1, 2, 1)
+
+
+def test_paired_rmse_is_the_difference_of_the_rmses_and_ranks_as_they_do():
+    rng = np.random.default_rng(0)
+    seeds = []
+    for _ in range(2):
+        users = np.repeat(np.arange(30), rng.integers(1, 40, size=30))  # users with few and many ratings
+        truth = rng.integers(1, 6, size=len(users)).astype(float)
+        # a: small errors on the heavy users, large on the light; b: the same for everyone
+        err_a = np.where(np.bincount(users)[users] > 20, 0.5, 1.6) * rng.standard_normal(len(users))
+        err_b = 0.95 * rng.standard_normal(len(users))
+        seeds.append((users, truth, truth + err_a, truth + err_b))
+    a, b, counts, diffs = [], [], [], []
+    for users, truth, pa, pb in seeds:
+        a.append(M.rmse(pa, truth, users))
+        b.append(M.rmse(pb, truth, users))
+        counts.append(np.bincount(users).astype(float))
+        diffs.append(M.rmse(pa, truth) - M.rmse(pb, truth))
+    got = paired_errors(a, b, counts, "rmse")
+    assert got["diff"] == pytest.approx(np.mean(diffs), abs=1e-12)
+    assert 0 < got["se"] < 0.2 and got["n"] == 60
+    assert got["wins"] + got["losses"] + got["ties"] == 60
+    mae = paired_errors([M.mae(pa, t, u) for u, t, pa, _ in seeds], [M.mae(pb, t, u) for u, t, _, pb in seeds],
+                        counts, "mae")
+    assert mae["diff"] == pytest.approx(np.mean([M.mae(pa, t) - M.mae(pb, t) for _, t, pa, pb in seeds]))
 
 
 # -- a leaderboard with a row trained on liked-or-not -------------------------------------
@@ -275,3 +304,14 @@ def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_
     with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* liked_threshold = 4"):
         Study.from_toml(path, filters={"liked_threshold": 4.0})
     assert Study.from_toml(path, filters={"liked_threshold": 4.0}, only=["ease"]).models  # without it, fine
+
+
+def test_a_crowded_leaderboard_keeps_k_10_and_the_reference_figure_at_every_k():
+    ks = (10, 50, 100)
+    names = [f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in ks]
+    board = {"models": [{"metrics": dict.fromkeys(names, {})}], "metric": "recall@10",
+             "reference": {"metric": "cat_acc@10"}}
+    shown = shown_metrics(board)
+    assert shown[0] == "recall@10"
+    assert {"cat_acc@10", "cat_acc@50", "cat_acc@100", "ndcg@10"} <= set(shown)
+    assert "ndcg@50" not in shown and "hr@100" not in shown

@@ -50,12 +50,12 @@ import re
 import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, TooFewUnseen
 
-__all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired"]
+__all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired", "paired_errors"]
 
 _TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "reference")
 #: The ``[data]`` keys that name what is read; the others are filters.
@@ -301,7 +301,10 @@ class _Reader:
         return f"{spot}: {name}" + (f" {key}" if key is not None else "")
 
     def fail(self, table: tuple[str, ...], key: str | None, message: str) -> ConfigError:
-        return ConfigError(f"{self.where(table, key)}: {message}")
+        where = self.where(table, key)
+        if key is not None and message.startswith(f"{key} "):  # the message names the key itself
+            return ConfigError(f"{where.removesuffix(f' {key}')} {message}")
+        return ConfigError(f"{where}: {message}")
 
     def known(self, table: tuple[str, ...], values: Mapping[str, Any], keys: tuple[str, ...]) -> None:
         for key in values:
@@ -433,6 +436,13 @@ class _Reader:
                 raise self.fail(("reference",), "value", f"expected a number, got {r['value']!r}")
             if not isinstance(r.get("source", ""), str):
                 raise self.fail(("reference",), "source", f"expected a string, got {r['source']!r}")
+            measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
+            metric = r["metric"]
+            if protocol.options().get("fold") == "all":  # each fold's figure too: rmse_u1...
+                metric = re.sub(r"_u[a-z0-9]+$", "", metric)
+            if metric not in measured:
+                raise self.fail(("reference",), "metric", f"{r['metric']!r} is not measured by protocol "
+                                                          f"{protocol.name} (it measures {', '.join(measured)})")
             reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
         if given_source:  # last, so that every other mistake in the file is named first
             from cinerec.data.download import RELEASES
@@ -601,17 +611,21 @@ def _peak_bytes() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
 
-def paired(a: Any, b: Any) -> dict[str, Any]:
+def paired(a: Any, b: Any, *, lower: bool = False) -> dict[str, Any]:
     """``a`` against ``b`` on the same users: the mean per-user difference and its paired standard error.
+
+    For a metric that is a mean over users (HR@10, recall, NDCG). A metric over ratings
+    (RMSE, MAE) goes through :func:`paired_errors`, which weighs users by their ratings.
 
     Args:
         a, b: ``(n,)`` per-user values of one metric for two models on the same splits
             (several seeds' users concatenated); ``nan`` marks a user without a value.
+        lower: lower values are better (so a "win" is a lower value).
 
     Returns:
         ``diff`` (mean of ``a - b``), ``se`` (standard deviation of the differences over
         ``sqrt(n)``), ``n`` (pairs), ``wins`` / ``losses`` / ``ties`` (users where
-        ``a`` is above, below or equal to ``b``).
+        ``a`` does better than, worse than or as well as ``b``).
     """
     import numpy as np
 
@@ -619,8 +633,47 @@ def paired(a: Any, b: Any) -> dict[str, Any]:
     d = d[~np.isnan(d)]
     n = len(d)
     se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    better = d < 0 if lower else d > 0
     return {"diff": float(d.mean()) if n else float("nan"), "se": se, "n": n,
-            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum())}
+            "wins": int(better.sum()), "losses": int(((d != 0) & ~better).sum()), "ties": int((d == 0).sum())}
+
+
+def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], metric: str) -> dict[str, Any]:
+    """RMSE or MAE of ``a`` against ``b`` on the same splits, paired over users.
+
+    The difference is exactly the metric's own: the mean over seeds of ``RMSE_a − RMSE_b``
+    (each over the seed's test ratings), so it ranks models as the metric's column does.
+    Users are the unit of pairing: with ``e`` a user's squared (MAE: absolute) errors
+    summed over their ``n_u`` ratings, the seed's difference is the sum over users of
+    ``(e_a − e_b) / N`` (``N`` the seed's ratings), times ``1 / (RMSE_a + RMSE_b)`` for
+    RMSE (``√x − √y = (x − y) / (√x + √y)``); its standard error is that of a sum of
+    independent per-user terms, and the seeds' errors combine as those of a mean.
+
+    Args:
+        a, b: per seed, ``(n,)`` per-user RMSE (or MAE) of the two models.
+        counts: per seed, ``(n,)`` each user's number of test ratings.
+        metric: ``"rmse"`` or ``"mae"``.
+
+    Returns:
+        As :func:`paired`; ``wins`` / ``losses`` / ``ties`` compare users' own errors.
+    """
+    import numpy as np
+
+    diffs, variances, per_user = [], [], []
+    for va, vb, n in zip(a, b, counts):
+        va, vb, n = (np.asarray(x, dtype=np.float64) for x in (va, vb, n))
+        keep = (n > 0) & ~np.isnan(va) & ~np.isnan(vb)
+        va, vb, n = va[keep], vb[keep], n[keep]
+        power = 2 if metric == "rmse" else 1
+        ea, eb, total = va ** power * n, vb ** power * n, n.sum()
+        scale = 1.0 / (np.sqrt(ea.sum() / total) + np.sqrt(eb.sum() / total)) if metric == "rmse" else 1.0
+        d = (ea - eb) / total * scale
+        diffs.append(d.sum())
+        variances.append(len(d) * d.var(ddof=1) if len(d) > 1 else float("nan"))
+        per_user.append(va - vb)
+    u = np.concatenate(per_user) if per_user else np.zeros(0)
+    return {"diff": float(np.mean(diffs)), "se": float(np.sqrt(np.sum(variances)) / len(diffs)), "n": len(u),
+            "wins": int((u < 0).sum()), "losses": int((u > 0).sum()), "ties": int((u == 0).sum())}
 
 
 def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
@@ -767,7 +820,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             for seed in study.seeds:
                 m = dict(per_seed[seed].metrics)
                 if "rmse" in m:  # mean squared error, as rating studies often report
-                    m["mse"] = m["rmse"] ** 2
+                    folds = [k.removeprefix("rmse_") for k in m if k.startswith("rmse_")]
+                    for fold in folds:  # several official folds: each fold's, and their mean
+                        m[f"mse_{fold}"] = m[f"rmse_{fold}"] ** 2
+                    m["mse"] = float(np.mean([m[f"mse_{f}"] for f in folds])) if folds else m["rmse"] ** 2
                 for k, v in m.items():
                     values.setdefault(k, []).append(float(v))
             summary = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
@@ -791,9 +847,13 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for row in board_models:
             row["vs_best"] = None
             if row["label"] != best and comparable(row["label"]) and comparable(best):
-                a = np.concatenate([results[row["label"]][s].per_user[metric] for s in study.seeds])
-                b = np.concatenate([results[best][s].per_user[metric] for s in study.seeds])
-                row["vs_best"] = paired(a, b)
+                a = [results[row["label"]][s].per_user[metric] for s in study.seeds]
+                b = [results[best][s].per_user[metric] for s in study.seeds]
+                counts = [results[best][s].per_user.get("n_ratings") for s in study.seeds]
+                if metric in ("rmse", "mae") and all(c is not None for c in counts):
+                    row["vs_best"] = paired_errors(a, b, counts, metric)
+                else:
+                    row["vs_best"] = paired(np.concatenate(a), np.concatenate(b), lower=lower)
 
         # The best model, refitted on all the data with the first seed's settings.
         spec = next(s for s in study.models if s.label == best)
@@ -859,14 +919,16 @@ def _features(model: Any, dataset: Any) -> Any:
 
 
 def shown_metrics(board: Mapping[str, Any]) -> list[str]:
-    """The leaderboard's columns: the study's metric first, then the rest (at K = 10 when there are many)."""
+    """The leaderboard's columns: the study's metric first, then the rest (when there are
+    many, at K = 10 only, but the study's reference figure at every K)."""
     names: list[str] = []
     for row in board["models"]:  # every row's metrics: a liked-or-not model has its own
         names += [n for n in row["metrics"] if n not in names]
     metric = board["metric"]
     ref = board["reference"]["metric"] if board.get("reference") else None
     if len(names) > 8:
-        names = [n for n in names if n.endswith("@10") or "@" not in n or n == ref]
+        family = ref.split("@")[0] if ref else None
+        names = [n for n in names if n.endswith("@10") or "@" not in n or n.split("@")[0] == family]
     return [metric] + [n for n in names if n != metric]
 
 
@@ -910,8 +972,13 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} minus "
-                  f"the best model's on the same split, ± its paired standard error.", ""]
+    if board["metric"] in ("rmse", "mae"):
+        lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
+                      "(mean over seeds), ± its standard error paired over users (each weighed by their "
+                      "test ratings).", ""]
+    else:
+        lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} "
+                      f"minus the best model's on the same split, ± its paired standard error.", ""]
     ref = board.get("reference")
     if ref:
         ours = [(r["label"], r["metrics"].get(ref["metric"])) for r in board["models"]]
