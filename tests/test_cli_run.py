@@ -133,7 +133,7 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
 
 @pytest.mark.parametrize("change, needle", [
     (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data] min_yaer: unknown key"),
-    (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization:"),
+    (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization = -1.0: must be"),
     (lambda s: s.replace('source = "{source}"\n', ""), "s.toml:3: [data]: no source"),
 ])
 def test_bad_study_files_are_one_line_and_leave_nothing(tmp_path, capsys, ml100k_dir, change, needle):
@@ -261,8 +261,8 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     (lambda s: s.replace("[models.als]", "[models.ease]\n\n[models.als]"),
      "[models.ease]: ease cannot rank a shortlist"),
     (lambda s: s.replace("candidates = 20", "candidates = 3"),
-     "s.toml:19: [export.two_stage] candidates: candidates = 3 is fewer than [export] k = 5"),
-    (lambda s: s.replace('retriever = "ease"', 'retriever = "nope"'), "s.toml:18: [export.two_stage] retriever:"),
+     "s.toml:19: [export.two_stage] candidates = 3 is fewer than [export] k = 5"),
+    (lambda s: s.replace('retriever = "ease"', 'retriever = "nope"'), "s.toml:18: [export.two_stage] retriever = 'nope': unknown model"),
 ])
 def test_a_bad_two_stage_export_is_refused_before_reading(tmp_path, capsys, change, needle):
     study = tmp_path / "s.toml"

@@ -73,6 +73,14 @@ class Config:
             return cls(**kwargs)
         except TypeError as e:
             raise ConfigError(f"{where}: {e}") from None
+        except ConfigError as e:
+            # Said as the user wrote it (``--set: epochs = 0: ...``), not by the class's
+            # name, which :meth:`validate` uses for configs built in Python.
+            message = str(e)
+            own = f"{cls.__name__}."
+            if message.startswith(own):
+                raise ConfigError(f"{where}: {message[len(own):]}") from None
+            raise
 
     def replace(self: C, **changes: Any) -> C:
         return self.from_dict({**self.to_dict(), **changes})

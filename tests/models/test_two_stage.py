@@ -48,6 +48,21 @@ def stages(data):
     return create("als", ALS_TINY).fit(data), create("gmf", GMF_TINY).fit(data)
 
 
+def test_more_candidates_than_movies_shortlists_the_catalogue_without_padding(data, stages):
+    retriever, ranker = stages
+    asked = []
+    score = ranker.score
+    ranker.score = lambda users, items: asked.append(np.shape(items)) or score(users, items)
+    try:
+        model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=10**7, mix=1.0),
+                         retriever=retriever, ranker=ranker).fit(data)
+        items, _ = model.recommend(np.arange(5), 10)
+    finally:
+        del ranker.score
+    assert asked and all(shape[1] <= data.n_items for shape in asked)
+    assert (items >= 0).all()
+
+
 def test_mix_1_is_the_rankers_top_k_of_the_retrievers_shortlist(data, stages):
     retriever, ranker = stages
     model = TwoStage(TwoStageConfig(retriever="als", ranker="gmf", candidates=15, mix=1.0),
@@ -267,7 +282,7 @@ def test_bad_settings_are_named():
     with pytest.raises(ConfigError, match="neumf: index = 'ivf'"):
         create("two-stage", {"ranker_settings": {"index": "ivf"}})
     for bad in (1.5, -0.1, "best"):
-        with pytest.raises(ConfigError, match=r"TwoStageConfig\.mix = .*: must be a number from 0 .* or \"auto\""):
+        with pytest.raises(ConfigError, match=r"config: mix = .*: must be a number from 0 .* or \"auto\""):
             create("two-stage", {"mix": bad})
     with pytest.raises(ConfigError, match="mix = nan: expected a finite number"):
         create("two-stage", {"mix": float("nan")})
@@ -286,7 +301,7 @@ def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
 @pytest.mark.parametrize("settings, message", [
     (["ranker=ease"], "ranker = 'ease': it cannot score"),
     (["candidates=5", "retriever=popularity", "ranker=popularity"], "k = 10 is more than candidates = 5"),
-    (["mix=best"], "TwoStageConfig.mix = 'best': must be a number from 0"),
+    (["mix=best"], "--set: mix = 'best': must be a number from 0"),
 ])
 def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, message):
     argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", "loo-full"]

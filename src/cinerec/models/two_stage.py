@@ -259,7 +259,7 @@ class TwoStage(Recommender):
         seen = rest.seen
         for sl in chunks(len(users), self.chunk_size):
             u = users[sl]
-            shortlist, first = retriever.recommend(u, self.config.candidates, exclude=seen)
+            shortlist, first = retriever.recommend(u, min(self.config.candidates, train.n_items), exclude=seen)
             cand, first, valid_rows = _in_movie_order(shortlist, first, train.n_items)
             second = _masked(ranker.score(u, cand), valid_rows)
             at = (cand == truth[sl, None]) & valid_rows
@@ -300,6 +300,11 @@ class TwoStage(Recommender):
         second = _masked(self._stages()[1].score(users, cand), valid)
         return cand, _mixed(first, second, mix)
 
+    def _shortlist(self) -> int:
+        """How many movies the retriever shortlists: ``candidates``, or the whole catalogue
+        when that is smaller (a longer list would be padding the ranker still scores)."""
+        return min(self.config.candidates, self.n_items)
+
     def _check_k(self, k: int) -> None:
         if k > self.config.candidates:
             raise ConfigError(f"two-stage: k = {k} is more than candidates = {self.config.candidates}; "
@@ -320,14 +325,14 @@ class TwoStage(Recommender):
     def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None,
                          candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         retriever, _ = self._stages()
-        shortlist, first = retriever.recommend(users, self.config.candidates, exclude=seen, candidates=candidates)
+        shortlist, first = retriever.recommend(users, self._shortlist(), exclude=seen, candidates=candidates)
         cand, sc = self._rank(users, shortlist, first)
         return top_k(sc, k, None, cand, copy=False)
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
         """Combined scores on each user's shortlist (training movies excluded), ``-inf`` elsewhere."""
         retriever, _ = self._stages()
-        shortlist, first = retriever.recommend(users, self.config.candidates, exclude=self._train())
+        shortlist, first = retriever.recommend(users, self._shortlist(), exclude=self._train())
         cand, sc = self._rank(users, shortlist, first)
         return _spread(cand, sc, self.n_items)
 
@@ -346,7 +351,7 @@ class TwoStage(Recommender):
         if h.shape[1] != self.n_items:
             raise DataError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
         n = self.n_items
-        shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self.config.candidates, h,
+        shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self._shortlist(), h,
                                  copy=False)
         cand, first, valid = _in_movie_order(shortlist, first, n)
         mix = self._mix() if ranker.can_score_history else 0.0
