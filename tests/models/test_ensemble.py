@@ -171,10 +171,20 @@ def test_a_saved_model_holds_the_chosen_weights(data, tmp_path):
     ({"search_users": 0}, "search_users"),
     ({"members": ["ease"], "settings": {"als": {}}}, "not one of the members"),
     ({"members": ["ease"], "settings": {"ease": {"regularization": -1.0}}}, "regularization"),
+    ({"members": ["ease", "bpmf"]}, "'bpmf' cannot rank in an ensemble: it predicts stars"),
+    ({"members": ["ease", "mf"], "settings": {"mf": {"loss": "mse"}}},
+     "'mf' cannot rank in an ensemble: with loss='mse' it learns stars; leave those unset"),
 ])
 def test_bad_settings_are_refused_in_one_line(config, match):
     with pytest.raises(ConfigError, match=match):
         create("ensemble", config)
+
+
+def test_a_member_with_a_ranking_variant_trains_for_ranking():
+    model = create("ensemble", {"members": ["ease", "mf"], "settings": {"mf": {"factors": 4}}})
+    mf = model.config.member("mf")
+    assert (mf.config.loss, mf.config.regularization, mf.config.factors) == ("bpr", 0.01, 4)
+    assert mf.task == "ranking"
 
 
 def test_reasons_and_similar_movies_come_from_the_first_weighed_member(data, tmp_path):

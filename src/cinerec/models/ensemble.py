@@ -115,8 +115,28 @@ class EnsembleConfig(Config):
             self.member(name)  # unknown model, another ensemble or a bad setting: named here
 
     def member(self, name: str) -> Recommender:
-        """A new, unfitted member with its settings."""
-        return create_member("ensemble", name, self.settings)
+        """A new, unfitted member with its settings.
+
+        An ensemble ranks, so a member with a ranking variant (``mf``'s
+        ``ranking_settings``) gets it for each key its table leaves unset, as under a
+        ranking protocol; a member that would still learn stars is refused.
+        """
+        import cinerec.models  # noqa: F401  (registers every model)
+
+        settings = dict(self.settings)
+        cls = MODELS.get(name)
+        own = settings.get(name, {})
+        if cls is not None and cls.ranking_settings and isinstance(own, dict):
+            settings[name] = {**{k: v for k, v in cls.ranking_settings.items() if k not in own}, **own}
+        model = create_member("ensemble", name, settings)
+        if model.task == "rating":
+            chosen = ", ".join(f"{k}={own[k]!r}" for k in cls.ranking_settings if k in own) if cls else ""
+            how = (f"with {chosen} it learns stars; leave those unset (an ensemble gives it "
+                   f"{', '.join(f'{k}={v!r}' for k, v in cls.ranking_settings.items())})"
+                   if chosen and cls else "it predicts stars")
+            raise ConfigError(f"EnsembleConfig.members: {name!r} cannot rank in an ensemble: {how}, "
+                              "or use a ranking model such as ease, als or seqknn")
+        return model
 
 
 @register
