@@ -85,6 +85,13 @@ def test_malformed_dat_line(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"ratings\.dat line 3: expected 4 '::'-separated fields, found 3", capsys)
 
 
+def test_a_dat_line_separated_by_tabs_is_refused_not_read(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "1m", tmp_path)
+    _edit(folder / "ratings.dat", _set_line(4, b"1\t2\t5\t978300760\n"))
+    _fails(folder, r"ratings\.dat line 4: '1\\t2\\t5\\t978300760' holds a tab; ratings\.dat fields are separated by '::'",
+           capsys)
+
+
 def test_wrong_separator(pristine, tmp_path, capsys) -> None:
     folder = _copy(pristine, "100k", tmp_path)
     _edit(folder / "u.data", lambda lines: [line.replace(b"\t", b",") for line in lines])

@@ -459,8 +459,18 @@ def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
         columns = {c: c for c in names}
         skip = 0
         if family == "dat":
-            # pyarrow splits on one character: rewrite '::' as a tab in memory.
-            source = pa.BufferReader(_read_bytes(path).replace(b"::", b"\t"))
+            # pyarrow splits on one character: rewrite '::' as a tab in memory, once no
+            # line holds a tab of its own (it would split there too).
+            raw = _read_bytes(path)
+            tab = raw.find(b"\t")
+            if tab >= 0:
+                start = raw.rfind(b"\n", 0, tab) + 1
+                end = raw.find(b"\n", tab)
+                text = raw[start:end if end >= 0 else len(raw)].rstrip(b"\r").decode("latin-1")
+                number = raw.count(b"\n", 0, tab) + 1
+                raise DataError(f"{path} line {number}: {text!r} holds a tab; ratings.dat fields are "
+                                "separated by '::'")
+            source = pa.BufferReader(raw.replace(b"::", b"\t"))
         else:
             source = str(path)
     types = {
