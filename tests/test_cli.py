@@ -101,6 +101,17 @@ def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
     assert needle in _one_line_error(capsys, argv)
 
 
+@pytest.mark.parametrize("argv", [["evaluate", "--model", "ease", "--bogus"],
+                                  ["evaluate", "--data", "/no/such/folder", "--model", "ease"]])
+def test_under_torchrun_rank_0_alone_says_a_mistake(capsys, monkeypatch, argv):
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("cinerec: error: ")
+
+
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out

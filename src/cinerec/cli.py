@@ -10,6 +10,7 @@ A mistake a user can make (a bad flag, file, id or setting) is one line on stder
 ``cinerec: error: ...``, and exit status 2, never a traceback.
 """
 
+import os
 import sys
 
 import click
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = command.main(args=argv, prog_name="cinerec", standalone_mode=False)
     except CinerecError as e:
-        print(f"cinerec: error: {_one_line(str(e))}", file=sys.stderr)
+        _say_error(f"cinerec: error: {_one_line(str(e))}")
         return 2
     except click_errors.ClickException as e:
         return _usage_error(e, command)
@@ -106,9 +107,15 @@ def _usage_error(error: click_errors.ClickException, root: click.Command) -> int
         elif hint is not None:
             message = f"no such option {name}: {hint}"
     command = where.removeprefix("cinerec").strip()
-    print(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)",
-          file=sys.stderr)
+    _say_error(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)")
     return 2
+
+
+def _say_error(line: str) -> None:
+    """Print a mistake's one line; under ``torchrun`` only rank 0 does, since every
+    process reads the same command line and data and would say the same."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr)
 
 
 def _json_commands(command: click.Command, path: str = "") -> list[str]:
