@@ -198,6 +198,14 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     # a finished run is not overwritten by accident
     err = _error(capsys, ["train", "--data", str(small_data), "--model", "neumf", *TINY, "--out", str(neumf_run)])
     assert "already there" in err
+    # --resume continues that run only: not another model's, not a model without checkpoints
+    err = _error(capsys, ["train", "--data", str(small_data), "--model", "gmf", *TINY, "--resume",
+                          "--out", str(neumf_run)])
+    assert "holds a finished 'train neumf' run, and --resume continues only a 'train gmf' run" in err
+    err = _error(capsys, ["train", "--data", str(small_data), "--model", "popularity", "--resume",
+                          "--out", str(neumf_run)])
+    assert "--resume: popularity is not trained in epochs" in err
+    assert open_run(neumf_run).meta["best_model"] == "neumf"
     # the checkpoint of a broken run is named when it cannot be read
     out = tmp_path / "again"
     (out / "checkpoints").mkdir(parents=True)

@@ -75,6 +75,13 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     for _ in range(2):  # the second run replaces the first
         assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
     assert (run / "run.json").is_file()
+    # a store exported from the run goes with it; a profiles file beside it is the user's: refused, kept
+    assert main(["export", "--run", str(run), "--db", str(run / "store.sqlite"), "--quiet"]) == 0
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    (run / "store.profiles.sqlite").write_bytes(b"saved profiles")
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+    assert "holds 'store.profiles.sqlite' beside the earlier run" in capsys.readouterr().err
+    assert (run / "store.profiles.sqlite").read_bytes() == b"saved profiles" and (run / "run.json").is_file()
 
 
 def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):

@@ -16,7 +16,7 @@ from cinerec.runs import finish_run, open_run
 from cinerec.serving.lists import Lists
 from cinerec.serving.search import MovieSearch, search_key
 from cinerec.serving.store import (
-    ProfileStore, export_store, open_store, profiles_path_for,
+    ProfileStore, export_store, open_profiles, open_store, profiles_path_for,
 )
 
 
@@ -114,6 +114,13 @@ def test_reexport_never_touches_profiles(run_dir, tmp_path):
     export_store(run_dir, db, k=4, progress=False)
     export_store(run_dir, db, k=4, model="popularity", progress=False)
     assert ProfileStore(profiles_path_for(db, run_dir)).get(pid) == {"50": 5.0, "181": None}
+
+
+def test_the_store_itself_is_refused_as_a_profiles_file(run_dir, tmp_path):
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, progress=False)
+    with pytest.raises(DataError, match=r"--profiles .*recs\.sqlite: is a store written by export"):
+        open_profiles(db, run_dir, db)
 
 
 def test_stale_store_is_detected(run_dir, tmp_path):

@@ -165,6 +165,25 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")
+    if out.is_dir():
+        # A profiles file (or anything else) beside the run is not the run's own:
+        # replacing the run would delete it, and saved profiles have no other copy. A
+        # store exported from the run is made from it again, so it goes with the run.
+        from cinerec.serving.store import is_store
+
+        def derived(p: Path) -> bool:
+            base = p.with_name(p.name.removesuffix("-wal").removesuffix("-shm").removesuffix("-journal"))
+            return p.name in _RUN_OWN or (base.is_file() and is_store(base))
+
+        foreign = sorted(p.name for p in out.iterdir() if not derived(p))
+        if foreign:
+            raise ConfigError(f"--out {out}: holds {foreign[0]!r} beside the earlier run, which replacing the run "
+                              "would delete; move it out or choose another folder")
+
+
+#: What a run folder holds of its own (written by train, quickstart or run).
+_RUN_OWN = frozenset({"run.json", "metrics.json", "report.md", "models", "dataset", "plots", "checkpoints",
+                      "leaderboard.json", "settings.json"})
 
 
 def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:

@@ -58,7 +58,7 @@ def train(
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
     source = flags.data_source(data, columns, catalog)
     flags.check_tune(tune)
-    made = _check_out(out, resume)
+    made = _check_out(out, resume, recommender)
 
     main = distributed_context().is_main
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
@@ -108,15 +108,22 @@ def train(
     say(f"run saved to {out}", quiet)
 
 
-def _check_out(out: Path, resume: bool) -> bool:
+def _check_out(out: Path, resume: bool, model: Any) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
 
     It may be new, empty, a killed run's folder holding only ``checkpoints/`` (to resume
-    or start again), or with ``--resume`` a finished run; anything else is refused, so
-    a run never mixes with other files.
+    or start again), or with ``--resume`` a finished ``train`` run of the same neural
+    model with its checkpoints (which then checks the data and settings against what it
+    trained on); anything else is refused, so a run never mixes with other files.
     """
-    from cinerec.errors import ConfigError
+    import json
 
+    from cinerec.errors import ConfigError
+    from cinerec.models.neural import NeuralRecommender
+
+    if resume and not isinstance(model, NeuralRecommender):
+        raise ConfigError(f"--resume: {model.name} is not trained in epochs and writes no checkpoints, so there is "
+                          "nothing to resume; drop --resume")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     if out.is_dir():
@@ -124,6 +131,17 @@ def _check_out(out: Path, resume: bool) -> bool:
         if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
             if not resume:
                 raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
+            try:
+                meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                meta = {}
+            made_by = f"{meta.get('command', '?')} {meta.get('best_model', '?')}"
+            if made_by != f"train {model.name}":
+                raise ConfigError(f"--out {out}: holds a finished '{made_by}' run, and --resume continues only a "
+                                  f"'train {model.name}' run; choose another folder")
+            if "checkpoints" not in names:
+                raise ConfigError(f"--out {out}: the finished run has no checkpoints/ to resume from; "
+                                  "choose another folder")
             return False
         others = sorted(names - {"checkpoints"})
         if others:

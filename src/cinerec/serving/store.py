@@ -327,12 +327,12 @@ def check_target(db: str | os.PathLike) -> None:
         raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
     if not path.parent.is_dir():
         raise DataError(f"{path.parent}: no such folder for the store {path.name}")
-    if path.exists() and not _is_store(path):
+    if path.exists() and not is_store(path):
         raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
                         "(remove it or choose another --db)")
 
 
-def _is_store(path: Path) -> bool:
+def is_store(path: Path) -> bool:
     """Whether ``path`` is a SQLite file with a store's ``meta`` format key (of any version)."""
     try:
         con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
@@ -496,6 +496,10 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
         return PgProfileStore(str(where))
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
         raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
+    if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
+        # The next export replaces a store whole, and the profiles in it with it.
+        raise DataError(f"--profiles {profiles}: is a store written by export, which the next export replaces; "
+                        "keep profiles in a file of their own")
     return ProfileStore(where)
 
 
