@@ -162,6 +162,17 @@ def small_data(tmp_path_factory):
     return out
 
 
+@pytest.mark.parametrize("setting, needle", [
+    ("factors=1000000000000", "out of memory (Unable to allocate"),  # NumPy's MemoryError
+    ("negatives=100000", "negatives = 100000: more negatives per positive than the"),
+])
+def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys, setting, needle):
+    model = "als" if setting.startswith("factors") else "gmf"
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", model, "--set", setting,
+                                   "--quiet"])
+    assert needle in err
+
+
 BLEND = """\
 holdout = 0.2
 

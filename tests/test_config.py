@@ -44,6 +44,14 @@ def test_bad_values_are_named(values, message):
         Toy.from_dict(values)
 
 
+@pytest.mark.parametrize("model", ["als", "gmf", "bpmf", "blend", "ensemble"])
+def test_a_negative_seed_is_refused_by_every_model_that_has_one(model):
+    from cinerec.models.base import MODELS
+
+    with pytest.raises(ConfigError, match=r"--set: seed = -1: must be >= 0"):
+        MODELS[model].Config.from_dict({"seed": -1}, where="--set")
+
+
 def test_parse_set_options():
     assert parse_set_options(["factors=16", "lr=1e-3", "loss=bce", "layers=[8, 4]", "flag=true"]) == {
         "factors": 16, "lr": 0.001, "loss": "bce", "layers": [8, 4], "flag": True,

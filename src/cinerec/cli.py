@@ -80,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click_errors.ClickException as e:
         return _usage_error(e, command)
+    except MemoryError as e:  # NumPy's and torch's (torch.OutOfMemoryError is not one: below)
+        _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); a setting may "
+                   "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too big")
+        return 2
+    except RuntimeError as e:
+        if not _out_of_memory(e):
+            raise
+        _say_error(f"cinerec: error: out of memory ({_one_line(str(e))}); a setting may ask for too much "
+                   "(factors, negatives, candidates, chunk or batch size) or the data is too big")
+        return 2
     except typer.Abort:
         print("cinerec: interrupted", file=sys.stderr)
         return 130
@@ -109,6 +119,16 @@ def _usage_error(error: click_errors.ClickException, root: click.Command) -> int
     command = where.removeprefix("cinerec").strip()
     _say_error(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)")
     return 2
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether ``error`` is torch's failed allocation (CPU or GPU)."""
+    import torch
+
+    if isinstance(error, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    text = str(error)
+    return "can't allocate memory" in text or "out of memory" in text
 
 
 def _say_error(line: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import zipfile
@@ -90,6 +91,12 @@ def test_a_dat_line_separated_by_tabs_is_refused_not_read(pristine, tmp_path, ca
     _edit(folder / "ratings.dat", _set_line(4, b"1\t2\t5\t978300760\n"))
     _fails(folder, r"ratings\.dat line 4: '1\\t2\\t5\\t978300760' holds a tab; ratings\.dat fields are separated by '::'",
            capsys)
+
+
+def test_a_pipe_or_device_is_no_source(tmp_path, capsys) -> None:
+    fifo = tmp_path / "ratings.csv"
+    os.mkfifo(fifo)
+    _fails(fifo, r"ratings\.csv: not a file or a folder \(a device, pipe or socket\)", capsys)
 
 
 def test_wrong_separator(pristine, tmp_path, capsys) -> None:

@@ -126,6 +126,9 @@ def load(
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
     path = Path(os.fspath(source)).expanduser()
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise DataError(f"{os.fspath(source)}: not a file or a folder (a device, pipe or socket); give a ratings "
+                        "file, a release folder or zip, or a release name")
     if release is None and path.exists() and _is_log(path):
         from cinerec.data.logs import load_log
 
