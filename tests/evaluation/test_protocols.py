@@ -439,6 +439,18 @@ def test_evaluate_by_name_applies_the_ranking_rule():
         evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})
 
 
+@pytest.mark.parametrize("name, needs", [("loo-sampled", "users with at least 2 ratings"),
+                                         ("loo-full", "users with at least 2 ratings"),
+                                         ("random-full", "some fall in the test part")])
+def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
+    lone = Interactions(np.zeros(1, np.int32), np.zeros(1, np.int32), np.ones(1, np.float32),
+                        np.zeros(1, np.int64), n_users=1, n_items=5)
+    ds = Dataset("one", lone, IdMap(np.arange(1), "user"), IdMap(np.arange(5), "movie"), Catalog.unknown(5),
+                 info={"release": "synthetic"})
+    with pytest.raises(DataError, match=f"protocol {name}: no user has a test rating to measure .*{needs}"):
+        get_protocol(name).prepare(ds)
+
+
 def test_a_prepared_split_creates_models_as_the_command_line_does():
     prepared = get_protocol("random-full").prepare(small_dataset(), seed=0)
     ease = prepared.create("ease", {"binary": True})

@@ -113,6 +113,13 @@ class Prepared:
     folds: tuple["Prepared", ...] = ()
     fold: str | None = None
 
+    def __post_init__(self) -> None:
+        if not self.folds and len(self.users) == 0:
+            need = ("users with at least 2 ratings" if self.protocol.holds_out_latest
+                    else "more ratings, so that some fall in the test part")
+            raise DataError(f"protocol {self.protocol.name}: no user has a test rating to measure "
+                            f"({len(self.train):,} training ratings of {self.train.n_users:,} users); it needs {need}")
+
     @property
     def n_users(self) -> int:
         return len(self.users)
