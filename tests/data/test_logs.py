@@ -30,6 +30,21 @@ def test_a_log_without_ratings_is_implicit_and_numeric_ids_stay_numbers(tmp_path
     assert ds.user_ids.raw.tolist() == [3, 7] and ds.user_ids.raw.dtype == np.int64
 
 
+def test_a_pair_logged_twice_keeps_its_latest_row_and_never_sits_on_both_sides_of_a_split(tmp_path):
+    from cinerec.evaluation.protocols import get_protocol
+
+    # ann re-rated m1 later (and once earlier in the file at a later time); bob's m2 twice in one second
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\nann,m1,3,10\nann,m2,4,20\nann,m1,5,30\nann,m1,1,5\n"
+                                      "bob,m1,2,5\nbob,m2,1,6\nbob,m2,4,6\n")
+    ds = load_log(tmp_path / "log.csv")
+    x = ds.interactions
+    rows = sorted(zip(ds.user_ids.raw[x.users], ds.item_ids.raw[x.items], x.ratings.tolist(), x.timestamps.tolist()))
+    assert rows == [("ann", "m1", 5.0, 30), ("ann", "m2", 4.0, 20), ("bob", "m1", 2.0, 5), ("bob", "m2", 4.0, 6)]
+    assert ds.info["duplicates_dropped"] == 3 and ds.describe()["duplicates_dropped"] == 3
+    split = get_protocol("loo-full").prepare(ds)
+    assert split.train.seen.multiply(split.test.seen).nnz == 0
+
+
 def test_named_columns_parquet_and_a_folder_of_files(tmp_path):
     pd.DataFrame({"who": ["a", "b"], "sku": [1, 2], "stars": [3.0, 4.0]}).to_parquet(tmp_path / "part-1.parquet")
     pd.DataFrame({"who": ["c"], "sku": [1], "stars": [5.0]}).to_parquet(tmp_path / "part-2.parquet")
@@ -170,3 +185,9 @@ def test_a_catalogue_sharing_no_id_with_the_log_is_refused_and_a_partial_one_cou
     (tmp_path / "movies.csv").write_text("id,title\nsku1,Alpha\n3,Gamma\n")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
     assert ds.describe()["catalog_matched"] == 1 and ds.catalog.titles.tolist() == ["Alpha", "sku2"]
+
+
+def test_a_log_without_repeats_reports_no_duplicates(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\na,1\na,2\nb,1\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert len(ds.interactions) == 3 and "duplicates_dropped" not in ds.info

@@ -365,6 +365,9 @@ class Dataset:
             **({"synthetic": True} if self.info.get("synthetic") else {}),
             # a log's own catalogue: how many of the log's movies it names (the others show ids)
             **({"catalog_matched": int(self.info["catalog_matched"])} if "catalog_matched" in self.info else {}),
+            # a log's repeated (user, movie) rows, of which the latest of each was kept
+            **({"duplicates_dropped": int(self.info["duplicates_dropped"])}
+               if "duplicates_dropped" in self.info else {}),
             # A source without times has every timestamp 0: no time range, rather than 1970.
             "min_timestamp": int(x.timestamps.min()) if len(x) and x.timestamps.any() else None,
             "max_timestamp": int(x.timestamps.max()) if len(x) and x.timestamps.any() else None,

@@ -147,9 +147,37 @@ def load_log(
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
         info["catalog_items"] = len(item_raw)
-    x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    x, dropped = _latest_of_each_pair(Interactions(user_codes, item_codes, ratings, stamps, len(user_raw),
+                                                   len(item_raw)))
+    if dropped:
+        info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+
+
+def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
+    """``x`` with each (user, movie) pair once: its latest row by time (then by file
+    order), as a re-rating replaces the earlier one; and how many rows were dropped.
+
+    Kept twice, a pair would sit on both sides of a split: leave-latest-out would hold
+    out the latest row and train on the earlier one. Duplicates are found through a
+    sparse matrix of the pairs (its entry count is the number of distinct pairs), which
+    costs less than sorting every row when there are none.
+    """
+    import scipy.sparse as sp
+
+    n = len(x)
+    pairs = sp.csr_matrix((np.ones(n, np.float32), (x.users, x.items)), shape=(x.n_users, x.n_items))
+    pairs.sum_duplicates()
+    if pairs.nnz == n:
+        return x, 0
+    order = np.lexsort((np.arange(n), x.timestamps, x.items, x.users))
+    u, i = x.users[order], x.items[order]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+    keep = np.sort(order[last])
+    return x.replace(users=x.users[keep], items=x.items[keep], ratings=x.ratings[keep],
+                     timestamps=x.timestamps[keep]), n - len(keep)
 
 
 # -- files ---------------------------------------------------------------------------------
