@@ -191,3 +191,12 @@ def test_a_log_without_repeats_reports_no_duplicates(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\na,1\na,2\nb,1\n")
     ds = load_log(tmp_path / "log.csv")
     assert len(ds.interactions) == 3 and "duplicates_dropped" not in ds.info
+
+
+def test_two_columns_that_could_be_the_user_are_refused_until_one_is_named(tmp_path):
+    (tmp_path / "log.csv").write_text("userId,user,movieId,rating\n1,a,2,3\n2,b,2,4\n")
+    with pytest.raises(DataError, match=r"columns 'userId' and 'user' could both be the user; name the one to use "
+                                        r"with --columns user=NAME"):
+        load_log(tmp_path / "log.csv")
+    ds = load_log(tmp_path / "log.csv", columns={"user": "user"})
+    assert ds.user_ids.raw.tolist() == ["a", "b"]

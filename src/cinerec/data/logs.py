@@ -274,10 +274,12 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         if given[role] not in columns:
             raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, columns))})")
         return given[role]
-    lower = {str(c).lower(): c for c in columns}
-    for name in names[role]:
-        if name in lower:
-            return lower[name]
+    found = [c for c in columns if str(c).lower() in names[role]]
+    if len(found) > 1:  # two columns could be it: which one is meant is the user's to say
+        how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES else "rename the other"
+        raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
+    if found:
+        return found[0]
     if required:
         hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES else "rename that column"
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
