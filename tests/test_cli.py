@@ -162,6 +162,16 @@ def small_data(tmp_path_factory):
     return out
 
 
+def test_set_wins_over_a_bad_value_in_the_config_file(small_data, tmp_path, capsys):
+    bad = tmp_path / "neg.toml"
+    bad.write_text("regularization = -1\nbinary = true\n")
+    assert main(["evaluate", "--data", str(small_data), "--model", "ease", "--config", str(bad),
+                 "--set", "regularization=500", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "ease"
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease", "--config", str(bad)])
+    assert "neg.toml: regularization = -1.0: must be positive" in err
+
+
 @pytest.mark.parametrize("setting, needle", [
     ("factors=1000000000000", "out of memory (Unable to allocate"),  # NumPy's MemoryError
     ("negatives=100000", "negatives = 100000: more negatives per positive than the"),

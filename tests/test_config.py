@@ -58,3 +58,13 @@ def test_parse_set_options():
     }
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_options(["oops"])
+
+
+@pytest.mark.parametrize("model", ["als", "mf", "neumf", "two-tower"])
+def test_index_settings_are_named_as_written_not_by_their_class(model):
+    from cinerec.models.base import MODELS
+
+    with pytest.raises(ConfigError, match=r"^--set: index_nlist = -1: must be >= 0"):
+        MODELS[model].Config.from_dict({"index_nlist": -1}, where="--set")
+    with pytest.raises(ConfigError, match=r"^--set: unknown key 'nosuch' \(known: "):
+        MODELS[model].Config.from_dict({"nosuch": 1}, where="--set")

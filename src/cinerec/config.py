@@ -69,7 +69,7 @@ class Config:
                 raise ConfigError(f"{where}: {key!r} was renamed to {renames[key]!r} (see docs/conventions.md)")
             if key not in fields:
                 known = ", ".join(sorted(fields))
-                raise ConfigError(f"{where}: unknown key {key!r} for {cls.__name__} (known: {known})")
+                raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
             kwargs[key] = _coerce(value, hints[key], f"{where}: {key}")
         try:
             return cls(**kwargs)

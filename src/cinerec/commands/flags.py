@@ -146,8 +146,9 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     model_class = type(create(name))  # an unknown name is one line listing the known ones
     file_values = read_config_file(config, model_class) if config is not None else {}
     set_values = parse_set_options(sets)
-    if file_values:  # the file alone first, so its mistakes are blamed on it
-        _create(name, file_values, str(config))
+    kept = {k: v for k, v in file_values.items() if k not in set_values}  # --set wins, bad file value or not
+    if kept:  # the file alone first, so its mistakes are blamed on it
+        _create(name, kept, str(config))
     values = {**file_values, **set_values}
     where = "--set" if set_values or not file_values else str(config)
     if protocol is not None:

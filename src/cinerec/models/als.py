@@ -26,7 +26,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import CapabilityError, register
-from cinerec.models.index import IndexedRecommender
+from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
 
 __all__ = ["ALS", "ALSConfig", "WARM_TOLERANCE"]
@@ -84,6 +84,7 @@ class ALSConfig(Config):
     index_ef_search: int = 128
 
     def validate(self) -> None:
+        check_index_settings(self)
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.regularization >= 0, "regularization", "must be >= 0")
         self._check(self.confidence > 0, "confidence", "must be > 0")

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.data.sampling import pairwise_samples, pointwise_samples
-from cinerec.models.index import IndexedRecommender
+from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -81,6 +81,7 @@ class MFConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
+        check_index_settings(self)
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")

@@ -37,7 +37,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
 from cinerec.data.sampling import pointwise_samples
-from cinerec.models.index import IndexedRecommender
+from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -107,6 +107,7 @@ class NCFConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
+        check_index_settings(self)
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.mlp_factors >= 1, "mlp_factors", "must be at least 1")
         self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",

@@ -27,7 +27,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import register
 from cinerec.data.sampling import positive_pairs
-from cinerec.models.index import IndexedRecommender
+from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -156,6 +156,7 @@ class TwoTowerConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
+        check_index_settings(self)
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.id_embedding >= 1, "id_embedding", "must be at least 1")
         self._check(self.feature_embedding >= 1, "feature_embedding", "must be at least 1")
