@@ -104,7 +104,10 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
-    ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be at least 1 trial"),
+    ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),
+    ("trials = 5", "trials = 2.5", ":28: [tune] trials: 2.5: a tuning budget must be a whole number of trials"),
+    ('models = ["ease"]', 'models = ["blend", "neumf-small"]',
+     ":29: [tune] models: 'blend' declares no search space: there is nothing to tune"),
     ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
@@ -315,3 +318,13 @@ def test_a_crowded_leaderboard_keeps_k_10_and_the_reference_figure_at_every_k():
     assert shown[0] == "recall@10"
     assert {"cat_acc@10", "cat_acc@50", "cat_acc@100", "ndcg@10"} <= set(shown)
     assert "ndcg@50" not in shown and "hr@100" not in shown
+
+
+def test_tuning_a_study_with_nothing_to_search_is_refused(tmp_path):
+    text = '[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n'
+    path = write(tmp_path, text + "[tune]\ntrials = 2\n")
+    with pytest.raises(ConfigError, match=r"study.toml:6: \[tune\]: none of the study's models \(popularity\) has "
+                                          r"settings to search"):
+        Study.from_toml(path)
+    with pytest.raises(ConfigError, match=r"^--tune 3: none of the study's models"):
+        Study.from_toml(write(tmp_path, text, "plain.toml"), trials=3)

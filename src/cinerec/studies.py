@@ -335,6 +335,7 @@ class _Reader:
 
     def study(self, values: dict[str, Any], data: str | None, trials: int | None) -> Study:
         from cinerec.evaluation.protocols import get_protocol
+        from cinerec.models import MODELS
 
         self.known((), values, _TOP)
         for key in ("title", "notes"):
@@ -396,7 +397,8 @@ class _Reader:
                                             or tune_trials < 1):
                 if trials is not None:
                     raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
-                raise self.fail(("tune",), "trials", f"{tune_trials!r}: a tuning budget must be at least 1 trial")
+                raise self.fail(("tune",), "trials", f"{tune_trials!r}: a tuning budget must be a whole number "
+                                                     "of trials, at least 1")
             if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                         or not math.isfinite(minutes) or minutes <= 0):
                 raise self.fail(("tune",), "minutes", f"{minutes!r}: a tuning budget must be more than 0 minutes")
@@ -411,7 +413,14 @@ class _Reader:
                     if x not in labels:
                         raise self.fail(("tune",), "models", f"{x!r} is not one of the study's models "
                                                              f"({', '.join(sorted(labels))})")
+                    if not MODELS[next(sp.model for sp in specs if sp.label == x)].search_space:
+                        raise self.fail(("tune",), "models", f"{x!r} declares no search space: there is nothing "
+                                                             "to tune")
                 tune_models = tuple(tm)
+            elif not any(MODELS[sp.model].search_space for sp in specs):
+                said = f"--tune {trials}" if trials is not None else self.where(("tune",))
+                raise ConfigError(f"{said}: none of the study's models ({', '.join(sp.label for sp in specs)}) "
+                                  "has settings to search")
         # [export]
         export_k, export_two_stage = None, None
         if "export" in values:
@@ -697,7 +706,9 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     from cinerec.io import atomic_dir
 
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     created = not out.exists()
     stages = Stages(quiet)
