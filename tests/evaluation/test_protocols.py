@@ -451,6 +451,16 @@ def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
         get_protocol(name).prepare(ds)
 
 
+def test_a_k_past_the_candidates_or_the_catalogue_is_refused():
+    with pytest.raises(ConfigError, match=r"ks=\[5, 1000\]: K = 1000 is more than the 100 movies each held-out"):
+        get_protocol("loo-sampled", ks=[5, 1000])
+    assert get_protocol("loo-sampled", n_negatives=5).ks == (1, 5, 10)  # the defaults are never refused
+    for name in ("loo-full", "random-full"):
+        with pytest.raises(ConfigError, match=r"K = 151 is more than the 150 movies"):
+            get_protocol(name, ks=[151]).prepare(small_dataset())
+    assert get_protocol("random-full").prepare(small_dataset(n_items=60)).n_users > 0
+
+
 def test_a_prepared_split_creates_models_as_the_command_line_does():
     prepared = get_protocol("random-full").prepare(small_dataset(), seed=0)
     ease = prepared.create("ease", {"binary": True})

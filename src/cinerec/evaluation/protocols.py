@@ -328,6 +328,12 @@ class Protocol:
         """One line: the name and the recipe, with this protocol's option values filled in."""
         return f"{self.name}: {self.summary.format(**self._options)}"
 
+    def _check_ks_fit(self, dataset: Dataset) -> None:
+        """Refuse a K asked for past the catalogue, whose lists would hold every movie (and pad)."""
+        if "ks" in self.options() and max(self.ks) > dataset.n_items:
+            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
+                              f"{dataset.n_items:,} movies")
+
     def _check_ks(self) -> None:
         ks = self._options["ks"]
         if not isinstance(ks, (tuple, list)) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
@@ -410,6 +416,9 @@ class LooSampled(Protocol):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"protocol {self.name}: n_negatives={n!r} must be a positive integer")
         self._check_ks()
+        if "ks" in self.options() and max(self.ks) > n + 1:  # every list that long holds the held-out movie
+            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
+                              f"{n + 1} movies each held-out one is ranked among (n_negatives + 1)")
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         from cinerec.data.sampling import sample_eval_negatives
@@ -473,6 +482,7 @@ class LooFull(Protocol):
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         from cinerec.data.split import leave_last_out
 
+        self._check_ks_fit(dataset)
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
         return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth)
@@ -528,6 +538,7 @@ class RandomFull(Protocol):
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         from cinerec.data.split import random_split
 
+        self._check_ks_fit(dataset)
         seed = _seed(seed)
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
