@@ -162,3 +162,15 @@ def test_tiny_scales_stay_feasible(like: str, scale: float) -> None:
     assert per_user.min() >= min(20, r["movie_id"].nunique() // 2)
     assert not r.duplicated(["user_id", "movie_id"]).any()
     assert r["movie_id"].isin(rel.movies["movie_id"]).all()
+
+
+def test_a_tiny_ml100k_like_release_still_reads_with_every_fold(tmp_path):
+    from cinerec.data import load
+
+    folder = write_release(tmp_path / "tiny", "ml-100k", 0.0001, seed=0)
+    ds = load(folder)
+    assert set(ds.folds) >= {"ua", "ub"}
+    for name in ("ua", "ub"):
+        test = (folder / f"{name}.test").read_text().splitlines()
+        base = (folder / f"{name}.base").read_text().splitlines()
+        assert test and base and len(test) + len(base) == len(ds.interactions)

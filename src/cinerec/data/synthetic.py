@@ -517,8 +517,12 @@ def official_folds(ratings: pd.DataFrame, seed: int = 0) -> dict[str, np.ndarray
     start = np.searchsorted(ranked, ranked, side="left")
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - start
-    masks["ua"] = rank < 10
-    masks["ub"] = (rank >= 10) & (rank < 20)
+    # 10 test ratings per user in each, as the release has (its users all rate 20 or
+    # more); a tiny release's users with fewer give each half of theirs, so that neither
+    # test file is empty and every user keeps training ratings.
+    per_user = np.minimum(10, np.bincount(users)[users] // 2)
+    masks["ua"] = rank < per_user
+    masks["ub"] = (rank >= per_user) & (rank < 2 * per_user)
     return masks
 
 
