@@ -96,6 +96,7 @@ def test_json_on_a_command_without_figures_is_one_line(capsys, argv):
     (["quickstart", "--models", "ease"], "--model"),
     (["serve", "--run", "x", "--port", "70000"], "--port"),
     (["nonsense"], "nonsense"),
+    (["recommend", "--run", "x", "--user", "1", "--run-model", ""], "--run-model': give a model name"),
 ])
 def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
     assert needle in _one_line_error(capsys, argv)

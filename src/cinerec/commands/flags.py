@@ -89,8 +89,14 @@ Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSO
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(
     "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train or quickstart.")]
+def _named(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise typer.BadParameter("give a model name (leave --run-model out for the run's best)")
+    return value
+
+
 RunModel = Annotated[str | None, typer.Option(
-    "--run-model", metavar="NAME", show_default=False,
+    "--run-model", metavar="NAME", show_default=False, callback=_named,
     help="Which of the run's saved models [default: the run's best].")]
 
 
