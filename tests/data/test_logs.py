@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,11 +76,13 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     ("user,item,rating\n1,2,4\n1,3,\n", "line 3: rating '' is not a number"),  # the reader's null, as written
     ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
+    ('user,item,rating,ts\n1,10,4,100\n1,"11,1,1001011\n2,10,3,200\n2,11,5,300\n',
+     'line 3: a quote (") opens a field that no quote closes'),
 ])
 def test_bad_input_names_file_and_line(tmp_path, text, needle):
     f = tmp_path / "log.csv"
     f.write_text(text)
-    with pytest.raises(DataError, match=needle.replace("(", r"\(")) as e:
+    with pytest.raises(DataError, match=re.escape(needle)) as e:
         load_log(f)
     assert str(f) in str(e.value) and "\n" not in str(e.value)
 
@@ -96,12 +100,13 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     ("id,title,year\n1,Alpha,1999\n2,Beta,1999.5\n", "line 3: year 1999.5 is not a whole number"),
     ("id,title\n1,Alpha\n2, \n", "line 3: movie 2 has no title"),
     ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 appears twice"),  # the id, not np.int64(1)
+    ('id,title\n1,Alpha\n2,"Beta (1991)\n3,Gamma\n4,Delta\n', "line 3: the title of movie 2 runs over several lines"),
     ("title,genres\nAlpha,Drama\n", "no item column"),
 ])
 def test_bad_catalogue_names_file_and_line(tmp_path, text, needle):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n")
     (tmp_path / "movies.csv").write_text(text)
-    with pytest.raises(DataError, match=needle.replace("(", r"\(")) as e:
+    with pytest.raises(DataError, match=re.escape(needle)) as e:
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
     assert "ratings log" not in str(e.value) and "--columns" not in str(e.value)
     # a blank year is an unknown one, not an error

@@ -227,6 +227,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
     except (OSError, ValueError) as e:  # pyarrow's errors derive from these
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         line = _ragged_line(path) if "columns, got" in message else None
+        if line is not None and line[3]:
+            raise DataError(f"{path} line {line[0]}: a quote (\") opens a field that no quote closes") from None
         if line is not None:
             raise DataError(f"{path} line {line[0]}: {line[1]} fields where the header has {line[2]}") from None
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
@@ -236,13 +238,19 @@ def _delimiter(path: Path, first: bytes) -> str:
     return "\t" if path.suffix.lower() == ".tsv" or (b"\t" in first and b"," not in first) else ","
 
 
-def _ragged_line(path: Path) -> tuple[int, int, int] | None:
-    """``(line, fields, header fields)`` of a text file's first row whose field count is not
-    the header's, read again line by line (only after the fast reader failed)."""
+def _ragged_line(path: Path) -> tuple[int, int, int, bool] | None:
+    """``(line, fields, header fields, unclosed)`` of a text file's first row whose field
+    count is not the header's, read again line by line (only after the fast reader
+    failed). A row that ran on over several lines to the end of the file holds a quote
+    that nothing closes: its first line is named, with ``unclosed``."""
     with _text_rows(path) as (header, rows):
+        start = rows.line_num
         for row in rows:
             if row and len(row) != len(header):
-                return rows.line_num + 1, len(row), len(header)
+                if rows.line_num - start > 1 and any("\n" in field for field in row):
+                    return start + 2, len(row), len(header), True
+                return rows.line_num + 1, len(row), len(header), False
+            start = rows.line_num
     return None
 
 
@@ -490,6 +498,11 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
     if blank.any():
         raise DataError(f"{_line(path, int(np.argmax(blank)))}: movie {_plain(ids[int(np.argmax(blank))])!r} has no title")
+    broken = pd.Series(raw_titles).str.contains("[\r\n]", regex=True).to_numpy()
+    if broken.any():  # a quote nothing closed swallows the next lines into one title
+        row = int(np.argmax(broken))
+        raise DataError(f"{_line(path, row)}: the title of movie {_plain(ids[row])!r} runs over several lines "
+                        "(a quote (\") that no quote closes?)")
     from cinerec.data.movielens import parse_titles
 
     titles_all, years_all = parse_titles(raw_titles)
