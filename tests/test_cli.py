@@ -173,15 +173,10 @@ def test_set_wins_over_a_bad_value_in_the_config_file(small_data, tmp_path, caps
     assert "neg.toml: regularization = -1.0: must be positive" in err
 
 
-@pytest.mark.parametrize("setting, needle", [
-    ("factors=1000000000000", "out of memory (Unable to allocate"),  # NumPy's MemoryError
-    ("negatives=100000", "negatives = 100000: more negatives per positive than the"),
-])
-def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys, setting, needle):
-    model = "als" if setting.startswith("factors") else "gmf"
-    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", model, "--set", setting,
-                                   "--quiet"])
-    assert needle in err
+def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys):
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
+                                   "--set", "factors=1000000000000", "--quiet"])
+    assert "out of memory (Unable to allocate" in err  # NumPy's MemoryError
 
 
 BLEND = """\
