@@ -256,3 +256,14 @@ def test_a_zip_holding_no_release_is_named_and_leaves_nothing_cached(tmp_path, m
     assert not local.exists() or list(local.iterdir()) == []
     (tmp_path / "cut.zip").write_bytes(junk.read_bytes()[:40])  # cut short
     _fails(tmp_path / "cut.zip", r"cut\.zip: not a folder, a zip file .*cut short or damaged", capsys)
+
+
+def test_a_bad_line_in_a_zip_names_the_zip_not_the_cache(pristine, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.data", _set_line(5, b"1\t2\tx\t4\n"))
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, f"ml-100k/{f.name}")
+    _fails(bad, r"bad\.zip \(unpacked\)/ml-100k/u\.data line 5: rating 'x' is not a number", capsys)

@@ -140,7 +140,15 @@ def load(
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
                           "and movies; --columns and --catalog apply to a ratings log of your own")
     folder, family, rel, name = locate(source, release=release, progress=progress)
-    return _load_folder(folder, family, rel, name, implicit)
+    try:
+        return _load_folder(folder, family, rel, name, implicit)
+    except DataError as e:
+        if not path.is_file():
+            raise
+        # A zip given: name it, not the cache folder it was unpacked into.
+        cache = download.cache_dir()
+        root = next((p for p in folder.parents if p.parent in (cache, cache / "local")), folder)
+        raise DataError(str(e).replace(str(root), f"{path} (unpacked)")) from None
 
 
 def _is_log(path: Path) -> bool:
