@@ -183,3 +183,29 @@ def test_ease_trials_through_a_sketch_are_marked_and_its_choice_is_confirmed_by_
     assert result.default_value == pytest.approx(plain["default"], abs=1e-12)
     assert result.value >= result.default_value
     assert type(result.model).__name__ == "EASE" and not getattr(result.model, "approximate", False)
+
+
+def test_the_first_trial_is_the_protocols_own_defaults_exactly_even_outside_the_space():
+    data = _small_dataset()
+    # Under a random hold-out EASE's defaults are recency off (0) and λ 500; the space
+    # draws the half-life on a log scale from 0.005, which cannot hold 0.
+    found = tune("ease", data, get_protocol("random-full"), trials=3, seed=0)
+    assert found.trials[0]["settings"] == {"regularization": 500.0, "recency_half_life": 0.0}
+    assert found.default_value == found.trials[0]["recall@10"]
+    if found.value == found.default_value and found.trials[0]["recall@10"] >= max(
+            t["recall@10"] for t in found.trials):
+        assert found.settings == {"regularization": 500.0, "recency_half_life": 0.0}
+
+
+def test_python_tuning_sets_models_up_as_the_command_line_does():
+    found = tune("biasedmf", _small_dataset(), get_protocol("loo-sampled"), trials=1,
+                 base={**_NEURAL, "epochs": 1})
+    assert found.model.config.loss == "bpr"  # left unset: the ranking variant, not a refusal
+
+
+def test_tuning_names_an_argument_of_the_wrong_kind():
+    data = _small_dataset()
+    with pytest.raises(ConfigError, match=r"tune: data must be a Dataset, got Interactions \(pass the dataset"):
+        tune("ease", data.interactions, get_protocol("loo-sampled"), trials=1)
+    with pytest.raises(ConfigError, match=r"tune: protocol must be a Protocol .*get_protocol\('loo-sampled'\)"):
+        tune("ease", data, "loo-sampled", trials=1)

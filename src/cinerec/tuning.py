@@ -219,7 +219,21 @@ def tune(
     unknown = sorted(set(space) - set(fields))
     if unknown:
         raise ConfigError(f"{name}: the search space names {unknown[0]!r}, which is not one of its settings")
-    fixed = dict(base or {})
+    from cinerec.data.dataset import Dataset, Interactions
+    from cinerec.evaluation.protocols import Protocol
+
+    if not isinstance(data, Dataset):
+        hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else ""
+        raise ConfigError(f"tune: data must be a Dataset, got {type(data).__name__}{hint}")
+    if not isinstance(protocol, Protocol):
+        raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol("
+                          f"{protocol!r}) for a name), got {type(protocol).__name__}")
+    if train is not None and not isinstance(train, Interactions):
+        raise ConfigError(f"tune: train must be Interactions, got {type(train).__name__}")
+    # The settings the model gets under this protocol, as on the command line: mf trains
+    # for ranking under a ranking protocol, EASE drops its recency weighting under a
+    # random hold-out... (Protocol.settings_for), for every key ``base`` leaves unset.
+    fixed = protocol.settings_for(cls, dict(base or {}), "base")
     if "seed" in fields and "seed" not in fixed:
         fixed["seed"] = seed
     if train is None:
@@ -242,6 +256,8 @@ def tune(
 
     def run(trial: Any) -> float:
         settings = {key: param.suggest(trial, key) for key, param in space.items()}
+        if trial.number == 0:  # the defaults exactly, even where the space clips them (a half-life of 0: off)
+            settings = dict(defaults)
         record: dict[str, Any] = {"settings": settings}
         history.append(record)
         if fits is not None:
@@ -291,7 +307,7 @@ def tune(
 
         callbacks.append(report)
     study.optimize(run, n_trials=trials, timeout=None if minutes is None else minutes * 60, callbacks=callbacks)
-    best = {key: study.best_params[key] for key in space}
+    best = dict(defaults) if study.best_trial.number == 0 else {key: study.best_params[key] for key in space}
     value, default_value = float(study.best_value), float(history[0][metric])
     screened = any(r.get("approximate") for r in history)
     if screened:
@@ -362,7 +378,8 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
 
 
 def _in_range(defaults: Mapping[str, Any], space: Mapping[str, Param]) -> dict[str, Any]:
-    """The defaults as a first trial, clipped into the space where a default lies outside it."""
+    """The defaults clipped into the space where a default lies outside it: what the
+    sampler records for the first trial, which itself runs the defaults exactly."""
     out = {}
     for key, value in defaults.items():
         p = space[key]
