@@ -177,3 +177,19 @@ def test_filters_on_real_ml100k(ml100k_dir):
     nineties = filter_years(ds, 1990, 1999)
     assert nineties.catalog.years.min() >= 1990 and nineties.catalog.years.max() <= 1999
     assert top_users(ds, 10).n_users == 10
+
+
+def test_binarize_keeps_the_dropped_ratings_seen_through_later_subsets():
+    from cinerec.data.history import seen
+
+    # user 100 rated movie 1000 low; user 101 only low ratings (dropped by top_users later)
+    ds = _dataset([0, 0, 0, 1, 2, 2, 2], [0, 1, 2, 0, 1, 2, 0], ratings=[2, 5, 4, 1, 5, 5, 5])
+    liked = binarize(ds, 4)
+    assert len(liked.interactions) == 5
+    low = set(zip(liked.user_ids.to_raw(liked.also_seen[0]).tolist(), liked.item_ids.to_raw(liked.also_seen[1]).tolist()))
+    assert low == {(100, 1000), (101, 1000)}
+    kept = top_users(liked, 2)  # users 100 and 102 keep rows; 101 had none left
+    pairs = set(zip(kept.user_ids.to_raw(kept.also_seen[0]).tolist(), kept.item_ids.to_raw(kept.also_seen[1]).tolist()))
+    assert pairs == {(100, 1000)}
+    s = seen(kept).toarray()
+    assert s[kept.user_ids.get_indexer([100])[0], kept.item_ids.get_indexer([1000])[0]] == 1

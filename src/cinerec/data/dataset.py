@@ -348,9 +348,14 @@ class Dataset:
         feats = None
         if self.user_features is not None:
             feats = self.user_features.iloc[users].reset_index(drop=True)
+        also_seen = None
+        if self.also_seen is not None:  # still seen, in the new ids, where both the user and the movie stay
+            u, i = user_new[self.also_seen[0]], item_new[self.also_seen[1]]
+            keep = (u >= 0) & (i >= 0)
+            also_seen = (u[keep].astype(np.int32), i[keep].astype(np.int32))
         return Dataset(
             self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
-            self.catalog.take(items), feats, self.info, {k: m[rows] for k, m in self.folds.items()},
+            self.catalog.take(items), feats, self.info, {k: m[rows] for k, m in self.folds.items()}, also_seen,
         )
 
     def describe(self) -> dict[str, Any]:

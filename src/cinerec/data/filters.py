@@ -148,16 +148,13 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
     if filters.kcore is not None:
         u, i = filters.kcore
         steps.append(("kcore", {"users": u, "movies": i}, lambda d: transforms.kcore(d, u, i)))
-    dropped: list[tuple[np.ndarray, np.ndarray]] = []  # raw (user, movie) pairs rated below the threshold
+    # A rating dropped by liked_threshold stays seen (Dataset.also_seen), carried into the
+    # ids of every later step by binarize and subset.
     for name, args, step in steps:
         before = counts(dataset)
-        if name == "liked_threshold":
-            if is_implicit(dataset):
-                raise DataError(f"filter {_describe(name, args)}: the ratings hold no stars to compare with it "
-                                "(the data is implicit: every rating is a plain event)")
-            x = dataset.interactions
-            low = x.ratings < args["threshold"]
-            dropped.append((dataset.user_ids.raw[x.users[low]], dataset.item_ids.raw[x.items[low]]))
+        if name == "liked_threshold" and is_implicit(dataset):
+            raise DataError(f"filter {_describe(name, args)}: the ratings hold no stars to compare with it "
+                            "(the data is implicit: every rating is a plain event)")
         out = step(dataset)
         if len(out.interactions) == 0:
             why = ""
@@ -169,11 +166,6 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
         dataset = dataset.replace(info={**dataset.info, "transforms": [*dataset.info.get("transforms", []), *record]})
-    if dropped:  # seen still, though no longer ratings: mapped into the final ids
-        users = dataset.user_ids.get_indexer(np.concatenate([u for u, _ in dropped]))
-        items = dataset.item_ids.get_indexer(np.concatenate([i for _, i in dropped]))
-        keep = (users >= 0) & (items >= 0)
-        dataset = dataset.replace(also_seen=(users[keep].astype(np.int32), items[keep].astype(np.int32)))
     return dataset, record
 
 

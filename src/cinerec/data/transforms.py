@@ -141,8 +141,9 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     """Turn star ratings into likes: ``rating >= threshold`` becomes ``1.0``.
 
     By default ratings below ``threshold`` are *dropped* (the usual implicit-feedback
-    reading: a low rating is not a like). With ``keep_negatives=True`` they stay as
-    ``0.0`` rows, so a model or sampler can still treat them as seen. The id space is
+    reading: a low rating is not a like); the movies stay seen
+    (:attr:`~cinerec.data.dataset.Dataset.also_seen`), so no list offers them again.
+    With ``keep_negatives=True`` they stay as ``0.0`` rows instead. The id space is
     unchanged either way, so users or movies may be left without rows.
 
     Args:
@@ -161,8 +162,13 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     if keep_negatives:
         out = ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
     else:
+        low = ~positive
+        seen = (x.users[low].astype(np.int32), x.items[low].astype(np.int32))
+        if ds.also_seen is not None:
+            seen = (np.concatenate([ds.also_seen[0], seen[0]]), np.concatenate([ds.also_seen[1], seen[1]]))
         x = x.select(positive)
         out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
+        out = out.replace(also_seen=seen if len(seen[0]) else ds.also_seen)
     info = {**out.info, "implicit": True, "liked_threshold": float(threshold)}
     return _described(ds, out.replace(info=info), f"liked_threshold={threshold:g}")
 
