@@ -144,6 +144,12 @@ def test_models_share_one_prepared_split():
     assert q.evaluate(create("popularity").fit(p.train), fit=False).protocol == "loo-full"
     with pytest.raises(CapabilityError, match="fitted on"):
         q.evaluate(create("popularity").fit(small_dataset(n_users=30).interactions), fit=False)
+    # fitted on all the data, the held-out ratings too: refused, not measured
+    with pytest.raises(CapabilityError, match=r"fitted on other ratings .* may have learned the held-out ones"):
+        q.evaluate(create("ease").fit(ds.interactions), fit=False)
+    # the same pairs in another object are the same training data
+    same = q.train.replace(ratings=q.train.ratings.copy())
+    assert q.evaluate(create("popularity").fit(same), fit=False).n_users == q.n_users
 
 
 @pytest.mark.parametrize("name, model, options", [

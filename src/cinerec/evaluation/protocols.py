@@ -170,6 +170,12 @@ class Prepared:
                 f"{name}: fitted on {model.n_users} users x {model.n_items} movies, this split has "
                 f"{self.train.n_users} x {self.train.n_items}; fit it on the split's training data"
             )
+        if not _same_rows(model.train_, self.train):  # e.g. fitted on all the data, the test part too
+            raise CapabilityError(
+                f"{name}: fitted on other ratings ({len(model.train_):,}) than this split's training part "
+                f"({len(self.train):,}), so it may have learned the held-out ones; fit it on the split "
+                "(evaluate with fit=True, the default)"
+            )
         t1 = time.perf_counter()
         values = self.protocol.measure(self, model, per_user=per_user)
         users: dict[str, np.ndarray] | None = None
@@ -339,6 +345,15 @@ class Protocol:
         if not isinstance(ks, (tuple, list)) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
             raise ConfigError(f"protocol {self.name}: ks={ks!r} must be a list of positive integers")
         self._options["ks"] = tuple(sorted(set(ks)))
+
+
+def _same_rows(a: Interactions | None, b: Interactions) -> bool:
+    """Whether ``a`` holds the same (user, movie) pairs as ``b`` (the same object, or equal)."""
+    if a is b:
+        return True
+    if a is None or (a.n_users, a.n_items) != (b.n_users, b.n_items):
+        return False
+    return (a.seen != b.seen).nnz == 0
 
 
 def _plain(v: Any) -> Any:
