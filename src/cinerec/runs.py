@@ -171,6 +171,7 @@ class Run:
     dataset: Dataset
     metrics: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Recommender] = field(default_factory=dict, repr=False)
+    _loaded_on: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def model_names(self) -> list[str]:
@@ -230,9 +231,13 @@ class Run:
         name = name or self.default_model
         if name not in self.model_names:
             raise NotFoundError(f"{self.path}: no model {name!r} in this run (has: {', '.join(self.model_names)})")
-        if name not in self._models:
-            self._models[name] = load_model(self.path / "models" / name)
-        return self._models[name]
+        model = self._models.get(name)
+        # Loaded again when someone refitted the one handed out (evaluate() on a split, say),
+        # so that the run's lists stay the saved model's.
+        if model is None or model.train_ is not self._loaded_on.get(name):
+            model = self._models[name] = load_model(self.path / "models" / name)
+            self._loaded_on[name] = model.train_
+        return model
 
 
 def _column_key(column: str) -> tuple[str, int, str, int, str]:

@@ -246,3 +246,15 @@ def test_search_real_catalog(run):
     first = s.search("star wars")[0]
     assert ds.movie_record(first)["movie_id"] == 50
     assert ds.movie_record(s.search("godfather")[0])["title"] == "Godfather, The"
+
+
+def test_a_run_model_refitted_elsewhere_does_not_change_the_runs_lists(run_dir):
+    from cinerec.evaluation import get_protocol
+
+    run = open_run(run_dir)
+    users = run.dataset.user_ids.raw[:5].tolist()
+    before = run.top_n(users, k=5, model="ease")
+    get_protocol("random-full").prepare(run.dataset, seed=3).evaluate(run.model("ease"))  # refits it on 80 %
+    after = run.top_n(users, k=5, model="ease")
+    assert after["movie_id"].tolist() == before["movie_id"].tolist()
+    assert run.model("ease").train_ is not None and len(run.model("ease").train_) == len(run.dataset.interactions)
