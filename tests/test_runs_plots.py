@@ -95,3 +95,12 @@ def test_leaderboard_ranks_models_by_the_runs_own_figure(tmp_path):
     stars = {"x": {"rmse": 0.95, "mae": 0.7}, "y": {"rmse": 0.90, "mae": 0.75}}
     assert Run(tmp_path, {"metric": "rmse"}, None, stars).leaderboard().index.tolist() == ["y", "x"]
     assert Run(tmp_path, {"metric": "mae"}, None, stars).leaderboard().index.tolist() == ["x", "y"]
+
+
+def test_a_one_protocol_runs_leaderboard_names_the_protocol_on_every_row(tmp_path):
+    from cinerec.runs import Run
+
+    meta = {"command": "train", "protocol": "loo-sampled", "protocol_options": {"n_negatives": 49}}
+    board = Run(tmp_path, meta, None, {"ease": {"hr@10": 0.7, "ndcg@10": 0.4}}).leaderboard()
+    assert board.columns[0] == "protocol" and board["protocol"].tolist() == ["loo-sampled (n_negatives=49)"]
+    assert board.loc["ease", "hr@10"] == 0.7

@@ -193,7 +193,8 @@ class Run:
     def leaderboard(self) -> Any:
         """``metrics.json`` as a DataFrame: one row per model, one column per figure.
 
-        A run measured under several protocols (``quickstart``) names its columns
+        A run measured under one protocol (``train``, ``run``) names it in a first
+        column, ``protocol``, with its options. A run measured under several protocols (``quickstart``) names its columns
         ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``. Rows are ranked by the figure
         the run ranked its models by (a study's leaderboard order, quickstart's
         ``ranked_by``), the best first; a run that names none keeps the models in name order.
@@ -206,6 +207,12 @@ class Run:
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame = frame[sorted(frame.columns, key=_column_key)]
         frame.index.name = "model"
+        protocol = self.meta.get("protocol")
+        if isinstance(protocol, str) and not any(" " in str(c) for c in frame.columns):
+            # One protocol (train, run): named on every row, as the tables print it.
+            options = self.meta.get("protocol_options") or {}
+            said = ", ".join(f"{k}={v}" for k, v in options.items())
+            frame.insert(0, "protocol", protocol + (f" ({said})" if said else ""))
         board = self.path / "leaderboard.json"
         if board.is_file():  # a study's own order (its ties broken as its table shows them)
             order = [row["label"] for row in read_json(board).get("models", []) if row.get("label") in rows]
