@@ -15,13 +15,22 @@ one chosen item would take in that same order, without sorting the row.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from cinerec.errors import ConfigError
 
-__all__ = ["top_k", "rank_of", "standardise"]
+__all__ = ["top_k", "check_k", "rank_of", "standardise"]
+
+
+def check_k(k: Any) -> int:
+    """``k`` as a list length: a whole number of at least 1, or one line naming it."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"k = {k!r}: expected a whole number of at least 1")
+    return int(k)
 
 
 def top_k(
@@ -49,8 +58,7 @@ def top_k(
         ``float32`` scores. Rows with fewer than ``k`` eligible items are padded with item
         ``-1`` and score ``-inf``. Equal scores rank the lower column first.
     """
-    if k < 1:
-        raise ConfigError(f"k must be at least 1, got {k}")
+    k = check_k(k)
     s = torch.as_tensor(scores)
     if s.dtype != torch.float32:
         s = s.float()

@@ -193,3 +193,13 @@ def test_binarize_keeps_the_dropped_ratings_seen_through_later_subsets():
     assert pairs == {(100, 1000)}
     s = seen(kept).toarray()
     assert s[kept.user_ids.get_indexer([100])[0], kept.item_ids.get_indexer([1000])[0]] == 1
+
+
+def test_a_bad_argument_to_a_transform_is_a_cinerec_error():
+    from cinerec.errors import CinerecError
+
+    ds = _dataset([0, 1], [0, 1])
+    for call in (lambda: kcore(ds, 0), lambda: top_users(ds, "5"), lambda: filter_years(ds, "1990"),
+                 lambda: binarize(ds, float("nan"))):
+        with pytest.raises(CinerecError):
+            call()

@@ -56,6 +56,9 @@ def test_top_k_k_larger_than_catalog_and_bad_k():
     assert items.tolist() == [[0, 1, -1, -1]]
     with pytest.raises(ConfigError):
         top_k(np.ones((1, 2)), 0)
+    for bad in (2.5, "5", None, True):
+        with pytest.raises(ConfigError, match=r"k = .*: expected a whole number of at least 1"):
+            top_k(np.ones((1, 2)), bad)
 
 
 def test_one_row_equals_that_row_of_the_batch():

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, Interactions
+from cinerec.errors import ConfigError
 
 __all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe", "recency_weights"]
 
@@ -38,7 +39,7 @@ def _check_count(value: int | None, name: str, allow_none: bool = False) -> None
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
 def filter_years(ds: Dataset, min_year: int | None = None, max_year: int | None = None) -> Dataset:
@@ -54,13 +55,13 @@ def filter_years(ds: Dataset, min_year: int | None = None, max_year: int | None 
         the catalog) are excluded; with no bound at all the dataset comes back as is.
 
     Raises:
-        ValueError: if a bound is not an integer or ``min_year > max_year``.
+        ConfigError: if a bound is not an integer or ``min_year > max_year``.
     """
     for name, value in (("min_year", min_year), ("max_year", max_year)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-            raise ValueError(f"{name} must be an integer year or None, got {value!r}")
+            raise ConfigError(f"{name} must be an integer year or None, got {value!r}")
     if min_year is not None and max_year is not None and min_year > max_year:
-        raise ValueError(f"min_year ({min_year}) is after max_year ({max_year})")
+        raise ConfigError(f"min_year ({min_year}) is after max_year ({max_year})")
     if min_year is None and max_year is None:
         return ds
     years = ds.catalog.years
@@ -86,7 +87,7 @@ def top_users(ds: Dataset, n: int) -> Dataset:
     """Keep the ``n`` users with the most ratings (ties: lower user index first).
 
     Raises:
-        ValueError: if ``n`` is not a positive integer.
+        ConfigError: if ``n`` is not a positive integer.
     """
     _check_count(n, "n")
     keep = _top(ds.interactions.user_counts, int(n))
@@ -97,7 +98,7 @@ def top_items(ds: Dataset, n: int) -> Dataset:
     """Keep the ``n`` movies with the most ratings (ties: lower movie index first).
 
     Raises:
-        ValueError: if ``n`` is not a positive integer.
+        ConfigError: if ``n`` is not a positive integer.
     """
     _check_count(n, "n")
     keep = _top(ds.interactions.item_counts, int(n))
@@ -120,7 +121,7 @@ def kcore(ds: Dataset, user_k: int, item_k: int | None = None) -> Dataset:
         The k-core (possibly empty), renumbered.
 
     Raises:
-        ValueError: if ``user_k`` or ``item_k`` is not a positive integer.
+        ConfigError: if ``user_k`` or ``item_k`` is not a positive integer.
     """
     _check_count(user_k, "user_k")
     _check_count(item_k, "item_k", allow_none=True)
@@ -152,11 +153,11 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
         keep_negatives: keep low ratings as ``0.0`` instead of dropping them.
 
     Raises:
-        ValueError: if ``threshold`` is not a finite number.
+        ConfigError: if ``threshold`` is not a finite number.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
     x = ds.interactions
     positive = x.ratings >= threshold
     if keep_negatives:
@@ -187,10 +188,10 @@ def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:
     pair keeps one row, so none is left empty).
 
     Raises:
-        ValueError: if ``keep`` is not ``"last"`` or ``"first"``.
+        ConfigError: if ``keep`` is not ``"last"`` or ``"first"``.
     """
     if keep not in ("last", "first"):
-        raise ValueError(f"keep must be 'last' or 'first', got {keep!r}")
+        raise ConfigError(f"keep must be 'last' or 'first', got {keep!r}")
     x = ds.interactions
     n = len(x)
     if n < 2:
@@ -224,10 +225,10 @@ def recency_weights(x: Interactions, half_life: float) -> sp.csr_matrix:
         whose rows share one timestamp (or a log without timestamps) gets weight 1.
 
     Raises:
-        ValueError: if ``half_life`` is not positive.
+        ConfigError: if ``half_life`` is not positive.
     """
     if not half_life > 0:
-        raise ValueError(f"half_life={half_life!r}: must be positive")
+        raise ConfigError(f"half_life={half_life!r}: must be positive")
     t = x.timestamps
     latest = np.full(x.n_users, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(latest, x.users, t)

@@ -172,7 +172,7 @@ class Prepared:
             )
         if not _same_rows(model.train_, self.train):  # e.g. fitted on all the data, the test part too
             raise CapabilityError(
-                f"{name}: fitted on other ratings ({len(model.train_):,}) than this split's training part "
+                f"{name}: fitted on other ratings ({len(model.train_ or ()):,}) than this split's training part "
                 f"({len(self.train):,}), so it may have learned the held-out ones; fit it on the split "
                 "(evaluate with fit=True, the default)"
             )

@@ -25,7 +25,7 @@ from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
 from cinerec.io import atomic_dir
-from cinerec.ranking import top_k
+from cinerec.ranking import check_k, top_k
 
 __all__ = [
     "Recommender", "RatingRecommender", "register", "MODELS", "create", "load_model",
@@ -271,8 +271,7 @@ class Recommender(ABC):
         recommended); pass ``None`` to rank every item, or other interactions / a CSR
         matrix to exclude those. ``candidates`` ``(n, m)`` restricts each user's ranking.
         """
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
+        k = check_k(k)
         u = self._check_users(users)
         seen = self._exclusion(exclude)
         items_out, scores_out = [], []

@@ -22,6 +22,7 @@ from cinerec.data.dataset import Dataset
 from cinerec.data.history import history_row, is_implicit, liked, seen
 from cinerec.errors import DataError, NotFoundError
 from cinerec.models.base import Recommender, top_k
+from cinerec.ranking import check_k
 
 __all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON"]
 
@@ -70,7 +71,7 @@ class Lists:
             padding), scores, and the liked movie explaining each (``-1``: none).
         """
         u = np.atleast_1d(np.asarray(users, dtype=np.int64))
-        k = min(k, self.dataset.n_items)  # no list is longer than the catalogue
+        k = min(check_k(k), self.dataset.n_items)  # no list is longer than the catalogue
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         reasons = self.model.explain(self.liked[u], items)
