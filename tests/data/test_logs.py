@@ -205,3 +205,11 @@ def test_two_columns_that_could_be_the_user_are_refused_until_one_is_named(tmp_p
         load_log(tmp_path / "log.csv")
     ds = load_log(tmp_path / "log.csv", columns={"user": "user"})
     assert ds.user_ids.raw.tolist() == ["a", "b"]
+
+
+def test_columns_from_python_are_checked_as_the_flag_is(tmp_path):
+    (tmp_path / "log.csv").write_text("who,sku,stars\na,1,4\nb,2,5\n")
+    with pytest.raises(DataError, match=r"columns: unknown role 'usr'"):
+        load_log(tmp_path / "log.csv", columns={"usr": "who"})
+    ds = load_log(tmp_path / "log.csv", columns="user=who,item=sku")
+    assert ds.user_ids.raw.tolist() == ["a", "b"]

@@ -101,7 +101,7 @@ def _one_role_each(columns: Mapping[str, str | None], where: Any) -> None:
 def load_log(
     source: str | os.PathLike,
     *,
-    columns: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | str | None = None,
     catalog: str | os.PathLike | None = None,
     implicit: bool = False,
 ) -> Dataset:
@@ -109,7 +109,8 @@ def load_log(
 
     Args:
         source: a CSV, TSV or Parquet file, or a folder of them.
-        columns: role → column name, for columns whose names are not the usual ones.
+        columns: role → column name, for columns whose names are not the usual ones (or
+            the flag's text, "user=who,item=sku"); an unknown role is refused.
         catalog: an optional file of movie ids, titles, genres and years.
         implicit: treat every row as a plain event even when ratings are present.
 
@@ -125,7 +126,12 @@ def load_log(
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")
     files = _log_files(path)
-    roles = dict(columns or {})
+    if isinstance(columns, str):  # the flag's own form, "user=who,item=sku"
+        roles = parse_columns(columns, where="columns")
+    elif columns is not None and not isinstance(columns, Mapping):
+        raise DataError(f"columns: expected a mapping of role to column name, got {type(columns).__name__}")
+    else:
+        roles = check_columns(columns or {}, where="columns")
     frames = [_read_log_file(f, roles) for f in files]
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])

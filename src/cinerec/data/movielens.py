@@ -94,7 +94,7 @@ def load(
     release: str | None = None,
     implicit: bool = False,
     progress: bool = False,
-    columns: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | str | None = None,
     catalog: str | os.PathLike | None = None,
 ) -> Dataset:
     """Read a MovieLens release, or a ratings log of one's own, into a :class:`Dataset`.
