@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import numpy as np
@@ -74,6 +75,10 @@ def test_movie_and_similar(client):
     ("/movies/99999999999999999999999", "unknown movie id"),
     ("/users/5000/recommendations", "unknown user id '5000'"),
     ("/profiles/nobody", "unknown profile id 'nobody'"),
+    ("/movies/--50", "unknown movie id '--50'"),  # int() would raise on these: never a 500
+    ("/movies/%C2%B2", "unknown movie id"),
+    ("/movies/%D9%A5%D9%A0", "unknown movie id"),  # Arabic-Indic digits are no movie 50
+    ("/users/%2B%2B1/recommendations", "unknown user id '++1'"),
 ])
 def test_unknown_ids_are_404_naming_the_id(client, path, needle):
     r = client.get(path)
@@ -185,6 +190,15 @@ def test_bad_parameters_are_422_naming_the_parameter(client, path, params, loc):
     assert any(d["loc"] == loc for d in r.json()["detail"])
 
 
+@pytest.mark.parametrize("body", [b'{"ratings": {"\\ud800": 4}}', b'{"liked": "\\ud800"}',
+                                  b'{"liked": [50], "\\ud800": 1}', b'{"liked": [50], "genre": "\\ud800"}',
+                                  b'{"liked": ["+-50"]}', b'{"ratings": {"5\xc2\xb2": 4}}'])
+def test_odd_ids_and_lone_surrogates_are_422_not_500(client, body):
+    for path in ("/recommendations", "/profiles"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (path, r.status_code, r.text)
+
+
 @pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
 def test_non_finite_stars_are_422_not_500(client, value):
     # Python's JSON reader takes these; the error echoes the value back, as text
@@ -209,6 +223,15 @@ def test_health_notices_a_reexport_without_another_request(run_dir, tmp_path):
         gone = c.get("/health").json()["store"]
         assert "unreadable" in gone["stale"]
         assert c.get("/users/1/recommendations").json()["source"] == "live"
+        # a damaged file put in its place: lists scored live on every request, health says so
+        export_store(run_dir, db, k=12, model="ease", progress=False)
+        assert c.get("/users/1/recommendations").json()["source"] == "store"
+        (tmp_path / "junk").write_bytes(b"garbage" * 100)
+        os.replace(tmp_path / "junk", db)
+        for _ in range(3):
+            r = c.get("/users/1/recommendations")
+            assert r.status_code == 200 and r.json()["source"] == "live"
+        assert "not a cinerec recommendation store" in c.get("/health").json()["store"]["stale"]
 
 
 def test_malformed_json_and_oversized_bodies(client):
@@ -245,6 +268,8 @@ def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
         assert p["source"] == "history" and not given & {m["movie_id"] for m in p["recommendations"]}
         assert c.delete(f"/profiles/{pid}/ratings/98").json()["ratings"].get("98") is None
         assert c.delete(f"/profiles/{pid}/ratings/98").status_code == 404
+        assert "50" not in c.delete(f"/profiles/{pid}/ratings/050").json()["ratings"]  # saved as "50"
+        c.put(f"/profiles/{pid}/ratings", json={"ratings": {"50": 5}})
         assert c.put("/profiles/nobody/ratings", json={"liked": [50]}).status_code == 404
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": [99999]}).status_code == 422
         before = c.get(f"/profiles/{pid}").json()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
@@ -289,9 +290,14 @@ def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     index, integer = table
     text = str(raw).strip()
     found = index.get(text)
-    if found is None and integer and text.lstrip("+-").isdigit() and len(text) < 20:
+    if found is None and integer and _NUMBER.fullmatch(text):
         found = index.get(str(int(text)))  # "050" and "+50" name movie 50
     return found
+
+
+#: An integer id as people write it: one optional sign, ASCII digits only (``int`` would
+#: also read "٥٠" or refuse "--50" with an exception).
+_NUMBER = re.compile(r"[+-]?[0-9]{1,40}")
 
 
 # -- the app ---------------------------------------------------------------------------------
@@ -368,22 +374,28 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": _json_safe(str(exc))}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own answer, except that a rejected NaN or infinity (which JSON cannot
-        # hold) is echoed back as text instead of failing as a 500.
+        # FastAPI's own answer, except that a rejected NaN or infinity, or a lone surrogate
+        # (which JSON or UTF-8 cannot hold), is echoed back as text instead of failing as a 500.
         return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's own answer, with a text it echoes back made safe for JSON and UTF-8.
+        return JSONResponse({"detail": _json_safe(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         # The database behind the store or the profiles is down: not the request's fault.
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"detail": _json_safe(str(exc))}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(CinerecError)
     async def _bad_input(request: Request, exc: CinerecError) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "value_error"}]}, status_code=422)
+        return JSONResponse({"detail": [{"loc": [], "msg": _json_safe(str(exc)), "type": "value_error"}]}, status_code=422)
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, Any]:
@@ -452,8 +464,10 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
         _check_genre(svc, genre, "genre")
-        if not svc.profiles.remove_rating(profile_id, str(movie_id)):
-            raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {movie_id!r}")
+        index = svc.find_item(movie_id)  # "050" names movie 50, as when it was saved
+        saved = str(svc.records[index]["movie_id"]) if index is not None else str(movie_id)
+        if not svc.profiles.remove_rating(profile_id, saved):
+            raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {movie_id[:40]!r}")
         return _profile(svc, profile_id, k, genre)
 
     @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
@@ -480,14 +494,20 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by its text ("nan", "inf")."""
+    """``value`` with every non-finite float replaced by its text ("nan", "inf"), and every
+    lone surrogate in a text (``"\\ud800"`` in the JSON sent) by U+FFFD, which UTF-8 can hold."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:

@@ -397,13 +397,21 @@ class RecStore:
         if getattr(local, "stamp", None) != stamp:
             if getattr(local, "con", None) is not None:
                 local.con.close()
-            local.con = self._connect()
-            local.stamp = stamp
-            if stamp != self._stamp:
-                with self._lock:
-                    if stamp != self._stamp:
-                        self.info = _read_meta(local.con, self.path)
-                        self._stamp = stamp
+            local.con, local.stamp = None, None
+            con = self._connect()
+            try:
+                if stamp != self._stamp:
+                    with self._lock:
+                        if stamp != self._stamp:
+                            self.info = _read_meta(con, self.path)
+                            self._stamp = stamp
+            except (sqlite3.DatabaseError, DataError) as e:
+                # A file put in its place that is no store: every call says so (and the
+                # service scores live) until a good one is there; nothing of it is kept.
+                con.close()
+                why = e if isinstance(e, DataError) else f"{self.path}: not a readable store ({e})"
+                raise DataError(str(why)) from None
+            local.con, local.stamp = con, stamp
         return local.con
 
     def refresh(self) -> StoreInfo:
