@@ -391,3 +391,25 @@ def test_a_database_out_of_reach_is_503_and_a_degraded_health_not_500_or_422(run
         assert r.status_code == 503 and "terminating connection" in r.json()["detail"] and r.headers["Retry-After"]
         assert c.get("/profiles/abc").status_code == 503
         assert c.get("/users/1/recommendations").status_code == 200  # lists still answer
+
+
+def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(run):
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    lists = Lists(run.dataset, create("itemknn").fit(run.dataset.interactions))
+    counts = run.dataset.interactions.item_counts
+    rare = int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))  # few neighbours
+    items, scores, reasons = lists.for_history(np.array([rare]), np.array([1.0]), np.array([True]), 100)
+    filler = scores == 0
+    assert filler.any() and (reasons[filler] == POPULAR).all() and rare not in items
+    assert (np.diff(counts[items[filler]]) <= 0).all()  # most rated first
+    records = lists.records(items, scores, reasons)
+    assert all(r["reason"] == "popular with many viewers" for r, f in zip(records, filler) if f)
+
+
+def test_similar_movies_have_something_in_common(client, run):
+    counts = run.dataset.interactions.item_counts
+    rare = run.dataset.item_ids.raw[int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))].item()
+    similar = client.get(f"/movies/{rare}/similar", params={"k": 100}).json()
+    assert all(m["similarity"] > 0 for m in similar)

@@ -248,7 +248,8 @@ class Service:
 
     def similar(self, item: int, k: int) -> list[dict[str, Any]]:
         items, sims = self.model.similar_items([item], k)
-        keep = (items[0] >= 0) & np.isfinite(sims[0])
+        # Only movies with something in common: a similarity of 0 or less is filler.
+        keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0)
         return [dict(self.records[i], similarity=float(s)) for i, s in zip(items[0][keep], sims[0][keep])]
 
     def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
@@ -418,7 +419,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
 
     @app.get("/movies/{movie_id}/similar", response_model=list[SimilarMovie], tags=["movies"])
     def similar(movie_id: Annotated[str, PathParam(description="raw movie id")], k: K = 10) -> list[dict[str, Any]]:
-        """The movies most like this one (``model.similar_items``)."""
+        """The movies most like this one (``model.similar_items``), those with a positive
+        similarity: fewer than ``k`` when fewer have anything in common with it."""
         return svc.similar(svc.item_index(movie_id), k)
 
     @app.get("/users/{user_id}/recommendations", response_model=UserRecommendations, tags=["recommendations"])

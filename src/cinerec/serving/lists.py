@@ -28,8 +28,11 @@ __all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
 NO_LIKED_REASON = "popular with people who like what you like"
-#: The reason given to someone who has told us nothing yet (the most rated movies).
+#: The reason given to someone who has told us nothing yet (the most rated movies), and
+#: beside a movie a new person's list holds only for its popularity (:data:`POPULAR`).
 POPULAR_REASON = "popular with many viewers"
+#: The reason code (in place of a movie index) of a movie listed for its popularity alone.
+POPULAR = -2
 
 
 def reason_text(title: str | None) -> str:
@@ -117,6 +120,16 @@ class Lists:
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
         likes = liked(history, plain=plain[order])
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
+        zero = sc == 0
+        if zero.any():
+            # Past the movies the history speaks for, every score is 0: no evidence, and
+            # in catalogue order. Those places go to the most rated of them instead, said
+            # to be popular (POPULAR_REASON), not to be like what the person liked.
+            pool = np.flatnonzero((scores[0] == 0) & (exclude.toarray()[0] == 0))
+            popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
+            items, reasons = items.copy(), reasons.copy()
+            items[zero] = popular[:int(zero.sum())]
+            reasons[zero] = POPULAR
         return items, sc, reasons
 
     # -- what people read ----------------------------------------------------------------
@@ -135,8 +148,8 @@ class Lists:
             if i < 0:
                 continue
             because = self.record(r) if r is not None and r >= 0 else None
-            out.append(dict(self.record(i), score=_finite(s),
-                            reason=reason_text(because["title"] if because else None),
+            reason = POPULAR_REASON if r == POPULAR else reason_text(because["title"] if because else None)
+            out.append(dict(self.record(i), score=_finite(s), reason=reason,
                             reason_movie_id=because["movie_id"] if because else None))
         return out
 
