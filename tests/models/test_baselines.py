@@ -233,3 +233,21 @@ def test_a_float64_spectrum_gives_eases_b_exactly():
         np.testing.assert_allclose(spectrum.diag_p(lam), np.diag(p), rtol=1e-10)
         np.testing.assert_allclose(spectrum.model(lam).weights_, b, atol=1e-6)  # B itself is kept in float32
         np.testing.assert_allclose(spectrum.model(lam).score(np.arange(10)), seen[:10] @ b, atol=1e-6)
+
+
+def test_models_take_indices_and_refuse_raw_ids_or_indices_out_of_range():
+    from cinerec.errors import NotFoundError
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(20, 30, 0)
+    model = create("baseline").fit(x)
+    assert model.predict(0, 5).shape == (1,)
+    for users, items, error, needle in (([0], [-1], NotFoundError, "movie index -1 outside"),
+                                        ([0], [30], NotFoundError, "movie index 30 outside"),
+                                        ([20], [0], NotFoundError, "user index 20 outside"),
+                                        (["1"], [5], ConfigError, "user indices must be whole numbers"),
+                                        ([0], [5.0], ConfigError, "movie indices must be whole numbers")):
+        with pytest.raises(error, match=needle):
+            model.predict(users, items)
+    with pytest.raises(ConfigError, match="movie indices must be whole numbers"):
+        model.similar_items(["abc"])

@@ -228,11 +228,7 @@ class Recommender(ABC):
         return self.train_
 
     def _check_users(self, users: Any) -> np.ndarray:
-        u = np.atleast_1d(np.asarray(users, dtype=np.int64))
-        if len(u) and (u.min() < 0 or u.max() >= self.n_users):
-            bad = u[(u < 0) | (u >= self.n_users)][0]
-            raise NotFoundError(f"user index {bad} outside [0, {self.n_users})")
-        return u
+        return np.atleast_1d(_indices(users, self.n_users, "user"))
 
     def score(self, users: Any, items: Any = None) -> np.ndarray:
         """Scores, higher is better.
@@ -248,7 +244,7 @@ class Recommender(ABC):
                 [np.asarray(self._score_rows(u[sl]), dtype=np.float32) for sl in chunks(len(u), self.chunk_size)]
                 or [np.zeros((0, self.n_items), np.float32)]
             )
-        it = np.asarray(items, dtype=np.int64)
+        it = np.atleast_1d(_indices(items, self.n_items, "movie"))
         if it.ndim == 1:
             if len(it) != len(u):
                 raise ValueError("pair scores need as many items as users")
@@ -367,9 +363,7 @@ class Recommender(ABC):
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` movies most like each given movie (never the movie itself)."""
-        it = np.atleast_1d(np.asarray(items, dtype=np.int64))
-        if len(it) and (it.min() < 0 or it.max() >= self.n_items):
-            raise NotFoundError(f"movie index {it[(it < 0) | (it >= self.n_items)][0]} outside [0, {self.n_items})")
+        it = np.atleast_1d(_indices(items, self.n_items, "movie"))
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), k, self_mask)
 
@@ -470,6 +464,25 @@ class RatingRecommender(Recommender):
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` predicted ratings for (user, item) pairs."""
         return self.score(users, np.asarray(items))
+
+
+def _indices(values: Any, n: int, what: str) -> np.ndarray:
+    """``values`` as int64 indices in ``[0, n)``, or one line saying what is wrong.
+
+    Models take the dataset's dense indices, never raw ids: text, floats or booleans are
+    refused rather than read as indices (``"50"`` would be the 51st movie, not movie 50).
+    """
+    a = np.asarray(values)
+    if a.size and a.dtype.kind not in "iu":
+        first = a.flat[0].item() if isinstance(a.flat[0], np.generic) else a.flat[0]
+        raise ConfigError(f"{what} indices must be whole numbers from 0 to {n - 1}, got {first!r}; a raw "
+                          f"{what} id becomes an index through the dataset's id map ({what}_ids.get_indexer)"
+                          .replace("movie_ids", "item_ids"))
+    a = a.astype(np.int64, copy=False)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        bad = a[(a < 0) | (a >= n)].flat[0]
+        raise NotFoundError(f"{what} index {bad} outside [0, {n})")
+    return a
 
 
 def load_model(path: str | Path) -> Recommender:
