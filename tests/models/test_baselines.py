@@ -251,3 +251,14 @@ def test_models_take_indices_and_refuse_raw_ids_or_indices_out_of_range():
             model.predict(users, items)
     with pytest.raises(ConfigError, match="movie indices must be whole numbers"):
         model.similar_items(["abc"])
+
+
+@pytest.mark.parametrize("name", ["popularity", "ease", "als", "itemknn", "seqknn", "baseline"])
+def test_fit_names_a_dataset_given_instead_of_interactions(name):
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from tests.models.conformance import random_ratings
+
+    x = random_ratings(20, 30, 0)
+    ds = Dataset("d", x, IdMap(np.arange(20), "user"), IdMap(np.arange(30), "movie"), Catalog.unknown(30))
+    with pytest.raises(ConfigError, match=rf"{name}\.fit: expected Interactions \(its \.interactions\), got Dataset"):
+        create(name).fit(ds)

@@ -8,6 +8,7 @@ stays bounded whatever the number of users.
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -141,6 +142,24 @@ class Recommender(ABC):
     chunk_size: ClassVar[int] = 2048
     #: Bytes of scratch memory one block of :meth:`explain` may use.
     explain_budget: ClassVar[int] = 64 << 20
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every model's fit takes Interactions: a Dataset or a DataFrame given instead is
+        # one line saying so, not an error from deep inside the model.
+        super().__init_subclass__(**kwargs)
+        fit = cls.__dict__.get("fit")
+        if fit is None or getattr(fit, "_checked", False):
+            return
+
+        @functools.wraps(fit)
+        def checked(self: Any, train: Any, *args: Any, **kw: Any) -> Any:
+            if not isinstance(train, Interactions):
+                hint = " (its .interactions)" if hasattr(train, "interactions") else ""
+                raise ConfigError(f"{self.name}.fit: expected Interactions{hint}, got {type(train).__name__}")
+            return fit(self, train, *args, **kw)
+
+        checked._checked = True  # type: ignore[attr-defined]
+        cls.fit = checked  # type: ignore[method-assign]
 
     def __init__(self, config: _BaseConfig | None = None) -> None:
         self.config: _BaseConfig = config if config is not None else self.Config()
