@@ -150,6 +150,7 @@ def test_notebook_frames_match_the_cli(train_run, exposed):
     frame = run.top_n(raw, K)
     assert list(frame.columns) == ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
     assert len(frame) == 3 * K and frame["rank"].tolist()[:K] == list(range(1, K + 1))
+    assert str(frame["year"].dtype) == "Int64"  # whole years, <NA> when unknown
     cli = recommend_for(run.path, raw[0], K)
     first = frame[frame["user_id"] == raw[0]]
     assert first["movie_id"].tolist() == [r["movie_id"] for r in cli]

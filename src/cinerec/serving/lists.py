@@ -156,9 +156,9 @@ class Lists:
     def frame(self, user_ids: Any, k: int = 10) -> Any:
         """A pandas DataFrame of each raw user id's top-``k``, for notebooks.
 
-        Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year``,
-        ``genres`` (a list), ``score`` and ``reason``; one row per recommendation, users
-        in the order given.
+        Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year`` (a
+        nullable integer: ``<NA>`` when unknown), ``genres`` (a list), ``score`` and
+        ``reason``; one row per recommendation, users in the order given.
         """
         import pandas as pd
 
@@ -176,7 +176,10 @@ class Lists:
                                  "year": rec["year"], "genres": rec["genres"], "score": rec["score"],
                                  "reason": rec["reason"]})
         columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
-        return pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame(rows, columns=columns)
+        # Whole years, <NA> where unknown, whatever the catalogue (not floats beside NaN).
+        frame["year"] = frame["year"].astype("Int64")
+        return frame
 
     def user_index(self, user: Any) -> int:
         """The index of raw user id ``user``, with one clear error when unknown."""
