@@ -128,7 +128,11 @@ class Interactions:
         n_users, n_items: the size of the id space, which may exceed the ids present
             (a test split still lives in the full id space).
 
-    Rows keep the order of the source file; that order breaks timestamp ties.
+    Rows keep the order of the source file; that order breaks timestamp ties. The arrays
+    are kept as given, not copied (a 25M-row log would need twice the memory), and what
+    is derived from them (``csr``, ``seen``, the counts) is computed once: change the
+    arrays afterwards and those no longer agree, so build new Interactions instead
+    (``replace``, ``select``).
     """
 
     users: np.ndarray
