@@ -258,3 +258,10 @@ def test_a_run_model_refitted_elsewhere_does_not_change_the_runs_lists(run_dir):
     after = run.top_n(users, k=5, model="ease")
     assert after["movie_id"].tolist() == before["movie_id"].tolist()
     assert run.model("ease").train_ is not None and len(run.model("ease").train_) == len(run.dataset.interactions)
+
+
+def test_profile_ratings_come_back_in_the_order_they_were_entered(tmp_path):
+    profiles = ProfileStore(tmp_path / "p.sqlite")
+    pid = profiles.create({"50": None, "181": 4.0, "7": None})
+    profiles.set_ratings(pid, {"300": 5.0, "2": None})
+    assert list(profiles.get(pid)) == ["50", "181", "7", "300", "2"]

@@ -619,5 +619,7 @@ def _upsert(con: sqlite3.Connection, pid: str, ratings: Mapping[str, float | Non
     con.executemany(
         "INSERT INTO ratings VALUES (?, ?, ?, ?) "
         "ON CONFLICT(profile_id, movie_id) DO UPDATE SET stars = excluded.stars, updated = excluded.updated",
-        [(pid, str(m), None if s is None else float(s), now) for m, s in ratings.items()],
+        # a microsecond apart, so that reading them back in ``updated`` order gives the
+        # order they were entered in, within one change too
+        [(pid, str(m), None if s is None else float(s), now + j * 1e-6) for j, (m, s) in enumerate(ratings.items())],
     )
