@@ -48,8 +48,10 @@ def test_bad_values_are_named(values, message):
 def test_a_negative_seed_is_refused_by_every_model_that_has_one(model):
     from cinerec.models.base import MODELS
 
-    with pytest.raises(ConfigError, match=r"--set: seed = -1: must be >= 0"):
+    with pytest.raises(ConfigError, match=r"--set: seed = -1: must be from 0 to 2\*\*63 - 1"):
         MODELS[model].Config.from_dict({"seed": -1}, where="--set")
+    with pytest.raises(ConfigError, match=r"--set: seed = 18446744073709551616: must be from 0"):
+        MODELS[model].Config.from_dict({"seed": 2**64}, where="--set")  # torch's manual_seed overflows
 
 
 def test_parse_set_options():

@@ -51,6 +51,10 @@ def test_id_map_round_trip_and_unknown_ids_are_named():
     assert ids.get(99) is None
     with pytest.raises(NotFoundError, match="unknown user id 99"):
         ids.index([10, 99])
+    assert ids.index(["+20", " 30", "010"]).tolist() == [1, 2, 0]
+    for odd in ("--20", "²", "٢٠", "1" * 25):  # never an index, never a traceback
+        with pytest.raises(NotFoundError, match="unknown user id"):
+            ids.index([odd])
     with pytest.raises(DataError, match="not unique"):
         IdMap([1, 1])
     words = IdMap(["u1", "u2"], "user")

@@ -36,3 +36,14 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             raise RuntimeError("stop")
     assert read_json(tmp_path / "a.json") == {"v": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_a_folder_under_a_file_is_one_clear_error(tmp_path):
+    from cinerec.errors import ConfigError
+    from cinerec.io import atomic_dir
+
+    (tmp_path / "afile").write_text("keep")
+    with pytest.raises(ConfigError, match=r"cannot create the folder .*afile \(.*afile is a file\)"):
+        with atomic_dir(tmp_path / "afile" / "sub"):
+            pass
+    assert (tmp_path / "afile").read_text() == "keep"

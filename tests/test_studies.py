@@ -98,6 +98,7 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
     ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
     ("seeds = [0, 1]", "seeds = [0, 0]", ":11: [protocol] seeds: expected a list of distinct"),
+    ("seeds = [0, 1]", "seeds = [18446744073709551616]", ":11: [protocol] seeds: expected a list of distinct whole"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
     ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization = 'big': expected a number"),

@@ -34,8 +34,8 @@ class Config:
     renamed: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
-        seed = getattr(self, "seed", None)  # every model's seed feeds NumPy or torch, which take none below 0
-        self._check(not isinstance(seed, int) or seed >= 0, "seed", "must be >= 0")
+        seed = getattr(self, "seed", None)  # every model's seed feeds NumPy or torch: 0 to 2**63 - 1
+        self._check(not isinstance(seed, int) or 0 <= seed < 2**63, "seed", "must be from 0 to 2**63 - 1")
         self.validate()
 
     def validate(self) -> None:

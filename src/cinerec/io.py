@@ -52,7 +52,14 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     An existing folder at ``path`` is replaced only once the new one is complete.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a folder of the path should be, no permission...
+        from cinerec.errors import ConfigError
+
+        blocker = next((p for p in path.parents if p.is_file()), None)
+        why = f"{blocker} is a file" if blocker is not None else (e.strerror or str(e))
+        raise ConfigError(f"{path}: cannot create the folder {path.parent} ({why})") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

@@ -371,8 +371,10 @@ class _Reader:
             raise self.fail(("protocol",), "name", f"expected a protocol name, got {name!r}")
         seeds = p.get("seeds", [0])
         if not isinstance(seeds, list) or not seeds or not all(
-                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
-            raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers >= 0, got {seeds!r}")
+                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds) \
+                or len(set(seeds)) != len(seeds):
+            raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers from 0 to 2**63 - 1, "
+                                                    f"got {seeds!r}")
         options = {k: v for k, v in p.items() if k not in ("name", "seeds")}
         try:
             protocol = get_protocol(name, **options)

@@ -84,7 +84,7 @@ ProtocolOption = Annotated[list[str] | None, typer.Option(
     "--protocol-option", metavar="KEY=VALUE", show_default=False,
     help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable).")]
 Seed = Annotated[int, typer.Option(
-    "--seed", min=0, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
+    "--seed", min=0, max=2**63 - 1, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(

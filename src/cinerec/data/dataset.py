@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -74,11 +75,12 @@ class IdMap:
         if self.raw.dtype.kind == "i":
             if values.dtype.kind in "iu":
                 return values.astype(np.int64)
-            try:
-                return np.array([int(str(v)) for v in values], dtype=np.int64)
-            except ValueError:
-                bad = next(v for v in values if not str(v).lstrip("-").isdigit())
-                raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}") from None
+            # An integer as people write it: one optional sign, ASCII digits ("٥٠" and "²"
+            # are no ids, though int() reads the one and isdigit() passes the other).
+            bad = next((v for v in values if not _INTEGER.fullmatch(str(v).strip())), None)
+            if bad is not None:
+                raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
+            return np.array([int(str(v)) for v in values], dtype=np.int64)
         return values.astype(str).astype(object)
 
     def index(self, raw_ids: Any) -> np.ndarray:
@@ -114,6 +116,9 @@ class IdMap:
     def take(self, indices: np.ndarray) -> "IdMap":
         """The map restricted to ``indices``, renumbered ``0..len(indices)-1`` in that order."""
         return IdMap(self.raw[np.asarray(indices, dtype=np.int64)], self.kind)
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 @dataclass(frozen=True, eq=False)
