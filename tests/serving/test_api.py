@@ -413,3 +413,20 @@ def test_similar_movies_have_something_in_common(client, run):
     rare = run.dataset.item_ids.raw[int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))].item()
     similar = client.get(f"/movies/{rare}/similar", params={"k": 100}).json()
     assert all(m["similarity"] > 0 for m in similar)
+
+
+@pytest.mark.parametrize("damage", ["DROP TABLE recommendations", "UPDATE recommendations SET item = 99999"])
+def test_a_store_damaged_inside_is_scored_live_not_a_500(run_dir, tmp_path, damage):
+    import sqlite3
+
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=12, model="ease", progress=False)
+    with TestClient(create_app(run_dir, db, model="ease")) as c:
+        assert c.get("/users/1/recommendations").json()["source"] == "store"
+        con = sqlite3.connect(db)
+        con.execute(damage)
+        con.commit()
+        con.close()
+        os.utime(db, (os.stat(db).st_atime, os.stat(db).st_mtime + 5))
+        r = c.get("/users/1/recommendations")
+        assert r.status_code == 200 and r.json()["source"] == "live", r.text

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
@@ -204,7 +205,13 @@ class Service:
     def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
         store = self._fresh_store()
         if store is not None and k <= store.info.k:
-            items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
+            try:
+                items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
+                if len(items) and (items.max() >= self.dataset.n_items or reasons.max() >= self.dataset.n_items):
+                    raise DataError(f"{store.info.path}: holds a movie index outside this run's catalogue")
+            except (DataError, sqlite3.Error):  # damaged since it was checked: scored live instead
+                store = None
+        if store is not None and k <= store.info.k:
             if genre:
                 on = self.search.filter_mask(genre=genre)[items]
                 items, scores, reasons = items[on], scores[on], reasons[on]
