@@ -213,3 +213,10 @@ def test_columns_from_python_are_checked_as_the_flag_is(tmp_path):
         load_log(tmp_path / "log.csv", columns={"usr": "who"})
     ds = load_log(tmp_path / "log.csv", columns="user=who,item=sku")
     assert ds.user_ids.raw.tolist() == ["a", "b"]
+
+
+def test_a_catalogue_that_is_a_folder_is_named_as_such(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\na,1\n")
+    (tmp_path / "movies").mkdir()
+    with pytest.raises(DataError, match=r"--catalog .*movies: not a file \(a folder, device or pipe\)"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies")

@@ -262,3 +262,11 @@ def test_fit_names_a_dataset_given_instead_of_interactions(name):
     ds = Dataset("d", x, IdMap(np.arange(20), "user"), IdMap(np.arange(30), "movie"), Catalog.unknown(30))
     with pytest.raises(ConfigError, match=rf"{name}\.fit: expected Interactions \(its \.interactions\), got Dataset"):
         create(name).fit(ds)
+
+
+def test_pairs_of_unequal_length_are_one_clear_error():
+    from tests.models.conformance import random_ratings
+
+    model = create("baseline").fit(random_ratings(20, 30, 0))
+    with pytest.raises(ConfigError, match="pair scores need as many movies as users, got 1 movies for 2 users"):
+        model.predict([0, 1], [1])

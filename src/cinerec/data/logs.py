@@ -473,6 +473,8 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, the file's row count and how many
     of the log's movies it holds (none at all is refused: the wrong file or id column)."""
     if not path.is_file():
+        if path.exists():
+            raise DataError(f"--catalog {path}: not a file (a folder, device or pipe); give the movie file itself")
         raise NotFoundError(f"--catalog {path}: no such file")
     def id_column(header: list[str]) -> list[str]:
         return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, {}, "item", path, True))]

@@ -266,10 +266,10 @@ class Recommender(ABC):
         it = np.atleast_1d(_indices(items, self.n_items, "movie"))
         if it.ndim == 1:
             if len(it) != len(u):
-                raise ValueError("pair scores need as many items as users")
+                raise ConfigError(f"pair scores need as many movies as users, got {len(it)} movies for {len(u)} users")
             return np.asarray(self._score_pairs(u, it)).astype(np.float32)
         if it.shape[0] != len(u):
-            raise ValueError("candidate rows must match users")
+            raise ConfigError(f"candidate rows must match users, got {it.shape[0]} rows for {len(u)} users")
         flat = np.asarray(self._score_pairs(np.repeat(u, it.shape[1]), it.ravel()))
         return flat.reshape(it.shape).astype(np.float32)
 
