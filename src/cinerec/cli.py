@@ -80,15 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click_errors.ClickException as e:
         return _usage_error(e, command)
-    except MemoryError as e:  # NumPy's and torch's (torch.OutOfMemoryError is not one: below)
+    except (MemoryError, RuntimeError) as e:  # NumPy's MemoryError; torch's is a RuntimeError
+        if isinstance(e, RuntimeError) and not _out_of_memory(e):
+            raise
         _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); a setting may "
                    "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too big")
-        return 2
-    except RuntimeError as e:
-        if not _out_of_memory(e):
-            raise
-        _say_error(f"cinerec: error: out of memory ({_one_line(str(e))}); a setting may ask for too much "
-                   "(factors, negatives, candidates, chunk or batch size) or the data is too big")
         return 2
     except typer.Abort:
         print("cinerec: interrupted", file=sys.stderr)

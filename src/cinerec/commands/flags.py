@@ -298,13 +298,10 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
 
 def data_source(data: str, columns: str | None, catalog: Path | None) -> dict[str, Any]:
     """What ``--data``, ``--columns`` and ``--catalog`` name, checked before any data is read."""
-    from cinerec.data.logs import parse_columns
-    from cinerec.errors import DataError, NotFoundError
+    from cinerec.data.logs import check_catalog, parse_columns
 
-    if catalog is not None and not catalog.is_file():
-        if catalog.exists():
-            raise DataError(f"--catalog {catalog}: not a file (a folder, device or pipe); give the movie file itself")
-        raise NotFoundError(f"--catalog {catalog}: no such file")
+    if catalog is not None:
+        check_catalog(catalog)
     return {"source": data, "columns": parse_columns(columns) or None,
             "catalog": None if catalog is None else str(catalog)}
 

@@ -27,7 +27,7 @@ from cinerec.io import atomic_dir
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT"]
+__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID"]
 
 DATASET_FORMAT = 1
 
@@ -77,7 +77,7 @@ class IdMap:
                 return values.astype(np.int64)
             # An integer as people write it: one optional sign, ASCII digits ("٥٠" and "²"
             # are no ids, though int() reads the one and isdigit() passes the other).
-            bad = next((v for v in values if not _INTEGER.fullmatch(str(v).strip())), None)
+            bad = next((v for v in values if not INTEGER_ID.fullmatch(str(v).strip())), None)
             if bad is not None:
                 raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
             return np.array([int(str(v)) for v in values], dtype=np.int64)
@@ -118,7 +118,8 @@ class IdMap:
         return IdMap(self.raw[np.asarray(indices, dtype=np.int64)], self.kind)
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+#: An integer id as people write it: one optional sign, ASCII digits, within int64.
+INTEGER_ID = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 @dataclass(frozen=True, eq=False)

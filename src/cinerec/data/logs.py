@@ -39,7 +39,7 @@ import pandas as pd
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions, _plain
 from cinerec.errors import DataError, NotFoundError
 
-__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns"]
+__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 #: The usual names of each column, compared without case.
@@ -469,13 +469,19 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
-    """The catalogue for the log's movies ``item_raw``, the file's row count and how many
-    of the log's movies it holds (none at all is refused: the wrong file or id column)."""
+def check_catalog(path: Path) -> None:
+    """Refuse a ``--catalog`` that is no file, in one line saying which way."""
     if not path.is_file():
         if path.exists():
             raise DataError(f"--catalog {path}: not a file (a folder, device or pipe); give the movie file itself")
         raise NotFoundError(f"--catalog {path}: no such file")
+
+
+def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
+    """The catalogue for the log's movies ``item_raw``, the file's row count and how many
+    of the log's movies it holds (none at all is refused: the wrong file or id column)."""
+    check_catalog(path)
+
     def id_column(header: list[str]) -> list[str]:
         return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, {}, "item", path, True))]
 

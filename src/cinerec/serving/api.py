@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 import cinerec
+from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR_REASON, Lists
@@ -298,14 +299,10 @@ def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     index, integer = table
     text = str(raw).strip()
     found = index.get(text)
-    if found is None and integer and _NUMBER.fullmatch(text):
+    if found is None and integer and INTEGER_ID.fullmatch(text):
         found = index.get(str(int(text)))  # "050" and "+50" name movie 50
     return found
 
-
-#: An integer id as people write it: one optional sign, ASCII digits only (``int`` would
-#: also read "٥٠" or refuse "--50" with an exception).
-_NUMBER = re.compile(r"[+-]?[0-9]{1,40}")
 
 
 # -- the app ---------------------------------------------------------------------------------
