@@ -209,3 +209,12 @@ def test_tuning_names_an_argument_of_the_wrong_kind():
         tune("ease", data.interactions, get_protocol("loo-sampled"), trials=1)
     with pytest.raises(ConfigError, match=r"tune: protocol must be a Protocol .*get_protocol\('loo-sampled'\)"):
         tune("ease", data, "loo-sampled", trials=1)
+
+
+def test_tuning_names_a_budget_setting_of_the_wrong_kind():
+    data = _small_dataset()
+    proto = get_protocol("loo-sampled")
+    for kwargs, needle in (({"base": [1, 2]}, "base must map"), ({"space": {"regularization": 5}}, "space must map"),
+                           ({"progress": 3}, "progress must be a function")):
+        with pytest.raises(ConfigError, match=f"tune: {needle}"):
+            tune("ease", data, proto, trials=1, **kwargs)

@@ -212,6 +212,12 @@ def tune(
     if name not in MODELS:
         create(name)  # the usual one-line error for an unknown name
     cls = MODELS[name]
+    if base is not None and not isinstance(base, Mapping):
+        raise ConfigError(f"tune: base must map setting names to values, got {type(base).__name__}")
+    if space is not None and not (isinstance(space, Mapping) and all(isinstance(p, Param) for p in space.values())):
+        raise ConfigError("tune: space must map setting names to cinerec.tuning.Param ranges")
+    if progress is not None and not callable(progress):
+        raise ConfigError(f"tune: progress must be a function, got {type(progress).__name__}")
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune")

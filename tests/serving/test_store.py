@@ -265,3 +265,12 @@ def test_profile_ratings_come_back_in_the_order_they_were_entered(tmp_path):
     pid = profiles.create({"50": None, "181": 4.0, "7": None})
     profiles.set_ratings(pid, {"300": 5.0, "2": None})
     assert list(profiles.get(pid)) == ["50", "181", "7", "300", "2"]
+
+
+def test_top_n_takes_any_iterable_of_raw_ids(run_dir):
+    run = open_run(run_dir)
+    raw = run.dataset.user_ids.raw[:2].tolist()
+    from_list = run.top_n(raw, k=3)
+    assert run.top_n(u for u in raw).shape[0] == 2 * 10
+    assert run.top_n(iter(raw), k=3)["movie_id"].tolist() == from_list["movie_id"].tolist()
+    assert run.top_n(raw[0], k=3)["user_id"].tolist() == [raw[0]] * 3

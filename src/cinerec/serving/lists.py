@@ -162,7 +162,9 @@ class Lists:
         """
         import pandas as pd
 
-        ids = list(user_ids) if not isinstance(user_ids, (str, bytes)) and np.ndim(user_ids) else [user_ids]
+        one = isinstance(user_ids, (str, bytes)) or not hasattr(user_ids, "__iter__") or np.ndim(user_ids) == 0 \
+            and isinstance(user_ids, np.ndarray)
+        ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
         users = np.array([self.user_index(u) for u in ids], dtype=np.int64)
         rows = []
         if len(users):
