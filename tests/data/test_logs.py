@@ -78,6 +78,7 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
     ('user,item,rating,ts\n1,10,4,100\n1,"11,1,1001011\n2,10,3,200\n2,11,5,300\n',
      'line 3: a quote (") opens a field that no quote closes'),
+    ('user,item,rating,ts\n1,10,4,100\n1,11,4,"200\n', 'line 3: a quote (") opens a field that no quote closes'),
 ])
 def test_bad_input_names_file_and_line(tmp_path, text, needle):
     f = tmp_path / "log.csv"

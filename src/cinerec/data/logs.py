@@ -225,9 +225,11 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
                                      delimiter=delimiter), [])
             text = {name: pa.string() for name in ids(header)}
-        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                              read_options=pacsv.ReadOptions(block_size=1 << 24),
-                              convert_options=pacsv.ConvertOptions(column_types=text))
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                               read_options=pacsv.ReadOptions(block_size=1 << 24),
+                               convert_options=pacsv.ConvertOptions(column_types=text))
+        _check_last_line(path)
+        return table
     except DataError:  # the header's own check (ids), already one line
         raise
     except (OSError, ValueError) as e:  # pyarrow's errors derive from these
@@ -238,6 +240,26 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if line is not None:
             raise DataError(f"{path} line {line[0]}: {line[1]} fields where the header has {line[2]}") from None
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
+
+
+def _check_last_line(path: Path) -> None:
+    """Refuse a quote left open on the last line, which the reader takes up to the end of
+    the file without a word (an open quote earlier shows as a row of the wrong width)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - (1 << 16)))
+        tail = f.read()
+        body = tail.rstrip(b"\r\n")
+        start = body.rfind(b"\n") + 1  # where the last line begins, within the tail
+        if body[start:].count(b'"') % 2 == 0:
+            return
+        f.seek(0)  # its number: the line breaks before it, counted a block at a time
+        before = size - len(tail)
+        breaks = 0
+        while f.tell() < before:
+            breaks += f.read(min(1 << 24, before - f.tell())).count(b"\n")
+    number = breaks + tail[:start].count(b"\n") + 1
+    raise DataError(f'{path} line {number}: a quote (") opens a field that no quote closes')
 
 
 def _delimiter(path: Path, first: bytes) -> str:
