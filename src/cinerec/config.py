@@ -16,7 +16,10 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Config", "parse_set_options"]
+__all__ = ["Config", "parse_set_options", "MAX_SEED"]
+
+#: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
+MAX_SEED = 2**63 - 1
 
 C = TypeVar("C", bound="Config")
 
@@ -34,8 +37,8 @@ class Config:
     renamed: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
-        seed = getattr(self, "seed", None)  # every model's seed feeds NumPy or torch: 0 to 2**63 - 1
-        self._check(not isinstance(seed, int) or 0 <= seed < 2**63, "seed", "must be from 0 to 2**63 - 1")
+        seed = getattr(self, "seed", None)
+        self._check(not isinstance(seed, int) or 0 <= seed <= MAX_SEED, "seed", "must be from 0 to 2**63 - 1")
         self.validate()
 
     def validate(self) -> None:

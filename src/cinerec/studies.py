@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from cinerec.config import MAX_SEED
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, TooFewUnseen
 
@@ -371,7 +372,7 @@ class _Reader:
             raise self.fail(("protocol",), "name", f"expected a protocol name, got {name!r}")
         seeds = p.get("seeds", [0])
         if not isinstance(seeds, list) or not seeds or not all(
-                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds) \
+                isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds) \
                 or len(set(seeds)) != len(seeds):
             raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers from 0 to 2**63 - 1, "
                                                     f"got {seeds!r}")

@@ -200,7 +200,8 @@ def tune(
     import optuna
 
     from cinerec.evaluation.protocols import check_learnable
-    from cinerec.models import MODELS, create
+    from cinerec.models import create
+    from cinerec.models.base import model_class
     from cinerec.models.neural import NeuralRecommender
 
     if trials is None and minutes is None:
@@ -209,15 +210,8 @@ def tune(
         raise ConfigError(f"tuning trials must be a positive whole number, got {trials!r}")
     if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"tuning minutes must be a positive number, got {minutes!r}")
-    if name not in MODELS:
-        create(name)  # the usual one-line error for an unknown name
-    cls = MODELS[name]
-    if base is not None and not isinstance(base, Mapping):
-        raise ConfigError(f"tune: base must map setting names to values, got {type(base).__name__}")
-    if space is not None and not (isinstance(space, Mapping) and all(isinstance(p, Param) for p in space.values())):
-        raise ConfigError("tune: space must map setting names to cinerec.tuning.Param ranges")
-    if progress is not None and not callable(progress):
-        raise ConfigError(f"tune: progress must be a function, got {type(progress).__name__}")
+    cls = model_class(name)
+    _check_arguments(data, protocol, train, base, space, progress)
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune")
@@ -225,17 +219,6 @@ def tune(
     unknown = sorted(set(space) - set(fields))
     if unknown:
         raise ConfigError(f"{name}: the search space names {unknown[0]!r}, which is not one of its settings")
-    from cinerec.data.dataset import Dataset, Interactions
-    from cinerec.evaluation.protocols import Protocol
-
-    if not isinstance(data, Dataset):
-        hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else ""
-        raise ConfigError(f"tune: data must be a Dataset, got {type(data).__name__}{hint}")
-    if not isinstance(protocol, Protocol):
-        raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol("
-                          f"{protocol!r}) for a name), got {type(protocol).__name__}")
-    if train is not None and not isinstance(train, Interactions):
-        raise ConfigError(f"tune: train must be Interactions, got {type(train).__name__}")
     # The settings the model gets under this protocol, as on the command line: mf trains
     # for ranking under a ranking protocol, EASE drops its recency weighting under a
     # random hold-out... (Protocol.settings_for), for every key ``base`` leaves unset.
@@ -381,6 +364,27 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
 
         return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
                     base=base, progress=step)
+
+
+def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any) -> None:
+    """One line for an argument of :func:`tune` of the wrong kind, before any work."""
+    from cinerec.data.dataset import Dataset, Interactions
+    from cinerec.evaluation.protocols import Protocol
+
+    if not isinstance(data, Dataset):
+        hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else ""
+        raise ConfigError(f"tune: data must be a Dataset, got {type(data).__name__}{hint}")
+    if not isinstance(protocol, Protocol):
+        raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol("
+                          f"{protocol!r}) for a name), got {type(protocol).__name__}")
+    if train is not None and not isinstance(train, Interactions):
+        raise ConfigError(f"tune: train must be Interactions, got {type(train).__name__}")
+    if base is not None and not isinstance(base, Mapping):
+        raise ConfigError(f"tune: base must map setting names to values, got {type(base).__name__}")
+    if space is not None and not (isinstance(space, Mapping) and all(isinstance(p, Param) for p in space.values())):
+        raise ConfigError("tune: space must map setting names to cinerec.tuning.Param ranges")
+    if progress is not None and not callable(progress):
+        raise ConfigError(f"tune: progress must be a function, got {type(progress).__name__}")
 
 
 def _in_range(defaults: Mapping[str, Any], space: Mapping[str, Param]) -> dict[str, Any]:

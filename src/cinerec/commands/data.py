@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from cinerec.commands import flags
+from cinerec.config import MAX_SEED
 
 __all__ = ["fetch", "info", "synthesize"]
 
@@ -91,7 +92,7 @@ def synthesize(
         "--out", metavar="DIR", show_default=False,
         help="The folder to write: new, empty, or an earlier synthetic release (which it replaces).")],
     scale: Annotated[float, typer.Option("--scale", help="Size relative to the real release.")] = 1.0,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="The seed of the synthetic ratings.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="The seed of the synthetic ratings.")] = 0,
     crlf: Annotated[bool, typer.Option("--crlf", help="Windows line endings.")] = False,
     quiet: flags.Quiet = False,
 ) -> None:

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
 
+from cinerec.config import MAX_SEED
+
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
     from cinerec.evaluation.protocols import Protocol as EvaluationProtocol
@@ -84,7 +86,7 @@ ProtocolOption = Annotated[list[str] | None, typer.Option(
     "--protocol-option", metavar="KEY=VALUE", show_default=False,
     help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable).")]
 Seed = Annotated[int, typer.Option(
-    "--seed", min=0, max=2**63 - 1, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
+    "--seed", min=0, max=MAX_SEED, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(
@@ -147,9 +149,9 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     """
     from cinerec.config import parse_set_options
     from cinerec.evaluation.protocols import get_protocol
-    from cinerec.models import create
+    from cinerec.models.base import model_class as class_of
 
-    model_class = type(create(name))  # an unknown name is one line listing the known ones
+    model_class = class_of(name)  # an unknown name is one line listing the known ones
     file_values = read_config_file(config, model_class) if config is not None else {}
     set_values = parse_set_options(sets)
     kept = {k: v for k, v in file_values.items() if k not in set_values}  # --set wins, bad file value or not

@@ -26,7 +26,7 @@ import numpy as np
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen
 from cinerec.evaluation import metrics as M
-from cinerec.models.base import CapabilityError, Recommender, chunks, create
+from cinerec.models.base import CapabilityError, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
 
 __all__ = [
@@ -257,7 +257,7 @@ class Protocol:
         ``cinerec.models.create(name)`` gives the plain defaults instead: ``mf`` trained
         for stars, and EASE's recency weighting under a random hold-out.
         """
-        return create(name, self.settings_for(type(create(name)), dict(config or {}), where))
+        return create(name, self.settings_for(model_class(name), dict(config or {}), where))
 
     def settings_for(self, model_class: type[Recommender], settings: dict[str, Any], where: str = "settings"
                      ) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
-    "Recommender", "RatingRecommender", "register", "MODELS", "create", "load_model",
+    "Recommender", "RatingRecommender", "register", "MODELS", "create", "model_class", "load_model",
     "top_k", "chunks", "create_member", "MODEL_FORMAT", "TRAIN", "CapabilityError",
 ]
 
@@ -51,14 +51,19 @@ def register(cls: type["Recommender"]) -> type["Recommender"]:
     return cls
 
 
-def create(name: str, config: Config | dict[str, Any] | None = None, *, where: str = "config") -> "Recommender":
-    """A new, unfitted model by name; ``config`` may be a mapping checked against its config class."""
+def model_class(name: str) -> type["Recommender"]:
+    """The registered model class named ``name``; an unknown name is one line listing the known ones."""
     import cinerec.models  # noqa: F401  (registers every model)
 
     try:
-        cls = MODELS[name]
+        return MODELS[name]
     except KeyError:
         raise NotFoundError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
+
+
+def create(name: str, config: Config | dict[str, Any] | None = None, *, where: str = "config") -> "Recommender":
+    """A new, unfitted model by name; ``config`` may be a mapping checked against its config class."""
+    cls = model_class(name)
     if config is None or isinstance(config, dict):
         config = cls.Config.from_dict(config or {}, where=where)
     return cls(config)

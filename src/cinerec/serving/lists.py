@@ -125,7 +125,7 @@ class Lists:
             # Past the movies the history speaks for, every score is 0: no evidence, and
             # in catalogue order. Those places go to the most rated of them instead, said
             # to be popular (POPULAR_REASON), not to be like what the person liked.
-            pool = np.flatnonzero((scores[0] == 0) & (exclude.toarray()[0] == 0))
+            pool = np.setdiff1d(np.flatnonzero(scores[0] == 0), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
             items, reasons = items.copy(), reasons.copy()
             items[zero] = popular[:int(zero.sum())]
