@@ -69,6 +69,20 @@ def test_movie_and_similar(client):
     assert 181 in [m["movie_id"] for m in similar]  # Return of the Jedi
 
 
+@pytest.mark.parametrize("path", ["/health", "/movies/50", "/users/1/recommendations", "/", "/static/app.js"])
+def test_head_answers_as_get_without_a_body(client, path):
+    got, head = client.get(path), client.head(path)
+    assert got.status_code == head.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers.get("content-length") == got.headers.get("content-length")
+
+
+def test_head_on_a_path_without_get_is_405_and_unknown_ids_404(client):
+    assert client.head("/recommendations").status_code == 405  # POST only
+    r = client.head("/movies/99999")
+    assert r.status_code == 404 and r.content == b""
+
+
 @pytest.mark.parametrize("path,needle", [
     ("/movies/99999", "unknown movie id '99999'"),
     ("/movies/abc/similar", "unknown movie id 'abc'"),
@@ -406,6 +420,27 @@ def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(
     assert (np.diff(counts[items[filler]]) <= 0).all()  # most rated first
     records = lists.records(items, scores, reasons)
     assert all(r["reason"] == "popular with many viewers" for r, f in zip(records, filler) if f)
+
+
+def test_movies_a_history_speaks_against_are_filled_by_popularity_too(run):
+    # EASE scores some movies below 0 for a one-movie history: such places are filler, like
+    # those scored 0, and never carry a reason naming what the person liked.
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    lists = Lists(run.dataset, create("ease").fit(run.dataset.interactions))
+    items, scores, reasons = lists.for_history(np.array([49]), np.array([1.0]), np.array([True]), 1000)
+    assert len(set(items.tolist())) == len(items) == 1000 and 49 not in items
+    filler = scores <= 0
+    assert filler.any() and (reasons[filler] == POPULAR).all() and (reasons[~filler] >= 0).all()
+    counts = run.dataset.interactions.item_counts
+    assert (np.diff(counts[items[filler]]) <= 0).all() and (scores[~filler] > 0).all()
+    assert not filler[:int((~filler).sum())].any()  # the evidence first, then the filler
+    from cinerec.data.history import history_row
+
+    own = np.asarray(lists.model.score_history(history_row(np.array([49]), np.array([1.0], np.float32),
+                                                                 run.dataset.n_items))).ravel()
+    np.testing.assert_allclose(scores, own[items], rtol=1e-6)  # each movie's own score
 
 
 def test_similar_movies_have_something_in_common(client, run):

@@ -308,6 +308,30 @@ def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
 # -- the app ---------------------------------------------------------------------------------
 
 
+class _HeadAsGet:
+    """ASGI middleware: answer ``HEAD`` as the same ``GET`` would, headers only.
+
+    FastAPI routes declared with ``@app.get`` answer ``HEAD`` with 405; HTTP says a
+    ``HEAD`` gets the ``GET``'s status and headers (``curl -I``, link checkers, probes).
+    A path with no ``GET`` still answers 405, naming the methods it takes.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class _BodyLimit:
     """ASGI middleware: answer 413 to request bodies over ``limit`` bytes, declared or streamed."""
 
@@ -488,6 +512,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(_HeadAsGet)
     return app
 
 

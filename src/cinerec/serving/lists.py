@@ -120,16 +120,18 @@ class Lists:
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
         likes = liked(history, plain=plain[order])
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
-        zero = sc == 0
-        if zero.any():
-            # Past the movies the history speaks for, every score is 0: no evidence, and
-            # in catalogue order. Those places go to the most rated of them instead, said
-            # to be popular (POPULAR_REASON), not to be like what the person liked.
-            pool = np.setdiff1d(np.flatnonzero(scores[0] == 0), blocked)
+        filler = sc <= 0
+        if filler.any():
+            # Past the movies the history speaks for, a score is 0 (no evidence, and the
+            # order is the catalogue's) or below (EASE: the history speaks against them).
+            # Those places go to the most rated of such movies instead, with their own
+            # scores, said to be popular (POPULAR_REASON), not like what the person liked.
+            pool = np.setdiff1d(np.flatnonzero(scores[0] <= 0), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
-            items, reasons = items.copy(), reasons.copy()
-            items[zero] = popular[:int(zero.sum())]
-            reasons[zero] = POPULAR
+            items, sc, reasons = items.copy(), sc.copy(), reasons.copy()
+            items[filler] = popular[:int(filler.sum())]
+            sc[filler] = scores[0][items[filler]]
+            reasons[filler] = POPULAR
         return items, sc, reasons
 
     # -- what people read ----------------------------------------------------------------
