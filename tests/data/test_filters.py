@@ -128,6 +128,11 @@ def test_flag_names_on_the_command_line_and_kcore_forms():
     assert Filters.from_mapping({"kcore": 3}, where="x").to_dict() == {"kcore": [3, 3]}
     with pytest.raises(ConfigError, match="Filters: top_users"):
         Filters(top_users=0)
+    # Built directly, the same forms as a study file's.
+    assert Filters(kcore=5).kcore == (5, 5) and Filters(kcore="5,10").kcore == (5, 10)
+    assert Filters(kcore=[5, 10]) == Filters(kcore=(5, 10))
+    with pytest.raises(ConfigError, match=r"Filters: kcore = True must be U or U,I"):
+        Filters(kcore=True)
 
 
 def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):

@@ -55,7 +55,8 @@ class Filters:
         max_year: latest release year kept (inclusive).
         top_users: keep this many most active users.
         top_movies: keep this many most rated movies.
-        kcore: ``(users, movies)``: the fewest ratings a user and a movie may keep.
+        kcore: ``(users, movies)``: the fewest ratings a user and a movie may keep (a
+            whole number, a list or ``"U,I"`` text are read as :meth:`from_mapping` reads them).
         implicit: every rating becomes a plain positive (1.0).
         liked_threshold: keep ratings of at least this many stars, as plain positives.
     """
@@ -69,7 +70,10 @@ class Filters:
     liked_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        # Checked here too, so a Filters built directly is as safe as one read from a file.
+        # Read and checked here too, so a Filters built directly takes what a study file
+        # takes (``kcore=5``, ``[5, 10]``, ``"5,10"``) and is as safe as one read from it.
+        if self.kcore is not None:
+            object.__setattr__(self, "kcore", _kcore(self.kcore, "Filters", flags=False))
         _check_all(asdict(self), "Filters", flags=False)
 
     @classmethod
