@@ -79,6 +79,11 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     ('user,item,rating,ts\n1,10,4,100\n1,"11,1,1001011\n2,10,3,200\n2,11,5,300\n',
      'line 3: a quote (") opens a field that no quote closes'),
     ('user,item,rating,ts\n1,10,4,100\n1,11,4,"200\n', 'line 3: a quote (") opens a field that no quote closes'),
+    # A time no calendar holds (it was stored as a garbage int64 and broke `data info`).
+    ("user,item,ts\n1,2,1600000000\n1,3,1e20\n", "line 3: time 1e+20 is outside the years 1 to 9999 as seconds"),
+    ("user,item,ts\n1,2,1600000000\n1,3,1600000000000\n", "line 3: time 1600000000000 is outside the years"),
+    ("user,item,ts\n1,2,2020-01-01\n1,3,99999999999999999999\n", "line 3: time '99999999999999999999' is outside"),
+    ("user,item,ts\n1,2,1500000000.5\n1,3,inf\n", "line 3: time inf is outside"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, text, needle):
     f = tmp_path / "log.csv"
@@ -86,6 +91,26 @@ def test_bad_input_names_file_and_line(tmp_path, text, needle):
     with pytest.raises(DataError, match=re.escape(needle)) as e:
         load_log(f)
     assert str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("unit", [1_000, 1_000_000, 1_000_000_000])
+def test_times_in_milliseconds_or_finer_are_read_as_seconds(tmp_path, unit):
+    (tmp_path / "log.tsv").write_text(f"user\titem\tts\na\tm1\t{1_600_000_000 * unit}\nb\tm2\t{1_600_000_001 * unit}\n")
+    assert load_log(tmp_path / "log.tsv").interactions.timestamps.tolist() == [1_600_000_000, 1_600_000_001]
+
+
+def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):
+    frames = {
+        "item": (pd.DataFrame({"user": ["a", "b", "c"], "item": ["m1", None, "m3"], "rating": [4, 3, 5]}), "row 2: no item id"),
+        "user": (pd.DataFrame({"user": ["a", None], "item": ["m1", "m2"], "rating": [4, 3]}), "row 2: no user id"),
+        "time": (pd.DataFrame({"user": ["a", "b"], "item": ["m1", "m2"],
+                               "ts": pd.to_datetime(["2020-01-01", None])}), "row 2: no time"),
+    }
+    for name, (frame, needle) in frames.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        with pytest.raises(DataError, match=re.escape(f"{path} {needle}")):
+            load_log(path)
 
 
 @pytest.mark.parametrize("text", ["id,title\nm1,Alpha\n,Beta\n", "id,title\nm1,Alpha\n  ,Beta\n", "id,title\n1,Alpha\n,Beta\n"])

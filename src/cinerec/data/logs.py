@@ -376,7 +376,10 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     else:
         column = table.column(cols["time"])
         if pa.types.is_integer(column.type) and not column.null_count:
-            out["time"] = column.to_numpy().astype(np.int64, copy=False)
+            times = column.to_numpy().astype(np.int64, copy=False)
+            if len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) > MAX_SECONDS):
+                times = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
+            out["time"] = times
         else:
             out["time"] = _times(column.to_pandas(), path)
     return out
@@ -390,7 +393,10 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
 
     missing = pc.is_null(values)
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        missing = pc.or_(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+        # Kleene logic: "null or anything" is true, where plain ``or_`` gives null, which
+        # ``any`` then skips (a Parquet null id read as the text "None").
+        missing = pc.or_kleene(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+    missing = pc.fill_null(missing, True)
     if pc.any(missing).as_py():
         row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
         raise DataError(f"{_line(path, row)}: no {role} id")
@@ -440,18 +446,30 @@ def _join_ids(parts: list[Any]) -> Any:
     return pa.chunked_array([c for p in parts for c in (p if p.type == kind else p.cast(kind)).chunks], type=kind)
 
 
+#: The earliest and latest times a log may hold, in seconds: the years 1 to 9999.
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
 def _times(values: pd.Series, path: Path) -> np.ndarray:
+    """Whole seconds since the epoch, from numbers (seconds, or milliseconds, microseconds
+    or nanoseconds when every one is too large to be seconds: see :func:`_as_seconds`),
+    dates or a mix of both in text."""
     if values.dtype.kind in "iuf":
         bad = values.isna().to_numpy()
         if bad.any():
             raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
-        return values.to_numpy(dtype=np.int64)
+        return _as_seconds(values.to_numpy(), path, scale=True)
     if values.dtype.kind == "M":
+        bad = values.isna().to_numpy()
+        if bad.any():
+            raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
         return _seconds(pd.to_datetime(values, utc=True))
     # Text: numbers are seconds, anything else must read as a date.
     seconds = pd.to_numeric(values, errors="coerce")
-    out = seconds.fillna(0).to_numpy(dtype=np.int64)
     text = seconds.isna().to_numpy()
+    out = np.zeros(len(values), dtype=np.int64)
+    out[~text] = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(), rows=np.flatnonzero(~text),
+                             written=values.to_numpy()[~text])
     if text.any():
         stamps = pd.to_datetime(values[text], utc=True, errors="coerce", format="mixed")
         bad = stamps.isna().to_numpy()
@@ -460,6 +478,26 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
             raise DataError(f"{_line(path, row)}: time {values.iloc[row]!r} is neither seconds nor a date")
         out[text] = _seconds(stamps)
     return out
+
+
+def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
+                written: np.ndarray | None = None) -> np.ndarray:
+    """``(n,) int64`` seconds from numbers that are seconds or, when ``scale`` and every
+    one lies past the year 5138 as seconds (10**11 and up, as a log in milliseconds,
+    microseconds or nanoseconds since 1973 does), that finer unit. A time that is still
+    not finite or not within the years 1 to 9999 is refused, naming its line (``rows``: the
+    data rows of ``numbers``; ``written``: their text as the file has it)."""
+    x = numbers.astype(np.float64, copy=False)
+    if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
+        x = x / 10.0 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+    bad = ~np.isfinite(x) | (x < MIN_SECONDS) | (x > MAX_SECONDS)
+    if bad.any():
+        at = int(np.argmax(bad))
+        row = int(rows[at]) if rows is not None else at
+        shown = written[at] if written is not None else numbers[at].item()
+        raise DataError(f"{_line(path, row)}: time {shown!r} is outside the years 1 to 9999 as "
+                        "seconds (give seconds since 1970, or dates)")
+    return np.trunc(x).astype(np.int64)  # whole seconds, as before for a fraction
 
 
 def _seconds(stamps: pd.Series) -> np.ndarray:
