@@ -69,3 +69,30 @@ def test_implicit_transforms_say_so_and_kept_negatives_are_not_liked(ml100k_dir)
     assert is_implicit(kept)
     likes = liked(kept.interactions.csr, implicit=True)
     assert likes.nnz == int((kept.interactions.ratings > 0).sum())
+
+
+def test_liked_is_read_on_the_datas_own_scale(tmp_path):
+    # A 0-10 log: Zoë gave 1 to 4 out of 10, which the 1-5 rule (at least 3 stars) took for
+    # likes and named as reasons; halfway up this scale is 5. A -2..2 log: +2 is liked.
+    from cinerec.data import load
+    from cinerec.data.history import liked_min_stars, rating_scale
+    from cinerec.models import create
+    from cinerec.serving.lists import NO_LIKED_REASON, Lists
+
+    rows = ["user,item,rating"]
+    rows += [f"Zoë,m{i},{1 + i % 4}" for i in range(8)]  # 1..4 of 10
+    rows += [f"u{u},m{i},{10 if (u + i) % 3 else 6}" for u in range(6) for i in range(12)]
+    (tmp_path / "ten.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ds = load(tmp_path / "ten.csv")
+    assert rating_scale(ds) == (1.0, 10.0) and liked_min_stars(ds) == 5.5
+    lists = Lists(ds, create("itemknn").fit(ds.interactions))
+    zoe = ds.user_ids.index(["Zoë"])
+    assert lists.liked[zoe].nnz == 0
+    items, scores, reasons = lists.for_users(zoe, 3)
+    assert {r["reason"] for r in lists.records(items[0], scores[0], reasons[0])} == {NO_LIKED_REASON}
+
+    (tmp_path / "signed.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{2 if i % 2 else -2}" for u in range(4) for i in range(6)) + "\n")
+    signed = load(tmp_path / "signed.csv")
+    assert liked_min_stars(signed) == 0.0
+    assert Lists(signed, create("itemknn").fit(signed.interactions)).liked.nnz == 12  # every +2

@@ -465,3 +465,20 @@ def test_a_store_damaged_inside_is_scored_live_not_a_500(run_dir, tmp_path, dama
         os.utime(db, (os.stat(db).st_atime, os.stat(db).st_mtime + 5))
         r = c.get("/users/1/recommendations")
         assert r.status_code == 200 and r.json()["source"] == "live", r.text
+
+
+def test_stars_are_taken_on_the_served_datas_scale(tmp_path, client):
+    # ml-100k: MovieLens's 0.5 to 5 (the page's stars); a 0-10 log: up to 10, not refused above 5.
+    from .conftest import build_run
+
+    assert client.get("/health").json()["stars_range"] == [0.5, 5.0]
+    log = tmp_path / "ten.csv"
+    log.write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u * 7 + i * 3) % 10 + 1}" for u in range(8) for i in range(10)) + "\n")
+    ten = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
+    assert ten.get("/health").json()["stars_range"] == [0.5, 10.0]
+    assert ten.post("/recommendations", json={"ratings": {"m1": 9, "m2": 2}}).status_code == 200
+    for path in ("/recommendations", "/profiles"):
+        r = ten.post(path, json={"ratings": {"m1": 11}})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ratings", "m1"]
+        assert "outside this data's scale, 0.5 to 10" in r.json()["detail"][0]["msg"]

@@ -8,9 +8,10 @@ cannot disagree:
   rows a model was fitted on and the rows held out for testing alike. A seen movie is
   never recommended to that person.
 * **Liked** (:func:`liked`): a plain like (a "like" with no stars, or any event of an
-  implicit log, where every event means "watched"), or a rating of at least
-  :data:`LIKED_MIN_STARS` stars that is also at least the person's own mean rating. Only
-  a liked movie is ever named as the reason for a recommendation.
+  implicit log, where every event means "watched"), or a rating at least halfway up the
+  data's rating scale (:func:`liked_min_stars`: 3 of MovieLens's 1 to 5 stars, 5 of a
+  0 to 10 log's) that is also at least the person's own mean rating. Only a liked movie
+  is ever named as the reason for a recommendation.
 """
 
 from __future__ import annotations
@@ -20,10 +21,31 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, Interactions
 
-__all__ = ["LIKED_MIN_STARS", "seen", "liked", "is_implicit", "history_row"]
+__all__ = ["LIKED_MIN_STARS", "seen", "liked", "liked_min_stars", "rating_scale", "is_implicit", "history_row"]
 
-#: The fewest stars a rating needs to count as liked (it must also reach the person's mean).
+#: The fewest stars a rating needs to count as liked on MovieLens's scale of 1 to 5 (and
+#: 0.5 to 5): halfway up it. It must also reach the person's mean.
 LIKED_MIN_STARS = 3.0
+
+
+def rating_scale(data: Dataset) -> tuple[float, float] | None:
+    """The lowest and highest rating the data's scale allows: as its source said when it
+    was read (``info["rating_scale"]``), else the lowest and highest it holds; ``None``
+    for an implicit log or no ratings."""
+    if is_implicit(data):
+        return None
+    given = data.info.get("rating_scale")
+    if given is not None:
+        return float(given[0]), float(given[1])
+    r = data.interactions.ratings
+    return (float(r.min()), float(r.max())) if len(r) else None
+
+
+def liked_min_stars(data: Dataset) -> float:
+    """The fewest stars that count as liked in ``data``: halfway up its rating scale
+    (:func:`rating_scale`), which on MovieLens is :data:`LIKED_MIN_STARS`."""
+    scale = rating_scale(data)
+    return LIKED_MIN_STARS if scale is None else (scale[0] + scale[1]) / 2
 
 
 def seen(data: Dataset | Interactions) -> sp.csr_matrix:
@@ -57,7 +79,8 @@ def is_implicit(data: Dataset | Interactions) -> bool:
     return bool(len(r)) and bool(np.all(r == 1.0))
 
 
-def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: bool = False) -> sp.csr_matrix:
+def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: bool = False,
+          min_stars: float = LIKED_MIN_STARS) -> sp.csr_matrix:
     """The liked part of each person's history.
 
     Args:
@@ -67,6 +90,8 @@ def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: 
             the entry is a plain like rather than a rating. ``None``: no plain likes.
         implicit: every entry above 0 is a plain like (an implicit log; a binarized
             log's kept negatives are 0).
+        min_stars: the fewest stars a liked rating has (:func:`liked_min_stars` of the
+            data the history is on).
 
     Returns:
         ``(n, n_items)`` CSR of ones at the liked entries, sorted indices. A person's
@@ -89,7 +114,7 @@ def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: 
         mean = total / np.maximum(number, 1)
         # float32 stars against a float64 mean: compare with a hair of slack so a
         # person who gave every movie the same stars likes all of them.
-        keep = is_plain | ((stars >= LIKED_MIN_STARS) & (stars >= mean[rows] - 1e-6))
+        keep = is_plain | ((stars >= min_stars - 1e-6) & (stars >= mean[rows] - 1e-6))
     out = sp.csr_matrix(
         (np.ones(int(keep.sum()), np.float32), h.indices[keep], np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])),
         shape=h.shape,

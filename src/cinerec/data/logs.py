@@ -146,6 +146,8 @@ def load_log(
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
+    if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
+        info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)

@@ -337,6 +337,8 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
         "catalog_items": int(len(movie_ids)),
         "source": str(folder),
         "implicit": bool(implicit),
+        # the stars the release uses (1-5, or 0.5-5 in half stars), which "liked" is read on
+        **({} if implicit or not len(ratings) else {"rating_scale": [float(ratings.min()), float(ratings.max())]}),
         "id_order": "sorted raw ids",
         # written by `cinerec data synthesize`: its figures say nothing about real movies
         **({"synthetic": True} if _synthetic_like(folder) is not None else {}),

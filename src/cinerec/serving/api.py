@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 import cinerec
 from cinerec.data.dataset import INTEGER_ID
+from cinerec.data.history import rating_scale
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR_REASON, Lists
@@ -48,7 +49,9 @@ WEB_DIR = Path(__file__).with_name("web")
 MovieId = Annotated[StrictInt | StrictStr, Field(description="a raw movie id, e.g. 50")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
 Genre = Annotated[str | None, Query(max_length=100, description="only movies of this genre")]
-Stars = Annotated[float, Field(ge=0.5, le=5.0, allow_inf_nan=False, strict=True, description="0.5 to 5 stars")]
+# The range is the served data's (``Service.stars_range``), checked where a body is taken.
+Stars = Annotated[float, Field(allow_inf_nan=False, strict=True,
+                               description="stars on the data's scale (/health: stars_range; 0.5 to 5 on MovieLens)")]
 
 
 # -- request and response bodies -----------------------------------------------------------
@@ -60,7 +63,7 @@ class History(BaseModel):
     model_config = ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]})
 
-    ratings: dict[str, Stars] | None = Field(None, description="movie id → stars (0.5–5)")
+    ratings: dict[str, Stars] | None = Field(None, description="movie id → stars (within /health's stars_range)")
     liked: list[MovieId] | None = Field(None, description="movie ids the person liked")
 
     @field_validator("ratings", "liked")
@@ -147,6 +150,10 @@ class Service:
             self.lists = Lists(ds, self.model)
         except DataError as e:
             raise DataError(f"{self.run.path}: {e}") from None
+        # Stars a person may give: the data's own scale, and MovieLens's 0.5 to 5 besides
+        # (the page's), so a 0-10 log takes 0 to 10 and ml-100k half stars.
+        scale = rating_scale(ds) or (0.5, 5.0)
+        self.stars_range = (min(0.5, scale[0]), max(5.0, scale[1]))
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [self.lists.record(i) for i in range(ds.n_items)]
@@ -285,6 +292,7 @@ class Service:
             "movies": ds.n_items,
             "ratings": len(ds.interactions),
             "genres": list(ds.catalog.genre_names),
+            "stars_range": list(self.stars_range),
             "store": self.store_state(refresh=True),
             "profiles": profiles,
         }
@@ -468,6 +476,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     async def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
         _check_genre(svc, body.genre, "genre", where="body")
+        _in_range(svc, body.as_mapping())
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
         return JSONResponse({"source": source, "recommendations": recs})
 
@@ -542,10 +551,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:
+    _in_range(svc, ratings)
     for pos, m in enumerate(ratings):
         if svc.find_item(m) is None:
             loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
             raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
+
+
+def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
+    """Stars outside the served data's scale are a 422 naming the movie."""
+    lo, hi = svc.stars_range
+    for m, stars in ratings.items():
+        if stars is not None and not lo <= stars <= hi:
+            raise HTTPException(422, [{"loc": ["body", "ratings", m], "type": "value_error",
+                                       "msg": f"{stars:g} stars is outside this data's scale, {lo:g} to {hi:g}"}])
 
 
 def _canonical(svc: Service, ratings: Mapping[str, float | None]) -> dict[str, float | None]:

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
-from cinerec.data.history import history_row, is_implicit, liked, seen
+from cinerec.data.history import history_row, is_implicit, liked, liked_min_stars, seen
 from cinerec.errors import DataError, NotFoundError
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
@@ -55,7 +55,8 @@ class Lists:
         self.dataset = dataset
         self.model = model
         self.seen = seen(dataset)
-        self.liked = liked(dataset.interactions.csr, implicit=is_implicit(dataset))
+        self.liked_min_stars = liked_min_stars(dataset)
+        self.liked = liked(dataset.interactions.csr, implicit=is_implicit(dataset), min_stars=self.liked_min_stars)
         self._records: dict[int, dict[str, Any]] = {}
 
     # -- known people ------------------------------------------------------------------
@@ -118,7 +119,7 @@ class Lists:
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
-        likes = liked(history, plain=plain[order])
+        likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
         filler = sc <= 0
         if filler.any():
