@@ -47,3 +47,48 @@ def test_a_folder_under_a_file_is_one_clear_error(tmp_path):
         with atomic_dir(tmp_path / "afile" / "sub"):
             pass
     assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_a_destination_where_nothing_can_be_created_is_one_clear_error():
+    from cinerec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"/proc/cinerec-x.sqlite: cannot create the file"):
+        with atomic_path("/proc/cinerec-x.sqlite"):
+            pass
+    with pytest.raises(ConfigError, match=r"/proc/cinerec-run: cannot create the folder /proc"):
+        with atomic_dir("/proc/cinerec-run"):
+            pass
+
+
+def test_a_swap_refused_at_the_end_or_interrupted_keeps_the_old_folder(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+
+    def refuse(path):
+        if (path / "profiles.sqlite").exists():
+            raise RuntimeError("a file appeared")
+
+    with pytest.raises(RuntimeError, match="a file appeared"):
+        with atomic_dir(out, before_swap=refuse) as tmp:
+            (tmp / "new.txt").write_text("new")
+            (out / "profiles.sqlite").write_text("saved meanwhile")
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt", "profiles.sqlite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary left
+
+    (out / "profiles.sqlite").unlink()
+    real, calls = os.replace, []
+
+    def interrupted_second(src, dst):  # Ctrl-C between moving the old folder aside and the new one in
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted_second)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(out) as tmp:
+            (tmp / "new.txt").write_text("new")
+    monkeypatch.setattr(os, "replace", real)
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -1,6 +1,7 @@
 """``cinerec quickstart`` end to end, and the run folders it writes."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -82,6 +83,56 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
     assert "holds 'store.profiles.sqlite' beside the earlier run" in capsys.readouterr().err
     assert (run / "store.profiles.sqlite").read_bytes() == b"saved profiles" and (run / "run.json").is_file()
+
+
+def test_quickstart_never_replaces_another_commands_run(tmp_path, capsys):
+    # A train run's checkpoints or a study's leaderboard are not quickstart's to delete.
+    run = tmp_path / "trained"
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    meta = json.loads((run / "run.json").read_text())
+    for command in ("train", "run"):
+        (run / "run.json").write_text(json.dumps({**meta, "command": command}))
+        assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+        assert f"holds a '{command}' run, which quickstart would delete" in capsys.readouterr().err
+        assert json.loads((run / "run.json").read_text())["command"] == command
+
+
+def test_profiles_saved_while_quickstart_runs_are_never_deleted(tmp_path, capsys, monkeypatch):
+    # A server on the earlier run saves profiles there while the new run is written: the
+    # swap is refused at the end, naming the file, and the file is kept.
+    from cinerec import runs
+
+    run = tmp_path / "run"
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    finish = runs.finish_run
+
+    def finish_while_serving(*args, **kwargs):
+        (run / "profiles.sqlite").write_bytes(b"saved meanwhile")
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "finish_run", finish_while_serving)
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+    assert "holds 'profiles.sqlite' beside the earlier run" in capsys.readouterr().err
+    assert (run / "profiles.sqlite").read_bytes() == b"saved meanwhile" and (run / "run.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path, ml100k_dir):
+    # kill, docker stop and systemd send SIGTERM: one line, status 130, no temporary left.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "cinerec", "train", "--data", str(ml100k_dir), "--model", "mf",
+                             "--set", "epochs=500", "--set", "patience=500", "--out", str(out), "--quiet"],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    time.sleep(6)  # training by then (each epoch is short; 500 of them are not)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "cinerec: interrupted", err
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):

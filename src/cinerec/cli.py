@@ -12,6 +12,7 @@ A mistake a user can make (a bad flag, file, id or setting) is one line on stder
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 import typer
@@ -73,6 +74,14 @@ _RENAMED = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
+    restore = _terminate_as_interrupt()
+    try:
+        return _run(command, argv)
+    finally:
+        restore()
+
+
+def _run(command: click.Command, argv: list[str] | None) -> int:
     try:
         status = command.main(args=argv, prog_name="cinerec", standalone_mode=False)
     except CinerecError as e:
@@ -94,6 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
         print("cinerec: interrupted", file=sys.stderr)
     return status if isinstance(status, int) else 0
+
+
+def _terminate_as_interrupt() -> Callable[[], object]:
+    """SIGTERM (``kill``, ``docker stop``, systemd) stops a command as Ctrl-C does: what it
+    was writing is cleaned up and nothing finished is touched, instead of the process
+    ending where it stands and leaving temporary files behind. ``serve`` installs its own."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, interrupt)
+        return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return lambda: None
 
 
 def _usage_error(error: click_errors.ClickException, root: click.Command) -> int:

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 __all__ = ["atomic_path", "atomic_dir", "write_json", "read_json"]
 
@@ -31,8 +31,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a file where a folder should be, a read-only folder, /proc...
+        raise _cannot_write(path, "file", e) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -46,34 +49,49 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; swap it in for ``path`` on success.
 
-    An existing folder at ``path`` is replaced only once the new one is complete.
+    An existing folder at ``path`` is replaced only once the new one is complete, and
+    ``before_swap(path)`` (when given) may still refuse it then, by raising: files can
+    appear in it while the new one is written (a server saving profiles there). An
+    interruption during the swap puts the old folder back.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     except OSError as e:  # a file where a folder of the path should be, no permission...
-        from cinerec.errors import ConfigError
-
-        blocker = next((p for p in path.parents if p.is_file()), None)
-        why = f"{blocker} is a file" if blocker is not None else (e.strerror or str(e))
-        raise ConfigError(f"{path}: cannot create the folder {path.parent} ({why})") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        raise _cannot_write(path, "folder", e) from None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
+            if before_swap is not None:
+                before_swap(path)
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
+    """One line for a destination where nothing can be created."""
+    from cinerec.errors import ConfigError
+
+    blocker = next((p for p in path.parents if p.is_file()), None)
+    why = f"{blocker} is a file" if blocker is not None else (e.strerror or str(e))
+    where = path.parent if what == "folder" else path
+    return ConfigError(f"{path}: cannot create the {what} {where} ({why})")
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

@@ -126,7 +126,8 @@ def quickstart(
             print(f"note: {line}")
         print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
-    with atomic_dir(out) as tmp, progress.silenced(quiet):
+    # Checked again at the swap: a server may have saved profiles there meanwhile.
+    with atomic_dir(out, before_swap=_check_out) as tmp, progress.silenced(quiet):
         save_dataset(tmp, dataset)
         for name in names:  # refit on every rating: the saved models serve real people
             recommender = _create(name, dataset, seed)
@@ -156,15 +157,25 @@ def quickstart(
 
 
 def _check_out(out: Path) -> None:
-    """``--out`` may be new, empty or an earlier run (which it replaces whole); a file or a
-    folder holding anything else is refused, so the replacement never deletes a user's files."""
+    """``--out`` may be new, empty or an earlier quickstart run (which it replaces whole); a
+    file, another command's run or a folder holding anything else is refused, so the
+    replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
+    from cinerec.io import read_json
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")
+    if out.is_dir() and (out / "run.json").is_file():
+        try:
+            command = read_json(out / "run.json").get("command", "train")
+        except (OSError, ValueError, AttributeError):
+            command = "unreadable"
+        if command != "quickstart":
+            raise ConfigError(f"--out {out}: holds a {command!r} run, which quickstart would delete; it replaces only "
+                              "an earlier quickstart run: choose another folder")
     if out.is_dir():
         # A profiles file (or anything else) beside the run is not the run's own:
         # replacing the run would delete it, and saved profiles have no other copy. A
