@@ -370,3 +370,21 @@ def test_the_runs_leaderboard_frame_keeps_the_studys_order(finished):
     frame = open_run(out).leaderboard()
     assert frame.index.tolist() == [row["label"] for row in board["models"]]
     assert frame.index[0] == board["best"]
+
+
+@pytest.mark.parametrize("fold, reference", [("u2", "rmse"), ("all", "rmse_u1")])
+def test_a_ratings_fold_study_names_its_fold(tmp_path, capsys, ml100k_dir, fold, reference):
+    # Runs on u1, u2 and all were labelled alike ("ratings-fold"); fold = "all" also refused
+    # a reference on one fold's figure (rmse_u1), which it measures.
+    study = tmp_path / "fold.toml"
+    study.write_text(f'[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-fold"\nfold = "{fold}"\n'
+                     f'[models.baseline]\n[reference]\nmetric = "{reference}"\nvalue = 0.95\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(ml100k_dir))
+    assert code == 0, err
+    assert f"protocol: ratings-fold (fold={fold})" in out
+    for name in ("leaderboard.json", "run.json"):
+        assert read_json(tmp_path / "out" / name)["protocol_options"] == {"fold": fold}
+    assert f"fold={fold}" in (tmp_path / "out" / "report.md").read_text()
+    from cinerec.runs import open_run
+
+    assert open_run(tmp_path / "out").leaderboard()["protocol"].iloc[0] == f"ratings-fold (fold={fold})"

@@ -450,7 +450,7 @@ class _Reader:
                 raise self.fail(("reference",), "source", f"expected a string, got {r['source']!r}")
             measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
             metric = r["metric"]
-            if protocol.options().get("fold") == "all":  # each fold's figure too: rmse_u1...
+            if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
                 metric = re.sub(r"_u[a-z0-9]+$", "", metric)
             if metric not in measured:
                 raise self.fail(("reference",), "metric", f"{r['metric']!r} is not measured by protocol "
@@ -891,9 +891,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             if pipeline is not None:
                 save_model(tmp, pipeline, pipeline.name, dataset=dataset)
 
+    # The options as the figures were measured: with ratings-fold's fold (u1, or
+    # random-80/20 on data without official folds), which the protocol leaves to its splits.
+    shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
     board = {
         "study": str(study.path), "title": study.title, "data": study.source, "filters": record,
-        "protocol": study.protocol, "protocol_options": protocol.options(), "protocol_summary": protocol.describe(),
+        "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models,
         "reference": study.reference.to_dict() if study.reference else None,
@@ -918,7 +921,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         metrics[row["label"]] = flat
     meta = {
         "command": "run", "best_model": best, "data": study.source, "protocol": study.protocol,
-        "protocol_options": protocol.options(), "seeds": list(study.seeds), "seed": study.seeds[0],
+        "protocol_options": shown_options, "seeds": list(study.seeds), "seed": study.seeds[0],
         "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
         "config": {best: final.config.to_dict()},
         # What recommend, export and serve use unless told: the list the study exports.
