@@ -305,6 +305,9 @@ def _id_table(ids: Any) -> tuple[dict[str, int], bool]:
 def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     """Index of a raw id, ``None`` for anything unknown or malformed (never an exception)."""
     index, integer = table
+    found = index.get(str(raw))  # as written, spaces and all ("  padded" is an id a log may hold)
+    if found is not None:
+        return found
     text = str(raw).strip()
     found = index.get(text)
     if found is None and integer and INTEGER_ID.fullmatch(text):
@@ -449,17 +452,19 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_genre(svc, genre, "genre")
         return [svc.records[i] for i in svc.search.search(query, genre=genre, year_from=year_from, year_to=year_to, limit=limit)]
 
-    @app.get("/movies/{movie_id}", response_model=Movie, tags=["movies"])
-    async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
-        return svc.records[svc.item_index(movie_id)]
-
-    @app.get("/movies/{movie_id}/similar", response_model=list[SimilarMovie], tags=["movies"])
+    # Raw ids may hold "/" (sent as %2F): the id parameters take the rest of the path, so
+    # the routes that end after an id come first.
+    @app.get("/movies/{movie_id:path}/similar", response_model=list[SimilarMovie], tags=["movies"])
     def similar(movie_id: Annotated[str, PathParam(description="raw movie id")], k: K = 10) -> list[dict[str, Any]]:
         """The movies most like this one (``model.similar_items``), those with a positive
         similarity: fewer than ``k`` when fewer have anything in common with it."""
         return svc.similar(svc.item_index(movie_id), k)
 
-    @app.get("/users/{user_id}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
+    @app.get("/movies/{movie_id:path}", response_model=Movie, tags=["movies"])
+    async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
+        return svc.records[svc.item_index(movie_id)]
+
+    @app.get("/users/{user_id:path}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
     async def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10,
                         genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
@@ -498,7 +503,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         svc.profiles.set_ratings(profile_id, _canonical(svc, ratings))
         return _profile(svc, profile_id, k, genre)
 
-    @app.delete("/profiles/{profile_id}/ratings/{movie_id}", response_model=Profile, tags=["profiles"])
+    @app.delete("/profiles/{profile_id}/ratings/{movie_id:path}", response_model=Profile, tags=["profiles"])
     def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
