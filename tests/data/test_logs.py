@@ -93,6 +93,17 @@ def test_bad_input_names_file_and_line(tmp_path, text, needle):
     assert str(f) in str(e.value) and "\n" not in str(e.value)
 
 
+def test_catalogue_genres_are_trimmed_and_one_whatever_their_case(tmp_path):
+    # "Crime | Drama" made the genres " Drama" and "Crime ", and "drama" a third one: a genre
+    # filter then matched only one of the spellings.
+    (tmp_path / "log.csv").write_text("user,item,rating\na,15,4\na,56,5\nb,57,3\nb,58,2\n")
+    (tmp_path / "movies.tsv").write_text("movieId\ttitle\tgenres\n15\tA (1995)\tDrama\n56\tB (1994)\tCrime | Drama\n"
+                                         "57\tC (1990)\tdrama|CRIME||(no genres listed)\n58\tD (1990)\t\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.tsv")
+    assert ds.catalog.genre_names == ("Crime", "Drama")
+    assert [ds.movie_record(i)["genres"] for i in range(4)] == [["Drama"], ["Crime", "Drama"], ["Crime", "Drama"], []]
+
+
 @pytest.mark.parametrize("unit", [1_000, 1_000_000, 1_000_000_000])
 def test_times_in_milliseconds_or_finer_are_read_as_seconds(tmp_path, unit):
     (tmp_path / "log.tsv").write_text(f"user\titem\tts\na\tm1\t{1_600_000_000 * unit}\nb\tm2\t{1_600_000_001 * unit}\n")

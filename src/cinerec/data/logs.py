@@ -531,6 +531,26 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
+def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
+    """Sorted genre names and ``(rows, genres) bool`` flags from ``|``-separated text.
+
+    Each name is trimmed ("Crime | Drama" is Crime and Drama) and names that differ only
+    in case are one genre, spelt as the file first spells it; "(no genres listed)" is none.
+    """
+    genres = genres.reset_index(drop=True)
+    parts = genres.fillna("").astype(str).str.split("|").explode()
+    parts = parts.str.strip()
+    parts = parts[(parts != "") & (parts != "(no genres listed)")]
+    keys = parts.str.casefold()
+    spelling = dict(zip(keys[::-1], parts[::-1]))  # the first spelling of each, read backwards
+    names = sorted(set(spelling.values()))
+    column = {key: names.index(name) for key, name in spelling.items()}
+    flags = np.zeros((len(genres), len(names)), dtype=bool)
+    rows = parts.index.to_numpy(dtype=np.int64)
+    flags[rows, keys.map(column).to_numpy(dtype=np.int64)] = True
+    return names, flags
+
+
 def check_catalog(path: Path) -> None:
     """Refuse a ``--catalog`` that is no file, in one line saying which way."""
     if not path.is_file():
@@ -597,11 +617,9 @@ def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
     titles[found] = titles_all[pos[found]]
     years[found] = years_all[pos[found]]
     if cols["genres"] is not None:
-        dummies = frame[cols["genres"]].fillna("").astype(str).str.strip().str.get_dummies(sep="|")
-        dummies = dummies.drop(columns=[c for c in dummies.columns if not c.strip() or c == "(no genres listed)"])
-        names = [str(c).strip() for c in dummies.columns]
+        names, file_flags = _genre_flags(frame[cols["genres"]])
         flags = np.zeros((len(item_raw), len(names)), dtype=bool)
-        flags[found] = dummies.to_numpy(dtype=bool)[pos[found]]
+        flags[found] = file_flags[pos[found]]
     else:
         names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
     return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
