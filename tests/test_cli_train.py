@@ -146,8 +146,16 @@ def test_train_checks_its_out_folder_before_reading_and_never_mixes_runs(small_d
     (tmp_path / "a-file").write_text("x")
     assert "is a file" in _error(capsys, [*base, "--out", str(tmp_path / "a-file")])
     half = tmp_path / "half"
-    (half / "models" / "bpmf").mkdir(parents=True)  # what a crash used to leave
-    assert "holds 'models' and no finished run" in _error(capsys, [*base, "--out", str(half)])
+    (half / "notes").mkdir(parents=True)
+    assert "holds 'notes' and no finished run" in _error(capsys, [*base, "--out", str(half)])
+    # A run killed while saving leaves some of its own files and no run.json: started
+    # again, it writes a whole run, with nothing of the half-saved one (models/bpmf).
+    (half / "notes").rmdir()
+    (half / "models" / "bpmf").mkdir(parents=True)
+    (half / "metrics.json").write_text("{}")
+    assert main([*base, "--out", str(half)]) == 0
+    capsys.readouterr()
+    assert open_run(half).model_names == ["popularity"] and not (half / "models" / "bpmf").exists()
     assert "cannot create the folder" in _error(capsys, [*base, "--out", "/proc/no-such/run"])
     # a source that cannot be read leaves no empty folder behind
     assert "no such file" in _error(capsys, ["train", "--data", str(tmp_path / "nope.csv"), "--model", "popularity",
@@ -221,6 +229,34 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--resume", "--out", str(out)]) == 0
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
+
+
+def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_data, neumf_run, tmp_path, capsys,
+                                                                           monkeypatch):
+    # Cut short between the new model and run.json, a resumed finished run kept its old
+    # figures beside the new model; it is now no run until a later --resume finishes it.
+    import shutil
+
+    from cinerec import runs
+
+    out = tmp_path / "resumed"
+    shutil.copytree(neumf_run, out)
+    argv = ["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4",
+            "--protocol-option", "valid=true", "--resume", "--out", str(out), "--quiet"]
+    real = runs.finish_run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "finish_run", interrupted)
+    assert main(argv) == 130
+    capsys.readouterr()
+    assert not (out / "run.json").exists()
+    with pytest.raises(Exception, match="run"):
+        open_run(out)
+    monkeypatch.setattr(runs, "finish_run", real)
+    assert main(argv) == 0
+    assert open_run(out).model("neumf").config.epochs == 4 and open_run(out).meta["config"]["neumf"]["epochs"] == 4
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])

@@ -94,6 +94,9 @@ def train(
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
     with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
+        # A resumed finished run stops being one first, so a save cut short never leaves
+        # its old figures beside a new model: it is then an unfinished run, to resume again.
+        (out / "run.json").unlink(missing_ok=True)
         save_dataset(out, dataset)
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
@@ -143,15 +146,27 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
                 raise ConfigError(f"--out {out}: the finished run has no checkpoints/ to resume from; "
                                   "choose another folder")
             return False
-        others = sorted(names - {"checkpoints"})
+        # A killed run leaves checkpoints, and a run killed while saving some of its own
+        # files too. Those half-saved files are no run (no run.json): they go, so a run
+        # resumed or started again never mixes with them; the checkpoints stay.
+        others = sorted(names - _TRAIN_OWN)
         if others:
             raise ConfigError(f"--out {out}: holds {others[0]!r} and no finished run; choose a new or empty folder")
+        import shutil
+
+        for name in sorted(names - {"checkpoints"}):
+            p = out / name
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         return False
     try:
         out.mkdir(parents=True, exist_ok=True)  # exist_ok: another torchrun rank may be first
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
     return True
+
+
+#: What a train run writes into its folder (run.json, which finishes it, aside).
+_TRAIN_OWN = frozenset({"checkpoints", "dataset", "models", "metrics.json", "report.md", "plots"})
 
 
 @contextlib.contextmanager
