@@ -150,6 +150,15 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     study.write_text(STUDY.format(source=ml100k_dir).replace('[protocol]', 'min_year = 3000\n\n[protocol]'))
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
     assert code == 2 and "filter min_year=3000 leaves no ratings" in err
+    assert f"{study}:6: [data] min_year: filter" in err  # the file, line and key at fault
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
+    plain = study.read_text().replace("min_year = 3000\n", "")
+    study.write_text(plain)
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")
+    assert code == 2 and f"{study}: --min-year (given on the command line): filter min_year=3000" in err
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\nkcore = 30\n[protocol]\nname = "ratings-fold"\n[models.baseline]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+    assert code == 2 and f"{study}:5: [protocol] name: protocol ratings-fold: the official folds" in err
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "nothing"))
     assert code == 2 and "nothing" in err and not (tmp_path / "out").exists()

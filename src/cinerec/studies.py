@@ -54,7 +54,7 @@ from typing import Any, Mapping, Sequence
 
 from cinerec.config import MAX_SEED
 from cinerec.data.filters import Filters
-from cinerec.errors import CinerecError, ConfigError, TooFewUnseen
+from cinerec.errors import CinerecError, ConfigError, DataError, TooFewUnseen
 
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired", "paired_errors"]
 
@@ -240,6 +240,20 @@ def _check_learnable(study: Study, path: Path, text: str) -> None:
             raise ConfigError(f"{path}{f':{line}' if line else ''}: [models.{spec.label}]: {spec.model} learns from "
                               f"the ratings' values, and {why} makes every rating a plain event; use a ranking "
                               "model such as ease, als or itemknn")
+
+
+def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
+    """``FILE:LINE: [table] key`` of a key in the study file, for a fault found only once the
+    data is read; a key the file does not hold came from the command line, and says so."""
+    try:
+        text = study.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        text = ""
+    line = key_line(text, table, key) if key is not None else None
+    if key is not None and line is None and table == ("data",):
+        return f"{study.path}: --{key.replace('_', '-')} (given on the command line)"
+    spot = f"{study.path}:{line}" if line is not None else str(study.path)
+    return f"{spot}: [{'.'.join(table)}]" + (f" {key}" if key is not None else "")
 
 
 def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
@@ -777,13 +791,15 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
-            dataset, record = apply_filters(dataset, study.filters)
+            try:
+                dataset, record = apply_filters(dataset, study.filters)
+            except DataError as e:  # a filter leaves no ratings: name its key in the file
+                key = re.match(r"filter (\w+)", str(e))
+                raise DataError(f"{_where(study, ('data',), key.group(1) if key else None)}: {e}") from None
         data = data_record(study.data_source(), dataset, study.filters, record)
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
-        if len(dataset.interactions) == 0:
-            raise ConfigError(f"{study.path}: [data] the filters leave no ratings")
         protocol = get_protocol(study.protocol, **study.protocol_options)
         say(f"protocol: {protocol.describe()}; seeds {', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
@@ -791,7 +807,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         for seed in study.seeds:
             with stages(f"split (seed {seed})"):
-                prepared = protocol.prepare(dataset, seed=seed)
+                try:
+                    prepared = protocol.prepare(dataset, seed=seed)
+                except TooFewUnseen:
+                    raise  # run_study names the file's n_negatives
+                except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
+                    raise type(e)(f"{_where(study, ('protocol',), 'name')}: {e}") from None
             for spec in study.models:
                 with stages(f"{spec.label} (seed {seed})"):
                     settings = dict(spec.settings)
