@@ -80,6 +80,9 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     assert meta["study"]["source"] == meta["data"] != str(finished[1].parent / "no-such-release")
     report = (out / "report.md").read_text()
     assert "± " in report and "hr@10 = 0.5 (a made-up study)" in report and "vs best" in report
+    # Its plots: the leaderboard always (EASE, the best here, has no movie vectors to map).
+    assert "![leaderboard](plots/leaderboard.png)" in report
+    assert (out / "plots" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
@@ -393,7 +396,8 @@ def test_a_ratings_fold_study_names_its_fold(tmp_path, capsys, ml100k_dir, fold,
     assert f"protocol: ratings-fold (fold={fold})" in out
     for name in ("leaderboard.json", "run.json"):
         assert read_json(tmp_path / "out" / name)["protocol_options"] == {"fold": fold}
-    assert f"fold={fold}" in (tmp_path / "out" / "report.md").read_text()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"fold={fold}" in report and ("no per-user pairing spans them" in report) == (fold == "all")
     from cinerec.runs import open_run
 
     assert open_run(tmp_path / "out").leaderboard()["protocol"].iloc[0] == f"ratings-fold (fold={fold})"

@@ -781,7 +781,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
-    from cinerec.runs import data_record, finish_run, save_dataset, save_model
+    from cinerec.evaluation.report import save_leaderboard
+    from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, tune_with_bar
 
     t_start = time.perf_counter()
@@ -927,6 +928,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             k: v for k, v in pipeline.config.to_dict().items() if k not in ("ranker_settings", "ranker_path")},
     }
     write_json(tmp / "leaderboard.json", board)
+    save_leaderboard(board, tmp / PLOTS / "leaderboard.png")  # the report's first picture, whatever the models
     write_json(tmp / "settings.json", {
         row["label"]: {"model": row["model"], "per_seed": row["settings"], "tuning": row["tuning"],
                        **({"refit": settings} if row["label"] == best else {})} for row in board_models})
@@ -1010,7 +1012,10 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    if board["metric"] in ("rmse", "mae"):
+    if (board.get("protocol_options") or {}).get("fold") == "all":
+        lines += ["", "*vs best* is `-`: over several official folds (`fold = \"all\"`) each fold has its own "
+                      "test users, so no per-user pairing spans them; each fold's figure is in its own column.", ""]
+    elif board["metric"] in ("rmse", "mae"):
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
                       "(mean over seeds), ± its standard error paired over users (each weighed by their "
                       "test ratings).", ""]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from cinerec.io import atomic_path
 
@@ -197,8 +197,51 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
     save_png(fig, path)
 
 
+def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
+    """Plot a study's leaderboard to a PNG, atomically: each model's figure on the study's
+    metric, mean over the seeds with a bar of ± one standard deviation (when there are
+    several seeds), best first, and the reference study's figure as a dashed line.
+
+    Args:
+        board: the leaderboard :func:`cinerec.studies.run_study` returns (``models``,
+            ``metric``, ``direction``, ``protocol``, ``seeds``, ``reference``).
+        path: the PNG to write.
+    """
+    plt = pyplot()
+    metric = board["metric"]
+    rows = [r for r in board["models"] if metric in r["metrics"]]
+    labels = [r["label"] for r in rows]
+    means = [r["metrics"][metric]["mean"] for r in rows]
+    sds = [r["metrics"][metric]["sd"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)))
+    seeds = len(board["seeds"])
+    y = list(range(len(rows)))[::-1]  # best at the top
+    ax.barh(y, means, xerr=sds if seeds > 1 else None, color="tab:blue", alpha=0.8,
+            error_kw={"ecolor": "black", "capsize": 3})
+    ax.set_yticks(y, labels)
+    for yi, m, sd in zip(y, means, sds):  # the figure, past its error bar
+        ax.annotate(f"{m:.4f}", (m + (sd if seeds > 1 else 0), yi), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=9)
+    reference = board.get("reference")
+    if reference and reference.get("metric") == metric:
+        ax.axvline(reference["value"], color="tab:red", linestyle="--",
+                   label=f"the study's own figure: {reference['value']:g}")
+        ax.legend(loc="lower right", fontsize=9)
+    better = "lower" if board["direction"] == "minimize" else "higher"
+    ax.set_xlabel(f"{metric} ({better} is better); mean" + (f" ± sd over {seeds} seeds" if seeds > 1 else ", one seed"))
+    ax.set_xlim(0, max([*means, reference["value"] if reference and reference.get("metric") == metric else 0]) * 1.15
+                or 1)
+    ax.grid(axis="x", alpha=0.3)
+    opts = ", ".join(f"{k}={v}" for k, v in (board.get("protocol_options") or {}).items())
+    ax.set_title(f"leaderboard: {board['protocol']}" + (f" ({opts})" if opts else ""))
+    fig.tight_layout()
+    save_png(fig, path)
+
+
 def _caption(png: Path) -> str:
     stem = png.stem
+    if stem == "leaderboard":
+        return "Leaderboard"
     if stem.startswith("map-"):
         return f"Movie map of `{stem[4:]}`"
     if stem.startswith("curves-"):
