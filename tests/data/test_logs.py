@@ -257,3 +257,19 @@ def test_a_catalogue_that_is_a_folder_is_named_as_such(tmp_path):
     (tmp_path / "movies").mkdir()
     with pytest.raises(DataError, match=r"--catalog .*movies: not a file \(a folder, device or pipe\)"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies")
+
+
+def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_log(tmp_path):
+    # Read as an unnamed MovieLens release, "00051" became movie 51 and "Anna 244" was refused.
+    from cinerec.data import load
+
+    for name, users, movies in (("zeros", ["244", "245"], ["00051", "00052"]), ("text", ["Anna 244", "Bob"], ["51", "52"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+            f"{u},{m},4,88060692{i}\n" for i, (u, m) in enumerate(zip(users, movies))))
+        (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+            f"{m},Movie {m} (1999),Drama\n" for m in movies))
+        ds = load(folder)
+        assert ds.info["format"] == "log" and [str(v) for v in ds.item_ids.raw] == movies
+        assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999

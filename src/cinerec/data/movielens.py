@@ -140,6 +140,13 @@ def load(
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
                           "and movies; --columns and --catalog apply to a ratings log of your own")
     folder, family, rel, name = locate(source, release=release, progress=progress)
+    if release is None and path.is_dir() and _guessed_csv(folder, family, rel) and _own_ids(folder):
+        # ratings.csv and movies.csv in a folder no release name or marker vouches for, with
+        # ids MovieLens never writes ("00051", "Anna 244"): someone's own log, its ids
+        # kept exactly as written, movies.csv its catalogue.
+        from cinerec.data.logs import load_log
+
+        return load_log(folder / "ratings.csv", catalog=folder / "movies.csv", implicit=implicit)
     try:
         return _load_folder(folder, family, rel, name, implicit)
     except DataError as e:
@@ -149,6 +156,37 @@ def load(
         cache = download.cache_dir()
         root = next((p for p in folder.parents if p.parent in (cache, cache / "local")), folder)
         raise DataError(str(e).replace(str(root), f"{path} (unpacked)")) from None
+
+
+def _guessed_csv(folder: Path, family: str, release: str) -> bool:
+    """True when a CSV release's name is only a guess: neither its folder's name nor a
+    synthetic marker says which release it is."""
+    return family == "csv" and _normalise(folder.name) != release and _synthetic_like(folder) is None
+
+
+#: Lines of ratings.csv looked at for ids MovieLens never writes (the whole movies.csv is).
+_ID_PEEK_LINES = 10_000
+
+
+def _own_ids(folder: Path) -> bool:
+    """True when ``movies.csv``, or the head of ``ratings.csv``, holds an id that is not a
+    plain number as MovieLens writes it (text, a leading zero or sign)."""
+    import itertools
+
+    def plain(text: str) -> bool:
+        return text.isdigit() and (text == "0" or not text.startswith("0"))
+
+    for name, columns in (("movies.csv", 1), ("ratings.csv", 2)):
+        try:
+            with open(folder / name, encoding="utf-8-sig", errors="replace", newline="") as f:
+                rows = csv.reader(itertools.islice(f, _ID_PEEK_LINES + 1))
+                next(rows, None)  # the header
+                for row in rows:
+                    if row and not all(plain(v.strip()) for v in row[:columns]):
+                        return True
+        except OSError:
+            return False
+    return False
 
 
 def _is_log(path: Path) -> bool:
