@@ -68,7 +68,8 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")
     (tmp_path / "a-file").write_text("keep")
-    for out, needle in ((mine, "holds other files and no run"), (tmp_path / "a-file", "is a file")):
+    for out, needle in ((mine, "holds other files and no run"), (tmp_path / "a-file", "is a file"),
+                        (tmp_path / "a-file" / "sub", f"cannot create the folder ({tmp_path / 'a-file'} is a file)")):
         assert main(["quickstart", "--out", str(out), "--model", "popularity", "--quiet"]) == 2
         assert needle in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "keep" and (tmp_path / "a-file").read_text() == "keep"

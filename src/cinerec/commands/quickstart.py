@@ -165,6 +165,9 @@ def _check_out(out: Path) -> None:
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:  # found now, before the models are evaluated, not at the save
+        raise ConfigError(f"--out {out}: cannot create the folder ({blocker} is a file)")
     if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")
