@@ -401,3 +401,13 @@ def test_a_ratings_fold_study_names_its_fold(tmp_path, capsys, ml100k_dir, fold,
     from cinerec.runs import open_run
 
     assert open_run(tmp_path / "out").leaderboard()["protocol"].iloc[0] == f"ratings-fold (fold={fold})"
+
+
+def test_a_flag_at_fault_is_named_as_the_flag_not_as_the_file(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-random"\n[models.baseline]\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--implicit")
+    assert code == 2 and "and --implicit (given on the command line) makes every rating a plain event" in err
+    study.write_text('[data]\nsource = "ml-100k"\nimplicit = true\n[protocol]\nname = "ratings-random"\n[models.baseline]\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and "and implicit = true makes every rating a plain event" in err

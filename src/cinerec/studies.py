@@ -231,7 +231,11 @@ def _check_learnable(study: Study, path: Path, text: str) -> None:
     f = study.filters
     if not (f.implicit or f.liked_threshold is not None):
         return
+    key = "implicit" if f.implicit else "liked_threshold"
     why = "implicit = true" if f.implicit else f"liked_threshold = {f.liked_threshold:g}"
+    if key_line(text, ("data",), key) is None:  # not in the file: a flag set it
+        why = "--implicit" if f.implicit else f"--liked-threshold {f.liked_threshold:g}"
+        why += " (given on the command line)"
     for spec in study.models:
         if getattr(MODELS[spec.model], "task", None) == "rating":  # mf: a property, settled by its loss
             line = key_line(text, ("models", spec.label)) or next(
