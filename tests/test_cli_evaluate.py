@@ -79,3 +79,12 @@ def test_missing_data_is_one_line(capsys, tmp_path):
     code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "missing"), "--model", "ease",
                          "--protocol", "loo-full")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_mf_liked_under_a_ranking_protocol_says_where_its_loss_came_from(ml100k_dir, capsys):
+    from cinerec.cli import main
+
+    code = main(["evaluate", "--data", str(ml100k_dir), "--model", "mf", "--set", 'target="liked"',
+                 "--protocol", "loo-sampled"])
+    err = capsys.readouterr().err
+    assert code == 2 and "set loss = 'bce' too (the loss is 'bpr', which a ranking protocol gives mf" in err

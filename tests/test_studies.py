@@ -107,6 +107,7 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),
     ("trials = 5", "trials = 2.5", ":28: [tune] trials: 2.5: a tuning budget must be a whole number of trials"),
+    ("trials = 5", "trials = true", ":28: [tune] trials: true: a tuning budget"),  # TOML's spelling, not Python's
     ('models = ["ease"]', 'models = ["blend", "neumf-small"]',
      ":29: [tune] models: 'blend' declares no search space: there is nothing to tune"),
     ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),

@@ -246,6 +246,11 @@ def _check_learnable(study: Study, path: Path, text: str) -> None:
                               "model such as ease, als or itemknn")
 
 
+def _toml(value: Any) -> str:
+    """A value as the study file writes it (``true``, not Python's ``True``)."""
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
 def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
     """``FILE:LINE: [table] key`` of a key in the study file, for a fault found only once the
     data is read; a key the file does not hold came from the command line, and says so."""
@@ -418,11 +423,11 @@ class _Reader:
                                             or tune_trials < 1):
                 if trials is not None:
                     raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
-                raise self.fail(("tune",), "trials", f"{tune_trials!r}: a tuning budget must be a whole number "
+                raise self.fail(("tune",), "trials", f"{_toml(tune_trials)}: a tuning budget must be a whole number "
                                                      "of trials, at least 1")
             if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                         or not math.isfinite(minutes) or minutes <= 0):
-                raise self.fail(("tune",), "minutes", f"{minutes!r}: a tuning budget must be more than 0 minutes")
+                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be more than 0 minutes")
             if tune_trials is None and minutes is None:
                 raise ConfigError(f"{self.where(('tune',))}: no budget: set trials and/or minutes")
             if "models" in t:

@@ -87,7 +87,8 @@ class MFConfig(TrainConfig):
         self._check(self.init_std > 0, "init_std", "must be positive")
         self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
         self._check(self.target == "rating" or self.loss == "bce", "target",
-                    f"'liked' learns liked-or-not with log loss: set loss = 'bce', not {self.loss!r}")
+                    f"'liked' learns liked-or-not with log loss: set loss = 'bce' too (the loss is {self.loss!r}"
+                    + (", which a ranking protocol gives mf unless a loss is set)" if self.loss == "bpr" else ")"))
 
 
 class FactorNet(nn.Module):
