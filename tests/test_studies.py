@@ -306,7 +306,7 @@ def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_
         Study.from_toml(path)
     # the command line's filters count too
     path = write(tmp_path, GOOD)
-    with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* liked_threshold = 4"):
+    with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* --liked-threshold 4 \(given on the command line\)"):
         Study.from_toml(path, filters={"liked_threshold": 4.0})
     assert Study.from_toml(path, filters={"liked_threshold": 4.0}, only=["ease"]).models  # without it, fine
 
