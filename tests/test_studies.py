@@ -4,6 +4,7 @@ comparison a study's leaderboard rests on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +297,17 @@ def test_a_missing_source_names_the_line_unless_the_command_line_replaces_it(tmp
     assert str(e.value).startswith(f"{path}:4: [data] source: no-such-log.csv: no such file or folder"), str(e.value)
     path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"'))
     assert Study.from_toml(path, data="ml-100k").source == "ml-100k"
+
+
+def test_a_fault_inside_an_inline_table_names_the_line_holding_it(tmp_path):
+    head = '[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.ens]\nmodel = "ensemble"\n' \
+           'members = ["ease", "itemknn"]\n'
+    for settings, needle in (("{ease = {regularizaton = 3}}", ":8: [models.ens.settings.ease] regularizaton"),
+                             ("{ease = 3}", ":8: [models.ens.settings] ease")):
+        path = tmp_path / "inline.toml"
+        path.write_text(head + f"settings = {settings}\n")
+        with pytest.raises(ConfigError, match=re.escape(f"{path}{needle}")):
+            Study.from_toml(path)
 
 
 def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_reading(tmp_path):

@@ -320,6 +320,10 @@ class _Reader:
             line = key_line(self.text, table + (key,))
         if line is None:
             line = key_line(self.text, table)
+        for i in range(len(table) - 1, 0, -1):  # an inline table: the line of the key holding it
+            if line is not None:
+                break
+            line = key_line(self.text, table[:i], table[i])
         name = f"[{'.'.join(table)}]" if table else "top level"
         spot = f"{self.path}:{line}" if line is not None else str(self.path)
         return f"{spot}: {name}" + (f" {key}" if key is not None else "")
