@@ -154,8 +154,11 @@ def test_a_model_the_protocol_cannot_measure_is_refused(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="no such study file"):
         Study.from_toml(tmp_path / "none.toml")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(ConfigError, match=r"study.toml:1: not valid TOML \(.*, column \d+\)$"):
         Study.from_toml(write(tmp_path, "[data\n"))
+    # A table declared twice: the line in the file:line form, not inside the parser's text
+    with pytest.raises(ConfigError, match=r"study.toml:3: not valid TOML \(Cannot declare \('models', 'ease'\) twice"):
+        Study.from_toml(write(tmp_path, "[models.ease]\n\n[models.ease]\n"))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "studies").glob("*.toml")), ids=lambda p: p.name)

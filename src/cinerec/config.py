@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from typing import Any, ClassVar, Mapping, TypeVar
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Config", "parse_set_options", "MAX_SEED"]
+__all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error"]
 
 #: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
 MAX_SEED = 2**63 - 1
@@ -157,3 +158,14 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where} = {value!r}: expected a string")
     return value
+
+
+def toml_error(path: Any, error: Exception) -> ConfigError:
+    """``FILE:LINE: not valid TOML (what, column C)`` from a ``tomllib.TOMLDecodeError``,
+    whose own text puts the place at its end ("... (at line 7, column 13)")."""
+    text = str(error)
+    at = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    if at is None:
+        return ConfigError(f"{path}: not valid TOML ({text})")
+    return ConfigError(f"{path}:{at.group(1)}: not valid TOML ({text[:at.start()]}, column {at.group(2)})")
+

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from cinerec.config import MAX_SEED
+from cinerec.config import MAX_SEED, toml_error
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, DataError, TooFewUnseen
 
@@ -201,7 +201,7 @@ class Study:
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+            raise toml_error(path, e) from None
         study = _Reader(path, text).study(values, data, trials)
         if columns:
             study = replace(study, columns={**(study.columns or {}), **columns})

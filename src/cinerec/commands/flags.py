@@ -123,7 +123,9 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
     except IsADirectoryError:
         raise ConfigError(f"--config {path}: is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        from cinerec.config import toml_error
+
+        raise toml_error(path, e) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML (byte {e.start + 1} is not UTF-8 text)") from None
     config_cls = model_class.Config
