@@ -179,6 +179,38 @@ def test_a_zero_budget_and_a_used_folder_are_refused(tmp_path, capsys, ml100k_di
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
 
 
+def test_a_folder_written_meanwhile_is_kept_and_an_interrupted_export_leaves_nothing(tmp_path, capsys, ml100k_dir,
+                                                                                   monkeypatch):
+    from cinerec import studies
+    from cinerec.serving import store
+
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir))
+    out = tmp_path / "o"
+    real_run = studies._run
+
+    def another_writes_meanwhile(*args, **kwargs):  # a second command wrote its run into --out
+        board = real_run(*args, **kwargs)
+        out.mkdir(exist_ok=True)
+        (out / "run.json").write_text('{"theirs": true}')
+        return board
+
+    monkeypatch.setattr(studies, "_run", another_writes_meanwhile)
+    code, _, err = run(capsys, "run", str(study), "--out", str(out), "--quiet")
+    assert code == 2 and "something else was written there while the study ran ('run.json')" in err
+    assert read_json(out / "run.json") == {"theirs": True} and sorted(p.name for p in tmp_path.iterdir()) == ["o", "s.toml"]
+    monkeypatch.setattr(studies, "_run", real_run)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    (out / "run.json").unlink()  # an empty folder given: left empty, not holding a run without its store
+    monkeypatch.setattr(store, "export_store", interrupted)
+    assert main(["run", str(study), "--out", str(out), "--quiet"]) == 130
+    capsys.readouterr()
+    assert out.is_dir() and list(out.iterdir()) == []
+
+
 def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
     code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--json")
     assert code == 0, err

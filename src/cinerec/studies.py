@@ -740,15 +740,23 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
-    created = not out.exists()
+    was_empty = out.is_dir()
+
+    def still_empty(path: Path) -> None:  # another command may have written there meanwhile
+        if any(path.iterdir()):
+            raise ConfigError(f"--out {out}: something else was written there while the study ran "
+                              f"({next(path.iterdir()).name!r}); it is kept: choose another folder")
+
     stages = Stages(quiet)
     start = time.perf_counter()
+    swapped = False
     try:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, before_swap=still_empty) as tmp:
             try:
                 board = _run(study, tmp, quiet, stages)
             except TooFewUnseen as e:  # the count is the study file's to set
                 raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}") from None
+        swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
             from cinerec.serving.store import export_store
 
@@ -762,8 +770,12 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             board["peak_gb"] = stages.peak_gb
             _write_board(out, board, study)  # again, with the export's time
     except BaseException:
-        if created and out.exists():
+        # Nothing is left at out: no folder it made, and an empty folder given stays empty
+        # (a run swapped in before the export failed goes too; what another wrote stays).
+        if swapped and out.exists():
             shutil.rmtree(out, ignore_errors=True)
+            if was_empty:
+                out.mkdir()
         raise
     board["run"] = str(out)
     return board
