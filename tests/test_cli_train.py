@@ -163,6 +163,20 @@ def test_train_checks_its_out_folder_before_reading_and_never_mixes_runs(small_d
     assert not (tmp_path / "new").exists()
 
 
+def test_two_commands_never_write_one_run_folder_at_once(small_data, tmp_path, capsys):
+    # Two trains into one --out both said "run saved", and one run's files were the other's.
+    from cinerec.io import claimed
+
+    out = tmp_path / "run"
+    base = ["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full", "--quiet",
+            "--out", str(out)]
+    with claimed(out):  # another command is writing it
+        assert "another cinerec command is writing it now" in _error(capsys, base)
+        assert not out.exists()
+    assert main(base) == 0 and open_run(out).model_names == ["popularity"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the claim leaves nothing behind
+
+
 def test_bpmf_trains_into_a_run_with_its_sweeps(small_data, tmp_path, capsys):
     out = tmp_path / "bpmf"
     assert main(["train", "--data", str(small_data), "--model", "bpmf", "--set", "sweeps=4", "--set", "burn_in=1",

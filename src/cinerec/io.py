@@ -84,6 +84,42 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         raise
 
 
+@contextlib.contextmanager
+def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
+    """Hold ``path`` for one command for the length of the block: a second command asking
+    for it meanwhile is refused in one line instead of writing into the same folder.
+
+    The claim is a lock on ``.NAME.lock`` beside ``path``, which the system lets go if the
+    process dies (a killed command never leaves ``path`` claimed); the file is removed at
+    the end. Where file locks do not exist (Windows), nothing is claimed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    except OSError as e:
+        raise _cannot_write(path, "folder", e) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        from cinerec.errors import ConfigError
+
+        raise ConfigError(f"{label} {path}: another cinerec command is writing it now; wait for it to end or "
+                          "choose another folder") from None
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
     """One line for a destination where nothing can be created."""
     from cinerec.errors import ConfigError

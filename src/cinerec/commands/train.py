@@ -47,6 +47,18 @@ def train(
     Neural models write checkpoints to DIR/checkpoints; --resume continues a killed run
     from its last checkpoint to the same result.
     """
+    import os
+
+    from cinerec.io import claimed
+
+    # One command writes a run folder at a time (torchrun's ranks are one command: rank 0 claims it).
+    with claimed(out) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
+        _train(data, model, out, protocol, protocol_option, config, set_, seed, columns, catalog, filters, resume,
+               tune, json, quiet)
+
+
+def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any, config: Any, set_: Any, seed: int,
+           columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.runs import finish_run, save_dataset, save_model
