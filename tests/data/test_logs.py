@@ -273,3 +273,10 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
         ds = load(folder)
         assert ds.info["format"] == "log" and [str(v) for v in ds.item_ids.raw] == movies
         assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999
+
+
+def test_a_folder_whose_files_differ_in_columns_names_the_files(tmp_path):
+    (tmp_path / "a.csv").write_text("user,item,rating\n1,2,4\n")
+    (tmp_path / "b.csv").write_text("user,item\n1,3\n")
+    with pytest.raises(DataError, match=r"b.csv has no rating column and a.csv has one"):
+        load_log(tmp_path)

@@ -137,7 +137,10 @@ def load_log(
     items = _join_ids([f["item"] for f in frames])
     has_ratings = all(f["rating"] is not None for f in frames)
     if not has_ratings and any(f["rating"] is not None for f in frames):
-        raise DataError(f"{path}: some files have a rating column and some do not")
+        rated = next(f for f, fr in zip(files, frames) if fr["rating"] is not None)
+        unrated = next(f for f, fr in zip(files, frames) if fr["rating"] is None)
+        raise DataError(f"{path}: {unrated.name} has no rating column and {rated.name} has one; a folder's files "
+                        "must share their columns (move the odd file out)")
     n = len(users)
     if n == 0:
         raise DataError(f"{path}: the log holds no rows")
