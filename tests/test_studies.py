@@ -277,7 +277,7 @@ def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
 
 
 @pytest.mark.parametrize("line, needle", [
-    ('columns = {users = "who"}', ":5: [data] columns: unknown role 'users' (roles: user, item, rating, time)"),
+    ('columns = {users = "who"}', ":5: [data] columns: unknown role 'users' (roles: user, item, rating, time, title, genres, year)"),
     ("columns = 5", ":5: [data] columns: expected a table"),
     ('columns = "user=who,itm=sku"', ":5: [data] columns: unknown role 'itm'"),
     ('columns = {user = ""}', ":5: [data] columns: user: expected a column name"),

@@ -280,3 +280,16 @@ def test_a_folder_whose_files_differ_in_columns_names_the_files(tmp_path):
     (tmp_path / "b.csv").write_text("user,item\n1,3\n")
     with pytest.raises(DataError, match=r"b.csv has no rating column and a.csv has one"):
         load_log(tmp_path)
+
+
+def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
+    # A catalogue with its own column names was refused with "rename that column".
+    (tmp_path / "log.csv").write_text("who,sku,stars\na,m1,4\nb,m2,5\na,m2,3\n")
+    (tmp_path / "cat.csv").write_text("sku,movie_title,tags,released\nm1,Alpha,Drama|Comedy,1999\nm2,Beta,Drama,2001\n")
+    columns = "user=who,item=sku,rating=stars,title=movie_title,genres=tags,year=released"
+    ds = load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat.csv")
+    assert ds.movie_record(0) == {"movie_id": "m1", "title": "Alpha", "year": 1999, "genres": ["Comedy", "Drama"]}
+    with pytest.raises(DataError, match=r"cat.csv: no title column .*name it with --columns title=NAME"):
+        load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
+    with pytest.raises(DataError, match=r"title=movie_title names a column of the --catalog file, and none is given"):
+        load_log(tmp_path / "log.csv", columns=columns)

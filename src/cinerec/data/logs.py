@@ -75,15 +75,21 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
     return check_columns(pairs, where)
 
 
+#: Roles ``--columns`` may name in the ``--catalog`` file (its movie id is the log's item role's
+#: column when the catalogue has one of that name, else found by the usual names).
+CATALOG_ROLES = ("title", "genres", "year")
+
+
 def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[str, str]:
     """Role → column name, each role known and each name some text (stripped)."""
     for role, name in columns.items():
-        if role not in COLUMN_NAMES:
-            raise DataError(f"{where}: unknown role {role!r} (roles: {', '.join(COLUMN_NAMES)})")
+        if role not in COLUMN_NAMES and role not in CATALOG_ROLES:
+            raise DataError(f"{where}: unknown role {role!r} (roles: {', '.join((*COLUMN_NAMES, *CATALOG_ROLES))})")
         if not isinstance(name, str) or not name.strip():
             raise DataError(f"{where}: {role}: expected a column name, got {name!r}")
     out = {role: name.strip() for role, name in columns.items()}
-    _one_role_each(out, where)
+    _one_role_each({r: n for r, n in out.items() if r in COLUMN_NAMES}, where)
+    _one_role_each({r: n for r, n in out.items() if r not in COLUMN_NAMES or r == "item"}, where)
     return out
 
 
@@ -132,6 +138,9 @@ def load_log(
         raise DataError(f"columns: expected a mapping of role to column name, got {type(columns).__name__}")
     else:
         roles = check_columns(columns or {}, where="columns")
+    if catalog is None and any(r in CATALOG_ROLES for r in roles):
+        role = next(r for r in roles if r in CATALOG_ROLES)
+        raise DataError(f"columns: {role}={roles[role]} names a column of the --catalog file, and none is given")
     frames = [_read_log_file(f, roles) for f in files]
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])
@@ -152,7 +161,7 @@ def load_log(
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if catalog is not None:
-        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw)
+        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
@@ -322,7 +331,8 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if found:
         return found[0]
     if required:
-        hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES else "rename that column"
+        hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
+            else "rename that column"
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
@@ -562,19 +572,30 @@ def check_catalog(path: Path) -> None:
         raise NotFoundError(f"--catalog {path}: no such file")
 
 
-def _read_catalog(path: Path, item_raw: np.ndarray) -> tuple[Catalog, int, int]:
+def _read_catalog(path: Path, item_raw: np.ndarray, given: Mapping[str, str] | None = None
+                  ) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, the file's row count and how many
-    of the log's movies it holds (none at all is refused: the wrong file or id column)."""
+    of the log's movies it holds (none at all is refused: the wrong file or id column).
+    ``given``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name this
+    file's columns, and ``item`` its id column when it has a column of that name."""
     check_catalog(path)
+    given = dict(given or {})
+
+    def roles(header: list[str]) -> dict[str, str]:
+        mine = {r: n for r, n in given.items() if r in CATALOG_ROLES}
+        if "item" in given and given["item"] in header:
+            mine["item"] = given["item"]
+        return mine
 
     def id_column(header: list[str]) -> list[str]:
-        return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, {}, "item", path, True))]
+        return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, roles(header), "item", path, True))]
 
     import pyarrow as pa
 
     table = _table(path, id_column, what="a movie catalogue")
     frame = table.to_pandas()
-    cols = {role: _find(frame, _CATALOG_NAMES, {}, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
+    mine = roles([str(c) for c in frame.columns])
+    cols = {role: _find(frame, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     values = table.column(cols["item"])
     _check_ids(values, path, "movie")
     values = _arrow_ids(values)
