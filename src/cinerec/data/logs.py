@@ -572,19 +572,19 @@ def check_catalog(path: Path) -> None:
         raise NotFoundError(f"--catalog {path}: no such file")
 
 
-def _read_catalog(path: Path, item_raw: np.ndarray, given: Mapping[str, str] | None = None
+def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] | None = None
                   ) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, the file's row count and how many
     of the log's movies it holds (none at all is refused: the wrong file or id column).
-    ``given``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name this
+    ``columns``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name this
     file's columns, and ``item`` its id column when it has a column of that name."""
     check_catalog(path)
-    given = dict(given or {})
+    named = dict(columns or {})
 
     def roles(header: list[str]) -> dict[str, str]:
-        mine = {r: n for r, n in given.items() if r in CATALOG_ROLES}
-        if "item" in given and given["item"] in header:
-            mine["item"] = given["item"]
+        mine = {r: n for r, n in named.items() if r in CATALOG_ROLES}
+        if "item" in named and named["item"] in header:
+            mine["item"] = named["item"]
         return mine
 
     def id_column(header: list[str]) -> list[str]:
