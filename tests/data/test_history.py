@@ -96,3 +96,28 @@ def test_liked_is_read_on_the_datas_own_scale(tmp_path):
     signed = load(tmp_path / "signed.csv")
     assert liked_min_stars(signed) == 0.0
     assert Lists(signed, create("itemknn").fit(signed.interactions)).liked.nnz == 12  # every +2
+
+
+def test_a_filtered_run_keeps_its_sources_scale_and_its_threshold(tmp_path):
+    # After --liked-threshold 7 on a 0-10 log the data is likes only: a cold-start rating
+    # is still on the source's scale, and liked from 7 up (it was read on MovieLens's 3).
+    from cinerec.data import load
+    from cinerec.data.filters import Filters, apply_filters
+    from cinerec.data.history import liked_min_stars, rating_scale
+
+    (tmp_path / "ten.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u + i) % 11}" for u in range(5) for i in range(8)) + "\n")
+    ds = load(tmp_path / "ten.csv")
+    assert rating_scale(ds) == (0.0, 10.0) and liked_min_stars(ds) == 5.0
+    thr, _ = apply_filters(ds, Filters(liked_threshold=7))
+    assert rating_scale(thr) == (0.0, 10.0) and liked_min_stars(thr) == 7.0
+    imp, _ = apply_filters(ds, Filters(implicit=True))
+    assert rating_scale(imp) == (0.0, 10.0) and liked_min_stars(imp) == 5.0
+
+
+def test_a_zero_star_rating_is_rated_for_models_of_rated_or_not(tmp_path):
+    # On a -2..2 log the 0s were dropped ("no rating") by EASE and item-kNN while -2 counted.
+    from cinerec.models.baselines import _history_matrix
+
+    h = sp.csr_matrix((np.array([0.0, -2.0, 2.0], np.float32), ([0, 0, 0], [1, 2, 3])), shape=(1, 5))
+    assert _history_matrix(h, 5, True, "ease").toarray().tolist() == [[0, 1, 1, 1, 0]]

@@ -434,13 +434,16 @@ def test_movies_a_history_speaks_against_are_filled_by_popularity_too(run):
     filler = scores <= 0
     assert filler.any() and (reasons[filler] == POPULAR).all() and (reasons[~filler] >= 0).all()
     counts = run.dataset.interactions.item_counts
-    assert (np.diff(counts[items[filler]]) <= 0).all() and (scores[~filler] > 0).all()
+    assert (scores[~filler] > 0).all() and (np.diff(scores) <= 0).all()  # the list reads in descending score
     assert not filler[:int((~filler).sum())].any()  # the evidence first, then the filler
     from cinerec.data.history import history_row
 
     own = np.asarray(lists.model.score_history(history_row(np.array([49]), np.array([1.0], np.float32),
                                                                  run.dataset.n_items))).ravel()
     np.testing.assert_allclose(scores, own[items], rtol=1e-6)  # each movie's own score
+    # the filler is the most rated of the movies scored 0 or below
+    pool = np.setdiff1d(np.flatnonzero(own <= 0), [49])
+    assert counts[items[filler]].min() >= np.sort(counts[pool])[::-1][int(filler.sum()) - 1]
 
 
 def test_similar_movies_have_something_in_common(client, run):
@@ -471,17 +474,17 @@ def test_stars_are_taken_on_the_served_datas_scale(tmp_path, client):
     # ml-100k: MovieLens's 0.5 to 5 (the page's stars); a 0-10 log: up to 10, not refused above 5.
     from .conftest import build_run
 
-    assert client.get("/health").json()["stars_range"] == [0.5, 5.0]
+    assert client.get("/health").json()["stars_range"] == [1.0, 5.0]
     log = tmp_path / "ten.csv"
     log.write_text("user,item,rating\n" + "\n".join(
         f"u{u},m{i},{(u * 7 + i * 3) % 10 + 1}" for u in range(8) for i in range(10)) + "\n")
     ten = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
-    assert ten.get("/health").json()["stars_range"] == [0.5, 10.0]
+    assert ten.get("/health").json()["stars_range"] == [1.0, 10.0]
     assert ten.post("/recommendations", json={"ratings": {"m1": 9, "m2": 2}}).status_code == 200
     for path in ("/recommendations", "/profiles"):
         r = ten.post(path, json={"ratings": {"m1": 11}})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ratings", "m1"]
-        assert "outside this data's scale, 0.5 to 10" in r.json()["detail"][0]["msg"]
+        assert "outside this data's scale, 1 to 10" in r.json()["detail"][0]["msg"]
 
 
 def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):

@@ -29,21 +29,25 @@ LIKED_MIN_STARS = 3.0
 
 
 def rating_scale(data: Dataset) -> tuple[float, float] | None:
-    """The lowest and highest rating the data's scale allows: as its source said when it
-    was read (``info["rating_scale"]``), else the lowest and highest it holds; ``None``
-    for an implicit log or no ratings."""
-    if is_implicit(data):
-        return None
+    """The lowest and highest rating the source's scale allows: as the source said when it
+    was read (``info["rating_scale"]``, kept through filters that turn stars into likes),
+    else the lowest and highest the data holds; ``None`` for a log of plain events."""
     given = data.info.get("rating_scale")
     if given is not None:
         return float(given[0]), float(given[1])
+    if is_implicit(data):
+        return None
     r = data.interactions.ratings
     return (float(r.min()), float(r.max())) if len(r) else None
 
 
 def liked_min_stars(data: Dataset) -> float:
-    """The fewest stars that count as liked in ``data``: halfway up its rating scale
-    (:func:`rating_scale`), which on MovieLens is :data:`LIKED_MIN_STARS`."""
+    """The fewest stars that count as liked in ``data``: the threshold its likes were made
+    with (``--liked-threshold``), else halfway up its rating scale (:func:`rating_scale`),
+    which on MovieLens is :data:`LIKED_MIN_STARS`."""
+    threshold = data.info.get("liked_threshold")
+    if threshold is not None:
+        return float(threshold)
     scale = rating_scale(data)
     return LIKED_MIN_STARS if scale is None else (scale[0] + scale[1]) / 2
 

@@ -40,13 +40,15 @@ _SPECTRUM_CACHE_BYTES = 512 * 2**20
 
 
 def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str) -> sp.csr_matrix:
-    """``history`` as a float32 CSR matrix with ``n_items`` columns, ones if ``binary``."""
+    """``history`` as a float32 CSR matrix with ``n_items`` columns; if ``binary``, a one
+    at every stored rating ("rated or not"), whatever its stars: 0 of a 0-10 log or a
+    negative rating is rated too, as ``Interactions.seen`` has it."""
     h = sp.csr_matrix(history, dtype=np.float32)
     if h.shape[1] != n_items:
         raise ValueError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
     if binary:
         h = h.copy()
-        h.data = (h.data != 0).astype(np.float32)
+        h.data = np.ones_like(h.data)
     return h
 
 

@@ -150,10 +150,9 @@ class Service:
             self.lists = Lists(ds, self.model)
         except DataError as e:
             raise DataError(f"{self.run.path}: {e}") from None
-        # Stars a person may give: the data's own scale, and MovieLens's 0.5 to 5 besides
-        # (the page's), so a 0-10 log takes 0 to 10 and ml-100k half stars.
-        scale = rating_scale(ds) or (0.5, 5.0)
-        self.stars_range = (min(0.5, scale[0]), max(5.0, scale[1]))
+        # Stars a person may give: the source's own scale (ml-100k 1 to 5, a log 0 to 10),
+        # or MovieLens's 0.5 to 5 for a log of plain events. The page maps its 5 stars onto it.
+        self.stars_range = rating_scale(ds) or (0.5, 5.0)
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [self.lists.record(i) for i in range(ds.n_items)]

@@ -129,9 +129,13 @@ class Lists:
             # scores, said to be popular (POPULAR_REASON), not like what the person liked.
             pool = np.setdiff1d(np.flatnonzero(scores[0] <= 0), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
+            chosen = popular[:int(filler.sum())]
+            # The most rated are chosen; they are listed by their own scores (ties: the more
+            # rated first), so every list reads in descending score.
+            chosen = chosen[np.argsort(-scores[0][chosen], kind="stable")]
             items, sc, reasons = items.copy(), sc.copy(), reasons.copy()
-            items[filler] = popular[:int(filler.sum())]
-            sc[filler] = scores[0][items[filler]]
+            items[filler] = chosen
+            sc[filler] = scores[0][chosen]
             reasons[filler] = POPULAR
         return items, sc, reasons
 

@@ -15,6 +15,13 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// The page shows 5 stars; a data set rated on another scale (/health's stars_range, e.g.
+// 0 to 10) gets them spread over it, and MovieLens's 1 to 5 (or 0.5 to 5) as they are.
+let scale = [1, 5];
+const asIs = () => scale[0] <= 1 && scale[1] === 5;
+const toStars = (n) => (asIs() ? n : scale[0] + ((n - 1) * (scale[1] - scale[0])) / 4);
+const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - scale[0]));
+
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
@@ -59,7 +66,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     const mine = state.ratings[id];
     const what = document.createElement("span");
     what.className = "my-rating";
-    what.textContent = mine == null ? "♥" : "★".repeat(Math.round(mine));
+    what.textContent = mine == null ? "♥" : "★".repeat(Math.max(1, Math.round(fromStars(mine))));
     what.setAttribute("aria-label", mine == null ? "liked" : `rated ${mine} stars`);
     const btn = document.createElement("button");
     btn.type = "button";
@@ -79,10 +86,10 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   for (let n = 1; n <= 5; n++) {
     const s = document.createElement("button");
     s.type = "button";
-    s.className = "star" + (mine != null && mine >= n ? " on" : "");
+    s.className = "star" + (mine != null && fromStars(mine) >= n - 1e-9 ? " on" : "");
     s.textContent = "★";
     s.setAttribute("aria-label", `${n} star${n > 1 ? "s" : ""}`);
-    s.addEventListener("click", () => save({ ratings: { [id]: n } }, m));
+    s.addEventListener("click", () => save({ ratings: { [id]: toStars(n) } }, m));
     stars.append(s);
   }
   if (compact) li.classList.add("compact");
@@ -200,6 +207,7 @@ async function init() {
   try {
     const h = await api("GET", "/health");
     $("service").textContent = `${h.dataset}: ${h.movies.toLocaleString()} movies, model ${h.model}`;
+    if (Array.isArray(h.stars_range) && h.stars_range[1] > h.stars_range[0]) scale = h.stars_range;
     for (const g of h.genres) {
       if (g === "unknown" || g === "(no genres listed)") continue;
       const o = document.createElement("option");
