@@ -511,3 +511,14 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")
     assert r.status_code == 200 and list(r.json()["ratings"]) == ["m2"]
+
+
+def test_a_nul_in_an_id_is_404_on_every_store_not_500(client):
+    # PostgreSQL text cannot hold NUL: its driver's error surfaced as a 500.
+    assert client.get("/profiles/%00").status_code == 404
+    assert client.get("/profiles/a%00b", params={"k": 3}).status_code == 404
+    assert client.put("/profiles/%00/ratings", json={"liked": [50]}).status_code == 404
+    assert client.delete("/profiles/%00/ratings/50").status_code == 404
+    pid = client.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+    r = client.delete(f"/profiles/{pid}/ratings/%00")
+    assert r.status_code == 404 and "has no rating for movie id" in r.json()["detail"]

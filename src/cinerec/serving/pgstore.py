@@ -298,6 +298,7 @@ class PgProfileStore:
         return pid
 
     def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None]) -> None:
+        _known_text(profile_id)
         now = time.time()
 
         def go(con: Any) -> None:
@@ -309,6 +310,10 @@ class PgProfileStore:
         self._write(go)
 
     def remove_rating(self, profile_id: str, movie_id: str) -> bool:
+        _known_text(profile_id)
+        if "\x00" in str(movie_id):  # no id PostgreSQL holds: nothing to remove
+            self.get(profile_id)
+            return False
         now = time.time()
 
         def go(con: Any) -> bool:
@@ -322,6 +327,7 @@ class PgProfileStore:
         return bool(self._write(go))
 
     def get(self, profile_id: str) -> dict[str, float | None]:
+        _known_text(profile_id)
         if not self._read(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)):
             raise NotFoundError(f"unknown profile id {profile_id!r}")
         rows = self._read(f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s "
@@ -330,6 +336,13 @@ class PgProfileStore:
 
     def count(self) -> int:
         return int(self._read(f"SELECT COUNT(*) FROM {PROFILES_SCHEMA}.profiles")[0][0])
+
+
+def _known_text(profile_id: str) -> None:
+    """PostgreSQL text cannot hold a NUL character, so no profile id with one exists: a
+    404 as SQLite gives, not the driver's error (a 500)."""
+    if "\x00" in profile_id:
+        raise NotFoundError(f"unknown profile id {profile_id!r}")
 
 
 def _upsert(con: Any, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
