@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -274,3 +275,24 @@ def test_top_n_takes_any_iterable_of_raw_ids(run_dir):
     assert run.top_n(u for u in raw).shape[0] == 2 * 10
     assert run.top_n(iter(raw), k=3)["movie_id"].tolist() == from_list["movie_id"].tolist()
     assert run.top_n(raw[0], k=3)["user_id"].tolist() == [raw[0]] * 3
+
+
+def test_a_url_not_postgresqls_is_refused_with_its_password_hidden(tmp_path):
+    import click
+    import typer
+
+    from cinerec.cli import app
+    from cinerec.errors import ConfigError
+    from cinerec.serving.store import check_target, open_profiles, open_store
+
+    for call, needle in ((lambda: check_target("mysql://u:secretpw@b/c"), "--db mysql://u:***@b/c: unsupported URL"),
+                         (lambda: check_target("POSTGRESQL://u:secretpw@h/d"), "write it postgresql://"),
+                         (lambda: open_store("Postgres://u:secretpw@h/d"), "write it postgres://"),
+                         (lambda: open_profiles(None, tmp_path, "mysql://u:secretpw@h/d"), "--profiles mysql://u:***@h")):
+        with pytest.raises(ConfigError, match=re.escape(needle)) as e:
+            call()
+        assert "secretpw" not in str(e.value)
+    # serve's --profiles keeps a URL as written (a path type merged its "//" into one)
+    serve = typer.main.get_command(app).commands["serve"]
+    option = next(p for p in serve.params if p.name == "profiles")
+    assert isinstance(option.type, click.types.StringParamType)

@@ -10,7 +10,6 @@ import enum
 import os
 import socket
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -33,9 +32,10 @@ def serve(
     db: Annotated[str | None, typer.Option(
         "--db", metavar="FILE|URL", show_default=False,
         help="A store written by cinerec export: a SQLite file or a postgresql:// URL [default: score live].")] = None,
-    profiles: Annotated[Path | None, typer.Option(
-        "--profiles", metavar="FILE", show_default=False,
-        help="The profiles file [default: beside --db, else in the run folder].")] = None,
+    profiles: Annotated[str | None, typer.Option(
+        "--profiles", metavar="FILE|URL", show_default=False,
+        help="The profiles: a SQLite file or a postgresql:// URL "
+             "[default: beside --db, else in the run folder].")] = None,
     run_model: flags.RunModel = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,

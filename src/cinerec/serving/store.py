@@ -53,7 +53,7 @@ from cinerec.serving.search import search_key
 
 __all__ = [
     "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
-    "profiles_path_for", "open_profiles", "is_postgres", "check_target", "ExportPlan", "info_from_meta",
+    "profiles_path_for", "open_profiles", "is_postgres", "check_target", "check_url", "ExportPlan", "info_from_meta",
 ]
 
 #: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
@@ -318,10 +318,7 @@ def check_target(db: str | os.PathLike) -> None:
     """
     if is_postgres(db):
         return
-    text = str(db)
-    if "://" in text:
-        raise ConfigError(f"--db {text}: unsupported URL scheme {text.split('://', 1)[0]!r}; "
-                          "give a SQLite file path or a postgresql:// URL")
+    check_url(db)
     path = Path(db)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
@@ -342,6 +339,20 @@ def is_store(path: Path) -> bool:
             con.close()
     except sqlite3.Error:
         return False
+
+
+def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
+    """Refuse a URL that is not PostgreSQL's in one line, its password hidden (it would
+    otherwise be read as a file path, its "//" merged into one)."""
+    text = "" if db is None else str(db)
+    if "://" not in text or is_postgres(text):
+        return
+    from cinerec.serving.pgstore import safe_url
+
+    scheme = text.split("://", 1)[0]
+    hint = f"write it {scheme.lower()}://" if scheme.lower() in ("postgresql", "postgres") else \
+        "give a SQLite file path or a postgresql:// URL"
+    raise ConfigError(f"{flag} {safe_url(text)}: unsupported URL scheme {scheme!r}; {hint}")
 
 
 def is_postgres(db: str | os.PathLike | None) -> bool:
@@ -487,6 +498,7 @@ def open_store(path: str | os.PathLike) -> Any:
         from cinerec.serving.pgstore import PgRecStore
 
         return PgRecStore(str(path))
+    check_url(path)
     return RecStore(path)
 
 
@@ -502,6 +514,7 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
         from cinerec.serving.pgstore import PgProfileStore
 
         return PgProfileStore(str(where))
+    check_url(profiles, "--profiles")
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
         raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
     if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
