@@ -522,3 +522,17 @@ def test_a_nul_in_an_id_is_404_on_every_store_not_500(client):
     pid = client.post("/profiles", json={"liked": [50]}).json()["profile_id"]
     r = client.delete(f"/profiles/{pid}/ratings/%00")
     assert r.status_code == 404 and "has no rating for movie id" in r.json()["detail"]
+
+
+def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
+    # Known users were refused k > candidates; cold start gave 8 where 10 were asked, without a word.
+    from cinerec.errors import ConfigError
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    model = create("two-stage", {"retriever": "ease", "ranker": "popularity", "candidates": 8})
+    lists = Lists(run.dataset, model.fit(run.dataset.interactions))
+    with pytest.raises(ConfigError, match="k = 10 is more than candidates = 8"):
+        lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 10)
+    items, _, _ = lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 8)
+    assert len(items) == 8 and 49 not in items

@@ -305,7 +305,8 @@ class TwoStage(Recommender):
         when that is smaller (a longer list would be padding the ranker still scores)."""
         return min(self.config.candidates, self.n_items)
 
-    def _check_k(self, k: int) -> None:
+    def check_list_length(self, k: int) -> None:
+        """Refuse a list longer than the shortlist, for known and new people alike."""
         if k > self.config.candidates:
             raise ConfigError(f"two-stage: k = {k} is more than candidates = {self.config.candidates}; "
                               f"ask for at most {self.config.candidates} or raise candidates")
@@ -318,7 +319,7 @@ class TwoStage(Recommender):
         the user may be offered; ``candidates`` (an ``(n, m)`` array) restricts the
         retriever's choice.
         """
-        self._check_k(k)
+        self.check_list_length(k)
         self._stages()  # both fitted, before any chunk
         return super().recommend(users, k, exclude, candidates)
 

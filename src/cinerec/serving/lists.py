@@ -103,6 +103,9 @@ class Lists:
         weighs 1).
         """
         n = self.dataset.n_items
+        limit = getattr(self.model, "check_list_length", None)
+        if limit is not None:  # two-stage: as for known people, no list beyond its shortlist
+            limit(k)
         k = min(k, n)
         items_given = np.asarray(items_given, dtype=np.int64)
         plain = np.asarray(plain, dtype=bool)
