@@ -193,3 +193,13 @@ def test_more_ivf_cells_than_the_movies_can_train_is_refused_not_cut_silently():
     assert VectorIndex("ivf", keys, nlist=10).index.nlist == 10  # 400 movies train at most 10 cells
     with pytest.raises(ConfigError, match=r"index_nlist = 11: at most 10 IVF cells for 400 movies"):
         VectorIndex("ivf", keys, nlist=11)
+
+
+def test_too_many_ivf_cells_are_refused_before_fitting_whatever_the_protocol(ml100k_dir, capsys):
+    # loo-sampled never builds the index: evaluate reported figures for a setting that
+    # train refused only after fitting, and serving could never use.
+    from cinerec.cli import main
+
+    code = main(["evaluate", "--data", str(ml100k_dir), "--model", "als", "--set", 'index="ivf"',
+                 "--set", "index_nlist=100000", "--quiet"])
+    assert code == 2 and "index_nlist = 100000: at most 43 IVF cells for 1,682 movies" in capsys.readouterr().err

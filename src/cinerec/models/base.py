@@ -161,10 +161,16 @@ class Recommender(ABC):
             if not isinstance(train, Interactions):
                 hint = " (its .interactions)" if hasattr(train, "interactions") else ""
                 raise ConfigError(f"{self.name}.fit: expected Interactions{hint}, got {type(train).__name__}")
+            self._check_fit_data(train)
             return fit(self, train, *args, **kw)
 
         checked._checked = True  # type: ignore[attr-defined]
         cls.fit = checked  # type: ignore[method-assign]
+
+    def _check_fit_data(self, train: Interactions) -> None:
+        """Refuse, before any work, settings that cannot hold for ``train`` (one line);
+        a model with such a setting overrides it."""
+        return None
 
     def __init__(self, config: _BaseConfig | None = None) -> None:
         self.config: _BaseConfig = config if config is not None else self.Config()

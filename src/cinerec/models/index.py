@@ -82,6 +82,20 @@ def check_index_settings(config: Config) -> None:
     config._check(c.index_ef_search >= 1, "index_ef_search", "must be at least 1")
 
 
+def max_ivf_cells(n_items: int) -> int:
+    """The most IVF cells ``n_items`` movies fill: faiss trains each cell's centroid on at
+    least 39 movies."""
+    return max(1, n_items // 39)
+
+
+def check_nlist(nlist: int, n_items: int) -> None:
+    """Refuse an ``index_nlist`` that ``n_items`` movies cannot fill, in one line."""
+    most = max_ivf_cells(n_items)
+    if nlist > most:
+        raise ConfigError(f"index_nlist = {nlist}: at most {most} IVF cells for {n_items:,} movies "
+                          "(39 movies per cell); 0 picks the square root of the movie count")
+
+
 def _faiss() -> Any:
     try:
         import faiss
@@ -112,11 +126,8 @@ class VectorIndex:
         faiss.omp_set_num_threads(1)
         try:
             if kind == "ivf":
-                most = max(1, n // 39)  # faiss trains each cell's centroid on at least 39 movies
-                if nlist > most:
-                    raise ConfigError(f"index_nlist = {nlist}: at most {most} IVF cells for {n:,} movies "
-                                      "(39 movies per cell); 0 picks the square root of the movie count")
-                cells = min(nlist or max(1, int(round(np.sqrt(n)))), most)
+                check_nlist(nlist, n)
+                cells = min(nlist or max(1, int(round(np.sqrt(n)))), max_ivf_cells(n))
                 index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
                 index.cp.seed = 1234
                 index.train(keys)
@@ -202,6 +213,12 @@ class IndexedRecommender(Recommender):
         self._check_index(self.config)
         self._ann: VectorIndex | None = None
         self._ann_similar: VectorIndex | None = None
+
+    def _check_fit_data(self, train: Interactions) -> None:
+        # Known before fitting, and whether or not a protocol ever builds the index.
+        settings = cast(_IndexSettings, self.config)
+        if settings.index == "ivf":
+            check_nlist(settings.index_nlist, train.n_items)
 
     def _check_index(self, config: Config) -> None:
         check_index_settings(config)
