@@ -96,12 +96,12 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
                    "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too big")
         return 2
     except typer.Abort:
-        print("cinerec: interrupted", file=sys.stderr)
+        _say_error("cinerec: interrupted")
         return 130
     except BrokenPipeError:
         return 0
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
-        print("cinerec: interrupted", file=sys.stderr)
+        _say_error("cinerec: interrupted")
     return status if isinstance(status, int) else 0
 
 
