@@ -92,6 +92,9 @@ def test_bad_urls_give_one_line_without_the_password(tmp_path):
     assert "s3cret-pw" not in message and "***" in message and "\n" not in message
     assert "cannot connect to PostgreSQL" in message
     assert safe_url(url) == url.replace("s3cret-pw", "***")
+    # a URL without a host keeps its "//" (it was shown as "postgresql::")
+    assert safe_url("postgresql://") == "postgresql://"
+    assert safe_url("postgresql:///recs?host=/run/pg") == "postgresql:///recs?host=/run/pg"
 
 
 def test_an_empty_database_says_to_export_first(pg_url):
