@@ -275,6 +275,11 @@ def test_top_n_takes_any_iterable_of_raw_ids(run_dir):
     assert run.top_n(u for u in raw).shape[0] == 2 * 10
     assert run.top_n(iter(raw), k=3)["movie_id"].tolist() == from_list["movie_id"].tolist()
     assert run.top_n(raw[0], k=3)["user_id"].tolist() == [raw[0]] * 3
+    # ids come back as the data has them, whatever type was asked with ("1" for user 1)
+    asked = run.top_n([str(raw[0]), np.int64(raw[1])], k=2)
+    assert asked["user_id"].tolist() == [raw[0]] * 2 + [raw[1]] * 2 and asked["user_id"].dtype == np.int64
+    empty = run.top_n([], k=2)
+    assert dict(empty.dtypes.astype(str)) == dict(from_list.dtypes.astype(str))  # the same types with no rows
 
 
 def test_a_url_not_postgresqls_is_refused_with_its_password_hidden(tmp_path):

@@ -181,16 +181,27 @@ class Lists:
             order, first = np.unique(users, return_index=True)  # for_users wants distinct users
             items, scores, reasons = self.for_users(order, k)
             at = {int(u): j for j, u in enumerate(order)}
-            for raw, u in zip(ids, users):
+            user_raw = self.dataset.user_ids.raw
+            for u in users:
                 j = at[int(u)]
+                raw = user_raw[u]  # the data's own id ("5" asked, 5 given back where ids are numbers)
+                raw = raw.item() if isinstance(raw, np.generic) else raw
                 for rank, rec in enumerate(self.records(items[j], scores[j], reasons[j]), 1):
                     rows.append({"user_id": raw, "rank": rank, "movie_id": rec["movie_id"], "title": rec["title"],
                                  "year": rec["year"], "genres": rec["genres"], "score": rec["score"],
                                  "reason": rec["reason"]})
         columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
         frame = pd.DataFrame(rows, columns=columns)
-        # Whole years, <NA> where unknown, whatever the catalogue (not floats beside NaN).
+        # Whole years, <NA> where unknown, whatever the catalogue (not floats beside NaN);
+        # the same types for no rows as for some.
         frame["year"] = frame["year"].astype("Int64")
+        frame["rank"] = frame["rank"].astype(np.int64)
+        frame["score"] = frame["score"].astype(np.float64)
+        if not len(frame):
+            frame = frame.astype({"title": str, "reason": str})
+        for column, ids in (("user_id", self.dataset.user_ids.raw), ("movie_id", self.dataset.item_ids.raw)):
+            if ids.dtype.kind in "iu":
+                frame[column] = frame[column].astype(np.int64)
         return frame
 
     def user_index(self, user: Any) -> int:
