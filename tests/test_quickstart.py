@@ -86,6 +86,15 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     assert (run / "store.profiles.sqlite").read_bytes() == b"saved profiles" and (run / "run.json").is_file()
 
 
+def test_a_quickstart_leaderboard_holds_figures_not_protocol_settings(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--negatives", "50",
+                 "--quiet"]) == 0
+    board = open_run(run).leaderboard()
+    assert not [c for c in board.columns if "n_negatives" in str(c) or "options" in str(c)]
+    assert any("hr@10" in str(c) for c in board.columns)
+
+
 def test_quickstart_never_replaces_another_commands_run(tmp_path, capsys):
     # A train run's checkpoints or a study's leaderboard are not quickstart's to delete.
     run = tmp_path / "trained"

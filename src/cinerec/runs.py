@@ -262,10 +262,13 @@ def _figures(values: Any, prefix: str = "") -> dict[str, float]:
     """The numbers of one model's ``metrics.json`` entry, flattened to ``{name: value}``.
 
     A result's ``metrics`` table gives its figures their plain names; anything else
-    nested (a protocol's result) prefixes its name.
+    nested (a protocol's result) prefixes its name. A result's ``options`` (the
+    protocol's settings, such as ``n_negatives``) are no figures and are left out.
     """
     out: dict[str, float] = {}
     for key, value in values.items():
+        if key == "options":  # the protocol's settings (n_negatives...), not a figure
+            continue
         if isinstance(value, dict):
             out.update(_figures(value, prefix if key == "metrics" else f"{prefix}{key} "))
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and key != "seed":
