@@ -80,6 +80,22 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     # a store exported from the run goes with it; a profiles file beside it is the user's: refused, kept
     assert main(["export", "--run", str(run), "--db", str(run / "store.sqlite"), "--quiet"]) == 0
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    # serve makes an empty profiles file when it starts: nothing saved, so the run is replaced
+    from cinerec.serving.store import ProfileStore
+
+    argv = ["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]
+    serving = ProfileStore(run / "profiles.sqlite")  # a server running: refused, it would write to a deleted file
+    assert main(argv) == 2 and "a server has its profiles open: stop it first" in capsys.readouterr().err
+    serving._local.con.close()  # the server stopped
+    assert main(argv) == 0 and not (run / "profiles.sqlite").exists()
+    serving = ProfileStore(run / "profiles.sqlite")
+    pid = serving.create({"50": None})  # one saved: refused, kept
+    serving._local.con.close()
+    assert main(argv) == 2
+    assert "holds 'profiles.sqlite' beside the earlier run" in capsys.readouterr().err
+    assert ProfileStore(run / "profiles.sqlite").get(pid) == {"50": None}
+    for f in run.glob("profiles.sqlite*"):
+        f.unlink()
     (run / "store.profiles.sqlite").write_bytes(b"saved profiles")
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
     assert "holds 'store.profiles.sqlite' beside the earlier run" in capsys.readouterr().err

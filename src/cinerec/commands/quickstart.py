@@ -185,14 +185,40 @@ def _check_out(out: Path) -> None:
         # store exported from the run is made from it again, so it goes with the run.
         from cinerec.serving.store import is_store
 
+        names = {p.name for p in out.iterdir()}
+
         def derived(p: Path) -> bool:
             base = p.with_name(p.name.removesuffix("-wal").removesuffix("-shm").removesuffix("-journal"))
-            return p.name in _RUN_OWN or (base.is_file() and is_store(base))
+            # An empty profiles file goes with the run, unless a server has it open (its
+            # -wal file is there): what it saves next must not go to a deleted file.
+            return p.name in _RUN_OWN or (base.is_file() and is_store(base)) \
+                or (p == base and f"{p.name}-wal" not in names and _no_profiles(p))
 
         foreign = sorted(p.name for p in out.iterdir() if not derived(p))
         if foreign:
+            busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
             raise ConfigError(f"--out {out}: holds {foreign[0]!r} beside the earlier run, which replacing the run "
-                              "would delete; move it out or choose another folder")
+                              "would delete; " + ("a server has its profiles open: stop it first" if busy else
+                                                  "move it out or choose another folder"))
+
+
+def _no_profiles(path: Path) -> bool:
+    """True for a profiles file holding no profile: ``serve`` makes one when it starts, and
+    replacing the run loses nothing saved. One that holds any profile, or that cannot be
+    read as one, is the user's."""
+    import sqlite3
+
+    try:
+        # immutable: read the file as it lies (no -wal beside it), without the -shm a
+        # read-only connection to a WAL database would otherwise need to create.
+        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro&immutable=1", uri=True)
+        try:
+            return con.execute("SELECT COUNT(*) FROM profiles").fetchone()[0] == 0 \
+                and con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 0
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
 
 
 #: What a run folder holds of its own (written by train, quickstart or run).

@@ -332,7 +332,9 @@ def check_target(db: str | os.PathLike) -> None:
 def is_store(path: Path) -> bool:
     """Whether ``path`` is a SQLite file with a store's ``meta`` format key (of any version)."""
     try:
-        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
+        # immutable: a probe that leaves no -wal or -shm file behind (a read-only connection
+        # to a WAL database, such as a profiles file, would create them).
+        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro&immutable=1", uri=True)
         try:
             return con.execute("SELECT 1 FROM meta WHERE key = 'format'").fetchone() is not None
         finally:
