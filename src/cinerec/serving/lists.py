@@ -199,8 +199,8 @@ class Lists:
         frame["score"] = frame["score"].astype(np.float64)
         if not len(frame):
             frame = frame.astype({"title": str, "reason": str})
-        for column, ids in (("user_id", self.dataset.user_ids.raw), ("movie_id", self.dataset.item_ids.raw)):
-            if ids.dtype.kind in "iu":
+        for column, known in (("user_id", self.dataset.user_ids.raw), ("movie_id", self.dataset.item_ids.raw)):
+            if known.dtype.kind in "iu":
                 frame[column] = frame[column].astype(np.int64)
         return frame
 
