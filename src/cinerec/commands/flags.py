@@ -90,7 +90,7 @@ Seed = Annotated[int, typer.Option(
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(
-    "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train or quickstart.")]
+    "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train, quickstart or run.")]
 def _named(value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise typer.BadParameter("give a model name (leave --run-model out for the run's best)")
@@ -228,8 +228,8 @@ def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: s
 
 Columns = Annotated[str | None, typer.Option(
     "--columns", metavar="ROLE=NAME,...", show_default=False,
-    help="A ratings log's column names, where they are not the usual ones: roles user, item, rating, time "
-         "(e.g. user=uid,item=sku,time=when).")]
+    help="A ratings log's column names, where they are not the usual ones: roles user, item, rating, time; "
+         "title, genres, year for the --catalog file (e.g. user=uid,item=sku,time=when,title=name).")]
 CatalogFile = Annotated[Path | None, typer.Option(
     "--catalog", metavar="FILE", show_default=False,
     help="A ratings log's movie file: id, title, optional genres (|-separated) and year [default: movies "

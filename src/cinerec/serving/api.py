@@ -51,7 +51,7 @@ K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
 Genre = Annotated[str | None, Query(max_length=100, description="only movies of this genre")]
 # The range is the served data's (``Service.stars_range``), checked where a body is taken.
 Stars = Annotated[float, Field(allow_inf_nan=False, strict=True,
-                               description="stars on the data's scale (/health: stars_range; 0.5 to 5 on MovieLens)")]
+                               description="stars on the data's own scale (/health: stars_range, e.g. 1 to 5 on ml-100k)")]
 
 
 # -- request and response bodies -----------------------------------------------------------
