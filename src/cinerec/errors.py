@@ -50,3 +50,17 @@ class NotFoundError(CinerecError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:
+    """Refuse an argument of the wrong kind in one line, as ``what: expected X, got Y``,
+    before it fails deep inside (a Dataset where Interactions go says to take its
+    ``.interactions``, and the other way round)."""
+    if isinstance(value, kinds):
+        return
+    names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+    got = type(value).__name__
+    hint = " (its .interactions)" if names == "Interactions" and hasattr(value, "interactions") else \
+        " (the Dataset they belong to, not its .interactions)" if names == "Dataset" and got == "Interactions" else ""
+    raise ConfigError(f"{what}: expected {names}{hint}, got {got}")
+

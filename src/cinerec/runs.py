@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import cinerec
 from cinerec.data.dataset import Dataset
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, NotFoundError, expect
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
@@ -302,6 +302,7 @@ class Plots:
 
 def open_run(path: str | os.PathLike) -> Run:
     """Open a finished run folder, with one clear error when it is missing or damaged."""
+    expect(path, (str, os.PathLike), "open_run: path")
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"{path}: {'not a folder; a run is the folder a run writer made' if path.exists() else 'no such run folder'}")

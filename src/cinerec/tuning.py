@@ -210,8 +210,8 @@ def tune(
         raise ConfigError(f"tuning trials must be a positive whole number, got {trials!r}")
     if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"tuning minutes must be a positive number, got {minutes!r}")
+    _check_arguments(data, protocol, train, base, space, progress, name)
     cls = model_class(name)
-    _check_arguments(data, protocol, train, base, space, progress)
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune")
@@ -366,10 +366,15 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
                     base=base, progress=step)
 
 
-def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any) -> None:
+def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any,
+                     name: Any = "") -> None:
     """One line for an argument of :func:`tune` of the wrong kind, before any work."""
     from cinerec.data.dataset import Dataset, Interactions
     from cinerec.evaluation.protocols import Protocol
+
+    if not isinstance(name, str):
+        raise ConfigError(f"tune: name must be a model name such as 'ease', got {type(name).__name__} "
+                          "(the arguments are name, data, protocol)")
 
     if not isinstance(data, Dataset):
         hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else ""

@@ -38,7 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cinerec.data.dataset import Dataset
-from cinerec.errors import ConfigError, DataError
+from cinerec.errors import ConfigError, DataError, expect
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
 
@@ -134,6 +134,11 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
     """
     from cinerec.data import transforms  # here: it needs scipy, which reading data alone does not
     from cinerec.data.history import is_implicit
+
+    expect(dataset, Dataset, "apply_filters: dataset")
+    if isinstance(filters, Mapping):  # {"kcore": 5, ...}, as a study file's [data] writes them
+        filters = Filters.from_mapping(filters, where="apply_filters")
+    expect(filters, Filters, "apply_filters: filters")
 
     record: list[dict[str, Any]] = []
     steps: list[tuple[str, dict[str, Any], Any]] = []

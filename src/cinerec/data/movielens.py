@@ -50,7 +50,7 @@ import pandas as pd
 
 from cinerec.data import download
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 
 __all__ = [
     "RELEASE_NAMES",
@@ -125,6 +125,9 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    expect(source, (str, os.PathLike), "load: source")
+    if catalog is not None:
+        expect(catalog, (str, os.PathLike), "load: catalog")
     path = Path(os.fspath(source)).expanduser()
     if path.exists() and not (path.is_file() or path.is_dir()):
         raise DataError(f"{os.fspath(source)}: not a file or a folder (a device, pipe or socket); give a ratings "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import NotFoundError
+from cinerec.errors import NotFoundError, expect
 
 __all__ = ["Split", "random_split", "leave_last_out", "time_split", "official_split"]
 
@@ -104,6 +104,7 @@ def leave_last_out(x: Interactions, valid: bool = False) -> Split:
     Returns:
         The split; ``test`` has at most one row per user, as has ``valid``.
     """
+    expect(x, Interactions, "leave_last_out")
     n = len(x)
     need = 3 if valid else 2
     # One sort by (user, timestamp, row): each user's rows become a run, latest last.

@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 import numpy as np
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen
+from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
@@ -146,6 +146,10 @@ class Prepared:
         Returns:
             The :class:`Result`, protocol named.
         """
+        if isinstance(model, str):
+            raise ConfigError(f"evaluate: model must be a model, got the name {model!r} "
+                              f"(cinerec.models.create({model!r}) makes one)")
+        expect(model, Recommender, "evaluate: model")
         self.protocol.check(model)
         name = label or model.name
         if self.folds:
@@ -315,6 +319,7 @@ class Protocol:
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``."""
+        expect(dataset, Dataset, f"{self.name}.prepare")
         raise CapabilityError(f"protocol {self.name} cannot prepare a split")  # pragma: no cover
 
     def metric_names(self) -> tuple[str, ...]:
@@ -436,6 +441,7 @@ class LooSampled(Protocol):
                               f"{n + 1} movies each held-out one is ranked among (n_negatives + 1)")
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.sampling import sample_eval_negatives
         from cinerec.data.split import leave_last_out
 
@@ -495,6 +501,7 @@ class LooFull(Protocol):
         self._check_ks()
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import leave_last_out
 
         self._check_ks_fit(dataset)
@@ -551,6 +558,7 @@ class RandomFull(Protocol):
         self._check_ks()
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import random_split
 
         self._check_ks_fit(dataset)
@@ -621,6 +629,7 @@ class RatingsFold(Protocol):
             )
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import official_split, random_split
 
         seed = _seed(seed)
@@ -672,6 +681,7 @@ class RatingsRandom(Protocol):
             raise ConfigError(f"protocol {self.name}: test + valid = {t + v} leaves nothing to train on")
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
+        expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import random_split
 
         seed = _seed(seed)

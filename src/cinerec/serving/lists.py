@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
 from cinerec.data.history import history_row, is_implicit, liked, liked_min_stars, seen
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
@@ -49,6 +49,8 @@ class Lists:
     """
 
     def __init__(self, dataset: Dataset, model: Recommender) -> None:
+        expect(dataset, Dataset, "dataset")
+        expect(model, Recommender, "model")
         if (model.n_users, model.n_items) != (dataset.n_users, dataset.n_items):
             raise DataError(f"model {model.name!r} has {model.n_users}×{model.n_items} users×movies, "
                             f"the run's dataset {dataset.n_users}×{dataset.n_items}")
