@@ -234,6 +234,22 @@ class Run:
 
         return top_n(self, user_ids, k, model=model)
 
+    def similar(self, movie_id: Any, k: int = 10, model: str | None = None) -> Any:
+        """The movies most like raw movie id ``movie_id`` as a DataFrame: ``rank``,
+        ``movie_id``, ``title``, ``year``, ``genres``, ``similarity`` (what the API's
+        ``/movies/{id}/similar`` answers)."""
+        from cinerec.serving.lists import Lists
+
+        return Lists(self.dataset, self.model(model)).similar_frame(movie_id, k)
+
+    def recommend_for(self, liked: Any = (), ratings: Any = None, k: int = 10, model: str | None = None) -> Any:
+        """The top-``k`` for someone new ("I liked A, B, C"), by raw movie ids ``liked``
+        and/or ``ratings`` (``{movie id: stars}``), as a DataFrame with reasons; never one
+        of the movies given (what the API's ``POST /recommendations`` answers)."""
+        from cinerec.serving.lists import Lists
+
+        return Lists(self.dataset, self.model(model)).history_frame(liked, ratings, k)
+
     def model(self, name: str | None = None) -> Recommender:
         name = name or self.default_model
         if name not in self.model_names:

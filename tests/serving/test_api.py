@@ -536,3 +536,25 @@ def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
         lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 10)
     items, _, _ = lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 8)
     assert len(items) == 8 and 49 not in items
+
+
+def test_similar_movies_and_cold_start_from_python_by_raw_ids(run, client):
+    # A notebook had only index-based calls for these; the frames answer as the API does.
+    similar = run.similar(50, k=5)
+    api = client.get("/movies/50/similar", params={"k": 5}).json()
+    assert similar["movie_id"].tolist() == [m["movie_id"] for m in api]
+    assert similar["similarity"].tolist() == pytest.approx([m["similarity"] for m in api])
+    assert similar["rank"].tolist() == list(range(1, 6)) and str(similar["year"].dtype) == "Int64"
+    new = run.recommend_for(liked=[50, "181"], ratings={"172": 2}, k=5)
+    api = client.post("/recommendations", json={"ratings": {"50": 5, "181": 5, "172": 2}, "k": 5}).json()
+    assert len(new) == 5 and not {50, 181, 172} & set(new["movie_id"])
+    assert all(r.startswith("because you liked") or r.startswith("popular") for r in new["reason"])
+    liked_only = client.post("/recommendations", json={"liked": [50, 181], "k": 5}).json()["recommendations"]
+    assert run.recommend_for(liked=[50, 181], k=5)["movie_id"].tolist() == [m["movie_id"] for m in liked_only]
+    assert api["recommendations"]  # the API answers the same kind of history
+    from cinerec.errors import ConfigError, NotFoundError
+
+    with pytest.raises(NotFoundError, match="unknown movie id 99999"):
+        run.similar(99999)
+    with pytest.raises(ConfigError, match="give at least one movie"):
+        run.recommend_for()

@@ -261,10 +261,8 @@ class Service:
         return out
 
     def similar(self, item: int, k: int) -> list[dict[str, Any]]:
-        items, sims = self.model.similar_items([item], k)
-        # Only movies with something in common: a similarity of 0 or less is filler.
-        keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0)
-        return [dict(self.records[i], similarity=float(s)) for i, s in zip(items[0][keep], sims[0][keep])]
+        items, sims = self.lists.similar(item, k)
+        return [dict(self.records[i], similarity=float(s)) for i, s in zip(items, sims)]
 
     def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
         return self.lists.records(items, scores, reasons)

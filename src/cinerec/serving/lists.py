@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
 from cinerec.data.history import history_row, is_implicit, liked, liked_min_stars, seen
-from cinerec.errors import DataError, NotFoundError, expect
+from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
@@ -205,6 +205,68 @@ class Lists:
             if known.dtype.kind in "iu":
                 frame[column] = frame[column].astype(np.int64)
         return frame
+
+    def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The movies most like movie index ``item`` (``model.similar_items``) and their
+        similarities, only those with a positive similarity (a similarity of 0 or less
+        is filler): fewer than ``k`` when fewer have anything in common with it."""
+        items, sims = self.model.similar_items([item], check_k(k))
+        keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0)
+        return items[0][keep], sims[0][keep]
+
+    def similar_frame(self, movie_id: Any, k: int = 10) -> Any:
+        """A pandas DataFrame of the movies most like raw movie id ``movie_id``: ``rank``,
+        ``movie_id``, ``title``, ``year``, ``genres``, ``similarity``."""
+        import pandas as pd
+
+        items, sims = self.similar(self.item_index(movie_id), k)
+        frame = pd.DataFrame([{"rank": r, **self.record(int(i)), "similarity": float(s)}
+                              for r, (i, s) in enumerate(zip(items, sims), 1)],
+                             columns=["rank", "movie_id", "title", "year", "genres", "similarity"])
+        return self._typed(frame)
+
+    def history_frame(self, liked: Any = (), ratings: Any = None, k: int = 10) -> Any:
+        """A pandas DataFrame of the top-``k`` for someone new, described by raw movie ids
+        they ``liked`` and/or ``ratings`` (``{movie id: stars}``), never one of those:
+        ``rank``, ``movie_id``, ``title``, ``year``, ``genres``, ``score``, ``reason``
+        (cold start, as the API's ``POST /recommendations``)."""
+        import pandas as pd
+
+        given: dict[int, float | None] = {}
+        for m in ([liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)):
+            given[self.item_index(m)] = None
+        for m, stars in dict(ratings or {}).items():
+            if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
+                raise ConfigError(f"ratings: movie {m!r}: stars must be a number, got {stars!r}")
+            given[self.item_index(m)] = float(stars)
+        if not given:
+            raise ConfigError("history_frame: give at least one movie, liked or rated")
+        items_given = np.array(list(given), dtype=np.int64)
+        stars = np.array([1.0 if s is None else s for s in given.values()], dtype=np.float32)
+        plain = np.array([s is None for s in given.values()])
+        items, scores, reasons = self.for_history(items_given, stars, plain, check_k(k))
+        rows = [{"rank": r, **{c: rec[c] for c in ("movie_id", "title", "year", "genres", "score", "reason")}}
+                for r, rec in enumerate(self.records(items, scores, reasons), 1)]
+        frame = pd.DataFrame(rows, columns=["rank", "movie_id", "title", "year", "genres", "score", "reason"])
+        return self._typed(frame)
+
+    def _typed(self, frame: Any) -> Any:
+        """The same column types whatever the rows (none included)."""
+        frame["year"] = frame["year"].astype("Int64")
+        frame["rank"] = frame["rank"].astype(np.int64)
+        for column in ("score", "similarity"):
+            if column in frame:
+                frame[column] = frame[column].astype(np.float64)
+        if self.dataset.item_ids.raw.dtype.kind in "iu":
+            frame["movie_id"] = frame["movie_id"].astype(np.int64)
+        return frame
+
+    def item_index(self, movie: Any) -> int:
+        """The index of raw movie id ``movie``, with one clear error when unknown."""
+        i = self.dataset.item_ids.get(movie)
+        if i is None:
+            raise NotFoundError(f"unknown movie id {movie!r} (the run's data has {self.dataset.n_items:,} movies)")
+        return int(i)
 
     def user_index(self, user: Any) -> int:
         """The index of raw user id ``user``, with one clear error when unknown."""
