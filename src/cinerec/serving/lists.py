@@ -193,17 +193,9 @@ class Lists:
                                  "year": rec["year"], "genres": rec["genres"], "score": rec["score"],
                                  "reason": rec["reason"]})
         columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
-        frame = pd.DataFrame(rows, columns=columns)
-        # Whole years, <NA> where unknown, whatever the catalogue (not floats beside NaN);
-        # the same types for no rows as for some.
-        frame["year"] = frame["year"].astype("Int64")
-        frame["rank"] = frame["rank"].astype(np.int64)
-        frame["score"] = frame["score"].astype(np.float64)
-        if not len(frame):
-            frame = frame.astype({"title": str, "reason": str})
-        for column, known in (("user_id", self.dataset.user_ids.raw), ("movie_id", self.dataset.item_ids.raw)):
-            if known.dtype.kind in "iu":
-                frame[column] = frame[column].astype(np.int64)
+        frame = self._typed(pd.DataFrame(rows, columns=columns))
+        if self.dataset.user_ids.raw.dtype.kind in "iu":
+            frame["user_id"] = frame["user_id"].astype(np.int64)
         return frame
 
     def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -251,12 +243,15 @@ class Lists:
         return self._typed(frame)
 
     def _typed(self, frame: Any) -> Any:
-        """The same column types whatever the rows (none included)."""
+        """The same column types whatever the rows (none included): whole years, ``<NA>``
+        where unknown (not floats beside NaN), and movie ids as the data has them."""
         frame["year"] = frame["year"].astype("Int64")
         frame["rank"] = frame["rank"].astype(np.int64)
         for column in ("score", "similarity"):
             if column in frame:
                 frame[column] = frame[column].astype(np.float64)
+        if not len(frame):
+            frame = frame.astype({c: str for c in ("title", "reason") if c in frame})
         if self.dataset.item_ids.raw.dtype.kind in "iu":
             frame["movie_id"] = frame["movie_id"].astype(np.int64)
         return frame
