@@ -92,3 +92,46 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     page.locator("#mine .remove").first.click()
     expect(page.locator("#mine .movie")).to_have_count(3)
     assert errors == []
+
+
+def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_path):
+    # A log rated 1 to 10: the page's fifth star is a 10 and its third a 5.5, not 5 and 3.
+    import json
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u * 7 + i * 3) % 10 + 1}" for u in range(12) for i in range(10)) + "\n")
+    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
+    from cinerec.data import load
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    run_dir = tmp_path / "run"
+    ds = load(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    save_model(run_dir, create("itemknn").fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "log", "best_model": "itemknn"})
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page.locator("#search").press_sequentially("film number", delay=20)
+        first = page.locator("#results .movie").first
+        expect(first).to_be_visible()
+        movie = first.get_attribute("data-movie-id")
+        for star, stars in ((5, 10.0), (3, 5.5)):
+            first.locator(".star").nth(star - 1).click()
+            expect(page.locator(f'#mine .movie[data-movie-id="{movie}"] .my-rating')).to_have_text("★" * star)
+            pid = page.evaluate("localStorage.getItem('cinerec.profile')")
+            with urllib.request.urlopen(f"{server.url}/profiles/{pid}") as r:
+                assert json.load(r)["ratings"] == {movie: stars}
+            first = page.locator(f'#results .movie[data-movie-id="{movie}"]')
+        assert not errors
