@@ -24,6 +24,15 @@ class Unavailable(DataError):
     """
 
 
+class FilterLeavesNothing(DataError):
+    """A filter left no ratings; ``key`` is its setting (``min_year``, ``kcore``...), for
+    a caller that names where the setting came from."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class TooFewUnseen(DataError):
     """Some person has fewer unseen movies than a protocol's sampled negatives.
 

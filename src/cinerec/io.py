@@ -126,8 +126,8 @@ def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
 
     blocker = next((p for p in path.parents if p.is_file()), None)
     why = f"{blocker} is a file" if blocker is not None else (e.strerror or str(e))
-    where = path.parent if what == "folder" else path
-    return ConfigError(f"{path}: cannot create the {what} {where} ({why})")
+    where = f" {path.parent}" if what == "folder" else ""
+    return ConfigError(f"{path}: cannot create the {what}{where} ({why})")
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

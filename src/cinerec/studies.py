@@ -54,7 +54,7 @@ from typing import Any, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, toml_error
 from cinerec.data.filters import Filters
-from cinerec.errors import CinerecError, ConfigError, DataError, TooFewUnseen
+from cinerec.errors import CinerecError, ConfigError, DataError, FilterLeavesNothing, TooFewUnseen
 
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired", "paired_errors"]
 
@@ -258,11 +258,9 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
         text = study.path.read_text(encoding="utf-8")
     except (OSError, UnicodeError):
         text = ""
-    line = key_line(text, table, key) if key is not None else None
-    if key is not None and line is None and table == ("data",):
+    if key is not None and table == ("data",) and key_line(text, table, key) is None:
         return f"{study.path}: --{key.replace('_', '-')} (given on the command line)"
-    spot = f"{study.path}:{line}" if line is not None else str(study.path)
-    return f"{spot}: [{'.'.join(table)}]" + (f" {key}" if key is not None else "")
+    return _Reader(study.path, text).where(table, key)
 
 
 def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
@@ -819,9 +817,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)
-            except DataError as e:  # a filter leaves no ratings: name its key in the file
-                key = re.match(r"filter (\w+)", str(e))
-                raise DataError(f"{_where(study, ('data',), key.group(1) if key else None)}: {e}") from None
+            except FilterLeavesNothing as e:  # name its key in the file, or the flag that set it
+                raise DataError(f"{_where(study, ('data',), e.key)}: {e}") from None
         data = data_record(study.data_source(), dataset, study.filters, record)
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "

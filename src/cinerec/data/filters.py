@@ -38,7 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cinerec.data.dataset import Dataset
-from cinerec.errors import ConfigError, DataError, expect
+from cinerec.errors import ConfigError, DataError, FilterLeavesNothing, expect
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
 
@@ -169,8 +169,8 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             why = ""
             if name == "years" and not dataset.catalog.years.any():
                 why = "; no movie has a known release year (a ratings log takes years from --catalog)"
-            raise DataError(f"filter {_describe(name, args)} leaves no ratings "
-                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users){why}")
+            raise FilterLeavesNothing(f"filter {_describe(name, args)} leaves no ratings "
+                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users){why}", _setting(name, args))
         record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
@@ -187,6 +187,13 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
     return liked.subset(np.ones(len(liked.interactions), dtype=bool))
+
+
+def _setting(name: str, args: Mapping[str, Any]) -> str:
+    """The setting (a flag's or a study key's name) behind the step ``name``."""
+    if name == "years":
+        return "min_year" if args.get("min_year") is not None else "max_year"
+    return name
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:
