@@ -25,6 +25,11 @@ each kind it reports:
 - ``all_users_s``: ``recommend(every user, 10)``.
 
 Times are medians of ``--repeats`` runs. Prints one JSON object per case.
+
+``--models mf gmf ...`` measures recall only, on real ml-100k, for other models and
+longer lists: each model fitted once exact and once per index setting (seed 0, its
+defaults otherwise), recall@k for each of ``--ks`` (default 10 50 100) and, for HNSW,
+each of ``--ef`` (default 128). One JSON line per (model, kind, ef).
 """
 
 from __future__ import annotations
@@ -206,12 +211,37 @@ def run_case(case: str, repeats: int, kinds: list[str]) -> dict:
     return out
 
 
+def model_recall(models: list[str], ks: list[int], efs: list[int]) -> None:
+    """Recall@k of each model's index path against its exact path on real ml-100k."""
+    from cinerec.data import load
+
+    x = load(ML100K).interactions
+    users = np.arange(x.n_users)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    for name in models:
+        exact = create(name, {"seed": 0}).fit(x)
+        truth = {k: exact.recommend(users, k)[0] for k in ks}
+        for kind, ef in [("ivf", None)] + [("hnsw", e) for e in efs]:
+            settings = {"seed": 0, "index": kind, **({"index_ef_search": ef} if ef else {})}
+            model = create(name, settings).fit(x)
+            row = {"model": name, "kind": kind, "ef_search": ef, "machine": machine}
+            for k in ks:
+                row[f"recall@{k}"] = round(recall(model.recommend(users, k)[0], truth[k]), 4)
+            print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", choices=["ml-100k", "ml-25m-study", "ml-25m-catalogue"], action="append")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--kinds", nargs="+", default=["exact", "ivf", "hnsw"])
+    ap.add_argument("--models", nargs="+", help="recall only, on ml-100k, for these models")
+    ap.add_argument("--ks", nargs="+", type=int, default=[10, 50, 100])
+    ap.add_argument("--ef", nargs="+", type=int, default=[128])
     args = ap.parse_args()
+    if args.models:
+        model_recall(args.models, args.ks, args.ef)
+        return
     for case in args.case or ["ml-100k", "ml-25m-study"]:
         result = run_case(case, args.repeats, args.kinds)
         result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"

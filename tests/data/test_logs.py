@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cinerec.data.transforms import top_items
 from cinerec.data.logs import load_log, parse_columns
 from cinerec.errors import DataError, NotFoundError
 
@@ -227,6 +228,16 @@ def test_a_catalogue_sharing_no_id_with_the_log_is_refused_and_a_partial_one_cou
     (tmp_path / "movies.csv").write_text("id,title\nsku1,Alpha\n3,Gamma\n")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
     assert ds.describe()["catalog_matched"] == 1 and ds.catalog.titles.tolist() == ["Alpha", "sku2"]
+
+
+def test_the_catalogue_count_follows_the_filters(tmp_path):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,a,4\n2,a,3\n3,a,5\n1,b,4\n2,b,2\n1,c,3\n")
+    (tmp_path / "movies.csv").write_text("id,title\na,Alpha\nc,Gamma\nz,Zeta\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.describe()["catalog_matched"] == 2
+    top = top_items(ds, 2)  # a and b stay; the catalogue names only a of them
+    assert top.describe()["catalog_matched"] == 1 and top.describe()["items"] == 2
+    assert top_items(ds, 1).describe()["catalog_matched"] == 1
 
 
 def test_a_log_without_repeats_reports_no_duplicates(tmp_path):

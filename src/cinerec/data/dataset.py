@@ -273,6 +273,13 @@ class Catalog:
         return Catalog(self.titles[idx], self.years[idx], self.genre_names, self.genres[idx])
 
 
+def _named(catalog: Catalog, raw_ids: np.ndarray) -> np.ndarray:
+    """``(n,) bool``: the movies the catalogue says more of than their id (a log's movies
+    that its catalogue file lacks show their id as the title, with no year or genres)."""
+    ids = np.array([str(i) for i in raw_ids.tolist()], dtype=object)
+    return (catalog.titles != ids) | (catalog.years != 0) | catalog.genres.any(axis=1)
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A loaded ratings source: interactions over encoded ids, both id maps and the catalog.
@@ -363,9 +370,12 @@ class Dataset:
             u, i = user_new[self.also_seen[0]], item_new[self.also_seen[1]]
             keep = (u >= 0) & (i >= 0)
             also_seen = (u[keep].astype(np.int32), i[keep].astype(np.int32))
+        catalog, info = self.catalog.take(items), self.info
+        if "catalog_matched" in info:  # a log's own catalogue: how many of the movies kept it names
+            info = {**info, "catalog_matched": int(_named(catalog, self.item_ids.raw[items]).sum())}
         return Dataset(
             self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
-            self.catalog.take(items), feats, self.info, {k: m[rows] for k, m in self.folds.items()}, also_seen,
+            catalog, feats, info, {k: m[rows] for k, m in self.folds.items()}, also_seen,
         )
 
     def describe(self) -> dict[str, Any]:
