@@ -132,6 +132,7 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     assert ease["settings"]["0"]["regularization"] == tuning["settings"]["regularization"]
     assert next(m for m in board["models"] if m["label"] == "popularity")["tuning"] is None  # nothing to search
     assert read_json(tmp_path / "t" / "settings.json")["ease"]["tuning"]["0"]["settings"] == tuning["settings"]
+    assert read_json(tmp_path / "t" / "run.json")["tuning"] == {"ease": ease["tuning"]}  # as train --tune keeps it
 
 
 @pytest.mark.parametrize("change, needle", [
@@ -232,6 +233,30 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
         extra = ["--out", str(tmp_path / "z")] if command == "train" else []
         code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)
         assert code == 2 and "--tune 0: a tuning budget must be at least 1 trial" in err
+
+
+def test_tune_keeps_the_settings_given_and_refuses_what_it_cannot_search(tmp_path, capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--top-users", "150", "--model", "ease",
+                         "--set", "regularization=123", "--tune", "2", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert set(got["tuning"]["settings"]) == {"recency_half_life"}  # --set holds λ; the search covers the rest
+    assert all(t["settings"].keys() == {"recency_half_life"} for t in got["tuning"]["trials"])
+    refused = [
+        (["--model", "popularity"], "--tune 2: popularity declares no search space: there is nothing to tune"),
+        (["--model", "ease", "--set", "regularization=5", "--set", "recency_half_life=0"],
+         "--tune 2: --set/--config give every setting ease searches (recency_half_life, regularization): there is "
+         "nothing left to tune"),
+        (["--model", "baseline", "--protocol", "ratings-fold", "--protocol-option", "fold=all"],
+         "--tune 2: fold=all: each official fold's training part holds the other folds' test ratings"),
+    ]
+    for command in ("evaluate", "train"):
+        for args, needle in refused:
+            extra = ["--out", str(tmp_path / "z")] if command == "train" else []
+            code, _, err = run(capsys, command, "--data", str(ml100k_dir), *args, "--tune", "2", *extra)
+            # Refused before the data is read: no "data:" line, no folder.
+            assert code == 2 and needle in err and "data:" not in err, err
+            assert not (tmp_path / "z").exists()
 
 
 def test_every_stage_is_timed_with_its_peak_memory(finished):

@@ -112,6 +112,7 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ('models = ["ease"]', 'models = ["blend", "neumf-small"]',
      ":29: [tune] models: 'blend' declares no search space: there is nothing to tune"),
     ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
+    ("trials = 5", 'trials = 5\nminutes = "1"', ":29: [tune] minutes: '1': expected a number of minutes"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
     ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
@@ -345,3 +346,18 @@ def test_tuning_a_study_with_nothing_to_search_is_refused(tmp_path):
         Study.from_toml(path)
     with pytest.raises(ConfigError, match=r"^--tune 3: none of the study's models"):
         Study.from_toml(write(tmp_path, text, "plain.toml"), trials=3)
+
+
+def test_only_that_leaves_no_model_to_tune_and_tuning_over_all_folds_are_refused(tmp_path):
+    text = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n[models.ease]\n'
+            '[models.als]\n')
+    path = write(tmp_path, text + '[tune]\ntrials = 2\nmodels = ["als"]\n')
+    with pytest.raises(ConfigError, match=r"^--only ease,popularity: \[tune\] searches none of the models it keeps"):
+        Study.from_toml(path, only=["ease", "popularity"])
+    with pytest.raises(ConfigError, match=r"^--only popularity: --tune 4 searches none of the models it keeps"):
+        Study.from_toml(write(tmp_path, text, "plain.toml"), only=["popularity"], trials=4)
+    assert Study.from_toml(path, only=["als"]).tuned(Study.from_toml(path, only=["als"]).models[0])
+    folds = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-fold"\nfold = "all"\n[models.baseline]\n')
+    with pytest.raises(ConfigError, match=r"folds.toml:5: \[protocol\] fold \(with \[tune\]\): fold=all: "
+                                          r"each official fold's training part"):
+        Study.from_toml(write(tmp_path, folds + "[tune]\ntrials = 2\n", "folds.toml"))

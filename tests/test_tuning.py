@@ -10,7 +10,7 @@ from cinerec.errors import ConfigError
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import MODELS
 from cinerec.models.baselines import EASE
-from cinerec.tuning import Param, carve, tune
+from cinerec.tuning import PRUNE_WARMUP_EPOCHS, Param, carve, tune
 from cinerec.tuning import _in_range
 from tests.models.conformance import random_ratings
 
@@ -112,6 +112,8 @@ def test_the_default_median_pruner_prunes_reproducibly():
     first = tune("gmf", data, p, trials=8, seed=0, base=base)
     assert 0 < first.n_pruned < 8
     assert all(t["state"] == "complete" for t in first.trials[:3])  # the startup trials run to the end
+    # No trial is pruned before epoch PRUNE_WARMUP_EPOCHS + 1 (epochs are counted from 1).
+    assert min(t["epochs"] for t in first.trials if t["state"] == "pruned") == PRUNE_WARMUP_EPOCHS + 1
     again = tune("gmf", data, p, trials=8, seed=0, base=base)
     assert again.trials == first.trials and again.settings == first.settings
 
@@ -218,3 +220,41 @@ def test_tuning_names_a_budget_setting_of_the_wrong_kind():
                            ({"progress": 3}, "progress must be a function")):
         with pytest.raises(ConfigError, match=f"tune: {needle}"):
             tune("ease", data, proto, trials=1, **kwargs)
+
+
+def test_a_choice_that_started_from_another_trial_is_confirmed_from_scratch(ml100k):
+    """The final model starts from scratch, so the figure reported, and the promise never to
+    fall below the defaults, must be a fit from scratch's, not the warm-started trial's."""
+    from cinerec.data.transforms import top_items, top_users
+    from cinerec.models import create
+
+    small, p = top_items(top_users(ml100k, 200), 600), get_protocol("loo-full")
+    valid = carve(p, small, p.prepare(small, seed=0).train, seed=0)
+    found = tune("als", small, p, trials=6, seed=0)
+    chosen = next(t for t in found.trials if t["settings"] == found.settings)
+    assert chosen.get("warm_start") and found.screened  # the case under test: the winner started from another
+    scratch = valid.evaluate(create("als", {"seed": 0, **found.settings})).metrics["hr@10"]
+    assert found.value == pytest.approx(scratch, abs=1e-12) != chosen["hr@10"]
+    assert found.value > found.default_value == found.trials[0]["hr@10"]
+    # Seed 2: the best trial (warm) beats the defaults, but from scratch it does not: the defaults stay.
+    found = tune("als", small, p, trials=6, seed=2)
+    assert max(t["hr@10"] for t in found.trials) > found.trials[0]["hr@10"]
+    assert found.screened and found.settings == found.trials[0]["settings"]
+    assert found.value == found.default_value == found.trials[0]["hr@10"]
+
+
+def test_settings_held_stay_out_of_the_search_and_fold_all_is_refused():
+    data = _small_dataset()
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=3, seed=0,
+                 base={"regularization": 77.0}, hold=["regularization"])
+    assert set(found.settings) == {"recency_half_life"}
+    assert all(t["settings"].keys() == {"recency_half_life"} for t in found.trials)
+    assert found.model.config.regularization == 77.0
+    with pytest.raises(ConfigError, match=r"every setting it searches is held \(recency_half_life, regularization\)"):
+        tune("ease", data, get_protocol("loo-sampled"), trials=1, hold=["regularization", "recency_half_life"])
+    with pytest.raises(ConfigError, match=r"^tune: fold=all: each official fold's training part holds the other"):
+        tune("baseline", data, get_protocol("ratings-fold", fold="all"), trials=1)
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=np.int64(2), seed=0)
+    assert len(found.trials) == 2
+    with pytest.raises(ConfigError, match=r"tuning minutes must be a number, got bool True"):
+        tune("ease", data, get_protocol("loo-sampled"), minutes=True)

@@ -219,6 +219,10 @@ class Study:
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
                             tuple(t for t in study.tune_models if t in only))
+            if study.tunes and not any(study.tuned(spec) for spec in study.models):
+                said = f"--tune {trials}" if trials is not None else "[tune]"
+                raise ConfigError(f"--only {','.join(only)}: {said} searches none of the models it keeps (they "
+                                  "have no settings to search, or [tune] models leaves them out)")
         _check_learnable(study, path, text)
         return study
 
@@ -427,11 +431,17 @@ class _Reader:
                     raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
                 raise self.fail(("tune",), "trials", f"{_toml(tune_trials)}: a tuning budget must be a whole number "
                                                      "of trials, at least 1")
-            if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
-                                        or not math.isfinite(minutes) or minutes <= 0):
+            if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))):
+                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: expected a number of minutes")
+            if minutes is not None and (not math.isfinite(minutes) or minutes <= 0):
                 raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be more than 0 minutes")
             if tune_trials is None and minutes is None:
                 raise ConfigError(f"{self.where(('tune',))}: no budget: set trials and/or minutes")
+            if options.get("fold") == "all":
+                from cinerec.tuning import check_protocol
+
+                said = f"--tune {trials}" if trials is not None else "[tune]"
+                check_protocol("all", f"{self.where(('protocol',), 'fold')} (with {said})")
             if "models" in t:
                 labels = {s.label for s in specs}
                 tm = t["models"]
@@ -969,6 +979,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "protocol_options": shown_options, "seeds": list(study.seeds), "seed": study.seeds[0],
         "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
         "config": {best: final.config.to_dict()},
+        # Each tuned model's search, seed by seed, as settings.json holds it (train --tune: "tuning").
+        **({"tuning": {row["label"]: row["tuning"] for row in board_models if row["tuning"]}}
+           if any(row["tuning"] for row in board_models) else {}),
         # What recommend, export and serve use unless told: the list the study exports.
         **({"default_model": "two-stage"} if study.export_two_stage is not None else {}),
     }

@@ -24,7 +24,11 @@ Three things make trials cheaper without changing what they measure:
   marked ``"state": "pruned"`` in :attr:`Tuned.trials` and can never be chosen.
 * A model that can start from another fitted one (``fit(..., init=previous)``, e.g.
   ALS with the same factor count) starts each trial from the latest earlier trial's
-  model it accepts (among the last ``_KEEP_FOR_INIT``).
+  model it accepts (among the last ``_KEEP_FOR_INIT``). Such a trial's figure is not
+  quite what a fit from scratch gives, and the final model is fitted from scratch: when
+  the chosen trial started from another, its settings are fitted again from scratch on
+  the carve-out and kept only if they still beat the defaults (whose trial, the first,
+  always starts from scratch).
 * A model with a shortcut for some of its settings (``tuning_fits``, e.g. EASE's λ from
   one eigendecomposition) is measured through it when only those settings are searched.
 """
@@ -32,13 +36,14 @@ Three things make trials cheaper without changing what they measure:
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Collection, Literal, Mapping
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "objective", "PRUNE_STARTUP_TRIALS",
+__all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "check_protocol", "objective", "PRUNE_STARTUP_TRIALS",
            "PRUNE_WARMUP_EPOCHS"]
 
 #: Trials (the defaults' included) that run to the end before the default pruner prunes any.
@@ -96,8 +101,9 @@ class Tuned:
             ``state`` (``"complete"`` or ``"pruned"``), and for models trained epoch by
             epoch ``epochs`` (how many ran) and ``curve`` (the figure after each epoch).
         seconds: the search's wall time, the final fit excluded.
-        screened: the trials were scored through an approximation (EASE's sketch on a
-            large catalogue; those trials carry ``approximate``); ``value`` and
+        screened: the chosen trial's figure came from an approximation (EASE's sketch
+            on a large catalogue, whose trials carry ``approximate``; or a trial that
+            started from an earlier one's model, ``warm_start``); ``value`` and
             ``default_value`` then come from plain fits of the chosen settings and the
             defaults on the carve-out, and the better of the two is chosen.
         seconds_fit: the final fit's wall time (the chosen settings on the whole
@@ -152,6 +158,15 @@ def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
     return protocol.prepare(sub, seed=seed)
 
 
+def check_protocol(fold: Any, where: str = "tune") -> None:
+    """Refuse a search under ``ratings-fold`` with ``fold="all"``: one search for five folds
+    would run on the first fold's training part, which holds the other folds' test ratings."""
+    if fold == "all":
+        raise ConfigError(f"{where}: fold=all: each official fold's training part holds the other folds' test "
+                          "ratings, so one search would see the data it is tested on; tune on one fold "
+                          "(fold=u1 ... u5), or measure all five without tuning")
+
+
 def tune(
     name: str,
     data: Any,
@@ -166,6 +181,7 @@ def tune(
     progress: Callable[[int, float, float, str], None] | None = None,
     pruner: Any = None,
     warm_start: bool = True,
+    hold: Collection[str] = (),
 ) -> Tuned:
     """Search model ``name``'s settings on a carve-out of the training data; fit the best.
 
@@ -179,7 +195,8 @@ def tune(
         trials: the most trials to run.
         minutes: the most minutes to search (checked between trials).
         seed: seeds the carve-out, the sampler and the models.
-        base: fixed settings every trial starts from (e.g. ``epochs``).
+        base: settings every trial starts from (e.g. ``epochs``); those the space
+            searches are the first trial's, and the search may change them.
         space: the search space (default: the model's own ``search_space``).
         progress: called after each trial with ``(trial number, its figure, best so far,
             state)``, state ``"complete"`` or ``"pruned"``.
@@ -189,13 +206,15 @@ def tune(
             Other models report no epochs, so no pruner touches them.
         warm_start: start each trial of a model whose ``fit`` takes ``init`` from the
             previous trial's model, when the model accepts it (ALS: same factor count).
+        hold: settings of ``base`` kept as they are: taken out of the search space
+            (the command line's ``--set`` and ``--config`` settings).
 
     Returns:
         A :class:`Tuned`; its model is fitted on ``train`` with the chosen settings.
 
     Raises:
-        ConfigError: no budget, a zero budget, an empty space, or a space key the model
-            does not have.
+        ConfigError: no budget, a zero budget, an empty space (or one ``hold`` empties),
+            or a space key the model does not have.
     """
     import optuna
 
@@ -206,15 +225,24 @@ def tune(
 
     if trials is None and minutes is None:
         raise ConfigError("tuning needs a budget: a number of trials and/or minutes")
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 1):
         raise ConfigError(f"tuning trials must be a positive whole number, got {trials!r}")
-    if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, numbers.Real)):
+        raise ConfigError(f"tuning minutes must be a number, got {type(minutes).__name__} {minutes!r}")
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"tuning minutes must be a positive number, got {minutes!r}")
+    trials = None if trials is None else int(trials)
     _check_arguments(data, protocol, train, base, space, progress, name)
+    check_protocol(getattr(protocol, "fold", None))
     cls = model_class(name)
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune")
+    held = sorted(set(hold) & set(space))
+    space = {key: param for key, param in space.items() if key not in held}
+    if not space:
+        raise ConfigError(f"{name}: every setting it searches is held ({', '.join(held)}): there is nothing "
+                          "left to tune")
     fields = cls.Config().to_dict()
     unknown = sorted(set(space) - set(fields))
     if unknown:
@@ -281,8 +309,9 @@ def tune(
     # command line reports in one line; Optuna's own warning would repeat it as a traceback.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if pruner is None:
+        # Steps are epochs counted from 1; the pruner waits while step < n_warmup_steps.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
-                                             n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+                                             n_warmup_steps=PRUNE_WARMUP_EPOCHS + 1)
     study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
                                 sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
     study.enqueue_trial(_in_range(defaults, space))
@@ -298,18 +327,25 @@ def tune(
     study.optimize(run, n_trials=trials, timeout=None if minutes is None else minutes * 60, callbacks=callbacks)
     best = dict(defaults) if study.best_trial.number == 0 else {key: study.best_params[key] for key in space}
     value, default_value = float(study.best_value), float(history[0][metric])
-    screened = any(r.get("approximate") for r in history)
+    screened = any(r.get("approximate") for r in history) or bool(history[study.best_trial.number].get("warm_start"))
     if screened:
-        # The trials were scored through an approximation (EASE's sketch): the chosen
-        # settings and the defaults are fitted the ordinary way and the better kept, so
-        # the figures reported are a plain fit's and never below the defaults'.
+        # The trials were scored through an approximation (EASE's sketch), or the chosen
+        # one started from an earlier trial's model while the final fit starts from
+        # scratch: the chosen settings and the defaults are fitted the ordinary way and
+        # the better kept, so the figures reported are a plain fit's and never below the
+        # defaults'. (The defaults' trial, the first, starts from scratch.)
         def plain(settings: Mapping[str, Any]) -> float:
             model = _with_features(create(name, {**fixed, **settings}), data).fit(valid.train, valid.valid)
             return float(valid.evaluate(model, fit=False, label=name).metrics[metric])
 
         first = history[0]["settings"]
         value = plain(best)
-        default_value = value if best == first else plain(first)
+        if best == first:
+            default_value = value
+        elif not history[0].get("approximate"):
+            default_value = float(history[0][metric])
+        else:
+            default_value = plain(first)
         if (default_value > value) if direction == "maximize" else (default_value < value):
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
@@ -346,7 +382,8 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
 
 
 def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
-                  minutes: float | None, seed: int, base: Mapping[str, Any] | None = None) -> Tuned:
+                  minutes: float | None, seed: int, base: Mapping[str, Any] | None = None,
+                  hold: Collection[str] = ()) -> Tuned:
     """:func:`tune` with a progress bar: each trial, its figure and the best so far; a
     pruned trial shows as ``pruned`` with its last epoch's figure."""
     from cinerec.progress import bar
@@ -363,7 +400,7 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
                 b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}", pruned=pruned)
 
         return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
-                    base=base, progress=step)
+                    base=base, progress=step, hold=hold)
 
 
 def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any,

@@ -45,7 +45,8 @@ def evaluate(
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
     source = flags.data_source(data, columns, catalog)
-    flags.check_tune(tune)
+    held = flags.given_settings(model, config, set_)
+    flags.check_tune(tune, recommender, held, options)
 
     from cinerec.training import distributed_context
 
@@ -59,7 +60,7 @@ def evaluate(
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
         if tune is not None:
-            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet)
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet, held)
             if prepared.valid is None:  # fitted on the training part already
                 recommender = tuned.model
             else:  # refitted with the validation part, for early stopping
@@ -82,13 +83,14 @@ def evaluate(
             print(f"note: {line}")
 
 
-def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool) -> Any:
-    """``--tune``: search ``model``'s settings on the protocol's carve-out of the training part."""
+def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool, held: list[str]) -> Any:
+    """``--tune``: search ``model``'s settings on the protocol's carve-out of the training part,
+    those ``held`` (given by ``--set`` and ``--config``) kept as they are."""
     from cinerec.commands.show import say
     from cinerec.tuning import tune_with_bar
 
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
-                          trials=trials, minutes=None, seed=seed, base=model.config.to_dict())
+                          trials=trials, minutes=None, seed=seed, base=model.config.to_dict(), hold=held)
     screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
     say(f"tuned {model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
         f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s{screened})", quiet)

@@ -29,7 +29,7 @@ because each command imports the heavy libraries it needs when it runs.
 import functools
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Collection, Mapping
 
 import typer
 
@@ -347,12 +347,39 @@ def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
 Tune = Annotated[int | None, typer.Option(
     "--tune", metavar="TRIALS", show_default=False,
     help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
-         "training part; the test part is never used. The chosen settings are printed and kept.")]
+         "training part; the test part is never used. Settings given with --set or --config are kept as "
+         "they are; the search covers the others. The chosen settings are printed and kept.")]
 
 
-def check_tune(trials: int | None) -> None:
-    """Refuse a tuning budget below one trial, in one line, before any data is read."""
+def check_tune(trials: int | None, model: "Recommender | None" = None, hold: Collection[str] = (),
+               options: Mapping[str, Any] | None = None) -> None:
+    """Refuse, in one line and before any data is read: a tuning budget below one trial;
+    a ``model`` with nothing to search once the settings ``hold`` (given by ``--set`` and
+    ``--config``) are taken out; ``fold=all``, whose folds' training parts hold one
+    another's test ratings (:func:`cinerec.tuning.check_protocol`)."""
     from cinerec.errors import ConfigError
+    from cinerec.tuning import check_protocol
 
-    if trials is not None and trials < 1:
+    if trials is None:
+        return
+    if trials < 1:
         raise ConfigError(f"--tune {trials}: a tuning budget must be at least 1 trial")
+    if options is not None:
+        check_protocol(options.get("fold"), f"--tune {trials}")
+    if model is not None:
+        space = set(model.search_space)
+        if not space:
+            raise ConfigError(f"--tune {trials}: {model.name} declares no search space: there is nothing to tune")
+        if not space - set(hold):
+            raise ConfigError(f"--tune {trials}: --set/--config give every setting {model.name} searches "
+                              f"({', '.join(sorted(space))}): there is nothing left to tune")
+
+
+def given_settings(name: str, config: Path | None, sets: list[str] | None) -> list[str]:
+    """The settings ``--config`` and ``--set`` give model ``name``: ``--tune`` keeps them as
+    they are and searches the others."""
+    from cinerec.config import parse_set_options
+    from cinerec.models.base import model_class
+
+    file_values = read_config_file(config, model_class(name)) if config is not None else {}
+    return sorted({**file_values, **parse_set_options(sets)})

@@ -69,7 +69,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
     source = flags.data_source(data, columns, catalog)
-    flags.check_tune(tune)
+    held = flags.given_settings(model, config, set_)
+    flags.check_tune(tune, recommender, held, options)
     made = _check_out(out, resume, recommender)
 
     main = distributed_context().is_main
@@ -83,7 +84,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         if tune is not None:  # the winner is trained afresh below, with checkpoints
             from cinerec.commands.evaluate import _tune, _with
 
-            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main)
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main, held)
             recommender = _with(recommender, tuned.settings)
         if recommender.uses_features:  # side features (two-tower, mlp-rating features = true) come from the data
             recommender.set_features(dataset)
