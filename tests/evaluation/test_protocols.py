@@ -121,7 +121,7 @@ def test_loo_full_mrr_agrees_with_the_top_k_lists():
     p = get_protocol("loo-full").prepare(ds)
     model = create("ease", {"regularization": 20.0})
     r = p.evaluate(model)
-    ranks = _full_ranks(model, p.users, p.truth, p.train)
+    ranks = _full_ranks(model, p.users, p.truth, p.excluded)
     assert r.metrics["hr@10"] == pytest.approx(np.mean(ranks <= 10))
     assert r.metrics["hr@1"] == pytest.approx(np.mean(ranks == 1))
     assert r.metrics["mrr"] == pytest.approx(np.mean(1.0 / ranks))
@@ -338,8 +338,36 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
         get_protocol("loo-sampled", n_negatives=2).prepare(ds)
     msg = str(e.value)
     assert "user 'ann' has only 1 unseen movies, fewer than the 2 negatives asked for" in msg
-    assert "--top-users" in msg and "n_negatives=1" in msg and "\n" not in msg
+    assert "keep more movies" in msg and "n_negatives=1" in msg and "\n" not in msg
     assert get_protocol("loo-sampled", n_negatives=1).prepare(ds).candidates.shape == (2, 2)
+
+
+def test_movies_rated_below_a_liked_threshold_are_never_candidates_nor_ranked():
+    """--liked-threshold drops the low ratings, yet those movies were seen: no protocol samples
+    them as "never rated" negatives or ranks them in a full ranking (Dataset.also_seen)."""
+    from cinerec.data.transforms import binarize
+
+    ds = binarize(small_dataset(), 4.0)
+    low_u, low_i = ds.also_seen
+    assert len(low_u)
+    p = get_protocol("loo-sampled", n_negatives=20).prepare(ds, seed=0)
+    row_of = {int(u): n for n, u in enumerate(p.users)}
+    low = {(int(u), int(i)) for u, i in zip(low_u, low_i)}
+    drawn = {(int(u), int(i)) for u, row in zip(p.users, p.candidates) for i in row}
+    assert not drawn & low and any(u in row_of for u, _ in low)
+    for name in ("loo-full", "random-full"):
+        prep = get_protocol(name).prepare(ds, seed=0)
+        assert all(prep.excluded[u, i] for u, i in low)  # left out of the ranking like the training movies
+        # A model that puts the low-rated movies first: the protocol's lists never hold them.
+        table = np.zeros((ds.n_users, ds.n_items), np.float32)
+        table[low_u, low_i] = 10.0
+        model = Scripted(table).fit(prep.train)
+        ranked, _ = model.recommend(prep.users, 10, exclude=prep.excluded)
+        assert not {(int(u), int(i)) for u, row in zip(prep.users, ranked) for i in row if i >= 0} & low
+        assert (prep.excluded - prep.train.seen).nnz == len(low)
+        if name == "loo-full":  # and the figures are those of these lists
+            hits = np.mean([t in row for t, row in zip(prep.truth, ranked)])
+            assert prep.evaluate(model, fit=False).metrics["hr@10"] == pytest.approx(hits)
 
 
 def test_ratings_fold_is_refused_once_a_filter_dropped_ratings():

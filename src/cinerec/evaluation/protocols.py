@@ -19,10 +19,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
+from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
 from cinerec.evaluation import metrics as M
@@ -100,6 +102,10 @@ class Prepared:
         folds: for ``ratings-fold`` with ``fold="all"``: one Prepared per official fold
             (``train``/``test`` then repeat the first fold's, for inspection only).
         fold: the fold's name when this is one official fold.
+        also_seen: ``(n_users, n_items)`` CSR of movies people rated that are no longer
+            ratings here (a ``--liked-threshold`` drops the low ones,
+            :attr:`Dataset.also_seen`), or None: never a sampled candidate and never
+            ranked, like the training movies (:attr:`excluded`).
     """
 
     protocol: "Protocol"
@@ -112,6 +118,7 @@ class Prepared:
     candidates: np.ndarray | None = None
     folds: tuple["Prepared", ...] = ()
     fold: str | None = None
+    also_seen: Any = None
 
     def __post_init__(self) -> None:
         if not self.folds and len(self.users) == 0:
@@ -123,6 +130,13 @@ class Prepared:
     @property
     def n_users(self) -> int:
         return len(self.users)
+
+    @cached_property
+    def excluded(self) -> Any:
+        """``(n_users, n_items)`` CSR of the movies a full ranking leaves out: the training
+        ones, and the ones :attr:`also_seen` holds."""
+        seen = self.train.seen
+        return seen if self.also_seen is None else seen.maximum(self.also_seen).tocsr()
 
     def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
         """A new model by name with this protocol's settings (:meth:`Protocol.create`)."""
@@ -449,29 +463,31 @@ class LooSampled(Protocol):
         x = dataset.interactions
         split = leave_last_out(x, valid=bool(self.valid))
         users, truth = _held_out(split.test)
-        self._check_room(dataset, users)
+        seen = history.seen(dataset)
+        self._check_room(dataset, users, seen)
         rng = np.random.default_rng(seed)
-        # Negatives avoid every movie the user rated anywhere (train, valid and test).
-        negatives = sample_eval_negatives(x.seen, users, self.n_negatives, rng=rng)
+        # Negatives avoid every movie the user rated anywhere (train, valid and test), and
+        # those rated but dropped from the ratings (--liked-threshold).
+        negatives = sample_eval_negatives(seen, users, self.n_negatives, rng=rng)
         cand = np.column_stack([truth, negatives]).astype(np.int32)
         # A seeded shuffle of each row: top_k breaks score ties by column, so ties now fall
         # at random (reproducibly) instead of always for or against the held-out movie.
         order = np.argsort(rng.random(cand.shape), axis=1)
         cand = np.take_along_axis(cand, order, axis=1)
-        return Prepared(self, seed, split.train, split.test, split.valid, users, truth, cand)
+        return Prepared(self, seed, split.train, split.test, split.valid, users, truth, cand,
+                        also_seen=_also_seen(dataset))
 
-    def _check_room(self, dataset: Dataset, users: np.ndarray) -> None:
+    def _check_room(self, dataset: Dataset, users: np.ndarray, seen: Any) -> None:
         """One line naming the first (raw) user with fewer unseen movies than ``n_negatives``."""
-        x = dataset.interactions
-        unseen = x.n_items - np.diff(x.seen.indptr)[users]
+        unseen = dataset.n_items - np.diff(seen.indptr)[users]
         short = unseen < self.n_negatives
         if short.any():
             at = int(np.argmin(unseen))  # the shortest, whose count the way out names
             raw = dataset.user_ids.raw_id(users[at])
             raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
-                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep fewer, more "
-                f"active users (--top-users, --kcore)", fewer=int(unseen.min()))
+                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep more movies "
+                f"(a larger --top-movies, or looser --min-year/--max-year)", fewer=int(unseen.min()))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg"))
@@ -507,30 +523,31 @@ class LooFull(Protocol):
         self._check_ks_fit(dataset)
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
-        return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth)
+        return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
+                        also_seen=_also_seen(dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
-        ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.train)
+        ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.excluded)
         out: dict[str, Any] = {}
         for k in self.ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
-        ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.train)
+        ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.excluded)
         out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
         out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
 
 
-def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, train: Interactions) -> np.ndarray:
-    """``(n,) int64`` 1-based rank of each user's held-out movie among the movies not in train.
+def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: Any) -> np.ndarray:
+    """``(n,) int64`` 1-based rank of each user's held-out movie among the movies not in
+    ``seen`` (a CSR: :attr:`Prepared.excluded`).
 
     :func:`cinerec.ranking.rank_of` over whole rows, a chunk of users at a time: the
     position the movie takes in ``recommend``'s lists, without sorting whole rows.
     """
-    seen = train.seen
     out = np.empty(len(users), dtype=np.int64)
     for sl in chunks(len(users), model.chunk_size):
         u = users[sl]
@@ -565,7 +582,7 @@ class RandomFull(Protocol):
         seed = _seed(seed)
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
-        return Prepared(self, seed, split.train, split.test, split.valid, users)
+        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=_also_seen(dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
@@ -573,7 +590,7 @@ class RandomFull(Protocol):
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         kmax = max(self.ks)
         truth = prepared.test.seen[prepared.users]
-        ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.train)
+        ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.excluded)
         unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
         out: dict[str, Any] = {}
         for k in self.ks:
@@ -584,6 +601,16 @@ class RandomFull(Protocol):
         for k in self.ks:
             out[f"cat_acc@{k}"] = M.categorical_accuracy(unfiltered, truth, k)
         return out
+
+
+def _also_seen(dataset: Dataset) -> Any:
+    """:attr:`Prepared.also_seen` of ``dataset``: a CSR of its ``also_seen`` pairs, or None."""
+    if dataset.also_seen is None or not len(dataset.also_seen[0]):
+        return None
+    import scipy.sparse as sp
+
+    users, items = dataset.also_seen
+    return sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=dataset.interactions.seen.shape)
 
 
 def _fraction(name: str, key: str, value: Any) -> float:
