@@ -361,3 +361,18 @@ def test_only_that_leaves_no_model_to_tune_and_tuning_over_all_folds_are_refused
     with pytest.raises(ConfigError, match=r"folds.toml:5: \[protocol\] fold \(with \[tune\]\): fold=all: "
                                           r"each official fold's training part"):
         Study.from_toml(write(tmp_path, folds + "[tune]\ntrials = 2\n", "folds.toml"))
+
+
+def test_a_board_of_liked_rows_alone_is_ranked_by_auc(tmp_path, ml100k_dir):
+    """No row has an RMSE: the best is the one with the higher AUC, not the first in the file."""
+    from cinerec.studies import run_study
+
+    text = LIKED.format(source=ml100k_dir).replace("[models.baseline]\n", "[models.biasedmf-liked]\nmodel = "
+                                                   '"biasedmf"\nfactors = 8\nepochs = 6\nloss = "bce"\n'
+                                                   'target = "liked"\nprogress = false\n')
+    text = text.replace("epochs = 2\n", "epochs = 1\nlr = 0.0001\n")  # mf-liked, first in the file, barely trained
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    auc = {r["label"]: r["metrics"]["auc"]["mean"] for r in board["models"]}
+    assert board["metric"] == "auc" and board["direction"] == "maximize"
+    assert auc["biasedmf-liked"] > auc["mf-liked"] and board["best"] == "biasedmf-liked"
+    assert board["models"][1]["vs_best"] is None  # AUC is over ratings, not a mean over users: nothing to pair

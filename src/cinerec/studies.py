@@ -878,6 +878,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
 
         metric, _ = objective(protocol)
         first = results[study.models[0].label][study.seeds[0]]
+        if not any(metric in results[s.label][study.seeds[0]].metrics for s in study.models):
+            # No row has the protocol's metric (every model predicts likes, not stars, so
+            # none has an RMSE): rank by the metric such a model is tuned on (AUC).
+            spec0 = study.models[0]
+            metric = objective(protocol, create(spec0.model, used[spec0.label][study.seeds[0]]))[0]
         if study.reference and first.per_user and study.reference.metric in first.per_user:
             metric = study.reference.metric
         lower = metric.split("@")[0] in LOWER_IS_BETTER
