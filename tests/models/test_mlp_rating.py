@@ -162,3 +162,17 @@ def test_liked_target_declares_its_probability():
     np.testing.assert_array_equal(model.is_liked(np.array([3.0, 4.0, 5.0])), [False, True, True])
     with pytest.raises(CapabilityError, match="liked-or-not"):
         create("mlp-rating", FAST).fit(x).predict_liked([0], [0])
+
+
+def test_features_asked_of_data_that_has_none_are_refused_in_one_line():
+    """An ids-only model would otherwise run under a name that says it reads features."""
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+
+    x = random_ratings()
+    bare = Dataset("log", x, IdMap(np.arange(x.n_users), "user"), IdMap(np.arange(x.n_items)), Catalog.unknown(x.n_items))
+    with pytest.raises(DataError, match=r"^mlp-rating: features = true, but 'log' has no user demographics, genres "
+                                        r"or release years to read; set features = false$"):
+        create("mlp-rating", WITH_FEATURES).set_features(bare)
+    # Any one kind is enough: here the release years alone.
+    dated = bare.replace(catalog=Catalog(bare.catalog.titles, np.full(x.n_items, 1990), (), np.zeros((x.n_items, 0))))
+    assert create("mlp-rating", WITH_FEATURES).set_features(dated).features is not None

@@ -211,7 +211,11 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         """Read the users' demographics and the movies' genres and years from ``dataset`` (:func:`rating_features`)."""
         if not self.config.features:
             raise CapabilityError(f"{self.name} reads ids only unless features = true")
-        self.features = rating_features(dataset)
+        features = rating_features(dataset)
+        if features.is_empty:  # an ids-only model under a name that says otherwise
+            raise DataError(f"{self.name}: features = true, but {dataset.name!r} has no user demographics, genres "
+                            "or release years to read; set features = false")
+        self.features = features
         return self
 
     def is_liked(self, ratings: Any) -> np.ndarray:

@@ -74,6 +74,11 @@ class TowerFeatures:
     def n_items(self) -> int:
         return len(self.item_year)
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing beyond the ids: no user column, no genre, no known release year."""
+        return not self.user_columns and not self.item_genres.shape[1] and not self.item_year.any()
+
     @classmethod
     def from_dataset(cls, dataset: "Dataset") -> "TowerFeatures":
         """Encode ``dataset.user_features`` (when present) and ``dataset.catalog``."""
