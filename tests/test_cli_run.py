@@ -160,12 +160,26 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     study.write_text(plain)
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")
     assert code == 2 and f"{study}: --min-year (given on the command line): filter min_year=3000" in err
+    # A flag that replaces the file's value is blamed, not the file's line; a rule across
+    # the two names each where it was set.
+    study.write_text(STUDY.format(source=ml100k_dir).replace('[protocol]', 'min_year = 1990\n\n[protocol]'))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")
+    assert code == 2 and f"{study}: --min-year (given on the command line): filter min_year=3000" in err
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--max-year", "1950")
+    assert code == 2 and f"{study} [data] with the command line: min_year = 1990 is after --max-year = 1950" in err
     study.write_text(f'[data]\nsource = "{ml100k_dir}"\nkcore = 30\n[protocol]\nname = "ratings-fold"\n[models.baseline]\n')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
     assert code == 2 and f"{study}:5: [protocol] name: protocol ratings-fold: the official folds" in err
+    assert 'set name = "ratings-random" there' in err and "--protocol" not in err  # run has no --protocol
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "nothing"))
-    assert code == 2 and "nothing" in err and not (tmp_path / "out").exists()
+    assert code == 2 and f"--data {tmp_path / 'nothing'}: no such file or folder" in err
+    assert not (tmp_path / "out").exists()
+    # A log's columns set in the file, run on a release: the file's key is named, not a flag.
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ncolumns = "user=who"\n[protocol]\nname = "loo-sampled"\n'
+                     '[models.popularity]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+    assert code == 2 and f"{study}:3: [data] columns: {ml100k_dir} is a MovieLens release" in err, err
 
 
 def test_a_zero_budget_and_a_used_folder_are_refused(tmp_path, capsys, ml100k_dir):

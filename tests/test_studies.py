@@ -106,6 +106,8 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
+    # A good key before the bad one, named in the message's list of known keys: still the bad one's line.
+    ("factors = 4", "sweeps = 20\nfactorz = 4", ":26: [models.blend.settings.bpmf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),
     ("trials = 5", "trials = 2.5", ":28: [tune] trials: 2.5: a tuning budget must be a whole number of trials"),
     ("trials = 5", "trials = true", ":28: [tune] trials: true: a tuning budget"),  # TOML's spelling, not Python's

@@ -100,6 +100,8 @@ class Study:
         columns: a log's column names by role (``[data] columns``, ``--columns``).
         catalog: a log's movie file (``[data] catalog``, ``--catalog``).
         filters: the ``[data]`` filters, applied before any split.
+        from_flags: the ``[data]`` keys set (or replaced) on the command line (filters,
+            ``columns``, ``catalog``), named as flags in errors; the others are the file's.
         protocol: the protocol's name; ``protocol_options`` its options.
         seeds: every seed the protocol is prepared with (split, candidates, models).
         models: the models, in file order.
@@ -129,6 +131,7 @@ class Study:
     reference: Reference | None = None
     columns: Mapping[str, str] | None = None
     catalog: str | None = None
+    from_flags: tuple[str, ...] = ()
 
     def data_source(self) -> dict[str, Any]:
         """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
@@ -204,13 +207,15 @@ class Study:
             raise toml_error(path, e) from None
         study = _Reader(path, text).study(values, data, trials)
         if columns:
-            study = replace(study, columns={**(study.columns or {}), **columns})
+            study = replace(study, columns={**(study.columns or {}), **columns}, from_flags=("columns",))
         if catalog is not None:
-            study = replace(study, catalog=catalog)
+            study = replace(study, catalog=catalog, from_flags=(*study.from_flags, "catalog"))
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
-            study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where="command line",
-                                                                flags=True))
+            given = tuple(filters or {})
+            where = "command line" if not kept else f"{path} [data] with the command line"
+            study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where=where,
+                                                                flags=given), from_flags=(*study.from_flags, *given))
         if only:
             labels = [s.label for s in study.models]
             for label in only:
@@ -262,7 +267,7 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
         text = study.path.read_text(encoding="utf-8")
     except (OSError, UnicodeError):
         text = ""
-    if key is not None and table == ("data",) and key_line(text, table, key) is None:
+    if key is not None and table == ("data",) and (key in study.from_flags or key_line(text, table, key) is None):
         return f"{study.path}: --{key.replace('_', '-')} (given on the command line)"
     return _Reader(study.path, text).where(table, key)
 
@@ -559,7 +564,8 @@ class _Reader:
         except CinerecError as e:
             # A nested setting (a blend member's) is blamed on its own line when it is named.
             leaves = [(table + path, key) for path, key in _leaves(settings) if path]
-            nested = [(sub, key) for sub, key in leaves if _culprit(str(e), {key: None})]
+            named = _culprit(str(e), {key: None for _, key in leaves})  # the one the message names first
+            nested = [(sub, key) for sub, key in leaves if key == named]
             if nested:
                 raise self.fail(nested[0][0], nested[0][1], _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), settings), _strip(str(e))) from None
@@ -821,7 +827,13 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     t_start = time.perf_counter()
     with progress.silenced(quiet):
         with stages("load"):
-            dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
+            try:
+                dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
+            except ConfigError as e:  # "--columns: ... is a MovieLens release": the file's key, if it set it
+                flag = re.match(r"--(columns|catalog): ", str(e))
+                if flag is None:
+                    raise
+                raise ConfigError(f"{_where(study, ('data',), flag[1])}: {str(e)[flag.end():]}") from None
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
@@ -845,7 +857,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 except TooFewUnseen:
                     raise  # run_study names the file's n_negatives
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
-                    raise type(e)(f"{_where(study, ('protocol',), 'name')}: {e}") from None
+                    said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
+                    raise type(e)(f"{_where(study, ('protocol',), 'name')}: {said}") from None
             for spec in study.models:
                 with stages(f"{spec.label} (seed {seed})"):
                     settings = dict(spec.settings)

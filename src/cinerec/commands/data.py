@@ -66,7 +66,7 @@ def info(
     from cinerec.data import apply_filters, load
     from cinerec.runs import data_record
 
-    where = flags.data_source(source, columns, catalog)
+    where = flags.data_source(source, columns, catalog, flag=None)
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
     dataset, record = apply_filters(dataset, filters)

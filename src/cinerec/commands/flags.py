@@ -300,10 +300,20 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
                                 flags=True)
 
 
-def data_source(data: str, columns: str | None, catalog: Path | None) -> dict[str, Any]:
-    """What ``--data``, ``--columns`` and ``--catalog`` name, checked before any data is read."""
+def data_source(data: str, columns: str | None, catalog: Path | None, flag: str | None = "--data") -> dict[str, Any]:
+    """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``
+    and ``--catalog`` name, checked before any data is read."""
     from cinerec.data.logs import check_catalog, parse_columns
+    from cinerec.data.movielens import check_source
+    from cinerec.errors import NotFoundError
 
+    if data:
+        try:
+            check_source(data)
+        except NotFoundError as e:  # the flag named: "--data /no/such: no such file or folder, ..."
+            if flag is None:
+                raise
+            raise NotFoundError(f"{flag} {e}" if str(e).startswith(data) else f"{flag}: {e}") from None
     if catalog is not None:
         check_catalog(catalog)
     return {"source": data, "columns": parse_columns(columns) or None,

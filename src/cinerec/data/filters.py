@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
@@ -77,14 +77,16 @@ class Filters:
         _check_all(asdict(self), "Filters", flags=False)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], *, where: str, flags: bool = False) -> "Filters":
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str, flags: bool | Collection[str] = False) -> "Filters":
         """Filters from ``{"min_year": 2010, "kcore": [5, 10], ...}``.
 
         Args:
             values: keys named as the flags with underscores; ``kcore`` may be a whole
                 number (both bounds), a pair ``[users, movies]`` or the text ``"U,I"``.
             where: what to name in an error: the file and table, or the command line.
-            flags: name keys as flags (``--top-users``) in errors, for the command line.
+            flags: name keys as flags (``--top-users``) in errors, for the command line;
+                or the keys to name so (those a study file's flags replaced), the others
+                as written in the file.
 
         Raises:
             ConfigError: an unknown key or a bad value, naming ``where`` and the key.
@@ -209,15 +211,16 @@ def _describe(name: str, args: Mapping[str, Any]) -> str:
     return f"{name}={args['n']}"
 
 
-def _label(key: str, flags: bool) -> str:
-    return "--" + key.replace("_", "-") if flags else key
+def _label(key: str, flags: bool | Collection[str]) -> str:
+    flag = flags if isinstance(flags, bool) else key in flags
+    return "--" + key.replace("_", "-") if flag else key
 
 
 def _whole(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
-def _kcore(value: Any, where: str, flags: bool) -> tuple[int, int]:
+def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, int]:
     bad = ConfigError(f"{where}: {_label('kcore', flags)} = {value!r} must be U or U,I: "
                       "the fewest ratings a user and a movie keep (positive whole numbers)")
     if isinstance(value, str):
@@ -236,7 +239,7 @@ def _kcore(value: Any, where: str, flags: bool) -> tuple[int, int]:
     return (nums[0], nums[-1])
 
 
-def _check_all(f: Mapping[str, Any], where: str, flags: bool) -> None:
+def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) -> None:
     def fail(key: str, value: Any, rule: str) -> None:
         raise ConfigError(f"{where}: {_label(key, flags)} = {value!r} {rule}")
 

@@ -205,6 +205,17 @@ def _is_log(path: Path) -> bool:
     return any(p.is_file() and p.suffix.lower() in LOG_SUFFIXES for p in path.iterdir())
 
 
+def check_source(source: str | os.PathLike[str]) -> None:
+    """Refuse a source that is neither a file or folder nor a release name, in one line."""
+    text = os.fspath(source)
+    if Path(text).expanduser().exists() or text in download.RELEASES:
+        return
+    known = ", ".join(download.RELEASES)
+    if text.lower().startswith("ml-"):
+        raise NotFoundError(f"unknown MovieLens release {text!r}; known: {known} (or pass a folder or zip)")
+    raise NotFoundError(f"{text}: no such file or folder, and not a MovieLens release name ({known})")
+
+
 def locate(
     source: str | os.PathLike, *, release: str | None = None, progress: bool = False
 ) -> tuple[Path, str, str, str]:
@@ -218,14 +229,10 @@ def locate(
     text = os.fspath(source)
     path = Path(text).expanduser()
     if not path.exists():
-        if text in download.RELEASES:
-            folder = download.fetch(text, progress=progress)
-            folder, family, rel = _detect(folder, release or text)
-            return folder, family, rel, text
-        known = ", ".join(download.RELEASES)
-        if text.lower().startswith("ml-"):
-            raise NotFoundError(f"unknown MovieLens release {text!r}; known: {known} (or pass a folder or zip)")
-        raise NotFoundError(f"{text}: no such file or folder, and not a MovieLens release name ({known})")
+        check_source(text)
+        folder = download.fetch(text, progress=progress)
+        folder, family, rel = _detect(folder, release or text)
+        return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
         if not zipfile.is_zipfile(path):
