@@ -248,3 +248,7 @@ def test_plots_section_links_every_png_by_name(tmp_path):
     assert "![curves-neumf](plots/curves-neumf.png)" in text and "![map-als](plots/map-als.png)" in text
     assert "Training curves of `neumf`" in text and "Movie map of `als`" in text
     assert "notes.txt" not in text
+    # A study's leaderboard chart comes first, whatever the other plots are called.
+    (tmp_path / "plots" / "leaderboard.png").write_bytes(b"x")
+    text = plots_section(tmp_path)
+    assert text.index("plots/leaderboard.png") < text.index("plots/curves-neumf.png") < text.index("plots/map-als.png")

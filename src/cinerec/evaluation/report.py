@@ -250,12 +250,13 @@ def _caption(png: Path) -> str:
 
 
 def plots_section(run_dir: str | Path, folder: str = "plots") -> str:
-    """A Markdown "Plots" section showing every PNG under ``run_dir/folder``, by name.
+    """A Markdown "Plots" section showing every PNG under ``run_dir/folder``: the
+    leaderboard chart first, when there is one, then the others by name.
 
     Returns ``""`` when there is none. Links are relative to ``run_dir``, where
     ``report.md`` lives.
     """
-    pngs = sorted((Path(run_dir) / folder).glob("*.png"))
+    pngs = sorted((Path(run_dir) / folder).glob("*.png"), key=lambda p: (p.name != "leaderboard.png", p.name))
     if not pngs:
         return ""
     lines = ["## Plots", ""]
