@@ -304,3 +304,23 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
     with pytest.raises(DataError, match=r"title=movie_title names a column of the --catalog file, and none is given"):
         load_log(tmp_path / "log.csv", columns=columns)
+
+
+def test_odd_files_get_one_line_each(tmp_path):
+    """A Latin-1 catalogue reads (its titles decoded); the others are refused in one line."""
+    (tmp_path / "log.csv").write_bytes(b"uid,sku,rating\n1,m1,4\n2,m2,3\n")
+    (tmp_path / "cat.csv").write_bytes(b"id,title\nm1,Caf\xe9 (1995)\nm2,Bar\n")
+    ds = load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "sku"}, catalog=tmp_path / "cat.csv")
+    assert ds.catalog.titles.tolist() == ["Café", "Bar"] and ds.catalog.years.tolist() == [1995, 0]
+    (tmp_path / "cr.csv").write_bytes(b"user,item\r,rating\n1,m1,4\n")  # a stray carriage return in the header
+    with pytest.raises(DataError, match=r"cr\.csv: cannot read it as a ratings log \(new-line character"):
+        load_log(tmp_path / "cr.csv")
+    (tmp_path / "big.csv").write_text("user,item,rating\n1,m1,4\n1,m2,1e308\n")  # finite, but not in float32
+    with pytest.raises(DataError, match=r"big\.csv line 3: rating 1e\+308 is too large to be a rating$"):
+        load_log(tmp_path / "big.csv")
+    pd.DataFrame({"user": [[1], [2]], "item": [1, 2], "rating": [3, 4]}).to_parquet(tmp_path / "lists.parquet")
+    with pytest.raises(DataError, match=r"lists\.parquet: the user id column 'user' holds list<.*> values, not ids"):
+        load_log(tmp_path / "lists.parquet")
+    (tmp_path / "years.csv").write_text("id,title,year\nm1,A,99999999999\nm2,B,1990\n")
+    with pytest.raises(DataError, match=r"years\.csv line 2: year 99999999999 is not a year"):
+        load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "sku"}, catalog=tmp_path / "years.csv")

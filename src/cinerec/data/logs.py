@@ -243,10 +243,10 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
         _check_last_line(path)
-        return table
+        return _as_text(table)
     except DataError:  # the header's own check (ids), already one line
         raise
-    except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+    except (OSError, ValueError, csv.Error) as e:  # pyarrow's errors derive from the first two
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         line = _ragged_line(path) if "columns, got" in message else None
         if line is not None and line[3]:
@@ -254,6 +254,25 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if line is not None:
             raise DataError(f"{path} line {line[0]}: {line[1]} fields where the header has {line[2]}") from None
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
+
+
+def _as_text(table: Any) -> Any:
+    """``table`` with each column the CSV reader left as bytes (text that is not UTF-8, such
+    as a Latin-1 "Café") decoded: UTF-8 where a value is, Latin-1 where it is not."""
+    import pyarrow as pa
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            values = [None if v is None else _decoded(v) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, f.name, pa.array(values, pa.string()))
+    return table
+
+
+def _decoded(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _check_last_line(path: Path) -> None:
@@ -365,6 +384,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         values = table.column(cols[role])
+        _check_id_type(values, path, role, str(cols[role]))
         if values.null_count:  # (a number column's empty field)
             _check_ids(values, path, role)
         out[role] = _arrow_ids(values)
@@ -374,16 +394,21 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     if cols["rating"] is not None:
         column = table.column(cols["rating"])
         fast = (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count
-        values = column.to_numpy().astype(np.float32) if fast else None
-        if values is None or not np.isfinite(values).all():
+        raw = column.to_numpy() if fast else None
+        fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or
+                                                                      np.abs(raw).max() <= np.finfo(np.float32).max)
+        values = raw.astype(np.float32) if fits else None  # (ratings are kept in float32)
+        if values is None:
             series = pd.to_numeric(column.to_pandas(), errors="coerce")
             bad = (series.isna() | ~np.isfinite(series)).to_numpy()
-            if bad.any():
-                row = int(np.argmax(bad))
+            huge = (series.abs() > np.finfo(np.float32).max).to_numpy() & ~bad  # kept in float32
+            if bad.any() or huge.any():
+                row = int(np.argmax(bad | huge))
                 value = column[row].as_py()
                 if value is None:  # blank, or a word the reader took for a missing value ("NaN", "NA")
                     value = _written(path, row, str(cols["rating"]))
-                raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} is not a number")
+                what = "is too large to be a rating" if huge[row] else "is not a number"
+                raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
     if cols["time"] is None:
@@ -398,6 +423,14 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         else:
             out["time"] = _times(column.to_pandas(), path)
     return out
+
+
+def _check_id_type(values: Any, path: Path, role: str, name: str) -> None:
+    """Refuse an id column of lists, tables or maps (a Parquet file can hold them)."""
+    import pyarrow as pa
+
+    if pa.types.is_nested(values.type):
+        raise DataError(f"{path}: the {role} id column {name!r} holds {values.type} values, not ids")
 
 
 def _check_ids(values: Any, path: Path, role: str) -> None:
@@ -597,6 +630,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
     mine = roles([str(c) for c in frame.columns])
     cols = {role: _find(frame, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     values = table.column(cols["item"])
+    _check_id_type(values, path, "movie", str(cols["item"]))
     _check_ids(values, path, "movie")
     values = _arrow_ids(values)
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
@@ -634,6 +668,11 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
         if bad.any():
             row = int(np.argmax(bad))
             raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a whole number")
+        wild = (numbers.notna() & ((numbers < 0) | (numbers > 9999))).to_numpy()
+        if wild.any():
+            row = int(np.argmax(wild))
+            raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a year (0 to 9999; "
+                            "0 or blank: unknown)")
         given = numbers.fillna(0).to_numpy(dtype=np.int32)
         years_all = np.where(given > 0, given, years_all)
     titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
