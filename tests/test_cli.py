@@ -238,3 +238,31 @@ def test_a_bad_set_is_blamed_on_set_not_the_file(tmp_path, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", "x", "--model", "biasedmf", "--config",
                                    str(tmp_path / "missing.toml")])
     assert "missing.toml: no such file" in err
+
+
+def test_settings_past_what_the_models_compute_with_are_one_line(small_data, capsys):
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
+                                   "--set", "factors=99999999999999999999"])
+    assert "--set: factors = 99999999999999999999: too large (at most 2**63 - 1)" in err
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease",
+                                   "--set", "regularization=1e39"])
+    assert "--set: regularization = 1e+39: too large (at most 3.403e+38)" in err
+
+
+def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(run), "--quiet"]) == 0
+    assert main(["recommend", "--run", str(run), "--user", "1", "--quiet"]) == 0  # user 1 is there
+    cases = [
+        ("dataset/interactions.npz", lambda p: p.write_bytes(p.read_bytes()[:500]), "saved dataset is damaged"),
+        ("run.json", lambda p: p.write_text("[]"), "run.json: expected a JSON object, got list"),
+        ("dataset/dataset.json", lambda p: p.write_text("[]"), "dataset.json: expected a JSON object, got list"),
+    ]
+    for n, (name, damage, needle) in enumerate(cases):
+        copy = tmp_path / f"copy{n}"
+        shutil.copytree(run, copy)
+        damage(copy / name)
+        err = _one_line_error(capsys, ["recommend", "--run", str(copy), "--user", "1"])
+        assert needle in err, err

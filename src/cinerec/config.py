@@ -21,6 +21,8 @@ __all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error"]
 
 #: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
 MAX_SEED = 2**63 - 1
+#: The largest float32: settings feed models that compute in float32.
+_FLOAT32_MAX = 3.4028234663852886e38
 
 C = TypeVar("C", bound="Config")
 
@@ -41,6 +43,9 @@ class Config:
         seed = getattr(self, "seed", None)
         self._check(not isinstance(seed, int) or 0 <= seed <= MAX_SEED, "seed", "must be from 0 to 2**63 - 1")
         self.validate()
+        for f in dataclasses.fields(self):  # past int64, which NumPy and torch take at most
+            value = getattr(self, f.name)
+            self._check(not isinstance(value, int) or abs(value) <= MAX_SEED, f.name, "too large (at most 2**63 - 1)")
 
     def validate(self) -> None:
         """Raise ``ConfigError`` (a ``ValueError``) naming the field at fault."""
@@ -151,6 +156,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
                 raise ConfigError(f"{where} = {value!r}: expected a finite number")
+            if abs(value) > _FLOAT32_MAX:  # the models compute in float32, where it would be infinite
+                raise ConfigError(f"{where} = {value!r}: too large (at most {_FLOAT32_MAX:.4g})")
             return float(value)
         raise ConfigError(f"{where} = {value!r}: expected a number")
     if hint is str:

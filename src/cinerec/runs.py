@@ -328,6 +328,8 @@ def open_run(path: str | os.PathLike) -> Run:
         raise DataError(f"{path}: not a finished cinerec run (run.json is missing)") from None
     except ValueError as e:
         raise DataError(f"{path}/run.json: not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}/run.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != RUN_FORMAT:
         raise DataError(f"{path}: run format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {RUN_FORMAT}")
     dataset = Dataset.load(path / "dataset")
@@ -337,4 +339,6 @@ def open_run(path: str | os.PathLike) -> Run:
             metrics = read_json(path / "metrics.json")
         except ValueError as e:
             raise DataError(f"{path}/metrics.json: not valid JSON ({e})") from None
+        if not isinstance(metrics, dict):
+            raise DataError(f"{path}/metrics.json: expected a JSON object, got {type(metrics).__name__}")
     return Run(path, meta, dataset, metrics)

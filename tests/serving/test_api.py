@@ -330,6 +330,15 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
             assert _cli(argv, monkeypatch) == 2
             err = capsys.readouterr().err.strip()
             assert err.startswith("cinerec: error:") and needle in err.lower() and "\n" not in err
+        # A server that cannot listen writes nothing into the run folder (no profiles file).
+        import shutil
+
+        fresh = tmp_path / "fresh"
+        shutil.copytree(run_dir, fresh, ignore=shutil.ignore_patterns("profiles.sqlite*"))
+        for where in (["--host", "no.such.host.invalid"], ["--port", str(taken.getsockname()[1])]):
+            assert _cli(["serve", "--run", str(fresh), *where], monkeypatch) == 2
+            capsys.readouterr()
+            assert not list(fresh.glob("profiles.sqlite*"))
 
 
 def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys):

@@ -58,12 +58,17 @@ def serve(
     from cinerec.serving.api import create_app
 
     limit_threads(threads)
-    # Everything is opened and checked here, before listening: a bad run or store, or an
-    # address that cannot be listened on, is one line.
-    app = create_app(run, db, run_model, profiles)
+    # Everything is opened and checked here, before serving: a bad run or store, or an
+    # address that cannot be listened on, is one line. The address first: the app creates
+    # the run's profiles file, which a server that never starts should not leave behind.
+    sock = listening_socket(host, port)
+    try:
+        app = create_app(run, db, run_model, profiles)
+    except BaseException:
+        sock.close()
+        raise
     svc = app.state.service
     store = svc.store_state()
-    sock = listening_socket(host, port)
     where = f"store {store['path']}" + (f" (stale: {store['stale']}; scoring live)" if store and store["stale"] else "") \
         if store else "no store (scoring live)"
     shown = f"[{host}]" if ":" in host else host

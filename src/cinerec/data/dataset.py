@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -445,6 +446,8 @@ class Dataset:
             meta = json.loads((path / "dataset.json").read_text())
         except (OSError, ValueError) as e:
             raise DataError(f"{path}: not a saved cinerec dataset ({e})") from None
+        if not isinstance(meta, dict):
+            raise DataError(f"{path}/dataset.json: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format") != DATASET_FORMAT:
             raise DataError(f"{path}: dataset format {meta.get('format')!r}, this cinerec reads {DATASET_FORMAT}")
         try:
@@ -467,8 +470,8 @@ class Dataset:
             return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
                        _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds,
                        also_seen)
-        except (OSError, ValueError, KeyError) as e:
-            raise DataError(f"{path}: saved dataset is damaged ({e})") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
+            raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 
 def _save_ids(path: Path, ids: IdMap) -> None:

@@ -397,7 +397,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         raw = column.to_numpy() if fast else None
         fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or
                                                                       np.abs(raw).max() <= np.finfo(np.float32).max)
-        values = raw.astype(np.float32) if fits else None  # (ratings are kept in float32)
+        values = raw.astype(np.float32) if fits and raw is not None else None  # (ratings are kept in float32)
         if values is None:
             series = pd.to_numeric(column.to_pandas(), errors="coerce")
             bad = (series.isna() | ~np.isfinite(series)).to_numpy()

@@ -526,6 +526,8 @@ def load_model(path: str | Path) -> Recommender:
         raise DataError(f"{path}: no saved model here (model.json is missing)") from None
     except ValueError as e:
         raise DataError(f"{path}/model.json: not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}/model.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != MODEL_FORMAT:
         raise DataError(f"{path}: model format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {MODEL_FORMAT}")
     name = meta.get("model")
