@@ -164,6 +164,10 @@ def test_resuming_another_model_other_data_or_fewer_epochs_is_refused_by_name(da
         resume("gmf", {}, train)  # validation held out before, not now (another protocol option)
     with pytest.raises(ConfigError, match="cannot resume, the checkpoint has trained 4 epochs and epochs is now 2"):
         resume("gmf", {"epochs": 2}, train, valid)
+    with pytest.raises(ConfigError, match=r"cannot resume, the \d+ training ratings are not the ones it was trained"):
+        moved = train.items.copy()  # as many users, movies and ratings, but not the same ones
+        moved[0] = (moved[0] + 1) % train.n_items
+        resume("gmf", {}, train.replace(items=moved), valid)
     resume("gmf", {"epochs": 6}, train, valid)  # more epochs: it goes on
 
 

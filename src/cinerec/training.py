@@ -674,9 +674,12 @@ class _Fit:
         })
 
     def trained(self) -> dict[str, Any]:
-        """What the checkpoint was trained on: the model and the shape of its data."""
+        """What the checkpoint was trained on: the model, the shape of its data and a hash
+        of its training ratings (:func:`data_fingerprint`)."""
+        if getattr(self, "_train_hash", None) is None:  # once: every checkpoint records it
+            self._train_hash = cast(tuple, data_fingerprint(self.train))[3]
         return {"model": self.model.name, "users": self.train.n_users, "movies": self.train.n_items,
-                "train": len(self.train), "valid": self.n_valid}
+                "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash}
 
     def finish(self) -> None:
         """Restore the best weights, leave the module in eval mode, draw the curves."""
@@ -700,6 +703,9 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
             if then[key] != trained[key]:
                 raise ConfigError(f"{path}: cannot resume, the data had {then[key]:,} {what} and now has "
                                   f"{trained[key]:,} (other data, filters or protocol options)")
+        if then.get("train_hash", trained["train_hash"]) != trained["train_hash"]:  # (older checkpoints: none)
+            raise ConfigError(f"{path}: cannot resume, the {trained['train']:,} training ratings are not the ones "
+                              "it was trained on (other data, filters or protocol options)")
     if int(ck["epoch"]) + 1 > n_epochs and not ck.get("stopped"):
         raise ConfigError(f"{path}: cannot resume, the checkpoint has trained {int(ck['epoch']) + 1} epochs and "
                           f"epochs is now {n_epochs}")
