@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from cinerec.errors import DataError, NotFoundError, Unavailable
+from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -62,9 +62,19 @@ def safe_url(url: str) -> str:
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
+def check_userinfo(url: str, flag: str | None = None) -> None:
+    """Refuse an unescaped ``@`` in a URL's user name or password: :func:`safe_url` splits
+    at the last ``@``, the driver at the first, so the driver would take part of the
+    password for the host and print it in its error."""
+    if url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].count("@") > 1:
+        raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
+                          "one '@'; write an '@' in the user name or password as %40")
+
+
 def _connect(url: str, *, autocommit: bool = True) -> Any:
     import psycopg
 
+    check_userinfo(url)
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
     except (psycopg.Error, ValueError) as e:

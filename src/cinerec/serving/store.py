@@ -347,9 +347,15 @@ def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
     """Refuse a URL that is not PostgreSQL's in one line, its password hidden (it would
     otherwise be read as a file path, its "//" merged into one)."""
     text = "" if db is None else str(db)
-    if "://" not in text or is_postgres(text):
+    if "://" not in text:
         return
     from cinerec.serving.pgstore import safe_url
+
+    if is_postgres(text):
+        from cinerec.serving.pgstore import check_userinfo
+
+        check_userinfo(text, flag)
+        return
 
     scheme = text.split("://", 1)[0]
     hint = f"write it {scheme.lower()}://" if scheme.lower() in ("postgresql", "postgres") else \
