@@ -267,3 +267,22 @@ def test_a_bad_line_in_a_zip_names_the_zip_not_the_cache(pristine, tmp_path, mon
         for f in sorted(folder.iterdir()):
             z.write(f, f"ml-100k/{f.name}")
     _fails(bad, r"bad\.zip \(unpacked\)/ml-100k/u\.data line 5: rating 'x' is not a number", capsys)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    (b"-5\t7\t3\t881250949\n", r"u\.data line 5: user id -5 is negative$"),
+    (b"12\t-7\t3\t881250949\n", r"u\.data line 5: movie id -7 is negative$"),
+    (b"99999999999999999999999\t7\t3\t881250949\n", r"u\.data line 5: user '99999999999999999999999' is too large"),
+    (b"12\t7\t3\t-5\n", r"u\.data line 5: timestamp -5 is before 1970$"),
+    (b"12\t7\t3\t99999999999999\n", r"u\.data line 5: timestamp 99999999999999 is after the year 9999$"),
+])
+def test_ids_and_times_out_of_range_name_their_line(pristine, tmp_path, capsys, text: bytes, pattern: str) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.data", _set_line(5, text))
+    _fails(folder, pattern, capsys)
+
+
+def test_a_bad_genre_flag_is_quoted_as_written(pristine, tmp_path, capsys) -> None:
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.item", lambda lines: [lines[0], lines[1], lines[2].rstrip(b"\r\n")[:-1] + b"x\n", *lines[3:]])
+    _fails(folder, r"u\.item line 3: genre flag 19 is 'x', expected 0 or 1$", capsys)

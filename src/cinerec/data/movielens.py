@@ -568,7 +568,24 @@ def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
             line = _line_of_row(path, at + row, header=skip == 1)
             raise DataError(f"{path} line {line}: rating {chunk[row]:g} is outside the valid range 0.5-5")
         at += len(chunk)
+    # Ids are never negative, and times lie between 1970 and the year 9999.
+    for key, k, low, high in (("user id", 0, 0, None), ("movie id", 1, 0, None), ("timestamp", 3, 0, _LAST_SECOND)):
+        at = 0
+        for chunk in _chunks(out[k]):
+            bad = (chunk < low) if high is None else ((chunk < low) | (chunk > high))
+            if len(chunk) and bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                line = _line_of_row(path, at + row, header=skip == 1)
+                why = "is negative" if chunk[row] < low else "is after the year 9999"
+                if key == "timestamp" and chunk[row] < low:
+                    why = "is before 1970"
+                raise DataError(f"{path} line {line}: {key} {int(chunk[row])} {why}")
+            at += len(chunk)
     return out[0], out[1], out[2], out[3]
+
+
+#: 9999-12-31 23:59:59 UTC, the last second a timestamp may name.
+_LAST_SECOND = 253402300799
 
 
 def _head(path: Path, n: int = 1 << 16) -> bytes:
@@ -660,10 +677,12 @@ def _check_line(line: bytes, sep: bytes, label: str, width: int, index: list[int
         return f"expected {width} {label}-separated fields, found {len(fields)}{_separator_hint(line, sep)}"
     for name, k in zip(("user", "movie", "rating", "timestamp"), index):
         try:
-            float(fields[k]) if name == "rating" else int(fields[k])
+            value = float(fields[k]) if name == "rating" else int(fields[k])
         except ValueError:
             kind = "a number" if name == "rating" else "an integer"
             return f"{name} {fields[k].decode('utf-8', 'replace')!r} is not {kind}"
+        if name != "rating" and not -2**63 <= value < 2**63:
+            return f"{name} {fields[k].decode('utf-8', 'replace')!r} is too large"
     return None
 
 
@@ -961,7 +980,7 @@ def _read_u_item(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tupl
     ok = (flag_text == "0") | (flag_text == "1")
     if not ok.all():
         r, c = np.argwhere(~ok)[0]
-        raise DataError(f"{path} line {numbers[r]}: genre flag {c + 1} is {flag_text[r, c]!r}, expected 0 or 1")
+        raise DataError(f"{path} line {numbers[r]}: genre flag {c + 1} is {str(flag_text[r, c])!r}, expected 0 or 1")
     return ids, titles, years, names, flag_text == "1"
 
 
