@@ -243,10 +243,10 @@ def test_a_bad_set_is_blamed_on_set_not_the_file(tmp_path, capsys):
 def test_settings_past_what_the_models_compute_with_are_one_line(small_data, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
                                    "--set", "factors=99999999999999999999"])
-    assert "--set: factors = 99999999999999999999: too large (at most 2**63 - 1)" in err
+    assert "--set: factors = 99999999999999999999: out of range (from -(2**63 - 1) to 2**63 - 1)" in err
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease",
                                    "--set", "regularization=1e39"])
-    assert "--set: regularization = 1e+39: too large (at most 3.403e+38)" in err
+    assert "--set: regularization = 1e+39: out of range (from -3.403e+38 to 3.403e+38)" in err
 
 
 def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):

@@ -180,6 +180,7 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
                      '[models.popularity]\n')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
     assert code == 2 and f"{study}:3: [data] columns: {ml100k_dir} is a MovieLens release" in err, err
+    assert "[data] columns and catalog apply to a ratings log of your own" in err
 
 
 def test_a_zero_budget_and_a_used_folder_are_refused(tmp_path, capsys, ml100k_dir):
@@ -482,3 +483,24 @@ def test_a_flag_at_fault_is_named_as_the_flag_not_as_the_file(tmp_path, capsys):
     study.write_text('[data]\nsource = "ml-100k"\nimplicit = true\n[protocol]\nname = "ratings-random"\n[models.baseline]\n')
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and "and implicit = true makes every rating a plain event" in err
+
+
+def test_only_rows_the_files_tune_does_not_search_run_with_a_note(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [0]")
+                     .replace("[export]\nk = 5\n", "[tune]\ntrials = 2\nmodels = [\"ease\"]\n"))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--only", "popularity")
+    assert code == 0, err
+    assert "note: [tune] searches none of the models --only keeps (popularity); they run with their settings" in err
+
+
+def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(f"u{u},m{(u * 7 + i) % 40},{1 + (u + i) % 5}\n"
+                                                  for u in range(30) for i in range(12)))
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{log}"\n[protocol]\nname = "ratings-random"\n[models.baseline]\n'
+                     '[models.feat]\nmodel = "mlp-rating"\nfeatures = true\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but 'log' has no" in err
+    assert "baseline seed" not in err and not (tmp_path / "o").exists()

@@ -354,8 +354,10 @@ def test_only_that_leaves_no_model_to_tune_and_tuning_over_all_folds_are_refused
     text = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n[models.ease]\n'
             '[models.als]\n')
     path = write(tmp_path, text + '[tune]\ntrials = 2\nmodels = ["als"]\n')
-    with pytest.raises(ConfigError, match=r"^--only ease,popularity: \[tune\] searches none of the models it keeps"):
-        Study.from_toml(path, only=["ease", "popularity"])
+    kept = Study.from_toml(path, only=["ease", "popularity"])  # the file's [tune] has nothing to do for them
+    assert kept.tunes and not any(kept.tuned(spec) for spec in kept.models)
+    with pytest.raises(ConfigError, match=r"^--only ease,popularity: --tune 2 searches none of the models it keeps"):
+        Study.from_toml(path, only=["ease", "popularity"], trials=2)
     with pytest.raises(ConfigError, match=r"^--only popularity: --tune 4 searches none of the models it keeps"):
         Study.from_toml(write(tmp_path, text, "plain.toml"), only=["popularity"], trials=4)
     assert Study.from_toml(path, only=["als"]).tuned(Study.from_toml(path, only=["als"]).models[0])
@@ -378,3 +380,11 @@ def test_a_board_of_liked_rows_alone_is_ranked_by_auc(tmp_path, ml100k_dir):
     assert board["metric"] == "auc" and board["direction"] == "maximize"
     assert auc["biasedmf-liked"] > auc["mf-liked"] and board["best"] == "biasedmf-liked"
     assert board["models"][1]["vs_best"] is None  # AUC is over ratings, not a mean over users: nothing to pair
+
+
+def test_a_members_bad_setting_is_blamed_on_its_own_table_when_another_member_shares_the_key(tmp_path):
+    text = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.ens]\nmodel = "ensemble"\n'
+            'members = ["ease", "als"]\n[models.ens.settings.als]\nregularization = 5.0\n'
+            '[models.ens.settings.ease]\nregularization = -10.0\n')
+    with pytest.raises(ConfigError, match=r"study\.toml:11: \[models\.ens\.settings\.ease\] regularization: "):
+        Study.from_toml(write(tmp_path, text))

@@ -45,7 +45,8 @@ class Config:
         self.validate()
         for f in dataclasses.fields(self):  # past int64, which NumPy and torch take at most
             value = getattr(self, f.name)
-            self._check(not isinstance(value, int) or abs(value) <= MAX_SEED, f.name, "too large (at most 2**63 - 1)")
+            self._check(not isinstance(value, int) or abs(value) <= MAX_SEED, f.name,
+                        "out of range (from -(2**63 - 1) to 2**63 - 1)")
 
     def validate(self) -> None:
         """Raise ``ConfigError`` (a ``ValueError``) naming the field at fault."""
@@ -157,7 +158,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
                 raise ConfigError(f"{where} = {value!r}: expected a finite number")
             if abs(value) > _FLOAT32_MAX:  # the models compute in float32, where it would be infinite
-                raise ConfigError(f"{where} = {value!r}: too large (at most {_FLOAT32_MAX:.4g})")
+                raise ConfigError(f"{where} = {value!r}: out of range (from -{_FLOAT32_MAX:.4g} to {_FLOAT32_MAX:.4g})")
             return float(value)
         raise ConfigError(f"{where} = {value!r}: expected a number")
     if hint is str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable"]
 
 
@@ -45,9 +47,13 @@ class TooFewUnseen(DataError):
         self.base, self.fewer = message, fewer
         super().__init__(message + (f" or ask for fewer negatives ({how.format(n=fewer)})" if fewer else ""))
 
-    def asking(self, how: str) -> "TooFewUnseen":
-        """The same error, its way out said as ``how`` (``{n}`` becomes the count)."""
-        return TooFewUnseen(self.base, self.fewer, how)
+    def asking(self, how: str, flags: Mapping[str, str] | None = None) -> "TooFewUnseen":
+        """The same error, its way out said as ``how`` (``{n}`` becomes the count), and the
+        flags it names said as ``flags`` says (``{"--top-movies": "top_movies"}``)."""
+        base = self.base
+        for flag, said in (flags or {}).items():
+            base = base.replace(flag, said)
+        return TooFewUnseen(base, self.fewer, how)
 
 
 class ConfigError(CinerecError, ValueError):

@@ -224,10 +224,11 @@ class Study:
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
                             tuple(t for t in study.tune_models if t in only))
-            if study.tunes and not any(study.tuned(spec) for spec in study.models):
-                said = f"--tune {trials}" if trials is not None else "[tune]"
-                raise ConfigError(f"--only {','.join(only)}: {said} searches none of the models it keeps (they "
-                                  "have no settings to search, or [tune] models leaves them out)")
+            # --tune asks for a search that none of the kept models would get; the file's
+            # [tune] just has nothing to do for them (the command line says so).
+            if trials is not None and not any(study.tuned(spec) for spec in study.models):
+                raise ConfigError(f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps "
+                                  "(they have no settings to search, or [tune] models leaves them out)")
         _check_learnable(study, path, text)
         return study
 
@@ -566,6 +567,8 @@ class _Reader:
             leaves = [(table + path, key) for path, key in _leaves(settings) if path]
             named = _culprit(str(e), {key: None for _, key in leaves})  # the one the message names first
             nested = [(sub, key) for sub, key in leaves if key == named]
+            # Members that share the key: the one whose table the message names ("settings.ease").
+            nested = [(sub, key) for sub, key in nested if ".".join(sub[len(table):]) in str(e)] or nested
             if nested:
                 raise self.fail(nested[0][0], nested[0][1], _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), settings), _strip(str(e))) from None
@@ -769,7 +772,9 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             try:
                 board = _run(study, tmp, quiet, stages)
             except TooFewUnseen as e:  # the count is the study file's to set
-                raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}") from None
+                raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}",
+                               {"--top-movies": "top_movies", "--min-year/--max-year": "min_year/max_year under "
+                                "[data]"}) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
             from cinerec.serving.store import export_store
@@ -833,7 +838,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 flag = re.match(r"--(columns|catalog): ", str(e))
                 if flag is None:
                     raise
-                raise ConfigError(f"{_where(study, ('data',), flag[1])}: {str(e)[flag.end():]}") from None
+                said = str(e)[flag.end():]
+                if flag[1] not in study.from_flags:  # the file's keys, in the file's words
+                    said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply")
+                raise ConfigError(f"{_where(study, ('data',), flag[1])}: {said}") from None
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
@@ -842,6 +850,13 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             except FilterLeavesNothing as e:  # name its key in the file, or the flag that set it
                 raise DataError(f"{_where(study, ('data',), e.key)}: {e}") from None
         data = data_record(study.data_source(), dataset, study.filters, record)
+        for spec in study.models:  # side features the data cannot give: refused before any model trains
+            probe = create(spec.model, dict(spec.settings))
+            if probe.uses_features:
+                try:
+                    _features(probe, dataset)
+                except DataError as e:
+                    raise DataError(f"{_where(study, ('models', spec.label), 'features')}: {e}") from None
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)

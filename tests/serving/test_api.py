@@ -385,14 +385,15 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
         (tmp_path / "absent" / "x.sqlite", "no such folder"),
         ("mysql://host/db", "unsupported URL scheme 'mysql'"),
         # An unescaped "@" in the password: refused whole, no piece of the password shown.
-        ("postgresql://u:se@cret@127.0.0.1:1/db", "postgresql://u:***@127.0.0.1:1/db: the part before the host "
-                                                 "holds more than one '@'; write an '@' in the user name or "
+        ("postgresql://u:se@cret@127.0.0.1:1/db", "--db postgresql://u:***@127.0.0.1:1/db: the part before the "
+                                                 "host holds more than one '@'; write an '@' in the user name or "
                                                  "password as %40"),
+        ("postgresql://u:se?cret@x@127.0.0.1:1/db", "the part before the host holds more than one '@'"),
     ]
     for db, needle in cases:
         assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("cinerec: error:") and needle in err and "\n" not in err and "cret" not in err
+        assert err.startswith("cinerec: error:") and needle in err and "\n" not in err and "cret" not in err, err
     assert notes.read_text() == '{"keep": true}' and not (tmp_path / "absent").exists()
     assert not list(tmp_path.glob("mysql*"))
     # an earlier store is replaced, as before

@@ -58,6 +58,9 @@ def run(
     labels = [x.strip() for x in only.split(",")] if only is not None else None
     spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels,
                            columns=source["columns"], catalog=source["catalog"])
+    if spec.tunes and not any(spec.tuned(m) for m in spec.models):
+        say(f"note: [tune] searches none of the models --only keeps ({', '.join(m.label for m in spec.models)}); "
+            "they run with their settings", quiet)
     board = run_study(spec, out, quiet=quiet)
     if json:
         print_json(board)

@@ -66,7 +66,10 @@ def check_userinfo(url: str, flag: str | None = None) -> None:
     """Refuse an unescaped ``@`` in a URL's user name or password: :func:`safe_url` splits
     at the last ``@``, the driver at the first, so the driver would take part of the
     password for the host and print it in its error."""
-    if url.partition("://")[2].split("/", 1)[0].split("?", 1)[0].count("@") > 1:
+    rest = url.partition("://")[2]
+    first = rest.find("@")
+    end = rest.find("/", first) if first >= 0 else -1  # the host's end, after a "?" or "/" in the password too
+    if rest[:end if end >= 0 else len(rest)].count("@") > 1:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
                           "one '@'; write an '@' in the user name or password as %40")
 

@@ -316,9 +316,9 @@ def check_target(db: str | os.PathLike) -> None:
     store: the export replaces it whole, so any other file there (a run's ``run.json``,
     someone's database) is refused rather than overwritten. A URL must be PostgreSQL's.
     """
+    check_url(db)
     if is_postgres(db):
         return
-    check_url(db)
     path = Path(db)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
@@ -502,11 +502,11 @@ def open_store(path: str | os.PathLike) -> Any:
 
     Both kinds answer ``info``, ``refresh()``, ``recommendations(user, k)`` and ``count(table)``.
     """
+    check_url(path)
     if is_postgres(path):
         from cinerec.serving.pgstore import PgRecStore
 
         return PgRecStore(str(path))
-    check_url(path)
     return RecStore(path)
 
 
@@ -517,6 +517,7 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
     else in the run folder. Both kinds answer the :class:`ProfileStore` methods.
     """
     # str(db): is_postgres(db) holds only for a str, which mypy cannot see through it.
+    check_url(profiles, "--profiles")
     where = profiles if profiles is not None else str(db) if is_postgres(db) else profiles_path_for(db, run_dir)
     if is_postgres(where):
         from cinerec.serving.pgstore import PgProfileStore
