@@ -312,6 +312,12 @@ def test_odd_files_get_one_line_each(tmp_path):
     (tmp_path / "cat.csv").write_bytes(b"id,title\nm1,Caf\xe9 (1995)\nm2,Bar\n")
     ds = load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "sku"}, catalog=tmp_path / "cat.csv")
     assert ds.catalog.titles.tolist() == ["Café", "Bar"] and ds.catalog.years.tolist() == [1995, 0]
+    # Latin-1 ids too, in the log and in its catalogue: the same ids on both sides.
+    (tmp_path / "lat.csv").write_bytes(b"user,item,rating\nAnn\xe9,Caf\xe9,4\nBob,Bar,3\n")
+    (tmp_path / "lat-movies.csv").write_bytes(b"id,title\nCaf\xe9,Caf\xe9 Society\nBar,Bar Movie\n")
+    ds = load_log(tmp_path / "lat.csv", catalog=tmp_path / "lat-movies.csv")
+    assert sorted(ds.user_ids.raw.tolist()) == ["Anné", "Bob"] and ds.describe()["catalog_matched"] == 2
+    assert dict(zip(ds.item_ids.raw.tolist(), ds.catalog.titles.tolist())) == {"Café": "Café Society", "Bar": "Bar Movie"}
     (tmp_path / "cr.csv").write_bytes(b"user,item\r,rating\n1,m1,4\n")  # a stray carriage return in the header
     with pytest.raises(DataError, match=r"cr\.csv: cannot read it as a ratings log \(new-line character"):
         load_log(tmp_path / "cr.csv")

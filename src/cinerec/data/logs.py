@@ -238,7 +238,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if ids is not None:
             header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
                                      delimiter=delimiter), [])
-            text = {name: pa.string() for name in ids(header)}
+            # Bytes, turned into text by _as_text: a Latin-1 id would stop a text column's reader.
+            text = {name: pa.binary() for name in ids(header)}
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
@@ -260,11 +261,16 @@ def _as_text(table: Any) -> Any:
     """``table`` with each column the CSV reader left as bytes (text that is not UTF-8, such
     as a Latin-1 "Café") decoded: UTF-8 where a value is, Latin-1 where it is not."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     for i, f in enumerate(table.schema):
         if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
-            values = [None if v is None else _decoded(v) for v in table.column(i).to_pylist()]
-            table = table.set_column(i, f.name, pa.array(values, pa.string()))
+            try:
+                column = pc.cast(table.column(i), pa.string())  # UTF-8 throughout: the fast way
+            except pa.ArrowInvalid:
+                column = pa.array([None if v is None else _decoded(v) for v in table.column(i).to_pylist()],
+                                  pa.string())
+            table = table.set_column(i, f.name, column)
     return table
 
 
