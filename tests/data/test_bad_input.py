@@ -286,3 +286,10 @@ def test_a_bad_genre_flag_is_quoted_as_written(pristine, tmp_path, capsys) -> No
     folder = _copy(pristine, "100k", tmp_path)
     _edit(folder / "u.item", lambda lines: [lines[0], lines[1], lines[2].rstrip(b"\r\n")[:-1] + b"x\n", *lines[3:]])
     _fails(folder, r"u\.item line 3: genre flag 19 is 'x', expected 0 or 1$", capsys)
+
+
+def test_a_title_holding_the_separator_is_no_separator_hint(pristine, tmp_path, capsys) -> None:
+    """u.item's titles hold spaces: a line with a '|' too many is not "space-separated"."""
+    folder = _copy(pristine, "100k", tmp_path)
+    _edit(folder / "u.item", lambda lines: [lines[0], lines[1].replace(b"|", b"|A | B|", 1), *lines[2:]])
+    _fails(folder, r"u\.item line 2: expected 24 '\|'-separated fields, found 26$", capsys)

@@ -613,6 +613,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _separator_hint(line: bytes, sep: bytes) -> str:
+    """A guess at the separator a line was written with, when it holds none of the
+    expected one (a line that does holds too few or too many fields, no other separator)."""
+    if sep in line:
+        return ""
     for other, name in ((b"::", "'::'"), (b"\t", "tab"), (b";", "';'"), (b"|", "'|'"), (b",", "','"), (b" ", "space")):
         if other != sep and other in line and not (sep == b"::" and other == b":"):
             return f" (it looks {name}-separated)"
