@@ -155,6 +155,9 @@ def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_l
     assert f"(n_negatives = {fewer} under [protocol] in {study})" in err and not (tmp_path / "r").exists()
     assert "keep more movies (a larger top_movies, or looser min_year/max_year under [data])" in err
     assert "--top-movies" not in err  # the file's key, not a flag run does not need
+    study.write_text(study.read_text().replace("top_movies = 60\n", ""))  # the same filter, as a flag
+    err = _one_line_error(capsys, ["run", str(study), "--top-movies", "60", "--out", str(tmp_path / "r"), "-q"])
+    assert "keep more movies (a larger --top-movies" in err and "under [data]" not in err
 
 
 def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(own_log, tmp_path, capsys):

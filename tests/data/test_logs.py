@@ -230,6 +230,12 @@ def test_a_catalogue_sharing_no_id_with_the_log_is_refused_and_a_partial_one_cou
     assert ds.describe()["catalog_matched"] == 1 and ds.catalog.titles.tolist() == ["Alpha", "sku2"]
 
 
+def test_a_log_without_a_catalogue_reports_no_catalogue_counts(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\na,1\nb,2\n")
+    facts = load_log(tmp_path / "log.csv").describe()
+    assert "catalog_items" not in facts and "catalog_matched" not in facts and facts["items"] == 2
+
+
 def test_the_catalogue_count_follows_the_filters(tmp_path):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,a,4\n2,a,3\n3,a,5\n1,b,4\n2,b,2\n1,c,3\n")
     (tmp_path / "movies.csv").write_text("id,title\na,Alpha\nc,Gamma\nz,Zeta\n")

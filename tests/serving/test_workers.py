@@ -85,3 +85,25 @@ def test_serve_logs_on_stderr_and_leaves_stdout_to_figures(run_dir):
         out, err = proc.communicate(timeout=30)
     assert out == b""
     assert b"GET /health" in err and f"http://127.0.0.1:{port}/".encode() in err
+
+
+def test_quiet_serve_on_port_0_still_says_its_address(run_dir):
+    proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--port", "0",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        import select
+
+        assert select.select([proc.stderr], [], [], 60)[0], "serve --quiet said nothing in 60 s"
+        line = proc.stderr.readline().decode().strip()  # the address alone: the port the system gave
+        assert line.startswith("http://127.0.0.1:") and line.endswith("/") and not line.endswith(":0/")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"{line}health", timeout=2).status_code == 200
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

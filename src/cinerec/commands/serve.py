@@ -72,9 +72,12 @@ def serve(
     where = f"store {store['path']}" + (f" (stale: {store['stale']}; scoring live)" if store and store["stale"] else "") \
         if store else "no store (scoring live)"
     shown = f"[{host}]" if ":" in host else host
+    address = f"http://{shown}:{sock.getsockname()[1]}/"
     if not quiet:
         print(f"serving model {svc.model_name!r} of {svc.run.path} with {where}, profiles in {svc.profiles.path}, "
-              f"on http://{shown}:{sock.getsockname()[1]}/", file=sys.stderr, flush=True)
+              f"on {address}", file=sys.stderr, flush=True)
+    else:  # the address alone: with --port 0 nothing else tells which port was given
+        print(address, file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
         uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])

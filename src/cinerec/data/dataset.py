@@ -387,7 +387,8 @@ class Dataset:
             "ratings": len(x),
             "users": self.n_users,
             "items": self.n_items,
-            "catalog_items": int(self.info.get("catalog_items", self.n_items)),
+            # rows of the source's movie file (a log read without --catalog has none)
+            **({"catalog_items": int(self.info["catalog_items"])} if "catalog_items" in self.info else {}),
             **({"synthetic": True} if self.info.get("synthetic") else {}),
             # a log's own catalogue: how many of the log's movies it names (the others show ids)
             **({"catalog_matched": int(self.info["catalog_matched"])} if "catalog_matched" in self.info else {}),

@@ -121,8 +121,9 @@ def load_log(
         implicit: treat every row as a plain event even when ratings are present.
 
     Returns:
-        The dataset; ``info`` holds ``source``, ``format`` (``"log"``), ``implicit``,
-        ``catalog_items`` and, with a catalogue, ``catalog`` (its path).
+        The dataset; ``info`` holds ``source``, ``format`` (``"log"``), ``implicit`` and,
+        with a catalogue, ``catalog`` (its path), ``catalog_items`` (its rows) and
+        ``catalog_matched`` (the log's movies it names).
 
     Raises:
         NotFoundError: the source does not exist.
@@ -166,7 +167,6 @@ def load_log(
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
-        info["catalog_items"] = len(item_raw)
     x, dropped = _latest_of_each_pair(Interactions(user_codes, item_codes, ratings, stamps, len(user_raw),
                                                    len(item_raw)))
     if dropped:
