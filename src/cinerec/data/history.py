@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, Interactions
 
-__all__ = ["LIKED_MIN_STARS", "seen", "liked", "liked_min_stars", "rating_scale", "is_implicit", "history_row"]
+__all__ = ["LIKED_MIN_STARS", "seen", "also_seen", "liked", "liked_min_stars", "rating_scale", "is_implicit", "history_row"]
 
 #: The fewest stars a rating needs to count as liked on MovieLens's scale of 1 to 5 (and
 #: 0.5 to 5): halfway up it. It must also reach the person's mean.
@@ -60,11 +60,18 @@ def seen(data: Dataset | Interactions) -> sp.csr_matrix:
     (:attr:`Dataset.also_seen`).
     """
     x = data.interactions if isinstance(data, Dataset) else data
-    if isinstance(data, Dataset) and data.also_seen is not None and len(data.also_seen[0]):
-        users, items = data.also_seen  # rated, but no longer a rating here (--liked-threshold)
-        extra = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=x.seen.shape)
-        return x.seen.maximum(extra).tocsr()
-    return x.seen
+    extra = also_seen(data) if isinstance(data, Dataset) else None
+    return x.seen if extra is None else x.seen.maximum(extra).tocsr()
+
+
+def also_seen(data: Dataset) -> sp.csr_matrix | None:
+    """``(n_users, n_items)`` CSR of ones: the movies people rated that are no longer
+    ratings in ``data`` (a ``--liked-threshold`` dropped them, :attr:`Dataset.also_seen`),
+    or None when there are none."""
+    if data.also_seen is None or not len(data.also_seen[0]):
+        return None
+    users, items = data.also_seen
+    return sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=data.interactions.seen.shape)
 
 
 def is_implicit(data: Dataset | Interactions) -> bool:

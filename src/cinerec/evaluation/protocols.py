@@ -475,7 +475,7 @@ class LooSampled(Protocol):
         order = np.argsort(rng.random(cand.shape), axis=1)
         cand = np.take_along_axis(cand, order, axis=1)
         return Prepared(self, seed, split.train, split.test, split.valid, users, truth, cand,
-                        also_seen=_also_seen(dataset))
+                        also_seen=history.also_seen(dataset))
 
     def _check_room(self, dataset: Dataset, users: np.ndarray, seen: Any) -> None:
         """One line naming the first (raw) user with fewer unseen movies than ``n_negatives``."""
@@ -524,7 +524,7 @@ class LooFull(Protocol):
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
         return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
-                        also_seen=_also_seen(dataset))
+                        also_seen=history.also_seen(dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
@@ -582,7 +582,7 @@ class RandomFull(Protocol):
         seed = _seed(seed)
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
-        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=_also_seen(dataset))
+        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=history.also_seen(dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
@@ -601,16 +601,6 @@ class RandomFull(Protocol):
         for k in self.ks:
             out[f"cat_acc@{k}"] = M.categorical_accuracy(unfiltered, truth, k)
         return out
-
-
-def _also_seen(dataset: Dataset) -> Any:
-    """:attr:`Prepared.also_seen` of ``dataset``: a CSR of its ``also_seen`` pairs, or None."""
-    if dataset.also_seen is None or not len(dataset.also_seen[0]):
-        return None
-    import scipy.sparse as sp
-
-    users, items = dataset.also_seen
-    return sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=dataset.interactions.seen.shape)
 
 
 def _fraction(name: str, key: str, value: Any) -> float:
