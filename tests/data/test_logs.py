@@ -292,6 +292,24 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
         assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999
 
 
+def test_one_damaged_id_in_an_unnamed_release_is_named_not_read_as_a_log(tmp_path):
+    # One odd id among plain numbers turned the whole folder into a log of one's own, which
+    # then kept 'x7' as a movie: the damaged line went unnoticed.
+    from cinerec.data import load
+
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Movie {m} (1999),Drama\n" for m in range(1, 201)) + "x7,Broken (2000),Drama\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{m},4,88060692{m % 10}\n" for u in range(1, 6) for m in range(1, 201, 3)))
+    with pytest.raises(DataError, match=r"movies.csv line 202: movie id 'x7' is not an integer .*give the file "
+                                         r".*ratings.csv with --catalog .*movies.csv"):
+        load(folder)
+    ds = load_log(folder / "ratings.csv", catalog=folder / "movies.csv")
+    assert ds.info["format"] == "log" and ds.info["catalog_items"] == 201
+
+
 def test_a_folder_whose_files_differ_in_columns_names_the_files(tmp_path):
     (tmp_path / "a.csv").write_text("user,item,rating\n1,2,4\n")
     (tmp_path / "b.csv").write_text("user,item\n1,3\n")

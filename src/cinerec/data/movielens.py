@@ -153,6 +153,9 @@ def load(
     try:
         return _load_folder(folder, family, rel, name, implicit)
     except DataError as e:
+        if release is None and path.is_dir() and _guessed_csv(folder, family, rel) and "is not an integer" in str(e):
+            raise DataError(f"{e} (read as a MovieLens release; to read it as a log of your own, give the "
+                            f"file {folder / 'ratings.csv'} with --catalog {folder / 'movies.csv'})") from None
         if not path.is_file():
             raise
         # A zip given: name it, not the cache folder it was unpacked into.
@@ -169,26 +172,35 @@ def _guessed_csv(folder: Path, family: str, release: str) -> bool:
 
 #: Lines of ratings.csv looked at for ids MovieLens never writes (the whole movies.csv is).
 _ID_PEEK_LINES = 10_000
+#: Ids MovieLens never writes on at least one row in this many make a folder's CSVs a log.
+_OWN_IDS_SHARE = 100
 
 
 def _own_ids(folder: Path) -> bool:
-    """True when ``movies.csv``, or the head of ``ratings.csv``, holds an id that is not a
-    plain number as MovieLens writes it (text, a leading zero or sign)."""
+    """True when ids MovieLens never writes (text, a leading zero or sign) are common in
+    ``movies.csv``, or in the head of ``ratings.csv``: at least one row in a hundred.
+
+    One such row among plain numbers is a damaged line of a release, which its reader
+    then names, not a reason to read the whole folder as someone's own log."""
     import itertools
 
     def plain(text: str) -> bool:
         return text.isdigit() and (text == "0" or not text.startswith("0"))
 
     for name, columns in (("movies.csv", 1), ("ratings.csv", 2)):
+        odd = seen = 0
         try:
             with open(folder / name, encoding="utf-8-sig", errors="replace", newline="") as f:
                 rows = csv.reader(itertools.islice(f, _ID_PEEK_LINES + 1))
                 next(rows, None)  # the header
                 for row in rows:
-                    if row and not all(plain(v.strip()) for v in row[:columns]):
-                        return True
+                    if row:
+                        seen += 1
+                        odd += not all(plain(v.strip()) for v in row[:columns])
         except OSError:
             return False
+        if odd and odd * _OWN_IDS_SHARE >= seen:
+            return True
     return False
 
 
