@@ -61,6 +61,18 @@ def test_malformed_line_names_file_and_line(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"u\.data line 5: expected 4 tab-separated fields, found 3", capsys)
 
 
+def test_a_column_named_twice(pristine, tmp_path, capsys) -> None:
+    # A second userId column was read without a word: one of the two silently won.
+    folder = _copy(pristine, "csv", tmp_path)
+    _edit(folder / "ratings.csv", lambda lines: [line.rstrip(b"\n") + b",0\n" for line in lines])
+    _edit(folder / "ratings.csv", _set_line(1, b"userId,movieId,rating,timestamp,userId\n"))
+    _fails(folder, r"ratings\.csv line 1: column userId appears 2 times in the header", capsys)
+    folder = _copy(pristine, "csv", tmp_path / "b")
+    _edit(folder / "movies.csv", lambda lines: [lines[0].rstrip(b"\n") + b",title\n"]
+          + [line.rstrip(b"\n") + b",x\n" for line in lines[1:]])
+    _fails(folder, r"movies\.csv line 1: column title appears 2 times in the header", capsys)
+
+
 @pytest.mark.parametrize("kind, eol", [("csv", b"\n"), ("csv-crlf", b"\r\n")])
 def test_non_numeric_field(pristine, tmp_path, capsys, kind: str, eol: bytes) -> None:
     folder = _copy(pristine, kind, tmp_path)

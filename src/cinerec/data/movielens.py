@@ -523,6 +523,10 @@ def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
             hint = _separator_hint(header_line, b",")
             raise DataError(f"{path} line 1: missing column {', '.join(missing)} "
                             f"in the header {header_line.decode('utf-8', 'replace')!r}{hint}")
+        twice = [c for c in _CSV_COLUMNS if names.count(c) > 1]
+        if twice:
+            raise DataError(f"{path} line 1: column {twice[0]} appears {names.count(twice[0])} times "
+                            f"in the header {header_line.decode('utf-8', 'replace')!r}")
         columns = {"user": "userId", "item": "movieId", "rating": "rating", "timestamp": "timestamp"}
         source: Any = str(path)
         skip = 1
@@ -868,6 +872,8 @@ def _movies_csv_fast(path: Path) -> tuple[np.ndarray, Any, Any] | None:
         index = [names.index(c) for c in ("movieId", "title", "genres")]
     except (UnicodeDecodeError, ValueError):
         return None
+    if len(set(names)) < len(names):
+        return None  # the careful reader names the column given twice
     columns = [f"f{k}" for k in range(len(names))]
     try:
         table = pacsv.read_csv(
@@ -912,6 +918,9 @@ def _movies_csv_by_line(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series]:
     if missing:
         hint = _separator_hint(",".join(header).encode(), b",")
         raise DataError(f"{path} line 1: missing column {', '.join(missing)} in the header{hint}")
+    twice = [c for c in ("movieId", "title", "genres") if header.count(c) > 1]
+    if twice:
+        raise DataError(f"{path} line 1: column {twice[0]} appears {header.count(twice[0])} times in the header")
     # The csv module is the reference parser for quoted titles; the file is small
     # (under 100k movies), and line_num gives the line of each record.
     # A record starts on the line after the previous one ended (a quoted title may hold
