@@ -305,3 +305,19 @@ def test_a_title_holding_the_separator_is_no_separator_hint(pristine, tmp_path, 
     folder = _copy(pristine, "100k", tmp_path)
     _edit(folder / "u.item", lambda lines: [lines[0], lines[1].replace(b"|", b"|A | B|", 1), *lines[2:]])
     _fails(folder, r"u\.item line 2: expected 24 '\|'-separated fields, found 26$", capsys)
+
+
+@pytest.mark.parametrize("kind, name, line, pattern", [
+    ("100k", "u.user", b"2|999|F|other|94043\n", r"u\.user line 2: age 999 is outside 0-150"),
+    ("100k", "u.user", b"2|-4|F|other|94043\n", r"u\.user line 2: age -4 is outside"),
+    ("100k", "u.user", b"2|53||other|94043\n", r"u\.user line 2: the gender field is empty"),
+    ("100k", "u.user", b"2|5x|F|other|94043\n", r"u\.user line 2: age '5x' is not an integer"),
+    ("1m", "users.dat", b"2::M::560::16::70072\n", r"users\.dat line 2: age 560 is outside"),
+    ("1m", "users.dat", b"2::M::56::21::70072\n", r"users\.dat line 2: occupation code 21 is not 0-20"),
+])
+def test_a_damaged_user_line(pristine, tmp_path, capsys, kind, name, line, pattern) -> None:
+    # Ages and genders went unchecked: an age of 999 joined the oldest bucket of the
+    # two-tower model's features without a word.
+    folder = _copy(pristine, kind, tmp_path)
+    _edit(folder / name, _set_line(2, line))
+    _fails(folder, pattern, capsys)

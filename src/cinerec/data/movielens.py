@@ -64,6 +64,8 @@ __all__ = [
 RELEASE_NAMES: tuple[str, ...] = tuple(download.RELEASES)
 OFFICIAL_FOLDS: tuple[str, ...] = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 
+#: The oldest age ``u.user`` or ``users.dat`` may give (ml-1m's ages are codes 1-56).
+_MAX_AGE = 150
 #: ml-1m ``users.dat`` occupation codes, as listed in the release's README.
 ML1M_OCCUPATIONS: tuple[str, ...] = (
     "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
@@ -1041,6 +1043,13 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
         })
     else:
         return None
+    ages = frame["age"].to_numpy()
+    bad = np.flatnonzero((ages < 0) | (ages > _MAX_AGE))
+    if len(bad):
+        raise DataError(f"{path} line {numbers[bad[0]]}: age {ages[bad[0]]} is outside 0-{_MAX_AGE}")
+    bad = np.flatnonzero(frame["gender"].to_numpy() == "")
+    if len(bad):
+        raise DataError(f"{path} line {numbers[bad[0]]}: the gender field is empty")
     dup = pd.Index(ids).duplicated()
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
