@@ -133,8 +133,16 @@ def test_too_few_unseen_movies_names_the_raw_user_and_the_way_out(own_log, capsy
                                    "--top-movies", "60", "--model", "popularity", "-q"])
     assert "protocol loo-sampled: user 'person-" in err and "fewer than the 99 negatives asked for" in err
     # The way out keeps more movies: keeping fewer, more active users leaves them fewer unseen ones.
-    assert "keep more movies (a larger --top-movies" in err and "--protocol-option n_negatives=" in err
+    assert "keep more movies (a larger --top-movies)" in err and "--protocol-option n_negatives=" in err
     assert "--top-users" not in err
+    # With no filter that drops movies there is no filter to loosen: it was advised all the same.
+    err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
+                                   "--protocol-option", "n_negatives=130", "--model", "popularity", "-q"])
+    assert "the data holds only 150 movies; ask for fewer negatives (--protocol-option n_negatives=" in err
+    assert "--top-movies" not in err and "keep more movies" not in err
+    err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
+                                   "--kcore", "1,6", "--model", "popularity", "-q"])
+    assert "keep more movies (a smaller --kcore)" in err
 
 
 def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_log, tmp_path, capsys):
@@ -153,7 +161,7 @@ def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_l
                      '[protocol]\nname = "loo-sampled"\n\n[models.popularity]\n')
     err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
     assert f"(n_negatives = {fewer} under [protocol] in {study})" in err and not (tmp_path / "r").exists()
-    assert "keep more movies (a larger top_movies, or looser min_year/max_year under [data])" in err
+    assert "keep more movies (a larger top_movies under [data])" in err
     assert "--top-movies" not in err  # the file's key, not a flag run does not need
     study.write_text(study.read_text().replace("top_movies = 60\n", ""))  # the same filter, as a flag
     err = _one_line_error(capsys, ["run", str(study), "--top-movies", "60", "--out", str(tmp_path / "r"), "-q"])

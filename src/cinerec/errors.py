@@ -39,13 +39,16 @@ class TooFewUnseen(DataError):
     """Some person has fewer unseen movies than a protocol's sampled negatives.
 
     ``fewer`` is the most negatives every person can give (0: none can). The message
-    ends with the way out as the command line says it (``--protocol-option``); a command
+    ends with the way out as the command line says it (``--protocol-option``), the only
+    one when ``only_way`` (no filter dropped movies, so none can be loosened); a command
     that sets the count another way says so with :meth:`asking`.
     """
 
-    def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}") -> None:
-        self.base, self.fewer = message, fewer
-        super().__init__(message + (f" or ask for fewer negatives ({how.format(n=fewer)})" if fewer else ""))
+    def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}",
+                 only_way: bool = False) -> None:
+        self.base, self.fewer, self.only_way = message, fewer, only_way
+        joint = "; ask" if only_way else " or ask"
+        super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)})" if fewer else ""))
 
     def asking(self, how: str, flags: Mapping[str, str] | None = None) -> "TooFewUnseen":
         """The same error, its way out said as ``how`` (``{n}`` becomes the count), and the
@@ -53,7 +56,7 @@ class TooFewUnseen(DataError):
         base = self.base
         for flag, said in (flags or {}).items():
             base = base.replace(flag, said)
-        return TooFewUnseen(base, self.fewer, how)
+        return TooFewUnseen(base, self.fewer, how, self.only_way)
 
 
 class ConfigError(CinerecError, ValueError):

@@ -773,8 +773,9 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                 board = _run(study, tmp, quiet, stages)
             except TooFewUnseen as e:  # the count is the study file's to set
                 # The filters in the words of where they were set: the file's keys, or the flags.
-                words = {} if {"top_movies", "min_year", "max_year"} & set(study.from_flags) else {
-                    "--top-movies": "top_movies", "--min-year/--max-year": "min_year/max_year under [data]"}
+                words = {} if {"top_movies", "min_year", "max_year", "kcore"} & set(study.from_flags) else {
+                    "--top-movies": "top_movies under [data]", "--min-year/--max-year": "min_year/max_year under [data]",
+                    "--kcore": "kcore under [data]"}
                 raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}", words) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:

@@ -433,6 +433,20 @@ def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
 # -- leave latest out ---------------------------------------------------------------------
 
 
+#: How to loosen each filter that drops movies, in the flags' words.
+_LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--max-year", "kcore": "a smaller --kcore"}
+
+
+def _more_movies(dataset: Dataset) -> str:
+    """The way to more unseen movies per person: loosen the filters that dropped movies,
+    or, where none did, say that the data holds no more."""
+    ways = [_LOOSER[r["transform"]] for r in dataset.info.get("transforms", [])
+            if r.get("transform") in _LOOSER and r["after"]["movies"] < r["before"]["movies"]]
+    if ways:
+        return f"keep more movies ({', or '.join(dict.fromkeys(ways))})"
+    return f"the data holds only {dataset.n_items:,} movies"
+
+
 class LooSampled(Protocol):
     """Leave the latest rating out; rank it among sampled movies the user never rated."""
 
@@ -484,10 +498,11 @@ class LooSampled(Protocol):
         if short.any():
             at = int(np.argmin(unseen))  # the shortest, whose count the way out names
             raw = dataset.user_ids.raw_id(users[at])
+            more = _more_movies(dataset)
             raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
-                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); keep more movies "
-                f"(a larger --top-movies, or looser --min-year/--max-year)", fewer=int(unseen.min()))
+                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); {more}",
+                fewer=int(unseen.min()), only_way=more.startswith("the data"))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg"))
