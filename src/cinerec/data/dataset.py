@@ -301,6 +301,10 @@ class Dataset:
             longer ratings here (a ``--liked-threshold`` drops the low ones): never a
             rating to learn from or to test, but never to be recommended either
             (:func:`cinerec.data.history.seen`). ``None`` when nothing was dropped.
+        not_liked: ``(users, items)`` index arrays of ratings still here that were not
+            liked when they had stars, before ``--implicit`` made every rating a plain
+            event: never named as the reason for a recommendation
+            (:func:`cinerec.data.history.liked_in`). ``None`` when there are none.
     """
 
     name: str
@@ -312,6 +316,7 @@ class Dataset:
     info: Mapping[str, Any] = field(default_factory=dict)
     folds: Mapping[str, np.ndarray] = field(default_factory=dict)
     also_seen: tuple[np.ndarray, np.ndarray] | None = None
+    not_liked: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if len(self.user_ids) != self.interactions.n_users:
@@ -366,17 +371,21 @@ class Dataset:
         feats = None
         if self.user_features is not None:
             feats = self.user_features.iloc[users].reset_index(drop=True)
-        also_seen = None
-        if self.also_seen is not None:  # still seen, in the new ids, where both the user and the movie stay
-            u, i = user_new[self.also_seen[0]], item_new[self.also_seen[1]]
+        def renumbered(pairs: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+            """``pairs`` in the new ids, where both the user and the movie stay."""
+            if pairs is None:
+                return None
+            u, i = user_new[pairs[0]], item_new[pairs[1]]
             keep = (u >= 0) & (i >= 0)
-            also_seen = (u[keep].astype(np.int32), i[keep].astype(np.int32))
+            return u[keep].astype(np.int32), i[keep].astype(np.int32)
+
+        also_seen, not_liked = renumbered(self.also_seen), renumbered(self.not_liked)
         catalog, info = self.catalog.take(items), self.info
         if "catalog_matched" in info:  # a log's own catalogue: how many of the movies kept it names
             info = {**info, "catalog_matched": int(_named(catalog, self.item_ids.raw[items]).sum())}
         return Dataset(
             self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
-            catalog, feats, info, {k: m[rows] for k, m in self.folds.items()}, also_seen,
+            catalog, feats, info, {k: m[rows] for k, m in self.folds.items()}, also_seen, not_liked,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -435,8 +444,9 @@ class Dataset:
                 # The masks need no pickle and load() reads none; naming the keyword also
                 # tells mypy that no fold name stands for it.
                 np.savez_compressed(tmp / "folds.npz", allow_pickle=False, **self.folds)
-            if self.also_seen is not None:
-                np.savez_compressed(tmp / "also_seen.npz", users=self.also_seen[0], items=self.also_seen[1])
+            for name, pairs in (("also_seen", self.also_seen), ("not_liked", self.not_liked)):
+                if pairs is not None:
+                    np.savez_compressed(tmp / f"{name}.npz", users=pairs[0], items=pairs[1])
             meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names)}
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
 
@@ -464,13 +474,15 @@ class Dataset:
             if (path / "folds.npz").exists():
                 with np.load(path / "folds.npz", allow_pickle=False) as z:
                     folds = {k: z[k] for k in z.files}
-            also_seen = None
-            if (path / "also_seen.npz").exists():
-                with np.load(path / "also_seen.npz", allow_pickle=False) as z:
-                    also_seen = (z["users"], z["items"])
+            pairs: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+            for name in ("also_seen", "not_liked"):
+                pairs[name] = None
+                if (path / f"{name}.npz").exists():
+                    with np.load(path / f"{name}.npz", allow_pickle=False) as z:
+                        pairs[name] = (z["users"], z["items"])
             return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
                        _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds,
-                       also_seen)
+                       pairs["also_seen"], pairs["not_liked"])
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
             raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 

@@ -11,7 +11,8 @@ cannot disagree:
   implicit log, where every event means "watched"), or a rating at least halfway up the
   data's rating scale (:func:`liked_min_stars`: 3 of MovieLens's 1 to 5 stars, 5 of a
   0 to 10 log's) that is also at least the person's own mean rating. Only a liked movie
-  is ever named as the reason for a recommendation.
+  is ever named as the reason for a recommendation; a rating ``--implicit`` turned into
+  a plain event is liked only if it was liked with its stars (:func:`liked_in`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, Interactions
 
-__all__ = ["LIKED_MIN_STARS", "seen", "also_seen", "liked", "liked_min_stars", "rating_scale", "is_implicit", "history_row"]
+__all__ = [
+    "LIKED_MIN_STARS", "seen", "also_seen", "liked", "liked_in", "liked_ratings", "liked_min_stars", "rating_scale",
+    "is_implicit", "history_row",
+]
 
 #: The fewest stars a rating needs to count as liked on MovieLens's scale of 1 to 5 (and
 #: 0.5 to 5): halfway up it. It must also reach the person's mean.
@@ -112,25 +116,48 @@ def liked(history: sp.csr_matrix, *, plain: np.ndarray | None = None, implicit: 
     n = h.shape[0]
     counts = np.diff(h.indptr)
     rows = np.repeat(np.arange(n), counts)
-    stars = np.asarray(h.data, dtype=np.float64)
     if implicit:
-        keep = stars > 0  # a kept negative of a binarized log (0.0) is seen, not liked
+        keep = np.asarray(h.data) > 0  # a kept negative of a binarized log (0.0) is seen, not liked
     else:
         is_plain = np.zeros(h.nnz, dtype=bool) if plain is None else np.asarray(plain, dtype=bool)
         if is_plain.shape != (h.nnz,):
             raise ValueError(f"plain must have one flag per stored entry ({h.nnz}), got shape {is_plain.shape}")
-        rated = ~is_plain
-        total = np.bincount(rows[rated], weights=stars[rated], minlength=n)
-        number = np.bincount(rows[rated], minlength=n)
-        mean = total / np.maximum(number, 1)
-        # float32 stars against a float64 mean: compare with a hair of slack so a
-        # person who gave every movie the same stars likes all of them.
-        keep = is_plain | ((stars >= min_stars - 1e-6) & (stars >= mean[rows] - 1e-6))
+        keep = is_plain | liked_ratings(rows, h.data, n, min_stars, rated=~is_plain)
     out = sp.csr_matrix(
         (np.ones(int(keep.sum()), np.float32), h.indices[keep], np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=n))])),
         shape=h.shape,
     )
     out.sort_indices()
+    return out
+
+
+def liked_ratings(users: np.ndarray, stars: np.ndarray, n_users: int, min_stars: float,
+                  rated: np.ndarray | None = None) -> np.ndarray:
+    """``(n,) bool``: which of these ratings (person ``users[r]`` gave ``stars[r]``) are
+    liked: at least ``min_stars`` and at least the person's mean over their ``rated``
+    entries (all of them when None)."""
+    stars = np.asarray(stars, dtype=np.float64)
+    users = np.asarray(users, dtype=np.int64)
+    rated = np.ones(len(stars), dtype=bool) if rated is None else rated
+    total = np.bincount(users[rated], weights=stars[rated], minlength=n_users)
+    number = np.bincount(users[rated], minlength=n_users)
+    mean = total / np.maximum(number, 1)
+    # float32 stars against a float64 mean: compare with a hair of slack so a person who
+    # gave every movie the same stars likes all of them.
+    return (stars >= min_stars - 1e-6) & (stars >= mean[users] - 1e-6)
+
+
+def liked_in(data: Dataset) -> sp.csr_matrix:
+    """``(n_users, n_items)`` CSR of ones: the movies each person liked in ``data``
+    (:func:`liked` of its ratings), less the ratings that were not liked before
+    ``--implicit`` took their stars away (:attr:`Dataset.not_liked`)."""
+    out = liked(data.interactions.csr, implicit=is_implicit(data), min_stars=liked_min_stars(data))
+    if data.not_liked is not None and len(data.not_liked[0]):
+        users, items = data.not_liked
+        off = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=out.shape)
+        out = (out - out.multiply(off)).tocsr()
+        out.eliminate_zeros()
+        out.sort_indices()
     return out
 
 

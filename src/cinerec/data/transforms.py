@@ -175,8 +175,22 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
 
 
 def as_implicit(ds: Dataset) -> Dataset:
-    """Every rating becomes ``1.0`` ("watched"); rows and ids are unchanged."""
+    """Every rating becomes ``1.0`` ("watched"); rows and ids are unchanged.
+
+    The ratings that were not liked while they had stars are kept aside
+    (:attr:`~cinerec.data.dataset.Dataset.not_liked`): still seen, and a movie to learn
+    from, but never the reason given for a recommendation.
+    """
+    from cinerec.data import history
+
     x = ds.interactions
+    if not history.is_implicit(ds) and len(x):
+        unliked = ~history.liked_ratings(x.users, x.ratings, ds.n_users, history.liked_min_stars(ds))
+        if unliked.any():
+            pairs = (x.users[unliked].astype(np.int32), x.items[unliked].astype(np.int32))
+            if ds.not_liked is not None:
+                pairs = (np.concatenate([ds.not_liked[0], pairs[0]]), np.concatenate([ds.not_liked[1], pairs[1]]))
+            ds = ds.replace(not_liked=pairs)
     out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
     return out.replace(info={**out.info, "implicit": True})
 

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
-from cinerec.data.history import history_row, is_implicit, liked, liked_min_stars, seen
+from cinerec.data.history import history_row, liked, liked_in, liked_min_stars, seen
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
@@ -58,7 +58,7 @@ class Lists:
         self.model = model
         self.seen = seen(dataset)
         self.liked_min_stars = liked_min_stars(dataset)
-        self.liked = liked(dataset.interactions.csr, implicit=is_implicit(dataset), min_stars=self.liked_min_stars)
+        self.liked = liked_in(dataset)
         self._records: dict[int, dict[str, Any]] = {}
 
     # -- known people ------------------------------------------------------------------
