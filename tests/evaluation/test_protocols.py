@@ -405,8 +405,16 @@ def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
         with pytest.raises(ConfigError, match=r"^--set: mf with loss='mse' learns stars, not rankings; "
                                               rf"under {name} set loss='bpr'.*ease or als.*ratings-random"):
             p.settings_for(MODELS["mf"], {"loss": "mse"}, where="--set")
+        # A liked-or-not model: trying loss='bpr' alone on it failed validation, and that
+        # error ("set loss = 'bce' too") escaped instead of this one.
+        with pytest.raises(ConfigError, match=r"^--set: mf with loss='bce', target='liked' learns liked-or-not, "
+                                              rf"not rankings; under {name} leave target unset and set loss='bpr'"):
+            p.settings_for(MODELS["mf"], {"loss": "bce", "target": "liked", "epochs": 1}, where="--set")
         with pytest.raises(CapabilityError, match=r"biasedmf: loss='mse' trains it for stars"):
             p.check(create("biasedmf"))
+        with pytest.raises(CapabilityError, match=r"mf: loss='bce', .*target='liked' trains it for liked-or-not.* "
+                                                  r"leave target unset and set loss='bpr'"):
+            p.check(create("mf", {"loss": "bce", "target": "liked"}))
         assert p.settings_for(MODELS["itemknn"], {"neighbors": 5}) == {"neighbors": 5}
     for name in ("ratings-fold", "ratings-random"):
         assert get_protocol(name).settings_for(MODELS["mf"], {}) == {}

@@ -264,9 +264,12 @@ class Protocol:
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
             )
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
-            current = {k: getattr(model.config, k) for k in _deciding(type(model), model.config)}
-            raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for stars, not for ranking; "
-                                  f"{self._ranking_advice(model.name, model.ranking_settings)}")
+            every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
+            current = {k: every[k] for k in _deciding(type(model), model.config, every)}
+            learns = "liked-or-not" if model.can_predict_liked else "stars"
+            held = [k for k in current if k not in model.ranking_settings]
+            raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for {learns}, not for ranking; "
+                                  f"{self._ranking_advice(model.name, model.ranking_settings, held)}")
 
     def create(self, name: str, config: Mapping[str, Any] | None = None, where: str = "config") -> Recommender:
         """A new, unfitted model by name, set up as the command line sets it up under this
@@ -308,15 +311,18 @@ class Protocol:
         if self.needs_ratings or not wanted:
             return out
         out = {**out, **{k: v for k, v in wanted.items() if k not in settings}}
-        if model_class(model_class.Config.from_dict(out, where=where)).task == "rating":
-            chosen = {k: settings[k] for k in _deciding(model_class, model_class.Config.from_dict(out, where=where))
-                      if k in settings}
-            raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns stars, not rankings; "
-                              f"{self._ranking_advice(model_class.name, wanted)}")
+        config = model_class.Config.from_dict(out, where=where)
+        model = model_class(config)
+        if model.task == "rating":
+            chosen = {k: settings[k] for k in _deciding(model_class, config, settings)}
+            learns = "liked-or-not" if getattr(model, "can_predict_liked", False) else "stars"
+            raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns {learns}, not rankings; "
+                              f"{self._ranking_advice(model_class.name, wanted, [k for k in chosen if k not in wanted])}")
         return out
 
-    def _ranking_advice(self, name: str, wanted: Mapping[str, Any]) -> str:
-        return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), "
+    def _ranking_advice(self, name: str, wanted: Mapping[str, Any], unset: list[str] | None = None) -> str:
+        leave = f"leave {', '.join(unset)} unset and " if unset else ""
+        return (f"under {self.name} {leave}set {_pairs(wanted)} (what {name} gets when it is left unset), "
                 "use a ranking model such as ease or als, or measure stars with --protocol ratings-random")
 
     def check_data(self, dataset: Dataset) -> None:
@@ -379,13 +385,25 @@ def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-def _deciding(model_class: type[Recommender], config: Any) -> list[str]:
-    """The keys of ``model_class.ranking_settings`` that decide what ``config`` trains
-    for: set to their ranking value alone, the model would train for ranking (``mf``:
-    ``loss``, not the ``regularization`` that goes with it)."""
+def _deciding(model_class: type[Recommender], config: Any, settings: Mapping[str, Any]) -> list[str]:
+    """The keys of ``settings`` (the user's) that keep ``config`` a rating model: those of
+    ``model_class.ranking_settings`` that, set to their ranking value alone, would make it
+    train for ranking (``mf``: ``loss``, not the ``regularization`` that goes with it),
+    and any other key whose default would let the ranking values do so (``target``)."""
     wanted = model_class.ranking_settings
-    keys = [k for k in wanted if model_class(config.replace(**{k: wanted[k]})).task != "rating"]
-    return keys or list(wanted)
+
+    def ranks(**changes: Any) -> bool:
+        try:
+            return model_class(config.replace(**changes)).task != "rating"
+        except ConfigError:  # a value that is wrong with the others as they are
+            return False
+
+    keys = [k for k in wanted if ranks(**{k: wanted[k]})]
+    others: list[str] = []
+    if not ranks(**wanted):  # the ranking values alone do not do it: another key holds it back
+        defaults = model_class.Config()
+        others = [k for k in settings if k not in wanted and ranks(**{k: getattr(defaults, k)}, **wanted)]
+    return [k for k in [*(keys or wanted), *others] if k in settings]
 
 
 def check_learnable(model: Recommender, train: Interactions, name: str | None = None) -> None:
