@@ -108,6 +108,17 @@ def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path
     assert "--set: mf with loss='mse' learns stars, not rankings; under loo-sampled set loss='bpr'" in err
 
 
+def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_default(synthetic_100k, tmp_path, capsys):
+    # "protocol ratings-random measures predicted stars" named a protocol the user never gave.
+    for command in (["evaluate"], ["train", "--out", str(tmp_path / "run")]):
+        err = _one_line_error(capsys, [*command, "--data", str(synthetic_100k), "--model", "biasedmf", "--implicit"])
+        assert "ratings-random, the protocol biasedmf is measured by when --protocol is not given" in err
+        assert "--protocol loo-sampled (it then trains for ranking)" in err
+    err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "baseline", "--implicit"])
+    assert "use a ranking model such as ease or als" in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--kcore", "5,x"], "command line: --kcore = '5,x' must be U or U,I"),
     (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),

@@ -54,7 +54,8 @@ def evaluate(
     quiet = quiet or not main
     with progress.silenced(quiet):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
-        prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
+        prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
+                                               default_for=None if protocol else recommender)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)

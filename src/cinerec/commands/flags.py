@@ -207,15 +207,24 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
     return name, values
 
 
-def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str) -> "EvaluationProtocol":
+def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: str,
+                 default_for: "Recommender | None" = None) -> "EvaluationProtocol":
     """The protocol to run on ``dataset`` (official folds come with the dataset itself).
 
     Data the protocol cannot measure (stars on implicit data, folds a filter dropped) is
-    refused here, before anything is said about it.
+    refused here, before anything is said about it; when ``--protocol`` was not given
+    (``default_for``: the model whose default it is), the refusal says so.
     """
+    from cinerec.data.history import is_implicit
+    from cinerec.errors import DataError
     from cinerec.evaluation.protocols import get_protocol
 
     protocol = get_protocol(name, **options)
+    if default_for is not None and protocol.needs_ratings and is_implicit(dataset):
+        way = ("give a ranking protocol: --protocol loo-sampled (it then trains for ranking)"
+               if default_for.ranking_settings else "use a ranking model such as ease or als")
+        raise DataError(f"{dataset.name!r} holds plain interactions (implicit), and {name}, the protocol "
+                        f"{default_for.name} is measured by when --protocol is not given, measures predicted stars; {way}")
     protocol.check_data(dataset)
     return protocol
 

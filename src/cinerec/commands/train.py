@@ -76,7 +76,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     main = distributed_context().is_main
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
-        prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data)
+        prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
+                                               default_for=None if protocol else recommender)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
