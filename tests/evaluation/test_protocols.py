@@ -201,6 +201,11 @@ def test_ratings_fold_elsewhere_is_a_seeded_80_20_split():
     assert r.options == {"fold": "random-80/20"} and 0.5 < r.metrics["rmse"] < 2.0
     assert r.metrics["mae"] <= r.metrics["rmse"]
     assert evaluate("ratings-fold", ds, lambda: create("baseline"), seed=2).metrics == r.metrics
+    # A fold asked for by name was dropped without a word: fold=u2 measured the random split.
+    for fold in ("u2", "u1", "all"):
+        with pytest.raises(DataError, match=rf"fold={fold} is one of ml-100k's official folds, and .* has none; "
+                                            "leave fold unset"):
+            get_protocol("ratings-fold", fold=fold).prepare(ds)
 
 
 def test_ratings_random_gives_valid_to_fit():

@@ -232,6 +232,7 @@ class Protocol:
             known = ", ".join(sorted(self.defaults)) or "none"
             raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known})")
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
+        self._given = frozenset(k for k, v in options.items() if v is not None)
         for key, default in self.defaults.items():  # a yes/no option is true or false, nothing else
             value = self._options[key]
             if isinstance(default, bool) and not isinstance(value, bool):
@@ -690,6 +691,9 @@ class RatingsFold(Protocol):
                     f"protocol {self.name}: dataset {dataset.name!r} holds no official folds "
                     "(load it from a release folder that has the uN.base/uN.test files)"
                 )
+            if "fold" in self._given:  # asked for by name: not a fold this data has
+                raise DataError(f"protocol {self.name}: fold={self.fold} is one of ml-100k's official folds, and "
+                                f"{dataset.name!r} has none; leave fold unset for a seeded random 80/20 split")
             split = random_split(dataset.interactions, test=0.2, seed=seed)
             return Prepared(self, seed, split.train, split.test, None,
                             np.unique(split.test.users).astype(np.int64), fold="random-80/20")
