@@ -266,3 +266,28 @@ def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
         damage(copy / name)
         err = _one_line_error(capsys, ["recommend", "--run", str(copy), "--user", "1"])
         assert needle in err, err
+
+
+def test_output_that_cannot_be_written_is_one_line_and_a_reader_gone_is_no_error(tmp_path):
+    # A full disk printed a traceback and exited 1; a pipe whose reader stopped (| head)
+    # exited 1, which `set -o pipefail` scripts read as a failure.
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    log = tmp_path / "log.csv"
+    log.write_text("user,item\n" + "".join(f"u{u},m{(u * 7 + j) % 60}\n" for u in range(40) for j in range(12)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(log), "--model", "itemknn", "--protocol-option", "n_negatives=20",
+                 "--out", str(run), "-q"]) == 0
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "cinerec", "data", "info", str(log)], env=env, stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 2
+        assert done.stderr == "cinerec: error: cannot write the output: No space left on device\n"
+    many = [sys.executable, "-m", "cinerec", "recommend", "--run", str(run), "--user", "u1", "-k", "48", "-q"]
+    lines = subprocess.run(many, env=env, capture_output=True, text=True, timeout=120).stdout.splitlines()
+    assert len(lines) == 48
+    # The reader is gone before a line is written: every write meets a closed pipe.
+    with subprocess.Popen(many, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        p.stdout.close()
+        err = p.stderr.read()
+    assert p.returncode == 0 and err == ""

@@ -10,6 +10,7 @@ A mistake a user can make (a bad flag, file, id or setting) is one line on stder
 ``cinerec: error: ...``, and exit status 2, never a traceback.
 """
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -99,7 +100,20 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         _say_error("cinerec: interrupted")
         return 130
     except BrokenPipeError:
+        _stdout_to_devnull()
         return 0
+    except SystemExit:
+        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":  # click's answer to a reader gone (EPIPE): exit 1
+            _stdout_to_devnull()
+            return 0  # `cinerec recommend ... | head -1` read what it wanted
+        raise
+    except OSError as e:
+        if e.errno not in _WRITE_FAILURES:
+            raise
+        if e.filename is None:  # the output itself: what is still buffered for it would fail again at exit
+            _stdout_to_devnull()
+        _say_error(f"cinerec: error: cannot write {e.filename or 'the output'}: {e.strerror}")
+        return 2
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
         _say_error("cinerec: interrupted")
     return status if isinstance(status, int) else 0
@@ -151,6 +165,23 @@ def _out_of_memory(error: RuntimeError) -> bool:
         return True
     text = str(error)
     return "can't allocate memory" in text or "out of memory" in text
+
+
+#: Errors of a disk or pipe that cannot take what is written (full, over quota, failing).
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at /dev/null, so that Python's last flush of what is still
+    buffered for it does not fail again (and print its own traceback) on the way out."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
 
 
 def _say_error(line: str) -> None:
