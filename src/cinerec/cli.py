@@ -110,9 +110,11 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     except OSError as e:
         if e.errno not in _WRITE_FAILURES:
             raise
-        if e.filename is None:  # the output itself: what is still buffered for it would fail again at exit
+        what = e.filename
+        if what is None and not _flushes(sys.stdout):  # the output itself, which would fail again at exit
+            what = "the output"
             _stdout_to_devnull()
-        _say_error(f"cinerec: error: cannot write {e.filename or 'the output'}: {e.strerror}")
+        _say_error(f"cinerec: error: cannot write {what}: {e.strerror}" if what else f"cinerec: error: {e.strerror}")
         return 2
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
         _say_error("cinerec: interrupted")
@@ -169,6 +171,17 @@ def _out_of_memory(error: RuntimeError) -> bool:
 
 #: Errors of a disk or pipe that cannot take what is written (full, over quota, failing).
 _WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
+
+
+def _flushes(stream: object) -> bool:
+    """False when flushing ``stream`` fails with an OSError (what is buffered cannot go)."""
+    try:
+        stream.flush()  # type: ignore[attr-defined]
+    except OSError:
+        return False
+    except (AttributeError, ValueError):
+        pass
+    return True
 
 
 def _stdout_to_devnull() -> None:
