@@ -260,6 +260,11 @@ def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
         ("dataset/interactions.npz", lambda p: p.write_bytes(p.read_bytes()[:500]), "saved dataset is damaged"),
         ("run.json", lambda p: p.write_text("[]"), "run.json: expected a JSON object, got list"),
         ("dataset/dataset.json", lambda p: p.write_text("[]"), "dataset.json: expected a JSON object, got list"),
+        # A run.json whose models were not a list of names ended in a TypeError traceback.
+        *[("run.json", lambda p, v=v: p.write_text(json.dumps({**json.loads(p.read_text()), "models": v})),
+           f"run.json: models = {json.dumps(v)}; expected a list of model names") for v in (None, [1], "als")],
+        ("run.json", lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "best_model": 3})),
+         "run.json: best_model = 3; expected a model name"),
     ]
     for n, (name, damage, needle) in enumerate(cases):
         copy = tmp_path / f"copy{n}"

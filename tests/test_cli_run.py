@@ -72,6 +72,7 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     assert 0.62 < ease["metrics"]["hr@10"]["mean"] < 0.70 and 0.38 < pop["metrics"]["hr@10"]["mean"] < 0.44
     metrics = read_json(out / "metrics.json")
     assert metrics["ease"]["hr@10"] == ease["metrics"]["hr@10"]["mean"] and "hr@10_sd" in metrics["ease"]
+    assert metrics["ease"]["seconds_fit"] == ease["seconds_fit"]  # the printed table's "fit s" (it was missing)
     assert metrics["popularity"]["hr@10_vs_best"] == pytest.approx(vs["diff"])
     settings = read_json(out / "settings.json")
     assert settings["ease"]["per_seed"]["0"]["regularization"] == 300 and "refit" in settings["ease"]
@@ -133,6 +134,9 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     assert next(m for m in board["models"] if m["label"] == "popularity")["tuning"] is None  # nothing to search
     assert read_json(tmp_path / "t" / "settings.json")["ease"]["tuning"]["0"]["settings"] == tuning["settings"]
     assert read_json(tmp_path / "t" / "run.json")["tuning"] == {"ease": ease["tuning"]}  # as train --tune keeps it
+    # One seed has no spread: its sd was written as 0.0, a spread the table does not show.
+    metrics = read_json(tmp_path / "t" / "metrics.json")["ease"]
+    assert "hr@10" in metrics and "hr@10_sd" not in metrics and metrics["seconds_fit"] == ease["seconds_fit"]
 
 
 @pytest.mark.parametrize("change, needle", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cinerec.errors import DataError
 from cinerec.models import create
 from cinerec.runs import PLOTS, finish_run, open_run, save_dataset, save_model
 from tests.evaluation.test_plots import GENRES, assert_not_blank, make_dataset, read_png
@@ -74,6 +75,14 @@ def test_leaderboard_flattens_protocol_results_into_columns(tmp_path):
     assert board.loc["ease", "loo-full hr@10"] == 0.14 and board.loc["ease", "loo-sampled hr@10"] == 0.65
     assert board.loc["ease", "loo-full seconds_fit"] == 1.0 and "loo-full seed" not in board.columns
     assert board.index.tolist() == ["ease", "pop"]
+
+
+def test_a_leaderboard_without_its_metrics_file_says_so(tmp_path):
+    # It was a quiet empty frame.
+    from cinerec.runs import Run
+
+    with pytest.raises(DataError, match=r"metrics.json is missing"):
+        Run(tmp_path, {}, None, {}).leaderboard()
 
 
 def test_leaderboard_columns_read_as_the_report_does(tmp_path):

@@ -18,6 +18,7 @@ is an unfinished run and :func:`open_run` refuses it.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -203,6 +204,8 @@ class Run:
 
         from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
+        if not self.metrics and not (self.path / "metrics.json").is_file():
+            raise DataError(f"{self.path}: metrics.json is missing; the run's figures are not there to show")
         rows = {model: _figures(values) for model, values in self.metrics.items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame = frame[sorted(frame.columns, key=_column_key)]
@@ -332,6 +335,12 @@ def open_run(path: str | os.PathLike) -> Run:
         raise DataError(f"{path}/run.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != RUN_FORMAT:
         raise DataError(f"{path}: run format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {RUN_FORMAT}")
+    models = meta.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise DataError(f"{path}/run.json: models = {json.dumps(models)}; expected a list of model names")
+    for key in ("default_model", "best_model"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise DataError(f"{path}/run.json: {key} = {json.dumps(meta[key])}; expected a model name")
     dataset = Dataset.load(path / "dataset")
     metrics = {}
     if (path / "metrics.json").exists():
