@@ -550,6 +550,12 @@ def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
         lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 10)
     items, _, _ = lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), 8)
     assert len(items) == 8 and 49 not in items
+    # A k past the catalogue was cut to the catalogue's size first, and the error named that.
+    too_many = run.dataset.n_items + 500
+    for ask in (lambda: lists.for_users(np.array([0]), too_many),
+                lambda: lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), too_many)):
+        with pytest.raises(ConfigError, match=f"k = {too_many} is more than candidates = 8"):
+            ask()
 
 
 def test_similar_movies_and_cold_start_from_python_by_raw_ids(run, client):

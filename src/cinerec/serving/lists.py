@@ -77,7 +77,11 @@ class Lists:
             padding), scores, and the liked movie explaining each (``-1``: none).
         """
         u = np.atleast_1d(np.asarray(users, dtype=np.int64))
-        k = min(check_k(k), self.dataset.n_items)  # no list is longer than the catalogue
+        k = check_k(k)
+        limit = getattr(self.model, "check_list_length", None)
+        if limit is not None:  # two-stage: no list beyond its shortlist, said with the k asked for
+            limit(k)
+        k = min(k, self.dataset.n_items)  # no list is longer than the catalogue
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         reasons = self.model.explain(self.liked[u], items)
