@@ -52,9 +52,10 @@ def test_id_map_round_trip_and_unknown_ids_are_named():
     with pytest.raises(NotFoundError, match="unknown user id 99"):
         ids.index([10, 99])
     assert ids.index(["+20", " 30", "010"]).tolist() == [1, 2, 0]
-    for odd in ("--20", "²", "٢٠", "1" * 25):  # never an index, never a traceback
+    for odd in ("--20", "²", "٢٠", "1" * 25, None):  # never an index, never a traceback
         with pytest.raises(NotFoundError, match="unknown user id"):
             ids.index([odd])
+    assert ids.get(None) is None  # None was taken for "every id is fine", then int("None") failed
     with pytest.raises(DataError, match="not unique"):
         IdMap([1, 1])
     words = IdMap(["u1", "u2"], "user")

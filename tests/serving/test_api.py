@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from cinerec.cli import main
 from cinerec.data.history import liked
 from cinerec.serving.api import MAX_BODY_BYTES, create_app
+from cinerec.runs import open_run
 from cinerec.serving.store import export_store
 
 from .conftest import popular_movie_ids
@@ -556,6 +558,26 @@ def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
                 lambda: lists.for_history(np.array([49]), np.array([5.0]), np.array([False]), too_many)):
         with pytest.raises(ConfigError, match=f"k = {too_many} is more than candidates = 8"):
             ask()
+
+
+def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
+    # Stars off the data's scale were taken (the API answers 422), and a bad k went
+    # unnoticed when no user was given.
+    from cinerec.errors import ConfigError
+
+    for stars in (99, -5, 0):
+        with pytest.raises(ConfigError, match=rf"movie '50': {stars} stars is outside this data's scale, 1 to 5"):
+            run.recommend_for(ratings={"50": stars}, k=3)
+    for k in (0, -5, "abc", 2.5):
+        with pytest.raises(ConfigError, match=r"expected a whole number of at least 1"):
+            run.top_n([], k)
+    # Text ids: an empty frame has the column types of a full one.
+    log = tmp_path / "log.csv"
+    log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))
+    assert main(["train", "--data", str(log), "--model", "itemknn", "--protocol-option", "n_negatives=20",
+                 "--out", str(tmp_path / "r"), "-q"]) == 0
+    own = open_run(tmp_path / "r")
+    assert own.top_n([], 3).dtypes.to_dict() == own.top_n(["u001"], 3).dtypes.to_dict()
 
 
 def test_similar_movies_and_cold_start_from_python_by_raw_ids(run, client):

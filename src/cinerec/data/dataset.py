@@ -78,9 +78,9 @@ class IdMap:
                 return values.astype(np.int64)
             # An integer as people write it: one optional sign, ASCII digits ("٥٠" and "²"
             # are no ids, though int() reads the one and isdigit() passes the other).
-            bad = next((v for v in values if not INTEGER_ID.fullmatch(str(v).strip())), None)
-            if bad is not None:
-                raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
+            bad = [v for v in values if not INTEGER_ID.fullmatch(str(v).strip())]
+            if bad:  # (a list, not next(..., None): None itself is such an id)
+                raise NotFoundError(f"unknown {self.kind} id {_plain(bad[0])!r}")
             return np.array([int(str(v)) for v in values], dtype=np.int64)
         return values.astype(str).astype(object)
 

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
-from cinerec.data.history import history_row, liked, liked_in, liked_min_stars, seen
+from cinerec.data.history import history_row, liked, liked_in, liked_min_stars, rating_scale, seen
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
@@ -182,6 +182,7 @@ class Lists:
             and isinstance(user_ids, np.ndarray)
         ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
         users = np.array([self.user_index(u) for u in ids], dtype=np.int64)
+        k = check_k(k)  # with no users too: a wrong k is wrong whoever asks
         rows = []
         if len(users):
             order, first = np.unique(users, return_index=True)  # for_users wants distinct users
@@ -198,8 +199,7 @@ class Lists:
                                  "reason": rec["reason"]})
         columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
         frame = self._typed(pd.DataFrame(rows, columns=columns))
-        if self.dataset.user_ids.raw.dtype.kind in "iu":
-            frame["user_id"] = frame["user_id"].astype(np.int64)
+        frame["user_id"] = frame["user_id"].astype(np.int64 if self.dataset.user_ids.raw.dtype.kind in "iu" else str)
         return frame
 
     def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -231,9 +231,13 @@ class Lists:
         given: dict[int, float | None] = {}
         for m in ([liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)):
             given[self.item_index(m)] = None
+        scale = rating_scale(self.dataset) or (0.5, 5.0)  # as the API checks them
         for m, stars in dict(ratings or {}).items():
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
                 raise ConfigError(f"ratings: movie {m!r}: stars must be a number, got {stars!r}")
+            if not scale[0] <= stars <= scale[1]:
+                raise ConfigError(f"ratings: movie {m!r}: {stars:g} stars is outside this data's scale, "
+                                  f"{scale[0]:g} to {scale[1]:g}")
             given[self.item_index(m)] = float(stars)
         if not given:
             raise ConfigError("history_frame: give at least one movie, liked or rated")
@@ -258,6 +262,8 @@ class Lists:
             frame = frame.astype({c: str for c in ("title", "reason") if c in frame})
         if self.dataset.item_ids.raw.dtype.kind in "iu":
             frame["movie_id"] = frame["movie_id"].astype(np.int64)
+        else:  # text ids: str columns, as pandas types them when there are rows
+            frame["movie_id"] = frame["movie_id"].astype(str)
         return frame
 
     def item_index(self, movie: Any) -> int:
