@@ -354,3 +354,14 @@ def test_odd_files_get_one_line_each(tmp_path):
     (tmp_path / "years.csv").write_text("id,title,year\nm1,A,99999999999\nm2,B,1990\n")
     with pytest.raises(DataError, match=r"years\.csv line 2: year 99999999999 is not a year"):
         load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "sku"}, catalog=tmp_path / "years.csv")
+
+
+def test_a_file_that_is_no_log_is_not_called_a_release_when_columns_are_given(tmp_path):
+    # With --columns, u.data was "a MovieLens release, which names its own columns".
+    from cinerec.data import load
+
+    path = tmp_path / "u.data"
+    path.write_text("1\t2\t3\t881250949\n")
+    for columns in (None, "user=0"):
+        with pytest.raises(DataError, match=r"u.data: not a folder, a zip file or a ratings log"):
+            load(path, columns=columns)

@@ -140,7 +140,8 @@ def load(
         return load_log(path, columns=columns, catalog=catalog, implicit=implicit)
     if (columns or catalog is not None) and not path.exists() and os.fspath(source) not in download.RELEASES:
         raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
-    if columns or catalog is not None:
+    if (columns or catalog is not None) and not (path.is_file() and not zipfile.is_zipfile(path)):
+        # (a file that is neither a log nor a zip is no release: locate() says what it is)
         given = "--columns" if columns else "--catalog"
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
                           "and movies; --columns and --catalog apply to a ratings log of your own")
