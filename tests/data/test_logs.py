@@ -125,6 +125,14 @@ def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):
             load_log(path)
 
 
+@pytest.mark.parametrize("cell", ["", "  "])
+def test_an_empty_date_cell_is_no_time_not_none(tmp_path, cell):
+    # "time None is neither seconds nor a date": Python's None, where the file has nothing.
+    (tmp_path / "log.csv").write_text(f"user,item,date\na,x,2021-03-04\nb,y,{cell}\n")
+    with pytest.raises(DataError, match=r"log.csv line 3: no time$"):
+        load_log(tmp_path / "log.csv")
+
+
 @pytest.mark.parametrize("text", ["id,title\nm1,Alpha\n,Beta\n", "id,title\nm1,Alpha\n  ,Beta\n", "id,title\n1,Alpha\n,Beta\n"])
 def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,m1,4\n")

@@ -529,7 +529,10 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
         bad = stamps.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.argmax(bad)])
-            raise DataError(f"{_line(path, row)}: time {values.iloc[row]!r} is neither seconds nor a date")
+            value = values.iloc[row]
+            if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+                raise DataError(f"{_line(path, row)}: no time")  # as an empty cell of seconds is said
+            raise DataError(f"{_line(path, row)}: time {value!r} is neither seconds nor a date")
         out[text] = _seconds(stamps)
     return out
 
