@@ -192,3 +192,20 @@ def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(ow
     run = open_run(out)
     assert run.meta["below_popularity"] == lines and "Below popularity" in (out / "report.md").read_text()
     assert got["recommendations"][0]["movies"][0]["title"].startswith("Film ")
+
+
+def test_a_user_a_filter_dropped_is_said_to_be_so(synthetic_100k, tmp_path, capsys):
+    # "unknown user id" alone, for a user the source has and --top-users dropped.
+    from cinerec.data import load
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(synthetic_100k), "--model", "popularity", "--top-users", "30",
+                 "--out", str(out), "-q"]) == 0
+    kept = set(open_run(out).dataset.user_ids.raw.tolist())
+    dropped = next(u for u in load(synthetic_100k).user_ids.raw.tolist() if u not in kept)
+    err = _one_line_error(capsys, ["recommend", "--run", str(out), "--user", str(dropped)])
+    assert f"unknown user id '{dropped}' (the run's data has 30 users, after the filter top_users=30)" in err
+    err = _one_line_error(capsys, ["recommend", "--run", str(out), "--user", "999999"])
+    assert "after the filter top_users=30" in err  # an id never in the source is no different to the run
+    err = _one_line_error(capsys, ["recommend", "--run", str(out), "--similar-to", "99999999"])
+    assert "after the filter" not in err  # top_users=30 dropped no movie here

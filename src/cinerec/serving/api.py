@@ -34,7 +34,7 @@ from cinerec.data.dataset import INTEGER_ID
 from cinerec.data.history import rating_scale
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import POPULAR_REASON, Lists
+from cinerec.serving.lists import POPULAR_REASON, Lists, after_filters
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import open_profiles, open_store
 
@@ -176,8 +176,8 @@ class Service:
 
     def user_index(self, user_id: Any) -> int:
         idx = _find(self._users, user_id)
-        if idx is None:
-            raise NotFoundError(f"unknown user id {user_id!r}")
+        if idx is None:  # an id the source has may be one the run's filters dropped: said so
+            raise NotFoundError(f"unknown user id {user_id!r}{after_filters(self.dataset, 'users', ' (')}")
         return idx
 
     # store state -----------------------------------------------------------------------------

@@ -270,15 +270,27 @@ class Lists:
         """The index of raw movie id ``movie``, with one clear error when unknown."""
         i = self.dataset.item_ids.get(movie)
         if i is None:
-            raise NotFoundError(f"unknown movie id {movie!r} (the run's data has {self.dataset.n_items:,} movies)")
+            raise NotFoundError(f"unknown movie id {movie!r} (the run's data has {self.dataset.n_items:,} movies"
+                                f"{after_filters(self.dataset, 'movies')})")
         return int(i)
 
     def user_index(self, user: Any) -> int:
         """The index of raw user id ``user``, with one clear error when unknown."""
         u = self.dataset.user_ids.get(user)
         if u is None:
-            raise NotFoundError(f"unknown user id {user!r} (the run's data has {self.dataset.n_users:,} users)")
+            raise NotFoundError(f"unknown user id {user!r} (the run's data has {self.dataset.n_users:,} users"
+                                f"{after_filters(self.dataset, 'users')})")
         return int(u)
+
+
+def after_filters(dataset: Dataset, what: str, lead: str = ", ") -> str:
+    """``", after the filters top_users=300, kcore=5,5"`` when filters dropped some of
+    ``what``: an id the source has may be one they dropped (``lead`` opens the phrase)."""
+    from cinerec.data.filters import dropped_by
+
+    steps = dropped_by(dataset, what)
+    close = ")" if lead.endswith("(") else ""
+    return f"{lead}after the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)}{close}" if steps else ""
 
 
 def _with_columns(matrix: sp.csr_matrix, users: np.ndarray, columns: np.ndarray) -> sp.csr_matrix:
