@@ -125,6 +125,14 @@ def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):
             load_log(path)
 
 
+def test_a_catalogue_of_a_header_alone_is_refused(tmp_path):
+    # It was taken, matching none of the log's movies, where a catalogue matching none is refused.
+    (tmp_path / "log.csv").write_text("user,item\na,x\n")
+    (tmp_path / "movies.csv").write_text("id,title\n")
+    with pytest.raises(DataError, match=r"--catalog .*movies.csv: no movies in it \(a header alone\)"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+
+
 @pytest.mark.parametrize("cell", ["", "  "])
 def test_an_empty_date_cell_is_no_time_not_none(tmp_path, cell):
     # "time None is neither seconds nor a date": Python's None, where the file has nothing.

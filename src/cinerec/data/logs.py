@@ -653,7 +653,10 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
         lookup_raw = item_raw
     pos = pd.Index(ids).get_indexer(lookup_raw)
     found = pos >= 0
-    if len(ids) and not found.any():
+    if not len(ids):
+        raise DataError(f"--catalog {path}: no movies in it (a header alone); give the file that lists them, "
+                        "or leave --catalog out")
+    if not found.any():
         raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
                         f"look like {_plain(item_raw[0])!r}, the catalogue's like {_plain(ids[0])!r}, in its column "
                         f"{cols['item']!r})")
