@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError
 
 
 def small() -> Dataset:
@@ -103,5 +103,11 @@ def test_folds_follow_subset_and_survive_save_and_load(tmp_path):
     assert ds.with_interactions(ds.interactions.select(keep)).folds == {}  # other rows: no folds
     ds.save(tmp_path / "ds")
     np.testing.assert_array_equal(Dataset.load(tmp_path / "ds").folds["u1"], test)
+    ds.save(tmp_path / "ds")  # an earlier saved dataset is replaced; a folder of other files is not
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"other: a folder holding other files \(not a saved dataset\)"):
+        ds.save(tmp_path / "other")
+    assert (tmp_path / "other" / "notes.txt").read_text() == "x"
     with pytest.raises(ValueError, match="fold 'u2'"):
         ds.replace(folds={"u2": test[1:]})

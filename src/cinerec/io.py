@@ -84,6 +84,20 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         raise
 
 
+def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
+    """Refuse, in one line, to write ``what`` (a saved model, a dataset) over anything at
+    ``path`` but an empty folder or an earlier one (a folder holding ``marker``): a folder
+    of other files would be deleted by the swap, and a file turned into a folder."""
+    from cinerec.errors import ConfigError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: is a file; not replacing it with {what}: give a new or empty folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+        raise ConfigError(f"{path}: a folder holding other files (not {what}); not replacing it: "
+                          "give a new or empty folder")
+
+
 @contextlib.contextmanager
 def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     """Hold ``path`` for one command for the length of the block: a second command asking

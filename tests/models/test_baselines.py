@@ -270,3 +270,26 @@ def test_pairs_of_unequal_length_are_one_clear_error():
     model = create("baseline").fit(random_ratings(20, 30, 0))
     with pytest.raises(ConfigError, match="pair scores need as many movies as users, got 1 movies for 2 users"):
         model.predict([0, 1], [1])
+
+
+def test_saving_never_replaces_a_folder_of_other_files_or_a_file(tmp_path):
+    # save() swapped its folder in over whatever stood at the path and deleted it.
+    from cinerec.errors import ConfigError
+    from cinerec.models import load_model
+
+    model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "precious.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"mine: a folder holding other files \(not a saved model\); not replacing"):
+        model.save(mine)
+    assert (mine / "precious.txt").read_text() == "x" and (mine / "sub").is_dir()
+    (tmp_path / "afile").write_text("y")
+    with pytest.raises(ConfigError, match=r"afile: is a file; not replacing it"):
+        model.save(tmp_path / "afile")
+    assert (tmp_path / "afile").read_text() == "y" and not list(tmp_path.glob(".afile*"))
+    with pytest.raises(ConfigError, match=r"the path is empty"):
+        model.save("")
+    model.save(tmp_path / "m")
+    model.save(tmp_path / "m")  # an earlier saved model is replaced
+    assert load_model(tmp_path / "m").name == "popularity"

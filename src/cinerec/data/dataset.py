@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cinerec.errors import DataError, NotFoundError
-from cinerec.io import atomic_dir
+from cinerec.io import atomic_dir, check_replaceable
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -428,8 +428,10 @@ class Dataset:
     # -- persistence (no pickle) -------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the dataset to a folder (``.npz`` arrays plus JSON), atomically."""
-        with atomic_dir(path) as tmp:
+        """Write the dataset to a folder (``.npz`` arrays plus JSON), atomically; only a
+        new or empty folder, or an earlier saved dataset, is replaced."""
+        check_replaceable(path, "dataset.json", "a saved dataset")
+        with atomic_dir(path, before_swap=lambda p: check_replaceable(p, "dataset.json", "a saved dataset")) as tmp:
             x = self.interactions
             np.savez(
                 tmp / "interactions.npz", users=x.users, items=x.items, ratings=x.ratings,

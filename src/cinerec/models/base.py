@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping
@@ -24,8 +25,8 @@ from cinerec.config import Config
 # so annotations there spell the base class with this alias.
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
-from cinerec.io import atomic_dir
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, expect
+from cinerec.io import atomic_dir, check_replaceable
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
@@ -462,7 +463,11 @@ class Recommender(ABC):
         The folder is built beside ``path`` and renamed into place when complete.
         """
         train = self._train()
-        with atomic_dir(path) as tmp:
+        expect(path, (str, os.PathLike), f"{self.name}.save: path")
+        if not str(path):
+            raise ConfigError(f"{self.name}.save: the path is empty; give the folder to save the model in")
+        check_replaceable(path, "model.json", "a saved model")
+        with atomic_dir(path, before_swap=lambda p: check_replaceable(p, "model.json", "a saved model")) as tmp:
             meta = {
                 "format": MODEL_FORMAT,
                 "model": self.name,
