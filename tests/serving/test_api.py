@@ -560,6 +560,21 @@ def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
             ask()
 
 
+def test_a_like_weighs_as_the_top_of_the_scale_for_a_model_of_stars(run):
+    # A like entered a model of stars as 1 star: "I liked A, B, C" gave the list of
+    # three 1-star ratings.
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    lists = Lists(run.dataset, create("baseline").fit(run.dataset.interactions))
+    given = np.array([49, 171, 180])
+    liked_ = lists.for_history(given, np.zeros(3), np.ones(3, bool), 10)
+    five = lists.for_history(given, np.full(3, 5.0), np.zeros(3, bool), 10)
+    one = lists.for_history(given, np.ones(3), np.zeros(3, bool), 10)
+    assert liked_[0].tolist() == five[0].tolist() and np.allclose(liked_[1], five[1])
+    assert not np.allclose(liked_[1], one[1])
+
+
 def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # Stars off the data's scale were taken (the API answers 422), and a bad k went
     # unnoticed when no user was given.

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset
-from cinerec.data.history import history_row, liked, liked_in, liked_min_stars, rating_scale, seen
+from cinerec.data.history import history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
@@ -104,9 +104,10 @@ class Lists:
             ``(items, scores, reasons)``, each ``(k',)`` with ``k' <= k`` (only eligible
             movies).
 
-        Models that score a history directly (``can_score_history``) do so; others
-        sum each given movie's similarity row, weighted by its stars / 5 (a like
-        weighs 1).
+        Models that score a history directly (``can_score_history``) do so, a like given
+        the top of the data's rating scale (1 on implicit data, where every rating is
+        1); others sum each given movie's similarity row, weighted by its stars over
+        that top (a like weighs 1).
         """
         n = self.dataset.n_items
         limit = getattr(self.model, "check_list_length", None)
@@ -115,12 +116,17 @@ class Lists:
         k = min(k, n)
         items_given = np.asarray(items_given, dtype=np.int64)
         plain = np.asarray(plain, dtype=bool)
-        values = np.where(plain, 1.0, np.asarray(stars, dtype=np.float32)).astype(np.float32)
+        # A like is the most a rating can say: on stars it was 1, which a model of stars
+        # reads as a dislike (the same list as three 1-star ratings).
+        scale = rating_scale(self.dataset)
+        like = 1.0 if scale is None or is_implicit(self.dataset) else scale[1]
+        top = scale[1] if scale is not None else 5.0
+        values = np.where(plain, like, np.asarray(stars, dtype=np.float32)).astype(np.float32)
         history = history_row(items_given, values, n)
         if self.model.can_score_history:
             scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
         else:
-            weights = np.where(plain, 1.0, values / 5.0).astype(np.float32)
+            weights = np.where(plain, 1.0, values / top).astype(np.float32)
             scores = (weights @ np.asarray(self.model.item_similarity(items_given), dtype=np.float32))[None, :]
         blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
