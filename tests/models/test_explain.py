@@ -58,3 +58,17 @@ def test_empty_history_gives_no_reason():
     model = create("ease").fit(_train())
     empty = sp.csr_matrix((2, model.n_items), dtype=np.float32)
     assert (model.explain(empty, np.array([[1, 2], [3, -1]])) == -1).all()
+
+
+def test_a_refit_forgets_the_earlier_training_sets_similarities():
+    # The co-occurrence similarities were kept from the first fit: a refit on 40 movies
+    # named movie 57 as similar and explain() raised an IndexError.
+    model = create("popularity").fit(_train(n_items=60))
+    model.similar_items([0])
+    other = _train(n_items=40, seed=1)
+    model.fit(other)
+    items, _ = model.similar_items([0, 39], k=3)
+    assert items.max() < 40
+    fresh = create("popularity").fit(other)
+    assert np.array_equal(items, fresh.similar_items([0, 39], k=3)[0])
+    assert model.explain(other.seen[:2], np.array([[1, 2], [3, 4]])).shape == (2, 2)

@@ -252,6 +252,7 @@ class Recommender(ABC):
         if len(train) == 0:
             raise DataError(f"{self.name}: cannot fit on an empty training set")
         self.train_ = train
+        self.__dict__.pop("_cooc", None)  # the earlier training set's similarities (_cooccurrence_basis)
 
     def _train(self) -> Interactions:
         if self.train_ is None:
