@@ -111,3 +111,13 @@ def test_folds_follow_subset_and_survive_save_and_load(tmp_path):
     assert (tmp_path / "other" / "notes.txt").read_text() == "x"
     with pytest.raises(ValueError, match="fold 'u2'"):
         ds.replace(folds={"u2": test[1:]})
+
+
+def test_interactions_refuse_non_finite_ratings_and_fractional_indices():
+    # NaN stars were taken, and fitted into NaN scores; 0.7 became user 0 without a word.
+    for ratings in ([np.nan, 1.0], [1.0, np.inf]):
+        with pytest.raises(DataError, match=r"ratings must be finite numbers, got (nan|inf) at row"):
+            Interactions([0, 1], [0, 1], ratings, [0, 1], 2, 2)
+    with pytest.raises(DataError, match=r"users must be whole numbers, got 0.7"):
+        Interactions([0.7, 1.0], [0, 1], [1, 1], [0, 1], 2, 2)
+    assert Interactions(np.array([0.0, 1.0]), [0, 1], [1, 1], [0, 1], 2, 2).users.tolist() == [0, 1]

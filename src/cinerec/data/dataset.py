@@ -150,8 +150,17 @@ class Interactions:
     n_items: int
 
     def __post_init__(self) -> None:
+        for name in ("users", "items", "timestamps"):  # whole numbers: 1.9 is no index to cut down to 1
+            given = np.asarray(getattr(self, name))
+            if given.dtype.kind == "f" and len(given) and not np.array_equal(given, np.floor(given)):
+                bad = given[np.flatnonzero(given != np.floor(given))[0]]
+                raise DataError(f"Interactions: {name} must be whole numbers, got {float(bad):g}")
         for name, dtype in (("users", np.int32), ("items", np.int32), ("ratings", np.float32), ("timestamps", np.int64)):
             object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
+        finite = np.isfinite(self.ratings)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise DataError(f"Interactions: ratings must be finite numbers, got {self.ratings[row]} at row {row}")
         n = len(self.users)
         if not (len(self.items) == len(self.ratings) == len(self.timestamps) == n):
             raise ValueError("users, items, ratings and timestamps must have the same length")
