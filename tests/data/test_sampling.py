@@ -326,6 +326,33 @@ def test_pointwise_and_pairwise_shapes_labels_and_never_a_positive():
         assert not seen[pu.numpy(), pn.numpy()].any()
 
 
+def test_a_user_who_rated_every_movie_gives_positives_without_negatives():
+    # gmf, neumf and mf's ranking loss stopped with "user 12 has no unseen movies left"
+    # (an internal index) on data where someone had rated every movie.
+    import torch
+
+    from cinerec.errors import DataError
+    from cinerec.models import create
+
+    x = _log([(0, i) for i in range(6)] + [(1, 0), (1, 2), (2, 5)], 3, 6)  # user 0 rated all six
+    u, i = positive_pairs(x)
+    for distribution in ("uniform", "popularity"):
+        users, items, labels = pointwise_samples(x, 2, np.random.default_rng(0), torch.device("cpu"),
+                                                 distribution=distribution)
+        n = len(u)
+        assert labels[:n].eq(1).all() and users[:n].tolist() == u.tolist()
+        assert users[n:].tolist() == np.repeat(u[u != 0], 2).tolist()
+        pu, pi, _ = pairwise_samples(x, 2, np.random.default_rng(0), torch.device("cpu"), distribution=distribution)
+        assert 0 not in pu.tolist() and pi.tolist() == np.repeat(i[u != 0], 2).tolist()
+    for name, settings in (("neumf", {"epochs": 1, "recency_half_life": 0.2}), ("gmf", {"epochs": 1}),
+                           ("mf", {"epochs": 1, "loss": "bpr"})):
+        items, _ = create(name, settings).fit(x).recommend(np.arange(3), 2)
+        assert (items[0] == -1).all()  # nothing left to offer user 0
+    full = _log([(u, i) for u in range(2) for i in range(3)], 2, 3)
+    with pytest.raises(DataError, match="every user has rated every movie"):
+        pointwise_samples(full, 1, np.random.default_rng(0), torch.device("cpu"))
+
+
 def test_popularity_negatives_follow_training_popularity_to_the_exponent():
     import torch
 

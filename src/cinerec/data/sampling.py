@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NegativeSampler", "sample_negatives", "sample_eval_negatives",
-    "positive_pairs", "pointwise_samples", "pairwise_samples",
+    "positive_pairs", "pointwise_samples", "pairwise_samples", "with_unseen",
 ]
 
 Distribution = Literal["uniform", "popularity"]
@@ -667,6 +667,25 @@ def _sampler(train: Interactions, distribution: Distribution, exponent: float) -
     return cache[key]  # type: ignore[return-value]
 
 
+def with_unseen(train: Interactions, users: np.ndarray, distribution: Distribution = "uniform",
+                exponent: float = 0.75) -> np.ndarray:
+    """``(len(users),) bool``: whose user has an unseen movie to draw as a negative (one who
+    rated every movie has none: their positives are learned without negatives). For
+    :func:`positive_pairs`' users, the positives that :func:`pointwise_samples` gives
+    negatives.
+
+    Raises:
+        DataError: no user has one, so nothing can be learned against a negative.
+    """
+    from cinerec.errors import DataError
+
+    ok = _sampler(train, distribution, exponent)._eligible[users] > 0
+    if len(users) and not ok.any():
+        raise DataError("every user has rated every movie (or every movie of positive weight): "
+                        "no negative can be drawn; keep more movies")
+    return ok
+
+
 def _negatives(train: Interactions, users: np.ndarray, k: int, rng: np.random.Generator,
                distribution: Distribution, exponent: float) -> np.ndarray:
     """``(len(users), k) int64`` unseen movies, exact (never a seen one)."""
@@ -689,16 +708,17 @@ def pointwise_samples(train: Interactions, negatives: int, rng: np.random.Genera
         exponent: the popularity exponent.
 
     Returns:
-        ``(users int64, items int64, labels float32)`` on ``device``, each
-        ``(n_pos * (1 + negatives),)``: positives first (label 1), in
-        :func:`positive_pairs` order, then negatives (label 0), ``negatives`` per
-        positive in the same order.
+        ``(users int64, items int64, labels float32)`` on ``device``: positives first
+        (label 1), in :func:`positive_pairs` order, then negatives (label 0),
+        ``negatives`` per positive in the same order, for every positive whose user has
+        an unseen movie (all of them, unless someone rated every movie).
     """
     import torch
 
     u, i = positive_pairs(train)
-    neg = _negatives(train, u, negatives, rng, distribution, exponent)
-    users = np.concatenate([u, np.repeat(u, negatives)])
+    drawn = u[with_unseen(train, u, distribution, exponent)]
+    neg = _negatives(train, drawn, negatives, rng, distribution, exponent)
+    users = np.concatenate([u, np.repeat(drawn, negatives)])
     items = np.concatenate([i, neg.ravel()])
     labels = np.concatenate([np.ones(len(u), np.float32), np.zeros(neg.size, np.float32)])
     return (torch.from_numpy(users).to(device), torch.from_numpy(items).to(device),
@@ -713,11 +733,14 @@ def pairwise_samples(train: Interactions, negatives: int, rng: np.random.Generat
     Arguments as for :func:`pointwise_samples`.
 
     Returns:
-        ``(users, positives, negatives)``, ``int64`` on ``device``, each ``(n_pos * negatives,)``.
+        ``(users, positives, negatives)``, ``int64`` on ``device``, each ``(n_pos * negatives,)``
+        over the positives whose user has an unseen movie.
     """
     import torch
 
     u, i = positive_pairs(train)
+    ok = with_unseen(train, u, distribution, exponent)  # a user who rated every movie ranks nothing
+    u, i = u[ok], i[ok]
     neg = _negatives(train, u, negatives, rng, distribution, exponent)
     return (torch.from_numpy(np.repeat(u, negatives)).to(device),
             torch.from_numpy(np.repeat(i, negatives)).to(device),
