@@ -258,3 +258,14 @@ def test_settings_held_stay_out_of_the_search_and_fold_all_is_refused():
     assert len(found.trials) == 2
     with pytest.raises(ConfigError, match=r"tuning minutes must be a number, got bool True"):
         tune("ease", data, get_protocol("loo-sampled"), minutes=True)
+
+
+def test_one_held_setting_by_name_and_a_budget_too_short_for_any_trial():
+    # hold="regularization" held its letters (nothing), and a budget of a nanominute ended
+    # in optuna's "No trials are completed yet".
+    data = _small_dataset()
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=2, seed=0,
+                 base={"regularization": 77.0}, hold="regularization")
+    assert set(found.settings) == {"recency_half_life"} and found.model.config.regularization == 77.0
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), minutes=1e-9, seed=0)
+    assert len(found.trials) == 1 and found.value == found.default_value  # the defaults' trial, at least

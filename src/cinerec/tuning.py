@@ -238,6 +238,8 @@ def tune(
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune")
+    if isinstance(hold, str):  # one key, not its letters
+        hold = [hold]
     held = sorted(set(hold) & set(space))
     space = {key: param for key, param in space.items() if key not in held}
     if not space:
@@ -324,7 +326,12 @@ def tune(
             progress(t.number + 1, value, float(s.best_value), state)
 
         callbacks.append(report)
-    study.optimize(run, n_trials=trials, timeout=None if minutes is None else minutes * 60, callbacks=callbacks)
+    # The defaults' trial always runs, however small the time budget: it is the figure
+    # every other trial is compared with. The rest of the budget goes to the search.
+    study.optimize(run, n_trials=1, callbacks=callbacks)
+    left = None if minutes is None else minutes * 60 - (time.perf_counter() - start)
+    if (trials is None or trials > 1) and (left is None or left > 0):
+        study.optimize(run, n_trials=None if trials is None else trials - 1, timeout=left, callbacks=callbacks)
     best = dict(defaults) if study.best_trial.number == 0 else {key: study.best_params[key] for key in space}
     value, default_value = float(study.best_value), float(history[0][metric])
     screened = any(r.get("approximate") for r in history) or bool(history[study.best_trial.number].get("warm_start"))
