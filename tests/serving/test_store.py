@@ -200,6 +200,28 @@ def test_a_damaged_profiles_file_is_one_clear_error(tmp_path):
         ProfileStore(bad)
 
 
+
+def test_someone_elses_sqlite_file_is_refused_before_it_is_changed(tmp_path):
+    # Its tables were added to (and its journal mode set), then every request failed with 500.
+    import hashlib
+    import sqlite3
+
+    for i, schema in enumerate(["CREATE TABLE profiles(name TEXT)", "CREATE TABLE notes(x)"]):
+        path = tmp_path / f"theirs{i}.db"
+        con = sqlite3.connect(path)
+        con.execute(schema)
+        con.commit()
+        con.close()
+        before = hashlib.md5(path.read_bytes()).hexdigest()
+        with pytest.raises(DataError, match=r"not a cinerec profiles file \((its table 'profiles' has the columns "
+                                            r"name|it holds the table 'notes')"):
+            ProfileStore(path)
+        assert hashlib.md5(path.read_bytes()).hexdigest() == before
+    ours = tmp_path / "ours.sqlite"
+    pid = ProfileStore(ours).create({"50": 4.0})
+    assert ProfileStore(ours).get(pid) == {"50": 4.0}  # its own file opens again
+
+
 # -- search --------------------------------------------------------------------------------------
 
 

@@ -541,6 +541,11 @@ def profiles_path_for(db: str | os.PathLike | None, run_dir: str | os.PathLike) 
     return Path(run_dir) / "profiles.sqlite"
 
 
+#: A profiles file's tables and their columns, in order.
+_PROFILE_TABLES = {"profiles": ["profile_id", "created", "updated"],
+                   "ratings": ["profile_id", "movie_id", "stars", "updated"]}
+
+
 class ProfileStore:
     """Saved people: a profile id and the movies they rated or liked.
 
@@ -553,6 +558,7 @@ class ProfileStore:
         self._local = threading.local()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_own()
         try:
             con = self._conn()
             con.executescript(
@@ -566,6 +572,28 @@ class ProfileStore:
             )
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+
+    def _check_own(self) -> None:
+        """Refuse, before changing anything in it, a SQLite file holding tables other than
+        a profiles file's own: its tables would be added to, and every request fail."""
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {name: [row[1] for row in con.execute(f"PRAGMA table_info('{name}')")]
+                          for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as e:
+            raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+        foreign = sorted(name for name, columns in tables.items() if _PROFILE_TABLES.get(name) != columns)
+        if foreign:
+            name = foreign[0]
+            what = (f"its table {name!r} has the columns {', '.join(tables[name]) or 'none'}, not those of a profiles "
+                    "file" if name in _PROFILE_TABLES else f"it holds the table {name!r}, which a profiles file has not")
+            raise DataError(f"{self.path}: not a cinerec profiles file ({what}); give profiles a file of their own "
+                            "with --profiles")
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
