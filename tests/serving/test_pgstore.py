@@ -149,6 +149,28 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def test_a_profiles_schema_of_someone_elses_is_one_line_and_left_alone(pg_url):
+    # serve stopped with a psycopg traceback (UndefinedColumn) on the foreign table.
+    import psycopg
+
+    from cinerec.serving.pgstore import PgProfileStore
+
+    url = _database(pg_url, "cinerec_theirs_profiles")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA cinerec_profiles")
+        con.execute("CREATE TABLE cinerec_profiles.profiles (x INTEGER)")
+    with pytest.raises(DataError, match=r"its schema 'cinerec_profiles' is not cinerec's profiles \(it holds the "
+                                        r"table 'profiles', columns x\)"):
+        PgProfileStore(url)
+    with psycopg.connect(url) as con:
+        tables = con.execute("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_schema = 'cinerec_profiles'").fetchall()
+    assert tables == [("profiles",)]
+    ours = _database(pg_url, "cinerec_our_profiles")
+    pid = PgProfileStore(ours).create({"50": 4.0})
+    assert PgProfileStore(ours).get(pid) == {"50": 4.0}
+
+
 def test_a_killed_exports_staging_schema_is_cleared_by_the_next(run_dir, pg_url):
     import psycopg
 

@@ -258,6 +258,7 @@ class PgProfileStore:
         with con.transaction():
             # Several servers may start at once: one creates the tables, the others wait.
             con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
+            self._check_own(con)
             con.execute(f"""
                 CREATE SCHEMA IF NOT EXISTS {PROFILES_SCHEMA};
                 CREATE TABLE IF NOT EXISTS {PROFILES_SCHEMA}.profiles(profile_id TEXT PRIMARY KEY,
@@ -267,6 +268,21 @@ class PgProfileStore:
                     movie_id TEXT NOT NULL, stars DOUBLE PRECISION, updated DOUBLE PRECISION NOT NULL,
                     PRIMARY KEY (profile_id, movie_id));
             """)
+
+    def _check_own(self, con: Any) -> None:
+        """Refuse a profiles schema holding tables of someone else's, before adding to it."""
+        from cinerec.serving.store import PROFILE_TABLES
+
+        tables: dict[str, list[str]] = {}
+        for table, column in con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+                "ORDER BY table_name, ordinal_position", (PROFILES_SCHEMA,)).fetchall():
+            tables.setdefault(table, []).append(column)
+        foreign = sorted(name for name, columns in tables.items() if PROFILE_TABLES.get(name) != columns)
+        if foreign:
+            raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
+                            f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
+                            "another database with --profiles")
 
     def _conn(self) -> Any:
         con = getattr(self._local, "con", None)

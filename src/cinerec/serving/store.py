@@ -542,7 +542,7 @@ def profiles_path_for(db: str | os.PathLike | None, run_dir: str | os.PathLike) 
 
 
 #: A profiles file's tables and their columns, in order.
-_PROFILE_TABLES = {"profiles": ["profile_id", "created", "updated"],
+PROFILE_TABLES = {"profiles": ["profile_id", "created", "updated"],
                    "ratings": ["profile_id", "movie_id", "stars", "updated"]}
 
 
@@ -587,11 +587,11 @@ class ProfileStore:
                 con.close()
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
-        foreign = sorted(name for name, columns in tables.items() if _PROFILE_TABLES.get(name) != columns)
+        foreign = sorted(name for name, columns in tables.items() if PROFILE_TABLES.get(name) != columns)
         if foreign:
             name = foreign[0]
             what = (f"its table {name!r} has the columns {', '.join(tables[name]) or 'none'}, not those of a profiles "
-                    "file" if name in _PROFILE_TABLES else f"it holds the table {name!r}, which a profiles file has not")
+                    "file" if name in PROFILE_TABLES else f"it holds the table {name!r}, which a profiles file has not")
             raise DataError(f"{self.path}: not a cinerec profiles file ({what}); give profiles a file of their own "
                             "with --profiles")
 
