@@ -107,6 +107,26 @@ def test_failed_export_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
 
 
+def test_an_export_that_fills_the_disk_is_one_line_and_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
+    # sqlite3's "database or disk is full" left the command as a traceback.
+    import cinerec.serving.store as store
+
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, model="popularity", progress=False)
+    old = db.read_bytes()
+    make = store._create_store_schema
+
+    def small(con):  # a disk with room for 40 pages
+        make(con)
+        con.execute("PRAGMA max_page_count = 40")
+
+    monkeypatch.setattr(store, "_create_store_schema", small)
+    with pytest.raises(DataError, match=r"recs.sqlite: the export could not be written \(database or disk is full\); "
+                                        "the store there is as it was"):
+        export_store(run_dir, db, k=50, model="popularity", progress=False)
+    assert db.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
+
+
 def test_reexport_never_touches_profiles(run_dir, tmp_path):
     db = tmp_path / "recs.sqlite"
     export_store(run_dir, db, k=3, progress=False)
@@ -323,3 +343,16 @@ def test_a_url_not_postgresqls_is_refused_with_its_password_hidden(tmp_path):
     serve = typer.main.get_command(app).commands["serve"]
     option = next(p for p in serve.params if p.name == "profiles")
     assert isinstance(option.type, click.types.StringParamType)
+
+
+def test_profiles_on_a_full_disk_are_unavailable_not_a_crash(tmp_path):
+    # sqlite3's "database or disk is full" reached the API as a 500.
+    from cinerec.errors import Unavailable
+
+    store = ProfileStore(tmp_path / "p.sqlite")
+    pid = store.create({"50": 4.0})
+    con = store._conn()
+    con.execute(f"PRAGMA max_page_count = {con.execute('PRAGMA page_count').fetchone()[0]}")  # no room left
+    with pytest.raises(Unavailable, match=r"p.sqlite: the profiles could not be saved \(database or disk is full\)"):
+        store.set_ratings(pid, {f"m{i}": 3.0 for i in range(2000)})
+    assert store.get(pid) == {"50": 4.0}  # nothing half-saved

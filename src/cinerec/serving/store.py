@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Mapping, cast
 import numpy as np
 
 import cinerec
-from cinerec.errors import ConfigError, DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.io import atomic_path
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
@@ -302,6 +302,8 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
             for block in plan.recommendation_blocks(progress):
                 con.executemany("INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)", block)
             con.execute("COMMIT")
+        except sqlite3.OperationalError as e:  # a full disk, a failing one: the old store stays
+            raise DataError(f"{db}: the export could not be written ({e}); the store there is as it was") from None
         finally:
             con.close()
         with open(tmp, "rb+") as f:
@@ -608,13 +610,19 @@ class ProfileStore:
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         con = self._conn()
-        con.execute("BEGIN IMMEDIATE")
         try:
-            out = fn(con)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(con)
+            except BaseException:
+                if con.in_transaction:  # (SQLite may have rolled back itself, on a full disk)
+                    con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except sqlite3.OperationalError as e:  # a full or failing disk: nothing saved, said so (503)
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise Unavailable(f"{self.path}: the profiles could not be saved ({e})") from None
         return out
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
