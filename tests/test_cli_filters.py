@@ -209,3 +209,21 @@ def test_a_user_a_filter_dropped_is_said_to_be_so(synthetic_100k, tmp_path, caps
     assert "after the filter top_users=30" in err  # an id never in the source is no different to the run
     err = _one_line_error(capsys, ["recommend", "--run", str(out), "--similar-to", "99999999"])
     assert "after the filter" not in err  # top_users=30 dropped no movie here
+
+
+def test_the_api_says_which_filter_dropped_a_movie(synthetic_100k, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from cinerec.data import load
+    from cinerec.serving.api import create_app
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(synthetic_100k), "--model", "popularity", "--top-movies", "150",
+                 "--protocol-option", "n_negatives=20", "--out", str(out), "-q"]) == 0
+    kept = set(open_run(out).dataset.item_ids.raw.tolist())
+    dropped = next(m for m in load(synthetic_100k).item_ids.raw.tolist() if m not in kept)
+    with TestClient(create_app(out)) as client:
+        assert client.get(f"/movies/{dropped}").json()["detail"] == \
+            f"unknown movie id '{dropped}' (after the filter top_movies=150)"
+        body = client.post("/recommendations", json={"liked": [dropped]}).json()
+        assert body["detail"][0]["msg"].endswith("(after the filter top_movies=150)")

@@ -171,8 +171,12 @@ class Service:
     def item_index(self, movie_id: Any) -> int:
         idx = self.find_item(movie_id)
         if idx is None:
-            raise NotFoundError(f"unknown movie id {movie_id!r}")
+            raise NotFoundError(self.unknown_movie(movie_id))
         return idx
+
+    def unknown_movie(self, movie_id: Any) -> str:
+        """What is said of a movie id the run does not know: a filter may have dropped it."""
+        return f"unknown movie id {movie_id!r}{after_filters(self.dataset, 'movies', ' (')}"
 
     def user_index(self, user_id: Any) -> int:
         idx = _find(self._users, user_id)
@@ -240,7 +244,7 @@ class Service:
             i = self.find_item(m)
             if i is None:
                 loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
-                raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
+                raise HTTPException(422, [{"loc": loc, "msg": self.unknown_movie(m), "type": "value_error"}])
             idx.append(i)
         stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
         is_like = np.array([s is None for s in ratings.values()])
@@ -557,7 +561,7 @@ def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> Non
     for pos, m in enumerate(ratings):
         if svc.find_item(m) is None:
             loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
-            raise HTTPException(422, [{"loc": loc, "msg": f"unknown movie id {m!r}", "type": "value_error"}])
+            raise HTTPException(422, [{"loc": loc, "msg": svc.unknown_movie(m), "type": "value_error"}])
 
 
 def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
