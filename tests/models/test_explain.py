@@ -72,3 +72,31 @@ def test_a_refit_forgets_the_earlier_training_sets_similarities():
     fresh = create("popularity").fit(other)
     assert np.array_equal(items, fresh.similar_items([0, 39], k=3)[0])
     assert model.explain(other.seen[:2], np.array([[1, 2], [3, 4]])).shape == (2, 2)
+
+
+def test_recommend_and_explain_refuse_arguments_of_the_wrong_shape():
+    # Each of these was a raw IndexError or ValueError from deep inside, or (another id
+    # space's exclusion, repeated candidates) a silently wrong list.
+    from cinerec.errors import ConfigError
+
+    train = _train()
+    model = create("ease").fit(train)
+    cases = [
+        (lambda: model.recommend([[0, 1]], 3), r"users must be a flat list of user indices, got an array of shape"),
+        (lambda: model.recommend([0], 3, exclude=sp.csr_matrix((30, 40))), r"exclude: a 30×40 matrix, the model "
+                                                                          r"knows 60×40"),
+        (lambda: model.recommend([0], 3, exclude=sp.csr_matrix((3, 40))), r"exclude: a 3×40 matrix"),
+        (lambda: model.recommend([0], 3, candidates=np.array([1, 2, 3])), r"candidates must be an \(n_users, m\) "
+                                                                           r"array"),
+        (lambda: model.recommend([0], 3, candidates=np.array([[7, 7, 8, 6]])), r"candidates: row 0 names a movie "
+                                                                                r"more than once"),
+        (lambda: model.explain(sp.csr_matrix((1, 50)), np.array([[1, 2]])), r"the history is 1×50, expected 1×40"),
+        (lambda: model.explain(sp.csr_matrix((1, 5)), np.array([[1, 2]])), r"the history is 1×5, expected 1×40"),
+        (lambda: model.explain(train.seen[:1], np.array([[1, 99]])), r"items must be an \(n, k\) array of movie"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            call()
+    vectors = create("als", {"factors": 4, "epochs": 1}).fit(train)  # the movie-vector path too
+    with pytest.raises(ConfigError, match=r"the history is 1×5, expected 1×40"):
+        vectors.explain(sp.csr_matrix((1, 5)), np.array([[1, 2]]))

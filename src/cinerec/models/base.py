@@ -260,7 +260,10 @@ class Recommender(ABC):
         return self.train_
 
     def _check_users(self, users: Any) -> np.ndarray:
-        return np.atleast_1d(_indices(users, self.n_users, "user"))
+        u = np.atleast_1d(_indices(users, self.n_users, "user"))
+        if u.ndim != 1:
+            raise ConfigError(f"users must be a flat list of user indices, got an array of shape {u.shape}")
+        return u
 
     def score(self, users: Any, items: Any = None) -> np.ndarray:
         """Scores, higher is better.
@@ -302,6 +305,8 @@ class Recommender(ABC):
         k = check_k(k)
         u = self._check_users(users)
         seen = self._exclusion(exclude)
+        if candidates is not None:
+            candidates = _candidates(candidates, len(u), self.n_items)
         items_out, scores_out = [], []
         for sl in chunks(len(u), self.chunk_size):
             cand = np.asarray(candidates)[sl] if candidates is not None else None
@@ -336,7 +341,16 @@ class Recommender(ABC):
             if exclude != TRAIN:
                 raise ConfigError(f"exclude={exclude!r}: expected {TRAIN!r}, interactions or None")
             exclude = self._train()
-        return exclude.seen if isinstance(exclude, Interactions) else exclude
+        seen = exclude.seen if isinstance(exclude, Interactions) else exclude
+        if seen is not None:
+            if not sp.issparse(seen):
+                raise ConfigError(f"exclude: expected {TRAIN!r}, interactions, a sparse matrix or None, "
+                                  f"got {type(seen).__name__}")
+            if seen.shape != (self.n_users, self.n_items):
+                raise ConfigError(f"exclude: a {seen.shape[0]}×{seen.shape[1]} matrix, the model knows "
+                                  f"{self.n_users}×{self.n_items} users×movies (another id space?)")
+            seen = sp.csr_matrix(seen)
+        return seen
 
     # -- cold start, similarity and reasons ---------------------------------------------
 
@@ -424,7 +438,13 @@ class Recommender(ABC):
         out = np.full(items.shape, -1, dtype=np.int32)
         if items.size == 0:
             return out
+        if items.ndim != 2 or items.dtype.kind not in "iu" or items.min() < -1 or items.max() >= self.n_items:
+            raise ConfigError(f"{self.name}.explain: items must be an (n, k) array of movie indices in "
+                              f"[0, {self.n_items}) or -1, got shape {items.shape} dtype {items.dtype}")
         h = sp.csr_matrix(history, copy=True)
+        if h.shape != (items.shape[0], self.n_items):
+            raise ConfigError(f"{self.name}.explain: the history is {h.shape[0]}×{h.shape[1]}, expected "
+                              f"{items.shape[0]}×{self.n_items} (one row per list, one column per movie)")
         h.sort_indices()
         if h.nnz == 0:
             return out
@@ -500,6 +520,22 @@ class RatingRecommender(Recommender):
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` predicted ratings for (user, item) pairs."""
         return self.score(users, np.asarray(items))
+
+
+def _candidates(candidates: Any, n_users: int, n_items: int) -> np.ndarray:
+    """``recommend``'s candidates as an ``(n_users, m)`` array of movie indices, each row
+    without repeats (a repeated movie would take two places in one list)."""
+    cand = _indices(candidates, n_items, "movie")
+    if cand.ndim != 2 or cand.shape[0] != n_users:
+        raise ConfigError(f"candidates must be an (n_users, m) array, one row per user: got shape {cand.shape} "
+                          f"for {n_users} users")
+    if cand.shape[1] > 1:
+        ordered = np.sort(cand, axis=1)
+        twice = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if twice.any():
+            row = int(np.argmax(twice))
+            raise ConfigError(f"candidates: row {row} names a movie more than once")
+    return cand
 
 
 def _indices(values: Any, n: int, what: str) -> np.ndarray:
