@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import MODELS
@@ -269,3 +270,11 @@ def test_one_held_setting_by_name_and_a_budget_too_short_for_any_trial():
     assert set(found.settings) == {"recency_half_life"} and found.model.config.regularization == 77.0
     found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), minutes=1e-9, seed=0)
     assert len(found.trials) == 1 and found.value == found.default_value  # the defaults' trial, at least
+
+
+def test_a_training_part_of_other_data_is_named():
+    # It ended in "user id map and interactions disagree", naming neither.
+    data = _small_dataset()
+    other = Interactions(np.array([0, 1]), np.array([0, 1]), np.ones(2), np.arange(2), 2, 2)
+    with pytest.raises(ConfigError, match=r"tune: train is 2×2 users×movies, data .*: train must be a part of data"):
+        tune("ease", data, get_protocol("loo-sampled"), trials=1, train=other)

@@ -428,6 +428,9 @@ def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any
                           f"{protocol!r}) for a name), got {type(protocol).__name__}")
     if train is not None and not isinstance(train, Interactions):
         raise ConfigError(f"tune: train must be Interactions, got {type(train).__name__}")
+    if train is not None and (train.n_users, train.n_items) != (data.n_users, data.n_items):
+        raise ConfigError(f"tune: train is {train.n_users}×{train.n_items} users×movies, data "
+                          f"{data.n_users}×{data.n_items}: train must be a part of data (prepared.train)")
     if base is not None and not isinstance(base, Mapping):
         raise ConfigError(f"tune: base must map setting names to values, got {type(base).__name__}")
     if space is not None and not (isinstance(space, Mapping) and all(isinstance(p, Param) for p in space.values())):

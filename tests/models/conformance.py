@@ -260,6 +260,19 @@ class ModelConformance:
             overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top_got, top_want)])
             assert overlap >= self.history_overlap
 
+    def test_score_history_refuses_the_wrong_width_and_ratings_that_are_no_numbers(self, fitted: Recommender,
+                                                                                    data: Interactions):
+        # Some models said ValueError, some DataError; a NaN gave ALS non-finite scores.
+        if not fitted.can_score_history:
+            return
+        import scipy.sparse as sp
+
+        with pytest.raises(ConfigError, match=r"history has 5 movie columns, the model knows"):
+            fitted.score_history(sp.csr_matrix((1, 5)))
+        nan = sp.csr_matrix((np.array([np.nan], np.float32), (np.array([0]), np.array([1]))), shape=(1, data.n_items))
+        with pytest.raises(ConfigError, match=r"the history holds a rating that is not a finite number"):
+            fitted.score_history(nan)
+
     @pytest.mark.slow
     def test_quality_on_real_ml100k(self, ml100k_dir):
         if self.quality is None:

@@ -120,7 +120,7 @@ def test_score_history_of_a_training_user_matches_their_own_scores():
 def test_score_history_rejects_the_wrong_width():
     x = two_blocks()
     model = ALS(ALSConfig(factors=2, epochs=2)).fit(x)
-    with pytest.raises(DataError, match="columns"):
+    with pytest.raises(ConfigError, match="columns"):
         model.score_history(x.csr[:, :5])
 
 

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from cinerec.errors import ConfigError, DataError
+from cinerec.errors import ConfigError
 from cinerec.models import create
 from cinerec.models.autoencoder import AutoRec, MultVAE, dense_rows, kl_weight, masked_sse
 from cinerec.models.base import CapabilityError
@@ -101,7 +101,7 @@ def test_item_autorec_refuses_new_people_but_user_autorec_takes_them():
     assert user.can_score_history
     new = sp.csr_matrix(([5.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
     assert user.score_history(new).shape == (1, x.n_items)
-    with pytest.raises(DataError, match="columns"):
+    with pytest.raises(ConfigError, match="columns"):
         user.score_history(new[:, :10])
 
 

@@ -25,7 +25,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import ConfigError, DataError
-from cinerec.models.base import CapabilityError, register
+from cinerec.models.base import CapabilityError, check_history, register
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
 
@@ -245,9 +245,7 @@ class ALS(IndexedRecommender):
         library's threaded solver costs more than the solve itself.
         """
         self._train()
-        history = sp.csr_matrix(history)
-        if history.shape[1] != self.n_items:
-            raise DataError(f"{self.name}: history has {history.shape[1]} movie columns, the model knows {self.n_items}")
+        history = check_history(history, self.n_items, self.name, np.float64)
         c = self._confidence(history)
         y = self._fitted_factors()[1].astype(np.float64)
         f = y.shape[1]

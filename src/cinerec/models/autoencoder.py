@@ -24,8 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
-from cinerec.errors import DataError
-from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -89,10 +88,7 @@ def dense_rows(indptr: torch.Tensor, indices: torch.Tensor, data: torch.Tensor, 
 
 
 def _check_history(history: sp.csr_matrix, width: int, name: str) -> sp.csr_matrix:
-    history = sp.csr_matrix(history, dtype=np.float32)
-    if history.shape[1] != width:
-        raise DataError(f"{name}: history has {history.shape[1]} movie columns, the model knows {width}")
-    return history
+    return check_history(history, width, name)
 
 
 # -- AutoRec -----------------------------------------------------------------------

@@ -522,6 +522,17 @@ class RatingRecommender(Recommender):
         return self.score(users, np.asarray(items))
 
 
+def check_history(history: Any, n_items: int, name: str, dtype: Any = np.float32) -> sp.csr_matrix:
+    """``history`` as an ``(n, n_items)`` CSR of ``dtype``, or one line saying why not: the
+    wrong number of movie columns, or a rating that is not a finite number."""
+    h = sp.csr_matrix(history, dtype=dtype)
+    if h.shape[1] != n_items:
+        raise ConfigError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
+    if not np.isfinite(h.data).all():
+        raise ConfigError(f"{name}: the history holds a rating that is not a finite number")
+    return h
+
+
 def _candidates(candidates: Any, n_users: int, n_items: int) -> np.ndarray:
     """``recommend``'s candidates as an ``(n_users, m)`` array of movie indices, each row
     without repeats (a repeated movie would take two places in one list)."""

@@ -21,7 +21,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import ConfigError
-from cinerec.models.base import RatingRecommender, Recommender, chunks, register
+from cinerec.models.base import RatingRecommender, Recommender, check_history, chunks, register
 from cinerec.tuning import Param
 
 __all__ = [
@@ -43,9 +43,7 @@ def _history_matrix(history: sp.spmatrix, n_items: int, binary: bool, name: str)
     """``history`` as a float32 CSR matrix with ``n_items`` columns; if ``binary``, a one
     at every stored rating ("rated or not"), whatever its stars: 0 of a 0-10 log or a
     negative rating is rated too, as ``Interactions.seen`` has it."""
-    h = sp.csr_matrix(history, dtype=np.float32)
-    if h.shape[1] != n_items:
-        raise ValueError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
+    h = check_history(history, n_items, name)
     if binary:
         h = h.copy()
         h.data = np.ones_like(h.data)
@@ -696,9 +694,7 @@ class Baseline(RatingRecommender):
         return np.clip(self.score(users, np.asarray(items)), *self.range_).astype(np.float32)
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        h = sp.csr_matrix(history, dtype=np.float64)
-        if h.shape[1] != self.n_items:
-            raise ValueError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        h = check_history(history, self.n_items, self.name, np.float64)
         coo = h.tocoo()
         resid = coo.data - self.mean_ - self.item_bias_[coo.col]
         bu = np.bincount(coo.row, resid, minlength=h.shape[0]) / (

@@ -51,7 +51,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError
-from cinerec.models.base import MODELS, CapabilityError, Recommender, chunks, create_member, load_model, register
+from cinerec.models.base import MODELS, CapabilityError, Recommender, check_history, chunks, create_member, load_model, register
 from cinerec.ranking import rank_of
 
 if TYPE_CHECKING:
@@ -302,9 +302,7 @@ class Ensemble(Recommender):
         if not self.can_score_history:
             unable = [m.name for m in members if not m.can_score_history]
             raise CapabilityError(f"{self.name}: its member(s) {unable} cannot score a new user's history")
-        h = sp.csr_matrix(history)
-        if h.shape[1] != self.n_items:
-            raise DataError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        h = check_history(history, self.n_items, self.name)
         return _weighed([_standardised_unseen(m.score_history(h), h) if w else None
                          for m, w in zip(members, weights)], weights)
 

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
-from cinerec.models.base import RatingRecommender, register
+from cinerec.models.base import RatingRecommender, check_history, register
 from cinerec.models.baselines import Baseline, BaselineConfig, bias_arrays, csr_arrays, load_csr, read_biases
 from cinerec.tuning import Param
 
@@ -227,9 +227,7 @@ class KNNBaseline(RatingRecommender):
         """``(n, n_items) float32`` scores for people given their ratings (item-based only)."""
         if self.config.kind != "item":
             return super().score_history(history)
-        h = sp.csr_matrix(history, dtype=np.float64)
-        if h.shape[1] != self.n_items:
-            raise ValueError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        h = check_history(history, self.n_items, self.name, np.float64)
         coo = h.tocoo()
         resid = coo.data - self.mean_ - self.item_bias_[coo.col]
         counts = np.bincount(coo.row, minlength=h.shape[0])

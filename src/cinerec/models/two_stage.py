@@ -60,7 +60,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError
-from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, chunks, create, load_model, register,
+from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, check_history, chunks, create, load_model, register,
                                  top_k)
 from cinerec.ranking import standardise
 
@@ -348,9 +348,7 @@ class TwoStage(Recommender):
         retriever, ranker = self._stages()
         if not self.can_score_history:
             raise CapabilityError(f"{self.name}: its retriever {retriever.name!r} cannot score a new user's history")
-        h = sp.csr_matrix(history)
-        if h.shape[1] != self.n_items:
-            raise DataError(f"{self.name}: history has {h.shape[1]} movie columns, the model knows {self.n_items}")
+        h = check_history(history, self.n_items, self.name)
         n = self.n_items
         shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self._shortlist(), h,
                                  copy=False)
