@@ -586,6 +586,8 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     for k in (0, -5, "abc", 2.5):
         with pytest.raises(ConfigError, match=r"expected a whole number of at least 1"):
             run.top_n([], k)
+    with pytest.raises(ConfigError, match=r"ratings: expected a mapping of movie id to stars .*got list"):
+        run.recommend_for(ratings=[50, 4])
     # Text ids: an empty frame has the column types of a full one.
     log = tmp_path / "log.csv"
     log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))

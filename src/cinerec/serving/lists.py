@@ -234,6 +234,11 @@ class Lists:
         (cold start, as the API's ``POST /recommendations``)."""
         import pandas as pd
 
+        from collections.abc import Mapping
+
+        if ratings is not None and not isinstance(ratings, Mapping):
+            raise ConfigError(f"ratings: expected a mapping of movie id to stars ({{50: 4.5}}), "
+                              f"got {type(ratings).__name__}")
         given: dict[int, float | None] = {}
         for m in ([liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)):
             given[self.item_index(m)] = None
