@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 import cinerec
 from cinerec.data.dataset import INTEGER_ID
-from cinerec.data.history import rating_scale
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR_REASON, Lists, after_filters
@@ -152,7 +151,7 @@ class Service:
             raise DataError(f"{self.run.path}: {e}") from None
         # Stars a person may give: the source's own scale (ml-100k 1 to 5, a log 0 to 10),
         # or MovieLens's 0.5 to 5 for a log of plain events. The page maps its 5 stars onto it.
-        self.stars_range = rating_scale(ds) or (0.5, 5.0)
+        self.stars_range = self.lists.stars_range
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [self.lists.record(i) for i in range(ds.n_items)]

@@ -13,7 +13,7 @@ and cold-start answers and the page all build their lists here, so they agree:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,7 +59,18 @@ class Lists:
         self.seen = seen(dataset)
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
+        # Stars a person may give: the source's own scale, or MovieLens's for plain events.
+        self.stars_range = rating_scale(dataset) or (0.5, 5.0)
         self._records: dict[int, dict[str, Any]] = {}
+
+    def _length(self, k: Any) -> int:
+        """The list length for ``k`` asked: checked, within a two-stage model's shortlist
+        (refused beyond it, naming the k asked for), and no longer than the catalogue."""
+        k = check_k(k)
+        limit = getattr(self.model, "check_list_length", None)
+        if limit is not None:
+            limit(k)
+        return min(k, self.dataset.n_items)
 
     # -- known people ------------------------------------------------------------------
 
@@ -77,11 +88,7 @@ class Lists:
             padding), scores, and the liked movie explaining each (``-1``: none).
         """
         u = np.atleast_1d(np.asarray(users, dtype=np.int64))
-        k = check_k(k)
-        limit = getattr(self.model, "check_list_length", None)
-        if limit is not None:  # two-stage: no list beyond its shortlist, said with the k asked for
-            limit(k)
-        k = min(k, self.dataset.n_items)  # no list is longer than the catalogue
+        k = self._length(k)
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         reasons = self.model.explain(self.liked[u], items)
@@ -110,10 +117,7 @@ class Lists:
         that top (a like weighs 1).
         """
         n = self.dataset.n_items
-        limit = getattr(self.model, "check_list_length", None)
-        if limit is not None:  # two-stage: as for known people, no list beyond its shortlist
-            limit(k)
-        k = min(k, n)
+        k = self._length(k)
         items_given = np.asarray(items_given, dtype=np.int64)
         plain = np.asarray(plain, dtype=bool)
         # A like is the most a rating can say: on stars it was 1, which a model of stars
@@ -234,15 +238,13 @@ class Lists:
         (cold start, as the API's ``POST /recommendations``)."""
         import pandas as pd
 
-        from collections.abc import Mapping
-
         if ratings is not None and not isinstance(ratings, Mapping):
             raise ConfigError(f"ratings: expected a mapping of movie id to stars ({{50: 4.5}}), "
                               f"got {type(ratings).__name__}")
         given: dict[int, float | None] = {}
         for m in ([liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)):
             given[self.item_index(m)] = None
-        scale = rating_scale(self.dataset) or (0.5, 5.0)  # as the API checks them
+        scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
                 raise ConfigError(f"ratings: movie {m!r}: stars must be a number, got {stars!r}")
