@@ -143,6 +143,14 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data] min_yaer: unknown key"),
     (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization = -1.0: must be"),
     (lambda s: s.replace('source = "{source}"\n', ""), "s.toml:3: [data]: no source"),
+    # A label names the model's folder: "../x" saved the refitted model outside the run.
+    (lambda s: s.replace("[models.popularity]\n", '[models."../../outside"]\nmodel = "popularity"\n'),
+     "[models] ../../outside: label '../../outside': a label is a plain name"),
+    (lambda s: s.replace("[models.popularity]\n", '[models.""]\nmodel = "popularity"\n'), "label '': a label is"),
+    # The pipeline [export.two_stage] saves is "two-stage": a model of that label was overwritten.
+    (lambda s: s.replace("[models.popularity]\n", '[models.two-stage]\nmodel = "popularity"\n')
+     .replace("[models.ease]\nregularization = 300\n", "").replace("k = 5\n", 'k = 5\n\n[export.two_stage]\nretriever = "popularity"\ncandidates = 50\n'),
+     "the label two-stage is the pipeline [export.two_stage] saves"),
 ])
 def test_bad_study_files_are_one_line_and_leave_nothing(tmp_path, capsys, ml100k_dir, change, needle):
     study = tmp_path / "s.toml"

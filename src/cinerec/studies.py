@@ -63,6 +63,10 @@ _TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "refer
 _SOURCE_KEYS = ("source", "columns", "catalog")
 
 
+#: What a ``[models.LABEL]`` label may be: it names the model's folder in the run.
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One ``[models.LABEL]`` table: the label shown, the registered model, its settings."""
@@ -475,6 +479,9 @@ class _Reader:
                 raise self.fail(("export",), "k", f"{export_k!r}: expected a whole number from 1 to 1000")
             if "two_stage" in ex:
                 export_two_stage = self.two_stage(ex["two_stage"], specs, export_k)
+                if any(spec.label == "two-stage" for spec in specs):  # the pipeline is saved under that name
+                    raise self.fail(("models",), "two-stage", "the label two-stage is the pipeline [export.two_stage] "
+                                    "saves: give this model another label")
         # [reference]
         reference = None
         if "reference" in values:
@@ -543,6 +550,9 @@ class _Reader:
         from cinerec.models import MODELS, create
 
         table = ("models", label)
+        if not _LABEL.fullmatch(label):  # a label names the model's folder in the run: a plain name
+            raise self.fail(("models",), label, f"label {label!r}: a label is a plain name of letters, digits, "
+                                                "'-' and '_' (it names the model's folder in the run)")
         if not isinstance(settings, dict):
             raise self.fail(("models",), label, f"expected a table [models.{label}], got {settings!r}")
         settings = dict(settings)
