@@ -516,3 +516,25 @@ def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but 'log' has no" in err
     assert "baseline seed" not in err and not (tmp_path / "o").exists()
+
+
+def test_a_source_of_the_wrong_kind_is_named_where_it_was_given(tmp_path, capsys, ml100k_dir):
+    # The reader's message came alone, with neither the study file nor its key, and
+    # advised a flag (--columns) where the file's key is the fix.
+    (tmp_path / "weird.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "notes.md").write_text("x\n")
+    study = tmp_path / "s.toml"
+    for source, needle in ((tmp_path / "notes.md", "notes.md: not a folder, a zip file or a ratings log"),
+                           (tmp_path / "weird.csv", 'no user column (looked for user, userid, user_id, uid; name it with '
+                                                    '[data] columns = "user=NAME"')):
+        study.write_text(f'[data]\nsource = "{source}"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n')
+        code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+        assert code == 2 and err.startswith(f"cinerec: error: {study}:2: [data] source: ") and needle in err, err
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "notes.md"))
+    assert code == 2 and err.startswith("cinerec: error: --data: ") and "notes.md: not a folder" in err
+    assert not (tmp_path / "out").exists()
+    # A byte-order mark first (Notepad's) was "not valid TOML (Invalid statement, column 1)".
+    study.write_text(f'\ufeff[data]\nsource = "{ml100k_dir}"\ntop_movies = 300\n[protocol]\nname = "loo-sampled"\n'
+                     'seeds = [0]\nn_negatives = 20\n[models.popularity]\n', encoding="utf-8")
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, err

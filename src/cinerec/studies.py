@@ -205,13 +205,16 @@ class Study:
             raise ConfigError(f"{path}: is a folder, not a study file") from None
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path}: not UTF-8 text ({e.reason})") from None
+        text = text.removeprefix("\ufeff")  # the byte-order mark some editors write first
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise toml_error(path, e) from None
         study = _Reader(path, text).study(values, data, trials)
+        if data is not None:  # the source is the command line's (--data), not the file's
+            study = replace(study, from_flags=(*study.from_flags, "source"))
         if columns:
-            study = replace(study, columns={**(study.columns or {}), **columns}, from_flags=("columns",))
+            study = replace(study, columns={**(study.columns or {}), **columns}, from_flags=(*study.from_flags, "columns"))
         if catalog is not None:
             study = replace(study, catalog=catalog, from_flags=(*study.from_flags, "catalog"))
         if filters or no_filters:
@@ -854,6 +857,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 if flag[1] not in study.from_flags:  # the file's keys, in the file's words
                     said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply")
                 raise ConfigError(f"{_where(study, ('data',), flag[1])}: {said}") from None
+            except DataError as e:  # a source of the wrong kind, a damaged line: said where it was named
+                if "source" in study.from_flags:
+                    raise DataError(f"--data: {e}") from None
+                said = str(e) if "columns" in study.from_flags else re.sub(
+                    r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', str(e))
+                raise DataError(f"{_where(study, ('data',), 'source')}: {said}") from None
         say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
