@@ -404,7 +404,9 @@ class _Reader:
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line
             Filters.from_mapping({key: value}, where=self.where(("data",), key).rsplit(" ", 1)[0])
-        filters = Filters.from_mapping(filter_values, where=self.where(("data",)))
+        # A rule across keys (min_year after max_year) is said at the first of them.
+        first = next((self.where(("data",), key).rsplit(" ", 1)[0] for key in filter_values), self.where(("data",)))
+        filters = Filters.from_mapping(filter_values, where=first)
         # [protocol]
         p = self.table(values, "protocol")
         if "name" not in p:
