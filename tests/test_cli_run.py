@@ -152,7 +152,8 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     (lambda s: s.replace("[models.popularity]\n", '[models.""]\nmodel = "popularity"\n'), "label '': a label is"),
     # The pipeline [export.two_stage] saves is "two-stage": a model of that label was overwritten.
     (lambda s: s.replace("[models.popularity]\n", '[models.two-stage]\nmodel = "popularity"\n')
-     .replace("[models.ease]\nregularization = 300\n", "").replace("k = 5\n", 'k = 5\n\n[export.two_stage]\nretriever = "popularity"\ncandidates = 50\n'),
+     .replace("[models.ease]\nregularization = 300\n", "")
+     .replace("k = 5\n", 'k = 5\n\n[export.two_stage]\nretriever = "popularity"\ncandidates = 50\n'),
      "the label two-stage is the pipeline [export.two_stage] saves"),
 ])
 def test_bad_study_files_are_one_line_and_leave_nothing(tmp_path, capsys, ml100k_dir, change, needle):

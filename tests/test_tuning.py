@@ -278,3 +278,10 @@ def test_a_training_part_of_other_data_is_named():
     other = Interactions(np.array([0, 1]), np.array([0, 1]), np.ones(2), np.arange(2), 2, 2)
     with pytest.raises(ConfigError, match=r"tune: train is 2×2 users×movies, data .*: train must be a part of data"):
         tune("ease", data, get_protocol("loo-sampled"), trials=1, train=other)
+
+
+def test_any_seed_the_command_line_takes_tunes():
+    # A seed of 2**32 or more ended in optuna's "Seed must be between 0 and 2**32 - 1".
+    data = _small_dataset()
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=2, seed=2**63 - 1)
+    assert len(found.trials) == 2

@@ -140,7 +140,8 @@ def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
 
     blocker = next((p for p in path.parents if p.is_file()), None)
     why = f"{blocker} is a file" if blocker is not None else (e.strerror or str(e))
-    where = f" {path.parent}" if what == "folder" else ""
+    # (the folder that could not be written in is named: "the folder /proc" read as if /proc were missing)
+    where = f" in {path.parent}" if what == "folder" else ""
     return ConfigError(f"{path}: cannot create the {what}{where} ({why})")
 
 

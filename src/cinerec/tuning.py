@@ -314,8 +314,9 @@ def tune(
         # Steps are epochs counted from 1; the pruner waits while step < n_warmup_steps.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
                                              n_warmup_steps=PRUNE_WARMUP_EPOCHS + 1)
+    # (Optuna's sampler takes seeds below 2**32 only; the command line takes any up to 2**63 - 1.)
     study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+                                sampler=optuna.samplers.TPESampler(seed=seed % 2**32), pruner=pruner)
     study.enqueue_trial(_in_range(defaults, space))
     start = time.perf_counter()
     callbacks = []
