@@ -345,3 +345,24 @@ def test_exported_and_served_like_any_model(tmp_path, ml100k_dir):
             assert len(recs) == 10 and not {50, 181, 172} & {m["movie_id"] for m in recs}
             similar = stored.get("/movies/50/similar", params={"k": 5}).json()
             assert len(similar) == 5 and 50 not in [m["movie_id"] for m in similar]
+
+
+def test_export_names_its_k_flag_when_a_shortlist_is_shorter(tmp_path, capsys):
+    # "two-stage: k = 50 is more than candidates = 20" when no -k was given at all.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    x = random_ratings()
+    dataset = Dataset("tiny", x, IdMap(np.arange(x.n_users), "user"), IdMap(np.arange(x.n_items), "movie"),
+                      Catalog.unknown(x.n_items))
+    run_dir = tmp_path / "run"
+    save_model(run_dir, create("two-stage", {"retriever": "popularity", "ranker": "popularity",
+                                             "candidates": 20}).fit(dataset.interactions))
+    save_dataset(run_dir, dataset)
+    finish_run(run_dir, meta={"best_model": "two-stage"})
+    db = str(tmp_path / "s.sqlite")
+    assert main(["export", "--run", str(run_dir), "--db", db]) == 2
+    assert "-k 50 (the default): two-stage: k = 50 is more than candidates = 20" in capsys.readouterr().err
+    assert main(["export", "--run", str(run_dir), "--db", db, "-k", "30"]) == 2
+    assert "cinerec: error: -k 30: two-stage" in capsys.readouterr().err
+    assert main(["export", "--run", str(run_dir), "--db", db, "-k", "20", "-q"]) == 0

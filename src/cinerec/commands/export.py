@@ -17,12 +17,17 @@ from cinerec.commands import flags
 __all__ = ["export"]
 
 
+#: Recommendations per user when -k is not given.
+DEFAULT_K = 50
+
+
 def export(
     run: flags.RunDir,
     db: Annotated[str, typer.Option("--db", metavar="FILE|URL", show_default=False,
                                     help="The store to write, replaced atomically: a SQLite file or a "
                                          "postgresql:// URL.")],
-    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Recommendations per user.")] = 50,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, show_default=False,
+                                          help="Recommendations per user (default 50).")] = None,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -36,9 +41,16 @@ def export(
     from cinerec.commands.show import print_json, say
     from cinerec.serving.store import export_store
 
+    from cinerec.errors import ConfigError
+
     start = time.perf_counter()
     with progress.silenced(quiet):
-        info = export_store(run, db, k=k, model=run_model, progress=True)
+        try:
+            info = export_store(run, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
+        except ConfigError as e:  # a two-stage run's shortlist is shorter than the lists: name the flag
+            if "is more than candidates" not in str(e):
+                raise
+            raise ConfigError(f"-k {DEFAULT_K if k is None else k}{' (the default)' if k is None else ''}: {e}") from None
     took = time.perf_counter() - start
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
