@@ -667,23 +667,26 @@ def _sampler(train: Interactions, distribution: Distribution, exponent: float) -
     return cache[key]  # type: ignore[return-value]
 
 
-def with_unseen(train: Interactions, users: np.ndarray, distribution: Distribution = "uniform",
-                exponent: float = 0.75) -> np.ndarray:
-    """``(len(users),) bool``: whose user has an unseen movie to draw as a negative (one who
-    rated every movie has none: their positives are learned without negatives). For
-    :func:`positive_pairs`' users, the positives that :func:`pointwise_samples` gives
-    negatives.
+def with_unseen(train: Interactions, distribution: Distribution = "uniform", exponent: float = 0.75) -> np.ndarray | None:
+    """``(n_pos,) bool`` over :func:`positive_pairs`: whose user has an unseen movie to draw
+    as a negative (one who rated every movie has none: their positives are learned
+    without negatives), or ``None`` when every user has one. Once per training set.
 
     Raises:
         DataError: no user has one, so nothing can be learned against a negative.
     """
     from cinerec.errors import DataError
 
-    ok = _sampler(train, distribution, exponent)._eligible[users] > 0
-    if len(users) and not ok.any():
-        raise DataError("every user has rated every movie (or every movie of positive weight): "
-                        "no negative can be drawn; keep more movies")
-    return ok
+    cache = _cached(train)
+    key = ("with_unseen", distribution, float(exponent) if distribution == "popularity" else None)
+    if key not in cache:
+        users = positive_pairs(train)[0]
+        ok = _sampler(train, distribution, exponent)._eligible[users] > 0
+        if len(users) and not ok.any():
+            raise DataError("every user has rated every movie (or every movie of positive weight): "
+                            "no negative can be drawn; keep more movies")
+        cache[key] = None if ok.all() else ok
+    return cache[key]  # type: ignore[return-value]
 
 
 def _negatives(train: Interactions, users: np.ndarray, k: int, rng: np.random.Generator,
@@ -716,7 +719,8 @@ def pointwise_samples(train: Interactions, negatives: int, rng: np.random.Genera
     import torch
 
     u, i = positive_pairs(train)
-    drawn = u[with_unseen(train, u, distribution, exponent)]
+    ok = with_unseen(train, distribution, exponent)
+    drawn = u if ok is None else u[ok]
     neg = _negatives(train, drawn, negatives, rng, distribution, exponent)
     users = np.concatenate([u, np.repeat(drawn, negatives)])
     items = np.concatenate([i, neg.ravel()])
@@ -739,8 +743,9 @@ def pairwise_samples(train: Interactions, negatives: int, rng: np.random.Generat
     import torch
 
     u, i = positive_pairs(train)
-    ok = with_unseen(train, u, distribution, exponent)  # a user who rated every movie ranks nothing
-    u, i = u[ok], i[ok]
+    ok = with_unseen(train, distribution, exponent)
+    if ok is not None:  # a user who rated every movie ranks nothing
+        u, i = u[ok], i[ok]
     neg = _negatives(train, u, negatives, rng, distribution, exponent)
     return (torch.from_numpy(np.repeat(u, negatives)).to(device),
             torch.from_numpy(np.repeat(i, negatives)).to(device),

@@ -36,7 +36,7 @@ from cinerec.data import transforms
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
 from cinerec.models.base import load_model, register
-from cinerec.data.sampling import pointwise_samples, positive_pairs, with_unseen
+from cinerec.data.sampling import pointwise_samples, with_unseen
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
@@ -265,9 +265,9 @@ class _NCFModel(IndexedRecommender, NeuralRecommender):
         if cached is not None and cached[0] is train and cached[1] == device:
             return cached[2]
         pos = recency_weights(train, c.recency_half_life)
-        drawn = with_unseen(train, positive_pairs(train)[0], c.negative_distribution, c.negative_exponent)
-        neg = np.repeat(pos[drawn], c.negatives) if c.recency_negatives \
-            else np.ones(int(drawn.sum()) * c.negatives, np.float32)
+        drawn = with_unseen(train, c.negative_distribution, c.negative_exponent)
+        given = pos if drawn is None else pos[drawn]  # the positives pointwise_samples gives negatives
+        neg = np.repeat(given, c.negatives) if c.recency_negatives else np.ones(len(given) * c.negatives, np.float32)
         w = torch.from_numpy(np.concatenate([pos, neg])).to(device)
         self._weights_cache = (train, device, w)
         return w
