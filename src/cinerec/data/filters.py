@@ -198,12 +198,16 @@ def _setting(name: str, args: Mapping[str, Any]) -> str:
     return name
 
 
-def dropped_by(dataset: Dataset, what: str) -> list[str]:
-    """The filters, as ``run.json`` records them in ``dataset.info["transforms"]``, that
-    dropped some of the ``what`` (``"users"`` or ``"movies"``), each as the flag's words
-    (``top_users=300``)."""
-    return [_describe(r["transform"], r.get("args", {})) for r in dataset.info.get("transforms", [])
+def dropping(dataset: Dataset, what: str) -> list[Mapping[str, Any]]:
+    """The records (``dataset.info["transforms"]``, as ``run.json`` keeps them) of the
+    filters that dropped some of the ``what`` (``"users"`` or ``"movies"``)."""
+    return [r for r in dataset.info.get("transforms", [])
             if isinstance(r, Mapping) and r.get("after", {}).get(what, 0) < r.get("before", {}).get(what, 0)]
+
+
+def dropped_by(dataset: Dataset, what: str) -> list[str]:
+    """:func:`dropping`'s filters, each in the flag's words (``top_users=300``)."""
+    return [_describe(r["transform"], r.get("args", {})) for r in dropping(dataset, what)]
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:

@@ -459,8 +459,9 @@ _LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--
 def _more_movies(dataset: Dataset) -> str:
     """The way to more unseen movies per person: loosen the filters that dropped movies,
     or, where none did, say that the data holds no more."""
-    ways = [_LOOSER[r["transform"]] for r in dataset.info.get("transforms", [])
-            if r.get("transform") in _LOOSER and r["after"]["movies"] < r["before"]["movies"]]
+    from cinerec.data.filters import dropping
+
+    ways = [_LOOSER[r["transform"]] for r in dropping(dataset, "movies") if r.get("transform") in _LOOSER]
     if ways:
         return f"keep more movies ({', or '.join(dict.fromkeys(ways))})"
     return f"the data holds only {dataset.n_items:,} movies"
