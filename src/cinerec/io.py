@@ -49,15 +49,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] | None = None) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] | None = None,
+               own: tuple[str, str] | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; swap it in for ``path`` on success.
 
     An existing folder at ``path`` is replaced only once the new one is complete, and
     ``before_swap(path)`` (when given) may still refuse it then, by raising: files can
     appear in it while the new one is written (a server saving profiles there). An
-    interruption during the swap puts the old folder back.
+    interruption during the swap puts the old folder back. With ``own = (marker, what)``
+    only an empty folder or an earlier one of its kind is replaced, checked before the
+    work and again before the swap (:func:`check_replaceable`).
     """
     path = Path(path)
+    if own is not None:
+        check_replaceable(path, *own)
+        first = before_swap
+
+        def before_swap(p: Path) -> None:
+            check_replaceable(p, *own)
+            if first is not None:
+                first(p)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cinerec.errors import DataError, NotFoundError
-from cinerec.io import atomic_dir, check_replaceable
+from cinerec.io import atomic_dir
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -439,8 +439,7 @@ class Dataset:
     def save(self, path: str | Path) -> None:
         """Write the dataset to a folder (``.npz`` arrays plus JSON), atomically; only a
         new or empty folder, or an earlier saved dataset, is replaced."""
-        check_replaceable(path, "dataset.json", "a saved dataset")
-        with atomic_dir(path, before_swap=lambda p: check_replaceable(p, "dataset.json", "a saved dataset")) as tmp:
+        with atomic_dir(path, own=("dataset.json", "a saved dataset")) as tmp:
             x = self.interactions
             np.savez(
                 tmp / "interactions.npz", users=x.users, items=x.items, ratings=x.ratings,

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cinerec.errors import DataError, NotFoundError
-from cinerec.io import atomic_dir
+from cinerec.errors import NotFoundError
+from cinerec.io import atomic_dir, check_replaceable
 
 __all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
            "MAX_SCALE"]
@@ -540,10 +540,11 @@ def write_release(
         ``out_dir``, which :func:`cinerec.data.load` reads.
     """
     out = Path(out_dir)
-    _check_target(out)
+    own = (MARKER, "a release written by cinerec data synthesize")
+    check_replaceable(out, *own)  # before the release is generated, not only at the write
     release = synthesize(like, scale, seed)
     layout = SHAPES[like].layout
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, own=own) as tmp:
         (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed}) + "\n")
         if layout == "100k":
             _write_100k(tmp, release, seed, crlf)
@@ -552,15 +553,6 @@ def write_release(
         else:
             _write_csv(tmp, release, crlf)
     return out
-
-
-def _check_target(out: Path) -> None:
-    """Refuse to replace anything but a new or empty folder, or an earlier synthetic release."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: is a file; --out names the folder to write the release into")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise DataError(f"{out}: a folder holding other files (not a release written by cinerec data synthesize); "
-                        "not replacing it: choose a new or empty folder")
 
 
 def _eol(data: bytes, crlf: bool) -> bytes:

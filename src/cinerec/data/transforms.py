@@ -164,9 +164,7 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
         out = ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
     else:
         low = ~positive
-        seen = (x.users[low].astype(np.int32), x.items[low].astype(np.int32))
-        if ds.also_seen is not None:
-            seen = (np.concatenate([ds.also_seen[0], seen[0]]), np.concatenate([ds.also_seen[1], seen[1]]))
+        seen = _more_pairs(ds.also_seen, x, low)
         x = x.select(positive)
         out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
         out = out.replace(also_seen=seen if len(seen[0]) else ds.also_seen)
@@ -187,12 +185,17 @@ def as_implicit(ds: Dataset) -> Dataset:
     if not history.is_implicit(ds) and len(x):
         unliked = ~history.liked_ratings(x.users, x.ratings, ds.n_users, history.liked_min_stars(ds))
         if unliked.any():
-            pairs = (x.users[unliked].astype(np.int32), x.items[unliked].astype(np.int32))
-            if ds.not_liked is not None:
-                pairs = (np.concatenate([ds.not_liked[0], pairs[0]]), np.concatenate([ds.not_liked[1], pairs[1]]))
-            ds = ds.replace(not_liked=pairs)
+            ds = ds.replace(not_liked=_more_pairs(ds.not_liked, x, unliked))
     out = ds.with_interactions(x.replace(ratings=np.ones(len(x), dtype=np.float32)))
     return out.replace(info={**out.info, "implicit": True})
+
+
+def _more_pairs(pairs: tuple[np.ndarray, np.ndarray] | None, x: Interactions,
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pairs`` (a dataset's ``also_seen`` or ``not_liked``) with the (user, movie) of
+    ``x``'s ``rows`` added."""
+    new = (x.users[rows].astype(np.int32), x.items[rows].astype(np.int32))
+    return new if pairs is None else (np.concatenate([pairs[0], new[0]]), np.concatenate([pairs[1], new[1]]))
 
 
 def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:

@@ -26,7 +26,7 @@ from cinerec.config import Config
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, expect
-from cinerec.io import atomic_dir, check_replaceable
+from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
@@ -487,8 +487,7 @@ class Recommender(ABC):
         expect(path, (str, os.PathLike), f"{self.name}.save: path")
         if not str(path):
             raise ConfigError(f"{self.name}.save: the path is empty; give the folder to save the model in")
-        check_replaceable(path, "model.json", "a saved model")
-        with atomic_dir(path, before_swap=lambda p: check_replaceable(p, "model.json", "a saved model")) as tmp:
+        with atomic_dir(path, own=("model.json", "a saved model")) as tmp:
             meta = {
                 "format": MODEL_FORMAT,
                 "model": self.name,
