@@ -113,3 +113,17 @@ def test_a_one_protocol_runs_leaderboard_names_the_protocol_on_every_row(tmp_pat
     board = Run(tmp_path, meta, None, {"ease": {"hr@10": 0.7, "ndcg@10": 0.4}}).leaderboard()
     assert board.columns[0] == "protocol" and board["protocol"].tolist() == ["loo-sampled (n_negatives=49)"]
     assert board.loc["ease", "hr@10"] == 0.7
+
+
+def test_a_several_protocol_leaderboard_names_options_that_differ_from_the_defaults(tmp_path):
+    # quickstart --negatives 49: its loo-sampled columns were named as if ranked among 99.
+    from cinerec.runs import Run
+
+    metrics = {"a": {"loo-sampled": {"metrics": {"hr@10": 0.6}}, "loo-full": {"metrics": {"hr@10": 0.1}}},
+               "b": {"loo-sampled": {"metrics": {"hr@10": 0.7}}, "loo-full": {"metrics": {"hr@10": 0.2}}}}
+    meta = {"ranked_by": ["loo-sampled", "hr@10"], "protocol_options": {"loo-sampled": {"n_negatives": 49}}}
+    board = Run(tmp_path, meta, None, metrics).leaderboard()
+    assert list(board.columns) == ["loo-full hr@10", "loo-sampled (n_negatives=49) hr@10"]
+    assert board.index.tolist() == ["b", "a"]  # still ranked by that figure
+    meta["protocol_options"] = {"loo-sampled": {"n_negatives": 99}}  # the default: nothing to say
+    assert list(Run(tmp_path, meta, None, metrics).leaderboard().columns) == ["loo-full hr@10", "loo-sampled hr@10"]

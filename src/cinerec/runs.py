@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import cinerec
 from cinerec.data.dataset import Dataset
-from cinerec.errors import DataError, NotFoundError, expect
+from cinerec.errors import CinerecError, DataError, NotFoundError, expect
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
@@ -196,7 +196,8 @@ class Run:
 
         A run measured under one protocol (``train``, ``run``) names it in a first
         column, ``protocol``, with its options. A run measured under several protocols (``quickstart``) names its columns
-        ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``. Rows are ranked by the figure
+        ``"PROTOCOL METRIC"``, e.g. ``"loo-full hr@10"``, with the protocol's options where
+        they differ from its defaults (``"loo-sampled (n_negatives=50) hr@10"``). Rows are ranked by the figure
         the run ranked its models by (a study's leaderboard order, quickstart's
         ``ranked_by``), the best first; a run that names none keeps the models in name order.
         """
@@ -225,7 +226,7 @@ class Run:
         if isinstance(column, str) and column in frame.columns:
             lower = column.rsplit(" ", 1)[-1].split("@")[0] in LOWER_IS_BETTER
             frame = frame.sort_values(column, ascending=lower, kind="stable", na_position="last")
-        return frame
+        return frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
 
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
@@ -264,6 +265,30 @@ class Run:
             model = self._models[name] = load_model(self.path / "models" / name)
             self._loaded_on[name] = model.train_
         return model
+
+
+def _with_options(columns: Any, options: Any) -> dict[str, str]:
+    """New names for a several-protocol run's columns whose protocol ran with other than
+    its default options (quickstart's ``--negatives``): ``"loo-sampled hr@10"`` becomes
+    ``"loo-sampled (n_negatives=50) hr@10"``, as a one-protocol run's ``protocol`` column says."""
+    from cinerec.evaluation.protocols import get_protocol
+
+    if not isinstance(options, dict):
+        return {}
+    renamed = {}
+    for column in columns:
+        name, _, figure = str(column).partition(" ")
+        given = options.get(name)
+        if not figure or not isinstance(given, dict):
+            continue
+        try:
+            differ = get_protocol(name, **given).options()
+        except CinerecError:  # a hand-edited run.json: its columns keep their names
+            continue
+        if differ:
+            said = ", ".join(f"{k}={v}" for k, v in differ.items())
+            renamed[column] = f"{name} ({said}) {figure}"
+    return renamed
 
 
 def _column_key(column: str) -> tuple[str, int, str, int, str]:
