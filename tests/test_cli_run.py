@@ -485,7 +485,7 @@ def test_a_ratings_fold_study_names_its_fold(tmp_path, capsys, ml100k_dir, fold,
     for name in ("leaderboard.json", "run.json"):
         assert read_json(tmp_path / "out" / name)["protocol_options"] == {"fold": fold}
     report = (tmp_path / "out" / "report.md").read_text()
-    assert f"fold={fold}" in report and ("no per-user pairing spans them" in report) == (fold == "all")
+    assert f"fold={fold}" in report and "vs best" in report
     from cinerec.runs import open_run
 
     assert open_run(tmp_path / "out").leaderboard()["protocol"].iloc[0] == f"ratings-fold (fold={fold})"
@@ -542,3 +542,32 @@ def test_a_source_of_the_wrong_kind_is_named_where_it_was_given(tmp_path, capsys
                      'seeds = [0]\nn_negatives = 20\n[models.popularity]\n', encoding="utf-8")
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
     assert code == 0, err
+
+
+def test_a_study_over_every_official_fold_compares_each_model_with_the_best_fold_by_fold(tmp_path, capsys, ml100k_dir):
+    # fold = "all" had no paired comparison ("-") and its table dropped ndcg@5 for mae_u1...
+    study = tmp_path / "folds.toml"
+    study.write_text('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-fold"\nfold = "all"\n'
+                     '[models.baseline]\n[models.mf]\nepochs = 2\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(ml100k_dir))
+    assert code == 0, err
+    board = read_json(tmp_path / "out" / "leaderboard.json")
+    best, other = board["models"]
+    assert best["vs_best"] is None and other["vs_best"] is not None
+    # The difference is the figure's own: the mean over folds of the two models' RMSE gap.
+    gap = np.mean([other["metrics"][f"rmse_u{i}"]["mean"] - best["metrics"][f"rmse_u{i}"]["mean"] for i in range(1, 6)])
+    assert other["vs_best"]["diff"] == pytest.approx(gap, abs=1e-9)
+    assert other["vs_best"]["diff"] == pytest.approx(other["metrics"]["rmse"]["mean"] - best["metrics"]["rmse"]["mean"])
+    assert other["vs_best"]["n"] == sum(len(np.unique(u)) for u in _fold_test_users(ml100k_dir))
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("model"))
+    for column in ("rmse", "mae", "ndcg@5", "ndcg@10", "rmse_u1", "rmse_u5"):
+        assert column in header.split()
+    assert "mae_u1" not in header and "ndcg@10_u1" not in header  # kept in leaderboard.json
+    assert "mae_u1" in best["metrics"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "(mean over seeds and folds)" in report
+
+
+def _fold_test_users(folder):
+    for i in range(1, 6):
+        yield np.loadtxt(folder / f"u{i}.test", dtype=np.int64, usecols=0)

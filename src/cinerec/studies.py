@@ -709,6 +709,19 @@ def paired(a: Any, b: Any, *, lower: bool = False) -> dict[str, Any]:
             "wins": int(better.sum()), "losses": int(((d != 0) & ~better).sum()), "ties": int((d == 0).sum())}
 
 
+def paired_folds(a: Sequence[Any], b: Sequence[Any], *, lower: bool = False) -> dict[str, Any]:
+    """As :func:`paired`, split by split (each official fold of each seed), for a figure
+    that is the mean of the splits' own: ``diff`` is the mean of their paired mean
+    differences and ``se`` combines theirs as a mean's does; ``n``, ``wins``, ``losses``
+    and ``ties`` add up."""
+    import numpy as np
+
+    parts = [paired(x, y, lower=lower) for x, y in zip(a, b)]
+    return {"diff": float(np.mean([p["diff"] for p in parts])),
+            "se": float(np.sqrt(np.sum([p["se"] ** 2 for p in parts])) / len(parts)),
+            **{k: int(sum(p[k] for p in parts)) for k in ("n", "wins", "losses", "ties")}}
+
+
 def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], metric: str) -> dict[str, Any]:
     """RMSE or MAE of ``a`` against ``b`` on the same splits, paired over users.
 
@@ -965,17 +978,24 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                                          if metric in r["metrics"] else 0.0))
         best = board_models[0]["label"]
 
-        def comparable(label: str) -> bool:  # (several official folds keep no per-user values)
-            return all(results[label][s].per_user and metric in results[label][s].per_user for s in study.seeds)
+        def splits(label: str) -> list[Any]:
+            """A model's results split by split: over several official folds each fold's
+            (its figure is the mean of theirs), else each seed's."""
+            return [part for s in study.seeds for part in (results[label][s].parts or [results[label][s]])]
+
+        def comparable(label: str) -> bool:
+            return all(r.per_user and metric in r.per_user for r in splits(label))
 
         for row in board_models:
             row["vs_best"] = None
             if row["label"] != best and comparable(row["label"]) and comparable(best):
-                a = [results[row["label"]][s].per_user[metric] for s in study.seeds]
-                b = [results[best][s].per_user[metric] for s in study.seeds]
-                counts = [results[best][s].per_user.get("n_ratings") for s in study.seeds]
+                a = [r.per_user[metric] for r in splits(row["label"])]
+                b = [r.per_user[metric] for r in splits(best)]
+                counts = [r.per_user.get("n_ratings") for r in splits(best)]
                 if metric in ("rmse", "mae") and all(c is not None for c in counts):
                     row["vs_best"] = paired_errors(a, b, counts, metric)
+                elif len(a) > len(study.seeds):  # several folds: each fold's mean, then theirs, as the figure
+                    row["vs_best"] = paired_folds(a, b, lower=lower)
                 else:
                     row["vs_best"] = paired(np.concatenate(a), np.concatenate(b), lower=lower)
 
@@ -1054,15 +1074,21 @@ def _features(model: Any, dataset: Any) -> Any:
 def shown_metrics(board: Mapping[str, Any]) -> list[str]:
     """The leaderboard's columns: the study's metric first, then the rest (when there are
     many, at K = 10 only, but the study's reference figure at every K)."""
+    from cinerec.data.movielens import OFFICIAL_FOLDS
+
     names: list[str] = []
     for row in board["models"]:  # every row's metrics: a liked-or-not model has its own
         names += [n for n in row["metrics"] if n not in names]
     metric = board["metric"]
+    # Over several official folds each figure comes fold by fold too (rmse_u1...): those
+    # of the study's metric follow the means; the others stay in leaderboard.json.
+    by_fold = [n for n in names if n.rpartition("_")[2] in OFFICIAL_FOLDS]
+    names = [n for n in names if n not in by_fold]
     ref = board["reference"]["metric"] if board.get("reference") else None
     if len(names) > 8:
         family = ref.split("@")[0] if ref else None
         names = [n for n in names if n.endswith("@10") or "@" not in n or n.split("@")[0] == family]
-    return [metric] + [n for n in names if n != metric]
+    return [metric] + [n for n in names if n != metric] + [n for n in by_fold if n.rpartition("_")[0] == metric]
 
 
 def _pm(summary: Mapping[str, Any] | None, seeds: int) -> str:
@@ -1105,12 +1131,10 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    if (board.get("protocol_options") or {}).get("fold") == "all":
-        lines += ["", "*vs best* is `-`: over several official folds (`fold = \"all\"`) each fold has its own "
-                      "test users, so no per-user pairing spans them; each fold's figure is in its own column.", ""]
-    elif board["metric"] in ("rmse", "mae"):
+    if board["metric"] in ("rmse", "mae"):
+        over = "seeds and folds" if (board.get("protocol_options") or {}).get("fold") == "all" else "seeds"
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
-                      "(mean over seeds), ± its standard error paired over users (each weighed by their "
+                      f"(mean over {over}), ± its standard error paired over users (each weighed by their "
                       "test ratings).", ""]
     else:
         lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} "

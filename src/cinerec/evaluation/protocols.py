@@ -60,6 +60,8 @@ class Result:
             per-user values (``nan`` where a user has no relevant movie), aligned with
             ``Prepared.users``, for the metrics that are means over users. Not in
             :meth:`to_dict`.
+        parts: over several official folds, each fold's own result (with its
+            ``per_user`` when asked for), in fold order; else empty. Not in :meth:`to_dict`.
     """
 
     protocol: str
@@ -71,6 +73,7 @@ class Result:
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     per_user: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    parts: tuple["Result", ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values: the fields above, with metrics as a nested mapping."""
@@ -154,8 +157,8 @@ class Prepared:
                 model is fitted regardless). With several official folds the model is
                 refitted on every fold whatever ``fit`` says.
             label: the name shown for the model (default ``model.name``).
-            per_user: also keep each user's values (:attr:`Result.per_user`); not with
-                several official folds.
+            per_user: also keep each user's values (:attr:`Result.per_user`); with
+                several official folds, in each fold's result (:attr:`Result.parts`).
 
         Returns:
             The :class:`Result`, protocol named.
@@ -167,7 +170,7 @@ class Prepared:
         self.protocol.check(model)
         name = label or model.name
         if self.folds:
-            parts = [f.evaluate(model, fit=True, label=name) for f in self.folds]
+            parts = [f.evaluate(model, fit=True, label=name, per_user=per_user) for f in self.folds]
             values: dict[str, float] = {}
             for key in parts[0].metrics:
                 values[key] = float(np.mean([p.metrics[key] for p in parts]))
@@ -177,7 +180,7 @@ class Prepared:
             return Result(
                 self.protocol.name, name, values, int(np.mean([p.n_users for p in parts])),
                 sum(p.seconds_fit for p in parts), sum(p.seconds_eval for p in parts),
-                self.seed, {**self.protocol.options(), "fold": "all"},
+                self.seed, {**self.protocol.options(), "fold": "all"}, parts=tuple(parts),
             )
         t0 = time.perf_counter()
         if (fit and model.train_ is not self.train) or not model.is_fitted:
