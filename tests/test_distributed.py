@@ -31,7 +31,9 @@ QUALITY = {"factors": 16, "epochs": 6, "lr": 0.005, "batch_size": 1024, "patienc
 def _torchrun(script: Path, *args: str, nproc: int = 2, timeout: int = 240) -> subprocess.CompletedProcess:
     if not TORCHRUN.exists():
         pytest.skip("torchrun is not installed")
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
+    # TMPDIR: torchrun leaves a torchelastic_* folder in the temporary directory on every start.
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1",
+           "TMPDIR": str(script.parent)}
     return subprocess.run([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}", str(script), *args],
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 

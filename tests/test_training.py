@@ -252,7 +252,8 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
         w = torch.cat([p.detach().flatten() for p in model.module.parameters()]).numpy()
         np.savez({str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.npz", items=items, w=w)
     """))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
+           "TMPDIR": str(tmp_path)}  # where torchrun leaves its torchelastic_* folder
     run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", str(script)],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, ranks_said(run.stderr)
