@@ -154,10 +154,12 @@ def load_log(
     n = len(users)
     if n == 0:
         raise DataError(f"{path}: the log holds no rows")
-    ratings = np.concatenate([f["rating"] for f in frames]) if has_ratings and not implicit else np.ones(n, np.float32)
-    stamps = np.concatenate([f["time"] for f in frames])
+    ratings = _joined([f["rating"] for f in frames]) if has_ratings and not implicit else np.ones(n, np.float32)
+    stamps = _joined([f["time"] for f in frames])
+    del frames  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
+    del users, items  # (their codes stand for them now: less memory held through the checks below)
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
@@ -175,6 +177,11 @@ def load_log(
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The files' columns as one array; one file's own, not a copy of it."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
     """``x`` with each (user, movie) pair once: its latest row by time (then by file
     order), as a re-rating replaces the earlier one; and how many rows were dropped.
@@ -187,7 +194,7 @@ def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
     import scipy.sparse as sp
 
     n = len(x)
-    pairs = sp.csr_matrix((np.ones(n, np.float32), (x.users, x.items)), shape=(x.n_users, x.n_items))
+    pairs = sp.csr_matrix((np.ones(n, bool), (x.users, x.items)), shape=(x.n_users, x.n_items))
     pairs.sum_duplicates()
     if pairs.nnz == n:
         return x, 0
