@@ -79,3 +79,63 @@ def test_every_command_line_in_the_readme_names_real_commands_and_flags(capsys):
                 flag = word.split("=", 1)[0]
                 assert re.search(rf"{re.escape(flag)}\b", helps[command]), \
                     f"cinerec {' '.join(command)} has no {flag} (README: cinerec {' '.join(words)})"
+
+
+def doc_command_lines() -> list[tuple[str, list[str]]]:
+    """Every ``cinerec ...`` and ``python benchmarks/....py ...`` line in docs/ and the
+    README, fenced or inline, as ``(file, words)``."""
+    import shlex
+
+    found = []
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = md.read_text(encoding="utf-8")
+        lines = [line.split("  #", 1)[0].strip().removeprefix("$ ")
+                 for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+                 for line in block.replace("\\\n", " ").splitlines()]
+        lines += re.findall(r"`((?:cinerec|python benchmarks/)[^`]*)`", text)
+        for line in lines:
+            if line.startswith("cinerec ") or re.match(r"python benchmarks/\w+\.py\b", line):
+                found.append((md.name, shlex.split(line)))
+    return found
+
+
+@pytest.mark.slow
+def test_every_command_line_in_the_docs_names_real_commands_and_flags(capsys, monkeypatch):
+    import runpy
+    import sys
+
+    from cinerec.cli import main
+
+    def help_of(argv: list[str]) -> str | None:
+        try:
+            if argv[0] == "cinerec":
+                code = main([*argv[1:], "--help"])
+            else:
+                monkeypatch.setattr(sys, "argv", [argv[0], *argv[1:], "--help"])
+                runpy.run_path(str(ROOT / argv[0]), run_name="__main__")
+                code = 0
+        except SystemExit as e:  # --help ends the parser
+            code = e.code
+        out = capsys.readouterr().out
+        return out if code in (0, None) else None
+
+    found = doc_command_lines()
+    assert len(found) >= 100
+    helps: dict[tuple[str, ...], str | None] = {}
+    for name, words in found:
+        if words[0] == "cinerec":
+            if words[1].isupper():  # a placeholder: cinerec COMMAND --help
+                continue
+            command = ("cinerec", *words[1:3]) if words[1] == "data" else ("cinerec", words[1])
+        else:
+            # A script's subcommand (bench_two_stage.py speed), when the word after it is no flag or path.
+            sub = words[2:3] if len(words) > 2 and re.fullmatch(r"[a-z]+", words[2]) else []
+            command = (words[1], *sub)
+        if command not in helps:
+            helps[command] = help_of(list(command))
+        assert helps[command] is not None, f"{name}: {' '.join(command)} is no command"
+        for word in words:
+            if word.startswith("--"):
+                flag = word.split("=", 1)[0]
+                assert re.search(rf"{re.escape(flag)}\b", helps[command] or ""), \
+                    f"{name}: {' '.join(command)} has no {flag} ({' '.join(words)})"
