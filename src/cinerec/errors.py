@@ -45,10 +45,12 @@ class TooFewUnseen(DataError):
     """
 
     def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}",
-                 only_way: bool = False) -> None:
-        self.base, self.fewer, self.only_way = message, fewer, only_way
+                 only_way: bool = False, top_k: int = 0) -> None:
+        self.base, self.fewer, self.only_way, self.top_k = message, fewer, only_way, top_k
         joint = "; ask" if only_way else " or ask"
-        super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)})" if fewer else ""))
+        # ``top_k``: the protocol's largest K, which a list of fewer + 1 movies cannot hold.
+        ks = f", and for no K above {fewer + 1} (K = {top_k} needs {top_k - 1})" if top_k > fewer + 1 else ""
+        super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else ""))
 
     def asking(self, how: str, flags: Mapping[str, str] | None = None) -> "TooFewUnseen":
         """The same error, its way out said as ``how`` (``{n}`` becomes the count), and the
@@ -56,7 +58,7 @@ class TooFewUnseen(DataError):
         base = self.base
         for flag, said in (flags or {}).items():
             base = base.replace(flag, said)
-        return TooFewUnseen(base, self.fewer, how, self.only_way)
+        return TooFewUnseen(base, self.fewer, how, self.only_way, self.top_k)
 
 
 class ConfigError(CinerecError, ValueError):

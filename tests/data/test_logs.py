@@ -44,7 +44,7 @@ def test_a_pair_logged_twice_keeps_its_latest_row_and_never_sits_on_both_sides_o
     rows = sorted(zip(ds.user_ids.raw[x.users], ds.item_ids.raw[x.items], x.ratings.tolist(), x.timestamps.tolist()))
     assert rows == [("ann", "m1", 5.0, 30), ("ann", "m2", 4.0, 20), ("bob", "m1", 2.0, 5), ("bob", "m2", 4.0, 6)]
     assert ds.info["duplicates_dropped"] == 3 and ds.describe()["duplicates_dropped"] == 3
-    split = get_protocol("loo-full").prepare(ds)
+    split = get_protocol("loo-full", ks=[1]).prepare(ds)  # (two movies: no list of 10)
     assert split.train.seen.multiply(split.test.seen).nnz == 0
 
 

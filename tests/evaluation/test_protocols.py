@@ -340,12 +340,47 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
     ds = Dataset("tiny", x, IdMap(np.array(["ann", "bob"]), "user"), IdMap(np.arange(4), "movie"),
                  Catalog.unknown(4))
     with pytest.raises(DataError) as e:
-        get_protocol("loo-sampled", n_negatives=2).prepare(ds)
+        get_protocol("loo-sampled", n_negatives=2, ks=[1, 2]).prepare(ds)
     msg = str(e.value)
     assert "user 'ann' has only 1 unseen movies, fewer than the 2 negatives asked for" in msg
     assert "the data holds only 4 movies; ask for fewer negatives" in msg and "n_negatives=1" in msg
     assert "keep more movies" not in msg and "\n" not in msg  # no filter dropped any to keep
-    assert get_protocol("loo-sampled", n_negatives=1).prepare(ds).candidates.shape == (2, 2)
+    assert get_protocol("loo-sampled", n_negatives=1, ks=[1, 2]).prepare(ds).candidates.shape == (2, 2)
+    # The way out says the Ks must shrink too: ranked among 2, HR@10 would count every one a hit.
+    with pytest.raises(DataError, match=r"n_negatives=1\), and for no K above 2 \(K = 10 needs 9\)$"):
+        get_protocol("loo-sampled", n_negatives=9).prepare(ds)
+
+
+@pytest.mark.parametrize("ks", [None, [1, 5, 10]])
+def test_a_k_that_every_list_of_sampled_candidates_holds_is_refused_given_or_default(ks):
+    # With the default ks (or the same list given) it was let through: HR@10 = 1 for any model.
+    with pytest.raises(ConfigError, match=r"K = 10 is more than the 6 movies each held-out one is ranked among "
+                                          r"\(n_negatives \+ 1\), so every such list would hold it; ask for at "
+                                          r"least 9 negatives, or give ks=\[1, 5\]"):
+        get_protocol("loo-sampled", n_negatives=5, ks=ks)
+    assert get_protocol("loo-sampled", n_negatives=9).ks == (1, 5, 10)
+
+
+def test_the_default_ks_past_a_small_catalogue_are_left_out_and_said():
+    # random-full on 60 movies reported recall@100 = 1.0; asked-for Ks past it stay refused.
+    rng = np.random.default_rng(0)
+    n_users, n_items = 30, 60
+    users = np.repeat(np.arange(n_users), 20)
+    items = np.concatenate([rng.choice(n_items, 20, replace=False) for _ in range(n_users)])
+    x = Interactions(users, items, np.ones(len(users)), np.arange(len(users)), n_users, n_items)
+    ds = Dataset("small", x, IdMap(np.arange(n_users), "user"), IdMap(np.arange(n_items), "movie"),
+                 Catalog.unknown(n_items))
+    prepared = get_protocol("random-full").prepare(ds)
+    result = prepared.evaluate(create("popularity"))
+    assert "recall@50" in result.metrics and "recall@100" not in result.metrics and "cat_acc@100" not in result.metrics
+    assert result.options["ks"] == [10, 50]  # said beside the figures
+    with pytest.raises(ConfigError, match=r"ks=\[10, 50, 100\]: K = 100 is more than the 60 movies; give ks=\[10, 50\]"):
+        get_protocol("random-full", ks=[10, 50, 100]).prepare(ds)
+    assert get_protocol("loo-full").prepare(ds).ks == ()  # (1, 5, 10) fit: nothing left out
+    tiny = Dataset("tiny", Interactions(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), np.ones(4), np.arange(4), 2, 8),
+                   IdMap(np.arange(2), "user"), IdMap(np.arange(8), "movie"), Catalog.unknown(8))
+    with pytest.raises(ConfigError, match=r"K = 10 is more than the 8 movies; give ks=\[1, 5\]"):
+        get_protocol("loo-full").prepare(tiny)  # not even the headline K fits
 
 
 def test_movies_rated_below_a_liked_threshold_are_never_candidates_nor_ranked():
@@ -492,8 +527,8 @@ def test_evaluate_by_name_applies_the_ranking_rule():
                                          ("random-full", "some fall in the test part")])
 def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
     lone = Interactions(np.zeros(1, np.int32), np.zeros(1, np.int32), np.ones(1, np.float32),
-                        np.zeros(1, np.int64), n_users=1, n_items=5)
-    ds = Dataset("one", lone, IdMap(np.arange(1), "user"), IdMap(np.arange(5), "movie"), Catalog.unknown(5),
+                        np.zeros(1, np.int64), n_users=1, n_items=10)
+    ds = Dataset("one", lone, IdMap(np.arange(1), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10),
                  info={"release": "synthetic"})
     with pytest.raises(DataError, match=f"protocol {name}: no user has a test rating to measure .*{needs}"):
         get_protocol(name).prepare(ds)
@@ -502,11 +537,12 @@ def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
 def test_a_k_past_the_candidates_or_the_catalogue_is_refused():
     with pytest.raises(ConfigError, match=r"ks=\[5, 1000\]: K = 1000 is more than the 100 movies each held-out"):
         get_protocol("loo-sampled", ks=[5, 1000])
-    assert get_protocol("loo-sampled", n_negatives=5).ks == (1, 5, 10)  # the defaults are never refused
+    with pytest.raises(ConfigError, match=r"K = 10 is more than the 6 movies"):  # the defaults too
+        get_protocol("loo-sampled", n_negatives=5)
     for name in ("loo-full", "random-full"):
         with pytest.raises(ConfigError, match=r"K = 151 is more than the 150 movies"):
             get_protocol(name, ks=[151]).prepare(small_dataset())
-    assert get_protocol("random-full").prepare(small_dataset(n_items=60)).n_users > 0
+    assert get_protocol("random-full").prepare(small_dataset(n_items=60)).ks == (10, 50)  # K = 100 left out
 
 
 def test_a_prepared_split_creates_models_as_the_command_line_does():
@@ -517,6 +553,10 @@ def test_a_prepared_split_creates_models_as_the_command_line_does():
     assert get_protocol("loo-sampled").create("mf").config.loss == "bpr"
     with pytest.raises(ConfigError, match="mf with loss='mse' learns stars"):
         get_protocol("loo-sampled").create("mf", {"loss": "mse"})
+    # The split's seed is the model's own too, as --seed gives both (it was always 0).
+    seeded = get_protocol("loo-sampled").prepare(small_dataset(), seed=3)
+    assert seeded.create("neumf").config.seed == 3 and seeded.create("neumf", {"seed": 5}).config.seed == 5
+    assert seeded.create("ease").config.to_dict().get("seed") is None  # a model without one gets none
 
 
 def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
@@ -525,7 +565,7 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
     users, items = rng.integers(0, 30, 600), rng.integers(0, 40, 600)
     x = Interactions(users, items, np.ones(600, np.float32), np.arange(600), 30, 40)
     ds = Dataset("clicks", x, IdMap(np.arange(30), "user"), IdMap(np.arange(40), "movie"), Catalog.unknown(40))
-    prepared = get_protocol("loo-sampled", n_negatives=5).prepare(ds)
+    prepared = get_protocol("loo-sampled", n_negatives=9).prepare(ds)
     with pytest.raises(DataError) as e:
         prepared.evaluate(create("baseline"))
     assert str(e.value).startswith("baseline learns from the ratings' values, but every training rating is 1")
@@ -534,4 +574,4 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
     from cinerec.tuning import tune
 
     with pytest.raises(DataError, match="baseline learns from the ratings' values"):
-        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=5), trials=2)
+        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=9), trials=2)

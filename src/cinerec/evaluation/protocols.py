@@ -102,6 +102,8 @@ class Prepared:
         truth: ``(n,) int32`` held-out movie per user (leave-latest-out protocols), else None.
         candidates: ``(n, m) int32`` movies each user's held-out movie is ranked among
             (sampled protocols), else None.
+        ks: the Ks measured on this split when they are fewer than the protocol's own (its
+            default Ks past a small catalogue), else empty.
         folds: for ``ratings-fold`` with ``fold="all"``: one Prepared per official fold
             (``train``/``test`` then repeat the first fold's, for inspection only).
         fold: the fold's name when this is one official fold.
@@ -122,6 +124,7 @@ class Prepared:
     folds: tuple["Prepared", ...] = ()
     fold: str | None = None
     also_seen: Any = None
+    ks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.folds and len(self.users) == 0:
@@ -142,8 +145,9 @@ class Prepared:
         return seen if self.also_seen is None else seen.maximum(self.also_seen).tocsr()
 
     def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
-        """A new model by name with this protocol's settings (:meth:`Protocol.create`)."""
-        return self.protocol.create(name, config)
+        """A new model by name with this protocol's settings (:meth:`Protocol.create`) and,
+        unless ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives both."""
+        return self.protocol.create(name, config, seed=self.seed)
 
     def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None,
                  per_user: bool = False) -> Result:
@@ -210,6 +214,8 @@ class Prepared:
         opts = self.protocol.options()
         if self.fold is not None:
             opts["fold"] = self.fold
+        if self.ks:  # the default Ks this split's small catalogue left out are not among the figures
+            opts["ks"] = list(self.ks)
         return Result(self.protocol.name, name, values, self.n_users, t1 - t0, t2 - t1, self.seed, opts, users)
 
 
@@ -275,14 +281,20 @@ class Protocol:
             raise CapabilityError(f"{model.name}: {_pairs(current)} trains it for {learns}, not for ranking; "
                                   f"{self._ranking_advice(model.name, model.ranking_settings, held)}")
 
-    def create(self, name: str, config: Mapping[str, Any] | None = None, where: str = "config") -> Recommender:
+    def create(self, name: str, config: Mapping[str, Any] | None = None, where: str = "config",
+               seed: int | None = None) -> Recommender:
         """A new, unfitted model by name, set up as the command line sets it up under this
-        protocol: ``config`` (the settings the user chose) through :meth:`settings_for`.
+        protocol: ``config`` (the settings the user chose) through :meth:`settings_for`, and
+        ``seed`` as the model's own seed when it has one and ``config`` sets none.
 
         ``cinerec.models.create(name)`` gives the plain defaults instead: ``mf`` trained
         for stars, and EASE's recency weighting under a random hold-out.
         """
-        return create(name, self.settings_for(model_class(name), dict(config or {}), where))
+        cls = model_class(name)
+        settings = self.settings_for(cls, dict(config or {}), where)
+        if seed is not None and "seed" not in settings and "seed" in cls.Config().to_dict():
+            settings["seed"] = seed
+        return create(name, settings)
 
     def settings_for(self, model_class: type[Recommender], settings: dict[str, Any], where: str = "settings"
                      ) -> dict[str, Any]:
@@ -363,11 +375,18 @@ class Protocol:
         """One line: the name and the recipe, with this protocol's option values filled in."""
         return f"{self.name}: {self.summary.format(**self._options)}"
 
-    def _check_ks_fit(self, dataset: Dataset) -> None:
-        """Refuse a K asked for past the catalogue, whose lists would hold every movie (and pad)."""
-        if "ks" in self.options() and max(self.ks) > dataset.n_items:
+    def _ks_within(self, dataset: Dataset) -> tuple[int, ...]:
+        """The Ks measured on ``dataset``: a K past the catalogue, whose lists would hold
+        every movie (and pad), is refused when asked for (``ks``); of the default Ks, those
+        past a small catalogue are left out, as long as K = 10 (the headline figures) fits."""
+        n = dataset.n_items
+        if max(self.ks) <= n:
+            return tuple(self.ks)
+        if "ks" in self._given or 10 > n:
+            fit = [k for k in self.ks if k <= n]
             raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
-                              f"{dataset.n_items:,} movies")
+                              f"{n:,} movies" + (f"; give ks={fit!r}" if fit else ""))
+        return tuple(k for k in self.ks if k <= n)
 
     def _check_ks(self) -> None:
         ks = self._options["ks"]
@@ -487,9 +506,12 @@ class LooSampled(Protocol):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"protocol {self.name}: n_negatives={n!r} must be a positive integer")
         self._check_ks()
-        if "ks" in self.options() and max(self.ks) > n + 1:  # every list that long holds the held-out movie
+        if max(self.ks) > n + 1:  # every list that long holds the held-out movie
+            fit = [k for k in self.ks if k <= n + 1]
+            way = (f"ask for at least {max(self.ks) - 1} negatives" + (f", or give ks={fit!r}" if fit else ""))
             raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
-                              f"{n + 1} movies each held-out one is ranked among (n_negatives + 1)")
+                              f"{n + 1} movies each held-out one is ranked among (n_negatives + 1), so every such "
+                              f"list would hold it; {way}")
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         expect(dataset, Dataset, f"{self.name}.prepare")
@@ -525,7 +547,7 @@ class LooSampled(Protocol):
             raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
                 f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); {more}",
-                fewer=int(unseen.min()), only_way=more.startswith("the data"))
+                fewer=int(unseen.min()), only_way=more.startswith("the data"), top_k=max(self.ks))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg"))
@@ -558,19 +580,20 @@ class LooFull(Protocol):
         expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import leave_last_out
 
-        self._check_ks_fit(dataset)
+        ks = self._ks_within(dataset)
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
         return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
-                        also_seen=history.also_seen(dataset))
+                        also_seen=history.also_seen(dataset), ks=() if ks == self.ks else ks)
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
-        ranked, _ = model.recommend(prepared.users, max(max(self.ks), 10), exclude=prepared.excluded)
+        ks = prepared.ks or self.ks
+        ranked, _ = model.recommend(prepared.users, max(max(ks), 10), exclude=prepared.excluded)
         out: dict[str, Any] = {}
-        for k in self.ks:
+        for k in ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
         ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.excluded)
@@ -616,27 +639,29 @@ class RandomFull(Protocol):
         expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import random_split
 
-        self._check_ks_fit(dataset)
+        ks = self._ks_within(dataset)
         seed = _seed(seed)
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
-        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=history.also_seen(dataset))
+        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=history.also_seen(dataset),
+                        ks=() if ks == self.ks else ks)
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
-        kmax = max(self.ks)
+        ks = prepared.ks or self.ks
+        kmax = max(ks)
         truth = prepared.test.seen[prepared.users]
         ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.excluded)
         unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
         out: dict[str, Any] = {}
-        for k in self.ks:
+        for k in ks:
             out[f"recall@{k}"] = M.recall(ranked, truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, truth, k, per_user=per_user)
             out[f"hr@{k}"] = M.hit_rate(ranked, truth, k, per_user=per_user)
             out[f"precision@{k}"] = M.precision(ranked, truth, k, per_user=per_user)
-        for k in self.ks:
+        for k in ks:
             out[f"cat_acc@{k}"] = M.categorical_accuracy(unfiltered, truth, k)
         return out
 
