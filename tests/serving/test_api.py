@@ -617,3 +617,15 @@ def test_similar_movies_and_cold_start_from_python_by_raw_ids(run, client):
         run.similar(99999)
     with pytest.raises(ConfigError, match="give at least one movie"):
         run.recommend_for()
+
+
+@pytest.mark.parametrize("body, status", [(b'{"liked": [50', 422), (b'{"liked": [50], "k": "caf\xe9"}', 400),
+                                          (b"\xff{}", 400), ('{"liked": [50]}'.encode("utf-16"), 200)])
+def test_a_body_that_is_no_json_is_422_and_one_that_is_no_text_400(client, body, status):
+    # As docs/serving.md says: broken JSON is json_invalid; bytes in no JSON encoding
+    # (Latin-1 here) cannot be read at all; UTF-16, which JSON readers take, is read.
+    for path in ("/recommendations", "/profiles"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code in ((200, 201) if status == 200 else (status,)), (path, r.status_code, r.text)
+        if status == 422:
+            assert r.json()["detail"][0]["type"] == "json_invalid"
