@@ -285,3 +285,14 @@ def test_any_seed_the_command_line_takes_tunes():
     data = _small_dataset()
     found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=2, seed=2**63 - 1)
     assert len(found.trials) == 2
+
+
+def test_a_protocol_measuring_no_k_of_10_is_tuned_and_ranked_at_its_largest_k():
+    # ks=[1, 5] ended a search in KeyError 'hr@10', and a study ranked its rows in file order.
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import objective
+
+    assert objective(get_protocol("loo-sampled", ks=[1, 5])) == ("hr@5", "maximize")
+    assert objective(get_protocol("random-full", ks=[20, 50])) == ("recall@50", "maximize")
+    assert objective(get_protocol("loo-full", ks=[5, 10, 20])) == ("hr@10", "maximize")
+    assert objective(get_protocol("loo-sampled")) == ("hr@10", "maximize")

@@ -136,12 +136,15 @@ class Tuned:
 
 def objective(protocol: Any, model: Any = None) -> tuple[str, Literal["minimize", "maximize"]]:
     """The metric a search on ``protocol`` optimises, and its direction (for a ``model``
-    that predicts the chance of a like, AUC under a rating protocol: it predicts no stars)."""
+    that predicts the chance of a like, AUC under a rating protocol: it predicts no stars):
+    HR@10 or Recall@10, at the protocol's largest K when it measures none of 10."""
     if protocol.needs_ratings:
         if model is not None and model.can_predict_liked:
             return "auc", "maximize"
         return "rmse", "minimize"
-    return ("hr@10" if protocol.name.startswith("loo") else "recall@10"), "maximize"
+    from cinerec.evaluation.protocols import headline
+
+    return str(headline(protocol.name, getattr(protocol, "ks", ()))), "maximize"
 
 
 def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:

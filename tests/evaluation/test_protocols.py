@@ -575,3 +575,13 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
 
     with pytest.raises(DataError, match="baseline learns from the ratings' values"):
         tune("baseline", ds, get_protocol("loo-sampled", n_negatives=9), trials=2)
+
+
+def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():
+    from cinerec.evaluation.protocols import Result, below_popularity
+
+    opts = {"ks": [1, 5]}
+    pop = Result("loo-sampled", "popularity", {"hr@1": 0.1, "hr@5": 0.3}, 9, 0, 0, 0, opts)
+    mf = Result("loo-sampled", "mf", {"hr@1": 0.2, "hr@5": 0.2}, 9, 0, 0, 0, opts)
+    (line,) = below_popularity([pop, mf])
+    assert line.startswith("mf: hr@5 0.2000 is below popularity's 0.3000")

@@ -33,7 +33,7 @@ from cinerec.ranking import rank_of
 
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
-    "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER", "HEADLINE", "below_popularity",
+    "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER", "HEADLINE", "headline", "below_popularity",
     "check_learnable",
 ]
 
@@ -828,6 +828,20 @@ HEADLINE: dict[str, str] = {"loo-sampled": "hr@10", "loo-full": "hr@10", "random
                             "ratings-fold": "rmse", "ratings-random": "rmse"}
 
 
+def headline(protocol: str, ks: Sequence[int] = ()) -> str | None:
+    """The figure ``protocol`` is judged by (:data:`HEADLINE`), at K = 10 or, when the
+    protocol measures other Ks (``ks`` without 10), at its largest."""
+    metric = HEADLINE.get(protocol)
+    if metric is None or "@" not in metric or not ks or 10 in ks:
+        return metric
+    return f"{metric.split('@')[0]}@{max(ks)}"
+
+
+def _ks_of(metrics: Mapping[str, Any]) -> list[int]:
+    """The Ks of a result's ``name@K`` figures."""
+    return sorted({int(k.rpartition("@")[2]) for k in metrics if k.rpartition("@")[2].isdigit()})
+
+
 def below_popularity(results: Sequence[Result], baseline: str = "popularity") -> list[str]:
     """One line for each model whose headline figure is below popularity's.
 
@@ -849,7 +863,7 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
     out = []
     for r in results:
         floor = floors.get(r.label)
-        metric = HEADLINE.get(r.protocol)
+        metric = headline(r.protocol, _ks_of(r.metrics))
         if floor is None or r is floor or metric is None or metric in LOWER_IS_BETTER:
             continue
         if metric in r.metrics and metric in floor.metrics and r.metrics[metric] < floor.metrics[metric]:
