@@ -48,8 +48,8 @@ class TooFewUnseen(DataError):
                  only_way: bool = False, top_k: int = 0) -> None:
         self.base, self.fewer, self.only_way, self.top_k = message, fewer, only_way, top_k
         joint = "; ask" if only_way else " or ask"
-        # ``top_k``: the protocol's largest K, which a list of fewer + 1 movies cannot hold.
-        ks = f", and for no K above {fewer + 1} (K = {top_k} needs {top_k - 1})" if top_k > fewer + 1 else ""
+        # ``top_k``: the protocol's largest K, which must stay below the fewer + 1 candidates.
+        ks = f", and for no K above {fewer} (K = {top_k} needs {top_k})" if top_k > fewer else ""
         super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else ""))
 
     def asking(self, how: str, flags: Mapping[str, str] | None = None) -> "TooFewUnseen":

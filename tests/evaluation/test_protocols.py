@@ -345,24 +345,27 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
     assert "user 'ann' has only 1 unseen movies, fewer than the 2 negatives asked for" in msg
     assert "the data holds only 4 movies; ask for fewer negatives" in msg and "n_negatives=1" in msg
     assert "keep more movies" not in msg and "\n" not in msg  # no filter dropped any to keep
-    assert get_protocol("loo-sampled", n_negatives=1, ks=[1, 2]).prepare(ds).candidates.shape == (2, 2)
+    assert get_protocol("loo-sampled", n_negatives=1, ks=[1]).prepare(ds).candidates.shape == (2, 2)
     # The way out says the Ks must shrink too: ranked among 2, HR@10 would count every one a hit.
-    with pytest.raises(DataError, match=r"n_negatives=1\), and for no K above 2 \(K = 10 needs 9\)$"):
-        get_protocol("loo-sampled", n_negatives=9).prepare(ds)
+    with pytest.raises(DataError, match=r"n_negatives=1\), and for no K above 1 \(K = 10 needs 10\)$"):
+        get_protocol("loo-sampled", n_negatives=10).prepare(ds)
 
 
 @pytest.mark.parametrize("ks", [None, [1, 5, 10]])
 def test_a_k_that_every_list_of_sampled_candidates_holds_is_refused_given_or_default(ks):
     # With the default ks (or the same list given) it was let through: HR@10 = 1 for any model.
-    with pytest.raises(ConfigError, match=r"K = 10 is more than the 6 movies each held-out one is ranked among "
+    with pytest.raises(ConfigError, match=r"K = 10 is not below the 6 movies each held-out one is ranked among "
                                           r"\(n_negatives \+ 1\), so every such list would hold it; ask for at "
-                                          r"least 9 negatives, or give ks=\[1, 5\]"):
+                                          r"least 10 negatives, or give ks=\[1, 5\]"):
         get_protocol("loo-sampled", n_negatives=5, ks=ks)
-    assert get_protocol("loo-sampled", n_negatives=9).ks == (1, 5, 10)
+    with pytest.raises(ConfigError, match=r"K = 10 is not below the 10 movies"):  # 10 of 10: HR@10 = 1 too
+        get_protocol("loo-sampled", n_negatives=9, ks=ks)
+    assert get_protocol("loo-sampled", n_negatives=10).ks == (1, 5, 10)
 
 
 def test_the_default_ks_past_a_small_catalogue_are_left_out_and_said():
-    # random-full on 60 movies reported recall@100 = 1.0; asked-for Ks past it stay refused.
+    # random-full on 60 movies reported recall@50 = 1.0: each user has about 44 left to rank.
+    # The default Ks past that are left out; asked-for ones are refused.
     rng = np.random.default_rng(0)
     n_users, n_items = 30, 60
     users = np.repeat(np.arange(n_users), 20)
@@ -372,14 +375,16 @@ def test_the_default_ks_past_a_small_catalogue_are_left_out_and_said():
                  Catalog.unknown(n_items))
     prepared = get_protocol("random-full").prepare(ds)
     result = prepared.evaluate(create("popularity"))
-    assert "recall@50" in result.metrics and "recall@100" not in result.metrics and "cat_acc@100" not in result.metrics
-    assert result.options["ks"] == [10, 50]  # said beside the figures
-    with pytest.raises(ConfigError, match=r"ks=\[10, 50, 100\]: K = 100 is more than the 60 movies; give ks=\[10, 50\]"):
-        get_protocol("random-full", ks=[10, 50, 100]).prepare(ds)
+    assert "recall@10" in result.metrics and "recall@50" not in result.metrics and "cat_acc@50" not in result.metrics
+    assert result.options["ks"] == [10]  # said beside the figures
+    with pytest.raises(ConfigError, match=r"ks=\[10, 50\]: K = 50 is not below the \d\d movies the median user has "
+                                          r"left to rank, so such lists would hold every one; give ks=\[10\]"):
+        get_protocol("random-full", ks=[10, 50]).prepare(ds)
     assert get_protocol("loo-full").prepare(ds).ks == ()  # (1, 5, 10) fit: nothing left out
     tiny = Dataset("tiny", Interactions(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), np.ones(4), np.arange(4), 2, 8),
                    IdMap(np.arange(2), "user"), IdMap(np.arange(8), "movie"), Catalog.unknown(8))
-    with pytest.raises(ConfigError, match=r"K = 10 is more than the 8 movies; give ks=\[1, 5\]"):
+    with pytest.raises(ConfigError, match=r"K = 10 is not below the 7 movies the median user has left to rank.*"
+                                          r"give ks=\[1, 5\]"):
         get_protocol("loo-full").prepare(tiny)  # not even the headline K fits
 
 
@@ -535,14 +540,14 @@ def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
 
 
 def test_a_k_past_the_candidates_or_the_catalogue_is_refused():
-    with pytest.raises(ConfigError, match=r"ks=\[5, 1000\]: K = 1000 is more than the 100 movies each held-out"):
+    with pytest.raises(ConfigError, match=r"ks=\[5, 1000\]: K = 1000 is not below the 100 movies each held-out"):
         get_protocol("loo-sampled", ks=[5, 1000])
-    with pytest.raises(ConfigError, match=r"K = 10 is more than the 6 movies"):  # the defaults too
+    with pytest.raises(ConfigError, match=r"K = 10 is not below the 6 movies"):  # the defaults too
         get_protocol("loo-sampled", n_negatives=5)
     for name in ("loo-full", "random-full"):
-        with pytest.raises(ConfigError, match=r"K = 151 is more than the 150 movies"):
+        with pytest.raises(ConfigError, match=r"K = 151 is not below the \d+ movies the median user has left"):
             get_protocol(name, ks=[151]).prepare(small_dataset())
-    assert get_protocol("random-full").prepare(small_dataset(n_items=60)).ks == (10, 50)  # K = 100 left out
+    assert 100 not in get_protocol("random-full").prepare(small_dataset(n_items=60)).ks  # left out, not refused
 
 
 def test_a_prepared_split_creates_models_as_the_command_line_does():
@@ -565,7 +570,7 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
     users, items = rng.integers(0, 30, 600), rng.integers(0, 40, 600)
     x = Interactions(users, items, np.ones(600, np.float32), np.arange(600), 30, 40)
     ds = Dataset("clicks", x, IdMap(np.arange(30), "user"), IdMap(np.arange(40), "movie"), Catalog.unknown(40))
-    prepared = get_protocol("loo-sampled", n_negatives=9).prepare(ds)
+    prepared = get_protocol("loo-sampled", n_negatives=10).prepare(ds)
     with pytest.raises(DataError) as e:
         prepared.evaluate(create("baseline"))
     assert str(e.value).startswith("baseline learns from the ratings' values, but every training rating is 1")
@@ -574,7 +579,7 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
     from cinerec.tuning import tune
 
     with pytest.raises(DataError, match="baseline learns from the ratings' values"):
-        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=9), trials=2)
+        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=10), trials=2)
 
 
 def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():
@@ -585,3 +590,27 @@ def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():
     mf = Result("loo-sampled", "mf", {"hr@1": 0.2, "hr@5": 0.2}, 9, 0, 0, 0, opts)
     (line,) = below_popularity([pop, mf])
     assert line.startswith("mf: hr@5 0.2000 is below popularity's 0.3000")
+    # loo-full's coverage@10 is measured whatever its ks: it does not make HR@10 the figure.
+    pop = Result("loo-full", "popularity", {"hr@5": 0.3, "coverage@10": 0.1}, 9, 0, 0, 0, opts)
+    mf = Result("loo-full", "mf", {"hr@5": 0.2, "coverage@10": 0.5}, 9, 0, 0, 0, opts)
+    (line,) = below_popularity([pop, mf])
+    assert line.startswith("mf: hr@5 0.2000 is below popularity's 0.3000")
+
+
+def test_loo_full_with_validation_never_ranks_the_users_own_validation_movie():
+    # It stayed a candidate: popularity put 29 of 189 users' own validation movies in their top-10 as misses.
+    ds = small_dataset()
+    prepared = get_protocol("loo-full", valid=True).prepare(ds)
+    assert prepared.valid is not None and len(prepared.valid)
+    assert prepared.excluded.multiply(prepared.valid.seen).nnz == len(prepared.valid)  # each one left out
+    ranked, _ = create("popularity").fit(prepared.train).recommend(prepared.users, 50, exclude=prepared.excluded)
+    valid_of = prepared.valid.seen[prepared.users]
+    assert not any(valid_of[row, ranked[row]].sum() for row in range(len(prepared.users)))
+
+
+@pytest.mark.parametrize("name", ["loo-sampled", "loo-full", "random-full", "ratings-fold"])
+def test_true_is_no_k(name):
+    # ks=[true] measured "hr@True"; [1, true, 10] quietly became [1, 10].
+    for ks in ([True], [1, True, 10]):
+        with pytest.raises(ConfigError, match=r"ks=.*must be a list of positive integers"):
+            get_protocol(name, ks=ks)

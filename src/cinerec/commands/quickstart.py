@@ -43,8 +43,8 @@ def quickstart(
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     negatives: Annotated[int, typer.Option(
-        "--negatives", min=9, help="The sampled unseen movies each held-out movie is ranked among under "
-                                   "loo-sampled (at least 9: the leaderboard ranks by HR@10).")] = 99,
+        "--negatives", min=10, help="The sampled unseen movies each held-out movie is ranked among under "
+                                   "loo-sampled (at least 10: the leaderboard ranks by HR@10).")] = 99,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)

@@ -140,8 +140,10 @@ class Prepared:
     @cached_property
     def excluded(self) -> Any:
         """``(n_users, n_items)`` CSR of the movies a full ranking leaves out: the training
-        ones, and the ones :attr:`also_seen` holds."""
+        ones, the validation ones, and the ones :attr:`also_seen` holds."""
         seen = self.train.seen
+        if self.valid is not None:  # rated, and given to fit: never a candidate
+            seen = seen.maximum(self.valid.seen).tocsr()
         return seen if self.also_seen is None else seen.maximum(self.also_seen).tocsr()
 
     def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
@@ -375,22 +377,27 @@ class Protocol:
         """One line: the name and the recipe, with this protocol's option values filled in."""
         return f"{self.name}: {self.summary.format(**self._options)}"
 
-    def _ks_within(self, dataset: Dataset) -> tuple[int, ...]:
-        """The Ks measured on ``dataset``: a K past the catalogue, whose lists would hold
-        every movie (and pad), is refused when asked for (``ks``); of the default Ks, those
-        past a small catalogue are left out, as long as K = 10 (the headline figures) fits."""
-        n = dataset.n_items
-        if max(self.ks) <= n:
+    def _ks_within(self, prepared: "Prepared") -> tuple[int, ...]:
+        """The Ks measured on ``prepared``: each must be below the number of movies the
+        median evaluated user has left to rank (those not excluded), or that user's list
+        would hold every one of them and count a hit, whatever the model. A K asked for
+        (``ks``) past that is refused; of the default Ks, those past it are left out, as
+        long as K = 10 (the headline figures) stays below it."""
+        left = prepared.train.n_items - np.diff(prepared.excluded.indptr)[prepared.users]
+        room = int(np.median(left)) if len(left) else prepared.train.n_items
+        if max(self.ks) < room:
             return tuple(self.ks)
-        if "ks" in self._given or 10 > n:
-            fit = [k for k in self.ks if k <= n]
-            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
-                              f"{n:,} movies" + (f"; give ks={fit!r}" if fit else ""))
-        return tuple(k for k in self.ks if k <= n)
+        fit = [k for k in self.ks if k < room]
+        if "ks" in self._given or 10 >= room:
+            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is not below the "
+                              f"{room:,} movies the median user has left to rank, so such lists would hold every "
+                              "one" + (f"; give ks={fit!r}" if fit else "; keep more movies"))
+        return tuple(fit)
 
     def _check_ks(self) -> None:
         ks = self._options["ks"]
-        if not isinstance(ks, (tuple, list)) or not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
+        if not isinstance(ks, (tuple, list)) or not ks or \
+                not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):  # true is no K
             raise ConfigError(f"protocol {self.name}: ks={ks!r} must be a list of positive integers")
         self._options["ks"] = tuple(sorted(set(ks)))
 
@@ -462,6 +469,16 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+def _with_ks(prepared: Prepared, ks: tuple[int, ...]) -> Prepared:
+    """``prepared`` measuring ``ks`` when they are fewer than its protocol's own; the movies
+    it leaves out of a full ranking, already worked out, go along."""
+    if ks == prepared.protocol.ks:
+        return prepared
+    out = dataclasses.replace(prepared, ks=ks)
+    out.__dict__["excluded"] = prepared.excluded  # (a cached property)
+    return out
+
+
 def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
     """``(users, items)`` of a one-row-per-user test set, ordered by user."""
     order = np.argsort(split_test.users, kind="stable")
@@ -506,10 +523,10 @@ class LooSampled(Protocol):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"protocol {self.name}: n_negatives={n!r} must be a positive integer")
         self._check_ks()
-        if max(self.ks) > n + 1:  # every list that long holds the held-out movie
-            fit = [k for k in self.ks if k <= n + 1]
-            way = (f"ask for at least {max(self.ks) - 1} negatives" + (f", or give ks={fit!r}" if fit else ""))
-            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is more than the "
+        if max(self.ks) > n:  # a list of all n + 1 candidates holds the held-out movie
+            fit = [k for k in self.ks if k <= n]
+            way = (f"ask for at least {max(self.ks)} negatives" + (f", or give ks={fit!r}" if fit else ""))
+            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is not below the "
                               f"{n + 1} movies each held-out one is ranked among (n_negatives + 1), so every such "
                               f"list would hold it; {way}")
 
@@ -580,11 +597,11 @@ class LooFull(Protocol):
         expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import leave_last_out
 
-        ks = self._ks_within(dataset)
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
         users, truth = _held_out(split.test)
-        return Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
-                        also_seen=history.also_seen(dataset), ks=() if ks == self.ks else ks)
+        prepared = Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
+                            also_seen=history.also_seen(dataset))
+        return _with_ks(prepared, self._ks_within(prepared))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
@@ -639,12 +656,12 @@ class RandomFull(Protocol):
         expect(dataset, Dataset, f"{self.name}.prepare")
         from cinerec.data.split import random_split
 
-        ks = self._ks_within(dataset)
         seed = _seed(seed)
         split = random_split(dataset.interactions, test=float(self.test), seed=seed)
         users = np.unique(split.test.users).astype(np.int64)
-        return Prepared(self, seed, split.train, split.test, split.valid, users, also_seen=history.also_seen(dataset),
-                        ks=() if ks == self.ks else ks)
+        prepared = Prepared(self, seed, split.train, split.test, split.valid, users,
+                            also_seen=history.also_seen(dataset))
+        return _with_ks(prepared, self._ks_within(prepared))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
@@ -837,9 +854,11 @@ def headline(protocol: str, ks: Sequence[int] = ()) -> str | None:
     return f"{metric.split('@')[0]}@{max(ks)}"
 
 
-def _ks_of(metrics: Mapping[str, Any]) -> list[int]:
-    """The Ks of a result's ``name@K`` figures."""
-    return sorted({int(k.rpartition("@")[2]) for k in metrics if k.rpartition("@")[2].isdigit()})
+def _ks_of(metrics: Mapping[str, Any], like: str) -> list[int]:
+    """The Ks of a result's figures of the family of ``like`` (``hr`` for ``"hr@10"``;
+    not ``coverage@10``, which ``loo-full`` measures at 10 whatever its ``ks``)."""
+    family = like.partition("@")[0] + "@"
+    return sorted({int(k[len(family):]) for k in metrics if k.startswith(family) and k[len(family):].isdigit()})
 
 
 def below_popularity(results: Sequence[Result], baseline: str = "popularity") -> list[str]:
@@ -863,7 +882,7 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
     out = []
     for r in results:
         floor = floors.get(r.label)
-        metric = headline(r.protocol, _ks_of(r.metrics))
+        metric = headline(r.protocol, _ks_of(r.metrics, HEADLINE.get(r.protocol, "")))
         if floor is None or r is floor or metric is None or metric in LOWER_IS_BETTER:
             continue
         if metric in r.metrics and metric in floor.metrics and r.metrics[metric] < floor.metrics[metric]:
