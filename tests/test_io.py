@@ -93,3 +93,25 @@ def test_a_swap_refused_at_the_end_or_interrupted_keeps_the_old_folder(tmp_path,
     monkeypatch.setattr(os, "replace", real)
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_the_folder_one_is_in_is_never_swapped_out_and_its_lock_sits_beside_it(tmp_path, monkeypatch):
+    # --out . put the lock and the temporary folder inside the folder itself ("holds other
+    # files"), and a swap would have left the shell in a deleted folder.
+    import pytest
+
+    from cinerec.errors import ConfigError
+    from cinerec.io import atomic_dir, claimed
+
+    here = tmp_path / "here"
+    (here / "inner").mkdir(parents=True)
+    monkeypatch.chdir(here / "inner")
+    for given in (".", "..", str(here)):
+        with pytest.raises(ConfigError, match="is the folder you are in"):
+            with atomic_dir(given):
+                pass
+    with claimed("."):
+        assert (here / ".inner.lock").exists() and list((here / "inner").iterdir()) == []
+    with atomic_dir("run") as tmp:  # a folder inside it is fine
+        (tmp / "x").write_text("1")
+    assert (here / "inner" / "run" / "x").read_text() == "1"

@@ -30,7 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # (".": beside it is in its parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -58,9 +58,20 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     appear in it while the new one is written (a server saving profiles there). An
     interruption during the swap puts the old folder back. With ``own = (marker, what)``
     only an empty folder or an earlier one of its kind is replaced, checked before the
-    work and again before the swap (:func:`check_replaceable`).
+    work and again before the swap (:func:`check_replaceable`). The folder one is in
+    (``--out .``), or one holding it, is refused: swapped out, it would leave the shell in
+    a deleted folder.
     """
-    path = Path(path)
+    from cinerec.errors import ConfigError
+
+    given, path = os.fspath(path), Path(os.path.abspath(path))
+    try:
+        here: Path | None = Path(os.getcwd())
+    except OSError:  # (the folder one is in was deleted)
+        here = None
+    if here is not None and (here == path or path in here.parents):
+        raise ConfigError(f"{given}: is the folder you are in, which is replaced whole once the new one is "
+                          "complete; name a folder inside it (for example run)")
     if own is not None:
         check_replaceable(path, *own)
         first = before_swap
@@ -123,7 +134,7 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # (".": its lock is beside it, in its parent)
     lock = path.with_name(f".{path.name}.lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
