@@ -147,10 +147,20 @@ def test_train_checks_its_out_folder_before_reading_and_never_mixes_runs(small_d
     assert "is a file" in _error(capsys, [*base, "--out", str(tmp_path / "a-file")])
     half = tmp_path / "half"
     (half / "notes").mkdir(parents=True)
-    assert "holds 'notes' and no finished run" in _error(capsys, [*base, "--out", str(half)])
-    # A run killed while saving leaves some of its own files and no run.json: started
-    # again, it writes a whole run, with nothing of the half-saved one (models/bpmf).
+    assert "holds 'notes' and no run that train started there" in _error(capsys, [*base, "--out", str(half)])
+    # Someone's own folder with names a run also writes is theirs: it was emptied as if
+    # a killed run had left it.
     (half / "notes").rmdir()
+    (half / "models").mkdir()
+    (half / "models" / "my-weights.bin").write_text("precious")
+    (half / "report.md").write_text("mine")
+    assert "holds 'models' and no run that train started there" in _error(capsys, [*base, "--out", str(half)])
+    assert (half / "models" / "my-weights.bin").read_text() == "precious" and (half / "report.md").read_text() == "mine"
+    # A run killed while saving leaves its mark, some of its own files and no run.json:
+    # started again, it writes a whole run, with nothing of the half-saved one (models/bpmf).
+    (half / "models" / "my-weights.bin").unlink()
+    (half / "report.md").unlink()
+    (half / ".cinerec-train").touch()
     (half / "models" / "bpmf").mkdir(parents=True)
     (half / "metrics.json").write_text("{}")
     assert main([*base, "--out", str(half)]) == 0
@@ -287,3 +297,39 @@ def test_side_features_reach_the_models_that_read_them(ml100k_dir, tmp_path, cap
     if command == "train":
         model = open_run(tmp_path / "run").model()
         assert model.config.features and model.uses_features
+
+
+def test_train_into_the_current_folder_and_over_a_file_named_checkpoints(small_data, tmp_path, capsys, monkeypatch):
+    # "--out ." ended in "PosixPath('.') has an empty name"; a file named checkpoints in a
+    # FileExistsError after the whole fit.
+    base = ["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full", "--quiet"]
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main([*base, "--out", "."]) == 0
+    capsys.readouterr()
+    assert open_run(here).model_names == ["popularity"]
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "checkpoints").write_text("x")
+    assert "holds a file named 'checkpoints'" in _error(capsys, [*base, "--out", str(odd)])
+
+
+def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_nothing(small_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    ck = out / "checkpoints"
+    ck.mkdir(parents=True)
+    (ck / "checkpoint-best.pt").write_bytes(b"another model's")  # a killed run's, from before the mark
+    gmf = ["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=1", "--protocol", "loo-full",
+           "--quiet", "--out", str(out)]
+    assert main(gmf) == 0
+    capsys.readouterr()
+    assert not (ck / "checkpoint-best.pt").exists() and (ck / "checkpoint-last.pt").is_file()
+    # A finished run resumed with the same settings would only be written again (and lost if cut short).
+    assert "the run already finished with these settings" in _error(capsys, [*gmf, "--resume"])
+    assert (out / "run.json").is_file()
+    fresh = tmp_path / "fresh"
+    assert "diverged" in _error(capsys, ["train", "--data", str(small_data), "--model", "mf", "--set", "lr=1e30",
+                                         "--protocol", "ratings-random", "--quiet", "--out", str(fresh)]) \
+        or not fresh.exists()
+    assert not fresh.exists()  # no empty checkpoints/, no mark

@@ -12,6 +12,7 @@ Under ``torchrun`` every process trains its share and only the first writes the 
 """
 
 import contextlib
+import os
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Iterator
@@ -47,10 +48,9 @@ def train(
     Neural models write checkpoints to DIR/checkpoints; --resume continues a killed run
     from its last checkpoint to the same result.
     """
-    import os
-
     from cinerec.io import claimed
 
+    out = Path(os.path.abspath(out))  # "--out ." names the folder it is
     # One command writes a run folder at a time (torchrun's ranks are one command: rank 0 claims it).
     with claimed(out) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
         _train(data, model, out, protocol, protocol_option, config, set_, seed, columns, catalog, filters, resume,
@@ -128,29 +128,37 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
 def _check_out(out: Path, resume: bool, model: Any) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
 
-    It may be new, empty, a killed run's folder holding only ``checkpoints/`` (to resume
-    or start again), or with ``--resume`` a finished ``train`` run of the same neural
-    model with its checkpoints (which then checks the data and settings against what it
-    trained on); anything else is refused, so a run never mixes with other files.
+    It may be new, empty, a killed ``train`` run's folder (its :data:`_MARK` says so; or,
+    from before the mark, holding only ``checkpoints/``) to resume or start again, or with
+    ``--resume`` a finished ``train`` run of the same neural model with its checkpoints
+    (which then checks the data and settings against what it trained on); anything else
+    is refused, so a run never mixes with other files and nobody's files are removed.
     """
     import json
 
     from cinerec.errors import ConfigError
     from cinerec.models.neural import NeuralRecommender
 
-    if resume and not isinstance(model, NeuralRecommender):
+    neural = isinstance(model, NeuralRecommender)
+    if resume and not neural:
         raise ConfigError(f"--resume: {model.name} is not trained in epochs and writes no checkpoints, so there is "
                           "nothing to resume; drop --resume")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if (out / "checkpoints").exists() and not (out / "checkpoints").is_dir():
+        raise ConfigError(f"--out {out}: holds a file named 'checkpoints', where training keeps its checkpoints; "
+                          "choose a new or empty folder")
     if out.is_dir():
         names = {p.name for p in out.iterdir()}
         if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
             if not resume:
-                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder or pass --resume")
+                way = " or pass --resume to train it further" if neural else ""
+                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder{way}")
             try:
                 meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
             except (OSError, ValueError):
+                meta = {}
+            if not isinstance(meta, dict):
                 meta = {}
             made_by = f"{meta.get('command', '?')} {meta.get('best_model', '?')}"
             if made_by != f"train {model.name}":
@@ -159,24 +167,47 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
             if "checkpoints" not in names:
                 raise ConfigError(f"--out {out}: the finished run has no checkpoints/ to resume from; "
                                   "choose another folder")
+            if (meta.get("config") or {}).get(model.name) == model.config.to_dict():
+                # Resumed, it would end at once and only write the same run again.
+                raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
+                                  "to resume; ask for more epochs (--set epochs=N) to train it further")
+            _mark(out)
             return False
-        # A killed run leaves checkpoints, and a run killed while saving some of its own
-        # files too. Those half-saved files are no run (no run.json): they go, so a run
-        # resumed or started again never mixes with them; the checkpoints stay.
-        others = sorted(names - _TRAIN_OWN)
-        if others:
-            raise ConfigError(f"--out {out}: holds {others[0]!r} and no finished run; choose a new or empty folder")
+        ours = _MARK in names or names <= {"checkpoints"}
+        if not ours:
+            first = sorted(names - {_MARK})[0]
+            raise ConfigError(f"--out {out}: holds {first!r} and no run that train started there; choose a new or "
+                              "empty folder")
+        # A killed run leaves its checkpoints, and a run killed while saving some of its
+        # own files too. Those half-saved files are no run (no run.json): they go, so a run
+        # resumed or started again never mixes with them. A run started again (no --resume)
+        # drops the old checkpoints too: they are another run's.
         import shutil
 
-        for name in sorted(names - {"checkpoints"}):
+        for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
             p = out / name
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        _mark(out)
         return False
     try:
         out.mkdir(parents=True, exist_ok=True)  # exist_ok: another torchrun rank may be first
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    _mark(out)
     return True
+
+
+#: The file that says a folder is a ``train`` run's, finished or not (what it may clean up).
+_MARK = ".cinerec-train"
+
+
+def _mark(out: Path) -> None:
+    from cinerec.errors import ConfigError
+
+    try:
+        (out / _MARK).touch()
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
 
 
 #: What a train run writes into its folder (run.json, which finishes it, aside).
@@ -197,6 +228,11 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
         for p in out.iterdir() if out.is_dir() and not keep_new else ():
             if p.name not in before:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        checkpoints = out / "checkpoints"
+        if checkpoints.is_dir() and not any(checkpoints.iterdir()):  # nothing to resume from
+            checkpoints.rmdir()
+        if out.is_dir() and {p.name for p in out.iterdir()} == {_MARK}:  # nothing of a run is left
+            (out / _MARK).unlink()
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
