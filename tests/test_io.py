@@ -115,3 +115,20 @@ def test_the_folder_one_is_in_is_never_swapped_out_and_its_lock_sits_beside_it(t
     with atomic_dir("run") as tmp:  # a folder inside it is fine
         (tmp / "x").write_text("1")
     assert (here / "inner" / "run" / "x").read_text() == "1"
+
+
+def test_json_written_or_printed_is_strict_a_number_that_is_not_finite_is_null(tmp_path, capsys):
+    # An AUC over test ratings of one kind printed "auc": NaN, which strict JSON readers refuse.
+    import json
+
+    import numpy as np
+
+    from cinerec.commands.show import print_json
+    from cinerec.io import write_json
+
+    value = {"auc": float("nan"), "x": [np.float32(np.inf), 1.5, np.int64(2)], "path": tmp_path}
+    print_json(value)
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda c: 1 / 0) == {
+        "auc": None, "x": [None, 1.5, 2], "path": str(tmp_path)}
+    write_json(tmp_path / "m.json", {"auc": np.float64("nan")})
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: 1 / 0) == {"auc": None}

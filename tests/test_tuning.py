@@ -296,3 +296,16 @@ def test_a_protocol_measuring_no_k_of_10_is_tuned_and_ranked_at_its_largest_k():
     assert objective(get_protocol("random-full", ks=[20, 50])) == ("recall@50", "maximize")
     assert objective(get_protocol("loo-full", ks=[5, 10, 20])) == ("hr@10", "maximize")
     assert objective(get_protocol("loo-sampled")) == ("hr@10", "maximize")
+
+
+def test_a_training_part_too_small_to_carve_says_it_is_the_searchs_own_split():
+    # It read "protocol ratings-random: no user has a test rating" under ratings-fold.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.errors import DataError
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import tune
+
+    x = Interactions(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([4.0, 3.0, 5.0]), np.arange(3), 2, 2)
+    ds = Dataset("tiny", x, IdMap(np.arange(2), "user"), IdMap(np.arange(2), "movie"), Catalog.unknown(2))
+    with pytest.raises(DataError, match=r"^tuning needs a validation carve-out of the training part \(3 ratings\)"):
+        tune("baseline", ds, get_protocol("ratings-random"), trials=1, train=x)

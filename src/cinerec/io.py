@@ -168,9 +168,32 @@ def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
-    """Write ``value`` as indented JSON, atomically."""
+    """Write ``value`` as indented JSON, atomically (a NaN or infinite number as null)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=_default) + "\n")
+        tmp.write_text(json_text(value, indent=2, sort_keys=True) + "\n")
+
+
+def json_text(value: Any, default: Callable[[Any], Any] | None = None, **options: Any) -> str:
+    """``value`` as strict JSON: NumPy values as plain ones, and a number that is not
+    finite (an AUC over test ratings of one kind) as ``null``, which every JSON reader
+    takes, where ``NaN`` is Python's own extension."""
+    return json.dumps(_finite(value), default=default or _default, allow_nan=False, **options)
+
+
+def _finite(value: Any) -> Any:
+    import math
+
+    import numpy as np
+
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    return value
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Literal, Mapping
 
-from cinerec.errors import ConfigError
+from cinerec.errors import ConfigError, DataError, TooFewUnseen
 
 __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "check_protocol", "objective", "PRUNE_STARTUP_TRIALS",
            "PRUNE_WARMUP_EPOCHS"]
@@ -260,7 +260,13 @@ def tune(
         fixed["seed"] = seed
     if train is None:
         train = protocol.prepare(data, seed=seed).train
-    valid = carve(protocol, data, train, seed)
+    try:
+        valid = carve(protocol, data, train, seed)
+    except TooFewUnseen:
+        raise  # (it names the way out: fewer negatives or more movies)
+    except DataError as e:  # split again, the training part is too small: say it is the search's own split
+        raise DataError(f"tuning needs a validation carve-out of the training part ({len(train):,} ratings), "
+                        f"split again as the protocol splits the data, and it cannot be made: {e}") from None
     first = create(name, fixed)
     metric, direction = objective(protocol, first)
     check_learnable(first, valid.train, name)

@@ -614,3 +614,16 @@ def test_true_is_no_k(name):
     for ks in ([True], [1, True, 10]):
         with pytest.raises(ConfigError, match=r"ks=.*must be a list of positive integers"):
             get_protocol(name, ks=ks)
+
+
+@pytest.mark.parametrize("threshold", [6.0, 0.5])
+def test_a_liked_or_not_model_whose_threshold_leaves_one_kind_of_label_is_refused(threshold):
+    # liked_threshold=6 on five stars: every label "not liked", then AUC NaN and accuracy 1.0.
+    from cinerec.evaluation.protocols import check_learnable
+
+    x = random_ratings(20, 30, seed=0)
+    model = create("mf", {"loss": "bce", "target": "liked", "liked_threshold": threshold, "epochs": 1})
+    kind = "not liked" if threshold > 5 else "liked"
+    with pytest.raises(DataError, match=rf"every training rating \(from 1 to 5\) is {kind} at liked_threshold="):
+        check_learnable(model, x)
+    check_learnable(create("mf", {"loss": "bce", "target": "liked", "epochs": 1}), x)  # 4 of 5 stars: both kinds

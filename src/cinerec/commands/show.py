@@ -8,7 +8,6 @@ terminal is drawn at its full width and left to the terminal to wrap.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,8 +23,11 @@ def say(message: str, quiet: bool = False) -> None:
 
 
 def print_json(value: Any) -> None:
-    """``value`` as one line of JSON on stdout (NumPy numbers and paths become plain values)."""
-    print(json.dumps(value, default=_plain))
+    """``value`` as one line of JSON on stdout (NumPy numbers and paths become plain values,
+    and a number that is not finite ``null``: :func:`cinerec.io.json_text`)."""
+    from cinerec.io import json_text
+
+    print(json_text(value, default=_plain))
 
 
 def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,

@@ -445,6 +445,16 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     """
     if model.task != "rating" or len(train.ratings) == 0:
         return
+    if model.can_predict_liked:  # it learns liked-or-not: both kinds must be there
+        liked = model.is_liked(train.ratings)
+        if liked.all() or not liked.any():
+            threshold = getattr(model.config, "liked_threshold", None)
+            said = f" at liked_threshold={threshold:g}" if threshold is not None else ""
+            raise DataError(f"{name or model.name} learns whether a rating is liked, but every training rating "
+                            f"(from {float(np.min(train.ratings)):g} to {float(np.max(train.ratings)):g}) is "
+                            f"{'liked' if liked.all() else 'not liked'}{said}: it has nothing to learn; choose a "
+                            "threshold within the ratings")
+        return
     low, high = float(np.min(train.ratings)), float(np.max(train.ratings))
     if low != high:
         return
@@ -493,6 +503,10 @@ def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
 
 #: How to loosen each filter that drops movies, in the flags' words.
 _LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--max-year", "kcore": "a smaller --kcore"}
+
+
+def _users_short(n: int) -> str:
+    return "1 user is short" if n == 1 else f"{n:,} users are short"
 
 
 def _more_movies(dataset: Dataset) -> str:
@@ -563,7 +577,7 @@ class LooSampled(Protocol):
             more = _more_movies(dataset)
             raise TooFewUnseen(
                 f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
-                f"{self.n_negatives} negatives asked for ({int(short.sum())} users are short); {more}",
+                f"{self.n_negatives} negatives asked for ({_users_short(int(short.sum()))}); {more}",
                 fewer=int(unseen.min()), only_way=more.startswith("the data"), top_k=max(self.ks))
 
     def metric_names(self) -> tuple[str, ...]:
