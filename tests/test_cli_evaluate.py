@@ -34,6 +34,7 @@ def test_json_has_the_printed_metric_names(capsys, ml100k_dir):
     assert got["protocol"] == "loo-sampled" and got["model"] == "itemknn" and got["seed"] == 2
     assert {"hr@10", "ndcg@10", "hr@1", "ndcg@5"} <= set(got["metrics"])
     assert 0.5 < got["metrics"]["hr@10"] < 0.8 and got["n_users"] == 943
+    assert got["config"]["neighbors"] == 50  # the settings it ran with
     # the same figures as the table, which prints them to four places
     code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "itemknn",
                          "--protocol", "loo-sampled", "--seed", "2", "--set", "neighbors=50")
@@ -88,3 +89,12 @@ def test_mf_liked_under_a_ranking_protocol_says_where_its_loss_came_from(ml100k_
                  "--protocol", "loo-sampled"])
     err = capsys.readouterr().err
     assert code == 2 and "set loss = 'bce' too (the loss is 'bpr', which a ranking protocol gives mf" in err
+
+
+def test_json_says_which_settings_a_protocol_gave_the_model(capsys, ml100k_dir):
+    # mf under loo-sampled trains with bpr and regularization 0.01; --json said only "mf".
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "mf", "--set", "epochs=1",
+                         "--protocol", "loo-sampled", "--json")
+    assert code == 0, err
+    config = json.loads(out)["config"]
+    assert (config["loss"], config["regularization"], config["epochs"]) == ("bpr", 0.01, 1)

@@ -333,3 +333,14 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
                                          "--protocol", "ratings-random", "--quiet", "--out", str(fresh)]) \
         or not fresh.exists()
     assert not fresh.exists()  # no empty checkpoints/, no mark
+
+
+def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, capsys):
+    # It said "holds a finished '? ?' run".
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text("{not json")
+    base = ["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=1", "--quiet", "--out", str(out)]
+    assert "its run.json cannot be read" in _error(capsys, [*base, "--resume"])
+    (out / "run.json").write_text("[1, 2]")
+    assert "its run.json holds no run's record" in _error(capsys, [*base, "--resume"])

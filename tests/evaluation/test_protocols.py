@@ -203,7 +203,8 @@ def test_ratings_fold_elsewhere_is_a_seeded_80_20_split():
     assert evaluate("ratings-fold", ds, lambda: create("baseline"), seed=2).metrics == r.metrics
     # A fold asked for by name was dropped without a word: fold=u2 measured the random split.
     for fold in ("u2", "u1", "all"):
-        with pytest.raises(DataError, match=rf"fold={fold} is one of ml-100k's official folds, and .* has none; "
+        said = "asks for ml-100k's official folds" if fold == "all" else "is one of ml-100k's official folds"
+        with pytest.raises(DataError, match=rf"fold={fold} {said}, and .* has none; "
                                             "leave fold unset"):
             get_protocol("ratings-fold", fold=fold).prepare(ds)
 
@@ -627,3 +628,11 @@ def test_a_liked_or_not_model_whose_threshold_leaves_one_kind_of_label_is_refuse
     with pytest.raises(DataError, match=rf"every training rating \(from 1 to 5\) is {kind} at liked_threshold="):
         check_learnable(model, x)
     check_learnable(create("mf", {"loss": "bce", "target": "liked", "epochs": 1}), x)  # 4 of 5 stars: both kinds
+
+
+def test_an_option_of_another_protocol_says_whose_it_is():
+    with pytest.raises(ConfigError, match=r"unknown option 'fold' \(known: ks, test, valid\); fold is an option of "
+                                          r"ratings-fold$"):
+        get_protocol("ratings-random", fold="u2")
+    with pytest.raises(ConfigError, match=r"n_negatives is an option of loo-sampled$"):
+        get_protocol("loo-full", n_negatives=50)

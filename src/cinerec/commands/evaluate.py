@@ -77,6 +77,7 @@ def evaluate(
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
+                    "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)
                     **({"tuning": tuned.to_dict()} if tuned else {})})
     else:
         print_leaderboard([result])

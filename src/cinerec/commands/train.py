@@ -117,6 +117,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
+                    "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
                     **({"tuning": tuned.to_dict()} if tuned else {})})
         return
     print_leaderboard([result])
@@ -156,10 +157,10 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
                 raise ConfigError(f"--out {out}: a finished run is already there; choose another folder{way}")
             try:
                 meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                meta = {}
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"--out {out}: its run.json cannot be read ({e}); choose another folder") from None
             if not isinstance(meta, dict):
-                meta = {}
+                raise ConfigError(f"--out {out}: its run.json holds no run's record; choose another folder")
             made_by = f"{meta.get('command', '?')} {meta.get('best_model', '?')}"
             if made_by != f"train {model.name}":
                 raise ConfigError(f"--out {out}: holds a finished '{made_by}' run, and --resume continues only a "

@@ -241,7 +241,10 @@ class Protocol:
         unknown = sorted(set(options) - set(self.defaults))
         if unknown:
             known = ", ".join(sorted(self.defaults)) or "none"
-            raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known})")
+            # An option of another protocol: the protocol was probably not the one meant.
+            other = [n for n, c in PROTOCOLS.items() if unknown[0] in c.defaults]
+            hint = f"; {unknown[0]} is an option of {' and '.join(other)}" if other else ""
+            raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known}){hint}")
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
         self._given = frozenset(k for k, v in options.items() if v is not None)
         for key, default in self.defaults.items():  # a yes/no option is true or false, nothing else
@@ -752,7 +755,8 @@ class RatingsFold(Protocol):
                     "(load it from a release folder that has the uN.base/uN.test files)"
                 )
             if "fold" in self._given:  # asked for by name: not a fold this data has
-                raise DataError(f"protocol {self.name}: fold={self.fold} is one of ml-100k's official folds, and "
+                what = "asks for ml-100k's official folds" if self.fold == "all" else "is one of ml-100k's official folds"
+                raise DataError(f"protocol {self.name}: fold={self.fold} {what}, and "
                                 f"{dataset.name!r} has none; leave fold unset for a seeded random 80/20 split")
             split = random_split(dataset.interactions, test=0.2, seed=seed)
             return Prepared(self, seed, split.train, split.test, None,
