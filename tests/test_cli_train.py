@@ -253,6 +253,10 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--resume", "--out", str(out)]) == 0
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
+    # The fit time is this process's part; all the epochs' time is said beside it.
+    resumed = open_run(out).metrics["neumf"]
+    assert resumed["seconds_epochs"] > 0 and "since the resume; its" in (out / "report.md").read_text()
+    assert "seconds_epochs" not in open_run(neumf_run).metrics["neumf"]
 
 
 def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_data, neumf_run, tmp_path, capsys,

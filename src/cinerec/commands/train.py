@@ -107,13 +107,17 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
+    if resume and history and "seconds" in history[0]:
+        # seconds_fit is this process's part; the epochs before the resume took time too.
+        metrics[recommender.name]["seconds_epochs"] = float(sum(h["seconds"] for h in history))
     with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
         # A resumed finished run stops being one first, so a save cut short never leaves
         # its old figures beside a new model: it is then an unfinished run, to resume again.
         (out / "run.json").unlink(missing_ok=True)
         save_dataset(out, dataset)
         save_model(out, recommender)
-        finish_run(out, meta=meta, metrics=metrics, report=_report(data, recommender.name, result, history, notes))
+        finish_run(out, meta=meta, metrics=metrics,
+                   report=_report(data, recommender.name, result, history, notes, resumed=resume))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
@@ -239,12 +243,17 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
         raise
 
 
-def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str]) -> str:
+def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
+            resumed: bool = False) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
-    lines += ["", f"Fit {result.seconds_fit:.1f} s, evaluation {result.seconds_eval:.1f} s.", ""]
+    fit = f"Fit {result.seconds_fit:.1f} s"
+    if resumed and history and "seconds" in history[0]:
+        fit += (f" since the resume; its {len(history)} epochs took {sum(h['seconds'] for h in history):.1f} s "
+                "in all (seconds_epochs)")
+    lines += ["", f"{fit}, evaluation {result.seconds_eval:.1f} s.", ""]
     if history and "epoch" in history[0]:
         lines += ["## Training", "", "| epoch | loss | validation | samples/s |", "|---|---|---|---|"]
         for h in history:
