@@ -156,9 +156,6 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
     if out.is_dir():
         names = {p.name for p in out.iterdir()}
         if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
-            if not resume:
-                way = " or pass --resume to train it further" if neural else ""
-                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder{way}")
             try:
                 meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
@@ -166,6 +163,9 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
             if not isinstance(meta, dict):
                 raise ConfigError(f"--out {out}: its run.json holds no run's record; choose another folder")
             made_by = f"{meta.get('command', '?')} {meta.get('best_model', '?')}"
+            if not resume:  # --resume is offered only where it would be taken
+                way = " or pass --resume to train it further" if neural and made_by == f"train {model.name}" else ""
+                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder{way}")
             if made_by != f"train {model.name}":
                 raise ConfigError(f"--out {out}: holds a finished '{made_by}' run, and --resume continues only a "
                                   f"'train {model.name}' run; choose another folder")
