@@ -901,6 +901,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
+        # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
+        at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
         for seed in study.seeds:
             with stages(f"split (seed {seed})"):
                 try:
@@ -936,7 +938,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     used[spec.label][seed] = model.config.to_dict()
                     results[spec.label][seed] = result
                     say(f"{spec.label} seed {seed}: " + ", ".join(
-                        f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith("@10") or "@" not in k)
+                        f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith(at) or "@" not in k)
                         + f" (fit {result.seconds_fit:.1f} s)", quiet)
                     del model
 
