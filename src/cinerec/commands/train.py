@@ -107,9 +107,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
-    if resume and history and "seconds" in history[0]:
-        # seconds_fit is this process's part; the epochs before the resume took time too.
-        metrics[recommender.name]["seconds_epochs"] = float(sum(h["seconds"] for h in history))
+    # seconds_fit is this process's part; after a resume, the earlier epochs took time too.
+    epochs_s = float(sum(h["seconds"] for h in history)) if resume and history and "seconds" in history[0] else None
+    if epochs_s is not None:
+        metrics[recommender.name]["seconds_epochs"] = epochs_s
     with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
         # A resumed finished run stops being one first, so a save cut short never leaves
         # its old figures beside a new model: it is then an unfinished run, to resume again.
@@ -117,7 +118,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_dataset(out, dataset)
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
-                   report=_report(data, recommender.name, result, history, notes, resumed=resume))
+                   report=_report(data, recommender.name, result, history, notes, epochs_s))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
@@ -244,15 +245,14 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
 
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
-            resumed: bool = False) -> str:
+            seconds_epochs: float | None = None) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
     fit = f"Fit {result.seconds_fit:.1f} s"
-    if resumed and history and "seconds" in history[0]:
-        fit += (f" since the resume; its {len(history)} epochs took {sum(h['seconds'] for h in history):.1f} s "
-                "in all (seconds_epochs)")
+    if seconds_epochs is not None:  # a resumed run
+        fit += f" since the resume; its {len(history)} epochs took {seconds_epochs:.1f} s in all (seconds_epochs)"
     lines += ["", f"{fit}, evaluation {result.seconds_eval:.1f} s.", ""]
     if history and "epoch" in history[0]:
         lines += ["## Training", "", "| epoch | loss | validation | samples/s |", "|---|---|---|---|"]
