@@ -142,26 +142,30 @@ def test_metrics_of_ranks_by_hand_and_against_the_lists():
 def test_ndcg_of_ratings_on_a_hand_worked_case():
     # User 0 rated movies 3, 5, 7 with 5, 3, 1 stars; the model orders them 5, 3, 7.
     # DCG@2  = 3/log2(2) + 5/log2(3);  IDCG@2 = 5/log2(2) + 3/log2(3).
-    # DCG@3 adds 1/log2(4) to both. User 2 rated one movie: 1.0 whatever the score.
-    # User 1 rated nothing (nan). User 3: a score tie goes to the lower movie index (1
-    # before 4): DCG@2 = 2/1 + 4/log2(3), IDCG@2 = 4/1 + 2/log2(3).
-    users = [0, 0, 0, 2, 3, 3]
-    items = [3, 5, 7, 0, 4, 1]
-    scores = [0.5, 0.9, 0.1, 0.3, 0.7, 0.7]
-    ratings = [5, 3, 1, 2, 4, 2]
+    # DCG@3 adds 1/log2(4) to both. User 1 rated nothing (nan). User 3: a score tie goes
+    # to the lower movie index (1 before 4): DCG@2 = 2/1 + 4/log2(3), IDCG@2 = 4/1 + 2/log2(3).
+    # User 2 rated one movie and user 4 two movies with the same stars: every order of
+    # theirs scores 1 whatever the model does, so they have no value (nan) and do not
+    # lift the mean.
+    users = [0, 0, 0, 2, 3, 3, 4, 4]
+    items = [3, 5, 7, 0, 4, 1, 2, 6]
+    scores = [0.5, 0.9, 0.1, 0.3, 0.7, 0.7, 0.1, 0.9]
+    ratings = [5, 3, 1, 2, 4, 2, 3, 3]
     u0_k2 = (3 + 5 / L2(3)) / (5 + 3 / L2(3))
     u0_k3 = (3 + 5 / L2(3) + 1 / L2(4)) / (5 + 3 / L2(3) + 1 / L2(4))
     u3_k2 = (2 + 4 / L2(3)) / (4 + 2 / L2(3))
     per = M.ndcg_of_ratings(users, items, scores, ratings, 2, per_user=True)
-    assert per.shape == (4,) and np.isnan(per[1])
-    assert per[[0, 2, 3]] == pytest.approx([u0_k2, 1.0, u3_k2])
-    assert M.ndcg_of_ratings(users, items, scores, ratings, 2) == pytest.approx((u0_k2 + 1.0 + u3_k2) / 3)
+    assert per.shape == (5,) and np.isnan(per[[1, 2, 4]]).all()
+    assert per[[0, 3]] == pytest.approx([u0_k2, u3_k2])
+    assert M.ndcg_of_ratings(users, items, scores, ratings, 2) == pytest.approx((u0_k2 + u3_k2) / 2)
     assert M.ndcg_of_ratings(users, items, scores, ratings, 3, per_user=True)[0] == pytest.approx(u0_k3)
     # The true order scores 1; the rows' order in the input does not matter.
     assert M.ndcg_of_ratings(users, items, ratings, ratings, 2) == pytest.approx(1.0)
-    flip = np.arange(6)[::-1]
+    flip = np.arange(8)[::-1]
     assert M.ndcg_of_ratings(np.array(users)[flip], np.array(items)[flip], np.array(scores)[flip],
-                             np.array(ratings)[flip], 2) == pytest.approx((u0_k2 + 1.0 + u3_k2) / 3)
+                             np.array(ratings)[flip], 2) == pytest.approx((u0_k2 + u3_k2) / 2)
+    # Nobody whose order could be wrong: no value at all.
+    assert np.isnan(M.ndcg_of_ratings([0, 1, 1], [0, 0, 1], [0.2, 0.1, 0.3], [4, 5, 5], 2))
     with pytest.raises(ValueError, match="k must be at least 1"):
         M.ndcg_of_ratings(users, items, scores, ratings, 0)
 

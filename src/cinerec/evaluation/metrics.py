@@ -255,8 +255,10 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
 
     ``DCG@k = Σ_{j=1..min(k, n_u)} r_(j) / log2(j + 1)``, ``IDCG@k`` the same sum over
     ``P_u`` sorted by true rating, highest first, and the user's value is
-    ``DCG@k / IDCG@k`` (linear gain, log2 discount). A user whose ``IDCG`` is 0 (every
-    test rating 0) has no value. The metric is the mean over the users with a value.
+    ``DCG@k / IDCG@k`` (linear gain, log2 discount). A user whose every order of their
+    test movies scores alike has no value: one test movie, or test movies that all hold
+    the same rating (their NDCG would be 1 whatever the model did), or an ``IDCG`` of 0.
+    The metric is the mean over the users with a value.
 
     Args:
         users, items: ``(n,) int`` the test pairs.
@@ -284,7 +286,12 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
 
     got = dcg(np.lexsort((it, -s, u)))  # by user, then score (highest first), then movie index
     ideal = dcg(np.lexsort((-r, u)))
-    values = np.divide(got, ideal, out=np.full(len(counts), np.nan), where=ideal > 0)
+    # A user's ratings differ when their largest and smallest differ.
+    top = np.full(len(counts), -np.inf)
+    np.maximum.at(top, u, r)
+    bottom = np.full(len(counts), np.inf)
+    np.minimum.at(bottom, u, r)
+    values = np.divide(got, ideal, out=np.full(len(counts), np.nan), where=(ideal > 0) & (top > bottom))
     return values if per_user else user_mean(values)
 
 
