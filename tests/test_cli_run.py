@@ -137,6 +137,8 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     # One seed has no spread: its sd was written as 0.0, a spread the table does not show.
     metrics = read_json(tmp_path / "t" / "metrics.json")["ease"]
     assert "hr@10" in metrics and "hr@10_sd" not in metrics and metrics["seconds_fit"] == ease["seconds_fit"]
+    assert ease["metrics"]["hr@10"]["sd"] is None  # and in leaderboard.json: null, not 0.0
+    assert read_json(tmp_path / "t" / "leaderboard.json")["models"][0]["metrics"]["hr@10"]["sd"] is None
 
 
 @pytest.mark.parametrize("change, needle", [

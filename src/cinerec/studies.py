@@ -965,7 +965,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     m["mse"] = float(np.mean([m[f"mse_{f}"] for f in folds])) if folds else m["rmse"] ** 2
                 for k, v in m.items():
                     values.setdefault(k, []).append(float(v))
-            summary = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+            # One seed has no spread: its sd is null, not a spread of 0.
+            summary = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                            "values": v} for k, v in values.items()}
             board_models.append({
                 "label": spec.label, "model": spec.model, "metrics": summary,

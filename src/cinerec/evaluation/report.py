@@ -212,7 +212,7 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
     rows = [r for r in board["models"] if metric in r["metrics"]]
     labels = [r["label"] for r in rows]
     means = [r["metrics"][metric]["mean"] for r in rows]
-    sds = [r["metrics"][metric]["sd"] for r in rows]
+    sds = [r["metrics"][metric]["sd"] or 0.0 for r in rows]  # null for one seed
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)))
     seeds = len(board["seeds"])
     y = list(range(len(rows)))[::-1]  # best at the top
