@@ -93,6 +93,30 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     assert key_line(text, ("data",), "nope") is None
 
 
+def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
+    """Under a rating protocol a model gives stars (rmse, mae) or liked-or-not (auc,
+    accuracy), never both: a reference none of the study's models gives could only print
+    "not measured" beside the study's figure."""
+    study = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-fold"\n'
+             '[models.mf-liked]\nmodel = "mf"\nloss = "bce"\ntarget = "liked"\n'
+             '[reference]\nmetric = "rmse"\nvalue = 0.9\n')
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(write(tmp_path, study))
+    assert str(e.value).endswith(":10: [reference] metric: 'rmse': no model of this study gives it "
+                                 "(it needs a model that predicts stars)")
+    stars = study.replace('loss = "bce"\ntarget = "liked"\n', "").replace('"rmse"', '"auc"').replace("0.9", "0.7")
+    with pytest.raises(ConfigError, match=r"'auc': no model of this study gives it \(it needs a model trained on liked"):
+        Study.from_toml(write(tmp_path, stars))
+    # One model of each kind: both references are somebody's figure.
+    both = study.replace("[reference]", '[models.baseline]\n[reference]')
+    assert Study.from_toml(write(tmp_path, both)).reference.metric == "rmse"
+    assert Study.from_toml(write(tmp_path, both.replace('"rmse"', '"auc"'))).reference.metric == "auc"
+    # An RMSE is not a share: above 1 is possible; below 0 is not.
+    assert Study.from_toml(write(tmp_path, both.replace("0.9", "1.2"))).reference.value == 1.2
+    with pytest.raises(ConfigError, match=r"value: -0.5 is not a possible rmse \(it lies at 0 or above\)"):
+        Study.from_toml(write(tmp_path, both.replace("0.9", "-0.5")))
+
+
 @pytest.mark.parametrize("old, new, needle", [
     ("top_users = 500", "top_userz = 500", ":6: [data] top_userz: unknown key (known: source, columns, catalog, "),
     ("top_users = 500", "top_users = 0", ":6: [data]: top_users = 0"),
@@ -119,6 +143,9 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
     ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
     ("value = 0.9", 'value = "high"', ":36: [reference] value: expected a number"),
+    # A hit rate is a share: above 1 or below 0 is a typing slip, not a study's figure.
+    ("value = 0.9", "value = 94.6", ":36: [reference] value: 94.6 is not a possible hr@10 (it lies between 0 and 1)"),
+    ("value = 0.9", "value = -0.1", ":36: [reference] value: -0.1 is not a possible hr@10"),
     ('metric = "hr@10"', 'metric = "rmse"', ":35: [reference] metric: 'rmse' is not measured by protocol loo-sampled "
                                             "(it measures hr@1, ndcg@1, hr@5, ndcg@5, hr@10, ndcg@10)"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),

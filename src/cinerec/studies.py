@@ -508,6 +508,21 @@ class _Reader:
             if metric not in measured:
                 raise self.fail(("reference",), "metric", f"{r['metric']!r} is not measured by protocol "
                                                           f"{protocol.name} (it measures {', '.join(measured)})")
+            if protocol.needs_ratings:  # stars (rmse, mae, mse) or liked-or-not (auc, accuracy), by model
+                from cinerec.models import create
+
+                liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs]
+                gives = {"auc": any(liked), "accuracy": any(liked), "rmse": not all(liked), "mae": not all(liked),
+                         "mse": not all(liked)}
+                if not gives.get(metric, True):
+                    kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
+                        "a model that predicts stars"
+                    raise self.fail(("reference",), "metric", f"{r['metric']!r}: no model of this study gives it "
+                                                              f"(it needs {kind})")
+            bounded = metric.split("@")[0] not in ("rmse", "mae", "mse")  # shares and hit rates: 0 to 1
+            if not math.isfinite(r["value"]) or r["value"] < 0 or (bounded and r["value"] > 1):
+                raise self.fail(("reference",), "value", f"{r['value']!r} is not a possible {r['metric']} "
+                                f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")
             reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
         if given_source:  # last, so that every other mistake in the file is named first
             from cinerec.data.download import RELEASES
