@@ -583,3 +583,23 @@ def test_a_study_measuring_no_k_of_10_shows_its_own_ks_figures_as_it_goes(tmp_pa
     assert code == 0, err
     line = next(x for x in (out + err).splitlines() if x.startswith("popularity seed 0:"))
     assert "hr@5 0." in line and "ndcg@5 0." in line
+
+
+def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys, ml100k_dir):
+    """Lists and shortlists longer than the catalogue are cut to it; that was done in
+    silence, so a study asking top-15 of 12 movies read as if it had them."""
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 12\n[protocol]\nname = "ratings-random"\n'
+                     'seeds = [0]\n[models.baseline]\n[models.biasedmf]\nepochs = 2\n'
+                     '[export]\nk = 15\n[export.two_stage]\nretriever = "popularity"\ncandidates = 20\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    assert "note: [export] k = 15 is more than the 12 movies of the data: each list holds at most 12" in err
+    assert "note: [export.two_stage] candidates = 20 is more than the 12 movies of the data" in err
+    code, _, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "30",
+                       "--run-model", "baseline")
+    assert code == 0, err
+    assert "note: -k 30 is more than the 12 movies of the run: each list holds at most 12" in err
+    code, _, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "12",
+                       "--run-model", "baseline")
+    assert code == 0 and "note:" not in err

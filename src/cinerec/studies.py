@@ -911,6 +911,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for step in record:
             say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
+        for line in _export_notes(study, dataset.n_items):
+            say(f"note: {line}", quiet)
         protocol = get_protocol(study.protocol, **study.protocol_options)
         say(f"protocol: {protocol.describe()}; seeds {', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
@@ -1113,6 +1115,23 @@ def _pm(summary: Mapping[str, Any] | None, seeds: int) -> str:
     if summary is None:
         return "-"
     return f"{summary['mean']:.4f} ± {summary['sd']:.4f}" if seeds > 1 else f"{summary['mean']:.4f}"
+
+
+def _export_notes(study: Study, n_items: int) -> list[str]:
+    """What ``[export]`` asks beyond the (filtered) catalogue: lists and shortlists hold
+    at most every movie, so the figures asked for are said to be cut, not cut in silence."""
+    notes = []
+    if study.export_k is not None and study.export_k > n_items:
+        notes.append(f"[export] k = {study.export_k} is more than the {n_items:,} movies of the data: each "
+                     f"list holds at most {n_items:,}, less the movies the person rated")
+    if study.export_two_stage is not None:
+        from cinerec.models.two_stage import TwoStageConfig
+
+        candidates = TwoStageConfig.from_dict(dict(study.export_two_stage)).candidates
+        if candidates > n_items:
+            notes.append(f"[export.two_stage] candidates = {candidates} is more than the {n_items:,} movies of "
+                         "the data: the shortlist is every movie the person has not rated")
+    return notes
 
 
 def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]]]:

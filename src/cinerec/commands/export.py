@@ -52,6 +52,10 @@ def export(
                 raise
             raise ConfigError(f"-k {DEFAULT_K if k is None else k}{' (the default)' if k is None else ''}: {e}") from None
     took = time.perf_counter() - start
+    asked = DEFAULT_K if k is None else k
+    if asked > info.n_items:  # the lists are cut to the catalogue: say so
+        say(f"note: -k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
+            f"{info.n_items:,}, less the movies the person rated", quiet)
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
                     "n_users": info.n_users, "n_items": info.n_items, "seconds": round(took, 3)})
