@@ -123,6 +123,19 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.startswith("cinerec ")
 
 
+def test_an_interrupt_after_the_command_returned_is_still_said(capsys, monkeypatch):
+    """Ctrl-C (or SIGTERM) landing once a command has finished, after "run saved" say,
+    escaped as a bare KeyboardInterrupt: exit 130 with a traceback, not the one line."""
+    import cinerec.cli as cli
+
+    def finished_then_interrupted(command, argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run", finished_then_interrupted)
+    assert main(["--version"]) == 130
+    assert capsys.readouterr().err.strip() == "cinerec: interrupted"
+
+
 def test_shell_completion_names_models_and_protocols():
     env = {**os.environ, "PYTHONPATH": str(SRC), "_CINEREC_COMPLETE": "complete_bash",
            "COMP_WORDS": "cinerec evaluate --model ea", "COMP_CWORD": "3"}

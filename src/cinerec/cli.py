@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     restore = _terminate_as_interrupt()
     try:
         return _run(command, argv)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM after the command itself returned
+        _say_error("cinerec: interrupted")
+        return 130
     finally:
         restore()
 
