@@ -12,7 +12,7 @@ from cinerec.errors import ConfigError, DataError
 from cinerec.models import MODELS, create
 from cinerec.training import CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES, TrainConfig, resolve_device
 from tests.models.conformance import planted_groups, random_ratings
-from tests.test_distributed import ranks_said, run_twice_on_native_abort
+from tests.test_distributed import ranks_said, run_torchrun
 
 FAST = {"factors": 8, "mlp_factors": 8, "layers": [16, 8], "epochs": 4, "lr": 0.01, "batch_size": 128,
         "init_std": 0.1, "patience": 0, "progress": False, "device": "cpu", "threads": 1}
@@ -254,8 +254,8 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     """))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
            "TMPDIR": str(tmp_path)}  # where torchrun leaves its torchelastic_* folder
-    run = run_twice_on_native_abort([str(torchrun), "--standalone", "--nproc_per_node=2", str(script)],
-                                    env=env, timeout=120)
+    run = run_torchrun([str(torchrun), "--standalone", "--nproc_per_node=2", str(script)],
+                       env=env, timeout=120)
     assert run.returncode == 0, ranks_said(run.stderr)
     r0, r1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
     np.testing.assert_array_equal(r0["w"], r1["w"])  # gradients were averaged: one model, two processes
