@@ -4,9 +4,9 @@ import torch
 
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError
-from cinerec.models import create
+from cinerec.models import MODELS, create
 from cinerec.models.ncf import NCFNet, recency_weights
-from tests.models.conformance import ModelConformance, planted_groups
+from tests.models.conformance import ModelConformance, planted_groups, random_ratings
 
 FAST = {"factors": 8, "mlp_factors": 8, "layers": [16, 8], "epochs": 25, "lr": 0.01, "batch_size": 256, "init_std": 0.1,
         "patience": 0, "progress": False, "device": "cpu", "threads": 1}
@@ -155,3 +155,17 @@ def test_epoch_data_carries_the_weights_to_the_loss(share):
         per = torch.nn.functional.binary_cross_entropy_with_logits(model.module(u, i), y, reduction="none")
         torch.testing.assert_close(model._loss((u, i, y, w)), (per * w).mean())
     assert len(create("gmf", FAST)._epoch_data(x, np.random.default_rng(0), torch.device("cpu"))) == 3
+
+
+@pytest.mark.parametrize("name", ["gmf", "mlp", "neumf"])
+def test_each_searched_embedding_size_is_one_the_network_uses(name):
+    """MLP searched ``factors``, the GMF part's size, which its network does not have: every
+    trial of it trained the same model."""
+    x = random_ratings(n_users=20, n_items=15)
+    space = MODELS[name].search_space
+    sizes = [k for k in space if k.endswith("factors")]
+    assert sizes
+    for key in sizes:
+        small, large = (create(name, {key: v, "epochs": 1, "progress": False}) for v in (8, 64))
+        count = [sum(p.numel() for p in m._build(x).parameters()) for m in (small, large)]
+        assert count[0] < count[1], f"{name} searches {key}, which its network ignores"

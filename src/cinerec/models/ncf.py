@@ -328,6 +328,10 @@ class MLP(_NCFModel):
 
     name = "mlp"
     kind = "mlp"
+    # Its network has no GMF part, so ``factors`` changes nothing: the MLP's own
+    # embedding size is what is searched.
+    search_space = {"mlp_factors": Param("choice", choices=(8, 16, 32, 64)),
+                    **{k: v for k, v in _NCFModel.search_space.items() if k != "factors"}}
 
 
 @register
