@@ -140,6 +140,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
     ("trials = 5", 'trials = 5\nminutes = "1"', ":29: [tune] minutes: '1': expected a number of minutes"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
+    # An empty list searched nothing, and silently swallowed a --tune given with it.
+    ('models = ["ease"]', "models = []", ":29: [tune] models: [] names no model to tune"),
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),
     ("k = 10", "k = 10\nformat = 1", ":33: [export] format: unknown key"),
     ("value = 0.9", 'value = "high"', ":36: [reference] value: expected a number"),

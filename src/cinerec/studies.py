@@ -462,6 +462,9 @@ class _Reader:
                 tm = t["models"]
                 if not isinstance(tm, list) or not all(isinstance(x, str) for x in tm):
                     raise self.fail(("tune",), "models", f"expected a list of model labels, got {tm!r}")
+                if not tm:  # a search of nothing: drop [tune], or name a model
+                    raise self.fail(("tune",), "models", "[] names no model to tune (leave the key out to tune "
+                                                         "every model with settings to search)")
                 for x in tm:
                     if x not in labels:
                         raise self.fail(("tune",), "models", f"{x!r} is not one of the study's models "
