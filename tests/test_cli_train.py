@@ -336,6 +336,15 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
     # A finished run resumed with the same settings would only be written again (and lost if cut short).
     assert "the run already finished with these settings" in _error(capsys, [*gmf, "--resume"])
     assert (out / "run.json").is_file()
+    # A tuned run too: its saved settings are the search's choice, not the defaults, and
+    # the resume ran the whole search again and rewrote the run.
+    tuned_out = tmp_path / "tuned"
+    tuned = [*gmf[:-1], str(tuned_out), "--tune", "2"]
+    assert main(tuned) == 0
+    capsys.readouterr()
+    before = (tuned_out / "run.json").read_bytes()
+    assert "the run already finished with these settings" in _error(capsys, [*tuned, "--resume"])
+    assert (tuned_out / "run.json").read_bytes() == before
     fresh = tmp_path / "fresh"
     assert "diverged" in _error(capsys, ["train", "--data", str(small_data), "--model", "mf", "--set", "lr=1e30",
                                          "--protocol", "ratings-random", "--quiet", "--out", str(fresh)]) \

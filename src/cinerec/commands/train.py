@@ -71,7 +71,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     source = flags.data_source(data, columns, catalog)
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
-    made = _check_out(out, resume, recommender)
+    made = _check_out(out, resume, recommender, tune)
 
     main = distributed_context().is_main
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
@@ -131,7 +131,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     say(f"run saved to {out}", quiet)
 
 
-def _check_out(out: Path, resume: bool, model: Any) -> bool:
+def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
 
     It may be new, empty, a killed ``train`` run's folder (its :data:`_MARK` says so; or,
@@ -142,7 +142,7 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
     """
     import json
 
-    from cinerec.errors import ConfigError
+    from cinerec.errors import CinerecError, ConfigError
     from cinerec.models.neural import NeuralRecommender
 
     neural = isinstance(model, NeuralRecommender)
@@ -173,7 +173,18 @@ def _check_out(out: Path, resume: bool, model: Any) -> bool:
             if "checkpoints" not in names:
                 raise ConfigError(f"--out {out}: the finished run has no checkpoints/ to resume from; "
                                   "choose another folder")
-            if (meta.get("config") or {}).get(model.name) == model.config.to_dict():
+            want = model.config.to_dict()
+            tuning = meta.get("tuning")
+            if tune is not None and isinstance(tuning, dict) and tuning.get("n_trials") == tune \
+                    and isinstance(tuning.get("settings"), dict):
+                # The same seeded search chooses the same settings: compare with what it chose.
+                from cinerec.commands.evaluate import _with
+
+                try:
+                    want = _with(model, tuning["settings"]).config.to_dict()
+                except CinerecError:  # a hand-edited record: let the resumed run sort it out
+                    pass
+            if (meta.get("config") or {}).get(model.name) == want:
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
