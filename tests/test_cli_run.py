@@ -262,6 +262,14 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
     meta = read_json(tmp_path / "r" / "run.json")
     assert meta["tuning"]["settings"] == t["settings"]
     assert meta["config"]["ease"]["regularization"] == t["settings"]["regularization"]
+    # Without --json the chosen settings come with the table on stdout, --quiet or not
+    # (they were stderr chatter, which --quiet took away); train's report.md says them too.
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--quiet")
+    assert code == 0 and f"tuned ease: {t['settings']}" in out and "tuned" not in err
+    code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--quiet",
+                         "--out", str(tmp_path / "r2"))
+    assert code == 0 and f"tuned ease: {t['settings']}" in out
+    assert f"Chosen settings `{t['settings']}`" in (tmp_path / "r2" / "report.md").read_text()
     for command in ("evaluate", "train"):
         extra = ["--out", str(tmp_path / "z")] if command == "train" else []
         code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)

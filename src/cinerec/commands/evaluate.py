@@ -61,7 +61,8 @@ def evaluate(
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
         if tune is not None:
-            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet, held)
+            # Said on stderr while a --json answer is made; otherwise printed with the table.
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not json, held)
             if prepared.valid is None:  # fitted on the training part already
                 recommender = tuned.model
             else:  # refitted with the validation part, for early stopping
@@ -81,6 +82,8 @@ def evaluate(
                     **({"tuning": tuned.to_dict()} if tuned else {})})
     else:
         print_leaderboard([result])
+        if tuned is not None:  # a result, not chatter: --quiet keeps it
+            print(tuned_line(tuned))
         for line in notes:
             print(f"note: {line}")
 
@@ -93,10 +96,15 @@ def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet
 
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
                           trials=trials, minutes=None, seed=seed, base=model.config.to_dict(), hold=held)
-    screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
-    say(f"tuned {model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
-        f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s{screened})", quiet)
+    say(tuned_line(tuned), quiet)
     return tuned
+
+
+def tuned_line(tuned: Any) -> str:
+    """The search's outcome in one line: the chosen settings and both validation figures."""
+    screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
+    return (f"tuned {tuned.model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
+            f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s{screened})")
 
 
 def _with(model: Any, settings: dict[str, Any]) -> Any:

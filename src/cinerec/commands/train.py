@@ -85,7 +85,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         if tune is not None:  # the winner is trained afresh below, with checkpoints
             from cinerec.commands.evaluate import _tune, _with
 
-            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main, held)
+            # Said on stderr while a --json answer is made; otherwise printed with the table.
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main or not json, held)
             recommender = _with(recommender, tuned.settings)
         if recommender.uses_features:  # side features (two-tower, mlp-rating features = true) come from the data
             recommender.set_features(dataset)
@@ -118,7 +119,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_dataset(out, dataset)
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
-                   report=_report(data, recommender.name, result, history, notes, epochs_s))
+                   report=_report(data, recommender.name, result, history, notes, epochs_s, tuned))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
@@ -126,6 +127,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                     **({"tuning": tuned.to_dict()} if tuned else {})})
         return
     print_leaderboard([result])
+    if tuned is not None:  # a result, not chatter: --quiet keeps it
+        from cinerec.commands.evaluate import tuned_line
+
+        print(tuned_line(tuned))
     for line in notes:
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
@@ -256,11 +261,16 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
 
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
-            seconds_epochs: float | None = None) -> str:
+            seconds_epochs: float | None = None, tuned: Any = None) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
+    if tuned is not None:
+        lines += ["", "## Tuning (on the protocol's validation carve-out of the training part)", "",
+                  f"Chosen settings `{tuned.settings}`: validation {tuned.metric} {tuned.value:.4f}, against "
+                  f"{tuned.default_value:.4f} for the defaults; {len(tuned.trials)} trials in {tuned.seconds:.1f} s "
+                  "(every trial in run.json's `tuning`)."]
     fit = f"Fit {result.seconds_fit:.1f} s"
     if seconds_epochs is not None:  # a resumed run
         fit += f" since the resume; its {len(history)} epochs took {seconds_epochs:.1f} s in all (seconds_epochs)"
