@@ -218,9 +218,16 @@ def test_tuning_names_a_budget_setting_of_the_wrong_kind():
     data = _small_dataset()
     proto = get_protocol("loo-sampled")
     for kwargs, needle in (({"base": [1, 2]}, "base must map"), ({"space": {"regularization": 5}}, "space must map"),
-                           ({"progress": 3}, "progress must be a function")):
+                           ({"progress": 3}, "progress must be a function"),
+                           # an empty space of one's own is not the model's lack of one
+                           ({"space": {}}, r"space=\{\} searches no setting: .* for ease's own \(regularization")):
         with pytest.raises(ConfigError, match=f"tune: {needle}"):
             tune("ease", data, proto, trials=1, **kwargs)
+    # A bad setting in base is named before the split, which could fail first and hide it.
+    short = get_protocol("loo-sampled", n_negatives=500)  # more than the 120 movies: the split would fail
+    for base, needle in (({"regularization": "x"}, "regularization"), ({"regularisation": 5}, "regularisation")):
+        with pytest.raises(ConfigError, match=needle):
+            tune("ease", data, short, trials=1, base=base)
 
 
 def test_a_choice_that_started_from_another_trial_is_confirmed_from_scratch(ml100k):

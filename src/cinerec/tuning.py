@@ -240,7 +240,9 @@ def tune(
     cls = model_class(name)
     space = dict(space if space is not None else cls.search_space)
     if not space:
-        raise ConfigError(f"{name} declares no search space: there is nothing to tune")
+        raise ConfigError(f"{name} declares no search space: there is nothing to tune" if not cls.search_space
+                          else "tune: space={} searches no setting: give at least one, or leave space out for "
+                               f"{name}'s own ({', '.join(cls.search_space)})")
     if isinstance(hold, str):  # one key, not its letters
         hold = [hold]
     held = sorted(set(hold) & set(space))
@@ -258,6 +260,7 @@ def tune(
     fixed = protocol.settings_for(cls, dict(base or {}), "base")
     if "seed" in fields and "seed" not in fixed:
         fixed["seed"] = seed
+    create(name, fixed)  # a bad or unknown setting in base: one line now, before the split
     if train is None:
         train = protocol.prepare(data, seed=seed).train
     try:
