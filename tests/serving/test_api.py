@@ -540,6 +540,28 @@ def test_a_nul_in_an_id_is_404_on_every_store_not_500(client):
     assert r.status_code == 404 and "has no rating for movie id" in r.json()["detail"]
 
 
+def test_a_two_stage_cold_start_keeps_its_own_order_and_scores(run):
+    """A two-stage model mixes standardised scores, so half its shortlist scores below 0:
+    those places went to popular movies, some from outside the shortlist with a score of
+    -inf (null in the API), and its own ranked movies lost their reasons."""
+    from cinerec.data.history import history_row
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    model = create("two-stage", {"retriever": "als", "retriever_settings": {"epochs": 3}, "ranker": "popularity",
+                                 "candidates": 20, "mix": 0.5}).fit(run.dataset.interactions)
+    lists = Lists(run.dataset, model)
+    given = np.array([49, 180])
+    items, scores, reasons = lists.for_history(given, np.zeros(2), np.ones(2, bool), 20)
+    top = float(run.dataset.interactions.ratings.max())  # a like is the top of the scale
+    own = np.asarray(model.score_history(history_row(np.sort(given), np.full(2, top, np.float32),
+                                                     run.dataset.n_items))).ravel()
+    assert len(items) == 20 and np.isfinite(scores).all() and (scores < 0).any()
+    np.testing.assert_allclose(scores, own[items], rtol=1e-6)  # the model's own shortlist, in its order
+    assert (np.diff(scores) <= 0).all() and not (reasons == POPULAR).any()
+    assert all(r["score"] is not None for r in lists.records(items, scores, reasons))
+
+
 def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
     # Known users were refused k > candidates; cold start gave 8 where 10 were asked, without a word.
     from cinerec.errors import ConfigError

@@ -112,6 +112,10 @@ class Recommender(ABC):
     can_score_history: bool = False
     #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
     has_item_vectors: bool = False
+    #: True when a history's scores (:meth:`score_history`) of 0 or below still rank
+    #: movies (standardised or mixed scores); False when they mean the history says
+    #: nothing for the movie, whose place in a cold-start list then goes to a popular one.
+    history_scores_signed: ClassVar[bool] = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: True when :meth:`predict_liked` gives the probability that a person likes a movie

@@ -145,6 +145,9 @@ class TwoStage(Recommender):
     name = "two-stage"
     Config = TwoStageConfig
     config: TwoStageConfig
+    # The shortlist's scores are the retriever's, or standardised and mixed with the
+    # ranker's: below 0 is still the model's order, not an absence of evidence.
+    history_scores_signed = True
 
     @classmethod
     def settings_unordered(cls, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,15 +140,17 @@ class Lists:
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
         likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
-        filler = sc <= 0
+        filler = (sc <= 0) & (not self.model.history_scores_signed)
         if filler.any():
             # Past the movies the history speaks for, a score is 0 (no evidence, and the
             # order is the catalogue's) or below (EASE: the history speaks against them).
             # Those places go to the most rated of such movies instead, with their own
             # scores, said to be popular (POPULAR_REASON), not like what the person liked.
-            pool = np.setdiff1d(np.flatnonzero(scores[0] <= 0), blocked)
+            # Only movies the model scores at all (a finite score) can fill them.
+            pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores[0]) & (scores[0] <= 0)), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
             chosen = popular[:int(filler.sum())]
+            filler[np.flatnonzero(filler)[len(chosen):]] = False  # a short pool: the rest keep the model's own
             # The most rated are chosen; they are listed by their own scores (ties: the more
             # rated first), so every list reads in descending score.
             chosen = chosen[np.argsort(-scores[0][chosen], kind="stable")]
