@@ -562,6 +562,32 @@ def test_a_two_stage_cold_start_keeps_its_own_order_and_scores(run):
     assert all(r["score"] is not None for r in lists.records(items, scores, reasons))
 
 
+def test_a_list_past_a_two_stage_shortlist_is_a_422_naming_k(tmp_path, run):
+    """The 422 had "loc": [] where the docs promise the field at fault; a profile's new
+    ratings were saved before the k was refused."""
+    from fastapi.testclient import TestClient
+
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.api import create_app
+
+    folder = tmp_path / "two"
+    save_model(folder, create("two-stage", {"retriever": "ease", "ranker": "popularity", "candidates": 8})
+               .fit(run.dataset.interactions))
+    save_dataset(folder, run.dataset)
+    finish_run(folder, meta={"source": "ml-100k", "best_model": "two-stage"})
+    with TestClient(create_app(folder, profiles=tmp_path / "profiles.sqlite")) as c:
+        for r, where in ((c.get("/users/1/recommendations?k=9"), "query"),
+                         (c.post("/recommendations", json={"liked": [50], "k": 9}), "body")):
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == [where, "k"], r.text
+            assert "k = 9 is more than candidates = 8" in r.json()["detail"][0]["msg"]
+        assert c.get("/users/1/recommendations?k=8").status_code == 200
+        pid = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+        r = c.put(f"/profiles/{pid}/ratings?k=9", json={"liked": [181]})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "k"]
+        assert set(c.get(f"/profiles/{pid}?k=5").json()["ratings"]) == {"50"}  # nothing written
+
+
 def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
     # Known users were refused k > candidates; cold start gave 8 where 10 were asked, without a word.
     from cinerec.errors import ConfigError

@@ -471,6 +471,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         # The hot path: an indexed SQLite read, answered on the event loop (no thread hop)
         # and sent as built (the values are plain JSON already, no second validation).
         u = svc.user_index(user_id)
+        _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         source, recs = svc.user_recommendations(u, k, genre)
         raw = svc.dataset.user_ids.raw[u]
@@ -480,6 +481,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
     async def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
+        _check_k(svc, body.k, where="body")
         _check_genre(svc, body.genre, "genre", where="body")
         _in_range(svc, body.as_mapping())
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
@@ -499,6 +501,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         """Add or replace ratings (or likes); answers with the updated profile."""
         ratings = body.as_mapping()
         _known(svc, ratings, body.field)
+        _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         svc.profiles.set_ratings(profile_id, _canonical(svc, ratings))
         return _profile(svc, profile_id, k, genre)
@@ -507,6 +510,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
+        _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         index = svc.find_item(movie_id)  # "050" names movie 50, as when it was saved
         saved = str(svc.records[index]["movie_id"]) if index is not None else str(movie_id)
@@ -517,6 +521,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
     def get_profile(profile_id: Annotated[str, PathParam(max_length=64)], k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Saved ratings and this person's recommendations."""
+        _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
 
@@ -528,6 +533,17 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(_HeadAsGet)
     return app
+
+
+def _check_k(svc: Service, k: int, where: str = "query") -> None:
+    """A list longer than a two-stage model's shortlist is a 422 naming ``k``, checked
+    before anything is written."""
+    limit = getattr(svc.model, "check_list_length", None)
+    if limit is not None:
+        try:
+            limit(k)
+        except ConfigError as e:
+            raise HTTPException(422, [{"loc": [where, "k"], "msg": str(e), "type": "value_error"}]) from None
 
 
 def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query") -> None:
