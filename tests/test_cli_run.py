@@ -363,6 +363,9 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     listed, _ = pipeline.recommend(users, 5)
     assert all(set(listed[i]) <= set(shortlist[i]) for i in range(len(users)))
     assert "The store lists through `models/two-stage`: ease shortlists 20 movies" in (tmp_path / "o" / "report.md").read_text()
+    # A list past the shortlist names the flag that asked for it, as export does.
+    code, _, err = run(capsys, "recommend", "--run", str(tmp_path / "o"), "--user", "1", "-k", "30")
+    assert code == 2 and "cinerec: error: -k 30: two-stage: k = 30 is more than candidates = 20" in err
 
 
 @pytest.mark.parametrize("change, needle", [
