@@ -68,6 +68,24 @@ def test_two_workers_share_store_and_profiles_and_lose_no_write(run_dir, tmp_pat
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_stopped_server_says_interrupted_and_exits_130(run_dir, workers):
+    """With --workers 2 a Ctrl-C or SIGTERM ended the server with exit 0 and no word,
+    where one process says "interrupted" and exits 130, as the README promises."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc, _ = _start(["--run", str(run_dir), "--workers", workers])
+        proc.send_signal(sig)
+        try:
+            code = proc.wait(timeout=60)
+        finally:
+            proc.kill()
+        err = proc.stderr.read().decode()
+        assert code == 130 and "cinerec: interrupted" in err, (sig, code, err[-500:])
+
+
 def test_serve_logs_on_stderr_and_leaves_stdout_to_figures(run_dir):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--port", str(port)],

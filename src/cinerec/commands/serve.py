@@ -53,8 +53,8 @@ def serve(
     else scored live. Everything is opened and checked before listening.
     """
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
+    from cinerec.errors import DataError
     from cinerec.serving.api import create_app
 
     limit_threads(threads)
@@ -90,10 +90,34 @@ def serve(
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
                             log_level=level, log_config=_log_config())
+    supervisor = _supervisor_class()(config, sockets=[sock])
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        supervisor.run()
     except KeyboardInterrupt:
-        pass
+        supervisor.stopped_by_signal = True
+    if supervisor.stopped_by_signal:  # as one process does: "interrupted", exit 130
+        raise KeyboardInterrupt
+    raise DataError("serve: a worker process could not start (its error is above); the server stopped")
+
+
+def _supervisor_class() -> Any:
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor of ``--workers N``, noting whether a signal (Ctrl-C,
+        SIGTERM) stopped it: it also stops, the same way, when a worker cannot start."""
+
+        stopped_by_signal = False
+
+        def handle_int(self) -> None:
+            self.stopped_by_signal = True
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            self.stopped_by_signal = True
+            super().handle_term()
+
+    return Supervisor
 
 
 def _log_config() -> dict[str, Any]:
