@@ -636,6 +636,14 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
             run.top_n([], k)
     with pytest.raises(ConfigError, match=r"ratings: expected a mapping of movie id to stars .*got list"):
         run.recommend_for(ratings=[50, 4])
+    # A k past the catalogue is cut to it, as top_n and recommend_for do (it was a TypeError);
+    # two ids where one is asked, or liked=None, were a ValueError and a TypeError.
+    assert len(run.similar(50, k=10**30)) == len(run.similar(50, k=run.dataset.n_items)) > 0
+    with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got a list \(\[50, 181\]\)"):
+        run.similar([50, 181])
+    assert run.recommend_for(liked=None, ratings={"50": 5}, k=3).shape[0] == 3
+    with pytest.raises(ConfigError, match="give at least one movie"):
+        run.recommend_for(liked=None)
     # Text ids: an empty frame has the column types of a full one.
     log = tmp_path / "log.csv"
     log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))

@@ -218,7 +218,7 @@ class Lists:
         """The movies most like movie index ``item`` (``model.similar_items``) and their
         similarities, only those with a positive similarity (a similarity of 0 or less
         is filler): fewer than ``k`` when fewer have anything in common with it."""
-        items, sims = self.model.similar_items([item], check_k(k))
+        items, sims = self.model.similar_items([item], min(check_k(k), self.dataset.n_items))
         keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0)
         return items[0][keep], sims[0][keep]
 
@@ -244,7 +244,8 @@ class Lists:
             raise ConfigError(f"ratings: expected a mapping of movie id to stars ({{50: 4.5}}), "
                               f"got {type(ratings).__name__}")
         given: dict[int, float | None] = {}
-        for m in ([liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)):
+        for m in ([] if liked is None else [liked] if isinstance(liked, (str, bytes, int, np.integer)) else
+                  list(liked)):
             given[self.item_index(m)] = None
         scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
@@ -283,6 +284,7 @@ class Lists:
 
     def item_index(self, movie: Any) -> int:
         """The index of raw movie id ``movie``, with one clear error when unknown."""
+        _one_id(movie, "movie")
         i = self.dataset.item_ids.get(movie)
         if i is None:
             raise NotFoundError(f"unknown movie id {movie!r} (the run's data has {self.dataset.n_items:,} movies"
@@ -291,6 +293,7 @@ class Lists:
 
     def user_index(self, user: Any) -> int:
         """The index of raw user id ``user``, with one clear error when unknown."""
+        _one_id(user, "user")
         u = self.dataset.user_ids.get(user)
         if u is None:
             raise NotFoundError(f"unknown user id {user!r} (the run's data has {self.dataset.n_users:,} users"
@@ -347,3 +350,9 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
 
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
+
+
+def _one_id(value: Any, what: str) -> None:
+    """One raw id (a string or a whole number), or one line saying what was given instead."""
+    if isinstance(value, (list, tuple, set, dict)) or (isinstance(value, np.ndarray) and value.ndim > 0):
+        raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({value!r:.60})")
