@@ -14,6 +14,7 @@ import pytest
 import typer
 
 from cinerec.cli import app, main
+from cinerec.errors import DataError
 from cinerec.runs import open_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -285,6 +286,13 @@ def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
         damage(copy / name)
         err = _one_line_error(capsys, ["recommend", "--run", str(copy), "--user", "1"])
         assert needle in err, err
+    # A damaged metrics.json stopped recommend, export and serve, which never read it;
+    # the leaderboard, which shows it, still says it is damaged.
+    (run / "metrics.json").write_text("{bad")
+    assert main(["recommend", "--run", str(run), "--user", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    with pytest.raises(DataError, match=r"metrics.json: not valid JSON"):
+        open_run(run).leaderboard()
 
 
 def test_output_that_cannot_be_written_is_one_line_and_a_reader_gone_is_no_error(tmp_path):

@@ -170,7 +170,9 @@ class Run:
     path: Path
     meta: dict[str, Any]
     dataset: Dataset
-    metrics: dict[str, Any] = field(default_factory=dict)
+    #: ``metrics.json``, read when first asked for (:meth:`figures`): the lists, the store
+    #: and the server never need it, so a damaged one does not stop them.
+    metrics: dict[str, Any] | None = None
     _models: dict[str, Recommender] = field(default_factory=dict, repr=False)
     _loaded_on: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -205,9 +207,10 @@ class Run:
 
         from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
-        if not self.metrics and not (self.path / "metrics.json").is_file():
+        metrics = self.figures()
+        if not metrics and not (self.path / "metrics.json").is_file():
             raise DataError(f"{self.path}: metrics.json is missing; the run's figures are not there to show")
-        rows = {model: _figures(values) for model, values in self.metrics.items()}
+        rows = {model: _figures(values) for model, values in metrics.items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame = frame[sorted(frame.columns, key=_column_key)]
         frame.index.name = "model"
@@ -227,6 +230,21 @@ class Run:
             lower = column.rsplit(" ", 1)[-1].split("@")[0] in LOWER_IS_BETTER
             frame = frame.sort_values(column, ascending=lower, kind="stable", na_position="last")
         return frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
+
+    def figures(self) -> dict[str, Any]:
+        """``metrics.json`` (empty when the run has none), read once, with one clear error
+        when it is damaged."""
+        if self.metrics is None:
+            metrics: Any = {}
+            if (self.path / "metrics.json").exists():
+                try:
+                    metrics = read_json(self.path / "metrics.json")
+                except ValueError as e:
+                    raise DataError(f"{self.path}/metrics.json: not valid JSON ({e})") from None
+                if not isinstance(metrics, dict):
+                    raise DataError(f"{self.path}/metrics.json: expected a JSON object, got {type(metrics).__name__}")
+            self.metrics = metrics
+        return self.metrics
 
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
@@ -367,12 +385,4 @@ def open_run(path: str | os.PathLike) -> Run:
         if meta.get(key) is not None and not isinstance(meta[key], str):
             raise DataError(f"{path}/run.json: {key} = {json.dumps(meta[key])}; expected a model name")
     dataset = Dataset.load(path / "dataset")
-    metrics = {}
-    if (path / "metrics.json").exists():
-        try:
-            metrics = read_json(path / "metrics.json")
-        except ValueError as e:
-            raise DataError(f"{path}/metrics.json: not valid JSON ({e})") from None
-        if not isinstance(metrics, dict):
-            raise DataError(f"{path}/metrics.json: expected a JSON object, got {type(metrics).__name__}")
-    return Run(path, meta, dataset, metrics)
+    return Run(path, meta, dataset)
