@@ -642,6 +642,13 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got a list \(\[50, 181\]\)"):
         run.similar([50, 181])
     assert run.recommend_for(liked=None, ratings={"50": 5}, k=3).shape[0] == 3
+    # top_n took arguments it then ignored: model= with a fitted model, dataset= with a run.
+    from cinerec.serving.lists import top_n
+
+    with pytest.raises(ConfigError, match=r"model='als' picks one of a run's models"):
+        top_n(run.model("ease"), [1], 3, dataset=run.dataset, model="als")
+    with pytest.raises(ConfigError, match=r"dataset= goes with a fitted model"):
+        top_n(run, [1], 3, dataset=run.dataset)
     with pytest.raises(ConfigError, match="give at least one movie"):
         run.recommend_for(liked=None)
     # Text ids: an empty frame has the column types of a full one.

@@ -345,9 +345,14 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
     if isinstance(source, Recommender):
         if dataset is None:
             raise DataError("top_n: a fitted model needs the dataset it was trained on (dataset=...)")
+        if model is not None:
+            raise ConfigError(f"top_n: model={model!r} picks one of a run's models; the source is a fitted "
+                              f"{source.name} model already")
         return Lists(dataset, source).frame(user_ids, k)
     from cinerec.runs import Run, open_run
 
+    if dataset is not None:
+        raise ConfigError("top_n: dataset= goes with a fitted model; a run lists from its own saved data")
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
 
