@@ -170,9 +170,9 @@ class Run:
     path: Path
     meta: dict[str, Any]
     dataset: Dataset
-    #: ``metrics.json``, read when first asked for (:meth:`figures`): the lists, the store
-    #: and the server never need it, so a damaged one does not stop them.
-    metrics: dict[str, Any] | None = None
+    # metrics.json, read when first asked for (figures): the lists, the store and the
+    # server never need it, so a damaged one does not stop them.
+    _metrics: dict[str, Any] | None = None
     _models: dict[str, Recommender] = field(default_factory=dict, repr=False)
     _loaded_on: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -231,10 +231,15 @@ class Run:
             frame = frame.sort_values(column, ascending=lower, kind="stable", na_position="last")
         return frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
 
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json`` (:meth:`figures`)."""
+        return self.figures()
+
     def figures(self) -> dict[str, Any]:
         """``metrics.json`` (empty when the run has none), read once, with one clear error
         when it is damaged."""
-        if self.metrics is None:
+        if self._metrics is None:
             metrics: Any = {}
             if (self.path / "metrics.json").exists():
                 try:
@@ -243,8 +248,8 @@ class Run:
                     raise DataError(f"{self.path}/metrics.json: not valid JSON ({e})") from None
                 if not isinstance(metrics, dict):
                     raise DataError(f"{self.path}/metrics.json: expected a JSON object, got {type(metrics).__name__}")
-            self.metrics = metrics
-        return self.metrics
+            self._metrics = metrics
+        return self._metrics
 
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
