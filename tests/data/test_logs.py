@@ -381,3 +381,55 @@ def test_a_file_that_is_no_log_is_not_called_a_release_when_columns_are_given(tm
     for columns in (None, "user=0"):
         with pytest.raises(DataError, match=r"u.data: not a folder, a zip file or a ratings log"):
             load(path, columns=columns)
+
+
+def test_spaces_around_ids_and_header_names_are_layout_not_ids(tmp_path):
+    """"anna " and "anna" were two users; a header "user, item" could not be read, not even
+    with --columns, which strips the names it is given."""
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating\nanna,m1,4\nanna ,m2,5\nanna,m2 ,3\n")
+    ds = load_log(f)
+    assert ds.n_users == 1 and ds.n_items == 2 and list(ds.user_ids.raw) == ["anna"]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("user, item, rating\n1, 10, 4\n2, 20, 5\n")
+    assert load_log(spaced).n_items == 2
+    assert load_log(spaced, columns="item=item,rating=rating").n_items == 2
+    cat = tmp_path / "items.csv"
+    cat.write_text("item,title\nm1 ,One (1999)\nm2,Two (2001)\n")
+    assert load_log(f, catalog=cat).info["catalog_matched"] == 2
+
+
+@pytest.mark.parametrize("text, line, value", [
+    ("user,item,rating\n1,10,4\n\n\n2,20,x\n", 5, "'x'"),  # blank lines are no rows
+    ("user,item,rating\n1,10,4\n\n1,20,NA\n", 4, "'NA'"),  # and the value shown is that line's
+    ('user,item,rating,note\n1,10,4,"a\nb"\n2,20,x,ok\n', 4, "'x'"),  # a quoted field over two lines
+])
+def test_an_error_names_the_line_as_the_file_numbers_it(tmp_path, text, line, value):
+    f = tmp_path / "log.csv"
+    f.write_text(text)
+    with pytest.raises(DataError, match=re.escape(f"line {line}: rating {value} is not a number")):
+        load_log(f)
+
+
+def test_dates_of_numbers_read_one_way_for_the_whole_column(tmp_path):
+    """12/01/2021 was read month first and 13/01/2021 day first, in one column: the
+    ratings' order came out wrong without a word."""
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating,date\nanna,m1,4,12/01/2021\nanna,m2,5,13/01/2021\nanna,m3,3,2021-01-20\n")
+    t = load_log(f).interactions.timestamps
+    day = pd.to_datetime(t, unit="s").strftime("%Y-%m-%d").tolist()
+    assert sorted(day) == ["2021-01-12", "2021-01-13", "2021-01-20"]
+    f.write_text("user,item,rating,date\nanna,m1,4,12/01/2021\nanna,m2,5,01/13/2021\n")  # month first
+    assert sorted(pd.to_datetime(load_log(f).interactions.timestamps, unit="s").strftime("%m-%d")) == ["01-13", "12-01"]
+    f.write_text("user,item,rating,date\nanna,m1,4,13/01/2021\nanna,m2,5,01/13/2021\n")
+    with pytest.raises(DataError, match=re.escape("line 2: time '13/01/2021' reads day first, and line 3: "
+                                                  "'01/13/2021' month first")):
+        load_log(f)
+
+
+def test_a_folder_whose_files_differ_in_a_time_column_names_the_files(tmp_path):
+    # The untimed file's rows were given 1970, the oldest of all.
+    (tmp_path / "a.csv").write_text("user,item,rating,timestamp\n1,10,4,1600000000\n")
+    (tmp_path / "b.csv").write_text("user,item,rating\n1,10,1\n")
+    with pytest.raises(DataError, match=r"b.csv has no time column and a.csv has one"):
+        load_log(tmp_path)

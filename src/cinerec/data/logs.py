@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import itertools
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -150,6 +149,11 @@ def load_log(
         rated = next(f for f, fr in zip(files, frames) if fr["rating"] is not None)
         unrated = next(f for f, fr in zip(files, frames) if fr["rating"] is None)
         raise DataError(f"{path}: {unrated.name} has no rating column and {rated.name} has one; a folder's files "
+                        "must share their columns (move the odd file out)")
+    if len({f["timed"] for f in frames}) > 1:  # the untimed file's rows would all sit in 1970
+        timed = next(f for f, fr in zip(files, frames) if fr["timed"])
+        untimed = next(f for f, fr in zip(files, frames) if not fr["timed"])
+        raise DataError(f"{path}: {untimed.name} has no time column and {timed.name} has one; a folder's files "
                         "must share their columns (move the odd file out)")
     n = len(users)
     if n == 0:
@@ -332,10 +336,24 @@ def _written(path: Path, row: int, column: str) -> str | None:
     """What a text file's data row ``row`` holds in ``column``, as written; None for Parquet."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return None
-    with _text_rows(path) as (header, rows):
-        fields: list[str] = next(itertools.islice(rows, row, None), [])
+    header, _, fields = _data_row(path, row)
     k = header.index(column) if column in header else len(fields)
     return fields[k] if k < len(fields) else None
+
+
+def _data_row(path: Path, row: int) -> tuple[list[str], int, list[str]]:
+    """A text file's header, and the line data row ``row`` (0-based, as the fast reader
+    counts them: blank lines are no rows) starts on, with its fields. A quoted field
+    may run over several lines, so lines and rows are counted apart."""
+    with _text_rows(path) as (header, rows):
+        start, seen = 2, -1
+        for fields in rows:
+            if fields:  # a blank line is skipped, as the reader skips it
+                seen += 1
+                if seen == row:
+                    return header, start, fields
+            start = rows.line_num + 2
+    return header, row + 2, []
 
 
 @contextlib.contextmanager
@@ -354,9 +372,13 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     columns = list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
     if role in given:
         if given[role] not in columns:
+            # A header written "user, item, rating": its names are the words, not the spaces.
+            spaced = [c for c in columns if str(c).strip() == given[role]]
+            if len(spaced) == 1:
+                return spaced[0]
             raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, columns))})")
         return given[role]
-    found = [c for c in columns if str(c).lower() in names[role]]
+    found = [c for c in columns if str(c).strip().lower() in names[role]]
     if len(found) > 1:  # two columns could be it: which one is meant is the user's to say
         how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES else "rename the other"
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
@@ -374,7 +396,7 @@ def _line(path: Path, row: int) -> str:
     """``file line N`` of data row ``row`` (0-based, after a header line); Parquet has rows, not lines."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"{path} row {row + 1}"
-    return f"{path} line {row + 2}"
+    return f"{path} line {_data_row(path, row)[1]}"
 
 
 def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
@@ -424,6 +446,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
+    out["timed"] = cols["time"] is not None
     if cols["time"] is None:
         out["time"] = np.zeros(table.num_rows, np.int64)
     else:
@@ -483,7 +506,12 @@ def _arrow_ids(values: Any) -> Any:
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
     except pa.ArrowInvalid:
-        return text
+        # Spaces around an id are the file's layout, not the id: "anna " is anna.
+        text = pc.utf8_trim_whitespace(text)
+        try:
+            numbers = pc.cast(text, pa.int64())
+        except pa.ArrowInvalid:
+            return text
     # The cast also takes a leading zero or plus sign. Each text's first byte, read from
     # the column's buffers, shows those; a minus sign is checked by writing the numbers back.
     for chunk in text.chunks:
@@ -532,7 +560,7 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
     out[~text] = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(), rows=np.flatnonzero(~text),
                              written=values.to_numpy()[~text])
     if text.any():
-        stamps = pd.to_datetime(values[text], utc=True, errors="coerce", format="mixed")
+        stamps = _dates(values[text], np.flatnonzero(text), path)
         bad = stamps.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.argmax(bad)])
@@ -542,6 +570,31 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
             raise DataError(f"{_line(path, row)}: time {value!r} is neither seconds nor a date")
         out[text] = _seconds(stamps)
     return out
+
+
+#: A date written with its day and month as numbers first: 12/01/2021, 1.2.21, 3-4-2020.
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b"
+
+
+def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
+    """Dates in text, ``NaT`` where a value is none. Dates that start with day and month
+    as numbers are read one way for the whole column: day first when some of them can
+    only be read so (13/01/2021), month first otherwise; a column holding both kinds
+    (13/01/2021 and 01/13/2021) is refused, naming a line of each."""
+    parts = values.astype(str).str.extract(_NUMERIC_DATE)
+    first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    day_first, month_first = (first > 12).to_numpy(), (second > 12).to_numpy()
+    if day_first.any() and month_first.any():
+        a, b = int(np.argmax(day_first)), int(np.argmax(month_first))
+        raise DataError(f"{_line(path, int(rows[a]))}: time {values.iloc[a]!r} reads day first, and "
+                        f"{_line(path, int(rows[b])).removeprefix(f'{path} ')}: {values.iloc[b]!r} month first; "
+                        "write the dates one "
+                        "way (YYYY-MM-DD reads only one way)")
+    stamps = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    numeric = parts[0].notna().to_numpy()
+    if day_first.any():  # the whole column's numeric dates, day first
+        stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
+    return stamps
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
