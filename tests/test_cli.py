@@ -99,6 +99,11 @@ def test_json_on_a_command_without_figures_is_one_line(capsys, argv):
     (["serve", "--run", "x", "--port", "70000"], "--port"),
     (["nonsense"], "nonsense"),
     (["recommend", "--run", "x", "--user", "1", "--run-model", ""], "--run-model': give a model name"),
+    # An unset "$DATA" read every log of the current folder without a word.
+    (["evaluate", "--data", "", "--model", "popularity"], "--data: empty; name a release"),
+    (["train", "--data", " ", "--model", "popularity", "--out", "o"], "--data: empty; name a release"),
+    (["quickstart", "--data", ""], "--data: empty; name a release"),
+    (["data", "info", ""], "SOURCE: empty; name a release"),
 ])
 def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
     assert needle in _one_line_error(capsys, argv)

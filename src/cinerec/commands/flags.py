@@ -309,13 +309,16 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
                                 flags=True)
 
 
-def data_source(data: str, columns: str | None, catalog: Path | None, flag: str | None = "--data") -> dict[str, Any]:
+def data_source(data: str | None, columns: str | None, catalog: Path | None, flag: str | None = "--data"
+                ) -> dict[str, Any]:
     """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``
-    and ``--catalog`` name, checked before any data is read."""
+    and ``--catalog`` name, checked before any data is read. ``data`` None: not given."""
     from cinerec.data.logs import check_catalog, parse_columns
     from cinerec.data.movielens import check_source
-    from cinerec.errors import NotFoundError
+    from cinerec.errors import ConfigError, NotFoundError
 
+    if data is not None and not data.strip():  # an unset "$DATA": it read the current folder
+        raise ConfigError(f"{flag or 'SOURCE'}: empty; name a release, a folder, a zip or a ratings log")
     if data:
         try:
             check_source(data)
@@ -325,7 +328,7 @@ def data_source(data: str, columns: str | None, catalog: Path | None, flag: str 
             raise NotFoundError(f"{flag} {e}" if str(e).startswith(data) else f"{flag}: {e}") from None
     if catalog is not None:
         check_catalog(catalog)
-    return {"source": data, "columns": parse_columns(columns) or None,
+    return {"source": data or "", "columns": parse_columns(columns) or None,
             "catalog": None if catalog is None else str(catalog)}
 
 

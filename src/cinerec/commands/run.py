@@ -52,7 +52,7 @@ def run(
     from cinerec.studies import Study, leaderboard_rows, run_study
 
     flags.check_tune(tune)
-    source = flags.data_source(data or "", columns, catalog)
+    source = flags.data_source(data, columns, catalog)
     # Every key and value of the file is checked before the (slow) data load.
     overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None
