@@ -308,6 +308,14 @@ def test_real_ratings_fold_baseline(ml100k):
     assert every.metrics["rmse_u1"] == pytest.approx(r.metrics["rmse"])
 
 
+def test_describe_gives_the_split_asked_for():
+    # A study with test = 0.3 was described as an 80/20 split in its report.
+    assert "random 70% / 30% split" in get_protocol("random-full", test=0.3).describe()
+    assert "random 80% / 20% split" in get_protocol("random-full").describe()
+    assert "70% train / 10% valid / 20% test" in get_protocol("ratings-random", test=0.2, valid=0.1).describe()
+    assert "70% train / 15% valid / 15% test" in get_protocol("ratings-random").describe()
+
+
 def test_describe_gives_the_number_of_negatives():
     text = get_protocol("loo-sampled", n_negatives=49).describe()
     assert "ranked among 49 movies" in text and "n_negatives" not in text

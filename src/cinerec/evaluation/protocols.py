@@ -378,7 +378,18 @@ class Protocol:
 
     def describe(self) -> str:
         """One line: the name and the recipe, with this protocol's option values filled in."""
-        return f"{self.name}: {self.summary.format(**self._options)}"
+        return f"{self.name}: {self.summary.format(**self._options, **self._shares())}"
+
+    def _shares(self) -> dict[str, str]:
+        """The split's shares in words for :attr:`summary` (``train``, ``test``, ``valid``:
+        "80%"), from the options ``test`` and ``valid`` a protocol has."""
+        test, valid = (v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+                       for v in (self._options.get("test", 0.0), self._options.get("valid", 0.0)))
+
+        def pct(x: float) -> str:
+            return f"{100 * x:.3g}%"
+
+        return {"train_share": pct(1.0 - test - valid), "test_share": pct(test), "valid_share": pct(valid)}
 
     def _ks_within(self, prepared: "Prepared") -> tuple[int, ...]:
         """The Ks measured on ``prepared``: each must be below the number of movies the
@@ -658,7 +669,7 @@ class RandomFull(Protocol):
 
     name = "random-full"
     summary = (
-        "seeded random 80/20 split of the ratings (every rating a positive); the whole catalogue "
+        "seeded random {train_share} / {test_share} split of the ratings (every rating a positive); the whole catalogue "
         "ranked without the user's training movies (score ties: lower movie index first): "
         "Recall/NDCG/HR/Precision@K; and without removing them: top-K categorical accuracy "
         "over test pairs (cat_acc@K, as TensorFlow Recommenders' FactorizedTopK)"
@@ -783,7 +794,7 @@ class RatingsRandom(Protocol):
 
     name = "ratings-random"
     summary = (
-        "seeded random split of the ratings, 70% train / 15% valid / 15% test; valid is given "
+        "seeded random split of the ratings, {train_share} train / {valid_share} valid / {test_share} test; valid is given "
         "to fit (early stopping); RMSE and MAE of predicted stars on test, and NDCG@K for K in "
         "{ks} of each user's test movies ranked by score, the true stars as gain (a model trained "
         "on liked-or-not: AUC and accuracy of liked on the test ratings instead of RMSE/MAE)"
