@@ -306,6 +306,10 @@ def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
     study = Study.from_toml(write(tmp_path, text.replace('{user = "who", item = "sku"}', '"user=who,item=sku"')),
                             columns={"item": "movie"}, catalog="other.csv")
     assert study.columns == {"user": "who", "item": "movie"} and study.catalog == "other.csv"
+    # --catalog replaces a file's catalogue that is not there (as --data a missing source).
+    gone = text.replace(str(tmp_path / "items.csv"), "no-such-items.csv")
+    assert Study.from_toml(write(tmp_path, gone), catalog=str(tmp_path / "items.csv")).catalog == \
+        str(tmp_path / "items.csv")
 
 
 @pytest.mark.parametrize("line, needle", [

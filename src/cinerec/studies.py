@@ -210,7 +210,7 @@ class Study:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise toml_error(path, e) from None
-        study = _Reader(path, text).study(values, data, trials)
+        study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None)
         if data is not None:  # the source is the command line's (--data), not the file's
             study = replace(study, from_flags=(*study.from_flags, "source"))
         if columns:
@@ -376,7 +376,8 @@ class _Reader:
             raise self.fail((), name, f"expected a table [{name}], got {value!r}")
         return value
 
-    def study(self, values: dict[str, Any], data: str | None, trials: int | None) -> Study:
+    def study(self, values: dict[str, Any], data: str | None, trials: int | None, catalog_flag: bool = False
+              ) -> Study:
         from cinerec.evaluation.protocols import get_protocol
         from cinerec.models import MODELS
 
@@ -398,7 +399,7 @@ class _Reader:
         if catalog is not None:
             if not isinstance(catalog, str) or not catalog.strip():
                 raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {catalog!r}")
-            if not Path(catalog).expanduser().is_file():
+            if not catalog_flag and not Path(catalog).expanduser().is_file():  # (--catalog replaces it)
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
