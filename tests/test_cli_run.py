@@ -614,3 +614,18 @@ def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys
     code, _, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "12",
                        "--run-model", "baseline")
     assert code == 0 and "note:" not in err
+
+
+def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path, capsys, ml100k_dir):
+    """The best row (by RMSE) gives no AUC; the line said 'not measured by this protocol'
+    while the liked-or-not row beside it had one."""
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 100\n[protocol]\nname = "ratings-random"\n'
+                     'seeds = [0]\n[models.baseline]\n[models.mf-liked]\nmodel = "mf"\nloss = "bce"\n'
+                     'target = "liked"\nepochs = 2\n[reference]\nmetric = "auc"\nvalue = 0.8\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    board = read_json(tmp_path / "o" / "leaderboard.json")
+    auc = next(r for r in board["models"] if r["label"] == "mf-liked")["metrics"]["auc"]["mean"]
+    assert board["best"] == "baseline"
+    assert f"the study: auc 0.8; ours (mf-liked): {auc:.4f}" in out

@@ -15,7 +15,7 @@ catalogue), and ``--only`` runs some of its models.
 
 import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,8 +69,19 @@ def run(
     print_table(head, rows, title=title)
     ref = board["reference"]
     if ref:
-        best = next(r for r in board["models"] if r["label"] == board["best"])
-        ours = best["metrics"].get(ref["metric"])
-        figure = "not measured by this protocol" if ours is None else f"{ours['mean']:.4f}"
-        print(f"the study: {ref['metric']} {ref['value']}; ours ({board['best']}): {figure}")
+        print(_beside_reference(board, ref))
     say(f"run saved to {out}" + (f"; store {board['store']}" if board.get("store") else ""), quiet)
+
+
+def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
+    """The study's figure beside ours: the best model's, or, when the best model does not
+    give that metric (a liked-or-not row's AUC beside star models), the best of those that do."""
+    metric = ref["metric"]
+    having = [r for r in board["models"] if metric in r["metrics"]]
+    best = next((r for r in having if r["label"] == board["best"]), None)
+    if best is None and having:
+        lower = metric.split("_")[0].split("@")[0] in ("rmse", "mae", "mse")
+        best = sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]
+    if best is None:
+        return f"the study: {metric} {ref['value']}; ours: no model of this run gives {metric}"
+    return f"the study: {metric} {ref['value']}; ours ({best['label']}): {best['metrics'][metric]['mean']:.4f}"
