@@ -376,6 +376,9 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     (lambda s: s.replace("candidates = 20", "candidates = 3"),
      "s.toml:19: [export.two_stage] candidates = 3 is fewer than [export] k = 5"),
     (lambda s: s.replace('retriever = "ease"', 'retriever = "nope"'), "s.toml:18: [export.two_stage] retriever = 'nope': unknown model"),
+    # A stage's own setting: its line in the nested table, not the table's header.
+    (lambda s: s + "\n[export.two_stage.retriever_settings]\nregularization = 5\nepoch = 3\n",
+     "s.toml:23: [export.two_stage.retriever_settings] epoch: retriever_settings: unknown key 'epoch'"),
 ])
 def test_a_bad_two_stage_export_is_refused_before_reading(tmp_path, capsys, change, needle):
     study = tmp_path / "s.toml"

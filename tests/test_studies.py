@@ -130,6 +130,9 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
+    # Settings of a model that is no member: its own table's line, not the blend's header.
+    ("[models.blend.settings.bpmf]", "[models.blend.settings.als]",
+     ":24: [models.blend.settings.als]: settings: 'als' is not one of the members"),
     # A good key before the bad one, named in the message's list of known keys: still the bad one's line.
     ("factors = 4", "sweeps = 20\nfactorz = 4", ":26: [models.blend.settings.bpmf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),

@@ -563,6 +563,12 @@ class _Reader:
         try:
             model = create("two-stage", {**values, "ranker": specs[0].model}, where="\0")
         except CinerecError as e:
+            # A stage's own setting (retriever_settings.epoch) is blamed on its own line.
+            nested = [(table + sub, key) for sub, key in _leaves(values) if sub]
+            named = _culprit(str(e), {key: None for _, key in nested})
+            at = next(((sub, key) for sub, key in nested if key == named), None)
+            if at is not None:
+                raise self.fail(at[0], at[1], _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), values), _strip(str(e))) from None
         candidates = model.config.to_dict()["candidates"]
         if candidates < k:
@@ -605,6 +611,10 @@ class _Reader:
             nested = [(sub, key) for sub, key in nested if ".".join(sub[len(table):]) in str(e)] or nested
             if nested:
                 raise self.fail(nested[0][0], nested[0][1], _strip(str(e))) from None
+            # A nested table the message names ("'als' is not one of the members"): its header.
+            named_tables = [table + sub for sub, _ in _leaves(settings) if sub and f"'{sub[-1]}'" in str(e)]
+            if named_tables:
+                raise self.fail(named_tables[0], None, _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), settings), _strip(str(e))) from None
         try:
             protocol.check(model)
