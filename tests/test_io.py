@@ -132,3 +132,26 @@ def test_json_written_or_printed_is_strict_a_number_that_is_not_finite_is_null(t
         "auc": None, "x": [None, 1.5, 2], "path": str(tmp_path)}
     write_json(tmp_path / "m.json", {"auc": np.float64("nan")})
     assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: 1 / 0) == {"auc": None}
+
+
+def test_a_folder_named_through_a_link_is_written_where_the_link_points(tmp_path):
+    # The link itself was replaced: the linked folder stayed empty and a hidden copy of
+    # the link was left behind.
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with atomic_dir(link) as tmp:
+        (tmp / "run.json").write_text("{}")
+    assert link.is_symlink() and (real / "run.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_a_failed_write_removes_the_parent_folders_it_made(tmp_path):
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "new" / "sub" / "run", tmp_path / "kept" / "run"):
+        with pytest.raises(RuntimeError):
+            with atomic_dir(out) as tmp:
+                (tmp / "half").write_text("x")
+                raise RuntimeError("the work failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())

@@ -64,7 +64,9 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     """
     from cinerec.errors import ConfigError
 
-    given, path = os.fspath(path), Path(os.path.abspath(path))
+    # Through a link: the folder it points at is the one written (replacing the link itself
+    # left the linked folder untouched and the link's copy behind as a hidden folder).
+    given, path = os.fspath(path), Path(os.path.realpath(path))
     try:
         here: Path | None = Path(os.getcwd())
     except OSError:  # (the folder one is in was deleted)
@@ -80,6 +82,10 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
             check_replaceable(p, *own)
             if first is not None:
                 first(p)
+    made = path.parent  # the highest folder this call creates, removed again on failure
+    while not made.parent.exists():
+        made = made.parent
+    made_any = not path.parent.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -103,7 +109,21 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if made_any and not path.exists():  # the folders made for it, if nothing else went there
+            _remove_empty(path.parent, made)
         raise
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` while they are empty."""
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone else's files), or gone
+            return
+        if folder == top:
+            return
+        folder = folder.parent
 
 
 def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
