@@ -104,6 +104,8 @@ def test_json_on_a_command_without_figures_is_one_line(capsys, argv):
     (["train", "--data", " ", "--model", "popularity", "--out", "o"], "--data: empty; name a release"),
     (["quickstart", "--data", ""], "--data: empty; name a release"),
     (["data", "info", ""], "SOURCE: empty; name a release"),
+    (["run", "s.toml", "--out", "o", "--only", ""], "--only '': give the labels of [models.LABEL] tables"),
+    (["run", "s.toml", "--out", "o", "--only", "ease,"], "--only 'ease,': give the labels"),
 ])
 def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
     assert needle in _one_line_error(capsys, argv)

@@ -369,8 +369,10 @@ def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
 Tune = Annotated[int | None, typer.Option(
     "--tune", metavar="TRIALS", show_default=False,
     help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
-         "training part; the test part is never used. Settings given with --set or --config are kept as "
-         "they are; the search covers the others. The chosen settings are printed and kept.")]
+         "training part; the test part is never used. Settings given with --set or --config (evaluate, "
+         "train) are kept as they are and the search covers the others; in a study (run) each model's "
+         "table is the first trial and [tune] models picks the models searched. The chosen settings are "
+         "printed and kept.")]
 
 
 def check_tune(trials: int | None, model: "Recommender | None" = None, hold: Collection[str] = (),

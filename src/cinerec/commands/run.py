@@ -56,6 +56,10 @@ def run(
     # Every key and value of the file is checked before the (slow) data load.
     overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None
+    if labels is not None and not all(labels):
+        from cinerec.errors import ConfigError
+
+        raise ConfigError(f"--only {only!r}: give the labels of [models.LABEL] tables, separated by commas")
     spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels,
                            columns=source["columns"], catalog=source["catalog"])
     if spec.tunes and not any(spec.tuned(m) for m in spec.models):
