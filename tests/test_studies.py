@@ -128,6 +128,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
     ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization = 'big': expected a number"),
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
+    ("factors = 8", "factors = true", ":18: [models.neumf-small] factors = true: expected an integer"),  # TOML's
+    ("k = 10", "k = true", ":32: [export] k: true: expected a whole number from 1 to 1000"),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
     # Settings of a model that is no member: its own table's line, not the blend's header.

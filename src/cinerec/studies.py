@@ -485,7 +485,7 @@ class _Reader:
             self.known(("export",), ex, ("k", "two_stage"))
             export_k = ex.get("k", 50)
             if isinstance(export_k, bool) or not isinstance(export_k, int) or not 1 <= export_k <= 1000:
-                raise self.fail(("export",), "k", f"{export_k!r}: expected a whole number from 1 to 1000")
+                raise self.fail(("export",), "k", f"{_toml(export_k)}: expected a whole number from 1 to 1000")
             if "two_stage" in ex:
                 export_two_stage = self.two_stage(ex["two_stage"], specs, export_k)
                 if any(spec.label == "two-stage" for spec in specs):  # the pipeline is saved under that name
@@ -639,7 +639,9 @@ def _culprit(message: str, values: Mapping[str, Any]) -> str | None:
 
 def _strip(message: str) -> str:
     """An error message without the placeholder location given to the checks."""
-    return message.replace("\0: ", "").replace("\0", "").strip()
+    message = message.replace("\0: ", "").replace("\0", "").strip()
+    # A value as the file spells it: TOML's true and false, not Python's.
+    return re.sub(r"(= )(True|False)\b", lambda m: m.group(1) + m.group(2).lower(), message)
 
 
 # -- running a study ------------------------------------------------------------------------
