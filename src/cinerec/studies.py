@@ -640,7 +640,9 @@ def _culprit(message: str, values: Mapping[str, Any]) -> str | None:
 def _strip(message: str) -> str:
     """An error message without the placeholder location given to the checks."""
     message = message.replace("\0: ", "").replace("\0", "").strip()
-    # A value as the file spells it: TOML's true and false, not Python's.
+    # A value as the file spells it: TOML's true and false, not Python's; a protocol as
+    # the file names it, not as the command line's flag.
+    message = re.sub(r"--protocol ([\w-]+)", r'[protocol] name = "\1"', message)
     return re.sub(r"(= )(True|False)\b", lambda m: m.group(1) + m.group(2).lower(), message)
 
 
