@@ -433,3 +433,21 @@ def test_a_folder_whose_files_differ_in_a_time_column_names_the_files(tmp_path):
     (tmp_path / "b.csv").write_text("user,item,rating\n1,10,1\n")
     with pytest.raises(DataError, match=r"b.csv has no time column and a.csv has one"):
         load_log(tmp_path)
+
+
+def test_a_release_like_folder_of_ones_own_points_at_its_file_and_release_fits_no_log(tmp_path):
+    from cinerec.data import load
+    from cinerec.errors import ConfigError
+
+    (tmp_path / "ratings.csv").write_text("who,sku,stars\n1,1,4\n2,2,5\n")
+    (tmp_path / "movies.csv").write_text("id,title\n1,A (1999)\n2,B (2005)\n")
+    with pytest.raises(ConfigError, match=re.escape(f"name the file itself, {tmp_path / 'ratings.csv'}, with "
+                                                    f"--catalog {tmp_path / 'movies.csv'})")):
+        load(tmp_path, columns={"user": "who", "item": "sku"})
+    # ... which reads it.
+    assert load(tmp_path / "ratings.csv", columns={"user": "who", "item": "sku", "rating": "stars"},
+                catalog=tmp_path / "movies.csv").n_items == 2
+    # --release names a release's layout: on a log it said the log was no log at all.
+    with pytest.raises(ConfigError, match=r"--release ml-1m: names the layout of a MovieLens folder or zip; "
+                                          r".*ratings.csv is a ratings log of your own"):
+        load(tmp_path / "ratings.csv", release="ml-1m")

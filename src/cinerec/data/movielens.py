@@ -134,6 +134,9 @@ def load(
     if path.exists() and not (path.is_file() or path.is_dir()):
         raise DataError(f"{os.fspath(source)}: not a file or a folder (a device, pipe or socket); give a ratings "
                         "file, a release folder or zip, or a release name")
+    if release is not None and path.is_file() and _is_log(path):
+        raise ConfigError(f"--release {release}: names the layout of a MovieLens folder or zip; "
+                          f"{os.fspath(source)} is a ratings log of your own (drop --release)")
     if release is None and path.exists() and _is_log(path):
         from cinerec.data.logs import load_log
 
@@ -143,8 +146,12 @@ def load(
     if (columns or catalog is not None) and not (path.is_file() and not zipfile.is_zipfile(path)):
         # (a file that is neither a log nor a zip is no release: locate() says what it is)
         given = "--columns" if columns else "--catalog"
+        own = next((f for f in ("ratings.csv", "ratings.tsv", "ratings.parquet") if (path / f).is_file()), None) \
+            if path.is_dir() else None
+        hint = f" (to read {own} as one, name the file itself, {path / own}" + \
+            (f", with --catalog {path / 'movies.csv'})" if (path / "movies.csv").is_file() else ")") if own else ""
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
-                          "and movies; --columns and --catalog apply to a ratings log of your own")
+                          f"and movies; --columns and --catalog apply to a ratings log of your own{hint}")
     folder, family, rel, name = locate(source, release=release, progress=progress)
     if release is None and path.is_dir() and _guessed_csv(folder, family, rel) and _own_ids(folder):
         # ratings.csv and movies.csv in a folder no release name or marker vouches for, with
