@@ -117,6 +117,8 @@ def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):
         "user": (pd.DataFrame({"user": ["a", None], "item": ["m1", "m2"], "rating": [4, 3]}), "row 2: no user id"),
         "time": (pd.DataFrame({"user": ["a", "b"], "item": ["m1", "m2"],
                                "ts": pd.to_datetime(["2020-01-01", None])}), "row 2: no time"),
+        # (it was "rating '' is not a number": nothing was written there)
+        "rating": (pd.DataFrame({"user": ["a", "b"], "item": ["m1", "m2"], "rating": [4.0, None]}), "row 2: no rating"),
     }
     for name, (frame, needle) in frames.items():
         path = tmp_path / f"{name}.parquet"

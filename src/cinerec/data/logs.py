@@ -442,6 +442,8 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 value = column[row].as_py()
                 if value is None:  # blank, or a word the reader took for a missing value ("NaN", "NA")
                     value = _written(path, row, str(cols["rating"]))
+                if value is None:  # a Parquet null: nothing was written
+                    raise DataError(f"{_line(path, row)}: no rating")
                 what = "is too large to be a rating" if huge[row] else "is not a number"
                 raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
