@@ -58,7 +58,9 @@ def test_named_columns_parquet_and_a_folder_of_files(tmp_path):
 
 def test_catalogue_gives_titles_years_and_genres(tmp_path):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,10,4\n1,20,3\n2,30,5\n")
-    (tmp_path / "movies.csv").write_text("id,title,genres\n10,Alpha (1999),Drama|Comedy\n20,Beta,Drama\n")
+    # Horror belongs to a movie nobody rated: no genre of this data (a menu offered it).
+    (tmp_path / "movies.csv").write_text("id,title,genres\n10,Alpha (1999),Drama|Comedy\n20,Beta,Drama\n"
+                                         "99,Unrated,Horror\n")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
     assert ds.catalog.titles.tolist() == ["Alpha", "Beta", "30"]  # a movie missing from it shows its id
     assert ds.catalog.years.tolist() == [1999, 0, 0]
