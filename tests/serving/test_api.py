@@ -504,7 +504,8 @@ def test_stars_are_taken_on_the_served_datas_scale(tmp_path, client):
 
 
 def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
-    # A log's ids are kept as written: "  padded" and "u/253" (sent as %2F) name their own users,
+    # A log's ids are kept as written, but for the spaces around them (the file's layout):
+    # "  padded" is user "padded", "u/253" (sent as %2F) and "x y" name their own users,
     # and every id the API returns can be sent back to it.
     from urllib.parse import quote
 
@@ -517,13 +518,13 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
         f'"{u}","{m}",{(a + b) % 5 + 1}' for a, u in enumerate(users) for b, m in enumerate(movies) if (a + b) % 3)
         + "\n")
     c = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
-    for u in users:
+    for u in (x.strip() for x in users):
         r = c.get(f"/users/{quote(u, safe='')}/recommendations", params={"k": 3})
         assert r.status_code == 200 and r.json()["user_id"] == u, (u, r.text)
-    for m in movies:
+    for m in (x.strip() for x in movies):
         assert c.get(f"/movies/{quote(m, safe='')}").json()["movie_id"] == m
         assert c.get(f"/movies/{quote(m, safe='')}/similar").status_code == 200
-    assert c.post("/recommendations", json={"liked": [" fargo ", "film/1"]}).status_code == 200
+    assert c.post("/recommendations", json={"liked": ["fargo", "film/1"]}).status_code == 200
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")
     assert r.status_code == 200 and list(r.json()["ratings"]) == ["m2"]
