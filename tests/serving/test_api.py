@@ -563,6 +563,17 @@ def test_a_two_stage_cold_start_keeps_its_own_order_and_scores(run):
     assert all(r["score"] is not None for r in lists.records(items, scores, reasons))
 
 
+def test_an_ensemble_cold_start_keeps_its_own_order_past_zero(run):
+    # Its scores are standardised: the lower half of a long list scored below 0 and went
+    # to popular movies, said to be popular, in place of the ensemble's own order.
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    lists = Lists(run.dataset, create("ensemble").fit(run.dataset.interactions))
+    items, scores, reasons = lists.for_history(np.array([49, 180]), np.zeros(2), np.ones(2, bool), 1000)
+    assert (scores < 0).any() and not (reasons == POPULAR).any() and (np.diff(scores) <= 0).all()
+
+
 def test_a_list_past_a_two_stage_shortlist_is_a_422_naming_k(tmp_path, run):
     """The 422 had "loc": [] where the docs promise the field at fault; a profile's new
     ratings were saved before the k was refused."""

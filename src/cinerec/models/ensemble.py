@@ -144,6 +144,8 @@ class Ensemble(Recommender):
     """A weighted sum of ranking models' standardised scores (module docstring)."""
 
     name = "ensemble"
+    # Its scores are the members' standardised scores, weighed: below 0 is still its order.
+    history_scores_signed = True
     Config = EnsembleConfig
     config: EnsembleConfig
     # Under random hold-outs the weights are chosen on a random training rating per
