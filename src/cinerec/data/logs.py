@@ -445,7 +445,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 if value is None:  # a Parquet null: nothing was written
                     raise DataError(f"{_line(path, row)}: no rating")
                 what = "is too large to be a rating" if huge[row] else "is not a number"
-                raise DataError(f"{_line(path, row)}: rating {'' if value is None else value!r} {what}")
+                raise DataError(f"{_line(path, row)}: rating {value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
     out["timed"] = cols["time"] is not None
@@ -590,8 +590,7 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
         a, b = int(np.argmax(day_first)), int(np.argmax(month_first))
         raise DataError(f"{_line(path, int(rows[a]))}: time {values.iloc[a]!r} reads day first, and "
                         f"{_line(path, int(rows[b])).removeprefix(f'{path} ')}: {values.iloc[b]!r} month first; "
-                        "write the dates one "
-                        "way (YYYY-MM-DD reads only one way)")
+                        "write the dates one way (YYYY-MM-DD reads only one way)")
     stamps = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     numeric = parts[0].notna().to_numpy()
     if day_first.any():  # the whole column's numeric dates, day first
