@@ -758,8 +758,8 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
         flags[found] = file_flags[pos[found]]
         # Only the genres of the log's movies: a genre no rated movie has would list
         # nothing (a page's genre menu offering it, a filter by it always empty).
-        held = flags.any(axis=0)
-        names, flags = [n for n, h in zip(names, held) if h], flags[:, held]
+        held = np.asarray(flags.any(axis=0), dtype=bool)
+        names, flags = [n for n, h in zip(names, held.tolist()) if h], flags[:, held]
     else:
         names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
     return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
