@@ -144,17 +144,14 @@ def load_log(
     frames = [_read_log_file(f, roles) for f in files]
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])
-    has_ratings = all(f["rating"] is not None for f in frames)
-    if not has_ratings and any(f["rating"] is not None for f in frames):
-        rated = next(f for f, fr in zip(files, frames) if fr["rating"] is not None)
-        unrated = next(f for f, fr in zip(files, frames) if fr["rating"] is None)
-        raise DataError(f"{path}: {unrated.name} has no rating column and {rated.name} has one; a folder's files "
-                        "must share their columns (move the odd file out)")
-    if len({f["timed"] for f in frames}) > 1:  # the untimed file's rows would all sit in 1970
-        timed = next(f for f, fr in zip(files, frames) if fr["timed"])
-        untimed = next(f for f, fr in zip(files, frames) if not fr["timed"])
-        raise DataError(f"{path}: {untimed.name} has no time column and {timed.name} has one; a folder's files "
-                        "must share their columns (move the odd file out)")
+    # A folder's files share their columns: an unrated file's rows would not be ratings,
+    # and an untimed file's rows would all sit in 1970.
+    for role, has in (("rating", [f["rating"] is not None for f in frames]), ("time", [f["timed"] for f in frames])):
+        if len(set(has)) > 1:
+            with_it, without = files[has.index(True)], files[has.index(False)]
+            raise DataError(f"{path}: {without.name} has no {role} column and {with_it.name} has one; a folder's "
+                            "files must share their columns (move the odd file out)")
+    has_ratings = frames[0]["rating"] is not None
     n = len(users)
     if n == 0:
         raise DataError(f"{path}: the log holds no rows")
