@@ -162,6 +162,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
                                             "(it measures hr@1, ndcg@1, hr@5, ndcg@5, hr@10, ndcg@10)"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
     ("[export]", "[exports]", ":31: top level exports: unknown key"),  # a table's own header line
+    # An array of tables where a table belongs: its header's line (there was none).
+    ("[export]", "[[export]]", ":31: top level export: expected a table [export]"),
 ])
 def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
     assert old in GOOD

@@ -295,8 +295,8 @@ def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int |
     current: tuple[str, ...] = ()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if line.startswith("[") and not line.startswith("[["):
-            current = _header(line)
+        if line.startswith("["):  # a table's header, or an array of tables' ([[name]])
+            current = _header(line[1:] if line.startswith("[[") else line)
             if current == table and key is None:
                 return number
             continue
