@@ -91,6 +91,8 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     assert key_line(text, ("models", "odd.name"), "factors") == 6
     assert key_line(text, ("models", "ease"), "regularization") == 8
     assert key_line(text, ("data",), "nope") is None
+    # A dotted key that starts with the key, in the table itself: its own line.
+    assert key_line('[models.als]\nfactors = 8\nmodels.ease.regularization = -1\n', ("models", "als"), "models") == 3
 
 
 def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):

@@ -306,7 +306,8 @@ def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int |
         if not eq:
             continue
         name = tuple(_split_key(left.strip()))
-        if current + name == table + (key,):
+        # The key, or in the table itself a dotted key that starts with it (a.b = ...).
+        if current + name == table + (key,) or (current == table and name[:1] == (key,)):
             return number
     return None
 
