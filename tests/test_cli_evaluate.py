@@ -98,3 +98,22 @@ def test_json_says_which_settings_a_protocol_gave_the_model(capsys, ml100k_dir):
     assert code == 0, err
     config = json.loads(out)["config"]
     assert (config["loss"], config["regularization"], config["epochs"]) == ("bpr", 0.01, 1)
+
+
+def test_a_model_set_to_rank_gets_the_ranking_rule_without_protocol_and_is_refused_by_star_ones(capsys, ml100k_dir):
+    """biasedmf with loss='bpr' is measured by loo-sampled whether or not --protocol says
+    so; it kept the star penalty (0.1) when it did not, and gave other figures under the
+    same label. A star protocol refused it only after the data was read and it was trained."""
+    base = ["evaluate", "--data", str(ml100k_dir), "--model", "biasedmf", "--set", "loss='bpr'", "--set", "epochs=1",
+            "--top-users", "100", "--json", "--quiet"]
+    figures = []
+    for extra in ([], ["--protocol", "loo-sampled"]):
+        code, out, err = run(capsys, *base, *extra)
+        assert code == 0, err
+        got = json.loads(out)
+        assert got["config"]["regularization"] == 0.01
+        figures.append(got["metrics"])
+    assert figures[0] == figures[1]
+    code, _, err = run(capsys, "evaluate", "--data", "no-such-data", "--model", "biasedmf", "--set", "loss='bpr'",
+                       "--protocol", "ratings-fold")
+    assert code == 2 and "protocol ratings-fold measures predicted stars; biasedmf with loss='bpr'" in err

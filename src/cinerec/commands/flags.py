@@ -161,8 +161,10 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
         _create(name, kept, str(config))
     values = {**file_values, **set_values}
     where = "--set" if set_values or not file_values else str(config)
-    if protocol is not None:
-        values = get_protocol(protocol).settings_for(model_class, values, where)
+    # The protocol's rule for models trained for stars, under --protocol or the default
+    # one the model gets without it (mf with loss="bpr" is measured by loo-sampled).
+    values = get_protocol(protocol or default_protocol(_create(name, values, where))) \
+        .settings_for(model_class, values, where)
     model = _create(name, values, where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)

@@ -278,6 +278,12 @@ class Protocol:
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
                 "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
             )
+        if self.needs_ratings and model.task != "rating" and not model.can_predict_liked:
+            # mf with loss="bpr": it can be asked for stars, but trained to rank they mean nothing
+            current = {k: getattr(model.config, k) for k in ("loss", "target") if hasattr(model.config, k)}
+            raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
+                                  f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
+                                  "stars (loss='mse'), or measure it with a ranking protocol (loo-sampled)")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
             current = {k: every[k] for k in _deciding(type(model), model.config, every)}
