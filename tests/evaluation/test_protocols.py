@@ -195,6 +195,21 @@ def test_rating_protocols_need_a_rating_model():
         evaluate("ratings-fold", ds, "popularity")
 
 
+def test_evaluate_by_name_seeds_the_model_and_refuses_what_it_would_ignore():
+    """evaluate(..., seed=1) kept the model's seed 0 where --seed 1 seeds it; config beside
+    a model (or a factory) was ignored; a factory's non-model and a text config were raw errors."""
+    ds = small_dataset()
+    by_name = evaluate("loo-sampled", ds, "als", 1, config={"epochs": 2}, n_negatives=20, ks=[5])
+    seeded = evaluate("loo-sampled", ds, lambda: create("als", {"epochs": 2, "seed": 1}), 1, n_negatives=20, ks=[5])
+    assert by_name.metrics == seeded.metrics
+    for kwargs, needle in (({"model_name_or_factory": create("ease"), "config": {"regularization": 5.0}},
+                            "config applies to a model given by name"),
+                           ({"model_name_or_factory": lambda: "ease"}, "the factory returned a str, not a model"),
+                           ({"model_name_or_factory": "ease", "config": "x=1"}, "config must map setting names")):
+        with pytest.raises(ConfigError, match=needle):
+            evaluate("loo-sampled", ds, **kwargs)
+
+
 def test_ratings_fold_elsewhere_is_a_seeded_80_20_split():
     ds = small_dataset()
     r = evaluate("ratings-fold", ds, "baseline", seed=2)

@@ -963,12 +963,20 @@ def evaluate(
         **options: the protocol's options (e.g. ``fold="all"``).
     """
     protocol = get_protocol(protocol_name, **options)
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(f"evaluate: config must map setting names to values, got {type(config).__name__}")
     if isinstance(model_name_or_factory, str):
-        model = protocol.create(model_name_or_factory, config)
+        # Seeded as the command line seeds it (--seed): the model's own seed, unless config sets one.
+        model = protocol.create(model_name_or_factory, config, seed=_seed(seed))
+    elif config is not None:
+        raise ConfigError("evaluate: config applies to a model given by name; a model or a factory comes set up "
+                          "already")
     elif isinstance(model_name_or_factory, Recommender):
         model = model_name_or_factory
     elif callable(model_name_or_factory):
         model = model_name_or_factory()
+        if not isinstance(model, Recommender):
+            raise ConfigError(f"evaluate: the factory returned a {type(model).__name__}, not a model")
     else:
         raise ConfigError(f"expected a model name, a model or a factory, got {type(model_name_or_factory).__name__}")
     protocol.check(model)
