@@ -188,3 +188,12 @@ def test_fewer_than_ten_negatives_are_refused_by_the_flag(tmp_path, capsys):
     assert main(["quickstart", "--out", str(tmp_path / "run"), "--negatives", "9", "--quiet"]) == 2
     assert "'--negatives': 9 is not in the range x>=10" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_path, capsys, ml100k_dir):
+    # "ask for fewer negatives (--negatives 3)", which --negatives itself refuses (at least 10).
+    assert main(["quickstart", "--data", str(ml100k_dir), "--top-movies", "60", "--kcore", "5", "--model", "popularity",
+                 "--out", str(tmp_path / "run"), "--negatives", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "has only 3 unseen movies" in err and "keep more movies (a larger --top-movies)" in err
+    assert "--negatives 3" not in err and not (tmp_path / "run").exists()

@@ -52,13 +52,14 @@ class TooFewUnseen(DataError):
         ks = f", and for no K above {fewer} (K = {top_k} needs {top_k})" if top_k > fewer else ""
         super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else ""))
 
-    def asking(self, how: str, flags: Mapping[str, str] | None = None) -> "TooFewUnseen":
+    def asking(self, how: str, flags: Mapping[str, str] | None = None, least: int = 0) -> "TooFewUnseen":
         """The same error, its way out said as ``how`` (``{n}`` becomes the count), and the
-        flags it names said as ``flags`` says (``{"--top-movies": "top_movies"}``)."""
+        flags it names said as ``flags`` says (``{"--top-movies": "top_movies"}``). A count
+        below ``least``, which the command would refuse, is not offered."""
         base = self.base
         for flag, said in (flags or {}).items():
             base = base.replace(flag, said)
-        return TooFewUnseen(base, self.fewer, how, self.only_way, self.top_k)
+        return TooFewUnseen(base, self.fewer if self.fewer >= least else 0, how, self.only_way, self.top_k)
 
 
 class ConfigError(CinerecError, ValueError):

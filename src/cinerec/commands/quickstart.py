@@ -28,6 +28,8 @@ __all__ = ["quickstart", "DEFAULT_MODELS"]
 DEFAULT_MODELS = ("popularity", "itemknn", "ease", "als", "seqknn")
 PROTOCOLS = ("loo-sampled", "loo-full")
 RANK_BY = ("loo-full", "hr@10")  # the leaderboard's order and the run's best model
+#: The fewest sampled negatives --negatives takes: K = 10, the headline figure, must stay below them.
+MIN_NEGATIVES = 10
 
 
 @flags.with_filters
@@ -43,7 +45,7 @@ def quickstart(
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     negatives: Annotated[int, typer.Option(
-        "--negatives", min=10, help="The sampled unseen movies each held-out movie is ranked among under "
+        "--negatives", min=MIN_NEGATIVES, help="The sampled unseen movies each held-out movie is ranked among under "
                                    "loo-sampled (at least 10: the leaderboard ranks by HR@10).")] = 99,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
@@ -100,7 +102,7 @@ def quickstart(
         try:
             prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
         except TooFewUnseen as e:
-            raise e.asking("--negatives {n}") from None
+            raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
         say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
     results = []
