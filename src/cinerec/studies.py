@@ -524,7 +524,9 @@ class _Reader:
                         "a model that predicts stars"
                     raise self.fail(("reference",), "metric", f"{r['metric']!r}: no model of this study gives it "
                                                               f"(it needs {kind})")
-            bounded = metric.split("@")[0] not in ("rmse", "mae", "mse")  # shares and hit rates: 0 to 1
+            from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+            bounded = metric.split("@")[0] not in LOWER_IS_BETTER  # shares and hit rates: 0 to 1; errors: 0 up
             if not math.isfinite(r["value"]) or r["value"] < 0 or (bounded and r["value"] > 1):
                 raise self.fail(("reference",), "value", f"{r['value']!r} is not a possible {r['metric']} "
                                 f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")

@@ -84,7 +84,9 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     having = [r for r in board["models"] if metric in r["metrics"]]
     best = next((r for r in having if r["label"] == board["best"]), None)
     if best is None and having:
-        lower = metric.split("_")[0].split("@")[0] in ("rmse", "mae", "mse")
+        from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+        lower = metric.split("_")[0].split("@")[0] in LOWER_IS_BETTER
         best = sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]
     if best is None:
         return f"the study: {metric} {ref['value']}; ours: no model of this run gives {metric}"

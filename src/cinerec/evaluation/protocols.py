@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Metrics where a smaller value is better (everything else: larger is better).
-LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse"})  # errors: the smaller the better
 
 OFFICIAL_FOLDS = ("u1", "u2", "u3", "u4", "u5")  # "all" averages these
 EXTRA_FOLDS = ("ua", "ub")  # ten test ratings per user; chosen by name only
