@@ -24,7 +24,9 @@ what matters, whether it picks the λ a plain fit per λ would pick, on real car
 prints, for each λ, the validation figure of a plain fit and of the sketch on the
 protocol's seed-0 carve-out of its training part (the tuner's carve-out), and the λ each
 picks. ``--tune-trials N`` then times the tuner itself on λ (``--lambdas 0``: only that):
-the sketch, N trials, the plain fits that confirm the choice, and the final fit.
+the sketch, N trials, the plain fits that confirm the choice, and the final fit; and,
+before it, one plain trial with the defaults (fit and score the carve-out), which the
+search's time is divided by (``search_over_plain_trial``).
 
 Each figure there is one run, wall clock and process CPU time (with
 ``OMP_NUM_THREADS=1`` the CPU time is the single core's work, which a busy machine
@@ -222,10 +224,16 @@ def curve_main(args: argparse.Namespace) -> None:
         from cinerec.tuning import Param, tune
 
         space = {"regularization": Param("float", 10.0, args.lambda_max, log=True)}
+        # What the search is compared with: one plain trial on the same carve-out, the
+        # defaults fitted and scored as any trial without the sketch would be.
+        plain_value, plain = timed(lambda: valid.evaluate(create("ease", {}), label="ease").metrics[metric])
         tuned, t = timed(lambda: tune("ease", ds, protocol, trials=args.tune_trials, seed=0, space=space))
         out["tune"] = {"trials": args.tune_trials, "screened": tuned.screened, "settings": tuned.settings,
                        "value": round(tuned.value, 4), "default_value": round(tuned.default_value, 4),
-                       "search_wall_seconds": round(tuned.seconds, 1), "whole_call": t,
+                       "plain_trial": {**plain, "value": round(float(plain_value), 4)},
+                       "search_wall_seconds": round(tuned.seconds, 1),
+                       "search_over_plain_trial": round(tuned.seconds / plain["wall"], 2),
+                       "final_fit_wall_seconds": round(tuned.seconds_fit, 1), "whole_call": t,
                        "confirming_plain_fits": 1 if tuned.trials[0]["settings"] == tuned.settings else 2}
     out["machine"]["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))

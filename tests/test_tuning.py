@@ -176,7 +176,14 @@ def test_ease_trials_through_a_sketch_are_marked_and_its_choice_is_confirmed_by_
     monkeypatch.setattr(ease_sketch, "SKETCH_MIN_ITEMS", 100)  # ml-100k's 1,682 movies go through the sketch
     p = get_protocol("loo-sampled")
     space = {"regularization": Param("float", 10.0, 5000.0, log=True)}
+    grams = []
+    gram = ease_sketch.EASE._gram
+    monkeypatch.setattr(ease_sketch.EASE, "_gram", lambda self, train: grams.append(train) or gram(self, train))
     result = tune("ease", ml100k, p, trials=4, seed=0, space=space)
+    monkeypatch.undo()
+    # The confirming fits start from the sketch's XᵀX: only the final fit, on all the
+    # training part, computes one.
+    assert len(grams) == 1 and len(grams[0]) > len(carve(p, ml100k, p.prepare(ml100k, seed=0).train, 0).train)
     assert result.screened and result.to_dict()["screened"]
     assert all(t["approximate"] for t in result.trials)
     valid = carve(p, ml100k, p.prepare(ml100k, seed=0).train, seed=0)

@@ -355,7 +355,11 @@ def tune(
         # the better kept, so the figures reported are a plain fit's and never below the
         # defaults'. (The defaults' trial, the first, starts from scratch.)
         def plain(settings: Mapping[str, Any]) -> float:
-            model = _with_features(create(name, {**fixed, **settings}), data).fit(valid.train, valid.valid)
+            # Through the shared computation when there is one: its model fits the ordinary
+            # way and may start from what it already holds (EASE's sketch: XᵀX).
+            model = fits({**fixed, **settings}) if fits is not None else \
+                _with_features(create(name, {**fixed, **settings}), data)
+            model.fit(valid.train, valid.valid)
             return float(valid.evaluate(model, fit=False, label=name).metrics[metric])
 
         first = history[0]["settings"]
@@ -369,6 +373,7 @@ def tune(
         if (default_value > value) if direction == "maximize" else (default_value < value):
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
+    fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
     model = _with_features(create(name, {**fixed, **best}), data).fit(train)
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
                  time.perf_counter() - start - seconds)

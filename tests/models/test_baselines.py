@@ -127,6 +127,11 @@ def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
     assert lapack.dtype == fast.dtype == np.float32
     np.testing.assert_allclose(lapack, fast, atol=2e-6)
     assert (np.diag(lapack) == 0).all() and (np.diag(fast) == 0).all()
+    # B comes out in C order, so the fit does not copy the whole matrix to reorder it.
+    gram = np.array([[3.0, 1.0, 0.0], [1.0, 4.0, 2.0], [0.0, 2.0, 5.0]])
+    b = baselines._ease_weights(gram.copy())
+    p = np.linalg.inv(gram)
+    assert b.flags.c_contiguous and b[0, 1] == pytest.approx(-p[0, 1] / p[1, 1], rel=1e-6)
 
 
 def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():

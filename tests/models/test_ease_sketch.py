@@ -75,5 +75,59 @@ def test_pairs_too_many_to_keep_are_scored_block_by_block_alike(monkeypatch):
     kept = sketch.model(80.0).score(users, cands)
     assert len(sketch._pairs) == 1
     monkeypatch.setattr(ease_sketch, "_PAIR_CACHE_BYTES", 0)
-    np.testing.assert_allclose(sketch.model(80.0).score(users, cands), kept, atol=1e-5)
+    fresh = EASESketch(x, EASEConfig(recency_half_life=0.3), rank=10)
+    np.testing.assert_allclose(fresh.model(80.0).score(users, cands), kept, atol=1e-5)
+    assert not fresh._pairs
     np.testing.assert_allclose(kept, np.take_along_axis(sketch.model(80.0).score(users), cands, 1), atol=1e-5)
+
+
+def test_pairs_scored_a_block_of_users_at_a_time_are_all_kept_for_the_next_lambda(monkeypatch):
+    # An evaluation scores its users in blocks; a search over λ scores the same blocks
+    # again each trial, and none should be worked out twice.
+    x = random_ratings(120, 50, seed=5)
+    sketch = EASESketch(x, EASEConfig(recency_half_life=0.3), rank=10)
+    cands = np.random.default_rng(2).integers(0, x.n_items, (x.n_users, 6))
+    blocks = [np.arange(0, 60), np.arange(60, 120)]
+    first = [sketch.model(80.0).score(b, cands[b]) for b in blocks]
+    worked = []
+    original = type(sketch.model(1.0))._pair_parts
+    monkeypatch.setattr(type(sketch.model(1.0)), "_pair_parts",
+                        lambda self, *a, **k: worked.append(1) or original(self, *a, **k))
+    again = [sketch.model(80.0).score(b, cands[b]) for b in blocks]
+    assert not worked and len(sketch._pairs) == 2
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    sketch.model(80.0, recency_half_life=0.6).score(blocks[0], cands[blocks[0]])  # other weights: worked out anew
+    assert worked and len(sketch._pairs) == 1
+
+
+def test_a_sketch_model_fitted_on_the_sketchs_data_starts_from_its_gram_and_is_a_plain_fit(monkeypatch):
+    import cinerec.models.baselines as baselines
+
+    x, other = random_ratings(80, 60, seed=6), random_ratings(70, 60, seed=7)
+    plain = create("ease", {"regularization": 40.0}).fit(x).weights_
+    plain_other = create("ease", {"regularization": 40.0}).fit(other).weights_
+    sketch = EASESketch(x, EASEConfig(), rank=10)
+
+    def no_gram(self, train):
+        raise AssertionError("XᵀX computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(baselines.EASE, "_gram", no_gram)
+        refit = sketch.model(40.0).fit(x)
+    np.testing.assert_array_equal(refit.weights_, plain)
+    np.testing.assert_array_equal(sketch.model(40.0).fit(other).weights_, plain_other)  # other data: its own
+
+
+def test_pairs_of_more_than_a_block_of_users_in_any_order_score_as_whole_rows():
+    # Past 1,024 users the pairs are worked out a block of users at a time; shuffled, a
+    # block's pairs lie apart, sorted they lie together: both ways give the rows' scores.
+    x = random_ratings(1100, 30, seed=8)
+    sketch = EASESketch(x, EASEConfig(recency_half_life=0.0), rank=8)
+    users = np.repeat(np.arange(x.n_users), 2)
+    items = np.random.default_rng(3).integers(0, x.n_items, len(users))
+    rows = sketch.model(30.0).score(np.arange(x.n_users))
+    for order in (np.arange(len(users)), np.random.default_rng(4).permutation(len(users))):
+        sketch._pairs.clear()
+        got = sketch.model(30.0).score(users[order], items[order])
+        np.testing.assert_allclose(got, rows[users[order], items[order]], atol=1e-5)

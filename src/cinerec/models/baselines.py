@@ -320,12 +320,20 @@ class EASE(_HistoryModel):
         cfg = self.config
         _check_ease_size(train.n_items, cfg.max_items)
         self._remember(train)
-        x = _history_matrix(train.csr, train.n_items, cfg.binary, self.name)
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+        gram = self._gram(train)
         gram[np.diag_indices_from(gram)] += cfg.regularization
         # C order: ``history @ weights_`` would otherwise copy the whole matrix per call.
         self.weights_ = np.ascontiguousarray(_ease_weights(gram))
         return self
+
+    def _gram(self, train: Interactions) -> np.ndarray:
+        """``XᵀX`` of ``train``'s history matrix as float64, a new array (``fit`` overwrites it).
+
+        The product is taken in float32, as the history matrix is; with ``binary`` its
+        entries are counts of users, exact in float32 up to 2**24 of them.
+        """
+        x = _history_matrix(train.csr, train.n_items, self.config.binary, self.name)
+        return np.asarray((x.T @ x).toarray(), dtype=np.float64)
 
     def _score(self, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray(history @ self.weights_, dtype=np.float32)
@@ -608,9 +616,14 @@ def _ease_weights(gram: np.ndarray) -> np.ndarray:
         blk = p[sl, sl]
         p[sl, sl] = np.triu(blk) + np.triu(blk, 1).T
     diag = np.diag(p).copy()
-    p /= -diag[None, :]
-    np.fill_diagonal(p, 0.0)
-    return p.astype(np.float32)
+    # ``p`` is in Fortran order, so its transpose is a C-order view of the same (symmetric)
+    # matrix: dividing and narrowing in one pass from there writes B in C order directly,
+    # the one float32 matrix promised above (narrowing in Fortran order left the caller a
+    # second one to copy into C order: 3.6 GB more at 30,000 movies, and about 0.5 s at 10,000).
+    weights = np.empty((n, n), dtype=np.float32)
+    np.divide(p.T if p.flags.f_contiguous else p, -diag[None, :], out=weights, casting="unsafe")
+    np.fill_diagonal(weights, 0.0)
+    return weights
 
 
 # -- biases -----------------------------------------------------------------------------
