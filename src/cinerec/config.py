@@ -98,8 +98,11 @@ class Config:
         return self.from_dict({**self.to_dict(), **changes})
 
 
-def parse_set_options(pairs: list[str] | None) -> dict[str, Any]:
-    """Turn ``["epochs=5", "lr=0.01"]`` into a dict; values are parsed as TOML scalars."""
+def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str, Any]:
+    """Turn ``["epochs=5", "lr=0.01"]`` into a dict; values are parsed as TOML scalars.
+
+    A key given twice is refused (naming ``flag``) rather than the last one silently kept.
+    """
     import tomllib
 
     out: dict[str, Any] = {}
@@ -107,7 +110,10 @@ def parse_set_options(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {pair!r}: expected key=value")
+            raise ConfigError(f"{flag} {pair!r}: expected key=value")
+        if key in out:
+            first = next(p for p in pairs or [] if p.partition("=")[0].strip() == key)
+            raise ConfigError(f"{flag} {first!r} and {flag} {pair!r} both set {key}: give it once")
         try:
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:

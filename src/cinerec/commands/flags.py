@@ -204,7 +204,7 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
         if not sep or not key.strip():
             raise ConfigError(f"--protocol-option {pair!r}: expected key=value")
     name = name or default_protocol(model)
-    values = parse_set_options(options)
+    values = parse_set_options(options, "--protocol-option")
     get_protocol(name, **values).check(model)
     return name, values
 
