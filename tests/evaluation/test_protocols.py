@@ -407,9 +407,22 @@ def test_the_default_ks_past_a_small_catalogue_are_left_out_and_said():
     assert get_protocol("loo-full").prepare(ds).ks == ()  # (1, 5, 10) fit: nothing left out
     tiny = Dataset("tiny", Interactions(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), np.ones(4), np.arange(4), 2, 8),
                    IdMap(np.arange(2), "user"), IdMap(np.arange(8), "movie"), Catalog.unknown(8))
-    with pytest.raises(ConfigError, match=r"K = 10 is not below the 7 movies the median user has left to rank.*"
-                                          r"give ks=\[1, 5\]"):
+    with pytest.raises(ConfigError, match=r"K = 10, its headline figure, is not below the 7 movies the median user "
+                                          r"has left to rank.*give ks=\[1, 5\] \(the data holds only 8 movies\)$"):
         get_protocol("loo-full").prepare(tiny)  # not even the headline K fits
+
+
+def test_a_k_that_cannot_fit_is_named_with_the_ks_that_would_and_the_filter_to_loosen(ml100k):
+    from cinerec.data.filters import Filters, apply_filters
+
+    few, _ = apply_filters(ml100k, Filters(top_movies=15))
+    # The default Ks are 10, 50 and 100: it is K = 10 that cannot be left out.
+    with pytest.raises(ConfigError, match=r"^protocol random-full: K = 10, its headline figure, is not below the 9 "
+                                          r"movies .*; give ks=\[1, 5\] or keep more movies \(a larger --top-movies\)$"):
+        get_protocol("random-full").prepare(few)
+    with pytest.raises(ConfigError, match=r"ks=\[1700\]: K = 1700 is not below the 1,618 movies .*; give Ks below "
+                                          r"1,618 \(the data holds only 1,682 movies\)$"):
+        get_protocol("loo-full", ks=[1700]).prepare(ml100k)
 
 
 def test_movies_rated_below_a_liked_threshold_are_never_candidates_nor_ranked():

@@ -397,22 +397,27 @@ class Protocol:
 
         return {"train_share": pct(1.0 - test - valid), "test_share": pct(test), "valid_share": pct(valid)}
 
-    def _ks_within(self, prepared: "Prepared") -> tuple[int, ...]:
+    def _ks_within(self, prepared: "Prepared", dataset: Dataset) -> tuple[int, ...]:
         """The Ks measured on ``prepared``: each must be below the number of movies the
         median evaluated user has left to rank (those not excluded), or that user's list
         would hold every one of them and count a hit, whatever the model. A K asked for
         (``ks``) past that is refused; of the default Ks, those past it are left out, as
-        long as K = 10 (the headline figures) stays below it."""
+        long as K = 10 (the headline figures) stays below it. A refusal names the K that
+        blocks, the Ks that would fit, and how to keep more movies (``dataset``'s filters)."""
         left = prepared.train.n_items - np.diff(prepared.excluded.indptr)[prepared.users]
         room = int(np.median(left)) if len(left) else prepared.train.n_items
         if max(self.ks) < room:
             return tuple(self.ks)
-        fit = [k for k in self.ks if k < room]
-        if "ks" in self._given or 10 >= room:
-            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is not below the "
-                              f"{room:,} movies the median user has left to rank, so such lists would hold every "
-                              "one" + (f"; give ks={fit!r}" if fit else "; keep more movies"))
-        return tuple(fit)
+        given = "ks" in self._given
+        if not given and 10 < room:
+            return tuple(k for k in self.ks if k < room)
+        fit = [k for k in (self.ks if given else (1, 5)) if k < room]
+        blocking = f"ks={list(self.ks)!r}: K = {max(self.ks)}" if given else "K = 10, its headline figure,"
+        more = _more_movies(dataset)  # loosen a filter, or: the data holds only so many movies
+        way = f"give ks={fit!r}" if fit else f"give Ks below {room:,}"
+        way += f" or {more}" if more.startswith("keep") else f" ({more})"
+        raise ConfigError(f"protocol {self.name}: {blocking} is not below the {room:,} movies the median user "
+                          f"has left to rank, so such lists would hold every one; {way}")
 
     def _check_ks(self) -> None:
         ks = self._options["ks"]
@@ -635,7 +640,7 @@ class LooFull(Protocol):
         users, truth = _held_out(split.test)
         prepared = Prepared(self, _seed(seed), split.train, split.test, split.valid, users, truth,
                             also_seen=history.also_seen(dataset))
-        return _with_ks(prepared, self._ks_within(prepared))
+        return _with_ks(prepared, self._ks_within(prepared, dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
@@ -695,7 +700,7 @@ class RandomFull(Protocol):
         users = np.unique(split.test.users).astype(np.int64)
         prepared = Prepared(self, seed, split.train, split.test, split.valid, users,
                             also_seen=history.also_seen(dataset))
-        return _with_ks(prepared, self._ks_within(prepared))
+        return _with_ks(prepared, self._ks_within(prepared, dataset))
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for m in ("recall", "ndcg", "hr", "precision", "cat_acc") for k in self.ks)
