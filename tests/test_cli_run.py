@@ -632,3 +632,24 @@ def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path,
     auc = next(r for r in board["models"] if r["label"] == "mf-liked")["metrics"]["auc"]["mean"]
     assert board["best"] == "baseline"
     assert f"the study: auc 0.8; ours (mf-liked): {auc:.4f}" in out
+
+
+def test_a_figure_no_one_could_be_measured_by_shows_n_a_with_the_reason(tmp_path, capsys):
+    # Each person gives every movie the same stars: NDCG of stars has no order to judge.
+    rng = np.random.default_rng(1)
+    rows = ["user,item,rating,ts"]
+    for u in range(50):
+        rows += [f"u{u},m{m},{3 if u % 2 else 5},{u * 100 + int(m)}" for m in rng.choice(70, size=20, replace=False)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    study = tmp_path / "same.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "ratings-random"\n'
+                     "seeds = [0, 1]\n[models.baseline]\n")
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 0, err
+    note = ("n/a: in some seed no one in the test part could be measured by ndcg@5, ndcg@10 (NDCG of stars "
+            "counts only people whose test ratings differ in stars)")
+    assert "nan" not in out and " n/a " in out and note in out
+    assert note in (tmp_path / "r" / "report.md").read_text()
+    code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline",
+                         "--protocol", "ratings-random", "--quiet")
+    assert code == 0 and "nan" not in out and note.replace("in some seed ", "") in out

@@ -1135,7 +1135,25 @@ def shown_metrics(board: Mapping[str, Any]) -> list[str]:
 def _pm(summary: Mapping[str, Any] | None, seeds: int) -> str:
     if summary is None:
         return "-"
+    if math.isnan(summary["mean"]):  # no one measured by it in some seed (leaderboard_note says why)
+        from cinerec.evaluation.report import UNMEASURED
+
+        return UNMEASURED
     return f"{summary['mean']:.4f} ± {summary['sd']:.4f}" if seeds > 1 else f"{summary['mean']:.4f}"
+
+
+def leaderboard_note(board: Mapping[str, Any]) -> str | None:
+    """The line under the leaderboard when some figure shows :data:`UNMEASURED`: which, and why."""
+    cols = shown_metrics(board)
+    missing = [c for c in cols if any(math.isnan(r["metrics"][c]["mean"])
+                                      for r in board["models"] if c in r["metrics"])]
+    if not missing:
+        return None
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+    from cinerec.evaluation.report import unmeasured_line
+
+    stars = any(c.split("@")[0] in LOWER_IS_BETTER for c in cols)
+    return unmeasured_line(missing, stars, "in some seed " if len(board["seeds"]) > 1 else "")
 
 
 def _export_notes(study: Study, n_items: int) -> list[str]:
@@ -1189,6 +1207,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    note = leaderboard_note(board)
+    if note:
+        lines += ["", note]
     if board["metric"] in ("rmse", "mae"):
         over = "seeds and folds" if (board.get("protocol_options") or {}).get("fold") == "all" else "seeds"
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "

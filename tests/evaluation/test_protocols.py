@@ -292,6 +292,21 @@ def test_tables_name_the_protocol_on_every_row():
     assert a.to_dict()["metrics"] == {"hr@10": 0.7, "ndcg@10": 0.42}
 
 
+def test_a_figure_no_one_could_be_measured_by_is_shown_as_such_and_said_why():
+    # Everyone's test ratings alike in stars: no order of them can be wrong, so no NDCG.
+    a = Result("ratings-random", "baseline", {"rmse": 0.25, "ndcg@10": float("nan")}, 59, 0.0, 0.0)
+    b = Result("loo-sampled", "ease", {"hr@10": 0.7}, 943, 1.0, 0.5)
+    note = ("n/a: no one in the test part could be measured by ndcg@10 (NDCG of stars counts only people whose "
+            "test ratings differ in stars)")
+    text = leaderboard([a, b])
+    row = next(line for line in text.splitlines() if line.startswith("ratings-random"))
+    assert row.split()[3] == "n/a" and "nan" not in text
+    assert text.splitlines().count(note) == 1 and text.index(note) < text.index("protocol: loo-sampled")
+    assert markdown_table([a, b]).count(note) == 1
+    liked = Result("ratings-random", "mf", {"auc": float("nan")}, 59, 0.0, 0.0)
+    assert "(AUC needs both liked and not-liked test ratings)" in leaderboard([liked])
+
+
 # -- real MovieLens-100K ------------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ def run(
     that filter; --no-filters drops the file's filters.
     """
     from cinerec.commands.show import print_json, print_table, say
-    from cinerec.studies import Study, leaderboard_rows, run_study
+    from cinerec.studies import Study, leaderboard_note, leaderboard_rows, run_study
 
     flags.check_tune(tune)
     source = flags.data_source(data, columns, catalog)
@@ -71,6 +71,9 @@ def run(
         return
     title, head, rows = leaderboard_rows(board)
     print_table(head, rows, title=title)
+    note = leaderboard_note(board)
+    if note:
+        print(note)
     ref = board["reference"]
     if ref:
         print(_beside_reference(board, ref))

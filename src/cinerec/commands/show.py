@@ -57,10 +57,12 @@ def print_leaderboard(results: Sequence[Any]) -> None:
     """Evaluation results as Rich tables, one per protocol, the protocol named above each."""
     from cinerec.evaluation.report import leaderboard_blocks
 
-    for i, (title, head, rows) in enumerate(leaderboard_blocks(results)):
+    for i, (title, head, rows, note) in enumerate(leaderboard_blocks(results)):
         if i:
             print()
         print_table(head, rows, title=title, numeric_from=2)
+        if note:
+            print(note)
 
 
 def print_facts(facts: dict[str, Any]) -> None:

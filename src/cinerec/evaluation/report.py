@@ -53,8 +53,31 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, float) and math.isnan(value):
-        return "nan"
+        return UNMEASURED
     return f"{value:.4f}"
+
+
+#: How a figure no user could be measured by is shown; :func:`unmeasured_note` says why.
+UNMEASURED = "n/a"
+
+
+def unmeasured_note(group: Sequence[Result], cols: Sequence[str]) -> str | None:
+    """One line under a table that shows :data:`UNMEASURED`: which figures, and why."""
+    missing = [c for c in cols if any(isinstance(v, float) and math.isnan(v)
+                                      for v in (r.metrics.get(c) for r in group))]
+    return unmeasured_line(missing, stars=any(_lower_is_better(c) for c in cols)) if missing else None
+
+
+def unmeasured_line(missing: Sequence[str], stars: bool, where: str = "") -> str:
+    """Why the figures ``missing`` show :data:`UNMEASURED` (``stars``: a rating protocol's
+    table, whose NDCG is of stars; ``where``: "in some seed " and the like)."""
+    why = []
+    if stars and any(c.startswith("ndcg@") for c in missing):
+        why.append("NDCG of stars counts only people whose test ratings differ in stars")
+    if "auc" in missing:
+        why.append("AUC needs both liked and not-liked test ratings")
+    return (f"{UNMEASURED}: {where}no one in the test part could be measured by {', '.join(missing)}"
+            + (f" ({'; '.join(why)})" if why else ""))
 
 
 def _rows(group: Sequence[Result], cols: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -77,17 +100,18 @@ def _direction(cols: list[str]) -> str:
 
 
 def leaderboard_blocks(results: Iterable[Result], metrics: Sequence[str] | None = None
-                       ) -> list[tuple[str, list[str], list[list[str]]]]:
+                       ) -> list[tuple[str, list[str], list[list[str]], str | None]]:
     """The parts of :func:`leaderboard`, for drawing it another way (the CLI's Rich tables).
 
     Returns:
-        One ``(title, column names, rows of formatted cells)`` per protocol.
+        One ``(title, column names, rows of formatted cells, note or None)`` per protocol;
+        the note says why a figure shows :data:`UNMEASURED`.
     """
     blocks = []
     for group in _groups(results):
         cols = _columns(group, metrics)
         head, rows = _rows(group, cols)
-        blocks.append((f"protocol: {group[0].label}  ({_direction(cols)})", head, rows))
+        blocks.append((f"protocol: {group[0].label}  ({_direction(cols)})", head, rows, unmeasured_note(group, cols)))
     return blocks
 
 
@@ -112,7 +136,9 @@ def leaderboard(results: Iterable[Result], metrics: Sequence[str] | None = None)
             return "  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
 
         title = f"protocol: {group[0].label}  ({_direction(cols)})"
-        blocks.append("\n".join([title, line(head), "  ".join("-" * w for w in widths), *map(line, rows)]))
+        note = unmeasured_note(group, cols)
+        blocks.append("\n".join([title, line(head), "  ".join("-" * w for w in widths), *map(line, rows),
+                                 *([note] if note else [])]))
     return "\n\n".join(blocks)
 
 
@@ -126,7 +152,8 @@ def markdown_table(results: Iterable[Result], metrics: Sequence[str] | None = No
         lines = [f"**Protocol `{group[0].label}`** ({_direction(cols)})", "",
                  "| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        blocks.append("\n".join(lines))
+        note = unmeasured_note(group, cols)
+        blocks.append("\n".join([*lines, *(["", note] if note else [])]))
     return "\n\n".join(blocks)
 
 
