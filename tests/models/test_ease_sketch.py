@@ -112,9 +112,12 @@ def test_a_sketch_model_fitted_on_the_sketchs_data_starts_from_its_gram_and_is_a
     def no_gram(self, train):
         raise AssertionError("XᵀX computed again")
 
+    sketch.model(40.0).score(np.arange(5), np.zeros((5, 2), dtype=np.int64))
+    assert sketch._pairs
     with monkeypatch.context() as m:
         m.setattr(baselines.EASE, "_gram", no_gram)
         refit = sketch.model(40.0).fit(x)
+    assert not sketch._pairs  # the trials' products are let go for the fit
     np.testing.assert_array_equal(refit.weights_, plain)
     np.testing.assert_array_equal(sketch.model(40.0).fit(other).weights_, plain_other)  # other data: its own
 

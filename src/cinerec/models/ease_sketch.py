@@ -123,9 +123,13 @@ class _SketchEASE(_SharedEASE):
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         """An ordinary fit from now on; on the sketch's own training data it starts from the
-        sketch's ``XᵀX`` instead of computing it again (the same numbers)."""
+        sketch's ``XᵀX`` instead of computing it again (the same numbers). The per-pair
+        products the sketch keeps for its trials are let go first: a fit is what confirms
+        a search's choice once its trials are done, and needs the memory."""
         sketch, self._sketch = self._sketch, None
         self.approximate = False
+        if sketch is not None:
+            sketch._pairs.clear()
         self._kept_gram = sketch.gram if sketch is not None and train is sketch.train else None
         try:
             return super().fit(train, valid)
