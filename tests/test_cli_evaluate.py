@@ -63,11 +63,7 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
         (["--model", "baseline", "--protocol", "ratings-fold", "--protocol-option", "fold=u7"], "fold='u7'"),
         (["--model", "ease", "--protocol-option", "fold"], "--protocol-option 'fold': expected key=value"),
         (["--model", "ease", "--fold", "u1"], "--protocol-option fold=NAME"),
-        (["--model", "ease", "--set", "regularization=5", "--set", " regularization=50"],
-         "--set 'regularization=5' and --set ' regularization=50' both set regularization: give it once"),
-        (["--model", "ease", "--protocol", "loo-sampled", "--protocol-option", "n_negatives=50",
-          "--protocol-option", "n_negatives=20"],
-         "--protocol-option 'n_negatives=50' and --protocol-option 'n_negatives=20' both set n_negatives"),
+        (["--model", "ease", "--protocol-option", "=3"], "--protocol-option '=3': expected key=value"),
         (["--protocol", "loo-full"], "Missing option '--model'"),
         (["--model", "popularity", "--protocol", "ratings-random"], "ranking model"),
         (["--model", "ease", "--protocol", "loo-full", "--seed", "-1"], "--seed"),
@@ -79,6 +75,14 @@ def test_mistakes_are_one_line_and_exit_2(capsys, argv, message, tmp_path):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("cinerec: error:") and message in err
     assert "Traceback" not in err and out == ""
+
+
+def test_a_setting_given_twice_takes_the_later_value(capsys, ml100k_dir):
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--protocol",
+                         "loo-sampled", "--protocol-option", "n_negatives=50", "--protocol-option", "n_negatives=20",
+                         "--json", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["options"]["n_negatives"] == 20
 
 
 def test_missing_data_is_one_line(capsys, tmp_path):

@@ -101,7 +101,9 @@ class Config:
 def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """Turn ``["epochs=5", "lr=0.01"]`` into a dict; values are parsed as TOML scalars.
 
-    A key given twice is refused (naming ``flag``) rather than the last one silently kept.
+    A key given twice takes its last value, as a later flag overrides an earlier one (a
+    command with settings of its own, then one changed at the end). ``flag`` names the
+    option in an error.
     """
     import tomllib
 
@@ -111,9 +113,6 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"{flag} {pair!r}: expected key=value")
-        if key in out:
-            first = next(p for p in pairs or [] if p.partition("=")[0].strip() == key)
-            raise ConfigError(f"{flag} {first!r} and {flag} {pair!r} both set {key}: give it once")
         try:
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:

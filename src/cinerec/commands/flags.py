@@ -77,14 +77,16 @@ ConfigFile = Annotated[Path | None, typer.Option(
          "(a blend member's in [settings.NAME]).")]
 Set = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
-    help="One model setting, the value in TOML syntax (repeatable); wins over --config.")]
+    help="One model setting, the value in TOML syntax (repeatable: a key given again takes the later "
+         "value); wins over --config.")]
 Protocol = Annotated[str | None, typer.Option(
     "--protocol", metavar="NAME", show_default=False, autocompletion=complete_protocol_name,
     help="The evaluation protocol (docs/protocols.md) [default: ratings-random for rating models, "
          "else loo-sampled].")]
 ProtocolOption = Annotated[list[str] | None, typer.Option(
     "--protocol-option", metavar="KEY=VALUE", show_default=False,
-    help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable).")]
+    help="One option of the protocol, e.g. fold=u2 or valid=true (repeatable: a key given again takes "
+         "the later value).")]
 Seed = Annotated[int, typer.Option(
     "--seed", min=0, max=MAX_SEED, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
