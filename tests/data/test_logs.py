@@ -68,6 +68,27 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     assert ds.movie_record(0)["genres"] == ["Comedy", "Drama"]
 
 
+@pytest.mark.parametrize("written, read", [
+    # A database's export: its quotes are part of the titles.
+    ('id\ttitle\n10\t"Weird" Science (1985)\n20\tThe "Best" (2000)\n30\tO\'Hara, "Jr." (1990)\n',
+     ['"Weird" Science', 'The "Best"', 'O\'Hara, "Jr."']),
+    # pandas' and spreadsheets' export: a field with a quote is quoted as CSV does.
+    ('id\ttitle\n10\t"""Weird"" Science (1985)"\n20\t"The ""Best"" (2000)"\n30\tO\'Hara (1990)\n',
+     ['"Weird" Science', 'The "Best"', "O'Hara"]),
+])
+def test_a_tab_separated_catalogue_reads_its_quotes_as_it_wrote_them(tmp_path, written, read):
+    (tmp_path / "log.tsv").write_text("user\tmovie\n1\t10\n1\t20\n2\t30\n")
+    (tmp_path / "movies.tsv").write_text(written)
+    ds = load_log(tmp_path / "log.tsv", catalog=tmp_path / "movies.tsv")
+    assert ds.catalog.titles.tolist() == read and ds.catalog.years.tolist() == [1985, 2000, 1990]
+
+
+def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp_path):
+    (tmp_path / "log.tsv").write_text('user\tmovie\tnote\n1\t10\t"so" good\n1\t20\tok\tmore\n')
+    with pytest.raises(DataError, match=r"log\.tsv line 3: 4 fields where the header has 3"):
+        load_log(tmp_path / "log.tsv")
+
+
 @pytest.mark.parametrize("text,needle", [
     ("user,item,rating\n1,2,4\n1,3,abc\n", "line 3: rating 'abc' is not a number"),
     ("user,movie,rating\n1,2,4\n,3,4\n", "line 3: no user id"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Mapping
@@ -242,16 +243,19 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         with open(path, "rb") as f:
             first = f.readline()
         delimiter = _delimiter(path, first)
+        quoted = _csv_quoting(path, delimiter)
         text: dict[str, Any] = {}
         if ids is not None:
             header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
-                                     delimiter=delimiter), [])
+                                     delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE), [])
             # Bytes, turned into text by _as_text: a Latin-1 id would stop a text column's reader.
             text = {name: pa.binary() for name in ids(header)}
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                                                      quote_char='"' if quoted else False),
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
-        _check_last_line(path)
+        if quoted:
+            _check_last_line(path)
         return _as_text(table)
     except DataError:  # the header's own check (ids), already one line
         raise
@@ -313,6 +317,43 @@ def _delimiter(path: Path, first: bytes) -> str:
     return "\t" if path.suffix.lower() == ".tsv" or (b"\t" in first and b"," not in first) else ","
 
 
+# Where a field of a tab-separated file starts with a quote; and one whole field quoted as
+# CSV writes it ("" for a quote inside) up to the next tab or the line's end, looked for
+# over at most 64 KiB so that a stray quote costs one bounded look ahead.
+_FIELD_QUOTE = re.compile(rb'(?:^|(?<=\t))"', re.M)
+_QUOTED_FIELD = re.compile(rb'"(?:[^"]|""){0,65535}"(?=\t|\r?\n|\Z)')
+_QUOTE_CHECKS = 10_000
+
+
+def _csv_quoting(path: Path, delimiter: str) -> bool:
+    """Whether the text file's quotes are CSV quoting: always where commas separate.
+
+    Tab-separated files follow two customs: quoting as CSV does (pandas, spreadsheets), or
+    none at all, a quote being part of the text (a database's export of the title
+    ``"Weird" Science (1985)``, which read as CSV loses its quotes). Such a file quotes as
+    CSV when each field that starts with a quote (of the first 10,000) is one whole
+    quoted field; a file with no quote at all is found so at the speed of a byte search.
+    """
+    if delimiter != "\t":
+        return True
+    import mmap
+
+    with open(path, "rb") as f:
+        if not os.fstat(f.fileno()).st_size:
+            return True
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            first = data.find(b'"')
+            if first < 0:
+                return True
+            start = data.rfind(b"\n", 0, first) + 1  # the line the first quote is on
+            for n, m in enumerate(_FIELD_QUOTE.finditer(data, start)):
+                if n == _QUOTE_CHECKS:
+                    break
+                if not _QUOTED_FIELD.match(data, m.start()):
+                    return False
+    return True
+
+
 def _ragged_line(path: Path) -> tuple[int, int, int, bool] | None:
     """``(line, fields, header fields, unclosed)`` of a text file's first row whose field
     count is not the header's, read again line by line (only after the fast reader
@@ -360,8 +401,10 @@ def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
         delimiter = _delimiter(path, first.encode())
-        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter), [])
-        yield header, csv.reader(f, delimiter=delimiter)
+        quoted = _csv_quoting(path, delimiter)
+        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter,
+                                 quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE), [])
+        yield header, csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
 
 
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
