@@ -476,3 +476,17 @@ def test_a_release_like_folder_of_ones_own_points_at_its_file_and_release_fits_n
     with pytest.raises(ConfigError, match=r"--release ml-1m: names the layout of a MovieLens folder or zip; "
                                           r".*ratings.csv is a ratings log of your own"):
         load(tmp_path / "ratings.csv", release="ml-1m")
+
+
+def test_a_needed_column_named_twice_is_refused_by_position_and_an_unused_one_is_not(tmp_path):
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating,rating\n1,2,4,5\n1,3,3,2\n2,2,5,1\n")
+    for columns in (None, {"user": "user", "item": "item", "rating": "rating"}):  # found, or named: no traceback
+        with pytest.raises(DataError, match=r"log\.csv: columns 3 and 4 are both named 'rating', so neither can "
+                                            r"be told apart as the rating; rename one"):
+            load_log(f, columns=columns)
+    f.write_text("user,item,note,note\n1,2,a,b\n1,3,c,d\n")
+    assert len(load_log(f).interactions) == 2
+    (tmp_path / "movies.csv").write_text("id,title,title\n2,A (1990),B\n3,C (1991),D\n")
+    with pytest.raises(DataError, match=r"movies\.csv: columns 2 and 3 are both named 'title'"):
+        load_log(f, catalog=tmp_path / "movies.csv")

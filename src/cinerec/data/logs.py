@@ -417,8 +417,11 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
             if len(spaced) == 1:
                 return spaced[0]
             raise DataError(f"{path}: no column {given[role]!r} for the {role} (columns: {', '.join(map(str, columns))})")
+        _once(columns, given[role], role, path)
         return given[role]
     found = [c for c in columns if str(c).strip().lower() in names[role]]
+    if len(found) > 1 and all(c == found[0] for c in found):
+        _once(columns, found[0], role, path)
     if len(found) > 1:  # two columns could be it: which one is meant is the user's to say
         how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES else "rename the other"
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
@@ -430,6 +433,14 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
+
+
+def _once(columns: list[Any], name: Any, role: str, path: Path) -> None:
+    """Refuse a header naming the ``role``'s column ``name`` more than once: no name can pick one."""
+    at = [k + 1 for k, c in enumerate(columns) if c == name]
+    if len(at) > 1:
+        raise DataError(f"{path}: columns {at[0]} and {at[1]} are both named {name!r}, so neither can be told "
+                        f"apart as the {role}; rename one")
 
 
 def _line(path: Path, row: int) -> str:
