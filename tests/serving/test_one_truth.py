@@ -182,3 +182,31 @@ def test_an_implicit_run_still_names_only_movies_liked_with_their_stars(tmp_path
     named = [stars[(int(ds.user_ids.raw[u]), int(ds.item_ids.raw[r]))]
              for u, row in enumerate(reasons) for r in row[row >= 0]]
     assert len(named) > 0.9 * 300 * K and min(named) >= 3
+
+
+@pytest.fixture(scope="module")
+def thresholded(tmp_path_factory, ml100k_dir):
+    out = tmp_path_factory.mktemp("lt") / "run"
+    assert main(["train", "--data", str(ml100k_dir), "--model", "ease", "--liked-threshold", "4",
+                 "--top-movies", "600", "--out", str(out), "-q"]) == 0
+    return open_run(out)
+
+
+def test_a_new_persons_ratings_below_the_runs_liked_threshold_are_seen_not_liked(thresholded):
+    # The run dropped its people's 1-3 star ratings; a new person's 1-star ratings were fed
+    # to the model as likes, so three 1-star Star Wars films brought Raiders and its kind.
+    run = thresholded
+    low = run.recommend_for(ratings={"50": 1, "181": 1, "172": 1}, k=10)
+    given = {50, 181, 172}
+    assert set(low["reason"]) == {"popular with many viewers"}
+    counts = run.dataset.interactions.item_counts
+    most = run.dataset.item_ids.raw[np.argsort(-counts, kind="stable")]
+    assert low["movie_id"].tolist() == [m for m in most.tolist() if m not in given][:10]  # never one given
+    # A 5 among them speaks alone: the list of that 5 by itself, less the movies given.
+    mixed = run.recommend_for(ratings={"50": 5, "181": 1, "172": 2}, k=10)
+    alone = run.recommend_for(ratings={"50": 5}, k=20)
+    assert mixed["movie_id"].tolist() == [m for m in alone["movie_id"].tolist() if m not in given][:10]
+    assert set(mixed["reason"]) <= {"because you liked Star Wars", "popular with many viewers"}
+    # Kept ratings are one event each, as the run's people's are: 4 and 5 stars alike.
+    assert run.recommend_for(ratings={"50": 4, "100": 5}, k=10)["movie_id"].tolist() == \
+        run.recommend_for(ratings={"50": 5, "100": 4}, k=10)["movie_id"].tolist()

@@ -112,9 +112,11 @@ class Lists:
             movies).
 
         Models that score a history directly (``can_score_history``) do so, a like given
-        the top of the data's rating scale (1 on implicit data, where every rating is
-        1); others sum each given movie's similarity row, weighted by its stars over
-        that top (a like weighs 1).
+        the top of the data's rating scale; others sum each given movie's similarity row,
+        weighted by its stars over that top (a like weighs 1). On implicit data a person
+        is read as the run read its people: every rating is one event (1), and under a
+        ``--liked-threshold`` a rating below it is no event at all, only a movie seen
+        (never listed, never a reason), as the low ratings of the data are.
         """
         n = self.dataset.n_items
         k = self._length(k)
@@ -123,22 +125,36 @@ class Lists:
         # A like is the most a rating can say: on stars it was 1, which a model of stars
         # reads as a dislike (the same list as three 1-star ratings).
         scale = rating_scale(self.dataset)
-        like = 1.0 if scale is None or is_implicit(self.dataset) else scale[1]
+        implicit = is_implicit(self.dataset)
+        like = 1.0 if scale is None or implicit else scale[1]
         top = scale[1] if scale is not None else 5.0
         values = np.where(plain, like, np.asarray(stars, dtype=np.float32)).astype(np.float32)
-        history = history_row(items_given, values, n)
-        if self.model.can_score_history:
-            scores = np.asarray(self.model.score_history(history), dtype=np.float32).reshape(1, n)
+        history = history_row(items_given, values, n)  # the stars as given: what was liked
+        if implicit:
+            threshold = self.dataset.info.get("liked_threshold")
+            kept = plain | (values >= float(threshold) - 1e-6) if threshold is not None else np.ones(len(plain), bool)
+            evidence, heard = np.ones(int(kept.sum()), np.float32), items_given[kept]
         else:
-            weights = np.where(plain, 1.0, values / top).astype(np.float32)
-            scores = (weights @ np.asarray(self.model.item_similarity(items_given), dtype=np.float32))[None, :]
+            evidence, heard = values, items_given
+        if self.model.can_score_history:
+            scores = np.asarray(self.model.score_history(history_row(heard, evidence, n)),
+                                dtype=np.float32).reshape(1, n)
+        elif len(heard):
+            weights = np.where(plain, 1.0, values / top).astype(np.float32) if not implicit else evidence
+            scores = (weights @ np.asarray(self.model.item_similarity(heard), dtype=np.float32))[None, :]
+        else:  # nothing to go on but what was seen: every place goes to the most rated movies
+            scores = np.zeros((1, n), np.float32)
         blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
         items, sc = top_k(scores, k, exclude)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
-        likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
+        if implicit and self.dataset.info.get("liked_threshold") is not None:
+            # Liked as the data's people are: each rating the threshold kept.
+            likes = liked(history_row(heard, evidence, n), implicit=True)
+        else:
+            likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
         filler = (sc <= 0) & (not self.model.history_scores_signed)
         if filler.any():
