@@ -210,3 +210,38 @@ def test_a_new_persons_ratings_below_the_runs_liked_threshold_are_seen_not_liked
     # Kept ratings are one event each, as the run's people's are: 4 and 5 stars alike.
     assert run.recommend_for(ratings={"50": 4, "100": 5}, k=10)["movie_id"].tolist() == \
         run.recommend_for(ratings={"50": 5, "100": 4}, k=10)["movie_id"].tolist()
+
+
+@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])
+def test_a_known_persons_list_past_what_their_history_says_goes_to_popular_movies(model):
+    # Past the movies a history speaks for, item-kNN scores 0 in catalogue order; those
+    # places were listed "popular with people who like what you like".
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    rng = np.random.default_rng(0)
+    users, items = [], []
+    for u in range(1, 40):  # people 1..39 rate among movies 0..19, the higher ones more often
+        picks = rng.choice(20, size=6, replace=False, p=np.linspace(1, 3, 20) / np.linspace(1, 3, 20).sum())
+        users += [u] * 6
+        items += picks.tolist()
+    users += [0, 0]
+    items += [20, 21]  # person 0 rated two movies nobody else did: their history says nothing
+    users += [1, 2]
+    items += [22, 23]  # movies 22 and 23: one rating each
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 40, 24)
+    ds = Dataset("small", x, IdMap(np.arange(40), "user"), IdMap(np.arange(24), "movie"), Catalog.unknown(24))
+    lists = Lists(ds, create(model).fit(x))
+    got, scores, reasons = lists.for_users([0], 22)
+    counts = x.item_counts
+    listed = got[0][got[0] >= 0]
+    assert not {20, 21} & set(listed.tolist())
+    popular = reasons[0][: len(listed)] == POPULAR
+    assert popular.all()
+    # The popular places hold the most rated movies left, in descending score.
+    filled = listed[popular]
+    assert sorted(counts[filled].tolist(), reverse=True)[: len(filled)] == sorted(
+        counts[np.setdiff1d(np.arange(24), [20, 21, *listed[~popular]])].tolist(), reverse=True)[: len(filled)]
+    assert (np.diff(scores[0][: len(listed)]) <= 1e-6).all()

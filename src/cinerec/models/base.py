@@ -116,6 +116,11 @@ class Recommender(ABC):
     #: movies (standardised or mixed scores); False when they mean the history says
     #: nothing for the movie, whose place in a cold-start list then goes to a popular one.
     history_scores_signed: ClassVar[bool] = False
+    #: True when a known person's scores, too, are their history row through the model's
+    #: weights (item-kNN, EASE, seqknn), so that 0 or below means the history says
+    #: nothing for the movie (or, EASE, speaks against it): such places in their list go
+    #: to popular movies, as in a new person's.
+    known_scores_from_history: ClassVar[bool] = False
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: True when :meth:`predict_liked` gives the probability that a person likes a movie

@@ -135,6 +135,7 @@ class _HistoryModel(Recommender):
     (item-kNN, EASE): known users and new visitors are scored the same way."""
 
     can_score_history = True
+    known_scores_from_history = True
     config: ItemKNNConfig | EASEConfig  # both say whether the history is binary
 
     @abstractmethod

@@ -109,6 +109,7 @@ class SeqKNN(Recommender):
     Config = SeqKNNConfig
     config: SeqKNNConfig
     can_score_history = True
+    known_scores_from_history = True
     # Under random hold-outs the latest movies say no more than the others: the whole
     # history, alike, scores 0.18 validation Recall@10 on ml-100k's random-full
     # carve-outs against the defaults' 0.12 (docs/protocols.md).

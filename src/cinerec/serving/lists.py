@@ -92,7 +92,31 @@ class Lists:
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         reasons = self.model.explain(self.liked[u], items)
+        if self.model.known_scores_from_history and not self.model.history_scores_signed:
+            self._fill_with_popular(u, items, scores, reasons, exclude)
         return items, scores, reasons
+
+    def _fill_with_popular(self, u: np.ndarray, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray,
+                           exclude: sp.csr_matrix) -> None:
+        """In place: where a known person's history says nothing for the rest of their list
+        (scores of 0 or below, which come in catalogue order), the most rated of the
+        movies left instead, each with its own score and :data:`POPULAR_REASON`, as in a
+        new person's list (:meth:`for_history`)."""
+        filler = (scores <= 0) & (items >= 0)
+        rows = np.flatnonzero(filler.any(axis=1))
+        if not len(rows):
+            return
+        popular = np.argsort(-self.dataset.interactions.item_counts, kind="stable")
+        for r in rows:
+            places = np.flatnonzero(filler[r])
+            taken = np.union1d(exclude[u[r]].indices, items[r][~filler[r]])
+            chosen = popular[~np.isin(popular, taken)][:len(places)]
+            own = np.asarray(self.model.score(np.full(len(chosen), u[r]), chosen), dtype=np.float32)
+            keep = np.isfinite(own)
+            chosen, own = chosen[keep], own[keep]
+            order = np.argsort(-own, kind="stable")  # by their own scores; ties: the more rated first
+            places = places[:len(chosen)]
+            items[r, places], scores[r, places], reasons[r, places] = chosen[order], own[order], POPULAR
 
     # -- people described by their ratings ---------------------------------------------
 
