@@ -654,6 +654,9 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got a list \(\[50, 181\]\)"):
         run.similar([50, 181])
     assert run.recommend_for(liked=None, ratings={"50": 5}, k=3).shape[0] == 3
+    # The API refuses a movie given both ways (422); the notebook took the stars silently.
+    with pytest.raises(ConfigError, match=r"movie 50 is both liked and rated 1 star: give it once"):
+        run.recommend_for(liked=["50"], ratings={50: 1})
     # top_n took arguments it then ignored: model= with a fitted model, dataset= with a run.
     from cinerec.serving.lists import top_n
 

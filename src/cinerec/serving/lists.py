@@ -294,7 +294,11 @@ class Lists:
             if not scale[0] <= stars <= scale[1]:
                 raise ConfigError(f"ratings: movie {m!r}: {stars:g} stars is outside this data's scale, "
                                   f"{scale[0]:g} to {scale[1]:g}")
-            given[self.item_index(m)] = float(stars)
+            index = self.item_index(m)
+            if index in given and given[index] is None:
+                raise ConfigError(f"movie {m!r} is both liked and rated {stars:g} star{'' if stars == 1 else 's'}: "
+                                  "give it once")
+            given[index] = float(stars)
         if not given:
             raise ConfigError("history_frame: give at least one movie, liked or rated")
         items_given = np.array(list(given), dtype=np.int64)
