@@ -170,6 +170,19 @@ def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):
         open_store(other)
 
 
+def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, tmp_path):
+    # Without its recommendations a server answered every list live and called the store fine.
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, progress=False)
+    con = sqlite3.connect(db)
+    con.execute("DROP TABLE recommendations")
+    con.commit()
+    con.close()
+    with pytest.raises(DataError, match=r"recs\.sqlite: not a cinerec recommendation store \(no table "
+                                        r"recommendations\); export it again"):
+        open_store(db)
+
+
 def test_export_rejects_bad_k_and_unknown_model(run_dir, tmp_path):
     with pytest.raises(DataError, match="-k 0"):
         export_store(run_dir, tmp_path / "x.sqlite", k=0, progress=False)

@@ -480,9 +480,15 @@ def store_table(table: str) -> str:
 def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
     try:
         meta = {key: json.loads(value) for key, value in con.execute("SELECT key, value FROM meta")}
+        tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except (sqlite3.DatabaseError, ValueError) as e:
         raise DataError(f"{path}: not a cinerec recommendation store ({e})") from None
-    return info_from_meta(meta, path)
+    info = info_from_meta(meta, path)  # (another format's store is named as such first)
+    missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
+    if missing:  # a server would score every list live and call the store fine
+        raise DataError(f"{path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
+                        "export it again with `cinerec export`")
+    return info
 
 
 def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
