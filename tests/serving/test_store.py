@@ -7,12 +7,14 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from cinerec.data.history import liked as liked_movies
 from cinerec.errors import DataError, NotFoundError, ConfigError
+from cinerec.io import read_json
 from cinerec.runs import finish_run, open_run
 from cinerec.serving.lists import Lists
 from cinerec.serving.search import MovieSearch, search_key
@@ -155,6 +157,22 @@ def test_stale_store_is_detected(run_dir, tmp_path):
     finish_run(run_copy, meta={"source": "ml-100k", "best_model": "ease", "created_note": "again"})
     os.utime(run_copy / "run.json", (info.exported_at + 5, info.exported_at + 5))
     assert info.stale_reason(open_run(run_copy), "ease") is not None
+
+
+def test_a_store_exported_from_the_run_rewritten_since_a_server_loaded_it_says_restart(run_dir, tmp_path):
+    # The server's run in memory is the old one; the store is of the new one. It said "the
+    # run was re-written after the export", which was the wrong way round.
+    run_copy = tmp_path / "run"
+    shutil.copytree(run_dir, run_copy)
+    loaded = open_run(run_copy)
+    old_meta = read_json(run_copy / "run.json")
+    time.sleep(1.1)  # a new stamp (to the second)
+    finish_run(run_copy, meta={**{k: v for k, v in old_meta.items() if k != "created"}, "created_note": "again"})
+    assert read_json(run_copy / "run.json")["created"] != old_meta["created"]
+    info = export_store(run_copy, tmp_path / "recs.sqlite", k=3, progress=False)
+    assert info.stale_reason(open_run(run_copy), "ease") is None
+    assert info.stale_reason(loaded, "ease") == ("the run was re-written after this was loaded, and the store "
+                                                 "exported from the new one: restart the server to serve it")
 
 
 def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):

@@ -88,6 +88,11 @@ class StoreInfo:
         if self.run_created != str(run.meta.get("created", "")):
             if Path(self.run).resolve() != Path(run.path).resolve():
                 return f"exported from another run ({self.run}), serving {run.path}"
+            if self.run_created == _created_on_disk(run.path):
+                # The export is of the run as it is now; what is held in memory (a server's
+                # model and data, read when it started) is the older one.
+                return ("the run was re-written after this was loaded, and the store exported from the new one: "
+                        "restart the server to serve it")
             return "the run was re-written after the export"
         if self.n_users != run.dataset.n_users or self.n_items != run.dataset.n_items:
             return "the run's dataset has other users or movies"
@@ -96,6 +101,14 @@ class StoreInfo:
                 return "the run folder is newer than the store"
         except OSError:
             pass
+        return None
+
+
+def _created_on_disk(run_dir: Path) -> str | None:
+    """The ``created`` stamp of the run folder's ``run.json`` as it is now (None: unreadable)."""
+    try:
+        return str(json.loads((Path(run_dir) / "run.json").read_text()).get("created", ""))
+    except (OSError, ValueError, AttributeError):
         return None
 
 
