@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -219,4 +220,35 @@ def test_a_download_cut_short_says_so_and_caches_nothing(served, online, tmp_pat
         server.server_close()
     message = str(e.value)
     assert "checksum" not in message and ("stopped after" in message or "download of" in message), message
+    assert _leftovers(tmp_path / "c") == []
+
+
+class _StalledMd5Handler(http.server.BaseHTTPRequestHandler):
+    """Announces a .md5 file of 100 bytes, sends 8, then stalls."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        self.wfile.write(b"MD5 (ml-")
+        self.wfile.flush()
+        time.sleep(2.0)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_published_md5_that_stalls_is_one_line_not_a_traceback(online, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(download, "_TIMEOUT_S", 0.3)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StalledMd5Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DataError, match=r"could not download MovieLens ml-10m \(download of .*ml-10m\.zip\.md5 "
+                                            r"failed: .*\); use a local copy"):
+            download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                           progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
     assert _leftovers(tmp_path / "c") == []

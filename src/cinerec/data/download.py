@@ -250,9 +250,13 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
         raise DataError(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
 
 
+#: Seconds a download may wait for the server (to connect, or between two reads).
+_TIMEOUT_S = 60.0
+
+
 def _open(rel: Release, url: str, root: Path):
     try:
-        return urllib.request.urlopen(url, timeout=60)
+        return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
     except urllib.error.HTTPError as e:
         raise DataError(_offline_message(rel, root, f"{url} answered HTTP {e.code}")) from None
     except (urllib.error.URLError, OSError, ValueError) as e:
@@ -260,8 +264,11 @@ def _open(rel: Release, url: str, root: Path):
 
 
 def _published_md5(rel: Release, url: str, root: Path) -> str:
-    with _open(rel, url + ".md5", root) as response:
-        text = response.read(4096).decode("ascii", "replace")
+    try:
+        with _open(rel, url + ".md5", root) as response:
+            text = response.read(4096).decode("ascii", "replace")
+    except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
+        raise DataError(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
     if not found:
         raise DataError(f"{url}.md5: no md5 checksum in the published file")
