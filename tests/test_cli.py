@@ -325,3 +325,27 @@ def test_output_that_cannot_be_written_is_one_line_and_a_reader_gone_is_no_error
         p.stdout.close()
         err = p.stderr.read()
     assert p.returncode == 0 and err == ""
+
+
+def test_the_program_leaves_at_once_with_its_output_and_status(tmp_path, ml100k_dir):
+    # `cinerec` exits without the interpreter's teardown (pyarrow's read-ahead threads
+    # aborted it, exit 134, just after a file was read): what it printed must still be
+    # there, to a pipe, with its status.
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-m", "cinerec", "--version"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("cinerec ") and done.stderr == ""
+    folder = tmp_path / "r1"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text("1::1::5::978300760\n")
+    (folder / "movies.dat").write_text("")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-m", "cinerec", "data", "info", str(folder)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr == f"cinerec: error: {folder / 'movies.dat'}: empty file\n"
+    # Data info reads a release without torch (it took 2 s more to start, and joined the teardown).
+    probe = ("import sys\nfrom cinerec.cli import main\ncode = main(['data', 'info', sys.argv[1]])\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(ml100k_dir)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip().endswith("NO TORCH"), done.stdout + done.stderr

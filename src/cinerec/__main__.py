@@ -1,5 +1,3 @@
-import sys
+from cinerec.cli import entry
 
-from cinerec.cli import main
-
-sys.exit(main())
+entry()

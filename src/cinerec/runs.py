@@ -23,10 +23,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import cinerec
 from cinerec.data.dataset import Dataset
+from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
 from cinerec.errors import CinerecError, DataError, NotFoundError, expect
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
@@ -37,37 +38,6 @@ __all__ = ["Run", "Plots", "open_run", "save_model", "save_plots", "save_dataset
 RUN_FORMAT = 1
 #: The run folder's subfolder of pictures.
 PLOTS = "plots"
-
-
-def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, transforms: list[dict[str, Any]]
-                ) -> dict[str, Any]:
-    """What a run read and how it was filtered, for ``run.json`` (key ``"dataset"``) and ``--json``.
-
-    Args:
-        source: ``{"source": ..., "columns": ... or None, "catalog": ... or None}`` as given.
-        dataset: the dataset after the filters (the one saved in the run folder).
-        filters: the :class:`~cinerec.data.filters.Filters` applied.
-        transforms: the record :func:`~cinerec.data.filters.apply_filters` returned: each
-            step with its arguments and the counts before and after.
-
-    Returns:
-        ``source``, ``columns``, ``catalog``, ``format`` (``"movielens"`` or ``"log"``),
-        ``release``, ``implicit``, ``filters`` (those that are on), ``transforms`` and
-        ``counts`` (``ratings``, ``users``, ``movies`` of the data used). ``export`` and
-        ``serve`` read the saved, already filtered dataset; nothing filters again.
-    """
-    info = dataset.info
-    return {
-        "source": str(source["source"]),
-        "columns": dict(source["columns"]) if source.get("columns") else None,
-        "catalog": None if source.get("catalog") is None else str(source["catalog"]),
-        "format": info.get("format", "movielens"),
-        "release": info.get("release"),
-        "implicit": bool(info.get("implicit", False)),
-        "filters": filters.to_dict(),
-        "transforms": list(transforms),
-        "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
-    }
 
 
 def save_dataset(run_dir: str | Path, dataset: Dataset) -> None:

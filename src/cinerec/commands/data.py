@@ -64,7 +64,7 @@ def info(
     from cinerec import progress
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
-    from cinerec.runs import data_record
+    from cinerec.data.filters import data_record  # (not cinerec.runs, which imports torch)
 
     where = flags.data_source(source, columns, catalog, flag=None)
     with progress.silenced(quiet):

@@ -40,7 +40,7 @@ import numpy as np
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, DataError, FilterLeavesNothing, expect
 
-__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts"]
+__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record"]
 
 #: The steps of :func:`apply_filters`, in the order they run.
 FILTER_ORDER: tuple[str, ...] = ("years", "liked_threshold", "implicit", "top_users", "top_movies", "kcore")
@@ -275,3 +275,34 @@ def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) 
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating))
                           or not math.isfinite(t)):
         fail("liked_threshold", t, "must be a number of stars")
+
+
+def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, transforms: list[dict[str, Any]]
+                ) -> dict[str, Any]:
+    """What a run read and how it was filtered, for ``run.json`` (key ``"dataset"``) and ``--json``.
+
+    Args:
+        source: ``{"source": ..., "columns": ... or None, "catalog": ... or None}`` as given.
+        dataset: the dataset after the filters (the one saved in the run folder).
+        filters: the :class:`~cinerec.data.filters.Filters` applied.
+        transforms: the record :func:`~cinerec.data.filters.apply_filters` returned: each
+            step with its arguments and the counts before and after.
+
+    Returns:
+        ``source``, ``columns``, ``catalog``, ``format`` (``"movielens"`` or ``"log"``),
+        ``release``, ``implicit``, ``filters`` (those that are on), ``transforms`` and
+        ``counts`` (``ratings``, ``users``, ``movies`` of the data used). ``export`` and
+        ``serve`` read the saved, already filtered dataset; nothing filters again.
+    """
+    info = dataset.info
+    return {
+        "source": str(source["source"]),
+        "columns": dict(source["columns"]) if source.get("columns") else None,
+        "catalog": None if source.get("catalog") is None else str(source["catalog"]),
+        "format": info.get("format", "movielens"),
+        "release": info.get("release"),
+        "implicit": bool(info.get("implicit", False)),
+        "filters": filters.to_dict(),
+        "transforms": list(transforms),
+        "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
+    }
