@@ -321,3 +321,38 @@ def test_a_damaged_user_line(pristine, tmp_path, capsys, kind, name, line, patte
     folder = _copy(pristine, kind, tmp_path)
     _edit(folder / name, _set_line(2, line))
     _fails(folder, pattern, capsys)
+
+
+@pytest.mark.parametrize("kind, files", [("real", ("u.item", "u.user", "u.genre")),
+                                         ("1m", ("movies.dat", "users.dat"))])
+def test_small_files_saved_again_as_utf8_or_with_a_byte_order_mark_read_the_same(pristine, tmp_path, kind, files,
+                                                                                  ml100k_dir):
+    # u.item is Latin-1: re-saved as UTF-8 its "é" read as "Ã©"; a byte-order mark made
+    # the first id of u.item, u.user, users.dat and movies.dat "not an integer".
+    if kind == "real":
+        folder = tmp_path / "ml-100k"
+        folder.mkdir()
+        for name in ("u.data", "u.item", "u.user", "u.genre"):
+            shutil.copy(ml100k_dir / name, folder / name)
+    else:
+        folder = _copy(pristine, kind, tmp_path)
+    original = load(folder)
+    for name in files:
+        path = folder / name
+        raw = path.read_bytes()
+        text = raw.decode("utf-8") if name == "movies.dat" and _is_utf8(raw) else raw.decode("latin-1")
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    again = load(folder)
+    assert again.catalog.titles.tolist() == original.catalog.titles.tolist()
+    assert again.catalog.genre_names == original.catalog.genre_names
+    assert kind != "real" or "Misérables, Les" in original.catalog.titles.tolist()  # accents read at all
+    if original.user_features is not None:
+        assert again.user_features.equals(original.user_features)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False

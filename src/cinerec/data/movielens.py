@@ -10,7 +10,9 @@ Three file layouts cover the releases:
 - ``ml-1m`` and ``ml-10m``: ``::``-separated ``ratings.dat`` and ``movies.dat``
   (``id::title::genres``, genres joined by ``|``); ml-1m adds ``users.dat``
   (``id::gender::age::occupation::zip``, occupation an integer code). ml-1m is
-  latin-1; a ``.dat`` movie file that is not valid UTF-8 is read as latin-1.
+  latin-1. Every small text file (movies, users, genres) is read as UTF-8 when it is
+  valid UTF-8 (a copy an editor re-saved), else as latin-1; a byte-order mark at its
+  start is skipped.
 - ``ml-20m``, ``ml-25m``, ``ml-32m``, ``ml-latest(-small)``: ``ratings.csv``
   (``userId,movieId,rating,timestamp`` with a header) and ``movies.csv``
   (``movieId,title,genres``, titles quoted when they hold commas); UTF-8, Unix or
@@ -771,7 +773,10 @@ def _line_of_row(path: Path, row: int, *, header: bool) -> int:
 
 
 def _text(path: Path, encoding: str) -> str:
-    data = _read_bytes(path)
+    """A small text file's text: UTF-8 when it is valid UTF-8, else Latin-1, for
+    ``"utf-8-or-latin-1"`` (an editor may save MovieLens's Latin-1 files as UTF-8); a
+    leading byte-order mark is no text."""
+    data = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")
     if encoding == "utf-8-or-latin-1":
         try:
             return data.decode("utf-8")
@@ -999,12 +1004,12 @@ def _arrow_strings(values: Any) -> Any:
 
 def _read_u_item(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
     genre_path = folder / "u.genre"
-    g, g_lines = _fields(genre_path, "|", 2, "latin-1")
+    g, g_lines = _fields(genre_path, "|", 2, "utf-8-or-latin-1")
     order = _ints(g[1], genre_path, g_lines, "genre index")
     names = tuple(g[0].to_numpy(dtype=object)[np.argsort(order, kind="stable")].tolist())
     path = folder / "u.item"
     n = 5 + len(names)
-    frame, numbers = _fields(path, "|", n, "latin-1")
+    frame, numbers = _fields(path, "|", n, "utf-8-or-latin-1")
     ids = _ints(frame[0], path, numbers, "movie id")
     _unique_ids(ids, path, numbers)
     titles, years = parse_titles(frame[1].to_numpy(dtype=object))
@@ -1027,7 +1032,7 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
         path = folder / "u.user"
         if not path.is_file():
             return None
-        f, numbers = _fields(path, "|", 5, "latin-1")
+        f, numbers = _fields(path, "|", 5, "utf-8-or-latin-1")
         ids = _ints(f[0], path, numbers, "user id")
         frame = pd.DataFrame({
             "age": _ints(f[1], path, numbers, "age"),
@@ -1037,7 +1042,7 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
         })
     elif family == "dat" and (folder / "users.dat").is_file():
         path = folder / "users.dat"
-        f, numbers = _fields(path, "::", 5, "latin-1")
+        f, numbers = _fields(path, "::", 5, "utf-8-or-latin-1")
         ids = _ints(f[0], path, numbers, "user id")
         codes = _ints(f[3], path, numbers, "occupation")
         bad = np.flatnonzero((codes < 0) | (codes >= len(ML1M_OCCUPATIONS)))
