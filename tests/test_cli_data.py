@@ -70,6 +70,21 @@ def test_fetch_a_local_zip_unpacks_it(tmp_path, capsys) -> None:
     assert unpacked.endswith("ml-100k") and load(unpacked).info["release"] == "ml-100k"
 
 
+def test_fetch_given_a_log_of_ones_own_says_there_is_nothing_to_fetch(tmp_path, capsys) -> None:
+    # It said "not a folder, a zip file or a ratings log (.csv, ...)" of a .csv log.
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "log.csv"
+    log.write_text("user,item\n1,2\n")
+    for source in (log, log.parent):
+        assert main(["data", "fetch", str(source)]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"cinerec: error: {source}: a ratings log, not a MovieLens release: there is nothing to fetch "
+                       f"or unpack; give it to the other commands as it is (--data {source})\n")
+    (tmp_path / "empty").mkdir()
+    assert main(["data", "fetch", str(tmp_path / "empty")]) == 2
+    assert "no MovieLens files here" in capsys.readouterr().err
+
+
 def test_data_needs_an_action(capsys) -> None:
     assert main(["data"]) == 2
     assert "fetch" in capsys.readouterr().err  # its help, listing the actions

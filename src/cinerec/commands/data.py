@@ -37,8 +37,19 @@ def fetch(
     from cinerec.data import download
     from cinerec.data.movielens import locate
 
-    if Path(source).exists():
-        folder = locate(source)[0]
+    path = Path(source)
+    if path.exists():
+        from cinerec.data.logs import LOG_SUFFIXES
+        from cinerec.errors import DataError
+
+        try:
+            folder = locate(source)[0]
+        except DataError:
+            files = [path] if path.is_file() else list(path.iterdir()) if path.is_dir() else []
+            if any(f.suffix.lower() in LOG_SUFFIXES for f in files):  # a log of one's own: read where it is
+                raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "
+                                f"or unpack; give it to the other commands as it is (--data {source})") from None
+            raise
     else:
         with progress.silenced(quiet):
             folder = download.fetch(source, base_url=base_url, progress=True)
