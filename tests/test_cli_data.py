@@ -140,3 +140,17 @@ def test_a_synthetic_release_says_what_it_imitates_and_that_it_is_synthetic(tmp_
     assert main(["data", "info", str(out), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["release"] == "ml-25m" and facts["synthetic"] is True
+
+
+def test_synthesize_replaces_its_own_release_but_not_files_put_there_since(tmp_path, capsys) -> None:
+    out = tmp_path / "syn"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out), "-q"]) == 0
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "-q"]) == 0
+    assert (out / "ratings.dat").is_file() and not (out / "u.data").exists()
+    (out / "runs").mkdir()
+    (out / "NOTES.md").write_text("mine\n")
+    capsys.readouterr()
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds files it did not write (NOTES.md, runs); not replacing it" in err
+    assert (out / "NOTES.md").read_text() == "mine\n" and (out / "ratings.dat").is_file()

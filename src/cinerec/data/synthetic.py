@@ -542,17 +542,42 @@ def write_release(
     out = Path(out_dir)
     own = (MARKER, "a release written by cinerec data synthesize")
     check_replaceable(out, *own)  # before the release is generated, not only at the write
+    _check_only_its_own_files(out)
     release = synthesize(like, scale, seed)
     layout = SHAPES[like].layout
     with atomic_dir(out, own=own) as tmp:
-        (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed}) + "\n")
         if layout == "100k":
             _write_100k(tmp, release, seed, crlf)
         elif layout == "dat":
             _write_dat(tmp, release, crlf)
         else:
             _write_csv(tmp, release, crlf)
+        # The files written, so that writing it again replaces those and nothing else.
+        files = sorted(p.name for p in tmp.iterdir())
+        (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed, "files": files}) + "\n")
     return out
+
+
+def _check_only_its_own_files(out: Path) -> None:
+    """Refuse to replace an earlier synthetic release that now holds files it did not write
+    (a run folder, notes): the swap would delete them. (A marker from before the list of
+    files was kept names none, and is taken as before.)"""
+    from cinerec.errors import ConfigError
+
+    marker = out / MARKER
+    if not marker.is_file():
+        return
+    try:
+        written = json.loads(marker.read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(written, list):
+        return
+    other = sorted(p.name for p in out.iterdir() if p.name not in written and p.name != MARKER)
+    if other:
+        raise ConfigError(f"{out}: an earlier synthetic release that now holds files it did not write "
+                          f"({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); not replacing it: "
+                          "move them out, or give a new or empty folder")
 
 
 def _eol(data: bytes, crlf: bool) -> bytes:
