@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 from cinerec.cli import main
 from cinerec.data import load
@@ -154,3 +155,16 @@ def test_synthesize_replaces_its_own_release_but_not_files_put_there_since(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds files it did not write (NOTES.md, runs); not replacing it" in err
     assert (out / "NOTES.md").read_text() == "mine\n" and (out / "ratings.dat").is_file()
+
+
+def test_a_damaged_cached_release_says_how_to_download_it_again(tmp_path, capsys, ml100k_dir) -> None:
+    import os
+
+    folder = Path(os.environ["CINEREC_HOME"]) / "movielens" / "ml-100k" / "ml-100k"
+    folder.mkdir(parents=True)
+    (folder / "u.data").write_bytes((ml100k_dir / "u.data").read_bytes()[:1000])  # cut off in line 52
+    (folder / "u.item").write_bytes((ml100k_dir / "u.item").read_bytes())
+    assert main(["data", "info", "ml-100k"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "u.data line 52:" in err
+    assert f"(the cached copy of ml-100k: remove {folder.parent} to download it again)" in err

@@ -53,6 +53,7 @@ def fetch(
     else:
         with progress.silenced(quiet):
             folder = download.fetch(source, base_url=base_url, progress=True)
+        folder = locate(source)[0]  # its files as the release has them (a damaged cached copy is named)
     print(folder)
 
 

@@ -168,12 +168,20 @@ def load(
         if release is None and path.is_dir() and _guessed_csv(folder, family, rel) and "is not an integer" in str(e):
             raise DataError(f"{e} (read as a MovieLens release; to read it as a log of your own, give the "
                             f"file {folder / 'ratings.csv'} with --catalog {folder / 'movies.csv'})") from None
+        if not path.exists():  # a release by name: the copy in the cache is at fault
+            raise DataError(f"{e}{_cached_hint(os.fspath(source))}") from None
         if not path.is_file():
             raise
         # A zip given: name it, not the cache folder it was unpacked into.
         cache = download.cache_dir()
         root = next((p for p in folder.parents if p.parent in (cache, cache / "local")), folder)
         raise DataError(str(e).replace(str(root), f"{path} (unpacked)")) from None
+
+
+def _cached_hint(name: str) -> str:
+    """How to get a fresh copy of release ``name`` when its copy in the cache is damaged."""
+    where = download.cache_dir() / download.release_info(name).name
+    return f" (the cached copy of {name}: remove {where} to download it again)"
 
 
 def _guessed_csv(folder: Path, family: str, release: str) -> bool:
@@ -255,7 +263,10 @@ def locate(
     if not path.exists():
         check_source(text)
         folder = download.fetch(text, progress=progress)
-        folder, family, rel = _detect(folder, release or text)
+        try:
+            folder, family, rel = _detect(folder, release or text)
+        except DataError as e:
+            raise DataError(f"{e}{_cached_hint(text)}") from None
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
