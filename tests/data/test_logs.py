@@ -351,6 +351,21 @@ def test_one_damaged_id_in_an_unnamed_release_is_named_not_read_as_a_log(tmp_pat
     assert ds.info["format"] == "log" and ds.info["catalog_items"] == 201
 
 
+def test_a_header_written_twice_in_a_small_release_is_named_not_read_as_a_log(tmp_path):
+    # In 13 movies one odd row is more than one in a hundred: the folder became a log and
+    # its catalogue held a movie "movieId" titled "title".
+    from cinerec.data import load
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Movie {m} (1999),Drama\n" for m in range(1, 14)) + "movieId,title,genres\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{m},4,88060692{m % 10}\n" for u in range(1, 4) for m in range(1, 14)))
+    with pytest.raises(DataError, match=r"movies.csv line 15: movie id 'movieId' is not an integer"):
+        load(folder)
+
+
 def test_a_folder_whose_files_differ_in_columns_names_the_files(tmp_path):
     (tmp_path / "a.csv").write_text("user,item,rating\n1,2,4\n")
     (tmp_path / "b.csv").write_text("user,item\n1,3\n")

@@ -198,10 +198,12 @@ _OWN_IDS_SHARE = 100
 
 def _own_ids(folder: Path) -> bool:
     """True when ids MovieLens never writes (text, a leading zero or sign) are common in
-    ``movies.csv``, or in the head of ``ratings.csv``: at least one row in a hundred.
+    ``movies.csv``, or in the head of ``ratings.csv``: at least one row in a hundred,
+    and at least two rows.
 
-    One such row among plain numbers is a damaged line of a release, which its reader
-    then names, not a reason to read the whole folder as someone's own log."""
+    One such row among plain numbers is a damaged line of a release (a header written
+    twice), which its reader then names, not a reason to read the whole folder as
+    someone's own log, however small the file."""
     import itertools
 
     def plain(text: str) -> bool:
@@ -219,7 +221,7 @@ def _own_ids(folder: Path) -> bool:
                         odd += not all(plain(v.strip()) for v in row[:columns])
         except OSError:
             return False
-        if odd and odd * _OWN_IDS_SHARE >= seen:
+        if odd >= 2 and odd * _OWN_IDS_SHARE >= seen:
             return True
     return False
 
