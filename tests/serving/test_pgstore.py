@@ -149,6 +149,18 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, pg_url):
+    import psycopg
+
+    url = _database(pg_url, "cinerec_no_recs")
+    export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP TABLE cinerec.recommendations")
+    with pytest.raises(DataError, match=r"not a cinerec recommendation store \(no table recommendations\); "
+                                        r"export it again"):
+        open_store(url)
+
+
 def test_a_profiles_schema_of_someone_elses_is_one_line_and_left_alone(pg_url):
     # serve stopped with a psycopg traceback (UndefinedColumn) on the foreign table.
     import psycopg

@@ -219,8 +219,15 @@ class PgRecStore:
             meta = {key: json.loads(value) for key, value in rows}
         except ValueError as e:
             raise DataError(f"{self.path}: not a cinerec recommendation store ({e})") from None
+        info = info_from_meta(meta, self.path)
+        tables = {name for (name,) in self._query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (STORE_SCHEMA,))}
+        missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
+        if missing:  # a server would score every list live and call the store fine
+            raise DataError(f"{self.path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
+                            "export it again with `cinerec export --db URL`")
         self._checked = time.monotonic()
-        return info_from_meta(meta, self.path)
+        return info
 
     def refresh(self) -> Any:
         """The current info, re-read when the last read is older than :data:`REFRESH_S`."""
