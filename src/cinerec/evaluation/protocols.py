@@ -413,9 +413,9 @@ class Protocol:
             return tuple(k for k in self.ks if k < room)
         fit = [k for k in (self.ks if given else (1, 5)) if k < room]
         blocking = f"ks={list(self.ks)!r}: K = {max(self.ks)}" if given else "K = 10, its headline figure,"
-        more = _more_movies(dataset)  # loosen a filter, or: the data holds only so many movies
         way = f"give ks={fit!r}" if fit else f"give Ks below {room:,}"
-        way += f" or {more}" if more.startswith("keep") else f" ({more})"
+        # Loosen a filter, or: the data holds only so many movies.
+        way += f" or {_more_movies(dataset)}" if _looser(dataset) else f" ({_more_movies(dataset)})"
         raise ConfigError(f"protocol {self.name}: {blocking} is not below the {room:,} movies the median user "
                           f"has left to rank, so such lists would hold every one; {way}")
 
@@ -534,14 +534,20 @@ def _users_short(n: int) -> str:
     return "1 user is short" if n == 1 else f"{n:,} users are short"
 
 
+def _looser(dataset: Dataset) -> list[str]:
+    """How to loosen each filter that dropped movies from ``dataset``, in the flags' words."""
+    from cinerec.data.filters import dropping
+
+    return list(dict.fromkeys(_LOOSER[r["transform"]] for r in dropping(dataset, "movies")
+                              if r.get("transform") in _LOOSER))
+
+
 def _more_movies(dataset: Dataset) -> str:
     """The way to more unseen movies per person: loosen the filters that dropped movies,
     or, where none did, say that the data holds no more."""
-    from cinerec.data.filters import dropping
-
-    ways = [_LOOSER[r["transform"]] for r in dropping(dataset, "movies") if r.get("transform") in _LOOSER]
+    ways = _looser(dataset)
     if ways:
-        return f"keep more movies ({', or '.join(dict.fromkeys(ways))})"
+        return f"keep more movies ({', or '.join(ways)})"
     return f"the data holds only {dataset.n_items:,} movies"
 
 
