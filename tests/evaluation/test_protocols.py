@@ -687,3 +687,13 @@ def test_an_option_of_another_protocol_says_whose_it_is():
         get_protocol("ratings-random", fold="u2")
     with pytest.raises(ConfigError, match=r"n_negatives is an option of loo-sampled$"):
         get_protocol("loo-full", n_negatives=50)
+
+
+def test_a_shortfall_names_top_users_when_it_dropped_the_movies(ml100k):
+    # --top-users 1 left 737 of 1,682 movies; the advice said only "the data holds 737 movies".
+    from cinerec.data.filters import Filters, apply_filters
+
+    one, _ = apply_filters(ml100k, Filters(top_users=1))
+    with pytest.raises(DataError, match=r"user 405 has only 0 unseen movies.*; keep more movies \(a larger "
+                                        r"--top-users\)$"):
+        get_protocol("loo-sampled").prepare(one)

@@ -527,7 +527,8 @@ def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: How to loosen each filter that drops movies, in the flags' words.
-_LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--max-year", "kcore": "a smaller --kcore"}
+_LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--max-year", "kcore": "a smaller --kcore",
+           "top_users": "a larger --top-users"}  # (the movies only the people left out rated go with them)
 
 
 def _users_short(n: int) -> str:
