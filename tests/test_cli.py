@@ -349,3 +349,29 @@ def test_the_program_leaves_at_once_with_its_output_and_status(tmp_path, ml100k_
     done = subprocess.run([sys.executable, "-c", probe, str(ml100k_dir)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip().endswith("NO TORCH"), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["train", "--data", "x", "--model", "ease", "--model", "als", "--out", "o"],
+     "cinerec train: --model given 2 times (ease, als): train fits one model;"),
+    (["evaluate", "--data", "x", "--model=ease", "--model", "als"],
+     "cinerec evaluate: --model given 2 times (ease, als): evaluate measures one model;"),
+])
+def test_one_model_asked_for_twice_is_refused_not_silently_the_last(capsys, argv, said, tmp_path):
+    # train --model ease --model als fitted als alone, without a word.
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "quickstart or a study file (cinerec run) compares several" in err
+
+
+@pytest.mark.parametrize("argv", [["train", "--data", "x", "--model", "ease", "--out", ""],
+                                  ["train", "--data", "x", "--model", "ease", "--out="],
+                                  ["export", "--run", " ", "--db", "x.sqlite"],
+                                  ["evaluate", "--data", "x", "--model", "ease", "--config", ""]])
+def test_an_empty_file_or_folder_name_is_refused_not_read_as_the_folder_one_is_in(capsys, argv, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty folder: train --out '' would have written the run here
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give a name (an empty one would be the folder you are in)" in err
+    assert not any(tmp_path.iterdir())

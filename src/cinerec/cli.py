@@ -83,6 +83,10 @@ def entry() -> None:
     file, store and run folder is closed before :func:`main` returns, so nothing is lost.
     """
     status = main()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # done: a late Ctrl-C changes nothing now
+        signal.signal(sig, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -104,7 +108,46 @@ def main(argv: list[str] | None = None) -> int:
         restore()
 
 
+#: Options a command takes once, which a user may believe it takes several of (quickstart
+#: compares several models): given again, the earlier value would be dropped in silence.
+_ONCE = {"train": ("--model", "train fits one model"), "evaluate": ("--model", "evaluate measures one model")}
+
+
+def _given_twice(argv: list[str]) -> str | None:
+    """The error line for an option of :data:`_ONCE` given more than once, else None."""
+    if not argv or argv[0] not in _ONCE:
+        return None
+    flag, what = _ONCE[argv[0]]
+    values = [a.split("=", 1)[1] if a.startswith(flag + "=") else argv[i + 1]
+              for i, a in enumerate(argv) if a.startswith(flag + "=") or (a == flag and i + 1 < len(argv))]
+    if len(values) < 2:
+        return None
+    return (f"cinerec {argv[0]}: {flag} given {len(values)} times ({', '.join(values)}): {what}; "
+            "quickstart or a study file (cinerec run) compares several")
+
+
+#: Options naming a file or folder: an empty name would be read as the folder one is in.
+_PATHS = ("--out", "--run", "--db", "--catalog", "--config", "--profiles")
+
+
+def _empty_path(argv: list[str]) -> str | None:
+    """The error line for a file or folder option given an empty name, else None."""
+    for i, a in enumerate(argv):
+        flag, eq, value = a.partition("=")
+        if flag not in _PATHS or (not eq and i + 1 == len(argv)):
+            continue
+        value = value if eq else argv[i + 1]
+        if not value.strip():
+            return f"{flag} {value!r}: give a name (an empty one would be the folder you are in)"
+    return None
+
+
 def _run(command: click.Command, argv: list[str] | None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
+    wrong = _given_twice(given) or _empty_path(given)
+    if wrong is not None:
+        _say_error(f"cinerec: error: {wrong}")
+        return 2
     try:
         status = command.main(args=argv, prog_name="cinerec", standalone_mode=False)
     except CinerecError as e:
