@@ -191,3 +191,15 @@ def test_ratings_a_liked_threshold_drops_stay_seen_through_a_saved_run(tmp_path)
     for u in range(back.n_users):
         listed = {back.item_ids.raw[i] for i in items[u] if i >= 0}
         assert not listed & {m for uu, m in kept if back.user_ids.get(uu) == u}
+
+
+def test_a_liked_threshold_that_drops_no_rating_is_refused_pointing_at_implicit(ml100k_dir):
+    # --liked-threshold -1 (or 1 on 1-5 stars) ran, recorded liked_threshold=-1 and made the
+    # data implicit: --implicit by another name, or a typo.
+    ml100k = load(ml100k_dir)
+    for threshold in (-1.0, 0.0, 1.0):
+        with pytest.raises(ConfigError, match=r"--liked-threshold .*: every rating of this data \(1 to 5 stars\) is "
+                                              r"at least that, so none would be dropped; .* use --implicit"):
+            apply_filters(ml100k, Filters(liked_threshold=threshold))
+    kept, _ = apply_filters(ml100k, Filters(liked_threshold=1.5))
+    assert len(kept.interactions) == 100_000 - 6_110  # the 1-star ratings dropped

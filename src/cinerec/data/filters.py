@@ -186,6 +186,11 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
 def _liked(dataset: Dataset, threshold: float) -> Dataset:
     from cinerec.data import transforms
 
+    r = dataset.interactions.ratings
+    if len(r) and threshold <= float(r.min()):  # (a threshold keeping none is refused where it leaves nothing)
+        raise ConfigError(f"--liked-threshold {threshold:g}: every rating of this data ({float(r.min()):g} to "
+                          f"{float(r.max()):g} stars) is at least that, so none would be dropped; for all of them "
+                          "as plain likes use --implicit, else give a threshold above the lowest rating")
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
     return liked.subset(np.ones(len(liked.interactions), dtype=bool))
