@@ -333,17 +333,23 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
         assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999
 
 
+def _plain_release(folder, movies: int, users: int, every: int, last: str):
+    """A folder in ml-latest's layout with plain ids (movies 1..movies, each user rating
+    every ``every``-th), ``movies.csv`` ending in the line ``last``."""
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Movie {m} (1999),Drama\n" for m in range(1, movies + 1)) + last)
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{m},4,88060692{m % 10}\n" for u in range(1, users + 1) for m in range(1, movies + 1, every)))
+    return folder
+
+
 def test_one_damaged_id_in_an_unnamed_release_is_named_not_read_as_a_log(tmp_path):
     # One odd id among plain numbers turned the whole folder into a log of one's own, which
     # then kept 'x7' as a movie: the damaged line went unnoticed.
     from cinerec.data import load
 
-    folder = tmp_path / "mydata"
-    folder.mkdir()
-    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
-        f"{m},Movie {m} (1999),Drama\n" for m in range(1, 201)) + "x7,Broken (2000),Drama\n")
-    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
-        f"{u},{m},4,88060692{m % 10}\n" for u in range(1, 6) for m in range(1, 201, 3)))
+    folder = _plain_release(tmp_path / "mydata", movies=200, users=5, every=3, last="x7,Broken (2000),Drama\n")
     with pytest.raises(DataError, match=r"movies.csv line 202: movie id 'x7' is not an integer .*give the file "
                                          r".*ratings.csv with --catalog .*movies.csv"):
         load(folder)
@@ -356,12 +362,7 @@ def test_a_header_written_twice_in_a_small_release_is_named_not_read_as_a_log(tm
     # its catalogue held a movie "movieId" titled "title".
     from cinerec.data import load
 
-    folder = tmp_path / "small"
-    folder.mkdir()
-    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
-        f"{m},Movie {m} (1999),Drama\n" for m in range(1, 14)) + "movieId,title,genres\n")
-    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
-        f"{u},{m},4,88060692{m % 10}\n" for u in range(1, 4) for m in range(1, 14)))
+    folder = _plain_release(tmp_path / "small", movies=13, users=3, every=1, last="movieId,title,genres\n")
     with pytest.raises(DataError, match=r"movies.csv line 15: movie id 'movieId' is not an integer"):
         load(folder)
 

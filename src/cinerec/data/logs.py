@@ -31,7 +31,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -401,10 +401,9 @@ def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
         delimiter = _delimiter(path, first.encode())
-        quoted = _csv_quoting(path, delimiter)
-        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter,
-                                 quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE), [])
-        yield header, csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+        quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if _csv_quoting(path, delimiter) else csv.QUOTE_NONE
+        header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quoting=quoting), [])
+        yield header, csv.reader(f, delimiter=delimiter, quoting=quoting)
 
 
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,

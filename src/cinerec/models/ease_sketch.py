@@ -116,6 +116,7 @@ class _SketchEASE(_SharedEASE):
     def __init__(self, config: EASEConfig, sketch: EASESketch) -> None:
         super().__init__(config, sketch.train)
         self._sketch: EASESketch | None = sketch
+        self._kept_gram: np.ndarray | None = None  # the sketch's XᵀX, while a fit on its data runs
         lam = config.regularization
         self._top = (1.0 / (sketch.values + lam)).astype(np.float32)  # (E + λ)⁻¹
         self._rest = np.float32(1.0 / (sketch.rest_mean + lam))  # (ē + λ)⁻¹
@@ -137,8 +138,7 @@ class _SketchEASE(_SharedEASE):
             self._kept_gram = None
 
     def _gram(self, train: Interactions) -> np.ndarray:
-        kept = getattr(self, "_kept_gram", None)
-        return super()._gram(train) if kept is None else kept.astype(np.float64)
+        return super()._gram(train) if self._kept_gram is None else self._kept_gram.astype(np.float64)
 
     def _p(self) -> tuple[np.ndarray, np.ndarray]:
         s = cast(EASESketch, self._sketch)
