@@ -62,6 +62,22 @@ def test_id_map_round_trip_and_unknown_ids_are_named():
     assert words.index(["u2"]).tolist() == [1]
 
 
+def test_id_map_reads_whole_floats_and_text_ids_with_spaces_as_the_api_does():
+    ids = IdMap([10, 20, 30], "user")
+    column = pd.Series([20, None, 30]).dropna()  # a column that held a NaN stays float64
+    assert ids.index(column).tolist() == [1, 2]
+    assert ids.index(np.array([10.0])).tolist() == [0]
+    assert ids.index([np.float32(30)]).tolist() == [2]
+    for odd in (20.5, float("nan"), float("inf"), True):
+        with pytest.raises(NotFoundError, match="unknown user id"):
+            ids.index([odd])
+    words = IdMap(["u1", " u2", "u3"], "user")
+    assert words.index([" u1", "u3\n"]).tolist() == [0, 2]  # not found as written: tried stripped
+    assert words.index([" u2"]).tolist() == [1]  # found as written first
+    with pytest.raises(NotFoundError, match="unknown user id 'u4'"):
+        words.index(["u1", "u4"])
+
+
 def test_subset_drops_empty_users_and_movies_and_renumbers_everything():
     ds = small()
     sub = ds.subset(ds.interactions.users != 1)

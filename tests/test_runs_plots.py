@@ -39,6 +39,15 @@ def test_a_model_with_movie_vectors_gets_a_map_linked_from_the_report(dataset, t
     assert open_run(tmp_path).model_names == ["als", "popularity"]
 
 
+def test_a_run_without_plots_says_so_in_a_notebook(dataset, tmp_path):
+    save_dataset(tmp_path, dataset)
+    save_model(tmp_path, create("popularity").fit(dataset.interactions))
+    finish_run(tmp_path, meta={"command": "test"}, report="# r\n")
+    plots = open_run(tmp_path).plots()
+    assert len(plots) == 0
+    assert "this run has no plots" in plots._repr_html_() and "no plots" in repr(plots)
+
+
 def test_a_neural_model_gets_its_training_curves_and_map(dataset, tmp_path):
     x = dataset.interactions
     last = np.zeros(len(x), bool)

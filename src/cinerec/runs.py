@@ -313,6 +313,10 @@ def _figures(values: Any, prefix: str = "") -> dict[str, float]:
     return out
 
 
+NO_PLOTS = ("this run has no plots: only models with movie vectors (a movie map) or trained "
+            "epoch by epoch (training curves) draw any")
+
+
 class Plots:
     """A run's PNGs; shown inline in a notebook (Jupyter calls ``_repr_html_``)."""
 
@@ -323,12 +327,14 @@ class Plots:
         return len(self.paths)
 
     def __repr__(self) -> str:
-        return "Plots(" + ", ".join(p.name for p in self.paths) + ")"
+        return "Plots(" + (", ".join(p.name for p in self.paths) or NO_PLOTS) + ")"
 
     def _repr_html_(self) -> str:
         import base64
         import html
 
+        if not self.paths:
+            return f"<p>{html.escape(NO_PLOTS)}</p>"
         parts = []
         for p in self.paths:
             data = base64.b64encode(p.read_bytes()).decode("ascii")

@@ -76,18 +76,25 @@ class IdMap:
         if self.raw.dtype.kind == "i":
             if values.dtype.kind in "iu":
                 return values.astype(np.int64)
-            # An integer as people write it: one optional sign, ASCII digits ("٥٠" and "²"
-            # are no ids, though int() reads the one and isdigit() passes the other).
-            bad = [v for v in values if not INTEGER_ID.fullmatch(str(v).strip())]
+            ints = [_integer(v) for v in values]
+            bad = [v for v, i in zip(values, ints) if i is None]
             if bad:  # (a list, not next(..., None): None itself is such an id)
                 raise NotFoundError(f"unknown {self.kind} id {_plain(bad[0])!r}")
-            return np.array([int(str(v)) for v in values], dtype=np.int64)
+            return np.array(ints, dtype=np.int64)
         return values.astype(str).astype(object)
 
     def index(self, raw_ids: Any) -> np.ndarray:
-        """Indices ``(n,) int32`` of ``raw_ids``; raises ``NotFoundError`` naming the first unknown id."""
+        """Indices ``(n,) int32`` of ``raw_ids``; raises ``NotFoundError`` naming the first unknown id.
+
+        Integer ids may come as numbers, whole floats (a pandas column that held a NaN) or
+        text; a text id not found as written is tried without surrounding spaces, as the
+        HTTP API does.
+        """
         values = self._coerce(raw_ids)
         idx = self._lookup.get_indexer(values)
+        if self.raw.dtype.kind != "i" and (idx < 0).any():
+            missed = np.flatnonzero(idx < 0)
+            idx[missed] = self._lookup.get_indexer(np.array([v.strip() for v in values[missed]], dtype=object))
         if (idx < 0).any():
             bad = values[np.flatnonzero(idx < 0)[0]]
             raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
@@ -121,6 +128,21 @@ class IdMap:
 
 #: An integer id as people write it: one optional sign, ASCII digits, within int64.
 INTEGER_ID = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an integer id, or ``None`` when it is none.
+
+    Whole floats count (``1.0``); text counts when it is an integer as people write it,
+    one optional sign and ASCII digits ("٥٠" and "²" are no ids, though int() reads the
+    one and isdigit() passes the other). Booleans are no ids.
+    """
+    if isinstance(value, (float, np.floating)):
+        return int(value) if np.isfinite(value) and float(value).is_integer() and abs(value) < 1e18 else None
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    text = str(value).strip()
+    return int(text) if INTEGER_ID.fullmatch(text) else None
 
 
 @dataclass(frozen=True, eq=False)
