@@ -138,7 +138,8 @@ def _integer(value: Any) -> int | None:
     one and isdigit() passes the other). Booleans are no ids.
     """
     if isinstance(value, (float, np.floating)):
-        return int(value) if np.isfinite(value) and float(value).is_integer() and abs(value) < 1e18 else None
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 1e18 else None
     if isinstance(value, (bool, np.bool_)):
         return None
     text = str(value).strip()
