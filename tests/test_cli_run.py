@@ -653,3 +653,32 @@ def test_a_figure_no_one_could_be_measured_by_shows_n_a_with_the_reason(tmp_path
     code, out, err = run(capsys, "evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline",
                          "--protocol", "ratings-random", "--quiet")
     assert code == 0 and "nan" not in out and note.replace("in some seed ", "") in out
+
+
+def test_faults_found_once_the_data_is_read_name_the_study_files_own_keys(tmp_path, capsys, ml100k_dir):
+    # An inline [data] table was taken for flags ("--min-year (given on the command line)")
+    # and its bad values lost their line; a filter set in the file was named as a flag in
+    # the advice; a size a model refuses at fit time named neither the file nor the table,
+    # and came only after the models before it had trained.
+    def refused(text: str) -> str:
+        study = tmp_path / "s.toml"
+        study.write_text(text)
+        code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out").exists()
+        return err.removeprefix("cinerec: error: ").replace(str(study), "FILE")
+
+    tail = '[protocol]\nname = "loo-sampled"\nseeds = [0]\n[models.popularity]\n'
+    err = refused(f'data = {{source = "{ml100k_dir}", min_year = 2010}}\n' + tail)
+    assert err.startswith("FILE:1: [data] min_year: filter min_year=2010 leaves no ratings"), err
+    err = refused(f'data = {{source = "{ml100k_dir}", implicit = true}}\n'
+                  '[protocol]\nname = "ratings-random"\n[models.baseline]\n')
+    assert "implicit = true makes every rating a plain event" in err and "command line" not in err, err
+    err = refused(f'data = {{source = "{ml100k_dir}", top_users = -1}}\n' + tail)
+    assert err.startswith("FILE:1: [data]: top_users = -1"), err
+    err = refused(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 20\n'
+                  '[protocol]\nname = "loo-sampled"\nn_negatives = 900\nseeds = [0]\n[models.popularity]\n')
+    assert "a larger top_users under [data]" in err and "--top-users" not in err, err
+    err = refused(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 300\n' + tail
+                  + '[models.ease-big]\nmodel = "ease"\nmax_items = 100\n')
+    assert err.startswith("FILE:8: [models.ease-big]: ease: 300 movies exceed max_items=100"), err

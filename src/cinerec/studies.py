@@ -45,12 +45,13 @@ writes the run folder.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import re
-import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, toml_error
 from cinerec.data.filters import Filters
@@ -250,7 +251,7 @@ def _check_learnable(study: Study, path: Path, text: str) -> None:
         return
     key = "implicit" if f.implicit else "liked_threshold"
     why = "implicit = true" if f.implicit else f"liked_threshold = {f.liked_threshold:g}"
-    if key_line(text, ("data",), key) is None:  # not in the file: a flag set it
+    if not _in_file(text, ("data",), key):  # a flag set it
         why = "--implicit" if f.implicit else f"--liked-threshold {f.liked_threshold:g}"
         why += " (given on the command line)"
     for spec in study.models:
@@ -275,9 +276,23 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
         text = study.path.read_text(encoding="utf-8")
     except (OSError, UnicodeError):
         text = ""
-    if key is not None and table == ("data",) and (key in study.from_flags or key_line(text, table, key) is None):
+    if key is not None and table == ("data",) and (key in study.from_flags or not _in_file(text, table, key)):
         return f"{study.path}: --{key.replace('_', '-')} (given on the command line)"
     return _Reader(study.path, text).where(table, key)
+
+
+def _in_file(text: str, table: tuple[str, ...], key: str) -> bool:
+    """Whether the study file's ``text`` sets ``key`` in ``table``, written in any TOML way
+    (a table of its own, an inline table, dotted keys)."""
+    import tomllib
+
+    try:
+        values: Any = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return key_line(text, table, key) is not None
+    for name in table:
+        values = values.get(name) if isinstance(values, dict) else None
+    return isinstance(values, dict) and key in values
 
 
 def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int | None:
@@ -336,7 +351,7 @@ class _Reader:
             line = key_line(self.text, table + (key,))
         if line is None:
             line = key_line(self.text, table)
-        for i in range(len(table) - 1, 0, -1):  # an inline table: the line of the key holding it
+        for i in range(len(table) - 1, -1, -1):  # an inline table: the line of the key holding it
             if line is not None:
                 break
             line = key_line(self.text, table[:i], table[i])
@@ -837,9 +852,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                 board = _run(study, tmp, quiet, stages)
             except TooFewUnseen as e:  # the count is the study file's to set
                 # The filters in the words of where they were set: the file's keys, or the flags.
-                words = {} if {"top_movies", "min_year", "max_year", "kcore"} & set(study.from_flags) else {
-                    "--top-movies": "top_movies under [data]", "--min-year/--max-year": "min_year/max_year under [data]",
-                    "--kcore": "kcore under [data]"}
+                words = {flag: said for flag, said, keys in _FILTER_WORDS if not set(keys) & set(study.from_flags)}
                 raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}", words) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
@@ -864,6 +877,26 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         raise
     board["run"] = str(out)
     return board
+
+
+@contextlib.contextmanager
+def _blamed_on(study: Study, label: str) -> Iterator[None]:
+    """A setting refused only once a model fits (a member's size limit, a value the data
+    rules out) is named as the study file's ``[models.LABEL]`` table."""
+    try:
+        yield
+    except ConfigError as e:
+        if str(e).startswith(str(study.path)):  # already says where
+            raise
+        raise ConfigError(f"{_where(study, ('models', label), None)}: {e}") from None
+
+
+#: Each filter a "too few unseen movies" error may name, in the study file's words, and
+#: the keys that set it (a filter set by a flag keeps the flag's name).
+_FILTER_WORDS = (("--top-movies", "top_movies under [data]", ("top_movies",)),
+                 ("--top-users", "top_users under [data]", ("top_users",)),
+                 ("--min-year/--max-year", "min_year/max_year under [data]", ("min_year", "max_year")),
+                 ("--kcore", "kcore under [data]", ("kcore",)))
 
 
 def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
@@ -922,8 +955,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             except FilterLeavesNothing as e:  # name its key in the file, or the flag that set it
                 raise DataError(f"{_where(study, ('data',), e.key)}: {e}") from None
         data = data_record(study.data_source(), dataset, study.filters, record)
-        for spec in study.models:  # side features the data cannot give: refused before any model trains
-            probe = create(spec.model, dict(spec.settings))
+        for spec in study.models:  # side features the data cannot give, a size a model cannot take:
+            probe = create(spec.model, dict(spec.settings))  # refused before any model trains
+            try:
+                probe.check_size(dataset.n_users, dataset.n_items)
+            except ConfigError as e:
+                raise ConfigError(f"{_where(study, ('models', spec.label), None)}: {e}") from None
             if probe.uses_features:
                 try:
                     _features(probe, dataset)
@@ -951,7 +988,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
                     raise type(e)(f"{_where(study, ('protocol',), 'name')}: {said}") from None
             for spec in study.models:
-                with stages(f"{spec.label} (seed {seed})"):
+                with stages(f"{spec.label} (seed {seed})"), _blamed_on(study, spec.label):
                     settings = dict(spec.settings)
                     if "seed" in MODELS[spec.model].Config().to_dict() and "seed" not in settings:
                         settings["seed"] = seed

@@ -361,6 +361,12 @@ class Recommender(ABC):
             seen = sp.csr_matrix(seen)
         return seen
 
+    def check_size(self, n_users: int, n_items: int) -> None:
+        """Refuse, before any fit, data this model cannot take at its settings (a dense
+        model's catalogue limit); a study checks every model before the first trains.
+        Most models take any size."""
+        return None
+
     # -- cold start, similarity and reasons ---------------------------------------------
 
     def set_features(self, dataset: Any) -> "Recommender":

@@ -317,6 +317,9 @@ class EASE(_HistoryModel):
     can_score_history = True
     config: EASEConfig
 
+    def check_size(self, n_users: int, n_items: int) -> None:
+        _check_ease_size(n_items, self.config.max_items)
+
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         cfg = self.config
         _check_ease_size(train.n_items, cfg.max_items)
