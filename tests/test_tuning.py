@@ -323,3 +323,18 @@ def test_a_training_part_too_small_to_carve_says_it_is_the_searchs_own_split():
     ds = Dataset("tiny", x, IdMap(np.arange(2), "user"), IdMap(np.arange(2), "movie"), Catalog.unknown(2))
     with pytest.raises(DataError, match=r"^tuning needs a validation carve-out of the training part \(3 ratings\)"):
         tune("baseline", ds, get_protocol("ratings-random"), trials=1, train=x)
+
+
+def test_the_chosen_model_is_fitted_as_an_evaluation_fits_it_with_the_validation_part():
+    # The winner was fitted on the training part alone: a neural model never read the
+    # protocol's validation part, so it could not stop early as evaluate's fit does.
+    data, p = _small_dataset(), get_protocol("ratings-random")
+    found = tune("mf", data, p, trials=1, seed=0, base={**_NEURAL, "epochs": 2})
+    assert all("valid" in epoch for epoch in found.model.history)
+    prepared = p.prepare(data, seed=0)
+    found = tune("mf", data, p, train=prepared.train, valid=prepared.valid, trials=1, seed=0,
+                 base={**_NEURAL, "epochs": 2})
+    assert all("valid" in epoch for epoch in found.model.history)
+    assert found.model.train_ is prepared.train  # evaluate measures it as it is, without a refit
+    with pytest.raises(ConfigError, match="tune: valid must be Interactions, got Dataset"):
+        tune("mf", data, p, train=prepared.train, valid=data, trials=1)

@@ -994,20 +994,18 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         settings["seed"] = seed
                     if study.tuned(spec):
                         found = tune_with_bar(spec.model, dataset, protocol, label=spec.label, train=prepared.train,
-                                              trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
+                                              valid=prepared.valid, trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
                         settings = {**settings, **found.settings}
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
                         screened = ", screened approximately" if found.screened else ""
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
                             f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials"
                             f"{screened})", quiet)
-                        # The search fitted the winner on the training part; a split with a
-                        # validation part refits it so that early stopping can read it.
-                        model = found.model if prepared.valid is None else _features(create(spec.model, settings), dataset)
+                        model = found.model  # fitted on the training part (and its validation part)
                     else:
                         model = _features(create(spec.model, settings), dataset)
                     result = prepared.evaluate(model, label=spec.label, per_user=True)
-                    if study.tuned(spec) and model is found.model:  # fitted by the search: its fit's time
+                    if study.tuned(spec):  # fitted by the search: its fit's time
                         result = replace(result, seconds_fit=found.seconds_fit)
                     # After the fit: a setting the fit chooses (two-stage's mix = "auto") is recorded as chosen.
                     used[spec.label][seed] = model.config.to_dict()

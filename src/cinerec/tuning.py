@@ -176,6 +176,7 @@ def tune(
     protocol: Any,
     *,
     train: Any = None,
+    valid: Any = None,
     trials: int | None = None,
     minutes: float | None = None,
     seed: int = 0,
@@ -195,6 +196,10 @@ def tune(
             :class:`~cinerec.evaluation.protocols.Protocol`).
         train: the training interactions to tune and fit on (default: the protocol's
             training part of ``data`` for ``seed``).
+        valid: validation interactions the final fit reads, as an evaluation's fit does
+            (a neural model stops early on them; the search itself never reads them).
+            Default: the protocol's validation part for ``seed`` when ``train`` is not
+            given either (``prepared.valid`` goes with ``prepared.train``).
         trials: the most trials to run.
         minutes: the most minutes to search (checked between trials).
         seed: seeds the carve-out, the sampler and the models.
@@ -213,7 +218,8 @@ def tune(
             (the command line's ``--set`` and ``--config`` settings).
 
     Returns:
-        A :class:`Tuned`; its model is fitted on ``train`` with the chosen settings.
+        A :class:`Tuned`; its model is fitted on ``train`` (with ``valid``) with the chosen
+        settings.
 
     Raises:
         ConfigError: no budget, a zero budget, an empty space (or one ``hold`` empties),
@@ -235,7 +241,7 @@ def tune(
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"tuning minutes must be a positive number, got {minutes!r}")
     trials = None if trials is None else int(trials)
-    _check_arguments(data, protocol, train, base, space, progress, name)
+    _check_arguments(data, protocol, train, base, space, progress, name, valid)
     check_protocol(getattr(protocol, "fold", None))
     cls = model_class(name)
     space = dict(space if space is not None else cls.search_space)
@@ -261,8 +267,11 @@ def tune(
     if "seed" in fields and "seed" not in fixed:
         fixed["seed"] = seed
     create(name, fixed)  # a bad or unknown setting in base: one line now, before the split
+    holdout = valid  # (the name valid is the search's carve-out below)
     if train is None:
-        train = protocol.prepare(data, seed=seed).train
+        prepared = protocol.prepare(data, seed=seed)
+        train = prepared.train
+        holdout = prepared.valid if holdout is None else holdout
     try:
         valid = carve(protocol, data, train, seed)
     except TooFewUnseen:
@@ -374,7 +383,7 @@ def tune(
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
-    model = _with_features(create(name, {**fixed, **best}), data).fit(train)
+    model = _with_features(create(name, {**fixed, **best}), data).fit(train, holdout)
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
                  time.perf_counter() - start - seconds)
 
@@ -408,7 +417,7 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
 
 def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
                   minutes: float | None, seed: int, base: Mapping[str, Any] | None = None,
-                  hold: Collection[str] = ()) -> Tuned:
+                  hold: Collection[str] = (), valid: Any = None) -> Tuned:
     """:func:`tune` with a progress bar: each trial, its figure and the best so far; a
     pruned trial shows as ``pruned`` with its last epoch's figure."""
     from cinerec.progress import bar
@@ -424,12 +433,12 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
             else:
                 b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}", pruned=pruned)
 
-        return tune(name, dataset, protocol, train=train, trials=trials, minutes=minutes, seed=seed,
-                    base=base, progress=step, hold=hold)
+        return tune(name, dataset, protocol, train=train, valid=valid, trials=trials, minutes=minutes,
+                    seed=seed, base=base, progress=step, hold=hold)
 
 
 def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any,
-                     name: Any = "") -> None:
+                     name: Any = "", valid: Any = None) -> None:
     """One line for an argument of :func:`tune` of the wrong kind, before any work."""
     from cinerec.data.dataset import Dataset, Interactions
     from cinerec.evaluation.protocols import Protocol
@@ -449,6 +458,11 @@ def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any
     if train is not None and (train.n_users, train.n_items) != (data.n_users, data.n_items):
         raise ConfigError(f"tune: train is {train.n_users}×{train.n_items} users×movies, data "
                           f"{data.n_users}×{data.n_items}: train must be a part of data (prepared.train)")
+    if valid is not None and not isinstance(valid, Interactions):
+        raise ConfigError(f"tune: valid must be Interactions, got {type(valid).__name__}")
+    if valid is not None and (valid.n_users, valid.n_items) != (data.n_users, data.n_items):
+        raise ConfigError(f"tune: valid is {valid.n_users}×{valid.n_items} users×movies, data "
+                          f"{data.n_users}×{data.n_items}: valid must be a part of data (prepared.valid)")
     if base is not None and not isinstance(base, Mapping):
         raise ConfigError(f"tune: base must map setting names to values, got {type(base).__name__}")
     if space is not None and not (isinstance(space, Mapping) and all(isinstance(p, Param) for p in space.values())):

@@ -63,14 +63,11 @@ def evaluate(
         if tune is not None:
             # Said on stderr while a --json answer is made; otherwise printed with the table.
             tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not json, held)
-            if prepared.valid is None:  # fitted on the training part already
-                recommender = tuned.model
-            else:  # refitted with the validation part, for early stopping
-                recommender = _with(recommender, tuned.settings)
-        if recommender.uses_features and (tuned is None or recommender is not tuned.model):
+            recommender = tuned.model  # fitted on the training part (and its validation part) already
+        if recommender.uses_features and tuned is None:
             recommender.set_features(dataset)  # side features (two-tower; mlp-rating with features) come from the data
         result = prepared.evaluate(recommender)
-        if tuned is not None and recommender is tuned.model:  # fitted by the search: its fit's time
+        if tuned is not None:  # fitted by the search: its fit's time
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
@@ -95,7 +92,8 @@ def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet
     from cinerec.tuning import tune_with_bar
 
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
-                          trials=trials, minutes=None, seed=seed, base=model.config.to_dict(), hold=held)
+                          valid=prepared.valid, trials=trials, minutes=None, seed=seed,
+                          base=model.config.to_dict(), hold=held)
     say(tuned_line(tuned), quiet)
     return tuned
 
