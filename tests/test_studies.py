@@ -12,7 +12,7 @@ import pytest
 
 from cinerec.errors import ConfigError
 from cinerec.evaluation import metrics as M
-from cinerec.studies import Study, key_line, paired, paired_errors, shown_metrics
+from cinerec.studies import Study, key_line, paired, paired_errors, paired_folds, shown_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,6 +261,40 @@ def test_paired_rmse_is_the_difference_of_the_rmses_and_ranks_as_they_do():
     mae = paired_errors([M.mae(pa, t, u) for u, t, pa, _ in seeds], [M.mae(pb, t, u) for u, t, _, pb in seeds],
                         counts, "mae")
     assert mae["diff"] == pytest.approx(np.mean([M.mae(pa, t) - M.mae(pb, t) for _, t, pa, pb in seeds]))
+
+
+def test_a_user_measured_on_several_splits_is_one_draw_in_the_standard_error():
+    # The seeds of a deterministic split (or a deterministic model on the official folds)
+    # repeat the same users' figures: counted as new pairs they shrank the error by √seeds.
+    rng = np.random.default_rng(1)
+    a, b = rng.random(50), rng.random(50)
+    users = np.arange(50) * 3
+    one = paired(a, b, users=users)
+    twice = paired(np.tile(a, 2), np.tile(b, 2), users=np.tile(users, 2))
+    assert twice["diff"] == pytest.approx(one["diff"]) and twice["n"] == 100
+    assert twice["se"] == pytest.approx(one["se"]) and one["se"] == pytest.approx(paired(a, b)["se"])
+    assert paired(np.tile(a, 2), np.tile(b, 2))["se"] == pytest.approx(one["se"] / np.sqrt(2), rel=0.02)
+    folds = paired_folds([a, a], [b, b], users=[users, users])
+    assert folds["se"] == pytest.approx(one["se"]) and folds["n"] == 100
+    counts = rng.integers(1, 9, 50).astype(float)
+    ra, rb = 0.8 + rng.random(50), 0.8 + rng.random(50)
+    alone = paired_errors([ra], [rb], [counts], "rmse", users=[users])
+    again = paired_errors([ra, ra], [rb, rb], [counts, counts], "rmse", users=[users, users])
+    assert again["diff"] == pytest.approx(alone["diff"]) and again["se"] == pytest.approx(alone["se"])
+    # Different users in each split are independent draws, as before.
+    apart = paired_errors([ra, ra], [rb, rb], [counts, counts], "rmse", users=[users, users + 1])
+    assert apart["se"] == pytest.approx(alone["se"] / np.sqrt(2), rel=0.02)
+
+
+def test_per_user_values_say_whose_they_are(ml100k_dir):
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.models import create
+
+    prepared = get_protocol("loo-sampled", n_negatives=20).prepare(load(ml100k_dir), seed=0)
+    result = prepared.evaluate(create("popularity"), per_user=True)
+    assert result.per_user["user"].tolist() == prepared.users.tolist()
+    assert len(result.per_user["hr@10"]) == len(prepared.users)
 
 
 # -- a leaderboard with a row trained on liked-or-not -------------------------------------

@@ -733,7 +733,32 @@ def _peak_bytes() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
 
-def paired(a: Any, b: Any, *, lower: bool = False) -> dict[str, Any]:
+def _clustered_se(terms: Any, users: Any) -> float:
+    """Standard error of a sum of ``terms`` (each a pair's centred share of the estimate),
+    taking the pairs of one user as one draw: ``sqrt(G / (G - 1) * sum over users of (their
+    terms' sum)²)``, ``G`` the users. A user measured on several splits (the seeds of a
+    deterministic split, the official folds) is one person, not new evidence each time; with
+    one pair per user this is the plain ``sd / sqrt(n)``."""
+    import numpy as np
+
+    terms = np.asarray(terms, dtype=np.float64)
+    _, group = np.unique(np.asarray(users), return_inverse=True)
+    sums = np.bincount(group.ravel(), weights=terms, minlength=int(group.max(initial=-1)) + 1)
+    g = len(sums)
+    return float(np.sqrt(g / (g - 1) * np.sum(sums ** 2))) if g > 1 else float("nan")
+
+
+def _users_of(values: Sequence[Any], users: Sequence[Any] | None) -> list[Any]:
+    """Each split's user ids; without them every pair is a user of its own."""
+    import numpy as np
+
+    if users is not None:
+        return [np.asarray(u) for u in users]
+    offsets = np.cumsum([0] + [len(v) for v in values])
+    return [np.arange(lo, hi) for lo, hi in zip(offsets[:-1], offsets[1:])]
+
+
+def paired(a: Any, b: Any, *, lower: bool = False, users: Any = None) -> dict[str, Any]:
     """``a`` against ``b`` on the same users: the mean per-user difference and its paired standard error.
 
     For a metric that is a mean over users (HR@10, recall, NDCG). A metric over ratings
@@ -743,37 +768,51 @@ def paired(a: Any, b: Any, *, lower: bool = False) -> dict[str, Any]:
         a, b: ``(n,)`` per-user values of one metric for two models on the same splits
             (several seeds' users concatenated); ``nan`` marks a user without a value.
         lower: lower values are better (so a "win" is a lower value).
+        users: ``(n,)`` who each value belongs to: the pairs of one user count as one
+            draw in the standard error (:func:`_clustered_se`). Default: each pair its own.
 
     Returns:
-        ``diff`` (mean of ``a - b``), ``se`` (standard deviation of the differences over
-        ``sqrt(n)``), ``n`` (pairs), ``wins`` / ``losses`` / ``ties`` (users where
-        ``a`` does better than, worse than or as well as ``b``).
+        ``diff`` (mean of ``a - b``), ``se`` (with one pair per user, the standard
+        deviation of the differences over ``sqrt(n)``), ``n`` (pairs), ``wins`` /
+        ``losses`` / ``ties`` (pairs where ``a`` does better than, worse than or as well
+        as ``b``).
     """
     import numpy as np
 
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    d = d[~np.isnan(d)]
+    who = np.arange(len(d)) if users is None else np.asarray(users)
+    keep = ~np.isnan(d)
+    d, who = d[keep], who[keep]
     n = len(d)
-    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    se = _clustered_se((d - d.mean()) / n, who) if n > 1 else float("nan")
     better = d < 0 if lower else d > 0
     return {"diff": float(d.mean()) if n else float("nan"), "se": se, "n": n,
             "wins": int(better.sum()), "losses": int(((d != 0) & ~better).sum()), "ties": int((d == 0).sum())}
 
 
-def paired_folds(a: Sequence[Any], b: Sequence[Any], *, lower: bool = False) -> dict[str, Any]:
+def paired_folds(a: Sequence[Any], b: Sequence[Any], *, lower: bool = False,
+                 users: Sequence[Any] | None = None) -> dict[str, Any]:
     """As :func:`paired`, split by split (each official fold of each seed), for a figure
     that is the mean of the splits' own: ``diff`` is the mean of their paired mean
-    differences and ``se`` combines theirs as a mean's does; ``n``, ``wins``, ``losses``
-    and ``ties`` add up."""
+    differences; ``se`` is that mean's, a user's terms over all splits taken together
+    (``users``: each split's user ids); ``n``, ``wins``, ``losses`` and ``ties`` add up."""
     import numpy as np
 
     parts = [paired(x, y, lower=lower) for x, y in zip(a, b)]
-    return {"diff": float(np.mean([p["diff"] for p in parts])),
-            "se": float(np.sqrt(np.sum([p["se"] ** 2 for p in parts])) / len(parts)),
+    terms, who = [], []
+    for x, y, u in zip(a, b, _users_of(a, users)):
+        d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+        keep = ~np.isnan(d)
+        if keep.any():
+            terms.append((d[keep] - d[keep].mean()) / (keep.sum() * len(parts)))
+            who.append(u[keep])
+    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms else float("nan")
+    return {"diff": float(np.mean([p["diff"] for p in parts])), "se": se,
             **{k: int(sum(p[k] for p in parts)) for k in ("n", "wins", "losses", "ties")}}
 
 
-def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], metric: str) -> dict[str, Any]:
+def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], metric: str,
+                  users: Sequence[Any] | None = None) -> dict[str, Any]:
     """RMSE or MAE of ``a`` against ``b`` on the same splits, paired over users.
 
     The difference is exactly the metric's own: the mean over seeds of ``RMSE_a − RMSE_b``
@@ -781,21 +820,23 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
     Users are the unit of pairing: with ``e`` a user's squared (MAE: absolute) errors
     summed over their ``n_u`` ratings, the seed's difference is the sum over users of
     ``(e_a − e_b) / N`` (``N`` the seed's ratings), times ``1 / (RMSE_a + RMSE_b)`` for
-    RMSE (``√x − √y = (x − y) / (√x + √y)``); its standard error is that of a sum of
-    independent per-user terms, and the seeds' errors combine as those of a mean.
+    RMSE (``√x − √y = (x − y) / (√x + √y)``); its standard error is that of the mean over
+    seeds of sums of per-user terms, one user's terms over all seeds taken as one draw
+    (:func:`_clustered_se`).
 
     Args:
         a, b: per seed, ``(n,)`` per-user RMSE (or MAE) of the two models.
         counts: per seed, ``(n,)`` each user's number of test ratings.
         metric: ``"rmse"`` or ``"mae"``.
+        users: per seed, ``(n,)`` the users' ids. Default: each seed's users their own.
 
     Returns:
         As :func:`paired`; ``wins`` / ``losses`` / ``ties`` compare users' own errors.
     """
     import numpy as np
 
-    diffs, variances, per_user = [], [], []
-    for va, vb, n in zip(a, b, counts):
+    diffs, terms, who, per_user = [], [], [], []
+    for va, vb, n, ids in zip(a, b, counts, _users_of(a, users)):
         va, vb, n = (np.asarray(x, dtype=np.float64) for x in (va, vb, n))
         keep = (n > 0) & ~np.isnan(va) & ~np.isnan(vb)
         va, vb, n = va[keep], vb[keep], n[keep]
@@ -804,10 +845,12 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
         scale = 1.0 / (np.sqrt(ea.sum() / total) + np.sqrt(eb.sum() / total)) if metric == "rmse" else 1.0
         d = (ea - eb) / total * scale
         diffs.append(d.sum())
-        variances.append(len(d) * d.var(ddof=1) if len(d) > 1 else float("nan"))
+        terms.append((d - d.mean()) / len(a))  # a sum over users: each term's spread about the mean term
+        who.append(ids[keep])
         per_user.append(va - vb)
     u = np.concatenate(per_user) if per_user else np.zeros(0)
-    return {"diff": float(np.mean(diffs)), "se": float(np.sqrt(np.sum(variances)) / len(diffs)), "n": len(u),
+    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms else float("nan")
+    return {"diff": float(np.mean(diffs)), "se": se, "n": len(u),
             "wins": int((u < 0).sum()), "losses": int((u > 0).sum()), "ties": int((u == 0).sum())}
 
 
@@ -1068,12 +1111,14 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 a = [r.per_user[metric] for r in splits(row["label"])]
                 b = [r.per_user[metric] for r in splits(best)]
                 counts = [r.per_user.get("n_ratings") for r in splits(best)]
+                who = [r.per_user["user"] for r in splits(best)]  # one person over seeds and folds: one draw
                 if metric in ("rmse", "mae") and all(c is not None for c in counts):
-                    row["vs_best"] = paired_errors(a, b, counts, metric)
+                    row["vs_best"] = paired_errors(a, b, counts, metric, users=who)
                 elif len(a) > len(study.seeds):  # several folds: each fold's mean, then theirs, as the figure
-                    row["vs_best"] = paired_folds(a, b, lower=lower)
+                    row["vs_best"] = paired_folds(a, b, lower=lower, users=who)
                 else:
-                    row["vs_best"] = paired(np.concatenate(a), np.concatenate(b), lower=lower)
+                    row["vs_best"] = paired(np.concatenate(a), np.concatenate(b), lower=lower,
+                                            users=np.concatenate(who))
 
         # The best model, refitted on all the data with the first seed's settings.
         spec = next(s for s in study.models if s.label == best)
@@ -1249,10 +1294,11 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         over = "seeds and folds" if (board.get("protocol_options") or {}).get("fold") == "all" else "seeds"
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
                       f"(mean over {over}), ± its standard error paired over users (each weighed by their "
-                      "test ratings).", ""]
+                      "test ratings, and one person over several splits counted once).", ""]
     else:
         lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} "
-                      f"minus the best model's on the same split, ± its paired standard error.", ""]
+                      f"minus the best model's on the same split, ± its paired standard error (one person over "
+                      "several splits counted once).", ""]
     ref = board.get("reference")
     if ref:
         ours = [(r["label"], r["metrics"].get(ref["metric"])) for r in board["models"]]

@@ -267,7 +267,7 @@ def test_rating_protocols_measure_a_liked_model_by_auc_accuracy_and_ndcg_never_r
     # NDCG ranks each user's test movies by the probability, the true stars as gain.
     want = M.ndcg_of_ratings(t.users, t.items, table[t.users, t.items], t.ratings, 3, per_user=True)[p.users]
     np.testing.assert_allclose(r.per_user["ndcg@3"], want)
-    assert set(r.per_user) == {"ndcg@3"} and r.metrics["ndcg@3"] == pytest.approx(np.nanmean(want))
+    assert set(r.per_user) == {"ndcg@3", "user"} and r.metrics["ndcg@3"] == pytest.approx(np.nanmean(want))
     # A star model on the same split gets RMSE, MAE and the same NDCG, computed alike.
     s = get_protocol("ratings-random", ks=[3]).prepare(ds, seed=0).evaluate(create("baseline"))
     assert set(s.metrics) == {"rmse", "mae", "ndcg@3"}

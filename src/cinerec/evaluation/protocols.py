@@ -58,8 +58,8 @@ class Result:
         options: the protocol's options (e.g. ``{"fold": "u1"}``).
         per_user: with ``evaluate(..., per_user=True)``: metric name → ``(n_users,)``
             per-user values (``nan`` where a user has no relevant movie), aligned with
-            ``Prepared.users``, for the metrics that are means over users. Not in
-            :meth:`to_dict`.
+            ``Prepared.users``, for the metrics that are means over users, and ``"user"``:
+            those users' indices. Not in :meth:`to_dict`.
         parts: over several official folds, each fold's own result (with its
             ``per_user`` when asked for), in fold order; else empty. Not in :meth:`to_dict`.
     """
@@ -208,6 +208,7 @@ class Prepared:
         users: dict[str, np.ndarray] | None = None
         if per_user:
             users = {k: np.asarray(v) for k, v in values.items() if isinstance(v, np.ndarray)}
+            users["user"] = np.asarray(self.users, dtype=np.int64)  # whose values they are
             if self.protocol.needs_ratings:  # RMSE over ratings is not the mean of users' RMSEs
                 values = self.protocol.measure(self, model)
             else:  # a ranking metric is the mean of its per-user values
