@@ -460,6 +460,8 @@ k = 5
     meta = read_json(tmp_path / "r" / "run.json")
     assert meta["dataset"]["columns"] == {"user": "who", "item": "sku", "rating": "stars", "time": "when"}
     assert meta["dataset"]["catalog"] == str(tmp_path / "items.csv") and meta["dataset"]["format"] == "log"
+    assert meta["dataset"]["source_path"] == str((tmp_path / "log.csv").resolve())
+    assert meta["dataset"]["catalog_path"] == str((tmp_path / "items.csv").resolve())
     assert [t["transform"] for t in meta["dataset"]["transforms"]] == ["kcore"]
     code, out, err = run(capsys, "recommend", "--run", str(tmp_path / "r"), "--user", "p3", "-k", "3", "--json")
     assert code == 0, err

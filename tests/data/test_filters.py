@@ -203,3 +203,17 @@ def test_a_liked_threshold_that_drops_no_rating_is_refused_pointing_at_implicit(
             apply_filters(ml100k, Filters(liked_threshold=threshold))
     kept, _ = apply_filters(ml100k, Filters(liked_threshold=1.5))
     assert len(kept.interactions) == 100_000 - 6_110  # the 1-star ratings dropped
+
+
+def test_the_record_names_the_files_read_by_absolute_path(tmp_path, monkeypatch):
+    from cinerec.data.filters import data_record
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "log.csv").write_text("user,item\n1,2\n")
+    monkeypatch.chdir(tmp_path / "data")
+    ds, record = apply_filters(_dataset(), Filters())
+    got = data_record({"source": "log.csv", "columns": None, "catalog": None}, ds, Filters(), record)
+    assert got["source"] == "log.csv" and got["source_path"] == str(tmp_path / "data" / "log.csv")
+    assert got["catalog_path"] is None
+    named = data_record({"source": "ml-100k", "columns": None, "catalog": None}, ds, Filters(), record)
+    assert named["source_path"] is None  # a release by name: read from the cache

@@ -294,16 +294,26 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
             step with its arguments and the counts before and after.
 
     Returns:
-        ``source``, ``columns``, ``catalog``, ``format`` (``"movielens"`` or ``"log"``),
-        ``release``, ``implicit``, ``filters`` (those that are on), ``transforms`` and
-        ``counts`` (``ratings``, ``users``, ``movies`` of the data used). ``export`` and
-        ``serve`` read the saved, already filtered dataset; nothing filters again.
+        ``source``, ``columns``, ``catalog`` as given; ``source_path`` and
+        ``catalog_path``, the files or folders read, as absolute paths (``None`` for a
+        release read from the cache by its name); ``format`` (``"movielens"`` or
+        ``"log"``), ``release``, ``implicit``, ``filters`` (those that are on),
+        ``transforms`` and ``counts`` (``ratings``, ``users``, ``movies`` of the data
+        used). ``export`` and ``serve`` read the saved, already filtered dataset; nothing
+        filters again.
     """
+    from pathlib import Path
+
+    def read(given: Any) -> str | None:  # "../log.csv" says little once the run folder moves
+        return None if given is None or not Path(given).exists() else str(Path(given).resolve())
+
     info = dataset.info
     return {
         "source": str(source["source"]),
+        "source_path": read(source["source"]),
         "columns": dict(source["columns"]) if source.get("columns") else None,
         "catalog": None if source.get("catalog") is None else str(source["catalog"]),
+        "catalog_path": read(source.get("catalog")),
         "format": info.get("format", "movielens"),
         "release": info.get("release"),
         "implicit": bool(info.get("implicit", False)),
