@@ -97,7 +97,7 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
     ("who,what\n1,2\n", "no user column"),
     ("who,what\n1,2\n", "columns found: 'who', 'what'"),
-    ("user,item,rating\n1,2,4\n1,3,\n", "line 3: rating '' is not a number"),  # the reader's null, as written
+    ("user,item,rating\n1,2,4\n1,3,\n", "line 3: no rating"),  # a blank cell: nothing written
     ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
     ('user,item,rating,ts\n1,10,4,100\n1,"11,1,1001011\n2,10,3,200\n2,11,5,300\n',
@@ -506,3 +506,62 @@ def test_a_needed_column_named_twice_is_refused_by_position_and_an_unused_one_is
     (tmp_path / "movies.csv").write_text("id,title,title\n2,A (1990),B\n3,C (1991),D\n")
     with pytest.raises(DataError, match=r"movies\.csv: columns 2 and 3 are both named 'title'"):
         load_log(f, catalog=tmp_path / "movies.csv")
+
+
+def test_parquet_ids_past_int64_stay_apart_as_text(tmp_path):
+    # uint64 ids past int64's range ended in pyarrow's traceback; floats from 2**63 up
+    # wrapped to one shared negative id, merging people.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"user": pa.array([2**63 + 5, 1], pa.uint64()), "item": [1, 2], "rating": [1.0, 2.0]}),
+                   tmp_path / "u64.parquet")
+    ds = load_log(tmp_path / "u64.parquet")
+    assert sorted(ds.user_ids.raw.tolist()) == ["1", str(2**63 + 5)]
+    pq.write_table(pa.table({"user": [1e20, 2e20, 3.0], "item": [1, 2, 3], "rating": [1.0, 2.0, 3.0]}),
+                   tmp_path / "big.parquet")
+    assert load_log(tmp_path / "big.parquet").n_users == 3
+    pq.write_table(pa.table({"user": [1.0, 2.0], "item": [1, 2], "rating": [1.0, 2.0]}), tmp_path / "f.parquet")
+    assert load_log(tmp_path / "f.parquet").user_ids.raw.tolist() == [1, 2]  # whole floats in range: numbers
+
+
+def test_a_catalogue_kept_in_the_log_folder_is_not_read_as_part_of_the_log(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "log.csv").write_text("user,item,rating\n1,a,4\n2,b,3\n")
+    (tmp_path / "mine" / "items.csv").write_text("id,title,genres\na,Alpha (1990),Drama\nb,Beta,Comedy\n")
+    ds = load_log(tmp_path / "mine", catalog=tmp_path / "mine" / "items.csv")
+    assert len(ds.interactions) == 2 and ds.catalog.titles.tolist() == ["Alpha", "Beta"]
+    (tmp_path / "mine" / "log.csv").unlink()
+    with pytest.raises(DataError, match=r"no ratings log in this folder besides the --catalog file items\.csv"):
+        load_log(tmp_path / "mine", catalog=tmp_path / "mine" / "items.csv")
+
+
+def test_a_header_of_one_column_holding_every_name_points_at_its_separator(tmp_path):
+    (tmp_path / "semi.csv").write_text("userId;movieId;rating\n1;2;4\n")
+    with pytest.raises(DataError, match=r"no user column .*the header is one column and looks ';'-separated; a log's "
+                                        r"fields are separated by commas or tabs"):
+        load_log(tmp_path / "semi.csv")
+
+
+def test_a_genre_whose_movies_were_all_filtered_out_is_offered_no_more(tmp_path):
+    from cinerec.data.transforms import filter_years
+
+    (tmp_path / "log.csv").write_text("user,item,rating\n1,a,4\n2,b,3\n1,c,5\n")
+    (tmp_path / "items.csv").write_text("id,title,genres\na,Alpha (1990),Action\nb,Beta (1995),Comedy\n"
+                                        "c,Old (1950),Drama\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "items.csv")
+    assert ds.describe()["genres"] == ["Action", "Comedy", "Drama"]
+    later = filter_years(ds, 1980, None)
+    assert later.catalog.genre_names == ("Action", "Comedy", "Drama")  # the matrix keeps its columns
+    assert later.describe()["genres"] == ["Action", "Comedy"]
+
+
+def test_a_gzip_compressed_log_is_named_as_such(tmp_path):
+    import gzip
+
+    from cinerec.data import load
+
+    (tmp_path / "log.csv.gz").write_bytes(gzip.compress(b"user,item,rating\n1,2,4\n"))
+    with pytest.raises(DataError, match=r"log\.csv\.gz: a gzip-compressed file, which cinerec does not read; "
+                                        r"decompress it first \(gunzip -k "):
+        load(tmp_path / "log.csv.gz")

@@ -298,6 +298,14 @@ class Catalog:
         """A catalog for a ratings log with no movie file: titles are empty."""
         return cls(np.array([""] * n_items, dtype=object), np.zeros(n_items), (), np.zeros((n_items, 0)))
 
+    @property
+    def present_genres(self) -> tuple[str, ...]:
+        """The genres at least one movie of the catalogue has, in the vocabulary's order: a
+        filter that drops every movie of a genre leaves it in ``genre_names`` (the genre
+        matrix keeps its columns) but not here, so no menu offers a genre that lists nothing."""
+        movies = np.count_nonzero(self.genres, axis=0)  # per genre
+        return tuple(g for g, n in zip(self.genre_names, np.atleast_1d(movies).tolist()) if n)
+
     def genres_of(self, item: int) -> list[str]:
         return [g for g, on in zip(self.genre_names, self.genres[item]) if on]
 
@@ -443,7 +451,7 @@ class Dataset:
             "max_rating": float(x.ratings.max()) if len(x) else None,
             "density": len(x) / max(1, self.n_users * self.n_items),
             "has_user_features": self.user_features is not None,
-            "genres": list(self.catalog.genre_names),
+            "genres": list(self.catalog.present_genres),
         }
 
     def movie_record(self, item: int) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def load_log(
     path = Path(source).expanduser()
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")
-    files = _log_files(path)
+    files = _log_files(path, catalog)
     if isinstance(columns, str):  # the flag's own form, "user=who,item=sku"
         roles = parse_columns(columns, where="columns")
     elif columns is not None and not isinstance(columns, Mapping):
@@ -212,13 +212,19 @@ def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
 # -- files ---------------------------------------------------------------------------------
 
 
-def _log_files(path: Path) -> list[Path]:
+def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Path]:
+    """The log's files: ``path`` itself, or a folder's log files less the catalogue (a
+    catalogue kept beside the log it describes is no part of it)."""
     if path.is_file():
         if path.suffix.lower() not in LOG_SUFFIXES:
             raise DataError(f"{path}: not a ratings log (expected a {', '.join(LOG_SUFFIXES)} file, a folder of them, "
                             "a MovieLens folder or its zip)")
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES)
+    skip = Path(catalog).expanduser().resolve() if catalog is not None else None
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES
+                   and p.resolve() != skip)
+    if not files and skip is not None and skip.parent == path.resolve():
+        raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
     if not files:
         raise DataError(f"{path}: no MovieLens release and no ratings log ({', '.join(LOG_SUFFIXES)} files) in this folder")
     return files
@@ -429,6 +435,10 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if required:
         hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename that column"
+        odd = next((name for sep, name in ((";", "';'"), ("|", "'|'"), ("::", "'::'"), (" ", "space"))
+                    if len(columns) == 1 and sep in str(columns[0])), None)
+        if odd is not None:  # one column holding every name: another separator
+            hint = f"the header is one column and looks {odd}-separated; a log's fields are separated by commas or tabs"
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
@@ -492,7 +502,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 value = column[row].as_py()
                 if value is None:  # blank, or a word the reader took for a missing value ("NaN", "NA")
                     value = _written(path, row, str(cols["rating"]))
-                if value is None:  # a Parquet null: nothing was written
+                if value is None or (isinstance(value, str) and not value.strip()):  # a Parquet null, a blank cell
                     raise DataError(f"{_line(path, row)}: no rating")
                 what = "is too large to be a rating" if huge[row] else "is not a number"
                 raise DataError(f"{_line(path, row)}: rating {value!r} {what}")
@@ -549,10 +559,16 @@ def _arrow_ids(values: Any) -> Any:
     import pyarrow.compute as pc
 
     if pa.types.is_integer(values.type):
-        return values if values.type == pa.int64() else pc.cast(values, pa.int64())
+        if values.type == pa.int64():
+            return values
+        try:
+            return pc.cast(values, pa.int64())
+        except pa.ArrowInvalid:  # uint64 past int64's range: ids all the same, kept as text
+            return pc.cast(values, pa.string())
     if pa.types.is_floating(values.type):
         numbers = values.to_numpy()
-        if bool(np.all(np.mod(numbers, 1) == 0)):
+        # Whole numbers within int64 (1e20 would wrap to one shared, negative id).
+        if bool(np.all(np.mod(numbers, 1) == 0)) and bool(np.all(np.abs(numbers) < 2.0 ** 63)):
             return pa.chunked_array([numbers.astype(np.int64)])
     text = pc.cast(values, pa.string())
     try:

@@ -273,6 +273,11 @@ def locate(
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
         if not zipfile.is_zipfile(path):
+            with open(path, "rb") as f:
+                gzipped = f.read(2) == b"\x1f\x8b"
+            if gzipped:
+                raise DataError(f"{path}: a gzip-compressed file, which cinerec does not read; "
+                                f"decompress it first (gunzip -k {path})")
             raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
                             "a zip that is cut short or damaged reads as no zip")
         given, (path, official) = path, _extract_local_zip(path)

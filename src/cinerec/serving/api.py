@@ -291,7 +291,7 @@ class Service:
             "users": ds.n_users,
             "movies": ds.n_items,
             "ratings": len(ds.interactions),
-            "genres": list(ds.catalog.genre_names),
+            "genres": list(ds.catalog.present_genres),
             "stars_range": list(self.stars_range),
             "store": self.store_state(refresh=True),
             "profiles": profiles,

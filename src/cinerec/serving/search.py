@@ -80,7 +80,7 @@ class MovieSearch:
         try:
             return self._genres[genre.casefold()]
         except KeyError:
-            known = ", ".join(self.catalog.genre_names)
+            known = ", ".join(self.catalog.present_genres)
             raise ConfigError(f"unknown genre {genre!r} (known: {known})") from None
 
     def filter_mask(self, genre: str | None = None, year_from: int | None = None, year_to: int | None = None) -> np.ndarray:
@@ -130,4 +130,4 @@ class MovieSearch:
         return hits[order[: max(0, int(limit))]]
 
     def describe(self) -> dict[str, Any]:
-        return {"movies": int(len(self.keys)), "genres": list(self.catalog.genre_names)}
+        return {"movies": int(len(self.keys)), "genres": list(self.catalog.present_genres)}
