@@ -245,3 +245,57 @@ def test_a_known_persons_list_past_what_their_history_says_goes_to_popular_movie
     assert sorted(counts[filled].tolist(), reverse=True)[: len(filled)] == sorted(
         counts[np.setdiff1d(np.arange(24), [20, 21, *listed[~popular]])].tolist(), reverse=True)[: len(filled)]
     assert (np.diff(scores[0][: len(listed)]) <= 1e-6).all()
+
+
+def test_the_store_keeps_a_movie_listed_for_its_popularity_as_such(tmp_path):
+    # The store wrote POPULAR as NULL, read back as "no liked movie": the stored list said
+    # "popular with people who like what you like" where the live one said "popular with
+    # many viewers".
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.lists import POPULAR, Lists
+
+    users = [u for u in range(1, 30) for _ in range(4)] + [0, 0]
+    items = [(u * 3 + j) % 18 for u in range(1, 30) for j in range(4)] + [18, 19]  # person 0: movies no one else rated
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 30, 20)
+    ds = Dataset("small", x, IdMap(np.arange(30), "user"), IdMap(np.arange(20), "movie"), Catalog.unknown(20))
+    model = create("itemknn").fit(x)
+    save_dataset(tmp_path / "run", ds)
+    save_model(tmp_path / "run", model)
+    finish_run(tmp_path / "run", meta={"command": "test"}, report="# r\n")
+    live = Lists(ds, model).for_users([0], 10)
+    assert (live[2][0] == POPULAR).all()
+    export_store(tmp_path / "run", tmp_path / "s.sqlite", k=10, progress=False)
+    stored = open_store(tmp_path / "s.sqlite").recommendations(0, 10)
+    assert stored[0].tolist() == live[0][0].tolist() and stored[2].tolist() == live[2][0].tolist()
+    with TestClient(create_app(tmp_path / "run", db=tmp_path / "s.sqlite")) as c:
+        body = c.get("/users/0/recommendations?k=10").json()
+    assert body["source"] == "store" and {r["reason"] for r in body["recommendations"]} == {"popular with many viewers"}
+
+
+def test_a_popular_movie_the_model_cannot_score_gives_way_to_the_next_never_a_repeat():
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    users = [u for u in range(1, 30) for _ in range(4)] + [0, 0]
+    items = [(u * 3 + j) % 18 for u in range(1, 30) for j in range(4)] + [18, 19]
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 30, 20)
+    ds = Dataset("small", x, IdMap(np.arange(30), "user"), IdMap(np.arange(20), "movie"), Catalog.unknown(20))
+    model = create("itemknn").fit(x)
+    most = int(np.argmax(x.item_counts))
+    plain_score = model.score
+
+    def score(u, i):  # the most rated movie cannot be scored
+        out = np.asarray(plain_score(u, i), dtype=np.float64)
+        return np.where(np.asarray(i) == most, np.nan, out)
+
+    model.score = score
+    got, scores, reasons = Lists(ds, model).for_users([0], 18)
+    listed = got[0][got[0] >= 0]
+    assert len(set(listed.tolist())) == len(listed) and most not in listed
+    assert len(listed) == 17 and (reasons[0][:17] == POPULAR).all()  # 18 unseen movies, one unscorable
+    assert got[0][17] == -1 and scores[0][17] == -np.inf

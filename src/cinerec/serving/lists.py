@@ -110,11 +110,19 @@ class Lists:
         for r in rows:
             places = np.flatnonzero(filler[r])
             taken = np.union1d(exclude[u[r]].indices, items[r][~filler[r]])
-            chosen = popular[~np.isin(popular, taken)][:len(places)]
+            left = popular[~np.isin(popular, taken)]
+            chosen = left[:len(places)]
             own = np.asarray(self.model.score(np.full(len(chosen), u[r]), chosen), dtype=np.float32)
+            if not np.isfinite(own).all():  # a movie the model cannot score: the next most rated instead
+                own = np.asarray(self.model.score(np.full(len(left), u[r]), left), dtype=np.float32)
+                chosen = left
             keep = np.isfinite(own)
-            chosen, own = chosen[keep], own[keep]
+            chosen, own = chosen[keep][:len(places)], own[keep][:len(places)]
             order = np.argsort(-own, kind="stable")  # by their own scores; ties: the more rated first
+            # Places no movie is left for end the list: the catalogue-order movies they held
+            # may be among those chosen.
+            items[r, places[len(chosen):]], reasons[r, places[len(chosen):]] = -1, -1
+            scores[r, places[len(chosen):]] = -np.inf
             places = places[:len(chosen)]
             items[r, places], scores[r, places], reasons[r, places] = chosen[order], own[order], POPULAR
 

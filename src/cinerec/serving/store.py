@@ -13,7 +13,7 @@ Two files, on purpose:
   without a store. It uses WAL, a busy timeout and one ``BEGIN IMMEDIATE`` transaction
   per change, so concurrent writers queue instead of failing.
 
-Store layout (``STORE_FORMAT`` 2)::
+Store layout (``STORE_FORMAT`` 3)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)          -- JSON values
     movies(item INTEGER PRIMARY KEY, movie_id TEXT, title TEXT, year INTEGER,
@@ -24,7 +24,9 @@ Store layout (``STORE_FORMAT`` 2)::
 
 ``item``/``user`` are the dense indices of the run's dataset; ``reason`` is the item
 index of the movie the user liked that is most like the recommendation (NULL when no
-liked movie explains it); ``genres`` is ``|``-joined. The lists and reasons come from
+liked movie explains it; ``-2`` for a movie listed for its popularity alone, where the
+person's history gave nothing more: :data:`cinerec.serving.lists.POPULAR`); ``genres``
+is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL). The lists and reasons come from
 :class:`cinerec.serving.lists.Lists`, the same code that answers every other path.
 """
 
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 #: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 
 
 # -- the exported store ----------------------------------------------------------------
@@ -241,7 +243,7 @@ class ExportPlan:
             rows, ranks = np.nonzero(keep)
             yield list(zip((rows + first).tolist(), ranks.tolist(), items[keep].tolist(),
                            scores[keep].astype(np.float64).tolist(),
-                           [None if r < 0 else r for r in reasons[keep].tolist()]))
+                           [None if r == -1 else r for r in reasons[keep].tolist()]))  # POPULAR stays
             bar.update(len(items))
         bar.close()
 
@@ -475,7 +477,8 @@ class RecStore:
 
 def stored_list(rows: list[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(item, score, reason)`` rows of a store as ``(items int32, scores float32, reasons int32)``,
-    ``-1`` where a reason is NULL; what every store's ``recommendations`` returns."""
+    ``-1`` where a reason is NULL (``-2``, a movie listed for its popularity, as stored);
+    what every store's ``recommendations`` returns."""
     if not rows:
         return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
     items, scores, reasons = zip(*rows)
