@@ -299,3 +299,46 @@ def test_a_popular_movie_the_model_cannot_score_gives_way_to_the_next_never_a_re
     assert len(set(listed.tolist())) == len(listed) and most not in listed
     assert len(listed) == 17 and (reasons[0][:17] == POPULAR).all()  # 18 unseen movies, one unscorable
     assert got[0][17] == -1 and scores[0][17] == -np.inf
+
+
+def test_a_genre_list_reaching_popular_movies_is_the_live_one_from_a_store_too(tmp_path):
+    # The store's list fills with the catalogue's most rated movies; cut down to a genre
+    # it held that genre's members among them, while a live genre list fills with the
+    # genre's own most rated, ranked by the model's own scores.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    rng = np.random.default_rng(3)
+    users, items = [], []
+    for u in range(1, 60):
+        picks = rng.choice(38, size=8, replace=False, p=np.linspace(1, 4, 38) / np.linspace(1, 4, 38).sum())
+        users += [u] * 8
+        items += picks.tolist()
+    users += [0, 0]
+    items += [38, 39]  # person 0: two movies no one else rated, so their history says nothing
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 60, 40)
+    genres = np.zeros((40, 2), bool)
+    genres[::3, 0] = True
+    genres[:, 1] = ~genres[:, 0]
+    catalog = Catalog(np.array([f"Film {i}" for i in range(40)], dtype=object), np.full(40, 1990), ("Odd", "Even"),
+                      genres)
+    ds = Dataset("small", x, IdMap(np.arange(60), "user"), IdMap(np.arange(40), "movie"), catalog)
+    save_dataset(tmp_path / "run", ds)
+    model = create("ease", {"regularization": 5.0}).fit(x)  # its scores go below 0: many people reach filler
+    save_model(tmp_path / "run", model)
+    finish_run(tmp_path / "run", meta={"command": "test"}, report="# r\n")
+    export_store(tmp_path / "run", tmp_path / "s.sqlite", k=30, progress=False)
+    filled = 0
+    with TestClient(create_app(tmp_path / "run", db=tmp_path / "s.sqlite")) as stored, \
+            TestClient(create_app(tmp_path / "run")) as live:
+        for user in range(0, 60, 3):
+            for genre in ("Odd", "Even"):
+                for k in (6, 10):
+                    url = f"/users/{user}/recommendations?k={k}&genre={genre}"
+                    a, b = stored.get(url).json(), live.get(url).json()
+                    assert [r["movie_id"] for r in a["recommendations"]] == \
+                        [r["movie_id"] for r in b["recommendations"]], url
+                    filled += any(r["reason"] == "popular with many viewers" for r in b["recommendations"])
+    assert filled > 5

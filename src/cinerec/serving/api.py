@@ -33,7 +33,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import POPULAR_REASON, Lists, after_filters
+from cinerec.serving.lists import POPULAR, POPULAR_REASON, Lists, after_filters
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import open_profiles, open_store
 
@@ -227,8 +227,10 @@ class Service:
                 items, scores, reasons = items[on], scores[on], reasons[on]
             # Without a genre the stored list is complete (shorter only when the user has
             # seen nearly everything); a list cut down by a genre may run short, and then
-            # it is scored live instead.
-            if len(items) >= k or not genre:
+            # it is scored live instead. So is one reaching the movies listed for their
+            # popularity: a genre's list fills with that genre's most rated movies, which
+            # the catalogue-wide fill cut down to the genre need not hold.
+            if not genre or (len(items) >= k and not (reasons[:k] == POPULAR).any()):
                 return "store", self._records(items[:k], scores[:k], reasons[:k])
         items, sc, reasons = self.lists.for_users([user], k, off=self._genre_exclude(genre))
         return "live", self._records(items[0], sc[0], reasons[0])
