@@ -182,3 +182,16 @@ def test_auc_and_accuracy_on_a_hand_worked_case():
     assert np.isnan(M.auc([0.1, 0.2], np.array([True, True])))
     with pytest.raises(ValueError, match="booleans"):
         M.auc(p, [1, 1, 1, 0, 0])
+
+
+def test_ndcg_of_ratings_on_a_scale_below_zero_counts_gains_from_its_lowest_rating():
+    # -2..2 stars as gains gave NDCG below 0, and -5..-1 an IDCG of 0 (no value at all).
+    users, items, scores = [0, 0, 0], [0, 1, 2], [0.5, 0.9, 0.1]
+    stars = np.array([2.0, 0.0, -2.0])
+    got = M.ndcg_of_ratings(users, items, scores, stars, 3, lowest=-2.0)
+    assert got == pytest.approx(M.ndcg_of_ratings(users, items, scores, stars + 2, 3))
+    assert 0 < got < 1
+    below = M.ndcg_of_ratings(users, items, scores, stars - 3, 3, lowest=-5.0)  # -1, -3, -5
+    assert below == pytest.approx(got)
+    assert M.ndcg_of_ratings(users, items, scores, [5.0, 3.0, 1.0], 3, lowest=1.0) == pytest.approx(
+        M.ndcg_of_ratings(users, items, scores, [5.0, 3.0, 1.0], 3))  # 1-5 stars: their own gains

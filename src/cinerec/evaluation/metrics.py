@@ -246,7 +246,8 @@ def mae(pred: Any, truth: Any, users: Any = None) -> Any:
     return float(np.mean(np.abs(p - t)))
 
 
-def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *, per_user: bool = False) -> Any:
+def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *, per_user: bool = False,
+                    lowest: float = 0.0) -> Any:
     """NDCG@K of each user's own test movies, ranked by score, the true stars as gain.
 
     For a user ``u`` with test pairs ``P_u`` (``n_u >= 1`` of them): order ``P_u`` by
@@ -260,6 +261,10 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
     the same rating (their NDCG would be 1 whatever the model did), or an ``IDCG`` of 0.
     The metric is the mean over the users with a value.
 
+    On a scale that reaches below 0 (``lowest < 0``) the gains are ``r - lowest``, so that
+    they start at 0: a negative gain would make NDCG negative, or leave ``IDCG`` at 0 for
+    someone whose ratings differ. Stars of 0 and up are their own gains, as usual.
+
     Args:
         users, items: ``(n,) int`` the test pairs.
         scores: ``(n,)`` the model's score of each pair (stars or a probability).
@@ -267,12 +272,14 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
         k: the cut-off (at least 1).
         per_user: return ``(max(users) + 1,) float64`` values indexed by user (``nan``
             for a user with no test pair or no value) instead of their mean.
+        lowest: the lowest rating of the data's scale (its training and test ratings).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     u = np.asarray(users).astype(np.int64).ravel()
     it = np.asarray(items).astype(np.int64).ravel()
     s, r = _pair(scores, ratings)
+    r = r - min(0.0, float(lowest), float(r.min()) if len(r) else 0.0)  # gains from 0 up
     if not (len(u) == len(it) == len(s)):
         raise ValueError(f"users ({len(u)}), items ({len(it)}) and scores ({len(s)}) differ in length")
     counts = np.bincount(u)

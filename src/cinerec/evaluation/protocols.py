@@ -880,8 +880,9 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
         else:
             out["rmse"] = M.rmse(pred, test.ratings)
             out["mae"] = M.mae(pred, test.ratings)
+    lowest = min((float(x.ratings.min()) for x in (prepared.train, test) if len(x)), default=0.0)
     for k in prepared.protocol.ks:
-        v = M.ndcg_of_ratings(test.users, test.items, scores, test.ratings, k, per_user=per_user)
+        v = M.ndcg_of_ratings(test.users, test.items, scores, test.ratings, k, per_user=per_user, lowest=lowest)
         out[f"ndcg@{k}"] = v[prepared.users] if per_user else v
     return out
 
