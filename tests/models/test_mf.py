@@ -104,3 +104,24 @@ def test_liked_target_needs_the_log_loss():
     with pytest.raises(ConfigError, match="liked_threshold"):
         create("mf", {"loss": "bce", "target": "liked", "liked_threshold": float("nan")})
     assert not create("mf", {"loss": "bce"}).can_predict_liked
+
+
+@pytest.mark.parametrize("name", ["mf", "biasedmf", "mlp-rating"])
+def test_liked_is_three_quarters_up_the_datas_own_scale_unless_set(name):
+    # The threshold was 4 whatever the scale: on 1-10 stars, 4 and up (70 % of ratings)
+    # counted as liked.
+    x = random_ratings(40, 30, 0)
+    ten = x.replace(ratings=np.round(1 + (x.ratings - 1) * 9 / 4))  # 1 to 10 stars
+    settings = {"epochs": 1, "batch_size": 256, "progress": False, "threads": 1, "target": "liked"}
+    if name != "mlp-rating":
+        settings["loss"] = "bce"
+    assert float(ten.ratings.min()) == 1 and float(ten.ratings.max()) == 10
+    model = create(name, settings)
+    # Unfitted (the protocol's check on the training part): the ratings' own scale.
+    assert model.is_liked(ten.ratings).tolist() == (ten.ratings >= 7.75).tolist()
+    model.fit(ten)
+    assert model.config.liked_threshold == pytest.approx(7.75)  # the number used, as the run records it
+    assert model.is_liked(np.array([7.0, 8.0, 10.0])).tolist() == [False, True, True]
+    assert create(name, settings).fit(x).config.liked_threshold == pytest.approx(4.0)  # 1 to 5 stars: 4, as before
+    fixed = create(name, {**settings, "liked_threshold": 6.0}).fit(ten)
+    assert fixed.config.liked_threshold == 6.0 and fixed.is_liked(np.array([6.0])).tolist() == [True]

@@ -28,7 +28,7 @@ from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
 from cinerec.evaluation import metrics as M
-from cinerec.models.base import CapabilityError, Recommender, chunks, create, model_class
+from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
 
 __all__ = [
@@ -474,7 +474,7 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     if model.can_predict_liked:  # it learns liked-or-not: both kinds must be there
         liked = model.is_liked(train.ratings)
         if liked.all() or not liked.any():
-            threshold = getattr(model.config, "liked_threshold", None)
+            threshold = model._liked_at(train.ratings) if isinstance(model, RatingRecommender) else None
             said = f" at liked_threshold={threshold:g}" if threshold is not None else ""
             raise DataError(f"{name or model.name} learns whether a rating is liked, but every training rating "
                             f"(from {float(np.min(train.ratings)):g} to {float(np.max(train.ratings)):g}) is "

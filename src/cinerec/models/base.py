@@ -535,6 +535,31 @@ class RatingRecommender(Recommender):
         """``(n,) float32`` predicted ratings for (user, item) pairs."""
         return self.score(users, np.asarray(items))
 
+    def _liked_at(self, ratings: Any) -> float:
+        """The stars from which a rating counts as liked: the config's ``liked_threshold``,
+        or, unset, three quarters of the way up ``ratings``' own scale (:func:`liked_stars`)."""
+        threshold = getattr(self.config, "liked_threshold", None)
+        return float(threshold) if threshold is not None else liked_stars(ratings)
+
+    def _settle_liked_threshold(self, train: Any) -> None:
+        """Before a fit: an unset ``liked_threshold`` becomes the training ratings' own
+        (:func:`liked_stars`), written into the config so that the saved model and the
+        run's settings hold the number used; each fit settles it afresh from its data."""
+        if not hasattr(self, "_asked_liked_threshold"):
+            self._asked_liked_threshold = getattr(self.config, "liked_threshold", None)
+        if self._asked_liked_threshold is None and getattr(self, "can_predict_liked", False):
+            self.config = self.config.replace(liked_threshold=liked_stars(train.ratings))
+
+
+def liked_stars(ratings: Any) -> float:
+    """Three quarters of the way up the scale ``ratings`` span: 4 on 1 to 5 stars (the
+    Keras study's "liked"), 3.875 on 0.5 to 5 (4 stars and up), 7.75 on 1 to 10."""
+    r = np.asarray(ratings, dtype=np.float64)
+    if not len(r):
+        return 4.0
+    low, high = float(r.min()), float(r.max())
+    return low + 0.75 * (high - low)
+
 
 def check_history(history: Any, n_items: int, name: str, dtype: Any = np.float32) -> sp.csr_matrix:
     """``history`` as an ``(n, n_items)`` CSR of ``dtype``, or one line saying why not: the

@@ -49,7 +49,9 @@ class MFConfig(TrainConfig):
             ``target="liked"``).
         target: ``rating`` (what ``loss`` says) or ``liked``: log loss on the rated pairs,
             labelled ``rating >= liked_threshold`` (needs ``loss="bce"``).
-        liked_threshold: stars from which a rating counts as "liked" (``target="liked"``).
+        liked_threshold: stars from which a rating counts as "liked" (``target="liked"``);
+            unset, three quarters of the way up the training ratings' scale (4 on 1 to 5
+            stars, 7.75 on 1 to 10), written into the config at fit.
         init_std: standard deviation of the normal initial factors.
         regularization: L2 penalty on the factors and biases of the users and movies
             in each batch, per sample, added to the loss (Funk-SVD style: rarely seen
@@ -63,7 +65,7 @@ class MFConfig(TrainConfig):
     factors: int = 64
     loss: Literal["mse", "bce", "bpr"] = "mse"
     target: Literal["rating", "liked"] = "rating"
-    liked_threshold: float = 4.0
+    liked_threshold: float | None = None
     negatives: int = 4
     init_std: float = 0.1
     regularization: float = 0.1
@@ -85,7 +87,8 @@ class MFConfig(TrainConfig):
         self._check(self.factors >= 1, "factors", "must be at least 1")
         self._check(self.negatives >= 1, "negatives", "must be at least 1")
         self._check(self.init_std > 0, "init_std", "must be positive")
-        self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
+        self._check(self.liked_threshold is None or np.isfinite(self.liked_threshold), "liked_threshold",
+                    "must be a finite number")
         self._check(self.target == "rating" or self.loss == "bce", "target",
                     f"'liked' learns liked-or-not with log loss: set loss = 'bce' too (the loss is {self.loss!r}"
                     + (", which a ranking protocol gives mf unless a loss is set)" if self.loss == "bpr" else ")"))
@@ -162,11 +165,15 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         # probability against the 0/1 labels.
         return "rating" if self.config.loss == "mse" or self.can_predict_liked else "ranking"
 
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "_FactorModel":
+        self._settle_liked_threshold(train)
+        return super().fit(train, valid)
+
     def is_liked(self, ratings: Any) -> np.ndarray:
         """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
         if not self.can_predict_liked:
             return super().is_liked(ratings)
-        return np.asarray(ratings, dtype=np.float64) >= self.config.liked_threshold
+        return np.asarray(ratings, dtype=np.float64) >= self._liked_at(ratings)
 
     def _validation_targets(self, valid: Interactions) -> np.ndarray:
         if self.can_predict_liked:

@@ -73,7 +73,9 @@ class MLPRatingConfig(TrainConfig):
         dropout: dropout on the embeddings and after each hidden layer.
         target: ``rating`` (squared error on stars) or ``liked`` (log loss on
             ``rating >= liked_threshold``).
-        liked_threshold: stars from which a rating counts as "liked".
+        liked_threshold: stars from which a rating counts as "liked"; unset, three
+            quarters of the way up the training ratings' scale (4 on 1 to 5 stars, 7.75
+            on 1 to 10), written into the config at fit.
         features: also read the users' demographics and the movies' genres and year
             beside the ids (:meth:`MLPRating.set_features` before ``fit``).
         feature_embedding: size of each side-feature embedding (``features = true``).
@@ -83,7 +85,7 @@ class MLPRatingConfig(TrainConfig):
     layers: tuple[int, ...] = (64, 32)
     dropout: float = 0.2
     target: Literal["rating", "liked"] = "rating"
-    liked_threshold: float = 4.0
+    liked_threshold: float | None = None
     features: bool = False
     feature_embedding: int = 8
     epochs: int = 30
@@ -98,7 +100,8 @@ class MLPRatingConfig(TrainConfig):
         self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
                     "must list one or more hidden sizes, each a positive whole number")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
-        self._check(np.isfinite(self.liked_threshold), "liked_threshold", "must be a finite number")
+        self._check(self.liked_threshold is None or np.isfinite(self.liked_threshold), "liked_threshold",
+                    "must be a finite number")
         self._check(self.feature_embedding >= 1, "feature_embedding", "must be at least 1")
 
 
@@ -218,11 +221,15 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         self.features = features
         return self
 
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "MLPRating":
+        self._settle_liked_threshold(train)
+        return super().fit(train, valid)
+
     def is_liked(self, ratings: Any) -> np.ndarray:
         """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
         if not self.can_predict_liked:
             return super().is_liked(ratings)
-        return np.asarray(ratings, dtype=np.float64) >= self.config.liked_threshold
+        return np.asarray(ratings, dtype=np.float64) >= self._liked_at(ratings)
 
     def predict_liked(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` probability of liking (``target="liked"``) for (user, movie) pairs."""
@@ -232,7 +239,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
 
     def _targets(self, ratings: np.ndarray) -> np.ndarray:
         if self.config.target == "liked":
-            return (ratings >= self.config.liked_threshold).astype(np.float32)
+            return (ratings >= self._liked_at(ratings)).astype(np.float32)
         return ratings.astype(np.float32)
 
     def _validation_targets(self, valid: Interactions) -> np.ndarray:
