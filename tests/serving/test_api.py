@@ -289,6 +289,10 @@ def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
         assert c.put("/profiles/nobody/ratings", json={"liked": [50]}).status_code == 404
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": [99999]}).status_code == 422
         before = c.get(f"/profiles/{pid}").json()
+        assert (tmp_path / "profiles.sqlite-wal").exists()  # open while serving
+    # A stopped server closes its connections: no -wal or -shm is left to say it still
+    # runs (quickstart refused to replace such a run folder ever after).
+    assert sorted(p.name for p in tmp_path.glob("profiles.sqlite*")) == ["profiles.sqlite"]
     # A restart keeps everything.
     with TestClient(create_app(run_dir, profiles=profiles)) as c:
         assert c.get(f"/profiles/{pid}").json() == before

@@ -80,7 +80,10 @@ def serve(
         print(address, file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])
+        try:
+            uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])
+        finally:  # (the app's shutdown closes them too; a server stopped before it started up has not)
+            svc.close()
         return
     # Several processes: each builds its own app from the same settings (passed in the
     # environment, which the workers inherit) and they share the listening socket.

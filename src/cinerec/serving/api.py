@@ -14,12 +14,13 @@ reason only ever names a movie they liked.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, AsyncIterator, Mapping
 
 import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
@@ -160,6 +161,11 @@ class Service:
         self._users = _id_table(ds.user_ids)
         self.store = open_store(db) if db is not None else None
         self.profiles = open_profiles(db, self.run.path, profiles)
+
+    def close(self) -> None:
+        """As the server stops: close the profiles' connections (SQLite then removes its
+        ``-wal`` and ``-shm`` files, which would say a server still has them open)."""
+        self.profiles.close_all()
 
     # ids at the edge ---------------------------------------------------------------------
 
@@ -410,7 +416,15 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         CinerecError: the run folder, model or store is missing or damaged.
     """
     svc = Service(run_dir, db, model, profiles)
-    app = FastAPI(title="cinerec", version=cinerec.__version__,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # the server stops (Ctrl-C, SIGTERM, the end of a test's client)
+            svc.close()
+
+    app = FastAPI(title="cinerec", version=cinerec.__version__, lifespan=lifespan,
                   description="Movie recommendations with reasons, from a cinerec run folder.")
     app.state.service = svc
 

@@ -304,6 +304,10 @@ class PgProfileStore:
             con.close()
             self._local.con = None
 
+    def close_all(self) -> None:
+        """As a server stops: this thread's connection; the others close as their threads end."""
+        self.close()
+
     def _write(self, fn: Callable[[Any], Any]) -> Any:
         import psycopg
 

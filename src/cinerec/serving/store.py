@@ -580,6 +580,8 @@ class ProfileStore:
     def __init__(self, path: str | os.PathLike, *, id_factory: Callable[[], str] | None = None) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, for close_all
+        self._opened_lock = threading.Lock()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._check_own()
@@ -628,7 +630,22 @@ class ProfileStore:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
             self._local.con = con
+            with self._opened_lock:
+                self._opened.append(con)
         return con
+
+    def close_all(self) -> None:
+        """Close every thread's connection, as a server stops: the last one to close folds
+        the write-ahead log into the file and removes its ``-wal`` and ``-shm`` files, so
+        nothing beside the profiles says a server still has them open."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for con in opened:
+            try:
+                con.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         con = self._conn()
