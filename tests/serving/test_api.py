@@ -325,6 +325,7 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
         (["serve", "--run", str(run_dir), "--db", str(bad)], "not a cinerec recommendation store"),
         (["serve", "--run", str(run_dir), "--run-model", "nope"], "no model 'nope'"),
         (["serve", "--run", str(run_dir), "--host", "no.such.host.invalid"], "cannot listen there"),
+        (["serve", "--run", str(run_dir), "--host", ""], "--host '': give an address"),  # was: every interface
         (["serve", "--run", str(run_dir), "--profiles", str(tmp_path / "nope" / "p.sqlite")], "no such folder"),
     ]
     taken = socket.socket()

@@ -145,6 +145,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     """
     from cinerec.errors import ConfigError
 
+    if not host.strip():  # bind(("", port)) listens on every interface: never by accident
+        raise ConfigError(f"--host {host!r}: give an address (127.0.0.1 for this machine alone, 0.0.0.0 for "
+                          "every network interface)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family=family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
