@@ -5,6 +5,7 @@ import stat
 
 import pytest
 
+from cinerec.errors import ConfigError
 from cinerec.io import atomic_dir, atomic_path, read_json, write_json
 
 
@@ -155,3 +156,19 @@ def test_a_failed_write_removes_the_parent_folders_it_made(tmp_path):
                 (tmp / "half").write_text("x")
                 raise RuntimeError("the work failed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
+
+
+def test_a_file_named_through_a_link_is_written_where_the_link_points(tmp_path):
+    # The link was replaced by a file of its own, and the file it pointed at left as it was
+    # (a server reading that store kept serving the old lists).
+    (tmp_path / "real.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to("real.txt")
+    with atomic_path(tmp_path / "link.txt") as tmp:
+        tmp.write_text("new")
+    assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "real.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "real.txt"]
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "no-such-folder" / "x.txt")
+    with pytest.raises(ConfigError, match=r"dangling\.txt: a link to .*x\.txt, whose folder .*no-such-folder does not exist"):
+        with atomic_path(tmp_path / "dangling.txt") as tmp:
+            tmp.write_text("new")
+    assert not (tmp_path / "no-such-folder").exists()

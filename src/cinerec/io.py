@@ -31,6 +31,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(os.path.abspath(path))  # (".": beside it is in its parent)
+    if path.is_symlink():  # the file it points at is the one written, not the link replaced by a copy
+        from cinerec.errors import ConfigError
+
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise ConfigError(f"{path}: a link to {target}, whose folder {target.parent} does not exist")
+        path = target
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
