@@ -387,3 +387,28 @@ def test_profiles_on_a_full_disk_are_unavailable_not_a_crash(tmp_path):
     with pytest.raises(Unavailable, match=r"p.sqlite: the profiles could not be saved \(database or disk is full\)"):
         store.set_ratings(pid, {f"m{i}": 3.0 for i in range(2000)})
     assert store.get(pid) == {"50": 4.0}  # nothing half-saved
+
+
+def test_a_model_scoring_not_a_number_is_one_line_for_export_and_n_a_for_recommend(tmp_path, capsys):
+    # export ended in sqlite3.IntegrityError (NOT NULL on score), recommend in a TypeError.
+    from cinerec.cli import main
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    users = [u for u in range(12) for _ in range(3)]
+    items = [(u + j) % 9 for u in range(12) for j in range(3)]
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 12, 9)
+    ds = Dataset("small", x, IdMap(np.arange(100, 112), "user"), IdMap(np.arange(9), "movie"), Catalog.unknown(9))
+    model = create("ease").fit(x)
+    model.weights_[:] = np.nan
+    save_dataset(tmp_path / "run", ds)
+    save_model(tmp_path / "run", model)
+    finish_run(tmp_path / "run", meta={"command": "test"}, report="# r\n")
+    assert main(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "ease: scores user 100's movie" in err and "not a number; the saved model is damaged" in err, err
+    assert not (tmp_path / "s.sqlite").exists() and len(err.strip().splitlines()) == 1
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 0
+    assert "score n/a" in capsys.readouterr().out

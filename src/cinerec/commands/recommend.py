@@ -44,7 +44,8 @@ def recommend(
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
-        print(f"{rank:>2}. {r['title']}{year}{genres} score {r['score']:.3f}{reason}")
+        score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
+        print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
