@@ -1015,7 +1015,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for line in _export_notes(study, dataset.n_items):
             say(f"note: {line}", quiet)
         protocol = get_protocol(study.protocol, **study.protocol_options)
-        say(f"protocol: {protocol.describe()}; seeds {', '.join(map(str, study.seeds))}", quiet)
+        say(f"protocol: {protocol.describe(dataset)}; seeds {', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
@@ -1147,7 +1147,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
     board = {
         "study": str(study.path), "title": study.title, "data": study.source, "filters": record,
-        "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(),
+        "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models,
         "reference": study.reference.to_dict() if study.reference else None,

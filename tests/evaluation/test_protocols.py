@@ -697,3 +697,18 @@ def test_a_shortfall_names_top_users_when_it_dropped_the_movies(ml100k):
     with pytest.raises(DataError, match=r"user 405 has only 0 unseen movies.*; keep more movies \(a larger "
                                         r"--top-users\)$"):
         get_protocol("loo-sampled").prepare(one)
+
+
+def test_leaving_the_latest_out_of_data_without_times_says_it_is_the_last_row_of_the_file():
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+
+    def data(times):
+        x = Interactions(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), np.full(4, 4.0), np.array(times), 2, 3)
+        return Dataset("t", x, IdMap(np.arange(2), "user"), IdMap(np.arange(3)), Catalog.unknown(3))
+
+    for name in ("loo-sampled", "loo-full"):
+        p = get_protocol(name)
+        assert "each user's last row in the file held out (the data has no times)" in p.describe(data([0, 0, 0, 0]))
+        assert "each user's latest rating held out" in p.describe(data([1, 2, 3, 4]))
+        assert p.describe() == p.describe(data([1, 2, 3, 4]))
+    assert "no times" not in get_protocol("random-full").describe(data([0, 0, 0, 0]))

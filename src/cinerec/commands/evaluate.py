@@ -57,7 +57,7 @@ def evaluate(
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
-            f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet)
+            f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
         if tune is not None:

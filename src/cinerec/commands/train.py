@@ -79,7 +79,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
         say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
-            f"{dataset.n_items:,} movies; {prepared_protocol.describe()}", quiet or not main)
+            f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
         if tune is not None:  # the winner is trained afresh below, with checkpoints

@@ -383,9 +383,19 @@ class Protocol:
         """
         raise CapabilityError(f"protocol {self.name} has no metrics")  # pragma: no cover
 
-    def describe(self) -> str:
-        """One line: the name and the recipe, with this protocol's option values filled in."""
-        return f"{self.name}: {self.summary.format(**self._options, **self._shares())}"
+    def describe(self, dataset: Dataset | None = None) -> str:
+        """One line: the name and the recipe, with this protocol's option values filled in.
+
+        With ``dataset``: where its ratings carry no times (a log without a time column,
+        or every time alike), leaving the latest out leaves out each person's last row in
+        the file, and the line says so.
+        """
+        text = f"{self.name}: {self.summary.format(**self._options, **self._shares())}"
+        times = dataset.interactions.timestamps if dataset is not None else None
+        if self.holds_out_latest and times is not None and len(times) and times.min() == times.max():
+            text = text.replace("each user's latest rating held out (timestamp ties: later file row)",
+                                "each user's last row in the file held out (the data has no times)")
+        return text
 
     def _shares(self) -> dict[str, str]:
         """The split's shares in words for :attr:`summary` (``train``, ``test``, ``valid``:
