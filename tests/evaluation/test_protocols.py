@@ -712,3 +712,15 @@ def test_leaving_the_latest_out_of_data_without_times_says_it_is_the_last_row_of
         assert "each user's latest rating held out" in p.describe(data([1, 2, 3, 4]))
         assert p.describe() == p.describe(data([1, 2, 3, 4]))
     assert "no times" not in get_protocol("random-full").describe(data([0, 0, 0, 0]))
+
+
+def test_coverage_at_10_is_left_out_where_every_list_holds_every_movie_left():
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+    from cinerec.models import create
+
+    users = np.repeat(np.arange(20), 3)
+    items = (users[:, None] + np.arange(3)).ravel()[: len(users)] % 6  # 6 movies, 3 each
+    x = Interactions(users, items, np.full(len(users), 4.0), np.arange(len(users)), 20, 6)
+    ds = Dataset("t", x, IdMap(np.arange(20), "user"), IdMap(np.arange(6)), Catalog.unknown(6))
+    got = get_protocol("loo-full", ks=[1]).prepare(ds, seed=0).evaluate(create("popularity")).metrics
+    assert "hr@1" in got and "coverage@10" not in got  # it printed 1.0 for one list shared by all

@@ -415,8 +415,7 @@ class Protocol:
         (``ks``) past that is refused; of the default Ks, those past it are left out, as
         long as K = 10 (the headline figures) stays below it. A refusal names the K that
         blocks, the Ks that would fit, and how to keep more movies (``dataset``'s filters)."""
-        left = prepared.train.n_items - np.diff(prepared.excluded.indptr)[prepared.users]
-        room = int(np.median(left)) if len(left) else prepared.train.n_items
+        room = _room(prepared)
         if max(self.ks) < room:
             return tuple(self.ks)
         given = "ks" in self._given
@@ -672,8 +671,16 @@ class LooFull(Protocol):
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
         ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.excluded)
         out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
-        out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
+        if 10 < _room(prepared):  # else every list holds every movie left: coverage 1 whatever the model
+            out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
         return out
+
+
+def _room(prepared: Prepared) -> int:
+    """How many movies the median evaluated user has left to rank (those not excluded):
+    a list of that many or more holds every one of them, whatever the model."""
+    left = prepared.train.n_items - np.diff(prepared.excluded.indptr)[prepared.users]
+    return int(np.median(left)) if len(left) else prepared.train.n_items
 
 
 def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: Any) -> np.ndarray:
