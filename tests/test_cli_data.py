@@ -84,6 +84,14 @@ def test_fetch_given_a_log_of_ones_own_says_there_is_nothing_to_fetch(tmp_path, 
     (tmp_path / "empty").mkdir()
     assert main(["data", "fetch", str(tmp_path / "empty")]) == 2
     assert "no MovieLens files here" in capsys.readouterr().err
+    # An empty name read the current folder, an empty --base-url fell back to GroupLens, and
+    # a missing file was "an unknown MovieLens release".
+    for argv, said in ((["", "-q"], "SOURCE: empty; name a release"),
+                       (["ml-1m", "--base-url", ""], "--base-url '': give the address"),
+                       ([str(tmp_path / "bad.zip")], "bad.zip: no such file or folder, and not a MovieLens release name")):
+        assert main(["data", "fetch", *argv]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_data_needs_an_action(capsys) -> None:
