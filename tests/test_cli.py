@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 import typer
 
@@ -375,3 +376,15 @@ def test_an_empty_file_or_folder_name_is_refused_not_read_as_the_folder_one_is_i
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give a name (an empty one would be the folder you are in)" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_saved_arrays_of_the_wrong_shape_are_a_damaged_model_not_a_traceback(small_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--out", str(run), "--quiet"]) == 0
+    state = run / "models" / "ease" / "state.npz"
+    with np.load(state) as z:
+        arrays = dict(z)
+    arrays["weights"] = arrays["weights"][:5, :5]  # a valid archive, cut down
+    np.savez(state, **arrays)
+    err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+    assert "models/ease: saved model is damaged" in err, err

@@ -633,6 +633,10 @@ def load_model(path: str | Path) -> Recommender:
         coo = x.tocoo()
         model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
         model._load_state(path)
+        if model.n_users:  # arrays of the wrong shape load fine and fail at the first list: try one
+            row = np.asarray(model.score(np.array([0])))
+            if row.shape != (1, model.n_items):
+                raise ValueError(f"scores {row.shape[-1] if row.ndim else 0} movies, the model knows {model.n_items}")
     except CinerecError:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
