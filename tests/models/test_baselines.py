@@ -298,3 +298,13 @@ def test_saving_never_replaces_a_folder_of_other_files_or_a_file(tmp_path):
     model.save(tmp_path / "m")
     model.save(tmp_path / "m")  # an earlier saved model is replaced
     assert load_model(tmp_path / "m").name == "popularity"
+
+
+def test_ease_with_a_penalty_too_small_to_invert_is_one_line():
+    # Two movies rated by the same people make XᵀX singular; λ = 1e-30 left it so, and
+    # torch's LinAlgError reached the user as a traceback.
+    from cinerec.models import create
+
+    x = Interactions(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.ones(4), np.zeros(4), 2, 3)
+    with pytest.raises(ConfigError, match=r"ease: XᵀX \+ λI cannot be inverted \(singular\); raise regularization"):
+        create("ease", {"regularization": 1e-30}).fit(x)

@@ -601,7 +601,12 @@ def _ease_weights(gram: np.ndarray) -> np.ndarray:
     """
     n = gram.shape[0]
     if n <= _FLOAT32_MAX_ITEMS:
-        p = torch.linalg.inv(torch.from_numpy(gram.astype(np.float32)))
+        try:
+            p = torch.linalg.inv(torch.from_numpy(gram.astype(np.float32)))
+        except torch.linalg.LinAlgError:  # a λ too small for a catalogue with rows alike (or empty)
+            raise ConfigError("ease: XᵀX + λI cannot be inverted (singular); raise regularization") from None
+        if not torch.isfinite(p).all():
+            raise ConfigError("ease: inverting XᵀX + λI gave numbers that are not finite; raise regularization")
         p /= -torch.diagonal(p).clone()[None, :]
         p.fill_diagonal_(0.0)
         return p.numpy()
