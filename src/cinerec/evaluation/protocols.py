@@ -483,7 +483,7 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     if model.can_predict_liked:  # it learns liked-or-not: both kinds must be there
         liked = model.is_liked(train.ratings)
         if liked.all() or not liked.any():
-            threshold = model._liked_at(train.ratings) if isinstance(model, RatingRecommender) else None
+            threshold = model.liked_at(train.ratings) if isinstance(model, RatingRecommender) else None
             said = f" at liked_threshold={threshold:g}" if threshold is not None else ""
             raise DataError(f"{name or model.name} learns whether a rating is liked, but every training rating "
                             f"(from {float(np.min(train.ratings)):g} to {float(np.max(train.ratings)):g}) is "

@@ -535,7 +535,7 @@ class RatingRecommender(Recommender):
         """``(n,) float32`` predicted ratings for (user, item) pairs."""
         return self.score(users, np.asarray(items))
 
-    def _liked_at(self, ratings: Any) -> float:
+    def liked_at(self, ratings: Any) -> float:
         """The stars from which a rating counts as liked: the config's ``liked_threshold``,
         or, unset, three quarters of the way up ``ratings``' own scale (:func:`liked_stars`)."""
         threshold = getattr(self.config, "liked_threshold", None)

@@ -173,7 +173,7 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
         if not self.can_predict_liked:
             return super().is_liked(ratings)
-        return np.asarray(ratings, dtype=np.float64) >= self._liked_at(ratings)
+        return np.asarray(ratings, dtype=np.float64) >= self.liked_at(ratings)
 
     def _validation_targets(self, valid: Interactions) -> np.ndarray:
         if self.can_predict_liked:

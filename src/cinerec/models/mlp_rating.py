@@ -229,7 +229,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
         if not self.can_predict_liked:
             return super().is_liked(ratings)
-        return np.asarray(ratings, dtype=np.float64) >= self._liked_at(ratings)
+        return np.asarray(ratings, dtype=np.float64) >= self.liked_at(ratings)
 
     def predict_liked(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` probability of liking (``target="liked"``) for (user, movie) pairs."""
@@ -239,7 +239,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
 
     def _targets(self, ratings: np.ndarray) -> np.ndarray:
         if self.config.target == "liked":
-            return (ratings >= self._liked_at(ratings)).astype(np.float32)
+            return (ratings >= self.liked_at(ratings)).astype(np.float32)
         return ratings.astype(np.float32)
 
     def _validation_targets(self, valid: Interactions) -> np.ndarray:
