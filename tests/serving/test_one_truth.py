@@ -342,3 +342,33 @@ def test_a_genre_list_reaching_popular_movies_is_the_live_one_from_a_store_too(t
                         [r["movie_id"] for r in b["recommendations"]], url
                     filled += any(r["reason"] == "popular with many viewers" for r in b["recommendations"])
     assert filled > 5
+
+
+def test_a_two_stage_cold_start_shortlists_among_the_movies_it_may_list(ml100k_dir):
+    # Its shortlist was cut from the whole catalogue and the genre (or the movies seen
+    # below a liked threshold) taken out after: a Western list for a Star Wars fan came
+    # back empty, where a known person's list shortlists among the genre's movies.
+    from cinerec.data import load
+    from cinerec.data.filters import Filters, apply_filters
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    ds = load(ml100k_dir)
+    model = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 10, "mix": 0.5,
+                                 "retriever_settings": {"epochs": 3}}).fit(ds.interactions)
+    lists = Lists(ds, model)
+    western = ds.catalog.genre_names.index("Western")
+    off = ~ds.catalog.genres[:, western]
+    star_wars = int(ds.item_ids.index([50])[0])
+    items, scores, _ = lists.for_history(np.array([star_wars]), np.array([5.0]), np.array([False]), 10, off=off)
+    assert len(items) == 10 and ds.catalog.genres[items, western].all() and np.isfinite(scores).all()
+    # Movies given below a run's liked threshold are seen: never shortlisted, never listed.
+    low, _ = apply_filters(ds, Filters(liked_threshold=4.0))
+    model = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 10, "mix": 0.5,
+                                 "retriever_settings": {"epochs": 3}}).fit(low.interactions)
+    lists = Lists(low, model)
+    given = low.item_ids.index([50, 181, 127, 100, 1])
+    alone, _, _ = lists.for_history(given[:1], np.array([5.0]), np.array([False]), 10)
+    items, _, _ = lists.for_history(given, np.array([5.0, 2, 2, 2, 2]), np.zeros(5, bool), 10)
+    assert len(items) == 10 and not set(given.tolist()) & set(items.tolist())
+    assert len(alone) == 10

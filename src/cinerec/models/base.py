@@ -387,6 +387,10 @@ class Recommender(ABC):
         """``(n,) bool``: which of ``(n,)`` star ratings count as liked in the labels the model learnt."""
         raise CapabilityError(f"{self.name} was not trained on liked-or-not labels")
 
+    #: ``score_history`` takes ``exclude``: its scores depend on which movies may be listed
+    #: (two stages shortlist among them), so the caller names those that may not.
+    shortlists: ClassVar[bool] = False
+
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, n_items)`` scores for people described only by their ratings.
 

@@ -340,20 +340,30 @@ class TwoStage(Recommender):
         cand, sc = self._rank(users, shortlist, first)
         return _spread(cand, sc, self.n_items)
 
-    def score_history(self, history: sp.csr_matrix) -> np.ndarray:
+    shortlists = True
+
+    def score_history(self, history: sp.csr_matrix, exclude: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores for people described by ``history`` (``(n, n_items)`` CSR).
 
-        The retriever's cold start shortlists ``candidates`` movies outside the history;
-        when the ranker can score a history too, the stages' scores are combined as for
-        a known user, else the shortlist keeps the retriever's scores. Every other movie
-        scores ``-inf``.
+        The retriever's cold start shortlists ``candidates`` movies outside the history
+        and outside ``exclude`` (``(n, n_items)`` CSR: movies seen but not rated, those
+        outside a genre asked for), as a known user's shortlist leaves out what may not be
+        listed; when the ranker can score a history too, the stages' scores are combined
+        as for a known user, else the shortlist keeps the retriever's scores. Every other
+        movie scores ``-inf``.
         """
         retriever, ranker = self._stages()
         if not self.can_score_history:
             raise CapabilityError(f"{self.name}: its retriever {retriever.name!r} cannot score a new user's history")
         h = check_history(history, self.n_items, self.name)
         n = self.n_items
-        shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self._shortlist(), h,
+        off = h
+        if exclude is not None:
+            extra = check_history(exclude, n, self.name)
+            if extra.shape[0] != h.shape[0]:
+                raise ConfigError(f"{self.name}: exclude has {extra.shape[0]} rows, the history {h.shape[0]}")
+            off = (abs(h) + abs(extra)).tocsr()  # (a rating of 0 is still an entry)
+        shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self._shortlist(), off,
                                  copy=False)
         cand, first, valid = _in_movie_order(shortlist, first, n)
         mix = self._mix() if ranker.can_score_history else 0.0

@@ -168,7 +168,12 @@ class Lists:
             evidence, heard = np.ones(int(kept.sum()), np.float32), items_given[kept]
         else:
             evidence, heard = values, items_given
-        if self.model.can_score_history:
+        blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
+        exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
+        if self.model.can_score_history and self.model.shortlists:  # (two stages: a shortlist of what may be listed)
+            scores = np.asarray(self.model.score_history(history_row(heard, evidence, n), exclude=exclude),  # type: ignore[call-arg]
+                                dtype=np.float32).reshape(1, n)
+        elif self.model.can_score_history:
             scores = np.asarray(self.model.score_history(history_row(heard, evidence, n)),
                                 dtype=np.float32).reshape(1, n)
         elif len(heard):
@@ -176,8 +181,6 @@ class Lists:
             scores = (weights @ np.asarray(self.model.item_similarity(heard), dtype=np.float32))[None, :]
         else:  # nothing to go on but what was seen: every place goes to the most rated movies
             scores = np.zeros((1, n), np.float32)
-        blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
-        exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
         items, sc = top_k(scores, k, exclude)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
