@@ -366,3 +366,18 @@ def test_export_names_its_k_flag_when_a_shortlist_is_shorter(tmp_path, capsys):
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "30"]) == 2
     assert "cinerec: error: -k 30: two-stage" in capsys.readouterr().err
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "20", "-q"]) == 0
+
+
+def test_a_shortlist_shorter_than_the_protocols_lists_is_refused_before_the_fit():
+    # It was refused only once both stages had been fitted, naming a k no one asked for.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from cinerec.evaluation.protocols import get_protocol
+
+    x = random_ratings(60, 40, 0)
+    ds = Dataset("small", x, IdMap(np.arange(60), "user"), IdMap(np.arange(40)), Catalog.unknown(40))
+    model = create("two-stage", {"retriever": "popularity", "ranker": "popularity", "candidates": 5, "mix": 0.5})
+    prepared = get_protocol("loo-full", ks=[1]).prepare(ds, seed=0)
+    with pytest.raises(ConfigError, match=r"protocol loo-full ranks top-10 lists: two-stage: k = 10 is more than "
+                                          r"candidates = 5"):
+        prepared.evaluate(model)
+    assert not model.is_fitted

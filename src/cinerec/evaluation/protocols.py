@@ -188,6 +188,13 @@ class Prepared:
                 sum(p.seconds_fit for p in parts), sum(p.seconds_eval for p in parts),
                 self.seed, {**self.protocol.options(), "fold": "all"}, parts=tuple(parts),
             )
+        length = self.protocol.list_length(self)
+        check_length = getattr(model, "check_list_length", None)
+        if length and check_length is not None:  # refused before the fit, not after it
+            try:
+                check_length(length)
+            except ConfigError as e:
+                raise ConfigError(f"protocol {self.protocol.name} ranks top-{length} lists: {e}") from None
         t0 = time.perf_counter()
         if (fit and model.train_ is not self.train) or not model.is_fitted:
             check_learnable(model, self.train, name)
@@ -374,6 +381,11 @@ class Protocol:
         """The names :meth:`measure` can give (a model trained on liked-or-not gives
         ``auc`` and ``accuracy`` instead of ``rmse`` and ``mae``), with this protocol's ``ks``."""
         return ()
+
+    def list_length(self, prepared: Prepared) -> int:
+        """How long the lists are that :meth:`measure` asks a model for (0: none; a rating
+        protocol asks for none)."""
+        return 0 if self.needs_ratings else max(prepared.ks or self.ks)
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         """The metrics of a fitted ``model`` on ``prepared.test``.
@@ -661,6 +673,9 @@ class LooFull(Protocol):
 
     def metric_names(self) -> tuple[str, ...]:
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg")) + ("mrr", "coverage@10")
+
+    def list_length(self, prepared: Prepared) -> int:
+        return max(max(prepared.ks or self.ks), 10)  # (coverage@10 reads top-10 lists)
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ks = prepared.ks or self.ks
