@@ -149,6 +149,50 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def test_a_schema_with_a_format_row_but_tables_of_someone_elses_is_no_store_either(run_dir, pg_url):
+    # A meta table with a format row was enough: the export dropped the schema, and with
+    # it the table of accounts beside it.
+    import psycopg
+
+    url = _database(pg_url, "cinerec_meta_too")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA cinerec")
+        con.execute("CREATE TABLE cinerec.accounts (id INTEGER, secret TEXT)")
+        con.execute("INSERT INTO cinerec.accounts VALUES (1, 'x')")
+        con.execute("CREATE TABLE cinerec.meta (key TEXT, value TEXT)")
+        con.execute("INSERT INTO cinerec.meta VALUES ('format', 'mine')")
+    with pytest.raises(DataError, match=r"not a cinerec recommendation store \(it holds 'accounts', which a store "
+                                        r"has not\)"):
+        export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP TABLE cinerec.accounts")
+    with pytest.raises(DataError, match=r"\(no store format in its meta table\)"):
+        export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT value FROM cinerec.meta").fetchall() == [("mine",)]
+
+
+def test_a_reexport_never_drops_what_others_built_on_the_store(run_dir, pg_url):
+    # The old store went with DROP SCHEMA ... CASCADE, and a view of one's own in another
+    # schema went with it, unsaid.
+    import psycopg
+
+    url = _database(pg_url, "cinerec_viewed")
+    export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE VIEW public.top_users AS SELECT * FROM cinerec.users")
+    with pytest.raises(DataError, match=r"export failed, the old store is unchanged: view (public\.)?top_users depends "
+                                        r"on table cinerec\.users; .*drop what depends on them first"):
+        export_store(run_dir, url, k=5, progress=False)
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT count(*) FROM public.top_users").fetchone()[0] > 0
+    assert open_store(url).info.k == 3
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP VIEW public.top_users")
+    export_store(run_dir, url, k=5, progress=False)
+    assert open_store(url).info.k == 5
+
+
 def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, pg_url):
     import psycopg
 

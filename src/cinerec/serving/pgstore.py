@@ -143,29 +143,64 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
                 if exists:
                     con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
                 con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
-                if exists:
-                    con.execute(f"DROP SCHEMA {old} CASCADE")
+                if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
+                    for table in ("recommendations", "users", "movies", "meta"):
+                        con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
+                    con.execute(f"DROP SCHEMA {old}")
         except BaseException:
             try:
                 con.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
             except psycopg.Error:
                 pass
             raise
+    except psycopg.errors.DependentObjectsStillExist as e:  # a view of one's own on the store's tables
+        detail = (e.diag.message_detail or "").splitlines()[0].replace(f"{STORE_SCHEMA}_old_", f"{STORE_SCHEMA}.") \
+            if e.diag.message_detail else "objects of other schemas depend on its tables"
+        detail = re.sub(rf"{STORE_SCHEMA}\.[0-9a-f]{{8}}\.", f"{STORE_SCHEMA}.", detail)
+        raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged: {detail}; the export replaces "
+                        "the store's tables, so drop what depends on them first") from None
     except psycopg.Error as e:
         raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged ({_first_line(e, url)})") from None
     finally:
         con.close()
 
 
+#: A store's tables and their columns, in order: a schema holding anything else is not one.
+STORE_TABLES = {"meta": ["key", "value"],
+                "movies": ["item", "movie_id", "title", "year", "genres", "search_key", "popularity"],
+                "users": ["user", "user_id"],
+                "recommendations": ["user", "rank", "item", "score", "reason"]}
+
+
 def _check_replaceable(con: Any, url: str) -> None:
-    """Refuse to replace a ``cinerec`` schema that is not a store (someone else's tables)."""
+    """Refuse to replace a ``cinerec`` schema that is not a store: one holding a table,
+    view or sequence a store has not, a store table with other columns, or no format a
+    store writes (a number). The export drops the schema it replaces, with all it holds."""
     if con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone() is None:
         return
-    meta = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'meta'",
-                       (STORE_SCHEMA,)).fetchone()
-    if meta is None or con.execute(f"SELECT 1 FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() is None:
-        raise DataError(f"{safe_url(url)}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store; "
-                        "not replacing it (export into another database)")
+    refuse = (f"{safe_url(url)}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store ({{}}); "
+              "not replacing it (export into another database)")
+    relations = [name for (name,) in con.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') ORDER BY c.relname",
+        (STORE_SCHEMA,)).fetchall()]
+    foreign = [name for name in relations if name not in STORE_TABLES]
+    if foreign:
+        raise DataError(refuse.format(f"it holds {foreign[0]!r}, which a store has not"))
+    for table in relations:
+        columns = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position", (STORE_SCHEMA, table)).fetchall()]
+        if columns != STORE_TABLES[table]:
+            raise DataError(refuse.format(f"its table {table!r} has the columns {', '.join(columns) or 'none'}"))
+    row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
+        if "meta" in relations else None
+    try:
+        number = json.loads(row[0]) if row is not None else None
+    except ValueError:
+        number = None
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise DataError(refuse.format("no store format in its meta table"))
 
 
 def _copy(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
