@@ -283,3 +283,31 @@ def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path):
         assert "\n" not in msg and msg.startswith("torchrun ranks disagree on the run to export: rank 1 differs")
         assert "rank 0: model popularity over 100,000 ratings of 943 users x 1,682 movies" in msg
     assert not (tmp_path / "x.sqlite").exists()
+
+
+@pytest.mark.slow
+def test_an_export_to_a_postgresql_server_rank_0_cannot_reach_is_one_line_on_every_rank(ml100k_dir, tmp_path):
+    # Rank 0 refused it in one line, while rank 1, already waiting for the lists, died in
+    # a gloo traceback ("Connection closed by peer").
+    from tests.serving.conftest import build_run, free_port
+
+    build_run(tmp_path / "a", ml100k_dir, models=("popularity",))
+    url = f"postgresql://cinerec:s3cret@127.0.0.1:{free_port()}/recs"  # nothing listens there
+    script = tmp_path / "unreachable.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        from cinerec.errors import DataError
+        from cinerec.serving.store import export_store
+        try:
+            export_store({str(tmp_path / "a")!r}, {url!r}, k=5, progress=False)
+        except DataError as e:
+            open({str(tmp_path)!r} + f"/rank{{os.environ['RANK']}}.txt", "w").write(str(e))
+            sys.exit(2)
+    """))
+    run = _torchrun(script, timeout=120)
+    # (torchrun's own summary of a failed rank is a traceback of its launcher; a rank's is not)
+    assert run.returncode != 0 and "[rank1]" not in run.stderr and "gloo" not in run.stderr, ranks_said(run.stderr)
+    msg = (tmp_path / "rank0.txt").read_text()
+    assert "\n" not in msg and msg.startswith("postgresql://cinerec:***@127.0.0.1:") and "s3cret" not in msg, msg
+    if (tmp_path / "rank1.txt").exists():  # (torchrun may stop rank 1 once rank 0 has exited)
+        assert (tmp_path / "rank1.txt").read_text() == msg

@@ -104,6 +104,23 @@ def _passwords(url: str) -> list[str]:
 # -- export ------------------------------------------------------------------------------------
 
 
+def check_postgres_target(url: str) -> None:
+    """Before an export's work: the server answers and its ``cinerec`` schema, if any, is
+    a store the export may replace (one line naming the URL, password masked, if not)."""
+    import psycopg
+
+    try:
+        con = _connect(url)
+    except psycopg.Error as e:
+        raise DataError(f"{safe_url(url)}: {_first_line(e, url)}") from None
+    try:
+        _check_replaceable(con, url)
+    except psycopg.Error as e:
+        raise DataError(f"{safe_url(url)}: {_first_line(e, url)}") from None
+    finally:
+        con.close()
+
+
 def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     """Write ``plan`` (a :class:`cinerec.serving.store.ExportPlan`) as the ``cinerec`` schema."""
     import psycopg

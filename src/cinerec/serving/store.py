@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator, Mapping, cast
 import numpy as np
 
 import cinerec
-from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.io import atomic_path
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
@@ -162,6 +162,18 @@ class _Shards:
             got: list[Any] | None = [None] * self.world if self.is_main else None
             self.dist.gather_object(part, got, dst=0)
             yield [g for g in got if g is not None] if got is not None else []
+
+    def share_error(self, check: Callable[[], None]) -> None:
+        """Run ``check`` on rank 0 and raise its error on every rank, so none is left waiting."""
+        box: list[str | None] = [None]
+        if self.is_main:
+            try:
+                check()
+            except CinerecError as e:
+                box[0] = str(e)
+        self.dist.broadcast_object_list(box, src=0)
+        if box[0] is not None:
+            raise DataError(box[0])
 
     def share_info(self, info: StoreInfo | None) -> StoreInfo:
         """Rank 0's :class:`StoreInfo`, on every rank."""
@@ -295,9 +307,16 @@ def export_store(
         return _write_store(plan, db, progress)
     plan.shards = shards = _Shards()
     shards.check(plan)
+    if is_postgres(db):  # rank 0 alone writes: a server it cannot write to is said before the work, by every rank
+        from cinerec.serving.pgstore import check_postgres_target
+
+        shards.share_error(lambda: check_postgres_target(str(db)))
     if not shards.is_main:
-        for _ in shards.rounds(plan):
-            pass
+        try:
+            for _ in shards.rounds(plan):
+                pass
+        except RuntimeError:  # rank 0 stopped (its error is its own line): no traceback here
+            raise DataError("export: rank 0 stopped the export; its error says why") from None
         return shards.share_info(None)
     return shards.share_info(_write_store(plan, db, progress))
 
