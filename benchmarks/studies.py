@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cinerec.errors import CinerecError
 from cinerec.studies import Study, leaderboard_rows, run_study
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
@@ -50,18 +51,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tune", type=int, help="tuning trials, replacing each study's [tune] trials")
     p.add_argument("--markdown", action="store_true", help="also print the tables to stderr")
     args = p.parse_args(argv)
-    studies = [Study.from_toml(STUDIES / f"{n}.toml", data=args.data, trials=args.tune) for n in args.study or names]
-    results = []
-    for study in studies:  # every file is checked before the first one runs
+    try:  # every file is read and checked before the first study runs
+        studies = [Study.from_toml(STUDIES / f"{n}.toml", data=args.data, trials=args.tune)
+                   for n in args.study or names]
+    except CinerecError as e:
+        print(f"studies: error: {e}", file=sys.stderr)
+        return 2
+    results, failed = [], []
+    for study in studies:
         t0 = time.perf_counter()
-        board = run_study(study, Path(args.out) / study.path.stem, quiet=True)
+        try:
+            board = run_study(study, Path(args.out) / study.path.stem, quiet=True)
+        except CinerecError as e:  # found once its data is read: said in one line, and the next study runs
+            print(f"{study.path.stem}: error: {e}", file=sys.stderr, flush=True)
+            failed.append({"study": str(study.path), "error": str(e)})
+            continue
         seconds = time.perf_counter() - t0
         results.append({"seconds": round(seconds, 1), **board})
         print(f"{study.path.stem}: {seconds:.0f} s", file=sys.stderr, flush=True)
         if args.markdown:
             print(markdown(board, seconds), file=sys.stderr, flush=True)
-    print(json.dumps({"benchmark": "studies", "studies": results}, indent=2))
-    return 0
+    print(json.dumps({"benchmark": "studies", "studies": results, "failed": failed}, indent=2))
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

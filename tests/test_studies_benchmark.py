@@ -1,0 +1,34 @@
+"""benchmarks/studies.py: a loop over the study files that keeps going past a study that fails."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "studies.py"
+_spec = importlib.util.spec_from_file_location("studies_benchmark", _PATH)
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_a_study_failing_once_its_data_is_read_is_one_line_and_the_others_are_kept(tmp_path, capsys, monkeypatch,
+                                                                                 ml100k_dir):
+    # One failing study ended the loop in a traceback, and the JSON of those already run
+    # was never printed.
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "a-fine.toml").write_text('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n'
+                                         'seeds = [0]\n[models.popularity]\n')
+    (studies / "b-empty.toml").write_text('[data]\nsource = "ml-100k"\nmin_year = 3000\n[protocol]\n'
+                                          'name = "loo-sampled"\nseeds = [0]\n[models.popularity]\n')
+    monkeypatch.setattr(bench, "STUDIES", studies)
+    code = bench.main(["--out", str(tmp_path / "runs"), "--data", str(ml100k_dir)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    got = json.loads(out)
+    assert [Path(s["study"]).name for s in got["studies"]] == ["a-fine.toml"]
+    assert [Path(f["study"]).name for f in got["failed"]] == ["b-empty.toml"]
+    assert "b-empty: error: " in err and "min_year" in err and "Traceback" not in err
+    assert (tmp_path / "runs" / "a-fine" / "leaderboard.json").exists()
