@@ -296,3 +296,30 @@ def test_the_epoch_hook_sees_each_validation_figure_and_can_stop_the_fit(data):
     failing.on_epoch = raises
     with pytest.raises(Stop):
         failing.fit(train, valid)
+
+
+def test_resuming_a_cosine_schedule_with_other_epochs_or_from_the_best_weights_alone_is_refused(data, tmp_path):
+    # More epochs kept the old schedule: an epoch at lr 0, then lr climbing back up. And
+    # checkpoint-best.pt copied over checkpoint-last.pt ended in KeyError: 'optimizer'.
+    import shutil
+
+    train, valid = data
+    first = create("gmf", {**FAST, "lr_schedule": "cosine", "patience": 0})
+    first.checkpoint_dir = tmp_path
+    first.fit(train, valid)
+    more = create("gmf", {**FAST, "lr_schedule": "cosine", "patience": 0, "epochs": 8})
+    more.checkpoint_dir, more.resume = tmp_path, True
+    with pytest.raises(ConfigError, match=r"cannot resume, epochs was 4 and is now 8, and lr_schedule = 'cosine' "
+                                          r"anneals the learning rate to 0 over epochs"):
+        more.fit(train, valid)
+    plain = create("gmf", {**FAST, "patience": 0})  # no schedule: more epochs resume
+    plain.checkpoint_dir = tmp_path / "plain"
+    plain.fit(train, valid)
+    longer = create("gmf", {**FAST, "patience": 0, "epochs": 6})
+    longer.checkpoint_dir, longer.resume = tmp_path / "plain", True
+    assert len(longer.fit(train, valid).history) == 6
+    shutil.copy(tmp_path / CHECKPOINT_BEST, tmp_path / CHECKPOINT_LAST)
+    again = create("gmf", {**FAST, "lr_schedule": "cosine", "patience": 0})
+    again.checkpoint_dir, again.resume = tmp_path, True
+    with pytest.raises(DataError, match=r"not a checkpoint to resume from \(it holds no 'optimizer'"):
+        again.fit(train, valid)

@@ -47,6 +47,8 @@ CHECKPOINT_LAST = "checkpoint-last.pt"
 
 # Fields that may differ between a killed run and the run that resumes it.
 _RESUME_FREE = {"epochs", "patience", "device", "progress", "log_every", "amp", "threads"}
+# What a checkpoint to resume from holds (``checkpoint-last.pt``).
+_CHECKPOINT_KEYS = ("epoch", "module", "optimizer", "rng", "history", "best_metric", "best_state", "bad_epochs")
 
 
 @dataclass(frozen=True)
@@ -533,6 +535,10 @@ class _Fit:
         ck = self._read_checkpoint(path)
         if ck is None:
             return
+        missing = [k for k in _CHECKPOINT_KEYS if k not in ck]
+        if missing:  # (checkpoint-best.pt copied over checkpoint-last.pt holds the weights alone)
+            raise DataError(f"{path}: not a checkpoint to resume from (it holds no {missing[0]!r}; "
+                            f"{CHECKPOINT_LAST} is written by training itself)")
         _check_resumable(ck, self.cfg, path, self.trained(), self.n_epochs)
         self.module.load_state_dict(ck["module"])
         self.opt.load_state_dict(ck["optimizer"])
@@ -729,6 +735,10 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
     now = cfg.to_dict()
     # Settings added since the checkpoint was written take their defaults.
     saved = {**type(cfg)().to_dict(), **ck.get("config", {})}
+    if cfg.lr_schedule == "cosine" and saved.get("epochs") != n_epochs:  # its learning rate falls to 0 at epochs
+        raise ConfigError(f"{path}: cannot resume, epochs was {saved.get('epochs')!r} and is now {n_epochs}, and "
+                          "lr_schedule = 'cosine' anneals the learning rate to 0 over epochs: resume with the same "
+                          "epochs, or train afresh in another folder")
     diff = sorted(k for k in set(saved) | set(now) if k not in _RESUME_FREE and saved.get(k) != now.get(k))
     if diff:
         k = diff[0]
