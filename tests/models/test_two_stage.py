@@ -381,3 +381,14 @@ def test_a_shortlist_shorter_than_the_protocols_lists_is_refused_before_the_fit(
                                           r"candidates = 5"):
         prepared.evaluate(model)
     assert not model.is_fitted
+
+
+def test_a_stage_with_a_ranking_variant_gets_it_unless_its_settings_choose(data):
+    # mf as a ranker was trained for stars (loss="mse"): the ranking variant an ensemble's
+    # members and a ranking protocol's models get never reached the stages.
+    cfg = TwoStageConfig(retriever="als", ranker="mf", ranker_settings={"epochs": 1})
+    ranker = cfg.stage("ranker")
+    assert (ranker.config.loss, ranker.config.regularization, ranker.task) == ("bpr", 0.01, "ranking")
+    chosen = TwoStageConfig(retriever="als", ranker="biasedmf", ranker_settings={"loss": "mse"}).stage("ranker")
+    assert chosen.config.loss == "mse"  # chosen by the user: kept
+    assert TwoStageConfig(retriever="als", ranker="baseline").stage("ranker").name == "baseline"

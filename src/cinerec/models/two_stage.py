@@ -128,8 +128,17 @@ class TwoStageConfig(Config):
         self.stage("ranker")
 
     def stage(self, stage: str) -> Recommender:
-        """A new, unfitted model for ``stage`` (``"retriever"`` or ``"ranker"``) with its settings."""
-        return create(getattr(self, stage), getattr(self, f"{stage}_settings"), where=f"TwoStageConfig.{stage}_settings")
+        """A new, unfitted model for ``stage`` (``"retriever"`` or ``"ranker"``) with its settings.
+
+        Both stages rank, so a model with a ranking variant (``mf``'s ``ranking_settings``:
+        ``loss="bpr"``...) gets it for each key its settings leave unset, as an ensemble's
+        members and a ranking protocol's models do.
+        """
+        name, own = getattr(self, stage), dict(getattr(self, f"{stage}_settings"))
+        cls = MODELS.get(name)
+        if cls is not None and cls.ranking_settings:
+            own = {**{k: v for k, v in cls.ranking_settings.items() if k not in own}, **own}
+        return create(name, own, where=f"TwoStageConfig.{stage}_settings")
 
 
 @register
