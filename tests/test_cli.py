@@ -388,3 +388,25 @@ def test_saved_arrays_of_the_wrong_shape_are_a_damaged_model_not_a_traceback(sma
     np.savez(state, **arrays)
     err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
     assert "models/ease: saved model is damaged" in err, err
+
+
+def test_odd_setting_text_is_one_line_or_read_as_meant(small_data, tmp_path, capsys):
+    big = "9" * 5000  # past Python's own limit on the digits of a number: tracebacks everywhere
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--set", f"factors={big}"])
+    assert "--set factors: a number of more than 4,300 digits" in err
+    (tmp_path / "big.toml").write_text(f"factors = {big}\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
+                                   "--config", str(tmp_path / "big.toml")])
+    assert "big.toml: a number of more than 4,300 digits" in err
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{small_data}"\n[protocol]\nname = "loo-sampled"\n[models.als]\nfactors = {big}\n')
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "out")])
+    assert "s.toml: a number of more than 4,300 digits" in err
+    # A second line in a value was a second key, silently dropped.
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--set", "factors=8\nepochs=1"])
+    assert "a value on one line" in err
+    # A byte-order mark first (Notepad's) was "not valid TOML (Invalid statement, column 1)".
+    (tmp_path / "bom.toml").write_bytes("\ufeffregularization = 300\n".encode("utf-8"))
+    assert main(["evaluate", "--data", str(small_data), "--model", "ease", "--config", str(tmp_path / "bom.toml"),
+                 "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["regularization"] == 300

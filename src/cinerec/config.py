@@ -113,10 +113,14 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"{flag} {pair!r}: expected key=value")
+        if "\n" in raw or "\r" in raw:  # a second line would be a second key, silently dropped
+            raise ConfigError(f"{flag} {pair!r}: a value on one line, please")
         try:
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             out[key] = raw.strip()
+        except ValueError:  # a number of thousands of digits: Python's own limit
+            raise ConfigError(f"{flag} {key}: a number of more than 4,300 digits, far out of any setting's range") from None
     return out
 
 

@@ -211,6 +211,8 @@ class Study:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise toml_error(path, e) from None
+        except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
+            raise ConfigError(f"{path}: a number of more than 4,300 digits, far out of any setting's range") from None
         study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None)
         if data is not None:  # the source is the command line's (--data), not the file's
             study = replace(study, from_flags=(*study.from_flags, "source"))

@@ -118,8 +118,9 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
     from cinerec.errors import ConfigError
 
     try:
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
+        raw = path.read_bytes()
+        # The byte-order mark some editors write first (a study file may hold one too).
+        values = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"--config {path}: no such file") from None
     except IsADirectoryError:
@@ -130,6 +131,8 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
         raise toml_error(path, e) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML (byte {e.start + 1} is not UTF-8 text)") from None
+    except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
+        raise ConfigError(f"{path}: a number of more than 4,300 digits, far out of any setting's range") from None
     config_cls = model_class.Config
     hints = typing.get_type_hints(config_cls)
     tables = [f.name for f in dataclasses.fields(config_cls) if typing.get_origin(hints[f.name]) is dict]
