@@ -410,3 +410,12 @@ def test_odd_setting_text_is_one_line_or_read_as_meant(small_data, tmp_path, cap
     assert main(["evaluate", "--data", str(small_data), "--model", "ease", "--config", str(tmp_path / "bom.toml"),
                  "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["config"]["regularization"] == 300
+
+
+def test_numbers_past_int64_in_a_list_and_sizes_no_allocation_can_count_are_one_line(small_data, capsys):
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mlp",
+                                   "--set", "layers=[99999999999999999999]"])  # torch's TypeError traceback
+    assert "layers = (99999999999999999999,): out of range" in err
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "-q",
+                                   "--set", "factors=9223372036854775807"])  # torch's RuntimeError traceback
+    assert "out of memory (Storage size calculation overflowed" in err and "a setting may ask for too much" in err

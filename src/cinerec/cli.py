@@ -231,7 +231,8 @@ def _out_of_memory(error: RuntimeError) -> bool:
     if isinstance(error, getattr(torch, "OutOfMemoryError", ())):
         return True
     text = str(error)
-    return "can't allocate memory" in text or "out of memory" in text
+    # (a size past what an allocation can even count: "Storage size calculation overflowed")
+    return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text
 
 
 #: Errors of a disk or pipe that cannot take what is written (full, over quota, failing).

@@ -45,7 +45,9 @@ class Config:
         self.validate()
         for f in dataclasses.fields(self):  # past int64, which NumPy and torch take at most
             value = getattr(self, f.name)
-            self._check(not isinstance(value, int) or abs(value) <= MAX_SEED, f.name,
+            # (the numbers in a list, such as layers, and a table's, such as repeats, too)
+            parts = value if isinstance(value, (tuple, list)) else value.values() if isinstance(value, dict) else (value,)
+            self._check(all(not isinstance(v, int) or abs(v) <= MAX_SEED for v in parts), f.name,
                         "out of range (from -(2**63 - 1) to 2**63 - 1)")
 
     def validate(self) -> None:
