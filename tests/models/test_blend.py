@@ -175,3 +175,10 @@ def test_refit_keeps_the_weights_and_fits_the_members_again_on_train_and_valid()
     member.history = [{"epoch": 1, "valid": 0.95}, {"epoch": 2, "valid": 0.91}, {"epoch": 3, "valid": 0.93}]
     assert _again(create("autorec", {"epochs": 30}), member).config.epochs == 2
     assert _again(create("bpmf"), create("bpmf")).config == create("bpmf").config
+
+
+def test_a_seed_leaving_no_room_for_the_repeats_is_refused_with_the_settings():
+    # Only the first copy was checked: the second's seed + 1 failed after the data was read.
+    with pytest.raises(ConfigError, match=r"settings\.mf: seed = 9223372036854775807 leaves no room for its 2 repeats"):
+        create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 1}}})
+    create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 2}}})

@@ -48,7 +48,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from cinerec.config import Config
+from cinerec.config import MAX_SEED, Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError
@@ -130,8 +130,12 @@ class BlendConfig(Config):
                 raise ConfigError(f"BlendConfig.repeats.{name} = {count!r}: must be a count >= 1")
         for name in self.members:
             model = self.member(name)  # unknown model, non-rating model or bad setting: named here
-            if self.repeats.get(name, 1) > 1 and not hasattr(model.config, "seed"):
+            count = self.repeats.get(name, 1)
+            if count > 1 and not hasattr(model.config, "seed"):
                 raise ConfigError(f"BlendConfig.repeats.{name}: {name!r} has no seed, so its repeats would agree")
+            if count > 1 and int(model.config.to_dict()["seed"]) + count - 1 > MAX_SEED:
+                raise ConfigError(f"BlendConfig.settings.{name}: seed = {model.config.to_dict()['seed']} leaves no "
+                                  f"room for its {count} repeats (seed, seed + 1, ...); the largest seed is 2**63 - 1")
 
     def copies(self) -> list[tuple[int, str, int]]:
         """``(member index, name, copy)`` of every model fitted, in order (copy 0 first)."""
