@@ -419,3 +419,10 @@ def test_numbers_past_int64_in_a_list_and_sizes_no_allocation_can_count_are_one_
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "-q",
                                    "--set", "factors=9223372036854775807"])  # torch's RuntimeError traceback
     assert "out of memory (Storage size calculation overflowed" in err and "a setting may ask for too much" in err
+
+
+def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other_keys(small_data, tmp_path, capsys):
+    (tmp_path / "mfloss.toml").write_text('loss = "mse"\n')
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--protocol", "loo-sampled",
+                                   "--config", str(tmp_path / "mfloss.toml"), "--set", "epochs=1"])
+    assert f"{tmp_path / 'mfloss.toml'}: mf with loss='mse' learns stars" in err, err  # it said "--set: mf with ..."

@@ -168,8 +168,10 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     where = "--set" if set_values or not file_values else str(config)
     # The protocol's rule for models trained for stars, under --protocol or the default
     # one the model gets without it (mf with loss="bpr" is measured by loo-sampled).
-    values = get_protocol(protocol or default_protocol(_create(name, values, where))) \
-        .settings_for(model_class, values, where)
+    chosen = get_protocol(protocol or default_protocol(_create(name, values, where)))
+    if kept:  # the file's own values first, so a rule they break is blamed on the file
+        chosen.settings_for(model_class, kept, str(config))
+    values = chosen.settings_for(model_class, values, where)
     model = _create(name, values, where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
