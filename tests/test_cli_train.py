@@ -361,3 +361,15 @@ def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, c
     assert "its run.json cannot be read" in _error(capsys, [*base, "--resume"])
     (out / "run.json").write_text("[1, 2]")
     assert "its run.json holds no run's record" in _error(capsys, [*base, "--resume"])
+
+
+def test_a_finished_run_with_a_setting_the_fit_settles_is_still_nothing_to_resume(small_data, tmp_path, capsys):
+    # run.json holds liked_threshold as the fit settled it (4.0), the new model None: they
+    # differed, so the run was trained again (zero epochs) and rewritten.
+    liked = ["train", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "--set", 'loss="bce"',
+             "--set", 'target="liked"', "--protocol", "ratings-random", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(liked) == 0
+    capsys.readouterr()
+    before = (tmp_path / "run" / "run.json").read_bytes()
+    assert "the run already finished with these settings" in _error(capsys, [*liked, "--resume"])
+    assert (tmp_path / "run" / "run.json").read_bytes() == before

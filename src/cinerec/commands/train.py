@@ -189,7 +189,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None) -> 
                     want = _with(model, tuning["settings"]).config.to_dict()
                 except CinerecError:  # a hand-edited record: let the resumed run sort it out
                     pass
-            if (meta.get("config") or {}).get(model.name) == want:
+            recorded = (meta.get("config") or {}).get(model.name)
+            # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
+            if isinstance(recorded, dict) and {k: recorded.get(k) if v is None else v for k, v in want.items()} == recorded:
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
