@@ -149,23 +149,28 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def _sql(url: str, *statements: str) -> None:
+    """Run ``statements`` on the database at ``url``, each committed."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
 def test_a_schema_with_a_format_row_but_tables_of_someone_elses_is_no_store_either(run_dir, pg_url):
     # A meta table with a format row was enough: the export dropped the schema, and with
     # it the table of accounts beside it.
     import psycopg
 
     url = _database(pg_url, "cinerec_meta_too")
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("CREATE SCHEMA cinerec")
-        con.execute("CREATE TABLE cinerec.accounts (id INTEGER, secret TEXT)")
-        con.execute("INSERT INTO cinerec.accounts VALUES (1, 'x')")
-        con.execute("CREATE TABLE cinerec.meta (key TEXT, value TEXT)")
-        con.execute("INSERT INTO cinerec.meta VALUES ('format', 'mine')")
+    _sql(url, "CREATE SCHEMA cinerec", "CREATE TABLE cinerec.accounts (id INTEGER, secret TEXT)",
+         "INSERT INTO cinerec.accounts VALUES (1, 'x')", "CREATE TABLE cinerec.meta (key TEXT, value TEXT)",
+         "INSERT INTO cinerec.meta VALUES ('format', 'mine')")
     with pytest.raises(DataError, match=r"not a cinerec recommendation store \(it holds 'accounts', which a store "
                                         r"has not\)"):
         export_store(run_dir, url, k=3, progress=False)
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP TABLE cinerec.accounts")
+    _sql(url, "DROP TABLE cinerec.accounts")
     with pytest.raises(DataError, match=r"\(no store format in its meta table\)"):
         export_store(run_dir, url, k=3, progress=False)
     with psycopg.connect(url) as con:
@@ -179,16 +184,14 @@ def test_a_reexport_never_drops_what_others_built_on_the_store(run_dir, pg_url):
 
     url = _database(pg_url, "cinerec_viewed")
     export_store(run_dir, url, k=3, progress=False)
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("CREATE VIEW public.top_users AS SELECT * FROM cinerec.users")
+    _sql(url, "CREATE VIEW public.top_users AS SELECT * FROM cinerec.users")
     with pytest.raises(DataError, match=r"export failed, the old store is unchanged: view (public\.)?top_users depends "
                                         r"on table cinerec\.users; .*drop what depends on them first"):
         export_store(run_dir, url, k=5, progress=False)
     with psycopg.connect(url) as con:
         assert con.execute("SELECT count(*) FROM public.top_users").fetchone()[0] > 0
     assert open_store(url).info.k == 3
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP VIEW public.top_users")
+    _sql(url, "DROP VIEW public.top_users")
     export_store(run_dir, url, k=5, progress=False)
     assert open_store(url).info.k == 5
 
