@@ -197,6 +197,13 @@ class Recommender(ABC):
         (a model holding other models fills in its members' too)."""
         return {**cls.unordered_settings, **settings}
 
+    @classmethod
+    def settings_ranking(cls, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings`` with :attr:`ranking_settings` filled in where they say nothing: what
+        a model that ranks as part of another (an ensemble's member, a two-stage stage) is
+        created with."""
+        return {**cls.ranking_settings, **settings}
+
     # -- what a search may use ------------------------------------------------------------
 
     @classmethod

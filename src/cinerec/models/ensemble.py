@@ -127,7 +127,7 @@ class EnsembleConfig(Config):
         cls = MODELS.get(name)
         own = settings.get(name, {})
         if cls is not None and cls.ranking_settings and isinstance(own, dict):
-            settings[name] = {**{k: v for k, v in cls.ranking_settings.items() if k not in own}, **own}
+            settings[name] = cls.settings_ranking(own)
         model = create_member("ensemble", name, settings)
         if model.task == "rating":
             chosen = ", ".join(f"{k}={own[k]!r}" for k in cls.ranking_settings if k in own) if cls else ""

@@ -134,11 +134,10 @@ class TwoStageConfig(Config):
         ``loss="bpr"``...) gets it for each key its settings leave unset, as an ensemble's
         members and a ranking protocol's models do.
         """
-        name, own = getattr(self, stage), dict(getattr(self, f"{stage}_settings"))
+        name, own = getattr(self, stage), getattr(self, f"{stage}_settings")
         cls = MODELS.get(name)
-        if cls is not None and cls.ranking_settings:
-            own = {**{k: v for k, v in cls.ranking_settings.items() if k not in own}, **own}
-        return create(name, own, where=f"TwoStageConfig.{stage}_settings")
+        return create(name, cls.settings_ranking(own) if cls is not None else own,
+                      where=f"TwoStageConfig.{stage}_settings")
 
 
 @register
