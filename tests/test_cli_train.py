@@ -373,3 +373,10 @@ def test_a_finished_run_with_a_setting_the_fit_settles_is_still_nothing_to_resum
     before = (tmp_path / "run" / "run.json").read_bytes()
     assert "the run already finished with these settings" in _error(capsys, [*liked, "--resume"])
     assert (tmp_path / "run" / "run.json").read_bytes() == before
+
+
+def test_resume_with_nothing_to_resume_from_says_it_trains_from_the_first_epoch(small_data, tmp_path, capsys):
+    argv = ["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=1", "--protocol", "loo-full",
+            "--out", str(tmp_path / "typo"), "--resume"]
+    assert main(argv) == 0
+    assert "holds no checkpoint to resume from; training from the first epoch" in capsys.readouterr().err

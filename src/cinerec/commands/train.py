@@ -63,7 +63,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
-    from cinerec.training import distributed_context
+    from cinerec.training import CHECKPOINT_LAST, distributed_context
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
@@ -74,6 +74,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     made = _check_out(out, resume, recommender, tune)
 
     main = distributed_context().is_main
+    if resume and not (out / "checkpoints" / CHECKPOINT_LAST).is_file():  # a mistyped --out retrains everything
+        say(f"note: {out} holds no checkpoint to resume from; training from the first epoch", quiet or not main)
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
