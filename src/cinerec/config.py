@@ -21,6 +21,8 @@ __all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error"]
 
 #: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
 MAX_SEED = 2**63 - 1
+#: What a TOML number past Python's 4,300-digit limit on reading integers is said to be.
+TOO_MANY_DIGITS = "a number of more than 4,300 digits, far out of any setting's range"
 #: The largest float32: settings feed models that compute in float32.
 _FLOAT32_MAX = 3.4028234663852886e38
 
@@ -122,7 +124,7 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
         except tomllib.TOMLDecodeError:
             out[key] = raw.strip()
         except ValueError:  # a number of thousands of digits: Python's own limit
-            raise ConfigError(f"{flag} {key}: a number of more than 4,300 digits, far out of any setting's range") from None
+            raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
     return out
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from cinerec.config import MAX_SEED, toml_error
+from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, toml_error
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, DataError, FilterLeavesNothing, TooFewUnseen
 
@@ -212,7 +212,7 @@ class Study:
         except tomllib.TOMLDecodeError as e:
             raise toml_error(path, e) from None
         except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
-            raise ConfigError(f"{path}: a number of more than 4,300 digits, far out of any setting's range") from None
+            raise ConfigError(f"{path}: {TOO_MANY_DIGITS}") from None
         study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None)
         if data is not None:  # the source is the command line's (--data), not the file's
             study = replace(study, from_flags=(*study.from_flags, "source"))

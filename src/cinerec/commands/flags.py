@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Collection, Mapping
 
 import typer
 
-from cinerec.config import MAX_SEED
+from cinerec.config import MAX_SEED, TOO_MANY_DIGITS
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -132,7 +132,7 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML (byte {e.start + 1} is not UTF-8 text)") from None
     except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
-        raise ConfigError(f"{path}: a number of more than 4,300 digits, far out of any setting's range") from None
+        raise ConfigError(f"{path}: {TOO_MANY_DIGITS}") from None
     config_cls = model_class.Config
     hints = typing.get_type_hints(config_cls)
     tables = [f.name for f in dataclasses.fields(config_cls) if typing.get_origin(hints[f.name]) is dict]

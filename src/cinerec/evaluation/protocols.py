@@ -679,7 +679,7 @@ class LooFull(Protocol):
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ks = prepared.ks or self.ks
-        ranked, _ = model.recommend(prepared.users, max(max(ks), 10), exclude=prepared.excluded)
+        ranked, _ = model.recommend(prepared.users, self.list_length(prepared), exclude=prepared.excluded)
         out: dict[str, Any] = {}
         for k in ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)

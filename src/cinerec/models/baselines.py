@@ -322,7 +322,7 @@ class EASE(_HistoryModel):
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "EASE":
         cfg = self.config
-        _check_ease_size(train.n_items, cfg.max_items)
+        self.check_size(train.n_users, train.n_items)
         self._remember(train)
         gram = self._gram(train)
         gram[np.diag_indices_from(gram)] += cfg.regularization
