@@ -166,6 +166,24 @@ def test_an_index_a_model_cannot_use_is_refused_by_name(model, config, message):
         create(model, config)
 
 
+@pytest.mark.parametrize("config, message", [
+    ({"index_nprobe": 8}, r"index_nprobe = 8: only an index = 'ivf' uses it \(index is 'exact'\)"),
+    ({"index": "hnsw", "index_nlist": 20}, r"index_nlist = 20: only an index = 'ivf' uses it \(index is 'hnsw'\)"),
+    ({"index": "ivf", "index_ef_search": 500}, r"index_ef_search = 500: only an index = 'hnsw' uses it"),
+    ({"index": "ivf", "index_hnsw_m": 8}, r"index_hnsw_m = 8: only an index = 'hnsw' uses it"),
+])
+def test_a_setting_of_another_index_kind_is_refused_not_ignored(config, message):
+    # Such a setting changed nothing, so a user tuning recall by hand saw no effect.
+    with pytest.raises(ConfigError, match=message):
+        create("als", config)
+
+
+def test_with_index_leaves_the_settings_of_the_kind_it_replaces(low_rank_data):
+    ivf = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "ivf", "index_nprobe": 4})
+    hnsw = ivf.fit(low_rank_data).with_index("hnsw", index_ef_search=300)
+    assert (hnsw.config.index, hnsw.config.index_nprobe, hnsw.config.index_ef_search) == ("hnsw", 0, 300)
+
+
 def test_the_cli_refuses_an_index_kind_in_one_line(capsys, ml100k_dir):
     code = main(["evaluate", "--data", str(ml100k_dir), "--model", "neumf", "--protocol", "loo-full",
                  "--set", "index=hnsw"])

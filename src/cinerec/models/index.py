@@ -30,6 +30,7 @@ pickle). On a CUDA model with a GPU build of faiss the search runs on the GPU.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -70,6 +71,9 @@ _EXACT_SHARE = 0.25
 #: The defaults keep recall@10 against exact search at 0.95 or more on the measured
 #: cases (``docs/benchmarks.md``).
 INDEX_SETTINGS = ("index", "index_nlist", "index_nprobe", "index_hnsw_m", "index_ef_search")
+#: The index kind each of the other settings belongs to: given to another kind, it would
+#: be ignored.
+_INDEX_SETTING_KIND = {"index_nlist": "ivf", "index_nprobe": "ivf", "index_hnsw_m": "hnsw", "index_ef_search": "hnsw"}
 
 
 def check_index_settings(config: Config) -> None:
@@ -80,6 +84,10 @@ def check_index_settings(config: Config) -> None:
     config._check(c.index_nprobe >= 0, "index_nprobe", "must be >= 0 (0 searches 70 % of the cells)")
     config._check(c.index_hnsw_m >= 2, "index_hnsw_m", "must be at least 2")
     config._check(c.index_ef_search >= 1, "index_ef_search", "must be at least 1")
+    defaults = {f.name: f.default for f in dataclasses.fields(c)}
+    for name, kind in _INDEX_SETTING_KIND.items():
+        config._check(c.index == kind or getattr(c, name) == defaults[name], name,
+                      f"only an index = {kind!r} uses it (index is {c.index!r})")
 
 
 def max_ivf_cells(n_items: int) -> int:
@@ -247,16 +255,20 @@ class IndexedRecommender(Recommender):
     def with_index(self, index: str, **settings: Any) -> "IndexedRecommender":
         """The same fitted model answering through another index (no refit).
 
-        ``settings`` are other :data:`INDEX_SETTINGS` (e.g. ``index_nprobe=32``). The
-        copy shares this model's parameters; its index is built on first use.
+        ``settings`` are other :data:`INDEX_SETTINGS` (e.g. ``index_nprobe=32``); those of
+        other index kinds go back to their defaults. The copy shares this model's parameters; its index is built on first use.
         """
         import copy
 
         unknown = set(settings) - set(INDEX_SETTINGS)
         if unknown:
             raise ConfigError(f"{self.name}: {sorted(unknown)[0]!r} is not an index setting ({', '.join(INDEX_SETTINGS)})")
+        # The settings of the kind left behind go back to their defaults: the new kind
+        # would not use them.
+        defaults = {f.name: f.default for f in dataclasses.fields(self.config)}
+        left = {name: defaults[name] for name, kind in _INDEX_SETTING_KIND.items() if kind != index}
         other = copy.copy(self)
-        other.config = self.config.replace(index=index, **settings)
+        other.config = self.config.replace(index=index, **{**left, **settings})
         self._check_index(other.config)
         other._ann = other._ann_similar = None
         return other
