@@ -39,6 +39,23 @@ def test_train_writes_a_complete_run(neumf_run):
     assert "| epoch | loss | validation |" in (neumf_run / "report.md").read_text()
 
 
+def test_run_json_says_how_many_epochs_ran_and_which_one_the_model_keeps(small_data, tmp_path, capsys):
+    # Early stopping restores the best epoch's weights: run.json kept only the configured
+    # epochs, so a run stopped at epoch 3 of 30 with epoch 1's weights looked like 30.
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "gmf", *TINY, "--set", "epochs=30",
+                 "--set", "patience=2", "--set", "lr=0.2", "--protocol-option", "valid=true", "--out", str(out),
+                 "--quiet"]) == 0
+    run = open_run(out)
+    history = run.model("gmf").history
+    best = max(h["valid"] for h in history)
+    kept = next(h["epoch"] for h in history if h["valid"] == best)
+    training = run.meta["training"]
+    assert training == {"epochs": len(history), "of": 30, "kept_epoch": kept, "stopped_by": "patience"}
+    assert len(history) < 30 and [h["epoch"] for h in history if h.get("kept")] == [kept]
+    assert "(kept) |" in (out / "report.md").read_text()
+
+
 def test_recommend_lists_unseen_movies_with_reasons(neumf_run, capsys):
     run = open_run(neumf_run)
     raw_user = run.dataset.user_ids.raw[3].item()

@@ -667,7 +667,10 @@ class _Fit:
             metric > self.best_metric if v.higher_is_better else metric < self.best_metric)
         if not better:
             self.bad_epochs += 1
-            return self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
+            stop = self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
+            if stop:
+                record["stopped_by"] = "patience"
+            return stop
         self.best_metric, self.best_state, self.bad_epochs = metric, _state_copy(self.module), 0
         if self.write:
             # self.write implies a checkpoint folder
@@ -705,9 +708,17 @@ class _Fit:
                 "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash}
 
     def finish(self) -> None:
-        """Restore the best weights, leave the module in eval mode, draw the curves."""
+        """Restore the best weights, mark their epoch ``kept`` in the history, leave the
+        module in eval mode, draw the curves."""
         if self.best_state is not None:
             self.module.load_state_dict(self.best_state)
+        # Mark the epoch whose weights the model keeps: the first to reach the best figure
+        # (a later equal one never replaced it).
+        kept = next((h for h in self.history if self.best_metric is not None and h.get("valid") == self.best_metric), None)
+        for h in self.history:
+            h.pop("kept", None)
+        if kept is not None:
+            kept["kept"] = True
         self.module.eval()
         self.model.history = list(self.history)
         if self.write and self.history:

@@ -107,6 +107,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         # Results depend on how many processes trained (each takes its share of a batch).
         "processes": distributed_context().world,
         **({"tuning": tuned.to_dict()} if tuned else {}),
+        **({"training": _training(recommender)} if history and "epoch" in history[0] else {}),
     }
     metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
@@ -264,6 +265,16 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
         raise
 
 
+def _training(model: Any) -> dict[str, Any]:
+    """How a neural model's training went: the epochs it ran out of those configured, and
+    the epoch whose weights it keeps (the best on validation; the last without one)."""
+    history = model.history
+    kept = next((h["epoch"] for h in history if h.get("kept")), history[-1]["epoch"])
+    configured = 1 if model.config.smoke else model.config.epochs
+    return {"epochs": history[-1]["epoch"], "of": configured, "kept_epoch": kept,
+            **({"stopped_by": history[-1]["stopped_by"]} if "stopped_by" in history[-1] else {})}
+
+
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
             seconds_epochs: float | None = None, tuned: Any = None) -> str:
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
@@ -283,6 +294,7 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
         lines += ["## Training", "", "| epoch | loss | validation | samples/s |", "|---|---|---|---|"]
         for h in history:
             valid = f"{h['metric']} {h['valid']:.4f}" if "valid" in h else "-"
+            valid += " (kept)" if h.get("kept") else ""
             lines.append(f"| {h['epoch']} | {h['loss']:.4f} | {valid} | {h['samples_per_s']:,.0f} |")
         lines += ["", "Curves: `checkpoints/curves.png`.", ""]
     elif history:  # BPMF: one row per Gibbs sweep

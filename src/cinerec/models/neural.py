@@ -72,7 +72,9 @@ class NeuralRecommender(Recommender):
             (validation RMSE).
         module: the network, once built.
         history: one dict per epoch: ``epoch``, ``loss``, ``samples_per_s``,
-            ``seconds``, ``lr`` and ``valid`` (the validation metric, if any).
+            ``seconds``, ``lr`` and ``valid`` (the validation metric, if any); with
+            validation, the epoch whose weights the model keeps has ``kept: true``, and
+            an epoch after which early stopping ended the fit ``stopped_by: "patience"``.
         checkpoint_dir: where the loop writes checkpoints and curves; ``None`` for none.
         resume: continue from ``checkpoint_dir/checkpoint-last.pt`` when it exists.
         on_epoch: ``None``, or a function the loop calls at the end of every epoch,
