@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -306,6 +307,25 @@ def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_
     monkeypatch.setattr(runs, "finish_run", real)
     assert main(argv) == 0
     assert open_run(out).model("neumf").config.epochs == 4 and open_run(out).meta["config"]["neumf"]["epochs"] == 4
+
+
+def test_resume_with_other_side_features_is_refused(small_data, tmp_path, capsys):
+    # The same ratings with other user demographics: the checkpoint's weights were trained
+    # on the old ones, and resuming went on as if nothing had changed.
+    other = tmp_path / "other"
+    shutil.copytree(small_data, other)
+    lines = (other / "u.user").read_text().splitlines()
+    (other / "u.user").write_text("\n".join(line.replace("|F|", "|M|") for line in lines) + "\n")
+    out = tmp_path / "run"
+    two_tower = ["--model", "two-tower", *TINY[:2], "--set", "factors=8", "--set", "layers=[16]", *TINY[8:],
+                 "--out", str(out), "--quiet"]
+    assert main(["train", "--data", str(small_data), *two_tower]) == 0
+    capsys.readouterr()
+    code = main(["train", "--data", str(other), *two_tower, "--set", "epochs=4", "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "cannot resume, the side features (user demographics, genres, years) were other ones" in err
+    assert main(["train", "--data", str(small_data), *two_tower, "--set", "epochs=4", "--resume"]) == 0
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])

@@ -700,12 +700,15 @@ class _Fit:
         })
 
     def trained(self) -> dict[str, Any]:
-        """What the checkpoint was trained on: the model, the shape of its data and a hash
-        of its training ratings (:func:`data_fingerprint`)."""
+        """What the checkpoint was trained on: the model, the shape of its data, a hash
+        of its training ratings (:func:`data_fingerprint`) and one of its side features
+        (``None`` for a model without them)."""
         if getattr(self, "_train_hash", None) is None:  # once: every checkpoint records it
             self._train_hash = cast(tuple, data_fingerprint(self.train))[3]
+        features = getattr(self.model, "features", None) if self.model.uses_features else None
         return {"model": self.model.name, "users": self.train.n_users, "movies": self.train.n_items,
-                "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash}
+                "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash,
+                "features": features.fingerprint() if features is not None else None}
 
     def finish(self) -> None:
         """Restore the best weights, mark their epoch ``kept`` in the history, leave the
@@ -740,6 +743,10 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
         if then.get("train_hash", trained["train_hash"]) != trained["train_hash"]:  # (older checkpoints: none)
             raise ConfigError(f"{path}: cannot resume, the {trained['train']:,} training ratings are not the ones "
                               "it was trained on (other data, filters or protocol options)")
+        if "features" in then and then["features"] != trained["features"]:  # (older checkpoints: no record)
+            was, is_now = ("none" if side is None else "other ones" for side in (then["features"], trained["features"]))
+            raise ConfigError(f"{path}: cannot resume, the side features (user demographics, genres, years) were "
+                              f"{was} and are now {is_now} (another catalogue, user file or features setting)")
     if int(ck["epoch"]) + 1 > n_epochs and not ck.get("stopped"):
         raise ConfigError(f"{path}: cannot resume, the checkpoint has trained {int(ck['epoch']) + 1} epochs and "
                           f"epochs is now {n_epochs}")

@@ -114,6 +114,17 @@ class TowerFeatures:
                  user_vocab=np.array(self.user_vocab, dtype=np.int64), item_genres=self.item_genres,
                  item_year=self.item_year)
 
+    def fingerprint(self) -> str:
+        """A hash of every feature, so a checkpoint can tell whether it was trained on these."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=8)
+        h.update(repr((self.user_columns, self.user_vocab)).encode())
+        for a in (self.user_codes, self.item_genres, self.item_year):
+            h.update(repr(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
     @classmethod
     def load(cls, path: Path) -> "TowerFeatures":
         with np.load(path, allow_pickle=False) as z:
