@@ -101,6 +101,19 @@ def test_save_and_load_round_trip(tmp_path):
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
 
+def test_digit_only_text_features_come_back_as_text(tmp_path):
+    # Zips of digits only were read back as numbers: "00660" became 660, and a model
+    # reading the zip's first digit as a region saw another region.
+    ds = small()
+    feats = pd.DataFrame({"age": [20, 30, 40], "gender": ["M", "F", "M"], "occupation": ["1", "2", "3"],
+                          "zip": ["00660", "10001", "02139"]})
+    ds = Dataset("small", ds.interactions, ds.user_ids, ds.item_ids, ds.catalog, feats, {})
+    ds.save(tmp_path / "ds")
+    back = Dataset.load(tmp_path / "ds").user_features
+    assert back["zip"].tolist() == ["00660", "10001", "02139"] and back["occupation"].tolist() == ["1", "2", "3"]
+    assert back["age"].tolist() == [20, 30, 40] and back.equals(feats)
+
+
 def test_load_names_a_damaged_folder(tmp_path):
     with pytest.raises(DataError, match="not a saved cinerec dataset"):
         Dataset.load(tmp_path)

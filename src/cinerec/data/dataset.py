@@ -510,7 +510,10 @@ class Dataset:
                 catalog = Catalog(z["titles"].astype(object), z["years"], meta["genre_names"], z["genres"])
             feats = None
             if (path / "user_features.csv").exists():
-                feats = pd.read_csv(path / "user_features.csv", keep_default_na=False)
+                # Text as written (a zip "00660" stays one), ages as numbers.
+                feats = pd.read_csv(path / "user_features.csv", keep_default_na=False, dtype=str)
+                if "age" in feats:
+                    feats["age"] = feats["age"].astype(np.int64)
             folds = {}
             if (path / "folds.npz").exists():
                 with np.load(path / "folds.npz", allow_pickle=False) as z:
