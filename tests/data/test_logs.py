@@ -565,3 +565,16 @@ def test_a_gzip_compressed_log_is_named_as_such(tmp_path):
     with pytest.raises(DataError, match=r"log\.csv\.gz: a gzip-compressed file, which cinerec does not read; "
                                         r"decompress it first \(gunzip -k "):
         load(tmp_path / "log.csv.gz")
+
+
+def test_a_zip_holding_a_log_says_so_and_how_to_read_it(tmp_path):
+    # It said "no ratings log" of a zip that held one.
+    import zipfile
+
+    from cinerec.data import load as load_source
+
+    with zipfile.ZipFile(tmp_path / "logonly.zip", "w") as z:
+        z.writestr("mylog/ratings.csv", "user,item,rating\n1,2,4\n")
+    with pytest.raises(DataError, match=r"logonly\.zip: holds mylog/ratings\.csv, no MovieLens release; a log of your "
+                                        r"own is read from its file or folder, not from a zip: unzip it and give that"):
+        load_source(tmp_path / "logonly.zip")

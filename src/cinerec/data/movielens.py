@@ -284,8 +284,15 @@ def locate(
         try:
             folder, family, rel = _detect(path, release)
         except DataError as e:  # name the zip given, not the cache folder it was unpacked into
+            from cinerec.data.logs import LOG_SUFFIXES
+
+            logs = sorted(p.relative_to(path) for p in path.rglob("*")
+                          if p.is_file() and p.suffix.lower() in LOG_SUFFIXES and p.suffix.lower() != ".txt")
             if not official:
                 shutil.rmtree(path, ignore_errors=True)  # a zip holding no release keeps nothing in the cache
+            if logs and "no MovieLens files here" in str(e):
+                raise DataError(f"{given}: holds {logs[0].as_posix()}, no MovieLens release; a log of your own is read "
+                                "from its file or folder, not from a zip: unzip it and give that") from None
             raise DataError(str(e).replace(str(path), f"{given} (unpacked)")) from None
         return folder, family, rel, name
     folder, family, rel = _detect(path, release)

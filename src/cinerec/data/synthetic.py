@@ -18,8 +18,8 @@ size) without the real files, and so that models have something learnable:
   parentheses, a few without a year), genres from the release's vocabulary, and
   demographics for ml-100k and ml-1m.
 
-``scale`` multiplies users, ratings and the catalog; the number of rated movies grows
-with ``sqrt(scale)`` so that small samples keep a realistic density. At ``scale=1``
+``scale`` multiplies users and ratings; the number of rated movies, and the catalogue
+with them, grows with ``sqrt(scale)`` so that small samples keep a realistic density. At ``scale=1``
 the counts equal the real release's.
 """
 
@@ -180,8 +180,8 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
     Args:
         like: a release name (``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``,
             ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``).
-        scale: size relative to the real release (users, ratings and catalog scale
-            linearly, rated movies with ``sqrt(scale)``).
+        scale: size relative to the real release (users and ratings scale linearly,
+            rated movies and the catalogue with ``sqrt(scale)``).
         seed: the only source of randomness; equal seeds give equal releases.
 
     Returns:
