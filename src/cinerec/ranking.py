@@ -6,6 +6,8 @@ recommendations, protocols and training validation agree on every tie:
 * a higher score ranks first;
 * equal scores rank the lower column first (the lower item index when the columns are
   the whole catalog; the earlier candidate when they are candidates);
+* a score that is not a number (NaN) ranks first, with +inf, so a broken model shows
+  in its lists rather than hiding there;
 * excluded items (movies already seen) never appear in a list and never count against
   another item.
 
@@ -66,6 +68,13 @@ def top_k(
         s = s.clone()
     n, m = s.shape
     dev = s.device
+    # A score that is not a number ranks first, always (torch.topk's own way, which the
+    # tie path below would otherwise undo): it counts as +inf for the order, and its NaN
+    # is given back, so whoever reads the list sees the model is broken.
+    nan = torch.isnan(s)
+    any_nan = bool(nan.any())
+    if any_nan:
+        s[nan] = torch.inf
     if exclude is not None and exclude.nnz:
         if candidates is None:
             seen_rows = np.repeat(np.arange(n), np.diff(exclude.indptr))
@@ -95,6 +104,8 @@ def top_k(
     if candidates is not None:
         items = np.take_along_axis(np.asarray(candidates), items, axis=1).astype(np.int32)
     out_scores = vals.numpy().astype(np.float32)
+    if any_nan:
+        out_scores[nan.cpu().gather(1, cols.long()).numpy()] = np.nan
     items[~np.isfinite(out_scores) & (out_scores < 0)] = -1
     if kk < k:
         items = np.pad(items, ((0, 0), (0, k - kk)), constant_values=-1)
@@ -146,6 +157,8 @@ def rank_of(
     if n and (cols.min() < 0 or cols.max() >= m):
         raise ValueError(f"columns must lie in [0, {m}), got {int(cols[(cols < 0) | (cols >= m)][0])}")
     rows = np.arange(n)
+    if np.isnan(s).any():  # ranked as top_k ranks it: first
+        s = np.where(np.isnan(s), np.float32(np.inf), s)
     held = s[rows, cols][:, None]
     ahead = (s > held) | ((s == held) & (np.arange(m)[None, :] < cols[:, None]))
     if exclude is not None and exclude.nnz:

@@ -116,6 +116,25 @@ def test_oracle_scores_perfectly_and_constant_scores_hit_at_random():
     assert flat.metrics["hr@1"] <= 0.04
 
 
+@pytest.mark.parametrize("name", ["loo-sampled", "loo-full", "random-full"])
+def test_scores_that_are_not_numbers_are_refused_not_ranked(name):
+    # NaN scores ranked first in lists and behind nothing for a rank: loo-full gave MRR 1.0.
+    ds = small_dataset()
+    table = np.ones((ds.n_users, ds.n_items), np.float32)
+    table[:, ::7] = np.nan
+    with pytest.raises(DataError, match=r"^scripted: gives scores that are not numbers \(NaN\); its training diverged"):
+        get_protocol(name).prepare(ds).evaluate(Scripted(table))
+
+
+def test_loo_full_ranks_refuse_a_score_that_is_not_a_number():
+    ds = small_dataset()
+    p = get_protocol("loo-full").prepare(ds)
+    table = np.ones((ds.n_users, ds.n_items), np.float32)
+    table[p.users, p.truth] = np.nan  # only the held-out movies: the lists never show them
+    with pytest.raises(DataError, match="not numbers"):
+        _full_ranks(Scripted(table).fit(p.train), p.users, p.truth, p.excluded)
+
+
 def test_loo_full_mrr_agrees_with_the_top_k_lists():
     ds = small_dataset()
     p = get_protocol("loo-full").prepare(ds)

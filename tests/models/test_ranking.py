@@ -132,3 +132,15 @@ def test_rank_of_names_bad_arguments():
         rank_of(np.zeros((2, 3)), np.array([0]))
     with pytest.raises(ValueError, match=r"\[0, 3\), got 3"):
         rank_of(np.zeros((1, 3)), np.array([3]))
+
+
+@pytest.mark.parametrize("k", [2, 5, 9])
+def test_a_score_that_is_not_a_number_ranks_first_whatever_the_ties(k):
+    # With ties among the finite scores, the tie path dropped the NaN from the list, so a
+    # broken model showed in some lists and hid in others (and rank_of ranked it last).
+    scores = np.array([[1.0, np.nan, 1.0, 1.0, 0.5, 1.0, np.nan, 1.0, 0.2, 1.0]], np.float32)
+    items, vals = top_k(scores, k)
+    assert items[0, :2].tolist() == [1, 6] and np.isnan(vals[0, :2]).all() and not np.isnan(vals[0, 2:]).any()
+    assert rank_of(scores, np.array([6]))[0] == 2 and rank_of(scores, np.array([0]))[0] == 3
+    excluded = sp.csr_matrix(([1], ([0], [1])), shape=(1, 10))
+    assert top_k(scores, k, excluded)[0][0, 0] == 6  # an excluded one stays out

@@ -638,7 +638,8 @@ class LooSampled(Protocol):
         return tuple(f"{m}@{k}" for k in self.ks for m in ("hr", "ndcg"))
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
-        ranked, _ = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
+        ranked, vals = model.recommend(prepared.users, max(self.ks), exclude=None, candidates=prepared.candidates)
+        _check_numbers(model, vals)
         out: dict[str, Any] = {}
         for k in self.ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
@@ -679,7 +680,8 @@ class LooFull(Protocol):
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         ks = prepared.ks or self.ks
-        ranked, _ = model.recommend(prepared.users, self.list_length(prepared), exclude=prepared.excluded)
+        ranked, vals = model.recommend(prepared.users, self.list_length(prepared), exclude=prepared.excluded)
+        _check_numbers(model, vals)
         out: dict[str, Any] = {}
         for k in ks:
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
@@ -708,8 +710,18 @@ def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: 
     out = np.empty(len(users), dtype=np.int64)
     for sl in chunks(len(users), model.chunk_size):
         u = users[sl]
-        out[sl] = rank_of(model.score(u), truth[sl], seen[u])
+        scores = model.score(u)
+        _check_numbers(model, scores)
+        out[sl] = rank_of(scores, truth[sl], seen[u])
     return out
+
+
+def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
+    """Refuse, in one line, scores that are not numbers: every figure would rank them
+    somewhere arbitrary (first in a list, behind nothing for a rank)."""
+    if np.isnan(np.asarray(scores, dtype=np.float64)).any():
+        raise DataError(f"{model.name}: gives scores that are not numbers (NaN); its training diverged or the "
+                        "model is damaged, so no figure from it would mean anything")
 
 
 # -- random split, full catalogue -----------------------------------------------------------
@@ -749,8 +761,9 @@ class RandomFull(Protocol):
         ks = prepared.ks or self.ks
         kmax = max(ks)
         truth = prepared.test.seen[prepared.users]
-        ranked, _ = model.recommend(prepared.users, kmax, exclude=prepared.excluded)
+        ranked, vals = model.recommend(prepared.users, kmax, exclude=prepared.excluded)
         unfiltered, _ = model.recommend(prepared.users, kmax, exclude=None)
+        _check_numbers(model, vals)
         out: dict[str, Any] = {}
         for k in ks:
             out[f"recall@{k}"] = M.recall(ranked, truth, k, per_user=per_user)
@@ -899,12 +912,14 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
     out: dict[str, Any] = {}
     if model.can_predict_liked:
         scores = model.predict_liked(test.users, test.items)
+        _check_numbers(model, scores)
         labels = model.is_liked(test.ratings)
         out["auc"] = M.auc(scores, labels)
         out["accuracy"] = M.accuracy(scores, labels)
     else:
         pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
         scores = model.score(test.users, test.items)
+        _check_numbers(model, scores)
         if per_user:  # each user's own RMSE and MAE over their test ratings, and how many
             out["rmse"] = M.rmse(pred, test.ratings, test.users)[prepared.users]
             out["mae"] = M.mae(pred, test.ratings, test.users)[prepared.users]
