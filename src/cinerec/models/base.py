@@ -439,12 +439,19 @@ class Recommender(ABC):
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), k, self_mask)
 
+    def evidence(self, users: Any) -> sp.csr_matrix:
+        """``(n, n_items)`` CSR, row ``r`` the movies the model's scores for ``users[r]``
+        are built from, the only ones a reason may name: the user's training ratings
+        (a movie the model never saw them rate explains none of its scores). A model
+        that reads less of a history (``seqknn``: the latest ``history_movies``) says so."""
+        return self._train().seen[self._check_users(users)]
+
     def explain(self, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         """For each recommended movie, the movie of the person's history most like it.
 
         This is the one explanation every path uses (CLI, store, API, page). Callers
         pass only the movies that may be named, i.e. the person's liked movies
-        (:func:`cinerec.data.history.liked`). Similarity is :meth:`item_similarity`;
+        (:func:`cinerec.data.history.liked`) among the model's :meth:`evidence`. Similarity is :meth:`item_similarity`;
         ties go to the lowest movie index. A movie whose similarity is not positive
         explains nothing: where no movie of the history is like the recommended one,
         the answer is ``-1`` (the caller then says so plainly). Work is done in blocks that stay within

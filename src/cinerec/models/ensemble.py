@@ -324,6 +324,9 @@ class Ensemble(Recommender):
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         return self._lead().similar_items(items, k)
 
+    def evidence(self, users: Any) -> sp.csr_matrix:
+        return self._lead().evidence(users)
+
     # -- persistence ---------------------------------------------------------------------
 
     def _save_state(self, path: Path) -> None:

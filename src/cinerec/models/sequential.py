@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,6 +138,13 @@ class SeqKNN(Recommender):
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
         return self._score(self.recent_[users])
+
+    def evidence(self, users: Any) -> sp.csr_matrix:
+        # Scores come from the latest history_movies alone: an older movie explains none.
+        rows = self.recent_[self._check_users(users)].tocsr()
+        rows.eliminate_zeros()
+        rows.data = np.ones_like(rows.data)
+        return rows
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         # No order in a bare list: each movie counts once.

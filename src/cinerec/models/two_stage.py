@@ -391,6 +391,9 @@ class TwoStage(Recommender):
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         return self._stages()[0].similar_items(items, k)
 
+    def evidence(self, users: Any) -> sp.csr_matrix:
+        return self._stages()[0].evidence(users)
+
     # -- persistence ---------------------------------------------------------------------
 
     def _save_state(self, path: Path) -> None:

@@ -6,8 +6,10 @@ and cold-start answers and the page all build their lists here, so they agree:
 * a list never holds a movie the person has seen (:func:`cinerec.data.history.seen`:
   every movie they rated anywhere in the run's data; for someone described only by
   their ratings, the movies they gave);
-* a reason names a movie the person liked (:func:`cinerec.data.history.liked`), chosen
-  by the model's one :meth:`~cinerec.models.base.Recommender.explain`; when no liked
+* a reason names a movie the person liked (:func:`cinerec.data.history.liked`) and the
+  model's scores for them were built from (its
+  :meth:`~cinerec.models.base.Recommender.evidence`), chosen by the model's one
+  :meth:`~cinerec.models.base.Recommender.explain`; when no liked
   movie explains a recommendation the reason says so plainly (:data:`NO_LIKED_REASON`).
 """
 
@@ -91,7 +93,8 @@ class Lists:
         k = self._length(k)
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
-        reasons = self.model.explain(self.liked[u], items)
+        # A reason names a liked movie the model's scores were built from.
+        reasons = self.model.explain(self.liked[u].multiply(self.model.evidence(u)).tocsr(), items)
         if self.model.known_scores_from_history and not self.model.history_scores_signed:
             self._fill_with_popular(u, items, scores, reasons, exclude)
         return items, scores, reasons
