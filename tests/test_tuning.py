@@ -141,6 +141,24 @@ def test_ease_trials_through_the_spectrum_measure_what_plain_fits_measure(ml100k
     assert type(result.model).__name__ == "EASE"  # the chosen model is an ordinary fit
 
 
+def test_the_search_time_counts_what_its_trials_share(ml100k, monkeypatch):
+    # EASE's decomposition was built before the clock started, so a search reported as
+    # 1.8x one plain trial cost 2.2x.
+    import time
+
+    from cinerec.models.baselines import EASE
+
+    shared = EASE.tuning_fits.__func__
+
+    def slow(cls, *args):
+        time.sleep(0.5)
+        return shared(cls, *args)
+
+    monkeypatch.setattr(EASE, "tuning_fits", classmethod(slow))
+    result = tune("ease", ml100k, get_protocol("loo-sampled"), trials=2, seed=0)
+    assert result.seconds >= 0.5
+
+
 def test_als_trials_start_from_the_latest_trial_with_as_many_factors(ml100k):
     p = get_protocol("loo-sampled")
     space = {"factors": Param("choice", choices=(8, 16)), "regularization": Param("float", 10.0, 200.0, log=True)}
