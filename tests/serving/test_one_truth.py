@@ -280,6 +280,53 @@ def test_a_known_persons_list_past_what_their_history_says_goes_to_popular_movie
     assert (np.diff(scores[0][: len(listed)]) <= 1e-6).all()
 
 
+@pytest.fixture(scope="module")
+def ml100k(ml100k_dir):
+    from cinerec.data import load
+
+    return load(ml100k_dir)
+
+
+def test_an_ensemble_of_history_models_fills_with_popular_movies_as_its_member_does(ml100k):
+    # Standardised, every movie no member's history speaks for scores alike: those places
+    # went to movies 1, 2, 3... in catalogue order, "popular with people who like what you like".
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    knn = {"neighbors": 3}
+    alone = Lists(ml100k, create("itemknn", knn).fit(ml100k.interactions))
+    ensemble = Lists(ml100k, create("ensemble", {"members": ["itemknn"], "weights": [1.0],
+                                                 "settings": {"itemknn": knn}}).fit(ml100k.interactions))
+    users = np.arange(ml100k.n_users)
+    a_items, _, a_reasons = alone.for_users(users, 200)
+    e_items, _, e_reasons = ensemble.for_users(users, 200)
+    assert (a_reasons == POPULAR).sum() > 100  # the case is real: lists past the history's reach
+    np.testing.assert_array_equal(e_items, a_items)
+    np.testing.assert_array_equal(e_reasons, a_reasons)
+    new = ensemble.history_frame(liked=[1682])
+    assert new.reason.iloc[1:].eq("popular with many viewers").all()
+    assert new.movie_id.iloc[1:].tolist() == alone.history_frame(liked=[1682]).movie_id.iloc[1:].tolist()
+
+
+@pytest.mark.parametrize("model", ["biasedmf", "blend"])
+def test_one_star_ratings_draw_in_no_movies_like_them(ml100k, model):
+    # A model scoring new people through similarity weighed a one-star rating at +0.2:
+    # someone who gave Star Wars and Return of the Jedi one star got The Empire Strikes Back first.
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    settings = {"epochs": 2} if model == "biasedmf" else {
+        "members": ["baseline", "biasedmf"], "repeats": {}, "meta": [], "settings": {"biasedmf": {"epochs": 2}}}
+    lists = Lists(ml100k, create(model, settings).fit(ml100k.interactions))
+    disliked = lists.history_frame(ratings={50: 1, 181: 1})
+    counts = ml100k.interactions.item_counts
+    popular = [int(ml100k.item_ids.raw[i]) for i in np.argsort(-counts, kind="stable") if ml100k.item_ids.raw[i] not in (50, 181)]
+    assert set(disliked.movie_id) == set(popular[:10]) and 172 not in set(disliked.movie_id)
+    assert disliked.reason.eq("popular with many viewers").all()
+    liked = lists.history_frame(ratings={50: 5, 181: 1})
+    assert 172 in set(liked.movie_id)  # a liked one still draws in its neighbours
+
+
 def test_the_store_keeps_a_movie_listed_for_its_popularity_as_such(tmp_path):
     # The store wrote POPULAR as NULL, read back as "no liked movie": the stored list said
     # "popular with people who like what you like" where the live one said "popular with

@@ -439,6 +439,22 @@ class Recommender(ABC):
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), k, self_mask)
 
+    def says_nothing(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``(n, k) bool``: the places of known ``users``' lists (``items``, ``-1`` padding,
+        with their ``scores``) that nothing in the user's history speaks for, which a list
+        gives to popular movies instead: a score of 0 or below from a model whose scores
+        are the history row through its weights (``known_scores_from_history``)."""
+        if self.known_scores_from_history and not self.history_scores_signed:
+            return (np.asarray(scores) <= 0) & (np.asarray(items) >= 0)
+        return np.zeros(np.shape(items), dtype=bool)
+
+    def history_says_nothing(self, history: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
+        """``(n_items,) bool``: the movies a new person's :meth:`score_history` ``scores``
+        (one row, of ``history``) say nothing for: 0 or below, unless the model's scores
+        stay an order there (``history_scores_signed``)."""
+        scores = np.asarray(scores).ravel()
+        return np.zeros(scores.shape, dtype=bool) if self.history_scores_signed else scores <= 0
+
     def evidence(self, users: Any) -> sp.csr_matrix:
         """``(n, n_items)`` CSR, row ``r`` the movies the model's scores for ``users[r]``
         are built from, the only ones a reason may name: the user's training ratings

@@ -327,6 +327,35 @@ class Ensemble(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._lead().evidence(users)
 
+    def _weighed_members(self) -> list[Recommender]:
+        members, weights = self._fitted()
+        return [m for m, w in zip(members, weights) if w > 0]
+
+    def says_nothing(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        # Standardised, a movie no member's history speaks for still has a score, the same
+        # for all such movies (their order the catalogue's): nothing speaks for it when
+        # every weighed member says nothing.
+        items = np.asarray(items)
+        out = items >= 0
+        members = self._weighed_members()
+        if not all(m.known_scores_from_history and not m.history_scores_signed for m in members) or not out.any():
+            return np.zeros(items.shape, dtype=bool)
+        rows, cols = np.nonzero(out)
+        for m in members:
+            raw = np.asarray(m.score(np.asarray(users)[rows], items[rows, cols]), dtype=np.float32)
+            out[rows, cols] &= m.says_nothing(np.asarray(users)[rows][:, None], items[rows, cols][:, None],
+                                              raw[:, None])[:, 0]
+        return out
+
+    def history_says_nothing(self, history: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
+        members = self._weighed_members()
+        if any(m.history_scores_signed for m in members):
+            return np.zeros(np.asarray(scores).size, dtype=bool)
+        out = np.ones(np.asarray(scores).size, dtype=bool)
+        for m in members:
+            out &= m.history_says_nothing(history, np.asarray(m.score_history(history), dtype=np.float32))
+        return out
+
     # -- persistence ---------------------------------------------------------------------
 
     def _save_state(self, path: Path) -> None:

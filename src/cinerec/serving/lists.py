@@ -95,17 +95,18 @@ class Lists:
         items, scores = self.model.recommend(u, k, exclude=exclude)
         # A reason names a liked movie the model's scores were built from.
         reasons = self.model.explain(self.liked[u].multiply(self.model.evidence(u)).tocsr(), items)
-        if self.model.known_scores_from_history and not self.model.history_scores_signed:
-            self._fill_with_popular(u, items, scores, reasons, exclude)
+        filler = self.model.says_nothing(u, items, scores)
+        if filler.any():
+            self._fill_with_popular(u, items, scores, reasons, exclude, filler)
         return items, scores, reasons
 
     def _fill_with_popular(self, u: np.ndarray, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray,
-                           exclude: sp.csr_matrix) -> None:
+                           exclude: sp.csr_matrix, filler: np.ndarray) -> None:
         """In place: where a known person's history says nothing for the rest of their list
-        (scores of 0 or below, which come in catalogue order), the most rated of the
-        movies left instead, each with its own score and :data:`POPULAR_REASON`, as in a
-        new person's list (:meth:`for_history`)."""
-        filler = (scores <= 0) & (items >= 0)
+        (``filler``, the model's :meth:`~cinerec.models.base.Recommender.says_nothing`:
+        such places come in catalogue order), the most rated of the movies left instead,
+        each with its own score and :data:`POPULAR_REASON`, as in a new person's list
+        (:meth:`for_history`)."""
         rows = np.flatnonzero(filler.any(axis=1))
         if not len(rows):
             return
@@ -147,8 +148,9 @@ class Lists:
             movies).
 
         Models that score a history directly (``can_score_history``) do so, a like given
-        the top of the data's rating scale; others sum each given movie's similarity row,
-        weighted by its stars over that top (a like weighs 1). On implicit data a person
+        the top of the data's rating scale; others sum the similarity rows of the liked
+        movies among those given, each weighted by its stars over that top (a like
+        weighs 1; a movie given low stars draws in nothing). On implicit data a person
         is read as the run read its people: every rating is one event (1), and under a
         ``--liked-threshold`` a rating below it is no event at all, only a movie seen
         (never listed, never a reason), as the low ratings of the data are.
@@ -173,35 +175,42 @@ class Lists:
             evidence, heard = values, items_given
         blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
-        if self.model.can_score_history and self.model.shortlists:  # (two stages: a shortlist of what may be listed)
-            scores = np.asarray(self.model.score_history(history_row(heard, evidence, n), exclude=exclude),  # type: ignore[call-arg]
-                                dtype=np.float32).reshape(1, n)
-        elif self.model.can_score_history:
-            scores = np.asarray(self.model.score_history(history_row(heard, evidence, n)),
-                                dtype=np.float32).reshape(1, n)
-        elif len(heard):
-            weights = np.where(plain, 1.0, values / top).astype(np.float32) if not implicit else evidence
-            scores = (weights @ np.asarray(self.model.item_similarity(heard), dtype=np.float32))[None, :]
-        else:  # nothing to go on but what was seen: every place goes to the most rated movies
-            scores = np.zeros((1, n), np.float32)
-        items, sc = top_k(scores, k, exclude)
-        keep = (items[0] >= 0) & np.isfinite(sc[0])
-        items, sc = items[0][keep], sc[0][keep]
+        read = history_row(heard, evidence, n)
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
         if implicit and self.dataset.info.get("liked_threshold") is not None:
             # Liked as the data's people are: each rating the threshold kept.
-            likes = liked(history_row(heard, evidence, n), implicit=True)
+            likes = liked(read, implicit=True)
         else:
             likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
+        if self.model.can_score_history and self.model.shortlists:  # (two stages: a shortlist of what may be listed)
+            scores = np.asarray(self.model.score_history(read, exclude=exclude),  # type: ignore[call-arg]
+                                dtype=np.float32).reshape(1, n)
+            silent = self.model.history_says_nothing(read, scores[0])
+        elif self.model.can_score_history:
+            scores = np.asarray(self.model.score_history(read), dtype=np.float32).reshape(1, n)
+            silent = self.model.history_says_nothing(read, scores[0])
+        elif len(heard):
+            weights = np.where(plain, 1.0, values / top).astype(np.float32) if not implicit else evidence
+            # Only what was liked draws in movies like it: a one-star film's neighbours are
+            # no better for being like it (they were listed first, "popular ..." beside).
+            weights = np.where(likes[0, heard].toarray().ravel() > 0, weights, 0.0).astype(np.float32)
+            scores = (weights @ np.asarray(self.model.item_similarity(heard), dtype=np.float32))[None, :]
+            silent = scores[0] <= 0  # similarity: 0 or below is no likeness to what was given
+        else:  # nothing to go on but what was seen: every place goes to the most rated movies
+            scores = np.zeros((1, n), np.float32)
+            silent = np.ones(n, dtype=bool)
+        items, sc = top_k(scores, k, exclude)
+        keep = (items[0] >= 0) & np.isfinite(sc[0])
+        items, sc = items[0][keep], sc[0][keep]
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
-        filler = (sc <= 0) & (not self.model.history_scores_signed)
+        filler = silent[items].copy()
         if filler.any():
             # Past the movies the history speaks for, a score is 0 (no evidence, and the
             # order is the catalogue's) or below (EASE: the history speaks against them).
             # Those places go to the most rated of such movies instead, with their own
             # scores, said to be popular (POPULAR_REASON), not like what the person liked.
             # Only movies the model scores at all (a finite score) can fill them.
-            pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores[0]) & (scores[0] <= 0)), blocked)
+            pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores[0]) & silent), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
             chosen = popular[:int(filler.sum())]
             filler[np.flatnonzero(filler)[len(chosen):]] = False  # a short pool: the rest keep the model's own
