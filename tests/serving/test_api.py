@@ -662,6 +662,9 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # The API refuses a movie given both ways (422); the notebook took the stars silently.
     with pytest.raises(ConfigError, match=r"movie 50 is both liked and rated 1 star: give it once"):
         run.recommend_for(liked=["50"], ratings={50: 1})
+    # One movie under two spellings of its id: the stars given last won, silently.
+    with pytest.raises(ConfigError, match=r"ratings: movie '50' is rated twice \(5 and 1 stars\): give it once"):
+        run.recommend_for(ratings={50: 5, "50": 1})
     # top_n took arguments it then ignored: model= with a fitted model, dataset= with a run.
     from cinerec.serving.lists import top_n
 
