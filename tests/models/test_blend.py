@@ -182,3 +182,27 @@ def test_a_seed_leaving_no_room_for_the_repeats_is_refused_with_the_settings():
     with pytest.raises(ConfigError, match=r"settings\.mf: seed = 9223372036854775807 leaves no room for its 2 repeats"):
         create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 1}}})
     create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 2}}})
+
+
+def test_a_member_failing_on_a_second_fit_leaves_the_first_fit_whole(monkeypatch):
+    # The new weights were written before the last members fitted: a failure there left
+    # the new weights over the old members, a blend scoring neither fit's way.
+    from cinerec.models.baselines import Baseline
+
+    first, _ = low_rank_ratings(seed=2)
+    second, _ = low_rank_ratings(seed=5, noise=0.8)
+    model = create("blend", FAST).fit(first)
+    weights, members, before = model.weights.copy(), list(model.members), model.score(np.arange(first.n_users))
+    fit = Baseline.fit
+
+    def failing(self, train, valid=None):
+        if len(train) == len(second):  # the members' final fit on the whole of the new ratings
+            raise DataError("baseline: out of memory")
+        return fit(self, train, valid)
+
+    monkeypatch.setattr(Baseline, "fit", failing)
+    with pytest.raises(DataError, match="out of memory"):
+        model.fit(second)
+    np.testing.assert_array_equal(model.weights, weights)
+    assert model.members == members
+    np.testing.assert_array_equal(model.score(np.arange(first.n_users)), before)

@@ -212,26 +212,26 @@ class Blend(RatingRecommender):
         raw = _raw_meta(fitted_on, cfg.meta, scale=len(final) / len(fitted_on))
         g = np.stack([raw[f][held.users if f.startswith("user") else held.items] for f in cfg.meta], axis=1) \
             if n_meta else np.zeros((len(y), 0))
-        self.meta_centre, self.meta_scale = g.mean(axis=0), np.maximum(g.std(axis=0), 1e-12)
-        g = (g - self.meta_centre) / self.meta_scale
+        centre, scale = g.mean(axis=0), np.maximum(g.std(axis=0), 1e-12)
+        g = (g - centre) / scale
         design = np.concatenate([x, (x[:, :, None] * g[:, None, :]).reshape(len(y), k * n_meta), g], axis=1)
-        w, self.intercept = _ridge(design, y, cfg.regularization)
-        self.weights = w[:k]
-        self.meta_weights = w[k:k + k * n_meta].reshape(k, n_meta)
-        self.meta_bias = w[k + k * n_meta:]
-        self.low, self.high = float(train.ratings.min()), float(train.ratings.max())
-        blended = np.clip(design @ w + self.intercept, self.low, self.high)
-        self.holdout_rmse = {name: rmse(np.clip(x[:, k], self.low, self.high), y) for k, name in enumerate(cfg.members)}
-        self.holdout_rmse["blend"] = rmse(blended, y)
+        w, intercept = _ridge(design, y, cfg.regularization)
+        low, high = float(train.ratings.min()), float(train.ratings.max())
+        blended = np.clip(design @ w + intercept, low, high)
+        holdout_rmse = {name: rmse(np.clip(x[:, k], low, high), y) for k, name in enumerate(cfg.members)}
+        holdout_rmse["blend"] = rmse(blended, y)
         if refit:
-            self.members = [_again(cfg.member(name, copy), m).fit(final, None)
-                            for (_, name, copy), m in zip(cfg.copies(), members)]
-        else:
-            self.members = members if on_valid else [cfg.member(name, copy).fit(train, valid)
-                                                     for _, name, copy in cfg.copies()]
+            members = [_again(cfg.member(name, copy), m).fit(final, None) for (_, name, copy), m in zip(cfg.copies(), members)]
+        elif not on_valid:
+            members = [cfg.member(name, copy).fit(train, valid) for _, name, copy in cfg.copies()]
         full = _raw_meta(final, cfg.meta)
-        self.meta_values = {f: (full[f] - self.meta_centre[n]) / self.meta_scale[n] for n, f in enumerate(cfg.meta)}
-        self._remember(train)  # last: a member that fails leaves the blend unfitted
+        # Only now, every member fitted, does the blend take its new state: a member that
+        # fails leaves an earlier fit whole (or the blend unfitted), never half of each.
+        self.meta_centre, self.meta_scale, self.intercept = centre, scale, intercept
+        self.weights, self.meta_weights, self.meta_bias = w[:k], w[k:k + k * n_meta].reshape(k, n_meta), w[k + k * n_meta:]
+        self.low, self.high, self.holdout_rmse, self.members = low, high, holdout_rmse, members
+        self.meta_values = {f: (full[f] - centre[n]) / scale[n] for n, f in enumerate(cfg.meta)}
+        self._remember(train)
         return self
 
     def _combine(self, scores: list[np.ndarray], meta: list[np.ndarray]) -> np.ndarray:
