@@ -157,10 +157,11 @@ class BlendConfig(Config):
 
 @register
 class Blend(RatingRecommender):
-    """Least-squares blend of rating models, weights learned on held-out training ratings.
+    """Least-squares blend of rating models, weights learned on held-out ratings.
 
     ``valid``, when given, reaches every member (for early stopping); the weights are
-    always learned on the blend's own hold-out of ``train``.
+    learned on it (``weights_on = "valid"``, the default), or without it, or with
+    ``weights_on = "holdout"``, on the blend's own hold-out of ``train``.
     """
 
     name = "blend"
