@@ -118,6 +118,21 @@ def test_a_quickstart_leaderboard_holds_figures_not_protocol_settings(tmp_path, 
     assert "loo-sampled hr@10" not in board.columns
 
 
+def test_the_quickstart_report_ranks_best_first_counts_the_one_fit_and_leaves_out_empty_lists(tmp_path, capsys):
+    # loo-full showed fit s 0.0 (the model was fitted for loo-sampled); the rows came in
+    # --model order while the run's leaderboard() ranked them; --users 0 left an empty
+    # "Sample recommendations" block.
+    run = tmp_path / "run"
+    assert main(["quickstart", "--out", str(run), "--model", "popularity,ease", "--users", "0", "--json",
+                 "--quiet"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["model"] for r in results] == ["ease", "ease", "popularity", "popularity"]
+    assert results[0]["seconds_fit"] == results[1]["seconds_fit"] > 0
+    report = (run / "report.md").read_text()
+    assert "Sample recommendations" not in report and report.index("| ease") < report.index("| popularity")
+    assert list(open_run(run).leaderboard().index)[:2] == ["ease", "popularity"]
+
+
 def test_quickstart_never_replaces_another_commands_run(tmp_path, capsys):
     # A train run's checkpoints or a study's leaderboard are not quickstart's to delete.
     run = tmp_path / "trained"
