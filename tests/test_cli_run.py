@@ -115,7 +115,7 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     assert not (tmp_path / "a" / "store.sqlite").exists()
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
     assert code == 0, err
-    assert "protocol: loo-sampled, seeds 3" in out and "the study: hr@10 0.5; ours (ease):" in out
+    assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease):" in out
     row = next(line for line in out.splitlines() if line.startswith("popularity"))
     assert f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}" in row
 

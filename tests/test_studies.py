@@ -469,3 +469,18 @@ def test_a_members_bad_setting_is_blamed_on_its_own_table_when_another_member_sh
             '[models.ens.settings.ease]\nregularization = -10.0\n')
     with pytest.raises(ConfigError, match=r"study\.toml:11: \[models\.ens\.settings\.ease\] regularization: "):
         Study.from_toml(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("seeds, said", [([3], "seed 3 (one seed: no sd)"), ([0, 1], "seeds 0, 1; mean ± sd over seeds")])
+def test_the_leaderboard_title_says_one_seed_as_one_and_options_as_given(seeds, said):
+    # One seed read "seeds 3; mean ± sd over seeds" (three seeds?), and options came as
+    # Python writes them ("valid=True").
+    from cinerec.studies import leaderboard_rows
+
+    row = {"label": "ease", "model": "ease", "metrics": {"hr@10": {"mean": 0.5, "sd": 0.01}}, "vs_best": None,
+           "seconds_fit": 1.0}
+    board = {"seeds": seeds, "metric": "hr@10", "direction": "maximize", "protocol": "loo-full",
+             "protocol_options": {"valid": True, "ks": [5, 10]}, "models": [row], "best": "ease"}
+    title, _, rows = leaderboard_rows(board)
+    assert title == f"protocol: loo-full (valid=true, ks=[5, 10]), {said}; ranked by hr@10 (higher is better)"
+    assert rows[0][1] == ("0.5000" if len(seeds) == 1 else "0.5000 ± 0.0100")

@@ -188,7 +188,9 @@ class Run:
         if isinstance(protocol, str) and not any(" " in str(c) for c in frame.columns):
             # One protocol (train, run): named on every row, as the tables print it.
             options = self.meta.get("protocol_options") or {}
-            said = ", ".join(f"{k}={v}" for k, v in options.items())
+            from cinerec.evaluation.protocols import options_text
+
+            said = options_text(options)
             frame.insert(0, "protocol", protocol + (f" ({said})" if said else ""))
         board = self.path / "leaderboard.json"
         if board.is_file():  # a study's own order (its ties broken as its table shows them)
@@ -279,7 +281,9 @@ def _with_options(columns: Any, options: Any) -> dict[str, str]:
         except CinerecError:  # a hand-edited run.json: its columns keep their names
             continue
         if differ:
-            said = ", ".join(f"{k}={v}" for k, v in differ.items())
+            from cinerec.evaluation.protocols import options_text
+
+            said = options_text(differ)
             renamed[column] = f"{name} ({said}) {figure}"
     return renamed
 

@@ -1017,7 +1017,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for line in _export_notes(study, dataset.n_items):
             say(f"note: {line}", quiet)
         protocol = get_protocol(study.protocol, **study.protocol_options)
-        say(f"protocol: {protocol.describe(dataset)}; seeds {', '.join(map(str, study.seeds))}", quiet)
+        say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
+            f"{', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
@@ -1261,9 +1262,12 @@ def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[lis
     n = len(board["seeds"])
     metric = board["metric"]
     direction = "lower is better" if board["direction"] == "minimize" else "higher is better"
-    opts = ", ".join(f"{k}={v}" for k, v in board["protocol_options"].items())
-    title = (f"protocol: {board['protocol']}{' (' + opts + ')' if opts else ''}, seeds "
-             f"{', '.join(map(str, board['seeds']))}; mean ± sd over seeds; ranked by {metric} ({direction})")
+    from cinerec.evaluation.protocols import options_text
+
+    opts = options_text(board["protocol_options"])
+    seeds = ", ".join(map(str, board["seeds"]))
+    over = f"seeds {seeds}; mean ± sd over seeds" if n > 1 else f"seed {seeds} (one seed: no sd)"
+    title = f"protocol: {board['protocol']}{' (' + opts + ')' if opts else ''}, {over}; ranked by {metric} ({direction})"
     head = ["model", *cols, f"{metric} vs best (paired)", "fit s"]
     rows = []
     for row in board["models"]:

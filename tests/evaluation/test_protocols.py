@@ -743,3 +743,10 @@ def test_coverage_at_10_is_left_out_where_every_list_holds_every_movie_left():
     ds = Dataset("t", x, IdMap(np.arange(20), "user"), IdMap(np.arange(6)), Catalog.unknown(6))
     got = get_protocol("loo-full", ks=[1]).prepare(ds, seed=0).evaluate(create("popularity")).metrics
     assert "hr@1" in got and "coverage@10" not in got  # it printed 1.0 for one list shared by all
+
+
+def test_a_results_label_writes_options_as_the_command_line_takes_them():
+    from cinerec.evaluation.protocols import Result
+
+    r = Result("loo-full", "ease", {}, 1, 0.0, 0.0, seed=2, options={"valid": True, "ks": (5, 10)})
+    assert r.label == "loo-full (valid=true, ks=[5, 10], seed 2)"

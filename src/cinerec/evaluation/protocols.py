@@ -86,7 +86,7 @@ class Result:
     @property
     def label(self) -> str:
         """The protocol with its options and seed, e.g. ``ratings-fold (fold=u1, seed 0)``."""
-        opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        opts = options_text(self.options)
         return f"{self.protocol} ({opts + ', ' if opts else ''}seed {self.seed})"
 
 
@@ -509,6 +509,19 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     raise DataError(f"{name or model.name} learns from the ratings' values, but every training rating is {low:g} "
                     f"(plain interactions): it has nothing to learn; use a ranking model such as ease, als or "
                     f"itemknn{also}")
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """Protocol options as they are given on the command line: ``valid=true, ks=[1, 5]``
+    (not Python's ``True``)."""
+    def shown(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(map(shown, v)) + "]"
+        return str(v)
+
+    return ", ".join(f"{k}={shown(v)}" for k, v in options.items())
 
 
 def _pairs(values: Mapping[str, Any]) -> str:

@@ -259,7 +259,9 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
     ax.set_xlim(0, max([*means, reference["value"] if reference and reference.get("metric") == metric else 0]) * 1.15
                 or 1)
     ax.grid(axis="x", alpha=0.3)
-    opts = ", ".join(f"{k}={v}" for k, v in (board.get("protocol_options") or {}).items())
+    from cinerec.evaluation.protocols import options_text
+
+    opts = options_text(board.get("protocol_options") or {})
     ax.set_title(f"leaderboard: {board['protocol']}" + (f" ({opts})" if opts else ""))
     fig.tight_layout()
     save_png(fig, path)
