@@ -35,6 +35,8 @@ def test_train_writes_a_complete_run(neumf_run):
     assert run.meta["best_model"] == "neumf" and run.meta["protocol"] == "loo-sampled"
     assert run.meta["config"]["neumf"]["epochs"] == 3
     assert 0 <= run.metrics["neumf"]["hr@10"] <= 1
+    assert run.metrics["neumf"]["n_users"] == run.dataset.n_users  # as quickstart's and the console's tables say
+    assert f"; {run.dataset.n_users:,} users measured" in (neumf_run / "report.md").read_text()
     ck = neumf_run / "checkpoints"
     assert (ck / CHECKPOINT_LAST).exists() and (ck / CHECKPOINT_BEST).exists() and (ck / CURVES).exists()
     assert "| epoch | loss | validation |" in (neumf_run / "report.md").read_text()

@@ -94,6 +94,15 @@ def test_a_leaderboard_without_its_metrics_file_says_so(tmp_path):
         Run(tmp_path, {}, None, {}).leaderboard()
 
 
+def test_a_metrics_file_holding_no_figures_for_a_model_names_it(tmp_path):
+    # It ended in AttributeError: 'int' object has no attribute 'items'.
+    from cinerec.runs import Run
+
+    (tmp_path / "metrics.json").write_text('{"ease": 5}')
+    with pytest.raises(DataError, match=r"metrics.json: ease: expected an object of figures, got int"):
+        Run(tmp_path, {}, None).leaderboard()
+
+
 def test_leaderboard_columns_read_as_the_report_does(tmp_path):
     from cinerec.runs import Run
 

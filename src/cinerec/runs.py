@@ -5,11 +5,18 @@ Layout::
     RUN_DIR/
       run.json        what ran: cinerec version, data source, protocol, seed, models
       metrics.json    every metric of every model, keyed by model then metric name
+      leaderboard.json, settings.json
+                      ``cinerec run``: the leaderboard over seeds, each model's settings
       report.md       a short human-readable report
       dataset/        the encoded dataset (id maps, catalog, user features)
       models/NAME/    each fitted model (see Recommender.save)
       plots/          PNGs: map-NAME.png for each model with movie vectors,
-                      curves-NAME.png for each model trained by the neural loop
+                      curves-NAME.png for each model trained by the neural loop,
+                      leaderboard.png for ``cinerec run``
+      checkpoints/, .cinerec-train
+                      ``cinerec train``: its checkpoints, and the mark of its folder
+
+(``docs/architecture.md``, "Runs", says what each holds.)
 
 Every piece is written atomically; ``run.json`` is written last, so a folder without it
 is an unfinished run and :func:`open_run` refuses it.
@@ -220,6 +227,10 @@ class Run:
                     raise DataError(f"{self.path}/metrics.json: not valid JSON ({e})") from None
                 if not isinstance(metrics, dict):
                     raise DataError(f"{self.path}/metrics.json: expected a JSON object, got {type(metrics).__name__}")
+                bad = next((name for name, values in metrics.items() if not isinstance(values, dict)), None)
+                if bad is not None:
+                    raise DataError(f"{self.path}/metrics.json: {bad}: expected an object of figures, got "
+                                    f"{type(metrics[bad]).__name__}")
             self._metrics = metrics
         return self._metrics
 

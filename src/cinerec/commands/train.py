@@ -109,7 +109,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         **({"tuning": tuned.to_dict()} if tuned else {}),
         **({"training": _training(recommender)} if history and "epoch" in history[0] else {}),
     }
-    metrics = {recommender.name: {**result.metrics, "seconds_fit": result.seconds_fit,
+    metrics = {recommender.name: {**result.metrics, "n_users": result.n_users, "seconds_fit": result.seconds_fit,
                                   "seconds_eval": result.seconds_eval}}
     # seconds_fit is this process's part; after a resume, the earlier epochs took time too.
     epochs_s = float(sum(h["seconds"] for h in history)) if resume and history and "seconds" in history[0] else None
@@ -277,7 +277,8 @@ def _training(model: Any) -> dict[str, Any]:
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
             seconds_epochs: float | None = None, tuned: Any = None) -> str:
-    lines = [f"# {name} on {data}", "", f"Protocol: {result.label}", "", "| metric | value |", "|---|---|"]
+    lines = [f"# {name} on {data}", "", f"Protocol: {result.label}; {result.n_users:,} users measured", "",
+             "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
