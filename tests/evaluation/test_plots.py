@@ -252,3 +252,33 @@ def test_plots_section_links_every_png_by_name(tmp_path):
     (tmp_path / "plots" / "leaderboard.png").write_bytes(b"x")
     text = plots_section(tmp_path)
     assert text.index("plots/leaderboard.png") < text.index("plots/curves-neumf.png") < text.index("plots/map-als.png")
+
+
+def test_movie_map_labels_never_overlap_each_other_in_a_crowd():
+    # The label width was guessed from the title's length; wide titles overlapped
+    # ("Scream (1996)" covered the start of "Fargo (1996)" on ml-100k's map).
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cinerec.evaluation.plots import _alignment, _place_labels
+
+    labels = tuple(f"{w} (199{i})" for i, w in enumerate(
+        ["Scream", "Fargo", "Mission: Impossible", "Return of the Jedi", "Contact", "English Patient, The",
+         "Liar Liar", "Star Wars", "Toy Story", "Air Force One"]))
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        fig, ax = plt.subplots(figsize=(11, 8), dpi=100)
+        xy = rng.normal(size=(400, 2))
+        ax.scatter(xy[:, 0], xy[:, 1], s=10)
+        crowd = xy[:len(labels)] * 0.15
+        drawn = [ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=9,
+                             ha=_alignment(dx, dy)[0], va=_alignment(dx, dy)[1],
+                             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none"})
+                 for (dx, dy), (x, y), text in zip(_place_labels(ax, crowd, labels, 9), crowd, labels)]
+        fig.canvas.draw()
+        boxes = [a.get_bbox_patch().get_window_extent(fig.canvas.get_renderer()) for a in drawn]
+        plt.close(fig)
+        assert not [(labels[i], labels[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                    if boxes[i].overlaps(boxes[j])]

@@ -235,8 +235,14 @@ def _place_labels(ax: Any, xy: np.ndarray, labels: tuple[str, ...], fontsize: fl
     dots = ax.transData.transform(xy)
     taken = [(x - 4 * px, y - 4 * px, x + 4 * px, y + 4 * px) for x, y in dots]
     offsets = []
+    renderer = fig.canvas.get_renderer()
     for (x0, y0), text in zip(dots, labels):
-        w, h = (0.6 * fontsize * len(text) + 4) * px, (fontsize + 4) * px
+        # The label's own size as drawn (its box pads 0.2 of the font size each side),
+        # not a guess from its length: a guess too narrow let wide titles overlap.
+        probe = ax.text(0, 0, text, fontsize=fontsize)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = extent.width + 0.8 * fontsize * px, extent.height + 0.8 * fontsize * px
         best, best_cost, best_box = _LABEL_SPOTS[0], np.inf, taken[0]
         for dx, dy in _LABEL_SPOTS:
             ha, va = _alignment(dx, dy)
