@@ -265,6 +265,24 @@ def test_malformed_json_and_oversized_bodies(client):
     assert r.status_code == 413
 
 
+@pytest.mark.parametrize("kind", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_a_json_body_sent_as_another_type_is_told_to_say_json(client, kind):
+    # curl -d sends a form: the answer was 422 "Input should be a valid dictionary or
+    # object to extract fields from".
+    headers = {"content-type": kind} if kind else {}
+    r = client.post("/recommendations", content=b'{"liked": [50]}', headers=headers)
+    assert r.status_code == 415
+    assert r.json()["detail"].startswith("send the body as JSON, with Content-Type: application/json (it came ")
+
+
+def test_a_rejected_input_is_echoed_cut_short(client):
+    # 20,000 ids under the body limit came back whole in the 422, about 60 KB.
+    r = client.post("/recommendations", json={"liked": [50] * 20000})
+    assert r.status_code == 422 and len(r.content) < 2000
+    echoed = r.json()["detail"][0]["input"]
+    assert echoed.startswith("[50, 50") and echoed.endswith(" characters in all)")
+
+
 def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
     profiles = tmp_path / "profiles.sqlite"
     with TestClient(create_app(run_dir, profiles=profiles)) as c:

@@ -15,6 +15,7 @@ reason only ever names a movie they liked.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -436,7 +437,16 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer, except that a rejected NaN or infinity, or a lone surrogate
         # (which JSON or UTF-8 cannot hold), is echoed back as text instead of failing as a 500.
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+        errors = exc.errors()
+        kind = request.headers.get("content-type", "")
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type" for e in errors) \
+                and kind.split(";")[0].strip().lower() != "application/json":
+            # A JSON body sent as a form or text reaches the model as one string.
+            said = f"it came as {kind!r}" if kind else "it came with none"
+            return JSONResponse({"detail": f"send the body as JSON, with Content-Type: application/json ({said})"},
+                                status_code=415)
+        return JSONResponse({"detail": _json_safe(jsonable_encoder([_short_input(e) for e in errors]))},
+                            status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -568,6 +578,20 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
             svc.search.genre_column(genre)
         except ConfigError as e:
             raise HTTPException(422, [{"loc": [where, name], "msg": str(e), "type": "value_error"}]) from None
+
+
+#: The most characters of a rejected input an error echoes back.
+_ECHO_LIMIT = 200
+
+
+def _short_input(error: Mapping[str, Any]) -> dict[str, Any]:
+    """A validation error with its echoed ``input`` cut short: a 60 KB list of ids came back whole."""
+    out = dict(error)
+    if "input" in out:
+        text = json.dumps(jsonable_encoder(out["input"]), default=str)
+        if len(text) > _ECHO_LIMIT:
+            out["input"] = f"{text[:_ECHO_LIMIT]}... ({len(text):,} characters in all)"
+    return out
 
 
 def _json_safe(value: Any) -> Any:
