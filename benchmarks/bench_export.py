@@ -82,7 +82,9 @@ def synthetic_run(root: Path, rng: np.random.Generator, n_users: int, n_items: i
     model = RandomFactors(rng.standard_normal((n_users, dim), dtype=np.float32),
                           rng.standard_normal((n_items, dim), dtype=np.float32), train)
     meta = {"models": [model.name], "created": "synthetic"}
-    return Run(root, meta, ds, _models={model.name: model})
+    # Marked as loaded on its own training data, so the run hands it out and never looks
+    # for a saved copy on disk (there is none).
+    return Run(root, meta, ds, _models={model.name: model}, _loaded_on={model.name: model.train_})
 
 
 def time_export(run: Run | Path, db: Path, k: int, model: str | None = None) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dataset = load(args.data)
     out: dict[str, Any] = {
         "benchmark": "bench_models", "data": str(args.data), "seeds": list(args.seeds),
-        "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+                    "torch": torch.__version__, "numpy": np.__version__},
         "models": {},
     }
     for name in args.models:

@@ -128,7 +128,9 @@ async def _scenario(port: int, make, rate: float, seconds: float, warmup: int, c
     return {
         "requests": n,
         "rate_target": rate,
-        "throughput_rps": round(n / took, 1),
+        # Answered requests only: a timed-out or failed one is no throughput.
+        "throughput_rps": round(int((statuses == 200).sum()) / took, 1),
+        "sent_rps": round(n / took, 1),
         "p50_ms": round(float(np.percentile(lat, 50)), 2),
         "p90_ms": round(float(np.percentile(lat, 90)), 2),
         "p99_ms": round(float(np.percentile(lat, 99)), 2),

@@ -59,6 +59,10 @@ def main() -> None:
     p.add_argument("--data", required=True, help="a MovieLens-100K folder for `data info`")
     p.add_argument("--repeat", type=int, default=10)
     args = p.parse_args()
+    if not (Path(args.src) / "cinerec" / "__init__.py").is_file():
+        p.error(f"--src {args.src}: holds no cinerec package (expected {Path(args.src) / 'cinerec'})")
+    if args.repeat < 1:
+        p.error("--repeat: must be at least 1")
     env = {**os.environ, "PYTHONPATH": args.src}
     cases = {
         "cinerec --help": ["--help"],
