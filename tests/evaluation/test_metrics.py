@@ -48,6 +48,10 @@ def test_recall_and_precision():
     assert M.recall(RANKED, TRUTH) == pytest.approx((2 / 3 + 1) / 2)
     assert M.precision(RANKED, TRUTH) == pytest.approx((2 / 4 + 1 / 4) / 2)
     assert M.recall(RANKED, TRUTH, k=1) == 0.0
+    # Lists shorter than the k asked for: the missing places count as misses (it divided
+    # by the lists' width, 0.2 here).
+    short = np.array([[3, 1, 4, -1, -1], [0, 2, 5, 6, 7]])
+    assert M.precision(short, [[3], [0]], k=10) == pytest.approx(0.1)
 
 
 def test_mrr_uncut_and_cut():

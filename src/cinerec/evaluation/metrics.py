@@ -132,7 +132,8 @@ def precision(ranked: Any, truth: Any, k: int | None = None, *, per_user: bool =
     fewer than ``k`` movies is not rewarded for it.
     """
     hit, n_rel = hits(ranked, truth, k)
-    values = hit.sum(axis=1) / max(hit.shape[1], 1)
+    # k when asked for, even past the lists given (a shorter list is no better for it).
+    values = hit.sum(axis=1) / max(k if k is not None else hit.shape[1], 1)
     return _mean(values, n_rel, per_user)
 
 
