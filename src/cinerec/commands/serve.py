@@ -137,7 +137,7 @@ def _log_config() -> dict[str, Any]:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (port 0: a free one), as uvicorn would bind it.
+    """A TCP socket bound to ``host:port`` (port 0: a free one) and listening, as uvicorn would make it.
 
     Raises:
         ConfigError: one line naming the address, when it is in use, not this machine's
@@ -156,6 +156,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     except OSError as e:  # socket.gaierror too: an unknown host name
         sock.close()
         raise ConfigError(f"--host {host} --port {port}: cannot listen there: {e.strerror or e}") from None
+    # Listening from now on: a client that connects once the address is printed waits in
+    # the queue until the server accepts, instead of being refused (uvicorn's own backlog).
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
