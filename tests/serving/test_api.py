@@ -480,9 +480,13 @@ def test_movies_a_history_speaks_against_are_filled_by_popularity_too(run):
     own = np.asarray(lists.model.score_history(history_row(np.array([49]), np.array([1.0], np.float32),
                                                                  run.dataset.n_items))).ravel()
     np.testing.assert_allclose(scores, own[items], rtol=1e-6)  # each movie's own score
-    # the filler is the most rated of the movies scored 0 or below
+    # the filler is the best, by its own scores, of the most rated movies scored 0 or below
+    from cinerec.serving.lists import POPULAR_POOL
+
     pool = np.setdiff1d(np.flatnonzero(own <= 0), [49])
-    assert counts[items[filler]].min() >= np.sort(counts[pool])[::-1][int(filler.sum()) - 1]
+    most_rated = pool[np.argsort(-counts[pool], kind="stable")][:max(int(filler.sum()), POPULAR_POOL)]
+    assert set(items[filler].tolist()) <= set(most_rated.tolist())
+    assert own[items[filler]].min() >= np.sort(own[most_rated])[::-1][int(filler.sum()) - 1]
 
 
 def test_similar_movies_have_something_in_common(client, run):

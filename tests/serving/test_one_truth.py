@@ -308,6 +308,28 @@ def test_an_ensemble_of_history_models_fills_with_popular_movies_as_its_member_d
     assert new.movie_id.iloc[1:].tolist() == alone.history_frame(liked=[1682]).movie_id.iloc[1:].tolist()
 
 
+@pytest.mark.parametrize("model", ["itemknn", "ensemble"])
+def test_a_list_filled_with_popular_movies_is_the_start_of_a_longer_one(ml100k, model):
+    # The k places to fill took the k most rated, then sorted those by score: a list of 10
+    # left out a popular movie that a list of 30 placed above one the 10 kept.
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    knn = {"neighbors": 3}
+    settings = knn if model == "itemknn" else {"members": ["itemknn", "ease"], "weights": [1.0, 1.0],
+                                               "settings": {"itemknn": knn}}
+    lists = Lists(ml100k, create(model, settings).fit(ml100k.interactions))
+    users = np.arange(ml100k.n_users)
+    off = ~np.asarray(ml100k.catalog.genres)[:, list(ml100k.catalog.genre_names).index("Western")].astype(bool)
+    short, _, short_reasons = lists.for_users(users, 10, off=off)
+    long, _, long_reasons = lists.for_users(users, 30, off=off)
+    assert (short_reasons == POPULAR).sum() > 30
+    np.testing.assert_array_equal(short, long[:, :10])
+    np.testing.assert_array_equal(short_reasons, long_reasons[:, :10])
+    new_short = lists.history_frame(liked=[1682], k=5)
+    assert new_short.movie_id.tolist() == lists.history_frame(liked=[1682], k=40).movie_id.tolist()[:5]
+
+
 @pytest.mark.parametrize("model", ["biasedmf", "blend"])
 def test_one_star_ratings_draw_in_no_movies_like_them(ml100k, model):
     # A model scoring new people through similarity weighed a one-star rating at +0.2:

@@ -35,6 +35,10 @@ NO_LIKED_REASON = "popular with people who like what you like"
 POPULAR_REASON = "popular with many viewers"
 #: The reason code (in place of a movie index) of a movie listed for its popularity alone.
 POPULAR = -2
+#: The places a history says nothing for go to the best, by the model's own scores, of
+#: this many most rated movies left (or of as many as there are places, when more), so
+#: that a list of k is the start of any longer one up to this length.
+POPULAR_POOL = 200
 
 
 def reason_text(title: str | None) -> str:
@@ -115,14 +119,18 @@ class Lists:
             places = np.flatnonzero(filler[r])
             taken = np.union1d(exclude[u[r]].indices, items[r][~filler[r]])
             left = popular[~np.isin(popular, taken)]
-            chosen = left[:len(places)]
+            chosen = left[:max(len(places), POPULAR_POOL)]
             own = np.asarray(self.model.score(np.full(len(chosen), u[r]), chosen), dtype=np.float32)
-            if not np.isfinite(own).all():  # a movie the model cannot score: the next most rated instead
+            if np.isfinite(own).sum() < len(places):  # movies the model cannot score: the next most rated instead
                 own = np.asarray(self.model.score(np.full(len(left), u[r]), left), dtype=np.float32)
                 chosen = left
             keep = np.isfinite(own)
-            chosen, own = chosen[keep][:len(places)], own[keep][:len(places)]
-            order = np.argsort(-own, kind="stable")  # by their own scores; ties: the more rated first
+            chosen, own = chosen[keep], own[keep]
+            # The best of the pool by their own scores (ties: the more rated first), so a
+            # shorter list is the start of a longer one.
+            best = np.argsort(-own, kind="stable")[:len(places)]
+            chosen, own = chosen[best], own[best]
+            order = np.arange(len(chosen))
             # Places no movie is left for end the list: the catalogue-order movies they held
             # may be among those chosen.
             items[r, places[len(chosen):]], reasons[r, places[len(chosen):]] = -1, -1
@@ -212,11 +220,12 @@ class Lists:
             # Only movies the model scores at all (a finite score) can fill them.
             pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores[0]) & silent), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
-            chosen = popular[:int(filler.sum())]
+            places = int(filler.sum())
+            popular = popular[:max(places, POPULAR_POOL)]
+            # The best of the most rated by their own scores (ties: the more rated first):
+            # every list reads in descending score, and a shorter list is the start of a longer one.
+            chosen = popular[np.argsort(-scores[0][popular], kind="stable")][:places]
             filler[np.flatnonzero(filler)[len(chosen):]] = False  # a short pool: the rest keep the model's own
-            # The most rated are chosen; they are listed by their own scores (ties: the more
-            # rated first), so every list reads in descending score.
-            chosen = chosen[np.argsort(-scores[0][chosen], kind="stable")]
             items, sc, reasons = items.copy(), sc.copy(), reasons.copy()
             items[filler] = chosen
             sc[filler] = scores[0][chosen]
