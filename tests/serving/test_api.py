@@ -275,6 +275,14 @@ def test_a_json_body_sent_as_another_type_is_told_to_say_json(client, kind):
     assert r.json()["detail"].startswith("send the body as JSON, with Content-Type: application/json (it came ")
 
 
+def test_one_movie_rated_twice_under_two_spellings_is_refused_unless_alike(client):
+    # "050" and "50" are one movie: the stars given later won, silently.
+    r = client.post("/recommendations", json={"ratings": {"50": 5, "050": 1}})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["msg"] == "movie ids '50' and '050' name one movie, rated 5 and 1 stars: give it once"
+    assert client.post("/recommendations", json={"ratings": {"50": 5, "050": 5}}).status_code == 200
+
+
 def test_a_rejected_input_is_echoed_cut_short(client):
     # 20,000 ids under the body limit came back whole in the 422, about 60 KB.
     r = client.post("/recommendations", json={"liked": [50] * 20000})

@@ -256,7 +256,14 @@ class Service:
             idx.append(i)
         stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
         is_like = np.array([s is None for s in ratings.values()])
-        # One entry per movie ("050" and "50" are one movie; the later one counts).
+        given: dict[int, tuple[str, float | None]] = {}
+        for i, (m, s) in zip(idx, ratings.items()):
+            if i in given and given[i][1] != s:  # "050" and "50" are one movie: which stars count?
+                first, was = given[i]
+                msg = f"movie ids {first!r} and {m!r} name one movie, rated {was:g} and {s:g} stars: give it once"
+                raise HTTPException(422, [{"loc": ["body", field, m], "msg": msg, "type": "value_error"}])
+            given[i] = (m, s)
+        # One entry per movie ("050" and "50" are one movie, given alike).
         last = len(idx) - 1 - np.unique(np.array(idx[::-1], dtype=np.int64), return_index=True)[1]
         items_given = np.array(idx, dtype=np.int64)[last]
         items, sc, reasons = self.lists.for_history(items_given, stars[last], is_like[last], k,

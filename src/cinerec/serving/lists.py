@@ -330,7 +330,7 @@ class Lists:
             if index in given and given[index] is None:
                 raise ConfigError(f"movie {m!r} is both liked and rated {stars:g} star{'' if stars == 1 else 's'}: "
                                   "give it once")
-            if index in given:  # the same movie under two spellings of its id (50 and "50")
+            if index in given and given[index] != float(stars):  # one movie under two spellings (50 and "50")
                 raise ConfigError(f"ratings: movie {m!r} is rated twice ({given[index]:g} and {stars:g} stars): "
                                   "give it once")
             given[index] = float(stars)
