@@ -635,6 +635,30 @@ def test_a_list_past_a_two_stage_shortlist_is_a_422_naming_k(tmp_path, run):
         assert set(c.get(f"/profiles/{pid}?k=5").json()["ratings"]) == {"50"}  # nothing written
 
 
+def test_a_two_stage_genre_list_is_one_list_whatever_k(tmp_path, run):
+    # k=3 was cut from the store's list, k=9 scored live within the genre: another first
+    # movie, order and scores for the same person and genre.
+    from fastapi.testclient import TestClient
+
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.api import create_app
+
+    folder = tmp_path / "two"
+    save_model(folder, create("two-stage", {"retriever": "itemknn", "retriever_settings": {"neighbors": 3},
+                                            "ranker": "als", "ranker_settings": {"epochs": 3}, "mix": 0.5})
+               .fit(run.dataset.interactions))
+    save_dataset(folder, run.dataset)
+    finish_run(folder, meta={"source": "ml-100k", "best_model": "two-stage"})
+    export_store(folder, folder / "store.sqlite", k=50, progress=False)
+    with TestClient(create_app(folder, folder / "store.sqlite")) as c:
+        for user in (700, 256, 1):
+            short = c.get(f"/users/{user}/recommendations?k=3&genre=Western").json()
+            long = c.get(f"/users/{user}/recommendations?k=9&genre=Western").json()
+            assert short["source"] == "live"
+            assert short["recommendations"] == long["recommendations"][:3]
+
+
 def test_a_new_persons_list_is_no_longer_than_a_two_stage_shortlist_either(run):
     # Known users were refused k > candidates; cold start gave 8 where 10 were asked, without a word.
     from cinerec.errors import ConfigError

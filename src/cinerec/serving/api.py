@@ -220,7 +220,9 @@ class Service:
         return ~self.search.filter_mask(genre=genre)
 
     def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
-        store = self._fresh_store()
+        # A model that shortlists (two stages) shortlists within the genre asked for: the
+        # stored list, cut to the genre, is another list, so a genre list is scored live.
+        store = None if genre and self.lists.model.shortlists else self._fresh_store()
         if store is not None and k <= store.info.k:
             try:
                 items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
