@@ -86,6 +86,33 @@ def test_a_stopped_server_says_interrupted_and_exits_130(run_dir, workers):
         assert code == 130 and "cinerec: interrupted" in err, (sig, code, err[-500:])
 
 
+@pytest.mark.slow
+def test_a_stopped_server_of_several_workers_leaves_no_sqlite_side_files(run_dir, tmp_path):
+    # The supervising process kept the profiles it opened to check them: -wal and -shm
+    # stayed beside them after every stop.
+    import signal
+
+    profiles = tmp_path / "profiles.sqlite"
+    proc, url = _start(["--run", str(run_dir), "--profiles", str(profiles), "--workers", "2"])
+    try:
+        assert httpx.post(f"{url}/profiles", json={"liked": [50]}, timeout=30).status_code == 201
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert profiles.is_file() and not list(tmp_path.glob("profiles.sqlite-*"))
+
+
+def test_threads_past_any_machine_are_refused_in_one_line(run_dir, capsys):
+    # 99999999999 ended in torch's "Overflow when unpacking long" traceback; 100000 in a
+    # line about running out of memory that named model settings.
+    from cinerec.cli import main
+
+    assert main(["serve", "--run", str(run_dir), "--threads", "99999999999"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--threads" in err and "256" in err
+
+
 def test_serve_logs_on_stderr_and_leaves_stdout_to_figures(run_dir):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--port", str(port)],

@@ -40,7 +40,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8000,
     threads: Annotated[int, typer.Option(
-        "--threads", min=1, help="Math threads per request (requests run side by side instead).")] = 1,
+        "--threads", min=1, max=256, help="Math threads per request (requests run side by side instead).")] = 1,
     workers: Annotated[int, typer.Option(
         "--workers", min=1, max=64, help="Server processes sharing the port, the store and the profiles.")] = 1,
     log_level: Annotated[LogLevel, typer.Option(
@@ -88,6 +88,9 @@ def serve(
     # Several processes: each builds its own app from the same settings (passed in the
     # environment, which the workers inherit) and they share the listening socket.
     # SQLite profiles queue writers with WAL and a busy timeout; PostgreSQL takes any number.
+    # This process only supervises: its check-time connections (the profiles' SQLite
+    # with its -wal and -shm files, PostgreSQL's) close now, not at an exit that skips them.
+    svc.close()
     del app, svc
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
