@@ -42,6 +42,20 @@ def test_export_then_reexport_swaps_the_whole_store(run_dir, pg_url):
     assert len(before) == 5
 
 
+def test_a_list_read_just_after_a_reexport_is_never_passed_off_as_the_old_stores(run_dir, pg_url):
+    # The server trusted its meta for up to a second after a re-export while reading the
+    # new store's rows: popularity's list labelled as EASE's, or 5 movies where 10 were asked.
+    export_store(run_dir, pg_url, k=10, model="ease", progress=False)
+    store = open_store(pg_url)
+    ease = store.recommendations(0, 10)[0]
+    export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
+    assert store.info.model == "ease"  # not read again yet (at most once a second)
+    with pytest.raises(DataError, match="exported again while this list was read; scored live instead"):
+        store.recommendations(0, 10)
+    assert (store.info.model, store.info.k) == ("popularity", 5)
+    assert len(store.recommendations(0, 10)[0]) == 5 and len(ease) == 10
+
+
 def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     export_store(run_dir, pg_url, k=3, model="ease", progress=False)
 

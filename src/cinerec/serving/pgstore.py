@@ -288,13 +288,25 @@ class PgRecStore:
         return self.info
 
     def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``."""
+        """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``.
+
+        The list is read with the export's time, in one statement (one snapshot): a list of
+        a store exported since :attr:`info` was read (another model, another k) is never
+        handed out as that store's. The info is read again, and the list refused
+        (``DataError``: the caller scores it live).
+        """
         from cinerec.serving.store import stored_list
 
-        return stored_list(self._query(
-            f'SELECT item, score, reason FROM {STORE_SCHEMA}.recommendations WHERE "user" = %s AND rank < %s ORDER BY rank',
+        rows = self._query(
+            f'SELECT r.item, r.score, r.reason, m.value FROM {STORE_SCHEMA}.recommendations r '
+            f"JOIN {STORE_SCHEMA}.meta m ON m.key = 'exported_at' "
+            'WHERE r."user" = %s AND r.rank < %s ORDER BY r.rank',
             (int(user), int(k)),
-        ))
+        )
+        if rows and json.loads(rows[0][3]) != self.info.exported_at:
+            self.info = self._read_info()
+            raise DataError(f"{self.path}: exported again while this list was read; scored live instead")
+        return stored_list([row[:3] for row in rows])
 
     def count(self, table: str) -> int:
         from cinerec.serving.store import store_table
