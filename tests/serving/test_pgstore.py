@@ -56,6 +56,37 @@ def test_a_list_read_just_after_a_reexport_is_never_passed_off_as_the_old_stores
     assert len(store.recommendations(0, 10)[0]) == 5 and len(ease) == 10
 
 
+def test_a_burst_of_threads_shares_a_few_connections_and_a_stuck_database_is_unavailable(run_dir, pg_url):
+    # Each thread kept its own connection for good: 120 client threads over 4 workers used
+    # up PostgreSQL's 100, and export and psql were locked out after.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from cinerec.errors import Unavailable
+    from cinerec.serving.pgstore import POOL_SIZE, PgRecStore, _Pool
+
+    export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
+    store = PgRecStore(pg_url)
+    with ThreadPoolExecutor(24) as pool:
+        lists = list(pool.map(lambda u: len(store.recommendations(u % 900, 5)[0]), range(480)))
+    assert lists == [5] * 480
+    assert store._pool._open <= POOL_SIZE
+    with psycopg.connect(pg_url) as con:
+        ours = con.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND state = 'idle'").fetchone()[0]
+    store.close()
+    assert ours <= POOL_SIZE + 4  # (the fixture's own, at most)
+    # Every connection lent out and none given back (a database that stopped answering):
+    # the next request is told so after the wait, not held for good.
+    one = _Pool(pg_url, size=1, wait=0.2)
+    with one.connection():
+        with pytest.raises(Unavailable, match=r"all 1 connections busy for 0.2 s \(PostgreSQL is not answering\)"):
+            with one.connection():
+                pass
+    one.close()
+
+
 def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     export_store(run_dir, pg_url, k=3, model="ease", progress=False)
 
@@ -255,3 +286,42 @@ def test_a_killed_exports_staging_schema_is_cleared_by_the_next(run_dir, pg_url)
     with psycopg.connect(url) as con:
         schemas = sorted(r[0] for r in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cinerec%'"))
     assert schemas == ["cinerec"]
+
+
+def test_a_postgres_store_that_stops_answering_holds_no_other_request(run_dir, pg_url, tmp_path):
+    # Its reads ran on the event loop: a database that hung (reachable, not answering)
+    # held every endpoint of every worker, /movies included.
+    import asyncio
+    import time
+
+    import httpx
+
+    from cinerec.serving.api import create_app
+
+    export_store(run_dir, pg_url, k=10, model="ease", progress=False)
+    app = create_app(run_dir, pg_url, profiles=tmp_path / "profiles.sqlite")
+    svc = app.state.service
+    assert svc.remote
+    read = svc.store.recommendations
+
+    def stuck(user, k):
+        time.sleep(1.5)
+        return read(user, k)
+
+    svc.store.recommendations = stuck
+    done: list[str] = []
+
+    async def ask(c, path, name):
+        assert (await c.get(path)).status_code == 200
+        done.append(name)
+
+    async def main():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            slow = asyncio.create_task(ask(c, "/users/1/recommendations?k=5", "stuck"))
+            await asyncio.sleep(0.2)
+            await ask(c, "/movies?query=star", "movies")
+            await slow
+
+    asyncio.run(main())
+    svc.close()
+    assert done == ["movies", "stuck"]

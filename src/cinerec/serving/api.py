@@ -27,6 +27,7 @@ import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
@@ -162,11 +163,17 @@ class Service:
         self._users = _id_table(ds.user_ids)
         self.store = open_store(db) if db is not None else None
         self.profiles = open_profiles(db, self.run.path, profiles)
+        # A database over the network may stop answering: its reads then run on worker
+        # threads, never on the event loop, which would hold every other request with them.
+        self.remote = any(type(x).__module__ == "cinerec.serving.pgstore" for x in (self.store, self.profiles))
 
     def close(self) -> None:
         """As the server stops: close the profiles' connections (SQLite then removes its
         ``-wal`` and ``-shm`` files, which would say a server still has them open)."""
         self.profiles.close_all()
+        close = getattr(self.store, "close", None)  # (PostgreSQL's pool; SQLite's read-only files need nothing)
+        if close is not None:
+            close()
 
     # ids at the edge ---------------------------------------------------------------------
 
@@ -475,7 +482,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, Any]:
         """Model, dataset, counts and the store's age and freshness."""
-        return svc.health()
+        return await run_in_threadpool(svc.health) if svc.remote else svc.health()
 
     @app.get("/movies", response_model=list[Movie], tags=["movies"])
     async def movies(query: Annotated[str, Query(max_length=200, description="title words, partial, any case or accents")] = "",
@@ -503,12 +510,14 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     async def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10,
                         genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
-        # The hot path: an indexed SQLite read, answered on the event loop (no thread hop)
-        # and sent as built (the values are plain JSON already, no second validation).
+        # The hot path: an indexed SQLite read, answered on the event loop (no thread hop;
+        # PostgreSQL's on a worker thread) and sent as built (the values are plain JSON
+        # already, no second validation).
         u = svc.user_index(user_id)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
-        source, recs = svc.user_recommendations(u, k, genre)
+        source, recs = await run_in_threadpool(svc.user_recommendations, u, k, genre) if svc.remote else \
+            svc.user_recommendations(u, k, genre)
         raw = svc.dataset.user_ids.raw[u]
         user = raw.item() if isinstance(raw, np.generic) else raw
         return JSONResponse({"user_id": user, "source": source, "recommendations": recs})

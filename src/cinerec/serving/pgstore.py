@@ -17,12 +17,13 @@ Connection errors become one line naming the URL with its password removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -36,6 +37,12 @@ PROFILES_SCHEMA = "cinerec_profiles"
 #: Seconds between two reads of the store's ``meta`` table by a server.
 REFRESH_S = 1.0
 _CONNECT_TIMEOUT_S = 10
+#: The most connections one process keeps to a store, and to the profiles: a server of
+#: ``--workers N`` holds at most ``N * 2 * POOL_SIZE`` (PostgreSQL allows 100 by default).
+POOL_SIZE = 4
+#: Seconds a request waits for one of those connections before the database counts as
+#: not answering (a store list is then scored live; a profile request answers 503).
+POOL_WAIT_S = 5.0
 
 
 def safe_url(url: str) -> str:
@@ -99,6 +106,70 @@ def _passwords(url: str) -> list[str]:
     userinfo = netloc.rpartition("@")[0]
     found.append(userinfo.partition(":")[2])
     return [unquote(p) for p in found if p] + [p for p in found if p]
+
+
+class _Pool:
+    """At most :data:`POOL_SIZE` connections to one database, shared by a process's
+    threads: each request borrows one and gives it back. Before, each thread kept its
+    own for good, and a burst of requests over several workers used up the server's
+    connections (and a database that stopped answering held every thread)."""
+
+    def __init__(self, url: str, size: int = POOL_SIZE, wait: float = POOL_WAIT_S) -> None:
+        self.url, self.size, self.wait = url, size, wait
+        self._idle: list[Any] = []
+        self._open = 0
+        self._cv = threading.Condition()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A connection for one piece of work; a broken one is closed, not given back."""
+        con = self._take()
+        try:
+            yield con
+        finally:
+            self._give(con)
+
+    def _take(self) -> Any:
+        deadline = time.monotonic() + self.wait
+        with self._cv:
+            while True:
+                while self._idle:
+                    con = self._idle.pop()
+                    if not con.closed and not con.broken:
+                        return con
+                    self._open -= 1
+                if self._open < self.size:
+                    self._open += 1
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._cv.wait(left) and not self._idle and self._open >= self.size:
+                    raise Unavailable(f"{safe_url(self.url)}: all {self.size} connections busy for {self.wait:g} s "
+                                      "(PostgreSQL is not answering)")
+        try:
+            return _connect(self.url)
+        except BaseException:
+            with self._cv:
+                self._open -= 1
+                self._cv.notify()
+            raise
+
+    def _give(self, con: Any) -> None:
+        with self._cv:
+            if con.closed or con.broken:
+                self._open -= 1
+            else:
+                self._idle.append(con)
+            self._cv.notify()
+
+    def close(self) -> None:
+        """Close the idle connections (those lent out close when given back broken, or
+        with the process)."""
+        with self._cv:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._cv.notify_all()
+        for con in idle:
+            con.close()
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -232,34 +303,33 @@ def _copy(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
 class PgRecStore:
     """Read side of a PostgreSQL store; safe to share between threads.
 
-    Each thread keeps its own connection. The ``meta`` table is read again at most once
-    per :data:`REFRESH_S`, so a running server picks up a re-export without a restart.
+    Threads borrow connections from a small pool (:data:`POOL_SIZE`). The ``meta`` table
+    is read again at most once per :data:`REFRESH_S`, so a running server picks up a
+    re-export without a restart.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = safe_url(url)
-        self._local = threading.local()
+        self._pool = _Pool(url)
         self._checked = 0.0
         self.info = self._read_info()
 
-    def _conn(self) -> Any:
-        con = getattr(self._local, "con", None)
-        if con is None or con.closed:
-            con = self._local.con = _connect(self.url)
-        return con
+    def close(self) -> None:
+        self._pool.close()
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
 
         try:
-            return self._conn().execute(sql, args).fetchall()
+            with self._pool.connection() as con:
+                return con.execute(sql, args).fetchall()
         except psycopg.errors.UndefinedTable:
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
-        except psycopg.OperationalError as e:  # a dropped connection: one retry on a new one
-            self._local.con = None
+        except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
             try:
-                return self._conn().execute(sql, args).fetchall()
+                with self._pool.connection() as con:
+                    return con.execute(sql, args).fetchall()
             except psycopg.Error:
                 raise Unavailable(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
 
@@ -323,10 +393,9 @@ class PgProfileStore:
     def __init__(self, url: str, *, id_factory: Callable[[], str] | None = None) -> None:
         self.url = url
         self.path = safe_url(url)
-        self._local = threading.local()
+        self._pool = _Pool(url)
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
-        con = self._conn()
-        with con.transaction():
+        with self._pool.connection() as con, con.transaction():
             # Several servers may start at once: one creates the tables, the others wait.
             con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
             self._check_own(con)
@@ -355,41 +424,30 @@ class PgProfileStore:
                             f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
                             "another database with --profiles")
 
-    def _conn(self) -> Any:
-        con = getattr(self._local, "con", None)
-        if con is None or con.closed:
-            con = self._local.con = _connect(self.url)
-        return con
-
     def close(self) -> None:
-        """Close this thread's connection (the next call opens a new one)."""
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
+        """Close the idle connections (the next call opens a new one)."""
+        self._pool.close()
 
     def close_all(self) -> None:
-        """As a server stops: this thread's connection; the others close as their threads end."""
-        self.close()
+        """As a server stops: every idle connection."""
+        self._pool.close()
 
     def _write(self, fn: Callable[[Any], Any]) -> Any:
         import psycopg
 
-        con = self._conn()
         try:
-            with con.transaction():
+            with self._pool.connection() as con, con.transaction():
                 return fn(con)
-        except psycopg.OperationalError as e:
-            self._local.con = None
+        except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             raise Unavailable(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
 
         try:
-            return self._conn().execute(sql, args).fetchall()
-        except psycopg.OperationalError as e:  # a dropped connection: the next call opens a new one
-            self._local.con = None
+            with self._pool.connection() as con:
+                return con.execute(sql, args).fetchall()
+        except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
