@@ -330,6 +330,27 @@ def test_a_list_filled_with_popular_movies_is_the_start_of_a_longer_one(ml100k, 
     assert new_short.movie_id.tolist() == lists.history_frame(liked=[1682], k=40).movie_id.tolist()[:5]
 
 
+@pytest.mark.parametrize("mix", [0.0, 0.5])
+def test_a_two_stage_shortlist_past_its_retrievers_reach_holds_popular_movies(ml100k, mix):
+    # A history retriever's padding came in catalogue order (movies 1, 2, 3...) and the
+    # ranker only reordered it: "popular with people who like what you like" beside them.
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    model = create("two-stage", {"retriever": "itemknn", "retriever_settings": {"neighbors": 3}, "ranker": "als",
+                                 "ranker_settings": {"epochs": 3}, "mix": mix}).fit(ml100k.interactions)
+    lists = Lists(ml100k, model)
+    counts = ml100k.interactions.item_counts
+    top = set(np.argsort(-counts, kind="stable")[:300].tolist())
+    new = lists.history_frame(liked=[1500, 1600, 1650], k=10)
+    assert set(ml100k.item_ids.index(new.movie_id.tolist()).tolist()) <= top
+    items, _, reasons = lists.for_users([699], 100)
+    listed = items[0][items[0] >= 0]
+    assert len(listed) == 100 and np.median(counts[listed]) > 100  # not the catalogue's first movies
+    if mix == 0.0:  # the retriever's own order: the most rated, said to be popular
+        assert new.reason.eq("popular with many viewers").all() and (reasons[0] == POPULAR).sum() > 10
+
+
 @pytest.mark.parametrize("model", ["biasedmf", "blend"])
 def test_one_star_ratings_draw_in_no_movies_like_them(ml100k, model):
     # A model scoring new people through similarity weighed a one-star rating at +0.2:

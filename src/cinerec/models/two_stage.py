@@ -336,17 +336,32 @@ class TwoStage(Recommender):
 
     def _recommend_chunk(self, users: np.ndarray, k: int, seen: sp.csr_matrix | None,
                          candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        retriever, _ = self._stages()
-        shortlist, first = retriever.recommend(users, self._shortlist(), exclude=seen, candidates=candidates)
+        shortlist, first = self._known_shortlist(users, seen, candidates)
         cand, sc = self._rank(users, shortlist, first)
         return top_k(sc, k, None, cand, copy=False)
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
         """Combined scores on each user's shortlist (training movies excluded), ``-inf`` elsewhere."""
-        retriever, _ = self._stages()
-        shortlist, first = retriever.recommend(users, self._shortlist(), exclude=self._train())
+        shortlist, first = self._known_shortlist(users, self._train().seen, None)
         cand, sc = self._rank(users, shortlist, first)
         return _spread(cand, sc, self.n_items)
+
+    def _known_shortlist(self, users: np.ndarray, seen: sp.csr_matrix | None,
+                         candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The retriever's top-``candidates`` for known ``users``, places it says nothing
+        for (:meth:`~cinerec.models.base.Recommender.says_nothing`) given to popular movies."""
+        retriever, _ = self._stages()
+        shortlist, first = retriever.recommend(users, self._shortlist(), exclude=seen, candidates=candidates)
+        if candidates is None:  # (a shortlist among given candidates keeps to them)
+            silent = retriever.says_nothing(users, shortlist, first)
+            if silent.any():
+                off = seen[users] if seen is not None else sp.csr_matrix((len(users), self.n_items), dtype=np.float32)
+                _fill_popular(shortlist, first, silent, off, self._popular())
+        return shortlist, first
+
+    def _popular(self) -> np.ndarray:
+        """Movie indices, the most rated first (ties: the lower index)."""
+        return np.argsort(-self._train().item_counts, kind="stable")
 
     shortlists = True
 
@@ -371,8 +386,13 @@ class TwoStage(Recommender):
             if extra.shape[0] != h.shape[0]:
                 raise ConfigError(f"{self.name}: exclude has {extra.shape[0]} rows, the history {h.shape[0]}")
             off = (abs(h) + abs(extra)).tocsr()  # (a rating of 0 is still an entry)
-        shortlist, first = top_k(np.asarray(retriever.score_history(h), dtype=np.float32), self._shortlist(), off,
-                                 copy=False)
+        scored = np.asarray(retriever.score_history(h), dtype=np.float32)
+        shortlist, first = top_k(scored, self._shortlist(), off)
+        silent = np.stack([retriever.history_says_nothing(h[r], scored[r]) for r in range(len(scored))]) \
+            if len(scored) else np.zeros(scored.shape, dtype=bool)
+        silent = np.take_along_axis(silent, np.maximum(shortlist, 0), axis=1) & (shortlist >= 0)
+        if silent.any():
+            _fill_popular(shortlist, first, silent, off, self._popular())
         cand, first, valid = _in_movie_order(shortlist, first, n)
         mix = self._mix() if ranker.can_score_history else 0.0
         if mix == 0.0:
@@ -393,6 +413,22 @@ class TwoStage(Recommender):
 
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._stages()[0].evidence(users)
+
+    def _retriever_order_of_history(self) -> bool:
+        """The list is in the retriever's own order (``mix = 0``) and the retriever is a
+        model whose 0 means its history says nothing: such places hold popular movies."""
+        retriever, _ = self._stages()
+        return self._mix() == 0.0 and retriever.known_scores_from_history and not retriever.history_scores_signed
+
+    def says_nothing(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self._retriever_order_of_history():  # (those places already hold the most rated)
+            return (np.asarray(scores) <= 0) & (np.asarray(items) >= 0)
+        return super().says_nothing(users, items, scores)
+
+    def history_says_nothing(self, history: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
+        if self._retriever_order_of_history():
+            return np.asarray(scores).ravel() <= 0
+        return super().history_says_nothing(history, scores)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -419,6 +455,25 @@ class TwoStage(Recommender):
         self.mix_ = float(self.config.mix)
         record = path / "two_stage.json"
         self.mix_search = dict(json.loads(record.read_text()).get("mix_search", {})) if record.exists() else {}
+
+
+def _fill_popular(shortlist: np.ndarray, first: np.ndarray, silent: np.ndarray, off: sp.csr_matrix,
+                  popular: np.ndarray) -> None:
+    """In place: the ``silent`` places of each ``(n, c)`` shortlist (the retriever says
+    nothing for them: a history model's 0, its padding in catalogue order) go to the most
+    rated movies outside the row of ``off`` and the rest of the shortlist, best first; the
+    retriever's score there is 0 less a hair per place, so its own order (``mix = 0``)
+    lists them most rated first, not in catalogue order."""
+    off = off.tocsr()
+    for r in np.flatnonzero(silent.any(axis=1)):
+        places = np.flatnonzero(silent[r])
+        kept = shortlist[r][~silent[r] & (shortlist[r] >= 0)]
+        blocked = np.union1d(off.indices[off.indptr[r]:off.indptr[r + 1]], kept)
+        pool = popular[:len(places) + len(blocked)]
+        chosen = pool[~np.isin(pool, blocked)][:len(places)]
+        places = places[:len(chosen)]
+        shortlist[r, places] = chosen
+        first[r, places] = -np.arange(1, len(chosen) + 1, dtype=np.float32) * np.float32(1e-6)
 
 
 def _spread(cand: np.ndarray, scores: np.ndarray, n_items: int) -> np.ndarray:
