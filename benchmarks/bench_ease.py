@@ -262,6 +262,8 @@ def main() -> None:
     ap.add_argument("--tune-trials", type=int, default=0, help="--curve: also time the tuner with this many trials")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.repeat < 1 or args.plain_fits < 1:
+        ap.error("--repeat and --plain-fits: must be at least 1")
     if args.curve:
         curve_main(args)
         return

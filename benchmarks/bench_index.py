@@ -239,6 +239,11 @@ def main() -> None:
     ap.add_argument("--ks", nargs="+", type=int, default=[10, 50, 100])
     ap.add_argument("--ef", nargs="+", type=int, default=[128])
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error("--repeats: must be at least 1")
+    unknown = sorted(set(args.kinds) - {"exact", "ivf", "hnsw"})
+    if unknown:
+        ap.error(f"--kinds: unknown index kind {unknown[0]!r} (exact, ivf, hnsw)")
     if args.models:
         model_recall(args.models, args.ks, args.ef)
         return

@@ -169,6 +169,15 @@ def main() -> None:
     p.add_argument("--kinds", default="reference,cinerec,load,startup", help="which processes to time")
     p.add_argument("--logs", action="store_true", help="time a ratings log against the MovieLens reader instead")
     args = p.parse_args()
+    if args.repeat < 1:
+        p.error("--repeat: must be at least 1")
+    unknown = sorted(set(args.kinds.split(",")) - {"reference", "cinerec", "load", "startup"})
+    if unknown:
+        p.error(f"--kinds: unknown kind {unknown[0]!r} (reference, cinerec, load, startup)")
+    if args.folder is not None and not (args.folder / "ratings.csv").is_file():
+        p.error(f"--folder {args.folder}: holds no ratings.csv")
+    if not args.scale > 0:
+        p.error("--scale: must be above 0")
 
     result: dict = {"benchmark": "cinerec data info on an ml-25m-sized ratings.csv, whole processes"}
     folder = args.folder

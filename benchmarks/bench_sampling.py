@@ -128,6 +128,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
+    if not args.scale > 0:
+        ap.error("--scale: must be above 0")
     n_users = max(100, int(N_USERS * args.scale))
     n_entries = max(n_users * MIN_DEG, int(N_ENTRIES * args.scale))
 

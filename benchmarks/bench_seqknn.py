@@ -51,6 +51,8 @@ def main() -> None:
     p.add_argument("sources", nargs="+", help="release folders (or names) to load")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
+    if args.repeats < 1:
+        p.error("--repeats: must be at least 1")
     out = {"runs": [bench(s, args.repeats) for s in args.sources],
            "machine": {"cpus": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
                        "python": platform.python_version(), "threads": os.environ.get("OMP_NUM_THREADS", "")}}
