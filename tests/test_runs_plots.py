@@ -48,6 +48,17 @@ def test_a_run_without_plots_says_so_in_a_notebook(dataset, tmp_path):
     assert "this run has no plots" in plots._repr_html_() and "no plots" in repr(plots)
 
 
+def test_a_run_whose_plots_were_deleted_says_so_not_that_it_draws_none(dataset, tmp_path):
+    # A study whose plots/ was removed said only models with movie vectors draw plots,
+    # though a study always draws its leaderboard.
+    save_dataset(tmp_path, dataset)
+    save_model(tmp_path, create("popularity").fit(dataset.interactions))
+    finish_run(tmp_path, meta={"command": "run"}, report="# r\n\n![leaderboard](plots/leaderboard.png)\n")
+    plots = open_run(tmp_path).plots()
+    assert len(plots) == 0 and "its plots/ folder was moved or deleted" in repr(plots)
+    assert "this run has no plots" not in plots._repr_html_()
+
+
 def test_a_neural_model_gets_its_training_curves_and_map(dataset, tmp_path):
     x = dataset.interactions
     last = np.zeros(len(x), bool)

@@ -236,7 +236,17 @@ class Run:
 
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
-        return Plots(sorted((self.path / PLOTS).glob("*.png")))
+        paths = sorted((self.path / PLOTS).glob("*.png"))
+        damaged = self.meta.get("command") == "run" or "](plots/" in self._report_text()
+        return Plots(paths, empty=f"{self.path}: no plots, though the run drew some (report.md shows them; a study "
+                                  "always draws plots/leaderboard.png): its plots/ folder was moved or deleted"
+                     if damaged else NO_PLOTS)
+
+    def _report_text(self) -> str:
+        try:
+            return (self.path / "report.md").read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            return ""
 
     def top_n(self, user_ids: Any, k: int = 10, model: str | None = None) -> Any:
         """Each raw user id's top-``k`` as a DataFrame (:func:`cinerec.serving.lists.top_n`)."""
@@ -335,21 +345,22 @@ NO_PLOTS = ("this run has no plots: only models with movie vectors (a movie map)
 class Plots:
     """A run's PNGs; shown inline in a notebook (Jupyter calls ``_repr_html_``)."""
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], empty: str = NO_PLOTS) -> None:
         self.paths = paths
+        self.empty = empty  # what an empty one says
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __repr__(self) -> str:
-        return "Plots(" + (", ".join(p.name for p in self.paths) or NO_PLOTS) + ")"
+        return "Plots(" + (", ".join(p.name for p in self.paths) or self.empty) + ")"
 
     def _repr_html_(self) -> str:
         import base64
         import html
 
         if not self.paths:
-            return f"<p>{html.escape(NO_PLOTS)}</p>"
+            return f"<p>{html.escape(self.empty)}</p>"
         parts = []
         for p in self.paths:
             data = base64.b64encode(p.read_bytes()).decode("ascii")
