@@ -135,3 +135,99 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
                 assert json.load(r)["ratings"] == {movie: stars}
             first = page.locator(f'#results .movie[data-movie-id="{movie}"]')
         assert not errors
+
+
+class _Late:
+    """An app whose next answer to a given method and path prefix comes late (once), while
+    every other request is answered at once: answers then arrive out of order."""
+
+    def __init__(self, app) -> None:
+        self.app, self.held = app, []
+
+    def hold(self, method: str, prefix: str, seconds: float) -> None:
+        self.held.append((method, prefix, seconds))
+
+    async def __call__(self, scope, receive, send):
+        import asyncio
+
+        if scope["type"] == "http":
+            for rule in self.held:
+                if scope["method"] == rule[0] and scope["path"].startswith(rule[1]):
+                    self.held.remove(rule)
+                    await asyncio.sleep(rule[2])
+                    break
+        await self.app(scope, receive, send)
+
+
+def test_quick_clicks_and_late_answers_never_leave_an_older_state(browser, run_dir, tmp_path):
+    # Two quick star clicks saved the first one in a third of tries; a second like before
+    # the profile existed made a second profile; an older similar-movies answer replaced
+    # the last one asked for; "start over" was undone by a save in flight.
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    app = create_app(run_dir, profiles=tmp_path / "profiles.sqlite")
+    profiles = app.state.service.profiles
+    late = _Late(app)
+    with LiveServer(late) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        first, second = _ids(page.locator("#results .movie"))[:2]
+
+        # Two likes before any profile exists, the first answer late: one profile, both likes.
+        late.hold("POST", "/profiles", 1.0)
+        page.locator(f'#results .movie[data-movie-id="{first}"] .like').click()
+        page.locator(f'#results .movie[data-movie-id="{second}"] .like').click()
+        expect(page.locator("#mine .movie")).to_have_count(2)
+        pid = page.evaluate("localStorage.getItem('cinerec.profile')")
+        assert profiles.count() == 1 and set(profiles.get(pid)) == {str(first), str(second)}
+
+        # Five stars then two, the first answer late: the server and the page keep two.
+        late.hold("PUT", f"/profiles/{pid}/ratings", 1.0)
+        stars = page.locator(f'#results .movie[data-movie-id="{first}"] .star')
+        stars.nth(4).click()
+        stars.nth(1).click()
+        page.wait_for_timeout(1500)
+        expect(page.locator("#recs-status")).not_to_contain_text("Updating")
+        assert profiles.get(pid)[str(first)] == 2.0
+        expect(page.locator(f'#results .movie[data-movie-id="{first}"] .star.on')).to_have_count(2)
+        # The control clicked keeps the focus after the lists are drawn again.
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "2 stars"
+
+        # Similar movies: the last title clicked wins over an earlier, slower answer.
+        late.hold("GET", f"/movies/{first}/similar", 1.0)
+        page.locator(f'#results .movie[data-movie-id="{first}"] .title').click()
+        page.locator(f'#results .movie[data-movie-id="{second}"] .title').click()
+        second_title = page.locator(f'#results .movie[data-movie-id="{second}"] .title').inner_text()
+        page.wait_for_timeout(1500)
+        expect(page.locator("#similar-title")).to_have_text(second_title)
+
+        # "Start over" while a save is in flight: the page stays started over.
+        late.hold("PUT", f"/profiles/{pid}/ratings", 1.0)
+        page.locator(f'#results .movie[data-movie-id="{second}"] .star').nth(3).click()
+        page.locator("#forget").click()
+        page.wait_for_timeout(1500)
+        expect(page.locator("#profile-id")).to_have_text("none yet")
+        expect(page.locator("#mine .movie")).to_have_count(0)
+        assert page.evaluate("localStorage.getItem('cinerec.profile')") is None
+        assert errors == []
+
+
+def test_a_failed_search_clears_its_results_and_the_box_takes_no_more_than_the_api(browser, live_server):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(live_server.url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#results .movie").first).to_be_visible()
+    assert page.locator("#search").get_attribute("maxlength") == "200"
+    page.route("**/movies?*", lambda route: route.fulfill(status=500, body="{}"), times=1)
+    page.locator("#search").fill("fargo")
+    expect(page.locator("#search-status")).to_contain_text("Search failed")
+    expect(page.locator("#results .movie")).to_have_count(0)

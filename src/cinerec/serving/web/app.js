@@ -10,7 +10,8 @@ const state = {
   results: [],        // last search results
   recs: [],
   mine: [],
-  similar: null,      // {movie, list}
+  similar: null,      // {movie, list, error}
+  loading: false,     // the saved profile is on its way
 };
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +22,9 @@ let scale = [1, 5];
 const asIs = () => scale[0] <= 1 && scale[1] === 5;
 const toStars = (n) => (asIs() ? n : scale[0] + ((n - 1) * (scale[1] - scale[0])) / 4);
 const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - scale[0]));
+// The page's stars a rating lights, the same wherever it is shown (4.5 lights 5).
+const shownStars = (v) => Math.min(5, Math.max(1, Math.round(fromStars(v))));
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
@@ -66,7 +70,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     const mine = state.ratings[id];
     const what = document.createElement("span");
     what.className = "my-rating";
-    what.textContent = mine == null ? "♥" : "★".repeat(Math.max(1, Math.round(fromStars(mine))));
+    what.textContent = mine == null ? "♥" : "★".repeat(shownStars(mine));
     what.setAttribute("aria-label", mine == null ? "liked" : `rated ${mine} stars`);
     const btn = document.createElement("button");
     btn.type = "button";
@@ -83,12 +87,14 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
   like.addEventListener("click", () => (liked ? forget(id) : save({ liked: [m.movie_id] }, m)));
   stars.setAttribute("aria-label", `Rate ${m.title}`);
+  const lit = mine != null ? shownStars(mine) : 0;
   for (let n = 1; n <= 5; n++) {
     const s = document.createElement("button");
     s.type = "button";
-    s.className = "star" + (mine != null && fromStars(mine) >= n - 1e-9 ? " on" : "");
+    s.className = "star" + (n <= lit ? " on" : "");
     s.textContent = "★";
     s.setAttribute("aria-label", `${n} star${n > 1 ? "s" : ""}`);
+    s.setAttribute("aria-pressed", String(n === lit));
     s.addEventListener("click", () => save({ ratings: { [id]: toStars(n) } }, m));
     stars.append(s);
   }
@@ -100,17 +106,42 @@ function renderList(el, movies, opts = {}) {
   el.replaceChildren(...movies.map((m) => movieItem(m, { ...opts, reason: opts.reasons ? m.reason : null })));
 }
 
+// Which control has the focus, as (list, movie, control), so that a list drawn again
+// gives it back to the same control instead of dropping it on the page.
+function focusKey() {
+  const el = document.activeElement;
+  const li = el && el.closest ? el.closest("li.movie") : null;
+  if (!li || !li.parentElement) return null;
+  const stars = [...li.querySelectorAll(".star")];
+  const control = stars.includes(el) ? `.star:nth-child(${stars.indexOf(el) + 1})`
+    : ["like", "remove", "title"].map((c) => `.${c}`).find((c) => el.matches(c));
+  return control ? { list: li.parentElement.id, movie: li.dataset.movieId, control } : null;
+}
+
+function restoreFocus(key) {
+  if (!key) return;
+  const li = $(key.list).querySelector(`li.movie[data-movie-id="${CSS.escape(key.movie)}"]`);
+  const target = li && li.querySelector(key.control);
+  if (target) target.focus();
+}
+
 function renderAll() {
+  const focused = focusKey();
   renderList($("results"), state.results);
   renderList($("recs"), state.recs, { reasons: true });
   renderList($("mine"), state.mine, { remove: true });
-  $("mine-status").textContent = state.mine.length ? `${state.mine.length} movie${state.mine.length > 1 ? "s" : ""}` : "Nothing yet.";
+  $("mine-status").textContent = state.loading ? "Loading…"
+    : state.mine.length ? plural(state.mine.length, "movie") : "Nothing yet.";
   $("profile-id").textContent = state.profileId || "none yet";
   $("forget").hidden = !state.profileId;
   if (state.similar) {
     $("similar-title").textContent = state.similar.movie.title;
     renderList($("similar"), state.similar.list);
+    $("similar-status").textContent = state.similar.error
+      ? `Could not find similar movies: ${state.similar.error}`
+      : state.similar.list.length ? "" : `No movie has enough in common with ${state.similar.movie.title}.`;
   }
+  restoreFocus(focused);
 }
 
 function applyProfile(p) {
@@ -121,55 +152,112 @@ function applyProfile(p) {
   state.recs = p.recommendations;
   $("recs-status").textContent = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
-    : `${p.recommendations.length} picks from the ${Object.keys(p.ratings).length} movies you gave.`;
+    : `${plural(p.recommendations.length, "pick")} from the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`;
   renderAll();
 }
 
 // -- actions -------------------------------------------------------------------------
 
-async function save(payload, movie) {
+// Changes to the profile run one at a time, in the order asked: two quick clicks save
+// in that order and the page shows the last one, a second like waits for the profile
+// the first one creates, and a late answer never overwrites a newer one. "Start over"
+// ends an era: what was asked before it is dropped, and its answers are ignored.
+let queue = Promise.resolve();
+let era = 0;
+
+function enqueue(work) {
+  const mine = era;
+  queue = queue
+    .then(() => (mine === era ? work(() => mine === era) : undefined))
+    .catch((e) => { $("recs-status").textContent = `Something went wrong: ${e.message}`; });  // the queue goes on
+  return queue;
+}
+
+function save(payload, movie) {
   $("recs-status").textContent = `Updating for ${movie.title}…`;
-  try {
-    if (!state.profileId) {
-      const made = await api("POST", "/profiles", payload);
-      state.profileId = made.profile_id;
-      localStorage.setItem(PROFILE_KEY, made.profile_id);
-      applyProfile(await api("GET", `/profiles/${encodeURIComponent(made.profile_id)}`));
-    } else {
-      applyProfile(await api("PUT", `/profiles/${encodeURIComponent(state.profileId)}/ratings`, payload));
+  return enqueue(async (current) => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        let p;
+        if (!state.profileId) {
+          const made = await api("POST", "/profiles", payload);
+          if (!current()) return;
+          state.profileId = made.profile_id;
+          localStorage.setItem(PROFILE_KEY, made.profile_id);
+          p = await api("GET", `/profiles/${encodeURIComponent(made.profile_id)}`);
+        } else {
+          p = await api("PUT", `/profiles/${encodeURIComponent(state.profileId)}/ratings`, payload);
+        }
+        if (current()) applyProfile(p);
+        return;
+      } catch (e) {
+        if (!current()) return;
+        if (e.status === 404 && attempt === 0) { clearProfile(); continue; }  // gone: once more, as a new profile
+        $("recs-status").textContent = `Could not save: ${e.message}`;
+        return;
+      }
     }
+  });
+}
+
+function forget(id) {
+  return enqueue(async (current) => {
+    if (!state.profileId) return;
+    try {
+      const p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings/${encodeURIComponent(id)}`);
+      if (current()) applyProfile(p);
+    } catch (e) {
+      if (!current()) return;
+      if (e.status === 404) return loadProfile(current);  // removed elsewhere: show what the server holds
+      $("recs-status").textContent = `Could not remove: ${e.message}`;
+    }
+  });
+}
+
+async function loadProfile(current) {
+  state.loading = true;
+  try {
+    const p = await api("GET", `/profiles/${encodeURIComponent(state.profileId)}`);
+    if (current()) applyProfile(p);
   } catch (e) {
-    if (e.status === 404) { resetProfile(); return save(payload, movie); }
-    $("recs-status").textContent = `Could not save: ${e.message}`;
+    if (!current()) return;
+    // Gone, or an id this server cannot hold (a hand-edited one): start afresh.
+    if (e.status === 404 || e.status === 422) resetProfile();
+    else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
+  } finally {
+    state.loading = false;
+    renderAll();
   }
 }
 
-async function forget(id) {
-  if (!state.profileId) return;
-  try {
-    applyProfile(await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings/${encodeURIComponent(id)}`));
-  } catch (e) {
-    $("recs-status").textContent = `Could not remove: ${e.message}`;
-  }
+function clearProfile() {
+  localStorage.removeItem(PROFILE_KEY);
+  Object.assign(state, { profileId: null, ratings: {}, recs: [], mine: [] });
 }
 
 function resetProfile() {
-  localStorage.removeItem(PROFILE_KEY);
-  Object.assign(state, { profileId: null, ratings: {}, recs: [], mine: [] });
+  era += 1;
+  clearProfile();
   $("recs-status").textContent = "Like a few movies to get recommendations.";
   renderAll();
 }
 
+let similarAsked = 0;
+
 async function showSimilar(m) {
+  const asked = ++similarAsked;  // only the last title clicked is shown
+  let list = [];
+  let error = null;
   try {
-    const list = await api("GET", `/movies/${encodeURIComponent(m.movie_id)}/similar?k=8`);
-    state.similar = { movie: m, list };
-    $("similar-box").hidden = false;
-    renderAll();
-    $("similar-heading").scrollIntoView({ block: "nearest" });
+    list = await api("GET", `/movies/${encodeURIComponent(m.movie_id)}/similar?k=8`);
   } catch (e) {
-    $("search-status").textContent = `Could not find similar movies: ${e.message}`;
+    error = e.message;
   }
+  if (asked !== similarAsked) return;
+  state.similar = { movie: m, list, error };
+  $("similar-box").hidden = false;
+  renderAll();
+  $("similar-heading").scrollIntoView({ block: "nearest" });
 }
 
 let searchTimer = null;
@@ -191,12 +279,17 @@ async function runSearch() {
     const res = await fetch(`/movies?${params}`, { signal: searchAbort.signal });
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || res.statusText);
     state.results = await res.json();
+    const within = genre ? ` in ${genre}` : "";
     $("search-status").textContent = state.results.length
-      ? (query ? `${state.results.length} match${state.results.length > 1 ? "es" : ""} for “${query}”` : "Most rated movies")
-      : `No movie matches “${query}”.`;
+      ? (query ? `${state.results.length} match${state.results.length > 1 ? "es" : ""} for “${query}”${within}`
+        : `Most rated movies${within}`)
+      : `No movie matches “${query}”${within}.`;
     renderAll();
   } catch (e) {
-    if (e.name !== "AbortError") $("search-status").textContent = `Search failed: ${e.message}`;
+    if (e.name === "AbortError") return;
+    $("search-status").textContent = `Search failed: ${e.message}`;
+    state.results = [];  // the last query's results are no answer to this one
+    renderAll();
   }
 }
 
@@ -218,15 +311,14 @@ async function init() {
   } catch (e) {
     $("service").textContent = `The service is not answering: ${e.message}`;
   }
+  // The profile loads beside the search, in the queue of changes (a like given
+  // meanwhile waits for it), saying so while it comes.
   if (state.profileId) {
-    try {
-      applyProfile(await api("GET", `/profiles/${encodeURIComponent(state.profileId)}`));
-    } catch (e) {
-      if (e.status === 404) resetProfile();
-      else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
-    }
+    $("recs-status").textContent = "Loading your movies…";
+    state.loading = true;
+    enqueue(loadProfile);
   }
-  await runSearch();
+  await Promise.all([runSearch(), queue]);
   document.body.dataset.ready = "true";
 }
 
