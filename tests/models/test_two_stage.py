@@ -314,6 +314,21 @@ def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, mes
     assert len(errors) == 1 and message in errors[0]
 
 
+@pytest.mark.parametrize("protocol, candidates, said", [("loo-sampled", 200, True), ("loo-sampled", 50, False),
+                                                        ("loo-full", 200, False)])
+def test_a_shortlist_holding_every_sampled_candidate_is_said_to_retrieve_nothing(capsys, ml100k_dir, protocol,
+                                                                                   candidates, said):
+    # Under loo-sampled its 200 movies held each person's 100 candidates: the figure was
+    # the ranker's alone, under the two-stage model's name, without a word.
+    argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", protocol, "--quiet",
+            "--set", "retriever='popularity'", "--set", "ranker='popularity'", "--set", f"candidates={candidates}"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    line = ("note: two-stage: each person's 100 candidates all fit in its shortlist of 200 movies, so its retriever "
+            "leaves none out and these are its ranker's figures alone (loo-full measures the retrieval)")
+    assert (line in out) == said
+
+
 def test_exported_and_served_like_any_model(tmp_path, ml100k_dir):
     """A run holding a two-stage model and an indexed ALS: export, known users, new people, similar movies."""
     from fastapi.testclient import TestClient

@@ -729,6 +729,18 @@ def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: 
     return out
 
 
+def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
+    """A line when a model that shortlists (two stages) is measured among sampled
+    candidates that all fit in its shortlist: its retriever then leaves none out, and
+    the figures are its ranker's alone."""
+    width = None if prepared.candidates is None else int(np.shape(prepared.candidates)[1])
+    short = getattr(model.config, "candidates", None)
+    if not model.shortlists or width is None or not isinstance(short, int) or width > short:
+        return []
+    return [f"{model.name}: each person's {width} candidates all fit in its shortlist of {short} movies, so its "
+            "retriever leaves none out and these are its ranker's figures alone (loo-full measures the retrieval)"]
+
+
 def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
     """Refuse, in one line, scores that are not numbers: every figure would rank them
     somewhere arbitrary (first in a list, behind nothing for a rank)."""
