@@ -143,7 +143,7 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
 
 @pytest.mark.parametrize("change, needle", [
     (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_yaer = 2000'), "s.toml:5: [data] min_yaer: unknown key"),
-    (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization = -1.0: must be"),
+    (lambda s: s.replace("regularization = 300", "regularization = -1"), "s.toml:13: [models.ease] regularization = -1: must be"),
     (lambda s: s.replace('source = "{source}"\n', ""), "s.toml:3: [data]: no source"),
     # A rule across two keys pointed at the [data] header, not at a line of either key.
     (lambda s: s.replace('source = "{source}"', 'source = "{source}"\nmin_year = 2000\nmax_year = 1990'),

@@ -1,3 +1,4 @@
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,7 +34,7 @@ def test_round_trip_and_coercion():
         ({"factors": "big"}, "expected an integer"),
         ({"factors": 1.5}, "expected an integer"),
         ({"factors": -1}, "must be positive"),
-        ({"loss": "hinge"}, "expected one of"),
+        ({"loss": "hinge"}, 'expected "mse" or "bce"'),
         ({"lr": True}, "expected a number"),
         ({"lr": float("inf")}, "expected a finite number"),
         ({"lr": float("nan")}, "expected a finite number"),
@@ -70,3 +71,27 @@ def test_index_settings_are_named_as_written_not_by_their_class(model):
         MODELS[model].Config.from_dict({"index_nlist": -1}, where="--set")
     with pytest.raises(ConfigError, match=r"^--set: unknown key 'nosuch' \(known: "):
         MODELS[model].Config.from_dict({"nosuch": 1}, where="--set")
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"layers": [64, 0]}, "layers = [64, 0]: must list one or more hidden sizes"),
+    ({"layers": [64, True]}, "layers = [64, true]: true: expected an integer"),
+    ({"epochs": True}, "epochs = true: expected an integer"),
+    ({"epochs": {"a": 1}}, "epochs = {a = 1}: expected an integer"),
+    ({"loss": "zz"}, 'loss = "zz": expected one of "mse", "bce", "bpr"'),
+])
+def test_values_in_messages_are_written_as_toml_writes_them(settings, message):
+    # They came as Python writes them: (64, 0), True, {'a': 1}, 'zz'.
+    from cinerec.models import create
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create("neumf" if "layers" in settings else "mf", settings)
+
+
+def test_shown_writes_settings_as_toml():
+    import numpy as np
+
+    from cinerec.config import shown
+
+    assert [shown(v) for v in (True, (64, 0), "a", 2.0, 0.5, {"a": 1}, np.int64(50), None)] == [
+        "true", "[64, 0]", '"a"', "2", "0.5", "{a = 1}", "50", "nothing"]

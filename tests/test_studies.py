@@ -128,7 +128,7 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("seeds = [0, 1]", "seeds = [18446744073709551616]", ":11: [protocol] seeds: expected a list of distinct whole"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
-    ("regularization = 200", 'regularization = "big"', ":14: [models.ease] regularization = 'big': expected a number"),
+    ("regularization = 200", 'regularization = "big"', ':14: [models.ease] regularization = "big": expected a number'),
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ("factors = 8", "factors = true", ":18: [models.neumf-small] factors = true: expected an integer"),  # TOML's
     ("k = 10", "k = true", ":32: [export] k: true: expected a whole number from 1 to 1000"),

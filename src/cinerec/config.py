@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error"]
+__all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error", "shown"]
 
 #: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
 MAX_SEED = 2**63 - 1
@@ -58,7 +58,7 @@ class Config:
     # helpers for validate()
     def _check(self, ok: bool, name: str, rule: str) -> None:
         if not ok:
-            raise ConfigError(f"{type(self).__name__}.{name} = {getattr(self, name)!r}: {rule}")
+            raise ConfigError(f"{type(self).__name__}.{name} = {shown(getattr(self, name))}: {rule}")
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -134,6 +134,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def shown(value: Any) -> str:
+    """``value`` as a settings file or ``--set`` writes it (TOML): ``true``, ``[64, 32]``,
+    ``"bpr"``, ``{a = 1}``, a whole float as the whole number it was typed as; never
+    Python's ``True``, ``(64, 32)`` or ``np.int64(50)``."""
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict, str)):
+        try:
+            value = value.item()  # a NumPy scalar
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {shown(v)}" for k, v in value.items()) + "}"
+    return str(value) if isinstance(value, (int, float)) else repr(value)
+
+
+def _rule(message: str, where: str, value: Any) -> str:
+    """The rule of a ``"{where} = {value}: {rule}"`` message (the whole message otherwise)."""
+    prefix = f"{where} = {shown(value)}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -147,37 +177,53 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             try:
                 return _coerce(value, arg, where)
             except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+                errors.append(_rule(str(e), where, value))
+        # A value of a form the setting takes but out of its range says so alone; a value of
+        # no form it takes hears every form it may take.
+        wrong_kind = ("expected a list", "expected true or false", "expected an integer", "expected a number",
+                      "expected a string")
+        bad = [e for e in errors if e not in wrong_kind and not e.startswith(('expected "', "expected one of"))]
+        if errors and not bad:
+            raise ConfigError(f"{where} = {shown(value)}: expected " + " or ".join(e[len("expected "):] for e in errors))
+        raise ConfigError(f"{where} = {shown(value)}: {bad[0]}" if bad else f"{where}: bad value {shown(value)}")
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{where} = {value!r}: expected one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{where} = {shown(value)}: expected {' or '.join(map(shown, args))}"
+                              if len(args) <= 2 else f"{where} = {shown(value)}: expected one of "
+                              f"{', '.join(map(shown, args))}")
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} = {value!r}: expected a list")
+            raise ConfigError(f"{where} = {shown(value)}: expected a list")
         inner = args[0] if args else Any
-        return tuple(_coerce(v, inner, where) for v in value)
+        out = []
+        for v in value:
+            try:
+                out.append(_coerce(v, inner, where))
+            except ConfigError as e:  # the whole list as given, and the item at fault
+                raise ConfigError(f"{where} = {shown(value)}: {shown(v)}: {_rule(str(e), where, v)}") from None
+        return tuple(out)
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where} = {value!r}: expected true or false")
+        raise ConfigError(f"{where} = {shown(value)}: expected true or false")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where} = {value!r}: expected an integer")
+        raise ConfigError(f"{where} = {shown(value)}: expected an integer")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
-                raise ConfigError(f"{where} = {value!r}: expected a finite number")
+                raise ConfigError(f"{where} = {shown(value)}: expected a finite number")
             if abs(value) > _FLOAT32_MAX:  # the models compute in float32, where it would be infinite
-                raise ConfigError(f"{where} = {value!r}: out of range (from -{_FLOAT32_MAX:.4g} to {_FLOAT32_MAX:.4g})")
+                raise ConfigError(f"{where} = {shown(value)}: out of range (from -{_FLOAT32_MAX:.4g} to "
+                                  f"{_FLOAT32_MAX:.4g})")
             return float(value)
-        raise ConfigError(f"{where} = {value!r}: expected a number")
+        raise ConfigError(f"{where} = {shown(value)}: expected a number")
     if hint is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{where} = {value!r}: expected a string")
+        raise ConfigError(f"{where} = {shown(value)}: expected a string")
     return value
 
 

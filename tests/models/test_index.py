@@ -157,7 +157,7 @@ def test_exact_setting_builds_no_index_and_keeps_todays_answers(tmp_path):
 @pytest.mark.parametrize("model, config, message", [
     ("neumf", {"index": "hnsw"}, "neumf: index = 'hnsw' needs user and movie vectors"),
     ("mlp", {"index": "ivf"}, "mlp: index = 'ivf'"),
-    ("als", {"index": "annoy"}, "index = 'annoy'"),
+    ("als", {"index": "annoy"}, 'index = "annoy"'),
     ("als", {"index": "ivf", "index_nprobe": -1}, "index_nprobe"),
     ("ease", {"index": "hnsw"}, "unknown key 'index'"),
 ])
