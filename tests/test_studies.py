@@ -484,3 +484,15 @@ def test_the_leaderboard_title_says_one_seed_as_one_and_options_as_given(seeds, 
     title, _, rows = leaderboard_rows(board)
     assert title == f"protocol: loo-full (valid=true, ks=[5, 10]), {said}; ranked by hr@10 (higher is better)"
     assert rows[0][1] == ("0.5000" if len(seeds) == 1 else "0.5000 ± 0.0100")
+
+
+def test_study_and_protocol_messages_write_values_as_toml(tmp_path):
+    # They said "got True" and "n_negatives=True" of what the file wrote as true.
+    from cinerec.evaluation.protocols import get_protocol
+
+    path = tmp_path / "s.toml"
+    path.write_text('title = true\n[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.ease]\n')
+    with pytest.raises(ConfigError, match=r"title: expected a string, got true$"):
+        Study.from_toml(path)
+    with pytest.raises(ConfigError, match=r"n_negatives=true must be a positive integer"):
+        get_protocol("loo-sampled", n_negatives=True)

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, toml_error
+from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, toml_error
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, DataError, FilterLeavesNothing, TooFewUnseen
 
@@ -380,7 +380,7 @@ class _Reader:
             return None
         if not isinstance(value, (str, dict)):
             raise self.fail(("data",), "columns", f"expected a table such as {{user = \"who\", item = \"sku\"}}, "
-                                                  f"got {value!r}")
+                                                  f"got {shown(value)}")
         where = self.where(("data",), "columns")
         try:
             columns = parse_columns(value, where) if isinstance(value, str) else check_columns(value, where)
@@ -391,7 +391,7 @@ class _Reader:
     def table(self, values: Mapping[str, Any], name: str) -> dict[str, Any]:
         value = values.get(name, {})
         if not isinstance(value, dict):
-            raise self.fail((), name, f"expected a table [{name}], got {value!r}")
+            raise self.fail((), name, f"expected a table [{name}], got {shown(value)}")
         return value
 
     def study(self, values: dict[str, Any], data: str | None, trials: int | None, catalog_flag: bool = False
@@ -402,12 +402,12 @@ class _Reader:
         self.known((), values, _TOP)
         for key in ("title", "notes"):
             if key in values and not isinstance(values[key], str):
-                raise self.fail((), key, f"expected a string, got {values[key]!r}")
+                raise self.fail((), key, f"expected a string, got {shown(values[key])}")
         # [data]
         d = self.table(values, "data")
         source = d.get("source")
         if source is not None and (not isinstance(source, str) or not source.strip()):
-            raise self.fail(("data",), "source", f"expected a release name, folder or zip, got {source!r}")
+            raise self.fail(("data",), "source", f"expected a release name, folder or zip, got {shown(source)}")
         given_source = data is None and source is not None
         source = data if data is not None else source
         if source is None:
@@ -416,7 +416,7 @@ class _Reader:
         catalog = d.get("catalog")
         if catalog is not None:
             if not isinstance(catalog, str) or not catalog.strip():
-                raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {catalog!r}")
+                raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {shown(catalog)}")
             if not catalog_flag and not Path(catalog).expanduser().is_file():  # (--catalog replaces it)
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
@@ -432,13 +432,13 @@ class _Reader:
             raise ConfigError(f"{self.where(('protocol',))}: no protocol name: set [protocol] name")
         name = p["name"]
         if not isinstance(name, str):
-            raise self.fail(("protocol",), "name", f"expected a protocol name, got {name!r}")
+            raise self.fail(("protocol",), "name", f"expected a protocol name, got {shown(name)}")
         seeds = p.get("seeds", [0])
         if not isinstance(seeds, list) or not seeds or not all(
                 isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds) \
                 or len(set(seeds)) != len(seeds):
             raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers from 0 to 2**63 - 1, "
-                                                    f"got {seeds!r}")
+                                                    f"got {shown(seeds)}")
         options = {k: v for k, v in p.items() if k not in ("name", "seeds")}
         try:
             protocol = get_protocol(name, **options)
@@ -480,7 +480,7 @@ class _Reader:
                 labels = {s.label for s in specs}
                 tm = t["models"]
                 if not isinstance(tm, list) or not all(isinstance(x, str) for x in tm):
-                    raise self.fail(("tune",), "models", f"expected a list of model labels, got {tm!r}")
+                    raise self.fail(("tune",), "models", f"expected a list of model labels, got {shown(tm)}")
                 if not tm:  # a search of nothing: drop [tune], or name a model
                     raise self.fail(("tune",), "models", "[] names no model to tune (leave the key out to tune "
                                                          "every model with settings to search)")
@@ -518,11 +518,11 @@ class _Reader:
                 if key not in r:
                     raise ConfigError(f"{self.where(('reference',))}: no {key}: a reference needs metric and value")
             if not isinstance(r["metric"], str):
-                raise self.fail(("reference",), "metric", f"expected a metric name, got {r['metric']!r}")
+                raise self.fail(("reference",), "metric", f"expected a metric name, got {shown(r['metric'])}")
             if isinstance(r["value"], bool) or not isinstance(r["value"], (int, float)):
-                raise self.fail(("reference",), "value", f"expected a number, got {r['value']!r}")
+                raise self.fail(("reference",), "value", f"expected a number, got {shown(r['value'])}")
             if not isinstance(r.get("source", ""), str):
-                raise self.fail(("reference",), "source", f"expected a string, got {r['source']!r}")
+                raise self.fail(("reference",), "source", f"expected a string, got {shown(r['source'])}")
             measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
             metric = r["metric"]
             if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
@@ -545,7 +545,7 @@ class _Reader:
 
             bounded = metric.split("@")[0] not in LOWER_IS_BETTER  # shares and hit rates: 0 to 1; errors: 0 up
             if not math.isfinite(r["value"]) or r["value"] < 0 or (bounded and r["value"] > 1):
-                raise self.fail(("reference",), "value", f"{r['value']!r} is not a possible {r['metric']} "
+                raise self.fail(("reference",), "value", f"{shown(r['value'])} is not a possible {r['metric']} "
                                 f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")
             reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
         if given_source:  # last, so that every other mistake in the file is named first
@@ -569,7 +569,7 @@ class _Reader:
 
         table = ("export", "two_stage")
         if not isinstance(values, dict):
-            raise self.fail(("export",), "two_stage", f"expected a table [export.two_stage], got {values!r}")
+            raise self.fail(("export",), "two_stage", f"expected a table [export.two_stage], got {shown(values)}")
         fields = set(MODELS["two-stage"].Config().to_dict()) - {"ranker", "ranker_settings", "ranker_path"}
         for key in values:
             if key not in fields:
@@ -604,7 +604,7 @@ class _Reader:
             raise self.fail(("models",), label, f"label {label!r}: a label is a plain name of letters, digits, "
                                                 "'-' and '_' (it names the model's folder in the run)")
         if not isinstance(settings, dict):
-            raise self.fail(("models",), label, f"expected a table [models.{label}], got {settings!r}")
+            raise self.fail(("models",), label, f"expected a table [models.{label}], got {shown(settings)}")
         settings = dict(settings)
         name = settings.pop("model", label)
         if not isinstance(name, str) or name not in MODELS:

@@ -24,6 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
+from cinerec.config import shown
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
@@ -258,7 +259,7 @@ class Protocol:
         for key, default in self.defaults.items():  # a yes/no option is true or false, nothing else
             value = self._options[key]
             if isinstance(default, bool) and not isinstance(value, bool):
-                raise ConfigError(f"protocol {self.name}: {key}={value!r} must be true or false")
+                raise ConfigError(f"protocol {self.name}: {key}={shown(value)} must be true or false")
         self.validate()
 
     def __getattr__(self, key: str) -> Any:
@@ -602,7 +603,7 @@ class LooSampled(Protocol):
     def validate(self) -> None:
         n = self._options["n_negatives"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"protocol {self.name}: n_negatives={n!r} must be a positive integer")
+            raise ConfigError(f"protocol {self.name}: n_negatives={shown(n)} must be a positive integer")
         self._check_ks()
         if max(self.ks) > n:  # a list of all n + 1 candidates holds the held-out movie
             fit = [k for k in self.ks if k <= n]
@@ -802,7 +803,7 @@ class RandomFull(Protocol):
 
 def _fraction(name: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise ConfigError(f"protocol {name}: {key}={value!r} must be a fraction strictly between 0 and 1")
+        raise ConfigError(f"protocol {name}: {key}={shown(value)} must be a fraction strictly between 0 and 1")
     return float(value)
 
 
