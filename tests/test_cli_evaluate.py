@@ -65,7 +65,7 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
         (["--model", "ease", "--fold", "u1"], "--protocol-option fold=NAME"),
         (["--model", "ease", "--protocol-option", "=3"], "--protocol-option '=3': expected key=value"),
         (["--protocol", "loo-full"], "Missing option '--model'"),
-        (["--model", "popularity", "--protocol", "ratings-random"], "ranking model"),
+        (["--model", "popularity", "--protocol", "ratings-random"], "ranks movies and predicts no stars"),
         (["--model", "ease", "--protocol", "loo-full", "--seed", "-1"], "--seed"),
     ],
 )

@@ -95,3 +95,11 @@ def test_shown_writes_settings_as_toml():
 
     assert [shown(v) for v in (True, (64, 0), "a", 2.0, 0.5, {"a": 1}, np.int64(50), None)] == [
         "true", "[64, 0]", '"a"', "2", "0.5", "{a = 1}", "50", "nothing"]
+
+
+def test_a_model_without_settings_says_so_not_an_empty_list():
+    # "unknown key 'x' (known: )"
+    from cinerec.models import create
+
+    with pytest.raises(ConfigError, match=r"^config: unknown key 'x': this model takes no settings$"):
+        create("popularity", {"x": 1})

@@ -82,6 +82,8 @@ class Config:
             if key not in fields and key in renames:
                 raise ConfigError(f"{where}: {key!r} was renamed to {renames[key]!r} (see docs/conventions.md)")
             if key not in fields:
+                if not fields:
+                    raise ConfigError(f"{where}: unknown key {key!r}: this model takes no settings")
                 known = ", ".join(sorted(fields))
                 raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
             kwargs[key] = _coerce(value, hints[key], f"{where}: {key}")

@@ -616,7 +616,8 @@ class _Reader:
         renames = MODELS[name].Config.renames()
         for key in settings:
             if key not in fields and key not in renames:
-                raise self.fail(table, key, f"unknown setting of {name} (known: {', '.join(sorted(fields))})")
+                raise self.fail(table, key, f"unknown setting of {name} (known: {', '.join(sorted(fields))})" if fields
+                                else f"unknown setting: {name} takes no settings")
         try:
             # Under a ranking protocol a model trained for stars takes its ranking variant
             # (mf's loss = "bpr"), the same rule as the command line's.

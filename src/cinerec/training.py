@@ -144,14 +144,17 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError(f"device={device!r}: CUDA is not available on this machine")
+            raise ConfigError(f'device = "{device}": CUDA is not available on this machine (device = "cpu", or "auto" '
+                              "to take a GPU when there is one)")
         if device == "cuda" and local_rank is not None:
             device = f"cuda:{local_rank}"
         idx = torch.device(device).index
         if idx is not None and idx >= torch.cuda.device_count():
-            raise ConfigError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s)")
+            raise ConfigError(f'device = "{device}": this machine has {torch.cuda.device_count()} CUDA device(s), '
+                              f"numbered from 0")
     if device == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device={device!r}: Apple's MPS is not available on this machine")
+        raise ConfigError(f'device = "{device}": Apple\'s MPS is not available on this machine (device = "cpu" '
+                              'or "auto")')
     return torch.device(device)
 
 

@@ -208,7 +208,7 @@ def test_random_full_metrics_and_categorical_accuracy():
 
 def test_rating_protocols_need_a_rating_model():
     ds = small_dataset()
-    with pytest.raises(CapabilityError, match="ranking model"):
+    with pytest.raises(CapabilityError, match="ranks movies and predicts no stars"):
         get_protocol("ratings-random").prepare(ds).evaluate(create("ease"))
     with pytest.raises(CapabilityError):
         evaluate("ratings-fold", ds, "popularity")

@@ -284,8 +284,8 @@ class Protocol:
         """
         if self.needs_ratings and not (model.can_predict_ratings or model.can_predict_liked):
             raise CapabilityError(
-                f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name!r} is a ranking "
-                "model without predict(). Use a rating model (e.g. baseline) or a ranking protocol"
+                f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name} ranks movies and predicts "
+                "no stars: use a rating model (e.g. baseline) or a ranking protocol"
             )
         if self.needs_ratings and model.task != "rating" and not model.can_predict_liked:
             # mf with loss="bpr": it can be asked for stars, but trained to rank they mean nothing
