@@ -414,6 +414,19 @@ def test_a_finished_run_with_a_setting_the_fit_settles_is_still_nothing_to_resum
     assert (tmp_path / "run" / "run.json").read_bytes() == before
 
 
+def test_resuming_a_finished_run_on_other_data_says_the_data_differs_not_that_it_is_done(small_data, tmp_path, capsys):
+    # With --top-users 20 it said "the run already finished with these settings, so there
+    # is nothing to resume", though the data was not the run's.
+    argv = ["train", "--data", str(small_data), "--model", "gmf", *TINY, "--quiet", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    before = (tmp_path / "run" / "run.json").read_bytes()
+    err = _error(capsys, [*argv, "--resume", "--top-users", "20"])
+    assert "cannot resume, the data had 47 users and now has 20" in err
+    assert (tmp_path / "run" / "run.json").read_bytes() == before
+    assert "nothing to resume" in _error(capsys, [*argv, "--resume"])
+
+
 def test_resume_with_nothing_to_resume_from_says_it_trains_from_the_first_epoch(small_data, tmp_path, capsys):
     argv = ["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=1", "--protocol", "loo-full",
             "--out", str(tmp_path / "typo"), "--resume"]

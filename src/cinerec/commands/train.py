@@ -72,7 +72,9 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     source = flags.data_source(data, columns, catalog)
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
-    made = _check_out(out, resume, recommender, tune)
+    asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
+             "seed": seed}
+    made = _check_out(out, resume, recommender, tune, asked)
 
     main = distributed_context().is_main
     if resume and not (out / "checkpoints" / CHECKPOINT_LAST).is_file():  # a mistyped --out retrains everything
@@ -140,7 +142,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     say(f"run saved to {out}", quiet)
 
 
-def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None) -> bool:
+def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
+               asked: dict[str, Any] | None = None) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
 
     It may be new, empty, a killed ``train`` run's folder (its :data:`_MARK` says so; or,
@@ -194,8 +197,14 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None) -> 
                 except CinerecError:  # a hand-edited record: let the resumed run sort it out
                     pass
             recorded = (meta.get("config") or {}).get(model.name)
+            # The same data, filters, protocol and seed too: with other ones the resume goes on to
+            # the checkpoint, which refuses data it was not trained on, naming what differs.
+            ran = {"data": meta.get("data"), "filters": (meta.get("dataset") or {}).get("filters", {}),
+                   "protocol": meta.get("protocol"), "seed": meta.get("seed")}
+            same_run = asked is None or all(ran[key] == value for key, value in asked.items())
             # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
-            if isinstance(recorded, dict) and {k: recorded.get(k) if v is None else v for k, v in want.items()} == recorded:
+            if same_run and isinstance(recorded, dict) and \
+                    {k: recorded.get(k) if v is None else v for k, v in want.items()} == recorded:
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
