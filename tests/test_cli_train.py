@@ -154,7 +154,7 @@ def test_bad_input_is_one_line_naming_the_culprit(small_data, neumf_run, tmp_pat
     binary.write_bytes(b"\xff\xfe bad\n")
     assert "binary.toml: not valid TOML (byte 1 is not UTF-8 text)" in _error(
         capsys, [*base, "--model", "gmf", "--config", str(binary)])
-    assert "valid='no' must be true or false" in _error(capsys, [*base, "--model", "gmf", "--protocol-option", "valid=no"])
+    assert 'valid="no" must be true or false' in _error(capsys, [*base, "--model", "gmf", "--protocol-option", "valid=no"])
     import torch
 
     if not torch.backends.mps.is_available():
