@@ -103,3 +103,14 @@ def test_a_model_without_settings_says_so_not_an_empty_list():
 
     with pytest.raises(ConfigError, match=r"^config: unknown key 'x': this model takes no settings$"):
         create("popularity", {"x": 1})
+
+
+@pytest.mark.parametrize("pair, reason", [("epochs=01", "Expected newline"), ("layers=[64, 32", "Unclosed array"),
+                                          ("loss='bpr", "")])
+def test_a_set_value_meant_as_a_number_or_list_that_is_no_toml_is_named(pair, reason):
+    # epochs=01 was taken as the text "01" (then "expected an integer"), and an unclosed
+    # list as text too.
+    with pytest.raises(ConfigError, match=rf"^--set {re.escape(pair)}: not a TOML value \({reason}"):
+        parse_set_options([pair])
+    assert parse_set_options(["loss=bpr", "gmf_path=./runs/gmf/models/gmf"]) == {
+        "loss": "bpr", "gmf_path": "./runs/gmf/models/gmf"}

@@ -123,8 +123,15 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
             raise ConfigError(f"{flag} {pair!r}: a value on one line, please")
         try:
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = raw.strip()
+        except tomllib.TOMLDecodeError as e:
+            text = raw.strip()
+            # A bare word is text (loss=bpr); what starts as a number, list, table or quoted
+            # text and is no TOML was meant as one, and taken as text it read as another mistake.
+            if re.match(r"[-+\d\[{\"']", text):
+                reason = str(e).split(" (at ")[0]
+                raise ConfigError(f"{flag} {key}={text}: not a TOML value ({reason}); write numbers without "
+                                  "leading zeros, lists as [64, 32], text as \"bpr\" or bpr") from None
+            out[key] = text
         except ValueError:  # a number of thousands of digits: Python's own limit
             raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
     return out
