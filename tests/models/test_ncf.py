@@ -100,8 +100,11 @@ def test_mismatched_pretrained_parts_are_refused(tmp_path):
     cfg = {**FAST, "gmf_path": str(tmp_path / "gmf"), "mlp_path": str(tmp_path / "mlp")}
     with pytest.raises(ConfigError, match="do not fit"):
         create("neumf", cfg).fit(x)
-    with pytest.raises(ConfigError, match="holds a 'mlp' model"):
+    with pytest.raises(ConfigError, match="holds a mlp model, expected a saved gmf model"):
         create("neumf", {**cfg, "gmf_path": str(tmp_path / "mlp")}).fit(x)
+    # A folder holding no model is named by the setting that pointed there (it named the folder alone).
+    with pytest.raises(ConfigError, match=r'^gmf_path = ".*nowhere": .*no saved model here'):
+        create("neumf", {**cfg, "gmf_path": str(tmp_path / "nowhere")}).fit(x)
 
 
 def test_config_errors_name_the_field():

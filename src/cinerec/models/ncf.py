@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from cinerec.data import transforms
 from cinerec.data.dataset import Interactions
-from cinerec.errors import ConfigError
+from cinerec.errors import CinerecError, ConfigError
 from cinerec.models.base import load_model, register
 from cinerec.data.sampling import pointwise_samples, with_unseen
 from cinerec.models.index import IndexedRecommender, check_index_settings
@@ -403,9 +403,14 @@ def recency_weights(train: Interactions, half_life: float) -> np.ndarray:
 
 
 def _load_part(path: str, expect: str) -> _NCFModel:
-    model = load_model(Path(path))
+    said = f'{expect}_path = "{path}"'
+    try:
+        model = load_model(Path(path))
+    except CinerecError as e:  # named by the setting that pointed there
+        raise ConfigError(f"{said}: {e}") from None
     if not isinstance(model, _NCFModel) or model.name != expect:
-        raise ConfigError(f"{expect}_path={path!r}: holds a {model.name!r} model, expected {expect!r}")
+        raise ConfigError(f"{said}: holds a {model.name} model, expected a saved {expect} model "
+                          f"(a train run's models/{expect} folder)")
     return model
 
 
