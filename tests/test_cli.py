@@ -425,4 +425,4 @@ def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other
     (tmp_path / "mfloss.toml").write_text('loss = "mse"\n')
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--protocol", "loo-sampled",
                                    "--config", str(tmp_path / "mfloss.toml"), "--set", "epochs=1"])
-    assert f"{tmp_path / 'mfloss.toml'}: mf with loss='mse' learns stars" in err, err  # it said "--set: mf with ..."
+    assert f"{tmp_path / 'mfloss.toml'}: mf with loss = \"mse\" learns stars" in err, err  # it said "--set: mf with ..."

@@ -125,4 +125,4 @@ def test_a_model_set_to_rank_gets_the_ranking_rule_without_protocol_and_is_refus
     assert figures[0] == figures[1]
     code, _, err = run(capsys, "evaluate", "--data", "no-such-data", "--model", "biasedmf", "--set", "loss='bpr'",
                        "--protocol", "ratings-fold")
-    assert code == 2 and "protocol ratings-fold measures predicted stars; biasedmf with loss='bpr'" in err
+    assert code == 2 and 'protocol ratings-fold measures predicted stars; biasedmf with loss = "bpr"' in err

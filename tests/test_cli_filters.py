@@ -105,7 +105,7 @@ def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path
     assert open_run(out).meta["config"]["mf"]["loss"] == "bpr"
     err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol",
                                    "loo-sampled", "--set", "loss='mse'"])
-    assert "--set: mf with loss='mse' learns stars, not rankings; under loo-sampled set loss='bpr'" in err
+    assert '--set: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = "bpr"' in err
 
 
 def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_default(synthetic_100k, tmp_path, capsys):

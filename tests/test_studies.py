@@ -134,9 +134,9 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("k = 10", "k = true", ":32: [export] k: true: expected a whole number from 1 to 1000"),
     # The way out in the file's own terms, not the command line's flag.
     ("regularization = 200", 'model = "mf"\nloss = "mse"',
-     ":15: [models.ease] loss: mf with loss='mse' learns stars, not rankings; under loo-sampled set loss='bpr', "
-     "regularization=0.01 (what mf gets when it is left unset), use a ranking model such as ease or als, or "
-     'measure stars with [protocol] name = "ratings-random"'),
+     ':15: [models.ease] loss: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = '
+     '"bpr", regularization = 0.01 (what mf gets when it is left unset), or measure stars with [protocol] name = '
+     '"ratings-random"'),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
     ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
     # Settings of a model that is no member: its own table's line, not the blend's header.

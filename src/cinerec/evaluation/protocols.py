@@ -292,7 +292,7 @@ class Protocol:
             current = {k: getattr(model.config, k) for k in ("loss", "target") if hasattr(model.config, k)}
             raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
                                   f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
-                                  "stars (loss='mse'), or measure it with a ranking protocol (loo-sampled)")
+                                  'stars (loss = "mse"), or measure it with a ranking protocol (loo-sampled)')
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
             current = {k: every[k] for k in _deciding(type(model), model.config, every)}
@@ -357,9 +357,11 @@ class Protocol:
         return out
 
     def _ranking_advice(self, name: str, wanted: Mapping[str, Any], unset: list[str] | None = None) -> str:
-        leave = f"leave {', '.join(unset)} unset and " if unset else ""
-        return (f"under {self.name} {leave}set {_pairs(wanted)} (what {name} gets when it is left unset), "
-                "use a ranking model such as ease or als, or measure stars with --protocol ratings-random")
+        if unset:
+            return (f"under {self.name} drop {' and '.join(unset)} and set {_pairs(wanted)}, or measure stars with "
+                    "--protocol ratings-random")
+        return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), or measure "
+                "stars with --protocol ratings-random")
 
     def check_data(self, dataset: Dataset) -> None:
         """Raise ``DataError`` when ``dataset`` lacks what this protocol measures.
@@ -526,7 +528,7 @@ def options_text(options: Mapping[str, Any]) -> str:
 
 
 def _pairs(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in values.items())
+    return ", ".join(f"{k} = {shown(v)}" for k, v in values.items())
 
 
 def _why_implicit(dataset: Dataset) -> str:
