@@ -108,9 +108,9 @@ class Lists:
                            exclude: sp.csr_matrix, filler: np.ndarray) -> None:
         """In place: where a known person's history says nothing for the rest of their list
         (``filler``, the model's :meth:`~cinerec.models.base.Recommender.says_nothing`:
-        such places come in catalogue order), the most rated of the movies left instead,
-        each with its own score and :data:`POPULAR_REASON`, as in a new person's list
-        (:meth:`for_history`)."""
+        such places come in catalogue order), the best by their own scores of the
+        :data:`POPULAR_POOL` most rated movies left instead, with :data:`POPULAR_REASON`,
+        as in a new person's list (:meth:`for_history`)."""
         rows = np.flatnonzero(filler.any(axis=1))
         if not len(rows):
             return
@@ -130,13 +130,12 @@ class Lists:
             # shorter list is the start of a longer one.
             best = np.argsort(-own, kind="stable")[:len(places)]
             chosen, own = chosen[best], own[best]
-            order = np.arange(len(chosen))
             # Places no movie is left for end the list: the catalogue-order movies they held
             # may be among those chosen.
             items[r, places[len(chosen):]], reasons[r, places[len(chosen):]] = -1, -1
             scores[r, places[len(chosen):]] = -np.inf
             places = places[:len(chosen)]
-            items[r, places], scores[r, places], reasons[r, places] = chosen[order], own[order], POPULAR
+            items[r, places], scores[r, places], reasons[r, places] = chosen, own, POPULAR
 
     # -- people described by their ratings ---------------------------------------------
 
