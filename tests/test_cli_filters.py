@@ -123,7 +123,7 @@ def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_defau
     (["--kcore", "5,x"], "command line: --kcore = '5,x' must be U or U,I"),
     (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),
     (["--min-year", "2001", "--max-year", "1990"], "--min-year = 2001 is after --max-year = 1990"),
-    (["--min-year", "2100"], "filter min_year=2100 leaves no ratings"),
+    (["--min-year", "2100"], "--min-year 2100 leaves no ratings (the data had 5,000 ratings"),
     (["--columns", "user=a"], "--columns: "),
     (["--catalog", "nowhere.csv"], "--catalog nowhere.csv: no such file"),
     (["--protocol", "ratings-fold", "--top-users", "30"],

@@ -27,12 +27,14 @@ class Unavailable(DataError):
 
 
 class FilterLeavesNothing(DataError):
-    """A filter left no ratings; ``key`` is its setting (``min_year``, ``kcore``...), for
-    a caller that names where the setting came from."""
+    """A filter left no ratings; ``key`` is its setting (``min_year``, ``kcore``...) and
+    ``value`` its value, ``flag`` the flag that sets it as typed (``--min-year 2050``) and
+    ``rest`` what it did (``leaves no ratings (...)``), for a caller that names where the
+    setting came from in its own terms."""
 
-    def __init__(self, message: str, key: str) -> None:
-        super().__init__(message)
-        self.key = key
+    def __init__(self, flag: str, rest: str, key: str, value: object) -> None:
+        super().__init__(f"{flag} {rest}")
+        self.key, self.value, self.flag, self.rest = key, value, flag, rest
 
 
 class TooFewUnseen(DataError):

@@ -999,7 +999,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             try:
                 dataset, record = apply_filters(dataset, study.filters)
             except FilterLeavesNothing as e:  # name its key in the file, or the flag that set it
-                raise DataError(f"{_where(study, ('data',), e.key)}: {e}") from None
+                where = _where(study, ("data",), e.key)
+                said = f"{study.path}: {e.flag} (given on the command line) {e.rest}" \
+                    if where.endswith("(given on the command line)") else \
+                    f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
+                raise DataError(said) from None
         data = data_record(study.data_source(), dataset, study.filters, record)
         for spec in study.models:  # side features the data cannot give, a size a model cannot take:
             probe = create(spec.model, dict(spec.settings))  # refused before any model trains

@@ -92,9 +92,9 @@ def test_a_step_that_drops_ratings_drops_the_official_folds_and_says_which():
 
 
 def test_a_filter_that_leaves_no_ratings_is_named():
-    with pytest.raises(DataError, match=r"filter min_year=2030 leaves no ratings \(it had 21 ratings"):
+    with pytest.raises(DataError, match=r"^--min-year 2030 leaves no ratings \(the data had 21 ratings"):
         apply_filters(_dataset(), Filters(min_year=2030))
-    with pytest.raises(DataError, match=r"filter kcore=7,7 leaves no ratings"):
+    with pytest.raises(DataError, match=r"^--kcore 7 leaves no ratings"):
         apply_filters(_dataset(), Filters(kcore=(7, 7)))
     ds = _dataset()
     no_years = ds.replace(catalog=Catalog(ds.catalog.titles, np.zeros(6), (), np.zeros((6, 0))))

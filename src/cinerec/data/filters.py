@@ -171,8 +171,10 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             why = ""
             if name == "years" and not dataset.catalog.years.any():
                 why = "; no movie has a known release year (a ratings log takes years from --catalog)"
-            raise FilterLeavesNothing(f"filter {_describe(name, args)} leaves no ratings "
-                            f"(it had {before['ratings']:,} ratings of {before['users']:,} users){why}", _setting(name, args))
+            key = _setting(name, args)
+            raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
+                                      f"ratings of {before['users']:,} users){why}", key,
+                                      args.get(key, args.get("n", args.get("threshold", True))))
         record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
@@ -226,6 +228,20 @@ def _describe(name: str, args: Mapping[str, Any]) -> str:
     if name == "kcore":
         return f"kcore={args['users']},{args['movies']}"
     return f"{name}={args['n']}"
+
+
+def _as_flags(name: str, args: Mapping[str, Any]) -> str:
+    """The flags that ask for the step ``name`` with ``args``, as typed: ``--min-year 2050``."""
+    if name == "years":
+        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items() if v is not None)
+    if name == "implicit":
+        return "--implicit"
+    if name == "liked_threshold":
+        return f"--liked-threshold {args['threshold']:g}"
+    if name == "kcore":
+        u, i = args["users"], args["movies"]
+        return f"--kcore {u}" if u == i else f"--kcore {u},{i}"
+    return f"--{name.replace('_', '-')} {args['n']}"
 
 
 def _label(key: str, flags: bool | Collection[str]) -> str:
