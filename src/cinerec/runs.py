@@ -182,7 +182,7 @@ class Run:
         """
         import pandas as pd
 
-        from cinerec.evaluation.protocols import LOWER_IS_BETTER
+        from cinerec.evaluation.protocols import LOWER_IS_BETTER, options_text
 
         metrics = self.figures()
         if not metrics and not (self.path / "metrics.json").is_file():
@@ -194,10 +194,7 @@ class Run:
         protocol = self.meta.get("protocol")
         if isinstance(protocol, str) and not any(" " in str(c) for c in frame.columns):
             # One protocol (train, run): named on every row, as the tables print it.
-            options = self.meta.get("protocol_options") or {}
-            from cinerec.evaluation.protocols import options_text
-
-            said = options_text(options)
+            said = options_text(self.meta.get("protocol_options") or {})
             frame.insert(0, "protocol", protocol + (f" ({said})" if said else ""))
         board = self.path / "leaderboard.json"
         if board.is_file():  # a study's own order (its ties broken as its table shows them)
@@ -287,7 +284,7 @@ def _with_options(columns: Any, options: Any) -> dict[str, str]:
     """New names for a several-protocol run's columns whose protocol ran with other than
     its default options (quickstart's ``--negatives``): ``"loo-sampled hr@10"`` becomes
     ``"loo-sampled (n_negatives=50) hr@10"``, as a one-protocol run's ``protocol`` column says."""
-    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.evaluation.protocols import get_protocol, options_text
 
     if not isinstance(options, dict):
         return {}
@@ -302,8 +299,6 @@ def _with_options(columns: Any, options: Any) -> dict[str, str]:
         except CinerecError:  # a hand-edited run.json: its columns keep their names
             continue
         if differ:
-            from cinerec.evaluation.protocols import options_text
-
             said = options_text(differ)
             renamed[column] = f"{name} ({said}) {figure}"
     return renamed

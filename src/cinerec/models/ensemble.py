@@ -341,10 +341,10 @@ class Ensemble(Recommender):
         if not all(m.known_scores_from_history and not m.history_scores_signed for m in members) or not out.any():
             return np.zeros(items.shape, dtype=bool)
         rows, cols = np.nonzero(out)
+        who, what = np.asarray(users)[rows], items[rows, cols]
         for m in members:
-            raw = np.asarray(m.score(np.asarray(users)[rows], items[rows, cols]), dtype=np.float32)
-            out[rows, cols] &= m.says_nothing(np.asarray(users)[rows][:, None], items[rows, cols][:, None],
-                                              raw[:, None])[:, 0]
+            raw = np.asarray(m.score(who, what), dtype=np.float32)
+            out[rows, cols] &= m.says_nothing(who[:, None], what[:, None], raw[:, None])[:, 0]
         return out
 
     def history_says_nothing(self, history: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:

@@ -165,7 +165,7 @@ class Service:
         self.profiles = open_profiles(db, self.run.path, profiles)
         # A database over the network may stop answering: its reads then run on worker
         # threads, never on the event loop, which would hold every other request with them.
-        self.remote = any(type(x).__module__ == "cinerec.serving.pgstore" for x in (self.store, self.profiles))
+        self.remote = any(getattr(x, "remote", False) for x in (self.store, self.profiles))
 
     def close(self) -> None:
         """As the server stops: close the profiles' connections (SQLite then removes its
@@ -263,19 +263,19 @@ class Service:
                 loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
                 raise HTTPException(422, [{"loc": loc, "msg": self.unknown_movie(m), "type": "value_error"}])
             idx.append(i)
-        stars = np.array([1.0 if s is None else float(s) for s in ratings.values()], dtype=np.float32)
-        is_like = np.array([s is None for s in ratings.values()])
+        # One entry per movie: "050" and "50" are one movie, given alike or refused.
         given: dict[int, tuple[str, float | None]] = {}
         for i, (m, s) in zip(idx, ratings.items()):
-            if i in given and given[i][1] != s:  # "050" and "50" are one movie: which stars count?
+            if i in given and given[i][1] != s:  # which stars would count?
                 first, was = given[i]
                 msg = f"movie ids {first!r} and {m!r} name one movie, rated {was:g} and {s:g} stars: give it once"
                 raise HTTPException(422, [{"loc": ["body", field, m], "msg": msg, "type": "value_error"}])
             given[i] = (m, s)
-        # One entry per movie ("050" and "50" are one movie, given alike).
-        last = len(idx) - 1 - np.unique(np.array(idx[::-1], dtype=np.int64), return_index=True)[1]
-        items_given = np.array(idx, dtype=np.int64)[last]
-        items, sc, reasons = self.lists.for_history(items_given, stars[last], is_like[last], k,
+        items_given = np.array(sorted(given), dtype=np.int64)
+        values = [given[i][1] for i in items_given.tolist()]
+        stars = np.array([1.0 if v is None else float(v) for v in values], dtype=np.float32)
+        is_like = np.array([v is None for v in values])
+        items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k,
                                                     off=self._genre_exclude(genre))
         return "history", self._records(items, sc, reasons)
 

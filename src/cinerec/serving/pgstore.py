@@ -308,6 +308,8 @@ class PgRecStore:
     re-export without a restart.
     """
 
+    remote = True  # a database over the network (the server reads it off its event loop)
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = safe_url(url)
@@ -389,6 +391,8 @@ class PgRecStore:
 
 class PgProfileStore:
     """Saved people in PostgreSQL: the same methods and rules as the SQLite ``ProfileStore``."""
+
+    remote = True  # a database over the network (the server reads it off its event loop)
 
     def __init__(self, url: str, *, id_factory: Callable[[], str] | None = None) -> None:
         self.url = url
