@@ -547,7 +547,7 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     from .conftest import build_run
 
     users = ["  padded", "u/253", "plain", "x y"]
-    movies = [" fargo ", "film/1", "m2", "m3", "m4", "m5"]
+    movies = [" fargo ", "film/1", "m2", "m3", "m4", "m2/similar"]
     log = tmp_path / "log.csv"
     log.write_text("user,item,rating\n" + "\n".join(
         f'"{u}","{m}",{(a + b) % 5 + 1}' for a, u in enumerate(users) for b, m in enumerate(movies) if (a + b) % 3)
@@ -559,6 +559,9 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     for m in (x.strip() for x in movies):
         assert c.get(f"/movies/{quote(m, safe='')}").json()["movie_id"] == m
         assert c.get(f"/movies/{quote(m, safe='')}/similar").status_code == 200
+    # "m2/similar" sent as m2%2Fsimilar is that movie, not the movies like m2.
+    assert c.get("/movies/m2%2fsimilar").json()["movie_id"] == "m2/similar"
+    assert c.get("/movies/m2/similar").json()[0]["movie_id"] != "m2"
     assert c.post("/recommendations", json={"liked": ["fargo", "film/1"]}).status_code == 200
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")

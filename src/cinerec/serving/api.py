@@ -497,9 +497,15 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     # Raw ids may hold "/" (sent as %2F): the id parameters take the rest of the path, so
     # the routes that end after an id come first.
     @app.get("/movies/{movie_id:path}/similar", response_model=list[SimilarMovie], tags=["movies"])
-    def similar(movie_id: Annotated[str, PathParam(description="raw movie id")], k: K = 10) -> list[dict[str, Any]]:
+    def similar(request: Request, movie_id: Annotated[str, PathParam(description="raw movie id")],
+                k: K = 10) -> Any:
         """The movies most like this one (``model.similar_items``), those with a positive
         similarity: fewer than ``k`` when fewer have anything in common with it."""
+        raw = request.scope.get("raw_path")
+        if raw is not None and not raw.split(b"?")[0].endswith(b"/similar"):
+            # The path ended in "%2Fsimilar": one movie whose id ends so, not its similar movies.
+            record = svc.records[svc.item_index(f"{movie_id}/similar")]
+            return JSONResponse(jsonable_encoder(Movie.model_validate(record)))
         return svc.similar(svc.item_index(movie_id), k)
 
     @app.get("/movies/{movie_id:path}", response_model=Movie, tags=["movies"])
