@@ -58,7 +58,8 @@ __all__ = [
     "profiles_path_for", "open_profiles", "is_postgres", "check_target", "check_url", "ExportPlan", "info_from_meta",
 ]
 
-#: 2: lists exclude every movie rated in the run's data, reasons are liked movies only.
+#: 2: lists exclude every movie rated in the run's data, reasons are liked movies only;
+#: 3: a movie listed for its popularity is stored as such (reason -2), not as NULL.
 STORE_FORMAT = 3
 
 
