@@ -227,3 +227,21 @@ def test_the_api_says_which_filter_dropped_a_movie(synthetic_100k, tmp_path):
             f"unknown movie id '{dropped}' (after the filter top_movies=150)"
         body = client.post("/recommendations", json={"liked": [dropped]}).json()
         assert body["detail"][0]["msg"].endswith("(after the filter top_movies=150)")
+
+
+def test_quickstarts_next_line_pastes_into_a_shell_whatever_the_id_and_folder(tmp_path, capsys):
+    """The first user's id ("user 002") and the run folder ("my runs/qs") hold spaces: the
+    line printed as the next step works as a shell would split it."""
+    import shlex
+
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(
+        f"user {u:03d},m{i},{1 + (u + i) % 5}\n" for u in range(2, 14) for i in range(160) if (u * 7 + i) % 6 == 0))
+    out = tmp_path / "my runs" / "qs"
+    capsys.readouterr()
+    assert main(["quickstart", "--data", str(log), "--model", "popularity", "--out", str(out), "--users", "1"]) == 0
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("next: "))
+    recommend = shlex.split(line.removeprefix("next: ").split("   |   ")[0])
+    assert recommend[:2] == ["cinerec", "recommend"]
+    assert main([*recommend[1:], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["user"] == "user 002"

@@ -9,6 +9,7 @@ with titles and reasons for a few users, and writes a run folder that ``recommen
 
 import dataclasses
 import os
+import shlex
 import tempfile
 import time
 import typing
@@ -162,7 +163,9 @@ def quickstart(
                     "results": [r.to_dict() for r in results], "below_popularity": notes,
                     "recommendations": lists, "dataset": record})
     say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
-    say(f"next: cinerec recommend --run {out} --user {dataset.user_ids.raw[0]}   |   cinerec serve --run {out}", quiet)
+    # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
+    run, user = shlex.quote(str(out)), shlex.quote(f"--user={dataset.user_ids.raw[0]}")
+    say(f"next: cinerec recommend --run {run} {user}   |   cinerec serve --run {run}", quiet)
 
 
 def _check_out(out: Path) -> None:
