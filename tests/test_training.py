@@ -187,6 +187,7 @@ def test_saved_weights_load_with_weights_only(data, tmp_path):
 
 def test_bad_training_settings_name_the_field():
     for key, value in [("epochs", 0), ("batch_size", -1), ("lr", 0.0), ("patience", -1), ("device", "gpu"),
+                       ("device", "cuda:²"),  # passes str.isdigit, which torch.device would not take
                        ("optimizer", "lbfgs"), ("lr_schedule", "cyclic"), ("threads", -2),
                        ("negative_distribution", "zipf"), ("negative_exponent", -0.5),
                        ("negative_exponent", float("inf"))]:

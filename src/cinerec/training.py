@@ -131,7 +131,7 @@ class TrainConfig(Config):
         self._check(self.log_every >= 1, "log_every", "must be at least 1")
         self._check(self.threads >= 0, "threads", "must be zero or more")
         dev = self.device
-        ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isascii() and dev[5:].isdigit())
         self._check(ok, "device", "expected cpu, cuda, cuda:N, mps or auto")
 
 

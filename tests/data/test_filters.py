@@ -133,6 +133,10 @@ def test_flag_names_on_the_command_line_and_kcore_forms():
     assert Filters(kcore=[5, 10]) == Filters(kcore=(5, 10))
     with pytest.raises(ConfigError, match=r"Filters: kcore = True must be U or U,I"):
         Filters(kcore=True)
+    # A digit int() cannot read ('²' passes str.isdigit): the same line, not a ValueError.
+    for odd in ("²", "3,²"):
+        with pytest.raises(ConfigError, match=r"command line: --kcore = .* must be U or U,I"):
+            Filters.from_mapping({"kcore": odd}, where="command line", flags=True)
 
 
 def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):

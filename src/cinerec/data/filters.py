@@ -258,7 +258,8 @@ def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, 
                       "the fewest ratings a user and a movie keep (positive whole numbers)")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
-        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+        # ASCII digits only: str.isdigit also takes '²', which int() refuses.
+        if len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() for p in parts):
             raise bad
         nums = [int(p) for p in parts]
     elif _whole(value):
