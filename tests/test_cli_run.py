@@ -138,6 +138,10 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     metrics = read_json(tmp_path / "t" / "metrics.json")["ease"]
     assert "hr@10" in metrics and "hr@10_sd" not in metrics and metrics["seconds_fit"] == ease["seconds_fit"]
     assert ease["metrics"]["hr@10"]["sd"] is None  # and in leaderboard.json: null, not 0.0
+    # Printed under the table, --quiet too, as evaluate --tune and train --tune print theirs.
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "t2"), "--tune", "2", "--quiet")
+    assert code == 0 and f"tuned ease seed 0: {tuning['settings']} (validation hr@10 {tuning['value']:.4f}" in out
+    assert "tuned" not in err and "popularity seed" not in out
     assert read_json(tmp_path / "t" / "leaderboard.json")["models"][0]["metrics"]["hr@10"]["sd"] is None
 
 

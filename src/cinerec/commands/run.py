@@ -77,7 +77,21 @@ def run(
     ref = board["reference"]
     if ref:
         print(_beside_reference(board, ref))
+    for line in tuned_lines(board):  # a result, not chatter: --quiet keeps it, as evaluate's and train's
+        print(line)
     say(f"run saved to {out}" + (f"; store {board['store']}" if board.get("store") else ""), quiet)
+
+
+def tuned_lines(board: dict[str, Any]) -> list[str]:
+    """One line per searched model and seed: the chosen settings and both validation figures."""
+    lines = []
+    for row in board["models"]:
+        for seed, t in (row.get("tuning") or {}).items():
+            screened = "; trials screened approximately, both figures from plain fits" if t["screened"] else ""
+            lines.append(f"tuned {row['label']} seed {seed}: {t['settings']} (validation {t['metric']} "
+                         f"{t['value']:.4f}; defaults {t['default_value']:.4f}; {t['n_trials']} trials, "
+                         f"{t['seconds']:.1f} s{screened})")
+    return lines
 
 
 def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
