@@ -178,7 +178,12 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     # The file, line and key at fault, the value as the file writes it.
     assert code == 2 and f"{study}:6: [data] min_year = 3000 leaves no ratings (the data had" in err
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
-    plain = study.read_text().replace("min_year = 3000\n", "")
+    # A liked-or-not threshold that keeps every rating: its key in the file, not a flag never given.
+    study.write_text(STUDY.format(source=ml100k_dir).replace('[protocol]', 'liked_threshold = 1\n\n[protocol]'))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 2 and f"{study}:6: [data] liked_threshold = 1 is at or below every rating of this data" in err
+    assert "--liked-threshold" not in err and not (tmp_path / "out").exists()
+    plain = study.read_text().replace("liked_threshold = 1\n", "")
     study.write_text(plain)
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")
     assert code == 2 and f"{study}: --min-year 3000 (given on the command line) leaves no ratings" in err

@@ -26,15 +26,20 @@ class Unavailable(DataError):
     """
 
 
-class FilterLeavesNothing(DataError):
-    """A filter left no ratings; ``key`` is its setting (``min_year``, ``kcore``...) and
-    ``value`` its value, ``flag`` the flag that sets it as typed (``--min-year 2050``) and
-    ``rest`` what it did (``leaves no ratings (...)``), for a caller that names where the
-    setting came from in its own terms."""
+class FilterRefused(DataError):
+    """A filter cannot apply to this data; ``key`` is its setting (``min_year``,
+    ``liked_threshold``...) and ``value`` its value, ``flag`` the flag that sets it as
+    typed (``--min-year 2050``) and ``rest`` what is wrong (``leaves no ratings (...)``),
+    for a caller that names where the setting came from in its own terms (a study file's
+    line)."""
 
     def __init__(self, flag: str, rest: str, key: str, value: object) -> None:
         super().__init__(f"{flag} {rest}")
         self.key, self.value, self.flag, self.rest = key, value, flag, rest
+
+
+class FilterLeavesNothing(FilterRefused):
+    """A filter left no ratings (:class:`FilterRefused`)."""
 
 
 class TooFewUnseen(DataError):

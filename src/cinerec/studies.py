@@ -55,7 +55,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, toml_error
 from cinerec.data.filters import Filters
-from cinerec.errors import CinerecError, ConfigError, DataError, FilterLeavesNothing, TooFewUnseen
+from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen
 
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired", "paired_errors"]
 
@@ -998,7 +998,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)
-            except FilterLeavesNothing as e:  # name its key in the file, or the flag that set it
+            except FilterRefused as e:  # name its key in the file, or the flag that set it
                 where = _where(study, ("data",), e.key)
                 said = f"{study.path}: {e.flag} (given on the command line) {e.rest}" \
                     if where.endswith("(given on the command line)") else \

@@ -153,7 +153,7 @@ def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):
 
 def test_a_liked_threshold_on_implicit_data_is_refused_as_such(tmp_path):
     (tmp_path / "clicks.csv").write_text("user,item\n1,10\n1,11\n2,10\n")
-    with pytest.raises(DataError, match=r"liked_threshold=4: the ratings hold no stars .* implicit"):
+    with pytest.raises(DataError, match=r"--liked-threshold 4 finds no stars to compare with: the data is implicit"):
         apply_filters(load(tmp_path / "clicks.csv"), Filters(liked_threshold=4.0))
 
 
@@ -202,8 +202,8 @@ def test_a_liked_threshold_that_drops_no_rating_is_refused_pointing_at_implicit(
     # data implicit: --implicit by another name, or a typo.
     ml100k = load(ml100k_dir)
     for threshold in (-1.0, 0.0, 1.0):
-        with pytest.raises(ConfigError, match=r"--liked-threshold .*: every rating of this data \(1 to 5 stars\) is "
-                                              r"at least that, so none would be dropped; .* use --implicit"):
+        with pytest.raises(DataError, match=r"--liked-threshold .* is at or below every rating of this data \(1 to 5 "
+                                            r"stars\), so none would be dropped: .* implicit data instead"):
             apply_filters(ml100k, Filters(liked_threshold=threshold))
     kept, _ = apply_filters(ml100k, Filters(liked_threshold=1.5))
     assert len(kept.interactions) == 100_000 - 6_110  # the 1-star ratings dropped

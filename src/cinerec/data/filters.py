@@ -38,7 +38,7 @@ from typing import Any, Collection, Mapping
 import numpy as np
 
 from cinerec.data.dataset import Dataset
-from cinerec.errors import ConfigError, DataError, FilterLeavesNothing, expect
+from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record"]
 
@@ -164,8 +164,8 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
     for name, args, step in steps:
         before = counts(dataset)
         if name == "liked_threshold" and is_implicit(dataset):
-            raise DataError(f"filter {_describe(name, args)}: the ratings hold no stars to compare with it "
-                            "(the data is implicit: every rating is a plain event)")
+            raise FilterRefused(_as_flags(name, args), "finds no stars to compare with: the data is implicit "
+                                "(every rating is a plain event)", "liked_threshold", args["threshold"])
         out = step(dataset)
         if len(out.interactions) == 0:
             why = ""
@@ -190,9 +190,10 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
 
     r = dataset.interactions.ratings
     if len(r) and threshold <= float(r.min()):  # (a threshold keeping none is refused where it leaves nothing)
-        raise ConfigError(f"--liked-threshold {threshold:g}: every rating of this data ({float(r.min()):g} to "
-                          f"{float(r.max()):g} stars) is at least that, so none would be dropped; for all of them "
-                          "as plain likes use --implicit, else give a threshold above the lowest rating")
+        raise FilterRefused(f"--liked-threshold {threshold:g}", f"is at or below every rating of this data "
+                            f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
+                            "them as plain likes ask for implicit data instead, else give a threshold above the "
+                            "lowest rating", "liked_threshold", threshold)
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
     return liked.subset(np.ones(len(liked.interactions), dtype=bool))
