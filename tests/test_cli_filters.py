@@ -183,15 +183,20 @@ def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(ow
     out = tmp_path / "qs"
     capsys.readouterr()
     assert main(["quickstart", "--data", str(own_log["log"]), "--columns", own_log["columns"], "--catalog",
-                 str(own_log["catalog"]), "--kcore", "2", "--model", "popularity,baseline", "--out", str(out),
+                 str(own_log["catalog"]), "--kcore", "2", "--model", "popularity,autorec", "--out", str(out),
                  "--users", "1", "--json", "-q"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["dataset"]["filters"] == {"kcore": [2, 2]} and got["dataset"]["format"] == "log"
+    # A log of random ratings: nothing to learn beyond popularity, and its ranking variant does worse.
     lines = got["below_popularity"]
-    assert lines and all(line.startswith("baseline: hr@10 ") for line in lines)
+    assert lines and all(line.startswith("autorec: hr@10 ") for line in lines)
     run = open_run(out)
     assert run.meta["below_popularity"] == lines and "Below popularity" in (out / "report.md").read_text()
     assert got["recommendations"][0]["movies"][0]["title"].startswith("Film ")
+    # A model of stars with no ranking variant is refused before anything is fitted or written.
+    err = _one_line_error(capsys, ["quickstart", "--data", str(own_log["log"]), "--columns", own_log["columns"],
+                                   "--model", "popularity,baseline", "--out", str(tmp_path / "qs2"), "-q"])
+    assert "baseline learns stars and has no ranking variant" in err and not (tmp_path / "qs2").exists()
 
 
 def test_a_user_a_filter_dropped_is_said_to_be_so(synthetic_100k, tmp_path, capsys):
@@ -245,3 +250,4 @@ def test_quickstarts_next_line_pastes_into_a_shell_whatever_the_id_and_folder(tm
     assert recommend[:2] == ["cinerec", "recommend"]
     assert main([*recommend[1:], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["user"] == "user 002"
+

@@ -37,10 +37,10 @@ model = "neumf"
 factors = 8
 layers = [16, 8]
 
-[models.blend]
-members = ["bpmf", "baseline"]
+[models.ensemble]
+members = ["mf", "ease"]
 
-[models.blend.settings.bpmf]
+[models.ensemble.settings.mf]
 factors = 4
 
 [tune]
@@ -68,9 +68,9 @@ def test_a_good_file_gives_every_part(tmp_path):
     assert s.title == "a study" and s.source == "ml-100k"
     assert s.filters.min_year == 1990 and s.filters.top_users == 500 and not s.filters.is_empty
     assert s.protocol == "loo-sampled" and dict(s.protocol_options) == {"n_negatives": 49} and s.seeds == (0, 1)
-    assert [(m.label, m.model) for m in s.models] == [("ease", "ease"), ("neumf-small", "neumf"), ("blend", "blend")]
+    assert [(m.label, m.model) for m in s.models] == [("ease", "ease"), ("neumf-small", "neumf"), ("ensemble", "ensemble")]
     assert dict(s.models[1].settings) == {"factors": 8, "layers": [16, 8]}
-    assert s.models[2].settings["settings"] == {"bpmf": {"factors": 4}}
+    assert s.models[2].settings["settings"] == {"mf": {"factors": 4}}
     assert s.trials == 5 and s.minutes is None and s.tune_models == ("ease",)
     assert s.tuned(s.models[0]) and not s.tuned(s.models[1])
     assert s.export_k == 10 and s.reference.metric == "hr@10" and s.reference.value == 0.9
@@ -138,17 +138,17 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
      '"bpr", regularization = 0.01 (what mf gets when it is left unset), or measure stars with [protocol] name = '
      '"ratings-random"'),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
-    ("factors = 4", "factorz = 4", ":25: [models.blend.settings.bpmf] factorz:"),
-    # Settings of a model that is no member: its own table's line, not the blend's header.
-    ("[models.blend.settings.bpmf]", "[models.blend.settings.als]",
-     ":24: [models.blend.settings.als]: settings: 'als' is not one of the members"),
+    ("factors = 4", "factorz = 4", ":25: [models.ensemble.settings.mf] factorz:"),
+    # Settings of a model that is no member: its own table's line, not the ensemble's header.
+    ("[models.ensemble.settings.mf]", "[models.ensemble.settings.als]",
+     ":24: [models.ensemble.settings.als]: settings: 'als' is not one of the members"),
     # A good key before the bad one, named in the message's list of known keys: still the bad one's line.
-    ("factors = 4", "sweeps = 20\nfactorz = 4", ":26: [models.blend.settings.bpmf] factorz:"),
+    ("factors = 4", "epochs = 2\nfactorz = 4", ":26: [models.ensemble.settings.mf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),
     ("trials = 5", "trials = 2.5", ":28: [tune] trials: 2.5: a tuning budget must be a whole number of trials"),
     ("trials = 5", "trials = true", ":28: [tune] trials: true: a tuning budget"),  # TOML's spelling, not Python's
-    ('models = ["ease"]', 'models = ["blend", "neumf-small"]',
-     ":29: [tune] models: 'blend' declares no search space: there is nothing to tune"),
+    ('models = ["ease"]', 'models = ["ensemble", "neumf-small"]',
+     ":29: [tune] models: 'ensemble' declares no search space: there is nothing to tune"),
     ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
     ("trials = 5", 'trials = 5\nminutes = "1"', ":29: [tune] minutes: '1': expected a number of minutes"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
@@ -398,16 +398,18 @@ def test_a_fault_inside_an_inline_table_names_the_line_holding_it(tmp_path):
 
 
 def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_reading(tmp_path):
-    assert "[models.blend.settings.bpmf]" in GOOD  # a blend of rating models
-    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "ml-100k"\nimplicit = true'))
+    stars = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-random"\n[models.blend]\n'
+             'members = ["bpmf", "baseline"]\n[models.blend.settings.bpmf]\nfactors = 4\n[models.mf-liked]\n'
+             'model = "mf"\nloss = "bce"\ntarget = "liked"\n')  # a blend of rating models
+    path = write(tmp_path, stars.replace('source = "ml-100k"', 'source = "ml-100k"\nimplicit = true'))
     with pytest.raises(ConfigError, match=r":\d+: \[models\.blend\]: blend learns from the ratings' values, and "
                                           r"implicit = true"):
         Study.from_toml(path)
     # the command line's filters count too
-    path = write(tmp_path, GOOD)
+    path = write(tmp_path, stars)
     with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* --liked-threshold 4 \(given on the command line\)"):
         Study.from_toml(path, filters={"liked_threshold": 4.0})
-    assert Study.from_toml(path, filters={"liked_threshold": 4.0}, only=["ease"]).models  # without it, fine
+    assert Study.from_toml(write(tmp_path, GOOD), filters={"liked_threshold": 4.0}).models  # rankers: fine
 
 
 def test_a_crowded_leaderboard_keeps_k_10_and_the_reference_figure_at_every_k():

@@ -641,16 +641,43 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
     users, items = rng.integers(0, 30, 600), rng.integers(0, 40, 600)
     x = Interactions(users, items, np.ones(600, np.float32), np.arange(600), 30, 40)
     ds = Dataset("clicks", x, IdMap(np.arange(30), "user"), IdMap(np.arange(40), "movie"), Catalog.unknown(40))
-    prepared = get_protocol("loo-sampled", n_negatives=10).prepare(ds)
+    prepared = get_protocol("ratings-random").prepare(ds)
     with pytest.raises(DataError) as e:
         prepared.evaluate(create("baseline"))
     assert str(e.value).startswith("baseline learns from the ratings' values, but every training rating is 1")
     assert "ease, als or itemknn" in str(e.value) and "\n" not in str(e.value)
-    assert prepared.evaluate(create("mf", {"loss": "bpr", "epochs": 1})).metrics["hr@10"] >= 0  # ranking: fine
+    ranked = get_protocol("loo-sampled", n_negatives=10).prepare(ds)
+    assert ranked.evaluate(create("mf", {"loss": "bpr", "epochs": 1})).metrics["hr@10"] >= 0  # ranking: fine
     from cinerec.tuning import tune
 
     with pytest.raises(DataError, match="baseline learns from the ratings' values"):
-        tune("baseline", ds, get_protocol("loo-sampled", n_negatives=10), trials=2)
+        tune("baseline", ds, get_protocol("ratings-random"), trials=2)
+
+
+@pytest.mark.parametrize("name", ["baseline", "knnbaseline", "bpmf", "mlp-rating", "blend"])
+def test_a_model_of_stars_without_a_ranking_variant_is_refused_by_a_ranking_protocol(name):
+    """Ranked by predicted stars, each of these fell below popularity on every ranking
+    protocol (docs/protocols.md), so a ranking protocol refuses them in one line naming
+    the rating protocol that measures them and models that rank."""
+    for protocol in ("loo-sampled", "loo-full", "random-full"):
+        with pytest.raises(CapabilityError) as e:
+            get_protocol(protocol).check(create(name))
+        text = str(e.value)
+        assert f"{name} learns stars and has no ranking variant" in text and "--protocol ratings-random" in text
+        assert "\n" not in text
+    get_protocol("ratings-random").check(create(name))  # its own kind of protocol takes it
+
+
+def test_autorec_takes_its_ranking_variant_under_a_ranking_protocol():
+    """AutoRec learns which cells hold a rating (target "seen") under a ranking protocol,
+    unless the user chose stars, which is refused naming the setting."""
+    model = get_protocol("loo-sampled").create("autorec")
+    assert model.config.target == "seen" and model.task == "ranking"
+    assert get_protocol("ratings-random").create("autorec").config.target == "rating"
+    with pytest.raises(ConfigError, match='autorec with target = "rating" learns stars'):
+        get_protocol("loo-full").create("autorec", {"target": "rating"})
+    with pytest.raises(CapabilityError, match="measures predicted stars"):
+        get_protocol("ratings-random").check(create("autorec", {"target": "seen"}))
 
 
 def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():

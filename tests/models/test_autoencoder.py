@@ -33,6 +33,22 @@ class TestUserAutoRec(ModelConformance):
     rating_model = True
 
 
+class TestSeenItemAutoRec(ModelConformance):
+    """The ranking variant: which cells hold a rating, over every cell."""
+    model_name = "autorec"
+    config = {**TINY_AUTOREC, "target": "seen"}
+    rating_model = True
+    # Popularity scores 0.0859 here.
+    quality = ("loo-full", "hr@10", 0.10)
+    quality_config = dict(AutoRec.ranking_settings)  # what a ranking protocol gives it
+
+
+class TestSeenUserAutoRec(ModelConformance):
+    model_name = "autorec"
+    config = {**TINY_AUTOREC, "target": "seen", "kind": "user"}
+    rating_model = True
+
+
 class TestMultVAE(ModelConformance):
     model_name = "multivae"
     config = TINY_VAE
@@ -145,3 +161,34 @@ def test_multvae_history_is_binary_and_config_checked():
     with pytest.raises(ConfigError, match="total_anneal_steps"):
         create("multivae", {"total_anneal_steps": 0})
     assert isinstance(model, MultVAE) and not isinstance(model, AutoRec)
+
+
+def test_seen_autorec_learns_from_every_cell_of_a_binary_matrix():
+    """Its input holds 1 for each rating whatever the stars, and its loss counts the
+    unrated cells too (as "not seen"), which the stars variant leaves out."""
+    x = random_ratings()
+    model = create("autorec", {**TINY_AUTOREC, "target": "seen", "epochs": 2}).fit(x)
+    assert model.task == "ranking" and create("autorec").task == "rating"
+    values, observed = model.module.matrix.rows(torch.arange(x.n_items))
+    assert set(values[observed].unique().tolist()) == {1.0}
+    batch = (torch.arange(4),)
+    loss = float(model._loss(batch).detach())
+    with torch.no_grad():  # the unrated cells move the loss: they are in it
+        last = [m for m in model.module.decoder if isinstance(m, torch.nn.Linear)][-1]
+        last.bias += 3.0
+    assert float(model._loss(batch).detach()) != pytest.approx(loss)
+
+
+def test_seen_user_autorec_reads_a_new_persons_ratings_as_seen():
+    x = random_ratings()
+    model = create("autorec", {**TINY_AUTOREC, "target": "seen", "kind": "user", "epochs": 2}).fit(x)
+    stars = sp.csr_matrix(([5.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
+    ones = sp.csr_matrix(([1.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
+    np.testing.assert_array_equal(model.score_history(stars), model.score_history(ones))
+
+
+def test_seen_autorec_reads_its_output_as_log_odds():
+    with pytest.raises(ConfigError, match='output.*"identity" with target = "seen"'):
+        create("autorec", {"target": "seen", "output": "sigmoid"})
+    with pytest.raises(ConfigError, match="target"):
+        create("autorec", {"target": "liked"})

@@ -278,9 +278,11 @@ class Protocol:
     def check(self, model: Recommender) -> None:
         """Raise ``CapabilityError`` when ``model`` cannot be measured by this protocol.
 
-        A ranking protocol refuses a model that has a ranking variant
-        (``ranking_settings``) but was set up to learn stars: it would rank with a
-        model trained for something else (see :meth:`settings_for`).
+        A ranking protocol refuses a model that learns stars: one that has a ranking
+        variant (``ranking_settings``) but was set up to learn stars, naming the
+        settings to change (see :meth:`settings_for`), and one that has none, naming
+        the rating protocol to measure it with. Ranked by predicted stars, every such
+        model measured fell below popularity (docs/protocols.md).
         """
         if self.needs_ratings and not (model.can_predict_ratings or model.can_predict_liked):
             raise CapabilityError(
@@ -293,6 +295,12 @@ class Protocol:
             raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
                                   f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
                                   'stars (loss = "mse"), or measure it with a ranking protocol (loo-sampled)')
+        if not self.needs_ratings and model.task == "rating" and not model.ranking_settings:
+            raise CapabilityError(
+                f"protocol {self.name} measures rankings; {model.name} learns stars and has no ranking variant (ranked "
+                "by predicted stars, such models fall below popularity: docs/protocols.md): measure its stars with "
+                f"--protocol ratings-random, or rank with a model that learns to (ease, als, seqknn; mf, biasedmf and "
+                f"autorec switch to their ranking variant under {self.name})")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
             current = {k: every[k] for k in _deciding(type(model), model.config, every)}

@@ -123,6 +123,11 @@ class AutoRecConfig(TrainConfig):
         regularization: the paper's ``lambda``: weight of ``lambda/2 * sum ||W||^2``
             over all weight matrices, added to the sum of squared errors on observed
             ratings. The optimiser gets no weight decay.
+        target: ``"rating"`` (the paper's: stars, the loss over observed ratings
+            only) or ``"seen"`` (for ranking: each vector holds 1 where a rating
+            exists and 0 elsewhere, the output is read as log-odds, and the loss is
+            the log loss over every cell, so unrated cells count as "not seen"). A
+            ranking protocol gives ``"seen"`` when the user chose no ``target``.
     """
 
     renamed = {"l2": "regularization", "hidden": "layers"}
@@ -139,11 +144,14 @@ class AutoRecConfig(TrainConfig):
     batch_size: int = 256
     lr: float = 1e-3
     patience: int = 10
+    target: Literal["rating", "seen"] = "rating"
 
     def validate(self) -> None:
         super().validate()
         self._check(len(self.layers) >= 1 and all(h >= 1 for h in self.layers), "layers",
                     "needs at least one layer, each of size 1 or more")
+        self._check(self.target == "rating" or self.output == "identity", "output",
+                    'must be "identity" with target = "seen" (the output is read as log-odds)')
 
 
 _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -197,6 +205,10 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     rating row as it encodes a training user's. In I-AutoRec every input unit *is* a
     training user, so a new person has no input weights until the model is refitted;
     ``can_score_history`` is therefore ``True`` only for ``kind="user"``.
+
+    ``target="seen"`` is its ranking variant, which a ranking protocol gives it: the
+    same network learns which cells hold a rating at all (log loss over every cell of
+    a binary matrix), and its scores are log-odds of a rating, not stars.
     """
 
     name = "autorec"
@@ -206,21 +218,33 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     }
     has_item_vectors = True
     Config = AutoRecConfig
-    task = "rating"
     config: AutoRecConfig
     module: _AutoRecNet
+
+    # Under a ranking protocol, for each key the user did not choose: the ranking variant,
+    # and the penalty that suits it (50 was chosen for stars; docs/protocols.md says why 2).
+    ranking_settings = {"target": "seen", "regularization": 2.0}
 
     def __init__(self, config: AutoRecConfig | None = None) -> None:
         super().__init__(config)
         self.can_score_history = self.config.kind == "user"
 
+    @property
+    def task(self) -> str:  # type: ignore[override]
+        return "rating" if self.config.target == "rating" else "ranking"
+
     def _matrix(self, train: Interactions) -> sp.csr_matrix:
-        """Rows the network encodes: users×movies, or movies×users for I-AutoRec."""
+        """Rows the network encodes: users×movies, or movies×users for I-AutoRec; with
+        ``target="seen"`` every stored value is 1."""
         x = train.csr
+        if self.config.target == "seen":
+            x = sp.csr_matrix((np.ones(x.nnz, dtype=np.float32), x.indices, x.indptr), shape=x.shape)
         return x.T.tocsr() if self.config.kind == "item" else x
 
     def _build(self, train: Interactions) -> _AutoRecNet:
         low, high = (float(train.ratings.min()), float(train.ratings.max())) if len(train) else (0.0, 1.0)
+        if self.config.target == "seen":  # log-odds, not clipped
+            low, high = -np.inf, np.inf
         return _AutoRecNet(self._matrix(train), self.config, low, high)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -235,7 +259,11 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         # The weight penalty is shared out over rows so that one epoch sums to the
         # paper's objective; dividing by the batch size keeps the step size independent of it.
         penalty = 0.5 * self.config.regularization * net.weight_norm() * (len(values) / net.n_rows)
-        return (masked_sse(recon, values, observed) + penalty) / len(values)
+        if self.config.target == "seen":  # every cell: 1 for a rating, 0 for none
+            fit = F.binary_cross_entropy_with_logits(recon.float(), values, reduction="sum")
+        else:
+            fit = masked_sse(recon, values, observed)
+        return (fit + penalty) / len(values)
 
     def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
         net = self.module
@@ -263,6 +291,9 @@ class AutoRec(NeuralRecommender, RatingRecommender):
                 f"{self.name}: an item-based AutoRec cannot score a new person (each input unit is a "
                 "training user); refit, or use kind = \"user\"")
         history = _check_history(history, self.n_items, self.name)
+        if self.config.target == "seen":  # what it learned from: 1 for each movie rated, whatever the stars
+            history = sp.csr_matrix((np.ones(history.nnz, np.float32), history.indices, history.indptr),
+                                    shape=history.shape)
         net = self.module
         with torch.no_grad():
             net.eval()
