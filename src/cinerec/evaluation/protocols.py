@@ -379,7 +379,7 @@ class Protocol:
         """
         if self.needs_ratings and dataset.info.get("implicit"):
             raise DataError(
-                f"protocol {self.name} measures predicted stars, but {dataset.name!r} holds plain interactions "
+                f"protocol {self.name} measures predicted stars, but {data_label(dataset)} holds plain interactions "
                 f"(implicit{_why_implicit(dataset)}); use a ranking protocol such as loo-sampled"
             )
 
@@ -458,6 +458,13 @@ class Protocol:
                 not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):  # true is no K
             raise ConfigError(f"protocol {self.name}: ks={ks!r} must be a list of positive integers")
         self._options["ks"] = tuple(sorted(set(ks)))
+
+
+def data_label(dataset: Dataset) -> str:
+    """The data as the user named it, for a message: the path it was read from (quoted),
+    else its name (a dataset built in memory)."""
+    source = dataset.info.get("source")
+    return repr(str(source)) if source else repr(dataset.name)
 
 
 def _same_rows(a: Interactions | None, b: Interactions) -> bool:
@@ -849,7 +856,7 @@ class RatingsFold(Protocol):
         super().check_data(dataset)
         if not dataset.folds and dataset.info.get("folds_dropped_by"):
             raise DataError(
-                f"protocol {self.name}: the official folds of {dataset.name!r} no longer apply after the filter "
+                f"protocol {self.name}: the official folds of {data_label(dataset)} no longer apply after the filter "
                 f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
             )
 
@@ -862,13 +869,13 @@ class RatingsFold(Protocol):
         if not dataset.folds:
             if dataset.info.get("release") == "ml-100k":
                 raise DataError(
-                    f"protocol {self.name}: dataset {dataset.name!r} holds no official folds "
+                    f"protocol {self.name}: {data_label(dataset)} holds no official folds "
                     "(load it from a release folder that has the uN.base/uN.test files)"
                 )
             if "fold" in self._given:  # asked for by name: not a fold this data has
                 what = "asks for ml-100k's official folds" if self.fold == "all" else "is one of ml-100k's official folds"
                 raise DataError(f"protocol {self.name}: fold={self.fold} {what}, and "
-                                f"{dataset.name!r} has none; leave fold unset for a seeded random 80/20 split")
+                                f"{data_label(dataset)} has none; leave fold unset for a seeded random 80/20 split")
             split = random_split(dataset.interactions, test=0.2, seed=seed)
             return Prepared(self, seed, split.train, split.test, None,
                             np.unique(split.test.users).astype(np.int64), fold="random-80/20")
