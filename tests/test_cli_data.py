@@ -176,3 +176,16 @@ def test_a_damaged_cached_release_says_how_to_download_it_again(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "u.data line 52:" in err
     assert f"(the cached copy of ml-100k: remove {folder.parent} to download it again)" in err
+
+
+def test_info_takes_the_data_with_data_as_every_other_command_does(ml100k_dir, capsys) -> None:
+    capsys.readouterr()
+    assert main(["data", "info", "--data", str(ml100k_dir), "--top-users", "10", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["users"] == 10 and got["source"] == str(ml100k_dir)
+    for argv, said in [([], "data info: which data? give a source"),
+                       ([str(ml100k_dir), "--data", str(ml100k_dir)], "data info: the data is named twice"),
+                       (["--data", "/no/such"], "--data /no/such: no such file or folder")]:
+        assert main(["data", "info", *argv]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err

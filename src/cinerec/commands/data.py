@@ -64,9 +64,15 @@ def fetch(
     print(folder)
 
 
+InfoSource = Annotated[str | None, typer.Argument(
+    metavar="[SOURCE]", show_default=False,
+    help="The ratings, as --data names them (either one): a release name, a folder, a zip or a ratings log.")]
+
+
 @flags.with_filters
 def info(
-    source: Source,
+    source: InfoSource = None,
+    data: Annotated[str | None, flags.Data] = None,
     release: Annotated[str | None, typer.Option(
         "--release", metavar="NAME", help="Which release the folder holds, when its name does not say (checked against its file layout "
              "only).")] = None,
@@ -85,7 +91,16 @@ def info(
     from cinerec.data import apply_filters, load
     from cinerec.data.filters import data_record  # (not cinerec.runs, which imports torch)
 
-    where = flags.data_source(source, columns, catalog, flag=None)
+    from cinerec.errors import ConfigError
+
+    if source is not None and data is not None:
+        raise ConfigError(f"data info: the data is named twice ({source!r} and --data {data!r}); give one")
+    if source is None and data is None:
+        raise ConfigError("data info: which data? give a source (a release name, a folder, a zip or a ratings "
+                          "log) as an argument or with --data")
+    where = flags.data_source(source, columns, catalog, flag=None) if data is None else \
+        flags.data_source(data, columns, catalog)
+    source = where["source"]
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
     dataset, record = apply_filters(dataset, filters)
