@@ -72,7 +72,7 @@ InfoSource = Annotated[str | None, typer.Argument(
 @flags.with_filters
 def info(
     source: InfoSource = None,
-    data: Annotated[str | None, flags.Data] = None,
+    data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
     release: Annotated[str | None, typer.Option(
         "--release", metavar="NAME", help="Which release the folder holds, when its name does not say (checked against its file layout "
              "only).")] = None,
