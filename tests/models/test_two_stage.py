@@ -296,6 +296,15 @@ def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
                      retriever=retriever, ranker=ranker).fit(data)
     with pytest.raises(ConfigError, match="k = 10 is more than candidates = 8"):
         model.recommend([0], 10)
+    # The notebook's top-N refuses it for an empty list of people too (it said nothing).
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from cinerec.serving.lists import Lists
+
+    ds = Dataset("x", data, IdMap(np.arange(data.n_users), "user"), IdMap(np.arange(data.n_items), "movie"),
+                 Catalog.unknown(data.n_items))
+    for users in ([], [0]):
+        with pytest.raises(ConfigError, match="k = 10 is more than candidates = 8"):
+            Lists(ds, model).frame(users, 10)
 
 
 @pytest.mark.parametrize("settings, message", [

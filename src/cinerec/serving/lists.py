@@ -265,7 +265,8 @@ class Lists:
             and isinstance(user_ids, np.ndarray)
         ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
         users = np.array([self.user_index(u) for u in ids], dtype=np.int64)
-        k = check_k(k)  # with no users too: a wrong k is wrong whoever asks
+        self._length(k)  # with no users too: a wrong k (or one past a shortlist) is wrong whoever asks
+        k = check_k(k)
         rows = []
         if len(users):
             order, first = np.unique(users, return_index=True)  # for_users wants distinct users
