@@ -116,6 +116,8 @@ def test_a_quickstart_leaderboard_holds_figures_not_protocol_settings(tmp_path, 
     # The figures ranked among 50 say so, as a one-protocol run's protocol column does.
     assert "loo-sampled (n_negatives=50) hr@10" in board.columns and "loo-full hr@10" in board.columns
     assert "loo-sampled hr@10" not in board.columns
+    # A count is a whole number, as metrics.json writes it (it came back 943.0).
+    assert board["loo-full n_users"].dtype.kind == "i" and board["loo-full hr@10"].dtype.kind == "f"
 
 
 def test_the_quickstart_report_ranks_best_first_counts_the_one_fit_and_leaves_out_empty_lists(tmp_path, capsys):

@@ -315,21 +315,21 @@ def _column_key(column: str) -> tuple[str, int, str, int, str]:
     return prefix, last, base, int(k) if k else -1, rest[len(k):]
 
 
-def _figures(values: Any, prefix: str = "") -> dict[str, float]:
+def _figures(values: Any, prefix: str = "") -> dict[str, float | int]:
     """The numbers of one model's ``metrics.json`` entry, flattened to ``{name: value}``.
 
     A result's ``metrics`` table gives its figures their plain names; anything else
     nested (a protocol's result) prefixes its name. A result's ``options`` (the
     protocol's settings, such as ``n_negatives``) are no figures and are left out.
     """
-    out: dict[str, float] = {}
+    out: dict[str, float | int] = {}
     for key, value in values.items():
         if key == "options":  # the protocol's settings (n_negatives...), not a figure
             continue
         if isinstance(value, dict):
             out.update(_figures(value, prefix if key == "metrics" else f"{prefix}{key} "))
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and key != "seed":
-            out[f"{prefix}{key}"] = float(value)
+            out[f"{prefix}{key}"] = value  # a count (n_users) stays a whole number
     return out
 
 
