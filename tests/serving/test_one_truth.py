@@ -495,3 +495,24 @@ def test_a_two_stage_cold_start_shortlists_among_the_movies_it_may_list(ml100k_d
     items, _, _ = lists.for_history(given, np.array([5.0, 2, 2, 2, 2]), np.zeros(5, bool), 10)
     assert len(items) == 10 and not set(given.tolist()) & set(items.tolist())
     assert len(alone) == 10
+
+
+def test_popularity_lists_give_popularity_as_their_reason_never_a_liked_movie(ml100k, tmp_path):
+    """Popularity scores every person alike: "because you liked Contact" beside each of its
+    movies named a cause its scores never had. Known person, new person and the store."""
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, POPULAR_REASON, Lists
+
+    lists = Lists(ml100k, create("popularity").fit(ml100k.interactions))
+    items, _, reasons = lists.for_users(np.arange(ml100k.n_users), 10)
+    assert (items >= 0).all() and (reasons == POPULAR).all()
+    new = lists.history_frame(liked=[50, 181])
+    assert len(new) == 10 and new.reason.eq(POPULAR_REASON).all() and not new.movie_id.isin([50, 181]).any()
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(ml100k.info["source"]), "--model", "popularity", "--out", str(run), "-q"]) == 0
+    db = tmp_path / "recs.sqlite"
+    export_store(run, db, k=5, model="popularity", progress=False)
+    with TestClient(create_app(run, db, model="popularity")) as c:
+        got = c.get("/users/1/recommendations", params={"k": 5}).json()
+        assert got["source"] == "store" and {r["reason"] for r in got["recommendations"]} == {POPULAR_REASON}
+        assert all(r["reason_movie_id"] is None for r in got["recommendations"])

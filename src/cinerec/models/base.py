@@ -121,6 +121,10 @@ class Recommender(ABC):
     #: nothing for the movie (or, EASE, speaks against it): such places in their list go
     #: to popular movies, as in a new person's.
     known_scores_from_history: ClassVar[bool] = False
+    #: False when a person's scores do not come from their own history at all
+    #: (popularity: the same counts for everyone): no movie they liked explains them, so
+    #: every movie of their list is said to be listed for its popularity.
+    personal: ClassVar[bool] = True
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: True when :meth:`predict_liked` gives the probability that a person likes a movie

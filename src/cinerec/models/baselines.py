@@ -82,6 +82,7 @@ class Popularity(Recommender):
 
     name = "popularity"
     Config = PopularityConfig
+    personal = False  # its lists say "popular with many viewers", never "because you liked ..."
     can_score_history = True
     can_score_pairs = True
 

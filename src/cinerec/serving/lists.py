@@ -98,6 +98,8 @@ class Lists:
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         # A reason names a liked movie the model's scores were built from.
+        if not self.model.personal:  # the same scores for everyone: popularity is the reason
+            return items, scores, np.where(items >= 0, POPULAR, -1).astype(np.int32)
         reasons = self.model.explain(self.liked[u].multiply(self.model.evidence(u)).tocsr(), items)
         filler = self.model.says_nothing(u, items, scores)
         if filler.any():
@@ -209,6 +211,8 @@ class Lists:
         items, sc = top_k(scores, k, exclude)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
+        if not self.model.personal:  # the same scores for everyone: popularity is the reason
+            return items, sc, np.full(len(items), POPULAR, dtype=np.int32)
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
         filler = silent[items].copy()
         if filler.any():
