@@ -179,6 +179,11 @@ def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_l
     study.write_text(study.read_text().replace("top_movies = 60\n", ""))  # the same filter, as a flag
     err = _one_line_error(capsys, ["run", str(study), "--top-movies", "60", "--out", str(tmp_path / "r"), "-q"])
     assert "keep more movies (a larger --top-movies" in err and "under [data]" not in err
+    # One year bound given: that one is named, in the file's words (it said "min_year/max_year").
+    study.write_text(study.read_text().replace("[protocol]", f'catalog = "{own_log["catalog"]}"\nmax_year = 1985\n\n'
+                                                             "[protocol]"))
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
+    assert "keep more movies (a later max_year under [data])" in err, err
 
 
 def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(own_log, tmp_path, capsys):

@@ -942,6 +942,8 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
 _FILTER_WORDS = (("--top-movies", "top_movies under [data]", ("top_movies",)),
                  ("--top-users", "top_users under [data]", ("top_users",)),
                  ("--min-year/--max-year", "min_year/max_year under [data]", ("min_year", "max_year")),
+                 ("--min-year", "min_year under [data]", ("min_year",)),  # (after the two together)
+                 ("--max-year", "max_year under [data]", ("max_year",)),
                  ("--kcore", "kcore under [data]", ("kcore",)))
 
 

@@ -777,3 +777,14 @@ def test_a_results_label_writes_options_as_the_command_line_takes_them():
 
     r = Result("loo-full", "ease", {}, 1, 0.0, 0.0, seed=2, options={"valid": True, "ks": (5, 10)})
     assert r.label == "loo-full (valid=true, ks=[5, 10], seed 2)"
+
+
+def test_a_shortfall_names_only_the_year_bound_that_was_given(ml100k):
+    # "looser --min-year/--max-year" when only --max-year had been given.
+    from cinerec.data.filters import Filters, apply_filters
+
+    for bound, way in [({"max_year": 1960}, "a later --max-year"), ({"min_year": 1998}, "an earlier --min-year"),
+                       ({"min_year": 1950, "max_year": 1960}, "looser --min-year/--max-year")]:
+        few, _ = apply_filters(ml100k, Filters(**bound))
+        with pytest.raises(DataError, match=rf"keep more movies \({way}\)"):
+            get_protocol("loo-sampled").prepare(few)

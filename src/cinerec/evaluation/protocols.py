@@ -592,8 +592,17 @@ def _looser(dataset: Dataset) -> list[str]:
     """How to loosen each filter that dropped movies from ``dataset``, in the flags' words."""
     from cinerec.data.filters import dropping
 
-    return list(dict.fromkeys(_LOOSER[r["transform"]] for r in dropping(dataset, "movies")
-                              if r.get("transform") in _LOOSER))
+    return list(dict.fromkeys(_loosen(r) for r in dropping(dataset, "movies") if r.get("transform") in _LOOSER))
+
+
+def _loosen(record: Mapping[str, Any]) -> str:
+    """How to loosen the filter of one transform record, naming only the year bounds it had."""
+    if record["transform"] == "years":
+        args = record.get("args", {})
+        low, high = args.get("min_year") is not None, args.get("max_year") is not None
+        if low != high:
+            return "an earlier --min-year" if low else "a later --max-year"
+    return _LOOSER[record["transform"]]
 
 
 def _more_movies(dataset: Dataset) -> str:
