@@ -708,6 +708,8 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     for k in (0, -5, "abc", 2.5):
         with pytest.raises(ConfigError, match=r"expected a whole number of at least 1"):
             run.top_n([], k)
+    with pytest.raises(ConfigError, match=r"user_ids: expected a raw user id or a list of them, got None"):
+        run.top_n(None)  # it said "unknown user id None"
     with pytest.raises(ConfigError, match=r"ratings: expected a mapping of movie id to stars .*got list"):
         run.recommend_for(ratings=[50, 4])
     # A k past the catalogue is cut to it, as top_n and recommend_for do (it was a TypeError);

@@ -265,6 +265,8 @@ class Lists:
         """
         import pandas as pd
 
+        if user_ids is None:  # it read as one unknown id, "None"
+            raise ConfigError("top_n: user_ids: expected a raw user id or a list of them, got None")
         one = isinstance(user_ids, (str, bytes)) or not hasattr(user_ids, "__iter__") or np.ndim(user_ids) == 0 \
             and isinstance(user_ids, np.ndarray)
         ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
