@@ -454,6 +454,25 @@ def test_a_database_out_of_reach_is_503_and_a_degraded_health_not_500_or_422(run
         assert c.get("/users/1/recommendations").status_code == 200  # lists still answer
 
 
+def test_a_read_only_profiles_file_is_a_degraded_health_before_a_change_finds_out(run_dir, tmp_path, monkeypatch):
+    # /health said "ok" while every POST /profiles answered 503. (Tests run as root, for whom
+    # no file is read-only: the answer of os.access is what a read-only file or disk gives.)
+    from pathlib import Path
+
+    import cinerec.serving.store as store_module
+
+    path = tmp_path / "p.sqlite"
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.get("/health").json()["status"] == "ok"
+        real = os.access
+        monkeypatch.setattr(store_module.os, "access",
+                            lambda p, mode, *a, **k: False if Path(p) == path and mode == os.W_OK else real(p, mode))
+        health = c.get("/health").json()
+        assert health["status"] == "degraded", health
+        assert health["profiles"] == f"0 readable, none can be saved ({path}: read-only (the file cannot be written): " \
+                                     "changes are refused)"
+
+
 def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(run):
     from cinerec.models import create
     from cinerec.serving.lists import POPULAR, Lists

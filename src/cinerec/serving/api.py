@@ -297,15 +297,19 @@ class Service:
 
     def _profile_count(self) -> int | str:
         try:
-            return int(self.profiles.count())
+            count = int(self.profiles.count())
         except Unavailable as e:  # /health reports it rather than failing
             return f"unreadable ({e})"
+        unwritable = getattr(self.profiles, "unwritable", None)
+        why = unwritable() if unwritable is not None else None
+        return f"{count} readable, none can be saved ({why})" if why else count
 
     def health(self) -> dict[str, Any]:
         ds = self.dataset
         profiles = self._profile_count()
         return {
-            # "degraded": the profiles' database is out of reach (lists still answer, live)
+            # "degraded": the profiles' database is out of reach or cannot be written (lists
+            # still answer, live)
             "status": "ok" if isinstance(profiles, int) else "degraded",
             "cinerec": cinerec.__version__,
             "model": self.model_name,

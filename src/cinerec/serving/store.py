@@ -737,6 +737,14 @@ class ProfileStore:
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
 
+    def unwritable(self) -> str | None:
+        """Why a change could not be saved now (the file or its folder is read-only), else
+        ``None``: what ``/health`` says before a request finds out with a 503."""
+        for path, what in ((self.path, "the file"), (self.path.parent, "its folder")):
+            if path.exists() and not os.access(path, os.W_OK):
+                return f"{self.path}: read-only ({what} cannot be written): changes are refused"
+        return None
+
 
 def _upsert(con: sqlite3.Connection, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
     con.executemany(
