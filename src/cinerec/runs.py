@@ -133,7 +133,9 @@ def finish_run(
     full = {
         "format": RUN_FORMAT,
         "cinerec": cinerec.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        # To the microsecond: the stamp tells a run from the one written before it into the
+        # same folder (a store's freshness, a server's /health), even within one second.
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
         "models": models,
         **meta,
     }

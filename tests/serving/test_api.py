@@ -473,6 +473,21 @@ def test_a_read_only_profiles_file_is_a_degraded_health_before_a_change_finds_ou
                                      "changes are refused)"
 
 
+def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, tmp_path):
+    # The server kept serving the model it loaded, and /health said "ok".
+    from cinerec.cli import main
+
+    out = tmp_path / "run"
+    argv = ["quickstart", "--data", str(ml100k_dir), "--model", "popularity", "--users", "0", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    with TestClient(create_app(out, profiles=tmp_path / "profiles.sqlite")) as c:  # kept outside the run
+        health = c.get("/health").json()
+        assert health["status"] == "ok" and health["run_stale"] is None
+        assert main([*argv, "--seed", "1"]) == 0  # a quickstart replaces its own earlier run
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "restart the server to serve the new run" in health["run_stale"]
+
+
 def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(run):
     from cinerec.models import create
     from cinerec.serving.lists import POPULAR, Lists

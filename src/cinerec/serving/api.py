@@ -38,7 +38,7 @@ from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, 
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, POPULAR_REASON, Lists, after_filters
 from cinerec.serving.search import MovieSearch
-from cinerec.serving.store import open_profiles, open_store
+from cinerec.serving.store import created_on_disk, open_profiles, open_store
 
 __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
 
@@ -307,10 +307,14 @@ class Service:
     def health(self) -> dict[str, Any]:
         ds = self.dataset
         profiles = self._profile_count()
+        # A run trained again into the same folder: this server still holds the old one.
+        rewritten = created_on_disk(self.run.path) not in (None, str(self.run.meta.get("created", "")))
         return {
             # "degraded": the profiles' database is out of reach or cannot be written (lists
-            # still answer, live)
-            "status": "ok" if isinstance(profiles, int) else "degraded",
+            # still answer, live), or the run was trained again since it was loaded
+            "status": "ok" if isinstance(profiles, int) and not rewritten else "degraded",
+            "run_stale": ("the run folder was written again after this server loaded it: restart the server to "
+                          "serve the new run") if rewritten else None,
             "cinerec": cinerec.__version__,
             "model": self.model_name,
             "models": self.run.model_names,

@@ -91,7 +91,7 @@ class StoreInfo:
         if self.run_created != str(run.meta.get("created", "")):
             if Path(self.run).resolve() != Path(run.path).resolve():
                 return f"exported from another run ({self.run}), serving {run.path}"
-            if self.run_created == _created_on_disk(run.path):
+            if self.run_created == created_on_disk(run.path):
                 # The export is of the run as it is now; what is held in memory (a server's
                 # model and data, read when it started) is the older one.
                 return ("the run was re-written after this was loaded, and the store exported from the new one: "
@@ -107,7 +107,7 @@ class StoreInfo:
         return None
 
 
-def _created_on_disk(run_dir: Path) -> str | None:
+def created_on_disk(run_dir: Path) -> str | None:
     """The ``created`` stamp of the run folder's ``run.json`` as it is now (None: unreadable)."""
     try:
         return str(json.loads((Path(run_dir) / "run.json").read_text()).get("created", ""))
