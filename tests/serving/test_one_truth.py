@@ -516,3 +516,23 @@ def test_popularity_lists_give_popularity_as_their_reason_never_a_liked_movie(ml
         got = c.get("/users/1/recommendations", params={"k": 5}).json()
         assert got["source"] == "store" and {r["reason"] for r in got["recommendations"]} == {POPULAR_REASON}
         assert all(r["reason_movie_id"] is None for r in got["recommendations"])
+
+
+def test_an_ensemble_or_two_stage_in_popularitys_order_gives_popularity_as_the_reason(ml100k):
+    """An ensemble whose only weight is popularity's, or a two-stage list in a popularity
+    retriever's order, said "because you liked ..." beside popularity's own list."""
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR, Lists
+
+    users = np.arange(50)
+    pop_items, _, _ = Lists(ml100k, create("popularity").fit(ml100k.interactions)).for_users(users, 5)
+    for name, settings in [("ensemble", {"members": ["popularity", "itemknn"], "weights": [1.0, 0.0]}),
+                           ("two-stage", {"retriever": "popularity", "ranker": "als", "ranker_settings": {"epochs": 2},
+                                          "mix": 0.0})]:
+        model = create(name, settings).fit(ml100k.interactions)
+        assert not model.personal
+        items, _, reasons = Lists(ml100k, model).for_users(users, 5)
+        np.testing.assert_array_equal(items, pop_items)
+        assert (reasons == POPULAR).all(), name
+    both = create("ensemble", {"members": ["popularity", "itemknn"], "weights": [1.0, 1.0]}).fit(ml100k.interactions)
+    assert both.personal  # a member that reads the history: its reasons stand

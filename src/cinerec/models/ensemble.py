@@ -327,6 +327,12 @@ class Ensemble(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._lead().evidence(users)
 
+    @property
+    def personal(self) -> bool:  # type: ignore[override]
+        """Whether any weighed member scores people from their own history (an ensemble
+        whose only weight is popularity's lists popular movies, and says so)."""
+        return any(m.personal for m in self._weighed_members())
+
     def _weighed_members(self) -> list[Recommender]:
         members, weights = self._fitted()
         return [m for m, w in zip(members, weights) if w > 0]

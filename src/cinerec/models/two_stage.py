@@ -414,6 +414,13 @@ class TwoStage(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._stages()[0].evidence(users)
 
+    @property
+    def personal(self) -> bool:  # type: ignore[override]
+        """Whether the list's order comes from people's own histories: the retriever's
+        alone at ``mix = 0`` (popularity's order lists popular movies, and says so)."""
+        retriever, ranker = self._stages()
+        return retriever.personal or (self._mix() > 0.0 and ranker.personal)
+
     def _retriever_order_of_history(self) -> bool:
         """The list is in the retriever's own order (``mix = 0``) and the retriever is a
         model whose 0 means its history says nothing: such places hold popular movies."""
