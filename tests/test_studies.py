@@ -498,3 +498,13 @@ def test_study_and_protocol_messages_write_values_as_toml(tmp_path):
         Study.from_toml(path)
     with pytest.raises(ConfigError, match=r"n_negatives=true must be a positive integer"):
         get_protocol("loo-sampled", n_negatives=True)
+
+
+def test_a_model_of_stars_in_a_ranking_study_is_refused_in_the_files_words(tmp_path):
+    # It said "--protocol ratings-random", a flag `cinerec run` does not take.
+    study = write(tmp_path, '[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.baseline]\n')
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(study)
+    text = str(e.value)
+    assert text.startswith(f"{study}:5: [models.baseline]: protocol loo-sampled measures rankings; baseline learns")
+    assert 'measure its stars with [protocol] name = "ratings-random"' in text and "--protocol" not in text

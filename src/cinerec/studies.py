@@ -640,7 +640,7 @@ class _Reader:
         try:
             protocol.check(model)
         except CinerecError as e:
-            raise self.fail(table, None, str(e)) from None
+            raise self.fail(table, None, _strip(str(e))) from None
         return ModelSpec(label, name, settings)
 
 

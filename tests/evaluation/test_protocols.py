@@ -676,8 +676,14 @@ def test_autorec_takes_its_ranking_variant_under_a_ranking_protocol():
     assert get_protocol("ratings-random").create("autorec").config.target == "rating"
     with pytest.raises(ConfigError, match='autorec with target = "rating" learns stars'):
         get_protocol("loo-full").create("autorec", {"target": "rating"})
-    with pytest.raises(CapabilityError, match="measures predicted stars"):
+    # Its own way back to stars (it said loss = "mse", mf's, a setting autorec has not).
+    with pytest.raises(CapabilityError, match=r'measures predicted stars; autorec with target = "seen" trains for '
+                                              r'ranking: set it to learn stars \(target = "rating"\)'):
         get_protocol("ratings-random").check(create("autorec", {"target": "seen"}))
+    # A setting of the user's that only the ranking variant refuses says the protocol gave it.
+    with pytest.raises(ConfigError, match=r'output = "sigmoid": must be "identity" with target = "seen" .*\(under '
+                                          r'loo-sampled autorec takes its ranking variant, target = "seen"'):
+        get_protocol("loo-sampled").create("autorec", {"output": "sigmoid"})
 
 
 def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():

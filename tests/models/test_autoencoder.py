@@ -184,7 +184,19 @@ def test_seen_user_autorec_reads_a_new_persons_ratings_as_seen():
     model = create("autorec", {**TINY_AUTOREC, "target": "seen", "kind": "user", "epochs": 2}).fit(x)
     stars = sp.csr_matrix(([5.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
     ones = sp.csr_matrix(([1.0, 1.0], ([0, 0], [2, 7])), shape=(1, x.n_items))
-    np.testing.assert_array_equal(model.score_history(stars), model.score_history(ones))
+    scores = model.score_history(stars)
+    np.testing.assert_array_equal(scores, model.score_history(ones))
+    # Log-odds below 0 are still its order: a cold-start list keeps them (they went to
+    # popular movies, as if the history said nothing for them).
+    assert (scores < 0).any() and not model.history_says_nothing(stars, scores[0]).any()
+
+
+def test_seen_autorec_predicts_no_stars():
+    x = random_ratings()
+    model = create("autorec", {**TINY_AUTOREC, "target": "seen", "epochs": 2}).fit(x)
+    with pytest.raises(CapabilityError, match=r"autorec with target = 'seen' ranks movies .* needs target = 'rating'"):
+        model.predict([0, 1], [0, 1])
+    assert create("autorec", {**TINY_AUTOREC, "epochs": 2}).fit(x).predict([0, 1], [0, 1]).min() >= 1.0
 
 
 def test_seen_autorec_reads_its_output_as_log_odds():

@@ -291,10 +291,11 @@ class Protocol:
             )
         if self.needs_ratings and model.task != "rating" and not model.can_predict_liked:
             # mf with loss="bpr": it can be asked for stars, but trained to rank they mean nothing
-            current = {k: getattr(model.config, k) for k in ("loss", "target") if hasattr(model.config, k)}
+            back = dict(model.stars_settings) or {"loss": "mse"}
+            current = {k: getattr(model.config, k) for k in back if hasattr(model.config, k)}
             raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
                                   f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
-                                  'stars (loss = "mse"), or measure it with a ranking protocol (loo-sampled)')
+                                  f"stars ({_pairs(back)}), or measure it with a ranking protocol (loo-sampled)")
         if not self.needs_ratings and model.task == "rating" and not model.ranking_settings:
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns stars and has no ranking variant (ranked "
@@ -354,8 +355,16 @@ class Protocol:
         wanted = dict(model_class.ranking_settings)
         if self.needs_ratings or not wanted:
             return out
-        out = {**out, **{k: v for k, v in wanted.items() if k not in settings}}
-        config = model_class.Config.from_dict(out, where=where)
+        filled = {k: v for k, v in wanted.items() if k not in settings}
+        out = {**out, **filled}
+        try:
+            config = model_class.Config.from_dict(out, where=where)
+        except ConfigError as e:  # a setting of the user's that the ranking variant cannot take
+            if not filled:
+                raise
+            raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
+                              f"{_pairs(filled)}: drop that setting, or measure stars with --protocol "
+                              "ratings-random)") from None
         model = model_class(config)
         if model.task == "rating":
             chosen = {k: settings[k] for k in _deciding(model_class, config, settings)}

@@ -15,7 +15,7 @@ no dense copy of the whole matrix is ever made (ml-20m would need 15 GB).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -224,6 +224,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     # Under a ranking protocol, for each key the user did not choose: the ranking variant,
     # and the penalty that suits it (50 was chosen for stars; docs/protocols.md says why 2).
     ranking_settings = {"target": "seen", "regularization": 2.0}
+    stars_settings = {"target": "rating"}
 
     def __init__(self, config: AutoRecConfig | None = None) -> None:
         super().__init__(config)
@@ -232,6 +233,18 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     @property
     def task(self) -> str:  # type: ignore[override]
         return "rating" if self.config.target == "rating" else "ranking"
+
+    @property
+    def history_scores_signed(self) -> bool:  # type: ignore[override]
+        # Log-odds: below 0 is a probability under one half, still the model's order.
+        return self.config.target == "seen"
+
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` stars for (user, movie) pairs, clipped to the training range."""
+        if self.config.target != "rating":
+            raise CapabilityError(f"{self.name} with target = {self.config.target!r} ranks movies (its scores are "
+                                  "log-odds of a rating, not stars); predicting stars needs target = 'rating'")
+        return super().predict(users, items)
 
     def _matrix(self, train: Interactions) -> sp.csr_matrix:
         """Rows the network encodes: users×movies, or movies×users for I-AutoRec; with

@@ -137,6 +137,9 @@ class Recommender(ABC):
     #: ranking protocol to apply when the user chose none of them (empty: the model has
     #: no ranking variant); see ``Protocol.settings_for``.
     ranking_settings: ClassVar[Mapping[str, Any]] = {}
+    #: The way back for such a model: the settings that make it learn stars again (what a
+    #: rating protocol's refusal of its ranking variant names).
+    stars_settings: ClassVar[Mapping[str, Any]] = {}
     #: Settings for a protocol whose held-out movies are drawn at random from each
     #: history rather than being its latest (``random-full``, the rating protocols):
     #: the recency weighting that helps predict what a person sees next has nothing to

@@ -154,6 +154,7 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
     # the penalty that suits it (the default 0.1 was chosen for stars; docs/protocols.md
     # says why bpr, and why 0.01).
     ranking_settings = {"loss": "bpr", "regularization": 0.01}
+    stars_settings = {"loss": "mse"}
 
     def __init__(self, config: MFConfig | None = None) -> None:
         super().__init__(config)
