@@ -416,3 +416,15 @@ def test_a_stage_with_a_ranking_variant_gets_it_unless_its_settings_choose(data)
     chosen = TwoStageConfig(retriever="als", ranker="biasedmf", ranker_settings={"loss": "mse"}).stage("ranker")
     assert chosen.config.loss == "mse"  # chosen by the user: kept
     assert TwoStageConfig(retriever="als", ranker="baseline").stage("ranker").name == "baseline"
+
+
+def test_a_retriever_of_stars_is_refused_a_ranker_of_stars_is_not():
+    # A ranking protocol refuses models of stars with no ranking variant; as a retriever
+    # they slipped through (a shortlist ordered by predicted stars).
+    with pytest.raises(ConfigError, match=r"retriever = 'baseline': it learns stars and has no ranking variant, so "
+                                          r"it cannot shortlist; retrieve with a ranking model"):
+        create("two-stage", {"retriever": "baseline", "ranker": "als"})
+    with pytest.raises(ConfigError, match=r"retriever = 'mf': with loss = 'mse' it learns stars, so it cannot "
+                                          r"shortlist; leave that unset"):
+        create("two-stage", {"retriever": "mf", "retriever_settings": {"loss": "mse"}, "ranker": "als"})
+    assert create("two-stage", {"retriever": "autorec", "ranker": "baseline"}).config.retriever == "autorec"

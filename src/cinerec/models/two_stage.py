@@ -136,8 +136,18 @@ class TwoStageConfig(Config):
         """
         name, own = getattr(self, stage), getattr(self, f"{stage}_settings")
         cls = MODELS.get(name)
-        return create(name, cls.settings_ranking(own) if cls is not None else own,
-                      where=f"TwoStageConfig.{stage}_settings")
+        model = create(name, cls.settings_ranking(own) if cls is not None else own,
+                       where=f"TwoStageConfig.{stage}_settings")
+        if stage == "retriever" and model.task == "rating":
+            # A shortlist ordered by predicted stars holds what a ranking protocol refuses to
+            # measure (each such model fell below popularity); a ranker of stars is allowed.
+            chosen = {k: own[k] for k in (cls.stars_settings if cls is not None else {}) if k in own}
+            said = ", ".join(f"{k} = {v!r}" for k, v in chosen.items())
+            how, way = (f"with {said} it learns stars", "leave that unset (a retriever gets its ranking variant), or "
+                        "retrieve") if chosen else ("it learns stars and has no ranking variant", "retrieve")
+            raise ConfigError(f"TwoStageConfig.retriever = {name!r}: {how}, so it cannot shortlist; {way} with a "
+                              "ranking model such as ease, als or itemknn (a model of stars may rank the shortlist)")
+        return model
 
 
 @register
