@@ -425,6 +425,15 @@ def test_resuming_a_finished_run_on_other_data_says_the_data_differs_not_that_it
     assert "cannot resume, the data had 47 users and now has 20" in err
     assert (tmp_path / "run" / "run.json").read_bytes() == before
     assert "nothing to resume" in _error(capsys, [*argv, "--resume"])
+    # Another protocol (here the one a model of stars gets when none is given): named, not
+    # "the data had 4,000 training ratings and now has 3,200".
+    stars = ["train", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "--protocol", "loo-sampled",
+             "--quiet", "--out", str(tmp_path / "mf")]
+    assert main(stars) == 0
+    capsys.readouterr()
+    err = _error(capsys, [*stars[:-5], "--quiet", "--out", str(tmp_path / "mf"), "--set", "epochs=2", "--resume"])
+    assert "--resume: the run in " in err and "was trained under protocol loo-sampled, and ratings-random is asked " \
+        "now; give --protocol loo-sampled" in err, err
 
 
 def test_resume_with_nothing_to_resume_from_says_it_trains_from_the_first_epoch(small_data, tmp_path, capsys):

@@ -201,6 +201,12 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             # the checkpoint, which refuses data it was not trained on, naming what differs.
             ran = {"data": meta.get("data"), "filters": (meta.get("dataset") or {}).get("filters", {}),
                    "protocol": meta.get("protocol"), "seed": meta.get("seed")}
+            if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
+                # Another protocol splits the data otherwise: the checkpoint would refuse it
+                # by counts of ratings, without saying why.
+                raise ConfigError(f"--resume: the run in {out} was trained under protocol {ran['protocol']}, and "
+                                  f"{asked['protocol']} is asked now; give --protocol {ran['protocol']} to train it "
+                                  "further")
             same_run = asked is None or all(ran[key] == value for key, value in asked.items())
             # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
             if same_run and isinstance(recorded, dict) and \
