@@ -311,3 +311,27 @@ def test_an_export_to_a_postgresql_server_rank_0_cannot_reach_is_one_line_on_eve
     assert "\n" not in msg and msg.startswith("postgresql://cinerec:***@127.0.0.1:") and "s3cret" not in msg, msg
     if (tmp_path / "rank1.txt").exists():  # (torchrun may stop rank 1 once rank 0 has exited)
         assert (tmp_path / "rank1.txt").read_text() == msg
+
+
+def test_a_mistake_of_every_rank_is_said_once_and_one_of_another_rank_alone_by_that_rank(ml100k_dir, tmp_path):
+    """Every rank finds the same mistake: rank 0 says it, once (another rank failing first
+    used to end rank 0 before it could, leaving "cinerec: interrupted"). A mistake of
+    rank 1's alone (its copy of the data is missing) was said by no one."""
+    script = tmp_path / "mistake.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        from cinerec.cli import main
+        mine = {str(ml100k_dir)!r} if sys.argv[1] == "rank1" and os.environ["RANK"] == "0" else "/no/such/data"
+        sys.exit(main(["data", "info", mine, "-q"]))
+    """))
+    for case in ("all", "rank1"):
+        run = _torchrun(script, case, timeout=120)
+        lines = [x for x in run.stderr.splitlines() if x.startswith("cinerec: ")]
+        assert run.returncode != 0
+        if case == "all":
+            assert lines == ["cinerec: error: /no/such/data: no such file or folder, and not a MovieLens release "
+                             "name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small)"], ranks_said(run.stderr)
+        else:
+            assert lines == ["cinerec: error: rank 1: /no/such/data: no such file or folder, and not a MovieLens "
+                             "release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small)"], \
+                ranks_said(run.stderr)

@@ -263,11 +263,44 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+#: Seconds another rank waits, after its own mistake, for torchrun to end it because rank 0
+#: stopped too (having said the same): only a mistake of its own alone is then its to say.
+RANK_ERROR_WAIT_S = 2.0
+
+
 def _say_error(line: str) -> None:
-    """Print a mistake's one line; under ``torchrun`` only rank 0 does, since every
-    process reads the same command line and data and would say the same."""
-    if os.environ.get("RANK", "0") == "0":
+    """Print a mistake's one line. Under ``torchrun`` every process reads the same command
+    line and data and nearly always finds the same mistake, so rank 0 says it; another
+    rank first waits (:data:`RANK_ERROR_WAIT_S`) to be stopped, as torchrun stops every
+    process once one has failed, and says its own line, naming its rank, only when it was
+    not: a mistake of that process alone (its machine lacks the data), which rank 0 cannot
+    know. The wait also lets rank 0 say the mistake before torchrun ends it for another
+    rank's failure (it said "interrupted" instead)."""
+    rank = os.environ.get("RANK", "0")
+    if rank == "0" or os.environ.get("WORLD_SIZE", "1") == "1":
         print(line, file=sys.stderr)
+    elif line.startswith("cinerec: error: ") and not _stopped_within(RANK_ERROR_WAIT_S):
+        print(line.replace("cinerec: error: ", f"cinerec: error: rank {rank}: ", 1), file=sys.stderr)
+
+
+def _stopped_within(seconds: float) -> bool:
+    """Whether SIGTERM or SIGINT came within ``seconds`` (taken, not raised)."""
+    import signal
+    import threading
+    import time
+
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    came: list[int] = []
+    old = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        end = time.monotonic() + seconds
+        while not came and time.monotonic() < end:
+            time.sleep(0.05)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return bool(came)
 
 
 def _json_commands(command: click.Command, path: str = "") -> list[str]:
