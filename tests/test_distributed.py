@@ -335,3 +335,23 @@ def test_a_mistake_of_every_rank_is_said_once_and_one_of_another_rank_alone_by_t
             assert lines == ["cinerec: error: rank 1: /no/such/data: no such file or folder, and not a MovieLens "
                              "release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small)"], \
                 ranks_said(run.stderr)
+
+
+def test_an_export_under_torchrun_answers_once(ml100k_dir, tmp_path):
+    # Every rank printed the wrote line, and with --json its own object: no JSON at all.
+    from tests.serving.conftest import build_run
+
+    run_dir = build_run(tmp_path / "run", ml100k_dir, models=("popularity",))
+    script = tmp_path / "export.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from cinerec.cli import main
+        sys.exit(main(["export", "--run", {str(run_dir)!r}, "--db", {str(tmp_path / "recs.sqlite")!r}, "-k", "5",
+                       *sys.argv[1:]]))
+    """))
+    run = _torchrun(script, "--json", timeout=120)
+    assert run.returncode == 0, ranks_said(run.stderr)
+    got = json.loads(run.stdout)  # one object
+    assert got["k"] == 5 and got["n_users"] == 943
+    run = _torchrun(script, timeout=120)
+    assert run.returncode == 0 and run.stderr.count("wrote ") == 1, ranks_said(run.stderr)

@@ -7,6 +7,7 @@ saved profiles live in their own file beside it (``X.profiles.sqlite``), which t
 export never touches.
 """
 
+import os
 import time
 from typing import Annotated
 
@@ -52,6 +53,8 @@ def export(
                 raise
             raise ConfigError(f"-k {DEFAULT_K if k is None else k}{' (the default)' if k is None else ''}: {e}") from None
     took = time.perf_counter() - start
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 says what was written (--json: one object)
+        return
     asked = DEFAULT_K if k is None else k
     if asked > info.n_items:  # the lists are cut to the catalogue: say so
         say(f"note: -k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
