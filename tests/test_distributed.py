@@ -355,3 +355,23 @@ def test_an_export_under_torchrun_answers_once(ml100k_dir, tmp_path):
     assert got["k"] == 5 and got["n_users"] == 943
     run = _torchrun(script, timeout=120)
     assert run.returncode == 0 and run.stderr.count("wrote ") == 1, ranks_said(run.stderr)
+
+
+def test_only_rank_0_makes_the_run_folder(ml100k_dir, tmp_path):
+    # Every rank made --out and marked it as a train run's: on another machine, rank 1 was
+    # left an empty run folder. Here each rank works in a folder of its own, as on two machines.
+    for rank in (0, 1):
+        (tmp_path / f"rank{rank}").mkdir()
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        from cinerec.cli import main
+        os.chdir({str(tmp_path)!r} + "/rank" + os.environ["RANK"])
+        sys.exit(main(["train", "--data", {str(ml100k_dir)!r}, "--top-users", "60", "--model", "gmf", "--set",
+                       "epochs=1", "--set", 'device="cpu"', "--set", "threads=1", "--out", "out", "-q"]))
+    """))
+    run = _torchrun(script, timeout=240)
+    assert run.returncode == 0, ranks_said(run.stderr)
+    assert (tmp_path / "rank0" / "out" / "run.json").is_file()
+    assert not (tmp_path / "rank1" / "out").exists()
+

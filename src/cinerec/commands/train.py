@@ -158,6 +158,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
     from cinerec.models.neural import NeuralRecommender
 
     neural = isinstance(model, NeuralRecommender)
+    # Under torchrun every rank checks alike, and rank 0 alone makes, marks or cleans the
+    # folder (another machine's rank would be left an empty run folder of its own).
+    writes = os.environ.get("RANK", "0") == "0"
     if resume and not neural:
         raise ConfigError(f"--resume: {model.name} is not trained in epochs and writes no checkpoints, so there is "
                           "nothing to resume; drop --resume")
@@ -214,7 +217,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
-            _mark(out)
+            if writes:
+                _mark(out)
             return False
         ours = _MARK in names or names <= {"checkpoints"}
         if not ours:
@@ -227,13 +231,16 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         # drops the old checkpoints too: they are another run's.
         import shutil
 
-        for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
-            p = out / name
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        _mark(out)
+        if writes:
+            for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
+                p = out / name
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            _mark(out)
+        return False
+    if not writes:
         return False
     try:
-        out.mkdir(parents=True, exist_ok=True)  # exist_ok: another torchrun rank may be first
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
     _mark(out)
@@ -264,6 +271,9 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
     it and it is empty again."""
     import shutil
 
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone writes, and undoes
+        yield
+        return
     before = {p.name for p in out.iterdir()}
     try:
         yield
