@@ -375,3 +375,22 @@ def test_only_rank_0_makes_the_run_folder(ml100k_dir, tmp_path):
     assert (tmp_path / "rank0" / "out" / "run.json").is_file()
     assert not (tmp_path / "rank1" / "out").exists()
 
+
+def test_a_model_that_does_not_share_its_training_is_refused_under_torchrun(ml100k_dir, tmp_path):
+    # als, ease... were fitted whole by every process, and the run said 2 processes trained it.
+    script = tmp_path / "als.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from cinerec.cli import main
+        sys.exit(main([sys.argv[1], "--data", {str(ml100k_dir)!r}, "--model", "als", "--out", {str(tmp_path / "r")!r}]
+                      if sys.argv[1] == "train" else ["evaluate", "--data", {str(ml100k_dir)!r}, "--model", "als"]))
+    """))
+    for command in ("train", "evaluate"):
+        run = _torchrun(script, command, timeout=120)
+        lines = [x for x in run.stderr.splitlines() if x.startswith("cinerec: ")]
+        assert run.returncode != 0 and lines == [
+            "cinerec: error: --model als: under torchrun (2 processes) only the neural models share their training, "
+            "and every process would fit als whole; run it without torchrun (export runs under torchrun for any "
+            "model)"], ranks_said(run.stderr)
+    assert not (tmp_path / "r").exists()
+

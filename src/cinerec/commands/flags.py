@@ -175,7 +175,24 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     model = _create(name, values, where)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
+    _check_processes(model)
     return model
+
+
+def _check_processes(model: "Recommender") -> None:
+    """Under ``torchrun`` only the neural models share their training between processes;
+    any other would be fitted whole by every process, and its run would say it was
+    trained by all of them."""
+    import os
+
+    from cinerec.errors import ConfigError
+    from cinerec.models.neural import NeuralRecommender
+
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world != "1" and not isinstance(model, NeuralRecommender):
+        raise ConfigError(f"--model {model.name}: under torchrun ({world} processes) only the neural models share "
+                          f"their training, and every process would fit {model.name} whole; run it without torchrun "
+                          "(export runs under torchrun for any model)")
 
 
 def _create(name: str, values: dict[str, Any], where: str) -> "Recommender":
