@@ -394,3 +394,22 @@ def test_a_model_that_does_not_share_its_training_is_refused_under_torchrun(ml10
             "model)"], ranks_said(run.stderr)
     assert not (tmp_path / "r").exists()
 
+
+def test_resuming_with_another_number_of_processes_is_refused(ml100k_dir, tmp_path):
+    # A run of one process resumed by two went on, and run.json said two had trained it.
+    from cinerec.cli import main
+
+    argv = ["train", "--data", str(ml100k_dir), "--top-users", "60", "--model", "gmf", "--set", 'device="cpu"',
+            "--set", "threads=1", "--out", str(tmp_path / "r"), "-q"]
+    assert main([*argv, "--set", "epochs=1"]) == 0
+    script = tmp_path / "resume.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from cinerec.cli import entry
+        sys.argv = ["cinerec", *{[*argv, "--set", "epochs=2", "--resume"]!r}]
+        entry()  # as the program leaves (main alone would then meet the other rank at exit)
+    """))
+    run = _torchrun(script, timeout=240)
+    lines = [x for x in run.stderr.splitlines() if x.startswith("cinerec: ")]
+    assert run.returncode != 0 and len(lines) == 1, ranks_said(run.stderr)
+    assert "cannot resume, it was trained by 1 process and is now run by 2 processes" in lines[0]

@@ -711,7 +711,8 @@ class _Fit:
         features = getattr(self.model, "features", None) if self.model.uses_features else None
         return {"model": self.model.name, "users": self.train.n_users, "movies": self.train.n_items,
                 "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash,
-                "features": features.fingerprint() if features is not None else None}
+                "features": features.fingerprint() if features is not None else None,
+                "processes": self.dctx.world}
 
     def finish(self) -> None:
         """Restore the best weights, mark their epoch ``kept`` in the history, leave the
@@ -731,6 +732,10 @@ class _Fit:
             save_curves(self.history, cast(Path, self.ckpt_dir) / CURVES, title=self.model.name)  # self.write implies a checkpoint folder
 
 
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} processes"
+
+
 def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: dict[str, Any],
                      n_epochs: int) -> None:
     """Refuse, in one line, a checkpoint from another model, other data or other settings."""
@@ -746,6 +751,11 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
         if then.get("train_hash", trained["train_hash"]) != trained["train_hash"]:  # (older checkpoints: none)
             raise ConfigError(f"{path}: cannot resume, the {trained['train']:,} training ratings are not the ones "
                               "it was trained on (other data, filters or protocol options)")
+        if then.get("processes", trained["processes"]) != trained["processes"]:  # (older checkpoints: no record)
+            # Each process takes its share of a batch: the steps, and so the result, depend on their number.
+            raise ConfigError(f"{path}: cannot resume, it was trained by {_processes(then['processes'])} and is now "
+                              f"run by {_processes(trained['processes'])}; resume it with as many (torchrun "
+                              "--nproc-per-node and --nnodes)")
         if "features" in then and then["features"] != trained["features"]:  # (older checkpoints: no record)
             was, is_now = ("none" if side is None else "other ones" for side in (then["features"], trained["features"]))
             raise ConfigError(f"{path}: cannot resume, the side features (user demographics, genres, years) were "
