@@ -536,3 +536,16 @@ def test_an_ensemble_or_two_stage_in_popularitys_order_gives_popularity_as_the_r
         assert (reasons == POPULAR).all(), name
     both = create("ensemble", {"members": ["popularity", "itemknn"], "weights": [1.0, 1.0]}).fit(ml100k.interactions)
     assert both.personal  # a member that reads the history: its reasons stand
+
+
+def test_a_bias_baseline_list_says_it_is_highly_rated_not_because_you_liked(ml100k):
+    """The baseline orders every person's list by the movies' own biases (a person's bias
+    moves all their scores alike), so no liked movie explains it."""
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    lists = Lists(ml100k, create("baseline").fit(ml100k.interactions))
+    items, scores, reasons = lists.for_users(np.arange(3), 5)
+    said = {r["reason"] for row in range(3) for r in lists.records(items[row], scores[row], reasons[row])}
+    assert said == {"rated highly by viewers"}
+    assert set(lists.history_frame(liked=[50, 181]).reason) == {"rated highly by viewers"}

@@ -125,6 +125,8 @@ class Recommender(ABC):
     #: (popularity: the same counts for everyone): no movie they liked explains them, so
     #: every movie of their list is said to be listed for its popularity.
     personal: ClassVar[bool] = True
+    #: What such a model's lists give as every movie's reason (their order is a chart).
+    chart_reason: ClassVar[str] = "popular with many viewers"
     #: True when :meth:`predict` gives stars (set by :class:`RatingRecommender`).
     can_predict_ratings: ClassVar[bool] = False
     #: True when :meth:`predict_liked` gives the probability that a person likes a movie

@@ -678,6 +678,10 @@ class Baseline(RatingRecommender):
     """
 
     name = "baseline"
+    # Its order is the movies' own biases, the same for everyone (a person's bias moves every
+    # score alike): no liked movie explains it.
+    personal = False
+    chart_reason = "rated highly by viewers"
     search_space = {
         "user_regularization": Param("float", 0.1, 50.0, log=True),
         "item_regularization": Param("float", 0.1, 50.0, log=True),

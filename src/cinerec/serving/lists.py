@@ -98,7 +98,7 @@ class Lists:
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
         # A reason names a liked movie the model's scores were built from.
-        if not self.model.personal:  # the same scores for everyone: popularity is the reason
+        if not self.model.personal:  # the same order for everyone: its chart's reason for every movie
             return items, scores, np.where(items >= 0, POPULAR, -1).astype(np.int32)
         reasons = self.model.explain(self.liked[u].multiply(self.model.evidence(u)).tocsr(), items)
         filler = self.model.says_nothing(u, items, scores)
@@ -211,7 +211,7 @@ class Lists:
         items, sc = top_k(scores, k, exclude)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
-        if not self.model.personal:  # the same scores for everyone: popularity is the reason
+        if not self.model.personal and self.model.can_score_history:  # its own chart: its reason for every movie
             return items, sc, np.full(len(items), POPULAR, dtype=np.int32)
         reasons = self.model.explain(likes, items[None, :])[0] if len(items) else np.zeros(0, np.int32)
         filler = silent[items].copy()
@@ -251,7 +251,10 @@ class Lists:
             if i < 0:
                 continue
             because = self.record(r) if r is not None and r >= 0 else None
-            reason = POPULAR_REASON if r == POPULAR else reason_text(because["title"] if because else None)
+            if r == POPULAR:  # listed for its popularity, or (a chart) for the model's own reason
+                reason = POPULAR_REASON if self.model.personal else self.model.chart_reason
+            else:
+                reason = reason_text(because["title"] if because else None)
             out.append(dict(self.record(i), score=_finite(s), reason=reason,
                             reason_movie_id=because["movie_id"] if because else None))
         return out
