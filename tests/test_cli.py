@@ -115,9 +115,28 @@ def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv, needle):
 @pytest.mark.parametrize("argv", [["evaluate", "--model", "ease", "--bogus"],
                                   ["evaluate", "--data", "/no/such/folder", "--model", "ease"]])
 def test_under_torchrun_rank_0_alone_says_a_mistake(capsys, monkeypatch, argv):
+    """Another rank waits to be stopped (torchrun stops every rank once rank 0, having
+    said the mistake, has failed too) and says nothing then; a mistake no one stopped it
+    for is its own, said naming its rank."""
+    import os
+    import signal
+    import threading
+
+    import cinerec.cli as cli
+
+    monkeypatch.setattr(cli, "RANK_ERROR_WAIT_S", 5.0)
     monkeypatch.setenv("RANK", "1")
-    assert main(argv) == 2
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    stop = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))  # as torchrun stops it
+    stop.start()
+    try:
+        assert main(argv) == 2
+    finally:
+        stop.join()
     assert capsys.readouterr().err == ""
+    monkeypatch.setattr(cli, "RANK_ERROR_WAIT_S", 0.1)
+    assert main(argv) == 2  # not stopped: a mistake of this rank alone
+    assert capsys.readouterr().err.startswith("cinerec: error: rank 1: ")
     monkeypatch.setenv("RANK", "0")
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("cinerec: error: ")
