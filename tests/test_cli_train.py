@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from cinerec.cli import main
+from cinerec.io import read_json
 from cinerec.runs import open_run
 from cinerec.training import CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES
 
@@ -441,3 +442,21 @@ def test_resume_with_nothing_to_resume_from_says_it_trains_from_the_first_epoch(
             "--out", str(tmp_path / "typo"), "--resume"]
     assert main(argv) == 0
     assert "holds no checkpoint to resume from; training from the first epoch" in capsys.readouterr().err
+
+
+def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_path, capsys):
+    # Resumed for more epochs, a tuned run took the defaults (the checkpoint refused them:
+    # "factors was 32 and is now 16"), or with --tune searched again and chose otherwise.
+    base = ["train", "--data", str(small_data), "--model", "gmf", "--set", "progress=false", "--set", "device='cpu'",
+            "--set", "threads=1", "--quiet", "--out", str(tmp_path / "run")]
+    assert main([*base, "--set", "epochs=2", "--tune", "3"]) == 0
+    capsys.readouterr()
+    chosen = read_json(tmp_path / "run" / "run.json")["tuning"]["settings"]
+    for extra in ([], ["--tune", "3"]):
+        assert "the run already finished with these settings" in _error(capsys, [*base, "--set", "epochs=2", "--resume",
+                                                                                 *extra])
+    assert main([*base, "--set", "epochs=3", "--resume"]) == 0
+    meta = read_json(tmp_path / "run" / "run.json")
+    config = meta["config"]["gmf"]
+    assert {k: config[k] for k in chosen} == chosen and config["epochs"] == 3
+    assert meta["tuning"]["settings"] == chosen and meta["training"]["epochs"] == 3

@@ -74,6 +74,18 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
              "seed": seed}
+    earlier = _earlier_tuning(out) if resume else None
+    if earlier is not None:
+        # Resumed, a tuned run goes on with the settings its search chose (those given
+        # here win): a search run again would choose for other epochs, and the checkpoint
+        # refuses settings it was not trained with.
+        from cinerec.commands.evaluate import _with
+
+        recommender = _with(recommender, {k: v for k, v in earlier["settings"].items() if k not in held})
+        if tune is not None:
+            say(f"note: --resume goes on with the settings the run's search chose ({earlier['settings']}); "
+                "the search is not run again", quiet or os.environ.get("RANK", "0") != "0")
+            tune = None
     made = _check_out(out, resume, recommender, tune, asked)
 
     main = distributed_context().is_main
@@ -109,7 +121,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         "dataset": record, "below_popularity": notes,
         # Results depend on how many processes trained (each takes its share of a batch).
         "processes": distributed_context().world,
-        **({"tuning": tuned.to_dict()} if tuned else {}),
+        **({"tuning": tuned.to_dict()} if tuned else {"tuning": earlier} if earlier is not None else {}),
         **({"training": _training(recommender)} if history and "epoch" in history[0] else {}),
     }
     metrics = {recommender.name: {**result.metrics, "n_users": result.n_users, "seconds_fit": result.seconds_fit,
@@ -140,6 +152,19 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     for line in notes + nothing_retrieved(prepared, recommender):
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
+
+
+def _earlier_tuning(out: Path) -> dict[str, Any] | None:
+    """The search record of the finished run in ``out`` (``run.json``'s ``tuning``), when
+    it has one with settings; else ``None``."""
+    import json
+
+    try:
+        meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    tuning = meta.get("tuning") if isinstance(meta, dict) else None
+    return tuning if isinstance(tuning, dict) and isinstance(tuning.get("settings"), dict) else None
 
 
 def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
