@@ -173,6 +173,10 @@ def test_features_asked_of_data_that_has_none_are_refused_in_one_line():
     with pytest.raises(DataError, match=r"^mlp-rating: features = true, but 'log' has no user demographics, genres "
                                         r"or release years to read; set features = false$"):
         create("mlp-rating", WITH_FEATURES).set_features(bare)
+    # Read from a file, the file is named as given (it said 'log', the file's stem).
+    read = bare.replace(info={**bare.info, "source": "/data/log.csv"})
+    with pytest.raises(DataError, match=r"^mlp-rating: features = true, but '/data/log.csv' has no user demographics"):
+        create("mlp-rating", WITH_FEATURES).set_features(read)
     # Any one kind is enough: here the release years alone.
     dated = bare.replace(catalog=Catalog(bare.catalog.titles, np.full(x.n_items, 1990), (), np.zeros((x.n_items, 0))))
     assert create("mlp-rating", WITH_FEATURES).set_features(dated).features is not None

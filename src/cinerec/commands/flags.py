@@ -243,7 +243,8 @@ def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: s
     """
     from cinerec.data.history import is_implicit
     from cinerec.errors import DataError
-    from cinerec.evaluation.protocols import data_label, get_protocol
+    from cinerec.data.dataset import data_label
+    from cinerec.evaluation.protocols import get_protocol
 
     protocol = get_protocol(name, **options)
     if default_for is not None and protocol.needs_ratings and is_implicit(dataset):

@@ -28,7 +28,7 @@ from cinerec.io import atomic_dir
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID"]
+__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label"]
 
 DATASET_FORMAT = 1
 
@@ -529,6 +529,13 @@ class Dataset:
                        pairs["also_seen"], pairs["not_liked"])
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
             raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
+
+
+def data_label(dataset: Dataset) -> str:
+    """The data as the user named it, for a message: the path it was read from (quoted),
+    else its name (a dataset built in memory)."""
+    source = dataset.info.get("source")
+    return repr(str(source)) if source else repr(dataset.name)
 
 
 def _save_ids(path: Path, ids: IdMap) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from cinerec.config import shown
 from cinerec.data import history
-from cinerec.data.dataset import Dataset, Interactions
+from cinerec.data.dataset import Dataset, Interactions, data_label
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create, model_class
@@ -467,13 +467,6 @@ class Protocol:
                 not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):  # true is no K
             raise ConfigError(f"protocol {self.name}: ks={ks!r} must be a list of positive integers")
         self._options["ks"] = tuple(sorted(set(ks)))
-
-
-def data_label(dataset: Dataset) -> str:
-    """The data as the user named it, for a message: the path it was read from (quoted),
-    else its name (a dataset built in memory)."""
-    source = dataset.info.get("source")
-    return repr(str(source)) if source else repr(dataset.name)
 
 
 def _same_rows(a: Interactions | None, b: Interactions) -> bool:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cinerec.data.dataset import Interactions
+from cinerec.data.dataset import Interactions, data_label
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.models.neural import NeuralRecommender
@@ -216,7 +216,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
             raise CapabilityError(f"{self.name} reads ids only unless features = true")
         features = rating_features(dataset)
         if features.is_empty:  # an ids-only model under a name that says otherwise
-            raise DataError(f"{self.name}: features = true, but {dataset.name!r} has no user demographics, genres "
+            raise DataError(f"{self.name}: features = true, but {data_label(dataset)} has no user demographics, genres "
                             "or release years to read; set features = false")
         self.features = features
         return self
