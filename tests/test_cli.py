@@ -445,3 +445,16 @@ def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--protocol", "loo-sampled",
                                    "--config", str(tmp_path / "mfloss.toml"), "--set", "epochs=1"])
     assert f"{tmp_path / 'mfloss.toml'}: mf with loss = \"mse\" learns stars" in err, err  # it said "--set: mf with ..."
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["recommend", "--run", "r", "--user", "1", "--user", "2"], "cinerec recommend: --user given 2 times (1, 2): "
+                                                                  "it takes one"),
+    (["data", "info", "--data=a", "--data", "b"], "cinerec data info: --data given 2 times (a, b): it takes one"),
+    (["serve", "--run", "a", "--run", "b"], "cinerec serve: --run given 2 times (a, b): it takes one"),
+])
+def test_an_option_of_one_value_given_twice_is_refused_not_silently_the_last(capsys, argv, said):
+    # recommend --user 1 --user 2 listed user 2's movies alone, without a word.
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"cinerec: error: {said}\n"

@@ -113,17 +113,44 @@ def main(argv: list[str] | None = None) -> int:
 _ONCE = {"train": ("--model", "train fits one model"), "evaluate": ("--model", "evaluate measures one model")}
 
 
-def _given_twice(argv: list[str]) -> str | None:
-    """The error line for an option of :data:`_ONCE` given more than once, else None."""
-    if not argv or argv[0] not in _ONCE:
+def _given_twice(argv: list[str], command: click.Command | None = None) -> str | None:
+    """The error line for an option that takes one value given more than once, else None
+    (click would keep the last in silence: ``recommend --user 1 --user 2`` listed user 2's
+    movies alone). The options of :data:`_ONCE` say why they take one."""
+    if not argv:
         return None
-    flag, what = _ONCE[argv[0]]
-    values = [a.split("=", 1)[1] if a.startswith(flag + "=") else argv[i + 1]
-              for i, a in enumerate(argv) if a.startswith(flag + "=") or (a == flag and i + 1 < len(argv))]
-    if len(values) < 2:
-        return None
-    return (f"cinerec {argv[0]}: {flag} given {len(values)} times ({', '.join(values)}): {what}; "
-            "quickstart or a study file (cinerec run) compares several")
+    name = argv[0]
+    if argv[0] in _ONCE:
+        flags: list[str] = [_ONCE[argv[0]][0]]
+    else:
+        name, flags = _single_value_flags(command, argv) if command is not None else (name, [])
+    for flag in flags:
+        values = [a.split("=", 1)[1] if a.startswith(flag + "=") else argv[i + 1]
+                  for i, a in enumerate(argv) if a.startswith(flag + "=") or (a == flag and i + 1 < len(argv))]
+        if len(values) < 2:
+            continue
+        said = f"cinerec {name}: {flag} given {len(values)} times ({', '.join(values)}): "
+        if argv[0] in _ONCE:
+            return f"{said}{_ONCE[argv[0]][1]}; quickstart or a study file (cinerec run) compares several"
+        return f"{said}it takes one"
+    return None
+
+
+def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, list[str]]:
+    """The (sub)command ``argv`` names (``data info``) and its long options that take one
+    value each."""
+    sub: click.Command | None = command
+    words: list[str] = []
+    for word in argv[:2]:
+        if not isinstance(sub, click.Group):
+            break
+        sub = sub.commands.get(word)
+        words.append(word)
+    if sub is None or isinstance(sub, click.Group):
+        return argv[0], []
+    return " ".join(words), [opt for p in sub.params if isinstance(p, click.Option) and not p.multiple
+                             and not p.is_flag and not p.count and p.nargs == 1 for opt in p.opts
+                             if opt.startswith("--")]
 
 
 #: Options naming a file or folder: an empty name would be read as the folder one is in.
@@ -144,7 +171,7 @@ def _empty_path(argv: list[str]) -> str | None:
 
 def _run(command: click.Command, argv: list[str] | None) -> int:
     given = sys.argv[1:] if argv is None else list(argv)
-    wrong = _given_twice(given) or _empty_path(given)
+    wrong = _given_twice(given, command) or _empty_path(given)
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
         return 2
