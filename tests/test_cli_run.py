@@ -545,7 +545,7 @@ def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path
     study.write_text(f'[data]\nsource = "{log}"\n[protocol]\nname = "ratings-random"\n[models.baseline]\n'
                      '[models.feat]\nmodel = "mlp-rating"\nfeatures = true\n')
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
-    assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but 'log' has no" in err
+    assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but '{log}' has no" in err
     assert "baseline seed" not in err and not (tmp_path / "o").exists()
 
 
