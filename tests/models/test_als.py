@@ -5,7 +5,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
 from cinerec.models import create, load_model
 from cinerec.models.als import ALS, ALSConfig
-from tests.models.conformance import ModelConformance, random_ratings
+from tests.models.conformance import ModelConformance
 
 
 class TestALSConformance(ModelConformance):
@@ -177,14 +177,3 @@ def test_a_warm_start_needs_a_fitted_model_of_the_same_shape():
     smaller = create("als", {"factors": 8}).fit(random_ratings(40, 60))
     with pytest.raises(ConfigError, match=r"got factors \(40, 8\)"):
         model.fit(x, init=smaller)
-
-
-def test_a_persons_scores_do_not_depend_on_who_else_is_scored_with_them():
-    """The store (users in chunks), a live list (one person) and the notebook (a few) showed
-    one person's ALS scores differently in the last float32 digit."""
-    x = random_ratings(n_users=300, n_items=400)
-    model = create("als", {"factors": 48, "epochs": 3}).fit(x)
-    users = np.arange(x.n_users)
-    rows = model.score(users)
-    np.testing.assert_array_equal(np.vstack([model.score([u]) for u in users]), rows)
-    np.testing.assert_array_equal(model.score(users, np.full(len(users), 7)), rows[:, 7])

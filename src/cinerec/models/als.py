@@ -36,8 +36,6 @@ __all__ = ["ALS", "ALSConfig", "WARM_TOLERANCE"]
 #: fit moves them on ml-100k's carve-out at the default settings (0.014), so a warm fit
 #: stops about as settled as a cold one ends.
 WARM_TOLERANCE = 0.015
-#: Users whose scores are worked out in float64 at once (then rounded to float32).
-_SCORE_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -230,21 +228,12 @@ class ALS(IndexedRecommender):
         return self.user_factors, self.item_factors
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
-        # In float64, then rounded: a float32 product's last digit depended on how many users
-        # were scored at once (BLAS takes another path for one row), so the store, a live
-        # list and the notebook showed one person's scores differently.
         user_factors, item_factors = self._fitted_factors()
-        items = item_factors.T.astype(np.float64)
-        out = np.empty((len(users), item_factors.shape[0]), dtype=np.float32)
-        for start in range(0, len(users), _SCORE_BLOCK):  # a float64 block at a time
-            block = users[start:start + _SCORE_BLOCK]
-            out[start:start + len(block)] = user_factors[block].astype(np.float64) @ items
-        return out
+        return user_factors[users] @ item_factors.T
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         user_factors, item_factors = self._fitted_factors()
-        return np.einsum("nd,nd->n", user_factors[users].astype(np.float64),
-                         item_factors[items].astype(np.float64)).astype(np.float32)
+        return np.einsum("nd,nd->n", user_factors[users], item_factors[items])
 
     def user_vectors_for(self, history: sp.csr_matrix) -> np.ndarray:
         """``(n, factors) float32`` factors of people described by ``history`` ``(n, n_items)``.
