@@ -97,9 +97,9 @@ class Lists:
         k = self._length(k)
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
         items, scores = self.model.recommend(u, k, exclude=exclude)
-        # A reason names a liked movie the model's scores were built from.
         if not self.model.personal:  # the same order for everyone: its chart's reason for every movie
             return items, scores, np.where(items >= 0, POPULAR, -1).astype(np.int32)
+        # A reason names a liked movie the model's scores were built from.
         reasons = self.model.explain(self.liked[u].multiply(self.model.evidence(u)).tocsr(), items)
         filler = self.model.says_nothing(u, items, scores)
         if filler.any():
