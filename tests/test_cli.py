@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -458,3 +459,27 @@ def test_an_option_of_one_value_given_twice_is_refused_not_silently_the_last(cap
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err == f"cinerec: error: {said}\n"
+
+
+def test_ctrl_c_while_the_program_starts_is_one_line(tmp_path):
+    """A Ctrl-C while the command line's modules were imported ended in a traceback of the
+    import (the first ~0.2 s of every command). Here the import of a command module stops
+    as a Ctrl-C would stop it."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(textwrap.dedent("""
+        import sys
+
+        class CtrlC:  # the keyboard interrupt arrives while a command module is imported
+            def find_spec(self, name, path=None, target=None):
+                if name == "cinerec.commands.train":
+                    raise KeyboardInterrupt
+                return None
+
+        sys.meta_path.insert(0, CtrlC())
+        sys.argv = ["cinerec", "--help"]
+        from cinerec.program import entry
+        entry()
+    """))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, env=env, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "cinerec: interrupted\n", "")

@@ -1,3 +1,3 @@
-from cinerec.cli import entry
+from cinerec.program import entry
 
 entry()
