@@ -353,6 +353,10 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
         (["serve", "--run", str(run_dir), "--host", "no.such.host.invalid"], "cannot listen there"),
         (["serve", "--run", str(run_dir), "--host", ""], "--host '': give an address"),  # was: every interface
         (["serve", "--run", str(run_dir), "--profiles", str(tmp_path / "nope" / "p.sqlite")], "no such folder"),
+        # Folders named where files go: said so (it was "no recommendation store here" and
+        # "not a cinerec profiles file (unable to open database file)").
+        (["serve", "--run", str(run_dir), "--db", str(tmp_path)], "a folder, not a recommendation store"),
+        (["serve", "--run", str(run_dir), "--profiles", str(tmp_path)], "a folder; name the profiles file"),
     ]
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -482,6 +482,9 @@ class RecStore:
         return self.info
 
     def _read_info(self) -> StoreInfo:
+        if self.path.is_dir():
+            raise DataError(f"{self.path}: a folder, not a recommendation store (a file `cinerec export --db` "
+                            "writes)")
         if not self.path.is_file():
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export` first)")
         self._conn()
@@ -576,6 +579,8 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
     check_url(profiles, "--profiles")
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
         raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
+    if profiles is not None and Path(profiles).is_dir():
+        raise DataError(f"--profiles {profiles}: a folder; name the profiles file (new, or one a server wrote)")
     if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
         # The next export replaces a store whole, and the profiles in it with it.
         raise DataError(f"--profiles {profiles}: is a store written by export, which the next export replaces; "
