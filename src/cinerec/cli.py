@@ -303,11 +303,13 @@ def _say_error(line: str) -> None:
     not: a mistake of that process alone (its machine lacks the data), which rank 0 cannot
     know. The wait also lets rank 0 say the mistake before torchrun ends it for another
     rank's failure (it said "interrupted" instead)."""
-    rank = os.environ.get("RANK", "0")
-    if rank == "0" or os.environ.get("WORLD_SIZE", "1") == "1":
+    from cinerec.processes import distributed_context
+
+    me = distributed_context()
+    if me.is_main:
         print(line, file=sys.stderr)
     elif line.startswith("cinerec: error: ") and not _stopped_within(RANK_ERROR_WAIT_S):
-        print(line.replace("cinerec: error: ", f"cinerec: error: rank {rank}: ", 1), file=sys.stderr)
+        print(line.replace("cinerec: error: ", f"cinerec: error: rank {me.rank}: ", 1), file=sys.stderr)
 
 
 def _stopped_within(seconds: float) -> bool:

@@ -19,7 +19,9 @@ def entry() -> None:
     try:
         from cinerec.cli import entry as run
     except KeyboardInterrupt:
-        if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 says it, as for any other stop
+        from cinerec.processes import distributed_context
+
+        if distributed_context().is_main:  # under torchrun rank 0 says it, as for any other stop
             print("cinerec: interrupted", file=sys.stderr)
         sys.stderr.flush()
         os._exit(130)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from cinerec.config import Config
+from cinerec.processes import _Dist, distributed_context
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
 from cinerec.io import atomic_path
@@ -159,29 +159,6 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
 
 
 # -- distributed --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def distributed_context() -> _Dist:
-    """Rank and world size from the ``torchrun`` environment (1 process otherwise)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist()
-    return _Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def join_process_group(dist_ctx: _Dist, device: torch.device) -> None:

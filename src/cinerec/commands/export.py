@@ -7,7 +7,6 @@ saved profiles live in their own file beside it (``X.profiles.sqlite``), which t
 export never touches.
 """
 
-import os
 import time
 from typing import Annotated
 
@@ -40,6 +39,7 @@ def export(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, say
+    from cinerec.processes import distributed_context
     from cinerec.serving.store import export_store
 
     from cinerec.errors import ConfigError
@@ -53,7 +53,7 @@ def export(
                 raise
             raise ConfigError(f"-k {DEFAULT_K if k is None else k}{' (the default)' if k is None else ''}: {e}") from None
     took = time.perf_counter() - start
-    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 says what was written (--json: one object)
+    if not distributed_context().is_main:  # under torchrun rank 0 says what was written (--json: one object)
         return
     asked = DEFAULT_K if k is None else k
     if asked > info.n_items:  # the lists are cut to the catalogue: say so

@@ -183,13 +183,12 @@ def _check_processes(model: "Recommender") -> None:
     """Under ``torchrun`` only the neural models share their training between processes;
     any other would be fitted whole by every process, and its run would say it was
     trained by all of them."""
-    import os
-
     from cinerec.errors import ConfigError
     from cinerec.models.neural import NeuralRecommender
+    from cinerec.processes import distributed_context
 
-    world = os.environ.get("WORLD_SIZE", "1")
-    if world != "1" and not isinstance(model, NeuralRecommender):
+    world = distributed_context().world
+    if world > 1 and not isinstance(model, NeuralRecommender):
         raise ConfigError(f"--model {model.name}: under torchrun ({world} processes) only the neural models share "
                           f"their training, and every process would fit {model.name} whole; run it without torchrun "
                           "(export runs under torchrun for any model)")

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Iterator
 import typer
 
 from cinerec.commands import flags
+from cinerec.processes import distributed_context
 
 __all__ = ["train"]
 
@@ -52,7 +53,7 @@ def train(
 
     out = Path(os.path.abspath(out))  # "--out ." names the folder it is
     # One command writes a run folder at a time (torchrun's ranks are one command: rank 0 claims it).
-    with claimed(out) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
+    with claimed(out) if distributed_context().is_main else contextlib.nullcontext():
         _train(data, model, out, protocol, protocol_option, config, set_, seed, columns, catalog, filters, resume,
                tune, json, quiet)
 
@@ -64,7 +65,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     from cinerec.evaluation.protocols import nothing_retrieved
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
-    from cinerec.training import CHECKPOINT_LAST, distributed_context
+    from cinerec.training import CHECKPOINT_LAST
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
@@ -84,7 +85,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         recommender = _with(recommender, {k: v for k, v in earlier["settings"].items() if k not in held})
         if tune is not None:
             say(f"note: --resume goes on with the settings the run's search chose ({earlier['settings']}); "
-                "the search is not run again", quiet or os.environ.get("RANK", "0") != "0")
+                "the search is not run again", quiet or not distributed_context().is_main)
             tune = None
     made = _check_out(out, resume, recommender, tune, asked)
 
@@ -185,7 +186,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
     neural = isinstance(model, NeuralRecommender)
     # Under torchrun every rank checks alike, and rank 0 alone makes, marks or cleans the
     # folder (another machine's rank would be left an empty run folder of its own).
-    writes = os.environ.get("RANK", "0") == "0"
+    writes = distributed_context().is_main
     if resume and not neural:
         raise ConfigError(f"--resume: {model.name} is not trained in epochs and writes no checkpoints, so there is "
                           "nothing to resume; drop --resume")
@@ -296,7 +297,7 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
     it and it is empty again."""
     import shutil
 
-    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone writes, and undoes
+    if not distributed_context().is_main:  # under torchrun rank 0 alone writes, and undoes
         yield
         return
     before = {p.name for p in out.iterdir()}

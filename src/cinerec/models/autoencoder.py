@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register
+from cinerec.models.baselines import _history_matrix
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
@@ -249,9 +250,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     def _matrix(self, train: Interactions) -> sp.csr_matrix:
         """Rows the network encodes: users×movies, or movies×users for I-AutoRec; with
         ``target="seen"`` every stored value is 1."""
-        x = train.csr
-        if self.config.target == "seen":
-            x = sp.csr_matrix((np.ones(x.nnz, dtype=np.float32), x.indices, x.indptr), shape=x.shape)
+        x = _history_matrix(train.csr, train.n_items, self.config.target == "seen", self.name)
         return x.T.tocsr() if self.config.kind == "item" else x
 
     def _build(self, train: Interactions) -> _AutoRecNet:
@@ -303,10 +302,8 @@ class AutoRec(NeuralRecommender, RatingRecommender):
             raise CapabilityError(
                 f"{self.name}: an item-based AutoRec cannot score a new person (each input unit is a "
                 "training user); refit, or use kind = \"user\"")
-        history = _check_history(history, self.n_items, self.name)
-        if self.config.target == "seen":  # what it learned from: 1 for each movie rated, whatever the stars
-            history = sp.csr_matrix((np.ones(history.nnz, np.float32), history.indices, history.indptr),
-                                    shape=history.shape)
+        # With target "seen", what it learned from: 1 for each movie rated, whatever the stars.
+        history = _history_matrix(history, self.n_items, self.config.target == "seen", self.name)
         net = self.module
         with torch.no_grad():
             net.eval()

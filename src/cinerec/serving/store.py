@@ -138,7 +138,9 @@ class _Shards:
     @staticmethod
     def active() -> bool:
         """Whether this process is one of several started by ``torchrun``."""
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+        from cinerec.processes import distributed_context
+
+        return distributed_context().active
 
     def check(self, plan: "ExportPlan") -> None:
         """Every rank must export the same run's data with the same model and settings."""
