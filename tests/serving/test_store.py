@@ -152,7 +152,12 @@ def test_stale_store_is_detected(run_dir, tmp_path):
     info = export_store(run_copy, db, k=3, progress=False)
     run = open_run(run_copy)
     assert info.stale_reason(run, "ease") is None
-    assert "model" in info.stale_reason(run, "popularity")
+    assert info.stale_reason(run, "popularity") == "exported from model 'ease', serving 'popularity'"
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    # Both differ: both are named (it named only the model)
+    assert info.stale_reason(open_run(other), "popularity") == (
+        f"exported from model 'ease' of another run ({run_copy}), serving 'popularity' of {other}")
     finish_run(run_copy, meta={"source": "ml-100k", "best_model": "ease", "created_note": "again"})
     os.utime(run_copy / "run.json", (info.exported_at + 5, info.exported_at + 5))
     assert info.stale_reason(open_run(run_copy), "ease") is not None

@@ -87,7 +87,9 @@ class StoreInfo:
     def stale_reason(self, run: Run, model: str) -> str | None:
         """Why this store does not match ``run``/``model`` (``None`` when it does)."""
         if self.model != model:
-            return f"exported from model {self.model!r}, serving {model!r}"
+            other_run = Path(self.run).resolve() != Path(run.path).resolve()
+            return (f"exported from model {self.model!r}" + (f" of another run ({self.run})" if other_run else "")
+                    + f", serving {model!r}" + (f" of {run.path}" if other_run else ""))
         if self.run_created != str(run.meta.get("created", "")):
             if Path(self.run).resolve() != Path(run.path).resolve():
                 return f"exported from another run ({self.run}), serving {run.path}"
