@@ -88,6 +88,26 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     expect(page.locator("#recs .movie")).to_have_count(10)
     assert not set(liked) & set(_ids(page.locator("#recs .movie")))
 
+    # The profile's link opens it in another browser (a fresh context: its own storage),
+    # which keeps it from then on; the address loses the id.
+    link = page.locator("#profile-link").get_attribute("href")
+    assert link.endswith(f"/?profile={profile_id}")
+    other = browser.new_page()
+    other.on("pageerror", lambda e: errors.append(str(e)))
+    other.goto(link)
+    expect(other.locator("body")).to_have_attribute("data-ready", "true")
+    expect(other.locator("#profile-id")).to_have_text(profile_id)
+    expect(other.locator("#mine .movie")).to_have_count(4)
+    assert other.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
+    assert "profile=" not in other.url
+    # A link to a profile the server does not hold says so and starts afresh.
+    third = browser.new_page()
+    third.goto(live_server.url + "/?profile=nosuchprofile")
+    expect(third.locator("body")).to_have_attribute("data-ready", "true")
+    expect(third.locator("#recs-status")).to_contain_text("No profile nosuchprofile here")
+    expect(third.locator("#profile-id")).to_have_text("none yet")
+    assert third.evaluate("localStorage.getItem('cinerec.profile')") is None
+
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()
     expect(page.locator("#mine .movie")).to_have_count(3)

@@ -1,11 +1,13 @@
 // The cinerec page: search, like or rate, see recommendations with reasons.
 // Plain browser JavaScript, no build step. The profile id lives in localStorage so a
-// reload restores the person's ratings from the server.
+// reload restores the person's ratings from the server; the page's address with
+// ?profile=ID opens that profile in another browser.
 "use strict";
 
 const PROFILE_KEY = "cinerec.profile";
+const linked = new URLSearchParams(location.search).get("profile");
 const state = {
-  profileId: localStorage.getItem(PROFILE_KEY),
+  profileId: linked || localStorage.getItem(PROFILE_KEY),
   ratings: {},        // movie id (string) -> stars, or null for a like
   results: [],        // last search results
   recs: [],
@@ -134,6 +136,8 @@ function renderAll() {
     : state.mine.length ? plural(state.mine.length, "movie") : "Nothing yet.";
   $("profile-id").textContent = state.profileId || "none yet";
   $("forget").hidden = !state.profileId;
+  $("profile-link").hidden = !state.profileId;
+  if (state.profileId) $("profile-link").href = profileLink(state.profileId);
   if (state.similar) {
     $("similar-title").textContent = state.similar.movie.title;
     renderList($("similar"), state.similar.list);
@@ -142,6 +146,14 @@ function renderAll() {
       : state.similar.list.length ? "" : `No movie has enough in common with ${state.similar.movie.title}.`;
   }
   restoreFocus(focused);
+}
+
+// The page's own address with this profile: opened elsewhere, it shows the same movies.
+function profileLink(id) {
+  const url = new URL(location.href);
+  url.search = new URLSearchParams({ profile: id }).toString();
+  url.hash = "";
+  return url.toString();
 }
 
 function applyProfile(p) {
@@ -222,7 +234,11 @@ async function loadProfile(current) {
   } catch (e) {
     if (!current()) return;
     // Gone, or an id this server cannot hold (a hand-edited one): start afresh.
-    if (e.status === 404 || e.status === 422) resetProfile();
+    if (e.status === 404 || e.status === 422) {
+      const missing = state.profileId;
+      resetProfile();
+      if (missing === linked) $("recs-status").textContent = `No profile ${missing} here. Like a few movies to get recommendations.`;
+    }
     else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
   } finally {
     state.loading = false;
@@ -313,6 +329,12 @@ async function init() {
   }
   // The profile loads beside the search, in the queue of changes (a like given
   // meanwhile waits for it), saying so while it comes.
+  if (linked) {  // kept in this browser from now on; a reload need not carry it
+    localStorage.setItem(PROFILE_KEY, linked);
+    const url = new URL(location.href);
+    url.searchParams.delete("profile");
+    history.replaceState(null, "", url);
+  }
   if (state.profileId) {
     $("recs-status").textContent = "Loading your movies…";
     state.loading = true;
