@@ -291,6 +291,21 @@ def test_a_rejected_input_is_echoed_cut_short(client):
     assert echoed.startswith("[50, 50") and echoed.endswith(" characters in all)")
 
 
+def test_a_long_unknown_id_is_named_cut_short(client):
+    # A 20 KB id came back whole in 404s and in the unknown-movie 422 (twice: loc and msg).
+    long_id = "x" * 20000
+    said = f"{'x' * 200!r}... (20,000 characters in all)"
+    for r in (client.get(f"/users/{long_id}/recommendations"), client.get(f"/movies/{long_id}"),
+              client.get(f"/movies/{long_id}/similar")):
+        assert r.status_code == 404 and len(r.content) < 1000
+        assert said in r.json()["detail"]
+    for body in ({"liked": [long_id]}, {"ratings": {long_id: 3}}, {"ratings": {long_id: 99}}):
+        r = client.post("/recommendations", json=body)
+        assert r.status_code == 422 and len(r.content) < 1000, r.content[:300]
+    r = client.post("/recommendations", json={"liked": [long_id]})
+    assert said in r.json()["detail"][0]["msg"]
+
+
 def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
     profiles = tmp_path / "profiles.sqlite"
     with TestClient(create_app(run_dir, profiles=profiles)) as c:

@@ -189,12 +189,12 @@ class Service:
 
     def unknown_movie(self, movie_id: Any) -> str:
         """What is said of a movie id the run does not know: a filter may have dropped it."""
-        return f"unknown movie id {movie_id!r}{after_filters(self.dataset, 'movies', ' (')}"
+        return f"unknown movie id {_echo(movie_id)}{after_filters(self.dataset, 'movies', ' (')}"
 
     def user_index(self, user_id: Any) -> int:
         idx = _find(self._users, user_id)
         if idx is None:  # an id the source has may be one the run's filters dropped: said so
-            raise NotFoundError(f"unknown user id {user_id!r}{after_filters(self.dataset, 'users', ' (')}")
+            raise NotFoundError(f"unknown user id {_echo(user_id)}{after_filters(self.dataset, 'users', ' (')}")
         return idx
 
     # store state -----------------------------------------------------------------------------
@@ -260,8 +260,7 @@ class Service:
         for pos, m in enumerate(ratings):
             i = self.find_item(m)
             if i is None:
-                loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
-                raise HTTPException(422, [{"loc": loc, "msg": self.unknown_movie(m), "type": "value_error"}])
+                raise _unknown_in_body(self, field, pos, m)
             idx.append(i)
         # One entry per movie: "050" and "50" are one movie, given alike or refused.
         given: dict[int, tuple[str, float | None]] = {}
@@ -573,7 +572,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         index = svc.find_item(movie_id)  # "050" names movie 50, as when it was saved
         saved = str(svc.records[index]["movie_id"]) if index is not None else str(movie_id)
         if not svc.profiles.remove_rating(profile_id, saved):
-            raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {movie_id[:40]!r}")
+            raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {_echo(movie_id)}")
         return _profile(svc, profile_id, k, genre)
 
     @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
@@ -616,6 +615,25 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
 _ECHO_LIMIT = 200
 
 
+def _echo(value: Any) -> str:
+    """A raw id as an error names it, cut to its first ``_ECHO_LIMIT`` characters: a 20 KB
+    id in a path came back whole (twice over in a 422)."""
+    if isinstance(value, str) and len(value) > _ECHO_LIMIT:
+        return f"{value[:_ECHO_LIMIT]!r}... ({len(value):,} characters in all)"
+    return repr(value)
+
+
+def _cut(key: str) -> str:
+    """A movie id as a 422's ``loc`` names it, cut as :func:`_echo` cuts it."""
+    return key if len(key) <= _ECHO_LIMIT else f"{key[:_ECHO_LIMIT]}..."
+
+
+def _unknown_in_body(svc: Service, field: str, pos: int, movie_id: str) -> HTTPException:
+    """The 422 for a movie id of a request's ``liked`` (at ``pos``) or ``ratings`` the run does not know."""
+    loc = ["body", field, _cut(movie_id)] if field == "ratings" else ["body", field, pos]
+    return HTTPException(422, [{"loc": loc, "msg": svc.unknown_movie(movie_id), "type": "value_error"}])
+
+
 def _short_input(error: Mapping[str, Any]) -> dict[str, Any]:
     """A validation error with its echoed ``input`` cut short: a 60 KB list of ids came back whole."""
     out = dict(error)
@@ -647,8 +665,7 @@ def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> Non
     _in_range(svc, ratings)
     for pos, m in enumerate(ratings):
         if svc.find_item(m) is None:
-            loc = ["body", field, m] if field == "ratings" else ["body", field, pos]
-            raise HTTPException(422, [{"loc": loc, "msg": svc.unknown_movie(m), "type": "value_error"}])
+            raise _unknown_in_body(svc, field, pos, m)
 
 
 def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
@@ -656,7 +673,7 @@ def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
     lo, hi = svc.stars_range
     for m, stars in ratings.items():
         if stars is not None and not lo <= stars <= hi:
-            raise HTTPException(422, [{"loc": ["body", "ratings", m], "type": "value_error",
+            raise HTTPException(422, [{"loc": ["body", "ratings", _cut(m)], "type": "value_error",
                                        "msg": f"{stars:g} stars is outside this data's scale, {lo:g} to {hi:g}"}])
 
 
