@@ -124,6 +124,14 @@ def test_info_of_a_log_without_times_shows_no_time_range(tmp_path, capsys) -> No
     assert rows["min_timestamp"] == ["-"]
 
 
+def test_columns_of_a_catalogue_without_one_name_the_flag(tmp_path, capsys) -> None:
+    # It said "columns: title=name ...", the Python argument's name, not the flag's.
+    (tmp_path / "log.csv").write_text("user,item\n1,10\n2,11\n")
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--columns", "title=name"]) == 2
+    assert capsys.readouterr().err == ("cinerec: error: --columns title=name names a column of the --catalog file, "
+                                       "and none is given\n")
+
+
 def test_synthesize_replaces_only_an_earlier_synthetic_release(tmp_path, capsys) -> None:
     mine = tmp_path / "mine"
     (mine / "sub").mkdir(parents=True)

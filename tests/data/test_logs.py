@@ -108,6 +108,14 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,item,ts\n1,2,1600000000\n1,3,1600000000000\n", "line 3: time 1600000000000 is outside the years"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,99999999999999999999\n", "line 3: time '99999999999999999999' is outside"),
     ("user,item,ts\n1,2,1500000000.5\n1,3,inf\n", "line 3: time inf is outside"),
+    # A quote opened at the start of the last line read as a row of one field.
+    ('user,item,rating\na,x,3\na,y,4\n"b,x,2\n', 'line 4: a quote (") opens a field that no quote closes'),
+    ('user,item,rating\na,x,3\na,y,4\n"b,x,2', 'line 4: a quote (") opens a field that no quote closes'),
+    ("user,item,rating\na,x,3\nb,y\n", "line 3: 2 fields where the header has 3"),
+    ("user,item,rating\na,x,3\nb\n", "line 3: 1 field where the header has 3"),
+    # true/false were read as 1 and 0 stars
+    ("user,item,rating\na,x,true\nb,y,false\n", "line 2: rating 'true' is not a number"),
+    ("user,item,rating\na,x,\nb,y,False\n", "line 3: rating 'False' is not a number"),
 ])
 def test_bad_input_names_file_and_line(tmp_path, text, needle):
     f = tmp_path / "log.csv"
@@ -132,6 +140,24 @@ def test_catalogue_genres_are_trimmed_and_one_whatever_their_case(tmp_path):
 def test_times_in_milliseconds_or_finer_are_read_as_seconds(tmp_path, unit):
     (tmp_path / "log.tsv").write_text(f"user\titem\tts\na\tm1\t{1_600_000_000 * unit}\nb\tm2\t{1_600_000_001 * unit}\n")
     assert load_log(tmp_path / "log.tsv").interactions.timestamps.tolist() == [1_600_000_000, 1_600_000_001]
+
+
+def test_dates_outside_the_years_nanoseconds_hold_are_read(tmp_path):
+    # pandas' nanoseconds hold 1677 to 2262 only: 9999-12-31 (a common "no end" date) was a traceback.
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,9999-12-31\na,y,1600-01-01\nb,x,1969-12-31 23:59:59.5\n"
+                                      "b,y,1614816000\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [253402214400, -11676096000, -1,
+                                                                               1614816000]
+    frame = pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"],
+                          "ts": pd.to_datetime(["1500-01-01", "2021-03-04"]).as_unit("ms")})
+    frame.to_parquet(tmp_path / "log.parquet")
+    assert load_log(tmp_path / "log.parquet").interactions.timestamps.tolist() == [-14831769600, 1614816000]
+
+
+def test_a_rating_column_of_true_and_false_in_parquet_is_refused(tmp_path):
+    pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"], "rating": [None, True]}).to_parquet(tmp_path / "l.parquet")
+    with pytest.raises(DataError, match=r"l\.parquet row 2: rating True is not a number"):
+        load_log(tmp_path / "l.parquet")
 
 
 def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):

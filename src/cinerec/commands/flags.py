@@ -339,7 +339,7 @@ def data_source(data: str | None, columns: str | None, catalog: Path | None, fla
                 ) -> dict[str, Any]:
     """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``
     and ``--catalog`` name, checked before any data is read. ``data`` None: not given."""
-    from cinerec.data.logs import check_catalog, parse_columns
+    from cinerec.data.logs import catalog_roles_alone, check_catalog, parse_columns
     from cinerec.data.movielens import check_source
     from cinerec.errors import ConfigError, NotFoundError
 
@@ -354,8 +354,10 @@ def data_source(data: str | None, columns: str | None, catalog: Path | None, fla
             raise NotFoundError(f"{flag} {e}" if str(e).startswith(data) else f"{flag}: {e}") from None
     if catalog is not None:
         check_catalog(catalog)
-    return {"source": data or "", "columns": parse_columns(columns) or None,
-            "catalog": None if catalog is None else str(catalog)}
+    roles = parse_columns(columns) or None
+    if catalog is None and (said := catalog_roles_alone(roles)):
+        raise ConfigError(f"--columns {said}")
+    return {"source": data or "", "columns": roles, "catalog": None if catalog is None else str(catalog)}
 
 
 def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True

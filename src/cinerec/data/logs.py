@@ -93,6 +93,15 @@ def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[
     return out
 
 
+def catalog_roles_alone(columns: Mapping[str, str] | None, catalog: str = "the --catalog file") -> str | None:
+    """What is wrong with ``columns`` naming a catalogue's column (title, genres, year)
+    where no catalogue is given, or None when they name none."""
+    role = next((r for r in columns or {} if r in CATALOG_ROLES), None)
+    if role is None or columns is None:
+        return None
+    return f"{role}={columns[role]} names a column of {catalog}, and none is given"
+
+
 def _one_role_each(columns: Mapping[str, str | None], where: Any) -> None:
     """Refuse one column serving two roles (``user=who,item=who``)."""
     roles: dict[str, str] = {}
@@ -139,9 +148,8 @@ def load_log(
         raise DataError(f"columns: expected a mapping of role to column name, got {type(columns).__name__}")
     else:
         roles = check_columns(columns or {}, where="columns")
-    if catalog is None and any(r in CATALOG_ROLES for r in roles):
-        role = next(r for r in roles if r in CATALOG_ROLES)
-        raise DataError(f"columns: {role}={roles[role]} names a column of the --catalog file, and none is given")
+    if catalog is None and (said := catalog_roles_alone(roles)):
+        raise DataError(f"columns: {said}")
     frames = [_read_log_file(f, roles) for f in files]
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])
@@ -260,18 +268,20 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
                                                                       quote_char='"' if quoted else False),
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
-        if quoted:
-            _check_last_line(path)
+        if quoted and (open_at := _open_last_line(path)) is not None:
+            raise DataError(f'{path} line {open_at}: a quote (") opens a field that no quote closes')
         return _as_text(table)
     except DataError:  # the header's own check (ids), already one line
         raise
     except (OSError, ValueError, csv.Error) as e:  # pyarrow's errors derive from the first two
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         line = _ragged_line(path) if "columns, got" in message else None
-        if line is not None and line[3]:
+        if line is not None and (line[3] or quoted and _open_last_line(path) == line[0]):
+            # (an open quote on the last line reads as one short row)
             raise DataError(f"{path} line {line[0]}: a quote (\") opens a field that no quote closes") from None
         if line is not None:
-            raise DataError(f"{path} line {line[0]}: {line[1]} fields where the header has {line[2]}") from None
+            raise DataError(f"{path} line {line[0]}: {line[1]} field{'' if line[1] == 1 else 's'} where the header "
+                            f"has {line[2]}") from None
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
 
 
@@ -299,9 +309,10 @@ def _decoded(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _check_last_line(path: Path) -> None:
-    """Refuse a quote left open on the last line, which the reader takes up to the end of
-    the file without a word (an open quote earlier shows as a row of the wrong width)."""
+def _open_last_line(path: Path) -> int | None:
+    """The number of the file's last line when it leaves a quote open (None when not),
+    which the reader takes up to the end of the file without a word, or as a row of one
+    field (an open quote earlier shows as a row of the wrong width)."""
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(max(0, size - (1 << 16)))
@@ -309,14 +320,13 @@ def _check_last_line(path: Path) -> None:
         body = tail.rstrip(b"\r\n")
         start = body.rfind(b"\n") + 1  # where the last line begins, within the tail
         if body[start:].count(b'"') % 2 == 0:
-            return
+            return None
         f.seek(0)  # its number: the line breaks before it, counted a block at a time
         before = size - len(tail)
         breaks = 0
         while f.tell() < before:
             breaks += f.read(min(1 << 24, before - f.tell())).count(b"\n")
-    number = breaks + tail[:start].count(b"\n") + 1
-    raise DataError(f'{path} line {number}: a quote (") opens a field that no quote closes')
+    return breaks + tail[:start].count(b"\n") + 1
 
 
 def _delimiter(path: Path, first: bytes) -> str:
@@ -488,6 +498,12 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out["rating"] = None
     if cols["rating"] is not None:
         column = table.column(cols["rating"])
+        row = next((i for i, v in enumerate(column.is_valid().to_pylist()) if v), None) \
+            if pa.types.is_boolean(column.type) else None
+        if row is not None:  # true/false, which pandas would make 1 and 0
+            value = _written(path, row, str(cols["rating"]))
+            raise DataError(f"{_line(path, row)}: rating {column[row].as_py() if value is None else value!r} "
+                            "is not a number")
         fast = (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count
         raw = column.to_numpy() if fast else None
         fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or
@@ -685,8 +701,10 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
 
 
 def _seconds(stamps: pd.Series) -> np.ndarray:
-    """Whole seconds since the epoch, whatever resolution pandas parsed the dates at."""
-    return ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    """Whole seconds since the epoch (rounded down), whatever resolution pandas parsed the
+    dates at: in that resolution, so that a date outside nanoseconds' years 1677 to 2262
+    (9999-12-31, a common "no end" date) is read as any other."""
+    return stamps.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
 def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
