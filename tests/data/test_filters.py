@@ -8,7 +8,7 @@ import pytest
 from cinerec.data import Catalog, Dataset, IdMap, Interactions, load
 from cinerec.data.filters import FILTER_ORDER, Filters, apply_filters
 from cinerec.data.transforms import filter_years, kcore, top_items, top_users
-from cinerec.errors import ConfigError, DataError
+from cinerec.errors import ConfigError, DataError, FilterLeavesNothing
 
 
 def _dataset(with_folds: bool = True) -> Dataset:
@@ -96,6 +96,13 @@ def test_a_filter_that_leaves_no_ratings_is_named():
         apply_filters(_dataset(), Filters(min_year=2030))
     with pytest.raises(DataError, match=r"^--kcore 7 leaves no ratings"):
         apply_filters(_dataset(), Filters(kcore=(7, 7)))
+    # The setting's value, as a study file writes it, for the file's line (it was True for kcore).
+    for filters, key, value in ((Filters(kcore=(7, 7)), "kcore", 7), (Filters(kcore=(7, 1)), "kcore", [7, 1]),
+                                (Filters(top_users=1, kcore=(2, 2)), "kcore", 2),
+                                (Filters(min_year=2030), "min_year", 2030)):
+        with pytest.raises(FilterLeavesNothing) as e:
+            apply_filters(_dataset(), filters)
+        assert (e.value.key, e.value.value) == (key, value)
     ds = _dataset()
     no_years = ds.replace(catalog=Catalog(ds.catalog.titles, np.zeros(6), (), np.zeros((6, 0))))
     with pytest.raises(DataError, match="no movie has a known release year"):

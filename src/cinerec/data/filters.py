@@ -172,9 +172,9 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             if name == "years" and not dataset.catalog.years.any():
                 why = "; no movie has a known release year (a ratings log takes years from --catalog)"
             key = _setting(name, args)
+            users = f"{before['users']:,} user{'' if before['users'] == 1 else 's'}"
             raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
-                                      f"ratings of {before['users']:,} users){why}", key,
-                                      args.get(key, args.get("n", args.get("threshold", True))))
+                                      f"ratings of {users}){why}", key, _value(name, args))
         record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
@@ -204,6 +204,16 @@ def _setting(name: str, args: Mapping[str, Any]) -> str:
     if name == "years":
         return "min_year" if args.get("min_year") is not None else "max_year"
     return name
+
+
+def _value(name: str, args: Mapping[str, Any]) -> Any:
+    """The value of the setting behind the step ``name`` as a study file writes it
+    (``kcore = [20, 5]``; it was said as ``kcore = true``)."""
+    if name == "kcore":
+        return args["users"] if args["users"] == args["movies"] else [args["users"], args["movies"]]
+    if name == "implicit":
+        return True
+    return args.get(_setting(name, args), args.get("n", args.get("threshold")))
 
 
 def dropping(dataset: Dataset, what: str) -> list[Mapping[str, Any]]:
