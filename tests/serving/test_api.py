@@ -441,6 +441,8 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
                                                  "host holds more than one '@'; write an '@' in the user name or "
                                                  "password as %40"),
         ("postgresql://u:se?cret@x@127.0.0.1:1/db", "the part before the host holds more than one '@'"),
+        # (a "/" in the password hid the second "@": "failed to resolve host 'ss'")
+        ("postgresql://u:se@c:r/cret@127.0.0.1:1/db", "the part before the host holds more than one '@'"),
     ]
     for db, needle in cases:
         assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2

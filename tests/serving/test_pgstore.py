@@ -146,6 +146,20 @@ def test_bad_urls_give_one_line_without_the_password(tmp_path):
     assert safe_url("postgresql:///recs?host=/run/pg") == "postgresql:///recs?host=/run/pg"
 
 
+def test_a_password_is_masked_only_where_the_driver_quotes_it():
+    from cinerec.serving.pgstore import _first_line
+
+    # A password "e" or "failed" made "conn***ction fail***d ... us***r"
+    said = 'connection failed: FATAL:  password authentication failed for user "cinerec"'
+    for password in ("e", "failed", "cinerec-pw"):
+        assert _first_line(Exception(said), f"postgresql://cinerec:{password}@h/db") == said
+    assert _first_line(Exception('invalid percent-encoded token: "p%zz"'), "postgresql://u:p%zz@h/db") == \
+        'invalid percent-encoded token: "***"'
+    assert _first_line(Exception('bad IPv6 host in URI: "postgresql://u:pw@[::1/db"'), "postgresql://u:pw@[::1/db") \
+        == 'bad IPv6 host in URI: "postgresql://u:***@[::1/db"'
+    assert _first_line(Exception('for user "cinerec"'), "postgresql://cinerec:cinerec@h/db") == 'for user "***"'
+
+
 def test_an_empty_database_says_to_export_first(pg_url):
     import psycopg
 
@@ -182,6 +196,27 @@ def _database(pg_url: str, name: str) -> str:
         con.execute(f"DROP DATABASE IF EXISTS {name}")
         con.execute(f"CREATE DATABASE {name}")
     return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
+def test_a_role_that_may_not_read_or_replace_the_store_is_told_so(run_dir, pg_url):
+    import psycopg
+
+    url = _database(pg_url, "cinerec_guarded")
+    export_store(run_dir, url, k=3, progress=False)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS cinerec_guest")
+        con.execute("CREATE ROLE cinerec_guest LOGIN")
+    guest = url.replace("postgresql://cinerec@", "postgresql://cinerec_guest@")
+    assert guest != url
+    # Serving read the store's meta table: a traceback (permission denied for schema cinerec).
+    with pytest.raises(DataError, match=r"the store cannot be read as this role \(permission denied for schema "
+                                        r"cinerec\); grant it USAGE"):
+        open_store(guest)
+    # An export called the store foreign ("its table 'meta' has the columns none").
+    with pytest.raises(DataError, match=r"its schema 'cinerec' belongs to the role 'cinerec', and an export replaces "
+                                        r"it, which only its owner can: export as 'cinerec' \(not 'cinerec_guest'\)"):
+        export_store(run_dir, guest, k=3, progress=False)
+    assert open_store(url).info.k == 3  # the store is as it was
 
 
 def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_url):

@@ -74,9 +74,11 @@ def check_userinfo(url: str, flag: str | None = None) -> None:
     at the last ``@``, the driver at the first, so the driver would take part of the
     password for the host and print it in its error."""
     rest = url.partition("://")[2]
-    first = rest.find("@")
-    end = rest.find("/", first) if first >= 0 else -1  # the host's end, after a "?" or "/" in the password too
-    if rest[:end if end >= 0 else len(rest)].count("@") > 1:
+    # All but the query, which starts at a "?" after the last "/" (a "/" or "?" may be in
+    # the password too: "p@ss:w/rd@host/db" holds two); an "@" in the database's name
+    # is written %40 as well.
+    query = rest.find("?", max(0, rest.rfind("/")))
+    if rest[:query if query >= 0 else len(rest)].count("@") > 1:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
                           "one '@'; write an '@' in the user name or password as %40")
 
@@ -92,10 +94,17 @@ def _connect(url: str, *, autocommit: bool = True) -> Any:
 
 
 def _first_line(error: BaseException, url: str) -> str:
+    """The driver's first line, with any password of ``url`` it quotes masked: the driver
+    quotes a part of the URL it cannot read (``invalid percent-encoded token: "p%zz"``, a
+    whole URL). Only there, and only as a whole part of it, is a password replaced: a
+    password ``e`` made "conn***ction fail***d"."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    for secret in _passwords(url):
-        text = text.replace(secret, "***")
-    return text
+    secrets = sorted(set(_passwords(url)), key=len, reverse=True)
+    if not secrets:
+        return text
+    whole = re.compile(r'(?<=[:@/=&?"])(?:' + "|".join(map(re.escape, secrets)) + r')(?=[:@/=&?"])')
+    text = re.sub(r'"[^"]*"', lambda quoted: whole.sub("***", quoted.group(0)), text)
+    return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
 
 
 def _passwords(url: str) -> list[str]:
@@ -260,12 +269,33 @@ STORE_TABLES = {"meta": ["key", "value"],
                 "recommendations": ["user", "rank", "item", "score", "reason"]}
 
 
+def _columns(con: Any, schema: str) -> dict[str, list[str]]:
+    """Each relation of ``schema`` with its columns, in order, from the catalogue itself:
+    ``information_schema`` shows only what the role may read (a store the role may not
+    read was "a table 'meta' with the columns none", and no store)."""
+    out: dict[str, list[str]] = {}
+    for table, column in con.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND a.attnum > 0 "
+            "AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p') ORDER BY c.relname, a.attnum",
+            (schema,)).fetchall():
+        out.setdefault(table, []).append(column)
+    return out
+
+
 def _check_replaceable(con: Any, url: str) -> None:
     """Refuse to replace a ``cinerec`` schema that is not a store: one holding a table,
     view or sequence a store has not, a store table with other columns, or no format a
     store writes (a number). The export drops the schema it replaces, with all it holds."""
-    if con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone() is None:
+    owner = con.execute("SELECT pg_get_userbyid(nspowner), pg_has_role(nspowner, 'MEMBER') FROM pg_namespace "
+                        "WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
+    if owner is None:
         return
+    if not owner[1]:  # (a superuser is a member of every role)
+        who = con.execute("SELECT current_user").fetchone()[0]
+        raise DataError(f"{safe_url(url)}: its schema {STORE_SCHEMA!r} belongs to the role {owner[0]!r}, and an "
+                        f"export replaces it, which only its owner can: export as {owner[0]!r} (not {who!r}), or "
+                        "into another database")
     refuse = (f"{safe_url(url)}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store ({{}}); "
               "not replacing it (export into another database)")
     relations = [name for (name,) in con.execute(
@@ -276,9 +306,7 @@ def _check_replaceable(con: Any, url: str) -> None:
     if foreign:
         raise DataError(refuse.format(f"it holds {foreign[0]!r}, which a store has not"))
     for table in relations:
-        columns = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "ORDER BY ordinal_position", (STORE_SCHEMA, table)).fetchall()]
+        columns = _columns(con, STORE_SCHEMA).get(table, [])
         if columns != STORE_TABLES[table]:
             raise DataError(refuse.format(f"its table {table!r} has the columns {', '.join(columns) or 'none'}"))
     row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
@@ -328,6 +356,9 @@ class PgRecStore:
                 return con.execute(sql, args).fetchall()
         except psycopg.errors.UndefinedTable:
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
+        except psycopg.errors.InsufficientPrivilege as e:  # a role that may not read the store (it was a traceback)
+            raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "
+                            f"grant it USAGE on the schema {STORE_SCHEMA!r} and SELECT on its tables") from None
         except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
             try:
                 with self._pool.connection() as con:
@@ -344,8 +375,9 @@ class PgRecStore:
         except ValueError as e:
             raise DataError(f"{self.path}: not a cinerec recommendation store ({e})") from None
         info = info_from_meta(meta, self.path)
-        tables = {name for (name,) in self._query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (STORE_SCHEMA,))}
+        tables = {name for (name,) in self._query(  # (pg_class: information_schema shows only what the role may read)
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+            (STORE_SCHEMA,))}
         missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
         if missing:  # a server would score every list live and call the store fine
             raise DataError(f"{self.path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
@@ -417,11 +449,7 @@ class PgProfileStore:
         """Refuse a profiles schema holding tables of someone else's, before adding to it."""
         from cinerec.serving.store import PROFILE_TABLES
 
-        tables: dict[str, list[str]] = {}
-        for table, column in con.execute(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
-                "ORDER BY table_name, ordinal_position", (PROFILES_SCHEMA,)).fetchall():
-            tables.setdefault(table, []).append(column)
+        tables = _columns(con, PROFILES_SCHEMA)
         foreign = sorted(name for name, columns in tables.items() if PROFILE_TABLES.get(name) != columns)
         if foreign:
             raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
