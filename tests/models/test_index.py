@@ -221,3 +221,29 @@ def test_too_many_ivf_cells_are_refused_before_fitting_whatever_the_protocol(ml1
     code = main(["evaluate", "--data", str(ml100k_dir), "--model", "als", "--set", 'index="ivf"',
                  "--set", "index_nlist=100000", "--quiet"])
     assert code == 2 and "index_nlist = 100000: at most 43 IVF cells for 1,682 movies" in capsys.readouterr().err
+
+
+def test_an_approximate_index_is_measured_by_the_lists_it_serves(ml100k_dir, capsys):
+    # MRR read the exact scores while HR read the index's lists: a poor index lost HR and
+    # kept the exact MRR to the last digit, and nothing said the lists were approximate.
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import approximate_lists, get_protocol
+
+    protocol = get_protocol("loo-full")
+    prepared = protocol.prepare(load(ml100k_dir), seed=0)
+    exact = create("als", {"factors": 16, "epochs": 5}).fit(prepared.train)
+    poor = exact.with_index("ivf", index_nlist=40, index_nprobe=1)
+    a, b = protocol.measure(prepared, exact, per_user=True), protocol.measure(prepared, poor, per_user=True)
+    assert b["hr@10"].mean() < a["hr@10"].mean() and b["mrr"].mean() < a["mrr"].mean()
+    # A movie within a list takes its place there; the others keep their exact rank, beyond the list.
+    ranked, _ = poor.recommend(prepared.users, 10, exclude=prepared.excluded)
+    listed = (ranked == prepared.truth[:, None]).any(axis=1)
+    place = (ranked == prepared.truth[:, None]).argmax(axis=1) + 1
+    np.testing.assert_allclose(b["mrr"][listed], 1.0 / place[listed])
+    assert (b["mrr"][~listed] <= 1 / 11).all()
+    assert approximate_lists(prepared, exact) == []
+    assert "approximate ivf index" in approximate_lists(prepared, poor)[0]
+    assert approximate_lists(get_protocol("loo-sampled").prepare(load(ml100k_dir), seed=0), poor) == []
+    code = main(["evaluate", "--data", str(ml100k_dir), "--model", "als", "--set", 'index="ivf"',
+                 "--set", "index_nprobe=1", "--set", "index_nlist=40", "--protocol", "loo-full", "--set", "epochs=3"])
+    assert code == 0 and "note: als: its lists come from an approximate ivf index" in capsys.readouterr().out

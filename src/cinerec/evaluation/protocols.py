@@ -729,6 +729,8 @@ class LooFull(Protocol):
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
         ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.excluded)
+        if _index_kind(model) != "exact":  # the lists are approximate: their own places, as HR reads them
+            ranks = _as_listed(ranks, ranked, cast(np.ndarray, prepared.truth))
         out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
         if 10 < _room(prepared):  # else every list holds every movie left: coverage 1 whatever the model
             out["coverage@10"] = M.coverage(ranked, prepared.train.n_items, 10)
@@ -756,6 +758,30 @@ def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: 
         _check_numbers(model, scores)
         out[sl] = rank_of(scores, truth[sl], seen[u])
     return out
+
+
+def _index_kind(model: Recommender) -> str:
+    """The kind of index behind ``model``'s lists (``"exact"`` for a model without one)."""
+    kind = getattr(model.config, "index", "exact")
+    return kind if isinstance(kind, str) else "exact"
+
+
+def _as_listed(ranks: np.ndarray, ranked: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each held-out movie's rank as the lists ``ranked`` give it: its place in its list,
+    and beyond the list (an approximate index may leave it out of a list its exact score
+    would put it in) its exact rank ``ranks``, never above the list's end."""
+    hit = ranked == truth[:, None]
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.maximum(ranks, ranked.shape[1] + 1))
+
+
+def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
+    """A line when ``model``'s lists come from an approximate index: its figures are those
+    of the lists it serves, not of its exact scores."""
+    kind = _index_kind(model)
+    if kind == "exact" or not isinstance(prepared.protocol, (LooFull, RandomFull)):  # (others score exactly)
+        return []
+    return [f"{model.name}: its lists come from an approximate {kind} index, and these figures measure them as "
+            "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
 
 
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
