@@ -443,6 +443,10 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
         ("postgresql://u:se?cret@x@127.0.0.1:1/db", "the part before the host holds more than one '@'"),
         # (a "/" in the password hid the second "@": "failed to resolve host 'ss'")
         ("postgresql://u:se@c:r/cret@127.0.0.1:1/db", "the part before the host holds more than one '@'"),
+        # Both were taken for a file's name, written with the password in it.
+        ("host=127.0.0.1 port=1 user=u password=secret dbname=db", "--db: a connection string of key=value pairs "
+                                                                   "is not read here; write it as a URL"),
+        ("postgres:/u:secret@127.0.0.1:1/db", "--db: 'postgres:' needs two slashes after it to be a URL"),
     ]
     for db, needle in cases:
         assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2

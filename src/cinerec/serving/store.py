@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -395,6 +396,13 @@ def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
     otherwise be read as a file path, its "//" merged into one)."""
     text = "" if db is None else str(db)
     if "://" not in text:
+        if re.match(r"(postgres|postgresql):", text, re.IGNORECASE):  # "postgresql:/u:pw@host/db": a path
+            raise ConfigError(f"{flag}: '{text.split(':', 1)[0]}:' needs two slashes after it to be a URL (it was "
+                              "taken for a file's name); write postgresql://USER:PASSWORD@HOST:PORT/DB")
+        if len(_LIBPQ_KEY.findall(text)) >= 2 or re.search(r"(^|\s)password\s*=", text, re.IGNORECASE):
+            # (libpq's "host=... dbname=..." was taken for a file's name, its password in it)
+            raise ConfigError(f"{flag}: a connection string of key=value pairs is not read here; write it as a URL, "
+                              "postgresql://USER:PASSWORD@HOST:PORT/DB")
         return
     from cinerec.serving.pgstore import safe_url
 
@@ -408,6 +416,11 @@ def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
     hint = f"write it {scheme.lower()}://" if scheme.lower() in ("postgresql", "postgres") else \
         "give a SQLite file path or a postgresql:// URL"
     raise ConfigError(f"{flag} {safe_url(text)}: unsupported URL scheme {scheme!r}; {hint}")
+
+
+#: A libpq connection string's keys, as ``host=...``.
+_LIBPQ_KEY = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|sslmode|connect_timeout)\s*=",
+                        re.IGNORECASE)
 
 
 def is_postgres(db: str | os.PathLike | None) -> bool:
