@@ -428,3 +428,14 @@ def test_a_retriever_of_stars_is_refused_a_ranker_of_stars_is_not():
                                           r"shortlist; leave that unset"):
         create("two-stage", {"retriever": "mf", "retriever_settings": {"loss": "mse"}, "ranker": "als"})
     assert create("two-stage", {"retriever": "autorec", "ranker": "baseline"}).config.retriever == "autorec"
+
+
+def test_a_mix_chosen_as_zero_says_the_ranker_changes_nothing(data):
+    # The lists were the retriever's alone, and only the settings (mix: 0.0) said so.
+    model = create("two-stage", {**CONFORMANCE, "candidates": 15}).fit(data)
+    model.mix_ = 0.0  # (what the search chooses when the ranker only spoils the retriever's order)
+    assert model.fit_notes() == [f"two-stage: mix = 'auto' chose 0 on held-out training ratings, so its lists are "
+                                 f"{model.retriever.name}'s own order and {model.ranker.name} changes none of them"]
+    model.mix_ = 0.5
+    assert model.fit_notes() == []
+    assert create("two-stage", {**CONFORMANCE, "candidates": 15, "mix": 0.0}).fit(data).fit_notes() == []

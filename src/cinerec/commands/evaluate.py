@@ -40,7 +40,7 @@ def evaluate(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.evaluation.protocols import approximate_lists, nothing_retrieved
+    from cinerec.evaluation.protocols import figure_notes
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
@@ -82,7 +82,7 @@ def evaluate(
         print_leaderboard([result])
         if tuned is not None:  # a result, not chatter: --quiet keeps it
             print(tuned_line(tuned))
-        for line in notes + nothing_retrieved(prepared, recommender) + approximate_lists(prepared, recommender):
+        for line in notes + figure_notes(prepared, recommender):
             print(f"note: {line}")
 
 

@@ -62,7 +62,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
            columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.evaluation.protocols import approximate_lists, nothing_retrieved
+    from cinerec.evaluation.protocols import figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
     from cinerec.training import CHECKPOINT_LAST
@@ -150,7 +150,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         from cinerec.commands.evaluate import tuned_line
 
         print(tuned_line(tuned))
-    for line in notes + nothing_retrieved(prepared, recommender) + approximate_lists(prepared, recommender):
+    for line in notes + figure_notes(prepared, recommender):
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
 

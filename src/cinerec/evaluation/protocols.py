@@ -784,6 +784,12 @@ def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
             "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
 
 
+def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
+    """The lines printed beside a model's figures on what they measure: a shortlist that
+    holds every candidate, lists from an approximate index, what the fit chose."""
+    return nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
+
+
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
     """A line when a model that shortlists (two stages) is measured among sampled
     candidates that all fit in its shortlist: its retriever then leaves none out, and

@@ -265,6 +265,11 @@ class Recommender(ABC):
     def is_fitted(self) -> bool:
         return self.train_ is not None
 
+    def fit_notes(self) -> list[str]:
+        """Lines about what the fit chose that changes what the figures mean (a two-stage
+        model whose ranker it left out), printed beside them; none by default."""
+        return []
+
     @property
     def n_users(self) -> int:
         return self._train().n_users

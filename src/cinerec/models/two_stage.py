@@ -424,6 +424,13 @@ class TwoStage(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._stages()[0].evidence(users)
 
+    def fit_notes(self) -> list[str]:
+        if self._asked_mix != "auto" or self.mix_ != 0.0:
+            return []
+        retriever, ranker = self._stages()  # (its lists are the retriever's: only the settings said so)
+        return [f"{self.name}: mix = 'auto' chose 0 on held-out training ratings, so its lists are "
+                f"{retriever.name}'s own order and {ranker.name} changes none of them"]
+
     @property
     def personal(self) -> bool:  # type: ignore[override]
         """Whether the list's order comes from people's own histories: the retriever's
