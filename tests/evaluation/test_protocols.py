@@ -400,7 +400,7 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
     with pytest.raises(DataError) as e:
         get_protocol("loo-sampled", n_negatives=2, ks=[1, 2]).prepare(ds)
     msg = str(e.value)
-    assert "user 'ann' has only 1 unseen movies, fewer than the 2 negatives asked for" in msg
+    assert "user 'ann' has only 1 unseen movie, fewer than the 2 negatives asked for" in msg
     assert "the data holds only 4 movies; ask for fewer negatives" in msg and "n_negatives=1" in msg
     assert "keep more movies" not in msg and "\n" not in msg  # no filter dropped any to keep
     assert get_protocol("loo-sampled", n_negatives=1, ks=[1]).prepare(ds).candidates.shape == (2, 2)

@@ -672,7 +672,7 @@ class LooSampled(Protocol):
             raw = dataset.user_ids.raw_id(users[at])
             more = _more_movies(dataset)
             raise TooFewUnseen(
-                f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movies, fewer than the "
+                f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movie{'' if unseen[at] == 1 else 's'}, fewer than the "
                 f"{self.n_negatives} negatives asked for ({_users_short(int(short.sum()))}); {more}",
                 fewer=int(unseen.min()), only_way=more.startswith("the data"), top_k=max(self.ks))
 
