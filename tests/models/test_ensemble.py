@@ -153,10 +153,17 @@ def test_a_saved_model_holds_the_chosen_weights(data, tmp_path):
     m = create("ensemble", TWO).fit(data)
     m.save(tmp_path / "m")
     saved = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert "auto" not in json.dumps(saved)
+    assert "auto" not in json.dumps(saved["config"])
     again = load_model(tmp_path / "m")
     assert again.weight_search == m.weight_search
     np.testing.assert_array_equal(again.score(np.arange(5)), m.score(np.arange(5)))
+    # Fitted again, it chooses again, as the model saved would (it kept the first data's weights).
+    assert saved["settled_from_data"] == {"weights": "auto"}
+    again.weight_search = {}
+    assert again.fit(data).weight_search["chosen"] == m.weight_search["chosen"]
+    fixed = create("ensemble", {**TWO, "weights": [0.5, 0.5]}).fit(data)
+    fixed.save(tmp_path / "fixed")
+    assert load_model(tmp_path / "fixed").fit(data).weight_search == {}
 
 
 @pytest.mark.parametrize("config, match", [

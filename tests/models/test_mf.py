@@ -125,3 +125,36 @@ def test_liked_is_three_quarters_up_the_datas_own_scale_unless_set(name):
     assert create(name, settings).fit(x).config.liked_threshold == pytest.approx(4.0)  # 1 to 5 stars: 4, as before
     fixed = create(name, {**settings, "liked_threshold": 6.0}).fit(ten)
     assert fixed.config.liked_threshold == 6.0 and fixed.is_liked(np.array([6.0])).tolist() == [True]
+
+
+@pytest.mark.parametrize("name", ["mf", "mlp-rating"])
+def test_a_saved_model_fitted_again_settles_its_liked_threshold_again(name, tmp_path):
+    # Loaded, it kept the first data's 7.75 as if asked for: none of 1-5 stars was liked.
+    from cinerec.models import load_model
+
+    x = random_ratings(40, 30, 0)
+    ten = x.replace(ratings=np.round(1 + (x.ratings - 1) * 9 / 4))
+    settings = {"epochs": 1, "batch_size": 256, "progress": False, "threads": 1, "target": "liked",
+                **({"loss": "bce"} if name == "mf" else {})}
+    create(name, settings).fit(ten).save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.config.liked_threshold == pytest.approx(7.75)
+    assert loaded.fit(x).config.liked_threshold == pytest.approx(4.0)
+    create(name, {**settings, "liked_threshold": 6.0}).fit(ten).save(tmp_path / "fixed")
+    assert load_model(tmp_path / "fixed").fit(x).config.liked_threshold == 6.0  # asked for: kept
+
+
+def test_can_predict_ratings_follows_what_the_model_learns():
+    # mf trained to rank said it could predict stars, and predict refused.
+    x = random_ratings(30, 20, 0)
+    base = {"epochs": 1, "batch_size": 256, "progress": False, "threads": 1}
+    for settings, stars in (({"loss": "mse"}, True), ({"loss": "bpr"}, False), ({"loss": "bce"}, False),
+                            ({"loss": "bce", "target": "liked"}, False)):
+        model = create("mf", {**base, **settings}).fit(x)
+        assert model.can_predict_ratings is stars
+        if not stars:
+            with pytest.raises(CapabilityError):
+                model.predict([0], [1])
+    assert create("autorec", {"target": "seen"}).can_predict_ratings is False
+    assert create("autorec").can_predict_ratings is True
+    assert create("mlp-rating", {"target": "liked"}).can_predict_ratings is False

@@ -266,6 +266,11 @@ def test_the_chosen_weight_is_saved_and_loaded(data, tmp_path):
     users = np.arange(data.n_users)
     np.testing.assert_array_equal(again.recommend(users, 10)[0], model.recommend(users, 10)[0])
     np.testing.assert_array_equal(again.score(users), model.score(users))
+    # Fitted again, it chooses again, as the model saved would (it kept the first data's weight).
+    assert again.fit(data).mix_search["chosen"] == model.mix_search["chosen"]
+    fixed = create("two-stage", {**CONFORMANCE, "candidates": 15, "mix": 0.5}).fit(data)
+    fixed.save(tmp_path / "fixed")
+    assert load_model(tmp_path / "fixed").fit(data).mix_search == {}
 
 
 def test_bad_settings_are_named():

@@ -284,18 +284,18 @@ class Protocol:
         the rating protocol to measure it with. Ranked by predicted stars, every such
         model measured fell below popularity (docs/protocols.md).
         """
+        if self.needs_ratings and model.task != "rating" and model.stars_settings and not model.can_predict_liked:
+            # mf with loss="bpr": set up otherwise, it would learn stars
+            back = dict(model.stars_settings)
+            current = {k: getattr(model.config, k) for k in back if hasattr(model.config, k)}
+            raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
+                                  f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
+                                  f"stars ({_pairs(back)}), or measure it with a ranking protocol (loo-sampled)")
         if self.needs_ratings and not (model.can_predict_ratings or model.can_predict_liked):
             raise CapabilityError(
                 f"protocol {self.name} measures predicted stars (RMSE/MAE); {model.name} ranks movies and predicts "
                 "no stars: use a rating model (e.g. baseline) or a ranking protocol"
             )
-        if self.needs_ratings and model.task != "rating" and not model.can_predict_liked:
-            # mf with loss="bpr": it can be asked for stars, but trained to rank they mean nothing
-            back = dict(model.stars_settings) or {"loss": "mse"}
-            current = {k: getattr(model.config, k) for k in back if hasattr(model.config, k)}
-            raise CapabilityError(f"protocol {self.name} measures predicted stars; {model.name} with "
-                                  f"{_pairs(current) or 'these settings'} trains for ranking: set it to learn "
-                                  f"stars ({_pairs(back)}), or measure it with a ranking protocol (loo-sampled)")
         if not self.needs_ratings and model.task == "rating" and not model.ranking_settings:
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns stars and has no ranking variant (ranked "
@@ -671,8 +671,9 @@ class LooSampled(Protocol):
             at = int(np.argmin(unseen))  # the shortest, whose count the way out names
             raw = dataset.user_ids.raw_id(users[at])
             more = _more_movies(dataset)
+            left = f"{int(unseen[at])} unseen movie{'' if unseen[at] == 1 else 's'}"
             raise TooFewUnseen(
-                f"protocol {self.name}: user {raw!r} has only {int(unseen[at])} unseen movie{'' if unseen[at] == 1 else 's'}, fewer than the "
+                f"protocol {self.name}: user {raw!r} has only {left}, fewer than the "
                 f"{self.n_negatives} negatives asked for ({_users_short(int(short.sum()))}); {more}",
                 fewer=int(unseen.min()), only_way=more.startswith("the data"), top_k=max(self.ks))
 

@@ -236,6 +236,10 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         return "rating" if self.config.target == "rating" else "ranking"
 
     @property
+    def can_predict_ratings(self) -> bool:  # type: ignore[override]
+        return self.config.target == "rating"  # (target = "seen" ranks: predict refuses)
+
+    @property
     def history_scores_signed(self) -> bool:  # type: ignore[override]
         # Log-odds: below 0 is a probability under one half, still the model's order.
         return self.config.target == "seen"

@@ -265,6 +265,15 @@ class Recommender(ABC):
     def is_fitted(self) -> bool:
         return self.train_ is not None
 
+    def settled_from_data(self) -> dict[str, Any]:
+        """The settings a fit settles from its data ("auto", unset), as they were asked
+        for: saved with the model, so that a loaded model fitted again settles them again
+        (the config holds the values the last fit chose); none by default."""
+        return {}
+
+    def _ask_again(self, asked: Mapping[str, Any]) -> None:  # noqa: B027  (nothing settled by default)
+        """Take :meth:`settled_from_data` back from a saved model."""
+
     def fit_notes(self) -> list[str]:
         """Lines about what the fit chose that changes what the figures mean (a two-stage
         model whose ranker it left out), printed beside them; none by default."""
@@ -559,6 +568,8 @@ class Recommender(ABC):
                 "n_users": train.n_users,
                 "n_items": train.n_items,
             }
+            if settled := self.settled_from_data():
+                meta["settled_from_data"] = settled
             (tmp / "model.json").write_text(json.dumps(meta, indent=2))
             x = train.csr
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
@@ -597,6 +608,14 @@ class RatingRecommender(Recommender):
             self._asked_liked_threshold = getattr(self.config, "liked_threshold", None)
         if self._asked_liked_threshold is None and getattr(self, "can_predict_liked", False):
             self.config = self.config.replace(liked_threshold=liked_stars(train.ratings))
+
+    def settled_from_data(self) -> dict[str, Any]:
+        unset = getattr(self, "_asked_liked_threshold", 0) is None and self.can_predict_liked
+        return {"liked_threshold": None} if unset else {}
+
+    def _ask_again(self, asked: Mapping[str, Any]) -> None:
+        if "liked_threshold" in asked:
+            self._asked_liked_threshold = None
 
 
 def liked_stars(ratings: Any) -> float:
@@ -675,6 +694,10 @@ def load_model(path: str | Path) -> Recommender:
         raise DataError(f"{path}: unknown model {name!r}")
     cls = MODELS[name]
     model = cls(cls.Config.from_dict(meta.get("config", {}), where=f"{path}/model.json"))
+    settled = meta.get("settled_from_data", {})
+    if not isinstance(settled, dict):
+        raise DataError(f"{path}/model.json: settled_from_data: expected an object, got {type(settled).__name__}")
+    model._ask_again(settled)  # (a refit settles them again, as the model saved would have)
     try:
         with np.load(path / "train.npz", allow_pickle=False) as z:
             x = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))

@@ -210,6 +210,13 @@ class Ensemble(Recommender):
         self._remember(train)  # last: a member that fails leaves the model unfitted
         return self
 
+    def settled_from_data(self) -> dict[str, Any]:
+        return {"weights": "auto"} if self._asked == "auto" else {}
+
+    def _ask_again(self, asked: Mapping[str, Any]) -> None:
+        if asked.get("weights") == "auto":
+            self._asked = "auto"
+
     def _held_out(self, train: Interactions) -> tuple[Interactions, Interactions]:
         """``(rest, held)``: one training rating per user (of those with two) held out."""
         if self.config.held_out_rating == "latest":

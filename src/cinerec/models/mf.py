@@ -161,6 +161,11 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         self.can_predict_liked = self.config.target == "liked"
 
     @property
+    def can_predict_ratings(self) -> bool:  # type: ignore[override]
+        # Trained to rank, or on liked-or-not labels, it predicts no stars (predict refuses).
+        return self.config.loss == "mse" and not self.can_predict_liked
+
+    @property
     def task(self) -> str:  # type: ignore[override]
         # A liked model is judged on validation like a rating model: RMSE of its
         # probability against the 0/1 labels.

@@ -210,6 +210,10 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         self.can_predict_liked = self.config.target == "liked"
         self.uses_features = self.config.features  # type: ignore[misc]  # follows the config
 
+    @property
+    def can_predict_ratings(self) -> bool:  # type: ignore[override]
+        return not self.can_predict_liked  # (target = "liked": predict refuses, predict_liked answers)
+
     def set_features(self, dataset: "Dataset") -> "MLPRating":
         """Read the users' demographics and the movies' genres and years from ``dataset`` (:func:`rating_features`)."""
         if not self.config.features:

@@ -424,6 +424,13 @@ class TwoStage(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._stages()[0].evidence(users)
 
+    def settled_from_data(self) -> dict[str, Any]:
+        return {"mix": "auto"} if self._asked_mix == "auto" else {}
+
+    def _ask_again(self, asked: Mapping[str, Any]) -> None:
+        if asked.get("mix") == "auto":
+            self._asked_mix = "auto"
+
     def fit_notes(self) -> list[str]:
         if self._asked_mix != "auto" or self.mix_ != 0.0:
             return []
