@@ -453,6 +453,15 @@ def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other
                                                                   "it takes one"),
     (["data", "info", "--data=a", "--data", "b"], "cinerec data info: --data given 2 times (a, b): it takes one"),
     (["serve", "--run", "a", "--run", "b"], "cinerec serve: --run given 2 times (a, b): it takes one"),
+    # train and evaluate checked --model alone; short options were not checked at all
+    (["evaluate", "--data", "x", "--model", "ease", "--seed", "1", "--seed=2"],
+     "cinerec evaluate: --seed given 2 times (1, 2): it takes one"),
+    (["train", "--data", "x", "--model", "ease", "--out", "a", "--out", "b"],
+     "cinerec train: --out given 2 times (a, b): it takes one"),
+    (["evaluate", "--data", "x", "--model", "ease", "--top-users", "5", "--top-users", "3"],
+     "cinerec evaluate: --top-users given 2 times (5, 3): it takes one"),
+    (["recommend", "--run", "r", "--user", "1", "-k", "1", "-k3"], "cinerec recommend: -k given 2 times (1, 3): "
+                                                                    "it takes one"),
 ])
 def test_an_option_of_one_value_given_twice_is_refused_not_silently_the_last(capsys, argv, said):
     # recommend --user 1 --user 2 listed user 2's movies alone, without a word.

@@ -126,3 +126,10 @@ def test_a_model_set_to_rank_gets_the_ranking_rule_without_protocol_and_is_refus
     code, _, err = run(capsys, "evaluate", "--data", "no-such-data", "--model", "biasedmf", "--set", "loss='bpr'",
                        "--protocol", "ratings-fold")
     assert code == 2 and 'protocol ratings-fold measures predicted stars; biasedmf with loss = "bpr"' in err
+
+
+def test_an_empty_protocol_is_refused_not_the_default(capsys, ml100k_dir):
+    # --protocol "" ran the model's default protocol without a word.
+    assert main(["evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--protocol", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give a protocol name (leave --protocol out for the model's default)" in err

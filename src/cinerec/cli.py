@@ -119,26 +119,41 @@ def _given_twice(argv: list[str], command: click.Command | None = None) -> str |
     movies alone). The options of :data:`_ONCE` say why they take one."""
     if not argv:
         return None
-    name = argv[0]
-    if argv[0] in _ONCE:
-        flags: list[str] = [_ONCE[argv[0]][0]]
-    else:
-        name, flags = _single_value_flags(command, argv) if command is not None else (name, [])
+    name, flags = _single_value_flags(command, argv) if command is not None else (argv[0], [])
+    once = _ONCE.get(argv[0])
+    if once is not None:  # said first, and why
+        flags = [once[0], *(f for f in flags if f != once[0])]
     for flag in flags:
-        values = [a.split("=", 1)[1] if a.startswith(flag + "=") else argv[i + 1]
-                  for i, a in enumerate(argv) if a.startswith(flag + "=") or (a == flag and i + 1 < len(argv))]
+        values = _values_of(argv, flag)
         if len(values) < 2:
             continue
         said = f"cinerec {name}: {flag} given {len(values)} times ({', '.join(values)}): "
-        if argv[0] in _ONCE:
-            return f"{said}{_ONCE[argv[0]][1]}; quickstart or a study file (cinerec run) compares several"
+        if once is not None and flag == once[0]:
+            return f"{said}{once[1]}; quickstart or a study file (cinerec run) compares several"
         return f"{said}it takes one"
     return None
 
 
+def _values_of(argv: list[str], flag: str) -> list[str]:
+    """Each value ``flag`` is given in ``argv``: ``--seed 1``, ``--seed=1``, and for a short
+    option ``-k 3`` and ``-k3``."""
+    short = not flag.startswith("--")
+    values = []
+    for i, a in enumerate(argv):
+        if a == "--":  # what follows is no option
+            break
+        if a == flag and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif a.startswith(flag + "=") and not short:
+            values.append(a.split("=", 1)[1])
+        elif short and a.startswith(flag) and len(a) > len(flag):
+            values.append(a[len(flag):])
+    return values
+
+
 def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, list[str]]:
-    """The (sub)command ``argv`` names (``data info``) and its long options that take one
-    value each."""
+    """The (sub)command ``argv`` names (``data info``) and its options that take one value
+    each (``--seed``, ``-k``)."""
     sub: click.Command | None = command
     words: list[str] = []
     for word in argv[:2]:
@@ -150,7 +165,7 @@ def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, l
         return argv[0], []
     return " ".join(words), [opt for p in sub.params if isinstance(p, click.Option) and not p.multiple
                              and not p.is_flag and not p.count and p.nargs == 1 for opt in p.opts
-                             if opt.startswith("--")]
+                             if opt.startswith("--") or len(opt) == 2]
 
 
 #: Options naming a file or folder: an empty name would be read as the folder one is in.

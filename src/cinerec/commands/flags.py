@@ -79,8 +79,15 @@ Set = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
     help="One model setting, the value in TOML syntax (repeatable: a key given again takes the later "
          "value); wins over --config.")]
+def _protocol_named(value: str | None) -> str | None:
+    if value is not None and not value.strip():  # (it was taken as not given: the default ran)
+        raise typer.BadParameter("give a protocol name (leave --protocol out for the model's default)")
+    return value
+
+
 Protocol = Annotated[str | None, typer.Option(
     "--protocol", metavar="NAME", show_default=False, autocompletion=complete_protocol_name,
+    callback=_protocol_named,
     help="The evaluation protocol (docs/protocols.md) [default: ratings-random for rating models, "
          "else loo-sampled].")]
 ProtocolOption = Annotated[list[str] | None, typer.Option(
