@@ -307,6 +307,10 @@ def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
            f"run.json: models = {json.dumps(v)}; expected a list of model names") for v in (None, [1], "als")],
         ("run.json", lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "best_model": 3})),
          "run.json: best_model = 3; expected a model name"),
+        # A best model the run does not hold: another model's lists were given in silence.
+        ("run.json", lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "best_model": "ease"})),
+         "run.json: best_model is 'ease', which the run does not hold (models/ has popularity): name one with "
+         "--run-model"),
     ]
     for n, (name, damage, needle) in enumerate(cases):
         copy = tmp_path / f"copy{n}"

@@ -164,12 +164,15 @@ class Run:
         """The model ``recommend``, ``export`` and ``serve`` use unless told: the one
         ``run.json`` names to serve (``default_model``: a study's ``[export.two_stage]``,
         whose store it wrote), else the best, else the first one saved."""
+        if not self.model_names:
+            raise DataError(f"{self.path}: the run holds no fitted model")
         for key in ("default_model", "best_model"):
             name = self.meta.get(key)
             if name in self.model_names:
                 return name
-        if not self.model_names:
-            raise DataError(f"{self.path}: the run holds no fitted model")
+            if name is not None:  # (another model's lists were given in silence)
+                raise DataError(f"{self.path}/run.json: {key} is {name!r}, which the run does not hold (models/ has "
+                                f"{', '.join(self.model_names)}): name one with --run-model")
         return self.model_names[0]
 
     def leaderboard(self) -> Any:
