@@ -496,3 +496,14 @@ def test_ctrl_c_while_the_program_starts_is_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, env=env, timeout=120)
     assert (done.returncode, done.stderr, done.stdout) == (130, "cinerec: interrupted\n", "")
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["recommend", "--run", "r", "--user", "1", "-k"], "recommend: Option '-k' requires an argument. "
+                                                       "(see cinerec recommend --help)"),
+    (["data", "info", "--data"], "data info: Option '--data' requires an argument. (see cinerec data info --help)"),
+])
+def test_an_option_without_its_value_points_to_its_commands_help(capsys, argv, said):
+    # It said "(see cinerec --help)", whose page does not list the option.
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"cinerec: error: {said}\n"

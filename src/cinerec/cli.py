@@ -196,7 +196,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         _say_error(f"cinerec: error: {_one_line(str(e))}")
         return 2
     except click_errors.ClickException as e:
-        return _usage_error(e, command)
+        return _usage_error(e, command, given)
     except (MemoryError, RuntimeError) as e:  # NumPy's MemoryError; torch's is a RuntimeError
         if isinstance(e, RuntimeError) and not _out_of_memory(e):
             raise
@@ -245,13 +245,17 @@ def _terminate_as_interrupt() -> Callable[[], object]:
     return lambda: None
 
 
-def _usage_error(error: click_errors.ClickException, root: click.Command) -> int:
+def _usage_error(error: click_errors.ClickException, root: click.Command, argv: list[str]) -> int:
     ctx = error.ctx if isinstance(error, click_errors.UsageError) else None
     message = error.format_message()
     if isinstance(error, click_errors.NoArgsIsHelpError):  # a bare group: the message is its help
         print(message, file=sys.stderr)
         return 2
-    where = ctx.command_path if ctx is not None else "cinerec"
+    # (an option missing its value comes without a context: the command is read off argv,
+    # else it said "see cinerec --help")
+    named = _single_value_flags(root, argv)[0] if argv and isinstance(root, click.Group) and argv[0] in root.commands \
+        else ""
+    where = ctx.command_path if ctx is not None else f"cinerec {named}".strip()
     if isinstance(error, click_errors.NoSuchOption) and ctx is not None:
         name = error.option_name
         takes = {opt for p in ctx.command.params for opt in p.opts}
