@@ -156,6 +156,28 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
             first = page.locator(f'#results .movie[data-movie-id="{movie}"]')
         assert not errors
 
+    # Every rating the same number: no scale to spread stars over, so likes alone (the
+    # page offered 1 to 5 stars, each refused by the server but the one number).
+    (tmp_path / "same.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},4" for u in range(12) for i in range(10) if (u + i) % 3) + "\n")
+    same = tmp_path / "same-run"
+    ds = load(tmp_path / "same.csv", catalog=tmp_path / "movies.csv")
+    save_model(same, create("itemknn").fit(ds.interactions))
+    save_dataset(same, ds)
+    finish_run(same, meta={"source": "log", "best_model": "itemknn"})
+    with LiveServer(create_app(same, profiles=tmp_path / "same-profiles.sqlite")) as server:
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        first = page.locator("#results .movie").first
+        expect(first).to_be_visible()
+        assert page.locator("#results .star").count() == 0 and page.locator("#results .stars").count() == 0
+        first.locator(".like").click()
+        expect(page.locator("#mine .movie")).to_have_count(1)
+        expect(page.locator("#recs .movie").first).to_be_visible()
+        assert not errors
+
 
 class _Late:
     """An app whose next answer to a given method and path prefix comes late (once), while

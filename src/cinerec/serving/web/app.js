@@ -21,6 +21,9 @@ const $ = (id) => document.getElementById(id);
 // The page shows 5 stars; a data set rated on another scale (/health's stars_range, e.g.
 // 0 to 10) gets them spread over it, and MovieLens's 1 to 5 (or 0.5 to 5) as they are.
 let scale = [1, 5];
+// A data set whose every rating is the same number (a "rating" column of 1s) has no
+// scale to spread stars over: the page then offers likes alone.
+let likesOnly = false;
 const asIs = () => scale[0] <= 1 && scale[1] === 5;
 const toStars = (n) => (asIs() ? n : scale[0] + ((n - 1) * (scale[1] - scale[0])) / 4);
 const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - scale[0]));
@@ -89,8 +92,9 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
   like.addEventListener("click", () => (liked ? forget(id) : save({ liked: [m.movie_id] }, m)));
   stars.setAttribute("aria-label", `Rate ${m.title}`);
+  if (likesOnly) stars.remove();
   const lit = mine != null ? shownStars(mine) : 0;
-  for (let n = 1; n <= 5; n++) {
+  for (let n = 1; n <= 5 && !likesOnly; n++) {
     const s = document.createElement("button");
     s.type = "button";
     s.className = "star" + (n <= lit ? " on" : "");
@@ -317,6 +321,7 @@ async function init() {
     const h = await api("GET", "/health");
     $("service").textContent = `${h.dataset}: ${h.movies.toLocaleString()} movies, model ${h.model}`;
     if (Array.isArray(h.stars_range) && h.stars_range[1] > h.stars_range[0]) scale = h.stars_range;
+    else if (Array.isArray(h.stars_range) && h.stars_range[1] === h.stars_range[0]) likesOnly = true;
     for (const g of h.genres) {
       if (g === "unknown" || g === "(no genres listed)") continue;
       const o = document.createElement("option");
