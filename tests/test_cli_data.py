@@ -159,6 +159,30 @@ def test_a_synthetic_release_says_what_it_imitates_and_that_it_is_synthetic(tmp_
     assert facts["release"] == "ml-25m" and facts["synthetic"] is True
 
 
+def test_runs_on_a_synthetic_release_say_it_is_synthetic(tmp_path, capsys) -> None:
+    # train, evaluate, quickstart and run called it by its folder's name alone, as if real.
+    out = tmp_path / "ml-1m"
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    note = "note: the data is a synthetic release shaped like ml-1m (cinerec data synthesize): these figures say " \
+           "nothing about real movies"
+    assert main(["evaluate", "--data", str(out), "--model", "popularity", "--quiet"]) == 0
+    assert note in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(out), "--model", "popularity", "--out", str(run)]) == 0
+    said = capsys.readouterr()
+    assert note in said.out and f"data: {out} (SYNTHETIC, shaped like ml-1m): " in said.err
+    assert (run / "report.md").read_text().startswith(f"# popularity on {out} (SYNTHETIC, shaped like ml-1m)\n")
+    assert json.loads((run / "run.json").read_text())["dataset"]["synthetic"] is True
+    assert main(["quickstart", "--data", str(out), "--model", "popularity", "--out", str(tmp_path / "q"), "-q"]) == 0
+    assert f"Data: {out} (SYNTHETIC, shaped like ml-1m) — " in (tmp_path / "q" / "report.md").read_text()
+    study = tmp_path / "study.toml"
+    study.write_text(f'[data]\nsource = "{out}"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "s"), "-q"]) == 0
+    assert note in capsys.readouterr().out
+    assert f"Data: `{out} (SYNTHETIC, shaped like ml-1m)`." in (tmp_path / "s" / "report.md").read_text()
+
+
 def test_synthesize_replaces_its_own_release_but_not_files_put_there_since(tmp_path, capsys) -> None:
     out = tmp_path / "syn"
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out), "-q"]) == 0

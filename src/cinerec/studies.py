@@ -978,6 +978,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
+    from cinerec.data.dataset import synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, tune_with_bar
 
@@ -1000,7 +1001,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 said = str(e) if "columns" in study.from_flags else re.sub(
                     r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', str(e))
                 raise DataError(f"{_where(study, ('data',), 'source')}: {said}") from None
-        say(f"data: {study.source}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
+        say(f"data: {study.source}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
             try:
@@ -1161,7 +1162,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     # random-80/20 on data without official folds), which the protocol leaves to its splits.
     shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
     board = {
-        "study": str(study.path), "title": study.title, "data": study.source, "filters": record,
+        "study": str(study.path), "title": study.title, "data": study.source + synthetic_words(dataset),
+        **({"data_notes": synthetic_notes(dataset)} if synthetic_notes(dataset) else {}), "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models,

@@ -40,6 +40,7 @@ def evaluate(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
+    from cinerec.data.dataset import synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import figure_notes
 
     # Every name and value is checked before the (slow) data load.
@@ -57,7 +58,7 @@ def evaluate(
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
-        say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
+        say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
@@ -82,7 +83,7 @@ def evaluate(
         print_leaderboard([result])
         if tuned is not None:  # a result, not chatter: --quiet keeps it
             print(tuned_line(tuned))
-        for line in notes + figure_notes(prepared, recommender):
+        for line in notes + figure_notes(prepared, recommender) + synthetic_notes(dataset):
             print(f"note: {line}")
 
 

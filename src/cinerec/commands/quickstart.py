@@ -249,11 +249,14 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
     from cinerec.data import load
     from cinerec.errors import DataError
 
+    from cinerec.data.dataset import synthetic_words
+
     if source is not None:
         dataset = load(source["source"], progress=True, columns=source["columns"], catalog=source["catalog"])
-        return dataset, str(source["source"])
+        return dataset, str(source["source"]) + synthetic_words(dataset)
     try:
-        return load("ml-100k", progress=True), "ml-100k"
+        dataset = load("ml-100k", progress=True)
+        return dataset, "ml-100k" + synthetic_words(dataset)
     except DataError as e:
         from cinerec.data.synthetic import write_release
 

@@ -62,6 +62,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
            columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
+    from cinerec.data.dataset import synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
@@ -96,7 +97,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
-        say(f"data: {data}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
+        say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
@@ -138,7 +139,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_dataset(out, dataset)
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
-                   report=_report(data, recommender.name, result, history, notes, epochs_s, tuned))
+                   report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
+                                  epochs_s, tuned))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
@@ -150,7 +152,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         from cinerec.commands.evaluate import tuned_line
 
         print(tuned_line(tuned))
-    for line in notes + figure_notes(prepared, recommender):
+    for line in notes + figure_notes(prepared, recommender) + synthetic_notes(dataset):
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
 

@@ -28,7 +28,8 @@ from cinerec.io import atomic_dir
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label"]
+__all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label", "synthetic_words",
+           "synthetic_notes"]
 
 DATASET_FORMAT = 1
 
@@ -529,6 +530,25 @@ class Dataset:
                        pairs["also_seen"], pairs["not_liked"])
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
             raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
+
+
+def synthetic_words(dataset: Dataset) -> str:
+    """`` (SYNTHETIC, shaped like ml-1m)`` after the data's name where it is a synthetic
+    release (``cinerec data synthesize``), else nothing: the runs and reports made from one
+    called it by its folder's name alone, as if it were the release."""
+    if not dataset.info.get("synthetic"):
+        return ""
+    like = dataset.info.get("release")
+    return f" (SYNTHETIC{f', shaped like {like}' if like else ''})"
+
+
+def synthetic_notes(dataset: Dataset) -> list[str]:
+    """The line printed beside figures measured on a synthetic release (none otherwise)."""
+    if not dataset.info.get("synthetic"):
+        return []
+    like = dataset.info.get("release")
+    return [f"the data is a synthetic release{f' shaped like {like}' if like else ''} (cinerec data synthesize): "
+            "these figures say nothing about real movies"]
 
 
 def data_label(dataset: Dataset) -> str:

@@ -344,6 +344,7 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         "catalog_path": read(source.get("catalog")),
         "format": info.get("format", "movielens"),
         "release": info.get("release"),
+        **({"synthetic": True} if info.get("synthetic") else {}),  # (a synthetic release passed for the real one)
         "implicit": bool(info.get("implicit", False)),
         "filters": filters.to_dict(),
         "transforms": list(transforms),
