@@ -65,6 +65,28 @@ def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, 
     assert not seen & set(movie_ids)
 
 
+def test_a_damaged_copy_is_an_error_not_the_offline_fallback(tmp_path, capsys, monkeypatch, ml100k_dir):
+    # A cached release with a damaged file, or a zip whose checksum differs, was taken for
+    # "offline": the run went on with synthetic data and exited 0.
+    import shutil
+
+    from cinerec.data.download import cache_dir
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CINEREC_HOME", str(home))
+    folder = cache_dir() / "ml-100k" / "ml-100k"
+    shutil.copytree(ml100k_dir, folder)
+    (folder / "u.data").write_bytes((folder / "u.data").read_bytes()[:100_000])
+    assert main(["quickstart", "--out", str(tmp_path / "a"), "--model", "popularity", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "u.data line" in err and "OFFLINE" not in err and not (tmp_path / "a").exists()
+    shutil.rmtree(cache_dir() / "ml-100k")
+    (cache_dir() / "ml-100k.zip").write_bytes(b"PK not the release")
+    assert main(["quickstart", "--out", str(tmp_path / "b"), "--model", "popularity", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "checksum" in err and "OFFLINE" not in err and not (tmp_path / "b").exists()
+
+
 def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()

@@ -26,6 +26,12 @@ class Unavailable(DataError):
     """
 
 
+class DownloadFailed(DataError):
+    """A release could not be downloaded (offline, the server unreachable or failing) and
+    no copy is kept. Not a damaged copy or a checksum that differs: those are
+    :class:`DataError` and are never passed over (quickstart falls back on this alone)."""
+
+
 class FilterRefused(DataError):
     """A filter cannot apply to this data; ``key`` is its setting (``min_year``,
     ``liked_threshold``...) and ``value`` its value, ``flag`` the flag that sets it as

@@ -244,10 +244,12 @@ _RUN_OWN = frozenset({"run.json", "metrics.json", "report.md", "models", "datase
 
 
 def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
-    """The dataset and a label; offline with no copy, a labelled synthetic sample."""
+    """The dataset and a label; offline with no copy, a labelled synthetic sample. A copy
+    that is there but damaged, or a download whose checksum differs, is an error: passed
+    over, it was "offline" and the run went on with synthetic data, exiting 0."""
     from cinerec.commands.show import say
     from cinerec.data import load
-    from cinerec.errors import DataError
+    from cinerec.errors import DownloadFailed
 
     from cinerec.data.dataset import synthetic_words
 
@@ -257,7 +259,7 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
     try:
         dataset = load("ml-100k", progress=True)
         return dataset, "ml-100k" + synthetic_words(dataset)
-    except DataError as e:
+    except DownloadFailed as e:
         from cinerec.data.synthetic import write_release
 
         # Said even under --quiet: without it the figures would pass for real ones.

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, DownloadFailed, NotFoundError
 from cinerec.io import atomic_dir, atomic_path
 
 __all__ = [
@@ -219,7 +219,7 @@ def _offline_message(rel: Release, root: Path, reason: str) -> str:
 def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
     root = archive.parent
     if os.environ.get("CINEREC_OFFLINE"):
-        raise DataError(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
+        raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
     url = f"{base}/{rel.zip_name}"
     if expected_sha256 is not None:
@@ -243,11 +243,11 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                 finally:
                     bar.close()
             if total is not None and got < total:  # the connection ended early: no tampering to suggest
-                raise DataError(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
+                raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
                                                             f"{total:,} bytes"))
             _check(tmp, algorithm, expected, digest.hexdigest(), delete=True, name=url)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # HTTPException: IncompleteRead
-        raise DataError(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
+        raise DownloadFailed(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
 
 
 #: Seconds a download may wait for the server (to connect, or between two reads).
@@ -258,9 +258,9 @@ def _open(rel: Release, url: str, root: Path):
     try:
         return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
     except urllib.error.HTTPError as e:
-        raise DataError(_offline_message(rel, root, f"{url} answered HTTP {e.code}")) from None
+        raise DownloadFailed(_offline_message(rel, root, f"{url} answered HTTP {e.code}")) from None
     except (urllib.error.URLError, OSError, ValueError) as e:
-        raise DataError(_offline_message(rel, root, f"cannot reach {url}: {_reason(e)}")) from None
+        raise DownloadFailed(_offline_message(rel, root, f"cannot reach {url}: {_reason(e)}")) from None
 
 
 def _published_md5(rel: Release, url: str, root: Path) -> str:
@@ -268,7 +268,7 @@ def _published_md5(rel: Release, url: str, root: Path) -> str:
         with _open(rel, url + ".md5", root) as response:
             text = response.read(4096).decode("ascii", "replace")
     except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
-        raise DataError(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
+        raise DownloadFailed(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
     if not found:
         raise DataError(f"{url}.md5: no md5 checksum in the published file")
