@@ -69,6 +69,33 @@ def test_fetch_a_local_zip_unpacks_it(tmp_path, capsys) -> None:
     assert main(["data", "fetch", str(archive)]) == 0
     unpacked = capsys.readouterr().out.strip()
     assert unpacked.endswith("ml-100k") and load(unpacked).info["release"] == "ml-100k"
+    # Its unpacked copy damaged since (a file deleted) is unpacked again: it was reused for
+    # good, and the error blamed the zip.
+    (Path(unpacked) / "u.item").unlink()
+    assert main(["data", "fetch", str(archive)]) == 0
+    assert capsys.readouterr().out.strip() == unpacked and (Path(unpacked) / "u.item").is_file()
+
+
+def test_fetch_checks_the_cached_copy_and_names_no_device(monkeypatch, tmp_path, capsys) -> None:
+    import shutil
+
+    from cinerec.data.download import cache_dir
+
+    # A cached copy missing its movie file was printed as fetched (exit 0).
+    folder = cache_dir() / "ml-100k" / "ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.02", "--out", str(folder), "-q"]) == 0
+    (folder / "u.item").unlink()
+    capsys.readouterr()
+    try:
+        assert main(["data", "fetch", "ml-100k"]) == 2
+        err = capsys.readouterr().err
+        assert "u.data is there but u.item is missing (the cached copy of ml-100k: remove" in err
+    finally:
+        shutil.rmtree(cache_dir() / "ml-100k")
+    # A device: a traceback (NotADirectoryError)
+    assert main(["data", "fetch", "/dev/null"]) == 2
+    assert capsys.readouterr().err == ("cinerec: error: /dev/null: not a file or a folder (a device, pipe or socket); "
+                                       "give a release folder or zip, or a release name\n")
 
 
 def test_fetch_given_a_log_of_ones_own_says_there_is_nothing_to_fetch(tmp_path, capsys) -> None:

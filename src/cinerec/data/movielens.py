@@ -262,6 +262,9 @@ def locate(
         download.release_info(release)
     text = os.fspath(source)
     path = Path(text).expanduser()
+    if path.exists() and not (path.is_file() or path.is_dir()):  # (a traceback in data fetch)
+        raise DataError(f"{text}: not a file or a folder (a device, pipe or socket); give a release folder or zip, "
+                        "or a release name")
     if not path.exists():
         check_source(text)
         folder = download.fetch(text, progress=progress)
@@ -280,9 +283,17 @@ def locate(
                                 f"decompress it first (gunzip -k {path})")
             raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
                             "a zip that is cut short or damaged reads as no zip")
-        given, (path, official) = path, _extract_local_zip(path)
+        given, (path, official, fresh) = path, _extract_local_zip(path)
         try:
-            folder, family, rel = _detect(path, release)
+            try:
+                folder, family, rel = _detect(path, release)
+            except DataError:
+                if fresh:
+                    raise
+                # An earlier unpacking, damaged since (a file deleted): unpacked again.
+                shutil.rmtree(path, ignore_errors=True)
+                path, official, fresh = _extract_local_zip(given)
+                folder, family, rel = _detect(path, release)
         except DataError as e:  # name the zip given, not the cache folder it was unpacked into
             from cinerec.data.logs import LOG_SUFFIXES
 
@@ -326,6 +337,8 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
 
 def _layout_of(folder: Path) -> str | None:
     if (folder / "u.data").is_file():
+        if not (folder / "u.item").is_file():  # (found only once read: fetch called the copy fine)
+            raise DataError(f"{folder}: u.data is there but u.item is missing")
         return "100k"
     for family, ratings, movies in (("dat", "ratings.dat", "movies.dat"), ("csv", "ratings.csv", "movies.csv")):
         if (folder / ratings).is_file():
@@ -389,16 +402,18 @@ def _synthetic_like(folder: Path) -> str | None:
     return like if isinstance(like, str) else None
 
 
-def _extract_local_zip(path: Path) -> tuple[Path, bool]:
+def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
     """Extract a zip given as a source into the cache (once per distinct content); the
-    folder, and whether the zip is an official release (by its checksum)."""
+    folder, whether the zip is an official release (by its checksum), and whether it was
+    unpacked just now."""
     digest = download.file_digest(path)
     root = download.cache_dir()
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
     dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
-    if not dest.is_dir():
+    fresh = not dest.is_dir()
+    if fresh:
         download.extract(path, dest)
-    return dest, known is not None
+    return dest, known is not None, fresh
 
 
 # -- reading a folder -------------------------------------------------------------------
