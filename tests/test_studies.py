@@ -149,7 +149,10 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("trials = 5", "trials = true", ":28: [tune] trials: true: a tuning budget"),  # TOML's spelling, not Python's
     ('models = ["ease"]', 'models = ["ensemble", "neumf-small"]',
      ":29: [tune] models: 'ensemble' declares no search space: there is nothing to tune"),
-    ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be more than 0"),
+    ("trials = 5", "trials = 5\nminutes = 0", ":29: [tune] minutes: 0: a tuning budget must be a finite number of "
+                                             "minutes above 0"),
+    # (inf was "must be more than 0 minutes")
+    ("trials = 5", "trials = 5\nminutes = inf", ":29: [tune] minutes: inf: a tuning budget must be a finite number"),
     ("trials = 5", 'trials = 5\nminutes = "1"', ":29: [tune] minutes: '1': expected a number of minutes"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
     # An empty list searched nothing, and silently swallowed a --tune given with it.

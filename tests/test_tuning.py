@@ -68,7 +68,8 @@ def test_rating_models_minimise_rmse(ml100k):
 def test_bad_budgets_and_spaces_are_one_line_errors(ml100k):
     p = get_protocol("loo-sampled")
     for kwargs, needle in [({}, "needs a budget"), ({"trials": 0}, "positive whole number"),
-                           ({"minutes": 0}, "positive number"), ({"trials": 2, "space": {"nope": Param("int", 1, 2)}},
+                           ({"minutes": 0}, "finite number above 0"), ({"minutes": float("inf")}, "finite number above 0"),
+                           ({"trials": 2, "space": {"nope": Param("int", 1, 2)}},
                                                                  "'nope', which is not one of its settings")]:
         with pytest.raises(ConfigError, match=needle):
             tune("ease", ml100k, p, **kwargs)
@@ -356,3 +357,9 @@ def test_the_chosen_model_is_fitted_as_an_evaluation_fits_it_with_the_validation
     assert found.model.train_ is prepared.train  # evaluate measures it as it is, without a refit
     with pytest.raises(ConfigError, match="tune: valid must be Interactions, got Dataset"):
         tune("mf", data, p, train=prepared.train, valid=data, trials=1)
+
+
+def test_a_search_of_one_trial_says_one_trial():
+    from cinerec.tuning import trials_text
+
+    assert (trials_text(1), trials_text(2)) == ("1 trial", "2 trials")  # it said "1 trials"

@@ -473,7 +473,8 @@ class _Reader:
             if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))):
                 raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: expected a number of minutes")
             if minutes is not None and (not math.isfinite(minutes) or minutes <= 0):
-                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be more than 0 minutes")
+                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be a finite number of "
+                                                      "minutes above 0 (leave minutes out for trials alone)")
             if tune_trials is None and minutes is None:
                 raise ConfigError(f"{self.where(('tune',))}: no budget: set trials and/or minutes")
             if options.get("fold") == "all":
@@ -980,7 +981,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.evaluation.report import save_leaderboard
     from cinerec.data.dataset import synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
-    from cinerec.tuning import objective, tune_with_bar
+    from cinerec.tuning import objective, trials_text, tune_with_bar
 
     t_start = time.perf_counter()
     with progress.silenced(quiet):
@@ -1058,7 +1059,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
                         screened = ", screened approximately" if found.screened else ""
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {len(found.trials)} trials"
+                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials_text(len(found.trials))}"
                             f"{screened})", quiet)
                         model = found.model  # fitted on the training part (and its validation part)
                     else:

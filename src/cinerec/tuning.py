@@ -148,6 +148,11 @@ def objective(protocol: Any, model: Any = None) -> tuple[str, Literal["minimize"
     return str(headline(protocol.name, getattr(protocol, "ks", ()))), "maximize"
 
 
+def trials_text(n: int) -> str:
+    """``"1 trial"``, ``"30 trials"``, as the lines that report a search say it."""
+    return f"{n} trial{'' if n == 1 else 's'}"
+
+
 def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
     """The validation carve-out: ``protocol``'s own split applied to the training part.
 
@@ -240,7 +245,7 @@ def tune(
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, numbers.Real)):
         raise ConfigError(f"tuning minutes must be a number, got {type(minutes).__name__} {minutes!r}")
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ConfigError(f"tuning minutes must be a positive number, got {minutes!r}")
+        raise ConfigError(f"tuning minutes must be a finite number above 0, got {minutes!r}")
     trials = None if trials is None else int(trials)
     _check_arguments(data, protocol, train, base, space, progress, name, valid)
     check_protocol(getattr(protocol, "fold", None))

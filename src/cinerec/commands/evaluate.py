@@ -102,9 +102,11 @@ def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet
 
 def tuned_line(tuned: Any) -> str:
     """The search's outcome in one line: the chosen settings and both validation figures."""
+    from cinerec.tuning import trials_text
+
     screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
     return (f"tuned {tuned.model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
-            f"{tuned.default_value:.4f}; {len(tuned.trials)} trials, {tuned.seconds:.1f} s{screened})")
+            f"{tuned.default_value:.4f}; {trials_text(len(tuned.trials))}, {tuned.seconds:.1f} s{screened})")
 
 
 def _with(model: Any, settings: dict[str, Any]) -> Any:

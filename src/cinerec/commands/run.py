@@ -86,12 +86,14 @@ def run(
 
 def tuned_lines(board: dict[str, Any]) -> list[str]:
     """One line per searched model and seed: the chosen settings and both validation figures."""
+    from cinerec.tuning import trials_text
+
     lines = []
     for row in board["models"]:
         for seed, t in (row.get("tuning") or {}).items():
             screened = "; trials screened approximately, both figures from plain fits" if t["screened"] else ""
             lines.append(f"tuned {row['label']} seed {seed}: {t['settings']} (validation {t['metric']} "
-                         f"{t['value']:.4f}; defaults {t['default_value']:.4f}; {t['n_trials']} trials, "
+                         f"{t['value']:.4f}; defaults {t['default_value']:.4f}; {trials_text(t['n_trials'])}, "
                          f"{t['seconds']:.1f} s{screened})")
     return lines
 
