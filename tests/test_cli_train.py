@@ -460,3 +460,21 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     config = meta["config"]["gmf"]
     assert {k: config[k] for k in chosen} == chosen and config["epochs"] == 3
     assert meta["tuning"]["settings"] == chosen and meta["training"]["epochs"] == 3
+
+
+def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):
+    # Each person gives every movie the same stars: no NDCG of stars. The report said "nan"
+    # without a word, and the notebook's leaderboard dropped the columns.
+    import math
+
+    rows = [f"u{u},m{i},{u % 5 + 1},{u * 100 + i}" for u in range(60) for i in range(12) if (u + i) % 4]
+    (tmp_path / "flat.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "flat.csv"), "--model", "baseline", "--protocol", "ratings-random",
+                 "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    report = (run / "report.md").read_text()
+    assert "| ndcg@10 | n/a |" in report and "nan" not in report
+    assert "n/a: no one in the test part could be measured by ndcg@5, ndcg@10" in report
+    board = open_run(run).leaderboard()
+    assert "ndcg@10" in board.columns and math.isnan(board["ndcg@10"].iloc[0])

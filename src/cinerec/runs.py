@@ -335,6 +335,8 @@ def _figures(values: Any, prefix: str = "") -> dict[str, float | int]:
             out.update(_figures(value, prefix if key == "metrics" else f"{prefix}{key} "))
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and key != "seed":
             out[f"{prefix}{key}"] = value  # a count (n_users) stays a whole number
+        elif value is None and key != "seed":  # a figure no user could be measured by (JSON has no NaN)
+            out[f"{prefix}{key}"] = float("nan")
     return out
 
 

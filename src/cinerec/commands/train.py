@@ -335,7 +335,12 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
 
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}; {result.n_users:,} users measured", "",
              "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.4f} |" for k, v in result.metrics.items()]
+    from cinerec.evaluation.report import _fmt, unmeasured_note
+
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in result.metrics.items()]  # (n/a, not nan, said why below)
+    unmeasured = unmeasured_note([result], list(result.metrics))
+    if unmeasured:
+        lines += ["", unmeasured]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
     if tuned is not None:
