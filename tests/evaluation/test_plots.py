@@ -282,3 +282,22 @@ def test_movie_map_labels_never_overlap_each_other_in_a_crowd():
         plt.close(fig)
         assert not [(labels[i], labels[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
                     if boxes[i].overlaps(boxes[j])]
+
+
+def test_the_study_figure_legend_sits_beside_the_leaderboard_not_over_a_bar(tmp_path, monkeypatch):
+    # Inside the axes (lower right), it hid the last row's bar and figure.
+    import cinerec.evaluation.report as report
+    from cinerec.evaluation.report import save_leaderboard
+
+    kept = {}
+    monkeypatch.setattr(report, "save_png", lambda fig, path: kept.setdefault("fig", fig))
+    rows = [{"label": name, "metrics": {"rmse": {"mean": m, "sd": 0.001}}}
+            for name, m in (("knnbaseline", 0.926), ("baseline", 0.953), ("biasedmf", 1.007))]
+    save_leaderboard({"models": rows, "metric": "rmse", "direction": "minimize", "protocol": "ratings-fold",
+                      "seeds": [0, 1], "reference": {"metric": "rmse", "value": 0.95}}, tmp_path / "l.png")
+    fig = kept["fig"]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend, area = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= area.x1 - 1  # right of the plotting area
+    assert all(t.get_window_extent().x1 <= fig.bbox.x1 + 1 for t in ax.texts)  # every figure on the picture

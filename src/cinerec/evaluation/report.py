@@ -253,7 +253,8 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
     if reference and reference.get("metric") == metric:
         ax.axvline(reference["value"], color="tab:red", linestyle="--",
                    label=f"the study's own figure: {reference['value']:g}")
-        ax.legend(loc="lower right", fontsize=9)
+        # Beside the axes, never over a bar and its figure (inside, it hid the last row's)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     better = "lower" if board["direction"] == "minimize" else "higher"
     ax.set_xlabel(f"{metric} ({better} is better); mean" + (f" ± sd over {seeds} seeds" if seeds > 1 else ", one seed"))
     ax.set_xlim(0, max([*means, reference["value"] if reference and reference.get("metric") == metric else 0]) * 1.15
