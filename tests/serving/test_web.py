@@ -114,6 +114,19 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     assert errors == []
 
 
+def _itemknn_run(log, catalog, run_dir):
+    """A run folder of item-kNN fitted on ``log`` with its ``catalog``."""
+    from cinerec.data import load
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    ds = load(log, catalog=catalog)
+    save_model(run_dir, create("itemknn").fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "log", "best_model": "itemknn"})
+    return run_dir
+
+
 def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_path):
     # A log rated 1 to 10: the page's fifth star is a 10 and its third a 5.5, not 5 and 3.
     import json
@@ -128,15 +141,7 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
     (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(
         f"u{u},m{i},{(u * 7 + i * 3) % 10 + 1}" for u in range(12) for i in range(10)) + "\n")
     (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
-    from cinerec.data import load
-    from cinerec.models import create
-    from cinerec.runs import finish_run, save_dataset, save_model
-
-    run_dir = tmp_path / "run"
-    ds = load(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
-    save_model(run_dir, create("itemknn").fit(ds.interactions))
-    save_dataset(run_dir, ds)
-    finish_run(run_dir, meta={"source": "log", "best_model": "itemknn"})
+    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
     with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
         page = browser.new_page()
         errors = []
@@ -160,11 +165,7 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
     # page offered 1 to 5 stars, each refused by the server but the one number).
     (tmp_path / "same.csv").write_text("user,item,rating\n" + "\n".join(
         f"u{u},m{i},4" for u in range(12) for i in range(10) if (u + i) % 3) + "\n")
-    same = tmp_path / "same-run"
-    ds = load(tmp_path / "same.csv", catalog=tmp_path / "movies.csv")
-    save_model(same, create("itemknn").fit(ds.interactions))
-    save_dataset(same, ds)
-    finish_run(same, meta={"source": "log", "best_model": "itemknn"})
+    same = _itemknn_run(tmp_path / "same.csv", tmp_path / "movies.csv", tmp_path / "same-run")
     with LiveServer(create_app(same, profiles=tmp_path / "same-profiles.sqlite")) as server:
         page = browser.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
