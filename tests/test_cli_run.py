@@ -693,3 +693,21 @@ def test_faults_found_once_the_data_is_read_name_the_study_files_own_keys(tmp_pa
     err = refused(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 300\n' + tail
                   + '[models.ease-big]\nmodel = "ease"\nmax_items = 100\n')
     assert err.startswith("FILE:8: [models.ease-big]: ease: 300 movies exceed max_items=100"), err
+
+
+def test_the_refit_trains_for_the_epoch_early_stopping_chose(tmp_path, ml100k_dir, capsys):
+    # Measured, biasedmf stopped early on its validation part; refitted with none, it trained
+    # every epoch of its setting: the saved model was not the one measured.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 150\ntop_movies = 300\n'
+                     '[protocol]\nname = "ratings-random"\n'
+                     '[models.biasedmf]\nepochs = 40\npatience = 2\nlr = 0.05\nfactors = 8\nbatch_size = 512\n')
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+    board = read_json(out / "leaderboard.json")
+    kept = board["refit_epochs"]
+    assert 1 <= kept < 40
+    assert read_json(out / "settings.json")["biasedmf"]["refit"]["epochs"] == kept
+    assert len(read_json(out / "models" / "biasedmf" / "history.json")) == kept
+    assert f"refitted on all the data for {kept} epochs" in (out / "report.md").read_text()

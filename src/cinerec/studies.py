@@ -1035,6 +1035,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             f"{', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
+        kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
@@ -1069,6 +1070,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         result = replace(result, seconds_fit=found.seconds_fit)
                     # After the fit: a setting the fit chooses (two-stage's mix = "auto") is recorded as chosen.
                     used[spec.label][seed] = model.config.to_dict()
+                    if (kept := _kept_epoch(model)) is not None:
+                        kept_epochs[spec.label][seed] = kept
                     results[spec.label][seed] = result
                     say(f"{spec.label} seed {seed}: " + ", ".join(
                         f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith(at) or "@" not in k)
@@ -1140,7 +1143,14 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         # The best model, refitted on all the data with the first seed's settings.
         spec = next(s for s in study.models if s.label == best)
         settings = {k: v for k, v in used[best][study.seeds[0]].items()}
-        say(f"refit: {best} on all {len(dataset.interactions):,} ratings", quiet)
+        refit_epochs = kept_epochs[best].get(study.seeds[0])
+        if refit_epochs is not None:
+            # Measured, it kept the epoch its validation chose; with no validation part left
+            # to stop it, the refit trains that many (it trained every epoch of the setting).
+            settings["epochs"] = refit_epochs
+        say(f"refit: {best} on all {len(dataset.interactions):,} ratings"
+            + (f", {refit_epochs} epochs (the epoch seed {study.seeds[0]}'s validation chose)"
+               if refit_epochs is not None else ""), quiet)
         with stages(f"refit {best}"):
             final = _features(create(spec.model, settings), dataset).fit(dataset.interactions)
         pipeline = None
@@ -1167,7 +1177,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         **({"data_notes": synthetic_notes(dataset)} if synthetic_notes(dataset) else {}), "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
-        "best": best, "models": board_models,
+        "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
         "reference": study.reference.to_dict() if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
         "stages": stages.rows, "peak_gb": stages.peak_gb,
@@ -1238,6 +1248,15 @@ def _pm(summary: Mapping[str, Any] | None, seeds: int) -> str:
 
         return UNMEASURED
     return f"{summary['mean']:.4f} ± {summary['sd']:.4f}" if seeds > 1 else f"{summary['mean']:.4f}"
+
+
+def _kept_epoch(model: Any) -> int | None:
+    """The epoch whose weights a model fitted with a validation part kept (early
+    stopping's choice), else None."""
+    history = getattr(model, "history", None) or []
+    if not any("valid" in h for h in history):
+        return None
+    return next((int(h["epoch"]) for h in history if h.get("kept") and "epoch" in h), None)
 
 
 def leaderboard_note(board: Mapping[str, Any]) -> str | None:
@@ -1342,7 +1361,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                 lines.append(f"| {r['label']} | {seed} | `{t['settings']}` | {t['metric']} {t['value']:.4f} | "
                              f"{t['default_value']:.4f} | {t['n_trials']} |")
         lines.append("")
-    lines += [f"Saved: `{board['best']}`, refitted on all the data (`models/{board['best']}`); every model's "
+    epochs = (f" for {board['refit_epochs']} epochs, the epoch the first seed's validation chose"
+              if board.get("refit_epochs") is not None else "")
+    lines += [f"Saved: `{board['best']}`, refitted on all the data{epochs} (`models/{board['best']}`); every model's "
               "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
     if study.export_two_stage is not None:
         ts = board.get("two_stage") or {}
