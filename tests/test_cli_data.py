@@ -207,7 +207,10 @@ def test_runs_on_a_synthetic_release_say_it_is_synthetic(tmp_path, capsys) -> No
     study.write_text(f'[data]\nsource = "{out}"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n')
     assert main(["run", str(study), "--out", str(tmp_path / "s"), "-q"]) == 0
     assert note in capsys.readouterr().out
-    assert f"Data: `{out} (SYNTHETIC, shaped like ml-1m)`." in (tmp_path / "s" / "report.md").read_text()
+    report = (tmp_path / "s" / "report.md").read_text()
+    assert f"Data: `{out} (SYNTHETIC, shaped like ml-1m)`." in report
+    assert "**Note:** The data is a synthetic release shaped like ml-1m (cinerec data synthesize): these figures say " \
+           "nothing about real movies." in report
 
 
 def test_synthesize_replaces_its_own_release_but_not_files_put_there_since(tmp_path, capsys) -> None:

@@ -1320,6 +1320,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     if study.notes:
         lines += [study.notes.strip(), ""]
     lines += [f"Study file: `{board['study']}`. Data: `{board['data']}`."]
+    lines += [f"**Note:** {line[0].upper()}{line[1:]}." for line in board.get("data_notes", [])]  # a synthetic release
     for step in board["filters"]:
         a = step["after"]
         lines.append(f"- {step['transform']} {step['args']}: {a['ratings']:,} ratings, {a['users']:,} users, "
