@@ -199,6 +199,14 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     assert code == 2 and f"{study}:5: [protocol] name: protocol ratings-fold: the official folds" in err
     assert 'set name = "ratings-random" there' in err and "--protocol" not in err  # run has no --protocol
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [study]
+    # An official fold asked of data without them: the fold's line (it named [protocol] name's)
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "\n".join(f"u{u},m{i},{(u + i) % 5 + 1}" for u in range(20) for i in range(8))
+                   + "\n")
+    study.write_text(f'[data]\nsource = "{log}"\n[protocol]\nname = "ratings-fold"\nfold = "u1"\n[models.baseline]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+    assert code == 2 and f"{study}:5: [protocol] fold: protocol ratings-fold: fold=u1 is one of ml-100k's" in err
+    log.unlink()
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(tmp_path / "nothing"))
     assert code == 2 and f"--data {tmp_path / 'nothing'}: no such file or folder" in err
     assert not (tmp_path / "out").exists()

@@ -1047,7 +1047,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     raise  # run_study names the file's n_negatives
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
                     said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
-                    raise type(e)(f"{_where(study, ('protocol',), 'name')}: {said}") from None
+                    # The fold the file asks for, where the protocol names it (it named [protocol] name's line)
+                    key = "fold" if "fold" in study.protocol_options and str(e).startswith(
+                        f"protocol {study.protocol}: fold=") else "name"
+                    raise type(e)(f"{_where(study, ('protocol',), key)}: {said}") from None
             for spec in study.models:
                 with stages(f"{spec.label} (seed {seed})"), _blamed_on(study, spec.label):
                     settings = dict(spec.settings)
