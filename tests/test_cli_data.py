@@ -209,7 +209,7 @@ def test_runs_on_a_synthetic_release_say_it_is_synthetic(tmp_path, capsys) -> No
     assert note in capsys.readouterr().out
     report = (tmp_path / "s" / "report.md").read_text()
     assert f"Data: `{out} (SYNTHETIC, shaped like ml-1m)`." in report
-    assert "**Note:** The data is a synthetic release shaped like ml-1m (cinerec data synthesize): these figures say " \
+    assert "**Note:** the data is a synthetic release shaped like ml-1m (cinerec data synthesize): these figures say " \
            "nothing about real movies." in report
 
 

@@ -719,3 +719,20 @@ def test_the_refit_trains_for_the_epoch_early_stopping_chose(tmp_path, ml100k_di
     assert read_json(out / "settings.json")["biasedmf"]["refit"]["epochs"] == kept
     assert len(read_json(out / "models" / "biasedmf" / "history.json")) == kept
     assert f"refitted on all the data for {kept} epochs" in (out / "report.md").read_text()
+
+
+def test_features_on_data_without_demographics_are_said_to_be_the_movies_alone(tmp_path, capsys):
+    # mlp-rating with features = true read the movies' genres and years alone, and nothing said so.
+    log, movies = tmp_path / "log.csv", tmp_path / "movies.csv"
+    log.write_text("user,item,rating\n" + "\n".join(f"u{u},m{i},{(u * 3 + i) % 5 + 1}" for u in range(30)
+                                                    for i in range(12) if (u + i) % 3) + "\n")
+    movies.write_text("id,title,genres\n" + "\n".join(f"m{i},Film {i} (199{i % 10}),{'Drama' if i % 2 else 'Comedy'}"
+                                                      for i in range(12)) + "\n")
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{log}"\ncatalog = "{movies}"\n[protocol]\nname = "ratings-random"\n'
+                     '[models.mlp-features]\nmodel = "mlp-rating"\nfeatures = true\nepochs = 1\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "out"), "-q"]) == 0
+    said = ("mlp-features: features = true, but the data has no user demographics (age, gender, occupation, zip "
+            "code): it read the movies' genres and years only")
+    assert f"note: {said}" in capsys.readouterr().out
+    assert f"**Note:** {said}." in (tmp_path / "out" / "report.md").read_text()

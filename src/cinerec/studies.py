@@ -1036,6 +1036,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
+        model_notes: list[str] = []
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
@@ -1075,6 +1076,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     used[spec.label][seed] = model.config.to_dict()
                     if (kept := _kept_epoch(model)) is not None:
                         kept_epochs[spec.label][seed] = kept
+                    for line in model.fit_notes():  # named by the study's label
+                        said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
+                        if said not in model_notes:  # said once, not once a seed
+                            model_notes.append(said)
+                            say(f"note: {said}", quiet)
                     results[spec.label][seed] = result
                     say(f"{spec.label} seed {seed}: " + ", ".join(
                         f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith(at) or "@" not in k)
@@ -1177,7 +1183,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
     board = {
         "study": str(study.path), "title": study.title, "data": study.source + synthetic_words(dataset),
-        **({"data_notes": synthetic_notes(dataset)} if synthetic_notes(dataset) else {}), "filters": record,
+        **({"notes": notes} if (notes := synthetic_notes(dataset) + model_notes) else {}), "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
@@ -1323,7 +1329,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     if study.notes:
         lines += [study.notes.strip(), ""]
     lines += [f"Study file: `{board['study']}`. Data: `{board['data']}`."]
-    lines += [f"**Note:** {line[0].upper()}{line[1:]}." for line in board.get("data_notes", [])]  # a synthetic release
+    # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
+    lines += [f"**Note:** {line}." for line in board.get("notes", [])]
     for step in board["filters"]:
         a = step["after"]
         lines.append(f"- {step['transform']} {step['args']}: {a['ratings']:,} ratings, {a['users']:,} users, "

@@ -225,6 +225,13 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         self.features = features
         return self
 
+    def fit_notes(self) -> list[str]:
+        f = self.features
+        if not self.config.features or f is None or f.user_columns:
+            return []
+        return [f"{self.name}: features = true, but the data has no user demographics (age, gender, occupation, zip "
+                "code): it read the movies' genres and years only"]
+
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "MLPRating":
         self._settle_liked_threshold(train)
         return super().fit(train, valid)
