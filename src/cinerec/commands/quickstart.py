@@ -249,9 +249,8 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
     over, it was "offline" and the run went on with synthetic data, exiting 0."""
     from cinerec.commands.show import say
     from cinerec.data import load
-    from cinerec.errors import DownloadFailed
-
     from cinerec.data.dataset import synthetic_words
+    from cinerec.errors import DownloadFailed
 
     if source is not None:
         dataset = load(source["source"], progress=True, columns=source["columns"], catalog=source["catalog"])

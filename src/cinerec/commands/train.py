@@ -331,13 +331,12 @@ def _training(model: Any) -> dict[str, Any]:
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
             seconds_epochs: float | None = None, tuned: Any = None) -> str:
+    from cinerec.evaluation.report import figure_cell, unmeasured_note
     from cinerec.tuning import trials_text
 
     lines = [f"# {name} on {data}", "", f"Protocol: {result.label}; {result.n_users:,} users measured", "",
              "| metric | value |", "|---|---|"]
-    from cinerec.evaluation.report import _fmt, unmeasured_note
-
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in result.metrics.items()]  # (n/a, not nan, said why below)
+    lines += [f"| {k} | {figure_cell(v)} |" for k, v in result.metrics.items()]  # (n/a, not nan, said why below)
     unmeasured = unmeasured_note([result], list(result.metrics))
     if unmeasured:
         lines += ["", unmeasured]

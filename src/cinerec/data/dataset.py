@@ -536,19 +536,20 @@ def synthetic_words(dataset: Dataset) -> str:
     """`` (SYNTHETIC, shaped like ml-1m)`` after the data's name where it is a synthetic
     release (``cinerec data synthesize``), else nothing: the runs and reports made from one
     called it by its folder's name alone, as if it were the release."""
-    if not dataset.info.get("synthetic"):
-        return ""
-    like = dataset.info.get("release")
-    return f" (SYNTHETIC{f', shaped like {like}' if like else ''})"
+    return f" (SYNTHETIC{_shaped_like(dataset)})" if dataset.info.get("synthetic") else ""
 
 
 def synthetic_notes(dataset: Dataset) -> list[str]:
     """The line printed beside figures measured on a synthetic release (none otherwise)."""
     if not dataset.info.get("synthetic"):
         return []
+    return [f"the data is a synthetic release{_shaped_like(dataset).lstrip(',')} (cinerec data synthesize): these "
+            "figures say nothing about real movies"]
+
+
+def _shaped_like(dataset: Dataset) -> str:
     like = dataset.info.get("release")
-    return [f"the data is a synthetic release{f' shaped like {like}' if like else ''} (cinerec data synthesize): "
-            "these figures say nothing about real movies"]
+    return f", shaped like {like}" if like else ""
 
 
 def data_label(dataset: Dataset) -> str:

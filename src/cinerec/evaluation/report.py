@@ -49,7 +49,9 @@ def _columns(group: Sequence[Result], metrics: Sequence[str] | None) -> list[str
     return cols
 
 
-def _fmt(value: float | None) -> str:
+def figure_cell(value: float | None) -> str:
+    """A figure as a table shows it: 4 decimals, ``-`` where none was asked, :data:`UNMEASURED`
+    where no one could be measured (NaN)."""
     if value is None:
         return "-"
     if isinstance(value, float) and math.isnan(value):
@@ -83,7 +85,7 @@ def unmeasured_line(missing: Sequence[str], stars: bool, where: str = "") -> str
 def _rows(group: Sequence[Result], cols: list[str]) -> tuple[list[str], list[list[str]]]:
     head = ["protocol", "model", *cols, "users", "fit s", "eval s"]
     rows = [
-        [r.protocol, r.model, *(_fmt(r.metrics.get(c)) for c in cols), str(r.n_users),
+        [r.protocol, r.model, *(figure_cell(r.metrics.get(c)) for c in cols), str(r.n_users),
          f"{r.seconds_fit:.1f}", f"{r.seconds_eval:.1f}"]
         for r in group
     ]

@@ -305,8 +305,9 @@ def _check_replaceable(con: Any, url: str) -> None:
     foreign = [name for name in relations if name not in STORE_TABLES]
     if foreign:
         raise DataError(refuse.format(f"it holds {foreign[0]!r}, which a store has not"))
+    found = _columns(con, STORE_SCHEMA)  # (one query, not one per table)
     for table in relations:
-        columns = _columns(con, STORE_SCHEMA).get(table, [])
+        columns = found.get(table, [])
         if columns != STORE_TABLES[table]:
             raise DataError(refuse.format(f"its table {table!r} has the columns {', '.join(columns) or 'none'}"))
     row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
