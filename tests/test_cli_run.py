@@ -117,7 +117,15 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     assert code == 0, err
     assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease):" in out
     row = next(line for line in out.splitlines() if line.startswith("popularity"))
-    assert f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}" in row
+    popularity = f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}"
+    assert popularity in row
+    # The study's own model named: its figure beside the study's, and the best's after it.
+    study.write_text(study.read_text() + 'model = "popularity"\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    ease = f"{board['models'][0]['metrics']['hr@10']['mean']:.4f}"
+    assert f"the study: hr@10 0.5; ours (popularity, the study's model): {popularity}; best (ease): {ease}" in out
+    assert "- popularity (the study's model): hr@10 = " in (tmp_path / "c" / "report.md").read_text()
 
 
 def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):

@@ -165,6 +165,9 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("value = 0.9", "value = -0.1", ":36: [reference] value: -0.1 is not a possible hr@10"),
     ('metric = "hr@10"', 'metric = "rmse"', ":35: [reference] metric: 'rmse' is not measured by protocol loo-sampled "
                                             "(it measures hr@1, ndcg@1, hr@5, ndcg@5, hr@10, ndcg@10)"),
+    # The study's own model: one of its labels.
+    ('source = "somewhere"', 'source = "somewhere"\nmodel = "neumf"', ':38: [reference] model: "neumf" is not one of '
+                                                                      "the study's models (ease, neumf-small, ensemble)"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
     ("[export]", "[exports]", ":31: top level exports: unknown key"),  # a table's own header line
     # An array of tables where a table belongs: its header's line (there was none).
@@ -178,6 +181,24 @@ def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
     message = str(e.value)
     assert message.startswith(str(path)) and needle in message, message
     assert "\n" not in message and "\0" not in message
+
+
+def test_the_study_s_own_model_is_kept_only_while_it_runs(tmp_path):
+    path = write(tmp_path, GOOD.replace('source = "somewhere"', 'source = "somewhere"\nmodel = "neumf-small"'))
+    assert Study.from_toml(path).reference.model == "neumf-small"
+    # --only leaves it out: the figure is printed beside the best model's alone.
+    assert Study.from_toml(path, only=["ease"]).reference.model is None
+
+
+def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):
+    text = GOOD.replace('name = "loo-sampled"\nn_negatives = 49', 'name = "ratings-fold"')
+    text = text[:text.index("[models.ease]")] + ('[models.mf]\n[models.mf-liked]\nmodel = "mf"\nloss = "bce"\n'
+                                                 'target = "liked"\n[reference]\nmetric = "auc"\nvalue = 0.8\nmodel = "mf"\n')
+    with pytest.raises(ConfigError, match=r":20: \[reference\] model: mf does not give auc \(it needs a model trained "
+                                          r"on liked-or-not\)"):
+        Study.from_toml(write(tmp_path, text))
+    liked = 'model = "mf-liked"\n'.join(text.rsplit('model = "mf"\n', 1))  # the [reference]'s, the last
+    assert Study.from_toml(write(tmp_path, liked)).reference.model == "mf-liked"
 
 
 def test_a_missing_source_is_refused_unless_given(tmp_path):

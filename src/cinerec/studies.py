@@ -36,6 +36,7 @@ the models with their settings, the tuning budget, the export and the published 
     metric = "hr@10"
     value = 0.946
     source = "He et al., WWW 2017"
+    model = "neumf"                 # optional: the label of the study's own model here
 
 :meth:`Study.from_toml` checks everything before any data is read: an unknown key or
 table, a bad value, a missing source or a zero tuning budget is refused in one line that
@@ -82,14 +83,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Reference:
-    """The study's own published figure, printed beside ours."""
+    """The study's own published figure, printed beside ours: beside the figure of the
+    study's own model (``model``, a label of the study) when the file names it, and the best's."""
 
     metric: str
     value: float
     source: str = ""
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "value": self.value, "source": self.source}
+        return {"metric": self.metric, "value": self.value, "source": self.source, "model": self.model}
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,8 @@ class Study:
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
                             tuple(t for t in study.tune_models if t in only))
+            if study.reference and study.reference.model not in (None, *only):  # the best's figure alone
+                study = replace(study, reference=replace(study.reference, model=None))
             # --tune asks for a search that none of the kept models would get; the file's
             # [tune] just has nothing to do for them (the command line says so).
             if trials is not None and not any(study.tuned(spec) for spec in study.models):
@@ -519,7 +524,7 @@ class _Reader:
         reference = None
         if "reference" in values:
             r = self.table(values, "reference")
-            self.known(("reference",), r, ("metric", "value", "source"))
+            self.known(("reference",), r, ("metric", "value", "source", "model"))
             for key in ("metric", "value"):
                 if key not in r:
                     raise ConfigError(f"{self.where(('reference',))}: no {key}: a reference needs metric and value")
@@ -529,6 +534,10 @@ class _Reader:
                 raise self.fail(("reference",), "value", f"expected a number, got {shown(r['value'])}")
             if not isinstance(r.get("source", ""), str):
                 raise self.fail(("reference",), "source", f"expected a string, got {shown(r['source'])}")
+            study_labels: list[str] = [spec.label for spec in specs]
+            if "model" in r and r["model"] not in study_labels:
+                raise self.fail(("reference",), "model", f"{shown(r['model'])} is not one of the study's models "
+                                                         f"({', '.join(study_labels)})")
             measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
             metric = r["metric"]
             if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
@@ -542,18 +551,22 @@ class _Reader:
                 liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs]
                 gives = {"auc": any(liked), "accuracy": any(liked), "rmse": not all(liked), "mae": not all(liked),
                          "mse": not all(liked)}
+                kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
+                    "a model that predicts stars"
                 if not gives.get(metric, True):
-                    kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
-                        "a model that predicts stars"
                     raise self.fail(("reference",), "metric", f"{r['metric']!r}: no model of this study gives it "
                                                               f"(it needs {kind})")
+                own = study_labels.index(r["model"]) if "model" in r else None
+                if own is not None and metric in gives and liked[own] != (metric in ("auc", "accuracy")):
+                    raise self.fail(("reference",), "model", f"{r['model']} does not give {r['metric']} "
+                                                             f"(it needs {kind})")
             from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
             bounded = metric.split("@")[0] not in LOWER_IS_BETTER  # shares and hit rates: 0 to 1; errors: 0 up
             if not math.isfinite(r["value"]) or r["value"] < 0 or (bounded and r["value"] > 1):
                 raise self.fail(("reference",), "value", f"{shown(r['value'])} is not a possible {r['metric']} "
                                 f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")
-            reference = Reference(r["metric"], float(r["value"]), r.get("source", ""))
+            reference = Reference(r["metric"], float(r["value"]), r.get("source", ""), r.get("model"))
         if given_source:  # last, so that every other mistake in the file is named first
             from cinerec.data.download import RELEASES
 
@@ -1358,7 +1371,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                   + ".", ""]
         for label, s in ours:
             if s is not None:
-                lines.append(f"- {label}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
+                own = " (the study's model)" if label == ref.get("model") else ""
+                lines.append(f"- {label}{own}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
         if all(s is None for _, s in ours):
             lines.append(f"- no model of this run gives {ref['metric']}")  # (the protocol does: the file was checked)
         lines.append("")

@@ -99,8 +99,9 @@ def tuned_lines(board: dict[str, Any]) -> list[str]:
 
 
 def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
-    """The study's figure beside ours: the best model's, or, when the best model does not
-    give that metric (a liked-or-not row's AUC beside star models), the best of those that do."""
+    """The study's figure beside ours: the study's own model's when the file names it, and
+    the best model's, or, when the best model does not give that metric (a liked-or-not
+    row's AUC beside star models), the best of those that do."""
     metric = ref["metric"]
     having = [r for r in board["models"] if metric in r["metrics"]]
     best = next((r for r in having if r["label"] == board["best"]), None)
@@ -111,4 +112,14 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
         best = sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]
     if best is None:
         return f"the study: {metric} {ref['value']}; ours: no model of this run gives {metric}"
-    return f"the study: {metric} {ref['value']}; ours ({best['label']}): {best['metrics'][metric]['mean']:.4f}"
+    own = next((r for r in having if r["label"] == ref.get("model")), None)
+    study = f"the study: {metric} {ref['value']}; ours"
+
+    def figure(row: dict[str, Any]) -> str:
+        return f"{row['metrics'][metric]['mean']:.4f}"
+
+    if own is None:
+        return f"{study} ({best['label']}): {figure(best)}"
+    if own is best:
+        return f"{study} ({best['label']}, the study's model and the best): {figure(best)}"
+    return f"{study} ({own['label']}, the study's model): {figure(own)}; best ({best['label']}): {figure(best)}"
