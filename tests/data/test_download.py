@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import os
 import threading
 import time
 import zipfile
@@ -252,3 +253,25 @@ def test_a_published_md5_that_stalls_is_one_line_not_a_traceback(online, tmp_pat
         server.shutdown()
         server.server_close()
     assert _leftovers(tmp_path / "c") == []
+
+
+def test_what_a_killed_download_left_is_swept_once_stale(served, online, tmp_path) -> None:
+    """A process killed mid-download (SIGKILL: no cleanup runs) leaves its temporary zip and
+    half-extracted folder in the cache; the next fetch removes those no process has written
+    for a while, and leaves a live download's alone."""
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale_zip, stale_dir = cache / ".ml-100k.zip.k1ll3d.tmp", cache / ".ml-100k.h4lf.tmp"
+    live_zip = cache / ".ml-100k.zip.l1v3.tmp"
+    stale_zip.write_bytes(b"PK partial")
+    (stale_dir / "ml-100k").mkdir(parents=True)
+    (stale_dir / "ml-100k" / "u.data").write_text("1\t1\t5\t0\n")
+    live_zip.write_bytes(b"PK partial")
+    other = cache / ".ml-1m.zip.0th3r.tmp"  # another release's: not this fetch's to judge
+    other.write_bytes(b"PK")
+    old = time.time() - 3600
+    for path in (stale_zip, stale_dir, other):
+        os.utime(path, (old, old))
+    download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    assert _leftovers(cache) == sorted([live_zip.name, other.name, "ml-100k", "ml-100k.zip"])

@@ -27,6 +27,7 @@ import http.client
 import os
 import re
 import shutil
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -162,6 +163,7 @@ def fetch(
     done = cached(name, root)
     if done is not None:
         return done
+    _sweep_stale(root, rel)
     expected = (checksums or {}).get(name, rel.sha256)
     archive = root / rel.zip_name
     if archive.exists():
@@ -214,6 +216,29 @@ def _offline_message(rel: Release, root: Path, reason: str) -> str:
         f"where the release name goes (/path/to/{rel.name}, the folder or {rel.zip_name}) or put "
         f"{rel.zip_name} in {root}"
     )
+
+
+#: A partial download or extraction untouched this long was left by a killed process:
+#: a live one writes every read (which waits at most ``_TIMEOUT_S``).
+_STALE_S = 600.0
+
+
+def _sweep_stale(root: Path, rel: Release) -> None:
+    """Remove what a killed download or extraction of ``rel`` left in the cache: its
+    temporary zip (``.ml-100k.zip.*.tmp``) and half-extracted folder (``.ml-100k.*.tmp``),
+    once no process has written them for ``_STALE_S``; a live one's are kept."""
+    now = time.time()
+    for pattern in (f".{rel.zip_name}.*.tmp", f".{rel.name}.*.tmp"):
+        for leftover in root.glob(pattern):
+            try:
+                if now - leftover.lstat().st_mtime < _STALE_S:
+                    continue
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+            except OSError:  # another process removed it, or the cache is read-only: not this run's concern
+                pass
 
 
 def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
