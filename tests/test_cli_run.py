@@ -60,6 +60,8 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     board = read_json(out / "leaderboard.json")
     assert board["protocol"] == "loo-sampled" and board["seeds"] == [0, 1] and board["metric"] == "hr@10"
     assert [m["label"] for m in board["models"]] == ["ease", "popularity"] and board["best"] == "ease"
+    assert board["reference"]["differs"].startswith("--data ")  # the file's own figure, not on these data
+    assert "so the two do not compare" in (out / "report.md").read_text()
     ease, pop = board["models"]
     for row in (ease, pop):
         hr = row["metrics"]["hr@10"]
@@ -111,6 +113,7 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     lines = out.strip().splitlines()
     assert len(lines) == 1 and err == ""
     board = json.loads(lines[0])
+    assert "differs" not in board["reference"]  # the file's own data
     assert board["seeds"] == [3] and board["run"] == str(tmp_path / "a") and "store" not in board
     assert not (tmp_path / "a" / "store.sqlite").exists()
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))

@@ -12,7 +12,7 @@ import pytest
 
 from cinerec.errors import ConfigError
 from cinerec.evaluation import metrics as M
-from cinerec.studies import Study, key_line, paired, paired_errors, paired_folds, shown_metrics
+from cinerec.studies import Study, differs_words, key_line, paired, paired_errors, paired_folds, shown_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,6 +188,20 @@ def test_the_study_s_own_model_is_kept_only_while_it_runs(tmp_path):
     assert Study.from_toml(path).reference.model == "neumf-small"
     # --only leaves it out: the figure is printed beside the best model's alone.
     assert Study.from_toml(path, only=["ease"]).reference.model is None
+
+
+def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_path):
+    """The study's figure was measured on the data its file names: beside a run on other
+    data (--data, filters from the command line) it is said not to compare."""
+    path = write(tmp_path, GOOD)
+    assert Study.from_toml(path).reference.differs == ""
+    assert Study.from_toml(path, data="ml-100k", filters={"top_users": 500}).reference.differs == ""  # the file's own
+    assert Study.from_toml(path, data="ml-1m").reference.differs == "--data ml-1m for the file's ml-100k"
+    assert Study.from_toml(path, filters={"top_users": 50}, no_filters=True).reference.differs == "--no-filters; --top-users"
+    board = {"reference": Study.from_toml(path, data="ml-1m").reference.to_dict()}
+    assert differs_words(board["reference"]) == ("the study's figure was measured on the data its file names; this run "
+                                                 "read other data (--data ml-1m for the file's ml-100k), so the two do "
+                                                 "not compare")
 
 
 def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):

@@ -90,9 +90,13 @@ class Reference:
     value: float
     source: str = ""
     model: str | None = None
+    #: How this run's data differ from the file's (``--data``, filters from the command
+    #: line), where the study's figure was measured; empty when they are the file's.
+    differs: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "value": self.value, "source": self.source, "model": self.model}
+        return {"metric": self.metric, "value": self.value, "source": self.source, "model": self.model,
+                **({"differs": self.differs} if self.differs else {})}
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ class Study:
         except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
             raise ConfigError(f"{path}: {TOO_MANY_DIGITS}") from None
         study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None)
+        file_filters = study.filters.to_dict()
         if data is not None:  # the source is the command line's (--data), not the file's
             study = replace(study, from_flags=(*study.from_flags, "source"))
         if columns:
@@ -249,6 +254,14 @@ class Study:
             if trials is not None and not any(study.tuned(spec) for spec in study.models):
                 raise ConfigError(f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps "
                                   "(they have no settings to search, or [tune] models leaves them out)")
+        if study.reference:  # the study's figure was measured on the file's data, not on others
+            file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
+            differs = []
+            if data is not None and file_source is not None and data != file_source:
+                differs.append(f"--data {data} for the file's {file_source}")
+            if study.filters.to_dict() != file_filters:
+                differs += ["--no-filters"] * no_filters + [f"--{k.replace('_', '-')}" for k in (filters or {})]
+            study = replace(study, reference=replace(study.reference, differs="; ".join(differs)))
         _check_learnable(study, path, text)
         return study
 
@@ -1335,6 +1348,12 @@ def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[lis
     return title, head, rows
 
 
+def differs_words(reference: Mapping[str, Any]) -> str:
+    """What to read beside the study's figure when this run's data are not the study file's."""
+    return (f"the study's figure was measured on the data its file names; this run read other data "
+            f"({reference['differs']}), so the two do not compare")
+
+
 def report(board: Mapping[str, Any], study: Study) -> str:
     """The run's Markdown report: data, protocol, leaderboard, the study's figure beside ours, settings."""
     title, head, rows = leaderboard_rows(board)
@@ -1375,6 +1394,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                 lines.append(f"- {label}{own}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
         if all(s is None for _, s in ours):
             lines.append(f"- no model of this run gives {ref['metric']}")  # (the protocol does: the file was checked)
+        if ref.get("differs"):
+            lines += ["", f"**Note:** {differs_words(ref)}."]
         lines.append("")
     tuned = [r for r in board["models"] if r["tuning"]]
     if tuned:

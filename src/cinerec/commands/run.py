@@ -49,7 +49,7 @@ def run(
     that filter; --no-filters drops the file's filters.
     """
     from cinerec.commands.show import print_json, print_table, say
-    from cinerec.studies import Study, leaderboard_note, leaderboard_rows, run_study
+    from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
     flags.check_tune(tune)
     source = flags.data_source(data, columns, catalog)
@@ -77,6 +77,8 @@ def run(
     ref = board["reference"]
     if ref:
         print(_beside_reference(board, ref))
+        if ref.get("differs"):
+            print(f"note: {differs_words(ref)}")
     for line in tuned_lines(board):  # a result, not chatter: --quiet keeps it, as evaluate's and train's
         print(line)
     for line in board.get("notes", []):  # a synthetic release; what a fit chose or lacked
