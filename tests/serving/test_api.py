@@ -281,6 +281,15 @@ def test_one_movie_rated_twice_under_two_spellings_is_refused_unless_alike(clien
     assert r.status_code == 422
     assert r.json()["detail"][0]["msg"] == "movie ids '50' and '050' name one movie, rated 5 and 1 stars: give it once"
     assert client.post("/recommendations", json={"ratings": {"50": 5, "050": 5}}).status_code == 200
+    # A saved profile refuses them too: it kept the later stars without a word.
+    r = client.post("/profiles", json={"ratings": {"50": 5, "050": 3}})
+    assert r.status_code == 422 and "name one movie, rated 5 and 3 stars" in r.json()["detail"][0]["msg"]
+    pid = client.post("/profiles", json={"ratings": {"1": 4}}).json()["profile_id"]
+    r = client.put(f"/profiles/{pid}/ratings", json={"ratings": {"50": 5, "050": 1}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ratings", "050"]
+    assert client.get(f"/profiles/{pid}").json()["ratings"] == {"1": 4.0}  # nothing saved
+    assert client.put(f"/profiles/{pid}/ratings", json={"ratings": {"50": 5, "050": 5}}).json()["ratings"] == \
+        {"1": 4.0, "50": 5.0}
 
 
 def test_a_rejected_input_is_echoed_cut_short(client):

@@ -266,9 +266,7 @@ class Service:
         given: dict[int, tuple[str, float | None]] = {}
         for i, (m, s) in zip(idx, ratings.items()):
             if i in given and given[i][1] != s:  # which stars would count?
-                first, was = given[i]
-                msg = f"movie ids {first!r} and {m!r} name one movie, rated {was:g} and {s:g} stars: give it once"
-                raise HTTPException(422, [{"loc": ["body", field, m], "msg": msg, "type": "value_error"}])
+                raise _given_twice(field, given[i], (m, s))
             given[i] = (m, s)
         items_given = np.array(sorted(given), dtype=np.int64)
         values = [given[i][1] for i in items_given.tolist()]
@@ -550,7 +548,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         ratings = body.as_mapping() if body is not None else {}
         if body is not None and ratings:
             _known(svc, ratings, body.field)
-        return {"profile_id": svc.profiles.create(_canonical(svc, ratings))}
+        return {"profile_id": svc.profiles.create(_canonical(svc, ratings, body.field if body else 'ratings'))}
 
     @app.put("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
     def put_ratings(profile_id: Annotated[str, PathParam(max_length=64)], body: History,
@@ -560,7 +558,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _known(svc, ratings, body.field)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
-        svc.profiles.set_ratings(profile_id, _canonical(svc, ratings))
+        svc.profiles.set_ratings(profile_id, _canonical(svc, ratings, body.field))
         return _profile(svc, profile_id, k, genre)
 
     @app.delete("/profiles/{profile_id}/ratings/{movie_id:path}", response_model=Profile, tags=["profiles"])
@@ -677,9 +675,26 @@ def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
                                        "msg": f"{stars:g} stars is outside this data's scale, {lo:g} to {hi:g}"}])
 
 
-def _canonical(svc: Service, ratings: Mapping[str, float | None]) -> dict[str, float | None]:
-    """Raw ids as the dataset spells them ("050" and "50" are one movie)."""
-    return {str(svc.records[svc.item_index(m)]["movie_id"]): s for m, s in ratings.items()}
+def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) -> dict[str, float | None]:
+    """Raw ids as the dataset spells them ("050" and "50" are one movie), each given alike
+    or refused, as a cold-start request's are: a saved profile must not keep one of two."""
+    out: dict[str, float | None] = {}
+    spelled: dict[str, str] = {}
+    for m, s in ratings.items():
+        raw = str(svc.records[svc.item_index(m)]["movie_id"])
+        if raw in out and out[raw] != s:
+            raise _given_twice(field, (spelled[raw], out[raw]), (m, s))
+        out[raw], spelled[raw] = s, m
+    return out
+
+
+def _given_twice(field: str, first: tuple[str, float | None], then: tuple[str, float | None]) -> HTTPException:
+    """One movie under two spellings with different stars (or liked beside stars)."""
+    a, b = first[1], then[1]
+    given = f"rated {a:g} and {b:g} stars" if a is not None and b is not None else \
+        f"given {'liked' if a is None else f'{a:g} stars'} and {'liked' if b is None else f'{b:g} stars'}"
+    msg = f"movie ids {_cut(first[0])!r} and {_cut(then[0])!r} name one movie, {given}: give it once"
+    return HTTPException(422, [{"loc": ["body", field, _cut(then[0])], "msg": msg, "type": "value_error"}])
 
 
 def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[str, Any]:
