@@ -792,6 +792,10 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # One movie under two spellings of its id: the stars given last won, silently.
     with pytest.raises(ConfigError, match=r"ratings: movie '50' is rated twice \(5 and 1 stars\): give it once"):
         run.recommend_for(ratings={50: 5, "50": 1})
+    # Movie id to stars given first (as liked): its stars were dropped, a 1-star movie a reason.
+    with pytest.raises(ConfigError, match=r"liked: expected movie ids \(\[50, 181\]\), got a mapping: give movie "
+                                          r"id to stars as ratings= \(\{50: 4.5\}\)"):
+        run.recommend_for({181: 1, 1: 5}, k=4)
     # top_n took arguments it then ignored: model= with a fitted model, dataset= with a run.
     from cinerec.serving.lists import top_n
 

@@ -324,6 +324,9 @@ class Lists:
         if ratings is not None and not isinstance(ratings, Mapping):
             raise ConfigError(f"ratings: expected a mapping of movie id to stars ({{50: 4.5}}), "
                               f"got {type(ratings).__name__}")
+        if isinstance(liked, Mapping):  # its stars would be dropped: a 1-star movie read as liked
+            raise ConfigError("liked: expected movie ids ([50, 181]), got a mapping: give movie id to stars as "
+                              "ratings= ({50: 4.5})")
         given: dict[int, float | None] = {}
         for m in ([] if liked is None else [liked] if isinstance(liked, (str, bytes, int, np.integer)) else
                   list(liked)):
