@@ -296,7 +296,9 @@ def test_release_argument_must_fit_the_files(tmp_path) -> None:
     from cinerec.data.synthetic import MARKER
 
     (folder / MARKER).unlink()
-    assert load(folder).info["release"] == "ml-latest"  # a CSV release whose folder says nothing at all
+    # A CSV release whose folder says nothing at all: the layout, not a guessed release
+    # (it was labelled ml-latest, a release of its own).
+    assert load(folder).info["release"] == "movielens-csv"
     assert load(folder, release="ml-25m").info["release"] == "ml-25m"
     with pytest.raises(DataError, match="ml-1m"):
         load(folder, release="ml-1m")

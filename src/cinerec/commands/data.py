@@ -90,6 +90,7 @@ def info(
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
     from cinerec.data.filters import data_record  # (not cinerec.runs, which imports torch)
+    from cinerec.data.movielens import UNNAMED_CSV
 
     from cinerec.errors import ConfigError
 
@@ -106,6 +107,8 @@ def info(
     dataset, record = apply_filters(dataset, filters)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")
+    if facts["release"] == UNNAMED_CSV and not json:
+        facts["release"] += " (MovieLens's CSV layout; --release names which release it is)"
     facts["source"] = dataset.info.get("source")
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)

@@ -350,6 +350,11 @@ def _layout_of(folder: Path) -> str | None:
     return None
 
 
+#: The release label of a folder in MovieLens's CSV layout that neither its name nor a
+#: synthetic marker names (``--release`` names it): the CSV releases share one layout.
+UNNAMED_CSV = "movielens-csv"
+
+
 def _normalise(name: str) -> str:
     name = name.lower()
     return "ml-10m" if name.startswith("ml-10m100k") else name
@@ -386,7 +391,7 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
         return folder, family, "ml-100k"
     if family == "dat":
         return folder, family, "ml-1m" if (folder / "users.dat").is_file() else "ml-10m"
-    return folder, family, "ml-latest"
+    return folder, family, UNNAMED_CSV
 
 
 def _synthetic_like(folder: Path) -> str | None:
