@@ -90,6 +90,9 @@ def test_liked_is_read_on_the_datas_own_scale(tmp_path):
     assert lists.liked[zoe].nnz == 0
     items, scores, reasons = lists.for_users(zoe, 3)
     assert {r["reason"] for r in lists.records(items[0], scores[0], reasons[0])} == {NO_LIKED_REASON}
+    # Zoë liked nothing: her list comes from what she watched, and says so (it said
+    # "popular with people who like what you like", of someone who liked nothing).
+    assert NO_LIKED_REASON == "popular with people who watched what you watched"
 
     (tmp_path / "signed.csv").write_text("user,item,rating\n" + "\n".join(
         f"u{u},m{i},{2 if i % 2 else -2}" for u in range(4) for i in range(6)) + "\n")

@@ -248,7 +248,7 @@ def test_a_new_persons_ratings_below_the_runs_liked_threshold_are_seen_not_liked
 @pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])
 def test_a_known_persons_list_past_what_their_history_says_goes_to_popular_movies(model):
     # Past the movies a history speaks for, item-kNN scores 0 in catalogue order; those
-    # places were listed "popular with people who like what you like".
+    # places were listed "popular with people who watched what you watched".
     from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
     from cinerec.models import create
     from cinerec.serving.lists import POPULAR, Lists
@@ -289,7 +289,7 @@ def ml100k(ml100k_dir):
 
 def test_an_ensemble_of_history_models_fills_with_popular_movies_as_its_member_does(ml100k):
     # Standardised, every movie no member's history speaks for scores alike: those places
-    # went to movies 1, 2, 3... in catalogue order, "popular with people who like what you like".
+    # went to movies 1, 2, 3... in catalogue order, "popular with people who watched what you watched".
     from cinerec.models import create
     from cinerec.serving.lists import POPULAR, Lists
 
@@ -333,7 +333,7 @@ def test_a_list_filled_with_popular_movies_is_the_start_of_a_longer_one(ml100k, 
 @pytest.mark.parametrize("mix", [0.0, 0.5])
 def test_a_two_stage_shortlist_past_its_retrievers_reach_holds_popular_movies(ml100k, mix):
     # A history retriever's padding came in catalogue order (movies 1, 2, 3...) and the
-    # ranker only reordered it: "popular with people who like what you like" beside them.
+    # ranker only reordered it: "popular with people who watched what you watched" beside them.
     from cinerec.models import create
     from cinerec.serving.lists import POPULAR, Lists
 
@@ -372,7 +372,7 @@ def test_one_star_ratings_draw_in_no_movies_like_them(ml100k, model):
 
 def test_the_store_keeps_a_movie_listed_for_its_popularity_as_such(tmp_path):
     # The store wrote POPULAR as NULL, read back as "no liked movie": the stored list said
-    # "popular with people who like what you like" where the live one said "popular with
+    # "popular with people who watched what you watched" where the live one said "popular with
     # many viewers".
     from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
     from cinerec.models import create

@@ -29,7 +29,7 @@ from cinerec.ranking import check_k
 __all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
-NO_LIKED_REASON = "popular with people who like what you like"
+NO_LIKED_REASON = "popular with people who watched what you watched"
 #: The reason given to someone who has told us nothing yet (the most rated movies), and
 #: beside a movie a new person's list holds only for its popularity (:data:`POPULAR`).
 POPULAR_REASON = "popular with many viewers"
