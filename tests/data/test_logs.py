@@ -470,11 +470,28 @@ def test_spaces_around_ids_and_header_names_are_layout_not_ids(tmp_path):
     ("user,item,rating\n1,10,4\n\n\n2,20,x\n", 5, "'x'"),  # blank lines are no rows
     ("user,item,rating\n1,10,4\n\n1,20,NA\n", 4, "'NA'"),  # and the value shown is that line's
     ('user,item,rating,note\n1,10,4,"a\nb"\n2,20,x,ok\n', 4, "'x'"),  # a quoted field over two lines
+    # A line of spaces or a tab alone is blank too (it was "1 field where the header has 3").
+    ("user,item,rating\n1,10,4\n \n\t\n2,20,x\n", 5, "'x'"),
 ])
 def test_an_error_names_the_line_as_the_file_numbers_it(tmp_path, text, line, value):
+    """(And a row of the wrong width after blank lines: its own line.)"""
     f = tmp_path / "log.csv"
     f.write_text(text)
     with pytest.raises(DataError, match=re.escape(f"line {line}: rating {value} is not a number")):
+        load_log(f)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("log.csv", "user,item,rating\n1,10,4\n \n2,20,5\n1,30,3\n  \n"),
+    ("log.tsv", "user\titem\trating\n1\t10\t4\n\t\n2\t20\t5\n1\t30\t3\n \t \n"),
+])
+def test_lines_of_whitespace_alone_are_blank(tmp_path, name, text):
+    # A trailing line of spaces (or a tab) an editor left stopped the whole log.
+    f = tmp_path / name
+    f.write_text(text)
+    assert len(load_log(f).interactions) == 3
+    f.write_text(text + "3,40\n")
+    with pytest.raises(DataError, match=r"line 7: [12] fields? where the header has 3"):
         load_log(f)
 
 

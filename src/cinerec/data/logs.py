@@ -265,7 +265,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             # Bytes, turned into text by _as_text: a Latin-1 id would stop a text column's reader.
             text = {name: pa.binary() for name in ids(header)}
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                                                      quote_char='"' if quoted else False),
+                                                                      quote_char='"' if quoted else False,
+                                                                      invalid_row_handler=_skip_blank),
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
         if quoted and (open_at := _open_last_line(path)) is not None:
@@ -283,6 +284,17 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             raise DataError(f"{path} line {line[0]}: {line[1]} field{'' if line[1] == 1 else 's'} where the header "
                             f"has {line[2]}") from None
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
+
+
+def _skip_blank(row: Any) -> str:
+    """The fast reader's word on a row whose field count is not the header's: a line of
+    spaces or tabs alone is blank, skipped as an empty one is; any other is an error."""
+    return "skip" if not (row.text or "").strip() else "error"
+
+
+def _blank(fields: list[str], header: list[str]) -> bool:
+    """A row the fast reader skips (:func:`_skip_blank`), as the line-by-line reader sees it."""
+    return not fields or (len(fields) != len(header) and not any(f.strip() for f in fields))
 
 
 def _as_text(table: Any) -> Any:
@@ -378,7 +390,7 @@ def _ragged_line(path: Path) -> tuple[int, int, int, bool] | None:
     with _text_rows(path) as (header, rows):
         start = rows.line_num
         for row in rows:
-            if row and len(row) != len(header):
+            if not _blank(row, header) and len(row) != len(header):
                 if rows.line_num - start > 1 and any("\n" in field for field in row):
                     return start + 2, len(row), len(header), True
                 return rows.line_num + 1, len(row), len(header), False
@@ -402,7 +414,7 @@ def _data_row(path: Path, row: int) -> tuple[list[str], int, list[str]]:
     with _text_rows(path) as (header, rows):
         start, seen = 2, -1
         for fields in rows:
-            if fields:  # a blank line is skipped, as the reader skips it
+            if not _blank(fields, header):  # a blank line is skipped, as the reader skips it
                 seen += 1
                 if seen == row:
                     return header, start, fields
