@@ -106,6 +106,9 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     # A time no calendar holds (it was stored as a garbage int64 and broke `data info`).
     ("user,item,ts\n1,2,1600000000\n1,3,1e20\n", "line 3: time 1e+20 is outside the years 1 to 9999 as seconds"),
     ("user,item,ts\n1,2,1600000000\n1,3,1600000000000\n", "line 3: time 1600000000000 is outside the years"),
+    # Milliseconds with one time in seconds: that one is named, not the first millisecond time.
+    ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002\n", "line 4: time 1600000002 reads as "
+     "seconds where most of the column's times are in a finer unit (such as 1600000000000): give every time in one unit"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,99999999999999999999\n", "line 3: time '99999999999999999999' is outside"),
     ("user,item,ts\n1,2,1500000000.5\n1,3,inf\n", "line 3: time inf is outside"),
     # A quote opened at the start of the last line read as a row of one field.

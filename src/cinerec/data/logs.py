@@ -700,14 +700,22 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
     not finite or not within the years 1 to 9999 is refused, naming its line (``rows``: the
     data rows of ``numbers``; ``written``: their text as the file has it)."""
     x = numbers.astype(np.float64, copy=False)
+
+    def where(at: int) -> tuple[str, Any]:
+        row = int(rows[at]) if rows is not None else at
+        return _line(path, row), written[at] if written is not None else numbers[at].item()
+
     if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
         x = x / 10.0 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+    elif scale and len(x) and np.isfinite(x).all() and 2 * (fine := x >= 1e11).sum() > len(x):
+        # Most times in a finer unit, a few in seconds: the odd ones out are those, not the rest.
+        (line, shown), (_, other) = where(int(np.argmin(fine))), where(int(np.argmax(fine)))
+        raise DataError(f"{line}: time {shown!r} reads as seconds where most of the column's times are in a finer "
+                        f"unit (such as {other!r}): give every time in one unit")
     bad = ~np.isfinite(x) | (x < MIN_SECONDS) | (x > MAX_SECONDS)
     if bad.any():
-        at = int(np.argmax(bad))
-        row = int(rows[at]) if rows is not None else at
-        shown = written[at] if written is not None else numbers[at].item()
-        raise DataError(f"{_line(path, row)}: time {shown!r} is outside the years 1 to 9999 as "
+        line, shown = where(int(np.argmax(bad)))
+        raise DataError(f"{line}: time {shown!r} is outside the years 1 to 9999 as "
                         "seconds (give seconds since 1970, or dates)")
     return np.trunc(x).astype(np.int64)  # whole seconds, as before for a fraction
 
