@@ -117,6 +117,11 @@ class ModelConformance:
     def make(cls, **overrides: Any) -> Recommender:
         return create(cls.model_name, {**cls.config, **overrides})
 
+    @classmethod
+    def make_for(cls, data: Interactions) -> Recommender:
+        """A model for ``data`` other than the class's own (one with features needs them for it)."""
+        return cls.make()
+
     @pytest.fixture(scope="class")
     @classmethod
     def data(cls) -> Interactions:
@@ -225,6 +230,24 @@ class ModelConformance:
         sim, scores = fitted.similar_items(items, k=5)
         assert sim.shape == (data.n_items, 5)
         assert not (sim == items[:, None]).any()
+
+    def test_a_movie_nobody_rated_is_like_none(self, data: Interactions):
+        """A movie no training rating reached has a vector still at its random start (mf's
+        similar movies of one were 0.23-0.31 alike): it is like no movie, none is like it,
+        and it is no reason."""
+        wide = Interactions(data.users, data.items, data.ratings, data.timestamps, data.n_users, data.n_items + 2)
+        model = self.make_for(wide).fit(wide)
+        if model.vectors_without_ratings:
+            return
+        unrated = np.array([data.n_items, data.n_items + 1])
+        sims = np.asarray(model.item_similarity(unrated))
+        assert not (sims > 1e-6).any()
+        assert not (np.asarray(model.item_similarity(np.arange(data.n_items)))[:, unrated] > 1e-6).any()
+        _, scores = model.similar_items(unrated, k=5)
+        assert not (scores > 1e-6).any()
+        history = wide.seen[np.arange(wide.n_users)]
+        why = model.explain(history, np.tile(unrated, (wide.n_users, 1)))
+        assert (why == -1).all()
 
     def test_explain_points_into_the_history(self, fitted: Recommender, data: Interactions):
         users = np.arange(data.n_users)

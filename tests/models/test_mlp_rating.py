@@ -83,6 +83,10 @@ class TestMLPRatingWithFeatures(ModelConformance):
     def make(cls, **overrides):
         return super().make(**overrides).set_features(side_dataset(random_ratings()))
 
+    @classmethod
+    def make_for(cls, data):
+        return cls.make().set_features(side_dataset(data))
+
     def test_planted_groups_get_their_own_movies(self):
         from tests.models.conformance import planted_groups
 

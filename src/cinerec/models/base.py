@@ -112,6 +112,10 @@ class Recommender(ABC):
     can_score_history: bool = False
     #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
     has_item_vectors: bool = False
+    #: True when the vector of a movie no training rating reached still says something of
+    #: it (a two-tower model whose movie tower reads genres and year); False when it is
+    #: still its random start, so that such a movie is like none (:meth:`similarity_vectors`).
+    vectors_without_ratings: bool = False
     #: True when a history's scores (:meth:`score_history`) of 0 or below still rank
     #: movies (standardised or mixed scores); False when they mean the history says
     #: nothing for the movie, whose place in a cold-start list then goes to a popular one.
@@ -436,12 +440,28 @@ class Recommender(ABC):
         """
         return None
 
+    def similarity_vectors(self) -> np.ndarray | None:
+        """``(n_items, d) float32`` :meth:`item_vectors` as similarity reads them: a movie no
+        training rating reached has a zero vector (unless ``vectors_without_ratings``), so
+        it is like no movie and none is like it; its own vector is where training started
+        it, at random. ``None`` when the model has no movie vectors."""
+        vec = self.item_vectors()
+        if vec is None:
+            return None
+        vec = np.asarray(vec, dtype=np.float32)
+        if not self.vectors_without_ratings:
+            unrated = self._train().item_counts == 0
+            if unrated.any():
+                vec = vec.copy()  # (a model's vectors may be its own weights' memory)
+                vec[unrated] = 0.0
+        return vec
+
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         """``(len(items), n_items) float32`` similarity of each given movie to every movie."""
         items = np.asarray(items, dtype=np.int64)
-        vec = self.item_vectors()
+        vec = self.similarity_vectors()
         if vec is not None:
-            v = np.asarray(vec, dtype=np.float32)
+            v = vec
             v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
             return v[items] @ v.T
         x = self._cooccurrence_basis()
@@ -520,7 +540,7 @@ class Recommender(ABC):
         h.sort_indices()
         if h.nnz == 0:
             return out
-        vec = self.item_vectors() if self.has_item_vectors else None
+        vec = self.similarity_vectors() if self.has_item_vectors else None
         if vec is not None:
             # Cosine against each person's own movies only: nnz * k * d work instead of
             # n * k * n_items, the same answer as the generic path below.

@@ -285,7 +285,7 @@ class IndexedRecommender(Recommender):
         return cast(_IndexSettings, self.config)
 
     def _movie_vectors(self) -> np.ndarray:
-        vec = self.item_vectors()
+        vec = self.similarity_vectors()
         if vec is None:
             raise CapabilityError(f"{self.name}: has no movie vectors to index")
         return vec

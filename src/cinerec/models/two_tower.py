@@ -302,6 +302,13 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         self.features = TowerFeatures.from_dataset(dataset)
         return self
 
+    @property
+    def vectors_without_ratings(self) -> bool:  # type: ignore[override]
+        """The movie tower reads genres or a release year: a movie nobody rated still has
+        a vector that says something of it."""
+        f = self.features
+        return f is not None and (f.item_genres.shape[1] > 0 or bool(f.item_year.any()))
+
     def _build(self, train: Interactions) -> _Towers:
         f = self.features
         if f is not None and (f.n_users, f.n_items) != (train.n_users, train.n_items):
