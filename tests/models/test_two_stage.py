@@ -1,5 +1,7 @@
 """The two-stage model: a retriever's shortlist ranked by a ranker."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -395,6 +397,17 @@ def test_export_names_its_k_flag_when_a_shortlist_is_shorter(tmp_path, capsys):
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "30"]) == 2
     assert "cinerec: error: -k 30: two-stage" in capsys.readouterr().err
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "20", "-q"]) == 0
+    # A catalogue no longer than the shortlist caps k first: recommend as export (recommend
+    # refused -k 300 with candidates = 200 on 60 movies, which export took).
+    wide = tmp_path / "wide"
+    save_model(wide, create("two-stage", {"retriever": "popularity", "ranker": "popularity",
+                                          "candidates": 200}).fit(dataset.interactions))
+    save_dataset(wide, dataset)
+    finish_run(wide, meta={"best_model": "two-stage"})
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(wide), "--user", "0", "-k", "300", "--json"]) == 0
+    assert 0 < len(json.loads(capsys.readouterr().out)) <= x.n_items
+    assert main(["export", "--run", str(wide), "--db", db, "-k", "300", "-q"]) == 0
 
 
 def test_a_shortlist_shorter_than_the_protocols_lists_is_refused_before_the_fit():

@@ -75,12 +75,11 @@ def _recommend(run_dir: Path, user: Any, k: int, model_name: str | None) -> tupl
     except DataError as e:
         raise DataError(f"{run_dir}: {e}") from None
     u = lists.user_index(user)
-    limit = getattr(model, "check_list_length", None)
-    if limit is not None:  # a two-stage model's shortlist: name the flag that asked for more
-        try:
-            limit(k)
-        except ConfigError as e:
-            raise ConfigError(f"-k {k}: {e}") from None
-    items, scores, reasons = lists.for_users([u], k)
+    try:  # a two-stage model's shortlist (after k is cut to the catalogue): name the flag that asked for more
+        items, scores, reasons = lists.for_users([u], k)
+    except ConfigError as e:
+        if "is more than candidates" not in str(e):
+            raise
+        raise ConfigError(f"-k {k}: {e}") from None
     return run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0])
 

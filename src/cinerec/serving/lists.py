@@ -70,12 +70,16 @@ class Lists:
         self._records: dict[int, dict[str, Any]] = {}
 
     def _length(self, k: Any) -> int:
-        """The list length for ``k`` asked: checked, within a two-stage model's shortlist
-        (refused beyond it, naming the k asked for), and no longer than the catalogue."""
+        """The list length for ``k`` asked: checked, no longer than the catalogue, and
+        within a two-stage model's shortlist (refused beyond it, naming the k asked for;
+        a catalogue no longer than the shortlist caps k first, as export does)."""
         k = check_k(k)
         limit = getattr(self.model, "check_list_length", None)
         if limit is not None:
-            limit(k)
+            try:
+                limit(min(k, self.dataset.n_items))
+            except ConfigError:
+                limit(k)  # refused, named by the k asked for
         return min(k, self.dataset.n_items)
 
     # -- known people ------------------------------------------------------------------
