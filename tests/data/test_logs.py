@@ -95,6 +95,9 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,movie,rating\nu1,m2,4\nu1,m3,4\nu2,,4\n", "line 4: no item id"),  # a blank text id
     ("user,movie,rating\nu1,m2,4\n  ,m3,4\n", "line 3: no user id"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
+    # An empty or blank file said "no user column (... columns found: none)".
+    ("", "no header line naming its columns (the file is empty or blank)"),
+    ("\n \n\n", "no header line naming its columns (the file is empty or blank)"),
     ("who,what\n1,2\n", "no user column"),
     ("who,what\n1,2\n", "columns found: 'who', 'what'"),
     ("user,item,rating\n1,2,4\n1,3,\n", "line 3: no rating"),  # a blank cell: nothing written

@@ -454,6 +454,8 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
     if found:
         return found[0]
+    if required and not columns:  # not a header without the name: no header at all
+        raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if required:
         hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename that column"
