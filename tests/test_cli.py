@@ -143,6 +143,22 @@ def test_under_torchrun_rank_0_alone_says_a_mistake(capsys, monkeypatch, argv):
     assert capsys.readouterr().err.startswith("cinerec: error: ")
 
 
+@pytest.mark.parametrize("argv", [["run", "study.toml", "--out", "r"], ["quickstart", "--out", "q"],
+                                  ["serve", "--run", "r"], ["data", "info", "ml-100k"]])
+def test_a_command_of_one_process_is_refused_under_torchrun(monkeypatch, capsys, tmp_path, argv):
+    # `run STUDY` under torchrun: every rank ran the whole study, printed it all, and the
+    # ranks wrote the same run folder until one failed ("something else was written there").
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"cinerec: error: {argv[0]}: runs in one process; under torchrun (2 processes) "
+                                       "every process would run it whole and write the same files: run it without "
+                                       "torchrun (train, evaluate, export share their work under torchrun)\n")
+    assert not any(tmp_path.iterdir())
+    assert main([argv[0], "--help"]) == 0  # (help is help)
+
+
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out

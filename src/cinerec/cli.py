@@ -184,9 +184,28 @@ def _empty_path(argv: list[str]) -> str | None:
     return None
 
 
+#: The commands whose processes share their work under torchrun (docs/distributed.md).
+SHARED_UNDER_TORCHRUN = ("train", "evaluate", "export")
+
+
+def _one_process(argv: list[str]) -> str | None:
+    """Under torchrun, a command that runs in one process (``run``, ``quickstart``,
+    ``serve``...): every process would run it whole, print everything and write the same
+    files, racing each other."""
+    from cinerec.processes import distributed_context
+
+    world = distributed_context().world
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if world < 2 or name is None or name in SHARED_UNDER_TORCHRUN or {"--help", "-h"} & set(argv):
+        return None
+    return (f"{name}: runs in one process; under torchrun ({world} processes) every process would run it whole "
+            f"and write the same files: run it without torchrun ({', '.join(SHARED_UNDER_TORCHRUN)} share their "
+            "work under torchrun)")
+
+
 def _run(command: click.Command, argv: list[str] | None) -> int:
     given = sys.argv[1:] if argv is None else list(argv)
-    wrong = _given_twice(given, command) or _empty_path(given)
+    wrong = _given_twice(given, command) or _empty_path(given) or _one_process(given)
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
         return 2
