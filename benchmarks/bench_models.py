@@ -125,4 +125,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _script import run_main
+
+    run_main(main)

@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recbole-max-epochs", type=int, default=100, help="cap on RecBole's quality run")
     args = p.parse_args(argv)
     TrainConfig(device=args.device)  # a bad device string fails here, naming it
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: torch sees no CUDA device here")
 
     archs = args.arch or list(ARCHS)
     dataset = None
@@ -246,4 +248,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run_main
+
+    run_main(main)

@@ -209,4 +209,6 @@ def _wait(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run_main
+
+    run_main(main)

@@ -322,4 +322,6 @@ def _pytest_summary(stdout: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run_main
+
+    run_main(main)

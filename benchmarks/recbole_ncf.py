@@ -37,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import contextlib
 import copy
 import json
@@ -285,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="sampled negatives per held-out item (cinerec's loo-sampled uses 99)")
     p.add_argument("--out-dir", type=Path, help="working folder (default: a temporary one, removed)")
     args = p.parse_args(argv)
+    if importlib.util.find_spec("recbole") is None:
+        print("error: RecBole is not installed in this Python; run this script with RecBole's own "
+              "(.venv-recbole/bin/python, made by scripts/setup-recbole-venv)", file=sys.stderr)
+        return 2
     # RecBole's libraries warn on import and on every run; the JSON on stdout is what matters.
     warnings.filterwarnings("ignore")
     logging.getLogger().setLevel(logging.ERROR)
@@ -299,4 +304,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run_main
+
+    run_main(main)
