@@ -12,6 +12,7 @@ A mistake a user can make (a bad flag, file, id or setting) is one line on stder
 
 import errno
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -217,6 +218,11 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     except click_errors.ClickException as e:
         return _usage_error(e, command, given)
     except (MemoryError, RuntimeError) as e:  # NumPy's MemoryError; torch's is a RuntimeError
+        if isinstance(e, RuntimeError) and _peer_lost(e):
+            said = re.sub(r"^\[[^\]]*\]\s*", "", _one_line(str(e))).split(". ")[0][:200]  # no source path
+            _say_error(f"cinerec: error: another process of this torchrun job stopped ({said}); "
+                       f"a train run's folder keeps its checkpoints: the same command with --resume goes on from them")
+            return 1
         if isinstance(e, RuntimeError) and not _out_of_memory(e):
             raise
         _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); a setting may "
@@ -287,6 +293,23 @@ def _usage_error(error: click_errors.ClickException, root: click.Command, argv: 
     command = where.removeprefix("cinerec").strip()
     _say_error(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)")
     return 2
+
+
+def _peer_lost(error: RuntimeError) -> bool:
+    """Whether ``error`` is a collective step's failure under torchrun because another
+    process is gone (killed, out of memory, its machine down): torch's ``DistError``, or
+    the transport's words for a closed connection."""
+    from cinerec.processes import distributed_context
+
+    if distributed_context().world < 2:
+        return False
+    torch = sys.modules.get("torch")
+    dist_error = getattr(getattr(torch, "distributed", None), "DistError", None)
+    if dist_error is not None and isinstance(error, dist_error):
+        return True
+    text = str(error)
+    return any(words in text for words in ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
+                                           "NCCL communicator was aborted"))
 
 
 def _out_of_memory(error: RuntimeError) -> bool:
