@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     from cinerec.data.synthetic import write_release
     from cinerec.data.transforms import filter_years, top_items
 
+    from cinerec.io import atomic_path
+
     if not (args.release / "ratings.csv").exists():
+        print(f"writing the synthetic ml-25m release to {args.release} first (minutes)", file=sys.stderr)
         write_release(args.release, "ml-25m", 1.0, 0)
     ds = top_items(filter_years(load(args.release, release="ml-25m"), min_year=2010), STUDY_MOVIES)
     rng = np.random.default_rng(0)
@@ -55,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                          keep_default_na=False)
     movies = movies[movies["movieId"].isin(ds.item_ids.raw)]
     args.out.mkdir(parents=True, exist_ok=True)
-    ratings.to_csv(args.out / "ratings.csv", index=False, float_format="%.1f")
-    movies.to_csv(args.out / "movies.csv", index=False)
+    # Each file whole or not at all, the ratings last: a run killed while writing leaves no
+    # half a file, and no ratings.csv that would read as a finished release.
+    with atomic_path(args.out / "movies.csv") as tmp:
+        movies.to_csv(tmp, index=False)
+    with atomic_path(args.out / "ratings.csv") as tmp:
+        ratings.to_csv(tmp, index=False, float_format="%.1f")
     print(f"{args.out}: {len(ratings):,} ratings, {ds.n_users:,} users, {ds.n_items:,} movies")
     return 0
 
