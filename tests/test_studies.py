@@ -190,18 +190,31 @@ def test_the_study_s_own_model_is_kept_only_while_it_runs(tmp_path):
     assert Study.from_toml(path, only=["ease"]).reference.model is None
 
 
-def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_path):
+def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_path, ml100k_dir):
     """The study's figure was measured on the data its file names: beside a run on other
-    data (--data, filters from the command line) it is said not to compare."""
+    data (another release or log, a synthetic release, filters from the command line) it
+    is said not to compare; a copy of the file's own release read from a folder is that
+    release (it was said not to compare, by the folder's name alone)."""
+    from cinerec.data import load
+    from cinerec.data.synthetic import write_release
+
     path = write(tmp_path, GOOD)
-    assert Study.from_toml(path).reference.differs == ""
-    assert Study.from_toml(path, data="ml-100k", filters={"top_users": 500}).reference.differs == ""  # the file's own
-    assert Study.from_toml(path, data="ml-1m").reference.differs == "--data ml-1m for the file's ml-100k"
-    assert Study.from_toml(path, filters={"top_users": 50}, no_filters=True).reference.differs == "--no-filters; --top-users"
-    board = {"reference": Study.from_toml(path, data="ml-1m").reference.to_dict()}
-    assert differs_words(board["reference"]) == ("the study's figure was measured on the data its file names; this run "
-                                                 "read other data (--data ml-1m for the file's ml-100k), so the two do "
-                                                 "not compare")
+    real = load(ml100k_dir)
+    assert "differs" not in Study.from_toml(path).reference.to_dict(real)
+    assert "differs" not in Study.from_toml(path, data=str(ml100k_dir)).reference.to_dict(real)
+    assert "differs" not in Study.from_toml(path, filters={"top_users": 500}).reference.to_dict(real)  # the file's own
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\na,m1,4\nb,m1,3\nb,m2,5\n")
+    assert Study.from_toml(path, data=str(log)).reference.to_dict(load(log))["differs"] == \
+        f"--data {log} for the file's ml-100k"
+    synthetic = write_release(tmp_path / "syn", "ml-100k", 0.02, seed=0)
+    assert Study.from_toml(path, data=str(synthetic)).reference.to_dict(load(synthetic))["differs"] == \
+        "a synthetic release"
+    ref = Study.from_toml(path, filters={"top_users": 50}, no_filters=True).reference
+    assert ref.to_dict(real)["differs"] == "--no-filters; --top-users"
+    assert differs_words(ref.to_dict(real)) == ("the study's figure was measured on the data its file names; this "
+                                                "run read other data (--no-filters; --top-users), so the two do not "
+                                                "compare")
 
 
 def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):

@@ -52,11 +52,14 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, toml_error
 from cinerec.data.filters import Filters
 from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen
+
+if TYPE_CHECKING:
+    from cinerec.data.dataset import Dataset
 
 __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired", "paired_errors"]
 
@@ -90,13 +93,38 @@ class Reference:
     value: float
     source: str = ""
     model: str | None = None
-    #: How this run's data differ from the file's (``--data``, filters from the command
-    #: line), where the study's figure was measured; empty when they are the file's.
+    #: How this run's filters differ from the file's (``--no-filters``, filter flags), where
+    #: the study's figure was measured; empty when they are the file's.
     differs: str = ""
+    #: ``(--data, the file's source)`` when ``--data`` names other data than the file's
+    #: words do; whether it is other data is known once it is read (:meth:`to_dict`).
+    data_given: tuple[str, str] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, dataset: Dataset | None = None) -> dict[str, Any]:
+        """JSON-ready; with the ``dataset`` the run read, ``differs`` says how it is not the
+        data the study's figure was measured on (a synthetic release, another release or
+        folder than the file's, other filters), and is left out when it is that data."""
+        differs = []
+        if dataset is not None and dataset.info.get("synthetic"):
+            differs.append("a synthetic release")
+        elif dataset is not None and self.data_given is not None and not _same_data(*self.data_given, dataset):
+            differs.append(f"--data {self.data_given[0]} for the file's {self.data_given[1]}")
+        differs += [self.differs] if self.differs else []
         return {"metric": self.metric, "value": self.value, "source": self.source, "model": self.model,
-                **({"differs": self.differs} if self.differs else {})}
+                **({"differs": "; ".join(differs)} if differs else {})}
+
+
+def _same_data(given: str, file_source: str, dataset: Dataset) -> bool:
+    """Whether data read from ``given`` are the file's ``file_source``: the release it names
+    (a copy of ml-100k read from a folder is ml-100k), or the same file or folder."""
+    from cinerec.data.download import RELEASES
+
+    if file_source in RELEASES:
+        return dataset.info.get("release") == file_source
+    try:
+        return Path(given).expanduser().resolve() == Path(file_source).expanduser().resolve()
+    except (OSError, RuntimeError):  # (a link loop)
+        return False
 
 
 @dataclass(frozen=True)
@@ -257,11 +285,12 @@ class Study:
         if study.reference:  # the study's figure was measured on the file's data, not on others
             file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
             differs = []
-            if data is not None and file_source is not None and data != file_source:
-                differs.append(f"--data {data} for the file's {file_source}")
             if study.filters.to_dict() != file_filters:
                 differs += ["--no-filters"] * no_filters + [f"--{k.replace('_', '-')}" for k in (filters or {})]
-            study = replace(study, reference=replace(study.reference, differs="; ".join(differs)))
+            other: tuple[str, str] | None = None
+            if data is not None and file_source is not None and data != file_source:
+                other = (data, str(file_source))
+            study = replace(study, reference=replace(study.reference, differs="; ".join(differs), data_given=other))
         _check_learnable(study, path, text)
         return study
 
@@ -1213,7 +1242,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
-        "reference": study.reference.to_dict() if study.reference else None,
+        "reference": study.reference.to_dict(dataset) if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
         "stages": stages.rows, "peak_gb": stages.peak_gb,
         "two_stage": None if pipeline is None else {
