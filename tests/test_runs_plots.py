@@ -39,6 +39,22 @@ def test_a_model_with_movie_vectors_gets_a_map_linked_from_the_report(dataset, t
     assert open_run(tmp_path).model_names == ["als", "popularity"]
 
 
+def test_a_map_is_titled_by_the_run_s_name_for_the_model(dataset, tmp_path, monkeypatch):
+    # A study's neumf-study row had its map titled "neumf", the name of another row.
+    import cinerec.evaluation.plots as plots
+    from cinerec.runs import save_plots
+
+    titles = []
+    monkeypatch.setattr(plots, "save_movie_map", lambda m, path: titles.append(m.model))
+    als = create("als", {"factors": 8, "epochs": 3}).fit(dataset.interactions)
+    save_plots(tmp_path, als, "als-small", dataset=dataset)
+    save_plots(tmp_path, als, dataset=dataset)
+    two = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 20,
+                               "retriever_settings": {"factors": 8, "epochs": 3}}).fit(dataset.interactions)
+    save_plots(tmp_path, two, dataset=dataset)
+    assert titles == ["als-small (als)", "als", "two-stage, its retriever als's vectors"]
+
+
 def test_a_run_without_plots_says_so_in_a_notebook(dataset, tmp_path):
     save_dataset(tmp_path, dataset)
     save_model(tmp_path, create("popularity").fit(dataset.interactions))

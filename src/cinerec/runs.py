@@ -24,6 +24,7 @@ is an unfinished run and :func:`open_run` refuses it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -101,7 +102,12 @@ def save_plots(run_dir: str | Path, model: Recommender, name: str | None = None,
             dataset = Dataset.load(run_dir / "dataset")
         if dataset is not None:
             seed = int(model.config.to_dict().get("seed", 0))
-            save_movie_map(movie_map(model, dataset, seed=seed), run_dir / PLOTS / f"map-{name}.png")
+            # Titled by the run's name for the model (a study's label), and whose vectors they are.
+            title = name if name == model.name else f"{name} ({model.name})"
+            retriever = model.config.to_dict().get("retriever") if model.name == "two-stage" else None
+            title += f", its retriever {retriever}'s vectors" if retriever else ""
+            drawn = dataclasses.replace(movie_map(model, dataset, seed=seed), model=title)
+            save_movie_map(drawn, run_dir / PLOTS / f"map-{name}.png")
             written.append(run_dir / PLOTS / f"map-{name}.png")
     return written
 
