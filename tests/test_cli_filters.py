@@ -97,6 +97,16 @@ def test_data_info_json_records_the_filters(synthetic_100k, capsys):
     assert facts["data"]["transforms"] == [] and "u1" in facts["official_folds"]
 
 
+def test_each_filter_is_said_in_the_flag_s_words(synthetic_100k, capsys):
+    # They read "years {'min_year': 1990, 'max_year': None}" and "top_users {'n': 100000}",
+    # the last without saying it dropped nothing.
+    capsys.readouterr()
+    assert main(["data", "info", str(synthetic_100k), "--min-year", "1990", "--top-users", "100000"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("filter ")]
+    assert said[0].startswith("filter min_year=1990: 5,000 -> ")
+    assert said[1].startswith("filter top_users=100000 (dropped nothing): ")
+
+
 def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path, capsys):
     out = tmp_path / "mf"
     tiny = ["--set", "epochs=2", "--set", "factors=4", "--set", "progress=false", "--set", "threads=1"]

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, toml_error
-from cinerec.data.filters import Filters
+from cinerec.data.filters import Filters, step_words
 from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen
 
 if TYPE_CHECKING:
@@ -1081,7 +1081,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 except DataError as e:
                     raise DataError(f"{_where(study, ('models', spec.label), 'features')}: {e}") from None
         for step in record:
-            say(f"  {step['transform']} {step['args']}: {step['after']['ratings']:,} ratings, "
+            say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
         for line in _export_notes(study, dataset.n_items):
             say(f"note: {line}", quiet)
@@ -1394,7 +1394,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += [f"**Note:** {line}." for line in board.get("notes", [])]
     for step in board["filters"]:
         a = step["after"]
-        lines.append(f"- {step['transform']} {step['args']}: {a['ratings']:,} ratings, {a['users']:,} users, "
+        lines.append(f"- {step_words(step)}: {a['ratings']:,} ratings, {a['users']:,} users, "
                      f"{a['movies']:,} movies left")
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]

@@ -89,7 +89,7 @@ def info(
     from cinerec import progress
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
-    from cinerec.data.filters import data_record  # (not cinerec.runs, which imports torch)
+    from cinerec.data.filters import data_record, step_words  # (not cinerec.runs, which imports torch)
     from cinerec.data.movielens import UNNAMED_CSV
 
     from cinerec.errors import ConfigError
@@ -118,7 +118,7 @@ def info(
     print_facts(facts)
     for step in record:
         b, a = step["before"], step["after"]
-        say(f"filter {step['transform']} {step['args']}: {b['ratings']:,} -> {a['ratings']:,} ratings, "
+        say(f"filter {step_words(step)}: {b['ratings']:,} -> {a['ratings']:,} ratings, "
             f"{b['users']:,} -> {a['users']:,} users, {b['movies']:,} -> {a['movies']:,} movies", quiet)
 
 

@@ -66,6 +66,7 @@ def quickstart(
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
+    from cinerec.data.filters import step_words
     from cinerec.evaluation.protocols import below_popularity, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -91,7 +92,7 @@ def quickstart(
         dataset, label = _load(source, seed)
     dataset, transforms = apply_filters(dataset, filters)
     for step in transforms:
-        say(f"filter: {step['transform']} {step['args']}: {step['before']['ratings']:,} -> "
+        say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "
             f"{step['after']['ratings']:,} ratings", quiet)
     record = data_record(source or {"source": label}, dataset, filters, transforms)
     d = dataset.describe()

@@ -40,7 +40,7 @@ import numpy as np
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
-__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record"]
+__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record", "step_words"]
 
 #: The steps of :func:`apply_filters`, in the order they run.
 FILTER_ORDER: tuple[str, ...] = ("years", "liked_threshold", "implicit", "top_users", "top_movies", "kcore")
@@ -226,6 +226,16 @@ def dropping(dataset: Dataset, what: str) -> list[Mapping[str, Any]]:
 def dropped_by(dataset: Dataset, what: str) -> list[str]:
     """:func:`dropping`'s filters, each in the flag's words (``top_users=300``)."""
     return [_describe(r["transform"], r.get("args", {})) for r in dropping(dataset, what)]
+
+
+def step_words(step: Mapping[str, Any]) -> str:
+    """A step of a run's filter record as the user asked for it (``top_users=10000``,
+    ``min_year=2010``), saying when it dropped nothing (a top-N above the count there is)."""
+    said = _describe(step["transform"], step.get("args", {}))
+    before, after = step.get("before"), step.get("after")
+    if before is not None and after is not None and before == after:
+        said += " (dropped nothing)"
+    return said
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:
