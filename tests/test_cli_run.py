@@ -118,7 +118,7 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     assert not (tmp_path / "a" / "store.sqlite").exists()
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
     assert code == 0, err
-    assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease):" in out
+    assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease, the best):" in out
     row = next(line for line in out.splitlines() if line.startswith("popularity"))
     popularity = f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}"
     assert popularity in row
@@ -127,8 +127,9 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"))
     assert code == 0, err
     ease = f"{board['models'][0]['metrics']['hr@10']['mean']:.4f}"
-    assert f"the study: hr@10 0.5; ours (popularity, the study's model): {popularity}; best (ease): {ease}" in out
-    assert "- popularity (the study's model): hr@10 = " in (tmp_path / "c" / "report.md").read_text()
+    assert f"the study: hr@10 0.5; ours (popularity, the study's model): {popularity}; the best (ease): {ease}" in out
+    report = (tmp_path / "c" / "report.md").read_text()
+    assert "- popularity (the study's model): hr@10 = " in report and "- ease (the best): hr@10 = " in report
 
 
 def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
@@ -661,7 +662,7 @@ def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path,
     board = read_json(tmp_path / "o" / "leaderboard.json")
     auc = next(r for r in board["models"] if r["label"] == "mf-liked")["metrics"]["auc"]["mean"]
     assert board["best"] == "baseline"
-    assert f"the study: auc 0.8; ours (mf-liked): {auc:.4f}" in out
+    assert f"the study: auc 0.8; ours (mf-liked, the best giving auc): {auc:.4f}" in out
 
 
 def test_a_figure_no_one_could_be_measured_by_shows_n_a_with_the_reason(tmp_path, capsys):

@@ -1377,6 +1377,21 @@ def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[lis
     return title, head, rows
 
 
+def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
+    """The label of the best model that gives ``metric``: the run's best, or, when it does
+    not give that metric (a liked-or-not row's AUC beside star models), the best of those
+    that do; ``None`` when none does."""
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+    having = [r for r in board["models"] if metric in r["metrics"]]
+    if any(r["label"] == board["best"] for r in having):
+        return str(board["best"])
+    if not having:
+        return None
+    lower = metric.split("_")[0].split("@")[0] in LOWER_IS_BETTER
+    return str(sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]["label"])
+
+
 def differs_words(reference: Mapping[str, Any]) -> str:
     """What to read beside the study's figure when this run's data are not the study file's."""
     return (f"the study's figure was measured on the data its file names; this run read other data "
@@ -1417,10 +1432,14 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         lines += ["## The study's figure beside ours", "",
                   f"The study: {ref['metric']} = {ref['value']}" + (f" ({ref['source']})" if ref["source"] else "")
                   + ".", ""]
+        best = best_giving(board, ref["metric"])
         for label, s in ours:
             if s is not None:
-                own = " (the study's model)" if label == ref.get("model") else ""
-                lines.append(f"- {label}{own}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
+                the_best = "the best" if best == board["best"] else f"the best giving {ref['metric']}"
+                tags = [t for t, on in (("the study's model", label == ref.get("model")), (the_best, label == best))
+                        if on]
+                tag = f" ({' and '.join(tags)})" if tags else ""
+                lines.append(f"- {label}{tag}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
         if all(s is None for _, s in ours):
             lines.append(f"- no model of this run gives {ref['metric']}")  # (the protocol does: the file was checked)
         if ref.get("differs"):

@@ -102,26 +102,23 @@ def tuned_lines(board: dict[str, Any]) -> list[str]:
 
 def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     """The study's figure beside ours: the study's own model's when the file names it, and
-    the best model's, or, when the best model does not give that metric (a liked-or-not
-    row's AUC beside star models), the best of those that do."""
-    metric = ref["metric"]
-    having = [r for r in board["models"] if metric in r["metrics"]]
-    best = next((r for r in having if r["label"] == board["best"]), None)
-    if best is None and having:
-        from cinerec.evaluation.protocols import LOWER_IS_BETTER
+    the best model's (:func:`cinerec.studies.best_giving`)."""
+    from cinerec.studies import best_giving
 
-        lower = metric.split("_")[0].split("@")[0] in LOWER_IS_BETTER
-        best = sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]
+    metric = ref["metric"]
+    rows = {r["label"]: r for r in board["models"] if metric in r["metrics"]}
+    best = best_giving(board, metric)
     if best is None:
         return f"the study: {metric} {ref['value']}; ours: no model of this run gives {metric}"
-    own = next((r for r in having if r["label"] == ref.get("model")), None)
+    own = ref.get("model") if ref.get("model") in rows else None
     study = f"the study: {metric} {ref['value']}; ours"
+    the_best = "the best" if best == board["best"] else f"the best giving {metric}"
 
-    def figure(row: dict[str, Any]) -> str:
-        return f"{row['metrics'][metric]['mean']:.4f}"
+    def figure(label: str) -> str:
+        return f"{rows[label]['metrics'][metric]['mean']:.4f}"
 
     if own is None:
-        return f"{study} ({best['label']}): {figure(best)}"
-    if own is best:
-        return f"{study} ({best['label']}, the study's model and the best): {figure(best)}"
-    return f"{study} ({own['label']}, the study's model): {figure(own)}; best ({best['label']}): {figure(best)}"
+        return f"{study} ({best}, {the_best}): {figure(best)}"
+    if own == best:
+        return f"{study} ({best}, the study's model and {the_best}): {figure(best)}"
+    return f"{study} ({own}, the study's model): {figure(own)}; {the_best} ({best}): {figure(best)}"
