@@ -301,3 +301,11 @@ def test_the_study_figure_legend_sits_beside_the_leaderboard_not_over_a_bar(tmp_
     legend, area = ax.get_legend().get_window_extent(), ax.get_window_extent()
     assert legend.x0 >= area.x1 - 1  # right of the plotting area
     assert all(t.get_window_extent().x1 <= fig.bbox.x1 + 1 for t in ax.texts)  # every figure on the picture
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["the study's own figure: 0.95"]
+    # Measured on other data than this run's (a synthetic release...): the line reads as a target unless said.
+    kept.clear()
+    save_leaderboard({"models": rows, "metric": "rmse", "direction": "minimize", "protocol": "ratings-fold",
+                      "seeds": [0, 1], "reference": {"metric": "rmse", "value": 0.95, "differs": "a synthetic release"}},
+                     tmp_path / "l.png")
+    assert [t.get_text() for t in kept["fig"].axes[0].get_legend().get_texts()] == \
+        ["the study's own figure: 0.95\n(measured on other data:\nthe two do not compare)"]

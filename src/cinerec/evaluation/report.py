@@ -253,8 +253,9 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
                     va="center", fontsize=9)
     reference = board.get("reference")
     if reference and reference.get("metric") == metric:
+        other = "\n(measured on other data:\nthe two do not compare)" if reference.get("differs") else ""
         ax.axvline(reference["value"], color="tab:red", linestyle="--",
-                   label=f"the study's own figure: {reference['value']:g}")
+                   label=f"the study's own figure: {reference['value']:g}{other}")
         # Beside the axes, never over a bar and its figure (inside, it hid the last row's)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     better = "lower" if board["direction"] == "minimize" else "higher"
