@@ -728,7 +728,8 @@ def test_the_refit_trains_for_the_epoch_early_stopping_chose(tmp_path, ml100k_di
     board = read_json(out / "leaderboard.json")
     kept = board["refit_epochs"]
     assert 1 <= kept < 40
-    assert read_json(out / "settings.json")["biasedmf"]["refit"]["epochs"] == kept
+    used = read_json(out / "settings.json")["biasedmf"]
+    assert used["refit"]["epochs"] == kept and used["kept_epochs"] == {"0": kept}  # per_seed's epochs: 40, the most
     assert len(read_json(out / "models" / "biasedmf" / "history.json")) == kept
     assert f"refitted on all the data for {kept} epochs" in (out / "report.md").read_text()
 

@@ -1252,6 +1252,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     save_leaderboard(board, tmp / PLOTS / "leaderboard.png")  # the report's first picture, whatever the models
     write_json(tmp / "settings.json", {
         row["label"]: {"model": row["model"], "per_seed": row["settings"], "tuning": row["tuning"],
+                       # where it stopped early on validation: per_seed's epochs was the most it could train
+                       **({"kept_epochs": {str(s): e for s, e in stopped.items()}}
+                          if (stopped := kept_epochs[row["label"]]) else {}),
                        **({"refit": settings} if row["label"] == best else {})} for row in board_models})
     metrics = {}
     for row in board_models:
