@@ -107,6 +107,15 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     expect(third.locator("#recs-status")).to_contain_text("No profile nosuchprofile here")
     expect(third.locator("#profile-id")).to_have_text("none yet")
     assert third.evaluate("localStorage.getItem('cinerec.profile')") is None
+    # "." and "..": a browser sends /profiles/. as /profiles/ (405) and /profiles/.. as /
+    # (the page itself): every later save failed, or a TypeError showed.
+    for odd in (".", ".."):
+        fourth = browser.new_page()
+        fourth.on("pageerror", lambda e: errors.append(str(e)))
+        fourth.goto(live_server.url + f"/?profile={odd}")
+        expect(fourth.locator("body")).to_have_attribute("data-ready", "true")
+        expect(fourth.locator("#recs-status")).to_contain_text(f"No profile {odd} here")
+        expect(fourth.locator("#profile-id")).to_have_text("none yet")
 
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()
@@ -274,3 +283,17 @@ def test_a_failed_search_clears_its_results_and_the_box_takes_no_more_than_the_a
     page.locator("#search").fill("fargo")
     expect(page.locator("#search-status")).to_contain_text("Search failed")
     expect(page.locator("#results .movie")).to_have_count(0)
+
+
+@pytest.mark.parametrize("width", [320, 375])
+def test_a_narrow_screen_keeps_the_page_within_its_width(browser, live_server, width):
+    # The search box would not shrink below about 221 px: the genre list ran off a
+    # 320-375 px screen, and the page scrolled sideways.
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(live_server.url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = page.locator("#genre").bounding_box()
+    assert box["x"] + box["width"] <= width

@@ -233,7 +233,11 @@ function forget(id) {
 async function loadProfile(current) {
   state.loading = true;
   try {
-    const p = await api("GET", `/profiles/${encodeURIComponent(state.profileId)}`);
+    // "." and ".." are no path segment a browser sends as written (/profiles/.. is /):
+    // such an id, or an answer that is no profile, is one this server does not hold.
+    const p = [".", ".."].includes(state.profileId) ? null
+      : await api("GET", `/profiles/${encodeURIComponent(state.profileId)}`);
+    if (!p || typeof p.profile_id !== "string") throw Object.assign(new Error("no such profile"), { status: 404 });
     if (current()) applyProfile(p);
   } catch (e) {
     if (!current()) return;
