@@ -390,6 +390,11 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
                                          "--protocol", "ratings-random", "--quiet", "--out", str(fresh)]) \
         or not fresh.exists()
     assert not fresh.exists()  # no empty checkpoints/, no mark
+    # Nor the folders made to hold it: newparent/a/ stayed behind, empty.
+    deep = tmp_path / "newparent" / "a" / "run"
+    assert "diverged" in _error(capsys, ["train", "--data", str(small_data), "--model", "mf", "--set", "lr=1e30",
+                                         "--protocol", "ratings-random", "--quiet", "--out", str(deep)])
+    assert not (tmp_path / "newparent").exists()
 
 
 def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, capsys):

@@ -157,6 +157,18 @@ def test_the_quickstart_report_ranks_best_first_counts_the_one_fit_and_leaves_ou
     assert list(open_run(run).leaderboard().index)[:2] == ["ease", "popularity"]
 
 
+def test_a_log_without_a_catalogue_lists_no_empty_genres(tmp_path, capsys):
+    # Each movie of its sample lists showed "[]" where its genres go.
+    log = tmp_path / "log.csv"
+    rng = np.random.default_rng(0)
+    log.write_text("user,item,rating\n" + "".join(f"u{u},m{i},{rng.integers(1, 6)}\n" for u in range(40)
+                                                   for i in rng.choice(60, 15, replace=False)))
+    assert main(["quickstart", "--data", str(log), "--out", str(tmp_path / "run"), "--model", "popularity",
+                 "--users", "1", "--negatives", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "top-10 unseen movies for user u0 (popularity):" in out and "[]" not in out
+
+
 def test_quickstart_never_replaces_another_commands_run(tmp_path, capsys):
     # A train run's checkpoints or a study's leaderboard are not quickstart's to delete.
     run = tmp_path / "trained"

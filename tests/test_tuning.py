@@ -342,6 +342,11 @@ def test_a_training_part_too_small_to_carve_says_it_is_the_searchs_own_split():
     ds = Dataset("tiny", x, IdMap(np.arange(2), "user"), IdMap(np.arange(2), "movie"), Catalog.unknown(2))
     with pytest.raises(DataError, match=r"^tuning needs a validation carve-out of the training part \(3 ratings\)"):
         tune("baseline", ds, get_protocol("ratings-random"), trials=1, train=x)
+    # The protocol's own words ("it needs users with at least 2 ratings") are about the
+    # training part, whose people already had them: the way out is more ratings or no search.
+    with pytest.raises(DataError, match=r"a search needs more ratings per person than the protocol alone; keep people "
+                                        r"with more ratings, e.g. with --kcore, or leave out --tune\)$"):
+        tune("baseline", ds, get_protocol("ratings-random"), trials=1, train=x)
 
 
 def test_the_chosen_model_is_fitted_as_an_evaluation_fits_it_with_the_validation_part():

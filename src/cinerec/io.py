@@ -163,6 +163,9 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
         return
     path = Path(os.path.abspath(path))  # (".": its lock is beside it, in its parent)
     lock = path.with_name(f".{path.name}.lock")
+    # The folders made here to hold the lock (and the run), deepest last: removed at the
+    # end when nothing was left in them (a command that failed leaves no empty folders).
+    made = [p for p in reversed([path.parent, *path.parent.parents]) if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
@@ -181,6 +184,11 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     finally:
         lock.unlink(missing_ok=True)
         os.close(fd)
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:  # it holds the run now (or anything else): kept, and the folders above it
+                break
 
 
 def _cannot_write(path: Path, what: str, e: OSError) -> Exception:

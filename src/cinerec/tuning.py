@@ -284,7 +284,10 @@ def tune(
         raise  # (it names the way out: fewer negatives or more movies)
     except DataError as e:  # split again, the training part is too small: say it is the search's own split
         raise DataError(f"tuning needs a validation carve-out of the training part ({len(train):,} ratings), "
-                        f"split again as the protocol splits the data, and it cannot be made: {e}") from None
+                        f"split again as the protocol splits the data, and it cannot be made: {e} (counted in the "
+                        "training part, which lacks the protocol's test ratings: a search needs more ratings per "
+                        "person than the protocol alone; keep people with more ratings, e.g. with --kcore, or "
+                        "leave out --tune)") from None
     first = create(name, fixed)
     metric, direction = objective(protocol, first)
     check_learnable(first, valid.train, name)

@@ -321,7 +321,8 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
         lines.append(f"top-10 unseen movies for user {entry['user']} ({entry['model']}):")
         for rank, m in enumerate(entry["movies"], 1):
             year = f" ({m['year']})" if m["year"] else ""
-            lines.append(f"  {rank:>2}. {m['title']}{year}  [{', '.join(m['genres'])}]  {m['reason']}")
+            genres = f"  [{', '.join(m['genres'])}]" if m["genres"] else ""  # (a log without a catalogue has none)
+            lines.append(f"  {rank:>2}. {m['title']}{year}{genres}  {m['reason']}")
         lines.append("")
     return "\n".join(lines)
 
