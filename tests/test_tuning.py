@@ -368,3 +368,21 @@ def test_a_search_of_one_trial_says_one_trial():
     from cinerec.tuning import trials_text
 
     assert (trials_text(1), trials_text(2)) == ("1 trial", "2 trials")  # it said "1 trials"
+
+
+def test_a_search_leaves_optuna_s_log_level_as_it_found_it(ml100k_dir):
+    # It set Optuna's log to ERROR for good: a notebook's own studies went quiet.
+    import optuna
+
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import tune
+
+    ds = load(ml100k_dir)
+    was = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        tune("itemknn", ds, get_protocol("loo-sampled"), trials=1)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(was)

@@ -35,11 +35,12 @@ Three things make trials cheaper without changing what they measure:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Literal, Mapping
+from typing import Any, Callable, Collection, Iterator, Literal, Mapping
 
 from cinerec.errors import ConfigError, DataError, TooFewUnseen
 
@@ -342,29 +343,30 @@ def tune(
 
     # A trial that raises (an error, Ctrl-C) ends the search with that exception, which the
     # command line reports in one line; Optuna's own warning would repeat it as a traceback.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    if pruner is None:
-        # Steps are epochs counted from 1; the pruner waits while step < n_warmup_steps.
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
-                                             n_warmup_steps=PRUNE_WARMUP_EPOCHS + 1)
-    # (Optuna's sampler takes seeds below 2**32 only; the command line takes any up to 2**63 - 1.)
-    study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed % 2**32), pruner=pruner)
-    study.enqueue_trial(_in_range(defaults, space))
-    callbacks = []
-    if progress is not None:
-        def report(s: Any, t: Any) -> None:
-            state = "pruned" if t.state == optuna.trial.TrialState.PRUNED else "complete"
-            value = float(t.value) if t.value is not None else math.nan
-            progress(t.number + 1, value, float(s.best_value), state)
+    # (Optuna's level is the caller's again afterwards: a notebook's other studies keep theirs.)
+    with _optuna_quiet(optuna):
+        if pruner is None:
+            # Steps are epochs counted from 1; the pruner waits while step < n_warmup_steps.
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
+                                                 n_warmup_steps=PRUNE_WARMUP_EPOCHS + 1)
+        # (Optuna's sampler takes seeds below 2**32 only; the command line takes any up to 2**63 - 1.)
+        study = optuna.create_study(direction="maximize" if direction == "maximize" else "minimize",
+                                    sampler=optuna.samplers.TPESampler(seed=seed % 2**32), pruner=pruner)
+        study.enqueue_trial(_in_range(defaults, space))
+        callbacks = []
+        if progress is not None:
+            def report(s: Any, t: Any) -> None:
+                state = "pruned" if t.state == optuna.trial.TrialState.PRUNED else "complete"
+                value = float(t.value) if t.value is not None else math.nan
+                progress(t.number + 1, value, float(s.best_value), state)
 
-        callbacks.append(report)
-    # The defaults' trial always runs, however small the time budget: it is the figure
-    # every other trial is compared with. The rest of the budget goes to the search.
-    study.optimize(run, n_trials=1, callbacks=callbacks)
-    left = None if minutes is None else minutes * 60 - (time.perf_counter() - start)
-    if (trials is None or trials > 1) and (left is None or left > 0):
-        study.optimize(run, n_trials=None if trials is None else trials - 1, timeout=left, callbacks=callbacks)
+            callbacks.append(report)
+        # The defaults' trial always runs, however small the time budget: it is the figure
+        # every other trial is compared with. The rest of the budget goes to the search.
+        study.optimize(run, n_trials=1, callbacks=callbacks)
+        left = None if minutes is None else minutes * 60 - (time.perf_counter() - start)
+        if (trials is None or trials > 1) and (left is None or left > 0):
+            study.optimize(run, n_trials=None if trials is None else trials - 1, timeout=left, callbacks=callbacks)
     best = dict(defaults) if study.best_trial.number == 0 else {key: study.best_params[key] for key in space}
     value, default_value = float(study.best_value), float(history[0][metric])
     screened = any(r.get("approximate") for r in history) or bool(history[study.best_trial.number].get("warm_start"))
@@ -397,6 +399,17 @@ def tune(
     model = _with_features(create(name, {**fixed, **best}), data).fit(train, holdout)
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
                  time.perf_counter() - start - seconds)
+
+
+@contextlib.contextmanager
+def _optuna_quiet(optuna: Any) -> Iterator[None]:
+    """Optuna's log at ERROR for the length of the block, then as it was."""
+    was = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(was)
 
 
 def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], record: dict[str, Any],
