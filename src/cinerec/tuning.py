@@ -16,7 +16,8 @@ it after the trial that runs past it.
 Three things make trials cheaper without changing what they measure:
 
 * A neural model's trial is measured after every epoch, with the same metric on the
-  same carve-out as its final figure (through the model's ``on_epoch`` hook), and
+  same carve-out as its final figure (through the model's ``on_epoch`` hook; the final
+  figure is that of the epoch early stopping keeps, not always the curve's last), and
   Optuna's pruner ends a trial whose curve falls behind the earlier trials' (by
   default :class:`optuna.pruners.MedianPruner`: no pruning during the first
   ``PRUNE_STARTUP_TRIALS`` trials nor before epoch ``PRUNE_WARMUP_EPOCHS + 1``). The
