@@ -76,7 +76,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     const what = document.createElement("span");
     what.className = "my-rating";
     what.textContent = mine == null ? "♥" : "★".repeat(shownStars(mine));
-    what.setAttribute("aria-label", mine == null ? "liked" : `rated ${mine} stars`);
+    what.setAttribute("aria-label", mine == null ? "liked" : `rated ${mine} star${mine === 1 ? "" : "s"}`);
     const btn = document.createElement("button");
     btn.type = "button";
     btn.className = "remove";
