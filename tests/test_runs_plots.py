@@ -172,3 +172,29 @@ def test_a_several_protocol_leaderboard_names_options_that_differ_from_the_defau
     assert board.index.tolist() == ["b", "a"]  # still ranked by that figure
     meta["protocol_options"] = {"loo-sampled": {"n_negatives": 99}}  # the default: nothing to say
     assert list(Run(tmp_path, meta, None, metrics).leaderboard().columns) == ["loo-full hr@10", "loo-sampled hr@10"]
+
+
+def test_a_notebook_shows_each_object_in_one_short_line(dataset, tmp_path):
+    # A run's repr was 8.7 KB (run.json and the dataset's arrays); a model's was
+    # <cinerec.models.baselines.EASE object at 0x...>; a prepared split's 40,000 characters.
+    from cinerec.data.split import leave_last_out
+    from cinerec.evaluation.protocols import get_protocol
+
+    protocol = get_protocol("loo-sampled", n_negatives=20)
+    prepared = protocol.prepare(dataset, seed=3)
+    model = create("ease", {"regularization": 300})
+    assert repr(model) == "<ease: regularization=300.0; not fitted>"
+    model.fit(prepared.train)
+    assert repr(model) == (f"<ease: regularization=300.0; fitted on {len(prepared.train):,} ratings of "
+                           f"{dataset.n_users:,} users x 80 movies>")
+    assert repr(create("neumf")) == "<neumf: defaults; not fitted>"
+    assert repr(protocol) == "<protocol loo-sampled (n_negatives=20)>"
+    assert repr(prepared).startswith("<protocol loo-sampled (n_negatives=20) split, seed 3: ")
+    assert repr(dataset) == f"<Dataset {dataset.name!r}: {len(dataset.interactions):,} ratings, " \
+                            f"{dataset.n_users:,} users, 80 movies>"
+    assert repr(leave_last_out(dataset.interactions)).startswith("<Split: ")
+    save_dataset(tmp_path, dataset)
+    save_model(tmp_path, model)
+    finish_run(tmp_path, meta={"command": "train", "best_model": "ease"})
+    said = repr(open_run(tmp_path))
+    assert said == f"<Run {str(tmp_path)!r} (train): models ease, best ease; {repr(dataset)[1:-1]}>" and len(said) < 300

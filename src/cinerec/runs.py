@@ -161,6 +161,11 @@ class Run:
     _models: dict[str, Recommender] = field(default_factory=dict, repr=False)
     _loaded_on: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        best = self.meta.get("best_model")
+        return (f"<Run {str(self.path)!r} ({self.meta.get('command', '?')}): models {', '.join(self.model_names) or 'none'}"
+                + (f", best {best}" if best else "") + f"; {repr(self.dataset)[1:-1]}>")
+
     @property
     def model_names(self) -> list[str]:
         return list(self.meta.get("models", []))

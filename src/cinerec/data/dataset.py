@@ -173,6 +173,9 @@ class Interactions:
     n_users: int
     n_items: int
 
+    def __repr__(self) -> str:
+        return f"<Interactions: {len(self):,} ratings over {self.n_users:,} users x {self.n_items:,} movies>"
+
     def __post_init__(self) -> None:
         for name in ("users", "items", "timestamps"):  # whole numbers: 1.9 is no index to cut down to 1
             given = np.asarray(getattr(self, name))
@@ -358,6 +361,12 @@ class Dataset:
     folds: Mapping[str, np.ndarray] = field(default_factory=dict)
     also_seen: tuple[np.ndarray, np.ndarray] | None = None
     not_liked: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __repr__(self) -> str:
+        release = self.info.get("release")
+        said = f" ({release}{', synthetic' if self.info.get('synthetic') else ''})" if release else ""
+        return (f"<Dataset {self.name!r}{said}: {len(self.interactions):,} ratings, {self.n_users:,} users, "
+                f"{self.n_items:,} movies>")
 
     def __post_init__(self) -> None:
         if len(self.user_ids) != self.interactions.n_users:

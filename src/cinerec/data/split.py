@@ -34,6 +34,10 @@ class Split:
     test: Interactions
     valid: Interactions | None = None
 
+    def __repr__(self) -> str:
+        return (f"<Split: {len(self.train):,} training, {len(self.test):,} test"
+                + (f", {len(self.valid):,} validation" if self.valid is not None else "") + " ratings>")
+
 
 def _fraction(value: float, name: str, allow_zero: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -127,6 +127,11 @@ class Prepared:
     also_seen: Any = None
     ks: tuple[int, ...] = ()
 
+    def __repr__(self) -> str:
+        return (f"<{repr(self.protocol)[1:-1]} split, seed {self.seed}: {len(self.train):,} training ratings, "
+                f"{len(self.test):,} test ratings of {len(self.users):,} users"
+                + (f", {len(self.valid):,} validation ratings" if self.valid is not None else "") + ">")
+
     def __post_init__(self) -> None:
         if not self.folds and len(self.users) == 0:
             need = ("users with at least 2 ratings" if self.protocol.holds_out_latest
@@ -245,6 +250,10 @@ class Protocol:
     #: protocols); False when they are drawn at random from the history, so that what a
     #: person saw last says no more about them than the rest (``settings_for``).
     holds_out_latest: ClassVar[bool] = False
+
+    def __repr__(self) -> str:
+        given = self.options()
+        return f"<protocol {self.name}" + (f" ({options_text(given)})" if given else "") + ">"
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))

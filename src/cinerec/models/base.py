@@ -297,6 +297,19 @@ class Recommender(ABC):
         self.train_ = train
         self.__dict__.pop("_cooc", None)  # the earlier training set's similarities (_cooccurrence_basis)
 
+    def __repr__(self) -> str:
+        """One line for a notebook: the settings that differ from the defaults, and what it
+        was fitted on."""
+        try:
+            default = type(self.config)().to_dict()
+            own = {k: v for k, v in self.config.to_dict().items() if default.get(k, object()) != v}
+        except Exception:  # (a config that cannot be built bare: all of it)
+            own = self.config.to_dict()
+        settings = ", ".join(f"{k}={v!r}" for k, v in own.items()) or "defaults"
+        fitted = (f"fitted on {len(self.train_):,} ratings of {self.train_.n_users:,} users x "
+                  f"{self.train_.n_items:,} movies" if self.train_ is not None else "not fitted")
+        return f"<{self.name}: {settings}; {fitted}>"
+
     def _train(self) -> Interactions:
         if self.train_ is None:
             raise CapabilityError(f"{self.name}: the model is not fitted yet")
