@@ -73,6 +73,14 @@ def test_a_run_whose_plots_were_deleted_says_so_not_that_it_draws_none(dataset, 
     plots = open_run(tmp_path).plots()
     assert len(plots) == 0 and "its plots/ folder was moved or deleted" in repr(plots)
     assert "this run has no plots" not in plots._repr_html_()
+    assert "a study always draws plots/leaderboard.png" in repr(plots)
+    with pytest.raises(Exception, match=r"no model 'pop' in this run \(has: popularity; a study keeps its best model "
+                                        r"alone, refitted\)"):
+        open_run(tmp_path).model("pop")
+    # Another command's run whose report shows plots: the study's words were no reason there.
+    finish_run(tmp_path, meta={"command": "quickstart"}, report="# r\n\n![map](plots/map-als.png)\n")
+    said = repr(open_run(tmp_path).plots())
+    assert "(report.md shows them): its plots/ folder was moved or deleted" in said and "a study" not in said
 
 
 def test_a_neural_model_gets_its_training_curves_and_map(dataset, tmp_path):

@@ -250,10 +250,11 @@ class Run:
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
         paths = sorted((self.path / PLOTS).glob("*.png"))
-        damaged = self.meta.get("command") == "run" or "](plots/" in self._report_text()
-        return Plots(paths, empty=f"{self.path}: no plots, though the run drew some (report.md shows them; a study "
-                                  "always draws plots/leaderboard.png): its plots/ folder was moved or deleted"
-                     if damaged else NO_PLOTS)
+        study = self.meta.get("command") == "run"
+        damaged = study or "](plots/" in self._report_text()
+        why = "a study always draws plots/leaderboard.png" if study else "report.md shows them"
+        return Plots(paths, empty=f"{self.path}: no plots, though the run drew some ({why}): its plots/ folder was "
+                                  "moved or deleted" if damaged else NO_PLOTS)
 
     def _report_text(self) -> str:
         try:
@@ -286,7 +287,9 @@ class Run:
     def model(self, name: str | None = None) -> Recommender:
         name = name or self.default_model
         if name not in self.model_names:
-            raise NotFoundError(f"{self.path}: no model {name!r} in this run (has: {', '.join(self.model_names)})")
+            kept = "; a study keeps its best model alone, refitted" if self.meta.get("command") == "run" else ""
+            raise NotFoundError(f"{self.path}: no model {name!r} in this run (has: {', '.join(self.model_names)}"
+                                f"{kept})")
         model = self._models.get(name)
         # Loaded again when someone refitted the one handed out (evaluate() on a split, say),
         # so that the run's lists stay the saved model's.
