@@ -799,6 +799,15 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # top_n took arguments it then ignored: model= with a fitted model, dataset= with a run.
     from cinerec.serving.lists import top_n
 
+    # Neither a run nor a model: it named open_run's own argument; a list of settings named no mapping.
+    with pytest.raises(ConfigError, match=r"top_n: source: expected a run folder \(a path or an opened run\) or a "
+                                          r"fitted model, got int"):
+        top_n(5, [1])
+    from cinerec.models import create
+
+    with pytest.raises(ConfigError, match=r"ease: settings: expected a mapping of setting to value \(or the model's "
+                                          r"EASEConfig\), got list"):
+        create("ease", [1])
     with pytest.raises(ConfigError, match=r"model='als' picks one of a run's models"):
         top_n(run.model("ease"), [1], 3, dataset=run.dataset, model="als")
     with pytest.raises(ConfigError, match=r"dataset= goes with a fitted model"):

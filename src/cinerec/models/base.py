@@ -198,7 +198,8 @@ class Recommender(ABC):
     def __init__(self, config: _BaseConfig | None = None) -> None:
         self.config: _BaseConfig = config if config is not None else self.Config()
         if not isinstance(self.config, self.Config):
-            raise ConfigError(f"{self.name}: expected a {self.Config.__name__}, got {type(self.config).__name__}")
+            raise ConfigError(f"{self.name}: settings: expected a mapping of setting to value (or the model's "
+                              f"{self.Config.__name__}), got {type(self.config).__name__}")
         self.train_: Interactions | None = None
         #: One dict per training epoch (``epoch``, ``loss``, ``valid``...) for models
         #: that train epoch by epoch; empty for the others.

@@ -15,6 +15,7 @@ and cold-start answers and the page all build their lists here, so they agree:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -448,6 +449,9 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
 
     if dataset is not None:
         raise ConfigError("top_n: dataset= goes with a fitted model; a run lists from its own saved data")
+    if not isinstance(source, (Run, str, os.PathLike)):
+        raise ConfigError(f"top_n: source: expected a run folder (a path or an opened run) or a fitted model, "
+                          f"got {type(source).__name__}")
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
 
