@@ -785,6 +785,8 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     assert len(run.similar(50, k=10**30)) == len(run.similar(50, k=run.dataset.n_items)) > 0
     with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got a list \(\[50, 181\]\)"):
         run.similar([50, 181])
+    with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got None"):
+        run.similar(None)
     assert run.recommend_for(liked=None, ratings={"50": 5}, k=3).shape[0] == 3
     # The API refuses a movie given both ways (422); the notebook took the stars silently.
     with pytest.raises(ConfigError, match=r"movie 50 is both liked and rated 1 star: give it once"):
