@@ -283,6 +283,10 @@ def test_a_failed_search_clears_its_results_and_the_box_takes_no_more_than_the_a
     page.locator("#search").fill("fargo")
     expect(page.locator("#search-status")).to_contain_text("Search failed")
     expect(page.locator("#results .movie")).to_have_count(0)
+    # No answer at all: it showed the browser's "Failed to fetch".
+    page.route("**/movies?*", lambda route: route.abort(), times=1)
+    page.locator("#search").fill("alien")
+    expect(page.locator("#search-status")).to_contain_text("the server cannot be reached; is it still running?")
 
 
 @pytest.mark.parametrize("width", [320, 375])

@@ -31,13 +31,24 @@ const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - sc
 const shownStars = (v) => Math.min(5, Math.max(1, Math.round(fromStars(v))));
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+// fetch, saying so plainly when no answer came at all (the browser says only "Failed to
+// fetch"); a request the page itself aborted stays an AbortError.
+async function reach(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new Error("the server cannot be reached; is it still running?");
+  }
+}
+
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  const res = await reach(path, init);
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) {
     const err = new Error(describeError(data) || `${res.status} ${res.statusText}`);
@@ -300,7 +311,7 @@ async function runSearch() {
   if (searchAbort) searchAbort.abort();
   searchAbort = new AbortController();
   try {
-    const res = await fetch(`/movies?${params}`, { signal: searchAbort.signal });
+    const res = await reach(`/movies?${params}`, { signal: searchAbort.signal });
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || res.statusText);
     state.results = await res.json();
     const within = genre ? ` in ${genre}` : "";
