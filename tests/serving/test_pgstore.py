@@ -146,6 +146,24 @@ def test_bad_urls_give_one_line_without_the_password(tmp_path):
     assert safe_url("postgresql:///recs?host=/run/pg") == "postgresql:///recs?host=/run/pg"
 
 
+@pytest.mark.parametrize("url, shown", [
+    # The driver reads "#" and "?" before the host as part of the password; urlsplit ended
+    # the address there and printed the password whole (in messages and /health).
+    ("postgresql://u1:123#x@127.0.0.1:5432/recs", "postgresql://u1:***@127.0.0.1:5432/recs"),
+    ("postgresql://u2:999?zz@h:5/db", "postgresql://u2:***@h:5/db"),
+    ("postgresql://h/recs?password=wrong#secretpart", "postgresql://h/recs?password=***"),
+    ("postgresql:///recs?host=/run/pg&password=x/y", "postgresql:///recs?host=/run/pg&password=***"),
+    # A port out of range kept only the scheme: which server was meant went unsaid.
+    ("postgresql://u:pw@127.0.0.1:99999/recs", "postgresql://u:***@127.0.0.1:99999/recs"),
+])
+def test_a_password_is_masked_whole_as_the_driver_reads_it(url, shown):
+    from cinerec.serving.pgstore import _first_line
+
+    assert safe_url(url) == shown
+    secret = url.split(":")[2].split("@")[0] if "@" in url else url.rsplit("password=", 1)[1]
+    assert _first_line(Exception(f'invalid URI: "{url}"'), url).count(secret) == 0
+
+
 def test_a_password_is_masked_only_where_the_driver_quotes_it():
     from cinerec.serving.pgstore import _first_line
 

@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from typing import Any, Callable, Iterator, Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -47,23 +47,37 @@ POOL_WAIT_S = 5.0
 
 def safe_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages and ``/health``): the
-    one before the host and a ``password=`` in the query. A URL too malformed to take
-    apart keeps only its scheme."""
-    try:
-        parts = urlsplit(url)
-        password, port = parts.password, parts.port
-    except ValueError:  # a port out of range or not a number, a bad IPv6 host
-        return f"{url.split('://', 1)[0]}://***"
-    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
-    netloc = parts.netloc
-    if password is not None:
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port else "")
-    # Built by hand: urlunsplit drops the "//" of a URL with no host ("postgresql:///recs").
-    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-            + (f"#{parts.fragment}" if parts.fragment else ""))
+    one before the host and a ``password=`` in the query, each whole as the driver reads
+    it. Taken apart by hand, not by ``urlsplit``, which ends the address at a ``#`` or
+    ``?`` that the driver reads as part of a password (``123#x``), and gives up on a
+    malformed port."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = _credentials_end(rest)
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    query = _query_start(rest)
+    if query >= 0:
+        rest = rest[:query + 1] + _QUERY_PASSWORD.sub(r"\1***", rest[query + 1:])
+    return f"{scheme}://{rest}"
+
+
+def _query_start(rest: str) -> int:
+    """Where the query of ``rest`` (a URL after ``://``) starts: its first "?" after the
+    first "@" (a "?" before it is in the password; host and database hold none); -1 when
+    there is none."""
+    return rest.find("?", rest.find("@") + 1)
+
+
+def _credentials_end(rest: str) -> int:
+    """The index of the "@" that ends the user name and password in ``rest`` (a URL after
+    ``://``): the last one before the query (:func:`check_userinfo` refuses two); -1
+    when there is none."""
+    query = _query_start(rest)
+    return rest.rfind("@", 0, query if query >= 0 else len(rest))
 
 
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
@@ -74,10 +88,9 @@ def check_userinfo(url: str, flag: str | None = None) -> None:
     at the last ``@``, the driver at the first, so the driver would take part of the
     password for the host and print it in its error."""
     rest = url.partition("://")[2]
-    # All but the query, which starts at a "?" after the last "/" (a "/" or "?" may be in
-    # the password too: "p@ss:w/rd@host/db" holds two); an "@" in the database's name
-    # is written %40 as well.
-    query = rest.find("?", max(0, rest.rfind("/")))
+    # All but the query (a "/" or "?" may be in the password too: "p@ss:w/rd@host/db"
+    # holds two); an "@" in the database's name is written %40 as well.
+    query = _query_start(rest)
     if rest[:query if query >= 0 else len(rest)].count("@") > 1:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
                           "one '@'; write an '@' in the user name or password as %40")
@@ -109,11 +122,11 @@ def _first_line(error: BaseException, url: str) -> str:
 
 def _passwords(url: str) -> list[str]:
     """The passwords written in ``url`` (before the host, and ``password=`` in the query)."""
-    found = [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(url.partition("?")[2])]
+    rest = url.partition("://")[2]
+    query = _query_start(rest)
+    found = [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(rest[query + 1:] if query >= 0 else "")]
     # By hand rather than urlsplit, which gives up on a malformed host or port.
-    netloc = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
-    userinfo = netloc.rpartition("@")[0]
-    found.append(userinfo.partition(":")[2])
+    found.append(rest[:max(0, _credentials_end(rest))].partition(":")[2])
     return [unquote(p) for p in found if p] + [p for p in found if p]
 
 
