@@ -237,6 +237,33 @@ def test_a_role_that_may_not_read_or_replace_the_store_is_told_so(run_dir, pg_ur
     assert open_store(url).info.k == 3  # the store is as it was
 
 
+def test_profiles_serve_as_a_role_that_may_only_use_their_tables(pg_url):
+    # A role without CREATE: a traceback (permission denied for database), even where the
+    # tables were made already and the role granted their use.
+    import psycopg
+
+    from cinerec.serving.pgstore import PROFILES_SCHEMA, PgProfileStore
+
+    url = _database(pg_url, "cinerec_least")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS cinerec_user")
+        con.execute("CREATE ROLE cinerec_user LOGIN")
+    user = url.replace("postgresql://cinerec@", "postgresql://cinerec_user@")
+    assert user != url
+    with pytest.raises(DataError, match=r"this role may not create cinerec's profile tables \(schema "
+                                        r"'cinerec_profiles': permission denied for database cinerec_least\); start "
+                                        r"the server once as a role that may"):
+        PgProfileStore(user)
+    PgProfileStore(url).close_all()  # made once by the owner, who grants their use
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"GRANT USAGE ON SCHEMA {PROFILES_SCHEMA} TO cinerec_user")
+        con.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {PROFILES_SCHEMA} TO cinerec_user")
+    store = PgProfileStore(user)
+    pid = store.create({"50": 4.0})
+    assert store.get(pid) == {"50": 4.0}
+    store.close_all()
+
+
 def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_url):
     import psycopg
 

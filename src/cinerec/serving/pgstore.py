@@ -445,11 +445,22 @@ class PgProfileStore:
         self.path = safe_url(url)
         self._pool = _Pool(url)
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
-        with self._pool.connection() as con, con.transaction():
-            # Several servers may start at once: one creates the tables, the others wait.
-            con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
-            self._check_own(con)
-            con.execute(f"""
+        import psycopg
+
+        try:
+            with self._pool.connection() as con, con.transaction():
+                # Several servers may start at once: one creates the tables, the others wait.
+                con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
+                if not self._check_own(con):  # (made already: a role that may only use them serves)
+                    self._make_tables(con)
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise DataError(f"{self.path}: this role may not create cinerec's profile tables (schema "
+                            f"{PROFILES_SCHEMA!r}: {_first_line(e, url)}); start the server once as a role that "
+                            "may, or grant this one CREATE on the database") from None
+
+    @staticmethod
+    def _make_tables(con: Any) -> None:
+        con.execute(f"""
                 CREATE SCHEMA IF NOT EXISTS {PROFILES_SCHEMA};
                 CREATE TABLE IF NOT EXISTS {PROFILES_SCHEMA}.profiles(profile_id TEXT PRIMARY KEY,
                     created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL);
@@ -459,8 +470,9 @@ class PgProfileStore:
                     PRIMARY KEY (profile_id, movie_id));
             """)
 
-    def _check_own(self, con: Any) -> None:
-        """Refuse a profiles schema holding tables of someone else's, before adding to it."""
+    def _check_own(self, con: Any) -> bool:
+        """Refuse a profiles schema holding tables of someone else's, before adding to it;
+        whether cinerec's tables are all there already."""
         from cinerec.serving.store import PROFILE_TABLES
 
         tables = _columns(con, PROFILES_SCHEMA)
@@ -469,6 +481,7 @@ class PgProfileStore:
             raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
                             f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
                             "another database with --profiles")
+        return set(PROFILE_TABLES) <= set(tables)
 
     def close(self) -> None:
         """Close the idle connections (the next call opens a new one)."""
