@@ -264,6 +264,29 @@ def test_profiles_serve_as_a_role_that_may_only_use_their_tables(pg_url):
     store.close_all()
 
 
+def test_profiles_answer_at_once_after_the_database_dropped_every_connection(pg_url):
+    # After a restart every pooled connection was dead: each of the next requests took
+    # one and answered 503 until the pool had worn them all out.
+    import contextlib
+
+    import psycopg
+
+    from cinerec.serving.pgstore import PgProfileStore
+
+    url = _database(pg_url, "cinerec_restart")
+    store = PgProfileStore(url)
+    pid = store.create({"50": 4.0})
+    with contextlib.ExitStack() as held:  # three connections lent at once, then idle in the pool
+        for _ in range(3):
+            held.enter_context(store._pool.connection())
+    with psycopg.connect(pg_url, autocommit=True) as con:  # as a restart does to them
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'cinerec_restart'")
+    assert store.get(pid) == {"50": 4.0}  # a read tries once more, on a new connection
+    store.set_ratings(pid, {"181": 5.0})  # and the dead ones are gone: a write finds a live one
+    assert store.get(pid) == {"50": 4.0, "181": 5.0}
+    store.close_all()
+
+
 def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_url):
     import psycopg
 

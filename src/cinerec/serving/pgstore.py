@@ -374,6 +374,7 @@ class PgRecStore:
             raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "
                             f"grant it USAGE on the schema {STORE_SCHEMA!r} and SELECT on its tables") from None
         except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
+            self._pool.close()  # its other idle ones are likely as dead (the server restarted)
             try:
                 with self._pool.connection() as con:
                     return con.execute(sql, args).fetchall()
@@ -498,6 +499,10 @@ class PgProfileStore:
             with self._pool.connection() as con, con.transaction():
                 return fn(con)
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
+            # Not tried again (it may have been written before the connection dropped); the
+            # pool's other idle connections are likely as dead (the server restarted), so
+            # they go too, and the next request connects afresh.
+            self._pool.close()
             raise Unavailable(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -506,8 +511,13 @@ class PgProfileStore:
         try:
             with self._pool.connection() as con:
                 return con.execute(sql, args).fetchall()
-        except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
-            raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
+        except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
+            self._pool.close()  # its other idle ones are likely as dead (the server restarted)
+            try:
+                with self._pool.connection() as con:
+                    return con.execute(sql, args).fetchall()
+            except psycopg.OperationalError:
+                raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
         pid = self._new_id()
