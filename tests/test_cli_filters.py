@@ -274,3 +274,5 @@ def test_a_rating_protocol_on_plain_interactions_names_the_file_read(own_log, ca
     err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
                                    "--implicit", "--model", "baseline", "--protocol", "ratings-random"])
     assert f"measures predicted stars, but '{own_log['log']}' holds plain interactions (implicit" in err
+    # Its way out names a model that ranks too: a model of stars under loo-sampled is refused again.
+    assert "use a ranking protocol such as loo-sampled, with a model that ranks (ease, als, itemknn...)" in err

@@ -646,6 +646,12 @@ def test_a_rating_model_on_ratings_all_alike_is_refused_in_one_line():
         prepared.evaluate(create("baseline"))
     assert str(e.value).startswith("baseline learns from the ratings' values, but every training rating is 1")
     assert "ease, als or itemknn" in str(e.value) and "\n" not in str(e.value)
+    assert "every training rating is 1 (as in a log of plain interactions): it has" in str(e.value)
+    # Stars all 4 are no plain interactions: they were called so.
+    fours = Dataset("fours", Interactions(users, items, np.full(600, 4, np.float32), np.arange(600), 30, 40),
+                    IdMap(np.arange(30), "user"), IdMap(np.arange(40), "movie"), Catalog.unknown(40))
+    with pytest.raises(DataError, match=r"every training rating is 4: it has nothing to learn"):
+        get_protocol("ratings-random").prepare(fours).evaluate(create("baseline"))
     ranked = get_protocol("loo-sampled", n_negatives=10).prepare(ds)
     assert ranked.evaluate(create("mf", {"loss": "bpr", "epochs": 1})).metrics["hr@10"] >= 0  # ranking: fine
     from cinerec.tuning import tune

@@ -398,7 +398,8 @@ class Protocol:
         if self.needs_ratings and dataset.info.get("implicit"):
             raise DataError(
                 f"protocol {self.name} measures predicted stars, but {data_label(dataset)} holds plain interactions "
-                f"(implicit{_why_implicit(dataset)}); use a ranking protocol such as loo-sampled"
+                f"(implicit{_why_implicit(dataset)}); use a ranking protocol such as loo-sampled, with a model "
+                "that ranks (ease, als, itemknn...): a model of stars has nothing to learn from these data"
             )
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
@@ -535,9 +536,9 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     if low != high:
         return
     also = f", or train {model.name} for ranking ({_pairs(model.ranking_settings)})" if model.ranking_settings else ""
-    raise DataError(f"{name or model.name} learns from the ratings' values, but every training rating is {low:g} "
-                    f"(plain interactions): it has nothing to learn; use a ranking model such as ease, als or "
-                    f"itemknn{also}")
+    plain = " (as in a log of plain interactions)" if low == 1 else ""
+    raise DataError(f"{name or model.name} learns from the ratings' values, but every training rating is {low:g}"
+                    f"{plain}: it has nothing to learn; use a ranking model such as ease, als or itemknn{also}")
 
 
 def options_text(options: Mapping[str, Any]) -> str:
