@@ -235,6 +235,14 @@ def test_a_role_that_may_not_read_or_replace_the_store_is_told_so(run_dir, pg_ur
                                         r"it, which only its owner can: export as 'cinerec' \(not 'cinerec_guest'\)"):
         export_store(run_dir, guest, k=3, progress=False)
     assert open_store(url).info.k == 3  # the store is as it was
+    # Granted the store, the role serves from it; a re-export kept the grants (they were
+    # lost with the old schema, and the server fell back to scoring live).
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("GRANT USAGE ON SCHEMA cinerec TO cinerec_guest")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA cinerec TO cinerec_guest")
+    assert open_store(guest).info.k == 3
+    export_store(run_dir, url, k=4, progress=False)
+    assert open_store(guest).info.k == 4
 
 
 def test_profiles_serve_as_a_role_that_may_only_use_their_tables(pg_url):

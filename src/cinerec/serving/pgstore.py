@@ -253,6 +253,8 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
                 if exists:
                     con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
                 con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
+                if exists:
+                    _carry_grants(con, old, STORE_SCHEMA)
                 if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
                     for table in ("recommendations", "users", "movies", "meta"):
                         con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
@@ -273,6 +275,24 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged ({_first_line(e, url)})") from None
     finally:
         con.close()
+
+
+def _carry_grants(con: Any, old: str, new: str) -> None:
+    """Grant again on the new store what others were granted on the old one (a role that
+    serves reading it, given USAGE and SELECT): a re-export builds a new schema, and the
+    grants were lost with the old one, the server falling back to scoring live."""
+    grantee = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
+    for who, privilege in con.execute(
+            f"SELECT {grantee}, a.privilege_type FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a "
+            "LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname = %s AND a.grantee <> n.nspowner",
+            (old,)).fetchall():
+        con.execute(f"GRANT {privilege} ON SCHEMA {new} TO {who}")
+    for table, who, privilege in con.execute(
+            f"SELECT c.relname, {grantee}, a.privilege_type FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE n.nspname = %s AND a.grantee <> c.relowner", (old,)).fetchall():
+        if table in STORE_TABLES:
+            con.execute(f"GRANT {privilege} ON {new}.{table} TO {who}")
 
 
 #: A store's tables and their columns, in order: a schema holding anything else is not one.
