@@ -209,6 +209,6 @@ def _wait(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
 
 
 if __name__ == "__main__":
-    from _script import run_main
+    from cinerec.cli import script_main
 
-    run_main(main)
+    script_main(main)

@@ -129,6 +129,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from _script import run_main
+    from cinerec.cli import script_main
 
-    run_main(main)
+    script_main(main)

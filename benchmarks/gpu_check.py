@@ -322,6 +322,6 @@ def _pytest_summary(stdout: str) -> str:
 
 
 if __name__ == "__main__":
-    from _script import run_main
+    from cinerec.cli import script_main
 
-    run_main(main)
+    script_main(main)

@@ -76,6 +76,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from _script import run_main
+    from cinerec.cli import script_main
 
-    run_main(main)
+    script_main(main)

@@ -96,6 +96,18 @@ def entry() -> None:
     os._exit(status)
 
 
+def script_main(main: Callable[[], int | None]) -> None:
+    """How a script of cinerec's (``benchmarks/*.py``) ends: cinerec's own errors (a
+    release not downloaded, a bad setting) as one line and exit status 2, as the command
+    line says them, not a traceback."""
+    try:
+        status = main()
+    except CinerecError as e:
+        print(f"{sys.argv[0]}: error: {_one_line(str(e))}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(status or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
