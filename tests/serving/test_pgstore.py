@@ -216,16 +216,24 @@ def _database(pg_url: str, name: str) -> str:
     return pg_url.rsplit("/", 1)[0] + "/" + name
 
 
+def _role(url: str, name: str) -> str:
+    """``url`` as a new login role ``name`` that holds no privilege of its own."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"DROP ROLE IF EXISTS {name}")
+        con.execute(f"CREATE ROLE {name} LOGIN")
+    role = url.replace("postgresql://cinerec@", f"postgresql://{name}@")
+    assert role != url
+    return role
+
+
 def test_a_role_that_may_not_read_or_replace_the_store_is_told_so(run_dir, pg_url):
     import psycopg
 
     url = _database(pg_url, "cinerec_guarded")
     export_store(run_dir, url, k=3, progress=False)
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP ROLE IF EXISTS cinerec_guest")
-        con.execute("CREATE ROLE cinerec_guest LOGIN")
-    guest = url.replace("postgresql://cinerec@", "postgresql://cinerec_guest@")
-    assert guest != url
+    guest = _role(url, "cinerec_guest")
     # Serving read the store's meta table: a traceback (permission denied for schema cinerec).
     with pytest.raises(DataError, match=r"the store cannot be read as this role \(permission denied for schema "
                                         r"cinerec\); grant it USAGE"):
@@ -253,11 +261,7 @@ def test_profiles_serve_as_a_role_that_may_only_use_their_tables(pg_url):
     from cinerec.serving.pgstore import PROFILES_SCHEMA, PgProfileStore
 
     url = _database(pg_url, "cinerec_least")
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP ROLE IF EXISTS cinerec_user")
-        con.execute("CREATE ROLE cinerec_user LOGIN")
-    user = url.replace("postgresql://cinerec@", "postgresql://cinerec_user@")
-    assert user != url
+    user = _role(url, "cinerec_user")
     with pytest.raises(DataError, match=r"this role may not create cinerec's profile tables \(schema "
                                         r"'cinerec_profiles': permission denied for database cinerec_least\); start "
                                         r"the server once as a role that may"):

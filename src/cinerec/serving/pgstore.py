@@ -175,6 +175,23 @@ class _Pool:
                 self._cv.notify()
             raise
 
+    def fetchall(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read, tried once more on a new connection when the one lent had
+        dropped (the pool's other idle ones go too: after a restart they are as dead);
+        the first error is raised when the second try fails as well."""
+        import psycopg
+
+        try:
+            with self.connection() as con:
+                return con.execute(sql, args).fetchall()
+        except psycopg.OperationalError as e:
+            self.close()
+            try:
+                with self.connection() as con:
+                    return con.execute(sql, args).fetchall()
+            except psycopg.OperationalError:
+                raise e from None
+
     def _give(self, con: Any) -> None:
         with self._cv:
             if con.closed or con.broken:
@@ -386,20 +403,14 @@ class PgRecStore:
         import psycopg
 
         try:
-            with self._pool.connection() as con:
-                return con.execute(sql, args).fetchall()
+            return self._pool.fetchall(sql, args)
         except psycopg.errors.UndefinedTable:
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
         except psycopg.errors.InsufficientPrivilege as e:  # a role that may not read the store (it was a traceback)
             raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "
                             f"grant it USAGE on the schema {STORE_SCHEMA!r} and SELECT on its tables") from None
-        except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
-            self._pool.close()  # its other idle ones are likely as dead (the server restarted)
-            try:
-                with self._pool.connection() as con:
-                    return con.execute(sql, args).fetchall()
-            except psycopg.Error:
-                raise Unavailable(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
+        except psycopg.OperationalError as e:  # dropped twice (the pool tried a new connection)
+            raise Unavailable(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
 
     def _read_info(self) -> Any:
         from cinerec.serving.store import info_from_meta
@@ -529,15 +540,9 @@ class PgProfileStore:
         import psycopg
 
         try:
-            with self._pool.connection() as con:
-                return con.execute(sql, args).fetchall()
-        except psycopg.OperationalError as e:  # a dropped connection (the pool lets it go): one retry
-            self._pool.close()  # its other idle ones are likely as dead (the server restarted)
-            try:
-                with self._pool.connection() as con:
-                    return con.execute(sql, args).fetchall()
-            except psycopg.OperationalError:
-                raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
+            return self._pool.fetchall(sql, args)
+        except psycopg.OperationalError as e:  # dropped twice (the pool tried a new connection)
+            raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
         pid = self._new_id()
