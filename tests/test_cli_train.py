@@ -250,11 +250,11 @@ def test_runs_from_another_version_and_damaged_weights_are_refused(neumf_run, tm
 def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys):
     # a finished run is not overwritten by accident
     err = _error(capsys, ["train", "--data", str(small_data), "--model", "neumf", *TINY, "--out", str(neumf_run)])
-    assert "already there; choose another folder or pass --resume to train it further" in err
+    assert "holds a finished run, a train run of neumf; choose another folder or pass --resume to train it further" in err
     # --resume is offered only where it would be taken: not to another model, nor one without epochs
     for other in ("gmf", "popularity"):
         err = _error(capsys, ["train", "--data", str(small_data), "--model", other, "--out", str(neumf_run)])
-        assert err.rstrip().endswith("a finished run is already there; choose another folder")
+        assert err.rstrip().endswith("holds a finished run, a train run of neumf; choose another folder")
     # --resume continues that run only: not another model's, not a model without checkpoints
     err = _error(capsys, ["train", "--data", str(small_data), "--model", "gmf", *TINY, "--resume",
                           "--out", str(neumf_run)])

@@ -172,3 +172,52 @@ def test_a_file_named_through_a_link_is_written_where_the_link_points(tmp_path):
         with atomic_path(tmp_path / "dangling.txt") as tmp:
             tmp.write_text("new")
     assert not (tmp_path / "no-such-folder").exists()
+
+
+def test_a_mount_point_is_refused_before_the_work_not_at_the_swap(tmp_path, monkeypatch):
+    # A container's volume given as --out: the system refuses to rename a mount point, so the
+    # swap at the end failed with a traceback after all the work, and the work was lost.
+    out = tmp_path / "vol"
+    out.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: os.fspath(p) == str(out) or real(p))
+    worked = []
+    with pytest.raises(ConfigError, match=r"vol: is a mount point.*name a folder inside it \(for example .*vol/run\)"):
+        with atomic_dir(out):
+            worked.append(1)
+    assert worked == [] and list(out.iterdir()) == []
+    with atomic_dir(out / "run") as tmp:  # a folder inside it is fine
+        (tmp / "x").write_text("1")
+    assert (out / "run" / "x").read_text() == "1"
+
+
+def test_a_folder_that_cannot_be_moved_aside_keeps_it_and_the_new_one_in_one_line(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    real = os.replace
+
+    def busy(src, dst):
+        if os.fspath(src) == str(out):
+            raise OSError(16, "Device or resource busy")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", busy)
+    with pytest.raises(ConfigError, match=r"run: cannot be replaced \(Device or resource busy\); it is left as it "
+                                          r"was, and the new one is kept in .*run\.new-\d+$"):
+        with atomic_dir(out) as tmp:
+            (tmp / "new.txt").write_text("new")
+    monkeypatch.setattr(os, "replace", real)
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    kept = [p for p in tmp_path.iterdir() if p.name != "run"]
+    assert len(kept) == 1 and kept[0].name.startswith("run.new-") and (kept[0] / "new.txt").read_text() == "new"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mountinfo"), reason="Linux lists its mount points there")
+def test_a_mount_point_is_found_where_ismount_cannot_see_it(monkeypatch, tmp_path):
+    # A folder bound from the same file system has the same device as its parent, so
+    # os.path.ismount says no; the system's own list of mount points says yes.
+    from cinerec import io
+
+    monkeypatch.setattr(os.path, "ismount", lambda p: False)
+    assert io._is_mount("/") and not io._is_mount(str(tmp_path))

@@ -174,11 +174,32 @@ def test_quickstart_never_replaces_another_commands_run(tmp_path, capsys):
     run = tmp_path / "trained"
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
     meta = json.loads((run / "run.json").read_text())
-    for command in ("train", "run"):
+    # Said by what wrote it ("holds a 'run' run" read as nonsense).
+    for command, words in (("train", "a train run of popularity"), ("run", "a study run (cinerec run)")):
         (run / "run.json").write_text(json.dumps({**meta, "command": command}))
         assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
-        assert f"holds a '{command}' run, which quickstart would delete" in capsys.readouterr().err
+        assert f"holds {words}, which quickstart would delete" in capsys.readouterr().err
         assert json.loads((run / "run.json").read_text())["command"] == command
+    (run / "run.json").write_text("{")
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+    assert "holds a run whose run.json cannot be read, which quickstart would delete" in capsys.readouterr().err
+
+
+def test_a_second_command_aimed_at_the_same_folder_is_refused_before_its_work(tmp_path, capsys, ml100k_dir):
+    # run and quickstart did all their work and were refused only at the swap (train held the
+    # folder already); a lock held by another command now refuses them at once.
+    from cinerec.io import claimed
+
+    out = tmp_path / "out"
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n')
+    with claimed(out):
+        for argv in (["quickstart", "--model", "popularity"], ["run", str(study)]):
+            assert main([*argv, "--out", str(out), "--quiet"]) == 2
+            err = capsys.readouterr().err
+            assert f"--out {out}: another cinerec command is writing it now" in err and "data:" not in err
+    assert not out.exists()
+    assert main(["run", str(study), "--out", str(out), "--quiet"]) == 0  # let go at the end of the command
 
 
 def test_profiles_saved_while_quickstart_runs_are_never_deleted(tmp_path, capsys, monkeypatch):

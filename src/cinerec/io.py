@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "write_json", "read_json"]
+__all__ = ["atomic_path", "atomic_dir", "check_not_mount", "write_json", "read_json"]
 
 
 def _umask() -> int:
@@ -81,6 +82,7 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     if here is not None and (here == path or path in here.parents):
         raise ConfigError(f"{given}: is the folder you are in, which is replaced whole once the new one is "
                           "complete; name a folder inside it (for example run)")
+    check_not_mount(path, given)
     if own is not None:
         check_replaceable(path, *own)
         first = before_swap
@@ -105,7 +107,13 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
             if before_swap is not None:
                 before_swap(path)
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
+            try:
+                os.replace(path, old)
+            except OSError as e:  # (no permission to move it): the new folder is kept under a name of its own
+                kept = path.with_name(f"{path.name}.new-{os.getpid()}")
+                os.replace(tmp, kept)
+                raise ConfigError(f"{given}: cannot be replaced ({e.strerror or e}); it is left as it was, and the "
+                                  f"new one is kept in {kept}") from None
             try:
                 os.replace(tmp, path)
             except BaseException:
@@ -119,6 +127,32 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         if made_any and not path.exists():  # the folders made for it, if nothing else went there
             _remove_empty(path.parent, made)
         raise
+
+
+def check_not_mount(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
+    """Refuse, in one line, a folder to be replaced whole that is a mount point (a volume
+    given to a container): the system does not rename one, so the swap would fail at the end."""
+    from cinerec.errors import ConfigError
+
+    given = os.fspath(path) if given is None else given
+    if os.path.isdir(path) and _is_mount(os.path.realpath(path)):
+        raise ConfigError(f"{flag}{given}: is a mount point, which cannot be swapped for the new folder once that "
+                          f"is complete; name a folder inside it (for example {flag}{os.path.join(given, 'run')})")
+
+
+def _is_mount(path: str) -> bool:
+    """``os.path.ismount``, and on Linux any mount point the system lists: a folder bound from
+    the same file system (a container's volume) looks like any folder to ``ismount``."""
+    if os.path.ismount(path):
+        return True
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            # The fifth field is the mount point, with a space, tab, newline or backslash written in octal.
+            points = {re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+                      for line in f if len(line.split()) > 4}
+    except OSError:  # not Linux
+        return False
+    return path in points
 
 
 def _remove_empty(folder: Path, top: Path) -> None:

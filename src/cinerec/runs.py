@@ -40,7 +40,7 @@ from cinerec.errors import CinerecError, DataError, NotFoundError, expect
 from cinerec.io import atomic_path, read_json, write_json
 from cinerec.models.base import Recommender, load_model
 
-__all__ = ["Run", "Plots", "open_run", "save_model", "save_plots", "save_dataset", "finish_run", "data_record",
+__all__ = ["Run", "Plots", "open_run", "run_words", "save_model", "save_plots", "save_dataset", "finish_run", "data_record",
            "RUN_FORMAT", "PLOTS"]
 
 RUN_FORMAT = 1
@@ -383,6 +383,19 @@ class Plots:
             parts.append(f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%">'
                          f"<figcaption>{html.escape(p.name)}</figcaption></figure>")
         return "".join(parts)
+
+
+def run_words(meta: Any) -> str:
+    """What wrote a run folder, as a message says it: ``"a study run (cinerec run)"``,
+    ``"a quickstart run"``, ``"a train run of ease"``, from its ``run.json``."""
+    if not isinstance(meta, dict):
+        return "a run whose run.json holds no run's record"
+    command, model = meta.get("command", "train"), meta.get("best_model")
+    if command == "run":
+        return "a study run (cinerec run)"
+    if command == "train" and isinstance(model, str):
+        return f"a train run of {model}"
+    return f"a {command} run" if isinstance(command, str) else "a run of an unknown command"
 
 
 def open_run(path: str | os.PathLike) -> Run:

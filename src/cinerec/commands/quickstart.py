@@ -70,7 +70,7 @@ def quickstart(
     from cinerec.evaluation.protocols import below_popularity, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
-    from cinerec.io import atomic_dir
+    from cinerec.io import atomic_dir, claimed
     from cinerec.models import MODELS
     from cinerec.runs import finish_run, save_dataset, save_model
 
@@ -87,86 +87,88 @@ def quickstart(
     for name in names:  # a model's settings under these protocols, checked before any data is read
         _settings(name)
     _check_out(out)
-    started = time.perf_counter()
-    with progress.silenced(quiet):
-        dataset, label = _load(source, seed)
-    dataset, transforms = apply_filters(dataset, filters)
-    for step in transforms:
-        say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "
-            f"{step['after']['ratings']:,} ratings", quiet)
-    record = data_record(source or {"source": label}, dataset, filters, transforms)
-    d = dataset.describe()
-    say(f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies", quiet)
+    # One command writes a run folder at a time: a second aimed at it is refused now, not after its work.
+    with claimed(out):
+        started = time.perf_counter()
+        with progress.silenced(quiet):
+            dataset, label = _load(source, seed)
+        dataset, transforms = apply_filters(dataset, filters)
+        for step in transforms:
+            say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "
+                f"{step['after']['ratings']:,} ratings", quiet)
+        record = data_record(source or {"source": label}, dataset, filters, transforms)
+        d = dataset.describe()
+        say(f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies", quiet)
 
-    prepared = {}
-    for name in PROTOCOLS:
-        t = time.perf_counter()
-        options = {"n_negatives": negatives} if name == "loo-sampled" else {}
-        try:
-            prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
-        except TooFewUnseen as e:
-            raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
-        say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
-
-    results = []
-    with progress.silenced(quiet):
-        for name in names:
-            recommender = _create(name, dataset, seed)
+        prepared = {}
+        for name in PROTOCOLS:
             t = time.perf_counter()
-            first = None
-            for proto in PROTOCOLS:  # both protocols share the leave-latest-out split: fit once
-                result = prepared[proto].evaluate(recommender, fit=first is None)
-                # Fitted once for both: each reports that one fit's time, not the 0 s of the second.
-                results.append(result if first is None else dataclasses.replace(result, seconds_fit=first.seconds_fit))
-                first = first or result
-            r = results[-2]
-            say(f"model: {name:<12} hr@10 {r.metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[0]}), "
-                f"{results[-1].metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[1]}) "
-                f"in {time.perf_counter() - t:.1f}s", quiet)
+            options = {"n_negatives": negatives} if name == "loo-sampled" else {}
+            try:
+                prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
+            except TooFewUnseen as e:
+                raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
+            say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
-    ranked = [r for r in results if r.protocol == RANK_BY[0]]
-    best = max(ranked, key=lambda r: r.metrics.get(RANK_BY[1], -1.0)).model
-    # The leaderboard in the order it ranks by, best first (as the run's leaderboard() reads it).
-    place = {r.model: n for n, r in enumerate(sorted(ranked, key=lambda r: -r.metrics.get(RANK_BY[1], -1.0)))}
-    results.sort(key=lambda r: place[r.model])
-    notes = below_popularity(results)
-    if not json:
-        print(f"data: {label}")
-        print_leaderboard(results)
-        for line in notes:
-            print(f"note: {line}")
-        print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
+        results = []
+        with progress.silenced(quiet):
+            for name in names:
+                recommender = _create(name, dataset, seed)
+                t = time.perf_counter()
+                first = None
+                for proto in PROTOCOLS:  # both protocols share the leave-latest-out split: fit once
+                    result = prepared[proto].evaluate(recommender, fit=first is None)
+                    # Fitted once for both: each reports that one fit's time, not the 0 s of the second.
+                    results.append(result if first is None else dataclasses.replace(result, seconds_fit=first.seconds_fit))
+                    first = first or result
+                r = results[-2]
+                say(f"model: {name:<12} hr@10 {r.metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[0]}), "
+                    f"{results[-1].metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[1]}) "
+                    f"in {time.perf_counter() - t:.1f}s", quiet)
 
-    # Checked again at the swap: a server may have saved profiles there meanwhile.
-    with atomic_dir(out, before_swap=_check_out) as tmp, progress.silenced(quiet):
-        save_dataset(tmp, dataset)
-        for name in names:  # refit on every rating: the saved models serve real people
-            recommender = _create(name, dataset, seed)
-            recommender.fit(dataset.interactions)
-            save_model(tmp, recommender)
-            if name == best:
-                best_model = recommender
-        lists = _top10(dataset, best_model, users)
-        text = _lists_text(lists)
+        ranked = [r for r in results if r.protocol == RANK_BY[0]]
+        best = max(ranked, key=lambda r: r.metrics.get(RANK_BY[1], -1.0)).model
+        # The leaderboard in the order it ranks by, best first (as the run's leaderboard() reads it).
+        place = {r.model: n for n, r in enumerate(sorted(ranked, key=lambda r: -r.metrics.get(RANK_BY[1], -1.0)))}
+        results.sort(key=lambda r: place[r.model])
+        notes = below_popularity(results)
         if not json:
-            print(text)
-        metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
-        for r in results:
-            metrics[r.model][r.protocol] = r.to_dict()
-        report = _report(label, d, results, best, text, markdown_table, notes, negatives)
-        finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
-                              "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
-                              "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
-                              "below_popularity": notes},
-                   metrics=metrics, report=report)
-    if json:
-        print_json({"data": label, "run": str(out), "best_model": best, "ranked_by": list(RANK_BY),
-                    "results": [r.to_dict() for r in results], "below_popularity": notes,
-                    "recommendations": lists, "dataset": record})
-    say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
-    # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
-    run, user = shlex.quote(str(out)), shlex.quote(f"--user={dataset.user_ids.raw[0]}")
-    say(f"next: cinerec recommend --run {run} {user}   |   cinerec serve --run {run}", quiet)
+            print(f"data: {label}")
+            print_leaderboard(results)
+            for line in notes:
+                print(f"note: {line}")
+            print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
+
+        # Checked again at the swap: a server may have saved profiles there meanwhile.
+        with atomic_dir(out, before_swap=_check_out) as tmp, progress.silenced(quiet):
+            save_dataset(tmp, dataset)
+            for name in names:  # refit on every rating: the saved models serve real people
+                recommender = _create(name, dataset, seed)
+                recommender.fit(dataset.interactions)
+                save_model(tmp, recommender)
+                if name == best:
+                    best_model = recommender
+            lists = _top10(dataset, best_model, users)
+            text = _lists_text(lists)
+            if not json:
+                print(text)
+            metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
+            for r in results:
+                metrics[r.model][r.protocol] = r.to_dict()
+            report = _report(label, d, results, best, text, markdown_table, notes, negatives)
+            finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
+                                  "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
+                                  "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
+                                  "below_popularity": notes},
+                       metrics=metrics, report=report)
+        if json:
+            print_json({"data": label, "run": str(out), "best_model": best, "ranked_by": list(RANK_BY),
+                        "results": [r.to_dict() for r in results], "below_popularity": notes,
+                        "recommendations": lists, "dataset": record})
+        say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
+        # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
+        run, user = shlex.quote(str(out)), shlex.quote(f"--user={dataset.user_ids.raw[0]}")
+        say(f"next: cinerec recommend --run {run} {user}   |   cinerec serve --run {run}", quiet)
 
 
 def _check_out(out: Path) -> None:
@@ -174,10 +176,12 @@ def _check_out(out: Path) -> None:
     file, another command's run or a folder holding anything else is refused, so the
     replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
-    from cinerec.io import read_json
+    from cinerec.io import check_not_mount, read_json
+    from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    check_not_mount(out, str(out), "--out ")  # found now, before the models are evaluated
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # found now, before the models are evaluated, not at the save
         raise ConfigError(f"--out {out}: cannot create the folder ({blocker} is a file)")
@@ -191,11 +195,13 @@ def _check_out(out: Path) -> None:
                           "(an earlier run there is replaced)")
     if out.is_dir() and (out / "run.json").is_file():
         try:
-            command = read_json(out / "run.json").get("command", "train")
-        except (OSError, ValueError, AttributeError):
-            command = "unreadable"
-        if command != "quickstart":
-            raise ConfigError(f"--out {out}: holds a {command!r} run, which quickstart would delete; it replaces only "
+            meta = read_json(out / "run.json")
+        except (OSError, ValueError):
+            meta, words = None, "a run whose run.json cannot be read"
+        else:
+            words = run_words(meta)
+        if not isinstance(meta, dict) or meta.get("command", "train") != "quickstart":
+            raise ConfigError(f"--out {out}: holds {words}, which quickstart would delete; it replaces only "
                               "an earlier quickstart run: choose another folder")
     if out.is_dir():
         # A profiles file (or anything else) beside the run is not the run's own:

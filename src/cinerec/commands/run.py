@@ -49,6 +49,7 @@ def run(
     that filter; --no-filters drops the file's filters.
     """
     from cinerec.commands.show import print_json, print_table, say
+    from cinerec.io import claimed
     from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
     flags.check_tune(tune)
@@ -65,7 +66,8 @@ def run(
     if spec.tunes and not any(spec.tuned(m) for m in spec.models):
         say(f"note: [tune] searches none of the models --only keeps ({', '.join(m.label for m in spec.models)}); "
             "they run with their settings", quiet)
-    board = run_study(spec, out, quiet=quiet)
+    with claimed(out):  # a second command aimed at the same folder is refused now, not after its work
+        board = run_study(spec, out, quiet=quiet)
     if json:
         print_json(board)
         return

@@ -184,6 +184,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
 
     from cinerec.errors import CinerecError, ConfigError
     from cinerec.models.neural import NeuralRecommender
+    from cinerec.runs import run_words
 
     neural = isinstance(model, NeuralRecommender)
     # Under torchrun every rank checks alike, and rank 0 alone makes, marks or cleans the
@@ -209,7 +210,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             made_by = f"{meta.get('command', '?')} {meta.get('best_model', '?')}"
             if not resume:  # --resume is offered only where it would be taken
                 way = " or pass --resume to train it further" if neural and made_by == f"train {model.name}" else ""
-                raise ConfigError(f"--out {out}: a finished run is already there; choose another folder{way}")
+                raise ConfigError(f"--out {out}: holds a finished run, {run_words(meta)}; choose another folder{way}")
             if made_by != f"train {model.name}":
                 raise ConfigError(f"--out {out}: holds a finished '{made_by}' run, and --resume continues only a "
                                   f"'train {model.name}' run; choose another folder")
