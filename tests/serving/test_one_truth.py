@@ -549,3 +549,36 @@ def test_a_bias_baseline_list_says_it_is_highly_rated_not_because_you_liked(ml10
     said = {r["reason"] for row in range(3) for r in lists.records(items[row], scores[row], reasons[row])}
     assert said == {"rated highly by viewers"}
     assert set(lists.history_frame(liked=[50, 181]).reason) == {"rated highly by viewers"}
+
+
+@pytest.mark.parametrize("model", ["ease", "itemknn", "popularity"])
+def test_someone_who_rated_nearly_everything_is_never_told_a_rarely_rated_movie_is_popular(ml100k, model):
+    # Every popular movie seen, what was left went to the list "popular with many viewers",
+    # though each of those movies was rated once. Here person u rates every movie but 8, and
+    # those 8 are rated by person v alone, so u's history says nothing for them.
+    from cinerec.data.dataset import Interactions
+    from cinerec.models import create
+    from cinerec.serving.lists import LESSER_REASON, POPULAR, POPULAR_REASON, Lists
+
+    x = ml100k.interactions
+    left = np.argsort(x.item_counts, kind="stable")[:8]
+    rated = np.setdiff1d(np.arange(ml100k.n_items), left)
+    u, v = ml100k.n_users - 1, ml100k.n_users - 2
+    keep = (x.users != u) & (x.users != v) & ~np.isin(x.items, left)
+    users = np.concatenate([x.users[keep], np.full(len(rated), u), np.full(len(left), v)])
+    items = np.concatenate([x.items[keep], rated, left])
+    stars = np.concatenate([x.ratings[keep], (1 + np.arange(len(rated)) % 5).astype(np.float32),
+                            np.full(len(left), 4.0, np.float32)])
+    times = np.concatenate([x.timestamps[keep], np.full(len(rated) + len(left), x.timestamps.max() + 1)])
+    ds = ml100k.with_interactions(Interactions(users, items, stars, times, ml100k.n_users, ml100k.n_items))
+    lists = Lists(ds, create(model).fit(ds.interactions))
+    got, scores, reasons = lists.for_users([u], 20)
+    listed = got[0] >= 0
+    assert sorted(got[0][listed].tolist()) == sorted(left.tolist())  # only the unseen ones, the rest empty
+    assert (reasons[0][listed] == POPULAR).all()
+    said = {r["reason"] for r in lists.records(got[0], scores[0], reasons[0])}
+    assert said == {LESSER_REASON}
+    # Everyone else's popular movies are still said to be popular.
+    got, scores, reasons = lists.for_users([0], 10)
+    if model == "popularity":
+        assert {r["reason"] for r in lists.records(got[0], scores[0], reasons[0])} == {POPULAR_REASON}

@@ -27,13 +27,16 @@ from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
-__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON"]
+__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
 NO_LIKED_REASON = "popular with people who watched what you watched"
 #: The reason given to someone who has told us nothing yet (the most rated movies), and
 #: beside a movie a new person's list holds only for its popularity (:data:`POPULAR`).
 POPULAR_REASON = "popular with many viewers"
+#: The reason beside a movie listed for its popularity alone (:data:`POPULAR`) that is
+#: not popular: someone who rated nearly every movie gets what is left, rated by few.
+LESSER_REASON = "a lesser-known movie: few viewers have rated it"
 #: The reason code (in place of a movie index) of a movie listed for its popularity alone.
 POPULAR = -2
 #: The places a history says nothing for go to the best, by the model's own scores, of
@@ -69,6 +72,19 @@ class Lists:
         # Stars a person may give: the source's own scale, or MovieLens's for plain events.
         self.stars_range = rating_scale(dataset) or (0.5, 5.0)
         self._records: dict[int, dict[str, Any]] = {}
+        self._popular: np.ndarray | None = None
+
+    @property
+    def popular(self) -> np.ndarray:
+        """``(n_items,) bool``: the movies "popular with many viewers" may be said of: among
+        the :data:`POPULAR_POOL` most rated, and rated by more people than most movies (at
+        least the median count, and more than one)."""
+        if self._popular is None:
+            counts = np.asarray(self.dataset.interactions.item_counts)
+            top = np.zeros(len(counts), dtype=bool)
+            top[np.argsort(-counts, kind="stable")[:POPULAR_POOL]] = True
+            self._popular = top & (counts >= max(2.0, float(np.median(counts)) if len(counts) else 2.0))
+        return self._popular
 
     def _length(self, k: Any) -> int:
         """The list length for ``k`` asked: checked, no longer than the catalogue, and
@@ -258,6 +274,8 @@ class Lists:
             because = self.record(r) if r is not None and r >= 0 else None
             if r == POPULAR:  # listed for its popularity, or (a chart) for the model's own reason
                 reason = POPULAR_REASON if self.model.personal else self.model.chart_reason
+                if reason == POPULAR_REASON and not self.popular[i]:  # (all the popular ones were seen)
+                    reason = LESSER_REASON
             else:
                 reason = reason_text(because["title"] if because else None)
             out.append(dict(self.record(i), score=_finite(s), reason=reason,
