@@ -582,3 +582,25 @@ def test_someone_who_rated_nearly_everything_is_never_told_a_rarely_rated_movie_
     got, scores, reasons = lists.for_users([0], 10)
     if model == "popularity":
         assert {r["reason"] for r in lists.records(got[0], scores[0], reasons[0])} == {POPULAR_REASON}
+
+
+def test_a_model_of_stars_shows_its_scores_within_the_rating_scale_in_its_own_order(ml100k, tmp_path):
+    # The baseline's list showed "score 5.298" for a movie on a 1-5 scale: its order is by
+    # the unclipped stars, but what a person reads is a predicted rating.
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    model = create("baseline").fit(ml100k.interactions)
+    lists = Lists(ml100k, model)
+    items, scores, reasons = lists.for_users([927], 5)
+    assert scores[0][0] > 5  # the case is real
+    shown = [r["score"] for r in lists.records(items[0], scores[0], reasons[0])]
+    assert max(shown) == 5.0 and min(shown) >= 1.0 and shown == sorted(shown, reverse=True)
+    np.testing.assert_allclose(shown, model.predict(np.full(5, 927), items[0]), rtol=1e-6)
+    frame = lists.frame([ml100k.user_ids.raw[927]], k=5)
+    assert frame.score.tolist() == shown and frame.movie_id.tolist() == [r["movie_id"] for r in lists.records(
+        items[0], scores[0], reasons[0])]
+    ranker = Lists(ml100k, create("popularity").fit(ml100k.interactions))  # a ranking score is not stars
+    items, scores, reasons = ranker.for_users([0], 3)
+    assert [r["score"] for r in ranker.records(items[0], scores[0], reasons[0])] == pytest.approx(scores[0].tolist())
+    assert scores[0][0] > 5

@@ -266,8 +266,14 @@ class Lists:
         return rec
 
     def records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
-        """One dict per listed movie: its record, ``score``, ``reason`` and ``reason_movie_id``."""
+        """One dict per listed movie: its record, ``score``, ``reason`` and ``reason_movie_id``.
+
+        A model of stars lists by its predicted stars, which may run past the scale (a
+        baseline's 5.3 for a movie everyone loves): its ``score`` is shown as ``predict``
+        gives it, within the data's scale, and the list keeps the model's own order.
+        """
         out = []
+        low, high = self.stars_range if self.model.can_predict_ratings else (-np.inf, np.inf)
         for i, s, r in zip(np.asarray(items).tolist(), np.asarray(scores).tolist(), np.asarray(reasons).tolist()):
             if i < 0:
                 continue
@@ -278,7 +284,7 @@ class Lists:
                     reason = LESSER_REASON
             else:
                 reason = reason_text(because["title"] if because else None)
-            out.append(dict(self.record(i), score=_finite(s), reason=reason,
+            out.append(dict(self.record(i), score=_finite(min(max(s, low), high) if np.isfinite(s) else s), reason=reason,
                             reason_movie_id=because["movie_id"] if because else None))
         return out
 
