@@ -529,12 +529,14 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
             huge = (series.abs() > np.finfo(np.float32).max).to_numpy() & ~bad  # kept in float32
             if bad.any() or huge.any():
                 row = int(np.argmax(bad | huge))
-                value = column[row].as_py()
-                if value is None:  # blank, or a word the reader took for a missing value ("NaN", "NA")
-                    value = _written(path, row, str(cols["rating"]))
+                # As the file writes it (1e309, not the inf it reads as; "NaN", a word the
+                # reader takes for a missing value); a Parquet file's own value.
+                written = _written(path, row, str(cols["rating"]))
+                value = column[row].as_py() if written is None else written
                 if value is None or (isinstance(value, str) and not value.strip()):  # a Parquet null, a blank cell
                     raise DataError(f"{_line(path, row)}: no rating")
-                what = "is too large to be a rating" if huge[row] else "is not a number"
+                overflow = bool(np.isinf(series.iloc[row])) and "inf" not in str(value).lower()  # 1e309
+                what = "is too large to be a rating" if huge[row] or overflow else "is not a number"
                 raise DataError(f"{_line(path, row)}: rating {value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
