@@ -273,6 +273,16 @@ def test_a_rating_protocol_on_plain_interactions_names_the_file_read(own_log, ca
     # It named the dataset ("log", the file's stem), not the file the user gave.
     err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
                                    "--implicit", "--model", "baseline", "--protocol", "ratings-random"])
-    assert f"measures predicted stars, but '{own_log['log']}' holds plain interactions (implicit" in err
+    # The flag made it so, not the file: the file's stars were blamed.
+    assert f"measures predicted stars, but '{own_log['log']}' holds plain interactions after the filter implicit;" in err
     # Its way out names a model that ranks too: a model of stars under loo-sampled is refused again.
     assert "use a ranking protocol such as loo-sampled, with a model that ranks (ease, als, itemknn...)" in err
+
+
+@pytest.mark.parametrize("flags, said", [(["--liked-threshold", "4"], "after the filter liked_threshold=4"),
+                                         (["--implicit"], "after the filter implicit")])
+def test_a_rating_default_protocol_refused_on_filtered_data_names_the_filter(own_log, capsys, flags, said):
+    # "'log.csv' holds plain interactions (implicit)" read as if the file held no stars.
+    err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
+                                   *flags, "--model", "biasedmf", "--set", "epochs=1"])
+    assert f"'{own_log['log']}' holds plain interactions {said}, and ratings-random, the protocol biasedmf" in err

@@ -505,7 +505,8 @@ def test_rating_protocols_refuse_implicit_data():
 
     implicit, _ = apply_filters(small_dataset(), Filters(liked_threshold=4))
     for name in ("ratings-fold", "ratings-random"):
-        with pytest.raises(DataError, match=rf"protocol {name} measures predicted stars.*implicit, liked_threshold=4"):
+        with pytest.raises(DataError, match=rf"protocol {name} measures predicted stars.*plain interactions after the "
+                                            r"filter liked_threshold=4;"):
             get_protocol(name).prepare(implicit)
     get_protocol("loo-full").prepare(implicit)
 

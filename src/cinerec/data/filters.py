@@ -228,6 +228,15 @@ def dropped_by(dataset: Dataset, what: str) -> list[str]:
     return [_describe(r["transform"], r.get("args", {})) for r in dropping(dataset, what)]
 
 
+def made_implicit_by(dataset: Dataset) -> str | None:
+    """The filter that turned a dataset's stars into plain events, in the flag's words
+    (``liked_threshold=8``, ``implicit``); ``None`` when it came so (a log without ratings)."""
+    for r in dataset.info.get("transforms", []):
+        if isinstance(r, Mapping) and r.get("transform") in ("liked_threshold", "implicit"):
+            return _describe(r["transform"], r.get("args", {}))
+    return None
+
+
 def step_words(step: Mapping[str, Any]) -> str:
     """A step of a run's filter record as the user asked for it (``top_users=10000``,
     ``min_year=2010``), saying when it dropped nothing (a top-N above the count there is)."""

@@ -397,8 +397,8 @@ class Protocol:
         """
         if self.needs_ratings and dataset.info.get("implicit"):
             raise DataError(
-                f"protocol {self.name} measures predicted stars, but {data_label(dataset)} holds plain interactions "
-                f"(implicit{_why_implicit(dataset)}); use a ranking protocol such as loo-sampled, with a model "
+                f"protocol {self.name} measures predicted stars, but {data_label(dataset)} holds plain interactions"
+                f"{_why_implicit(dataset)}; use a ranking protocol such as loo-sampled, with a model "
                 "that ranks (ease, als, itemknn...): a model of stars has nothing to learn from these data"
             )
 
@@ -559,8 +559,13 @@ def _pairs(values: Mapping[str, Any]) -> str:
 
 
 def _why_implicit(dataset: Dataset) -> str:
+    from cinerec.data.filters import made_implicit_by
+
+    by = made_implicit_by(dataset)
+    if by is not None:  # the flag's doing, not the file's
+        return f" after the filter {by}"
     threshold = dataset.info.get("liked_threshold")
-    return f", liked_threshold={threshold:g}" if threshold is not None else ""
+    return f" (implicit, liked_threshold={threshold:g})" if threshold is not None else " (implicit)"
 
 
 def _seed(seed: Any) -> int:
