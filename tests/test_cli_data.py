@@ -263,3 +263,13 @@ def test_info_of_a_csv_release_no_name_vouches_for_says_how_to_name_it(tmp_path,
     assert "movielens-csv (MovieLens's CSV layout; --release names which release it is)" in " ".join(out.split())
     assert main(["data", "info", str(folder), "--release", "ml-25m", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["release"] == "ml-25m"
+
+
+def test_the_synthesize_help_states_the_scales_it_takes():
+    from typer.testing import CliRunner
+
+    from cinerec.cli import app
+    from cinerec.data.synthetic import MAX_SCALE
+
+    text = " ".join(CliRunner().invoke(app, ["data", "synthesize", "--help"], terminal_width=200).output.split())
+    assert f"above 0, at most {MAX_SCALE:g}." in text

@@ -415,3 +415,13 @@ def test_a_model_scoring_not_a_number_is_one_line_for_export_and_n_a_for_recomme
     assert not (tmp_path / "s.sqlite").exists() and len(err.strip().splitlines()) == 1
     assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 0
     assert "score n/a" in capsys.readouterr().out
+
+
+def test_a_store_named_under_a_file_says_so_not_that_the_folder_is_missing(tmp_path):
+    from cinerec.serving.store import check_target
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match=r"afile/deeper/x\.sqlite: cannot write the store there \(.*afile is a file, not a folder\)"):
+        check_target(tmp_path / "afile" / "deeper" / "x.sqlite")
+    with pytest.raises(DataError, match=r"nowhere: no such folder for the store x\.sqlite"):
+        check_target(tmp_path / "nowhere" / "x.sqlite")

@@ -371,6 +371,9 @@ def check_target(db: str | os.PathLike) -> None:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
     if not path.parent.is_dir():
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():  # (it read as if the file were missing)
+            raise DataError(f"{path}: cannot write the store there ({blocker} is a file, not a folder)")
         raise DataError(f"{path.parent}: no such folder for the store {path.name}")
     if path.exists() and not is_store(path):
         raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
