@@ -290,6 +290,20 @@ def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:
     assert np.array_equal(zipped.interactions.items, direct.interactions.items)
 
 
+def test_a_zip_with_its_files_at_the_top_is_named_by_the_zips_own_name(tmp_path) -> None:
+    # Unpacked into a cache folder named "ml-latest-small-<content hash>", it read as an
+    # unnamed CSV release, where the same zip with a top folder, or a folder, was named.
+    folder = write_release(tmp_path / "data", "ml-latest-small", 0.05, seed=1)
+    from cinerec.data.synthetic import MARKER
+
+    (folder / MARKER).unlink()
+    for name, release in (("ml-latest-small.zip", "ml-latest-small"), ("mine.zip", "movielens-csv")):
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for f in folder.iterdir():
+                z.write(f, f.name)
+        assert load(tmp_path / name).info["release"] == release
+
+
 def test_release_argument_must_fit_the_files(tmp_path) -> None:
     folder = write_release(tmp_path / "data", "ml-25m", 0.001, seed=1)
     assert load(folder).info["release"] == "ml-25m"  # its folder name says nothing; its synthetic marker does

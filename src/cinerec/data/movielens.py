@@ -382,6 +382,10 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
             raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
         return folder, family, release
     named = _normalise(folder.name)
+    if folder.parent.name == "local" and folder.parent.parent == download.cache_dir():
+        # A zip unpacked with its files at the top: the zip's own name (ml-latest-small.zip), less the
+        # content hash _extract_local_zip gives the folder.
+        named = _normalise(re.sub(r"-[0-9a-f]{16}$", "", folder.name))
     if named in download.RELEASES and _family(named) == family:
         return folder, family, named
     like = _synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates
