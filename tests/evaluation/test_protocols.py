@@ -459,6 +459,18 @@ def test_a_k_that_cannot_fit_is_named_with_the_ks_that_would_and_the_filter_to_l
         get_protocol("loo-full", ks=[1700]).prepare(ml100k)
 
 
+def test_a_full_ranking_with_nothing_left_to_rank_says_so_not_to_give_ks_below_1():
+    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
+
+    # One person who rated every movie: the held-out one is all their list could hold.
+    x = Interactions(np.zeros(10, np.int64), np.arange(10), np.full(10, 3.0), np.arange(10), 1, 10)
+    ds = Dataset("solo", x, IdMap(np.array(["solo"]), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10))
+    with pytest.raises(ConfigError, match=r"K = 5 is not below the 1 movie the median user has left to rank, so "
+                                          r"such lists would hold every one; no list is short enough to measure "
+                                          r"anything here \(the data holds only 10 movies\)$"):
+        get_protocol("loo-full", ks=[1, 5]).prepare(ds)
+
+
 def test_movies_rated_below_a_liked_threshold_are_never_candidates_nor_ranked():
     """--liked-threshold drops the low ratings, yet those movies were seen: no protocol samples
     them as "never rated" negatives or ranks them in a full ranking (Dataset.also_seen)."""
