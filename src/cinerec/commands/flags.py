@@ -250,16 +250,13 @@ def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: s
     from cinerec.data.history import is_implicit
     from cinerec.errors import DataError
     from cinerec.data.dataset import data_label
-    from cinerec.data.filters import made_implicit_by
-    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.evaluation.protocols import get_protocol, implicit_words
 
     protocol = get_protocol(name, **options)
     if default_for is not None and protocol.needs_ratings and is_implicit(dataset):
         way = ("give a ranking protocol: --protocol loo-sampled (it then trains for ranking)"
                if default_for.ranking_settings else "use a ranking model such as ease or als")
-        by = made_implicit_by(dataset)
-        holds = f"holds plain interactions after the filter {by}" if by else "holds plain interactions (implicit)"
-        raise DataError(f"{data_label(dataset)} {holds}, and {name}, the protocol "
+        raise DataError(f"{data_label(dataset)} holds plain interactions{implicit_words(dataset)}, and {name}, the protocol "
                         f"{default_for.name} is measured by when --protocol is not given, measures predicted stars; {way}")
     protocol.check_data(dataset)
     return protocol

@@ -35,7 +35,7 @@ from cinerec.ranking import rank_of
 __all__ = [
     "Result", "Prepared", "Protocol", "LooSampled", "LooFull", "RandomFull", "RatingsFold",
     "RatingsRandom", "PROTOCOLS", "get_protocol", "evaluate", "LOWER_IS_BETTER", "HEADLINE", "headline", "below_popularity",
-    "check_learnable",
+    "check_learnable", "implicit_words",
 ]
 
 #: Metrics where a smaller value is better (everything else: larger is better).
@@ -398,7 +398,7 @@ class Protocol:
         if self.needs_ratings and dataset.info.get("implicit"):
             raise DataError(
                 f"protocol {self.name} measures predicted stars, but {data_label(dataset)} holds plain interactions"
-                f"{_why_implicit(dataset)}; use a ranking protocol such as loo-sampled, with a model "
+                f"{implicit_words(dataset)}; use a ranking protocol such as loo-sampled, with a model "
                 "that ranks (ease, als, itemknn...): a model of stars has nothing to learn from these data"
             )
 
@@ -564,11 +564,13 @@ def _pairs(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} = {shown(v)}" for k, v in values.items())
 
 
-def _why_implicit(dataset: Dataset) -> str:
+def implicit_words(dataset: Dataset) -> str:
+    """How implicit data came so, to follow "holds plain interactions": " after the filter
+    liked_threshold=8" (a flag's doing, not the file's), else " (implicit)"."""
     from cinerec.data.filters import made_implicit_by
 
     by = made_implicit_by(dataset)
-    if by is not None:  # the flag's doing, not the file's
+    if by is not None:
         return f" after the filter {by}"
     threshold = dataset.info.get("liked_threshold")
     return f" (implicit, liked_threshold={threshold:g})" if threshold is not None else " (implicit)"
