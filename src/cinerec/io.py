@@ -148,8 +148,8 @@ def _is_mount(path: str) -> bool:
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
             # The fifth field is the mount point, with a space, tab, newline or backslash written in octal.
-            points = {re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
-                      for line in f if len(line.split()) > 4}
+            fields = (line.split() for line in f)
+            points = {re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), parts[4]) for parts in fields if len(parts) > 4}
     except OSError:  # not Linux
         return False
     return path in points

@@ -286,14 +286,14 @@ def locate(
         given, (path, official, fresh) = path, _extract_local_zip(path)
         try:
             try:
-                folder, family, rel = _detect(path, release)
+                folder, family, rel = _detect(path, release, name=given.stem)
             except DataError:
                 if fresh:
                     raise
                 # An earlier unpacking, damaged since (a file deleted): unpacked again.
                 shutil.rmtree(path, ignore_errors=True)
                 path, official, fresh = _extract_local_zip(given)
-                folder, family, rel = _detect(path, release)
+                folder, family, rel = _detect(path, release, name=given.stem)
         except DataError as e:  # name the zip given, not the cache folder it was unpacked into
             from cinerec.data.logs import LOG_SUFFIXES
 
@@ -360,8 +360,12 @@ def _normalise(name: str) -> str:
     return "ml-10m" if name.startswith("ml-10m100k") else name
 
 
-def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
+def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple[Path, str, str]:
+    """The release folder in ``folder`` (itself, or the one release folder inside it), its
+    layout and its release; ``name`` is ``folder``'s own name where its folder name is not
+    (a zip unpacked into the cache: the zip's name, ``ml-latest-small``)."""
     family = _layout_of(folder)
+    named = _normalise(name or folder.name)
     if family is None:
         subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
         subs = [d for d in subs if _layout_of(d) is not None]
@@ -377,15 +381,11 @@ def _detect(folder: Path, release: str | None) -> tuple[Path, str, str]:
             )
         folder = subs[0]
         family = _layout_of(folder) or ""
+        named = _normalise(folder.name)
     if release is not None:
         if _family(release) != family:
             raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
         return folder, family, release
-    named = _normalise(folder.name)
-    if folder.parent.name == "local" and folder.parent.parent == download.cache_dir():
-        # A zip unpacked with its files at the top: the zip's own name (ml-latest-small.zip), less the
-        # content hash _extract_local_zip gives the folder.
-        named = _normalise(re.sub(r"-[0-9a-f]{16}$", "", folder.name))
     if named in download.RELEASES and _family(named) == family:
         return folder, family, named
     like = _synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates

@@ -36,7 +36,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import LESSER_REASON, POPULAR, POPULAR_REASON, Lists, after_filters
+from cinerec.serving.lists import POPULAR, Lists, after_filters
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import created_on_disk, open_profiles, open_store
 
@@ -281,7 +281,7 @@ class Service:
         out = []
         for i in items:
             rec = dict(self.records[i], score=float(self.popularity[i]),
-                       reason=POPULAR_REASON if self.lists.popular[i] else LESSER_REASON, reason_movie_id=None)
+                       reason=self.lists.popularity_reason(i), reason_movie_id=None)
             out.append(rec)
         return out
 

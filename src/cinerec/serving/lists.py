@@ -86,6 +86,11 @@ class Lists:
             self._popular = top & (counts >= max(2.0, float(np.median(counts)) if len(counts) else 2.0))
         return self._popular
 
+    def popularity_reason(self, item: int) -> str:
+        """What is said beside movie index ``item`` listed for its popularity: popular with
+        many viewers, or lesser-known when it is not among the popular (:attr:`popular`)."""
+        return POPULAR_REASON if self.popular[item] else LESSER_REASON
+
     def _length(self, k: Any) -> int:
         """The list length for ``k`` asked: checked, no longer than the catalogue, and
         within a two-stage model's shortlist (refused beyond it, naming the k asked for;
@@ -279,9 +284,8 @@ class Lists:
                 continue
             because = self.record(r) if r is not None and r >= 0 else None
             if r == POPULAR:  # listed for its popularity, or (a chart) for the model's own reason
-                reason = POPULAR_REASON if self.model.personal else self.model.chart_reason
-                if reason == POPULAR_REASON and not self.popular[i]:  # (all the popular ones were seen)
-                    reason = LESSER_REASON
+                chart = self.model.chart_reason
+                reason = self.popularity_reason(i) if self.model.personal or chart == POPULAR_REASON else chart
             else:
                 reason = reason_text(because["title"] if because else None)
             out.append(dict(self.record(i), score=_finite(min(max(s, low), high) if np.isfinite(s) else s), reason=reason,
