@@ -152,6 +152,30 @@ def test_bad_ratings(pristine, tmp_path, capsys, value: bytes, pattern: str, kin
     _fails(folder, r"ratings\.csv " + pattern, capsys)
 
 
+@pytest.mark.parametrize("kind, file, line, pattern", [
+    # ml-100k and ml-1m rate in whole stars: a half star or a 0.5 is not one of theirs
+    ("100k", "u.data", b"1\t1\t3.5\t881250949\n", r"u\.data line 4: rating 3\.5 is not a whole star; ml-100k and ml-1m"),
+    ("100k", "u.data", b"1\t1\t0.5\t881250949\n", r"u\.data line 4: rating 0\.5 is outside the valid range 1-5"),
+    ("1m", "ratings.dat", b"1::1::2.5::978300760\n", r"ratings\.dat line 4: rating 2\.5 is not a whole star"),
+    # the half-star releases take 0.5 steps only
+    ("csv", "ratings.csv", b"1,1,4.3,964982703\n", r"ratings\.csv line 4: rating 4\.3 is not a half star"),
+])
+def test_ratings_off_the_release_s_stars(pristine, tmp_path, capsys, kind: str, file: str, line: bytes, pattern: str) -> None:
+    folder = _copy(pristine, kind, tmp_path)
+    _edit(folder / file, _set_line(4, line))
+    _fails(folder, pattern, capsys)
+
+
+def test_half_stars_read_where_the_release_has_them(pristine, tmp_path) -> None:
+    folder = _copy(pristine, "csv", tmp_path)
+    def half(lines: list[bytes]) -> list[bytes]:
+        user, movie, _, stamp = lines[3].split(b",")
+        lines[3] = b",".join([user, movie, b"3.5", stamp])
+        return lines
+    _edit(folder / "ratings.csv", half)
+    assert 3.5 in load(folder).interactions.ratings
+
+
 def test_windows_file_with_a_short_line(pristine, tmp_path, capsys) -> None:
     folder = _copy(pristine, "csv-crlf", tmp_path)
     _edit(folder / "ratings.csv", _set_line(6, b"1,1,4.0\r\n"))

@@ -354,6 +354,9 @@ def _layout_of(folder: Path) -> str | None:
 #: synthetic marker names (``--release`` names it): the CSV releases share one layout.
 UNNAMED_CSV = "movielens-csv"
 
+#: The releases rated in whole stars 1-5; the others rate in half stars 0.5-5.
+WHOLE_STAR_RELEASES = frozenset({"ml-100k", "ml-1m"})
+
 
 def _normalise(name: str) -> str:
     name = name.lower()
@@ -430,7 +433,8 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
 
 def _load_folder(folder: Path, family: str, release: str, name: str, implicit: bool) -> Dataset:
     ratings_path = folder / _RATINGS_FILE[family]
-    users_col, items_col, ratings_col, stamps_col = _rating_columns(ratings_path, family)
+    whole = release in WHOLE_STAR_RELEASES
+    users_col, items_col, ratings_col, stamps_col = _rating_columns(ratings_path, family, whole_stars=whole)
     user_codes, user_raw = _encode(users_col)
     item_codes, item_raw = _encode(items_col)
     del users_col, items_col  # the raw id columns are no longer needed: free them early
@@ -487,7 +491,7 @@ def _read_folds(folder: Path, user_raw: np.ndarray, item_raw: np.ndarray, user_c
         path = folder / f"{fold}.test"
         if not path.is_file():
             continue
-        users, items, _, _ = _read_ratings(path, "100k")
+        users, items, _, _ = _read_ratings(path, "100k", whole_stars=True)
         u = np.searchsorted(user_raw, users)
         i = np.searchsorted(item_raw, items)
         known = (u < len(user_raw)) & (i < n_items)
@@ -548,6 +552,13 @@ def _chunks(column: Any) -> list[np.ndarray]:
     return [np.asarray(c) for c in getattr(column, "chunks", [column])]
 
 
+def _on_steps(chunk: np.ndarray, step: float, each: bool = False) -> Any:
+    """Whether every rating (each rating, where ``each``) is a whole number of ``step``s."""
+    scaled = chunk / np.float32(step)
+    on = scaled == np.rint(scaled)
+    return on if each else bool(on.all())
+
+
 def _numpy(column: Any) -> np.ndarray:
     """One contiguous NumPy array holding a pyarrow column without nulls."""
     chunks = _chunks(column)
@@ -557,17 +568,17 @@ def _numpy(column: Any) -> np.ndarray:
 # -- ratings ----------------------------------------------------------------------------
 
 
-def _read_ratings(path: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _read_ratings(path: Path, family: str, whole_stars: bool = False) -> tuple[np.ndarray, ...]:
     """Raw user ids, raw movie ids ``(n,) int64``, ratings ``(n,) float32``, timestamps ``(n,) int64``."""
-    users, items, ratings, stamps = _rating_columns(path, family)
+    users, items, ratings, stamps = _rating_columns(path, family, whole_stars)
     return _numpy(users), _numpy(items), _numpy(ratings), _numpy(stamps)
 
 
-def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
+def _rating_columns(path: Path, family: str, whole_stars: bool = False) -> tuple[Any, Any, Any, Any]:
     """The checked columns of a ratings file, as pyarrow chunked arrays without nulls.
 
-    Raw user ids and raw movie ids ``int64``, ratings ``float32`` within 0.5-5,
-    timestamps ``int64``; the file's row order.
+    Raw user ids and raw movie ids ``int64``, ratings ``float32`` in half stars 0.5-5
+    (whole stars 1-5 where ``whole_stars``), timestamps ``int64``; the file's row order.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -636,14 +647,20 @@ def _rating_columns(path: Path, family: str) -> tuple[Any, Any, Any, Any]:
             line = _line_of_row(path, row, header=skip == 1)
             raise DataError(f"{path} line {line}: the {key} field is empty")
         out.append(col)
+    # MovieLens rates in whole stars 1-5 (ml-100k, ml-1m) or in half stars 0.5-5.
+    low, step = (1.0, 1.0) if whole_stars else (0.5, 0.5)
     at = 0
     for chunk in _chunks(out[2]):
-        # Two reductions per chunk; NaN makes min and max NaN, which fails both tests.
-        if len(chunk) and not (chunk.min() >= 0.5 and chunk.max() <= 5.0):
-            bad = ~((chunk >= 0.5) & (chunk <= 5.0))
-            row = int(np.flatnonzero(bad)[0])
+        # NaN makes min and max NaN, which fails both tests; off-step ratings change under rounding.
+        if len(chunk) and not (chunk.min() >= low and chunk.max() <= 5.0 and _on_steps(chunk, step)):
+            outside = ~((chunk >= low) & (chunk <= 5.0))
+            row = int(np.flatnonzero(outside | ~_on_steps(chunk, step, each=True))[0])
             line = _line_of_row(path, at + row, header=skip == 1)
-            raise DataError(f"{path} line {line}: rating {chunk[row]:g} is outside the valid range 0.5-5")
+            if outside[row]:
+                raise DataError(f"{path} line {line}: rating {chunk[row]:g} is outside the valid range {low:g}-5")
+            why = ("is not a whole star; ml-100k and ml-1m rate in whole stars 1 to 5" if whole_stars
+                   else "is not a half star; MovieLens rates in half stars 0.5 to 5")
+            raise DataError(f"{path} line {line}: rating {chunk[row]:g} {why}")
         at += len(chunk)
     # Ids are never negative, and times lie between 1970 and the year 9999.
     for key, k, low, high in (("user id", 0, 0, None), ("movie id", 1, 0, None), ("timestamp", 3, 0, _LAST_SECOND)):
