@@ -367,6 +367,7 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
         ds = load(folder)
         assert ds.info["format"] == "log" and [str(v) for v in ds.item_ids.raw] == movies
         assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999
+        assert ds.name == name  # the folder's name, as for any folder of logs (it was "ratings")
 
 
 def _plain_release(folder, movies: int, users: int, every: int, last: str):
@@ -421,6 +422,20 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
     with pytest.raises(DataError, match=r"title=movie_title names a column of the --catalog file, and none is given"):
         load_log(tmp_path / "log.csv", columns=columns)
+
+
+def test_the_catalogues_id_column_is_the_logs_item_column_found_by_its_usual_name(tmp_path):
+    # The catalogue holds two id-like columns; the log's item column ("movie") decides,
+    # whether the log's column was named with --columns or found by its usual name.
+    (tmp_path / "log.csv").write_text("user,movie,rating\na,x,4\nb,y,3\nb,z,2\n")
+    (tmp_path / "cat.csv").write_text("id,movie,title\n1,x,Alpha\n2,y,Beta\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.csv")
+    assert ds.movie_record(0)["title"] == "Alpha" and ds.describe()["catalog_matched"] == 2
+    # without that column in the catalogue, two candidates still need a name
+    (tmp_path / "two.csv").write_text("id,movieId,title\n1,x,Alpha\n")
+    (tmp_path / "log2.csv").write_text("user,item,rating\na,x,4\n")
+    with pytest.raises(DataError, match=r"two\.csv: columns 'id' and 'movieId' could both be the item"):
+        load_log(tmp_path / "log2.csv", catalog=tmp_path / "two.csv")
 
 
 def test_odd_files_get_one_line_each(tmp_path):

@@ -161,6 +161,8 @@ def load_log(
             raise DataError(f"{path}: {without.name} has no {role} column and {with_it.name} has one; a folder's "
                             "files must share their columns (move the odd file out)")
     has_ratings = frames[0]["rating"] is not None
+    # The catalogue's id column is the log's item column where it holds one of that name.
+    catalog_roles = {"item": str(frames[0]["item_column"]), **roles}
     n = len(users)
     if n == 0:
         raise DataError(f"{path}: the log holds no rows")
@@ -174,7 +176,7 @@ def load_log(
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if catalog is not None:
-        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, roles)
+        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
@@ -500,7 +502,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     table = _table(path, id_columns)
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     _one_role_each(cols, path)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"item_column": cols["item"]}
     for role in ("user", "item"):
         values = table.column(cols[role])
         _check_id_type(values, path, role, str(cols[role]))

@@ -161,7 +161,10 @@ def load(
         # kept exactly as written, movies.csv its catalogue.
         from cinerec.data.logs import load_log
 
-        return load_log(folder / "ratings.csv", catalog=folder / "movies.csv", implicit=implicit)
+        import dataclasses
+
+        mine = load_log(folder / "ratings.csv", catalog=folder / "movies.csv", implicit=implicit)
+        return dataclasses.replace(mine, name=name)  # the folder's name, as any folder of logs has
     try:
         return _load_folder(folder, family, rel, name, implicit)
     except DataError as e:
