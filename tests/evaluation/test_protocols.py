@@ -469,6 +469,11 @@ def test_a_full_ranking_with_nothing_left_to_rank_says_so_not_to_give_ks_below_1
                                           r"such lists would hold every one; no list is short enough to measure "
                                           r"anything here \(the data holds only 10 movies\)$"):
         get_protocol("loo-full", ks=[1, 5]).prepare(ds)
+    # and a catalogue of one movie is "1 movie"
+    x = Interactions(np.arange(3), np.zeros(3, np.int64), np.full(3, 3.0), np.arange(3), 3, 1)
+    ds = Dataset("one", x, IdMap(np.array(["a", "b", "c"]), "user"), IdMap(np.arange(1), "movie"), Catalog.unknown(1))
+    with pytest.raises(ConfigError, match=r"\(the data holds only 1 movie\)$"):
+        get_protocol("random-full").prepare(ds)
 
 
 def test_movies_rated_below_a_liked_threshold_are_never_candidates_nor_ranked():

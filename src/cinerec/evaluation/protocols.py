@@ -636,7 +636,7 @@ def _more_movies(dataset: Dataset) -> str:
     ways = _looser(dataset)
     if ways:
         return f"keep more movies ({', or '.join(ways)})"
-    return f"the data holds only {dataset.n_items:,} movies"
+    return f"the data holds only {dataset.n_items:,} movie{'s' if dataset.n_items != 1 else ''}"
 
 
 class LooSampled(Protocol):
