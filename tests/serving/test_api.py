@@ -298,6 +298,9 @@ def test_a_rejected_input_is_echoed_cut_short(client):
     assert r.status_code == 422 and len(r.content) < 2000
     echoed = r.json()["detail"][0]["input"]
     assert echoed.startswith("[50, 50") and echoed.endswith(" characters in all)")
+    # a long text is cut and counted as sent: it came back opening with a JSON quote, counted 2 over
+    r = client.get("/movies", params={"query": "a" * 201})
+    assert r.status_code == 422 and r.json()["detail"][0]["input"] == "a" * 200 + "... (201 characters in all)"
 
 
 def test_a_long_unknown_id_is_named_cut_short(client):

@@ -636,7 +636,8 @@ def _short_input(error: Mapping[str, Any]) -> dict[str, Any]:
     """A validation error with its echoed ``input`` cut short: a 60 KB list of ids came back whole."""
     out = dict(error)
     if "input" in out:
-        text = json.dumps(jsonable_encoder(out["input"]), default=str)
+        given = out["input"]  # a text is cut as written, not as JSON quotes and escapes it
+        text = given if isinstance(given, str) else json.dumps(jsonable_encoder(given), default=str)
         if len(text) > _ECHO_LIMIT:
             out["input"] = f"{text[:_ECHO_LIMIT]}... ({len(text):,} characters in all)"
     return out
