@@ -38,3 +38,21 @@ def test_arguments_of_the_wrong_kind_are_named(ml100k_dir):
         assert needle in str(e.value) and "\n" not in str(e.value)
     # filters given as a study file writes them are read as such
     assert apply_filters(ds, {"top_users": 50})[0].n_users == 50
+
+
+def test_ids_taken_from_a_dataframe_are_named_as_plain_ids(ml100k_dir):
+    # An id from pandas (np.int64) was named "np.int64(99999)" in the unknown-id line.
+    import numpy as np
+
+    from cinerec.data import load
+    from cinerec.errors import NotFoundError
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists, top_n
+
+    ds = load(ml100k_dir)
+    model = create("popularity").fit(ds.interactions)
+    assert len(top_n(model, [np.int64(1)], dataset=ds, k=3)) == 3
+    with pytest.raises(NotFoundError, match=r"^unknown user id 99999 \(the run's data"):
+        top_n(model, [np.int64(99999)], dataset=ds)
+    with pytest.raises(NotFoundError, match=r"^unknown movie id 99999 "):
+        Lists(ds, model).history_frame(liked=[np.int64(99999)])

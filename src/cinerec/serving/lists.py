@@ -367,16 +367,16 @@ class Lists:
         scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
-                raise ConfigError(f"ratings: movie {m!r}: stars must be a number, got {stars!r}")
+                raise ConfigError(f"ratings: movie {_said(m)}: stars must be a number, got {_said(stars)}")
             if not scale[0] <= stars <= scale[1]:
-                raise ConfigError(f"ratings: movie {m!r}: {stars:g} stars is outside this data's scale, "
+                raise ConfigError(f"ratings: movie {_said(m)}: {stars:g} stars is outside this data's scale, "
                                   f"{scale[0]:g} to {scale[1]:g}")
             index = self.item_index(m)
             if index in given and given[index] is None:
-                raise ConfigError(f"movie {m!r} is both liked and rated {stars:g} star{'' if stars == 1 else 's'}: "
+                raise ConfigError(f"movie {_said(m)} is both liked and rated {stars:g} star{'' if stars == 1 else 's'}: "
                                   "give it once")
             if index in given and given[index] != float(stars):  # one movie under two spellings (50 and "50")
-                raise ConfigError(f"ratings: movie {m!r} is rated twice ({given[index]:g} and {stars:g} stars): "
+                raise ConfigError(f"ratings: movie {_said(m)} is rated twice ({given[index]:g} and {stars:g} stars): "
                                   "give it once")
             given[index] = float(stars)
         if not given:
@@ -411,7 +411,7 @@ class Lists:
         _one_id(movie, "movie")
         i = self.dataset.item_ids.get(movie)
         if i is None:
-            raise NotFoundError(f"unknown movie id {movie!r} (the run's data has {self.dataset.n_items:,} movies"
+            raise NotFoundError(f"unknown movie id {_said(movie)} (the run's data has {self.dataset.n_items:,} movies"
                                 f"{after_filters(self.dataset, 'movies')})")
         return int(i)
 
@@ -420,7 +420,7 @@ class Lists:
         _one_id(user, "user")
         u = self.dataset.user_ids.get(user)
         if u is None:
-            raise NotFoundError(f"unknown user id {user!r} (the run's data has {self.dataset.n_users:,} users"
+            raise NotFoundError(f"unknown user id {_said(user)} (the run's data has {self.dataset.n_users:,} users"
                                 f"{after_filters(self.dataset, 'users')})")
         return int(u)
 
@@ -482,6 +482,12 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
                           f"got {type(source).__name__}")
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
+
+
+def _said(value: Any) -> str:
+    """A raw id as a message quotes it: ``685``, not NumPy's ``np.int64(685)`` (ids taken
+    from a DataFrame are NumPy scalars)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _one_id(value: Any, what: str) -> None:
