@@ -131,6 +131,13 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("regularization = 200", 'regularization = "big"', ':14: [models.ease] regularization = "big": expected a number'),
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ("factors = 8", "factors = true", ":18: [models.neumf-small] factors = true: expected an integer"),  # TOML's
+    # A float where an integer belongs is shown as typed: "factors = 8: expected an integer" contradicted itself.
+    ("factors = 8", "factors = 8.0", ":18: [models.neumf-small] factors = 8.0: expected an integer"),
+    ("layers = [16, 8]", "layers = [16.0, 8]", ":19: [models.neumf-small] layers = [16.0, 8]: 16.0: expected an integer"),
+    ("n_negatives = 49", "n_negatives = 49.0", ":10: [protocol] n_negatives: protocol loo-sampled: n_negatives=49.0 "
+                                               "must be a positive integer"),
+    # A table given for a number is the setting's fault, not a table [models.ease.regularization]'s.
+    ("regularization = 200", "regularization = { a = 1 }", ":14: [models.ease] regularization = {a = 1}: expected a number"),
     ("k = 10", "k = true", ":32: [export] k: true: expected a whole number from 1 to 1000"),
     # The way out in the file's own terms, not the command line's flag.
     ("regularization = 200", 'model = "mf"\nloss = "mse"',
@@ -142,6 +149,14 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     # Settings of a model that is no member: its own table's line, not the ensemble's header.
     ("[models.ensemble.settings.mf]", "[models.ensemble.settings.als]",
      ":24: [models.ensemble.settings.als]: settings: 'als' is not one of the members"),
+    # A sub-table a member's settings do not know: its own header, not a known key named in the message's list.
+    ("factors = 4", "factors = 4\n[models.ensemble.settings.mf.deep]\nx = 1",
+     ":26: [models.ensemble.settings.mf.deep]: settings.mf: unknown key 'deep'"),
+    # An empty [models]: its line.
+    ("[models.ease]\nregularization = 200\n\n[models.neumf-small]   # a second label for a registered model\n"
+     'model = "neumf"\nfactors = 8\nlayers = [16, 8]\n\n[models.ensemble]\nmembers = ["mf", "ease"]\n\n'
+     "[models.ensemble.settings.mf]\nfactors = 4\n\n[tune]\ntrials = 5\nmodels = [\"ease\"]\n",
+     "[models]\n", ":13: [models]: no models: add a [models.NAME] table"),
     # A good key before the bad one, named in the message's list of known keys: still the bad one's line.
     ("factors = 4", "epochs = 2\nfactorz = 4", ":26: [models.ensemble.settings.mf] factorz:"),
     ("trials = 5", "trials = 0", ":28: [tune] trials: 0: a tuning budget must be a whole number of trials, at least 1"),

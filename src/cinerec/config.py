@@ -167,10 +167,22 @@ def shown(value: Any) -> str:
     return str(value) if isinstance(value, (int, float)) else repr(value)
 
 
+def shown_exactly(value: Any) -> str:
+    """:func:`shown`, but a float keeps its point (``8.0``): said where an integer is
+    expected, ``8`` would read as the very value asked for."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown_exactly(v) for v in value) + "]"
+    return shown(value)
+
+
 def _rule(message: str, where: str, value: Any) -> str:
     """The rule of a ``"{where} = {value}: {rule}"`` message (the whole message otherwise)."""
-    prefix = f"{where} = {shown(value)}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    for prefix in (f"{where} = {shown(value)}: ", f"{where} = {shown_exactly(value)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -210,7 +222,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             try:
                 out.append(_coerce(v, inner, where))
             except ConfigError as e:  # the whole list as given, and the item at fault
-                raise ConfigError(f"{where} = {shown(value)}: {shown(v)}: {_rule(str(e), where, v)}") from None
+                raise ConfigError(f"{where} = {shown_exactly(value)}: {shown_exactly(v)}: {_rule(str(e), where, v)}") from None
         return tuple(out)
     if hint is bool:
         if isinstance(value, bool):
@@ -219,7 +231,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where} = {shown(value)}: expected an integer")
+        raise ConfigError(f"{where} = {shown_exactly(value)}: expected an integer")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow

@@ -500,6 +500,8 @@ class _Reader:
         # [models.LABEL]
         m = self.table(values, "models")
         if not m:
+            if "models" in values:  # an empty [models] (or models = {}): its line
+                raise ConfigError(f"{self.where(('models',))}: no models: add a [models.NAME] table")
             raise ConfigError(f"{self.path}: no models: add a [models.NAME] table")
         specs = tuple(self.model(label, settings, protocol) for label, settings in m.items())
         # [tune]
@@ -650,6 +652,9 @@ class _Reader:
             at = next(((sub, key) for sub, key in nested if key == named), None)
             if at is not None:
                 raise self.fail(at[0], at[1], _strip(str(e))) from None
+            named_tables = [sub for sub, _ in nested if f"'{sub[-1]}'" in str(e)]  # "unknown key 'deep'"
+            if named_tables:
+                raise self.fail(named_tables[0], None, _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), values), _strip(str(e))) from None
         candidates = model.config.to_dict()["candidates"]
         if candidates < k:
@@ -685,8 +690,11 @@ class _Reader:
             settings = protocol.settings_for(MODELS[name], settings, where="\0")
             model = create(name, settings, where="\0")
         except CinerecError as e:
-            # A nested setting (a blend member's) is blamed on its own line when it is named.
-            leaves = [(table + path, key) for path, key in _leaves(settings) if path]
+            # A nested setting (a blend member's) is blamed on its own line when it is named;
+            # a table given where a setting takes a value ({a = 1} for a number) is not nested.
+            defaults = MODELS[name].Config().to_dict()
+            leaves = [(table + path, key) for path, key in _leaves(settings)
+                      if path and isinstance(defaults.get(path[0]), dict)]
             named = _culprit(str(e), {key: None for _, key in leaves})  # the one the message names first
             nested = [(sub, key) for sub, key in leaves if key == named]
             # Members that share the key: the one whose table the message names ("settings.ease").
@@ -694,7 +702,7 @@ class _Reader:
             if nested:
                 raise self.fail(nested[0][0], nested[0][1], _strip(str(e))) from None
             # A nested table the message names ("'als' is not one of the members"): its header.
-            named_tables = [table + sub for sub, _ in _leaves(settings) if sub and f"'{sub[-1]}'" in str(e)]
+            named_tables = [sub for sub, _ in leaves if f"'{sub[-1]}'" in str(e)]
             if named_tables:
                 raise self.fail(named_tables[0], None, _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), settings), _strip(str(e))) from None
@@ -715,6 +723,7 @@ def _leaves(values: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple
 
 def _culprit(message: str, values: Mapping[str, Any]) -> str | None:
     """The key of ``values`` an error message names first, if any."""
+    message = re.sub(r"\(known: [^)]*\)", "", message)  # the keys a message lists as known are not at fault
     found = [(m.start(), key) for key in values if (m := re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", message))]
     return min(found)[1] if found else None
 

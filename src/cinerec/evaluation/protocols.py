@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
-from cinerec.config import shown
+from cinerec.config import shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
@@ -654,7 +654,7 @@ class LooSampled(Protocol):
     def validate(self) -> None:
         n = self._options["n_negatives"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"protocol {self.name}: n_negatives={shown(n)} must be a positive integer")
+            raise ConfigError(f"protocol {self.name}: n_negatives={shown_exactly(n)} must be a positive integer")
         self._check_ks()
         if max(self.ks) > n:  # a list of all n + 1 candidates holds the held-out movie
             fit = [k for k in self.ks if k <= n]
