@@ -584,6 +584,23 @@ def test_someone_who_rated_nearly_everything_is_never_told_a_rarely_rated_movie_
         assert {r["reason"] for r in lists.records(got[0], scores[0], reasons[0])} == {POPULAR_REASON}
 
 
+def test_a_genres_most_rated_past_the_most_rated_of_all_are_said_to_be_rated_by_so_many(ml100k):
+    # A new person's Documentary list held Hoop Dreams (117 ratings) as "a lesser-known
+    # movie: few viewers have rated it": outside the 200 most rated, yet rated by more
+    # people than nine movies in ten.
+    from cinerec.models import create
+    from cinerec.serving.lists import LESSER_REASON, POPULAR_REASON, Lists
+
+    lists = Lists(ml100k, create("popularity").fit(ml100k.interactions))
+    counts = np.asarray(ml100k.interactions.item_counts)
+    order = np.argsort(-counts, kind="stable")
+    assert lists.popularity_reason(int(order[0])) == POPULAR_REASON
+    middle = int(order[300])
+    assert counts[middle] > np.median(counts)
+    assert lists.popularity_reason(middle) == f"rated by {int(counts[middle]):,} viewers"
+    assert lists.popularity_reason(int(order[-1])) == LESSER_REASON
+
+
 def test_a_model_of_stars_shows_its_scores_within_the_rating_scale_in_its_own_order(ml100k, tmp_path):
     # The baseline's list showed "score 5.298" for a movie on a 1-5 scale: its order is by
     # the unclipped stars, but what a person reads is a predicted rating.

@@ -27,7 +27,8 @@ from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
-__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON"]
+__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON",
+           "RATED_BY_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
 NO_LIKED_REASON = "popular with people who watched what you watched"
@@ -37,6 +38,9 @@ POPULAR_REASON = "popular with many viewers"
 #: The reason beside a movie listed for its popularity alone (:data:`POPULAR`) that is
 #: not popular: someone who rated nearly every movie gets what is left, rated by few.
 LESSER_REASON = "a lesser-known movie: few viewers have rated it"
+#: The reason beside a movie listed for its popularity that is neither among the most
+#: rated nor rated by few (a genre's most rated, past the most rated of all): how many did.
+RATED_BY_REASON = "rated by {count:,} viewers"
 #: The reason code (in place of a movie index) of a movie listed for its popularity alone.
 POPULAR = -2
 #: The places a history says nothing for go to the best, by the model's own scores, of
@@ -73,6 +77,7 @@ class Lists:
         self.stars_range = rating_scale(dataset) or (0.5, 5.0)
         self._records: dict[int, dict[str, Any]] = {}
         self._popular: np.ndarray | None = None
+        self._few: np.ndarray = np.zeros(0, dtype=bool)  # (set with _popular: rated by fewer than the median movie)
 
     @property
     def popular(self) -> np.ndarray:
@@ -83,13 +88,19 @@ class Lists:
             counts = np.asarray(self.dataset.interactions.item_counts)
             top = np.zeros(len(counts), dtype=bool)
             top[np.argsort(-counts, kind="stable")[:POPULAR_POOL]] = True
-            self._popular = top & (counts >= max(2.0, float(np.median(counts)) if len(counts) else 2.0))
+            self._few = counts < max(2.0, float(np.median(counts)) if len(counts) else 2.0)
+            self._popular = top & ~self._few
         return self._popular
 
     def popularity_reason(self, item: int) -> str:
         """What is said beside movie index ``item`` listed for its popularity: popular with
-        many viewers, or lesser-known when it is not among the popular (:attr:`popular`)."""
-        return POPULAR_REASON if self.popular[item] else LESSER_REASON
+        many viewers (:attr:`popular`), lesser-known when rated by fewer people than the
+        median movie (or by one), and otherwise how many rated it."""
+        if self.popular[item]:
+            return POPULAR_REASON
+        if self._few[item]:
+            return LESSER_REASON
+        return RATED_BY_REASON.format(count=int(self.dataset.interactions.item_counts[item]))
 
     def _length(self, k: Any) -> int:
         """The list length for ``k`` asked: checked, no longer than the catalogue, and
