@@ -577,3 +577,16 @@ def test_a_model_of_stars_in_a_ranking_study_is_refused_in_the_files_words(tmp_p
     text = str(e.value)
     assert text.startswith(f"{study}:5: [models.baseline]: protocol loo-sampled measures rankings; baseline learns")
     assert 'measure its stars with [protocol] name = "ratings-random"' in text and "--protocol" not in text
+
+
+def test_the_run_records_the_study_file_by_its_full_path(tmp_path, ml100k_dir, monkeypatch):
+    # Run from the file's folder, the board said "study.toml": a run read from elsewhere
+    # could not find the file it came from.
+    from cinerec.studies import run_study
+
+    (tmp_path / "study.toml").write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\n'
+                                         'seeds = [0]\n[models.popularity]\n')
+    monkeypatch.chdir(tmp_path)
+    board = run_study(Study.from_toml(Path("study.toml")), tmp_path / "out", quiet=True)
+    assert board["study"] == str((tmp_path / "study.toml").resolve())
+    assert f"Study file: `{(tmp_path / 'study.toml').resolve()}`" in (tmp_path / "out" / "report.md").read_text()

@@ -1247,7 +1247,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     # random-80/20 on data without official folds), which the protocol leaves to its splits.
     shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
     board = {
-        "study": str(study.path), "title": study.title, "data": study.source + synthetic_words(dataset),
+        "study": str(study.path.resolve()),  # (found from any folder the run is read in)
+        "title": study.title, "data": study.source + synthetic_words(dataset),
         **({"notes": notes} if (notes := synthetic_notes(dataset) + model_notes) else {}), "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
