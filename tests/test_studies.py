@@ -170,6 +170,9 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("trials = 5", "trials = 5\nminutes = inf", ":29: [tune] minutes: inf: a tuning budget must be a finite number"),
     ("trials = 5", 'trials = 5\nminutes = "1"', ":29: [tune] minutes: '1': expected a number of minutes"),
     ('models = ["ease"]', 'models = ["eas"]', ":29: [tune] models: 'eas' is not one of the study's models"),
+    ('models = ["ease"]', 'models = ["ease", "ease"]', ":29: [tune] models: 'ease' is named twice"),
+    # Labels that differ in case alone name one folder on macOS and Windows.
+    ("[models.neumf-small]", "[models.EASE]", ":16: [models] EASE: label 'EASE' differs from 'ease' only in case"),
     # An empty list searched nothing, and silently swallowed a --tune given with it.
     ('models = ["ease"]', "models = []", ":29: [tune] models: [] names no model to tune"),
     ("k = 10", "k = 0", ":32: [export] k: 0: expected a whole number from 1 to 1000"),

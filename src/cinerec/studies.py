@@ -503,6 +503,13 @@ class _Reader:
             if "models" in values:  # an empty [models] (or models = {}): its line
                 raise ConfigError(f"{self.where(('models',))}: no models: add a [models.NAME] table")
             raise ConfigError(f"{self.path}: no models: add a [models.NAME] table")
+        seen: dict[str, str] = {}
+        for label in m:  # each label names a folder of the run: two that differ in case alone are one folder on
+            # the file systems of macOS and Windows
+            if str(label).lower() in seen:
+                raise self.fail(("models",), label, f"label {label!r} differs from {seen[str(label).lower()]!r} only "
+                                                    "in case, and each names a folder of the run: rename one")
+            seen[str(label).lower()] = label
         specs = tuple(self.model(label, settings, protocol) for label, settings in m.items())
         # [tune]
         t = self.table(values, "tune")
@@ -539,6 +546,9 @@ class _Reader:
                 if not tm:  # a search of nothing: drop [tune], or name a model
                     raise self.fail(("tune",), "models", "[] names no model to tune (leave the key out to tune "
                                                          "every model with settings to search)")
+                twice = next((x for i, x in enumerate(tm) if x in tm[:i]), None)
+                if twice is not None:
+                    raise self.fail(("tune",), "models", f"{twice!r} is named twice: name each model once")
                 for x in tm:
                     if x not in labels:
                         raise self.fail(("tune",), "models", f"{x!r} is not one of the study's models "
