@@ -106,6 +106,7 @@ def test_real_ml100k_implicit(ml100k_dir) -> None:
         ("unknown", "unknown", 0),
         ("1776 (1972)", "1776", 1972),
         ("Movie With No Year", "Movie With No Year", 0),
+        ("Ciné 2 ( 1952 )", "Ciné 2", 1952),  # spaces inside the brackets (a catalogue of one's own)
     ],
 )
 def test_parse_titles(raw: str, title: str, year: int) -> None:

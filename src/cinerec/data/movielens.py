@@ -82,7 +82,7 @@ _MOVIES_FILE = {"100k": "u.item", "dat": "movies.dat", "csv": "movies.csv"}
 _CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _NO_GENRES = "(no genres listed)"
 # RE2 syntax (pyarrow): a trailing "(1995)", "(2007-)" or "(1980-1981)", en dash allowed.
-_YEAR_PATTERN = r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\)$"
+_YEAR_PATTERN = r"^(?P<title>.*?)\s*\(\s*(?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\s*\)$"
 
 
 def _family(release: str) -> str:
