@@ -346,8 +346,10 @@ class _Validator:
         # Imported here: cinerec.evaluation reaches the models, whose base imports this module.
         from cinerec.evaluation import metrics as M
 
+        if self.task == "rating" and model.can_predict_ratings:  # the stars it predicts, within the scale, as a test measures them
+            return M.rmse(model.predict(self.users, self.items), self.targets)  # type: ignore[attr-defined]
         scores = model.score(self.users, self.items)
-        if self.task == "rating":
+        if self.task == "rating":  # (a liked model: its probability against the 0/1 labels)
             return M.rmse(scores, self.targets)
         return M.hit_rate_of_ranks(rank_of(scores, self.targets), 10)
 

@@ -98,8 +98,16 @@ def test_autorec_training_loss_only_sees_observed_ratings():
 def test_autorec_predicts_clipped_stars_and_learns_the_planted_dislikes():
     x = planted_groups(rating_model=True)
     model = create("autorec", {**TINY_AUTOREC, "epochs": 150}).fit(x)
+    users = np.repeat(np.arange(x.n_users), x.n_items)
+    items = np.tile(np.arange(x.n_items), x.n_users)
+    predicted = model.predict(users, items)
+    assert predicted.min() >= 1.0 and predicted.max() <= 5.0
+    # Its ranking is its own order, unclipped: scores clipped at 5 tied, and a list of the
+    # movies shown at 5 fell into movie-id order.
     stars = model.score(np.arange(x.n_users))
-    assert stars.min() >= 1.0 and stars.max() <= 5.0
+    np.testing.assert_allclose(predicted, np.clip(stars.ravel(), 1.0, 5.0), rtol=1e-5, atol=1e-5)
+    outside = (stars < 1.0) | (stars > 5.0)
+    assert outside.any() and len(np.unique(stars[outside])) == outside.sum()
     half = x.n_items // 2
     group = np.arange(x.n_users) >= x.n_users // 2
     own = np.where(group[:, None], stars[:, half:].mean(1, keepdims=True), stars[:, :half].mean(1, keepdims=True))

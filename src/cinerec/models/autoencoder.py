@@ -249,7 +249,8 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         if self.config.target != "rating":
             raise CapabilityError(f"{self.name} with target = {self.config.target!r} ranks movies (its scores are "
                                   "log-odds of a rating, not stars); predicting stars needs target = 'rating'")
-        return super().predict(users, items)
+        net = self.module
+        return np.clip(super().predict(users, items), float(net.low), float(net.high)).astype(np.float32)
 
     def _matrix(self, train: Interactions) -> sp.csr_matrix:
         """Rows the network encodes: users×movies, or movies×users for I-AutoRec; with
@@ -282,8 +283,9 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         return (fit + penalty) / len(values)
 
     def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
-        net = self.module
-        return net(values).float().clamp(net.low, net.high)
+        # Unclipped: a ranking keeps the model's own order past the top of the scale, where
+        # clipped scores tied at 5 and fell into movie-id order; predict clips the stars.
+        return self.module(values).float()
 
     def _score_rows(self, users: np.ndarray) -> torch.Tensor:
         net = self.module
