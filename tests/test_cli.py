@@ -513,6 +513,23 @@ def test_an_option_of_one_value_given_twice_is_refused_not_silently_the_last(cap
     assert err == f"cinerec: error: {said}\n"
 
 
+def test_another_options_value_that_starts_like_a_flag_is_not_that_flag_given_again(tmp_path, capsys):
+    # "--user -k7 -k 3" was refused as "-k given 2 times (7, 3)": -k7 is the user id.
+    assert main(["recommend", "--run", str(tmp_path / "none"), "--user", "-k7", "-k", "3"]) == 2
+    assert "given 2 times" not in capsys.readouterr().err
+    assert main(["recommend", "--run", "r", "--user", "-k7", "-k", "3", "-k4"]) == 2
+    assert "-k given 2 times (3, 4)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["expotr"], "No such command 'expotr'. Did you mean 'export'? (see cinerec --help)"),
+    (["data", "fetcj"], "data: No such command 'fetcj'. Did you mean 'fetch'? (see cinerec data --help)"),
+])
+def test_a_misspelled_command_is_told_its_likely_name_once(capsys, argv, said):
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"cinerec: error: {said}\n"
+
+
 def test_ctrl_c_while_the_program_starts_is_one_line(tmp_path):
     """A Ctrl-C while the command line's modules were imported ended in a traceback of the
     import (the first ~0.2 s of every command). Here the import of a command module stops

@@ -34,8 +34,10 @@ app = typer.Typer(
     # Plain help text: Rich's help panels would double the start-up time of `cinerec --help`.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    suggest_commands=False,  # click suggests the command already: Typer's would say it twice
 )
-data_app = typer.Typer(name="data", help="Fetch, describe or synthesize MovieLens data.", no_args_is_help=True)
+data_app = typer.Typer(name="data", help="Fetch, describe or synthesize MovieLens data.", no_args_is_help=True,
+                       suggest_commands=False)
 data_app.command("fetch")(data.fetch)
 data_app.command("info")(data.info)
 data_app.command("synthesize")(data.synthesize)
@@ -136,8 +138,9 @@ def _given_twice(argv: list[str], command: click.Command | None = None) -> str |
     once = _ONCE.get(argv[0])
     if once is not None:  # said first, and why
         flags = [once[0], *(f for f in flags if f != once[0])]
+    takes = _value_options(command, argv) if command is not None else set(flags)
     for flag in flags:
-        values = _values_of(argv, flag)
+        values = _values_of(argv, flag, takes)
         if len(values) < 2:
             continue
         said = f"cinerec {name}: {flag} given {len(values)} times ({', '.join(values)}): "
@@ -147,21 +150,41 @@ def _given_twice(argv: list[str], command: click.Command | None = None) -> str |
     return None
 
 
-def _values_of(argv: list[str], flag: str) -> list[str]:
+def _values_of(argv: list[str], flag: str, takes: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Each value ``flag`` is given in ``argv``: ``--seed 1``, ``--seed=1``, and for a short
-    option ``-k 3`` and ``-k3``."""
+    option ``-k 3`` and ``-k3``. ``takes``: the options that take a value, whose value is
+    never read as an option (``--db -kdb.sqlite`` names a file, not ``-k``)."""
     short = not flag.startswith("--")
     values = []
+    value_next = False
     for i, a in enumerate(argv):
+        if value_next:  # another option's value
+            value_next = False
+            continue
         if a == "--":  # what follows is no option
             break
         if a == flag and i + 1 < len(argv):
             values.append(argv[i + 1])
+            value_next = True
         elif a.startswith(flag + "=") and not short:
             values.append(a.split("=", 1)[1])
         elif short and a.startswith(flag) and len(a) > len(flag):
             values.append(a[len(flag):])
+        elif a in takes:
+            value_next = True
     return values
+
+
+def _value_options(command: click.Command, argv: list[str]) -> set[str]:
+    """Every option of the (sub)command ``argv`` names that takes a value."""
+    sub: click.Command | None = command
+    for word in argv[:2]:
+        if not isinstance(sub, click.Group):
+            break
+        sub = sub.commands.get(word)
+    if sub is None:
+        return set()
+    return {opt for p in sub.params if isinstance(p, click.Option) and not p.is_flag and not p.count for opt in p.opts}
 
 
 def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, list[str]]:

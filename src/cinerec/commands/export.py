@@ -32,7 +32,7 @@ def export(
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Write every user's top-K into a SQLite store for serving.
+    """Write every user's top-K into a SQLite or PostgreSQL store for serving.
 
     The store is written under a temporary name and swapped in atomically; saved
     profiles beside it are never touched.
