@@ -708,6 +708,10 @@ def test_autorec_takes_its_ranking_variant_under_a_ranking_protocol():
     with pytest.raises(ConfigError, match=r'output = "sigmoid": must be "identity" with target = "seen" .*\(under '
                                           r'loo-sampled autorec takes its ranking variant, target = "seen"'):
         get_protocol("loo-sampled").create("autorec", {"output": "sigmoid"})
+    # A bad value of its own is told alone: "epochs = 0" told the user to change protocol.
+    with pytest.raises(ConfigError) as e:
+        get_protocol("loo-sampled").create("mf", {"epochs": 0})
+    assert str(e.value).endswith("epochs = 0: must be at least 1"), str(e.value)
 
 
 def test_popularity_floor_is_read_at_the_largest_k_when_10_is_not_measured():

@@ -178,7 +178,7 @@ def test_a_saved_model_holds_the_chosen_weights(data, tmp_path):
     ({"search_users": 0}, "search_users"),
     ({"members": ["ease"], "settings": {"als": {}}}, "not one of the members"),
     ({"members": ["ease"], "settings": {"ease": {"regularization": -1.0}}}, "regularization"),
-    ({"members": ["ease", "bpmf"]}, "'bpmf' cannot rank in an ensemble: it predicts stars"),
+    ({"members": ["ease", "bpmf"]}, "'bpmf' cannot rank in an ensemble: it predicts stars; use a ranking model such as"),
     ({"members": ["ease", "mf"], "settings": {"mf": {"loss": "mse"}}},
      "'mf' cannot rank in an ensemble: with loss='mse' it learns stars; leave those unset"),
 ])

@@ -371,6 +371,11 @@ class Protocol:
         except ConfigError as e:  # a setting of the user's that the ranking variant cannot take
             if not filled:
                 raise
+            unfilled = {k: v for k, v in out.items() if k not in filled}
+            try:  # a bad value of its own (epochs = 0) is told alone, not as the ranking variant's fault
+                model_class.Config.from_dict(unfilled, where=where)
+            except ConfigError:
+                raise e from None
             raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
                               f"{_pairs(filled)}: drop that setting, or measure stars with --protocol "
                               "ratings-random)") from None

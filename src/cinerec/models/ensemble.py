@@ -134,8 +134,8 @@ class EnsembleConfig(Config):
             how = (f"with {chosen} it learns stars; leave those unset (an ensemble gives it "
                    f"{', '.join(f'{k}={v!r}' for k, v in cls.ranking_settings.items())})"
                    if chosen and cls else "it predicts stars")
-            raise ConfigError(f"EnsembleConfig.members: {name!r} cannot rank in an ensemble: {how}, "
-                              "or use a ranking model such as ease, als or seqknn")
+            raise ConfigError(f"EnsembleConfig.members: {name!r} cannot rank in an ensemble: {how}"
+                              f"{', or' if chosen else ';'} use a ranking model such as ease, als or seqknn")
         return model
 
 
