@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also run RecBole's HR@10 (early stopping on its validation item)")
     p.add_argument("--recbole-max-epochs", type=int, default=100, help="cap on RecBole's quality run")
     args = p.parse_args(argv)
+    if args.epochs < 2:  # the first epoch builds the sampler: the figure is the median of the ones after it
+        p.error(f"--epochs {args.epochs}: time at least 2 (the first epoch is left out of the throughput)")
     TrainConfig(device=args.device)  # a bad device string fails here, naming it
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error(f"--device {args.device}: torch sees no CUDA device here")

@@ -187,10 +187,11 @@ def mix(seeds: list[int], candidates: int, protocol_name: str = "loo-full") -> N
         row[f"als recall@{candidates}"] = round(retriever_recall(als, prepared, protocol_name, candidates), 4)
         print(json.dumps(row), flush=True)
     better = max(("als", "neumf"), key=lambda label: np.mean(means[label]))
-    summary: dict = {"summary": f"{protocol_name} {metric}, mean ± sd over seeds", "seeds": seeds, "chosen mix": chosen,
-                     "better stage": better}
+    spread = len(seeds) > 1  # one seed has no sd
+    summary: dict = {"summary": f"{protocol_name} {metric}, {'mean ± sd over seeds' if spread else 'one seed'}",
+                     "seeds": seeds, "chosen mix": chosen, "better stage": better}
     for label in labels:
-        summary[label] = f"{np.mean(means[label]):.4f} ± {np.std(means[label], ddof=1):.4f}"
+        summary[label] = f"{np.mean(means[label]):.4f}" + (f" ± {np.std(means[label], ddof=1):.4f}" if spread else "")
     for label in labels[2:]:
         d = paired(np.concatenate(hits[label]), np.concatenate(hits[better]))
         summary[f"{label} - {better}"] = {"diff": round(d["diff"], 4), "se": round(d["se"], 4), "n": d["n"],
