@@ -177,19 +177,14 @@ def _values_of(argv: list[str], flag: str, takes: set[str] | frozenset[str] = fr
 
 def _value_options(command: click.Command, argv: list[str]) -> set[str]:
     """Every option of the (sub)command ``argv`` names that takes a value."""
-    sub: click.Command | None = command
-    for word in argv[:2]:
-        if not isinstance(sub, click.Group):
-            break
-        sub = sub.commands.get(word)
+    sub = _subcommand(command, argv)[1]
     if sub is None:
         return set()
     return {opt for p in sub.params if isinstance(p, click.Option) and not p.is_flag and not p.count for opt in p.opts}
 
 
-def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, list[str]]:
-    """The (sub)command ``argv`` names (``data info``) and its options that take one value
-    each (``--seed``, ``-k``)."""
+def _subcommand(command: click.Command, argv: list[str]) -> tuple[list[str], click.Command | None]:
+    """The words of ``argv`` that name a (sub)command (``data info``) and that command."""
     sub: click.Command | None = command
     words: list[str] = []
     for word in argv[:2]:
@@ -197,6 +192,13 @@ def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, l
             break
         sub = sub.commands.get(word)
         words.append(word)
+    return words, sub
+
+
+def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, list[str]]:
+    """The (sub)command ``argv`` names (``data info``) and its options that take one value
+    each (``--seed``, ``-k``)."""
+    words, sub = _subcommand(command, argv)
     if sub is None or isinstance(sub, click.Group):
         return argv[0], []
     return " ".join(words), [opt for p in sub.params if isinstance(p, click.Option) and not p.multiple

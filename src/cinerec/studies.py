@@ -503,13 +503,14 @@ class _Reader:
             if "models" in values:  # an empty [models] (or models = {}): its line
                 raise ConfigError(f"{self.where(('models',))}: no models: add a [models.NAME] table")
             raise ConfigError(f"{self.path}: no models: add a [models.NAME] table")
+        # Each label names a folder of the run: two that differ in case alone are one folder
+        # on the file systems of macOS and Windows.
         seen: dict[str, str] = {}
-        for label in m:  # each label names a folder of the run: two that differ in case alone are one folder on
-            # the file systems of macOS and Windows
-            if str(label).lower() in seen:
-                raise self.fail(("models",), label, f"label {label!r} differs from {seen[str(label).lower()]!r} only "
-                                                    "in case, and each names a folder of the run: rename one")
-            seen[str(label).lower()] = label
+        for label in m:
+            other = seen.setdefault(label.lower(), label)
+            if other != label:
+                raise self.fail(("models",), label, f"label {label!r} differs from {other!r} only in case, and each "
+                                                    "names a folder of the run: rename one")
         specs = tuple(self.model(label, settings, protocol) for label, settings in m.items())
         # [tune]
         t = self.table(values, "tune")
