@@ -275,3 +275,11 @@ def test_what_a_killed_download_left_is_swept_once_stale(served, online, tmp_pat
         os.utime(path, (old, old))
     download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
     assert _leftovers(cache) == sorted([live_zip.name, other.name, "ml-100k", "ml-100k.zip"])
+
+
+@pytest.mark.parametrize("value, off", [("1", True), ("yes", True), ("0", False), ("false", False), ("", False),
+                                        (" Off ", False)])
+def test_cinerec_offline_reads_as_a_switch(monkeypatch, value: str, off: bool) -> None:
+    # CINEREC_OFFLINE=0 turned offline mode on: any value did.
+    monkeypatch.setenv("CINEREC_OFFLINE", value)
+    assert download.offline() is off

@@ -17,7 +17,8 @@ beside every zip (``<name>.zip.md5``), so those downloads are verified against t
 published md5 instead. A zip placed in the cache by hand is checked against the sha256
 when one is known; one without a known sha256 is trusted as given.
 
-With ``CINEREC_OFFLINE`` set (the test suite sets it) no connection is ever attempted.
+With ``CINEREC_OFFLINE`` set (the test suite sets it; ``0``, ``false``, ``no`` or ``off``
+leave it unset) no connection is ever attempted.
 """
 
 from __future__ import annotations
@@ -241,9 +242,15 @@ def _sweep_stale(root: Path, rel: Release) -> None:
                 pass
 
 
+def offline() -> bool:
+    """Whether ``CINEREC_OFFLINE`` asks for no connection: set to anything but empty,
+    ``0``, ``false``, ``no`` or ``off`` (``CINEREC_OFFLINE=0`` is a way to say online)."""
+    return os.environ.get("CINEREC_OFFLINE", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
     root = archive.parent
-    if os.environ.get("CINEREC_OFFLINE"):
+    if offline():
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
     url = f"{base}/{rel.zip_name}"
