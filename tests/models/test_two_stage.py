@@ -343,6 +343,10 @@ def test_a_shortlist_holding_every_sampled_candidate_is_said_to_retrieve_nothing
     line = ("note: two-stage: each person's 100 candidates all fit in its shortlist of 200 movies, so its retriever "
             "leaves none out and these are its ranker's figures alone (loo-full measures the retrieval)")
     assert (line in out) == said
+    # and in --json beside the figures (it was printed under the table alone)
+    assert main(argv + ["--json"]) == 0
+    notes = json.loads(capsys.readouterr().out).get("notes", [])
+    assert (line.removeprefix("note: ") in notes) == said
 
 
 def test_exported_and_served_like_any_model(tmp_path, ml100k_dir):

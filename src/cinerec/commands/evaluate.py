@@ -74,8 +74,10 @@ def evaluate(
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
+    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
+        extra.update({"notes": said} if said else {})
         print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)
                     **({"tuning": tuned.to_dict()} if tuned else {})})
@@ -83,7 +85,7 @@ def evaluate(
         print_leaderboard([result])
         if tuned is not None:  # a result, not chatter: --quiet keeps it
             print(tuned_line(tuned))
-        for line in notes + figure_notes(prepared, recommender) + synthetic_notes(dataset):
+        for line in notes + said:
             print(f"note: {line}")
 
 
