@@ -41,6 +41,18 @@ def test_config_rejects_bad_values_naming_the_field():
         create("als", {"factor": 3})
 
 
+def test_negative_ratings_are_refused_with_the_way_out_unless_each_is_one_event():
+    # It said "ratings must be non-negative to serve as confidences", naming no way out,
+    # and refused them with binary = true too, where each rating is one event.
+    x = two_blocks()
+    x = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
+    assert x.ratings.min() < 0
+    with pytest.raises(DataError, match=r"^als: a rating of -\S+ is negative, .*--implicit, or --liked-threshold STARS"
+                                        r".* or set binary = true$"):
+        create("als", {"factors": 4, "epochs": 2}).fit(x)
+    assert create("als", {"factors": 4, "epochs": 2, "binary": True}).fit(x).recommend(np.arange(3), 5)[0].shape == (3, 5)
+
+
 def test_recommends_within_the_taste_group_and_never_seen_movies():
     x = two_blocks()
     model = ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(x)

@@ -133,8 +133,10 @@ class ALS(IndexedRecommender):
                 cells (same ``indptr``/``indices``), or None for no decay.
         """
         c = sp.csr_matrix(x, dtype=np.float32, copy=True)
-        if (c.data < 0).any():
-            raise DataError(f"{self.name}: ratings must be non-negative to serve as confidences")
+        if not self.config.binary and (c.data < 0).any():  # (binary: each rating is one event, whatever its value)
+            raise DataError(f"{self.name}: a rating of {float(c.data.min()):g} is negative, and {self.name} reads ratings "
+                            "as confidences; make them plain events (--implicit, or --liked-threshold STARS to keep "
+                            "the liked ones) or set binary = true")
         stored = c.data != 0  # a zero rating is no interaction
         r = stored.astype(np.float32) if self.config.binary else c.data
         if decay is not None:
