@@ -609,6 +609,24 @@ def test_stars_are_taken_on_the_served_datas_scale(tmp_path, client):
         assert "outside this data's scale, 1 to 10" in r.json()["detail"][0]["msg"]
 
 
+def test_a_log_of_plain_events_takes_each_movie_as_one_liked_event(tmp_path):
+    # No rating column: no scale to give stars on (the page offers likes alone), and each
+    # movie given is a like, as every event of the log is: a reason names it.
+    from .conftest import build_run
+
+    log = tmp_path / "events.csv"
+    log.write_text("user,item\n" + "\n".join(
+        f"u{u},m{i}" for u in range(12) for i in range(10) if (u + i) % 3) + "\n")
+    c = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
+    assert c.get("/health").json()["stars_range"] == [1.0, 1.0]
+    one = c.post("/recommendations", json={"ratings": {"m1": 1}})
+    like = c.post("/recommendations", json={"liked": ["m1"]})
+    assert one.status_code == 200 and one.json() == like.json()
+    assert any("m1" in r["reason"] or r.get("reason_movie_id") == "m1" for r in one.json()["recommendations"]), one.json()
+    r = c.post("/recommendations", json={"ratings": {"m1": 5}})
+    assert r.status_code == 422 and "outside this data's scale, 1 to 1" in r.json()["detail"][0]["msg"]
+
+
 def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     # A log's ids are kept as written, but for the spaces around them (the file's layout):
     # "  padded" is user "padded", "u/253" (sent as %2F) and "x y" name their own users,
@@ -637,6 +655,13 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")
     assert r.status_code == 200 and list(r.json()["ratings"]) == ["m2"]
+    # The same with the id in the query, the form for "." and "..", which a browser
+    # drops from a path.
+    r = c.delete(f"/profiles/{pid}/ratings", params={"movie_id": "m2"})
+    assert r.status_code == 200 and r.json()["ratings"] == {}
+    r = c.delete(f"/profiles/{pid}/ratings", params={"movie_id": "m2"})
+    assert r.status_code == 404 and "has no rating for movie id 'm2'" in r.json()["detail"]
+    assert c.delete(f"/profiles/{pid}/ratings").status_code == 422
 
 
 def test_a_nul_in_an_id_is_404_on_every_store_not_500(client):

@@ -104,7 +104,7 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     third = browser.new_page()
     third.goto(live_server.url + "/?profile=nosuchprofile")
     expect(third.locator("body")).to_have_attribute("data-ready", "true")
-    expect(third.locator("#recs-status")).to_contain_text("No profile nosuchprofile here")
+    expect(third.locator("#recs-status")).to_contain_text("No profile “nosuchprofile” here")
     expect(third.locator("#profile-id")).to_have_text("none yet")
     assert third.evaluate("localStorage.getItem('cinerec.profile')") is None
     # "." and "..": a browser sends /profiles/. as /profiles/ (405) and /profiles/.. as /
@@ -114,7 +114,7 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
         fourth.on("pageerror", lambda e: errors.append(str(e)))
         fourth.goto(live_server.url + f"/?profile={odd}")
         expect(fourth.locator("body")).to_have_attribute("data-ready", "true")
-        expect(fourth.locator("#recs-status")).to_contain_text(f"No profile {odd} here")
+        expect(fourth.locator("#recs-status")).to_contain_text(f"No profile “{odd}” here")
         expect(fourth.locator("#profile-id")).to_have_text("none yet")
 
     # Removing a movie updates the list at once.
@@ -187,6 +187,76 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
         expect(page.locator("#mine .movie")).to_have_count(1)
         expect(page.locator("#recs .movie").first).to_be_visible()
         assert not errors
+
+
+def test_keyboard_focus_dot_ids_plain_events_and_a_profile_on_its_way(browser, tmp_path):
+    # Liking a recommendation or removing one of your movies dropped the focus on the
+    # page's body; a movie whose id is "." could not be removed (the browser sent
+    # /ratings/ without it); a log of plain events offered stars that changed nothing; a
+    # reload said "Nothing yet." until the profile came.
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    movies = [".", "..", *(f"m{i}" for i in range(10))]
+    (tmp_path / "log.csv").write_text("user,item\n" + "\n".join(
+        f'u{u},"{m}"' for u in range(14) for i, m in enumerate(movies) if (u + i) % 3) + "\n")
+    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(
+        f'"{m}",Film {name} (1990)' for m, name in zip(movies, ["Dot", "Dotdot", *(f"No {i}" for i in range(10))])) + "\n")
+    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
+    late = _Late(create_app(run_dir, profiles=tmp_path / "profiles.sqlite"))
+    with LiveServer(late) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        assert page.locator("#results .stars").count() == 0  # likes alone
+        assert page.locator("#mine-status").get_attribute("aria-live") == "polite"
+        for title in ("Film Dot", "Film Dotdot", "Film No 1"):
+            page.locator("#search").fill(title)
+            expect(page.locator("#results .movie").first.locator(".title")).to_have_text(title)
+            page.locator("#results .movie").first.locator(".like").click()
+            expect(page.locator("#mine .movie")).to_have_count(["Film Dot", "Film Dotdot", "Film No 1"].index(title) + 1)
+        expect(page.locator("#recs .movie").first).to_be_visible()
+
+        # A liked recommendation leaves the list: the focus goes to the one in its place.
+        recs = page.locator("#recs .movie")
+        second = recs.nth(1).get_attribute("data-movie-id")
+        recs.first.locator(".like").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#mine .movie")).to_have_count(4)
+        expect(recs.first).to_have_attribute("data-movie-id", second)
+        assert page.evaluate("document.activeElement.closest('li') && document.activeElement.closest('li').dataset.movieId") \
+            == second
+
+        # The ids "." and "..": removed like any other, the focus kept in the list.
+        for dot in (".", ".."):
+            page.locator(f'#mine .movie[data-movie-id="{dot}"] .remove').focus()
+            page.keyboard.press("Enter")
+            expect(page.locator(f'#mine .movie[data-movie-id="{dot}"]')).to_have_count(0)
+            assert page.evaluate("document.activeElement.className") == "remove"
+        expect(page.locator("#mine .movie")).to_have_count(2)
+        page.locator("#search").fill("Film Dot")
+        expect(page.locator("#results .movie").first.locator(".title")).to_have_text("Film Dot")
+        page.locator("#results .movie").first.locator(".title").click()
+        expect(page.locator("#similar-status")).to_contain_text("cannot be named in an address")
+
+        # A reload while the profile is slow to come says it is loading, not "Nothing yet.".
+        late.hold("GET", "/health", 1.5)
+        page.reload()
+        expect(page.locator("#mine-status")).to_have_text("Loading…", timeout=1000)
+        expect(page.locator("#mine .movie")).to_have_count(2)
+        expect(page.locator("#mine-status")).to_have_text("2 movies")
+
+        # Start over hands the focus to the search box.
+        page.locator("#forget").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#profile-id")).to_have_text("none yet")
+        assert page.evaluate("document.activeElement.id") == "search"
+        assert errors == []
 
 
 class _Late:

@@ -153,7 +153,8 @@ class Service:
         except DataError as e:
             raise DataError(f"{self.run.path}: {e}") from None
         # Stars a person may give: the source's own scale (ml-100k 1 to 5, a log 0 to 10),
-        # or MovieLens's 0.5 to 5 for a log of plain events. The page maps its 5 stars onto it.
+        # or 1 to 1 for a log of plain events. The page maps its 5 stars onto it (likes
+        # alone where the scale is one number).
         self.stars_range = self.lists.stars_range
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
@@ -565,6 +566,17 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
+        return _forget(profile_id, movie_id, k, genre)
+
+    @app.delete("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
+    def delete_rating_named(profile_id: Annotated[str, PathParam(max_length=64)],
+                            movie_id: Annotated[str, Query(description="raw movie id")],
+                            k: K = 10, genre: Genre = None) -> dict[str, Any]:
+        """Forget one movie of a profile, its id in the query: the form for the ids "." and
+        "..", which a browser takes out of a path (``/ratings/..`` is sent as ``/profiles/ID``)."""
+        return _forget(profile_id, movie_id, k, genre)
+
+    def _forget(profile_id: str, movie_id: str, k: int, genre: str | None) -> dict[str, Any]:
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         index = svc.find_item(movie_id)  # "050" names movie 50, as when it was saved

@@ -73,8 +73,11 @@ class Lists:
         self.seen = seen(dataset)
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
-        # Stars a person may give: the source's own scale, or MovieLens's for plain events.
-        self.stars_range = rating_scale(dataset) or (0.5, 5.0)
+        # Stars a person may give: the source's own scale. A log of plain events has none:
+        # each movie given is one event (1), as a log whose every rating is 1 takes them.
+        scale = rating_scale(dataset)
+        self.stars_range = scale or (1.0, 1.0)
+        self._shown_within = scale or (-np.inf, np.inf)  # a model of stars' scores as shown
         self._records: dict[int, dict[str, Any]] = {}
         self._popular: np.ndarray | None = None
         self._few: np.ndarray = np.zeros(0, dtype=bool)  # (set with _popular: rated by fewer than the median movie)
@@ -223,8 +226,9 @@ class Lists:
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
         read = history_row(heard, evidence, n)
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
-        if implicit and self.dataset.info.get("liked_threshold") is not None:
-            # Liked as the data's people are: each rating the threshold kept.
+        if implicit and (scale is None or self.dataset.info.get("liked_threshold") is not None):
+            # Liked as the data's people are: each event of a log of plain events, each
+            # rating the threshold kept.
             likes = liked(read, implicit=True)
         else:
             likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
@@ -289,7 +293,7 @@ class Lists:
         gives it, within the data's scale, and the list keeps the model's own order.
         """
         out = []
-        low, high = self.stars_range if self.model.can_predict_ratings else (-np.inf, np.inf)
+        low, high = self._shown_within if self.model.can_predict_ratings else (-np.inf, np.inf)
         for i, s, r in zip(np.asarray(items).tolist(), np.asarray(scores).tolist(), np.asarray(reasons).tolist()):
             if i < 0:
                 continue

@@ -29,6 +29,11 @@ const toStars = (n) => (asIs() ? n : scale[0] + ((n - 1) * (scale[1] - scale[0])
 const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - scale[0]));
 // The page's stars a rating lights, the same wherever it is shown (4.5 lights 5).
 const shownStars = (v) => Math.min(5, Math.max(1, Math.round(fromStars(v))));
+// "." and ".." are no path segment a browser sends as written (/movies/./similar is
+// /movies/similar, /profiles/.. is /).
+const dotted = (id) => id === "." || id === "..";
+// An id as a message shows it: quoted, and cut as the server cuts the ids it echoes.
+const shownId = (id) => (id.length > 200 ? `“${id.slice(0, 200)}…” (${id.length} characters)` : `“${id}”`);
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // fetch, saying so plainly when no answer came at all (the browser says only "Failed to
@@ -132,14 +137,27 @@ function focusKey() {
   const stars = [...li.querySelectorAll(".star")];
   const control = stars.includes(el) ? `.star:nth-child(${stars.indexOf(el) + 1})`
     : ["like", "remove", "title"].map((c) => `.${c}`).find((c) => el.matches(c));
-  return control ? { list: li.parentElement.id, movie: li.dataset.movieId, control } : null;
+  const place = [...li.parentElement.children].indexOf(li);
+  return control ? { list: li.parentElement.id, movie: li.dataset.movieId, control, place } : null;
 }
 
+// A movie that left its list (liked from the recommendations, removed from "Your
+// movies") hands the focus to the movie now in its place, else to the list's heading:
+// a keyboard user goes on from there rather than from the top of the page.
 function restoreFocus(key) {
   if (!key) return;
-  const li = $(key.list).querySelector(`li.movie[data-movie-id="${CSS.escape(key.movie)}"]`);
-  const target = li && li.querySelector(key.control);
+  const list = $(key.list);
+  let li = list.querySelector(`li.movie[data-movie-id="${CSS.escape(key.movie)}"]`);
+  if (!li && list.children.length) li = list.children[Math.min(key.place, list.children.length - 1)];
+  const target = li && (li.querySelector(key.control) || li.querySelector(".title"));
   if (target) target.focus();
+  else if (document.activeElement === document.body || !document.activeElement) focusHeading(list);
+}
+
+function focusHeading(list) {
+  const heading = list.closest("section, #similar-box").querySelector("h2");
+  heading.tabIndex = -1;
+  heading.focus();
 }
 
 function renderAll() {
@@ -179,7 +197,9 @@ function applyProfile(p) {
   state.recs = p.recommendations;
   $("recs-status").textContent = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
-    : `${plural(p.recommendations.length, "pick")} from the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`;
+    : p.recommendations.length
+      ? `${plural(p.recommendations.length, "pick")} from the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`
+      : `No picks: no movie is left to recommend beyond the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`;
   renderAll();
 }
 
@@ -231,7 +251,8 @@ function forget(id) {
   return enqueue(async (current) => {
     if (!state.profileId) return;
     try {
-      const p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings/${encodeURIComponent(id)}`);
+      const p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings`
+        + (dotted(id) ? `?${new URLSearchParams({ movie_id: id })}` : `/${encodeURIComponent(id)}`));
       if (current()) applyProfile(p);
     } catch (e) {
       if (!current()) return;
@@ -244,9 +265,8 @@ function forget(id) {
 async function loadProfile(current) {
   state.loading = true;
   try {
-    // "." and ".." are no path segment a browser sends as written (/profiles/.. is /):
-    // such an id, or an answer that is no profile, is one this server does not hold.
-    const p = [".", ".."].includes(state.profileId) ? null
+    // A profile id "." or "..", or an answer that is no profile, is one this server does not hold.
+    const p = dotted(state.profileId) ? null
       : await api("GET", `/profiles/${encodeURIComponent(state.profileId)}`);
     if (!p || typeof p.profile_id !== "string") throw Object.assign(new Error("no such profile"), { status: 404 });
     if (current()) applyProfile(p);
@@ -256,7 +276,7 @@ async function loadProfile(current) {
     if (e.status === 404 || e.status === 422) {
       const missing = state.profileId;
       resetProfile();
-      if (missing === linked) $("recs-status").textContent = `No profile ${missing} here. Like a few movies to get recommendations.`;
+      if (missing === linked) $("recs-status").textContent = `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`;
     }
     else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
   } finally {
@@ -281,9 +301,14 @@ let similarAsked = 0;
 
 async function showSimilar(m) {
   const asked = ++similarAsked;  // only the last title clicked is shown
+  $("similar-box").hidden = false;
+  $("similar-title").textContent = m.title;
+  $("similar-status").textContent = `Finding movies like ${m.title}…`;
+  $("similar").replaceChildren();
   let list = [];
   let error = null;
   try {
+    if (dotted(String(m.movie_id))) throw new Error(`a movie whose id is “${m.movie_id}” cannot be named in an address`);
     list = await api("GET", `/movies/${encodeURIComponent(m.movie_id)}/similar?k=8`);
   } catch (e) {
     error = e.message;
@@ -310,6 +335,7 @@ async function runSearch() {
   if (genre) params.set("genre", genre);
   if (searchAbort) searchAbort.abort();
   searchAbort = new AbortController();
+  $("search-status").textContent = query ? `Searching for “${query}”…` : "Loading the most rated movies…";
   try {
     const res = await reach(`/movies?${params}`, { signal: searchAbort.signal });
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || res.statusText);
@@ -331,7 +357,12 @@ async function runSearch() {
 async function init() {
   $("search").addEventListener("input", scheduleSearch);
   $("genre").addEventListener("change", runSearch);
-  $("forget").addEventListener("click", resetProfile);
+  if (state.profileId) {  // said at once, not after /health: the page has a profile on its way
+    $("recs-status").textContent = "Loading your movies…";
+    state.loading = true;
+    renderAll();
+  }
+  $("forget").addEventListener("click", () => { resetProfile(); $("search").focus(); });
   try {
     const h = await api("GET", "/health");
     $("service").textContent = `${h.dataset}: ${h.movies.toLocaleString()} movies, model ${h.model}`;
@@ -355,11 +386,7 @@ async function init() {
     url.searchParams.delete("profile");
     history.replaceState(null, "", url);
   }
-  if (state.profileId) {
-    $("recs-status").textContent = "Loading your movies…";
-    state.loading = true;
-    enqueue(loadProfile);
-  }
+  if (state.profileId) enqueue(loadProfile);
   await Promise.all([runSearch(), queue]);
   document.body.dataset.ready = "true";
 }
