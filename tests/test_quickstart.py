@@ -127,6 +127,17 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
     assert "holds 'store.profiles.sqlite' beside the earlier run" in capsys.readouterr().err
     assert (run / "store.profiles.sqlite").read_bytes() == b"saved profiles" and (run / "run.json").is_file()
+    (run / "store.profiles.sqlite").unlink()
+    # A file of the user's inside the run's own folders: refused and kept too (it went with
+    # the run, since only the top level was looked at).
+    for mine in (run / "models" / "my-notes" / "README.txt", run / "plots" / "annotated.png"):
+        mine.parent.mkdir(exist_ok=True)
+        mine.write_text("mine")
+        assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+        assert f"holds '{mine.relative_to(run).as_posix()}' beside the earlier run" in capsys.readouterr().err
+        assert mine.read_text() == "mine"
+        mine.unlink()
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
 
 
 def test_a_quickstart_leaderboard_holds_figures_not_protocol_settings(tmp_path, capsys):

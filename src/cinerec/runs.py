@@ -136,6 +136,10 @@ def finish_run(
             tmp.write_text(report)
     models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if (run_dir / "models").exists() else []
+    # Every file the run wrote, so that replacing it (quickstart) can tell a file of the
+    # user's put inside one of its folders (models/, plots/) from its own.
+    files = sorted(f.relative_to(run_dir).as_posix() for f in run_dir.rglob("*")
+                   if f.is_file() and f != run_dir / "run.json")
     full = {
         "format": RUN_FORMAT,
         "cinerec": cinerec.__version__,
@@ -144,6 +148,7 @@ def finish_run(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
         "models": models,
         **meta,
+        "files": files,
     }
     write_json(run_dir / "run.json", full)
 

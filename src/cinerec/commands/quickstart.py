@@ -193,6 +193,7 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")
+    meta: Any = None
     if out.is_dir() and (out / "run.json").is_file():
         try:
             meta = read_json(out / "run.json")
@@ -219,6 +220,14 @@ def _check_out(out: Path) -> None:
                 or (p == base and f"{p.name}-wal" not in names and _no_profiles(p))
 
         foreign = sorted(p.name for p in out.iterdir() if not derived(p))
+        # Inside the run's own folders, what the run did not write (run.json lists it;
+        # a run written before it did is taken as it stands).
+        listed = meta.get("files") if isinstance(meta, dict) else None
+        if not foreign and isinstance(listed, list):
+            own = {str(f) for f in listed}
+            foreign = [f.relative_to(out).as_posix() for top in sorted(out.iterdir())
+                       if top.name in _RUN_OWN and top.is_dir() and not top.is_symlink()
+                       for f in sorted(top.rglob("*")) if not f.is_dir() and f.relative_to(out).as_posix() not in own]
         if foreign:
             busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
             raise ConfigError(f"--out {out}: holds {foreign[0]!r} beside the earlier run, which replacing the run "
