@@ -97,6 +97,16 @@ def test_shown_writes_settings_as_toml():
         "true", "[64, 0]", '"a"', "2", "0.5", "{a = 1}", "50", "nothing"]
 
 
+def test_a_toml_date_is_said_as_it_was_typed(tmp_path, capsys):
+    # "epochs = datetime.date(2023, 1, 1): expected an integer"
+    from cinerec.cli import main
+
+    (tmp_path / "date.toml").write_text("epochs = 2023-01-01\nlr = 07:32:00\n")
+    assert main(["evaluate", "--data", "synthetic", "--model", "gmf", "--config", str(tmp_path / "date.toml"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "epochs = 2023-01-01: expected an integer" in err and "datetime" not in err, err
+
+
 def test_a_model_without_settings_says_so_not_an_empty_list():
     # "unknown key 'x' (known: )"
     from cinerec.models import create

@@ -10,6 +10,7 @@ is refused with its new name. The names shared across models are fixed in
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import math
 import re
 import typing
@@ -164,6 +165,8 @@ def shown(value: Any) -> str:
         return "[" + ", ".join(shown(v) for v in value) + "]"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k} = {shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (_dt.date, _dt.time)):  # a TOML date or time: as it was typed
+        return value.isoformat()
     return str(value) if isinstance(value, (int, float)) else repr(value)
 
 
