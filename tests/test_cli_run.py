@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,7 @@ def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
     assert info.k == 5 and info.model == "ease" and Path(info.run) == out.resolve()
 
 
-def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir):
+def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir, monkeypatch):
     study = tmp_path / "s.toml"
     study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [3]").replace("[export]\nk = 5\n", ""))
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "a"), "--json", "--quiet")
@@ -116,6 +117,11 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     assert "differs" not in board["reference"]  # the file's own data
     assert board["seeds"] == [3] and board["run"] == str(tmp_path / "a") and "store" not in board
     assert not (tmp_path / "a" / "store.sqlite").exists()
+    monkeypatch.chdir(tmp_path)  # a relative --out: named whole, as train's --json names its run
+    code, out, err = run(capsys, "run", str(study), "--out", "b", "--json", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["run"] == str(tmp_path / "b")
+    shutil.rmtree(tmp_path / "b")
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
     assert code == 0, err
     assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease, the best):" in out

@@ -63,6 +63,9 @@ def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, 
     seen = set(run.dataset.interactions.items[run.dataset.interactions.users == 0].tolist())
     movie_ids = [run.dataset.item_ids.get(m["movie_id"]) for m in listed["movies"]]
     assert not seen & set(movie_ids)
+    monkeypatch.chdir(out.parent)  # a relative --out: named whole, as train's --json names its run
+    assert main(["quickstart", "--out", out.name, "--model", "popularity", "--users", "1", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == str(out)
 
 
 def test_a_damaged_copy_is_an_error_not_the_offline_fallback(tmp_path, capsys, monkeypatch, ml100k_dir):

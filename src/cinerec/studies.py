@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -1003,7 +1004,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             if was_empty:
                 out.mkdir()
         raise
-    board["run"] = str(out)
+    board["run"] = os.path.abspath(out)  # as train's --json names its run
     return board
 
 

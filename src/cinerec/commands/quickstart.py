@@ -162,7 +162,7 @@ def quickstart(
                                   "below_popularity": notes},
                        metrics=metrics, report=report)
         if json:
-            print_json({"data": label, "run": str(out), "best_model": best, "ranked_by": list(RANK_BY),
+            print_json({"data": label, "run": os.path.abspath(out), "best_model": best, "ranked_by": list(RANK_BY),
                         "results": [r.to_dict() for r in results], "below_popularity": notes,
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
