@@ -78,6 +78,17 @@ def test_id_map_reads_whole_floats_and_text_ids_with_spaces_as_the_api_does():
         words.index(["u1", "u4"])
 
 
+def test_every_int64_id_is_found_by_its_text():
+    # A log's 19-digit ids load as integers but "1000000000000000760" was no id to look up
+    # (only 1 to 18 digits were read as integers): recommend --user said it was unknown.
+    top = 2**63 - 1
+    ids = IdMap([1000000000000000760, top, -top - 1, 5], "user")
+    assert ids.index(["1000000000000000760", str(top), f"+00{top}", str(-top - 1), "0005"]).tolist() == [0, 1, 1, 2, 3]
+    for beyond in (str(top + 1), "9" * 80):
+        with pytest.raises(NotFoundError, match="unknown user id"):
+            ids.index([beyond])
+
+
 def test_subset_drops_empty_users_and_movies_and_renumbers_everything():
     ds = small()
     sub = ds.subset(ds.interactions.users != 1)

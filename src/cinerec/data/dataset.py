@@ -127,8 +127,10 @@ class IdMap:
         return IdMap(self.raw[np.asarray(indices, dtype=np.int64)], self.kind)
 
 
-#: An integer id as people write it: one optional sign, ASCII digits, within int64.
-INTEGER_ID = re.compile(r"[+-]?[0-9]{1,18}")
+#: An integer id as people write it: one optional sign and ASCII digits (leading zeros
+#: too); :func:`_integer` then keeps it only within int64, as the loaders read ids.
+INTEGER_ID = re.compile(r"[+-]?[0-9]{1,64}")
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _integer(value: Any) -> int | None:
@@ -144,7 +146,10 @@ def _integer(value: Any) -> int | None:
     if isinstance(value, (bool, np.bool_)):
         return None
     text = str(value).strip()
-    return int(text) if INTEGER_ID.fullmatch(text) else None
+    if not INTEGER_ID.fullmatch(text):
+        return None
+    number = int(text)  # all of int64, 19 digits included (an id the loader read as a number)
+    return number if _INT64[0] <= number <= _INT64[1] else None
 
 
 @dataclass(frozen=True, eq=False)
