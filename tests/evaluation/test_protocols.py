@@ -616,16 +616,20 @@ def test_evaluate_by_name_applies_the_ranking_rule():
         evaluate("loo-full", small_dataset(), "mf", config={**tiny, "loss": "mse"})
 
 
-@pytest.mark.parametrize("name, needs", [("loo-sampled", "users with at least 2 ratings"),
-                                         ("loo-full", "users with at least 2 ratings"),
-                                         ("random-full", "some fall in the test part")])
-def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, needs):
-    lone = Interactions(np.zeros(1, np.int32), np.zeros(1, np.int32), np.ones(1, np.float32),
-                        np.zeros(1, np.int64), n_users=1, n_items=10)
+@pytest.mark.parametrize("name, options, needs", [("loo-sampled", {}, "users with at least 2 ratings"),
+                                                  ("loo-full", {}, "users with at least 2 ratings"),
+                                                  # one held out for validation too: it said 2 of users holding 2
+                                                  ("loo-sampled", {"valid": True}, "users with at least 3 ratings"),
+                                                  ("loo-full", {"valid": True}, "users with at least 3 ratings"),
+                                                  ("random-full", {}, "some fall in the test part")])
+def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, options, needs):
+    n = 2 if options else 1
+    lone = Interactions(np.zeros(n, np.int32), np.arange(n, dtype=np.int32), np.ones(n, np.float32),
+                        np.arange(n, dtype=np.int64), n_users=1, n_items=10)
     ds = Dataset("one", lone, IdMap(np.arange(1), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10),
                  info={"release": "synthetic"})
     with pytest.raises(DataError, match=f"protocol {name}: no user has a test rating to measure .*{needs}"):
-        get_protocol(name).prepare(ds)
+        get_protocol(name, **options).prepare(ds)
 
 
 def test_a_k_past_the_candidates_or_the_catalogue_is_refused():

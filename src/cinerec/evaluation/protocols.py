@@ -134,7 +134,9 @@ class Prepared:
 
     def __post_init__(self) -> None:
         if not self.folds and len(self.users) == 0:
-            need = ("users with at least 2 ratings" if self.protocol.holds_out_latest
+            # With valid = true a user's latest two ratings are held out: one for each part.
+            most = 3 if self.protocol.holds_out_latest and bool(getattr(self.protocol, "valid", False)) else 2
+            need = (f"users with at least {most} ratings" if self.protocol.holds_out_latest
                     else "more ratings, so that some fall in the test part")
             raise DataError(f"protocol {self.protocol.name}: no user has a test rating to measure "
                             f"({len(self.train):,} training ratings of {self.train.n_users:,} users); it needs {need}")
