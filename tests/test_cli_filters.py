@@ -168,6 +168,20 @@ def test_too_few_unseen_movies_names_the_raw_user_and_the_way_out(own_log, capsy
     assert "keep more movies (a smaller --kcore)" in err
 
 
+def test_too_few_unseen_movies_after_a_liked_threshold_names_it(tmp_path, capsys):
+    # Movies no one rated 4 or more go with --liked-threshold 4: it was the filter to
+    # loosen, but the line said only how many movies the data holds.
+    import random
+
+    pick = random.Random(0)
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating,ts\n" + "\n".join(
+        f"u{u},m{i},{1 if i < 20 else pick.choice([3, 4, 5])},{u * 100 + n}"
+        for u in range(30) for n, i in enumerate(pick.sample(range(140), 45))) + "\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(log), "--liked-threshold", "4", "--model", "popularity", "-q"])
+    assert "keep more movies (a lower --liked-threshold) or ask for fewer negatives" in err, err
+
+
 def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_log, tmp_path, capsys):
     """quickstart takes --negatives; a study sets n_negatives under [protocol]."""
     data = ["--data", str(own_log["log"]), "--columns", own_log["columns"], "--top-movies", "60"]

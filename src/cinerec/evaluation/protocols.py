@@ -613,7 +613,8 @@ def _held_out(split_test: Interactions) -> tuple[np.ndarray, np.ndarray]:
 
 #: How to loosen each filter that drops movies, in the flags' words.
 _LOOSER = {"top_movies": "a larger --top-movies", "years": "looser --min-year/--max-year", "kcore": "a smaller --kcore",
-           "top_users": "a larger --top-users"}  # (the movies only the people left out rated go with them)
+           "top_users": "a larger --top-users",  # (the movies only the people left out rated go with them)
+           "liked_threshold": "a lower --liked-threshold"}  # (the movies no one liked enough go)
 
 
 def _users_short(n: int) -> str:
