@@ -89,6 +89,16 @@ def test_every_int64_id_is_found_by_its_text():
             ids.index([beyond])
 
 
+def test_a_text_id_is_found_whichever_way_its_accents_are_written():
+    # A file written with "é" as e + a combining accent (NFD): the id typed as one
+    # character was unknown, with an error that looked just like the id in the file.
+    ids = IdMap(["user 3 e\u0301", "zoe\u0308", "caf\u00e9", "cafe\u0301"], "user")
+    assert ids.index(["user 3 \u00e9", "zo\u00eb"]).tolist() == [0, 1]
+    assert ids.index(["caf\u00e9", "cafe\u0301"]).tolist() == [2, 3]  # each as written
+    with pytest.raises(NotFoundError, match="unknown user id"):
+        ids.index([" caf\u00e9\u0301"])
+
+
 def test_subset_drops_empty_users_and_movies_and_renumbers_everything():
     ds = small()
     sub = ds.subset(ds.interactions.users != 1)

@@ -635,7 +635,7 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
 
     from .conftest import build_run
 
-    users = ["  padded", "u/253", "plain", "x y"]
+    users = ["  padded", "u/253", "plain", "x y", "zoe\u0308"]
     movies = [" fargo ", "film/1", "m2", "m3", "m4", "m2/similar"]
     log = tmp_path / "log.csv"
     log.write_text("user,item,rating\n" + "\n".join(
@@ -645,6 +645,10 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     for u in (x.strip() for x in users):
         r = c.get(f"/users/{quote(u, safe='')}/recommendations", params={"k": 3})
         assert r.status_code == 200 and r.json()["user_id"] == u, (u, r.text)
+    # An accent sent composed finds the id the file writes as two characters.
+    composed = quote("zo\u00eb", safe="")
+    r = c.get(f"/users/{composed}/recommendations", params={"k": 3})
+    assert r.status_code == 200 and r.json()["user_id"] == "zoe\u0308", r.text
     for m in (x.strip() for x in movies):
         assert c.get(f"/movies/{quote(m, safe='')}").json()["movie_id"] == m
         assert c.get(f"/movies/{quote(m, safe='')}/similar").status_code == 200

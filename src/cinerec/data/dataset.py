@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -72,6 +73,22 @@ class IdMap:
     def _lookup(self) -> pd.Index:
         return pd.Index(self.raw)
 
+    @cached_property
+    def _composed(self) -> dict[str, int]:
+        """Each text id in Unicode's composed form (NFC), without the spaces around it →
+        its index; a form two ids share names neither. Asked only when an id with other
+        than ASCII characters is not found as written."""
+        out: dict[str, int] = {}
+        shared = set()
+        for i, raw in enumerate(self.raw.tolist()):
+            key = unicodedata.normalize("NFC", str(raw).strip())
+            if key in out:
+                shared.add(key)
+            out[key] = i
+        for key in shared:
+            del out[key]
+        return out
+
     def _coerce(self, raw_ids: Any) -> np.ndarray:
         values = np.atleast_1d(np.asarray(raw_ids))
         if self.raw.dtype.kind == "i":
@@ -96,6 +113,9 @@ class IdMap:
         if self.raw.dtype.kind != "i" and (idx < 0).any():
             missed = np.flatnonzero(idx < 0)
             idx[missed] = self._lookup.get_indexer(np.array([v.strip() for v in values[missed]], dtype=object))
+            for i in np.flatnonzero(idx < 0):  # "é" typed as one character, written in the file as two
+                if not values[i].isascii():
+                    idx[i] = self._composed.get(unicodedata.normalize("NFC", values[i].strip()), -1)
         if (idx < 0).any():
             bad = values[np.flatnonzero(idx < 0)[0]]
             raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")

@@ -329,13 +329,13 @@ class Service:
         }
 
 
-def _id_table(ids: Any) -> tuple[dict[str, int], bool]:
-    return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i"
+def _id_table(ids: Any) -> tuple[dict[str, int], bool, Any]:
+    return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i", ids
 
 
-def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
+def _find(table: tuple[dict[str, int], bool, Any], raw: Any) -> int | None:
     """Index of a raw id, ``None`` for anything unknown or malformed (never an exception)."""
-    index, integer = table
+    index, integer, ids = table
     found = index.get(str(raw))  # as written, spaces and all ("  padded" is an id a log may hold)
     if found is not None:
         return found
@@ -343,6 +343,8 @@ def _find(table: tuple[dict[str, int], bool], raw: Any) -> int | None:
     found = index.get(text)
     if found is None and integer and INTEGER_ID.fullmatch(text):
         found = index.get(str(int(text)))  # "050" and "+50" name movie 50
+    if found is None and not integer and not text.isascii():
+        found = ids.get(text)  # "é" as one character or two (IdMap: Unicode's composed form)
     return found
 
 
