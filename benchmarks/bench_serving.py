@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -163,10 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         # The real command, as a user starts it (one math thread per request by default).
+        # Its stderr goes to a file, said only if it fails: stopped at the end (SIGTERM),
+        # it says "cinerec: interrupted", which is no news here.
+        said = open(Path(tmp) / "server.log", "w+")
         server = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--db", db,
-                                   "--port", str(port), "--workers", str(args.workers), "--quiet"])
+                                   "--port", str(port), "--workers", str(args.workers), "--quiet"], stderr=said)
         try:
-            _wait(url, server)
+            _wait(url, server, said)
             users = rng.choice(user_ids, size=100_000)
             likes = [rng.choice(popular, size=int(rng.integers(3, 11)), replace=False).tolist() for _ in range(20_000)]
 
@@ -187,18 +191,20 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            said.close()
     json.dump(out, sys.stdout, indent=2)
     print()
     return 0
 
 
-def _wait(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
+def _wait(url: str, server: subprocess.Popen, said: typing.IO[str], timeout: float = 120.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"the server exited with status {server.returncode}")
+            said.seek(0)
+            raise SystemExit(f"the server exited with status {server.returncode}: {said.read().strip()[-2000:]}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
