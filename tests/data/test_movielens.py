@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -223,6 +224,27 @@ def test_small_windows_csv_release(tmp_path) -> None:
     assert windows.catalog.genre_names == ("Action", "Drama", "Sci-Fi")  # from every movie in the file
     assert windows.catalog.genres.tolist() == [[True, False, True], [False, False, False]]
     assert windows.info["catalog_items"] == 3
+
+
+@pytest.mark.parametrize("family", ["csv", "100k"])
+def test_a_pair_rated_twice_in_a_release_is_refused_with_both_lines(family, tmp_path) -> None:
+    # A ratings file joined with itself was read whole: each held-out rating's twin stayed
+    # in training, and every ranking figure fell to 0.
+    folder = tmp_path / ("ml-latest-small" if family == "csv" else "ml-100k")
+    if family == "csv":
+        folder.mkdir()
+        (folder / "movies.csv").write_text("movieId,title,genres\n3,Three (1999),Drama\n10,Ten (2001),Drama\n")
+        (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,3,4.0,100\n1,10,3.0,90\n"
+                                            "7,3,0.5,50\n7,10,1.0,60\n1,10,5.0,95\n")
+        where = "ratings.csv line 6: user 1 rated movie 10 again (first on line 3)"
+    else:
+        folder = write_release(folder, "ml-100k", 0.01, seed=1)
+        lines = (folder / "u.data").read_text().splitlines(keepends=True)
+        (folder / "u.data").write_text("".join(lines[:40] + [lines[7]] + lines[40:]))
+        user, movie = lines[7].split("\t")[:2]
+        where = f"u.data line 41: user {user} rated movie {movie} again (first on line 8)"
+    with pytest.raises(DataError, match=re.escape(where) + ".*holds each pair once"):
+        load(folder)
 
 
 def test_movies_csv_fast_reader_agrees_with_the_line_reader(tmp_path) -> None:

@@ -454,6 +454,13 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
         raise DataError(
             f"{ratings_path} line {line}: movie id {missing} is not in {_MOVIES_FILE[family]}"
         )
+    twice = _pair_again(user_codes, item_codes, len(item_raw))
+    if twice is not None:
+        header = family == "csv"
+        first, again = (_line_of_row(ratings_path, r, header=header) for r in twice)
+        raise DataError(f"{ratings_path} line {again}: user {user_raw[user_codes[twice[1]]]} rated movie "
+                        f"{item_raw[item_codes[twice[1]]]} again (first on line {first}); a MovieLens release holds "
+                        "each pair once: the file is damaged or joined with another")
     catalog = Catalog(titles[pos], years[pos], genre_names, flags[pos])
     features = _read_users(folder, family, user_raw)
     if implicit:
@@ -818,6 +825,32 @@ def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cr = ends > starts
     cr[cr] = arr[ends[cr] - 1] == 13
     return starts, ends - cr
+
+
+def _pair_again(users: np.ndarray, items: np.ndarray, n_items: int) -> tuple[int, int] | None:
+    """The rows ``(first, again)`` of the first (user, movie) pair a ratings file holds
+    twice (``again`` the earliest row repeating an earlier one), or ``None``.
+
+    ml-10m and the CSV releases list their rows by user, then by movie: rows in that
+    order are checked in one pass. Others (ml-100k, ml-1m, at most a million rows) are
+    sorted by pair.
+    """
+    n = len(users)
+    if n < 2:
+        return None
+    step = users[1:] - users[:-1]
+    if bool(np.all((step > 0) | ((step == 0) & (items[1:] > items[:-1])))):
+        return None  # strictly increasing pairs: none twice
+    del step
+    keys = users.astype(np.int64) * n_items + items
+    order = np.argsort(keys, kind="stable")  # file order within a pair
+    ordered = keys[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])  # order[same + 1] repeats an earlier row
+    if not len(same):
+        return None
+    again = int(order[same + 1].min())
+    first = int(np.flatnonzero(keys[:again] == keys[again])[0])
+    return first, again
 
 
 def _line_of_row(path: Path, row: int, *, header: bool) -> int:
