@@ -247,6 +247,19 @@ def test_a_pair_rated_twice_in_a_release_is_refused_with_both_lines(family, tmp_
         load(folder)
 
 
+@pytest.mark.parametrize("like, name", [("ml-100k", "u.data"), ("ml-1m", "ratings.dat"), ("ml-latest-small", "ratings.csv")])
+def test_a_ratings_file_cut_inside_its_last_timestamp_is_refused(like, name, tmp_path) -> None:
+    # '…::1028115192' cut to '…::102811' read as a rating from 1970, without a word.
+    folder = write_release(tmp_path / like, like, 0.01, seed=1)
+    text = (folder / name).read_text(encoding="latin-1")
+    lines = text.splitlines()
+    (folder / name).write_text(text.rstrip("\n")[:-4], encoding="latin-1")
+    with pytest.raises(DataError, match=rf"{name} line {len(lines)}: the file ends inside this line .* looks cut short"):
+        load(folder)
+    (folder / name).write_text(text.rstrip("\n"), encoding="latin-1")  # whole, only its line end left out: read
+    assert len(load(folder).interactions) == len(lines) - (name == "ratings.csv")
+
+
 def test_movies_csv_fast_reader_agrees_with_the_line_reader(tmp_path) -> None:
     rel_folder = write_release(tmp_path / "small", "ml-latest-small", 0.2, seed=4, crlf=True)
     path = rel_folder / "movies.csv"

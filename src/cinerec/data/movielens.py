@@ -685,7 +685,27 @@ def _rating_columns(path: Path, family: str, whole_stars: bool = False) -> tuple
                     why = "is before 1970"
                 raise DataError(f"{path} line {line}: {key} {int(chunk[row])} {why}")
             at += len(chunk)
+    _check_not_cut(path, out[3], header=skip == 1)
     return out[0], out[1], out[2], out[3]
+
+
+def _check_not_cut(path: Path, stamps: Any, *, header: bool) -> None:
+    """Refuse a ratings file cut short inside its last timestamp: every release ends its
+    last line, and a copy stopped early reads as a rating from 1970 (``…::102811`` for
+    ``…::1028115192``). Caught where the file ends without a line end and its last
+    timestamp has fewer digits than the one before."""
+    n = len(stamps)
+    if n < 2:
+        return
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+    last, before = int(stamps[n - 1].as_py()), int(stamps[n - 2].as_py())
+    if len(str(last)) < len(str(before)):
+        line = _line_of_row(path, n - 1, header=header)
+        raise DataError(f"{path} line {line}: the file ends inside this line (timestamp {last}, shorter than the "
+                        "line before's, and no line end): it looks cut short; copy or fetch the release again")
 
 
 #: 9999-12-31 23:59:59 UTC, the last second a timestamp may name.
