@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ from typing import Callable
 import pytest
 
 from cinerec.cli import main
-from cinerec.data import load
+from cinerec.data import download, load
 from cinerec.data.synthetic import write_release
 from cinerec.errors import DataError, NotFoundError
 
@@ -303,6 +304,17 @@ def test_a_bad_line_in_a_zip_names_the_zip_not_the_cache(pristine, tmp_path, mon
         for f in sorted(folder.iterdir()):
             z.write(f, f"ml-100k/{f.name}")
     _fails(bad, r"bad\.zip \(unpacked\)/ml-100k/u\.data line 5: rating 'x' is not a number", capsys)
+    # Its unpacking is not kept: a mended zip has another digest, and this one stayed for good.
+    local = tmp_path / "home" / "movielens" / "local"
+    assert list(local.iterdir()) == []
+    # What a killed unpacking of a zip left (SIGKILL: no cleanup ran) goes once stale.
+    digest = download.file_digest(bad)[:16]
+    stale = local / f".bad-{digest}.k1ll3d.tmp"
+    (stale / "ml-100k").mkdir(parents=True)
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    _fails(bad, r"bad\.zip \(unpacked\)/ml-100k/u\.data line 5", capsys)
+    assert list(local.iterdir()) == []
 
 
 @pytest.mark.parametrize("text, pattern", [

@@ -275,6 +275,10 @@ def test_what_a_killed_download_left_is_swept_once_stale(served, online, tmp_pat
         os.utime(path, (old, old))
     download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
     assert _leftovers(cache) == sorted([live_zip.name, other.name, "ml-100k", "ml-100k.zip"])
+    # Once the release is in the cache, a leftover goes all the same (it stayed for good).
+    os.utime(live_zip, (old, old))
+    download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    assert _leftovers(cache) == sorted([other.name, "ml-100k", "ml-100k.zip"])
 
 
 @pytest.mark.parametrize("value, off", [("1", True), ("yes", True), ("0", False), ("false", False), ("", False),

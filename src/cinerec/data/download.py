@@ -161,10 +161,10 @@ def fetch(
     """
     rel = release_info(name)
     root = _root(cache_dir)
+    _sweep_stale(root, rel)  # (a killed download's leftovers go even once another finished the copy)
     done = cached(name, root)
     if done is not None:
         return done
-    _sweep_stale(root, rel)
     expected = (checksums or {}).get(name, rel.sha256)
     archive = root / rel.zip_name
     if archive.exists():
@@ -228,9 +228,15 @@ def _sweep_stale(root: Path, rel: Release) -> None:
     """Remove what a killed download or extraction of ``rel`` left in the cache: its
     temporary zip (``.ml-100k.zip.*.tmp``) and half-extracted folder (``.ml-100k.*.tmp``),
     once no process has written them for ``_STALE_S``; a live one's are kept."""
+    sweep_stale(root, f".{rel.zip_name}.*.tmp", f".{rel.name}.*.tmp")
+
+
+def sweep_stale(folder: Path, *patterns: str) -> None:
+    """Remove the files and folders in ``folder`` matching ``patterns`` that no process
+    has written for ``_STALE_S``: what a killed download or extraction left."""
     now = time.time()
-    for pattern in (f".{rel.zip_name}.*.tmp", f".{rel.name}.*.tmp"):
-        for leftover in root.glob(pattern):
+    for pattern in patterns:
+        for leftover in folder.glob(pattern):
             try:
                 if now - leftover.lstat().st_mtime < _STALE_S:
                     continue

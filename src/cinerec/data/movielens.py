@@ -175,9 +175,12 @@ def load(
             raise DataError(f"{e}{_cached_hint(os.fspath(source))}") from None
         if not path.is_file():
             raise
-        # A zip given: name it, not the cache folder it was unpacked into.
+        # A zip given: name it, not the cache folder it was unpacked into, and keep no
+        # unpacking of one that is not an official release and cannot be read.
         cache = download.cache_dir()
-        root = next((p for p in folder.parents if p.parent in (cache, cache / "local")), folder)
+        root = next((p for p in [folder, *folder.parents] if p.parent in (cache, cache / "local")), folder)
+        if root.parent == cache / "local":
+            shutil.rmtree(root, ignore_errors=True)
         raise DataError(str(e).replace(str(root), f"{path} (unpacked)")) from None
 
 
@@ -425,6 +428,8 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
     root = download.cache_dir()
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
     dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
+    if dest.parent.is_dir():  # what a killed unpacking of this zip left
+        download.sweep_stale(dest.parent, f".{dest.name}.*.tmp")
     fresh = not dest.is_dir()
     if fresh:
         download.extract(path, dest)
