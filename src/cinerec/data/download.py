@@ -283,6 +283,10 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
             if total is not None and got < total:  # the connection ended early: no tampering to suggest
                 raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
                                                             f"{total:,} bytes"))
+            if total is None and digest.hexdigest().lower() != expected.lower() and not zipfile.is_zipfile(tmp):
+                # No length was sent, and what came is no whole zip: it ended early.
+                raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} bytes, "
+                                                                 "short of a whole zip"))
             _check(tmp, algorithm, expected, digest.hexdigest(), delete=True, name=url)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # HTTPException: IncompleteRead
         raise DownloadFailed(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
