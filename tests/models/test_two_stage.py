@@ -330,18 +330,24 @@ def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, mes
     assert len(errors) == 1 and message in errors[0]
 
 
-@pytest.mark.parametrize("protocol, candidates, said", [("loo-sampled", 200, True), ("loo-sampled", 50, False),
-                                                        ("loo-full", 200, False)])
+@pytest.mark.parametrize("protocol, candidates, mix, said", [
+    ("loo-sampled", 200, 1, "these are its ranker's figures alone"), ("loo-sampled", 50, 1, None),
+    ("loo-full", 200, 1, None),
+    # mixed, the retriever's scores count: they were called the ranker's figures alone
+    ("loo-sampled", 200, 0.5, "these figures rank them by the two stages' scores mixed (mix = 0.5), none left out"),
+    ("loo-sampled", 200, 0, "these are its retriever's figures alone (mix = 0)")])
 def test_a_shortlist_holding_every_sampled_candidate_is_said_to_retrieve_nothing(capsys, ml100k_dir, protocol,
-                                                                                   candidates, said):
+                                                                                   candidates, mix, said):
     # Under loo-sampled its 200 movies held each person's 100 candidates: the figure was
     # the ranker's alone, under the two-stage model's name, without a word.
     argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", protocol, "--quiet",
-            "--set", "retriever='popularity'", "--set", "ranker='popularity'", "--set", f"candidates={candidates}"]
+            "--set", "retriever='popularity'", "--set", "ranker='popularity'", "--set", f"candidates={candidates}",
+            "--set", f"mix={mix}"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     line = ("note: two-stage: each person's 100 candidates all fit in its shortlist of 200 movies, so its retriever "
-            "leaves none out and these are its ranker's figures alone (loo-full measures the retrieval)")
+            f"leaves none out and {said} (loo-full measures the retrieval)")
+    said = said is not None
     assert (line in out) == said
     # and in --json beside the figures (it was printed under the table alone)
     assert main(argv + ["--json"]) == 0

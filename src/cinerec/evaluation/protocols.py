@@ -830,8 +830,15 @@ def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
     short = getattr(model.config, "candidates", None)
     if not model.shortlists or width is None or not isinstance(short, int) or width > short:
         return []
+    mix = getattr(model.config, "mix", 1.0)
+    if not isinstance(mix, (int, float)) or mix >= 1:
+        alone = "these are its ranker's figures alone"
+    elif mix <= 0:
+        alone = "these are its retriever's figures alone (mix = 0)"
+    else:  # the retriever's scores count in the order all the same
+        alone = f"these figures rank them by the two stages' scores mixed (mix = {mix:g}), none left out"
     return [f"{model.name}: each person's {width} candidates all fit in its shortlist of {short} movies, so its "
-            "retriever leaves none out and these are its ranker's figures alone (loo-full measures the retrieval)"]
+            f"retriever leaves none out and {alone} (loo-full measures the retrieval)"]
 
 
 def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
