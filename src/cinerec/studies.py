@@ -1102,6 +1102,15 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     _features(probe, dataset)
                 except DataError as e:
                     raise DataError(f"{_where(study, ('models', spec.label), 'features')}: {e}") from None
+        if study.export_two_stage is not None:  # its retriever, refused now, not after every model ran
+            from cinerec.models.two_stage import TwoStageConfig
+
+            retriever = TwoStageConfig.from_dict({**study.export_two_stage, "ranker": study.models[0].model,
+                                                  "ranker_settings": dict(study.models[0].settings)}).stage("retriever")
+            try:
+                retriever.check_size(dataset.n_users, dataset.n_items)
+            except ConfigError as e:
+                raise ConfigError(f"{_where(study, ('export', 'two_stage'), 'retriever_settings')}: {e}") from None
         for step in record:
             say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)

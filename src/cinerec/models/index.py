@@ -224,9 +224,13 @@ class IndexedRecommender(Recommender):
 
     def _check_fit_data(self, train: Interactions) -> None:
         # Known before fitting, and whether or not a protocol ever builds the index.
+        self.check_size(train.n_users, train.n_items)
+
+    def check_size(self, n_users: int, n_items: int) -> None:
+        super().check_size(n_users, n_items)
         settings = cast(_IndexSettings, self.config)
         if settings.index == "ivf":
-            check_nlist(settings.index_nlist, train.n_items)
+            check_nlist(settings.index_nlist, n_items)
 
     def _check_index(self, config: Config) -> None:
         check_index_settings(config)

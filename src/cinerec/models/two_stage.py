@@ -236,6 +236,20 @@ class TwoStage(Recommender):
             model.set_features(self._features)
         return model
 
+    def check_size(self, n_users: int, n_items: int) -> None:
+        """Each stage to be fitted checks its settings against the data (an IVF index's
+        cells, EASE's catalogue limit), named as that stage's settings."""
+        for stage in ("retriever", "ranker"):
+            if getattr(self.config, f"{stage}_path") or getattr(self, stage, None) is not None:
+                continue  # given as it is: fitted already
+            try:
+                self.config.stage(stage).check_size(n_users, n_items)
+            except ConfigError as e:
+                raise ConfigError(f"{stage}_settings: {e}") from None
+
+    def _check_fit_data(self, train: Interactions) -> None:
+        self.check_size(train.n_users, train.n_items)
+
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "TwoStage":
         """Fit each stage not given already fitted on ``train`` (``valid`` reaches both).
 
