@@ -510,7 +510,7 @@ def test_a_read_only_profiles_file_is_a_degraded_health_before_a_change_finds_ou
                                      "changes are refused)"
 
 
-def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, tmp_path):
+def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, tmp_path, monkeypatch):
     # The server kept serving the model it loaded, and /health said "ok".
     from cinerec.cli import main
 
@@ -523,6 +523,22 @@ def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, t
         assert main([*argv, "--seed", "1"]) == 0  # a quickstart replaces its own earlier run
         health = c.get("/health").json()
         assert health["status"] == "degraded" and "restart the server to serve the new run" in health["run_stale"]
+        started_with = c.app.state.service.run.meta["created"]
+    # serve --workers: a worker started again (one died) reads the re-written run, while
+    # its siblings serve the old one; it said "ok".
+    from cinerec.commands import serve
+
+    monkeypatch.setenv(serve.ENV_RUN, str(out))
+    monkeypatch.setenv(serve.ENV_PROFILES, str(tmp_path / "profiles.sqlite"))
+    monkeypatch.setenv(serve.ENV_CREATED, started_with)
+    monkeypatch.setattr(serve, "limit_threads", lambda n: None)
+    with TestClient(serve.app_from_environment()) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "while the others serve the run the server started with" \
+            in health["run_stale"], health
+    monkeypatch.setenv(serve.ENV_CREATED, str(open_run(out).meta["created"]))
+    with TestClient(serve.app_from_environment()) as c:
+        assert c.get("/health").json()["status"] == "ok"
 
 
 def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(run):

@@ -91,9 +91,11 @@ def serve(
     # This process only supervises: its check-time connections (the profiles' SQLite
     # with its -wal and -shm files, PostgreSQL's) close now, not at an exit that skips them.
     svc.close()
+    created = str(svc.run.meta.get("created", ""))
     del app, svc
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
-                       ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads)})
+                       ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
+                       ENV_CREATED: created})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
                             log_level=level, log_config=_log_config())
     supervisor = _supervisor_class()(config, sockets=[sock])
@@ -166,8 +168,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS = (
-    "CINEREC_SERVE_RUN", "CINEREC_SERVE_DB", "CINEREC_SERVE_MODEL", "CINEREC_SERVE_PROFILES", "CINEREC_SERVE_THREADS")
+ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS, ENV_CREATED = (
+    "CINEREC_SERVE_RUN", "CINEREC_SERVE_DB", "CINEREC_SERVE_MODEL", "CINEREC_SERVE_PROFILES", "CINEREC_SERVE_THREADS",
+    "CINEREC_SERVE_RUN_CREATED")  # (the run.json stamp of the run the server started with)
 
 
 def app_from_environment() -> Any:
@@ -175,8 +178,13 @@ def app_from_environment() -> Any:
     from cinerec.serving.api import create_app
 
     limit_threads(int(os.environ.get(ENV_THREADS, "1")))
-    return create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
-                      os.environ.get(ENV_PROFILES) or None)
+    app = create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
+                     os.environ.get(ENV_PROFILES) or None)
+    # A worker uvicorn starts again (one died) reads the run folder as it is now: if it
+    # was written again since, this process serves another run than its siblings, and
+    # its /health says so.
+    app.state.service.started_with = os.environ.get(ENV_CREATED) or None
+    return app
 
 
 def limit_threads(n: int) -> None:

@@ -144,6 +144,8 @@ class Service:
     def __init__(self, run_dir: str | os.PathLike, db: str | os.PathLike | None = None,
                  model: str | None = None, profiles: str | os.PathLike | None = None) -> None:
         self.run = open_run(run_dir)
+        #: ``serve --workers``: the run.json stamp of the run the server started with
+        self.started_with: str | None = None
         self.dataset = self.run.dataset
         self.model_name = model or self.run.default_model
         self.model = self.run.model(self.model_name)
@@ -306,13 +308,19 @@ class Service:
         ds = self.dataset
         profiles = self._profile_count()
         # A run trained again into the same folder: this server still holds the old one.
-        rewritten = created_on_disk(self.run.path) not in (None, str(self.run.meta.get("created", "")))
+        loaded = str(self.run.meta.get("created", ""))
+        rewritten = created_on_disk(self.run.path) not in (None, loaded)
+        stale = ("the run folder was written again after this server loaded it: restart the server to serve "
+                 "the new run") if rewritten else None
+        if self.started_with is not None and self.started_with != loaded:
+            # A worker started again after the run was re-written: its siblings serve the old run.
+            stale = ("this process of the server started after the run folder was written again and serves the "
+                     "new run, while the others serve the run the server started with: restart the server")
         return {
             # "degraded": the profiles' database is out of reach or cannot be written (lists
             # still answer, live), or the run was trained again since it was loaded
-            "status": "ok" if isinstance(profiles, int) and not rewritten else "degraded",
-            "run_stale": ("the run folder was written again after this server loaded it: restart the server to "
-                          "serve the new run") if rewritten else None,
+            "status": "ok" if isinstance(profiles, int) and stale is None else "degraded",
+            "run_stale": stale,
             "cinerec": cinerec.__version__,
             "model": self.model_name,
             "models": self.run.model_names,
