@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from cinerec.errors import DataError
+from cinerec.errors import ConfigError, DataError
 from cinerec.serving.pgstore import PgProfileStore, export_postgres, safe_url
 from cinerec.serving.store import ExportPlan, export_store, open_store
 
@@ -162,6 +162,21 @@ def test_a_password_is_masked_whole_as_the_driver_reads_it(url, shown):
     assert safe_url(url) == shown
     secret = url.split(":")[2].split("@")[0] if "@" in url else url.rsplit("password=", 1)[1]
     assert _first_line(Exception(f'invalid URI: "{url}"'), url).count(secret) == 0
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:S3cr@t?2024@127.0.0.1:5432/recs",
+                                 "postgresql://weird:p@ss:w/rd#%?&=@127.0.0.1:5432/weirddb"])
+def test_an_unescaped_at_before_a_question_mark_is_refused_and_masked_whole(url):
+    # The first "?" after the first "@" was taken for the query: one "@" was counted, the
+    # driver split at the first one, and "t?2024" was printed in its error.
+    from cinerec.serving.pgstore import check_userinfo
+
+    with pytest.raises(ConfigError, match="holds more than one '@'; write an '@' in the user name or password as %40") \
+            as e:
+        check_userinfo(url)
+    host = url.rsplit("@", 1)[1]
+    assert str(e.value) == f"{url.split(':')[0]}://{url.split('//')[1].split(':')[0]}:***@{host}: the part before " \
+        "the host holds more than one '@'; write an '@' in the user name or password as %40"
 
 
 def test_a_password_is_masked_only_where_the_driver_quotes_it():

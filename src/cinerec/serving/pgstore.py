@@ -67,9 +67,10 @@ def safe_url(url: str) -> str:
 
 def _query_start(rest: str) -> int:
     """Where the query of ``rest`` (a URL after ``://``) starts: its first "?" after the
-    first "@" (a "?" before it is in the password; host and database hold none); -1 when
-    there is none."""
-    return rest.find("?", rest.find("@") + 1)
+    last "@" (a "?" before it is in the password: "S3cr@t?2024@host" holds two, which
+    :func:`check_userinfo` refuses; host and database hold none); -1 when there is none.
+    An "@" in the query makes all before it count as the password's, masked whole."""
+    return rest.find("?", rest.rfind("@") + 1)
 
 
 def _credentials_end(rest: str) -> int:
