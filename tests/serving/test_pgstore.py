@@ -282,8 +282,17 @@ def test_profiles_serve_as_a_role_that_may_only_use_their_tables(pg_url):
                                         r"the server once as a role that may"):
         PgProfileStore(user)
     PgProfileStore(url).close_all()  # made once by the owner, who grants their use
+    # Not granted yet: refused before a server listens (each profile call and /health
+    # answered 500, "permission denied for schema cinerec_profiles").
+    with pytest.raises(DataError, match=r"this role may not read and write cinerec's profiles \(it lacks USAGE on the "
+                                        r"schema cinerec_profiles\); grant it"):
+        PgProfileStore(user)
     with psycopg.connect(url, autocommit=True) as con:
         con.execute(f"GRANT USAGE ON SCHEMA {PROFILES_SCHEMA} TO cinerec_user")
+        con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {PROFILES_SCHEMA} TO cinerec_user")
+    with pytest.raises(DataError, match=r"it lacks INSERT on cinerec_profiles\.profiles\)"):
+        PgProfileStore(user)
+    with psycopg.connect(url, autocommit=True) as con:
         con.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {PROFILES_SCHEMA} TO cinerec_user")
     store = PgProfileStore(user)
     pid = store.create({"50": 4.0})

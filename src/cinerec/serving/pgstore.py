@@ -486,6 +486,7 @@ class PgProfileStore:
                 con.execute("SELECT pg_advisory_xact_lock(hashtext('cinerec_profiles'))")
                 if not self._check_own(con):  # (made already: a role that may only use them serves)
                     self._make_tables(con)
+                self._check_rights(con)
         except psycopg.errors.InsufficientPrivilege as e:
             raise DataError(f"{self.path}: this role may not create cinerec's profile tables (schema "
                             f"{PROFILES_SCHEMA!r}: {_first_line(e, url)}); start the server once as a role that "
@@ -515,6 +516,24 @@ class PgProfileStore:
                             f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
                             "another database with --profiles")
         return set(PROFILE_TABLES) <= set(tables)
+
+    def _check_rights(self, con: Any) -> None:
+        """Refuse, before the server listens, a role that may not read and write the
+        profiles: with the tables made by another role and no grant, every profile call
+        and /health failed with the database's "permission denied"."""
+        from cinerec.serving.store import PROFILE_TABLES
+
+        row = con.execute("SELECT has_schema_privilege(%s, 'USAGE')", (PROFILES_SCHEMA,)).fetchone()
+        missing = [] if row and row[0] else [f"USAGE on the schema {PROFILES_SCHEMA}"]
+        for table in sorted(PROFILE_TABLES) if not missing else ():
+            for right in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+                ok = con.execute("SELECT has_table_privilege(%s, %s)", (f"{PROFILES_SCHEMA}.{table}", right)).fetchone()
+                if not (ok and ok[0]):
+                    missing.append(f"{right} on {PROFILES_SCHEMA}.{table}")
+        if missing:
+            raise DataError(f"{self.path}: this role may not read and write cinerec's profiles (it lacks "
+                            f"{missing[0]}); grant it USAGE on the schema {PROFILES_SCHEMA} and SELECT, INSERT, "
+                            "UPDATE, DELETE on its tables, or give profiles another database with --profiles")
 
     def close(self) -> None:
         """Close the idle connections (the next call opens a new one)."""
