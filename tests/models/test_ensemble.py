@@ -181,6 +181,8 @@ def test_a_saved_model_holds_the_chosen_weights(data, tmp_path):
     ({"members": ["ease", "bpmf"]}, "'bpmf' cannot rank in an ensemble: it predicts stars; use a ranking model such as"),
     ({"members": ["ease", "mf"], "settings": {"mf": {"loss": "mse"}}},
      "'mf' cannot rank in an ensemble: with loss='mse' it learns stars; leave those unset"),
+    # its -inf past the shortlist ended every list there, short of k, without a word
+    ({"members": ["two-stage", "seqknn"]}, "'two-stage' cannot be a member: it scores only the movies of its shortlist"),
 ])
 def test_bad_settings_are_refused_in_one_line(config, match):
     with pytest.raises(ConfigError, match=match):
@@ -204,3 +206,19 @@ def test_reasons_and_similar_movies_come_from_the_first_weighed_member(data, tmp
     again = load_model(tmp_path / "m")
     assert again.has_item_vectors
     np.testing.assert_array_equal(again.similar_items([3], 5)[0], als.similar_items([3], 5)[0])
+
+
+def test_weights_rank_alike_whatever_their_scale_and_a_vanishing_one_leads_nothing(data, tmp_path):
+    # [3e38, 3e38] overflowed to NaN scores ("its training diverged"); a weight too small
+    # to count in float32 still chose the similar movies and the reasons.
+    users = np.arange(data.n_users)
+    ones = create("ensemble", {**TWO, "weights": [1.0, 1.0]}).fit(data)
+    huge = create("ensemble", {**TWO, "weights": [3e38, 3e38]}).fit(data)
+    np.testing.assert_array_equal(huge.recommend(users, 5)[0], ones.recommend(users, 5)[0])
+    assert huge.config.weights == (3e38, 3e38)  # kept as given
+    faint = create("ensemble", {**TWO, "weights": [1e-50, 1.0]}).fit(data)
+    knn = create("itemknn", {"neighbors": 20}).fit(data)
+    np.testing.assert_array_equal(faint.recommend(users, 5)[0], knn.recommend(users, 5)[0])
+    np.testing.assert_array_equal(faint.similar_items([3], 5)[0], knn.similar_items([3], 5)[0])
+    faint.save(tmp_path / "faint")
+    np.testing.assert_array_equal(load_model(tmp_path / "faint").similar_items([3], 5)[0], knn.similar_items([3], 5)[0])

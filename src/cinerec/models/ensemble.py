@@ -129,6 +129,10 @@ class EnsembleConfig(Config):
         if cls is not None and cls.ranking_settings and isinstance(own, dict):
             settings[name] = cls.settings_ranking(own)
         model = create_member("ensemble", name, settings)
+        if model.shortlists:
+            raise ConfigError(f"EnsembleConfig.members: {name!r} cannot be a member: it scores only the movies of its "
+                              "shortlist (the rest -inf), so the ensemble could list none past it; weigh its retriever "
+                              "and its ranker as members instead")
         if model.task == "rating":
             chosen = ", ".join(f"{k}={own[k]!r}" for k in cls.ranking_settings if k in own) if cls else ""
             how = (f"with {chosen} it learns stars; leave those unset (an ensemble gives it "
@@ -204,8 +208,8 @@ class Ensemble(Recommender):
         else:
             weights = np.asarray(self._asked, dtype=np.float64)
         self.members = [m.fit(train, valid) for m in self._new_members()]
-        self.weights_, self.weight_search = weights, search
-        self.has_item_vectors = next(m for m, w in zip(self.members, weights) if w > 0).has_item_vectors
+        self.weights_, self.weight_search = _in_use(weights), search
+        self.has_item_vectors = next(m for m, w in zip(self.members, self.weights_) if w > 0).has_item_vectors
         self.config = self.config.replace(weights=tuple(float(w) for w in weights))
         self._remember(train)  # last: a member that fails leaves the model unfitted
         return self
@@ -389,7 +393,7 @@ class Ensemble(Recommender):
                 raise DataError(f"{path}/member-{k}-{name}: holds a {m.name!r} model of {m.n_users} users and "
                                 f"{m.n_items} movies, not this ensemble's {name!r}")
             self.members.append(m)
-        self.weights_ = np.asarray(self.config.weights, dtype=np.float64)
+        self.weights_ = _in_use(np.asarray(self.config.weights, dtype=np.float64))
         self.has_item_vectors = next(m for m, w in zip(self.members, self.weights_) if w > 0).has_item_vectors
         record = path / "ensemble.json"
         self.weight_search = dict(json.loads(record.read_text()).get("weight_search", {})) if record.exists() else {}
@@ -433,6 +437,15 @@ def _canonical(weights: tuple[float, ...]) -> tuple[float, ...] | None:
     if top <= 0:
         return None
     return tuple(round(float(w) / top, 9) for w in weights)
+
+
+def _in_use(weights: np.ndarray) -> np.ndarray:
+    """The weights as the scores are summed with them: scaled so the largest is 1 (which
+    ranks alike, and keeps 3e38 × a score finite), a weight too small to count in float32
+    set to 0 (so it leads no reason: its member adds nothing)."""
+    w = np.asarray(weights, dtype=np.float64) / float(np.max(weights))
+    w[np.float32(w) == 0] = 0.0
+    return w
 
 
 def _weighed(parts: Sequence[np.ndarray | None], weights: Any) -> np.ndarray:
