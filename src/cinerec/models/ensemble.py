@@ -106,6 +106,12 @@ class EnsembleConfig(Config):
                         f"must hold one number per member ({len(self.members)}), got {len(self.weights)}")
             self._check(all(w >= 0 for w in self.weights) and any(w > 0 for w in self.weights), "weights",
                         "must be numbers >= 0, at least one of them positive")
+            # 3e38 × a score overflowed to NaN, said as a training that diverged
+            self._check(all(w <= MAX_WEIGHT for w in self.weights), "weights",
+                        f"must be at most {MAX_WEIGHT:,.0f} (weightings that differ by a common factor rank alike: "
+                        "scale them down)")
+            self._check(any(np.float32(w) > 0 for w in self.weights), "weights",
+                        "must hold one weight that counts in float32 (above about 1e-45)")
         self._check(self.held_out_rating in ("latest", "random"), "held_out_rating", 'must be "latest" or "random"')
         self._check(self.search_users >= 1, "search_users", "must be at least 1")
         for name in self.settings:
@@ -430,6 +436,10 @@ def _members_unordered(members: Any, settings: Any) -> Any:
     return out
 
 
+#: The largest weight an ensemble takes: the sum of its weighed scores stays finite.
+MAX_WEIGHT = 1e6
+
+
 def _canonical(weights: tuple[float, ...]) -> tuple[float, ...] | None:
     """``weights`` scaled so the largest is 1 (weightings that differ by a common factor
     rank alike), or ``None`` when none is positive."""
@@ -440,10 +450,9 @@ def _canonical(weights: tuple[float, ...]) -> tuple[float, ...] | None:
 
 
 def _in_use(weights: np.ndarray) -> np.ndarray:
-    """The weights as the scores are summed with them: scaled so the largest is 1 (which
-    ranks alike, and keeps 3e38 × a score finite), a weight too small to count in float32
-    set to 0 (so it leads no reason: its member adds nothing)."""
-    w = np.asarray(weights, dtype=np.float64) / float(np.max(weights))
+    """The weights as the scores are summed with them: one too small to count in float32
+    is 0 (its member adds nothing, so it leads no reason either)."""
+    w = np.array(weights, dtype=np.float64)
     w[np.float32(w) == 0] = 0.0
     return w
 
