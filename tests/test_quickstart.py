@@ -283,3 +283,15 @@ def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_pat
     err = capsys.readouterr().err
     assert "has only 3 unseen movies" in err and "keep more movies (a larger --top-movies)" in err
     assert "--negatives 3" not in err and not (tmp_path / "run").exists()
+
+
+def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, capsys):
+    # evaluate, train and run said it under their figures; quickstart only in its data: line.
+    from cinerec.data.synthetic import write_release
+
+    folder = write_release(tmp_path / "syn", "ml-100k", 0.1, seed=2)
+    assert main(["quickstart", "--data", str(folder), "--out", str(tmp_path / "run"), "--model", "popularity",
+                 "--users", "0", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
+           "nothing about real movies" in out, out

@@ -67,6 +67,7 @@ def quickstart(
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_words
+    from cinerec.data.dataset import synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -135,7 +136,7 @@ def quickstart(
         if not json:
             print(f"data: {label}")
             print_leaderboard(results)
-            for line in notes:
+            for line in notes + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
                 print(f"note: {line}")
             print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
