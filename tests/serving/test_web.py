@@ -26,6 +26,18 @@ def browser():
         b.close()
 
 
+def _opened(browser, url):
+    """A wide page at ``url``, ready, and the list its script errors go to."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    return page, errors
+
+
 def _ids(locator):
     return [int(x) for x in locator.evaluate_all("els => els.map(e => e.dataset.movieId)")]
 
@@ -208,11 +220,7 @@ def test_keyboard_focus_dot_ids_plain_events_and_a_profile_on_its_way(browser, t
     run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
     late = _Late(create_app(run_dir, profiles=tmp_path / "profiles.sqlite"))
     with LiveServer(late) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page, errors = _opened(browser, server.url)
         assert page.locator("#results .stars").count() == 0  # likes alone
         assert page.locator("#mine-status").get_attribute("aria-live") == "polite"
         for title in ("Film Dot", "Film Dotdot", "Film No 1"):
@@ -295,11 +303,7 @@ def test_quick_clicks_and_late_answers_never_leave_an_older_state(browser, run_d
     profiles = app.state.service.profiles
     late = _Late(app)
     with LiveServer(late) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page, errors = _opened(browser, server.url)
         first, second = _ids(page.locator("#results .movie"))[:2]
 
         # Two likes before any profile exists, the first answer late: one profile, both likes.
