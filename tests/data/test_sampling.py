@@ -373,3 +373,22 @@ def test_popularity_negatives_follow_training_popularity_to_the_exponent():
     assert stats.chisquare(counts[1:5], expected / expected.sum() * counts[1:5].sum()).pvalue > 1e-3
     flat = user0(pointwise_samples(x, 20_000, np.random.default_rng(4), cpu))  # uniform: movie 0 too
     assert flat[5] == 0 and stats.chisquare(flat[:5]).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("user", [np.int64(2**32 + 1), np.uint64(2**32), np.int64(-(2**32) + 1), np.int64(2**31)])
+def test_a_user_index_past_int32_is_refused_not_wrapped_round(user):
+    # Cast to int32 before the check, 2**32 + 1 was user 1 and got that user's negatives.
+    from cinerec.data.sampling import sample_eval_negatives, sample_negatives
+
+    seen = sp.csr_matrix((np.ones(2), ([0, 1], [0, 1])), shape=(2, 3))
+    for sample in (sample_negatives, sample_eval_negatives):
+        with pytest.raises(ValueError, match=rf"users: user index {int(user)} is out of range \[0, 2\)"):
+            sample(seen, np.array([user]), 1, rng=0)
+
+
+def test_one_unseen_movie_is_said_in_the_singular():
+    from cinerec.data.sampling import sample_eval_negatives
+
+    seen = sp.csr_matrix((np.ones(2), ([0, 0], [0, 1])), shape=(1, 3))
+    with pytest.raises(ValueError, match=r"user 0 has only 1 unseen movie, fewer than the 2 asked for"):
+        sample_eval_negatives(seen, np.array([0]), 2, rng=0)

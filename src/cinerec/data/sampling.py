@@ -100,12 +100,11 @@ def _check_users(users: np.ndarray, n_users: int) -> np.ndarray:
         raise ValueError(f"users must be a 1-D array of user indices, got shape {u.shape}")
     if u.size and u.dtype.kind not in "iu":
         raise ValueError(f"users must hold integer user indices, got dtype {u.dtype}")
-    u = u.astype(np.int32, copy=False) if u.size else np.zeros(0, np.int32)
-    if u.size:
+    if u.size:  # checked before the cast to int32, which would wrap 2**32 + 1 round to 1
         bad = (u < 0) | (u >= n_users)
         if bad.any():
             raise ValueError(f"users: user index {int(u[np.argmax(bad)])} is out of range [0, {n_users})")
-    return u
+    return u.astype(np.int32, copy=False) if u.size else np.zeros(0, np.int32)
 
 
 def _positive_int(value: int, name: str) -> int:
@@ -319,6 +318,7 @@ class NegativeSampler:
             what = "unseen movies" if self._table is None else "unseen movies of positive weight"
             if need == 1:
                 raise ValueError(f"user {u} has no {what} left; no negative can be drawn")
+            what = what.replace("movies", "movie") if have == 1 else what
             raise ValueError(f"user {u} has only {have} {what}, fewer than the {need} asked for")
 
     def _dense_block(self, users: np.ndarray) -> np.ndarray:
