@@ -295,3 +295,12 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     out = capsys.readouterr().out
     assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
            "nothing about real movies" in out, out
+
+
+def test_a_model_of_stars_alone_is_refused_with_advice_quickstart_can_follow(tmp_path, capsys):
+    # The protocol's line said "--protocol ratings-random", a flag quickstart does not have.
+    assert main(["quickstart", "--out", str(tmp_path / "run"), "--model", "baseline", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--model baseline: quickstart ranks movies, and baseline learns stars with no ranking variant; measure " \
+           "its stars with cinerec evaluate --model baseline --protocol ratings-random" in err, err
+    assert not (tmp_path / "run").exists()

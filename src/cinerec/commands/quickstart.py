@@ -86,6 +86,10 @@ def quickstart(
     if source is None and (columns or catalog):
         raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")
     for name in names:  # a model's settings under these protocols, checked before any data is read
+        if MODELS[name].task == "rating" and not MODELS[name].ranking_settings:  # (the protocol would say --protocol)
+            raise ConfigError(f"--model {name}: quickstart ranks movies, and {name} learns stars with no ranking "
+                              f"variant; measure its stars with cinerec evaluate --model {name} --protocol "
+                              "ratings-random, or leave it out here")
         _settings(name)
     _check_out(out)
     # One command writes a run folder at a time: a second aimed at it is refused now, not after its work.
