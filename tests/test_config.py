@@ -124,3 +124,12 @@ def test_a_set_value_meant_as_a_number_or_list_that_is_no_toml_is_named(pair, re
         parse_set_options([pair])
     assert parse_set_options(["loss=bpr", "gmf_path=./runs/gmf/models/gmf"]) == {
         "loss": "bpr", "gmf_path": "./runs/gmf/models/gmf"}
+
+
+@pytest.mark.parametrize("value, written", [(".5", "0.5"), ("-.5", "-0.5"), ("+.5e-3", "+0.5e-3")])
+def test_a_fraction_without_its_leading_zero_is_told_how_to_write_it(value, written, capsys):
+    # ".5" was taken as the text ".5" ("expected a number"), and "-.5" was told to drop leading zeros.
+    from cinerec.cli import main
+
+    assert main(["evaluate", "--data", "synthetic", "--model", "ease", "--set", f"regularization={value}", "-q"]) == 2
+    assert f"--set regularization={value}: write a fraction with its leading zero ({written})" in capsys.readouterr().err

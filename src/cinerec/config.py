@@ -126,6 +126,9 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
             out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError as e:
             text = raw.strip()
+            if re.fullmatch(r"[-+]?\.\d+(?:[eE][-+]?\d+)?", text):  # ".5": a number TOML writes 0.5
+                raise ConfigError(f"{flag} {key}={text}: write a fraction with its leading zero "
+                                  f"({text.replace('.', '0.', 1)})") from None
             # A bare word is text (loss=bpr); what starts as a number, list, table or quoted
             # text and is no TOML was meant as one, and taken as text it read as another mistake.
             if re.match(r"[-+\d\[{\"']", text):
