@@ -95,6 +95,8 @@ def test_shown_writes_settings_as_toml():
 
     assert [shown(v) for v in (True, (64, 0), "a", 2.0, 0.5, {"a": 1}, np.int64(50), None)] == [
         "true", "[64, 0]", '"a"', "2", "0.5", "{a = 1}", "50", "nothing"]
+    # a control character as TOML escapes it: it reached the terminal raw (an escape sequence)
+    assert shown("\x1b[31mRED\x01") == '"\\u001b[31mRED\\u0001"'
 
 
 def test_a_toml_date_is_said_as_it_was_typed(tmp_path, capsys):

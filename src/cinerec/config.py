@@ -160,8 +160,9 @@ def shown(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "nothing"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # (a control character as TOML escapes it: never raw on the terminal)
+        text = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", text) + '"'
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     if isinstance(value, (list, tuple)):
