@@ -227,7 +227,7 @@ def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(ow
     # A model of stars with no ranking variant is refused before anything is fitted or written.
     err = _one_line_error(capsys, ["quickstart", "--data", str(own_log["log"]), "--columns", own_log["columns"],
                                    "--model", "popularity,baseline", "--out", str(tmp_path / "qs2"), "-q"])
-    assert "baseline learns stars and has no ranking variant" in err and not (tmp_path / "qs2").exists()
+    assert "baseline learns stars with no ranking variant" in err and not (tmp_path / "qs2").exists()
 
 
 def test_a_user_a_filter_dropped_is_said_to_be_so(synthetic_100k, tmp_path, capsys):
@@ -300,3 +300,11 @@ def test_a_rating_default_protocol_refused_on_filtered_data_names_the_filter(own
     err = _one_line_error(capsys, ["evaluate", "--data", str(own_log["log"]), "--columns", own_log["columns"],
                                    *flags, "--model", "biasedmf", "--set", "epochs=1"])
     assert f"'{own_log['log']}' holds plain interactions {said}, and ratings-random, the protocol biasedmf" in err
+
+
+def test_an_empty_columns_flag_is_refused_as_catalog_is(tmp_path, capsys):
+    # --columns= was dropped without a word (--catalog= and --columns ' ' are refused).
+    (tmp_path / "log.csv").write_text("user,item\nu1,m1\nu1,m2\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity",
+                                   "--columns=", "-q"])
+    assert "--columns '': expected role=column pairs, e.g. user=uid,item=sku" in err, err

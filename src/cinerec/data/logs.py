@@ -62,10 +62,10 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
 
     ``where`` starts each error message (the flag, or a study file's key).
     """
-    if not text:
+    if text is None:
         return {}
     pairs: dict[str, str] = {}
-    for part in text.split(","):
+    for part in text.split(","):  # ("" too: --columns= is a mistake, not "no columns")
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise DataError(f"{where} {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
