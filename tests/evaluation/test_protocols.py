@@ -621,7 +621,10 @@ def test_evaluate_by_name_applies_the_ranking_rule():
                                                   # one held out for validation too: it said 2 of users holding 2
                                                   ("loo-sampled", {"valid": True}, "users with at least 3 ratings"),
                                                   ("loo-full", {"valid": True}, "users with at least 3 ratings"),
-                                                  ("random-full", {}, "some fall in the test part")])
+                                                  ("random-full", {}, "some fall in the test part"),
+                                                  # a fraction too small for any rating: it named only the ratings
+                                                  ("random-full", {"test": 0.01},
+                                                   r"some fall in the test part, or a larger test fraction \(test = 0.01\)")])
 def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, options, needs):
     n = 2 if options else 1
     lone = Interactions(np.zeros(n, np.int32), np.arange(n, dtype=np.int32), np.ones(n, np.float32),

@@ -136,8 +136,10 @@ class Prepared:
         if not self.folds and len(self.users) == 0:
             # With valid = true a user's latest two ratings are held out: one for each part.
             most = 3 if self.protocol.holds_out_latest and bool(getattr(self.protocol, "valid", False)) else 2
+            test = getattr(self.protocol, "_options", {}).get("test")
             need = (f"users with at least {most} ratings" if self.protocol.holds_out_latest
-                    else "more ratings, so that some fall in the test part")
+                    else "more ratings, so that some fall in the test part"
+                    + (f", or a larger test fraction (test = {test:g})" if isinstance(test, float) else ""))
             raise DataError(f"protocol {self.protocol.name}: no user has a test rating to measure "
                             f"({len(self.train):,} training ratings of {self.train.n_users:,} users); it needs {need}")
 
