@@ -563,3 +563,28 @@ def test_an_option_without_its_value_points_to_its_commands_help(capsys, argv, s
     # It said "(see cinerec --help)", whose page does not list the option.
     assert main(argv) == 2
     assert capsys.readouterr().err == f"cinerec: error: {said}\n"
+
+
+@pytest.mark.parametrize("argv, said", [
+    # click took --protocol as the model and then said "Got unexpected extra argument (loo-full)"
+    (["evaluate", "--data", "x", "--model", "--protocol", "loo-full"],
+     "cinerec: error: evaluate: --model needs a value (the next word, --protocol, is an option)"),
+    (["data", "info", "--data", "--columns", "user=u"],
+     "cinerec: error: data info: --data needs a value (the next word, --columns, is an option)"),
+    (["recommend", "--run", "r", "--user", "-k", "3"],
+     "cinerec: error: recommend: --user needs a value (the next word, -k, is an option)"),
+])
+def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(capsys, argv, said):
+    assert main(argv) == 2
+    assert capsys.readouterr().err == said + "\n"
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["run", "--out", "-h"], "Usage: cinerec run [OPTIONS] STUDY.toml"),  # was a run folder named "-h"
+    (["run", "-h", "--out"], "Usage: cinerec run [OPTIONS] STUDY.toml"),  # was "--out requires an argument"
+    (["data", "info", "--data", "--help"], "Usage: cinerec data info"),
+    (["evaluate", "--model", "-h"], "Usage: cinerec evaluate"),
+])
+def test_help_wins_over_the_rest_of_the_line(capsys, argv, usage):
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith(usage)

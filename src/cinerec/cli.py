@@ -241,9 +241,47 @@ def _one_process(argv: list[str]) -> str | None:
             "work under torchrun)")
 
 
+def _help_asked(command: click.Command, argv: list[str]) -> list[str] | None:
+    """The words that show the help of the (sub)command ``argv`` names when ``-h`` or
+    ``--help`` is among its words, else None: help wins over the rest of the line, even
+    where ``-h`` came right after an option that takes a value (``run --out -h`` was read
+    as a run folder named "-h")."""
+    words: list[str] = []
+    sub: click.Command | None = command
+    for a in argv:
+        if a == "--":
+            return None
+        if a in ("-h", "--help"):
+            return [*words, "--help"]
+        if isinstance(sub, click.Group) and a in sub.commands:
+            sub = sub.commands[a]
+            words.append(a)
+    return None
+
+
+def _value_missing(command: click.Command, argv: list[str]) -> str | None:
+    """The error line for an option given no value before the next option of the same
+    command (``evaluate --model --protocol loo-full``): click took ``--protocol`` as the
+    model and said that ``loo-full`` was an unexpected argument."""
+    words, sub = _subcommand(command, argv)
+    if sub is None or isinstance(sub, click.Group):
+        return None
+    options = {opt for p in sub.params if isinstance(p, click.Option) for opt in (*p.opts, *p.secondary_opts)}
+    takes = _value_options(command, argv)
+    for i, a in enumerate(argv[len(words):-1], len(words)):
+        if a == "--":
+            break
+        if a in takes and argv[i + 1] in options:
+            return f"{' '.join(words)}: {a} needs a value (the next word, {argv[i + 1]}, is an option)"
+    return None
+
+
 def _run(command: click.Command, argv: list[str] | None) -> int:
     given = sys.argv[1:] if argv is None else list(argv)
-    wrong = _given_twice(given, command) or _empty_path(given) or _one_process(given)
+    helping = _help_asked(command, given)
+    if helping is not None:
+        argv = given = helping
+    wrong = _given_twice(given, command) or _empty_path(given) or _one_process(given) or _value_missing(command, given)
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
         return 2
