@@ -684,6 +684,27 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     assert c.delete(f"/profiles/{pid}/ratings").status_code == 422
 
 
+def test_ids_with_a_line_break_are_reachable(tmp_path):
+    # A quoted CSV field may hold a line break; the path routes stopped at it and answered
+    # a bare "Not Found" for the movie, its similar movies and the user alike.
+    from .conftest import build_run
+
+    log = tmp_path / "log.csv"
+    users, movies = ["a\nb", "plain", "c", "d"], ["m\n1", "m2", "m3", "m4", "m5"]
+    log.write_text("user,item,rating\n" + "\n".join(
+        f'"{u}","{m}",{(a + b) % 5 + 1}' for a, u in enumerate(users) for b, m in enumerate(movies) if (a + b) % 3)
+        + "\n")
+    c = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
+    r = c.get("/users/a%0Ab/recommendations", params={"k": 2})
+    assert r.status_code == 200 and r.json()["user_id"] == "a\nb", r.text
+    assert c.get("/movies/m%0A1").json()["movie_id"] == "m\n1"
+    assert c.get("/movies/m%0A1/similar").status_code == 200
+    assert c.get("/movies/x%0Ay").json() == {"detail": "unknown movie id 'x\\ny'"}
+    pid = c.post("/profiles", json={"liked": ["m\n1", "m2"]}).json()["profile_id"]
+    r = c.delete(f"/profiles/{pid}/ratings/m%0A1")
+    assert r.status_code == 200 and list(r.json()["ratings"]) == ["m2"]
+
+
 def test_a_nul_in_an_id_is_404_on_every_store_not_500(client):
     # PostgreSQL text cannot hold NUL: its driver's error surfaced as a 500.
     assert client.get("/profiles/%00").status_code == 404

@@ -28,6 +28,7 @@ from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Requ
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
@@ -55,6 +56,17 @@ Genre = Annotated[str | None, Query(max_length=100, description="only movies of 
 Stars = Annotated[float, Field(allow_inf_nan=False, strict=True,
                                description="stars on the data's own scale (/health: stars_range, e.g. 1 to 5 on ml-100k)")]
 
+
+
+class _AnyPath(PathConvertor):
+    """The rest of the path, line breaks included: a raw id may hold one (a quoted field
+    of a CSV log), and starlette's ``path`` stops at it, so ``/movies/m%0A1`` met no route
+    and answered a bare "Not Found" instead of that movie or "no movie id"."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("rawid", _AnyPath())
 
 # -- request and response bodies -----------------------------------------------------------
 
@@ -512,7 +524,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
 
     # Raw ids may hold "/" (sent as %2F): the id parameters take the rest of the path, so
     # the routes that end after an id come first.
-    @app.get("/movies/{movie_id:path}/similar", response_model=list[SimilarMovie], tags=["movies"])
+    @app.get("/movies/{movie_id:rawid}/similar", response_model=list[SimilarMovie], tags=["movies"])
     def similar(request: Request, movie_id: Annotated[str, PathParam(description="raw movie id")],
                 k: K = 10) -> Any:
         """The movies most like this one (``model.similar_items``), those with a positive
@@ -524,11 +536,11 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             return JSONResponse(jsonable_encoder(Movie.model_validate(record)))
         return svc.similar(svc.item_index(movie_id), k)
 
-    @app.get("/movies/{movie_id:path}", response_model=Movie, tags=["movies"])
+    @app.get("/movies/{movie_id:rawid}", response_model=Movie, tags=["movies"])
     async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
         return svc.records[svc.item_index(movie_id)]
 
-    @app.get("/users/{user_id:path}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
+    @app.get("/users/{user_id:rawid}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
     async def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10,
                         genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
@@ -572,7 +584,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         svc.profiles.set_ratings(profile_id, _canonical(svc, ratings, body.field))
         return _profile(svc, profile_id, k, genre)
 
-    @app.delete("/profiles/{profile_id}/ratings/{movie_id:path}", response_model=Profile, tags=["profiles"])
+    @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"])
     def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
