@@ -64,6 +64,21 @@ def test_a_run_without_plots_says_so_in_a_notebook(dataset, tmp_path):
     assert "this run has no plots" in plots._repr_html_() and "no plots" in repr(plots)
 
 
+def test_a_notebook_shows_the_plots_in_the_report_s_order(dataset, tmp_path):
+    # The notebook sorted them by name: a neural model's curves came before the leaderboard,
+    # which report.md shows first.
+    save_dataset(tmp_path, dataset)
+    save_model(tmp_path, create("popularity").fit(dataset.interactions))
+    (tmp_path / PLOTS).mkdir()
+    for name in ("map-b.png", "leaderboard.png", "curves-a.png"):
+        (tmp_path / PLOTS / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    finish_run(tmp_path, meta={"command": "run"}, report="# r\n")
+    report = (tmp_path / "report.md").read_text()
+    in_report = sorted(("leaderboard.png", "curves-a.png", "map-b.png"), key=lambda n: report.index(f"(plots/{n})"))
+    assert [p.name for p in open_run(tmp_path).plots().paths] == in_report == ["leaderboard.png", "curves-a.png",
+                                                                                "map-b.png"]
+
+
 def test_a_run_whose_plots_were_deleted_says_so_not_that_it_draws_none(dataset, tmp_path):
     # A study whose plots/ was removed said only models with movie vectors draw plots,
     # though a study always draws its leaderboard.

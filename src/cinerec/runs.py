@@ -254,7 +254,9 @@ class Run:
 
     def plots(self) -> Plots:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
-        paths = sorted((self.path / PLOTS).glob("*.png"))
+        from cinerec.evaluation.report import plot_files
+
+        paths = plot_files(self.path, PLOTS)  # in report.md's order: the leaderboard first
         study = self.meta.get("command") == "run"
         damaged = study or "](plots/" in self._report_text()
         why = "a study always draws plots/leaderboard.png" if study else "report.md shows them"

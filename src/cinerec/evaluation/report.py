@@ -27,7 +27,8 @@ def _lower_is_better(metric: str) -> bool:
 
     return metric.split("@")[0].split("_")[0] in LOWER_IS_BETTER
 
-__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks", "save_curves", "plots_section", "pyplot", "save_png", "CURVES"]
+__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks", "save_curves", "plot_files", "plots_section", "pyplot",
+           "save_png", "CURVES"]
 
 #: The file name the training loop gives the curves in its checkpoint folder.
 CURVES = "curves.png"
@@ -282,6 +283,12 @@ def _caption(png: Path) -> str:
     return stem
 
 
+def plot_files(run_dir: str | Path, folder: str = "plots") -> list[Path]:
+    """The PNGs under ``run_dir/folder`` in the report's order: the leaderboard chart
+    first, when there is one, then the others by name."""
+    return sorted((Path(run_dir) / folder).glob("*.png"), key=lambda p: (p.name != "leaderboard.png", p.name))
+
+
 def plots_section(run_dir: str | Path, folder: str = "plots") -> str:
     """A Markdown "Plots" section showing every PNG under ``run_dir/folder``: the
     leaderboard chart first, when there is one, then the others by name.
@@ -289,7 +296,7 @@ def plots_section(run_dir: str | Path, folder: str = "plots") -> str:
     Returns ``""`` when there is none. Links are relative to ``run_dir``, where
     ``report.md`` lives.
     """
-    pngs = sorted((Path(run_dir) / folder).glob("*.png"), key=lambda p: (p.name != "leaderboard.png", p.name))
+    pngs = plot_files(run_dir, folder)
     if not pngs:
         return ""
     lines = ["## Plots", ""]
