@@ -834,6 +834,13 @@ def test_a_like_weighs_as_the_top_of_the_scale_for_a_model_of_stars(run):
     assert not np.allclose(liked_[1], one[1])
 
 
+def test_a_user_asked_twice_is_listed_once(run):
+    # Repeats were listed again: (user_id, rank) pairs twice in one frame.
+    frame = run.top_n([3, 1, 2, 1, "3"], k=4)
+    assert frame["user_id"].tolist() == [3] * 4 + [1] * 4 + [2] * 4
+    assert not frame.duplicated(["user_id", "rank"]).any()
+
+
 def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # Stars off the data's scale were taken (the API answers 422), and a bad k went
     # unnoticed when no user was given.

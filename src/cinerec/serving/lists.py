@@ -312,7 +312,8 @@ class Lists:
 
         Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year`` (a
         nullable integer: ``<NA>`` when unknown), ``genres`` (a list), ``score`` and
-        ``reason``; one row per recommendation, users in the order given.
+        ``reason``; one row per recommendation, users in the order given, each once (an id
+        given again, or the same user written another way, ``1`` and ``"1"``, adds no rows).
         """
         import pandas as pd
 
@@ -321,7 +322,7 @@ class Lists:
         one = isinstance(user_ids, (str, bytes)) or not hasattr(user_ids, "__iter__") or np.ndim(user_ids) == 0 \
             and isinstance(user_ids, np.ndarray)
         ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
-        users = np.array([self.user_index(u) for u in ids], dtype=np.int64)
+        users = np.array(list(dict.fromkeys(self.user_index(u) for u in ids)), dtype=np.int64)
         self._length(k)  # with no users too: a wrong k (or one past a shortlist) is wrong whoever asks
         k = check_k(k)
         rows = []
