@@ -397,6 +397,29 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
     assert not (tmp_path / "newparent").exists()
 
 
+def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_the_same(small_data, tmp_path, capsys):
+    # Resumed with patience = 0 it trained nothing, exited 0 and recorded settings it never used;
+    # with the same patience it was told to ask for more epochs, which did nothing either.
+    import json
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(small_data), "--model", "gmf", "--protocol-option", "valid=true", "--set", "epochs=30",
+            "--set", "lr=0.05", "--quiet", "--out", str(out)]
+    assert main([*argv, "--set", "patience=1"]) == 0
+    training = json.loads((out / "run.json").read_text())["training"]
+    assert training["stopped_by"] == "patience" and training["epochs"] < 30, training
+    before = (out / "run.json").read_bytes()
+    for more in ([], ["--set", "epochs=60"]):  # the same patience would stop it again at once
+        said = _error(capsys, [*argv, "--set", "patience=1", *more, "--resume"])
+        assert f"the run stopped early after epoch {training['epochs']} (patience = 1" in said
+        assert "resume with a larger patience (--set patience=N, or 0 never to stop early)" in said
+    assert (out / "run.json").read_bytes() == before
+    assert main([*argv, "--set", "patience=0", "--resume"]) == 0
+    after = json.loads((out / "run.json").read_text())
+    assert after["training"]["epochs"] == 30 and "stopped_by" not in after["training"]
+    assert after["config"]["gmf"]["patience"] == 0
+
+
 def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, capsys):
     # It said "holds a finished '? ?' run".
     out = tmp_path / "run"

@@ -172,6 +172,26 @@ def test_resuming_another_model_other_data_or_fewer_epochs_is_refused_by_name(da
     resume("gmf", {"epochs": 6}, train, valid)  # more epochs: it goes on
 
 
+def test_a_run_stopped_early_goes_on_when_resumed_with_more_patience(data, tmp_path):
+    # It ended at once, kept the early-stopped weights and was recorded with the new settings.
+    train, valid = data
+    cfg = {**FAST, "epochs": 30, "lr": 0.05}
+    early = create("gmf", {**cfg, "patience": 1})
+    early.checkpoint_dir = tmp_path
+    early.fit(train, valid)
+    stopped = len(early.history)
+    assert stopped < 30 and early.history[-1]["stopped_by"] == "patience"
+    straight = create("gmf", cfg).fit(train, valid)  # patience 0: never stops early
+    for patience in (1, 0):  # the same patience stops again at once; none goes on to the end
+        resumed = create("gmf", {**cfg, "patience": patience})
+        resumed.checkpoint_dir, resumed.resume = tmp_path, True
+        resumed.fit(train, valid)
+        assert len(resumed.history) == (stopped if patience else 30)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    assert "stopped_by" not in resumed.history[stopped - 1]
+    np.testing.assert_array_equal(resumed.score(np.arange(5)), straight.score(np.arange(5)))
+
+
 def test_saved_weights_load_with_weights_only(data, tmp_path):
     train, _ = data
     model = create("neumf", FAST).fit(train)

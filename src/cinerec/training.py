@@ -535,7 +535,15 @@ class _Fit:
         self.bad_epochs = int(ck["bad_epochs"])
         self.start_epoch = int(ck["epoch"]) + 1
         if ck.get("stopped"):
-            self.start_epoch = self.n_epochs  # it had already stopped early: nothing left to do
+            last = self.history[-1] if self.history else {}
+            patience = self.cfg.patience
+            if last.get("stopped_by") == "patience" and (patience == 0 or self.bad_epochs < patience) \
+                    and self.start_epoch < self.n_epochs:
+                # Stopped by a patience that is larger now (or 0, never stopping): it goes on,
+                # and that epoch is no longer where it stopped.
+                self.history[-1] = {k: v for k, v in last.items() if k != "stopped_by"}
+            else:
+                self.start_epoch = self.n_epochs  # it had stopped early and would again: nothing left to do
 
     def _read_checkpoint(self, path: Path) -> dict[str, Any] | None:
         """The checkpoint at ``path`` (``None`` when there is none).

@@ -47,7 +47,8 @@ def train(
     """Train a model, evaluate it and keep it in a run folder.
 
     Neural models write checkpoints to DIR/checkpoints; --resume continues a killed run
-    from its last checkpoint to the same result.
+    from its last checkpoint to the same result, a finished one with more epochs, and one
+    stopped early with a larger patience.
     """
     from cinerec.io import claimed
 
@@ -240,6 +241,15 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   f"{asked['protocol']} is asked now; give --protocol {ran['protocol']} to train it "
                                   "further")
             same_run = asked is None or all(ran[key] == value for key, value in asked.items())
+            training = meta["training"] if isinstance(meta.get("training"), dict) else {}
+            was = recorded.get("patience") if isinstance(recorded, dict) else None
+            if same_run and training.get("stopped_by") == "patience" and isinstance(was, int) \
+                    and 0 < (want.get("patience") or 0) <= was:
+                # Resumed, it would stop again at once and only write the same run again.
+                raise ConfigError(f"--out {out}: the run stopped early after epoch {training.get('epochs')} (patience = "
+                                  f"{was}: that many epochs without a better validation figure), and patience = "
+                                  f"{want.get('patience')} would stop it again at once; resume with a larger patience "
+                                  "(--set patience=N, or 0 never to stop early) to train it further")
             # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
             if same_run and isinstance(recorded, dict) and \
                     {k: recorded.get(k) if v is None else v for k, v in want.items()} == recorded:
