@@ -506,3 +506,21 @@ def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_th
     assert "n/a: no one in the test part could be measured by ndcg@5, ndcg@10" in report
     board = open_run(run).leaderboard()
     assert "ndcg@10" in board.columns and math.isnan(board["ndcg@10"].iloc[0])
+
+
+def test_a_run_over_all_official_folds_keeps_each_fold_s_checkpoints_and_resumes(ml100k_dir, tmp_path, capsys):
+    # The five folds shared one checkpoint-last.pt, which held u5's at the end: every resume
+    # was refused ("the 80,000 training ratings are not the ones it was trained on").
+    import json
+
+    argv = ["train", "--data", str(ml100k_dir), "--model", "biasedmf", "--protocol", "ratings-fold", "--protocol-option",
+            "fold=all", "--set", "factors=4", "--quiet", "--json"]
+    assert main([*argv, "--set", "epochs=1", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    for fold in ("u1", "u2", "u3", "u4", "u5"):
+        assert (tmp_path / "run" / "checkpoints" / fold / "checkpoint-last.pt").is_file()
+    assert main([*argv, "--set", "epochs=2", "--out", str(tmp_path / "run"), "--resume"]) == 0
+    resumed = json.loads(capsys.readouterr().out)["metrics"]
+    assert main([*argv, "--set", "epochs=2", "--out", str(tmp_path / "straight")]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"] == resumed
+    assert "The last fold's (u5) training" in (tmp_path / "run" / "report.md").read_text()

@@ -92,7 +92,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     made = _check_out(out, resume, recommender, tune, asked)
 
     main = distributed_context().is_main
-    if resume and not (out / "checkpoints" / CHECKPOINT_LAST).is_file():  # a mistyped --out retrains everything
+    # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
+    if resume and not any((out / "checkpoints").rglob(CHECKPOINT_LAST)):  # a mistyped --out retrains everything
         say(f"note: {out} holds no checkpoint to resume from; training from the first epoch", quiet or not main)
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
@@ -321,6 +322,9 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
             if p.name not in before:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         checkpoints = out / "checkpoints"
+        for fold in checkpoints.iterdir() if checkpoints.is_dir() else ():  # a fold's, with nothing in it yet
+            if fold.is_dir() and not any(fold.iterdir()):
+                fold.rmdir()
         if checkpoints.is_dir() and not any(checkpoints.iterdir()):  # nothing to resume from
             checkpoints.rmdir()
         if out.is_dir() and {p.name for p in out.iterdir()} == {_MARK}:  # nothing of a run is left
@@ -368,7 +372,11 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
             valid = f"{h['metric']} {h['valid']:.4f}" if "valid" in h else "-"
             valid += " (kept)" if h.get("kept") else ""
             lines.append(f"| {h['epoch']} | {h['loss']:.4f} | {valid} | {h['samples_per_s']:,.0f} |")
-        lines += ["", "Curves: `checkpoints/curves.png`.", ""]
+        if result.parts:  # the model kept is the last fold's; every fold has its own checkpoints and curves
+            last = result.parts[-1].options.get("fold")
+            lines += ["", f"The last fold's ({last}) training; each fold's curves: `checkpoints/FOLD/curves.png`.", ""]
+        else:
+            lines += ["", "Curves: `checkpoints/curves.png`.", ""]
     elif history:  # BPMF: one row per Gibbs sweep
         lines += ["## Training", "", "| sweep | training RMSE |", "|---|---|"]
         lines += [f"| {h['sweep']} | {h['train_rmse']:.4f} |" for h in history]

@@ -20,6 +20,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
@@ -186,7 +187,18 @@ class Prepared:
         self.protocol.check(model)
         name = label or model.name
         if self.folds:
-            parts = [f.evaluate(model, fit=True, label=name, per_user=per_user) for f in self.folds]
+            # Each fold its own checkpoints (a neural model's): in one folder the last fold's
+            # overwrote the others', and a resume met another fold's weights.
+            home = getattr(model, "checkpoint_dir", None)
+            parts = []
+            try:
+                for f in self.folds:
+                    if home is not None:
+                        model.checkpoint_dir = Path(home) / str(f.fold)  # type: ignore[attr-defined]
+                    parts.append(f.evaluate(model, fit=True, label=name, per_user=per_user))
+            finally:
+                if home is not None:
+                    model.checkpoint_dir = home  # type: ignore[attr-defined]
             values: dict[str, float] = {}
             for key in parts[0].metrics:
                 values[key] = float(np.mean([p.metrics[key] for p in parts]))
