@@ -192,6 +192,27 @@ def test_a_run_stopped_early_goes_on_when_resumed_with_more_patience(data, tmp_p
     np.testing.assert_array_equal(resumed.score(np.arange(5)), straight.score(np.arange(5)))
 
 
+def test_a_checkpoint_whose_weights_do_not_fit_is_one_line(data, tmp_path):
+    # A checkpoint without the record of what it was trained on (written by an earlier
+    # version) met other data: torch's size mismatch came out as a traceback.
+    train, valid = data
+    model = create("gmf", FAST)
+    model.checkpoint_dir = tmp_path
+    model.fit(train, valid)
+    ck = torch.load(tmp_path / CHECKPOINT_LAST, weights_only=False)
+    del ck["trained"]
+    torch.save(ck, tmp_path / CHECKPOINT_LAST)
+    keep = train.users < 59
+    fewer = type(train)(train.users[keep], train.items[keep], train.ratings[keep], train.timestamps[keep], 59,
+                        train.n_items)
+    other = create("gmf", {**FAST, "epochs": 6})
+    other.checkpoint_dir, other.resume = tmp_path, True
+    with pytest.raises(DataError, match=r"checkpoint-last.pt: cannot resume, its weights do not fit this model and "
+                                        r"data \(size mismatch for .*\[60, 8\].*\[59, 8\]") as e:
+        other.fit(fewer)
+    assert "\n" not in str(e.value)
+
+
 def test_saved_weights_load_with_weights_only(data, tmp_path):
     train, _ = data
     model = create("neumf", FAST).fit(train)

@@ -522,12 +522,22 @@ class _Fit:
             raise DataError(f"{path}: not a checkpoint to resume from (it holds no {missing[0]!r}; "
                             f"{CHECKPOINT_LAST} is written by training itself)")
         _check_resumable(ck, self.cfg, path, self.trained(), self.n_epochs)
-        self.module.load_state_dict(ck["module"])
-        self.opt.load_state_dict(ck["optimizer"])
-        if self.sched is not None and ck.get("scheduler") is not None:
-            self.sched.load_state_dict(ck["scheduler"])
-        if self.scaler is not None and ck.get("scaler") is not None:
-            self.scaler.load_state_dict(ck["scaler"])
+        try:
+            self.module.load_state_dict(ck["module"])
+            self.opt.load_state_dict(ck["optimizer"])
+            if self.sched is not None and ck.get("scheduler") is not None:
+                self.sched.load_state_dict(ck["scheduler"])
+            if self.scaler is not None and ck.get("scaler") is not None:
+                self.scaler.load_state_dict(ck["scaler"])
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as e:
+            # A checkpoint without the record of its data (written by an earlier version) or
+            # edited by hand: torch's error is many lines of tensor names and shapes.
+            said = str(e).strip().splitlines()
+            first = said[1].strip() if len(said) > 1 and said[0].startswith("Error(s) in loading") else \
+                (said[0] if said else type(e).__name__)
+            raise DataError(f"{path}: cannot resume, its weights do not fit this model and data ({first[:200]}); "
+                            "train afresh in another folder, or resume with the data and settings it was trained "
+                            "on") from None
         _set_rng_state(ck["rng"], self.device)
         self.history = list(ck["history"])
         self.best_metric = ck["best_metric"]
