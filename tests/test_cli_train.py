@@ -420,6 +420,30 @@ def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_
     assert after["config"]["gmf"]["patience"] == 0
 
 
+def test_a_run_that_diverged_after_its_first_checkpoint_leaves_no_folder(small_data, tmp_path, capsys, monkeypatch):
+    # Its checkpoints stayed: resumed they diverged again, and resumed with the smaller lr
+    # the message asks for they were refused ("lr was 100000000.0 and is now 0.01").
+    import torch
+
+    from cinerec.models import create
+
+    kind = type(create("biasedmf"))
+    real = kind._epoch_data
+    calls = {"n": 0}
+
+    def second_epoch_diverges(self, *args):
+        data = real(self, *args)
+        calls["n"] += 1
+        return data if calls["n"] == 1 else (*data[:-1], torch.full_like(data[-1], float("nan")))
+
+    monkeypatch.setattr(kind, "_epoch_data", second_epoch_diverges)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(small_data), "--model", "biasedmf", "--protocol", "ratings-random", "--set",
+            "epochs=4", "--quiet", "--out", str(out)]
+    assert "biasedmf: training diverged at epoch 2 (loss nan)" in _error(capsys, argv)
+    assert not out.exists()
+
+
 def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, capsys):
     # It said "holds a finished '? ?' run".
     out = tmp_path / "run"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged"]
 
 
 class CinerecError(Exception):
@@ -30,6 +30,11 @@ class DownloadFailed(DataError):
     """A release could not be downloaded (offline, the server unreachable or failing) and
     no copy is kept. Not a damaged copy or a checksum that differs: those are
     :class:`DataError` and are never passed over (quickstart falls back on this alone)."""
+
+
+class Diverged(DataError):
+    """A model's training diverged (its loss is no longer a number): its checkpoints hold a
+    run that, resumed, diverges again, so ``cinerec train`` removes them."""
 
 
 class FilterRefused(DataError):

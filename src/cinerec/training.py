@@ -29,7 +29,7 @@ import torch
 from cinerec.config import Config
 from cinerec.processes import _Dist, distributed_context
 from cinerec.data.dataset import Interactions
-from cinerec.errors import ConfigError, DataError
+from cinerec.errors import ConfigError, DataError, Diverged
 from cinerec.io import atomic_path
 from cinerec.ranking import rank_of
 
@@ -625,7 +625,7 @@ class _Fit:
             bar.close()
         epoch_loss = self._mean_over_processes(float(loss_sum) / max(seen_samples, 1))
         if not math.isfinite(epoch_loss):
-            raise DataError(f"{self.model.name}: training diverged at epoch {epoch + 1} (loss {epoch_loss}); try a smaller lr")
+            raise Diverged(f"{self.model.name}: training diverged at epoch {epoch + 1} (loss {epoch_loss}); try a smaller lr")
         seconds = time.perf_counter() - t0
         lr_now = self.opt.param_groups[0]["lr"]
         if self.sched is not None:

@@ -311,17 +311,21 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
     it and it is empty again."""
     import shutil
 
+    from cinerec.errors import Diverged
+
     if not distributed_context().is_main:  # under torchrun rank 0 alone writes, and undoes
         yield
         return
     before = {p.name for p in out.iterdir()}
     try:
         yield
-    except BaseException:
+    except BaseException as e:
         for p in out.iterdir() if out.is_dir() and not keep_new else ():
             if p.name not in before:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         checkpoints = out / "checkpoints"
+        if isinstance(e, Diverged):  # resumed, they diverge again; and a smaller lr cannot resume them
+            shutil.rmtree(checkpoints, ignore_errors=True)
         for fold in checkpoints.iterdir() if checkpoints.is_dir() else ():  # a fold's, with nothing in it yet
             if fold.is_dir() and not any(fold.iterdir()):
                 fold.rmdir()
