@@ -133,3 +133,16 @@ def test_an_empty_protocol_is_refused_not_the_default(capsys, ml100k_dir):
     assert main(["evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--protocol", ""]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give a protocol name (leave --protocol out for the model's default)" in err
+
+
+def test_a_patience_with_no_validation_to_stop_on_is_said(capsys, ml100k_dir):
+    # It was dropped without a word: every epoch trained, as if patience had been read.
+    base = ["evaluate", "--data", str(ml100k_dir), "--model", "gmf", "--top-users", "60", "--set", "epochs=2",
+            "--set", "factors=4", "--quiet"]
+    assert main([*base, "--set", "patience=1"]) == 0
+    assert ("note: patience = 1 stopped nothing: loo-sampled held out no validation ratings to stop early on, so all 2 "
+            "epochs were trained (--protocol-option valid=true holds each user's second-latest rating out for it)"
+            ) in capsys.readouterr().out
+    for more in ([], ["--set", "patience=1", "--protocol-option", "valid=true"]):  # the default's; one with validation
+        assert main([*base, *more]) == 0
+        assert "patience" not in capsys.readouterr().out

@@ -75,6 +75,7 @@ def evaluate(
     if not main:
         return
     said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
+    said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         extra.update({"notes": said} if said else {})

@@ -383,6 +383,18 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     return dataset, data_record(source, dataset, filters, record)
 
 
+def unused_patience(model: Any, prepared: Any, held: list[str]) -> list[str]:
+    """The note for a ``patience`` given (``--set``, ``--config``) to a fit with no
+    validation ratings: early stopping has nothing to go by, so every epoch is trained."""
+    patience = getattr(model.config, "patience", 0)
+    if "patience" not in held or not patience or prepared.valid is not None:
+        return []
+    way = " (--protocol-option valid=true holds each user's second-latest rating out for it)" \
+        if "valid" in prepared.protocol.defaults else ""
+    return [f"patience = {patience} stopped nothing: {prepared.protocol.name} held out no validation ratings to stop "
+            f"early on, so all {model.config.epochs} epochs were trained{way}"]
+
+
 def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
     """Popularity on the same prepared split, and a line for ``result`` if it falls below it.
 

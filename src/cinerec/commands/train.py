@@ -154,7 +154,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         from cinerec.commands.evaluate import tuned_line
 
         print(tuned_line(tuned))
-    for line in notes + figure_notes(prepared, recommender) + synthetic_notes(dataset):
+    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)
+    for line in notes + said + (flags.unused_patience(recommender, prepared, held) if tuned is None else []):
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
 
