@@ -146,3 +146,14 @@ def test_a_patience_with_no_validation_to_stop_on_is_said(capsys, ml100k_dir):
     for more in ([], ["--set", "patience=1", "--protocol-option", "valid=true"]):  # the default's; one with validation
         assert main([*base, *more]) == 0
         assert "patience" not in capsys.readouterr().out
+
+
+def test_a_device_this_machine_lacks_is_refused_before_the_data_is_read(capsys, tmp_path):
+    # It was refused after the data load (minutes on ml-25m): here the data is not even there.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["evaluate", "--data", str(tmp_path / "none"), "--model", "gmf", "--set", "device=cuda"]) == 2
+    assert capsys.readouterr().err == ('cinerec: error: --set: device = "cuda": CUDA is not available on this machine '
+                                       '(device = "cpu", or "auto" to take a GPU when there is one)\n')

@@ -593,3 +593,14 @@ def test_the_run_records_the_study_file_by_its_full_path(tmp_path, ml100k_dir, m
     board = run_study(Study.from_toml(Path("study.toml")), tmp_path / "out", quiet=True)
     assert board["study"] == str((tmp_path / "study.toml").resolve())
     assert f"Study file: `{(tmp_path / 'study.toml').resolve()}`" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_device_this_machine_lacks_is_blamed_on_its_line_before_the_data_load(tmp_path):
+    # It was refused after the data load and the split, with the table's line only.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    text = '[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n\n[models.gmf]\nepochs = 1\ndevice = "cuda"\n'
+    with pytest.raises(ConfigError, match=r'study.toml:8: \[models.gmf\] device = "cuda": CUDA is not available'):
+        Study.from_toml(write(tmp_path, text))

@@ -722,6 +722,15 @@ class _Reader:
             protocol.check(model)
         except CinerecError as e:
             raise self.fail(table, None, _strip(str(e))) from None
+        device = getattr(model.config, "device", None)
+        if isinstance(device, str):  # a device this machine lacks: said before the data load, not after it
+            from cinerec.processes import distributed_context
+            from cinerec.training import resolve_device
+
+            try:
+                resolve_device(device, distributed_context().local_rank)
+            except CinerecError as e:
+                raise self.fail(table, "device" if "device" in settings else None, _strip(str(e))) from None
         return ModelSpec(label, name, settings)
 
 

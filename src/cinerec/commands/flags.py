@@ -183,7 +183,24 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
     _check_processes(model)
+    _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
     return model
+
+
+def _check_device(model: "Recommender", where: str | None) -> None:
+    """A device this machine lacks (``device = "cuda"`` without CUDA) is refused before
+    the data load, not after it."""
+    device = getattr(model.config, "device", None)
+    if not isinstance(device, str):
+        return
+    from cinerec.errors import ConfigError
+    from cinerec.processes import distributed_context
+    from cinerec.training import resolve_device
+
+    try:
+        resolve_device(device, distributed_context().local_rank)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}" if where else str(e)) from None
 
 
 def _check_processes(model: "Recommender") -> None:
