@@ -197,7 +197,12 @@ def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_l
     study.write_text(f'[data]\nsource = "{own_log["log"]}"\ncolumns = "{own_log["columns"]}"\ntop_movies = 60\n\n'
                      '[protocol]\nname = "loo-sampled"\n\n[models.popularity]\n')
     err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
-    assert f"(n_negatives = {fewer} under [protocol] in {study})" in err and not (tmp_path / "r").exists()
+    # The file and line first, as every study error (the table's line when the file sets no n_negatives).
+    assert err.startswith(f"cinerec: error: {study}:6: [protocol]: protocol loo-sampled: ")
+    assert f"(n_negatives = {fewer})" in err and not (tmp_path / "r").exists()
+    study.write_text(study.read_text().replace('"loo-sampled"\n', '"loo-sampled"\nn_negatives = 99\n'))
+    assert _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"]).startswith(
+        f"cinerec: error: {study}:8: [protocol] n_negatives: protocol loo-sampled: ")
     assert "keep more movies (a larger top_movies under [data])" in err
     assert "--top-movies" not in err  # the file's key, not a flag run does not need
     study.write_text(study.read_text().replace("top_movies = 60\n", ""))  # the same filter, as a flag

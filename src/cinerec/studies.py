@@ -991,7 +991,10 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             except TooFewUnseen as e:  # the count is the study file's to set
                 # The filters in the words of where they were set: the file's keys, or the flags.
                 words = {flag: said for flag, said, keys in _FILTER_WORDS if not set(keys) & set(study.from_flags)}
-                raise e.asking(f"n_negatives = {{n}} under [protocol] in {study.path}", words) from None
+                asked = e.asking("n_negatives = {n}", words)
+                key = "n_negatives" if "n_negatives" in study.protocol_options else None
+                raise TooFewUnseen(f"{_where(study, ('protocol',), key)}: {asked.base}", asked.fewer,
+                                   "n_negatives = {n}", asked.only_way, asked.top_k) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
             from cinerec.serving.store import export_store
