@@ -211,7 +211,7 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")
     assert code == 2 and f"{study}: --min-year 3000 (given on the command line) leaves no ratings" in err
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--max-year", "1950")
-    assert code == 2 and f"{study} [data] with the command line: min_year = 1990 is after --max-year = 1950" in err
+    assert code == 2 and f"{study}:6: [data] with the command line: min_year = 1990 is after --max-year = 1950" in err
     study.write_text(f'[data]\nsource = "{ml100k_dir}"\nkcore = 30\n[protocol]\nname = "ratings-fold"\n[models.baseline]\n')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
     assert code == 2 and f"{study}:5: [protocol] name: protocol ratings-fold: the official folds" in err

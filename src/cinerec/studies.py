@@ -266,6 +266,11 @@ class Study:
             kept = {} if no_filters else study.filters.to_dict()
             given = tuple(filters or {})
             where = "command line" if not kept else f"{path} [data] with the command line"
+            # A year of the file's against one of a flag (min_year after --max-year): its line.
+            years = [k for k in ("min_year", "max_year") if k in kept and k not in given]
+            line = key_line(text, ("data",), years[0]) if len(years) == 1 and len(given) and \
+                {"min_year", "max_year"} - {years[0]} <= set(given) else None
+            where = f"{path}:{line}: [data] with the command line" if line is not None else where
             study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where=where,
                                                                 flags=given), from_flags=(*study.from_flags, *given))
         if only:
