@@ -547,6 +547,13 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         out["time"] = np.zeros(table.num_rows, np.int64)
     else:
         column = table.column(cols["time"])
+        odd = pa.types.is_boolean(column.type) or pa.types.is_time(column.type)
+        row = next((i for i, v in enumerate(column.is_valid().to_pylist()) if v), None) if odd else None
+        if row is not None:  # true/false (pandas would make them 1 and 0), or a clock time without its day
+            value = _written(path, row, str(cols["time"]))
+            what = "a clock time without its date" if pa.types.is_time(column.type) else "neither seconds nor a date"
+            raise DataError(f"{_line(path, row)}: time {str(column[row].as_py()) if value is None else value!r} is "
+                            f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
             times = column.to_numpy().astype(np.int64, copy=False)
             if len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) > MAX_SECONDS):
