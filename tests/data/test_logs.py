@@ -608,6 +608,17 @@ def test_a_catalogue_kept_in_the_log_folder_is_not_read_as_part_of_the_log(tmp_p
         load_log(tmp_path / "mine", catalog=tmp_path / "mine" / "items.csv")
 
 
+def test_a_note_beside_the_logs_of_a_folder_is_no_log(tmp_path):
+    # README.txt was read as a log and refused ("no user column").
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "log.csv").write_text("user,item,rating\n1,a,4\n2,b,3\n")
+    (tmp_path / "mine" / "README.txt").write_text("my ratings, exported from somewhere\n")
+    assert len(load_log(tmp_path / "mine").interactions) == 2
+    (tmp_path / "mine" / "log.csv").unlink()  # a folder of .txt files alone: they are its logs
+    (tmp_path / "mine" / "README.txt").write_text("user\titem\trating\n1\ta\t4\n")
+    assert len(load_log(tmp_path / "mine").interactions) == 1
+
+
 def test_a_header_of_one_column_holding_every_name_points_at_its_separator(tmp_path):
     (tmp_path / "semi.csv").write_text("userId;movieId;rating\n1;2;4\n")
     with pytest.raises(DataError, match=r"no user column .*the header is one column and looks ';'-separated; a log's "

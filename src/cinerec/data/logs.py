@@ -224,7 +224,8 @@ def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
 
 def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Path]:
     """The log's files: ``path`` itself, or a folder's log files less the catalogue (a
-    catalogue kept beside the log it describes is no part of it)."""
+    catalogue kept beside the log it describes is no part of it); a folder's ``.txt``
+    files only where it holds no ``.csv``, ``.tsv`` or Parquet file."""
     if path.is_file():
         if path.suffix.lower() not in LOG_SUFFIXES:
             raise DataError(f"{path}: not a ratings log (expected a {', '.join(LOG_SUFFIXES)} file, a folder of them, "
@@ -233,6 +234,8 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     skip = Path(catalog).expanduser().resolve() if catalog is not None else None
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES
                    and p.resolve() != skip)
+    if any(p.suffix.lower() != ".txt" for p in files):  # a README.txt or notes.txt beside the logs is no log
+        files = [p for p in files if p.suffix.lower() != ".txt"]
     if not files and skip is not None and skip.parent == path.resolve():
         raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
     if not files:
