@@ -356,6 +356,23 @@ def test_release_argument_must_fit_the_files(tmp_path) -> None:
         load(folder, release="ml-2m")
 
 
+def test_a_release_name_that_another_release_s_files_contradict_is_refused(tmp_path) -> None:
+    # ml-10m was taken for an ml-1m folder: read with ml-1m's users.dat, and labelled ml-10m.
+    from cinerec.data.synthetic import MARKER
+
+    one = write_release(tmp_path / "a", "ml-1m", 0.005, seed=1)
+    with pytest.raises(DataError, match=r"a synthetic release shaped like ml-1m \(cinerec data synthesize\), not ml-10m"):
+        load(one, release="ml-10m")
+    (one / MARKER).unlink()
+    with pytest.raises(DataError, match=r"holds users.dat, which ml-10m has not \(ml-1m's layout\)"):
+        load(one, release="ml-10m")
+    assert load(one, release="ml-1m").info["release"] == "ml-1m"
+    ten = write_release(tmp_path / "b", "ml-10m", 0.001, seed=1)
+    (ten / MARKER).unlink()
+    with pytest.raises(DataError, match=r"holds no users.dat, which ml-1m has \(ml-10m's layout\)"):
+        load(ten, release="ml-1m")
+
+
 def test_ml1m_occupations_are_named(tmp_path) -> None:
     d = load(write_release(tmp_path / "ml-1m", "ml-1m", 0.01, seed=3))
     assert set(d.user_features["occupation"]) <= set(ML1M_OCCUPATIONS)

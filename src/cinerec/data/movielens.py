@@ -394,6 +394,15 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
     if release is not None:
         if _family(release) != family:
             raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
+        like = _synthetic_like(folder)
+        if like is not None and like != release and like in download.RELEASES:
+            raise DataError(f"{folder}: a synthetic release shaped like {like} (cinerec data synthesize), not {release}; "
+                            f"drop the release name or give {like}")
+        users = (folder / "users.dat").is_file()
+        if family == "dat" and users != (release == "ml-1m"):  # ml-1m alone has users.dat
+            said = "holds users.dat, which ml-10m has not (ml-1m's layout)" if users else \
+                "holds no users.dat, which ml-1m has (ml-10m's layout)"
+            raise DataError(f"{folder}: {said}; drop the release name or give the one it is")
         return folder, family, release
     if named in download.RELEASES and _family(named) == family:
         return folder, family, named
