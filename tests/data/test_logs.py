@@ -119,6 +119,9 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ('user,item,rating\na,x,3\na,y,4\n"b,x,2', 'line 4: a quote (") opens a field that no quote closes'),
     ("user,item,rating\na,x,3\nb,y\n", "line 3: 2 fields where the header has 3"),
     ("user,item,rating\na,x,3\nb\n", "line 3: 1 field where the header has 3"),
+    # Python's csv module spoke of "universal-newline mode"
+    ("user,item,rating\r1,2,4\r1,3,5\r", "its lines end in a carriage return alone (an old Mac text file); save it "
+     "with LF or CRLF line ends"),
     # true/false were read as the times 1 and 0; a clock time was shown as datetime.time(12, 30)
     ("user,item,rating,ts\na,x,4,true\nb,y,4,false\n", "line 2: time 'true' is neither seconds nor a date"),
     ("user,item,rating,ts\na,x,4,\nb,y,4,FALSE\n", "line 3: time 'FALSE' is neither seconds nor a date"),

@@ -261,6 +261,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
 
         with open(path, "rb") as f:
             first = f.readline()
+        if b"\n" not in first and b"\r" in first.rstrip(b"\r"):  # one "line" to the end: lines cut by CR alone
+            raise DataError(f"{path}: its lines end in a carriage return alone (an old Mac text file); save it with "
+                            "LF or CRLF line ends")
         delimiter = _delimiter(path, first)
         quoted = _csv_quoting(path, delimiter)
         text: dict[str, Any] = {}
