@@ -233,6 +233,13 @@ def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_p
     assert differs_words(ref.to_dict(real)) == ("the study's figure was measured on the data its file names; this "
                                                 "run read other data (--no-filters; --top-users), so the two do not "
                                                 "compare")
+    # A flag restating the file's value changes nothing, and is not named as a change.
+    ref = Study.from_toml(path, filters={"top_users": 500, "min_year": 1980}).reference
+    assert ref.to_dict(real)["differs"] == "--min-year"
+    ref = Study.from_toml(path, filters={"min_year": 1990, "top_users": 500}, no_filters=True).reference
+    assert "differs" not in ref.to_dict(real)  # --no-filters dropped nothing the flags did not give again
+    ref = Study.from_toml(path, filters={"min_year": 1990}, no_filters=True).reference
+    assert ref.to_dict(real)["differs"] == "--no-filters"  # it dropped top_users = 500
 
 
 def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):

@@ -291,8 +291,12 @@ class Study:
         if study.reference:  # the study's figure was measured on the file's data, not on others
             file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
             differs = []
-            if study.filters.to_dict() != file_filters:
-                differs += ["--no-filters"] * no_filters + [f"--{k.replace('_', '-')}" for k in (filters or {})]
+            now = study.filters.to_dict()
+            if now != file_filters:  # the flags that changed a value (--implicit restating the file's is none)
+                given = set(filters or {})
+                dropped = no_filters and any(now.get(k) != v for k, v in file_filters.items() if k not in given)
+                differs += ["--no-filters"] * dropped + [f"--{k.replace('_', '-')}" for k in (filters or {})
+                                                         if now.get(k) != file_filters.get(k)]
             other: tuple[str, str] | None = None
             if data is not None and file_source is not None and data != file_source:
                 other = (data, str(file_source))
