@@ -125,6 +125,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
     ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
     ("seeds = [0, 1]", "seeds = [0, 0]", ":11: [protocol] seeds: expected a list of distinct"),
+    ("seeds = [0, 1]", "seeds = [1.0]", ":11: [protocol] seeds: expected a list of distinct whole numbers from 0 to "
+     "2**63 - 1, got [1.0]"),  # it said "got [1]"
     ("seeds = [0, 1]", "seeds = [18446744073709551616]", ":11: [protocol] seeds: expected a list of distinct whole"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),

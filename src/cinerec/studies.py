@@ -55,7 +55,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, toml_error
+from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_words
 from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen
 
@@ -500,7 +500,7 @@ class _Reader:
                 isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds) \
                 or len(set(seeds)) != len(seeds):
             raise self.fail(("protocol",), "seeds", f"expected a list of distinct whole numbers from 0 to 2**63 - 1, "
-                                                    f"got {shown(seeds)}")
+                                                    f"got {shown_exactly(seeds)}")
         options = {k: v for k, v in p.items() if k not in ("name", "seeds")}
         try:
             protocol = get_protocol(name, **options)
