@@ -293,8 +293,7 @@ class Study:
             differs = []
             now = study.filters.to_dict()
             if now != file_filters:  # the flags that changed a value (--implicit restating the file's is none)
-                given = set(filters or {})
-                dropped = no_filters and any(now.get(k) != v for k, v in file_filters.items() if k not in given)
+                dropped = no_filters and any(now.get(k) != v for k, v in file_filters.items() if k not in (filters or {}))
                 differs += ["--no-filters"] * dropped + [f"--{k.replace('_', '-')}" for k in (filters or {})
                                                          if now.get(k) != file_filters.get(k)]
             other: tuple[str, str] | None = None
