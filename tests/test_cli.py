@@ -588,3 +588,13 @@ def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(ca
 def test_help_wins_over_the_rest_of_the_line(capsys, argv, usage):
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith(usage)
+
+
+def test_a_study_setting_that_asks_for_too_much_memory_names_its_table(small_data, tmp_path, capsys):
+    # It said "out of memory" without naming the file or the model.
+    study = tmp_path / "huge.toml"
+    study.write_text(f'[data]\nsource = "{small_data}"\n[protocol]\nname = "loo-sampled"\n\n[models.als]\n'
+                     'factors = 1000000000000\n')
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "out"), "--quiet"])
+    assert err.startswith(f"cinerec: error: {study}:6: [models.als]: out of memory fitting it (Unable to allocate"), err
+    assert not (tmp_path / "out").exists()

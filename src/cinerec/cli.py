@@ -22,7 +22,7 @@ from click import exceptions as click_errors
 
 import cinerec
 from cinerec.commands import data, evaluate, export, quickstart, recommend, run, serve, train
-from cinerec.errors import CinerecError
+from cinerec.errors import CinerecError, out_of_memory
 
 __all__ = ["app", "main"]
 
@@ -298,7 +298,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
             _say_error(f"cinerec: error: another process of this torchrun job stopped ({said}); "
                        f"a train run's folder keeps its checkpoints: the same command with --resume goes on from them")
             return 1
-        if isinstance(e, RuntimeError) and not _out_of_memory(e):
+        if isinstance(e, RuntimeError) and not out_of_memory(e):
             raise
         _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); a setting may "
                    "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too big")
@@ -385,17 +385,6 @@ def _peer_lost(error: RuntimeError) -> bool:
     text = str(error)
     return any(words in text for words in ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
                                            "NCCL communicator was aborted"))
-
-
-def _out_of_memory(error: RuntimeError) -> bool:
-    """Whether ``error`` is torch's failed allocation (CPU or GPU)."""
-    import torch
-
-    if isinstance(error, getattr(torch, "OutOfMemoryError", ())):
-        return True
-    text = str(error)
-    # (a size past what an allocation can even count: "Storage size calculation overflowed")
-    return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text
 
 
 #: Errors of a disk or pipe that cannot take what is written (full, over quota, failing).

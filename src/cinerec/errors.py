@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory"]
 
 
 class CinerecError(Exception):
@@ -103,3 +103,12 @@ def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:
         " (the Dataset they belong to, not its .interactions)" if names == "Dataset" and got == "Interactions" else ""
     raise ConfigError(f"{what}: expected {names}{hint}, got {got}")
 
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a failed allocation: NumPy's ``MemoryError``, or torch's (CPU
+    or GPU), which is a ``RuntimeError``."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    text = str(error) if isinstance(error, RuntimeError) else ""
+    # (a size past what an allocation can even count: "Storage size calculation overflowed")
+    return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_words
-from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen
+from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen, out_of_memory
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -1038,6 +1038,13 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
         if str(e).startswith(str(study.path)):  # already says where
             raise
         raise ConfigError(f"{_where(study, ('models', label), None)}: {e}") from None
+    except (MemoryError, RuntimeError) as e:  # a setting asking for too much (factors = 1e11): its table
+        if not out_of_memory(e):
+            raise
+        said = " ".join(str(e).split())[:200] or "an allocation failed"
+        raise ConfigError(f"{_where(study, ('models', label), None)}: out of memory fitting it ({said}); a setting may "
+                          "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too "
+                          "big") from None
 
 
 #: Each filter a "too few unseen movies" error may name, in the study file's words, and
