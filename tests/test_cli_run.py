@@ -309,6 +309,9 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
         extra = ["--out", str(tmp_path / "z")] if command == "train" else []
         code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)
         assert code == 2 and "--tune 0: a tuning budget must be at least 1 trial" in err
+        # A number past any search (a typing slip) ran with no end.
+        code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "9" * 20, *extra)
+        assert code == 2 and f"--tune {'9' * 20}: a tuning budget is at most 100,000 trials" in err
 
 
 def test_tune_keeps_the_settings_given_and_refuses_what_it_cannot_search(tmp_path, capsys, ml100k_dir):

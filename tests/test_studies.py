@@ -267,6 +267,12 @@ def test_a_zero_tuning_budget_is_refused(tmp_path):
         Study.from_toml(write(tmp_path, GOOD), trials=0)
     with pytest.raises(ConfigError, match=r"\[tune\]: no budget"):
         Study.from_toml(write(tmp_path, GOOD.replace("trials = 5\n", "")))
+    # A number past any search (a typing slip) ran with no end.
+    with pytest.raises(ConfigError, match=r"--tune 1000000: a tuning budget is at most 100,000 trials"):
+        Study.from_toml(write(tmp_path, GOOD), trials=10**6)
+    with pytest.raises(ConfigError, match=r"study.toml:28: \[tune\] trials: 100000000000000000: a tuning budget is at "
+                                          r"most 100,000 trials \(minutes bounds a search by time\)"):
+        Study.from_toml(write(tmp_path, GOOD.replace("trials = 5\n", "trials = 100000000000000000\n")))
 
 
 def test_a_model_the_protocol_cannot_measure_is_refused(tmp_path):

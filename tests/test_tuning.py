@@ -68,6 +68,7 @@ def test_rating_models_minimise_rmse(ml100k):
 def test_bad_budgets_and_spaces_are_one_line_errors(ml100k):
     p = get_protocol("loo-sampled")
     for kwargs, needle in [({}, "needs a budget"), ({"trials": 0}, "positive whole number"),
+                           ({"trials": 10**20}, r"at most 100,000, got 100000000000000000000"),  # ran with no end
                            ({"minutes": 0}, "finite number above 0"), ({"minutes": float("inf")}, "finite number above 0"),
                            ({"trials": 2, "space": {"nope": Param("int", 1, 2)}},
                                                                  "'nope', which is not one of its settings")]:

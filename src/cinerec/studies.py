@@ -536,6 +536,13 @@ class _Reader:
                     raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
                 raise self.fail(("tune",), "trials", f"{_toml(tune_trials)}: a tuning budget must be a whole number "
                                                      "of trials, at least 1")
+            from cinerec.tuning import MAX_TRIALS
+
+            if tune_trials is not None and tune_trials > MAX_TRIALS:
+                if trials is not None:
+                    raise ConfigError(f"--tune {tune_trials}: a tuning budget is at most {MAX_TRIALS:,} trials")
+                raise self.fail(("tune",), "trials", f"{_toml(tune_trials)}: a tuning budget is at most {MAX_TRIALS:,} "
+                                                     "trials (minutes bounds a search by time)")
             if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))):
                 raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: expected a number of minutes")
             if minutes is not None and (not math.isfinite(minutes) or minutes <= 0):

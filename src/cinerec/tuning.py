@@ -46,7 +46,10 @@ from typing import Any, Callable, Collection, Iterator, Literal, Mapping
 from cinerec.errors import ConfigError, DataError, TooFewUnseen
 
 __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "check_protocol", "objective", "PRUNE_STARTUP_TRIALS",
-           "PRUNE_WARMUP_EPOCHS"]
+           "PRUNE_WARMUP_EPOCHS", "MAX_TRIALS"]
+
+#: The most trials a search may ask for: a number past it (a typing slip, 10**20) ran with no end.
+MAX_TRIALS = 100_000
 
 #: Trials (the defaults' included) that run to the end before the default pruner prunes any.
 PRUNE_STARTUP_TRIALS = 3
@@ -244,6 +247,9 @@ def tune(
         raise ConfigError("tuning needs a budget: a number of trials and/or minutes")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 1):
         raise ConfigError(f"tuning trials must be a positive whole number, got {trials!r}")
+    if trials is not None and trials > MAX_TRIALS:
+        raise ConfigError(f"tuning trials must be at most {MAX_TRIALS:,}, got {trials!r} (minutes= bounds a search by "
+                          "time)")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, numbers.Real)):
         raise ConfigError(f"tuning minutes must be a number, got {type(minutes).__name__} {minutes!r}")
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):

@@ -441,7 +441,8 @@ Tune = Annotated[int | None, typer.Option(
 
 def check_tune(trials: int | None, model: "Recommender | None" = None, hold: Collection[str] = (),
                options: Mapping[str, Any] | None = None) -> None:
-    """Refuse, in one line and before any data is read: a tuning budget below one trial;
+    """Refuse, in one line and before any data is read: a tuning budget below one trial
+    or past :data:`cinerec.tuning.MAX_TRIALS`;
     a ``model`` with nothing to search once the settings ``hold`` (given by ``--set`` and
     ``--config``) are taken out; ``fold=all``, whose folds' training parts hold one
     another's test ratings (:func:`cinerec.tuning.check_protocol`)."""
@@ -452,6 +453,10 @@ def check_tune(trials: int | None, model: "Recommender | None" = None, hold: Col
         return
     if trials < 1:
         raise ConfigError(f"--tune {trials}: a tuning budget must be at least 1 trial")
+    from cinerec.tuning import MAX_TRIALS
+
+    if trials > MAX_TRIALS:
+        raise ConfigError(f"--tune {trials}: a tuning budget is at most {MAX_TRIALS:,} trials")
     if options is not None:
         check_protocol(options.get("fold"), f"--tune {trials}")
     if model is not None:
