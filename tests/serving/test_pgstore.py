@@ -91,6 +91,37 @@ def test_a_burst_of_threads_shares_a_few_connections_and_a_stuck_database_is_una
     one.close()
 
 
+def test_a_read_on_a_database_that_hangs_is_unavailable_after_a_while_not_held_for_good(pg_url):
+    # A server that stopped answering (reachable, its process stopped) held the read, and
+    # the request waiting on it, for good. Here its backend process is stopped for real.
+    import os
+    import signal
+    import time
+
+    from cinerec.errors import Unavailable
+    from cinerec.serving.pgstore import _Pool
+
+    pool = _Pool(pg_url, size=1, wait=0.2, query_wait=0.5)
+    backend = pool.fetchall("SELECT pg_backend_pid()")[0][0]
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(Unavailable, match=r"a read took more than 0.5 s \(PostgreSQL is not answering\)"):
+            pool.fetchall("SELECT 1")
+        assert time.monotonic() - t0 < 5
+        # Its connection is still held by the read: the next request is told so at once.
+        with pytest.raises(Unavailable, match=r"all 1 connections busy"):
+            pool.fetchall("SELECT 1")
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while pool._open and time.monotonic() < deadline:  # the read ends, and its connection is closed
+        time.sleep(0.05)
+    assert pool._open == 0 and pool.fetchall("SELECT 2") == [(2,)]
+    assert pool.fetchall("SELECT pg_backend_pid()")[0][0] != backend
+    pool.close()
+
+
 def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     export_store(run_dir, pg_url, k=3, model="ease", progress=False)
 
