@@ -61,9 +61,9 @@ _EXACT_SHARE = 0.25
 #:   navigable small-world graph.
 #: * ``index_nlist``: IVF cells; 0 picks ``round(sqrt(n_items))`` (at most one cell per
 #:   39 movies, faiss's minimum for training).
-#: * ``index_nprobe``: IVF cells searched per query; 0 searches 70 % of the cells, a number past the cells every one
+#: * ``index_nprobe``: IVF cells searched per query; 0 searches 70 % of the cells
 #:   (factor models' movie vectors are not clustered enough for fewer to reach 0.95
-#:   recall@10 against exact search).
+#:   recall@10 against exact search), and a number past the cells searches every one.
 #: * ``index_hnsw_m``: HNSW links per node.
 #: * ``index_ef_search``: HNSW search breadth (raised to the shortlist length when that
 #:   is larger).
