@@ -67,7 +67,7 @@ class TooFewUnseen(DataError):
         self.base, self.fewer, self.only_way, self.top_k = message, fewer, only_way, top_k
         joint = "; ask" if only_way else " or ask"
         # ``top_k``: the protocol's largest K, which must stay below the fewer + 1 candidates.
-        ks = f", and for no K above {fewer} (K = {top_k} needs {top_k})" if top_k > fewer else ""
+        ks = f", and for no K above {fewer} in ks (K = {top_k} needs {top_k} negatives)" if top_k > fewer else ""
         super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else ""))
 
     def asking(self, how: str, flags: Mapping[str, str] | None = None, least: int = 0) -> "TooFewUnseen":

@@ -405,7 +405,7 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
     assert "keep more movies" not in msg and "\n" not in msg  # no filter dropped any to keep
     assert get_protocol("loo-sampled", n_negatives=1, ks=[1]).prepare(ds).candidates.shape == (2, 2)
     # The way out says the Ks must shrink too: ranked among 2, HR@10 would count every one a hit.
-    with pytest.raises(DataError, match=r"n_negatives=1\), and for no K above 1 \(K = 10 needs 10\)$"):
+    with pytest.raises(DataError, match=r"n_negatives=1\), and for no K above 1 in ks \(K = 10 needs 10 negatives\)$"):
         get_protocol("loo-sampled", n_negatives=10).prepare(ds)
 
 
