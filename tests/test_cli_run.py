@@ -124,7 +124,8 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     shutil.rmtree(tmp_path / "b")
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
     assert code == 0, err
-    assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out and "the study: hr@10 0.5; ours (ease, the best):" in out
+    assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out
+    assert "the study (a made-up study): hr@10 0.5; ours (ease, the best):" in out  # its source, as report.md says
     row = next(line for line in out.splitlines() if line.startswith("popularity"))
     popularity = f"{board['models'][1]['metrics']['hr@10']['mean']:.4f}"
     assert popularity in row
@@ -133,7 +134,7 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"))
     assert code == 0, err
     ease = f"{board['models'][0]['metrics']['hr@10']['mean']:.4f}"
-    assert f"the study: hr@10 0.5; ours (popularity, the study's model): {popularity}; the best (ease): {ease}" in out
+    assert f"the study (a made-up study): hr@10 0.5; ours (popularity, the study's model): {popularity}; the best (ease): {ease}" in out
     report = (tmp_path / "c" / "report.md").read_text()
     assert "- popularity (the study's model): hr@10 = " in report and "- ease (the best): hr@10 = " in report
 

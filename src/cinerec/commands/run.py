@@ -110,10 +110,11 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     metric = ref["metric"]
     rows = {r["label"]: r for r in board["models"] if metric in r["metrics"]}
     best = best_giving(board, metric)
+    who = f"the study ({ref['source']})" if ref.get("source") else "the study"  # as report.md names it
     if best is None:
-        return f"the study: {metric} {ref['value']}; ours: no model of this run gives {metric}"
+        return f"{who}: {metric} {ref['value']}; ours: no model of this run gives {metric}"
     own = ref.get("model") if ref.get("model") in rows else None
-    study = f"the study: {metric} {ref['value']}; ours"
+    study = f"{who}: {metric} {ref['value']}; ours"
     the_best = "the best" if best == board["best"] else f"the best giving {metric}"
 
     def figure(label: str) -> str:
