@@ -781,3 +781,25 @@ def test_an_index_the_data_cannot_fill_is_refused_before_any_model_runs(tmp_path
         code, _, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "-q",
                            "--set", 'retriever_settings={index="ivf", index_nlist=500}')
         assert code == 2 and "retriever_settings: index_nlist = 500: at most 43" in err, err
+
+
+def test_a_study_s_model_below_popularity_is_said_whether_or_not_the_study_runs_popularity(tmp_path, capsys, ml100k_dir):
+    # evaluate, train and quickstart said so; a study's report did not.
+    study = tmp_path / "s.toml"
+    base = (f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\nseeds = [0, 1]\n'
+            '[models.knn1]\nmodel = "itemknn"\nneighbors = 1\n[models.ease]\n')
+    for extra in ("", "[models.popularity]\n"):
+        study.write_text(base + extra)
+        out = tmp_path / f"o{len(extra)}"
+        code, printed, err = run(capsys, "run", str(study), "--out", str(out), "--quiet")
+        assert code == 0, err
+        board = read_json(out / "leaderboard.json")
+        rows = {r["label"]: r["metrics"]["hr@10"]["mean"] for r in board["models"]}
+        floor = rows.get("popularity")
+        [line] = board["below_popularity"]
+        assert line.startswith(f"knn1: hr@10 {rows['knn1']:.4f} is below popularity's ")
+        assert line.endswith(" under loo-sampled (the mean over 2 seeds)")
+        if floor is not None:  # the study's own popularity row is the floor
+            assert f"popularity's {floor:.4f}" in line
+        assert f"note: {line}" in printed and f"**Note:** {line}." in (out / "report.md").read_text()
+        assert read_json(out / "run.json")["below_popularity"] == [line]

@@ -1035,6 +1035,24 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     return board
 
 
+def _below_popularity(rows: list[dict[str, Any]], floors: Mapping[int, Any], metric: str, study: Study,
+                      floor_row: str | None) -> list[str]:
+    """A line for each model whose figure, the mean over the seeds, is below popularity's
+    on the same splits: a ranking protocol's floor, which the report must name."""
+    import numpy as np
+
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+    values = [floors[s].metrics.get(metric) for s in study.seeds] if floors else []
+    if not values or any(v is None for v in values) or metric.split("@")[0] in LOWER_IS_BETTER:
+        return []
+    floor = float(np.mean(values))
+    over = f"the mean over {len(values)} seeds" if len(values) > 1 else f"seed {study.seeds[0]}"
+    return [f"{row['label']}: {metric} {row['metrics'][metric]['mean']:.4f} is below popularity's {floor:.4f} under "
+            f"{study.protocol} ({over})" for row in rows
+            if row["label"] != floor_row and metric in row["metrics"] and row["metrics"][metric]["mean"] < floor]
+
+
 @contextlib.contextmanager
 def _blamed_on(study: Study, label: str) -> Iterator[None]:
     """A setting refused only once a model fits (a member's size limit, a value the data
@@ -1157,6 +1175,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
         model_notes: list[str] = []
+        # Popularity on each seed's split, the floor of a ranking protocol: the study's own
+        # row where it has one with its defaults, else measured beside the models.
+        floors: dict[int, Any] = {}
+        floor_row = next((s.label for s in study.models if s.model == "popularity" and not s.settings), None)
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
@@ -1206,6 +1228,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith(at) or "@" not in k)
                         + f" (fit {result.seconds_fit:.1f} s)", quiet)
                     del model
+            if not protocol.needs_ratings:
+                if floor_row is not None:
+                    floors[seed] = results[floor_row][seed]
+                else:
+                    with stages(f"popularity (seed {seed})"):
+                        floors[seed] = prepared.evaluate(create("popularity"))
 
         metric, _ = objective(protocol)
         first = results[study.models[0].label][study.seeds[0]]
@@ -1239,6 +1267,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
+        below = _below_popularity(board_models, floors, metric, study, floor_row)
+        model_notes += below
         # Rows without the study's metric (a model trained on liked-or-not has no RMSE of
         # stars) come after the others, in file order; they are never the best.
         board_models.sort(key=lambda r: (metric not in r["metrics"],
@@ -1308,6 +1338,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
+        **({"below_popularity": below} if floors else {}),
         "reference": study.reference.to_dict(dataset) if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
         "stages": stages.rows, "peak_gb": stages.peak_gb,
@@ -1338,6 +1369,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "command": "run", "best_model": best, "data": study.source, "protocol": study.protocol,
         "protocol_options": shown_options, "seeds": list(study.seeds), "seed": study.seeds[0],
         "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
+        **({"below_popularity": board["below_popularity"]} if "below_popularity" in board else {}),
         "config": {best: final.config.to_dict()},
         # Each tuned model's search, seed by seed, as settings.json holds it (train --tune: "tuning").
         **({"tuning": {row["label"]: row["tuning"] for row in board_models if row["tuning"]}}
