@@ -371,6 +371,14 @@ def test_describe_gives_the_number_of_negatives():
     assert "ranked among 99 movies" in get_protocol("loo-sampled").describe()
 
 
+def test_describe_says_valid_true_holds_out_the_rating_before_the_latest_too():
+    # The line said only "each user's latest rating held out".
+    for name in ("loo-sampled", "loo-full"):
+        assert "later file row), and the one before it for validation; ranked" in \
+            get_protocol(name, valid=True).describe()
+        assert "validation" not in get_protocol(name).describe()
+
+
 def test_ratings_fold_uses_the_folds_read_with_the_data():
     ds = small_dataset(release="ml-100k")
     n = len(ds.interactions)

@@ -354,7 +354,7 @@ def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_
         "# cinerec quickstart\n\n"
         f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies.\n\n"
         f"Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among {negatives} "
-        "sampled unseen ones; `loo-full` ranks it among every movie the user has not rated.\n\n"
+        "sampled unseen ones; `loo-full` ranks it among every movie not in the user's training ratings.\n\n"
         f"{markdown_table(results)}\n\n"
         f"{below}"
         f"Best model by {RANK_BY[1]} under {RANK_BY[0]}: **{best}** (refitted on all ratings in `models/`).\n\n"

@@ -455,9 +455,11 @@ class Protocol:
         """
         text = f"{self.name}: {self.summary.format(**self._options, **self._shares())}"
         times = dataset.interactions.timestamps if dataset is not None else None
+        latest = "each user's latest rating held out (timestamp ties: later file row)"
         if self.holds_out_latest and times is not None and len(times) and times.min() == times.max():
-            text = text.replace("each user's latest rating held out (timestamp ties: later file row)",
-                                "each user's last row in the file held out (the data has no times)")
+            text = text.replace(latest, latest := "each user's last row in the file held out (the data has no times)")
+        if self.holds_out_latest and self._options.get("valid") is True:  # valid = true: the one before it too
+            text = text.replace(latest, f"{latest}, and the one before it for validation")
         return text
 
     def _shares(self) -> dict[str, str]:
