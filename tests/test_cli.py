@@ -177,6 +177,18 @@ def test_a_process_of_the_job_gone_is_one_line_under_torchrun(monkeypatch, capsy
     assert err.startswith("cinerec: error: another process of this torchrun job stopped (Read error [127.0.0.1]:35565: "
                           "Connection reset by peer); a train run's folder")
     assert err.endswith("the same command with --resume goes on from them\n") and err.count("\n") == 1
+    # Rank 1 says it too, at once: the process lost may be rank 0 (killed on its own), and
+    # torchrun stopped rank 1 before it said anything.
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 1
+    assert capsys.readouterr().err.startswith("cinerec: error: rank 1: another process of this torchrun job stopped")
+    monkeypatch.setenv("RANK", "2")
+    import cinerec.cli
+
+    monkeypatch.setattr(cinerec.cli, "RANK_ERROR_WAIT_S", 0.1)  # and stopped: rank 0 and rank 1 say it
+    monkeypatch.setattr(cinerec.cli, "_stopped_within", lambda seconds: True)
+    assert main(argv) == 1 and capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "1")  # alone, the same words are no lost peer: a bug, its traceback
     with pytest.raises(RuntimeError, match="Connection reset by peer"):
         main(argv)

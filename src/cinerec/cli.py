@@ -296,7 +296,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         if isinstance(e, RuntimeError) and _peer_lost(e):
             said = re.sub(r"^\[[^\]]*\]\s*", "", _one_line(str(e))).split(". ")[0][:200]  # no source path
             _say_error(f"cinerec: error: another process of this torchrun job stopped ({said}); "
-                       f"a train run's folder keeps its checkpoints: the same command with --resume goes on from them")
+                       f"a train run's folder keeps its checkpoints: the same command with --resume goes on from them",
+                       peer_lost=True)
             return 1
         if isinstance(e, RuntimeError) and not out_of_memory(e):
             raise
@@ -420,19 +421,25 @@ def _stdout_to_devnull() -> None:
 RANK_ERROR_WAIT_S = 2.0
 
 
-def _say_error(line: str) -> None:
+def _say_error(line: str, peer_lost: bool = False) -> None:
     """Print a mistake's one line. Under ``torchrun`` every process reads the same command
     line and data and nearly always finds the same mistake, so rank 0 says it; another
     rank first waits (:data:`RANK_ERROR_WAIT_S`) to be stopped, as torchrun stops every
     process once one has failed, and says its own line, naming its rank, only when it was
     not: a mistake of that process alone (its machine lacks the data), which rank 0 cannot
     know. The wait also lets rank 0 say the mistake before torchrun ends it for another
-    rank's failure (it said "interrupted" instead)."""
+    rank's failure (it said "interrupted" instead).
+
+    A process of the job lost (``peer_lost``) is said by rank 1 too, at once: the one
+    lost may be rank 0, and torchrun stops the others as soon as it is gone, so no line
+    came at all."""
     from cinerec.processes import distributed_context
 
     me = distributed_context()
     if me.is_main:
         print(line, file=sys.stderr)
+    elif peer_lost and me.rank == 1:
+        print(line.replace("cinerec: error: ", f"cinerec: error: rank {me.rank}: ", 1), file=sys.stderr)
     elif line.startswith("cinerec: error: ") and not _stopped_within(RANK_ERROR_WAIT_S):
         print(line.replace("cinerec: error: ", f"cinerec: error: rank {me.rank}: ", 1), file=sys.stderr)
 
