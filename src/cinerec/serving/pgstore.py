@@ -161,13 +161,13 @@ def _read_for(pool_ref: "weakref.ref[_Pool]", con: Any, jobs: "queue.SimpleQueue
     pool = pool_ref()
     if pool is not None:
         with pool._cv:
-            if pool._readers.get(id(con)) is con:
-                del pool._readers[id(con)], pool._jobs[id(con)]
+            if pool._readers.get(id(con), (None,))[0] is con:
+                del pool._readers[id(con)]
 
 
-def _end_readers(jobs: "dict[int, queue.SimpleQueue[_Job | None]]") -> None:
-    for q in list(jobs.values()):
-        q.put(None)
+def _end_readers(readers: "dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]]") -> None:
+    for _, jobs in list(readers.values()):
+        jobs.put(None)
 
 
 @dataclass
@@ -191,10 +191,10 @@ class _Pool:
     def __init__(self, url: str, size: int = POOL_SIZE, wait: float = POOL_WAIT_S,
                  query_wait: float = QUERY_WAIT_S) -> None:
         self.url, self.size, self.wait, self.query_wait = url, size, wait, query_wait
-        self._jobs: dict[int, queue.SimpleQueue[_Job | None]] = {}  # each connection's reading thread's
-        self._readers: dict[int, Any] = {}
+        # Each connection's reading thread, by the connection's id: the connection and its queue.
+        self._readers: dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]] = {}
         # A pool dropped unclosed ends its threads, whose connections then close with them.
-        weakref.finalize(self, _end_readers, self._jobs)
+        weakref.finalize(self, _end_readers, self._readers)
         self._idle: list[Any] = []
         self._open = 0
         self._cv = threading.Condition()
@@ -274,10 +274,10 @@ class _Pool:
 
     def _reader(self, con: Any) -> "queue.SimpleQueue[_Job | None]":
         """The queue of ``con``'s own reading thread, started at its first read."""
-        jobs = self._jobs.get(id(con))
-        if jobs is None or self._readers.get(id(con)) is not con:
-            jobs = self._jobs[id(con)] = queue.SimpleQueue()
-            self._readers[id(con)] = con
+        known, jobs = self._readers.get(id(con), (None, None))
+        if known is not con or jobs is None:
+            jobs = queue.SimpleQueue()
+            self._readers[id(con)] = (con, jobs)
             threading.Thread(target=_read_for, args=(weakref.ref(self), con, jobs), name="cinerec-pg-read",
                              daemon=True).start()
         return jobs
@@ -297,7 +297,7 @@ class _Pool:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
             self._cv.notify_all()
-            ends = [self._jobs.pop(id(con)) for con in idle if self._readers.pop(id(con), None) is con]
+            ends = [self._readers.pop(id(con))[1] for con in idle if self._readers.get(id(con), (None,))[0] is con]
         for con in idle:
             con.close()
         for jobs in ends:
