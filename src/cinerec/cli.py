@@ -22,7 +22,7 @@ from click import exceptions as click_errors
 
 import cinerec
 from cinerec.commands import data, evaluate, export, quickstart, recommend, run, serve, train
-from cinerec.errors import CinerecError, out_of_memory
+from cinerec.errors import OUT_OF_MEMORY_ADVICE, CinerecError, out_of_memory
 
 __all__ = ["app", "main"]
 
@@ -301,8 +301,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
             return 1
         if isinstance(e, RuntimeError) and not out_of_memory(e):
             raise
-        _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); a setting may "
-                   "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too big")
+        _say_error(f"cinerec: error: out of memory ({_one_line(str(e)) or 'an allocation failed'}); "
+                   f"{OUT_OF_MEMORY_ADVICE}")
         return 2
     except typer.Abort:
         _say_error("cinerec: interrupted")

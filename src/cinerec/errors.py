@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory",
+           "OUT_OF_MEMORY_ADVICE"]
 
 
 class CinerecError(Exception):
@@ -102,6 +103,11 @@ def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:
     hint = " (its .interactions)" if names == "Interactions" and hasattr(value, "interactions") else \
         " (the Dataset they belong to, not its .interactions)" if names == "Dataset" and got == "Interactions" else ""
     raise ConfigError(f"{what}: expected {names}{hint}, got {got}")
+
+
+#: What an out-of-memory error says after the allocation that failed.
+OUT_OF_MEMORY_ADVICE = ("a setting may ask for too much (factors, negatives, candidates, chunk or batch size) or the "
+                        "data is too big")
 
 
 def out_of_memory(error: BaseException) -> bool:

@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_words
-from cinerec.errors import CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen, out_of_memory
+from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen,
+                            out_of_memory)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -737,13 +738,11 @@ class _Reader:
             protocol.check(model)
         except CinerecError as e:
             raise self.fail(table, None, _strip(str(e))) from None
-        device = getattr(model.config, "device", None)
-        if isinstance(device, str):  # a device this machine lacks: said before the data load, not after it
-            from cinerec.processes import distributed_context
-            from cinerec.training import resolve_device
+        if "device" in model.config.to_dict():  # a device this machine lacks: said before the data load
+            from cinerec.training import check_device
 
             try:
-                resolve_device(device, distributed_context().local_rank)
+                check_device(model)
             except CinerecError as e:
                 raise self.fail(table, "device" if "device" in settings else None, _strip(str(e))) from None
         return ModelSpec(label, name, settings)
@@ -1067,9 +1066,8 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
         if not out_of_memory(e):
             raise
         said = " ".join(str(e).split())[:200] or "an allocation failed"
-        raise ConfigError(f"{_where(study, ('models', label), None)}: out of memory fitting it ({said}); a setting may "
-                          "ask for too much (factors, negatives, candidates, chunk or batch size) or the data is too "
-                          "big") from None
+        raise ConfigError(f"{_where(study, ('models', label), None)}: out of memory fitting it ({said}); "
+                          f"{OUT_OF_MEMORY_ADVICE}") from None
 
 
 #: Each filter a "too few unseen movies" error may name, in the study file's words, and

@@ -135,6 +135,14 @@ class TrainConfig(Config):
         self._check(ok, "device", "expected cpu, cuda, cuda:N, mps or auto")
 
 
+def check_device(model: Any) -> None:
+    """Refuse, in one line, a ``device`` setting of ``model``'s that this machine lacks
+    (``"cuda"`` without CUDA): said before the data load, not after it."""
+    device = getattr(model.config, "device", None)
+    if isinstance(device, str):
+        resolve_device(device, distributed_context().local_rank)
+
+
 def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
     """The ``torch.device`` a device string names; ``auto`` is CUDA when available.
 

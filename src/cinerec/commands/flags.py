@@ -188,17 +188,14 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
 
 
 def _check_device(model: "Recommender", where: str | None) -> None:
-    """A device this machine lacks (``device = "cuda"`` without CUDA) is refused before
-    the data load, not after it."""
-    device = getattr(model.config, "device", None)
-    if not isinstance(device, str):
+    """:func:`cinerec.training.check_device`, naming where the device was set."""
+    if "device" not in model.config.to_dict():  # (a model trained in epochs has one)
         return
     from cinerec.errors import ConfigError
-    from cinerec.processes import distributed_context
-    from cinerec.training import resolve_device
+    from cinerec.training import check_device
 
     try:
-        resolve_device(device, distributed_context().local_rank)
+        check_device(model)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}" if where else str(e)) from None
 
