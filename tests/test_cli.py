@@ -610,3 +610,15 @@ def test_a_study_setting_that_asks_for_too_much_memory_names_its_table(small_dat
     err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "out"), "--quiet"])
     assert err.startswith(f"cinerec: error: {study}:6: [models.als]: out of memory fitting it (Unable to allocate"), err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["train", "--help"], ["data", "info", "-h"]])
+def test_under_torchrun_rank_0_alone_shows_the_help_or_version(capsys, monkeypatch, argv):
+    # Each process printed it: the help twice in a row under --nproc-per-node 2.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 0
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith(("cinerec ", "Usage: cinerec"))

@@ -281,6 +281,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     helping = _help_asked(command, given)
     if helping is not None:
         argv = given = helping
+    if (helping is not None or "--version" in given) and not _speaks():
+        return 0  # under torchrun rank 0 alone shows the help or version (each rank printed it)
     wrong = _given_twice(given, command) or _empty_path(given) or _one_process(given) or _value_missing(command, given)
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
@@ -419,6 +421,14 @@ def _stdout_to_devnull() -> None:
 #: Seconds another rank waits, after its own mistake, for torchrun to end it because rank 0
 #: stopped too (having said the same): only a mistake of its own alone is then its to say.
 RANK_ERROR_WAIT_S = 2.0
+
+
+def _speaks() -> bool:
+    """Whether this process prints what the whole command has to say: under torchrun,
+    rank 0 alone."""
+    from cinerec.processes import distributed_context
+
+    return distributed_context().is_main
 
 
 def _say_error(line: str, peer_lost: bool = False) -> None:
