@@ -520,8 +520,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out["rating"] = None
     if cols["rating"] is not None:
         column = table.column(cols["rating"])
-        row = next((i for i, v in enumerate(column.is_valid().to_pylist()) if v), None) \
-            if pa.types.is_boolean(column.type) else None
+        row = _first_value(column) if pa.types.is_boolean(column.type) else None
         if row is not None:  # true/false, which pandas would make 1 and 0
             value = _written(path, row, str(cols["rating"]))
             raise DataError(f"{_line(path, row)}: rating {column[row].as_py() if value is None else value!r} "
@@ -554,7 +553,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     else:
         column = table.column(cols["time"])
         odd = pa.types.is_boolean(column.type) or pa.types.is_time(column.type)
-        row = next((i for i, v in enumerate(column.is_valid().to_pylist()) if v), None) if odd else None
+        row = _first_value(column) if odd else None
         if row is not None:  # true/false (pandas would make them 1 and 0), or a clock time without its day
             value = _written(path, row, str(cols["time"]))
             what = "a clock time without its date" if pa.types.is_time(column.type) else "neither seconds nor a date"
@@ -568,6 +567,11 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         else:
             out["time"] = _times(column.to_pandas(), path)
     return out
+
+
+def _first_value(column: Any) -> int | None:
+    """The first row of an Arrow column that holds a value (not null), else None."""
+    return next((i for i, v in enumerate(column.is_valid().to_pylist()) if v), None)
 
 
 def _check_id_type(values: Any, path: Path, role: str, name: str) -> None:
