@@ -95,6 +95,26 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     assert key_line('[models.als]\nfactors = 8\nmodels.ease.regularization = -1\n', ("models", "als"), "models") == 3
 
 
+def test_key_line_skips_what_continues_a_multi_line_string_or_value():
+    """A note's text may hold a line like a header (``[1] a reference``) or a key: it is
+    not one, and the key written after it is found on its own line."""
+    text = ('notes = """\n[data]\nbogus = 1\nSee:\n[1] He et al., 2017\n"""\ntitle = 5\n'
+            "quoted = '''\n[models.x]\n'''\n[data]\nsource = \"a # b [\"\nseeds = [\n  {bogus = 2},\n]\nbogus = 3\n")
+    assert key_line(text, (), "title") == 7
+    assert key_line(text, ("data",)) == 11
+    assert key_line(text, ("data",), "bogus") == 16
+    assert key_line(text, ("models", "x")) is None
+
+
+def test_a_mistake_after_a_multi_line_note_is_named_at_its_own_line(tmp_path):
+    note = 'notes = """\nSee:\n[1] He et al., NCF, 2017\n[data]\ntop_userz = 1\n"""\n'  # six lines
+    with pytest.raises(ConfigError, match=r":7: top level title: expected a string, got 5$"):
+        Study.from_toml(write(tmp_path, note + GOOD.replace('title = "a study"', "title = 5")))
+    with pytest.raises(ConfigError, match=r":12: \[data\] top_userz: unknown key"):
+        Study.from_toml(write(tmp_path, (note + GOOD).replace("top_users = 500", "top_userz = 500")))
+    assert Study.from_toml(write(tmp_path, note + GOOD)).title == "a study"  # the note's [data] is text
+
+
 def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     """Under a rating protocol a model gives stars (rmse, mae) or liked-or-not (auc,
     accuracy), never both: a reference none of the study's models gives could only print

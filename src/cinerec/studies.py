@@ -372,8 +372,7 @@ def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int |
         table). A dotted key (``table.key = ...`` one level up) is found too.
     """
     current: tuple[str, ...] = ()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    for number, line in _statement_lines(text):
         if line.startswith("["):  # a table's header, or an array of tables' ([[name]])
             current = _header(line[1:] if line.startswith("[[") else line)
             if current == table and key is None:
@@ -389,6 +388,49 @@ def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int |
         if current + name == table + (key,) or (current == table and name[:1] == (key,)):
             return number
     return None
+
+
+def _statement_lines(text: str) -> Iterator[tuple[int, str]]:
+    """``(line number, stripped line)`` of the lines of TOML ``text`` that begin a
+    statement: not those that continue a multi-line string (``\"""...\"""``, ``'''...'''``)
+    or a value's array or inline table written over several lines, whose text may look
+    like a header (``[1] a reference`` in a note) or a key."""
+    closer: str | None = None  # the multi-line string open at the start of the next line
+    depth = 0  # brackets and braces open at the start of the next line
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if closer is None and depth == 0:
+            yield number, raw.strip()
+        i = 0
+        while i < len(raw):
+            if closer is not None:  # inside a multi-line string: look for its end
+                if closer == '"""' and raw[i] == "\\":
+                    i += 2
+                    continue
+                if raw.startswith(closer, i):
+                    i += 3
+                    while i < len(raw) and raw[i] == closer[0]:  # quotes just before the end belong to the string
+                        i += 1
+                    closer = None
+                    continue
+                i += 1
+                continue
+            c = raw[i]
+            if c == "#":
+                break
+            if raw.startswith('"""', i) or raw.startswith("'''", i):
+                closer = raw[i:i + 3]
+                i += 3
+                continue
+            if c in "\"'":  # a one-line string
+                j = i + 1
+                while j < len(raw) and raw[j] != c:
+                    j += 2 if c == '"' and raw[j] == "\\" else 1
+                i = j + 1
+                continue
+            depth += c in "[{"
+            depth -= c in "]}"
+            i += 1
+        depth = max(depth, 0)
 
 
 def _header(line: str) -> tuple[str, ...]:
