@@ -122,6 +122,42 @@ def test_a_read_on_a_database_that_hangs_is_unavailable_after_a_while_not_held_f
     pool.close()
 
 
+def test_a_write_on_a_database_that_hangs_is_unavailable_after_a_while_not_held_for_good(pg_url):
+    # A profile's write waited on a hung server for good, holding its request; it is
+    # bounded as a read is, and says that the change may or may not have been saved.
+    import os
+    import signal
+    import time
+
+    from cinerec.errors import Unavailable
+    from cinerec.serving.pgstore import _Pool
+
+    pool = _Pool(pg_url, size=1, wait=0.2, query_wait=0.5)
+    pool.write(lambda con: con.execute("CREATE TABLE IF NOT EXISTS hung_write (x int)"))
+    backend = pool.fetchall("SELECT pg_backend_pid()")[0][0]
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(Unavailable, match=r"a write took more than 0.5 s \(PostgreSQL is not answering\) "
+                                              r"\(it may or may not have been saved\)$"):
+            pool.write(lambda con: con.execute("INSERT INTO hung_write VALUES (1)"))
+        assert time.monotonic() - t0 < 5
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while pool._open and time.monotonic() < deadline:  # the write ends, and its connection is closed
+        time.sleep(0.05)
+    assert pool._open == 0
+    # Once the database answers again, the write's transaction ended: it was saved.
+    assert pool.fetchall("SELECT count(*) FROM hung_write") == [(1,)]
+    # A write that fails inside its transaction leaves nothing, and its error is the caller's.
+    with pytest.raises(ZeroDivisionError):
+        pool.write(lambda con: (con.execute("INSERT INTO hung_write VALUES (2)"), 1 / 0))
+    assert pool.fetchall("SELECT count(*) FROM hung_write") == [(1,)]
+    pool.write(lambda con: con.execute("DROP TABLE hung_write"))
+    pool.close()
+
+
 def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     export_store(run_dir, pg_url, k=3, model="ease", progress=False)
 

@@ -138,12 +138,12 @@ def _passwords(url: str) -> list[str]:
 
 
 def _read_for(pool_ref: "weakref.ref[_Pool]", con: Any, jobs: "queue.SimpleQueue[_Job | None]") -> None:
-    """A connection's reading thread: its pool's reads, one by one (it holds the pool
-    weakly, so that a pool nobody holds is freed and its threads end)."""
+    """A connection's own thread: its pool's reads and writes, one by one (it holds the
+    pool weakly, so that a pool nobody holds is freed and its threads end)."""
     while (job := jobs.get()) is not None:
         try:
-            job.rows = con.execute(job.sql, job.args).fetchall()
-        except BaseException as e:  # raised by the caller (a dropped connection is tried again)
+            job.rows = job.work(con)
+        except BaseException as e:  # raised by the caller (a read on a dropped connection is tried again)
             job.error = e
         pool = pool_ref()
         if pool is None:
@@ -172,10 +172,9 @@ def _end_readers(readers: "dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]]
 
 @dataclass
 class _Job:
-    """One read handed to a connection's reading thread, and what came of it."""
+    """One read or write handed to a connection's own thread, and what came of it."""
 
-    sql: str
-    args: tuple[Any, ...]
+    work: Callable[[Any], Any]  # given the connection
     rows: Any = None
     error: BaseException | None = None
     abandoned: bool = False  # its caller stopped waiting
@@ -238,24 +237,39 @@ class _Pool:
         the first error is raised when the second try fails as well."""
         import psycopg
 
+        def read(con: Any) -> list[tuple[Any, ...]]:
+            return con.execute(sql, args).fetchall()
+
         try:
-            return self._read(sql, args)
+            return self._bounded(read, "a read")
         except psycopg.OperationalError as e:
             self.close()
             try:
-                return self._read(sql, args)
+                return self._bounded(read, "a read")
             except psycopg.OperationalError:
                 raise e from None
 
-    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """One read on a borrowed connection, waited for :attr:`query_wait` seconds at
-        most: past that the database counts as not answering (:class:`Unavailable`), and
-        the connection, still held by the read, is closed once the read ends, if ever.
+    def write(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(connection)`` in one transaction, never tried again (it may have been
+        written before an error), waited for as a read is: past :attr:`query_wait` seconds
+        the database counts as not answering, and whether the change was saved is not
+        known (it is, should the database answer again and the transaction end)."""
+        def in_transaction(con: Any) -> Any:
+            with con.transaction():
+                return fn(con)
 
-        Each connection reads on a thread of its own, kept as long as it is (a thread
+        return self._bounded(in_transaction, "a write", " (it may or may not have been saved)")
+
+    def _bounded(self, work: Callable[[Any], Any], what: str, unknown: str = "") -> Any:
+        """``work(connection)`` on a borrowed connection, waited for :attr:`query_wait`
+        seconds at most: past that the database counts as not answering
+        (:class:`Unavailable`), and the connection, still held by the work, is closed once
+        the work ends, if ever.
+
+        Each connection works on a thread of its own, kept as long as it is (a thread
         started for every read cost 0.3 ms, ten times the read)."""
         con = self._take()
-        job = _Job(sql, args)
+        job = _Job(work)
         try:
             self._reader(con).put(job)
         except BaseException:
@@ -264,9 +278,9 @@ class _Pool:
         finished = job.done.wait(self.query_wait)
         with self._cv:
             abandoned = job.abandoned = not finished and not job.done.is_set()
-        if abandoned:  # the reader closes and gives back the connection when the read ends
-            raise Unavailable(f"{safe_url(self.url)}: a read took more than {self.query_wait:g} s (PostgreSQL is not "
-                              "answering)")
+        if abandoned:  # the connection's thread closes and gives it back when the work ends
+            raise Unavailable(f"{safe_url(self.url)}: {what} took more than {self.query_wait:g} s (PostgreSQL is not "
+                              f"answering){unknown}")
         self._give(con)
         if job.error is not None:
             raise job.error
@@ -278,7 +292,7 @@ class _Pool:
         if known is not con or jobs is None:
             jobs = queue.SimpleQueue()
             self._readers[id(con)] = (con, jobs)
-            threading.Thread(target=_read_for, args=(weakref.ref(self), con, jobs), name="cinerec-pg-read",
+            threading.Thread(target=_read_for, args=(weakref.ref(self), con, jobs), name="cinerec-pg",
                              daemon=True).start()
         return jobs
 
@@ -639,8 +653,7 @@ class PgProfileStore:
         import psycopg
 
         try:
-            with self._pool.connection() as con, con.transaction():
-                return fn(con)
+            return self._pool.write(fn)
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             # Not tried again (it may have been written before the connection dropped); the
             # pool's other idle connections are likely as dead (the server restarted), so
