@@ -512,6 +512,13 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     config = meta["config"]["gmf"]
     assert {k: config[k] for k in chosen} == chosen and config["epochs"] == 3
     assert meta["tuning"]["settings"] == chosen and meta["training"]["epochs"] == 3
+    # Where its settings came from is still said: under the table, in the report and in
+    # --json (they went with the resume, kept in run.json alone).
+    printed = capsys.readouterr().out
+    assert f"tuned gmf: {chosen} (validation hr@10 {meta['tuning']['value']:.4f};" in printed
+    assert f"Chosen settings `{chosen}`" in (tmp_path / "run" / "report.md").read_text()
+    assert main([*base, "--set", "epochs=4", "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tuning"] == read_json(tmp_path / "run" / "run.json")["tuning"]
 
 
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):

@@ -134,6 +134,15 @@ class Tuned:
                 "n_trials": len(self.trials), "n_pruned": self.n_pruned, "trials": self.trials,
                 "seconds": self.seconds, "screened": self.screened, "seconds_fit": self.seconds_fit}
 
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any], model: Any) -> "Tuned":
+        """A search's record as :meth:`to_dict` wrote it (a run's ``tuning``), with
+        ``model``, the model trained with its settings."""
+        return cls(model, dict(record["settings"]), str(record.get("metric", "")), str(record.get("direction", "")),
+                   float(record.get("value", math.nan)), float(record.get("default_value", math.nan)),
+                   list(record.get("trials", [])), float(record.get("seconds", 0.0)),
+                   bool(record.get("screened", False)), float(record.get("seconds_fit", 0.0)))
+
     @property
     def n_pruned(self) -> int:
         """How many trials the pruner ended early."""

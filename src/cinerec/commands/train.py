@@ -118,6 +118,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
+    from cinerec.tuning import Tuned
+
+    # Resumed, the run's earlier search chose its settings, and says so as it did.
+    shown = tuned if tuned is not None or earlier is None else Tuned.from_dict(earlier, recommender)
     history = recommender.history
     meta = {
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
@@ -142,18 +146,18 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                  epochs_s, tuned))
+                                  epochs_s, shown))
     if json:
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
-                    **({"tuning": tuned.to_dict()} if tuned else {})})
+                    **({"tuning": tuned.to_dict()} if tuned else {"tuning": earlier} if earlier is not None else {})})
         return
     print_leaderboard([result])
-    if tuned is not None:  # a result, not chatter: --quiet keeps it
+    if shown is not None:  # a result, not chatter: --quiet keeps it
         from cinerec.commands.evaluate import tuned_line
 
-        print(tuned_line(tuned))
+        print(tuned_line(shown))
     said = figure_notes(prepared, recommender) + synthetic_notes(dataset)
     for line in notes + said + (flags.unused_patience(recommender, prepared, held) if tuned is None else []):
         print(f"note: {line}")
