@@ -418,6 +418,12 @@ def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_
     after = json.loads((out / "run.json").read_text())
     assert after["training"]["epochs"] == 30 and "stopped_by" not in after["training"]
     assert after["config"]["gmf"]["patience"] == 0
+    # Trained to its last epoch, another patience alone changes nothing: it wrote the same
+    # run again, recorded with a patience it never trained with.
+    before = (out / "run.json").read_bytes()
+    said = _error(capsys, [*argv, "--set", "patience=3", "--resume"])
+    assert "the run trained all its 30 epochs without stopping early, so patience = 3 changes nothing" in said
+    assert (out / "run.json").read_bytes() == before
 
 
 def test_a_run_that_diverged_after_its_first_checkpoint_leaves_no_folder(small_data, tmp_path, capsys, monkeypatch):

@@ -257,11 +257,21 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   f"{want.get('patience')} would stop it again at once; resume with a larger patience "
                                   "(--set patience=N, or 0 never to stop early) to train it further")
             # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
-            if same_run and isinstance(recorded, dict) and \
-                    {k: recorded.get(k) if v is None else v for k, v in want.items()} == recorded:
+            settled = {k: recorded.get(k) if v is None else v for k, v in want.items()} \
+                if isinstance(recorded, dict) else None
+            if same_run and settled == recorded:
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
+            if same_run and isinstance(recorded, dict) and settled is not None and \
+                    training.get("stopped_by") != "patience" and \
+                    {k: v for k, v in settled.items() if k != "patience"} == \
+                    {k: v for k, v in recorded.items() if k != "patience"}:
+                # Only patience changed on a run that trained all its epochs: it would end at
+                # once too, and write the same run again, recorded with the new patience.
+                raise ConfigError(f"--out {out}: the run trained all its {recorded.get('epochs')} epochs without "
+                                  f"stopping early, so patience = {settled.get('patience')} changes nothing; ask for "
+                                  "more epochs (--set epochs=N) to train it further")
             if writes:
                 _mark(out)
             return False
