@@ -491,6 +491,25 @@ def test_a_database_out_of_reach_is_503_and_a_degraded_health_not_500_or_422(run
         assert c.get("/users/1/recommendations").status_code == 200  # lists still answer
 
 
+def test_health_reads_the_store_and_the_profiles_at_once(run_dir, tmp_path):
+    # From a PostgreSQL server that hangs each read gives up after 10 s; read one after
+    # the other, /health took 20 s. Here each read waits until the other has started.
+    import threading
+
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=10, model="ease", progress=False)
+    app = create_app(run_dir, db, model="ease", profiles=tmp_path / "p.sqlite")
+    both = threading.Barrier(2, timeout=10)
+    with TestClient(app) as c:
+        service = app.state.service
+        count, refresh = service.profiles.count, service.store.refresh
+        service.profiles.count = lambda: (both.wait(), count())[1]
+        service.store.refresh = lambda: (both.wait(), refresh())[1]
+        health = c.get("/health").json()
+    assert health["status"] == "ok" and health["profiles"] == 0, health
+    assert health["store"]["k"] == 10 and health["store"]["stale"] is None
+
+
 def test_a_read_only_profiles_file_is_a_degraded_health_before_a_change_finds_out(run_dir, tmp_path, monkeypatch):
     # /health said "ok" while every POST /profiles answered 503. (Tests run as root, for whom
     # no file is read-only: the answer of os.access is what a read-only file or disk gives.)

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Mapping
 
@@ -318,7 +319,12 @@ class Service:
 
     def health(self) -> dict[str, Any]:
         ds = self.dataset
-        profiles = self._profile_count()
+        # The store and the profiles are read at once: from a database that hangs, each
+        # read gives up after QUERY_WAIT_S, and one after the other /health took twice that.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cinerec-health") as pool:
+            counting = pool.submit(self._profile_count)
+            store = self.store_state(refresh=True)
+            profiles = counting.result()
         # A run trained again into the same folder: this server still holds the old one.
         loaded = str(self.run.meta.get("created", ""))
         rewritten = created_on_disk(self.run.path) not in (None, loaded)
@@ -344,7 +350,7 @@ class Service:
             "ratings": len(ds.interactions),
             "genres": list(ds.catalog.present_genres),
             "stars_range": list(self.stars_range),
-            "store": self.store_state(refresh=True),
+            "store": store,
             "profiles": profiles,
         }
 
