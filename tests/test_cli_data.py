@@ -44,6 +44,25 @@ def test_synthesize_is_deterministic(tmp_path, capsys) -> None:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
 
+def test_synthesize_says_when_a_small_scale_bounds_the_ratings(tmp_path, capsys) -> None:
+    # At scale 0.01 an ml-100k holds 756 ratings, not 1,000, and nothing said so.
+    out = tmp_path / "small"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: 756 ratings, not the 1,000 that scale 0.01 gives: its 9 users each rate at most half of its " \
+           "168 movies (84)" in err
+    assert len((out / "u.data").read_text().splitlines()) == 756
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.0001", "--out", str(tmp_path / "tiny")]) == 0
+    assert "note: 24 ratings, not the 10 that scale 0.0001 gives: each of its 3 users rates at least 8 of its 17 " \
+           "movies" in capsys.readouterr().err
+    assert main(["data", "synthesize", "--like", "ml-latest-small", "--scale", "0.001", "--out", str(tmp_path / "wide")]) == 0
+    assert "note: 307 ratings, not the 101 that scale 0.001 gives: each of its 307 movies is rated at least once" \
+        in capsys.readouterr().err
+    # The scale's own count: no note.
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.02", "--out", str(tmp_path / "even")]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
 def test_synthesize_bad_arguments(tmp_path, capsys) -> None:
     assert main(["data", "synthesize", "--like", "ml-2k", "--out", str(tmp_path / "x")]) == 2
     assert "unknown MovieLens release 'ml-2k'" in capsys.readouterr().err

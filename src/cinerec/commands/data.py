@@ -139,7 +139,7 @@ def synthesize(
     Same file formats as the real release; prints the folder.
     """
     from cinerec.commands.show import say
-    from cinerec.data.synthetic import MAX_SCALE, SHAPES, write_release
+    from cinerec.data.synthetic import MAX_SCALE, SHAPES, size_note, write_release
     from cinerec.errors import ConfigError, NotFoundError
 
     if like not in SHAPES:
@@ -149,3 +149,6 @@ def synthesize(
     folder = write_release(out, like, scale, seed, crlf=crlf)
     print(folder)
     say(f"wrote a synthetic {like} (scale {scale:g}, seed {seed}) to {folder}", quiet)
+    note = size_note(like, scale)
+    if note is not None:
+        say(f"note: {note}", quiet)

@@ -174,6 +174,25 @@ def _sizes(shape: Shape, scale: float) -> tuple[int, int, int, int, int, int, in
     return users, items, ratings, catalog, max_id, floor, cap
 
 
+def size_note(like: str, scale: float) -> str | None:
+    """Why a release synthesized at ``scale`` holds another number of ratings than
+    ``scale`` times the real release's, or ``None`` when it holds that number: each user
+    rates at least ``min(20, half the movies)`` and at most half the movies, which at a
+    small scale (few users and movies) bounds the total."""
+    shape = _shape(like)
+    users, items, ratings, _, _, floor, cap = _sizes(shape, scale)
+    asked = round(shape.ratings * scale)
+    if ratings == asked:
+        return None
+    if ratings < asked:
+        bound = f"its {users:,} users each rate at most half of its {items:,} movies ({cap:,})"
+    elif ratings > users * floor:
+        bound = f"each of its {items:,} movies is rated at least once"
+    else:
+        bound = f"each of its {users:,} users rates at least {floor:,} of its {items:,} movies"
+    return f"{ratings:,} ratings, not the {asked:,} that scale {scale:g} gives: {bound}"
+
+
 def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease:
     """Generate a release shaped like ``like``.
 
@@ -181,7 +200,8 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
         like: a release name (``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``,
             ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``).
         scale: size relative to the real release (users and ratings scale linearly,
-            rated movies and the catalogue with ``sqrt(scale)``).
+            rated movies and the catalogue with ``sqrt(scale)``; at a small scale the
+            ratings are bounded by how many each user rates: :func:`size_note`).
         seed: the only source of randomness; equal seeds give equal releases.
 
     Returns:
