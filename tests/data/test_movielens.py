@@ -326,6 +326,28 @@ def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:
     assert np.array_equal(zipped.interactions.items, direct.interactions.items)
 
 
+def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> None:
+    # "pass one of them": no release can be picked out of a zip, and a folder's own
+    # name was left for the reader to work out.
+    from cinerec.errors import DataError
+
+    both = tmp_path / "both"
+    for name in ("a", "b"):
+        write_release(both / name, "ml-100k", 0.02, seed=1)
+    with pytest.raises(DataError, match=re.escape(f"{both}: holds several MovieLens releases (a, b); give the folder "
+                                                  f"of one of them, e.g. {both / 'a'}")):
+        load(both)
+    assert load(both / "a").info["release"] == "ml-100k"
+    archive = tmp_path / "both.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(both.rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(both).as_posix())
+    with pytest.raises(DataError, match=re.escape(f"{archive}: holds several MovieLens releases (a, b); unzip it and "
+                                                  "give the folder of one of them") + "$"):
+        load(archive)
+
+
 def test_a_zip_with_its_files_at_the_top_is_named_by_the_zips_own_name(tmp_path) -> None:
     # Unpacked into a cache folder named "ml-latest-small-<content hash>", it read as an
     # unnamed CSV release, where the same zip with a top folder, or a folder, was named.

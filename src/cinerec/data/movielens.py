@@ -310,6 +310,10 @@ def locate(
             if logs and "no MovieLens files here" in str(e):
                 raise DataError(f"{given}: holds {logs[0].as_posix()}, no MovieLens release; a log of your own is read "
                                 "from its file or folder, not from a zip: unzip it and give that") from None
+            if "holds several MovieLens releases" in str(e):  # no folder of a zip can be given: unzipped, one can
+                names = str(e).split("releases (", 1)[1].split(");", 1)[0]
+                raise DataError(f"{given}: holds several MovieLens releases ({names}); unzip it and give the folder "
+                                "of one of them") from None
             raise DataError(str(e).replace(str(path), f"{given} (unpacked)")) from None
         return folder, family, rel, name
     folder, family, rel = _detect(path, release)
@@ -382,7 +386,8 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
             subs = [d for d in subs if _normalise(d.name) == release] or subs
         if len(subs) > 1:
             names = ", ".join(d.name for d in subs)
-            raise DataError(f"{folder}: holds several MovieLens releases ({names}); pass one of them")
+            raise DataError(f"{folder}: holds several MovieLens releases ({names}); give the folder of one of them, "
+                            f"e.g. {subs[0]}")
         if not subs:
             raise DataError(
                 f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
