@@ -104,6 +104,9 @@ def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
 
     info = open_store(out / "store.sqlite").info
     assert info.k == 5 and info.model == "ease" and Path(info.run) == out.resolve()
+    # run.json lists every file the run wrote: the store, written after the run was in place, too.
+    on_disk = sorted(f.relative_to(out).as_posix() for f in out.rglob("*") if f.is_file() and f.name != "run.json")
+    assert "store.sqlite" in run_.meta["files"] and run_.meta["files"] == on_disk
 
 
 def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir, monkeypatch):

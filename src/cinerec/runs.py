@@ -136,10 +136,6 @@ def finish_run(
             tmp.write_text(report)
     models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if (run_dir / "models").exists() else []
-    # Every file the run wrote, so that replacing it (quickstart) can tell a file of the
-    # user's put inside one of its folders (models/, plots/) from its own.
-    files = sorted(f.relative_to(run_dir).as_posix() for f in run_dir.rglob("*")
-                   if f.is_file() and f != run_dir / "run.json")
     full = {
         "format": RUN_FORMAT,
         "cinerec": cinerec.__version__,
@@ -148,9 +144,28 @@ def finish_run(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
         "models": models,
         **meta,
-        "files": files,
+        "files": _files(run_dir),
     }
     write_json(run_dir / "run.json", full)
+
+
+def _files(run_dir: Path) -> list[str]:
+    """Every file of ``run_dir`` but ``run.json``, as ``run.json`` lists them: so that
+    replacing a run (quickstart) can tell a file of the user's put inside one of its
+    folders (models/, plots/) from its own."""
+    return sorted(f.relative_to(run_dir).as_posix() for f in run_dir.rglob("*")
+                  if f.is_file() and f != run_dir / "run.json")
+
+
+def list_more_files(run_dir: str | Path, names: list[str]) -> None:
+    """Add to ``run.json``'s list of files those a finished run is about to write into its
+    folder (a study's store); the rest of ``run.json``, its ``created`` stamp too, is kept.
+
+    Listed before they are written: a store is stale once ``run.json`` is newer than it."""
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    meta["files"] = sorted({*_files(run_dir), *names})
+    write_json(run_dir / "run.json", meta)
 
 
 @dataclass

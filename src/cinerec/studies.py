@@ -1053,11 +1053,15 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                                    "n_negatives = {n}", asked.only_way, asked.top_k) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
+            from cinerec.runs import list_more_files
             from cinerec.serving.store import export_store
 
             model = "two-stage" if study.export_two_stage is not None else None
             say(f"export: top-{study.export_k} of every user" + (" through two-stage" if model else "")
                 + f" into {out / 'store.sqlite'}", quiet)
+            # run.json lists every file the run writes: the store too (a failed export takes
+            # the whole run away, so the list is never wrong).
+            list_more_files(out, ["store.sqlite"])
             with stages("export"):
                 export_store(out, out / "store.sqlite", k=study.export_k, model=model, progress=not quiet)
             board["store"] = str(out / "store.sqlite")
