@@ -308,6 +308,16 @@ def test_search_ranks_prefix_and_whole_words_then_popularity():
     assert s.search("").tolist() == [1, 5, 3, 2, 0, 4]
 
 
+def test_a_year_in_the_query_matches_the_release_year():
+    # "star wars (1977)" found nothing: titles hold their years apart.
+    s = _tiny_search()
+    assert s.search("star wars (1977)").tolist() == [1]
+    assert s.search("star 1997").tolist() == [3]
+    assert s.search("1999").tolist() == [5]
+    assert s.search("star wars 2001").tolist() == []
+    assert s.search("197").tolist() == []  # three digits are no year
+
+
 def test_search_filters_by_genre_and_years():
     s = _tiny_search()
     assert s.search("", genre="drama").tolist() == [2, 0, 4]
@@ -323,6 +333,7 @@ def test_search_real_catalog(run):
     first = s.search("star wars")[0]
     assert ds.movie_record(first)["movie_id"] == 50
     assert ds.movie_record(s.search("godfather")[0])["title"] == "Godfather, The"
+    assert ds.movie_record(s.search("star wars (1977)")[0])["movie_id"] == 50
 
 
 def test_a_run_model_refitted_elsewhere_does_not_change_the_runs_lists(run_dir):

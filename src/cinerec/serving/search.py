@@ -3,7 +3,8 @@
 Every title gets a *search key*: accents stripped, case folded, punctuation turned into
 spaces, and a trailing article moved to the front ("Godfather, The" → "the godfather"),
 so "amelie" finds "Amélie" and "the godfather" finds "Godfather, The". A movie matches
-when every word of the query occurs in its key (anywhere, so partial words match).
+when every word of the query occurs in its key (anywhere, so partial words match), or,
+for a four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
 the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
 """
@@ -120,9 +121,12 @@ class MovieSearch:
             whole = np.ones(len(self.keys), dtype=bool)
             start = np.ones(len(self.keys), dtype=bool)
             for w in words:  # a handful of words, each one vectorised scan of the catalog
-                mask &= np.char.find(self.keys, w) >= 0
-                whole &= np.char.find(self._padded, f" {w} ") >= 0
-                start &= np.char.find(self._padded, f" {w}") >= 0
+                # A year ("star wars 1977", "(1977)") matches the release year too: a title
+                # holds its year apart, so the query found nothing.
+                year = self.catalog.years == int(w) if len(w) == 4 and w.isdigit() else False
+                mask &= (np.char.find(self.keys, w) >= 0) | year
+                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
+                start &= (np.char.find(self._padded, f" {w}") >= 0) | year
             prefix = np.char.startswith(self.keys, " ".join(words))
             tier = prefix * 4 + whole * 2 + start * 1
         hits = np.flatnonzero(mask)
