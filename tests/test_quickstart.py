@@ -304,3 +304,22 @@ def test_a_model_of_stars_alone_is_refused_with_advice_quickstart_can_follow(tmp
     assert "--model baseline: quickstart ranks movies, and baseline learns stars with no ranking variant; measure " \
            "its stars with cinerec evaluate --model baseline --protocol ratings-random" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_folder_one_is_in_is_refused_before_any_work(ml100k_dir, tmp_path, capsys, monkeypatch):
+    # quickstart read the data, fitted and printed both leaderboards, and only then said
+    # that --out . is the folder one is in.
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["quickstart", "--data", str(ml100k_dir), "--model", "popularity", "--out", "."]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "cinerec: error: --out .: is the folder you are in, which is replaced whole once the " \
+                                "new one is complete; name a folder inside it (for example run)\n"
+    assert list(here.iterdir()) == []
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\nseeds = [0]\n'
+                     "[models.popularity]\n")
+    assert main(["run", str(study), "--out", "."]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("cinerec: error: --out .: is the folder you are in") and err.count("\n") == 1

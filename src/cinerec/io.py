@@ -75,13 +75,7 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     # Through a link: the folder it points at is the one written (replacing the link itself
     # left the linked folder untouched and the link's copy behind as a hidden folder).
     given, path = os.fspath(path), Path(os.path.realpath(path))
-    try:
-        here: Path | None = Path(os.getcwd())
-    except OSError:  # (the folder one is in was deleted)
-        here = None
-    if here is not None and (here == path or path in here.parents):
-        raise ConfigError(f"{given}: is the folder you are in, which is replaced whole once the new one is "
-                          "complete; name a folder inside it (for example run)")
+    check_not_here(path, given)
     check_not_mount(path, given)
     if own is not None:
         check_replaceable(path, *own)
@@ -127,6 +121,22 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         if made_any and not path.exists():  # the folders made for it, if nothing else went there
             _remove_empty(path.parent, made)
         raise
+
+
+def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
+    """Refuse the folder one is in, or one holding it, as a folder :func:`atomic_dir`
+    replaces: swapped out, it would leave the shell in a deleted folder. Called early too,
+    so that a command refuses it before its work, not after."""
+    from cinerec.errors import ConfigError
+
+    real = Path(os.path.realpath(path))
+    try:
+        here: Path | None = Path(os.getcwd())
+    except OSError:  # (the folder one is in was deleted)
+        here = None
+    if here is not None and (here == real or real in here.parents):
+        raise ConfigError(f"{flag}{given if given is not None else os.fspath(path)}: is the folder you are in, which "
+                          "is replaced whole once the new one is complete; name a folder inside it (for example run)")
 
 
 def check_not_mount(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:

@@ -1022,13 +1022,14 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     import time
 
     from cinerec.commands.show import say
-    from cinerec.io import atomic_dir, check_not_mount
+    from cinerec.io import atomic_dir, check_not_here, check_not_mount
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
+    check_not_here(out, str(out), "--out ")  # found now, before the study runs
     check_not_mount(out, str(out), "--out ")
     was_empty = out.is_dir()
 
