@@ -310,10 +310,9 @@ def locate(
             if logs and "no MovieLens files here" in str(e):
                 raise DataError(f"{given}: holds {logs[0].as_posix()}, no MovieLens release; a log of your own is read "
                                 "from its file or folder, not from a zip: unzip it and give that") from None
-            if "holds several MovieLens releases" in str(e):  # no folder of a zip can be given: unzipped, one can
-                names = str(e).split("releases (", 1)[1].split(");", 1)[0]
-                raise DataError(f"{given}: holds several MovieLens releases ({names}); unzip it and give the folder "
-                                "of one of them") from None
+            if isinstance(e, _SeveralReleases):  # no folder of a zip can be given: unzipped, one can
+                raise DataError(f"{given}: holds several MovieLens releases ({e.names}); unzip it and give the "
+                                "folder of one of them") from None
             raise DataError(str(e).replace(str(path), f"{given} (unpacked)")) from None
         return folder, family, rel, name
     folder, family, rel = _detect(path, release)
@@ -373,6 +372,14 @@ def _normalise(name: str) -> str:
     return "ml-10m" if name.startswith("ml-10m100k") else name
 
 
+class _SeveralReleases(DataError):
+    """A folder holding more than one release; ``names`` lists their folders."""
+
+    def __init__(self, message: str, names: str) -> None:
+        super().__init__(message)
+        self.names = names
+
+
 def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple[Path, str, str]:
     """The release folder in ``folder`` (itself, or the one release folder inside it), its
     layout and its release; ``name`` is ``folder``'s own name where its folder name is not
@@ -386,8 +393,8 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
             subs = [d for d in subs if _normalise(d.name) == release] or subs
         if len(subs) > 1:
             names = ", ".join(d.name for d in subs)
-            raise DataError(f"{folder}: holds several MovieLens releases ({names}); give the folder of one of them, "
-                            f"e.g. {subs[0]}")
+            raise _SeveralReleases(f"{folder}: holds several MovieLens releases ({names}); give the folder of one of "
+                                   f"them, e.g. {subs[0]}", names)
         if not subs:
             raise DataError(
                 f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
