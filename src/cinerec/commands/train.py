@@ -151,7 +151,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
-                    **({"tuning": tuned.to_dict()} if tuned else {"tuning": earlier} if earlier is not None else {})})
+                    **({"tuning": meta["tuning"]} if "tuning" in meta else {})})
         return
     print_leaderboard([result])
     if shown is not None:  # a result, not chatter: --quiet keeps it
@@ -257,20 +257,20 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   f"{want.get('patience')} would stop it again at once; resume with a larger patience "
                                   "(--set patience=N, or 0 never to stop early) to train it further")
             # A setting left unset is recorded as the fit settled it (liked_threshold): the same.
-            settled = {k: recorded.get(k) if v is None else v for k, v in want.items()} \
-                if isinstance(recorded, dict) else None
-            if same_run and settled == recorded:
+            changed = None
+            if isinstance(recorded, dict):
+                settled = {k: recorded.get(k) if v is None else v for k, v in want.items()}
+                changed = {k for k in {*settled, *recorded}
+                           if k not in settled or k not in recorded or settled[k] != recorded[k]}
+            if same_run and changed == set():
                 # Resumed, it would end at once and only write the same run again.
                 raise ConfigError(f"--out {out}: the run already finished with these settings, so there is nothing "
                                   "to resume; ask for more epochs (--set epochs=N) to train it further")
-            if same_run and isinstance(recorded, dict) and settled is not None and \
-                    training.get("stopped_by") != "patience" and \
-                    {k: v for k, v in settled.items() if k != "patience"} == \
-                    {k: v for k, v in recorded.items() if k != "patience"}:
+            if same_run and changed == {"patience"} and training.get("stopped_by") != "patience":
                 # Only patience changed on a run that trained all its epochs: it would end at
                 # once too, and write the same run again, recorded with the new patience.
-                raise ConfigError(f"--out {out}: the run trained all its {recorded.get('epochs')} epochs without "
-                                  f"stopping early, so patience = {settled.get('patience')} changes nothing; ask for "
+                raise ConfigError(f"--out {out}: the run trained all its {training.get('epochs')} epochs without "
+                                  f"stopping early, so patience = {want.get('patience')} changes nothing; ask for "
                                   "more epochs (--set epochs=N) to train it further")
             if writes:
                 _mark(out)

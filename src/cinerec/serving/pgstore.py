@@ -137,7 +137,7 @@ def _passwords(url: str) -> list[str]:
     return [unquote(p) for p in found if p] + [p for p in found if p]
 
 
-def _read_for(pool_ref: "weakref.ref[_Pool]", con: Any, jobs: "queue.SimpleQueue[_Job | None]") -> None:
+def _work_for(pool_ref: "weakref.ref[_Pool]", con: Any, jobs: "queue.SimpleQueue[_Job | None]") -> None:
     """A connection's own thread: its pool's reads and writes, one by one (it holds the
     pool weakly, so that a pool nobody holds is freed and its threads end)."""
     while (job := jobs.get()) is not None:
@@ -161,12 +161,12 @@ def _read_for(pool_ref: "weakref.ref[_Pool]", con: Any, jobs: "queue.SimpleQueue
     pool = pool_ref()
     if pool is not None:
         with pool._cv:
-            if pool._readers.get(id(con), (None,))[0] is con:
-                del pool._readers[id(con)]
+            if pool._workers.get(id(con), (None,))[0] is con:
+                del pool._workers[id(con)]
 
 
-def _end_readers(readers: "dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]]") -> None:
-    for _, jobs in list(readers.values()):
+def _end_workers(workers: "dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]]") -> None:
+    for _, jobs in list(workers.values()):
         jobs.put(None)
 
 
@@ -190,10 +190,10 @@ class _Pool:
     def __init__(self, url: str, size: int = POOL_SIZE, wait: float = POOL_WAIT_S,
                  query_wait: float = QUERY_WAIT_S) -> None:
         self.url, self.size, self.wait, self.query_wait = url, size, wait, query_wait
-        # Each connection's reading thread, by the connection's id: the connection and its queue.
-        self._readers: dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]] = {}
+        # Each connection's own thread (its reads and writes), by the connection's id: the connection and its queue.
+        self._workers: dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]] = {}
         # A pool dropped unclosed ends its threads, whose connections then close with them.
-        weakref.finalize(self, _end_readers, self._readers)
+        weakref.finalize(self, _end_workers, self._workers)
         self._idle: list[Any] = []
         self._open = 0
         self._cv = threading.Condition()
@@ -271,7 +271,7 @@ class _Pool:
         con = self._take()
         job = _Job(work)
         try:
-            self._reader(con).put(job)
+            self._worker(con).put(job)
         except BaseException:
             self._give(con)
             raise
@@ -286,13 +286,13 @@ class _Pool:
             raise job.error
         return job.rows
 
-    def _reader(self, con: Any) -> "queue.SimpleQueue[_Job | None]":
-        """The queue of ``con``'s own reading thread, started at its first read."""
-        known, jobs = self._readers.get(id(con), (None, None))
+    def _worker(self, con: Any) -> "queue.SimpleQueue[_Job | None]":
+        """The queue of ``con``'s own thread, started at its first read or write."""
+        known, jobs = self._workers.get(id(con), (None, None))
         if known is not con or jobs is None:
             jobs = queue.SimpleQueue()
-            self._readers[id(con)] = (con, jobs)
-            threading.Thread(target=_read_for, args=(weakref.ref(self), con, jobs), name="cinerec-pg",
+            self._workers[id(con)] = (con, jobs)
+            threading.Thread(target=_work_for, args=(weakref.ref(self), con, jobs), name="cinerec-pg",
                              daemon=True).start()
         return jobs
 
@@ -306,12 +306,12 @@ class _Pool:
 
     def close(self) -> None:
         """Close the idle connections (those lent out close when given back broken, or
-        with the process), and end their reading threads."""
+        with the process), and end their threads."""
         with self._cv:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
             self._cv.notify_all()
-            ends = [self._readers.pop(id(con))[1] for con in idle if self._readers.get(id(con), (None,))[0] is con]
+            ends = [self._workers.pop(id(con))[1] for con in idle if self._workers.get(id(con), (None,))[0] is con]
         for con in idle:
             con.close()
         for jobs in ends:
