@@ -108,6 +108,10 @@ def test_real_ml100k_implicit(ml100k_dir) -> None:
         ("1776 (1972)", "1776", 1972),
         ("Movie With No Year", "Movie With No Year", 0),
         ("Ciné 2 ( 1952 )", "Ciné 2", 1952),  # spaces inside the brackets (a catalogue of one's own)
+        # ml-100k's movie 1412: a video mark after the year stays in the title, the year is read
+        ("Land Before Time III: The Time of the Great Giving (1995) (V)", "Land Before Time III: The Time of the Great Giving (V)", 1995),
+        ("Mini-series (1990) (TV)", "Mini-series (TV)", 1990),
+        ("Hidden (V) (2001)", "Hidden (V)", 2001),
     ],
 )
 def test_parse_titles(raw: str, title: str, year: int) -> None:

@@ -81,8 +81,9 @@ _RATINGS_FILE = {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}
 _MOVIES_FILE = {"100k": "u.item", "dat": "movies.dat", "csv": "movies.csv"}
 _CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _NO_GENRES = "(no genres listed)"
-# RE2 syntax (pyarrow): a trailing "(1995)", "(2007-)" or "(1980-1981)", en dash allowed.
-_YEAR_PATTERN = r"^(?P<title>.*?)\s*\(\s*(?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\s*\)$"
+# RE2 syntax (pyarrow): a trailing "(1995)", "(2007-)" or "(1980-1981)", en dash allowed,
+# perhaps followed by a video or television mark, "(V)" or "(TV)", which stays in the title.
+_YEAR_PATTERN = r"^(?P<title>.*?)\s*\(\s*(?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\s*\)(?P<mark>\s*\((?:V|TV)\))?$"
 
 
 def _family(release: str) -> str:
@@ -328,7 +329,8 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     Returns:
         ``(titles, years)``: ``(n,) object`` titles without the trailing year, and
         ``(n,) int32`` years, ``0`` where the title carries none. A range such as
-        ``(2007-)`` or ``(2007-2013)`` gives its first year.
+        ``(2007-)`` or ``(2007-2013)`` gives its first year. A video or television mark
+        after the year, ``"(1995) (V)"``, stays in the title: ``"... (V)"`` and ``1995``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -336,7 +338,8 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     text = pc.utf8_trim_whitespace(_arrow_strings(titles))
     found = pc.extract_regex(text, _YEAR_PATTERN)  # null where a title has no year
     has = found.is_valid()
-    out = pc.if_else(has, pc.struct_field(found, "title"), text).to_numpy(zero_copy_only=False)
+    title = pc.binary_join_element_wise(pc.struct_field(found, "title"), pc.struct_field(found, "mark"), "")
+    out = pc.if_else(has, title, text).to_numpy(zero_copy_only=False)
     years = pc.if_else(has, pc.struct_field(found, "year"), "0").cast(pa.int32()).to_numpy(zero_copy_only=False)
     return np.asarray(out, dtype=object), years.astype(np.int32)
 
