@@ -179,7 +179,7 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
      "[models] ../../outside: label '../../outside': a label is a plain name"),
     (lambda s: s.replace("[models.popularity]\n", '[models.""]\nmodel = "popularity"\n'), "label '': a label is"),
     # The pipeline [export.two_stage] saves is "two-stage": a model of that label was overwritten.
-    (lambda s: s.replace("[models.popularity]\n", '[models.two-stage]\nmodel = "popularity"\n')
+    (lambda s: s.replace("[models.popularity]\n", '[models.two-stage]\nretriever = "ease"\nranker = "popularity"\n')
      .replace("[models.ease]\nregularization = 300\n", "")
      .replace("k = 5\n", 'k = 5\n\n[export.two_stage]\nretriever = "popularity"\ncandidates = 50\n'),
      "the label two-stage is the pipeline [export.two_stage] saves"),

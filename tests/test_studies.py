@@ -162,11 +162,14 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("regularization = 200", "regularization = { a = 1 }", ":14: [models.ease] regularization = {a = 1}: expected a number"),
     ("k = 10", "k = true", ":32: [export] k: true: expected a whole number from 1 to 1000"),
     # The way out in the file's own terms, not the command line's flag.
-    ("regularization = 200", 'model = "mf"\nloss = "mse"',
-     ':15: [models.ease] loss: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = '
+    ('model = "neumf"\nfactors = 8\nlayers = [16, 8]', 'model = "mf"\nloss = "mse"',
+     ':18: [models.neumf-small] loss: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = '
      '"bpr", regularization = 0.01 (what mf gets when it is left unset), or measure stars with [protocol] name = '
      '"ratings-random"'),
     ('model = "neumf"', 'model = "neumff"', ":17: [models.neumf-small] model: unknown model 'neumff'"),
+    # A label that names another model would put one model's figures on the other's row.
+    ("regularization = 200", 'model = "als"', ":14: [models.ease] model: label 'ease' is the name of another model, so "
+     "its row would read as ease's; give als a label of its own, such as als-ease"),
     ("factors = 4", "factorz = 4", ":25: [models.ensemble.settings.mf] factorz:"),
     # Settings of a model that is no member: its own table's line, not the ensemble's header.
     ("[models.ensemble.settings.mf]", "[models.ensemble.settings.als]",

@@ -630,10 +630,10 @@ class _Reader:
             if isinstance(export_k, bool) or not isinstance(export_k, int) or not 1 <= export_k <= 1000:
                 raise self.fail(("export",), "k", f"{_toml(export_k)}: expected a whole number from 1 to 1000")
             if "two_stage" in ex:
-                export_two_stage = self.two_stage(ex["two_stage"], specs, export_k)
                 if any(spec.label == "two-stage" for spec in specs):  # the pipeline is saved under that name
                     raise self.fail(("models",), "two-stage", "the label two-stage is the pipeline [export.two_stage] "
                                     "saves: give this model another label")
+                export_two_stage = self.two_stage(ex["two_stage"], specs, export_k)
         # [reference]
         reference = None
         if "reference" in values:
@@ -748,6 +748,9 @@ class _Reader:
             if label == name:
                 msg += '; a label that is not a model name needs model = "NAME" in its table'
             raise self.fail(table, "model" if label != name else None, msg)
+        if label != name and label in MODELS:  # the leaderboard would show one model's name for another's figures
+            raise self.fail(table, "model", f"label {label!r} is the name of another model, so its row would read as "
+                                            f"{label}'s; give {name} a label of its own, such as {name}-{label}")
         fields = set(MODELS[name].Config().to_dict())
         renames = MODELS[name].Config.renames()
         for key in settings:
