@@ -309,3 +309,26 @@ def test_the_study_figure_legend_sits_beside_the_leaderboard_not_over_a_bar(tmp_
                      tmp_path / "l.png")
     assert [t.get_text() for t in kept["fig"].axes[0].get_legend().get_texts()] == \
         ["the study's own figure: 0.95\n(measured on other data:\nthe two do not compare)"]
+
+
+def test_drawing_leaves_the_callers_matplotlib_backend_and_figures_alone(tmp_path):
+    """A notebook's backend (inline, widget) is its own: drawing a run's plots switched it
+    to Agg for the whole process, so the person's own figures stopped showing."""
+    import subprocess
+    import sys
+
+    script = f"""
+import matplotlib
+matplotlib.use("svg")  # stands in for a notebook's backend
+import matplotlib.pyplot as plt
+plt.figure(); plt.plot([1, 2, 3])
+from tests.evaluation.test_plots import _history
+from cinerec.evaluation.report import save_curves, CURVES
+save_curves(_history(True), {str(tmp_path)!r} + "/" + CURVES, title="neumf")
+print(matplotlib.get_backend(), plt.get_fignums())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "svg [1]"  # the backend kept, the caller's figure kept, none of ours left
+    assert read_png(tmp_path / CURVES).shape[:2] == (560, 800)

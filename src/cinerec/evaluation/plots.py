@@ -269,11 +269,13 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
     Dot size grows with the number of ratings; the labelled movies are ringed in black.
     The same map always gives the same bytes.
     """
-    from cinerec.evaluation.report import pyplot, save_png
+    from matplotlib.lines import Line2D
 
-    plt = pyplot()
+    from cinerec.evaluation.report import figure, save_png
+
     m = movie_map
-    fig, ax = plt.subplots(figsize=(11, 8))
+    fig = figure(figsize=(11, 8))
+    ax = fig.subplots()
     fig.subplots_adjust(left=0.06, right=0.78, top=0.9, bottom=0.07)
 
     # Legend order: main genres by how many drawn movies they colour; the rest grey.
@@ -292,12 +294,12 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
     ax.scatter(m.xy[draw, 0], m.xy[draw, 1], s=sizes[draw], c=list(colours[draw]), alpha=0.7,
                linewidths=0, rasterized=False)
 
-    handles = [plt.Line2D([], [], marker="o", linestyle="none", color=colour_of[int(g)], markersize=8,
+    handles = [Line2D([], [], marker="o", linestyle="none", color=colour_of[int(g)], markersize=8,
                           label=f"{m.genre_names[g]} ({freq[g]})") for g in ranked]
     for colour, label in ((_GREY, "other genres"), (_NONE, "no genre listed")):
         n = int((colours == colour).sum())
         if n:
-            handles.append(plt.Line2D([], [], marker="o", linestyle="none", color=colour, markersize=8,
+            handles.append(Line2D([], [], marker="o", linestyle="none", color=colour, markersize=8,
                                       label=f"{label} ({n})"))
     ax.legend(handles=handles, title="main genre (movies)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False, fontsize=10, title_fontsize=10)

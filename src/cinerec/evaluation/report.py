@@ -27,7 +27,7 @@ def _lower_is_better(metric: str) -> bool:
 
     return metric.split("@")[0].split("_")[0] in LOWER_IS_BETTER
 
-__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks", "save_curves", "plot_files", "plots_section", "pyplot",
+__all__ = ["leaderboard", "markdown_table", "leaderboard_blocks", "save_curves", "plot_files", "plots_section", "figure",
            "save_png", "CURVES"]
 
 #: The file name the training loop gives the curves in its checkpoint folder.
@@ -163,27 +163,27 @@ def markdown_table(results: Iterable[Result], metrics: Sequence[str] | None = No
 # -- pictures -----------------------------------------------------------------------
 
 
-def pyplot():
-    """matplotlib's pyplot on the Agg backend (files only, never a window)."""
-    import matplotlib
+def figure(**kwargs: Any) -> Any:
+    """A matplotlib ``Figure`` on its own Agg canvas (``kwargs``: ``figsize``, ``dpi``).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn without pyplot, so no window is needed and the caller's backend (a notebook's
+    inline one) is left as it was; nothing is kept once the figure is dropped.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(**{"dpi": 100, **kwargs})  # the saved pixels' dpi, whatever a notebook set
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def save_png(fig: Any, path: str | Path, dpi: int = 100) -> None:
-    """Write a figure to ``path`` as PNG, atomically, and free it.
+    """Write a figure to ``path`` as PNG, atomically.
 
     The PNG carries no date, so the same figure always gives the same bytes.
     """
-    plt = pyplot()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
 
 
 def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
@@ -197,12 +197,12 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
         path: the PNG to write (800×560 pixels with validation, 800×340 without).
         title: the figure title, usually the model name.
     """
-    plt = pyplot()
     step, y = ("epoch", "loss") if "epoch" in history[0] else ("sweep", "train_rmse")
     epochs = [h[step] for h in history]
     valid = [h for h in history if "valid" in h]
     rows = 2 if valid else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(8, 5.6 if valid else 3.4), sharex=True, squeeze=False)
+    fig = figure(figsize=(8, 5.6 if valid else 3.4))
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)
     ax = axes[0, 0]
     ax.plot(epochs, [h[y] for h in history], marker="o", color="tab:blue")
     ax.set_ylabel("training loss" if y == "loss" else "training RMSE")
@@ -237,13 +237,13 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
             ``metric``, ``direction``, ``protocol``, ``seeds``, ``reference``).
         path: the PNG to write.
     """
-    plt = pyplot()
     metric = board["metric"]
     rows = [r for r in board["models"] if metric in r["metrics"]]
     labels = [r["label"] for r in rows]
     means = [r["metrics"][metric]["mean"] for r in rows]
     sds = [r["metrics"][metric]["sd"] or 0.0 for r in rows]  # null for one seed
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)))
+    fig = figure(figsize=(8, 1.2 + 0.45 * max(len(rows), 1)))
+    ax = fig.subplots()
     seeds = len(board["seeds"])
     y = list(range(len(rows)))[::-1]  # best at the top
     ax.barh(y, means, xerr=sds if seeds > 1 else None, color="tab:blue", alpha=0.8,
