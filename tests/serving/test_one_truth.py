@@ -351,6 +351,28 @@ def test_a_two_stage_shortlist_past_its_retrievers_reach_holds_popular_movies(ml
         assert new.reason.eq("popular with many viewers").all() and (reasons[0] == POPULAR).sum() > 10
 
 
+@pytest.mark.parametrize("mix", [1.0, 0.5])
+def test_a_two_stage_cold_start_no_stage_learned_from_gets_the_most_rated_said_to_be_popular(ml100k, mix):
+    # Liked: a movie neither stage was trained on. Both stages scored every movie alike, and
+    # the ranker's ties went to catalogue order (movies 1, 2, 4, 7...) with "popular with
+    # people who watched what you watched", where a single model gives the most rated.
+    from cinerec.models import create
+    from cinerec.serving.lists import POPULAR_REASON, Lists
+
+    x = ml100k.interactions
+    unknown = int(ml100k.item_ids.index([1525])[0])
+    train = x.select(np.flatnonzero(x.items != unknown))
+    model = create("two-stage", {"retriever": "ease", "ranker": "als", "ranker_settings": {"epochs": 3},
+                                 "candidates": 300, "mix": mix}).fit(train)
+    new = Lists(ml100k, model).history_frame(liked=[1525], k=10)
+    alone = Lists(ml100k, create("als", {"epochs": 3}).fit(train)).history_frame(liked=[1525], k=10)
+    assert new.movie_id.tolist() == alone.movie_id.tolist()  # the most rated, most rated first
+    assert new.movie_id.iloc[0] == 50 and new.reason.eq(POPULAR_REASON).all()
+    # One the stages did learn from still gets their own list and reasons.
+    known = Lists(ml100k, model).history_frame(liked=[1525, 50], k=10)
+    assert known.reason.str.startswith("because you liked").any()
+
+
 @pytest.mark.parametrize("model", ["biasedmf", "blend"])
 def test_one_star_ratings_draw_in_no_movies_like_them(ml100k, model):
     # A model scoring new people through similarity weighed a one-star rating at +0.2:

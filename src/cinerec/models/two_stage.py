@@ -471,9 +471,19 @@ class TwoStage(Recommender):
         return super().says_nothing(users, items, scores)
 
     def history_says_nothing(self, history: sp.csr_matrix, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores).ravel()
         if self._retriever_order_of_history():
-            return np.asarray(scores).ravel() <= 0
-        return super().history_says_nothing(history, scores)
+            return scores <= 0
+        # A history that speaks to neither stage weighing in (say, movies neither learned
+        # from) leaves the shortlist in no order of theirs: each place is a place no
+        # evidence fills, as a single model's silence is, and the list fills it the same way.
+        retriever, ranker = self._stages()
+        mix = self._mix() if ranker.can_score_history else 0.0
+        weighing = [m for m, weight in ((retriever, 1.0 - mix), (ranker, mix)) if weight > 0]
+        if all(not m.history_scores_signed and m.history_says_nothing(history, m.score_history(history)).all()
+               for m in weighing):
+            return np.isfinite(scores)
+        return np.zeros(scores.shape, dtype=bool)
 
     # -- persistence ---------------------------------------------------------------------
 
