@@ -313,3 +313,11 @@ def test_an_empty_columns_flag_is_refused_as_catalog_is(tmp_path, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity",
                                    "--columns=", "-q"])
     assert "--columns '': expected role=column pairs, e.g. user=uid,item=sku" in err, err
+
+
+def test_nothing_left_to_rank_after_a_filter_says_to_keep_more_movies_in_one_clause(synthetic_100k, capsys):
+    # It read "no list is short enough to measure anything here or keep more movies (...)".
+    err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "popularity",
+                                   "--top-movies", "2", "--protocol", "random-full", "-q"])
+    assert err.rstrip().endswith("no list is short enough to measure anything here: keep more movies "
+                                 "(a larger --top-movies)")

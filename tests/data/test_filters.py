@@ -109,11 +109,34 @@ def test_a_filter_that_leaves_no_ratings_is_named():
         apply_filters(no_years, Filters(max_year=2000))
 
 
+def test_a_liked_threshold_is_read_at_the_ratings_precision_and_never_warns():
+    """Ratings are kept as float32: 1.00000001 is 1 there, so it drops none and is refused
+    as such (it passed the check, then dropped nothing); one past float32's range leaves
+    nothing, in one error and no overflow warning from the cast."""
+    import warnings
+
+    ds = _dataset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"--liked-threshold 1.00000001 is at or below every rating of this data"):
+            apply_filters(ds, Filters(liked_threshold=1.00000001))
+        with pytest.raises(FilterLeavesNothing, match="leaves no ratings"):
+            apply_filters(ds, Filters(liked_threshold=1e39))
+    # A threshold written as a rating is at it, whatever float32 makes of both.
+    x = ds.interactions
+    odd = ds.with_interactions(x.replace(ratings=np.where(x.ratings == 3, np.float32(3.3), x.ratings).astype(np.float32)))
+    out, _ = apply_filters(odd, Filters(liked_threshold=3.3))
+    assert len(out.interactions) == int((x.ratings >= 3).sum())
+
+
 @pytest.mark.parametrize("values, message", [
     ({"top_user": 3}, r"where: unknown key 'top_user' \(known: min_year, max_year, top_users"),
     ({"top_users": 0}, r"where: top_users = 0 must be a positive whole number"),
     ({"top_movies": 2.5}, r"where: top_movies = 2.5 must be a positive whole number"),
     ({"min_year": "1990"}, r"where: min_year = '1990' must be a whole year"),
+    ({"min_year": -5}, r"where: min_year = -5 must be a whole year from 1 to 9999"),
+    ({"min_year": 0}, r"where: min_year = 0 must be a whole year from 1 to 9999"),
+    ({"max_year": 99999}, r"where: max_year = 99999 must be a whole year from 1 to 9999"),
     ({"min_year": 2001, "max_year": 2000}, r"where: min_year = 2001 is after max_year = 2000"),
     ({"kcore": "5,x"}, r"where: kcore = '5,x' must be U or U,I"),
     ({"kcore": [0, 3]}, r"where: kcore = \[0, 3\] must be U or U,I"),

@@ -189,8 +189,9 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
     from cinerec.data import transforms
 
     r = dataset.interactions.ratings
-    if len(r) and threshold <= float(r.min()):  # (a threshold keeping none is refused where it leaves nothing)
-        raise FilterRefused(f"--liked-threshold {threshold:g}", f"is at or below every rating of this data "
+    # Compared as binarize compares: at the ratings' own precision (1.00000001 is 1 there).
+    if len(r) and transforms._at_ratings_precision(threshold) <= r.min():  # (keeping none: refused where it leaves nothing)
+        raise FilterRefused(f"--liked-threshold {float(threshold):.12g}", f"is at or below every rating of this data "
                             f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
                             "them as plain likes ask for implicit data instead, else give a threshold above the "
                             "lowest rating", "liked_threshold", threshold)
@@ -309,8 +310,8 @@ def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) 
 
     for key in ("min_year", "max_year"):
         v = f[key]
-        if v is not None and not _whole(v):
-            fail(key, v, "must be a whole year")
+        if v is not None and not (_whole(v) and 1 <= v <= 9999):  # a title's year has four digits
+            fail(key, v, "must be a whole year from 1 to 9999")
     if f["min_year"] is not None and f["max_year"] is not None and f["min_year"] > f["max_year"]:
         fail("min_year", f["min_year"], f"is after {_label('max_year', flags)} = {f['max_year']}")
     for key in ("top_users", "top_movies"):

@@ -488,14 +488,12 @@ class Protocol:
             return tuple(k for k in self.ks if k < room)
         fit = [k for k in (self.ks if given else (1, 5)) if k < room]
         blocking = f"ks={list(self.ks)!r}: K = {max(self.ks)}" if given else "K = 10, its headline figure,"
-        if fit:
-            way = f"give ks={fit!r}"
-        elif room > 1:
-            way = f"give Ks below {room:,}"
-        else:  # ("give Ks below 1" could not be followed)
-            way = "no list is short enough to measure anything here"
         # Loosen a filter, or: the data holds only so many movies.
-        way += f" or {_more_movies(dataset)}" if _looser(dataset) else f" ({_more_movies(dataset)})"
+        more = f" or {_more_movies(dataset)}" if _looser(dataset) else f" ({_more_movies(dataset)})"
+        if fit or room > 1:
+            way = (f"give ks={fit!r}" if fit else f"give Ks below {room:,}") + more
+        else:  # ("give Ks below 1" could not be followed): more movies alone can help
+            way = "no list is short enough to measure anything here" + more.replace(" or ", ": ", 1)
         left = f"{room:,} movie{'' if room == 1 else 's'}"
         raise ConfigError(f"protocol {self.name}: {blocking} is not below the {left} the median user "
                           f"has left to rank, so such lists would hold every one; {way}")
