@@ -248,6 +248,13 @@ def test_health_notices_a_reexport_without_another_request(run_dir, tmp_path):
             r = c.get("/users/1/recommendations")
             assert r.status_code == 200 and r.json()["source"] == "live"
         assert "not a cinerec recommendation store" in c.get("/health").json()["store"]["stale"]
+        # a folder in its place: opening it failed before the check that scores live (a 500, /health too)
+        db.unlink()
+        db.mkdir()
+        for path in ("/users/1/recommendations", "/health"):
+            r = c.get(path)
+            assert r.status_code == 200 and r.json().get("source", "live") == "live", (path, r.text)
+        assert "not a readable store" in c.get("/health").json()["store"]["stale"]
 
 
 def test_malformed_json_and_oversized_bodies(client):

@@ -480,7 +480,10 @@ class RecStore:
             if getattr(local, "con", None) is not None:
                 local.con.close()
             local.con, local.stamp = None, None
-            con = self._connect()
+            try:
+                con = self._connect()  # (a folder put in the store's place fails here)
+            except sqlite3.DatabaseError as e:
+                raise DataError(f"{self.path}: not a readable store ({e})") from None
             try:
                 if stamp != self._stamp:
                     with self._lock:
