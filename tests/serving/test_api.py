@@ -536,6 +536,37 @@ def test_a_read_only_profiles_file_is_a_degraded_health_before_a_change_finds_ou
                                      "changes are refused)"
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_server_starts_beside_a_store_in_a_read_only_folder(run_dir, tmp_path, monkeypatch, existing):
+    # serve refused to start: "store.profiles.sqlite: not a cinerec profiles file (unable to open
+    # database file)", for a folder it could not make the file in, and for a profiles file of its own
+    # (SQLite's WAL mode makes files beside it to read). (As root no folder is read-only to
+    # os.access, so its answer is set to what a read-only mount gives; SQLite is opened as for one.)
+    from pathlib import Path
+
+    import cinerec.serving.store as store_module
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "p.sqlite"
+    if existing:
+        with TestClient(create_app(run_dir, profiles=path)) as c:
+            made = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+    real = os.access
+    monkeypatch.setattr(store_module.os, "access",
+                        lambda p, mode, *a, **k: False if Path(p) in (path, folder) and mode == os.W_OK else real(p, mode))
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "read-only" in health["profiles"], health
+        assert health["profiles"].startswith(f"{1 if existing else 0} readable, none can be saved"), health
+        assert c.get("/users/1/recommendations").status_code == 200
+        r = c.post("/profiles", json={"liked": [50]})
+        assert r.status_code == 503 and "read-only" in r.json()["detail"]
+        if existing:
+            assert c.get(f"/profiles/{made}").status_code == 200
+    assert sorted(p.name for p in folder.iterdir()) == (["p.sqlite"] if existing else [])  # nothing made there
+
+
 def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, tmp_path, monkeypatch):
     # The server kept serving the model it loaded, and /health said "ok".
     from cinerec.cli import main

@@ -624,6 +624,14 @@ PROFILE_TABLES = {"profiles": ["profile_id", "created", "updated"],
                    "ratings": ["profile_id", "movie_id", "stars", "updated"]}
 
 
+_PROFILE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles(profile_id TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ratings(profile_id TEXT NOT NULL REFERENCES profiles(profile_id),
+                                   movie_id TEXT NOT NULL, stars REAL, updated REAL NOT NULL,
+                                   PRIMARY KEY (profile_id, movie_id)) WITHOUT ROWID;
+"""
+
+
 class ProfileStore:
     """Saved people: a profile id and the movies they rated or liked.
 
@@ -638,18 +646,17 @@ class ProfileStore:
         self._opened_lock = threading.Lock()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A file or folder that cannot be written (a read-only mount): the profiles there
+        # are read as they are (none, when there is no file), and every change is refused
+        # with a 503 that says why, as /health does; the lists are served all the same.
+        self.read_only = self.unwritable() is not None
         self._check_own()
+        if self.read_only:
+            self._conn()  # (a file that is no profiles file is refused now, not at the first request)
+            return
         try:
             con = self._conn()
-            con.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS profiles(profile_id TEXT PRIMARY KEY, created REAL NOT NULL,
-                                                    updated REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS ratings(profile_id TEXT NOT NULL REFERENCES profiles(profile_id),
-                                                   movie_id TEXT NOT NULL, stars REAL, updated REAL NOT NULL,
-                                                   PRIMARY KEY (profile_id, movie_id)) WITHOUT ROWID;
-                """
-            )
+            con.executescript(_PROFILE_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
 
@@ -659,7 +666,7 @@ class ProfileStore:
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return
         try:
-            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            con = sqlite3.connect(self._read_uri(), uri=True)
             try:
                 tables = {name: [row[1] for row in con.execute(f"PRAGMA table_info('{name}')")]
                           for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -675,8 +682,27 @@ class ProfileStore:
             raise DataError(f"{self.path}: not a cinerec profiles file ({what}); give profiles a file of their own "
                             "with --profiles")
 
+    def _read_uri(self) -> str:
+        """The file opened for reading only: in a folder that cannot be written, as
+        ``immutable`` (a file in WAL mode otherwise needs its ``-shm`` file made beside it)."""
+        return f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' if self.read_only else ''}"
+
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
+        if con is None and self.read_only:
+            try:
+                if self.path.is_file() and self.path.stat().st_size:
+                    con = sqlite3.connect(self._read_uri(), uri=True, isolation_level=None, check_same_thread=False)
+                    con.execute("SELECT COUNT(*) FROM profiles").fetchone()
+                else:  # no profiles yet, and none can be made: an empty set to read
+                    con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                    con.executescript(_PROFILE_SCHEMA)
+                    con.execute("PRAGMA query_only=1")
+            except sqlite3.DatabaseError as e:
+                raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+            self._local.con = con
+            with self._opened_lock:
+                self._opened.append(con)
         if con is None:
             # Autocommit mode: every change below opens its own BEGIN IMMEDIATE.
             con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -702,6 +728,8 @@ class ProfileStore:
         self._local = threading.local()
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self.read_only:
+            raise Unavailable(self.unwritable() or f"{self.path}: read-only")
         con = self._conn()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -771,6 +799,8 @@ class ProfileStore:
         for path, what in ((self.path, "the file"), (self.path.parent, "its folder")):
             if path.exists() and not os.access(path, os.W_OK):
                 return f"{self.path}: read-only ({what} cannot be written): changes are refused"
+        if getattr(self, "read_only", False):  # (writable since: opened for reading all the same)
+            return f"{self.path}: read-only when the server started: changes are refused until it is restarted"
         return None
 
 
