@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if not args.worker and not args.sharded and args.skip_large and not args.ml100k:
+        ap.error("--skip-large without --ml100k measures nothing: give --ml100k, or leave the large case in")
     if args.worker:
         sharded_worker(args)
         return 0

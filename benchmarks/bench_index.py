@@ -45,8 +45,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+#: Where data the benchmarks make is kept between runs (releases written once, caches):
+#: ``benchmarks/out/`` (ignored by git), or the folder ``CINEREC_BENCH_OUT`` names.
+OUT = Path(os.environ.get("CINEREC_BENCH_OUT") or HERE / "out")
 ML100K = Path(os.environ.get("CINEREC_ML100K", HERE.parent.parent / "shared" / "data" / "ml-100k"))
-STUDY_FOLDER = HERE / "out" / "synthetic-ml-25m-scale1-seed0"
+STUDY_FOLDER = OUT / "synthetic-ml-25m-scale1-seed0"
 
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
@@ -127,7 +130,7 @@ def study_interactions() -> Interactions:
     the 5,014 most rated of those movies are kept, then a seeded random 1.87M of their
     ratings, and users left with none are dropped.
     """
-    cache = HERE / "out" / "ncf-study-shape.npz"
+    cache = OUT / "ncf-study-shape.npz"
     if cache.exists():
         with np.load(cache) as z:
             return Interactions(z["users"], z["items"], z["ratings"], z["timestamps"],

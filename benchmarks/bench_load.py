@@ -48,6 +48,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Where data the benchmarks make is kept between runs (releases written once, caches):
+#: ``benchmarks/out/`` (ignored by git), or the folder ``CINEREC_BENCH_OUT`` names.
+OUT = Path(os.environ.get("CINEREC_BENCH_OUT") or HERE / "out")
 
 REFERENCE = """
 import sys
@@ -78,7 +81,11 @@ def _commands(folder: Path) -> dict[str, list[str]]:
 
 def _text_log(folder: Path) -> Path:
     """The release's ratings as a log of one's own: other column names, text ids (written once)."""
-    dest = HERE / "out" / f"{folder.name}-text-log" / "log.csv"
+    import hashlib
+
+    # Named for the release read, by its place too: two folders of one name are two logs.
+    where = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+    dest = OUT / f"{folder.name}-{where}-text-log" / "log.csv"
     if dest.exists():
         return dest
     import pyarrow as pa
@@ -182,7 +189,7 @@ def main() -> None:
     result: dict = {"benchmark": "cinerec data info on an ml-25m-sized ratings.csv, whole processes"}
     folder = args.folder
     if folder is None:
-        folder = HERE / "out" / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
+        folder = OUT / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
         if not (folder / "ratings.csv").exists():
             from cinerec.data.synthetic import write_release
 

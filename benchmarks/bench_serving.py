@@ -43,7 +43,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _build(ml100k: Path, root: Path, model: str, db_url: str | None) -> tuple[Path, str]:
+def _machine() -> dict[str, typing.Any]:
+    """The machine the figures were taken on: cores, processor, Python, load."""
+    import platform
+
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            processor = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), processor)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "processor": processor, "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _build(ml100k: Path, root: Path, model: str, db_url: str | None) -> tuple[Path, str, str]:
     from cinerec.data import load
     from cinerec.models import create
     from cinerec.runs import finish_run, save_dataset, save_model
@@ -53,10 +67,10 @@ def _build(ml100k: Path, root: Path, model: str, db_url: str | None) -> tuple[Pa
     run_dir = root / "run"
     save_model(run_dir, create(model).fit(ds.interactions))
     save_dataset(run_dir, ds)
-    finish_run(run_dir, meta={"source": "ml-100k", "best_model": model})
+    finish_run(run_dir, meta={"source": str(ml100k), "best_model": model})
     db = db_url or str(root / "recs.sqlite")
     export_store(run_dir, db, k=50, progress=False)
-    return run_dir, db
+    return run_dir, db, f"{ds.name} ({ds.n_users:,} users, {ds.n_items:,} movies, {len(ds.interactions):,} ratings)"
 
 
 class _Connection:
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir, db = _build(args.ml100k, Path(tmp), args.model, args.db)
+        run_dir, db, dataset = _build(args.ml100k, Path(tmp), args.model, args.db)
         from cinerec.runs import open_run
 
         ds = open_run(run_dir).dataset
@@ -181,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                 return "POST", "/recommendations", {"liked": likes[i % len(likes)], "k": 10}
 
             store = "postgresql" if db.startswith("postgres") else "sqlite"
-            out = {"machine": {"cpus": os.cpu_count()}, "server": f"cinerec serve, {args.workers} process(es), loopback",
+            out = {"machine": _machine(), "server": f"cinerec serve, {args.workers} process(es), loopback",
                    "store": store, "model": args.model,
-                   "dataset": "ml-100k", "targets_p99_ms": TARGETS_MS}
+                   "dataset": dataset, "targets_p99_ms": TARGETS_MS}
             for name, make in (("known_user", known), ("cold_start", cold)):
                 res = asyncio.run(_scenario(port, make, args.rate, args.seconds, warmup=50))
                 res["meets_target"] = res["p99_ms"] <= TARGETS_MS[name] and res["errors"] == 0

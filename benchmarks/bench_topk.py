@@ -74,6 +74,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--als", action="store_true", help="also time ALS's own scoring of the same factors")
     args = ap.parse_args()
+    if not args.scale > 0:
+        ap.error("--scale: must be above 0")
+    if args.dim < 1 or args.k < 1:
+        ap.error("--dim and -k: must be at least 1")
     n_users, n_items, n_entries = int(ML25M[0] * args.scale), ML25M[1], int(ML25M[2] * args.scale)
 
     t = time.perf_counter()

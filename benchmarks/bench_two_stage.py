@@ -221,6 +221,10 @@ def main() -> None:
     m.add_argument("--candidates", type=int, default=CANDIDATES)
     m.add_argument("--protocol", default="loo-full", choices=["loo-full", "random-full"])
     args = ap.parse_args()
+    for name in ("sample", "repeats", "candidates"):  # checked before minutes of data are written
+        values = getattr(args, name, None)
+        if values is not None and min(values if isinstance(values, list) else [values]) < 1:
+            ap.error(f"--{name}: must be at least 1")
     if args.what == "speed":
         speed(args.sample, args.repeats)
     elif args.what == "mix":

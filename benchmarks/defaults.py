@@ -263,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", help="print the tables of a JSON file written before, choosing again; run nothing")
     args = p.parse_args(argv)
     if args.report:
-        saved = json.loads(Path(args.report).read_text())
+        try:
+            saved = json.loads(Path(args.report).read_text())
+        except (OSError, ValueError) as e:
+            p.error(f"--report {args.report}: cannot be read as the JSON this script writes ({e})")
         margin = args.margin if args.margin is not None else default_margin(saved["protocol"])
         for r in saved["results"]:
             r = choose(r, margin)

@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error(f"--epochs {args.epochs}: must be at least 1")
+    if args.device == "cpu" and not args.tiny:  # the full sizes are the GPU's, minutes each on a CPU
+        ap.error("--device cpu: only with --tiny (the full sizes are for a GPU)")
     if args.step:
         result = STEPS[args.step](args)
         print(json.dumps(result))

@@ -17,6 +17,7 @@ study file's year filter then keeps all of it, and the run measures the study's 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+#: Where data the benchmarks make is kept between runs (releases written once, caches):
+#: ``benchmarks/out/`` (ignored by git), or the folder ``CINEREC_BENCH_OUT`` names.
+OUT = Path(os.environ.get("CINEREC_BENCH_OUT") or HERE / "out")
 sys.path.insert(0, str(HERE.parent / "src"))
 
 STUDY_MOVIES = 5_014
@@ -33,7 +37,7 @@ STUDY_RATINGS = 1_870_000
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--release", type=Path, default=HERE / "out" / "synthetic-ml-25m-scale1-seed0")
+    parser.add_argument("--release", type=Path, default=OUT / "synthetic-ml-25m-scale1-seed0")
     args = parser.parse_args(argv)
 
     from cinerec.data import load

@@ -304,6 +304,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from cinerec.cli import script_main
-
-    script_main(main)
+    sys.exit(main())  # (not cinerec's script_main: RecBole's environment has no cinerec)
