@@ -292,3 +292,49 @@ def test_cinerec_offline_reads_as_a_switch(monkeypatch, value: str, off: bool) -
     # CINEREC_OFFLINE=0 turned offline mode on: any value did.
     monkeypatch.setenv("CINEREC_OFFLINE", value)
     assert download.offline() is off
+
+
+def test_a_cached_release_missing_a_file_is_unpacked_again_from_its_zip(served, online, tmp_path, monkeypatch) -> None:
+    # A file deleted from the cached copy went unnoticed: u1.test gone, fold u1 silently
+    # missing ("no official fold 'u1'"); u.user gone, no user features, without a word.
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    (folder / "u1.test").unlink()
+    (folder / "u.user").unlink()
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")  # from the verified zip kept beside it, not the network
+    again = download.fetch("ml-100k", cache_dir=cache, checksums=sums)
+    assert again == folder and (folder / "u1.test").is_file() and (folder / "u.user").is_file()
+    assert _leftovers(cache) == ["ml-100k", "ml-100k.zip"]
+
+
+def test_a_copy_another_process_unpacked_meanwhile_is_kept_not_swapped_out(served, tmp_path) -> None:
+    # Two fetches at once: the later one swapped the first one's finished folder out from
+    # under a process reading it (a file vanished mid-read).
+    root, _, _ = served
+    dest = tmp_path / "ml-100k"
+    download.extract(root / "ml-100k.zip", dest)
+    before = os.stat(dest).st_ino
+    assert download.extract(root / "ml-100k.zip", dest, keep=lambda f: (f / "ml-100k").is_dir()) == dest
+    assert os.stat(dest).st_ino == before and sorted(p.name for p in tmp_path.iterdir()) == ["ml-100k"]
+    # Without keep, an extraction replaces the folder whole (a damaged copy is put right).
+    download.extract(root / "ml-100k.zip", dest)
+    assert os.stat(dest).st_ino != before
+
+
+def test_a_read_only_cache_names_cinerec_home_and_the_way_out(served, tmp_path, monkeypatch) -> None:
+    # It said "cannot create the folder ... (Permission denied)", not that this is the cache
+    # CINEREC_HOME names. (As root nothing is read-only to os.access: its answer is set.)
+    root, _, sums = served
+    cache = tmp_path / "home" / "movielens"
+    cache.mkdir(parents=True)
+    real = os.access
+    monkeypatch.setattr(download.os, "access",
+                        lambda p, mode, *a, **k: False if Path(p) == cache and mode == os.W_OK else real(p, mode))
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    for call in (lambda: download.fetch("ml-100k", checksums=sums), lambda: load(root / "ml-100k.zip")):
+        with pytest.raises(DataError) as e:
+            call()
+        assert str(e.value) == (f"{cache}: the download cache cannot be written ({cache} is read-only); set "
+                                "CINEREC_HOME to a folder you can write, or give the path of an unzipped release")
+    assert list(cache.iterdir()) == []

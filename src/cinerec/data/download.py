@@ -14,8 +14,10 @@ in a temporary folder that is swapped in when complete.
 Checksums: the sha256 of the official archives below were published with the releases
 and are kept here. For ml-10m and ml-32m no sha256 is kept; GroupLens publishes an md5
 beside every zip (``<name>.zip.md5``), so those downloads are verified against that
-published md5 instead. A zip placed in the cache by hand is checked against the sha256
-when one is known; one without a known sha256 is trusted as given.
+published md5 instead: from a mirror (``base_url``), the mirror's own md5, so for these
+two releases a mirror is trusted as it stands. A zip placed in the cache by hand is
+checked against the sha256 when one is known; one without a known sha256 is trusted as
+given.
 
 With ``CINEREC_OFFLINE`` set (the test suite sets it; ``0``, ``false``, ``no`` or ``off``
 leave it unset) no connection is ever attempted.
@@ -35,7 +37,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from cinerec.errors import DataError, DownloadFailed, NotFoundError
 from cinerec.io import atomic_dir, atomic_path
@@ -162,11 +164,13 @@ def fetch(
     rel = release_info(name)
     root = _root(cache_dir)
     _sweep_stale(root, rel)  # (a killed download's leftovers go even once another finished the copy)
-    done = cached(name, root)
-    if done is not None:
-        return done
-    expected = (checksums or {}).get(name, rel.sha256)
     archive = root / rel.zip_name
+    done = cached(name, root)
+    lacking = _lacking(archive, root / rel.name) if done is not None else None
+    if done is not None and lacking is None:
+        return done
+    check_writable(root)
+    expected = (checksums or {}).get(name, rel.sha256)
     if archive.exists():
         if expected is not None:
             _check(archive, "sha256", expected, file_digest(archive, "sha256"), delete=False)
@@ -179,27 +183,68 @@ def fetch(
         raise DataError(f"{archive}: not a readable zip file ({e}); remove it to download again") from None
     if not holds:  # checked before extracting, so the cache keeps no release that is not one
         raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/; remove it to download again")
-    extract(archive, root / rel.name)
+    # A copy another process finished while this one downloaded is kept, not swapped out
+    # under its readers; a damaged one (a file deleted since) is replaced.
+    extract(archive, root / rel.name, keep=None if lacking else lambda folder: (folder / rel.folder).is_dir())
     return root / rel.name / rel.folder
 
 
-def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def _lacking(archive: Path, folder: Path) -> str | None:
+    """A file of the cached ``archive`` missing from its unpacked ``folder`` (deleted since
+    it was unpacked), else ``None``; ``None`` too when the zip is not there to say."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+    except (OSError, zipfile.BadZipFile, zlib.error):
+        return None
+    return next((n for n in names if not (folder / n).exists()), None)
+
+
+def check_writable(root: Path) -> None:
+    """Refuse, naming ``CINEREC_HOME``, a cache folder that cannot be written (a read-only
+    home): a release is downloaded and unpacked there."""
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        raise DataError(f"{root}: the download cache cannot be written ({existing} is read-only); set CINEREC_HOME "
+                        "to a folder you can write, or give the path of an unzipped release")
+
+
+class _Kept(Exception):
+    """A whole copy is at the destination already (another process unpacked it)."""
+
+
+def extract(archive: str | os.PathLike, dest: str | os.PathLike,
+            keep: Callable[[Path], bool] | None = None) -> Path:
     """Extract a zip into ``dest`` atomically (``dest`` appears only when complete).
 
-    Members that would land outside ``dest`` (absolute paths, ``..``) are refused.
+    Members that would land outside ``dest`` (absolute paths, ``..``) are refused. With
+    ``keep``, a folder at ``dest`` that ``keep(dest)`` calls whole when this copy is ready
+    (another process unpacked the same zip meanwhile) is kept and this copy dropped, so
+    readers of that folder never see it swapped out.
     """
     archive, dest = Path(archive), Path(dest)
+
+    def whole_already(folder: Path) -> None:
+        if keep is not None and keep(folder):
+            raise _Kept
+
     try:
         with zipfile.ZipFile(archive) as z:
             for member in z.namelist():
                 parts = Path(member).parts
                 if member.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
                     raise DataError(f"{archive}: refusing the unsafe member path {member!r}")
-            with atomic_dir(dest) as tmp:
+            with atomic_dir(dest, before_swap=whole_already) as tmp:
                 z.extractall(tmp)
+    except _Kept:
+        pass
     except (zipfile.BadZipFile, zlib.error) as e:  # zlib: damaged compressed data
         raise DataError(f"{archive}: not a readable zip file ({e})") from None
     except OSError as e:
+        if keep is not None and dest.is_dir() and keep(dest):  # the other copy was moved in first
+            return dest
         raise DataError(f"{archive}: could not extract into {dest} ({e.strerror or e})") from None
     return dest
 

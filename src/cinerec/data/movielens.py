@@ -456,7 +456,9 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
         download.sweep_stale(dest.parent, f".{dest.name}.*.tmp")
     fresh = not dest.is_dir()
     if fresh:
-        download.extract(path, dest)
+        download.check_writable(root)
+        # (the same zip unpacked by another process meanwhile: that whole copy is kept)
+        download.extract(path, dest, keep=lambda folder: folder.is_dir())
     return dest, known is not None, fresh
 
 
