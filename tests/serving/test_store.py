@@ -108,6 +108,23 @@ def test_failed_export_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
 
 
+def test_what_a_killed_export_left_is_swept_once_stale(run_dir, tmp_path):
+    # A SIGKILLed export's hidden temporary file stayed for good, one more per kill.
+    import time
+
+    db = tmp_path / "recs.sqlite"
+    stale, live = tmp_path / ".recs.sqlite.abc123.tmp", tmp_path / ".recs.sqlite.def456.tmp"
+    for f in (stale, live):
+        f.write_bytes(b"half a store")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    other = tmp_path / ".other.sqlite.ghi789.tmp"  # another store's: not this export's to judge
+    other.write_bytes(b"x")
+    os.utime(other, (old, old))
+    export_store(run_dir, db, k=5, model="popularity", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, live.name, "recs.sqlite"]
+
+
 def test_an_export_that_fills_the_disk_is_one_line_and_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
     # sqlite3's "database or disk is full" left the command as a traceback.
     import cinerec.serving.store as store

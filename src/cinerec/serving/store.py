@@ -334,6 +334,10 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         export_postgres(plan, str(db), progress=progress)
         return open_store(db).info
     db = Path(db)
+    if db.parent.is_dir():  # what a killed export of this store left (a live one's, written lately, is kept)
+        from cinerec.data.download import sweep_stale
+
+        sweep_stale(db.parent, f".{db.name}.*.tmp")
     with atomic_path(db) as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
