@@ -653,6 +653,47 @@ def test_a_gzip_compressed_log_is_named_as_such(tmp_path):
         load(tmp_path / "log.csv.gz")
 
 
+def test_a_compressed_part_of_a_folder_of_logs_is_refused_not_left_out(tmp_path):
+    # A Spark-style folder (part-0.csv, part-1.csv.gz) read part-0 alone and trained on it
+    # without a word; a folder of compressed parts alone said "no ratings log".
+    import gzip
+
+    from cinerec.data import load
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "part-0.csv").write_text("user,item,rating\n1,2,4\n2,3,5\n")
+    (parts / "part-1.csv.gz").write_bytes(gzip.compress(b"user,item,rating\n3,2,4\n"))
+    with pytest.raises(DataError, match=r"part-1\.csv\.gz: a compressed part of the log \(\.gz\), which cinerec does "
+                                        r"not read; decompress it first .*so that no part is left out$"):
+        load(parts)
+    (parts / "part-0.csv").unlink()
+    with pytest.raises(DataError, match=r"; part-1\.csv\.gz is compressed, which cinerec does not read: decompress "
+                                        r"it first$"):
+        load(parts)
+
+
+def test_a_spreadsheet_or_utf16_text_is_named_as_such(tmp_path):
+    # A workbook (a zip inside) was unpacked as if a MovieLens release's zip, and said to
+    # hold no MovieLens files; UTF-16 text gave garbled column names and "--columns" advice.
+    import zipfile
+
+    from cinerec.data import load
+
+    with zipfile.ZipFile(tmp_path / "ratings.xlsx", "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match=r"ratings\.xlsx: a spreadsheet, which cinerec does not read; save its sheet "
+                                        r"of ratings as CSV \(UTF-8\) and give that$"):
+        load(tmp_path / "ratings.xlsx")
+    with pytest.raises(DataError, match=r"; ratings\.xlsx is a spreadsheet, which cinerec does not read"):
+        load(tmp_path)
+    (tmp_path / "ratings.xlsx").unlink()
+    (tmp_path / "log.csv").write_bytes("user\titem\trating\n1\t2\t4\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"log\.csv: UTF-16 or UTF-32 text .*save it as CSV in UTF-8$"):
+        load(tmp_path / "log.csv")
+
+
 def test_a_zip_holding_a_log_says_so_and_how_to_read_it(tmp_path):
     # It said "no ratings log" of a zip that held one.
     import zipfile

@@ -42,6 +42,10 @@ from cinerec.errors import DataError, NotFoundError
 __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+#: What a log's file may be compressed with (``part-0.csv.gz``): refused, not skipped.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".lz4", ".snappy", ".deflate", ".z")
+#: Spreadsheets, which are not read: saved as CSV, they are.
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 #: The usual names of each column, compared without case.
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "user": ("user", "userid", "user_id", "uid"),
@@ -232,6 +236,10 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
                             "a MovieLens folder or its zip)")
         return [path]
     skip = Path(catalog).expanduser().resolve() if catalog is not None else None
+    packed = _compressed_logs(path)
+    if packed:  # (a part left out would leave its ratings out, without a word)
+        raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
+                        "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES
                    and p.resolve() != skip)
     if any(p.suffix.lower() != ".txt" for p in files):  # a README.txt or notes.txt beside the logs is no log
@@ -239,8 +247,29 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     if not files and skip is not None and skip.parent == path.resolve():
         raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
     if not files:
-        raise DataError(f"{path}: no MovieLens release and no ratings log ({', '.join(LOG_SUFFIXES)} files) in this folder")
+        raise DataError(f"{path}: no MovieLens release and no ratings log ({', '.join(LOG_SUFFIXES)} files) in this "
+                        f"folder{unread_files(path)}")
     return files
+
+
+def _compressed_logs(folder: Path) -> list[Path]:
+    """The files of ``folder`` that are logs compressed (``part-0.csv.gz``), which are not read."""
+    out = []
+    for p in sorted(folder.iterdir()):
+        kind = [s.lower() for s in p.suffixes[-2:]]
+        if p.is_file() and len(kind) == 2 and kind[0] in LOG_SUFFIXES and kind[1] in COMPRESSED_SUFFIXES:
+            out.append(p)
+    return out
+
+
+def unread_files(folder: Path) -> str:
+    """What a folder with no log holds that looks like one and is not read (a compressed
+    log, a spreadsheet), said as the end of the refusal; ``""`` when nothing does."""
+    packed = _compressed_logs(folder)
+    if packed:
+        return f"; {packed[0].name} is compressed, which cinerec does not read: decompress it first"
+    sheet = next((p for p in sorted(folder.iterdir()) if p.suffix.lower() in SPREADSHEET_SUFFIXES), None)
+    return f"; {sheet.name} is a spreadsheet, which cinerec does not read: save it as CSV (UTF-8)" if sheet else ""
 
 
 def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what: str = "a ratings log") -> Any:
@@ -261,6 +290,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
 
         with open(path, "rb") as f:
             first = f.readline()
+        if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
+            raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
+                            "read; save it as CSV in UTF-8")
         if b"\n" not in first and b"\r" in first.rstrip(b"\r"):  # one "line" to the end: lines cut by CR alone
             raise DataError(f"{path}: its lines end in a carriage return alone (an old Mac text file); save it with "
                             "LF or CRLF line ends")

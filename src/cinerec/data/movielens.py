@@ -282,6 +282,11 @@ def locate(
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
+        from cinerec.data.logs import SPREADSHEET_SUFFIXES
+
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES:  # (a workbook is a zip too: it read as a release's)
+            raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet of ratings as CSV "
+                            "(UTF-8) and give that")
         if not zipfile.is_zipfile(path):
             with open(path, "rb") as f:
                 gzipped = f.read(2) == b"\x1f\x8b"
@@ -399,9 +404,11 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
             raise _SeveralReleases(f"{folder}: holds several MovieLens releases ({names}); give the folder of one of "
                                    f"them, e.g. {subs[0]}", names)
         if not subs:
+            from cinerec.data.logs import unread_files
+
             raise DataError(
                 f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
-                "or ratings.csv with movies.csv) and no ratings log (.csv, .tsv or .parquet files)"
+                f"or ratings.csv with movies.csv) and no ratings log (.csv, .tsv or .parquet files){unread_files(folder)}"
             )
         folder = subs[0]
         family = _layout_of(folder) or ""
