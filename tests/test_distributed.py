@@ -259,11 +259,14 @@ def test_an_export_over_two_processes_writes_what_one_process_writes(ml100k_dir,
 
 
 @pytest.mark.slow
-def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path):
+@pytest.mark.parametrize("other", ["itemknn", "popularity"])
+def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path, other):
+    # A run of the same model on the same data, trained apart (other settings, or again),
+    # passed: its lists went into that rank's share of the store without a word.
     from tests.serving.conftest import build_run
 
     build_run(tmp_path / "a", ml100k_dir, models=("popularity",))
-    build_run(tmp_path / "b", ml100k_dir, models=("itemknn",))
+    build_run(tmp_path / "b", ml100k_dir, models=(other,))
     script = tmp_path / "differ.py"
     script.write_text(textwrap.dedent(f"""
         import os, sys
@@ -282,6 +285,7 @@ def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path):
         msg = (tmp_path / f"rank{rank}.txt").read_text()
         assert "\n" not in msg and msg.startswith("torchrun ranks disagree on the run to export: rank 1 differs")
         assert "rank 0: model popularity over 100,000 ratings of 943 users x 1,682 movies" in msg
+        assert f"rank 1: model {other} over" in msg and "of the run created " in msg
     assert not (tmp_path / "x.sqlite").exists()
 
 

@@ -33,6 +33,7 @@ is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL)
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -151,9 +152,15 @@ class _Shards:
 
         ds = plan.dataset
         n_users, n_items, n, digest = cast(tuple[int, int, int, str], data_fingerprint(ds.interactions))
-        check_ranks_agree("the run to export", (plan.model_name, n_users, n_items, n, digest, plan.k, plan.step),
+        # The run itself too: another run of the same model on the same data (other settings,
+        # trained again) wrote its lists into this rank's share of the store without a word.
+        created = plan.meta["run_created"] or "unknown"
+        settings = json.dumps(plan.lists.model.config.to_dict(), sort_keys=True, default=str)
+        check_ranks_agree("the run to export", (plan.model_name, n_users, n_items, n, digest, plan.k, plan.step, created,
+                                                hashlib.sha256(settings.encode()).hexdigest()[:12]),
                           lambda v: f"model {v[0]} over {v[3]:,} ratings of {v[1]:,} users x {v[2]:,} movies "
-                                    f"(hash {v[4]}), top-{v[5]} in chunks of {v[6]}")
+                                    f"(hash {v[4]}), top-{v[5]} in chunks of {v[6]}, of the run created {v[7]} "
+                                    f"(settings hash {v[8]})")
 
     def rounds(self, plan: "ExportPlan") -> Iterator[list[tuple[int, tuple[np.ndarray, ...]]]]:
         """Per round, on rank 0: ``[(first user, lists), ...]`` of every rank's chunk, in
