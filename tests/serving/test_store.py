@@ -123,6 +123,9 @@ def test_what_a_killed_export_left_is_swept_once_stale(run_dir, tmp_path):
     os.utime(other, (old, old))
     export_store(run_dir, db, k=5, model="popularity", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, live.name, "recs.sqlite"]
+    # A name that reads as a glob pattern is a name: "[o]ther" swept .other's leftovers.
+    export_store(run_dir, tmp_path / "[o]ther.sqlite", k=5, model="popularity", progress=False)
+    assert other.exists()
 
 
 def test_an_export_that_fills_the_disk_is_one_line_and_leaves_the_old_store(run_dir, tmp_path, monkeypatch):

@@ -39,6 +39,7 @@ name the line at fault.
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import os
 import re
@@ -460,7 +461,7 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
     dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
     if dest.parent.is_dir():  # what a killed unpacking of this zip left
-        download.sweep_stale(dest.parent, f".{dest.name}.*.tmp")
+        download.sweep_stale(dest.parent, f".{glob.escape(dest.name)}.*.tmp")
     fresh = not dest.is_dir()
     if fresh:
         download.check_writable(root)

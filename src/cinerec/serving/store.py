@@ -33,6 +33,7 @@ is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL)
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -344,7 +345,7 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
     if db.parent.is_dir():  # what a killed export of this store left (a live one's, written lately, is kept)
         from cinerec.data.download import sweep_stale
 
-        sweep_stale(db.parent, f".{db.name}.*.tmp")
+        sweep_stale(db.parent, f".{glob.escape(db.name)}.*.tmp")  # ([a].sqlite: a name, not a class)
     with atomic_path(db) as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
