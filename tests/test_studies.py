@@ -170,6 +170,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     # A label that names another model would put one model's figures on the other's row.
     ("regularization = 200", 'model = "als"', ":14: [models.ease] model: label 'ease' is the name of another model, so "
      "its row would read as ease's; give als a label of its own, such as als-ease"),
+    ('[models.ease]\nregularization = 200', '[models.EASE]\nmodel = "als"', ":14: [models.EASE] model: label 'EASE' is "
+     "the name of another model, so its row would read as ease's"),  # whatever its case
     ("factors = 4", "factorz = 4", ":25: [models.ensemble.settings.mf] factorz:"),
     # Settings of a model that is no member: its own table's line, not the ensemble's header.
     ("[models.ensemble.settings.mf]", "[models.ensemble.settings.als]",

@@ -748,9 +748,10 @@ class _Reader:
             if label == name:
                 msg += '; a label that is not a model name needs model = "NAME" in its table'
             raise self.fail(table, "model" if label != name else None, msg)
-        if label != name and label in MODELS:  # the leaderboard would show one model's name for another's figures
+        other = {m.lower(): m for m in MODELS}.get(label.lower())
+        if other is not None and other != name:  # the leaderboard would show one model's name for another's figures
             raise self.fail(table, "model", f"label {label!r} is the name of another model, so its row would read as "
-                                            f"{label}'s; give {name} a label of its own, such as {name}-{label}")
+                                            f"{other}'s; give {name} a label of its own, such as {name}-{label}")
         fields = set(MODELS[name].Config().to_dict())
         renames = MODELS[name].Config.renames()
         for key in settings:

@@ -671,6 +671,16 @@ def test_a_compressed_part_of_a_folder_of_logs_is_refused_not_left_out(tmp_path)
     with pytest.raises(DataError, match=r"; part-1\.csv\.gz is compressed, which cinerec does not read: decompress "
                                         r"it first$"):
         load(parts)
+    # Notes beside the logs, compressed or not, are no log; nor is the catalogue, whose own
+    # compression is said when it is read.
+    (parts / "part-1.csv.gz").unlink()
+    (parts / "part-0.csv").write_text("user,item,rating\n1,2,4\n2,3,5\n")
+    (parts / "notes.txt.gz").write_bytes(gzip.compress(b"about these logs"))
+    assert len(load(parts).interactions) == 2
+    (parts / "items.csv.gz").write_bytes(gzip.compress(b"item,title\n2,A (1990)\n3,B (1991)\n"))
+    with pytest.raises(DataError, match=r"items\.csv\.gz: a gzip-compressed file, which cinerec does not read; "
+                                        r"decompress it first \(gunzip -k "):
+        load(parts, catalog=parts / "items.csv.gz")
 
 
 def test_a_spreadsheet_or_utf16_text_is_named_as_such(tmp_path):

@@ -112,6 +112,9 @@ def test_real_ml100k_implicit(ml100k_dir) -> None:
         ("Land Before Time III: The Time of the Great Giving (1995) (V)", "Land Before Time III: The Time of the Great Giving (V)", 1995),
         ("Mini-series (1990) (TV)", "Mini-series (TV)", 1990),
         ("Hidden (V) (2001)", "Hidden (V)", 2001),
+        ("Baz (1995)(TV)", "Baz (TV)", 1995),  # one space before the mark, whatever was written
+        ("Z (1995)  (V)", "Z (V)", 1995),
+        ("(1995) (V)", "(V)", 1995),
     ],
 )
 def test_parse_titles(raw: str, title: str, year: int) -> None:

@@ -564,7 +564,34 @@ def test_a_server_starts_beside_a_store_in_a_read_only_folder(run_dir, tmp_path,
         assert r.status_code == 503 and "read-only" in r.json()["detail"]
         if existing:
             assert c.get(f"/profiles/{made}").status_code == 200
-    assert sorted(p.name for p in folder.iterdir()) == (["p.sqlite"] if existing else [])  # nothing made there
+    # Nothing made there (SQLite's -shm and -wal for reading appear only where, as for root
+    # here, the folder can in fact be written).
+    made_there = {p.name for p in folder.iterdir()} - {"p.sqlite-shm", "p.sqlite-wal"}
+    assert sorted(made_there) == (["p.sqlite"] if existing else [])
+
+
+def test_read_only_profiles_still_in_their_write_ahead_log_are_read(run_dir, tmp_path, monkeypatch):
+    # Profiles saved but not yet folded into the file (a server killed, or a folder copied
+    # while served) live in its -wal file: read as an unchanging file, SQLite ignored it and
+    # the file was called "not a cinerec profiles file (no such table: profiles)".
+    import shutil
+    from pathlib import Path
+
+    import cinerec.serving.store as store_module
+
+    live, folder = tmp_path / "live.sqlite", tmp_path / "ro"
+    folder.mkdir()
+    with TestClient(create_app(run_dir, profiles=live)) as c:
+        made = [c.post("/profiles", json={"liked": [50 + i]}).json()["profile_id"] for i in range(3)]
+        for suffix in ("", "-wal", "-shm"):  # copied while served: the profiles are in the -wal file
+            shutil.copy(f"{live}{suffix}", folder / f"p.sqlite{suffix}")
+    path = folder / "p.sqlite"
+    real = os.access
+    monkeypatch.setattr(store_module.os, "access",
+                        lambda p, mode, *a, **k: False if Path(p) in (path, folder) and mode == os.W_OK else real(p, mode))
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.get("/health").json()["profiles"].startswith("3 readable, none can be saved")
+        assert all(c.get(f"/profiles/{pid}").status_code == 200 for pid in made)
 
 
 def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, tmp_path, monkeypatch):

@@ -236,14 +236,17 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
                             "a MovieLens folder or its zip)")
         return [path]
     skip = Path(catalog).expanduser().resolve() if catalog is not None else None
-    packed = _compressed_logs(path)
-    if packed:  # (a part left out would leave its ratings out, without a word)
-        raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
-                        "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES
                    and p.resolve() != skip)
-    if any(p.suffix.lower() != ".txt" for p in files):  # a README.txt or notes.txt beside the logs is no log
+    # Compressed ones are not read: a part left out would leave its ratings out without a word.
+    packed = [p for p in _compressed_logs(path) if p.resolve() != skip]
+    if any(p.suffix.lower() != ".txt" for p in files + [q.with_suffix("") for q in packed]):
+        # a README.txt or notes.txt (compressed or not) beside the logs is no log
         files = [p for p in files if p.suffix.lower() != ".txt"]
+        packed = [p for p in packed if p.with_suffix("").suffix.lower() != ".txt"]
+    if packed:
+        raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
+                        "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
     if not files and skip is not None and skip.parent == path.resolve():
         raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
     if not files:
@@ -290,6 +293,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
 
         with open(path, "rb") as f:
             first = f.readline()
+        if first.startswith(b"\x1f\x8b"):  # (a catalogue of .csv.gz, or a log named .csv)
+            raise DataError(f"{path}: a gzip-compressed file, which cinerec does not read; decompress it first "
+                            f"(gunzip -k {path})")
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")

@@ -344,7 +344,8 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     text = pc.utf8_trim_whitespace(_arrow_strings(titles))
     found = pc.extract_regex(text, _YEAR_PATTERN)  # null where a title has no year
     has = found.is_valid()
-    title = pc.binary_join_element_wise(pc.struct_field(found, "title"), pc.struct_field(found, "mark"), "")
+    mark = pc.utf8_trim_whitespace(pc.struct_field(found, "mark"))  # one space before it, whatever was written
+    title = pc.utf8_trim_whitespace(pc.binary_join_element_wise(pc.struct_field(found, "title"), mark, " "))
     out = pc.if_else(has, title, text).to_numpy(zero_copy_only=False)
     years = pc.if_else(has, pc.struct_field(found, "year"), "0").cast(pa.int32()).to_numpy(zero_copy_only=False)
     return np.asarray(out, dtype=object), years.astype(np.int32)

@@ -678,7 +678,7 @@ class ProfileStore:
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return
         try:
-            con = sqlite3.connect(self._read_uri(), uri=True)
+            con = self._read_only_connection() if self.read_only else sqlite3.connect(self._read_uri(), uri=True)
             try:
                 tables = {name: [row[1] for row in con.execute(f"PRAGMA table_info('{name}')")]
                           for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -694,17 +694,31 @@ class ProfileStore:
             raise DataError(f"{self.path}: not a cinerec profiles file ({what}); give profiles a file of their own "
                             "with --profiles")
 
-    def _read_uri(self) -> str:
-        """The file opened for reading only: in a folder that cannot be written, as
-        ``immutable`` (a file in WAL mode otherwise needs its ``-shm`` file made beside it)."""
-        return f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' if self.read_only else ''}"
+    def _read_uri(self, immutable: bool = False) -> str:
+        """The file opened for reading only; ``immutable`` where SQLite cannot open it so
+        (a file in WAL mode, in a folder that cannot be written, without its ``-shm``)."""
+        return f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        """The profiles file, read as it is: with its write-ahead log where it has one
+        (profiles saved but not yet folded into the file), else as an unchanging file."""
+        last: sqlite3.Error | None = None
+        for immutable in (False, True):
+            con = sqlite3.connect(self._read_uri(immutable), uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return con
+            except sqlite3.OperationalError as e:  # ("unable to open database file": no -shm can be made)
+                con.close()
+                last = e
+        raise cast(sqlite3.Error, last)
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None and self.read_only:
             try:
                 if self.path.is_file() and self.path.stat().st_size:
-                    con = sqlite3.connect(self._read_uri(), uri=True, isolation_level=None, check_same_thread=False)
+                    con = self._read_only_connection()
                     con.execute("SELECT COUNT(*) FROM profiles").fetchone()
                 else:  # no profiles yet, and none can be made: an empty set to read
                     con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
