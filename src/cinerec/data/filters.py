@@ -190,7 +190,7 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
 
     r = dataset.interactions.ratings
     # Compared as binarize compares: at the ratings' own precision (1.00000001 is 1 there).
-    if len(r) and transforms._at_ratings_precision(threshold) <= r.min():  # (keeping none: refused where it leaves nothing)
+    if len(r) and transforms.at_ratings_precision(threshold) <= r.min():  # (keeping none: refused where it leaves nothing)
         raise FilterRefused(f"--liked-threshold {float(threshold):.12g}", f"is at or below every rating of this data "
                             f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
                             "them as plain likes ask for implicit data instead, else give a threshold above the "

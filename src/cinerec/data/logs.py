@@ -255,6 +255,16 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     return files
 
 
+#: The first bytes of a gzip file.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gzip_refused(path: Path) -> DataError:
+    """The one line for a gzip file given where text is read."""
+    return DataError(f"{path}: a gzip-compressed file, which cinerec does not read; decompress it first "
+                     f"(gunzip -k {path})")
+
+
 def _compressed_logs(folder: Path) -> list[Path]:
     """The files of ``folder`` that are logs compressed (``part-0.csv.gz``), which are not read."""
     out = []
@@ -293,9 +303,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
 
         with open(path, "rb") as f:
             first = f.readline()
-        if first.startswith(b"\x1f\x8b"):  # (a catalogue of .csv.gz, or a log named .csv)
-            raise DataError(f"{path}: a gzip-compressed file, which cinerec does not read; decompress it first "
-                            f"(gunzip -k {path})")
+        if first.startswith(GZIP_MAGIC):  # (a catalogue of .csv.gz, or a log named .csv)
+            raise gzip_refused(path)
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")

@@ -283,17 +283,16 @@ def locate(
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
-        from cinerec.data.logs import SPREADSHEET_SUFFIXES
+        from cinerec.data.logs import GZIP_MAGIC, SPREADSHEET_SUFFIXES, gzip_refused
 
         if path.suffix.lower() in SPREADSHEET_SUFFIXES:  # (a workbook is a zip too: it read as a release's)
             raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet of ratings as CSV "
                             "(UTF-8) and give that")
         if not zipfile.is_zipfile(path):
             with open(path, "rb") as f:
-                gzipped = f.read(2) == b"\x1f\x8b"
+                gzipped = f.read(2) == GZIP_MAGIC
             if gzipped:
-                raise DataError(f"{path}: a gzip-compressed file, which cinerec does not read; "
-                                f"decompress it first (gunzip -k {path})")
+                raise gzip_refused(path)
             raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
                             "a zip that is cut short or damaged reads as no zip")
         given, (path, official, fresh) = path, _extract_local_zip(path)

@@ -159,7 +159,7 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
             or not np.isfinite(threshold):
         raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
     x = ds.interactions
-    positive = x.ratings >= _at_ratings_precision(threshold)
+    positive = x.ratings >= at_ratings_precision(threshold)
     if keep_negatives:
         out = ds.with_interactions(x.replace(ratings=positive.astype(np.float32)))
     else:
@@ -172,7 +172,7 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     return _described(ds, out.replace(info=info), f"liked_threshold={threshold:g}")
 
 
-def _at_ratings_precision(threshold: float) -> np.float32:
+def at_ratings_precision(threshold: float) -> np.float32:
     """``threshold`` as the ratings are kept (float32, to nearest, as each rating was read),
     so a rating written as the threshold is at it; one past float32's range is infinite."""
     with np.errstate(over="ignore"):
