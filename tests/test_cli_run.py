@@ -282,6 +282,13 @@ def test_a_folder_written_meanwhile_is_kept_and_an_interrupted_export_leaves_not
     assert main(["run", str(study), "--out", str(out), "--quiet"]) == 130
     capsys.readouterr()
     assert out.is_dir() and list(out.iterdir()) == []
+    # Through a link to that empty folder: a traceback (the link could not be removed, then
+    # not made again) and the folder kept the run, listing a store it did not hold.
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    assert main(["run", str(study), "--out", str(link), "--quiet"]) == 130
+    capsys.readouterr()
+    assert link.is_symlink() and list(out.iterdir()) == []
 
 
 def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):

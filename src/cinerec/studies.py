@@ -1077,9 +1077,12 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         # Nothing is left at out: no folder it made, and an empty folder given stays empty
         # (a run swapped in before the export failed goes too; what another wrote stays).
         if swapped and out.exists():
-            shutil.rmtree(out, ignore_errors=True)
+            # Through a link, the folder it points at holds the run (as atomic_dir wrote it);
+            # the link itself stays.
+            real = Path(os.path.realpath(out))
+            shutil.rmtree(real, ignore_errors=True)
             if was_empty:
-                out.mkdir()
+                real.mkdir()
         raise
     board["run"] = os.path.abspath(out)  # as train's --json names its run
     return board
