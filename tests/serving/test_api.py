@@ -570,6 +570,42 @@ def test_a_server_starts_beside_a_store_in_a_read_only_folder(run_dir, tmp_path,
     assert sorted(made_there) == (["p.sqlite"] if existing else [])
 
 
+def test_profiles_made_read_only_while_served_refuse_changes_and_recover_when_writable(run_dir, tmp_path, monkeypatch):
+    # Made read-only while served, changes were still saved on the open connections while
+    # /health said none could be; started read-only, a server refused changes until it was
+    # restarted; a -shm file left read-only beside a writable file gave "ok" and a 503 on
+    # every change. (As root nothing is read-only to os.access: its answer is set.)
+    from pathlib import Path
+
+    import cinerec.serving.store as store_module
+
+    path = tmp_path / "p.sqlite"
+    real = os.access
+    read_only: set[Path] = set()
+    monkeypatch.setattr(store_module.os, "access",
+                        lambda p, mode, *a, **k: False if Path(p) in read_only and mode == os.W_OK else real(p, mode))
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.post("/profiles", json={"liked": [50]}).status_code == 201
+        read_only.add(path)
+        r = c.post("/profiles", json={"liked": [51]})
+        assert r.status_code == 503 and "read-only (the file cannot be written)" in r.json()["detail"]
+        assert c.get("/health").json()["profiles"].startswith("1 readable, none can be saved")
+    with TestClient(create_app(run_dir, profiles=path)) as c:  # started read-only
+        assert c.post("/profiles", json={"liked": [51]}).status_code == 503
+        read_only.clear()
+        made = c.post("/profiles", json={"liked": [52]})
+        assert made.status_code == 201, made.text
+        assert c.get("/health").json()["status"] == "ok" and c.get("/health").json()["profiles"] == 2
+        assert c.get(f"/profiles/{made.json()['profile_id']}").status_code == 200
+    shm = path.with_name("p.sqlite-shm")
+    shm.write_bytes(b"")
+    read_only.add(shm)
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "its shared-memory file cannot be written" in health["profiles"]
+        assert c.post("/profiles", json={"liked": [53]}).status_code == 503
+
+
 def test_read_only_profiles_still_in_their_write_ahead_log_are_read(run_dir, tmp_path, monkeypatch):
     # Profiles saved but not yet folded into the file (a server killed, or a folder copied
     # while served) live in its -wal file: read as an unchanging file, SQLite ignored it and

@@ -657,6 +657,7 @@ class ProfileStore:
         self._opened: list[sqlite3.Connection] = []  # every thread's, for close_all
         self._opened_lock = threading.Lock()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
+        self._generation = 0  # moves on when a read-only start becomes writable: connections are opened again
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A file or folder that cannot be written (a read-only mount): the profiles there
         # are read as they are (none, when there is no file), and every change is refused
@@ -715,6 +716,9 @@ class ProfileStore:
 
     def _conn(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
+        if con is not None and getattr(self._local, "generation", 0) != self._generation:
+            con.close()  # (read-only, from before the file could be written)
+            con = self._local.con = None
         if con is None and self.read_only:
             try:
                 if self.path.is_file() and self.path.stat().st_size:
@@ -726,7 +730,7 @@ class ProfileStore:
                     con.execute("PRAGMA query_only=1")
             except sqlite3.DatabaseError as e:
                 raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
-            self._local.con = con
+            self._local.con, self._local.generation = con, self._generation
             with self._opened_lock:
                 self._opened.append(con)
         if con is None:
@@ -735,10 +739,27 @@ class ProfileStore:
             con.execute("PRAGMA busy_timeout=30000")
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
-            self._local.con = con
+            self._local.con, self._local.generation = con, self._generation
             with self._opened_lock:
                 self._opened.append(con)
         return con
+
+    def _become_writable(self) -> None:
+        """Leave the read-only mode the server started in (the file or folder can be
+        written now): every thread opens its connection again, for writing."""
+        with self._opened_lock:
+            if not self.read_only:
+                return
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_PROFILE_SCHEMA)
+            except sqlite3.DatabaseError as e:
+                raise Unavailable(f"{self.path}: the profiles could not be saved ({e})") from None
+            finally:
+                con.close()
+            self.read_only = False
+            self._generation += 1
 
     def close_all(self) -> None:
         """Close every thread's connection, as a server stops: the last one to close folds
@@ -752,10 +773,30 @@ class ProfileStore:
             except sqlite3.Error:
                 pass
         self._local = threading.local()
+        # Server processes (--workers) stop together: each closing may see another still
+        # open and leave the log; one more try each, a moment apart, lets the last fold it in.
+        wal = self.path.with_name(f"{self.path.name}-wal")
+        for _ in range(5):
+            if self.read_only or not wal.exists():
+                break
+            try:
+                con = sqlite3.connect(self.path, timeout=0.5)
+                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # (opens the log, to fold it in)
+                con.close()
+            except sqlite3.Error:
+                break
+            if wal.exists():
+                time.sleep(0.1)
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        # Asked at every change: a file made read-only while served took changes on its
+        # open connections while /health said none could be saved; one writable again is
+        # written without a restart.
+        why = self.unwritable()
+        if why is not None:
+            raise Unavailable(why)
         if self.read_only:
-            raise Unavailable(self.unwritable() or f"{self.path}: read-only")
+            self._become_writable()
         con = self._conn()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -822,11 +863,12 @@ class ProfileStore:
     def unwritable(self) -> str | None:
         """Why a change could not be saved now (the file or its folder is read-only), else
         ``None``: what ``/health`` says before a request finds out with a 503."""
-        for path, what in ((self.path, "the file"), (self.path.parent, "its folder")):
+        for path, what in ((self.path, "the file"), (self.path.parent, "its folder"),
+                           # (SQLite gives them the file's mode: left read-only beside a file made writable)
+                           (self.path.with_name(f"{self.path.name}-wal"), "its write-ahead log"),
+                           (self.path.with_name(f"{self.path.name}-shm"), "its shared-memory file")):
             if path.exists() and not os.access(path, os.W_OK):
                 return f"{self.path}: read-only ({what} cannot be written): changes are refused"
-        if getattr(self, "read_only", False):  # (writable since: opened for reading all the same)
-            return f"{self.path}: read-only when the server started: changes are refused until it is restarted"
         return None
 
 
