@@ -813,3 +813,14 @@ def test_a_study_s_model_below_popularity_is_said_whether_or_not_the_study_runs_
             assert f"popularity's {floor:.4f}" in line
         assert f"note: {line}" in printed and f"**Note:** {line}." in (out / "report.md").read_text()
         assert read_json(out / "run.json")["below_popularity"] == [line]
+
+
+def test_a_model_that_diverges_in_a_study_is_named_by_its_table(tmp_path, capsys, ml100k_dir):
+    # It said "biasedmf: training diverged ...", naming neither the table nor its line: two
+    # tables may hold one model with other settings.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "ratings-fold"\nfold = "u1"\nseeds = [0]\n'
+                     '[models.baseline]\n[models.hot]\nmodel = "biasedmf"\nepochs = 2\nlr = 1e8\npatience = 0\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 2 and not (tmp_path / "o").exists()
+    assert err.startswith(f"cinerec: error: {study}:8: [models.hot]: biasedmf: training diverged"), err

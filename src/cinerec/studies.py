@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_words
-from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, FilterRefused, TooFewUnseen,
+from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
                             out_of_memory)
 
 if TYPE_CHECKING:
@@ -1116,6 +1116,8 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
         if str(e).startswith(str(study.path)):  # already says where
             raise
         raise ConfigError(f"{_where(study, ('models', label), None)}: {e}") from None
+    except Diverged as e:  # which table's settings: two tables may hold one model
+        raise Diverged(f"{_where(study, ('models', label), None)}: {e}") from None
     except (MemoryError, RuntimeError) as e:  # a setting asking for too much (factors = 1e11): its table
         if not out_of_memory(e):
             raise
