@@ -244,6 +244,35 @@ def test_synthesize_replaces_its_own_release_but_not_files_put_there_since(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds files it did not write (NOTES.md, runs); not replacing it" in err
     assert (out / "NOTES.md").read_text() == "mine\n" and (out / "ratings.dat").is_file()
+    # A marker that names no files (damaged, or from before the list was kept) protected
+    # nothing: the files were deleted with the old release.
+    marker = out / ".cinerec-synthetic.json"
+    for text in ('{"like": "ml-1m", "files": ["ratings.dat"', '{"like": "ml-1m"}\n'):
+        marker.write_text(text)
+        assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "-q"]) == 2
+        assert "holds files it did not write (NOTES.md, runs)" in capsys.readouterr().err
+        assert (out / "NOTES.md").read_text() == "mine\n"
+
+
+def test_synthesize_keeps_files_put_in_its_folder_while_it_writes(tmp_path, capsys, monkeypatch) -> None:
+    # Checked only before the release was made: a file put there meanwhile went with the
+    # old release at the swap.
+    from cinerec.data import synthetic
+
+    out = tmp_path / "syn"
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "-q"]) == 0
+    made = synthetic.synthesize
+
+    def someone_writes_meanwhile(*args, **kwargs):
+        release = made(*args, **kwargs)
+        (out / "notes.txt").write_text("precious\n")
+        return release
+
+    monkeypatch.setattr(synthetic, "synthesize", someone_writes_meanwhile)
+    capsys.readouterr()
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(out), "-q"]) == 2
+    assert "holds files it did not write (notes.txt)" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "precious\n" and (out / "ratings.dat").is_file()
 
 
 def test_a_damaged_cached_release_says_how_to_download_it_again(tmp_path, capsys, ml100k_dir) -> None:

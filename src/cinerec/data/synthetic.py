@@ -565,7 +565,9 @@ def write_release(
     _check_only_its_own_files(out)
     release = synthesize(like, scale, seed)
     layout = SHAPES[like].layout
-    with atomic_dir(out, own=own) as tmp:
+    # Checked again as the new release is swapped in: files put there while it was made go
+    # nowhere (the swap would delete them).
+    with atomic_dir(out, own=own, before_swap=_check_only_its_own_files) as tmp:
         if layout == "100k":
             _write_100k(tmp, release, seed, crlf)
         elif layout == "dat":
@@ -578,10 +580,18 @@ def write_release(
     return out
 
 
+#: Every file a synthetic release of any shape writes: what an earlier one is taken to
+#: hold when its marker names no files (written before the list was kept, or damaged).
+_ANY_RELEASE_FILES = frozenset(
+    ["u.data", "u.genre", "u.info", "u.item", "u.occupation", "u.user", "ua.base", "ua.test", "ub.base", "ub.test",
+     *(f"u{i}.{part}" for i in range(1, 6) for part in ("base", "test")),
+     "movies.dat", "ratings.dat", "users.dat", "movies.csv", "ratings.csv"])
+
+
 def _check_only_its_own_files(out: Path) -> None:
     """Refuse to replace an earlier synthetic release that now holds files it did not write
-    (a run folder, notes): the swap would delete them. (A marker from before the list of
-    files was kept names none, and is taken as before.)"""
+    (a run folder, notes): the swap would delete them. A marker that names no files (from
+    before the list was kept, or damaged) is taken to list any release's files."""
     from cinerec.errors import ConfigError
 
     marker = out / MARKER
@@ -590,9 +600,9 @@ def _check_only_its_own_files(out: Path) -> None:
     try:
         written = json.loads(marker.read_text()).get("files")
     except (OSError, ValueError, AttributeError):
-        return
+        written = None
     if not isinstance(written, list):
-        return
+        written = sorted(_ANY_RELEASE_FILES)
     other = sorted(p.name for p in out.iterdir() if p.name not in written and p.name != MARKER)
     if other:
         raise ConfigError(f"{out}: an earlier synthetic release that now holds files it did not write "
