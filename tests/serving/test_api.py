@@ -207,6 +207,7 @@ def test_bad_parameters_are_422_naming_the_parameter(client, path, params, loc):
 
 
 @pytest.mark.parametrize("body", [b'{"ratings": {"\\ud800": 4}}', b'{"liked": "\\ud800"}',
+                                  b'{"liked": ["\\ud800"]}', b'{"ratings": {"\\udfff": 5}}', b'{"liked": [50, "\\udfff"]}',
                                   b'{"liked": [50], "\\ud800": 1}', b'{"liked": [50], "genre": "\\ud800"}',
                                   b'{"liked": ["+-50"]}', b'{"ratings": {"5\xc2\xb2": 4}}'])
 def test_odd_ids_and_lone_surrogates_are_422_not_500(client, body):
@@ -1053,3 +1054,21 @@ def test_a_body_that_is_no_json_is_422_and_one_that_is_no_text_400(client, body,
         assert r.status_code in ((200, 201) if status == 200 else (status,)), (path, r.status_code, r.text)
         if status == 422:
             assert r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_a_lone_surrogate_among_text_ids_is_an_unknown_id_not_a_500(tmp_path):
+    # With text ids a lone surrogate reached the id map's Unicode lookup and ended in a
+    # UnicodeEncodeError: 500 on every body naming movies.
+    from cinerec.cli import main
+
+    rows = ["user,item,rating,ts"] + [f"u{u},m{(u * 7 + j) % 40},{1 + (u + j) % 5},{u * 100 + j}"
+                                      for u in range(30) for j in range(12)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--out", str(tmp_path / "run"),
+                 "--protocol-option", "n_negatives=20", "-q"]) == 0
+    with TestClient(create_app(tmp_path / "run", profiles=tmp_path / "p.sqlite")) as c:
+        for method, path, body in (("post", "/recommendations", b'{"liked": ["\\ud800"]}'),
+                                   ("post", "/recommendations", b'{"ratings": {"m1": 4, "\\udfff": 5}}'),
+                                   ("post", "/profiles", b'{"liked": ["m1", "\\ud800"]}')):
+            r = c.request(method, path, content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 422 and "unknown movie id" in r.text, (path, body, r.status_code, r.text)

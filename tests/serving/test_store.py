@@ -336,6 +336,13 @@ def test_a_year_in_the_query_matches_the_release_year():
     assert s.search("1999").tolist() == [5]
     assert s.search("star wars 2001").tolist() == []
     assert s.search("197").tolist() == []  # three digits are no year
+    # A movie of unknown year (0) has no year for "0000" to name.
+    from cinerec.data.dataset import Catalog
+
+    cat = s.catalog
+    unknown = MovieSearch(Catalog(cat.titles, np.array([0, 1977, 1996, 1997, 1989, 1999]), cat.genre_names, cat.genres),
+                          s.popularity)
+    assert unknown.search("0000").tolist() == []
 
 
 def test_search_filters_by_genre_and_years():
