@@ -174,3 +174,13 @@ def test_a_tiny_ml100k_like_release_still_reads_with_every_fold(tmp_path):
         test = (folder / f"{name}.test").read_text().splitlines()
         base = (folder / f"{name}.base").read_text().splitlines()
         assert test and base and len(test) + len(base) == len(ds.interactions)
+
+
+def test_every_title_of_a_dat_release_has_its_year():
+    # ml-1m's and ml-10m's titles all end in "(yyyy)"; the synthetic ones left a few without.
+    from cinerec.data.synthetic import synthesize
+
+    for like in ("ml-1m", "ml-10m"):
+        titles = synthesize(like, 0.05, 0).movies["title"]
+        assert titles.str.contains(r"\(\d{4}\)$").all(), (like, titles[~titles.str.contains(r"\(\d{4}\)$")].tolist())
+    assert not synthesize("ml-25m", 0.05, 0).movies["title"].str.contains(r"\(\d{4}-?\d{0,4}\)$").all()  # some, as there

@@ -15,7 +15,8 @@ size) without the real files, and so that models have something learnable:
 - **When**: each user's ratings are a session of increasing timestamps inside the
   release's collection period.
 - **What**: titles with years (some with commas, quotes or an alternative title in
-  parentheses, a few without a year), genres from the release's vocabulary, and
+  parentheses, a few without a year where the genuine release has such: not ml-1m or
+  ml-10m), genres from the release's vocabulary, and
   demographics for ml-100k and ml-1m.
 
 ``scale`` multiplies users and ratings; the number of rated movies, and the catalogue
@@ -464,7 +465,9 @@ def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray) 
     # A repeated title in the same year becomes a sequel: "Silent River 2".
     sequel = pd.DataFrame({"t": titles, "y": years}).groupby(["t", "y"], sort=False).cumcount().to_numpy()
     titles = np.where(sequel > 0, titles + " " + (sequel + 1).astype(str).astype(object), titles)
-    no_year = rng.random(n) < 0.004
+    # A few titles carry no year, as in the CSV releases and ml-100k's "unknown"; every
+    # title of ml-1m and ml-10m has one.
+    no_year = (rng.random(n) < 0.004) & (shape.layout != "dat")
     suffix = " (" + years.astype(str).astype(object) + ")"
     if shape.layout == "csv":
         series = rng.random(n) < 0.003  # TV series carry a year range such as "(2007-)"
