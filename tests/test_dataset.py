@@ -171,3 +171,12 @@ def test_interactions_refuse_non_finite_ratings_and_fractional_indices():
     with pytest.raises(DataError, match=r"users must be whole numbers, got 0.7"):
         Interactions([0.7, 1.0], [0, 1], [1, 1], [0, 1], 2, 2)
     assert Interactions(np.array([0.0, 1.0]), [0, 1], [1, 1], [0, 1], 2, 2).users.tolist() == [0, 1]
+
+
+def test_a_lone_surrogate_is_an_unknown_text_id_not_an_encoding_error():
+    # The lookup could not take it: UnicodeEncodeError from every path naming a text id
+    # (the HTTP API's bodies, a notebook's top_n).
+    ids = IdMap(np.array(["a", "é"]), "movie")
+    assert ids.get("\ud800") is None and ids.get("é") == 1
+    with pytest.raises(NotFoundError, match=r"unknown movie id '\\ud800'"):
+        ids.index(["a", "\ud800"])

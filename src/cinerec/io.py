@@ -11,7 +11,37 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "check_not_mount", "write_json", "read_json"]
+__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "write_json", "read_json"]
+
+
+#: A temporary file or folder of :func:`atomic_path` or :func:`atomic_dir` untouched this
+#: long was left by a killed process: a live one keeps writing it (a download writes
+#: every read, which waits at most a minute).
+STALE_SECONDS = 600.0
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> None:
+    """Remove the temporary files and folders beside ``path`` (``.NAME.*.tmp``) that
+    :func:`atomic_path` or :func:`atomic_dir` began for it and no process has written for
+    :data:`STALE_SECONDS`: what a killed writer left. Those of a live writer are kept; a
+    name that reads as a glob pattern (``[a].sqlite``) is taken as a name."""
+    import glob
+    import time
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    now = time.time()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - leftover.lstat().st_mtime < STALE_SECONDS:
+                continue
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        except OSError:  # another process removed it, or the folder is read-only: not this run's concern
+            pass
 
 
 def _umask() -> int:

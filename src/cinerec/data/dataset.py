@@ -99,7 +99,14 @@ class IdMap:
             if bad:  # (a list, not next(..., None): None itself is such an id)
                 raise NotFoundError(f"unknown {self.kind} id {_plain(bad[0])!r}")
             return np.array(ints, dtype=np.int64)
-        return values.astype(str).astype(object)
+        text = values.astype(str).astype(object)
+        for v in text:  # a lone surrogate ("\ud800") is no id's text, and no lookup can take it
+            if not v.isascii():
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise NotFoundError(f"unknown {self.kind} id {v!r}") from None
+        return text
 
     def index(self, raw_ids: Any) -> np.ndarray:
         """Indices ``(n,) int32`` of ``raw_ids``; raises ``NotFoundError`` naming the first unknown id.

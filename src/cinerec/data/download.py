@@ -30,7 +30,6 @@ import http.client
 import os
 import re
 import shutil
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from cinerec.errors import DataError, DownloadFailed, NotFoundError
-from cinerec.io import atomic_dir, atomic_path
+from cinerec.io import atomic_dir, atomic_path, sweep_stale_temps
 
 __all__ = [
     "RELEASES",
@@ -264,33 +263,12 @@ def _offline_message(rel: Release, root: Path, reason: str) -> str:
     )
 
 
-#: A partial download or extraction untouched this long was left by a killed process:
-#: a live one writes every read (which waits at most ``_TIMEOUT_S``).
-_STALE_S = 600.0
-
-
 def _sweep_stale(root: Path, rel: Release) -> None:
     """Remove what a killed download or extraction of ``rel`` left in the cache: its
-    temporary zip (``.ml-100k.zip.*.tmp``) and half-extracted folder (``.ml-100k.*.tmp``),
-    once no process has written them for ``_STALE_S``; a live one's are kept."""
-    sweep_stale(root, f".{rel.zip_name}.*.tmp", f".{rel.name}.*.tmp")
-
-
-def sweep_stale(folder: Path, *patterns: str) -> None:
-    """Remove the files and folders in ``folder`` matching ``patterns`` that no process
-    has written for ``_STALE_S``: what a killed download or extraction left."""
-    now = time.time()
-    for pattern in patterns:
-        for leftover in folder.glob(pattern):
-            try:
-                if now - leftover.lstat().st_mtime < _STALE_S:
-                    continue
-                if leftover.is_dir() and not leftover.is_symlink():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
-            except OSError:  # another process removed it, or the cache is read-only: not this run's concern
-                pass
+    temporary zip (``.ml-100k.zip.*.tmp``) and half-extracted folder (``.ml-100k.*.tmp``);
+    a live one's are kept."""
+    sweep_stale_temps(root / rel.zip_name)
+    sweep_stale_temps(root / rel.name)
 
 
 def offline() -> bool:

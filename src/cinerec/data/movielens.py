@@ -39,7 +39,6 @@ name the line at fault.
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import os
 import re
@@ -54,6 +53,7 @@ import pandas as pd
 from cinerec.data import download
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
+from cinerec.io import sweep_stale_temps
 
 __all__ = [
     "RELEASE_NAMES",
@@ -460,8 +460,7 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
     root = download.cache_dir()
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
     dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
-    if dest.parent.is_dir():  # what a killed unpacking of this zip left
-        download.sweep_stale(dest.parent, f".{glob.escape(dest.name)}.*.tmp")
+    sweep_stale_temps(dest)  # what a killed unpacking of this zip left
     fresh = not dest.is_dir()
     if fresh:
         download.check_writable(root)

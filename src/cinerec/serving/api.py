@@ -370,10 +370,7 @@ def _find(table: tuple[dict[str, int], bool, Any], raw: Any) -> int | None:
     if found is None and integer and INTEGER_ID.fullmatch(text):
         found = index.get(str(int(text)))  # "050" and "+50" name movie 50
     if found is None and not integer and not text.isascii():
-        try:
-            found = ids.get(text)  # "é" as one character or two (IdMap: Unicode's composed form)
-        except UnicodeError:  # a lone surrogate ("\ud800") is no id's text: unknown
-            return None
+        found = ids.get(text)  # "é" as one character or two (IdMap: Unicode's composed form)
     return found
 
 

@@ -33,7 +33,6 @@ is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL)
 from __future__ import annotations
 
 import datetime as _dt
-import glob
 import hashlib
 import json
 import os
@@ -50,7 +49,7 @@ import numpy as np
 
 import cinerec
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
-from cinerec.io import atomic_path
+from cinerec.io import atomic_path, sweep_stale_temps
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
 from cinerec.serving.lists import Lists
@@ -342,10 +341,7 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         export_postgres(plan, str(db), progress=progress)
         return open_store(db).info
     db = Path(db)
-    if db.parent.is_dir():  # what a killed export of this store left (a live one's, written lately, is kept)
-        from cinerec.data.download import sweep_stale
-
-        sweep_stale(db.parent, f".{glob.escape(db.name)}.*.tmp")  # ([a].sqlite: a name, not a class)
+    sweep_stale_temps(db)  # what a killed export of this store left
     with atomic_path(db) as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
