@@ -265,9 +265,9 @@ def test_the_api_says_which_filter_dropped_a_movie(synthetic_100k, tmp_path):
     dropped = next(m for m in load(synthetic_100k).item_ids.raw.tolist() if m not in kept)
     with TestClient(create_app(out)) as client:
         assert client.get(f"/movies/{dropped}").json()["detail"] == \
-            f"unknown movie id '{dropped}' (after the filter top_movies=150)"
+            f"unknown movie id '{dropped}' (the run's data has 150 movies, after the filter top_movies=150)"
         body = client.post("/recommendations", json={"liked": [dropped]}).json()
-        assert body["detail"][0]["msg"].endswith("(after the filter top_movies=150)")
+        assert body["detail"][0]["msg"].endswith("(the run's data has 150 movies, after the filter top_movies=150)")
 
 
 def test_quickstarts_next_line_pastes_into_a_shell_whatever_the_id_and_folder(tmp_path, capsys):

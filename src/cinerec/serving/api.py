@@ -52,7 +52,8 @@ WEB_DIR = Path(__file__).with_name("web")
 # Strict types: true is no movie id, and "4" no number of stars (a number is one, not a string).
 MovieId = Annotated[StrictInt | StrictStr, Field(description="a raw movie id, e.g. 50")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
-Genre = Annotated[str | None, Query(max_length=100, description="only movies of this genre")]
+# No length bound: a catalogue's genre names may be long, and any other is an unknown genre.
+Genre = Annotated[str | None, Query(description="only movies of this genre")]
 # The range is the served data's (``Service.stars_range``), checked where a body is taken.
 Stars = Annotated[float, Field(allow_inf_nan=False, strict=True,
                                description="stars on the data's own scale (/health: stars_range, e.g. 1 to 5 on ml-100k)")]
@@ -108,7 +109,7 @@ class History(BaseModel):
 
 class ColdStartRequest(History):
     k: int = Field(10, ge=1, le=MAX_K, strict=True, description="how many recommendations")
-    genre: str | None = Field(None, max_length=100, description="only movies of this genre")
+    genre: str | None = Field(None, description="only movies of this genre")
 
 
 class Movie(BaseModel):
@@ -205,13 +206,20 @@ class Service:
 
     def unknown_movie(self, movie_id: Any) -> str:
         """What is said of a movie id the run does not know: a filter may have dropped it."""
-        return f"unknown movie id {_echo(movie_id)}{after_filters(self.dataset, 'movies', ' (')}"
+        return f"unknown movie id {_echo(movie_id)}{self._kept(self.dataset.n_items, 'movies')}"
 
     def user_index(self, user_id: Any) -> int:
         idx = _find(self._users, user_id)
         if idx is None:  # an id the source has may be one the run's filters dropped: said so
-            raise NotFoundError(f"unknown user id {_echo(user_id)}{after_filters(self.dataset, 'users', ' (')}")
+            raise NotFoundError(f"unknown user id {_echo(user_id)}{self._kept(self.dataset.n_users, 'users')}")
         return idx
+
+    def _kept(self, n: int, what: str) -> str:
+        """``" (the run's data has 150 movies, after the filter top_movies=150)"`` when filters
+        dropped some of ``what``; nothing otherwise. Without the count, "unknown movie id 5
+        (after the filter kcore=5,5)" read as if the filter had dropped an id the data never had."""
+        steps = after_filters(self.dataset, what)
+        return f" (the run's data has {n:,} {what}{steps})" if steps else ""
 
     # store state -----------------------------------------------------------------------------
 
@@ -645,8 +653,9 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
     if genre:
         try:
             svc.search.genre_column(genre)
-        except ConfigError as e:
-            raise HTTPException(422, [{"loc": [where, name], "msg": str(e), "type": "value_error"}]) from None
+        except ConfigError:
+            msg = f"unknown genre {_echo(genre)} (known: {', '.join(svc.dataset.catalog.present_genres)})"
+            raise HTTPException(422, [{"loc": [where, name], "msg": msg, "type": "value_error"}]) from None
 
 
 #: The most characters of a rejected input an error echoes back.

@@ -441,14 +441,13 @@ class Lists:
         return int(u)
 
 
-def after_filters(dataset: Dataset, what: str, lead: str = ", ") -> str:
+def after_filters(dataset: Dataset, what: str) -> str:
     """``", after the filters top_users=300, kcore=5,5"`` when filters dropped some of
-    ``what``: an id the source has may be one they dropped (``lead`` opens the phrase)."""
+    ``what``: an id the source has may be one they dropped."""
     from cinerec.data.filters import dropped_by
 
     steps = dropped_by(dataset, what)
-    close = ")" if lead.endswith("(") else ""
-    return f"{lead}after the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)}{close}" if steps else ""
+    return f", after the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)}" if steps else ""
 
 
 def _with_columns(matrix: sp.csr_matrix, users: np.ndarray, columns: np.ndarray) -> sp.csr_matrix:
