@@ -15,7 +15,7 @@ from cinerec.serving.api import MAX_BODY_BYTES, create_app
 from cinerec.runs import open_run
 from cinerec.serving.store import export_store
 
-from .conftest import popular_movie_ids
+from .conftest import build_run, popular_movie_ids
 
 RECORD_KEYS = {"movie_id", "title", "year", "genres"}
 
@@ -130,6 +130,23 @@ def test_stale_store_is_not_served(run_dir, tmp_path):
     with TestClient(create_app(run_dir, db, model="ease")) as c:
         assert "popularity" in c.get("/health").json()["store"]["stale"]
         assert c.get("/users/1/recommendations").json()["source"] == "live"
+
+
+def test_without_a_model_named_the_store_says_which_to_serve(run_dir, tmp_path, ml100k_dir):
+    # A store of popularity's lists, served without --run-model, served the run's best
+    # (EASE) instead: stale, every list scored live.
+    db = tmp_path / "pop.sqlite"
+    export_store(run_dir, db, k=10, model="popularity", progress=False)
+    with TestClient(create_app(run_dir, db)) as c:
+        health = c.get("/health").json()
+        assert health["model"] == "popularity" and health["store"]["stale"] is None
+        assert c.get("/users/1/recommendations").json()["source"] == "store"
+    # A store of another run (or one that no longer matches) leaves the run's best served.
+    other = build_run(tmp_path / "other", ml100k_dir, ("popularity",))
+    export_store(other, tmp_path / "other.sqlite", k=10, progress=False)
+    with TestClient(create_app(run_dir, tmp_path / "other.sqlite")) as c:
+        health = c.get("/health").json()
+        assert health["model"] == "ease" and "another run" in health["store"]["stale"]
 
 
 def test_cold_start_with_likes_excludes_them_and_explains(client):

@@ -108,7 +108,8 @@ def _named(value: str | None) -> str | None:
 
 RunModel = Annotated[str | None, typer.Option(
     "--run-model", metavar="NAME", show_default=False, callback=_named,
-    help="Which of the run's saved models [default: the run's best].")]
+    help="Which of the run's saved models [default: the run's best; serve --db: the one the store was "
+         "exported from, when it is one of the run's].")]
 
 
 def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, Any]:

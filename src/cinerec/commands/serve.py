@@ -92,8 +92,9 @@ def serve(
     # with its -wal and -shm files, PostgreSQL's) close now, not at an exit that skips them.
     svc.close()
     created = str(svc.run.meta.get("created", ""))
+    served = svc.model_name  # (chosen once: by --run-model, else the store's, else the run's default)
     del app, svc
-    os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: run_model or "",
+    os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: served,
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
                        ENV_CREATED: created})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,

@@ -161,7 +161,8 @@ class Service:
         #: ``serve --workers``: the run.json stamp of the run the server started with
         self.started_with: str | None = None
         self.dataset = self.run.dataset
-        self.model_name = model or self.run.default_model
+        self.store = open_store(db) if db is not None else None
+        self.model_name = model or self._stored_model() or self.run.default_model
         self.model = self.run.model(self.model_name)
         ds = self.dataset
         try:
@@ -178,11 +179,19 @@ class Service:
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
-        self.store = open_store(db) if db is not None else None
         self.profiles = open_profiles(db, self.run.path, profiles)
         # A database over the network may stop answering: its reads then run on worker
         # threads, never on the event loop, which would hold every other request with them.
         self.remote = any(getattr(x, "remote", False) for x in (self.store, self.profiles))
+
+    def _stored_model(self) -> str | None:
+        """The model the store was exported from, when it is one of this run's and the store
+        matches it: without ``--run-model``, a store of EASE's lists exported with
+        ``export --run-model ease`` served the run's best model instead, every list scored live."""
+        if self.store is None:
+            return None
+        name = self.store.info.model
+        return name if name in self.run.model_names and self.store.info.stale_reason(self.run, name) is None else None
 
     def close(self) -> None:
         """As the server stops: close the profiles' connections (SQLite then removes its
