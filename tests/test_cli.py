@@ -337,10 +337,15 @@ def test_a_bad_set_is_blamed_on_set_not_the_file(tmp_path, capsys):
 def test_settings_past_what_the_models_compute_with_are_one_line(small_data, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
                                    "--set", "factors=99999999999999999999"])
-    assert "--set: factors = 99999999999999999999: out of range (from -(2**63 - 1) to 2**63 - 1)" in err
+    # Said by the side it is past: "out of range (from -(2**63 - 1) to 2**63 - 1)" named
+    # numbers that a setting of at least 1 refuses.
+    assert "--set: factors = 99999999999999999999: too large (at most 2**63 - 1)" in err
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease",
                                    "--set", "regularization=1e39"])
-    assert "--set: regularization = 1e+39: out of range (from -3.403e+38 to 3.403e+38)" in err
+    assert "--set: regularization = 1e+39: too large (at most 3.403e+38)" in err
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease",
+                                   "--set", "regularization=-1e39"])
+    assert "--set: regularization = -1e+39: too small (at least -3.403e+38)" in err
 
 
 def test_a_damaged_run_folder_is_one_line(small_data, tmp_path, capsys):
@@ -429,9 +434,9 @@ def test_the_program_leaves_at_once_with_its_output_and_status(tmp_path, ml100k_
 
 @pytest.mark.parametrize("argv, said", [
     (["train", "--data", "x", "--model", "ease", "--model", "als", "--out", "o"],
-     "cinerec train: --model given 2 times (ease, als): train fits one model;"),
+     "train: --model given 2 times (ease, als): train fits one model;"),
     (["evaluate", "--data", "x", "--model=ease", "--model", "als"],
-     "cinerec evaluate: --model given 2 times (ease, als): evaluate measures one model;"),
+     "evaluate: --model given 2 times (ease, als): evaluate measures one model;"),
 ])
 def test_one_model_asked_for_twice_is_refused_not_silently_the_last(capsys, argv, said, tmp_path):
     # train --model ease --model als fitted als alone, without a word.
@@ -490,7 +495,7 @@ def test_odd_setting_text_is_one_line_or_read_as_meant(small_data, tmp_path, cap
 def test_numbers_past_int64_in_a_list_and_sizes_no_allocation_can_count_are_one_line(small_data, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mlp",
                                    "--set", "layers=[99999999999999999999]"])  # torch's TypeError traceback
-    assert "layers = [99999999999999999999]: out of range" in err
+    assert "layers = [99999999999999999999]: too large (at most 2**63 - 1)" in err
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "-q",
                                    "--set", "factors=9223372036854775807"])  # torch's RuntimeError traceback
     assert "out of memory (Storage size calculation overflowed" in err and "a setting may ask for too much" in err
@@ -504,18 +509,18 @@ def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["recommend", "--run", "r", "--user", "1", "--user", "2"], "cinerec recommend: --user given 2 times (1, 2): "
+    (["recommend", "--run", "r", "--user", "1", "--user", "2"], "recommend: --user given 2 times (1, 2): "
                                                                   "it takes one"),
-    (["data", "info", "--data=a", "--data", "b"], "cinerec data info: --data given 2 times (a, b): it takes one"),
-    (["serve", "--run", "a", "--run", "b"], "cinerec serve: --run given 2 times (a, b): it takes one"),
+    (["data", "info", "--data=a", "--data", "b"], "data info: --data given 2 times (a, b): it takes one"),
+    (["serve", "--run", "a", "--run", "b"], "serve: --run given 2 times (a, b): it takes one"),
     # train and evaluate checked --model alone; short options were not checked at all
     (["evaluate", "--data", "x", "--model", "ease", "--seed", "1", "--seed=2"],
-     "cinerec evaluate: --seed given 2 times (1, 2): it takes one"),
+     "evaluate: --seed given 2 times (1, 2): it takes one"),
     (["train", "--data", "x", "--model", "ease", "--out", "a", "--out", "b"],
-     "cinerec train: --out given 2 times (a, b): it takes one"),
+     "train: --out given 2 times (a, b): it takes one"),
     (["evaluate", "--data", "x", "--model", "ease", "--top-users", "5", "--top-users", "3"],
-     "cinerec evaluate: --top-users given 2 times (5, 3): it takes one"),
-    (["recommend", "--run", "r", "--user", "1", "-k", "1", "-k3"], "cinerec recommend: -k given 2 times (1, 3): "
+     "evaluate: --top-users given 2 times (5, 3): it takes one"),
+    (["recommend", "--run", "r", "--user", "1", "-k", "1", "-k3"], "recommend: -k given 2 times (1, 3): "
                                                                     "it takes one"),
 ])
 def test_an_option_of_one_value_given_twice_is_refused_not_silently_the_last(capsys, argv, said):

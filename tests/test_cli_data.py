@@ -65,7 +65,9 @@ def test_synthesize_says_when_a_small_scale_bounds_the_ratings(tmp_path, capsys)
 
 def test_synthesize_bad_arguments(tmp_path, capsys) -> None:
     assert main(["data", "synthesize", "--like", "ml-2k", "--out", str(tmp_path / "x")]) == 2
-    assert "unknown MovieLens release 'ml-2k'" in capsys.readouterr().err
+    assert "cinerec: error: --like 'ml-2k': unknown MovieLens release; known: ml-100k" in capsys.readouterr().err
+    assert main(["data", "info", str(tmp_path), "--release", "ml-2k"]) == 2
+    assert "cinerec: error: --release 'ml-2k': unknown MovieLens release; known: ml-100k" in capsys.readouterr().err
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "-1", "--out", str(tmp_path / "x")]) == 2
     assert "--scale must be above 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

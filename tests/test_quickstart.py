@@ -259,6 +259,11 @@ def test_quickstart_rejects_unknown_models_without_writing(tmp_path, capsys):
     assert main(["quickstart", "--out", str(out), "--model", "popularity,nonsense"]) == 2
     assert "unknown model 'nonsense'" in capsys.readouterr().err
     assert not out.exists()
+    # A name left empty beside others was dropped without a word, as if never asked for.
+    for models in (["popularity", ""], ["popularity,"], ["popularity,,ease"]):
+        assert main(["quickstart", "--out", str(out), *[a for m in models for a in ("--model", m)]]) == 2
+        assert "--model: an empty name among 'popularity" in capsys.readouterr().err
+        assert not out.exists()
 
 
 def test_unfinished_or_missing_runs_are_refused(tmp_path):

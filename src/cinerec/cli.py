@@ -143,7 +143,7 @@ def _given_twice(argv: list[str], command: click.Command | None = None) -> str |
         values = _values_of(argv, flag, takes)
         if len(values) < 2:
             continue
-        said = f"cinerec {name}: {flag} given {len(values)} times ({', '.join(values)}): "
+        said = f"{name}: {flag} given {len(values)} times ({', '.join(values)}): "
         if once is not None and flag == once[0]:
             return f"{said}{once[1]}; quickstart or a study file (cinerec run) compares several"
         return f"{said}it takes one"

@@ -50,8 +50,11 @@ class Config:
             value = getattr(self, f.name)
             # (the numbers in a list, such as layers, and a table's, such as repeats, too)
             parts = value if isinstance(value, (tuple, list)) else value.values() if isinstance(value, dict) else (value,)
-            self._check(all(not isinstance(v, int) or abs(v) <= MAX_SEED for v in parts), f.name,
-                        "out of range (from -(2**63 - 1) to 2**63 - 1)")
+            past = [v for v in parts if isinstance(v, int) and abs(v) > MAX_SEED]
+            # (said by the side it is past: "from -(2**63 - 1)" named numbers a setting of at
+            # least 1 refuses)
+            self._check(not past, f.name, "too large (at most 2**63 - 1)" if past and past[0] > 0
+                        else "too small (at least -(2**63 - 1))")
 
     def validate(self) -> None:
         """Raise ``ConfigError`` (a ``ValueError``) naming the field at fault."""
@@ -244,8 +247,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
                 raise ConfigError(f"{where} = {shown(value)}: expected a finite number")
             if abs(value) > _FLOAT32_MAX:  # the models compute in float32, where it would be infinite
-                raise ConfigError(f"{where} = {shown(value)}: out of range (from -{_FLOAT32_MAX:.4g} to "
-                                  f"{_FLOAT32_MAX:.4g})")
+                raise ConfigError(f"{where} = {shown(value)}: " + (f"too large (at most {_FLOAT32_MAX:.4g})" if value > 0
+                                                                    else f"too small (at least -{_FLOAT32_MAX:.4g})"))
             return float(value)
         raise ConfigError(f"{where} = {shown(value)}: expected a number")
     if hint is str:

@@ -141,10 +141,10 @@ def synthesize(
     """
     from cinerec.commands.show import say
     from cinerec.data.synthetic import MAX_SCALE, SHAPES, size_note, write_release
-    from cinerec.errors import ConfigError, NotFoundError
+    from cinerec.errors import ConfigError
 
     if like not in SHAPES:
-        raise NotFoundError(f"unknown MovieLens release {like!r}; known: {', '.join(SHAPES)}")
+        raise ConfigError(f"--like {like!r}: unknown MovieLens release; known: {', '.join(SHAPES)}")
     if not 0 < scale <= MAX_SCALE:
         raise ConfigError(f"--scale must be above 0 and at most {MAX_SCALE:g} (the real release's size times it), got {scale}")
     folder = write_release(out, like, scale, seed, crlf=crlf)

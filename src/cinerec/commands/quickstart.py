@@ -76,7 +76,11 @@ def quickstart(
     from cinerec.runs import finish_run, save_dataset, save_model
 
     entries = model or [",".join(DEFAULT_MODELS)]
-    names = list(dict.fromkeys(n.strip() for entry in entries for n in entry.split(",") if n.strip()))
+    said = [n.strip() for entry in entries for n in entry.split(",")]
+    if "" in said and any(said):  # ("--model ease," or --model "" beside others: a name left out)
+        raise ConfigError(f"--model: an empty name among {', '.join(map(repr, entries))}; "
+                          "give model names joined by commas")
+    names = list(dict.fromkeys(n for n in said if n))
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise ConfigError(f"--model: unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")

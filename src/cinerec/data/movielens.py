@@ -266,8 +266,8 @@ def locate(
     ``layout`` is ``"100k"``, ``"dat"`` or ``"csv"``; ``name`` labels the dataset (the
     release name, or the folder / zip name given).
     """
-    if release is not None:
-        download.release_info(release)
+    if release is not None and release not in download.RELEASES:
+        raise ConfigError(f"--release {release!r}: unknown MovieLens release; known: {', '.join(download.RELEASES)}")
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.exists() and not (path.is_file() or path.is_dir()):  # (a traceback in data fetch)
