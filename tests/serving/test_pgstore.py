@@ -492,10 +492,17 @@ def test_a_killed_exports_staging_schema_is_cleared_by_the_next(run_dir, pg_url)
     with psycopg.connect(url, autocommit=True) as con:  # what an export killed mid-copy leaves
         con.execute("CREATE SCHEMA cinerec_new_deadbeef")
         con.execute("CREATE TABLE cinerec_new_deadbeef.recommendations (x INTEGER)")
+        # Schemas of someone else's that only look like one were dropped, all they held too.
+        con.execute("CREATE SCHEMA cinerec_new_features")
+        con.execute("CREATE TABLE cinerec_new_features.important (x INTEGER)")
+        con.execute("CREATE SCHEMA cinerec_new_0badc0de")
+        con.execute("CREATE TABLE cinerec_new_0badc0de.notes (x INTEGER)")
+        con.execute("INSERT INTO cinerec_new_0badc0de.notes VALUES (42)")
     export_store(run_dir, url, k=3, progress=False)
     with psycopg.connect(url) as con:
         schemas = sorted(r[0] for r in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cinerec%'"))
-    assert schemas == ["cinerec"]
+        assert con.execute("SELECT x FROM cinerec_new_0badc0de.notes").fetchall() == [(42,)]
+    assert schemas == ["cinerec", "cinerec_new_0badc0de", "cinerec_new_features"]
 
 
 def test_a_postgres_store_that_stops_answering_holds_no_other_request(run_dir, pg_url, tmp_path):
@@ -535,3 +542,75 @@ def test_a_postgres_store_that_stops_answering_holds_no_other_request(run_dir, p
     asyncio.run(main())
     svc.close()
     assert done == ["movies", "stuck"]
+
+
+@pytest.mark.parametrize("tables, said", [
+    # cinerec's column names, other types or no keys (another program's, or made by hand)
+    ("profiles(profile_id TEXT, created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL); "
+     "CREATE TABLE cinerec_profiles.ratings(profile_id TEXT NOT NULL, movie_id TEXT NOT NULL, "
+     "stars DOUBLE PRECISION, updated DOUBLE PRECISION NOT NULL)", "its table 'profiles' lacks the primary key "
+                                                                  r"\(profile_id\)"),
+    ("profiles(profile_id INTEGER PRIMARY KEY, created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)",
+     "its table 'profiles' lacks profile_id text"),
+])
+def test_profile_tables_of_cinerecs_names_but_not_its_kinds_are_refused_at_start(pg_url, tables, said):
+    # The server started and /health said ok; then every profile change was a 500 (no
+    # unique constraint for ON CONFLICT, or text ids into an integer column).
+    import psycopg
+
+    from cinerec.serving.pgstore import PgProfileStore
+
+    url = _database(pg_url, "cinerec_lookalike")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA cinerec_profiles")
+        con.execute(f"CREATE TABLE cinerec_profiles.{tables}")
+    with pytest.raises(DataError, match=rf"its schema 'cinerec_profiles' is not cinerec's profiles \({said}\); "
+                                        "give profiles another database with --profiles"):
+        PgProfileStore(url)
+
+
+def test_profile_tables_changed_under_a_running_server_answer_503_and_health_says_so(run_dir, pg_url):
+    # Renamed, dropped or a right revoked while serving: every profile call and /health
+    # itself answered 500 (UndefinedTable, InsufficientPrivilege); a revoked right left
+    # /health saying ok.
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    url = _database(pg_url, "cinerec_changed")
+    export_store(run_dir, url, k=5, model="popularity", progress=False)
+    PgProfileStore(url).close_all()  # made by the owner, who grants their use
+    user = _role(url, "cinerec_changed_user")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("GRANT USAGE ON SCHEMA cinerec, cinerec_profiles TO cinerec_changed_user")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA cinerec TO cinerec_changed_user")
+        con.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA cinerec_profiles "
+                    "TO cinerec_changed_user")
+    with TestClient(create_app(run_dir, user)) as c:
+        pid = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+        assert c.get("/health").json()["status"] == "ok"
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("REVOKE SELECT ON cinerec_profiles.ratings FROM cinerec_changed_user")
+        health = c.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert "this role lacks SELECT on cinerec_profiles.ratings" in health.json()["profiles"]
+        r = c.get(f"/profiles/{pid}")
+        assert r.status_code == 503 and "permission denied for table ratings" in r.json()["detail"]
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("GRANT SELECT ON cinerec_profiles.ratings TO cinerec_changed_user")
+        assert c.get(f"/profiles/{pid}").status_code == 200 and c.get("/health").json()["status"] == "ok"
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("ALTER SCHEMA cinerec_profiles RENAME TO cinerec_profiles_moved")
+        health = c.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert health.json()["profiles"].startswith("unreadable (")
+        for r in (c.get(f"/profiles/{pid}"), c.post("/profiles", json={"liked": [50]}),
+                  c.put(f"/profiles/{pid}/ratings", json={"liked": [181]})):
+            assert r.status_code == 503, r.text
+            assert "were changed or their rights revoked since the server started" in r.json()["detail"]
+        assert "nothing saved" in r.json()["detail"]
+        assert c.get("/users/1/recommendations").status_code == 200  # lists still answer
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("ALTER SCHEMA cinerec_profiles_moved RENAME TO cinerec_profiles")
+        assert c.get(f"/profiles/{pid}").status_code == 200 and c.get("/health").json()["status"] == "ok"

@@ -326,12 +326,12 @@ class Service:
         return self.lists.records(items, scores, reasons)
 
     def _profile_count(self) -> int | str:
+        unwritable = getattr(self.profiles, "unwritable", None)
         try:
             count = int(self.profiles.count())
+            why = unwritable() if unwritable is not None else None
         except Unavailable as e:  # /health reports it rather than failing
             return f"unreadable ({e})"
-        unwritable = getattr(self.profiles, "unwritable", None)
-        why = unwritable() if unwritable is not None else None
         return f"{count} readable, none can be saved ({why})" if why else count
 
     def health(self) -> dict[str, Any]:

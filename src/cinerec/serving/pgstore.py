@@ -348,9 +348,15 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         # One export at a time per database (the lock goes with the connection, even when
         # the process is killed), so any staging schema found now was left by one that died.
         con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
-        for (left,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
-                                   (f"{STORE_SCHEMA}\\_new\\_%",)).fetchall():
-            con.execute(f'DROP SCHEMA "{left}" CASCADE')
+        # Only a staging schema's own name and tables: a schema of someone else's named
+        # cinerec_new_something was dropped with all it held.
+        for (left,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ %s",
+                                   (f"^{STORE_SCHEMA}_new_[0-9a-f]{{8}}$",)).fetchall():
+            held = {name for (name,) in con.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S')", (left,)).fetchall()}
+            if held <= set(STORE_TABLES):
+                con.execute(f'DROP SCHEMA "{left}" CASCADE')
         _check_replaceable(con, url)
         try:
             con.execute(f"CREATE SCHEMA {staging}")
@@ -438,6 +444,30 @@ def _columns(con: Any, schema: str) -> dict[str, list[str]]:
             (schema,)).fetchall():
         out.setdefault(table, []).append(column)
     return out
+
+
+#: The types and primary keys of the profile tables cinerec makes (``_make_tables``).
+_PROFILE_TYPES = {"profiles": ["text", "double precision", "double precision"],
+                  "ratings": ["text", "text", "double precision", "double precision"]}
+_PROFILE_KEYS = {"profiles": ["profile_id"], "ratings": ["profile_id", "movie_id"]}
+
+
+def _column_types(con: Any, schema: str) -> dict[tuple[str, str], str]:
+    """``(table, column) → type`` of ``schema``'s relations, as PostgreSQL names the type."""
+    return {(table, column): kind for table, column, kind in con.execute(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped", (schema,)).fetchall()}
+
+
+def _primary_keys(con: Any, schema: str) -> dict[str, list[str]]:
+    """Each table of ``schema`` with a primary key: its columns, in the key's order."""
+    return {table: list(columns) for table, columns in con.execute(
+        "SELECT c.relname, array_agg(a.attname::text ORDER BY k.n) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+        "WHERE n.nspname = %s AND i.indisprimary GROUP BY c.relname", (schema,)).fetchall()}
 
 
 def _check_replaceable(con: Any, url: str) -> None:
@@ -621,6 +651,17 @@ class PgProfileStore:
             raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
                             f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
                             "another database with --profiles")
+        # The columns' names alone passed tables of other types or without the keys a
+        # change writes by: the server started, then every profile change was a 500.
+        types = _column_types(con, PROFILES_SCHEMA)
+        keys = _primary_keys(con, PROFILES_SCHEMA)
+        for table in sorted(tables):
+            said = [f"{c} {t}" for c, t in zip(PROFILE_TABLES[table], _PROFILE_TYPES[table]) if types.get((table, c)) != t]
+            if not said and keys.get(table) != _PROFILE_KEYS[table]:
+                said = [f"the primary key ({', '.join(_PROFILE_KEYS[table])})"]
+            if said:
+                raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (its table "
+                                f"{table!r} lacks {said[0]}); give profiles another database with --profiles")
         return set(PROFILE_TABLES) <= set(tables)
 
     def _check_rights(self, con: Any) -> None:
@@ -659,7 +700,11 @@ class PgProfileStore:
             # pool's other idle connections are likely as dead (the server restarted), so
             # they go too, and the next request connects afresh.
             self._pool.close()
-            raise Unavailable(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)})") from None
+            raise Unavailable(f"{self.path}: PostgreSQL write failed ({_first_line(e, self.url)}; it may or may "
+                              "not have been saved)") from None
+        except _out_of_reach() as e:  # refused by the database: the transaction was rolled back
+            raise Unavailable(f"{self.path}: PostgreSQL write failed, nothing saved ({_first_line(e, self.url)}; "
+                              f"{_OUT_OF_REACH_WHY})") from None
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
@@ -668,6 +713,9 @@ class PgProfileStore:
             return self._pool.fetchall(sql, args)
         except psycopg.OperationalError as e:  # dropped twice (the pool tried a new connection)
             raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)})") from None
+        except _out_of_reach() as e:
+            raise Unavailable(f"{self.path}: PostgreSQL read failed ({_first_line(e, self.url)}; "
+                              f"{_OUT_OF_REACH_WHY})") from None
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
         pid = self._new_id()
@@ -719,6 +767,37 @@ class PgProfileStore:
 
     def count(self) -> int:
         return int(self._read(f"SELECT COUNT(*) FROM {PROFILES_SCHEMA}.profiles")[0][0])
+
+    def unwritable(self) -> str | None:
+        """Why profiles cannot be read and changed now (``None``: they can), asked by
+        ``/health``: a right revoked while serving made every profile call fail while
+        ``/health``, which counts the profiles alone, said ok."""
+        from cinerec.serving.store import PROFILE_TABLES
+
+        rights = [f"{right} on {PROFILES_SCHEMA}.{table}" for table in sorted(PROFILE_TABLES)
+                  for right in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+        checks = ", ".join(["has_schema_privilege(%s, 'USAGE')"] + ["has_table_privilege(%s, %s)"] * len(rights))
+        args: list[str] = [PROFILES_SCHEMA]
+        for text in rights:
+            right, _, table = text.partition(" on ")
+            args += [table, right]
+        held = self._read(f"SELECT {checks}", tuple(args))[0]
+        lacking = [what for what, ok in zip([f"USAGE on the schema {PROFILES_SCHEMA}", *rights], held) if not ok]
+        return f"this role lacks {lacking[0]}" if lacking else None
+
+
+def _out_of_reach() -> tuple[type[BaseException], ...]:
+    """What the database says when the profiles' tables were changed under a running
+    server (dropped, renamed, a right revoked): out of reach, a 503, not a 500."""
+    import psycopg
+
+    e = psycopg.errors
+    return (e.UndefinedTable, e.UndefinedColumn, e.InvalidSchemaName, e.InsufficientPrivilege,
+            e.InvalidColumnReference)
+
+
+_OUT_OF_REACH_WHY = (f"the schema {PROFILES_SCHEMA} or its tables were changed or their rights revoked "
+                     "since the server started")
 
 
 def _known_text(profile_id: str) -> None:
