@@ -8,7 +8,9 @@ that let a killed run resume to the same result, the progress bar, the training 
 and multi-process training under ``torchrun``. Its steps are the methods of ``_Fit``:
 resume, train one epoch, validate, checkpoint, finish.
 
-Determinism: given ``seed`` a CPU run is bit-for-bit repeatable. The epoch ``e`` data
+Determinism: given ``seed`` and ``threads = 1`` a CPU run is bit-for-bit repeatable
+(with more threads two runs on a heavily loaded machine were seen to differ in the last
+digits of the loss: docs/conventions.md). The epoch ``e`` data
 and permutation come from ``numpy.random.default_rng([seed, e])``, so they do not
 depend on what ran before; the torch generator (weight initialisation, dropout) is
 seeded inside :func:`torch.random.fork_rng`, so the caller's global state is untouched.
