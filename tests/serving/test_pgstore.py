@@ -614,3 +614,13 @@ def test_profile_tables_changed_under_a_running_server_answer_503_and_health_say
         with psycopg.connect(url, autocommit=True) as con:
             con.execute("ALTER SCHEMA cinerec_profiles_moved RENAME TO cinerec_profiles")
         assert c.get(f"/profiles/{pid}").status_code == 200 and c.get("/health").json()["status"] == "ok"
+
+
+def test_an_export_by_a_role_without_create_into_an_empty_database_says_nothing_was_written(run_dir, pg_url):
+    # It said "the old store is unchanged" where there was none, and not which right it lacked.
+    url = _database(pg_url, "cinerec_empty_guest")
+    guest = _role(url, "cinerec_empty_guest")
+    with pytest.raises(DataError, match=r"export failed, no store was written \(permission denied for database "
+                                        r"cinerec_empty_guest\); an export creates schemas and tables: export as a "
+                                        r"role with CREATE on the database"):
+        export_store(run_dir, guest, k=3, progress=False)

@@ -344,10 +344,14 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
 
     staging = f"{STORE_SCHEMA}_new_{secrets.token_hex(4)}"
     con = _connect(url)
+    kept = "the old store, if any, is unchanged"
     try:
         # One export at a time per database (the lock goes with the connection, even when
         # the process is killed), so any staging schema found now was left by one that died.
         con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
+        had = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
+        # ("the old store is unchanged" where there was none read as if one were served)
+        kept = "the old store is unchanged" if had else "no store was written"
         # Only a staging schema's own name and tables: a schema of someone else's named
         # cinerec_new_something was dropped with all it held.
         for (left,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ %s",
@@ -399,10 +403,13 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         detail = (e.diag.message_detail or "").splitlines()[0].replace(f"{STORE_SCHEMA}_old_", f"{STORE_SCHEMA}.") \
             if e.diag.message_detail else "objects of other schemas depend on its tables"
         detail = re.sub(rf"{STORE_SCHEMA}\.[0-9a-f]{{8}}\.", f"{STORE_SCHEMA}.", detail)
-        raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged: {detail}; the export replaces "
+        raise DataError(f"{safe_url(url)}: export failed, {kept}: {detail}; the export replaces "
                         "the store's tables, so drop what depends on them first") from None
+    except psycopg.errors.InsufficientPrivilege as e:
+        raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)}); an export creates schemas "
+                        "and tables: export as a role with CREATE on the database, or one that owns the store") from None
     except psycopg.Error as e:
-        raise DataError(f"{safe_url(url)}: export failed, the old store is unchanged ({_first_line(e, url)})") from None
+        raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)})") from None
     finally:
         con.close()
 
