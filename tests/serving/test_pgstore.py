@@ -624,3 +624,21 @@ def test_an_export_by_a_role_without_create_into_an_empty_database_says_nothing_
                                         r"cinerec_empty_guest\); an export creates schemas and tables: export as a "
                                         r"role with CREATE on the database"):
         export_store(run_dir, guest, k=3, progress=False)
+
+
+def test_connections_keep_alive_unless_the_url_says_otherwise(pg_url):
+    # Without keepalives a connection the network dropped without a reset held its place
+    # in the pool for good, the read on it waiting for an answer that never came.
+    from cinerec.serving.pgstore import KEEPALIVES, _connect
+
+    con = _connect(pg_url)
+    try:
+        given = con.info.get_parameters()
+        assert {key: given.get(key) for key in KEEPALIVES} == {key: str(v) for key, v in KEEPALIVES.items()}
+    finally:
+        con.close()
+    con = _connect(pg_url + "?keepalives_idle=5")
+    try:
+        assert con.info.get_parameters()["keepalives_idle"] == "5"
+    finally:
+        con.close()

@@ -40,6 +40,11 @@ PROFILES_SCHEMA = "cinerec_profiles"
 #: Seconds between two reads of the store's ``meta`` table by a server.
 REFRESH_S = 1.0
 _CONNECT_TIMEOUT_S = 10
+#: TCP keepalives on every connection, unless the URL sets its own: a connection the
+#: network drops without a reset is found dead after about a minute of silence (30 s,
+#: then 3 probes 10 s apart), so a read left waiting on it ends and gives back its place
+#: in the pool, which it held for good without them.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 #: The most connections one process keeps to a store, and to the profiles: a server of
 #: ``--workers N`` holds at most ``N * 2 * POOL_SIZE`` (PostgreSQL allows 100 by default).
 POOL_SIZE = 4
@@ -108,7 +113,12 @@ def _connect(url: str, *, autocommit: bool = True) -> Any:
 
     check_userinfo(url)
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except (psycopg.Error, ValueError):
+        given = {}  # (malformed: connect says why)
+    keep: dict[str, Any] = {key: value for key, value in KEEPALIVES.items() if key not in given}
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S, **keep)
     except (psycopg.Error, ValueError) as e:
         raise Unavailable(f"{safe_url(url)}: cannot connect to PostgreSQL ({_first_line(e, url)})") from None
 
