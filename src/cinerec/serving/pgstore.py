@@ -450,16 +450,22 @@ STORE_TABLES = {"meta": ["key", "value"],
 
 
 def _columns(con: Any, schema: str) -> dict[str, list[str]]:
-    """Each relation of ``schema`` with its columns, in order, from the catalogue itself:
-    ``information_schema`` shows only what the role may read (a store the role may not
-    read was "a table 'meta' with the columns none", and no store)."""
-    out: dict[str, list[str]] = {}
-    for table, column in con.execute(
-            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND a.attnum > 0 "
-            "AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p') ORDER BY c.relname, a.attnum",
-            (schema,)).fetchall():
-        out.setdefault(table, []).append(column)
+    """Each relation of ``schema`` with its columns' names, in order."""
+    return {table: [name for name, _ in columns] for table, columns in _typed_columns(con, schema).items()}
+
+
+def _typed_columns(con: Any, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Each relation of ``schema`` with its columns, in order, each with its type as
+    PostgreSQL names it, from the catalogue itself: ``information_schema`` shows only
+    what the role may read (a store the role may not read was "a table 'meta' with the
+    columns none", and no store)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in con.execute(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p') "
+            "ORDER BY c.relname, a.attnum", (schema,)).fetchall():
+        out.setdefault(table, []).append((column, kind))
     return out
 
 
@@ -467,14 +473,6 @@ def _columns(con: Any, schema: str) -> dict[str, list[str]]:
 _PROFILE_TYPES = {"profiles": ["text", "double precision", "double precision"],
                   "ratings": ["text", "text", "double precision", "double precision"]}
 _PROFILE_KEYS = {"profiles": ["profile_id"], "ratings": ["profile_id", "movie_id"]}
-
-
-def _column_types(con: Any, schema: str) -> dict[tuple[str, str], str]:
-    """``(table, column) → type`` of ``schema``'s relations, as PostgreSQL names the type."""
-    return {(table, column): kind for table, column, kind in con.execute(
-        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped", (schema,)).fetchall()}
 
 
 def _primary_keys(con: Any, schema: str) -> dict[str, list[str]]:
@@ -662,7 +660,8 @@ class PgProfileStore:
         whether cinerec's tables are all there already."""
         from cinerec.serving.store import PROFILE_TABLES
 
-        tables = _columns(con, PROFILES_SCHEMA)
+        typed = _typed_columns(con, PROFILES_SCHEMA)
+        tables = {table: [name for name, _ in columns] for table, columns in typed.items()}
         foreign = sorted(name for name, columns in tables.items() if PROFILE_TABLES.get(name) != columns)
         if foreign:
             raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
@@ -670,10 +669,9 @@ class PgProfileStore:
                             "another database with --profiles")
         # The columns' names alone passed tables of other types or without the keys a
         # change writes by: the server started, then every profile change was a 500.
-        types = _column_types(con, PROFILES_SCHEMA)
         keys = _primary_keys(con, PROFILES_SCHEMA)
         for table in sorted(tables):
-            said = [f"{c} {t}" for c, t in zip(PROFILE_TABLES[table], _PROFILE_TYPES[table]) if types.get((table, c)) != t]
+            said = [f"{c} {t}" for (c, kind), t in zip(typed[table], _PROFILE_TYPES[table]) if kind != t]
             if not said and keys.get(table) != _PROFILE_KEYS[table]:
                 said = [f"the primary key ({', '.join(_PROFILE_KEYS[table])})"]
             if said:
@@ -685,18 +683,11 @@ class PgProfileStore:
         """Refuse, before the server listens, a role that may not read and write the
         profiles: with the tables made by another role and no grant, every profile call
         and /health failed with the database's "permission denied"."""
-        from cinerec.serving.store import PROFILE_TABLES
-
-        row = con.execute("SELECT has_schema_privilege(%s, 'USAGE')", (PROFILES_SCHEMA,)).fetchone()
-        missing = [] if row and row[0] else [f"USAGE on the schema {PROFILES_SCHEMA}"]
-        for table in sorted(PROFILE_TABLES) if not missing else ():
-            for right in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-                ok = con.execute("SELECT has_table_privilege(%s, %s)", (f"{PROFILES_SCHEMA}.{table}", right)).fetchone()
-                if not (ok and ok[0]):
-                    missing.append(f"{right} on {PROFILES_SCHEMA}.{table}")
+        sql, args = _RIGHTS_QUERY
+        missing = _first_lacking(con.execute(sql, args).fetchone())
         if missing:
             raise DataError(f"{self.path}: this role may not read and write cinerec's profiles (it lacks "
-                            f"{missing[0]}); grant it USAGE on the schema {PROFILES_SCHEMA} and SELECT, INSERT, "
+                            f"{missing}); grant it USAGE on the schema {PROFILES_SCHEMA} and SELECT, INSERT, "
                             "UPDATE, DELETE on its tables, or give profiles another database with --profiles")
 
     def close(self) -> None:
@@ -789,18 +780,25 @@ class PgProfileStore:
         """Why profiles cannot be read and changed now (``None``: they can), asked by
         ``/health``: a right revoked while serving made every profile call fail while
         ``/health``, which counts the profiles alone, said ok."""
-        from cinerec.serving.store import PROFILE_TABLES
+        missing = _first_lacking(self._read(*_RIGHTS_QUERY)[0])
+        return f"this role lacks {missing}" if missing else None
 
-        rights = [f"{right} on {PROFILES_SCHEMA}.{table}" for table in sorted(PROFILE_TABLES)
-                  for right in ("SELECT", "INSERT", "UPDATE", "DELETE")]
-        checks = ", ".join(["has_schema_privilege(%s, 'USAGE')"] + ["has_table_privilege(%s, %s)"] * len(rights))
-        args: list[str] = [PROFILES_SCHEMA]
-        for text in rights:
-            right, _, table = text.partition(" on ")
-            args += [table, right]
-        held = self._read(f"SELECT {checks}", tuple(args))[0]
-        lacking = [what for what, ok in zip([f"USAGE on the schema {PROFILES_SCHEMA}", *rights], held) if not ok]
-        return f"this role lacks {lacking[0]}" if lacking else None
+
+#: The rights a server needs on the profiles, in the order they are asked and named.
+_TABLE_RIGHTS = [(f"{PROFILES_SCHEMA}.{table}", right) for table in ("profiles", "ratings")
+                 for right in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+_RIGHTS = [f"USAGE on the schema {PROFILES_SCHEMA}"] + [f"{right} on {table}" for table, right in _TABLE_RIGHTS]
+#: One query asking for all of them; the tables only with the schema's USAGE, without
+#: which their names cannot be looked up ("permission denied for schema").
+_RIGHTS_QUERY = (
+    "WITH s AS (SELECT has_schema_privilege(%s, 'USAGE') AS usage) SELECT usage, "
+    + ", ".join(["CASE WHEN usage THEN has_table_privilege(%s, %s) END"] * len(_TABLE_RIGHTS)) + " FROM s",
+    (PROFILES_SCHEMA, *(x for pair in _TABLE_RIGHTS for x in pair)))
+
+
+def _first_lacking(held: Any) -> str | None:
+    """The first of :data:`_RIGHTS` that ``held`` (the row of :data:`_RIGHTS_QUERY`) lacks."""
+    return next((said for said, ok in zip(_RIGHTS, held or ()) if not ok), None if held else _RIGHTS[0])
 
 
 def _out_of_reach() -> tuple[type[BaseException], ...]:
