@@ -305,6 +305,20 @@ def test_blend_members_take_their_settings_from_tables(small_data, tmp_path, cap
     assert bpmf.config.factors == 3 and bpmf.config.sweeps == 4
 
 
+def test_blend_members_take_their_settings_from_dotted_set_keys(small_data, tmp_path, capsys):
+    # --set settings.bpmf.factors=3 was refused as an unknown key 'settings.bpmf.factors'.
+    out = tmp_path / "run"
+    sets = ["members=[\"bpmf\", \"autorec\"]", "repeats={}", "settings.bpmf.factors=3", "settings.bpmf.sweeps=4",
+            "settings.bpmf.burn_in=2", "settings.autorec.epochs=2", "settings.autorec.progress=false"]
+    assert main(["train", "--data", str(small_data), "--model", "blend", *[a for s in sets for a in ("--set", s)],
+                 "--out", str(out), "--json", "--quiet"]) == 0
+    assert open_run(out).meta["config"]["blend"]["settings"] == {"bpmf": {"factors": 3, "sweeps": 4, "burn_in": 2},
+                                                                  "autorec": {"epochs": 2, "progress": False}}
+    err = _one_line_error(capsys, ["evaluate", "--data", str(tmp_path / "never-read"), "--model", "blend",
+                                   "--set", "settings.bpmf.factorz=4"])
+    assert "unknown key 'factorz'" in err and "settings.bpmf" in err
+
+
 @pytest.mark.parametrize("text, model, needles", [
     ("[settings.ease]\nneighbors = 5\n", "blend", ["'ease'", "settings", "members"]),
     ("[bpmf]\nfactors = 4\n", "blend", ["table [bpmf]", "[settings]"]),

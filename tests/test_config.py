@@ -63,6 +63,19 @@ def test_parse_set_options():
         parse_set_options(["oops"])
 
 
+def test_a_dotted_set_key_sets_one_entry_of_a_table_as_toml_does():
+    # "--set settings.bpmf.sweeps=100" was refused as an unknown key 'settings.bpmf.sweeps'.
+    assert parse_set_options(["settings.bpmf.sweeps=100", "settings.bpmf.factors=5", "settings.autorec.epochs=3",
+                              "repeats.autorec=2", "lr=0.1"]) == {
+        "settings": {"bpmf": {"sweeps": 100, "factors": 5}, "autorec": {"epochs": 3}}, "repeats": {"autorec": 2},
+        "lr": 0.1}
+    assert parse_set_options(["settings.bpmf.sweeps=100", "settings={}"]) == {"settings": {}}  # the later wins
+    assert parse_set_options(["settings={autorec={epochs=2}}", "settings.bpmf.sweeps=1"]) == {
+        "settings": {"autorec": {"epochs": 2}, "bpmf": {"sweeps": 1}}}
+    with pytest.raises(ConfigError, match=r"^--set settings\.bpmf\.sweeps=\[1,: not a TOML value"):
+        parse_set_options(["settings.bpmf.sweeps=[1,"])
+
+
 @pytest.mark.parametrize("model", ["als", "mf", "neumf", "two-tower"])
 def test_index_settings_are_named_as_written_not_by_their_class(model):
     from cinerec.models.base import MODELS

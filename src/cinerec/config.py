@@ -112,11 +112,10 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
     """Turn ``["epochs=5", "lr=0.01"]`` into a dict; values are parsed as TOML scalars.
 
     A key given twice takes its last value, as a later flag overrides an earlier one (a
-    command with settings of its own, then one changed at the end). ``flag`` names the
-    option in an error.
+    command with settings of its own, then one changed at the end). A dotted key sets
+    one entry of a table, as in TOML (``settings.bpmf.sweeps=100``); the table holds
+    what ``--set`` gave it, later entries merged in. ``flag`` names the option in an error.
     """
-    import tomllib
-
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -125,23 +124,45 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
             raise ConfigError(f"{flag} {pair!r}: expected key=value")
         if "\n" in raw or "\r" in raw:  # a second line would be a second key, silently dropped
             raise ConfigError(f"{flag} {pair!r}: a value on one line, please")
-        try:
-            out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError as e:
-            text = raw.strip()
-            if re.fullmatch(r"[-+]?\.\d+(?:[eE][-+]?\d+)?", text):  # ".5": a number TOML writes 0.5
-                raise ConfigError(f"{flag} {key}={text}: write a fraction with its leading zero "
-                                  f"({text.replace('.', '0.', 1)})") from None
-            # A bare word is text (loss=bpr); what starts as a number, list, table or quoted
-            # text and is no TOML was meant as one, and taken as text it read as another mistake.
-            if re.match(r"[-+\d\[{\"']", text):
-                reason = str(e).split(" (at ")[0]
-                raise ConfigError(f"{flag} {key}={text}: not a TOML value ({reason}); write numbers without "
-                                  "leading zeros, lists as [64, 32], text as \"bpr\" or bpr") from None
-            out[key] = text
-        except ValueError:  # a number of thousands of digits: Python's own limit
-            raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
+        value = _set_value(key, raw, flag)
+        if re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", key):
+            for part in reversed(key.split(".")[1:]):
+                value = {part: value}
+            _merge(out, {key.split(".")[0]: value})
+        else:
+            out[key] = value
     return out
+
+
+def _set_value(key: str, raw: str, flag: str) -> Any:
+    """The value of ``--set key=raw``: TOML, or a bare word as text."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError as e:
+        text = raw.strip()
+        if re.fullmatch(r"[-+]?\.\d+(?:[eE][-+]?\d+)?", text):  # ".5": a number TOML writes 0.5
+            raise ConfigError(f"{flag} {key}={text}: write a fraction with its leading zero "
+                              f"({text.replace('.', '0.', 1)})") from None
+        # A bare word is text (loss=bpr); what starts as a number, list, table or quoted
+        # text and is no TOML was meant as one, and taken as text it read as another mistake.
+        if re.match(r"[-+\d\[{\"']", text):
+            reason = str(e).split(" (at ")[0]
+            raise ConfigError(f"{flag} {key}={text}: not a TOML value ({reason}); write numbers without "
+                              "leading zeros, lists as [64, 32], text as \"bpr\" or bpr") from None
+        return text
+    except ValueError:  # a number of thousands of digits: Python's own limit
+        raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
+
+
+def _merge(into: dict[str, Any], value: Mapping[str, Any]) -> None:
+    """``value``'s entries into ``into``, tables merged entry by entry, anything else replaced."""
+    for key, v in value.items():
+        if isinstance(v, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], v)
+        else:
+            into[key] = dict(v) if isinstance(v, Mapping) else v
 
 
 def _plain(value: Any) -> Any:
