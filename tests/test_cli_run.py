@@ -477,7 +477,7 @@ ranker_settings = {{ factors = 8, epochs = 3 }}
     assert isinstance(chosen, float) and 0.0 <= chosen <= 1.0 and used["refit"]["mix"] == chosen
 
 
-def test_a_study_of_ones_own_log_with_its_catalogue(tmp_path, capsys):
+def test_a_study_of_ones_own_log_with_its_catalogue(tmp_path, capsys, ml100k_dir):
     """A text-id log with its own column names and a movie file: titles reach the run and its store."""
     rng = np.random.default_rng(0)
     rows = ["who,sku,stars,when"]
@@ -526,6 +526,18 @@ k = 5
     code, out, err = run(capsys, "run", str(plain), "--out", str(tmp_path / "s"), "--quiet", "--json",
                          "--columns", "user=who,item=sku,rating=stars,time=when")
     assert code == 0, err
+    # Run on a release with --data, the file's columns and catalog (its own log's) are left
+    # out, said so: they were refused, and only editing the file could run the study.
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "on-release"), "--data", str(ml100k_dir))
+    assert code == 0, err
+    assert (f"note: {study} [data] columns and catalog are for a log of your own; --data {ml100k_dir} is a "
+            "MovieLens release, which names its own columns and movies, so the file's are left out") in err
+    meta = read_json(tmp_path / "on-release" / "run.json")
+    assert meta["dataset"]["release"] == "ml-100k" and meta["dataset"]["columns"] is None
+    # Columns given on the command line with a release are still refused: they were asked for.
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "t"), "--data", str(ml100k_dir),
+                         "--columns", "user=who")
+    assert code == 2 and "is a MovieLens release" in err and not (tmp_path / "t").exists()
 
 
 def test_the_runs_leaderboard_frame_keeps_the_studys_order(finished):

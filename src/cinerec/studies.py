@@ -1170,7 +1170,21 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     with progress.silenced(quiet):
         with stages("load"):
             try:
-                dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
+                try:
+                    dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
+                except ConfigError as e:
+                    own = [key for key in ("columns", "catalog") if getattr(study, key) is not None]
+                    if not (re.match(r"--(columns|catalog): .* is a MovieLens release", str(e))
+                            and "source" in study.from_flags and not set(own) & set(study.from_flags)):
+                        raise
+                    # A study of one's own log run on a release with --data: the file's
+                    # columns and catalog describe that log, not the release, which names its
+                    # own (refused, they left no way to run the study but editing the file).
+                    say(f"note: {study.path} [data] {' and '.join(own)} {'are' if len(own) > 1 else 'is'} for a log "
+                        f"of your own; --data {study.source} is a MovieLens release, which names its own columns "
+                        "and movies, so the file's are left out", quiet)
+                    study = replace(study, columns=None, catalog=None)
+                    dataset = load(study.source, progress=True)
             except ConfigError as e:  # "--columns: ... is a MovieLens release": the file's key, if it set it
                 flag = re.match(r"--(columns|catalog): ", str(e))
                 if flag is None:
