@@ -247,7 +247,12 @@ def test_tuning_names_a_budget_setting_of_the_wrong_kind():
     for kwargs, needle in (({"base": [1, 2]}, "base must map"), ({"space": {"regularization": 5}}, "space must map"),
                            ({"progress": 3}, "progress must be a function"),
                            # an empty space of one's own is not the model's lack of one
-                           ({"space": {}}, r"space=\{\} searches no setting: .* for ease's own \(regularization")):
+                           ({"space": {}}, r"space=\{\} searches no setting: .* for ease's own \(regularization"),
+                           # a misspelt hold held nothing; "no" was a true warm start; a pruner's
+                           # name failed after the defaults' trial (and never for EASE)
+                           ({"hold": ["regularisation"]}, "hold names 'regularisation', which is not one of ease's"),
+                           ({"warm_start": "no"}, "warm_start must be true or false, got 'no'"),
+                           ({"pruner": "median"}, r"pruner must be an Optuna pruner \(optuna.pruners.MedianPruner")):
         with pytest.raises(ConfigError, match=f"tune: {needle}"):
             tune("ease", data, proto, trials=1, **kwargs)
     # A bad setting in base is named before the split, which could fail first and hide it.
@@ -387,3 +392,17 @@ def test_a_search_leaves_optuna_s_log_level_as_it_found_it(ml100k_dir):
         assert optuna.logging.get_verbosity() == optuna.logging.INFO
     finally:
         optuna.logging.set_verbosity(was)
+
+
+def test_the_carve_outs_negatives_are_not_the_tests(ml100k):
+    # Prepared with the run's own seed, loo-sampled drew each person's validation negatives
+    # from the same stream as their test negatives: 99.95 % of them were the test's, so the
+    # search chose settings on the very movies the test ranks against.
+    protocol = get_protocol("loo-sampled")
+    prepared = protocol.prepare(ml100k, seed=0)
+    valid = carve(protocol, ml100k, prepared.train, 0)
+    test = {u: set(c) - {t} for u, c, t in zip(prepared.users, prepared.candidates, prepared.truth)}
+    shared = [len((set(c) - {t}) & test[u]) / 99 for u, c, t in zip(valid.users, valid.candidates, valid.truth)]
+    assert np.mean(shared) < 0.15  # by chance alone, about 6 %
+    again = carve(protocol, ml100k, prepared.train, 0)
+    assert np.array_equal(again.candidates, valid.candidates)  # still the seed's own carve-out
