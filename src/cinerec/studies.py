@@ -1157,6 +1157,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec import progress
     from cinerec.commands.show import say
     from cinerec.data import load
+    from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
     from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
     from cinerec.io import write_json
@@ -1169,22 +1170,18 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     t_start = time.perf_counter()
     with progress.silenced(quiet):
         with stages("load"):
+            own = [key for key in ("columns", "catalog") if getattr(study, key) is not None]
+            if own and "source" in study.from_flags and not set(own) & set(study.from_flags) \
+                    and is_release(study.source):
+                # A study of one's own log run on a release with --data: the file's columns
+                # and catalog describe that log, not the release, which names its own (they
+                # were refused, and only editing the file could run the study).
+                say(f"note: {study.path} [data] {' and '.join(own)} {'are' if len(own) > 1 else 'is'} for a log of "
+                    f"your own; --data {study.source} is a MovieLens release, which names its own columns and "
+                    "movies, so the file's are left out", quiet)
+                study = replace(study, columns=None, catalog=None)
             try:
-                try:
-                    dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
-                except ConfigError as e:
-                    own = [key for key in ("columns", "catalog") if getattr(study, key) is not None]
-                    if not (re.match(r"--(columns|catalog): .* is a MovieLens release", str(e))
-                            and "source" in study.from_flags and not set(own) & set(study.from_flags)):
-                        raise
-                    # A study of one's own log run on a release with --data: the file's
-                    # columns and catalog describe that log, not the release, which names its
-                    # own (refused, they left no way to run the study but editing the file).
-                    say(f"note: {study.path} [data] {' and '.join(own)} {'are' if len(own) > 1 else 'is'} for a log "
-                        f"of your own; --data {study.source} is a MovieLens release, which names its own columns "
-                        "and movies, so the file's are left out", quiet)
-                    study = replace(study, columns=None, catalog=None)
-                    dataset = load(study.source, progress=True)
+                dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
             except ConfigError as e:  # "--columns: ... is a MovieLens release": the file's key, if it set it
                 flag = re.match(r"--(columns|catalog): ", str(e))
                 if flag is None:

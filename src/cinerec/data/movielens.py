@@ -234,6 +234,19 @@ def _own_ids(folder: Path) -> bool:
     return False
 
 
+def is_release(source: str | os.PathLike[str]) -> bool:
+    """Whether ``source`` is a MovieLens release (its name, or a folder or zip holding one)
+    rather than a ratings log of one's own; ``False`` for what cannot be read (``load``
+    then says why)."""
+    path = Path(os.fspath(source)).expanduser()
+    try:
+        if not path.exists():
+            return os.fspath(source) in download.RELEASES
+        return not _is_log(path) and (path.is_dir() or zipfile.is_zipfile(path))
+    except OSError:
+        return False
+
+
 def _is_log(path: Path) -> bool:
     """True when ``path`` is a ratings log: a log file, or a folder of them holding no release."""
     from cinerec.data.logs import LOG_SUFFIXES
