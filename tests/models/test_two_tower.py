@@ -57,6 +57,11 @@ def test_features_without_demographics_keep_the_catalogue():
     assert f.user_columns == () and f.user_codes.shape == (ds.n_users, 0)
     model = create("two-tower", {**TINY, "epochs": 2}).set_features(ds).fit(ds.interactions)
     assert model.score([0]).shape == (1, ds.n_items)
+    # Said beside the figures: the user tower read ids alone without a word (mlp-rating says so).
+    assert model.fit_notes() == ["two-tower: the data has no user demographics (age, gender, occupation): the user "
+                                 "tower read ids only, the movie tower genres and release years"]
+    assert create("two-tower", {**TINY, "epochs": 1}).set_features(small_dataset()).fit(ds.interactions) \
+        .fit_notes() == []
 
 
 def test_model_uses_features_and_they_survive_save_load(tmp_path):

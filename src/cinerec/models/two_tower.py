@@ -302,6 +302,16 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         self.features = TowerFeatures.from_dataset(dataset)
         return self
 
+    def fit_notes(self) -> list[str]:
+        """Said where the towers read less than their name promises: data without user
+        demographics left the user tower on ids alone, without a word."""
+        f = self.features
+        if f is None or f.user_columns:
+            return []
+        movies = "ids only too (no genres or release years)" if f.is_empty else "genres and release years"
+        return [f"{self.name}: the data has no user demographics (age, gender, occupation): the user tower read "
+                f"ids only, the movie tower {movies}"]
+
     @property
     def vectors_without_ratings(self) -> bool:  # type: ignore[override]
         """The movie tower reads genres or a release year: a movie nobody rated still has
