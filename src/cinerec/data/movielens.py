@@ -147,7 +147,7 @@ def load(
         return load_log(path, columns=columns, catalog=catalog, implicit=implicit)
     if (columns or catalog is not None) and not path.exists() and os.fspath(source) not in download.RELEASES:
         raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
-    if (columns or catalog is not None) and not (path.is_file() and not zipfile.is_zipfile(path)):
+    if (columns or catalog is not None) and is_release(source):
         # (a file that is neither a log nor a zip is no release: locate() says what it is)
         given = "--columns" if columns else "--catalog"
         own = next((f for f in ("ratings.csv", "ratings.tsv", "ratings.parquet") if (path / f).is_file()), None) \
