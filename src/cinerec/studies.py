@@ -1570,7 +1570,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines = [f"# {board['title']}", ""]
     if study.notes:
         lines += [study.notes.strip(), ""]
-    lines += [f"Study file: `{board['study']}`. Data: `{board['data']}`."]
+    data = board["data"]  # the source, then " (SYNTHETIC, ...)" for a synthetic release: the path alone as code
+    source, label = (study.source, data[len(study.source):]) if data.startswith(study.source) else (data, "")
+    lines += [f"Study file: `{board['study']}`. Data: `{source}`{label}."]
     # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
     lines += [f"**Note:** {line}." for line in board.get("notes", [])]
     for step in board["filters"]:
