@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -837,3 +839,31 @@ def test_a_shortfall_names_only_the_year_bound_that_was_given(ml100k):
         few, _ = apply_filters(ml100k, Filters(**bound))
         with pytest.raises(DataError, match=rf"keep more movies \({way}\)"):
             get_protocol("loo-sampled").prepare(few)
+
+
+def test_ratings_random_without_a_validation_part_is_the_plain_80_20_split():
+    # A study of a random 80/20 split (the autoencoder study's) could only say
+    # ratings-fold, which means the official folds on ml-100k and is refused there
+    # after its filters.
+    ds = small_dataset()
+    p = get_protocol("ratings-random", test=0.2, valid=0).prepare(ds, seed=3)
+    fold = get_protocol("ratings-fold").prepare(ds, seed=3)  # no official folds: random 80/20
+    assert p.valid is None and fold.fold == "random-80/20"
+    assert np.array_equal(p.test.users, fold.test.users) and np.array_equal(p.test.items, fold.test.items)
+    assert np.array_equal(p.train.items, fold.train.items)
+    text = get_protocol("ratings-random", test=0.2, valid=0).describe()
+    assert "80% train / 20% test, no validation part" in text and "valid is given" not in text
+    with pytest.raises(ConfigError, match="valid=-0.1 must be 0 .*or a fraction"):
+        get_protocol("ratings-random", valid=-0.1)
+
+
+def test_the_autoencoder_study_splits_a_filtered_ml100k_as_it_does_ml25m():
+    from cinerec.data.filters import Filters, apply_filters
+    from cinerec.studies import Study
+
+    study = Study.from_toml(Path(__file__).resolve().parents[2] / "studies" / "autoencoder-ml25m.toml")
+    ds = small_dataset(release="ml-100k")
+    ds = ds.replace(folds={"u1": np.arange(len(ds.interactions)) % 5 == 0})
+    filtered, _ = apply_filters(ds, Filters(top_users=50))
+    p = get_protocol(study.protocol, **study.protocol_options).prepare(filtered, seed=0)
+    assert p.valid is None and abs(len(p.test) / len(filtered.interactions) - 0.2) < 0.01

@@ -993,7 +993,10 @@ class RatingsFold(Protocol):
 
 
 class RatingsRandom(Protocol):
-    """Seeded 70/15/15 train/valid/test; RMSE/MAE on test, valid given to fit."""
+    """Seeded 70/15/15 train/valid/test; RMSE/MAE on test, valid given to fit.
+
+    ``valid = 0`` leaves no validation part: a plain random split, the same rows as
+    ``ratings-fold``'s 80/20 on a release without official folds when ``test = 0.2``."""
 
     name = "ratings-random"
     summary = (
@@ -1008,9 +1011,21 @@ class RatingsRandom(Protocol):
     def validate(self) -> None:
         self._check_ks()
         t = _fraction(self.name, "test", self._options["test"])
-        v = _fraction(self.name, "valid", self._options["valid"])
+        v = self._options["valid"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
+            raise ConfigError(f"protocol {self.name}: valid={shown(v)} must be 0 (no validation part) or a fraction "
+                              "strictly between 0 and 1")
         if t + v >= 1.0:
             raise ConfigError(f"protocol {self.name}: test + valid = {t + v} leaves nothing to train on")
+
+    def describe(self, dataset: Dataset | None = None) -> str:
+        text = super().describe(dataset)
+        if self._options["valid"] == 0:
+            shares = self._shares()
+            text = text.replace(f"{shares['train_share']} train / 0% valid / {shares['test_share']} test; valid is given "
+                                "to fit (early stopping)",
+                                f"{shares['train_share']} train / {shares['test_share']} test, no validation part")
+        return text
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
         expect(dataset, Dataset, f"{self.name}.prepare")
