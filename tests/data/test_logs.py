@@ -478,7 +478,7 @@ def test_a_file_that_is_no_log_is_not_called_a_release_when_columns_are_given(tm
     path = tmp_path / "u.data"
     path.write_text("1\t2\t3\t881250949\n")
     for columns in (None, "user=0"):
-        with pytest.raises(DataError, match=r"u.data: not a folder, a zip file or a ratings log"):
+        with pytest.raises(DataError, match=r"u.data: one file of a MovieLens release \(ml-100k's\); give the folder"):
             load(path, columns=columns)
 
 
@@ -715,3 +715,28 @@ def test_a_zip_holding_a_log_says_so_and_how_to_read_it(tmp_path):
     with pytest.raises(DataError, match=r"logonly\.zip: holds mylog/ratings\.csv, no MovieLens release; a log of your "
                                         r"own is read from its file or folder, not from a zip: unzip it and give that"):
         load_source(tmp_path / "logonly.zip")
+
+
+@pytest.mark.parametrize("name, text, release", [
+    ("u.data", "1\t2\t3\t881250949\n", "ml-100k"), ("u1.base", "1\t2\t3\t881250949\n", "ml-100k"),
+    ("ratings.dat", "1::1193::5::978300760\n", "ml-1m's or ml-10m"), ("users.dat", "1::F::1::10::48067\n", "ml-1m")])
+def test_a_release_file_given_alone_is_named_and_its_folder_asked_for(tmp_path, name, text, release):
+    # It said "not a folder, a zip file or a ratings log ...; a zip that is cut short or
+    # damaged reads as no zip", which sent a user looking at zips.
+    from cinerec.data import load
+
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / name).write_text(text)
+    with pytest.raises(DataError, match=rf"{name}: one file of a MovieLens release \({release}'s\); give the folder "
+                                        rf"that holds the release \({folder}\)$"):
+        load(folder / name)
+
+
+def test_a_dat_file_as_a_catalogue_is_told_apart_from_a_bar_separated_one(tmp_path):
+    # ml-1m's movies.dat given as --catalog: its genres' "|" was taken for the separator.
+    (tmp_path / "log.csv").write_text("user,item\n1,1\n")
+    (tmp_path / "movies.dat").write_text("1::Toy Story (1995)::Animation|Children's|Comedy\n")
+    with pytest.raises(DataError, match=r"looks '::'-separated, as MovieLens's \.dat files are, with no header line; "
+                                        r"a log's or catalogue's fields are separated by commas or tabs"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.dat")

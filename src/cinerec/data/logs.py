@@ -514,9 +514,13 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if required:
         hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename that column"
-        odd = next((name for sep, name in ((";", "';'"), ("|", "'|'"), ("::", "'::'"), (" ", "space"))
+        # "::" first: a MovieLens .dat line ("1::Toy Story (1995)::Animation|Comedy") holds "|" too
+        odd = next((name for sep, name in (("::", "'::'"), (";", "';'"), ("|", "'|'"), (" ", "space"))
                     if len(columns) == 1 and sep in str(columns[0])), None)
-        if odd is not None:  # one column holding every name: another separator
+        if odd == "'::'":
+            hint = ("the header is one column and looks '::'-separated, as MovieLens's .dat files are, with no header "
+                    "line; a log's or catalogue's fields are separated by commas or tabs, under a header naming them")
+        elif odd is not None:  # one column holding every name: another separator
             hint = f"the header is one column and looks {odd}-separated; a log's fields are separated by commas or tabs"
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")

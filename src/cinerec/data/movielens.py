@@ -87,6 +87,15 @@ _NO_GENRES = "(no genres listed)"
 _YEAR_PATTERN = r"^(?P<title>.*?)\s*\(\s*(?P<year>\d{4})(?:\s*[-\x{2013}]\s*\d{0,4})?\s*\)(?P<mark>\s*\((?:V|TV)\))?$"
 
 
+def _release_file(name: str) -> str | None:
+    """The release a file of this name belongs to (``"ml-100k"`` for ``u1.base``), or None:
+    the files of ml-100k, ml-1m and ml-10m, which no ratings log is named like."""
+    if re.fullmatch(r"u\.(data|item|user|genre|occupation|info)|u[1-5ab]\.(base|test)", name):
+        return "ml-100k"
+    return {"ratings.dat": "ml-1m's or ml-10m", "movies.dat": "ml-1m's or ml-10m", "users.dat": "ml-1m",
+            "tags.dat": "ml-10m"}.get(name)
+
+
 def _family(release: str) -> str:
     return _FAMILY.get(release, "csv")
 
@@ -306,6 +315,9 @@ def locate(
                 gzipped = f.read(2) == GZIP_MAGIC
             if gzipped:
                 raise gzip_refused(path)
+            if (of := _release_file(path.name)) is not None:
+                raise DataError(f"{path}: one file of a MovieLens release ({of}'s); give the folder that holds the "
+                                f"release ({path.parent})")
             raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
                             "a zip that is cut short or damaged reads as no zip")
         given, (path, official, fresh) = path, _extract_local_zip(path)
