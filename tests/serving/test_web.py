@@ -128,6 +128,21 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
         expect(fourth.locator("body")).to_have_attribute("data-ready", "true")
         expect(fourth.locator("#recs-status")).to_contain_text(f"No profile “{odd}” here")
         expect(fourth.locator("#profile-id")).to_have_text("none yet")
+    # In a browser that holds a profile, a link to one the server does not hold keeps it:
+    # the mistyped link wiped the browser's own profile, whose ratings no page could reach.
+    context = browser.new_context()
+    holder = context.new_page()
+    holder.goto(link)  # this browser's profile from now on
+    expect(holder.locator("#profile-id")).to_have_text(profile_id)
+    mistyped = context.new_page()
+    mistyped.on("pageerror", lambda e: errors.append(str(e)))
+    mistyped.goto(live_server.url + "/?profile=typo123")
+    expect(mistyped.locator("body")).to_have_attribute("data-ready", "true")
+    expect(mistyped.locator("#recs-status")).to_contain_text("No profile “typo123” here, so this is the profile "
+                                                             "this browser had")
+    expect(mistyped.locator("#profile-id")).to_have_text(profile_id)
+    expect(mistyped.locator("#mine .movie")).to_have_count(4)
+    assert mistyped.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
 
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()

@@ -6,6 +6,8 @@
 
 const PROFILE_KEY = "cinerec.profile";
 const linked = new URLSearchParams(location.search).get("profile");
+// This browser's own profile before the link was opened: kept if the link's is not here.
+const previous = localStorage.getItem(PROFILE_KEY);
 const state = {
   profileId: linked || localStorage.getItem(PROFILE_KEY),
   ratings: {},        // movie id (string) -> stars, or null for a like
@@ -275,6 +277,16 @@ async function loadProfile(current) {
     // Gone, or an id this server cannot hold (a hand-edited one): start afresh.
     if (e.status === 404 || e.status === 422) {
       const missing = state.profileId;
+      if (missing === linked && previous && previous !== linked) {  // a mistyped or stale link: back to this browser's own
+        state.profileId = previous;
+        localStorage.setItem(PROFILE_KEY, previous);
+        await loadProfile(current);
+        if (current() && state.profileId === previous) {
+          $("recs-status").textContent = `No profile ${shownId(missing)} here, so this is the profile this browser had. `
+            + $("recs-status").textContent;
+        }
+        return;
+      }
       resetProfile();
       if (missing === linked) $("recs-status").textContent = `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`;
     }
