@@ -37,6 +37,7 @@ from typing import Any, Collection, Mapping
 
 import numpy as np
 
+from cinerec.config import shown
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
@@ -191,7 +192,7 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
     r = dataset.interactions.ratings
     # Compared as binarize compares: at the ratings' own precision (1.00000001 is 1 there).
     if len(r) and transforms.at_ratings_precision(threshold) <= r.min():  # (keeping none: refused where it leaves nothing)
-        raise FilterRefused(f"--liked-threshold {float(threshold):.12g}", f"is at or below every rating of this data "
+        raise FilterRefused(f"--liked-threshold {shown(float(threshold))}", f"is at or below every rating of this data "
                             f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
                             "them as plain likes ask for implicit data instead, else give a threshold above the "
                             "lowest rating", "liked_threshold", threshold)
@@ -255,7 +256,7 @@ def _describe(name: str, args: Mapping[str, Any]) -> str:
     if name == "implicit":
         return "implicit"
     if name == "liked_threshold":
-        return f"liked_threshold={args['threshold']:g}"
+        return f"liked_threshold={shown(float(args['threshold']))}"
     if name == "kcore":
         return f"kcore={args['users']},{args['movies']}"
     return f"{name}={args['n']}"
@@ -268,7 +269,7 @@ def _as_flags(name: str, args: Mapping[str, Any]) -> str:
     if name == "implicit":
         return "--implicit"
     if name == "liked_threshold":
-        return f"--liked-threshold {args['threshold']:g}"
+        return f"--liked-threshold {shown(float(args['threshold']))}"
     if name == "kcore":
         u, i = args["users"], args["movies"]
         return f"--kcore {u}" if u == i else f"--kcore {u},{i}"
@@ -285,7 +286,7 @@ def _whole(value: Any) -> bool:
 
 
 def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, int]:
-    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {value!r} must be U or U,I: "
+    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {shown(value)} must be U or U,I: "
                       "the fewest ratings a user and a movie keep (positive whole numbers)")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
@@ -306,7 +307,7 @@ def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, 
 
 def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) -> None:
     def fail(key: str, value: Any, rule: str) -> None:
-        raise ConfigError(f"{where}: {_label(key, flags)} = {value!r} {rule}")
+        raise ConfigError(f"{where}: {_label(key, flags)} = {shown(value)} {rule}")
 
     for key in ("min_year", "max_year"):
         v = f[key]

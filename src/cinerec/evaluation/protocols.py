@@ -141,8 +141,10 @@ class Prepared:
             need = (f"users with at least {most} ratings" if self.protocol.holds_out_latest
                     else "more ratings, so that some fall in the test part"
                     + (f", or a larger test fraction (test = {test:g})" if isinstance(test, float) else ""))
+            n, users = len(self.train), self.train.n_users
             raise DataError(f"protocol {self.protocol.name}: no user has a test rating to measure "
-                            f"({len(self.train):,} training ratings of {self.train.n_users:,} users); it needs {need}")
+                            f"({n:,} training rating{'' if n == 1 else 's'} of {users:,} user{'' if users == 1 else 's'}); "
+                            f"it needs {need}")
 
     @property
     def n_users(self) -> int:
