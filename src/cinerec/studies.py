@@ -1334,11 +1334,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             })
         below = _below_popularity(board_models, floors, metric, study, floor_row)
         model_notes += below
-        # Rows without the study's metric (a model trained on liked-or-not has no RMSE of
-        # stars) come after the others, in file order; they are never the best.
-        board_models.sort(key=lambda r: (metric not in r["metrics"],
-                                         r["metrics"][metric]["mean"] * (1 if lower else -1)
-                                         if metric in r["metrics"] else 0.0))
+        board_models = ranked_rows(board_models, metric)
         best = board_models[0]["label"]
 
         def splits(label: str) -> list[Any]:
@@ -1562,6 +1558,28 @@ def differs_words(reference: Mapping[str, Any]) -> str:
     """What to read beside the study's figure when this run's data are not the study file's."""
     return (f"the study's figure was measured on the data its file names; this run read other data "
             f"({reference['differs']}), so the two do not compare")
+
+
+def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Leaderboard rows, best first by the mean of ``metric``; a tie there is broken by the
+    row's other figures, those at the same K first (NDCG@10 after HR@10, then HR@1, ...;
+    MAE after RMSE), and a tie on
+    every figure keeps the file's order. Rows without ``metric`` (a model trained on
+    liked-or-not has no RMSE of stars) come after the others, in file order; they are
+    never the best."""
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
+    def better_first(name: str, r: dict[str, Any]) -> float:
+        value = r["metrics"].get(name, {}).get("mean")
+        if value is None or not math.isfinite(value):
+            return math.inf
+        return value if name.split("@")[0].split("_")[0] in LOWER_IS_BETTER else -value
+
+    names = list(dict.fromkeys(n for r in rows for n in r["metrics"] if n != metric))
+    at = metric.partition("@")[2]  # the same K first: NDCG@10 after HR@10, not HR@1
+    order = [metric] + sorted(names, key=lambda n: not (at and n.partition("@")[2] == at))
+    return sorted(rows, key=lambda r: (metric not in r["metrics"], *(better_first(n, r) for n in order))
+                  if metric in r["metrics"] else (True,))
 
 
 def report(board: Mapping[str, Any], study: Study) -> str:
