@@ -561,3 +561,23 @@ def test_a_run_over_all_official_folds_keeps_each_fold_s_checkpoints_and_resumes
     assert main([*argv, "--set", "epochs=2", "--out", str(tmp_path / "straight")]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == resumed
     assert "The last fold's (u5) training" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
+    # -k 50 on a small catalogue listed a few movies without a word, where export says so.
+    run = open_run(neumf_run)
+    ds = run.dataset
+    raw_user = ds.user_ids.raw[3].item()
+    unseen = ds.n_items - len(set(ds.interactions.items[ds.interactions.users == 3].tolist()))
+    capsys.readouterr()
+    k = unseen + 7
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(k)]) == 0
+    said = capsys.readouterr()
+    assert said.out.count("\n") == unseen
+    assert f"note: {unseen} movies listed for user {raw_user}, not {k}: they rated the other " \
+           f"{ds.n_items - unseen} of the run's {ds.n_items} movies" in said.err
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(k), "-q", "--json"]) == 0
+    said = capsys.readouterr()
+    assert said.err == "" and len(json.loads(said.out)["recommendations"]) == unseen
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(unseen)]) == 0
+    assert "note:" not in capsys.readouterr().err

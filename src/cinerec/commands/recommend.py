@@ -31,9 +31,13 @@ def recommend(
     Movies the person rated are never recommended; each reason names the movie they
     liked that is most like the recommended one.
     """
-    from cinerec.commands.show import print_json
+    from cinerec.commands.show import print_json, say
 
-    raw, model_name, recs = _recommend(run, user, k, run_model)
+    raw, model_name, recs, (n_items, rated) = _recommend(run, user, k, run_model)
+    if 0 < len(recs) < k and len(recs) == n_items - rated:  # (none left: said below, on stdout)
+        listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
+        say(f"note: {listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
+            f"{n_items:,} movies", quiet)
     if json:
         print_json({"user": raw, "model": model_name, "recommendations": recs})
         return
@@ -59,8 +63,10 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
     return _recommend(run_dir, user, k, model_name)[2]
 
 
-def _recommend(run_dir: Path, user: Any, k: int, model_name: str | None) -> tuple[Any, str, list[dict[str, Any]]]:
-    """The user's raw id as the data spells it, the model's name and :func:`recommend_for`'s list."""
+def _recommend(run_dir: Path, user: Any, k: int,
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int]]:
+    """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
+    and the run's count of movies with how many of them the user rated."""
     from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
     from cinerec.serving.lists import Lists
@@ -81,5 +87,6 @@ def _recommend(run_dir: Path, user: Any, k: int, model_name: str | None) -> tupl
         if "is more than candidates" not in str(e):
             raise
         raise ConfigError(f"-k {k}: {e}") from None
-    return run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0])
+    return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
+            (run.dataset.n_items, int(lists.seen[u].nnz)))
 
