@@ -677,9 +677,25 @@ def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys
                        "--run-model", "baseline")
     assert code == 0, err
     assert "note: -k 30 is more than the 12 movies of the run: each list holds at most 12" in err
-    code, _, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "12",
-                       "--run-model", "baseline")
-    assert code == 0 and "note:" not in err
+    # Within the catalogue, users who rated all but a few get shorter lists: said, with how many
+    # ("top-12 of 940 users" read as if every list held 12, where none did).
+    code, out, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "12",
+                         "--run-model", "baseline", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "x.sqlite") as db:
+        lengths = dict(db.execute("SELECT user, COUNT(*) FROM recommendations GROUP BY user").fetchall())
+    short = sum(1 for u in range(got["n_users"]) if lengths.get(u, 0) < 12)
+    empty = got["n_users"] - len(lengths)
+    assert got["short_lists"] == short and got["empty_lists"] == empty and short > 0
+    assert f"note: {short:,} of the {got['n_users']:,} users have fewer than 12 movies they did not rate, so their " \
+           f"lists are shorter ({empty:,} with none)" in err
+    code, out, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "1",
+                         "--run-model", "baseline", "--json")
+    assert code == 0 and json.loads(out)["short_lists"] == empty > 0
+    assert f"note: {empty:,} of the {got['n_users']:,} users rated every movie of the run, so their lists are empty" in err
 
 
 def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path, capsys, ml100k_dir):
@@ -836,3 +852,19 @@ def test_a_model_that_diverges_in_a_study_is_named_by_its_table(tmp_path, capsys
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
     assert code == 2 and not (tmp_path / "o").exists()
     assert err.startswith(f"cinerec: error: {study}:8: [models.hot]: biasedmf: training diverged"), err
+
+
+def test_a_studys_export_says_how_many_lists_come_out_short(tmp_path, capsys, ml100k_dir):
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 40\n[protocol]\nname = "loo-full"\nks = [5]\n'
+                     'seeds = [0]\n[models.popularity]\n[export]\nk = 30\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "o" / "store.sqlite") as db:
+        n_users = int(db.execute("SELECT value FROM meta WHERE key = 'n_users'").fetchone()[0])
+        lengths = dict(db.execute("SELECT user, COUNT(*) FROM recommendations GROUP BY user").fetchall())
+    short = sum(1 for u in range(n_users) if lengths.get(u, 0) < 30)
+    assert short > 0
+    assert f"note: [export] k = 30: {short:,} of the {n_users:,} users have fewer than 30 movies they did not rate" in err

@@ -1231,7 +1231,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for step in record:
             say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
-        for line in _export_notes(study, dataset.n_items):
+        for line in _export_notes(study, dataset):
             say(f"note: {line}", quiet)
         protocol = get_protocol(study.protocol, **study.protocol_options)
         say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
@@ -1499,13 +1499,19 @@ def leaderboard_note(board: Mapping[str, Any]) -> str | None:
     return unmeasured_line(missing, stars, "in some seed " if len(board["seeds"]) > 1 else "")
 
 
-def _export_notes(study: Study, n_items: int) -> list[str]:
+def _export_notes(study: Study, dataset: Dataset) -> list[str]:
     """What ``[export]`` asks beyond the (filtered) catalogue: lists and shortlists hold
-    at most every movie, so the figures asked for are said to be cut, not cut in silence."""
+    at most every movie, so the figures asked for are said to be cut, not cut in silence;
+    and within it, how many people rated so much that their lists come out shorter."""
+    from cinerec.serving.store import short_lists, short_lists_note
+
     notes = []
+    n_items = dataset.n_items
     if study.export_k is not None and study.export_k > n_items:
         notes.append(f"[export] k = {study.export_k} is more than the {n_items:,} movies of the data: each "
                      f"list holds at most {n_items:,}, less the movies the person rated")
+    elif study.export_k is not None and (short := short_lists(dataset, study.export_k))[0]:
+        notes.append(f"[export] k = {study.export_k}: {short_lists_note(*short, dataset.n_users, study.export_k)}")
     if study.export_two_stage is not None:
         from cinerec.models.two_stage import TwoStageConfig
 

@@ -40,7 +40,8 @@ def export(
     from cinerec import progress
     from cinerec.commands.show import print_json, say
     from cinerec.processes import distributed_context
-    from cinerec.serving.store import export_store
+    from cinerec.runs import open_run
+    from cinerec.serving.store import export_store, short_lists, short_lists_note
 
     from cinerec.errors import ConfigError
 
@@ -56,12 +57,16 @@ def export(
     if not distributed_context().is_main:  # under torchrun rank 0 says what was written (--json: one object)
         return
     asked = DEFAULT_K if k is None else k
+    short, empty = short_lists(open_run(run).dataset, info.k)
     if asked > info.n_items:  # the lists are cut to the catalogue: say so
         say(f"note: -k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
             f"{info.n_items:,}, less the movies the person rated", quiet)
+    elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
+        say(f"note: {short_lists_note(short, empty, info.n_users, info.k)}", quiet)
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
-                    "n_users": info.n_users, "n_items": info.n_items, "seconds": round(took, 3)})
+                    "n_users": info.n_users, "n_items": info.n_items, "short_lists": short, "empty_lists": empty,
+                    "seconds": round(took, 3)})
         return
     say(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "
         f"from model {info.model!r} in {took:.1f} s", quiet)

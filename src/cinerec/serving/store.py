@@ -365,6 +365,23 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
     return open_store(db).info
 
 
+def short_lists(dataset: Any, k: int) -> tuple[int, int]:
+    """How many of ``dataset``'s users have fewer than ``k`` movies they did not rate, so
+    that a store's top-``k`` lists hold fewer for them, and how many have none at all."""
+    from cinerec.data.history import seen
+
+    unseen = dataset.n_items - np.diff(seen(dataset).indptr)
+    return int((unseen < k).sum()), int((unseen == 0).sum())
+
+
+def short_lists_note(short: int, empty: int, n_users: int, k: int) -> str:
+    """The line said beside an export whose lists are shorter than ``k`` for some users."""
+    if short == empty:
+        return f"{empty:,} of the {n_users:,} users rated every movie of the run, so their lists are empty"
+    return (f"{short:,} of the {n_users:,} users have fewer than {k} movies they did not rate, so their lists are "
+            "shorter" + (f" ({empty:,} with none)" if empty else ""))
+
+
 def check_target(db: str | os.PathLike) -> None:
     """Refuse, in one line, a store target the export would wrongly create or destroy.
 
