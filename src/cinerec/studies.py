@@ -1569,10 +1569,9 @@ def differs_words(reference: Mapping[str, Any]) -> str:
 def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """Leaderboard rows, best first by the mean of ``metric``; a tie there is broken by the
     row's other figures, those at the same K first (NDCG@10 after HR@10, then HR@1, ...;
-    MAE after RMSE), and a tie on
-    every figure keeps the file's order. Rows without ``metric`` (a model trained on
-    liked-or-not has no RMSE of stars) come after the others, in file order; they are
-    never the best."""
+    MAE after RMSE), and a tie on every figure keeps the file's order. Rows without
+    ``metric`` (a model trained on liked-or-not has no RMSE of stars) come after the
+    others, in file order; they are never the best."""
     from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
     def better_first(name: str, r: dict[str, Any]) -> float:
