@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -214,7 +215,7 @@ def curve_main(args: argparse.Namespace) -> None:
             value, t = timed(lambda m=model: valid.evaluate(m).metrics[metric])  # fits, then scores
             plain_cpu.append(t["cpu"])
             row["plain"] = round(float(value), 4)
-            print(json.dumps(row), flush=True)
+            print(json.dumps(row), file=sys.stderr, flush=True)  # as it goes; stdout holds the one object
         best = {route: max(rows, key=lambda r: r[route]) for route in ("plain", "sketch")}
         out.update({"rows": rows, "sketch_cpu_seconds": round(sketch_cpu, 1),
                     "plain_trial_cpu_seconds": {"median": round(float(np.median(plain_cpu)), 1)},

@@ -4,7 +4,8 @@
 
 Uses ``--folder`` (a release with ``ratings.csv``), or writes once, then reuses, a
 synthetic ml-25m-shaped release under ``benchmarks/out/``; beside it, a copy whose
-``ratings.csv`` has Windows (CRLF) line endings. For each line ending it times whole
+``ratings.csv`` has Windows (CRLF) line endings (written once, under ``benchmarks/out/``
+too, never beside ``--folder``). For each line ending it times whole
 processes, each started fresh, the kinds interleaved round by round so that a busy
 machine slows them alike:
 
@@ -79,13 +80,18 @@ def _commands(folder: Path) -> dict[str, list[str]]:
     }
 
 
-def _text_log(folder: Path) -> Path:
-    """The release's ratings as a log of one's own: other column names, text ids (written once)."""
+def _made_for(folder: Path, what: str) -> Path:
+    """Where data made from the release ``folder`` is kept: under :data:`OUT`, named for the
+    release and its place (two folders of one name are two releases), never beside it."""
     import hashlib
 
-    # Named for the release read, by its place too: two folders of one name are two logs.
     where = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
-    dest = OUT / f"{folder.name}-{where}-text-log" / "log.csv"
+    return OUT / f"{folder.name}-{where}-{what}"
+
+
+def _text_log(folder: Path) -> Path:
+    """The release's ratings as a log of one's own: other column names, text ids (written once)."""
+    dest = _made_for(folder, "text-log") / "log.csv"
     if dest.exists():
         return dest
     import pyarrow as pa
@@ -116,7 +122,8 @@ def _logs(folder: Path, repeat: int) -> dict:
     for _ in range(repeat):
         for kind, command in commands.items():
             timings[kind].append(_run(command))
-    out: dict = {"benchmark": "cinerec.data.load of a ratings log beside the MovieLens reader, same 25M rows"}
+    out: dict = {"benchmark": "cinerec.data.load of a ratings log beside the MovieLens reader, the same rows",
+                 "folder": str(folder), "ratings_csv_mb": round((folder / "ratings.csv").stat().st_size / 2**20)}
     for kind, runs in timings.items():
         out[kind] = {
             "seconds": round(statistics.median(r[0] for r in runs), 2),
@@ -186,7 +193,7 @@ def main() -> None:
     if not args.scale > 0:
         p.error("--scale: must be above 0")
 
-    result: dict = {"benchmark": "cinerec data info on an ml-25m-sized ratings.csv, whole processes"}
+    result: dict = {"benchmark": "cinerec data info on a release's ratings.csv (its size below), whole processes"}
     folder = args.folder
     if folder is None:
         folder = OUT / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
@@ -200,7 +207,7 @@ def main() -> None:
     if args.logs:
         print(json.dumps(_logs(folder, args.repeat), indent=2))
         return
-    crlf = _crlf_copy(folder, folder.with_name(folder.name + "-crlf"))
+    crlf = _crlf_copy(folder, _made_for(folder, "crlf"))
     kinds = args.kinds.split(",")
     result["folders"] = {"lf": str(folder), "crlf": str(crlf)}
     result["ratings_csv_mb"] = {
