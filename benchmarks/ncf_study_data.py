@@ -46,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from cinerec.io import atomic_path
 
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out}: a file, not a folder")
+    others = sorted(f.name for f in args.out.iterdir() if f.name not in ("ratings.csv", "movies.csv")) \
+        if args.out.is_dir() else []
+    if others:  # (it holds only this script's two files when it wrote there before)
+        parser.error(f"--out {args.out}: holds {others[0]!r}, so it is not a folder this script wrote; "
+                     "give a new or empty folder")
     if not (args.release / "ratings.csv").exists():
+        if args.release.exists() and (not args.release.is_dir() or any(args.release.iterdir())):
+            parser.error(f"--release {args.release}: holds no ratings.csv; give a release folder, or a new "
+                         "folder to write the synthetic ml-25m release into")
         print(f"writing the synthetic ml-25m release to {args.release} first (minutes)", file=sys.stderr)
         write_release(args.release, "ml-25m", 1.0, 0)
     ds = top_items(filter_years(load(args.release, release="ml-25m"), min_year=2010), STUDY_MOVIES)

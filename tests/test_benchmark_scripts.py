@@ -50,3 +50,16 @@ def test_recbole_script_runs_where_cinerec_cannot_be_imported(tmp_path):
     done = _run(["-c", script], tmp_path)
     assert "ModuleNotFoundError" not in done.stderr and "ImportError" not in done.stderr, done.stderr
     assert done.returncode == 2 and "RecBole is not installed" in done.stderr
+
+
+def test_the_ncf_study_data_writes_only_where_it_wrote_before(tmp_path):
+    # It wrote ratings.csv and movies.csv into any folder, beside a person's own files, and
+    # took a folder without ratings.csv for a release to write (replacing a synthetic one).
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine\n")
+    done = _run(["benchmarks/ncf_study_data.py", "--out", str(other)], tmp_path)
+    assert done.returncode == 2 and "holds 'notes.txt', so it is not a folder this script wrote" in done.stderr
+    done = _run(["benchmarks/ncf_study_data.py", "--out", str(tmp_path / "new"), "--release", str(other)], tmp_path)
+    assert done.returncode == 2 and "holds no ratings.csv; give a release folder, or a new folder" in done.stderr
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"] and not (tmp_path / "new").exists()
