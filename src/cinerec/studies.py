@@ -1378,7 +1378,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             # Retrieve, then rank with the refitted best model: only the retriever is fitted here.
             from cinerec.models.two_stage import TwoStage, TwoStageConfig
 
-            config = TwoStageConfig.from_dict({**study.export_two_stage, "ranker": spec.model,
+            # (the retriever seeded as the refitted model is, by the first seed, unless the table says)
+            config = TwoStageConfig.from_dict({"seed": study.seeds[0], **study.export_two_stage, "ranker": spec.model,
                                                "ranker_settings": settings})
             pipeline = _features(TwoStage(config, ranker=final), dataset)
             with stages(f"two-stage: fit {config.retriever}"):

@@ -70,10 +70,21 @@ def create(name: str, config: Config | dict[str, Any] | None = None, *, where: s
     return cls(config)
 
 
-def create_member(owner: str, name: str, settings: Mapping[str, Any]) -> "Recommender":
+def with_seed(name: str, settings: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """``settings`` of the model ``name``, held by another model, with ``seed`` where the
+    model has a seed and its settings give none: the holder's seed (``--seed``, a study's
+    seeds) reaches every part of it that draws at random, as it reaches a model alone."""
+    out = dict(settings)
+    if "seed" not in out and "seed" in model_class(name).Config.__dataclass_fields__:
+        out["seed"] = seed
+    return out
+
+
+def create_member(owner: str, name: str, settings: Mapping[str, Any], seed: int = 0) -> "Recommender":
     """A new, unfitted member ``name`` of a model that holds others (``blend``,
-    ``ensemble``), with its table from ``settings``; a mistake is one line naming the
-    owner's config key (``BlendConfig.members``, ``EnsembleConfig.settings.ease``...)."""
+    ``ensemble``), with its table from ``settings`` and the owner's ``seed`` unless the
+    table gives its own; a mistake is one line naming the owner's config key
+    (``BlendConfig.members``, ``EnsembleConfig.settings.ease``...)."""
     kind = f"{owner.capitalize()}Config"
     if name == owner:
         raise ConfigError(f"{kind}.members: {'an' if owner[0] in 'aeiou' else 'a'} {owner} cannot contain another {owner}")
@@ -81,7 +92,7 @@ def create_member(owner: str, name: str, settings: Mapping[str, Any]) -> "Recomm
     if not isinstance(values, dict):
         raise ConfigError(f"{kind}.settings.{name} = {values!r}: expected a table of settings")
     try:
-        return create(name, values, where=f"{kind}.settings.{name}")
+        return create(name, with_seed(name, values, seed), where=f"{kind}.settings.{name}")
     except NotFoundError as e:
         raise ConfigError(f"{kind}.members: {e}") from None
 

@@ -73,7 +73,8 @@ class BlendConfig(Config):
         holdout: share of the training ratings held out to learn the weights.
         regularization: L2 weight on the blend weights (a ridge regression), relative
             to the number of held-out ratings.
-        seed: seeds the hold-out split (each member keeps its own seed).
+        seed: seeds the hold-out split, and each member whose settings give it no seed of
+            its own.
         repeats: per member name, how many fits with consecutive seeds (the member's
             ``seed``, ``seed + 1``, ...) are averaged into that member's prediction; a
             neural member's predictions vary with its seed, and their average is better
@@ -134,8 +135,10 @@ class BlendConfig(Config):
             if count > 1 and not hasattr(model.config, "seed"):
                 raise ConfigError(f"BlendConfig.repeats.{name}: {name!r} has no seed, so its repeats would agree")
             if count > 1 and int(model.config.to_dict()["seed"]) + count - 1 > MAX_SEED:
-                raise ConfigError(f"BlendConfig.settings.{name}: seed = {model.config.to_dict()['seed']} leaves no "
-                                  f"room for its {count} repeats (seed, seed + 1, ...); the largest seed is 2**63 - 1")
+                own = "seed" in self.settings.get(name, {})  # else the blend's own seed, which it took
+                raise ConfigError(f"BlendConfig.{f'settings.{name}: seed' if own else 'seed'} = "
+                                  f"{model.config.to_dict()['seed']} leaves no room for {'its' if own else name + chr(39) + 's'} "
+                                  f"{count} repeats (seed, seed + 1, ...); the largest seed is 2**63 - 1")
 
     def copies(self) -> list[tuple[int, str, int]]:
         """``(member index, name, copy)`` of every model fitted, in order (copy 0 first)."""
@@ -146,7 +149,7 @@ class BlendConfig(Config):
 
         ``copy`` > 0 shifts the member's seed by that much (see ``repeats``).
         """
-        model = create_member("blend", name, self.settings)
+        model = create_member("blend", name, self.settings, self.seed)
         if not model.can_predict_ratings or model.task != "rating":
             raise ConfigError(f"BlendConfig.members: {name!r} does not predict stars, so it cannot be blended")
         if copy:

@@ -82,7 +82,8 @@ class EnsembleConfig(Config):
         held_out_rating: ``"latest"`` or ``"random"``: which training rating of each user the
             weight search holds out.
         search_users: at most this many held-out users score the weightings.
-        seed: seeds the ``random`` hold-out and the users drawn (each member keeps its own seed).
+        seed: seeds the ``random`` hold-out, the users drawn, and each member whose settings
+            give it no seed of its own.
 
     The default members are the three best rankers on ml-100k's leave-latest-out
     validation carve-outs (docs/results.md).
@@ -134,7 +135,7 @@ class EnsembleConfig(Config):
         own = settings.get(name, {})
         if cls is not None and cls.ranking_settings and isinstance(own, dict):
             settings[name] = cls.settings_ranking(own)
-        model = create_member("ensemble", name, settings)
+        model = create_member("ensemble", name, settings, self.seed)
         if model.shortlists:
             raise ConfigError(f"EnsembleConfig.members: {name!r} cannot be a member: it scores only the movies of its "
                               "shortlist (the rest -inf), so the ensemble could list none past it; weigh its retriever "

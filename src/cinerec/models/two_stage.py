@@ -61,7 +61,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, check_history, chunks, create, load_model, register,
-                                 top_k)
+                                 top_k, with_seed)
 from cinerec.ranking import standardise
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class TwoStageConfig(Config):
             or ``"auto"``: chosen from :data:`MIX_GRID` at fit time on a carve-out of
             the training data (see the module docstring). A fitted model's config holds
             the number chosen.
+        seed: seeds each stage whose settings give it no seed of its own.
     """
 
     retriever: str = "als"
@@ -104,6 +105,7 @@ class TwoStageConfig(Config):
     retriever_path: str = ""
     ranker_path: str = ""
     mix: float | str = "auto"
+    seed: int = 0
 
     def validate(self) -> None:
         self._check(self.candidates >= 1, "candidates", "must be at least 1")
@@ -136,7 +138,7 @@ class TwoStageConfig(Config):
         """
         name, own = getattr(self, stage), getattr(self, f"{stage}_settings")
         cls = MODELS.get(name)
-        model = create(name, cls.settings_ranking(own) if cls is not None else own,
+        model = create(name, with_seed(name, cls.settings_ranking(own) if cls is not None else own, self.seed),
                        where=f"TwoStageConfig.{stage}_settings")
         if stage == "retriever" and model.task == "rating":
             # A shortlist ordered by predicted stars holds what a ranking protocol refuses to
