@@ -554,6 +554,15 @@ def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
         with pytest.raises(ConfigError, match=r'^--set: mf with loss = "bce", target = "liked" learns liked-or-not, '
                                               rf'not rankings; under {name} drop target and set loss = "bpr"'):
             p.settings_for(MODELS["mf"], {"loss": "bce", "target": "liked", "epochs": 1}, where="--set")
+        # target = "liked" alone: "set loss = 'bce' too (..., which a ranking protocol gives mf ...)",
+        # for biasedmf too, and doing so met the refusal above.
+        for model in ("mf", "biasedmf"):
+            with pytest.raises(ConfigError, match=rf'^--set: {model} with target = "liked" learns liked-or-not, not '
+                                                  rf'rankings; under {name} drop target and set loss = "bpr"'):
+                p.settings_for(MODELS[model], {"target": "liked"}, where="--set")
+        with pytest.raises(CapabilityError, match=r"mlp-rating learns liked-or-not and has no ranking variant: "
+                                                  r"measure it with --protocol ratings-random"):  # it said "stars"
+            p.check(create("mlp-rating", {"target": "liked"}))
         with pytest.raises(CapabilityError, match=r'biasedmf: loss = "mse" trains it for stars'):
             p.check(create("biasedmf"))
         with pytest.raises(CapabilityError, match=r'mf: loss = "bce", .*target = "liked" trains it for liked-or-not.* '

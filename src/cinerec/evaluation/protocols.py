@@ -324,9 +324,11 @@ class Protocol:
                 "no stars: use a rating model (e.g. baseline) or a ranking protocol"
             )
         if not self.needs_ratings and model.task == "rating" and not model.ranking_settings:
+            what = ("stars and has no ranking variant (ranked by predicted stars, such models fall below "
+                    "popularity: docs/protocols.md): measure its stars" if not model.can_predict_liked
+                    else "liked-or-not and has no ranking variant: measure it")  # (mlp-rating with target = "liked")
             raise CapabilityError(
-                f"protocol {self.name} measures rankings; {model.name} learns stars and has no ranking variant (ranked "
-                "by predicted stars, such models fall below popularity: docs/protocols.md): measure its stars with "
+                f"protocol {self.name} measures rankings; {model.name} learns {what} with "
                 f"--protocol ratings-random, or rank with a model that learns to (ease, als, seqknn; mf, biasedmf and "
                 f"autorec switch to their ranking variant under {self.name})")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
@@ -393,6 +395,15 @@ class Protocol:
             try:  # a bad value of its own (epochs = 0) is told alone, not as the ranking variant's fault
                 model_class.Config.from_dict(unfilled, where=where)
             except ConfigError:
+                # Unless a setting of the user's that no ranking variant takes is what fails
+                # (mf's target = "liked" without loss = "bce"): then that setting is the refusal.
+                holding = [k for k in settings if k not in wanted and _ranks(model_class, {
+                    key: v for key, v in out.items() if key != k})] if _valid_somehow(model_class, unfilled, wanted) else []
+                if holding:
+                    chosen = {k: settings[k] for k in holding}
+                    learns = "liked-or-not" if "liked" in chosen.values() else "stars"
+                    raise ConfigError(f"{where}: {model_class.name} with {_pairs(chosen)} learns {learns}, not "
+                                      f"rankings; {self._ranking_advice(model_class.name, wanted, holding)}") from None
                 raise e from None
             raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
                               f"{_pairs(filled)}: drop that setting, or measure stars with --protocol "
@@ -519,6 +530,34 @@ def _same_rows(a: Interactions | None, b: Interactions) -> bool:
 
 def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
+
+
+def _valid_somehow(model_class: type[Recommender], settings: Mapping[str, Any], keys: Mapping[str, Any]) -> bool:
+    """Whether ``settings`` make a valid ``model_class`` with some choice of the ``keys``
+    that take one of a few named values (``loss``: mse, bce or bpr): a value that is
+    right for another use of the model (``target = "liked"`` with ``loss = "bce"``), not
+    one wrong for every use (``epochs = 0``)."""
+    import itertools
+    import typing
+
+    hints = typing.get_type_hints(model_class.Config)
+    choices = {k: typing.get_args(hints[k]) for k in keys
+               if k not in settings and k in hints and typing.get_origin(hints[k]) is typing.Literal}
+    for values in itertools.product(*choices.values()):
+        try:
+            model_class.Config.from_dict({**settings, **dict(zip(choices, values))})
+            return True
+        except ConfigError:
+            continue
+    return False
+
+
+def _ranks(model_class: type[Recommender], settings: Mapping[str, Any]) -> bool:
+    """Whether ``settings`` make a valid ``model_class`` that trains for ranking."""
+    try:
+        return model_class(model_class.Config.from_dict(dict(settings))).task != "rating"
+    except ConfigError:
+        return False
 
 
 def _deciding(model_class: type[Recommender], config: Any, settings: Mapping[str, Any]) -> list[str]:
