@@ -9,6 +9,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -17,10 +19,10 @@ from cinerec.serving.store import export_store
 from .conftest import free_port
 
 
-def _start(argv: list[str]) -> tuple[subprocess.Popen, str]:
+def _start(argv: list[str], preexec_fn=None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", *argv, "--port", str(port), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ}, preexec_fn=preexec_fn)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -84,6 +86,49 @@ def test_a_stopped_server_says_interrupted_and_exits_130(run_dir, workers):
             proc.kill()
         err = proc.stderr.read().decode()
         assert code == 130 and "cinerec: interrupted" in err, (sig, code, err[-500:])
+
+
+@pytest.mark.slow
+def test_a_server_started_with_ctrl_c_ignored_still_says_interrupted(run_dir):
+    """A shell runs a background job with SIGINT ignored; uvicorn catches the signal all the
+    same and stops, then raised it again into that ignore: exit 0 and no word."""
+    import signal
+
+    proc, _ = _start(["--run", str(run_dir)], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = proc.stderr.read().decode()
+    assert code == 130 and "cinerec: interrupted" in err, (code, err[-500:])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_workers_stop_when_their_server_is_killed_outright(run_dir):
+    """kill -9 of `serve --workers 2` left both workers serving, holding the port for good."""
+    import signal
+
+    proc, url = _start(["--run", str(run_dir), "--workers", "2"])
+    children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    workers = [c for c in children if "cinerec" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+               or "multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
+                                               "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]
+                                               for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/health", timeout=2)
 
 
 @pytest.mark.slow

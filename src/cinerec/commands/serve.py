@@ -80,10 +80,13 @@ def serve(
         print(address, file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value
     if workers == 1:
+        server = _server_class()(uvicorn.Config(app, log_level=level, log_config=_log_config()))
         try:
-            uvicorn.Server(uvicorn.Config(app, log_level=level, log_config=_log_config())).run(sockets=[sock])
+            server.run(sockets=[sock])
         finally:  # (the app's shutdown closes them too; a server stopped before it started up has not)
             svc.close()
+        if server.stopped_by_signal:  # (uvicorn raised it again, into the handler it found: ignored, it
+            raise KeyboardInterrupt   # returned here as if nothing had stopped it)
         return
     # Several processes: each builds its own app from the same settings (passed in the
     # environment, which the workers inherit) and they share the listening socket.
@@ -96,7 +99,7 @@ def serve(
     del app, svc
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: served,
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
-                       ENV_CREATED: created})
+                       ENV_CREATED: created, ENV_PARENT: str(os.getpid())})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
                             log_level=level, log_config=_log_config())
     supervisor = _supervisor_class()(config, sockets=[sock])
@@ -107,6 +110,23 @@ def serve(
     if supervisor.stopped_by_signal:  # as one process does: "interrupted", exit 130
         raise KeyboardInterrupt
     raise DataError("serve: a worker process could not start (its error is above); the server stopped")
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, noting whether a signal stopped it: it raises the signal
+        again once stopped, which does nothing where the signal was ignored when the
+        server started (a shell's background job ignores Ctrl-C)."""
+
+        stopped_by_signal = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.stopped_by_signal = True
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _supervisor_class() -> Any:
@@ -169,15 +189,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS, ENV_CREATED = (
+ENV_RUN, ENV_DB, ENV_MODEL, ENV_PROFILES, ENV_THREADS, ENV_CREATED, ENV_PARENT = (
     "CINEREC_SERVE_RUN", "CINEREC_SERVE_DB", "CINEREC_SERVE_MODEL", "CINEREC_SERVE_PROFILES", "CINEREC_SERVE_THREADS",
-    "CINEREC_SERVE_RUN_CREATED")  # (the run.json stamp of the run the server started with)
+    "CINEREC_SERVE_RUN_CREATED",  # (the run.json stamp of the run the server started with)
+    "CINEREC_SERVE_PARENT")  # (the process id of the serve command that supervises the workers)
 
 
 def app_from_environment() -> Any:
     """The app of one ``serve --workers N`` process, from the settings its parent left in the environment."""
     from cinerec.serving.api import create_app
 
+    _stop_with(int(os.environ.get(ENV_PARENT) or 0))
     limit_threads(int(os.environ.get(ENV_THREADS, "1")))
     app = create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
                      os.environ.get(ENV_PROFILES) or None)
@@ -186,6 +208,25 @@ def app_from_environment() -> Any:
     # its /health says so.
     app.state.service.started_with = os.environ.get(ENV_CREATED) or None
     return app
+
+
+def _stop_with(parent: int) -> None:
+    """Have this worker sent SIGTERM (a clean stop) when the serve command supervising it
+    ends, however it ends (Linux's parent-death signal): killed outright (kill -9, out of
+    memory), it left its workers serving on, holding the port. Elsewhere, nothing."""
+    if not sys.platform.startswith("linux") or parent <= 0:
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # (no C library to ask: the workers outlive the server, as uvicorn's do)
+        return
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def limit_threads(n: int) -> None:
