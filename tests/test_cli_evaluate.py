@@ -91,13 +91,14 @@ def test_missing_data_is_one_line(capsys, tmp_path):
     assert code == 2 and err.count("\n") == 1
 
 
-def test_mf_liked_under_a_ranking_protocol_says_where_its_loss_came_from(ml100k_dir, capsys):
+def test_mf_liked_under_a_ranking_protocol_says_what_to_drop(ml100k_dir, capsys):
+    # It said to set loss = 'bce' too, which a ranking protocol then refused in its turn.
     from cinerec.cli import main
 
     code = main(["evaluate", "--data", str(ml100k_dir), "--model", "mf", "--set", 'target="liked"',
                  "--protocol", "loo-sampled"])
     err = capsys.readouterr().err
-    assert code == 2 and "set loss = 'bce' too (the loss is 'bpr', which a ranking protocol gives mf" in err
+    assert code == 2 and 'mf with target = "liked" learns liked-or-not, not rankings; under loo-sampled drop target' in err
 
 
 def test_json_says_which_settings_a_protocol_gave_the_model(capsys, ml100k_dir):
@@ -157,3 +158,21 @@ def test_a_device_this_machine_lacks_is_refused_before_the_data_is_read(capsys, 
     assert main(["evaluate", "--data", str(tmp_path / "none"), "--model", "gmf", "--set", "device=cuda"]) == 2
     assert capsys.readouterr().err == ('cinerec: error: --set: device = "cuda": CUDA is not available on this machine '
                                        '(device = "cpu", or "auto" to take a GPU when there is one)\n')
+
+
+def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml100k_dir):
+    # popularity's answer had no "popularity" or "below_popularity", and "notes" came only
+    # when there were some: a reader of several models' answers had to allow for each.
+    keys = []
+    for model in ("popularity", "itemknn"):
+        code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", model, "--top-users", "100",
+                             "--protocol", "loo-full", "--json", "-q")
+        assert code == 0, err
+        got = json.loads(out)
+        keys.append(set(got))
+        assert got["below_popularity"] == [] and isinstance(got["notes"], list)
+        assert set(got["popularity"]) == set(got["metrics"])
+    assert keys[0] == keys[1]
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--top-users", "100",
+                         "--protocol", "loo-full", "--json", "-q")
+    assert json.loads(out)["popularity"] == json.loads(out)["metrics"]  # the floor is itself

@@ -77,8 +77,8 @@ def evaluate(
     said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
-        extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
-        extra.update({"notes": said} if said else {})
+        extra = flags.popularity_fields(prepared, result, floor, notes)
+        extra["notes"] = said
         print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)
                     **({"tuning": tuned.to_dict()} if tuned else {})})

@@ -410,6 +410,15 @@ def unused_patience(model: Any, prepared: Any, held: list[str]) -> list[str]:
             f"early on, so all {model.config.epochs} epochs were trained{way}"]
 
 
+def popularity_fields(prepared: Any, result: Any, floor: Any, notes: list[str]) -> dict[str, Any]:
+    """``--json``'s ``popularity`` (the floor's figures) and ``below_popularity`` (what is
+    said of the model against them) under a ranking protocol, for popularity too (its own
+    figures, nothing below), so that every model's answer has the same keys."""
+    if prepared.protocol.needs_ratings:
+        return {}
+    return {"popularity": (floor if floor is not None else result).metrics, "below_popularity": notes}
+
+
 def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
     """Popularity on the same prepared split, and a line for ``result`` if it falls below it.
 

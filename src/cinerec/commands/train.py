@@ -148,7 +148,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
                                   epochs_s, shown))
     if json:
-        extra = {"popularity": floor.metrics, "below_popularity": notes} if floor is not None else {}
+        extra = flags.popularity_fields(prepared, result, floor, notes)
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
                     **({"tuning": meta["tuning"]} if "tuning" in meta else {})})
