@@ -172,14 +172,3 @@ def test_each_searched_embedding_size_is_one_the_network_uses(name):
         small, large = (create(name, {key: v, "epochs": 1, "progress": False}) for v in (8, 64))
         count = [sum(p.numel() for p in m._build(x).parameters()) for m in (small, large)]
         assert count[0] < count[1], f"{name} searches {key}, which its network ignores"
-
-
-@pytest.mark.parametrize("name", ["gmf", "mlp"])
-@pytest.mark.parametrize("setting", [{"pretrain": True}, {"gmf_path": "a", "mlp_path": "b"}, {"pretrain_mix": 0.3}])
-def test_neumfs_pretraining_settings_are_refused_by_gmf_and_mlp(name, setting):
-    # They were taken, echoed in the settings, and changed nothing.
-    from cinerec.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=rf"{next(iter(setting))}.*NeuMF's alone"):
-        create(name, setting)
-    create("neumf", {"pretrain_mix": 0.3})

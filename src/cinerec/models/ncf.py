@@ -120,11 +120,6 @@ class NCFConfig(TrainConfig):
                     "must be a finite number >= 0 (0 turns it off)")
         self._check(bool(self.gmf_path) == bool(self.mlp_path), "gmf_path",
                     "give both gmf_path and mlp_path, or neither")
-        if not isinstance(self, NeuMFConfig):  # GMF and MLP took them, and nothing came of them
-            given = {"pretrain": self.pretrain, "gmf_path": self.gmf_path, "mlp_path": self.mlp_path,
-                     "pretrain_mix": self.pretrain_mix != 0.5}
-            for key, on in given.items():
-                self._check(not on, key, "is NeuMF's alone: it starts NeuMF from a GMF and an MLP")
 
 
 @dataclass(frozen=True)
