@@ -182,9 +182,10 @@ def test_a_seed_leaving_no_room_for_the_repeats_is_refused_with_the_settings():
     with pytest.raises(ConfigError, match=r"settings\.mf: seed = 9223372036854775807 leaves no room for its 2 repeats"):
         create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 1}}})
     create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "settings": {"mf": {"seed": 2**63 - 2}}})
-    # A member without a seed of its own takes the blend's: that one is named then.
-    with pytest.raises(ConfigError, match=r"config: seed = 9223372036854775807 leaves no room for mf's 2 repeats"):
-        create("blend", {"members": ["mf"], "repeats": {"mf": 2}, "seed": 2**63 - 1})
+    # A member without a seed of its own takes the blend's, and any seed --seed takes must do:
+    # its repeats count on from it, past the largest seed round to 0.
+    cfg = create("blend", {"members": ["mf"], "repeats": {"mf": 3}, "seed": 2**63 - 2}).config
+    assert [cfg.member("mf", c).config.seed for c in range(3)] == [2**63 - 2, 2**63 - 1, 0]
 
 
 def test_a_member_failing_on_a_second_fit_leaves_the_first_fit_whole(monkeypatch):

@@ -134,11 +134,12 @@ class BlendConfig(Config):
             count = self.repeats.get(name, 1)
             if count > 1 and not hasattr(model.config, "seed"):
                 raise ConfigError(f"BlendConfig.repeats.{name}: {name!r} has no seed, so its repeats would agree")
-            if count > 1 and int(model.config.to_dict()["seed"]) + count - 1 > MAX_SEED:
-                own = "seed" in self.settings.get(name, {})  # else the blend's own seed, which it took
-                raise ConfigError(f"BlendConfig.{f'settings.{name}: seed' if own else 'seed'} = "
-                                  f"{model.config.to_dict()['seed']} leaves no room for {'its' if own else name + chr(39) + 's'} "
-                                  f"{count} repeats (seed, seed + 1, ...); the largest seed is 2**63 - 1")
+            # (a seed of the member's own: its repeats must fit above it; the blend's, which
+            # --seed gives up to the largest, counts on past it from 0)
+            if count > 1 and "seed" in self.settings.get(name, {}) and \
+                    int(model.config.to_dict()["seed"]) + count - 1 > MAX_SEED:
+                raise ConfigError(f"BlendConfig.settings.{name}: seed = {model.config.to_dict()['seed']} leaves no "
+                                  f"room for its {count} repeats (seed, seed + 1, ...); the largest seed is 2**63 - 1")
 
     def copies(self) -> list[tuple[int, str, int]]:
         """``(member index, name, copy)`` of every model fitted, in order (copy 0 first)."""
@@ -153,8 +154,8 @@ class BlendConfig(Config):
         if not model.can_predict_ratings or model.task != "rating":
             raise ConfigError(f"BlendConfig.members: {name!r} does not predict stars, so it cannot be blended")
         if copy:
-            seed = int(model.config.to_dict()["seed"])
-            model = create(name, {**self.settings.get(name, {}), "seed": seed + copy}, where=f"BlendConfig.settings.{name}")
+            seed = (int(model.config.to_dict()["seed"]) + copy) % (MAX_SEED + 1)
+            model = create(name, {**self.settings.get(name, {}), "seed": seed}, where=f"BlendConfig.settings.{name}")
         return model
 
 
