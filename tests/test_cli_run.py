@@ -677,6 +677,7 @@ def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys
                        "--run-model", "baseline")
     assert code == 0, err
     assert "note: -k 30 is more than the 12 movies of the run: each list holds at most 12" in err
+    assert "users rated every one, so their lists are empty)" in err  # (the few who rated all 12)
     # Within the catalogue, users who rated all but a few get shorter lists: said, with how many
     # ("top-12 of 940 users" read as if every list held 12, where none did).
     code, out, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "12",

@@ -41,14 +41,16 @@ def export(
     from cinerec.commands.show import print_json, say
     from cinerec.processes import distributed_context
     from cinerec.runs import open_run
-    from cinerec.serving.store import export_store, short_lists, short_lists_note
+    from cinerec.serving.store import check_target, export_store, short_lists, short_lists_note
 
     from cinerec.errors import ConfigError
 
     start = time.perf_counter()
+    check_target(db)  # before the run is read, as export_store does
+    opened = open_run(run)  # (read once: its people's counts of rated movies are said below)
     with progress.silenced(quiet):
         try:
-            info = export_store(run, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
+            info = export_store(opened, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
         except ConfigError as e:  # a two-stage run's shortlist is shorter than the lists: name the flag
             if "is more than candidates" not in str(e):
                 raise
@@ -57,10 +59,11 @@ def export(
     if not distributed_context().is_main:  # under torchrun rank 0 says what was written (--json: one object)
         return
     asked = DEFAULT_K if k is None else k
-    short, empty = short_lists(open_run(run).dataset, info.k)
+    short, empty = short_lists(opened.dataset, info.k)
     if asked > info.n_items:  # the lists are cut to the catalogue: say so
+        none = f" ({empty:,} of the {info.n_users:,} users rated every one, so their lists are empty)" if empty else ""
         say(f"note: -k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
-            f"{info.n_items:,}, less the movies the person rated", quiet)
+            f"{info.n_items:,}, less the movies the person rated{none}", quiet)
     elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
         say(f"note: {short_lists_note(short, empty, info.n_users, info.k)}", quiet)
     if json:
