@@ -147,6 +147,10 @@ def test_a_patience_with_no_validation_to_stop_on_is_said(capsys, ml100k_dir):
     for more in ([], ["--set", "patience=1", "--protocol-option", "valid=true"]):  # the default's; one with validation
         assert main([*base, *more]) == 0
         assert "patience" not in capsys.readouterr().out
+    # ratings-random with valid = 0 takes a fraction, not true (which it refuses)
+    assert main(["evaluate", "--data", str(ml100k_dir), "--model", "mlp-rating", "--top-users", "60", "--set", "epochs=2",
+                 "--set", "patience=1", "--protocol", "ratings-random", "--protocol-option", "valid=0", "--quiet"]) == 0
+    assert "(--protocol-option valid=0.15 holds that share of the ratings out for it)" in capsys.readouterr().out
 
 
 def test_a_device_this_machine_lacks_is_refused_before_the_data_is_read(capsys, tmp_path):

@@ -404,8 +404,9 @@ def unused_patience(model: Any, prepared: Any, held: list[str]) -> list[str]:
     patience = getattr(model.config, "patience", 0)
     if "patience" not in held or not patience or prepared.valid is not None:
         return []
-    way = " (--protocol-option valid=true holds each user's second-latest rating out for it)" \
-        if "valid" in prepared.protocol.defaults else ""
+    default = prepared.protocol.defaults.get("valid")
+    way = " (--protocol-option valid=true holds each user's second-latest rating out for it)" if default is False \
+        else f" (--protocol-option valid={default} holds that share of the ratings out for it)" if default else ""
     return [f"patience = {patience} stopped nothing: {prepared.protocol.name} held out no validation ratings to stop "
             f"early on, so all {model.config.epochs} epochs were trained{way}"]
 
