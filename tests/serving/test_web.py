@@ -143,6 +143,17 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     expect(mistyped.locator("#profile-id")).to_have_text(profile_id)
     expect(mistyped.locator("#mine .movie")).to_have_count(4)
     assert mistyped.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
+    # A linked id the server could not check (busy, unreachable) is not kept either: it was
+    # stored before the check and the link dropped from the address, so the next load took it
+    # for this browser's own, found it missing and wiped it.
+    busy = context.new_page()
+    busy.route("**/profiles/typo456", lambda route: route.fulfill(status=503, body='{"detail": "busy"}',
+                                                                  content_type="application/json"))
+    busy.goto(live_server.url + "/?profile=typo456")
+    expect(busy.locator("body")).to_have_attribute("data-ready", "true")
+    expect(busy.locator("#recs-status")).to_contain_text("Could not load your profile")
+    assert busy.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
+    assert "profile=typo456" in busy.url  # a reload tries the link again
 
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()

@@ -194,6 +194,7 @@ function profileLink(id) {
 function applyProfile(p) {
   state.profileId = p.profile_id;
   localStorage.setItem(PROFILE_KEY, p.profile_id);
+  if (p.profile_id === linked) forgetLink();  // held here from now on: a reload need not carry it
   state.ratings = p.ratings;
   state.mine = p.movies;
   state.recs = p.recommendations;
@@ -277,9 +278,10 @@ async function loadProfile(current) {
     // Gone, or an id this server cannot hold (a hand-edited one): start afresh.
     if (e.status === 404 || e.status === 422) {
       const missing = state.profileId;
-      if (missing === linked && previous && previous !== linked) {  // a mistyped or stale link: back to this browser's own
+      const link = missing === linked && !linkDone;  // the page's first load, of the id its address gave
+      if (link) forgetLink();
+      if (link && previous && previous !== linked) {  // a mistyped or stale link: back to this browser's own
         state.profileId = previous;
-        localStorage.setItem(PROFILE_KEY, previous);
         await loadProfile(current);
         if (current() && state.profileId === previous) {
           $("recs-status").textContent = `No profile ${shownId(missing)} here, so this is the profile this browser had. `
@@ -288,13 +290,25 @@ async function loadProfile(current) {
         return;
       }
       resetProfile();
-      if (missing === linked) $("recs-status").textContent = `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`;
+      if (link) $("recs-status").textContent = `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`;
     }
     else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
   } finally {
     state.loading = false;
     renderAll();
   }
+}
+
+// Whether the id the page's address gave has been answered for (found, or found missing):
+// a profile missing later (removed elsewhere) starts afresh, as any other does.
+let linkDone = false;
+
+function forgetLink() {
+  linkDone = true;
+  const url = new URL(location.href);
+  if (!url.searchParams.has("profile")) return;
+  url.searchParams.delete("profile");
+  history.replaceState(null, "", url);
 }
 
 function clearProfile() {
@@ -391,13 +405,9 @@ async function init() {
     $("service").textContent = `The service is not answering: ${e.message}`;
   }
   // The profile loads beside the search, in the queue of changes (a like given
-  // meanwhile waits for it), saying so while it comes.
-  if (linked) {  // kept in this browser from now on; a reload need not carry it
-    localStorage.setItem(PROFILE_KEY, linked);
-    const url = new URL(location.href);
-    url.searchParams.delete("profile");
-    history.replaceState(null, "", url);
-  }
+  // meanwhile waits for it), saying so while it comes. A linked id is kept in this
+  // browser only once the server has it (applyProfile): one it could not check stays in
+  // the address, for a reload to try again, and this browser's own profile stays stored.
   if (state.profileId) enqueue(loadProfile);
   await Promise.all([runSearch(), queue]);
   document.body.dataset.ready = "true";
