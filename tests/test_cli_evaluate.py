@@ -164,7 +164,7 @@ def test_a_device_this_machine_lacks_is_refused_before_the_data_is_read(capsys, 
                                        '(device = "cpu", or "auto" to take a GPU when there is one)\n')
 
 
-def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml100k_dir):
+def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml100k_dir, tmp_path):
     # popularity's answer had no "popularity" or "below_popularity", and "notes" came only
     # when there were some: a reader of several models' answers had to allow for each.
     keys = []
@@ -180,3 +180,7 @@ def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml1
     code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--top-users", "100",
                          "--protocol", "loo-full", "--json", "-q")
     assert json.loads(out)["popularity"] == json.loads(out)["metrics"]  # the floor is itself
+    code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "itemknn", "--top-users", "100",
+                         "--protocol", "loo-full", "--out", str(tmp_path / "run"), "--json", "-q")
+    assert code == 0, err
+    assert keys[1] | {"run"} == set(json.loads(out))  # train's answer: evaluate's, and where the run is

@@ -147,8 +147,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         finish_run(out, meta=meta, metrics=metrics,
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
                                   epochs_s, shown))
+    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
+    said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
-        extra = flags.popularity_fields(prepared, result, floor, notes)
+        extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
                     **({"tuning": meta["tuning"]} if "tuning" in meta else {})})
@@ -158,8 +160,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         from cinerec.commands.evaluate import tuned_line
 
         print(tuned_line(shown))
-    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)
-    for line in notes + said + (flags.unused_patience(recommender, prepared, held) if tuned is None else []):
+    for line in notes + said:
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
 
