@@ -154,6 +154,14 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     expect(busy.locator("#recs-status")).to_contain_text("Could not load your profile")
     assert busy.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
     assert "profile=typo456" in busy.url  # a reload tries the link again
+    # A like given then finds the link's profile missing: it goes to this browser's own
+    # profile, not to a new one that would take its place in the browser.
+    busy.locator("#search").press_sequentially("amadeus", delay=20)
+    expect(busy.locator("#results .movie").first.locator(".title")).to_have_text("Amadeus")
+    busy.locator("#results .movie").first.locator(".like").click()
+    expect(busy.locator("#profile-id")).to_have_text(profile_id)
+    expect(busy.locator("#mine .movie")).to_have_count(4)  # Amadeus was among them: now liked
+    assert busy.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
 
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()

@@ -242,7 +242,14 @@ function save(payload, movie) {
         return;
       } catch (e) {
         if (!current()) return;
-        if (e.status === 404 && attempt === 0) { clearProfile(); continue; }  // gone: once more, as a new profile
+        if (e.status === 404 && attempt === 0) {
+          if (state.profileId === linked && !linkDone && previous && previous !== linked) {
+            // The link's profile, never loaded, is not here: to this browser's own profile.
+            forgetLink();
+            state.profileId = previous;
+          } else clearProfile();  // gone: once more, as a new profile
+          continue;
+        }
         $("recs-status").textContent = `Could not save: ${e.message}`;
         return;
       }
