@@ -183,4 +183,4 @@ def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml1
     code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "itemknn", "--top-users", "100",
                          "--protocol", "loo-full", "--out", str(tmp_path / "run"), "--json", "-q")
     assert code == 0, err
-    assert keys[1] | {"run"} == set(json.loads(out))  # train's answer: evaluate's, and where the run is
+    assert keys[1] | {"run", "resumed"} == set(json.loads(out))  # train's: evaluate's, the run and whether resumed

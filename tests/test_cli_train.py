@@ -273,10 +273,17 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     # resuming from the finished run's checkpoints gives the same figures
     import shutil
 
+    # (with -q --json, whether a checkpoint was there to resume from is said in the answer)
+    shutil.rmtree(out)
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
+                 "--resume", "--out", str(out), "-q", "--json"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["resumed"] is False and said.err == ""
     shutil.rmtree(out)
     shutil.copytree(neumf_run / "checkpoints", out / "checkpoints")
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
-                 "--resume", "--out", str(out)]) == 0
+                 "--resume", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed"] is True
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
     # The fit time is this process's part; all the epochs' time is said beside it.
     resumed = open_run(out).metrics["neumf"]

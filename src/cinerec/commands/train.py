@@ -93,7 +93,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
 
     main = distributed_context().is_main
     # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
-    if resume and not any((out / "checkpoints").rglob(CHECKPOINT_LAST)):  # a mistyped --out retrains everything
+    resumed = resume and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
+    if resume and not resumed:  # a mistyped --out retrains everything
         say(f"note: {out} holds no checkpoint to resume from; training from the first epoch", quiet or not main)
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
@@ -151,7 +152,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
-        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "dataset": record,
+        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
                     **({"tuning": meta["tuning"]} if "tuning" in meta else {})})
         return
