@@ -397,8 +397,10 @@ class Protocol:
             except ConfigError:
                 # Unless a setting of the user's that no ranking variant takes is what fails
                 # (mf's target = "liked" without loss = "bce"): then that setting is the refusal.
-                holding = [k for k in settings if k not in wanted and _ranks(model_class, {
-                    key: v for key, v in out.items() if key != k})] if _valid_somehow(model_class, unfilled, wanted) else []
+                holding: list[str] = []
+                if _valid_somehow(model_class, unfilled, wanted):
+                    holding = [k for k in settings if k not in wanted
+                               and _ranks(model_class, {key: v for key, v in out.items() if key != k})]
                 if holding:
                     chosen = {k: settings[k] for k in holding}
                     learns = "liked-or-not" if "liked" in chosen.values() else "stars"

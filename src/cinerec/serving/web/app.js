@@ -9,7 +9,7 @@ const linked = new URLSearchParams(location.search).get("profile");
 // This browser's own profile before the link was opened: kept if the link's is not here.
 const previous = localStorage.getItem(PROFILE_KEY);
 const state = {
-  profileId: linked || localStorage.getItem(PROFILE_KEY),
+  profileId: linked || previous,
   ratings: {},        // movie id (string) -> stars, or null for a like
   results: [],        // last search results
   recs: [],
@@ -243,11 +243,7 @@ function save(payload, movie) {
       } catch (e) {
         if (!current()) return;
         if (e.status === 404 && attempt === 0) {
-          if (state.profileId === linked && !linkDone && previous && previous !== linked) {
-            // The link's profile, never loaded, is not here: to this browser's own profile.
-            forgetLink();
-            state.profileId = previous;
-          } else clearProfile();  // gone: once more, as a new profile
+          if (!backFromLink()) clearProfile();  // gone: once more, to this browser's own or a new profile
           continue;
         }
         $("recs-status").textContent = `Could not save: ${e.message}`;
@@ -286,9 +282,7 @@ async function loadProfile(current) {
     if (e.status === 404 || e.status === 422) {
       const missing = state.profileId;
       const link = missing === linked && !linkDone;  // the page's first load, of the id its address gave
-      if (link) forgetLink();
-      if (link && previous && previous !== linked) {  // a mistyped or stale link: back to this browser's own
-        state.profileId = previous;
+      if (backFromLink()) {  // a mistyped or stale link
         await loadProfile(current);
         if (current() && state.profileId === previous) {
           $("recs-status").textContent = `No profile ${shownId(missing)} here, so this is the profile this browser had. `
@@ -316,6 +310,16 @@ function forgetLink() {
   if (!url.searchParams.has("profile")) return;
   url.searchParams.delete("profile");
   history.replaceState(null, "", url);
+}
+
+// The linked profile, found missing before it was ever loaded: back to this browser's own
+// profile (true) where it had one other than the link's.
+function backFromLink() {
+  if (state.profileId !== linked || linkDone) return false;
+  forgetLink();
+  if (!previous || previous === linked) return false;
+  state.profileId = previous;
+  return true;
 }
 
 function clearProfile() {
