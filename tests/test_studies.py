@@ -509,18 +509,23 @@ def test_a_fault_inside_an_inline_table_names_the_line_holding_it(tmp_path):
             Study.from_toml(path)
 
 
-def test_a_model_learning_stars_with_filters_that_remove_them_is_refused_before_reading(tmp_path):
+def test_a_protocol_of_stars_with_filters_that_remove_them_is_refused_before_reading(tmp_path):
     stars = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-random"\n[models.blend]\n'
              'members = ["bpmf", "baseline"]\n[models.blend.settings.bpmf]\nfactors = 4\n[models.mf-liked]\n'
              'model = "mf"\nloss = "bce"\ntarget = "liked"\n')  # a blend of rating models
     path = write(tmp_path, stars.replace('source = "ml-100k"', 'source = "ml-100k"\nimplicit = true'))
-    with pytest.raises(ConfigError, match=r":\d+: \[models\.blend\]: blend learns from the ratings' values, and "
-                                          r"implicit = true"):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:5: [protocol] name: protocol ratings-random measures "
+                                                    "predicted stars, and implicit = true makes every rating")):
         Study.from_toml(path)
     # the command line's filters count too
     path = write(tmp_path, stars)
-    with pytest.raises(ConfigError, match=r"\[models\.blend\]: blend learns .* --liked-threshold 4 \(given on the command line\)"):
+    with pytest.raises(ConfigError, match=r":4: \[protocol\] name: .* --liked-threshold 4 \(given on the command line\)"):
         Study.from_toml(path, filters={"liked_threshold": 4.0})
+    # mf and autorec, whose task follows their settings, as well (the data was read before)
+    for model in ("mf", "autorec"):
+        alone = f'[data]\nsource = "no-such-log.csv"\nimplicit = true\n[protocol]\nname = "ratings-random"\n[models.{model}]\n'
+        with pytest.raises(ConfigError, match=r":5: \[protocol\] name: protocol ratings-random measures predicted"):
+            Study.from_toml(write(tmp_path, alone), data="ml-100k")
     assert Study.from_toml(write(tmp_path, GOOD), filters={"liked_threshold": 4.0}).models  # rankers: fine
 
 

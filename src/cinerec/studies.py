@@ -306,26 +306,24 @@ class Study:
 
 
 def _check_learnable(study: Study, path: Path, text: str) -> None:
-    """Before any data is read: a model that learns from the ratings' values cannot learn
-    from ratings the filters turn into plain events (``implicit``, ``liked_threshold``)."""
-    from cinerec.models import MODELS
+    """Before any data is read: a protocol of stars cannot measure ratings the filters
+    turn into plain events (``implicit``, ``liked_threshold``), whatever the models."""
+    from cinerec.evaluation.protocols import get_protocol
 
     f = study.filters
     if not (f.implicit or f.liked_threshold is not None):
         return
+    if not get_protocol(study.protocol, **study.protocol_options).needs_ratings:
+        return  # (a model of stars is refused by a ranking protocol as the file is read)
     key = "implicit" if f.implicit else "liked_threshold"
     why = "implicit = true" if f.implicit else f"liked_threshold = {f.liked_threshold:g}"
     if not _in_file(text, ("data",), key):  # a flag set it
         why = "--implicit" if f.implicit else f"--liked-threshold {f.liked_threshold:g}"
         why += " (given on the command line)"
-    for spec in study.models:
-        if getattr(MODELS[spec.model], "task", None) == "rating":  # mf: a property, settled by its loss
-            line = key_line(text, ("models", spec.label)) or next(
-                (n for n, raw in enumerate(text.splitlines(), 1) if raw.strip().startswith(f"[models.{spec.label}.")),
-                None)
-            raise ConfigError(f"{path}{f':{line}' if line else ''}: [models.{spec.label}]: {spec.model} learns from "
-                              f"the ratings' values, and {why} makes every rating a plain event; use a ranking "
-                              "model such as ease, als or itemknn")
+    line = key_line(text, ("protocol",), "name")
+    raise ConfigError(f"{path}{f':{line}' if line else ''}: [protocol] name: protocol {study.protocol} measures "
+                      f"predicted stars, and {why} makes every rating a plain event; use a ranking protocol such "
+                      "as loo-sampled, with a model that ranks (ease, als, itemknn...)")
 
 
 def _toml(value: Any) -> str:
