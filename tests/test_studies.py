@@ -496,6 +496,13 @@ def test_a_missing_source_names_the_line_unless_the_command_line_replaces_it(tmp
     assert str(e.value).startswith(f"{path}:4: [data] source: no-such-log.csv: no such file or folder"), str(e.value)
     path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "no-such-log.csv"'))
     assert Study.from_toml(path, data="ml-100k").source == "ml-100k"
+    # A release given with --data leaves the file's catalogue out (with a note, as the run
+    # reads it), so a catalogue the file names but that is not there does not stop it.
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', 'source = "log.csv"\ncatalog = "no-such-items.csv"'))
+    assert Study.from_toml(path, data="ml-100k").source == "ml-100k"
+    (tmp_path / "own.csv").write_text("user,item\nu1,m1\n")  # another log of one's own: its catalogue counts
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:5: [data] catalog: no-such-items.csv: no such file")):
+        Study.from_toml(path, data=str(tmp_path / "own.csv"))
 
 
 def test_a_fault_inside_an_inline_table_names_the_line_holding_it(tmp_path):

@@ -498,6 +498,7 @@ class _Reader:
 
     def study(self, values: dict[str, Any], data: str | None, trials: int | None, catalog_flag: bool = False
               ) -> Study:
+        from cinerec.data.movielens import is_release
         from cinerec.evaluation.protocols import get_protocol
         from cinerec.models import MODELS
 
@@ -519,7 +520,9 @@ class _Reader:
         if catalog is not None:
             if not isinstance(catalog, str) or not catalog.strip():
                 raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {shown(catalog)}")
-            if not catalog_flag and not Path(catalog).expanduser().is_file():  # (--catalog replaces it)
+            # --catalog replaces it; a release given with --data leaves it out (with a note)
+            if not catalog_flag and not (data is not None and is_release(data)) and \
+                    not Path(catalog).expanduser().is_file():
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
