@@ -267,6 +267,14 @@ def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_p
     assert "differs" not in ref.to_dict(real)  # --no-filters dropped nothing the flags did not give again
     ref = Study.from_toml(path, filters={"min_year": 1990}, no_filters=True).reference
     assert ref.to_dict(real)["differs"] == "--no-filters"  # it dropped top_users = 500
+    # A file naming a release's folder, run on a copy of that folder: the same release.
+    import shutil
+
+    copy = Path(shutil.copytree(ml100k_dir, tmp_path / "copy"))
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "{ml100k_dir}"'))
+    assert "differs" not in Study.from_toml(path, data=str(copy)).reference.to_dict(real)
+    assert Study.from_toml(path, data=str(log)).reference.to_dict(load(log))["differs"] == \
+        f"--data {log} for the file's {ml100k_dir}"
 
 
 def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):

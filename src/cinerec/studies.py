@@ -124,9 +124,25 @@ def _same_data(given: str, file_source: str, dataset: Dataset) -> bool:
     if file_source in RELEASES:
         return dataset.info.get("release") == file_source
     try:
-        return Path(given).expanduser().resolve() == Path(file_source).expanduser().resolve()
+        if Path(given).expanduser().resolve() == Path(file_source).expanduser().resolve():
+            return True
+        return dataset.info.get("release") in RELEASES and _release_in(file_source) == dataset.info["release"]
     except (OSError, RuntimeError):  # (a link loop)
         return False
+
+
+def _release_in(source: str) -> str | None:
+    """The MovieLens release a folder holds, read from its layout alone; ``None`` for a
+    log, a zip (which would have to be unpacked) or what cannot be read."""
+    from cinerec.data.movielens import is_release, locate
+
+    path = Path(source).expanduser()
+    if not path.is_dir() or not is_release(path):
+        return None
+    try:
+        return locate(path)[2]
+    except CinerecError:
+        return None
 
 
 @dataclass(frozen=True)
