@@ -714,6 +714,23 @@ def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path,
     assert f"the study: auc 0.8; ours (mf-liked, the best giving auc): {auc:.4f}" in out
 
 
+def test_liked_or_not_rows_ranked_by_auc_say_why_they_have_no_paired_comparison(tmp_path, capsys, ml100k_dir):
+    """AUC is measured over all test ratings at once, so no row is compared with the best
+    person by person; the report said it was (its words for a per-user figure)."""
+    study = tmp_path / "s.toml"
+    liked = 'loss = "bce"\ntarget = "liked"\nepochs = 2\nfactors = 4\n'
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 100\n[protocol]\nname = "ratings-random"\n'
+                     f'seeds = [0]\n[models.mf-liked]\nmodel = "mf"\n{liked}[models.bmf-liked]\nmodel = "biasedmf"\n{liked}')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    board = read_json(tmp_path / "o" / "leaderboard.json")
+    assert board["metric"] == "auc" and all(r["vs_best"] is None for r in board["models"])
+    text = (tmp_path / "o" / "report.md").read_text()
+    assert "per-user auc" not in text
+    assert ("*vs best*: none: auc is measured over all test ratings at once, not person by person, so no model is "
+            "compared with the best paired over users.") in text
+
+
 def test_a_figure_no_one_could_be_measured_by_shows_n_a_with_the_reason(tmp_path, capsys):
     # Each person gives every movie the same stars: NDCG of stars has no order to judge.
     rng = np.random.default_rng(1)

@@ -1631,6 +1631,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
                       f"(mean over {over}), ± its standard error paired over users (each weighed by their "
                       "test ratings, and one person over several splits counted once).", ""]
+    elif board["metric"] in ("auc", "accuracy"):  # (figures of all test ratings at once: no per-user figure)
+        lines += ["", f"*vs best*: none: {board['metric']} is measured over all test ratings at once, not person by "
+                      "person, so no model is compared with the best paired over users.", ""]
     else:
         lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} "
                       f"minus the best model's on the same split, ± its paired standard error (one person over "
