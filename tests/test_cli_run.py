@@ -125,6 +125,14 @@ def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, m
     assert code == 0, err
     assert json.loads(out)["run"] == str(tmp_path / "b")
     shutil.rmtree(tmp_path / "b")
+    # The store under a relative --out is named whole as well, in --json and leaderboard.json
+    # (it was relative to the folder the command ran in, beside a whole run and study).
+    study.write_text(study.read_text() + "[export]\nk = 2\n")
+    code, out, err = run(capsys, "run", str(study), "--out", "stored", "--json", "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["store"] == read_json(tmp_path / "stored" / "leaderboard.json")["store"] == \
+        str(tmp_path / "stored" / "store.sqlite")
+    study.write_text(study.read_text().replace("[export]\nk = 2\n", ""))
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"))
     assert code == 0, err
     assert "protocol: loo-sampled, seed 3 (one seed: no sd)" in out

@@ -1086,7 +1086,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             list_more_files(out, ["store.sqlite"])
             with stages("export"):
                 export_store(out, out / "store.sqlite", k=study.export_k, model=model, progress=not quiet)
-            board["store"] = str(out / "store.sqlite")
+            board["store"] = os.path.abspath(out / "store.sqlite")  # (as the run is named)
             board["seconds"] = round(time.perf_counter() - start, 1)
             board["peak_gb"] = stages.peak_gb
             _write_board(out, board, study)  # again, with the export's time
