@@ -585,6 +585,24 @@ def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
            f"{ds.n_items - unseen} of the run's {ds.n_items} movies" in said.err
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(k), "-q", "--json"]) == 0
     said = capsys.readouterr()
-    assert said.err == "" and len(json.loads(said.out)["recommendations"]) == unseen
+    got = json.loads(said.out)
+    assert said.err == "" and len(got["recommendations"]) == unseen
+    assert got["notes"] == [f"{unseen} movies listed for user {raw_user}, not {k}: they rated the other "
+                            f"{ds.n_items - unseen} of the run's {ds.n_items} movies"]  # (-q kept it off stderr)
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(unseen)]) == 0
     assert "note:" not in capsys.readouterr().err
+    assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(unseen), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []
+
+
+def test_recommend_json_says_why_a_list_is_empty(tmp_path, capsys):
+    rows = ["user,item,rating,ts", *(f"all,m{m},4,{m}" for m in range(1, 7))]
+    rows += [f"u{u},m{m},{1 + u * m % 5},{10 * u + m + 10}" for u in range(8) for m in range(1, 7) if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "random-full",
+                 "--protocol-option", "ks=[1]", "--out", str(tmp_path / "r"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "r"), "--user", "all", "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["recommendations"] == [] and got["notes"] == ["no movie listed for user all: they rated all 6 of the "
+                                                             "run's movies"]

@@ -34,12 +34,16 @@ def recommend(
     from cinerec.commands.show import print_json, say
 
     raw, model_name, recs, (n_items, rated) = _recommend(run, user, k, run_model)
-    if 0 < len(recs) < k and len(recs) == n_items - rated:  # (none left: said below, on stdout)
+    notes = []
+    if len(recs) < k and len(recs) == n_items - rated:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
-        say(f"note: {listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
-            f"{n_items:,} movies", quiet)
-    if json:
-        print_json({"user": raw, "model": model_name, "recommendations": recs})
+        notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
+                     f"{n_items:,} movies" if recs else f"no movie listed for user {raw}: they rated all "
+                     f"{n_items:,} of the run's movies")
+        if recs:  # (none left: said below, on stdout)
+            say(f"note: {notes[0]}", quiet)
+    if json:  # the notes too, which -q keeps off stderr
+        print_json({"user": raw, "model": model_name, "recommendations": recs, "notes": notes})
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {user}")
