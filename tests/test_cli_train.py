@@ -534,6 +534,19 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     assert json.loads(capsys.readouterr().out)["tuning"] == read_json(tmp_path / "run" / "run.json")["tuning"]
 
 
+def test_an_untuned_run_resumed_with_tune_is_refused_before_the_search(small_data, tmp_path, capsys):
+    # The search ran, then the checkpoint refused what it chose ("lr was 0.005 and is now ...").
+    base = ["train", "--data", str(small_data), "--model", "gmf", "--set", "progress=false", "--set", "device='cpu'",
+            "--set", "threads=1", "--quiet", "--out", str(tmp_path / "run")]
+    assert main([*base, "--set", "epochs=1"]) == 0
+    before = (tmp_path / "run" / "run.json").read_text()
+    err = _error(capsys, [*base, "--set", "epochs=2", "--resume", "--tune", "3"])
+    assert err == (f"cinerec: error: --tune 3: the finished run in {tmp_path / 'run'} was trained without a search, "
+                   "and --resume goes on with the settings it trained with (its checkpoint takes no others); drop "
+                   "--tune to train it further, or tune into a new folder")
+    assert (tmp_path / "run" / "run.json").read_text() == before
+
+
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):
     # Each person gives every movie the same stars: no NDCG of stars. The report said "nan"
     # without a word, and the notebook's leaderboard dropped the columns.

@@ -228,6 +228,11 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   "choose another folder")
             want = model.config.to_dict()
             tuning = meta.get("tuning")
+            if tune is not None and not isinstance(tuning, dict):
+                # A search would choose settings the checkpoint then refuses, after all its trials.
+                raise ConfigError(f"--tune {tune}: the finished run in {out} was trained without a search, and "
+                                  "--resume goes on with the settings it trained with (its checkpoint takes no "
+                                  "others); drop --tune to train it further, or tune into a new folder")
             if tune is not None and isinstance(tuning, dict) and tuning.get("n_trials") == tune \
                     and isinstance(tuning.get("settings"), dict):
                 # The same seeded search chooses the same settings: compare with what it chose.
