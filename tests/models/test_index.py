@@ -247,3 +247,11 @@ def test_an_approximate_index_is_measured_by_the_lists_it_serves(ml100k_dir, cap
     code = main(["evaluate", "--data", str(ml100k_dir), "--model", "als", "--set", 'index="ivf"',
                  "--set", "index_nprobe=1", "--set", "index_nlist=40", "--protocol", "loo-full", "--set", "epochs=3"])
     assert code == 0 and "note: als: its lists come from an approximate ivf index" in capsys.readouterr().out
+    # The same index behind a two-stage model's retriever changes its figures as much: said too.
+    for kind, more in (("ivf", {"index_nlist": 40, "index_nprobe": 1}), ("exact", {})):
+        two = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 30,
+                                   "retriever_settings": {"index": kind, "factors": 8, "epochs": 2, **more}})
+        said = approximate_lists(prepared, two.fit(prepared.train))
+        assert said == ([] if kind == "exact" else [
+            "two-stage: its retriever (als) shortlists through an approximate ivf index, and these figures measure the "
+            "lists as served; retriever_settings.index = 'exact' gives exact shortlists"])

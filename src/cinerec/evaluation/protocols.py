@@ -866,11 +866,17 @@ def _as_listed(ranks: np.ndarray, ranked: np.ndarray, truth: np.ndarray) -> np.n
 def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
     """A line when ``model``'s lists come from an approximate index: its figures are those
     of the lists it serves, not of its exact scores."""
-    kind = _index_kind(model)
-    if kind == "exact" or not isinstance(prepared.protocol, (LooFull, RandomFull)):  # (others score exactly)
+    if not isinstance(prepared.protocol, (LooFull, RandomFull)):  # (others score exactly)
         return []
-    return [f"{model.name}: its lists come from an approximate {kind} index, and these figures measure them as "
-            "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
+    kind = _index_kind(model)
+    if kind != "exact":
+        return [f"{model.name}: its lists come from an approximate {kind} index, and these figures measure them as "
+                "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
+    retriever = getattr(model, "retriever", None) if model.shortlists else None  # (two-stage, fitted)
+    if retriever is None or (kind := _index_kind(retriever)) == "exact":
+        return []
+    return [f"{model.name}: its retriever ({retriever.name}) shortlists through an approximate {kind} index, and "
+            "these figures measure the lists as served; retriever_settings.index = 'exact' gives exact shortlists"]
 
 
 def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
