@@ -318,6 +318,9 @@ def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
     (["ranker=ease"], "ranker = 'ease': it cannot score"),
     (["candidates=5", "retriever=popularity", "ranker=popularity"], "k = 10 is more than candidates = 5"),
     (["mix=best"], '--set: mix = "best": must be a number from 0'),
+    # an index the stage's model cannot use: which stage's settings (both may be the same model)
+    (["retriever=neumf", "ranker=neumf", "ranker_settings.index='hnsw'"], "--set: ranker_settings: neumf: index = 'hnsw'"),
+    (["retriever=mlp", "retriever_settings.index='ivf'"], "--set: retriever_settings: mlp: index = 'ivf'"),
 ])
 def test_the_cli_names_the_mistake_in_one_line(capsys, ml100k_dir, settings, message):
     argv = ["evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "--protocol", "loo-full"]

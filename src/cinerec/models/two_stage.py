@@ -138,8 +138,14 @@ class TwoStageConfig(Config):
         """
         name, own = getattr(self, stage), getattr(self, f"{stage}_settings")
         cls = MODELS.get(name)
-        model = create(name, with_seed(name, cls.settings_ranking(own) if cls is not None else own, self.seed),
-                       where=f"TwoStageConfig.{stage}_settings")
+        where = f"TwoStageConfig.{stage}_settings"
+        try:
+            model = create(name, with_seed(name, cls.settings_ranking(own) if cls is not None else own, self.seed),
+                           where=where)
+        except ConfigError as e:  # a fault the model finds in its settings as a whole (an index it cannot use)
+            if str(e).startswith(where):
+                raise
+            raise ConfigError(f"{where}: {e}") from None
         if stage == "retriever" and model.task == "rating":
             # A shortlist ordered by predicted stars holds what a ranking protocol refuses to
             # measure (each such model fell below popularity); a ranker of stars is allowed.
