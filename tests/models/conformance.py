@@ -231,6 +231,22 @@ class ModelConformance:
         assert sim.shape == (data.n_items, 5)
         assert not (sim == items[:, None]).any()
 
+    def test_a_list_longer_than_the_catalogue_is_the_catalogue(self, fitted: Recommender, data: Interactions):
+        # k = 10**12 tried to allocate terabytes of padding; k = "3" gave two-stage a TypeError.
+        for bad in ("3", None, 2.5, 0):
+            with pytest.raises(ConfigError, match="k = .*: expected a whole number of at least 1"):
+                fitted.recommend([0], bad)
+            with pytest.raises(ConfigError, match="k = .*: expected a whole number of at least 1"):
+                fitted.similar_items([0], bad)
+        sim, _ = fitted.similar_items([0], 10**12)
+        assert sim.shape == (1, data.n_items) and (sim[0] != 0).all()
+        if fitted.shortlists:  # (a list longer than its shortlist is refused: its own test)
+            return
+        items, scores = fitted.recommend([0, 1], 10**12)
+        assert items.shape == scores.shape == (2, data.n_items)
+        whole, _ = fitted.recommend([0, 1], data.n_items)
+        np.testing.assert_array_equal(items, whole)
+
     def test_a_movie_nobody_rated_is_like_none(self, data: Interactions):
         """A movie no training rating reached has a vector still at its random start (mf's
         similar movies of one were 0.23-0.31 alike): it is like no movie, none is like it,

@@ -369,9 +369,12 @@ class Recommender(ABC):
         ``exclude`` defaults to the training interactions (movies already seen are never
         recommended); pass ``None`` to rank every item, or other interactions / a CSR
         matrix to exclude those. ``candidates`` ``(n, m)`` restricts each user's ranking.
+        A ``k`` beyond the catalogue asks for the whole catalogue: the lists are then
+        ``n_items`` long (with ``-1`` where a movie is excluded), never longer.
         """
         k = check_k(k)
         u = self._check_users(users)
+        k = min(k, self.n_items)
         seen = self._exclusion(exclude)
         if candidates is not None:
             candidates = _candidates(candidates, len(u), self.n_items)
@@ -502,10 +505,12 @@ class Recommender(ABC):
         return self._cooc
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` movies most like each given movie (never the movie itself)."""
+        """The ``k`` movies most like each given movie (never the movie itself); a ``k``
+        beyond the catalogue asks for the whole catalogue, as :meth:`recommend`."""
+        k = check_k(k)
         it = np.atleast_1d(_indices(items, self.n_items, "movie"))
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
-        return top_k(self.item_similarity(it), k, self_mask)
+        return top_k(self.item_similarity(it), min(k, self.n_items), self_mask)
 
     def says_nothing(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``(n, k) bool``: the places of known ``users``' lists (``items``, ``-1`` padding,

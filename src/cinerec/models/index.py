@@ -41,6 +41,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
 from cinerec.models.base import CapabilityError, Recommender, top_k
+from cinerec.ranking import check_k
 
 __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS", "check_index_settings"]
 
@@ -366,6 +367,7 @@ class IndexedRecommender(Recommender):
         return it, out, short
 
     def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        k = check_k(k)
         if self._ix.index == "exact":
             return super().similar_items(items, k)
         it = np.atleast_1d(np.asarray(items, dtype=np.int64))

@@ -62,7 +62,7 @@ from cinerec.data.split import leave_last_out
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, check_history, chunks, create, load_model, register,
                                  top_k, with_seed)
-from cinerec.ranking import standardise
+from cinerec.ranking import check_k, standardise
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -362,7 +362,7 @@ class TwoStage(Recommender):
         the user may be offered; ``candidates`` (an ``(n, m)`` array) restricts the
         retriever's choice.
         """
-        self.check_list_length(k)
+        self.check_list_length(check_k(k))
         self._stages()  # both fitted, before any chunk
         return super().recommend(users, k, exclude, candidates)
 
