@@ -148,3 +148,20 @@ def test_a_fraction_without_its_leading_zero_is_told_how_to_write_it(value, writ
 
     assert main(["evaluate", "--data", "synthetic", "--model", "ease", "--set", f"regularization={value}", "-q"]) == 2
     assert f"--set regularization={value}: write a fraction with its leading zero ({written})" in capsys.readouterr().err
+
+
+def test_numpy_numbers_set_settings_and_options_as_their_values():
+    # A notebook's grid (np.arange) was refused: "factors = 8: expected an integer".
+    import numpy as np
+
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.models import create
+
+    als = create("als", {"factors": np.int64(8), "epochs": np.int32(2), "regularization": np.float32(0.5)})
+    assert (als.config.factors, als.config.epochs, als.config.regularization) == (8, 2, 0.5)
+    assert type(als.config.factors) is int and type(als.config.regularization) is float
+    assert create("ease", {"binary": np.bool_(True)}).config.binary is True
+    assert get_protocol("loo-sampled", n_negatives=np.int64(50)).options() == {"n_negatives": 50}
+    assert get_protocol("loo-full", ks=np.array([5, 10])).options() == {"ks": [5, 10]}
+    with pytest.raises(ConfigError, match=r"factors = 2\.5: expected an integer"):
+        create("als", {"factors": np.float64(2.5)})

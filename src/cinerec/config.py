@@ -216,7 +216,17 @@ def _rule(message: str, where: str, value: Any) -> str:
     return message
 
 
+def from_numpy(value: Any) -> Any:
+    """A NumPy number, flag or array as the plain Python value it holds (``np.int64(8)``
+    is 8, an array a list); any other value as it is. A notebook's ``np.arange`` grid
+    then sets a setting as its numbers would."""
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
+    value = from_numpy(value)
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):

@@ -25,7 +25,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
-from cinerec.config import shown, shown_exactly
+from cinerec.config import from_numpy, shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
@@ -281,6 +281,7 @@ class Protocol:
             other = [n for n, c in PROTOCOLS.items() if unknown[0] in c.defaults]
             hint = f"; {unknown[0]} is an option of {' and '.join(other)}" if other else ""
             raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known}){hint}")
+        options = {k: from_numpy(v) for k, v in options.items()}  # (np.int64(50) is 50)
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
         self._given = frozenset(k for k, v in options.items() if v is not None)
         for key, default in self.defaults.items():  # a yes/no option is true or false, nothing else
