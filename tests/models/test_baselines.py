@@ -298,6 +298,11 @@ def test_saving_never_replaces_a_folder_of_other_files_or_a_file(tmp_path):
     model.save(tmp_path / "m")
     model.save(tmp_path / "m")  # an earlier saved model is replaced
     assert load_model(tmp_path / "m").name == "popularity"
+    # Read back from a file, it is named as no saved model (it was a bare NotADirectoryError).
+    from cinerec.errors import DataError
+
+    with pytest.raises(DataError, match=r"afile: not a folder; a saved model is a folder holding model.json"):
+        load_model(tmp_path / "afile")
 
 
 def test_ease_with_a_penalty_too_small_to_invert_is_one_line():

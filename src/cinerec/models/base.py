@@ -729,10 +729,14 @@ def load_model(path: str | Path) -> Recommender:
     import cinerec.models  # noqa: F401
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: not a folder; a saved model is a folder holding model.json")
     try:
         meta = json.loads((path / "model.json").read_text())
     except FileNotFoundError:
         raise DataError(f"{path}: no saved model here (model.json is missing)") from None
+    except OSError as e:  # (unreadable)
+        raise DataError(f"{path / 'model.json'}: cannot be read ({e.strerror or e})") from None
     except ValueError as e:
         raise DataError(f"{path}/model.json: not valid JSON ({e})") from None
     if not isinstance(meta, dict):
