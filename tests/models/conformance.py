@@ -217,6 +217,8 @@ class ModelConformance:
         cand = np.array([[0, 1, 2], [5, 4, 3], [9, 9, 0], [2, 7, 1]])
         cs = fitted.score(users, cand)
         assert cs.shape == (4, 3)
+        with pytest.raises(ConfigError, match=r"items must be \(n,\) movie indices or \(n, m\) candidates"):
+            fitted.score(users, cand[:, :, None])  # (it gave a 3-D array back)
         np.testing.assert_allclose(cs, np.take_along_axis(rows, cand, axis=1), atol=self.atol, rtol=1e-5)
         distinct = np.array([[0, 1, 2], [5, 4, 3], [9, 8, 0], [2, 7, 1]])  # a list never holds a movie twice
         ranked, _ = fitted.recommend(users, 2, candidates=distinct, exclude=None)

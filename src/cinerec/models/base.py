@@ -352,6 +352,8 @@ class Recommender(ABC):
             if len(it) != len(u):
                 raise ConfigError(f"pair scores need as many movies as users, got {len(it)} movies for {len(u)} users")
             return np.asarray(self._score_pairs(u, it)).astype(np.float32)
+        if it.ndim != 2:
+            raise ConfigError(f"items must be (n,) movie indices or (n, m) candidates, got an array of shape {it.shape}")
         if it.shape[0] != len(u):
             raise ConfigError(f"candidate rows must match users, got {it.shape[0]} rows for {len(u)} users")
         flat = np.asarray(self._score_pairs(np.repeat(u, it.shape[1]), it.ravel()))
