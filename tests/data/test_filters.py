@@ -35,6 +35,19 @@ def test_empty_filters_leave_the_data_as_it_is():
     assert out is ds and record == []
 
 
+def test_filters_keep_one_type_whoever_gave_them():
+    # A study file's liked_threshold = 4 was recorded as 4 where the flag's was 4.0.
+    import json
+
+    from_file = Filters.from_mapping({"liked_threshold": 4, "top_users": np.int64(5)}, where="s.toml [data]")
+    from_flags = Filters(liked_threshold=4.0, top_users=5)
+    assert from_file == from_flags
+    assert json.dumps(from_file.to_dict()) == json.dumps(from_flags.to_dict())
+    assert type(from_file.liked_threshold) is float and type(from_file.top_users) is int
+    _, record = apply_filters(_dataset(), from_file)
+    assert json.dumps(record[0]["args"]) == '{"threshold": 4.0}'
+
+
 def test_filters_run_in_the_documented_order_whatever_order_they_were_given_in():
     ds = _dataset()
     given = {"kcore": [2, 1], "top_movies": 4, "top_users": 4, "implicit": True, "liked_threshold": 2,

@@ -76,6 +76,13 @@ class Filters:
         if self.kcore is not None:
             object.__setattr__(self, "kcore", _kcore(self.kcore, "Filters", flags=False))
         _check_all(asdict(self), "Filters", flags=False)
+        # Kept as one type whoever gave them (a study file's 4, the flag's 4.0, NumPy's numbers),
+        # so the records of the same filters read alike.
+        if self.liked_threshold is not None:
+            object.__setattr__(self, "liked_threshold", float(self.liked_threshold))
+        for key in ("min_year", "max_year", "top_users", "top_movies"):
+            if getattr(self, key) is not None:
+                object.__setattr__(self, key, int(getattr(self, key)))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, where: str, flags: bool | Collection[str] = False) -> "Filters":
