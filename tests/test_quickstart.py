@@ -300,6 +300,12 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     out = capsys.readouterr().out
     assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
            "nothing about real movies" in out, out
+    # The data line above the table counts what was measured, as the one on stderr does.
+    from cinerec.data import load
+
+    d = load(folder).describe()
+    assert f": {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies\n" in \
+        next(line + "\n" for line in out.splitlines() if line.startswith("data: ")), out
 
 
 def test_a_model_of_stars_alone_is_refused_with_advice_quickstart_can_follow(tmp_path, capsys):

@@ -107,7 +107,8 @@ def quickstart(
                 f"{step['after']['ratings']:,} ratings", quiet)
         record = data_record(source or {"source": label}, dataset, filters, transforms)
         d = dataset.describe()
-        say(f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies", quiet)
+        counted = f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies"
+        say(counted, quiet)
 
         prepared = {}
         for name in PROTOCOLS:
@@ -142,7 +143,7 @@ def quickstart(
         results.sort(key=lambda r: place[r.model])
         notes = below_popularity(results)
         if not json:
-            print(f"data: {label}")
+            print(counted)  # (on stdout too: what the figures below measured, kept with them)
             print_leaderboard(results)
             for line in notes + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
                 print(f"note: {line}")
