@@ -98,7 +98,7 @@ def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
     assert model.name == "ease" and len(model.train_) == 100_000
     code, text, err = run(capsys, "recommend", "--run", str(out), "--user", "42", "-k", "3", "--json")
     assert code == 0, err
-    assert len(json.loads(text)) == 3
+    assert len(json.loads(text)["recommendations"]) == 3
     assert (out / "store.sqlite").exists()  # [export]
     from cinerec.serving.store import open_store
 
