@@ -392,3 +392,28 @@ def _is_utf8(raw: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
+
+
+def test_a_folder_that_cannot_be_read_is_said_in_one_line(tmp_path) -> None:
+    # A folder that cannot be entered ended in a PermissionError traceback (exit 1). Root
+    # reads any folder, so as root the command runs without the capabilities that allow it.
+    import subprocess
+    import sys
+
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root, and setpriv is not here to drop the right to read any folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "r.csv").write_text("user,item\na,b\n")
+    locked.chmod(0)
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+           "CINEREC_HOME": str(tmp_path / "home")}
+    try:
+        for given, said in ((locked, f"{locked}: cannot be read (permission denied at {locked / 'u.data'})"),
+                            (locked / "r.csv", f"{locked / 'r.csv'}: cannot be read (permission denied)")):
+            done = subprocess.run([*drop, sys.executable, "-m", "cinerec", "data", "info", str(given), "-q"],
+                                  env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2 and done.stderr == f"cinerec: error: {said}\n", done.stderr
+    finally:
+        locked.chmod(0o755)

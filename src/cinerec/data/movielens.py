@@ -140,6 +140,21 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    try:
+        return _load(source, release=release, implicit=implicit, progress=progress, columns=columns,
+                     catalog=catalog)
+    except PermissionError as e:  # a folder that cannot be listed or entered
+        raise DataError(_unreadable(os.fspath(source), e)) from None
+
+
+def _unreadable(source: str, e: OSError) -> str:
+    """One line for a source the system will not let cinerec read, naming where it stopped."""
+    at = f" at {e.filename}" if e.filename and os.fspath(e.filename) != source else ""
+    return f"{source}: cannot be read ({(e.strerror or 'permission denied').lower()}{at})"
+
+
+def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, progress: bool,
+          columns: Mapping[str, str] | str | None, catalog: str | os.PathLike | None) -> Dataset:
     expect(source, (str, os.PathLike), "load: source")
     if catalog is not None:
         expect(catalog, (str, os.PathLike), "load: catalog")
@@ -272,7 +287,11 @@ def _is_log(path: Path) -> bool:
 def check_source(source: str | os.PathLike[str]) -> None:
     """Refuse a source that is neither a file or folder nor a release name, in one line."""
     text = os.fspath(source)
-    if Path(text).expanduser().exists() or text in download.RELEASES:
+    try:
+        there = Path(text).expanduser().exists()
+    except PermissionError as e:  # inside a folder that cannot be entered
+        raise DataError(_unreadable(text, e)) from None
+    if there or text in download.RELEASES:
         return
     known = ", ".join(download.RELEASES)
     if text.lower().startswith("ml-"):
