@@ -337,6 +337,18 @@ def test_a_bad_config_file_is_one_line_naming_it(small_data, tmp_path, capsys, t
     assert not (tmp_path / "run").exists()
 
 
+def test_a_config_or_study_file_under_a_file_is_one_line_naming_it(tmp_path, capsys):
+    # A path inside a file ended in a NotADirectoryError traceback (exit 1).
+    (tmp_path / "afile").write_text("x")
+    inside = tmp_path / "afile" / "x.toml"
+    for command in (["evaluate"], ["train", "--out", str(tmp_path / "run")]):
+        err = _one_line_error(capsys, [*command, "--data", "x", "--model", "ease", "--config", str(inside)])
+        assert err == f"cinerec: error: --config {inside}: cannot be read (not a directory)\n", err
+    err = _one_line_error(capsys, ["run", str(inside), "--out", str(tmp_path / "run")])
+    assert err == f"cinerec: error: {inside}: cannot be read (not a directory)\n", err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_bad_set_is_blamed_on_set_not_the_file(tmp_path, capsys):
     cfg = tmp_path / "fine.toml"
     cfg.write_text("factors = 4\n")

@@ -257,6 +257,8 @@ class Study:
             raise ConfigError(f"{path}: no such study file") from None
         except IsADirectoryError:
             raise ConfigError(f"{path}: is a folder, not a study file") from None
+        except OSError as e:  # a path inside a file, a file that cannot be read
+            raise ConfigError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path}: not UTF-8 text ({e.reason})") from None
         text = text.removeprefix("\ufeff")  # the byte-order mark some editors write first

@@ -133,6 +133,8 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
         raise ConfigError(f"--config {path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"--config {path}: is a folder, not a TOML file") from None
+    except OSError as e:  # a path inside a file, a file that cannot be read
+        raise ConfigError(f"--config {path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
     except tomllib.TOMLDecodeError as e:
         from cinerec.config import toml_error
 
