@@ -165,3 +165,22 @@ def test_numpy_numbers_set_settings_and_options_as_their_values():
     assert get_protocol("loo-full", ks=np.array([5, 10])).options() == {"ks": [5, 10]}
     with pytest.raises(ConfigError, match=r"factors = 2\.5: expected an integer"):
         create("als", {"factors": np.float64(2.5)})
+
+
+def test_a_whole_number_too_large_for_a_float_is_refused_in_one_line():
+    # It ended in OverflowError (int too large to convert to float) where 1e400 said "expected a finite number".
+    from cinerec.models import create
+
+    for model, key in (("ease", "regularization"), ("mf", "lr"), ("als", "confidence")):
+        with pytest.raises(ConfigError, match=rf"^config: {key} = 1000\d+: too large \(at most 3\.403e\+38\)$"):
+            create(model, {key: 10**400})
+
+
+@pytest.mark.parametrize("model", ["mf", "bpmf"])
+def test_threads_have_a_ceiling(model):
+    # threads = 100000 was taken, and the fit died starting them (a traceback from torch's import).
+    from cinerec.models import create
+
+    assert create(model, {"threads": 256}).config.threads == 256
+    with pytest.raises(ConfigError, match=r"threads = 257: must be from 0 .*to 256"):
+        create(model, {"threads": 257})

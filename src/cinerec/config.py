@@ -18,10 +18,14 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from cinerec.errors import ConfigError
 
-__all__ = ["Config", "parse_set_options", "MAX_SEED", "toml_error", "shown"]
+__all__ = ["Config", "parse_set_options", "MAX_SEED", "MAX_THREADS", "toml_error", "shown"]
 
 #: The largest seed: every seed feeds NumPy or torch, and torch takes none past int64.
 MAX_SEED = 2**63 - 1
+
+#: The most CPU threads a fit takes (as ``serve --threads``): more is a typo, and asking
+#: torch for 100,000 threads ends the process while it starts them.
+MAX_THREADS = 256
 #: What a TOML number past Python's 4,300-digit limit on reading integers is said to be.
 TOO_MANY_DIGITS = "a number of more than 4,300 digits, far out of any setting's range"
 #: The largest float32: settings feed models that compute in float32.
@@ -275,7 +279,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise ConfigError(f"{where} = {shown_exactly(value)}: expected an integer")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
+            # (a whole number is finite, and compared with the largest float32 as it is: 10**400
+            # has no float to become)
+            if isinstance(value, float) and not math.isfinite(value):  # no setting means "infinite": inf and nan are typos or overflow
                 raise ConfigError(f"{where} = {shown(value)}: expected a finite number")
             if abs(value) > _FLOAT32_MAX:  # the models compute in float32, where it would be infinite
                 raise ConfigError(f"{where} = {shown(value)}: " + (f"too large (at most {_FLOAT32_MAX:.4g})" if value > 0

@@ -46,6 +46,10 @@ def test_filters_keep_one_type_whoever_gave_them():
     assert type(from_file.liked_threshold) is float and type(from_file.top_users) is int
     _, record = apply_filters(_dataset(), from_file)
     assert json.dumps(record[0]["args"]) == '{"threshold": 4.0}'
+    # A whole number with no float to become is refused as any other non-number of stars
+    # (it ended in OverflowError).
+    with pytest.raises(ConfigError, match=r"s\.toml \[data\]: liked_threshold = 1000\d+ must be a number of stars"):
+        Filters.from_mapping({"liked_threshold": 10**400}, where="s.toml [data]")
 
 
 def test_filters_run_in_the_documented_order_whatever_order_they_were_given_in():

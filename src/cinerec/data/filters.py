@@ -312,6 +312,10 @@ def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, 
     return (nums[0], nums[-1])
 
 
+#: Beyond this, a liked_threshold is no number of stars a rating could hold (nor a float: 10**400).
+_MOST_STARS = 1e300
+
+
 def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) -> None:
     def fail(key: str, value: Any, rule: str) -> None:
         raise ConfigError(f"{where}: {_label(key, flags)} = {shown(value)} {rule}")
@@ -333,9 +337,18 @@ def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) 
     if not isinstance(f["implicit"], bool):
         fail("implicit", f["implicit"], "must be true or false")
     t = f["liked_threshold"]
-    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating))
-                          or not math.isfinite(t)):
+    if t is not None and not _stars(t):
         fail("liked_threshold", t, "must be a number of stars")
+
+
+def _stars(value: Any) -> bool:
+    """Whether ``value`` is a number a threshold of stars can be: finite, and a float
+    (a whole number of 400 digits has none to become)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return abs(int(value)) <= _MOST_STARS
+    return math.isfinite(float(value))
 
 
 def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, transforms: list[dict[str, Any]]

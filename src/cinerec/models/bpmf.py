@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import threadpoolctl
 import torch
 
-from cinerec.config import Config
+from cinerec.config import MAX_THREADS, Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
@@ -90,7 +90,8 @@ class BPMFConfig(Config):
         self._check(self.keep >= 1, "keep", "must be at least 1")
         self._check(self.prior_strength > 0, "prior_strength", "must be positive")
         self._check(self.noise_precision >= 0, "noise_precision", "must be >= 0 (0 draws it)")
-        self._check(self.threads >= 0, "threads", "must be >= 0 (0 leaves the setting alone)")
+        self._check(0 <= self.threads <= MAX_THREADS, "threads", f"must be from 0 (which leaves the setting alone) "
+                    f"to {MAX_THREADS}")
 
 
 def sample_normal_wishart(rng: np.random.Generator, x: np.ndarray, beta0: float) -> tuple[np.ndarray, np.ndarray]:
