@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cinerec.data.filters import step_words
 from cinerec.errors import CinerecError
-from cinerec.studies import Study, leaderboard_rows, run_study
+from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
@@ -36,9 +37,16 @@ def markdown(board: dict[str, Any], seconds: float) -> str:
              f"{seconds:.0f} s.", "", "| " + " | ".join(head) + " |",
              "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    note = leaderboard_note(board)
+    lines += ["", note] if note else []
+    if board.get("filters"):  # what the file's filters (or --data's data) left, as the report says it
+        lines += ["", *(f"- {step_words(step)}: {step['after']['ratings']:,} ratings, {step['after']['users']:,} "
+                        f"users, {step['after']['movies']:,} movies left" for step in board["filters"])]
     ref = board.get("reference")
     if ref:
         lines += ["", f"The study: {ref['metric']} = {ref['value']} ({ref['source']})."]
+        if ref.get("differs"):
+            lines += ["", f"note: {differs_words(ref)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -32,3 +32,22 @@ def test_a_study_failing_once_its_data_is_read_is_one_line_and_the_others_are_ke
     assert [Path(f["study"]).name for f in got["failed"]] == ["b-empty.toml"]
     assert "b-empty: error: " in err and "min_year" in err and "Traceback" not in err
     assert (tmp_path / "runs" / "a-fine" / "leaderboard.json").exists()
+
+
+def test_the_markdown_tables_say_when_the_study_s_figure_does_not_compare(tmp_path, capsys, monkeypatch, ml100k_dir):
+    # The JSON carried "differs", and cinerec run printed the note; the tables did not.
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "s.toml").write_text('[data]\nsource = "ml-100k"\ntop_users = 100\n[protocol]\nname = "loo-sampled"\nn_negatives = 20\n'
+                                    'seeds = [0]\n[models.popularity]\n[reference]\nmetric = "hr@10"\nvalue = 0.5\n'
+                                    'source = "a made-up study"\n')
+    monkeypatch.setattr(bench, "STUDIES", studies)
+    log = tmp_path / "log.csv"
+    rows = [f"u{u},m{(u * 7 + i) % 40},{1 + (u + i) % 5},{u * 100 + i}" for u in range(30) for i in range(15)]
+    log.write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    assert bench.main(["--out", str(tmp_path / "runs"), "--data", str(log), "--markdown"]) == 0
+    err = capsys.readouterr().err
+    assert "The study: hr@10 = 0.5 (a made-up study)." in err
+    assert f"note: the study's figure was measured on the data its file names; this run read other data (--data {log} " \
+           "for the file's ml-100k), so the two do not compare" in err, err
+    assert "- top_users=100 (dropped nothing): 450 ratings, 30 users, " in err  # what the filters left, as the report says
