@@ -109,6 +109,23 @@ def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
     assert "store.sqlite" in run_.meta["files"] and run_.meta["files"] == on_disk
 
 
+def test_a_run_killed_before_its_store_was_written_is_named_so(finished, capsys, tmp_path, ml100k_dir):
+    # SIGKILL between the run taking its place and its store: a finished-looking run without
+    # store.sqlite, and a second run refused as for any folder ("already exists and is not empty").
+    from cinerec.studies import EXPORT_PENDING
+
+    _, study, out = finished
+    cut = Path(shutil.copytree(out, tmp_path / "cut"))
+    (cut / "store.sqlite").unlink()
+    (cut / EXPORT_PENDING).touch()  # what the run holds until its store is in
+    before = sorted(p.name for p in cut.iterdir())
+    code, _, err = run(capsys, "run", str(study), "--out", str(cut), "--data", str(ml100k_dir), "--quiet")
+    assert code == 2 and err == (f"cinerec: error: --out {cut}: holds a study run cut short while writing its store "
+                                 f"(store.sqlite is not there); remove the folder and run the study again, or write "
+                                 f"the store with cinerec export --run {cut} --db {cut / 'store.sqlite'}\n"), err
+    assert sorted(p.name for p in cut.iterdir()) == before
+
+
 def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir, monkeypatch):
     study = tmp_path / "s.toml"
     study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [3]").replace("[export]\nk = 5\n", ""))

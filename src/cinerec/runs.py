@@ -164,7 +164,8 @@ def list_more_files(run_dir: str | Path, names: list[str]) -> None:
     Listed before they are written: a store is stale once ``run.json`` is newer than it."""
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    meta["files"] = sorted({*_files(run_dir), *names})
+    listed = meta.get("files")  # (those the run wrote; a mark of its own beside them is no file of the run)
+    meta["files"] = sorted({*(listed if isinstance(listed, list) else _files(run_dir)), *names})
     write_json(run_dir / "run.json", meta)
 
 

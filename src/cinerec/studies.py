@@ -1027,6 +1027,12 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
             "wins": int((u < 0).sum()), "losses": int((u > 0).sum()), "ties": int((u == 0).sum())}
 
 
+#: In a study's run folder from the moment it takes its place until its store is written
+#: (``[export]``): a run killed between the two (SIGKILL, which leaves no time to take the
+#: folder away) is then known for what it is.
+EXPORT_PENDING = ".cinerec-export-pending"
+
+
 def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
     """Run ``study`` and write its run folder ``out``; return the leaderboard.
 
@@ -1050,6 +1056,10 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if (out / EXPORT_PENDING).is_file() and (out / "run.json").is_file():
+        raise ConfigError(f"--out {out}: holds a study run cut short while writing its store (store.sqlite is not "
+                          f"there); remove the folder and run the study again, or write the store with cinerec "
+                          f"export --run {out} --db {out / 'store.sqlite'}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     check_not_here(out, str(out), "--out ")  # found now, before the study runs
@@ -1068,6 +1078,8 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         with atomic_dir(out, before_swap=still_empty) as tmp:
             try:
                 board = _run(study, tmp, quiet, stages)
+                if study.export_k is not None:  # gone once the store is in: a run killed before then says so
+                    (tmp / EXPORT_PENDING).touch()
             except TooFewUnseen as e:  # the count is the study file's to set
                 # The filters in the words of where they were set: the file's keys, or the flags.
                 words = {flag: said for flag, said, keys in _FILTER_WORDS if not set(keys) & set(study.from_flags)}
@@ -1092,6 +1104,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             board["seconds"] = round(time.perf_counter() - start, 1)
             board["peak_gb"] = stages.peak_gb
             _write_board(out, board, study)  # again, with the export's time
+            (out / EXPORT_PENDING).unlink()
     except BaseException:
         # Nothing is left at out: no folder it made, and an empty folder given stays empty
         # (a run swapped in before the export failed goes too; what another wrote stays).
