@@ -221,3 +221,62 @@ def test_a_mount_point_is_found_where_ismount_cannot_see_it(monkeypatch, tmp_pat
 
     monkeypatch.setattr(os.path, "ismount", lambda p: False)
     assert io._is_mount("/") and not io._is_mount(str(tmp_path))
+
+
+def test_a_folder_and_a_link_to_it_are_one_claim(tmp_path):
+    # --out L/link and --out L/real took two locks, and two trains mixed into one folder.
+    from cinerec.errors import ConfigError
+    from cinerec.io import claimed
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    with claimed(tmp_path / "real"):
+        with pytest.raises(ConfigError, match=r"--out .*link: another cinerec command is writing it now"):
+            with claimed(tmp_path / "link"):
+                pass
+    with claimed(tmp_path / "link"):  # let go: taken again
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_a_claim_sweeps_what_a_killed_command_left_beside_its_folder(tmp_path):
+    # A run killed mid-way left its unfinished copy (.out.XXXX.tmp) for good.
+    import time
+
+    from cinerec.io import STALE_SECONDS, claimed
+
+    old, fresh = tmp_path / ".out.abc123.tmp", tmp_path / ".out.def456.tmp"
+    for leftover in (old, fresh):
+        (leftover / "models").mkdir(parents=True)
+    then = time.time() - STALE_SECONDS - 60
+    os.utime(old, (then, then))
+    with claimed(tmp_path / "out"):
+        pass
+    assert not old.exists() and fresh.exists()  # (one written a moment ago may be a live writer's)
+
+
+def test_a_lock_file_removed_by_the_command_letting_it_go_is_not_held(tmp_path, monkeypatch):
+    # A command that opened the lock file just before its holder removed it could lock the
+    # removed file while a third locked a new one: two claims at once.
+    import fcntl
+
+    from cinerec.errors import ConfigError
+    from cinerec.io import claimed
+
+    out = tmp_path / "out"
+    lock = tmp_path / ".out.lock"
+    real_flock, calls = fcntl.flock, []
+
+    def flock_after_the_holder_let_go(fd, op):  # the holder ends between our open and our lock
+        if not calls:
+            lock.unlink()
+        calls.append(fd)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_the_holder_let_go)
+    with claimed(out):
+        assert len(calls) == 2 and lock.exists()  # the removed file was let go, the new one locked
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        with pytest.raises(ConfigError, match="another cinerec command is writing it now"):
+            with claimed(out):
+                pass

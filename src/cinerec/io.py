@@ -235,24 +235,39 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
-    path = Path(os.path.abspath(path))  # (".": its lock is beside it, in its parent)
+    shown_path = Path(os.path.abspath(path))  # (".": its lock is beside it, in its parent)
+    # Through a link, the folder written is the one it points at: claimed there, so that the
+    # link and the folder's own name are one claim.
+    path = Path(os.path.realpath(shown_path))
     lock = path.with_name(f".{path.name}.lock")
     # The folders made here to hold the lock (and the run), deepest last: removed at the
     # end when nothing was left in them (a command that failed leaves no empty folders).
     made = [p for p in reversed([path.parent, *path.parent.parents]) if not p.exists()]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
-    except OSError as e:
-        raise _cannot_write(path, "folder", e) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        from cinerec.errors import ConfigError
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except OSError as e:
+            raise _cannot_write(shown_path, "folder", e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            from cinerec.errors import ConfigError
 
-        raise ConfigError(f"{label} {path}: another cinerec command is writing it now; wait for it to end or "
-                          "choose another folder") from None
+            raise ConfigError(f"{label} {shown_path}: another cinerec command is writing it now; wait for it to end "
+                              "or choose another folder") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        # The file locked was removed by the command that held it, as it ended, and another
+        # may hold a new one by that name now: that one is the claim, tried again.
+        os.close(fd)
+    # What a killed command left beside the folder (its unfinished copy) goes now that no
+    # other holds it.
+    sweep_stale_temps(path)
     try:
         yield
     finally:
