@@ -36,6 +36,21 @@ def test_synthesize_then_info(tmp_path, capsys) -> None:
     assert rows["min_timestamp"][0] == str(facts["min_timestamp"])
 
 
+def test_two_synthesizes_into_one_folder_never_both_say_they_wrote_it(tmp_path, capsys) -> None:
+    # Both said "wrote a synthetic ml-100k ... to syn" and the folder held one of them.
+    from cinerec.io import claimed
+
+    out = tmp_path / "syn"
+    argv = ["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out)]
+    with claimed(out):  # another command is writing it
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == f"cinerec: error: --out {out}: another cinerec command is writing it now; wait for it to end " \
+                      "or choose another folder\n", err
+    assert not out.exists()
+    assert main(argv) == 0 and (out / "u.data").is_file()
+
+
 def test_synthesize_is_deterministic(tmp_path, capsys) -> None:
     for name in ("a", "b"):
         assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.003", "--seed", "9", "--out", str(tmp_path / name)]) == 0

@@ -147,7 +147,10 @@ def synthesize(
         raise ConfigError(f"--like {like!r}: unknown MovieLens release; known: {', '.join(SHAPES)}")
     if not 0 < scale <= MAX_SCALE:
         raise ConfigError(f"--scale must be above 0 and at most {MAX_SCALE:g} (the real release's size times it), got {scale}")
-    folder = write_release(out, like, scale, seed, crlf=crlf)
+    from cinerec.io import claimed
+
+    with claimed(out):  # a second synthesize into the same folder is refused, not silently lost
+        folder = write_release(out, like, scale, seed, crlf=crlf)
     print(folder)
     say(f"wrote a synthetic {like} (scale {scale:g}, seed {seed}) to {folder}", quiet)
     note = size_note(like, scale)
