@@ -34,7 +34,7 @@ def _liked_raw(run, user_id):
 
 def test_health_names_model_dataset_counts_and_store(client):
     h = client.get("/health").json()
-    assert h["model"] == "ease" and h["dataset"] == "ml-100k"
+    assert h["model"] == "ease" and h["dataset"] == "ml-100k" and h["synthetic"] is False
     assert (h["users"], h["movies"], h["ratings"]) == (943, 1682, 100000)
     assert h["store"]["model"] == "ease" and h["store"]["stale"] is None and h["store"]["age_s"] >= 0
 

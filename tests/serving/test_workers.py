@@ -177,6 +177,29 @@ def test_serve_logs_on_stderr_and_leaves_stdout_to_figures(run_dir):
     assert b"GET /health" in err and f"http://127.0.0.1:{port}/".encode() in err
 
 
+def test_a_run_on_a_synthetic_release_is_said_so_at_start_and_in_health(tmp_path):
+    # Its made-up movies were served without a word, where every figure of it carries the note.
+    from cinerec.cli import main
+    from cinerec.data.synthetic import write_release
+
+    data = write_release(tmp_path / "syn", "ml-100k", 0.02, seed=3)
+    assert main(["train", "--data", str(data), "--model", "popularity", "--out", str(tmp_path / "run"), "-q"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(tmp_path / "run"), "--port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        import select
+
+        assert select.select([proc.stderr], [], [], 60)[0], "serve said nothing in 60 s"
+        first = proc.stderr.readline().decode()
+        address = first.rsplit(" on ", 1)[1].strip()
+        assert proc.stderr.readline().decode() == ("note: the run's data is a synthetic release (cinerec data "
+                                                   "synthesize): its movies, people and lists are made up\n")
+        assert httpx.get(f"{address}health", timeout=60).json()["synthetic"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_quiet_serve_on_port_0_still_says_its_address(run_dir):
     proc = subprocess.Popen([sys.executable, "-m", "cinerec", "serve", "--run", str(run_dir), "--port", "0",
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})

@@ -361,6 +361,7 @@ class Service:
             "models": self.run.model_names,
             "can_score_history": bool(self.model.can_score_history),
             "dataset": ds.name,
+            "synthetic": bool(ds.info.get("synthetic")),  # a made-up release (cinerec data synthesize)
             "run": str(self.run.path),
             "users": ds.n_users,
             "movies": ds.n_items,
