@@ -404,6 +404,16 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def test_a_store_holding_a_function_of_someone_elses_is_refused_before_the_export(run_dir, pg_url):
+    # It was found only at the swap, in a line naming a schema "cinerec.ed316411" that is not there.
+    url = _database(pg_url, "cinerec_function")
+    export_store(run_dir, url, k=3, progress=False)
+    _sql(url, "CREATE FUNCTION cinerec.keepme() RETURNS int LANGUAGE sql AS 'select 42'")
+    with pytest.raises(DataError, match=r"schema 'cinerec' is not a cinerec recommendation store \(it holds "
+                                        r"'keepme\(\)', which a store has not\); not replacing it"):
+        export_store(run_dir, url, k=3, progress=False)
+
+
 def _sql(url: str, *statements: str) -> None:
     """Run ``statements`` on the database at ``url``, each committed."""
     import psycopg
@@ -489,20 +499,41 @@ def test_a_killed_exports_staging_schema_is_cleared_by_the_next(run_dir, pg_url)
     import psycopg
 
     url = _database(pg_url, "cinerec_leftover")
-    with psycopg.connect(url, autocommit=True) as con:  # what an export killed mid-copy leaves
+    with psycopg.connect(url, autocommit=True) as con:  # what exports killed mid-copy, or at once, leave
         con.execute("CREATE SCHEMA cinerec_new_deadbeef")
-        con.execute("CREATE TABLE cinerec_new_deadbeef.recommendations (x INTEGER)")
+        con.execute("CREATE TABLE cinerec_new_deadbeef.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        con.execute('CREATE TABLE cinerec_new_deadbeef.users ("user" INTEGER PRIMARY KEY, user_id TEXT NOT NULL)')
+        con.execute("CREATE SCHEMA cinerec_new_0000beef")
         # Schemas of someone else's that only look like one were dropped, all they held too.
         con.execute("CREATE SCHEMA cinerec_new_features")
         con.execute("CREATE TABLE cinerec_new_features.important (x INTEGER)")
         con.execute("CREATE SCHEMA cinerec_new_0badc0de")
         con.execute("CREATE TABLE cinerec_new_0badc0de.notes (x INTEGER)")
         con.execute("INSERT INTO cinerec_new_0badc0de.notes VALUES (42)")
+        # ... and so were those whose names alone were a store's (with CASCADE: what others
+        # built on them went too): a table of other columns, a function, a type, a view of it.
+        con.execute("CREATE SCHEMA cinerec_new_00c0ffee")
+        con.execute("CREATE TABLE cinerec_new_00c0ffee.meta (invoice INTEGER, amount NUMERIC)")
+        con.execute("INSERT INTO cinerec_new_00c0ffee.meta VALUES (1, 99.5)")
+        con.execute("CREATE SCHEMA cinerec_new_0000f00d")
+        con.execute("CREATE FUNCTION cinerec_new_0000f00d.important() RETURNS int LANGUAGE sql AS 'select 42'")
+        con.execute("CREATE SCHEMA cinerec_new_0000cafe")
+        con.execute("CREATE TYPE cinerec_new_0000cafe.mood AS ENUM ('happy', 'sad')")
+        con.execute("CREATE TABLE public.diary (id INTEGER, m cinerec_new_0000cafe.mood)")
+        con.execute("CREATE SCHEMA cinerec_new_0000abcd")
+        con.execute('CREATE TABLE cinerec_new_0000abcd.users ("user" INTEGER PRIMARY KEY, user_id TEXT NOT NULL)')
+        con.execute("CREATE VIEW public.people AS SELECT * FROM cinerec_new_0000abcd.users")
     export_store(run_dir, url, k=3, progress=False)
     with psycopg.connect(url) as con:
         schemas = sorted(r[0] for r in con.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cinerec%'"))
         assert con.execute("SELECT x FROM cinerec_new_0badc0de.notes").fetchall() == [(42,)]
-    assert schemas == ["cinerec", "cinerec_new_0badc0de", "cinerec_new_features"]
+        assert con.execute("SELECT invoice FROM cinerec_new_00c0ffee.meta").fetchall() == [(1,)]
+        assert con.execute("SELECT cinerec_new_0000f00d.important()").fetchall() == [(42,)]
+        assert [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                          "table_name = 'diary' ORDER BY ordinal_position")] == ["id", "m"]
+        assert con.execute("SELECT count(*) FROM public.people").fetchall() == [(0,)]
+    assert schemas == ["cinerec", "cinerec_new_0000abcd", "cinerec_new_0000cafe", "cinerec_new_0000f00d",
+                       "cinerec_new_00c0ffee", "cinerec_new_0badc0de", "cinerec_new_features"]
 
 
 def test_a_postgres_store_that_stops_answering_holds_no_other_request(run_dir, pg_url, tmp_path):

@@ -366,11 +366,8 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         # cinerec_new_something was dropped with all it held.
         for (left,) in con.execute("SELECT nspname FROM pg_namespace WHERE nspname ~ %s",
                                    (f"^{STORE_SCHEMA}_new_[0-9a-f]{{8}}$",)).fetchall():
-            held = {name for (name,) in con.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S')", (left,)).fetchall()}
-            if held <= set(STORE_TABLES):
-                con.execute(f'DROP SCHEMA "{left}" CASCADE')
+            if _stranger(con, left) is None:
+                _drop_leftover(con, left)
         _check_replaceable(con, url)
         try:
             con.execute(f"CREATE SCHEMA {staging}")
@@ -410,9 +407,8 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
                 pass
             raise
     except psycopg.errors.DependentObjectsStillExist as e:  # a view of one's own on the store's tables
-        detail = (e.diag.message_detail or "").splitlines()[0].replace(f"{STORE_SCHEMA}_old_", f"{STORE_SCHEMA}.") \
+        detail = re.sub(rf"{STORE_SCHEMA}_old_[0-9a-f]{{8}}", STORE_SCHEMA, (e.diag.message_detail or "").splitlines()[0]) \
             if e.diag.message_detail else "objects of other schemas depend on its tables"
-        detail = re.sub(rf"{STORE_SCHEMA}\.[0-9a-f]{{8}}\.", f"{STORE_SCHEMA}.", detail)
         raise DataError(f"{safe_url(url)}: export failed, {kept}: {detail}; the export replaces "
                         "the store's tables, so drop what depends on them first") from None
     except psycopg.errors.InsufficientPrivilege as e:
@@ -500,26 +496,57 @@ def _check_replaceable(con: Any, url: str) -> None:
                         "into another database")
     refuse = (f"{safe_url(url)}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store ({{}}); "
               "not replacing it (export into another database)")
-    relations = [name for (name,) in con.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') ORDER BY c.relname",
-        (STORE_SCHEMA,)).fetchall()]
-    foreign = [name for name in relations if name not in STORE_TABLES]
-    if foreign:
-        raise DataError(refuse.format(f"it holds {foreign[0]!r}, which a store has not"))
-    found = _columns(con, STORE_SCHEMA)  # (one query, not one per table)
-    for table in relations:
-        columns = found.get(table, [])
-        if columns != STORE_TABLES[table]:
-            raise DataError(refuse.format(f"its table {table!r} has the columns {', '.join(columns) or 'none'}"))
+    stranger = _stranger(con, STORE_SCHEMA)
+    if stranger is not None:
+        raise DataError(refuse.format(stranger))
     row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
-        if "meta" in relations else None
+        if "meta" in _columns(con, STORE_SCHEMA) else None
     try:
         number = json.loads(row[0]) if row is not None else None
     except ValueError:
         number = None
     if not isinstance(number, int) or isinstance(number, bool):
         raise DataError(refuse.format("no store format in its meta table"))
+
+
+def _stranger(con: Any, schema: str) -> str | None:
+    """What in ``schema`` a store has not, in words (``it holds 'notes', which a store has
+    not``), or ``None`` when all it holds is a store's tables with their columns: a table,
+    view, sequence or type of another name, a store table with other columns, a function."""
+    relations = [name for (name,) in con.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S', 'c') ORDER BY c.relname",
+        (schema,)).fetchall()]
+    foreign = [name for name in relations if name not in STORE_TABLES]
+    if foreign:
+        return f"it holds {foreign[0]!r}, which a store has not"
+    found = _columns(con, schema)  # (one query, not one per table)
+    for table in relations:
+        columns = found.get(table, [])
+        if columns != STORE_TABLES[table]:
+            return f"its table {table!r} has the columns {', '.join(columns) or 'none'}"
+    # Functions, and types of their own (an enum, a domain): the tables' own row types and
+    # their arrays are the tables'.
+    other = con.execute(
+        "SELECT p.proname || '()' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s "
+        "UNION ALL SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname = %s AND t.typrelid = 0 AND t.typcategory <> 'A' LIMIT 1", (schema, schema)).fetchone()
+    return f"it holds {other[0]!r}, which a store has not" if other is not None else None
+
+
+def _drop_leftover(con: Any, schema: str) -> None:
+    """Drop a staging schema a killed export left: its tables one by one, then the schema,
+    never CASCADE. What another built on it (a view of its tables elsewhere) makes the
+    server refuse, as does a schema of another role's, and the schema is then kept whole."""
+    import psycopg
+
+    try:
+        with con.transaction():
+            for table in ("recommendations", "users", "movies", "meta"):
+                con.execute(f'DROP TABLE IF EXISTS "{schema}".{table}')
+            con.execute(f'DROP SCHEMA "{schema}"')
+    except psycopg.Error:  # (what depends on it; another role's, which this one may not drop)
+        pass
 
 
 def _copy(con: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
