@@ -275,6 +275,10 @@ def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_p
     assert "differs" not in Study.from_toml(path, data=str(copy)).reference.to_dict(real)
     assert Study.from_toml(path, data=str(log)).reference.to_dict(load(log))["differs"] == \
         f"--data {log} for the file's {ml100k_dir}"
+    # A file naming a synthetic release's folder, run on the real release it is shaped like: other data.
+    path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "{synthetic}"'))
+    assert Study.from_toml(path, data=str(ml100k_dir)).reference.to_dict(real)["differs"] == \
+        f"--data {ml100k_dir} for the file's {synthetic}"
 
 
 def test_a_study_s_model_that_does_not_give_the_reference_is_refused(tmp_path):

@@ -133,16 +133,19 @@ def _same_data(given: str, file_source: str, dataset: Dataset) -> bool:
 
 def _release_in(source: str) -> str | None:
     """The MovieLens release a folder holds, read from its layout alone; ``None`` for a
-    log, a zip (which would have to be unpacked) or what cannot be read."""
+    log, a synthetic release (shaped like one, not one), a zip (which would have to be
+    unpacked) or what cannot be read."""
     from cinerec.data.movielens import is_release, locate
+    from cinerec.data.synthetic import MARKER
 
     path = Path(source).expanduser()
     if not path.is_dir() or not is_release(path):
         return None
     try:
-        return locate(path)[2]
+        folder, _, release, _ = locate(path)
     except CinerecError:
         return None
+    return None if (folder / MARKER).is_file() else release
 
 
 @dataclass(frozen=True)
