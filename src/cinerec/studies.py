@@ -1059,7 +1059,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
-    if (out / EXPORT_PENDING).is_file() and (out / "run.json").is_file():
+    if (out / EXPORT_PENDING).is_file() and (out / "run.json").is_file() and not (out / "store.sqlite").exists():
         raise ConfigError(f"--out {out}: holds a study run cut short while writing its store (store.sqlite is not "
                           f"there); remove the folder and run the study again, or write the store with cinerec "
                           f"export --run {out} --db {out / 'store.sqlite'}")
