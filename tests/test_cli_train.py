@@ -545,6 +545,16 @@ def test_an_untuned_run_resumed_with_tune_is_refused_before_the_search(small_dat
                    "and --resume goes on with the settings it trained with (its checkpoint takes no others); drop "
                    "--tune to train it further, or tune into a new folder")
     assert (tmp_path / "run" / "run.json").read_text() == before
+    # A run cut short (checkpoints, no record yet) resumes with the settings its checkpoint
+    # trained with: the search ran all its trials and the checkpoint refused its choice.
+    import shutil
+
+    shutil.copytree(tmp_path / "run" / "checkpoints", tmp_path / "cut" / "checkpoints")
+    capsys.readouterr()
+    assert main([*base[:-2], "--out", str(tmp_path / "cut"), "--set", "epochs=2", "--resume", "--tune", "3"]) == 0
+    meta = read_json(tmp_path / "cut" / "run.json")
+    assert "tuning" not in meta and meta["training"]["epochs"] == 2
+    assert meta["config"]["gmf"]["lr"] == read_json(tmp_path / "run" / "run.json")["config"]["gmf"]["lr"]
 
 
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):

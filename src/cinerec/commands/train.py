@@ -89,6 +89,16 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             say(f"note: --resume goes on with the settings the run's search chose ({earlier['settings']}); "
                 "the search is not run again", quiet or not distributed_context().is_main)
             tune = None
+    cut_short = _cut_short_settings(out, recommender) if resume and tune is not None and earlier is None else None
+    if cut_short is not None:
+        # A run cut short before its record: its checkpoint holds the settings it trained
+        # with (its search's choice, if it searched), the only ones it resumes with.
+        from cinerec.commands.evaluate import _with
+
+        recommender = _with(recommender, {k: v for k, v in cut_short.items() if k not in held})
+        say(f"note: --resume goes on with the settings the run cut short trained with ({cut_short}); the search is "
+            "not run again", quiet or not distributed_context().is_main)
+        tune = None
     made = _check_out(out, resume, recommender, tune, asked)
 
     main = distributed_context().is_main
@@ -177,6 +187,29 @@ def _earlier_tuning(out: Path) -> dict[str, Any] | None:
         return None
     tuning = meta.get("tuning") if isinstance(meta, dict) else None
     return tuning if isinstance(tuning, dict) and isinstance(tuning.get("settings"), dict) else None
+
+
+def _cut_short_settings(out: Path, model: Any) -> dict[str, Any] | None:
+    """The searched settings (those of ``model``'s search space) that the checkpoint of a
+    ``train`` run cut short in ``out`` was trained with; ``None`` where there is none
+    (a finished run, no checkpoint, one that cannot be read: the resume says why)."""
+    from cinerec.errors import CinerecError
+    from cinerec.training import CHECKPOINT_LAST, load_checkpoint
+
+    if (out / "run.json").exists() or not (out / "checkpoints").is_dir():
+        return None
+    found = sorted((out / "checkpoints").rglob(CHECKPOINT_LAST))
+    if not found:
+        return None
+    try:
+        import torch
+
+        saved = load_checkpoint(found[0], torch.device("cpu")).get("config")
+    except (CinerecError, AttributeError):
+        return None
+    if not isinstance(saved, dict):
+        return None
+    return {k: saved[k] for k in model.search_space if k in saved}
 
 
 def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
