@@ -89,15 +89,16 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             say(f"note: --resume goes on with the settings the run's search chose ({earlier['settings']}); "
                 "the search is not run again", quiet or not distributed_context().is_main)
             tune = None
-    cut_short = _cut_short_settings(out, recommender) if resume and tune is not None and earlier is None else None
-    if cut_short is not None:
-        # A run cut short before its record: its checkpoint holds the settings it trained
-        # with (its search's choice, if it searched), the only ones it resumes with.
+    trained = _checkpoint_settings(out, recommender) if resume and tune is not None and earlier is None else None
+    if trained is not None:
+        # A run that never searched, or one cut short before its record: its checkpoint
+        # holds the settings it trained with (its search's choice, if it searched), the only
+        # ones it resumes with; a search would choose others, which the checkpoint refuses.
         from cinerec.commands.evaluate import _with
 
-        recommender = _with(recommender, {k: v for k, v in cut_short.items() if k not in held})
-        say(f"note: --resume goes on with the settings the run cut short trained with ({cut_short}); the search is "
-            "not run again", quiet or not distributed_context().is_main)
+        recommender = _with(recommender, {k: v for k, v in trained.items() if k not in held})
+        say(f"note: --resume goes on with the settings the run trained with ({trained}); the search is not run",
+            quiet or not distributed_context().is_main)
         tune = None
     made = _check_out(out, resume, recommender, tune, asked)
 
@@ -189,14 +190,14 @@ def _earlier_tuning(out: Path) -> dict[str, Any] | None:
     return tuning if isinstance(tuning, dict) and isinstance(tuning.get("settings"), dict) else None
 
 
-def _cut_short_settings(out: Path, model: Any) -> dict[str, Any] | None:
-    """The searched settings (those of ``model``'s search space) that the checkpoint of a
-    ``train`` run cut short in ``out`` was trained with; ``None`` where there is none
-    (a finished run, no checkpoint, one that cannot be read: the resume says why)."""
+def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
+    """The searched settings (those of ``model``'s search space) that the checkpoint of
+    the ``train`` run in ``out`` was trained with; ``None`` where there is none (no
+    checkpoint, one that cannot be read: the resume says why)."""
     from cinerec.errors import CinerecError
     from cinerec.training import CHECKPOINT_LAST, load_checkpoint
 
-    if (out / "run.json").exists() or not (out / "checkpoints").is_dir():
+    if not (out / "checkpoints").is_dir():
         return None
     found = sorted((out / "checkpoints").rglob(CHECKPOINT_LAST))
     if not found:
@@ -261,11 +262,6 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   "choose another folder")
             want = model.config.to_dict()
             tuning = meta.get("tuning")
-            if tune is not None and not isinstance(tuning, dict):
-                # A search would choose settings the checkpoint then refuses, after all its trials.
-                raise ConfigError(f"--tune {tune}: the finished run in {out} was trained without a search, and "
-                                  "--resume goes on with the settings it trained with (its checkpoint takes no "
-                                  "others); drop --tune to train it further, or tune into a new folder")
             if tune is not None and isinstance(tuning, dict) and tuning.get("n_trials") == tune \
                     and isinstance(tuning.get("settings"), dict):
                 # The same seeded search chooses the same settings: compare with what it chose.
