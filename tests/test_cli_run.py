@@ -109,6 +109,17 @@ def test_the_best_model_is_refitted_on_all_data_and_served(finished, capsys):
     assert "store.sqlite" in run_.meta["files"] and run_.meta["files"] == on_disk
 
 
+def test_a_study_says_what_its_figures_measure_as_evaluate_does(tmp_path, capsys, ml100k_dir):
+    # evaluate said an approximate index's lists were measured as served; a study said nothing.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 200\n[protocol]\nname = "loo-full"\nseeds = [0]\n'
+                     '[models.als-ivf]\nmodel = "als"\nepochs = 2\nindex = "ivf"\nindex_nprobe = 1\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    said = "als-ivf: its lists come from an approximate ivf index, and these figures measure them as served"
+    assert f"note: {said}" in out and said in (tmp_path / "o" / "report.md").read_text()
+
+
 def test_a_run_killed_before_its_store_was_written_is_named_so(finished, capsys, tmp_path, ml100k_dir):
     # SIGKILL between the run taking its place and its store: a finished-looking run without
     # store.sqlite, and a second run refused as for any folder ("already exists and is not empty").
