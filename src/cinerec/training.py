@@ -131,7 +131,8 @@ class TrainConfig(Config):
         self._check(math.isfinite(self.negative_exponent) and self.negative_exponent >= 0, "negative_exponent",
                     "must be a finite number >= 0")
         self._check(self.log_every >= 1, "log_every", "must be at least 1")
-        self._check(0 <= self.threads <= MAX_THREADS, "threads", f"must be from 0 to {MAX_THREADS}")
+        self._check(0 <= self.threads <= MAX_THREADS, "threads", f"must be from 0 (which leaves the setting alone) "
+                    f"to {MAX_THREADS}")
         dev = self.device
         ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isascii() and dev[5:].isdigit())
         self._check(ok, "device", "expected cpu, cuda, cuda:N, mps or auto")

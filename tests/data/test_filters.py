@@ -44,6 +44,8 @@ def test_filters_keep_one_type_whoever_gave_them():
     assert from_file == from_flags
     assert json.dumps(from_file.to_dict()) == json.dumps(from_flags.to_dict())
     assert type(from_file.liked_threshold) is float and type(from_file.top_users) is int
+    assert Filters(kcore=np.array([5, 3])) == Filters.from_mapping({"kcore": np.array([5, 3])}, where="x") == \
+        Filters(kcore=(5, 3))
     _, record = apply_filters(_dataset(), from_file)
     assert json.dumps(record[0]["args"]) == '{"threshold": 4.0}'
     # A whole number with no float to become is refused as any other non-number of stars

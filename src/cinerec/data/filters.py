@@ -37,7 +37,7 @@ from typing import Any, Collection, Mapping
 
 import numpy as np
 
-from cinerec.config import shown
+from cinerec.config import from_numpy, shown
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
@@ -73,6 +73,8 @@ class Filters:
     def __post_init__(self) -> None:
         # Read and checked here too, so a Filters built directly takes what a study file
         # takes (``kcore=5``, ``[5, 10]``, ``"5,10"``) and is as safe as one read from it.
+        for key, value in asdict(self).items():  # (NumPy's numbers and arrays as the values they hold)
+            object.__setattr__(self, key, from_numpy(value))
         if self.kcore is not None:
             object.__setattr__(self, "kcore", _kcore(self.kcore, "Filters", flags=False))
         _check_all(asdict(self), "Filters", flags=False)
@@ -102,6 +104,7 @@ class Filters:
         known = [f.name for f in fields(cls)]
         out: dict[str, Any] = {}
         for key, value in values.items():
+            value = from_numpy(value)
             if key not in known:
                 raise ConfigError(f"{where}: unknown key {_label(key, flags)!r} "
                                   f"(known: {', '.join(_label(k, flags) for k in known)})")
