@@ -184,3 +184,16 @@ def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml1
                          "--protocol", "loo-full", "--out", str(tmp_path / "run"), "--json", "-q")
     assert code == 0, err
     assert keys[1] | {"run", "resumed"} == set(json.loads(out))  # train's: evaluate's, the run and whether resumed
+    # tuned or not, one shape: "tuning" is null when nothing was searched (it came only with --tune)
+    assert json.loads(out)["tuning"] is None
+    code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "itemknn", "--top-users", "100",
+                         "--protocol", "loo-full", "--tune", "2", "--json", "-q")
+    assert code == 0, err
+    assert set(json.loads(out)) == keys[1] and json.loads(out)["tuning"]["n_trials"] == 2
+    # Under a protocol of stars nothing is measured against popularity: run.json, as --json,
+    # holds no below_popularity (it held [], which reads as "none below").
+    code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "baseline", "--top-users", "100",
+                         "--protocol", "ratings-random", "--out", str(tmp_path / "stars"), "--json", "-q")
+    assert code == 0, err
+    assert "below_popularity" not in json.loads(out)
+    assert "below_popularity" not in json.loads((tmp_path / "stars" / "run.json").read_text())

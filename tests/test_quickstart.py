@@ -300,6 +300,18 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     out = capsys.readouterr().out
     assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
            "nothing about real movies" in out, out
+    # Lists and a store of made-up movies say so in --json too, as every figure of them does.
+    from cinerec.cli import main as cli
+
+    assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    # Without popularity among the models nothing was compared with it: null, not [] ("none below").
+    assert main(["quickstart", "--data", str(folder), "--out", str(tmp_path / "knn"), "--model", "itemknn",
+                 "--users", "0", "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["below_popularity"] is None
+    assert json.loads((tmp_path / "knn" / "run.json").read_text())["below_popularity"] is None
     # The data line above the table counts what was measured, as the one on stderr does.
     from cinerec.data import load
 

@@ -1433,7 +1433,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     board = {
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
-        **({"notes": notes} if (notes := synthetic_notes(dataset) + model_notes) else {}), "filters": record,
+        "synthetic": bool(dataset.info.get("synthetic")),
+        "notes": synthetic_notes(dataset) + model_notes, "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
@@ -1457,8 +1458,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         flat: dict[str, Any] = {}
         for k, v in row["metrics"].items():
             flat[k] = v["mean"]
-            if len(v["values"]) > 1:  # one seed has no spread to give (the table shows no ±)
-                flat[f"{k}_sd"] = v["sd"]
+            flat[f"{k}_sd"] = v["sd"]  # (null for one seed: no spread to give, and the table shows no ±)
         flat["seconds_fit"] = row["seconds_fit"]  # the table's "fit s"
         if row["vs_best"] is not None:
             flat[f"{metric}_vs_best"] = row["vs_best"]["diff"]

@@ -81,7 +81,7 @@ def evaluate(
         extra["notes"] = said
         print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)
-                    **({"tuning": tuned.to_dict()} if tuned else {})})
+                    "tuning": tuned.to_dict() if tuned else None})
     else:
         print_leaderboard([result])
         if tuned is not None:  # a result, not chatter: --quiet keeps it

@@ -69,6 +69,7 @@ def export(
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
                     "n_users": info.n_users, "n_items": info.n_items, "short_lists": short, "empty_lists": empty,
+                    "synthetic": bool(opened.dataset.info.get("synthetic")),
                     "seconds": round(took, 3)})
         return
     say(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "

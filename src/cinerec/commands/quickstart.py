@@ -142,6 +142,8 @@ def quickstart(
         place = {r.model: n for n, r in enumerate(sorted(ranked, key=lambda r: -r.metrics.get(RANK_BY[1], -1.0)))}
         results.sort(key=lambda r: place[r.model])
         notes = below_popularity(results)
+        # null, not [], where popularity is not among the models: nothing was compared with it
+        compared = notes if any(r.model == "popularity" for r in results) else None
         if not json:
             print(counted)  # (on stdout too: what the figures below measured, kept with them)
             print_leaderboard(results)
@@ -169,11 +171,11 @@ def quickstart(
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                                   "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
-                                  "below_popularity": notes},
+                                  "below_popularity": compared},
                        metrics=metrics, report=report)
         if json:
             print_json({"data": label, "run": os.path.abspath(out), "best_model": best, "ranked_by": list(RANK_BY),
-                        "results": [r.to_dict() for r in results], "below_popularity": notes,
+                        "results": [r.to_dict() for r in results], "below_popularity": compared,
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".

@@ -33,7 +33,7 @@ def recommend(
     """
     from cinerec.commands.show import print_json, say
 
-    raw, model_name, recs, (n_items, rated) = _recommend(run, user, k, run_model)
+    raw, model_name, recs, (n_items, rated, synthetic) = _recommend(run, user, k, run_model)
     notes = []
     if len(recs) < k and len(recs) == n_items - rated:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
@@ -43,7 +43,7 @@ def recommend(
         if recs:  # (none left: said below, on stdout)
             say(f"note: {notes[0]}", quiet)
     if json:  # the notes too, which -q keeps off stderr
-        print_json({"user": raw, "model": model_name, "recommendations": recs, "notes": notes})
+        print_json({"user": raw, "model": model_name, "synthetic": synthetic, "recommendations": recs, "notes": notes})
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {user}")
@@ -68,9 +68,10 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 
 def _recommend(run_dir: Path, user: Any, k: int,
-               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int]]:
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, bool]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
-    and the run's count of movies with how many of them the user rated."""
+    and the run's count of movies with how many of them the user rated, and whether the
+    run's data is a synthetic release."""
     from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
     from cinerec.serving.lists import Lists
@@ -92,5 +93,5 @@ def _recommend(run_dir: Path, user: Any, k: int,
             raise
         raise ConfigError(f"-k {k}: {e}") from None
     return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.seen[u].nnz)))
+            (run.dataset.n_items, int(lists.seen[u].nnz), bool(run.dataset.info.get("synthetic"))))
 

@@ -138,7 +138,9 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     meta = {
         "command": "train", "best_model": recommender.name, "data": data, "protocol": protocol_name,
         "protocol_options": result.options, "seed": seed, "config": {recommender.name: recommender.config.to_dict()},
-        "dataset": record, "below_popularity": notes,
+        "dataset": record,
+        # (under a ranking protocol, where popularity is measured beside it, as --json has it)
+        **({} if prepared.protocol.needs_ratings else {"below_popularity": notes}),
         # Results depend on how many processes trained (each takes its share of a batch).
         "processes": distributed_context().world,
         **({"tuning": tuned.to_dict()} if tuned else {"tuning": earlier} if earlier is not None else {}),
@@ -165,7 +167,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
         print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
-                    **({"tuning": meta["tuning"]} if "tuning" in meta else {})})
+                    "tuning": meta.get("tuning")})
         return
     print_leaderboard([result])
     if shown is not None:  # a result, not chatter: --quiet keeps it
