@@ -245,14 +245,17 @@ def test_a_claim_sweeps_what_a_killed_command_left_beside_its_folder(tmp_path):
 
     from cinerec.io import STALE_SECONDS, claimed
 
-    old, fresh = tmp_path / ".out.abc123.tmp", tmp_path / ".out.def456.tmp"
-    for leftover in (old, fresh):
+    old, fresh = tmp_path / ".out.abc12345.tmp", tmp_path / ".out.def45678.tmp"
+    other = tmp_path / ".out.v2.x1y2z3w4.tmp"  # out.v2's, which a claim on out does not hold back
+    for leftover in (old, fresh, other):
         (leftover / "models").mkdir(parents=True)
     then = time.time() - STALE_SECONDS - 60
     os.utime(old, (then, then))
+    os.utime(other, (then, then))
     with claimed(tmp_path / "out"):
         pass
     assert not old.exists() and fresh.exists()  # (one written a moment ago may be a live writer's)
+    assert other.exists()
 
 
 def test_a_lock_file_removed_by_the_command_letting_it_go_is_not_held(tmp_path, monkeypatch):

@@ -32,7 +32,12 @@ def sweep_stale_temps(path: str | os.PathLike) -> None:
     if not path.parent.is_dir():
         return
     now = time.time()
+    # The names tempfile gives: 8 characters between the name and ".tmp" (".r.v2.x1y2z3w4.tmp"
+    # is r.v2's, not r's, and may be a live writer's that no claim on r holds back).
+    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if not own.fullmatch(leftover.name):
+            continue
         try:
             if now - leftover.lstat().st_mtime < STALE_SECONDS:
                 continue

@@ -267,13 +267,13 @@ def test_what_a_killed_download_left_is_swept_once_stale(served, online, tmp_pat
     _, url, sums = served
     cache = tmp_path / "cache"
     cache.mkdir()
-    stale_zip, stale_dir = cache / ".ml-100k.zip.k1ll3d.tmp", cache / ".ml-100k.h4lf.tmp"
-    live_zip = cache / ".ml-100k.zip.l1v3.tmp"
+    stale_zip, stale_dir = cache / ".ml-100k.zip.k1ll3d00.tmp", cache / ".ml-100k.h4lf0000.tmp"
+    live_zip = cache / ".ml-100k.zip.l1v30000.tmp"
     stale_zip.write_bytes(b"PK partial")
     (stale_dir / "ml-100k").mkdir(parents=True)
     (stale_dir / "ml-100k" / "u.data").write_text("1\t1\t5\t0\n")
     live_zip.write_bytes(b"PK partial")
-    other = cache / ".ml-1m.zip.0th3r.tmp"  # another release's: not this fetch's to judge
+    other = cache / ".ml-1m.zip.0th3r000.tmp"  # another release's: not this fetch's to judge
     other.write_bytes(b"PK")
     old = time.time() - 3600
     for path in (stale_zip, stale_dir, other):

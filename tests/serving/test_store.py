@@ -113,12 +113,12 @@ def test_what_a_killed_export_left_is_swept_once_stale(run_dir, tmp_path):
     import time
 
     db = tmp_path / "recs.sqlite"
-    stale, live = tmp_path / ".recs.sqlite.abc123.tmp", tmp_path / ".recs.sqlite.def456.tmp"
+    stale, live = tmp_path / ".recs.sqlite.abc12345.tmp", tmp_path / ".recs.sqlite.def45678.tmp"
     for f in (stale, live):
         f.write_bytes(b"half a store")
     old = time.time() - 3600
     os.utime(stale, (old, old))
-    other = tmp_path / ".other.sqlite.ghi789.tmp"  # another store's: not this export's to judge
+    other = tmp_path / ".other.sqlite.ghi78901.tmp"  # another store's: not this export's to judge
     other.write_bytes(b"x")
     os.utime(other, (old, old))
     export_store(run_dir, db, k=5, model="popularity", progress=False)
