@@ -133,10 +133,10 @@ def test_a_run_killed_before_its_store_was_written_is_named_so(finished, capsys,
     code, _, err = run(capsys, "run", str(study), "--out", str(cut), "--data", str(ml100k_dir), "--quiet")
     assert code == 2 and err == (f"cinerec: error: --out {cut}: holds a study run cut short while writing its store "
                                  f"(store.sqlite is not there); remove the folder and run the study again, or write "
-                                 f"the store with cinerec export --run {cut} --db {cut / 'store.sqlite'}\n"), err
+                                 f"the store with cinerec export --run {cut} --db {cut / 'store.sqlite'} -k 5\n"), err
     assert sorted(p.name for p in cut.iterdir()) == before
     # Its store written as the line says, the run is whole: any other run there is refused as usual.
-    assert run(capsys, "export", "--run", str(cut), "--db", str(cut / "store.sqlite"), "--quiet")[0] == 0
+    assert run(capsys, "export", "--run", str(cut), "--db", str(cut / "store.sqlite"), "-k", "5", "--quiet")[0] == 0
     code, _, err = run(capsys, "run", str(study), "--out", str(cut), "--data", str(ml100k_dir), "--quiet")
     assert code == 2 and "already exists and is not empty" in err, err
 

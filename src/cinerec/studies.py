@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import re
@@ -1036,6 +1037,17 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
 EXPORT_PENDING = ".cinerec-export-pending"
 
 
+def _export_k(out: Path) -> str:
+    """`` -k K`` of the store the study in ``out`` was writing (its ``[export] k``, as its
+    run.json records the study), so that the store written again is the one it would have
+    written; empty where the record does not say."""
+    try:
+        k = json.loads((out / "run.json").read_text(encoding="utf-8"))["study"]["export"]["k"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f" -k {k}" if isinstance(k, int) and not isinstance(k, bool) else ""
+
+
 def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
     """Run ``study`` and write its run folder ``out``; return the leaderboard.
 
@@ -1062,7 +1074,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     if (out / EXPORT_PENDING).is_file() and (out / "run.json").is_file() and not (out / "store.sqlite").exists():
         raise ConfigError(f"--out {out}: holds a study run cut short while writing its store (store.sqlite is not "
                           f"there); remove the folder and run the study again, or write the store with cinerec "
-                          f"export --run {out} --db {out / 'store.sqlite'}")
+                          f"export --run {out} --db {out / 'store.sqlite'}{_export_k(out)}")
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     check_not_here(out, str(out), "--out ")  # found now, before the study runs
