@@ -176,6 +176,8 @@ def test_a_whole_number_too_large_for_a_float_is_refused_in_one_line():
             with pytest.raises(ConfigError, match=rf"^config: {key} = a number of about {digits} digits: too large "
                                                   r"\(at most 3\.403e\+38\)$"):
                 create(model, {key: big})
+    with pytest.raises(ConfigError, match=r"regularization = a negative number of about 401 digits: too small"):
+        create("ease", {"regularization": -10**400})
 
 
 @pytest.mark.parametrize("model", ["mf", "bpmf"])

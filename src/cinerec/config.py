@@ -200,7 +200,7 @@ def shown(value: Any) -> str:
     if isinstance(value, (_dt.date, _dt.time)):  # a TOML date or time: as it was typed
         return value.isoformat()
     if isinstance(value, int) and value.bit_length() > 100:  # (Python will not write 5,000 digits; no one reads 400)
-        return f"{'-' if value < 0 else ''}a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+        return f"a {'negative ' if value < 0 else ''}number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
     return str(value) if isinstance(value, (int, float)) else repr(value)
 
 

@@ -351,7 +351,7 @@ def _stars(value: Any) -> bool:
         return False
     if isinstance(value, (int, np.integer)):
         return abs(int(value)) <= _MOST_STARS
-    return math.isfinite(float(value))
+    return math.isfinite(float(value)) and abs(float(value)) <= _MOST_STARS
 
 
 def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, transforms: list[dict[str, Any]]
