@@ -1470,7 +1470,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         flat: dict[str, Any] = {}
         for k, v in row["metrics"].items():
             flat[k] = v["mean"]
-            flat[f"{k}_sd"] = v["sd"]  # (null for one seed: no spread to give, and the table shows no ±)
+            if len(v["values"]) > 1:  # one seed has no spread to give (the table shows no ±, a notebook no column)
+                flat[f"{k}_sd"] = v["sd"]
         flat["seconds_fit"] = row["seconds_fit"]  # the table's "fit s"
         if row["vs_best"] is not None:
             flat[f"{metric}_vs_best"] = row["vs_best"]["diff"]
