@@ -135,6 +135,10 @@ def test_a_run_killed_before_its_store_was_written_is_named_so(finished, capsys,
                                  f"(store.sqlite is not there); remove the folder and run the study again, or write "
                                  f"the store with cinerec export --run {cut} --db {cut / 'store.sqlite'} -k 5\n"), err
     assert sorted(p.name for p in cut.iterdir()) == before
+    # The way back is a command to paste: a folder name with a space is quoted for the shell.
+    spaced = Path(shutil.copytree(cut, tmp_path / "cut short"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(spaced), "--data", str(ml100k_dir), "--quiet")
+    assert code == 2 and f"cinerec export --run '{spaced}' --db '{spaced / 'store.sqlite'}' -k 5\n" in err, err
     # Its store written as the line says, the run is whole: any other run there is refused as usual.
     assert run(capsys, "export", "--run", str(cut), "--db", str(cut / "store.sqlite"), "-k", "5", "--quiet")[0] == 0
     code, _, err = run(capsys, "run", str(study), "--out", str(cut), "--data", str(ml100k_dir), "--quiet")

@@ -52,6 +52,7 @@ import json
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -1074,7 +1075,8 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     if (out / EXPORT_PENDING).is_file() and (out / "run.json").is_file() and not (out / "store.sqlite").exists():
         raise ConfigError(f"--out {out}: holds a study run cut short while writing its store (store.sqlite is not "
                           f"there); remove the folder and run the study again, or write the store with cinerec "
-                          f"export --run {out} --db {out / 'store.sqlite'}{_export_k(out)}")
+                          f"export --run {shlex.quote(str(out))} --db {shlex.quote(str(out / 'store.sqlite'))}"
+                          f"{_export_k(out)}")  # (quoted: a command to paste, whatever the folder's name)
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     check_not_here(out, str(out), "--out ")  # found now, before the study runs
