@@ -550,6 +550,13 @@ def test_a_run_resumed_with_tune_goes_on_with_its_checkpoint_s_settings(small_da
         assert main([*base, "--out", str(tmp_path / out), "--set", "epochs=2", "--resume", "--tune", "3"]) == 0
         meta = read_json(tmp_path / out / "run.json")
         assert "tuning" not in meta and meta["training"]["epochs"] == 2 and meta["config"]["gmf"]["lr"] == lr
+    # Another model's checkpoint lends it no settings (it said it went on with gmf's, then was refused).
+    shutil.copytree(tmp_path / "run" / "checkpoints", tmp_path / "other" / "checkpoints")
+    capsys.readouterr()
+    argv = [a if a != "gmf" else "mlp" for a in base]
+    assert main([*argv, "--out", str(tmp_path / "other"), "--set", "epochs=2", "--resume", "--tune", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "goes on with the settings" not in err and "cannot resume, the model was gmf and is now mlp" in err, err
 
 
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):

@@ -207,10 +207,12 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
     try:
         import torch
 
-        saved = load_checkpoint(found[0], torch.device("cpu")).get("config")
+        ck = load_checkpoint(found[0], torch.device("cpu"))
+        saved, then = ck.get("config"), ck.get("trained")
     except (CinerecError, AttributeError):
         return None
-    if not isinstance(saved, dict):
+    # Another model's checkpoint: its settings are none of this model's (the resume refuses it).
+    if not isinstance(saved, dict) or (isinstance(then, dict) and then.get("model") != model.name):
         return None
     return {k: saved[k] for k in model.search_space if k in saved}
 
