@@ -309,7 +309,7 @@ def test_a_bad_line_in_a_zip_names_the_zip_not_the_cache(pristine, tmp_path, mon
     assert list(local.iterdir()) == []
     # What a killed unpacking of a zip left (SIGKILL: no cleanup ran) goes once stale.
     digest = download.file_digest(bad)[:16]
-    stale = local / f".bad-{digest}.k1ll3d.tmp"
+    stale = local / f".bad-{digest}.k1ll3d00.tmp"
     (stale / "ml-100k").mkdir(parents=True)
     old = time.time() - 3600
     os.utime(stale, (old, old))
