@@ -404,16 +404,6 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
-def test_a_store_holding_a_function_of_someone_elses_is_refused_before_the_export(run_dir, pg_url):
-    # It was found only at the swap, in a line naming a schema "cinerec.ed316411" that is not there.
-    url = _database(pg_url, "cinerec_function")
-    export_store(run_dir, url, k=3, progress=False)
-    _sql(url, "CREATE FUNCTION cinerec.keepme() RETURNS int LANGUAGE sql AS 'select 42'")
-    with pytest.raises(DataError, match=r"schema 'cinerec' is not a cinerec recommendation store \(it holds "
-                                        r"'keepme\(\)', which a store has not\); not replacing it"):
-        export_store(run_dir, url, k=3, progress=False)
-
-
 def _sql(url: str, *statements: str) -> None:
     """Run ``statements`` on the database at ``url``, each committed."""
     import psycopg
@@ -442,21 +432,30 @@ def test_a_schema_with_a_format_row_but_tables_of_someone_elses_is_no_store_eith
         assert con.execute("SELECT value FROM cinerec.meta").fetchall() == [("mine",)]
 
 
-def test_a_reexport_never_drops_what_others_built_on_the_store(run_dir, pg_url):
+@pytest.mark.parametrize("theirs, used, gone, said", [
     # The old store went with DROP SCHEMA ... CASCADE, and a view of one's own in another
     # schema went with it, unsaid.
+    ("CREATE VIEW public.top_users AS SELECT * FROM cinerec.users", "SELECT count(*) > 0 FROM public.top_users",
+     "DROP VIEW public.top_users", r"export failed, the old store is unchanged: view (public\.)?top_users depends "
+                                   r"on table cinerec\.users; .*drop what depends on them first"),
+    # A function of someone else's in the store's schema was found only at the swap, in a
+    # line naming a schema "cinerec.ed316411" that is not there: refused before the work.
+    ("CREATE FUNCTION cinerec.keepme() RETURNS int LANGUAGE sql AS 'select 42'", "SELECT cinerec.keepme() = 42",
+     "DROP FUNCTION cinerec.keepme()", r"schema 'cinerec' is not a cinerec recommendation store \(it holds "
+                                       r"'keepme\(\)', which a store has not\); not replacing it"),
+])
+def test_a_reexport_never_drops_what_others_built_on_or_in_the_store(run_dir, pg_url, theirs, used, gone, said):
     import psycopg
 
     url = _database(pg_url, "cinerec_viewed")
     export_store(run_dir, url, k=3, progress=False)
-    _sql(url, "CREATE VIEW public.top_users AS SELECT * FROM cinerec.users")
-    with pytest.raises(DataError, match=r"export failed, the old store is unchanged: view (public\.)?top_users depends "
-                                        r"on table cinerec\.users; .*drop what depends on them first"):
+    _sql(url, theirs)
+    with pytest.raises(DataError, match=said):
         export_store(run_dir, url, k=5, progress=False)
     with psycopg.connect(url) as con:
-        assert con.execute("SELECT count(*) FROM public.top_users").fetchone()[0] > 0
+        assert con.execute(used).fetchone()[0] is True
     assert open_store(url).info.k == 3
-    _sql(url, "DROP VIEW public.top_users")
+    _sql(url, gone)
     export_store(run_dir, url, k=5, progress=False)
     assert open_store(url).info.k == 5
 
