@@ -78,28 +78,21 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
              "seed": seed}
     earlier = _earlier_tuning(out) if resume else None
-    if earlier is not None:
-        # Resumed, a tuned run goes on with the settings its search chose (those given
-        # here win): a search run again would choose for other epochs, and the checkpoint
-        # refuses settings it was not trained with.
+    # Resumed, a run goes on with the settings it trained with (those given here win): its
+    # search's choice when it searched, else, asked to search, its checkpoint's (a run that
+    # never searched, or one killed before its record). A search run again would choose
+    # for other epochs, and the checkpoint refuses settings it was not trained with.
+    kept = earlier["settings"] if earlier is not None else \
+        _checkpoint_settings(out, recommender) if resume and tune is not None else None
+    if kept is not None:
         from cinerec.commands.evaluate import _with
 
-        recommender = _with(recommender, {k: v for k, v in earlier["settings"].items() if k not in held})
+        recommender = _with(recommender, {k: v for k, v in kept.items() if k not in held})
         if tune is not None:
-            say(f"note: --resume goes on with the settings the run's search chose ({earlier['settings']}); "
-                "the search is not run again", quiet or not distributed_context().is_main)
+            whose = "the run's search chose" if earlier is not None else "the run trained with"
+            say(f"note: --resume goes on with the settings {whose} ({kept}); the search is not run again",
+                quiet or not distributed_context().is_main)
             tune = None
-    trained = _checkpoint_settings(out, recommender) if resume and tune is not None and earlier is None else None
-    if trained is not None:
-        # A run that never searched, or one cut short before its record: its checkpoint
-        # holds the settings it trained with (its search's choice, if it searched), the only
-        # ones it resumes with; a search would choose others, which the checkpoint refuses.
-        from cinerec.commands.evaluate import _with
-
-        recommender = _with(recommender, {k: v for k, v in trained.items() if k not in held})
-        say(f"note: --resume goes on with the settings the run trained with ({trained}); the search is not run",
-            quiet or not distributed_context().is_main)
-        tune = None
     made = _check_out(out, resume, recommender, tune, asked)
 
     main = distributed_context().is_main
