@@ -89,24 +89,31 @@ def _made_for(folder: Path, what: str) -> Path:
     return OUT / f"{folder.name}-{where}-{what}"
 
 
+TEXT_LOG = """
+import sys
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+table = pacsv.read_csv(sys.argv[1])
+text = {
+    "user": pc.binary_join_element_wise("u", pc.cast(table["userId"], pa.string()), ""),
+    "item": pc.binary_join_element_wise("m", pc.cast(table["movieId"], pa.string()), ""),
+    "rating": table["rating"], "ts": table["timestamp"],
+}
+pacsv.write_csv(pa.table(text), sys.argv[2], pacsv.WriteOptions(quoting_style="none"))
+"""
+
+
 def _text_log(folder: Path) -> Path:
-    """The release's ratings as a log of one's own: other column names, text ids (written once)."""
+    """The release's ratings as a log of one's own: other column names, text ids (written
+    once, by a process of its own, as every piece of data made here: this one forks the
+    timed processes, and a child's peak memory counts from its parent's)."""
     dest = _made_for(folder, "text-log") / "log.csv"
     if dest.exists():
         return dest
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
-    table = pacsv.read_csv(folder / "ratings.csv")
-    text = {
-        "user": pc.binary_join_element_wise("u", pc.cast(table["userId"], pa.string()), ""),
-        "item": pc.binary_join_element_wise("m", pc.cast(table["movieId"], pa.string()), ""),
-        "rating": table["rating"], "ts": table["timestamp"],
-    }
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name("log.csv.tmp")
-    pacsv.write_csv(pa.table(text), tmp, pacsv.WriteOptions(quoting_style="none"))
+    subprocess.run([sys.executable, "-c", TEXT_LOG, str(folder / "ratings.csv"), str(tmp)], check=True)
     tmp.rename(dest)
     return dest
 
@@ -197,11 +204,11 @@ def main() -> None:
     folder = args.folder
     if folder is None:
         folder = OUT / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
-        if not (folder / "ratings.csv").exists():
-            from cinerec.data.synthetic import write_release
-
+        if not (folder / "ratings.csv").exists():  # (in a process of its own: see _text_log)
             t0 = time.perf_counter()
-            write_release(folder, "ml-25m", args.scale, args.seed)
+            subprocess.run([sys.executable, "-m", "cinerec", "data", "synthesize", "--like", "ml-25m", "--scale",
+                            f"{args.scale!r}", "--seed", str(args.seed), "--out", str(folder), "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
             result["generate_seconds"] = round(time.perf_counter() - t0, 2)
     folder = folder.resolve()
     if args.logs:

@@ -643,3 +643,20 @@ def test_a_model_of_stars_shows_its_scores_within_the_rating_scale_in_its_own_or
     items, scores, reasons = ranker.for_users([0], 3)
     assert [r["score"] for r in ranker.records(items[0], scores[0], reasons[0])] == pytest.approx(scores[0].tolist())
     assert scores[0][0] > 5
+
+
+def test_cold_start_weighs_a_like_by_how_far_up_the_data_s_own_scale_it_is(tmp_path):
+    # A model that scores no history adds up the movies' similarities, each liked movie
+    # weighed by stars / the scale's top: on -2..2 a liked 0 weighed nothing (every place went
+    # to popular movies), and on -5..-1 a -3 weighed more than a -1.
+    rng = np.random.default_rng(0)
+    rows = ["user,item,rating,ts"]
+    for u in range(80):
+        for m in rng.choice(40, size=15, replace=False):
+            rows.append(f"u{u},m{m},{int(rng.integers(-2, 3))},{u * 100 + int(m)}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "biasedmf", "--protocol", "ratings-random",
+                 "--set", "epochs=3", "--set", "threads=1", "--out", str(tmp_path / "run"), "-q"]) == 0
+    run = open_run(tmp_path / "run")
+    frame = run.recommend_for(ratings={"m5": 0}, k=10)  # 0 is liked here: at least halfway up -2..2
+    assert (frame["reason"] == "because you liked m5").any(), frame

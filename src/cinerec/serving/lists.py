@@ -213,7 +213,10 @@ class Lists:
         scale = rating_scale(self.dataset)
         implicit = is_implicit(self.dataset)
         like = 1.0 if scale is None or implicit else scale[1]
-        top = scale[1] if scale is not None else 5.0
+        # How far up the data's scale a rating is, 0 to 1 (a liked one at least halfway): on
+        # -2..2 a liked 0 weighs 0.5, and on -5..-1 -1 weighs more than -3 (stars / top gave
+        # 0 to the one and less to the other).
+        low, top = (scale[0], scale[1]) if scale is not None else (1.0, 5.0)
         values = np.where(plain, like, np.asarray(stars, dtype=np.float32)).astype(np.float32)
         history = history_row(items_given, values, n)  # the stars as given: what was liked
         if implicit:
@@ -240,7 +243,8 @@ class Lists:
             scores = np.asarray(self.model.score_history(read), dtype=np.float32).reshape(1, n)
             silent = self.model.history_says_nothing(read, scores[0])
         elif len(heard):
-            weights = np.where(plain, 1.0, values / top).astype(np.float32) if not implicit else evidence
+            up = (values - low) / (top - low) if top > low else np.ones_like(values)
+            weights = np.where(plain, 1.0, up).astype(np.float32) if not implicit else evidence
             # Only what was liked draws in movies like it: a one-star film's neighbours are
             # no better for being like it (they were listed first, "popular ..." beside).
             weights = np.where(likes[0, heard].toarray().ravel() > 0, weights, 0.0).astype(np.float32)
