@@ -647,8 +647,8 @@ def test_a_model_of_stars_shows_its_scores_within_the_rating_scale_in_its_own_or
 
 def test_cold_start_weighs_a_like_by_how_far_up_the_data_s_own_scale_it_is(tmp_path):
     # A model that scores no history adds up the movies' similarities, each liked movie
-    # weighed by stars / the scale's top: on -2..2 a liked 0 weighed nothing (every place went
-    # to popular movies), and on -5..-1 a -3 weighed more than a -1.
+    # weighed by how far up the scale it is. It was stars / the scale's top, under which on
+    # -2..2 a liked 0 weighed nothing (every place went to popular movies).
     rng = np.random.default_rng(0)
     rows = ["user,item,rating,ts"]
     for u in range(80):

@@ -198,8 +198,9 @@ class Lists:
 
         Models that score a history directly (``can_score_history``) do so, a like given
         the top of the data's rating scale; others sum the similarity rows of the liked
-        movies among those given, each weighted by its stars over that top (a like
-        weighs 1; a movie given low stars draws in nothing). On implicit data a person
+        movies among those given, each weighted by how far up the data's scale its stars
+        are, 0 at the bottom to 1 at the top (a like weighs 1; a movie given low stars
+        draws in nothing). On implicit data a person
         is read as the run read its people: every rating is one event (1), and under a
         ``--liked-threshold`` a rating below it is no event at all, only a movie seen
         (never listed, never a reason), as the low ratings of the data are.
