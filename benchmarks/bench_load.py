@@ -197,8 +197,8 @@ def main() -> None:
         p.error(f"--kinds: unknown kind {unknown[0]!r} (reference, cinerec, load, startup)")
     if args.folder is not None and not (args.folder / "ratings.csv").is_file():
         p.error(f"--folder {args.folder}: holds no ratings.csv")
-    if not args.scale > 0:
-        p.error("--scale: must be above 0")
+    if not 0 < args.scale <= 10:  # (what cinerec data synthesize, which writes the release, takes)
+        p.error("--scale: must be above 0 and at most 10")
 
     result: dict = {"benchmark": "cinerec data info on a release's ratings.csv (its size below), whole processes"}
     folder = args.folder
