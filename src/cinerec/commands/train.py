@@ -89,9 +89,9 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
 
         recommender = _with(recommender, {k: v for k, v in kept.items() if k not in held})
         if tune is not None:
-            said = ("the run's search chose", "the search is not run again") if earlier is not None else \
-                ("the run trained with", "the search is not run")
-            say(f"note: --resume goes on with the settings {said[0]} ({kept}); {said[1]}",
+            whose, search = ("the run's search chose", "the search is not run again") if earlier is not None \
+                else ("the run trained with", "the search is not run")
+            say(f"note: --resume goes on with the settings {whose} ({kept}); {search}",
                 quiet or not distributed_context().is_main)
             tune = None
     made = _check_out(out, resume, recommender, tune, asked)
