@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -132,8 +133,10 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     # the mistyped link wiped the browser's own profile, whose ratings no page could reach.
     context = browser.new_context()
     holder = context.new_page()
-    holder.goto(link)  # this browser's profile from now on
+    holder.goto(link)  # this browser's profile from now on, once the server has answered with it
     expect(holder.locator("#profile-id")).to_have_text(profile_id)
+    # (the id shows while it is asked for; the browser keeps it once the answer is in)
+    holder.wait_for_function(f"localStorage.getItem('cinerec.profile') === {json.dumps(profile_id)}")
     mistyped = context.new_page()
     mistyped.on("pageerror", lambda e: errors.append(str(e)))
     mistyped.goto(live_server.url + "/?profile=typo123")
