@@ -319,10 +319,11 @@ def test_info_takes_the_data_with_data_as_every_other_command_does(ml100k_dir, c
 
 
 def test_info_of_a_csv_release_no_name_vouches_for_says_how_to_name_it(tmp_path, capsys) -> None:
-    from cinerec.data.synthetic import MARKER, write_release
+    from cinerec.data.synthetic import LABEL, MARKER, write_release
 
     folder = write_release(tmp_path / "mine", "ml-25m", 0.001, seed=1)
     (folder / MARKER).unlink()  # nothing says which release it is (it was labelled ml-latest)
+    (folder / LABEL).unlink()
     assert main(["data", "info", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "movielens-csv (MovieLens's CSV layout; --release names which release it is)" in " ".join(out.split())

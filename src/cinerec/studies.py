@@ -137,8 +137,7 @@ def _release_in(source: str) -> str | None:
     """The MovieLens release a folder holds, read from its layout alone; ``None`` for a
     log, a synthetic release (shaped like one, not one), a zip (which would have to be
     unpacked) or what cannot be read."""
-    from cinerec.data.movielens import is_release, locate
-    from cinerec.data.synthetic import MARKER
+    from cinerec.data.movielens import is_release, locate, synthetic_like
 
     path = Path(source).expanduser()
     if not path.is_dir() or not is_release(path):
@@ -147,7 +146,7 @@ def _release_in(source: str) -> str | None:
         folder, _, release, _ = locate(path)
     except CinerecError:
         return None
-    return None if (folder / MARKER).is_file() else release
+    return None if synthetic_like(folder) is not None else release
 
 
 @dataclass(frozen=True)

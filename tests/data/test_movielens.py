@@ -358,10 +358,7 @@ def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> 
 def test_a_zip_with_its_files_at_the_top_is_named_by_the_zips_own_name(tmp_path) -> None:
     # Unpacked into a cache folder named "ml-latest-small-<content hash>", it read as an
     # unnamed CSV release, where the same zip with a top folder, or a folder, was named.
-    folder = write_release(tmp_path / "data", "ml-latest-small", 0.05, seed=1)
-    from cinerec.data.synthetic import MARKER
-
-    (folder / MARKER).unlink()
+    folder = _unlabelled(write_release(tmp_path / "data", "ml-latest-small", 0.05, seed=1))
     for name, release in (("ml-latest-small.zip", "ml-latest-small"), ("mine.zip", "movielens-csv")):
         with zipfile.ZipFile(tmp_path / name, "w") as z:
             for f in folder.iterdir():
@@ -372,9 +369,7 @@ def test_a_zip_with_its_files_at_the_top_is_named_by_the_zips_own_name(tmp_path)
 def test_release_argument_must_fit_the_files(tmp_path) -> None:
     folder = write_release(tmp_path / "data", "ml-25m", 0.001, seed=1)
     assert load(folder).info["release"] == "ml-25m"  # its folder name says nothing; its synthetic marker does
-    from cinerec.data.synthetic import MARKER
-
-    (folder / MARKER).unlink()
+    folder = _unlabelled(folder)
     # A CSV release whose folder says nothing at all: the layout, not a guessed release
     # (it was labelled ml-latest, a release of its own).
     assert load(folder).info["release"] == "movielens-csv"
@@ -387,17 +382,14 @@ def test_release_argument_must_fit_the_files(tmp_path) -> None:
 
 def test_a_release_name_that_another_release_s_files_contradict_is_refused(tmp_path) -> None:
     # ml-10m was taken for an ml-1m folder: read with ml-1m's users.dat, and labelled ml-10m.
-    from cinerec.data.synthetic import MARKER
-
     one = write_release(tmp_path / "a", "ml-1m", 0.005, seed=1)
     with pytest.raises(DataError, match=r"a synthetic release shaped like ml-1m \(cinerec data synthesize\), not ml-10m"):
         load(one, release="ml-10m")
-    (one / MARKER).unlink()
+    one = _unlabelled(one)
     with pytest.raises(DataError, match=r"holds users.dat, which ml-10m has not \(ml-1m's layout\)"):
         load(one, release="ml-10m")
     assert load(one, release="ml-1m").info["release"] == "ml-1m"
-    ten = write_release(tmp_path / "b", "ml-10m", 0.001, seed=1)
-    (ten / MARKER).unlink()
+    ten = _unlabelled(write_release(tmp_path / "b", "ml-10m", 0.001, seed=1))
     with pytest.raises(DataError, match=r"holds no users.dat, which ml-1m has \(ml-10m's layout\)"):
         load(ten, release="ml-1m")
 
@@ -406,3 +398,13 @@ def test_ml1m_occupations_are_named(tmp_path) -> None:
     d = load(write_release(tmp_path / "ml-1m", "ml-1m", 0.01, seed=3))
     assert set(d.user_features["occupation"]) <= set(ML1M_OCCUPATIONS)
     assert set(d.user_features["age"]) <= {1, 18, 25, 35, 45, 50, 56}
+
+
+def _unlabelled(folder):
+    """A synthetic release's folder as a plain copy of a release's files would be: without
+    the two files that say it is synthetic."""
+    from cinerec.data.synthetic import LABEL, MARKER
+
+    (folder / MARKER).unlink()
+    (folder / LABEL).unlink()
+    return folder

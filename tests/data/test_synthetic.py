@@ -101,12 +101,54 @@ def test_half_stars_and_timestamps_increase_per_user() -> None:
     rel = synthesize("ml-10m", 0.005, seed=4)
     r = rel.ratings
     assert set(np.unique(r["rating"])) == {0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0}
-    # .dat files list each user's ratings together, in the order they were made.
+    assert rel.users is None
+    # ml-1m's ratings.dat lists each user's ratings together, in the order they were made.
+    r = synthesize("ml-1m", 0.005, seed=4).ratings
     u, t = r["user_id"].to_numpy(), r["timestamp"].to_numpy()
     assert np.all(np.diff(u) >= 0)
     same = u[1:] == u[:-1]
     assert np.all(np.diff(t)[same] >= 0)
-    assert rel.users is None
+
+
+def test_ml10m_ratings_file_is_spelled_as_the_real_one(tmp_path) -> None:
+    # The real ratings.dat writes whole stars as "5" and half stars as "3.5", and its README
+    # says its lines are ordered by user, then by movie.
+    write_release(tmp_path / "ml-10M100K", "ml-10m", 0.002, seed=1)
+    lines = (tmp_path / "ml-10M100K" / "ratings.dat").read_text().splitlines()
+    fields = [line.split("::") for line in lines]
+    stars = {f[2] for f in fields}
+    assert stars == {"0.5", "1", "1.5", "2", "2.5", "3", "3.5", "4", "4.5", "5"}, stars
+    keys = [(int(f[0]), int(f[1])) for f in fields]
+    assert keys == sorted(keys)
+    ds = load(tmp_path / "ml-10M100K")
+    assert sorted(np.unique(ds.interactions.ratings).tolist()) == [x / 2 for x in range(1, 11)]
+
+
+def test_the_synthetic_label_survives_a_copy_without_hidden_files(tmp_path) -> None:
+    import json
+    import shutil
+    import zipfile
+
+    from cinerec.data.synthetic import LABEL, MARKER
+
+    made = write_release(tmp_path / "made", "ml-latest-small", 0.05, seed=0)
+    assert (made / LABEL).is_file() and LABEL in json.loads((made / MARKER).read_text())["files"]
+    copy = tmp_path / "copy" / "ml-latest-small"
+    copy.mkdir(parents=True)
+    shown = [f for f in made.iterdir() if not f.name.startswith(".")]  # what a shell's `*` names
+    for f in shown:  # as `cp made/* copy/` does: the hidden marker stays behind
+        shutil.copy(f, copy / f.name)
+    assert not (copy / MARKER).exists()
+    ds = load(copy)
+    assert ds.info.get("synthetic") is True and ds.info["release"] == "ml-latest-small"
+    zipped = tmp_path / "ml-latest-small.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        for f in shown:
+            z.write(f, f"ml-latest-small/{f.name}")
+    assert load(zipped).info.get("synthetic") is True
+    # A file of that name that is not the label says nothing.
+    (copy / LABEL).write_text("like: ml-latest-small\n")
+    assert not load(copy).info.get("synthetic")
 
 
 def test_scaled_down_release_stays_consistent() -> None:

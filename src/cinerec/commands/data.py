@@ -137,7 +137,9 @@ def synthesize(
 ) -> None:
     """Write a synthetic release shaped like a real one.
 
-    Same file formats as the real release; prints the folder.
+    Same file formats as the real release, for the files cinerec reads (ratings, movies,
+    people, folds; not tags, links or the genome), and a SYNTHETIC.txt that says what it
+    is; prints the folder.
     """
     from cinerec.commands.show import say
     from cinerec.data.synthetic import MAX_SCALE, SHAPES, size_note, write_release

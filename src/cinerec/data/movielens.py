@@ -219,7 +219,7 @@ def _cached_hint(name: str) -> str:
 def _guessed_csv(folder: Path, family: str, release: str) -> bool:
     """True when a CSV release's name is only a guess: neither its folder's name nor a
     synthetic marker says which release it is."""
-    return family == "csv" and _normalise(folder.name) != release and _synthetic_like(folder) is None
+    return family == "csv" and _normalise(folder.name) != release and synthetic_like(folder) is None
 
 
 #: Lines of ratings.csv looked at for ids MovieLens never writes (the whole movies.csv is).
@@ -461,7 +461,7 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
     if release is not None:
         if _family(release) != family:
             raise DataError(f"{folder}: holds {_RATINGS_FILE[family]}, which is not the layout of {release}")
-        like = _synthetic_like(folder)
+        like = synthetic_like(folder)
         if like is not None and like != release and like in download.RELEASES:
             raise DataError(f"{folder}: a synthetic release shaped like {like} (cinerec data synthesize), not {release}; "
                             f"drop the release name or give {like}")
@@ -473,7 +473,7 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
         return folder, family, release
     if named in download.RELEASES and _family(named) == family:
         return folder, family, named
-    like = _synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates
+    like = synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates
     if like is not None and like in download.RELEASES and _family(like) == family:
         return folder, family, like
     if family == "100k":
@@ -483,17 +483,24 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
     return folder, family, UNNAMED_CSV
 
 
-def _synthetic_like(folder: Path) -> str | None:
-    """The release a synthetic release imitates (its marker file), else ``None``."""
+def synthetic_like(folder: Path) -> str | None:
+    """The release a synthetic release imitates (its hidden marker, or its label file where
+    a copy left the marker behind), else ``None``."""
     import json
 
-    from cinerec.data.synthetic import MARKER
+    from cinerec.data.synthetic import LABEL, MARKER, label_like
 
     try:
         like = json.loads((folder / MARKER).read_text()).get("like")
     except (OSError, ValueError, AttributeError):
+        like = None
+    if isinstance(like, str):
+        return like
+    try:
+        with open(folder / LABEL, encoding="utf-8", errors="replace") as f:
+            return label_like(f.read(4096))
+    except OSError:
         return None
-    return like if isinstance(like, str) else None
 
 
 def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
@@ -558,7 +565,7 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
         **({} if implicit or not len(ratings) else {"rating_scale": [float(ratings.min()), float(ratings.max())]}),
         "id_order": "sorted raw ids",
         # written by `cinerec data synthesize`: its figures say nothing about real movies
-        **({"synthetic": True} if _synthetic_like(folder) is not None else {}),
+        **({"synthetic": True} if synthetic_like(folder) is not None else {}),
     }
     return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info,
                    folds)

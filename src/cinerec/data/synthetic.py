@@ -1,5 +1,11 @@
 """MovieLens-shaped synthetic releases, written in each release's exact file formats.
 
+A release holds the files cinerec reads: ratings and movies, people where the release
+has them (ml-100k, ml-1m) and ml-100k's folds and info files. The tags, links and
+genome files of the later releases are left out. Two files say the folder is
+synthetic: :data:`MARKER` (hidden; it lists the files written) and :data:`LABEL`,
+which a copy made with a shell glob (``cp ml-25m-like/* ...``) keeps.
+
 The generator exists so that everything can run (tests, demos, benchmarks at ml-25m
 size) without the real files, and so that models have something learnable:
 
@@ -40,7 +46,7 @@ from cinerec.errors import NotFoundError
 from cinerec.io import atomic_dir, check_replaceable
 
 __all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
-           "MAX_SCALE"]
+           "LABEL", "MAX_SCALE", "label_like"]
 
 #: The largest ``scale``: ten times a release's size (ml-32m ten times over is 320M ratings).
 MAX_SCALE = 10.0
@@ -48,6 +54,24 @@ MAX_SCALE = 10.0
 #: The file that marks a folder as a synthetic release (its ``like``, ``scale`` and
 #: ``seed``), so that writing one again may replace it and nothing else.
 MARKER = ".cinerec-synthetic.json"
+
+#: A plain file that says, in words and on a ``like:`` line, that the folder is
+#: synthetic: the label survives copies that skip hidden files.
+LABEL = "SYNTHETIC.txt"
+
+
+def label_text(like: str, scale: float, seed: int) -> str:
+    return (f"This folder is a synthetic release written by `cinerec data synthesize`: made-up ratings\n"
+            f"shaped like MovieLens {like}, not MovieLens data. cinerec says so wherever it is used.\n"
+            f"like: {like}\nscale: {scale:g}\nseed: {seed}\n")
+
+
+def label_like(text: str) -> str | None:
+    """The release named on the ``like:`` line of a :data:`LABEL` file's text, else ``None``."""
+    import re
+
+    found = re.search(r"^like: (\S+)\s*$", text, re.MULTILINE)
+    return found.group(1) if found and text.startswith("This folder is a synthetic release") else None
 
 
 @dataclass(frozen=True)
@@ -246,7 +270,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
         "user_id": user_raw[users], "movie_id": item_raw[items],
         "rating": stars.astype(np.float32), "timestamp": stamps,
     })
-    ratings = _file_order(rng, ratings, shape.layout)
+    ratings = _file_order(rng, ratings, "csv" if like == "ml-10m" else shape.layout)
     people = _users(rng, like, n_users) if like in ("ml-100k", "ml-1m") else None
     names = ML100K_GENRES if like == "ml-100k" else ML1M_GENRES if like == "ml-1m" else LATER_GENRES
     return SyntheticRelease(like, ratings, movies, people, names, flags)
@@ -437,7 +461,8 @@ def _stars(
 
 
 def _file_order(rng: np.random.Generator, ratings: pd.DataFrame, layout: str) -> pd.DataFrame:
-    """The row order of the genuine files: shuffled (ml-100k), by user (.dat), by user then movie (.csv)."""
+    """The row order of the genuine files: shuffled (ml-100k), by user (ml-1m), by user then
+    movie (ml-10m, whose README says so, and the .csv releases)."""
     if layout == "100k":
         return ratings.iloc[rng.permutation(len(ratings))].reset_index(drop=True)
     if layout == "csv":
@@ -577,6 +602,7 @@ def write_release(
             _write_dat(tmp, release, crlf)
         else:
             _write_csv(tmp, release, crlf)
+        (tmp / LABEL).write_text(label_text(like, scale, seed))
         # The files written, so that writing it again replaces those and nothing else.
         files = sorted(p.name for p in tmp.iterdir())
         (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed, "files": files}) + "\n")
@@ -588,7 +614,7 @@ def write_release(
 _ANY_RELEASE_FILES = frozenset(
     ["u.data", "u.genre", "u.info", "u.item", "u.occupation", "u.user", "ua.base", "ua.test", "ub.base", "ub.test",
      *(f"u{i}.{part}" for i in range(1, 6) for part in ("base", "test")),
-     "movies.dat", "ratings.dat", "users.dat", "movies.csv", "ratings.csv"])
+     "movies.dat", "ratings.dat", "users.dat", "movies.csv", "ratings.csv", LABEL])
 
 
 def _check_only_its_own_files(out: Path) -> None:
@@ -636,20 +662,21 @@ def _table_bytes(columns: dict[str, np.ndarray], sep: str, header: bool) -> byte
     return head + sink.getvalue().to_pybytes()
 
 
-def _ratings_bytes(r: pd.DataFrame, sep: str, header: bool, half: bool) -> bytes:
+def _ratings_bytes(r: pd.DataFrame, sep: str, header: bool, point_zero: bool) -> bytes:
     cols = {
         "userId": r["user_id"].to_numpy(), "movieId": r["movie_id"].to_numpy(),
-        "rating": _star_text(r["rating"].to_numpy(), half), "timestamp": r["timestamp"].to_numpy(),
+        "rating": _star_text(r["rating"].to_numpy(), point_zero), "timestamp": r["timestamp"].to_numpy(),
     }
     return _table_bytes(cols, sep, header)
 
 
-def _star_text(ratings: np.ndarray, half: bool):
-    """Stars as the genuine files spell them: ``"4"`` (whole stars) or ``"4.0"``, ``"3.5"`` (half stars)."""
+def _star_text(ratings: np.ndarray, point_zero: bool):
+    """Stars as the genuine files spell them: ``"4"``, ``"3.5"`` (the .dat and ml-100k
+    files) or ``"4.0"``, ``"3.5"`` (the .csv files)."""
     import pyarrow as pa
 
     levels = np.arange(1, 11, dtype=np.float32) / 2
-    text = pa.array([f"{v:.1f}" if half else f"{v:g}" for v in levels])
+    text = pa.array([f"{v:.1f}" if point_zero else f"{v:g}" for v in levels])
     return text.take(pa.array(np.rint(ratings * 2).astype(np.int64) - 1))
 
 
@@ -686,9 +713,8 @@ def _write_100k(folder: Path, rel: SyntheticRelease, seed: int, crlf: bool) -> N
 
 def _write_dat(folder: Path, rel: SyntheticRelease, crlf: bool) -> None:
     r, m, u = rel.ratings, rel.movies, rel.users
-    half = SHAPES[rel.like].half_stars
     # pyarrow writes one-character separators; '\t' never occurs in these fields.
-    data = _ratings_bytes(r, "\t", False, half).replace(b"\t", b"::")
+    data = _ratings_bytes(r, "\t", False, False).replace(b"\t", b"::")
     _write_bytes(folder / "ratings.dat", data, crlf)
     encoding = "latin-1" if rel.like == "ml-1m" else "utf-8"
     lines = _join([m["movie_id"].astype(str).to_numpy(dtype=object), m["title"].to_numpy(dtype=object),
