@@ -307,6 +307,20 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     assert json.loads(capsys.readouterr().out)["synthetic"] is True
     assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    # ... and in words beside the lists, and in the store's meta.
+    made_up = ("note: the run's data is a synthetic release shaped like ml-100k (cinerec data synthesize): its "
+               "movies, people and lists are made up")
+    assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1"]) == 0
+    said = capsys.readouterr()
+    assert made_up in said.err and said.out.startswith(" 1. ")
+    assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [made_up.removeprefix("note: ")]
+    assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite")]) == 0
+    assert made_up in capsys.readouterr().err
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "s.sqlite") as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'synthetic'").fetchone() == ("true",)
     # Without popularity among the models nothing was compared with it: null, not [] ("none below").
     assert main(["quickstart", "--data", str(folder), "--out", str(tmp_path / "knn"), "--model", "itemknn",
                  "--users", "0", "-q", "--json"]) == 0

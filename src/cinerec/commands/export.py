@@ -39,6 +39,7 @@ def export(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, say
+    from cinerec.data.dataset import synthetic_list_notes
     from cinerec.processes import distributed_context
     from cinerec.runs import open_run
     from cinerec.serving.store import check_target, export_store, short_lists, short_lists_note
@@ -66,6 +67,8 @@ def export(
             f"{info.n_items:,}, less the movies the person rated{none}", quiet)
     elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
         say(f"note: {short_lists_note(short, empty, info.n_users, info.k)}", quiet)
+    for note in synthetic_list_notes(opened.dataset):
+        say(f"note: {note}", quiet)
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
                     "n_users": info.n_users, "n_items": info.n_items, "short_lists": short, "empty_lists": empty,

@@ -33,17 +33,19 @@ def recommend(
     """
     from cinerec.commands.show import print_json, say
 
-    raw, model_name, recs, (n_items, rated, synthetic) = _recommend(run, user, k, run_model)
-    notes = []
+    raw, model_name, recs, (n_items, rated, made_up) = _recommend(run, user, k, run_model)
+    notes = list(made_up)  # (a synthetic release's)
+    for note in notes:
+        say(f"note: {note}", quiet)
     if len(recs) < k and len(recs) == n_items - rated:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
         notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
                      f"{n_items:,} movies" if recs else f"no movie listed for user {raw}: they rated all "
                      f"{n_items:,} of the run's movies")
         if recs:  # (none left: said below, on stdout)
-            say(f"note: {notes[0]}", quiet)
+            say(f"note: {notes[-1]}", quiet)
     if json:  # the notes too, which -q keeps off stderr
-        print_json({"user": raw, "model": model_name, "synthetic": synthetic, "recommendations": recs, "notes": notes})
+        print_json({"user": raw, "model": model_name, "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {user}")
@@ -68,10 +70,11 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 
 def _recommend(run_dir: Path, user: Any, k: int,
-               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, bool]]:
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, list[str]]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
-    and the run's count of movies with how many of them the user rated, and whether the
-    run's data is a synthetic release."""
+    and the run's count of movies with how many of them the user rated, and the note that
+    the run's data is a synthetic release (none when it is not)."""
+    from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
     from cinerec.serving.lists import Lists
@@ -93,5 +96,5 @@ def _recommend(run_dir: Path, user: Any, k: int,
             raise
         raise ConfigError(f"-k {k}: {e}") from None
     return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.seen[u].nnz), bool(run.dataset.info.get("synthetic"))))
+            (run.dataset.n_items, int(lists.seen[u].nnz), synthetic_list_notes(run.dataset)))
 

@@ -54,6 +54,7 @@ def serve(
     """
     import uvicorn
 
+    from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import DataError
     from cinerec.serving.api import create_app
 
@@ -76,9 +77,8 @@ def serve(
     if not quiet:
         print(f"serving model {svc.model_name!r} of {svc.run.path} with {where}, profiles in {svc.profiles.path}, "
               f"on {address}", file=sys.stderr, flush=True)
-        if svc.run.dataset.info.get("synthetic"):
-            print("note: the run's data is a synthetic release (cinerec data synthesize): its movies, people and "
-                  "lists are made up", file=sys.stderr, flush=True)
+        for note in synthetic_list_notes(svc.run.dataset):
+            print(f"note: {note}", file=sys.stderr, flush=True)
     else:  # the address alone: with --port 0 nothing else tells which port was given
         print(address, file=sys.stderr, flush=True)
     level = "warning" if quiet and log_level is LogLevel.info else log_level.value

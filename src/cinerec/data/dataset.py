@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label", "synthetic_words",
-           "synthetic_notes"]
+           "synthetic_notes", "synthetic_list_notes"]
 
 DATASET_FORMAT = 1
 
@@ -586,6 +586,15 @@ def synthetic_notes(dataset: Dataset) -> list[str]:
         return []
     return [f"the data is a synthetic release{_shaped_like(dataset).lstrip(',')} (cinerec data synthesize): these "
             "figures say nothing about real movies"]
+
+
+def synthetic_list_notes(dataset: Dataset) -> list[str]:
+    """The line printed beside lists (``recommend``, ``export``, ``serve``) of a run made
+    on a synthetic release (none otherwise)."""
+    if not dataset.info.get("synthetic"):
+        return []
+    return [f"the run's data is a synthetic release{_shaped_like(dataset).lstrip(',')} (cinerec data synthesize): "
+            "its movies, people and lists are made up"]
 
 
 def _shaped_like(dataset: Dataset) -> str:

@@ -227,6 +227,7 @@ class ExportPlan:
             "run_created": str(run.meta.get("created", "")),
             "model": self.model_name,
             "dataset": ds.name,
+            "synthetic": bool(ds.info.get("synthetic")),  # (a release made by cinerec data synthesize)
             "k": self.k,
             "n_users": ds.n_users,
             "n_items": ds.n_items,
