@@ -288,9 +288,9 @@ def unread_files(folder: Path) -> str:
 def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what: str = "a ratings log") -> Any:
     """The whole file as a pyarrow Table (pyarrow's multi-threaded readers).
 
-    ``ids`` picks, from a text file's header, the id columns to read as text, so that an
-    id such as ``007`` keeps its zeros (:func:`_arrow_ids` turns exact numbers back into
-    numbers). ``what`` names the file's part in an error (a ratings log, the catalogue).
+    ``ids`` picks, from a text file's header, the columns to read as text: the ids, so that
+    an id such as ``007`` keeps its zeros (:func:`_arrow_ids` turns exact numbers back into
+    numbers), and a catalogue's titles and genres. ``what`` names the file's part in an error (a ratings log, the catalogue).
     """
     suffix = path.suffix.lower()
     try:
@@ -868,12 +868,17 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
             mine["item"] = named["item"]
         return mine
 
-    def id_column(header: list[str]) -> list[str]:
-        return [str(_find(SimpleNamespace(column_names=header), _CATALOG_NAMES, roles(header), "item", path, True))]
+    def text_columns(header: list[str]) -> list[str]:
+        """The id, title and genres columns, read as written: a column of titles such as
+        "007" and "1917" is not numbers ("7", "1917.0"), nor "NA" a missing title."""
+        found = SimpleNamespace(column_names=header)
+        text = [_find(found, _CATALOG_NAMES, roles(header), "item", path, True)]
+        text += [_find(found, _CATALOG_NAMES, roles(header), role, path, False) for role in ("title", "genres")]
+        return [str(name) for name in text if name is not None]
 
     import pyarrow as pa
 
-    table = _table(path, id_column, what="a movie catalogue")
+    table = _table(path, text_columns, what="a movie catalogue")
     frame = table.to_pandas()
     mine = roles([str(c) for c in frame.columns])
     cols = {role: _find(frame, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
