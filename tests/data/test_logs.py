@@ -68,6 +68,20 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
     assert ds.movie_record(0)["genres"] == ["Comedy", "Drama"]
 
 
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_catalogue_titles_and_genres_that_look_like_numbers_or_missing_values_are_kept_as_written(tmp_path, sep):
+    # The columns' types were guessed from their values: "007" read as 7, every title
+    # as "1917.0" once one was "9.5", and titles all "NA" or "null" as missing.
+    (tmp_path / "log.csv").write_text("user,movie,rating\na,x,5\na,y,3\nb,x,4\nb,z,2\nc,z,5\n")
+    for titles, genres in ((["007", "300", "1917"], ["1", "2", "3"]), (["1917", "300", "9.5"], ["NA", "nan", "null"]),
+                           (["NA", "null", "nan"], ["", "", ""])):
+        rows = "".join(f"{m}{sep}{t}{sep}{g}\n" for m, t, g in zip("xyz", titles, genres))
+        (tmp_path / "cat.txt").write_text(f"movie{sep}title{sep}genres\n{rows}")
+        ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.txt")
+        assert ds.catalog.titles.tolist() == titles
+        assert sorted(ds.catalog.genre_names) == sorted(g for g in genres if g)
+
+
 @pytest.mark.parametrize("written, read", [
     # A database's export: its quotes are part of the titles.
     ('id\ttitle\n10\t"Weird" Science (1985)\n20\tThe "Best" (2000)\n30\tO\'Hara, "Jr." (1990)\n',
@@ -731,6 +745,21 @@ def test_a_release_file_given_alone_is_named_and_its_folder_asked_for(tmp_path, 
     with pytest.raises(DataError, match=rf"{name}: one file of a MovieLens release \({release}'s\); give the folder "
                                         rf"that holds the release \({folder}\)$"):
         load(folder / name)
+
+
+def test_a_dat_log_of_ones_own_is_told_to_be_colon_separated_and_every_suffix_is_listed(tmp_path):
+    # A ratings.dat of another name read "not a folder, a zip file or a ratings log (.csv,
+    # .tsv, .parquet)": no word of its "::", and .txt and .pq, which are read, left out.
+    from cinerec.data import load
+
+    (tmp_path / "colon.dat").write_text("a::x::5::1\nb::x::3::2\n")
+    with pytest.raises(DataError, match=r"colon\.dat: its lines look '::'-separated, as MovieLens's \.dat files are; "
+                                        r"a ratings log \(\.csv, \.tsv, \.txt, \.parquet, \.pq\) has its fields"):
+        load(tmp_path / "colon.dat")
+    (tmp_path / "notes.md").write_text("# notes\n")
+    with pytest.raises(DataError, match=r"notes\.md: not a folder, a zip file or a ratings log \(\.csv, \.tsv, \.txt, "
+                                        r"\.parquet, \.pq\); "):
+        load(tmp_path / "notes.md")
 
 
 def test_a_dat_file_as_a_catalogue_is_told_apart_from_a_bar_separated_one(tmp_path):

@@ -331,13 +331,19 @@ def locate(
                             "(UTF-8) and give that")
         if not zipfile.is_zipfile(path):
             with open(path, "rb") as f:
-                gzipped = f.read(2) == GZIP_MAGIC
-            if gzipped:
+                first = f.readline(1 << 16)
+            if first.startswith(GZIP_MAGIC):
                 raise gzip_refused(path)
             if (of := _release_file(path.name)) is not None:
                 raise DataError(f"{path}: one file of a MovieLens release ({of}'s); give the folder that holds the "
                                 f"release ({path.parent})")
-            raise DataError(f"{path}: not a folder, a zip file or a ratings log (.csv, .tsv, .parquet); "
+            from cinerec.data.logs import LOG_SUFFIXES
+
+            if b"::" in first:  # (a .dat file of one's own: "1::10::5::978300760")
+                raise DataError(f"{path}: its lines look '::'-separated, as MovieLens's .dat files are; a ratings "
+                                f"log ({', '.join(LOG_SUFFIXES)}) has its fields separated by commas or tabs, under a "
+                                "header naming them")
+            raise DataError(f"{path}: not a folder, a zip file or a ratings log ({', '.join(LOG_SUFFIXES)}); "
                             "a zip that is cut short or damaged reads as no zip")
         given, (path, official, fresh) = path, _extract_local_zip(path)
         try:
