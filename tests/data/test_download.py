@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import os
+import shutil
 import threading
 import time
 import zipfile
@@ -306,6 +307,36 @@ def test_a_cached_release_missing_a_file_is_unpacked_again_from_its_zip(served, 
     again = download.fetch("ml-100k", cache_dir=cache, checksums=sums)
     assert again == folder and (folder / "u1.test").is_file() and (folder / "u.user").is_file()
     assert _leftovers(cache) == ["ml-100k", "ml-100k.zip"]
+
+
+def test_a_zip_replaced_in_the_cache_is_unpacked_again_and_the_same_zip_copied_again_is_not(served, tmp_path) -> None:
+    # ml-10m has no sha256 to check a hand-placed zip by: a newer zip put in the cache was
+    # passed over for the folder unpacked from the old one, whatever it held.
+    root, _, _ = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(root / "ml-10m.zip", cache / "ml-10m.zip")
+    folder = download.fetch("ml-10m", cache_dir=cache)
+    first = (folder / "ratings.dat").read_bytes()
+    unpacked = os.stat(folder).st_ino
+    # The same bytes copied in again (a new modification time): the folder is kept.
+    os.utime(cache / "ml-10m.zip", ns=(1, 1))
+    assert download.fetch("ml-10m", cache_dir=cache) == folder and os.stat(folder).st_ino == unpacked
+    assert download.fetch("ml-10m", cache_dir=cache) == folder and os.stat(folder).st_ino == unpacked
+    # Another zip in its place: unpacked again.
+    other = write_release(tmp_path / "src" / "ml-10M100K", "ml-10m", 0.002, seed=9)
+    (cache / "ml-10m.zip").unlink()
+    with zipfile.ZipFile(cache / "ml-10m.zip", "w") as z:
+        for f in sorted(other.iterdir()):
+            z.write(f, f"ml-10M100K/{f.name}")
+    again = download.fetch("ml-10m", cache_dir=cache)
+    assert again == folder and (folder / "ratings.dat").read_bytes() == (other / "ratings.dat").read_bytes() != first
+    # A folder unpacked before the stamp was kept is unpacked again, once.
+    (cache / "ml-10m" / download.ZIP_STAMP).unlink()
+    (folder / "ratings.dat").write_bytes(first)
+    download.fetch("ml-10m", cache_dir=cache)
+    assert (folder / "ratings.dat").read_bytes() == (other / "ratings.dat").read_bytes()
+    assert sorted(p.name for p in cache.iterdir()) == ["ml-10m", "ml-10m.zip"]
 
 
 def test_a_copy_another_process_unpacked_meanwhile_is_kept_not_swapped_out(served, tmp_path) -> None:

@@ -9,7 +9,9 @@ and extracted beside its zip::
 
 Nothing is ever left half-written under a final name: the zip is streamed to a
 temporary name and renamed only once its checksum matches, and the extraction happens
-in a temporary folder that is swapped in when complete.
+in a temporary folder that is swapped in when complete. The extracted folder records
+which zip it came from (size, time, sha256): a different zip put in the cache since is
+extracted again.
 
 Checksums: the sha256 of the official archives below were published with the releases
 and are kept here. For ml-10m and ml-32m no sha256 is kept; GroupLens publishes an md5
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -166,7 +169,10 @@ def fetch(
     archive = root / rel.zip_name
     done = cached(name, root)
     lacking = _lacking(archive, root / rel.name) if done is not None else None
-    if done is not None and lacking is None:
+    # A zip put in the cache since the folder was unpacked (a newer copy, by hand) is
+    # unpacked again, not passed over for the old folder.
+    replaced = done is not None and lacking is None and archive.is_file() and not _unpacked_from(archive, root / rel.name)
+    if done is not None and lacking is None and not replaced:
         return done
     check_writable(root)
     expected = (checksums or {}).get(name, rel.sha256)
@@ -184,8 +190,45 @@ def fetch(
         raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/; remove it to download again")
     # A copy another process finished while this one downloaded is kept, not swapped out
     # under its readers; a damaged one (a file deleted since) is replaced.
-    extract(archive, root / rel.name, keep=None if lacking else lambda folder: (folder / rel.folder).is_dir())
+    extract(archive, root / rel.name, keep=None if lacking or replaced else lambda folder: (folder / rel.folder).is_dir(),
+            stamp=True)
     return root / rel.name / rel.folder
+
+
+#: In an unpacked release's cache folder (``<cache>/ml-10m/.cinerec-zip.json``): the size,
+#: modification time and sha256 of the zip it was unpacked from.
+ZIP_STAMP = ".cinerec-zip.json"
+
+
+def _zip_stamp(archive: Path, sha256: str | None = None) -> str:
+    st = archive.stat()
+    return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                       "sha256": sha256 or file_digest(archive, "sha256")}) + "\n"
+
+
+def _unpacked_from(archive: Path, folder: Path) -> bool:
+    """Whether the unpacked ``folder`` came from ``archive`` as it is now, by the stamp kept
+    in it: same size and time, or (a zip copied again, same bytes) same sha256, which
+    brings the stamp up to date. A folder with no stamp (unpacked by an older cinerec) is
+    taken as it is where the cache cannot be written, else unpacked again once."""
+    try:
+        stamp = json.loads((folder / ZIP_STAMP).read_text())
+        st = archive.stat()
+    except FileNotFoundError:
+        return not os.access(folder.parent, os.W_OK)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(stamp, dict) or stamp.get("size") != st.st_size:
+        return False
+    if stamp.get("mtime_ns") == st.st_mtime_ns:
+        return True
+    if stamp.get("sha256") != file_digest(archive, "sha256"):
+        return False
+    try:
+        (folder / ZIP_STAMP).write_text(_zip_stamp(archive, stamp["sha256"]))
+    except OSError:  # (a cache that cannot be written: it is the same zip all the same)
+        pass
+    return True
 
 
 def _lacking(archive: Path, folder: Path) -> str | None:
@@ -215,13 +258,14 @@ class _Kept(Exception):
 
 
 def extract(archive: str | os.PathLike, dest: str | os.PathLike,
-            keep: Callable[[Path], bool] | None = None) -> Path:
+            keep: Callable[[Path], bool] | None = None, stamp: bool = False) -> Path:
     """Extract a zip into ``dest`` atomically (``dest`` appears only when complete).
 
     Members that would land outside ``dest`` (absolute paths, ``..``) are refused. With
     ``keep``, a folder at ``dest`` that ``keep(dest)`` calls whole when this copy is ready
     (another process unpacked the same zip meanwhile) is kept and this copy dropped, so
-    readers of that folder never see it swapped out.
+    readers of that folder never see it swapped out. With ``stamp``, ``dest`` also holds
+    :data:`ZIP_STAMP`, which says which zip it came from.
     """
     archive, dest = Path(archive), Path(dest)
 
@@ -237,6 +281,8 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
                     raise DataError(f"{archive}: refusing the unsafe member path {member!r}")
             with atomic_dir(dest, before_swap=whole_already) as tmp:
                 z.extractall(tmp)
+                if stamp:
+                    (tmp / ZIP_STAMP).write_text(_zip_stamp(archive))
     except _Kept:
         pass
     except (zipfile.BadZipFile, zlib.error) as e:  # zlib: damaged compressed data
