@@ -267,6 +267,25 @@ def test_folder_without_movielens_files(tmp_path, capsys) -> None:
     _fails(dat, r"ratings\.dat is there but movies\.dat is missing", capsys)
 
 
+@pytest.mark.parametrize("kind, name", [("1m", "movies.dat"), ("csv", "movies.csv"), ("csv-crlf", "movies.csv")])
+def test_a_movie_file_cut_short_inside_its_last_genre_is_named(pristine, tmp_path, capsys, kind, name) -> None:
+    # It loaded, with a genre "Dr" (the start of "Drama") in the vocabulary.
+    folder = _copy(pristine, kind, tmp_path)
+    data = (folder / name).read_bytes()
+    lines = data.count(b"\n")
+    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[1]
+    genre = last.rstrip(b"\r").rsplit(b"::" if kind == "1m" else b",", 1)[1].split(b"|")[-1]
+    keep = len(data.rstrip(b"\r\n")) - len(genre) + min(2, len(genre) - 1)  # the genre's first letters
+    (folder / name).write_bytes(data[:keep])
+    _fails(folder, rf"{name} line {lines}: the file ends inside this line \(genre '{genre[:2].decode()}', the start of "
+                   rf"'[^']+', and no line end\): it looks cut short", capsys)
+    cut = data.rstrip(b"\r\n")
+    (folder / name).write_bytes(cut[:len(cut) - len(genre)])  # cut after the separator: no genre at all
+    _fails(folder, rf"{name} line {lines}: the file ends inside this line \(no genre, and no line end\)", capsys)
+    (folder / name).write_bytes(cut)  # a whole last line without its line end reads as it is
+    assert load(folder).n_items > 0
+
+
 def test_not_a_zip(tmp_path, capsys) -> None:
     bogus = tmp_path / "ml-100k.zip"
     bogus.write_text("not a zip")

@@ -1069,10 +1069,36 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
         raw_titles, genres = rest.str[0], rest.str[1]
         _unique_ids(ids, path, numbers)
     else:
-        ids, raw_titles, genres = _read_movies_csv(folder / "movies.csv")
+        path = folder / "movies.csv"
+        ids, raw_titles, genres = _read_movies_csv(path)
+    _check_movies_not_cut(path, genres)
     titles, years = parse_titles(raw_titles)
     names, flags = _genre_flags(genres)
     return ids, titles, years, names, flags
+
+
+def _check_movies_not_cut(path: Path, genres: Any) -> None:
+    """Refuse a movie file cut short inside its last line's genres: every release ends its
+    last line, and a copy stopped early read as a movie of the genre "Dr" (for "Drama").
+    Caught where the file ends without a line end and the last genre is empty or the start
+    of a longer genre the file names elsewhere."""
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+    values = genres.to_pylist() if hasattr(genres, "to_pylist") else list(genres)
+    last = str(values[-1] or "").split("|")[-1].strip()
+    known = {g.strip() for text in values[:-1] for g in str(text or "").split("|")}
+    if last in known:
+        return
+    start_of = next((g for g in sorted(known) if g.startswith(last) and g != last), None)
+    if start_of is None:
+        return
+    with open(path, "rb") as f:  # (the last line, which holds the last movie)
+        line = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b"")) + 1
+    said = f"genre {last!r}, the start of {start_of!r}" if last else "no genre"
+    raise DataError(f"{path} line {line}: the file ends inside this line ({said}, and no line end): it looks cut "
+                    "short; copy or fetch the release again")
 
 
 def _read_movies_csv(path: Path) -> tuple[np.ndarray, Any, Any]:
