@@ -192,8 +192,9 @@ def test_a_run_on_a_synthetic_release_is_said_so_at_start_and_in_health(tmp_path
         assert select.select([proc.stderr], [], [], 60)[0], "serve said nothing in 60 s"
         first = proc.stderr.readline().decode()
         address = first.rsplit(" on ", 1)[1].strip()
-        assert proc.stderr.readline().decode() == ("note: the run's data is a synthetic release (cinerec data "
-                                                   "synthesize): its movies, people and lists are made up\n")
+        assert proc.stderr.readline().decode() == ("note: the run's data is a synthetic release shaped like "
+                                                   "ml-100k (cinerec data synthesize): its movies, people and lists "
+                                                   "are made up\n")
         assert httpx.get(f"{address}health", timeout=60).json()["synthetic"] is True
     finally:
         proc.terminate()
