@@ -365,6 +365,12 @@ def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
         assert "50" not in c.delete(f"/profiles/{pid}/ratings/050").json()["ratings"]  # saved as "50"
         c.put(f"/profiles/{pid}/ratings", json={"ratings": {"50": 5}})
         assert c.put("/profiles/nobody/ratings", json={"liked": [50]}).status_code == 404
+        # An id longer than any profile's is unknown too (it was a 422 on its length).
+        long = "A" * 65
+        for answer in (c.get(f"/profiles/{long}"), c.put(f"/profiles/{long}/ratings", json={"liked": [50]}),
+                       c.delete(f"/profiles/{long}/ratings/50"), c.delete(f"/profiles/{long}/ratings?movie_id=50")):
+            assert answer.status_code == 404 and answer.json()["detail"] == f"unknown profile id {long!r}", answer.text
+        assert c.get(f"/profiles/{'A' * 5000}").json()["detail"].endswith("(5,000 characters in all)")
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": [99999]}).status_code == 422
         before = c.get(f"/profiles/{pid}").json()
         assert (tmp_path / "profiles.sqlite-wal").exists()  # open while serving

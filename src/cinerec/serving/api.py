@@ -598,9 +598,10 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return {"profile_id": svc.profiles.create(_canonical(svc, ratings, body.field if body else 'ratings'))}
 
     @app.put("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
-    def put_ratings(profile_id: Annotated[str, PathParam(max_length=64)], body: History,
+    def put_ratings(profile_id: str, body: History,
                     k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Add or replace ratings (or likes); answers with the updated profile."""
+        _check_profile_id(profile_id)
         ratings = body.as_mapping()
         _known(svc, ratings, body.field)
         _check_k(svc, k)
@@ -609,13 +610,13 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return _profile(svc, profile_id, k, genre)
 
     @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"])
-    def delete_rating(profile_id: Annotated[str, PathParam(max_length=64)], movie_id: str,
+    def delete_rating(profile_id: str, movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
         return _forget(profile_id, movie_id, k, genre)
 
     @app.delete("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
-    def delete_rating_named(profile_id: Annotated[str, PathParam(max_length=64)],
+    def delete_rating_named(profile_id: str,
                             movie_id: Annotated[str, Query(description="raw movie id")],
                             k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile, its id in the query: the form for the ids "." and
@@ -623,6 +624,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return _forget(profile_id, movie_id, k, genre)
 
     def _forget(profile_id: str, movie_id: str, k: int, genre: str | None) -> dict[str, Any]:
+        _check_profile_id(profile_id)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         index = svc.find_item(movie_id)  # "050" names movie 50, as when it was saved
@@ -632,8 +634,9 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return _profile(svc, profile_id, k, genre)
 
     @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
-    def get_profile(profile_id: Annotated[str, PathParam(max_length=64)], k: K = 10, genre: Genre = None) -> dict[str, Any]:
+    def get_profile(profile_id: str, k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Saved ratings and this person's recommendations."""
+        _check_profile_id(profile_id)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
@@ -670,6 +673,16 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
 
 #: The most characters of a rejected input an error echoes back.
 _ECHO_LIMIT = 200
+
+
+#: The longest profile id there can be (those given out are 12 characters).
+PROFILE_ID_LIMIT = 64
+
+
+def _check_profile_id(profile_id: str) -> None:
+    """404 for an id longer than any profile's, as for any unknown id (it was a 422)."""
+    if len(profile_id) > PROFILE_ID_LIMIT:
+        raise NotFoundError(f"unknown profile id {_echo(profile_id)}")
 
 
 def _echo(value: Any) -> str:
