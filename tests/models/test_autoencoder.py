@@ -212,3 +212,20 @@ def test_seen_autorec_reads_its_output_as_log_odds():
         create("autorec", {"target": "seen", "output": "sigmoid"})
     with pytest.raises(ConfigError, match="target"):
         create("autorec", {"target": "liked"})
+
+
+def test_item_autorec_movie_vectors_are_centred_so_similarity_separates_movies():
+    # Its hidden codes are sigmoid outputs, all positive: uncentred, every movie came out
+    # about 0.99 similar to every other, so similar movies and reasons were arbitrary.
+    x = planted_groups(rating_model=True)
+    model = create("autorec", TINY_AUTOREC).fit(x)
+    v = model.item_vectors()
+    rated = x.item_counts > 0
+    np.testing.assert_allclose(v[rated].mean(axis=0), 0.0, atol=1e-5)
+    sims = model.item_similarity(np.arange(x.n_items))
+    half = x.n_items // 2
+    same = np.add.outer(np.arange(x.n_items) < half, np.arange(x.n_items) < half) != 1
+    np.fill_diagonal(same, False)
+    other = ~same
+    np.fill_diagonal(other, False)
+    assert sims[same].mean() > 0.3 > sims[other].mean()  # a movie's own group is like it; the other is not

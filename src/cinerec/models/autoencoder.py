@@ -317,8 +317,14 @@ class AutoRec(NeuralRecommender, RatingRecommender):
             return self._reconstruct(values).cpu().numpy()
 
     def item_vectors(self) -> np.ndarray:
-        """Movie vectors: I-AutoRec's hidden code of each movie's ratings column, or
-        U-AutoRec's decoder weights into each movie."""
+        """Movie vectors: I-AutoRec's hidden code of each movie's ratings column, less the
+        mean code of the rated movies, or U-AutoRec's decoder weights into each movie.
+
+        The codes are sigmoid outputs, all positive: uncentred, any two movies' cosine was
+        near 1 (a median 10th most similar movie of 0.96 on ml-100k, 0.9995 on a small
+        sparse log), so similar movies and reasons hung on the last digits. Centred, the
+        median 10th is 0.64 on ml-100k, and as many of each movie's 10 most similar share
+        a genre with it (0.688 both ways)."""
         net = self.module
         with torch.no_grad():
             if self.config.kind == "item":
@@ -326,7 +332,9 @@ class AutoRec(NeuralRecommender, RatingRecommender):
                 for start in range(0, self.n_items, 4096):
                     items = torch.arange(start, min(self.n_items, start + 4096), device=net.low.device)
                     parts.append(net.encoder(net.matrix.rows(items)[0]).float().cpu())
-                return torch.cat(parts).numpy()
+                codes = torch.cat(parts).numpy()
+                rated = self._train().item_counts > 0
+                return codes - (codes[rated].mean(axis=0) if rated.any() else 0.0)
             last = [m for m in net.decoder if isinstance(m, nn.Linear)][-1]
             return last.weight.detach().float().cpu().numpy()
 
