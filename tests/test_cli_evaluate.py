@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from cinerec.cli import main
@@ -197,3 +198,22 @@ def test_json_has_one_shape_for_every_model_under_a_ranking_protocol(capsys, ml1
     assert code == 0, err
     assert "below_popularity" not in json.loads(out)
     assert "below_popularity" not in json.loads((tmp_path / "stars" / "run.json").read_text())
+
+
+def test_a_rating_model_worse_than_the_training_mean_is_said_so(tmp_path, capsys):
+    # mf fitted on a small log predicted 1 star for every pair (RMSE 3.0, the mean's 1.05)
+    # without a word, where a ranking model below popularity is named.
+    rng = np.random.default_rng(1)
+    rows = ["user,movie,rating"] + [f"u{u},m{m},{rng.integers(3, 6)}" for u in range(30)
+                                    for m in rng.choice(60, 20, replace=False)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "mf", "-q", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert len(notes) == 1 and notes[0].startswith("mf: rmse ") and "is worse than predicting every rating as the " \
+        "training ratings' mean (" in notes[0] and notes[0].endswith("): it has not learned even the data's level")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "mf", "--out", str(tmp_path / "run"),
+                 "-q"]) == 0
+    assert f"note: {notes[0]}\n" in capsys.readouterr().out
+    assert f"**Note:** {notes[0]}." in (tmp_path / "run" / "report.md").read_text()
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "biasedmf", "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []

@@ -360,3 +360,26 @@ def test_the_folder_one_is_in_is_refused_before_any_work(ml100k_dir, tmp_path, c
     assert main(["run", str(study), "--out", "."]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("cinerec: error: --out .: is the folder you are in") and err.count("\n") == 1
+
+
+def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp_path, capsys):
+    # ALS's note that its movie vectors collapsed (the default regularization on a small
+    # log) was printed by evaluate and train only: quickstart dropped every such note, and
+    # train's report.md left them out.
+    rng = np.random.default_rng(1)
+    rows = ["user,movie,rating,timestamp"]
+    for u in range(27):
+        for m in rng.choice(60, rng.integers(12, 31), replace=False):
+            rows.append(f"u{u},m{m},{rng.integers(1, 11) / 2},{1_600_000_000 + int(rng.integers(0, 10**7))}")
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    start = "als: its movie vectors all point one way ("
+    assert main(["quickstart", "--data", str(log), "--model", "als", "--model", "popularity", "--negatives", "20",
+                 "--out", str(tmp_path / "q"), "--users", "0", "--json", "-q"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert len(notes) == 1 and notes[0].startswith(start)
+    assert f"**Note:** {notes[0]}." in (tmp_path / "q" / "report.md").read_text()
+    assert main(["train", "--data", str(log), "--model", "als", "--protocol", "loo-sampled", "--protocol-option",
+                 "n_negatives=20", "--out", str(tmp_path / "t"), "-q"]) == 0
+    assert f"note: {notes[0]}\n" in capsys.readouterr().out
+    assert f"**Note:** {notes[0]}." in (tmp_path / "t" / "report.md").read_text()

@@ -1207,7 +1207,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data import load
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_notes, get_protocol
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, below_mean, figure_notes, get_protocol
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1333,7 +1333,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         kept_epochs[spec.label][seed] = kept
                     # What the figures measure (an approximate index's lists, a shortlist holding every
                     # candidate) and what the fit chose, as evaluate and train say them; named by the label.
-                    for line in figure_notes(prepared, model):
+                    for line in figure_notes(prepared, model) + below_mean(prepared, result):
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
                         if said not in model_notes:  # said once, not once a seed
                             model_notes.append(said)

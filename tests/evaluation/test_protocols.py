@@ -627,6 +627,30 @@ def test_below_popularity_names_models_under_the_floor():
     assert below_popularity([r("baseline", 0.2)]) == []
 
 
+def test_below_mean_names_a_rating_model_worse_than_the_training_mean():
+    # mf (no global mean) fitted in a few optimiser steps on a small log predicted the
+    # bottom of the scale for every pair: RMSE 3.0 where the mean gives 1.05, and no word.
+    from cinerec.evaluation.protocols import below_mean
+
+    ds = small_dataset(40, 60)
+    prepared = get_protocol("ratings-random").prepare(ds, seed=0)
+    floor = M.rmse(np.full(len(prepared.test), prepared.train.ratings.mean()), prepared.test.ratings)
+    mf = prepared.evaluate(create("mf", {"epochs": 2, "threads": 1, "progress": False}))
+    assert mf.metrics["rmse"] > floor
+    assert below_mean(prepared, mf) == [
+        f"mf: rmse {mf.metrics['rmse']:.4f} is worse than predicting every rating as the training ratings' mean "
+        f"({floor:.4f}) under ratings-random (seed 0): it has not learned even the data's level"]
+    import dataclasses
+
+    assert below_mean(prepared, dataclasses.replace(mf, metrics={**mf.metrics, "rmse": floor - 1e-6})) == []
+    # A study's per-user figures are taken over every test rating, as the leaderboard's RMSE.
+    per_user = prepared.evaluate(create("mf", {"epochs": 2, "threads": 1, "progress": False}), per_user=True)
+    assert below_mean(prepared, per_user) == below_mean(prepared, mf)
+    # Ranking protocols have popularity for a floor, and no RMSE.
+    ranked = get_protocol("loo-full").prepare(ds, seed=0)
+    assert below_mean(ranked, ranked.evaluate(create("popularity"))) == []
+
+
 def test_evaluate_by_name_applies_the_ranking_rule():
     tiny = {"factors": 4, "epochs": 1, "progress": False, "threads": 1, "device": "cpu"}
     result = evaluate("loo-full", small_dataset(), "mf", config=tiny)

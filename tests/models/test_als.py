@@ -189,3 +189,23 @@ def test_a_warm_start_needs_a_fitted_model_of_the_same_shape():
     smaller = create("als", {"factors": 8}).fit(random_ratings(40, 60))
     with pytest.raises(ConfigError, match=r"got factors \(40, 8\)"):
         model.fit(x, init=smaller)
+
+
+def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
+    # On a small log the default regularization (80) left every movie vector pointing one
+    # way: every movie about 0.99999 similar to every other, reasons picked among ties, and
+    # nothing said.
+    rng = np.random.default_rng(1)
+    picks = [rng.choice(60, rng.integers(12, 31), replace=False) for _ in range(27)]
+    users = np.repeat(np.arange(27), [len(p) for p in picks])
+    n = len(users)
+    x = Interactions(users, np.concatenate(picks), rng.integers(1, 11, n) / 2, np.zeros(n), 27, 60)
+    collapsed = ALS().fit(x)  # the defaults: regularization 80
+    v = collapsed.item_factors / np.linalg.norm(collapsed.item_factors, axis=1, keepdims=True)
+    assert (v @ v.T).min() > 0.999  # what the note is about
+    notes = collapsed.fit_notes()
+    assert len(notes) == 1 and notes[0].startswith("als: its movie vectors all point one way (")
+    assert f"regularization = 80 is too strong for {n:,} ratings" in notes[0] and notes[0].endswith("or --tune, finds more")
+    assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
+    assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []
+    assert ALS().fit_notes() == []  # (not fitted: nothing to say)

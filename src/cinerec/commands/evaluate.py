@@ -41,7 +41,7 @@ def evaluate(
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data.dataset import synthetic_notes, synthetic_words
-    from cinerec.evaluation.protocols import figure_notes
+    from cinerec.evaluation.protocols import below_mean, figure_notes
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
@@ -74,7 +74,8 @@ def evaluate(
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
-    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
+    # What the figures measure, and a rating model below the training mean's RMSE
+    said = figure_notes(prepared, recommender) + below_mean(prepared, result) + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = flags.popularity_fields(prepared, result, floor, notes)

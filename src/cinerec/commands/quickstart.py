@@ -68,7 +68,7 @@ def quickstart(
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_words
     from cinerec.data.dataset import synthetic_notes
-    from cinerec.evaluation.protocols import below_popularity, get_protocol
+    from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
     from cinerec.io import atomic_dir, claimed
@@ -120,7 +120,7 @@ def quickstart(
                 raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
             say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
-        results = []
+        results, measured = [], []  # (measured: what each fit's figures measure, as evaluate says it)
         with progress.silenced(quiet):
             for name in names:
                 recommender = _create(name, dataset, seed)
@@ -131,6 +131,7 @@ def quickstart(
                     # Fitted once for both: each reports that one fit's time, not the 0 s of the second.
                     results.append(result if first is None else dataclasses.replace(result, seconds_fit=first.seconds_fit))
                     first = first or result
+                    measured += [line for line in figure_notes(prepared[proto], recommender) if line not in measured]
                 r = results[-2]
                 say(f"model: {name:<12} hr@10 {r.metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[0]}), "
                     f"{results[-1].metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[1]}) "
@@ -147,7 +148,7 @@ def quickstart(
         if not json:
             print(counted)  # (on stdout too: what the figures below measured, kept with them)
             print_leaderboard(results)
-            for line in notes + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
+            for line in notes + measured + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
                 print(f"note: {line}")
             print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
@@ -167,7 +168,7 @@ def quickstart(
             metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
             for r in results:
                 metrics[r.model][r.protocol] = r.to_dict()
-            report = _report(label, d, results, best, text, markdown_table, notes, negatives)
+            report = _report(label, d, results, best, text, markdown_table, notes, negatives, measured)
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                                   "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
@@ -176,6 +177,7 @@ def quickstart(
         if json:
             print_json({"data": label, "run": os.path.abspath(out), "best_model": best, "ranked_by": list(RANK_BY),
                         "results": [r.to_dict() for r in results], "below_popularity": compared,
+                        "notes": measured + synthetic_notes(dataset),
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
@@ -356,8 +358,9 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
 
 
 def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
-            notes: list[str], negatives: int) -> str:
+            notes: list[str], negatives: int, measured: list[str]) -> str:
     below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
+    below += "".join(f"**Note:** {line}.\n\n" for line in measured)
     return (
         "# cinerec quickstart\n\n"
         f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies.\n\n"

@@ -15,7 +15,7 @@ import contextlib
 import os
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any, Iterator, Sequence
 
 import typer
 
@@ -64,7 +64,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data.dataset import synthetic_notes, synthetic_words
-    from cinerec.evaluation.protocols import figure_notes
+    from cinerec.evaluation.protocols import below_mean, figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
     from cinerec.training import CHECKPOINT_LAST
@@ -146,6 +146,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     epochs_s = float(sum(h["seconds"] for h in history)) if resume and history and "seconds" in history[0] else None
     if epochs_s is not None:
         metrics[recommender.name]["seconds_epochs"] = epochs_s
+    measured = figure_notes(prepared, recommender) + below_mean(prepared, result)  # what the figures measure
     with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
         # A resumed finished run stops being one first, so a save cut short never leaves
         # its old figures beside a new model: it is then an unfinished run, to resume again.
@@ -154,8 +155,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                  epochs_s, shown))
-    said = figure_notes(prepared, recommender) + synthetic_notes(dataset)  # what the figures measure
+                                  epochs_s, shown, measured))
+    said = measured + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
@@ -398,7 +399,7 @@ def _training(model: Any) -> dict[str, Any]:
 
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
-            seconds_epochs: float | None = None, tuned: Any = None) -> str:
+            seconds_epochs: float | None = None, tuned: Any = None, measured: Sequence[str] = ()) -> str:
     from cinerec.evaluation.report import figure_cell, unmeasured_note
     from cinerec.tuning import trials_text
 
@@ -410,6 +411,8 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
         lines += ["", unmeasured]
     if notes:
         lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
+    if measured:  # what the figures measure, as printed beside them
+        lines += ["", *(f"**Note:** {line}." for line in measured)]
     if tuned is not None:
         lines += ["", "## Tuning (on the protocol's validation carve-out of the training part)", "",
                   f"Chosen settings `{tuned.settings}`: validation {tuned.metric} {tuned.value:.4f}, against "

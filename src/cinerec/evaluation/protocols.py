@@ -1191,6 +1191,30 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
     return out
 
 
+def below_mean(prepared: Prepared, result: Result) -> list[str]:
+    """A line when a model's RMSE is worse than predicting every test rating as the mean of
+    the training ratings: the floor of a rating protocol, as popularity is of a ranking
+    one. A model below it has not learned even the data's level (``mf`` fitted in a few
+    optimiser steps on a small log predicted the bottom of the scale for every pair).
+
+    Over several official folds both figures are means over the folds; a per-user result
+    (a study's) is taken whole, each user weighed by their count of test ratings.
+    """
+    if not prepared.protocol.needs_ratings or "rmse" not in result.metrics:
+        return []
+    value = result.metrics["rmse"]
+    if np.ndim(value):  # per user: the RMSE over every test rating
+        counts = np.asarray(result.metrics["n_ratings"], dtype=np.float64)
+        value = float(np.sqrt(np.sum(counts * np.asarray(value, dtype=np.float64) ** 2) / max(counts.sum(), 1.0)))
+    parts = prepared.folds or (prepared,)
+    floor = float(np.mean([M.rmse(np.full(len(p.test), float(np.mean(p.train.ratings))), p.test.ratings)
+                           for p in parts if len(p.test) and len(p.train)] or [np.nan]))
+    if not (np.isfinite(value) and np.isfinite(floor)) or value <= floor:
+        return []
+    return [f"{result.model}: rmse {value:.4f} is worse than predicting every rating as the training ratings' mean "
+            f"({floor:.4f}) under {result.label}: it has not learned even the data's level"]
+
+
 # -- registry and convenience ---------------------------------------------------------------
 
 PROTOCOLS: dict[str, type[Protocol]] = {

@@ -31,6 +31,10 @@ from cinerec.tuning import Param
 
 __all__ = ["ALS", "ALSConfig", "WARM_TOLERANCE"]
 
+#: The share of the movie vectors' variance in their first direction above which a fit
+#: is said to have collapsed (:meth:`ALS.fit_notes`); ml-100k's default fit holds 29%.
+COLLAPSED_SHARE = 0.99
+
 #: A warm-started fit (``ALS.fit(..., init=...)``) stops once a sweep moves the movie
 #: factors by less than this share of their norm: about what the 15th sweep of a cold
 #: fit moves them on ml-100k's carve-out at the default settings (0.014), so a warm fit
@@ -198,6 +202,23 @@ class ALS(IndexedRecommender):
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
         self._yty: np.ndarray | None = None
         return self
+
+    def fit_notes(self) -> list[str]:
+        """Said where the movie vectors fell into one direction, as a strong regularization
+        does to data too small for it (80, the default, on 27 people × 60 movies): every
+        person then gets one same order of movies, every movie is as similar as the next
+        (about 0.99999) and the reasons, picked among those ties, say nothing."""
+        if self.item_factors is None or not self.item_factors.any():
+            return []
+        v = self.item_factors.astype(np.float64)
+        energy = np.linalg.eigvalsh(v.T @ v)[::-1]  # (the squared singular values, largest first)
+        if energy[0] < COLLAPSED_SHARE * energy.sum():
+            return []
+        ratings = int(self._train().csr.nnz)
+        return [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
+                f"in one direction): regularization = {self.config.regularization:g} is too strong for "
+                f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
+                "nothing; a lower regularization (e.g. 10), or --tune, finds more"]
 
     def accepts_init(self, other: object) -> bool:
         """True when :meth:`fit` can start from ``other``: a fitted ALS with as many factors."""
