@@ -24,6 +24,14 @@ FIGURES = {"data info", "evaluate", "train", "recommend", "export", "quickstart"
 RUN_READERS = {"recommend", "export", "serve"}
 
 
+@pytest.fixture(autouse=True)
+def _master_address(monkeypatch):
+    """The address torchrun sets beside WORLD_SIZE and RANK, which the tests below set to play
+    a process of a job (harmless alone: without WORLD_SIZE nothing reads it)."""
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+
+
 def _commands() -> dict[str, object]:
     """Every leaf command by its name (``data info``...)."""
     out = {}
@@ -182,6 +190,7 @@ def test_a_process_of_the_job_gone_is_one_line_under_torchrun(monkeypatch, capsy
     monkeypatch.setenv("RANK", "1")
     assert main(argv) == 1
     assert capsys.readouterr().err.startswith("cinerec: error: rank 1: another process of this torchrun job stopped")
+    monkeypatch.setenv("WORLD_SIZE", "3")
     monkeypatch.setenv("RANK", "2")
     import cinerec.cli
 
@@ -192,6 +201,36 @@ def test_a_process_of_the_job_gone_is_one_line_under_torchrun(monkeypatch, capsy
     monkeypatch.setenv("WORLD_SIZE", "1")  # alone, the same words are no lost peer: a bug, its traceback
     with pytest.raises(RuntimeError, match="Connection reset by peer"):
         main(argv)
+
+
+_JOB = {"RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"WORLD_SIZE": "2"}, "WORLD_SIZE=2 is set but RANK, MASTER_ADDR and MASTER_PORT are not: torchrun sets them "
+                          "together; run the command under torchrun (docs/distributed.md), or unset WORLD_SIZE"),
+    ({**_JOB, "WORLD_SIZE": "2", "MASTER_PORT": ""}, "rank 1: WORLD_SIZE=2 is set but MASTER_PORT is not: "),
+    ({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc' is not a number of processes; torchrun sets it: "),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE=0 is not a number of processes (at least 1)"),
+    ({**_JOB, "WORLD_SIZE": "2", "RANK": "x"}, "RANK='x' is not a process of WORLD_SIZE=2 (0 to 1)"),
+    ({**_JOB, "WORLD_SIZE": "2", "MASTER_PORT": "70000"}, "rank 1: MASTER_PORT='70000' is not a port (1 to 65535)"),
+])
+def test_a_torchrun_environment_left_half_set_is_one_line_before_anything_is_read(monkeypatch, capsys, tmp_path,
+                                                                                    env, said):
+    # A WORLD_SIZE left in a shell read all the data, then ended in torch's 73-line
+    # traceback ("RANK expected, but not set"); "abc" in int()'s.
+    import cinerec.data
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cinerec.data, "load", lambda *a, **k: pytest.fail("the data was read"))
+    assert main(["evaluate", "--data", "ml-100k", "--model", "popularity"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cinerec: error: {said}") and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir())
 
 
 def test_help_and_version(capsys):

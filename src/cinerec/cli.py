@@ -283,7 +283,10 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         argv = given = helping
     if (helping is not None or "--version" in given) and not _speaks():
         return 0  # under torchrun rank 0 alone shows the help or version (each rank printed it)
-    wrong = _given_twice(given, command) or _empty_path(given) or _one_process(given) or _value_missing(command, given)
+    from cinerec.processes import environment_problem
+
+    wrong = (environment_problem() or _given_twice(given, command) or _empty_path(given) or _one_process(given)
+             or _value_missing(command, given))
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
         return 2
