@@ -418,3 +418,27 @@ def test_resuming_with_another_number_of_processes_is_refused(ml100k_dir, tmp_pa
     lines = [x for x in run.stderr.splitlines() if x.startswith("cinerec: ")]
     assert run.returncode != 0 and len(lines) == 1, ranks_said(run.stderr)
     assert "cannot resume, it was trained by 1 process and is now run by 2 processes" in lines[0]
+
+
+def test_a_process_whose_job_never_comes_gives_up_in_one_line(tmp_path):
+    # WORLD_SIZE, RANK and the master's address left in a shell: torch waited 30 minutes
+    # for the other process inside a call no Ctrl-C or SIGTERM reached, then a traceback.
+    import socket
+
+    from cinerec.data.synthetic import write_release
+
+    data = write_release(tmp_path / "syn", "ml-100k", 0.02, seed=1)
+    with socket.socket() as s:  # a port where nobody listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+           "CINEREC_JOIN_TIMEOUT": "3", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "cinerec", "train", "--data", str(data), "--model", "gmf", "--set",
+                           "epochs=1", "--out", str(tmp_path / "run"), "-q"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"cinerec: error: rank 1: could not join the other 1 process of the torchrun job at "
+                           f"127.0.0.1:{port} within 3 s: start them all with torchrun (a WORLD_SIZE, RANK or "
+                           "MASTER_PORT left in the shell starts one process alone), or set CINEREC_JOIN_TIMEOUT to "
+                           "wait longer\n")
+    assert not (tmp_path / "run").exists()

@@ -187,8 +187,49 @@ def join_process_group(dist_ctx: _Dist, device: torch.device) -> None:
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    _join_within(lambda: dist.init_process_group("nccl" if device.type == "cuda" else "gloo"), dist_ctx)
     atexit.register(_leave_process_group)
+
+
+#: How long a process waits for the others of its torchrun job to join (``CINEREC_JOIN_TIMEOUT``
+#: seconds): torchrun starts them together, so a process alone after this never will be joined.
+JOIN_TIMEOUT_S = 300.0
+
+
+def _join_within(join: Any, dist_ctx: _Dist) -> None:
+    """``join()`` in a thread of its own, waited for at most ``CINEREC_JOIN_TIMEOUT``
+    seconds. torch waits 30 minutes for processes that never come (a WORLD_SIZE, RANK and
+    MASTER_PORT left in a shell, a port mistyped on one machine), inside a call that no
+    Ctrl-C or SIGTERM reaches; waited for here, both stop the command as anywhere else,
+    and the wait ends in one line."""
+    import os
+    import threading
+
+    try:
+        limit = float(os.environ.get("CINEREC_JOIN_TIMEOUT", JOIN_TIMEOUT_S))
+    except ValueError:
+        raise ConfigError(f"CINEREC_JOIN_TIMEOUT={os.environ['CINEREC_JOIN_TIMEOUT']!r} is not a number of "
+                          "seconds") from None
+    done, failed = threading.Event(), []
+
+    def run() -> None:
+        try:
+            join()
+        except BaseException as e:  # noqa: BLE001 - raised again in the waiting thread
+            failed.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="cinerec-join", daemon=True).start()
+    if not done.wait(limit):
+        where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+        others = dist_ctx.world - 1
+        raise ConfigError(f"could not join the other {others} process{'es' if others > 1 else ''} of the torchrun job "
+                          f"at {where} within {limit:g} s: start them all with torchrun (a WORLD_SIZE, RANK or "
+                          "MASTER_PORT left in the shell starts one process alone), or set CINEREC_JOIN_TIMEOUT to "
+                          "wait longer")
+    if failed:
+        raise failed[0]
 
 
 def _leave_process_group() -> None:
