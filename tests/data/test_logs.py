@@ -173,6 +173,35 @@ def test_times_in_milliseconds_or_finer_are_read_as_seconds(tmp_path, unit):
     assert load_log(tmp_path / "log.tsv").interactions.timestamps.tolist() == [1_600_000_000, 1_600_000_001]
 
 
+def test_whole_milliseconds_from_before_1978_are_milliseconds_too(tmp_path):
+    # Whole numbers between 10**11 and the year 9999 as seconds read as seconds (years 6097
+    # to 9892), where the same times written with ".0" read as milliseconds (1974 to 1977).
+    for written in ("130255264441", "130255264441.0"):
+        (tmp_path / "log.csv").write_text(f"user,item,ts\na,x,{written}\nb,y,249999999999\n")
+        assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [130255264, 249999999]
+    # One odd value among seconds stays a time in seconds (as a float column reads it).
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,1600000000\nb,y,160000000000\nc,y,1600000001\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1600000000, 160000000000, 1600000001]
+
+
+def test_times_with_a_zone_beside_times_without_one_are_refused(tmp_path):
+    # The ones without a zone were read as UTC: a 09:30 written in the same +02:00 clock as
+    # the rest came out later than 10:00+02:00, and was held out as each person's latest.
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,2021-03-04T10:00:00+02:00\na,y,2021-03-04T09:30:00\n"
+                                      "b,x,2021-03-04T08:00:00Z\n")
+    with pytest.raises(DataError, match=r"log\.csv line 2: time '2021-03-04T10:00:00\+02:00' names its time zone, and "
+                                        r"line 3: '2021-03-04T09:30:00' does not; give every time with its zone, or "
+                                        r"none \(times without one are read as UTC\)$"):
+        load_log(tmp_path / "log.csv")
+    # Every time with a zone (any zones), or none with one, read as ever.
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,2021-03-04T10:00:00+02:00\na,y,2021-03-04T09:30:00.5 -0100\n"
+                                      "b,x,2021-03-04T08:00:00Z\nb,y,2021-03-04 08:00 UTC\nc,x,1614816000\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1614844800, 1614853800, 1614844800,
+                                                                               1614844800, 1614816000]
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,2021-03-04T10:00:00\na,y,2021-03-04\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1614852000, 1614816000]
+
+
 def test_dates_outside_the_years_nanoseconds_hold_are_read(tmp_path):
     # pandas' nanoseconds hold 1677 to 2262 only: 9999-12-31 (a common "no end" date) was a traceback.
     (tmp_path / "log.csv").write_text("user,item,ts\na,x,9999-12-31\na,y,1600-01-01\nb,x,1969-12-31 23:59:59.5\n"

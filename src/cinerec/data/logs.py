@@ -612,7 +612,8 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                             f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
             times = column.to_numpy().astype(np.int64, copy=False)
-            if len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) > MAX_SECONDS):
+            # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
+            if len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
                 times = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
             out["time"] = times
         else:
@@ -742,6 +743,9 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
     return out
 
 
+#: A clock time followed by its time zone: 10:00:00Z, 10:00+02:00, 10:00:00.5 -0500, 10:00 UTC.
+_ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
+
 #: A date written with its day and month as numbers first: 12/01/2021, 1.2.21, 3-4-2020.
 _NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b"
 
@@ -759,6 +763,13 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
         raise DataError(f"{_line(path, int(rows[a]))}: time {values.iloc[a]!r} reads day first, and "
                         f"{_line(path, int(rows[b])).removeprefix(f'{path} ')}: {values.iloc[b]!r} month first; "
                         "write the dates one way (YYYY-MM-DD reads only one way)")
+    text = values.astype(str)
+    zoned = text.str.contains(_ZONED, regex=True).to_numpy()
+    if zoned.any() and not zoned.all():  # a clock with no zone beside ones with it: which is later is unknown
+        a, b = int(np.argmax(zoned)), int(np.argmin(zoned))
+        raise DataError(f"{_line(path, int(rows[a]))}: time {values.iloc[a]!r} names its time zone, and "
+                        f"{_line(path, int(rows[b])).removeprefix(f'{path} ')}: {values.iloc[b]!r} does not; give "
+                        "every time with its zone, or none (times without one are read as UTC)")
     stamps = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     numeric = parts[0].notna().to_numpy()
     if day_first.any():  # the whole column's numeric dates, day first
