@@ -217,3 +217,24 @@ def test_a_rating_model_worse_than_the_training_mean_is_said_so(tmp_path, capsys
     assert f"**Note:** {notes[0]}." in (tmp_path / "run" / "report.md").read_text()
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "biasedmf", "-q", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == []
+
+
+def test_figures_on_a_log_without_times_say_the_file_order_chose_the_held_out_rating(tmp_path, capsys):
+    # Said on the data: line alone, which -q and --json leave out, and no run kept.
+    rng = np.random.default_rng(2)
+    rows = ["user,movie,rating"] + [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(30)
+                                    for m in rng.choice(60, 12, replace=False)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    line = ("the data has no times: each user's last row in the file was held out as their latest rating, so these "
+            "figures follow the file's order of rows, not time")
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "loo-full",
+                 "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [line]
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "itemknn", "--protocol", "loo-full",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert f"note: {line}\n" in capsys.readouterr().out
+    assert f"**Note:** {line}." in (tmp_path / "run" / "report.md").read_text()
+    # A random hold-out does not hold out "the latest": nothing to say.
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol",
+                 "random-full", "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []

@@ -881,9 +881,24 @@ def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
 
 
 def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
-    """The lines printed beside a model's figures on what they measure: a shortlist that
-    holds every candidate, lists from an approximate index, what the fit chose."""
-    return nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
+    """The lines printed beside a model's figures on what they measure: a held-out "latest"
+    rating that is the file's last row, a shortlist that holds every candidate, lists from
+    an approximate index, what the fit chose."""
+    return (untimed(prepared) + nothing_retrieved(prepared, model) + approximate_lists(prepared, model)
+            + model.fit_notes())
+
+
+def untimed(prepared: Prepared) -> list[str]:
+    """A line where a leave-latest-out protocol held out each person's last row in the
+    file, the data having no times (no time column, or every time alike): said on the
+    ``data:`` line alone, which ``-q`` and ``--json`` leave out and no run kept."""
+    if not prepared.protocol.holds_out_latest:
+        return []
+    parts = [x.timestamps for x in (prepared.train, prepared.test, prepared.valid) if x is not None and len(x)]
+    if not parts or min(int(t.min()) for t in parts) != max(int(t.max()) for t in parts):
+        return []
+    return ["the data has no times: each user's last row in the file was held out as their latest rating, so these "
+            "figures follow the file's order of rows, not time"]
 
 
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
