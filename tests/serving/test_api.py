@@ -1123,3 +1123,16 @@ def test_every_genre_health_lists_can_be_asked_for(tmp_path):
         assert r.status_code == 422
         msg = r.json()["detail"][0]["msg"]
         assert msg.startswith("unknown genre 'xxx") and "(5,000 characters in all)" in msg and len(msg) < 1000
+
+
+def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_path, monkeypatch):
+    # Served from the folder above them, /health said "run": "run" and "path": "store.sqlite",
+    # and a stale store "exported from another run (/abs/other), serving run".
+    from cinerec.serving.store import export_store
+
+    export_store(run_dir, tmp_path / "store.sqlite", k=5)
+    monkeypatch.chdir(tmp_path)
+    relative_run = os.path.relpath(run_dir, tmp_path)
+    with TestClient(create_app(relative_run, "store.sqlite", profiles=tmp_path / "p.sqlite")) as c:
+        h = c.get("/health").json()
+    assert h["run"] == os.path.abspath(run_dir) and h["store"]["path"] == str(tmp_path / "store.sqlite")

@@ -40,7 +40,7 @@ from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, 
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, Lists, after_filters
 from cinerec.serving.search import MovieSearch
-from cinerec.serving.store import created_on_disk, open_profiles, open_store
+from cinerec.serving.store import created_on_disk, is_postgres, open_profiles, open_store
 
 __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
 
@@ -157,11 +157,13 @@ class Service:
 
     def __init__(self, run_dir: str | os.PathLike, db: str | os.PathLike | None = None,
                  model: str | None = None, profiles: str | os.PathLike | None = None) -> None:
-        self.run = open_run(run_dir)
+        # Whole paths: /health and the stale-store message name them, whatever folder the
+        # server was started in (a relative "run" read oddly beside the store's whole one).
+        self.run = open_run(os.path.abspath(run_dir))
         #: ``serve --workers``: the run.json stamp of the run the server started with
         self.started_with: str | None = None
         self.dataset = self.run.dataset
-        self.store = open_store(db) if db is not None else None
+        self.store = open_store(db if is_postgres(db) else os.path.abspath(db)) if db is not None else None
         self.model_name = model or self._stored_model() or self.run.default_model
         self.model = self.run.model(self.model_name)
         ds = self.dataset
