@@ -708,6 +708,37 @@ def test_a_study_measuring_no_k_of_10_shows_its_own_ks_figures_as_it_goes(tmp_pa
     assert "hr@5 0." in line and "ndcg@5 0." in line
 
 
+def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_flag(tmp_path, capsys):
+    # Every fault found while reading the data was said to be [data] source's (or --data's):
+    # a bad year in the movie file, or a column name the log does not have.
+    rng = np.random.default_rng(0)
+    rows = ["user,item,rating,timestamp"] + [f"p{u},m{m},{rng.integers(1, 6)},{1_600_000_000 + 10 * u + k}"
+                                             for u in range(30) for k, m in enumerate(rng.choice(40, 10, replace=False))]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "bad.csv").write_text("item,title,year\nm1,Foo,abc\n")
+    (tmp_path / "good.csv").write_text("item,title\nm1,Foo\n")
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\ncatalog = "{tmp_path / "bad.csv"}"\n'
+                     '[protocol]\nname = "loo-full"\n[models.popularity]\n')
+    said = f"{tmp_path / 'bad.csv'} line 2: year 'abc' is not a whole number"
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"))
+    assert code == 2 and err == f"cinerec: error: {study}:3: [data] catalog: {said}\n", err
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"), "--data", str(tmp_path / "log.csv"))
+    assert code == 2 and err == f"cinerec: error: {study}:3: [data] catalog: {said}\n", err
+    good = tmp_path / "g.toml"
+    good.write_text(study.read_text().replace("bad.csv", "good.csv"))
+    code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "r"), "--catalog", str(tmp_path / "bad.csv"))
+    assert code == 2 and err == f"cinerec: error: {good}: --catalog (given on the command line): {said}\n", err
+    named = tmp_path / "c.toml"
+    named.write_text(good.read_text().replace("[protocol]", 'columns = {user = "who"}\n[protocol]'))
+    code, out, err = run(capsys, "run", str(named), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith(f"cinerec: error: {named}:4: [data] columns: {tmp_path / 'log.csv'}: no column "
+                                        "'who' for the user"), err
+    code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "r"), "--columns", "user=who")
+    assert code == 2 and err.startswith(f"cinerec: error: {good}: --columns (given on the command line): "), err
+    assert not (tmp_path / "r").exists()
+
+
 def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys, ml100k_dir):
     """Lists and shortlists longer than the catalogue are cut to it; that was done in
     silence, so a study asking top-15 of 12 movies read as if it had them."""

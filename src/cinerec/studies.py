@@ -365,6 +365,21 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
     return _Reader(study.path, text).where(table, key)
 
 
+def _load_fault(study: Study, message: str) -> tuple[str, str]:
+    """The ``[data]`` key a fault found while reading the data is about, and the message in
+    the words of that key: ``catalog`` for a fault in the movie file (it was blamed on
+    ``source``), ``columns`` for a column name that is not in the file, else ``source``."""
+    catalog = study.catalog
+    if catalog is not None:
+        for start in (f"--catalog {catalog}", str(catalog)):
+            if message.startswith(start):
+                return "catalog", f"{catalog}{message[len(start):]}"
+    missing = re.search(r"no column '([^']*)' for the (\w+)", message)
+    if missing and study.columns and study.columns.get(missing[2]) == missing[1]:
+        return "columns", message
+    return "source", message
+
+
 def _in_file(text: str, table: tuple[str, ...], key: str) -> bool:
     """Whether the study file's ``text`` sets ``key`` in ``table``, written in any TOML way
     (a table of its own, an inline table, dotted keys)."""
@@ -1239,11 +1254,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply")
                 raise ConfigError(f"{_where(study, ('data',), flag[1])}: {said}") from None
             except DataError as e:  # a source of the wrong kind, a damaged line: said where it was named
-                if "source" in study.from_flags:
-                    raise DataError(f"--data: {e}") from None
-                said = str(e) if "columns" in study.from_flags else re.sub(
-                    r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', str(e))
-                raise DataError(f"{_where(study, ('data',), 'source')}: {said}") from None
+                key, said = _load_fault(study, str(e))
+                if key == "source" and "source" in study.from_flags:
+                    raise DataError(f"--data: {said}") from None
+                if "columns" not in study.from_flags:
+                    said = re.sub(r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', said)
+                raise DataError(f"{_where(study, ('data',), key)}: {said}") from None
         say(f"data: {study.source}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
         with stages("filter"):
