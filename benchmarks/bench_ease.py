@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -51,12 +50,16 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from cinerec.data import load
-from cinerec.data.dataset import Interactions
-from cinerec.models import create
-import cinerec.models.baselines as baselines
-from cinerec.models.baselines import EASESpectrum, _ease_weights
-from cinerec.models.ease_sketch import EASESketch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import above, at_least, machine  # noqa: E402
+
+from cinerec.data import load  # noqa: E402
+from cinerec.data.dataset import Interactions  # noqa: E402
+from cinerec.models import create  # noqa: E402
+import cinerec.models.baselines as baselines  # noqa: E402
+from cinerec.models.baselines import EASESpectrum, _ease_weights  # noqa: E402
+from cinerec.models.ease_sketch import EASESketch  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 
@@ -133,9 +136,7 @@ def sweep_main(args: argparse.Namespace) -> None:
         "what": "EASE λ sweep: one eigendecomposition, then each λ's scores for the validation users",
         "data": {"users": train.n_users, "items": train.n_items, "ratings": len(train),
                  "validation_users": len(valid_users), "lambdas": len(lambdas)},
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "load_before": os.getloadavg(),
-                    "python": platform.python_version()},
+        "machine": machine(torch_threads=torch.get_num_threads(), load_before=os.getloadavg()),
         "seconds": {},
     }
     plain_runs = []
@@ -198,8 +199,7 @@ def curve_main(args: argparse.Namespace) -> None:
     out: dict = {"data": args.curve, "top_movies": args.top_movies, "protocol": args.protocol, "metric": metric,
                  "carve_out": {"users": valid.train.n_users, "movies": valid.train.n_items,
                                "ratings": len(valid.train)},
-                 "machine": {"cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-                             "load_before": os.getloadavg()}}
+                 "machine": machine(load_before=os.getloadavg())}
     if args.lambdas:  # 0: only the tuner (--tune-trials)
         sketch, build = timed(lambda: EASESketch(valid.train))
         rows = []
@@ -245,30 +245,34 @@ def curve_main(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("data", nargs="?", default=str(DEFAULT))
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=at_least(1), default=3)
     ap.add_argument("--sweep", action="store_true", help="measure the λ sweep on a generated catalogue")
-    ap.add_argument("--items", type=int, default=10_000)
-    ap.add_argument("--users", type=int, default=20_000)
-    ap.add_argument("--per-user", type=int, default=50)
-    ap.add_argument("--valid-users", type=int, default=1_000)
-    ap.add_argument("--lambdas", type=int, default=20)
-    ap.add_argument("--plain-fits", type=int, default=1)
-    ap.add_argument("--variants-items", type=int, default=3_000, help="0: skip the decomposition variants")
+    ap.add_argument("--items", type=at_least(10), default=10_000)
+    ap.add_argument("--users", type=at_least(1), default=20_000)
+    ap.add_argument("--per-user", type=at_least(1), default=50)
+    ap.add_argument("--valid-users", type=at_least(1), default=1_000)
+    ap.add_argument("--lambdas", type=at_least(0), default=20)
+    ap.add_argument("--plain-fits", type=at_least(1), default=1)
+    ap.add_argument("--variants-items", type=at_least(0), default=3_000, help="0: skip the decomposition variants")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="the decomposition's precision")
     ap.add_argument("--route", choices=["spectrum", "sketch"], default="spectrum", help="the sweep's decomposition")
-    ap.add_argument("--check-lambdas", type=float, nargs="*", default=[],
+    ap.add_argument("--check-lambdas", type=above(0.0), nargs="*", default=[],
                     help="more λ whose scores are compared with a plain fit's (one plain fit each)")
     ap.add_argument("--curve", metavar="DATA", help="validation curves of plain fits and the sketch on DATA")
-    ap.add_argument("--top-movies", type=int, help="--curve: keep this many most rated movies")
+    ap.add_argument("--top-movies", type=at_least(1), help="--curve: keep this many most rated movies")
     ap.add_argument("--protocol", default="loo-sampled", help="--curve: the protocol whose carve-out is scored")
-    ap.add_argument("--lambda-max", type=float, default=5000.0, help="--curve: the largest λ (the smallest is 10)")
-    ap.add_argument("--tune-trials", type=int, default=0, help="--curve: also time the tuner with this many trials")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lambda-max", type=above(10.0), default=5000.0, help="--curve: the largest λ (the smallest is 10)")
+    ap.add_argument("--tune-trials", type=at_least(0), default=0, help="--curve: also time the tuner with this many trials")
+    ap.add_argument("--seed", type=at_least(0), default=0)
     args = ap.parse_args()
     if args.repeat < 1 or args.plain_fits < 1:
         ap.error("--repeat and --plain-fits: must be at least 1")
     if args.sweep and args.lambdas < 1:
         ap.error("--lambdas: the sweep needs at least 1 λ")
+    if 0 < args.variants_items < 10:  # (the generated catalogue draws 5 to items/2 movies a user)
+        ap.error("--variants-items: 0 (skip them), or at least 10")
+    if args.curve and not args.lambdas and not args.tune_trials:
+        ap.error("--lambdas 0 without --tune-trials measures nothing: give --lambdas N, --tune-trials N, or both")
     if args.curve:
         curve_main(args)
         return
@@ -281,13 +285,13 @@ def main() -> None:
     users = np.arange(x.n_users)
     out: dict = {
         "data": ds.name, "ratings": len(x), "users": x.n_users, "items": x.n_items,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
+        "machine": machine(torch_threads=torch.get_num_threads()),
         "repeat": args.repeat, "seconds": {},
     }
     for name in ("popularity", "itemknn", "ease"):
         model = create(name)
-        fit = best_of(lambda: model.fit(x), args.repeat)
-        top = best_of(lambda: model.recommend(users, 10), args.repeat)
+        fit = best_of(lambda m=model: m.fit(x), args.repeat)
+        top = best_of(lambda m=model: m.recommend(users, 10), args.repeat)
         out["seconds"][name] = {"fit": fit, "top10_all_users": top, "total": round(fit + top, 4)}
 
     # The inverse alone, several ways, on the same Gram matrix EASE builds.

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,11 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cinerec.config import Config
-from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.models.base import Recommender
-from cinerec.runs import Run, finish_run, save_dataset, save_model
-from cinerec.serving.store import export_store
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cinerec.config import Config  # noqa: E402
+from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions  # noqa: E402
+from cinerec.models.base import Recommender  # noqa: E402
+from cinerec.runs import Run, finish_run, save_dataset, save_model  # noqa: E402
+from cinerec.serving.store import export_store  # noqa: E402
+from machine import at_least, child_failed, machine  # noqa: E402
 
 ML25M_USERS, ML25M_ITEMS = 162_541, 59_047
 
@@ -134,7 +136,9 @@ def sharded(args: argparse.Namespace) -> dict:
                 cmd = [str(torchrun), "--standalone", f"--nproc-per-node={n}", "--", __file__, "--worker",
                        "--users", str(args.users), "--movies", str(args.movies), "-k", str(args.k),
                        "--seed", str(args.seed), "--db", str(Path(tmp) / f"s{n}.sqlite"), "--out", str(result)]
-                subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+                done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+                if done.returncode != 0:  # its own error is on stderr above
+                    child_failed(f"torchrun with {n} process(es)", done.returncode)
                 runs.append(json.loads(result.read_text()))
             secs = [r["seconds"] for r in runs]
             med = statistics.median(secs)
@@ -154,15 +158,15 @@ def sharded(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ml100k", type=Path, help="the ml-100k folder")
-    ap.add_argument("-k", type=int, default=50)
+    ap.add_argument("-k", type=at_least(1), default=50)
     ap.add_argument("--skip-large", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--users", type=int, default=ML25M_USERS, help="size of the synthetic case (default: ml-25m's)")
-    ap.add_argument("--movies", type=int, default=ML25M_ITEMS)
-    ap.add_argument("--sharded", type=int, nargs="+", metavar="N",
+    ap.add_argument("--seed", type=at_least(0), default=0)
+    ap.add_argument("--users", type=at_least(1), default=ML25M_USERS, help="size of the synthetic case (default: ml-25m's)")
+    ap.add_argument("--movies", type=at_least(1), default=ML25M_ITEMS)
+    ap.add_argument("--sharded", type=at_least(1), nargs="+", metavar="N",
                     help="time the synthetic case's export under torchrun with each of these process counts")
-    ap.add_argument("--repeats", type=int, default=3, help="exports per process count (--sharded)")
-    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each process (--sharded)")
+    ap.add_argument("--repeats", type=at_least(1), default=3, help="exports per process count (--sharded)")
+    ap.add_argument("--threads", type=at_least(1), default=1, help="OMP_NUM_THREADS of each process (--sharded)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -173,12 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         sharded_worker(args)
         return 0
     if args.sharded:
-        result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                              "load_average": os.getloadavg()}, "sharded": sharded(args)}
+        result = {"machine": machine(load_average=os.getloadavg()), "sharded": sharded(args)}
         json.dump(result, sys.stdout, indent=2)
         print()
         return 0
-    out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "k": args.k}
+    out: dict = {"machine": machine(), "k": args.k}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.ml100k:
@@ -201,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             run = synthetic_run(tmp / "run25m", rng, args.users, args.movies, 64, 20)
             build = time.perf_counter() - t
-            out["synthetic-ml-25m"] = {**time_export(run, tmp / "large.sqlite", args.k),
+            # Named by the size run: the default is ml-25m's (the key docs/benchmarks.md quotes).
+            default = (args.users, args.movies) == (ML25M_USERS, ML25M_ITEMS)
+            name = "synthetic-ml-25m" if default else f"synthetic-{args.users}x{args.movies}"
+            out[name] = {**time_export(run, tmp / "large.sqlite", args.k),
                                        "factors": 64, "seen_per_user": 20, "build_seconds": round(build, 1)}
     json.dump(out, sys.stdout, indent=2)
     print()

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -61,6 +60,7 @@ from cinerec.config import Config  # noqa: E402
 from cinerec.data.dataset import Interactions  # noqa: E402
 from cinerec.models import create  # noqa: E402
 from cinerec.models.index import IndexedRecommender, VectorIndex  # noqa: E402
+from machine import at_least, machine  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -195,9 +195,9 @@ def run_case(case: str, repeats: int, kinds: list[str]) -> dict:
         row: dict = {}
         if kind != "exact":
             c = model.config
-            build_s, _ = median_time(lambda: VectorIndex(kind, model.key_vectors(), nlist=c.index_nlist,
-                                                          nprobe=c.index_nprobe, hnsw_m=c.index_hnsw_m,
-                                                          ef_search=c.index_ef_search), repeats)
+            build_s, _ = median_time(lambda k=kind, m=model, c=c: VectorIndex(
+                k, m.key_vectors(), nlist=c.index_nlist, nprobe=c.index_nprobe, hnsw_m=c.index_hnsw_m,
+                ef_search=c.index_ef_search), repeats)
             row["build_s"] = round(build_s, 3)
             model.ann_index()  # built once here, outside the query timings
         lat = []
@@ -206,7 +206,7 @@ def run_case(case: str, repeats: int, kinds: list[str]) -> dict:
             model.recommend([int(u)], 10)
             lat.append(time.perf_counter() - t)
         row["query_ms"] = round(1000 * float(np.median(lat)), 3)
-        all_s, (found, _) = median_time(lambda: model.recommend(users, 10), repeats)
+        all_s, (found, _) = median_time(lambda m=model: m.recommend(users, 10), repeats)
         row["all_users_s"] = round(all_s, 2)
         row["recall@10"] = round(recall(found, truth), 4)
         out["kinds"][kind] = row
@@ -220,14 +220,14 @@ def model_recall(models: list[str], ks: list[int], efs: list[int]) -> None:
 
     x = load(ML100K).interactions
     users = np.arange(x.n_users)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    where = machine()
     for name in models:
         exact = create(name, {"seed": 0}).fit(x)
         truth = {k: exact.recommend(users, k)[0] for k in ks}
         for kind, ef in [("ivf", None)] + [("hnsw", e) for e in efs]:
             settings = {"seed": 0, "index": kind, **({"index_ef_search": ef} if ef else {})}
             model = create(name, settings).fit(x)
-            row = {"model": name, "kind": kind, "ef_search": ef, "machine": machine}
+            row = {"model": name, "kind": kind, "ef_search": ef, "machine": where}
             for k in ks:
                 row[f"recall@{k}"] = round(recall(model.recommend(users, k)[0], truth[k]), 4)
             print(json.dumps(row), flush=True)
@@ -236,11 +236,11 @@ def model_recall(models: list[str], ks: list[int], efs: list[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", choices=["ml-100k", "ml-25m-study", "ml-25m-catalogue"], action="append")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=at_least(1), default=3)
     ap.add_argument("--kinds", nargs="+", default=["exact", "ivf", "hnsw"])
     ap.add_argument("--models", nargs="+", help="recall only, on ml-100k, for these models")
-    ap.add_argument("--ks", nargs="+", type=int, default=[10, 50, 100])
-    ap.add_argument("--ef", nargs="+", type=int, default=[128])
+    ap.add_argument("--ks", nargs="+", type=at_least(1), default=[10, 50, 100])
+    ap.add_argument("--ef", nargs="+", type=at_least(1), default=[128], help="hnsw ef_search values (--models)")
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats: must be at least 1")
@@ -252,7 +252,7 @@ def main() -> None:
         return
     for case in args.case or ["ml-100k", "ml-25m-study"]:
         result = run_case(case, args.repeats, args.kinds)
-        result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+        result["machine"] = machine()
         print(json.dumps(result))
 
 

@@ -52,6 +52,9 @@ HERE = Path(__file__).resolve().parent
 #: Where data the benchmarks make is kept between runs (releases written once, caches):
 #: ``benchmarks/out/`` (ignored by git), or the folder ``CINEREC_BENCH_OUT`` names.
 OUT = Path(os.environ.get("CINEREC_BENCH_OUT") or HERE / "out")
+sys.path.insert(0, str(HERE))  # benchmarks/machine.py, however this file is run
+
+from machine import above, at_least, child_failed, machine  # noqa: E402
 
 REFERENCE = """
 import sys
@@ -142,6 +145,7 @@ def _logs(folder: Path, repeat: int) -> dict:
     out["ratio_log_text"] = round(out["log_text"]["seconds"] / out["load"]["seconds"], 3)
     out["cpus"] = os.cpu_count()
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    out["machine"] = machine()
     return out
 
 
@@ -154,7 +158,7 @@ def _run(command: list[str]) -> tuple[float, float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     err = child.stderr.read().decode("utf-8", "replace") if child.stderr else ""
     if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} failed ({child.returncode}):\n{err}")
+        child_failed(" ".join(command[:4]), child.returncode, err)
     return wall, usage.ru_utime + usage.ru_stime, round(usage.ru_maxrss / 1024)
 
 
@@ -184,9 +188,9 @@ def _crlf_copy(folder: Path, dest: Path) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--folder", type=Path, help="a release to read (default: a synthetic ml-25m under benchmarks/out/)")
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=5, help="rounds; each round runs every kind once")
+    p.add_argument("--scale", type=above(0.0), default=1.0)
+    p.add_argument("--seed", type=at_least(0), default=0)
+    p.add_argument("--repeat", type=at_least(1), default=5, help="rounds; each round runs every kind once")
     p.add_argument("--kinds", default="reference,cinerec,load,startup", help="which processes to time")
     p.add_argument("--logs", action="store_true", help="time a ratings log against the MovieLens reader instead")
     args = p.parse_args()
@@ -206,9 +210,11 @@ def main() -> None:
         folder = OUT / f"synthetic-ml-25m-scale{args.scale:g}-seed{args.seed}"
         if not (folder / "ratings.csv").exists():  # (in a process of its own: see _text_log)
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "cinerec", "data", "synthesize", "--like", "ml-25m", "--scale",
-                            f"{args.scale!r}", "--seed", str(args.seed), "--out", str(folder), "--quiet"],
-                           check=True, stdout=subprocess.DEVNULL)
+            done = subprocess.run([sys.executable, "-m", "cinerec", "data", "synthesize", "--like", "ml-25m", "--scale",
+                                   f"{args.scale!r}", "--seed", str(args.seed), "--out", str(folder), "--quiet"],
+                                  stdout=subprocess.DEVNULL)
+            if done.returncode != 0:  # its error is on stderr above
+                child_failed("cinerec data synthesize", done.returncode)
             result["generate_seconds"] = round(time.perf_counter() - t0, 2)
     folder = folder.resolve()
     if args.logs:
@@ -244,6 +250,7 @@ def main() -> None:
         result[end] = out
     result["cpus"] = os.cpu_count()
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"] = machine()
     print(json.dumps(result, indent=2))
 
 

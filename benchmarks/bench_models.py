@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,10 @@ from cinerec.data.transforms import top_items, top_users
 from cinerec.evaluation import metrics as M
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import create
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 MODELS = ("als", "two-tower", "autorec", "multivae")
 FIGURES = {
@@ -77,8 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dataset = load(args.data)
     out: dict[str, Any] = {
         "benchmark": "bench_models", "data": str(args.data), "seeds": list(args.seeds),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-                    "torch": torch.__version__, "numpy": np.__version__},
+        "machine": machine(torch_threads=torch.get_num_threads(), platform=platform.platform()),
         "models": {},
     }
     for name in args.models:
@@ -116,10 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="ml-100k", help="release name or folder (default: %(default)s)")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
-    p.add_argument("--study-users", type=int, default=1000)
-    p.add_argument("--study-items", type=int, default=1000)
+    p.add_argument("--seeds", nargs="+", type=at_least(0), default=[0, 1, 2])
+    p.add_argument("--threads", type=at_least(1), default=1, help="torch CPU threads (default: %(default)s)")
+    p.add_argument("--study-users", type=at_least(1), default=1000)
+    p.add_argument("--study-items", type=at_least(1), default=1000)
     args = p.parse_args(argv)
     print(json.dumps(run(args), indent=2))
 

@@ -44,6 +44,10 @@ from cinerec.models import create
 from cinerec.models.ncf import NCFNet
 from cinerec.training import TrainConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
+
 ARCHS: dict[str, dict[str, Any]] = {
     "recbole": {"factors": 64, "mlp_factors": 64, "layers": [128, 64]},
     "paper": {"factors": 8, "mlp_factors": 8, "layers": [64, 32]},
@@ -175,17 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--arch", choices=sorted(ARCHS), action="append", help="default: both")
     p.add_argument("--epochs", type=int, default=4, help="epochs timed for throughput (median after the first)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=at_least(1), default=2)
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-quality", action="store_true", help="skip the HR@10 runs")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--seeds", type=at_least(0), nargs="+", default=[0])
     p.add_argument("--recbole-python", default=str(RECBOLE_PYTHON) if RECBOLE_PYTHON.exists() else None,
                    help="RecBole's interpreter, to measure its NeuMF in the same run "
                         "(default: .venv-recbole/bin/python when it exists)")
     p.add_argument("--no-recbole", action="store_true", help="do not measure RecBole")
     p.add_argument("--recbole-quality", action="store_true",
                    help="also run RecBole's HR@10 (early stopping on its validation item)")
-    p.add_argument("--recbole-max-epochs", type=int, default=100, help="cap on RecBole's quality run")
+    p.add_argument("--recbole-max-epochs", type=at_least(1), default=100, help="cap on RecBole's quality run")
     args = p.parse_args(argv)
     if args.epochs < 2:  # the first epoch builds the sampler: the figure is the median of the ones after it
         p.error(f"--epochs {args.epochs}: time at least 2 (the first epoch is left out of the throughput)")
@@ -212,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     gflops = matmul_gflops(args.threads) if args.device == "cpu" else None
     out: dict[str, Any] = {
         "benchmark": "neumf training throughput", "data": data_name, "device": args.device,
-        "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
+        "threads": args.threads, "torch": torch.__version__,
+        "machine": machine(torch_threads=torch.get_num_threads(), architecture=platform.machine()),
         "cpu_count": os.cpu_count(), "matmul_gflops": round(gflops, 1) if gflops else None,
         "recbole_quoted": {**RECBOLE_QUOTED, "label": "quoted reference, not measured"}, "results": {},
     }

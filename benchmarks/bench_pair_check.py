@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from cinerec.data.movielens import _pair_again  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import machine  # noqa: E402
 
 N_USERS, N_ITEMS = 162_541, 59_047
 
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     head = min(len(keys), 1_000_000)
     shuffled = items[:head][np.lexsort((rng.random(head), users[:head]))]  # by user, movies in no order
     cases = {"by_pair": (users, items), "by_user": (users[:head], shuffled)}
-    out: dict = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+    out: dict = {"machine": machine(),
                  "threads": os.environ.get("OMP_NUM_THREADS", "unset")}
     for name, (u, i) in cases.items():
         times = []

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from cinerec.serving.pgstore import _Pool  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 
 def _per_read_us(read, n: int) -> float:
@@ -38,12 +40,12 @@ def _per_read_us(read, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="a postgresql:// URL of a server to read from")
-    ap.add_argument("--reads", type=int, default=3000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--reads", type=at_least(1), default=3000)
+    ap.add_argument("--repeat", type=at_least(1), default=3)
     args = ap.parse_args(argv)
     pool = _Pool(args.db)
     pool.fetchall("SELECT 1")  # the connection and its reading thread, made before timing
-    out: dict = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+    out: dict = {"machine": machine(),
                  "reads": args.reads}
     pooled = [_per_read_us(lambda: pool.fetchall("SELECT 1"), args.reads) for _ in range(args.repeat)]
     with pool.connection() as con:

@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.sampling import NegativeSampler, sample_eval_negatives, sample_negatives
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 N_USERS, N_ITEMS, N_ENTRIES = 162_541, 59_047, 25_000_095
 MIN_DEG, MAX_DEG = 20, 32_202
@@ -125,7 +129,7 @@ def reset_peak_rss() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
     if not args.scale > 0:
@@ -142,7 +146,7 @@ def main() -> None:
     reset_peak_rss()
     out: dict = {
         "benchmark": "negative sampling",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
+        "machine": machine(),
         "data": {"users": n_users, "items": N_ITEMS, "entries": int(seen.nnz), "generate_s": round(gen_s, 2),
                  "max_user_entries": int(np.diff(seen.indptr).max())},
     }

@@ -17,15 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from cinerec.data import load
 from cinerec.models import create
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 
 def bench(source: str, repeats: int) -> dict:
@@ -49,13 +54,12 @@ def bench(source: str, repeats: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", help="release folders (or names) to load")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=at_least(1), default=3)
     args = p.parse_args()
     if args.repeats < 1:
         p.error("--repeats: must be at least 1")
     out = {"runs": [bench(s, args.repeats) for s in args.sources],
-           "machine": {"cpus": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
-                       "python": platform.python_version(), "threads": os.environ.get("OMP_NUM_THREADS", "")}}
+           "machine": machine(threads=os.environ.get("OMP_NUM_THREADS", ""))}
     print(json.dumps(out, indent=2))
 
 

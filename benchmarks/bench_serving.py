@@ -34,6 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, child_failed, machine  # noqa: E402
+
 TARGETS_MS = {"known_user": 20.0, "cold_start": 50.0}
 
 
@@ -41,20 +45,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _machine() -> dict[str, typing.Any]:
-    """The machine the figures were taken on: cores, processor, Python, load."""
-    import platform
-
-    processor = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            processor = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), processor)
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "processor": processor, "python": platform.python_version(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _build(ml100k: Path, root: Path, model: str, db_url: str | None) -> tuple[Path, str, str]:
@@ -159,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ml100k", type=Path, required=True)
     ap.add_argument("--rate", type=float, default=200.0, help="requests per second (default: %(default)s)")
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario (default: %(default)s)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--model", default="ease", help="the model to fit and serve (default: %(default)s)")
-    ap.add_argument("--workers", type=int, default=1, help="server processes (`cinerec serve --workers`)")
+    ap.add_argument("--workers", type=at_least(1), default=1, help="server processes (`cinerec serve --workers`)")
     ap.add_argument("--db", default=None,
                     help="a postgresql:// URL to export to and serve from (default: a SQLite file)")
     args = ap.parse_args(argv)
@@ -195,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 return "POST", "/recommendations", {"liked": likes[i % len(likes)], "k": 10}
 
             store = "postgresql" if db.startswith("postgres") else "sqlite"
-            out = {"machine": _machine(), "server": f"cinerec serve, {args.workers} process(es), loopback",
+            out = {"machine": machine(load_average=[round(x, 2) for x in os.getloadavg()]),
+                   "server": f"cinerec serve, {args.workers} process(es), loopback",
                    "store": store, "model": args.model,
                    "dataset": dataset, "targets_p99_ms": TARGETS_MS}
             for name, make in (("known_user", known), ("cold_start", cold)):
@@ -218,7 +209,7 @@ def _wait(url: str, server: subprocess.Popen, said: typing.IO[str], timeout: flo
     while time.monotonic() < deadline:
         if server.poll() is not None:
             said.seek(0)
-            raise SystemExit(f"the server exited with status {server.returncode}: {said.read().strip()[-2000:]}")
+            child_failed("the server", server.returncode, said.read())
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return

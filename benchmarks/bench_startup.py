@@ -21,6 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, child_failed, machine  # noqa: E402
+
 HEAVY = ["torch", "numpy", "pandas", "scipy", "pyarrow", "fastapi", "matplotlib"]
 
 PROBE = """
@@ -42,7 +46,7 @@ def _time(argv: list[str], env: dict[str, str], repeat: int) -> list[float]:
                               stderr=subprocess.PIPE, text=True)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
-            raise SystemExit(f"cinerec {' '.join(argv)} failed: {done.stderr[-500:]}")
+            child_failed(f"cinerec {' '.join(argv)}", done.returncode, done.stderr)
     return times
 
 
@@ -57,7 +61,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"), help="source tree to time")
     p.add_argument("--data", required=True, help="a MovieLens-100K folder for `data info`")
-    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--repeat", type=at_least(1), default=10)
     args = p.parse_args()
     if not (Path(args.src) / "cinerec" / "__init__.py").is_file():
         p.error(f"--src {args.src}: holds no cinerec package (expected {Path(args.src) / 'cinerec'})")
@@ -77,6 +81,7 @@ def main() -> None:
         out["cases"][name] = {"median_s": round(statistics.median(times), 3), "best_s": round(min(times), 3),
                               "runs": len(times), "heavy_imports": _loaded(argv, env)}
     out["load_average_after"] = os.getloadavg()[0]
+    out["machine"] = machine()
     print(json.dumps(out, indent=2))
 
 

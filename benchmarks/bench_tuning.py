@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import sys
 from pathlib import Path
 
-import numpy as np
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 
@@ -37,9 +39,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("model", choices=["als", "ease", "gmf", "neumf", "mf"])
     ap.add_argument("data", nargs="?", default=str(DEFAULT))
-    ap.add_argument("--trials", type=int, default=30)
-    ap.add_argument("--epochs", type=int, default=8, help="epochs of each neural trial")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=at_least(1), default=30)
+    ap.add_argument("--epochs", type=at_least(1), default=8, help="epochs of each neural trial")
+    ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--check", action="store_true", help="als: refit each warm trial's settings cold and compare")
     args = ap.parse_args()
 
@@ -52,8 +54,7 @@ def main() -> None:
     ds = load(args.data)
     protocol = get_protocol("loo-sampled")
     out: dict = {"data": ds.name, "model": args.model, "trials": args.trials, "seed": args.seed,
-                 "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(), "python": platform.python_version(),
-                             "numpy": np.__version__, "torch": torch.__version__}}
+                 "machine": machine()}
     # One untimed trial first: the first search in a process pays for imports and first
     # calls, which the side measured first would otherwise carry alone.
     warm_up = {"epochs": 1, "progress": False, "device": "cpu", "threads": 1} if args.model in ("gmf", "neumf", "mf") else {}

@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -57,6 +55,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from bench_index import ML100K, study_interactions  # noqa: E402
+from machine import at_least, machine  # noqa: E402
 
 from cinerec.evaluation import metrics as M  # noqa: E402
 from cinerec.models import create  # noqa: E402
@@ -109,7 +108,7 @@ def speed(sample_size: int, repeats: int) -> None:
     alone, _ = neumf.recommend(sample, 10)
     staged, _ = two.recommend(sample, 10)
     out["overlap@10 with neumf alone"] = round(float(np.mean((alone[:, :, None] == staged[:, None, :]).any(axis=2))), 4)
-    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    out["machine"] = machine()
     print(json.dumps(out))
 
 
@@ -125,6 +124,7 @@ def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> No
     from cinerec.evaluation.protocols import get_protocol
 
     ds = load(ML100K)
+    where = machine()
     for protocol_name in protocols:
         protocol = get_protocol(protocol_name)
         for seed in seeds:
@@ -146,6 +146,7 @@ def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> No
                     tag = "" if c == CANDIDATES else f" ({c})"
                     row[f"{retr}→neumf{tag}"] = _headline(res.metrics, protocol_name)
                     row[f"{retr} recall@{c}"] = round(retriever_recall(fitted[retr], prepared, protocol_name, c), 4)
+            row["machine"] = where
             print(json.dumps(row), flush=True)
 
 
@@ -197,6 +198,7 @@ def mix(seeds: list[int], candidates: int, protocol_name: str = "loo-full") -> N
         summary[f"{label} - {better}"] = {"diff": round(d["diff"], 4), "se": round(d["se"], 4), "n": d["n"],
                                           "diff/se": round(d["diff"] / d["se"], 2), "wins": d["wins"],
                                           "losses": d["losses"]}
+    summary["machine"] = machine()
     print(json.dumps(summary), flush=True)
 
 
@@ -209,22 +211,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
     sp = sub.add_parser("speed")
-    sp.add_argument("--sample", type=int, default=10_000)
-    sp.add_argument("--repeats", type=int, default=3)
+    # Sizes are checked as they are parsed, before minutes of data are written. The
+    # protocols are those whose figures _headline and retriever_recall report.
+    sp.add_argument("--sample", type=at_least(1), default=10_000)
+    sp.add_argument("--repeats", type=at_least(1), default=3)
     q = sub.add_parser("quality")
-    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    q.add_argument("--protocols", nargs="+", default=["loo-full", "random-full"])
-    q.add_argument("--candidates", type=int, nargs="+", default=[CANDIDATES],
+    q.add_argument("--seeds", type=at_least(0), nargs="+", default=[0, 1, 2])
+    q.add_argument("--protocols", nargs="+", default=["loo-full", "random-full"], choices=["loo-full", "random-full"])
+    q.add_argument("--candidates", type=at_least(1), nargs="+", default=[CANDIDATES],
                    help="shortlist lengths to compare (the stages are fitted once per seed)")
     m = sub.add_parser("mix")
-    m.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    m.add_argument("--candidates", type=int, default=CANDIDATES)
+    m.add_argument("--seeds", type=at_least(0), nargs="+", default=[0, 1, 2])
+    m.add_argument("--candidates", type=at_least(1), default=CANDIDATES)
     m.add_argument("--protocol", default="loo-full", choices=["loo-full", "random-full"])
     args = ap.parse_args()
-    for name in ("sample", "repeats", "candidates"):  # checked before minutes of data are written
-        values = getattr(args, name, None)
-        if values is not None and min(values if isinstance(values, list) else [values]) < 1:
-            ap.error(f"--{name}: must be at least 1")
     if args.what == "speed":
         speed(args.sample, args.repeats)
     elif args.what == "mix":

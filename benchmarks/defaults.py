@@ -73,6 +73,10 @@ from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import MODELS, create
 from cinerec.tuning import carve, objective, tune
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine, one_line  # noqa: E402
+
 #: The protocol whose carve-outs score the candidates unless ``--protocol`` names another.
 PROTOCOL = "loo-sampled"
 MODELS_DEFAULT = ("als", "ease", "itemknn")
@@ -248,9 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", help="a folder for the synthetic releases (written when missing)")
     p.add_argument("--models", nargs="+", default=list(MODELS_DEFAULT))
     p.add_argument("--datasets", nargs="+", help="default: every dataset the sources give")
-    p.add_argument("--trials", type=int, default=20, help="tuning trials per model and dataset")
-    p.add_argument("--synthetic-trials", type=int, help="trials on the (larger) synthetic data [default: --trials]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials", type=at_least(1), default=20, help="tuning trials per model and dataset")
+    p.add_argument("--synthetic-trials", type=at_least(1), help="trials on the (larger) synthetic data [default: --trials]")
+    p.add_argument("--seed", type=at_least(0), default=0)
     p.add_argument("--protocol", default=PROTOCOL,
                    choices=("loo-sampled", "loo-full", "random-full", "ratings-fold", "ratings-random"),
                    help="the protocol whose carve-outs score the candidates (ratings-*: the rating models, RMSE)")
@@ -268,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             p.error(f"--report {args.report}: cannot be read as the JSON this script writes ({e})")
         margin = args.margin if args.margin is not None else default_margin(saved["protocol"])
+        if "machine" in saved:  # (files written before it was recorded have none)
+            print(f"\nmachine: {one_line(saved['machine'])}")
         for r in saved["results"]:
             r = choose(r, margin)
             print(f"\n## {r['model']} ({saved['protocol']}, validation {saved['metric']})\n\n{markdown(r)}")
@@ -286,12 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     data = datasets(args.ml100k, args.synthetic, args.datasets, args.protocol)
     metric = objective(get_protocol(args.protocol))[0]
     results = []
+    where = machine()
     for name in args.models:
         results.append(choose(study(name, data, args.trials, args.synthetic_trials or args.trials, args.seed, log,
                                     extra.get(name), args.protocol), margin))
         Path(args.out).write_text(json.dumps({"protocol": args.protocol, "metric": metric, "trials": args.trials,
                                               "synthetic_trials": args.synthetic_trials or args.trials,
-                                              "seed": args.seed, "results": results}, indent=2))
+                                              "seed": args.seed, "results": results, "machine": where}, indent=2))
+    print(f"\nmachine: {one_line(where)}")
     for r in results:
         print(f"\n## {r['model']} ({args.protocol}, validation {metric})\n\n{markdown(r)}")
     return 0

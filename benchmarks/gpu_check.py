@@ -46,6 +46,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
 
 # Import names of the project's dependencies (pyproject.toml), and what the check needs.
 DEPENDENCIES = ["numpy", "pandas", "scipy", "tqdm", "platformdirs", "torch", "implicit", "threadpoolctl",
@@ -62,6 +65,8 @@ NCF_RUNS = [("nvidia", 1_048_576, 0.0045), ("paper", 1_048_576, 0.0045), ("paper
 # --tiny: sizes that run in seconds on a CPU; batches shrink by TINY_BATCH_DIVISOR.
 TINY = {"users": 1_000, "movies": 500, "ratings": 25_000, "topk_scale": 0.005, "two_stage_scale": 0.02}
 TINY_BATCH_DIVISOR = 64
+#: A step is started only with this many seconds of the budget left.
+MIN_STEP_SECONDS = 10
 
 
 # -- steps (each runs in its own process: ``gpu_check.py --step NAME``) ---------------------
@@ -261,12 +266,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiny", action="store_true", help="small sizes: check the steps run, measure nothing")
     ap.add_argument("--epochs", type=int, default=3, help="NeuMF epochs per run (the first is not counted)")
     ap.add_argument("--only", choices=["cuda-tests", *STEPS], action="append", help="run only these steps")
-    ap.add_argument("--budget", type=int, default=540,
-                    help="seconds for the whole check (default 540); a step gets at most what is left")
+    ap.add_argument("--budget", type=at_least(MIN_STEP_SECONDS), default=540,
+                    help=f"seconds for the whole check (default 540, at least {MIN_STEP_SECONDS}); a step gets at most "
+                         "what is left")
     ap.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error(f"--epochs {args.epochs}: must be at least 1")
+    try:
+        import torch
+    except ImportError:  # the environment step names what is missing
+        pass
+    else:
+        try:
+            torch.device(args.device)
+        except (RuntimeError, ValueError) as e:
+            ap.error(f"--device {args.device}: not a device torch knows ({str(e).splitlines()[0]})")
     if args.device == "cpu" and not args.tiny:  # the full sizes are the GPU's, minutes each on a CPU
         ap.error("--device cpu: only with --tiny (the full sizes are for a GPU)")
     if args.step:
@@ -294,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(log_path, "w") as log:
         for name, cmd, cap in plan:
             left = int(deadline - time.monotonic())
-            if left < 10:
+            if left < MIN_STEP_SECONDS:
                 results["steps"][name] = {"command": " ".join(cmd), "skipped": f"the {args.budget} s budget is spent"}
                 json_path.write_text(json.dumps(results, indent=2))
                 continue
@@ -313,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
             json_path.write_text(json.dumps(results, indent=2))  # after every step: a killed check keeps the rest
             print(f"   {name}: {'failed: ' + rec['error'] if 'error' in rec else 'ok'} ({rec['seconds']} s)",
                   file=sys.stderr, flush=True)
+    results["machine"] = machine()
+    json_path.write_text(json.dumps(results, indent=2))
     print(f"wrote {json_path} and {log_path}", file=sys.stderr)
+    print(json.dumps(results, indent=2))  # the figures, as every benchmark prints them
     return 1 if failed else 0
 
 

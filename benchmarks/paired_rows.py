@@ -14,6 +14,8 @@ per-user differences, ± their paired standard error (:func:`cinerec.studies.pai
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,10 @@ from cinerec.data import load
 from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
 from cinerec.models import MODELS, create
 from cinerec.studies import Study, paired
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import machine, one_line  # noqa: E402
 
 
 def main() -> None:
@@ -61,6 +67,7 @@ def main() -> None:
     lower = args.metric.split("@")[0] in LOWER_IS_BETTER
     best = (min if lower else max)(means, key=lambda k: means[k])
     print(f"\n{args.metric} per user, {len(study.seeds)} seeds; vs {best} (the best on it)\n")
+    print(f"machine: {one_line(machine())}\n")
     print(f"| model | mean per-user {args.metric} | vs {best} (paired) | users above / below / tied |")
     print("|---|---:|---:|---:|")
     for label in sorted(means, key=lambda k: means[k], reverse=not lower):

@@ -52,6 +52,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine  # noqa: E402
+
 __all__ = ["write_inter", "recbole_config", "run", "main"]
 
 DATASET_NAME = "ml100k_inter"  # not "ml-100k": RecBole would apply its own dataset preset
@@ -275,14 +279,14 @@ def run(data_dir: Path, negatives: int = 4, epochs: int = 5, threads: int = 2, s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path, help="an ml-100k release folder (with u.data)")
-    p.add_argument("--negatives", type=int, default=4, help="uniform negatives per positive in training")
-    p.add_argument("--epochs", type=int, default=5, help="epochs timed (median samples/s after the first)")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--seed", type=int, default=2020, help="RecBole's seed (its default is 2020)")
+    p.add_argument("--negatives", type=at_least(1), default=4, help="uniform negatives per positive in training")
+    p.add_argument("--epochs", type=at_least(2), default=5, help="epochs timed (median samples/s after the first)")
+    p.add_argument("--threads", type=at_least(1), default=2, help="torch.set_num_threads")
+    p.add_argument("--seed", type=at_least(0), default=2020, help="RecBole's seed (its default is 2020)")
     p.add_argument("--quality", action="store_true",
                    help="train with RecBole's early stopping up to --max-epochs, then score the test item")
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--eval-negatives", type=int, default=99,
+    p.add_argument("--max-epochs", type=at_least(1), default=100)
+    p.add_argument("--eval-negatives", type=at_least(1), default=99,
                    help="sampled negatives per held-out item (cinerec's loo-sampled uses 99)")
     p.add_argument("--out-dir", type=Path, help="working folder (default: a temporary one, removed)")
     args = p.parse_args(argv)
@@ -299,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    out["machine"] = machine()
     print(json.dumps(out, indent=2))
     return 0
 

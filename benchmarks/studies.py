@@ -27,6 +27,10 @@ from cinerec.data.filters import step_words
 from cinerec.errors import CinerecError
 from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
+
+from machine import at_least, machine, one_line  # noqa: E402
+
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="a folder; each study's run folder is written inside it")
     p.add_argument("--study", action="append", choices=names, help="default: every study")
     p.add_argument("--data", help="replaces each chosen study's [data] source")
-    p.add_argument("--tune", type=int, help="tuning trials, replacing each study's [tune] trials")
+    p.add_argument("--tune", type=at_least(1), help="tuning trials, replacing each study's [tune] trials")
     p.add_argument("--markdown", action="store_true", help="also print the tables to stderr")
     args = p.parse_args(argv)
     try:  # every file is read and checked before the first study runs
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"studies: error: {e}", file=sys.stderr)
         return 2
     results, failed = [], []
+    where = machine()
+    if args.markdown:
+        print(f"machine: {one_line(where)}", file=sys.stderr, flush=True)
     for study in studies:
         t0 = time.perf_counter()
         try:
@@ -81,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{study.path.stem}: {seconds:.0f} s", file=sys.stderr, flush=True)
         if args.markdown:
             print(markdown(board, seconds), file=sys.stderr, flush=True)
-    print(json.dumps({"benchmark": "studies", "studies": results, "failed": failed}, indent=2))
+    print(json.dumps({"benchmark": "studies", "studies": results, "failed": failed, "machine": where}, indent=2))
     return 2 if failed else 0
 
 

@@ -4,6 +4,8 @@ where cinerec is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,26 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     (["gpu_check.py", "--device", "cpu"], "--device cpu: only with --tiny"),
     (["bench_two_stage.py", "speed", "--sample", "0"], "--sample: must be at least 1"),
     (["bench_ease.py", "--sweep", "--lambdas", "0"], "--lambdas: the sweep needs at least 1"),
+    # Sizes, counts, threads and seeds: each was a traceback after the work began, or ran
+    # with another value than the one it printed.
+    (["bench_ease.py", "--sweep", "--items", "-5", "--users", "100"], "argument --items: must be at least 10"),
+    (["bench_ease.py", "--sweep", "--items", "200", "--users", "400", "--valid-users", "-3", "--lambdas", "2",
+      "--variants-items", "0"], "argument --valid-users: must be at least 1"),
+    (["bench_ease.py", "--curve", "nowhere", "--lambdas", "-2"], "argument --lambdas: must be at least 0"),
+    (["bench_ease.py", "--curve", "nowhere", "--lambdas", "0"], "--lambdas 0 without --tune-trials measures nothing"),
+    (["bench_topk.py", "--scale", "0.000001"], "--scale 1e-06: leaves no users"),
+    (["bench_sampling.py", "--scale", "0.01", "--seed", "-1"], "argument --seed: must be at least 0"),
+    (["bench_models.py", "--data", "nowhere", "--threads", "0"], "argument --threads: must be at least 1"),
+    (["bench_ncf.py", "--data", "nowhere", "--threads", "0", "--no-quality", "--no-recbole", "--epochs", "2"],
+     "argument --threads: must be at least 1"),
+    (["bench_export.py", "--users", "-5", "--movies", "100"], "argument --users: must be at least 1"),
+    (["bench_pg_read.py", "--db", "postgresql://nowhere", "--reads", "0"], "argument --reads: must be at least 1"),
+    (["bench_pg_read.py", "--db", "postgresql://nowhere", "--repeat", "0"], "argument --repeat: must be at least 1"),
+    (["bench_index.py", "--models", "als", "--ef", "0"], "argument --ef: must be at least 1"),
+    (["bench_serving.py", "--ml100k", "nowhere", "--workers", "0"], "argument --workers: must be at least 1"),
+    (["bench_two_stage.py", "quality", "--protocols", "loo-sampled"], "argument --protocols: invalid choice"),
+    (["gpu_check.py", "--budget", "0"], "argument --budget: must be at least 10"),
+    (["gpu_check.py", "--tiny", "--device", "nosuch"], "--device nosuch: not a device torch knows"),
 ])
 def test_a_bad_argument_is_one_line_before_any_work(tmp_path, args, message):
     # Each was a traceback, or ran on: minutes writing a release, or figures of nothing.
@@ -63,3 +85,46 @@ def test_the_ncf_study_data_writes_only_where_it_wrote_before(tmp_path):
     done = _run(["benchmarks/ncf_study_data.py", "--out", str(tmp_path / "new"), "--release", str(other)], tmp_path)
     assert done.returncode == 2 and "holds no ratings.csv; give a release folder, or a new folder" in done.stderr
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"] and not (tmp_path / "new").exists()
+
+
+def test_a_failed_child_process_is_one_line_and_its_own_exit_status(tmp_path):
+    # A missing data folder was a SystemExit of status 1 carrying the child's last 500
+    # characters; the child had said exit 2, a bad argument.
+    done = _run(["benchmarks/bench_startup.py", "--data", "/nonexistent", "--repeat", "1"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cinerec data info /nonexistent exited with status 2" in lines[0], done.stderr
+    assert "/nonexistent: no such file or folder" in lines[0]
+
+
+def _machine_module():
+    spec = importlib.util.spec_from_file_location("benchmark_machine", ROOT / "benchmarks" / "machine.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_child_failed_keeps_the_child_s_status_and_a_signal_is_1(capsys):
+    # bench_serving's server exiting 2 (a bad setting) ended the script with 1.
+    machine = _machine_module()
+    with pytest.raises(SystemExit) as stop:
+        machine.child_failed("the server", 2, "cinerec: error: bad\nsetting\n")
+    assert stop.value.code == 2
+    assert "the server exited with status 2: cinerec: error: bad setting" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        machine.child_failed("the server", -9)
+    assert stop.value.code == 1
+
+
+def test_the_figures_name_the_machine_and_the_size_run(tmp_path):
+    # The machine was recorded by some scripts and not others, each its own way; and a
+    # small synthetic case was reported under "synthetic-ml-25m".
+    done = _run(["benchmarks/bench_export.py", "--users", "50", "--movies", "100", "-k", "5"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "synthetic-ml-25m" not in out and out["synthetic-50x100"]["users"] == 50
+    record = out["machine"]
+    assert {"cpus", "processor", "python", "numpy", "scipy", "torch", "cinerec", "OMP_NUM_THREADS", "load"} <= set(record)
+    assert record["OMP_NUM_THREADS"] == "1" and record["cpus"] >= 1 and len(record["load"]) == 3
+    assert isinstance(record["processor"], str) and record["processor"]
