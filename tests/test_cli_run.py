@@ -708,7 +708,7 @@ def test_a_study_measuring_no_k_of_10_shows_its_own_ks_figures_as_it_goes(tmp_pa
     assert "hr@5 0." in line and "ndcg@5 0." in line
 
 
-def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_flag(tmp_path, capsys):
+def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_flag(tmp_path, capsys, monkeypatch):
     # Every fault found while reading the data was said to be [data] source's (or --data's):
     # a bad year in the movie file, or a column name the log does not have.
     rng = np.random.default_rng(0)
@@ -736,6 +736,18 @@ def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_f
                                         "'who' for the user"), err
     code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "r"), "--columns", "user=who")
     assert code == 2 and err.startswith(f"cinerec: error: {good}: --columns (given on the command line): "), err
+    # The file's path as the reader names it (./ dropped, ~ expanded) is the catalogue's too,
+    # and a source whose name starts with the catalogue's is still the source.
+    monkeypatch.chdir(tmp_path)
+    dotted = tmp_path / "d.toml"
+    dotted.write_text(study.read_text().replace(f'"{tmp_path / "bad.csv"}"', '"./bad.csv"'))
+    code, out, err = run(capsys, "run", str(dotted), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith(f"cinerec: error: {dotted}:3: [data] catalog: bad.csv line 2: "), err
+    (tmp_path / "bad.csv_log.csv").write_text("user,item,rating\np1,m1,x\n")
+    prefix = tmp_path / "p.toml"
+    prefix.write_text(dotted.read_text().replace(f'"{tmp_path / "log.csv"}"', '"bad.csv_log.csv"'))
+    code, out, err = run(capsys, "run", str(prefix), "--out", str(tmp_path / "r"))
+    assert code == 2 and err.startswith(f"cinerec: error: {prefix}:2: [data] source: bad.csv_log.csv line 2: "), err
     assert not (tmp_path / "r").exists()
 
 

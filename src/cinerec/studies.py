@@ -371,9 +371,13 @@ def _load_fault(study: Study, message: str) -> tuple[str, str]:
     ``source``), ``columns`` for a column name that is not in the file, else ``source``."""
     catalog = study.catalog
     if catalog is not None:
-        for start in (f"--catalog {catalog}", str(catalog)):
-            if message.startswith(start):
-                return "catalog", f"{catalog}{message[len(start):]}"
+        path = Path(catalog).expanduser()
+        forms = sorted({str(catalog), str(Path(catalog)), str(path), os.path.abspath(path)}, key=len, reverse=True)
+        for form in forms:  # as the file wrote it, or as the reader named it (~ expanded, ./ dropped)
+            for start in (f"--catalog {form}", form):
+                rest = message[len(start):]
+                if message.startswith(start) and rest.startswith((": ", " line ", " row ")):
+                    return "catalog", f"{form}{rest}"
     missing = re.search(r"no column '([^']*)' for the (\w+)", message)
     if missing and study.columns and study.columns.get(missing[2]) == missing[1]:
         return "columns", message
