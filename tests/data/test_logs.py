@@ -200,6 +200,15 @@ def test_times_with_a_zone_beside_times_without_one_are_refused(tmp_path):
                                                                                1614844800, 1614816000]
     (tmp_path / "log.csv").write_text("user,item,ts\na,x,2021-03-04T10:00:00\na,y,2021-03-04\n")
     assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1614852000, 1614816000]
+    # Zones written in the other ways pandas reads count as zones (they were refused as none).
+    for a, b in (("2021-03-04 10:00 PM -05:00", "2021-03-04 10:00:00-05:00"),
+                 ("Thu, 04 Mar 2021 10:00:00 GMT+0100", "2021-03-04T10:00:00Z"),
+                 ("2021-03-04 10:00:00,5Z", "2021-03-04 10:00:00Z")):
+        (tmp_path / "log.csv").write_text(f'user,item,ts\na,x,"{a}"\nb,y,"{b}"\n')
+        assert len(load_log(tmp_path / "log.csv").interactions) == 2, (a, b)
+    (tmp_path / "log.csv").write_text('user,item,ts\na,x,"2021-03-04 10:00 PM -05:00"\nb,y,2021-03-04 09:00 PM\n')
+    with pytest.raises(DataError, match=r"names its time zone, and line 3: '2021-03-04 09:00 PM' does not"):
+        load_log(tmp_path / "log.csv")
 
 
 def test_dates_outside_the_years_nanoseconds_hold_are_read(tmp_path):

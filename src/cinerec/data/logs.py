@@ -743,8 +743,10 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
     return out
 
 
-#: A clock time followed by its time zone: 10:00:00Z, 10:00+02:00, 10:00:00.5 -0500, 10:00 UTC.
-_ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
+#: A clock time followed by its time zone: 10:00:00Z, 10:00+02:00, 10:00:00.5 -0500, 10:00 UTC,
+#: 10:00 PM -05:00, 10:00:00,5Z, 10:00:00 GMT+0100.
+_ZONED = (r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
+          r"(?:[zZ]|(?:UTC|GMT)?\s*[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$")
 
 #: A date written with its day and month as numbers first: 12/01/2021, 1.2.21, 3-4-2020.
 _NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b"
