@@ -233,6 +233,19 @@ def test_a_torchrun_environment_left_half_set_is_one_line_before_anything_is_rea
     assert not any(tmp_path.iterdir())
 
 
+def test_help_and_an_empty_world_size_are_not_refused_for_a_torchrun_environment(monkeypatch, capsys):
+    # The help is help whatever the environment; WORLD_SIZE set empty is unset, as RANK is.
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--help"]) == 0 and "Usage: cinerec train" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("WORLD_SIZE", "")
+    assert main(["data", "synthesize", "--like", "nope", "--out", "x"]) == 2
+    assert "WORLD_SIZE" not in capsys.readouterr().err
+
+
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out

@@ -285,7 +285,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         return 0  # under torchrun rank 0 alone shows the help or version (each rank printed it)
     from cinerec.processes import environment_problem
 
-    wrong = (environment_problem() or _given_twice(given, command) or _empty_path(given) or _one_process(given)
+    wrong = ((environment_problem() if helping is None and "--version" not in given else None)
+             or _given_twice(given, command) or _empty_path(given) or _one_process(given)
              or _value_missing(command, given))
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")

@@ -52,8 +52,8 @@ def environment_problem() -> str | None:
     copied from a job script), else ``None``: without ``RANK`` or the master's address a
     command read all the data, then ended in torch's traceback; with them and no torchrun
     it waited 30 minutes for processes that never come."""
-    text = os.environ.get("WORLD_SIZE")
-    if text is None:
+    text = os.environ.get("WORLD_SIZE", "").strip()
+    if not text:  # (set empty: unset, as RANK and the master's address are read)
         return None
     way_out = "run the command under torchrun (docs/distributed.md), or unset WORLD_SIZE"
     try:
