@@ -643,7 +643,7 @@ def test_below_mean_names_a_rating_model_worse_than_the_training_mean():
     import dataclasses
 
     assert below_mean(prepared, dataclasses.replace(mf, metrics={**mf.metrics, "rmse": floor - 1e-6})) == []
-    # A study's per-user figures are taken over every test rating, as the leaderboard's RMSE.
+    # A study's results (per_user) keep the overall RMSE among their metrics.
     per_user = prepared.evaluate(create("mf", {"epochs": 2, "threads": 1, "progress": False}), per_user=True)
     assert below_mean(prepared, per_user) == below_mean(prepared, mf)
     # Ranking protocols have popularity for a floor, and no RMSE.

@@ -1212,15 +1212,11 @@ def below_mean(prepared: Prepared, result: Result) -> list[str]:
     one. A model below it has not learned even the data's level (``mf`` fitted in a few
     optimiser steps on a small log predicted the bottom of the scale for every pair).
 
-    Over several official folds both figures are means over the folds; a per-user result
-    (a study's) is taken whole, each user weighed by their count of test ratings.
+    Over several official folds both figures are means over the folds.
     """
     if not prepared.protocol.needs_ratings or "rmse" not in result.metrics:
         return []
-    value = result.metrics["rmse"]
-    if np.ndim(value):  # per user: the RMSE over every test rating
-        counts = np.asarray(result.metrics["n_ratings"], dtype=np.float64)
-        value = float(np.sqrt(np.sum(counts * np.asarray(value, dtype=np.float64) ** 2) / max(counts.sum(), 1.0)))
+    value = float(result.metrics["rmse"])
     parts = prepared.folds or (prepared,)
     floor = float(np.mean([M.rmse(np.full(len(p.test), float(np.mean(p.train.ratings))), p.test.ratings)
                            for p in parts if len(p.test) and len(p.train)] or [np.nan]))
