@@ -1136,3 +1136,15 @@ def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_pa
     with TestClient(create_app(relative_run, "store.sqlite", profiles=tmp_path / "p.sqlite")) as c:
         h = c.get("/health").json()
     assert h["run"] == os.path.abspath(run_dir) and h["store"]["path"] == str(tmp_path / "store.sqlite")
+    # A URL that is not PostgreSQL's is refused as one (made whole, it read as a file's name,
+    # its password shown).
+    import re
+
+    from cinerec.errors import ConfigError
+
+    for url, said in (("mysql://u:secret@h/db", "--db mysql://u:***@h/db: unsupported URL scheme 'mysql'"),
+                      ("postgresql:/u:pw@h/db", "--db: 'postgresql:' needs two slashes")):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            create_app(relative_run, url)
+    with pytest.raises(ConfigError, match=re.escape("--profiles sqlite://x: unsupported URL scheme 'sqlite'")):
+        create_app(relative_run, profiles="sqlite://x")

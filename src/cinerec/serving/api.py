@@ -40,7 +40,7 @@ from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, 
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, Lists, after_filters
 from cinerec.serving.search import MovieSearch
-from cinerec.serving.store import created_on_disk, is_postgres, open_profiles, open_store
+from cinerec.serving.store import check_url, created_on_disk, is_postgres, open_profiles, open_store
 
 __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
 
@@ -163,7 +163,14 @@ class Service:
         #: ``serve --workers``: the run.json stamp of the run the server started with
         self.started_with: str | None = None
         self.dataset = self.run.dataset
-        self.store = open_store(db if is_postgres(db) else os.path.abspath(db)) if db is not None else None
+        for given, flag in ((db, "--db"), (profiles, "--profiles")):
+            if given is not None:
+                check_url(given, flag)  # (a URL refused as such, before it could be read as a relative path)
+        if db is not None and not is_postgres(db):
+            db = os.path.abspath(db)
+        if profiles is not None and not is_postgres(profiles):
+            profiles = os.path.abspath(profiles)
+        self.store = open_store(db) if db is not None else None
         self.model_name = model or self._stored_model() or self.run.default_model
         self.model = self.run.model(self.model_name)
         ds = self.dataset
