@@ -442,3 +442,32 @@ def test_a_process_whose_job_never_comes_gives_up_in_one_line(tmp_path):
                            "MASTER_PORT left in the shell starts one process alone), or set CINEREC_JOIN_TIMEOUT to "
                            "wait longer\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_join_timeout_is_a_number_of_seconds_above_0_or_inf(monkeypatch):
+    # inf overflowed the clock in a traceback; 0, a negative number and nan gave up at once.
+    import threading
+
+    from cinerec.errors import ConfigError
+    from cinerec.processes import _Dist
+    from cinerec.training import _join_within
+
+    job = _Dist(rank=1, world=2, local_rank=1)
+    for text in ("0", "-5", "nan", "soon"):
+        monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", text)
+        with pytest.raises(ConfigError, match=rf"^CINEREC_JOIN_TIMEOUT='{text}' is not a number of seconds above 0 "):
+            _join_within(lambda: None, job)
+    monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "inf")
+    joined = threading.Event()
+    _join_within(joined.set, job)  # waits as long as the join takes
+    assert joined.is_set()
+    monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "0.2")
+    with pytest.raises(ConfigError, match="could not join the other 1 process of the torchrun job at .* within 0.2 s"):
+        _join_within(threading.Event().wait, job)  # (a join that never ends)
+
+    def refused() -> None:
+        raise RuntimeError("the address is in use")
+
+    monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "5")
+    with pytest.raises(RuntimeError, match="the address is in use"):  # its own error, in the waiting thread
+        _join_within(refused, job)

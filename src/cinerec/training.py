@@ -193,7 +193,7 @@ def join_process_group(dist_ctx: _Dist, device: torch.device) -> None:
 
 #: How long a process waits for the others of its torchrun job to join (``CINEREC_JOIN_TIMEOUT``
 #: seconds): torchrun starts them together, so a process alone after this never will be joined.
-JOIN_TIMEOUT_S = 300.0
+JOIN_TIMEOUT_S = 600.0
 
 
 def _join_within(join: Any, dist_ctx: _Dist) -> None:
@@ -205,11 +205,14 @@ def _join_within(join: Any, dist_ctx: _Dist) -> None:
     import os
     import threading
 
+    text = os.environ.get("CINEREC_JOIN_TIMEOUT", "").strip()
     try:
-        limit = float(os.environ.get("CINEREC_JOIN_TIMEOUT", JOIN_TIMEOUT_S))
+        limit = float(text) if text else JOIN_TIMEOUT_S
     except ValueError:
-        raise ConfigError(f"CINEREC_JOIN_TIMEOUT={os.environ['CINEREC_JOIN_TIMEOUT']!r} is not a number of "
-                          "seconds") from None
+        limit = float("nan")
+    if not limit > 0:  # (NaN too)
+        raise ConfigError(f"CINEREC_JOIN_TIMEOUT={text!r} is not a number of seconds above 0 (inf: wait as long as "
+                          "torch does)")
     done, failed = threading.Event(), []
 
     def run() -> None:
@@ -221,7 +224,10 @@ def _join_within(join: Any, dist_ctx: _Dist) -> None:
             done.set()
 
     threading.Thread(target=run, name="cinerec-join", daemon=True).start()
-    if not done.wait(limit):
+    if limit == float("inf"):
+        while not done.wait(60.0):  # (in steps: a wait without end overflows the clock)
+            pass
+    if not done.wait(limit if limit != float("inf") else 0.0):
         where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
         others = dist_ctx.world - 1
         raise ConfigError(f"could not join the other {others} process{'es' if others > 1 else ''} of the torchrun job "
