@@ -208,8 +208,8 @@ class ALS(IndexedRecommender):
         does to data too small for it (80, the default, on 27 people × 60 movies): every
         person then gets one same order of movies, every movie is as similar as the next
         (about 0.99999) and the reasons, picked among those ties, say nothing."""
-        if self.item_factors is None or not self.item_factors.any():
-            return []
+        if self.item_factors is None or not self.item_factors.any() or self.config.factors < 2:
+            return []  # (one factor is one direction by design)
         v = self.item_factors.astype(np.float64)
         energy = np.linalg.eigvalsh(v.T @ v)[::-1]  # (the squared singular values, largest first)
         if energy[0] < COLLAPSED_SHARE * energy.sum():
@@ -218,7 +218,7 @@ class ALS(IndexedRecommender):
         return [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
                 f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
-                "nothing; a lower regularization (e.g. 10), or --tune, finds more"]
+                "nothing; evaluate or train with --set regularization=10, or with --tune, find more"]
 
     def accepts_init(self, other: object) -> bool:
         """True when :meth:`fit` can start from ``other``: a fitted ALS with as many factors."""
