@@ -187,7 +187,13 @@ def join_process_group(dist_ctx: _Dist, device: torch.device) -> None:
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    _join_within(lambda: dist.init_process_group("nccl" if device.type == "cuda" else "gloo"), dist_ctx)
+
+    def join() -> None:
+        if device.type == "cuda":  # (the current device is each thread's own: the joining thread's too)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    _join_within(join, dist_ctx)
     atexit.register(_leave_process_group)
 
 
