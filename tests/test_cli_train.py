@@ -605,7 +605,7 @@ def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
     k = unseen + 7
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(k)]) == 0
     said = capsys.readouterr()
-    assert said.out.count("\n") == unseen
+    assert said.out.count("\n") == unseen + 1  # (and the synthetic release's note under the list)
     assert f"note: {unseen} movies listed for user {raw_user}, not {k}: they rated the other " \
            f"{ds.n_items - unseen} of the run's {ds.n_items} movies" in said.err
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(k), "-q", "--json"]) == 0
@@ -617,7 +617,8 @@ def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
     assert got["notes"] == made_up + [f"{unseen} movies listed for user {raw_user}, not {k}: they rated the other "
                                       f"{ds.n_items - unseen} of the run's {ds.n_items} movies"]  # (-q kept it off stderr)
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(unseen)]) == 0
-    assert capsys.readouterr().err == f"note: {made_up[0]}\n"
+    said = capsys.readouterr()
+    assert said.err == "" and said.out.endswith(f"\nnote: {made_up[0]}\n")  # (under the list)
     assert main(["recommend", "--run", str(neumf_run), "--user", str(raw_user), "-k", str(unseen), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == made_up
 

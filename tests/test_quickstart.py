@@ -310,9 +310,9 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     # ... and in words beside the lists, and in the store's meta.
     made_up = ("note: the run's data is a synthetic release shaped like ml-100k (cinerec data synthesize): its "
                "movies, people and lists are made up")
-    assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1"]) == 0
+    assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1", "-q"]) == 0  # (kept by -q: a result)
     said = capsys.readouterr()
-    assert made_up in said.err and said.out.startswith(" 1. ")
+    assert said.out.startswith(" 1. ") and said.out.endswith(f"\n{made_up}\n") and said.err == ""
     assert cli(["recommend", "--run", str(tmp_path / "run"), "--user", "1", "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == [made_up.removeprefix("note: ")]
     assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite")]) == 0

@@ -34,9 +34,7 @@ def recommend(
     from cinerec.commands.show import print_json, say
 
     raw, model_name, recs, (n_items, rated, made_up) = _recommend(run, user, k, run_model)
-    notes = list(made_up)  # (a synthetic release's)
-    for note in notes:
-        say(f"note: {note}", quiet)
+    notes = list(made_up)  # (a synthetic release's: printed under the list, as under evaluate's figures)
     if len(recs) < k and len(recs) == n_items - rated:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
         notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
@@ -49,13 +47,14 @@ def recommend(
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {user}")
-        return
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
         score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
+    for note in made_up:
+        print(f"note: {note}")
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
