@@ -1148,3 +1148,9 @@ def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_pa
             create_app(relative_run, url)
     with pytest.raises(ConfigError, match=re.escape("--profiles sqlite://x: unsupported URL scheme 'sqlite'")):
         create_app(relative_run, profiles="sqlite://x")
+    # ".." after a link is read as the system reads it: beside the link's target, not beside the link.
+    (tmp_path / "elsewhere" / "d").mkdir(parents=True)
+    (tmp_path / "lnk").symlink_to(tmp_path / "elsewhere" / "d")
+    with TestClient(create_app(relative_run, profiles="lnk/../linked.sqlite")) as c:
+        assert c.get("/health").json()["status"] == "ok"
+    assert (tmp_path / "elsewhere" / "linked.sqlite").is_file() and not (tmp_path / "linked.sqlite").exists()

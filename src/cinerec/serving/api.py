@@ -159,7 +159,7 @@ class Service:
                  model: str | None = None, profiles: str | os.PathLike | None = None) -> None:
         # Whole paths: /health and the stale-store message name them, whatever folder the
         # server was started in (a relative "run" read oddly beside the store's whole one).
-        self.run = open_run(os.path.abspath(run_dir))
+        self.run = open_run(os.path.realpath(run_dir))  # (.. read as the system reads it, past a link)
         #: ``serve --workers``: the run.json stamp of the run the server started with
         self.started_with: str | None = None
         self.dataset = self.run.dataset
@@ -167,9 +167,9 @@ class Service:
             if given is not None:
                 check_url(given, flag)  # (a URL refused as such, before it could be read as a relative path)
         if db is not None and not is_postgres(db):
-            db = os.path.abspath(db)
+            db = os.path.realpath(db)
         if profiles is not None and not is_postgres(profiles):
-            profiles = os.path.abspath(profiles)
+            profiles = os.path.realpath(profiles)
         self.store = open_store(db) if db is not None else None
         self.model_name = model or self._stored_model() or self.run.default_model
         self.model = self.run.model(self.model_name)
