@@ -461,6 +461,10 @@ def test_the_join_timeout_is_a_number_of_seconds_above_0_or_inf(monkeypatch):
     joined = threading.Event()
     _join_within(joined.set, job)  # waits as long as the join takes
     assert joined.is_set()
+    monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "1e300")  # (beyond what a wait can be told: without end)
+    joined.clear()
+    _join_within(joined.set, job)
+    assert joined.is_set()
     monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "0.2")
     with pytest.raises(ConfigError, match="could not join the other 1 process of the torchrun job at .* within 0.2 s"):
         _join_within(threading.Event().wait, job)  # (a join that never ends)

@@ -230,6 +230,8 @@ def _join_within(join: Any, dist_ctx: _Dist) -> None:
             done.set()
 
     threading.Thread(target=run, name="cinerec-join", daemon=True).start()
+    if limit > threading.TIMEOUT_MAX:  # (longer than a wait can be told: without end)
+        limit = float("inf")
     if limit == float("inf"):
         while not done.wait(60.0):  # (in steps: a wait without end overflows the clock)
             pass
