@@ -206,7 +206,8 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     notes = collapsed.fit_notes()
     assert len(notes) == 1 and notes[0].startswith("als: its movie vectors all point one way (")
     assert f"regularization = 80 is too strong for {n:,} ratings" in notes[0]
-    assert notes[0].endswith("; evaluate or train with --set regularization=10, or with --tune, find more")
+    assert notes[0].endswith("; evaluate or train with --set regularization=10 (a study: regularization = 10 in its "
+                             "ALS table), or --tune, find more")
     assert ALS(ALSConfig(factors=1)).fit(x).fit_notes() == []  # (one factor is one direction by design)
     assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
     assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []
