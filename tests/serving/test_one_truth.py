@@ -660,3 +660,41 @@ def test_cold_start_weighs_a_like_by_how_far_up_the_data_s_own_scale_it_is(tmp_p
     run = open_run(tmp_path / "run")
     frame = run.recommend_for(ratings={"m5": 0}, k=10)  # 0 is liked here: at least halfway up -2..2
     assert (frame["reason"] == "because you liked m5").any(), frame
+
+
+def test_a_history_list_from_summed_similarities_shows_its_scores_not_stars(tmp_path):
+    # I-AutoRec predicts stars but cannot score a new person: its history list sums the
+    # given movies' similarities, and those sums were shown clamped to the stars' scale,
+    # every one 1.0 (a score that said nothing of the order).
+    from cinerec.data import load
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    rng = np.random.default_rng(0)
+    rows = ["user,item,rating,timestamp"] + [f"u{u},m{m},{rng.integers(1, 6)},{1_600_000_000 + 10 * u + k}"
+                                             for u in range(40) for k, m in enumerate(rng.choice(80, 25, replace=False))]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    ds = load(tmp_path / "log.csv")
+    model = create("autorec", {"epochs": 5, "threads": 1, "progress": False}).fit(ds.interactions)
+    assert model.can_predict_ratings and not model.can_score_history
+    lists = Lists(ds, model)
+    frame = lists.history_frame(liked=["m1", "m2"], k=10)
+    named = frame[frame.reason.str.startswith("because you liked")]
+    assert len(named) and named.score.is_monotonic_decreasing and named.score.nunique() > 1
+    assert not lists.history_in_stars
+    # Known people's lists are stars, within the scale, as before.
+    top = lists.frame([ds.user_ids.raw[0]], k=5)
+    assert top.score.between(1, 5).all()
+    with TestClient(create_app(_run_of(tmp_path, ds, model))) as c:
+        recs = c.post("/recommendations", json={"liked": ["m1", "m2"], "k": 10}).json()["recommendations"]
+    assert [r["score"] for r in recs] == pytest.approx(frame.score.tolist(), rel=1e-6)
+
+
+def _run_of(tmp_path, ds, model):
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    run = tmp_path / "run"
+    save_dataset(run, ds)
+    save_model(run, model)
+    finish_run(run, meta={"best_model": model.name})
+    return run

@@ -316,7 +316,7 @@ class Service:
         is_like = np.array([v is None for v in values])
         items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k,
                                                     off=self._genre_exclude(genre))
-        return "history", self._records(items, sc, reasons)
+        return "history", self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars)
 
     def popular(self, k: int, genre: str | None) -> list[dict[str, Any]]:
         items = self.search.search("", genre=genre, limit=k)

@@ -181,6 +181,12 @@ class Lists:
 
     # -- people described by their ratings ---------------------------------------------
 
+    @property
+    def history_in_stars(self) -> bool:
+        """Whether :meth:`for_history` scores in stars: a model of stars that scores a
+        history itself does; the others sum similarities."""
+        return bool(self.model.can_predict_ratings and self.model.can_score_history)
+
     def for_history(self, items_given: np.ndarray, stars: np.ndarray, plain: np.ndarray, k: int,
                     *, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Top-``k`` for someone the model has never seen, never one of the movies given.
@@ -290,15 +296,20 @@ class Lists:
             rec = self._records[item] = self.dataset.movie_record(item)
         return rec
 
-    def records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
+    def records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray,
+                *, stars: bool | None = None) -> list[dict[str, Any]]:
         """One dict per listed movie: its record, ``score``, ``reason`` and ``reason_movie_id``.
 
         A model of stars lists by its predicted stars, which may run past the scale (a
         baseline's 5.3 for a movie everyone loves): its ``score`` is shown as ``predict``
         gives it, within the data's scale, and the list keeps the model's own order.
+        ``stars``: whether the scores are stars (default: whether the model predicts them);
+        a history's list from summed similarities (:attr:`history_in_stars` false) is not,
+        and was shown as the bottom of the scale for every movie.
         """
         out = []
-        low, high = self._shown_within if self.model.can_predict_ratings else (-np.inf, np.inf)
+        in_stars = self.model.can_predict_ratings if stars is None else stars
+        low, high = self._shown_within if in_stars else (-np.inf, np.inf)
         for i, s, r in zip(np.asarray(items).tolist(), np.asarray(scores).tolist(), np.asarray(reasons).tolist()):
             if i < 0:
                 continue
@@ -407,7 +418,7 @@ class Lists:
         plain = np.array([s is None for s in given.values()])
         items, scores, reasons = self.for_history(items_given, stars, plain, check_k(k))
         rows = [{"rank": r, **{c: rec[c] for c in ("movie_id", "title", "year", "genres", "score", "reason")}}
-                for r, rec in enumerate(self.records(items, scores, reasons), 1)]
+                for r, rec in enumerate(self.records(items, scores, reasons, stars=self.history_in_stars), 1)]
         frame = pd.DataFrame(rows, columns=["rank", "movie_id", "title", "year", "genres", "score", "reason"])
         return self._typed(frame)
 
