@@ -383,3 +383,20 @@ def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp
                  "n_negatives=20", "--out", str(tmp_path / "t"), "-q"]) == 0
     assert f"note: {notes[0]}\n" in capsys.readouterr().out
     assert f"**Note:** {notes[0]}." in (tmp_path / "t" / "report.md").read_text()
+
+
+def test_the_leaderboard_puts_the_best_model_first_among_ties(tmp_path):
+    # Three models tied on the figure quickstart ranks by: the DataFrame put them in name
+    # order, so its first row was not the run's best_model, which its table showed first.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from cinerec.runs import finish_run, save_dataset
+    from tests.models.conformance import random_ratings
+
+    run = tmp_path / "run"
+    save_dataset(run, Dataset("small", random_ratings(20, 30, 0), IdMap(np.arange(20), "user"),
+                              IdMap(np.arange(30), "movie"), Catalog.unknown(30)))
+    figures = {"loo-full": {"hr@10": 0.225}, "loo-sampled": {"hr@10": 0.5}}
+    finish_run(run, meta={"command": "quickstart", "best_model": "popularity", "ranked_by": ["loo-full", "hr@10"]},
+               metrics={"als": figures, "itemknn": figures, "popularity": figures,
+                        "ease": {"loo-full": {"hr@10": 0.1}, "loo-sampled": {"hr@10": 0.9}}})
+    assert list(open_run(run).leaderboard().index) == ["popularity", "als", "itemknn", "ease"]

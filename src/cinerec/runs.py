@@ -241,7 +241,12 @@ class Run:
         column = " ".join(ranked_by) if isinstance(ranked_by, list) else self.meta.get("metric")
         if isinstance(column, str) and column in frame.columns:
             lower = column.rsplit(" ", 1)[-1].split("@")[0] in LOWER_IS_BETTER
-            frame = frame.sort_values(column, ascending=lower, kind="stable", na_position="last")
+            # Ties: the run's best model first, as its table and best_model have it (the
+            # others of a tie in name order: metrics.json keeps no other).
+            second = pd.Series(frame.index != self.meta.get("best_model"), index=frame.index)
+            frame = frame.assign(_after_best=second).sort_values(
+                [column, "_after_best"], ascending=[lower, True], kind="stable", na_position="last").drop(
+                columns="_after_best")
         return frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
 
     @property
