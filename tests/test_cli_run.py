@@ -975,3 +975,24 @@ def test_a_studys_export_says_how_many_lists_come_out_short(tmp_path, capsys, ml
     short = sum(1 for u in range(n_users) if lengths.get(u, 0) < 30)
     assert short > 0
     assert f"note: [export] k = 30: {short:,} of the {n_users:,} users have fewer than 30 movies they did not rate" in err
+
+
+def test_a_study_names_a_rating_model_worse_than_the_training_mean_once_by_its_mean_over_the_seeds(tmp_path, capsys):
+    # It was named once a seed, each with that seed's figures, where a model below
+    # popularity is named once, by its mean over the seeds.
+    rng = np.random.default_rng(1)
+    rows = ["user,item,rating"] + [f"u{u},m{m},{rng.integers(3, 6)}" for u in range(30)
+                                   for m in rng.choice(60, 20, replace=False)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "ratings-random"\nseeds = [0, 1]\n'
+                     '[models.mf-small]\nmodel = "mf"\n[models.biasedmf]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"), "--json", "-q")
+    assert code == 0, err
+    board = json.loads(out)
+    said = [n for n in board["notes"] if n.startswith("mf-small:")]
+    assert len(said) == 1 and said[0].startswith("mf-small: rmse ") and said[0].endswith(
+        "under ratings-random (the mean over 2 seeds): it has not learned even the data's level"), said
+    row = next(m for m in board["models"] if m["label"] == "mf-small")
+    assert f"rmse {row['metrics']['rmse']['mean']:.4f} is worse" in said[0]
+    assert said[0] in read_json(tmp_path / "r" / "leaderboard.json")["notes"]

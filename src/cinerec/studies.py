@@ -1173,6 +1173,22 @@ def _below_popularity(rows: list[dict[str, Any]], floors: Mapping[int, Any], met
             if row["label"] != floor_row and metric in row["metrics"] and row["metrics"][metric]["mean"] < floor]
 
 
+def _below_mean(rows: list[dict[str, Any]], floors: Mapping[int, float], study: Study) -> list[str]:
+    """A line for each model whose RMSE, the mean over the seeds, is worse than predicting
+    every rating as the training mean on the same splits (a rating protocol's floor, as
+    :func:`cinerec.evaluation.protocols.below_mean` says it for one split)."""
+    import numpy as np
+
+    values = [floors[s] for s in study.seeds if s in floors]
+    if not values or not np.isfinite(values).all():
+        return []
+    floor = float(np.mean(values))
+    over = f"the mean over {len(values)} seeds" if len(values) > 1 else f"seed {study.seeds[0]}"
+    return [f"{row['label']}: rmse {row['metrics']['rmse']['mean']:.4f} is worse than predicting every rating as the "
+            f"training ratings' mean ({floor:.4f}) under {study.protocol} ({over}): it has not learned even the "
+            "data's level" for row in rows if "rmse" in row["metrics"] and row["metrics"]["rmse"]["mean"] > floor]
+
+
 @contextlib.contextmanager
 def _blamed_on(study: Study, label: str) -> Iterator[None]:
     """A setting refused only once a model fits (a member's size limit, a value the data
@@ -1226,7 +1242,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data import load
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER, below_mean, figure_notes, get_protocol
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_notes, get_protocol, mean_rmse
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1311,6 +1327,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         # Popularity on each seed's split, the floor of a ranking protocol: the study's own
         # row where it has one with its defaults, else measured beside the models.
         floors: dict[int, Any] = {}
+        mean_floors: dict[int, float] = {}  # (seed: the training mean's RMSE, under a rating protocol)
         floor_row = next((s.label for s in study.models if s.model == "popularity" and not s.settings), None)
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
@@ -1353,7 +1370,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         kept_epochs[spec.label][seed] = kept
                     # What the figures measure (an approximate index's lists, a shortlist holding every
                     # candidate) and what the fit chose, as evaluate and train say them; named by the label.
-                    for line in figure_notes(prepared, model) + below_mean(prepared, result):
+                    for line in figure_notes(prepared, model):
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
                         if said not in model_notes:  # said once, not once a seed
                             model_notes.append(said)
@@ -1363,6 +1380,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         f"{k} {v:.4f}" for k, v in result.metrics.items() if k.endswith(at) or "@" not in k)
                         + f" (fit {result.seconds_fit:.1f} s)", quiet)
                     del model
+            if protocol.needs_ratings:  # the rating protocols' floor: the training mean's RMSE
+                mean_floors[seed] = mean_rmse(prepared)
             if not protocol.needs_ratings:
                 if floor_row is not None:
                     floors[seed] = results[floor_row][seed]
@@ -1403,7 +1422,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
         below = _below_popularity(board_models, floors, metric, study, floor_row)
-        model_notes += below
+        model_notes += below + _below_mean(board_models, mean_floors, study)
         board_models = ranked_rows(board_models, metric)
         best = board_models[0]["label"]
 

@@ -1206,6 +1206,14 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
     return out
 
 
+def mean_rmse(prepared: Prepared) -> float:
+    """The RMSE of predicting every test rating as the mean of the training ratings (over
+    several official folds, the mean of the folds'); NaN where there is nothing to measure."""
+    parts = prepared.folds or (prepared,)
+    return float(np.mean([M.rmse(np.full(len(p.test), float(np.mean(p.train.ratings))), p.test.ratings)
+                          for p in parts if len(p.test) and len(p.train)] or [np.nan]))
+
+
 def below_mean(prepared: Prepared, result: Result) -> list[str]:
     """A line when a model's RMSE is worse than predicting every test rating as the mean of
     the training ratings: the floor of a rating protocol, as popularity is of a ranking
@@ -1216,10 +1224,7 @@ def below_mean(prepared: Prepared, result: Result) -> list[str]:
     """
     if not prepared.protocol.needs_ratings or "rmse" not in result.metrics:
         return []
-    value = float(result.metrics["rmse"])
-    parts = prepared.folds or (prepared,)
-    floor = float(np.mean([M.rmse(np.full(len(p.test), float(np.mean(p.train.ratings))), p.test.ratings)
-                           for p in parts if len(p.test) and len(p.train)] or [np.nan]))
+    value, floor = float(result.metrics["rmse"]), mean_rmse(prepared)
     if not (np.isfinite(value) and np.isfinite(floor)) or value <= floor:
         return []
     return [f"{result.model}: rmse {value:.4f} is worse than predicting every rating as the training ratings' mean "
