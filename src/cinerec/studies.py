@@ -1184,9 +1184,10 @@ def _below_mean(rows: list[dict[str, Any]], floors: Mapping[int, float], study: 
         return []
     floor = float(np.mean(values))
     over = f"the mean over {len(values)} seeds" if len(values) > 1 else f"seed {study.seeds[0]}"
-    return [f"{row['label']}: rmse {row['metrics']['rmse']['mean']:.4f} is worse than predicting every rating as the "
-            f"training ratings' mean ({floor:.4f}) under {study.protocol} ({over}): it has not learned even the "
-            "data's level" for row in rows if "rmse" in row["metrics"] and row["metrics"]["rmse"]["mean"] > floor]
+    from cinerec.evaluation.protocols import below_mean_line
+
+    return [below_mean_line(row["label"], row["metrics"]["rmse"]["mean"], floor, f"{study.protocol} ({over})")
+            for row in rows if "rmse" in row["metrics"] and row["metrics"]["rmse"]["mean"] > floor]
 
 
 @contextlib.contextmanager

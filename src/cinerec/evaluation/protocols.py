@@ -1227,8 +1227,13 @@ def below_mean(prepared: Prepared, result: Result) -> list[str]:
     value, floor = float(result.metrics["rmse"]), mean_rmse(prepared)
     if not (np.isfinite(value) and np.isfinite(floor)) or value <= floor:
         return []
-    return [f"{result.model}: rmse {value:.4f} is worse than predicting every rating as the training ratings' mean "
-            f"({floor:.4f}) under {result.label}: it has not learned even the data's level"]
+    return [below_mean_line(result.model, value, floor, result.label)]
+
+
+def below_mean_line(model: str, rmse: float, floor: float, under: str) -> str:
+    """The words of :func:`below_mean` (a study's too, where both figures are means over seeds)."""
+    return (f"{model}: rmse {rmse:.4f} is worse than predicting every rating as the training ratings' mean "
+            f"({floor:.4f}) under {under}: it has not learned even the data's level")
 
 
 # -- registry and convenience ---------------------------------------------------------------
