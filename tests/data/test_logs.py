@@ -71,15 +71,18 @@ def test_catalogue_gives_titles_years_and_genres(tmp_path):
 @pytest.mark.parametrize("sep", [",", "\t"])
 def test_catalogue_titles_and_genres_that_look_like_numbers_or_missing_values_are_kept_as_written(tmp_path, sep):
     # The columns' types were guessed from their values: "007" read as 7, every title
-    # as "1917.0" once one was "9.5", and titles all "NA" or "null" as missing.
+    # as "1917.0" once one was "9.5", and titles all "NA" or "null" as missing. A genres
+    # cell of a missing-value mark alone is no genre, where it was a genre named "NA".
     (tmp_path / "log.csv").write_text("user,movie,rating\na,x,5\na,y,3\nb,x,4\nb,z,2\nc,z,5\n")
-    for titles, genres in ((["007", "300", "1917"], ["1", "2", "3"]), (["1917", "300", "9.5"], ["NA", "nan", "null"]),
-                           (["NA", "null", "nan"], ["", "", ""])):
+    for titles, genres, names in ((["007", "300", "1917"], ["1", "2", "3"], ["1", "2", "3"]),
+                                  (["1917", "300", "9.5"], ["NA", "nan", "null"], []),
+                                  (["NA", "null", "nan"], ["", "", ""], []),
+                                  (["A", "B", "C"], ["None", " N/A ", "Drama|na"], ["Drama", "na"])):
         rows = "".join(f"{m}{sep}{t}{sep}{g}\n" for m, t, g in zip("xyz", titles, genres))
         (tmp_path / "cat.txt").write_text(f"movie{sep}title{sep}genres\n{rows}")
         ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.txt")
         assert ds.catalog.titles.tolist() == titles
-        assert sorted(ds.catalog.genre_names) == sorted(g for g in genres if g)
+        assert sorted(ds.catalog.genre_names) == names
 
 
 @pytest.mark.parametrize("written, read", [

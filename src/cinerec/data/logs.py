@@ -838,14 +838,22 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
+#: A genres cell holding one of these alone has no genres: how R, pandas, Python and
+#: databases write a missing value (a title keeps them as written: a film may be "NA").
+_NO_GENRES = frozenset({"na", "n/a", "nan", "null", "none", "\\n"})
+
+
 def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
     """Sorted genre names and ``(rows, genres) bool`` flags from ``|``-separated text.
 
     Each name is trimmed ("Crime | Drama" is Crime and Drama) and names that differ only
-    in case are one genre, spelt as the file first spells it; "(no genres listed)" is none.
+    in case are one genre, spelt as the file first spells it; "(no genres listed)" is none,
+    and so is a cell that is a missing-value mark alone (R's ``NA``, Python's ``None``).
     """
     genres = genres.reset_index(drop=True)
-    parts = genres.fillna("").astype(str).str.split("|").explode()
+    cells = genres.fillna("").astype(str)
+    cells = cells.where(~cells.str.strip().str.casefold().isin(_NO_GENRES), "")
+    parts = cells.str.split("|").explode()
     parts = parts.str.strip()
     parts = parts[(parts != "") & (parts != "(no genres listed)")]
     keys = parts.str.casefold()
