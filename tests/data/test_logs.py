@@ -810,3 +810,36 @@ def test_a_dat_file_as_a_catalogue_is_told_apart_from_a_bar_separated_one(tmp_pa
     with pytest.raises(DataError, match=r"looks '::'-separated, as MovieLens's \.dat files are, with no header line; "
                                         r"a log's or catalogue's fields are separated by commas or tabs"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.dat")
+
+
+@pytest.mark.parametrize("written, dates", [
+    (["20190304", "20200229", "19991231"], ["2019-03-04", "2020-02-29", "1999-12-31"]),
+    (["20190304153000", "20190304153001", "20000101000000"],
+     ["2019-03-04 15:30:00", "2019-03-04 15:30:01", "2000-01-01 00:00:00"]),
+])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_dates_written_as_whole_numbers_are_read_as_dates(tmp_path, written, dates, fmt):
+    # 20190304 was read as seconds: 1970-08-23, every time of the log within a month of 1970
+    # (and 20190304153000 as milliseconds, the year 2609), so leave-latest-out held out
+    # whichever was latest among those.
+    frame = pd.DataFrame({"user": ["a", "b", "c"], "item": ["x", "y", "z"], "ts": [int(w) for w in written]})
+    path = tmp_path / f"log.{fmt}"
+    frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path)
+    expected = (pd.to_datetime(dates).astype("datetime64[s]").astype(np.int64)).tolist()
+    assert load_log(path).interactions.timestamps.tolist() == expected
+
+
+def test_whole_numbers_that_are_not_all_dates_stay_seconds(tmp_path):
+    # 20191399 is no date, so the column is not dates: all of it stays seconds.
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304\nb,y,20191399\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [20190304, 20191399]
+
+
+def test_dates_written_as_numbers_with_a_fraction_of_zero_are_dates_too(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304.0\nb,y,20190305.0\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551657600, 1551744000]
+
+
+def test_a_date_written_as_digits_beside_dates_in_text_is_a_date(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304\nb,y,2019-03-05\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551657600, 1551744000]

@@ -612,8 +612,10 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                             f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
             times = column.to_numpy().astype(np.int64, copy=False)
+            if (calendar := _calendar_numbers(times)) is not None:
+                times = calendar
             # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
-            if len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
+            elif len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
                 times = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
             out["time"] = times
         else:
@@ -718,7 +720,9 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
         bad = values.isna().to_numpy()
         if bad.any():
             raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
-        return _as_seconds(values.to_numpy(), path, scale=True)
+        numbers = values.to_numpy()
+        calendar = _calendar_numbers(numbers)
+        return calendar if calendar is not None else _as_seconds(numbers, path, scale=True)
     if values.dtype.kind == "M":
         bad = values.isna().to_numpy()
         if bad.any():
@@ -728,8 +732,10 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
     seconds = pd.to_numeric(values, errors="coerce")
     text = seconds.isna().to_numpy()
     out = np.zeros(len(values), dtype=np.int64)
-    out[~text] = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(), rows=np.flatnonzero(~text),
-                             written=values.to_numpy()[~text])
+    calendar = _calendar_numbers(seconds.to_numpy()[~text])
+    out[~text] = calendar if calendar is not None else _as_seconds(
+        seconds.to_numpy()[~text], path, scale=not text.any(), rows=np.flatnonzero(~text),
+        written=values.to_numpy()[~text])
     if text.any():
         stamps = _dates(values[text], np.flatnonzero(text), path)
         bad = stamps.isna().to_numpy()
@@ -777,6 +783,32 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
     if day_first.any():  # the whole column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
     return stamps
+
+
+#: Whole numbers that write a date as digits: YYYYMMDD and YYYYMMDDhhmmss, years 1900 to 2100.
+_CALENDAR_FORMATS = ((19_000_101, 21_001_231, "%Y%m%d"), (19_000_101_000_000, 21_001_231_235_959, "%Y%m%d%H%M%S"))
+
+
+def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
+    """Seconds since the epoch when every one of ``numbers`` is a date written as digits
+    (20190304, or 20190304153000 with its clock), else None. As seconds they would all
+    lie within August 1970 (or, as milliseconds, in the years 2572 to 2635), so a log
+    whose every time reads as such a date is taken for one."""
+    if not len(numbers):
+        return None
+    if numbers.dtype.kind not in "iu":  # whole numbers written with ".0", or none of this
+        if not ((np.abs(numbers) < 1e15) & (numbers == np.trunc(numbers))).all():
+            return None
+        numbers = numbers.astype(np.int64)
+    low, high = int(numbers.min()), int(numbers.max())
+    for first, last, form in _CALENDAR_FORMATS:
+        if first <= low and high <= last:
+            distinct, codes = np.unique(numbers, return_inverse=True)
+            stamps = pd.to_datetime(pd.Series(distinct.astype(str)), format=form, errors="coerce", utc=True)
+            if stamps.isna().any():
+                return None  # a number that is no date (20191399): seconds, as before
+            return _seconds(stamps)[codes.reshape(-1)]
+    return None
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
