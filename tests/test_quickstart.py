@@ -383,6 +383,14 @@ def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp
                  "n_negatives=20", "--out", str(tmp_path / "t"), "-q"]) == 0
     assert f"note: {notes[0]}\n" in capsys.readouterr().out
     assert f"**Note:** {notes[0]}." in (tmp_path / "t" / "report.md").read_text()
+    # The lists of that run said nothing: recommend and export showed them as any other.
+    assert main(["recommend", "--run", str(tmp_path / "t"), "--user", "u0"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[-1].startswith(f"note: {start}") and "regularization = 80 is too strong" in said[-1]
+    assert main(["recommend", "--run", str(tmp_path / "t"), "--user", "u0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [said[-1].removeprefix("note: ")]
+    assert main(["export", "--run", str(tmp_path / "t"), "--db", str(tmp_path / "t" / "recs.db")]) == 0
+    assert f"note: {said[-1].removeprefix('note: ')}\n" in capsys.readouterr().err
 
 
 def test_the_leaderboard_puts_the_best_model_first_among_ties(tmp_path):

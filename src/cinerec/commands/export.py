@@ -67,7 +67,7 @@ def export(
             f"{info.n_items:,}, less the movies the person rated{none}", quiet)
     elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
         say(f"note: {short_lists_note(short, empty, info.n_users, info.k)}", quiet)
-    for note in synthetic_list_notes(opened.dataset):
+    for note in synthetic_list_notes(opened.dataset) + opened.model_notes(info.model):
         say(f"note: {note}", quiet)
     if json:
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,

@@ -33,8 +33,9 @@ def recommend(
     """
     from cinerec.commands.show import print_json, say
 
-    raw, model_name, recs, (n_items, rated, made_up) = _recommend(run, user, k, run_model)
-    notes = list(made_up)  # (a synthetic release's: printed under the list, as under evaluate's figures)
+    raw, model_name, recs, (n_items, rated, made_up, fitted) = _recommend(run, user, k, run_model)
+    # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
+    notes = list(made_up) + list(fitted)
     if len(recs) < k and len(recs) == n_items - rated:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
         notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
@@ -53,7 +54,7 @@ def recommend(
         reason = f" - {r['reason']}"
         score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
-    for note in made_up:
+    for note in made_up + fitted:
         print(f"note: {note}")
 
 
@@ -69,10 +70,10 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 
 def _recommend(run_dir: Path, user: Any, k: int,
-               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, list[str]]]:
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, list[str], list[str]]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
-    and the run's count of movies with how many of them the user rated, and the note that
-    the run's data is a synthetic release (none when it is not)."""
+    and the run's count of movies with how many of them the user rated, the note that
+    the run's data is a synthetic release (none when it is not) and the model's fit notes."""
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError, DataError
     from cinerec.runs import open_run
@@ -95,5 +96,5 @@ def _recommend(run_dir: Path, user: Any, k: int,
             raise
         raise ConfigError(f"-k {k}: {e}") from None
     return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.seen[u].nnz), synthetic_list_notes(run.dataset)))
+            (run.dataset.n_items, int(lists.seen[u].nnz), synthetic_list_notes(run.dataset), model.fit_notes()))
 

@@ -77,7 +77,7 @@ def serve(
     if not quiet:
         print(f"serving model {svc.model_name!r} of {svc.run.path} with {where}, profiles in {svc.profiles.path}, "
               f"on {address}", file=sys.stderr, flush=True)
-        for note in synthetic_list_notes(svc.run.dataset):
+        for note in synthetic_list_notes(svc.run.dataset) + svc.run.model_notes(svc.model_name):
             print(f"note: {note}", file=sys.stderr, flush=True)
     else:  # the address alone: with --port 0 nothing else tells which port was given
         print(address, file=sys.stderr, flush=True)
