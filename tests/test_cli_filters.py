@@ -214,6 +214,10 @@ def test_each_command_says_how_to_ask_for_fewer_negatives_in_its_own_terms(own_l
                                                              "[protocol]"))
     err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
     assert "keep more movies (a later max_year under [data])" in err, err
+    # A threshold of liked stars in the file is the file's key too (it said --liked-threshold).
+    study.write_text(study.read_text().replace("max_year = 1985\n", "liked_threshold = 5\n"))
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "r"), "-q"])
+    assert "keep more movies (a lower liked_threshold under [data])" in err and "--liked-threshold" not in err, err
 
 
 def test_quickstart_takes_a_log_and_filters_and_marks_models_below_popularity(own_log, tmp_path, capsys):

@@ -1217,7 +1217,8 @@ _FILTER_WORDS = (("--top-movies", "top_movies under [data]", ("top_movies",)),
                  ("--min-year/--max-year", "min_year/max_year under [data]", ("min_year", "max_year")),
                  ("--min-year", "min_year under [data]", ("min_year",)),  # (after the two together)
                  ("--max-year", "max_year under [data]", ("max_year",)),
-                 ("--kcore", "kcore under [data]", ("kcore",)))
+                 ("--kcore", "kcore under [data]", ("kcore",)),
+                 ("--liked-threshold", "liked_threshold under [data]", ("liked_threshold",)))
 
 
 def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:

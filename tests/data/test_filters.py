@@ -154,6 +154,11 @@ def test_a_liked_threshold_is_read_at_the_ratings_precision_and_never_warns():
     ({"top_user": 3}, r"where: unknown key 'top_user' \(known: min_year, max_year, top_users"),
     ({"top_users": 0}, r"where: top_users = 0 must be a positive whole number"),
     ({"top_movies": 2.5}, r"where: top_movies = 2.5 must be a positive whole number"),
+    # A whole float keeps its point: "top_users = 100 must be a whole number" said nothing.
+    ({"top_users": 100.0}, r"where: top_users = 100\.0 must be a positive whole number"),
+    ({"min_year": 1990.0}, r"where: min_year = 1990\.0 must be a whole year"),
+    ({"kcore": 5.0}, r"where: kcore = 5\.0 must be U or U,I"),
+    ({"kcore": [5, 2.0]}, r"where: kcore = \[5, 2\.0\] must be U or U,I"),
     ({"min_year": "1990"}, r'where: min_year = "1990" must be a whole year'),  # as TOML writes it
     ({"min_year": -5}, r"where: min_year = -5 must be a whole year from 1 to 9999"),
     ({"min_year": 0}, r"where: min_year = 0 must be a whole year from 1 to 9999"),

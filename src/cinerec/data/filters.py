@@ -37,7 +37,7 @@ from typing import Any, Collection, Mapping
 
 import numpy as np
 
-from cinerec.config import from_numpy, shown
+from cinerec.config import from_numpy, shown, shown_exactly
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
@@ -296,7 +296,7 @@ def _whole(value: Any) -> bool:
 
 
 def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, int]:
-    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {shown(value)} must be U or U,I: "
+    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {shown_exactly(value)} must be U or U,I: "
                       "the fewest ratings a user and a movie keep (positive whole numbers)")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
@@ -321,7 +321,8 @@ _MOST_STARS = 1e300
 
 def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) -> None:
     def fail(key: str, value: Any, rule: str) -> None:
-        raise ConfigError(f"{where}: {_label(key, flags)} = {shown(value)} {rule}")
+        # (a whole number's float keeps its point: "top_users = 100 must be a whole number" refused 100.0)
+        raise ConfigError(f"{where}: {_label(key, flags)} = {shown_exactly(value)} {rule}")
 
     for key in ("min_year", "max_year"):
         v = f[key]
