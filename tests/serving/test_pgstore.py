@@ -672,3 +672,59 @@ def test_connections_keep_alive_unless_the_url_says_otherwise(pg_url):
         assert con.info.get_parameters()["keepalives_idle"] == "5"
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def long_id_run(tmp_path_factory):
+    """A run whose log holds one movie id of 3,001 bytes no compression shortens."""
+    import random
+    import string
+
+    from cinerec.cli import main
+
+    root = tmp_path_factory.mktemp("long")
+    long_id = "M" + "".join(random.Random(0).choices(string.ascii_letters, k=3000))
+    rows = ["user,item,rating"] + [f"u{u},{(u * 7 + j) % 60},{1 + (u + j) % 5}" for u in range(30) for j in range(20)]
+    rows += [f"u{u},{long_id},4" for u in range(6)]
+    (root / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(root / "log.csv"), "--model", "popularity", "--protocol", "random-full",
+                 "--out", str(root / "run"), "-q"]) == 0
+    return root / "run", long_id
+
+
+def test_an_id_longer_than_a_postgres_index_holds_is_named_and_profiles_refuse_it_for_good(long_id_run, pg_url):
+    # The export failed with the database's words alone; a profile naming such a movie
+    # answered 503 "retry, it may or may not have been saved" where nothing was saved
+    # and no retry could work, and the pool's connections were let go.
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    run, long_id = long_id_run
+    url = _database(pg_url, "cinerec_long_ids")
+    with pytest.raises(DataError) as e:
+        export_store(run, url, k=3, progress=False)
+    said = str(e.value)
+    assert f"the movie id {long_id[:20] + '…'!r} is 3,001 bytes" in said and "\n" not in said
+    assert said.endswith("PostgreSQL indexes ids of up to about 2,700 bytes: export to a SQLite file (--db FILE), "
+                         "which holds any")
+    with TestClient(create_app(run, None, profiles=url)) as c:
+        pid = c.post("/profiles", json={"liked": ["0"]}).json()["profile_id"]
+        for r in (c.post("/profiles", json={"ratings": {long_id: 5}}),
+                  c.put(f"/profiles/{pid}/ratings", json={"liked": [long_id]})):
+            assert r.status_code == 422, r.text
+            assert "PostgreSQL cannot keep this profile's ratings, nothing saved" in r.text
+            assert "keep profiles in a SQLite file (--profiles FILE)" in r.text
+        assert c.get(f"/profiles/{pid}").json()["ratings"] == {"0": None}
+        assert c.get("/health").json()["status"] == "ok"
+
+
+def test_profiles_that_cannot_be_reached_are_named_by_their_flag(run_dir, pg_url):
+    # --db and --profiles on one server with different passwords failed in the same words.
+    from cinerec.serving.api import create_app
+
+    bad = pg_url.replace("postgresql://", "postgresql://nobody_here:wrong@", 1) if "@" not in pg_url else \
+        "postgresql://nobody_here:wrong@" + pg_url.split("@", 1)[1]
+    with pytest.raises(DataError) as e:
+        create_app(run_dir, None, profiles=bad)
+    assert str(e.value).startswith("--profiles postgresql://nobody_here:***@"), str(e.value)

@@ -1,10 +1,11 @@
-"""``cinerec export``: every user's top-K, with reasons, into one SQLite file.
+"""``cinerec export``: every user's top-K, with reasons, into one SQLite file or a
+PostgreSQL database's ``cinerec`` schema.
 
 The store holds the catalog (with search keys), both id maps, each user's top-K unseen
 movies with scores and reasons, and which run, model and time produced it. It is
 written under a temporary name and swapped in atomically, replacing an earlier store;
-saved profiles live in their own file beside it (``X.profiles.sqlite``), which the
-export never touches.
+saved profiles live apart from it (``X.profiles.sqlite`` beside a SQLite store, the
+``cinerec_profiles`` schema beside a PostgreSQL one), which the export never touches.
 """
 
 import time

@@ -2,8 +2,9 @@
 
 Known users are answered from the exported store (``--db``) when it matches the served
 model and run, else scored live; new visitors and saved profiles are scored on the
-spot. Profiles are kept in ``X.profiles.sqlite`` beside the store (or
-``RUN/profiles.sqlite`` without one). Listens on 127.0.0.1 unless told otherwise.
+spot. Profiles are kept where ``--profiles`` says, else beside the store
+(``X.profiles.sqlite``, or the ``cinerec_profiles`` schema of a PostgreSQL store's
+database), else in ``RUN/profiles.sqlite``. Listens on 127.0.0.1 unless told otherwise.
 """
 
 import enum

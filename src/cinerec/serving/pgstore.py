@@ -411,6 +411,10 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
             if e.diag.message_detail else "objects of other schemas depend on its tables"
         raise DataError(f"{safe_url(url)}: export failed, {kept}: {detail}; the export replaces "
                         "the store's tables, so drop what depends on them first") from None
+    except psycopg.errors.ProgramLimitExceeded as e:  # an id past what a PostgreSQL index holds
+        raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)}){_longest_id(plan)}; "
+                        f"PostgreSQL indexes ids of up to about {PG_ID_BYTES:,} bytes: export to a SQLite file "
+                        "(--db FILE), which holds any") from None
     except psycopg.errors.InsufficientPrivilege as e:
         raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)}); an export creates schemas "
                         "and tables: export as a role with CREATE on the database, or one that owns the store") from None
@@ -418,6 +422,20 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)})") from None
     finally:
         con.close()
+
+
+#: About the most bytes of an id a PostgreSQL b-tree index holds (its limit is 2,704 bytes
+#: a row, after compression): past it, a store's or profiles' key on the id refuses it.
+PG_ID_BYTES = 2_700
+
+
+def _longest_id(plan: Any) -> str:
+    """``": the movie id 'M…' is 3,001 bytes"``: the longest of a plan's raw ids, cut short."""
+    rows = [("movie", str(r[1])) for r in plan.movie_rows()] + [("user", str(r[1])) for r in plan.user_rows()]
+    if not rows:
+        return ""
+    role, raw = max(rows, key=lambda r: len(r[1].encode("utf-8")))
+    return f": the {role} id {raw[:20] + '…' if len(raw) > 20 else raw!r} is {len(raw.encode('utf-8')):,} bytes"
 
 
 def _carry_grants(con: Any, old: str, new: str) -> None:
@@ -730,6 +748,12 @@ class PgProfileStore:
 
         try:
             return self._pool.write(fn)
+        except psycopg.errors.ProgramLimitExceeded as e:  # (an OperationalError, but the connection is well)
+            # A movie id past what the ratings' key holds: refused for good, never saved; a
+            # 503 asked to retry what can never be written, and let the pool's connections go.
+            raise DataError(f"{self.path}: PostgreSQL cannot keep this profile's ratings, nothing saved "
+                            f"({_first_line(e, self.url)}); it indexes movie ids of up to about {PG_ID_BYTES:,} "
+                            "bytes: keep profiles in a SQLite file (--profiles FILE), which holds any") from None
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             # Not tried again (it may have been written before the connection dropped); the
             # pool's other idle connections are likely as dead (the server restarted), so

@@ -624,7 +624,12 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
     if is_postgres(where):
         from cinerec.serving.pgstore import PgProfileStore
 
-        return PgProfileStore(str(where))
+        try:
+            return PgProfileStore(str(where))
+        except DataError as e:  # (named by its flag: --db on the same server failed alike, in the same words)
+            if profiles is None:
+                raise
+            raise type(e)(f"--profiles {e}") from None
     check_url(profiles, "--profiles")
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
         raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
