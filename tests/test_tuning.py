@@ -406,3 +406,23 @@ def test_the_carve_outs_negatives_are_not_the_tests(ml100k):
     assert np.mean(shared) < 0.15  # by chance alone, about 6 %
     again = carve(protocol, ml100k, prepared.train, 0)
     assert np.array_equal(again.candidates, valid.candidates)  # still the seed's own carve-out
+
+
+def test_a_trial_whose_training_diverges_ends_as_pruned_trials_do_and_the_search_goes_on():
+    # A learning rate the search drew that made training diverge ended the whole search,
+    # "try a smaller lr" pointing at a setting nobody gave.
+    from cinerec.errors import Diverged
+
+    data, p = _small_dataset(), get_protocol("loo-sampled", n_negatives=20)
+    seen = []
+    result = tune("gmf", data, p, trials=3, seed=0, base=_NEURAL, space={"lr": Param("float", 1e30, 1e31, log=True)},
+                  progress=lambda n, v, b, state: seen.append((n, state)))
+    first, *rest = result.trials
+    assert first["state"] == "complete" and [t["state"] for t in rest] == ["diverged"] * 2
+    assert all(np.isnan(t["hr@10"]) for t in rest) and seen == [(1, "complete"), (2, "diverged"), (3, "diverged")]
+    assert result.settings == first["settings"] and result.value == result.default_value
+    assert np.isfinite(result.model.score(np.array([0]))).all()
+    # The settings asked for diverging are the user's to mend: said as without a search.
+    with pytest.raises(Diverged, match="try a smaller lr"):
+        tune("gmf", data, p, trials=2, seed=0, base={**_NEURAL, "lr": 1e30},
+             space={"lr": Param("float", 1e30, 1e31, log=True)})

@@ -22,7 +22,10 @@ Three things make trials cheaper without changing what they measure:
   default :class:`optuna.pruners.MedianPruner`: no pruning during the first
   ``PRUNE_STARTUP_TRIALS`` trials nor before epoch ``PRUNE_WARMUP_EPOCHS + 1``). The
   defaults' trial is never pruned. A pruned trial's figure is its last epoch's; it is
-  marked ``"state": "pruned"`` in :attr:`Tuned.trials` and can never be chosen.
+  marked ``"state": "pruned"`` in :attr:`Tuned.trials` and can never be chosen. A
+  trial whose training diverges (settings the search drew, such as a learning rate at
+  the top of its range) ends likewise, marked ``"diverged"``, its figure NaN; the search
+  goes on (the defaults' trial diverging ends it, as a fit without a search would).
 * A model that can start from another fitted one (``fit(..., init=previous)``, e.g.
   ALS with the same factor count) starts each trial from the latest earlier trial's
   model it accepts (among the last ``_KEEP_FOR_INIT``). Such a trial's figure is not
@@ -43,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterator, Literal, Mapping
 
-from cinerec.errors import ConfigError, DataError, TooFewUnseen
+from cinerec.errors import ConfigError, DataError, Diverged, TooFewUnseen
 
 __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "carve_seed", "check_protocol", "objective", "PRUNE_STARTUP_TRIALS",
            "PRUNE_WARMUP_EPOCHS", "MAX_TRIALS"]
@@ -103,7 +106,7 @@ class Tuned:
         value: the chosen settings' validation figure.
         default_value: the default settings' validation figure (the first trial).
         trials: every trial, in order: ``settings``, its figure under the metric's name,
-            ``state`` (``"complete"`` or ``"pruned"``), and for models trained epoch by
+            ``state`` (``"complete"``, ``"pruned"`` or ``"diverged"``), and for models trained epoch by
             epoch ``epochs`` (how many ran) and ``curve`` (the figure after each epoch).
         seconds: the search's wall time, with what its trials share (EASE's sketch or
             eigendecomposition), the final fit excluded.
@@ -237,7 +240,7 @@ def tune(
             searches are the first trial's, and the search may change them.
         space: the search space (default: the model's own ``search_space``).
         progress: called after each trial with ``(trial number, its figure, best so far,
-            state)``, state ``"complete"`` or ``"pruned"``.
+            state)``, state ``"complete"``, ``"pruned"`` or ``"diverged"``.
         pruner: the Optuna pruner for models trained epoch by epoch (default: a
             :class:`optuna.pruners.MedianPruner` with ``PRUNE_STARTUP_TRIALS`` and
             ``PRUNE_WARMUP_EPOCHS``; :class:`optuna.pruners.NopPruner` turns pruning off).
@@ -359,11 +362,20 @@ def tune(
             # The latest earlier trial the model can start from (ALS: the same factor count).
             starts = warm_start and model.can_warm_start
             init = next((m for m in reversed(previous) if model.accepts_init(m)), None) if starts else None
-            if init is not None:
-                model.fit(valid.train, valid.valid, init=init)  # type: ignore[call-arg]  # can_warm_start
-                record["warm_start"], record["epochs"] = True, len(model.history)
-            else:
-                model.fit(valid.train, valid.valid)
+            try:
+                if init is not None:
+                    model.fit(valid.train, valid.valid, init=init)  # type: ignore[call-arg]  # can_warm_start
+                    record["warm_start"], record["epochs"] = True, len(model.history)
+                else:
+                    model.fit(valid.train, valid.valid)
+            except Diverged as e:
+                if trial.number == 0:
+                    raise  # the settings asked for diverge: said as without --tune
+                # Settings the search drew (a learning rate at the top of its range) that
+                # diverge are a dead end, not the end of the search, whose "try a smaller lr"
+                # pointed at a setting nobody gave: the trial ends as a pruned one does.
+                record.update({metric: math.nan, "state": "diverged", "epochs": len(record.get("curve", []))})
+                raise optuna.TrialPruned(str(e)) from None
         if getattr(model, "approximate", False):
             record["approximate"] = True
         value = float(valid.evaluate(model, fit=False, label=name).metrics[metric])
@@ -391,6 +403,7 @@ def tune(
         if progress is not None:
             def report(s: Any, t: Any) -> None:
                 state = "pruned" if t.state == optuna.trial.TrialState.PRUNED else "complete"
+                state = history[t.number].get("state", state) if state == "pruned" else state  # (or "diverged")
                 value = float(t.value) if t.value is not None else math.nan
                 progress(t.number + 1, value, float(s.best_value), state)
 
@@ -485,9 +498,10 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
         def step(number: int, value: float, best: float, state: str) -> None:
             nonlocal pruned
             b.update(1)
-            if state == "pruned":
+            if state in ("pruned", "diverged"):
                 pruned += 1
-                b.set_postfix(trial=f"pruned ({value:.4f})", best=f"{best:.4f}", pruned=pruned)
+                shown = "diverged" if state == "diverged" else f"pruned ({value:.4f})"
+                b.set_postfix(trial=shown, best=f"{best:.4f}", pruned=pruned)
             else:
                 b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}", pruned=pruned)
 
