@@ -426,3 +426,22 @@ def test_a_trial_whose_training_diverges_ends_as_pruned_trials_do_and_the_search
     with pytest.raises(Diverged, match="try a smaller lr"):
         tune("gmf", data, p, trials=2, seed=0, base={**_NEURAL, "lr": 1e30},
              space={"lr": Param("float", 1e30, 1e31, log=True)})
+
+
+def test_a_search_whose_trials_all_scored_the_same_says_it_told_no_settings_apart(tmp_path, capsys):
+    # mf fitted in three epochs on a small log predicts the scale's edge whatever its
+    # settings: every trial tied with the defaults, and the line read as a choice made.
+    from cinerec.cli import main
+    from cinerec.tuning import trials_text
+
+    trials = [{"state": "complete", "rmse": 1.5}, {"state": "pruned", "rmse": 1.9}, {"state": "complete", "rmse": 1.5}]
+    assert trials_text(trials, "rmse") == "3 trials, all 2 that ran to the end scoring 1.5000 (the search told no " \
+                                          "settings apart)"
+    assert trials_text(trials[:2], "rmse") == "2 trials" and trials_text(3) == "3 trials"
+    assert trials_text([*trials, {"state": "complete", "rmse": 1.4}], "rmse") == "4 trials"
+    rng = np.random.default_rng(0)
+    rows = [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(40) for m in rng.choice(60, 15, replace=False)]
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "mf", "--set", "epochs=3",
+                 "--protocol", "ratings-random", "--tune", "3", "-q"]) == 0
+    assert "; 3 trials, all 3 that ran to the end scoring " in capsys.readouterr().out

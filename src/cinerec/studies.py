@@ -1358,7 +1358,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
                         screened = ", screened approximately" if found.screened else ""
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials_text(len(found.trials))}"
+                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials_text(found.trials, found.metric)}"
                             f"{screened})", quiet)
                         model = found.model  # fitted on the training part (and its validation part)
                     else:

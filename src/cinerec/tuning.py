@@ -44,7 +44,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterator, Literal, Mapping
+from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence
 
 from cinerec.errors import ConfigError, DataError, Diverged, TooFewUnseen
 
@@ -165,9 +165,19 @@ def objective(protocol: Any, model: Any = None) -> tuple[str, Literal["minimize"
     return str(headline(protocol.name, getattr(protocol, "ks", ()))), "maximize"
 
 
-def trials_text(n: int) -> str:
-    """``"1 trial"``, ``"30 trials"``, as the lines that report a search say it."""
-    return f"{n} trial{'' if n == 1 else 's'}"
+def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "") -> str:
+    """``"1 trial"``, ``"30 trials"``, as the lines that report a search say it. Given the
+    trials themselves and their metric, several completed trials that all scored the same
+    are said to (``mf`` fitted in a few steps on a small log predicts the scale's edge
+    whatever its settings): the settings kept are then the defaults on a tie, not a choice."""
+    if isinstance(n, int):
+        return f"{n} trial{'' if n == 1 else 's'}"
+    said = trials_text(len(n))
+    figures = {float(t[metric]) for t in n if t.get("state") == "complete" and metric in t}
+    complete = sum(t.get("state") == "complete" for t in n)
+    if complete > 1 and len(figures) == 1:
+        said += f", all {complete} that ran to the end scoring {figures.pop():.4f} (the search told no settings apart)"
+    return said
 
 
 def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
