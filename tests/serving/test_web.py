@@ -217,6 +217,29 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
             with urllib.request.urlopen(f"{server.url}/profiles/{pid}") as r:
                 assert json.load(r)["ratings"] == {movie: stars}
             first = page.locator(f'#results .movie[data-movie-id="{movie}"]')
+        # What a screen reader hears says the stars shown ("rated 5.5 stars" beside three).
+        expect(page.locator(f'#mine .movie[data-movie-id="{movie}"] .my-rating')).to_have_attribute(
+            "aria-label", "rated 3 stars (5.5 on this data's scale of 1 to 10)")
+        assert not errors
+
+    # A log rated -5 to 5 was taken as 1 to 5: the lowest star gave +1, a liked rating there.
+    (tmp_path / "signed.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u * 7 + i * 3) % 11 - 5}" for u in range(12) for i in range(10)) + "\n")
+    signed = _itemknn_run(tmp_path / "signed.csv", tmp_path / "movies.csv", tmp_path / "signed-run")
+    with LiveServer(create_app(signed, profiles=tmp_path / "signed-profiles.sqlite")) as server:
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        page.locator("#search").press_sequentially("film number", delay=20)
+        first = page.locator("#results .movie").first
+        expect(first).to_be_visible()
+        movie = first.get_attribute("data-movie-id")
+        first.locator(".star").nth(0).click()
+        expect(page.locator(f'#mine .movie[data-movie-id="{movie}"] .my-rating')).to_have_text("★")
+        pid = page.evaluate("localStorage.getItem('cinerec.profile')")
+        with urllib.request.urlopen(f"{server.url}/profiles/{pid}") as r:
+            assert json.load(r)["ratings"] == {movie: -5.0}
         assert not errors
 
     # Every rating the same number: no scale to spread stars over, so likes alone (the

@@ -21,12 +21,14 @@ const state = {
 const $ = (id) => document.getElementById(id);
 
 // The page shows 5 stars; a data set rated on another scale (/health's stars_range, e.g.
-// 0 to 10) gets them spread over it, and MovieLens's 1 to 5 (or 0.5 to 5) as they are.
+// 0 to 10, or -5 to 5) gets them spread over it, and MovieLens's 1 to 5 (or 0.5 to 5, or
+// 0 to 5) as they are.
 let scale = [1, 5];
 // A data set whose every rating is the same number (a "rating" column of 1s) has no
 // scale to spread stars over: the page then offers likes alone.
 let likesOnly = false;
-const asIs = () => scale[0] <= 1 && scale[1] === 5;
+// (From 0 at least: -5 to 5 taken as is made the lowest star +1, a liked rating there.)
+const asIs = () => scale[0] >= 0 && scale[0] <= 1 && scale[1] === 5;
 const toStars = (n) => (asIs() ? n : scale[0] + ((n - 1) * (scale[1] - scale[0])) / 4);
 const fromStars = (v) => (asIs() ? v : 1 + ((v - scale[0]) * 4) / (scale[1] - scale[0]));
 // The page's stars a rating lights, the same wherever it is shown (4.5 lights 5).
@@ -94,7 +96,11 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     const what = document.createElement("span");
     what.className = "my-rating";
     what.textContent = mine == null ? "♥" : "★".repeat(shownStars(mine));
-    what.setAttribute("aria-label", mine == null ? "liked" : `rated ${mine} star${mine === 1 ? "" : "s"}`);
+    // The stars it lights, and on another scale the rating in that scale's numbers too
+    // ("rated 5.25 stars" beside three stars on a 0.5 to 10 log).
+    const lit = shownStars(mine);
+    what.setAttribute("aria-label", mine == null ? "liked" : asIs() ? `rated ${mine} star${mine === 1 ? "" : "s"}`
+      : `rated ${lit} star${lit === 1 ? "" : "s"} (${mine} on this data's scale of ${scale[0]} to ${scale[1]})`);
     const btn = document.createElement("button");
     btn.type = "button";
     btn.className = "remove";
