@@ -240,6 +240,16 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
         pid = page.evaluate("localStorage.getItem('cinerec.profile')")
         with urllib.request.urlopen(f"{server.url}/profiles/{pid}") as r:
             assert json.load(r)["ratings"] == {movie: -5.0}
+        # A saved movie this run does not hold (kept from a run of other data) was counted
+        # among "the movies you gave" while "Your movies" showed one fewer.
+        from cinerec.serving.store import ProfileStore
+
+        ProfileStore(tmp_path / "signed-profiles.sqlite").set_ratings(pid, {"not-here": 3.0})
+        page.reload()
+        expect(page.locator("#mine .movie")).to_have_count(1)
+        expect(page.locator("#mine-status")).to_have_text(
+            "1 movie (and 1 saved movie this run does not hold, kept for one that does)")
+        expect(page.locator("#recs-status")).to_contain_text("from the 1 movie you gave.")
         assert not errors
 
     # Every rating the same number: no scale to spread stars over, so likes alone (the

@@ -173,8 +173,12 @@ function renderAll() {
   renderList($("results"), state.results);
   renderList($("recs"), state.recs, { reasons: true });
   renderList($("mine"), state.mine, { remove: true });
+  // Saved movies this run does not hold (a profile kept from a run of other data) count
+  // for nothing here: said apart, not added to the movies shown.
+  const elsewhere = Object.keys(state.ratings).length - state.mine.length;
+  const apart = elsewhere > 0 ? ` (and ${plural(elsewhere, "saved movie")} this run does not hold, kept for one that does)` : "";
   $("mine-status").textContent = state.loading ? "Loading…"
-    : state.mine.length ? plural(state.mine.length, "movie") : "Nothing yet.";
+    : (state.mine.length ? plural(state.mine.length, "movie") : "Nothing yet.") + apart;
   $("profile-id").textContent = state.profileId || "none yet";
   $("forget").hidden = !state.profileId;
   $("profile-link").hidden = !state.profileId;
@@ -207,8 +211,8 @@ function applyProfile(p) {
   $("recs-status").textContent = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
-      ? `${plural(p.recommendations.length, "pick")} from the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`
-      : `No picks: no movie is left to recommend beyond the ${plural(Object.keys(p.ratings).length, "movie")} you gave.`;
+      ? `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`
+      : `No picks: no movie is left to recommend beyond the ${plural(p.movies.length, "movie")} you gave.`;
   renderAll();
 }
 
