@@ -988,7 +988,7 @@ def test_a_user_asked_twice_is_listed_once(run):
 def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # Stars off the data's scale were taken (the API answers 422), and a bad k went
     # unnoticed when no user was given.
-    from cinerec.errors import ConfigError
+    from cinerec.errors import ConfigError, DataError
 
     for stars in (99, -5, 0):
         with pytest.raises(ConfigError, match=rf"movie '50': {stars} stars is outside this data's scale, 1 to 5"):
@@ -1034,8 +1034,16 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
         top_n(run.model("ease"), [1], 3, dataset=run.dataset, model="als")
     with pytest.raises(ConfigError, match=r"dataset= goes with a fitted model"):
         top_n(run, [1], 3, dataset=run.dataset)
-    with pytest.raises(ConfigError, match="give at least one movie"):
+    with pytest.raises(ConfigError) as e:  # (it named history_frame, a method the caller never called)
         run.recommend_for(liked=None)
+    assert str(e.value) == "give at least one movie, liked or rated"
+    # A model given with another dataset than its own: no run is involved to name.
+    from cinerec.data.filters import Filters, apply_filters
+
+    smaller, _ = apply_filters(run.dataset, Filters(top_movies=100))
+    with pytest.raises(DataError, match=r"^model 'ease' was fitted on \d+×\d+ users×movies, and the dataset given has "
+                                        r"\d+×\d+: give the dataset it was fitted on$"):
+        top_n(run.model("ease"), [1], 3, dataset=smaller)
     # Text ids: an empty frame has the column types of a full one.
     log = tmp_path / "log.csv"
     log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))

@@ -66,8 +66,10 @@ class Lists:
         expect(dataset, Dataset, "dataset")
         expect(model, Recommender, "model")
         if (model.n_users, model.n_items) != (dataset.n_users, dataset.n_items):
-            raise DataError(f"model {model.name!r} has {model.n_users}×{model.n_items} users×movies, "
-                            f"the run's dataset {dataset.n_users}×{dataset.n_items}")
+            # (said of any dataset given: a notebook's filtered copy as well as a run's own)
+            raise DataError(f"model {model.name!r} was fitted on {model.n_users}×{model.n_items} users×movies, and "
+                            f"the dataset given has {dataset.n_users}×{dataset.n_items}: give the dataset it was "
+                            "fitted on")
         self.dataset = dataset
         self.model = model
         self.seen = seen(dataset)
@@ -412,7 +414,7 @@ class Lists:
                                   "give it once")
             given[index] = float(stars)
         if not given:
-            raise ConfigError("history_frame: give at least one movie, liked or rated")
+            raise ConfigError("give at least one movie, liked or rated")
         items_given = np.array(list(given), dtype=np.int64)
         stars = np.array([1.0 if s is None else s for s in given.values()], dtype=np.float32)
         plain = np.array([s is None for s in given.values()])
