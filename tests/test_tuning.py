@@ -444,4 +444,28 @@ def test_a_search_whose_trials_all_scored_the_same_says_it_told_no_settings_apar
     (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "mf", "--set", "epochs=3",
                  "--protocol", "ratings-random", "--tune", "3", "-q"]) == 0
-    assert "; 3 trials, all 3 that ran to the end scoring " in capsys.readouterr().out
+    assert ", all 3 that ran to the end scoring " in capsys.readouterr().out
+
+
+def test_a_search_on_a_small_carve_out_says_how_few_figures_each_trial_stood_on(tmp_path, capsys):
+    # 9 ratings: each trial was scored on one validation rating, and the line read as a
+    # choice on the data; a figure on ml-100k's carve-out (943 users) is said as before.
+    from cinerec.cli import main
+    from cinerec.tuning import trials_text
+
+    assert trials_text([{"state": "complete", "rmse": 1.0}], "rmse", 1) == \
+        "1 trial, each scored on only 1 validation rating"
+    assert trials_text([{"state": "complete", "hr@10": 0.5}], "hr@10", 40) == \
+        "1 trial, each scored on only 40 validation users"
+    assert trials_text([{"state": "complete", "hr@10": 0.5}], "hr@10", 943) == "1 trial"
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},{m},{(u + 2 * i) % 5 + 1}\n" for u in range(3) for i, m in enumerate("abc")))
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol", "ratings-random",
+                 "--tune", "2", "--json", "-q"]) == 0
+    import json
+
+    tuning = json.loads(capsys.readouterr().out)["tuning"]
+    assert tuning["n_scored"] == 1
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol", "ratings-random",
+                 "--tune", "2", "-q"]) == 0
+    assert "2 trials, each scored on only 1 validation rating" in capsys.readouterr().out

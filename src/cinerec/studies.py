@@ -1357,9 +1357,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         settings = {**settings, **found.settings}
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
                         screened = ", screened approximately" if found.screened else ""
+                        trials = trials_text(found.trials, found.metric, found.scored)
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials_text(found.trials, found.metric)}"
-                            f"{screened})", quiet)
+                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials}{screened})", quiet)
                         model = found.model  # fitted on the training part (and its validation part)
                     else:
                         model = _features(create(spec.model, settings), dataset)

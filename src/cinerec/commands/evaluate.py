@@ -110,7 +110,7 @@ def tuned_line(tuned: Any) -> str:
 
     screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
     return (f"tuned {tuned.model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
-            f"{tuned.default_value:.4f}; {trials_text(tuned.trials, tuned.metric)}, {tuned.seconds:.1f} s{screened})")
+            f"{tuned.default_value:.4f}; {trials_text(tuned.trials, tuned.metric, tuned.scored)}, {tuned.seconds:.1f} s{screened})")
 
 
 def _with(model: Any, settings: dict[str, Any]) -> Any:

@@ -416,7 +416,8 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
     if tuned is not None:
         lines += ["", "## Tuning (on the protocol's validation carve-out of the training part)", "",
                   f"Chosen settings `{tuned.settings}`: validation {tuned.metric} {tuned.value:.4f}, against "
-                  f"{tuned.default_value:.4f} for the defaults; {trials_text(tuned.trials, tuned.metric)} in {tuned.seconds:.1f} s "
+                  f"{tuned.default_value:.4f} for the defaults; {trials_text(tuned.trials, tuned.metric, tuned.scored)} "
+                  f"in {tuned.seconds:.1f} s "
                   "(every trial in run.json's `tuning`)."]
     fit = f"Fit {result.seconds_fit:.1f} s"
     if seconds_epochs is not None:  # a resumed run
