@@ -470,3 +470,36 @@ def test_a_mix_chosen_as_zero_says_the_ranker_changes_nothing(data):
     model.mix_ = 0.5
     assert model.fit_notes() == []
     assert create("two-stage", {**CONFORMANCE, "candidates": 15, "mix": 0.0}).fit(data).fit_notes() == []
+
+
+def test_the_weight_is_chosen_on_the_shortlists_the_model_serves():
+    # A history retriever (item-kNN) says nothing for places beyond its neighbours; the
+    # fitted model gives them to popular movies, but the search scored the weights on
+    # shortlists without them, so its figures were not those of the lists it chose for.
+    from cinerec.data.dataset import Interactions
+    from cinerec.data.split import leave_last_out
+    from cinerec.evaluation.metrics import hit_rate
+    from cinerec.models.two_stage import MIX_GRID
+
+    rng = np.random.default_rng(0)
+    users, items, times = [], [], []
+    for u in range(60):  # three movies of one cluster of four, then, latest, the most rated movie (62)
+        picks = [*(rng.choice(4, 3, replace=False) + 4 * (u % 15)), 62]
+        users += [u] * 4
+        items += picks
+        times += [0, 1, 2, 10]
+    for u in range(60, 90):  # movie 62 first, then 61: 62 is the most rated in the rest, liked by no one's cluster
+        users += [u, u]
+        items += [62, 61]
+        times += [0, 10]
+    n = len(users)
+    x = Interactions(np.array(users), np.array(items), np.ones(n, np.float32), np.array(times), 90, 63)
+    settings = {"retriever": "itemknn", "ranker": "als", "candidates": 15, "ranker_settings": ALS_TINY}
+    model = create("two-stage", settings).fit(x)
+    carve = leave_last_out(x)
+    order = np.argsort(carve.test.users)
+    who, truth = carve.test.users[order].astype(np.int64), carve.test.items[order]
+    for w in (0.0, 1.0):
+        fixed = create("two-stage", {**settings, "mix": w}).fit(carve.train)
+        ranked = fixed.recommend(who, 10, exclude=carve.train.seen)[0]
+        assert model.mix_search["hr@10"][MIX_GRID.index(w)] == pytest.approx(hit_rate(ranked, truth, 10))

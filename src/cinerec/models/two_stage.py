@@ -300,9 +300,15 @@ class TwoStage(Recommender):
         hits = np.zeros(len(grid))
         rr = np.zeros(len(grid))
         seen = rest.seen
+        popular = np.argsort(-rest.item_counts, kind="stable")  # (as _popular, on what these stages saw)
         for sl in chunks(len(users), self.chunk_size):
             u = users[sl]
             shortlist, first = retriever.recommend(u, min(self.config.candidates, train.n_items), exclude=seen)
+            # The shortlists the fitted model serves: places the retriever says nothing
+            # for go to popular movies (_known_shortlist), here as there.
+            silent = retriever.says_nothing(u, shortlist, first)
+            if silent.any():
+                _fill_popular(shortlist, first, silent, seen[u], popular)
             cand, first, valid_rows = _in_movie_order(shortlist, first, train.n_items)
             second = _masked(ranker.score(u, cand), valid_rows)
             at = (cand == truth[sl, None]) & valid_rows
