@@ -900,3 +900,27 @@ def test_the_autoencoder_study_splits_a_filtered_ml100k_as_it_does_ml25m():
     filtered, _ = apply_filters(ds, Filters(top_users=50))
     p = get_protocol(study.protocol, **study.protocol_options).prepare(filtered, seed=0)
     assert p.valid is None and abs(len(p.test) / len(filtered.interactions) - 0.2) < 0.01
+
+
+def test_ratings_fold_known_only_leaves_out_test_ratings_of_ids_the_training_part_lacks():
+    # The Keras study's id filtering: u1.test holds 32 ratings of movies u1.base lacks,
+    # which an embedding never trained on predicts from its initial weights.
+    ds = small_dataset(release="ml-100k")
+    x = ds.interactions
+    test = np.zeros(len(x), bool)
+    test[np.random.default_rng(0).permutation(len(x))[: len(x) // 5]] = True
+    test[x.items == 7] = True  # every rating of movie 7 on the test side
+    test[x.users == 3] = True  # and of user 3
+    folded = ds.replace(folds={"u1": test})
+    whole = get_protocol("ratings-fold").prepare(folded)
+    known = get_protocol("ratings-fold", known_only=True).prepare(folded)
+    assert len(whole.test) == int(test.sum()) and len(known.train) == len(whole.train)
+    t = whole.test
+    dropped = (whole.train.user_counts[t.users] == 0) | (whole.train.item_counts[t.items] == 0)
+    assert dropped[(t.items == 7) | (t.users == 3)].all() and len(known.test) == int((~dropped).sum())
+    assert not ((known.test.items == 7) | (known.test.users == 3)).any() and 3 not in known.users
+    assert get_protocol("ratings-fold", known_only=True).options() == {"known_only": True}
+    assert get_protocol("ratings-fold", known_only=True).describe().endswith(
+        "; test ratings whose user or movie has no training rating left out (known_only)")
+    with pytest.raises(ConfigError, match="known_only=1 must be true or false"):
+        get_protocol("ratings-fold", known_only=1)

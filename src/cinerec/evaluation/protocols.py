@@ -999,7 +999,7 @@ class RatingsFold(Protocol):
         "of each user's test movies ranked by score, the true stars as gain (a model trained on "
         "liked-or-not: AUC and accuracy of liked on the test ratings instead of RMSE/MAE)"
     )
-    defaults = {"fold": "u1", "ks": (5, 10)}
+    defaults = {"fold": "u1", "ks": (5, 10), "known_only": False}
     needs_ratings = True
 
     def validate(self) -> None:
@@ -1038,17 +1038,34 @@ class RatingsFold(Protocol):
                 raise DataError(f"protocol {self.name}: fold={self.fold} {what}, and "
                                 f"{data_label(dataset)} has none; leave fold unset for a seeded random 80/20 split")
             split = random_split(dataset.interactions, test=0.2, seed=seed)
-            return Prepared(self, seed, split.train, split.test, None,
-                            np.unique(split.test.users).astype(np.int64), fold="random-80/20")
+            test = self._known(split.train, split.test)
+            return Prepared(self, seed, split.train, test, None,
+                            np.unique(test.users).astype(np.int64), fold="random-80/20")
         names = OFFICIAL_FOLDS if self.fold == "all" else (self.fold,)
         parts = []
         for name in names:
             split = official_split(dataset, name)
-            parts.append(Prepared(self, seed, split.train, split.test, None,
-                                  np.unique(split.test.users).astype(np.int64), fold=name))
+            test = self._known(split.train, split.test)
+            parts.append(Prepared(self, seed, split.train, test, None,
+                                  np.unique(test.users).astype(np.int64), fold=name))
         if len(parts) == 1:
             return parts[0]
         return dataclasses.replace(parts[0], folds=tuple(parts), fold=None)
+
+    def describe(self, dataset: Dataset | None = None) -> str:
+        text = super().describe(dataset)
+        if self.known_only:
+            text += "; test ratings whose user or movie has no training rating left out (known_only)"
+        return text
+
+    def _known(self, train: Interactions, test: Interactions) -> Interactions:
+        """``test`` less, with ``known_only``, the ratings whose user or movie has no
+        training rating (the Keras study's filtering of ids its embeddings never learned:
+        u1.test holds 32 ratings of movies u1.base lacks)."""
+        if not self.known_only:
+            return test
+        known = (train.user_counts[test.users] > 0) & (train.item_counts[test.items] > 0)
+        return test if known.all() else test.select(np.flatnonzero(known))
 
     def metric_names(self) -> tuple[str, ...]:
         return _rating_metric_names(self.ks)
