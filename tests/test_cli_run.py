@@ -996,3 +996,24 @@ def test_a_study_names_a_rating_model_worse_than_the_training_mean_once_by_its_m
     row = next(m for m in board["models"] if m["label"] == "mf-small")
     assert f"rmse {row['metrics']['rmse']['mean']:.4f} is worse" in said[0]
     assert said[0] in read_json(tmp_path / "r" / "leaderboard.json")["notes"]
+
+
+def test_the_study_s_figures_at_other_metrics_are_printed_beside_ours(tmp_path, capsys, ml100k_dir):
+    # The two-tower study's top-50 and top-100 accuracy were words in its source string:
+    # only its top-10 was set beside ours.
+    study = tmp_path / "s.toml"
+    study.write_text('[data]\nsource = "ml-100k"\n[protocol]\nname = "random-full"\nseeds = [0]\n'
+                     '[models.popularity]\n[reference]\nmetric = "cat_acc@10"\nvalue = 0.0036\nsource = "the study"\n'
+                     'also = { "cat_acc@50" = 0.074, "cat_acc@100" = 0.188 }\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--data", str(ml100k_dir))
+    assert code == 0, err
+    board = read_json(tmp_path / "out" / "leaderboard.json")
+    assert board["reference"]["also"] == {"cat_acc@50": 0.074, "cat_acc@100": 0.188}
+    ours = {k: board["models"][0]["metrics"][k]["mean"] for k in ("cat_acc@10", "cat_acc@50", "cat_acc@100")}
+    assert f"the study (the study): cat_acc@10 0.0036; ours (popularity, the best): {ours['cat_acc@10']:.4f}" in out
+    assert f"\nthe study: cat_acc@50 0.074; ours (popularity, the best): {ours['cat_acc@50']:.4f}\n" in out
+    assert f"\nthe study: cat_acc@100 0.188; ours (popularity, the best): {ours['cat_acc@100']:.4f}\n" in out
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## The study's figures beside ours" in report
+    assert "The study: cat_acc@10 = 0.0036, cat_acc@50 = 0.074, cat_acc@100 = 0.188 (the study)." in report
+    assert "- popularity (the best): cat_acc@100 = " in report

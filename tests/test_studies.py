@@ -213,6 +213,14 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     # The study's own model: one of its labels.
     ('source = "somewhere"', 'source = "somewhere"\nmodel = "neumf"', ':38: [reference] model: "neumf" is not one of '
                                                                       "the study's models (ease, neumf-small, ensemble)"),
+    # The study's figures at other metrics: each checked as the first is, on its own line.
+    ('source = "somewhere"', 'source = "somewhere"\nalso = 5', ":38: [reference] also: expected a table of metric"),
+    ('source = "somewhere"', 'source = "somewhere"\nalso = {"hr@50" = 0.5}',
+     ":38: [reference.also] hr@50: 'hr@50' is not measured by protocol loo-sampled"),
+    ('source = "somewhere"', 'source = "somewhere"\n[reference.also]\n"hr@5" = 0.8\n"ndcg@5" = 1.5',
+     ":40: [reference.also] ndcg@5: 1.5 is not a possible ndcg@5"),
+    ('source = "somewhere"', 'source = "somewhere"\nalso = {"hr@10" = 0.5}',
+     ":38: [reference.also] hr@10: 'hr@10' is the reference's metric already"),
     ('title = "a study"', 'titel = "a study"', ":1: top level titel: unknown key"),
     ("[export]", "[exports]", ":31: top level exports: unknown key"),  # a table's own header line
     # An array of tables where a table belongs: its header's line (there was none).
@@ -226,6 +234,17 @@ def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
     message = str(e.value)
     assert message.startswith(str(path)) and needle in message, message
     assert "\n" not in message and "\0" not in message
+
+
+def test_a_reference_holds_the_study_s_figures_at_other_metrics(tmp_path):
+    # The two-tower study's @50 and @100 figures were words in its source string only.
+    path = write(tmp_path, GOOD.replace('source = "somewhere"', 'source = "somewhere"\nalso = {"hr@5" = 0.8}'))
+    ref = Study.from_toml(path).reference
+    assert ref.also == {"hr@5": 0.8} and ref.to_dict()["also"] == {"hr@5": 0.8}
+    assert "also" not in Study.from_toml(write(tmp_path, GOOD)).reference.to_dict()
+    shipped = Study.from_toml(ROOT / "studies" / "two-tower-ml100k.toml").reference
+    assert (shipped.metric, shipped.value, shipped.also) == ("cat_acc@10", 0.0036,
+                                                             {"cat_acc@50": 0.074, "cat_acc@100": 0.188})
 
 
 def test_the_study_s_own_model_is_kept_only_while_it_runs(tmp_path):

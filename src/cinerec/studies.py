@@ -37,6 +37,7 @@ the models with their settings, the tuning budget, the export and the published 
     value = 0.946
     source = "He et al., WWW 2017"
     model = "neumf"                 # optional: the label of the study's own model here
+    # also = {"ndcg@10" = ...}      # optional: the study's figures at other metrics
 
 :meth:`Study.from_toml` checks everything before any data is read: an unknown key or
 table, a bad value, a missing source or a zero tuning budget is refused in one line that
@@ -103,6 +104,9 @@ class Reference:
     #: ``(--data, the file's source)`` when ``--data`` names other data than the file's
     #: words do; whether it is other data is known once it is read (:meth:`to_dict`).
     data_given: tuple[str, str] | None = None
+    #: The study's figures at other metrics (``[reference.also]``: cat_acc@50 = 0.074),
+    #: each printed beside ours as the main one is.
+    also: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self, dataset: Dataset | None = None) -> dict[str, Any]:
         """JSON-ready; with the ``dataset`` the run read, ``differs`` says how it is not the
@@ -115,6 +119,7 @@ class Reference:
             differs.append(f"--data {self.data_given[0]} for the file's {self.data_given[1]}")
         differs += [self.differs] if self.differs else []
         return {"metric": self.metric, "value": self.value, "source": self.source, "model": self.model,
+                **({"also": dict(self.also)} if self.also else {}),
                 **({"differs": "; ".join(differs)} if differs else {})}
 
 
@@ -680,14 +685,10 @@ class _Reader:
         reference = None
         if "reference" in values:
             r = self.table(values, "reference")
-            self.known(("reference",), r, ("metric", "value", "source", "model"))
+            self.known(("reference",), r, ("metric", "value", "source", "model", "also"))
             for key in ("metric", "value"):
                 if key not in r:
                     raise ConfigError(f"{self.where(('reference',))}: no {key}: a reference needs metric and value")
-            if not isinstance(r["metric"], str):
-                raise self.fail(("reference",), "metric", f"expected a metric name, got {shown(r['metric'])}")
-            if isinstance(r["value"], bool) or not isinstance(r["value"], (int, float)):
-                raise self.fail(("reference",), "value", f"expected a number, got {shown(r['value'])}")
             if not isinstance(r.get("source", ""), str):
                 raise self.fail(("reference",), "source", f"expected a string, got {shown(r['source'])}")
             study_labels: list[str] = [spec.label for spec in specs]
@@ -695,34 +696,51 @@ class _Reader:
                 raise self.fail(("reference",), "model", f"{shown(r['model'])} is not one of the study's models "
                                                          f"({', '.join(study_labels)})")
             measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
-            metric = r["metric"]
-            if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
-                metric = re.sub(r"_u[a-z0-9]+$", "", metric)
-            if metric not in measured:
-                raise self.fail(("reference",), "metric", f"{r['metric']!r} is not measured by protocol "
-                                                          f"{protocol.name} (it measures {', '.join(measured)})")
-            if protocol.needs_ratings:  # stars (rmse, mae, mse) or liked-or-not (auc, accuracy), by model
-                from cinerec.models import create
-
-                liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs]
-                gives = {"auc": any(liked), "accuracy": any(liked), "rmse": not all(liked), "mae": not all(liked),
-                         "mse": not all(liked)}
-                kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
-                    "a model that predicts stars"
-                if not gives.get(metric, True):
-                    raise self.fail(("reference",), "metric", f"{r['metric']!r}: no model of this study gives it "
-                                                              f"(it needs {kind})")
-                own = study_labels.index(r["model"]) if "model" in r else None
-                if own is not None and metric in gives and liked[own] != (metric in ("auc", "accuracy")):
-                    raise self.fail(("reference",), "model", f"{r['model']} does not give {r['metric']} "
-                                                             f"(it needs {kind})")
             from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
-            bounded = metric.split("@")[0] not in LOWER_IS_BETTER  # shares and hit rates: 0 to 1; errors: 0 up
-            if not math.isfinite(r["value"]) or r["value"] < 0 or (bounded and r["value"] > 1):
-                raise self.fail(("reference",), "value", f"{shown(r['value'])} is not a possible {r['metric']} "
-                                f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")
-            reference = Reference(r["metric"], float(r["value"]), r.get("source", ""), r.get("model"))
+            def check(name: Any, value: Any, table: tuple[str, ...], metric_key: str, value_key: str) -> None:
+                """One figure of the study: a metric this study measures, and a value it can take."""
+                if not isinstance(name, str):
+                    raise self.fail(table, metric_key, f"expected a metric name, got {shown(name)}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise self.fail(table, value_key, f"expected a number, got {shown(value)}")
+                metric = name
+                if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
+                    metric = re.sub(r"_u[a-z0-9]+$", "", metric)
+                if metric not in measured:
+                    raise self.fail(table, metric_key, f"{name!r} is not measured by protocol "
+                                                       f"{protocol.name} (it measures {', '.join(measured)})")
+                if protocol.needs_ratings:  # stars (rmse, mae, mse) or liked-or-not (auc, accuracy), by model
+                    from cinerec.models import create
+
+                    liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs]
+                    gives = {"auc": any(liked), "accuracy": any(liked), "rmse": not all(liked), "mae": not all(liked),
+                             "mse": not all(liked)}
+                    kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
+                        "a model that predicts stars"
+                    if not gives.get(metric, True):
+                        raise self.fail(table, metric_key, f"{name!r}: no model of this study gives it "
+                                                           f"(it needs {kind})")
+                    own = study_labels.index(r["model"]) if "model" in r else None
+                    if own is not None and metric in gives and liked[own] != (metric in ("auc", "accuracy")):
+                        raise self.fail(("reference",), "model", f"{r['model']} does not give {name} "
+                                                                 f"(it needs {kind})")
+                bounded = metric.split("@")[0] not in LOWER_IS_BETTER  # shares and hit rates: 0 to 1; errors: 0 up
+                if not math.isfinite(value) or value < 0 or (bounded and value > 1):
+                    raise self.fail(table, value_key, f"{shown(value)} is not a possible {name} "
+                                    f"(it lies {'between 0 and 1' if bounded else 'at 0 or above'})")
+
+            check(r["metric"], r["value"], ("reference",), "metric", "value")
+            also = r.get("also", {})
+            if not isinstance(also, dict):
+                raise self.fail(("reference",), "also", f"expected a table of metric = value (cat_acc@50 = 0.074), "
+                                                        f"got {shown(also)}")
+            for other, figure in also.items():  # (not "name": the protocol's, used below)
+                if other == r["metric"]:
+                    raise self.fail(("reference", "also"), other, f"{other!r} is the reference's metric already")
+                check(other, figure, ("reference", "also"), other, other)
+            reference = Reference(r["metric"], float(r["value"]), r.get("source", ""), r.get("model"),
+                                  also={str(k): float(v) for k, v in also.items()})
         if given_source:  # last, so that every other mistake in the file is named first
             from cinerec.data.download import RELEASES
 
@@ -1715,20 +1733,22 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                       "several splits counted once).", ""]
     ref = board.get("reference")
     if ref:
-        ours = [(r["label"], r["metrics"].get(ref["metric"])) for r in board["models"]]
-        lines += ["## The study's figure beside ours", "",
-                  f"The study: {ref['metric']} = {ref['value']}" + (f" ({ref['source']})" if ref["source"] else "")
-                  + ".", ""]
-        best = best_giving(board, ref["metric"])
-        for label, s in ours:
-            if s is not None:
-                the_best = "the best" if best == board["best"] else f"the best giving {ref['metric']}"
-                tags = [t for t, on in (("the study's model", label == ref.get("model")), (the_best, label == best))
-                        if on]
-                tag = f" ({' and '.join(tags)})" if tags else ""
-                lines.append(f"- {label}{tag}: {ref['metric']} = {_pm(s, len(board['seeds']))}")
-        if all(s is None for _, s in ours):
-            lines.append(f"- no model of this run gives {ref['metric']}")  # (the protocol does: the file was checked)
+        figures = {ref["metric"]: ref["value"], **ref.get("also", {})}
+        lines += ["## The study's figure beside ours" if len(figures) == 1 else "## The study's figures beside ours",
+                  "", "The study: " + ", ".join(f"{m} = {v}" for m, v in figures.items())
+                  + (f" ({ref['source']})" if ref["source"] else "") + ".", ""]
+        for metric in figures:
+            ours = [(r["label"], r["metrics"].get(metric)) for r in board["models"]]
+            best = best_giving(board, metric)
+            for label, s in ours:
+                if s is not None:
+                    the_best = "the best" if best == board["best"] else f"the best giving {metric}"
+                    tags = [t for t, on in (("the study's model", label == ref.get("model")), (the_best, label == best))
+                            if on]
+                    tag = f" ({' and '.join(tags)})" if tags else ""
+                    lines.append(f"- {label}{tag}: {metric} = {_pm(s, len(board['seeds']))}")
+            if all(s is None for _, s in ours):
+                lines.append(f"- no model of this run gives {metric}")  # (the protocol does: the file was checked)
         if ref.get("differs"):
             lines += ["", f"**Note:** {differs_words(ref)}."]
         lines.append("")

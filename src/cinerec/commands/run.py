@@ -79,6 +79,8 @@ def run(
     ref = board["reference"]
     if ref:
         print(_beside_reference(board, ref))
+        for metric, value in ref.get("also", {}).items():  # the study's other figures, each beside ours
+            print(_beside_reference(board, {**ref, "metric": metric, "value": value, "source": ""}))
         if ref.get("differs"):
             print(f"note: {differs_words(ref)}")
     for line in tuned_lines(board):  # a result, not chatter: --quiet keeps it, as evaluate's and train's
