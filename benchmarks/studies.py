@@ -50,7 +50,9 @@ def markdown(board: dict[str, Any], seconds: float) -> str:
                         f"users, {step['after']['movies']:,} movies left" for step in board["filters"])]
     ref = board.get("reference")
     if ref:
-        lines += ["", f"The study: {ref['metric']} = {ref['value']} ({ref['source']})."]
+        figures = {ref["metric"]: ref["value"], **ref.get("also", {})}
+        lines += ["", "The study: " + ", ".join(f"{m} = {v}" for m, v in figures.items())
+                  + (f" ({ref['source']})" if ref["source"] else "") + "."]
         if ref.get("differs"):
             lines += ["", f"note: {differs_words(ref)}"]
     return "\n".join(lines) + "\n"
