@@ -38,6 +38,9 @@ def test_train_writes_a_complete_run(neumf_run):
     assert 0 <= run.metrics["neumf"]["hr@10"] <= 1
     assert run.metrics["neumf"]["n_users"] == run.dataset.n_users  # as quickstart's and the console's tables say
     assert f"; {run.dataset.n_users:,} users measured" in (neumf_run / "report.md").read_text()
+    # The note printed under the figures of a synthetic release is kept with them in the report.
+    assert "**Note:** the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures " \
+           "say nothing about real movies." in (neumf_run / "report.md").read_text()
     ck = neumf_run / "checkpoints"
     assert (ck / CHECKPOINT_LAST).exists() and (ck / CHECKPOINT_BEST).exists() and (ck / CURVES).exists()
     assert "| epoch | loss | validation |" in (neumf_run / "report.md").read_text()

@@ -300,6 +300,9 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     out = capsys.readouterr().out
     assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
            "nothing about real movies" in out, out
+    # ... and kept with them in report.md, as the other notes under them are (it was left out).
+    assert "**Note:** the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures " \
+           "say nothing about real movies." in (tmp_path / "run" / "report.md").read_text()
     # Lists and a store of made-up movies say so in --json too, as every figure of them does.
     from cinerec.cli import main as cli
 

@@ -226,3 +226,15 @@ def test_every_title_of_a_dat_release_has_its_year():
         titles = synthesize(like, 0.05, 0).movies["title"]
         assert titles.str.contains(r"\(\d{4}\)$").all(), (like, titles[~titles.str.contains(r"\(\d{4}\)$")].tolist())
     assert not synthesize("ml-25m", 0.05, 0).movies["title"].str.contains(r"\(\d{4}-?\d{0,4}\)$").all()  # some, as there
+
+
+def test_windows_line_ends_reach_every_text_file_the_label_too(tmp_path):
+    # --crlf wrote the data files with CRLF and SYNTHETIC.txt with LF alone.
+    from cinerec.data.movielens import synthetic_like
+    from cinerec.data.synthetic import LABEL, write_release
+
+    folder = write_release(tmp_path / "ml-100k", "ml-100k", 0.02, seed=0, crlf=True)
+    for path in (folder / LABEL, folder / "u.data", folder / "u.item"):
+        data = path.read_bytes()
+        assert data.count(b"\n") == data.count(b"\r\n") > 0, path.name
+    assert synthetic_like(folder) == "ml-100k"

@@ -168,7 +168,9 @@ def quickstart(
             metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
             for r in results:
                 metrics[r.model][r.protocol] = r.to_dict()
-            report = _report(label, d, results, best, text, markdown_table, notes, negatives, measured)
+            # (the notes under the figures, a synthetic release's among them, as printed)
+            report = _report(label, d, results, best, text, markdown_table, notes, negatives,
+                             measured + synthetic_notes(dataset))
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                                   "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,

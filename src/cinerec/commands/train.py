@@ -155,7 +155,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                  epochs_s, shown, measured))
+                                  epochs_s, shown, measured + synthetic_notes(dataset)))
     said = measured + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:

@@ -602,7 +602,7 @@ def write_release(
             _write_dat(tmp, release, crlf)
         else:
             _write_csv(tmp, release, crlf)
-        (tmp / LABEL).write_text(label_text(like, scale, seed))
+        _write_bytes(tmp / LABEL, label_text(like, scale, seed).encode(), crlf)  # (--crlf: every text file)
         # The files written, so that writing it again replaces those and nothing else.
         files = sorted(p.name for p in tmp.iterdir())
         (tmp / MARKER).write_text(json.dumps({"like": like, "scale": scale, "seed": seed, "files": files}) + "\n")
