@@ -339,3 +339,21 @@ def test_the_synthesize_help_states_the_scales_it_takes():
 
     text = " ".join(CliRunner().invoke(app, ["data", "synthesize", "--help"], terminal_width=200).output.split())
     assert f"above 0, at most {MAX_SCALE:g}." in text
+
+
+def test_info_names_the_source_as_given_and_a_zip_s_unpacked_copy_apart(ml100k_dir, tmp_path, capsys) -> None:
+    # A zip's source was the cache folder it was unpacked into, a path the user never named.
+    import zipfile
+
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(ml100k_dir.iterdir()):
+            z.write(path, f"ml-100k/{path.name}")
+    capsys.readouterr()
+    assert main(["data", "info", str(archive), "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["source"] == str(archive) == got["data"]["source"]
+    assert got["read_from"].endswith("ml-100k") and got["read_from"] != str(archive)
+    assert main(["data", "info", str(ml100k_dir), "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["source"] == str(ml100k_dir) and "read_from" not in got

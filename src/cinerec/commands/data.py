@@ -7,6 +7,7 @@
     cinerec data synthesize --like ml-25m --scale 0.1 --seed 3 --out data/ml-25m-small
 """
 
+import os
 import typing
 from pathlib import Path
 from typing import Annotated
@@ -110,7 +111,12 @@ def info(
     facts["release"] = dataset.info.get("release")
     if facts["release"] == UNNAMED_CSV and not json:
         facts["release"] += " (MovieLens's CSV layout; --release names which release it is)"
-    facts["source"] = dataset.info.get("source")
+    # The source as given (a zip, not the cache folder it was unpacked into), and where it
+    # was read from when that is elsewhere (a release fetched by name: its cached copy).
+    facts["source"] = str(source)
+    read_from = dataset.info.get("source")
+    if read_from is not None and os.path.realpath(str(read_from)) != os.path.realpath(os.path.expanduser(str(source))):
+        facts["read_from"] = str(read_from)
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
     if json:
