@@ -236,6 +236,16 @@ def test_each_mistake_names_file_line_and_key(tmp_path, old, new, needle):
     assert "\n" not in message and "\0" not in message
 
 
+def test_a_fold_all_reference_names_one_of_the_five_folds(tmp_path):
+    # rmse_u9 (or rmse_uxyz) was taken, then printed as "no model of this run gives rmse_u9".
+    text = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-fold"\nfold = "all"\n[models.baseline]\n'
+            '[reference]\nmetric = "rmse_u1"\nvalue = 0.95\nalso = { "mse_u2" = 0.9 }\n')
+    assert Study.from_toml(write(tmp_path, text)).reference.also == {"mse_u2": 0.9}
+    for bad in ("rmse_u9", "rmse_uxyz", "rmse_ua"):
+        with pytest.raises(ConfigError, match=rf":10: \[reference.also\] {bad}: '{bad}' is not measured"):
+            Study.from_toml(write(tmp_path, text.replace("mse_u2", bad)))
+
+
 def test_a_reference_holds_the_study_s_figures_at_other_metrics(tmp_path):
     # The two-tower study's @50 and @100 figures were words in its source string only.
     path = write(tmp_path, GOOD.replace('source = "somewhere"', 'source = "somewhere"\nalso = {"hr@5" = 0.8}'))

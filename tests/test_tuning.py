@@ -420,6 +420,11 @@ def test_a_trial_whose_training_diverges_ends_as_pruned_trials_do_and_the_search
     first, *rest = result.trials
     assert first["state"] == "complete" and [t["state"] for t in rest] == ["diverged"] * 2
     assert all(np.isnan(t["hr@10"]) for t in rest) and seen == [(1, "complete"), (2, "diverged"), (3, "diverged")]
+    assert all(t["epochs"] == 1 for t in rest)  # (the epoch that diverged ran)
+    assert result.to_dict()["n_diverged"] == 2 and result.to_dict()["n_pruned"] == 0
+    from cinerec.tuning import trials_text
+
+    assert trials_text(result.trials, "hr@10") == "3 trials (2 diverged)"
     assert result.settings == first["settings"] and result.value == result.default_value
     assert np.isfinite(result.model.score(np.array([0]))).all()
     # The settings asked for diverging are the user's to mend: said as without a search.
@@ -438,6 +443,8 @@ def test_a_search_whose_trials_all_scored_the_same_says_it_told_no_settings_apar
     assert trials_text(trials, "rmse") == "3 trials, all 2 that ran to the end scoring 1.5000 (the search told no " \
                                           "settings apart)"
     assert trials_text(trials[:2], "rmse") == "2 trials" and trials_text(3) == "3 trials"
+    # A record read back from JSON holds null where a figure was NaN.
+    assert trials_text([*trials, {"state": "complete", "rmse": None}], "rmse") == "4 trials"
     assert trials_text([*trials, {"state": "complete", "rmse": 1.4}], "rmse") == "4 trials"
     rng = np.random.default_rng(0)
     rows = [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(40) for m in rng.choice(60, 15, replace=False)]

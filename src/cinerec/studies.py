@@ -705,8 +705,10 @@ class _Reader:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise self.fail(table, value_key, f"expected a number, got {shown(value)}")
                 metric = name
-                if options.get("fold") == "all":  # each fold's figure too: rmse_u1...
-                    metric = re.sub(r"_u[a-z0-9]+$", "", metric)
+                if options.get("fold") == "all":  # each fold's figure too: rmse_u1 ... rmse_u5
+                    from cinerec.evaluation.protocols import OFFICIAL_FOLDS
+
+                    metric = re.sub(rf"_({'|'.join(OFFICIAL_FOLDS)})$", "", metric)
                 if metric not in measured:
                     raise self.fail(table, metric_key, f"{name!r} is not measured by protocol "
                                                        f"{protocol.name} (it measures {', '.join(measured)})")

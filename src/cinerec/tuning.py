@@ -140,7 +140,7 @@ class Tuned:
                 "direction": self.direction, "value": self.value, "default_value": self.default_value,
                 "n_trials": len(self.trials), "n_pruned": self.n_pruned, "trials": self.trials,
                 "seconds": self.seconds, "screened": self.screened, "seconds_fit": self.seconds_fit,
-                "n_scored": self.scored}
+                "n_scored": self.scored, "n_diverged": sum(t.get("state") == "diverged" for t in self.trials)}
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], model: Any) -> "Tuned":
@@ -191,12 +191,17 @@ def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "", scored: 
     if isinstance(n, int):
         return f"{n} trial{'' if n == 1 else 's'}"
     said = trials_text(len(n))
+    diverged = sum(t.get("state") == "diverged" for t in n)
+    if diverged:
+        said += f" ({diverged} diverged)"
     if 0 < scored < FEW_SCORED:
         unit = "rating" if _rating_metric(metric) else "user"
         said += f", each scored on only {scored} validation {unit}{'' if scored == 1 else 's'}"
-    figures = {float(t[metric]) for t in n if t.get("state") == "complete" and metric in t}
-    complete = sum(t.get("state") == "complete" for t in n)
-    if complete > 1 and len(figures) == 1:
+    # (a figure read back from JSON is null where it was NaN: such a trial scored nothing alike)
+    done = [t.get(metric) for t in n if t.get("state") == "complete"]
+    figures = {float(v) for v in done if v is not None}
+    complete = len(done)
+    if complete > 1 and None not in done and len(figures) == 1 and math.isfinite(next(iter(figures))):
         said += f", all {complete} that ran to the end scoring {figures.pop():.4f} (the search told no settings apart)"
     return said
 
@@ -205,14 +210,26 @@ def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
     """The validation carve-out: ``protocol``'s own split applied to the training part.
 
     ``ratings-fold`` has no second official fold inside a fold, so its training part is
-    carved like ``ratings-random`` (a random 10% held out, another 10% for early stopping).
+    carved like ``ratings-random`` (a random 10% held out, another 10% for early stopping),
+    its held-out part then kept to known ids as the protocol's is under ``known_only``.
     """
     from cinerec.evaluation.protocols import get_protocol
 
     sub = dataset.with_interactions(train)
+    known_only = protocol.name == "ratings-fold" and bool(protocol.known_only)
     if protocol.name == "ratings-fold":
         protocol = get_protocol("ratings-random", test=0.1, valid=0.1)
-    return protocol.prepare(sub, seed=carve_seed(seed))
+    prepared = protocol.prepare(sub, seed=carve_seed(seed))
+    if known_only:  # scored as the protocol scores: on ratings of ids the fit has seen
+        import dataclasses
+
+        import numpy as np
+
+        from cinerec.evaluation.protocols import known_ratings
+
+        test = known_ratings(prepared.train, prepared.test)
+        prepared = dataclasses.replace(prepared, test=test, users=np.unique(test.users).astype(np.int64))
+    return prepared
 
 
 def carve_seed(seed: int) -> int:
@@ -405,7 +422,8 @@ def tune(
                 # Settings the search drew (a learning rate at the top of its range) that
                 # diverge are a dead end, not the end of the search, whose "try a smaller lr"
                 # pointed at a setting nobody gave: the trial ends as a pruned one does.
-                record.update({metric: math.nan, "state": "diverged", "epochs": len(record.get("curve", []))})
+                # (its epochs: those measured, and the one that diverged)
+                record.update({metric: math.nan, "state": "diverged", "epochs": len(record.get("curve", [])) + 1})
                 raise optuna.TrialPruned(str(e)) from None
         if getattr(model, "approximate", False):
             record["approximate"] = True
@@ -526,17 +544,15 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
     pruned trial shows as ``pruned`` with its last epoch's figure."""
     from cinerec.progress import bar
 
-    pruned = 0
+    pruned = diverged = 0
     with bar(trials, f"tune {label} (seed {seed})", unit="trial") as b:
         def step(number: int, value: float, best: float, state: str) -> None:
-            nonlocal pruned
+            nonlocal pruned, diverged
             b.update(1)
-            if state in ("pruned", "diverged"):
-                pruned += 1
-                shown = "diverged" if state == "diverged" else f"pruned ({value:.4f})"
-                b.set_postfix(trial=shown, best=f"{best:.4f}", pruned=pruned)
-            else:
-                b.set_postfix(trial=f"{value:.4f}", best=f"{best:.4f}", pruned=pruned)
+            pruned += state == "pruned"
+            diverged += state == "diverged"
+            shown = {"pruned": f"pruned ({value:.4f})", "diverged": "diverged"}.get(state, f"{value:.4f}")
+            b.set_postfix(trial=shown, best=f"{best:.4f}", pruned=pruned, **({"diverged": diverged} if diverged else {}))
 
         return tune(name, dataset, protocol, train=train, valid=valid, trials=trials, minutes=minutes,
                     seed=seed, base=base, progress=step, hold=hold)

@@ -77,7 +77,8 @@ def test_catalogue_titles_and_genres_that_look_like_numbers_or_missing_values_ar
     for titles, genres, names in ((["007", "300", "1917"], ["1", "2", "3"], ["1", "2", "3"]),
                                   (["1917", "300", "9.5"], ["NA", "nan", "null"], []),
                                   (["NA", "null", "nan"], ["", "", ""], []),
-                                  (["A", "B", "C"], ["None", " N/A ", "Drama|na"], ["Drama", "na"])):
+                                  (["A", "B", "C"], ["None", " N/A ", "Drama|na"], ["Drama", "na"]),
+                                  (["A", "B", "C"], ["<NA>", "#N/A", "NULL"], [])):
         rows = "".join(f"{m}{sep}{t}{sep}{g}\n" for m, t, g in zip("xyz", titles, genres))
         (tmp_path / "cat.txt").write_text(f"movie{sep}title{sep}genres\n{rows}")
         ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.txt")
@@ -838,6 +839,15 @@ def test_whole_numbers_that_are_not_all_dates_stay_seconds(tmp_path):
 def test_dates_written_as_numbers_with_a_fraction_of_zero_are_dates_too(tmp_path):
     (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304.0\nb,y,20190305.0\n")
     assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551657600, 1551744000]
+
+
+def test_dates_written_as_digits_of_several_widths_in_one_column_are_dates(tmp_path):
+    # A day alone beside a day and its time was refused: "outside the years 1 to 9999 as
+    # seconds (give ... dates)", for a column of dates; 201903041530 read as 1976 in ms.
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304\nb,y,20190304153000\nc,z,201903041530\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551657600, 1551713400, 1551713400]
+    (tmp_path / "log.csv").write_text("user,item,ts\na,x,201903041530\nb,y,201903041531\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551713400, 1551713460]
 
 
 def test_a_date_written_as_digits_beside_dates_in_text_is_a_date(tmp_path):

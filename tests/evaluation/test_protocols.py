@@ -924,3 +924,17 @@ def test_ratings_fold_known_only_leaves_out_test_ratings_of_ids_the_training_par
         "; test ratings whose user or movie has no training rating left out (known_only)")
     with pytest.raises(ConfigError, match="known_only=1 must be true or false"):
         get_protocol("ratings-fold", known_only=1)
+    # A fold whose every test rating is of an id the training part lacks: said so, not
+    # "no user has a test rating to measure ... it needs more ratings".
+    cold = (x.users == 3) | (x.items == 7)
+    with pytest.raises(DataError, match=r"known_only leaves out all \d+ test ratings of fold u1: none has both a user "
+                                        r"and a movie with a training rating; leave known_only out"):
+        get_protocol("ratings-fold", known_only=True).prepare(ds.replace(folds={"u1": cold}))
+    # A search carves the training part as the protocol splits, and scores as it does:
+    # on ratings of ids its fit has seen.
+    from cinerec.tuning import carve
+
+    for flag in (False, True):
+        inner = carve(get_protocol("ratings-fold", known_only=flag), folded, known.train, 0)
+        unknown = (inner.train.user_counts[inner.test.users] == 0) | (inner.train.item_counts[inner.test.items] == 0)
+        assert unknown.any() != flag

@@ -785,30 +785,35 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
     return stamps
 
 
-#: Whole numbers that write a date as digits: YYYYMMDD and YYYYMMDDhhmmss, years 1900 to 2100.
-_CALENDAR_FORMATS = ((19_000_101, 21_001_231, "%Y%m%d"), (19_000_101_000_000, 21_001_231_235_959, "%Y%m%d%H%M%S"))
+#: Whole numbers that write a date as digits, years 1900 to 2100: YYYYMMDD, YYYYMMDDhhmm
+#: and YYYYMMDDhhmmss (one column may mix them: a day alone beside a day and its time).
+_CALENDAR_FORMATS = ((19_000_101, 21_001_231, "%Y%m%d"), (190_001_010_000, 210_012_312_359, "%Y%m%d%H%M"),
+                     (19_000_101_000_000, 21_001_231_235_959, "%Y%m%d%H%M%S"))
 
 
 def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
     """Seconds since the epoch when every one of ``numbers`` is a date written as digits
-    (20190304, or 20190304153000 with its clock), else None. As seconds they would all
-    lie within August 1970 (or, as milliseconds, in the years 2572 to 2635), so a log
-    whose every time reads as such a date is taken for one."""
+    (20190304, or 201903041530 or 20190304153000 with its clock), else None. As seconds
+    such numbers would lie within August 1970, as milliseconds in 1976 or the years 2572
+    to 2635, so a log whose every time reads as such a date is taken for one."""
     if not len(numbers):
         return None
     if numbers.dtype.kind not in "iu":  # whole numbers written with ".0", or none of this
         if not ((np.abs(numbers) < 1e15) & (numbers == np.trunc(numbers))).all():
             return None
         numbers = numbers.astype(np.int64)
-    low, high = int(numbers.min()), int(numbers.max())
+    distinct, codes = np.unique(numbers, return_inverse=True)
+    out = np.zeros(len(distinct), dtype=np.int64)
+    covered = np.zeros(len(distinct), dtype=bool)
     for first, last, form in _CALENDAR_FORMATS:
-        if first <= low and high <= last:
-            distinct, codes = np.unique(numbers, return_inverse=True)
-            stamps = pd.to_datetime(pd.Series(distinct.astype(str)), format=form, errors="coerce", utc=True)
+        these = (distinct >= first) & (distinct <= last)
+        if these.any():
+            stamps = pd.to_datetime(pd.Series(distinct[these].astype(str)), format=form, errors="coerce", utc=True)
             if stamps.isna().any():
                 return None  # a number that is no date (20191399): seconds, as before
-            return _seconds(stamps)[codes.reshape(-1)]
-    return None
+            out[these] = _seconds(stamps)
+            covered |= these
+    return out[codes.reshape(-1)] if covered.all() else None
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
@@ -870,9 +875,9 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-#: A genres cell holding one of these alone has no genres: how R, pandas, Python and
-#: databases write a missing value (a title keeps them as written: a film may be "NA").
-_NO_GENRES = frozenset({"na", "n/a", "nan", "null", "none", "\\n"})
+#: A genres cell holding one of these alone has no genres: how R, pandas, Python, Excel
+#: and databases write a missing value (a title keeps them as written: a film may be "NA").
+_NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
 
 
 def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:

@@ -1038,14 +1038,14 @@ class RatingsFold(Protocol):
                 raise DataError(f"protocol {self.name}: fold={self.fold} {what}, and "
                                 f"{data_label(dataset)} has none; leave fold unset for a seeded random 80/20 split")
             split = random_split(dataset.interactions, test=0.2, seed=seed)
-            test = self._known(split.train, split.test)
+            test = self._known(split.train, split.test, "random-80/20")
             return Prepared(self, seed, split.train, test, None,
                             np.unique(test.users).astype(np.int64), fold="random-80/20")
         names = OFFICIAL_FOLDS if self.fold == "all" else (self.fold,)
         parts = []
         for name in names:
             split = official_split(dataset, name)
-            test = self._known(split.train, split.test)
+            test = self._known(split.train, split.test, name)
             parts.append(Prepared(self, seed, split.train, test, None,
                                   np.unique(test.users).astype(np.int64), fold=name))
         if len(parts) == 1:
@@ -1058,20 +1058,29 @@ class RatingsFold(Protocol):
             text += "; test ratings whose user or movie has no training rating left out (known_only)"
         return text
 
-    def _known(self, train: Interactions, test: Interactions) -> Interactions:
+    def _known(self, train: Interactions, test: Interactions, fold: str) -> Interactions:
         """``test`` less, with ``known_only``, the ratings whose user or movie has no
         training rating (the Keras study's filtering of ids its embeddings never learned:
         u1.test holds 32 ratings of movies u1.base lacks)."""
         if not self.known_only:
             return test
-        known = (train.user_counts[test.users] > 0) & (train.item_counts[test.items] > 0)
-        return test if known.all() else test.select(np.flatnonzero(known))
+        kept = known_ratings(train, test)
+        if len(test) and not len(kept):
+            raise DataError(f"protocol {self.name}: known_only leaves out all {len(test):,} test ratings of fold {fold}: "
+                            "none has both a user and a movie with a training rating; leave known_only out")
+        return kept
 
     def metric_names(self) -> tuple[str, ...]:
         return _rating_metric_names(self.ks)
 
     def measure(self, prepared: Prepared, model: Recommender, per_user: bool = False) -> dict[str, Any]:
         return _rating_metrics(prepared, model, per_user)
+
+
+def known_ratings(train: Interactions, test: Interactions) -> Interactions:
+    """The ratings of ``test`` whose user and movie both have a rating in ``train``."""
+    known = (train.user_counts[test.users] > 0) & (train.item_counts[test.items] > 0)
+    return test if known.all() else test.select(np.flatnonzero(known))
 
 
 class RatingsRandom(Protocol):
