@@ -313,8 +313,9 @@ class Run:
         return Lists(self.dataset, self.model(model)).history_frame(liked, ratings, k)
 
     def model_notes(self, name: str | None = None) -> list[str]:
-        """What model ``name``'s fit says its lists and reasons mean (:meth:`Recommender.fit_notes`:
-        an ALS whose movie vectors all point one way), said beside its lists as beside its figures."""
+        """What model ``name``'s fit says of itself (:meth:`Recommender.fit_notes`: an ALS whose
+        movie vectors all point one way, a two-tower model that read ids alone), said beside
+        its lists as beside its figures."""
         return self.model(name).fit_notes()
 
     def model(self, name: str | None = None) -> Recommender:

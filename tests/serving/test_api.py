@@ -1044,6 +1044,10 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     with pytest.raises(DataError, match=r"^model 'ease' was fitted on \d+×\d+ users×movies, and the dataset given has "
                                         r"\d+×\d+: give the dataset it was fitted on$"):
         top_n(run.model("ease"), [1], 3, dataset=smaller)
+    from cinerec.serving.lists import Lists
+
+    with pytest.raises(DataError, match=r"and the run's dataset has \d+×\d+: the model does not belong to this run"):
+        Lists(smaller, run.model("ease"))  # (a run folder's own: no dataset was given)
     # Text ids: an empty frame has the column types of a full one.
     log = tmp_path / "log.csv"
     log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))

@@ -686,6 +686,7 @@ def long_id_run(tmp_path_factory):
     long_id = "M" + "".join(random.Random(0).choices(string.ascii_letters, k=3000))
     rows = ["user,item,rating"] + [f"u{u},{(u * 7 + j) % 60},{1 + (u + j) % 5}" for u in range(30) for j in range(20)]
     rows += [f"u{u},{long_id},4" for u in range(6)]
+    rows += [f"u{u},{'a' * 10000},3" for u in range(6, 12)]  # longer, but it compresses: it fits
     (root / "log.csv").write_text("\n".join(rows) + "\n")
     assert main(["train", "--data", str(root / "log.csv"), "--model", "popularity", "--protocol", "random-full",
                  "--out", str(root / "run"), "-q"]) == 0

@@ -62,14 +62,18 @@ class Lists:
         model: a fitted model in the dataset's id space.
     """
 
-    def __init__(self, dataset: Dataset, model: Recommender) -> None:
+    def __init__(self, dataset: Dataset, model: Recommender, given: bool = False) -> None:
+        """``given``: the dataset was handed over with the model (a notebook's ``top_n``),
+        not read from the model's run folder: a mismatch is then said to be the caller's."""
         expect(dataset, Dataset, "dataset")
         expect(model, Recommender, "model")
         if (model.n_users, model.n_items) != (dataset.n_users, dataset.n_items):
-            # (said of any dataset given: a notebook's filtered copy as well as a run's own)
-            raise DataError(f"model {model.name!r} was fitted on {model.n_users}×{model.n_items} users×movies, and "
-                            f"the dataset given has {dataset.n_users}×{dataset.n_items}: give the dataset it was "
-                            "fitted on")
+            fitted = f"model {model.name!r} was fitted on {model.n_users}×{model.n_items} users×movies"
+            if given:
+                raise DataError(f"{fitted}, and the dataset given has {dataset.n_users}×{dataset.n_items}: give the "
+                                "dataset it was fitted on")
+            raise DataError(f"{fitted}, and the run's dataset has {dataset.n_users}×{dataset.n_items}: the model "
+                            "does not belong to this run (a model folder copied from another run?)")
         self.dataset = dataset
         self.model = model
         self.seen = seen(dataset)
@@ -505,7 +509,7 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
         if model is not None:
             raise ConfigError(f"top_n: model={model!r} picks one of a run's models; the source is a fitted "
                               f"{source.name} model already")
-        return Lists(dataset, source).frame(user_ids, k)
+        return Lists(dataset, source, given=True).frame(user_ids, k)
     from cinerec.runs import Run, open_run
 
     if dataset is not None:
