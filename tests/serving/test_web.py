@@ -185,6 +185,21 @@ def _itemknn_run(log, catalog, run_dir):
     return run_dir
 
 
+def _film_found(browser, url: str, errors: list[str]):
+    """A new page of the server at ``url`` (its errors into ``errors``), "film number"
+    searched: the page, its first result and that movie's id."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.locator("#search").press_sequentially("film number", delay=20)
+    first = page.locator("#results .movie").first
+    expect(first).to_be_visible()
+    return page, first, first.get_attribute("data-movie-id")
+
+
 def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_path):
     # A log rated 1 to 10: the page's fifth star is a 10 and its third a 5.5, not 5 and 3.
     import json
@@ -200,16 +215,9 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
         f"u{u},m{i},{(u * 7 + i * 3) % 10 + 1}" for u in range(12) for i in range(10)) + "\n")
     (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
     run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
+    errors: list[str] = []
     with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        page.locator("#search").press_sequentially("film number", delay=20)
-        first = page.locator("#results .movie").first
-        expect(first).to_be_visible()
-        movie = first.get_attribute("data-movie-id")
+        page, first, movie = _film_found(browser, server.url, errors)
         for star, stars in ((5, 10.0), (3, 5.5)):
             first.locator(".star").nth(star - 1).click()
             expect(page.locator(f'#mine .movie[data-movie-id="{movie}"] .my-rating')).to_have_text("★" * star)
@@ -227,14 +235,7 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
         f"u{u},m{i},{(u * 7 + i * 3) % 11 - 5}" for u in range(12) for i in range(10)) + "\n")
     signed = _itemknn_run(tmp_path / "signed.csv", tmp_path / "movies.csv", tmp_path / "signed-run")
     with LiveServer(create_app(signed, profiles=tmp_path / "signed-profiles.sqlite")) as server:
-        page = browser.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url)
-        expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        page.locator("#search").press_sequentially("film number", delay=20)
-        first = page.locator("#results .movie").first
-        expect(first).to_be_visible()
-        movie = first.get_attribute("data-movie-id")
+        page, first, movie = _film_found(browser, server.url, errors)
         first.locator(".star").nth(0).click()
         expect(page.locator(f'#mine .movie[data-movie-id="{movie}"] .my-rating')).to_have_text("★")
         pid = page.evaluate("localStorage.getItem('cinerec.profile')")
