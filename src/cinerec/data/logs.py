@@ -802,6 +802,13 @@ def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
         if not ((np.abs(numbers) < 1e15) & (numbers == np.trunc(numbers))).all():
             return None
         numbers = numbers.astype(np.int64)
+    def inside(x: Any) -> Any:
+        return np.logical_or.reduce([(x >= first) & (x <= last) for first, last, _ in _CALENDAR_FORMATS])
+
+    # Seconds since 1970 lie between the ranges: refused on the column's ends alone, before
+    # any work on its rows (a 25M-row log read for this).
+    if not inside(np.array([numbers.min(), numbers.max()])).all() or not inside(numbers).all():
+        return None
     distinct, codes = np.unique(numbers, return_inverse=True)
     out = np.zeros(len(distinct), dtype=np.int64)
     covered = np.zeros(len(distinct), dtype=bool)
