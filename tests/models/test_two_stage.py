@@ -503,3 +503,19 @@ def test_the_weight_is_chosen_on_the_shortlists_the_model_serves():
         fixed = create("two-stage", {**settings, "mix": w}).fit(carve.train)
         ranked = fixed.recommend(who, 10, exclude=carve.train.seen)[0]
         assert model.mix_search["hr@10"][MIX_GRID.index(w)] == pytest.approx(hit_rate(ranked, truth, 10))
+
+
+def test_a_shortlist_holding_the_whole_catalogue_is_said_to_retrieve_nothing_under_any_protocol(tmp_path, capsys):
+    # On an 80-movie log a shortlist of 200 left nothing out under loo-full too, without a
+    # word there, while loo-sampled's note sent the reader to loo-full to measure it.
+    rows = [f"u{u},m{(u * 7 + j) % 80},{1 + (u + j) % 5}" for u in range(60) for j in range(25)]
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    base = ["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "two-stage", "--quiet", "--set",
+            "retriever='popularity'", "--set", "ranker='popularity'", "--set", "mix=1"]
+    line = ("note: two-stage: its shortlist of 200 movies holds the whole catalogue of 80, so its retriever leaves "
+            "none out and these are its ranker's figures alone (candidates below 80 would measure the retrieval)")
+    for protocol in (["loo-full"], ["loo-sampled", "--protocol-option", "n_negatives=20"], ["random-full"]):
+        assert main([*base, "--protocol", *protocol]) == 0
+        assert line in capsys.readouterr().out, protocol
+    assert main([*base, "--protocol", "loo-full", "--set", "candidates=50"]) == 0
+    assert "leaves none out" not in capsys.readouterr().out

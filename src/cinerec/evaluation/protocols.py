@@ -903,11 +903,15 @@ def untimed(prepared: Prepared) -> list[str]:
 
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
     """A line when a model that shortlists (two stages) is measured among sampled
-    candidates that all fit in its shortlist: its retriever then leaves none out, and
-    the figures are its ranker's alone."""
+    candidates that all fit in its shortlist, or shortlists the whole catalogue: its
+    retriever then leaves none out, and the figures are its ranker's alone."""
     width = None if prepared.candidates is None else int(np.shape(prepared.candidates)[1])
     short = getattr(model.config, "candidates", None)
-    if not model.shortlists or width is None or not isinstance(short, int) or width > short:
+    if not model.shortlists or not isinstance(short, int):
+        return []
+    n_items = prepared.train.n_items
+    whole = short >= n_items  # the whole catalogue shortlisted: no protocol measures the retrieval
+    if (width is None and not whole) or (width is not None and width > short):
         return []
     mix = getattr(model.config, "mix", 1.0)
     if not isinstance(mix, (int, float)) or mix >= 1:
@@ -916,6 +920,9 @@ def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
         alone = "these are its retriever's figures alone (mix = 0)"
     else:  # the retriever's scores count in the order all the same
         alone = f"these figures rank them by the two stages' scores mixed (mix = {mix:g}), none left out"
+    if whole:
+        return [f"{model.name}: its shortlist of {short} movies holds the whole catalogue of {n_items:,}, so its "
+                f"retriever leaves none out and {alone} (candidates below {n_items:,} would measure the retrieval)"]
     return [f"{model.name}: each person's {width} candidates all fit in its shortlist of {short} movies, so its "
             f"retriever leaves none out and {alone} (loo-full measures the retrieval)"]
 
