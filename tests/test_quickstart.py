@@ -394,6 +394,11 @@ def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp
     assert json.loads(capsys.readouterr().out)["notes"] == [said[-1].removeprefix("note: ")]
     assert main(["export", "--run", str(tmp_path / "t"), "--db", str(tmp_path / "t" / "recs.db")]) == 0
     assert f"note: {said[-1].removeprefix('note: ')}\n" in capsys.readouterr().err
+    # ... and in export's --json, which -q keeps them for (they went to stderr alone).
+    assert main(["export", "--run", str(tmp_path / "t"), "--db", str(tmp_path / "t" / "recs.db"), "--json", "-q"]) == 0
+    got = capsys.readouterr()
+    assert got.err == "" and json.loads(got.out)["notes"][-1] == said[-1].removeprefix("note: ")
+    assert json.loads(got.out)["notes"][0].startswith("27 of the 27 users have fewer than 50 movies")
 
 
 def test_the_leaderboard_puts_the_best_model_first_among_ties(tmp_path):

@@ -62,18 +62,20 @@ def export(
         return
     asked = DEFAULT_K if k is None else k
     short, empty = short_lists(opened.dataset, info.k)
+    notes = []
     if asked > info.n_items:  # the lists are cut to the catalogue: say so
         none = f" ({empty:,} of the {info.n_users:,} users rated every one, so their lists are empty)" if empty else ""
-        say(f"note: -k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
-            f"{info.n_items:,}, less the movies the person rated{none}", quiet)
+        notes.append(f"-k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
+                     f"{info.n_items:,}, less the movies the person rated{none}")
     elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
-        say(f"note: {short_lists_note(short, empty, info.n_users, info.k)}", quiet)
-    for note in synthetic_list_notes(opened.dataset) + opened.model_notes(info.model):
+        notes.append(short_lists_note(short, empty, info.n_users, info.k))
+    notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model)
+    for note in notes:
         say(f"note: {note}", quiet)
-    if json:
+    if json:  # the notes too, which -q keeps off stderr (as recommend's)
         print_json({"db": str(info.path), "run": info.run, "model": info.model, "k": info.k,
                     "n_users": info.n_users, "n_items": info.n_items, "short_lists": short, "empty_lists": empty,
-                    "synthetic": bool(opened.dataset.info.get("synthetic")),
+                    "synthetic": bool(opened.dataset.info.get("synthetic")), "notes": notes,
                     "seconds": round(took, 3)})
         return
     say(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "
