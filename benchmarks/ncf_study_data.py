@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cinerec.data import load
-    from cinerec.data.synthetic import write_release
+    from cinerec.data.synthetic import LABEL, write_release
     from cinerec.data.transforms import filter_years, top_items
 
     from cinerec.io import atomic_path
 
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out}: a file, not a folder")
-    others = sorted(f.name for f in args.out.iterdir() if f.name not in ("ratings.csv", "movies.csv")) \
+    others = sorted(f.name for f in args.out.iterdir() if f.name not in ("ratings.csv", "movies.csv", LABEL)) \
         if args.out.is_dir() else []
     if others:  # (it holds only this script's two files when it wrote there before)
         parser.error(f"--out {args.out}: holds {others[0]!r}, so it is not a folder this script wrote; "
@@ -74,12 +74,37 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     # Each file whole or not at all, the ratings last: a run killed while writing leaves no
     # half a file, and no ratings.csv that would read as a finished release.
+    label = _label(args.release)
+    if label is not None:  # made from a synthetic release: marked as one, as cinerec says wherever it is used
+        with atomic_path(args.out / LABEL) as tmp:
+            tmp.write_text(label)
+    else:  # (written here before from a synthetic release: real data now)
+        (args.out / LABEL).unlink(missing_ok=True)
     with atomic_path(args.out / "movies.csv") as tmp:
         movies.to_csv(tmp, index=False)
     with atomic_path(args.out / "ratings.csv") as tmp:
         ratings.to_csv(tmp, index=False, float_format="%.1f")
     print(f"{args.out}: {len(ratings):,} ratings, {ds.n_users:,} users, {ds.n_items:,} movies")
     return 0
+
+
+def _label(release: Path) -> str | None:
+    """The words of ``SYNTHETIC.txt`` for data made from ``release`` when it is a synthetic
+    one (its own label, said to be cut to the study's shape), else None."""
+    import json
+
+    from cinerec.data.movielens import synthetic_like
+    from cinerec.data.synthetic import LABEL, MARKER, label_text
+
+    like = synthetic_like(release)
+    if like is None:
+        return None
+    if (release / LABEL).is_file():
+        text = (release / LABEL).read_text(encoding="utf-8")
+    else:  # (a release written before the label existed: its hidden marker alone)
+        meta = json.loads((release / MARKER).read_text())
+        text = label_text(like, float(meta.get("scale", 1.0)), int(meta.get("seed", 0)))
+    return text.rstrip("\n") + "\ncut to the NCF study's shape by benchmarks/ncf_study_data.py\n"
 
 
 if __name__ == "__main__":

@@ -128,3 +128,17 @@ def test_the_figures_name_the_machine_and_the_size_run(tmp_path):
     assert {"cpus", "processor", "python", "numpy", "scipy", "torch", "cinerec", "OMP_NUM_THREADS", "load"} <= set(record)
     assert record["OMP_NUM_THREADS"] == "1" and record["cpus"] >= 1 and len(record["load"]) == 3
     assert isinstance(record["processor"], str) and record["processor"]
+
+
+def test_the_ncf_study_data_made_from_a_synthetic_release_is_marked_synthetic(tmp_path):
+    # It wrote ratings.csv and movies.csv alone: runs on it were taken for real MovieLens
+    # (no note under their figures, "synthetic": false in the store's meta).
+    from cinerec.data import load
+    from cinerec.data.synthetic import write_release
+
+    release = write_release(tmp_path / "rel", "ml-25m", 0.002, seed=0)
+    done = _run(["benchmarks/ncf_study_data.py", "--release", str(release), "--out", str(tmp_path / "ncf")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert load(tmp_path / "ncf").info.get("synthetic")
+    assert (tmp_path / "ncf" / "SYNTHETIC.txt").read_text().endswith(
+        "cut to the NCF study's shape by benchmarks/ncf_study_data.py\n")
