@@ -211,6 +211,13 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     assert code == 0 and f"tuned ease seed 0: {tuning['settings']} (validation hr@10 {tuning['value']:.4f}" in out
     assert "tuned" not in err and "popularity seed" not in out
     assert read_json(tmp_path / "t" / "leaderboard.json")["models"][0]["metrics"]["hr@10"]["sd"] is None
+    # The study's own model, searched, is no longer on the study's settings: said beside its name.
+    study.write_text(study.read_text() + 'model = "ease"\n')  # (the file's [reference] table is last)
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "t3"), "--tune", "2", "--quiet")
+    assert code == 0, err
+    assert "; ours (ease, the study's model, its settings tuned and the best): " in out
+    assert "- ease (the study's model, its settings tuned and the best): hr@10 = " in \
+        (tmp_path / "t3" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("change, needle", [

@@ -1736,6 +1736,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     ref = board.get("reference")
     if ref:
         figures = {ref["metric"]: ref["value"], **ref.get("also", {})}
+        searched = {r["label"]: bool(r.get("tuning")) for r in board["models"]}
         lines += ["## The study's figure beside ours" if len(figures) == 1 else "## The study's figures beside ours",
                   "", "The study: " + ", ".join(f"{m} = {v}" for m, v in figures.items())
                   + (f" ({ref['source']})" if ref["source"] else "") + ".", ""]
@@ -1745,8 +1746,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
             for label, s in ours:
                 if s is not None:
                     the_best = "the best" if best == board["best"] else f"the best giving {metric}"
-                    tags = [t for t, on in (("the study's model", label == ref.get("model")), (the_best, label == best))
-                            if on]
+                    own = "the study's model, its settings tuned" if searched.get(label) else "the study's model"
+                    tags = [t for t, on in ((own, label == ref.get("model")), (the_best, label == best)) if on]
                     tag = f" ({' and '.join(tags)})" if tags else ""
                     lines.append(f"- {label}{tag}: {metric} = {_pm(s, len(board['seeds']))}")
             if all(s is None for _, s in ours):

@@ -123,8 +123,11 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     def figure(label: str) -> str:
         return f"{rows[label]['metrics'][metric]['mean']:.4f}"
 
+    # A search moves the study's own model off the study's settings: said beside its name.
+    model = "the study's model, its settings tuned" if own is not None and rows[own].get("tuning") else \
+        "the study's model"
     if own is None:
         return f"{study} ({best}, {the_best}): {figure(best)}"
     if own == best:
-        return f"{study} ({best}, the study's model and {the_best}): {figure(best)}"
-    return f"{study} ({own}, the study's model): {figure(own)}; {the_best} ({best}): {figure(best)}"
+        return f"{study} ({best}, {model} and {the_best}): {figure(best)}"
+    return f"{study} ({own}, {model}): {figure(own)}; {the_best} ({best}): {figure(best)}"
