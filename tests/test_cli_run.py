@@ -1024,3 +1024,23 @@ def test_the_study_s_figures_at_other_metrics_are_printed_beside_ours(tmp_path, 
     assert "## The study's figures beside ours" in report
     assert "The study: cat_acc@10 = 0.0036, cat_acc@50 = 0.074, cat_acc@100 = 0.188 (the study)." in report
     assert "- popularity (the best): cat_acc@100 = " in report
+
+
+def test_a_store_ranked_by_popularity_through_two_stages_says_so(tmp_path, capsys, ml100k_dir):
+    # When popularity was the best, the store listed the retriever's shortlists in
+    # popularity's order, every person's alike, under the file's "ranks by the best model".
+    study = tmp_path / "s.toml"
+    text = TWO_STAGE.format(source=ml100k_dir).replace("[models.als]\nfactors = 16\nepochs = 5\n", "")
+    study.write_text(text.replace("candidates = 20\n", "candidates = 20\nmix = 1\n"))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json", "--quiet")
+    assert code == 0, err
+    board = json.loads(out)
+    assert board["best"] == "popularity"
+    assert "[export.two_stage]: the best model, popularity, ranks every person's shortlist alike, so the store's " \
+           "lists order ease's shortlists by popularity (mix = 1)" in board["notes"]
+    # Its weight chosen on the data (mix = "auto"): what the pipeline's fit says is said too.
+    study.write_text(text)
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--json", "--quiet")
+    assert code == 0, err
+    assert "two-stage: mix = 'auto' chose 0 on held-out training ratings, so its lists are ease's own order and " \
+           "popularity changes none of them" in json.loads(out)["notes"]

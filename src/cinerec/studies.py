@@ -1495,6 +1495,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             pipeline = _features(TwoStage(config, ranker=final), dataset)
             with stages(f"two-stage: fit {config.retriever}"):
                 pipeline.fit(dataset.interactions)
+            if not final.personal and pipeline.mix_ != 0.0:  # (the best beat every personal model here)
+                model_notes.append(f"[export.two_stage]: the best model, {best}, ranks every person's shortlist "
+                                   f"alike, so the store's lists order {config.retriever}'s shortlists by {best} "
+                                   f"(mix = {pipeline.mix_:g})")
+            model_notes += [line for line in pipeline.fit_notes() if line not in model_notes]
         with stages("save"):
             save_dataset(tmp, dataset)
             save_model(tmp, final, best, dataset=dataset)
