@@ -696,7 +696,12 @@ class _Reader:
                 raise self.fail(("reference",), "model", f"{shown(r['model'])} is not one of the study's models "
                                                          f"({', '.join(study_labels)})")
             measured = protocol.metric_names() + (("mse",) if protocol.needs_ratings else ())
-            from cinerec.evaluation.protocols import LOWER_IS_BETTER
+            from cinerec.evaluation.protocols import LOWER_IS_BETTER, OFFICIAL_FOLDS
+            from cinerec.models import create
+
+            # Which models predict likes rather than stars: built once, for every figure checked.
+            liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs] \
+                if protocol.needs_ratings else []
 
             def check(name: Any, value: Any, table: tuple[str, ...], metric_key: str, value_key: str) -> None:
                 """One figure of the study: a metric this study measures, and a value it can take."""
@@ -706,16 +711,11 @@ class _Reader:
                     raise self.fail(table, value_key, f"expected a number, got {shown(value)}")
                 metric = name
                 if options.get("fold") == "all":  # each fold's figure too: rmse_u1 ... rmse_u5
-                    from cinerec.evaluation.protocols import OFFICIAL_FOLDS
-
                     metric = re.sub(rf"_({'|'.join(OFFICIAL_FOLDS)})$", "", metric)
                 if metric not in measured:
                     raise self.fail(table, metric_key, f"{name!r} is not measured by protocol "
                                                        f"{protocol.name} (it measures {', '.join(measured)})")
                 if protocol.needs_ratings:  # stars (rmse, mae, mse) or liked-or-not (auc, accuracy), by model
-                    from cinerec.models import create
-
-                    liked = [create(spec.model, dict(spec.settings)).can_predict_liked for spec in specs]
                     gives = {"auc": any(liked), "accuracy": any(liked), "rmse": not all(liked), "mae": not all(liked),
                              "mse": not all(liked)}
                     kind = "a model trained on liked-or-not" if metric in ("auc", "accuracy") else \
@@ -1678,6 +1678,12 @@ def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
     return str(sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]["label"])
 
 
+def study_model_words(tuned: bool) -> str:
+    """How the study's own model is named beside the study's figure: a search moves it off
+    the study's settings, which is said."""
+    return "the study's model, its settings tuned" if tuned else "the study's model"
+
+
 def differs_words(reference: Mapping[str, Any]) -> str:
     """What to read beside the study's figure when this run's data are not the study file's."""
     return (f"the study's figure was measured on the data its file names; this run read other data "
@@ -1751,7 +1757,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
             for label, s in ours:
                 if s is not None:
                     the_best = "the best" if best == board["best"] else f"the best giving {metric}"
-                    own = "the study's model, its settings tuned" if searched.get(label) else "the study's model"
+                    own = study_model_words(searched.get(label, False))
                     tags = [t for t, on in ((own, label == ref.get("model")), (the_best, label == best)) if on]
                     tag = f" ({' and '.join(tags)})" if tags else ""
                     lines.append(f"- {label}{tag}: {metric} = {_pm(s, len(board['seeds']))}")

@@ -108,7 +108,7 @@ def tuned_lines(board: dict[str, Any]) -> list[str]:
 def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     """The study's figure beside ours: the study's own model's when the file names it, and
     the best model's (:func:`cinerec.studies.best_giving`)."""
-    from cinerec.studies import best_giving
+    from cinerec.studies import best_giving, study_model_words
 
     metric = ref["metric"]
     rows = {r["label"]: r for r in board["models"] if metric in r["metrics"]}
@@ -123,9 +123,7 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     def figure(label: str) -> str:
         return f"{rows[label]['metrics'][metric]['mean']:.4f}"
 
-    # A search moves the study's own model off the study's settings: said beside its name.
-    model = "the study's model, its settings tuned" if own is not None and rows[own].get("tuning") else \
-        "the study's model"
+    model = study_model_words(own is not None and bool(rows[own].get("tuning")))
     if own is None:
         return f"{study} ({best}, {the_best}): {figure(best)}"
     if own == best:
