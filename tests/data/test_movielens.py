@@ -115,6 +115,9 @@ def test_real_ml100k_implicit(ml100k_dir) -> None:
         ("Baz (1995)(TV)", "Baz (TV)", 1995),  # one space before the mark, whatever was written
         ("Z (1995)  (V)", "Z (V)", 1995),
         ("(1995) (V)", "(V)", 1995),
+        # a title that is its year alone keeps it as its words (it was "": a reason "because you liked ")
+        ("(1999)", "(1999)", 1999),
+        ("  ( 1999 ) ", "( 1999 )", 1999),
     ],
 )
 def test_parse_titles(raw: str, title: str, year: int) -> None:
