@@ -48,6 +48,31 @@ def test_a_pair_logged_twice_keeps_its_latest_row_and_never_sits_on_both_sides_o
     assert len(split.test) == 2 and split.train.seen.multiply(split.test.seen).nnz == 0
 
 
+@pytest.mark.parametrize("times", [
+    ("990.0", "1000.7", "1000.2", "1000.9", "1000.1"),  # seconds with their fraction
+    ("1599999990000", "1600001000700", "1600001000200", "1600001000900", "1600001000100"),  # milliseconds
+    ("1599999990000000000", "1600001000700000001", "1600001000700000000", "1600001000900000000",
+     "1600001000100000000"),  # nanoseconds, one apart
+    ("2021-03-04 09:00:00", "2021-03-04 10:00:00.700", "2021-03-04 10:00:00.200", "2021-03-04 10:00:00.9",
+     "2021-03-04 10:00:00.1"),
+])
+def test_times_within_one_second_keep_their_order_as_written_not_the_files(tmp_path, times):
+    from cinerec.data.split import leave_last_out
+
+    # ann's latest is x1 and bob's x3, each written before an earlier time of the same second.
+    # Kept to the second alone, the later file row was taken for the later rating.
+    rows = [("ann", "x0"), ("ann", "x1"), ("ann", "x2"), ("bob", "x3"), ("bob", "x4")]
+    (tmp_path / "log.csv").write_text("user,item,ts\n" + "".join(f"{u},{i},{t}\n" for (u, i), t in zip(rows, times)))
+    ds = load_log(tmp_path / "log.csv")
+    held = leave_last_out(ds.interactions).test
+    assert sorted(ds.item_ids.raw[held.items].tolist()) == ["x1", "x3"]
+    x = ds.interactions  # whole seconds kept; rows in other seconds where they were
+    assert ds.item_ids.raw[x.items[0]] == "x0" and len(set(x.timestamps[1:].tolist())) == 1
+    # A rating given twice in one second: the later of the two as written is kept.
+    (tmp_path / "log.csv").write_text(f"user,item,rating,ts\nann,x1,5,{times[1]}\nann,x1,1,{times[2]}\n")
+    assert load_log(tmp_path / "log.csv").interactions.ratings.tolist() == [5.0]
+
+
 def test_named_columns_parquet_and_a_folder_of_files(tmp_path):
     pd.DataFrame({"who": ["a", "b"], "sku": [1, 2], "stars": [3.0, 4.0]}).to_parquet(tmp_path / "part-1.parquet")
     pd.DataFrame({"who": ["c"], "sku": [1], "stars": [5.0]}).to_parquet(tmp_path / "part-2.parquet")

@@ -172,7 +172,9 @@ def load_log(
         raise DataError(f"{path}: the log holds no rows")
     ratings = _joined([f["rating"] for f in frames]) if has_ratings and not implicit else np.ones(n, np.float32)
     stamps = _joined([f["time"] for f in frames])
-    del frames  # (their columns are the ones above now, or copied into them)
+    rests = [f["rest"] if f["rest"] is not None else np.zeros(len(f["time"])) for f in frames]
+    rest = _joined(rests) if any(f["rest"] is not None for f in frames) else None
+    del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
     del users, items  # (their codes stand for them now: less memory held through the checks below)
@@ -185,8 +187,10 @@ def load_log(
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
-    x, dropped = _latest_of_each_pair(Interactions(user_codes, item_codes, ratings, stamps, len(user_raw),
-                                                   len(item_raw)))
+    x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    if rest is not None:
+        x = _in_time_order(x, rest)
+    x, dropped = _latest_of_each_pair(x)
     if dropped:
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
@@ -196,6 +200,29 @@ def load_log(
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
     """The files' columns as one array; one file's own, not a copy of it."""
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _in_time_order(x: Interactions, rest: np.ndarray) -> Interactions:
+    """``x`` with the rows that share a whole second ordered by ``rest``, the part of a
+    second each time has beyond it (then by file order); every other row stays where it is.
+
+    A dataset keeps whole seconds, and takes the later row for the later time where two
+    share one (leave-latest-out's test movie, the pair kept of a re-rating): the time as
+    written decides, not the order of the file, where it says which came later.
+    """
+    places = np.argsort(x.timestamps, kind="stable")  # by second, then file order
+    seconds = x.timestamps[places]
+    shared = np.zeros(len(x), dtype=bool)
+    shared[1:] = seconds[1:] == seconds[:-1]
+    shared[:-1] |= shared[1:]
+    places = places[shared]  # the rows of the seconds that two or more rows share
+    exact = places[np.lexsort((rest[places], seconds[shared]))]  # (a stable sort: file order on a tie)
+    if (exact == places).all():
+        return x
+    order = np.arange(len(x))
+    order[places] = exact  # each shared second's places, filled with its rows in their exact order
+    return x.replace(users=x.users[order], items=x.items[order], ratings=x.ratings[order],
+                     timestamps=x.timestamps[order])
 
 
 def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
@@ -600,7 +627,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         out["rating"] = values
     out["timed"] = cols["time"] is not None
     if cols["time"] is None:
-        out["time"] = np.zeros(table.num_rows, np.int64)
+        out["time"], out["rest"] = np.zeros(table.num_rows, np.int64), None
     else:
         column = table.column(cols["time"])
         odd = pa.types.is_boolean(column.type) or pa.types.is_time(column.type)
@@ -611,15 +638,15 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
             raise DataError(f"{_line(path, row)}: time {str(column[row].as_py()) if value is None else value!r} is "
                             f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
-            times = column.to_numpy().astype(np.int64, copy=False)
+            times, rest = column.to_numpy().astype(np.int64, copy=False), None
             if (calendar := _calendar_numbers(times)) is not None:
                 times = calendar
             # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
             elif len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
-                times = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
-            out["time"] = times
+                times, rest = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
+            out["time"], out["rest"] = times, rest
         else:
-            out["time"] = _times(column.to_pandas(), path)
+            out["time"], out["rest"] = _times(column.to_pandas(), path)
     return out
 
 
@@ -711,18 +738,24 @@ def _join_ids(parts: list[Any]) -> Any:
 #: The earliest and latest times a log may hold, in seconds: the years 1 to 9999.
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
+#: Times as read: ``(n,) int64`` whole seconds since the epoch, and the part of a second
+#: that each time has beyond them (``(n,) float64``, in seconds), or None when every time
+#: is whole. A dataset keeps whole seconds; the rest orders rows that share a second
+#: (:func:`_in_time_order`), so that the latest of them is the latest as written.
+Times = tuple[np.ndarray, "np.ndarray | None"]
 
-def _times(values: pd.Series, path: Path) -> np.ndarray:
-    """Whole seconds since the epoch, from numbers (seconds, or milliseconds, microseconds
-    or nanoseconds when every one is too large to be seconds: see :func:`_as_seconds`),
-    dates or a mix of both in text."""
+
+def _times(values: pd.Series, path: Path) -> Times:
+    """Whole seconds since the epoch and what is left below them (:data:`Times`), from
+    numbers (seconds, or milliseconds, microseconds or nanoseconds when every one is too
+    large to be seconds: see :func:`_as_seconds`), dates or a mix of both in text."""
     if values.dtype.kind in "iuf":
         bad = values.isna().to_numpy()
         if bad.any():
             raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
         numbers = values.to_numpy()
         calendar = _calendar_numbers(numbers)
-        return calendar if calendar is not None else _as_seconds(numbers, path, scale=True)
+        return (calendar, None) if calendar is not None else _as_seconds(numbers, path, scale=True)
     if values.dtype.kind == "M":
         bad = values.isna().to_numpy()
         if bad.any():
@@ -731,11 +764,15 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
     # Text: numbers are seconds, anything else must read as a date.
     seconds = pd.to_numeric(values, errors="coerce")
     text = seconds.isna().to_numpy()
-    out = np.zeros(len(values), dtype=np.int64)
+    out, rest = np.zeros(len(values), dtype=np.int64), np.zeros(len(values))
     calendar = _calendar_numbers(seconds.to_numpy()[~text])
-    out[~text] = calendar if calendar is not None else _as_seconds(
-        seconds.to_numpy()[~text], path, scale=not text.any(), rows=np.flatnonzero(~text),
-        written=values.to_numpy()[~text])
+    if calendar is not None:
+        out[~text] = calendar
+    else:
+        out[~text], part = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(),
+                                       rows=np.flatnonzero(~text), written=values.to_numpy()[~text])
+        if part is not None:
+            rest[~text] = part
     if text.any():
         stamps = _dates(values[text], np.flatnonzero(text), path)
         bad = stamps.isna().to_numpy()
@@ -745,8 +782,10 @@ def _times(values: pd.Series, path: Path) -> np.ndarray:
             if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
                 raise DataError(f"{_line(path, row)}: no time")  # as an empty cell of seconds is said
             raise DataError(f"{_line(path, row)}: time {value!r} is neither seconds nor a date")
-        out[text] = _seconds(stamps)
-    return out
+        out[text], part = _seconds(stamps)
+        if part is not None:
+            rest[text] = part
+    return out, rest if rest.any() else None
 
 
 #: A clock time followed by its time zone: 10:00:00Z, 10:00+02:00, 10:00:00.5 -0500, 10:00 UTC,
@@ -818,26 +857,29 @@ def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
             stamps = pd.to_datetime(pd.Series(distinct[these].astype(str)), format=form, errors="coerce", utc=True)
             if stamps.isna().any():
                 return None  # a number that is no date (20191399): seconds, as before
-            out[these] = _seconds(stamps)
+            out[these] = _seconds(stamps)[0]  # (whole minutes or days: nothing below a second)
             covered |= these
     return out[codes.reshape(-1)] if covered.all() else None
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
-                written: np.ndarray | None = None) -> np.ndarray:
-    """``(n,) int64`` seconds from numbers that are seconds or, when ``scale`` and every
-    one lies past the year 5138 as seconds (10**11 and up, as a log in milliseconds,
-    microseconds or nanoseconds since 1973 does), that finer unit. A time that is still
-    not finite or not within the years 1 to 9999 is refused, naming its line (``rows``: the
-    data rows of ``numbers``; ``written``: their text as the file has it)."""
+                written: np.ndarray | None = None) -> Times:
+    """Whole seconds from numbers that are seconds or, when ``scale`` and every one lies
+    past the year 5138 as seconds (10**11 and up, as a log in milliseconds, microseconds
+    or nanoseconds since 1973 does), that finer unit, with what is left below each second
+    (see :data:`Times`). A time that is still not finite or not within the years 1 to 9999
+    is refused, naming its line (``rows``: the data rows of ``numbers``; ``written``: their
+    text as the file has it)."""
     x = numbers.astype(np.float64, copy=False)
 
     def where(at: int) -> tuple[str, Any]:
         row = int(rows[at]) if rows is not None else at
         return _line(path, row), written[at] if written is not None else numbers[at].item()
 
+    unit = 1  # how many of the numbers' units make a second
     if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
-        x = x / 10.0 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+        unit = 10 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+        x = x / float(unit)
     elif scale and len(x) and np.isfinite(x).all() and 2 * (fine := x >= 1e11).sum() > len(x):
         # Most times in a finer unit, a few in seconds: the odd ones out are those, not the rest.
         (line, shown), (_, other) = where(int(np.argmin(fine))), where(int(np.argmax(fine)))
@@ -848,14 +890,23 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
         line, shown = where(int(np.argmax(bad)))
         raise DataError(f"{line}: time {shown!r} is outside the years 1 to 9999 as "
                         "seconds (give seconds since 1970, or dates)")
-    return np.trunc(x).astype(np.int64)  # whole seconds, as before for a fraction
+    whole = np.trunc(x).astype(np.int64)
+    if numbers.dtype.kind in "iu":  # the digits below a second exactly, not through a float
+        rest = (numbers.astype(np.int64) - whole * unit) / unit if unit > 1 else None
+    else:
+        rest = x - whole
+    return whole, rest if rest is not None and rest.any() else None
 
 
-def _seconds(stamps: pd.Series) -> np.ndarray:
-    """Whole seconds since the epoch (rounded down), whatever resolution pandas parsed the
-    dates at: in that resolution, so that a date outside nanoseconds' years 1677 to 2262
-    (9999-12-31, a common "no end" date) is read as any other."""
-    return stamps.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+def _seconds(stamps: pd.Series) -> Times:
+    """Whole seconds since the epoch (rounded down), and what is left below each second
+    (see :data:`Times`), whatever resolution pandas parsed the dates at: in that
+    resolution, so that a date outside nanoseconds' years 1677 to 2262 (9999-12-31, a
+    common "no end" date) is read as any other."""
+    exact = stamps.dt.tz_convert(None).to_numpy()
+    whole = exact.astype("datetime64[s]")
+    rest = (exact - whole) / np.timedelta64(1, "s")
+    return whole.astype(np.int64), rest if rest.any() else None
 
 
 def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
