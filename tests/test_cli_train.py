@@ -562,6 +562,42 @@ def test_a_run_resumed_with_tune_goes_on_with_its_checkpoint_s_settings(small_da
     assert "goes on with the settings" not in err and "cannot resume, the model was gmf and is now mlp" in err, err
 
 
+def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses_another_model_or_protocol(
+        small_data, tmp_path, capsys, monkeypatch):
+    # Killed before run.json, a tuned run resumed lost its search's record (tuning null in
+    # run.json and --json, no "tuned" line); another protocol was taken silently (its
+    # training part is the same), and another model searched all its trials before the
+    # checkpoint refused it.
+    from cinerec import runs
+
+    out = tmp_path / "run"
+    base = ["train", "--data", str(small_data), "--set", "progress=false", "--set", "device='cpu'",
+            "--set", "threads=1", "--set", "epochs=2", "--quiet", "--out", str(out)]
+    real = runs.finish_run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "finish_run", interrupted)
+    assert main([*base, "--model", "gmf", "--tune", "3"]) == 130
+    monkeypatch.setattr(runs, "finish_run", real)
+    assert not (out / "run.json").exists() and (out / "checkpoints").is_dir()
+    capsys.readouterr()
+    said = _error(capsys, [*base, "--model", "mlp", "--tune", "3", "--resume"])
+    assert said == (f"cinerec: error: --resume: the run killed in {out} trained gmf, and mlp is asked now; give --model "
+                    "gmf to go on with it, or drop --resume to start again"), said
+    said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--protocol", "loo-full"])
+    assert said.startswith(f"cinerec: error: --resume: the run killed in {out} trained under protocol loo-sampled, "
+                           "and loo-full is asked now; give --protocol loo-sampled"), said
+    assert main([*base, "--model", "gmf", "--tune", "3", "--resume", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    meta = read_json(out / "run.json")
+    assert answer["tuning"] == meta["tuning"] and meta["tuning"]["n_trials"] == 3
+    chosen = meta["tuning"]["settings"]
+    assert {k: meta["config"]["gmf"][k] for k in chosen} == chosen
+    assert f"Chosen settings `{chosen}`" in (out / "report.md").read_text()
+
+
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):
     # Each person gives every movie the same stars: no NDCG of stars. The report said "nan"
     # without a word, and the notebook's leaderboard dropped the columns.

@@ -77,7 +77,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
              "seed": seed}
-    earlier = _earlier_tuning(out) if resume else None
+    earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
     # search's choice when it searched, else, asked to search, its checkpoint's (a run that
     # never searched, or one killed before its record). A search run again would choose
@@ -94,7 +94,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             say(f"note: --resume goes on with the settings {whose} ({kept}); {search}",
                 quiet or not distributed_context().is_main)
             tune = None
-    made = _check_out(out, resume, recommender, tune, asked)
+    made = _check_out(out, resume, recommender, tune, asked, earlier)
 
     main = distributed_context().is_main
     # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
@@ -115,6 +115,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             # Said on stderr while a --json answer is made; otherwise printed with the table.
             tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main or not json, held)
             recommender = _with(recommender, tuned.settings)
+            if main:  # kept beside the checkpoints: a killed run resumed goes on with it, and records it
+                _mark(out, {**asked, "model": recommender.name, "tuning": tuned.to_dict()})
         if recommender.uses_features:  # side features (two-tower, mlp-rating features = true) come from the data
             recommender.set_features(dataset)
         if isinstance(recommender, NeuralRecommender):
@@ -174,13 +176,18 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     say(f"run saved to {out}", quiet)
 
 
-def _earlier_tuning(out: Path) -> dict[str, Any] | None:
-    """The search record of the finished run in ``out`` (``run.json``'s ``tuning``), when
-    it has one with settings; else ``None``."""
+def _earlier_tuning(out: Path, model: str) -> dict[str, Any] | None:
+    """The search record of the run of ``model`` in ``out``, when it has one with
+    settings: a finished run's (``run.json``'s ``tuning``), else that of a run killed
+    after its search (kept in its :data:`_MARK`); else ``None``."""
     import json
 
     try:
         meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        meta = _marked(out)
+        if meta.get("model") != model:  # another model's run: the resume refuses it
+            return None
     except (OSError, ValueError):
         return None
     tuning = meta.get("tuning") if isinstance(meta, dict) else None
@@ -213,7 +220,7 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
 
 
 def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
-               asked: dict[str, Any] | None = None) -> bool:
+               asked: dict[str, Any] | None = None, earlier: dict[str, Any] | None = None) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
 
     It may be new, empty, a killed ``train`` run's folder (its :data:`_MARK` says so; or,
@@ -232,6 +239,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
     # Under torchrun every rank checks alike, and rank 0 alone makes, marks or cleans the
     # folder (another machine's rank would be left an empty run folder of its own).
     writes = distributed_context().is_main
+    # What the folder's mark keeps of this run (read when it is killed and resumed).
+    record = {**(asked or {}), "model": model.name, **({"tuning": earlier} if earlier is not None else {})}
     if resume and not neural:
         raise ConfigError(f"--resume: {model.name} is not trained in epochs and writes no checkpoints, so there is "
                           "nothing to resume; drop --resume")
@@ -308,7 +317,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                                   f"stopping early, so patience = {want.get('patience')} changes nothing; ask for "
                                   "more epochs (--set epochs=N) to train it further")
             if writes:
-                _mark(out)
+                _mark(out, record)
             return False
         ours = _MARK in names or names <= {"checkpoints"}
         if not ours:
@@ -321,11 +330,19 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         # drops the old checkpoints too: they are another run's.
         import shutil
 
+        then = _marked(out) if resume else {}
+        if then.get("model") not in (None, model.name):  # (refused before any data is read or searched)
+            raise ConfigError(f"--resume: the run killed in {out} trained {then['model']}, and {model.name} is asked "
+                              f"now; give --model {then['model']} to go on with it, or drop --resume to start again")
+        if asked is not None and then.get("protocol") not in (None, asked["protocol"]):
+            raise ConfigError(f"--resume: the run killed in {out} trained under protocol {then['protocol']}, and "
+                              f"{asked['protocol']} is asked now; give --protocol {then['protocol']} to go on with "
+                              "it, or drop --resume to start again")
         if writes:
             for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
                 p = out / name
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-            _mark(out)
+            _mark(out, record)
         return False
     if not writes:
         return False
@@ -333,21 +350,38 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
-    _mark(out)
+    _mark(out, record)
     return True
 
 
 #: The file that says a folder is a ``train`` run's, finished or not (what it may clean up).
+#: It holds what the run was asked (model, data, filters, protocol, seed) and, once its
+#: search is done, the search's record: what a killed run resumed is checked against and
+#: goes on with.
 _MARK = ".cinerec-train"
 
 
-def _mark(out: Path) -> None:
+def _mark(out: Path, record: dict[str, Any]) -> None:
+    import json
+
     from cinerec.errors import ConfigError
 
-    try:
-        (out / _MARK).touch()
+    try:  # (a record cut short by a kill reads as none: the checkpoint's own checks remain)
+        (out / _MARK).write_text(json.dumps(record, default=str), encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
+
+
+def _marked(out: Path) -> dict[str, Any]:
+    """What the mark in ``out`` keeps (:data:`_MARK`); empty when it keeps nothing (a
+    mark from before it kept a record) or cannot be read."""
+    import json
+
+    try:
+        record = json.loads((out / _MARK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 #: What a train run writes into its folder (run.json, which finishes it, aside).
