@@ -598,6 +598,41 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     assert f"Chosen settings `{chosen}`" in (out / "report.md").read_text()
 
 
+def test_ctrl_c_landing_in_a_weak_reference_s_callback_still_stops_the_run(small_data, tmp_path, capsys,
+                                                                           monkeypatch):
+    # Python drops an exception raised in such a callback ("Exception ignored in: <function
+    # WeakKeyDictionary...>", a traceback): the run went on, was saved and exited 0.
+    import weakref
+
+    from cinerec import runs
+
+    real = runs.save_model
+
+    def collected_during_ctrl_c(*args, **kwargs):
+        class Thing:
+            pass
+
+        def callback(_):
+            raise KeyboardInterrupt  # where the signal handler ran
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing
+        assert ref() is None
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "save_model", collected_during_ctrl_c)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "cinerec: interrupted" and "Exception ignored" not in err, err
+    assert not out.exists()
+    # The next command starts afresh.
+    monkeypatch.setattr(runs, "save_model", real)
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(out), "-q"]) == 0
+    assert (out / "run.json").exists()
+
+
 def test_a_figure_no_one_could_be_measured_by_is_n_a_in_the_report_and_nan_in_the_leaderboard(tmp_path, capsys):
     # Each person gives every movie the same stars: no NDCG of stars. The report said "nan"
     # without a word, and the notebook's leaderboard dropped the columns.

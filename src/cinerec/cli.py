@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 import typer
@@ -23,6 +24,7 @@ from click import exceptions as click_errors
 import cinerec
 from cinerec.commands import data, evaluate, export, quickstart, recommend, run, serve, train
 from cinerec.errors import OUT_OF_MEMORY_ADVICE, CinerecError, out_of_memory
+from cinerec.io import interrupt_dropped
 
 __all__ = ["app", "main"]
 
@@ -113,13 +115,17 @@ def script_main(main: Callable[[], int | None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
-    restore = _terminate_as_interrupt()
+    restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
-        return _run(command, argv)
+        status = _run(command, argv)
+        if status == 0 and interrupt_dropped():  # (what it had finished before is kept)
+            raise KeyboardInterrupt
+        return status
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM after the command itself returned
         _say_error("cinerec: interrupted")
         return 130
     finally:
+        unswallow()
         restore()
 
 
@@ -350,6 +356,26 @@ def _terminate_as_interrupt() -> Callable[[], object]:
         signal.signal(signal.SIGTERM, interrupt)
         return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return lambda: None
+
+
+def _interrupts_not_swallowed() -> Callable[[], object]:
+    """A Ctrl-C or SIGTERM that lands in code Python runs on its own (a weak reference's
+    callback, a finalizer) is dropped there, printed as "Exception ignored": the command
+    went on, saved its run and exited 0. Such an interrupt is noted instead: nothing is
+    put in place after it (:mod:`cinerec.io`), and the command ends as interrupted."""
+    from cinerec.io import note_dropped_interrupt
+
+    previous = sys.unraisablehook
+    note_dropped_interrupt(False)
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            note_dropped_interrupt()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    return lambda: setattr(sys, "unraisablehook", previous)
 
 
 def _usage_error(error: click_errors.ClickException, root: click.Command, argv: list[str]) -> int:

@@ -14,6 +14,29 @@ from typing import Any, Callable, Iterator
 __all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "write_json", "read_json"]
 
 
+#: Whether a Ctrl-C or SIGTERM was raised where Python drops it (a weak reference's
+#: callback, a finalizer; :func:`cinerec.cli.main` notes it): nothing is kept after it.
+_dropped_interrupt = False
+
+
+def note_dropped_interrupt(dropped: bool = True) -> None:
+    """Say that an interrupt was dropped (or, ``False``, forget one: a new command)."""
+    global _dropped_interrupt
+    _dropped_interrupt = dropped
+
+
+def interrupt_dropped() -> bool:
+    """Whether an interrupt was dropped since the command began."""
+    return _dropped_interrupt
+
+
+def _keep_only_if_not_interrupted() -> None:
+    """Raise the interrupt a callback dropped, before a file or folder is put in place:
+    a command stopped by Ctrl-C keeps nothing it had not finished, as everywhere else."""
+    if _dropped_interrupt:
+        raise KeyboardInterrupt
+
+
 #: A temporary file or folder of :func:`atomic_path` or :func:`atomic_dir` untouched this
 #: long was left by a killed process: a live one keeps writing it (a download writes
 #: every read, which waits at most a minute).
@@ -83,6 +106,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _keep_only_if_not_interrupted()
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
@@ -131,6 +155,7 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         raise _cannot_write(path, "folder", e) from None
     try:
         yield tmp
+        _keep_only_if_not_interrupted()
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             if before_swap is not None:
