@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import shutil
 
 import numpy as np
 import pytest
@@ -683,6 +684,12 @@ def test_a_run_trained_again_while_served_makes_health_say_restart(ml100k_dir, t
     monkeypatch.setenv(serve.ENV_CREATED, str(open_run(out).meta["created"]))
     with TestClient(serve.app_from_environment()) as c:
         assert c.get("/health").json()["status"] == "ok"
+        # The run folder removed while served: /health said "ok", and a worker started again would fail.
+        shutil.rmtree(out)
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and health["run_stale"].startswith(
+            f"the run folder's run.json is gone or unreadable since this server loaded it ({out})"), health
+        assert c.get("/users/1/recommendations").status_code == 200  # still answered, with the run loaded
 
 
 def test_a_short_history_is_filled_by_popularity_said_so_not_by_catalogue_order(run):

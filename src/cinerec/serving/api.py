@@ -353,9 +353,13 @@ class Service:
             profiles = counting.result()
         # A run trained again into the same folder: this server still holds the old one.
         loaded = str(self.run.meta.get("created", ""))
-        rewritten = created_on_disk(self.run.path) not in (None, loaded)
+        on_disk = created_on_disk(self.run.path)
         stale = ("the run folder was written again after this server loaded it: restart the server to serve "
-                 "the new run") if rewritten else None
+                 "the new run") if on_disk not in (None, loaded) else None
+        if on_disk is None:  # removed, or being written again right now
+            stale = (f"the run folder's run.json is gone or unreadable since this server loaded it ({self.run.path}): "
+                     "the server answers with the run it loaded, and neither a restart nor a worker started again "
+                     "could load it")
         if self.started_with is not None and self.started_with != loaded:
             # A worker started again after the run was re-written: its siblings serve the old run.
             stale = ("this process of the server started after the run folder was written again and serves the "
