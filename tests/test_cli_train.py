@@ -490,8 +490,14 @@ def test_resuming_a_finished_run_on_other_data_says_the_data_differs_not_that_it
     assert main(argv) == 0
     capsys.readouterr()
     before = (tmp_path / "run" / "run.json").read_bytes()
-    err = _error(capsys, [*argv, "--resume", "--top-users", "20"])
-    assert "cannot resume, the data had 47 users and now has 20" in err
+    # Other filters or another seed: named as the flags, before the data is read (it said
+    # "cannot resume, the data had 47 users and now has 20").
+    err = _error(capsys, [*argv, "--resume", "--top-users", "20", "--implicit"])
+    assert err == (f"cinerec: error: --resume: the run in {tmp_path / 'run'} was trained with no filters, and "
+                   "--top-users 20 --implicit is asked now; give the same filters to train it further"), err
+    err = _error(capsys, [*argv, "--resume", "--seed", "3"])
+    assert err == (f"cinerec: error: --resume: the run in {tmp_path / 'run'} was trained with --seed 0, and --seed 3 "
+                   "is asked now; give --seed 0 to train it further"), err
     assert (tmp_path / "run" / "run.json").read_bytes() == before
     assert "nothing to resume" in _error(capsys, [*argv, "--resume"])
     # Another protocol (here the one a model of stars gets when none is given): named, not
@@ -589,6 +595,9 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--protocol", "loo-full"])
     assert said.startswith(f"cinerec: error: --resume: the run killed in {out} trained under protocol loo-sampled, "
                            "and loo-full is asked now; give --protocol loo-sampled"), said
+    said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--kcore", "2,3"])
+    assert said == (f"cinerec: error: --resume: the run in {out} was trained with no filters, and --kcore 2,3 is "
+                    "asked now; give the same filters to train it further"), said
     assert main([*base, "--model", "gmf", "--tune", "3", "--resume", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     meta = read_json(out / "run.json")

@@ -284,6 +284,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             # the checkpoint, which refuses data it was not trained on, naming what differs.
             ran = {"data": meta.get("data"), "filters": (meta.get("dataset") or {}).get("filters", {}),
                    "protocol": meta.get("protocol"), "seed": meta.get("seed")}
+            _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
                 # by counts of ratings, without saying why.
@@ -338,6 +339,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             raise ConfigError(f"--resume: the run killed in {out} trained under protocol {then['protocol']}, and "
                               f"{asked['protocol']} is asked now; give --protocol {then['protocol']} to go on with "
                               "it, or drop --resume to start again")
+        _same_filters_and_seed(out, then, asked)
         if writes:
             for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
                 p = out / name
@@ -352,6 +354,35 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
     _mark(out, record)
     return True
+
+
+def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any] | None) -> None:
+    """Refuse a resume asked with other data filters or another seed than the run in
+    ``out`` was trained with (``then``: what its record says), naming them as flags. The
+    checkpoint refused them later, after the data was read, by its counts alone ("the
+    data had 943 users and now has 917")."""
+    from cinerec.errors import ConfigError
+
+    if asked is None:
+        return
+    was, now = then.get("filters"), asked["filters"]
+    if isinstance(was, dict) and was != now:
+        raise ConfigError(f"--resume: the run in {out} was trained with {_filter_flags(was)}, and "
+                          f"{_filter_flags(now)} is asked now; give the same filters to train it further")
+    if isinstance(then.get("seed"), int) and then["seed"] != asked["seed"]:
+        raise ConfigError(f"--resume: the run in {out} was trained with --seed {then['seed']}, and --seed "
+                          f"{asked['seed']} is asked now; give --seed {then['seed']} to train it further")
+
+
+def _filter_flags(filters: dict[str, Any]) -> str:
+    """Filters as the flags that ask for them (``--kcore 5,5 --implicit``), or "no filters"."""
+    def one(key: str, value: Any) -> str:
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            return flag
+        return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+    return " ".join(one(k, v) for k, v in filters.items()) or "no filters"
 
 
 #: The file that says a folder is a ``train`` run's, finished or not (what it may clean up).
