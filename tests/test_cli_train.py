@@ -636,6 +636,9 @@ def test_ctrl_c_landing_in_a_weak_reference_s_callback_still_stops_the_run(small
     err = capsys.readouterr().err
     assert err.strip() == "cinerec: interrupted" and "Exception ignored" not in err, err
     assert not out.exists()
+    from cinerec.io import interrupt_dropped
+
+    assert not interrupt_dropped()  # it belonged to that command alone
     # The next command starts afresh.
     monkeypatch.setattr(runs, "save_model", real)
     assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(out), "-q"]) == 0

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         _say_error("cinerec: interrupted")
         return 130
     finally:
-        unswallow()
+        unswallow()  # (and forgets a dropped interrupt: it belonged to this command alone)
         restore()
 
 
@@ -375,7 +375,12 @@ def _interrupts_not_swallowed() -> Callable[[], object]:
             previous(unraisable)
 
     sys.unraisablehook = hook
-    return lambda: setattr(sys, "unraisablehook", previous)
+
+    def restore() -> None:
+        sys.unraisablehook = previous
+        note_dropped_interrupt(False)
+
+    return restore
 
 
 def _usage_error(error: click_errors.ClickException, root: click.Command, argv: list[str]) -> int:

@@ -30,7 +30,7 @@ def interrupt_dropped() -> bool:
     return _dropped_interrupt
 
 
-def _keep_only_if_not_interrupted() -> None:
+def keep_only_if_not_interrupted() -> None:
     """Raise the interrupt a callback dropped, before a file or folder is put in place:
     a command stopped by Ctrl-C keeps nothing it had not finished, as everywhere else."""
     if _dropped_interrupt:
@@ -106,7 +106,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        _keep_only_if_not_interrupted()
+        keep_only_if_not_interrupted()
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
@@ -155,7 +155,7 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         raise _cannot_write(path, "folder", e) from None
     try:
         yield tmp
-        _keep_only_if_not_interrupted()
+        keep_only_if_not_interrupted()
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             if before_swap is not None:

@@ -177,6 +177,39 @@ def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     assert sorted(schemas) == ["cinerec"] or sorted(schemas) == ["cinerec", "cinerec_profiles"]
 
 
+def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_url, monkeypatch, capsys):
+    # A Ctrl-C landing in a weak reference's callback is dropped by Python: the command now
+    # ends "interrupted", but the PostgreSQL store was swapped in all the same.
+    import weakref
+
+    from cinerec.cli import main
+    from cinerec.io import interrupt_dropped
+    from cinerec.serving import pgstore
+
+    export_store(run_dir, pg_url, k=3, model="ease", progress=False)
+    real = pgstore._copy
+
+    def copy(*args, **kwargs):
+        class Thing:
+            pass
+
+        def callback(_):
+            raise KeyboardInterrupt
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing
+        assert ref() is None
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pgstore, "_copy", copy)
+    assert main(["export", "--run", str(run_dir), "--db", pg_url, "-k", "7", "--run-model", "popularity", "-q"]) == 130
+    assert capsys.readouterr().err.strip().endswith("cinerec: interrupted")
+    assert not interrupt_dropped()  # (the next command, or code after this one, is not stopped by it)
+    info = open_store(pg_url).refresh()
+    assert (info.model, info.k) == ("ease", 3)
+
+
 def _writer(url: str, pid: str, worker: int, n: int) -> None:
     store = PgProfileStore(url)
     for j in range(n):

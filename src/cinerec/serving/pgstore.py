@@ -32,6 +32,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
+from cinerec.io import keep_only_if_not_interrupted
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -388,6 +389,7 @@ def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
             # Keys after the load: one sorted build instead of an index update per row.
             con.execute(f"ALTER TABLE {staging}.recommendations ADD PRIMARY KEY (\"user\", rank)")
             con.execute(f"ALTER TABLE {staging}.recommendations SET LOGGED")
+            keep_only_if_not_interrupted()  # (a Ctrl-C dropped on the way: the old store stays)
             with con.transaction():
                 old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
                 exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
