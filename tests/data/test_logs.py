@@ -73,6 +73,18 @@ def test_times_within_one_second_keep_their_order_as_written_not_the_files(tmp_p
     assert load_log(tmp_path / "log.csv").interactions.ratings.tolist() == [5.0]
 
 
+def test_a_time_before_1970_with_a_fraction_is_the_same_second_written_as_a_date_or_a_number(tmp_path):
+    from cinerec.data.split import leave_last_out
+
+    # -0.3 s as a date and -0.5 s as a number: the number was cut toward 0 (second 0), the
+    # date down (second -1), and -0.5 s was taken for the later.
+    (tmp_path / "log.csv").write_text("user,item,ts\nann,a,1969-12-31 23:59:59.7\nann,b,-0.5\nann,c,-5\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.interactions.timestamps.tolist() == [-1, -1, -5]
+    held = leave_last_out(ds.interactions).test
+    assert ds.item_ids.raw[held.items].tolist() == ["a"]
+
+
 def test_named_columns_parquet_and_a_folder_of_files(tmp_path):
     pd.DataFrame({"who": ["a", "b"], "sku": [1, 2], "stars": [3.0, 4.0]}).to_parquet(tmp_path / "part-1.parquet")
     pd.DataFrame({"who": ["c"], "sku": [1], "stars": [5.0]}).to_parquet(tmp_path / "part-2.parquet")

@@ -363,7 +363,8 @@ class Dataset:
 
     Attributes:
         name: where it came from (``"ml-100k"``, a folder name...).
-        interactions: every rating, in source order.
+        interactions: every rating, in source order (rows of a log that share a whole
+            second in the order of their times' fractions, when they have any).
         user_ids, item_ids: raw id ⇄ index.
         catalog: movie titles, years and genres aligned to item index.
         user_features: demographics aligned to user index (columns such as ``age``,

@@ -890,7 +890,7 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
         line, shown = where(int(np.argmax(bad)))
         raise DataError(f"{line}: time {shown!r} is outside the years 1 to 9999 as "
                         "seconds (give seconds since 1970, or dates)")
-    whole = np.trunc(x).astype(np.int64)
+    whole = np.floor(x).astype(np.int64)
     if numbers.dtype.kind in "iu":  # the digits below a second exactly, not through a float
         rest = (numbers.astype(np.int64) - whole * unit) / unit if unit > 1 else None
     else:
