@@ -720,3 +720,17 @@ def test_recommend_json_says_why_a_list_is_empty(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["recommendations"] == [] and got["notes"] == ["no movie listed for user all: they rated all 6 of the "
                                                              "run's movies"]
+
+
+def test_a_run_s_mark_is_written_whole_and_left_alone_when_it_says_the_same(tmp_path):
+    # Under torchrun the other ranks read the mark while rank 0 writes it: written in place,
+    # a rank could read it empty, and go on with other settings than rank 0's.
+    from cinerec.commands.train import _MARK, _mark, _marked
+
+    _mark(tmp_path, {"model": "gmf", "seed": 0})
+    before = (tmp_path / _MARK).stat().st_ino
+    _mark(tmp_path, {"model": "gmf", "seed": 0})
+    assert (tmp_path / _MARK).stat().st_ino == before  # not written again
+    _mark(tmp_path, {"model": "gmf", "seed": 0, "tuning": {"settings": {"lr": 0.01}}})
+    assert _marked(tmp_path)["tuning"] == {"settings": {"lr": 0.01}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [_MARK]  # (put in place whole, under another name first)

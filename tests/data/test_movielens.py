@@ -114,7 +114,7 @@ def test_real_ml100k_implicit(ml100k_dir) -> None:
         ("Hidden (V) (2001)", "Hidden (V)", 2001),
         ("Baz (1995)(TV)", "Baz (TV)", 1995),  # one space before the mark, whatever was written
         ("Z (1995)  (V)", "Z (V)", 1995),
-        ("(1995) (V)", "(V)", 1995),
+        ("(1995) (V)", "(1995) (V)", 1995),  # (it was "(V)" alone)
         # a title that is its year alone keeps it as its words (it was "": a reason "because you liked ")
         ("(1999)", "(1999)", 1999),
         ("  ( 1999 ) ", "( 1999 )", 1999),

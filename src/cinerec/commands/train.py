@@ -397,8 +397,13 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
 
     from cinerec.errors import ConfigError
 
-    try:  # (a record cut short by a kill reads as none: the checkpoint's own checks remain)
-        (out / _MARK).write_text(json.dumps(record, default=str), encoding="utf-8")
+    text, path = json.dumps(record, default=str), out / _MARK
+    try:
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            return  # (under torchrun the other ranks may be reading it)
+        staged = out / f"{_MARK}.new"
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)  # whole: a rank reading it, or a kill, never meets half a record
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
 

@@ -386,8 +386,8 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
         ``(n,) int32`` years, ``0`` where the title carries none. A range such as
         ``(2007-)`` or ``(2007-2013)`` gives its first year. A video or television mark
         after the year, ``"(1995) (V)"``, stays in the title: ``"... (V)"`` and ``1995``.
-        A title that is nothing but its year, ``"(1999)"``, stays whole: ``"(1999)"`` and
-        ``1999``.
+        A title that is nothing but its year (and a mark), ``"(1999)"``, stays whole:
+        ``"(1999)"`` and ``1999``.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -397,8 +397,10 @@ def parse_titles(titles: Sequence[str] | np.ndarray | pd.Series) -> tuple[np.nda
     has = found.is_valid()
     mark = pc.utf8_trim_whitespace(pc.struct_field(found, "mark"))  # one space before it, whatever was written
     title = pc.utf8_trim_whitespace(pc.binary_join_element_wise(pc.struct_field(found, "title"), mark, " "))
-    # A title that is its year alone, "(1999)", keeps it as its words too: not an empty title.
-    out = pc.if_else(pc.and_kleene(has, pc.not_equal(title, "")), title, text).to_numpy(zero_copy_only=False)
+    # A title that is its year alone, "(1999)" or "(1999) (V)", keeps it as its words too:
+    # not an empty title, nor one of its mark alone.
+    named = pc.not_equal(pc.utf8_trim_whitespace(pc.struct_field(found, "title")), "")
+    out = pc.if_else(pc.and_kleene(has, named), title, text).to_numpy(zero_copy_only=False)
     years = pc.if_else(has, pc.struct_field(found, "year"), "0").cast(pa.int32()).to_numpy(zero_copy_only=False)
     return np.asarray(out, dtype=object), years.astype(np.int32)
 
