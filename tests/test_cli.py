@@ -319,6 +319,32 @@ def test_set_wins_over_a_bad_value_in_the_config_file(small_data, tmp_path, caps
     assert "neg.toml: regularization = -1: must be positive" in err
 
 
+def test_settings_split_between_the_config_file_and_set_are_judged_together(small_data, tmp_path, capsys):
+    # The file was judged alone, with defaults for the rest: index_nlist without --set's
+    # index = "ivf", settings of a member only --set names, were refused and blamed on the file.
+    cases = [("als", 'index_nlist = 4\n', ["index=ivf", "factors=8", "epochs=2"]),
+             ("ensemble", '[settings.itemknn]\nneighbors = 10\n', ['members=["ease","itemknn"]']),
+             ("two-stage", '[retriever_settings]\nneighbors = 10\n', ["retriever=itemknn", "ranker=popularity"])]
+    for model, text, sets in cases:
+        (tmp_path / "c.toml").write_text(text)
+        argv = ["evaluate", "--data", str(small_data), "--model", model, "--config", str(tmp_path / "c.toml"),
+                "--protocol", "loo-full", "--json", "--quiet", *(a for s in sets for a in ("--set", s))]
+        assert main(argv) == 0, capsys.readouterr().err
+        capsys.readouterr()
+    # A mistake neither makes alone is said of both (it was blamed on --set, which never gave weights).
+    (tmp_path / "c.toml").write_text("weights = [1.0, 1.0, 1.0]\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",
+                                   str(tmp_path / "c.toml"), "--set", 'members=["ease","itemknn"]'])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'} with --set: weights = [1, 1, 1]: must hold one "
+                          "number per member (2), got 3"), err
+    # One the file makes alone is still the file's.
+    (tmp_path / "c.toml").write_text("weights = [1.0, 1.0]\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",
+                                   str(tmp_path / "c.toml"), "--set", "seed=3"])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}: weights = [1, 1]: must hold one number per "
+                          "member (3), got 2"), err
+
+
 def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
                                    "--set", "factors=1000000000000", "--quiet"])

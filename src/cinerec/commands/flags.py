@@ -172,22 +172,48 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     file_values = read_config_file(config, model_class) if config is not None else {}
     set_values = parse_set_options(sets)
     kept = {k: v for k, v in file_values.items() if k not in set_values}  # --set wins, bad file value or not
-    if kept:  # the file alone first, so its mistakes are blamed on it
-        _create(name, kept, str(config))
     values = {**file_values, **set_values}
-    where = "--set" if set_values or not file_values else str(config)
+    # Judged together (a rule across settings may take one from each: index = "ivf" in the
+    # file, index_nlist by --set); a mistake is blamed on the file, on --set, or on both
+    # when neither makes it alone.
+    where = f"{config} with --set" if kept and set_values else "--set" if set_values or not file_values \
+        else str(config)
+    sources = [(kept, str(config)), (set_values, "--set")]
+
+    def create(v: dict[str, Any], w: str) -> "Recommender":
+        return _create(name, v, w)
+
     # The protocol's rule for models trained for stars, under --protocol or the default
     # one the model gets without it (mf with loss="bpr" is measured by loo-sampled).
-    chosen = get_protocol(protocol or default_protocol(_create(name, values, where)))
-    if kept:  # the file's own values first, so a rule they break is blamed on the file
-        chosen.settings_for(model_class, kept, str(config))
-    values = chosen.settings_for(model_class, values, where)
-    model = _create(name, values, where)
+    chosen = get_protocol(protocol or default_protocol(_blamed(create, values, where, sources)))
+    values = _blamed(lambda v, w: chosen.settings_for(model_class, v, w), values, where, sources)
+    model = _blamed(create, values, where, sources)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
     _check_processes(model)
     _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
     return model
+
+
+def _blamed(check: Callable[[dict[str, Any], str], Any], values: dict[str, Any], where: str,
+            sources: list[tuple[dict[str, Any], str]]) -> Any:
+    """``check(values, where)``; when it refuses them, the same mistake is named on the one
+    source that makes it alone (the file's values, or --set's), else on ``where``."""
+    from cinerec.errors import ConfigError
+
+    try:
+        return check(values, where)
+    except ConfigError as e:
+        said = str(e).removeprefix(f"{where}: ")
+        for part, named in sources:
+            if not part or part == values:
+                continue
+            try:
+                check(part, named)
+            except ConfigError as alone:
+                if str(alone).removeprefix(f"{named}: ") == said:
+                    raise alone from None
+        raise
 
 
 def _check_device(model: "Recommender", where: str | None) -> None:
