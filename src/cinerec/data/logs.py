@@ -215,8 +215,12 @@ def _in_time_order(x: Interactions, rest: np.ndarray) -> Interactions:
     shared = np.zeros(len(x), dtype=bool)
     shared[1:] = seconds[1:] == seconds[:-1]
     shared[:-1] |= shared[1:]
-    places = places[shared]  # the rows of the seconds that two or more rows share
-    exact = places[np.lexsort((rest[places], seconds[shared]))]  # (a stable sort: file order on a tie)
+    places, seconds = places[shared], seconds[shared]  # the rows of the seconds that two or more rows share
+    # One whole-number key, in order already but within each second: the second's place
+    # among them, then the time's nanoseconds (one sort, and a cheap one, instead of two).
+    group = np.cumsum(np.concatenate([[0], seconds[1:] != seconds[:-1]]), dtype=np.int64)
+    nanos = np.minimum(np.rint(rest[places] * 1e9), 999_999_999).astype(np.int64)
+    exact = places[np.argsort(group * 1_000_000_000 + nanos, kind="stable")]  # (stable: file order on a tie)
     if (exact == places).all():
         return x
     order = np.arange(len(x))
