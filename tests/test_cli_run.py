@@ -652,6 +652,12 @@ def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but '{log}' has no" in err
     assert "baseline seed" not in err and not (tmp_path / "o").exists()
+    # A log without stars: the protocol's refusal, which every model meets, comes first
+    # (it was the features', and dropping that model only led to the protocol's).
+    (tmp_path / "plain.csv").write_text("user,item\n" + "".join(f"u{u},m{(u * 7 + i) % 40}\n"
+                                                                for u in range(30) for i in range(12)))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--data", str(tmp_path / "plain.csv"))
+    assert code == 2 and f"{study}:4: [protocol] name: protocol ratings-random measures predicted stars, but " in err, err
 
 
 def test_a_source_of_the_wrong_kind_is_named_where_it_was_given(tmp_path, capsys, ml100k_dir):

@@ -1314,6 +1314,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
                 raise DataError(said) from None
         data = data_record(study.data_source(), dataset, study.filters, record)
+        protocol = get_protocol(study.protocol, **study.protocol_options)
+        try:  # data the protocol cannot measure (no stars, no folds): said before any one model's needs
+            protocol.check_data(dataset)
+        except (ConfigError, DataError) as e:
+            raise type(e)(_protocol_refusal(study, e)) from None
         for spec in study.models:  # side features the data cannot give, a size a model cannot take:
             probe = create(spec.model, dict(spec.settings))  # refused before any model trains
             try:
@@ -1339,7 +1344,6 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
         for line in _export_notes(study, dataset):
             say(f"note: {line}", quiet)
-        protocol = get_protocol(study.protocol, **study.protocol_options)
         say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
             f"{', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
@@ -1361,11 +1365,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 except TooFewUnseen:
                     raise  # run_study names the file's n_negatives
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
-                    said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
-                    # The fold the file asks for, where the protocol names it (it named [protocol] name's line)
-                    key = "fold" if "fold" in study.protocol_options and str(e).startswith(
-                        f"protocol {study.protocol}: fold=") else "name"
-                    raise type(e)(f"{_where(study, ('protocol',), key)}: {said}") from None
+                    raise type(e)(_protocol_refusal(study, e)) from None
             for spec in study.models:
                 with stages(f"{spec.label} (seed {seed})"), _blamed_on(study, spec.label):
                     settings = dict(spec.settings)
@@ -1558,6 +1558,15 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     }
     finish_run(tmp, meta=meta, metrics=metrics, report=report(board, study))
     return board
+
+
+def _protocol_refusal(study: Study, e: Exception) -> str:
+    """The protocol's refusal of the data, named on the file's ``[protocol]`` key that asked
+    for it: ``fold`` where it names the fold, else ``name``."""
+    said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
+    key = "fold" if "fold" in study.protocol_options and str(e).startswith(f"protocol {study.protocol}: fold=") \
+        else "name"
+    return f"{_where(study, ('protocol',), key)}: {said}"
 
 
 def _features(model: Any, dataset: Any) -> Any:

@@ -220,8 +220,10 @@ class MLPRating(NeuralRecommender, RatingRecommender):
             raise CapabilityError(f"{self.name} reads ids only unless features = true")
         features = rating_features(dataset)
         if features.is_empty:  # an ids-only model under a name that says otherwise
+            log = dataset.info.get("format") == "log" and not dataset.info.get("catalog")
             raise DataError(f"{self.name}: features = true, but {data_label(dataset)} has no user demographics, genres "
-                            "or release years to read; set features = false")
+                            "or release years to read" + (" (a ratings log takes genres and years from --catalog)"
+                                                          if log else "") + "; set features = false")
         self.features = features
         return self
 
