@@ -84,6 +84,8 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     assert meta["study"]["source"] == meta["data"] != str(finished[1].parent / "no-such-release")
     report = (out / "report.md").read_text()
     assert "± " in report and "hr@10 = 0.5 (a made-up study)" in report and "vs best" in report
+    # The title is the file's, which the report said of data --data replaced without a word.
+    assert "is the study file's: this run was given --data on the command line (what it read is below).*" in report
     # Its plots: the leaderboard always (EASE, the best here, has no movie vectors to map).
     assert "![leaderboard](plots/leaderboard.png)" in report
     assert (out / "plots" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -742,6 +744,11 @@ def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_f
     good.write_text(study.read_text().replace("bad.csv", "good.csv"))
     code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "r"), "--catalog", str(tmp_path / "bad.csv"))
     assert code == 2 and err == f"cinerec: error: {good}: --catalog (given on the command line): {said}\n", err
+    # Run, its report names the catalogue beside the log (it named the log alone).
+    code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "ok"), "--quiet")
+    assert code == 0, err
+    assert f"Data: `{tmp_path / 'log.csv'}` with the catalogue `{tmp_path / 'good.csv'}`." in \
+        (tmp_path / "ok" / "report.md").read_text()
     named = tmp_path / "c.toml"
     named.write_text(good.read_text().replace("[protocol]", 'columns = {user = "who"}\n[protocol]'))
     code, out, err = run(capsys, "run", str(named), "--out", str(tmp_path / "r"))

@@ -1720,15 +1720,24 @@ def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
                   if metric in r["metrics"] else (True,))
 
 
+#: The command line's flag for each [data] key it can set (a filter's is its key's: --min-year).
+_FLAG_OF = {"source": "--data", "catalog": "--catalog", "columns": "--columns"}
+
+
 def report(board: Mapping[str, Any], study: Study) -> str:
     """The run's Markdown report: data, protocol, leaderboard, the study's figure beside ours, settings."""
     title, head, rows = leaderboard_rows(board)
     lines = [f"# {board['title']}", ""]
     if study.notes:
         lines += [study.notes.strip(), ""]
+    if study.from_flags:  # (the title may say "ML-25M, movies from 2010 on" of a run on other data)
+        given = ", ".join(dict.fromkeys(_FLAG_OF.get(k, "--" + k.replace("_", "-")) for k in study.from_flags))
+        lines += [f"*{'The title and notes are' if study.notes else 'The title is'} the study file's: this run was given "
+                  f"{given} on the command line (what it read is below).*", ""]
     data = board["data"]  # the source, then " (SYNTHETIC, ...)" for a synthetic release: the path alone as code
     source, label = (study.source, data[len(study.source):]) if data.startswith(study.source) else (data, "")
-    lines += [f"Study file: `{board['study']}`. Data: `{source}`{label}."]
+    catalog = f" with the catalogue `{study.catalog}`" if study.catalog else ""
+    lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}."]
     # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
     lines += [f"**Note:** {line}." for line in board.get("notes", [])]
     for step in board["filters"]:
