@@ -722,6 +722,18 @@ def test_recommend_json_says_why_a_list_is_empty(tmp_path, capsys):
                                                              "run's movies"]
 
 
+def test_an_empty_list_names_the_user_as_the_data_has_them(tmp_path, capsys):
+    # Typed "013", the line said "user 013" where --json and its note said user 13.
+    rows = ["user,item,rating,ts", *(f"13,m{m},4,{m}" for m in range(1, 7))]
+    rows += [f"{u},m{m},{1 + u * m % 5},{10 * u + m + 10}" for u in range(1, 9) for m in range(1, 7) if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "random-full",
+                 "--protocol-option", "ks=[1]", "--out", str(tmp_path / "r"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "r"), "--user", "013", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "no unseen movie left to recommend to user 13"
+
+
 def test_a_run_s_mark_is_written_whole_and_left_alone_when_it_says_the_same(tmp_path):
     # Under torchrun the other ranks read the mark while rank 0 writes it: written in place,
     # a rank could read it empty, and go on with other settings than rank 0's.

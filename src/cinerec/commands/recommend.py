@@ -47,7 +47,7 @@ def recommend(
         print_json({"user": raw, "model": model_name, "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
     if not recs:
-        print(f"no unseen movie left to recommend to user {user}")
+        print(f"no unseen movie left to recommend to user {raw}")
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
