@@ -34,6 +34,13 @@ line endings only, each kind a fresh process running ``cinerec.data.load(...).de
   own: columns ``user,item,rating,ts`` and text ids (``u123``, ``m456``).
 
 ``ratio_log`` and ``ratio_log_text`` are their medians over ``load``'s.
+
+    python benchmarks/bench_load.py --fractions ROWS [--repeat 3]
+
+times the reading of a log whose times are milliseconds with every second shared by 20
+rows (so that every row is put in the order of its milliseconds), against the same rows
+with whole seconds: ``ms`` and ``seconds``, each a fresh process running
+``cinerec.data.load_log``; ``extra_seconds`` is the difference of their medians.
 """
 
 from __future__ import annotations
@@ -149,6 +156,54 @@ def _logs(folder: Path, repeat: int) -> dict:
     return out
 
 
+FRACTIONS_LOG = """
+import sys
+import numpy as np
+import pandas as pd
+n, out = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(0)
+seconds = np.sort(rng.integers(1_000_000_000, 1_600_000_000, -(-n // 20))).repeat(20)[:n]
+ms = seconds * 1000 + rng.integers(0, 1000, n)
+frame = pd.DataFrame({"user": rng.integers(0, max(1, n // 100), n), "item": rng.integers(0, max(1, n // 250), n),
+                      "rating": rng.integers(1, 6, n).astype(float), "ts": ms})
+frame.to_parquet(out + "/ms.parquet")
+frame.assign(ts=seconds).to_parquet(out + "/seconds.parquet")
+"""
+
+LOAD_LOG = """
+import sys
+from cinerec.data.logs import load_log
+print(len(load_log(sys.argv[1]).interactions))
+"""
+
+
+def _fractions(rows: int, repeat: int) -> dict:
+    dest = OUT / f"fractions-log-{rows}"
+    if not (dest / "seconds.parquet").exists():  # (written by a process of its own: see _text_log)
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        subprocess.run([sys.executable, "-c", FRACTIONS_LOG, str(rows), str(tmp)], check=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+    commands = {kind: [sys.executable, "-c", LOAD_LOG, str(dest / f"{kind}.parquet")] for kind in ("ms", "seconds")}
+    timings: dict = {k: [] for k in commands}
+    for _ in range(repeat):
+        for kind, command in commands.items():
+            timings[kind].append(_run(command))
+    out: dict = {"benchmark": "cinerec.data.load_log of a log in milliseconds, 20 rows a second, beside the same "
+                              "rows in whole seconds", "rows": rows}
+    for kind, runs in timings.items():
+        out[kind] = {"seconds": round(statistics.median(r[0] for r in runs), 2),
+                     "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
+                     "peak_rss_mb": max(r[2] for r in runs), "all_seconds": [round(r[0], 2) for r in runs]}
+    out["extra_seconds"] = round(out["ms"]["seconds"] - out["seconds"]["seconds"], 2)
+    out["cpus"] = os.cpu_count()
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    out["machine"] = machine()
+    return out
+
+
 def _run(command: list[str]) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak RSS (MB) of one child process."""
     t0 = time.perf_counter()
@@ -193,6 +248,8 @@ def main() -> None:
     p.add_argument("--repeat", type=at_least(1), default=5, help="rounds; each round runs every kind once")
     p.add_argument("--kinds", default="reference,cinerec,load,startup", help="which processes to time")
     p.add_argument("--logs", action="store_true", help="time a ratings log against the MovieLens reader instead")
+    p.add_argument("--fractions", type=at_least(1), metavar="ROWS",
+                   help="time a log in milliseconds of this many rows against the same in whole seconds instead")
     args = p.parse_args()
     if args.repeat < 1:
         p.error("--repeat: must be at least 1")
@@ -204,6 +261,9 @@ def main() -> None:
     if not 0 < args.scale <= 10:  # (what cinerec data synthesize, which writes the release, takes)
         p.error("--scale: must be above 0 and at most 10")
 
+    if args.fractions is not None:
+        print(json.dumps(_fractions(args.fractions, args.repeat), indent=2))
+        return
     result: dict = {"benchmark": "cinerec data info on a release's ratings.csv (its size below), whole processes"}
     folder = args.folder
     if folder is None:

@@ -24,6 +24,7 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("args, message", [
     (["bench_pair_check.py", "--rows", "-5"], "--rows and --repeat: must be at least 1"),
+    (["bench_load.py", "--fractions", "0"], "argument --fractions: must be at least 1 (got 0)"),
     (["bench_pair_check.py", "--repeat", "0"], "--rows and --repeat: must be at least 1"),
     (["bench_topk.py", "--scale", "-1"], "--scale: must be above 0"),
     (["bench_topk.py", "--dim", "0"], "--dim and -k: must be at least 1"),
@@ -128,6 +129,14 @@ def test_the_figures_name_the_machine_and_the_size_run(tmp_path):
     assert {"cpus", "processor", "python", "numpy", "scipy", "torch", "cinerec", "OMP_NUM_THREADS", "load"} <= set(record)
     assert record["OMP_NUM_THREADS"] == "1" and record["cpus"] >= 1 and len(record["load"]) == 3
     assert isinstance(record["processor"], str) and record["processor"]
+
+
+def test_the_fractions_benchmark_reads_both_logs_and_names_the_machine(tmp_path):
+    done = _run(["benchmarks/bench_load.py", "--fractions", "400", "--repeat", "1"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["rows"] == 400 and out["ms"]["seconds"] > 0 and out["seconds"]["seconds"] > 0
+    assert "extra_seconds" in out and out["machine"]["cpus"] >= 1
 
 
 def test_the_ncf_study_data_made_from_a_synthetic_release_is_marked_synthetic(tmp_path):
