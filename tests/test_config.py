@@ -61,6 +61,11 @@ def test_parse_set_options():
     }
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_options(["oops"])
+    # A number past any float: said as written (it was "regularization = inf: expected a
+    # finite number", and for a whole-number setting "expected an integer").
+    with pytest.raises(ConfigError, match=r"^--set regularization=1e400: too large a number \(it reads as infinity\)$"):
+        parse_set_options(["regularization=1e400"])
+    assert parse_set_options(["x=inf", "y=-inf"]) == {"x": float("inf"), "y": float("-inf")}  # (asked for: judged later)
 
 
 def test_a_dotted_set_key_sets_one_entry_of_a_table_as_toml_does():

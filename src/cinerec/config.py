@@ -143,7 +143,7 @@ def _set_value(key: str, raw: str, flag: str) -> Any:
     import tomllib
 
     try:
-        return tomllib.loads(f"v = {raw.strip()}")["v"]
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError as e:
         text = raw.strip()
         if re.fullmatch(r"[-+]?\.\d+(?:[eE][-+]?\d+)?", text):  # ".5": a number TOML writes 0.5
@@ -158,6 +158,9 @@ def _set_value(key: str, raw: str, flag: str) -> Any:
         return text
     except ValueError:  # a number of thousands of digits: Python's own limit
         raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
+    if isinstance(value, float) and math.isinf(value) and "inf" not in raw.lower():  # 1e400: past any float
+        raise ConfigError(f"{flag} {key}={raw.strip()}: too large a number (it reads as infinity)")
+    return value
 
 
 def _merge(into: dict[str, Any], value: Mapping[str, Any]) -> None:
