@@ -422,6 +422,9 @@ def test_loo_sampled_names_the_raw_user_short_of_unseen_movies():
 @pytest.mark.parametrize("ks", [None, [1, 5, 10]])
 def test_a_k_that_every_list_of_sampled_candidates_holds_is_refused_given_or_default(ks):
     # With the default ks (or the same list given) it was let through: HR@10 = 1 for any model.
+    # The option given is named first (it spoke of ks alone, which nobody had typed).
+    with pytest.raises(ConfigError, match=r"^protocol loo-sampled: n_negatives=5 with ks=\[1, 5, 10\]: "):
+        get_protocol("loo-sampled", n_negatives=5, ks=ks)
     with pytest.raises(ConfigError, match=r"K = 10 is not below the 6 movies each held-out one is ranked among "
                                           r"\(n_negatives \+ 1\), so every such list would hold it; ask for at "
                                           r"least 10 negatives, or give ks=\[1, 5\]"):

@@ -725,7 +725,8 @@ class LooSampled(Protocol):
         if max(self.ks) > n:  # a list of all n + 1 candidates holds the held-out movie
             fit = [k for k in self.ks if k <= n]
             way = (f"ask for at least {max(self.ks)} negatives" + (f", or give ks={fit!r}" if fit else ""))
-            raise ConfigError(f"protocol {self.name}: ks={list(self.ks)!r}: K = {max(self.ks)} is not below the "
+            raise ConfigError(f"protocol {self.name}: n_negatives={n} with ks={list(self.ks)!r}: K = {max(self.ks)} "
+                              "is not below the "
                               f"{n + 1} movies each held-out one is ranked among (n_negatives + 1), so every such "
                               f"list would hold it; {way}")
 
