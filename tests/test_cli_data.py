@@ -85,6 +85,10 @@ def test_synthesize_bad_arguments(tmp_path, capsys) -> None:
     assert "cinerec: error: --release 'ml-2k': unknown MovieLens release; known: ml-100k" in capsys.readouterr().err
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "-1", "--out", str(tmp_path / "x")]) == 2
     assert "--scale must be above 0" in capsys.readouterr().err
+    # The full latest release is a release name, of no one size to imitate.
+    assert main(["data", "synthesize", "--like", "ml-latest", "--out", str(tmp_path / "x")]) == 2
+    assert "--like 'ml-latest': the full latest release is published again now and then, so it has no one shape to " \
+           "imitate; --like ml-32m is the nearest" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

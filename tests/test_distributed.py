@@ -335,10 +335,10 @@ def test_a_mistake_of_every_rank_is_said_once_and_one_of_another_rank_alone_by_t
         assert run.returncode != 0
         if case == "all":
             assert lines == ["cinerec: error: --data /no/such/data: no such file or folder, and not a MovieLens release "
-                             "name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small)"], ranks_said(run.stderr)
+                             "name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest)"], ranks_said(run.stderr)
         else:
             assert lines == ["cinerec: error: rank 1: --data /no/such/data: no such file or folder, and not a MovieLens "
-                             "release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small)"], \
+                             "release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest)"], \
                 ranks_said(run.stderr)
 
 

@@ -30,12 +30,15 @@ def served(tmp_path_factory):
     """A folder of home-made release zips, served over HTTP; yields (folder, base_url, sha256 by release)."""
     root = tmp_path_factory.mktemp("grouplens")
     sums = {}
-    for name, like, inner in (("ml-100k", "ml-100k", "ml-100k"), ("ml-10m", "ml-10m", "ml-10M100K")):
-        folder = write_release(tmp_path_factory.mktemp("src") / inner, like, 0.02 if like == "ml-100k" else 0.001, seed=3)
+    for name, like, inner in (("ml-100k", "ml-100k", "ml-100k"), ("ml-10m", "ml-10m", "ml-10M100K"),
+                              ("ml-latest", "ml-latest-small", "ml-latest")):
+        scale = {"ml-100k": 0.02, "ml-10m": 0.001}.get(like, 0.05)
+        folder = write_release(tmp_path_factory.mktemp("src") / inner, like, scale, seed=3)
         archive = root / f"{name}.zip"
         with zipfile.ZipFile(archive, "w") as z:
             for f in sorted(folder.iterdir()):
-                z.write(f, f"{inner}/{f.name}")
+                if name != "ml-latest" or f.name != "SYNTHETIC.txt":  # (the latest release in its own words)
+                    z.write(f, f"{inner}/{f.name}")
         data = archive.read_bytes()
         sums[name] = hashlib.sha256(data).hexdigest()
         # GroupLens's own .md5 files read "MD5 (ml-10m.zip) = <hex>".
@@ -94,6 +97,15 @@ def test_checksum_mismatch_leaves_nothing(served, online, tmp_path) -> None:
     msg = str(e.value)
     assert "ml-100k.zip" in msg and wrong in msg and sums["ml-100k"] in msg and "\n" not in msg
     assert _leftovers(cache) == []  # no zip, no temporary file, no extracted folder
+
+
+def test_the_full_latest_release_is_known_by_name_and_checked_by_its_published_md5(served, online, tmp_path) -> None:
+    # ml-latest was no release name: --data ml-latest, --release ml-latest were refused, and
+    # its folder read as an unnamed "movielens-csv".
+    _, url, _ = served
+    assert download.RELEASES["ml-latest"].sha256 is None  # (published again now and then)
+    folder = download.fetch("ml-latest", cache_dir=tmp_path / "a", base_url=url, progress=False)
+    assert folder.name == "ml-latest" and load(folder).info["release"] == "ml-latest"
 
 
 def test_md5_published_beside_the_zip_when_no_sha256_is_known(served, online, tmp_path) -> None:

@@ -21,7 +21,7 @@ __all__ = ["fetch", "info", "synthesize"]
 
 Source = Annotated[str, typer.Argument(
     metavar="SOURCE", show_default=False,
-    help="A release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small), a folder or a zip.")]
+    help="A release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest), a folder or a zip.")]
 
 
 def fetch(
@@ -151,6 +151,9 @@ def synthesize(
     from cinerec.data.synthetic import MAX_SCALE, SHAPES, size_note, write_release
     from cinerec.errors import ConfigError
 
+    if like == "ml-latest":  # (a release name, but of no fixed size)
+        raise ConfigError("--like 'ml-latest': the full latest release is published again now and then, so it has no "
+                          "one shape to imitate; --like ml-32m is the nearest, or ml-latest-small")
     if like not in SHAPES:
         raise ConfigError(f"--like {like!r}: unknown MovieLens release; known: {', '.join(SHAPES)}")
     if not 0 < scale <= MAX_SCALE:

@@ -65,7 +65,7 @@ def complete_protocol_name(incomplete: str) -> list[str]:
 
 Data = Annotated[str, typer.Option(
     "--data", metavar="SOURCE", show_default=False,
-    help="The ratings: a release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small), "
+    help="The ratings: a release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest), "
          "a folder holding a release, its official zip, or a ratings log of your own (a .csv, .tsv or "
          ".parquet file, or a folder of them).")]
 Model = Annotated[str, typer.Option(

@@ -14,7 +14,8 @@ which zip it came from (size, time, sha256): a different zip put in the cache si
 extracted again.
 
 Checksums: the sha256 of the official archives below were published with the releases
-and are kept here. For ml-10m and ml-32m no sha256 is kept; GroupLens publishes an md5
+and are kept here. For ml-10m, ml-32m and ml-latest (published again now and then) no
+sha256 is kept; GroupLens publishes an md5
 beside every zip (``<name>.zip.md5``), so those downloads are verified against that
 published md5 instead: from a mirror (``base_url``), the mirror's own md5, so for these
 two releases a mirror is trusted as it stands. A zip placed in the cache by hand is
@@ -91,6 +92,9 @@ RELEASES: dict[str, Release] = {
             "ml-latest-small", "ml-latest-small.zip", "ml-latest-small",
             "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
         ),
+        # The full "latest" release, which GroupLens publishes again now and then: no fixed
+        # sha256 can be kept for it, only the md5 published beside its zip.
+        Release("ml-latest", "ml-latest.zip", "ml-latest", None),
     )
 }
 

@@ -116,7 +116,7 @@ def load(
 
     Args:
         source: a release name (``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``,
-            ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``; taken from the cache or
+            ``"ml-25m"``, ``"ml-32m"``, ``"ml-latest-small"``, ``"ml-latest"``; taken from the cache or
             downloaded), a folder holding a release (or holding its extracted folder),
             an official zip file; or a ratings log: a CSV, TSV or Parquet file, or a
             folder of them that holds no release (a ``ratings.csv`` without
