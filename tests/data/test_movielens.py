@@ -270,6 +270,18 @@ def test_a_ratings_file_cut_inside_its_last_timestamp_is_refused(like, name, tmp
     assert len(load(folder).interactions) == len(lines) - (name == "ratings.csv")
 
 
+def test_a_whole_last_line_with_a_shorter_time_than_the_one_before_is_no_cut(tmp_path) -> None:
+    # ml-10m's rows follow the movies: a user's last row may hold a 9-digit time (1996)
+    # after a 10-digit one (2009). Without its final line end, the file was refused as cut.
+    folder = write_release(tmp_path / "ml-10M100K", "ml-10m", 0.001, seed=1)
+    lines = (folder / "ratings.dat").read_text(encoding="latin-1").splitlines()
+    user, movie = lines[-1].split("::")[:2]
+    lines[-2] = "::".join(lines[-2].split("::")[:3] + ["1230768000"])
+    lines[-1] = f"{user}::{movie}::5::842367320"
+    (folder / "ratings.dat").write_text("\n".join(lines), encoding="latin-1")
+    assert load(folder).interactions.timestamps[-1] == 842367320
+
+
 def test_movies_csv_fast_reader_agrees_with_the_line_reader(tmp_path) -> None:
     rel_folder = write_release(tmp_path / "small", "ml-latest-small", 0.2, seed=4, crlf=True)
     path = rel_folder / "movies.csv"
