@@ -1057,3 +1057,21 @@ def test_a_store_ranked_by_popularity_through_two_stages_says_so(tmp_path, capsy
     assert code == 0, err
     assert "two-stage: mix = 'auto' chose 0 on held-out training ratings, so its lists are ease's own order and " \
            "popularity changes none of them" in json.loads(out)["notes"]
+
+
+def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_over_fewer_seeds(tmp_path, capsys,
+                                                                                            ml100k_dir):
+    # On the 125 most rated movies the median user has 101 movies left on seed 0's split and
+    # 100 on seed 3's: K = 100 was kept on one and left out on the other, and the board gave
+    # seed 0's recall@100 as the mean over seeds 0 and 3, without a word.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 125\n[protocol]\nname = "random-full"\n'
+                     'seeds = [0, 3]\n[models.popularity]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    board = read_json(tmp_path / "o" / "leaderboard.json")
+    metrics = board["models"][0]["metrics"]
+    assert "recall@100" not in metrics and all(len(v["values"]) == 2 for v in metrics.values())
+    assert board["protocol_options"]["ks"] == [10, 50]
+    said = "cat_acc@100, hr@100, ndcg@100, precision@100, recall@100 left out: measured on some of the seeds only"
+    assert any(n.startswith(said) for n in board["notes"]) and f"note: {said}" in out

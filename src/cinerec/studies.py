@@ -1422,6 +1422,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             metric = study.reference.metric
         lower = metric.split("@")[0] in LOWER_IS_BETTER
         board_models: list[dict[str, Any]] = []
+        partial: set[str] = set()  # figures some seeds' splits did not measure (a K one of them left out)
         for spec in study.models:
             per_seed = results[spec.label]
             values: dict[str, list[float]] = {}
@@ -1434,6 +1435,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     m["mse"] = float(np.mean([m[f"mse_{f}"] for f in folds])) if folds else m["rmse"] ** 2
                 for k, v in m.items():
                     values.setdefault(k, []).append(float(v))
+            # A mean over the seeds that measured it would pass one seed's figure for all of theirs.
+            partial |= {k for k, v in values.items() if len(v) < len(study.seeds)}
+            values = {k: v for k, v in values.items() if len(v) == len(study.seeds)}
             # One seed has no spread: its sd is null, not a spread of 0.
             summary = {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                            "values": v} for k, v in values.items()}
@@ -1443,6 +1447,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
+        if partial:
+            model_notes.append(f"{', '.join(sorted(partial))} left out: measured on some of the "
+                               "seeds only (the protocol leaves out a K past the movies the median user has left, "
+                               "which differs from split to split)")
         below = _below_popularity(board_models, floors, metric, study, floor_row)
         model_notes += below + _below_mean(board_models, mean_floors, study)
         board_models = ranked_rows(board_models, metric)
@@ -1509,6 +1517,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     # The options as the figures were measured: with ratings-fold's fold (u1, or
     # random-80/20 on data without official folds), which the protocol leaves to its splits.
     shown_options = {**first.options, **({"fold": "all"} if study.protocol_options.get("fold") == "all" else {})}
+    measured = [tuple(results[study.models[0].label][s].options.get("ks", getattr(protocol, "ks", ())))
+                for s in study.seeds]
+    if len(set(measured)) > 1:  # the Ks every seed measured, as the leaderboard shows them
+        shown_options["ks"] = sorted(set.intersection(*map(set, measured)))
     board = {
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
