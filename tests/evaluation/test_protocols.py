@@ -941,3 +941,9 @@ def test_ratings_fold_known_only_leaves_out_test_ratings_of_ids_the_training_par
         inner = carve(get_protocol("ratings-fold", known_only=flag), folded, known.train, 0)
         unknown = (inner.train.user_counts[inner.test.users] == 0) | (inner.train.item_counts[inner.test.items] == 0)
         assert unknown.any() != flag
+
+
+def test_valid_0_and_0_0_are_one_protocol_recorded_alike():
+    # Recorded {'valid': 0} and {'valid': 0.0}, the same split reported as two protocols.
+    a, b = get_protocol("ratings-random", valid=0), get_protocol("ratings-random", valid=0.0)
+    assert a.options() == b.options() and repr(a.options()) == repr(b.options())

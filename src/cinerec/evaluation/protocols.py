@@ -1116,6 +1116,7 @@ class RatingsRandom(Protocol):
                               "strictly between 0 and 1")
         if t + v >= 1.0:
             raise ConfigError(f"protocol {self.name}: test + valid = {t + v} leaves nothing to train on")
+        self._options["valid"] = float(v)  # (valid=0 and valid=0.0 are one protocol, recorded alike)
 
     def describe(self, dataset: Dataset | None = None) -> str:
         text = super().describe(dataset)
