@@ -1075,3 +1075,12 @@ def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_ove
     assert board["protocol_options"]["ks"] == [10, 50]
     said = "cat_acc@100, hr@100, ndcg@100, precision@100, recall@100 left out: measured on some of the seeds only"
     assert any(n.startswith(said) for n in board["notes"]) and f"note: {said}" in out
+
+
+def test_a_k_the_data_cannot_take_is_blamed_on_the_file_s_ks(tmp_path, capsys, ml100k_dir):
+    # It was blamed on [protocol] name, two lines up.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-full"\nks = [2000]\n'
+                     '[models.popularity]\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 2 and err.startswith(f"cinerec: error: {study}:5: [protocol] ks: protocol loo-full: ks=[2000]: "), err

@@ -1576,8 +1576,9 @@ def _protocol_refusal(study: Study, e: Exception) -> str:
     """The protocol's refusal of the data, named on the file's ``[protocol]`` key that asked
     for it: ``fold`` where it names the fold, else ``name``."""
     said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
-    key = "fold" if "fold" in study.protocol_options and str(e).startswith(f"protocol {study.protocol}: fold=") \
-        else "name"
+    # The option the protocol names first ("protocol loo-full: ks=[2000]: ..."), where the file gives it.
+    named = re.match(rf"protocol {re.escape(study.protocol)}: (\w+)=", str(e))
+    key = named[1] if named is not None and named[1] in study.protocol_options else "name"
     return f"{_where(study, ('protocol',), key)}: {said}"
 
 
