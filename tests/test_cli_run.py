@@ -55,7 +55,7 @@ def finished(tmp_path_factory, ml100k_dir):
     return code, study, out
 
 
-def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, capsys):
+def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, capsys, ml100k_dir):
     code, _, out = finished
     assert code == 0
     board = read_json(out / "leaderboard.json")
@@ -86,6 +86,12 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     assert "± " in report and "hr@10 = 0.5 (a made-up study)" in report and "vs best" in report
     # The title is the file's, which the report said of data --data replaced without a word.
     assert "is the study file's: this run was given --data on the command line (what it read is below).*" in report
+    # --no-filters changes the data too (it went unsaid).
+    study_ = finished[1]
+    code = main([str(p) for p in ("run", study_, "--out", out.parent / "nf", "--data", ml100k_dir, "--no-filters",
+                                  "--quiet")])
+    assert code == 0
+    assert "this run was given --data, --no-filters on the command line" in (out.parent / "nf" / "report.md").read_text()
     # Its plots: the leaderboard always (EASE, the best here, has no movie vectors to map).
     assert "![leaderboard](plots/leaderboard.png)" in report
     assert (out / "plots" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -1075,6 +1081,14 @@ def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_ove
     assert board["protocol_options"]["ks"] == [10, 50]
     said = "cat_acc@100, hr@100, ndcg@100, precision@100, recall@100 left out: measured on some of the seeds only"
     assert any(n.startswith(said) for n in board["notes"]) and f"note: {said}" in out
+    # A reference at that K: ranked by the protocol's own figure (ranked by nothing, the first
+    # row, popularity, was "best", refitted and saved).
+    study.write_text(study.read_text().replace("[models.popularity]\n", "[models.popularity]\n[models.ease]\n")
+                     + '[reference]\nmetric = "recall@100"\nvalue = 0.9\nsource = "made up"\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
+    assert code == 0, err
+    board = read_json(tmp_path / "o2" / "leaderboard.json")
+    assert board["metric"] == "recall@10" and board["best"] == "ease"
 
 
 def test_a_k_the_data_cannot_take_is_blamed_on_the_file_s_ks(tmp_path, capsys, ml100k_dir):

@@ -300,7 +300,8 @@ class Study:
                 {"min_year", "max_year"} - {years[0]} <= set(given) else None
             where = f"{path}:{line}: [data] with the command line" if line is not None else where
             study = replace(study, filters=Filters.from_mapping({**kept, **(filters or {})}, where=where,
-                                                                flags=given), from_flags=(*study.from_flags, *given))
+                                                                flags=given),
+                            from_flags=(*study.from_flags, *(("no_filters",) if no_filters else ()), *given))
         if only:
             labels = [s.label for s in study.models]
             for label in only:
@@ -1451,6 +1452,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             model_notes.append(f"{', '.join(sorted(partial))} left out: measured on some of the "
                                "seeds only (the protocol leaves out a K past the movies the median user has left, "
                                "which differs from split to split)")
+            headline_metric = objective(protocol)[0]
+            if metric in partial and headline_metric not in partial:  # (the reference's K): by the protocol's own figure
+                metric, lower = headline_metric, headline_metric.split("@")[0] in LOWER_IS_BETTER
         below = _below_popularity(board_models, floors, metric, study, floor_row)
         model_notes += below + _below_mean(board_models, mean_floors, study)
         board_models = ranked_rows(board_models, metric)
@@ -1734,7 +1738,7 @@ def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
 
 
 #: The command line's flag for each [data] key it can set (a filter's is its key's: --min-year).
-_FLAG_OF = {"source": "--data", "catalog": "--catalog", "columns": "--columns"}
+_FLAG_OF = {"source": "--data", "catalog": "--catalog", "columns": "--columns", "no_filters": "--no-filters"}
 
 
 def report(board: Mapping[str, Any], study: Study) -> str:
