@@ -337,6 +337,12 @@ def test_settings_split_between_the_config_file_and_set_are_judged_together(smal
                                    str(tmp_path / "c.toml"), "--set", 'members=["ease","itemknn"]'])
     assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'} with --set: weights = [1, 1, 1]: must hold one "
                           "number per member (2), got 3"), err
+    # One only --set's override makes is not the file's (it was: the file without the overridden
+    # key, filled with the defaults, made it too).
+    (tmp_path / "c.toml").write_text('members = ["ease", "als"]\nweights = [1.0, 2.0]\n')
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",
+                                   str(tmp_path / "c.toml"), "--set", 'members=["ease","als","seqknn"]'])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'} with --set: weights = [1, 2]: "), err
     # One the file makes alone is still the file's.
     (tmp_path / "c.toml").write_text("weights = [1.0, 1.0]\n")
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",

@@ -178,7 +178,7 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     # when neither makes it alone.
     where = f"{config} with --set" if kept and set_values else "--set" if set_values or not file_values \
         else str(config)
-    sources = [(kept, str(config)), (set_values, "--set")]
+    sources = [(file_values, str(config)), (set_values, "--set")]  # (each as given, the file's all of it)
 
     def create(v: dict[str, Any], w: str) -> "Recommender":
         return _create(name, v, w)
