@@ -63,8 +63,10 @@ def test_parse_set_options():
         parse_set_options(["oops"])
     # A number past any float: said as written (it was "regularization = inf: expected a
     # finite number", and for a whole-number setting "expected an integer").
-    with pytest.raises(ConfigError, match=r"^--set regularization=1e400: too large a number \(it reads as infinity\)$"):
-        parse_set_options(["regularization=1e400"])
+    for given in ("regularization=1e400", "regularization=-1e400", "weights=[1e400, 1, 1]", "t={a=[2, -1e999]}"):
+        with pytest.raises(ConfigError, match=rf"^--set {re.escape(given)}: a number too large to hold \(it reads as "
+                                              r"infinity\)$"):
+            parse_set_options([given])
     assert parse_set_options(["x=inf", "y=-inf"]) == {"x": float("inf"), "y": float("-inf")}  # (asked for: judged later)
 
 

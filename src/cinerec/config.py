@@ -158,9 +158,18 @@ def _set_value(key: str, raw: str, flag: str) -> Any:
         return text
     except ValueError:  # a number of thousands of digits: Python's own limit
         raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
-    if isinstance(value, float) and math.isinf(value) and "inf" not in raw.lower():  # 1e400: past any float
-        raise ConfigError(f"{flag} {key}={raw.strip()}: too large a number (it reads as infinity)")
+    if _overflows(value) and "inf" not in raw.lower():  # 1e400: past any float, alone or in a list
+        raise ConfigError(f"{flag} {key}={raw.strip()}: a number too large to hold (it reads as infinity)")
     return value
+
+
+def _overflows(value: Any) -> bool:
+    """Whether ``value`` (or a value inside it) is an infinite float."""
+    if isinstance(value, float):
+        return math.isinf(value)
+    if isinstance(value, dict):
+        return any(_overflows(v) for v in value.values())
+    return isinstance(value, list) and any(_overflows(v) for v in value)
 
 
 def _merge(into: dict[str, Any], value: Mapping[str, Any]) -> None:
