@@ -30,7 +30,7 @@ def fetch(
         "--base-url", metavar="URL", help="Where <release>.zip is served [default: GroupLens].")] = None,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Download a release (checked against its sha256, or for ml-10m and ml-32m the md5
+    """Download a release (checked against its sha256, or for ml-10m, ml-32m and ml-latest the md5
     published beside the zip: GroupLens's, or a mirror's own with --base-url) or unpack a zip.
 
     Prints the folder it is in.

@@ -18,7 +18,7 @@ and are kept here. For ml-10m, ml-32m and ml-latest (published again now and the
 sha256 is kept; GroupLens publishes an md5
 beside every zip (``<name>.zip.md5``), so those downloads are verified against that
 published md5 instead: from a mirror (``base_url``), the mirror's own md5, so for these
-two releases a mirror is trusted as it stands. A zip placed in the cache by hand is
+three releases a mirror is trusted as it stands. A zip placed in the cache by hand is
 checked against the sha256 when one is known; one without a known sha256 is trusted as
 given.
 
