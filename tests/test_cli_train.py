@@ -746,3 +746,13 @@ def test_a_run_s_mark_is_written_whole_and_left_alone_when_it_says_the_same(tmp_
     _mark(tmp_path, {"model": "gmf", "seed": 0, "tuning": {"settings": {"lr": 0.01}}})
     assert _marked(tmp_path)["tuning"] == {"settings": {"lr": 0.01}}
     assert sorted(p.name for p in tmp_path.iterdir()) == [_MARK]  # (put in place whole, under another name first)
+
+
+def test_a_mark_a_kill_left_half_put_in_place_is_the_run_s_own(small_data, tmp_path, capsys):
+    # Killed between writing the mark and putting it in place, a new folder held only
+    # '.cinerec-train.new', and the next train refused it as someone else's file.
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".cinerec-train.new").write_text('{"model": "gmf"}')
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(out), "-q"]) == 0
+    assert (out / "run.json").exists()

@@ -250,7 +250,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         raise ConfigError(f"--out {out}: holds a file named 'checkpoints', where training keeps its checkpoints; "
                           "choose a new or empty folder")
     if out.is_dir():
-        names = {p.name for p in out.iterdir()}
+        names = {p.name for p in out.iterdir()} - {_MARK_NEW}  # (a mark a kill left half put in place: ours)
         if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
             try:
                 meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -390,6 +390,7 @@ def _filter_flags(filters: dict[str, Any]) -> str:
 #: search is done, the search's record: what a killed run resumed is checked against and
 #: goes on with.
 _MARK = ".cinerec-train"
+_MARK_NEW = f"{_MARK}.new"  # (the mark, written whole, before it is put in place)
 
 
 def _mark(out: Path, record: dict[str, Any]) -> None:
@@ -401,7 +402,7 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
     try:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return  # (under torchrun the other ranks may be reading it)
-        staged = out / f"{_MARK}.new"
+        staged = out / _MARK_NEW
         staged.write_text(text, encoding="utf-8")
         os.replace(staged, path)  # whole: a rank reading it, or a kill, never meets half a record
     except OSError as e:
@@ -451,8 +452,9 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
                 fold.rmdir()
         if checkpoints.is_dir() and not any(checkpoints.iterdir()):  # nothing to resume from
             checkpoints.rmdir()
-        if out.is_dir() and {p.name for p in out.iterdir()} == {_MARK}:  # nothing of a run is left
+        if out.is_dir() and {p.name for p in out.iterdir()} - {_MARK_NEW} == {_MARK}:  # nothing of a run is left
             (out / _MARK).unlink()
+            (out / _MARK_NEW).unlink(missing_ok=True)
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
