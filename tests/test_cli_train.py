@@ -756,3 +756,26 @@ def test_a_mark_a_kill_left_half_put_in_place_is_the_run_s_own(small_data, tmp_p
     (out / ".cinerec-train.new").write_text('{"model": "gmf"}')
     assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(out), "-q"]) == 0
     assert (out / "run.json").exists()
+
+
+def test_a_tuned_model_that_is_not_neural_is_fitted_once(small_data, tmp_path, capsys, monkeypatch):
+    # train fitted the search's winner a second time (evaluate did not), and recorded the
+    # second fit's time beside the search's.
+    from cinerec.models.baselines import EASE
+
+    fits = []
+    real = EASE.fit
+
+    def counted(self, *args, **kwargs):
+        fits.append(self.config.regularization)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(EASE, "fit", counted)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--tune", "2", "--protocol", "loo-full",
+                 "--out", str(out), "-q"]) == 0
+    meta, metrics = read_json(out / "run.json"), read_json(out / "metrics.json")
+    chosen = meta["tuning"]["settings"]["regularization"]
+    assert fits.count(chosen) == 1  # (the search fits its winner on the training part; train did again)
+    assert metrics["ease"]["seconds_fit"] == meta["tuning"]["seconds_fit"]
+    assert open_run(out).model("ease").config.regularization == chosen

@@ -12,6 +12,7 @@ Under ``torchrun`` every process trains its share and only the first writes the 
 """
 
 import contextlib
+import dataclasses
 import os
 import typing
 from pathlib import Path
@@ -114,15 +115,20 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
 
             # Said on stderr while a --json answer is made; otherwise printed with the table.
             tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main or not json, held)
-            recommender = _with(recommender, tuned.settings)
+            # A neural winner is trained again, keeping checkpoints to resume from; any other
+            # is the search's own, fitted on this split already (not fitted a second time).
+            recommender = _with(recommender, tuned.settings) if isinstance(recommender, NeuralRecommender) \
+                else tuned.model
             if main:  # kept beside the checkpoints: a killed run resumed goes on with it, and records it
                 _mark(out, {**asked, "model": recommender.name, "tuning": tuned.to_dict()})
-        if recommender.uses_features:  # side features (two-tower, mlp-rating features = true) come from the data
-            recommender.set_features(dataset)
+        if recommender.uses_features and not (tuned is not None and recommender is tuned.model):
+            recommender.set_features(dataset)  # side features (two-tower, mlp-rating features = true) come from the data
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
         result = prepared.evaluate(recommender)
+        if tuned is not None and recommender is tuned.model:  # fitted by the search: its fit's time
+            result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
