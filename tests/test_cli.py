@@ -343,6 +343,11 @@ def test_settings_split_between_the_config_file_and_set_are_judged_together(smal
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",
                                    str(tmp_path / "c.toml"), "--set", 'members=["ease","als","seqknn"]'])
     assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'} with --set: weights = [1, 2]: "), err
+    # A bad file value --set replaced does not hide the file's other mistake, still its own.
+    (tmp_path / "c.toml").write_text("factors = 0\nregularization = -1.0\n")
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--config",
+                                   str(tmp_path / "c.toml"), "--set", "factors=8"])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}: regularization = -1"), err
     # One the file makes alone is still the file's.
     (tmp_path / "c.toml").write_text("weights = [1.0, 1.0]\n")
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",

@@ -178,7 +178,7 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     # when neither makes it alone.
     where = f"{config} with --set" if kept and set_values else "--set" if set_values or not file_values \
         else str(config)
-    sources = [(file_values, str(config)), (set_values, "--set")]  # (each as given, the file's all of it)
+    sources = [([file_values, kept], str(config)), ([set_values], "--set")]
 
     def create(v: dict[str, Any], w: str) -> "Recommender":
         return _create(name, v, w)
@@ -196,23 +196,29 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
 
 
 def _blamed(check: Callable[[dict[str, Any], str], Any], values: dict[str, Any], where: str,
-            sources: list[tuple[dict[str, Any], str]]) -> Any:
+            sources: list[tuple[list[dict[str, Any]], str]]) -> Any:
     """``check(values, where)``; when it refuses them, the same mistake is named on the one
-    source that makes it alone (the file's values, or --set's), else on ``where``."""
+    source that makes it alone, else on ``where``. Each source gives its values as written,
+    then, when those are refused for another mistake, what is left of them past --set (a
+    file's bad value that --set replaced); a source whose values as written pass makes
+    no mistake alone."""
     from cinerec.errors import ConfigError
 
     try:
         return check(values, where)
     except ConfigError as e:
         said = str(e).removeprefix(f"{where}: ")
-        for part, named in sources:
-            if not part or part == values:
-                continue
-            try:
-                check(part, named)
-            except ConfigError as alone:
-                if str(alone).removeprefix(f"{named}: ") == said:
-                    raise alone from None
+        for parts, named in sources:
+            for part in parts:
+                if not part or part == values:
+                    break
+                try:
+                    check(part, named)
+                except ConfigError as alone:
+                    if str(alone).removeprefix(f"{named}: ") == said:
+                        raise alone from None
+                    continue  # refused for another mistake: what is left past --set, next
+                break  # as written it passes: the mistake is not this source's alone
         raise
 
 
