@@ -115,6 +115,8 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     best = best_giving(board, metric)
     who = f"the study ({ref['source']})" if ref.get("source") else "the study"  # as report.md names it
     if best is None:
+        if metric in board.get("left_out", ()):
+            return f"{who}: {metric} {ref['value']}; ours: left out, measured on some of the seeds only"
         return f"{who}: {metric} {ref['value']}; ours: no model of this run gives {metric}"
     own = ref.get("model") if ref.get("model") in rows else None
     study = f"{who}: {metric} {ref['value']}; ours"
