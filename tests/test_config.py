@@ -63,7 +63,8 @@ def test_parse_set_options():
         parse_set_options(["oops"])
     # A number past any float: said as written (it was "regularization = inf: expected a
     # finite number", and for a whole-number setting "expected an integer").
-    for given in ("regularization=1e400", "regularization=-1e400", "weights=[1e400, 1, 1]", "t={a=[2, -1e999]}"):
+    for given in ("regularization=1e400", "regularization=-1e400", "weights=[1e400, 1, 1]", "t={a=[2, -1e999]}",
+                  't={n="info", b=1e400}'):
         with pytest.raises(ConfigError, match=rf"^--set {re.escape(given)}: a number too large to hold \(it reads as "
                                               r"infinity\)$"):
             parse_set_options([given])

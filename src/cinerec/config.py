@@ -158,7 +158,7 @@ def _set_value(key: str, raw: str, flag: str) -> Any:
         return text
     except ValueError:  # a number of thousands of digits: Python's own limit
         raise ConfigError(f"{flag} {key}: {TOO_MANY_DIGITS}") from None
-    if _overflows(value) and "inf" not in raw.lower():  # 1e400: past any float, alone or in a list
+    if _overflows(value) and not re.search(r"(?<![\w.])[+-]?inf(?![\w.])", raw):  # 1e400: past any float
         raise ConfigError(f"{flag} {key}={raw.strip()}: a number too large to hold (it reads as infinity)")
     return value
 
