@@ -611,23 +611,13 @@ def test_ctrl_c_landing_in_a_weak_reference_s_callback_still_stops_the_run(small
                                                                            monkeypatch):
     # Python drops an exception raised in such a callback ("Exception ignored in: <function
     # WeakKeyDictionary...>", a traceback): the run went on, was saved and exited 0.
-    import weakref
-
     from cinerec import runs
+    from tests.interrupts import drop_an_interrupt
 
     real = runs.save_model
 
     def collected_during_ctrl_c(*args, **kwargs):
-        class Thing:
-            pass
-
-        def callback(_):
-            raise KeyboardInterrupt  # where the signal handler ran
-
-        thing = Thing()
-        ref = weakref.ref(thing, callback)
-        del thing
-        assert ref() is None
+        drop_an_interrupt()
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runs, "save_model", collected_during_ctrl_c)

@@ -180,26 +180,16 @@ def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
 def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_url, monkeypatch, capsys):
     # A Ctrl-C landing in a weak reference's callback is dropped by Python: the command now
     # ends "interrupted", but the PostgreSQL store was swapped in all the same.
-    import weakref
-
     from cinerec.cli import main
     from cinerec.io import interrupt_dropped
     from cinerec.serving import pgstore
+    from tests.interrupts import drop_an_interrupt
 
     export_store(run_dir, pg_url, k=3, model="ease", progress=False)
     real = pgstore._copy
 
     def copy(*args, **kwargs):
-        class Thing:
-            pass
-
-        def callback(_):
-            raise KeyboardInterrupt
-
-        thing = Thing()
-        ref = weakref.ref(thing, callback)
-        del thing
-        assert ref() is None
+        drop_an_interrupt()
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pgstore, "_copy", copy)
