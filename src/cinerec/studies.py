@@ -1579,7 +1579,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
 
 def _protocol_refusal(study: Study, e: Exception) -> str:
     """The protocol's refusal of the data, named on the file's ``[protocol]`` key that asked
-    for it: ``fold`` where it names the fold, else ``name``."""
+    for it: the option the refusal names first when the file gives it (``fold``, ``ks``),
+    else ``name``."""
     said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
     # The option the protocol names first ("protocol loo-full: ks=[2000]: ..."), where the file gives it.
     named = re.match(rf"protocol {re.escape(study.protocol)}: (\w+)=", str(e))

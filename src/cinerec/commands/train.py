@@ -121,13 +121,14 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                 else tuned.model
             if main:  # kept beside the checkpoints: a killed run resumed goes on with it, and records it
                 _mark(out, {**asked, "model": recommender.name, "tuning": tuned.to_dict()})
-        if recommender.uses_features and not (tuned is not None and recommender is tuned.model):
+        searched = tuned is not None and recommender is tuned.model  # (fitted by the search, features and all)
+        if recommender.uses_features and not searched:
             recommender.set_features(dataset)  # side features (two-tower, mlp-rating features = true) come from the data
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
         result = prepared.evaluate(recommender)
-        if tuned is not None and recommender is tuned.model:  # fitted by the search: its fit's time
+        if searched and tuned is not None:  # its fit's time, the search's
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
@@ -381,14 +382,15 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
 
 
 def _filter_flags(filters: dict[str, Any]) -> str:
-    """Filters as the flags that ask for them (``--kcore 5,5 --implicit``), or "no filters"."""
-    def one(key: str, value: Any) -> str:
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            return flag
-        return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+    """A run's record of its filters as the flags that ask for them (``--kcore 5
+    --implicit``), or "no filters"; a record no flags can say, as it stands."""
+    from cinerec.data.filters import Filters
+    from cinerec.errors import CinerecError
 
-    return " ".join(one(k, v) for k, v in filters.items()) or "no filters"
+    try:
+        return Filters.from_mapping(filters, where="run.json").as_flags() or "no filters"
+    except CinerecError:  # (a hand-edited record)
+        return str(filters)
 
 
 #: The file that says a folder is a ``train`` run's, finished or not (what it may clean up).

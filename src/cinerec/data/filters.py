@@ -120,6 +120,18 @@ class Filters:
         """True when no filter is on: :func:`apply_filters` returns the data as it is."""
         return self == Filters()
 
+    def as_flags(self) -> str:
+        """The flags that ask for these filters, as typed (``--top-users 20 --implicit``);
+        empty when none is on."""
+        steps: list[tuple[str, dict[str, Any]]] = []
+        years = {k: getattr(self, k) for k in ("min_year", "max_year") if getattr(self, k) is not None}
+        steps += [("years", years)] if years else []
+        steps += [(k, {"n": getattr(self, k)}) for k in ("top_users", "top_movies") if getattr(self, k) is not None]
+        steps += [("kcore", {"users": self.kcore[0], "movies": self.kcore[1]})] if self.kcore is not None else []
+        steps += [("implicit", {})] if self.implicit else []
+        steps += [("liked_threshold", {"threshold": self.liked_threshold})] if self.liked_threshold is not None else []
+        return " ".join(_as_flags(name, args) for name, args in steps)
+
     def to_dict(self) -> dict[str, Any]:
         """The filters that are on, JSON-ready (``kcore`` as a list)."""
         out = {}
