@@ -752,3 +752,17 @@ def test_profiles_that_cannot_be_reached_are_named_by_their_flag(run_dir, pg_url
     with pytest.raises(DataError) as e:
         create_app(run_dir, None, profiles=bad)
     assert str(e.value).startswith("--profiles postgresql://nobody_here:***@"), str(e.value)
+
+
+def test_a_server_that_does_not_answer_is_said_before_the_run_is_read(tmp_path, capsys):
+    # The server was asked only after the run, its dataset and its model were read (which
+    # on a large run takes minutes), so a typo in the URL cost all that first.
+    from cinerec.cli import main
+
+    url = f"postgresql://cinerec@127.0.0.1:{free_port()}/nothing"
+    missing = tmp_path / "no-run-here"
+    with pytest.raises(DataError, match="cannot connect to PostgreSQL"):
+        export_store(missing, url, k=5, model=None, progress=False)
+    assert main(["export", "--run", str(missing), "--db", url, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to PostgreSQL" in err and "no such run folder" not in err

@@ -388,10 +388,18 @@ def check_target(db: str | os.PathLike) -> None:
 
     A SQLite target must sit in an existing folder and be a new file or an earlier
     store: the export replaces it whole, so any other file there (a run's ``run.json``,
-    someone's database) is refused rather than overwritten. A URL must be PostgreSQL's.
+    someone's database) is refused rather than overwritten. A URL must be PostgreSQL's,
+    and outside torchrun its server must answer and hold no schema the export may not
+    replace.
     """
     check_url(db)
     if is_postgres(db):
+        # One process asks the server now, before the run and its model are read (which
+        # can take minutes); under torchrun export_store asks it once for every rank.
+        if not _Shards.active():
+            from cinerec.serving.pgstore import check_postgres_target
+
+            check_postgres_target(str(db))
         return
     path = Path(db)
     if path.is_dir():
