@@ -890,3 +890,32 @@ def test_dates_written_as_digits_of_several_widths_in_one_column_are_dates(tmp_p
 def test_a_date_written_as_digits_beside_dates_in_text_is_a_date(tmp_path):
     (tmp_path / "log.csv").write_text("user,item,ts\na,x,20190304\nb,y,2019-03-05\n")
     assert load_log(tmp_path / "log.csv").interactions.timestamps.tolist() == [1551657600, 1551744000]
+
+
+@pytest.mark.parametrize("typo", ["20211332", "2021013", "20210230"])
+def test_a_typo_among_dates_written_as_digits_is_refused_not_read_as_seconds_with_the_rest(tmp_path, typo):
+    # One number that is no date made the whole column seconds: every time in August 1970,
+    # with no word, so leave-latest-out held out whatever the file's order made latest.
+    rows = [f"u{i % 3},m{i},{20210101 + i}" for i in range(1, 10)]
+    rows[4] = f"u1,m5,{typo}"
+    (tmp_path / "log.csv").write_text("user,item,ts\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as e:
+        load_log(tmp_path / "log.csv")
+    assert str(e.value) == (f"{tmp_path / 'log.csv'} line 6: time {int(typo)!r} is not a date, where most of the "
+                            f"column's times are dates written as digits (such as 20210102): give every time as a date")
+    # the same beside dates in text, where the file's own text is shown
+    rows[0] = "u1,m1,2021-01-02"
+    (tmp_path / "log.csv").write_text("user,item,ts\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=rf"line 6: time '{typo}' is not a date"):
+        load_log(tmp_path / "log.csv")
+
+
+@pytest.mark.parametrize("number", ["0", "2021", "-5"])
+def test_a_number_near_1970_beside_dates_in_text_is_refused(tmp_path, number):
+    # "0" (a placeholder) or "2021" (a year) beside 2021-01-03 was read as seconds, the
+    # person's earliest time, which leave-latest-out can then never hold out.
+    (tmp_path / "log.csv").write_text(f"user,item,ts\na,x,2021-01-03\na,y,{number}\nb,x,2021-01-04\n")
+    with pytest.raises(DataError) as e:
+        load_log(tmp_path / "log.csv")
+    assert str(e.value) == (f"{tmp_path / 'log.csv'} line 3: time {number!r} reads as seconds within a year of "
+                            "1970, beside dates in text (such as '2021-01-03'): give it as a date")

@@ -643,7 +643,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                             f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
             times, rest = column.to_numpy().astype(np.int64, copy=False), None
-            if (calendar := _calendar_numbers(times)) is not None:
+            if (calendar := _calendar_numbers(times, path)) is not None:
                 times = calendar
             # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
             elif len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
@@ -749,6 +749,12 @@ MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 Times = tuple[np.ndarray, "np.ndarray | None"]
 
 
+#: Seconds in a year: a number beside dates in text that reads as a time this close to
+#: 1970, and more than this before every one of those dates, is a placeholder (0) or a
+#: year (2021), not a time.
+_YEAR_SECONDS = 365 * 86_400
+
+
 def _times(values: pd.Series, path: Path) -> Times:
     """Whole seconds since the epoch and what is left below them (:data:`Times`), from
     numbers (seconds, or milliseconds, microseconds or nanoseconds when every one is too
@@ -758,7 +764,7 @@ def _times(values: pd.Series, path: Path) -> Times:
         if bad.any():
             raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
         numbers = values.to_numpy()
-        calendar = _calendar_numbers(numbers)
+        calendar = _calendar_numbers(numbers, path)
         return (calendar, None) if calendar is not None else _as_seconds(numbers, path, scale=True)
     if values.dtype.kind == "M":
         bad = values.isna().to_numpy()
@@ -769,14 +775,16 @@ def _times(values: pd.Series, path: Path) -> Times:
     seconds = pd.to_numeric(values, errors="coerce")
     text = seconds.isna().to_numpy()
     out, rest = np.zeros(len(values), dtype=np.int64), np.zeros(len(values))
-    calendar = _calendar_numbers(seconds.to_numpy()[~text])
+    rows, written = np.flatnonzero(~text), values.to_numpy()[~text]
+    calendar = _calendar_numbers(seconds.to_numpy()[~text], path, rows=rows, written=written)
     if calendar is not None:
         out[~text] = calendar
     else:
         out[~text], part = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(),
-                                       rows=np.flatnonzero(~text), written=values.to_numpy()[~text])
+                                       rows=rows, written=written)
         if part is not None:
             rest[~text] = part
+
     if text.any():
         stamps = _dates(values[text], np.flatnonzero(text), path)
         bad = stamps.isna().to_numpy()
@@ -789,6 +797,13 @@ def _times(values: pd.Series, path: Path) -> Times:
         out[text], part = _seconds(stamps)
         if part is not None:
             rest[text] = part
+        # 0 or 2021 beside 2021-01-03: a placeholder or a year, not a time in 1970
+        near = (np.abs(out[~text]) < _YEAR_SECONDS) & (out[~text] < out[text].min() - _YEAR_SECONDS)
+        if calendar is None and near.any():
+            at = int(np.argmax(near))
+            example = values.iloc[int(np.argmax(text))]
+            raise DataError(f"{_line(path, int(rows[at]))}: time {written[at]!r} reads as seconds within a year "
+                            f"of 1970, beside dates in text (such as {example!r}): give it as a date")
     return out, rest if rest.any() else None
 
 
@@ -834,11 +849,16 @@ _CALENDAR_FORMATS = ((19_000_101, 21_001_231, "%Y%m%d"), (190_001_010_000, 210_0
                      (19_000_101_000_000, 21_001_231_235_959, "%Y%m%d%H%M%S"))
 
 
-def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
+def _calendar_numbers(numbers: np.ndarray, path: Path | None = None, *, rows: np.ndarray | None = None,
+                      written: np.ndarray | None = None) -> np.ndarray | None:
     """Seconds since the epoch when every one of ``numbers`` is a date written as digits
     (20190304, or 201903041530 or 20190304153000 with its clock), else None. As seconds
     such numbers would lie within August 1970, as milliseconds in 1976 or the years 2572
-    to 2635, so a log whose every time reads as such a date is taken for one."""
+    to 2635, so a log whose every time reads as such a date is taken for one. Where most
+    of them are such dates and some are not (20211332, a typo), the first that is not is
+    refused, naming its line in ``path`` (``rows``: the data rows of ``numbers``;
+    ``written``: their text as the file has it): read as seconds, the whole column would
+    have become August 1970."""
     if not len(numbers):
         return None
     if numbers.dtype.kind not in "iu":  # whole numbers written with ".0", or none of this
@@ -848,22 +868,35 @@ def _calendar_numbers(numbers: np.ndarray) -> np.ndarray | None:
     def inside(x: Any) -> Any:
         return np.logical_or.reduce([(x >= first) & (x <= last) for first, last, _ in _CALENDAR_FORMATS])
 
-    # Seconds since 1970 lie between the ranges: refused on the column's ends alone, before
-    # any work on its rows (a 25M-row log read for this).
-    if not inside(np.array([numbers.min(), numbers.max()])).all() or not inside(numbers).all():
+    # Seconds since 1970 lie between the ranges: a column most of whose numbers lie outside
+    # them is told from a strided sample alone, before any work on its rows (a 25M-row log).
+    sample = numbers[::max(1, len(numbers) // 1024)]
+    if 2 * int(inside(sample).sum()) <= len(sample):
         return None
     distinct, codes = np.unique(numbers, return_inverse=True)
+    codes = codes.reshape(-1)
     out = np.zeros(len(distinct), dtype=np.int64)
     covered = np.zeros(len(distinct), dtype=bool)
     for first, last, form in _CALENDAR_FORMATS:
-        these = (distinct >= first) & (distinct <= last)
-        if these.any():
+        these = np.flatnonzero((distinct >= first) & (distinct <= last))
+        if len(these):
             stamps = pd.to_datetime(pd.Series(distinct[these].astype(str)), format=form, errors="coerce", utc=True)
-            if stamps.isna().any():
-                return None  # a number that is no date (20191399): seconds, as before
-            out[these] = _seconds(stamps)[0]  # (whole minutes or days: nothing below a second)
-            covered |= these
-    return out[codes.reshape(-1)] if covered.all() else None
+            read = ~stamps.isna().to_numpy()
+            out[these[read]] = _seconds(stamps[read])[0]  # (whole minutes or days: nothing below a second)
+            covered[these[read]] = True
+    if covered.all():
+        return out[codes]
+    dated = covered[codes]
+    if path is not None and 2 * int(dated.sum()) > len(numbers):  # mostly dates: the rest are typos, not seconds
+        odd, example = int(np.argmin(dated)), int(np.argmax(dated))
+
+        def said(at: int) -> Any:
+            return written[at] if written is not None else numbers[at].item()
+
+        line = _line(path, int(rows[odd]) if rows is not None else odd)
+        raise DataError(f"{line}: time {said(odd)!r} is not a date, where most of the column's times are dates "
+                        f"written as digits (such as {said(example)!r}): give every time as a date")
+    return None  # (20191399 beside 20190304 alone: seconds, as before)
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
