@@ -919,3 +919,31 @@ def test_a_number_near_1970_beside_dates_in_text_is_refused(tmp_path, number):
         load_log(tmp_path / "log.csv")
     assert str(e.value) == (f"{tmp_path / 'log.csv'} line 3: time {number!r} reads as seconds within a year of "
                             "1970, beside dates in text (such as '2021-01-03'): give it as a date")
+
+
+@pytest.mark.parametrize("first, given", [
+    ("1\t37\t4\t1609547300", "user=1,item=37,rating=4,time=1609547300"),
+    ("ann\tm1\t4\t1609547300", "user=ann,item=m1"),
+])
+def test_a_log_without_a_header_line_is_refused_even_when_its_first_line_is_named(tmp_path, first, given):
+    # The refusal's hint, --columns naming the first line's values, read that line as the
+    # header: one rating fewer, with no word.
+    path = tmp_path / "u.tsv"
+    path.write_text(first + "\n" + "2\t38\t5\t1609547301\n3\t39\t3\t1609547302\n")
+    for columns in (None, parse_columns(given)):
+        with pytest.raises(DataError) as e:
+            load_log(path, columns=columns)
+        assert str(e.value).startswith(f"{path}: line 1 (")
+        assert str(e.value).endswith("reads as data, not as a header line; a log names its columns "
+                                     "(user, item, rating, timestamp) in its first line: add one")
+    # a header that names its columns keeps its rows, numbers among its names or not
+    path.write_text("user\titem\t2019\n1\t37\t4\n2\t38\t5\n")
+    assert len(load_log(path).interactions) == 2
+
+
+def test_a_catalogue_without_a_header_line_is_refused(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\na,1\nb,2\n")
+    (tmp_path / "movies.csv").write_text("1,Toy Story (1995)\n2,Heat (1995)\n")
+    with pytest.raises(DataError, match=r"movies.csv: line 1 \('1', 'Toy Story \(1995\)'\) reads as data.*"
+                                        r"a catalogue names its columns \(item, title, genres\)"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")

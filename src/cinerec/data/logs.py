@@ -520,9 +520,23 @@ def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
         yield header, csv.reader(f, delimiter=delimiter, quoting=quoting)
 
 
+#: A header cell that is a number (1, 4.5, -3, 1e9): with no usual column name beside it,
+#: the first line is data, not a header.
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
           path: Path, required: bool) -> str | None:
     columns = list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
+    known = {n for role_names in names.values() for n in role_names}
+    if any(_NUMBER.match(str(c)) for c in columns) and not any(str(c).strip().lower() in known for c in columns):
+        # No header line: naming line 1's values with --columns would drop that line's row.
+        what = "a log" if names is COLUMN_NAMES else "a catalogue"
+        roles = "user, item, rating, timestamp" if names is COLUMN_NAMES else "item, title, genres"
+        first = (f"its column names ({', '.join(map(repr, columns))}) are numbers"
+                 if path.suffix.lower() in (".parquet", ".pq")
+                 else f"line 1 ({', '.join(map(repr, columns))}) reads as data, not as a header line")
+        raise DataError(f"{path}: {first}; {what} names its columns ({roles}) in its first line: add one")
     if role in given:
         if given[role] not in columns:
             # A header written "user, item, rating": its names are the words, not the spaces.
