@@ -788,6 +788,13 @@ def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys
     assert code == 0, err
     assert "note: [export] k = 15 is more than the 12 movies of the data: each list holds at most 12" in err
     assert "note: [export.two_stage] candidates = 20 is more than the 12 movies of the data" in err
+    # Kept with the figures too: they went to stderr alone, so --json and -q lost them.
+    board = json.loads((tmp_path / "o" / "leaderboard.json").read_text())
+    assert any(n.startswith("[export] k = 15 is more than the 12 movies") for n in board["notes"])
+    assert "**Note:** [export] k = 15 is more than the 12 movies" in (tmp_path / "o" / "report.md").read_text()
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "-q", "--json")
+    assert code == 0 and err == "", err
+    assert any(n.startswith("[export.two_stage] candidates = 20") for n in json.loads(out)["notes"])
     code, _, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "x.sqlite"), "-k", "30",
                        "--run-model", "baseline")
     assert code == 0, err

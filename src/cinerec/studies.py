@@ -1343,7 +1343,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for step in record:
             say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
-        for line in _export_notes(study, dataset):
+        export_notes = _export_notes(study, dataset)  # said now, before the work, and kept with the figures
+        for line in export_notes:
             say(f"note: {line}", quiet)
         say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
             f"{', '.join(map(str, study.seeds))}", quiet)
@@ -1529,7 +1530,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
         "synthetic": bool(dataset.info.get("synthetic")),
-        "notes": synthetic_notes(dataset) + model_notes, "filters": record,
+        "notes": synthetic_notes(dataset) + export_notes + model_notes, "filters": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "left_out": sorted(partial),  # figures some seeds' splits did not measure
