@@ -356,7 +356,7 @@ def test_info_names_the_source_as_given_and_a_zip_s_unpacked_copy_apart(ml100k_d
     capsys.readouterr()
     assert main(["data", "info", str(archive), "--json", "-q"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got["source"] == str(archive) == got["data"]["source"]
+    assert got["source"] == str(archive) == got["dataset"]["source"]
     assert got["read_from"].endswith("ml-100k") and got["read_from"] != str(archive)
     assert main(["data", "info", str(ml100k_dir), "--json", "-q"]) == 0
     got = json.loads(capsys.readouterr().out)

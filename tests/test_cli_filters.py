@@ -80,21 +80,21 @@ def test_a_folder_with_ratings_csv_and_no_movies_csv_is_a_log(tmp_path, capsys):
     capsys.readouterr()
     assert main(["data", "info", str(folder), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["ratings"] == 3 and facts["users"] == 2 and facts["data"]["format"] == "log"
+    assert facts["ratings"] == 3 and facts["users"] == 2 and facts["dataset"]["format"] == "log"
 
 
 def test_data_info_json_records_the_filters(synthetic_100k, capsys):
     capsys.readouterr()
     assert main(["data", "info", str(synthetic_100k), "--top-users", "20", "--kcore", "3", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    data = facts["data"]
+    data = facts["dataset"]
     assert data["filters"] == {"top_users": 20, "kcore": [3, 3]}
     assert [s["transform"] for s in data["transforms"]] == ["top_users", "kcore"]
     assert data["transforms"][0]["after"]["users"] == 20
     assert facts["users"] == data["counts"]["users"] and facts["official_folds"] == []
     assert main(["data", "info", str(synthetic_100k), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["data"]["transforms"] == [] and "u1" in facts["official_folds"]
+    assert facts["dataset"]["transforms"] == [] and "u1" in facts["official_folds"]
 
 
 def test_each_filter_is_said_in_the_flag_s_words(synthetic_100k, capsys):

@@ -120,7 +120,7 @@ def info(
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
     if json:
-        print_json({**facts, "data": data_record(where, dataset, filters, record)})
+        print_json({**facts, "dataset": data_record(where, dataset, filters, record)})
         return
     print_facts(facts)
     for step in record:
