@@ -45,9 +45,9 @@ def markdown(board: dict[str, Any], seconds: float) -> str:
     lines += ["", note] if note else []
     # what cinerec run prints under its table: a synthetic release, a model below popularity, what a fit chose
     lines += ["", *(f"note: {line}" for line in board["notes"])] if board.get("notes") else []
-    if board.get("filters"):  # what the file's filters (or --data's data) left, as the report says it
+    if board.get("transforms"):  # what the file's filters (or --data's data) left, as the report says it
         lines += ["", *(f"- {step_words(step)}: {step['after']['ratings']:,} ratings, {step['after']['users']:,} "
-                        f"users, {step['after']['movies']:,} movies left" for step in board["filters"])]
+                        f"users, {step['after']['movies']:,} movies left" for step in board["transforms"])]
     ref = board.get("reference")
     if ref:
         figures = {ref["metric"]: ref["value"], **ref.get("also", {})}

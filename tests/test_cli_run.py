@@ -507,7 +507,7 @@ def test_filters_and_models_picked_on_the_command_line(tmp_path, capsys, ml100k_
     assert code == 0, err
     board = json.loads(out)
     assert [m["label"] for m in board["models"]] == ["ease"]
-    assert [f["transform"] for f in board["filters"]] == ["top_users"] and board["users"] == 300
+    assert [f["transform"] for f in board["transforms"]] == ["top_users"] and board["users"] == 300
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--only", "ease,nope")
     assert code == 2 and "--only nope: not one of the study's models (popularity, ease)" in err
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--top-users", "0")

@@ -1530,7 +1530,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
         "synthetic": bool(dataset.info.get("synthetic")),
-        "notes": synthetic_notes(dataset) + export_notes + model_notes, "filters": record,
+        "notes": synthetic_notes(dataset) + export_notes + model_notes, "transforms": record,
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "left_out": sorted(partial),  # figures some seeds' splits did not measure
@@ -1565,7 +1565,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     meta = {
         "command": "run", "best_model": best, "data": study.source, "protocol": study.protocol,
         "protocol_options": shown_options, "seeds": list(study.seeds), "seed": study.seeds[0],
-        "metric": metric, "study": study.to_dict(), "filters": record, "dataset": data,
+        "metric": metric, "study": study.to_dict(), "transforms": record, "dataset": data,
         **({"below_popularity": board["below_popularity"]} if "below_popularity" in board else {}),
         "config": {best: final.config.to_dict()},
         # Each tuned model's search, seed by seed, as settings.json holds it (train --tune: "tuning").
@@ -1764,7 +1764,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}."]
     # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
     lines += [f"**Note:** {line}." for line in board.get("notes", [])]
-    for step in board["filters"]:
+    for step in board["transforms"]:
         a = step["after"]
         lines.append(f"- {step_words(step)}: {a['ratings']:,} ratings, {a['users']:,} users, "
                      f"{a['movies']:,} movies left")
