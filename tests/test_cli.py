@@ -20,8 +20,8 @@ from cinerec.errors import DataError
 from cinerec.runs import open_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-FIGURES = {"data info", "evaluate", "train", "recommend", "export", "quickstart", "run"}
-RUN_READERS = {"recommend", "export", "serve"}
+FIGURES = {"data info", "evaluate", "train", "recommend", "similar", "export", "quickstart", "run"}
+RUN_READERS = {"recommend", "similar", "export", "serve"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def _options(cmd) -> dict[str, object]:
 
 def test_every_command_is_there():
     assert set(_commands()) == {"data fetch", "data info", "data synthesize", "quickstart", "evaluate", "train",
-                                "recommend", "export", "serve", "run"}
+                                "recommend", "similar", "export", "serve", "run"}
 
 
 def test_a_flag_means_the_same_on_every_command():
@@ -249,7 +249,7 @@ def test_help_and_an_empty_world_size_are_not_refused_for_a_torchrun_environment
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("quickstart", "data", "evaluate", "train", "recommend", "export", "serve", "--install-completion"):
+    for name in ("quickstart", "data", "evaluate", "train", "recommend", "similar", "export", "serve", "--install-completion"):
         assert name in out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("cinerec ")

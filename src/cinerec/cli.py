@@ -50,6 +50,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("run")(run.run)
 app.command("recommend")(recommend.recommend)
+app.command("similar")(recommend.similar)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
 

@@ -1,11 +1,15 @@
-"""``cinerec recommend``: top movies for one person from a run folder, each with a reason.
+"""``cinerec recommend``: top movies for one person from a run folder, each with a reason;
+and ``cinerec similar``: the movies most like one.
 
     cinerec recommend --run runs/neumf --user 196
     cinerec recommend --run runs/quickstart --user 196 -k 5 --run-model ease --json
+    cinerec recommend --run runs/neumf --liked 50,181,172 --ratings 1=2
+    cinerec similar --run runs/neumf --movie 50
 
-Movies the person has rated (anywhere in the run's data) are never recommended. The
-reason names the movie the person liked that is most like the recommended one
-(``cinerec.serving.lists``: the same lists and reasons as the store and the API).
+Movies the person has rated (anywhere in the run's data), or gave with ``--liked`` and
+``--ratings``, are never recommended. The reason names the movie the person liked that is
+most like the recommended one (``cinerec.serving.lists``: the same lists and reasons as
+the store and the API).
 """
 
 from pathlib import Path
@@ -15,30 +19,44 @@ import typer
 
 from cinerec.commands import flags
 
-__all__ = ["recommend", "recommend_for"]
+__all__ = ["recommend", "recommend_for", "similar"]
 
 def recommend(
     run: flags.RunDir,
-    user: Annotated[str, typer.Option("--user", metavar="ID", show_default=False,
-                                      help="The person's raw user id, as in the data.")],
+    user: Annotated[str | None, typer.Option("--user", metavar="ID", show_default=False,
+                                             help="The person's raw user id, as in the data.")] = None,
+    liked: Annotated[list[str] | None, typer.Option(
+        "--liked", metavar="IDS", show_default=False,
+        help="Someone new instead of --user: raw ids of movies they liked, comma-separated (repeatable).")] = None,
+    rated: Annotated[list[str] | None, typer.Option(
+        "--ratings", metavar="ID=STARS,...", show_default=False,
+        help="Someone new instead of --user: movies they rated, with their stars (repeatable).")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many movies (at most every unseen one).")] = 10,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
 ) -> None:
-    """Top unseen movies for one user of a run, with reasons.
+    """Top unseen movies for one user of a run, or for someone new, with reasons.
 
-    Movies the person rated are never recommended; each reason names the movie they
-    liked that is most like the recommended one.
+    Movies the person rated (or gave with --liked and --ratings) are never recommended;
+    each reason names the movie they liked that is most like the recommended one.
     """
     from cinerec.commands.show import print_json, say
+    from cinerec.errors import ConfigError
 
-    raw, model_name, recs, (n_items, rated, made_up, fitted) = _recommend(run, user, k, run_model)
+    if user is not None and (liked or rated):
+        raise ConfigError("recommend: give --user, or --liked/--ratings for someone new, not both")
+    if user is None:
+        if not liked and not rated:
+            raise ConfigError("recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new")
+        _recommend_new(run, _ids(liked or []), _stars(rated or []), k, run_model, json, quiet)
+        return
+    raw, model_name, recs, (n_items, rated_n, made_up, fitted) = _recommend(run, user, k, run_model)
     # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
     notes = list(made_up) + list(fitted)
-    if len(recs) < k and len(recs) == n_items - rated:
+    if len(recs) < k and len(recs) == n_items - rated_n:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
-        notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated:,} of the run's "
+        notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated_n:,} of the run's "
                      f"{n_items:,} movies" if recs else f"no movie listed for user {raw}: they rated all "
                      f"{n_items:,} of the run's movies")
         if recs:  # (none left: said below, on stdout)
@@ -48,13 +66,150 @@ def recommend(
         return
     if not recs:
         print(f"no unseen movie left to recommend to user {raw}")
+    _print_list(recs)
+    for note in made_up + fitted:
+        print(f"note: {note}")
+
+
+def _print_list(recs: list[dict[str, Any]]) -> None:
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
         score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
+
+
+def _ids(values: list[str]) -> list[str]:
+    """``--liked`` values: comma-separated raw movie ids, each flag given any number of times."""
+    from cinerec.errors import ConfigError
+
+    out = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                raise ConfigError(f"--liked {value!r}: an empty movie id; give raw movie ids separated by commas")
+            out.append(part.strip())
+    return out
+
+
+def _stars(values: list[str]) -> dict[str, float]:
+    """``--ratings`` values: comma-separated ``ID=STARS``; a movie given twice is refused."""
+    import math
+
+    from cinerec.errors import ConfigError
+
+    out: dict[str, float] = {}
+    for value in values:
+        for part in value.split(","):
+            movie, eq, stars = part.rpartition("=")
+            if not eq or not movie.strip():
+                raise ConfigError(f"--ratings {part.strip()!r}: expected ID=STARS, such as 50=4.5")
+            try:
+                number = float(stars)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise ConfigError(f"--ratings {part.strip()!r}: stars must be a number, got {stars.strip()!r}")
+            if movie.strip() in out:
+                raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice; give it once")
+            out[movie.strip()] = number
+    return out
+
+
+def _recommend_new(run_dir: Path, liked: list[str], rated: dict[str, float], k: int, model_name: str | None,
+                   json: bool, quiet: bool) -> None:
+    """Cold start on the command line: the lists the API's ``POST /recommendations`` gives."""
+    from cinerec.commands.show import print_json, say
+    from cinerec.data.dataset import synthetic_list_notes
+    from cinerec.errors import ConfigError
+    from cinerec.runs import open_run
+
+    run = open_run(run_dir)
+    name = model_name or run.default_model
+    lists = _lists(run, name)
+    for movie in liked:
+        if movie in rated:  # (history_records says so with the stars, in the notebook's words)
+            raise ConfigError(f"movie {movie!r} is given with --liked and with --ratings: give it once")
+    try:
+        recs = lists.history_records(liked, rated, k)
+    except ConfigError as e:
+        if str(e).startswith("ratings: "):  # the notebook's argument, on the command line --ratings
+            raise ConfigError(f"--ratings: {str(e).removeprefix('ratings: ')}") from None
+        if "is more than candidates" not in str(e):
+            raise
+        raise ConfigError(f"-k {k}: {e}") from None
+    made_up, fitted = synthetic_list_notes(run.dataset), run.model(name).fit_notes()
+    notes = list(made_up) + list(fitted)
+    given = len({lists.item_index(m) for m in [*liked, *rated]})
+    if len(recs) < k and len(recs) == run.dataset.n_items - given:
+        notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: the other {given:,} of "
+                     f"the run's {run.dataset.n_items:,} movies are the ones given")
+        if recs:
+            say(f"note: {notes[-1]}", quiet)
+    if json:
+        print_json({"liked": liked, "ratings": rated, "model": name, "synthetic": bool(made_up),
+                    "recommendations": recs, "notes": notes})
+        return
+    if not recs:
+        print("no movie left to recommend: every movie of the run was given")
+    _print_list(recs)
     for note in made_up + fitted:
+        print(f"note: {note}")
+
+
+def _lists(run: Any, name: str) -> Any:
+    from cinerec.errors import DataError
+    from cinerec.serving.lists import Lists
+
+    try:
+        return Lists(run.dataset, run.model(name))
+    except DataError as e:
+        raise DataError(f"{run.path}: {e}") from None
+
+
+def similar(
+    run: flags.RunDir,
+    movie: Annotated[str, typer.Option("--movie", metavar="ID", show_default=False,
+                                       help="The movie's raw id, as in the data.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="How many movies (at most those with anything in "
+                                                     "common with it).")] = 10,
+    run_model: flags.RunModel = None,
+    json: flags.Json = False,
+    quiet: flags.Quiet = False,
+) -> None:
+    """The movies most like one movie, by a run's model (as the API's /movies/{id}/similar).
+
+    Only movies with a positive similarity are listed, so fewer than -k may come back.
+    """
+    from cinerec.commands.show import print_json, say
+    from cinerec.data.dataset import synthetic_list_notes
+    from cinerec.runs import open_run
+    from cinerec.ranking import check_k
+
+    opened = open_run(run)
+    name = run_model or opened.default_model
+    lists = _lists(opened, name)
+    item = lists.item_index(movie)
+    items, sims = lists.similar(item, check_k(k))
+    listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
+    notes = list(synthetic_list_notes(opened.dataset))
+    this = lists.record(item)
+    if len(listed) < min(k, opened.dataset.n_items - 1):
+        notes.append(f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}: no other movie has "
+                     f"anything in common with movie {this['movie_id']!r} under model {name!r}")
+        say(f"note: {notes[-1]}", quiet)
+    if json:
+        print_json({"movie": this, "model": name, "synthetic": bool(opened.dataset.info.get("synthetic")),
+                    "similar": listed, "notes": notes})
+        return
+    year = f" ({this['year']})" if this["year"] else ""
+    say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
+    for rank, r in enumerate(listed, 1):
+        year = f" ({r['year']})" if r["year"] else ""
+        genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
+        print(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}")
+    for note in synthetic_list_notes(opened.dataset):
         print(f"note: {note}")
 
 
@@ -75,19 +230,15 @@ def _recommend(run_dir: Path, user: Any, k: int,
     and the run's count of movies with how many of them the user rated, the note that
     the run's data is a synthetic release (none when it is not) and the model's fit notes."""
     from cinerec.data.dataset import synthetic_list_notes
-    from cinerec.errors import ConfigError, DataError
+    from cinerec.errors import ConfigError
     from cinerec.runs import open_run
-    from cinerec.serving.lists import Lists
 
     if k < 1:
         raise ConfigError(f"-k must be at least 1, got {k}")
     run = open_run(run_dir)
     name = model_name or run.default_model
     model = run.model(name)
-    try:
-        lists = Lists(run.dataset, model)
-    except DataError as e:
-        raise DataError(f"{run_dir}: {e}") from None
+    lists = _lists(run, name)
     u = lists.user_index(user)
     try:  # a two-stage model's shortlist (after k is cut to the catalogue): name the flag that asked for more
         items, scores, reasons = lists.for_users([u], k)

@@ -392,6 +392,14 @@ class Lists:
         (cold start, as the API's ``POST /recommendations``)."""
         import pandas as pd
 
+        rows = [{"rank": r, **{c: rec[c] for c in ("movie_id", "title", "year", "genres", "score", "reason")}}
+                for r, rec in enumerate(self.history_records(liked, ratings, k), 1)]
+        frame = pd.DataFrame(rows, columns=["rank", "movie_id", "title", "year", "genres", "score", "reason"])
+        return self._typed(frame)
+
+    def history_records(self, liked: Any = (), ratings: Any = None, k: int = 10) -> list[dict[str, Any]]:
+        """:meth:`history_frame`'s list as :meth:`records` gives it, best first (one dict per
+        movie, with ``reason_movie_id``), for ``cinerec recommend --liked/--rated``."""
         if ratings is not None and not isinstance(ratings, Mapping):
             raise ConfigError(f"ratings: expected a mapping of movie id to stars ({{50: 4.5}}), "
                               f"got {type(ratings).__name__}")
@@ -423,10 +431,7 @@ class Lists:
         stars = np.array([1.0 if s is None else s for s in given.values()], dtype=np.float32)
         plain = np.array([s is None for s in given.values()])
         items, scores, reasons = self.for_history(items_given, stars, plain, check_k(k))
-        rows = [{"rank": r, **{c: rec[c] for c in ("movie_id", "title", "year", "genres", "score", "reason")}}
-                for r, rec in enumerate(self.records(items, scores, reasons, stars=self.history_in_stars), 1)]
-        frame = pd.DataFrame(rows, columns=["rank", "movie_id", "title", "year", "genres", "score", "reason"])
-        return self._typed(frame)
+        return self.records(items, scores, reasons, stars=self.history_in_stars)
 
     def _typed(self, frame: Any) -> Any:
         """The same column types whatever the rows (none included): whole years, ``<NA>``
