@@ -326,3 +326,18 @@ def test_nothing_left_to_rank_after_a_filter_says_to_keep_more_movies_in_one_cla
                                    "--top-movies", "2", "--protocol", "random-full", "-q"])
     assert err.rstrip().endswith("no list is short enough to measure anything here: keep more movies "
                                  "(a larger --top-movies)")
+
+
+@pytest.mark.parametrize("argv, advice", [
+    (["--model", "baseline", "--liked-threshold", "4"],
+     "measure its stars with --protocol ratings-random and without --liked-threshold 4, which leaves no stars, or rank"),
+    (["--model", "biasedmf", "--set", "loss=mse", "--implicit"],
+     "or measure stars with --protocol ratings-random and without --implicit, which leaves no stars"),
+])
+def test_advice_to_measure_stars_names_the_filter_that_leaves_none(tmp_path, capsys, argv, advice):
+    # It sent a model of stars to ratings-random, which then refused the data that --implicit
+    # or --liked-threshold had left without stars: each refusal pointed at the other.
+    capsys.readouterr()
+    code = main(["evaluate", "--data", str(tmp_path / "not-read"), *argv, "--protocol", "loo-sampled", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and advice in err and err.count("\n") == 1, err

@@ -673,6 +673,13 @@ def test_a_model_of_stars_in_a_ranking_study_is_refused_in_the_files_words(tmp_p
     text = str(e.value)
     assert text.startswith(f"{study}:5: [models.baseline]: protocol loo-sampled measures rankings; baseline learns")
     assert 'measure its stars with [protocol] name = "ratings-random"' in text and "--protocol" not in text
+    assert "without" not in text
+    # [data] that leaves no stars: measuring them takes leaving that key out too
+    study = write(tmp_path, '[data]\nsource = "ml-100k"\nliked_threshold = 4\n[protocol]\nname = "loo-sampled"\n'
+                            '[models.baseline]\n')
+    with pytest.raises(ConfigError, match=r'name = "ratings-random" and without liked_threshold = 4 under \[data\], '
+                                          r"which leaves no stars, or rank"):
+        Study.from_toml(study)
 
 
 def test_the_run_records_the_study_file_by_its_full_path(tmp_path, ml100k_dir, monkeypatch):

@@ -597,6 +597,10 @@ class _Reader:
         except CinerecError as e:
             bad = "name" if "unknown protocol" in str(e) else _culprit(str(e), options)
             raise self.fail(("protocol",), bad, _strip(str(e))) from None
+        # [data]'s keys that leave no stars, for advice to measure a model's stars
+        starless = ([f"liked_threshold = {filters.liked_threshold:g}"] if filters.liked_threshold is not None
+                    else []) + (["implicit = true"] if filters.implicit else [])
+        protocol.starless = f"{' and '.join(starless)} under [data]" if starless else ""
         # [models.LABEL]
         m = self.table(values, "models")
         if not m:

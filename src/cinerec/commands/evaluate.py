@@ -44,8 +44,8 @@ def evaluate(
     from cinerec.evaluation.protocols import below_mean, figure_notes
 
     # Every name and value is checked before the (slow) data load.
-    recommender = flags.make_model(model, config, set_, seed, protocol=protocol)
-    protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender)
+    recommender = flags.make_model(model, config, set_, seed, protocol=protocol, filters=filters)
+    protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender, filters)
     source = flags.data_source(data, columns, catalog)
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)

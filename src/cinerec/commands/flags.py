@@ -155,7 +155,7 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
 
 
 def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int,
-               protocol: str | None = None) -> "Recommender":
+               protocol: str | None = None, filters: Any = None) -> "Recommender":
     """The model ``--model`` names, set up from ``--config``, then ``--set``, then ``--seed``.
 
     ``--set`` wins over the file; ``--seed`` becomes the model's seed when it has one and
@@ -186,6 +186,7 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     # The protocol's rule for models trained for stars, under --protocol or the default
     # one the model gets without it (mf with loss="bpr" is measured by loo-sampled).
     chosen = get_protocol(protocol or default_protocol(_blamed(create, values, where, sources)))
+    chosen.starless = starless(filters)
     values = _blamed(lambda v, w: chosen.settings_for(model_class, v, w), values, where, sources)
     model = _blamed(create, values, where, sources)
     if "seed" in model.config.to_dict() and "seed" not in values:
@@ -267,7 +268,18 @@ def default_protocol(model: "Recommender") -> str:
     return "ratings-random" if model.task == "rating" else "loo-sampled"
 
 
-def make_protocol(name: str | None, options: list[str] | None, model: "Recommender") -> tuple[str, dict[str, Any]]:
+def starless(filters: Any) -> str:
+    """The filter flags among ``filters`` that leave the data without stars, as typed
+    (``--liked-threshold 4``), or ``""``."""
+    from cinerec.data.filters import Filters
+
+    if filters is None:
+        return ""
+    return Filters(implicit=filters.implicit, liked_threshold=filters.liked_threshold).as_flags()
+
+
+def make_protocol(name: str | None, options: list[str] | None, model: "Recommender",
+                  filters: Any = None) -> tuple[str, dict[str, Any]]:
     """The protocol's name and options, checked against each other and against ``model``.
 
     Returns the name (``--protocol`` or the model's default) and the parsed
@@ -284,7 +296,9 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
             raise ConfigError(f"--protocol-option {pair!r}: expected key=value")
     name = name or default_protocol(model)
     values = parse_set_options(options, "--protocol-option")
-    get_protocol(name, **values).check(model)
+    protocol = get_protocol(name, **values)
+    protocol.starless = starless(filters)
+    protocol.check(model)
     return name, values
 
 

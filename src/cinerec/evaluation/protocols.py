@@ -268,6 +268,10 @@ class Protocol:
     #: protocols); False when they are drawn at random from the history, so that what a
     #: person saw last says no more about them than the rest (``settings_for``).
     holds_out_latest: ClassVar[bool] = False
+    #: The flags that leave the data without stars (``--liked-threshold 4``, ``--implicit``),
+    #: where the command line gives them: advice to measure stars then says to leave them
+    #: out, not only to use a rating protocol (which refuses starless data).
+    starless: str = ""
 
     def __repr__(self) -> str:
         given = self.options()
@@ -330,8 +334,8 @@ class Protocol:
                     else "liked-or-not and has no ranking variant: measure it")  # (mlp-rating with target = "liked")
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns {what} with "
-                f"--protocol ratings-random, or rank with a model that learns to (ease, als, seqknn; mf, biasedmf and "
-                f"autorec switch to their ranking variant under {self.name})")
+                f"--protocol ratings-random{self._without_starless()}, or rank with a model that learns to (ease, als, "
+                f"seqknn; mf, biasedmf and autorec switch to their ranking variant under {self.name})")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
             current = {k: every[k] for k in _deciding(type(model), model.config, every)}
@@ -410,7 +414,7 @@ class Protocol:
                 raise e from None
             raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
                               f"{_pairs(filled)}: drop that setting, or measure stars with --protocol "
-                              "ratings-random)") from None
+                              f"ratings-random{self._without_starless()})") from None
         model = model_class(config)
         if model.task == "rating":
             chosen = {k: settings[k] for k in _deciding(model_class, config, settings)}
@@ -422,9 +426,13 @@ class Protocol:
     def _ranking_advice(self, name: str, wanted: Mapping[str, Any], unset: list[str] | None = None) -> str:
         if unset:
             return (f"under {self.name} drop {' and '.join(unset)} and set {_pairs(wanted)}, or measure stars with "
-                    "--protocol ratings-random")
+                    f"--protocol ratings-random{self._without_starless()}")
         return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), or measure "
-                "stars with --protocol ratings-random")
+                f"stars with --protocol ratings-random{self._without_starless()}")
+
+    def _without_starless(self) -> str:
+        """What measuring stars also takes where :attr:`starless` flags were given."""
+        return f" and without {self.starless}, which leaves no stars" if self.starless else ""
 
     def check_data(self, dataset: Dataset) -> None:
         """Raise ``DataError`` when ``dataset`` lacks what this protocol measures.
