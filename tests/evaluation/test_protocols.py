@@ -947,3 +947,34 @@ def test_valid_0_and_0_0_are_one_protocol_recorded_alike():
     # Recorded {'valid': 0} and {'valid': 0.0}, the same split reported as two protocols.
     a, b = get_protocol("ratings-random", valid=0), get_protocol("ratings-random", valid=0.0)
     assert a.options() == b.options() and repr(a.options()) == repr(b.options())
+
+
+def test_a_shortfall_under_a_top_movies_cap_names_only_the_cap(ml100k):
+    # "a lower --liked-threshold, or a larger --top-movies": under the cap of 120 movies a
+    # lower threshold adds none (the low ratings' movies still count as seen).
+    from cinerec.data.filters import Filters, apply_filters
+
+    few, _ = apply_filters(ml100k, Filters(liked_threshold=2, top_movies=120))
+    with pytest.raises(DataError) as e:
+        get_protocol("loo-sampled").prepare(few)
+    assert "keep more movies (a larger --top-movies)" in str(e.value) and "--liked-threshold" not in str(e.value)
+    # A filter after the cap still counts: both are named.
+    few, _ = apply_filters(ml100k, Filters(top_movies=300, kcore=(5, 120)))
+    with pytest.raises(DataError, match=r"keep more movies \(a larger --top-movies, or a smaller --kcore\)"):
+        get_protocol("loo-sampled").prepare(few)
+
+
+@pytest.mark.parametrize("protocol", ["loo-sampled", "loo-full"])
+def test_no_one_to_measure_after_a_filter_names_the_filter(ml100k, protocol):
+    # --top-movies 1 leaves each person one rating: "it needs users with at least 2
+    # ratings", with no word of the filter that left them so (a shortfall of unseen
+    # movies names it).
+    from cinerec.data.filters import Filters, apply_filters
+
+    one, _ = apply_filters(ml100k, Filters(top_movies=1))
+    with pytest.raises(DataError) as e:
+        get_protocol(protocol).prepare(one)
+    assert str(e.value).endswith("it needs users with at least 2 ratings: keep more movies (a larger --top-movies)")
+    with pytest.raises(DataError) as e:  # no filter: nothing to loosen is named
+        get_protocol(protocol).prepare(one.replace(info={**one.info, "transforms": []}))
+    assert str(e.value).endswith("it needs users with at least 2 ratings")

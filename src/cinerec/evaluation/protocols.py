@@ -92,6 +92,11 @@ class Result:
         return f"{self.protocol} ({opts + ', ' if opts else ''}seed {self.seed})"
 
 
+class NoTestRatings(DataError):
+    """A split with no one to measure (:class:`Prepared`); :meth:`Protocol.prepare` adds
+    which filters to loosen."""
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """A protocol's split, made once and shared by every model evaluated on it.
@@ -142,7 +147,7 @@ class Prepared:
                     else "more ratings, so that some fall in the test part"
                     + (f", or a larger test fraction (test = {test:g})" if isinstance(test, float) else ""))
             n, users = len(self.train), self.train.n_users
-            raise DataError(f"protocol {self.protocol.name}: no user has a test rating to measure "
+            raise NoTestRatings(f"protocol {self.protocol.name}: no user has a test rating to measure "
                             f"({n:,} training rating{'' if n == 1 else 's'} of {users:,} user{'' if users == 1 else 's'}); "
                             f"it needs {need}")
 
@@ -257,7 +262,7 @@ class Protocol:
     """Base of the protocols: options, ``prepare`` and ``measure``.
 
     Subclasses set ``name``, ``summary`` and ``defaults`` (option name → default value),
-    and implement :meth:`prepare` and :meth:`measure`.
+    and implement :meth:`_prepare` (the split :meth:`prepare` makes) and :meth:`measure`.
     """
 
     name: ClassVar[str]
@@ -448,8 +453,21 @@ class Protocol:
             )
 
     def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``."""
+        """Split ``dataset`` (and sample candidates) once, reproducibly from ``seed``.
+
+        A split that leaves no one to measure names the filters that, loosened, would
+        keep more of each person's ratings (``--top-movies 1`` leaves one each)."""
         expect(dataset, Dataset, f"{self.name}.prepare")
+        try:
+            return self._prepare(dataset, seed)
+        except NoTestRatings as e:
+            ways = [w for w in _looser(dataset) if w not in (_LOOSER["kcore"], _LOOSER["top_users"])]
+            if not ways:
+                raise
+            raise DataError(f"{e}: keep more movies ({', or '.join(ways)})") from None
+
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
+        """The subclass's split of :meth:`prepare`."""
         raise CapabilityError(f"protocol {self.name} cannot prepare a split")  # pragma: no cover
 
     def metric_names(self) -> tuple[str, ...]:
@@ -688,10 +706,14 @@ def _users_short(n: int) -> str:
 
 
 def _looser(dataset: Dataset) -> list[str]:
-    """How to loosen each filter that dropped movies from ``dataset``, in the flags' words."""
+    """How to loosen each filter that dropped movies from ``dataset``, in the flags' words.
+    A ``--top-movies`` that dropped some caps the catalogue whatever the filters before
+    it kept, so those are not named (a lower ``--liked-threshold`` adds no movie then)."""
     from cinerec.data.filters import dropping
 
-    return list(dict.fromkeys(_loosen(r) for r in dropping(dataset, "movies") if r.get("transform") in _LOOSER))
+    records = [r for r in dropping(dataset, "movies") if r.get("transform") in _LOOSER]
+    capped = [i for i, r in enumerate(records) if r["transform"] == "top_movies"]
+    return list(dict.fromkeys(_loosen(r) for r in records[capped[-1] if capped else 0:]))
 
 
 def _loosen(record: Mapping[str, Any]) -> str:
@@ -738,8 +760,7 @@ class LooSampled(Protocol):
                               f"{n + 1} movies each held-out one is ranked among (n_negatives + 1), so every such "
                               f"list would hold it; {way}")
 
-    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        expect(dataset, Dataset, f"{self.name}.prepare")
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         from cinerec.data.sampling import sample_eval_negatives
         from cinerec.data.split import leave_last_out
 
@@ -803,8 +824,7 @@ class LooFull(Protocol):
     def validate(self) -> None:
         self._check_ks()
 
-    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        expect(dataset, Dataset, f"{self.name}.prepare")
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         from cinerec.data.split import leave_last_out
 
         split = leave_last_out(dataset.interactions, valid=bool(self.valid))
@@ -963,8 +983,7 @@ class RandomFull(Protocol):
         _fraction(self.name, "test", self._options["test"])
         self._check_ks()
 
-    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        expect(dataset, Dataset, f"{self.name}.prepare")
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         from cinerec.data.split import random_split
 
         seed = _seed(seed)
@@ -1037,8 +1056,7 @@ class RatingsFold(Protocol):
                 f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
             )
 
-    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        expect(dataset, Dataset, f"{self.name}.prepare")
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         from cinerec.data.split import official_split, random_split
 
         seed = _seed(seed)
@@ -1135,8 +1153,7 @@ class RatingsRandom(Protocol):
                                 f"{shares['train_share']} train / {shares['test_share']} test, no validation part")
         return text
 
-    def prepare(self, dataset: Dataset, seed: int = 0) -> Prepared:
-        expect(dataset, Dataset, f"{self.name}.prepare")
+    def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         from cinerec.data.split import random_split
 
         seed = _seed(seed)
