@@ -52,3 +52,29 @@ def test_concurrent_profile_writes_are_stored_exactly_once(live_server, run, tmp
     rows = con.execute("SELECT profile_id, movie_id, COUNT(*) FROM ratings GROUP BY profile_id, movie_id").fetchall()
     con.close()
     assert len(rows) == n_clients * 20 and all(n == 1 for _, _, n in rows)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_store_exported_between_the_freshness_check_and_the_read_is_scored_live(run_dir, tmp_path, request,
+                                                                                 backend):
+    # A request found the store fresh (ease's export), then another model's export landed
+    # and another request's read took up its info: the first request's read handed out
+    # popularity's list as the store's, labelled "store", on a server serving ease.
+    from cinerec.errors import DataError
+    from cinerec.serving.api import create_app
+    from cinerec.serving.store import export_store
+
+    db = tmp_path / "recs.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    export_store(run_dir, db, k=10, model="ease", progress=False)
+    service = create_app(run_dir, db, profiles=tmp_path / "p.sqlite").state.service
+    store, info = service._fresh_store()
+    assert store is not None and info.model == "ease"
+    export_store(run_dir, db, k=10, model="popularity", progress=False)
+    store.refresh() if backend == "sqlite" else setattr(store, "info", store._read_info())  # the other request
+    with pytest.raises(DataError, match="exported again while this list was read"):
+        store.recommendations(0, 5, info)
+    # Through the service: the list is ease's, scored live, not popularity's from the store.
+    service._fresh_store = lambda: (store, info)
+    source, recs = service.user_recommendations(0, 5, None)
+    live = service.lists.for_users([0], 5)[0][0]
+    assert source == "live" and [r["movie_id"] for r in recs] == service.dataset.item_ids.to_raw(live).tolist()

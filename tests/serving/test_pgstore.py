@@ -574,9 +574,9 @@ def test_a_postgres_store_that_stops_answering_holds_no_other_request(run_dir, p
     assert svc.remote
     read = svc.store.recommendations
 
-    def stuck(user, k):
+    def stuck(user, k, info=None):
         time.sleep(1.5)
-        return read(user, k)
+        return read(user, k, info)
 
     svc.store.recommendations = stuck
     done: list[str] = []

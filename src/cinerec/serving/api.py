@@ -252,14 +252,16 @@ class Service:
         return {"path": str(info.path), "model": info.model, "k": info.k, "exported_at": info.exported_at,
                 "age_s": round(info.age_s, 1), "stale": info.stale_reason(self.run, self.model_name)}
 
-    def _fresh_store(self) -> Any:
+    def _fresh_store(self) -> tuple[Any, Any]:
+        """The store and the info it was found fresh by, or ``(None, None)``: a list read
+        from it must come from that export (another may land meanwhile)."""
         if self.store is None:
-            return None
+            return None, None
         try:
             info = self.store.refresh()  # notices a re-export
         except DataError:
-            return None
-        return self.store if info.stale_reason(self.run, self.model_name) is None else None
+            return None, None
+        return (self.store, info) if info.stale_reason(self.run, self.model_name) is None else (None, None)
 
     # recommendations -----------------------------------------------------------------------
 
@@ -271,15 +273,18 @@ class Service:
     def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
         # A model that shortlists (two stages) shortlists within the genre asked for: the
         # stored list, cut to the genre, is another list, so a genre list is scored live.
-        store = None if genre and self.lists.model.shortlists else self._fresh_store()
-        if store is not None and k <= store.info.k:
-            try:
-                items, scores, reasons = store.recommendations(user, store.info.k if genre else k)
+        store: Any = None
+        info: Any = None
+        if not (genre and self.lists.model.shortlists):
+            store, info = self._fresh_store()
+        if store is not None and k <= info.k:
+            try:  # (from the export found fresh above: one exported since is refused, and scored live)
+                items, scores, reasons = store.recommendations(user, info.k if genre else k, info)
                 if len(items) and (items.max() >= self.dataset.n_items or reasons.max() >= self.dataset.n_items):
-                    raise DataError(f"{store.info.path}: holds a movie index outside this run's catalogue")
+                    raise DataError(f"{info.path}: holds a movie index outside this run's catalogue")
             except (DataError, sqlite3.Error):  # damaged since it was checked: scored live instead
                 store = None
-        if store is not None and k <= store.info.k:
+        if store is not None and k <= info.k:
             if genre:
                 on = self.search.filter_mask(genre=genre)[items]
                 items, scores, reasons = items[on], scores[on], reasons[on]

@@ -640,13 +640,14 @@ class PgRecStore:
             self.info = self._read_info()
         return self.info
 
-    def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def recommendations(self, user: int, k: int, info: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``.
 
         The list is read with the export's time, in one statement (one snapshot): a list of
-        a store exported since :attr:`info` was read (another model, another k) is never
-        handed out as that store's. The info is read again, and the list refused
-        (``DataError``: the caller scores it live).
+        a store exported since ``info`` (default :attr:`info`; a caller that judged the
+        store by an info it read passes that one, which another thread's read may have
+        replaced since) is never handed out as that store's. The info is read again, and
+        the list refused (``DataError``: the caller scores it live).
         """
         from cinerec.serving.store import stored_list
 
@@ -656,7 +657,7 @@ class PgRecStore:
             'WHERE r."user" = %s AND r.rank < %s ORDER BY r.rank',
             (int(user), int(k)),
         )
-        if rows and json.loads(rows[0][3]) != self.info.exported_at:
+        if rows and json.loads(rows[0][3]) != (self.info if info is None else info).exported_at:
             self.info = self._read_info()
             raise DataError(f"{self.path}: exported again while this list was read; scored live instead")
         return stored_list([row[:3] for row in rows])

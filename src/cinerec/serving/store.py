@@ -547,15 +547,22 @@ class RecStore:
         self._conn()
         return self.info
 
-    def recommendations(self, user: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def recommendations(self, user: int, k: int, info: StoreInfo | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The stored top-``k`` of user index ``user``: ``(items int32, scores float32, reasons int32)``.
 
-        ``reasons`` holds ``-1`` where the store has none.
+        ``reasons`` holds ``-1`` where the store has none. The list is read with its
+        file's export time: one of a store exported since ``info`` (default :attr:`info`;
+        a caller that judged the store by an info it read passes that one) is refused
+        (``DataError``: the caller scores it live), never handed out as that store's.
         """
-        return stored_list(self._conn().execute(
-            "SELECT item, score, reason FROM recommendations WHERE user = ? AND rank < ? ORDER BY rank",
+        rows = self._conn().execute(
+            "SELECT r.item, r.score, r.reason, m.value FROM recommendations r JOIN meta m ON m.key = 'exported_at' "
+            "WHERE r.user = ? AND r.rank < ? ORDER BY r.rank",
             (int(user), int(k)),
-        ).fetchall())
+        ).fetchall()
+        if rows and json.loads(rows[0][3]) != (self.info if info is None else info).exported_at:
+            raise DataError(f"{self.path}: exported again while this list was read; scored live instead")
+        return stored_list([row[:3] for row in rows])
 
     def count(self, table: str) -> int:
         return int(self._conn().execute(f"SELECT COUNT(*) FROM {store_table(table)}").fetchone()[0])
