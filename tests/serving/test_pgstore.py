@@ -766,3 +766,14 @@ def test_a_server_that_does_not_answer_is_said_before_the_run_is_read(tmp_path, 
     assert main(["export", "--run", str(missing), "--db", url, "-q"]) == 2
     err = capsys.readouterr().err
     assert "cannot connect to PostgreSQL" in err and "no such run folder" not in err
+
+
+@pytest.mark.parametrize("password", ["Spring?2024/xyz", "q?w/e:r", "a#b?c/d:e"])
+def test_a_piece_of_a_password_the_driver_quotes_is_masked(password):
+    # The driver stops at an unescaped "?" and quotes the rest of the URL from there:
+    # "2024/xyz@127.0.0.1:5/pwdb", a piece of the password that masking the whole missed.
+    url = f"postgresql://pwuser:{password}@127.0.0.1:{free_port()}/pwdb"
+    with pytest.raises(DataError) as e:
+        open_store(url)
+    tail = password.split("?", 1)[1]
+    assert tail not in str(e.value) and "cannot connect to PostgreSQL" in str(e.value) and "***" in str(e.value)

@@ -134,8 +134,42 @@ def _first_line(error: BaseException, url: str) -> str:
     if not secrets:
         return text
     whole = re.compile(r'(?<=[:@/=&?"])(?:' + "|".join(map(re.escape, secrets)) + r')(?=[:@/=&?"])')
-    text = re.sub(r'"[^"]*"', lambda quoted: whole.sub("***", quoted.group(0)), text)
+    spans = _password_spans(url)
+
+    def mask(quoted: re.Match[str]) -> str:
+        masked = whole.sub("***", quoted.group(0))
+        inner = quoted.group(0)[1:-1]
+        if masked != quoted.group(0) or not inner:
+            return masked
+        # A part of the URL that holds a piece of a password, not all of it: the driver
+        # quotes from where it stopped reading ("2024/xyz@host" of "Spring?2024/xyz").
+        # Text found elsewhere in the URL too (a user name the password starts with) is
+        # taken for that.
+        found = [at for at in range(len(url)) if url.startswith(inner, at)]
+        if found and all(any(at < end and start < at + len(inner) for start, end in spans) for at in found):
+            return '"***"'
+        return masked
+
+    text = re.sub(r'"[^"]*"', mask, text)
     return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
+
+
+def _password_spans(url: str) -> list[tuple[int, int]]:
+    """``(start, end)`` in ``url`` of each password it writes (as :func:`_passwords` finds them)."""
+    start = url.find("://") + 3
+    if start < 3:
+        return []
+    rest = url[start:]
+    spans = []
+    at = _credentials_end(rest)
+    colon = rest.find(":", 0, max(0, at))
+    if at >= 0 and colon >= 0:
+        spans.append((start + colon + 1, start + at))
+    query = _query_start(rest)
+    if query >= 0:
+        base = start + query + 1
+        spans += [(base + m.end(1), base + m.end()) for m in _QUERY_PASSWORD.finditer(rest[query + 1:])]
+    return spans
 
 
 def _passwords(url: str) -> list[str]:
