@@ -60,7 +60,7 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
     assert code == 0
     board = read_json(out / "leaderboard.json")
     assert board["protocol"] == "loo-sampled" and board["seeds"] == [0, 1] and board["metric"] == "hr@10"
-    assert [m["label"] for m in board["models"]] == ["ease", "popularity"] and board["best"] == "ease"
+    assert [m["label"] for m in board["models"]] == ["ease", "popularity"] and board["best_model"] == "ease"
     assert board["reference"]["differs"].startswith("--data ")  # the file's own figure, not on these data
     assert "so the two do not compare" in (out / "report.md").read_text()
     ease, pop = board["models"]
@@ -455,7 +455,7 @@ def test_the_store_can_be_listed_through_two_stages(tmp_path, capsys, ml100k_dir
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json", "--quiet")
     assert code == 0, err
     board = json.loads(out)
-    assert board["best"] == "als" and "two-stage: fit ease" in [r["stage"] for r in board["stages"]]
+    assert board["best_model"] == "als" and "two-stage: fit ease" in [r["stage"] for r in board["stages"]]
     run_ = open_run(tmp_path / "o")
     assert run_.meta["best_model"] == "als" and set(run_.model_names) == {"als", "two-stage"}
     # recommend, export and serve use what the store holds unless told otherwise
@@ -609,7 +609,7 @@ def test_the_runs_leaderboard_frame_keeps_the_studys_order(finished):
     board = read_json(out / "leaderboard.json")
     frame = open_run(out).leaderboard()
     assert frame.index.tolist() == [row["label"] for row in board["models"]]
-    assert frame.index[0] == board["best"]
+    assert frame.index[0] == board["best_model"]
 
 
 @pytest.mark.parametrize("fold, reference", [("u2", "rmse"), ("all", "rmse_u1")])
@@ -832,7 +832,7 @@ def test_the_studys_figure_is_set_beside_a_model_that_gives_its_metric(tmp_path,
     assert code == 0, err
     board = read_json(tmp_path / "o" / "leaderboard.json")
     auc = next(r for r in board["models"] if r["label"] == "mf-liked")["metrics"]["auc"]["mean"]
-    assert board["best"] == "baseline"
+    assert board["best_model"] == "baseline"
     assert f"the study: auc 0.8; ours (mf-liked, the best giving auc): {auc:.4f}" in out
 
 
@@ -1061,7 +1061,7 @@ def test_a_store_ranked_by_popularity_through_two_stages_says_so(tmp_path, capsy
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json", "--quiet")
     assert code == 0, err
     board = json.loads(out)
-    assert board["best"] == "popularity"
+    assert board["best_model"] == "popularity"
     assert "[export.two_stage]: the best model, popularity, ranks every person's shortlist alike, so the store's " \
            "lists order ease's shortlists by popularity (mix = 1)" in board["notes"]
     # Its weight chosen on the data (mix = "auto"): what the pipeline's fit says is said too.
@@ -1095,7 +1095,7 @@ def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_ove
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
     assert code == 0, err
     board = read_json(tmp_path / "o2" / "leaderboard.json")
-    assert board["metric"] == "recall@10" and board["best"] == "ease" and "recall@100" in board["left_out"]
+    assert board["metric"] == "recall@10" and board["best_model"] == "ease" and "recall@100" in board["left_out"]
     # Beside the study's figure: left out, not "no model of this run gives recall@100".
     assert "ours: left out, measured on some of the seeds only" in out
     assert "- ours left out: measured on some of the seeds only" in (tmp_path / "o2" / "report.md").read_text()

@@ -477,7 +477,7 @@ def test_a_liked_row_shows_after_the_star_rows_without_rmse(tmp_path, ml100k_dir
 
     study = Study.from_toml(write(tmp_path, LIKED.format(source=ml100k_dir)))
     board = run_study(study, tmp_path / "out", quiet=True)
-    assert board["metric"] == "rmse" and board["best"] == "baseline"
+    assert board["metric"] == "rmse" and board["best_model"] == "baseline"
     assert [r["label"] for r in board["models"]] == ["baseline", "mf-liked"]  # the liked row after
     base, liked = board["models"]
     assert {"rmse", "mse", "mae", "ndcg@10"} <= set(base["metrics"])
@@ -626,7 +626,7 @@ def test_a_board_of_liked_rows_alone_is_ranked_by_auc(tmp_path, ml100k_dir):
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
     auc = {r["label"]: r["metrics"]["auc"]["mean"] for r in board["models"]}
     assert board["metric"] == "auc" and board["direction"] == "maximize"
-    assert auc["biasedmf-liked"] > auc["mf-liked"] and board["best"] == "biasedmf-liked"
+    assert auc["biasedmf-liked"] > auc["mf-liked"] and board["best_model"] == "biasedmf-liked"
     assert board["models"][1]["vs_best"] is None  # AUC is over ratings, not a mean over users: nothing to pair
 
 
@@ -647,7 +647,7 @@ def test_the_leaderboard_title_says_one_seed_as_one_and_options_as_given(seeds, 
     row = {"label": "ease", "model": "ease", "metrics": {"hr@10": {"mean": 0.5, "sd": 0.01}}, "vs_best": None,
            "seconds_fit": 1.0}
     board = {"seeds": seeds, "metric": "hr@10", "direction": "maximize", "protocol": "loo-full",
-             "protocol_options": {"valid": True, "ks": [5, 10]}, "models": [row], "best": "ease"}
+             "protocol_options": {"valid": True, "ks": [5, 10]}, "models": [row], "best_model": "ease"}
     title, _, rows = leaderboard_rows(board)
     assert title == f"protocol: loo-full (valid=true, ks=[5, 10]), {said}; ranked by hr@10 (higher is better)"
     assert rows[0][1] == ("0.5000" if len(seeds) == 1 else "0.5000 ± 0.0100")

@@ -1538,7 +1538,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "left_out": sorted(partial),  # figures some seeds' splits did not measure
-        "best": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
+        "best_model": best, "models": board_models, **({"refit_epochs": refit_epochs} if refit_epochs is not None else {}),
         **({"below_popularity": below} if floors else {}),
         "reference": study.reference.to_dict(dataset) if study.reference else None,
         "users": first.n_users, "seconds": round(time.perf_counter() - t_start, 1),
@@ -1689,7 +1689,7 @@ def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[lis
     rows = []
     for row in board["models"]:
         vs = row["vs_best"]
-        cmp_cell = "best" if row["label"] == board["best"] else "-" if vs is None else \
+        cmp_cell = "best" if row["label"] == board["best_model"] else "-" if vs is None else \
             f"{vs['diff']:+.4f} ± {vs['se']:.4f}"
         label = row["label"] + ("" if row["label"] == row["model"] else f" ({row['model']})")
         rows.append([label, *(_pm(row["metrics"].get(c), n) for c in cols), cmp_cell, f"{row['seconds_fit']:.1f}"])
@@ -1703,8 +1703,8 @@ def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
     from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
     having = [r for r in board["models"] if metric in r["metrics"]]
-    if any(r["label"] == board["best"] for r in having):
-        return str(board["best"])
+    if any(r["label"] == board["best_model"] for r in having):
+        return str(board["best_model"])
     if not having:
         return None
     lower = metric.split("_")[0].split("@")[0] in LOWER_IS_BETTER
@@ -1802,7 +1802,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
             best = best_giving(board, metric)
             for label, s in ours:
                 if s is not None:
-                    the_best = "the best" if best == board["best"] else f"the best giving {metric}"
+                    the_best = "the best" if best == board["best_model"] else f"the best giving {metric}"
                     own = study_model_words(searched.get(label, False))
                     tags = [t for t, on in ((own, label == ref.get("model")), (the_best, label == best)) if on]
                     tag = f" ({' and '.join(tags)})" if tags else ""
@@ -1825,7 +1825,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         lines.append("")
     epochs = (f" for {board['refit_epochs']} epochs, the epoch the first seed's validation chose"
               if board.get("refit_epochs") is not None else "")
-    lines += [f"Saved: `{board['best']}`, refitted on all the data{epochs} (`models/{board['best']}`); every model's "
+    lines += [f"Saved: `{board['best_model']}`, refitted on all the data{epochs} (`models/{board['best_model']}`); every model's "
               "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
     if study.export_two_stage is not None:
         ts = board.get("two_stage") or {}
@@ -1833,7 +1833,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         how = "ranks the shortlist" if mix in (1, 1.0) else \
             f"ranks the shortlist, its scores weighted {mix} against the retriever's (mix)"
         lines += [f"The store lists through `models/two-stage`: {ts.get('retriever', '?')} shortlists "
-                  f"{ts.get('candidates', '?')} movies, `{board['best']}` {how}.", ""]
+                  f"{ts.get('candidates', '?')} movies, `{board['best_model']}` {how}.", ""]
     if board.get("stages"):
         lines += ["## Time and memory per stage", "",
                   f"Wall time {board['seconds']:.1f} s in all; peak memory {board.get('peak_gb', 0.0):.2f} GB. "

@@ -120,7 +120,7 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
         return f"{who}: {metric} {ref['value']}; ours: no model of this run gives {metric}"
     own = ref.get("model") if ref.get("model") in rows else None
     study = f"{who}: {metric} {ref['value']}; ours"
-    the_best = "the best" if best == board["best"] else f"the best giving {metric}"
+    the_best = "the best" if best == board["best_model"] else f"the best giving {metric}"
 
     def figure(label: str) -> str:
         return f"{rows[label]['metrics'][metric]['mean']:.4f}"
