@@ -290,7 +290,7 @@ def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_pat
     assert "--negatives 3" not in err and not (tmp_path / "run").exists()
 
 
-def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, capsys):
+def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, capsys, ml100k_dir):
     # evaluate, train and run said it under their figures; quickstart only in its data: line.
     from cinerec.data.synthetic import write_release
 
@@ -310,6 +310,14 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     assert json.loads(capsys.readouterr().out)["synthetic"] is True
     assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    # Figures too, at the top as every other command's --json has it (it was only in "dataset").
+    assert cli(["evaluate", "--data", str(folder), "--model", "popularity", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    assert cli(["quickstart", "--data", str(folder), "--out", str(tmp_path / "run2"), "--model", "popularity",
+                "--users", "0", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    assert cli(["evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is False
     # ... and in words beside the lists, and in the store's meta.
     made_up = ("note: the run's data is a synthetic release shaped like ml-100k (cinerec data synthesize): its "
                "movies, people and lists are made up")

@@ -80,7 +80,8 @@ def evaluate(
     if json:
         extra = flags.popularity_fields(prepared, result, floor, notes)
         extra["notes"] = said
-        print_json({"data": data, **result.to_dict(), **extra, "dataset": record,
+        print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
+                    "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)
                     "tuning": tuned.to_dict() if tuned else None})
     else:

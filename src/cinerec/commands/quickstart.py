@@ -177,7 +177,8 @@ def quickstart(
                                   "below_popularity": compared},
                        metrics=metrics, report=report)
         if json:
-            print_json({"data": label, "run": os.path.abspath(out), "best_model": best, "ranked_by": list(RANK_BY),
+            print_json({"data": label, "synthetic": bool(dataset.info.get("synthetic")), "run": os.path.abspath(out),
+                        "best_model": best, "ranked_by": list(RANK_BY),
                         "results": [r.to_dict() for r in results], "below_popularity": compared,
                         "notes": measured + synthetic_notes(dataset),
                         "recommendations": lists, "dataset": record})

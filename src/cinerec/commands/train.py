@@ -169,7 +169,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
-        print_json({"data": data, **result.to_dict(), **extra, "run": str(out), "resumed": resumed, "dataset": record,
+        print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
+                    "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
                     "tuning": meta.get("tuning")})
         return
