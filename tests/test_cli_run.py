@@ -1108,3 +1108,43 @@ def test_a_k_the_data_cannot_take_is_blamed_on_the_file_s_ks(tmp_path, capsys, m
                      '[models.popularity]\n')
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
     assert code == 2 and err.startswith(f"cinerec: error: {study}:5: [protocol] ks: protocol loo-full: ks=[2000]: "), err
+
+
+def test_a_log_study_on_the_command_line_keeps_its_catalogue_and_only_leaves_a_trace(tmp_path, capsys, ml100k_dir):
+    from cinerec.runs import open_run
+
+    rng = np.random.default_rng(0)
+    rows = ["who,sku,stars,ts"] + [f"p{u},m{m},{rng.integers(1, 6)},{1_600_000_000 + 10 * u + k}"
+                                   for u in range(30) for k, m in enumerate(rng.choice(40, 10, replace=False))]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text("sku,name\n" + "".join(f"m{i},Movie {i} (1999)\n" for i in range(40)))
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\ncatalog = "{tmp_path / "items.csv"}"\n'
+                     'columns = {user = "who", item = "sku", rating = "stars", time = "ts"}\n'
+                     '[protocol]\nname = "loo-full"\n[models.popularity]\n[models.ease]\n')
+    # --columns naming a column of the file's catalogue was refused: "none is given".
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "a"), "--columns", "title=name", "-q")
+    assert code == 0, err
+    assert open_run(tmp_path / "a").dataset.movie_record(0)["title"] == "Movie 0"
+    # --only left no trace: the leaderboard read as if the file held one model.
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--only", "ease", "--json", "-q")
+    assert code == 0, err
+    said = "--only ease: the file's other models (popularity) were not run; the best is the best of those run"
+    board = json.loads(out)
+    assert board["not_run"] == ["popularity"] and said in board["notes"]
+    assert f"**Note:** {said}." in (tmp_path / "b" / "report.md").read_text()
+    # On a release given with --data the file's catalogue is left out, and the report named it as read.
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"), "--data", str(ml100k_dir),
+                         "--only", "popularity")
+    assert code == 0 and "so the file's are left out" in err, err
+    report = (tmp_path / "c" / "report.md").read_text()
+    assert f"Data: `{ml100k_dir}`." in report and "items.csv" not in report
+
+
+def test_min_year_after_max_year_in_a_study_file_names_the_year_line(tmp_path, capsys):
+    # It named the first [data] key's line, top_users's.
+    study = tmp_path / "s.toml"
+    study.write_text('[data]\nsource = "ml-100k"\ntop_users = 10\nmax_year = 1990\nmin_year = 1995\n'
+                     '[protocol]\nname = "loo-full"\n[models.popularity]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and err == f"cinerec: error: {study}:5: [data]: min_year = 1995 is after max_year = 1990\n", err

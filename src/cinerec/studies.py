@@ -179,6 +179,7 @@ class Study:
             whose ranker is the best model, refitted; the store is listed through it.
             ``None``: the store lists the best model's own top-``k``.
         reference: the study's own figure, or ``None``.
+        not_run: the file's model labels that ``--only`` left out, in file order.
     """
 
     path: Path
@@ -199,6 +200,7 @@ class Study:
     columns: Mapping[str, str] | None = None
     catalog: str | None = None
     from_flags: tuple[str, ...] = ()
+    not_run: tuple[str, ...] = ()
 
     def data_source(self) -> dict[str, Any]:
         """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
@@ -309,7 +311,8 @@ class Study:
                     raise ConfigError(f"--only {label}: not one of the study's models ({', '.join(labels)})")
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
-                            tuple(t for t in study.tune_models if t in only))
+                            tuple(t for t in study.tune_models if t in only),
+                            not_run=tuple(label for label in labels if label not in only))
             if study.reference and study.reference.model not in (None, *only):  # the best's figure alone
                 study = replace(study, reference=replace(study.reference, model=None))
             # --tune asks for a search that none of the kept models would get; the file's
@@ -575,8 +578,9 @@ class _Reader:
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line
             Filters.from_mapping({key: value}, where=self.where(("data",), key).rsplit(" ", 1)[0])
-        # A rule across keys (min_year after max_year) is said at the first of them.
-        first = next((self.where(("data",), key).rsplit(" ", 1)[0] for key in filter_values), self.where(("data",)))
+        # The one rule across keys (min_year after max_year) is said at min_year's line.
+        first = self.where(("data",), "min_year").rsplit(" ", 1)[0] if "min_year" in filter_values \
+            else self.where(("data",))
         filters = Filters.from_mapping(filter_values, where=first)
         # [protocol]
         p = self.table(values, "protocol")
@@ -1533,8 +1537,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     board = {
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
+        "catalog": study.catalog,  # (the one read: the file's is left out on a release given with --data)
         "synthetic": bool(dataset.info.get("synthetic")),
-        "notes": synthetic_notes(dataset) + export_notes + model_notes, "transforms": record,
+        "notes": synthetic_notes(dataset) + export_notes + model_notes + _only_notes(study), "transforms": record,
+        "not_run": list(study.not_run),
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
         "left_out": sorted(partial),  # figures some seeds' splits did not measure
@@ -1648,6 +1654,15 @@ def leaderboard_note(board: Mapping[str, Any]) -> str | None:
 
     stars = any(c.split("@")[0] in LOWER_IS_BETTER for c in cols)
     return unmeasured_line(missing, stars, "in some seed " if len(board["seeds"]) > 1 else "")
+
+
+def _only_notes(study: Study) -> list[str]:
+    """What ``--only`` left out of the file, said with the figures: the best is of those run."""
+    if not study.not_run:
+        return []
+    ran = ", ".join(s.label for s in study.models)
+    return [f"--only {ran}: the file's other models ({', '.join(study.not_run)}) were not run; the best is the best "
+            "of those run"]
 
 
 def _export_notes(study: Study, dataset: Dataset) -> list[str]:
@@ -1764,7 +1779,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                   f"{given} on the command line (what it read is below).*", ""]
     data = board["data"]  # the source, then " (SYNTHETIC, ...)" for a synthetic release: the path alone as code
     source, label = (study.source, data[len(study.source):]) if data.startswith(study.source) else (data, "")
-    catalog = f" with the catalogue `{study.catalog}`" if study.catalog else ""
+    catalog = f" with the catalogue `{board['catalog']}`" if board.get("catalog") else ""
     lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}."]
     # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
     lines += [f"**Note:** {line}." for line in board.get("notes", [])]
