@@ -52,7 +52,8 @@ def test_ids_taken_from_a_dataframe_are_named_as_plain_ids(ml100k_dir):
     ds = load(ml100k_dir)
     model = create("popularity").fit(ds.interactions)
     assert len(top_n(model, [np.int64(1)], dataset=ds, k=3)) == 3
-    with pytest.raises(NotFoundError, match=r"^unknown user id 99999 \(the run's data"):
+    # (a dataset handed over with the model, not a run's: "the run's data" was said)
+    with pytest.raises(NotFoundError, match=r"^unknown user id 99999 \(the dataset given has 943 users\)$"):
         top_n(model, [np.int64(99999)], dataset=ds)
     with pytest.raises(NotFoundError, match=r"^unknown movie id 99999 "):
         Lists(ds, model).history_frame(liked=[np.int64(99999)])

@@ -38,11 +38,12 @@ def test_recommend_for_someone_new_lists_what_the_notebook_lists_and_none_of_the
                           "--ratings", "1=1,127=5", "-k", "8", "--json")
     assert code == 0, err
     got = json.loads(out)
-    assert got["liked"] == ["50", "181", "172"] and got["ratings"] == {"1": 1.0, "127": 5.0}
+    assert got["liked"] == [50, 181, 172] and got["ratings"] == {"1": 1.0, "127": 5.0}
     frame = run.recommend_for(liked=[50, 181, 172], ratings={1: 1, 127: 5}, k=8)
     recs = got["recommendations"]
     assert [r["movie_id"] for r in recs] == frame["movie_id"].tolist() and len(recs) == 8
     assert [r["reason"] for r in recs] == frame["reason"].tolist()
+    assert [r["reason_movie_id"] for r in recs] == frame["reason_movie_id"].tolist()
     assert not {r["movie_id"] for r in recs} & {50, 181, 172, 1, 127}
     assert all(r["reason_movie_id"] != 1 for r in recs)  # a 1-star movie is never a reason
     code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--liked", "50", "-k", "3")

@@ -9,6 +9,7 @@ never recommend it, and must only ever name a liked movie as a reason.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -181,13 +182,18 @@ def test_notebook_frames_match_the_cli(train_run, exposed):
     ds = run.dataset
     raw = [ds.user_ids.raw[u] for u in exposed[:3]]
     frame = run.top_n(raw, K)
-    assert list(frame.columns) == ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
+    assert list(frame.columns) == ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason",
+                                   "reason_movie_id"]
     assert len(frame) == 3 * K and frame["rank"].tolist()[:K] == list(range(1, K + 1))
     assert str(frame["year"].dtype) == "Int64"  # whole years, <NA> when unknown
     cli = recommend_for(run.path, raw[0], K)
     first = frame[frame["user_id"] == raw[0]]
     assert first["movie_id"].tolist() == [r["movie_id"] for r in cli]
     assert first["reason"].tolist() == [r["reason"] for r in cli]
+    # the movie each reason names, as the CLI and the API give it (the frames left it out)
+    assert first["reason_movie_id"].tolist() == [pd.NA if r["reason_movie_id"] is None else r["reason_movie_id"]
+                                                for r in cli]
+    assert str(frame["reason_movie_id"].dtype) == "Int64"
     same = top_n(run.model(), raw[:1], K, dataset=ds)
     assert same["movie_id"].tolist() == first["movie_id"].tolist()
     board = run.leaderboard()

@@ -148,7 +148,9 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: dict[str, float], k: 
         if recs:
             say(f"note: {notes[-1]}", quiet)
     if json:
-        print_json({"liked": liked, "ratings": rated, "model": name, "synthetic": bool(made_up),
+        # (ids as the data has them, as in the list: 50, not "50"; a JSON object's keys are text)
+        typed = [lists.record(lists.item_index(m))["movie_id"] for m in liked]
+        print_json({"liked": typed, "ratings": rated, "model": name, "synthetic": bool(made_up),
                     "recommendations": recs, "notes": notes})
         return
     if not recs:

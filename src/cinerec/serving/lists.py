@@ -76,6 +76,7 @@ class Lists:
                             "does not belong to this run (a model folder copied from another run?)")
         self.dataset = dataset
         self.model = model
+        self.given = given
         self.seen = seen(dataset)
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
@@ -358,10 +359,8 @@ class Lists:
                 raw = user_raw[u]  # the data's own id ("5" asked, 5 given back where ids are numbers)
                 raw = raw.item() if isinstance(raw, np.generic) else raw
                 for rank, rec in enumerate(self.records(items[j], scores[j], reasons[j]), 1):
-                    rows.append({"user_id": raw, "rank": rank, "movie_id": rec["movie_id"], "title": rec["title"],
-                                 "year": rec["year"], "genres": rec["genres"], "score": rec["score"],
-                                 "reason": rec["reason"]})
-        columns = ["user_id", "rank", "movie_id", "title", "year", "genres", "score", "reason"]
+                    rows.append({"user_id": raw, "rank": rank, **{c: rec[c] for c in _LIST_COLUMNS}})
+        columns = ["user_id", "rank", *_LIST_COLUMNS]
         frame = self._typed(pd.DataFrame(rows, columns=columns))
         frame["user_id"] = frame["user_id"].astype(np.int64 if self.dataset.user_ids.raw.dtype.kind in "iu" else str)
         return frame
@@ -392,9 +391,9 @@ class Lists:
         (cold start, as the API's ``POST /recommendations``)."""
         import pandas as pd
 
-        rows = [{"rank": r, **{c: rec[c] for c in ("movie_id", "title", "year", "genres", "score", "reason")}}
+        rows = [{"rank": r, **{c: rec[c] for c in _LIST_COLUMNS}}
                 for r, rec in enumerate(self.history_records(liked, ratings, k), 1)]
-        frame = pd.DataFrame(rows, columns=["rank", "movie_id", "title", "year", "genres", "score", "reason"])
+        frame = pd.DataFrame(rows, columns=["rank", *_LIST_COLUMNS])
         return self._typed(frame)
 
     def history_records(self, liked: Any = (), ratings: Any = None, k: int = 10) -> list[dict[str, Any]]:
@@ -445,8 +444,12 @@ class Lists:
             frame = frame.astype({c: str for c in ("title", "reason") if c in frame})
         if self.dataset.item_ids.raw.dtype.kind in "iu":
             frame["movie_id"] = frame["movie_id"].astype(np.int64)
+            if "reason_movie_id" in frame:  # <NA> where the reason names no movie
+                frame["reason_movie_id"] = frame["reason_movie_id"].astype("Int64")
         else:  # text ids: str columns, as pandas types them when there are rows
             frame["movie_id"] = frame["movie_id"].astype(str)
+            if "reason_movie_id" in frame:
+                frame["reason_movie_id"] = frame["reason_movie_id"].astype(object)
         return frame
 
     def item_index(self, movie: Any) -> int:
@@ -454,8 +457,8 @@ class Lists:
         _one_id(movie, "movie")
         i = self.dataset.item_ids.get(movie)
         if i is None:
-            raise NotFoundError(f"unknown movie id {_said(movie)} (the run's data has {self.dataset.n_items:,} movies"
-                                f"{after_filters(self.dataset, 'movies')})")
+            raise NotFoundError(f"unknown movie id {_said(movie)} ({self._data_words} has {self.dataset.n_items:,} "
+                                f"movies{after_filters(self.dataset, 'movies')})")
         return int(i)
 
     def user_index(self, user: Any) -> int:
@@ -463,9 +466,17 @@ class Lists:
         _one_id(user, "user")
         u = self.dataset.user_ids.get(user)
         if u is None:
-            raise NotFoundError(f"unknown user id {_said(user)} (the run's data has {self.dataset.n_users:,} users"
-                                f"{after_filters(self.dataset, 'users')})")
+            raise NotFoundError(f"unknown user id {_said(user)} ({self._data_words} has {self.dataset.n_users:,} "
+                                f"users{after_filters(self.dataset, 'users')})")
         return int(u)
+
+    @property
+    def _data_words(self) -> str:
+        return "the dataset given" if self.given else "the run's data"
+
+
+#: The columns of a list's rows in the notebook's DataFrames (after ``user_id`` and ``rank``).
+_LIST_COLUMNS = ("movie_id", "title", "year", "genres", "score", "reason", "reason_movie_id")
 
 
 def after_filters(dataset: Dataset, what: str) -> str:
