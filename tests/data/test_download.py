@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import os
+import re
 import shutil
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from cinerec.data import download, load
 from cinerec.data.synthetic import write_release
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import ConfigError, DataError, DownloadFailed, NotFoundError
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -381,3 +382,79 @@ def test_a_read_only_cache_names_cinerec_home_and_the_way_out(served, tmp_path, 
         assert str(e.value) == (f"{cache}: the download cache cannot be written ({cache} is read-only); set "
                                 "CINEREC_HOME to a folder you can write, or give the path of an unzipped release")
     assert list(cache.iterdir()) == []
+
+
+def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_its_length(online, tmp_path) -> None:
+    # A proxy's or a login page: with its length it read as a zip that was not the official
+    # one (a DataError: no offline fallback); without, as a download cut short.
+    page = b"<html><body>Please log in to continue</body></html>"
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            if "sized" in self.path:
+                self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for where in ("sized", "unsized"):
+            url = f"http://127.0.0.1:{server.server_address[1]}/{where}"
+            with pytest.raises(DownloadFailed) as e:
+                download.fetch("ml-100k", cache_dir=tmp_path / where, base_url=url, progress=False)
+            assert f"{url}/ml-100k.zip sent a text/html page ({len(page)} bytes), not a zip (a proxy's or a login " \
+                   "page?)" in str(e.value)
+            assert _leftovers(tmp_path / where) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_cache_that_cannot_hold_the_download_is_the_cache_s_fault_not_the_network_s(served, online, tmp_path,
+                                                                                     monkeypatch) -> None:
+    # A full disk read "download of ... failed: No space left on device": a DownloadFailed,
+    # so quickstart fell back to synthetic data with the network working.
+    import errno
+
+    _, url, sums = served
+    real_open = open
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            self.f.close()
+
+    def opening(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        return Full(f) if "w" in mode and "ml-100k.zip" in str(path) else f
+
+    monkeypatch.setattr("builtins.open", opening)
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=url, checksums=sums, progress=False)
+    monkeypatch.undo()
+    assert not isinstance(e.value, DownloadFailed)
+    assert str(e.value) == (f"{tmp_path / 'c'}: cannot write the download of ml-100k.zip there (No space left on "
+                            "device); free some space, or set CINEREC_HOME to another folder")
+    assert _leftovers(tmp_path / "c") == []
+
+
+@pytest.mark.parametrize("base", ["127.0.0.1:8000/movielens", "ftp://files.example.org/movielens"])
+def test_a_base_url_without_a_web_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, monkeypatch,
+                                                                                   base) -> None:
+    with pytest.raises(ConfigError, match=rf"^base URL '{re.escape(base)}': give the address of the folder holding "
+                                          r"ml-100k.zip, starting with http://, https:// or file://$"):
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=base, progress=False)
+    monkeypatch.setenv("CINEREC_MOVIELENS_URL", base)
+    with pytest.raises(ConfigError, match=r"^CINEREC_MOVIELENS_URL "):
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", progress=False)

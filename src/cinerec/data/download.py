@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from cinerec.errors import DataError, DownloadFailed, NotFoundError
+from cinerec.errors import ConfigError, DataError, DownloadFailed, NotFoundError
 from cinerec.io import atomic_dir, atomic_path, sweep_stale_temps
 
 __all__ = [
@@ -332,6 +332,10 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
     if offline():
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if not re.match(r"(?i)(https?|file)://", base):  # a typo, not a network that is down: no fallback
+        named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"
+        raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
+                          "with http://, https:// or file://")
     url = f"{base}/{rel.zip_name}"
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
@@ -341,21 +345,28 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
     try:
         with atomic_path(archive) as tmp:
             digest = hashlib.new(algorithm)
-            with _open(rel, url, root) as response, open(tmp, "wb") as out:
+            with _open(rel, url, root) as response, _CacheFile(tmp, root, rel.zip_name) as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
+                kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
                 bar = _bar(total, rel.zip_name, progress)
                 got = 0
+                head = b""
                 try:
                     for block in iter(lambda: response.read(_CHUNK), b""):
                         out.write(block)
                         digest.update(block)
                         bar.update(len(block))
                         got += len(block)
+                        head = head if len(head) >= 4 else (head + block)[:4]
                 finally:
                     bar.close()
             if total is not None and got < total:  # the connection ended early: no tampering to suggest
                 raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
                                                             f"{total:,} bytes"))
+            if got and not head.startswith(b"PK"):  # a proxy's page or a login page answered: not a zip at all
+                sent = f"a {kind} page" if kind and kind != "application/octet-stream" else "something else"
+                raise DownloadFailed(_offline_message(rel, root, f"{url} sent {sent} ({got:,} bytes), not a zip "
+                                                                 "(a proxy's or a login page?)"))
             if total is None and digest.hexdigest().lower() != expected.lower() and not zipfile.is_zipfile(tmp):
                 # No length was sent, and what came is no whole zip: it ended early.
                 raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} bytes, "
@@ -363,6 +374,39 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
             _check(tmp, algorithm, expected, digest.hexdigest(), delete=True, name=url)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # HTTPException: IncompleteRead
         raise DownloadFailed(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
+
+
+class _CacheFile:
+    """The download's file in the cache: a write that fails (a full disk) is said as the
+    cache's fault in one line, not as the download's (which would send quickstart to its
+    offline fallback with the network working)."""
+
+    def __init__(self, path: Path, root: Path, name: str) -> None:
+        self.path, self.root, self.name = path, root, name
+
+    def _fault(self, e: OSError) -> DataError:
+        return DataError(f"{self.root}: cannot write the download of {self.name} there ({_reason(e)}); free some "
+                         "space, or set CINEREC_HOME to another folder")
+
+    def __enter__(self) -> "_CacheFile":
+        try:
+            self.file = open(self.path, "wb")
+        except OSError as e:
+            raise self._fault(e) from None
+        return self
+
+    def write(self, block: bytes) -> None:
+        try:
+            self.file.write(block)
+        except OSError as e:
+            raise self._fault(e) from None
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        try:
+            self.file.close()  # (buffered bytes are written now, and may not fit)
+        except OSError as e:
+            if kind is None:
+                raise self._fault(e) from None
 
 
 #: Seconds a download may wait for the server (to connect, or between two reads).
