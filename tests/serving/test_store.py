@@ -463,3 +463,17 @@ def test_a_store_named_under_a_file_says_so_not_that_the_folder_is_missing(tmp_p
         check_target(tmp_path / "afile" / "deeper" / "x.sqlite")
     with pytest.raises(DataError, match=r"nowhere: no such folder for the store x\.sqlite"):
         check_target(tmp_path / "nowhere" / "x.sqlite")
+
+
+def test_a_meta_table_of_someone_else_s_is_said_by_its_key_not_by_the_json_decoder(tmp_path):
+    # "not a cinerec recommendation store (Expecting value: line 1 column 1 (char 0))"
+    path = tmp_path / "other.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "3"), ("owner", "accounting")])
+    con.commit()
+    con.close()
+    with pytest.raises(DataError) as e:
+        open_store(path)
+    assert str(e.value) == (f"{path}: not a cinerec recommendation store (its meta table's 'owner' is not a value a "
+                            "store writes: 'accounting')")

@@ -650,13 +650,9 @@ class PgRecStore:
             raise Unavailable(f"{self.path}: PostgreSQL query failed ({_first_line(e, self.url)})") from None
 
     def _read_info(self) -> Any:
-        from cinerec.serving.store import info_from_meta
+        from cinerec.serving.store import info_from_meta, meta_values
 
-        rows = self._query(f"SELECT key, value FROM {STORE_SCHEMA}.meta")
-        try:
-            meta = {key: json.loads(value) for key, value in rows}
-        except ValueError as e:
-            raise DataError(f"{self.path}: not a cinerec recommendation store ({e})") from None
+        meta = meta_values(self._query(f"SELECT key, value FROM {STORE_SCHEMA}.meta"), self.path)
         info = info_from_meta(meta, self.path)
         tables = {name for (name,) in self._query(  # (pg_class: information_schema shows only what the role may read)
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",

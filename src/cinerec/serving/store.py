@@ -588,9 +588,9 @@ def store_table(table: str) -> str:
 
 def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
     try:
-        meta = {key: json.loads(value) for key, value in con.execute("SELECT key, value FROM meta")}
+        meta = meta_values(con.execute("SELECT key, value FROM meta").fetchall(), path)
         tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except (sqlite3.DatabaseError, ValueError) as e:
+    except sqlite3.DatabaseError as e:
         raise DataError(f"{path}: not a cinerec recommendation store ({e})") from None
     info = info_from_meta(meta, path)  # (another format's store is named as such first)
     missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
@@ -598,6 +598,19 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
         raise DataError(f"{path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
                         "export it again with `cinerec export`")
     return info
+
+
+def meta_values(rows: list[tuple[Any, ...]], path: Path | str) -> dict[str, Any]:
+    """A store's ``meta`` rows ``(key, JSON text)`` decoded; a value that is no JSON is said
+    by its key (a table of someone else's named ``meta``), not by the decoder's column."""
+    meta = {}
+    for key, value in rows:
+        try:
+            meta[key] = json.loads(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: not a cinerec recommendation store (its meta table's {key!r} is not a "
+                            f"value a store writes: {str(value)[:40]!r})") from None
+    return meta
 
 
 def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
