@@ -387,7 +387,7 @@ def test_a_read_only_cache_names_cinerec_home_and_the_way_out(served, tmp_path, 
 def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_its_length(online, tmp_path) -> None:
     # A proxy's or a login page: with its length it read as a zip that was not the official
     # one (a DataError: no offline fallback); without, as a download cut short.
-    page = b"<html><body>Please log in to continue</body></html>"
+    page = b"<html><body>Please log in to continue (session 0123456789abcdef0123456789abcdef)</body></html>"
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -411,6 +411,9 @@ def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_
             assert f"{url}/ml-100k.zip sent a text/html page ({len(page)} bytes), not a zip (a proxy's or a login " \
                    "page?)" in str(e.value)
             assert _leftovers(tmp_path / where) == []
+        # A release checked by its published md5: the page's hex was taken for the checksum.
+        with pytest.raises(DownloadFailed, match=r"ml-10m.zip.md5 sent a web page, not the checksum file"):
+            download.fetch("ml-10m", cache_dir=tmp_path / "md5", base_url=url, progress=False)
     finally:
         server.shutdown()
         server.server_close()

@@ -425,9 +425,13 @@ def _open(rel: Release, url: str, root: Path):
 def _published_md5(rel: Release, url: str, root: Path) -> str:
     try:
         with _open(rel, url + ".md5", root) as response:
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             text = response.read(4096).decode("ascii", "replace")
     except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
         raise DownloadFailed(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
+    if kind == "text/html" or re.match(r"\s*<", text):  # a proxy's or a login page: any hex in it is no checksum
+        raise DownloadFailed(_offline_message(rel, root, f"{url}.md5 sent a web page, not the checksum file (a "
+                                                         "proxy's or a login page?)"))
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
     if not found:
         raise DataError(f"{url}.md5: no md5 checksum in the published file")
