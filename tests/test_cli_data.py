@@ -361,3 +361,23 @@ def test_info_names_the_source_as_given_and_a_zip_s_unpacked_copy_apart(ml100k_d
     assert main(["data", "info", str(ml100k_dir), "--json", "-q"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["source"] == str(ml100k_dir) and "read_from" not in got
+
+
+def test_fetch_from_a_base_url_of_a_release_already_cached_says_nothing_was_fetched(tmp_path, capsys) -> None:
+    import shutil
+
+    from cinerec.data.download import cache_dir
+
+    # A user pointing at a new mirror was shown the cached folder, as if it had been fetched.
+    folder = cache_dir() / "ml-100k" / "ml-100k"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.02", "--out", str(folder), "-q"]) == 0
+    capsys.readouterr()
+    try:
+        assert main(["data", "fetch", "ml-100k", "--base-url", "http://127.0.0.1:9/mirror"]) == 0
+        got = capsys.readouterr()
+        assert got.out == f"{folder}\n"
+        assert got.err == (f"note: ml-100k is already in the cache; nothing was fetched from --base-url (remove "
+                           f"{folder.parent} to download it again)\n")
+        assert main(["data", "fetch", "ml-100k"]) == 0 and capsys.readouterr().err == ""
+    finally:
+        shutil.rmtree(cache_dir() / "ml-100k")

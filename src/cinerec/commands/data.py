@@ -60,8 +60,14 @@ def fetch(
                                 f"or unpack; give it to the other commands as it is (--data {source})") from None
             raise
     else:
+        from cinerec.commands.show import say
+
+        was = download.cached(source)
         with progress.silenced(quiet):
             folder = download.fetch(source, base_url=base_url, progress=True)
+        if base_url is not None and was is not None and download.cached(source) == was:
+            say(f"note: {source} is already in the cache; nothing was fetched from --base-url (remove "
+                f"{was.parent} to download it again)", quiet)
         folder = locate(source)[0]  # its files as the release has them (a damaged cached copy is named)
     print(folder)
 
