@@ -106,6 +106,10 @@ def test_neural_trials_are_pruned_on_the_searchs_own_metric_and_show_as_pruned()
     assert all(t["hr@10"] == t["curve"][-1] for t in rest)
     assert seen == [(1, "complete"), (2, "pruned"), (3, "pruned"), (4, "pruned")]
     assert result.n_pruned == 3 and result.to_dict()["n_pruned"] == 3
+    from cinerec.tuning import trials_text
+
+    # The line that reports the search counts them too (only --json did).
+    assert trials_text(result.trials, "hr@10") == "4 trials (3 pruned)"
     assert result.settings == first["settings"] and result.value == result.default_value  # only the defaults completed
 
 

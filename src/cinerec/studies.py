@@ -1836,7 +1836,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         for r in tuned:
             for seed, t in r["tuning"].items():
                 lines.append(f"| {r['label']} | {seed} | `{t['settings']}` | {t['metric']} {t['value']:.4f} | "
-                             f"{t['default_value']:.4f} | {t['n_trials']} |")
+                             f"{t['default_value']:.4f} | {t['n_trials']}"
+                             f"{f' ({pruned} pruned)' if (pruned := t.get('n_pruned')) else ''} |")
         lines.append("")
     epochs = (f" for {board['refit_epochs']} epochs, the epoch the first seed's validation chose"
               if board.get("refit_epochs") is not None else "")

@@ -191,9 +191,10 @@ def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "", scored: 
     if isinstance(n, int):
         return f"{n} trial{'' if n == 1 else 's'}"
     said = trials_text(len(n))
-    diverged = sum(t.get("state") == "diverged" for t in n)
-    if diverged:
-        said += f" ({diverged} diverged)"
+    ended = [f"{count} {state}" for state in ("pruned", "diverged")
+             if (count := sum(t.get("state") == state for t in n))]  # (stopped early by their epochs' figures)
+    if ended:
+        said += f" ({', '.join(ended)})"
     if 0 < scored < FEW_SCORED:
         unit = "rating" if _rating_metric(metric) else "user"
         said += f", each scored on only {scored} validation {unit}{'' if scored == 1 else 's'}"
