@@ -541,6 +541,14 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     assert f"Chosen settings `{chosen}`" in (tmp_path / "run" / "report.md").read_text()
     assert main([*base, "--set", "epochs=4", "--resume", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tuning"] == read_json(tmp_path / "run" / "run.json")["tuning"]
+    # A searched setting given otherwise here: it was said to go on with the search's, then
+    # refused by the checkpoint once the data was read.
+    key = next(iter(chosen))
+    other = chosen[key] * 2
+    said = _error(capsys, [*base, "--set", "epochs=5", "--set", f"{key}={other}", "--resume", "--tune", "3"])
+    assert said == (f"cinerec: error: --resume: {key} = {other!r} is given here, but {tmp_path / 'run'} trained with "
+                    f"{key} = {chosen[key]!r} (its search chose it); leave {key} out to go on, or train afresh in "
+                    "another folder"), said
 
 
 def test_a_run_resumed_with_tune_goes_on_with_its_checkpoint_s_settings(small_data, tmp_path, capsys):

@@ -87,7 +87,17 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         _checkpoint_settings(out, recommender) if resume and tune is not None else None
     if kept is not None:
         from cinerec.commands.evaluate import _with
+        from cinerec.errors import ConfigError
 
+        # A setting given here that the checkpoints were not trained with: refused now, not
+        # after the data is read (the checkpoint's own check), and not said to be kept.
+        clash = [k for k in kept if k in held and getattr(recommender.config, k, kept[k]) != kept[k]]
+        if clash and any((out / "checkpoints").rglob(CHECKPOINT_LAST)):
+            k = clash[0]
+            chose = "its search chose it" if earlier is not None else "its checkpoint"
+            raise ConfigError(f"--resume: {k} = {getattr(recommender.config, k)!r} is given here, but {out} trained "
+                              f"with {k} = {kept[k]!r} ({chose}); leave {k} out to go on, or train afresh in "
+                              "another folder")
         recommender = _with(recommender, {k: v for k, v in kept.items() if k not in held})
         if tune is not None:
             whose, search = ("the run's search chose", "the search is not run again") if earlier is not None \
