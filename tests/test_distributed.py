@@ -89,6 +89,9 @@ def test_the_data_fingerprint_sees_any_change():
 
     changed = Interactions(x.users, x.items, ratings, x.timestamps, x.n_users, x.n_items)
     assert data_fingerprint(changed) != fp and data_fingerprint(changed)[:3] == fp[:3]
+    # Times too: ranks whose times differ weigh recency otherwise (it trained on in silence).
+    later = Interactions(x.users, x.items, x.ratings, x.timestamps + 1, x.n_users, x.n_items)
+    assert data_fingerprint(later)[:4] == fp[:4] and data_fingerprint(later) != fp
     assert data_fingerprint(None) is None
 
 

@@ -169,6 +169,9 @@ def test_resuming_another_model_other_data_or_fewer_epochs_is_refused_by_name(da
         moved = train.items.copy()  # as many users, movies and ratings, but not the same ones
         moved[0] = (moved[0] + 1) % train.n_items
         resume("gmf", {}, train.replace(items=moved), valid)
+    # The same ratings at other times: a model weighing recency learns otherwise from them.
+    with pytest.raises(ConfigError, match=r"cannot resume, the times of the \d+ training ratings are not the ones"):
+        resume("gmf", {}, train.replace(timestamps=train.timestamps * 2), valid)
     resume("gmf", {"epochs": 6}, train, valid)  # more epochs: it goes on
 
 

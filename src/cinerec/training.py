@@ -290,9 +290,10 @@ def check_ranks_agree(what: str, value: Any, describe: Any = None) -> None:
                         f"rank 0 (rank 0: {words(values[0])}; rank {odd[0]}: {words(values[odd[0]])})")
 
 
-def data_fingerprint(x: Interactions | None) -> tuple[int, int, int, str] | None:
-    """``(n_users, n_items, interactions, hash)`` of ``x``: a hash of its users, movies
-    and ratings in order, so two processes can tell cheaply whether they hold the same data."""
+def data_fingerprint(x: Interactions | None) -> tuple[int, int, int, str, str] | None:
+    """``(n_users, n_items, interactions, hash, times hash)`` of ``x``: a hash of its users,
+    movies and ratings in order, and one of their times (which recency weighs), so two
+    processes can tell cheaply whether they hold the same data."""
     if x is None:
         return None
     import hashlib
@@ -300,15 +301,16 @@ def data_fingerprint(x: Interactions | None) -> tuple[int, int, int, str] | None
     h = hashlib.blake2b(digest_size=8)
     for a in (x.users, x.items, x.ratings):
         h.update(np.ascontiguousarray(a).tobytes())
-    return int(x.n_users), int(x.n_items), len(x), h.hexdigest()
+    t = hashlib.blake2b(np.ascontiguousarray(x.timestamps).tobytes(), digest_size=8)
+    return int(x.n_users), int(x.n_items), len(x), h.hexdigest(), t.hexdigest()
 
 
-def _describe_fingerprint(fp: tuple[tuple[int, int, int, str] | None, ...]) -> str:
-    def one(part: tuple[int, int, int, str] | None) -> str:
+def _describe_fingerprint(fp: tuple[tuple[int, int, int, str, str] | None, ...]) -> str:
+    def one(part: tuple[int, int, int, str, str] | None) -> str:
         if part is None:
             return "none"
-        n_users, n_items, n, digest = part
-        return f"{n:,} interactions of {n_users:,} users x {n_items:,} movies (hash {digest})"
+        n_users, n_items, n, digest, times = part
+        return f"{n:,} interactions of {n_users:,} users x {n_items:,} movies (hash {digest}, times {times})"
 
     return "training " + one(fp[0]) + ", validation " + one(fp[1])
 
@@ -770,10 +772,11 @@ class _Fit:
         of its training ratings (:func:`data_fingerprint`) and one of its side features
         (``None`` for a model without them)."""
         if getattr(self, "_train_hash", None) is None:  # once: every checkpoint records it
-            self._train_hash = cast(tuple, data_fingerprint(self.train))[3]
+            self._train_hash, self._times_hash = cast(tuple, data_fingerprint(self.train))[3:]
         features = getattr(self.model, "features", None) if self.model.uses_features else None
         return {"model": self.model.name, "users": self.train.n_users, "movies": self.train.n_items,
                 "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash,
+                "times_hash": self._times_hash,
                 "features": features.fingerprint() if features is not None else None,
                 "processes": self.dctx.world}
 
@@ -814,6 +817,10 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
         if then.get("train_hash", trained["train_hash"]) != trained["train_hash"]:  # (older checkpoints: none)
             raise ConfigError(f"{path}: cannot resume, the {trained['train']:,} training ratings are not the ones "
                               "it was trained on (other data, filters or protocol options)")
+        if then.get("times_hash", trained["times_hash"]) != trained["times_hash"]:  # (older checkpoints: none)
+            raise ConfigError(f"{path}: cannot resume, the times of the {trained['train']:,} training ratings are "
+                              "not the ones it was trained with (other data: a model weighing recency learns "
+                              "from them)")
         if then.get("processes", trained["processes"]) != trained["processes"]:  # (older checkpoints: no record)
             # Each process takes its share of a batch: the steps, and so the result, depend on their number.
             raise ConfigError(f"{path}: cannot resume, it was trained by {_processes(then['processes'])} and is now "
