@@ -262,6 +262,26 @@ def test_an_export_over_two_processes_writes_what_one_process_writes(ml100k_dir,
 
 
 @pytest.mark.slow
+def test_an_export_checks_the_store_s_folder_on_rank_0_alone(ml100k_dir, tmp_path):
+    # Every rank checked --db, though rank 0 alone writes it: a folder only rank 0's machine
+    # has was refused by rank 1 ("rank 1: ...: no such folder for the store").
+    from tests.serving.conftest import build_run
+
+    build_run(tmp_path / "a", ml100k_dir, models=("popularity",))
+    (tmp_path / "d0").mkdir()
+    script = tmp_path / "folders.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from cinerec.serving.store import export_store
+        db = {str(tmp_path)!r} + f"/d{{os.environ['RANK']}}/x.sqlite"  # (d1 is not there)
+        export_store({str(tmp_path / "a")!r}, db, k=5, progress=False)
+    """))
+    run = _torchrun(script)
+    assert run.returncode == 0, ranks_said(run.stderr)
+    assert (tmp_path / "d0" / "x.sqlite").is_file() and not (tmp_path / "d1").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("other", ["itemknn", "popularity"])
 def test_an_export_whose_ranks_hold_other_runs_is_refused(ml100k_dir, tmp_path, other):
     # A run of the same model on the same data, trained apart (other settings, or again),

@@ -48,7 +48,8 @@ def export(
     from cinerec.errors import ConfigError
 
     start = time.perf_counter()
-    check_target(db)  # before the run is read, as export_store does
+    if not distributed_context().active:  # before the run is read, as export_store does (under torchrun: rank 0's)
+        check_target(db)
     opened = open_run(run)  # (read once: its people's counts of rated movies are said below)
     with progress.silenced(quiet):
         try:

@@ -151,7 +151,7 @@ class _Shards:
         from cinerec.training import check_ranks_agree, data_fingerprint
 
         ds = plan.dataset
-        n_users, n_items, n, digest = cast(tuple[int, int, int, str], data_fingerprint(ds.interactions))
+        n_users, n_items, n, digest, _ = cast(tuple[int, int, int, str, str], data_fingerprint(ds.interactions))
         # The run itself too: another run of the same model on the same data (other settings,
         # trained again) wrote its lists into this rank's share of the store without a word.
         created = plan.meta["run_created"] or "unknown"
@@ -315,13 +315,17 @@ def export_store(
     Returns:
         The new store's :class:`StoreInfo`.
     """
-    check_target(db)
+    if not _Shards.active():
+        check_target(db)
     plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
     if not _Shards.active():
         return _write_store(plan, db, progress)
     plan.shards = shards = _Shards()
     shards.check(plan)
-    if is_postgres(db):  # rank 0 alone writes: a server it cannot write to is said before the work, by every rank
+    # Rank 0 alone writes: its target alone is checked (a folder only its machine has), and
+    # a fault in it is said before the work, by every rank.
+    shards.share_error(lambda: check_target(db))
+    if is_postgres(db):
         from cinerec.serving.pgstore import check_postgres_target
 
         shards.share_error(lambda: check_postgres_target(str(db)))
