@@ -363,6 +363,10 @@ def test_a_mistake_of_every_rank_is_said_once_and_one_of_another_rank_alone_by_t
             assert lines == ["cinerec: error: rank 1: --data /no/such/data: no such file or folder, and not a MovieLens "
                              "release name (ml-100k, ml-1m, ml-10m, ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest)"], \
                 ranks_said(run.stderr)
+            # Rank 0, ended by torchrun, said "interrupted" as if Ctrl-C had been pressed.
+            stopped = [x for x in run.stderr.splitlines() if x.startswith("cinerec: interrupted")]
+            assert stopped in ([], ["cinerec: interrupted (by Ctrl-C, or by torchrun ending the job because another "
+                                    "process failed)"]), ranks_said(run.stderr)
 
 
 def test_an_export_under_torchrun_answers_once(ml100k_dir, tmp_path):

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             raise KeyboardInterrupt
         return status
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM after the command itself returned
-        _say_error("cinerec: interrupted")
+        _say_error(_interrupted())
         return 130
     finally:
         unswallow()  # (and forgets a dropped interrupt: it belonged to this command alone)
@@ -318,7 +318,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
                    f"{OUT_OF_MEMORY_ADVICE}")
         return 2
     except typer.Abort:
-        _say_error("cinerec: interrupted")
+        _say_error(_interrupted())
         return 130
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -338,7 +338,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         _say_error(f"cinerec: error: cannot write {what}: {e.strerror}" if what else f"cinerec: error: {e.strerror}")
         return 2
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
-        _say_error("cinerec: interrupted")
+        _say_error(_interrupted())
     return status if isinstance(status, int) else 0
 
 
@@ -465,6 +465,16 @@ def _speaks() -> bool:
     from cinerec.processes import distributed_context
 
     return distributed_context().is_main
+
+
+def _interrupted() -> str:
+    """The line of a command stopped by a signal. Under ``torchrun`` that may be torchrun
+    ending the job because another process failed (its own line says why), not Ctrl-C."""
+    from cinerec.processes import distributed_context
+
+    if distributed_context().active:
+        return "cinerec: interrupted (by Ctrl-C, or by torchrun ending the job because another process failed)"
+    return "cinerec: interrupted"
 
 
 def _say_error(line: str, peer_lost: bool = False) -> None:
