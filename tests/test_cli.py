@@ -152,7 +152,8 @@ def test_under_torchrun_rank_0_alone_says_a_mistake(capsys, monkeypatch, argv):
 
 
 @pytest.mark.parametrize("argv", [["run", "study.toml", "--out", "r"], ["quickstart", "--out", "q"],
-                                  ["serve", "--run", "r"], ["data", "info", "ml-100k"]])
+                                  ["serve", "--run", "r"], ["data", "info", "ml-100k"],
+                                  ["recommend", "--run", "r", "--user", "1"]])
 def test_a_command_of_one_process_is_refused_under_torchrun(monkeypatch, capsys, tmp_path, argv):
     # `run STUDY` under torchrun: every rank ran the whole study, printed it all, and the
     # ranks wrote the same run folder until one failed ("something else was written there").
@@ -160,8 +161,10 @@ def test_a_command_of_one_process_is_refused_under_torchrun(monkeypatch, capsys,
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(argv) == 2
+    # (recommend and data info write no file: "write the same files" was said of them too)
+    doing = "print the same lines" if argv[0] in ("recommend", "data") else "write the same files"
     assert capsys.readouterr().err == (f"cinerec: error: {argv[0]}: runs in one process; under torchrun (2 processes) "
-                                       "every process would run it whole and write the same files: run it without "
+                                       f"every process would run it whole and {doing}: run it without "
                                        "torchrun (train, evaluate, export share their work under torchrun)\n")
     assert not any(tmp_path.iterdir())
     assert main([argv[0], "--help"]) == 0  # (help is help)
