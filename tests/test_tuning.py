@@ -444,12 +444,12 @@ def test_a_search_whose_trials_all_scored_the_same_says_it_told_no_settings_apar
     from cinerec.tuning import trials_text
 
     trials = [{"state": "complete", "rmse": 1.5}, {"state": "pruned", "rmse": 1.9}, {"state": "complete", "rmse": 1.5}]
-    assert trials_text(trials, "rmse") == "3 trials, all 2 that ran to the end scoring 1.5000 (the search told no " \
-                                          "settings apart)"
-    assert trials_text(trials[:2], "rmse") == "2 trials" and trials_text(3) == "3 trials"
+    assert trials_text(trials, "rmse") == "3 trials (1 pruned), all 2 that ran to the end scoring 1.5000 (the " \
+                                          "search told no settings apart)"
+    assert trials_text(trials[:2], "rmse") == "2 trials (1 pruned)" and trials_text(3) == "3 trials"
     # A record read back from JSON holds null where a figure was NaN.
-    assert trials_text([*trials, {"state": "complete", "rmse": None}], "rmse") == "4 trials"
-    assert trials_text([*trials, {"state": "complete", "rmse": 1.4}], "rmse") == "4 trials"
+    assert trials_text([*trials, {"state": "complete", "rmse": None}], "rmse") == "4 trials (1 pruned)"
+    assert trials_text([*trials, {"state": "complete", "rmse": 1.4}], "rmse") == "4 trials (1 pruned)"
     rng = np.random.default_rng(0)
     rows = [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(40) for m in rng.choice(60, 15, replace=False)]
     (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
