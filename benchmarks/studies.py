@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cinerec.data.filters import step_words
+from cinerec.data.filters import step_lines
 from cinerec.errors import CinerecError
 from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
@@ -46,8 +46,7 @@ def markdown(board: dict[str, Any], seconds: float) -> str:
     # what cinerec run prints under its table: a synthetic release, a model below popularity, what a fit chose
     lines += ["", *(f"note: {line}" for line in board["notes"])] if board.get("notes") else []
     if board.get("transforms"):  # what the file's filters (or --data's data) left, as the report says it
-        lines += ["", *(f"- {step_words(step)}: {step['after']['ratings']:,} ratings, {step['after']['users']:,} "
-                        f"users, {step['after']['movies']:,} movies left" for step in board["transforms"])]
+        lines += ["", *step_lines(board["transforms"])]
     ref = board.get("reference")
     if ref:
         figures = {ref["metric"]: ref["value"], **ref.get("also", {})}

@@ -1148,3 +1148,27 @@ def test_min_year_after_max_year_in_a_study_file_names_the_year_line(tmp_path, c
                      '[protocol]\nname = "loo-full"\n[models.popularity]\n')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and err == f"cinerec: error: {study}:5: [data]: min_year = 1995 is after max_year = 1990\n", err
+
+
+def test_a_study_report_keeps_its_notes_under_the_table_and_names_its_store(tmp_path, capsys, ml100k_dir):
+    # Its notes ran into the "Study file" line (one paragraph once rendered), above the
+    # filters and the table; and a store written by [export] went unsaid.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 100\ntop_movies = 200\n[protocol]\n'
+                     'name = "loo-sampled"\nn_negatives = 20\nseeds = [0]\n[models.popularity]\n[models.itemknn]\n'
+                     '[export]\nk = 500\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    text = (tmp_path / "o" / "report.md").read_text()
+    board = json.loads((tmp_path / "o" / "leaderboard.json").read_text())
+    assert board["notes"], board  # ([export] k = 500 is more than the 200 movies)
+    lines = text.splitlines()
+    table_end = next(i for i, x in enumerate(lines) if x.startswith("| "))
+    while lines[table_end + 1].startswith("| "):  # the leaderboard's last row
+        table_end += 1
+    for note in board["notes"]:
+        at = lines.index(f"**Note:** {note}.")
+        assert at > table_end and lines[at - 1] == "" and lines[at + 1] == ""
+    assert lines.index("- top_users=100: " + lines[lines.index(next(x for x in lines if x.startswith("- top_users")))]
+                       .split(": ", 1)[1]) < table_end
+    assert f"Store: `store.sqlite`, every user's top-500 from `{board['best_model']}`" in text

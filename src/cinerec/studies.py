@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
-from cinerec.data.filters import Filters, step_words
+from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
                             out_of_memory)
 
@@ -1781,18 +1781,18 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     source, label = (study.source, data[len(study.source):]) if data.startswith(study.source) else (data, "")
     catalog = f" with the catalogue `{board['catalog']}`" if board.get("catalog") else ""
     lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}."]
-    # A synthetic release; what a fit chose or lacked (mlp-rating's features on data without demographics)
-    lines += [f"**Note:** {line}." for line in board.get("notes", [])]
-    for step in board["transforms"]:
-        a = step["after"]
-        lines.append(f"- {step_words(step)}: {a['ratings']:,} ratings, {a['users']:,} users, "
-                     f"{a['movies']:,} movies left")
+    steps = step_lines(board["transforms"])
+    lines += ["", *steps] if steps else []
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
               "| " + " | ".join(head) + " |", "| --- | " + " | ".join(["---:"] * (len(head) - 1)) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     note = leaderboard_note(board)
     if note:
         lines += ["", note]
+    # Under the figures, each its own paragraph: a synthetic release, a model below popularity,
+    # what a fit chose or lacked (mlp-rating's features on data without demographics).
+    for line in board.get("notes", []):
+        lines += ["", f"**Note:** {line}."]
     if board["metric"] in ("rmse", "mae"):
         over = "seeds and folds" if (board.get("protocol_options") or {}).get("fold") == "all" else "seeds"
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
@@ -1843,6 +1843,10 @@ def report(board: Mapping[str, Any], study: Study) -> str:
               if board.get("refit_epochs") is not None else "")
     lines += [f"Saved: `{board['best_model']}`, refitted on all the data{epochs} (`models/{board['best_model']}`); every model's "
               "settings per seed in `settings.json`; the whole leaderboard in `leaderboard.json`.", ""]
+    if board.get("store"):  # ([export]: written after the first report, which is then written again)
+        listed = "`models/two-stage`" if study.export_two_stage is not None else f"`{board['best_model']}`"
+        lines += [f"Store: `store.sqlite`, every user's top-{study.export_k} from {listed} (served by "
+                  "`cinerec serve --run RUN --db RUN/store.sqlite`, RUN this folder).", ""]
     if study.export_two_stage is not None:
         ts = board.get("two_stage") or {}
         mix = ts.get("mix")

@@ -14,7 +14,7 @@ import tempfile
 import time
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
 import typer
 
@@ -170,7 +170,7 @@ def quickstart(
                 metrics[r.model][r.protocol] = r.to_dict()
             # (the notes under the figures, a synthetic release's among them, as printed)
             report = _report(label, d, results, best, text, markdown_table, notes, negatives,
-                             measured + synthetic_notes(dataset))
+                             measured + synthetic_notes(dataset), record.get("transforms", []))
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                                   "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,
@@ -361,12 +361,17 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
 
 
 def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
-            notes: list[str], negatives: int, measured: list[str]) -> str:
+            notes: list[str], negatives: int, measured: list[str], steps: Sequence[Any] = ()) -> str:
+    from cinerec.data.filters import step_lines
+
     below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
     below += "".join(f"**Note:** {line}.\n\n" for line in measured)
+    filtered = "".join(f"{line}\n" for line in step_lines(steps)) + "\n" if steps else ""
     return (
         "# cinerec quickstart\n\n"
-        f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies.\n\n"
+        f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies"
+        f"{' (after the filters below)' if steps else ''}.\n\n"
+        f"{filtered}"
         f"Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among {negatives} "
         "sampled unseen ones; `loo-full` ranks it among every movie not in the user's training ratings.\n\n"
         f"{markdown_table(results)}\n\n"

@@ -174,7 +174,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         save_model(out, recommender)
         finish_run(out, meta=meta, metrics=metrics,
                    report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                  epochs_s, shown, measured + synthetic_notes(dataset)))
+                                  epochs_s, shown, measured + synthetic_notes(dataset), dataset,
+                                  record.get("transforms", [])))
     said = measured + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
@@ -490,12 +491,18 @@ def _training(model: Any) -> dict[str, Any]:
 
 
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
-            seconds_epochs: float | None = None, tuned: Any = None, measured: Sequence[str] = ()) -> str:
+            seconds_epochs: float | None = None, tuned: Any = None, measured: Sequence[str] = (),
+            dataset: Any = None, steps: Sequence[Any] = ()) -> str:
+    from cinerec.data.filters import step_lines
     from cinerec.evaluation.report import figure_cell, unmeasured_note
     from cinerec.tuning import trials_text
 
-    lines = [f"# {name} on {data}", "", f"Protocol: {result.label}; {result.n_users:,} users measured", "",
-             "| metric | value |", "|---|---|"]
+    lines = [f"# {name} on {data}", ""]
+    if dataset is not None:  # what was read, and what each filter left of it
+        lines += [f"Data: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, {dataset.n_items:,} movies"
+                  f"{' (after the filters below)' if steps else ''}.", ""]
+        lines += [*step_lines(steps), ""] if steps else []
+    lines += [f"Protocol: {result.label}; {result.n_users:,} users measured", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {figure_cell(v)} |" for k, v in result.metrics.items()]  # (n/a, not nan, said why below)
     unmeasured = unmeasured_note([result], list(result.metrics))
     if unmeasured:

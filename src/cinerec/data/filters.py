@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Collection, Mapping
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -269,6 +269,13 @@ def step_words(step: Mapping[str, Any]) -> str:
     if before is not None and after is not None and before == after:
         said += " (dropped nothing)"
     return said
+
+
+def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A Markdown list item per filter step of a run's record, with what it left (the
+    reports of ``train``, ``quickstart`` and ``run``)."""
+    return [f"- {step_words(step)}: {step['after']['ratings']:,} ratings, {step['after']['users']:,} users, "
+            f"{step['after']['movies']:,} movies left" for step in steps]
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:
