@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from cinerec.cli import main
@@ -57,8 +58,10 @@ def test_recommend_for_someone_new_lists_what_the_notebook_lists_and_none_of_the
     (["--ratings", "50"], "--ratings '50': expected ID=STARS, such as 50=4.5"),
     (["--ratings", "50=x"], "--ratings '50=x': stars must be a number, got 'x'"),
     (["--ratings", "50=nan"], "--ratings '50=nan': stars must be a number, got 'nan'"),
-    (["--ratings", "50=4,50=5"], "--ratings: movie '50' is given twice; give it once"),
-    (["--ratings", "50=9"], "--ratings: movie '50': 9 stars is outside this data's scale, 1 to 5"),
+    (["--ratings", "50=4,50=5"], "--ratings: movie '50' is given twice (4 and 5 stars): give it once"),
+    (["--ratings", "50=4", "--ratings", "050=5"], "--ratings: movie '050' is given twice (4 and 5 stars): give it once"),
+    (["--ratings", "50=4_5"], "--ratings '50=4_5': stars must be a number, got '4_5'"),
+    (["--ratings", "50=9"], "--ratings: movie 50: 9 stars is outside this data's scale, 1 to 5"),
     (["--liked", "50", "--ratings", "50=4"], "movie '50' is given with --liked and with --ratings: give it once"),
     (["--liked", "99999"], "unknown movie id '99999' (the run's data has 1,682 movies)"),
 ])
@@ -70,3 +73,75 @@ def test_someone_new_given_wrongly_is_one_line(run_dir, capsys, argv, line):
 def test_similar_of_an_unknown_movie_is_one_line(run_dir, capsys):
     code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "99999")
     assert code == 2 and out == "" and err == "cinerec: error: unknown movie id '99999' (the run's data has 1,682 movies)\n"
+
+
+def test_someone_new_is_listed_alike_whatever_the_order_and_each_movie_once(run_dir, capsys):
+    # The CLI kept the order given, the API sorted: scores differed in their last digits.
+    # And "50,050" echoed one movie twice, where "50=4 --ratings 50=4" was refused.
+    lists = []
+    for liked in ("50,181,172", "172,181,50", "50,181,172,050,50"):
+        code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--liked", liked, "-k", "5", "--json")
+        assert code == 0, err
+        lists.append(json.loads(out))
+    assert lists[0]["recommendations"] == lists[1]["recommendations"] == lists[2]["recommendations"]
+    assert lists[2]["liked"] == [50, 181, 172]
+    code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--ratings", "50=4,050=4", "--ratings", "50=4",
+                          "--json")
+    assert code == 0 and json.loads(out)["ratings"] == {"50": 4.0}, err
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    """A run of a log whose movie ids hold commas and equal signs, one movie seen by one person alone."""
+    import csv
+
+    from cinerec.data.logs import load_log
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    root = tmp_path_factory.mktemp("own")
+    rng = np.random.default_rng(0)
+    movies = ["a,b", "x=y", "c,d=e", "z,", *[f"m{i}" for i in range(16)]]
+    with open(root / "log.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user", "item", "rating", "ts"])
+        for u in range(30):
+            for j, m in enumerate(rng.choice(movies, 8, replace=False)):
+                w.writerow([f"u{u}", m, int(rng.integers(1, 6)), 1000 * u + j])
+        w.writerow(["loner", "lonely", 5, 99999])
+    ds = load_log(root / "log.csv")
+    run_dir = root / "run"
+    save_model(run_dir, create("popularity").fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "log", "best_model": "popularity"})
+    return run_dir
+
+
+def test_an_id_holding_commas_is_taken_whole_where_the_run_knows_it(own_run, capsys):
+    code, out, err = _out(capsys, "recommend", "--run", str(own_run), "--liked", "a,b", "--liked", "z,",
+                          "--ratings", "c,d=e=4", "--ratings", "m1=2", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["liked"] == ["a,b", "z,"] and got["ratings"] == {"c,d=e": 4.0, "m1": 2.0}
+    assert not {r["movie_id"] for r in got["recommendations"]} & {"a,b", "z,", "c,d=e", "m1"}
+    code, out, err = _out(capsys, "recommend", "--run", str(own_run), "--liked", "m1,m2", "--json")
+    assert code == 0 and json.loads(out)["liked"] == ["m1", "m2"], err
+
+
+def test_similar_of_a_movie_nothing_is_like_says_so_on_stdout(own_run, capsys):
+    # It printed nothing, and with -q was silent, exit 0.
+    code, out, err = _out(capsys, "similar", "--run", str(own_run), "--movie", "lonely", "-q")
+    assert code == 0 and out == ("no movie like lonely under model 'popularity': no other has anything in common "
+                                 "with it\n"), (out, err)
+
+
+def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100k_dir, tmp_path, capsys):
+    # "no other movie has anything in common with it" was said of item-kNN's 100 neighbours.
+    from tests.serving.conftest import build_run
+
+    run_dir = build_run(tmp_path / "run", ml100k_dir, models=("itemknn",))
+    code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "50", "-k", "500", "--json")
+    got = json.loads(out)
+    assert code == 0 and len(got["similar"]) == 100, err
+    assert got["notes"] == ["100 movies listed, not 500: model 'itemknn' keeps 100 similar movies per movie (its "
+                            "neighbors setting)"]

@@ -27,10 +27,12 @@ def recommend(
                                              help="The person's raw user id, as in the data.")] = None,
     liked: Annotated[list[str] | None, typer.Option(
         "--liked", metavar="IDS", show_default=False,
-        help="Someone new instead of --user: raw ids of movies they liked, comma-separated (repeatable).")] = None,
+        help="Someone new instead of --user: raw ids of movies they liked, comma-separated (repeatable; "
+             "a value that is one id of the run's, commas and all, is taken whole).")] = None,
     rated: Annotated[list[str] | None, typer.Option(
         "--ratings", metavar="ID=STARS,...", show_default=False,
-        help="Someone new instead of --user: movies they rated, with their stars (repeatable).")] = None,
+        help="Someone new instead of --user: movies they rated, with their stars, comma-separated "
+             "(repeatable; as --liked takes an id holding commas).")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many movies (at most every unseen one).")] = 10,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
@@ -49,7 +51,7 @@ def recommend(
     if user is None:
         if not liked and not rated:
             raise ConfigError("recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new")
-        _recommend_new(run, _ids(liked or []), _stars(rated or []), k, run_model, json, quiet)
+        _recommend_new(run, liked or [], rated or [], k, run_model, json, quiet)
         return
     raw, model_name, recs, (n_items, rated_n, made_up, fitted) = _recommend(run, user, k, run_model)
     # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
@@ -80,44 +82,54 @@ def _print_list(recs: list[dict[str, Any]]) -> None:
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
 
 
-def _ids(values: list[str]) -> list[str]:
-    """``--liked`` values: comma-separated raw movie ids, each flag given any number of times."""
+def _items(value: str, known: Any) -> list[str]:
+    """One ``--liked`` or ``--ratings`` value as its items: the whole value where it is one
+    item whose id the run knows, commas and all (``a,b`` or ``a,b=4``), else its
+    comma-separated parts."""
+    movie = value.rpartition("=")[0] if "=" in value else value
+    return [value] if "," in value and known(movie.strip()) else value.split(",")
+
+
+def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], dict[Any, float]]:
+    """``--liked`` and ``--ratings`` as the data's own ids, each movie once: a movie given
+    again alike is kept once, given with other stars or both liked and rated is refused."""
+    import math
+    import re
+
     from cinerec.errors import ConfigError
 
-    out = []
-    for value in values:
-        for part in value.split(","):
+    def known(movie: str) -> bool:
+        return lists.dataset.item_ids.get(movie) is not None
+
+    likes: dict[int, str] = {}
+    for value in liked:
+        for part in _items(value, known):
             if not part.strip():
                 raise ConfigError(f"--liked {value!r}: an empty movie id; give raw movie ids separated by commas")
-            out.append(part.strip())
-    return out
-
-
-def _stars(values: list[str]) -> dict[str, float]:
-    """``--ratings`` values: comma-separated ``ID=STARS``; a movie given twice is refused."""
-    import math
-
-    from cinerec.errors import ConfigError
-
-    out: dict[str, float] = {}
-    for value in values:
-        for part in value.split(","):
-            movie, eq, stars = part.rpartition("=")
+            likes.setdefault(lists.item_index(part.strip()), part.strip())
+    stars: dict[int, tuple[str, float]] = {}
+    for value in rated:
+        for part in _items(value, known):
+            movie, eq, said = part.rpartition("=")
             if not eq or not movie.strip():
                 raise ConfigError(f"--ratings {part.strip()!r}: expected ID=STARS, such as 50=4.5")
-            try:
-                number = float(stars)
-            except ValueError:
-                number = math.nan
+            number = float(said) if re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", said) else math.nan
             if not math.isfinite(number):
-                raise ConfigError(f"--ratings {part.strip()!r}: stars must be a number, got {stars.strip()!r}")
-            if movie.strip() in out:
-                raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice; give it once")
-            out[movie.strip()] = number
-    return out
+                raise ConfigError(f"--ratings {part.strip()!r}: stars must be a number, got {said.strip()!r}")
+            i = lists.item_index(movie.strip())
+            if i in likes:
+                raise ConfigError(f"movie {movie.strip()!r} is given with --liked and with --ratings: give it once")
+            if i in stars and stars[i][1] != number:
+                raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice ({stars[i][1]:g} and {number:g} "
+                                  "stars): give it once")
+            stars.setdefault(i, (movie.strip(), number))
+    def raw(i: int) -> Any:
+        return lists.record(i)["movie_id"]
+
+    return [raw(i) for i in likes], {raw(i): s for i, (_, s) in stars.items()}
 
 
-def _recommend_new(run_dir: Path, liked: list[str], rated: dict[str, float], k: int, model_name: str | None,
+def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, model_name: str | None,
                    json: bool, quiet: bool) -> None:
     """Cold start on the command line: the lists the API's ``POST /recommendations`` gives."""
     from cinerec.commands.show import print_json, say
@@ -128,11 +140,9 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: dict[str, float], k: 
     run = open_run(run_dir)
     name = model_name or run.default_model
     lists = _lists(run, name)
-    for movie in liked:
-        if movie in rated:  # (history_records says so with the stars, in the notebook's words)
-            raise ConfigError(f"movie {movie!r} is given with --liked and with --ratings: give it once")
+    likes, stars = _given(lists, liked, rated)
     try:
-        recs = lists.history_records(liked, rated, k)
+        recs = lists.history_records(likes, stars, k)
     except ConfigError as e:
         if str(e).startswith("ratings: "):  # the notebook's argument, on the command line --ratings
             raise ConfigError(f"--ratings: {str(e).removeprefix('ratings: ')}") from None
@@ -141,17 +151,16 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: dict[str, float], k: 
         raise ConfigError(f"-k {k}: {e}") from None
     made_up, fitted = synthetic_list_notes(run.dataset), run.model(name).fit_notes()
     notes = list(made_up) + list(fitted)
-    given = len({lists.item_index(m) for m in [*liked, *rated]})
+    given = len(likes) + len(stars)
     if len(recs) < k and len(recs) == run.dataset.n_items - given:
-        notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: the other {given:,} of "
-                     f"the run's {run.dataset.n_items:,} movies are the ones given")
+        others = "the other movie" if given == 1 else f"the other {given:,} movies"
+        notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: {others} of the run's "
+                     f"{run.dataset.n_items:,} {'is the one' if given == 1 else 'are the ones'} given")
         if recs:
             say(f"note: {notes[-1]}", quiet)
-    if json:
-        # (ids as the data has them, as in the list: 50, not "50"; a JSON object's keys are text)
-        typed = [lists.record(lists.item_index(m))["movie_id"] for m in liked]
-        print_json({"liked": typed, "ratings": rated, "model": name, "synthetic": bool(made_up),
-                    "recommendations": recs, "notes": notes})
+    if json:  # each movie given once, its id as the data has it (a JSON object's keys are text)
+        print_json({"liked": likes, "ratings": {str(m): s for m, s in stars.items()}, "model": name,
+                    "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
     if not recs:
         print("no movie left to recommend: every movie of the run was given")
@@ -175,7 +184,8 @@ def similar(
     movie: Annotated[str, typer.Option("--movie", metavar="ID", show_default=False,
                                        help="The movie's raw id, as in the data.")],
     k: Annotated[int, typer.Option("-k", min=1, help="How many movies (at most those with anything in "
-                                                     "common with it).")] = 10,
+                                                     "common with it, and those the model keeps per "
+                                                     "movie).")] = 10,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -197,16 +207,27 @@ def similar(
     listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
     notes = list(synthetic_list_notes(opened.dataset))
     this = lists.record(item)
+    year = f" ({this['year']})" if this["year"] else ""
     if len(listed) < min(k, opened.dataset.n_items - 1):
-        notes.append(f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}: no other movie has "
-                     f"anything in common with movie {this['movie_id']!r} under model {name!r}")
-        say(f"note: {notes[-1]}", quiet)
+        kept = getattr(lists.model.config, "neighbors", None)  # (item-kNN and seqknn keep so many per movie)
+        listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
+        notes.append(f"{listed_n}: model {name!r} keeps {kept} similar movies per movie (its neighbors setting)"
+                     if kept and len(listed) >= kept else
+                     f"{listed_n}: no other movie has anything in common with movie {this['movie_id']!r} under "
+                     f"model {name!r}")
+    short = notes[len(synthetic_list_notes(opened.dataset)):]
     if json:
+        for note in short:
+            say(f"note: {note}", quiet)
         print_json({"movie": this, "model": name, "synthetic": bool(opened.dataset.info.get("synthetic")),
                     "similar": listed, "notes": notes})
         return
-    year = f" ({this['year']})" if this["year"] else ""
-    say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
+    if not listed:  # said on stdout, as recommend says an empty list
+        print(f"no movie like {this['title']}{year} under model {name!r}: no other has anything in common with it")
+    else:
+        say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
+        for note in short:
+            say(f"note: {note}", quiet)
     for rank, r in enumerate(listed, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""

@@ -220,8 +220,12 @@ class Lists:
         """
         n = self.dataset.n_items
         k = self._length(k)
-        items_given = np.asarray(items_given, dtype=np.int64)
-        plain = np.asarray(plain, dtype=bool)
+        # In one order whatever order they came in (the API's, the CLI's, a notebook's):
+        # summed in another, scores differ in their last digits, and a near-tie may swap.
+        order = np.argsort(np.asarray(items_given, dtype=np.int64), kind="stable")
+        items_given = np.asarray(items_given, dtype=np.int64)[order]
+        stars = np.asarray(stars)[order]
+        plain = np.asarray(plain, dtype=bool)[order]
         # A like is the most a rating can say: on stars it was 1, which a model of stars
         # reads as a dislike (the same list as three 1-star ratings).
         scale = rating_scale(self.dataset)
