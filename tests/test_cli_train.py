@@ -547,8 +547,13 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     other = chosen[key] * 2
     said = _error(capsys, [*base, "--set", "epochs=5", "--set", f"{key}={other}", "--resume", "--tune", "3"])
     assert said == (f"cinerec: error: --resume: {key} = {other!r} is given here, but {tmp_path / 'run'} trained with "
-                    f"{key} = {chosen[key]!r} (its search chose it); leave {key} out to go on, or train afresh in "
-                    "another folder"), said
+                    f"{key} = {chosen[key]!r} (its search chose it), which a resume keeps: leave {key} out, or train "
+                    "afresh in another folder"), said
+    # Another model's finished run is refused as such, not for the search's settings (run.json
+    # was read as this model's).
+    said = _error(capsys, [a if a != "gmf" else "mlp" for a in base] + ["--set", "epochs=5", "--set", f"{key}={other}",
+                                                                         "--resume"])
+    assert "holds a finished 'train gmf' run, and --resume continues only a 'train mlp' run" in said, said
 
 
 def test_a_run_resumed_with_tune_goes_on_with_its_checkpoint_s_settings(small_data, tmp_path, capsys):

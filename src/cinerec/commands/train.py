@@ -96,8 +96,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             k = clash[0]
             chose = "its search chose it" if earlier is not None else "its checkpoint"
             raise ConfigError(f"--resume: {k} = {getattr(recommender.config, k)!r} is given here, but {out} trained "
-                              f"with {k} = {kept[k]!r} ({chose}); leave {k} out to go on, or train afresh in "
-                              "another folder")
+                              f"with {k} = {kept[k]!r} ({chose}), which a resume keeps: leave {k} out, or train "
+                              "afresh in another folder")
         recommender = _with(recommender, {k: v for k, v in kept.items() if k not in held})
         if tune is not None:
             whose, search = ("the run's search chose", "the search is not run again") if earlier is not None \
@@ -203,9 +203,11 @@ def _earlier_tuning(out: Path, model: str) -> dict[str, Any] | None:
 
     try:
         meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("models") != [model]:  # another model's run: the resume refuses it
+            return None
     except FileNotFoundError:
         meta = _marked(out)
-        if meta.get("model") != model:  # another model's run: the resume refuses it
+        if meta.get("model") != model:  # (as a killed run's)
             return None
     except (OSError, ValueError):
         return None
