@@ -934,8 +934,9 @@ def test_a_log_without_a_header_line_is_refused_even_when_its_first_line_is_name
         with pytest.raises(DataError) as e:
             load_log(path, columns=columns)
         assert str(e.value).startswith(f"{path}: line 1 (")
-        assert str(e.value).endswith("reads as data, not as a header line; a log names its columns "
-                                     "(user, item, rating, timestamp) in its first line: add one")
+        assert "holds a number and none of the usual column names, so it reads as data: a log names its columns " \
+               "(user, item, rating, timestamp) in its first line, so add one; if this is that line, give its " \
+               "columns named by a number (" in str(e.value)
     # a header that names its columns keeps its rows, numbers among its names or not
     path.write_text("user\titem\t2019\n1\t37\t4\n2\t38\t5\n")
     assert len(load_log(path).interactions) == 2
@@ -944,6 +945,14 @@ def test_a_log_without_a_header_line_is_refused_even_when_its_first_line_is_name
 def test_a_catalogue_without_a_header_line_is_refused(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\na,1\nb,2\n")
     (tmp_path / "movies.csv").write_text("1,Toy Story (1995)\n2,Heat (1995)\n")
-    with pytest.raises(DataError, match=r"movies.csv: line 1 \('1', 'Toy Story \(1995\)'\) reads as data.*"
+    with pytest.raises(DataError, match=r"movies.csv: line 1 \('1', 'Toy Story \(1995\)'\) holds a number.*"
                                         r"a catalogue names its columns \(item, title, genres\)"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+
+
+def test_a_parquet_file_whose_column_names_are_numbers_is_read(tmp_path):
+    # pandas names unnamed columns 0, 1, 2...: a Parquet file's names are never a row of data,
+    # yet the check for a missing header line refused it ("in its first line").
+    pd.DataFrame({"0": ["a", "b"], "1": ["x", "y"], "2": [4.0, 5.0]}).to_parquet(tmp_path / "log.parquet")
+    ds = load_log(tmp_path / "log.parquet", columns=parse_columns("user=0,item=1,rating=2"))
+    assert len(ds.interactions) == 2 and ds.interactions.ratings.tolist() == [4.0, 5.0]

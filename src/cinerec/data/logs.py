@@ -529,14 +529,17 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
           path: Path, required: bool) -> str | None:
     columns = list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
     known = {n for role_names in names.values() for n in role_names}
-    if any(_NUMBER.match(str(c)) for c in columns) and not any(str(c).strip().lower() in known for c in columns):
+    numbers = [c for c in columns if _NUMBER.match(str(c))]
+    # (a Parquet file's column names are names, never a row of data)
+    if numbers and path.suffix.lower() not in (".parquet", ".pq") \
+            and not any(str(c).strip().lower() in known for c in columns):
         # No header line: naming line 1's values with --columns would drop that line's row.
         what = "a log" if names is COLUMN_NAMES else "a catalogue"
         roles = "user, item, rating, timestamp" if names is COLUMN_NAMES else "item, title, genres"
-        first = (f"its column names ({', '.join(map(repr, columns))}) are numbers"
-                 if path.suffix.lower() in (".parquet", ".pq")
-                 else f"line 1 ({', '.join(map(repr, columns))}) reads as data, not as a header line")
-        raise DataError(f"{path}: {first}; {what} names its columns ({roles}) in its first line: add one")
+        raise DataError(f"{path}: line 1 ({', '.join(map(repr, columns))}) holds a number and none of the usual "
+                        f"column names, so it reads as data: {what} names its columns ({roles}) in its first line, so "
+                        f"add one; if this is that line, give its columns named by a number "
+                        f"({', '.join(map(repr, numbers))}) other names")
     if role in given:
         if given[role] not in columns:
             # A header written "user, item, rating": its names are the words, not the spaces.
