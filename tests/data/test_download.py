@@ -455,9 +455,29 @@ def test_a_cache_that_cannot_hold_the_download_is_the_cache_s_fault_not_the_netw
 @pytest.mark.parametrize("base", ["127.0.0.1:8000/movielens", "ftp://files.example.org/movielens"])
 def test_a_base_url_without_a_web_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, monkeypatch,
                                                                                    base) -> None:
-    with pytest.raises(ConfigError, match=rf"^base URL '{re.escape(base)}': give the address of the folder holding "
-                                          r"ml-100k.zip, starting with http://, https:// or file://$"):
+    with pytest.raises(ConfigError, match=rf"^--base-url '{re.escape(base)}': give the address of the folder holding "
+                                          r"ml-100k.zip, starting with http://, https:// or file:$"):
         download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=base, progress=False)
     monkeypatch.setenv("CINEREC_MOVIELENS_URL", base)
     with pytest.raises(ConfigError, match=r"^CINEREC_MOVIELENS_URL "):
         download.fetch("ml-100k", cache_dir=tmp_path / "c", progress=False)
+
+
+def test_a_published_md5_served_as_html_and_a_file_colon_mirror_are_read(served, online, tmp_path) -> None:
+    # A plain .md5 file a server labels text/html was refused as a web page; and file:/path
+    # (one slash, which urllib opens) as no address.
+    root, _, _ = served
+
+    class Html(_QuietHandler):
+        extensions_map = {**_QuietHandler.extensions_map, ".md5": "text/html"}
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Html, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        folder = download.fetch("ml-10m", cache_dir=tmp_path / "a", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                                progress=False)
+        assert folder.name == "ml-10M100K"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert download.fetch("ml-10m", cache_dir=tmp_path / "b", base_url=f"file:{root}", progress=False).is_dir()

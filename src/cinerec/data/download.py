@@ -332,10 +332,10 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
     if offline():
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
-    if not re.match(r"(?i)(https?|file)://", base):  # a typo, not a network that is down: no fallback
-        named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"
+    if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
+        named = "--base-url" if base_url else "CINEREC_MOVIELENS_URL"
         raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
-                          "with http://, https:// or file://")
+                          "with http://, https:// or file:")
     url = f"{base}/{rel.zip_name}"
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
@@ -425,11 +425,12 @@ def _open(rel: Release, url: str, root: Path):
 def _published_md5(rel: Release, url: str, root: Path) -> str:
     try:
         with _open(rel, url + ".md5", root) as response:
-            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             text = response.read(4096).decode("ascii", "replace")
     except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
         raise DownloadFailed(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
-    if kind == "text/html" or re.match(r"\s*<", text):  # a proxy's or a login page: any hex in it is no checksum
+    # A proxy's or a login page: any hex in it is no checksum. (Told by what it holds: a
+    # server may send a plain .md5 file as text/html.)
+    if re.match(r"\s*<", text):
         raise DownloadFailed(_offline_message(rel, root, f"{url}.md5 sent a web page, not the checksum file (a "
                                                          "proxy's or a login page?)"))
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
