@@ -62,12 +62,13 @@ def fetch(
     else:
         from cinerec.commands.show import say
 
-        was = download.cached(source)
+        rel = download.release_info(source)
+        held = [p for p in (download.cache_dir() / rel.name, download.cache_dir() / rel.zip_name) if p.exists()]
         with progress.silenced(quiet):
             folder = download.fetch(source, base_url=base_url, progress=True)
-        if base_url is not None and was is not None and download.cached(source) == was:
+        if base_url is not None and held:  # the cache's copy (its folder, or its zip unpacked) was used
             say(f"note: {source} is already in the cache; nothing was fetched from --base-url (remove "
-                f"{was.parent} to download it again)", quiet)
+                f"{' and '.join(map(str, held))} to download it again)", quiet)
         folder = locate(source)[0]  # its files as the release has them (a damaged cached copy is named)
     print(folder)
 
