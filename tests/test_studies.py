@@ -680,6 +680,13 @@ def test_a_model_of_stars_in_a_ranking_study_is_refused_in_the_files_words(tmp_p
     with pytest.raises(ConfigError, match=r'name = "ratings-random" and without liked_threshold = 4 under \[data\], '
                                           r"which leaves no stars, or rank"):
         Study.from_toml(study)
+    # The run's data, not the file's: --no-filters drops the key, a flag replaces it.
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(study, no_filters=True)
+    assert "without" not in str(e.value)
+    with pytest.raises(ConfigError, match=r'name = "ratings-random" and without --liked-threshold 3 and --implicit, '
+                                          r"which leaves no stars"):
+        Study.from_toml(study, filters={"liked_threshold": 3, "implicit": True})
 
 
 def test_the_run_records_the_study_file_by_its_full_path(tmp_path, ml100k_dir, monkeypatch):

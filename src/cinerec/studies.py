@@ -279,7 +279,8 @@ class Study:
             raise toml_error(path, e) from None
         except ValueError:  # a number of thousands of digits: Python's own limit, not TOML's
             raise ConfigError(f"{path}: {TOO_MANY_DIGITS}") from None
-        study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None)
+        study = _Reader(path, text).study(values, data, trials, catalog_flag=catalog is not None,
+                                          flag_filters=filters, no_filters=no_filters)
         file_filters = study.filters.to_dict()
         if data is not None:  # the source is the command line's (--data), not the file's
             study = replace(study, from_flags=(*study.from_flags, "source"))
@@ -546,8 +547,8 @@ class _Reader:
             raise self.fail((), name, f"expected a table [{name}], got {shown(value)}")
         return value
 
-    def study(self, values: dict[str, Any], data: str | None, trials: int | None, catalog_flag: bool = False
-              ) -> Study:
+    def study(self, values: dict[str, Any], data: str | None, trials: int | None, catalog_flag: bool = False,
+              flag_filters: Mapping[str, Any] | None = None, no_filters: bool = False) -> Study:
         from cinerec.data.movielens import is_release
         from cinerec.evaluation.protocols import get_protocol
         from cinerec.models import MODELS
@@ -601,10 +602,20 @@ class _Reader:
         except CinerecError as e:
             bad = "name" if "unknown protocol" in str(e) else _culprit(str(e), options)
             raise self.fail(("protocol",), bad, _strip(str(e))) from None
-        # [data]'s keys that leave no stars, for advice to measure a model's stars
-        starless = ([f"liked_threshold = {filters.liked_threshold:g}"] if filters.liked_threshold is not None
-                    else []) + (["implicit = true"] if filters.implicit else [])
-        protocol.starless = f"{' and '.join(starless)} under [data]" if starless else ""
+        # What leaves the run's data without stars, for advice to measure a model's stars: a
+        # filter flag, else the file's key (unless --no-filters dropped it).
+        given = flag_filters or {}
+        kept = Filters() if no_filters else filters
+        starless = []
+        if given.get("liked_threshold") is not None:
+            starless.append(f"--liked-threshold {float(given['liked_threshold']):g}")
+        elif kept.liked_threshold is not None:
+            starless.append(f"liked_threshold = {kept.liked_threshold:g} under [data]")
+        if given.get("implicit"):
+            starless.append("--implicit")
+        elif kept.implicit:
+            starless.append("implicit = true under [data]")
+        protocol.starless = " and ".join(starless)
         # [models.LABEL]
         m = self.table(values, "models")
         if not m:
