@@ -1172,3 +1172,13 @@ def test_a_study_report_keeps_its_notes_under_the_table_and_names_its_store(tmp_
     assert lines.index("- top_users=100: " + lines[lines.index(next(x for x in lines if x.startswith("- top_users")))]
                        .split(": ", 1)[1]) < table_end
     assert f"Store: `store.sqlite`, every user's top-500 from `{board['best_model']}`" in text
+
+
+def test_a_split_with_no_one_to_measure_names_the_file_s_filter_in_its_words(tmp_path, capsys, ml100k_dir):
+    # "keep more movies (a larger --top-movies)" for a [data] top_movies: a flag not given.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 1\n[protocol]\nname = "loo-full"\n'
+                     '[models.popularity]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and err.rstrip().endswith("it needs users with at least 2 ratings: keep more movies (a larger "
+                                               "top_movies under [data])"), err
