@@ -786,8 +786,10 @@ def test_export_asking_more_than_the_filtered_catalogue_says_so(tmp_path, capsys
                      '[export]\nk = 15\n[export.two_stage]\nretriever = "popularity"\ncandidates = 20\n')
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 0, err
-    assert "note: [export] k = 15 is more than the 12 movies of the data: each list holds at most 12" in err
-    assert "note: [export.two_stage] candidates = 20 is more than the 12 movies of the data" in err
+    said = err + _
+    assert "note: [export] k = 15 is more than the 12 movies of the data: each list holds at most 12" in said
+    assert "note: [export.two_stage] candidates = 20 is more than the 12 movies of the data" in said
+    assert said.count("note: [export] k = 15") == 1  # (said at the start and again under the table)
     # Kept with the figures too: they went to stderr alone, so --json and -q lost them.
     board = json.loads((tmp_path / "o" / "leaderboard.json").read_text())
     assert any(n.startswith("[export] k = 15 is more than the 12 movies") for n in board["notes"])

@@ -1362,9 +1362,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         for step in record:
             say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
-        export_notes = _export_notes(study, dataset)  # said now, before the work, and kept with the figures
-        for line in export_notes:
-            say(f"note: {line}", quiet)
+        export_notes = _export_notes(study, dataset)  # said under the figures, with the other notes
         say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
             f"{', '.join(map(str, study.seeds))}", quiet)
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
