@@ -131,8 +131,11 @@ def test_an_id_holding_commas_is_taken_whole_where_the_run_knows_it(own_run, cap
 def test_similar_of_a_movie_nothing_is_like_says_so_on_stdout(own_run, capsys):
     # It printed nothing, and with -q was silent, exit 0.
     code, out, err = _out(capsys, "similar", "--run", str(own_run), "--movie", "lonely", "-q")
-    assert code == 0 and out == ("no movie like lonely under model 'popularity': no other has anything in common "
-                                 "with it\n"), (out, err)
+    assert code == 0 and out == "no movie like lonely under model 'popularity': none has a positive similarity to " \
+                                "it\n", (out, err)
+    code, out, err = _out(capsys, "similar", "--run", str(own_run), "--movie", "lonely", "--json", "-q")
+    assert json.loads(out)["notes"] == ["0 movies listed, not 10: model 'popularity' finds no more movies like movie "
+                                        "'lonely' (only those with a positive similarity are listed)"]
 
 
 def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100k_dir, tmp_path, capsys):
@@ -145,3 +148,10 @@ def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100
     assert code == 0 and len(got["similar"]) == 100, err
     assert got["notes"] == ["100 movies listed, not 500: model 'itemknn' keeps 100 similar movies per movie (its "
                             "neighbors setting)"]
+    # knnbaseline's neighbours predict stars; its similar movies are not cut by them.
+    run_dir = build_run(tmp_path / "knn", ml100k_dir, models=("knnbaseline",))
+    code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "1500", "-k", "1000", "--json")
+    got = json.loads(out)
+    assert code == 0 and 80 < len(got["similar"]) < 1000, err
+    assert got["notes"] == [f"{len(got['similar'])} movies listed, not 1000: model 'knnbaseline' finds no more movies "
+                            "like movie 1500 (only those with a positive similarity are listed)"]

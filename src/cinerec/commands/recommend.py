@@ -209,12 +209,14 @@ def similar(
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
     if len(listed) < min(k, opened.dataset.n_items - 1):
-        kept = getattr(lists.model.config, "neighbors", None)  # (item-kNN and seqknn keep so many per movie)
+        # (item-kNN's and seqknn's lists are their kept neighbours; other models' neighbors
+        # settings, knnbaseline's, count what predicts stars, not these lists)
+        kept = getattr(lists.model.config, "neighbors", None) if lists.model.name in ("itemknn", "seqknn") else None
         listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
         notes.append(f"{listed_n}: model {name!r} keeps {kept} similar movies per movie (its neighbors setting)"
                      if kept and len(listed) >= kept else
-                     f"{listed_n}: no other movie has anything in common with movie {this['movie_id']!r} under "
-                     f"model {name!r}")
+                     f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
+                     "with a positive similarity are listed)")
     short = notes[len(synthetic_list_notes(opened.dataset)):]
     if json:
         for note in short:
@@ -223,7 +225,7 @@ def similar(
                     "similar": listed, "notes": notes})
         return
     if not listed:  # said on stdout, as recommend says an empty list
-        print(f"no movie like {this['title']}{year} under model {name!r}: no other has anything in common with it")
+        print(f"no movie like {this['title']}{year} under model {name!r}: none has a positive similarity to it")
     else:
         say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
         for note in short:
