@@ -279,6 +279,18 @@ def test_an_export_checks_the_store_s_folder_on_rank_0_alone(ml100k_dir, tmp_pat
     run = _torchrun(script)
     assert run.returncode == 0, ranks_said(run.stderr)
     assert (tmp_path / "d0" / "x.sqlite").is_file() and not (tmp_path / "d1").exists()
+    # A target rank 0 cannot write is said before any rank reads the run (it came after the
+    # run, its dataset and model were read: here, a run that is not there at all).
+    bad = tmp_path / "bad.py"
+    bad.write_text(textwrap.dedent(f"""
+        import sys
+        from cinerec.cli import main
+        sys.exit(main(["export", "--run", {str(tmp_path / "no-run")!r}, "--db", {str(tmp_path / "nope" / "x.sqlite")!r}]))
+    """))
+    run = _torchrun(bad)
+    assert run.returncode != 0 and f"{tmp_path / 'nope'}: no such folder for the store x.sqlite" in run.stderr, \
+        ranks_said(run.stderr)
+    assert "no such run folder" not in run.stderr
 
 
 @pytest.mark.slow

@@ -48,12 +48,13 @@ def export(
     from cinerec.errors import ConfigError
 
     start = time.perf_counter()
-    if not distributed_context().active:  # before the run is read, as export_store does (under torchrun: rank 0's)
+    several = distributed_context().active
+    if not several:  # before the run is read, as export_store does (under torchrun: rank 0's, before any reads it)
         check_target(db)
-    opened = open_run(run)  # (read once: its people's counts of rated movies are said below)
+    opened = None if several else open_run(run)  # (read once: its people's counts of rated movies are said below)
     with progress.silenced(quiet):
         try:
-            info = export_store(opened, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
+            info = export_store(run if opened is None else opened, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
         except ConfigError as e:  # a two-stage run's shortlist is shorter than the lists: name the flag
             if "is more than candidates" not in str(e):
                 raise
@@ -61,6 +62,7 @@ def export(
     took = time.perf_counter() - start
     if not distributed_context().is_main:  # under torchrun rank 0 says what was written (--json: one object)
         return
+    opened = open_run(run) if opened is None else opened
     asked = DEFAULT_K if k is None else k
     short, empty = short_lists(opened.dataset, info.k)
     notes = []

@@ -338,9 +338,10 @@ class Lists:
         """A pandas DataFrame of each raw user id's top-``k``, for notebooks.
 
         Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year`` (a
-        nullable integer: ``<NA>`` when unknown), ``genres`` (a list), ``score`` and
-        ``reason``; one row per recommendation, users in the order given, each once (an id
-        given again, or the same user written another way, ``1`` and ``"1"``, adds no rows).
+        nullable integer: ``<NA>`` when unknown), ``genres`` (a list), ``score``, ``reason``
+        and ``reason_movie_id`` (the movie the reason names); one row per recommendation,
+        users in the order given, each once (an id given again, or the same user written
+        another way, ``1`` and ``"1"``, adds no rows).
         """
         import pandas as pd
 
@@ -391,8 +392,8 @@ class Lists:
     def history_frame(self, liked: Any = (), ratings: Any = None, k: int = 10) -> Any:
         """A pandas DataFrame of the top-``k`` for someone new, described by raw movie ids
         they ``liked`` and/or ``ratings`` (``{movie id: stars}``), never one of those:
-        ``rank``, ``movie_id``, ``title``, ``year``, ``genres``, ``score``, ``reason``
-        (cold start, as the API's ``POST /recommendations``)."""
+        ``rank``, ``movie_id``, ``title``, ``year``, ``genres``, ``score``, ``reason``,
+        ``reason_movie_id`` (cold start, as the API's ``POST /recommendations``)."""
         import pandas as pd
 
         rows = [{"rank": r, **{c: rec[c] for c in _LIST_COLUMNS}}

@@ -151,16 +151,16 @@ class _Shards:
         from cinerec.training import check_ranks_agree, data_fingerprint
 
         ds = plan.dataset
-        n_users, n_items, n, digest, _ = cast(tuple[int, int, int, str, str], data_fingerprint(ds.interactions))
+        n_users, n_items, n, digest, times = cast(tuple[int, int, int, str, str], data_fingerprint(ds.interactions))
         # The run itself too: another run of the same model on the same data (other settings,
         # trained again) wrote its lists into this rank's share of the store without a word.
         created = plan.meta["run_created"] or "unknown"
         settings = json.dumps(plan.lists.model.config.to_dict(), sort_keys=True, default=str)
         check_ranks_agree("the run to export", (plan.model_name, n_users, n_items, n, digest, plan.k, plan.step, created,
-                                                hashlib.sha256(settings.encode()).hexdigest()[:12]),
+                                                hashlib.sha256(settings.encode()).hexdigest()[:12], times),
                           lambda v: f"model {v[0]} over {v[3]:,} ratings of {v[1]:,} users x {v[2]:,} movies "
-                                    f"(hash {v[4]}), top-{v[5]} in chunks of {v[6]}, of the run created {v[7]} "
-                                    f"(settings hash {v[8]})")
+                                    f"(hash {v[4]}, times {v[9]}), top-{v[5]} in chunks of {v[6]}, of the run created "
+                                    f"{v[7]} (settings hash {v[8]})")
 
     def rounds(self, plan: "ExportPlan") -> Iterator[list[tuple[int, tuple[np.ndarray, ...]]]]:
         """Per round, on rank 0: ``[(first user, lists), ...]`` of every rank's chunk, in
@@ -317,18 +317,18 @@ def export_store(
     """
     if not _Shards.active():
         check_target(db)
-    plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
-    if not _Shards.active():
-        return _write_store(plan, db, progress)
-    plan.shards = shards = _Shards()
-    shards.check(plan)
+        return _write_store(ExportPlan(run, k=k, model=model, chunk_size=chunk_size), db, progress)
+    shards = _Shards()
     # Rank 0 alone writes: its target alone is checked (a folder only its machine has), and
-    # a fault in it is said before the work, by every rank.
+    # a fault in it is said by every rank, before any reads the run.
     shards.share_error(lambda: check_target(db))
     if is_postgres(db):
         from cinerec.serving.pgstore import check_postgres_target
 
         shards.share_error(lambda: check_postgres_target(str(db)))
+    plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
+    plan.shards = shards
+    shards.check(plan)
     if not shards.is_main:
         try:
             for _ in shards.rounds(plan):
