@@ -101,7 +101,7 @@ def own_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("own")
     rng = np.random.default_rng(0)
-    movies = ["a,b", "x=y", "c,d=e", "z,", *[f"m{i}" for i in range(16)]]
+    movies = ["a,b", "x=y", "c,d=e", "z,", "p=q,r", *[f"m{i}" for i in range(15)]]
     with open(root / "log.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["user", "item", "rating", "ts"])
@@ -118,6 +118,8 @@ def own_run(tmp_path_factory):
 
 
 def test_an_id_holding_commas_is_taken_whole_where_the_run_knows_it(own_run, capsys):
+    code, out, err = _out(capsys, "recommend", "--run", str(own_run), "--liked", "p=q,r", "--json")
+    assert code == 0 and json.loads(out)["liked"] == ["p=q,r"], err
     code, out, err = _out(capsys, "recommend", "--run", str(own_run), "--liked", "a,b", "--liked", "z,",
                           "--ratings", "c,d=e=4", "--ratings", "m1=2", "--json")
     assert code == 0, err

@@ -82,11 +82,11 @@ def _print_list(recs: list[dict[str, Any]]) -> None:
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
 
 
-def _items(value: str, known: Any) -> list[str]:
-    """One ``--liked`` or ``--ratings`` value as its items: the whole value where it is one
-    item whose id the run knows, commas and all (``a,b`` or ``a,b=4``), else its
+def _items(value: str, known: Any, rated: bool = False) -> list[str]:
+    """One ``--liked`` or (``rated``) ``--ratings`` value as its items: the whole value where
+    it is one item whose id the run knows, commas and all (``a,b`` or ``a,b=4``), else its
     comma-separated parts."""
-    movie = value.rpartition("=")[0] if "=" in value else value
+    movie = value.rpartition("=")[0] if rated else value
     return [value] if "," in value and known(movie.strip()) else value.split(",")
 
 
@@ -109,7 +109,7 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
             likes.setdefault(lists.item_index(part.strip()), part.strip())
     stars: dict[int, tuple[str, float]] = {}
     for value in rated:
-        for part in _items(value, known):
+        for part in _items(value, known, rated=True):
             movie, eq, said = part.rpartition("=")
             if not eq or not movie.strip():
                 raise ConfigError(f"--ratings {part.strip()!r}: expected ID=STARS, such as 50=4.5")
