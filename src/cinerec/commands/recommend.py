@@ -13,7 +13,7 @@ the store and the API).
 """
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 import typer
 
@@ -82,7 +82,7 @@ def _print_list(recs: list[dict[str, Any]]) -> None:
         print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
 
 
-def _items(value: str, known: Any, rated: bool = False) -> list[str]:
+def _items(value: str, known: Callable[[str], bool], rated: bool = False) -> list[str]:
     """One ``--liked`` or (``rated``) ``--ratings`` value as its items: the whole value where
     it is one item whose id the run knows, commas and all (``a,b`` or ``a,b=4``), else its
     comma-separated parts."""
@@ -94,8 +94,8 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
     """``--liked`` and ``--ratings`` as the data's own ids, each movie once: a movie given
     again alike is kept once, given with other stars or both liked and rated is refused."""
     import math
-    import re
 
+    from cinerec.data.logs import NUMBER
     from cinerec.errors import ConfigError
 
     def known(movie: str) -> bool:
@@ -107,26 +107,27 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
             if not part.strip():
                 raise ConfigError(f"--liked {value!r}: an empty movie id; give raw movie ids separated by commas")
             likes.setdefault(lists.item_index(part.strip()), part.strip())
-    stars: dict[int, tuple[str, float]] = {}
+    stars: dict[int, float] = {}
     for value in rated:
         for part in _items(value, known, rated=True):
             movie, eq, said = part.rpartition("=")
             if not eq or not movie.strip():
                 raise ConfigError(f"--ratings {part.strip()!r}: expected ID=STARS, such as 50=4.5")
-            number = float(said) if re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", said) else math.nan
+            number = float(said) if NUMBER.match(said) else math.nan  # ("4_5", which float() takes, is no number)
             if not math.isfinite(number):
                 raise ConfigError(f"--ratings {part.strip()!r}: stars must be a number, got {said.strip()!r}")
             i = lists.item_index(movie.strip())
             if i in likes:
                 raise ConfigError(f"movie {movie.strip()!r} is given with --liked and with --ratings: give it once")
-            if i in stars and stars[i][1] != number:
-                raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice ({stars[i][1]:g} and {number:g} "
+            if stars.get(i, number) != number:
+                raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice ({stars[i]:g} and {number:g} "
                                   "stars): give it once")
-            stars.setdefault(i, (movie.strip(), number))
+            stars[i] = number
+
     def raw(i: int) -> Any:
         return lists.record(i)["movie_id"]
 
-    return [raw(i) for i in likes], {raw(i): s for i, (_, s) in stars.items()}
+    return [raw(i) for i in likes], {raw(i): s for i, s in stars.items()}
 
 
 def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, model_name: str | None,

@@ -520,16 +520,16 @@ def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
         yield header, csv.reader(f, delimiter=delimiter, quoting=quoting)
 
 
-#: A header cell that is a number (1, 4.5, -3, 1e9): with no usual column name beside it,
-#: the first line is data, not a header.
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+#: A number as text (1, 4.5, -3, 1e9; not Python's "4_5" or "inf"). A header cell that is
+#: one, with no usual column name beside it, makes the first line data, not a header.
+NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 
 
 def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, str], role: str,
           path: Path, required: bool) -> str | None:
     columns = list(frame.column_names if hasattr(frame, "column_names") else frame.columns)
     known = {n for role_names in names.values() for n in role_names}
-    numbers = [c for c in columns if _NUMBER.match(str(c))]
+    numbers = [c for c in columns if NUMBER.match(str(c))]
     # (a Parquet file's column names are names, never a row of data)
     if numbers and path.suffix.lower() not in (".parquet", ".pq") \
             and not any(str(c).strip().lower() in known for c in columns):
