@@ -157,3 +157,22 @@ def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100
     assert code == 0 and 80 < len(got["similar"]) < 1000, err
     assert got["notes"] == [f"{len(got['similar'])} movies listed, not 1000: model 'knnbaseline' finds no more movies "
                             "like movie 1500 (only those with a positive similarity are listed)"]
+
+
+def test_similar_names_the_neighbours_of_the_member_that_lists_for_an_ensemble(ml100k_dir, tmp_path, capsys):
+    # An ensemble lists its lead member's similar movies: their neighbours cut them, not
+    # the want of anything in common.
+    from cinerec.data import load
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    ds = load(ml100k_dir)
+    run_dir = tmp_path / "run"
+    save_model(run_dir, create("ensemble", {"members": ["itemknn"], "settings": {"itemknn": {"neighbors": 5}}})
+               .fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "ml-100k", "best_model": "ensemble"})
+    code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "50", "--json")
+    assert code == 0 and json.loads(out)["notes"] == [
+        "5 movies listed, not 10: the itemknn in model 'ensemble' keeps 5 similar movies per movie (its neighbors "
+        "setting)"]

@@ -212,9 +212,11 @@ def similar(
     if len(listed) < min(k, opened.dataset.n_items - 1):
         # (item-kNN's and seqknn's lists are their kept neighbours; other models' neighbors
         # settings, knnbaseline's, count what predicts stars, not these lists)
-        kept = getattr(lists.model.config, "neighbors", None) if lists.model.name in ("itemknn", "seqknn") else None
+        source = _listing(lists.model)
+        kept = getattr(source.config, "neighbors", None) if source.name in ("itemknn", "seqknn") else None
+        whose = f"model {name!r}" if source is lists.model else f"the {source.name} in model {name!r}"
         listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
-        notes.append(f"{listed_n}: model {name!r} keeps {kept} similar movies per movie (its neighbors setting)"
+        notes.append(f"{listed_n}: {whose} keeps {kept} similar movies per movie (its neighbors setting)"
                      if kept and len(listed) >= kept else
                      f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
                      "with a positive similarity are listed)")
@@ -237,6 +239,17 @@ def similar(
         print(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}")
     for note in synthetic_list_notes(opened.dataset):
         print(f"note: {note}")
+
+
+def _listing(model: Any) -> Any:
+    """The model whose own similar movies ``model`` lists: a two-stage model's retriever,
+    an ensemble's first member with a weight (their ``similar_items``)."""
+    from cinerec.models.ensemble import Ensemble
+    from cinerec.models.two_stage import TwoStage
+
+    while isinstance(model, (TwoStage, Ensemble)):
+        model = model._stages()[0] if isinstance(model, TwoStage) else model._lead()
+    return model
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
