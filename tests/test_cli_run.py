@@ -1184,3 +1184,12 @@ def test_a_split_with_no_one_to_measure_names_the_file_s_filter_in_its_words(tmp
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and err.rstrip().endswith("it needs users with at least 2 ratings: keep more movies (a larger "
                                                "top_movies under [data])"), err
+    # A flag's name inside the data's path is the path's, not a filter's.
+    import shutil
+
+    odd = tmp_path / "my--kcore.d"
+    shutil.copytree(ml100k_dir, odd)
+    study.write_text(f'[data]\nsource = "{odd}"\ntop_users = 100\n[protocol]\nname = "ratings-fold"\n'
+                     '[models.baseline]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 2 and f"'{odd}'" in err and "under [data].d" not in err, err

@@ -1602,10 +1602,12 @@ def _protocol_refusal(study: Study, e: Exception) -> str:
     for it: the option the refusal names first when the file gives it (``fold``, ``ks``),
     else ``name``."""
     said = str(e).replace("use --protocol ratings-random", 'set name = "ratings-random" there')
-    # A filter to loosen, in the words of where it was set: the file's key, or the flag.
+    # A filter to loosen, in the words of where it was set: the file's key, or the flag
+    # (a flag's name as a word of its own: not inside a path such as "my--kcore.d").
+    set_here = set(study.filters.to_dict())
     for flag, words, keys in _FILTER_WORDS:
-        if not set(keys) & set(study.from_flags):
-            said = re.sub(rf"{re.escape(flag)}(?![\w/-])", words, said)
+        if set(keys) <= set_here and not set(keys) & set(study.from_flags):
+            said = re.sub(rf"(?<![\w/-]){re.escape(flag)}(?![\w/-])", words, said)
     # The option the protocol names first ("protocol loo-full: ks=[2000]: ..."), where the file gives it.
     named = re.match(rf"protocol {re.escape(study.protocol)}: (\w+)=", str(e))
     key = named[1] if named is not None and named[1] in study.protocol_options else "name"
