@@ -455,7 +455,7 @@ def test_a_cache_that_cannot_hold_the_download_is_the_cache_s_fault_not_the_netw
 @pytest.mark.parametrize("base", ["127.0.0.1:8000/movielens", "ftp://files.example.org/movielens"])
 def test_a_base_url_without_a_web_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, monkeypatch,
                                                                                    base) -> None:
-    with pytest.raises(ConfigError, match=rf"^--base-url '{re.escape(base)}': give the address of the folder holding "
+    with pytest.raises(ConfigError, match=rf"^base URL '{re.escape(base)}': give the address of the folder holding "
                                           r"ml-100k.zip, starting with http://, https:// or file:$"):
         download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=base, progress=False)
     monkeypatch.setenv("CINEREC_MOVIELENS_URL", base)
@@ -481,3 +481,21 @@ def test_a_published_md5_served_as_html_and_a_file_colon_mirror_are_read(served,
         server.shutdown()
         server.server_close()
     assert download.fetch("ml-10m", cache_dir=tmp_path / "b", base_url=f"file:{root}", progress=False).is_dir()
+
+
+def test_data_fetch_says_nothing_of_a_cached_copy_when_it_downloaded(served, online, capsys) -> None:
+    # An empty folder left in the cache made it say "already in the cache; nothing was
+    # fetched" right after downloading; and a bad --base-url was named by the function's
+    # argument.
+    from cinerec.cli import main
+
+    _, url, _ = served
+    (download.cache_dir() / "ml-10m").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["data", "fetch", "ml-10m", "--base-url", url]) == 0
+    got = capsys.readouterr()
+    assert got.out.strip().endswith("ml-10M100K") and "already in the cache" not in got.err, got.err
+    assert main(["data", "fetch", "ml-10m", "--base-url", url]) == 0
+    assert "note: ml-10m is already in the cache; nothing was fetched from --base-url" in capsys.readouterr().err
+    assert main(["data", "fetch", "ml-1m", "--base-url", "127.0.0.1:8000/movielens"]) == 2
+    assert capsys.readouterr().err.startswith("cinerec: error: --base-url '127.0.0.1:8000/movielens': give the address")

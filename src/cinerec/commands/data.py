@@ -63,10 +63,20 @@ def fetch(
         from cinerec.commands.show import say
 
         rel = download.release_info(source)
-        held = [p for p in (download.cache_dir() / rel.name, download.cache_dir() / rel.zip_name) if p.exists()]
+        archive = download.cache_dir() / rel.zip_name
+
+        def stamp() -> int | None:
+            return archive.stat().st_mtime_ns if archive.exists() else None
+
+        had, before = download.cached(source), stamp()
         with progress.silenced(quiet):
-            folder = download.fetch(source, base_url=base_url, progress=True)
-        if base_url is not None and held:  # the cache's copy (its folder, or its zip unpacked) was used
+            try:
+                folder = download.fetch(source, base_url=base_url, progress=True)
+            except ConfigError as e:  # (the function's argument, on the command line --base-url)
+                raise ConfigError(str(e).replace("base URL ", "--base-url ", 1)) from None
+        if base_url is not None and (had is not None or before is not None) and stamp() == before:
+            # the cache's copy (its folder, or its zip unpacked again) was used, not the server
+            held = [p for p in (download.cache_dir() / rel.name, archive) if p.exists()]
             say(f"note: {source} is already in the cache; nothing was fetched from --base-url (remove "
                 f"{' and '.join(map(str, held))} to download it again)", quiet)
         folder = locate(source)[0]  # its files as the release has them (a damaged cached copy is named)

@@ -333,7 +333,7 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
     if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
-        named = "--base-url" if base_url else "CINEREC_MOVIELENS_URL"
+        named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
         raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
                           "with http://, https:// or file:")
     url = f"{base}/{rel.zip_name}"
