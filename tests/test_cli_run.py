@@ -1000,7 +1000,7 @@ def test_a_studys_export_says_how_many_lists_come_out_short(tmp_path, capsys, ml
     study = tmp_path / "s.toml"
     study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_movies = 40\n[protocol]\nname = "loo-full"\nks = [5]\n'
                      'seeds = [0]\n[models.popularity]\n[export]\nk = 30\n')
-    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 0, err
     import sqlite3
 
@@ -1009,7 +1009,8 @@ def test_a_studys_export_says_how_many_lists_come_out_short(tmp_path, capsys, ml
         lengths = dict(db.execute("SELECT user, COUNT(*) FROM recommendations GROUP BY user").fetchall())
     short = sum(1 for u in range(n_users) if lengths.get(u, 0) < 30)
     assert short > 0
-    assert f"note: [export] k = 30: {short:,} of the {n_users:,} users have fewer than 30 movies they did not rate" in err
+    # (under the figures, with the other notes)
+    assert f"note: [export] k = 30: {short:,} of the {n_users:,} users have fewer than 30 movies they did not rate" in out
 
 
 def test_a_study_names_a_rating_model_worse_than_the_training_mean_once_by_its_mean_over_the_seeds(tmp_path, capsys):
