@@ -1135,6 +1135,7 @@ def test_a_log_study_on_the_command_line_keeps_its_catalogue_and_only_leaves_a_t
     said = "--only ease: the file's other models (popularity) were not run; the best is the best of those run"
     board = json.loads(out)
     assert board["not_run"] == ["popularity"] and said in board["notes"]
+    assert read_json(tmp_path / "b" / "run.json")["study"]["not_run"] == ["popularity"]  # (the run's own record too)
     assert f"**Note:** {said}." in (tmp_path / "b" / "report.md").read_text()
     # On a release given with --data the file's catalogue is left out, and the report named it as read.
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"), "--data", str(ml100k_dir),

@@ -729,3 +729,11 @@ def test_a_tie_on_the_studys_metric_is_broken_by_the_figures_after_it():
     assert [r["label"] for r in ranked_rows(rows, "rmse")] == ["c", "b", "a"]
     rows = [row("a", rmse=0.9, mae=0.7), row("b", rmse=0.9, mae=0.7)]  # a whole tie: file order
     assert [r["label"] for r in ranked_rows(rows, "rmse")] == ["a", "b"]
+
+
+def test_a_study_report_counts_the_trials_its_searches_stopped_early():
+    # Its tuning table counted pruned trials alone; diverged ones went unsaid there.
+    from cinerec.studies import _ended
+
+    assert _ended({"n_pruned": 4, "n_diverged": 1}) == " (4 pruned, 1 diverged)"
+    assert _ended({"n_pruned": 0, "n_diverged": 2}) == " (2 diverged)" and _ended({"n_pruned": 0}) == ""

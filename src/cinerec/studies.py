@@ -226,7 +226,7 @@ class Study:
             "columns": dict(self.columns) if self.columns else None, "catalog": self.catalog,
             "filters": self.filters.to_dict(), "protocol": self.protocol,
             "protocol_options": dict(self.protocol_options), "seeds": list(self.seeds),
-            "models": [m.to_dict() for m in self.models],
+            "models": [m.to_dict() for m in self.models], "not_run": list(self.not_run),
             "tune": {"trials": self.trials, "minutes": self.minutes,
                      "models": None if self.tune_models is None else list(self.tune_models)} if self.tunes else None,
             "export": None if self.export_k is None else {
@@ -1671,6 +1671,12 @@ def leaderboard_note(board: Mapping[str, Any]) -> str | None:
     return unmeasured_line(missing, stars, "in some seed " if len(board["seeds"]) > 1 else "")
 
 
+def _ended(t: Mapping[str, Any]) -> str:
+    """``" (4 pruned, 1 diverged)"`` of a search's record: its trials stopped early."""
+    ended = [f"{n} {state}" for state in ("pruned", "diverged") if (n := t.get(f"n_{state}"))]
+    return f" ({', '.join(ended)})" if ended else ""
+
+
 def _only_notes(study: Study) -> list[str]:
     """What ``--only`` left out of the file, said with the figures: the best is of those run."""
     if not study.not_run:
@@ -1851,8 +1857,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         for r in tuned:
             for seed, t in r["tuning"].items():
                 lines.append(f"| {r['label']} | {seed} | `{t['settings']}` | {t['metric']} {t['value']:.4f} | "
-                             f"{t['default_value']:.4f} | {t['n_trials']}"
-                             f"{f' ({pruned} pruned)' if (pruned := t.get('n_pruned')) else ''} |")
+                             f"{t['default_value']:.4f} | {t['n_trials']}{_ended(t)} |")
         lines.append("")
     epochs = (f" for {board['refit_epochs']} epochs, the epoch the first seed's validation chose"
               if board.get("refit_epochs") is not None else "")
