@@ -942,6 +942,23 @@ def test_a_log_without_a_header_line_is_refused_even_when_its_first_line_is_name
     assert len(load_log(path).interactions) == 2
 
 
+def test_a_log_of_text_without_a_header_line_says_line_1_may_be_data(tmp_path):
+    # No number in line 1 to tell data from a header: the refusal's only hint was
+    # --columns, naming line 1's values, which reads that line as the header and drops it.
+    path = tmp_path / "log.csv"
+    path.write_text("alice,matrix\nbob,alien\ncarol,matrix\n")
+    with pytest.raises(DataError) as e:
+        load_log(path)
+    assert str(e.value).startswith(f"{path}: no user column (")
+    assert "if line 1 is data, not a header, add a header line above it instead (naming line 1's values would " \
+           "drop its row)" in str(e.value)
+    # a header of unusual names still hears it, as a maybe; one usual name, and it does not
+    path.write_text("user,film\nalice,matrix\n")
+    with pytest.raises(DataError) as e:
+        load_log(path)
+    assert "no item column" in str(e.value) and "line 1 is data" not in str(e.value)
+
+
 def test_a_catalogue_without_a_header_line_is_refused(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\na,1\nb,2\n")
     (tmp_path / "movies.csv").write_text("1,Toy Story (1995)\n2,Heat (1995)\n")
