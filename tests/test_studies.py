@@ -737,3 +737,36 @@ def test_a_study_report_counts_the_trials_its_searches_stopped_early():
 
     assert _ended({"n_pruned": 4, "n_diverged": 1}) == " (4 pruned, 1 diverged)"
     assert _ended({"n_pruned": 0, "n_diverged": 2}) == " (2 diverged)" and _ended({"n_pruned": 0}) == ""
+
+
+def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart(tmp_path, ml100k_dir):
+    """ease_a (λ 100) and ease_b (λ 3000) under [tune]: both searches started from their own
+    λ and, with one sampler seed, proposed the same trials after it, so the two rows ended
+    as one model at one λ and the comparison the file was written for was gone."""
+    from cinerec.studies import run_study
+
+    text = (f'[data]\nsource = "{ml100k_dir}"\ntop_users = 120\ntop_movies = 300\n'
+            '[protocol]\nname = "loo-sampled"\nn_negatives = 20\nseeds = [0]\n'
+            '[models.ease_a]\nmodel = "ease"\nregularization = 100.0\n'
+            '[models.ease_b]\nmodel = "ease"\nregularization = 3000.0\n'
+            '[models.ease_c]\nmodel = "ease"\nregularization = 3000.0\nrecency_half_life = 0.5\n'
+            '[models.knn_a]\nmodel = "itemknn"\nneighbors = 20\nshrink = 10.0\n'
+            '[models.knn_b]\nmodel = "itemknn"\nneighbors = 50\nshrink = 10.0\n'
+            '[tune]\ntrials = 3\n')
+    study = Study.from_toml(write(tmp_path, text))
+    by = {m.label: m for m in study.models}
+    assert study.held(by["ease_a"]) == ("regularization",)
+    assert study.held(by["ease_b"]) == ("regularization",)  # its half-life is not given: searched
+    assert study.held(by["ease_c"]) == ("recency_half_life", "regularization")
+    assert study.held(by["knn_a"]) == ("neighbors",) and study.tuned(by["knn_a"])
+    assert study.tuned(by["ease_a"]) and study.tuned(by["ease_b"]) and not study.tuned(by["ease_c"])
+    board = run_study(study, tmp_path / "out", quiet=True)
+    rows = {r["label"]: r for r in board["models"]}
+    assert rows["ease_a"]["settings"]["0"]["regularization"] == 100.0 and rows["ease_a"]["tuning"]
+    assert rows["ease_b"]["settings"]["0"]["regularization"] == 3000.0 and rows["ease_b"]["tuning"]
+    assert rows["ease_c"]["settings"]["0"]["recency_half_life"] == 0.5 and rows["ease_c"]["tuning"] is None
+    assert [r["settings"]["0"]["neighbors"] for r in (rows["knn_a"], rows["knn_b"])] == [20, 50]
+    assert "ease_a: regularization = 100.0 kept as its table gives it, to tell it from ease_b, ease_c; the search " \
+           "covers its other settings" in board["notes"]
+    assert "ease_c: recency_half_life = 0.5, regularization = 3000.0 kept as its table gives it, to tell it from " \
+           "ease_a, ease_b; that is all ease searches, so it is not tuned" in board["notes"]

@@ -212,12 +212,31 @@ class Study:
         return self.trials is not None or self.minutes is not None
 
     def tuned(self, spec: ModelSpec) -> bool:
-        """Whether ``spec``'s settings are searched before it is evaluated."""
+        """Whether ``spec``'s settings are searched before it is evaluated (not when the
+        settings that tell it from another table of its model are all it could search)."""
+        from cinerec.models import MODELS
+
+        return self._searched(spec) and bool(set(MODELS[spec.model].search_space) - set(self.held(spec)))
+
+    def _searched(self, spec: ModelSpec) -> bool:
         from cinerec.models import MODELS
 
         if not self.tunes or not MODELS[spec.model].search_space:
             return False
         return self.tune_models is None or spec.label in self.tune_models
+
+    def held(self, spec: ModelSpec) -> tuple[str, ...]:
+        """The searched settings that ``spec``'s table gives otherwise than another searched
+        table of the same model: kept as given, or the search would make the two tables,
+        written to be compared, one model searched twice."""
+        from cinerec.models import MODELS
+
+        if not self._searched(spec):
+            return ()
+        space = MODELS[spec.model].search_space
+        others = [o for o in self.models if o.label != spec.label and o.model == spec.model and self._searched(o)]
+        return tuple(sorted(key for key, value in spec.settings.items()
+                            if key in space and any(o.settings.get(key) != value for o in others)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as ``run.json`` records the study."""
@@ -1274,6 +1293,18 @@ def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
         tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"))
 
 
+def held_note(study: Study, spec: ModelSpec) -> str:
+    """What tuning keeps of ``spec``'s table: the settings telling it from another table of
+    its model, and whether anything is left to search."""
+    keys = study.held(spec)
+    others = [o.label for o in study.models if o.label != spec.label and o.model == spec.model and
+              any(o.settings.get(k) != spec.settings[k] for k in keys)]
+    given = ", ".join(f"{k} = {spec.settings[k]!r}" for k in keys)
+    tail = "the search covers its other settings" if study.tuned(spec) else \
+        f"that is all {spec.model} searches, so it is not tuned"
+    return f"{spec.label}: {given} kept as its table gives it, to tell it from {', '.join(others)}; {tail}"
+
+
 def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]:
     import time
 
@@ -1368,7 +1399,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         results: dict[str, dict[int, Any]] = {s.label: {} for s in study.models}
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
-        model_notes: list[str] = []
+        model_notes: list[str] = [held_note(study, spec) for spec in study.models if study.held(spec)]
+        for line in model_notes:
+            say(f"note: {line}", quiet)
         # Popularity on each seed's split, the floor of a ranking protocol: the study's own
         # row where it has one with its defaults, else measured beside the models.
         floors: dict[int, Any] = {}
@@ -1392,7 +1425,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         settings["seed"] = seed
                     if study.tuned(spec):
                         found = tune_with_bar(spec.model, dataset, protocol, label=spec.label, train=prepared.train,
-                                              valid=prepared.valid, trials=study.trials, minutes=study.minutes, seed=seed, base=settings)
+                                              valid=prepared.valid, trials=study.trials, minutes=study.minutes,
+                                              seed=seed, base=settings, hold=study.held(spec))
                         settings = {**settings, **found.settings}
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
                         screened = ", screened approximately" if found.screened else ""
