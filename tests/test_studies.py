@@ -752,7 +752,7 @@ def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart
             '[models.ease_c]\nmodel = "ease"\nregularization = 3000.0\nrecency_half_life = 0.5\n'
             '[models.knn_a]\nmodel = "itemknn"\nneighbors = 20\nshrink = 10.0\n'
             '[models.knn_b]\nmodel = "itemknn"\nneighbors = 50\nshrink = 10.0\n'
-            '[tune]\ntrials = 3\n')
+            '[models.popularity]\n[models.most-rated]\nmodel = "popularity"\n[tune]\ntrials = 3\n')
     study = Study.from_toml(write(tmp_path, text))
     by = {m.label: m for m in study.models}
     assert study.held(by["ease_a"]) == ("regularization",)
@@ -770,3 +770,6 @@ def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart
            "covers its other settings" in board["notes"]
     assert "ease_c: recency_half_life = 0.5, regularization = 3000.0 kept as its table gives it, to tell it from " \
            "ease_a, ease_b; that is all ease searches, so it is not tuned" in board["notes"]
+    # and the models with nothing to search say so, rather than sit untuned beside tuned ones
+    assert "popularity, most-rated (popularity): no settings to search, so not tuned (they run as their tables " \
+           "set them)" in board["notes"]
