@@ -99,6 +99,16 @@ def test_malformed_dat_line(pristine, tmp_path, capsys) -> None:
     _fails(folder, r"ratings\.dat line 3: expected 4 '::'-separated fields, found 3", capsys)
 
 
+def test_a_movies_dat_line_with_a_fourth_field_is_refused(pristine, tmp_path, capsys) -> None:
+    # The id came off the left and the genres off the right: a fourth field joined the
+    # title ("Foo (1968)::Drama", year 0) and became the movie's only genre.
+    folder = _copy(pristine, "1m", tmp_path)
+    _edit(folder / "movies.dat", _set_line(7, b"7::Foo (1968)::Drama::Extra\n"))
+    _fails(folder, r"movies\.dat line 7: expected 3 '::'-separated fields \(id::title::genres\), found 4", capsys)
+    _edit(folder / "movies.dat", _set_line(7, b"7::Foo (1968)\n"))
+    _fails(folder, r"movies\.dat line 7: expected 3 '::'-separated fields \(id::title::genres\), found 2", capsys)
+
+
 def test_a_dat_line_separated_by_tabs_is_refused_not_read(pristine, tmp_path, capsys) -> None:
     folder = _copy(pristine, "1m", tmp_path)
     _edit(folder / "ratings.dat", _set_line(4, b"1\t2\t5\t978300760\n"))

@@ -1071,9 +1071,12 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
         ok = left.str.len().to_numpy() == 2
         rest = left.str[1].fillna("").str.rsplit("::", n=1)
         ok &= rest.str.len().to_numpy() == 2
+        ok &= ~rest.str[0].fillna("").str.contains("::", regex=False).to_numpy()  # a fourth field
         if not ok.all():
             k = int(np.flatnonzero(~ok)[0])
-            raise DataError(f"{path} line {numbers[k]}: expected 3 '::'-separated fields (id::title::genres)")
+            found = lines.iloc[k].count("::") + 1
+            raise DataError(f"{path} line {numbers[k]}: expected 3 '::'-separated fields (id::title::genres), "
+                            f"found {found}")
         ids = _ints(left.str[0], path, numbers, "movie id")
         raw_titles, genres = rest.str[0], rest.str[1]
         _unique_ids(ids, path, numbers)
