@@ -480,9 +480,9 @@ def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray) 
     years = np.clip(end_year - np.floor(rng.exponential(11.0, n)).astype(int), 1915, end_year)
     adj, noun, noun2 = _ADJ[rng.integers(0, len(_ADJ), n)], _NOUN[rng.integers(0, len(_NOUN), n)], _NOUN[rng.integers(0, len(_NOUN), n)]
     form = rng.random(n)
-    titles = np.where(form < 0.45, "The " + adj + " " + noun, adj + " " + noun)
+    titles = adj + " " + noun
     titles = np.where((form >= 0.45) & (form < 0.6), noun + " of the " + noun2, titles)
-    # MovieLens moves a leading article to the end: "Silent River, The".
+    # MovieLens moves a leading article to the end: "Silent River, The" (never "The Silent River").
     titles = np.where((form >= 0.6) & (form < 0.72), adj + " " + noun + ", The", titles)
     titles = np.where((form >= 0.72) & (form < 0.77), adj + " " + noun + " (" + _ALT[rng.integers(0, len(_ALT), n)] + ")", titles)
     if shape.layout == "csv":
