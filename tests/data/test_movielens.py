@@ -348,6 +348,23 @@ def test_sources_ml10m_folder_parent_folder_and_zip(tmp_path) -> None:
     assert np.array_equal(zipped.interactions.items, direct.interactions.items)
 
 
+def test_a_release_name_reads_the_copy_where_one_runs_as_its_zip_unzips(tmp_path, monkeypatch) -> None:
+    # ml-10m.zip unzips to ml-10M100K: "ml-10m" never found that folder, nor a zip beside
+    # it, and went to the network (offline: a failed download) with the release at hand.
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    folder = write_release(tmp_path / "ml-10M100K", "ml-10m", 0.002, seed=1)
+    here = load("ml-10m")
+    assert here.info["release"] == "ml-10m" and len(here.interactions) == len(load(folder).interactions)
+    with zipfile.ZipFile(tmp_path / "ml-1m.zip", "w") as z:
+        for f in write_release(tmp_path / "src" / "ml-1m", "ml-1m", 0.002, seed=2).iterdir():
+            z.write(f, f"ml-1m/{f.name}")
+    assert load("ml-1m").info["release"] == "ml-1m"
+    with pytest.raises(Exception, match="ml-25m"):  # nothing of it here: the cache or the network, as before
+        load("ml-25m")
+
+
 def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> None:
     # "pass one of them": no release can be picked out of a zip, and a folder's own
     # name was left for the reader to work out.

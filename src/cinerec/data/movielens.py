@@ -141,10 +141,21 @@ def load(
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
     try:
-        return _load(source, release=release, implicit=implicit, progress=progress, columns=columns,
+        return _load(_here(source), release=release, implicit=implicit, progress=progress, columns=columns,
                      catalog=catalog)
     except PermissionError as e:  # a folder that cannot be listed or entered
         raise DataError(_unreadable(os.fspath(source), e)) from None
+
+
+def _here(source: str | os.PathLike) -> str | os.PathLike:
+    """A release name's copy where one runs, read before the cache's: ``./ml-1m``, or the
+    folder its zip unzips to when that is named otherwise (``./ml-10M100K``), or the zip
+    itself (``./ml-1m.zip``). Any other source is as given."""
+    if not isinstance(source, str) or source not in download.RELEASES or Path(source).exists():
+        return source
+    found = next((name for name in (download.RELEASES[source].folder, download.RELEASES[source].zip_name)
+                  if Path(name).exists()), None)
+    return source if found is None else found
 
 
 def _unreadable(source: str, e: OSError) -> str:
