@@ -519,3 +519,30 @@ def test_a_shortlist_holding_the_whole_catalogue_is_said_to_retrieve_nothing_und
         assert line in capsys.readouterr().out, protocol
     assert main([*base, "--protocol", "loo-full", "--set", "candidates=50"]) == 0
     assert "leaves none out" not in capsys.readouterr().out
+
+
+def test_a_stage_that_takes_features_by_its_settings_gets_them_and_the_stages_notes_are_said():
+    # mlp-rating takes features only with features = true: the class said it takes none,
+    # so the dataset never reached it ("call set_features(dataset) before fit"). And a
+    # tower that read ids only said so alone, never inside a two-stage model or an ensemble.
+    from tests.models.test_two_tower import TINY, small_dataset
+
+    ds = small_dataset()
+    model = create("two-stage", {"retriever": "als", "ranker": "mlp-rating", "candidates": 20, "mix": 1.0,
+                                 "retriever_settings": ALS_TINY, "ranker_settings": {"features": True, "epochs": 1}})
+    assert model.uses_features
+    model.set_features(ds).fit(ds.interactions)
+    assert model.ranker.features is not None and model.score([0]).shape == (1, ds.n_items)
+    assert not create("two-stage", {"retriever": "als", "ranker": "mlp-rating"}).uses_features
+
+    bare = ds.replace(user_features=None)
+    tower = {**TINY, "epochs": 1}
+    two = create("two-stage", {"retriever": "two-tower", "ranker": "als", "candidates": 20, "mix": 0.5,
+                               "retriever_settings": tower, "ranker_settings": ALS_TINY})
+    note = ("two-tower: the data has no user demographics (age, gender, occupation): the user tower read ids only, "
+            "the movie tower genres and release years")
+    assert two.set_features(bare).fit(bare.interactions).fit_notes() == [note]
+    ens = create("ensemble", {"members": ["two-tower", "ease"], "weights": [0.5, 0.5],
+                              "settings": {"two-tower": tower}})
+    assert ens.set_features(bare).fit(bare.interactions).fit_notes() == [note]
+    assert create("ensemble", {"members": ["two-tower", "ease"]}).fit_notes() == []

@@ -345,6 +345,13 @@ class Ensemble(Recommender):
     def evidence(self, users: Any) -> sp.csr_matrix:
         return self._lead().evidence(users)
 
+    def fit_notes(self) -> list[str]:
+        """The members' own (a tower that read ids only), each once."""
+        if getattr(self, "train_", None) is None:
+            return []  # (not fitted: nothing to say)
+        members, _ = self._fitted()
+        return list(dict.fromkeys(line for m in members for line in m.fit_notes()))
+
     @property
     def personal(self) -> bool:  # type: ignore[override]
         """Whether any weighed member scores people from their own history (an ensemble

@@ -210,11 +210,12 @@ class TwoStage(Recommender):
         self.mix_search: dict[str, Any] = {}
         # Capabilities follow the stages: new people need the retriever's cold start,
         # similarity and reasons are the retriever's, features go to whichever takes them.
-        retr, rank = MODELS[cfg.retriever], MODELS[cfg.ranker]
         probe = retriever if retriever is not None else cfg.stage("retriever")
+        ranks = ranker if ranker is not None else cfg.stage("ranker")
         self.can_score_history = probe.can_score_history
         self.has_item_vectors = probe.has_item_vectors
-        self.uses_features = retr.uses_features or rank.uses_features  # type: ignore[misc]
+        # (the instances': mlp-rating takes features only when its settings say so)
+        self.uses_features = probe.uses_features or ranks.uses_features  # type: ignore[misc]
         self._features: Any = None
 
     # -- fitting -------------------------------------------------------------------------
@@ -460,11 +461,16 @@ class TwoStage(Recommender):
             self._asked_mix = "auto"
 
     def fit_notes(self) -> list[str]:
+        """The stages' own (a tower that read ids only), then what ``mix = "auto"`` chose."""
+        if getattr(self, "train_", None) is None:
+            return []  # (not fitted: nothing to say)
+        retriever, ranker = self._stages()
+        own = [line for stage in (retriever, ranker) for line in stage.fit_notes()]
         if self._asked_mix != "auto" or self.mix_ != 0.0:
-            return []
-        retriever, ranker = self._stages()  # (its lists are the retriever's: only the settings said so)
-        return [f"{self.name}: mix = 'auto' chose 0 on held-out training ratings, so its lists are "
-                f"{retriever.name}'s own order and {ranker.name} changes none of them"]
+            return own
+        # (its lists are the retriever's: only the settings said so)
+        return own + [f"{self.name}: mix = 'auto' chose 0 on held-out training ratings, so its lists are "
+                      f"{retriever.name}'s own order and {ranker.name} changes none of them"]
 
     @property
     def personal(self) -> bool:  # type: ignore[override]
