@@ -377,6 +377,12 @@ def test_a_title_holding_the_separator_is_no_separator_hint(pristine, tmp_path, 
     ("100k", "u.user", b"2|-4|F|other|94043\n", r"u\.user line 2: age -4 is outside"),
     ("100k", "u.user", b"2|53||other|94043\n", r"u\.user line 2: the gender field is empty"),
     ("100k", "u.user", b"2|5x|F|other|94043\n", r"u\.user line 2: age '5x' is not an integer"),
+    # an empty occupation or zip, or one u.occupation does not list, became a category of its own
+    ("100k", "u.user", b"2|53|F||94043\n", r"u\.user line 2: the occupation field is empty"),
+    ("100k", "u.user", b"2|53|F|astronaut|94043\n",
+     r"u\.user line 2: occupation 'astronaut' is not one of the 21 that u\.occupation lists"),
+    ("100k", "u.user", b"2|53|F|other|\n", r"u\.user line 2: the zip field is empty"),
+    ("1m", "users.dat", b"2::M::56::16::\n", r"users\.dat line 2: the zip field is empty"),
     ("1m", "users.dat", b"2::M::560::16::70072\n", r"users\.dat line 2: age 560 is outside"),
     ("1m", "users.dat", b"2::M::56::21::70072\n", r"users\.dat line 2: occupation code 21 is not 0-20"),
 ])

@@ -1306,6 +1306,13 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
             "occupation": f[3].str.strip().to_numpy(dtype=object),
             "zip": f[4].str.strip().to_numpy(dtype=object),
         })
+        listed = folder / "u.occupation"  # the release's list of occupations, one a line
+        if listed.is_file():
+            known = {line.strip() for line in listed.read_text(encoding="latin-1").splitlines()} - {""}
+            bad = np.flatnonzero(~frame["occupation"].isin(known).to_numpy() & (frame["occupation"] != "").to_numpy())
+            if len(bad):
+                raise DataError(f"{path} line {numbers[bad[0]]}: occupation {frame['occupation'].iloc[bad[0]]!r} is "
+                                f"not one of the {len(known)} that {listed.name} lists")
     elif family == "dat" and (folder / "users.dat").is_file():
         path = folder / "users.dat"
         f, numbers = _fields(path, "::", 5, "utf-8-or-latin-1")
@@ -1326,9 +1333,10 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
     bad = np.flatnonzero((ages < 0) | (ages > _MAX_AGE))
     if len(bad):
         raise DataError(f"{path} line {numbers[bad[0]]}: age {ages[bad[0]]} is outside 0-{_MAX_AGE}")
-    bad = np.flatnonzero(frame["gender"].to_numpy() == "")
-    if len(bad):
-        raise DataError(f"{path} line {numbers[bad[0]]}: the gender field is empty")
+    for column in ("gender", "occupation", "zip"):
+        bad = np.flatnonzero(frame[column].to_numpy() == "")
+        if len(bad):
+            raise DataError(f"{path} line {numbers[bad[0]]}: the {column} field is empty")
     dup = pd.Index(ids).duplicated()
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
