@@ -143,3 +143,21 @@ def test_quality_with_features_on_real_ml100k(ml100k_dir):
     r = get_protocol("random-full").prepare(ds, seed=0).evaluate(model)
     assert r.metrics["recall@10"] >= 0.15
     assert r.metrics["cat_acc@10"] >= 10 * 0.0036
+
+
+def test_zip_prefix_adds_the_zip_region_to_the_user_tower(tmp_path):
+    # The two-tower study's user features are age, gender, occupation and zip prefix; the
+    # towers read the first three only, while its study file said all four.
+    from cinerec.models import load_model
+    from tests.models.test_mlp_rating import side_dataset
+
+    ds = side_dataset(random_ratings())
+    plain = create("two-tower", {**TINY, "epochs": 1}).set_features(ds)
+    assert plain.features.user_columns == ("age", "gender", "occupation")
+    model = create("two-tower", {**TINY, "epochs": 1, "zip_prefix": True}).set_features(ds).fit(ds.interactions)
+    assert model.features.user_columns == ("age", "gender", "occupation", "zip") and model.features.user_vocab[-1] == 11
+    region = {"02139": 0, "55414": 5, "94305": 9, "T8H1N": 10}
+    np.testing.assert_array_equal(model.features.user_codes[:, 3], [region[z] for z in ds.user_features["zip"]])
+    model.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert back.features.user_columns[-1] == "zip" and np.allclose(back.score([0, 1]), model.score([0, 1]))

@@ -16,7 +16,6 @@ movie's genre flags and release-year bucket (the encoding of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -29,7 +28,7 @@ from cinerec.data.dataset import Interactions, data_label
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.models.neural import NeuralRecommender
-from cinerec.models.two_tower import TowerFeatures, add_feature_inputs, item_inputs, user_inputs
+from cinerec.models.two_tower import ZIP_REGIONS, TowerFeatures, add_feature_inputs, item_inputs, user_inputs
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
@@ -41,26 +40,11 @@ __all__ = ["MLPRating", "MLPRatingConfig", "RatingMLPNet", "rating_features", "Z
 _PAIRS_PER_CHUNK = 1 << 19
 FEATURES = "features.npz"
 
-#: Zip-code regions: the first digit of a US zip code (0-9), and 10 for any other code.
-ZIP_REGIONS = 11
-
-
 def rating_features(dataset: "Dataset") -> TowerFeatures:
-    """The side features :class:`MLPRating` reads, encoded from ``dataset``.
-
-    :meth:`TowerFeatures.from_dataset` (age bucket, gender, occupation; genre flags and
-    release-year bucket), plus a ``zip`` column when the users have one: the first digit
-    of the zip code (``ZIP_REGIONS - 1`` for a code that does not start with a digit).
-    """
-    f = TowerFeatures.from_dataset(dataset)
-    uf = dataset.user_features
-    if uf is None or "zip" not in uf.columns:
-        return f
-    first = np.array([str(z).strip()[:1] for z in uf["zip"].to_numpy()])
-    region = np.where(np.char.isdigit(first), first, str(ZIP_REGIONS - 1))
-    code = region.astype(np.int64)[:, None]
-    return replace(f, user_columns=(*f.user_columns, "zip"), user_codes=np.hstack([f.user_codes, code]),
-                   user_vocab=(*f.user_vocab, ZIP_REGIONS))
+    """The side features :class:`MLPRating` reads, encoded from ``dataset``:
+    :meth:`TowerFeatures.from_dataset` with the zip code's region (age bucket, gender,
+    occupation, zip region; genre flags and release-year bucket)."""
+    return TowerFeatures.from_dataset(dataset, zip_prefix=True)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ AGE_EDGES = (18, 25, 35, 45, 50, 56)
 YEAR_EDGES = (1930, 1940, 1950, 1960, 1970, 1980, 1985, 1990, 1992, 1994, 1996, 1998)
 
 _USER_COLUMNS = ("age", "gender", "occupation")
+#: Zip-code regions: the first digit of a US zip code (0-9), and 10 for any other code.
+ZIP_REGIONS = 11
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +55,7 @@ class TowerFeatures:
 
     Attributes:
         user_columns: names of the user feature columns present (subset of age,
-            gender, occupation), in the order of ``user_codes``' columns.
+            gender, occupation, zip), in the order of ``user_codes``' columns.
         user_codes: ``(n_users, len(user_columns)) int64`` category codes.
         user_vocab: number of categories of each user column.
         item_genres: ``(n_items, n_genres) float32`` genre flags.
@@ -80,8 +82,10 @@ class TowerFeatures:
         return not self.user_columns and not self.item_genres.shape[1] and not self.item_year.any()
 
     @classmethod
-    def from_dataset(cls, dataset: "Dataset") -> "TowerFeatures":
-        """Encode ``dataset.user_features`` (when present) and ``dataset.catalog``."""
+    def from_dataset(cls, dataset: "Dataset", zip_prefix: bool = False) -> "TowerFeatures":
+        """Encode ``dataset.user_features`` (when present) and ``dataset.catalog``; with
+        ``zip_prefix``, a ``zip`` column too when the users have one: the first digit of
+        the zip code, a US region (``ZIP_REGIONS - 1`` for a code that does not start with one)."""
         n_users = dataset.n_users
         columns: list[str] = []
         codes: list[np.ndarray] = []
@@ -103,6 +107,12 @@ class TowerFeatures:
                 columns.append(col)
                 codes.append(code)
                 vocab.append(n)
+            if zip_prefix and "zip" in uf.columns:
+                first = np.array([str(z).strip()[:1] for z in uf["zip"].to_numpy()])
+                region = np.where(np.char.isdigit(first), first, str(ZIP_REGIONS - 1))
+                columns.append("zip")
+                codes.append(region.astype(np.int64))
+                vocab.append(ZIP_REGIONS)
         user_codes = np.stack(codes, axis=1) if codes else np.zeros((n_users, 0), np.int64)
         years = np.asarray(dataset.catalog.years, dtype=np.int64)
         year = np.where(years > 0, 1 + np.digitize(years, YEAR_EDGES), 0).astype(np.int64)
@@ -146,6 +156,8 @@ class TwoTowerConfig(TrainConfig):
         temperature: softmax temperature dividing the cosine scores during training.
         logq: subtract ``log q(movie)`` from the in-batch logits (Yi et al.'s correction).
         dropout: dropout inside the towers' MLPs.
+        zip_prefix: the user tower also reads the first digit of the zip code (a US
+            region; any other code is one more region), where the data has zip codes.
     """
 
     renamed = {"dim": "factors", "embedding": "id_embedding", "hidden": "layers"}
@@ -157,6 +169,7 @@ class TwoTowerConfig(TrainConfig):
     temperature: float = 0.1
     logq: bool = True
     dropout: float = 0.0
+    zip_prefix: bool = False
     epochs: int = 10
     # 256 in-batch negatives: the softmax costs batch^2 per step, and on ml-100k a
     # larger batch bought no recall@10 on a validation carve-out.
@@ -265,7 +278,8 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
     """Two-tower retrieval (Yi et al., RecSys 2019): in-batch softmax with log-Q correction.
 
     The user tower reads the user-id embedding plus, when known, embeddings of the age
-    bucket (:data:`AGE_EDGES`), gender and occupation; the movie tower reads the movie-id
+    bucket (:data:`AGE_EDGES`), gender and occupation (and the zip code's first digit with
+    ``zip_prefix``); the movie tower reads the movie-id
     embedding plus the genre flags and the release-year bucket (:data:`YEAR_EDGES`).
 
     ``fit`` only receives interactions, so side features come in beforehand::
@@ -299,7 +313,7 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
 
     def set_features(self, dataset: "Dataset") -> "TwoTower":
         """Use ``dataset``'s user demographics and movie catalogue as tower inputs."""
-        self.features = TowerFeatures.from_dataset(dataset)
+        self.features = TowerFeatures.from_dataset(dataset, zip_prefix=self.config.zip_prefix)
         return self
 
     def fit_notes(self) -> list[str]:
