@@ -237,4 +237,4 @@ def test_figures_on_a_log_without_times_say_the_file_order_chose_the_held_out_ra
     # A random hold-out does not hold out "the latest": nothing to say.
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol",
                  "random-full", "-q", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["notes"] == []
+    assert not any("order of rows" in n for n in json.loads(capsys.readouterr().out)["notes"])

@@ -448,6 +448,14 @@ def test_the_default_ks_past_a_small_catalogue_are_left_out_and_said():
     result = prepared.evaluate(create("popularity"))
     assert "recall@10" in result.metrics and "recall@50" not in result.metrics and "cat_acc@50" not in result.metrics
     assert result.options["ks"] == [10]  # said beside the figures
+    # and in words: the header's ks=[10] alone left the missing K = 50 and 100 unexplained
+    from cinerec.evaluation.protocols import figure_notes
+
+    assert figure_notes(prepared, create("popularity").fit(prepared.train))[0] == (
+        "K = 50, 100 left out: a list that long would hold every movie the median user has left to rank; "
+        "measured at K = 10")
+    assert not any("left out" in line for line in figure_notes(get_protocol("loo-full").prepare(ds),
+                                                               create("popularity").fit(prepared.train)))
     with pytest.raises(ConfigError, match=r"ks=\[10, 50\]: K = 50 is not below the \d\d movies the median user has "
                                           r"left to rank, so such lists would hold every one; give ks=\[10\]"):
         get_protocol("random-full", ks=[10, 50]).prepare(ds)
