@@ -648,6 +648,19 @@ def test_only_rows_the_files_tune_does_not_search_run_with_a_note(tmp_path, caps
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--only", "popularity")
     assert code == 0, err
     assert "note: [tune] searches none of the models --only keeps (popularity); they run with their settings" in err
+    # Without --only: the note spoke of --only all the same. Two EASE tables that set
+    # everything EASE searches, each otherwise, leave [tune] nothing to search.
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [0]")
+                     .replace("[export]\nk = 5\n", "[models.ease-b]\nmodel = \"ease\"\nregularization = 900\n"
+                              "recency_half_life = 0.5\n[tune]\ntrials = 2\n")
+                     .replace("regularization = 300\n", "regularization = 300\nrecency_half_life = 0.2\n"))
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"))
+    assert code == 0, err
+    assert "note: [tune] searches none of the study's models (popularity, ease, ease-b); they run with their " \
+           "settings" in err
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--only", "ease", "--tune", "2")
+    assert code == 2 and "their tables set every setting searched, each otherwise than another table of its model" \
+        in err
 
 
 def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path, capsys):
@@ -1095,7 +1108,7 @@ def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_ove
     # row, popularity, was "best", refitted and saved).
     study.write_text(study.read_text().replace("[models.popularity]\n", "[models.popularity]\n[models.ease]\n")
                      + '[reference]\nmetric = "recall@100"\nvalue = 0.9\nsource = "made up"\n')
-    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"))
     assert code == 0, err
     board = read_json(tmp_path / "o2" / "leaderboard.json")
     assert board["metric"] == "recall@10" and board["best_model"] == "ease" and "recall@100" in board["left_out"]

@@ -773,3 +773,24 @@ def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart
     # and the models with nothing to search say so, rather than sit untuned beside tuned ones
     assert "popularity, most-rated (popularity): no settings to search, so not tuned (they run as their tables " \
            "set them)" in board["notes"]
+
+
+def test_what_tells_two_tables_apart_is_the_files_whatever_only_keeps_and_names_searched_tables_alone(tmp_path):
+    # --only ease_a tuned its λ away (ease_b, which it is kept apart from, was dropped
+    # first), so one row rerun alone was another model; the note named ease_c, untuned.
+    from cinerec.studies import held_note
+
+    text = ('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n'
+            '[models.ease_a]\nmodel = "ease"\nregularization = 100.0\n'
+            '[models.ease_b]\nmodel = "ease"\nregularization = 3000.0\n'
+            '[models.ease_c]\nmodel = "ease"\nregularization = 500.0\n'
+            '[tune]\ntrials = 3\nmodels = ["ease_a", "ease_b"]\n')
+    path = write(tmp_path, text)
+    whole = Study.from_toml(path)
+    a = whole.models[0]
+    assert held_note(whole, a) == ("ease_a: regularization = 100.0 kept as its table gives it, to tell it from "
+                                   "ease_b; the search covers its other settings")
+    alone = Study.from_toml(path, only=["ease_a"])
+    assert alone.held(alone.models[0]) == ("regularization",) and held_note(alone, alone.models[0]) == held_note(whole, a)
+    assert alone.held_apart_from(alone.models[0]) == ("ease_b",)
+    assert Study.from_toml(path, only=["ease_c"]).held(Study.from_toml(path, only=["ease_c"]).models[0]) == ()

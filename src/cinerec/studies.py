@@ -201,6 +201,10 @@ class Study:
     catalog: str | None = None
     from_flags: tuple[str, ...] = ()
     not_run: tuple[str, ...] = ()
+    #: Per label, the searched settings its table keeps and the tables they tell it from,
+    #: worked out over every table of the file (``--only`` changes no row's meaning);
+    #: ``None``: worked out over :attr:`models`.
+    held_from: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
 
     def data_source(self) -> dict[str, Any]:
         """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
@@ -229,14 +233,23 @@ class Study:
         """The searched settings that ``spec``'s table gives otherwise than another searched
         table of the same model: kept as given, or the search would make the two tables,
         written to be compared, one model searched twice."""
+        return self._held(spec)[0] if self._searched(spec) else ()
+
+    def held_apart_from(self, spec: ModelSpec) -> tuple[str, ...]:
+        """The labels of the searched tables whose settings :meth:`held` keeps ``spec``'s apart from."""
+        return self._held(spec)[1] if self._searched(spec) else ()
+
+    def _held(self, spec: ModelSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from cinerec.models import MODELS
 
-        if not self._searched(spec):
-            return ()
+        if self.held_from is not None:
+            return self.held_from.get(spec.label, ((), ()))
         space = MODELS[spec.model].search_space
         others = [o for o in self.models if o.label != spec.label and o.model == spec.model and self._searched(o)]
-        return tuple(sorted(key for key, value in spec.settings.items()
+        keys = tuple(sorted(key for key, value in spec.settings.items()
                             if key in space and any(o.settings.get(key) != value for o in others)))
+        apart = tuple(o.label for o in others if any(o.settings.get(k) != spec.settings[k] for k in keys))
+        return keys, apart
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as ``run.json`` records the study."""
@@ -325,6 +338,9 @@ class Study:
                                                                 flags=given),
                             from_flags=(*study.from_flags, *(("no_filters",) if no_filters else ()), *given))
         if only:
+            # What tells two tables of one model apart is the file's, whichever --only keeps.
+            study = replace(study, held_from={spec.label: study._held(spec) for spec in study.models
+                                              if study._searched(spec)})
             labels = [s.label for s in study.models]
             for label in only:
                 if label not in labels:
@@ -339,7 +355,8 @@ class Study:
             # [tune] just has nothing to do for them (the command line says so).
             if trials is not None and not any(study.tuned(spec) for spec in study.models):
                 raise ConfigError(f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps "
-                                  "(they have no settings to search, or [tune] models leaves them out)")
+                                  "(they have no settings to search, [tune] models leaves them out, or their tables "
+                                  "set every setting searched, each otherwise than another table of its model)")
         if study.reference:  # the study's figure was measured on the file's data, not on others
             file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
             differs = []
@@ -1297,12 +1314,11 @@ def held_note(study: Study, spec: ModelSpec) -> str:
     """What tuning keeps of ``spec``'s table: the settings telling it from another table of
     its model, and whether anything is left to search."""
     keys = study.held(spec)
-    others = [o.label for o in study.models if o.label != spec.label and o.model == spec.model and
-              any(o.settings.get(k) != spec.settings[k] for k in keys)]
     given = ", ".join(f"{k} = {spec.settings[k]!r}" for k in keys)
     tail = "the search covers its other settings" if study.tuned(spec) else \
         f"that is all {spec.model} searches, so it is not tuned"
-    return f"{spec.label}: {given} kept as its table gives it, to tell it from {', '.join(others)}; {tail}"
+    return f"{spec.label}: {given} kept as its table gives it, to tell it from " \
+           f"{', '.join(study.held_apart_from(spec))}; {tail}"
 
 
 def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]:

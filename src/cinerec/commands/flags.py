@@ -493,7 +493,8 @@ Tune = Annotated[int | None, typer.Option(
     help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
          "training part; the test part is never used. Settings given with --set or --config (evaluate, "
          "train) are kept as they are and the search covers the others; in a study (run) each model's "
-         "table is the first trial and [tune] models picks the models searched. The chosen settings are "
+         "table is the first trial (two tables of one model keep the settings that tell them apart) and "
+         "[tune] models picks the models searched. The chosen settings are "
          "printed and kept.")]
 
 

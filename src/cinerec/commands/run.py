@@ -64,7 +64,8 @@ def run(
     spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels,
                            columns=source["columns"], catalog=source["catalog"])
     if spec.tunes and not any(spec.tuned(m) for m in spec.models):
-        say(f"note: [tune] searches none of the models --only keeps ({', '.join(m.label for m in spec.models)}); "
+        which = "the models --only keeps" if labels is not None else "the study's models"
+        say(f"note: [tune] searches none of {which} ({', '.join(m.label for m in spec.models)}); "
             "they run with their settings", quiet)
     with claimed(out):  # a second command aimed at the same folder is refused now, not after its work
         board = run_study(spec, out, quiet=quiet)
