@@ -794,3 +794,21 @@ def test_what_tells_two_tables_apart_is_the_files_whatever_only_keeps_and_names_
     assert alone.held(alone.models[0]) == ("regularization",) and held_note(alone, alone.models[0]) == held_note(whole, a)
     assert alone.held_apart_from(alone.models[0]) == ("ease_b",)
     assert Study.from_toml(path, only=["ease_c"]).held(Study.from_toml(path, only=["ease_c"]).models[0]) == ()
+
+
+def test_a_stores_two_stage_says_its_rankers_notes_under_the_best_models_label_once(tmp_path):
+    # The tower's "no user demographics" came under its label (tt) and again under its
+    # model's name (two-tower), from the store's two-stage model that ranks with it.
+    from cinerec.studies import run_study
+
+    rng = np.random.default_rng(0)
+    rows = ["user,item,rating,ts"] + [f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 40 * u + k}"
+                                      for u in range(40) for k, m in enumerate(rng.choice(50, 15, replace=False))]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "loo-sampled"\nn_negatives = 20\n'
+            'seeds = [0]\n[models.tt]\nmodel = "two-tower"\nepochs = 1\nprogress = false\n'
+            '[export]\nk = 5\n[export.two_stage]\nretriever = "ease"\ncandidates = 20\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    towers = [n for n in board["notes"] if "no user demographics" in n]
+    assert towers == ["tt: the data has no user demographics (age, gender, occupation): the user tower read ids "
+                      "only, the movie tower ids only too (no genres or release years)"], board["notes"]

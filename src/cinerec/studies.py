@@ -1582,7 +1582,13 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 model_notes.append(f"[export.two_stage]: the best model, {best}, ranks every person's shortlist "
                                    f"alike, so the store's lists order {config.retriever}'s shortlists by {best} "
                                    f"(mix = {pipeline.mix_:g})")
-            model_notes += [line for line in pipeline.fit_notes() if line not in model_notes]
+            # The ranker is the best model, refitted: its own notes are said under its label.
+            ranker_notes = pipeline.ranker.fit_notes() if pipeline.ranker is not None else []
+            for line in pipeline.fit_notes():
+                if line in ranker_notes and line.startswith(f"{final.name}:"):
+                    line = best + line.removeprefix(final.name)
+                if line not in model_notes:
+                    model_notes.append(line)
         with stages("save"):
             save_dataset(tmp, dataset)
             save_model(tmp, final, best, dataset=dataset)

@@ -542,6 +542,9 @@ def test_a_stage_that_takes_features_by_its_settings_gets_them_and_the_stages_no
     note = ("two-tower: the data has no user demographics (age, gender, occupation): the user tower read ids only, "
             "the movie tower genres and release years")
     assert two.set_features(bare).fit(bare.interactions).fit_notes() == [note]
+    both = create("two-stage", {"retriever": "two-tower", "ranker": "two-tower", "candidates": 20, "mix": 0.5,
+                                "retriever_settings": tower, "ranker_settings": tower})
+    assert both.set_features(bare).fit(bare.interactions).fit_notes() == [note]  # once, not once a stage
     ens = create("ensemble", {"members": ["two-tower", "ease"], "weights": [0.5, 0.5],
                               "settings": {"two-tower": tower}})
     assert ens.set_features(bare).fit(bare.interactions).fit_notes() == [note]

@@ -465,7 +465,7 @@ class TwoStage(Recommender):
         if getattr(self, "train_", None) is None:
             return []  # (not fitted: nothing to say)
         retriever, ranker = self._stages()
-        own = [line for stage in (retriever, ranker) for line in stage.fit_notes()]
+        own = list(dict.fromkeys(line for stage in (retriever, ranker) for line in stage.fit_notes()))
         if self._asked_mix != "auto" or self.mix_ != 0.0:
             return own
         # (its lists are the retriever's: only the settings said so)
