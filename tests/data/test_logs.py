@@ -957,6 +957,10 @@ def test_a_log_of_text_without_a_header_line_says_line_1_may_be_data(tmp_path):
     with pytest.raises(DataError) as e:
         load_log(path)
     assert "no item column" in str(e.value) and "line 1 is data" not in str(e.value)
+    path.write_text("who,film\nalice,matrix\n")  # a column named with --columns: line 1 is the header
+    with pytest.raises(DataError) as e:
+        load_log(path, columns=parse_columns("item=film"))
+    assert "no user column" in str(e.value) and "line 1 is data" not in str(e.value)
 
 
 def test_a_catalogue_without_a_header_line_is_refused(tmp_path):

@@ -570,9 +570,10 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
                     "line; a log's or catalogue's fields are separated by commas or tabs, under a header naming them")
         elif odd is not None:  # one column holding every name: another separator
             hint = f"the header is one column and looks {odd}-separated; a log's fields are separated by commas or tabs"
-        elif path.suffix.lower() not in (".parquet", ".pq") and not any(str(c).strip().lower() in known
-                                                                        for c in columns):
-            # No usual name at all: line 1 may be data, and naming its values would drop its row.
+        elif path.suffix.lower() not in (".parquet", ".pq") and not any(
+                str(c).strip().lower() in known or str(c).strip() in given.values() for c in columns):
+            # No usual name at all, none named with --columns: line 1 may be data, and
+            # naming its values would drop its row.
             hint += ("; if line 1 is data, not a header, add a header line above it instead (naming line 1's "
                      "values would drop its row)")
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
