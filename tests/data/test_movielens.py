@@ -363,6 +363,19 @@ def test_a_release_name_reads_the_copy_where_one_runs_as_its_zip_unzips(tmp_path
     assert load("ml-1m").info["release"] == "ml-1m"
     with pytest.raises(Exception, match="ml-25m"):  # nothing of it here: the cache or the network, as before
         load("ml-25m")
+    # what was read is recorded (not "a release from the cache"), and data fetch finds it too
+    from cinerec.cli import main
+    from cinerec.data.filters import Filters, data_record
+
+    record = data_record({"source": "ml-10m"}, here, Filters(), [])
+    assert record["source"] == "ml-10m" and record["source_path"] == str(folder.resolve())
+    assert main(["data", "fetch", "ml-10m", "-q"]) == 0
+    # a copy found by the release's name must hold that release, not another one
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    write_release(tmp_path / "other" / "ml-10M100K", "ml-latest-small", 0.05, seed=1)
+    with pytest.raises(DataError, match=r"^ml-10M100K: holds ratings\.csv, which is not the layout of ml-10m"):
+        load("ml-10m")
 
 
 def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> None:

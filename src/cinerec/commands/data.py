@@ -37,13 +37,14 @@ def fetch(
     """
     from cinerec import progress
     from cinerec.data import download
-    from cinerec.data.movielens import check_source, locate
+    from cinerec.data.movielens import check_source, local_copy, locate
     from cinerec.errors import ConfigError
 
     if not source.strip():  # an unset "$RELEASE": it read the current folder
         raise ConfigError("SOURCE: empty; name a release, a folder or a zip to fetch or unpack")
     if base_url is not None and not base_url.strip():
         raise ConfigError("--base-url '': give the address releases are served from (leave the flag out for GroupLens)")
+    source = os.fspath(local_copy(source))  # a release's copy where one runs, as every command reads it
     path = Path(source)
     if not path.exists():
         check_source(source)  # a path that is not there is named so, not called an unknown release

@@ -397,6 +397,10 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
     from pathlib import Path
 
     def read(given: Any) -> str | None:  # "../log.csv" says little once the run folder moves
+        if isinstance(given, str):  # a release name read from its copy where one runs: that copy
+            from cinerec.data.movielens import local_copy
+
+            given = local_copy(given)
         return None if given is None or not Path(given).exists() else str(Path(given).resolve())
 
     info = dataset.info

@@ -140,14 +140,17 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    here = local_copy(source)
+    if here is not source and release is None:  # a copy found by the release's name must hold that release
+        release = os.fspath(source)
     try:
-        return _load(_here(source), release=release, implicit=implicit, progress=progress, columns=columns,
+        return _load(here, release=release, implicit=implicit, progress=progress, columns=columns,
                      catalog=catalog)
     except PermissionError as e:  # a folder that cannot be listed or entered
         raise DataError(_unreadable(os.fspath(source), e)) from None
 
 
-def _here(source: str | os.PathLike) -> str | os.PathLike:
+def local_copy(source: str | os.PathLike) -> str | os.PathLike:
     """A release name's copy where one runs, read before the cache's: ``./ml-1m``, or the
     folder its zip unzips to when that is named otherwise (``./ml-10M100K``), or the zip
     itself (``./ml-1m.zip``). Any other source is as given."""
