@@ -62,6 +62,9 @@ def test_features_without_demographics_keep_the_catalogue():
                                  "tower read ids only, the movie tower genres and release years"]
     assert create("two-tower", {**TINY, "epochs": 1}).set_features(small_dataset()).fit(ds.interactions) \
         .fit_notes() == []
+    zipped = create("two-tower", {**TINY, "epochs": 1, "zip_prefix": True}).set_features(ds).fit(ds.interactions)
+    assert zipped.fit_notes()[0].startswith("two-tower: the data has no user demographics (age, gender, occupation, "
+                                            "zip code): ")
 
 
 def test_model_uses_features_and_they_survive_save_load(tmp_path):

@@ -323,7 +323,8 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         if f is None or f.user_columns:
             return []
         movies = "ids only too (no genres or release years)" if f.is_empty else "genres and release years"
-        return [f"{self.name}: the data has no user demographics (age, gender, occupation): the user tower read "
+        wanted = "age, gender, occupation, zip code" if self.config.zip_prefix else "age, gender, occupation"
+        return [f"{self.name}: the data has no user demographics ({wanted}): the user tower read "
                 f"ids only, the movie tower {movies}"]
 
     @property
