@@ -383,7 +383,9 @@ def test_a_title_holding_the_separator_is_no_separator_hint(pristine, tmp_path, 
      r"u\.user line 2: occupation 'astronaut' is not one of the 21 that u\.occupation lists"),
     ("100k", "u.user", b"2|53|F|other|\n", r"u\.user line 2: the zip field is empty"),
     ("1m", "users.dat", b"2::M::56::16::\n", r"users\.dat line 2: the zip field is empty"),
-    ("1m", "users.dat", b"2::M::560::16::70072\n", r"users\.dat line 2: age 560 is outside"),
+    ("1m", "users.dat", b"2::M::560::16::70072\n", r"users\.dat line 2: age 560 is not one of ml-1m's age groups "
+                                                   r"\(1, 18, 25, 35, 45, 50, 56\)"),
+    ("1m", "users.dat", b"2::M::30::16::70072\n", r"users\.dat line 2: age 30 is not one of ml-1m's age groups"),
     ("1m", "users.dat", b"2::M::56::21::70072\n", r"users\.dat line 2: occupation code 21 is not 0-20"),
 ])
 def test_a_damaged_user_line(pristine, tmp_path, capsys, kind, name, line, pattern) -> None:

@@ -77,6 +77,9 @@ ML1M_OCCUPATIONS: tuple[str, ...] = (
     "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
 )
 
+#: ml-1m's age groups, each given by its first age (1: under 18, 18: 18-24, ..., 56: 56 and over).
+ML1M_AGES: tuple[int, ...] = (1, 18, 25, 35, 45, 50, 56)
+
 _FAMILY = {"ml-100k": "100k", "ml-1m": "dat", "ml-10m": "dat"}  # every other release: "csv"
 _RATINGS_FILE = {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}
 _MOVIES_FILE = {"100k": "u.item", "dat": "movies.dat", "csv": "movies.csv"}
@@ -1324,8 +1327,13 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
         bad = np.flatnonzero((codes < 0) | (codes >= len(ML1M_OCCUPATIONS)))
         if len(bad):
             raise DataError(f"{path} line {numbers[bad[0]]}: occupation code {codes[bad[0]]} is not 0-20")
+        ages = _ints(f[2], path, numbers, "age")
+        bad = np.flatnonzero(~np.isin(ages, ML1M_AGES))
+        if len(bad):  # ml-1m gives each person's age group by its first age, not an age
+            raise DataError(f"{path} line {numbers[bad[0]]}: age {ages[bad[0]]} is not one of ml-1m's age groups "
+                            f"({', '.join(map(str, ML1M_AGES))})")
         frame = pd.DataFrame({
-            "age": _ints(f[2], path, numbers, "age"),
+            "age": ages,
             "gender": f[1].str.strip().to_numpy(dtype=object),
             "occupation": np.asarray(ML1M_OCCUPATIONS, dtype=object)[codes],
             "zip": f[4].str.strip().to_numpy(dtype=object),
