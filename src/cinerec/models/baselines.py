@@ -33,6 +33,8 @@ __all__ = [
 _BLOCK_BYTES = 128 * 2**20
 #: Above this share of non-zero similarities a block is ranked densely (torch.topk).
 _DENSE_FRACTION = 0.05
+#: Bytes an entry of item-kNN's sparse product costs while its cosines are worked out.
+_PRODUCT_ENTRY_BYTES = 64
 #: EASE inverts in float32 torch up to this many movies, in float64 LAPACK in place above.
 _FLOAT32_MAX_ITEMS = 8192
 #: Bytes of ``history · Q`` rows an EASESpectrum keeps between values of λ.
@@ -160,7 +162,8 @@ class ItemKNN(_HistoryModel):
     diagonal zero, and only the ``neighbors`` largest entries of each column ``j`` kept.
     A user's score for movie ``j`` is ``Σ_i x_ui S[i, j]``: the similarity of ``j`` to the
     movies the user has seen. The similarity is computed one block of columns at a time
-    (at most ~128 MB dense per block), so memory stays bounded at ml-25m size (59k movies).
+    (at most ~128 MB dense per block, the sparse product worked out a few rows at a time),
+    so memory stays bounded at ml-25m size (59k movies).
     """
 
     name = "itemknn"
@@ -182,20 +185,31 @@ class ItemKNN(_HistoryModel):
         k = min(cfg.neighbors, max(n - 1, 1))
         block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
         rows, cols, vals = [], [], []
+        # The sparse product and its cosines cost about 60 bytes an entry, a block's up to
+        # every (row, movie) pair: they are worked out a few rows at a time, keeping 12.
+        part = max(1, _BLOCK_BYTES // (_PRODUCT_ENTRY_BYTES * max(n, 1)))
         for sl in chunks(n, block):
             b = sl.stop - sl.start
-            # Row r: movie sl.start + r against every movie. Only non-zero dot products can
-            # become neighbours, so the cosine is computed on the sparse entries alone.
-            prod = (xt[sl] @ x).tocoo()
-            r, c = prod.row.astype(np.int64), prod.col.astype(np.int64)
-            denom = norms[sl.start + r] * norms[c] + cfg.shrink
-            sim = np.divide(prod.data, denom, out=np.zeros(len(r)), where=denom > 0).astype(np.float32)
-            keep = (c != sl.start + r) & (sim > 0)  # a movie is not its own neighbour
-            r, c, sim = r[keep], c[keep], sim[keep]
+            pieces = []
+            for sub in chunks(b, part):
+                # Row r: movie sl.start + r against every movie. Only non-zero dot products can
+                # become neighbours, so the cosine is computed on the sparse entries alone.
+                at = sl.start + sub.start
+                prod = (xt[at:at + sub.stop - sub.start] @ x).tocoo()
+                r, c = prod.row.astype(np.int64), prod.col.astype(np.int64)
+                denom = norms[at + r] * norms[c] + cfg.shrink
+                sim = np.divide(prod.data, denom, out=np.zeros(len(r)), where=denom > 0).astype(np.float32)
+                del prod, denom
+                keep = (c != at + r) & (sim > 0)  # a movie is not its own neighbour
+                pieces.append(((r[keep] + sub.start).astype(np.int32), c[keep].astype(np.int32), sim[keep]))
+                del r, c, sim, keep
+            r, c, sim = (np.concatenate(p) for p in zip(*pieces))
+            del pieces
             if len(sim) > _DENSE_FRACTION * b * n:
                 # Dense block (popular movies): torch.topk is multi-threaded and beats sorting.
-                dense = torch.zeros((b, n), dtype=torch.float32)
-                dense[torch.from_numpy(r), torch.from_numpy(c)] = torch.from_numpy(sim)
+                filled = np.zeros((b, n), dtype=np.float32)
+                filled[r, c] = sim
+                dense = torch.from_numpy(filled)
                 v, top = (t.numpy() for t in torch.topk(dense, min(k, n), dim=1))
                 ok = v > 0
                 r, c, sim = np.broadcast_to(np.arange(b)[:, None], top.shape)[ok], top[ok], v[ok]
