@@ -33,7 +33,7 @@ from cinerec.data.sampling import NegativeSampler, sample_eval_negatives, sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py, however this file is run
 
-from machine import at_least, machine  # noqa: E402
+from machine import above, at_least, machine  # noqa: E402
 
 N_USERS, N_ITEMS, N_ENTRIES = 162_541, 59_047, 25_000_095
 MIN_DEG, MAX_DEG = 20, 32_202
@@ -128,12 +128,10 @@ def reset_peak_rss() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scale", type=above(0), default=1.0)
     ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
-    if not args.scale > 0:
-        ap.error("--scale: must be above 0")
     n_users = max(100, int(N_USERS * args.scale))
     n_entries = max(n_users * MIN_DEG, int(N_ENTRIES * args.scale))
 

@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120):
         ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
+    if int(args.rate * args.seconds) < 1:  # (found only after the fit, the export and the server's start)
+        ap.error(f"--rate {args.rate:g} for --seconds {args.seconds:g} sends no request: give at least one")
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir, db, dataset = _build(args.ml100k, Path(tmp), args.model, args.db)

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sampling import synthetic_seen  # noqa: E402
-from machine import at_least, machine  # noqa: E402
+from machine import above, at_least, machine  # noqa: E402
 
 from cinerec.config import Config  # noqa: E402
 from cinerec.data.dataset import Interactions  # noqa: E402
@@ -67,14 +67,12 @@ class Factors(Recommender):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scale", type=above(0), default=1.0)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--als", action="store_true", help="also time ALS's own scoring of the same factors")
     args = ap.parse_args()
-    if not args.scale > 0:
-        ap.error("--scale: must be above 0")
     if args.dim < 1 or args.k < 1:
         ap.error("--dim and -k: must be at least 1")
     n_users, n_items, n_entries = int(ML25M[0] * args.scale), ML25M[1], int(ML25M[2] * args.scale)

@@ -246,6 +246,17 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def at_least_zero(text: str) -> float:
+    """An ``argparse`` type: a finite number, 0 or more (a margin)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):  # NaN too: no candidate could ever replace a default
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more (got {text})")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ml100k", help="the real ml-100k folder (its official folds are used)")
@@ -260,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the protocol whose carve-outs score the candidates (ratings-*: the rating models, RMSE)")
     p.add_argument("--candidate", action="append", default=[], metavar="MODEL:LABEL:JSON",
                    help='one more candidate to score everywhere, e.g. \'ease:old default:{"regularization": 300.0}\'')
-    p.add_argument("--margin", type=float,
+    p.add_argument("--margin", type=at_least_zero,
                    help="a candidate replaces the current default only if its mean relative score is higher by more "
                         f"[default: {MARGIN_MAXIMISED} for HR@10 and Recall@10, {MARGIN_MINIMISED} for RMSE]")
     p.add_argument("--out", help="the JSON file to write")
@@ -286,8 +297,19 @@ def main(argv: list[str] | None = None) -> int:
 
     extra: dict[str, dict[str, dict[str, Any]]] = {}
     for spec in args.candidate:
-        model, label, settings = spec.split(":", 2)
-        extra.setdefault(model, {})[label] = json.loads(settings)
+        parts = spec.split(":", 2)
+        if len(parts) != 3:
+            p.error(f"--candidate {spec!r}: give MODEL:LABEL:JSON")
+        model, label, settings = parts
+        if model not in args.models:  # (it was scored nowhere, without a word)
+            p.error(f"--candidate {spec!r}: {model!r} is not one of --models ({', '.join(args.models)})")
+        try:
+            given = json.loads(settings)
+        except ValueError as e:
+            p.error(f"--candidate {spec!r}: its settings are not JSON ({e})")
+        if not isinstance(given, dict):
+            p.error(f"--candidate {spec!r}: its settings must be a JSON object of settings")
+        extra.setdefault(model, {})[label] = given
     margin = args.margin if args.margin is not None else default_margin(args.protocol)
     data = datasets(args.ml100k, args.synthetic, args.datasets, args.protocol)
     metric = objective(get_protocol(args.protocol))[0]

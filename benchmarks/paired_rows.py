@@ -40,9 +40,21 @@ def main() -> None:
     args = ap.parse_args()
 
     study = Study.from_toml(args.study, data=args.data)
+    # Every name checked before any fit: a mistake found after them cost every seed's.
+    labels = [s.label for s in study.models]
+    for label in args.only or ():
+        if label not in labels:
+            ap.error(f"--only {label}: not one of the study's rows ({', '.join(labels)})")
     specs = [s for s in study.models if args.only is None or s.label in args.only]
-    dataset = load(study.source)
+    kept = [s.label for s in specs]
+    for pair in args.pair:
+        a, sep, b = pair.partition(":")
+        if not sep or a not in kept or b not in kept:
+            ap.error(f"--pair {pair}: give A:B, two of the rows fitted ({', '.join(kept)})")
     protocol = get_protocol(study.protocol, **study.protocol_options)
+    if args.metric not in protocol.metric_names():
+        ap.error(f"--metric {args.metric}: not one of {protocol.name}'s figures ({', '.join(protocol.metric_names())})")
+    dataset = load(study.source)
     per: dict[str, list[np.ndarray]] = {s.label: [] for s in specs}
     for seed in study.seeds:
         prepared = protocol.prepare(dataset, seed=seed)
@@ -58,7 +70,7 @@ def main() -> None:
                 model.set_features(dataset)
             result = prepared.evaluate(model, label=spec.label, per_user=True)
             if not result.per_user or args.metric not in result.per_user:
-                raise SystemExit(f"{spec.label}: {protocol.name} keeps no per-user {args.metric} for it")
+                ap.error(f"--metric {args.metric}: {protocol.name} keeps no per-user {args.metric} for {spec.label}")
             per[spec.label].append(result.per_user[args.metric])
             print(f"{spec.label} seed {seed}: {args.metric} {result.metrics[args.metric]:.4f}", flush=True)
 

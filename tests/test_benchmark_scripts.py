@@ -54,6 +54,25 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     (["bench_two_stage.py", "quality", "--protocols", "loo-sampled"], "argument --protocols: invalid choice"),
     (["gpu_check.py", "--budget", "0"], "argument --budget: must be at least 10"),
     (["gpu_check.py", "--tiny", "--device", "nosuch"], "--device nosuch: not a device torch knows"),
+    # A traceback (infinity; a request count of 0 after the whole set-up), a margin no
+    # candidate or every candidate passes, and names found only after every fit.
+    (["bench_topk.py", "--scale", "inf"], "argument --scale: must be finite"),
+    (["bench_sampling.py", "--scale", "nan"], "argument --scale: must be above 0 (got nan)"),
+    (["bench_serving.py", "--ml100k", "nowhere", "--rate", "0.5", "--seconds", "1"],
+     "--rate 0.5 for --seconds 1 sends no request"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--margin", "-1"],
+     "argument --margin: must be a finite number, 0 or more (got -1)"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--candidate", "bogus"],
+     "--candidate 'bogus': give MODEL:LABEL:JSON"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--models", "ease", "--candidate", "als:x:{}"],
+     "--candidate 'als:x:{}': 'als' is not one of --models (ease)"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--candidate", "ease:x:{bad"],
+     "--candidate 'ease:x:{bad': its settings are not JSON"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "nosuch"],
+     "--only nosuch: not one of the study's rows (mf, "),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "mf", "--pair", "mf:nosuch"],
+     "--pair mf:nosuch: give A:B, two of the rows fitted (mf)"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "bogus"], "--metric bogus: not one of ratings-fold's"),
 ])
 def test_a_bad_argument_is_one_line_before_any_work(tmp_path, args, message):
     # Each was a traceback, or ran on: minutes writing a release, or figures of nothing.
