@@ -46,6 +46,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,14 @@ def retriever_recall(model, prepared, protocol: str, n: int = CANDIDATES) -> flo
     return M.recall(shortlist, prepared.test.seen[prepared.users], n)
 
 
+def _made(name: str, protocol: Any, settings: dict) -> Any:
+    """Model ``name`` with the settings ``evaluate`` gives it under ``protocol`` (EASE and
+    ALS without recency weighting under a random hold-out...), beside ``settings``."""
+    from cinerec.models import MODELS
+
+    return create(name, protocol.settings_for(MODELS[name], settings))
+
+
 def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> None:
     from cinerec.data import load
     from cinerec.evaluation.protocols import get_protocol
@@ -130,9 +139,9 @@ def quality(seeds: list[int], protocols: list[str], shortlists: list[int]) -> No
         for seed in seeds:
             prepared = protocol.prepare(ds, seed=seed)
             fitted = {
-                "als": create("als", {"seed": seed}),
-                "ease": create("ease"),
-                "neumf": create("neumf", {"seed": seed, "progress": False}),
+                "als": _made("als", protocol, {"seed": seed}),
+                "ease": _made("ease", protocol, {}),
+                "neumf": _made("neumf", protocol, {"seed": seed, "progress": False}),
             }
             row: dict = {"protocol": protocol_name, "seed": seed, "n_users": int(prepared.n_users)}
             for name, model in fitted.items():
@@ -164,8 +173,8 @@ def mix(seeds: list[int], candidates: int, protocol_name: str = "loo-full") -> N
     chosen = []
     for seed in seeds:
         prepared = protocol.prepare(ds, seed=seed)
-        als = create("als", {"seed": seed})
-        neumf = create("neumf", {"seed": seed, "progress": False})
+        als = _made("als", protocol, {"seed": seed})
+        neumf = _made("neumf", protocol, {"seed": seed, "progress": False})
         settings = {"retriever": "als", "ranker": "neumf", "candidates": candidates,
                     "retriever_settings": {"seed": seed}, "ranker_settings": {"seed": seed, "progress": False}}
         results = {"als": prepared.evaluate(als, per_user=True), "neumf": prepared.evaluate(neumf, per_user=True)}
