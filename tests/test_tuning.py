@@ -113,6 +113,17 @@ def test_neural_trials_are_pruned_on_the_searchs_own_metric_and_show_as_pruned()
     assert result.settings == first["settings"] and result.value == result.default_value  # only the defaults completed
 
 
+def test_a_trial_at_its_last_epoch_completes_rather_than_being_pruned():
+    # With one epoch, a trial the pruner stops at epoch 1 had trained every epoch already:
+    # "pruned" saved nothing and the line counted it among the pruned.
+    import optuna
+
+    data, p = _small_dataset(), get_protocol("loo-sampled", n_negatives=20)
+    result = tune("gmf", data, p, trials=3, seed=0, base={**_NEURAL, "epochs": 1},
+                  pruner=optuna.pruners.ThresholdPruner(lower=1.01))
+    assert [t["state"] for t in result.trials] == ["complete"] * 3 and result.n_pruned == 0
+
+
 def test_the_default_median_pruner_prunes_reproducibly():
     data, p = _small_dataset(), get_protocol("loo-sampled", n_negatives=20)
     base = {**_NEURAL, "epochs": 5, "factors": 8}

@@ -530,7 +530,8 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
         record["curve"].append(value)
         trial.report(value, epoch)
         # The defaults' trial always completes: it is the figure the search must not fall below.
-        if trial.number > 0 and trial.should_prune():
+        # A trial at its last epoch has done all its work: it completes, whatever its figure.
+        if trial.number > 0 and epoch < model.config.epochs and trial.should_prune():
             record.update({metric: value, "state": "pruned", "epochs": epoch})
             raise optuna.TrialPruned(f"pruned after epoch {epoch}")
         return False
