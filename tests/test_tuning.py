@@ -122,6 +122,10 @@ def test_a_trial_at_its_last_epoch_completes_rather_than_being_pruned():
     result = tune("gmf", data, p, trials=3, seed=0, base={**_NEURAL, "epochs": 1},
                   pruner=optuna.pruners.ThresholdPruner(lower=1.01))
     assert [t["state"] for t in result.trials] == ["complete"] * 3 and result.n_pruned == 0
+    # nor where the fit ends early for its own reasons (smoke: one epoch of four)
+    smoke = tune("gmf", data, p, trials=3, seed=0, base={**_NEURAL, "smoke": True},
+                 pruner=optuna.pruners.ThresholdPruner(lower=1.01))
+    assert [t["state"] for t in smoke.trials] == ["complete"] * 3
 
 
 def test_the_default_median_pruner_prunes_reproducibly():

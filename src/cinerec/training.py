@@ -749,6 +749,8 @@ class _Fit:
     def epoch_ended(self, epoch: int, record: dict[str, Any]) -> bool:
         """Call the model's ``on_epoch`` hook, if any; True: it asks the fit to stop."""
         hook = self.model.on_epoch
+        # (the fit ends after this epoch anyway: its last, or early stopping ended it)
+        self.model.epoch_is_last = epoch + 1 >= self.n_epochs or record.get("stopped_by") == "patience"
         if hook is None or not hook(epoch + 1, record.get("valid")):
             return False
         record["stopped_by"] = "on_epoch"

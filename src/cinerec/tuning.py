@@ -530,8 +530,9 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
         record["curve"].append(value)
         trial.report(value, epoch)
         # The defaults' trial always completes: it is the figure the search must not fall below.
-        # A trial at its last epoch has done all its work: it completes, whatever its figure.
-        if trial.number > 0 and epoch < model.config.epochs and trial.should_prune():
+        # A trial at its last epoch (or one early stopping ends) has done all its work: it
+        # completes, whatever its figure.
+        if trial.number > 0 and not model.epoch_is_last and trial.should_prune():
             record.update({metric: value, "state": "pruned", "epochs": epoch})
             raise optuna.TrialPruned(f"pruned after epoch {epoch}")
         return False

@@ -86,6 +86,8 @@ class NeuralRecommender(Recommender):
             ``stopped_by="on_epoch"``); an exception it raises ends the fit and
             reaches the caller of ``fit``. Under ``torchrun`` it must answer alike on
             every process. :func:`cinerec.tuning.tune` uses it to prune trials.
+        epoch_is_last: while ``on_epoch`` runs, whether the fit ends after this epoch
+            anyway (its last, or early stopping has ended it).
     """
 
     task: ClassVar[str] = "ranking"
@@ -106,6 +108,7 @@ class NeuralRecommender(Recommender):
         self.checkpoint_dir: Path | None = None
         self.resume: bool = False
         self.on_epoch: Callable[[int, float | None], bool | None] | None = None
+        self.epoch_is_last = False
         self._device: torch.device | None = None
 
     # -- what a model contributes ------------------------------------------------------
