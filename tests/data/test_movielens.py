@@ -376,6 +376,12 @@ def test_a_release_name_reads_the_copy_where_one_runs_as_its_zip_unzips(tmp_path
     write_release(tmp_path / "other" / "ml-10M100K", "ml-latest-small", 0.05, seed=1)
     with pytest.raises(DataError, match=r"^ml-10M100K: holds ratings\.csv, which is not the layout of ml-10m"):
         load("ml-10m")
+    assert main(["data", "fetch", "ml-10m", "-q"]) == 2  # fetch checks it as load does
+    # the same for a folder of the release's own name
+    write_release(tmp_path / "other" / "ml-1m", "ml-100k", 0.05, seed=1)
+    with pytest.raises(DataError, match=r"^ml-1m: holds u\.data, which is not the layout of ml-1m"):
+        load("ml-1m")
+    assert main(["data", "fetch", "ml-1m", "-q"]) == 2
 
 
 def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> None:

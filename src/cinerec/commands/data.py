@@ -37,14 +37,15 @@ def fetch(
     """
     from cinerec import progress
     from cinerec.data import download
-    from cinerec.data.movielens import check_source, local_copy, locate
+    from cinerec.data.movielens import check_source, local_copy, locate, name_of_local_copy
     from cinerec.errors import ConfigError
 
     if not source.strip():  # an unset "$RELEASE": it read the current folder
         raise ConfigError("SOURCE: empty; name a release, a folder or a zip to fetch or unpack")
     if base_url is not None and not base_url.strip():
         raise ConfigError("--base-url '': give the address releases are served from (leave the flag out for GroupLens)")
-    source = os.fspath(local_copy(source))  # a release's copy where one runs, as every command reads it
+    named = name_of_local_copy(source)  # a release's copy where one runs, as every command reads it
+    source = os.fspath(local_copy(source))
     path = Path(source)
     if not path.exists():
         check_source(source)  # a path that is not there is named so, not called an unknown release
@@ -53,10 +54,10 @@ def fetch(
         from cinerec.errors import DataError
 
         try:
-            folder = locate(source)[0]
+            folder = locate(source, release=named)[0]  # (that copy must hold that release)
         except DataError:
             files = [path] if path.is_file() else list(path.iterdir()) if path.is_dir() else []
-            if any(f.suffix.lower() in LOG_SUFFIXES for f in files):  # a log of one's own: read where it is
+            if named is None and any(f.suffix.lower() in LOG_SUFFIXES for f in files):  # a log of one's own
                 raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "
                                 f"or unpack; give it to the other commands as it is (--data {source})") from None
             raise

@@ -143,14 +143,22 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    if release is None:  # a copy found by the release's name where one runs must hold that release
+        release = name_of_local_copy(source)
     here = local_copy(source)
-    if here is not source and release is None:  # a copy found by the release's name must hold that release
-        release = os.fspath(source)
     try:
         return _load(here, release=release, implicit=implicit, progress=progress, columns=columns,
                      catalog=catalog)
     except PermissionError as e:  # a folder that cannot be listed or entered
         raise DataError(_unreadable(os.fspath(source), e)) from None
+
+
+def name_of_local_copy(source: str | os.PathLike) -> str | None:
+    """The release name ``source`` is, when it reads a copy where one runs (``./ml-1m``,
+    ``./ml-10M100K``, ``./ml-1m.zip``): that copy must hold that release. ``None`` otherwise."""
+    if not isinstance(source, str) or source not in download.RELEASES:
+        return None
+    return source if local_copy(source) is not source or Path(source).exists() else None
 
 
 def local_copy(source: str | os.PathLike) -> str | os.PathLike:
