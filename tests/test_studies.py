@@ -812,3 +812,30 @@ def test_a_stores_two_stage_says_its_rankers_notes_under_the_best_models_label_o
     towers = [n for n in board["notes"] if "no user demographics" in n]
     assert towers == ["tt: the data has no user demographics (age, gender, occupation): the user tower read ids "
                       "only, the movie tower ids only too (no genres or release years)"], board["notes"]
+
+
+def test_default_ks_left_out_on_some_seeds_are_said_once_seed_by_seed(tmp_path):
+    # Each seed's split said its own "K = ... left out" line, with no seed named: the report
+    # held two lines that read as contradicting each other.
+    from cinerec.studies import run_study
+
+    rng = np.random.default_rng(1)
+    rows = ["user,item,rating,ts"]
+    for u in range(41):
+        for k, m in enumerate(rng.choice(66, 20 + rng.integers(-3, 4), replace=False)):
+            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2, 3]\n'
+            '[models.popularity]\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    said = [n for n in board["notes"] if "a list that long would hold every movie" in n]
+    assert said == ["K = 100 on seeds 0, 1, 3; K = 50, 100 on seed 2 left out: a list that long would hold every "
+                    "movie the median user has left to rank, on that seed's split"], board["notes"]
+    # every seed alike: the line evaluate says
+    one = text.replace("seeds = [0, 1, 2, 3]", "seeds = [0, 1]").replace('log.csv"', 'small.csv"')
+    (tmp_path / "small.csv").write_text("\n".join(rows[:1] + [r for r in rows[1:] if int(r.split(",")[1][1:]) < 50])
+                                        + "\n")
+    board = run_study(Study.from_toml(write(tmp_path, one, "one.toml")), tmp_path / "out1", quiet=True)
+    assert [n for n in board["notes"] if "would hold every movie" in n] == [
+        "K = 50, 100 left out: a list that long would hold every movie the median user has left to rank; measured "
+        "at K = 10"]

@@ -1331,7 +1331,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data import load
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_notes, get_protocol, mean_rmse
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_notes, get_protocol, ks_left_out, mean_rmse
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1427,6 +1427,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         mean_floors: dict[int, float] = {}  # (seed: the training mean's RMSE, under a rating protocol)
         floor_row = next((s.label for s in study.models if s.model == "popularity" and not s.settings), None)
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
+        ks_out: dict[tuple[int, ...], list[int]] = {}  # default Ks a split left out: the seeds it was on
+        ks_line = ""
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
         for seed in study.seeds:
@@ -1437,6 +1439,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     raise  # run_study names the file's n_negatives
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
                     raise type(e)(_protocol_refusal(study, e)) from None
+            seed_ks_note = ks_left_out(prepared)  # said once for the study, below, seed by seed where they differ
+            if seed_ks_note:
+                ks_out.setdefault(tuple(k for k in protocol.ks if k not in prepared.ks), []).append(seed)
+                ks_line = seed_ks_note[0]
             for spec in study.models:
                 with stages(f"{spec.label} (seed {seed})"), _blamed_on(study, spec.label):
                     settings = dict(spec.settings)
@@ -1465,6 +1471,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     # What the figures measure (an approximate index's lists, a shortlist holding every
                     # candidate) and what the fit chose, as evaluate and train say them; named by the label.
                     for line in figure_notes(prepared, model):
+                        if line in seed_ks_note:
+                            continue
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
                         if said not in model_notes:  # said once, not once a seed
                             model_notes.append(said)
@@ -1519,6 +1527,15 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
+        if len(ks_out) == 1 and len(next(iter(ks_out.values()))) == len(study.seeds):
+            model_notes.insert(0, ks_line)  # every seed alike: as evaluate says it
+        elif ks_out:
+            def on(seeds: list[int]) -> str:
+                return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+            parts = [f"K = {', '.join(map(str, ks))} on {on(seeds)}" for ks, seeds in ks_out.items()]
+            model_notes.insert(0, f"{'; '.join(parts)} left out: a list that long would hold every movie the median "
+                                  "user has left to rank, on that seed's split")
         if partial:
             model_notes.append(f"{', '.join(sorted(partial))} left out: measured on some of the "
                                "seeds only (the protocol leaves out a K past the movies the median user has left, "
