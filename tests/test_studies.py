@@ -812,6 +812,13 @@ def test_a_stores_two_stage_says_its_rankers_notes_under_the_best_models_label_o
     towers = [n for n in board["notes"] if "no user demographics" in n]
     assert towers == ["tt: the data has no user demographics (age, gender, occupation): the user tower read ids "
                       "only, the movie tower ids only too (no genres or release years)"], board["notes"]
+    # a retriever of the same kind reads ids only too: said as the store's retriever's
+    board = run_study(Study.from_toml(write(tmp_path, text.replace('retriever = "ease"', 'retriever = "two-tower"\n'
+                                                                     'retriever_settings = {epochs = 1}'),
+                                            "same.toml")), tmp_path / "out2", quiet=True)
+    towers = [n for n in board["notes"] if "no user demographics" in n]
+    assert len(towers) == 2 and towers[0].startswith("tt: the data has no user demographics") and \
+        towers[1].startswith("[export.two_stage] retriever two-tower: the data has no user demographics"), towers
 
 
 def test_default_ks_left_out_on_some_seeds_are_said_once_seed_by_seed(tmp_path):

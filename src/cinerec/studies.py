@@ -1599,13 +1599,19 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 model_notes.append(f"[export.two_stage]: the best model, {best}, ranks every person's shortlist "
                                    f"alike, so the store's lists order {config.retriever}'s shortlists by {best} "
                                    f"(mix = {pipeline.mix_:g})")
-            # The ranker is the best model, refitted: its own notes are said under its label.
+            # The ranker is the best model, refitted: its own notes are said under its label;
+            # the retriever's are named as the store's (it may be a model of the same kind).
             ranker_notes = pipeline.ranker.fit_notes() if pipeline.ranker is not None else []
+            retriever_notes = pipeline.retriever.fit_notes() if pipeline.retriever is not None else []
             for line in pipeline.fit_notes():
-                if line in ranker_notes and line.startswith(f"{final.name}:"):
-                    line = best + line.removeprefix(final.name)
-                if line not in model_notes:
-                    model_notes.append(line)
+                labelled: list[str] = []
+                if line in ranker_notes:
+                    labelled.append(best + line.removeprefix(final.name) if line.startswith(f"{final.name}:") else line)
+                if line in retriever_notes:
+                    labelled.append(f"[export.two_stage] retriever {line}")
+                for one in labelled or [line]:
+                    if one not in model_notes:
+                        model_notes.append(one)
         with stages("save"):
             save_dataset(tmp, dataset)
             save_model(tmp, final, best, dataset=dataset)
