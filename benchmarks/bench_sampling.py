@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
+    if args.scale > 10:  # (ten times ml-25m's size; far past it, the arrays cannot even be shaped)
+        ap.error(f"--scale {args.scale:g}: at most 10 (ten times ml-25m's size)")
     n_users = max(100, int(N_USERS * args.scale))
     n_entries = max(n_users * MIN_DEG, int(N_ENTRIES * args.scale))
 

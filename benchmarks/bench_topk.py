@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--als", action="store_true", help="also time ALS's own scoring of the same factors")
     args = ap.parse_args()
+    if args.scale > 10:  # (ten times ml-25m's size; far past it, the arrays cannot even be shaped)
+        ap.error(f"--scale {args.scale:g}: at most 10 (ten times ml-25m's size)")
     if args.dim < 1 or args.k < 1:
         ap.error("--dim and -k: must be at least 1")
     n_users, n_items, n_entries = int(ML25M[0] * args.scale), ML25M[1], int(ML25M[2] * args.scale)

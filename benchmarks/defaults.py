@@ -70,6 +70,7 @@ from cinerec.data.dataset import Dataset, Interactions
 from cinerec.data.filters import Filters, apply_filters
 from cinerec.data.movielens import load
 from cinerec.evaluation.protocols import get_protocol
+from cinerec.errors import CinerecError
 from cinerec.models import MODELS, create
 from cinerec.tuning import carve, objective, tune
 
@@ -309,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--candidate {spec!r}: its settings are not JSON ({e})")
         if not isinstance(given, dict):
             p.error(f"--candidate {spec!r}: its settings must be a JSON object of settings")
+        if label.startswith(("current default", "candidate")):  # the table's own rows: choose() reads them
+            p.error(f"--candidate {spec!r}: give a label of its own (not 'current default...' or 'candidate...')")
+        try:
+            create(model, given)  # a setting the model does not have, or a bad value: now, not after the tuning
+        except CinerecError as e:
+            p.error(f"--candidate {spec!r}: {e}")
         extra.setdefault(model, {})[label] = given
     margin = args.margin if args.margin is not None else default_margin(args.protocol)
     data = datasets(args.ml100k, args.synthetic, args.datasets, args.protocol)

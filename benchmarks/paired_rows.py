@@ -49,11 +49,13 @@ def main() -> None:
     kept = [s.label for s in specs]
     for pair in args.pair:
         a, sep, b = pair.partition(":")
-        if not sep or a not in kept or b not in kept:
-            ap.error(f"--pair {pair}: give A:B, two of the rows fitted ({', '.join(kept)})")
+        if not sep or a not in kept or b not in kept or a == b:
+            ap.error(f"--pair {pair}: give A:B, two different rows of those fitted ({', '.join(kept)})")
     protocol = get_protocol(study.protocol, **study.protocol_options)
-    if args.metric not in protocol.metric_names():
-        ap.error(f"--metric {args.metric}: not one of {protocol.name}'s figures ({', '.join(protocol.metric_names())})")
+    # (coverage, categorical accuracy, AUC and accuracy are figures of all lists or ratings at once)
+    per_user = [m for m in protocol.metric_names() if not m.startswith(("coverage@", "cat_acc@", "auc", "accuracy"))]
+    if args.metric not in per_user:
+        ap.error(f"--metric {args.metric}: not one of the figures {protocol.name} keeps per user ({', '.join(per_user)})")
     dataset = load(study.source)
     per: dict[str, list[np.ndarray]] = {s.label: [] for s in specs}
     for seed in study.seeds:

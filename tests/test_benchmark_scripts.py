@@ -57,6 +57,10 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     # A traceback (infinity; a request count of 0 after the whole set-up), a margin no
     # candidate or every candidate passes, and names found only after every fit.
     (["bench_topk.py", "--scale", "inf"], "argument --scale: must be finite"),
+    (["bench_topk.py", "--scale", "1e300"], "--scale 1e+300: at most 10"),
+    (["bench_sampling.py", "--scale", "1e300"], "--scale 1e+300: at most 10"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--models", "ease", "--candidate", 'ease:x:{"bogus": 1}'],
+     "unknown key 'bogus'"),
     (["bench_sampling.py", "--scale", "nan"], "argument --scale: must be above 0 (got nan)"),
     (["bench_serving.py", "--ml100k", "nowhere", "--rate", "0.5", "--seconds", "1"],
      "--rate 0.5 for --seconds 1 sends no request"),
@@ -71,8 +75,11 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "nosuch"],
      "--only nosuch: not one of the study's rows (mf, "),
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "mf", "--pair", "mf:nosuch"],
-     "--pair mf:nosuch: give A:B, two of the rows fitted (mf)"),
-    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "bogus"], "--metric bogus: not one of ratings-fold's"),
+     "--pair mf:nosuch: give A:B, two different rows of those fitted (mf)"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--pair", "mf:mf"], "--pair mf:mf: give A:B"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "bogus"],
+     "--metric bogus: not one of the figures ratings-fold keeps per user (rmse, mae, ndcg@5, ndcg@10)"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "auc"], "--metric auc: not one of the figures"),
 ])
 def test_a_bad_argument_is_one_line_before_any_work(tmp_path, args, message):
     # Each was a traceback, or ran on: minutes writing a release, or figures of nothing.
