@@ -374,14 +374,24 @@ def test_a_release_name_reads_the_copy_where_one_runs_as_its_zip_unzips(tmp_path
     (tmp_path / "other").mkdir()
     monkeypatch.chdir(tmp_path / "other")
     write_release(tmp_path / "other" / "ml-10M100K", "ml-latest-small", 0.05, seed=1)
-    with pytest.raises(DataError, match=r"^ml-10M100K: holds ratings\.csv, which is not the layout of ml-10m"):
+    with pytest.raises(DataError, match=r"^ml-10m: the release name read \./ml-10M100K, found where you run, which "
+                                        r"is not MovieLens ml-10m \(ml-10M100K: holds ratings\.csv, which is not the "
+                                        r"layout of ml-10m\); to read it as it is, give it as \./ml-10M100K$"):
         load("ml-10m")
     assert main(["data", "fetch", "ml-10m", "-q"]) == 2  # fetch checks it as load does
     # the same for a folder of the release's own name
     write_release(tmp_path / "other" / "ml-1m", "ml-100k", 0.05, seed=1)
-    with pytest.raises(DataError, match=r"^ml-1m: holds u\.data, which is not the layout of ml-1m"):
+    with pytest.raises(DataError, match=r"^ml-1m: the release name read \./ml-1m, .*holds u\.data, which is not the "
+                                        r"layout of ml-1m"):
         load("ml-1m")
     assert main(["data", "fetch", "ml-1m", "-q"]) == 2
+    # a log of one's own under a release's name is said as such (it was "no ratings log")
+    (tmp_path / "other" / "ml-100k").mkdir()
+    (tmp_path / "other" / "ml-100k" / "ratings.csv").write_text("user,item\na,x\nb,y\n")
+    with pytest.raises(DataError, match=r"^ml-100k: the release name read \./ml-100k, found where you run, which is "
+                                        r"a ratings log of your own; to read it as it is, give it as \./ml-100k$"):
+        load("ml-100k")
+    assert len(load("./ml-100k").interactions) == 2
 
 
 def test_a_folder_or_zip_holding_two_releases_says_how_to_give_one(tmp_path) -> None:

@@ -37,7 +37,7 @@ def fetch(
     """
     from cinerec import progress
     from cinerec.data import download
-    from cinerec.data.movielens import check_source, local_copy, locate, name_of_local_copy
+    from cinerec.data.movielens import check_source, local_copy, locate, name_of_local_copy, not_that_release
     from cinerec.errors import ConfigError
 
     if not source.strip():  # an unset "$RELEASE": it read the current folder
@@ -55,7 +55,9 @@ def fetch(
 
         try:
             folder = locate(source, release=named)[0]  # (that copy must hold that release)
-        except DataError:
+        except DataError as e:
+            if named is not None and (refused := not_that_release(named, source, e)) is not None:
+                raise refused from None
             files = [path] if path.is_file() else list(path.iterdir()) if path.is_dir() else []
             if named is None and any(f.suffix.lower() in LOG_SUFFIXES for f in files):  # a log of one's own
                 raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "

@@ -143,14 +143,32 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
-    if release is None:  # a copy found by the release's name where one runs must hold that release
-        release = name_of_local_copy(source)
+    named = name_of_local_copy(source) if release is None else None
+    if named is not None:  # a copy found by the release's name where one runs must hold that release
+        release = named
     here = local_copy(source)
     try:
-        return _load(here, release=release, implicit=implicit, progress=progress, columns=columns,
-                     catalog=catalog)
+        try:
+            return _load(here, release=release, implicit=implicit, progress=progress, columns=columns,
+                         catalog=catalog)
+        except DataError as e:
+            if named is None or (refused := not_that_release(named, here, e)) is None:
+                raise
+            raise refused from None
     except PermissionError as e:  # a folder that cannot be listed or entered
         raise DataError(_unreadable(os.fspath(source), e)) from None
+
+
+def not_that_release(name: str, here: str | os.PathLike, error: DataError) -> DataError | None:
+    """The refusal of ``here``, the copy where one runs that release name ``name`` read,
+    when ``error`` says it holds no such release (another layout, no release files);
+    ``None`` for another error (a damaged line of the right release)."""
+    if "is not the layout of" not in str(error) and "no MovieLens files here" not in str(error):
+        return None
+    shown = f"./{os.fspath(here)}"
+    what = "a ratings log of your own" if _is_log(Path(here)) else f"not MovieLens {name} ({error})"
+    return DataError(f"{name}: the release name read {shown}, found where you run, which is {what}; to read it as "
+                     f"it is, give it as {shown}")
 
 
 def name_of_local_copy(source: str | os.PathLike) -> str | None:
