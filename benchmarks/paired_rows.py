@@ -56,6 +56,11 @@ def main() -> None:
     per_user = [m for m in protocol.metric_names() if not m.startswith(("coverage@", "cat_acc@", "auc", "accuracy"))]
     if args.metric not in per_user:
         ap.error(f"--metric {args.metric}: not one of the figures {protocol.name} keeps per user ({', '.join(per_user)})")
+    if args.metric in ("rmse", "mae"):  # a liked-or-not row predicts no stars
+        liked = [s.label for s in specs if getattr(create(s.model, dict(s.settings)).config, "target", None) == "liked"]
+        if liked:
+            ap.error(f"--metric {args.metric}: {', '.join(liked)} predict{'s' if len(liked) == 1 else ''} liked-or-not, "
+                     "not stars; leave them out with --only")
     dataset = load(study.source)
     per: dict[str, list[np.ndarray]] = {s.label: [] for s in specs}
     for seed in study.seeds:

@@ -80,6 +80,8 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "bogus"],
      "--metric bogus: not one of the figures ratings-fold keeps per user (rmse, mae, ndcg@5, ndcg@10)"),
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "auc"], "--metric auc: not one of the figures"),
+    (["paired_rows.py", "studies/keras-u1.toml", "--metric", "rmse", "--only", "mf", "--only", "mf-liked"],
+     "--metric rmse: mf-liked predicts liked-or-not, not stars; leave them out with --only"),
 ])
 def test_a_bad_argument_is_one_line_before_any_work(tmp_path, args, message):
     # Each was a traceback, or ran on: minutes writing a release, or figures of nothing.
