@@ -381,3 +381,20 @@ def test_fetch_from_a_base_url_of_a_release_already_cached_says_nothing_was_fetc
         assert main(["data", "fetch", "ml-100k"]) == 0 and capsys.readouterr().err == ""
     finally:
         shutil.rmtree(cache_dir() / "ml-100k")
+
+
+def test_fetch_from_a_base_url_of_a_release_with_a_copy_where_one_runs_says_nothing_was_fetched(
+        tmp_path, monkeypatch, capsys) -> None:
+    from cinerec.data.synthetic import write_release
+
+    # The copy where one runs was read and --base-url dropped without a word, as if the
+    # mirror had been asked.
+    monkeypatch.chdir(tmp_path)
+    write_release(tmp_path / "ml-100k", "ml-100k", 0.02, seed=1)
+    capsys.readouterr()
+    assert main(["data", "fetch", "ml-100k", "--base-url", "http://127.0.0.1:9/mirror"]) == 0
+    got = capsys.readouterr()
+    assert got.out == "ml-100k\n"
+    assert got.err == ("note: ml-100k is read from ./ml-100k, a copy where you run; nothing was fetched from "
+                       "--base-url (give another folder to run in to download it)\n")
+    assert main(["data", "fetch", "ml-100k"]) == 0 and capsys.readouterr().err == ""
