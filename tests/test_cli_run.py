@@ -1208,3 +1208,55 @@ def test_a_split_with_no_one_to_measure_names_the_file_s_filter_in_its_words(tmp
                      '[models.baseline]\n')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and f"'{odd}'" in err and "under [data].d" not in err, err
+
+
+def test_a_saved_retriever_is_checked_where_the_study_names_it(tmp_path, capsys):
+    # [export.two_stage] retriever_path was read only once every model had run: a folder
+    # that was not there, a model of another kind or one fitted on other data were refused
+    # without the file, line or key (and by an internal class name); a model of other
+    # people with as many of them was used with their indices.
+    def log(path: Path, user: str) -> Path:
+        path.write_text("user,item,rating,ts\n" + "".join(f"{user}{u},m{i},{(u + i) % 5 + 1},{u * 100 + i}\n"
+                                                         for u in range(30) for i in range(80) if (u * 7 + i) % 3 == 0))
+        return path
+
+    mine, others = log(tmp_path / "mine.csv", "u"), log(tmp_path / "others.csv", "x")
+    assert main(["train", "--data", str(mine), "--model", "ease", "--protocol", "random-full", "--out",
+                 str(tmp_path / "t"), "-q"]) == 0
+    saved = tmp_path / "t" / "models" / "ease"
+    study = tmp_path / "s.toml"
+
+    def refused(source: Path, tail: str) -> str:
+        study.write_text(f'[data]\nsource = "{source}"\n[protocol]\nname = "random-full"\nseeds = [0]\n'
+                         f'[models.als]\nfactors = 4\n[export]\nk = 5\n[export.two_stage]\ncandidates = 10\n{tail}')
+        capsys.readouterr()
+        code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "-q")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists(), err
+        return err.strip()
+
+    # before any data is read (the source named is not there)
+    assert refused(tmp_path / "not-read", f'retriever_path = "{tmp_path / "none"}"\n') == (
+        f"cinerec: error: {study}:12: [export.two_stage] retriever_path: {tmp_path / 'none'}: no saved model here "
+        "(model.json is missing)")
+    assert refused(tmp_path / "not-read", f'retriever_path = "{saved}"\n') == (
+        f'cinerec: error: {study}:12: [export.two_stage] retriever_path: {saved}: holds a ease model, not the '
+        'retriever (retriever = "als", the default)')
+    # once the data is read: as many people, but other ones; other counts
+    assert refused(others, f'retriever = "ease"\nretriever_path = "{saved}"\n') == (
+        f"cinerec: error: {study}:13: [export.two_stage] retriever_path: {saved} was fitted on other users than "
+        f"the study's ({tmp_path / 't' / 'dataset'} holds them); give a retriever fitted on this data")
+    study.write_text(f'[data]\nsource = "{mine}"\ntop_users = 20\n[protocol]\nname = "random-full"\nseeds = [0]\n'
+                     f'[models.als]\nfactors = 4\n[export]\nk = 5\n[export.two_stage]\ncandidates = 10\n'
+                     f'retriever = "ease"\nretriever_path = "{saved}"\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "-q")
+    assert code == 2 and err.strip() == (
+        f"cinerec: error: {study}:14: [export.two_stage] retriever_path: {saved} knows 30 users x 80 movies, the "
+        "study's data has 20 x 54; give a retriever fitted on this data"), err
+    assert not (tmp_path / "o").exists()
+    # the data it was fitted on: the store lists through it
+    study.write_text(f'[data]\nsource = "{mine}"\n[protocol]\nname = "random-full"\nseeds = [0]\n'
+                     f'[models.als]\nfactors = 4\n[export]\nk = 5\n[export.two_stage]\ncandidates = 10\n'
+                     f'retriever = "ease"\nretriever_path = "{saved}"\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "-q")
+    assert code == 0, err
+    assert (tmp_path / "o" / "store.sqlite").is_file()

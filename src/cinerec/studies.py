@@ -844,7 +844,19 @@ class _Reader:
             if named_tables:
                 raise self.fail(named_tables[0], None, _strip(str(e))) from None
             raise self.fail(table, _culprit(str(e), values), _strip(str(e))) from None
-        candidates = model.config.to_dict()["candidates"]
+        config = model.config.to_dict()
+        if config["retriever_path"]:  # a saved retriever: its folder and kind, before any data is read
+            from cinerec.models.base import saved_model_info
+
+            retriever, path = config["retriever"], config["retriever_path"]
+            try:
+                kind = saved_model_info(path)["model"]
+            except DataError as e:
+                raise self.fail(table, "retriever_path", str(e)) from None
+            if kind != retriever:
+                asked = f'retriever = "{retriever}"' + ("" if "retriever" in values else ", the default")
+                raise self.fail(table, "retriever_path", f"{path}: holds a {kind} model, not the retriever ({asked})")
+        candidates = config["candidates"]
         if candidates < k:
             raise self.fail(table, "candidates" if "candidates" in values else None,
                             f"candidates = {candidates} is fewer than [export] k = {k}")
@@ -1406,6 +1418,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 retriever.check_size(dataset.n_users, dataset.n_items)
             except ConfigError as e:
                 raise ConfigError(f"{_where(study, ('export', 'two_stage'), 'retriever_settings')}: {e}") from None
+            if study.export_two_stage.get("retriever_path"):
+                _check_saved_retriever(study, dataset)
         for step in record:
             say(f"  {step_words(step)}: {step['after']['ratings']:,} ratings, "
                 f"{step['after']['users']:,} users, {step['after']['movies']:,} movies", quiet)
@@ -1766,6 +1780,33 @@ def _only_notes(study: Study) -> list[str]:
     ran = ", ".join(s.label for s in study.models)
     return [f"--only {ran}: the file's other models ({', '.join(study.not_run)}) were not run; the best is the best "
             "of those run"]
+
+
+def _check_saved_retriever(study: Study, dataset: Dataset) -> None:
+    """``[export.two_stage] retriever_path`` must know the study's people and movies: as
+    many of each, and, for a model saved in a run folder, the same ids in the same order
+    (its indices are the run's)."""
+    import numpy as np
+
+    from cinerec.data.dataset import Dataset
+    from cinerec.models.base import saved_model_info
+
+    assert study.export_two_stage is not None
+    path = Path(study.export_two_stage["retriever_path"])
+    where = _where(study, ("export", "two_stage"), "retriever_path")
+    meta = saved_model_info(path)
+    knows = (meta.get("n_users"), meta.get("n_items"))
+    if knows != (dataset.n_users, dataset.n_items):
+        raise DataError(f"{where}: {path} knows {knows[0]} users x {knows[1]} movies, the study's data has "
+                        f"{dataset.n_users} x {dataset.n_items}; give a retriever fitted on this data")
+    saved = path.parent.parent / "dataset"
+    if (saved / "dataset.json").is_file():
+        other = Dataset.load(saved)  # (the ids, as the model's indices name them)
+        for what, mine, its in (("users", dataset.user_ids.raw, other.user_ids.raw),
+                                ("movies", dataset.item_ids.raw, other.item_ids.raw)):
+            if not np.array_equal(np.asarray(mine).astype(str), np.asarray(its).astype(str)):
+                raise DataError(f"{where}: {path} was fitted on other {what} than the study's ({saved} holds "
+                                f"them); give a retriever fitted on this data")
 
 
 def _export_notes(study: Study, dataset: Dataset) -> list[str]:

@@ -30,7 +30,7 @@ from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
-    "Recommender", "RatingRecommender", "register", "MODELS", "create", "model_class", "load_model",
+    "Recommender", "RatingRecommender", "register", "MODELS", "create", "model_class", "load_model", "saved_model_info",
     "top_k", "chunks", "create_member", "MODEL_FORMAT", "TRAIN", "CapabilityError",
 ]
 
@@ -726,8 +726,10 @@ def _indices(values: Any, n: int, what: str) -> np.ndarray:
     return a
 
 
-def load_model(path: str | Path) -> Recommender:
-    """Read a model written by :meth:`Recommender.save`, whatever its kind (no pickle)."""
+def saved_model_info(path: str | Path) -> dict[str, Any]:
+    """The ``model.json`` of a model written by :meth:`Recommender.save`, checked as
+    :func:`load_model` checks it (a folder holding it, this format, a known model), without
+    reading the model's arrays: its ``model`` (kind), ``n_users`` and ``n_items``."""
     import cinerec.models  # noqa: F401
 
     path = Path(path)
@@ -745,10 +747,16 @@ def load_model(path: str | Path) -> Recommender:
         raise DataError(f"{path}/model.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != MODEL_FORMAT:
         raise DataError(f"{path}: model format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {MODEL_FORMAT}")
-    name = meta.get("model")
-    if name not in MODELS:
-        raise DataError(f"{path}: unknown model {name!r}")
-    cls = MODELS[name]
+    if meta.get("model") not in MODELS:
+        raise DataError(f"{path}: unknown model {meta.get('model')!r}")
+    return meta
+
+
+def load_model(path: str | Path) -> Recommender:
+    """Read a model written by :meth:`Recommender.save`, whatever its kind (no pickle)."""
+    path = Path(path)
+    meta = saved_model_info(path)
+    cls = MODELS[meta["model"]]
     model = cls(cls.Config.from_dict(meta.get("config", {}), where=f"{path}/model.json"))
     settled = meta.get("settled_from_data", {})
     if not isinstance(settled, dict):
