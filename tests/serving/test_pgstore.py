@@ -177,6 +177,41 @@ def test_a_failed_export_leaves_the_old_store(run_dir, pg_url):
     assert sorted(schemas) == ["cinerec"] or sorted(schemas) == ["cinerec", "cinerec_profiles"]
 
 
+def test_an_export_that_loses_its_server_mid_copy_says_one_line(run_dir, pg_url, monkeypatch, capsys, caplog):
+    # psycopg's own log line ("error ignored terminating <psycopg.Copy [BAD] at 0x...>: the
+    # connection is lost") reached stderr above the command's error.
+    import psycopg
+
+    from cinerec.cli import main
+
+    from cinerec.serving import pgstore
+
+    export_store(run_dir, pg_url, k=3, model="ease", progress=False)
+    real = pgstore._copy
+
+    def copy(con, table, rows):
+        def cut(rows):  # the server ends the export's connection while its COPY is open
+            yield rows[0]
+            with psycopg.connect(pg_url, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE query LIKE 'COPY cinerec_new_%' AND pid <> pg_backend_pid()")
+            for _ in range(200_000):  # (enough for the client to send, and find the connection gone)
+                yield rows[0]
+
+        return real(con, table, cut(rows) if table.endswith(".recommendations") else rows)
+
+    monkeypatch.setattr(pgstore, "_copy", copy)
+    capsys.readouterr()
+    assert main(["export", "--run", str(run_dir), "--db", pg_url, "-k", "7", "--run-model", "popularity", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cinerec: error: ") and "export failed, the old store is unchanged" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    # (pytest takes log records before they reach stderr: none of psycopg's is let through)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+    info = open_store(pg_url).refresh()
+    assert (info.model, info.k) == ("ease", 3)
+
+
 def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_url, monkeypatch, capsys):
     # A Ctrl-C landing in a weak reference's callback is dropped by Python: the command now
     # ends "interrupted", but the PostgreSQL store was swapped in all the same.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import queue
 import re
 import secrets
@@ -383,8 +384,30 @@ def check_postgres_target(url: str) -> None:
         con.close()
 
 
+@contextlib.contextmanager
+def _psycopg_unlogged() -> Iterator[None]:
+    """psycopg's own log records dropped for the length of the block: what goes wrong is
+    raised, and said once (a COPY cut off by a lost server also logged "error ignored
+    terminating <psycopg.Copy [BAD] at 0x...>", which reached stderr above the error)."""
+    log = logging.getLogger("psycopg")
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    log.addFilter(drop)
+    try:
+        yield
+    finally:
+        log.removeFilter(drop)
+
+
 def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     """Write ``plan`` (a :class:`cinerec.serving.store.ExportPlan`) as the ``cinerec`` schema."""
+    with _psycopg_unlogged():
+        _export_postgres(plan, url, progress=progress)
+
+
+def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     import psycopg
 
     staging = f"{STORE_SCHEMA}_new_{secrets.token_hex(4)}"
