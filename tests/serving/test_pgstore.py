@@ -462,6 +462,25 @@ def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_
         assert con.execute("SELECT amount FROM cinerec.payroll").fetchall() == [(42,)]
 
 
+def test_a_cinerec_schema_made_empty_beforehand_is_filled_and_serving_a_schema_of_others_says_so(run_dir, pg_url):
+    # A schema an administrator made empty, to set its grants before the first export, was
+    # refused ("no store format in its meta table"); and a server started on a database
+    # whose cinerec schema is someone else's said "no recommendation store here (run
+    # `cinerec export --db URL` first)", which that export then refused.
+    url = _database(pg_url, "cinerec_made_empty")
+    reader = _role(url, "cinerec_made_reader")
+    _sql(url, "CREATE SCHEMA cinerec", "GRANT USAGE ON SCHEMA cinerec TO cinerec_made_reader")
+    export_store(run_dir, url, k=3, progress=False)
+    _sql(url, "GRANT SELECT ON ALL TABLES IN SCHEMA cinerec TO cinerec_made_reader")
+    assert open_store(reader).info.k == 3  # (the schema's grant is kept)
+    url = _database(pg_url, "cinerec_others")
+    _sql(url, "CREATE SCHEMA cinerec", "CREATE TABLE cinerec.accounts (id INTEGER)")
+    with pytest.raises(DataError, match=r"^postgresql://\S+/cinerec_others: its schema 'cinerec' is not a cinerec "
+                                        r"recommendation store \(it holds 'accounts', which a store has not\); serve "
+                                        r"a database whose store an export wrote$"):
+        open_store(url)
+
+
 def _sql(url: str, *statements: str) -> None:
     """Run ``statements`` on the database at ``url``, each committed."""
     import psycopg

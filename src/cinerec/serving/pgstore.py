@@ -580,6 +580,8 @@ def _check_replaceable(con: Any, url: str) -> None:
     stranger = _stranger(con, STORE_SCHEMA)
     if stranger is not None:
         raise DataError(refuse.format(stranger))
+    if not _columns(con, STORE_SCHEMA):  # made empty beforehand (to set its grants): nothing in it is lost
+        return
     row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
         if "meta" in _columns(con, STORE_SCHEMA) else None
     try:
@@ -665,6 +667,11 @@ class PgRecStore:
         try:
             return self._pool.fetchall(sql, args)
         except psycopg.errors.UndefinedTable:
+            # A schema of someone else's by the store's name: an export would refuse to replace it.
+            stranger = self._pool._bounded(lambda con: _stranger(con, STORE_SCHEMA), "a read")
+            if stranger is not None:
+                raise DataError(f"{self.path}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store "
+                                f"({stranger}); serve a database whose store an export wrote") from None
             raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
         except psycopg.errors.InsufficientPrivilege as e:  # a role that may not read the store (it was a traceback)
             raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "
