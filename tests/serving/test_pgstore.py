@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
 import pytest
 
@@ -210,6 +211,28 @@ def test_an_export_that_loses_its_server_mid_copy_says_one_line(run_dir, pg_url,
     assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
     info = open_store(pg_url).refresh()
     assert (info.model, info.k) == ("ease", 3)
+
+
+def test_an_export_behind_another_says_it_waits(run_dir, pg_url, capsys):
+    # It waited for the other export's lock without a word: a stopped export made the
+    # next one look hung.
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
+        capsys.readouterr()
+        done = threading.Thread(target=export_store, args=(run_dir, pg_url), kwargs={"k": 4, "progress": True})
+        done.start()
+        deadline = time.monotonic() + 30
+        while "waiting" not in (said := capsys.readouterr().err) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert said.startswith("waiting for another export into postgresql://") and said.endswith(" to end...\n"), said
+        assert done.is_alive()
+        other.execute("SELECT pg_advisory_unlock(hashtext('cinerec_export'))")
+        done.join(60)
+    assert not done.is_alive() and open_store(pg_url).refresh().k == 4
+    export_store(run_dir, pg_url, k=3, progress=True)  # (alone: no word of waiting)
+    assert "waiting" not in capsys.readouterr().err
 
 
 def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_url, monkeypatch, capsys):

@@ -23,6 +23,7 @@ import logging
 import queue
 import re
 import secrets
+import sys
 import threading
 import time
 import weakref
@@ -416,7 +417,10 @@ def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     try:
         # One export at a time per database (the lock goes with the connection, even when
         # the process is killed), so any staging schema found now was left by one that died.
-        con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
+        if not con.execute("SELECT pg_try_advisory_lock(hashtext('cinerec_export'))").fetchone()[0]:
+            if progress:  # (it waited without a word: a stopped export looked like a hung one)
+                print(f"waiting for another export into {safe_url(url)} to end...", file=sys.stderr, flush=True)
+            con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
         had = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
         # ("the old store is unchanged" where there was none read as if one were served)
         kept = "the old store is unchanged" if had else "no store was written"
