@@ -223,6 +223,31 @@ def test_ranks_holding_different_data_are_refused_in_one_line(tmp_path):
         assert f"rank 1: training {n - 1:,} interactions" in msg
 
 
+@pytest.mark.slow
+def test_a_two_tower_batch_of_one_row_a_process_is_refused(tmp_path):
+    # batch_size = 2 over two processes gave each a batch of one row: no other movie to
+    # learn against, a loss of 0, and an untrained model saved as trained.
+    script = tmp_path / "batch.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from cinerec.errors import ConfigError
+        from cinerec.models import create
+        from tests.models.conformance import random_ratings
+
+        try:
+            create("two-tower", {"batch_size": 2, "epochs": 1}).fit(random_ratings(n_users=60, n_items=50))
+        except ConfigError as e:
+            open(sys.argv[1] + f"/rank{os.environ['RANK']}.txt", "w").write(str(e))
+            sys.exit(2)
+    """))
+    run = _torchrun(script, str(tmp_path), timeout=180)
+    assert run.returncode != 0
+    for rank in (0, 1):
+        assert (tmp_path / f"rank{rank}.txt").read_text() == (
+            "two-tower: batch_size = 2 over 2 processes gives each a batch of 1, and it learns each movie against the "
+            "other movies of its process's batch: give batch_size = 3 or more")
+
+
 def _table(db: Path, sql: str) -> list[tuple]:
     import sqlite3
 

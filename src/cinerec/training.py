@@ -540,6 +540,12 @@ class _Fit:
             check_ranks_agree("the data", (data_fingerprint(train), data_fingerprint(valid)), _describe_fingerprint)
             check_ranks_agree("the model settings", (model.name, model.config.to_dict()),
                               lambda v: f"{v[0]} with {v[1]}")
+            per = -(-model.config.batch_size // dctx.world)
+            if per < model.min_batch_rows:  # (two-tower: no other movie in a batch of one, nothing trains)
+                least = (model.min_batch_rows - 1) * dctx.world + 1
+                raise ConfigError(f"{model.name}: batch_size = {model.config.batch_size} over {dctx.world} processes "
+                                  f"gives each a batch of {per}, and it learns each movie against the other movies "
+                                  f"of its process's batch: give batch_size = {least} or more")
         self.module = model._build(train).to(device)
         model.module = self.module
         self.params = [p for p in self.module.parameters() if p.requires_grad]

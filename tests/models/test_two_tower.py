@@ -135,6 +135,10 @@ def test_config_names_the_bad_field():
         create("two-tower", {"temperature": 0})
     with pytest.raises(ConfigError, match="factors"):
         create("two-tower", {"factors": 0})
+    # a batch of one row holds no other movie to learn against: it trained nothing, unsaid
+    with pytest.raises(ConfigError, match=r"batch_size = 1: must be at least 2: each movie of a batch is learned "
+                                          r"against the batch's other movies"):
+        create("two-tower", {"batch_size": 1})
 
 
 @pytest.mark.slow

@@ -93,6 +93,9 @@ class NeuralRecommender(Recommender):
     task: ClassVar[str] = "ranking"
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     config: TrainConfig
+    #: The fewest rows of a batch a step learns from (each process's, under torchrun):
+    #: 2 for a model that learns each row against the batch's others (two-tower).
+    min_batch_rows: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

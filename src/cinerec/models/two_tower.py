@@ -192,6 +192,10 @@ class TwoTowerConfig(TrainConfig):
         self._check(all(h >= 1 for h in self.layers), "layers", "layer sizes must be at least 1")
         self._check(self.temperature > 0, "temperature", "must be > 0")
         self._check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        # (a batch of one row holds no other movie to learn against: the loss is 0, nothing trains)
+        self._check(self.batch_size >= TwoTower.min_batch_rows, "batch_size",
+                    f"must be at least {TwoTower.min_batch_rows}: each movie of a batch is learned against the "
+                    "batch's other movies")
 
 
 def _mlp(width: int, hidden: tuple[int, ...], out: int, dropout: float) -> nn.Sequential:
@@ -293,6 +297,7 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
     """
 
     name = "two-tower"
+    min_batch_rows = 2  # (in-batch negatives)
     search_space = {
         "factors": Param("choice", choices=(32, 64, 128)),
         "temperature": Param("float", 0.02, 1.0, log=True),
