@@ -977,3 +977,38 @@ def test_a_parquet_file_whose_column_names_are_numbers_is_read(tmp_path):
     pd.DataFrame({"0": ["a", "b"], "1": ["x", "y"], "2": [4.0, 5.0]}).to_parquet(tmp_path / "log.parquet")
     ds = load_log(tmp_path / "log.parquet", columns=parse_columns("user=0,item=1,rating=2"))
     assert len(ds.interactions) == 2 and ds.interactions.ratings.tolist() == [4.0, 5.0]
+
+
+def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan_is_no_id(tmp_path):
+    # An id column holding a missing value is a float column in pandas: Parquet gave 1, a
+    # CSV of it "1.0", so a folder of both counted every movie twice, and a catalogue of
+    # plain numbers matched the Parquet log but not the CSV one. A NaN id (as pandas and
+    # Polars write a missing number) became a movie called "nan".
+    frame = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [10.0, 20.0, 10.0, 30.0, 20.0], "rating": [4, 3, 5, 2, 4]})
+    (tmp_path / "both").mkdir()
+    frame.iloc[:3].to_csv(tmp_path / "both" / "a.csv", index=False)
+    frame.iloc[3:].to_parquet(tmp_path / "both" / "b.parquet")
+    assert (tmp_path / "both" / "a.csv").read_text().splitlines()[1] == "1,10.0,4"
+    ds = load_log(tmp_path / "both")
+    assert ds.n_items == 3 and ds.item_ids.raw.tolist() == [10, 20, 30]
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "movies.csv").write_text("id,title\n10,Ten\n20,Twenty\n30,Thirty\n")
+    assert load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv").catalog.titles.tolist() == [
+        "Ten", "Twenty", "Thirty"]
+    # other decimals stay text, written alike from both formats; "1.0" beside "1" stays apart
+    frame["item"] = [1.0, 1.5, 1.0, 2.5, 1.5]
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    frame.to_parquet(tmp_path / "mixed.parquet")
+    for name in ("mixed.csv", "mixed.parquet"):
+        assert sorted(load_log(tmp_path / name).item_ids.raw.tolist()) == ["1.0", "1.5", "2.5"], name
+    (tmp_path / "apart.csv").write_text("user,item\n1,7.0\n2,7\n")
+    assert sorted(load_log(tmp_path / "apart.csv").item_ids.raw.tolist()) == ["7", "7.0"]
+    # a missing id written as NaN, and an infinite one
+    frame["item"] = [10.0, np.nan, 10.0, 30.0, 20.0]
+    frame.to_parquet(tmp_path / "nan.parquet")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'nan.parquet'))} row 2: no item id$"):
+        load_log(tmp_path / "nan.parquet")
+    frame["item"] = [10.0, 20.0, np.inf, 30.0, 20.0]
+    frame.to_parquet(tmp_path / "inf.parquet")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'inf.parquet'))} row 3: item id inf is not an id$"):
+        load_log(tmp_path / "inf.parquet")

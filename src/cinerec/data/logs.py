@@ -617,7 +617,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     for role in ("user", "item"):
         values = table.column(cols[role])
         _check_id_type(values, path, role, str(cols[role]))
-        if values.null_count:  # (a number column's empty field)
+        if values.null_count or pa.types.is_floating(values.type):  # (a number column's empty field, a NaN)
             _check_ids(values, path, role)
         out[role] = _arrow_ids(values)
         if out[role].type != pa.int64():  # a number is never blank: only text is looked at
@@ -702,17 +702,34 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
         # ``any`` then skips (a Parquet null id read as the text "None").
         missing = pc.or_kleene(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
     missing = pc.fill_null(missing, True)
+    if pa.types.is_floating(values.type):  # NaN, as pandas and Polars write a missing number; inf
+        numbers = values.to_numpy(zero_copy_only=False)  # (nulls as NaN)
+        if not np.isfinite(numbers).all():
+            row = int(np.argmax(~np.isfinite(numbers)))
+            if not np.isnan(numbers[row]):
+                raise DataError(f"{_line(path, row)}: {role} id {numbers[row]} is not an id")
+            missing = pa.array(np.isnan(numbers))
     if pc.any(missing).as_py():
         row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
         raise DataError(f"{_line(path, row)}: no {role} id")
+
+
+#: A whole number as Python and pandas write a float: ``1.0``, ``-42.0`` (no leading zero
+#: or sign, so no two such texts are one number).
+_WHOLE_DECIMAL = r"^(0|-?[1-9][0-9]{0,14})\.0$"
 
 
 def _arrow_ids(values: Any) -> Any:
     """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column.
 
     Text is a number only when it is exactly how that number is written: ``"42"`` is
-    42, while ``"007"``, ``"+7"`` and ``"7.0"`` stay text, so no two ids written
-    differently become one and each keeps the spelling its file gave it.
+    42, while ``"007"``, ``"+7"`` and ``"7.1"`` stay text, so no two ids written
+    differently become one and each keeps the spelling its file gave it. Whole numbers
+    in a column of decimals (a float column: ``1.0``, or ``"1.0"`` in text where every
+    id is written so, as pandas writes an id column holding a missing value) are those
+    numbers, so the same ids read alike from CSV and Parquet; other decimals are text as
+    Python writes them (``"1.5"``, and ``"1.0"`` beside it). Missing and non-finite ids
+    are refused before (:func:`_check_ids`).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -729,7 +746,13 @@ def _arrow_ids(values: Any) -> Any:
         # Whole numbers within int64 (1e20 would wrap to one shared, negative id).
         if bool(np.all(np.mod(numbers, 1) == 0)) and bool(np.all(np.abs(numbers) < 2.0 ** 63)):
             return pa.chunked_array([numbers.astype(np.int64)])
+        # (as a CSV of the same column writes them: Arrow's own cast writes 1.0 as "1")
+        return pa.chunked_array([pa.array([str(v) for v in numbers], pa.string())])
     text = pc.cast(values, pa.string())
+    first = text[0].as_py() if len(text) else None  # (one id first: most columns of text are not so)
+    if isinstance(first, str) and re.match(_WHOLE_DECIMAL, first) and \
+            pc.all(pc.match_substring_regex(text, _WHOLE_DECIMAL)).as_py():
+        return pc.cast(pc.replace_substring_regex(text, r"\.0$", ""), pa.int64())  # "1.0", "-42.0": 1, -42
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
     except pa.ArrowInvalid:
