@@ -1012,3 +1012,25 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     frame.to_parquet(tmp_path / "inf.parquet")
     with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'inf.parquet'))} row 3: item id inf is not an id$"):
         load_log(tmp_path / "inf.parquet")
+
+
+def test_log_files_in_a_folder_inside_the_log_s_folder_are_named_not_left_out(tmp_path):
+    # A part in a folder inside was left out without a word (its ratings missing), and a
+    # folder of Hive-style partitions was "no ratings log".
+    (tmp_path / "log" / "more").mkdir(parents=True)
+    (tmp_path / "log" / "a.csv").write_text("user,item\n1,10\n2,20\n")
+    (tmp_path / "log" / "more" / "b.csv").write_text("user,item\n3,30\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'log' / 'more'))}: log files in a folder inside "
+                                        rf"{re.escape(str(tmp_path / 'log'))}, which cinerec does not read .*so that "
+                                        r"no part is left out$"):
+        load_log(tmp_path / "log")
+    (tmp_path / "log" / "more" / "b.csv").rename(tmp_path / "log" / "more" / "notes.txt")
+    (tmp_path / "log" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "log" / ".ipynb_checkpoints" / "a-checkpoint.csv").write_text("user,item\n9,90\n")
+    assert load_log(tmp_path / "log").n_users == 2  # (notes, and hidden copies, are no part of it)
+    (tmp_path / "parts" / "year=2020").mkdir(parents=True)
+    (tmp_path / "parts" / "year=2020" / "p.csv").write_text("user,item\n1,10\n")
+    with pytest.raises(DataError, match=r"parts: no MovieLens release and no ratings log .*; the folder year=2020 "
+                                        r"inside it holds log files, which cinerec does not read there: give that "
+                                        r"folder, or gather the files in one$"):
+        load_log(tmp_path / "parts")

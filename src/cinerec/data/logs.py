@@ -278,6 +278,11 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     if packed:
         raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
                         "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
+    nested = _nested_logs(path)
+    if files and nested is not None:  # (its ratings were left out without a word)
+        raise DataError(f"{nested}: log files in a folder inside {path}, which cinerec does not read (it reads the "
+                        "files of the folder given); move them beside the others, or out of it, so that no part is "
+                        "left out")
     if not files and skip is not None and skip.parent == path.resolve():
         raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
     if not files:
@@ -306,12 +311,32 @@ def _compressed_logs(folder: Path) -> list[Path]:
     return out
 
 
+def _nested_logs(folder: Path) -> Path | None:
+    """A folder inside ``folder`` holding log files (Hive-style ``year=2020/``), which are
+    not read; hidden ones and those starting ``_`` (a writer's temporary files) aside."""
+    for sub in sorted(folder.iterdir()):
+        if not sub.is_dir() or sub.name.startswith((".", "_")):
+            continue
+        try:
+            if any(p.is_file() and p.suffix.lower() in LOG_SUFFIXES and p.suffix.lower() != ".txt"
+                   for p in sub.iterdir()):
+                return sub
+        except OSError:  # (a folder this user may not list)
+            continue
+    return None
+
+
 def unread_files(folder: Path) -> str:
     """What a folder with no log holds that looks like one and is not read (a compressed
-    log, a spreadsheet), said as the end of the refusal; ``""`` when nothing does."""
+    log, a spreadsheet, log files in a folder inside it), said as the end of the refusal;
+    ``""`` when nothing does."""
     packed = _compressed_logs(folder)
     if packed:
         return f"; {packed[0].name} is compressed, which cinerec does not read: decompress it first"
+    nested = _nested_logs(folder)
+    if nested is not None:
+        return (f"; the folder {nested.name} inside it holds log files, which cinerec does not read there: give "
+                "that folder, or gather the files in one")
     sheet = next((p for p in sorted(folder.iterdir()) if p.suffix.lower() in SPREADSHEET_SUFFIXES), None)
     return f"; {sheet.name} is a spreadsheet, which cinerec does not read: save it as CSV (UTF-8)" if sheet else ""
 
