@@ -559,6 +559,10 @@ def test_odd_files_get_one_line_each(tmp_path):
     pd.DataFrame({"user": [[1], [2]], "item": [1, 2], "rating": [3, 4]}).to_parquet(tmp_path / "lists.parquet")
     with pytest.raises(DataError, match=r"lists\.parquet: the user id column 'user' holds list<.*> values, not ids"):
         load_log(tmp_path / "lists.parquet")
+    # (true and false were two users, and all but two pairs dropped as repeats)
+    pd.DataFrame({"user": [True, False, True], "item": [1, 2, 3], "rating": [3, 4, 5]}).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"b\.parquet: the user id column 'user' holds bool values, not ids$"):
+        load_log(tmp_path / "b.parquet")
     (tmp_path / "years.csv").write_text("id,title,year\nm1,A,99999999999\nm2,B,1990\n")
     with pytest.raises(DataError, match=r"years\.csv line 2: year 99999999999 is not a year"):
         load_log(tmp_path / "log.csv", columns={"user": "uid", "item": "sku"}, catalog=tmp_path / "years.csv")

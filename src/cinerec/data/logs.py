@@ -708,10 +708,11 @@ def _first_value(column: Any) -> int | None:
 
 
 def _check_id_type(values: Any, path: Path, role: str, name: str) -> None:
-    """Refuse an id column of lists, tables or maps (a Parquet file can hold them)."""
+    """Refuse an id column of lists, tables or maps, or of true and false (a Parquet file
+    can hold them: two "ids", and the ratings of all but two pairs dropped as repeats)."""
     import pyarrow as pa
 
-    if pa.types.is_nested(values.type):
+    if pa.types.is_nested(values.type) or pa.types.is_boolean(values.type):
         raise DataError(f"{path}: the {role} id column {name!r} holds {values.type} values, not ids")
 
 
