@@ -559,6 +559,15 @@ def test_odd_files_get_one_line_each(tmp_path):
     pd.DataFrame({"user": [[1], [2]], "item": [1, 2], "rating": [3, 4]}).to_parquet(tmp_path / "lists.parquet")
     with pytest.raises(DataError, match=r"lists\.parquet: the user id column 'user' holds list<.*> values, not ids"):
         load_log(tmp_path / "lists.parquet")
+    # (pyarrow's words: "cannot read it as a ratings log (Multiple matches for FieldRef.Name(rating) ...)")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([10, 20]), pa.array([4.0, 3.0]), pa.array([5.0, 1.0])],
+                            names=["user", "item", "rating", "rating"]), tmp_path / "two.parquet")
+    with pytest.raises(DataError, match=r"two\.parquet: columns 3 and 4 are both named 'rating', so neither can be "
+                                        r"told apart; rename one$"):
+        load_log(tmp_path / "two.parquet")
     # (true and false were two users, and all but two pairs dropped as repeats)
     pd.DataFrame({"user": [True, False, True], "item": [1, 2, 3], "rating": [3, 4, 5]}).to_parquet(tmp_path / "b.parquet")
     with pytest.raises(DataError, match=r"b\.parquet: the user id column 'user' holds bool values, not ids$"):

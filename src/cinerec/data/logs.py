@@ -353,6 +353,12 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
+            names = pq.read_schema(path).names
+            twice = next((n for k, n in enumerate(names) if n in names[:k]), None)
+            if twice is not None:  # (pyarrow's own words: "Multiple matches for FieldRef.Name(...)")
+                at = [k + 1 for k, n in enumerate(names) if n == twice]
+                raise DataError(f"{path}: columns {at[0]} and {at[1]} are both named {twice!r}, so neither can be "
+                                "told apart; rename one")
             return pq.read_table(path)
         import pyarrow as pa
         import pyarrow.csv as pacsv
