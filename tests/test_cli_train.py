@@ -407,6 +407,26 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
     assert not (tmp_path / "newparent").exists()
 
 
+def test_a_killed_run_is_left_as_it_was_by_a_train_refused_for_its_input(small_data, tmp_path, capsys):
+    # A fresh start dropped the killed run's checkpoints (and a half-saved run's files)
+    # before the data was read: a command then refused for a filter that left no ratings
+    # had lost the checkpoint to resume from.
+    out = tmp_path / "run"
+    gmf = ["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=2", "--protocol", "loo-full",
+           "--quiet", "--out", str(out)]
+    assert main(gmf) == 0
+    (out / "run.json").unlink()  # as a run killed while saving leaves it
+    before = sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
+    assert any(name.name == "checkpoint-last.pt" for name, _ in before)
+    capsys.readouterr()
+    sampled = [*gmf[:gmf.index("--protocol")], *gmf[gmf.index("--protocol") + 2:], "--protocol", "loo-sampled"]
+    for bad in ([*gmf, "--min-year", "3000"], [*sampled, "--protocol-option", "n_negatives=100000"]):
+        assert main(bad) == 2
+        assert capsys.readouterr().err.startswith("cinerec: error: ")
+        assert sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*")) == before
+    assert main([*gmf, "--resume"]) == 0  # (and it resumes)
+
+
 def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_the_same(small_data, tmp_path, capsys):
     # Resumed with patience = 0 it trained nothing, exited 0 and recorded settings it never used;
     # with the same patience it was told to ask for more epochs, which did nothing either.

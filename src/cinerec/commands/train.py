@@ -16,7 +16,7 @@ import dataclasses
 import os
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Sequence
+from typing import Annotated, Any, Callable, Iterator, Sequence
 
 import typer
 
@@ -105,7 +105,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             say(f"note: --resume goes on with the settings {whose} ({kept}); {search}",
                 quiet or not distributed_context().is_main)
             tune = None
-    made = _check_out(out, resume, recommender, tune, asked, earlier)
+    later: list[Callable[[], None]] = []  # (the killed run's files dropped once the input is found good)
+    made = _check_out(out, resume, recommender, tune, asked, earlier, later)
 
     main = distributed_context().is_main
     # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
@@ -119,6 +120,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
+        for step in later:
+            step()
         tuned = None
         if tune is not None:  # the winner is trained afresh below, with checkpoints
             from cinerec.commands.evaluate import _tune, _with
@@ -241,8 +244,12 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
 
 
 def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
-               asked: dict[str, Any] | None = None, earlier: dict[str, Any] | None = None) -> bool:
+               asked: dict[str, Any] | None = None, earlier: dict[str, Any] | None = None,
+               later: list[Callable[[], None]] | None = None) -> bool:
     """Check ``--out`` before any data is read and create it; whether it was created.
+
+    A killed run's files that a fresh start (or a resume) drops, and its new mark, are
+    left to ``later`` when given: the caller runs it once its input is found good.
 
     It may be new, empty, a killed ``train`` run's folder (its :data:`_MARK` says so; or,
     from before the mark, holding only ``checkpoints/``) to resume or start again, or with
@@ -362,10 +369,16 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                               "it, or drop --resume to start again")
         _same_filters_and_seed(out, then, asked)
         if writes:
-            for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
-                p = out / name
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-            _mark(out, record)
+            def clear() -> None:
+                for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
+                    p = out / name
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                _mark(out, record)
+
+            if later is None:
+                clear()
+            else:  # once the data is read and split: a command refused for its input leaves the run as it was
+                later.append(clear)
         return False
     if not writes:
         return False
