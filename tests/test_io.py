@@ -283,3 +283,23 @@ def test_a_lock_file_removed_by_the_command_letting_it_go_is_not_held(tmp_path, 
         with pytest.raises(ConfigError, match="another cinerec command is writing it now"):
             with claimed(out):
                 pass
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "synthesize", "--like", "ml-100k", "--scale", "0.01"],
+    ["train", "--data", "/no/such/data", "--model", "popularity"],
+    ["run", "STUDY"],
+])
+def test_out_at_the_root_of_the_file_system_is_one_line(argv, capsys, tmp_path):
+    # --out / (or /tmp/..) ended in a traceback: "PosixPath('/') has an empty name".
+    from cinerec.cli import main
+
+    (tmp_path / "log.csv").write_text("user,item\n1,2\n")
+    (tmp_path / "s.toml").write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "loo-full"\n'
+                                     '[models.popularity]\n')
+    argv = [str(tmp_path / "s.toml") if a == "STUDY" else a for a in argv]
+    for root in ("/", "/tmp/.."):
+        assert main([*argv, "--out", root, "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"cinerec: error: --out {root if root == '/' else '/'}: the root of the file system, ") \
+            and len(err.splitlines()) == 1, err

@@ -269,6 +269,11 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     # Through a link, the folder written is the one it points at: claimed there, so that the
     # link and the folder's own name are one claim.
     path = Path(os.path.realpath(shown_path))
+    if path.parent == path:  # (it has no name to put a lock beside: a traceback)
+        from cinerec.errors import ConfigError
+
+        raise ConfigError(f"{label} {shown_path}: the root of the file system, which is no folder to write a command's "
+                          f"output as; name a folder inside it (for example {label} {path / 'run'})")
     lock = path.with_name(f".{path.name}.lock")
     # The folders made here to hold the lock (and the run), deepest last: removed at the
     # end when nothing was left in them (a command that failed leaves no empty folders).
