@@ -588,6 +588,20 @@ def test_saved_arrays_of_the_wrong_shape_are_a_damaged_model_not_a_traceback(sma
     assert "models/ease: saved model is damaged" in err, err
 
 
+def test_a_model_json_at_odds_with_its_arrays_is_a_damaged_model(small_data, tmp_path, capsys):
+    # "n_items": 10 beside a model of every movie was served as it was.
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--out", str(run), "--quiet"]) == 0
+    meta_path = run / "models" / "ease" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "n_items": 10}))
+    err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+    assert (f"models/ease: saved model is damaged (ValueError: model.json says {meta['n_users']} users x 10 movies, "
+            f"its training matrix is {meta['n_users']} x {meta['n_items']})") in err, err
+
+
 def test_odd_setting_text_is_one_line_or_read_as_meant(small_data, tmp_path, capsys):
     big = "9" * 5000  # past Python's own limit on the digits of a number: tracebacks everywhere
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--set", f"factors={big}"])

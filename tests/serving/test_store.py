@@ -443,16 +443,22 @@ def test_a_model_scoring_not_a_number_is_one_line_for_export_and_n_a_for_recomme
     x = Interactions(np.array(users), np.array(items), np.full(n, 4.0), np.arange(n), 12, 9)
     ds = Dataset("small", x, IdMap(np.arange(100, 112), "user"), IdMap(np.arange(9), "movie"), Catalog.unknown(9))
     model = create("ease").fit(x)
-    model.weights_[:] = np.nan
+    model.weights_[5] = np.nan  # (the people who rated movie 5: users 103 to 105)
     save_dataset(tmp_path / "run", ds)
     save_model(tmp_path / "run", model)
     finish_run(tmp_path / "run", meta={"command": "test"}, report="# r\n")
     assert main(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "ease: scores user 100's movie" in err and "not a number; the saved model is damaged" in err, err
+    assert "ease: scores user 103's movie" in err and "not a number; the saved model is damaged" in err, err
     assert not (tmp_path / "s.sqlite").exists() and len(err.strip().splitlines()) == 1
-    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 0
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "103", "-k", "2"]) == 0
     assert "score n/a" in capsys.readouterr().out
+    # every weight so: the model is refused as damaged when read (it listed movies in no order)
+    model.weights_[:] = np.nan
+    save_model(tmp_path / "run", model)
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "models/ease: saved model is damaged (ValueError: its scores are not numbers (NaN))" in err, err
 
 
 def test_a_store_named_under_a_file_says_so_not_that_the_folder_is_missing(tmp_path):

@@ -766,12 +766,17 @@ def load_model(path: str | Path) -> Recommender:
         with np.load(path / "train.npz", allow_pickle=False) as z:
             x = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
         coo = x.tocoo()
+        if (meta.get("n_users"), meta.get("n_items")) != x.shape:  # (what is said of it, read without its arrays)
+            raise ValueError(f"model.json says {meta.get('n_users')} users x {meta.get('n_items')} movies, its "
+                             f"training matrix is {x.shape[0]} x {x.shape[1]}")
         model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
         model._load_state(path)
         if model.n_users:  # arrays of the wrong shape load fine and fail at the first list: try one
             row = np.asarray(model.score(np.array([0])))
             if row.shape != (1, model.n_items):
                 raise ValueError(f"scores {row.shape[-1] if row.ndim else 0} movies, the model knows {model.n_items}")
+            if np.isnan(row).any():  # (weights overwritten with NaN listed movies in no order, "score n/a")
+                raise ValueError("its scores are not numbers (NaN)")
     except CinerecError:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
