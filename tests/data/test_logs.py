@@ -1016,6 +1016,20 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
         assert sorted(load_log(tmp_path / name).item_ids.raw.tolist()) == ["1.0", "1.5", "2.5"], name
     (tmp_path / "apart.csv").write_text("user,item\n1,7.0\n2,7\n")
     assert sorted(load_log(tmp_path / "apart.csv").item_ids.raw.tolist()) == ["7", "7.0"]
+    # the choice is the whole log's: a file of whole ones beside one with 1.5 keeps "1.0" as
+    # written in both, and a catalogue matches by that spelling
+    (tmp_path / "f1").mkdir()
+    (tmp_path / "f1" / "a.csv").write_text("user,item\n1,1.0\n2,2.0\n3,1.0\n")
+    (tmp_path / "f1" / "b.csv").write_text("user,item\n4,1.0\n5,1.5\n")
+    (tmp_path / "cat.csv").write_text("movieId,title\n1.0,One\n2.0,Two\n")
+    ds = load_log(tmp_path / "f1", catalog=tmp_path / "cat.csv")
+    assert sorted(ds.item_ids.raw.tolist()) == ["1.0", "1.5", "2.0"] and ds.describe()["catalog_matched"] == 2
+    # long whole numbers and a negative zero, as pandas writes them
+    long = pd.DataFrame({"user": [1, 2, 3], "item": [1234567890123456.0, -0.0, 2.0], "rating": [4, 3, 5]})
+    long.to_csv(tmp_path / "long.csv", index=False)
+    long.to_parquet(tmp_path / "long.parquet")
+    for name in ("long.csv", "long.parquet"):
+        assert sorted(load_log(tmp_path / name).item_ids.raw.tolist()) == [0, 2, 1234567890123456], name
     # a missing id written as NaN, and an infinite one
     frame["item"] = [10.0, np.nan, 10.0, 30.0, 20.0]
     frame.to_parquet(tmp_path / "nan.parquet")
@@ -1041,6 +1055,9 @@ def test_log_files_in_a_folder_inside_the_log_s_folder_are_named_not_left_out(tm
     (tmp_path / "log" / ".ipynb_checkpoints").mkdir()
     (tmp_path / "log" / ".ipynb_checkpoints" / "a-checkpoint.csv").write_text("user,item\n9,90\n")
     assert load_log(tmp_path / "log").n_users == 2  # (notes, and hidden copies, are no part of it)
+    (tmp_path / "log" / "meta").mkdir()  # nor a catalogue kept in a folder of its own
+    (tmp_path / "log" / "meta" / "movies.csv").write_text("id,title\n10,Ten\n")
+    assert load_log(tmp_path / "log", catalog=tmp_path / "log" / "meta" / "movies.csv").catalog.titles[0] == "Ten"
     (tmp_path / "parts" / "year=2020").mkdir(parents=True)
     (tmp_path / "parts" / "year=2020" / "p.csv").write_text("user,item\n1,10\n")
     with pytest.raises(DataError, match=r"parts: no MovieLens release and no ratings log .*; the folder year=2020 "

@@ -278,7 +278,7 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     if packed:
         raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
                         "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
-    nested = _nested_logs(path)
+    nested = _nested_logs(path, skip)
     if files and nested is not None:  # (its ratings were left out without a word)
         raise DataError(f"{nested}: log files in a folder inside {path}, which cinerec does not read (it reads the "
                         "files of the folder given); move them beside the others, or out of it, so that no part is "
@@ -311,15 +311,16 @@ def _compressed_logs(folder: Path) -> list[Path]:
     return out
 
 
-def _nested_logs(folder: Path) -> Path | None:
+def _nested_logs(folder: Path, skip: Path | None = None) -> Path | None:
     """A folder inside ``folder`` holding log files (Hive-style ``year=2020/``), which are
-    not read; hidden ones and those starting ``_`` (a writer's temporary files) aside."""
+    not read; hidden ones and those starting ``_`` (a writer's temporary files) aside, and
+    the file ``skip`` (the catalogue, kept in a folder of its own)."""
     for sub in sorted(folder.iterdir()):
         if not sub.is_dir() or sub.name.startswith((".", "_")):
             continue
         try:
             if any(p.is_file() and p.suffix.lower() in LOG_SUFFIXES and p.suffix.lower() != ".txt"
-                   for p in sub.iterdir()):
+                   and p.resolve() != skip for p in sub.iterdir()):
                 return sub
         except OSError:  # (a folder this user may not list)
             continue
@@ -746,22 +747,41 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
         raise DataError(f"{_line(path, row)}: no {role} id")
 
 
-#: A whole number as Python and pandas write a float: ``1.0``, ``-42.0`` (no leading zero
-#: or sign, so no two such texts are one number).
-_WHOLE_DECIMAL = r"^(0|-?[1-9][0-9]{0,14})\.0$"
+#: A whole number as Python and pandas write a float: ``1.0``, ``-42.0``, ``-0.0`` (no
+#: leading zero or plus sign; within int64).
+_WHOLE_DECIMAL = r"^-?(0|[1-9][0-9]{0,17})\.0$"
+
+
+def _whole_decimals(ids: Any) -> bool:
+    """Whether a text id column is all whole numbers written as decimals (``"1.0"``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) or not len(ids):
+        return False
+    first = ids[0].as_py()  # (one id first: most columns of text are not so)
+    return isinstance(first, str) and re.match(_WHOLE_DECIMAL, first) is not None and \
+        bool(pc.all(pc.match_substring_regex(ids, _WHOLE_DECIMAL)).as_py())
+
+
+def _as_whole(ids: Any) -> Any:
+    """``"1.0"``, ``"-42.0"`` as the numbers 1, -42 (text :func:`_whole_decimals` accepts)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.cast(pc.replace_substring_regex(ids, r"\.0$", ""), pa.int64())
 
 
 def _arrow_ids(values: Any) -> Any:
     """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column.
 
     Text is a number only when it is exactly how that number is written: ``"42"`` is
-    42, while ``"007"``, ``"+7"`` and ``"7.1"`` stay text, so no two ids written
-    differently become one and each keeps the spelling its file gave it. Whole numbers
-    in a column of decimals (a float column: ``1.0``, or ``"1.0"`` in text where every
-    id is written so, as pandas writes an id column holding a missing value) are those
-    numbers, so the same ids read alike from CSV and Parquet; other decimals are text as
-    Python writes them (``"1.5"``, and ``"1.0"`` beside it). Missing and non-finite ids
-    are refused before (:func:`_check_ids`).
+    42, while ``"007"``, ``"+7"`` and ``"7.0"`` stay text, so no two ids written
+    differently become one and each keeps the spelling its file gave it. A column of
+    floats becomes text as Python and pandas write them (``"1.0"``, ``"1.5"``), so a
+    Parquet file reads as its CSV does; :func:`_join_ids` then makes numbers of a log
+    whose every id is a whole number (``"1.0"``). Missing and non-finite ids are refused
+    before (:func:`_check_ids`).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -774,17 +794,10 @@ def _arrow_ids(values: Any) -> Any:
         except pa.ArrowInvalid:  # uint64 past int64's range: ids all the same, kept as text
             return pc.cast(values, pa.string())
     if pa.types.is_floating(values.type):
-        numbers = values.to_numpy()
-        # Whole numbers within int64 (1e20 would wrap to one shared, negative id).
-        if bool(np.all(np.mod(numbers, 1) == 0)) and bool(np.all(np.abs(numbers) < 2.0 ** 63)):
-            return pa.chunked_array([numbers.astype(np.int64)])
-        # (as a CSV of the same column writes them: Arrow's own cast writes 1.0 as "1")
-        return pa.chunked_array([pa.array([str(v) for v in numbers], pa.string())])
+        # As a CSV of the same column writes them (Arrow's own cast writes 1.0 as "1"):
+        # whole ones are made numbers with the rest of the log's (_join_ids).
+        return pa.chunked_array([pa.array([str(v) for v in values.to_numpy()], pa.string())])
     text = pc.cast(values, pa.string())
-    first = text[0].as_py() if len(text) else None  # (one id first: most columns of text are not so)
-    if isinstance(first, str) and re.match(_WHOLE_DECIMAL, first) and \
-            pc.all(pc.match_substring_regex(text, _WHOLE_DECIMAL)).as_py():
-        return pc.cast(pc.replace_substring_regex(text, r"\.0$", ""), pa.int64())  # "1.0", "-42.0": 1, -42
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
     except pa.ArrowInvalid:
@@ -809,9 +822,12 @@ def _arrow_ids(values: Any) -> Any:
 
 
 def _join_ids(parts: list[Any]) -> Any:
-    """The files' id columns as one: ``int64`` when every file has numbers, else text."""
+    """The files' id columns as one: ``int64`` when every file has numbers (whole ones
+    written as decimals too, ``"1.0"``: a column of floats), else text as written."""
     import pyarrow as pa
 
+    if all(p.type == pa.int64() or _whole_decimals(p) for p in parts):
+        parts = [p if p.type == pa.int64() else _as_whole(p) for p in parts]
     kind = pa.int64() if all(p.type == pa.int64() for p in parts) else pa.string()
     # Numbers in one file and text in another: all text.
     return pa.chunked_array([c for p in parts for c in (p if p.type == kind else p.cast(kind)).chunks], type=kind)
@@ -1117,6 +1133,8 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
     _check_id_type(values, path, "movie", str(cols["item"]))
     _check_ids(values, path, "movie")
     values = _arrow_ids(values)
+    if item_raw.dtype.kind in "iu" and _whole_decimals(values):  # "1.0" for the log's 1, as the log's own read
+        values = _as_whole(values)
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
     dup = pd.Index(ids).duplicated()
     if dup.any():
