@@ -233,6 +233,18 @@ def test_an_export_behind_another_says_it_waits(run_dir, pg_url, capsys):
     assert not done.is_alive() and open_store(pg_url).refresh().k == 4
     export_store(run_dir, pg_url, k=3, progress=True)  # (alone: no word of waiting)
     assert "waiting" not in capsys.readouterr().err
+    # and none under -q, which export gives as silenced bars
+    from cinerec import progress
+
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
+        with progress.silenced(True):
+            done = threading.Thread(target=export_store, args=(run_dir, pg_url), kwargs={"k": 5, "progress": True})
+            done.start()
+            time.sleep(1.0)
+            other.execute("SELECT pg_advisory_unlock(hashtext('cinerec_export'))")
+            done.join(60)
+    assert not done.is_alive() and "waiting" not in capsys.readouterr().err
 
 
 def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_url, monkeypatch, capsys):
@@ -492,10 +504,12 @@ def test_a_cinerec_schema_made_empty_beforehand_is_filled_and_serving_a_schema_o
     # `cinerec export --db URL` first)", which that export then refused.
     url = _database(pg_url, "cinerec_made_empty")
     reader = _role(url, "cinerec_made_reader")
-    _sql(url, "CREATE SCHEMA cinerec", "GRANT USAGE ON SCHEMA cinerec TO cinerec_made_reader")
+    _sql(url, "CREATE SCHEMA cinerec", "GRANT USAGE ON SCHEMA cinerec TO cinerec_made_reader",
+         "ALTER DEFAULT PRIVILEGES IN SCHEMA cinerec GRANT SELECT ON TABLES TO cinerec_made_reader")
     export_store(run_dir, url, k=3, progress=False)
-    _sql(url, "GRANT SELECT ON ALL TABLES IN SCHEMA cinerec TO cinerec_made_reader")
-    assert open_store(reader).info.k == 3  # (the schema's grant is kept)
+    assert open_store(reader).info.k == 3  # (the schema's grant is kept, and its default privileges)
+    export_store(run_dir, url, k=4, progress=False)  # (and again on the next export's tables)
+    assert open_store(reader).info.k == 4
     url = _database(pg_url, "cinerec_others")
     _sql(url, "CREATE SCHEMA cinerec", "CREATE TABLE cinerec.accounts (id INTEGER)")
     with pytest.raises(DataError, match=r"^postgresql://\S+/cinerec_others: its schema 'cinerec' is not a cinerec "

@@ -418,7 +418,9 @@ def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
         # One export at a time per database (the lock goes with the connection, even when
         # the process is killed), so any staging schema found now was left by one that died.
         if not con.execute("SELECT pg_try_advisory_lock(hashtext('cinerec_export'))").fetchone()[0]:
-            if progress:  # (it waited without a word: a stopped export looked like a hung one)
+            from cinerec.progress import is_silenced
+
+            if progress and not is_silenced():  # (it waited without a word: a stopped export looked like a hung one)
                 print(f"waiting for another export into {safe_url(url)} to end...", file=sys.stderr, flush=True)
             con.execute("SELECT pg_advisory_lock(hashtext('cinerec_export'))")
         had = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
@@ -509,6 +511,8 @@ def _carry_grants(con: Any, old: str, new: str) -> None:
     """Grant again on the new store what others were granted on the old one (a role that
     serves reading it, given USAGE and SELECT): a re-export builds a new schema, and the
     grants were lost with the old one, the server falling back to scoring live."""
+    import psycopg
+
     grantee = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
     for who, privilege in con.execute(
             f"SELECT {grantee}, a.privilege_type FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a "
@@ -521,6 +525,25 @@ def _carry_grants(con: Any, old: str, new: str) -> None:
             "WHERE n.nspname = %s AND a.grantee <> c.relowner", (old,)).fetchall():
         if table in STORE_TABLES:
             con.execute(f"GRANT {privilege} ON {new}.{table} TO {who}")
+    # Default privileges on the old schema's tables (ALTER DEFAULT PRIVILEGES ... IN SCHEMA
+    # cinerec, set on a schema made empty beforehand): granted on the new tables of that
+    # role's, and set again on the new schema (they went with the old one).
+    for role, who, privilege in con.execute(
+            f"SELECT quote_ident(pg_get_userbyid(d.defaclrole)), {grantee}, a.privilege_type FROM pg_default_acl d "
+            "JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN LATERAL aclexplode(d.defaclacl) a "
+            "LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE n.nspname = %s AND d.defaclobjtype = 'r'",
+            (old,)).fetchall():
+        try:
+            with con.transaction():  # (a savepoint: another role's defaults this one may not set again)
+                con.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {role} IN SCHEMA {new} GRANT {privilege} ON TABLES "
+                            f"TO {who}")
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        for (table,) in con.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                "AND quote_ident(pg_get_userbyid(c.relowner)) = %s", (new, role)).fetchall():
+            if table in STORE_TABLES:
+                con.execute(f"GRANT {privilege} ON {new}.{table} TO {who}")
 
 
 #: A store's tables and their columns, in order: a schema holding anything else is not one.
