@@ -301,5 +301,6 @@ def test_out_at_the_root_of_the_file_system_is_one_line(argv, capsys, tmp_path):
     for root in ("/", "/tmp/.."):
         assert main([*argv, "--out", root, "-q"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"cinerec: error: --out {root if root == '/' else '/'}: the root of the file system, ") \
+        assert err.startswith(f"cinerec: error: --out {root if root == '/' else '/'}: names the root of the file "
+                              "system, ") \
             and len(err.splitlines()) == 1, err

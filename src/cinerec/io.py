@@ -272,8 +272,8 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     if path.parent == path:  # (it has no name to put a lock beside: a traceback)
         from cinerec.errors import ConfigError
 
-        raise ConfigError(f"{label} {shown_path}: the root of the file system, which is no folder to write a command's "
-                          f"output as; name a folder inside it (for example {label} {path / 'run'})")
+        raise ConfigError(f"{label} {shown_path}: names the root of the file system, which is no folder to write a "
+                          "command's output as; name a new folder")
     lock = path.with_name(f".{path.name}.lock")
     # The folders made here to hold the lock (and the run), deepest last: removed at the
     # end when nothing was left in them (a command that failed leaves no empty folders).
