@@ -238,3 +238,39 @@ def test_figures_on_a_log_without_times_say_the_file_order_chose_the_held_out_ra
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol",
                  "random-full", "-q", "--json"]) == 0
     assert not any("order of rows" in n for n in json.loads(capsys.readouterr().out)["notes"])
+
+
+def test_a_log_without_times_says_what_recency_and_sequences_make_of_it(tmp_path, capsys):
+    # recency_half_life = 0.5 gave the figures of 0 without a word (and a search "chose"
+    # one), and seqknn read the file's order of rows as each person's sequence, unsaid.
+    rng = np.random.default_rng(0)
+    rows = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, 60, 1500), rng.integers(0, 120, 1500))})
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},m{i},{(u + i) % 5 + 1}\n" for u, i in rows))
+    (tmp_path / "timed.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{(u + i) % 5 + 1},{1000 + n}\n" for n, (u, i) in enumerate(rows)))
+    base = ["evaluate", "--protocol", "loo-full", "--json", "-q"]
+    code, out, err = run(capsys, *base, "--data", str(tmp_path / "log.csv"), "--model", "ease",
+                         "--set", "recency_half_life=0.5")
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    assert "ease: recency_half_life = 0.5 weighs nothing here: the data has no times (no time column, or every time " \
+           "alike)" in notes, notes
+    code, out, err = run(capsys, *base, "--data", str(tmp_path / "timed.csv"), "--model", "ease",
+                         "--set", "recency_half_life=0.5")
+    assert code == 0 and not [n for n in json.loads(out)["notes"] if "weighs nothing" in n], out
+    code, out, err = run(capsys, "evaluate", "--protocol", "random-full", "--json", "-q", "--data",
+                         str(tmp_path / "log.csv"), "--model", "seqknn")
+    assert code == 0, err
+    said = ("seqknn: the data has no times, so it reads each person's ratings in the file's order as the order "
+            "they were made")
+    assert said in json.loads(out)["notes"]
+    # a run keeps it: recommend says it too
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "seqknn", "--protocol", "random-full",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    capsys.readouterr()
+    code, out, err = run(capsys, "recommend", "--run", str(tmp_path / "run"), "--user", "u1", "--json")
+    assert code == 0 and said in json.loads(out)["notes"], out
+    # a search on such data leaves the weighting out (any value it kept was noise)
+    code, out, err = run(capsys, *base, "--data", str(tmp_path / "log.csv"), "--model", "ease", "--tune", "3")
+    assert code == 0, err
+    assert set(json.loads(out)["tuning"]["settings"]) == {"regularization"}, out

@@ -334,6 +334,7 @@ def tune(
                           f"got {type(pruner).__name__}")
     check_protocol(getattr(protocol, "fold", None))
     cls = model_class(name)
+    own_space = space is None
     space = dict(space if space is not None else cls.search_space)
     if not space:
         raise ConfigError(f"{name} declares no search space: there is nothing to tune" if not cls.search_space
@@ -375,6 +376,11 @@ def tune(
                         "training part, which lacks the protocol's test ratings: a search needs more ratings per "
                         "person than the protocol alone; keep people with more ratings, e.g. with --kcore, or "
                         "leave out --tune)") from None
+    times = valid.train.timestamps
+    if own_space and len(times) and int(times.min()) == int(times.max()) and "recency_half_life" in space \
+            and len(space) > 1:
+        # Data without times: the weighting weighs nothing, and any value the search "chose" is noise.
+        space = {key: param for key, param in space.items() if key != "recency_half_life"}
     first = create(name, fixed)
     metric, direction = objective(protocol, first)
     check_learnable(first, valid.train, name)

@@ -209,13 +209,13 @@ class ALS(IndexedRecommender):
         person then gets one same order of movies, every movie is as similar as the next
         (about 0.99999) and the reasons, picked among those ties, say nothing."""
         if self.item_factors is None or not self.item_factors.any() or self.config.factors < 2:
-            return []  # (one factor is one direction by design)
+            return super().fit_notes()  # (one factor is one direction by design)
         v = self.item_factors.astype(np.float64)
         energy = np.linalg.eigvalsh(v.T @ v)[::-1]  # (the squared singular values, largest first)
         if energy[0] < COLLAPSED_SHARE * energy.sum():
-            return []
+            return super().fit_notes()
         ratings = int(self._train().csr.nnz)
-        return [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
+        return super().fit_notes() + [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
                 f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
                 "nothing; evaluate or train with --set regularization=10 (a study: regularization = 10 in its ALS table), or "

@@ -163,6 +163,9 @@ class Recommender(ABC):
     #: predict there. Applied for keys the user did not choose (``Protocol.settings_for``,
     #: through :meth:`settings_unordered`).
     unordered_settings: ClassVar[Mapping[str, Any]] = {}
+    #: True when the model reads each person's ratings in the order they were made (a
+    #: sequence): on data without times that order is the file's, and its fit says so.
+    reads_order: ClassVar[bool] = False
     #: True when the model takes user and movie features (:meth:`set_features`).
     uses_features: ClassVar[bool] = False
     #: Settings a search may tune (:func:`cinerec.tuning.tune`), name → ``Param``; it
@@ -212,6 +215,9 @@ class Recommender(ABC):
             raise ConfigError(f"{self.name}: settings: expected a mapping of setting to value (or the model's "
                               f"{self.Config.__name__}), got {type(self.config).__name__}")
         self.train_: Interactions | None = None
+        #: Whether the data it was fitted on has no times (every time alike): order and
+        #: recency then come from the file alone (:meth:`fit_notes`).
+        self.untimed_ = False
         #: One dict per training epoch (``epoch``, ``loss``, ``valid``...) for models
         #: that train epoch by epoch; empty for the others.
         self.history: list[dict[str, Any]] = []
@@ -292,8 +298,21 @@ class Recommender(ABC):
 
     def fit_notes(self) -> list[str]:
         """Lines about what the fit chose that changes what the figures mean (a two-stage
-        model whose ranker it left out), printed beside them; none by default."""
-        return []
+        model whose ranker it left out), printed beside them. Here: what data without
+        times did to it (a recency weighting that weighs nothing, a sequence read in the
+        file's order); a model with notes of its own adds them to these."""
+        if not self.untimed_:
+            return []
+        notes = []
+        half_life = getattr(self.config, "recency_half_life", 0.0)
+        # (one asked for: the default's, weighing nothing too, goes with what the protocol says of the times)
+        if half_life and half_life != getattr(type(self.config)(), "recency_half_life", None):
+            notes.append(f"{self.name}: recency_half_life = {half_life:g} weighs nothing here: the data has no times "
+                         "(no time column, or every time alike)")
+        if self.reads_order:
+            notes.append(f"{self.name}: the data has no times, so it reads each person's ratings in the file's order "
+                         "as the order they were made")
+        return notes
 
     @property
     def n_users(self) -> int:
@@ -307,6 +326,7 @@ class Recommender(ABC):
         if len(train) == 0:
             raise DataError(f"{self.name}: cannot fit on an empty training set")
         self.train_ = train
+        self.untimed_ = len(train) > 1 and int(train.timestamps.min()) == int(train.timestamps.max())
         self.__dict__.pop("_cooc", None)  # the earlier training set's similarities (_cooccurrence_basis)
 
     def __repr__(self) -> str:
@@ -622,6 +642,8 @@ class Recommender(ABC):
             }
             if settled := self.settled_from_data():
                 meta["settled_from_data"] = settled
+            if self.untimed_:  # (the times are not saved with the training matrix)
+                meta["untimed"] = True
             (tmp / "model.json").write_text(json.dumps(meta, indent=2))
             x = train.csr
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
@@ -770,6 +792,7 @@ def load_model(path: str | Path) -> Recommender:
             raise ValueError(f"model.json says {meta.get('n_users')} users x {meta.get('n_items')} movies, its "
                              f"training matrix is {x.shape[0]} x {x.shape[1]}")
         model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
+        model.untimed_ = meta.get("untimed") is True
         model._load_state(path)
         if model.n_users:  # arrays of the wrong shape load fine and fail at the first list: try one
             row = np.asarray(model.score(np.array([0])))

@@ -214,8 +214,8 @@ class MLPRating(NeuralRecommender, RatingRecommender):
     def fit_notes(self) -> list[str]:
         f = self.features
         if not self.config.features or f is None or f.user_columns:
-            return []
-        return [f"{self.name}: features = true, but the data has no user demographics (age, gender, occupation, zip "
+            return super().fit_notes()
+        return super().fit_notes() + [f"{self.name}: features = true, but the data has no user demographics (age, gender, occupation, zip "
                 "code): it read the movies' genres and years only"]
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "MLPRating":

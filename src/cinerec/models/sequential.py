@@ -115,6 +115,7 @@ class SeqKNN(Recommender):
     # history, alike, scores 0.18 validation Recall@10 on ml-100k's random-full
     # carve-outs against the defaults' 0.12 (docs/protocols.md).
     unordered_settings = {"history_decay": 1.0, "history_movies": 0}
+    reads_order = True  # (its neighbours: movies rated near each other in a history)
     search_space = {
         "window": Param("int", 1, 100, log=True),
         "backward": Param("float", 0.0, 1.0),

@@ -326,10 +326,10 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         demographics left the user tower on ids alone, without a word."""
         f = self.features
         if f is None or f.user_columns:
-            return []
+            return super().fit_notes()
         movies = "ids only too (no genres or release years)" if f.is_empty else "genres and release years"
         wanted = "age, gender, occupation, zip code" if self.config.zip_prefix else "age, gender, occupation"
-        return [f"{self.name}: the data has no user demographics ({wanted}): the user tower read "
+        return super().fit_notes() + [f"{self.name}: the data has no user demographics ({wanted}): the user tower read "
                 f"ids only, the movie tower {movies}"]
 
     @property
