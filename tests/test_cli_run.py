@@ -1210,7 +1210,7 @@ def test_a_split_with_no_one_to_measure_names_the_file_s_filter_in_its_words(tmp
     assert code == 2 and f"'{odd}'" in err and "under [data].d" not in err, err
 
 
-def test_a_saved_retriever_is_checked_where_the_study_names_it(tmp_path, capsys):
+def test_a_saved_retriever_is_checked_where_the_study_names_it(tmp_path, capsys, monkeypatch):
     # [export.two_stage] retriever_path was read only once every model had run: a folder
     # that was not there, a model of another kind or one fitted on other data were refused
     # without the file, line or key (and by an internal class name); a model of other
@@ -1245,6 +1245,11 @@ def test_a_saved_retriever_is_checked_where_the_study_names_it(tmp_path, capsys)
     assert refused(others, f'retriever = "ease"\nretriever_path = "{saved}"\n') == (
         f"cinerec: error: {study}:13: [export.two_stage] retriever_path: {saved} was fitted on other users than "
         f"the study's ({tmp_path / 't' / 'dataset'} holds them); give a retriever fitted on this data")
+    monkeypatch.chdir(saved.parent)  # (a path without its run's folders: the run is found all the same)
+    assert refused(others, 'retriever = "ease"\nretriever_path = "ease"\n').endswith(
+        f"was fitted on other users than the study's ({tmp_path / 't' / 'dataset'} holds them); give a retriever "
+        "fitted on this data")
+    monkeypatch.chdir(tmp_path)
     study.write_text(f'[data]\nsource = "{mine}"\ntop_users = 20\n[protocol]\nname = "random-full"\nseeds = [0]\n'
                      f'[models.als]\nfactors = 4\n[export]\nk = 5\n[export.two_stage]\ncandidates = 10\n'
                      f'retriever = "ease"\nretriever_path = "{saved}"\n')

@@ -1799,7 +1799,7 @@ def _check_saved_retriever(study: Study, dataset: Dataset) -> None:
     if knows != (dataset.n_users, dataset.n_items):
         raise DataError(f"{where}: {path} knows {knows[0]} users x {knows[1]} movies, the study's data has "
                         f"{dataset.n_users} x {dataset.n_items}; give a retriever fitted on this data")
-    saved = path.parent.parent / "dataset"
+    saved = path.resolve().parent.parent / "dataset"  # (the run it sits in, through a link or a path like "als")
     if (saved / "dataset.json").is_file():
         other = Dataset.load(saved)  # (the ids, as the model's indices name them)
         for what, mine, its in (("users", dataset.user_ids.raw, other.user_ids.raw),
