@@ -397,4 +397,8 @@ def test_fetch_from_a_base_url_of_a_release_with_a_copy_where_one_runs_says_noth
     assert got.out == "ml-100k\n"
     assert got.err == ("note: ml-100k is read from ./ml-100k, a copy where you run; nothing was fetched from "
                        "--base-url (give another folder to run in to download it)\n")
+    # a path, not a release name, is read as it is too
+    assert main(["data", "fetch", "./ml-100k", "--base-url", "http://127.0.0.1:9/mirror"]) == 0
+    assert capsys.readouterr().err == ("note: ./ml-100k is a folder here; nothing was fetched from --base-url (name a "
+                                       "release to download one)\n")
     assert main(["data", "fetch", "ml-100k"]) == 0 and capsys.readouterr().err == ""

@@ -63,11 +63,15 @@ def fetch(
                 raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "
                                 f"or unpack; give it to the other commands as it is (--data {source})") from None
             raise
-        if named is not None and base_url is not None:  # (the copy here is read before the cache and any server)
+        if base_url is not None:  # (the copy here is read before the cache and any server)
             from cinerec.commands.show import say
 
-            say(f"note: {named} is read from ./{source}, a copy where you run; nothing was fetched from --base-url "
-                f"(give another folder to run in to download it)", quiet)
+            if named is not None:
+                say(f"note: {named} is read from ./{source}, a copy where you run; nothing was fetched from "
+                    "--base-url (give another folder to run in to download it)", quiet)
+            else:
+                say(f"note: {source} is a {'folder' if path.is_dir() else 'file'} here; nothing was fetched from "
+                    "--base-url (name a release to download one)", quiet)
     else:
         from cinerec.commands.show import say
 
