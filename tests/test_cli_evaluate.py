@@ -100,6 +100,13 @@ def test_mf_liked_under_a_ranking_protocol_says_what_to_drop(ml100k_dir, capsys)
                  "--protocol", "loo-sampled"])
     err = capsys.readouterr().err
     assert code == 2 and 'mf with target = "liked" learns liked-or-not, not rankings; under loo-sampled drop target' in err
+    # and with a loss given too (it said to set loss = 'bce', which was then refused as above)
+    code = main(["evaluate", "--data", str(ml100k_dir), "--model", "mf", "--set", 'target="liked"', "--set",
+                 'loss="mse"', "--protocol", "loo-sampled"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == ('cinerec: error: --set: mf with target = "liked" learns liked-or-not, not rankings; '
+                                 'under loo-sampled drop target and set loss = "bpr", regularization = 0.01, or '
+                                 'measure stars with --protocol ratings-random\n'), err
 
 
 def test_json_says_which_settings_a_protocol_gave_the_model(capsys, ml100k_dir):

@@ -408,9 +408,11 @@ class Protocol:
                 # Unless a setting of the user's that no ranking variant takes is what fails
                 # (mf's target = "liked" without loss = "bce"): then that setting is the refusal.
                 holding: list[str] = []
-                if _valid_somehow(model_class, unfilled, wanted):
+                # (the ranking values replace the user's own for their keys: mf's target = "liked"
+                # with loss = "mse" was told to set loss = "bce", which this protocol then refused)
+                if _valid_somehow(model_class, {k: v for k, v in unfilled.items() if k not in wanted}, wanted):
                     holding = [k for k in settings if k not in wanted
-                               and _ranks(model_class, {key: v for key, v in out.items() if key != k})]
+                               and _ranks(model_class, {**{key: v for key, v in out.items() if key != k}, **wanted})]
                 if holding:
                     chosen = {k: settings[k] for k in holding}
                     learns = "liked-or-not" if "liked" in chosen.values() else "stars"
