@@ -332,11 +332,20 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
 
     with sqlite3.connect(tmp_path / "s.sqlite") as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'synthetic'").fetchone() == ("true",)
-    # Without popularity among the models nothing was compared with it: null, not [] ("none below").
-    assert main(["quickstart", "--data", str(folder), "--out", str(tmp_path / "knn"), "--model", "itemknn",
+    # Without popularity among the models it is measured beside them, as evaluate does: a
+    # model below it went unsaid (null, "nothing compared").
+    small = tmp_path / "s1"
+    assert main(["data", "synthesize", "--like", "ml-1m", "--scale", "0.01", "--out", str(small), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["quickstart", "--data", str(small), "--out", str(tmp_path / "knn"), "--model", "als,seqknn",
                  "--users", "0", "-q", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["below_popularity"] is None
-    assert json.loads((tmp_path / "knn" / "run.json").read_text())["below_popularity"] is None
+    below = json.loads(capsys.readouterr().out)["below_popularity"]
+    assert below and all(" is below popularity's " in line for line in below), below
+    assert json.loads((tmp_path / "knn" / "run.json").read_text())["below_popularity"] == below
+    assert main(["evaluate", "--data", str(small), "--model", "seqknn", "--protocol", "loo-full", "--json",
+                 "-q"]) == 0  # (the same line as evaluate's)
+    assert json.loads(capsys.readouterr().out)["below_popularity"][0] in below
+    assert f"**Below popularity:** {below[0]}." in (tmp_path / "knn" / "report.md").read_text()
     # The data line above the table counts what was measured, as the one on stderr does.
     from cinerec.data import load
 

@@ -143,8 +143,15 @@ def quickstart(
         place = {r.model: n for n, r in enumerate(sorted(ranked, key=lambda r: -r.metrics.get(RANK_BY[1], -1.0)))}
         results.sort(key=lambda r: place[r.model])
         notes = below_popularity(results)
-        # null, not [], where popularity is not among the models: nothing was compared with it
-        compared = notes if any(r.model == "popularity" for r in results) else None
+        if not any(r.model == "popularity" for r in results):
+            # Measured beside the models, as evaluate, train and a study do (a model below it
+            # went unsaid where popularity was not asked for); its row is not shown.
+            from cinerec.models import create
+
+            with progress.silenced(True):
+                floors = [prepared[proto].evaluate(create("popularity")) for proto in PROTOCOLS]
+            notes = below_popularity([*results, *floors])
+        compared = notes
         if not json:
             print(counted)  # (on stdout too: what the figures below measured, kept with them)
             print_leaderboard(results)
