@@ -1024,6 +1024,14 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     (tmp_path / "cat.csv").write_text("movieId,title\n1.0,One\n2.0,Two\n")
     ds = load_log(tmp_path / "f1", catalog=tmp_path / "cat.csv")
     assert sorted(ds.item_ids.raw.tolist()) == ["1.0", "1.5", "2.0"] and ds.describe()["catalog_matched"] == 2
+    # whole floats Python writes with an exponent are numbers too, beside a file of ints and
+    # in a catalogue (they made the log text, and split 1 from "1.0")
+    (tmp_path / "exp").mkdir()
+    pd.DataFrame({"user": [1, 2], "item": [1, 2]}).to_parquet(tmp_path / "exp" / "a.parquet")
+    pd.DataFrame({"user": [3, 4], "item": [1.0, 1e16]}).to_parquet(tmp_path / "exp" / "b.parquet")
+    pd.DataFrame({"item": [1.0, 2.0, 1e16], "title": ["One", "Two", "Big"]}).to_parquet(tmp_path / "expcat.parquet")
+    ds = load_log(tmp_path / "exp", catalog=tmp_path / "expcat.parquet")
+    assert sorted(ds.item_ids.raw.tolist()) == [1, 2, 10**16] and ds.describe()["catalog_matched"] == 3
     # long whole numbers and a negative zero, as pandas writes them
     long = pd.DataFrame({"user": [1, 2, 3], "item": [1234567890123456.0, -0.0, 2.0], "rating": [4, 3, 5]})
     long.to_csv(tmp_path / "long.csv", index=False)

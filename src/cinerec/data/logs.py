@@ -778,10 +778,11 @@ def _arrow_ids(values: Any) -> Any:
     Text is a number only when it is exactly how that number is written: ``"42"`` is
     42, while ``"007"``, ``"+7"`` and ``"7.0"`` stay text, so no two ids written
     differently become one and each keeps the spelling its file gave it. A column of
-    floats becomes text as Python and pandas write them (``"1.0"``, ``"1.5"``), so a
-    Parquet file reads as its CSV does; :func:`_join_ids` then makes numbers of a log
-    whose every id is a whole number (``"1.0"``). Missing and non-finite ids are refused
-    before (:func:`_check_ids`).
+    floats is numbers where every one is whole, else text as Python and pandas write
+    them (``"1.0"``, ``"1.5"``), so a Parquet file reads as its CSV does; and
+    :func:`_join_ids` makes numbers of text written as whole decimals (``"1.0"``) where
+    every file's ids are numbers or so. Missing and non-finite ids are refused before
+    (:func:`_check_ids`).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -794,9 +795,12 @@ def _arrow_ids(values: Any) -> Any:
         except pa.ArrowInvalid:  # uint64 past int64's range: ids all the same, kept as text
             return pc.cast(values, pa.string())
     if pa.types.is_floating(values.type):
-        # As a CSV of the same column writes them (Arrow's own cast writes 1.0 as "1"):
-        # whole ones are made numbers with the rest of the log's (_join_ids).
-        return pa.chunked_array([pa.array([str(v) for v in values.to_numpy()], pa.string())])
+        numbers = values.to_numpy()
+        # Whole numbers within int64 (1e20 would wrap to one shared, negative id).
+        if bool(np.all(np.mod(numbers, 1) == 0)) and bool(np.all(np.abs(numbers) < 2.0 ** 63)):
+            return pa.chunked_array([numbers.astype(np.int64)])
+        # Others as a CSV of the same column writes them (Arrow's own cast writes 1.0 as "1").
+        return pa.chunked_array([pa.array([str(v) for v in numbers], pa.string())])
     text = pc.cast(values, pa.string())
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
