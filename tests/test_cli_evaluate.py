@@ -281,3 +281,7 @@ def test_a_log_without_times_says_what_recency_and_sequences_make_of_it(tmp_path
     code, out, err = run(capsys, *base, "--data", str(tmp_path / "log.csv"), "--model", "ease", "--tune", "3")
     assert code == 0, err
     assert set(json.loads(out)["tuning"]["settings"]) == {"regularization"}, out
+    code, out, err = run(capsys, *base, "--data", str(tmp_path / "log.csv"), "--model", "ease", "--tune", "3",
+                         "--set", "regularization=100")  # (it "tuned" the weighting alone)
+    assert code == 2 and err == ("cinerec: error: ease: the one setting left to search is recency_half_life, which "
+                                 "weighs nothing on data without times: there is nothing to tune\n"), err

@@ -377,10 +377,12 @@ def tune(
                         "person than the protocol alone; keep people with more ratings, e.g. with --kcore, or "
                         "leave out --tune)") from None
     times = valid.train.timestamps
-    if own_space and len(times) and int(times.min()) == int(times.max()) and "recency_half_life" in space \
-            and len(space) > 1:
+    if own_space and len(times) and int(times.min()) == int(times.max()) and "recency_half_life" in space:
         # Data without times: the weighting weighs nothing, and any value the search "chose" is noise.
         space = {key: param for key, param in space.items() if key != "recency_half_life"}
+        if not space:
+            raise ConfigError(f"{name}: the one setting left to search is recency_half_life, which weighs nothing "
+                              "on data without times: there is nothing to tune")
     first = create(name, fixed)
     metric, direction = objective(protocol, first)
     check_learnable(first, valid.train, name)
