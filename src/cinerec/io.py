@@ -183,6 +183,15 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
         raise
 
 
+def _check_not_root(real: Path, shown: str) -> None:
+    """Refuse the root of the file system (``real``, resolved) as a command's output folder."""
+    if real.parent == real:
+        from cinerec.errors import ConfigError
+
+        raise ConfigError(f"{shown}: names the root of the file system, which is no folder to write a command's "
+                          "output as; name a new folder")
+
+
 def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
     """Refuse the folder one is in, or one holding it, as a folder :func:`atomic_dir`
     replaces: swapped out, it would leave the shell in a deleted folder. Called early too,
@@ -190,6 +199,7 @@ def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str 
     from cinerec.errors import ConfigError
 
     real = Path(os.path.realpath(path))
+    _check_not_root(real, f"{flag}{given if given is not None else os.fspath(path)}")
     try:
         here: Path | None = Path(os.getcwd())
     except OSError:  # (the folder one is in was deleted)
@@ -269,11 +279,7 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     # Through a link, the folder written is the one it points at: claimed there, so that the
     # link and the folder's own name are one claim.
     path = Path(os.path.realpath(shown_path))
-    if path.parent == path:  # (it has no name to put a lock beside: a traceback)
-        from cinerec.errors import ConfigError
-
-        raise ConfigError(f"{label} {shown_path}: names the root of the file system, which is no folder to write a "
-                          "command's output as; name a new folder")
+    _check_not_root(path, f"{label} {shown_path}")  # (it has no name to put a lock beside: a traceback)
     lock = path.with_name(f".{path.name}.lock")
     # The folders made here to hold the lock (and the run), deepest last: removed at the
     # end when nothing was left in them (a command that failed leaves no empty folders).
