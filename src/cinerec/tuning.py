@@ -376,8 +376,7 @@ def tune(
                         "training part, which lacks the protocol's test ratings: a search needs more ratings per "
                         "person than the protocol alone; keep people with more ratings, e.g. with --kcore, or "
                         "leave out --tune)") from None
-    times = valid.train.timestamps
-    if own_space and len(times) and int(times.min()) == int(times.max()) and "recency_half_life" in space:
+    if own_space and valid.train.untimed and "recency_half_life" in space:
         # Data without times: the weighting weighs nothing, and any value the search "chose" is noise.
         space = {key: param for key, param in space.items() if key != "recency_half_life"}
         if not space:

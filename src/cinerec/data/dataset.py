@@ -290,6 +290,12 @@ class Interactions:
         m.data = np.ones_like(m.data)
         return m
 
+    @property
+    def untimed(self) -> bool:
+        """Whether the log has no times: more than one row, every time alike (no time
+        column, or one constant), so order and recency come from the file alone."""
+        return len(self) > 1 and int(self.timestamps.min()) == int(self.timestamps.max())
+
     @cached_property
     def user_counts(self) -> np.ndarray:
         """``(n_users,) int64`` number of rows per user."""

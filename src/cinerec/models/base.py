@@ -326,7 +326,7 @@ class Recommender(ABC):
         if len(train) == 0:
             raise DataError(f"{self.name}: cannot fit on an empty training set")
         self.train_ = train
-        self.untimed_ = len(train) > 1 and int(train.timestamps.min()) == int(train.timestamps.max())
+        self.untimed_ = train.untimed
         self.__dict__.pop("_cooc", None)  # the earlier training set's similarities (_cooccurrence_basis)
 
     def __repr__(self) -> str:
