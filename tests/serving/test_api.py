@@ -80,6 +80,24 @@ def test_head_answers_as_get_without_a_body(client, path):
     assert head.headers.get("content-length") == got.headers.get("content-length")
 
 
+@pytest.mark.parametrize("method,path,needle", [
+    ("GET", "/profiles/a%2F", "unknown profile id 'a/'"),
+    ("GET", "/profiles/abc/", "unknown profile id 'abc/'"),
+    ("GET", "/profiles/%2F", "unknown profile id '/'"),
+    ("PUT", "/profiles/a%2Fb/ratings", "unknown profile id 'a/b'"),
+    ("DELETE", "/profiles/a%2Fb/ratings/50", "unknown profile id 'a/b'"),
+    ("PUT", "/profiles//ratings", "unknown profile id ''"),
+])
+def test_a_profile_id_with_a_slash_is_404_naming_it_not_a_redirect_to_another(client, method, path, needle):
+    r = client.request(method, path, json={"liked": [50]} if method == "PUT" else None, follow_redirects=False)
+    assert r.status_code == 404 and needle in r.json()["detail"]
+
+
+def test_a_profile_route_asked_with_another_method_is_still_405(client):
+    assert client.get("/profiles/abc/ratings").status_code == 405
+    assert client.post("/profiles/abc").status_code == 405
+
+
 def test_head_on_a_path_without_get_is_405_and_unknown_ids_404(client):
     assert client.head("/recommendations").status_code == 405  # POST only
     r = client.head("/movies/99999")

@@ -70,6 +70,18 @@ class _AnyPath(PathConvertor):
 
 register_url_convertor("rawid", _AnyPath())
 
+
+class _NoProfilePath(PathConvertor):
+    """Whatever follows ``/profiles/`` that no profile route takes: an id with a slash in it
+    (``a%2F`` arrives as ``a/``), or an empty one. Without a route of its own, starlette
+    redirected ``/profiles/a/`` to ``/profiles/a``, another profile, instead of answering
+    that there is no profile ``a/``."""
+
+    regex = r"(?![^/]+(?:/ratings(?:/[\s\S]*)?)?$)[\s\S]+"
+
+
+register_url_convertor("noprofile", _NoProfilePath())
+
 # -- request and response bodies -----------------------------------------------------------
 
 
@@ -658,6 +670,11 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
+
+    @app.api_route("/profiles/{rest:noprofile}", methods=["GET", "PUT", "DELETE", "POST"], include_in_schema=False)
+    def no_such_profile(rest: str) -> None:
+        """A 404 naming the profile id, never a redirect to another profile."""
+        raise NotFoundError(f"unknown profile id {_echo(rest.partition('/ratings')[0])}")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
