@@ -775,6 +775,19 @@ def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart
            "set them)" in board["notes"]
 
 
+def test_a_tune_models_list_leaves_the_rest_without_a_not_tuned_note(tmp_path, ml100k_dir):
+    """With [tune] models = ["ease"], popularity was said to be "not tuned, no settings to
+    search", as if it had been asked for, beside itemknn, left out too and not named."""
+    from cinerec.studies import run_study
+
+    text = (f'[data]\nsource = "{ml100k_dir}"\ntop_users = 80\ntop_movies = 200\n'
+            '[protocol]\nname = "loo-sampled"\nn_negatives = 20\nseeds = [0]\n'
+            '[models.popularity]\n[models.itemknn]\n[models.ease]\n[tune]\ntrials = 2\nmodels = ["ease"]\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    assert not any("no settings to search" in note for note in board["notes"]), board["notes"]
+    assert next(r for r in board["models"] if r["label"] == "ease")["tuning"]
+
+
 def test_what_tells_two_tables_apart_is_the_files_whatever_only_keeps_and_names_searched_tables_alone(tmp_path):
     # --only ease_a tuned its λ away (ease_b, which it is kept apart from, was dropped
     # first), so one row rerun alone was another model; the note named ease_c, untuned.

@@ -1430,7 +1430,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
         model_notes: list[str] = [held_note(study, spec) for spec in study.models if study.held(spec)]
-        if study.tunes and (fixed := [s for s in study.models if not MODELS[s.model].search_space]):
+        # (A [tune] models list names what is searched; the rest were not asked for.)
+        if study.tunes and study.tune_models is None and (
+                fixed := [s for s in study.models if not MODELS[s.model].search_space]):
             named = ", ".join(s.label if s.label == s.model else f"{s.label} ({s.model})" for s in fixed)
             model_notes.append(f"{named}: no settings to search, so not tuned (they run as their tables set them)")
         for line in model_notes:
