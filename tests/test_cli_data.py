@@ -385,12 +385,14 @@ def test_fetch_from_a_base_url_of_a_release_already_cached_says_nothing_was_fetc
 
 def test_fetch_from_a_base_url_of_a_release_with_a_copy_where_one_runs_says_nothing_was_fetched(
         tmp_path, monkeypatch, capsys) -> None:
-    from cinerec.data.synthetic import write_release
+    from cinerec.data.synthetic import LABEL, MARKER, write_release
 
     # The copy where one runs was read and --base-url dropped without a word, as if the
     # mirror had been asked.
     monkeypatch.chdir(tmp_path)
     write_release(tmp_path / "ml-100k", "ml-100k", 0.02, seed=1)
+    for made_up in (MARKER, LABEL):  # a copy with the files of the release, not one said to be made up
+        (tmp_path / "ml-100k" / made_up).unlink()
     capsys.readouterr()
     assert main(["data", "fetch", "ml-100k", "--base-url", "http://127.0.0.1:9/mirror"]) == 0
     got = capsys.readouterr()
@@ -402,3 +404,21 @@ def test_fetch_from_a_base_url_of_a_release_with_a_copy_where_one_runs_says_noth
     assert capsys.readouterr().err == ("note: ./ml-100k is a folder here; nothing was fetched from --base-url (name a "
                                        "release to download one)\n")
     assert main(["data", "fetch", "ml-100k"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_fetch_of_a_release_name_with_a_synthetic_copy_where_one_runs_says_it_is_synthetic(
+        tmp_path, monkeypatch, capsys) -> None:
+    from cinerec.data.synthetic import write_release
+
+    # `data fetch ml-100k` printed ./ml-100k, a made-up release, as the real one fetched.
+    monkeypatch.chdir(tmp_path)
+    write_release(tmp_path / "ml-100k", "ml-100k", 0.02, seed=1)
+    capsys.readouterr()
+    for extra, words in (([], ""), (["--base-url", "http://127.0.0.1:9/mirror"], " from --base-url")):
+        assert main(["data", "fetch", "ml-100k", *extra]) == 0
+        got = capsys.readouterr()
+        assert got.out == "ml-100k\n"
+        assert got.err == ("note: ml-100k is read from ./ml-100k, a SYNTHETIC release shaped like ml-100k (made by "
+                           f"`cinerec data synthesize`) where you run; nothing was fetched{words} (give another folder "
+                           "to run in to download the real ml-100k)\n")
+    assert main(["data", "fetch", "ml-100k", "-q"]) == 0 and capsys.readouterr().err == ""

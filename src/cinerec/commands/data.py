@@ -37,7 +37,8 @@ def fetch(
     """
     from cinerec import progress
     from cinerec.data import download
-    from cinerec.data.movielens import check_source, local_copy, locate, name_of_local_copy, not_that_release
+    from cinerec.data.movielens import (check_source, local_copy, locate, name_of_local_copy, not_that_release,
+                                        synthetic_like)
     from cinerec.errors import ConfigError
 
     if not source.strip():  # an unset "$RELEASE": it read the current folder
@@ -63,9 +64,14 @@ def fetch(
                 raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "
                                 f"or unpack; give it to the other commands as it is (--data {source})") from None
             raise
-        if base_url is not None:  # (the copy here is read before the cache and any server)
-            from cinerec.commands.show import say
+        from cinerec.commands.show import say
 
+        if named is not None and (like := synthetic_like(folder)) is not None:
+            # a made-up copy where one runs stood for the release asked for without a word
+            say(f"note: {named} is read from ./{source}, a SYNTHETIC release shaped like {like} (made by "
+                f"`cinerec data synthesize`) where you run; nothing was fetched{' from --base-url' if base_url else ''} "
+                f"(give another folder to run in to download the real {named})", quiet)
+        elif base_url is not None:  # (the copy here is read before the cache and any server)
             if named is not None:
                 say(f"note: {named} is read from ./{source}, a copy where you run; nothing was fetched from "
                     "--base-url (give another folder to run in to download it)", quiet)
