@@ -317,6 +317,9 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 appears twice"),  # the id, not np.int64(1)
     ('id,title\n1,Alpha\n2,"Beta (1991)\n3,Gamma\n4,Delta\n', "line 3: the title of movie 2 runs over several lines"),
     ("title,genres\nAlpha,Drama\n", "no item column"),
+    # the year as written: a blank cell made the column floats, and 12000 was "12000.0"
+    ("id,title,year\n1,Alpha,\n2,Beta,12000\n", "line 3: year 12000 is not a year"),
+    ("id,title,year\n1,Alpha,\n2,Beta,-5\n", "line 3: year -5 is not a year"),
 ])
 def test_bad_catalogue_names_file_and_line(tmp_path, text, needle):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n")
@@ -522,6 +525,42 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
     with pytest.raises(DataError, match=r"title=movie_title names a column of the --catalog file, and none is given"):
         load_log(tmp_path / "log.csv", columns=columns)
+
+
+@pytest.mark.parametrize("columns,roles", [
+    ("year=movieId", "'movieId' cannot be both the item and the year"),  # each id read as its year
+    ("genres=title", "'title' cannot be both the title and the genres"),  # each title a genre
+    ("title=genres", "'genres' cannot be both the title and the genres"),
+])
+def test_one_catalogue_column_serves_one_role_as_a_logs_does(tmp_path, columns, roles):
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n2,2,5\n")
+    (tmp_path / "cat.csv").write_text("movieId,title,genres\n1,Alpha (1995),Drama\n2,Beta (1996),Comedy\n")
+    with pytest.raises(DataError, match=f"cat.csv: the column {re.escape(roles)}$"):
+        load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat.csv")
+
+
+def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # Each list had become one "genre" spelt as numpy prints it: "['Drama' 'War']".
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n1,2,3\n2,3,5\n")
+    pq.write_table(pa.table({"movieId": [1, 2, 3], "title": ["Alpha (1995)", "Beta", "Gamma"],
+                             "genres": pa.array([["Drama", "War"], [], None], pa.list_(pa.string()))}),
+                   tmp_path / "cat.parquet")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    assert ds.catalog.genre_names == ("Drama", "War")
+    assert [ds.movie_record(i)["genres"] for i in range(3)] == [["Drama", "War"], [], []]
+    # a list of what no genre name is, or a title column of lists, is refused by name
+    pq.write_table(pa.table({"movieId": [1, 2, 3], "title": ["A", "B", "C"],
+                             "genres": pa.array([[1.5], [], None], pa.list_(pa.float64()))}), tmp_path / "cat.parquet")
+    with pytest.raises(DataError, match=r"cat.parquet: the genres column 'genres' holds list<.*: double> values, "
+                                        r"not lists of genre names"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    pq.write_table(pa.table({"movieId": [1, 2, 3], "title": pa.array([["A"], ["B"], ["C"]])}), tmp_path / "cat.parquet")
+    with pytest.raises(DataError, match=r"cat.parquet: the title column 'title' holds list<.*: string> values, "
+                                        r"not text"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
 
 
 def test_the_catalogues_id_column_is_the_logs_item_column_found_by_its_usual_name(tmp_path):

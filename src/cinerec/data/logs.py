@@ -1073,6 +1073,35 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
 
 
+def _whole(value: Any) -> Any:
+    """A whole float as the integer it is (``12000.0`` as ``12000``); anything else as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _genres_as_text(table: Any, column: str | None, path: Path) -> Any:
+    """``table`` with a genres column of lists (a Parquet file's ``["Drama", "War"]``) as
+    the ``|``-separated text a CSV catalogue writes; a list of other than text or numbers
+    is refused. Each list's text had been numpy's printout of it, one "genre" per list."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column is None:
+        return table
+    values = table.column(column)
+    kind = values.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+        if pa.types.is_nested(kind):
+            raise DataError(f"{path}: the genres column {column!r} holds {kind} values, not genre names")
+        return table
+    inner = kind.value_type
+    if not (pa.types.is_string(inner) or pa.types.is_large_string(inner) or pa.types.is_integer(inner)
+            or pa.types.is_dictionary(inner)):
+        raise DataError(f"{path}: the genres column {column!r} holds {kind} values, not lists of genre names")
+    text = pc.cast(values, pa.list_(pa.string()))
+    joined = pc.binary_join(text, "|")
+    return table.set_column(table.column_names.index(column), column, joined)
+
+
 def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
     """Sorted genre names and ``(rows, genres) bool`` flags from ``|``-separated text.
 
@@ -1130,9 +1159,15 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
     import pyarrow as pa
 
     table = _table(path, text_columns, what="a movie catalogue")
+    mine = roles([str(c) for c in table.column_names])
+    cols = {role: _find(table, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
+    _one_role_each(cols, path)  # (--columns year=movieId read each movie's id as its year)
+    table = _genres_as_text(table, cols["genres"], path)
+    for role in ("title", "year"):
+        if cols[role] is not None and pa.types.is_nested(table.column(cols[role]).type):
+            raise DataError(f"{path}: the {role} column {cols[role]!r} holds {table.column(cols[role]).type} values, "
+                            f"not {'text' if role == 'title' else 'years'}")
     frame = table.to_pandas()
-    mine = roles([str(c) for c in frame.columns])
-    cols = {role: _find(frame, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     values = table.column(cols["item"])
     _check_id_type(values, path, "movie", str(cols["item"]))
     _check_ids(values, path, "movie")
@@ -1179,9 +1214,9 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
             raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a whole number")
         wild = (numbers.notna() & ((numbers < 0) | (numbers > 9999))).to_numpy()
         if wild.any():
-            row = int(np.argmax(wild))
-            raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a year (0 to 9999; "
-                            "0 or blank: unknown)")
+            row = int(np.argmax(wild))  # (whole: a column with a blank is read as floats, 12000 as 12000.0)
+            raise DataError(f"{_line(path, row)}: year {_plain(_whole(written.iloc[row]))!r} is not a year (0 to "
+                            "9999; 0 or blank: unknown)")
         given = numbers.fillna(0).to_numpy(dtype=np.int32)
         years_all = np.where(given > 0, given, years_all)
     titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
