@@ -128,6 +128,13 @@ def test_a_filter_that_leaves_no_ratings_is_named():
     no_years = ds.replace(catalog=Catalog(ds.catalog.titles, np.zeros(6), (), np.zeros((6, 0))))
     with pytest.raises(DataError, match="no movie has a known release year"):
         apply_filters(no_years, Filters(max_year=2000))
+    # Some years known: the error says which, and how many movies have none (it said
+    # "leaves no ratings" alone where nearly every movie had no year).
+    years = np.array([1990, 0, 0, 0, 1995, 0])
+    few = ds.replace(catalog=Catalog(ds.catalog.titles, years, (), np.zeros((6, 0))))
+    with pytest.raises(DataError, match=r"; the movies' known release years run from 1990 to 1995, and 4 of the 6 "
+                                        r"movies have none \(a year filter drops those\)$"):
+        apply_filters(few, Filters(max_year=1980))
 
 
 def test_a_liked_threshold_is_read_at_the_ratings_precision_and_never_warns():

@@ -194,6 +194,13 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             why = ""
             if name == "years" and not dataset.catalog.years.any():
                 why = "; no movie has a known release year (a ratings log takes years from --catalog)"
+            elif name == "years":  # what the years asked for missed: those known, and how many are not
+                years = np.asarray(dataset.catalog.years)
+                known, unknown = years[years > 0], int((years <= 0).sum())
+                why = (f"; the movies' known release years run from {int(known.min())} to {int(known.max())}"
+                       + (f", and {unknown:,} of the {len(years):,} movies {'has' if unknown == 1 else 'have'} none "
+                          "(a year filter drops those)"
+                          if unknown else ""))
             key = _setting(name, args)
             users = f"{before['users']:,} user{'' if before['users'] == 1 else 's'}"
             raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
