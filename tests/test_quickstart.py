@@ -300,6 +300,7 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     out = capsys.readouterr().out
     assert "note: the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures say " \
            "nothing about real movies" in out, out
+    assert "note: the run's data" not in out  # no lists (--users 0): nothing to say beside them
     # ... and kept with them in report.md, as the other notes under them are (it was left out).
     assert "**Note:** the data is a synthetic release shaped like ml-100k (cinerec data synthesize): these figures " \
            "say nothing about real movies." in (tmp_path / "run" / "report.md").read_text()
@@ -328,6 +329,13 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     assert json.loads(capsys.readouterr().out)["notes"] == [made_up.removeprefix("note: ")]
     assert cli(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite")]) == 0
     assert made_up in capsys.readouterr().err
+    # quickstart's own lists say it beside them too, on stdout and in report.md (it was only said
+    # under the figures).
+    assert main(["quickstart", "--data", str(folder), "--out", str(tmp_path / "run3"), "--model", "popularity",
+                 "--users", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip("\n").endswith(made_up), out
+    assert f"{made_up}\n\n```" in (tmp_path / "run3" / "report.md").read_text()
     import sqlite3
 
     with sqlite3.connect(tmp_path / "s.sqlite") as con:

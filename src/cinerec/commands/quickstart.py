@@ -67,7 +67,7 @@ def quickstart(
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_words
-    from cinerec.data.dataset import synthetic_notes
+    from cinerec.data.dataset import synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -170,6 +170,8 @@ def quickstart(
                     best_model = recommender
             lists = _top10(dataset, best_model, users)
             text = _lists_text(lists)
+            if lists:  # (made-up movies and people, said beside their lists as recommend says it)
+                text += "".join(f"note: {line}\n" for line in synthetic_list_notes(dataset))
             if not json:
                 print(text)
             metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
