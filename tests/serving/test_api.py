@@ -87,6 +87,10 @@ def test_head_answers_as_get_without_a_body(client, path):
     ("PUT", "/profiles/a%2Fb/ratings", "unknown profile id 'a/b'"),
     ("DELETE", "/profiles/a%2Fb/ratings/50", "unknown profile id 'a/b'"),
     ("PUT", "/profiles//ratings", "unknown profile id ''"),
+    # the whole id, "/ratings" within it included (it was cut there, naming another profile)
+    ("GET", "/profiles/a%2Fratingsy", "unknown profile id 'a/ratingsy'"),
+    ("PUT", "/profiles/a%2Fratingsy/ratings", "unknown profile id 'a/ratingsy'"),
+    ("DELETE", "/profiles/a%2Fratings%2Fb/ratings/50", "unknown profile id 'a'"),  # (as the path reads)
 ])
 def test_a_profile_id_with_a_slash_is_404_naming_it_not_a_redirect_to_another(client, method, path, needle):
     r = client.request(method, path, json={"liked": [50]} if method == "PUT" else None, follow_redirects=False)
@@ -96,6 +100,8 @@ def test_a_profile_id_with_a_slash_is_404_naming_it_not_a_redirect_to_another(cl
 def test_a_profile_route_asked_with_another_method_is_still_405(client):
     assert client.get("/profiles/abc/ratings").status_code == 405
     assert client.post("/profiles/abc").status_code == 405
+    r = client.request("PATCH", "/profiles/abc/", follow_redirects=False)
+    assert r.status_code == 405 and "POST" not in r.headers["allow"]
 
 
 def test_head_on_a_path_without_get_is_405_and_unknown_ids_404(client):

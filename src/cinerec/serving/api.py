@@ -671,10 +671,15 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
 
-    @app.api_route("/profiles/{rest:noprofile}", methods=["GET", "PUT", "DELETE", "POST"], include_in_schema=False)
-    def no_such_profile(rest: str) -> None:
-        """A 404 naming the profile id, never a redirect to another profile."""
-        raise NotFoundError(f"unknown profile id {_echo(rest.partition('/ratings')[0])}")
+    @app.api_route("/profiles/{rest:noprofile}", methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+    def no_such_profile(rest: str, request: Request) -> None:
+        """A 404 naming the profile id, never a redirect to another profile: the whole rest
+        of the path for a GET, less the ``/ratings`` a PUT or a DELETE names after it."""
+        if request.method == "PUT":
+            rest = rest.removesuffix("/ratings")
+        elif request.method == "DELETE":
+            rest = rest.partition("/ratings/")[0] if "/ratings/" in rest else rest.removesuffix("/ratings")
+        raise NotFoundError(f"unknown profile id {_echo(rest)}")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
