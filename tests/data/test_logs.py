@@ -539,6 +539,36 @@ def test_one_catalogue_column_serves_one_role_as_a_logs_does(tmp_path, columns, 
         load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat.csv")
 
 
+def test_a_float32_parquet_year_out_of_range_is_quoted_whole(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n2,2,5\n")
+    pq.write_table(pa.table({"movieId": [1, 2], "title": ["A", "B"], "year": pa.array([None, 12000.0], pa.float32())}),
+                   tmp_path / "cat.parquet")
+    with pytest.raises(DataError, match=r"cat.parquet row 2: year 12000 is not a year"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+
+
+def test_a_catalogue_keyed_by_title_serves_a_log_of_titles(tmp_path):
+    # One column is the id and the title: the one-role rule is not for that pair.
+    (tmp_path / "log.csv").write_text("user,title,rating\n1,Alpha,4\n2,Beta,3\n")
+    (tmp_path / "cat.csv").write_text("title,genres,year\nAlpha,Drama,1990\nBeta,War,1991\n")
+    ds = load_log(tmp_path / "log.csv", columns="item=title", catalog=tmp_path / "cat.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1990, 1991]
+    assert ds.catalog.genre_names == ("Drama", "War")
+
+
+def test_a_parquet_catalogue_saved_from_a_frame_indexed_by_a_column_reads_that_column(tmp_path):
+    # pandas keeps an index as a column of the file: read as the frame's index, its role
+    # was missed (a KeyError traceback for the title).
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n2,2,5\n")
+    frame = pd.DataFrame({"movieId": [1, 2], "title": ["Alpha (1995)", "Beta"], "genres": ["Drama", "War"]})
+    frame.set_index("title").to_parquet(tmp_path / "cat.parquet")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1995, 0]
+
+
 def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -551,6 +581,16 @@ def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
     assert ds.catalog.genre_names == ("Drama", "War")
     assert [ds.movie_record(i)["genres"] for i in range(3)] == [["Drama", "War"], [], []]
+    # a missing name in a list is left out, not the whole list; lists all empty (pandas writes
+    # them as lists of nulls) are no genres; a categorical column (not lists) is its text
+    for genres, want in ((pa.array([["Drama", None, "War"], [None], ["Comedy"]]), [["Drama", "War"], [], ["Comedy"]]),
+                         (pa.array([[], [], None], pa.list_(pa.null())), [[], [], []]),
+                         (pa.array(["Drama|War", "NA", "Comedy"]).dictionary_encode(),
+                          [["Drama", "War"], [], ["Comedy"]])):
+        pq.write_table(pa.table({"movieId": [1, 2, 3], "title": ["A", "B", "C"], "genres": genres}),
+                       tmp_path / "cat.parquet")
+        ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+        assert [ds.movie_record(i)["genres"] for i in range(3)] == want
     # a list of what no genre name is, or a title column of lists, is refused by name
     pq.write_table(pa.table({"movieId": [1, 2, 3], "title": ["A", "B", "C"],
                              "genres": pa.array([[1.5], [], None], pa.list_(pa.float64()))}), tmp_path / "cat.parquet")

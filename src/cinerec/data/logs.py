@@ -1075,7 +1075,7 @@ _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n
 
 def _whole(value: Any) -> Any:
     """A whole float as the integer it is (``12000.0`` as ``12000``); anything else as it is."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+    return int(value) if isinstance(value, (float, np.floating)) and float(value).is_integer() else value
 
 
 def _genres_as_text(table: Any, column: str | None, path: Path) -> Any:
@@ -1083,23 +1083,27 @@ def _genres_as_text(table: Any, column: str | None, path: Path) -> Any:
     the ``|``-separated text a CSV catalogue writes; a list of other than text or numbers
     is refused. Each list's text had been numpy's printout of it, one "genre" per list."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if column is None:
         return table
     values = table.column(column)
     kind = values.type
+    if pa.types.is_dictionary(kind) and not pa.types.is_nested(kind.value_type):
+        # (a categorical column of pandas: as a category of the frame, a cell made "" met
+        # "Cannot setitem on a Categorical with a new category")
+        return table.set_column(table.column_names.index(column), column, values.cast(pa.string()))
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
         if pa.types.is_nested(kind):
             raise DataError(f"{path}: the genres column {column!r} holds {kind} values, not genre names")
         return table
     inner = kind.value_type
     if not (pa.types.is_string(inner) or pa.types.is_large_string(inner) or pa.types.is_integer(inner)
-            or pa.types.is_dictionary(inner)):
+            or pa.types.is_dictionary(inner) or pa.types.is_null(inner)):  # (null: every list empty)
         raise DataError(f"{path}: the genres column {column!r} holds {kind} values, not lists of genre names")
-    text = pc.cast(values, pa.list_(pa.string()))
-    joined = pc.binary_join(text, "|")
-    return table.set_column(table.column_names.index(column), column, joined)
+    # A missing name in a list is left out, not the list (joined by arrow, it was null).
+    joined = ["|".join(str(name) for name in names if name is not None) if names is not None else None
+              for names in values.to_pylist()]
+    return table.set_column(table.column_names.index(column), column, pa.array(joined, pa.string()))
 
 
 def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
@@ -1161,13 +1165,17 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
     table = _table(path, text_columns, what="a movie catalogue")
     mine = roles([str(c) for c in table.column_names])
     cols = {role: _find(table, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
-    _one_role_each(cols, path)  # (--columns year=movieId read each movie's id as its year)
+    # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
+    # titles, as a log of titles is, has the one column for both)
+    _one_role_each({**cols, "item": None} if cols["item"] == cols["title"] else cols, path)
     table = _genres_as_text(table, cols["genres"], path)
     for role in ("title", "year"):
         if cols[role] is not None and pa.types.is_nested(table.column(cols[role]).type):
             raise DataError(f"{path}: the {role} column {cols[role]!r} holds {table.column(cols[role]).type} values, "
                             f"not {'text' if role == 'title' else 'years'}")
-    frame = table.to_pandas()
+    # Every column a column, as it was found above: pandas's own metadata made one the
+    # index of the frame (a catalogue saved from a frame indexed by its titles).
+    frame = table.to_pandas(ignore_metadata=True)
     values = table.column(cols["item"])
     _check_id_type(values, path, "movie", str(cols["item"]))
     _check_ids(values, path, "movie")
