@@ -539,6 +539,21 @@ def test_one_catalogue_column_serves_one_role_as_a_logs_does(tmp_path, columns, 
         load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat.csv")
 
 
+def test_categorical_titles_and_years_with_blanks_read_as_their_values(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # A categorical title column with a missing title ended in a pandas TypeError traceback.
+    (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n1,2,3\n2,3,5\n")
+    pq.write_table(pa.table({"movieId": [1, 2, 3], "title": pa.array(["A", None, "C"]).dictionary_encode()}),
+                   tmp_path / "cat.parquet")
+    with pytest.raises(DataError, match=r"cat.parquet row 2: movie 2 has no title"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    pq.write_table(pa.table({"movieId": [1, 2, 3], "title": pa.array(["A (1990)", "B", "C"]).dictionary_encode(),
+                             "year": pa.array([1991, None, 1993]).dictionary_encode()}), tmp_path / "cat.parquet")
+    assert load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet").catalog.years.tolist() == [1991, 0, 1993]
+
+
 def test_a_float32_parquet_year_out_of_range_is_quoted_whole(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -1088,10 +1088,6 @@ def _genres_as_text(table: Any, column: str | None, path: Path) -> Any:
         return table
     values = table.column(column)
     kind = values.type
-    if pa.types.is_dictionary(kind) and not pa.types.is_nested(kind.value_type):
-        # (a categorical column of pandas: as a category of the frame, a cell made "" met
-        # "Cannot setitem on a Categorical with a new category")
-        return table.set_column(table.column_names.index(column), column, values.cast(pa.string()))
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
         if pa.types.is_nested(kind):
             raise DataError(f"{path}: the genres column {column!r} holds {kind} values, not genre names")
@@ -1168,6 +1164,12 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
     # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
     # titles, as a log of titles is, has the one column for both)
     _one_role_each({**cols, "item": None} if cols["item"] == cols["title"] else cols, path)
+    # A categorical column (pandas's) as its values: as a category of the frame, a blank
+    # title or genres cell made "" met "Cannot setitem on a Categorical with a new category".
+    for role in ("title", "genres", "year"):
+        name = cols[role]
+        if name is not None and pa.types.is_dictionary(kind := table.column(name).type):
+            table = table.set_column(table.column_names.index(name), name, table.column(name).cast(kind.value_type))
     table = _genres_as_text(table, cols["genres"], path)
     for role in ("title", "year"):
         if cols[role] is not None and pa.types.is_nested(table.column(cols[role]).type):
