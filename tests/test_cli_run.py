@@ -393,6 +393,16 @@ def test_tune_keeps_the_settings_given_and_refuses_what_it_cannot_search(tmp_pat
     got = json.loads(out)
     assert set(got["tuning"]["settings"]) == {"recency_half_life"}  # --set holds λ; the search covers the rest
     assert all(t["settings"].keys() == {"recency_half_life"} for t in got["tuning"]["trials"])
+    # ... and the line says so, and that the first trial ("defaults") ran with it (it was
+    # called "defaults" alone, though λ was the one given)
+    assert "(regularization = 123 kept as given; validation hr@10 " in err and "; defaults with it " in err, err
+    for command, extra in (("evaluate", []), ("train", ["--out", str(tmp_path / "kept")])):
+        code, out, err = run(capsys, command, "--data", str(ml100k_dir), "--top-users", "150", "--model", "ease",
+                             "--set", "regularization=123", "--tune", "2", *extra, "-q")
+        assert code == 0 and "(regularization = 123 kept as given; " in out, out
+        code, out, err = run(capsys, command, "--data", str(ml100k_dir), "--top-users", "150", "--model", "ease",
+                             "--tune", "2", *extra[:1], *[e + "2" for e in extra[1:]], "-q")
+        assert code == 0 and "kept as given" not in out and "; defaults " in out, out
     refused = [
         (["--model", "popularity"], "--tune 2: popularity declares no search space: there is nothing to tune"),
         (["--model", "ease", "--set", "regularization=5", "--set", "recency_half_life=0"],

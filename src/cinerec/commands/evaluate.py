@@ -9,7 +9,7 @@
 
 import dataclasses
 import typing
-from typing import Any
+from typing import Any, Collection
 
 from cinerec.commands import flags
 
@@ -87,7 +87,7 @@ def evaluate(
     else:
         print_leaderboard([result])
         if tuned is not None:  # a result, not chatter: --quiet keeps it
-            print(tuned_line(tuned))
+            print(tuned_line(tuned, held))
         for line in notes + said:
             print(f"note: {line}")
 
@@ -101,17 +101,26 @@ def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
                           valid=prepared.valid, trials=trials, minutes=None, seed=seed,
                           base=model.config.to_dict(), hold=held)
-    say(tuned_line(tuned), quiet)
+    say(tuned_line(tuned, held), quiet)
     return tuned
 
 
-def tuned_line(tuned: Any) -> str:
-    """The search's outcome in one line: the chosen settings and both validation figures."""
+def tuned_line(tuned: Any, held: Collection[str] = ()) -> str:
+    """The search's outcome in one line: the chosen settings and both validation figures,
+    and the searched settings ``held`` (given by ``--set`` or ``--config``) kept as given,
+    which the first trial, "defaults", ran with too."""
+    from cinerec.config import shown
+    from cinerec.models import MODELS
     from cinerec.tuning import trials_text
 
+    model = tuned.model
+    kept = [k for k in MODELS[model.name].search_space if k in held] if model.name in MODELS else []
+    given = ", ".join(f"{k} = {shown(getattr(model.config, k))}" for k in kept)
+    given = f"{given} kept as given; " if kept else ""
     screened = "; trials screened approximately, both figures from plain fits" if tuned.screened else ""
-    return (f"tuned {tuned.model.name}: {tuned.settings} (validation {tuned.metric} {tuned.value:.4f}; defaults "
-            f"{tuned.default_value:.4f}; {trials_text(tuned.trials, tuned.metric, tuned.scored)}, {tuned.seconds:.1f} s{screened})")
+    return (f"tuned {model.name}: {tuned.settings} ({given}validation {tuned.metric} {tuned.value:.4f}; defaults"
+            f"{' with ' + ('it' if len(kept) == 1 else 'them') if kept else ''} {tuned.default_value:.4f}; "
+            f"{trials_text(tuned.trials, tuned.metric, tuned.scored)}, {tuned.seconds:.1f} s{screened})")
 
 
 def _with(model: Any, settings: dict[str, Any]) -> Any:

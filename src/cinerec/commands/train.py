@@ -192,7 +192,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     if shown is not None:  # a result, not chatter: --quiet keeps it
         from cinerec.commands.evaluate import tuned_line
 
-        print(tuned_line(shown))
+        print(tuned_line(shown, held if tuned is not None else ()))
     for line in notes + said:
         print(f"note: {line}")
     say(f"run saved to {out}", quiet)
