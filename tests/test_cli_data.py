@@ -199,6 +199,25 @@ def test_columns_of_a_catalogue_without_one_name_the_flag(tmp_path, capsys) -> N
                                        "and none is given\n")
 
 
+def test_a_catalogue_naming_only_some_of_the_logs_movies_is_said_where_the_data_is_read(tmp_path, capsys) -> None:
+    # Ids written another way in the catalogue (0001 for 1) left those movies without
+    # titles, which only data info's catalog_matched counted.
+    rows = [f"{u},{m},4,{m}" for u in (1, 2) for m in ((1, 2) if u == 1 else (3, 4))] + ["3,5,4,1", "3,6,4,2"]
+    (tmp_path / "log.csv").write_text("user,movie,rating,ts\n" + "\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text("id,title\n0001,Alpha\n2,Beta\n3,Gamma\n4,D\n5,E\n6,F\n")
+    note = (f"note: the catalogue {tmp_path / 'items.csv'} names 5 of the log's 6 movies; the other one shows its id "
+            "for a title (if it lists them, its ids are written otherwise than the log's: 0001 is not 1)\n")
+    data = ["--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "items.csv")]
+    assert main(["data", "info", *data]) == 0
+    assert capsys.readouterr().err == note
+    evaluate = ["evaluate", *data, "--model", "popularity", "--protocol", "loo-full", "--protocol-option", "ks=[1]"]
+    assert main(evaluate) == 0
+    assert capsys.readouterr().err.startswith(note)
+    assert main([*evaluate, "-q"]) == 0 and capsys.readouterr().err == ""
+    (tmp_path / "items.csv").write_text("id,title\n1,Alpha\n2,Beta\n3,Gamma\n4,D\n5,E\n6,F\n")  # all named
+    assert main(["data", "info", *data]) == 0 and capsys.readouterr().err == ""
+
+
 def test_synthesize_replaces_only_an_earlier_synthetic_release(tmp_path, capsys) -> None:
     mine = tmp_path / "mine"
     (mine / "sub").mkdir(parents=True)

@@ -1347,7 +1347,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
-    from cinerec.data.dataset import synthetic_notes, synthetic_words
+    from cinerec.data.dataset import catalog_notes, synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, trials_text, tune_with_bar
 
@@ -1383,6 +1383,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 raise DataError(f"{_where(study, ('data',), key)}: {said}") from None
         say(f"data: {study.source}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
+        for line in catalog_notes(dataset):
+            say(f"note: {line}", quiet)
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)

@@ -142,6 +142,10 @@ def info(
     source = where["source"]
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
+    from cinerec.data.dataset import catalog_notes
+
+    for line in catalog_notes(dataset):
+        say(f"note: {line}", quiet)
     dataset, record = apply_filters(dataset, filters)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")

@@ -443,7 +443,13 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     from cinerec.data import apply_filters, load
     from cinerec.runs import data_record
 
+    from cinerec import progress as bars
+    from cinerec.commands.show import say
+    from cinerec.data.dataset import catalog_notes
+
     dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
+    for line in catalog_notes(dataset):  # (said unless --quiet: the command silences the bars then)
+        say(f"note: {line}", bars.is_silenced())
     dataset, record = apply_filters(dataset, filters)
     return dataset, data_record(source, dataset, filters, record)
 

@@ -67,7 +67,7 @@ def quickstart(
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_words
-    from cinerec.data.dataset import synthetic_list_notes, synthetic_notes
+    from cinerec.data.dataset import catalog_notes, synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -101,6 +101,8 @@ def quickstart(
         started = time.perf_counter()
         with progress.silenced(quiet):
             dataset, label = _load(source, seed)
+        for line in catalog_notes(dataset):
+            say(f"note: {line}", quiet)
         dataset, transforms = apply_filters(dataset, filters)
         for step in transforms:
             say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "

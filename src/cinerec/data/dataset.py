@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label", "synthetic_words",
-           "synthetic_notes", "synthetic_list_notes"]
+           "synthetic_notes", "synthetic_list_notes", "catalog_notes"]
 
 DATASET_FORMAT = 1
 
@@ -602,6 +602,19 @@ def synthetic_list_notes(dataset: Dataset) -> list[str]:
         return []
     return [f"the run's data is a synthetic release{_shaped_like(dataset).lstrip(',')} (cinerec data synthesize): "
             "its movies, people and lists are made up"]
+
+
+def catalog_notes(dataset: Dataset) -> list[str]:
+    """The line said when a log's ``--catalog`` names only some of its movies (none
+    otherwise): the others show their ids wherever a list names them, which ids written
+    another way in the two files (``0001`` for ``1``) cause without a word."""
+    matched, path = dataset.info.get("catalog_matched"), dataset.info.get("catalog")
+    if matched is None or path is None or matched >= dataset.n_items:
+        return []
+    rest = dataset.n_items - matched
+    others = "the other one shows its id" if rest == 1 else f"the other {rest:,} show their ids"
+    return [f"the catalogue {path} names {matched:,} of the log's {dataset.n_items:,} movies; {others} for a title "
+            "(if it lists them, its ids are written otherwise than the log's: 0001 is not 1)"]
 
 
 def _shaped_like(dataset: Dataset) -> str:
