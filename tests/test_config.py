@@ -80,6 +80,14 @@ def test_a_dotted_set_key_sets_one_entry_of_a_table_as_toml_does():
     assert parse_set_options(["settings.bpmf.sweeps=100", "settings={}"]) == {"settings": {}}  # the later wins
     assert parse_set_options(["settings={autorec={epochs=2}}", "settings.bpmf.sweeps=1"]) == {
         "settings": {"autorec": {"epochs": 2}, "bpmf": {"sweeps": 1}}}
+    # the example --help gives is one a blend takes (sweeps=100 was below bpmf's burn_in of 100)
+    import typing
+
+    from cinerec.commands import flags
+    from cinerec.models import create
+
+    example = re.search(r"settings\.bpmf\.\S+=\d+", typing.get_args(flags.Set)[1].help)[0]
+    assert create("blend", parse_set_options([example])).config.settings["bpmf"]
     with pytest.raises(ConfigError, match=r"^--set settings\.bpmf\.sweeps=\[1,: not a TOML value"):
         parse_set_options(["settings.bpmf.sweeps=[1,"])
 

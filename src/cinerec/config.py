@@ -117,7 +117,7 @@ def parse_set_options(pairs: list[str] | None, flag: str = "--set") -> dict[str,
 
     A key given twice takes its last value, as a later flag overrides an earlier one (a
     command with settings of its own, then one changed at the end). A dotted key sets
-    one entry of a table, as in TOML (``settings.bpmf.sweeps=100``); the table holds
+    one entry of a table, as in TOML (``settings.bpmf.sweeps=300``); the table holds
     what ``--set`` gave it, later entries merged in. ``flag`` names the option in an error.
     """
     out: dict[str, Any] = {}

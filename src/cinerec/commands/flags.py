@@ -78,7 +78,7 @@ ConfigFile = Annotated[Path | None, typer.Option(
 Set = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
     help="One model setting, the value in TOML syntax (repeatable: a key given again takes the later "
-         "value; a dotted key sets one entry of a table, settings.bpmf.sweeps=100); wins over --config.")]
+         "value; a dotted key sets one entry of a table, settings.bpmf.sweeps=300); wins over --config.")]
 def _protocol_named(value: str | None) -> str | None:
     if value is not None and not value.strip():  # (it was taken as not given: the default ran)
         raise typer.BadParameter("give a protocol name (leave --protocol out for the model's default)")
