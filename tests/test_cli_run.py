@@ -959,7 +959,7 @@ def test_features_on_data_without_demographics_are_said_to_be_the_movies_alone(t
                      '[models.mlp-features]\nmodel = "mlp-rating"\nfeatures = true\nepochs = 1\n')
     assert main(["run", str(study), "--out", str(tmp_path / "out"), "-q"]) == 0
     said = ("mlp-features: features = true, but the data has no user demographics (age, gender, occupation, zip "
-            "code): it read the movies' genres and years only")
+            "code), so it read the users' ids only; of the movies it read genres and release years")
     assert f"note: {said}" in capsys.readouterr().out
     assert f"**Note:** {said}." in (tmp_path / "out" / "report.md").read_text()
 

@@ -824,7 +824,7 @@ def test_a_stores_two_stage_says_its_rankers_notes_under_the_best_models_label_o
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
     towers = [n for n in board["notes"] if "no user demographics" in n]
     assert towers == ["tt: the data has no user demographics (age, gender, occupation): the user tower read ids "
-                      "only, the movie tower ids only too (no genres or release years)"], board["notes"]
+                      "only, the movie tower read ids only (no genres or release years)"], board["notes"]
     # a retriever of the same kind reads ids only too: said as the store's retriever's
     board = run_study(Study.from_toml(write(tmp_path, text.replace('retriever = "ease"', 'retriever = "two-tower"\n'
                                                                      'retriever_settings = {epochs = 1}'),

@@ -540,7 +540,7 @@ def test_a_stage_that_takes_features_by_its_settings_gets_them_and_the_stages_no
     two = create("two-stage", {"retriever": "two-tower", "ranker": "als", "candidates": 20, "mix": 0.5,
                                "retriever_settings": tower, "ranker_settings": ALS_TINY})
     note = ("two-tower: the data has no user demographics (age, gender, occupation): the user tower read ids only, "
-            "the movie tower genres and release years")
+            "the movie tower read genres and release years")
     assert two.set_features(bare).fit(bare.interactions).fit_notes() == [note]
     both = create("two-stage", {"retriever": "two-tower", "ranker": "two-tower", "candidates": 20, "mix": 0.5,
                                 "retriever_settings": tower, "ranker_settings": tower})

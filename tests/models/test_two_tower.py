@@ -10,7 +10,7 @@ import torch
 from cinerec.data.dataset import Catalog, Dataset, IdMap
 from cinerec.errors import ConfigError, DataError
 from cinerec.models import create, load_model
-from cinerec.models.two_tower import TowerFeatures, TwoTower
+from cinerec.models.two_tower import YEAR_EDGES, TowerFeatures, TwoTower
 from tests.models.conformance import ModelConformance, _real_ml100k, random_ratings
 
 TINY = {"factors": 8, "id_embedding": 8, "feature_embedding": 4, "layers": [16], "epochs": 15, "batch_size": 64,
@@ -51,6 +51,42 @@ def test_features_encode_buckets_and_codes():
     np.testing.assert_array_equal(f.item_genres, ds.catalog.genres.astype(np.float32))
 
 
+def test_release_years_after_1998_fall_in_buckets_of_their_own():
+    # Every movie from 1998 on shared one bucket: a release of recent movies (ml-25m
+    # filtered to 2010 on) gave the movie tower one constant year, said to be read.
+    ds = small_dataset()
+    years = np.array([1995, 1998, 2001, 2010, 2011, 2019, 2030, 0] * (ds.n_items // 8 + 1))[:ds.n_items]
+    f = TowerFeatures.from_dataset(ds.replace(catalog=Catalog(ds.catalog.titles, years, ds.catalog.genre_names,
+                                                              ds.catalog.genres)))
+    bucket = dict(zip(years.tolist(), f.item_year.tolist()))
+    assert bucket[0] == 0 and len({bucket[y] for y in (1995, 1998, 2001, 2010, 2019, 2030)}) == 6
+    assert bucket[2010] == bucket[2011]  # (two years wide)
+    # ml-100k's years (up to 1998) keep the buckets they had
+    old = (1930, 1940, 1950, 1960, 1970, 1980, 1985, 1990, 1992, 1994, 1996, 1998)
+    ys = np.arange(1900, 1999)
+    np.testing.assert_array_equal(np.digitize(ys, old), np.digitize(ys, YEAR_EDGES))
+
+
+@pytest.mark.parametrize("years,genres,said", [
+    ("recent", True, "the movie tower read genres only (no release years: every movie's falls in one bucket)"),
+    ("none", True, "the movie tower read genres only (no release years: none is known)"),
+    ("known", False, "the movie tower read release years only (no genres)"),
+])
+def test_the_note_names_what_the_movie_tower_read(years, genres, said):
+    # It said "genres and release years" whatever the catalogue held.
+    base = small_dataset()
+    n = base.n_items
+    y = {"recent": np.full(n, 2015), "none": np.zeros(n, np.int64), "known": base.catalog.years}[years]
+    g = base.catalog.genres if genres else np.zeros((n, 0), bool)
+    names = base.catalog.genre_names if genres else ()
+    ds = base.replace(catalog=Catalog(base.catalog.titles, y, names, g))
+    model = create("two-tower", {**TINY, "epochs": 1}).set_features(ds).fit(ds.interactions)
+    assert model.fit_notes() == [f"two-tower: {said}"]
+    mlp = create("mlp-rating", {"features": True, "epochs": 1, "progress": False}).set_features(ds)
+    assert mlp.fit(ds.interactions).fit_notes() == [f"mlp-rating: features = true, but of the movies it read "
+                                                    f"{said.removeprefix('the movie tower read ')}"]
+
+
 def test_features_without_demographics_keep_the_catalogue():
     ds = small_dataset().replace(user_features=None)
     f = TowerFeatures.from_dataset(ds)
@@ -59,7 +95,7 @@ def test_features_without_demographics_keep_the_catalogue():
     assert model.score([0]).shape == (1, ds.n_items)
     # Said beside the figures: the user tower read ids alone without a word (mlp-rating says so).
     assert model.fit_notes() == ["two-tower: the data has no user demographics (age, gender, occupation): the user "
-                                 "tower read ids only, the movie tower genres and release years"]
+                                 "tower read ids only, the movie tower read genres and release years"]
     assert create("two-tower", {**TINY, "epochs": 1}).set_features(small_dataset()).fit(ds.interactions) \
         .fit_notes() == []
     zipped = create("two-tower", {**TINY, "epochs": 1, "zip_prefix": True}).set_features(ds).fit(ds.interactions)

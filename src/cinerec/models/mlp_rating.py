@@ -212,11 +212,17 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         return self
 
     def fit_notes(self) -> list[str]:
+        """Said where ``features = true`` read less than it says: no user demographics, or
+        movies without genres or known years (an all-unknown year was read without a word)."""
         f = self.features
-        if not self.config.features or f is None or f.user_columns:
+        if not self.config.features or f is None:
             return super().fit_notes()
-        return super().fit_notes() + [f"{self.name}: features = true, but the data has no user demographics (age, gender, occupation, zip "
-                "code): it read the movies' genres and years only"]
+        movies = f.movie_words()
+        if f.user_columns and movies == "genres and release years":
+            return super().fit_notes()
+        users = "" if f.user_columns else \
+            "the data has no user demographics (age, gender, occupation, zip code), so it read the users' ids only; "
+        return super().fit_notes() + [f"{self.name}: features = true, but {users}of the movies it read {movies}"]
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "MLPRating":
         self._settle_liked_threshold(train)

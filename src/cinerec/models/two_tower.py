@@ -40,9 +40,10 @@ __all__ = ["TwoTower", "TwoTowerConfig", "TowerFeatures", "AGE_EDGES", "YEAR_EDG
 
 #: Age buckets (as ml-1m publishes them): under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+.
 AGE_EDGES = (18, 25, 35, 45, 50, 56)
-#: Release-year buckets; finer in the 1990s, where most MovieLens movies were released.
-#: Bucket 0 is "unknown year".
-YEAR_EDGES = (1930, 1940, 1950, 1960, 1970, 1980, 1985, 1990, 1992, 1994, 1996, 1998)
+#: Release-year buckets; two years wide from 1990, where most MovieLens movies were
+#: released (ml-100k's all end by 1998; the later releases' run to the 2020s, which one
+#: bucket from 1998 on made alike). Bucket 0 is "unknown year".
+YEAR_EDGES = (1930, 1940, 1950, 1960, 1970, 1980, 1985, 1990, 1992, 1994, 1996, 1998, *range(2000, 2025, 2))
 
 _USER_COLUMNS = ("age", "gender", "occupation")
 #: Zip-code regions: the first digit of a US zip code (0-9), and 10 for any other code.
@@ -80,6 +81,21 @@ class TowerFeatures:
     def is_empty(self) -> bool:
         """Nothing beyond the ids: no user column, no genre, no known release year."""
         return not self.user_columns and not self.item_genres.shape[1] and not self.item_year.any()
+
+    def movie_words(self) -> str:
+        """What the movies' side reads that tells movies apart, in words: ``"genres and
+        release years"``, one of them with what is missing, or ``"ids only (no genres or
+        release years)"``. Years all in one bucket (or all unknown) tell none apart."""
+        genres = self.item_genres.shape[1] > 0 and bool(self.item_genres.any())
+        years = len(np.unique(self.item_year)) > 1
+        if genres and years:
+            return "genres and release years"
+        if genres:
+            why = "none is known" if not self.item_year.any() else "every movie's falls in one bucket"
+            return f"genres only (no release years: {why})"
+        if years:
+            return "release years only (no genres)"
+        return "ids only (no genres or release years)"
 
     @classmethod
     def from_dataset(cls, dataset: "Dataset", zip_prefix: bool = False) -> "TowerFeatures":
@@ -323,14 +339,19 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
 
     def fit_notes(self) -> list[str]:
         """Said where the towers read less than their name promises: data without user
-        demographics left the user tower on ids alone, without a word."""
+        demographics left the user tower on ids alone, and a catalogue without genres or
+        years the movie tower, each without a word (the note named genres and years
+        whatever the data held)."""
         f = self.features
-        if f is None or f.user_columns:
+        if f is None:
             return super().fit_notes()
-        movies = "ids only too (no genres or release years)" if f.is_empty else "genres and release years"
+        movies = f.movie_words()
+        if f.user_columns and movies == "genres and release years":
+            return super().fit_notes()
         wanted = "age, gender, occupation, zip code" if self.config.zip_prefix else "age, gender, occupation"
-        return super().fit_notes() + [f"{self.name}: the data has no user demographics ({wanted}): the user tower read "
-                f"ids only, the movie tower {movies}"]
+        users = "" if f.user_columns else \
+            f"the data has no user demographics ({wanted}): the user tower read ids only, "
+        return super().fit_notes() + [f"{self.name}: {users}the movie tower read {movies}"]
 
     @property
     def vectors_without_ratings(self) -> bool:  # type: ignore[override]
