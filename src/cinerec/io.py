@@ -321,6 +321,53 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
                 break
 
 
+@contextlib.contextmanager
+def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold ``path`` for the length of the block, waiting for any other process holding it
+    first (``waiting`` is called once, before the wait): writers of one file take turns.
+
+    The turn is a lock on ``.NAME.lock`` beside ``path``, let go when the process ends,
+    killed or not; the file is removed at the end. Where file locks do not exist
+    (Windows), no turn is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(os.path.realpath(path))
+    lock = path.with_name(f".{path.name}.lock")
+    said = False
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except OSError:  # no lock can be made there: nor can the file itself, which says why
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                if waiting is not None and not said:
+                    waiting()
+                    said = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        # The file locked was removed by the holder as it ended: the lock by that name now is the turn.
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
     """One line for a destination where nothing can be created."""
     from cinerec.errors import ConfigError

@@ -128,6 +128,30 @@ def test_what_a_killed_export_left_is_swept_once_stale(run_dir, tmp_path):
     assert other.exists()
 
 
+def test_exports_of_one_store_take_turns(run_dir, tmp_path, capsys):
+    # Two at once both said they wrote it, and the one that ended last was the store: a
+    # -k 5 export started second was replaced by a -k 1000 one started first.
+    import fcntl
+    import time
+
+    db = tmp_path / "recs.sqlite"
+    held = os.open(tmp_path / ".recs.sqlite.lock", os.O_RDWR | os.O_CREAT)  # (another export's turn)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    done: list[int] = []
+    later = threading.Thread(target=lambda: done.append(export_store(run_dir, db, k=5, model="popularity").k))
+    later.start()
+    time.sleep(1.0)
+    assert later.is_alive() and not db.exists()  # waiting for the turn, nothing written
+    assert capsys.readouterr().err == f"waiting for another export into {db} to end...\n"
+    fcntl.flock(held, fcntl.LOCK_UN)
+    os.close(held)
+    later.join(60)
+    assert done == [5] and open_store(db).info.k == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]  # (the lock goes with its turn)
+    export_store(run_dir, db, k=3, model="popularity", progress=False)  # no wait, nothing said
+    assert open_store(db).info.k == 3 and capsys.readouterr().err == ""
+
+
 def test_an_export_that_fills_the_disk_is_one_line_and_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
     # sqlite3's "database or disk is full" left the command as a traceback.
     import cinerec.serving.store as store

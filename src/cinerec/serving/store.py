@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ import numpy as np
 
 import cinerec
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
-from cinerec.io import atomic_path, sweep_stale_temps
+from cinerec.io import atomic_path, in_turn, sweep_stale_temps
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
 from cinerec.serving.lists import Lists
@@ -346,6 +347,21 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         export_postgres(plan, str(db), progress=progress)
         return open_store(db).info
     db = Path(db)
+
+    def waiting() -> None:
+        from cinerec.progress import is_silenced
+
+        if progress and not is_silenced():
+            print(f"waiting for another export into {db} to end...", file=sys.stderr, flush=True)
+
+    # Exports of one store take turns, as those into one PostgreSQL database do: two at
+    # once both said they wrote it, and the one that ended last was the store.
+    with in_turn(db, waiting):
+        _write_sqlite(plan, db, progress)
+        return open_store(db).info  # (this export's: the next one waits for the turn)
+
+
+def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
     sweep_stale_temps(db)  # what a killed export of this store left
     with atomic_path(db) as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
@@ -367,7 +383,6 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
             con.close()
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-    return open_store(db).info
 
 
 def short_lists(dataset: Any, k: int) -> tuple[int, int]:
