@@ -2,6 +2,7 @@
 
 import os
 import stat
+import threading
 
 import pytest
 
@@ -305,3 +306,33 @@ def test_out_at_the_root_of_the_file_system_is_one_line(argv, capsys, tmp_path):
         assert err.startswith((f"cinerec: error: --out {root}: names the root of the file system, ",
                                "cinerec: error: --out /: names the root of the file system, ")) \
             and len(err.splitlines()) == 1, err
+
+
+def test_a_turn_is_not_waited_for_by_its_own_holder_and_is_skipped_where_locks_do_not_work(tmp_path, monkeypatch):
+    # Nested in one thread it waited for itself for good; on a file system without locks
+    # (ENOLCK) it said it was waiting for another export, then ended in a traceback.
+    import errno
+    import fcntl
+
+    from cinerec.io import in_turn
+
+    said: list[str] = []
+
+    def nested() -> None:
+        with in_turn(tmp_path / "a.sqlite", lambda: said.append("waiting")):
+            with in_turn(tmp_path / "a.sqlite", lambda: said.append("waiting")):
+                assert (tmp_path / ".a.sqlite.lock").exists()
+
+    thread = threading.Thread(target=nested, daemon=True)  # (a test that hangs is no answer)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive() and said == [] and not (tmp_path / ".a.sqlite.lock").exists()
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    ran = []
+    with in_turn(tmp_path / "a.sqlite", lambda: said.append("waiting")):
+        ran.append(True)
+    assert ran == [True] and said == [] and not (tmp_path / ".a.sqlite.lock").exists()

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -336,18 +337,28 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
         yield
         return
     path = Path(os.path.realpath(path))
+    held = _turns.__dict__.setdefault("held", set())
+    if path in held:  # this thread's turn already (a lock per open file: it waited for itself)
+        yield
+        return
     lock = path.with_name(f".{path.name}.lock")
     said = False
     while True:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except PermissionError:  # another user's lock file: it locks as well read-only
+            try:
+                fd = os.open(lock, os.O_RDONLY)
+            except OSError:
+                yield
+                return
         except OSError:  # no lock can be made there: nor can the file itself, which says why
             yield
             return
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 if waiting is not None and not said:
                     waiting()
                     said = True
@@ -356,16 +367,27 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
                 break
         except FileNotFoundError:
             pass
+        except OSError:  # locks do not work here (ENOLCK, some network file systems): no turn taken
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+            yield
+            return
         except BaseException:
             os.close(fd)
             raise
         # The file locked was removed by the holder as it ended: the lock by that name now is the turn.
         os.close(fd)
+    held.add(path)
     try:
         yield
     finally:
+        held.discard(path)
         lock.unlink(missing_ok=True)
         os.close(fd)
+
+
+#: The paths whose turn (:func:`in_turn`) each thread holds.
+_turns = threading.local()
 
 
 def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
