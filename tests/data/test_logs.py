@@ -582,6 +582,10 @@ def test_a_parquet_catalogue_saved_from_a_frame_indexed_by_a_column_reads_that_c
     frame.set_index("title").to_parquet(tmp_path / "cat.parquet")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
     assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1995, 0]
+    # ... and one indexed by its ids, 1 to N, which pandas keeps as a range in its metadata alone
+    frame.set_index("movieId").to_parquet(tmp_path / "cat.parquet")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.genre_names == ("Drama", "War")
 
 
 def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):

@@ -1073,6 +1073,29 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
 
 
+def _with_range_index(table: Any) -> Any:
+    """``table`` with a named index that pandas kept in its metadata alone as a column: a
+    frame indexed by ``movieId`` holding 1 to N is saved as a range (start, stop, step),
+    no column, and its ids were lost ("no item column")."""
+    import pyarrow as pa
+
+    try:
+        meta = table.schema.pandas_metadata or {}
+    except (ValueError, TypeError):  # (not pandas's: nothing to read there)
+        return table
+    for index in meta.get("index_columns") or []:
+        if not isinstance(index, dict) or index.get("kind") != "range" or not isinstance(index.get("name"), str):
+            continue
+        name = index["name"]
+        try:
+            ids = np.arange(int(index["start"]), int(index["stop"]), int(index.get("step", 1)), dtype=np.int64)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if name not in table.column_names and len(ids) == table.num_rows:
+            table = table.append_column(name, pa.array(ids))
+    return table
+
+
 def _whole(value: Any) -> Any:
     """A whole float as the integer it is (``12000.0`` as ``12000``); anything else as it is."""
     return int(value) if isinstance(value, (float, np.floating)) and float(value).is_integer() else value
@@ -1158,7 +1181,7 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
 
     import pyarrow as pa
 
-    table = _table(path, text_columns, what="a movie catalogue")
+    table = _with_range_index(_table(path, text_columns, what="a movie catalogue"))
     mine = roles([str(c) for c in table.column_names])
     cols = {role: _find(table, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
