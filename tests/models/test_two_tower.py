@@ -70,15 +70,16 @@ def test_release_years_after_1998_fall_in_buckets_of_their_own():
 @pytest.mark.parametrize("years,genres,said", [
     ("recent", True, "the movie tower read genres only (no release years: every movie's falls in one bucket)"),
     ("none", True, "the movie tower read genres only (no release years: none is known)"),
-    ("known", False, "the movie tower read release years only (no genres)"),
+    ("known", False, "the movie tower read release years only (no genres: none is given)"),
+    ("known", "same", "the movie tower read release years only (no genres: every movie has the same)"),
 ])
 def test_the_note_names_what_the_movie_tower_read(years, genres, said):
     # It said "genres and release years" whatever the catalogue held.
     base = small_dataset()
     n = base.n_items
     y = {"recent": np.full(n, 2015), "none": np.zeros(n, np.int64), "known": base.catalog.years}[years]
-    g = base.catalog.genres if genres else np.zeros((n, 0), bool)
-    names = base.catalog.genre_names if genres else ()
+    g = np.ones((n, 1), bool) if genres == "same" else base.catalog.genres if genres else np.zeros((n, 0), bool)
+    names = ("Drama",) if genres == "same" else base.catalog.genre_names if genres else ()
     ds = base.replace(catalog=Catalog(base.catalog.titles, y, names, g))
     model = create("two-tower", {**TINY, "epochs": 1}).set_features(ds).fit(ds.interactions)
     assert model.fit_notes() == [f"two-tower: {said}"]

@@ -85,8 +85,9 @@ class TowerFeatures:
     def movie_words(self) -> str:
         """What the movies' side reads that tells movies apart, in words: ``"genres and
         release years"``, one of them with what is missing, or ``"ids only (no genres or
-        release years)"``. Years all in one bucket (or all unknown) tell none apart."""
-        genres = self.item_genres.shape[1] > 0 and bool(self.item_genres.any())
+        release years)"``. Years all in one bucket (or all unknown), or the same genres
+        for every movie, tell none apart."""
+        genres = self.item_genres.shape[1] > 0 and len(np.unique(self.item_genres, axis=0)) > 1
         years = len(np.unique(self.item_year)) > 1
         if genres and years:
             return "genres and release years"
@@ -94,7 +95,8 @@ class TowerFeatures:
             why = "none is known" if not self.item_year.any() else "every movie's falls in one bucket"
             return f"genres only (no release years: {why})"
         if years:
-            return "release years only (no genres)"
+            why = "none is given" if not self.item_genres.any() else "every movie has the same"
+            return f"release years only (no genres: {why})"
         return "ids only (no genres or release years)"
 
     @classmethod
