@@ -1383,8 +1383,6 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 raise DataError(f"{_where(study, ('data',), key)}: {said}") from None
         say(f"data: {study.source}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies", quiet)
-        for line in catalog_notes(dataset):
-            say(f"note: {line}", quiet)
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)
@@ -1394,6 +1392,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     if where.endswith("(given on the command line)") else \
                     f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
                 raise DataError(said) from None
+        for line in catalog_notes(dataset):  # (of the movies the filters kept)
+            say(f"note: {line}", quiet)
         data = data_record(study.data_source(), dataset, study.filters, record)
         protocol = get_protocol(study.protocol, **study.protocol_options)
         try:  # data the protocol cannot measure (no stars, no folds): said before any one model's needs

@@ -144,9 +144,9 @@ def info(
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
     from cinerec.data.dataset import catalog_notes
 
-    for line in catalog_notes(dataset):
-        say(f"note: {line}", quiet)
     dataset, record = apply_filters(dataset, filters)
+    for line in catalog_notes(dataset):  # (of the movies the filters kept)
+        say(f"note: {line}", quiet)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")
     if facts["release"] == UNNAMED_CSV and not json:

@@ -448,9 +448,9 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     from cinerec.data.dataset import catalog_notes
 
     dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
+    dataset, record = apply_filters(dataset, filters)
     for line in catalog_notes(dataset):  # (said unless --quiet: the command silences the bars then)
         say(f"note: {line}", bars.is_silenced())
-    dataset, record = apply_filters(dataset, filters)
     return dataset, data_record(source, dataset, filters, record)
 
 

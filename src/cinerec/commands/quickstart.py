@@ -101,9 +101,9 @@ def quickstart(
         started = time.perf_counter()
         with progress.silenced(quiet):
             dataset, label = _load(source, seed)
-        for line in catalog_notes(dataset):
-            say(f"note: {line}", quiet)
         dataset, transforms = apply_filters(dataset, filters)
+        for line in catalog_notes(dataset):  # (of the movies the filters kept)
+            say(f"note: {line}", quiet)
         for step in transforms:
             say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "
                 f"{step['after']['ratings']:,} ratings", quiet)
