@@ -112,6 +112,22 @@ RunModel = Annotated[str | None, typer.Option(
          "exported from, when it is one of the run's].")]
 
 
+#: What a ``--config`` that is no plain file (a pipe, ``<(...)``) held: read once, it is
+#: empty the second time, and the settings it gave were searched by ``--tune``.
+_PIPED_CONFIGS: dict[str, bytes] = {}
+
+
+def _config_bytes(path: Path) -> bytes:
+    import stat
+
+    if stat.S_ISREG(path.stat().st_mode):  # (read anew: a notebook may run again after an edit)
+        return path.read_bytes()
+    key = str(path)
+    if key not in _PIPED_CONFIGS:
+        _PIPED_CONFIGS[key] = path.read_bytes()
+    return _PIPED_CONFIGS[key]
+
+
 def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, Any]:
     """Settings of a ``model_class`` model from a TOML file, or one clear line saying why not.
 
@@ -126,7 +142,7 @@ def read_config_file(path: Path, model_class: type["Recommender"]) -> dict[str, 
     from cinerec.errors import ConfigError
 
     try:
-        raw = path.read_bytes()
+        raw = _config_bytes(path)
         # The byte-order mark some editors write first (a study file may hold one too).
         values = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except FileNotFoundError:
