@@ -64,17 +64,12 @@ class TooFewUnseen(DataError):
     """
 
     def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}",
-                 only_way: bool = False, top_k: int = 0, rated_all: bool | None = None) -> None:
+                 only_way: bool = False, top_k: int = 0) -> None:
         self.base, self.fewer, self.only_way, self.top_k = message, fewer, only_way, top_k
-        self.rated_all = fewer == 0 if rated_all is None else rated_all  # (someone has no unseen movie)
         joint = "; ask" if only_way else " or ask"
         # ``top_k``: the protocol's largest K, which must stay below the fewer + 1 candidates.
         ks = f", and for no K above {fewer} in ks (K = {top_k} needs {top_k} negatives)" if top_k > fewer else ""
-        # Someone who rated every movie, and no filter to loosen: it ended on the catalogue's
-        # size, with no way out (no count of negatives, no K, can measure them by ranking).
-        none = "; someone who rated every movie has none to rank against, so such data is measured on stars " \
-               "(the ratings-random protocol), not by ranking" if self.rated_all and only_way else ""
-        super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else none))
+        super().__init__(message + (f"{joint} for fewer negatives ({how.format(n=fewer)}){ks}" if fewer else ""))
 
     def asking(self, how: str, flags: Mapping[str, str] | None = None, least: int = 0) -> "TooFewUnseen":
         """The same error, its way out said as ``how`` (``{n}`` becomes the count), and the
@@ -83,8 +78,7 @@ class TooFewUnseen(DataError):
         base = self.base
         for flag, said in (flags or {}).items():
             base = base.replace(flag, said)
-        return TooFewUnseen(base, self.fewer if self.fewer >= least else 0, how, self.only_way, self.top_k,
-                            self.rated_all)
+        return TooFewUnseen(base, self.fewer if self.fewer >= least else 0, how, self.only_way, self.top_k)
 
 
 class ConfigError(CinerecError, ValueError):

@@ -1209,7 +1209,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                 asked = e.asking("n_negatives = {n}", words)
                 key = "n_negatives" if "n_negatives" in study.protocol_options else None
                 raise TooFewUnseen(f"{_where(study, ('protocol',), key)}: {asked.base}", asked.fewer,
-                                   "n_negatives = {n}", asked.only_way, asked.top_k, asked.rated_all) from None
+                                   "n_negatives = {n}", asked.only_way, asked.top_k) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
             from cinerec.runs import list_more_files

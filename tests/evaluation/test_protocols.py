@@ -840,20 +840,6 @@ def test_a_shortfall_names_top_users_when_it_dropped_the_movies(ml100k):
         get_protocol("loo-sampled").prepare(one)
 
 
-def test_a_shortfall_of_someone_who_rated_every_movie_says_what_can_measure_them():
-    # It ended on "the data holds only 4 movies", with no way out.
-    from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-
-    users, items = np.repeat(np.arange(2), 4), np.tile(np.arange(4), 2)
-    x = Interactions(users, items, np.full(8, 4.0, np.float32), np.arange(8), 2, 4)
-    ds = Dataset("full", x, IdMap(np.array(["u1", "u2"], dtype=object), "user"), IdMap(np.arange(4) + 1),
-                 Catalog.unknown(4))
-    with pytest.raises(DataError, match=r"user 'u1' has only 0 unseen movies, .*; the data holds only 4 movies; "
-                                        r"someone who rated every movie has none to rank against, so such data is "
-                                        r"measured on stars \(the ratings-random protocol\), not by ranking$"):
-        get_protocol("loo-sampled").prepare(ds)
-
-
 def test_leaving_the_latest_out_of_data_without_times_says_it_is_the_last_row_of_the_file():
     from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 
