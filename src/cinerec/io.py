@@ -369,7 +369,7 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
             pass
         except OSError:  # locks do not work here (ENOLCK, some network file systems): no turn taken
             os.close(fd)
-            lock.unlink(missing_ok=True)
+            _drop(lock)
             yield
             return
         except BaseException:
@@ -382,8 +382,17 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
         yield
     finally:
         held.discard(path)
-        lock.unlink(missing_ok=True)
+        _drop(lock)
         os.close(fd)
+
+
+def _drop(lock: Path) -> None:
+    """Remove a lock file; one this process may not remove (another user's, in a shared
+    folder) is left: the lock on it is what counted, and it goes with the file's closing."""
+    try:
+        lock.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 #: The paths whose turn (:func:`in_turn`) each thread holds.
