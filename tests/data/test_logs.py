@@ -586,6 +586,15 @@ def test_a_parquet_catalogue_saved_from_a_frame_indexed_by_a_column_reads_that_c
     frame.set_index("movieId").to_parquet(tmp_path / "cat.parquet")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
     assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.genre_names == ("Drama", "War")
+    # an index of row numbers beside the id column stays out of it (it made a second id column)
+    rows = pd.DataFrame({"id": [0, 1], "movieId": [2, 1], "title": ["Beta", "Alpha"]}).set_index("id")
+    rows.to_parquet(tmp_path / "cat.parquet")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"]
+    pd.DataFrame({"title": ["Alpha", "Beta"]}, index=pd.RangeIndex(0, 2, name="title")).to_parquet(
+        tmp_path / "cat.parquet")  # (an index named as another role is no id either)
+    with pytest.raises(DataError, match="no item column"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
 
 
 def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):

@@ -31,7 +31,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Literal, Mapping
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -1073,26 +1073,32 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
 
 
-def _with_range_index(table: Any) -> Any:
-    """``table`` with a named index that pandas kept in its metadata alone as a column: a
+def _with_range_index(table: Any, id_names: Sequence[str]) -> Any:
+    """``table`` with the movie ids that pandas kept in its metadata alone as a column: a
     frame indexed by ``movieId`` holding 1 to N is saved as a range (start, stop, step),
-    no column, and its ids were lost ("no item column")."""
+    no column, and its ids were lost ("no item column"). Only an index named as the id
+    column is (``id_names``), and only where no column is: any other index is the frame's
+    row numbers."""
     import pyarrow as pa
 
+    names = {str(n).strip().lower() for n in id_names}
+    if any(str(c).strip().lower() in names for c in table.column_names):
+        return table
     try:
         meta = table.schema.pandas_metadata or {}
     except (ValueError, TypeError):  # (not pandas's: nothing to read there)
         return table
     for index in meta.get("index_columns") or []:
-        if not isinstance(index, dict) or index.get("kind") != "range" or not isinstance(index.get("name"), str):
+        if not isinstance(index, dict) or index.get("kind") != "range" or not isinstance(index.get("name"), str) \
+                or index["name"].strip().lower() not in names:
             continue
         name = index["name"]
         try:
             ids = np.arange(int(index["start"]), int(index["stop"]), int(index.get("step", 1)), dtype=np.int64)
         except (KeyError, TypeError, ValueError):
             continue
-        if name not in table.column_names and len(ids) == table.num_rows:
-            table = table.append_column(name, pa.array(ids))
+        if len(ids) == table.num_rows:
+            return table.append_column(name, pa.array(ids))
     return table
 
 
@@ -1181,7 +1187,8 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
 
     import pyarrow as pa
 
-    table = _with_range_index(_table(path, text_columns, what="a movie catalogue"))
+    id_names = [*([named["item"]] if "item" in named else []), *_CATALOG_NAMES["item"]]
+    table = _with_range_index(_table(path, text_columns, what="a movie catalogue"), id_names)
     mine = roles([str(c) for c in table.column_names])
     cols = {role: _find(table, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
