@@ -405,15 +405,17 @@ def test_tune_keeps_the_settings_given_and_refuses_what_it_cannot_search(tmp_pat
                              "--tune", "2", *extra[:1], *[e + "2" for e in extra[1:]], "-q")
         assert code == 0 and "kept as given" not in out and "; defaults " in out, out
     # A --config that is a pipe (<(...)) was read twice, empty the second time: its λ was searched.
-    r, w = os.pipe()
-    os.write(w, b"regularization = 123\n")
-    os.close(w)
-    try:
-        code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--top-users", "150", "--model", "ease",
-                             "--config", f"/dev/fd/{r}", "--tune", "2", "-q")
-    finally:
-        os.close(r)
-    assert code == 0 and "(regularization = 123 kept as given; " in out, out + err
+    # The next command's pipe, by the same /dev/fd name, is its own.
+    for given in ("123", "7"):
+        r, w = os.pipe()
+        os.write(w, f"regularization = {given}\n".encode())
+        os.close(w)
+        try:
+            code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--top-users", "150", "--model",
+                                 "ease", "--config", f"/dev/fd/{r}", "--tune", "2", "-q")
+        finally:
+            os.close(r)
+        assert code == 0 and f"(regularization = {given} kept as given; " in out, out + err
     refused = [
         (["--model", "popularity"], "--tune 2: popularity declares no search space: there is nothing to tune"),
         (["--model", "ease", "--set", "regularization=5", "--set", "recency_half_life=0"],

@@ -115,9 +115,12 @@ def script_main(main: Callable[[], int | None]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from cinerec.commands import flags
+
     command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
+        flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
         status = _run(command, argv)
         if status == 0 and interrupt_dropped():  # (what it had finished before is kept)
             raise KeyboardInterrupt

@@ -112,9 +112,16 @@ RunModel = Annotated[str | None, typer.Option(
          "exported from, when it is one of the run's].")]
 
 
-#: What a ``--config`` that is no plain file (a pipe, ``<(...)``) held: read once, it is
-#: empty the second time, and the settings it gave were searched by ``--tune``.
+#: What a ``--config`` that is no plain file (a pipe, ``<(...)``) held, for the command
+#: that reads it: read once, it is empty the second time, and the settings it gave were
+#: searched by ``--tune``. Forgotten as each command starts (:func:`forget_piped_configs`).
 _PIPED_CONFIGS: dict[str, bytes] = {}
+
+
+def forget_piped_configs() -> None:
+    """Let the next command read its ``--config`` pipe anew (a pipe opened later may have
+    the same ``/dev/fd/N`` name)."""
+    _PIPED_CONFIGS.clear()
 
 
 def _config_bytes(path: Path) -> bytes:
