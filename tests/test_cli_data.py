@@ -206,7 +206,7 @@ def test_a_catalogue_naming_only_some_of_the_logs_movies_is_said_where_the_data_
     rows += [f"4,{m},3,{m}" for m in range(2, 7)]  # (movie 1, the one not named, is the least rated)
     (tmp_path / "log.csv").write_text("user,movie,rating,ts\n" + "\n".join(rows) + "\n")
     (tmp_path / "items.csv").write_text("id,title\n0001,Alpha\n2,Beta\n3,Gamma\n4,D\n5,E\n6,F\n")
-    note = (f"note: the catalogue {tmp_path / 'items.csv'} names 5 of the log's 6 movies; the other one shows its id "
+    note = (f"note: the catalogue {tmp_path / 'items.csv'} names 5 of the 6 movies; the other one shows its id "
             "for a title (if it lists them, its ids are written otherwise than the log's: 0001 is not 1)\n")
     data = ["--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "items.csv")]
     assert main(["data", "info", *data]) == 0

@@ -613,7 +613,7 @@ def catalog_notes(dataset: Dataset) -> list[str]:
         return []
     rest = dataset.n_items - matched
     others = "the other one shows its id" if rest == 1 else f"the other {rest:,} show their ids"
-    return [f"the catalogue {path} names {matched:,} of the log's {dataset.n_items:,} movies; {others} for a title "
+    return [f"the catalogue {path} names {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
             "(if it lists them, its ids are written otherwise than the log's: 0001 is not 1)"]
 
 
