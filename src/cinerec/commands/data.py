@@ -127,6 +127,7 @@ def info(
     from cinerec import progress
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
+    from cinerec.data.dataset import catalog_notes
     from cinerec.data.filters import data_record, step_words  # (not cinerec.runs, which imports torch)
     from cinerec.data.movielens import UNNAMED_CSV
 
@@ -142,8 +143,6 @@ def info(
     source = where["source"]
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
-    from cinerec.data.dataset import catalog_notes
-
     dataset, record = apply_filters(dataset, filters)
     for line in catalog_notes(dataset):  # (of the movies the filters kept)
         say(f"note: {line}", quiet)

@@ -463,12 +463,11 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
         The filtered dataset and its record for ``run.json`` and ``--json``
         (:func:`cinerec.runs.data_record`).
     """
-    from cinerec.data import apply_filters, load
-    from cinerec.runs import data_record
-
     from cinerec import progress as bars
     from cinerec.commands.show import say
+    from cinerec.data import apply_filters, load
     from cinerec.data.dataset import catalog_notes
+    from cinerec.runs import data_record
 
     dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
     dataset, record = apply_filters(dataset, filters)
