@@ -337,7 +337,8 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
         yield
         return
     path = Path(os.path.realpath(path))
-    held = _turns.__dict__.setdefault("held", set())
+    held: set[Path] = getattr(_turns, "held", set())
+    _turns.held = held
     if path in held:  # this thread's turn already (a lock per open file: it waited for itself)
         yield
         return

@@ -36,6 +36,7 @@ def fetch(
     Prints the folder it is in.
     """
     from cinerec import progress
+    from cinerec.commands.show import say
     from cinerec.data import download
     from cinerec.data.movielens import (check_source, local_copy, locate, name_of_local_copy, not_that_release,
                                         synthetic_like)
@@ -64,8 +65,6 @@ def fetch(
                 raise DataError(f"{source}: a ratings log, not a MovieLens release: there is nothing to fetch "
                                 f"or unpack; give it to the other commands as it is (--data {source})") from None
             raise
-        from cinerec.commands.show import say
-
         if named is not None and (like := synthetic_like(folder)) is not None:
             # a made-up copy where one runs stood for the release asked for without a word
             say(f"note: {named} is read from ./{source}, a SYNTHETIC release shaped like {like} (made by "
@@ -79,8 +78,6 @@ def fetch(
                 say(f"note: {source} is a {'folder' if path.is_dir() else 'file'} here; nothing was fetched from "
                     "--base-url (name a release to download one)", quiet)
     else:
-        from cinerec.commands.show import say
-
         rel = download.release_info(source)
         archive = download.cache_dir() / rel.zip_name
 
