@@ -196,7 +196,24 @@ def test_columns_of_a_catalogue_without_one_name_the_flag(tmp_path, capsys) -> N
     (tmp_path / "log.csv").write_text("user,item\n1,10\n2,11\n")
     assert main(["data", "info", str(tmp_path / "log.csv"), "--columns", "title=name"]) == 2
     assert capsys.readouterr().err == ("cinerec: error: --columns title=name names a column of the --catalog file, "
-                                       "and none is given\n")
+                                       "and none is given (for a log that holds the titles itself, name the log "
+                                       "as its catalogue too)\n")
+
+
+def test_a_log_joined_with_its_titles_shows_them_in_recommendations(tmp_path, capsys) -> None:
+    # userId,movieId,rating,timestamp,title,genres: the titles and genres were left unread.
+    rows = [(u, m, 1 + (u * m) % 5, 100 + m) for u in range(1, 31) for m in range(1, 61) if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("userId,movieId,rating,timestamp,title,genres\n" + "".join(
+        f"{u},{m},{r},{t},Film {m} ({1980 + m}),{'Drama' if m % 2 else 'War|Drama'}\n" for u, m, r, t in rows))
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["catalog_matched"] == 60 and facts["genres"] == ["Drama", "War"]
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "itemknn", "--protocol", "loo-full",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "1", "-k", "3", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["recommendations"]
+    assert listed and all(r["title"] == f"Film {r['movie_id']}" and r["year"] == 1980 + r["movie_id"] for r in listed)
 
 
 def test_a_catalogue_naming_only_some_of_the_logs_movies_is_said_where_the_data_is_read(tmp_path, capsys) -> None:

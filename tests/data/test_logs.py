@@ -314,7 +314,7 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     ("id,title,year\n1,Alpha,nineteen\n", "line 2: year 'nineteen' is not a whole number"),
     ("id,title,year\n1,Alpha,1999\n2,Beta,1999.5\n", "line 3: year 1999.5 is not a whole number"),
     ("id,title\n1,Alpha\n2, \n", "line 3: movie 2 has no title"),
-    ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 appears twice"),  # the id, not np.int64(1)
+    ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 has title 'Beta' here and 'Alpha' on "),  # not np.int64(1)
     ('id,title\n1,Alpha\n2,"Beta (1991)\n3,Gamma\n4,Delta\n', "line 3: the title of movie 2 runs over several lines"),
     ("title,genres\nAlpha,Drama\n", "no item column"),
     # the year as written: a blank cell made the column floats, and 12000 was "12000.0"
@@ -408,6 +408,50 @@ def test_a_catalogue_sharing_no_id_with_the_log_is_refused_and_a_partial_one_cou
     (tmp_path / "movies.csv").write_text("id,title\nsku1,Alpha\n3,Gamma\n")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
     assert ds.describe()["catalog_matched"] == 1 and ds.catalog.titles.tolist() == ["Alpha", "sku2"]
+
+
+def test_a_log_holding_titles_beside_its_ratings_is_its_own_catalogue(tmp_path):
+    # A log joined with its movie file (userId,movieId,rating,timestamp,title,genres): its
+    # titles showed nowhere, and as --catalog it was refused ("movie id 10 appears twice").
+    (tmp_path / "log.csv").write_text("userId,movieId,rating,timestamp,title,genres,name\n"
+                                      "1,10,4,5,Alpha (1999),Drama|Comedy,ann\n1,20,3,6,Beta,Drama,ann\n"
+                                      "2,10,5,7,Alpha (1999),Drama|Comedy,bob\n")
+    for catalog, columns in ((None, None), (tmp_path / "log.csv", "title=title")):
+        ds = load_log(tmp_path / "log.csv", catalog=catalog, columns=columns)
+        assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1999, 0]
+        assert ds.catalog.genre_names == ("Comedy", "Drama") and ds.movie_record(0)["genres"] == ["Comedy", "Drama"]
+        assert ds.describe()["catalog_matched"] == 2 and ds.describe()["catalog_items"] == 2
+        assert len(ds.interactions.users) == 3
+
+
+def test_a_movie_listed_again_otherwise_is_refused_naming_both_lines(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item,rating,title,genres\na,1,4,Alpha,Drama\nb,1,3,Alpha,Drama\n"
+                                      "b,2,5,Beta,War\nc,1,2,Alpha,War\n")
+    with pytest.raises(DataError, match=re.escape("log.csv line 5: movie id 1 has genres 'War' here and 'Drama' on ")
+                       + r".*log\.csv line 2"):
+        load_log(tmp_path / "log.csv")
+    # A catalogue file may list a movie twice alike (two exports put together), not otherwise.
+    (tmp_path / "log.csv").write_text("user,item,rating\na,1,4\nb,2,5\n")
+    (tmp_path / "movies.csv").write_text("id,title,year\n1,Alpha,1990\n2,Beta,\n1,Alpha,1990\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.describe()["catalog_items"] == 2
+    (tmp_path / "movies.csv").write_text("id,title,year\n1,Alpha,1990\n2,Beta,\n1,Alpha,1991\n")
+    with pytest.raises(DataError, match="movies.csv line 4: movie id 1 has year 1991 here and 1990 on "):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+
+
+def test_a_folder_of_logs_takes_titles_from_those_that_hold_them(tmp_path):
+    pd.DataFrame({"user": ["a", "b"], "item": ["m1", "m2"], "rating": [4.0, 3.0],
+                  "title": ["Alpha (1990)", "Beta"]}).to_parquet(tmp_path / "part-1.parquet")
+    (tmp_path / "part-2.csv").write_text("user,item,rating\nc,m3,5\nc,m1,2\n")
+    ds = load_log(tmp_path)
+    assert ds.item_ids.raw.tolist() == ["m1", "m2", "m3"]
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta", "m3"] and ds.catalog.years.tolist() == [1990, 0, 0]
+    assert ds.describe()["catalog_matched"] == 2
+    from cinerec.data.dataset import catalog_notes
+
+    assert catalog_notes(ds) == ["the log's title columns name 2 of the 3 movies; the other one shows its id for a "
+                                 "title (files of the log without a title column)"]
 
 
 def test_a_log_without_a_catalogue_reports_no_catalogue_counts(tmp_path):

@@ -485,7 +485,7 @@ class Dataset:
             "ratings": len(x),
             "users": self.n_users,
             "items": self.n_items,
-            # rows of the source's movie file (a log read without --catalog has none)
+            # movies the source's movie file lists (a log read without one, or titles, has none)
             **({"catalog_items": int(self.info["catalog_items"])} if "catalog_items" in self.info else {}),
             **({"synthetic": True} if self.info.get("synthetic") else {}),
             # a log's own catalogue: how many of the log's movies it names (the others show ids)
@@ -613,6 +613,9 @@ def catalog_notes(dataset: Dataset) -> list[str]:
         return []
     rest = dataset.n_items - matched
     others = "the other one shows its id" if rest == 1 else f"the other {rest:,} show their ids"
+    if dataset.info.get("catalog_in_log"):  # (the titles of some of a folder's files)
+        return [f"the log's title columns name {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
+                "(files of the log without a title column)"]
     return [f"the catalogue {path} names {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
             "(if it lists them, its ids are written otherwise than the log's: 0001 is not 1)"]
 

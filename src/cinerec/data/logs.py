@@ -17,7 +17,8 @@ since the epoch or dates (``2021-03-04`` or ISO 8601 with a time).
 
 The catalogue is optional (``catalog=FILE``): a movie id column (found like the log's),
 ``title``, and optionally ``genres`` (``|``-separated) and ``year`` (else taken from a
-trailing ``(1995)`` in the title). Without one, a movie's title is its id.
+trailing ``(1995)`` in the title). Without one, a log with a ``title`` column (a log
+joined with its movie file) is its own catalogue; otherwise a movie's title is its id.
 
 Bad input is named by file and line: a missing id, a rating that is not a number, a
 date that cannot be read, a file with no user or movie column.
@@ -103,7 +104,8 @@ def catalog_roles_alone(columns: Mapping[str, str] | None, catalog: str = "the -
     role = next((r for r in columns or {} if r in CATALOG_ROLES), None)
     if role is None or columns is None:
         return None
-    return f"{role}={columns[role]} names a column of {catalog}, and none is given"
+    return (f"{role}={columns[role]} names a column of {catalog}, and none is given (for a log that holds the "
+            "titles itself, name the log as its catalogue too)")
 
 
 def _one_role_each(columns: Mapping[str, str | None], where: Any) -> None:
@@ -130,7 +132,8 @@ def load_log(
         source: a CSV, TSV or Parquet file, or a folder of them.
         columns: role → column name, for columns whose names are not the usual ones (or
             the flag's text, "user=who,item=sku"); an unknown role is refused.
-        catalog: an optional file of movie ids, titles, genres and years.
+        catalog: an optional file of movie ids, titles, genres and years (without it,
+            the log's own ``title``, ``genres`` and ``year`` columns, where it has a title one).
         implicit: treat every row as a plain event even when ratings are present.
 
     Returns:
@@ -174,6 +177,7 @@ def load_log(
     stamps = _joined([f["time"] for f in frames])
     rests = [f["rest"] if f["rest"] is not None else np.zeros(len(f["time"])) for f in frames]
     rest = _joined(rests) if any(f["rest"] is not None for f in frames) else None
+    titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -184,6 +188,11 @@ def load_log(
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
+    elif titled:  # a log that holds each movie's title beside each rating is its own catalogue
+        pinned = {name for _, name in titled}  # (one spelling: a "name" column beside it is not the title)
+        roles_here = {**catalog_roles, **({"title": pinned.pop()} if len(pinned) == 1 else {})}
+        cat, count, matched = _read_catalog([f for f, _ in titled], item_raw, roles_here)
+        info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
@@ -585,7 +594,8 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if len(found) > 1 and all(c == found[0] for c in found):
         _once(columns, found[0], role, path)
     if len(found) > 1:  # two columns could be it: which one is meant is the user's to say
-        how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES else "rename the other"
+        how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
+            else "rename the other"
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
     if found:
         return found[0]
@@ -646,6 +656,8 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     _one_role_each(cols, path)
     out: dict[str, Any] = {"item_column": cols["item"]}
+    # A column of titles makes the log its own catalogue (where no --catalog is given).
+    out["title_column"] = next((c for c in table.column_names if str(c).strip().lower() == "title"), None)
     for role in ("user", "item"):
         values = table.column(cols[role])
         _check_id_type(values, path, role, str(cols[role]))
@@ -1162,14 +1174,82 @@ def check_catalog(path: Path) -> None:
         raise NotFoundError(f"--catalog {path}: no such file")
 
 
-def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] | None = None
+def _read_catalog(paths: Path | Sequence[Path], item_raw: np.ndarray, columns: Mapping[str, str] | None = None
                   ) -> tuple[Catalog, int, int]:
-    """The catalogue for the log's movies ``item_raw``, the file's row count and how many
-    of the log's movies it holds (none at all is refused: the wrong file or id column).
-    ``columns``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name this
-    file's columns, and ``item`` its id column when it has a column of that name."""
-    check_catalog(path)
-    named = dict(columns or {})
+    """The catalogue for the log's movies ``item_raw``, how many movies its files list
+    and how many of the log's movies it holds (none at all is refused: the wrong file or
+    id column). ``paths``: the ``--catalog`` file, or the log's own files that hold titles.
+    ``columns``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name the
+    files' columns, and ``item`` their id column where they have a column of that name.
+
+    A movie may be listed more than once (as each row of a log with titles lists it)
+    where its rows agree; a row giving it another title, genres or year is refused."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    for path in files:
+        check_catalog(path)
+    parts = [_catalog_rows(path, item_raw, dict(columns or {})) for path in files]
+    path, id_column = files[0], parts[0][1]
+    if not sum(len(rows) for rows, _ in parts):
+        raise DataError(f"--catalog {path}: no movies in it (a header alone); give the file that lists them, "
+                        "or leave --catalog out")
+    # Numbers in one file and text in another (or in the log): compared as text.
+    as_text = any(rows["id"].dtype != item_raw.dtype for rows, _ in parts)
+    frame = pd.concat([rows.assign(file=k) for k, (rows, _) in enumerate(parts)], ignore_index=True)
+    if as_text:
+        frame["id"] = frame["id"].astype(str).astype(object)
+        lookup_raw = item_raw.astype(str).astype(object)
+    else:
+        lookup_raw = item_raw
+
+    def where(k: int) -> str:
+        return _line(files[int(frame["file"].iat[k])], int(frame["row"].iat[k]))
+
+    first = frame.groupby("id", sort=False).cumcount().to_numpy() == 0
+    if not first.all():
+        lead = frame[first].set_index("id")
+        for what in ("title", "genres", "year"):
+            same = frame[what].to_numpy(dtype=object) == lead[what].reindex(frame["id"]).to_numpy(dtype=object)
+            if not same.all():
+                row = int(np.argmax(~same))
+                at = int(np.flatnonzero(first & (frame["id"] == frame["id"].iat[row]).to_numpy())[0])
+                new, old = ("none" if v is None or (what == "year" and v == 0) else repr(_plain(v))
+                            for v in (frame[what].iat[row], frame[what].iat[at]))
+                raise DataError(f"{where(row)}: movie id {_plain(frame['id'].iat[row])!r} has {what} {new} here "
+                                f"and {old} on {where(at)}; a movie listed again must be listed alike")
+        frame = frame[first].reset_index(drop=True)
+    ids = frame["id"].to_numpy()
+    pos = pd.Index(ids).get_indexer(lookup_raw)
+    found = pos >= 0
+    if not found.any():
+        raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
+                        f"look like {_plain(item_raw[0])!r}, the catalogue's like {_plain(ids[0])!r}, in its column "
+                        f"{id_column!r})")
+    from cinerec.data.movielens import parse_titles
+
+    titles_all, years_all = parse_titles(frame["title"].to_numpy(dtype=object))
+    given = frame["year"].to_numpy(dtype=np.int32)
+    years_all = np.where(given > 0, given, years_all)
+    titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
+    years = np.zeros(len(item_raw), np.int32)
+    titles[found] = titles_all[pos[found]]
+    years[found] = years_all[pos[found]]
+    if frame["genres"].notna().any():
+        names, file_flags = _genre_flags(frame["genres"])
+        flags = np.zeros((len(item_raw), len(names)), dtype=bool)
+        flags[found] = file_flags[pos[found]]
+        # Only the genres of the log's movies: a genre no rated movie has would list
+        # nothing (a page's genre menu offering it, a filter by it always empty).
+        held = np.asarray(flags.any(axis=0), dtype=bool)
+        names, flags = [n for n, h in zip(names, held.tolist()) if h], flags[:, held]
+    else:
+        names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
+    return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
+
+
+def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str]) -> tuple[pd.DataFrame, str]:
+    """One catalogue file's rows, checked: ``id`` (as the log's ids are, where they can
+    be), ``title`` as written, ``genres`` as ``|``-separated text (None without a genres
+    column), ``year`` as given (0: none) and ``row``, the file's row; and its id column."""
 
     def roles(header: list[str]) -> dict[str, str]:
         mine = {r: n for r, n in named.items() if r in CATALOG_ROLES}
@@ -1205,45 +1285,34 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
         if cols[role] is not None and pa.types.is_nested(table.column(cols[role]).type):
             raise DataError(f"{path}: the {role} column {cols[role]!r} holds {table.column(cols[role]).type} values, "
                             f"not {'text' if role == 'title' else 'years'}")
-    # Every column a column, as it was found above: pandas's own metadata made one the
-    # index of the frame (a catalogue saved from a frame indexed by its titles).
-    frame = table.to_pandas(ignore_metadata=True)
     values = table.column(cols["item"])
     _check_id_type(values, path, "movie", str(cols["item"]))
     _check_ids(values, path, "movie")
-    values = _arrow_ids(values)
+    # Each distinct listing once, at its first row: a log with titles lists a movie on
+    # every row that rates it, and its columns as Python objects took most of the time.
+    listed = list(dict.fromkeys(str(cols[r]) for r in ("item", "title", "genres", "year") if cols[r] is not None))
+    table = table.select([table.column_names.index(name) for name in listed])
+    table = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    table = table.group_by(listed, use_threads=False).aggregate([("__row", "min")]).sort_by("__row_min")
+    at = table.column("__row_min").to_numpy()
+    # Every column a column, as it was found above: pandas's own metadata made one the
+    # index of the frame (a catalogue saved from a frame indexed by its titles).
+    frame = table.to_pandas(ignore_metadata=True)
+    values = _arrow_ids(table.column(cols["item"]))
     if item_raw.dtype.kind in "iu" and _whole_decimals(values):  # "1.0" for the log's 1, as the log's own read
         values = _as_whole(values)
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
-    dup = pd.Index(ids).duplicated()
-    if dup.any():
-        row = int(np.argmax(dup))
-        raise DataError(f"{_line(path, row)}: movie id {_plain(ids[row])!r} appears twice")
-    if ids.dtype != item_raw.dtype:  # numbers in one file, text in the other: compare as text
-        ids, lookup_raw = ids.astype(str).astype(object), item_raw.astype(str).astype(object)
-    else:
-        lookup_raw = item_raw
-    pos = pd.Index(ids).get_indexer(lookup_raw)
-    found = pos >= 0
-    if not len(ids):
-        raise DataError(f"--catalog {path}: no movies in it (a header alone); give the file that lists them, "
-                        "or leave --catalog out")
-    if not found.any():
-        raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
-                        f"look like {_plain(item_raw[0])!r}, the catalogue's like {_plain(ids[0])!r}, in its column "
-                        f"{cols['item']!r})")
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
     if blank.any():
-        raise DataError(f"{_line(path, int(np.argmax(blank)))}: movie {_plain(ids[int(np.argmax(blank))])!r} has no title")
+        row = int(np.argmax(blank))
+        raise DataError(f"{_line(path, int(at[row]))}: movie {_plain(ids[row])!r} has no title")
     broken = pd.Series(raw_titles).str.contains("[\r\n]", regex=True).to_numpy()
     if broken.any():  # a quote nothing closed swallows the next lines into one title
         row = int(np.argmax(broken))
-        raise DataError(f"{_line(path, row)}: the title of movie {_plain(ids[row])!r} runs over several lines "
+        raise DataError(f"{_line(path, int(at[row]))}: the title of movie {_plain(ids[row])!r} runs over several lines "
                         "(a quote (\") that no quote closes?)")
-    from cinerec.data.movielens import parse_titles
-
-    titles_all, years_all = parse_titles(raw_titles)
+    given = np.zeros(len(ids), np.int32)
     if cols["year"] is not None:
         written = frame[cols["year"]]
         numbers = pd.to_numeric(written, errors="coerce")
@@ -1251,26 +1320,17 @@ def _read_catalog(path: Path, item_raw: np.ndarray, columns: Mapping[str, str] |
         bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise DataError(f"{_line(path, row)}: year {_plain(written.iloc[row])!r} is not a whole number")
+            raise DataError(f"{_line(path, int(at[row]))}: year {_plain(written.iloc[row])!r} is not a whole number")
         wild = (numbers.notna() & ((numbers < 0) | (numbers > 9999))).to_numpy()
         if wild.any():
             row = int(np.argmax(wild))  # (whole: a column with a blank is read as floats, 12000 as 12000.0)
-            raise DataError(f"{_line(path, row)}: year {_plain(_whole(written.iloc[row]))!r} is not a year (0 to "
+            raise DataError(f"{_line(path, int(at[row]))}: year {_plain(_whole(written.iloc[row]))!r} is not a year (0 to "
                             "9999; 0 or blank: unknown)")
         given = numbers.fillna(0).to_numpy(dtype=np.int32)
-        years_all = np.where(given > 0, given, years_all)
-    titles = np.array([str(i) for i in item_raw.tolist()], dtype=object)
-    years = np.zeros(len(item_raw), np.int32)
-    titles[found] = titles_all[pos[found]]
-    years[found] = years_all[pos[found]]
+    genres = np.full(len(ids), None, dtype=object)  # (None, not NaN: a movie's rows are compared)
     if cols["genres"] is not None:
-        names, file_flags = _genre_flags(frame[cols["genres"]])
-        flags = np.zeros((len(item_raw), len(names)), dtype=bool)
-        flags[found] = file_flags[pos[found]]
-        # Only the genres of the log's movies: a genre no rated movie has would list
-        # nothing (a page's genre menu offering it, a filter by it always empty).
-        held = np.asarray(flags.any(axis=0), dtype=bool)
-        names, flags = [n for n, h in zip(names, held.tolist()) if h], flags[:, held]
-    else:
-        names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
-    return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
+        written = frame[cols["genres"]]
+        genres = written.astype(object).where(written.notna(), None).to_numpy(dtype=object)
+    rows = pd.DataFrame({"id": ids, "title": raw_titles, "genres": genres, "year": given,
+                         "row": at})
+    return rows, str(cols["item"])
