@@ -201,6 +201,9 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
                        + (f", and {unknown:,} of the {len(years):,} movies {'has' if unknown == 1 else 'have'} none "
                           "(a year filter drops those)"
                           if unknown else ""))
+            elif name == "liked_threshold":  # above the top rating: the scale, as a threshold too low says it
+                stars = dataset.interactions.ratings
+                why = f"; its ratings run from {float(stars.min()):g} to {float(stars.max()):g} stars"
             key = _setting(name, args)
             users = f"{before['users']:,} user{'' if before['users'] == 1 else 's'}"
             raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
