@@ -91,6 +91,9 @@ def test_key_line_finds_keys_headers_and_dotted_keys():
     assert key_line(text, ("models", "odd.name"), "factors") == 6
     assert key_line(text, ("models", "ease"), "regularization") == 8
     assert key_line(text, ("data",), "nope") is None
+    # A key written as a table's header, or inside one: that header's line (it had none).
+    assert key_line('[models.als]\nfactors = 8\n[models.als.settings.ease]\nx = 1\n', ("models", "als"), "settings") == 3
+    assert key_line('[models.als.settings]\nx = 1\n', ("models", "als"), "settings") == 1
     # A dotted key that starts with the key, in the table itself: its own line.
     assert key_line('[models.als]\nfactors = 8\nmodels.ease.regularization = -1\n', ("models", "als"), "models") == 3
 
@@ -150,6 +153,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("seeds = [0, 1]", "seeds = [18446744073709551616]", ":11: [protocol] seeds: expected a list of distinct whole"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
     ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
+    # A nested table for a model that has no members: the table's own line (there was none).
+    ("regularization = 200", "[models.ease.settings.als]\nfactors = 2", ":14: [models.ease] settings: unknown setting"),
     ("regularization = 200", 'regularization = "big"', ':14: [models.ease] regularization = "big": expected a number'),
     ("factors = 8", "factors = 0", ":18: [models.neumf-small] factors = 0: must be"),
     ("factors = 8", "factors = true", ":18: [models.neumf-small] factors = true: expected an integer"),  # TOML's

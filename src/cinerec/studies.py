@@ -454,13 +454,17 @@ def key_line(text: str, table: tuple[str, ...], key: str | None = None) -> int |
 
     Returns:
         The line, or ``None`` when it is not written that way (e.g. inside an inline
-        table). A dotted key (``table.key = ...`` one level up) is found too.
+        table). A dotted key (``table.key = ...`` one level up) is found too, and so is a
+        key written as a table's header (``[table.key]``, ``[table.key.inner]``).
     """
     current: tuple[str, ...] = ()
     for number, line in _statement_lines(text):
         if line.startswith("["):  # a table's header, or an array of tables' ([[name]])
             current = _header(line[1:] if line.startswith("[[") else line)
             if current == table and key is None:
+                return number
+            # The key as a table of its own, or one inside it ([models.als.settings.ease]).
+            if key is not None and current[:len(table) + 1] == table + (key,):
                 return number
             continue
         if key is None:
