@@ -1479,7 +1479,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         screened = ", screened approximately" if found.screened else ""
                         trials = trials_text(found.trials, found.metric, found.scored)
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
-                            f"{found.value:.4f}, defaults {found.default_value:.4f}, {trials}{screened})", quiet)
+                            f"{found.value:.4f}, untuned {found.default_value:.4f}, {trials}{screened})", quiet)
                         model = found.model  # fitted on the training part (and its validation part)
                     else:
                         model = _features(create(spec.model, settings), dataset)
@@ -1983,7 +1983,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     tuned = [r for r in board["models"] if r["tuning"]]
     if tuned:
         lines += ["## Tuning (on the protocol's validation carve-out of each training part)", "",
-                  "| model | seed | chosen settings | validation | defaults' validation | trials |",
+                  "| model | seed | chosen settings | validation | untuned validation | trials |",
                   "| --- | ---: | --- | ---: | ---: | ---: |"]
         for r in tuned:
             for seed, t in r["tuning"].items():

@@ -101,7 +101,7 @@ def tuned_lines(board: dict[str, Any]) -> list[str]:
             screened = "; trials screened approximately, both figures from plain fits" if t["screened"] else ""
             trials = trials_text(t.get("trials") or t["n_trials"], t["metric"], t.get("n_scored", 0))
             lines.append(f"tuned {row['label']} seed {seed}: {t['settings']} (validation {t['metric']} "
-                         f"{t['value']:.4f}; defaults {t['default_value']:.4f}; {trials}, "
+                         f"{t['value']:.4f}; untuned {t['default_value']:.4f}; {trials}, "
                          f"{t['seconds']:.1f} s{screened})")
     return lines
 
