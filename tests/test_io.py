@@ -349,3 +349,34 @@ def test_a_turn_is_not_waited_for_by_its_own_holder_and_is_skipped_where_locks_d
     with in_turn(tmp_path / "a.sqlite", lambda: said.append("waiting")):
         ran.append(True)
     assert ran == [True] and said == [] and not (tmp_path / ".a.sqlite.lock").exists()
+
+
+def test_an_interrupt_during_a_deferred_step_is_raised_when_it_ends(tmp_path, monkeypatch):
+    import signal
+
+    import cinerec.io
+    from cinerec.io import finished_outputs, interrupts_deferred, note_finished
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # (its handler runs at the next statement)
+            reached.append("the step's end")
+    assert reached == ["the step's end"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # A store's rename and the note that it was written end whole: a Ctrl-C just after the
+    # rename ended the command as "interrupted" alone, the new store in place.
+    real = os.replace
+
+    def replace(a, b):
+        real(a, b)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cinerec.io.os, "replace", replace)
+    note_finished()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_path(tmp_path / "s.sqlite", finished="the store s.sqlite") as tmp:
+                tmp.write_bytes(b"new")
+        assert (tmp_path / "s.sqlite").read_bytes() == b"new" and finished_outputs() == ["the store s.sqlite"]
+    finally:
+        note_finished()

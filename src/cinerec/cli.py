@@ -369,10 +369,11 @@ def _interrupts_not_swallowed() -> Callable[[], object]:
     callback, a finalizer) is dropped there, printed as "Exception ignored": the command
     went on, saved its run and exited 0. Such an interrupt is noted instead: nothing is
     put in place after it (:mod:`cinerec.io`), and the command ends as interrupted."""
-    from cinerec.io import note_dropped_interrupt
+    from cinerec.io import note_dropped_interrupt, note_finished
 
     previous = sys.unraisablehook
     note_dropped_interrupt(False)
+    note_finished()
 
     def hook(unraisable: Any) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
@@ -385,6 +386,7 @@ def _interrupts_not_swallowed() -> Callable[[], object]:
     def restore() -> None:
         sys.unraisablehook = previous
         note_dropped_interrupt(False)
+        note_finished()  # (what this command wrote, said only by its own interrupt)
 
     return restore
 
@@ -477,9 +479,14 @@ def _interrupted() -> str:
     ending the job because another process failed (its own line says why), not Ctrl-C."""
     from cinerec.processes import distributed_context
 
+    from cinerec.io import finished_outputs
+
+    written = finished_outputs()
+    # (after a store was put in place: "interrupted" alone read as if the old one were kept)
+    done = f"; {' and '.join(written)} had been written in full before" if written else ""
     if distributed_context().active:
-        return "cinerec: interrupted (by Ctrl-C, or by torchrun ending the job because another process failed)"
-    return "cinerec: interrupted"
+        return f"cinerec: interrupted (by Ctrl-C, or by torchrun ending the job because another process failed){done}"
+    return f"cinerec: interrupted{done}"
 
 
 def _say_error(line: str, peer_lost: bool = False) -> None:

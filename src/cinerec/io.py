@@ -31,6 +31,55 @@ def interrupt_dropped() -> bool:
     return _dropped_interrupt
 
 
+#: What the command has put in place whole (a store, a run folder): a Ctrl-C after it
+#: ends the command as interrupted, and the line says that this much was written.
+_finished: list[str] = []
+
+
+def note_finished(what: str | None = None) -> None:
+    """Say that ``what`` (a path or a store's URL) was written in full; None forgets them all
+    (a new command)."""
+    if what is None:
+        _finished.clear()
+    elif what not in _finished:
+        _finished.append(what)
+
+
+def finished_outputs() -> list[str]:
+    """What this command wrote in full so far, in order."""
+    return list(_finished)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back for a step that must end whole once begun (a store's
+    swap and the note that it was made), then raise the interrupt held, if any: one that
+    landed just after a PostgreSQL store's swap committed ended the command as interrupted,
+    though the new store was in place. A signal the process ignores stays ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        held.append(signum)
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: h for sig, h in saved.items() if callable(h)}  # (SIG_IGN, SIG_DFL: left as they are)
+    for sig in saved:
+        signal.signal(sig, hold)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if held:
+        raise KeyboardInterrupt
+
+
 def keep_only_if_not_interrupted() -> None:
     """Raise the interrupt a callback dropped, before a file or folder is put in place:
     a command stopped by Ctrl-C keeps nothing it had not finished, as everywhere else."""
@@ -85,10 +134,12 @@ _UMASK = _umask()
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, finished: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left as it was.
+    ``finished``: what the file is, noted as written in full (:func:`note_finished`)
+    together with the rename, an interrupt held back between the two.
     """
     path = Path(os.path.abspath(path))  # (".": beside it is in its parent)
     if path.is_symlink():  # the file it points at is the one written, not the link replaced by a copy
@@ -110,7 +161,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         keep_only_if_not_interrupted()
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~_UMASK)
-        os.replace(tmp_path, path)
+        with interrupts_deferred() if finished is not None else contextlib.nullcontext():
+            os.replace(tmp_path, path)
+            if finished is not None:
+                note_finished(finished)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -270,6 +270,26 @@ def test_an_export_whose_ctrl_c_python_dropped_leaves_the_old_store(run_dir, pg_
     assert (info.model, info.k) == ("ease", 3)
 
 
+def test_an_interrupt_after_the_swap_committed_says_the_new_store_is_in_place(run_dir, pg_url, monkeypatch, capsys):
+    # A Ctrl-C just after the swap's commit ended "cinerec: interrupted" alone, the new store in place.
+    from cinerec.cli import main
+    from cinerec.serving import store
+
+    export_store(run_dir, pg_url, k=3, model="ease", progress=False)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "open_store", stopped)
+    assert main(["export", "--run", str(run_dir), "--db", pg_url, "-k", "7", "--run-model", "popularity", "-q"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cinerec: interrupted; the store in postgresql://") and err.endswith(
+        " had been written in full before"), err
+    monkeypatch.undo()
+    info = open_store(pg_url).refresh()
+    assert (info.model, info.k) == ("popularity", 7)
+
+
 def _writer(url: str, pid: str, worker: int, n: int) -> None:
     store = PgProfileStore(url)
     for j in range(n):

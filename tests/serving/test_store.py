@@ -108,6 +108,32 @@ def test_failed_export_leaves_the_old_store(run_dir, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
 
 
+def test_an_interrupt_after_the_swap_says_the_new_store_is_in_place(run_dir, tmp_path, monkeypatch, capsys):
+    # A Ctrl-C once the new store was in place ended "cinerec: interrupted" alone, which the
+    # README's "what was saved before untouched" read as the old store kept.
+    from cinerec.cli import main
+    from cinerec.io import finished_outputs
+    from cinerec.serving import store
+
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, model="popularity", progress=False)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # (Ctrl-C while the new store's facts are read back)
+
+    monkeypatch.setattr(store, "open_store", stopped)
+    assert main(["export", "--run", str(run_dir), "--db", str(db), "-k", "7", "--run-model", "popularity", "-q"]) == 130
+    assert capsys.readouterr().err.strip() == f"cinerec: interrupted; the store {db} had been written in full before"
+    monkeypatch.undo()
+    assert open_store(db).info.k == 7 and finished_outputs() == []  # (the next command's line is its own)
+    # Stopped before the swap, it says "interrupted" alone, and the old store stays.
+    monkeypatch.setattr(store, "_create_store_schema", stopped)
+    assert main(["export", "--run", str(run_dir), "--db", str(db), "-k", "9", "--run-model", "popularity", "-q"]) == 130
+    assert capsys.readouterr().err.strip() == "cinerec: interrupted"
+    monkeypatch.undo()
+    assert open_store(db).info.k == 7
+
+
 def test_what_a_killed_export_left_is_swept_once_stale(run_dir, tmp_path):
     # A SIGKILLed export's hidden temporary file stayed for good, one more per kill.
     import time

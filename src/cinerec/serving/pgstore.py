@@ -34,7 +34,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
-from cinerec.io import keep_only_if_not_interrupted
+from cinerec.io import interrupts_deferred, keep_only_if_not_interrupted, note_finished
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -453,18 +453,24 @@ def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
             con.execute(f"ALTER TABLE {staging}.recommendations ADD PRIMARY KEY (\"user\", rank)")
             con.execute(f"ALTER TABLE {staging}.recommendations SET LOGGED")
             keep_only_if_not_interrupted()  # (a Ctrl-C dropped on the way: the old store stays)
-            with con.transaction():
-                old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
-                exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
-                if exists:
-                    con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
-                con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
-                if exists:
-                    _carry_grants(con, old, STORE_SCHEMA)
-                if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
-                    for table in ("recommendations", "users", "movies", "meta"):
-                        con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
-                    con.execute(f"DROP SCHEMA {old}")
+            with contextlib.ExitStack() as commit:
+                with con.transaction():
+                    old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
+                    exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
+                    if exists:
+                        con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
+                    con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
+                    if exists:
+                        _carry_grants(con, old, STORE_SCHEMA)
+                    if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
+                        for table in ("recommendations", "users", "movies", "meta"):
+                            con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
+                        con.execute(f"DROP SCHEMA {old}")
+                    # The commit and the note that it was made end whole (the statements above
+                    # stay interruptible, a lock wait among them): an interrupt just after the
+                    # commit ended the command as interrupted with the new store in place.
+                    commit.enter_context(interrupts_deferred())
+                note_finished(f"the store in {safe_url(url)}")
         except BaseException:
             try:
                 con.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")

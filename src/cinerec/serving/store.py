@@ -363,7 +363,7 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
 
 def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
     sweep_stale_temps(db)  # what a killed export of this store left
-    with atomic_path(db) as tmp:
+    with atomic_path(db, finished=f"the store {db}") as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
             # Durability comes from the rename of a complete, fsynced file, not the journal.
