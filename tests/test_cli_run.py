@@ -416,6 +416,18 @@ def test_tune_keeps_the_settings_given_and_refuses_what_it_cannot_search(tmp_pat
         finally:
             os.close(r)
         assert code == 0 and f"(regularization = {given} kept as given; " in out, out + err
+    # "-" is the standard input, as for most tools (it was "--config -: no such file").
+    import io
+    import sys
+
+    stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b"regularization = 9\n"))
+    try:
+        code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--top-users", "150", "--model",
+                             "ease", "--config", "-", "--tune", "2", "-q")
+    finally:
+        sys.stdin = stdin
+    assert code == 0 and "(regularization = 9 kept as given; " in out, out + err
     refused = [
         (["--model", "popularity"], "--tune 2: popularity declares no search space: there is nothing to tune"),
         (["--model", "ease", "--set", "regularization=5", "--set", "recency_half_life=0"],

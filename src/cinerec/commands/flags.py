@@ -28,6 +28,7 @@ because each command imports the heavy libraries it needs when it runs.
 
 import functools
 import inspect
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Collection, Mapping
 
@@ -73,8 +74,8 @@ Model = Annotated[str, typer.Option(
     help="A model to create and fit, by name (a wrong name lists them all).")]
 ConfigFile = Annotated[Path | None, typer.Option(
     "--config", metavar="FILE.toml", show_default=False,
-    help="The model's settings from a TOML file: keys at top level, tables only for table settings "
-         "(a blend member's in [settings.NAME]).")]
+    help="The model's settings from a TOML file (- reads it from the standard input): keys at top level, "
+         "tables only for table settings (a blend member's in [settings.NAME]).")]
 Set = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", show_default=False,
     help="One model setting, the value in TOML syntax (repeatable: a key given again takes the later "
@@ -127,6 +128,10 @@ def forget_piped_configs() -> None:
 def _config_bytes(path: Path) -> bytes:
     import stat
 
+    if str(path) == "-":  # the standard input, as "-" names it for most tools (it was "no such file")
+        if "-" not in _PIPED_CONFIGS:
+            _PIPED_CONFIGS["-"] = sys.stdin.buffer.read()
+        return _PIPED_CONFIGS["-"]
     if stat.S_ISREG(path.stat().st_mode):  # (read anew: a notebook may run again after an edit)
         return path.read_bytes()
     key = str(path)
