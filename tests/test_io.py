@@ -380,3 +380,21 @@ def test_an_interrupt_during_a_deferred_step_is_raised_when_it_ends(tmp_path, mo
         assert (tmp_path / "s.sqlite").read_bytes() == b"new" and finished_outputs() == ["the store s.sqlite"]
     finally:
         note_finished()
+
+
+def test_a_store_written_then_removed_with_its_unfinished_run_folder_is_not_said_written(tmp_path):
+    # A study's store, written into its run folder, went with the folder when a Ctrl-C came
+    # after it, and the line still said it had been written in full.
+    from cinerec.io import finished_outputs, note_finished
+
+    note_finished()
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "store.sqlite").write_bytes(b"x")
+        note_finished("the store run/store.sqlite", tmp_path / "run" / "store.sqlite")
+        note_finished("the store in postgresql://h/db")  # (no file to look at)
+        assert finished_outputs() == ["the store run/store.sqlite", "the store in postgresql://h/db"]
+        (tmp_path / "run" / "store.sqlite").unlink()
+        assert finished_outputs() == ["the store in postgresql://h/db"]
+    finally:
+        note_finished()

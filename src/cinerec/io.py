@@ -31,31 +31,33 @@ def interrupt_dropped() -> bool:
     return _dropped_interrupt
 
 
-#: What the command has put in place whole (a store, a run folder): a Ctrl-C after it
-#: ends the command as interrupted, and the line says that this much was written.
-_finished: list[str] = []
+#: What the command has put in place whole (a store), and the file it is where it is one:
+#: a Ctrl-C after it ends the command as interrupted, and the line says this much was written.
+_finished: list[tuple[str, Path | None]] = []
 
 
-def note_finished(what: str | None = None) -> None:
-    """Say that ``what`` (a path or a store's URL) was written in full; None forgets them all
-    (a new command)."""
+def note_finished(what: str | None = None, path: str | os.PathLike | None = None) -> None:
+    """Say that ``what`` (a store, at ``path`` where it is a file) was written in full;
+    None forgets them all (a new command)."""
     if what is None:
         _finished.clear()
-    elif what not in _finished:
-        _finished.append(what)
+    elif what not in [said for said, _ in _finished]:
+        _finished.append((what, None if path is None else Path(path)))
 
 
 def finished_outputs() -> list[str]:
-    """What this command wrote in full so far, in order."""
-    return list(_finished)
+    """What this command wrote in full and is still there, in order: a store written into
+    a run folder that the interrupt then removed unfinished is not (it said it had been)."""
+    return [what for what, path in _finished if path is None or path.exists()]
 
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back for a step that must end whole once begun (a store's
-    swap and the note that it was made), then raise the interrupt held, if any: one that
-    landed just after a PostgreSQL store's swap committed ended the command as interrupted,
-    though the new store was in place. A signal the process ignores stays ignored."""
+    """Hold Ctrl-C and SIGTERM back, where Python handles them (the command line turns
+    SIGTERM into Ctrl-C), for a step that must end whole once begun (a store's swap and the
+    note that it was made), then raise the interrupt held, if any: one that landed just
+    after a PostgreSQL store's swap committed ended the command as interrupted, though the
+    new store was in place. A signal ignored, or left to its default, stays so."""
     import signal
     import threading
 
@@ -164,7 +166,7 @@ def atomic_path(path: str | os.PathLike, *, finished: str | None = None) -> Iter
         with interrupts_deferred() if finished is not None else contextlib.nullcontext():
             os.replace(tmp_path, path)
             if finished is not None:
-                note_finished(finished)
+                note_finished(finished, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
