@@ -191,13 +191,14 @@ def test_info_of_a_log_without_times_shows_no_time_range(tmp_path, capsys) -> No
     assert rows["min_timestamp"] == ["-"]
 
 
-def test_columns_of_a_catalogue_without_one_name_the_flag(tmp_path, capsys) -> None:
-    # It said "columns: title=name ...", the Python argument's name, not the flag's.
-    (tmp_path / "log.csv").write_text("user,item\n1,10\n2,11\n")
-    assert main(["data", "info", str(tmp_path / "log.csv"), "--columns", "title=name"]) == 2
-    assert capsys.readouterr().err == ("cinerec: error: --columns title=name names a column of the --catalog file, "
-                                       "and none is given (for a log that holds the titles itself, name the log "
-                                       "as its catalogue too)\n")
+def test_columns_of_a_catalogue_without_one_name_the_logs_own(tmp_path, capsys) -> None:
+    # It said "columns: title=name ...", the Python argument's name; then it refused the log's own column.
+    (tmp_path / "log.csv").write_text("user,item,name\n1,10,Alpha\n2,11,Beta\n")
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--columns", "title=name", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["catalog_matched"] == 2
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--columns", "title=nom"]) == 2
+    assert capsys.readouterr().err == (f"cinerec: error: {tmp_path / 'log.csv'}: no column 'nom' for the title "
+                                       "(columns: user, item, name)\n")
 
 
 def test_a_log_joined_with_its_titles_shows_them_in_recommendations(tmp_path, capsys) -> None:

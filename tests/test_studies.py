@@ -522,9 +522,6 @@ def test_a_log_of_ones_own_names_its_columns_and_catalogue(tmp_path):
     ('columns = {user = ""}', ":5: [data] columns: user: expected a column name"),
     ('catalog = "no-such-items.csv"', ":5: [data] catalog: no-such-items.csv: no such file"),
     ("catalog = 3", ":5: [data] catalog: expected the path of a movie file"),
-    # (it was said of "[data] source", the catalogue's columns left for the reader to find)
-    ('columns = {title = "name"}', ":5: [data] columns: title=name names a column of a catalog file ([data] catalog "
-                                   "or --catalog), and none is given"),
 ])
 def test_bad_columns_and_catalogue_name_the_line(tmp_path, line, needle):
     (tmp_path / "log.csv").write_text("who,sku\nu1,m1\n")

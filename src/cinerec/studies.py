@@ -320,11 +320,6 @@ class Study:
             study = replace(study, columns={**(study.columns or {}), **columns}, from_flags=(*study.from_flags, "columns"))
         if catalog is not None:
             study = replace(study, catalog=catalog, from_flags=(*study.from_flags, "catalog"))
-        from cinerec.data.logs import catalog_roles_alone
-
-        if study.catalog is None and (said := catalog_roles_alone(study.columns, "a catalog file ([data] "
-                                                                                 "catalog or --catalog)")):
-            raise ConfigError(f"{_where(study, ('data',), 'columns')}: {said}")
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
             given = tuple(filters or {})

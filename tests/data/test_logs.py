@@ -424,20 +424,53 @@ def test_a_log_holding_titles_beside_its_ratings_is_its_own_catalogue(tmp_path):
         assert len(ds.interactions.users) == 3
 
 
-def test_a_movie_listed_again_otherwise_is_refused_naming_both_lines(tmp_path):
-    (tmp_path / "log.csv").write_text("user,item,rating,title,genres\na,1,4,Alpha,Drama\nb,1,3,Alpha,Drama\n"
-                                      "b,2,5,Beta,War\nc,1,2,Alpha,War\n")
-    with pytest.raises(DataError, match=re.escape("log.csv line 5: movie id 1 has genres 'War' here and 'Drama' on ")
-                       + r".*log\.csv line 2"):
-        load_log(tmp_path / "log.csv")
-    # A catalogue file may list a movie twice alike (two exports put together), not otherwise.
+def test_a_catalogue_may_list_a_movie_again_alike_and_refuses_it_otherwise_naming_both_lines(tmp_path):
+    # Alike: the same title, genres in any order or case, a blank year or genres filled by another row's.
     (tmp_path / "log.csv").write_text("user,item,rating\na,1,4\nb,2,5\n")
-    (tmp_path / "movies.csv").write_text("id,title,year\n1,Alpha,1990\n2,Beta,\n1,Alpha,1990\n")
+    (tmp_path / "movies.csv").write_text("id,title,genres,year\n1,Alpha,Drama|War,\n2,Beta,,\n1,Alpha,war|Drama,1990\n"
+                                         "2,Beta,Comedy,\n1,Alpha,(no genres listed),1990\n")
     ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
-    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.describe()["catalog_items"] == 2
-    (tmp_path / "movies.csv").write_text("id,title,year\n1,Alpha,1990\n2,Beta,\n1,Alpha,1991\n")
-    with pytest.raises(DataError, match="movies.csv line 4: movie id 1 has year 1991 here and 1990 on "):
-        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1990, 0]
+    assert ds.movie_record(0)["genres"] == ["Drama", "War"] and ds.movie_record(1)["genres"] == ["Comedy"]
+    assert ds.describe()["catalog_items"] == 2
+    for rows, needle in [("1,Alpha,,1991\n", "movies.csv line 7: movie id 1 has year 1991 here and 1990 on "),
+                         ("1,Alpha,Horror,\n", "movies.csv line 7: movie id 1 has genres 'Horror' here and 'Drama|War'"),
+                         ("1,Alpha 2,,\n", "movies.csv line 7: movie id 1 has title 'Alpha 2' here and 'Alpha' on ")]:
+        (tmp_path / "movies.csv").write_text("id,title,genres,year\n1,Alpha,Drama|War,\n2,Beta,,\n"
+                                             "1,Alpha,war|Drama,1990\n2,Beta,Comedy,\n\n" + rows)
+        with pytest.raises(DataError, match=re.escape(needle) + r".*movies\.csv line (2|4)"):
+            load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+
+
+def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_why(tmp_path):
+    from cinerec.data.dataset import catalog_notes
+
+    # A log's "title" may be something else (a review's): the log still reads, with ids for titles.
+    (tmp_path / "log.csv").write_text("user,item,rating,title\na,1,4,Good\nb,1,3,Great\nb,2,5,Meh\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.catalog.titles.tolist() == ["1", "2"] and len(ds.interactions.users) == 3
+    (note,) = catalog_notes(ds)
+    assert note.startswith("the log's title column is left unread, so movies show their ids (") and \
+        "line 3: movie id 1 has title 'Great' here and 'Good' on " in note and "--columns title=NAME" in note
+    # A year or genres column that varies by rating is left unread alone; a row without a
+    # title (a left join's) names nothing, and its movie shows its id unless another row names it.
+    (tmp_path / "log.csv").write_text("user,item,rating,title,year,genres\na,1,4,Alpha (1990),2001,Drama\n"
+                                      "b,1,3,Alpha (1990),2003,Comedy\nb,2,5,,,\nc,3,1,,,\nc,2,2,Beta,,\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta", "3"] and ds.catalog.years.tolist() == [1990, 0, 0]
+    assert ds.catalog.genre_names == ()
+    notes = catalog_notes(ds)
+    assert [n.split(" (")[0] for n in notes] == [
+        "the log's year column is left unread: it does not hold one year per movie",
+        "the log's genres column is left unread: it does not hold one genres per movie",
+        "the log's titles name 2 of the 3 movies; the other one shows its id for a title"], notes
+    assert "log.csv line 3: movie id 1 has year 2003 here and 2001 on " in notes[0]
+    # --columns names the log's own column of titles, where another could be it too.
+    (tmp_path / "log.csv").write_text("user,item,rating,Title,name\na,1,4,Alpha,ann\nb,2,5,Beta,bob\n")
+    with pytest.raises(DataError, match="could both be the title; name the one to use with --columns title=NAME"):
+        load_log(tmp_path / "log.csv", catalog=tmp_path / "log.csv")
+    ds = load_log(tmp_path / "log.csv", columns="title=Title")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and catalog_notes(ds) == []
 
 
 def test_a_folder_of_logs_takes_titles_from_those_that_hold_them(tmp_path):
@@ -450,8 +483,8 @@ def test_a_folder_of_logs_takes_titles_from_those_that_hold_them(tmp_path):
     assert ds.describe()["catalog_matched"] == 2
     from cinerec.data.dataset import catalog_notes
 
-    assert catalog_notes(ds) == ["the log's title columns name 2 of the 3 movies; the other one shows its id for a "
-                                 "title (files of the log without a title column)"]
+    assert catalog_notes(ds) == ["the log's titles name 2 of the 3 movies; the other one shows its id for a title "
+                                 "(their rows have no title, or sit in files without a title column)"]
 
 
 def test_a_log_without_a_catalogue_reports_no_catalogue_counts(tmp_path):
@@ -567,7 +600,8 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
     assert ds.movie_record(0) == {"movie_id": "m1", "title": "Alpha", "year": 1999, "genres": ["Comedy", "Drama"]}
     with pytest.raises(DataError, match=r"cat.csv: no title column .*name it with --columns title=NAME"):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
-    with pytest.raises(DataError, match=r"title=movie_title names a column of the --catalog file, and none is given"):
+    # Without --catalog they name the log's own columns: here it has none of them.
+    with pytest.raises(DataError, match=r"log.csv: no column 'movie_title' for the title \(columns: who, sku, stars\)"):
         load_log(tmp_path / "log.csv", columns=columns)
 
 

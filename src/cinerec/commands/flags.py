@@ -433,13 +433,13 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
                                 flags=True)
 
 
-def data_source(data: str | None, columns: str | None, catalog: Path | None, flag: str | None = "--data",
-                *, catalog_elsewhere: bool = False) -> dict[str, Any]:
+def data_source(data: str | None, columns: str | None, catalog: Path | None, flag: str | None = "--data"
+                ) -> dict[str, Any]:
     """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``
-    and ``--catalog`` name, checked before any data is read. ``data`` None: not given.
-    ``catalog_elsewhere``: a catalogue role in ``--columns`` may name a column of a movie
-    file given otherwise (a study file's ``[data] catalog``), which its reader checks."""
-    from cinerec.data.logs import catalog_roles_alone, check_catalog, parse_columns
+    and ``--catalog`` name, checked before any data is read. ``data`` None: not given. A
+    catalogue role in ``--columns`` names a column of the ``--catalog`` file, or without
+    one the log's own (its reader checks it)."""
+    from cinerec.data.logs import check_catalog, parse_columns
     from cinerec.data.movielens import check_source
     from cinerec.errors import ConfigError, NotFoundError
 
@@ -455,8 +455,6 @@ def data_source(data: str | None, columns: str | None, catalog: Path | None, fla
     if catalog is not None:
         check_catalog(catalog)
     roles = parse_columns(columns) or None
-    if catalog is None and not catalog_elsewhere and (said := catalog_roles_alone(roles)):
-        raise ConfigError(f"--columns {said}")
     return {"source": data or "", "columns": roles, "catalog": None if catalog is None else str(catalog)}
 
 

@@ -53,7 +53,7 @@ def run(
     from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
     flags.check_tune(tune)
-    source = flags.data_source(data, columns, catalog, catalog_elsewhere=True)  # (the file's, checked with it)
+    source = flags.data_source(data, columns, catalog)
     # Every key and value of the file is checked before the (slow) data load.
     overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None

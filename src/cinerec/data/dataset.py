@@ -605,18 +605,20 @@ def synthetic_list_notes(dataset: Dataset) -> list[str]:
 
 
 def catalog_notes(dataset: Dataset) -> list[str]:
-    """The line said when a log's ``--catalog`` names only some of its movies (none
-    otherwise): the others show their ids wherever a list names them, which ids written
-    another way in the two files (``0001`` for ``1``) cause without a word."""
+    """The lines said when a log's catalogue names only some of its movies: the others
+    show their ids wherever a list names them, which ids written another way in the two
+    files (``0001`` for ``1``) cause without a word; and those saying which of the log's
+    own title, genres or year columns were left unread, and why."""
+    said = [str(note) for note in dataset.info.get("catalog_notes") or []]  # (a log's own columns left unread)
     matched, path = dataset.info.get("catalog_matched"), dataset.info.get("catalog")
     if matched is None or path is None or matched >= dataset.n_items:
-        return []
+        return said
     rest = dataset.n_items - matched
     others = "the other one shows its id" if rest == 1 else f"the other {rest:,} show their ids"
-    if dataset.info.get("catalog_in_log"):  # (the titles of some of a folder's files)
-        return [f"the log's title columns name {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
-                "(files of the log without a title column)"]
-    return [f"the catalogue {path} names {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
+    if dataset.info.get("catalog_in_log"):  # (rows without a title, or a folder's files without the column)
+        return [*said, f"the log's titles name {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
+                "(their rows have no title, or sit in files without a title column)"]
+    return [*said, f"the catalogue {path} names {matched:,} of the {dataset.n_items:,} movies; {others} for a title "
             "(if it lists them, its ids are written otherwise than the log's: 0001 is not 1)"]
 
 

@@ -98,16 +98,6 @@ def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[
     return out
 
 
-def catalog_roles_alone(columns: Mapping[str, str] | None, catalog: str = "the --catalog file") -> str | None:
-    """What is wrong with ``columns`` naming a catalogue's column (title, genres, year)
-    where no catalogue is given, or None when they name none."""
-    role = next((r for r in columns or {} if r in CATALOG_ROLES), None)
-    if role is None or columns is None:
-        return None
-    return (f"{role}={columns[role]} names a column of {catalog}, and none is given (for a log that holds the "
-            "titles itself, name the log as its catalogue too)")
-
-
 def _one_role_each(columns: Mapping[str, str | None], where: Any) -> None:
     """Refuse one column serving two roles (``user=who,item=who``)."""
     roles: dict[str, str] = {}
@@ -155,8 +145,6 @@ def load_log(
         raise DataError(f"columns: expected a mapping of role to column name, got {type(columns).__name__}")
     else:
         roles = check_columns(columns or {}, where="columns")
-    if catalog is None and (said := catalog_roles_alone(roles)):
-        raise DataError(f"columns: {said}")
     frames = [_read_log_file(f, roles) for f in files]
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])
@@ -188,14 +176,25 @@ def load_log(
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
-    elif titled:  # a log that holds each movie's title beside each rating is its own catalogue
-        pinned = {name for _, name in titled}  # (one spelling: a "name" column beside it is not the title)
-        roles_here = {**catalog_roles, **({"title": pinned.pop()} if len(pinned) == 1 else {})}
-        cat, count, matched = _read_catalog([f for f, _ in titled], item_raw, roles_here)
+    elif any(role in roles for role in CATALOG_ROLES):  # --columns title=...: the log's own columns, as named
+        cat, count, matched = _read_catalog([(f, catalog_roles) for f in files], item_raw)
         info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
+        if titled:  # a log that holds each movie's title beside each rating is its own catalogue
+            # Each file's own "title" column (a "name" column beside it is not the title); one
+            # that does not serve, as a catalogue file would be refused, leaves the ids shown.
+            notes: list[str] = []
+            try:
+                cat, count, matched = _read_catalog([(f, {**catalog_roles, "title": name}) for f, name in titled],
+                                                    item_raw, notes=notes)
+                info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
+            except DataError as e:
+                notes = [f"the log's title column is left unread, so movies show their ids ({e}); name a movie "
+                         "file with --catalog, or the column of titles with --columns title=NAME"]
+            if notes:
+                info["catalog_notes"] = notes
     x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
     if rest is not None:
         x = _in_time_order(x, rest)
@@ -1174,21 +1173,30 @@ def check_catalog(path: Path) -> None:
         raise NotFoundError(f"--catalog {path}: no such file")
 
 
-def _read_catalog(paths: Path | Sequence[Path], item_raw: np.ndarray, columns: Mapping[str, str] | None = None
+def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item_raw: np.ndarray,
+                  columns: Mapping[str, str] | None = None, *, notes: list[str] | None = None
                   ) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, how many movies its files list
     and how many of the log's movies it holds (none at all is refused: the wrong file or
-    id column). ``paths``: the ``--catalog`` file, or the log's own files that hold titles.
-    ``columns``: ``--columns`` roles, of which ``title``, ``genres`` and ``year`` name the
-    files' columns, and ``item`` their id column where they have a column of that name.
+    id column). ``sources``: the ``--catalog`` file, with ``columns`` (``--columns``
+    roles, of which ``title``, ``genres`` and ``year`` name the file's columns, and
+    ``item`` its id column where it has a column of that name); or the log's own files
+    that hold titles, each with its roles.
 
     A movie may be listed more than once (as each row of a log with titles lists it)
-    where its rows agree; a row giving it another title, genres or year is refused."""
-    files = [paths] if isinstance(paths, Path) else list(paths)
+    where its rows agree: one title, and at most one year and one set of genres (a blank
+    year or genres cell is unknown, filled by another row's). ``notes`` (the log's own
+    columns): a genres or year column whose rows disagree is left unread, said there,
+    where a catalogue file is refused."""
+    if isinstance(sources, Path):
+        sources = [(sources, dict(columns or {}))]
+    files = [path for path, _ in sources]
     for path in files:
         check_catalog(path)
-    parts = [_catalog_rows(path, item_raw, dict(columns or {})) for path in files]
+    parts = [_catalog_rows(path, item_raw, dict(named), lenient=notes is not None) for path, named in sources]
     path, id_column = files[0], parts[0][1]
+    if not sum(len(rows) for rows, _ in parts) and notes is not None:
+        raise DataError("it is blank on every row")
     if not sum(len(rows) for rows, _ in parts):
         raise DataError(f"--catalog {path}: no movies in it (a header alone); give the file that lists them, "
                         "or leave --catalog out")
@@ -1200,23 +1208,7 @@ def _read_catalog(paths: Path | Sequence[Path], item_raw: np.ndarray, columns: M
         lookup_raw = item_raw.astype(str).astype(object)
     else:
         lookup_raw = item_raw
-
-    def where(k: int) -> str:
-        return _line(files[int(frame["file"].iat[k])], int(frame["row"].iat[k]))
-
-    first = frame.groupby("id", sort=False).cumcount().to_numpy() == 0
-    if not first.all():
-        lead = frame[first].set_index("id")
-        for what in ("title", "genres", "year"):
-            same = frame[what].to_numpy(dtype=object) == lead[what].reindex(frame["id"]).to_numpy(dtype=object)
-            if not same.all():
-                row = int(np.argmax(~same))
-                at = int(np.flatnonzero(first & (frame["id"] == frame["id"].iat[row]).to_numpy())[0])
-                new, old = ("none" if v is None or (what == "year" and v == 0) else repr(_plain(v))
-                            for v in (frame[what].iat[row], frame[what].iat[at]))
-                raise DataError(f"{where(row)}: movie id {_plain(frame['id'].iat[row])!r} has {what} {new} here "
-                                f"and {old} on {where(at)}; a movie listed again must be listed alike")
-        frame = frame[first].reset_index(drop=True)
+    frame = _one_listing_each(frame, files, notes)
     ids = frame["id"].to_numpy()
     pos = pd.Index(ids).get_indexer(lookup_raw)
     found = pos >= 0
@@ -1246,10 +1238,79 @@ def _read_catalog(paths: Path | Sequence[Path], item_raw: np.ndarray, columns: M
     return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
 
 
-def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str]) -> tuple[pd.DataFrame, str]:
+def _genre_set(cell: Any) -> frozenset[str]:
+    """A genres cell as the genres it names (trimmed, without case; empty: none known)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return frozenset()
+    text = str(cell)
+    if text.strip().casefold() in _NO_GENRES:
+        return frozenset()
+    return frozenset(g.strip().casefold() for g in text.split("|") if g.strip() and g.strip() != "(no genres listed)")
+
+
+def _one_listing_each(frame: pd.DataFrame, files: Sequence[Path], notes: list[str] | None) -> pd.DataFrame:
+    """``frame`` (rows of ``id``, ``title``, ``genres``, ``year``, ``row``, ``file``) with
+    one row per movie, its first, a blank year or genres filled from a later row. Rows of
+    one movie disagreeing are refused naming both; with ``notes``, disagreeing years or
+    genres leave that column unread instead, said in ``notes``."""
+    repeated = frame["id"].duplicated(keep=False).to_numpy()
+    first = ~frame["id"].duplicated().to_numpy()
+    if not repeated.any():
+        return frame
+
+    def where(k: int) -> str:
+        return _line(files[int(frame["file"].iat[k])], int(frame["row"].iat[k]))
+
+    def refuse(what: str, row: int, at: int, new: Any, old: Any) -> DataError:
+        return DataError(f"{where(row)}: movie id {_plain(frame['id'].iat[row])!r} has {what} {new} here and {old} on "
+                         f"{where(at)}; a movie listed again must be listed alike")
+
+    frame = frame.copy()
+    dropped: dict[str, str] = {}
+    for _, at in frame[repeated].groupby("id", sort=False).indices.items():
+        rows = np.flatnonzero(repeated)[at]  # this movie's rows, in the files' order
+        lead = int(rows[0])
+        title = str(frame["title"].iat[lead]).strip()
+        for k in rows[1:]:
+            if str(frame["title"].iat[k]).strip() != title:
+                raise refuse("title", int(k), lead, repr(_plain(frame["title"].iat[k])), repr(_plain(title)))
+        if "year" not in dropped:
+            known = [int(k) for k in rows if int(frame["year"].iat[k]) > 0]
+            other = next((k for k in known if frame["year"].iat[k] != frame["year"].iat[known[0]]), None)
+            if other is not None:
+                error = refuse("year", other, known[0], frame["year"].iat[other], frame["year"].iat[known[0]])
+                if notes is None:
+                    raise error
+                dropped["year"] = str(error).split("; a movie listed again")[0]
+            elif known:
+                frame.iat[lead, frame.columns.get_loc("year")] = frame["year"].iat[known[0]]
+        if "genres" not in dropped:
+            sets = [(int(k), _genre_set(frame["genres"].iat[k])) for k in rows]
+            known_sets = [(k, s) for k, s in sets if s]
+            other = next((k for k, s in known_sets if s != known_sets[0][1]), None)
+            if other is not None:
+                k0 = known_sets[0][0]
+                error = refuse("genres", other, k0, repr(frame["genres"].iat[other]), repr(frame["genres"].iat[k0]))
+                if notes is None:
+                    raise error
+                dropped["genres"] = str(error).split("; a movie listed again")[0]
+            elif known_sets:
+                frame.iat[lead, frame.columns.get_loc("genres")] = frame["genres"].iat[known_sets[0][0]]
+    for what, why in dropped.items():  # (only with notes: the log's own columns)
+        frame[what] = 0 if what == "year" else None
+        assert notes is not None
+        notes.append(f"the log's {what} column is left unread: it does not hold one {what} per movie ({why})")
+    return frame[first].reset_index(drop=True)
+
+
+def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, lenient: bool = False
+                  ) -> tuple[pd.DataFrame, str]:
     """One catalogue file's rows, checked: ``id`` (as the log's ids are, where they can
     be), ``title`` as written, ``genres`` as ``|``-separated text (None without a genres
-    column), ``year`` as given (0: none) and ``row``, the file's row; and its id column."""
+    column), ``year`` as given (0: none) and ``row``, the file's row; and its id column.
+    ``lenient`` (a log's own titles): a row without a title is left out, not refused (its
+    movie shows its id unless another row names it), and a title over several lines (a
+    quoted field the log itself reads so) is one line."""
 
     def roles(header: list[str]) -> dict[str, str]:
         mine = {r: n for r, n in named.items() if r in CATALOG_ROLES}
@@ -1304,6 +1365,11 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str]) -> tu
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()
+    if lenient:
+        raw_titles = pd.Series(raw_titles).str.replace(r"\s*[\r\n]+\s*", " ", regex=True).to_numpy(dtype=object)
+        keep = ~blank
+        frame, ids, raw_titles, at = frame[keep].reset_index(drop=True), ids[keep], raw_titles[keep], at[keep]
+        blank = blank[keep]
     if blank.any():
         row = int(np.argmax(blank))
         raise DataError(f"{_line(path, int(at[row]))}: movie {_plain(ids[row])!r} has no title")

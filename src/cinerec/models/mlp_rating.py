@@ -205,9 +205,10 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         features = rating_features(dataset)
         if features.is_empty:  # an ids-only model under a name that says otherwise
             log = dataset.info.get("format") == "log" and not dataset.info.get("catalog")
+            where = (" (a ratings log takes genres and years from its catalogue: --catalog, or its own title, genres "
+                     "and year columns)") if log else ""
             raise DataError(f"{self.name}: features = true, but {data_label(dataset)} has no user demographics, genres "
-                            "or release years to read" + (" (a ratings log takes genres and years from --catalog)"
-                                                          if log else "") + "; set features = false")
+                            f"or release years to read{where}; set features = false")
         self.features = features
         return self
 
