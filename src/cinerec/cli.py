@@ -314,7 +314,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         if isinstance(e, RuntimeError) and _peer_lost(e):
             said = re.sub(r"^\[[^\]]*\]\s*", "", _one_line(str(e))).split(". ")[0][:200]  # no source path
             _say_error(f"cinerec: error: another process of this torchrun job stopped ({said}); "
-                       f"a train run's folder keeps its checkpoints: the same command with --resume goes on from them",
+                       f"a train run that had saved a checkpoint keeps its folder, and the same command with --resume "
+                       f"goes on from it (one stopped before its first checkpoint is removed)",
                        peer_lost=True)
             return 1
         if isinstance(e, RuntimeError) and not out_of_memory(e):
