@@ -61,6 +61,10 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbors=zero"], "neighbors"),
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbours=5"], "unknown key 'neighbours'"),
         (["--model", "ease", "--protocol", "loo-full", "--protocol-option", "fold=u1"], "unknown option 'fold'"),
+        # (it named ratings-random alone, a protocol the user never gave)
+        (["--model", "baseline", "--protocol-option", "fold=u2"], "protocol ratings-random (the one baseline is "
+         "measured by when --protocol is not given): unknown option 'fold' (known: ks, test, valid); fold is an option "
+         "of ratings-fold"),
         (["--model", "baseline", "--protocol", "ratings-fold", "--protocol-option", "fold=u7"], "fold='u7'"),
         (["--model", "ease", "--protocol-option", "fold"], "--protocol-option 'fold': expected key=value"),
         (["--model", "ease", "--fold", "u1"], "--protocol-option fold=NAME"),

@@ -322,9 +322,16 @@ def make_protocol(name: str | None, options: list[str] | None, model: "Recommend
         key, sep, _ = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--protocol-option {pair!r}: expected key=value")
+    given = name
     name = name or default_protocol(model)
     values = parse_set_options(options, "--protocol-option")
-    protocol = get_protocol(name, **values)
+    try:
+        protocol = get_protocol(name, **values)
+    except ConfigError as e:  # an option of a protocol the user never named: say whose it was
+        if given is not None or "unknown option" not in str(e):
+            raise
+        raise ConfigError(str(e).replace(f"protocol {name}: ", f"protocol {name} (the one {model.name} is measured "
+                                         "by when --protocol is not given): ", 1)) from None
     protocol.starless = starless(filters)
     protocol.check(model)
     return name, values
