@@ -147,6 +147,9 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
     ("top_users = 500", "top_users = 0", ":6: [data]: top_users = 0"),
     ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
     ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
+    # (the seeds' key was not named)
+    ("n_negatives = 49", "seed = 3", ":10: [protocol] seed: protocol loo-sampled: unknown option 'seed' (known: ks, "
+     "n_negatives, valid); the split's seed is --seed on the command line, and seeds = [...] in a study's [protocol]"),
     ("seeds = [0, 1]", "seeds = [0, 0]", ":11: [protocol] seeds: expected a list of distinct"),
     ("seeds = [0, 1]", "seeds = [1.0]", ":11: [protocol] seeds: expected a list of distinct whole numbers from 0 to "
      "2**63 - 1, got [1.0]"),  # it said "got [1]"

@@ -289,6 +289,8 @@ class Protocol:
             # An option of another protocol: the protocol was probably not the one meant.
             other = [n for n, c in PROTOCOLS.items() if unknown[0] in c.defaults]
             hint = f"; {unknown[0]} is an option of {' and '.join(other)}" if other else ""
+            if unknown[0] in ("seed", "seeds"):  # (a setting of the run, not of the protocol)
+                hint = "; the split's seed is --seed on the command line, and seeds = [...] in a study's [protocol]"
             raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known}){hint}")
         options = {k: from_numpy(v) for k, v in options.items()}  # (np.int64(50) is 50)
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
