@@ -128,3 +128,14 @@ def test_cold_start_weighs_each_listed_movie_once():
 def test_bad_settings_are_refused_by_name(key, value):
     with pytest.raises(ConfigError, match=key):
         create("seqknn", {key: value})
+
+
+def test_a_reason_is_the_movie_that_led_to_the_recommended_one():
+    # Scores run along S[watched, next]; the reason took S[next, watched], the other way,
+    # which with backward < 1 named a movie the recommended one leads to, or none at all.
+    m = create("seqknn", {"window": 1, "backward": 0.0}).fit(sequences([0, 1], [0, 1], [2, 3], [4, 0], n_items=5))
+    history = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 5))
+    assert np.argmax(m.score_history(history)[0]) == 1  # 0 is followed by 1
+    assert m.explain(history, np.array([[1]])).tolist() == [[0]]  # because of 0 (it said none)
+    # ... and similar movies are those that lead to a movie, as the reasons read them.
+    assert m.item_similarity(np.array([1]))[0].tolist() == dense(m)[:, 1].tolist()

@@ -130,6 +130,7 @@ class SeqKNN(Recommender):
         users = train.users[order].astype(np.int64)
         items = train.items[order].astype(np.int64)
         self.similarity_ = _neighbours(users, items, train.n_items, cfg)
+        self._leading_to: sp.csr_matrix | None = None  # (S's columns as rows, made when first asked for)
         self.recent_ = _recent(users, items, train.n_users, train.n_items, cfg.history_movies, cfg.history_decay)
         self._remember(train)
         return self
@@ -152,8 +153,13 @@ class SeqKNN(Recommender):
         return self._score(_history_matrix(history, self.n_items, True, self.name))
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
+        # Columns of S, as the scores read it (history @ S): how much each movie leads to
+        # these. Rows, the other way, made the reason a movie the recommended one leads to.
         items = np.asarray(items, dtype=np.int64)
-        return np.asarray(self.similarity_[items].toarray(), dtype=np.float32)
+        leading = getattr(self, "_leading_to", None)
+        if leading is None:
+            leading = self._leading_to = self.similarity_.T.tocsr()
+        return np.asarray(leading[items].toarray(), dtype=np.float32)
 
     def _save_state(self, path: Path) -> None:
         np.savez(path / "state.npz", allow_pickle=False,
@@ -162,6 +168,7 @@ class SeqKNN(Recommender):
     def _load_state(self, path: Path) -> None:
         with np.load(path / "state.npz", allow_pickle=False) as z:
             self.similarity_ = load_csr(z, "s").astype(np.float32)
+            self._leading_to = None
             self.recent_ = load_csr(z, "recent").astype(np.float32)
 
 
