@@ -604,6 +604,20 @@ def test_a_model_json_at_odds_with_its_arrays_is_a_damaged_model(small_data, tmp
             f"its training matrix is {meta['n_users']} x {meta['n_items']})") in err, err
 
 
+def test_a_model_json_whose_config_is_no_object_is_a_damaged_model(small_data, tmp_path, capsys):
+    # "config": null was an AttributeError traceback (exit 1).
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--out", str(run), "--quiet"]) == 0
+    meta_path = run / "models" / "ease" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    for config, said in ((None, "null"), ([1], "list")):
+        meta_path.write_text(json.dumps({**meta, "config": config}))
+        err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+        assert f"models/ease/model.json: config: expected an object of settings, got {said}" in err, err
+
+
 def test_odd_setting_text_is_one_line_or_read_as_meant(small_data, tmp_path, capsys):
     big = "9" * 5000  # past Python's own limit on the digits of a number: tracebacks everywhere
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--set", f"factors={big}"])

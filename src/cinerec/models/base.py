@@ -779,7 +779,11 @@ def load_model(path: str | Path) -> Recommender:
     path = Path(path)
     meta = saved_model_info(path)
     cls = MODELS[meta["model"]]
-    model = cls(cls.Config.from_dict(meta.get("config", {}), where=f"{path}/model.json"))
+    config = meta.get("config", {})
+    if not isinstance(config, dict):  # (null or a list: a traceback from the settings' reader)
+        raise DataError(f"{path}/model.json: config: expected an object of settings, got "
+                        f"{'null' if config is None else type(config).__name__}")
+    model = cls(cls.Config.from_dict(config, where=f"{path}/model.json"))
     settled = meta.get("settled_from_data", {})
     if not isinstance(settled, dict):
         raise DataError(f"{path}/model.json: settled_from_data: expected an object, got {type(settled).__name__}")
