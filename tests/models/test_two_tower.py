@@ -127,6 +127,10 @@ def test_model_uses_features_and_they_survive_save_load(tmp_path):
     plain.save(tmp_path / "plain")
     assert not (tmp_path / "plain" / "features.npz").exists()
     assert load_model(tmp_path / "plain").features is None
+    # The file of features lost: it is named (weights.pt was said not to fit).
+    (tmp_path / "tt" / "features.npz").unlink()
+    with pytest.raises(DataError, match=r"tt/features.npz: missing, and the saved weights read the features it held"):
+        load_model(tmp_path / "tt")
 
 
 def test_features_must_match_the_training_data():

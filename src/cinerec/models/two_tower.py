@@ -433,4 +433,12 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
     def _load_state(self, path: Path) -> None:
         f = path / "features.npz"
         self.features = TowerFeatures.load(f) if f.exists() else None
-        super()._load_state(path)
+        try:
+            super()._load_state(path)
+        except DataError as e:
+            if f.exists() or "do not fit" not in str(e):
+                raise
+            # Weights that read features, without the file of them: the file is what is missing
+            # (it blamed weights.pt).
+            raise DataError(f"{f}: missing, and the saved weights read the features it held (the model's towers "
+                            "are built from it)") from None
