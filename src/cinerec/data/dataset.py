@@ -604,6 +604,37 @@ def synthetic_list_notes(dataset: Dataset) -> list[str]:
             "its movies, people and lists are made up"]
 
 
+def title_twins(catalog: Catalog) -> "sp.csr_matrix | None":
+    """``(n_items, n_items)`` CSR of ones, row ``i`` the other movies the catalogue lists
+    as the same film (the same title, year and genres, under another id: ml-100k lists 18
+    films twice); None where it lists none. To a person, a film rated under one id is
+    seen under the other too. Titles that are ids (a log without a catalogue) or empty
+    are no film's."""
+    import scipy.sparse as sp
+
+    n = len(catalog)
+    titles = pd.Series(np.asarray(catalog.titles, dtype=object)).fillna("").astype(str).str.strip().str.casefold()
+    named = titles.ne("").to_numpy()
+    if n < 2 or not named.any():
+        return None
+    packed = np.packbits(np.asarray(catalog.genres, dtype=bool), axis=1)
+    key = pd.DataFrame({"title": titles, "year": np.asarray(catalog.years, dtype=np.int64),
+                        "genres": [row.tobytes() for row in packed]})[named]
+    if not key.duplicated().any():
+        return None
+    rows, cols = [], []
+    for members in key.groupby(["title", "year", "genres"], sort=False).indices.values():
+        if len(members) < 2:
+            continue
+        films = key.index.to_numpy()[members]
+        a, b = np.meshgrid(films, films, indexing="ij")
+        off = a != b
+        rows.append(a[off])
+        cols.append(b[off])
+    rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.ones(len(rows_all), np.float32), (rows_all, cols_all)), shape=(n, n)).tocsr()
+
+
 def catalog_notes(dataset: Dataset) -> list[str]:
     """The lines said when a log's catalogue names only some of its movies: the others
     show their ids wherever a list names them, which ids written another way in the two

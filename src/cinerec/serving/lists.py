@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from cinerec.data.dataset import Dataset
+from cinerec.data.dataset import Dataset, title_twins
 from cinerec.data.history import history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
@@ -77,7 +77,12 @@ class Lists:
         self.dataset = dataset
         self.model = model
         self.given = given
+        # A film the catalogue lists twice (ml-100k: 18 under two ids) is one film to a
+        # person: rated under one id, it is never listed under the other.
+        self.twins = title_twins(dataset.catalog)
         self.seen = seen(dataset)
+        if self.twins is not None:
+            self.seen = (self.seen + self.seen @ self.twins).astype(bool).astype(np.float32).tocsr()
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
         # Stars a person may give: the source's own scale. A log of plain events has none:
@@ -244,6 +249,8 @@ class Lists:
         else:
             evidence, heard = values, items_given
         blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
+        if self.twins is not None and len(items_given):  # (the same film under another id)
+            blocked = np.union1d(blocked, self.twins[items_given].indices)
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
         read = history_row(heard, evidence, n)
         order = np.argsort(items_given, kind="stable")  # history_row's entry order
@@ -374,9 +381,12 @@ class Lists:
         """The movies most like movie index ``item`` (``model.similar_items``) and their
         similarities, only those with a positive similarity (a similarity of 0 or less
         is filler): fewer than ``k`` when fewer have anything in common with it."""
-        items, sims = self.model.similar_items([item], min(check_k(k), self.dataset.n_items))
-        keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0)
-        return items[0][keep], sims[0][keep]
+        k = check_k(k)
+        # The film itself under another id is no other film like it.
+        twins = self.twins[item].indices if self.twins is not None else np.zeros(0, np.int64)
+        items, sims = self.model.similar_items([item], min(k + len(twins), self.dataset.n_items))
+        keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0) & ~np.isin(items[0], twins)
+        return items[0][keep][:k], sims[0][keep][:k]
 
     def similar_frame(self, movie_id: Any, k: int = 10) -> Any:
         """A pandas DataFrame of the movies most like raw movie id ``movie_id``: ``rank``,
