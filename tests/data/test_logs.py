@@ -442,6 +442,14 @@ def test_a_catalogue_may_list_a_movie_again_alike_and_refuses_it_otherwise_namin
             load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
 
 
+def test_a_genre_is_spelt_as_most_movies_spell_it(tmp_path):
+    # A log whose first row of a movie wrote "drama" named the genre so beside "Comedy".
+    (tmp_path / "log.csv").write_text("user,item,rating,title,genres\na,1,4,Alpha,drama | comedy\nb,1,3,Alpha,Comedy|Drama\n"
+                                      "b,2,5,Beta,Drama\nc,3,2,Gamma,Comedy|Drama\nc,4,2,Delta,Comedy\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.catalog.genre_names == ("Comedy", "Drama") and ds.movie_record(0)["genres"] == ["Comedy", "Drama"]
+
+
 def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_why(tmp_path):
     from cinerec.data.dataset import catalog_notes
 

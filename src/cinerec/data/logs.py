@@ -1146,7 +1146,7 @@ def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
     """Sorted genre names and ``(rows, genres) bool`` flags from ``|``-separated text.
 
     Each name is trimmed ("Crime | Drama" is Crime and Drama) and names that differ only
-    in case are one genre, spelt as the file first spells it; "(no genres listed)" is none,
+    in case are one genre, spelt as the file most often spells it (ties: as first); "(no genres listed)" is none,
     and so is a cell that is a missing-value mark alone (R's ``NA``, Python's ``None``).
     """
     genres = genres.reset_index(drop=True)
@@ -1156,7 +1156,10 @@ def _genre_flags(genres: pd.Series) -> tuple[list[str], np.ndarray]:
     parts = parts.str.strip()
     parts = parts[(parts != "") & (parts != "(no genres listed)")]
     keys = parts.str.casefold()
-    spelling = dict(zip(keys[::-1], parts[::-1]))  # the first spelling of each, read backwards
+    # The spelling most movies give each (ties: the first written): rows of a log that each
+    # write a movie's genres took the first row's, "comedy" beside "Drama".
+    counts = pd.DataFrame({"key": keys.to_numpy(), "name": parts.to_numpy()}).groupby(["key", "name"], sort=False).size()
+    spelling = dict(counts.groupby(level=0, sort=False).idxmax().map(lambda pair: pair[1]).items())
     names = sorted(set(spelling.values()))
     column = {key: names.index(name) for key, name in spelling.items()}
     flags = np.zeros((len(genres), len(names)), dtype=bool)
@@ -1248,59 +1251,63 @@ def _genre_set(cell: Any) -> frozenset[str]:
     return frozenset(g.strip().casefold() for g in text.split("|") if g.strip() and g.strip() != "(no genres listed)")
 
 
+def _genre_key(cell: Any) -> str | None:
+    """A genres cell as the genres it names, in one spelling (trimmed, without case, in
+    order): None where it names none."""
+    names = _genre_set(cell)
+    return "|".join(sorted(names)) if names else None
+
+
 def _one_listing_each(frame: pd.DataFrame, files: Sequence[Path], notes: list[str] | None) -> pd.DataFrame:
     """``frame`` (rows of ``id``, ``title``, ``genres``, ``year``, ``row``, ``file``) with
     one row per movie, its first, a blank year or genres filled from a later row. Rows of
     one movie disagreeing are refused naming both; with ``notes``, disagreeing years or
     genres leave that column unread instead, said in ``notes``."""
-    repeated = frame["id"].duplicated(keep=False).to_numpy()
-    first = ~frame["id"].duplicated().to_numpy()
-    if not repeated.any():
+    if not frame["id"].duplicated().any():
         return frame
+    frame = frame.reset_index(drop=True)
+    ids = frame["id"]
+    first = ~ids.duplicated().to_numpy()
+    place = pd.Series(np.arange(len(frame)), dtype=np.int64)
 
     def where(k: int) -> str:
         return _line(files[int(frame["file"].iat[k])], int(frame["row"].iat[k]))
 
-    def refuse(what: str, row: int, at: int, new: Any, old: Any) -> DataError:
-        return DataError(f"{where(row)}: movie id {_plain(frame['id'].iat[row])!r} has {what} {new} here and {old} on "
+    def refuse(what: str, row: int, at: int, new: str, old: str) -> DataError:
+        return DataError(f"{where(row)}: movie id {_plain(ids.iat[row])!r} has {what} {new} here and {old} on "
                          f"{where(at)}; a movie listed again must be listed alike")
 
-    frame = frame.copy()
-    dropped: dict[str, str] = {}
-    for _, at in frame[repeated].groupby("id", sort=False).indices.items():
-        rows = np.flatnonzero(repeated)[at]  # this movie's rows, in the files' order
-        lead = int(rows[0])
-        title = str(frame["title"].iat[lead]).strip()
-        for k in rows[1:]:
-            if str(frame["title"].iat[k]).strip() != title:
-                raise refuse("title", int(k), lead, repr(_plain(frame["title"].iat[k])), repr(_plain(title)))
-        if "year" not in dropped:
-            known = [int(k) for k in rows if int(frame["year"].iat[k]) > 0]
-            other = next((k for k in known if frame["year"].iat[k] != frame["year"].iat[known[0]]), None)
-            if other is not None:
-                error = refuse("year", other, known[0], frame["year"].iat[other], frame["year"].iat[known[0]])
-                if notes is None:
-                    raise error
-                dropped["year"] = str(error).split("; a movie listed again")[0]
-            elif known:
-                frame.iat[lead, frame.columns.get_loc("year")] = frame["year"].iat[known[0]]
-        if "genres" not in dropped:
-            sets = [(int(k), _genre_set(frame["genres"].iat[k])) for k in rows]
-            known_sets = [(k, s) for k, s in sets if s]
-            other = next((k for k, s in known_sets if s != known_sets[0][1]), None)
-            if other is not None:
-                k0 = known_sets[0][0]
-                error = refuse("genres", other, k0, repr(frame["genres"].iat[other]), repr(frame["genres"].iat[k0]))
-                if notes is None:
-                    raise error
-                dropped["genres"] = str(error).split("; a movie listed again")[0]
-            elif known_sets:
-                frame.iat[lead, frame.columns.get_loc("genres")] = frame["genres"].iat[known_sets[0][0]]
-    for what, why in dropped.items():  # (only with notes: the log's own columns)
-        frame[what] = 0 if what == "year" else None
-        assert notes is not None
-        notes.append(f"the log's {what} column is left unread: it does not hold one {what} per movie ({why})")
-    return frame[first].reset_index(drop=True)
+    def shown(what: str, k: int) -> str:
+        value = frame[what].iat[k]
+        return "none" if value is None or (what == "year" and value == 0) else repr(_plain(value))
+
+    # Each column's value as compared (None: unknown), and the first row of each movie that knows it.
+    keys = {"title": frame["title"].astype(str).str.strip(),
+            "year": frame["year"].where(frame["year"] > 0),
+            "genres": frame["genres"].map(_genre_key)}
+    out = frame[first].reset_index(drop=True)
+    for what, key in keys.items():
+        known = key.notna()
+        lead = place.where(known).groupby(ids, sort=False).transform("first")  # (NaN: no row knows it)
+        lead_key = key.groupby(ids, sort=False).transform("first")
+        bad = (known & (key != lead_key)).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            at = int(lead.iat[row])
+            error = refuse(what, row, at, shown(what, row), shown(what, at))
+            if what == "title" or notes is None:
+                raise error
+            out[what] = 0 if what == "year" else None
+            notes.append(f"the log's {what} column is left unread: it does not hold one {what} per movie "
+                         f"({str(error).split('; a movie listed again')[0]})")
+        elif what != "title":  # the first row that knows it, for each movie
+            at = lead[first].to_numpy()
+            has = ~np.isnan(at)
+            values = frame[what].to_numpy()[np.where(has, at, 0).astype(np.int64)]
+            column = out[what].to_numpy(copy=True)
+            column[has] = values[has]
+            out[what] = column
+    return out
 
 
 def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, lenient: bool = False
