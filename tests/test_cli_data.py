@@ -201,6 +201,17 @@ def test_columns_of_a_catalogue_without_one_name_the_logs_own(tmp_path, capsys) 
                                        "(columns: user, item, name)\n")
 
 
+def test_a_logs_own_columns_left_unread_are_said_in_json_and_where_a_year_filter_finds_no_year(tmp_path, capsys):
+    # The note went to stderr alone, and a year filter that then found no year said nothing of it.
+    (tmp_path / "log.csv").write_text("user,item,rating,title\na,1,4,Alpha (1999)\nb,1,3,Alfa (1999)\nb,2,5,Beta (2001)\n")
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--json", "-q"]) == 0
+    (note,) = json.loads(capsys.readouterr().out)["notes"]
+    assert note.startswith("the log's title column is left unread, so movies show their ids (")
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--min-year", "1998"]) == 2
+    err = capsys.readouterr().err
+    assert "no movie has a known release year" in err and "; the log's title column is left unread" in err, err
+
+
 def test_a_log_joined_with_its_titles_shows_them_in_recommendations(tmp_path, capsys) -> None:
     # userId,movieId,rating,timestamp,title,genres: the titles and genres were left unread.
     rows = [(u, m, 1 + (u * m) % 5, 100 + m) for u in range(1, 31) for m in range(1, 61) if (u + m) % 3]

@@ -155,6 +155,8 @@ def info(
         facts["read_from"] = str(read_from)
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
+    if json and (notes := catalog_notes(dataset)):  # (said on stderr above, read by no program there)
+        facts["notes"] = notes
     if json:
         print_json({**facts, "dataset": data_record(where, dataset, filters, record)})
         return

@@ -369,7 +369,8 @@ def protocol_for(name: str, options: dict[str, Any], dataset: "Dataset", data: s
 Columns = Annotated[str | None, typer.Option(
     "--columns", metavar="ROLE=NAME,...", show_default=False,
     help="A ratings log's column names, where they are not the usual ones: roles user, item, rating, time; "
-         "title, genres, year for the --catalog file (e.g. user=uid,item=sku,time=when,title=name).")]
+         "title, genres, year for the --catalog file, or without one the log's own (e.g. "
+         "user=uid,item=sku,time=when,title=name).")]
 CatalogFile = Annotated[Path | None, typer.Option(
     "--catalog", metavar="FILE", show_default=False,
     help="A ratings log's movie file: id, title, optional genres (|-separated) and year [default: movies "
