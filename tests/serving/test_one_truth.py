@@ -8,6 +8,8 @@ never recommend it, and must only ever name a liked movie as a reason.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,7 +88,7 @@ def test_a_film_listed_under_two_ids_is_seen_under_both(train_run, truth):
 
     run, db = train_run
     ds, seen, _ = truth
-    twins = title_twins(ds.catalog)
+    twins = title_twins(ds)
     assert twins is not None and twins.nnz == 36
     twin_of = {int(i): int(twins[i].indices[0]) for i in np.flatnonzero(np.diff(twins.indptr))}
     amy = ds.item_ids.index([246, 268])
@@ -104,6 +106,39 @@ def test_a_film_listed_under_two_ids_is_seen_under_both(train_run, truth):
     assert amy[0] not in got
     near, _ = lists.similar(int(amy[1]), 20)
     assert amy[0] not in near and len(near) == 20
+
+
+def test_only_a_film_listed_again_alike_is_a_twin_never_ids_nor_a_common_title(tmp_path, capsys):
+    # Ids that differ in case (x1, X1) were one film where each title was its id: X1 was never
+    # listed to someone who rated x1, and the note counted it as rated.
+    from cinerec.data.dataset import title_twins
+    from cinerec.data.logs import load_log
+
+    rows = [f"u{u},{m},4,{u * 100 + j}" for u in range(8) for j, m in enumerate(["x1", "X1", "a1", "a2", "b1", "b2"])
+            if (u + j) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\nheavy,x1,5,9\nheavy,a1,5,9\n")
+    (tmp_path / "movies.csv").write_text("item,title,genres,year\na1,Alpha,Drama,1999\na2,Alpha,Drama,1999\n"
+                                         "b1,Beta,Drama,1999\nb2,BETA,Drama,1999\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    twins = title_twins(ds)
+    pairs = {(str(ds.item_ids.raw[i]), str(ds.item_ids.raw[j])) for i, j in zip(*twins.nonzero())}
+    assert pairs == {("a1", "a2"), ("a2", "a1")}  # not x1/X1 (ids for titles), nor Beta/BETA
+    assert title_twins(load_log(tmp_path / "log.csv")) is None  # every title an id
+    # A title many films share with no year known is no film's twin: no pairs at all.
+    (tmp_path / "movies.csv").write_text("item,title\n" + "".join(f"{m},Untitled\n" for m in ("a1", "a2", "b1", "b2")))
+    assert title_twins(load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")) is None
+
+
+def test_a_short_list_note_counts_a_film_rated_under_another_id_apart(tmp_path, capsys, ml100k_dir):
+    # "they rated the other 740 of the run's 1,682 movies": user 405 rated 737, and 3 twins.
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(ml100k_dir), "--model", "popularity", "--protocol", "loo-full",
+                 "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(out), "--user", "405", "-k", "1500", "--json", "-q"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert notes == ["942 movies listed for user 405, not 1500: they rated 737 of the run's 1,682 movies, and 3 are "
+                     "films they rated, listed again under other ids"], notes
 
 
 def test_cli_recommend_agrees(train_run, truth, exposed):
@@ -619,7 +654,7 @@ def test_someone_who_rated_nearly_everything_is_never_told_a_rarely_rated_movie_
     from cinerec.data.dataset import title_twins
 
     x = ml100k.interactions
-    twins = title_twins(ml100k.catalog)
+    twins = title_twins(ml100k)
     solo = np.diff(twins.indptr) == 0  # (a film listed twice is seen under both ids: none of those here)
     left = np.array([i for i in np.argsort(x.item_counts, kind="stable") if solo[i]][:8])
     rated = np.setdiff1d(np.arange(ml100k.n_items), left)

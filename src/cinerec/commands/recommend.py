@@ -53,14 +53,18 @@ def recommend(
             raise ConfigError("recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new")
         _recommend_new(run, liked or [], rated or [], k, run_model, json, quiet)
         return
-    raw, model_name, recs, (n_items, rated_n, made_up, fitted) = _recommend(run, user, k, run_model)
+    raw, model_name, recs, (n_items, rated_n, seen_n, made_up, fitted) = _recommend(run, user, k, run_model)
     # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
     notes = list(made_up) + list(fitted)
-    if len(recs) < k and len(recs) == n_items - rated_n:
+    if len(recs) < k and len(recs) == n_items - seen_n:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
-        notes.append(f"{listed} listed for user {raw}, not {k}: they rated the other {rated_n:,} of the run's "
-                     f"{n_items:,} movies" if recs else f"no movie listed for user {raw}: they rated all "
-                     f"{n_items:,} of the run's movies")
+        # (films they rated listed again under other ids were counted as rated)
+        again = seen_n - rated_n
+        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} they rated, listed again under " \
+                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
+        notes.append(f"{listed} listed for user {raw}, not {k}: they rated {'' if again else 'the other '}{rated_n:,} of "
+                     f"the run's {n_items:,} movies{again_words}" if recs else f"no movie listed for user {raw}: they rated all "
+                     f"{n_items:,} of the run's movies" + (f" ({again:,} of them under another id)" if again else ""))
         if recs:  # (none left: said below, on stdout)
             say(f"note: {notes[-1]}", quiet)
     if json:  # the notes too, which -q keeps off stderr
@@ -264,9 +268,11 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 
 def _recommend(run_dir: Path, user: Any, k: int,
-               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], tuple[int, int, list[str], list[str]]]:
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]],
+                                                tuple[int, int, int, list[str], list[str]]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
-    and the run's count of movies with how many of them the user rated, the note that
+    and the run's count of movies with how many of them the user rated and how many no
+    list of theirs holds (those, and films they rated listed again under other ids), the note that
     the run's data is a synthetic release (none when it is not) and the model's fit notes."""
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError
@@ -286,5 +292,6 @@ def _recommend(run_dir: Path, user: Any, k: int,
             raise
         raise ConfigError(f"-k {k}: {e}") from None
     return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.seen[u].nnz), synthetic_list_notes(run.dataset), model.fit_notes()))
+            (run.dataset.n_items, int(lists.rated[u].nnz), int(lists.seen[u].nnz), synthetic_list_notes(run.dataset),
+             model.fit_notes()))
 

@@ -604,33 +604,43 @@ def synthetic_list_notes(dataset: Dataset) -> list[str]:
             "its movies, people and lists are made up"]
 
 
-def title_twins(catalog: Catalog) -> "sp.csr_matrix | None":
+#: The most ids one film is taken to be listed under: a larger group sharing a title, year
+#: and genres is so many films of one name, not one film listed again.
+TWIN_GROUP_MAX = 4
+
+
+def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
     """``(n_items, n_items)`` CSR of ones, row ``i`` the other movies the catalogue lists
-    as the same film (the same title, year and genres, under another id: ml-100k lists 18
-    films twice); None where it lists none. To a person, a film rated under one id is
-    seen under the other too. Titles that are ids (a log without a catalogue) or empty
-    are no film's."""
+    as the same film: the same title (as written), a known year and the same genres,
+    under another id (ml-100k lists 18 films twice); None where it lists none. To a
+    person, a film rated under one id is seen under the other too. A movie whose title is
+    its id (a log without a catalogue, or one the catalogue leaves out) or unknown, or
+    without a year, is no film's twin."""
     import scipy.sparse as sp
 
+    catalog = dataset.catalog
     n = len(catalog)
-    titles = pd.Series(np.asarray(catalog.titles, dtype=object)).fillna("").astype(str).str.strip().str.casefold()
-    named = titles.ne("").to_numpy()
+    titles = pd.Series(np.asarray(catalog.titles, dtype=object)).fillna("").astype(str).str.strip()
+    ids = pd.Series(np.asarray(dataset.item_ids.raw)).astype(str).str.strip()
+    years = np.asarray(catalog.years, dtype=np.int64)
+    named = (titles.ne("") & titles.ne(ids)).to_numpy() & (years > 0)
     if n < 2 or not named.any():
         return None
     packed = np.packbits(np.asarray(catalog.genres, dtype=bool), axis=1)
-    key = pd.DataFrame({"title": titles, "year": np.asarray(catalog.years, dtype=np.int64),
-                        "genres": [row.tobytes() for row in packed]})[named]
+    key = pd.DataFrame({"title": titles, "year": years, "genres": [row.tobytes() for row in packed]})[named]
     if not key.duplicated().any():
         return None
     rows, cols = [], []
     for members in key.groupby(["title", "year", "genres"], sort=False).indices.values():
-        if len(members) < 2:
+        if not 2 <= len(members) <= TWIN_GROUP_MAX:
             continue
         films = key.index.to_numpy()[members]
         a, b = np.meshgrid(films, films, indexing="ij")
         off = a != b
         rows.append(a[off])
         cols.append(b[off])
+    if not rows:
+        return None
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.ones(len(rows_all), np.float32), (rows_all, cols_all)), shape=(n, n)).tocsr()
 

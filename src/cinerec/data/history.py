@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from cinerec.data.dataset import Dataset, Interactions
 
 __all__ = [
-    "LIKED_MIN_STARS", "seen", "also_seen", "liked", "liked_in", "liked_ratings", "liked_min_stars", "rating_scale",
+    "LIKED_MIN_STARS", "seen", "seen_films", "also_seen", "liked", "liked_in", "liked_ratings", "liked_min_stars", "rating_scale",
     "is_implicit", "history_row",
 ]
 
@@ -66,6 +66,19 @@ def seen(data: Dataset | Interactions) -> sp.csr_matrix:
     x = data.interactions if isinstance(data, Dataset) else data
     extra = also_seen(data) if isinstance(data, Dataset) else None
     return x.seen if extra is None else x.seen.maximum(extra).tocsr()
+
+
+def seen_films(data: Dataset) -> sp.csr_matrix:
+    """:func:`seen`, and every movie the catalogue lists as the same film as one of those
+    under another id (:func:`cinerec.data.dataset.title_twins`): what a list shown to the
+    person never holds. The protocols measure by ids, with :func:`seen`."""
+    from cinerec.data.dataset import title_twins
+
+    rated = seen(data)
+    twins = title_twins(data)
+    if twins is None:
+        return rated
+    return (rated + rated @ twins).astype(bool).astype(np.float32).tocsr()
 
 
 def also_seen(data: Dataset) -> sp.csr_matrix | None:

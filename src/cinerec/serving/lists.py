@@ -22,7 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, title_twins
-from cinerec.data.history import history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen
+from cinerec.data.history import (history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen,
+                                  seen_films)
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
@@ -79,10 +80,9 @@ class Lists:
         self.given = given
         # A film the catalogue lists twice (ml-100k: 18 under two ids) is one film to a
         # person: rated under one id, it is never listed under the other.
-        self.twins = title_twins(dataset.catalog)
-        self.seen = seen(dataset)
-        if self.twins is not None:
-            self.seen = (self.seen + self.seen @ self.twins).astype(bool).astype(np.float32).tocsr()
+        self.twins = title_twins(dataset)
+        self.rated = seen(dataset)
+        self.seen = seen_films(dataset) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
         # Stars a person may give: the source's own scale. A log of plain events has none:

@@ -387,10 +387,11 @@ def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
 
 def short_lists(dataset: Any, k: int) -> tuple[int, int]:
     """How many of ``dataset``'s users have fewer than ``k`` movies they did not rate, so
-    that a store's top-``k`` lists hold fewer for them, and how many have none at all."""
-    from cinerec.data.history import seen
+    that a store's top-``k`` lists hold fewer for them, and how many have none at all (a
+    film they rated under another id counts as rated, as the lists count it)."""
+    from cinerec.data.history import seen_films
 
-    unseen = dataset.n_items - np.diff(seen(dataset).indptr)
+    unseen = dataset.n_items - np.diff(seen_films(dataset).indptr)
     return int((unseen < k).sum()), int((unseen == 0).sum())
 
 
