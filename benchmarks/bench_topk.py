@@ -80,6 +80,8 @@ def main() -> None:
     n_users, n_items, n_entries = int(ML25M[0] * args.scale), ML25M[1], int(ML25M[2] * args.scale)
     if n_users < 1:
         ap.error(f"--scale {args.scale:g}: leaves no users ({ML25M[0]:,} × the scale is below 1)")
+    if args.k > n_items:  # (torch.topk's traceback: "selected index k out of range")
+        ap.error(f"-k {args.k}: at most {n_items:,}, the movies")
 
     t = time.perf_counter()
     seen = synthetic_seen(n_users, n_items, n_entries, args.seed)

@@ -328,6 +328,14 @@ def main(argv: list[str] | None = None) -> int:
             json_path.write_text(json.dumps(results, indent=2))  # after every step: a killed check keeps the rest
             print(f"   {name}: {'failed: ' + rec['error'] if 'error' in rec else 'ok'} ({rec['seconds']} s)",
                   file=sys.stderr, flush=True)
+            if name == "environment" and "error" in rec and "sees no CUDA device" in rec["error"]:
+                # Every later step would fail on it, after minutes of the budget (the two-stage one
+                # fitted its data in full first): said once, and the check ends here.
+                for later, later_cmd, _ in plan[plan.index((name, cmd, cap)) + 1:]:
+                    results["steps"][later] = {"command": " ".join(later_cmd), "skipped": rec["error"]}
+                json_path.write_text(json.dumps(results, indent=2))
+                print(f"   the other steps are skipped: {rec['error']}", file=sys.stderr, flush=True)
+                break
     results["machine"] = machine()
     json_path.write_text(json.dumps(results, indent=2))
     print(f"wrote {json_path} and {log_path}", file=sys.stderr)

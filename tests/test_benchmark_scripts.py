@@ -42,6 +42,7 @@ def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedP
     (["bench_ease.py", "--curve", "nowhere", "--lambdas", "-2"], "argument --lambdas: must be at least 0"),
     (["bench_ease.py", "--curve", "nowhere", "--lambdas", "0"], "--lambdas 0 without --tune-trials measures nothing"),
     (["bench_topk.py", "--scale", "0.000001"], "--scale 1e-06: leaves no users"),
+    (["bench_topk.py", "--scale", "0.001", "-k", "100000"], "-k 100000: at most 59,047, the movies"),  # (a traceback)
     (["bench_sampling.py", "--scale", "0.01", "--seed", "-1"], "argument --seed: must be at least 0"),
     (["bench_models.py", "--data", "nowhere", "--threads", "0"], "argument --threads: must be at least 1"),
     (["bench_ncf.py", "--data", "nowhere", "--threads", "0", "--no-quality", "--no-recbole", "--epochs", "2"],
@@ -179,3 +180,17 @@ def test_the_ncf_study_data_made_from_a_synthetic_release_is_marked_synthetic(tm
     assert load(tmp_path / "ncf").info.get("synthetic")
     assert (tmp_path / "ncf" / "SYNTHETIC.txt").read_text().endswith(
         "cut to the NCF study's shape by benchmarks/ncf_study_data.py\n")
+
+
+def test_the_gpu_check_on_a_machine_without_cuda_ends_after_saying_so(tmp_path):
+    # It went on to every step, each failing on the missing GPU after minutes of its budget.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    done = _run(["benchmarks/gpu_check.py", "--out", str(tmp_path / "check"), "--only", "environment", "--only", "neumf",
+                 "--only", "topk"], tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "the other steps are skipped: --device cuda: torch sees no CUDA device here" in done.stderr, done.stderr
+    steps = json.loads((tmp_path / "check" / "gpu_check.json").read_text())["steps"]
+    assert steps["neumf"]["skipped"] == steps["topk"]["skipped"] == "--device cuda: torch sees no CUDA device here"
