@@ -3,9 +3,10 @@
 ``cinerec recommend``, ``cinerec quickstart``, the exported store, the API's known-user
 and cold-start answers and the page all build their lists here, so they agree:
 
-* a list never holds a movie the person has seen (:func:`cinerec.data.history.seen`:
-  every movie they rated anywhere in the run's data; for someone described only by
-  their ratings, the movies they gave);
+* a list never holds a movie the person has seen (:func:`cinerec.data.history.seen_films`:
+  every movie they rated anywhere in the run's data, and each film of those the
+  catalogue lists again under another id; for someone described only by their ratings,
+  the movies they gave and theirs);
 * a reason names a movie the person liked (:func:`cinerec.data.history.liked`) and the
   model's scores for them were built from (its
   :meth:`~cinerec.models.base.Recommender.evidence`), chosen by the model's one
