@@ -526,7 +526,7 @@ def test_a_meta_table_of_someone_else_s_is_said_by_its_key_not_by_the_json_decod
     path = tmp_path / "other.sqlite"
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
-    con.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "3"), ("owner", "accounting")])
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "4"), ("owner", "accounting")])
     con.commit()
     con.close()
     with pytest.raises(DataError) as e:

@@ -15,6 +15,7 @@ the store and the API).
 from pathlib import Path
 from typing import Annotated, Any, Callable
 
+import numpy as np
 import typer
 
 from cinerec.commands import flags
@@ -53,18 +54,23 @@ def recommend(
             raise ConfigError("recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new")
         _recommend_new(run, liked or [], rated or [], k, run_model, json, quiet)
         return
-    raw, model_name, recs, (n_items, rated_n, seen_n, made_up, fitted) = _recommend(run, user, k, run_model)
+    raw, model_name, recs, (n_items, rated_n, seen_n, left_n, made_up, fitted) = _recommend(run, user, k, run_model)
     # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
     notes = list(made_up) + list(fitted)
-    if len(recs) < k and len(recs) == n_items - seen_n:
+    if len(recs) < k and len(recs) == left_n:
         listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
-        # (films they rated listed again under other ids were counted as rated)
-        again = seen_n - rated_n
+        # Films they rated listed again under other ids count as rated, and a film left
+        # under two ids is listed once: each said apart (the rated count held them).
+        again, once = seen_n - rated_n, n_items - seen_n - left_n
         again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} they rated, listed again under " \
                       f"{'another id' if again == 1 else 'other ids'}" if again else ""
-        notes.append(f"{listed} listed for user {raw}, not {k}: they rated {'' if again else 'the other '}{rated_n:,} of "
-                     f"the run's {n_items:,} movies{again_words}" if recs else f"no movie listed for user {raw}: they rated all "
-                     f"{n_items:,} of the run's movies" + (f" ({again:,} of them under another id)" if again else ""))
+        once_words = f", and {once:,} {'is the other id' if once == 1 else 'are the other ids'} of a film listed " \
+                     "once" if once else ""
+        plain = not again and not once
+        notes.append(f"{listed} listed for user {raw}, not {k}: they rated {'the other ' if plain else ''}{rated_n:,} of "
+                     f"the run's {n_items:,} movies{again_words}{once_words}" if recs else f"no movie listed for user "
+                     f"{raw}: they rated all {n_items:,} of the run's movies" +
+                     (f" ({again:,} of them under another id)" if again else ""))
         if recs:  # (none left: said below, on stdout)
             say(f"note: {notes[-1]}", quiet)
     if json:  # the notes too, which -q keeps off stderr
@@ -157,10 +163,23 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
     made_up, fitted = synthetic_list_notes(run.dataset), run.model(name).fit_notes()
     notes = list(made_up) + list(fitted)
     given = len(likes) + len(stars)
-    if len(recs) < k and len(recs) == run.dataset.n_items - given:
-        others = "the other movie" if given == 1 else f"the other {given:,} movies"
+    # Films given listed again under other ids are never listed either, and a film left
+    # under two ids is listed once (the note did not count them).
+    given_at = np.array(sorted({lists.item_index(m) for m in [*likes, *stars]}), dtype=np.int64)
+    again = 0 if lists.twins is None or not len(given_at) else \
+        len(np.setdiff1d(lists.twins[given_at].indices, given_at))
+    left = lists.films_left(given=given_at)
+    if len(recs) < k and len(recs) == left:
+        once = run.dataset.n_items - given - again - left
+        others = f"{given:,} movie{'' if given == 1 else 's'}" if again or once else \
+            "the other movie" if given == 1 else f"the other {given:,} movies"
+        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} given, listed again under " \
+                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
+        once_words = f", and {once:,} {'is the other id' if once == 1 else 'are the other ids'} of a film listed " \
+                     "once" if once else ""
         notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: {others} of the run's "
-                     f"{run.dataset.n_items:,} {'is the one' if given == 1 else 'are the ones'} given")
+                     f"{run.dataset.n_items:,} {'is the one' if given == 1 else 'are the ones'} given{again_words}"
+                     f"{once_words}")
         if recs:
             say(f"note: {notes[-1]}", quiet)
     if json:  # each movie given once, its id as the data has it (a JSON object's keys are text)
@@ -269,10 +288,11 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 def _recommend(run_dir: Path, user: Any, k: int,
                model_name: str | None) -> tuple[Any, str, list[dict[str, Any]],
-                                                tuple[int, int, int, list[str], list[str]]]:
+                                                tuple[int, int, int, int, list[str], list[str]]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
     and the run's count of movies with how many of them the user rated and how many no
-    list of theirs holds (those, and films they rated listed again under other ids), the note that
+    list of theirs holds (those, and films they rated listed again under other ids), how many
+    films a list of theirs can hold (a film left under two ids is one), the note that
     the run's data is a synthetic release (none when it is not) and the model's fit notes."""
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError
@@ -292,6 +312,6 @@ def _recommend(run_dir: Path, user: Any, k: int,
             raise
         raise ConfigError(f"-k {k}: {e}") from None
     return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.rated[u].nnz), int(lists.seen[u].nnz), synthetic_list_notes(run.dataset),
-             model.fit_notes()))
+            (run.dataset.n_items, int(lists.rated[u].nnz), int(lists.seen[u].nnz), lists.films_left(u),
+             synthetic_list_notes(run.dataset), model.fit_notes()))
 

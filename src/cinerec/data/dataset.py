@@ -626,8 +626,12 @@ def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
     named = (titles.ne("") & titles.ne(ids)).to_numpy() & (years > 0)
     if n < 2 or not named.any():
         return None
-    packed = np.packbits(np.asarray(catalog.genres, dtype=bool), axis=1)
-    key = pd.DataFrame({"title": titles, "year": years, "genres": [row.tobytes() for row in packed]})[named]
+    # Only titles written more than once with one year can be twins: the genres of those alone.
+    named &= pd.DataFrame({"title": titles, "year": years}).duplicated(keep=False).to_numpy()
+    if not named.any():
+        return None
+    packed = np.packbits(np.asarray(catalog.genres, dtype=bool)[named], axis=1)
+    key = pd.DataFrame({"title": titles[named], "year": years[named], "genres": [row.tobytes() for row in packed]})
     if not key.duplicated().any():
         return None
     rows, cols = [], []

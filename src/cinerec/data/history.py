@@ -17,6 +17,8 @@ cannot disagree:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -68,14 +70,20 @@ def seen(data: Dataset | Interactions) -> sp.csr_matrix:
     return x.seen if extra is None else x.seen.maximum(extra).tocsr()
 
 
-def seen_films(data: Dataset) -> sp.csr_matrix:
+#: seen_films's twins not given: it finds them.
+_FIND = object()
+
+
+def seen_films(data: Dataset, twins: Any = _FIND) -> sp.csr_matrix:
     """:func:`seen`, and every movie the catalogue lists as the same film as one of those
-    under another id (:func:`cinerec.data.dataset.title_twins`): what a list shown to the
-    person never holds. The protocols measure by ids, with :func:`seen`."""
+    under another id (:func:`cinerec.data.dataset.title_twins`, or ``twins`` where the
+    caller has them already): what a list shown to the person never holds. The protocols
+    measure by ids, with :func:`seen`."""
     from cinerec.data.dataset import title_twins
 
     rated = seen(data)
-    twins = title_twins(data)
+    if twins is _FIND:
+        twins = title_twins(data)
     if twins is None:
         return rated
     return (rated + rated @ twins).astype(bool).astype(np.float32).tocsr()

@@ -83,7 +83,7 @@ class Lists:
         # person: rated under one id, it is never listed under the other.
         self.twins = title_twins(dataset)
         self.rated = seen(dataset)
-        self.seen = seen_films(dataset) if self.twins is not None else self.rated
+        self.seen = seen_films(dataset, self.twins) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
         self.liked = liked_in(dataset)
         # Stars a person may give: the source's own scale. A log of plain events has none:
@@ -131,6 +131,69 @@ class Lists:
                 limit(k)  # refused, named by the k asked for
         return min(k, self.dataset.n_items)
 
+    # -- one film, one place -------------------------------------------------------------
+
+    def _room(self, k: int) -> int:
+        """How many movies to ask the model for so that ``k`` are left once a film the
+        catalogue lists under two ids keeps one place (its first): ``k`` where it lists none."""
+        if self.twins is None:
+            return k
+        more = min(self.dataset.n_items, k + min(k, int((np.diff(self.twins.indptr) > 0).sum())))
+        limit = getattr(self.model, "check_list_length", None)
+        if limit is not None and more > k:
+            try:
+                limit(more)
+            except ConfigError:  # (a two-stage shortlist no longer: as many as it holds)
+                return k
+        return more
+
+    def _one_per_film(self, items: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, m)`` lists with each film in its first place alone (a later id of it, a
+        twin, dropped: the same film twice read as two), cut to ``k`` and padded with
+        ``-1`` and ``-inf``."""
+        if self.twins is None:
+            return items[:, :k], scores[:, :k]
+        twinned = np.diff(self.twins.indptr) > 0
+        rows = np.flatnonzero((twinned[np.maximum(items, 0)] & (items >= 0)).sum(axis=1) >= 2)
+        if len(rows):
+            items, scores = items.copy(), scores.copy()
+        for r in rows:
+            keep = self._first_of_each_film(items[r])
+            m = int(keep.sum())
+            items[r, :m], scores[r, :m] = items[r][keep], scores[r][keep]
+            items[r, m:], scores[r, m:] = -1, -np.inf
+        return items[:, :k], scores[:, :k]
+
+    def films_left(self, user: int | None = None, given: np.ndarray | None = None) -> int:
+        """How many movies a list can hold for user index ``user``, or for someone new who
+        gave movie indices ``given``: those not seen (nor given, nor their twins), a film
+        left under two ids counted once."""
+        if user is not None:
+            seen_now = self.seen[user].indices
+        else:
+            seen_now = np.asarray(given if given is not None else [], dtype=np.int64)
+            if self.twins is not None and len(seen_now):
+                seen_now = np.union1d(seen_now, self.twins[seen_now].indices)
+        left = np.setdiff1d(np.arange(self.dataset.n_items), seen_now)
+        return int(self._first_of_each_film(left).sum())
+
+    def _first_of_each_film(self, items: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
+        """``(len(items),) bool``: the movies of ``items`` (in order, ``-1`` never) that are
+        no twin of an earlier one, nor of a movie in ``taken``."""
+        keep = np.asarray(items) >= 0
+        if self.twins is None:
+            return keep
+        held: set[int] = set() if taken is None else {int(t) for t in self.twins[np.asarray(taken, np.int64)].indices}
+        for j, i in enumerate(np.asarray(items).tolist()):
+            if i < 0:
+                continue
+            if i in held:
+                keep[j] = False
+                continue
+            lo, hi = self.twins.indptr[i], self.twins.indptr[i + 1]
+            held.update(self.twins.indices[lo:hi].tolist())
+        return keep
+
     # -- known people ------------------------------------------------------------------
 
     def for_users(self, users: Any, k: int, *, off: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,7 +212,8 @@ class Lists:
         u = np.atleast_1d(np.asarray(users, dtype=np.int64))
         k = self._length(k)
         exclude = self.seen if off is None else _with_columns(self.seen, u, np.flatnonzero(off))
-        items, scores = self.model.recommend(u, k, exclude=exclude)
+        items, scores = self.model.recommend(u, self._room(k), exclude=exclude)
+        items, scores = self._one_per_film(items, scores, k)
         if not self.model.personal:  # the same order for everyone: its chart's reason for every movie
             return items, scores, np.where(items >= 0, POPULAR, -1).astype(np.int32)
         # A reason names a liked movie the model's scores were built from.
@@ -172,8 +236,10 @@ class Lists:
         popular = np.argsort(-self.dataset.interactions.item_counts, kind="stable")
         for r in rows:
             places = np.flatnonzero(filler[r])
-            taken = np.union1d(exclude[u[r]].indices, items[r][~filler[r]])
+            listed = items[r][~filler[r] & (items[r] >= 0)]
+            taken = np.union1d(exclude[u[r]].indices, listed)
             left = popular[~np.isin(popular, taken)]
+            left = left[self._first_of_each_film(left, listed)]  # (one film, one place)
             chosen = left[:max(len(places), POPULAR_POOL)]
             own = np.asarray(self.model.score(np.full(len(chosen), u[r]), chosen), dtype=np.float32)
             if np.isfinite(own).sum() < len(places):  # movies the model cannot score: the next most rated instead
@@ -279,7 +345,7 @@ class Lists:
         else:  # nothing to go on but what was seen: every place goes to the most rated movies
             scores = np.zeros((1, n), np.float32)
             silent = np.ones(n, dtype=bool)
-        items, sc = top_k(scores, k, exclude)
+        items, sc = self._one_per_film(*top_k(scores, self._room(k), exclude), k)
         keep = (items[0] >= 0) & np.isfinite(sc[0])
         items, sc = items[0][keep], sc[0][keep]
         if not self.model.personal and self.model.can_score_history:  # its own chart: its reason for every movie
@@ -294,6 +360,7 @@ class Lists:
             # Only movies the model scores at all (a finite score) can fill them.
             pool = np.setdiff1d(np.flatnonzero(np.isfinite(scores[0]) & silent), blocked)
             popular = pool[np.argsort(-self.dataset.interactions.item_counts[pool], kind="stable")]
+            popular = popular[self._first_of_each_film(popular, items[~filler])]  # (one film, one place)
             places = int(filler.sum())
             popular = popular[:max(places, POPULAR_POOL)]
             # The best of the most rated by their own scores (ties: the more rated first):
@@ -383,10 +450,13 @@ class Lists:
         similarities, only those with a positive similarity (a similarity of 0 or less
         is filler): fewer than ``k`` when fewer have anything in common with it."""
         k = check_k(k)
-        # The film itself under another id is no other film like it.
+        # The film itself under another id is no other film like it, and another film is
+        # listed once, under its first id.
         twins = self.twins[item].indices if self.twins is not None else np.zeros(0, np.int64)
-        items, sims = self.model.similar_items([item], min(k + len(twins), self.dataset.n_items))
+        room = self._room(k) + len(twins) if self.twins is not None else k
+        items, sims = self.model.similar_items([item], min(room, self.dataset.n_items))
         keep = (items[0] >= 0) & np.isfinite(sims[0]) & (sims[0] > 0) & ~np.isin(items[0], twins)
+        keep &= self._first_of_each_film(items[0], np.array([item]))
         return items[0][keep][:k], sims[0][keep][:k]
 
     def similar_frame(self, movie_id: Any, k: int = 10) -> Any:

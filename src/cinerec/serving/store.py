@@ -13,7 +13,7 @@ Two files, on purpose:
   without a store. It uses WAL, a busy timeout and one ``BEGIN IMMEDIATE`` transaction
   per change, so concurrent writers queue instead of failing.
 
-Store layout (``STORE_FORMAT`` 3)::
+Store layout (``STORE_FORMAT`` 4)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)          -- JSON values
     movies(item INTEGER PRIMARY KEY, movie_id TEXT, title TEXT, year INTEGER,
@@ -26,7 +26,9 @@ Store layout (``STORE_FORMAT`` 3)::
 index of the movie the user liked that is most like the recommendation (NULL when no
 liked movie explains it; ``-2`` for a movie listed for its popularity alone, where the
 person's history gave nothing more: :data:`cinerec.serving.lists.POPULAR`); ``genres``
-is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL). The lists and reasons come from
+is ``|``-joined. Format 3 added the ``-2`` (format 2 stored such movies as NULL); format 4's lists
+count a film the catalogue lists under two ids as one (format 3's could offer a film
+rated under its other id, or list it twice). The lists and reasons come from
 :class:`cinerec.serving.lists.Lists`, the same code that answers every other path.
 """
 
@@ -63,7 +65,7 @@ __all__ = [
 
 #: 2: lists exclude every movie rated in the run's data, reasons are liked movies only;
 #: 3: a movie listed for its popularity is stored as such (reason -2), not as NULL.
-STORE_FORMAT = 3
+STORE_FORMAT = 4
 
 
 # -- the exported store ----------------------------------------------------------------
