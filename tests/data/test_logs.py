@@ -473,6 +473,12 @@ def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_w
         "the log's genres column is left unread: it does not hold one genres per movie",
         "the log's titles name 2 of the 3 movies; the other one shows its id for a title"], notes
     assert "log.csv line 3: movie id 1 has year 2003 here and 2001 on " in notes[0]
+    # A year column that is no years leaves itself unread, not the titles (it blamed the title column).
+    (tmp_path / "log.csv").write_text("user,item,rating,title,year\na,1,4,Alpha (1990),abc\nb,2,3,Beta,\n")
+    ds = load_log(tmp_path / "log.csv")
+    assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and ds.catalog.years.tolist() == [1990, 0]
+    assert catalog_notes(ds) == [f"the log's year column is left unread ({tmp_path / 'log.csv'} line 2: year 'abc' is "
+                                 "not a whole number)"]
     # --columns names the log's own column of titles, where another could be it too.
     (tmp_path / "log.csv").write_text("user,item,rating,Title,name\na,1,4,Alpha,ann\nb,2,5,Beta,bob\n")
     with pytest.raises(DataError, match="could both be the title; name the one to use with --columns title=NAME"):

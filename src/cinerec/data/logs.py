@@ -1196,7 +1196,7 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     files = [path for path, _ in sources]
     for path in files:
         check_catalog(path)
-    parts = [_catalog_rows(path, item_raw, dict(named), lenient=notes is not None) for path, named in sources]
+    parts = [_catalog_rows(path, item_raw, dict(named), notes=notes) for path, named in sources]
     path, id_column = files[0], parts[0][1]
     if not sum(len(rows) for rows, _ in parts) and notes is not None:
         raise DataError("it is blank on every row")
@@ -1310,14 +1310,16 @@ def _one_listing_each(frame: pd.DataFrame, files: Sequence[Path], notes: list[st
     return out
 
 
-def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, lenient: bool = False
+def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, notes: list[str] | None = None
                   ) -> tuple[pd.DataFrame, str]:
     """One catalogue file's rows, checked: ``id`` (as the log's ids are, where they can
     be), ``title`` as written, ``genres`` as ``|``-separated text (None without a genres
     column), ``year`` as given (0: none) and ``row``, the file's row; and its id column.
-    ``lenient`` (a log's own titles): a row without a title is left out, not refused (its
-    movie shows its id unless another row names it), and a title over several lines (a
-    quoted field the log itself reads so) is one line."""
+    ``notes`` (a log's own titles): a row without a title is left out, not refused (its
+    movie shows its id unless another row names it), a title over several lines (a
+    quoted field the log itself reads so) is one line, and a genres or year column that
+    cannot be read is left unread, said in ``notes``."""
+    lenient = notes is not None
 
     def roles(header: list[str]) -> dict[str, str]:
         mine = {r: n for r, n in named.items() if r in CATALOG_ROLES}
@@ -1348,7 +1350,17 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, le
         name = cols[role]
         if name is not None and pa.types.is_dictionary(kind := table.column(name).type):
             table = table.set_column(table.column_names.index(name), name, table.column(name).cast(kind.value_type))
-    table = _genres_as_text(table, cols["genres"], path)
+    try:
+        table = _genres_as_text(table, cols["genres"], path)
+    except DataError as e:
+        if notes is None:
+            raise
+        notes.append(f"the log's genres column is left unread ({e})")
+        cols["genres"] = None
+    if notes is not None and cols["year"] is not None and pa.types.is_nested(table.column(cols["year"]).type):
+        notes.append(f"the log's year column is left unread ({path}: it holds {table.column(cols['year']).type} "
+                     "values, not years)")
+        cols["year"] = None
     for role in ("title", "year"):
         if cols[role] is not None and pa.types.is_nested(table.column(cols[role]).type):
             raise DataError(f"{path}: the {role} column {cols[role]!r} holds {table.column(cols[role]).type} values, "
@@ -1387,19 +1399,12 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, le
                         "(a quote (\") that no quote closes?)")
     given = np.zeros(len(ids), np.int32)
     if cols["year"] is not None:
-        written = frame[cols["year"]]
-        numbers = pd.to_numeric(written, errors="coerce")
-        bad = (numbers.isna() & written.notna() & written.astype(str).str.strip().ne("")).to_numpy()
-        bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{_line(path, int(at[row]))}: year {_plain(written.iloc[row])!r} is not a whole number")
-        wild = (numbers.notna() & ((numbers < 0) | (numbers > 9999))).to_numpy()
-        if wild.any():
-            row = int(np.argmax(wild))  # (whole: a column with a blank is read as floats, 12000 as 12000.0)
-            raise DataError(f"{_line(path, int(at[row]))}: year {_plain(_whole(written.iloc[row]))!r} is not a year (0 to "
-                            "9999; 0 or blank: unknown)")
-        given = numbers.fillna(0).to_numpy(dtype=np.int32)
+        try:
+            given = _given_years(frame[cols["year"]], path, at)
+        except DataError as e:
+            if notes is None:
+                raise
+            notes.append(f"the log's year column is left unread ({e})")
     genres = np.full(len(ids), None, dtype=object)  # (None, not NaN: a movie's rows are compared)
     if cols["genres"] is not None:
         written = frame[cols["genres"]]
@@ -1407,3 +1412,20 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, le
     rows = pd.DataFrame({"id": ids, "title": raw_titles, "genres": genres, "year": given,
                          "row": at})
     return rows, str(cols["item"])
+
+
+def _given_years(written: pd.Series, path: Path, at: np.ndarray) -> np.ndarray:
+    """A catalogue's year column as whole years (0: none), a bad one refused naming the
+    file's line (row ``at[k]`` of the file for the ``k``-th value)."""
+    numbers = pd.to_numeric(written, errors="coerce")
+    bad = (numbers.isna() & written.notna() & written.astype(str).str.strip().ne("")).to_numpy()
+    bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(f"{_line(path, int(at[row]))}: year {_plain(written.iloc[row])!r} is not a whole number")
+    wild = (numbers.notna() & ((numbers < 0) | (numbers > 9999))).to_numpy()
+    if wild.any():
+        row = int(np.argmax(wild))  # (whole: a column with a blank is read as floats, 12000 as 12000.0)
+        raise DataError(f"{_line(path, int(at[row]))}: year {_plain(_whole(written.iloc[row]))!r} is not a year (0 to "
+                        "9999; 0 or blank: unknown)")
+    return numbers.fillna(0).to_numpy(dtype=np.int32)
