@@ -15,7 +15,6 @@ the store and the API).
 from pathlib import Path
 from typing import Annotated, Any, Callable
 
-import numpy as np
 import typer
 
 from cinerec.commands import flags
@@ -143,6 +142,8 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
 def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, model_name: str | None,
                    json: bool, quiet: bool) -> None:
     """Cold start on the command line: the lists the API's ``POST /recommendations`` gives."""
+    import numpy as np
+
     from cinerec.commands.show import print_json, say
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError
