@@ -181,7 +181,7 @@ def test_a_short_list_note_counts_a_film_rated_under_another_id_apart(tmp_path, 
     assert main(["recommend", "--run", str(out), "--user", "405", "-k", "1500", "--json", "-q"]) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert notes == ["928 movies listed for user 405, not 1500: they rated 737 of the run's 1,682 movies, and 3 are "
-                     "films they rated, listed again under other ids, and 14 are the other ids of a film listed once"], notes
+                     "films they rated, listed again under other ids, and 14 are the other ids of films listed once"], notes
 
 
 def test_cli_recommend_agrees(train_run, truth, exposed):
@@ -461,6 +461,20 @@ def test_a_two_stage_shortlist_past_its_retrievers_reach_holds_popular_movies(ml
     assert len(listed) == 100 and np.median(counts[listed]) > 100  # not the catalogue's first movies
     if mix == 0.0:  # the retriever's own order: the most rated, said to be popular
         assert new.reason.eq("popular with many viewers").all() and (reasons[0] == POPULAR).sum() > 10
+
+
+def test_a_two_stage_list_near_its_shortlists_length_is_full_where_the_shortlist_holds_enough(ml100k):
+    # The room asked for past k, for films listed once, fell back to k alone where it passed
+    # the shortlist: 183 of 943 lists of 65 from a 100-movie shortlist came out short.
+    from cinerec.models import create
+    from cinerec.serving.lists import Lists
+
+    model = create("two-stage", {"retriever": "itemknn", "ranker": "als", "ranker_settings": {"epochs": 3},
+                                 "candidates": 100}).fit(ml100k.interactions)
+    lists = Lists(ml100k, model)
+    assert lists._room(65) == 100 and lists._room(10) == 20
+    items, _, _ = lists.for_users(np.arange(ml100k.n_users), 65)
+    assert ((items >= 0).sum(axis=1) == 65).all()
 
 
 @pytest.mark.parametrize("mix", [1.0, 0.5])

@@ -63,8 +63,8 @@ def recommend(
         again, once = seen_n - rated_n, n_items - seen_n - left_n
         again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} they rated, listed again under " \
                       f"{'another id' if again == 1 else 'other ids'}" if again else ""
-        once_words = f", and {once:,} {'is the other id' if once == 1 else 'are the other ids'} of a film listed " \
-                     "once" if once else ""
+        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
+                     "listed once" if once else ""
         plain = not again and not once
         notes.append(f"{listed} listed for user {raw}, not {k}: they rated {'the other ' if plain else ''}{rated_n:,} of "
                      f"the run's {n_items:,} movies{again_words}{once_words}" if recs else f"no movie listed for user "
@@ -176,8 +176,8 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
             "the other movie" if given == 1 else f"the other {given:,} movies"
         again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} given, listed again under " \
                       f"{'another id' if again == 1 else 'other ids'}" if again else ""
-        once_words = f", and {once:,} {'is the other id' if once == 1 else 'are the other ids'} of a film listed " \
-                     "once" if once else ""
+        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
+                     "listed once" if once else ""
         notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: {others} of the run's "
                      f"{run.dataset.n_items:,} {'is the one' if given == 1 else 'are the ones'} given{again_words}"
                      f"{once_words}")

@@ -140,12 +140,19 @@ class Lists:
             return k
         more = min(self.dataset.n_items, k + min(k, int((np.diff(self.twins.indptr) > 0).sum())))
         limit = getattr(self.model, "check_list_length", None)
-        if limit is not None and more > k:
+        if limit is None or more == k:
+            return more
+        # A two-stage shortlist holds so many: as many of the more as it holds (k itself was
+        # checked; asked for k alone, a list near the shortlist's length came out short).
+        fits, too_many = k, more + 1
+        while too_many - fits > 1:
+            mid = (fits + too_many) // 2
             try:
-                limit(more)
-            except ConfigError:  # (a two-stage shortlist no longer: as many as it holds)
-                return k
-        return more
+                limit(mid)
+                fits = mid
+            except ConfigError:
+                too_many = mid
+        return fits
 
     def _one_per_film(self, items: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(n, m)`` lists with each film in its first place alone (a later id of it, a
