@@ -485,6 +485,10 @@ def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_w
         load_log(tmp_path / "log.csv", catalog=tmp_path / "log.csv")
     ds = load_log(tmp_path / "log.csv", columns="title=Title")
     assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and catalog_notes(ds) == []
+    # ... read as leniently as a column found by its name (a title given twice stopped the run).
+    (tmp_path / "log.csv").write_text("user,item,rating,Title,name\na,1,4,Alpha,ann\nb,1,5,Alfa,bob\n")
+    ds = load_log(tmp_path / "log.csv", columns="title=Title")
+    assert ds.catalog.titles.tolist() == ["1"] and "movie id 1 has title 'Alfa' here" in catalog_notes(ds)[0]
 
 
 def test_a_folder_of_logs_takes_titles_from_those_that_hold_them(tmp_path):

@@ -166,6 +166,7 @@ def load_log(
     rests = [f["rest"] if f["rest"] is not None else np.zeros(len(f["time"])) for f in frames]
     rest = _joined(rests) if any(f["rest"] is not None for f in frames) else None
     titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
+    headers = [fr["columns"] for fr in frames]
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -176,19 +177,24 @@ def load_log(
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
-    elif any(role in roles for role in CATALOG_ROLES):  # --columns title=...: the log's own columns, as named
-        cat, count, matched = _read_catalog([(f, catalog_roles) for f in files], item_raw)
-        info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
-        if titled:  # a log that holds each movie's title beside each rating is its own catalogue
-            # Each file's own "title" column (a "name" column beside it is not the title); one
-            # that does not serve, as a catalogue file would be refused, leaves the ids shown.
+        sources: list[tuple[Path, Mapping[str, str]]] = []
+        if any(role in roles for role in CATALOG_ROLES):  # --columns title=...: the log's own columns, as named
+            for f, header in zip(files, headers):  # (a column named that is not there: refused, as anywhere)
+                for role in (r for r in CATALOG_ROLES if r in roles):
+                    _find(SimpleNamespace(column_names=header), _CATALOG_NAMES, roles, role, f, True)
+            sources = [(f, catalog_roles) for f in files]
+        elif titled:  # a log that holds each movie's title beside each rating is its own catalogue
+            # Each file's own "title" column (a "name" column beside it is not the title).
+            sources = [(f, {**catalog_roles, "title": name}) for f, name in titled]
+        if sources:
+            # Read as it is written: what does not serve, as a catalogue file would be refused,
+            # leaves that column (or, for the titles, the ids shown) with a note saying why.
             notes: list[str] = []
             try:
-                cat, count, matched = _read_catalog([(f, {**catalog_roles, "title": name}) for f, name in titled],
-                                                    item_raw, notes=notes)
+                cat, count, matched = _read_catalog(sources, item_raw, notes=notes)
                 info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
             except DataError as e:
                 notes = [f"the log's title column is left unread, so movies show their ids ({e}); name a movie "
@@ -654,7 +660,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     table = _table(path, id_columns)
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     _one_role_each(cols, path)
-    out: dict[str, Any] = {"item_column": cols["item"]}
+    out: dict[str, Any] = {"item_column": cols["item"], "columns": [str(c) for c in table.column_names]}
     # A column of titles makes the log its own catalogue (where no --catalog is given).
     out["title_column"] = next((c for c in table.column_names if str(c).strip().lower() == "title"), None)
     for role in ("user", "item"):
