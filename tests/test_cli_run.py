@@ -1300,3 +1300,20 @@ def test_a_saved_retriever_is_checked_where_the_study_names_it(tmp_path, capsys,
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "-q")
     assert code == 0, err
     assert (tmp_path / "o" / "store.sqlite").is_file()
+
+
+def test_a_note_on_a_logs_own_catalogue_reaches_the_report_and_json(tmp_path, capsys):
+    # Said on the console alone: not in report.md, nor in --json's notes (nowhere under -q).
+    rows = [f"p{u},m{m},{1 + (u * m) % 5},{u * 100 + m},Film {m} ({1980 + m})" for u in range(30) for m in range(40)
+            if (u + m) % 3]
+    rows.append("p0,m1,4,1,A review")  # (another title for m1: the column is left unread)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts,name\n" + "\n".join(rows) + "\n")
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\ncolumns = {{title = "name"}}\n[protocol]\n'
+                     'name = "loo-full"\nseeds = [0]\nks = [1, 5]\n[models.popularity]\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--json", "-q")
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    said = [n for n in notes if n.startswith("the log's title column is left unread, so movies show their ids (")]
+    assert len(said) == 1 and "movie id 'm1' has title 'A review' here" in said[0], notes
+    assert said[0] in (tmp_path / "out" / "report.md").read_text()

@@ -1391,8 +1391,6 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     if where.endswith("(given on the command line)") else \
                     f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
                 raise DataError(said) from None
-        for line in catalog_notes(dataset):  # (of the movies the filters kept)
-            say(f"note: {line}", quiet)
         data = data_record(study.data_source(), dataset, study.filters, record)
         protocol = get_protocol(study.protocol, **study.protocol_options)
         try:  # data the protocol cannot measure (no stars, no folds): said before any one model's needs
@@ -1647,7 +1645,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "title": study.title, "data": study.source + synthetic_words(dataset),
         "catalog": study.catalog,  # (the one read: the file's is left out on a release given with --data)
         "synthetic": bool(dataset.info.get("synthetic")),
-        "notes": synthetic_notes(dataset) + export_notes + model_notes + _only_notes(study), "transforms": record,
+        # (the catalogue's, of the movies the filters kept: said under the figures, in the report and --json)
+        "notes": synthetic_notes(dataset) + catalog_notes(dataset) + export_notes + model_notes + _only_notes(study),
+        "transforms": record,
         "not_run": list(study.not_run),
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),
         "seeds": list(study.seeds), "metric": metric, "direction": "minimize" if lower else "maximize",
