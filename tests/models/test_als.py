@@ -206,8 +206,10 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     notes = collapsed.fit_notes()
     assert len(notes) == 1 and notes[0].startswith("als: its movie vectors all point one way (")
     assert f"regularization = 80 is too strong for {n:,} ratings" in notes[0]
+    # (a two-stage study's retriever is set in its own table; "or --tune, find more" read as garbled)
     assert notes[0].endswith("; evaluate or train with --set regularization=10 (a study: regularization = 10 in its "
-                             "ALS table), or --tune, find more")
+                             "ALS table, or in [export.two_stage] retriever_settings for its retriever), or let --tune "
+                             "find one")
     assert ALS(ALSConfig(factors=1)).fit(x).fit_notes() == []  # (one factor is one direction by design)
     assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
     assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []

@@ -218,8 +218,8 @@ class ALS(IndexedRecommender):
         return super().fit_notes() + [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
                 f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
-                "nothing; evaluate or train with --set regularization=10 (a study: regularization = 10 in its ALS table), or "
-                "--tune, find more"]
+                "nothing; evaluate or train with --set regularization=10 (a study: regularization = 10 in its ALS table, "
+                "or in [export.two_stage] retriever_settings for its retriever), or let --tune find one"]
 
     def accepts_init(self, other: object) -> bool:
         """True when :meth:`fit` can start from ``other``: a fitted ALS with as many factors."""
