@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from cinerec.cli import main
 from cinerec.commands.recommend import recommend_for
 from cinerec.data.history import liked
-from cinerec.errors import DataError
 from cinerec.runs import open_run
 from cinerec.serving.api import create_app
 from cinerec.serving.lists import NO_LIKED_REASON
@@ -134,20 +133,6 @@ def test_one_list_holds_a_film_once_whichever_id_scores_first(train_run, truth):
     for movie in range(0, ds.n_items, 97):
         near, _ = lists.similar(movie, 30)
         assert not twice([*near, movie])
-
-
-def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
-    # Format 3's lists could offer a film rated under its other id: such a store is exported again.
-    import sqlite3
-
-    db = tmp_path / "s.sqlite"
-    export_store(run_dir, db, k=3, progress=False)
-    con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = '3' WHERE key = 'format'")
-    con.commit()
-    con.close()
-    with pytest.raises(DataError, match=r"store format 3, this cinerec .* reads 4; export it again"):
-        open_store(db)
 
 
 def test_only_a_film_listed_again_alike_is_a_twin_never_ids_nor_a_common_title(tmp_path, capsys):

@@ -261,6 +261,18 @@ def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):
         open_store(other)
 
 
+def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
+    # Format 3's lists could offer a film rated under its other id: such a store is exported again.
+    db = tmp_path / "s.sqlite"
+    export_store(run_dir, db, k=3, progress=False)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'format'")
+    con.commit()
+    con.close()
+    with pytest.raises(DataError, match=r"store format 3, this cinerec .* reads 4; export it again"):
+        open_store(db)
+
+
 def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, tmp_path):
     # Without its recommendations a server answered every list live and called the store fine.
     db = tmp_path / "recs.sqlite"
