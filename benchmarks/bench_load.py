@@ -31,9 +31,11 @@ line endings only, each kind a fresh process running ``cinerec.data.load(...).de
 - ``log``: the release's ``ratings.csv`` given as a file, so read as a ratings log
   (columns found by name, number ids);
 - ``log_text``: the same rows written once (under ``benchmarks/out/``) as a log of one's
-  own: columns ``user,item,rating,ts`` and text ids (``u123``, ``m456``).
+  own: columns ``user,item,rating,ts`` and text ids (``u123``, ``m456``);
+- ``log_titled``: the same rows joined with the release's ``movies.csv`` (written once),
+  each row holding its movie's title and genres: a log that is its own catalogue.
 
-``ratio_log`` and ``ratio_log_text`` are their medians over ``load``'s.
+``ratio_log``, ``ratio_log_text`` and ``ratio_log_titled`` are their medians over ``load``'s.
 
     python benchmarks/bench_load.py --fractions ROWS [--repeat 3]
 
@@ -128,6 +130,30 @@ def _text_log(folder: Path) -> Path:
     return dest
 
 
+TITLED_LOG = """
+import sys
+import pyarrow.csv as pacsv
+ratings = pacsv.read_csv(sys.argv[1] + "/ratings.csv")
+movies = pacsv.read_csv(sys.argv[1] + "/movies.csv").select(["movieId", "title", "genres"])
+joined = ratings.join(movies, "movieId", join_type="left outer")
+pacsv.write_csv(joined, sys.argv[2])
+"""
+
+
+def _titled_log(folder: Path) -> Path:
+    """The release's ratings joined with its movie file, each row holding its movie's title
+    and genres (``userId,movieId,rating,timestamp,title,genres``): a log that is its own
+    catalogue (written once, by a process of its own, as :func:`_text_log`)."""
+    dest = _made_for(folder, "titled-log") / "log.csv"
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name("log.csv.tmp")
+    subprocess.run([sys.executable, "-c", TITLED_LOG, str(folder), str(tmp)], check=True)
+    tmp.rename(dest)
+    return dest
+
+
 def _logs(folder: Path, repeat: int) -> dict:
     py = sys.executable
     commands = {
@@ -135,6 +161,8 @@ def _logs(folder: Path, repeat: int) -> dict:
         "log": [py, "-c", LOAD, str(folder / "ratings.csv")],
         "log_text": [py, "-c", LOAD, str(_text_log(folder))],
     }
+    if (folder / "movies.csv").is_file():
+        commands["log_titled"] = [py, "-c", LOAD, str(_titled_log(folder))]
     timings: dict = {k: [] for k in commands}
     for _ in range(repeat):
         for kind, command in commands.items():
@@ -150,6 +178,8 @@ def _logs(folder: Path, repeat: int) -> dict:
         }
     out["ratio_log"] = round(out["log"]["seconds"] / out["load"]["seconds"], 3)
     out["ratio_log_text"] = round(out["log_text"]["seconds"] / out["load"]["seconds"], 3)
+    if "log_titled" in out:
+        out["ratio_log_titled"] = round(out["log_titled"]["seconds"] / out["load"]["seconds"], 3)
     out["cpus"] = os.cpu_count()
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     out["machine"] = machine()
