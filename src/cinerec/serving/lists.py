@@ -187,13 +187,16 @@ class Lists:
     def _first_of_each_film(self, items: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
         """``(len(items),) bool``: the movies of ``items`` (in order, ``-1`` never) that are
         no twin of an earlier one, nor of a movie in ``taken``."""
-        keep = np.asarray(items) >= 0
+        items = np.asarray(items)
+        keep = items >= 0
         if self.twins is None:
             return keep
         held: set[int] = set() if taken is None else {int(t) for t in self.twins[np.asarray(taken, np.int64)].indices}
-        for j, i in enumerate(np.asarray(items).tolist()):
-            if i < 0:
-                continue
+        # Only movies with a twin are looked at one by one (a popular fill passes the whole
+        # catalogue here, for each list it fills).
+        twinned = np.diff(self.twins.indptr) > 0
+        for j in np.flatnonzero(keep & twinned[np.maximum(items, 0)]).tolist():
+            i = int(items[j])
             if i in held:
                 keep[j] = False
                 continue
