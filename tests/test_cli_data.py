@@ -206,7 +206,8 @@ def test_a_logs_own_columns_left_unread_are_said_in_json_and_where_a_year_filter
     (tmp_path / "log.csv").write_text("user,item,rating,title\na,1,4,Alpha (1999)\nb,1,3,Alfa (1999)\nb,2,5,Beta (2001)\n")
     assert main(["data", "info", str(tmp_path / "log.csv"), "--json", "-q"]) == 0
     (note,) = json.loads(capsys.readouterr().out)["notes"]
-    assert note.startswith("the log's title column is left unread, so movies show their ids (")
+    assert note.startswith("the log's title column is left unread, and its genres and years with it, so movies "
+                           "show their ids (")
     assert main(["data", "info", str(tmp_path / "log.csv"), "--min-year", "1998"]) == 2
     err = capsys.readouterr().err
     assert "no movie has a known release year" in err and "; the log's title column is left unread" in err, err

@@ -1314,6 +1314,7 @@ def test_a_note_on_a_logs_own_catalogue_reaches_the_report_and_json(tmp_path, ca
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--json", "-q")
     assert code == 0, err
     notes = json.loads(out)["notes"]
-    said = [n for n in notes if n.startswith("the log's title column is left unread, so movies show their ids (")]
+    unread = "the log's title column is left unread, and its genres and years with it, so movies show their ids ("
+    said = [n for n in notes if n.startswith(unread)]
     assert len(said) == 1 and "movie id 'm1' has title 'A review' here" in said[0], notes
     assert said[0] in (tmp_path / "out" / "report.md").read_text()

@@ -458,7 +458,8 @@ def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_w
     ds = load_log(tmp_path / "log.csv")
     assert ds.catalog.titles.tolist() == ["1", "2"] and len(ds.interactions.users) == 3
     (note,) = catalog_notes(ds)
-    assert note.startswith("the log's title column is left unread, so movies show their ids (") and \
+    assert note.startswith("the log's title column is left unread, and its genres and years with it, so movies "
+                           "show their ids (") and \
         "line 3: movie id 1 has title 'Great' here and 'Good' on " in note and "--columns title=NAME" in note
     # A year or genres column that varies by rating is left unread alone; a row without a
     # title (a left join's) names nothing, and its movie shows its id unless another row names it.

@@ -197,7 +197,9 @@ def load_log(
                 cat, count, matched = _read_catalog(sources, item_raw, notes=notes)
                 info.update(catalog=str(path), catalog_items=count, catalog_matched=matched, catalog_in_log=True)
             except DataError as e:
-                notes = [f"the log's title column is left unread, so movies show their ids ({e}); name a movie "
+                # (its genres and years go with the titles: said, where the note named the titles alone)
+                notes = [f"the log's title column is left unread, and its genres and years with it, so movies show "
+                         f"their ids ({e}); name a movie "
                          "file with --catalog, or the column of titles with --columns title=NAME"]
             if notes:
                 info["catalog_notes"] = notes
