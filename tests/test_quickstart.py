@@ -281,6 +281,16 @@ def test_fewer_than_ten_negatives_are_refused_by_the_flag(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_model_named_twice_runs_once_and_says_so(tmp_path, capsys, ml100k_dir):
+    # --model ease,ease ran one ease row without a word.
+    assert main(["quickstart", "--data", str(ml100k_dir), "--top-users", "100", "--model", "popularity,ease",
+                 "--model", "ease", "--out", str(tmp_path / "run"), "--users", "0", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: --model ease given more than once; each runs once" in err
+    rows = [r["model"] for r in json.loads(out)["results"] if r["protocol"] == "loo-full"]
+    assert sorted(rows) == ["ease", "popularity"]
+
+
 def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_path, capsys, ml100k_dir):
     # "ask for fewer negatives (--negatives 3)", which --negatives itself refuses (at least 10).
     assert main(["quickstart", "--data", str(ml100k_dir), "--top-movies", "60", "--kcore", "5", "--model", "popularity",

@@ -86,6 +86,9 @@ def quickstart(
         raise ConfigError(f"--model: unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
     if not names:
         raise ConfigError("--model: no model named")
+    twice = [n for n in names if said.count(n) > 1]
+    if twice:  # (merged without a word: one row where the command line asked for two)
+        say(f"note: --model {', '.join(twice)} given more than once; each runs once", quiet)
     source = flags.data_source(data, columns, catalog) if data is not None else None
     if source is None and (columns or catalog):
         raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")
