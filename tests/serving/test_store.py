@@ -261,26 +261,26 @@ def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):
         open_store(other)
 
 
-def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
-    # Format 3's lists could offer a film rated under its other id: such a store is exported again.
-    db = tmp_path / "s.sqlite"
+def _altered_store(run_dir, db, sql: str):
+    """A store exported from ``run_dir`` into ``db``, then changed by ``sql``."""
     export_store(run_dir, db, k=3, progress=False)
     con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = '3' WHERE key = 'format'")
+    con.execute(sql)
     con.commit()
     con.close()
+    return db
+
+
+def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
+    # Format 3's lists could offer a film rated under its other id: such a store is exported again.
+    db = _altered_store(run_dir, tmp_path / "s.sqlite", "UPDATE meta SET value = '3' WHERE key = 'format'")
     with pytest.raises(DataError, match=r"store format 3, this cinerec .* reads 4; export it again"):
         open_store(db)
 
 
 def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, tmp_path):
     # Without its recommendations a server answered every list live and called the store fine.
-    db = tmp_path / "recs.sqlite"
-    export_store(run_dir, db, k=3, progress=False)
-    con = sqlite3.connect(db)
-    con.execute("DROP TABLE recommendations")
-    con.commit()
-    con.close()
+    db = _altered_store(run_dir, tmp_path / "recs.sqlite", "DROP TABLE recommendations")
     with pytest.raises(DataError, match=r"recs\.sqlite: not a cinerec recommendation store \(no table "
                                         r"recommendations\); export it again"):
         open_store(db)

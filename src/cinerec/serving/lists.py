@@ -82,6 +82,8 @@ class Lists:
         # A film the catalogue lists twice (ml-100k: 18 under two ids) is one film to a
         # person: rated under one id, it is never listed under the other.
         self.twins = title_twins(dataset)
+        # (n_items,) bool: the movies with a twin, the only ones a film's one place concerns.
+        self._twinned = np.diff(self.twins.indptr) > 0 if self.twins is not None else None
         self.rated = seen(dataset)
         self.seen = seen_films(dataset, self.twins) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
@@ -136,9 +138,9 @@ class Lists:
     def _room(self, k: int) -> int:
         """How many movies to ask the model for so that ``k`` are left once a film the
         catalogue lists under two ids keeps one place (its first): ``k`` where it lists none."""
-        if self.twins is None:
+        if self._twinned is None:
             return k
-        more = min(self.dataset.n_items, k + min(k, int((np.diff(self.twins.indptr) > 0).sum())))
+        more = min(self.dataset.n_items, k + min(k, int(self._twinned.sum())))
         limit = getattr(self.model, "check_list_length", None)
         if limit is None or more == k:
             return more
@@ -158,10 +160,9 @@ class Lists:
         """``(n, m)`` lists with each film in its first place alone (a later id of it, a
         twin, dropped: the same film twice read as two), cut to ``k`` and padded with
         ``-1`` and ``-inf``."""
-        if self.twins is None:
+        if self._twinned is None:
             return items[:, :k], scores[:, :k]
-        twinned = np.diff(self.twins.indptr) > 0
-        rows = np.flatnonzero((twinned[np.maximum(items, 0)] & (items >= 0)).sum(axis=1) >= 2)
+        rows = np.flatnonzero((self._twinned[np.maximum(items, 0)] & (items >= 0)).sum(axis=1) >= 2)
         if len(rows):
             items, scores = items.copy(), scores.copy()
         for r in rows:
@@ -189,13 +190,12 @@ class Lists:
         no twin of an earlier one, nor of a movie in ``taken``."""
         items = np.asarray(items)
         keep = items >= 0
-        if self.twins is None:
+        if self.twins is None or self._twinned is None:
             return keep
         held: set[int] = set() if taken is None else {int(t) for t in self.twins[np.asarray(taken, np.int64)].indices}
         # Only movies with a twin are looked at one by one (a popular fill passes the whole
         # catalogue here, for each list it fills).
-        twinned = np.diff(self.twins.indptr) > 0
-        for j in np.flatnonzero(keep & twinned[np.maximum(items, 0)]).tolist():
+        for j in np.flatnonzero(keep & self._twinned[np.maximum(items, 0)]).tolist():
             i = int(items[j])
             if i in held:
                 keep[j] = False
