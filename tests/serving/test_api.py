@@ -846,6 +846,10 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     # "m2/similar" sent as m2%2Fsimilar is that movie, not the movies like m2.
     assert c.get("/movies/m2%2fsimilar").json()["movie_id"] == "m2/similar"
     assert c.get("/movies/m2/similar").json()[0]["movie_id"] != "m2"
+    # No route answers for a user alone: "u/253/recommendations" sent whole is no list of u/253's.
+    r = c.get("/users/u%2F253%2Frecommendations")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}, r.text
+    assert c.get("/users/u%2F253/recommendations").status_code == 200
     assert c.post("/recommendations", json={"liked": ["fargo", "film/1"]}).status_code == 200
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")

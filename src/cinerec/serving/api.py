@@ -595,9 +595,14 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return svc.records[svc.item_index(movie_id)]
 
     @app.get("/users/{user_id:rawid}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
-    async def user_recs(user_id: Annotated[str, PathParam(description="raw user id")], k: K = 10,
-                        genre: Genre = None) -> Any:
+    async def user_recs(request: Request, user_id: Annotated[str, PathParam(description="raw user id")],
+                        k: K = 10, genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
+        raw_path = request.scope.get("raw_path")
+        if raw_path is not None and not raw_path.split(b"?")[0].endswith(b"/recommendations"):
+            # The path ended in "%2Frecommendations": one id, "u/1/recommendations", and no
+            # route answers for a user alone (it is not user "u/1"'s list).
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
         # The hot path: an indexed SQLite read, answered on the event loop (no thread hop;
         # PostgreSQL's on a worker thread) and sent as built (the values are plain JSON
         # already, no second validation).
