@@ -454,3 +454,45 @@ def test_a_folder_that_cannot_be_read_is_said_in_one_line(tmp_path) -> None:
             assert done.returncode == 2 and done.stderr == f"cinerec: error: {said}\n", done.stderr
     finally:
         locked.chmod(0o755)
+
+
+@pytest.mark.parametrize("missing", ["ratings.csv", "movies.csv"])
+def test_a_csv_release_missing_a_main_file_names_it(pristine, tmp_path, capsys, missing) -> None:
+    # MovieLens's links.csv beside the other file marks a release: the missing file is
+    # named (it blamed links.csv, read as a log with no user column), in a folder and a zip.
+    folder = _copy(pristine, "csv", tmp_path)
+    (folder / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n")
+    (folder / "tags.csv").write_text("userId,movieId,tag,timestamp\n1,1,funny,1445714994\n")
+    (folder / missing).unlink()
+    _fails(folder, rf"ml-latest-small: a MovieLens release \(it holds links\.csv\), but {re.escape(missing)} is missing",
+           capsys)
+    archive = tmp_path / "zips" / "ml-latest-small.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(folder.iterdir()):
+            z.write(p, f"ml-latest-small/{p.name}")
+    _fails(archive, rf"ml-latest-small\.zip \(unpacked\)/ml-latest-small: a MovieLens release \(it holds links\.csv\), "
+                    rf"but {re.escape(missing)} is missing", capsys)
+
+
+def test_a_lone_movie_file_names_its_missing_ratings(tmp_path, capsys) -> None:
+    # A movies.dat or u.item alone said "no MovieLens files here".
+    for movies, ratings in (("movies.dat", "ratings.dat"), ("u.item", "u.data")):
+        folder = tmp_path / movies
+        folder.mkdir()
+        (folder / movies).write_text("1::Toy Story (1995)::Comedy\n" if movies == "movies.dat" else "1|Toy Story\n")
+        _fails(folder, rf"{re.escape(movies)} is there but {re.escape(ratings)} is missing", capsys)
+
+
+def test_a_release_one_folder_deeper_is_found(pristine, tmp_path) -> None:
+    # A zip holding download/ml-latest-small/... was "no MovieLens release", and so was the
+    # folder it unzips to.
+    folder = _copy(pristine, "csv", tmp_path / "data" / "download")
+    archive = tmp_path / "ml-latest-small.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(folder.iterdir()):
+            z.write(p, f"download/ml-latest-small/{p.name}")
+    expected = load(folder)
+    for source in (archive, tmp_path / "data"):
+        ds = load(source)
+        assert ds.info["release"] == "ml-latest-small" and len(ds.interactions) == len(expected.interactions), source

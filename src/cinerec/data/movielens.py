@@ -457,13 +457,40 @@ def _layout_of(folder: Path) -> str | None:
             raise DataError(f"{folder}: u.data is there but u.item is missing")
         return "100k"
     for family, ratings, movies in (("dat", "ratings.dat", "movies.dat"), ("csv", "ratings.csv", "movies.csv")):
-        if (folder / ratings).is_file():
-            if not (folder / movies).is_file():
-                if family == "csv":  # a ratings.csv alone is a ratings log, not a release
-                    return None
-                raise DataError(f"{folder}: {ratings} is there but {movies} is missing")
+        if (folder / ratings).is_file() and (folder / movies).is_file():
             return family
-    return None
+    if (marker := _csv_release_file(folder)) is not None:
+        # MovieLens's own companion file: a release, whichever main file it lacks (not a log
+        # of its CSVs, links.csv among them)
+        lacking = " and ".join(f for f in ("ratings.csv", "movies.csv") if not (folder / f).is_file())
+        alone = " (to read ratings.csv alone as a log of your own, give that file)" \
+            if (folder / "ratings.csv").is_file() else ""
+        raise DataError(f"{folder}: a MovieLens release (it holds {marker}), but {lacking} "
+                        f"{'are' if ' and ' in lacking else 'is'} missing{alone}")
+    if (folder / "ratings.dat").is_file():
+        raise DataError(f"{folder}: ratings.dat is there but movies.dat is missing")
+    for movies, ratings in (("movies.dat", "ratings.dat"), ("u.item", "u.data")):
+        if (folder / movies).is_file():
+            raise DataError(f"{folder}: {movies} is there but {ratings} is missing")
+    return None  # (a ratings.csv alone is a ratings log, not a release)
+
+
+#: The first line of MovieLens's links.csv, a file only its CSV releases hold.
+_LINKS_HEADER = "movieId,imdbId,tmdbId"
+
+
+def _csv_release_file(folder: Path) -> str | None:
+    """The file marking ``folder`` as a MovieLens CSV release whatever else it holds: its
+    ``links.csv`` (by its header) or a tag genome file; ``None`` where it holds neither."""
+    for name in ("genome-scores.csv", "genome-tags.csv"):
+        if (folder / name).is_file():
+            return name
+    try:
+        with open(folder / "links.csv", encoding="utf-8-sig", errors="replace") as f:
+            first = f.readline(256)
+    except OSError:
+        return None
+    return "links.csv" if first.strip().replace(" ", "") == _LINKS_HEADER else None
 
 
 #: The release label of a folder in MovieLens's CSV layout that neither its name nor a
@@ -494,8 +521,11 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
     family = _layout_of(folder)
     named = _normalise(name or folder.name)
     if family is None:
-        subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-        subs = [d for d in subs if _layout_of(d) is not None]
+        inside = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+        subs = [d for d in inside if _layout_of(d) is not None]
+        if not subs:  # one folder deeper (a zip of download/ml-latest-small/...), no further
+            subs = [e for d in inside for e in sorted(d.iterdir())
+                    if e.is_dir() and not e.name.startswith(".") and _layout_of(e) is not None]
         if release is not None and len(subs) > 1:
             subs = [d for d in subs if _normalise(d.name) == release] or subs
         if len(subs) > 1:
