@@ -813,3 +813,50 @@ def _run_of(tmp_path, ds, model):
     save_model(run, model)
     finish_run(run, meta={"best_model": model.name})
     return run
+
+
+def test_a_film_rated_under_an_id_a_filter_dropped_is_seen_under_the_id_it_kept(tmp_path, ml100k_dir):
+    # --top-movies 300 keeps Fly Away Home (1996) as 304 and drops it as 500: the people who
+    # rated 500 alone, and a profile saved with 500, were offered 304 as a new film.
+    from cinerec.data import load
+    from cinerec.data.dataset import title_twins
+    from cinerec.data.filters import apply_filters
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.lists import Lists
+
+    full = load(ml100k_dir)
+    ds, _ = apply_filters(full, {"top_movies": 300})
+    twins = title_twins(full).tocoo()
+    kept = set(ds.item_ids.raw.tolist())
+    raw = full.item_ids.raw
+    split = {int(raw[i]): int(raw[j]) for i, j in zip(twins.row, twins.col) if raw[i] not in kept and raw[j] in kept}
+    assert split.get(500) == 304
+    rated = full.interactions.seen.tocsr()
+    users = set(ds.user_ids.raw.tolist())
+    owed = [(int(full.user_ids.raw[u]), j) for u in range(full.n_users) for i, j in split.items()
+            if full.user_ids.raw[u] in users and rated[u, full.item_ids.index([i])[0]]
+            and not rated[u, full.item_ids.index([j])[0]]]
+    assert len(owed) > 10
+    run = tmp_path / "run"
+    save_model(run, create("itemknn").fit(ds.interactions))
+    save_dataset(run, ds)
+    finish_run(run, meta={"source": "ml-100k", "best_model": "itemknn"})
+    ds = open_run(run).dataset  # as the run folder keeps it
+    lists = Lists(ds, open_run(run).model())
+    items, _, _ = lists.for_users(np.arange(ds.n_users), 150)
+    for user, movie in owed:
+        u, m = ds.user_ids.index([user])[0], ds.item_ids.index([movie])[0]
+        assert m not in items[u], f"user {user} was offered {movie}, rated as {[i for i, j in split.items() if j == movie]}"
+    # A profile saved while the run held 500 is not offered 304 by the run without it.
+    full_run = tmp_path / "full"
+    save_model(full_run, create("popularity").fit(full.interactions))
+    save_dataset(full_run, full)
+    finish_run(full_run, meta={"source": "ml-100k", "best_model": "popularity"})
+    profiles = tmp_path / "profiles.sqlite"
+    pid = TestClient(create_app(full_run, profiles=profiles)).post(
+        "/profiles", json={"ratings": {"500": 5, "1": 5, "71": 5}}).json()["profile_id"]
+    got = TestClient(create_app(run, profiles=profiles)).get(
+        f"/profiles/{pid}", params={"k": 100, "genre": "Children's"}).json()
+    listed = [r["movie_id"] for r in got["recommendations"]]
+    assert 10 < len(listed) < 100 and 304 not in listed, listed  # every film of the genre left, but 304

@@ -470,12 +470,59 @@ class Dataset:
 
         also_seen, not_liked = renumbered(self.also_seen), renumbered(self.not_liked)
         catalog, info = self.catalog.take(items), self.info
+        named = list(info.get("dropped_twins") or [])
+        if named:  # those an earlier filter parted, while the id it kept stays
+            kept = set(self.item_ids.raw[items].tolist())
+            named = [p for p in named if p[1] in kept]
+        through = self._seen_through_dropped_twins(user_new, item_new, inter)
+        if through is not None:  # a film rated under an id dropped here is seen under its twin's, kept
+            pairs, parted = through
+            also_seen = pairs if also_seen is None else \
+                (np.concatenate([also_seen[0], pairs[0]]), np.concatenate([also_seen[1], pairs[1]]))
+            named += parted
+        if named or "dropped_twins" in info:
+            info = {**info, "dropped_twins": named}
         if "catalog_matched" in info:  # a log's own catalogue: how many of the movies kept it names
             info = {**info, "catalog_matched": int(_named(catalog, self.item_ids.raw[items]).sum())}
         return Dataset(
             self.name, inter, self.user_ids.take(users), self.item_ids.take(items),
             catalog, feats, info, {k: m[rows] for k, m in self.folds.items()}, also_seen, not_liked,
         )
+
+    def _seen_through_dropped_twins(self, user_new: np.ndarray, item_new: np.ndarray, kept: Interactions
+                                    ) -> tuple[tuple[np.ndarray, np.ndarray], list[list[Any]]] | None:
+        """For :meth:`subset`: the ``(users, items)`` pairs, in the new ids, of the films
+        people rated under an id dropped while its twin's id stays (:func:`title_twins`),
+        those they did not rate under the id kept too; and the ``[dropped, kept]`` raw id
+        pairs (a profile saved under the id dropped finds its twin by them). ``None``
+        where no twin is parted."""
+        import scipy.sparse as sp
+
+        if (item_new >= 0).all():
+            return None
+        twins = title_twins(self)
+        if twins is None:
+            return None
+        coo = twins.tocoo()
+        parted = (item_new[coo.row] < 0) & (item_new[coo.col] >= 0)
+        if not parted.any():
+            return None
+        dropped, twin = coo.row[parted], coo.col[parted]
+        raw = self.item_ids.raw
+        named = [[_plain(raw[i]), _plain(raw[j])] for i, j in zip(dropped.tolist(), twin.tolist())]
+        x = self.interactions
+        users, movies = x.users, x.items
+        if self.also_seen is not None:
+            users, movies = np.concatenate([users, self.also_seen[0]]), np.concatenate([movies, self.also_seen[1]])
+        n = self.n_items
+        rated = sp.csr_matrix((np.ones(len(users), np.float32), (users, movies)), shape=(self.n_users, n))
+        under = (rated @ sp.csr_matrix((np.ones(len(dropped), np.float32), (dropped, twin)), shape=(n, n))).tocoo()
+        u, i = user_new[under.row], item_new[under.col]
+        keep = u >= 0
+        u, i = u[keep], i[keep]
+        done = np.isin(u.astype(np.int64) * kept.n_items + i,
+                       kept.users.astype(np.int64) * kept.n_items + kept.items)  # rated under the id kept too
+        return (u[~done].astype(np.int32), i[~done].astype(np.int32)), named
 
     def describe(self) -> dict[str, Any]:
         """Counts and time range, as printed by ``cinerec data info``."""

@@ -22,7 +22,7 @@ import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Mapping
+from typing import Annotated, Any, AsyncIterator, Iterable, Mapping, Sequence
 
 import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
@@ -200,6 +200,12 @@ class Service:
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
+        # A movie a filter of the run dropped whose twin (the same film under another id,
+        # title_twins) it kept: a profile that rated it has seen the twin.
+        self._twin_kept: dict[str, list[int]] = {}
+        for dropped, kept in ds.info.get("dropped_twins") or []:
+            if (i := self.find_item(kept)) is not None:
+                self._twin_kept.setdefault(_id_key(dropped, self._items[1]), []).append(i)
         self.profiles = open_profiles(db, self.run.path, profiles)
         # A database over the network may stop answering: its reads then run on worker
         # threads, never on the event loop, which would hold every other request with them.
@@ -310,11 +316,17 @@ class Service:
         items, sc, reasons = self.lists.for_users([user], k, off=self._genre_exclude(genre))
         return "live", self._records(items[0], sc[0], reasons[0])
 
+    def twins_kept(self, movie_ids: Iterable[Any]) -> list[int]:
+        """The movies (indices) this run holds as the twins of ``movie_ids``, movies a
+        filter of the run dropped (a profile saved before it rated them)."""
+        return [i for m in movie_ids for i in self._twin_kept.get(_id_key(m, self._items[1]), [])]
+
     def history_recommendations(self, ratings: Mapping[str, float | None], k: int, genre: str | None,
-                                field: str = "ratings") -> tuple[str, list[dict[str, Any]]]:
-        """Recommendations for someone described only by ``{movie_id: stars or None}``."""
+                                field: str = "ratings", seen: Sequence[int] = ()) -> tuple[str, list[dict[str, Any]]]:
+        """Recommendations for someone described only by ``{movie_id: stars or None}``,
+        never the movies ``seen`` (indices) either."""
         if not ratings:
-            return "popular", self.popular(k, genre)
+            return "popular", self.popular(k, genre, seen)
         idx = []
         for pos, m in enumerate(ratings):
             i = self.find_item(m)
@@ -331,12 +343,16 @@ class Service:
         values = [given[i][1] for i in items_given.tolist()]
         stars = np.array([1.0 if v is None else float(v) for v in values], dtype=np.float32)
         is_like = np.array([v is None for v in values])
-        items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k,
-                                                    off=self._genre_exclude(genre))
+        off = self._genre_exclude(genre)
+        if len(seen):
+            off = np.zeros(self.dataset.n_items, dtype=bool) if off is None else off.copy()
+            off[np.asarray(seen, dtype=np.int64)] = True
+        items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k, off=off)
         return "history", self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars)
 
-    def popular(self, k: int, genre: str | None) -> list[dict[str, Any]]:
-        items = self.search.search("", genre=genre, limit=k)
+    def popular(self, k: int, genre: str | None, seen: Sequence[int] = ()) -> list[dict[str, Any]]:
+        skip = set(seen)
+        items = [i for i in self.search.search("", genre=genre, limit=k + len(skip)) if i not in skip][:k]
         out = []
         for i in items:
             rec = dict(self.records[i], score=float(self.popularity[i]),
@@ -405,6 +421,12 @@ class Service:
 
 def _id_table(ids: Any) -> tuple[dict[str, int], bool, Any]:
     return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i", ids
+
+
+def _id_key(raw: Any, integer: bool) -> str:
+    """A raw id as text, whichever way it was written ("050" is 50 where ids are numbers)."""
+    text = str(raw).strip()
+    return str(int(text)) if integer and INTEGER_ID.fullmatch(text) else text
 
 
 def _find(table: tuple[dict[str, int], bool, Any], raw: Any) -> int | None:
@@ -819,6 +841,8 @@ def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[s
     ratings = svc.profiles.get(profile_id)
     # A movie dropped from the catalog by a later run stays saved but is not scored.
     usable = {m: s for m, s in ratings.items() if svc.find_item(m) is not None}
-    source, recs = svc.history_recommendations(usable, k, genre)
+    # ... though its twin, kept by the run, is seen.
+    seen = svc.twins_kept(m for m in ratings if m not in usable)
+    source, recs = svc.history_recommendations(usable, k, genre, seen=seen)
     movies = [svc.records[svc.item_index(m)] for m in usable]
     return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs}
