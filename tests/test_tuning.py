@@ -495,3 +495,13 @@ def test_a_search_on_a_small_carve_out_says_how_few_figures_each_trial_stood_on(
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol", "ratings-random",
                  "--tune", "2", "-q"]) == 0
     assert "2 trials, each scored on only 1 validation rating" in capsys.readouterr().out
+
+
+def test_a_screened_choice_that_only_ties_the_defaults_from_scratch_keeps_the_defaults(ml100k):
+    # Seed 1: a warm trial scored above the defaults, its fit from scratch tied them, and
+    # its settings were kept, though a tie goes to the defaults on every other path.
+    found = tune("als", ml100k, get_protocol("loo-sampled"), trials=12, seed=1,
+                 space={"regularization": Param("float", 40, 120, log=True),
+                        "confidence": Param("float", 8, 30, log=True)})
+    assert found.screened and found.value == found.default_value
+    assert found.settings == found.trials[0]["settings"]

@@ -496,7 +496,7 @@ def tune(
             default_value = float(history[0][metric])
         else:
             default_value = plain(first)
-        if (default_value > value) if direction == "maximize" else (default_value < value):
+        if (default_value >= value) if direction == "maximize" else (default_value <= value):  # a tie: the defaults
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
