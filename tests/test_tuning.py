@@ -505,3 +505,15 @@ def test_a_screened_choice_that_only_ties_the_defaults_from_scratch_keeps_the_de
                         "confidence": Param("float", 8, 30, log=True)})
     assert found.screened and found.value == found.default_value
     assert found.settings == found.trials[0]["settings"]
+
+
+@pytest.mark.parametrize("protocol", ["ratings-fold", "ratings-random"])
+def test_trials_fit_as_the_final_fit_does_with_early_stopping_or_without(ml100k, protocol):
+    # ratings-fold's final fit has no early-stopping part and runs every epoch; its trials
+    # stopped early on a tenth carved for it, so the search compared fits unlike the final one.
+    p = get_protocol(protocol)
+    prepared = p.prepare(ml100k, seed=0)
+    inner = carve(p, ml100k, prepared.train, seed=0)
+    assert (inner.valid is None) == (prepared.valid is None)
+    if protocol == "ratings-fold":
+        assert len(inner.train) + len(inner.test) == len(prepared.train)

@@ -211,15 +211,16 @@ def carve(protocol: Any, dataset: Any, train: Any, seed: int) -> Any:
     """The validation carve-out: ``protocol``'s own split applied to the training part.
 
     ``ratings-fold`` has no second official fold inside a fold, so its training part is
-    carved like ``ratings-random`` (a random 10% held out, another 10% for early stopping),
-    its held-out part then kept to known ids as the protocol's is under ``known_only``.
+    carved like ``ratings-random`` (a random 10% held out), with no part for early
+    stopping: its final fit has none and runs every epoch, and each trial fits alike.
+    The held-out part is then kept to known ids as the protocol's is under ``known_only``.
     """
     from cinerec.evaluation.protocols import get_protocol
 
     sub = dataset.with_interactions(train)
     known_only = protocol.name == "ratings-fold" and bool(protocol.known_only)
     if protocol.name == "ratings-fold":
-        protocol = get_protocol("ratings-random", test=0.1, valid=0.1)
+        protocol = get_protocol("ratings-random", test=0.1, valid=0.0)
     prepared = protocol.prepare(sub, seed=carve_seed(seed))
     if known_only:  # scored as the protocol scores: on ratings of ids the fit has seen
         import dataclasses
