@@ -1025,9 +1025,13 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     # unnoticed when no user was given.
     from cinerec.errors import ConfigError, DataError
 
-    for stars in (99, -5, 0):
+    for stars in (99, -5, 0, 5.0000001, 0.9999999):  # (the last two were said as 5 and 1: inside the scale)
         with pytest.raises(ConfigError, match=rf"movie '50': {stars} stars is outside this data's scale, 1 to 5"):
             run.recommend_for(ratings={"50": stars}, k=3)
+    c = TestClient(create_app(run.path))
+    r = c.post("/recommendations", json={"ratings": {"50": 5.0000001}})
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == \
+        "5.0000001 stars is outside this data's scale, 1 to 5", r.text
     for k in (0, -5, "abc", 2.5):
         with pytest.raises(ConfigError, match=r"expected a whole number of at least 1"):
             run.top_n([], k)

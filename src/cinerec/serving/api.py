@@ -38,7 +38,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import POPULAR, Lists, after_filters
+from cinerec.serving.lists import POPULAR, Lists, after_filters, stars_said
 from cinerec.serving.search import MovieSearch
 from cinerec.serving.store import check_url, created_on_disk, is_postgres, open_profiles, open_store
 
@@ -812,7 +812,8 @@ def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
     for m, stars in ratings.items():
         if stars is not None and not lo <= stars <= hi:
             raise HTTPException(422, [{"loc": ["body", "ratings", _cut(m)], "type": "value_error",
-                                       "msg": f"{stars:g} stars is outside this data's scale, {lo:g} to {hi:g}"}])
+                                       "msg": f"{stars_said(stars)} stars is outside this data's scale, "
+                                              f"{lo:g} to {hi:g}"}])
 
 
 def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) -> dict[str, float | None]:
@@ -831,8 +832,9 @@ def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) ->
 def _given_twice(field: str, first: tuple[str, float | None], then: tuple[str, float | None]) -> HTTPException:
     """One movie under two spellings with different stars (or liked beside stars)."""
     a, b = first[1], then[1]
-    given = f"rated {a:g} and {b:g} stars" if a is not None and b is not None else \
-        f"given {'liked' if a is None else f'{a:g} stars'} and {'liked' if b is None else f'{b:g} stars'}"
+    given = f"rated {stars_said(a)} and {stars_said(b)} stars" if a is not None and b is not None else \
+        f"given {'liked' if a is None else f'{stars_said(a)} stars'} and " \
+        f"{'liked' if b is None else f'{stars_said(b)} stars'}"
     msg = f"movie ids {_cut(first[0])!r} and {_cut(then[0])!r} name one movie, {given}: give it once"
     return HTTPException(422, [{"loc": ["body", field, _cut(then[0])], "msg": msg, "type": "value_error"}])
 

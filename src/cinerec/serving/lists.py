@@ -29,7 +29,7 @@ from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
-__all__ = ["Lists", "reason_text", "top_n", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON",
+__all__ = ["Lists", "reason_text", "top_n", "stars_said", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON",
            "RATED_BY_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
@@ -510,15 +510,15 @@ class Lists:
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
                 raise ConfigError(f"ratings: movie {_said(m)}: stars must be a number, got {_said(stars)}")
             if not scale[0] <= stars <= scale[1]:
-                raise ConfigError(f"ratings: movie {_said(m)}: {stars:g} stars is outside this data's scale, "
+                raise ConfigError(f"ratings: movie {_said(m)}: {stars_said(stars)} stars is outside this data's scale, "
                                   f"{scale[0]:g} to {scale[1]:g}")
             index = self.item_index(m)
             if index in given and given[index] is None:
-                raise ConfigError(f"movie {_said(m)} is both liked and rated {stars:g} star{'' if stars == 1 else 's'}: "
-                                  "give it once")
+                raise ConfigError(f"movie {_said(m)} is both liked and rated {stars_said(stars)} "
+                                  f"star{'' if stars == 1 else 's'}: give it once")
             if index in given and given[index] != float(stars):  # one movie under two spellings (50 and "50")
-                raise ConfigError(f"ratings: movie {_said(m)} is rated twice ({given[index]:g} and {stars:g} stars): "
-                                  "give it once")
+                raise ConfigError(f"ratings: movie {_said(m)} is rated twice ({stars_said(given[index])} and "
+                                  f"{stars_said(stars)} stars): give it once")
             given[index] = float(stars)
         if not given:
             raise ConfigError("give at least one movie, liked or rated")
@@ -631,6 +631,13 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
                           f"got {type(source).__name__}")
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
+
+
+def stars_said(stars: Any) -> str:
+    """Stars as a message says them: short (``4.5``, ``9``), but never rounded onto another
+    value (``5.0000001`` is no ``5``, which would read as inside the scale)."""
+    short = f"{stars:g}"
+    return short if float(short) == float(stars) else repr(float(stars))
 
 
 def _said(value: Any) -> str:
