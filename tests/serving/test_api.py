@@ -91,6 +91,9 @@ def test_head_answers_as_get_without_a_body(client, path):
     ("GET", "/profiles/a%2Fratingsy", "unknown profile id 'a/ratingsy'"),
     ("PUT", "/profiles/a%2Fratingsy/ratings", "unknown profile id 'a/ratingsy'"),
     ("DELETE", "/profiles/a%2Fratings%2Fb/ratings/50", "unknown profile id 'a'"),  # (as the path reads)
+    # a GET of an id holding "/ratings" (a 405, and the page that asked for it was stuck)
+    ("GET", "/profiles/a%2Fratings", "unknown profile id 'a/ratings'"),
+    ("GET", "/profiles/a%2Fratings%2F50", "unknown profile id 'a/ratings/50'"),
 ])
 def test_a_profile_id_with_a_slash_is_404_naming_it_not_a_redirect_to_another(client, method, path, needle):
     r = client.request(method, path, json={"liked": [50]} if method == "PUT" else None, follow_redirects=False)
@@ -99,6 +102,9 @@ def test_a_profile_id_with_a_slash_is_404_naming_it_not_a_redirect_to_another(cl
 
 def test_a_profile_route_asked_with_another_method_is_still_405(client):
     assert client.get("/profiles/abc/ratings").status_code == 405
+    r = client.get("/profiles/abc/ratings/50")
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE"
+    assert client.head("/profiles/abc/ratings").status_code == 405
     assert client.post("/profiles/abc").status_code == 405
     r = client.request("PATCH", "/profiles/abc/", follow_redirects=False)
     assert r.status_code == 405 and "POST" not in r.headers["allow"]

@@ -698,6 +698,20 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
 
+    @app.get("/profiles/{profile_id}/ratings", include_in_schema=False)
+    @app.get("/profiles/{profile_id}/ratings/{movie_id:rawid}", include_in_schema=False)
+    def no_profile_ratings_get(request: Request) -> Any:
+        """A GET of a profile's ratings route is a 405; one of a profile id holding
+        ``/ratings`` (``a%2Fratings``, which the router reads as that route) is a 404 naming it."""
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        written = raw.split(b"?")[0]
+        written = written[written.find(b"/profiles/") + len(b"/profiles/"):]
+        if b"/" in written:  # "/ratings" written as a path: the route, which takes no GET
+            allow = "DELETE, PUT" if written.endswith(b"/ratings") else "DELETE"
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": allow})
+        path = request.scope["path"]
+        raise NotFoundError(f"unknown profile id {_echo(path[path.find('/profiles/') + len('/profiles/'):])}")
+
     @app.api_route("/profiles/{rest:noprofile}", methods=["GET", "PUT", "DELETE"], include_in_schema=False)
     def no_such_profile(rest: str, request: Request) -> None:
         """A 404 naming the profile id, never a redirect to another profile: the whole rest
