@@ -1211,3 +1211,18 @@ def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_pa
     with TestClient(create_app(relative_run, profiles="lnk/../linked.sqlite")) as c:
         assert c.get("/health").json()["status"] == "ok"
     assert (tmp_path / "elsewhere" / "linked.sqlite").is_file() and not (tmp_path / "linked.sqlite").exists()
+
+
+def test_a_json_body_giving_one_key_twice_is_refused_not_half_read(client):
+    # {"ratings": {"50": 5, "50": 1}} kept the 1 and dropped the 5 without a word.
+    body = '{"ratings": {"50": 5, "50": 1}}'
+    for method, path in (("POST", "/recommendations"), ("POST", "/profiles")):
+        r = client.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["msg"] == "'50' is given twice in one JSON object: give it once"
+    pid = client.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+    r = client.put(f"/profiles/{pid}/ratings", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and client.get(f"/profiles/{pid}").json()["ratings"] == {"50": None}
+    # Keys alike in separate objects, and a body that is no JSON, are the route's to judge.
+    assert client.post("/recommendations", json={"ratings": {"50": 5}, "k": 3}).status_code == 200
+    assert client.post("/recommendations", content="{", headers={"content-type": "application/json"}).status_code == 422

@@ -506,6 +506,13 @@ class _BodyLimit:
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(parts), False
+        if body and (repeated := _repeated_key(body)) is not None:
+            # A JSON reader keeps one of a key given twice ({"50": 5, "50": 1}: the 1) and
+            # drops the other without a word; one movie given twice is refused instead.
+            await _send_json(send, 422, {"detail": [{"loc": ["body"], "type": "value_error",
+                                                     "msg": f"{_echo(repeated)} is given twice in one JSON object: "
+                                                            "give it once"}]})
+            return
 
         async def replay() -> dict:
             nonlocal replayed
@@ -517,10 +524,38 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Any) -> None:
-        body = f'{{"detail":"request body over {self.limit} bytes"}}'.encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
+
+
+async def _send_json(send: Any, status: int, value: Any) -> None:
+    body = json.dumps(value, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """The first key a JSON body gives twice in one object, or ``None`` (also for a body
+    that is no JSON: the route says what is wrong with it)."""
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise _Repeated(key)
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except _Repeated as e:
+        return str(e.args[0])
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, model: str | None = None,
