@@ -482,6 +482,21 @@ def test_a_lone_movie_file_names_its_missing_ratings(tmp_path, capsys) -> None:
         folder.mkdir()
         (folder / movies).write_text("1::Toy Story (1995)::Comedy\n" if movies == "movies.dat" else "1|Toy Story\n")
         _fails(folder, rf"{re.escape(movies)} is there but {re.escape(ratings)} is missing", capsys)
+        # Beside a log of one's own, or in a folder beside a whole release, it is no part of them.
+        (folder / "log.csv").write_text("user,item,rating\n1,10,5\n2,10,4\n")
+        assert len(load(folder).interactions) == 2
+        (folder / "log.csv").unlink()
+        (folder / "_meta").mkdir()
+        (folder / movies).rename(folder / "_meta" / movies)
+        (folder / "log.csv").write_text("user,item,rating\n1,10,5\n")
+        assert len(load(folder).interactions) == 1
+
+
+def test_a_part_of_a_release_beside_a_whole_one_leaves_the_whole_one_found(pristine, tmp_path) -> None:
+    whole = _copy(pristine, "csv", tmp_path)
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n")
+    assert len(load(tmp_path).interactions) == len(load(whole).interactions)
 
 
 def test_a_release_one_folder_deeper_is_found(pristine, tmp_path) -> None:

@@ -320,7 +320,7 @@ def _is_log(path: Path) -> bool:
 
     if path.is_file():
         return path.suffix.lower() in LOG_SUFFIXES and not zipfile.is_zipfile(path)
-    if _layout_of(path) is not None:
+    if _layout_of(path) is not None or _csv_release_file(path) is not None:  # (a release missing a file)
         return False
     if any(_layout_of(d) is not None for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")):
         return False
@@ -457,22 +457,31 @@ def _layout_of(folder: Path) -> str | None:
             raise DataError(f"{folder}: u.data is there but u.item is missing")
         return "100k"
     for family, ratings, movies in (("dat", "ratings.dat", "movies.dat"), ("csv", "ratings.csv", "movies.csv")):
-        if (folder / ratings).is_file() and (folder / movies).is_file():
+        if (folder / ratings).is_file():
+            if not (folder / movies).is_file():
+                if family == "csv":  # a ratings.csv alone is a ratings log, not a release
+                    return None
+                raise DataError(f"{folder}: {ratings} is there but {movies} is missing")
             return family
+    return None
+
+
+def _part_of_a_release(folder: Path) -> str | None:
+    """Why ``folder``, holding no whole release, is a part of one: MovieLens's own
+    ``links.csv`` or tag genome without its ratings or movies file, or a movie file alone;
+    ``None`` otherwise. Said where nothing else there can be read (a movies.dat beside a
+    log of one's own is no part of the log)."""
     if (marker := _csv_release_file(folder)) is not None:
-        # MovieLens's own companion file: a release, whichever main file it lacks (not a log
-        # of its CSVs, links.csv among them)
         lacking = " and ".join(f for f in ("ratings.csv", "movies.csv") if not (folder / f).is_file())
-        alone = " (to read ratings.csv alone as a log of your own, give that file)" \
-            if (folder / "ratings.csv").is_file() else ""
-        raise DataError(f"{folder}: a MovieLens release (it holds {marker}), but {lacking} "
-                        f"{'are' if ' and ' in lacking else 'is'} missing{alone}")
-    if (folder / "ratings.dat").is_file():
-        raise DataError(f"{folder}: ratings.dat is there but movies.dat is missing")
+        if lacking:
+            alone = " (to read ratings.csv alone as a log of your own, give that file)" \
+                if (folder / "ratings.csv").is_file() else ""
+            return (f"{folder}: a MovieLens release (it holds {marker}), but {lacking} "
+                    f"{'are' if ' and ' in lacking else 'is'} missing{alone}")
     for movies, ratings in (("movies.dat", "ratings.dat"), ("u.item", "u.data")):
-        if (folder / movies).is_file():
-            raise DataError(f"{folder}: {movies} is there but {ratings} is missing")
-    return None  # (a ratings.csv alone is a ratings log, not a release)
+        if (folder / movies).is_file() and not (folder / ratings).is_file():
+            return f"{folder}: {movies} is there but {ratings} is missing"
+    return None
 
 
 #: The first line of MovieLens's links.csv, a file only its CSV releases hold.
@@ -535,6 +544,9 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
         if not subs:
             from cinerec.data.logs import unread_files
 
+            for place in (folder, *inside):
+                if (part := _part_of_a_release(place)) is not None:
+                    raise DataError(part)
             raise DataError(
                 f"{folder}: no MovieLens files here (expected u.data, ratings.dat with movies.dat, "
                 f"or ratings.csv with movies.csv) and no ratings log (.csv, .tsv or .parquet files){unread_files(folder)}"
