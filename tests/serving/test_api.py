@@ -856,6 +856,9 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     r = c.get("/users/u%2F253%2Frecommendations")
     assert r.status_code == 404 and r.json() == {"detail": "Not Found"}, r.text
     assert c.get("/users/u%2F253/recommendations").status_code == 200
+    # ... while the route's own word, its letters percent-encoded, is still the route.
+    assert c.get("/users/u%2F253/recommendation%73").json()["user_id"] == "u/253"
+    assert c.get("/movies/m2/simila%72").json()[0]["movie_id"] != "m2"
     assert c.post("/recommendations", json={"liked": ["fargo", "film/1"]}).status_code == 200
     pid = c.post("/profiles", json={"liked": ["film/1", "m2"]}).json()["profile_id"]
     r = c.delete(f"/profiles/{pid}/ratings/{quote('film/1', safe='')}")
@@ -1034,6 +1037,8 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
     for stars in (99, -5, 0, 5.0000001, 0.9999999):  # (the last two were said as 5 and 1: inside the scale)
         with pytest.raises(ConfigError, match=rf"movie '50': {stars} stars is outside this data's scale, 1 to 5"):
             run.recommend_for(ratings={"50": stars}, k=3)
+    with pytest.raises(ConfigError, match=r"movie '50': 5.1 stars is outside"):  # float32's 5.1, from a frame
+        run.recommend_for(ratings={"50": np.float32(5.1)}, k=3)
     c = TestClient(create_app(run.path))
     r = c.post("/recommendations", json={"ratings": {"50": 5.0000001}})
     assert r.status_code == 422 and r.json()["detail"][0]["msg"] == \
@@ -1226,3 +1231,8 @@ def test_a_json_body_giving_one_key_twice_is_refused_not_half_read(client):
     # Keys alike in separate objects, and a body that is no JSON, are the route's to judge.
     assert client.post("/recommendations", json={"ratings": {"50": 5}, "k": 3}).status_code == 200
     assert client.post("/recommendations", content="{", headers={"content-type": "application/json"}).status_code == 422
+    # A path no route reads a body on is what it was: 404 or 405, whatever the body.
+    for method, path, status in (("POST", "/nope", 404), ("POST", "/profiles/abc", 405),
+                                 ("PUT", "/profiles/a%2Fb/ratings", 404)):
+        r = client.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == status, (method, path, r.text)

@@ -23,6 +23,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Iterable, Mapping, Sequence
+from urllib.parse import unquote
 
 import numpy as np
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
@@ -423,6 +424,15 @@ def _id_table(ids: Any) -> tuple[dict[str, int], bool, Any]:
     return {str(r): i for i, r in enumerate(ids.raw.tolist())}, ids.raw.dtype.kind == "i", ids
 
 
+def _ends_in_route_word(request: Request, word: str) -> bool:
+    """Whether the path as sent ends in ``/word`` after a slash written as one (its letters
+    may be percent-encoded), not after an id's ``%2F`` (``/users/u%2Frecommendations``)."""
+    raw = request.scope.get("raw_path")
+    if raw is None:
+        return True
+    return unquote(raw.split(b"?")[0].rsplit(b"/", 1)[-1].decode("latin-1")) == word
+
+
 def _id_key(raw: Any, integer: bool) -> str:
     """A raw id as text, whichever way it was written ("050" is 50 where ids are numbers)."""
     text = str(raw).strip()
@@ -506,7 +516,8 @@ class _BodyLimit:
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(parts), False
-        if body and (repeated := _repeated_key(body)) is not None:
+        if body and _BODY_ROUTE.fullmatch(f"{scope.get('method')} {scope.get('path')}") \
+                and (repeated := _repeated_key(body)) is not None:
             # A JSON reader keeps one of a key given twice ({"50": 5, "50": 1}: the 1) and
             # drops the other without a word; one movie given twice is refused instead.
             await _send_json(send, 422, {"detail": [{"loc": ["body"], "type": "value_error",
@@ -532,6 +543,11 @@ async def _send_json(send: Any, status: int, value: Any) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+#: The routes that read a JSON body (method and path): their bodies are checked for a key
+#: given twice; any other path is the router's to answer (404, 405).
+_BODY_ROUTE = re.compile(r"POST /recommendations|POST /profiles|PUT /profiles/[^/]+/ratings")
 
 
 class _Repeated(Exception):
@@ -640,8 +656,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
                 k: K = 10) -> Any:
         """The movies most like this one (``model.similar_items``), those with a positive
         similarity: fewer than ``k`` when fewer have anything in common with it."""
-        raw = request.scope.get("raw_path")
-        if raw is not None and not raw.split(b"?")[0].endswith(b"/similar"):
+        if not _ends_in_route_word(request, "similar"):
             # The path ended in "%2Fsimilar": one movie whose id ends so, not its similar movies.
             record = svc.records[svc.item_index(f"{movie_id}/similar")]
             return JSONResponse(jsonable_encoder(Movie.model_validate(record)))
@@ -655,8 +670,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     async def user_recs(request: Request, user_id: Annotated[str, PathParam(description="raw user id")],
                         k: K = 10, genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
-        raw_path = request.scope.get("raw_path")
-        if raw_path is not None and not raw_path.split(b"?")[0].endswith(b"/recommendations"):
+        if not _ends_in_route_word(request, "recommendations"):
             # The path ended in "%2Frecommendations": one id, "u/1/recommendations", and no
             # route answers for a user alone (it is not user "u/1"'s list).
             return JSONResponse({"detail": "Not Found"}, status_code=404)

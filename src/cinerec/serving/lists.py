@@ -637,7 +637,10 @@ def stars_said(stars: Any) -> str:
     """Stars as a message says them: short (``4.5``, ``9``), but never rounded onto another
     value (``5.0000001`` is no ``5``, which would read as inside the scale)."""
     short = f"{stars:g}"
-    return short if float(short) == float(stars) else repr(float(stars))
+    if float(short) == float(stars):
+        return short
+    # the shortest text that reads back as this value at its own precision (float32's 5.1 is "5.1")
+    return np.format_float_positional(stars if isinstance(stars, np.floating) else float(stars), trim="-")
 
 
 def _said(value: Any) -> str:
