@@ -499,3 +499,43 @@ def test_data_fetch_says_nothing_of_a_cached_copy_when_it_downloaded(served, onl
     assert "note: ml-10m is already in the cache; nothing was fetched from --base-url" in capsys.readouterr().err
     assert main(["data", "fetch", "ml-1m", "--base-url", "127.0.0.1:8000/movielens"]) == 2
     assert capsys.readouterr().err.startswith("cinerec: error: --base-url '127.0.0.1:8000/movielens': give the address")
+
+
+def test_a_cached_file_cut_short_is_unpacked_again_from_its_zip(served, online, tmp_path, monkeypatch) -> None:
+    # Only a file's presence was checked: a ratings file cut to 1,000 bytes was "fetched".
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    whole = (folder / "u.data").read_bytes()
+    (folder / "u.data").write_bytes(whole[:1000])
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
+    assert (folder / "u.data").read_bytes() == whole
+
+
+def test_a_cached_copy_missing_its_ratings_without_its_zip_is_downloaded_again(served, online, tmp_path) -> None:
+    # It said the copy was in the cache and nothing was fetched, then failed to read it.
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    (cache / "ml-10m.zip").unlink()
+    (folder / "ratings.dat").unlink()
+    assert download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False) == folder
+    assert (folder / "ratings.dat").is_file() and (cache / "ml-10m.zip").is_file()
+
+
+def test_a_cached_zip_cut_short_is_said_to_be_damaged_not_someone_elses(served, tmp_path) -> None:
+    root, _, sums = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-100k.zip").write_bytes((root / "ml-100k.zip").read_bytes()[:5000])
+    with pytest.raises(DataError, match=r"ml-100k\.zip: not a readable zip file \(cut short or damaged\); remove it "
+                                        r"to download again$"):
+        download.fetch("ml-100k", cache_dir=cache, checksums=sums)
+
+
+def test_offline_with_a_cache_under_a_file_says_so(tmp_path) -> None:
+    (tmp_path / "home").write_text("not a folder")
+    with pytest.raises(DataError, match=r"or put ml-1m\.zip in .*home/movielens \(a folder that cannot be made: .*home "
+                                        r"is a file; set CINEREC_HOME to a folder\)$"):
+        download.fetch("ml-1m", cache_dir=tmp_path / "home" / "movielens")

@@ -98,6 +98,10 @@ RELEASES: dict[str, Release] = {
     )
 }
 
+#: Each release's ratings and movie files, which a cached copy without its zip must hold.
+_MAIN_FILES = {name: ("u.data", "u.item") if name == "ml-100k" else ("ratings.dat", "movies.dat")
+               if name in ("ml-1m", "ml-10m") else ("ratings.csv", "movies.csv") for name in RELEASES}
+
 _CHUNK = 1 << 20
 
 
@@ -172,7 +176,7 @@ def fetch(
     _sweep_stale(root, rel)  # (a killed download's leftovers go even once another finished the copy)
     archive = root / rel.zip_name
     done = cached(name, root)
-    lacking = _lacking(archive, root / rel.name) if done is not None else None
+    lacking = _lacking(archive, root / rel.name, rel) if done is not None else None
     # A zip put in the cache since the folder was unpacked (a newer copy, by hand) is
     # unpacked again, not passed over for the old folder.
     replaced = done is not None and lacking is None and archive.is_file() and not _unpacked_from(archive, root / rel.name)
@@ -181,6 +185,8 @@ def fetch(
     check_writable(root)
     expected = (checksums or {}).get(name, rel.sha256)
     if archive.exists():
+        if not zipfile.is_zipfile(archive):  # (a download cut short, copied in by hand): not someone else's file
+            raise DataError(f"{archive}: not a readable zip file (cut short or damaged); remove it to download again")
         if expected is not None:
             _check(archive, "sha256", expected, file_digest(archive, "sha256"), delete=False)
     else:
@@ -235,15 +241,25 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
     return True
 
 
-def _lacking(archive: Path, folder: Path) -> str | None:
-    """A file of the cached ``archive`` missing from its unpacked ``folder`` (deleted since
-    it was unpacked), else ``None``; ``None`` too when the zip is not there to say."""
+def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
+    """A file of the cached ``archive`` missing from its unpacked ``folder`` or not whole
+    there (deleted or cut short since it was unpacked: its size is not the zip's), else
+    ``None``. Without the zip, the release's ratings or movie file missing."""
     try:
         with zipfile.ZipFile(archive) as z:
-            names = [n for n in z.namelist() if not n.endswith("/")]
+            members = [(i.filename, i.file_size) for i in z.infolist() if not i.is_dir()]
+    except FileNotFoundError:
+        return next((f"{rel.folder}/{f}" for f in _MAIN_FILES[rel.name] if not (folder / rel.folder / f).is_file()),
+                    None)
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
-    return next((n for n in names if not (folder / n).exists()), None)
+    for name, size in members:
+        try:
+            if (folder / name).stat().st_size != size:
+                return name
+        except OSError:
+            return name
+    return None
 
 
 def check_writable(root: Path) -> None:
@@ -306,10 +322,13 @@ def _root(cache: str | os.PathLike | None) -> Path:
 
 
 def _offline_message(rel: Release, root: Path, reason: str) -> str:
+    blocked = next((p for p in (root, *root.parents) if p.exists()), None)
+    cannot = f" (a folder that cannot be made: {blocked} is a file; set CINEREC_HOME to a folder)" \
+        if blocked is not None and not blocked.is_dir() else ""
     return (
         f"could not download MovieLens {rel.name} ({reason}); use a local copy instead: give its path "
         f"where the release name goes (/path/to/{rel.name}, the folder or {rel.zip_name}) or put "
-        f"{rel.zip_name} in {root}"
+        f"{rel.zip_name} in {root}{cannot}"
     )
 
 
