@@ -446,3 +446,20 @@ def test_a_narrow_screen_keeps_the_page_within_its_width(browser, live_server, w
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     box = page.locator("#genre").bounding_box()
     assert box["x"] + box["width"] <= width
+
+
+def test_a_synthetic_release_is_said_to_be_one_on_the_page(browser, tmp_path):
+    # /health and serve's start said so; the page showed the release's name alone.
+    from playwright.sync_api import expect
+
+    from cinerec.data.synthetic import write_release
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    folder = write_release(tmp_path / "ml-100k", "ml-100k", 0.02, seed=1)
+    run_dir = _itemknn_run(folder, None, tmp_path / "run")
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+        page, errors = _opened(browser, server.url)
+        expect(page.locator("#service")).to_contain_text("(synthetic data: made-up ratings, not a real release)")
+        assert not errors

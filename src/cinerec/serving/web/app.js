@@ -412,7 +412,9 @@ async function init() {
   $("forget").addEventListener("click", () => { resetProfile(); $("search").focus(); });
   try {
     const h = await api("GET", "/health");
-    $("service").textContent = `${h.dataset}: ${h.movies.toLocaleString()} movies, model ${h.model}`;
+    // A made-up release (cinerec data synthesize) is said to be one wherever it is shown.
+    const made = h.synthetic ? " (synthetic data: made-up ratings, not a real release)" : "";
+    $("service").textContent = `${h.dataset}${made}: ${h.movies.toLocaleString()} movies, model ${h.model}`;
     if (Array.isArray(h.stars_range) && h.stars_range[1] > h.stars_range[0]) scale = h.stars_range;
     else if (Array.isArray(h.stars_range) && h.stars_range[1] === h.stars_range[0]) likesOnly = true;
     for (const g of h.genres) {
