@@ -31,6 +31,15 @@ def test_ml100k_sizes_match_the_real_release(full100k) -> None:
     assert set(full100k.users.columns) == {"user_id", "age", "gender", "occupation", "zip"}
 
 
+def test_no_movie_comes_out_after_the_ratings_end(full100k) -> None:
+    # 98 of 1,682 came out after 23 April 1998, the last day ml-100k's ratings were taken.
+    import pandas as pd
+
+    dates = pd.to_datetime(full100k.movies["release_date"].replace("", None), format="%d-%b-%Y")
+    end = pd.Timestamp(SHAPES["ml-100k"].end, unit="s").normalize()
+    assert dates.notna().sum() > 1600 and (dates.dropna() <= end).all()
+
+
 def test_heavy_tails(full100k) -> None:
     r = full100k.ratings
     per_user = r.groupby("user_id").size()

@@ -517,7 +517,13 @@ def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray) 
         genres = np.where(flags[:, j], np.where(genres == "", name, genres + "|" + name), genres)
     months = np.array("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), dtype=object)
     day = rng.integers(1, 29, n)
-    date = np.char.zfill(day.astype(str), 2).astype(object) + "-" + months[rng.integers(0, 12, n)] + "-" + years.astype(str).astype(object)
+    month = rng.integers(0, 12, n)
+    # No movie comes out after the ratings end (then it would be rated before it exists).
+    end = pd.Timestamp(shape.end, unit="s")
+    last = years == end_year
+    month = np.where(last, np.minimum(month, end.month - 1), month)
+    day = np.where(last & (month == end.month - 1), np.minimum(day, end.day), day)
+    date = np.char.zfill(day.astype(str), 2).astype(object) + "-" + months[month] + "-" + years.astype(str).astype(object)
     date = np.where(no_year, "", date)
     return pd.DataFrame({"movie_id": ids, "title": full, "genres": genres, "release_date": date}), flags
 
