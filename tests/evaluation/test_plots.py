@@ -311,6 +311,27 @@ def test_the_study_figure_legend_sits_beside_the_leaderboard_not_over_a_bar(tmp_
         ["the study's own figure: 0.95\n(measured on other data:\nthe two do not compare)"]
 
 
+def test_a_wide_error_bar_and_its_figure_stay_inside_the_leaderboards_axes(tmp_path, monkeypatch):
+    # The axis ended at 1.15 times the largest mean: b's bar ran off the edge, its figure lost.
+    import cinerec.evaluation.report as report
+    from cinerec.evaluation.report import save_leaderboard
+
+    kept = {}
+    monkeypatch.setattr(report, "save_png", lambda fig, path: kept.setdefault("fig", fig))
+    rows = [{"label": "a", "metrics": {"hr@10": {"mean": 0.5, "sd": 0.02}}},
+            {"label": "b", "metrics": {"hr@10": {"mean": 0.4, "sd": 0.3}}},
+            {"label": "c", "metrics": {"hr@10": {"mean": float("nan"), "sd": None}}}]
+    save_leaderboard({"models": rows, "metric": "hr@10", "direction": "maximize", "protocol": "loo-sampled",
+                      "seeds": [0, 1, 2], "reference": None}, tmp_path / "l.png")
+    fig = kept["fig"]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] >= 0.7
+    area = ax.get_window_extent()
+    shown = [t for t in ax.texts if t.get_text() == "0.4000"]
+    assert shown and shown[0].get_window_extent().x1 <= area.x1 + 1
+
+
 def test_drawing_leaves_the_callers_matplotlib_backend_and_figures_alone(tmp_path):
     """A notebook's backend (inline, widget) is its own: drawing a run's plots switched it
     to Agg for the whole process, so the person's own figures stopped showing."""

@@ -261,8 +261,12 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     better = "lower" if board["direction"] == "minimize" else "higher"
     ax.set_xlabel(f"{metric} ({better} is better); mean" + (f" ± sd over {seeds} seeds" if seeds > 1 else ", one seed"))
-    ax.set_xlim(0, max([*means, reference["value"] if reference and reference.get("metric") == metric else 0]) * 1.15
-                or 1)
+    # Room for every bar's error bar and the figure past it (a wide one ran off the edge,
+    # its figure with it); a figure that is no number (NaN) sets no width.
+    ends = [m + (sd if seeds > 1 else 0) for m, sd in zip(means, sds)]
+    if reference and reference.get("metric") == metric:
+        ends.append(reference["value"])
+    ax.set_xlim(0, max([e for e in ends if math.isfinite(e)], default=0) * 1.15 or 1)
     ax.grid(axis="x", alpha=0.3)
     from cinerec.evaluation.protocols import options_text
 
