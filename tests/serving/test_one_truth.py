@@ -838,6 +838,10 @@ def test_a_film_rated_under_an_id_a_filter_dropped_is_seen_under_the_id_it_kept(
             if full.user_ids.raw[u] in users and rated[u, full.item_ids.index([i])[0]]
             and not rated[u, full.item_ids.index([j])[0]]]
     assert len(owed) > 10
+    # Beside the low ratings a --liked-threshold keeps as seen, each pair once.
+    low, _ = apply_filters(full, {"liked_threshold": 4, "top_movies": 300})
+    codes = low.also_seen[0].astype(np.int64) * low.n_items + low.also_seen[1]
+    assert len(np.unique(codes)) == len(codes)
     run = tmp_path / "run"
     save_model(run, create("itemknn").fit(ds.interactions))
     save_dataset(run, ds)

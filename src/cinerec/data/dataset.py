@@ -477,8 +477,11 @@ class Dataset:
         through = self._seen_through_dropped_twins(user_new, item_new, inter)
         if through is not None:  # a film rated under an id dropped here is seen under its twin's, kept
             pairs, parted = through
-            also_seen = pairs if also_seen is None else \
-                (np.concatenate([also_seen[0], pairs[0]]), np.concatenate([also_seen[1], pairs[1]]))
+            if also_seen is not None:  # each pair once (a low rating of the twin kept is there already)
+                u, i = np.concatenate([also_seen[0], pairs[0]]), np.concatenate([also_seen[1], pairs[1]])
+                first = np.sort(np.unique(u.astype(np.int64) * len(items) + i, return_index=True)[1])
+                pairs = (u[first], i[first])
+            also_seen = pairs
             named += parted
         if named or "dropped_twins" in info:
             info = {**info, "dropped_twins": named}
