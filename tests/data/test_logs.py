@@ -167,6 +167,17 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     # Milliseconds with one time in seconds: that one is named, not the first millisecond time.
     ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002\n", "line 4: time 1600000002 reads as "
      "seconds where most of the column's times are in a finer unit (such as 1600000000000): give every time in one unit"),
+    # Milliseconds with one time in microseconds: read from the largest, every other time became 1970.
+    ("user,item,ts\n1,2,1600000000000000\n1,3,1600000001000000\n1,4,1600000002000\n", "line 4: time 1600000002000 "
+     "reads as a time in early 1970, where the column's latest is 1600000001000000: give every time in "
+     "one unit"),
+    ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002000000\n1,5,1600000003000\n",
+     "line 4: time 1600000002000000 is a thousand times or more most of the column's times (such as 1600000000000): "
+     "give every time in one unit"),
+    # Milliseconds from before 1973 read as seconds: said, with the way out.
+    ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,-56856630825\n", "line 4: time -56856630825 reads as "
+     "seconds where most of the column's times are in a finer unit (such as 1600000000000): give every time in one "
+     "unit (a log in milliseconds reads so before 1973: give it in seconds, or as dates)"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,99999999999999999999\n", "line 3: time '99999999999999999999' is outside"),
     ("user,item,ts\n1,2,1500000000.5\n1,3,inf\n", "line 3: time inf is outside"),
     # A quote opened at the start of the last line read as a row of one field.

@@ -1033,12 +1033,25 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
     unit = 1  # how many of the numbers' units make a second
     if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
         unit = 10 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+        # The unit is the largest time's: one a hundred times smaller (or more) lies within
+        # the first months of 1970 by it, a time in a coarser unit (milliseconds among
+        # microseconds: a thousand times smaller).
+        coarse = x < x.max() / 100
+        if coarse.any() and 2 * int(coarse.sum()) > len(x):  # most of them: the largest are the odd ones out
+            (line, shown), (_, other) = where(int(np.argmax(x))), where(int(np.argmax(coarse)))
+            raise DataError(f"{line}: time {shown!r} is a thousand times or more most of the column's times (such as "
+                            f"{other!r}): give every time in one unit")
+        if coarse.any():
+            (line, shown), (_, latest) = where(int(np.argmax(coarse))), where(int(np.argmax(x)))
+            raise DataError(f"{line}: time {shown!r} reads as a time in early 1970, where the "
+                            f"column's latest is {latest!r}: give every time in one unit")
         x = x / float(unit)
     elif scale and len(x) and np.isfinite(x).all() and 2 * (fine := x >= 1e11).sum() > len(x):
         # Most times in a finer unit, a few in seconds: the odd ones out are those, not the rest.
         (line, shown), (_, other) = where(int(np.argmin(fine))), where(int(np.argmax(fine)))
         raise DataError(f"{line}: time {shown!r} reads as seconds where most of the column's times are in a finer "
-                        f"unit (such as {other!r}): give every time in one unit")
+                        f"unit (such as {other!r}): give every time in one unit (a log in milliseconds reads so "
+                        "before 1973: give it in seconds, or as dates)")
     bad = ~np.isfinite(x) | (x < MIN_SECONDS) | (x > MAX_SECONDS)
     if bad.any():
         line, shown = where(int(np.argmax(bad)))
