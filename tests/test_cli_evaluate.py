@@ -236,8 +236,8 @@ def test_figures_on_a_log_without_times_say_the_file_order_chose_the_held_out_ra
     rows = ["user,movie,rating"] + [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(30)
                                     for m in rng.choice(60, 12, replace=False)]
     (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
-    line = ("the data has no times: each user's last row in the file was held out as their latest rating, so these "
-            "figures follow the file's order of rows, not time")
+    line = ("the data has no times (no time column, or every time alike): each user's last row in the file was held "
+            "out as their latest rating, so these figures follow the file's order of rows, not time")
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "loo-full",
                  "-q", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == [line]
@@ -272,8 +272,8 @@ def test_a_log_without_times_says_what_recency_and_sequences_make_of_it(tmp_path
     code, out, err = run(capsys, "evaluate", "--protocol", "random-full", "--json", "-q", "--data",
                          str(tmp_path / "log.csv"), "--model", "seqknn")
     assert code == 0, err
-    said = ("seqknn: the data has no times, so it reads each person's ratings in the file's order as the order "
-            "they were made")
+    said = ("seqknn: the data has no times (no time column, or every time alike), so it reads each person's ratings "
+            "in the file's order as the order they were made")
     assert said in json.loads(out)["notes"]
     # a run keeps it: recommend says it too
     assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "seqknn", "--protocol", "random-full",

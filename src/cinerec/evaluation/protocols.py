@@ -503,7 +503,7 @@ class Protocol:
         times = dataset.interactions.timestamps if dataset is not None else None
         latest = "each user's latest rating held out (timestamp ties: later file row)"
         if self.holds_out_latest and times is not None and len(times) and times.min() == times.max():
-            text = text.replace(latest, latest := "each user's last row in the file held out (the data has no times)")
+            text = text.replace(latest, latest := "each user's last row in the file held out (the data has no times, or every time alike)")
         if self.holds_out_latest and self._options.get("valid") is True:  # valid = true: the one before it too
             text = text.replace(latest, f"{latest}, and the one before it for validation")
         return text
@@ -942,8 +942,8 @@ def untimed(prepared: Prepared) -> list[str]:
     parts = [x.timestamps for x in (prepared.train, prepared.test, prepared.valid) if x is not None and len(x)]
     if not parts or min(int(t.min()) for t in parts) != max(int(t.max()) for t in parts):
         return []
-    return ["the data has no times: each user's last row in the file was held out as their latest rating, so these "
-            "figures follow the file's order of rows, not time"]
+    return ["the data has no times (no time column, or every time alike): each user's last row in the file was held "
+            "out as their latest rating, so these figures follow the file's order of rows, not time"]
 
 
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:

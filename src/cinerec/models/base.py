@@ -310,8 +310,8 @@ class Recommender(ABC):
             notes.append(f"{self.name}: recency_half_life = {half_life:g} weighs nothing here: the data has no times "
                          "(no time column, or every time alike)")
         if self.reads_order:
-            notes.append(f"{self.name}: the data has no times, so it reads each person's ratings in the file's order "
-                         "as the order they were made")
+            notes.append(f"{self.name}: the data has no times (no time column, or every time alike), so it reads each "
+                         "person's ratings in the file's order as the order they were made")
         return notes
 
     @property
