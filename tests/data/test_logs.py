@@ -1287,3 +1287,17 @@ def test_log_files_in_a_folder_inside_the_log_s_folder_are_named_not_left_out(tm
                                         r"inside it holds log files, which cinerec does not read there: give that "
                                         r"folder, or gather the files in one$"):
         load_log(tmp_path / "parts")
+
+
+def test_a_folder_whose_files_give_times_with_and_without_their_zone_is_refused(tmp_path):
+    # Refused within one file, a folder of two such files loaded, the times without a zone read as UTC.
+    (tmp_path / "a.csv").write_text("user,item,ts\n1,2,2021-03-04T10:00:00+05:00\n1,3,2021-03-04T11:00:00+05:00\n")
+    (tmp_path / "b.csv").write_text("user,item,ts\n2,2,2021-03-04T06:00:00\n2,3,2021-03-04 07:00\n")
+    with pytest.raises(DataError, match=r": a\.csv gives its times with their time zone and b\.csv without; give every "
+                                        r"time with its zone, or none \(times without one are read as UTC\)$"):
+        load_log(tmp_path)
+    # Dates alone, or seconds, beside zoned clocks are no clocks to compare.
+    (tmp_path / "b.csv").write_text("user,item,ts\n2,2,2021-03-04\n2,3,1614852000\n")
+    assert len(load_log(tmp_path).interactions) == 4
+    (tmp_path / "b.csv").write_text("user,item,ts\n2,2,2021-03-04T06:00:00Z\n2,3,2021-03-04 07:00 +01:00\n")
+    assert len(load_log(tmp_path).interactions) == 4

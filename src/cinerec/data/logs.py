@@ -155,6 +155,12 @@ def load_log(
             with_it, without = files[has.index(True)], files[has.index(False)]
             raise DataError(f"{path}: {without.name} has no {role} column and {with_it.name} has one; a folder's "
                             "files must share their columns (move the odd file out)")
+    zoned = [(f, fr["zoned"]) for f, fr in zip(files, frames) if fr["zoned"] is not None]
+    if len({z for _, z in zoned}) > 1:  # which of two clocks, one zoned, is later is unknown
+        with_zone = next(f for f, z in zoned if z)
+        without = next(f for f, z in zoned if not z)
+        raise DataError(f"{path}: {with_zone.name} gives its times with their time zone and {without.name} without; "
+                        "give every time with its zone, or none (times without one are read as UTC)")
     has_ratings = frames[0]["rating"] is not None
     # The catalogue's id column is the log's item column where it holds one of that name.
     catalog_roles = {"item": str(frames[0]["item_column"]), **roles}
@@ -704,10 +710,12 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
     out["timed"] = cols["time"] is not None
+    out["zoned"] = None  # whether its clock times name their zone (None: times that need none)
     if cols["time"] is None:
         out["time"], out["rest"] = np.zeros(table.num_rows, np.int64), None
     else:
         column = table.column(cols["time"])
+        out["zoned"] = _zoned(column)
         odd = pa.types.is_boolean(column.type) or pa.types.is_time(column.type)
         row = _first_value(column) if odd else None
         if row is not None:  # true/false (pandas would make them 1 and 0), or a clock time without its day
@@ -726,6 +734,25 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         else:
             out["time"], out["rest"] = _times(column.to_pandas(), path)
     return out
+
+
+def _zoned(column: Any) -> bool | None:
+    """Whether a time column's clock times name their zone: a Parquet timestamp by its
+    type, text by its first value that is neither a number nor a date alone (a file
+    whose times mix the two ways is refused as it is read); ``None`` for numbers, dates
+    without a clock, and a column no such value shows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type):
+        return column.type.tz is not None
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    clocks = pc.match_substring_regex(column, r"\d:\d{2}")
+    at = pc.index(clocks, True).as_py()
+    if at is None or at < 0:
+        return None
+    return re.search(_ZONED, str(column[at].as_py())) is not None
 
 
 def _first_value(column: Any) -> int | None:
