@@ -121,7 +121,8 @@ def test_fetch_checks_the_cached_copy_and_names_no_device(monkeypatch, tmp_path,
 
     from cinerec.data.download import cache_dir
 
-    # A cached copy missing its movie file was printed as fetched (exit 0).
+    # A cached copy missing its movie file was printed as fetched (exit 0); without its zip
+    # beside it, it is downloaded again, and offline that says what the copy lacks.
     folder = cache_dir() / "ml-100k" / "ml-100k"
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.02", "--out", str(folder), "-q"]) == 0
     (folder / "u.item").unlink()
@@ -129,7 +130,8 @@ def test_fetch_checks_the_cached_copy_and_names_no_device(monkeypatch, tmp_path,
     try:
         assert main(["data", "fetch", "ml-100k"]) == 2
         err = capsys.readouterr().err
-        assert "u.data is there but u.item is missing (the cached copy of ml-100k: remove" in err
+        assert "could not download MovieLens ml-100k (offline" in err and \
+            f"; the cached copy {cache_dir() / 'ml-100k'} lacks ml-100k/u.item\n" in err
     finally:
         shutil.rmtree(cache_dir() / "ml-100k")
     # A device: a traceback (NotADirectoryError)

@@ -84,10 +84,21 @@ def test_a_damaged_copy_is_an_error_not_the_offline_fallback(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert "u.data line" in err and "OFFLINE" not in err and not (tmp_path / "a").exists()
     shutil.rmtree(cache_dir() / "ml-100k")
-    (cache_dir() / "ml-100k.zip").write_bytes(b"PK not the release")
+    import zipfile
+
+    with zipfile.ZipFile(cache_dir() / "ml-100k.zip", "w") as z:  # a zip, not the release's
+        z.writestr("ml-100k/u.data", "1\t2\t3\t881250949\n")
     assert main(["quickstart", "--out", str(tmp_path / "b"), "--model", "popularity", "-q"]) == 2
     err = capsys.readouterr().err
     assert "checksum" in err and "OFFLINE" not in err and not (tmp_path / "b").exists()
+    # A copy missing a file, with no zip to unpack it again from: the download offline fails,
+    # and the damaged copy is said, not passed over for the synthetic fallback.
+    (cache_dir() / "ml-100k.zip").unlink()
+    shutil.copytree(ml100k_dir, folder)
+    (folder / "u.item").unlink()
+    assert main(["quickstart", "--out", str(tmp_path / "c"), "--model", "popularity", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "lacks ml-100k/u.item" in err and "FALLBACK" not in err and not (tmp_path / "c").exists()
 
 
 def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):

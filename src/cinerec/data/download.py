@@ -190,7 +190,13 @@ def fetch(
         if expected is not None:
             _check(archive, "sha256", expected, file_digest(archive, "sha256"), delete=False)
     else:
-        _download(rel, archive, base_url, expected, progress)
+        try:
+            _download(rel, archive, base_url, expected, progress)
+        except DataError as e:
+            if lacking is None:
+                raise
+            # (a damaged copy, never passed over as a download that failed: DataError, not DownloadFailed)
+            raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}") from None
     try:
         with zipfile.ZipFile(archive) as z:
             holds = any(n.rstrip("/").split("/")[0] == rel.folder for n in z.namelist())
