@@ -234,8 +234,10 @@ def test_a_log_joined_with_its_titles_shows_them_in_recommendations(tmp_path, ca
 def test_a_catalogue_naming_only_some_of_the_logs_movies_is_said_where_the_data_is_read(tmp_path, capsys) -> None:
     # Ids written another way in the catalogue (0001 for 1) left those movies without
     # titles, which only data info's catalog_matched counted.
-    rows = [f"{u},{m},4,{m}" for u in (1, 2) for m in ((1, 2) if u == 1 else (3, 4))] + ["3,5,4,1", "3,6,4,2"]
-    rows += [f"4,{m},3,{m}" for m in range(2, 7)]  # (movie 1, the one not named, is the least rated)
+    t = 1_600_000_000  # (times near 1970 would be said too)
+    rows = [f"{u},{m},4,{t + m}" for u in (1, 2) for m in ((1, 2) if u == 1 else (3, 4))] + [f"3,5,4,{t + 1}",
+                                                                                             f"3,6,4,{t + 2}"]
+    rows += [f"4,{m},3,{t + m}" for m in range(2, 7)]  # (movie 1, the one not named, is the least rated)
     (tmp_path / "log.csv").write_text("user,movie,rating,ts\n" + "\n".join(rows) + "\n")
     (tmp_path / "items.csv").write_text("id,title\n0001,Alpha\n2,Beta\n3,Gamma\n4,D\n5,E\n6,F\n")
     note = (f"note: the catalogue {tmp_path / 'items.csv'} names 5 of the 6 movies; the other one shows its id "

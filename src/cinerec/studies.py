@@ -1346,7 +1346,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
-    from cinerec.data.dataset import catalog_notes, synthetic_notes, synthetic_words
+    from cinerec.data.dataset import reading_notes, synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, trials_text, tune_with_bar
 
@@ -1646,7 +1646,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "catalog": study.catalog,  # (the one read: the file's is left out on a release given with --data)
         "synthetic": bool(dataset.info.get("synthetic")),
         # (the catalogue's, of the movies the filters kept: said under the figures, in the report and --json)
-        "notes": synthetic_notes(dataset) + catalog_notes(dataset) + export_notes + model_notes + _only_notes(study),
+        "notes": synthetic_notes(dataset) + reading_notes(dataset) + export_notes + model_notes + _only_notes(study),
         "transforms": record,
         "not_run": list(study.not_run),
         "protocol": study.protocol, "protocol_options": shown_options, "protocol_summary": protocol.describe(dataset),

@@ -1301,3 +1301,29 @@ def test_a_folder_whose_files_give_times_with_and_without_their_zone_is_refused(
     assert len(load_log(tmp_path).interactions) == 4
     (tmp_path / "b.csv").write_text("user,item,ts\n2,2,2021-03-04T06:00:00Z\n2,3,2021-03-04 07:00 +01:00\n")
     assert len(load_log(tmp_path).interactions) == 4
+
+
+def test_times_that_read_oddly_as_seconds_are_said_where_the_data_is(tmp_path, capsys):
+    # Spreadsheet day numbers (42005) read as hours of 1 January 1970, and a millisecond log
+    # of 1971 as the years 2972 to 4966, without a word.
+    import json
+
+    from cinerec.cli import main
+
+    rows = [(u, i) for u in range(6) for i in range(5)]
+    (tmp_path / "days.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,{42005 + 7 * u + i}\n" for u, i in rows))
+    (tmp_path / "ms.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,{91908819157 + 1000 * (7 * u + i)}\n" for u, i in rows))
+    (tmp_path / "fine.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,{1600000000 + 7 * u + i}\n" for u, i in rows))
+    assert main(["data", "info", str(tmp_path / "days.csv"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    said = (f"the times of {tmp_path / 'days.csv'} read as seconds since 1970 all fall in 1970 (1970-01-01 11:40:05 to "
+            "1970-01-01 11:40:44 UTC): numbers that are days, years or counts keep only their order")
+    assert said in err and said in json.loads(out)["notes"][0]
+    assert main(["data", "info", str(tmp_path / "ms.csv")]) == 0
+    assert f"the latest time of {tmp_path / 'ms.csv'} reads as 4882 (seconds since 1970): a log in milliseconds " \
+           "from before 1973 reads so" in capsys.readouterr().err
+    assert main(["data", "info", str(tmp_path / "fine.csv")]) == 0
+    assert "note:" not in capsys.readouterr().err

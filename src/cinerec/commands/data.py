@@ -124,7 +124,7 @@ def info(
     from cinerec import progress
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
-    from cinerec.data.dataset import catalog_notes
+    from cinerec.data.dataset import reading_notes
     from cinerec.data.filters import data_record, step_words  # (not cinerec.runs, which imports torch)
     from cinerec.data.movielens import UNNAMED_CSV
 
@@ -141,7 +141,7 @@ def info(
     with progress.silenced(quiet):
         dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
     dataset, record = apply_filters(dataset, filters)
-    for line in catalog_notes(dataset):  # (of the movies the filters kept)
+    for line in reading_notes(dataset):  # (of the movies the filters kept)
         say(f"note: {line}", quiet)
     facts = dataset.describe()
     facts["release"] = dataset.info.get("release")
@@ -155,7 +155,7 @@ def info(
         facts["read_from"] = str(read_from)
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
-    if json and (notes := catalog_notes(dataset)):  # (said on stderr above, read by no program there)
+    if json and (notes := reading_notes(dataset)):  # (said on stderr above, read by no program there)
         facts["notes"] = notes
     if json:
         print_json({**facts, "dataset": data_record(where, dataset, filters, record)})

@@ -477,12 +477,12 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     from cinerec import progress as bars
     from cinerec.commands.show import say
     from cinerec.data import apply_filters, load
-    from cinerec.data.dataset import catalog_notes
+    from cinerec.data.dataset import reading_notes
     from cinerec.runs import data_record
 
     dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
     dataset, record = apply_filters(dataset, filters)
-    for line in catalog_notes(dataset):  # (said unless --quiet: the command silences the bars then)
+    for line in reading_notes(dataset):  # (said unless --quiet: the command silences the bars then)
         say(f"note: {line}", bars.is_silenced())
     return dataset, data_record(source, dataset, filters, record)
 

@@ -67,7 +67,7 @@ def quickstart(
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_words
-    from cinerec.data.dataset import catalog_notes, synthetic_list_notes, synthetic_notes
+    from cinerec.data.dataset import reading_notes, synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -105,7 +105,7 @@ def quickstart(
         with progress.silenced(quiet):
             dataset, label = _load(source, seed)
         dataset, transforms = apply_filters(dataset, filters)
-        for line in catalog_notes(dataset):  # (of the movies the filters kept)
+        for line in reading_notes(dataset):  # (of the movies the filters kept)
             say(f"note: {line}", quiet)
         for step in transforms:
             say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "

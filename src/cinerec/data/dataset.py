@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label", "synthetic_words",
-           "synthetic_notes", "synthetic_list_notes", "catalog_notes"]
+           "synthetic_notes", "synthetic_list_notes", "reading_notes", "catalog_notes"]
 
 DATASET_FORMAT = 1
 
@@ -697,6 +697,12 @@ def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
         return None
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.ones(len(rows_all), np.float32), (rows_all, cols_all)), shape=(n, n)).tocsr()
+
+
+def reading_notes(dataset: Dataset) -> list[str]:
+    """The lines said about how a log was read: its times where they read oddly (all in
+    1970, or past 2100), then its catalogue's (:func:`catalog_notes`)."""
+    return [str(note) for note in dataset.info.get("time_notes") or []] + catalog_notes(dataset)
 
 
 def catalog_notes(dataset: Dataset) -> list[str]:

@@ -180,6 +180,8 @@ def load_log(
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
+    if (note := _time_note(stamps, path)) is not None:
+        info["time_notes"] = [note]
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
@@ -753,6 +755,32 @@ def _zoned(column: Any) -> bool | None:
     if at is None or at < 0:
         return None
     return re.search(_ZONED, str(column[at].as_py())) is not None
+
+
+#: Seconds since 1970 of 2100-01-01: a log's latest time past it reads in a wrong unit.
+_YEAR_2100 = 4_102_444_800
+
+
+def _time_note(stamps: np.ndarray, path: Path) -> str | None:
+    """A line when a log's times, read as seconds since 1970, all fall in 1970 (days,
+    years or counts: their order alone tells anything) or its latest lies past 2100 (a
+    log in milliseconds from before 1973); None otherwise, and for times all alike."""
+    import datetime as dt
+
+    if not len(stamps) or (lo := int(stamps.min())) == (hi := int(stamps.max())):
+        return None
+
+    def day(seconds: int) -> str:
+        return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+    if 0 <= lo and hi < _YEAR_SECONDS:
+        return (f"the times of {path} read as seconds since 1970 all fall in 1970 ({day(lo)} to {day(hi)} UTC): "
+                "numbers that are days, years or counts keep only their order (which rating of each person is the "
+                "latest), and a recency weighting reads them as seconds; give seconds since 1970, or dates")
+    if hi > _YEAR_2100:
+        return (f"the latest time of {path} reads as {day(hi)[:4]} (seconds since 1970): a log in milliseconds from "
+                "before 1973 reads so; give seconds since 1970, or dates")
+    return None
 
 
 def _first_value(column: Any) -> int | None:
