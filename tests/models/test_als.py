@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -210,6 +212,20 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     assert notes[0].endswith("; evaluate or train with --set regularization=10 (a study: regularization = 10 in its "
                              "ALS table, or in [export.two_stage] retriever_settings for its retriever), or let --tune "
                              "find one")
+    # An ensemble's member and a two-stage model's retriever are set through their owner's
+    # keys: "--set regularization=10" was refused there as an unknown key.
+    ensemble = create("ensemble", {"members": ["als", "popularity"], "weights": [1.0, 1.0]}).fit(x)
+    (said,) = [n for n in ensemble.fit_notes() if n.startswith("als:")]
+    assert said.endswith("; evaluate or train with --set settings.als.regularization=10 (a study: "
+                         "settings.als.regularization = 10 in its table), or let --tune find one")
+    assert not create("ensemble", {"members": ["als", "popularity"], "weights": [0.0, 1.0]}).fit(x).fit_notes()
+    staged = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 20}).fit(x)
+    assert any("--set retriever_settings.regularization=10" in n for n in staged.fit_notes())
+    negative = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
+    for model, key in (("ensemble", "settings.als.binary"), ("two-stage", "retriever_settings.binary")):
+        settings = {"members": ["als", "popularity"]} if model == "ensemble" else {"retriever": "als"}
+        with pytest.raises(DataError, match=rf"or set {re.escape(key)} = true$"):
+            create(model, settings).fit(negative)
     assert ALS(ALSConfig(factors=1)).fit(x).fit_notes() == []  # (one factor is one direction by design)
     assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
     assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []

@@ -140,7 +140,7 @@ class ALS(IndexedRecommender):
         if not self.config.binary and (c.data < 0).any():  # (binary: each rating is one event, whatever its value)
             raise DataError(f"{self.name}: a rating of {float(c.data.min()):g} is negative, and {self.name} reads ratings "
                             "as confidences; make them plain events (--implicit, or --liked-threshold STARS to keep "
-                            "the liked ones) or set binary = true")
+                            f"the liked ones) or set {self.settings_path}binary = true")
         stored = c.data != 0  # a zero rating is no interaction
         r = stored.astype(np.float32) if self.config.binary else c.data
         if decay is not None:
@@ -218,8 +218,14 @@ class ALS(IndexedRecommender):
         return super().fit_notes() + [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
                 f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
-                "nothing; evaluate or train with --set regularization=10 (a study: regularization = 10 in its ALS table, "
-                "or in [export.two_stage] retriever_settings for its retriever), or let --tune find one"]
+                f"nothing; {self._set_regularization()}, or let --tune find one"]
+
+    def _set_regularization(self) -> str:
+        """How to set a lighter regularization, wherever this model's settings are set."""
+        if path := self.settings_path:  # a member or a stage: its owner's key, on the command line or in its table
+            return f"evaluate or train with --set {path}regularization=10 (a study: {path}regularization = 10 in its table)"
+        return ("evaluate or train with --set regularization=10 (a study: regularization = 10 in its ALS table, "
+                "or in [export.two_stage] retriever_settings for its retriever)")
 
     def accepts_init(self, other: object) -> bool:
         """True when :meth:`fit` can start from ``other``: a fitted ALS with as many factors."""

@@ -121,6 +121,10 @@ class Recommender(ABC):
     # ``kind``, Blend's ``has_item_vectors`` its members).
     #: True when the model can score a history it was not trained on (cold start).
     can_score_history: bool = False
+    #: Where this model's settings are set, as a message that names one says it: "" for a
+    #: model on its own, "settings.als." for an ensemble's member, "retriever_settings."
+    #: for a two-stage model's stage (``--set settings.als.regularization=10``).
+    settings_path: str = ""
     #: True when :meth:`item_vectors` returns movie vectors (similarity is their cosine).
     has_item_vectors: bool = False
     #: True when the vector of a movie no training rating reached still says something of

@@ -147,6 +147,7 @@ class EnsembleConfig(Config):
                    if chosen and cls else "it predicts stars")
             raise ConfigError(f"EnsembleConfig.members: {name!r} cannot rank in an ensemble: {how}"
                               f"{', or' if chosen else ';'} use a ranking model such as ease, als or seqknn")
+        model.settings_path = f"settings.{name}."
         return model
 
 
@@ -349,8 +350,11 @@ class Ensemble(Recommender):
         """The members' own (a tower that read ids only), each once."""
         if getattr(self, "train_", None) is None:
             return []  # (not fitted: nothing to say)
-        members, _ = self._fitted()
-        return list(dict.fromkeys(line for m in members for line in m.fit_notes()))
+        members, weights = self._fitted()
+        for m in members:  # (loaded from a run, as fitted here)
+            m.settings_path = f"settings.{m.name}."
+        # A member weighed 0 changes no list: what it made of the data says nothing of them.
+        return list(dict.fromkeys(line for m, w in zip(members, weights) if w > 0 for line in m.fit_notes()))
 
     @property
     def personal(self) -> bool:  # type: ignore[override]

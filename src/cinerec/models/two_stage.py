@@ -241,6 +241,7 @@ class TwoStage(Recommender):
     def _new_stage(self, stage: str, like: Recommender | None) -> Recommender:
         """An unfitted ``stage`` with the settings of ``like`` (a given stage) or of the config."""
         model = create(like.name, like.config) if like is not None else self.config.stage(stage)
+        model.settings_path = f"{stage}_settings."
         if self._features is not None and model.uses_features:
             model.set_features(self._features)
         return model
@@ -465,6 +466,7 @@ class TwoStage(Recommender):
         if getattr(self, "train_", None) is None:
             return []  # (not fitted: nothing to say)
         retriever, ranker = self._stages()
+        retriever.settings_path, ranker.settings_path = "retriever_settings.", "ranker_settings."  # (loaded, too)
         own = list(dict.fromkeys(line for stage in (retriever, ranker) for line in stage.fit_notes()))
         if self._asked_mix != "auto" or self.mix_ != 0.0:
             return own
