@@ -220,8 +220,8 @@ def test_a_rating_model_worse_than_the_training_mean_is_said_so(tmp_path, capsys
     (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "mf", "-q", "--json"]) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
-    assert len(notes) == 1 and notes[0].startswith("mf: rmse ") and "is worse than predicting every rating as the " \
-        "training ratings' mean (" in notes[0] and notes[0].endswith("): it has not learned even the data's level")
+    assert len(notes) == 1 and notes[0].startswith("mf: rmse ") and "of predicting every rating as the training " \
+        "ratings' mean under " in notes[0] and notes[0].endswith(": it has not learned even the data's level")
     assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "mf", "--out", str(tmp_path / "run"),
                  "-q"]) == 0
     assert f"note: {notes[0]}\n" in capsys.readouterr().out

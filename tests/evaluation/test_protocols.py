@@ -649,8 +649,8 @@ def test_below_mean_names_a_rating_model_worse_than_the_training_mean():
     mf = prepared.evaluate(create("mf", {"epochs": 2, "threads": 1, "progress": False}))
     assert mf.metrics["rmse"] > floor
     assert below_mean(prepared, mf) == [
-        f"mf: rmse {mf.metrics['rmse']:.4f} is worse than predicting every rating as the training ratings' mean "
-        f"({floor:.4f}) under ratings-random (seed 0): it has not learned even the data's level"]
+        f"mf: rmse {mf.metrics['rmse']:.4f} is worse than the rmse {floor:.4f} of predicting every rating as the "
+        "training ratings' mean under ratings-random (seed 0): it has not learned even the data's level"]
     import dataclasses
 
     assert below_mean(prepared, dataclasses.replace(mf, metrics={**mf.metrics, "rmse": floor - 1e-6})) == []

@@ -1308,8 +1308,8 @@ def below_mean(prepared: Prepared, result: Result) -> list[str]:
 
 def below_mean_line(model: str, rmse: float, floor: float, under: str) -> str:
     """The words of :func:`below_mean` (a study's too, where both figures are means over seeds)."""
-    return (f"{model}: rmse {rmse:.4f} is worse than predicting every rating as the training ratings' mean "
-            f"({floor:.4f}) under {under}: it has not learned even the data's level")
+    return (f"{model}: rmse {rmse:.4f} is worse than the rmse {floor:.4f} of predicting every rating as the training "
+            f"ratings' mean under {under}: it has not learned even the data's level")
 
 
 # -- registry and convenience ---------------------------------------------------------------
