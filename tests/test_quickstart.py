@@ -445,6 +445,11 @@ def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp
     got = capsys.readouterr()
     assert got.err == "" and json.loads(got.out)["notes"][-1] == said[-1].removeprefix("note: ")
     assert json.loads(got.out)["notes"][0].startswith("27 of the 27 users have fewer than 50 movies")
+    # ... and similar movies, all about as similar as the next, said nothing either.
+    assert main(["similar", "--run", str(tmp_path / "t"), "--movie", "m1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == said[-1]
+    assert main(["similar", "--run", str(tmp_path / "t"), "--movie", "m1", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [said[-1].removeprefix("note: ")]
 
 
 def test_the_leaderboard_puts_the_best_model_first_among_ties(tmp_path):

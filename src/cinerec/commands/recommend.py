@@ -230,7 +230,10 @@ def similar(
     item = lists.item_index(movie)
     items, sims = lists.similar(item, check_k(k))
     listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
-    notes = list(synthetic_list_notes(opened.dataset))
+    # A synthetic release's and the model's fit's (vectors that all point one way make every
+    # movie as similar as the next): printed under the list, as recommend prints them.
+    trailing = list(synthetic_list_notes(opened.dataset)) + list(lists.model.fit_notes())
+    notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
     if len(listed) < min(k, opened.dataset.n_items - 1):
@@ -244,7 +247,7 @@ def similar(
                      if kept and len(listed) >= kept else
                      f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
                      "with a positive similarity are listed)")
-    short = notes[len(synthetic_list_notes(opened.dataset)):]
+    short = notes[len(trailing):]
     if json:
         for note in short:
             say(f"note: {note}", quiet)
@@ -261,7 +264,7 @@ def similar(
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         print(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}")
-    for note in synthetic_list_notes(opened.dataset):
+    for note in trailing:
         print(f"note: {note}")
 
 
