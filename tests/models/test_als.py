@@ -221,6 +221,12 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     assert not create("ensemble", {"members": ["als", "popularity"], "weights": [0.0, 1.0]}).fit(x).fit_notes()
     staged = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 20}).fit(x)
     assert any("--set retriever_settings.regularization=10" in n for n in staged.fit_notes())
+    # A stage handed in (a study's best model, refitted) keeps its own words, and is left as it was.
+    from cinerec.models.two_stage import TwoStage, TwoStageConfig
+
+    given = ALS().fit(x)
+    staged = TwoStage(TwoStageConfig.from_dict({"retriever": "popularity", "ranker": "als", "mix": 0.5}), ranker=given)
+    assert notes[0] in staged.fit(x).fit_notes() and given.fit_notes() == notes
     negative = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
     for model, key in (("ensemble", "settings.als.binary"), ("two-stage", "retriever_settings.binary")):
         settings = {"members": ["als", "popularity"]} if model == "ensemble" else {"retriever": "als"}

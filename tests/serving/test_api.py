@@ -104,6 +104,8 @@ def test_a_profile_route_asked_with_another_method_is_still_405(client):
     assert client.get("/profiles/abc/ratings").status_code == 405
     r = client.get("/profiles/abc/ratings/50")
     assert r.status_code == 405 and r.headers["allow"] == "DELETE"
+    r = client.get("/profiles/abc/rating%73")  # the route's word, a letter percent-encoded
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, PUT"
     assert client.head("/profiles/abc/ratings").status_code == 405
     assert client.post("/profiles/abc").status_code == 405
     r = client.request("PATCH", "/profiles/abc/", follow_redirects=False)
@@ -856,6 +858,10 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     r = c.get("/users/u%2F253%2Frecommendations")
     assert r.status_code == 404 and r.json() == {"detail": "Not Found"}, r.text
     assert c.get("/users/u%2F253/recommendations").status_code == 200
+    # An id ending in "%2F" after the route's word is no list, nor a redirect to one.
+    for path in ("/users/u%2F253/recommendations%2F", "/users/plain/recommendations%2f"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 404 and r.json() == {"detail": "Not Found"}, (path, r.status_code)
     # ... while the route's own word, its letters percent-encoded, is still the route.
     assert c.get("/users/u%2F253/recommendation%73").json()["user_id"] == "u/253"
     assert c.get("/movies/m2/simila%72").json()[0]["movie_id"] != "m2"

@@ -241,7 +241,8 @@ class TwoStage(Recommender):
     def _new_stage(self, stage: str, like: Recommender | None) -> Recommender:
         """An unfitted ``stage`` with the settings of ``like`` (a given stage) or of the config."""
         model = create(like.name, like.config) if like is not None else self.config.stage(stage)
-        model.settings_path = f"{stage}_settings."
+        if like is None:  # (a given stage's settings are its own, not this model's)
+            model.settings_path = f"{stage}_settings."
         if self._features is not None and model.uses_features:
             model.set_features(self._features)
         return model
@@ -466,13 +467,25 @@ class TwoStage(Recommender):
         if getattr(self, "train_", None) is None:
             return []  # (not fitted: nothing to say)
         retriever, ranker = self._stages()
-        retriever.settings_path, ranker.settings_path = "retriever_settings.", "ranker_settings."  # (loaded, too)
-        own = list(dict.fromkeys(line for stage in (retriever, ranker) for line in stage.fit_notes()))
+        own = list(dict.fromkeys(line for stage, model in (("retriever", retriever), ("ranker", ranker))
+                                 for line in self._stage_notes(stage, model)))
         if self._asked_mix != "auto" or self.mix_ != 0.0:
             return own
         # (its lists are the retriever's: only the settings said so)
         return own + [f"{self.name}: mix = 'auto' chose 0 on held-out training ratings, so its lists are "
                       f"{retriever.name}'s own order and {ranker.name} changes none of them"]
+
+    def _stage_notes(self, stage: str, model: Recommender) -> list[str]:
+        """A stage's fit notes, a setting they name said as this model's key for it
+        (``retriever_settings.regularization``); a stage handed in or read from a saved
+        folder keeps its own words, and is left as it was."""
+        if self._given[stage] is not None or getattr(self.config, f"{stage}_path"):
+            return model.fit_notes()
+        kept, model.settings_path = model.settings_path, f"{stage}_settings."
+        try:
+            return model.fit_notes()
+        finally:
+            model.settings_path = kept
 
     @property
     def personal(self) -> bool:  # type: ignore[override]

@@ -686,6 +686,12 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         user = raw.item() if isinstance(raw, np.generic) else raw
         return JSONResponse({"user_id": user, "source": source, "recommendations": recs})
 
+    @app.get("/users/{rest:rawid}", include_in_schema=False)
+    def no_user_route(rest: str) -> JSONResponse:
+        """No route answers for a user alone, and a path ending in "%2F" (".../recommendations%2F")
+        names no list: a 404, not a redirect to the path without the slash, another list."""
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+
     @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
     async def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
@@ -756,7 +762,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         written = raw.split(b"?")[0]
         written = written[written.find(b"/profiles/") + len(b"/profiles/"):]
         if b"/" in written:  # "/ratings" written as a path: the route, which takes no GET
-            allow = "DELETE, PUT" if written.endswith(b"/ratings") else "DELETE"
+            allow = "DELETE, PUT" if _ends_in_route_word(request, "ratings") else "DELETE"
             return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": allow})
         path = request.scope["path"]
         raise NotFoundError(f"unknown profile id {_echo(path[path.find('/profiles/') + len('/profiles/'):])}")
