@@ -172,7 +172,7 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
      "reads as a time in early 1970, where the column's latest is 1600000001000000: give every time in "
      "one unit"),
     ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002000000\n1,5,1600000003000\n",
-     "line 4: time 1600000002000000 is a thousand times or more most of the column's times (such as 1600000000000): "
+     "line 4: time 1600000002000000 is a hundred times or more the column's other times (such as 1600000000000): "
      "give every time in one unit"),
     # Milliseconds from before 1973 read as seconds: said, with the way out.
     ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,-56856630825\n", "line 4: time -56856630825 reads as "
@@ -1289,6 +1289,19 @@ def test_log_files_in_a_folder_inside_the_log_s_folder_are_named_not_left_out(tm
         load_log(tmp_path / "parts")
 
 
+def test_times_of_one_fine_unit_reaching_back_to_early_1970_read_as_they_are(tmp_path):
+    # Refused as two units where the earliest was a hundred times smaller than the latest.
+    import datetime as dt
+
+    days = np.linspace(60, 19_700, 40)  # 1970-03-02 to 2023-12-08, evenly
+    for unit, per_second in (("us", 10**6), ("ns", 10**9)):
+        (tmp_path / f"{unit}.csv").write_text("user,item,ts\n" + "".join(
+            f"u{n % 7},m{n},{int(d * 86_400) * per_second}\n" for n, d in enumerate(days)))
+        times = load_log(tmp_path / f"{unit}.csv").interactions.timestamps
+        assert dt.datetime.fromtimestamp(int(times.min()), dt.timezone.utc).date() == dt.date(1970, 3, 2)
+        assert dt.datetime.fromtimestamp(int(times.max()), dt.timezone.utc).year == 2023
+
+
 def test_a_folder_whose_files_give_times_with_and_without_their_zone_is_refused(tmp_path):
     # Refused within one file, a folder of two such files loaded, the times without a zone read as UTC.
     (tmp_path / "a.csv").write_text("user,item,ts\n1,2,2021-03-04T10:00:00+05:00\n1,3,2021-03-04T11:00:00+05:00\n")
@@ -1301,6 +1314,17 @@ def test_a_folder_whose_files_give_times_with_and_without_their_zone_is_refused(
     assert len(load_log(tmp_path).interactions) == 4
     (tmp_path / "b.csv").write_text("user,item,ts\n2,2,2021-03-04T06:00:00Z\n2,3,2021-03-04 07:00 +01:00\n")
     assert len(load_log(tmp_path).interactions) == 4
+    # A Parquet column of dates read as timestamps (every one midnight) is dates, too.
+    import pandas as pd
+
+    (tmp_path / "b.csv").unlink()
+    pd.DataFrame({"user": [2, 2], "item": [2, 3], "ts": pd.to_datetime(["2021-03-01", "2021-03-02"])}).to_parquet(
+        tmp_path / "b.parquet")
+    assert len(load_log(tmp_path).interactions) == 4
+    pd.DataFrame({"user": [2, 2], "item": [2, 3], "ts": pd.to_datetime(["2021-03-01 10:00", "2021-03-02 00:00"])}).to_parquet(
+        tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"a\.csv gives its times with their time zone and b\.parquet without"):
+        load_log(tmp_path)
 
 
 def test_times_that_read_oddly_as_seconds_are_said_where_the_data_is(tmp_path, capsys):
@@ -1326,4 +1350,16 @@ def test_times_that_read_oddly_as_seconds_are_said_where_the_data_is(tmp_path, c
     assert f"the latest time of {tmp_path / 'ms.csv'} reads as 4882 (seconds since 1970): a log in milliseconds " \
            "from before 1973 reads so" in capsys.readouterr().err
     assert main(["data", "info", str(tmp_path / "fine.csv")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    # Dates written as dates are what they say (9999-12-31, a common "no end"), and the note
+    # is of the times the filters kept, not of the whole log.
+    (tmp_path / "dated.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,2019-01-{1 + u:02d} 00:00:0{i}\n" for u, i in rows) + "u9,m1,4,9999-12-31 00:00:00\n")
+    assert main(["data", "info", str(tmp_path / "dated.csv")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    (tmp_path / "mixed.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,{1600000000 + 7 * u + i}\n" for u, i in rows) + "u9,m1,4,5000000000\n")
+    assert main(["data", "info", str(tmp_path / "mixed.csv")]) == 0
+    assert "reads as" in capsys.readouterr().err
+    assert main(["data", "info", str(tmp_path / "mixed.csv"), "--top-users", "3"]) == 0
     assert "note:" not in capsys.readouterr().err

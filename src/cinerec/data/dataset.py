@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = ["IdMap", "Interactions", "Catalog", "Dataset", "DATASET_FORMAT", "INTEGER_ID", "data_label", "synthetic_words",
-           "synthetic_notes", "synthetic_list_notes", "reading_notes", "catalog_notes"]
+           "synthetic_notes", "synthetic_list_notes", "reading_notes", "time_note", "catalog_notes"]
 
 DATASET_FORMAT = 1
 
@@ -700,9 +700,39 @@ def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
 
 
 def reading_notes(dataset: Dataset) -> list[str]:
-    """The lines said about how a log was read: its times where they read oddly (all in
-    1970, or past 2100), then its catalogue's (:func:`catalog_notes`)."""
-    return [str(note) for note in dataset.info.get("time_notes") or []] + catalog_notes(dataset)
+    """The lines said about how a log was read: its times where, written as numbers, they
+    read oddly as seconds (:func:`time_note`, on the times the filters kept), then its
+    catalogue's (:func:`catalog_notes`)."""
+    said = time_note(dataset.interactions.timestamps, dataset.info.get("source") or dataset.name) \
+        if dataset.info.get("times_in_numbers") else None
+    return ([said] if said else []) + catalog_notes(dataset)
+
+
+#: Seconds since 1970 in a year, and of 2100-01-01: a log whose times, read as seconds,
+#: all lie in 1970 or reach past 2100 is in another unit.
+_YEAR_SECONDS, _YEAR_2100 = 365 * 86_400, 4_102_444_800
+
+
+def time_note(stamps: np.ndarray, source: str) -> str | None:
+    """A line when times written as numbers, read as seconds since 1970, all fall in 1970
+    (days, years or counts: their order alone tells anything) or reach past 2100 (a log in
+    milliseconds from before 1973); None otherwise, and for times all alike."""
+    import datetime as dt
+
+    if not len(stamps) or (lo := int(stamps.min())) == (hi := int(stamps.max())):
+        return None
+
+    def day(seconds: int) -> str:
+        return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+    if 0 <= lo and hi < _YEAR_SECONDS:
+        return (f"the times of {source} read as seconds since 1970 all fall in 1970 ({day(lo)} to {day(hi)} UTC): "
+                "numbers that are days, years or counts keep only their order (which rating of each person is the "
+                "latest), and a recency weighting reads them as seconds; give seconds since 1970, or dates")
+    if hi > _YEAR_2100:
+        return (f"the latest time of {source} reads as {day(hi)[:4]} (seconds since 1970): a log in milliseconds from "
+                "before 1973 reads so; give seconds since 1970, or dates")
+    return None
 
 
 def catalog_notes(dataset: Dataset) -> list[str]:

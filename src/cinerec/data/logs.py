@@ -162,6 +162,7 @@ def load_log(
         raise DataError(f"{path}: {with_zone.name} gives its times with their time zone and {without.name} without; "
                         "give every time with its zone, or none (times without one are read as UTC)")
     has_ratings = frames[0]["rating"] is not None
+    in_numbers = frames[0]["timed"] and all(f["numeric_time"] for f in frames)  # (every time written as a number)
     # The catalogue's id column is the log's item column where it holds one of that name.
     catalog_roles = {"item": str(frames[0]["item_column"]), **roles}
     n = len(users)
@@ -180,8 +181,8 @@ def load_log(
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
-    if (note := _time_note(stamps, path)) is not None:
-        info["time_notes"] = [note]
+    if in_numbers:
+        info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
@@ -713,11 +714,13 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
         out["rating"] = values
     out["timed"] = cols["time"] is not None
     out["zoned"] = None  # whether its clock times name their zone (None: times that need none)
+    out["numeric_time"] = False  # written as numbers (seconds or finer), not as dates
     if cols["time"] is None:
         out["time"], out["rest"] = np.zeros(table.num_rows, np.int64), None
     else:
         column = table.column(cols["time"])
         out["zoned"] = _zoned(column)
+        out["numeric_time"] = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
         odd = pa.types.is_boolean(column.type) or pa.types.is_time(column.type)
         row = _first_value(column) if odd else None
         if row is not None:  # true/false (pandas would make them 1 and 0), or a clock time without its day
@@ -747,7 +750,12 @@ def _zoned(column: Any) -> bool | None:
     import pyarrow.compute as pc
 
     if pa.types.is_timestamp(column.type):
-        return column.type.tz is not None
+        if column.type.tz is not None:
+            return True
+        # Dates alone (every time midnight, as a column of dates read as timestamps) need no zone.
+        per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[column.type.unit]
+        ticks = pc.fill_null(pc.cast(column, pa.int64()), 0).to_numpy(zero_copy_only=False)
+        return False if (np.mod(ticks, per_day) != 0).any() else None
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return None
     clocks = pc.match_substring_regex(column, r"\d:\d{2}")
@@ -755,32 +763,6 @@ def _zoned(column: Any) -> bool | None:
     if at is None or at < 0:
         return None
     return re.search(_ZONED, str(column[at].as_py())) is not None
-
-
-#: Seconds since 1970 of 2100-01-01: a log's latest time past it reads in a wrong unit.
-_YEAR_2100 = 4_102_444_800
-
-
-def _time_note(stamps: np.ndarray, path: Path) -> str | None:
-    """A line when a log's times, read as seconds since 1970, all fall in 1970 (days,
-    years or counts: their order alone tells anything) or its latest lies past 2100 (a
-    log in milliseconds from before 1973); None otherwise, and for times all alike."""
-    import datetime as dt
-
-    if not len(stamps) or (lo := int(stamps.min())) == (hi := int(stamps.max())):
-        return None
-
-    def day(seconds: int) -> str:
-        return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
-
-    if 0 <= lo and hi < _YEAR_SECONDS:
-        return (f"the times of {path} read as seconds since 1970 all fall in 1970 ({day(lo)} to {day(hi)} UTC): "
-                "numbers that are days, years or counts keep only their order (which rating of each person is the "
-                "latest), and a recency weighting reads them as seconds; give seconds since 1970, or dates")
-    if hi > _YEAR_2100:
-        return (f"the latest time of {path} reads as {day(hi)[:4]} (seconds since 1970): a log in milliseconds from "
-                "before 1973 reads so; give seconds since 1970, or dates")
-    return None
 
 
 def _first_value(column: Any) -> int | None:
@@ -1088,13 +1070,19 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
     unit = 1  # how many of the numbers' units make a second
     if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
         unit = 10 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
-        # The unit is the largest time's: one a hundred times smaller (or more) lies within
-        # the first months of 1970 by it, a time in a coarser unit (milliseconds among
-        # microseconds: a thousand times smaller).
-        coarse = x < x.max() / 100
+        # The unit is the largest time's. Times in a coarser unit beside them (milliseconds
+        # among microseconds: a thousand times smaller) sit apart, with no time between:
+        # a gap of a hundredfold or more, where times of one unit reaching back to early
+        # 1970 run on without one.
+        coarse = np.zeros(len(x), dtype=bool)
+        if x.min() < x.max() / 100:
+            steps = np.unique(x)
+            jumps = steps[1:] / steps[:-1]
+            if len(jumps) and jumps.max() >= 100:
+                coarse = x <= steps[int(np.argmax(jumps))]
         if coarse.any() and 2 * int(coarse.sum()) > len(x):  # most of them: the largest are the odd ones out
             (line, shown), (_, other) = where(int(np.argmax(x))), where(int(np.argmax(coarse)))
-            raise DataError(f"{line}: time {shown!r} is a thousand times or more most of the column's times (such as "
+            raise DataError(f"{line}: time {shown!r} is a hundred times or more the column's other times (such as "
                             f"{other!r}): give every time in one unit")
         if coarse.any():
             (line, shown), (_, latest) = where(int(np.argmax(coarse))), where(int(np.argmax(x)))
