@@ -539,3 +539,17 @@ def test_offline_with_a_cache_under_a_file_says_so(tmp_path) -> None:
     with pytest.raises(DataError, match=r"or put ml-1m\.zip in .*home/movielens \(a folder that cannot be made: .*home "
                                         r"is a file; set CINEREC_HOME to a folder\)$"):
         download.fetch("ml-1m", cache_dir=tmp_path / "home" / "movielens")
+
+
+def test_a_damaged_copy_in_a_read_only_cache_names_what_it_lacks(served, online, tmp_path, monkeypatch) -> None:
+    # It said only that the cache cannot be written, where it had named the file at fault.
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    (folder / "u.item").write_bytes((folder / "u.item").read_bytes()[:100])
+    real = os.access
+    monkeypatch.setattr(download.os, "access",
+                        lambda p, mode, *a, **k: False if Path(p) == cache and mode == os.W_OK else real(p, mode))
+    with pytest.raises(DataError, match=r"cannot be written .*; the cached copy .*ml-100k lacks ml-100k/u\.item, or "
+                                        r"holds it cut short$"):
+        download.fetch("ml-100k", cache_dir=cache, checksums=sums)

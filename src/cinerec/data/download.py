@@ -182,7 +182,12 @@ def fetch(
     replaced = done is not None and lacking is None and archive.is_file() and not _unpacked_from(archive, root / rel.name)
     if done is not None and lacking is None and not replaced:
         return done
-    check_writable(root)
+    try:
+        check_writable(root)
+    except DataError as e:
+        if lacking is None:
+            raise
+        raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short") from None
     expected = (checksums or {}).get(name, rel.sha256)
     if archive.exists():
         if not zipfile.is_zipfile(archive):  # (a download cut short, copied in by hand): not someone else's file
