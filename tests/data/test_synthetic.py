@@ -38,6 +38,11 @@ def test_no_movie_comes_out_after_the_ratings_end(full100k) -> None:
     dates = pd.to_datetime(full100k.movies["release_date"].replace("", None), format="%d-%b-%Y")
     end = pd.Timestamp(SHAPES["ml-100k"].end, unit="s").normalize()
     assert dates.notna().sum() > 1600 and (dates.dropna() <= end).all()
+    # ... nor after the last rating of a small release, whose ratings end earlier.
+    small = synthesize("ml-100k", 0.01, seed=0)
+    last = pd.Timestamp(int(small.ratings["timestamp"].max()), unit="s").normalize()
+    dates = pd.to_datetime(small.movies["release_date"].replace("", None), format="%d-%b-%Y")
+    assert last < end and (dates.dropna() <= last).all()
 
 
 def test_heavy_tails(full100k) -> None:

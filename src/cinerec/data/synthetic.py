@@ -262,7 +262,7 @@ def synthesize(like: str, scale: float = 1.0, seed: int = 0) -> SyntheticRelease
 
     movie_ids = np.sort(rng.choice(np.arange(1, max_id + 1), n_catalog, replace=False)).astype(np.int64)
     rated = np.sort(rng.choice(n_catalog, n_items, replace=False))
-    movies, flags = _movies(rng, like, shape, movie_ids)
+    movies, flags = _movies(rng, like, shape, movie_ids, last=int(stamps.max()) if len(stamps) else shape.end)
     item_raw = movie_ids[rated]
     user_raw = np.arange(1, n_users + 1, dtype=np.int64)
 
@@ -474,7 +474,8 @@ def _file_order(rng: np.random.Generator, ratings: pd.DataFrame, layout: str) ->
 # -- what: movies and people -------------------------------------------------------------
 
 
-def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray) -> pd.DataFrame:
+def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray, last: int) -> pd.DataFrame:
+    """The movie table; ``last``: the time of the last rating, which no release date passes."""
     n = len(ids)
     end_year = int(pd.Timestamp(shape.end, unit="s").year)
     years = np.clip(end_year - np.floor(rng.exponential(11.0, n)).astype(int), 1915, end_year)
@@ -518,11 +519,12 @@ def _movies(rng: np.random.Generator, like: str, shape: Shape, ids: np.ndarray) 
     months = np.array("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), dtype=object)
     day = rng.integers(1, 29, n)
     month = rng.integers(0, 12, n)
-    # No movie comes out after the ratings end (then it would be rated before it exists).
-    end = pd.Timestamp(shape.end, unit="s")
-    last = years == end_year
-    month = np.where(last, np.minimum(month, end.month - 1), month)
-    day = np.where(last & (month == end.month - 1), np.minimum(day, end.day), day)
+    # No movie comes out after the last rating (a small release's ratings end before the
+    # collection period does).
+    end = pd.Timestamp(min(last, shape.end), unit="s")
+    final = years == end.year
+    month = np.where(final, np.minimum(month, end.month - 1), month)
+    day = np.where(final & (month == end.month - 1), np.minimum(day, end.day), day)
     date = np.char.zfill(day.astype(str), 2).astype(object) + "-" + months[month] + "-" + years.astype(str).astype(object)
     date = np.where(no_year, "", date)
     return pd.DataFrame({"movie_id": ids, "title": full, "genres": genres, "release_date": date}), flags
