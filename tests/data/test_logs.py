@@ -171,7 +171,8 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,item,ts\n1,2,1600000000000000\n1,3,1600000001000000\n1,4,1600000002000\n", "line 4: time 1600000002000 "
      "reads as a time in early 1970, where the column's latest is 1600000001000000: give every time in "
      "one unit"),
-    ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002000000\n1,5,1600000003000\n",
+    ("user,item,ts\n1,2,1600000000000\n1,3,1600000001000\n1,4,1600000002000000\n1,5,1600000003000\n"
+     "1,6,1600000009000000\n1,7,1600000004000\n",
      "line 4: time 1600000002000000 is a hundred times or more the column's other times (such as 1600000000000): "
      "give every time in one unit"),
     # Milliseconds from before 1973 read as seconds: said, with the way out.

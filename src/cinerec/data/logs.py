@@ -1081,7 +1081,7 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
             if len(jumps) and jumps.max() >= 100:
                 coarse = x <= steps[int(np.argmax(jumps))]
         if coarse.any() and 2 * int(coarse.sum()) > len(x):  # most of them: the largest are the odd ones out
-            (line, shown), (_, other) = where(int(np.argmax(x))), where(int(np.argmax(coarse)))
+            (line, shown), (_, other) = where(int(np.argmax(~coarse))), where(int(np.argmax(coarse)))
             raise DataError(f"{line}: time {shown!r} is a hundred times or more the column's other times (such as "
                             f"{other!r}): give every time in one unit")
         if coarse.any():
