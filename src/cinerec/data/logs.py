@@ -37,7 +37,9 @@ from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions, _plain
+# (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
+# and more than this before every one of those dates, is a placeholder or a year, not a time)
+from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
 from cinerec.errors import DataError, NotFoundError
 
 __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog"]
@@ -903,10 +905,6 @@ MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 Times = tuple[np.ndarray, "np.ndarray | None"]
 
 
-#: Seconds in a year: a number beside dates in text that reads as a time this close to
-#: 1970, and more than this before every one of those dates, is a placeholder (0) or a
-#: year (2021), not a time.
-_YEAR_SECONDS = 365 * 86_400
 
 
 def _times(values: pd.Series, path: Path) -> Times:
