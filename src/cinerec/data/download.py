@@ -98,10 +98,6 @@ RELEASES: dict[str, Release] = {
     )
 }
 
-#: Each release's ratings and movie files, which a cached copy without its zip must hold.
-_MAIN_FILES = {name: ("u.data", "u.item") if name == "ml-100k" else ("ratings.dat", "movies.dat")
-               if name in ("ml-1m", "ml-10m") else ("ratings.csv", "movies.csv") for name in RELEASES}
-
 _CHUNK = 1 << 20
 
 
@@ -259,9 +255,12 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     try:
         with zipfile.ZipFile(archive) as z:
             members = [(i.filename, i.file_size) for i in z.infolist() if not i.is_dir()]
-    except FileNotFoundError:
-        return next((f"{rel.folder}/{f}" for f in _MAIN_FILES[rel.name] if not (folder / rel.folder / f).is_file()),
-                    None)
+    except FileNotFoundError:  # the release's ratings and movie files, as its reader names them
+        from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
+
+        family = _family(rel.name)
+        return next((f"{rel.folder}/{f}" for f in (_RATINGS_FILE[family], _MOVIES_FILE[family])
+                     if not (folder / rel.folder / f).is_file()), None)
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
     for name, size in members:

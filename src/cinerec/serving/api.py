@@ -447,8 +447,8 @@ def _find(table: tuple[dict[str, int], bool, Any], raw: Any) -> int | None:
         return found
     text = str(raw).strip()
     found = index.get(text)
-    if found is None and integer and INTEGER_ID.fullmatch(text):
-        found = index.get(str(int(text)))  # "050" and "+50" name movie 50
+    if found is None and integer:
+        found = index.get(_id_key(text, integer))  # "050" and "+50" name movie 50
     if found is None and not integer and not text.isascii():
         found = ids.get(text)  # "é" as one character or two (IdMap: Unicode's composed form)
     return found
