@@ -1364,3 +1364,31 @@ def test_times_that_read_oddly_as_seconds_are_said_where_the_data_is(tmp_path, c
     assert "reads as" in capsys.readouterr().err
     assert main(["data", "info", str(tmp_path / "mixed.csv"), "--top-users", "3"]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_notes_on_how_a_log_was_read_reach_every_commands_json(tmp_path, capsys):
+    # The note on times that read oddly as seconds, and the catalogue's, went to stderr on
+    # evaluate, train and quickstart, and into data info's --json alone: a program reading
+    # --json never saw them.
+    import json
+
+    from cinerec.cli import main
+
+    rows = [(u, i) for u in range(12) for i in range(40) if (u + i) % 3]
+    (tmp_path / "days.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{1 + (u * i) % 5},{42005 + 50 * u + i}\n" for u, i in rows))
+    (tmp_path / "cat.csv").write_text("item,title\nm0,Zero\nm1,One\n")
+    said = f"the times of {tmp_path / 'days.csv'} read as seconds since 1970 all fall in 1970"
+    named = "names 2 of the 40 movies"
+    source = ["--data", str(tmp_path / "days.csv"), "--catalog", str(tmp_path / "cat.csv")]
+    assert main(["evaluate", *source, "--model", "popularity", "--protocol", "loo-full", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(said in n for n in notes) and any(named in n for n in notes)
+    assert main(["train", *source, "--model", "popularity", "--protocol", "loo-full", "--json",
+                 "--out", str(tmp_path / "run")]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(said in n for n in notes) and any(named in n for n in notes)
+    assert main(["quickstart", *source, "--model", "popularity", "--negatives", "10", "--json",
+                 "--out", str(tmp_path / "qs")]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(said in n for n in notes) and any(named in n for n in notes)

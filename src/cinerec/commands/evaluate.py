@@ -40,7 +40,7 @@ def evaluate(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data.dataset import synthetic_notes, synthetic_words
+    from cinerec.data.dataset import reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
 
     # Every name and value is checked before the (slow) data load.
@@ -79,7 +79,7 @@ def evaluate(
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = flags.popularity_fields(prepared, result, floor, notes)
-        extra["notes"] = said
+        extra["notes"] = reading_notes(dataset) + said  # (how the log was read: said on stderr as it was read)
         print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
                     "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with (mf's ranking loss...)

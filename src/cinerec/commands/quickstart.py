@@ -194,7 +194,7 @@ def quickstart(
             print_json({"data": label, "synthetic": bool(dataset.info.get("synthetic")), "run": os.path.abspath(out),
                         "best_model": best, "ranked_by": list(RANK_BY),
                         "results": [r.to_dict() for r in results], "below_popularity": compared,
-                        "notes": measured + synthetic_notes(dataset),
+                        "notes": reading_notes(dataset) + measured + synthetic_notes(dataset),
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".

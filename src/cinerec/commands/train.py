@@ -64,7 +64,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
            columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data.dataset import synthetic_notes, synthetic_words
+    from cinerec.data.dataset import reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
@@ -182,7 +182,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     said = measured + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
-        extra = {**flags.popularity_fields(prepared, result, floor, notes), "notes": said}  # (as evaluate's)
+        extra = {**flags.popularity_fields(prepared, result, floor, notes),
+                 "notes": reading_notes(dataset) + said}  # (as evaluate's)
         print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
                     "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
