@@ -878,6 +878,28 @@ def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):
     assert c.delete(f"/profiles/{pid}/ratings").status_code == 422
 
 
+def test_similar_movies_of_any_id_have_a_query_form(tmp_path):
+    # The ids "." and ".." cannot be sent in a path (a client takes them out: /movies/./similar
+    # is sent as /movies/similar): their similar movies had no address at all.
+    from .conftest import build_run
+
+    log = tmp_path / "log.csv"
+    movies = [".", "..", "m2", "m3", "m4", "similar"]
+    log.write_text("user,item,rating\n" + "\n".join(
+        f'u{a},"{m}",{(a + b) % 5 + 1}' for a in range(6) for b, m in enumerate(movies) if (a + b) % 3) + "\n")
+    c = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
+    for m in movies:
+        r = c.get("/similar", params={"movie_id": m, "k": 3})
+        assert r.status_code == 200 and r.json() and all(x["movie_id"] != m for x in r.json()), (m, r.text)
+        if m not in (".", ".."):
+            assert r.json() == c.get(f"/movies/{m}/similar", params={"k": 3}).json()
+    assert c.get("/similar", params={"movie_id": "050"}).json() == {"detail": "unknown movie id '050'"}
+    assert c.get("/similar", params={"movie_id": "m2", "k": 0}).status_code == 422
+    assert c.get("/similar").status_code == 422
+    # A movie named "similar" is still that movie under /movies/.
+    assert c.get("/movies/similar").json()["movie_id"] == "similar"
+
+
 def test_ids_with_a_line_break_are_reachable(tmp_path):
     # A quoted CSV field may hold a line break; the path routes stopped at it and answered
     # a bare "Not Found" for the movie, its similar movies and the user alike.

@@ -662,6 +662,13 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             return JSONResponse(jsonable_encoder(Movie.model_validate(record)))
         return svc.similar(svc.item_index(movie_id), k)
 
+    @app.get("/similar", response_model=list[SimilarMovie], tags=["movies"])
+    def similar_named(movie_id: Annotated[str, Query(description="raw movie id")], k: K = 10) -> Any:
+        """The movies most like this one, its id in the query: the form for the ids "." and
+        "..", which a client takes out of a path (``/movies/./similar`` is sent as
+        ``/movies/similar``)."""
+        return svc.similar(svc.item_index(movie_id), k)
+
     @app.get("/movies/{movie_id:rawid}", response_model=Movie, tags=["movies"])
     async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
         return svc.records[svc.item_index(movie_id)]

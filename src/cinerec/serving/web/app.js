@@ -355,8 +355,9 @@ async function showSimilar(m) {
   let list = [];
   let error = null;
   try {
-    if (dotted(String(m.movie_id))) throw new Error(`a movie whose id is “${m.movie_id}” cannot be named in an address`);
-    list = await api("GET", `/movies/${encodeURIComponent(m.movie_id)}/similar?k=8`);
+    const id = String(m.movie_id);
+    list = await api("GET", dotted(id) ? `/similar?${new URLSearchParams({ movie_id: id, k: 8 })}`
+      : `/movies/${encodeURIComponent(id)}/similar?k=8`);
   } catch (e) {
     error = e.message;
   }
