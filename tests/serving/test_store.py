@@ -368,6 +368,26 @@ def test_search_key_strips_accents_case_and_moves_articles():
     assert search_key("  STAR-wars!! ") == "star wars"
 
 
+def test_search_finds_initials_written_together_and_letters_of_their_own():
+    # "la confidential" found nothing for "L.A. Confidential" (its key read "l a"), nor
+    # "mash" M*A*S*H; a plain "lodz", "ore" or "aeon" missed Łódź, Øre and Æon, letters
+    # that carry no accent to strip.
+    from cinerec.data.dataset import Catalog
+
+    titles = ["L.A. Confidential", "M*A*S*H", "E.T. the Extra-Terrestrial", "Łódź Story", "Øre", "Æon Flux",
+              "Cœur", "Straße", "It's a Wonderful Life", "Lamb"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.arange(len(titles), 0, -1))
+    for query, found in [("la confidential", 0), ("l.a. confidential", 0), ("l a confidential", 0), ("mash", 1),
+                         ("m*a*s*h", 1), ("m a s h", 1), ("et the extra", 2), ("lodz", 3), ("łódź", 3), ("ore", 4),
+                         ("aeon", 5), ("coeur", 6), ("strasse", 7), ("wonderful", 8)]:
+        assert s.search(query).tolist()[:1] == [found], query
+    assert search_key("L.A. Confidential") == "l a confidential la"
+    assert search_key("Łódź Story") == "lodz story"
+    assert search_key("It's a Wonderful Life") == "it s a wonderful life"  # no initials there
+
+
 def _tiny_search():
     from cinerec.data.dataset import Catalog
 

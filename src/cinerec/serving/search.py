@@ -1,8 +1,10 @@
 """Title search over the movie catalog: accent- and case-insensitive, partial words.
 
-Every title gets a *search key*: accents stripped, case folded, punctuation turned into
-spaces, and a trailing article moved to the front ("Godfather, The" → "the godfather"),
-so "amelie" finds "Amélie" and "the godfather" finds "Godfather, The". A movie matches
+Every title gets a *search key*: accents stripped (and letters such as ø, ł and æ written
+as o, l and ae), case folded, punctuation turned into spaces, initials written with dots
+or stars also joined ("L.A." → "l a ... la"), and a trailing article moved to the front
+("Godfather, The" → "the godfather"), so "amelie" finds "Amélie", "la confidential" finds
+"L.A. Confidential" and "the godfather" finds "Godfather, The". A movie matches
 when every word of the query occurs in its key (anywhere, so partial words match), or,
 for a four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
@@ -26,6 +28,12 @@ __all__ = ["search_key", "MovieSearch"]
 # MovieLens titles put a leading article at the end ("Usual Suspects, The").
 _TRAILING_ARTICLE = re.compile(r"^(.*?),\s*(the|a|an|les|la|le|l'|il|el|das|der|die|den|det)(\s*\(.*\))?$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T."):
+# their key holds them apart ("l a") and together ("la"), as people type them.
+_INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W_])")
+# Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
+_OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
+                              "ħ": "h"})
 
 
 def search_key(text: str) -> str:
@@ -41,11 +49,13 @@ def search_key(text: str) -> str:
     if m:
         text = f"{m.group(2)} {m.group(1)}{m.group(3) or ''}"
     if text.isascii():  # most titles: nothing to strip, and 10x faster
-        plain = text
+        plain = text.casefold()
     else:
         decomposed = unicodedata.normalize("NFKD", text)
-        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NON_WORD.sub(" ", plain.casefold()).strip()
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_OWN_LETTERS)
+    key = _NON_WORD.sub(" ", plain).strip()
+    together = [re.sub(r"[.*]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
+    return " ".join([key, *together]) if together and key else key
 
 
 @dataclass(frozen=True, eq=False)
