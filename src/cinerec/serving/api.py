@@ -704,7 +704,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         """Recommendations for someone the model has never seen, never the movies given."""
         _check_k(svc, body.k, where="body")
         _check_genre(svc, body.genre, "genre", where="body")
-        _in_range(svc, body.as_mapping())
+        _known(svc, body.as_mapping(), body.field)
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
         return JSONResponse({"source": source, "recommendations": recs})
 
@@ -876,10 +876,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _known(svc: Service, ratings: Mapping[str, float | None], field: str) -> None:
-    _in_range(svc, ratings)
+    """Every movie given is one the run holds, then every star given is on its scale (a
+    movie it does not hold is named so, whatever stars it was given)."""
     for pos, m in enumerate(ratings):
         if svc.find_item(m) is None:
             raise _unknown_in_body(svc, field, pos, m)
+    _in_range(svc, ratings)
 
 
 def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
