@@ -491,6 +491,40 @@ def test_resuming_over_a_damaged_run_json_names_the_file(small_data, tmp_path, c
     assert "its run.json holds no run's record" in _error(capsys, [*base, "--resume"])
 
 
+def test_resuming_with_another_catalogue_or_columns_is_refused_naming_them(tmp_path, capsys, monkeypatch):
+    # A run trained with --catalog, resumed without it, went on and saved its data with no
+    # titles, years or genres, without a word.
+    rows = [(u, i) for u in range(30) for i in range(40) if (u * 7 + i) % 4]
+    (tmp_path / "log.csv").write_text("who,what,rating,ts\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + 50 * u + i}\n" for u, i in rows))
+    (tmp_path / "items.csv").write_text("what,title\n" + "".join(f"m{i},Film {i} (2001)\n" for i in range(40)))
+    (tmp_path / "other.csv").write_text("what,title\n" + "".join(f"m{i},Other {i} (2001)\n" for i in range(40)))
+    out = tmp_path / "run"
+    base = ["train", "--data", str(tmp_path / "log.csv"), "--columns", "user=who,item=what,time=ts", "--model", "gmf",
+            *TINY, "--protocol", "loo-full", "--quiet", "--out", str(out)]
+    assert main([*base, "--catalog", str(tmp_path / "items.csv")]) == 0
+    capsys.readouterr()
+    before = (out / "run.json").read_bytes()
+    more = ["--set", "epochs=4", "--resume"]
+    err = _error(capsys, [*base, *more])
+    assert err == (f"cinerec: error: --resume: the run in {out} was trained with --catalog {tmp_path / 'items.csv'}, "
+                   f"and no catalogue is given now; give --catalog {tmp_path / 'items.csv'} to train it further"), err
+    err = _error(capsys, [*base, *more, "--catalog", str(tmp_path / "other.csv")])
+    assert err == (f"cinerec: error: --resume: the run in {out} was trained with --catalog {tmp_path / 'items.csv'}, "
+                   f"and --catalog {tmp_path / 'other.csv'} is asked now; give --catalog {tmp_path / 'items.csv'} to "
+                   "train it further"), err
+    err = _error(capsys, [*base[:3], "--columns", "user=who,item=what", *base[5:], *more, "--catalog",
+                          str(tmp_path / "items.csv")])
+    assert err == (f"cinerec: error: --resume: the run in {out} was trained with --columns user=who,item=what,time=ts, "
+                   "and --columns user=who,item=what is asked now; give --columns user=who,item=what,time=ts to "
+                   "train it further"), err
+    assert (out / "run.json").read_bytes() == before
+    # The same catalogue named from another folder is the same: it trains on.
+    monkeypatch.chdir(tmp_path)
+    assert main([*base, *more, "--catalog", "items.csv"]) == 0
+    assert read_json(out / "run.json")["dataset"]["catalog_path"] == str(tmp_path / "items.csv")
+
+
 def test_a_finished_run_with_a_setting_the_fit_settles_is_still_nothing_to_resume(small_data, tmp_path, capsys):
     # run.json holds liked_threshold as the fit settled it (4.0), the new model None: they
     # differed, so the run was trained again (zero epochs) and rewritten.

@@ -77,7 +77,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
-             "seed": seed}
+             "seed": seed, "catalog": None if catalog is None else str(Path(catalog).resolve()),
+             "columns": source["columns"]}
     earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
     # search's choice when it searched, else, asked to search, its checkpoint's (a run that
@@ -311,8 +312,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             recorded = (meta.get("config") or {}).get(model.name)
             # The same data, filters, protocol and seed too: with other ones the resume goes on to
             # the checkpoint, which refuses data it was not trained on, naming what differs.
-            ran = {"data": meta.get("data"), "filters": (meta.get("dataset") or {}).get("filters", {}),
-                   "protocol": meta.get("protocol"), "seed": meta.get("seed")}
+            read = meta.get("dataset") or {}
+            ran = {"data": meta.get("data"), "filters": read.get("filters", {}), "protocol": meta.get("protocol"),
+                   "seed": meta.get("seed"), "catalog": read.get("catalog_path"), "columns": read.get("columns")}
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
@@ -407,6 +409,24 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     if isinstance(then.get("seed"), int) and then["seed"] != asked["seed"]:
         raise ConfigError(f"--resume: the run in {out} was trained with --seed {then['seed']}, and --seed "
                           f"{asked['seed']} is asked now; give --seed {then['seed']} to train it further")
+    # The catalogue and the columns read: another (or none) gives the run other titles,
+    # genres and years, or other data, which the saved run would then hold.
+    from cinerec.data.logs import CATALOG_ROLES, COLUMN_NAMES
+
+    order = [*COLUMN_NAMES, *CATALOG_ROLES]  # (run.json keeps the roles sorted by name)
+
+    def columns(given: dict[str, str]) -> str:
+        return ",".join(f"{k}={given[k]}" for k in sorted(given, key=lambda k: order.index(k) if k in order else 99))
+
+    for flag, none, say in (("--catalog", "no catalogue is given", str), ("--columns", "no --columns are given", columns)):
+        key = flag[2:]
+        if key not in then or then[key] == asked.get(key) or not (then[key] is None or isinstance(then[key], (str, dict))):
+            continue  # (a record from before these were kept, or one hand-edited)
+        was = f"{flag} {say(then[key])}" if then[key] else f"no {flag}"
+        now = f"{flag} {say(asked[key])} is asked" if asked.get(key) else none
+        way = f"give {flag} {say(then[key])}" if then[key] else f"leave {flag} out"
+        raise ConfigError(f"--resume: the run in {out} was trained with {was}, and {now} now; {way} to train it "
+                          "further")
 
 
 def _filter_flags(filters: dict[str, Any]) -> str:
