@@ -1278,3 +1278,64 @@ def test_an_unknown_movie_is_named_before_its_stars_are_judged(client):
     # A known movie's stars off the scale are still named so.
     r = client.post("/recommendations", json={"ratings": {"50": 9}})
     assert r.status_code == 422 and "9 stars is outside this data's scale" in r.json()["detail"][0]["msg"], r.text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_health_leaves_no_profiles_connection_open_behind_it(run_dir, tmp_path):
+    # Each /health counted the profiles on a thread of its own, whose connection was kept
+    # for good: a server probed once a second ran out of open files within hours, then
+    # answered 500.
+    import threading
+
+    path = tmp_path / "p.sqlite"
+
+    def held() -> int:
+        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == str(path.resolve()) for fd in os.listdir("/proc/self/fd"))
+
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        pid = c.post("/profiles", json={"liked": ["50"]}).json()["profile_id"]
+        assert c.get("/health").json()["profiles"] == 1
+        before = held()
+        for _ in range(40):
+            assert c.get("/health").status_code == 200
+        # Threads that come and go (a server's worker threads are let go when idle).
+        for _ in range(10):
+            t = threading.Thread(target=lambda: c.get(f"/profiles/{pid}"))
+            t.start()
+            t.join()
+        assert c.get("/health").json()["profiles"] == 1
+        assert held() <= before + 2, (before, held())
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_profiles_file_removed_or_replaced_while_served_is_refused_not_written_blind(run_dir, tmp_path, how):
+    # Removed while the server ran: changes answered 200 went into the removed file (lost at
+    # the next start), while a thread opening anew made an empty file and answered 500
+    # ("no such table: profiles"), /health included.
+    import sqlite3
+    import threading
+
+    path = tmp_path / "p.sqlite"
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        pid = c.post("/profiles", json={"liked": ["50"]}).json()["profile_id"]
+        for extra in ("", "-wal", "-shm"):
+            (tmp_path / f"p.sqlite{extra}").unlink(missing_ok=True)
+        if how == "replaced":
+            sqlite3.connect(path).close()  # (an empty file in its place)
+        said = f"{path}: the profiles file was {how if how == 'removed' else 'removed or replaced'}"
+        answers = [c.put(f"/profiles/{pid}/ratings", json={"liked": ["181"]}), c.get(f"/profiles/{pid}"),
+                   c.post("/profiles", json={"liked": ["50"]})]
+        seen: list = []
+        t = threading.Thread(target=lambda: seen.append(c.get(f"/profiles/{pid}")))  # (a thread opening anew)
+        t.start()
+        t.join()
+        for r in [*answers, *seen]:
+            assert r.status_code == 503 and r.json()["detail"].startswith(f"{said} while the server ran; restart the "
+                                                                          "server"), r.text
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and f"{said} while the server ran" in health["profiles"], health
+    assert path.exists() == (how == "replaced")  # (nothing made in its place)
+    # A server started again uses the file there now.
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.get("/health").json()["status"] == "ok"
+        assert c.get(f"/profiles/{pid}").status_code == 404

@@ -723,10 +723,14 @@ class ProfileStore:
     def __init__(self, path: str | os.PathLike, *, id_factory: Callable[[], str] | None = None) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []  # every thread's, for close_all
+        # Every thread's connection beside its thread, for close_all; a thread that has
+        # ended has its own closed as the next is opened (threads come and go: a server's
+        # idle worker threads end, and /health counts on a thread of its own).
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self._generation = 0  # moves on when a read-only start becomes writable: connections are opened again
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened, once there is one
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A file or folder that cannot be written (a read-only mount): the profiles there
         # are read as they are (none, when there is no file), and every change is refused
@@ -735,12 +739,32 @@ class ProfileStore:
         self._check_own()
         if self.read_only:
             self._conn()  # (a file that is no profiles file is refused now, not at the first request)
+            self._identity = self._file_identity()
             return
         try:
             con = self._conn()
             con.executescript(_PROFILE_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _gone(self) -> str | None:
+        """Why the profiles cannot be used now that the file this server opened was removed
+        or another put in its place, else ``None``. Its open connections would write on
+        into the removed file (lost at the next start) while a thread opening anew made an
+        empty file there: every use is refused until a restart opens the file there now."""
+        if self._identity is None or self._file_identity() == self._identity:
+            return None
+        what = "removed" if not self.path.exists() else "removed or replaced"
+        return (f"{self.path}: the profiles file was {what} while the server ran; restart the server to use the "
+                "profiles file there now (until then none can be read or saved)")
 
     def _check_own(self) -> None:
         """Refuse, before changing anything in it, a SQLite file holding tables other than
@@ -784,6 +808,8 @@ class ProfileStore:
         raise cast(sqlite3.Error, last)
 
     def _conn(self) -> sqlite3.Connection:
+        if (gone := self._gone()) is not None:
+            raise Unavailable(gone)
         con = getattr(self._local, "con", None)
         if con is not None and getattr(self._local, "generation", 0) != self._generation:
             con.close()  # (read-only, from before the file could be written)
@@ -800,8 +826,7 @@ class ProfileStore:
             except sqlite3.DatabaseError as e:
                 raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
             self._local.con, self._local.generation = con, self._generation
-            with self._opened_lock:
-                self._opened.append(con)
+            self._keep(con)
         if con is None:
             # Autocommit mode: every change below opens its own BEGIN IMMEDIATE.
             con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -809,9 +834,20 @@ class ProfileStore:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
             self._local.con, self._local.generation = con, self._generation
-            with self._opened_lock:
-                self._opened.append(con)
+            self._keep(con)
         return con
+
+    def _keep(self, con: sqlite3.Connection) -> None:
+        """Hold this thread's new connection for close_all, and close those of threads that
+        have ended (no one else can reach them: each thread reads only its own)."""
+        with self._opened_lock:
+            ended = [c for t, c in self._opened if not t.is_alive()]
+            self._opened = [(t, c) for t, c in self._opened if t.is_alive()] + [(threading.current_thread(), con)]
+        for c in ended:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
 
     def _become_writable(self) -> None:
         """Leave the read-only mode the server started in (the file or folder can be
@@ -835,7 +871,7 @@ class ProfileStore:
         the write-ahead log into the file and removes its ``-wal`` and ``-shm`` files, so
         nothing beside the profiles says a server still has them open."""
         with self._opened_lock:
-            opened, self._opened = self._opened, []
+            opened, self._opened = [c for _, c in self._opened], []
         for con in opened:
             try:
                 con.close()
@@ -932,6 +968,8 @@ class ProfileStore:
     def unwritable(self) -> str | None:
         """Why a change could not be saved now (the file or its folder is read-only), else
         ``None``: what ``/health`` says before a request finds out with a 503."""
+        if (gone := self._gone()) is not None:
+            return gone
         for path, what in ((self.path, "the file"), (self.path.parent, "its folder"),
                            # (SQLite gives them the file's mode: left read-only beside a file made writable)
                            (self.path.with_name(f"{self.path.name}-wal"), "its write-ahead log"),
