@@ -780,6 +780,27 @@ def test_two_tables_of_one_model_keep_the_searched_setting_that_tells_them_apart
            "set them)" in board["notes"]
 
 
+def test_tables_left_only_recency_to_search_on_data_without_times_run_untuned(tmp_path):
+    """On a log without times, ease_a and ease_b (each keeping its own λ) had only the
+    recency weighting left to search, which weighs nothing there: the study stopped after
+    its first model, "there is nothing to tune", rather than run them untuned."""
+    from cinerec.studies import run_study
+
+    rows = [(u, i) for u in range(40) for i in range(60) if (u * 7 + i) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},m{i},{1 + (u + i) % 5}\n" for u, i in rows))
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "loo-sampled"\nn_negatives = 10\n'
+            'seeds = [0]\n[models.popularity]\n[models.ease_a]\nmodel = "ease"\nregularization = 100.0\n'
+            '[models.ease_b]\nmodel = "ease"\nregularization = 1000.0\n[models.knn]\nmodel = "itemknn"\n'
+            '[tune]\ntrials = 2\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    by = {r["label"]: r for r in board["models"]}
+    assert by["ease_a"]["settings"]["0"]["regularization"] == 100.0 and by["ease_a"]["tuning"] is None
+    assert by["ease_b"]["settings"]["0"]["regularization"] == 1000.0 and by["ease_b"]["tuning"] is None
+    assert by["knn"]["tuning"]  # (it has more to search)
+    assert "ease_a: regularization = 100.0 kept as its table gives it, to tell it from ease_b; the rest ease " \
+           "searches, recency_half_life, weighs nothing on data without times, so it is not tuned" in board["notes"]
+
+
 def test_a_tune_models_list_leaves_the_rest_without_a_not_tuned_note(tmp_path, ml100k_dir):
     """With [tune] models = ["ease"], popularity was said to be "not tuned, no settings to
     search", as if it had been asked for, beside itemknn, left out too and not named."""

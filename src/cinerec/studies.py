@@ -205,6 +205,9 @@ class Study:
     #: worked out over every table of the file (``--only`` changes no row's meaning);
     #: ``None``: worked out over :attr:`models`.
     held_from: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+    #: The data read has no times: the recency weighting, which weighs nothing then, is no
+    #: setting left to search (set once the data is read).
+    untimed: bool = False
 
     def data_source(self) -> dict[str, Any]:
         """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
@@ -220,7 +223,8 @@ class Study:
         settings that tell it from another table of its model are all it could search)."""
         from cinerec.models import MODELS
 
-        return self._searched(spec) and bool(set(MODELS[spec.model].search_space) - set(self.held(spec)))
+        return self._searched(spec) and bool(set(MODELS[spec.model].search_space) - set(self.held(spec))
+                                             - ({"recency_half_life"} if self.untimed else set()))
 
     def _searched(self, spec: ModelSpec) -> bool:
         from cinerec.models import MODELS
@@ -1326,8 +1330,12 @@ def held_note(study: Study, spec: ModelSpec) -> str:
     its model, and whether anything is left to search."""
     keys = study.held(spec)
     given = ", ".join(f"{k} = {spec.settings[k]!r}" for k in keys)
+    from cinerec.models import MODELS
+
+    rest = set(MODELS[spec.model].search_space) - set(keys)
     tail = "the search covers its other settings" if study.tuned(spec) else \
-        f"that is all {spec.model} searches, so it is not tuned"
+        f"the rest {spec.model} searches, recency_half_life, weighs nothing on data without times, so it is not " \
+        "tuned" if rest == {"recency_half_life"} else f"that is all {spec.model} searches, so it is not tuned"
     return f"{spec.label}: {given} kept as its table gives it, to tell it from " \
            f"{', '.join(study.held_apart_from(spec))}; {tail}"
 
@@ -1392,6 +1400,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
                 raise DataError(said) from None
         data = data_record(study.data_source(), dataset, study.filters, record)
+        study = replace(study, untimed=dataset.interactions.untimed)
         protocol = get_protocol(study.protocol, **study.protocol_options)
         try:  # data the protocol cannot measure (no stars, no folds): said before any one model's needs
             protocol.check_data(dataset)
