@@ -1392,3 +1392,36 @@ def test_notes_on_how_a_log_was_read_reach_every_commands_json(tmp_path, capsys)
                  "--out", str(tmp_path / "qs")]) == 0
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert any(said in n for n in notes) and any(named in n for n in notes)
+
+
+def test_a_log_without_a_rating_or_time_column_by_its_usual_name_says_which_columns_went_unread(tmp_path, capsys):
+    # A log with "grade" and "when" columns read as plain events in the file's order,
+    # without a word: its stars and times were dropped.
+    import json
+
+    from cinerec.cli import main
+    from cinerec.data import load
+
+    rows = [(u, i) for u in range(6) for i in range(5)]
+    (tmp_path / "odd.csv").write_text("who,sku,grade,when\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + 7 * u + i}\n" for u, i in rows))
+    said = (f"{tmp_path / 'odd.csv'}: no rating column nor time column was found by its usual name (rating: rating, "
+            "ratings, stars, score; time: timestamp, ts, time, datetime, date), and the columns 'grade', 'when' are "
+            "left unread, so the log reads as plain events in the file's order; if one holds ratings or times, name "
+            "it with --columns rating=NAME or time=NAME")
+    assert load(str(tmp_path / "odd.csv"), columns={"user": "who", "item": "sku"}).info["log_notes"] == [said]
+    assert main(["data", "info", "--data", str(tmp_path / "odd.csv"), "--columns", "user=who,item=sku", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"note: {said}" in err and json.loads(out)["notes"] == [said]
+    # One of the two found: the other is said alone.
+    timed = load(str(tmp_path / "odd.csv"), columns={"user": "who", "item": "sku", "time": "when"})
+    assert timed.info["log_notes"] == [
+        f"{tmp_path / 'odd.csv'}: no rating column was found by its usual name (rating, ratings, stars, score), and "
+        "the column 'grade' is left unread, so the log reads as plain events; if it holds ratings, name it with "
+        "--columns rating=NAME"]
+    # Every column read, or a log of plain events asked for: nothing to say.
+    assert "log_notes" not in load(str(tmp_path / "odd.csv"), columns="user=who,item=sku,rating=grade,time=when").info
+    assert "log_notes" not in load(str(tmp_path / "odd.csv"), columns="user=who,item=sku,time=when",
+                                   implicit=True).info
+    (tmp_path / "plain.csv").write_text("user,item\n" + "".join(f"u{u},m{i}\n" for u, i in rows))
+    assert "log_notes" not in load(str(tmp_path / "plain.csv")).info

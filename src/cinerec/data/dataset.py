@@ -700,12 +700,14 @@ def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
 
 
 def reading_notes(dataset: Dataset) -> list[str]:
-    """The lines said about how a log was read: its times where, written as numbers, they
-    read oddly as seconds (:func:`time_note`, on the times the filters kept), then its
+    """The lines said about how a log was read: a rating or time column it may have left
+    unread (``info["log_notes"]``), its times where, written as numbers, they read oddly as
+    seconds (:func:`time_note`, on the times the filters kept), then its
     catalogue's (:func:`catalog_notes`)."""
     said = time_note(dataset.interactions.timestamps, dataset.info.get("source") or dataset.name) \
         if dataset.info.get("times_in_numbers") else None
-    return ([said] if said else []) + catalog_notes(dataset)
+    log = [str(note) for note in dataset.info.get("log_notes") or []]  # (a rating or time column left unread)
+    return log + ([said] if said else []) + catalog_notes(dataset)
 
 
 #: Seconds since 1970 in a year, and of 2100-01-01: a log whose times, read as seconds,

@@ -176,6 +176,7 @@ def load_log(
     rest = _joined(rests) if any(f["rest"] is not None for f in frames) else None
     titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
     headers = [fr["columns"] for fr in frames]
+    unread, timed = frames[0]["unread"], frames[0]["timed"]  # (a folder's files share their columns)
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -185,6 +186,8 @@ def load_log(
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if in_numbers:
         info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
+    if note := _unread_note(path, unread, has_ratings or implicit, timed):
+        info["log_notes"] = [note]
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
@@ -567,6 +570,26 @@ def _data_row(path: Path, row: int) -> tuple[list[str], int, list[str]]:
     return header, row + 2, []
 
 
+def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str | None:
+    """The line said when a log has no rating column (and plain events were not asked for)
+    or no time column by its usual name while some of its columns go unread: one of them
+    may be it, and the log would lose its stars or its times without a word."""
+    missing = [role for role, found in (("rating", rated), ("time", timed)) if not found]
+    if not missing or not unread:
+        return None
+    names = ", ".join(map(repr, unread))
+    columns = f"the column{'s' if len(unread) > 1 else ''} {names} {'are' if len(unread) > 1 else 'is'} left unread"
+    usual = "; ".join(f"{role}: {', '.join(COLUMN_NAMES[role])}" if len(missing) > 1 else ", ".join(COLUMN_NAMES[role])
+                      for role in missing)
+    reads = {("rating",): "as plain events", ("time",): "in the file's order",
+             ("rating", "time"): "as plain events in the file's order"}[tuple(missing)]
+    held = " or ".join({"rating": "ratings", "time": "times"}[role] for role in missing)
+    which = "one" if len(unread) > 1 else "it"
+    return (f"{path}: no {' column nor '.join(missing)} column was found by its usual name ({usual}), and {columns}, "
+            f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
+            f"{' or '.join(f'{role}=NAME' for role in missing)}")
+
+
 @contextlib.contextmanager
 def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
     """A text file's header fields and a csv reader over its other rows (``line_num``
@@ -674,6 +697,11 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     _one_role_each(cols, path)
     out: dict[str, Any] = {"item_column": cols["item"], "columns": [str(c) for c in table.column_names]}
+    # Columns no role reads (nor a catalogue's, by name or as named): said where the log
+    # has no rating or time column by its usual name, which one of them may be.
+    catalogue = {n for names in _CATALOG_NAMES.values() for n in names}
+    out["unread"] = [str(c) for c in table.column_names if c not in cols.values() and c not in given.values()
+                     and str(c).strip().lower() not in catalogue]
     # A column of titles makes the log its own catalogue (where no --catalog is given).
     out["title_column"] = next((c for c in table.column_names if str(c).strip().lower() == "title"), None)
     for role in ("user", "item"):
