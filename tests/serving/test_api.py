@@ -1339,3 +1339,16 @@ def test_a_profiles_file_removed_or_replaced_while_served_is_refused_not_written
     with TestClient(create_app(run_dir, profiles=path)) as c:
         assert c.get("/health").json()["status"] == "ok"
         assert c.get(f"/profiles/{pid}").status_code == 404
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_the_last(client):
+    # ?genre=Comedy&genre=Drama answered Drama's list, Comedy dropped without a word (as a
+    # JSON key given twice was).
+    for path in ("/users/1/recommendations?genre=Comedy&genre=Drama", "/movies?query=star&query=wars",
+                 "/movies/50/similar?k=3&k=5", "/users/1/recommendations?k=3&k=3"):
+        r = client.get(path)
+        key = path.split("?")[1].split("=")[0]
+        assert r.status_code == 422 and r.json() == {"detail": [{
+            "loc": ["query", key], "type": "value_error",
+            "msg": f"the query parameter {key!r} is given twice: give it once"}]}, (path, r.text)
+    assert client.get("/users/1/recommendations?k=3&genre=Comedy").status_code == 200

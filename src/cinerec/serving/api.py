@@ -492,6 +492,13 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if (twice := _repeated_parameter(scope.get("query_string", b""))) is not None:
+            # Every parameter takes one value: the last of two (?genre=Comedy&genre=Drama)
+            # was read and the other dropped without a word.
+            await _send_json(send, 422, {"detail": [{"loc": ["query", twice], "type": "value_error",
+                                                     "msg": f"the query parameter {_echo(twice)} is given twice: "
+                                                            "give it once"}]})
+            return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -536,6 +543,20 @@ class _BodyLimit:
 
     async def _reject(self, send: Any) -> None:
         await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
+
+
+def _repeated_parameter(query: bytes) -> str | None:
+    """The first query parameter named twice in ``query``, else ``None``."""
+    if not query:
+        return None
+    from urllib.parse import parse_qsl
+
+    names: set[str] = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in names:
+            return name
+        names.add(name)
+    return None
 
 
 async def _send_json(send: Any, status: int, value: Any) -> None:
