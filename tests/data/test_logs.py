@@ -186,6 +186,10 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ('user,item,rating\na,x,3\na,y,4\n"b,x,2', 'line 4: a quote (") opens a field that no quote closes'),
     ("user,item,rating\na,x,3\nb,y\n", "line 3: 2 fields where the header has 3"),
     ("user,item,rating\na,x,3\nb\n", "line 3: 1 field where the header has 3"),
+    # A row over two lines whose quote closes, of the wrong width: its width, on its first
+    # line (it was said to open a quote no quote closes).
+    ('user,item,rating\na,x,3\n\nb,"y\nz",3,extra\nc,y,3\n', "line 4: 4 fields where the header has 3"),
+    ('user,item,rating\na,x,3\nb,"y\nz"\nc,y,3\n', "line 3: 2 fields where the header has 3"),
     # Python's csv module spoke of "universal-newline mode"
     ("user,item,rating\r1,2,4\r1,3,5\r", "its lines end in a carriage return alone (an old Mac text file); save it "
      "with LF or CRLF line ends"),
@@ -826,6 +830,9 @@ def test_spaces_around_ids_and_header_names_are_layout_not_ids(tmp_path):
     ('user,item,rating,note\n1,10,4,"a\nb"\n2,20,x,ok\n', 4, "'x'"),  # a quoted field over two lines
     # A line of spaces or a tab alone is blank too (it was "1 field where the header has 3").
     ("user,item,rating\n1,10,4\n \n\t\n2,20,x\n", 5, "'x'"),
+    # So is a row of separators alone, as a spreadsheet writes an empty row, of any width
+    # (",," named no line; ",,," was "no user id").
+    ("user,item,rating\n1,10,4\n,,\n,\n,,,\n2,20,x\n", 6, "'x'"),
 ])
 def test_an_error_names_the_line_as_the_file_numbers_it(tmp_path, text, line, value):
     """(And a row of the wrong width after blank lines: its own line.)"""
@@ -1425,3 +1432,20 @@ def test_a_log_without_a_rating_or_time_column_by_its_usual_name_says_which_colu
                                    implicit=True).info
     (tmp_path / "plain.csv").write_text("user,item\n" + "".join(f"u{u},m{i}\n" for u, i in rows))
     assert "log_notes" not in load(str(tmp_path / "plain.csv")).info
+
+
+def test_a_quoted_field_over_two_lines_in_the_last_row_reads(tmp_path):
+    # The last row's field "two\nlines" was said to open a quote that no quote closes:
+    # the quotes on the file's last line alone were counted.
+    f = tmp_path / "log.csv"
+    f.write_text('user,item,rating,ts,note\nu1,a,4,1000,ok\nu2,b,3,1001,"two\nlines"\n')
+    assert len(load_log(f).interactions) == 2
+    f.write_text('user,item,rating,ts,note\nu1,a,4,1000,ok\nu2,b,3,1001,"two\nlines"')
+    assert len(load_log(f).interactions) == 2
+    cat = tmp_path / "movies.csv"
+    cat.write_text('item,title\na,Plain (2000)\nb,"Two\nLines (2001)"\n')
+    with pytest.raises(DataError, match="the title of movie 'b' runs over several lines"):
+        load_log(f, catalog=cat)
+    # A spreadsheet's empty rows (separators alone) are skipped, whatever their width.
+    f.write_text("user,item,rating\n1,10,4\n,,\n,\n,,,,\n2,20,5\n,,\n")
+    assert len(load_log(f).interactions) == 2

@@ -414,12 +414,12 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             text = {name: pa.binary() for name in ids(header)}
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                                                       quote_char='"' if quoted else False,
-                                                                      invalid_row_handler=_skip_blank),
+                                                                      invalid_row_handler=_skip_blank(delimiter)),
                                read_options=pacsv.ReadOptions(block_size=1 << 24),
                                convert_options=pacsv.ConvertOptions(column_types=text))
         if quoted and (open_at := _open_last_line(path)) is not None:
             raise DataError(f'{path} line {open_at}: a quote (") opens a field that no quote closes')
-        return _as_text(table)
+        return _without_blank_rows(_as_text(table))
     except DataError:  # the header's own check (ids), already one line
         raise
     except (OSError, ValueError, csv.Error) as e:  # pyarrow's errors derive from the first two
@@ -434,15 +434,46 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         raise DataError(f"{path}: cannot read it as {what} ({message})") from None
 
 
-def _skip_blank(row: Any) -> str:
+def _skip_blank(delimiter: str) -> Callable[[Any], str]:
     """The fast reader's word on a row whose field count is not the header's: a line of
-    spaces or tabs alone is blank, skipped as an empty one is; any other is an error."""
-    return "skip" if not (row.text or "").strip() else "error"
+    spaces, tabs or separators alone (a spreadsheet's empty row) is blank, skipped as an
+    empty one is; any other is an error."""
+    def word(row: Any) -> str:
+        return "skip" if not (row.text or "").replace(delimiter, "").strip() else "error"
+
+    return word
 
 
 def _blank(fields: list[str], header: list[str]) -> bool:
-    """A row the fast reader skips (:func:`_skip_blank`), as the line-by-line reader sees it."""
-    return not fields or (len(fields) != len(header) and not any(f.strip() for f in fields))
+    """A row the readers skip, as the line-by-line reader sees it: of the header's width,
+    every field empty (:func:`_without_blank_rows`); of another, blank as :func:`_skip_blank`
+    finds it."""
+    if len(fields) == len(header):
+        return not any(fields)
+    return not any(f.strip() for f in fields)
+
+
+def _without_blank_rows(table: Any) -> Any:
+    """``table`` without the rows whose every field is empty (a spreadsheet's empty row,
+    separators alone, of the header's width), as a blank line is none. A column of numbers
+    with no empty field (a log's ratings, mostly) says at once that no row is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not table.num_rows or not table.num_columns:
+        return table
+    empty = None
+    for column in table.columns:
+        text = pa.types.is_binary(column.type) or pa.types.is_string(column.type) or \
+            pa.types.is_large_binary(column.type) or pa.types.is_large_string(column.type)
+        if not text and not column.null_count:
+            return table
+        mask = pc.is_null(column) if not text else pc.or_kleene(pc.is_null(column),
+                                                                 pc.equal(pc.binary_length(column), 0))
+        empty = mask if empty is None else pc.and_kleene(empty, mask)
+        if not pc.any(empty).as_py():
+            return table
+    return table.filter(pc.invert(empty))
 
 
 def _as_text(table: Any) -> Any:
@@ -481,11 +512,17 @@ def _open_last_line(path: Path) -> int | None:
         start = body.rfind(b"\n") + 1  # where the last line begins, within the tail
         if body[start:].count(b'"') % 2 == 0:
             return None
-        f.seek(0)  # its number: the line breaks before it, counted a block at a time
+        # Its odd quote may close a field opened on an earlier line (a quoted field over
+        # two lines, last in the file): open only when the whole file's quotes are odd.
+        f.seek(0)  # and its number: the line breaks before it, counted a block at a time
         before = size - len(tail)
-        breaks = 0
+        breaks = quotes = 0
         while f.tell() < before:
-            breaks += f.read(min(1 << 24, before - f.tell())).count(b"\n")
+            block = f.read(min(1 << 24, before - f.tell()))
+            breaks += block.count(b"\n")
+            quotes += block.count(b'"')
+    if (quotes + tail.count(b'"')) % 2 == 0:
+        return None
     return breaks + tail[:start].count(b"\n") + 1
 
 
@@ -539,11 +576,22 @@ def _ragged_line(path: Path) -> tuple[int, int, int, bool] | None:
         start = rows.line_num
         for row in rows:
             if not _blank(row, header) and len(row) != len(header):
-                if rows.line_num - start > 1 and any("\n" in field for field in row):
-                    return start + 2, len(row), len(header), True
-                return rows.line_num + 1, len(row), len(header), False
+                # Named on its first line; open when it runs to the end of a file whose
+                # quotes do not pair up (one over two lines that closes is of a wrong width).
+                over = rows.line_num - start > 1 and any("\n" in field for field in row)
+                unclosed = over and next(rows, None) is None and _odd_quotes(path)
+                return start + 2, len(row), len(header), unclosed
             start = rows.line_num
     return None
+
+
+def _odd_quotes(path: Path) -> bool:
+    """Whether a text file holds an odd number of quotes: one that nothing closes."""
+    quotes = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            quotes += block.count(b'"')
+    return quotes % 2 == 1
 
 
 def _written(path: Path, row: int, column: str) -> str | None:
