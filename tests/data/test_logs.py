@@ -1449,3 +1449,24 @@ def test_a_quoted_field_over_two_lines_in_the_last_row_reads(tmp_path):
     # A spreadsheet's empty rows (separators alone) are skipped, whatever their width.
     f.write_text("user,item,rating\n1,10,4\n,,\n,\n,,,,\n2,20,5\n,,\n")
     assert len(load_log(f).interactions) == 2
+
+
+def test_a_header_or_titles_in_a_windows_encoding_read_as_written(tmp_path):
+    # A header with "Année" in Latin-1 (a spreadsheet saved by a French Windows) ended in a
+    # traceback (UnicodeDecodeError); Windows-1252's curly quote in a title became the
+    # control character U+0092.
+    rows = [(u, i) for u in range(6) for i in range(5)]
+    log = tmp_path / "log.csv"
+    log.write_bytes(("userId,movieId,rating,timestamp,Année\n" + "".join(
+        f"{u},{i},{1 + (u + i) % 5},{1600000000 + 7 * u + i},2001\n" for u, i in rows)).encode("cp1252"))
+    data = load_log(log)
+    assert len(data.interactions) == 30 and "log_notes" not in data.info
+    cat = tmp_path / "movies.csv"
+    cat.write_bytes("movieId,title,Année\n0,Don’t Look Now (1973),1973\n1,Amélie (2001),2001\n2,Œdipe – “Roi” (1967),1967\n"
+                    .encode("cp1252"))
+    titles = list(load_log(log, catalog=cat).catalog.titles[:3])
+    assert titles == ["Don’t Look Now", "Amélie", "Œdipe – “Roi”"], titles
+    # The line named in an error after such a header is the file's.
+    log.write_bytes(("userId,movieId,rating,Année\n1,2,4,x\n1,3,y,x\n").encode("cp1252"))
+    with pytest.raises(DataError, match=r"log\.csv line 3: rating 'y' is not a number"):
+        load_log(log)

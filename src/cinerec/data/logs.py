@@ -407,15 +407,18 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         delimiter = _delimiter(path, first)
         quoted = _csv_quoting(path, delimiter)
         text: dict[str, Any] = {}
+        header = next(csv.reader([_header_text(first).rstrip("\r\n")], delimiter=delimiter,
+                                 quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE), [])
         if ids is not None:
-            header = next(csv.reader([first.decode("utf-8-sig", errors="replace").rstrip("\r\n")],
-                                     delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE), [])
             # Bytes, turned into text by _as_text: a Latin-1 id would stop a text column's reader.
             text = {name: pa.binary() for name in ids(header)}
+        # A header that is not UTF-8 (a spreadsheet's "Année" in Windows-1252): its names as
+        # read here, the reader's own would stop at the first such byte.
+        named = {} if _utf8(first) else {"column_names": header, "skip_rows": 1}
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                                                       quote_char='"' if quoted else False,
                                                                       invalid_row_handler=_skip_blank(delimiter)),
-                               read_options=pacsv.ReadOptions(block_size=1 << 24),
+                               read_options=pacsv.ReadOptions(block_size=1 << 24, **named),
                                convert_options=pacsv.ConvertOptions(column_types=text))
         if quoted and (open_at := _open_last_line(path)) is not None:
             raise DataError(f'{path} line {open_at}: a quote (") opens a field that no quote closes')
@@ -494,10 +497,29 @@ def _as_text(table: Any) -> Any:
 
 
 def _decoded(raw: bytes) -> str:
+    """Text that is not UTF-8 as Windows-1252 writes it (a spreadsheet's "Don’t", its
+    curly quote byte 0x92), or Latin-1 where a byte is none of Windows-1252's."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _header_text(first: bytes) -> str:
+    """A text file's first line as text: UTF-8 (its byte-order mark dropped), else as
+    :func:`_decoded` reads a value."""
+    return first.decode("utf-8-sig") if _utf8(first) else _decoded(first)
 
 
 def _open_last_line(path: Path) -> int | None:
@@ -642,9 +664,12 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
 def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
     """A text file's header fields and a csv reader over its other rows (``line_num``
     counts from the line after the header), for the slow paths that name a line."""
+    with open(path, "rb") as raw:
+        line = raw.readline()
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        first = f.readline()
-        delimiter = _delimiter(path, first.encode())
+        f.readline()  # (the header: as the fast reader names its columns)
+        first = _header_text(line)
+        delimiter = _delimiter(path, line)
         quoting: Literal[0, 3] = csv.QUOTE_MINIMAL if _csv_quoting(path, delimiter) else csv.QUOTE_NONE
         header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter, quoting=quoting), [])
         yield header, csv.reader(f, delimiter=delimiter, quoting=quoting)
