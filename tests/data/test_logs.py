@@ -1470,3 +1470,27 @@ def test_a_header_or_titles_in_a_windows_encoding_read_as_written(tmp_path):
     log.write_bytes(("userId,movieId,rating,Année\n1,2,4,x\n1,3,y,x\n").encode("cp1252"))
     with pytest.raises(DataError, match=r"log\.csv line 3: rating 'y' is not a number"):
         load_log(log)
+
+
+def test_a_zip_or_a_workbook_given_as_a_catalogue_or_a_csv_is_refused_by_name(tmp_path):
+    # Read as CSV text: "no item column (... columns found: 'PK\x03\x04...')" and advice to
+    # add a header line.
+    import zipfile
+
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(f"u{u},m{i},4\n" for u in range(4) for i in range(3)))
+    packed = tmp_path / "movies.zip"
+    with zipfile.ZipFile(packed, "w") as z:
+        z.writestr("movies.csv", "item,title\nm0,Zero (2000)\n")
+    with pytest.raises(DataError, match=re.escape(f"{packed}: a zip file, which cinerec does not read here; unzip it "
+                                                  "and give the file it holds")):
+        load_log(log, catalog=packed)
+    book = tmp_path / "movies.xlsx"
+    book.write_bytes(packed.read_bytes())
+    with pytest.raises(DataError, match=re.escape(f"{book}: a spreadsheet, which cinerec does not read; save its sheet "
+                                                  "as CSV (UTF-8) and give that")):
+        load_log(log, catalog=book)
+    named = tmp_path / "ratings.csv"
+    named.write_bytes(packed.read_bytes())
+    with pytest.raises(DataError, match=re.escape(f"{named}: a zip file, which cinerec does not read here")):
+        load_log(named)

@@ -321,8 +321,9 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
     return files
 
 
-#: The first bytes of a gzip file.
+#: The first bytes of a gzip file, and of a zip file (a workbook is one too).
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def gzip_refused(path: Path) -> DataError:
@@ -398,6 +399,12 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             first = f.readline()
         if first.startswith(GZIP_MAGIC):  # (a catalogue of .csv.gz, or a log named .csv)
             raise gzip_refused(path)
+        if first.startswith(ZIP_MAGIC):  # (a catalogue zipped, or a workbook: its bytes read as a header)
+            if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+                raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet as CSV (UTF-8) "
+                                "and give that")
+            raise DataError(f"{path}: a zip file, which cinerec does not read here; unzip it and give the file it "
+                            "holds")
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
