@@ -914,7 +914,8 @@ def test_a_needed_column_named_twice_is_refused_by_position_and_an_unused_one_is
 
 def test_parquet_ids_past_int64_stay_apart_as_text(tmp_path):
     # uint64 ids past int64's range ended in pyarrow's traceback; floats from 2**63 up
-    # wrapped to one shared negative id, merging people.
+    # wrapped to one shared negative id, merging people (refused now: from 2**53 on, a
+    # float cannot hold every whole number).
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -924,7 +925,8 @@ def test_parquet_ids_past_int64_stay_apart_as_text(tmp_path):
     assert sorted(ds.user_ids.raw.tolist()) == ["1", str(2**63 + 5)]
     pq.write_table(pa.table({"user": [1e20, 2e20, 3.0], "item": [1, 2, 3], "rating": [1.0, 2.0, 3.0]}),
                    tmp_path / "big.parquet")
-    assert load_log(tmp_path / "big.parquet").n_users == 3
+    with pytest.raises(DataError, match=r"big\.parquet row 1: user id 100000000000000000000 is a floating-point"):
+        load_log(tmp_path / "big.parquet")
     pq.write_table(pa.table({"user": [1.0, 2.0], "item": [1, 2], "rating": [1.0, 2.0]}), tmp_path / "f.parquet")
     assert load_log(tmp_path / "f.parquet").user_ids.raw.tolist() == [1, 2]  # whole floats in range: numbers
 
@@ -1251,10 +1253,10 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     # in a catalogue (they made the log text, and split 1 from "1.0")
     (tmp_path / "exp").mkdir()
     pd.DataFrame({"user": [1, 2], "item": [1, 2]}).to_parquet(tmp_path / "exp" / "a.parquet")
-    pd.DataFrame({"user": [3, 4], "item": [1.0, 1e16]}).to_parquet(tmp_path / "exp" / "b.parquet")
-    pd.DataFrame({"item": [1.0, 2.0, 1e16], "title": ["One", "Two", "Big"]}).to_parquet(tmp_path / "expcat.parquet")
+    pd.DataFrame({"user": [3, 4], "item": [1.0, 1e15]}).to_parquet(tmp_path / "exp" / "b.parquet")
+    pd.DataFrame({"item": [1.0, 2.0, 1e15], "title": ["One", "Two", "Big"]}).to_parquet(tmp_path / "expcat.parquet")
     ds = load_log(tmp_path / "exp", catalog=tmp_path / "expcat.parquet")
-    assert sorted(ds.item_ids.raw.tolist()) == [1, 2, 10**16] and ds.describe()["catalog_matched"] == 3
+    assert sorted(ds.item_ids.raw.tolist()) == [1, 2, 10**15] and ds.describe()["catalog_matched"] == 3
     # long whole numbers and a negative zero, as pandas writes them
     long = pd.DataFrame({"user": [1, 2, 3], "item": [1234567890123456.0, -0.0, 2.0], "rating": [4, 3, 5]})
     long.to_csv(tmp_path / "long.csv", index=False)
@@ -1494,3 +1496,21 @@ def test_a_zip_or_a_workbook_given_as_a_catalogue_or_a_csv_is_refused_by_name(tm
     named.write_bytes(packed.read_bytes())
     with pytest.raises(DataError, match=re.escape(f"{named}: a zip file, which cinerec does not read here")):
         load_log(named)
+
+
+def test_ids_as_floats_too_large_to_be_exact_are_refused(tmp_path):
+    # 19-digit ids written as float64 (pandas turns an id column with a gap into floats)
+    # read as one person where the file held six, their ratings "duplicates", without a word.
+    import pandas as pd
+
+    ids = [1234567890123456781 + k for k in range(6)]
+    frame = pd.DataFrame({"userId": [float(u) for u in ids for _ in range(3)],
+                          "movieId": [m for _ in ids for m in (1, 2, 3)], "rating": 4.0})
+    frame.to_parquet(tmp_path / "log.parquet")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'log.parquet'} row 1: user id 1234567890123456768 is a "
+                                                  "floating-point number of 2**53 or more")):
+        load_log(tmp_path / "log.parquet")
+    # Within 2**53 floats hold whole numbers exactly: read as those numbers.
+    frame["userId"] = [float(u % 10**15) for u in ids for _ in range(3)]
+    frame.to_parquet(tmp_path / "log.parquet")
+    assert load_log(tmp_path / "log.parquet").n_users == 6

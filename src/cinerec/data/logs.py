@@ -908,6 +908,14 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
             if not np.isnan(numbers[row]):
                 raise DataError(f"{_line(path, row)}: {role} id {numbers[row]} is not an id")
             missing = pa.array(np.isnan(numbers))
+        # From 2**53 on a float cannot hold every whole number: ids so written have lost
+        # their last digits, and two people (or movies) may read as one.
+        large = np.abs(np.where(np.isnan(numbers), 0.0, numbers)) >= 2.0 ** 53
+        if large.any():
+            row = int(np.argmax(large))
+            raise DataError(f"{_line(path, row)}: {role} id {numbers[row]:.0f} is a floating-point number of 2**53 "
+                            "or more, which cannot hold every whole number: such ids have lost their last digits, "
+                            "and two may read as one; write the ids as whole numbers or as text")
     if pc.any(missing).as_py():
         row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
         raise DataError(f"{_line(path, row)}: no {role} id")
