@@ -219,8 +219,11 @@ def test_a_rating_model_worse_than_the_training_mean_is_said_so(tmp_path, capsys
                                     for m in rng.choice(60, 20, replace=False)]
     (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "mf", "-q", "--json"]) == 0
-    notes = json.loads(capsys.readouterr().out)["notes"]
-    assert len(notes) == 1 and notes[0].startswith("mf: rmse ") and "of predicting every rating as the training " \
+    said = json.loads(capsys.readouterr().out)["notes"]
+    # (and, first, why: its stars had not reached the ratings' level)
+    assert len(said) == 2 and said[0].startswith("mf: the stars it predicts for its own training ratings average "), said
+    notes = said[1:]
+    assert notes[0].startswith("mf: rmse ") and "of predicting every rating as the training " \
         "ratings' mean under " in notes[0] and notes[0].endswith(": it has not learned even the data's level")
     assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "mf", "--out", str(tmp_path / "run"),
                  "-q"]) == 0

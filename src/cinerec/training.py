@@ -410,6 +410,17 @@ class _Validator:
     def metric_name(self) -> str:
         return "hr@10" if self.task == "ranking" else "rmse"
 
+    def unclipped(self, model: NeuralRecommender) -> float | None:
+        """A model of stars' RMSE on its scores before they are clipped to the scale, which
+        tells a tie of :meth:`__call__` apart: a model starting below the scale (mf, with no
+        bias, starts near 0) has every prediction clipped to the lowest star for its first
+        epochs, its figure flat while it learns, and early stopping ended it there."""
+        from cinerec.evaluation import metrics as M
+
+        if self.task != "rating" or not model.can_predict_ratings:
+            return None
+        return M.rmse(model.score(self.users, self.items), self.targets)
+
     def __call__(self, model: NeuralRecommender) -> float:
         # Imported here: cinerec.evaluation reaches the models, whose base imports this module.
         from cinerec.evaluation import metrics as M
@@ -564,6 +575,7 @@ class _Fit:
             cast(Path, self.ckpt_dir).mkdir(parents=True, exist_ok=True)  # self.write implies a checkpoint folder
         self.history: list[dict[str, Any]] = []
         self.best_metric: float | None = None
+        self.best_unclipped: float | None = None  # (a model of stars': its best epoch's, before clipping)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.start_epoch = 0
@@ -615,6 +627,7 @@ class _Fit:
         _set_rng_state(ck["rng"], self.device)
         self.history = list(ck["history"])
         self.best_metric = ck["best_metric"]
+        self.best_unclipped = ck.get("best_unclipped")  # (none in a checkpoint of an earlier version)
         self.best_state = ck["best_state"]
         self.bad_epochs = int(ck["bad_epochs"])
         self.start_epoch = int(ck["epoch"]) + 1
@@ -739,6 +752,9 @@ class _Fit:
         record["valid"], record["metric"] = metric, v.metric_name
         better = self.best_metric is None or (
             metric > self.best_metric if v.higher_is_better else metric < self.best_metric)
+        unclipped = v.unclipped(self.model)
+        if not better and metric == self.best_metric and unclipped is not None and self.best_unclipped is not None:
+            better = unclipped < self.best_unclipped  # (the same stars, clipped: nearer the scale before clipping)
         if not better:
             self.bad_epochs += 1
             stop = self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
@@ -746,6 +762,7 @@ class _Fit:
                 record["stopped_by"] = "patience"
             return stop
         self.best_metric, self.best_state, self.bad_epochs = metric, _state_copy(self.module), 0
+        self.best_unclipped = unclipped
         if self.write:
             # self.write implies a checkpoint folder
             _save_checkpoint(cast(Path, self.ckpt_dir) / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
@@ -771,7 +788,8 @@ class _Fit:
             "scheduler": self.sched.state_dict() if self.sched is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "epoch": epoch, "rng": _rng_state(self.device), "history": self.history,
-            "best_metric": self.best_metric, "best_state": self.best_state, "bad_epochs": self.bad_epochs,
+            "best_metric": self.best_metric, "best_unclipped": self.best_unclipped, "best_state": self.best_state,
+            "bad_epochs": self.bad_epochs,
             "stopped": stopped, "config": self.cfg.to_dict(), "trained": self.trained(),
         })
 

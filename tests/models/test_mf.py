@@ -158,3 +158,38 @@ def test_can_predict_ratings_follows_what_the_model_learns():
     assert create("autorec", {"target": "seen"}).can_predict_ratings is False
     assert create("autorec").can_predict_ratings is True
     assert create("mlp-rating", {"target": "liked"}).can_predict_ratings is False
+
+
+def _small_log(tmp_path):
+    rng = np.random.default_rng(3)
+    bu, bi = rng.normal(0, .5, 60), rng.normal(0, .6, 80)
+    rows = [(u, i, int(np.clip(np.rint(3.6 + bu[u] + bi[i] + rng.normal(0, .5)), 1, 5)))
+            for u in range(60) for i in rng.choice(80, 18, replace=False)]
+    path = tmp_path / "small.csv"
+    path.write_text("user,item,rating,ts\n" + "".join(f"u{u},m{i},{r},{1600000000 + k}\n"
+                                                     for k, (u, i, r) in enumerate(rows)))
+    return path
+
+
+def test_a_fit_whose_predictions_sit_clipped_below_the_scale_is_not_stopped_by_its_flat_figure(tmp_path):
+    # mf starts its scores near 0: every validation prediction read as the lowest star, the
+    # figure stayed flat, and early stopping ended the fit after patience + 1 epochs (4, on
+    # a log of 1,000 ratings, each epoch one optimiser step) while it was still learning.
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol
+
+    prepared = get_protocol("ratings-random").prepare(load(str(_small_log(tmp_path))), seed=0)
+    model = create("mf", {"device": "cpu", "progress": False, "threads": 1, "epochs": 12})
+    model.fit(prepared.train, prepared.valid)
+    assert len(model.history) == 12 and "stopped_by" not in model.history[-1], model.history[-1]
+    assert len({h["valid"] for h in model.history}) == 1  # (the clipped figure did not move)
+    # Still below the scale at the end: said, with the way out.
+    note = model.fit_notes()[-1]
+    assert note.startswith("mf: the stars it predicts for its own training ratings average 1.") and \
+        "had not reached the ratings' level when it stopped (12 epochs of 1 optimiser step each); train more " \
+        "epochs (--set epochs=N), or use biasedmf, which starts at the ratings' mean" in note, note
+    biased = create("biasedmf", {"device": "cpu", "progress": False, "threads": 1, "epochs": 3})
+    assert biased.fit(prepared.train, prepared.valid).fit_notes() == []
+    # Trained long enough it reaches the scale, and says nothing.
+    longer = create("mf", {"device": "cpu", "progress": False, "threads": 1, "epochs": 300, "patience": 0})
+    assert longer.fit(prepared.train, prepared.valid).fit_notes() == []

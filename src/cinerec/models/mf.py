@@ -175,6 +175,33 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         self._settle_liked_threshold(train)
         return super().fit(train, valid)
 
+    def fit_notes(self) -> list[str]:
+        """Said where the stars it predicts for its own training ratings sit nearer the
+        scale's lowest than the ratings' mean: a model of stars with no bias starts its
+        scores near 0 and climbs to the ratings' level only over many optimiser steps, which
+        a small log gives few of (one batch an epoch); its lists then come in the order of
+        scores shown alike, at the lowest star."""
+        notes = super().fit_notes()
+        if self.biased or not self.can_predict_ratings or getattr(self, "module", None) is None:
+            return notes
+        try:
+            train = self._train()
+        except CapabilityError:
+            return notes
+        if not len(train):
+            return notes
+        step = max(1, len(train) // 20_000)  # (a spread of its pairs is enough)
+        low, mean = float(self.module.low), float(train.ratings.mean())
+        predicted = float(self.predict(train.users[::step], train.items[::step]).mean())
+        if not predicted < (low + mean) / 2:
+            return notes
+        steps = -(-len(train) // self.config.batch_size)
+        return notes + [f"{self.name}: the stars it predicts for its own training ratings average {predicted:.2f} "
+                        f"where those ratings average {mean:.2f} (the scale's lowest is {low:g}): with no bias its "
+                        f"scores start near 0 and had not reached the ratings' level when it stopped "
+                        f"({len(self.history)} epochs of {steps} optimiser step{'' if steps == 1 else 's'} each); "
+                        "train more epochs (--set epochs=N), or use biasedmf, which starts at the ratings' mean"]
+
     def is_liked(self, ratings: Any) -> np.ndarray:
         """``(n,) bool``: ``ratings >= liked_threshold`` (what ``target="liked"`` learns)."""
         if not self.can_predict_liked:
