@@ -176,3 +176,31 @@ def test_similar_names_the_neighbours_of_the_member_that_lists_for_an_ensemble(m
     assert code == 0 and json.loads(out)["notes"] == [
         "5 movies listed, not 10: the itemknn in model 'ensemble' keeps 5 similar movies per movie (its neighbors "
         "setting)"]
+
+
+def test_someone_new_whose_ratings_are_all_low_is_told_why_the_list_is_the_most_rated(tmp_path, capsys):
+    # mf lists a new person by movies like the ones they liked: given 1.25 stars alone, every
+    # place went to the most rated movies, scored 0.000, with no word of why.
+    import json
+
+    from cinerec.data.logs import load_log
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{int(rng.integers(1, 6))},{100 * u + i}\n" for u in range(30) for i in range(20) if (u + i) % 3))
+    ds = load_log(tmp_path / "log.csv")
+    run_dir = tmp_path / "run"
+    save_model(run_dir, create("mf", {"epochs": 2, "device": "cpu", "progress": False, "threads": 1})
+               .fit(ds.interactions))
+    save_dataset(run_dir, ds)
+    finish_run(run_dir, meta={"source": "log", "best_model": "mf"})
+    code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--ratings", "m1=1.25,m2=1", "-k", "3", "--json")
+    said = ("none of the ratings given counts as liked (3 stars and up on this data, and not below the others given), "
+            "and mf finds movies like liked ones: the list is the most rated movies")
+    assert code == 0 and said in json.loads(out)["notes"], out
+    code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--ratings", "m1=5,m2=1", "-k", "3", "--json")
+    assert code == 0 and said not in json.loads(out)["notes"]
+    code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--liked", "m1", "--ratings", "m2=1", "-k", "3")
+    assert code == 0 and "counts as liked" not in out + err

@@ -163,6 +163,10 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
         raise ConfigError(f"-k {k}: {e}") from None
     made_up, fitted = synthetic_list_notes(run.dataset), run.model(name).fit_notes()
     notes = list(made_up) + list(fitted)
+    if (unliked := lists.nothing_liked(likes, stars)) is not None:  # (its list: the most rated movies)
+        notes.append(unliked)
+        if recs:
+            say(f"note: {unliked}", quiet)
     given = len(likes) + len(stars)
     # Films given listed again under other ids are never listed either, and a film left
     # under two ids is listed once (the note did not count them).

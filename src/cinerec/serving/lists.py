@@ -308,35 +308,11 @@ class Lists:
         items_given = np.asarray(items_given, dtype=np.int64)[order]
         stars = np.asarray(stars)[order]
         plain = np.asarray(plain, dtype=bool)[order]
-        # A like is the most a rating can say: on stars it was 1, which a model of stars
-        # reads as a dislike (the same list as three 1-star ratings).
-        scale = rating_scale(self.dataset)
-        implicit = is_implicit(self.dataset)
-        like = 1.0 if scale is None or implicit else scale[1]
-        # How far up the data's scale a rating is, 0 to 1 (a liked one at least halfway): on
-        # -2..2 a liked 0 weighs 0.5, and on -5..-1 -1 weighs more than -3 (stars / top gave
-        # 0 to the one and less to the other).
-        low, top = (scale[0], scale[1]) if scale is not None else (1.0, 5.0)
-        values = np.where(plain, like, np.asarray(stars, dtype=np.float32)).astype(np.float32)
-        history = history_row(items_given, values, n)  # the stars as given: what was liked
-        if implicit:
-            threshold = self.dataset.info.get("liked_threshold")
-            kept = plain | (values >= float(threshold) - 1e-6) if threshold is not None else np.ones(len(plain), bool)
-            evidence, heard = np.ones(int(kept.sum()), np.float32), items_given[kept]
-        else:
-            evidence, heard = values, items_given
+        values, evidence, heard, read, likes, (implicit, low, top) = self._read_given(items_given, stars, plain)
         blocked = items_given if off is None else np.union1d(items_given, np.flatnonzero(off))
         if self.twins is not None and len(items_given):  # (the same film under another id)
             blocked = np.union1d(blocked, self.twins[items_given].indices)
         exclude = history_row(np.unique(blocked), np.ones(len(np.unique(blocked)), np.float32), n)
-        read = history_row(heard, evidence, n)
-        order = np.argsort(items_given, kind="stable")  # history_row's entry order
-        if implicit and (scale is None or self.dataset.info.get("liked_threshold") is not None):
-            # Liked as the data's people are: each event of a log of plain events, each
-            # rating the threshold kept.
-            likes = liked(read, implicit=True)
-        else:
-            likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
         if self.model.can_score_history and self.model.shortlists:  # (two stages: a shortlist of what may be listed)
             scores = np.asarray(self.model.score_history(read, exclude=exclude),  # type: ignore[call-arg]
                                 dtype=np.float32).reshape(1, n)
@@ -382,6 +358,58 @@ class Lists:
             sc[filler] = scores[0][chosen]
             reasons[filler] = POPULAR
         return items, sc, reasons
+
+    def _read_given(self, items_given: np.ndarray, stars: np.ndarray, plain: np.ndarray) -> tuple[Any, ...]:
+        """What :meth:`for_history` reads of someone new (``items_given`` in ascending order):
+        the stars as given (a like as the top of the scale), the evidence a model of events
+        reads and its movies, that history as a row, the liked part of it, and ``(implicit,
+        low, top)``, the data's kind and scale."""
+        n = self.dataset.n_items
+        # A like is the most a rating can say: on stars it was 1, which a model of stars
+        # reads as a dislike (the same list as three 1-star ratings).
+        scale = rating_scale(self.dataset)
+        implicit = is_implicit(self.dataset)
+        like = 1.0 if scale is None or implicit else scale[1]
+        # How far up the data's scale a rating is, 0 to 1 (a liked one at least halfway): on
+        # -2..2 a liked 0 weighs 0.5, and on -5..-1 -1 weighs more than -3 (stars / top gave
+        # 0 to the one and less to the other).
+        low, top = (scale[0], scale[1]) if scale is not None else (1.0, 5.0)
+        values = np.where(plain, like, np.asarray(stars, dtype=np.float32)).astype(np.float32)
+        history = history_row(items_given, values, n)  # the stars as given: what was liked
+        if implicit:
+            threshold = self.dataset.info.get("liked_threshold")
+            kept = plain | (values >= float(threshold) - 1e-6) if threshold is not None else np.ones(len(plain), bool)
+            evidence, heard = np.ones(int(kept.sum()), np.float32), items_given[kept]
+        else:
+            evidence, heard = values, items_given
+        read = history_row(heard, evidence, n)
+        order = np.argsort(items_given, kind="stable")  # history_row's entry order
+        if implicit and (scale is None or self.dataset.info.get("liked_threshold") is not None):
+            # Liked as the data's people are: each event of a log of plain events, each
+            # rating the threshold kept.
+            likes = liked(read, implicit=True)
+        else:
+            likes = liked(history, plain=plain[order], min_stars=self.liked_min_stars)
+        return values, evidence, heard, read, likes, (implicit, low, top)
+
+    def nothing_liked(self, liked: Any = (), ratings: Any = None) -> str | None:
+        """The line said beside a list for someone new (raw ids ``liked``, ``{id: stars}``
+        ``ratings``) when none of it counts as liked and the model finds movies only like
+        liked ones (it scores no history of its own): every place then goes to the most
+        rated movies, said there to be popular, with nothing saying why. ``None`` otherwise."""
+        if self.model.can_score_history or not self.model.personal or list(liked or ()):
+            return None
+        given = {self.item_index(m): float(s) for m, s in dict(ratings or {}).items()}
+        if not given:
+            return None
+        items = np.array(sorted(given), dtype=np.int64)
+        stars = np.array([given[i] for i in items], dtype=np.float32)
+        likes = self._read_given(items, stars, np.zeros(len(items), dtype=bool))[4]
+        if likes.nnz:
+            return None
+        return (f"none of the ratings given counts as liked ({self.liked_min_stars:g} stars and up on this data, and "
+                f"not below the others given), and {self.model.name} finds movies like liked ones: the list is the "
+                "most rated movies")
 
     # -- what people read ----------------------------------------------------------------
 
