@@ -1352,3 +1352,32 @@ def test_a_query_parameter_given_twice_is_refused_not_read_as_the_last(client):
             "loc": ["query", key], "type": "value_error",
             "msg": f"the query parameter {key!r} is given twice: give it once"}]}, (path, r.text)
     assert client.get("/users/1/recommendations?k=3&genre=Comedy").status_code == 200
+    # Parameters no route reads are left alone (a link's, a cache-buster's), as the page is.
+    for path in ("/?profile=a&profile=b", "/health?a=1&a=2", "/movies?query=star&x=1&x=2", "/static/app.js?v=1&v=2"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_a_profiles_file_made_after_a_read_only_start_is_watched_too(run_dir, tmp_path, monkeypatch):
+    # Started read-only with no file, the server made it once the folder could be written,
+    # but never noted which file it was: removed later, it was written into blind again.
+    from pathlib import Path
+
+    import cinerec.serving.store as store_module
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "p.sqlite"
+    real = os.access
+    locked = [True]
+    monkeypatch.setattr(store_module.os, "access", lambda p, mode, *a, **k: False if locked[0] and Path(p) == folder
+                        and mode == os.W_OK else real(p, mode))
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.post("/profiles", json={"liked": ["50"]}).status_code == 503
+        locked[0] = False
+        pid = c.post("/profiles", json={"liked": ["50"]}).json()["profile_id"]
+        for extra in ("", "-wal", "-shm"):
+            (folder / f"p.sqlite{extra}").unlink(missing_ok=True)
+        r = c.put(f"/profiles/{pid}/ratings", json={"liked": ["181"]})
+        assert r.status_code == 503 and "was removed while the server ran" in r.json()["detail"], r.text
+        assert c.get("/health").json()["status"] == "degraded"
+    assert not path.exists()

@@ -865,6 +865,8 @@ class ProfileStore:
                 con.close()
             self.read_only = False
             self._generation += 1
+            if self._identity is None:  # (started with no file: this one is the file it serves)
+                self._identity = self._file_identity()
 
     def close_all(self) -> None:
         """Close every thread's connection, as a server stops: the last one to close folds
