@@ -26,7 +26,7 @@ from typing import Annotated, Any, AsyncIterator, Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 import numpy as np
-from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
@@ -492,13 +492,6 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if (twice := _repeated_parameter(scope.get("query_string", b""))) is not None:
-            # Every parameter takes one value: the last of two (?genre=Comedy&genre=Drama)
-            # was read and the other dropped without a word.
-            await _send_json(send, 422, {"detail": [{"loc": ["query", twice], "type": "value_error",
-                                                     "msg": f"the query parameter {_echo(twice)} is given twice: "
-                                                            "give it once"}]})
-            return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -545,18 +538,20 @@ class _BodyLimit:
         await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
 
 
-def _repeated_parameter(query: bytes) -> str | None:
-    """The first query parameter named twice in ``query``, else ``None``."""
-    if not query:
-        return None
-    from urllib.parse import parse_qsl
-
-    names: set[str] = set()
-    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        if name in names:
-            return name
-        names.add(name)
-    return None
+async def _each_parameter_once(request: Request) -> None:
+    """Refuse a query parameter the route reads given twice (``?genre=Comedy&genre=Drama``):
+    the last was read and the other dropped without a word. Parameters no route reads (a
+    link's ``?utm=``) are left alone, as one given once is."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    read = {p.alias for p in getattr(dependant, "query_params", ())}
+    if not read or not request.url.query:
+        return
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in read and name in seen:
+            raise HTTPException(422, [{"loc": ["query", name], "type": "value_error",
+                                       "msg": f"the query parameter {name!r} is given twice: give it once"}])
+        seen.add(name)
 
 
 async def _send_json(send: Any, status: int, value: Any) -> None:
@@ -618,7 +613,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             svc.close()
 
     app = FastAPI(title="cinerec", version=cinerec.__version__, lifespan=lifespan,
-                  description="Movie recommendations with reasons, from a cinerec run folder.")
+                  description="Movie recommendations with reasons, from a cinerec run folder.",
+                  dependencies=[Depends(_each_parameter_once)])
     app.state.service = svc
 
     @app.exception_handler(NotFoundError)
