@@ -1414,7 +1414,7 @@ def test_a_log_without_a_rating_or_time_column_by_its_usual_name_says_which_colu
     rows = [(u, i) for u in range(6) for i in range(5)]
     (tmp_path / "odd.csv").write_text("who,sku,grade,when\n" + "".join(
         f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + 7 * u + i}\n" for u, i in rows))
-    said = (f"{tmp_path / 'odd.csv'}: no rating column nor time column was found by its usual name (rating: rating, "
+    said = (f"{tmp_path / 'odd.csv'}: neither a rating nor a time column was found by its usual name (rating: rating, "
             "ratings, stars, score; time: timestamp, ts, time, datetime, date), and the columns 'grade', 'when' are "
             "left unread, so the log reads as plain events in the file's order; if one holds ratings or times, name "
             "it with --columns rating=NAME or time=NAME")
@@ -1434,6 +1434,9 @@ def test_a_log_without_a_rating_or_time_column_by_its_usual_name_says_which_colu
                                    implicit=True).info
     (tmp_path / "plain.csv").write_text("user,item\n" + "".join(f"u{u},m{i}\n" for u, i in rows))
     assert "log_notes" not in load(str(tmp_path / "plain.csv")).info
+    # pandas's row index (a column with no name, or "Unnamed: 0") is no column of the log's.
+    (tmp_path / "indexed.csv").write_text(",user,item\n" + "".join(f"{k},u{u},m{i}\n" for k, (u, i) in enumerate(rows)))
+    assert "log_notes" not in load(str(tmp_path / "indexed.csv")).info
 
 
 def test_a_quoted_field_over_two_lines_in_the_last_row_reads(tmp_path):
@@ -1514,3 +1517,22 @@ def test_ids_as_floats_too_large_to_be_exact_are_refused(tmp_path):
     frame["userId"] = [float(u % 10**15) for u in ids for _ in range(3)]
     frame.to_parquet(tmp_path / "log.parquet")
     assert load_log(tmp_path / "log.parquet").n_users == 6
+
+
+@pytest.mark.parametrize("text, said", [
+    # A stray quote inside an unquoted field beside a quote left open on the last line: the
+    # open one was said to be a row of the wrong width, or read without a word.
+    ('user,item,rating,note\n1,1,4,"ok"\n1,2,4,say 5" tall\n2,2,"3\n', 'line 4: a quote (") opens a field that no quote '
+     'closes'),
+    ('user,item,rating,note\n1,1,4,"ok"\n1,2,4,say 5" tall\n2,2,3,"open\n', 'line 4: a quote (") opens a field that no '
+     'quote closes'),
+    # A row of words a reader takes for nothing (#N/A) is no empty row: refused on its own line,
+    # and the lines named after it are the file's.
+    ("user,item,rating\n1,1,4\n,,#N/A\n3,3,3\n4,2,5\n", "line 3: no user id"),
+    ("user,item,rating\n1,1,4\n,,\n3,3,3\n,2,3\n", "line 5: no user id"),
+])
+def test_quotes_and_empty_rows_are_told_apart_as_a_csv_reader_reads_them(tmp_path, text, said):
+    f = tmp_path / "log.csv"
+    f.write_text(text)
+    with pytest.raises(DataError, match=re.escape(f"{f} {said}")):
+        load_log(f)

@@ -32,7 +32,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -429,7 +429,7 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
                                convert_options=pacsv.ConvertOptions(column_types=text))
         if quoted and (open_at := _open_last_line(path)) is not None:
             raise DataError(f'{path} line {open_at}: a quote (") opens a field that no quote closes')
-        return _without_blank_rows(_as_text(table))
+        return _without_blank_rows(_as_text(table), path)
     except DataError:  # the header's own check (ids), already one line
         raise
     except (OSError, ValueError, csv.Error) as e:  # pyarrow's errors derive from the first two
@@ -463,7 +463,7 @@ def _blank(fields: list[str], header: list[str]) -> bool:
     return not any(f.strip() for f in fields)
 
 
-def _without_blank_rows(table: Any) -> Any:
+def _without_blank_rows(table: Any, path: Path) -> Any:
     """``table`` without the rows whose every field is empty (a spreadsheet's empty row,
     separators alone, of the header's width), as a blank line is none. A column of numbers
     with no empty field (a log's ratings, mostly) says at once that no row is."""
@@ -483,7 +483,21 @@ def _without_blank_rows(table: Any) -> Any:
         empty = mask if empty is None else pc.and_kleene(empty, mask)
         if not pc.any(empty).as_py():
             return table
-    return table.filter(pc.invert(empty))
+    # A number column reads words (NA, #N/A, NULL) as nothing too: such a row is no empty
+    # one. The rows that look empty are looked at as written, as the line reader sees them.
+    maybe = set(np.flatnonzero(np.asarray(cast(Any, empty).to_numpy(zero_copy_only=False), dtype=bool)).tolist())
+    drop = np.zeros(table.num_rows, dtype=bool)
+    with _text_rows(path) as (header, rows):
+        row = -1
+        for fields in rows:
+            if not fields or (len(fields) != len(header) and not any(f.strip() for f in fields)):
+                continue  # (no row to the fast reader)
+            row += 1
+            if row in maybe and not any(fields):
+                drop[row] = True
+            if row >= max(maybe):
+                break
+    return table.filter(pa.array(~drop)) if drop.any() else table
 
 
 def _as_text(table: Any) -> Any:
@@ -541,18 +555,16 @@ def _open_last_line(path: Path) -> int | None:
         start = body.rfind(b"\n") + 1  # where the last line begins, within the tail
         if body[start:].count(b'"') % 2 == 0:
             return None
-        # Its odd quote may close a field opened on an earlier line (a quoted field over
-        # two lines, last in the file): open only when the whole file's quotes are odd.
-        f.seek(0)  # and its number: the line breaks before it, counted a block at a time
+        f.seek(0)  # its number: the line breaks before it, counted a block at a time
         before = size - len(tail)
-        breaks = quotes = 0
+        breaks = 0
         while f.tell() < before:
-            block = f.read(min(1 << 24, before - f.tell()))
-            breaks += block.count(b"\n")
-            quotes += block.count(b'"')
-    if (quotes + tail.count(b'"')) % 2 == 0:
-        return None
-    return breaks + tail[:start].count(b"\n") + 1
+            breaks += f.read(min(1 << 24, before - f.tell())).count(b"\n")
+    line = breaks + tail[:start].count(b"\n") + 1
+    # Its odd quote may close a field opened on an earlier line (a quoted field over two
+    # lines, last in the file), or sit inside a field not quoted (5" tall): a CSV reader
+    # says whether a row is left open at the end, and where it starts.
+    return line if _unclosed_row(path) == line else None
 
 
 def _delimiter(path: Path, first: bytes) -> str:
@@ -608,19 +620,28 @@ def _ragged_line(path: Path) -> tuple[int, int, int, bool] | None:
                 # Named on its first line; open when it runs to the end of a file whose
                 # quotes do not pair up (one over two lines that closes is of a wrong width).
                 over = rows.line_num - start > 1 and any("\n" in field for field in row)
-                unclosed = over and next(rows, None) is None and _odd_quotes(path)
-                return start + 2, len(row), len(header), unclosed
+                return start + 2, len(row), len(header), over and _unclosed_row(path) == start + 2
             start = rows.line_num
     return None
 
 
-def _odd_quotes(path: Path) -> bool:
-    """Whether a text file holds an odd number of quotes: one that nothing closes."""
-    quotes = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 24):
-            quotes += block.count(b'"')
-    return quotes % 2 == 1
+def _unclosed_row(path: Path) -> int | None:
+    """The line a text file's row starts on whose quoted field no quote closes before the
+    file ends, read as a CSV reader reads it (a quote inside a field that is not quoted is
+    text); None when every quoted field closes. Read only where a quote looks open."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+        reader = csv.reader(f, delimiter=_delimiter(path, first.encode()), strict=True)
+        start = reader.line_num
+        while True:
+            try:
+                next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as e:
+                if "unexpected end of data" in str(e):
+                    return start + 2
+            start = reader.line_num
 
 
 def _written(path: Path, row: int, column: str) -> str | None:
@@ -662,7 +683,8 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
              ("rating", "time"): "as plain events in the file's order"}[tuple(missing)]
     held = " or ".join({"rating": "ratings", "time": "times"}[role] for role in missing)
     which = "one" if len(unread) > 1 else "it"
-    return (f"{path}: no {' column nor '.join(missing)} column was found by its usual name ({usual}), and {columns}, "
+    found = f"no {missing[0]} column was" if len(missing) == 1 else "neither a rating nor a time column was"
+    return (f"{path}: {found} found by its usual name ({usual}), and {columns}, "
             f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
             f"{' or '.join(f'{role}=NAME' for role in missing)}")
 
@@ -781,7 +803,8 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     # has no rating or time column by its usual name, which one of them may be.
     catalogue = {n for names in _CATALOG_NAMES.values() for n in names}
     out["unread"] = [str(c) for c in table.column_names if c not in cols.values() and c not in given.values()
-                     and str(c).strip().lower() not in catalogue]
+                     and str(c).strip().lower() not in catalogue
+                     and not re.fullmatch(r"\s*(Unnamed: \d+)?\s*", str(c))]  # (pandas's row index: no name)
     # A column of titles makes the log its own catalogue (where no --catalog is given).
     out["title_column"] = next((c for c in table.column_names if str(c).strip().lower() == "title"), None)
     for role in ("user", "item"):
