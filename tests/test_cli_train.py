@@ -523,6 +523,11 @@ def test_resuming_with_another_catalogue_or_columns_is_refused_naming_them(tmp_p
     monkeypatch.chdir(tmp_path)
     assert main([*base, *more, "--catalog", "items.csv"]) == 0
     assert read_json(out / "run.json")["dataset"]["catalog_path"] == str(tmp_path / "items.csv")
+    # A run's record from before these were kept says nothing of them: nothing to compare.
+    meta = read_json(out / "run.json")
+    del meta["dataset"]["catalog_path"], meta["dataset"]["columns"]
+    (out / "run.json").write_text(json.dumps(meta))
+    assert main([*base, "--set", "epochs=5", "--resume", "--catalog", "other.csv"]) == 0
 
 
 def test_a_finished_run_with_a_setting_the_fit_settles_is_still_nothing_to_resume(small_data, tmp_path, capsys):

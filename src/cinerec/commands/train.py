@@ -314,7 +314,10 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             # the checkpoint, which refuses data it was not trained on, naming what differs.
             read = meta.get("dataset") or {}
             ran = {"data": meta.get("data"), "filters": read.get("filters", {}), "protocol": meta.get("protocol"),
-                   "seed": meta.get("seed"), "catalog": read.get("catalog_path"), "columns": read.get("columns")}
+                   "seed": meta.get("seed"),
+                   # (a record from before these were kept has none: nothing to compare)
+                   **({"catalog": read["catalog_path"]} if "catalog_path" in read else {}),
+                   **({"columns": read["columns"]} if "columns" in read else {})}
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
@@ -322,7 +325,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 raise ConfigError(f"--resume: the run in {out} was trained under protocol {ran['protocol']}, and "
                                   f"{asked['protocol']} is asked now; give --protocol {ran['protocol']} to train it "
                                   "further")
-            same_run = asked is None or all(ran[key] == value for key, value in asked.items())
+            same_run = asked is None or all(ran.get(key, value) == value for key, value in asked.items())
             training = meta["training"] if isinstance(meta.get("training"), dict) else {}
             was = recorded.get("patience") if isinstance(recorded, dict) else None
             if same_run and training.get("stopped_by") == "patience" and isinstance(was, int) \
