@@ -885,3 +885,22 @@ def test_default_ks_left_out_on_some_seeds_are_said_once_seed_by_seed(tmp_path):
     assert [n for n in board["notes"] if "would hold every movie" in n] == [
         "K = 50, 100 left out: a list that long would hold every movie the median user has left to rank; measured "
         "at K = 10"]
+
+
+def test_a_search_the_data_cannot_carve_for_is_refused_in_the_study_s_words(tmp_path, capsys):
+    """A [tune] table on data too thin for the search's carve-out was told to "leave out
+    --tune", a flag the study was not given."""
+    from cinerec.cli import main
+
+    rows = [(u, i) for u in range(50) for i in (u % 7, (u + 3) % 7 + 7)]
+    (tmp_path / "two.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + 10 * u + k}\n" for k, (u, i) in enumerate(rows)))
+    text = (f'[data]\nsource = "{tmp_path / "two.csv"}"\n[protocol]\nname = "loo-full"\nks = [1, 2]\nseeds = [0]\n'
+            '[models.ease]\n[tune]\ntrials = 2\n')
+    path = write(tmp_path, text)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cinerec: error: {path}:7: [models.ease]: tuning needs a validation carve-out") and \
+        "leave it out of the search ([tune] models = [...] names the models searched)" in err and \
+        "--tune" not in err, err
+    assert not (tmp_path / "out").exists()

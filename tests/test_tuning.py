@@ -517,3 +517,18 @@ def test_trials_fit_as_the_final_fit_does_with_early_stopping_or_without(ml100k,
     assert (inner.valid is None) == (prepared.valid is None)
     if protocol == "ratings-fold":
         assert len(inner.train) + len(inner.test) == len(prepared.train)
+
+
+def test_a_search_whose_carve_out_cannot_score_any_trial_is_refused(tmp_path, capsys):
+    # AUC on a carve-out of two ratings is no number for any settings: the search went on,
+    # "chose" among nothing and reported "validation auc -inf; defaults nan", exit 0.
+    from cinerec.cli import main
+
+    (tmp_path / "micro.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{1 + (u * i) % 5}\n" for u in range(5) for i in range(7) if (u + i) % 2))
+    code = main(["evaluate", "--data", str(tmp_path / "micro.csv"), "--model", "mf", "--set", 'target="liked"',
+                 "--set", 'loss="bce"', "--protocol", "ratings-random", "--tune", "3", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("cinerec: error: tuning cannot score its trials: mf's validation auc on the "
+                                        "search's carve-out of the training part (") and \
+        "is not a number: they are too few, or all of one kind, to measure it" in err, err

@@ -1293,6 +1293,12 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
         raise ConfigError(f"{_where(study, ('models', label), None)}: {e}") from None
     except Diverged as e:  # which table's settings: two tables may hold one model
         raise Diverged(f"{_where(study, ('models', label), None)}: {e}") from None
+    except DataError as e:  # a search that cannot be run on this data: in the study's words
+        if "leave out --tune" not in str(e):
+            raise
+        said = str(e).replace("leave out --tune", "leave it out of the search ([tune] models = [...] names the "
+                                                  "models searched)")
+        raise DataError(f"{_where(study, ('models', label), None)}: {said}") from None
     except (MemoryError, RuntimeError) as e:  # a setting asking for too much (factors = 1e11): its table
         if not out_of_memory(e):
             raise

@@ -437,6 +437,14 @@ def tune(
         if getattr(model, "approximate", False):
             record["approximate"] = True
         value = float(valid.evaluate(model, fit=False, label=name).metrics[metric])
+        if trial.number == 0 and math.isnan(value):
+            # Not a number for the defaults: the carve-out cannot measure it (AUC on ratings
+            # all liked, or all not), for any settings; a search would pick among nothing.
+            scored = f"{len(valid.test):,} rating{'' if len(valid.test) == 1 else 's'}" \
+                if valid.protocol.needs_ratings else f"{len(valid.users):,} people"
+            raise DataError(f"tuning cannot score its trials: {name}'s validation {metric} on the search's carve-out "
+                            f"of the training part ({scored}) is not a number: they are too few, or all of one kind, "
+                            "to measure it; keep people with more ratings, e.g. with --kcore, or leave out --tune")
         if isinstance(model, NeuralRecommender):
             model.on_epoch = None
             record["epochs"] = len(record["curve"])
