@@ -1331,6 +1331,11 @@ def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
         tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"))
 
 
+def _figureless(note: str) -> str:
+    """``note`` with each number in it as ``#``: two seeds' notes of one finding compare equal."""
+    return re.sub(r"\d+(?:[.,]\d+)*%?", "#", note)
+
+
 def held_note(study: Study, spec: ModelSpec) -> str:
     """What tuning keeps of ``spec``'s table: the settings telling it from another table of
     its model, and whether anything is left to search."""
@@ -1504,7 +1509,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         if line in seed_ks_note:
                             continue
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
-                        if said not in model_notes:  # said once, not once a seed
+                        # Said once, not once a seed: a note whose figures alone differ from
+                        # an earlier seed's (ALS's share of variance, mf's mean stars) is that one.
+                        if _figureless(said) not in {_figureless(n) for n in model_notes}:
                             model_notes.append(said)
                             say(f"note: {said}", quiet)
                     results[spec.label][seed] = result
