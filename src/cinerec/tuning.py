@@ -510,6 +510,7 @@ def tune(
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
     model = _with_features(create(name, {**fixed, **best}), data).fit(train, holdout)
+    model.searched_ = True  # (its notes then send no one to a search: this one ran)
     # What each trial's figure stands on: the carve-out's people (ranking) or ratings.
     scored = len(valid.test) if valid.protocol.needs_ratings else len(valid.users)
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,

@@ -227,6 +227,15 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     given = ALS().fit(x)
     staged = TwoStage(TwoStageConfig.from_dict({"retriever": "popularity", "ranker": "als", "mix": 0.5}), ranker=given)
     assert notes[0] in staged.fit(x).fit_notes() and given.fit_notes() == notes
+    # Fitted by a search (here one trial: the defaults), it sends no one to a search.
+    from cinerec.data.dataset import Catalog, Dataset, IdMap
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import tune
+
+    data = Dataset("x", x, IdMap(np.arange(27), "user"), IdMap(np.arange(60), "movie"), Catalog.unknown(60))
+    found = tune("als", data, get_protocol("random-full", ks=[1, 2]), trials=1)
+    (said,) = [n for n in found.model.fit_notes() if "point one way" in n]
+    assert said.endswith("for its retriever)") and "--tune" not in said, said
     negative = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
     for model, key in (("ensemble", "settings.als.binary"), ("two-stage", "retriever_settings.binary")):
         settings = {"members": ["als", "popularity"]} if model == "ensemble" else {"retriever": "als"}

@@ -218,7 +218,8 @@ class ALS(IndexedRecommender):
         return super().fit_notes() + [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
                 f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
-                f"nothing; {self._set_regularization()}, or let --tune find one"]
+                f"nothing; {self._set_regularization()}"
+                f"{'' if getattr(self, 'searched_', False) else ', or let --tune find one'}"]
 
     def _set_regularization(self) -> str:
         """How to set a lighter regularization, wherever this model's settings are set."""
