@@ -229,7 +229,8 @@ def test_a_failure_while_saving_leaves_no_half_run(small_data, tmp_path, capsys,
     out = tmp_path / "run"
     assert main(["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full",
                  "--out", str(out), "--quiet"]) == 2
-    assert capsys.readouterr().err == "cinerec: error: No space left on device\n"
+    # (named where it was writing: the bare "No space left on device" said not where)
+    assert capsys.readouterr().err == f"cinerec: error: cannot write under {out}: No space left on device\n"
     assert not out.exists()
 
 
@@ -841,3 +842,20 @@ def test_a_tuned_model_that_is_not_neural_is_fitted_once(small_data, tmp_path, c
     assert fits.count(chosen) == 1  # (the search fits its winner on the training part; train did again)
     assert metrics["ease"]["seconds_fit"] == meta["tuning"]["seconds_fit"]
     assert open_run(out).model("ease").config.regularization == chosen
+
+
+def test_a_train_refused_for_a_full_disk_leaves_no_folder_behind(small_data, tmp_path, capsys, monkeypatch):
+    # Its mark's empty ".cinerec-train.new" was left in the folder it made, which run and
+    # quickstart then refused as a folder holding files of no run.
+    import cinerec.commands.train as train_module
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train_module.os, "replace", full)
+    out = tmp_path / "new" / "run"
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full",
+                 "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"cinerec: error: --out {out}: cannot write in the folder (No space left on "
+                                       "device)\n")
+    assert not out.exists()

@@ -388,11 +388,18 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         return False
     if not writes:
         return False
+    existed = out.is_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
-    _mark(out, record)
+    try:
+        _mark(out, record)
+    except ConfigError:
+        if not existed:  # made for this run, which never began: gone again, as the folder was
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     return True
 
 
@@ -465,6 +472,7 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
         staged.write_text(text, encoding="utf-8")
         os.replace(staged, path)  # whole: a rank reading it, or a kill, never meets half a record
     except OSError as e:
+        (out / _MARK_NEW).unlink(missing_ok=True)  # (a full disk leaves it empty: nothing of a run)
         raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
 
 
