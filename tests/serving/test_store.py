@@ -565,3 +565,22 @@ def test_a_meta_table_of_someone_else_s_is_said_by_its_key_not_by_the_json_decod
         open_store(path)
     assert str(e.value) == (f"{path}: not a cinerec recommendation store (its meta table's 'owner' is not a value a "
                             "store writes: 'accounting')")
+
+
+def test_a_profiles_file_on_a_full_disk_is_said_so_not_called_foreign(tmp_path, monkeypatch):
+    # "p.sqlite: not a cinerec profiles file (database or disk is full)", for a good file on
+    # a full disk, and a new file begun for the start was left behind.
+    import sqlite3
+
+    real = ProfileStore._conn
+
+    def full(self):
+        real(self)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ProfileStore, "_conn", full)
+    path = tmp_path / "p.sqlite"
+    with pytest.raises(DataError, match=re.escape(f"{path}: the profiles file could not be opened for writing (database "
+                                                  "or disk is full); free some space")):
+        ProfileStore(path)
+    assert not any(tmp_path.iterdir())

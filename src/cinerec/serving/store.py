@@ -713,6 +713,10 @@ CREATE TABLE IF NOT EXISTS ratings(profile_id TEXT NOT NULL REFERENCES profiles(
 """
 
 
+#: SQLite's words for a disk that is full or failing, not a file that is no profiles file.
+_DISK_TROUBLE = re.compile(r"disk is full|disk I/O error", re.IGNORECASE)
+
+
 class ProfileStore:
     """Saved people: a profile id and the movies they rated or liked.
 
@@ -741,11 +745,21 @@ class ProfileStore:
             self._conn()  # (a file that is no profiles file is refused now, not at the first request)
             self._identity = self._file_identity()
             return
+        existed = self.path.exists()
         try:
             con = self._conn()
             con.executescript(_PROFILE_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+            if not isinstance(e, sqlite3.OperationalError) or not _DISK_TROUBLE.search(str(e)):
+                raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+            # A full or failing disk: no fault of the file (a good one was called foreign),
+            # and a file begun for this start is no file of profiles.
+            self.close_all()
+            if not existed:
+                for name in (self.path.name, f"{self.path.name}-wal", f"{self.path.name}-shm"):
+                    (self.path.parent / name).unlink(missing_ok=True)
+            raise DataError(f"{self.path}: the profiles file could not be opened for writing ({e}); free some space "
+                            "on its disk, or give profiles a file elsewhere with --profiles") from None
         self._identity = self._file_identity()
 
     def _file_identity(self) -> tuple[int, int] | None:
