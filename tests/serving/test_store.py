@@ -196,6 +196,11 @@ def test_an_export_that_fills_the_disk_is_one_line_and_leaves_the_old_store(run_
                                         "the store there is as it was"):
         export_store(run_dir, db, k=50, model="popularity", progress=False)
     assert db.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
+    # With no store there before, none is said to be "as it was".
+    with pytest.raises(DataError, match=r"new.sqlite: the export could not be written \(database or disk is full\); "
+                                        "no store was made there"):
+        export_store(run_dir, tmp_path / "new.sqlite", k=50, model="popularity", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.sqlite"]
 
 
 def test_reexport_never_touches_profiles(run_dir, tmp_path):

@@ -380,7 +380,8 @@ def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
                 con.executemany("INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)", block)
             con.execute("COMMIT")
         except sqlite3.OperationalError as e:  # a full disk, a failing one: the old store stays
-            raise DataError(f"{db}: the export could not be written ({e}); the store there is as it was") from None
+            kept = "the store there is as it was" if db.exists() else "no store was made there"
+            raise DataError(f"{db}: the export could not be written ({e}); {kept}") from None
         finally:
             con.close()
         with open(tmp, "rb+") as f:
