@@ -775,3 +775,14 @@ def test_under_torchrun_rank_0_alone_shows_the_help_or_version(capsys, monkeypat
     monkeypatch.setenv("RANK", "0")
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith(("cinerec ", "Usage: cinerec"))
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["data", "fetch", "--help"], "SOURCE: A release name (ml-100k,"),
+    (["data", "info", "--help"], "SOURCE: The ratings, as --data names them"),
+    (["run", "--help"], "STUDY.toml: The study file (see studies/ for examples)."),
+])
+def test_a_positional_argument_s_help_is_shown(capsys, argv, said):
+    # Plain help listed "SOURCE  [required]" alone: the argument's own help was never shown.
+    assert main(argv) == 0
+    assert said in " ".join(capsys.readouterr().out.split())

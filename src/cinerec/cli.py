@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     from cinerec.commands import flags
 
-    command = typer.main.get_command(app)  # with the completion options, which get_group leaves out
+    command = _with_argument_help(typer.main.get_command(app))  # (completion options too: get_group leaves them out)
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
         flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
@@ -348,6 +348,35 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
         _say_error(_interrupted())
     return status if isinstance(status, int) else 0
+
+
+def _with_argument_help(command: click.Command) -> click.Command:
+    """``command`` with each positional argument's help (``typer.Argument(help=...)``) said
+    under the command's own help: plain help lists the argument by its name alone."""
+    import typing
+
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_argument_help(sub)
+        return command
+    callback = command.callback
+    if callback is None:
+        return command
+    try:
+        hints = typing.get_type_hints(callback, include_extras=True)
+    except Exception:  # (a callback whose hints do not resolve: its help as it is)
+        return command
+    said = []
+    for param in command.params:
+        if not isinstance(param, click.Argument):
+            continue
+        info = next((m for m in getattr(hints.get(param.name or ""), "__metadata__", ())
+                     if isinstance(m, typer.models.ArgumentInfo) and m.help), None)
+        if info is not None and info.help and info.help not in (command.help or ""):
+            said.append(f"{(param.metavar or (param.name or '').upper()).strip('[]')}: {info.help}")
+    if said:
+        command.help = "\n\n".join([(command.help or "").rstrip(), *said]).strip()
+    return command
 
 
 def _terminate_as_interrupt() -> Callable[[], object]:
