@@ -231,3 +231,14 @@ def test_the_socket_serve_prints_the_address_of_already_listens():
             pass
     finally:
         sock.close()
+
+
+def test_a_log_level_given_is_kept_under_quiet(run_dir, tmp_path):
+    # --quiet lowered an explicit --log-level info to warning: no request was logged.
+    proc, url = _start(["--run", str(run_dir), "--profiles", str(tmp_path / "p.sqlite"), "--log-level", "info"])
+    try:
+        assert httpx.get(f"{url}/health", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert "GET /health" in err.decode(), err.decode()[-2000:]

@@ -44,8 +44,9 @@ def serve(
         "--threads", min=1, max=256, help="Math threads per request (requests run side by side instead).")] = 1,
     workers: Annotated[int, typer.Option(
         "--workers", min=1, max=64, help="Server processes sharing the port, the store and the profiles.")] = 1,
-    log_level: Annotated[LogLevel, typer.Option(
-        "--log-level", help="uvicorn's log level (--quiet lowers the default to warning).")] = LogLevel.info,
+    log_level: Annotated[LogLevel | None, typer.Option(
+        "--log-level", show_default=False,
+        help="uvicorn's log level [default: info; warning with --quiet].")] = None,
     quiet: flags.Quiet = False,
 ) -> None:
     """Serve a run's recommendations over HTTP, with a web page.
@@ -82,7 +83,8 @@ def serve(
             print(f"note: {note}", file=sys.stderr, flush=True)
     else:  # the address alone: with --port 0 nothing else tells which port was given
         print(address, file=sys.stderr, flush=True)
-    level = "warning" if quiet and log_level is LogLevel.info else log_level.value
+    # (a level given is kept, --quiet or not: --quiet lowers only the default)
+    level = log_level.value if log_level is not None else "warning" if quiet else "info"
     if workers == 1:
         server = _server_class()(uvicorn.Config(app, log_level=level, log_config=_log_config()))
         try:
