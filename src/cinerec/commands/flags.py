@@ -377,16 +377,17 @@ CatalogFile = Annotated[Path | None, typer.Option(
          "own title, genres and year columns where it has a title column, else movies shown by their ids].")]
 MinYear = Annotated[int | None, typer.Option(
     "--min-year", metavar="YEAR", show_default=False,
-    help="Keep movies released in YEAR or later (the year from the title; unknown years are dropped).")]
+    help="Keep movies released in YEAR or later (the year from the title; unknown years are dropped); 1 to 9999.")]
 MaxYear = Annotated[int | None, typer.Option(
-    "--max-year", metavar="YEAR", show_default=False, help="Keep movies released in YEAR or earlier.")]
+    "--max-year", metavar="YEAR", show_default=False, help="Keep movies released in YEAR or earlier; 1 to 9999.")]
 TopUsers = Annotated[int | None, typer.Option(
-    "--top-users", metavar="N", show_default=False, help="Keep the N users with the most ratings.")]
+    "--top-users", metavar="N", show_default=False, help="Keep the N users with the most ratings (N at least 1).")]
 TopMovies = Annotated[int | None, typer.Option(
-    "--top-movies", metavar="N", show_default=False, help="Keep the N movies with the most ratings.")]
+    "--top-movies", metavar="N", show_default=False, help="Keep the N movies with the most ratings (N at least 1).")]
 KCore = Annotated[str | None, typer.Option(
     "--kcore", metavar="U[,I]", show_default=False,
-    help="Repeatedly drop users with fewer than U ratings and movies with fewer than I (default I = U).")]
+    help="Repeatedly drop users with fewer than U ratings and movies with fewer than I (default I = U; each at "
+         "least 1).")]
 Implicit = Annotated[bool, typer.Option("--implicit", help="Read every rating as a plain positive (1.0).")]
 LikedThreshold = Annotated[float | None, typer.Option(
     "--liked-threshold", metavar="STARS", show_default=False,
@@ -529,7 +530,7 @@ def popularity_floor(prepared: Any, result: Any) -> tuple[list[str], Any]:
 
 Tune = Annotated[int | None, typer.Option(
     "--tune", metavar="TRIALS", show_default=False,
-    help="Search the model's settings first (Optuna TPE, TRIALS trials) on a validation carve-out of the "
+    help="Search the model's settings first (Optuna TPE, TRIALS trials, 1 to 100,000) on a validation carve-out of the "
          "training part; the test part is never used. Settings given with --set or --config (evaluate, "
          "train) are kept as they are and the search covers the others; in a study (run) each model's "
          "table is the first trial (two tables of one model keep the settings that tell them apart) and "
