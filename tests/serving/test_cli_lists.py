@@ -204,3 +204,20 @@ def test_someone_new_whose_ratings_are_all_low_is_told_why_the_list_is_the_most_
     assert code == 0 and said not in json.loads(out)["notes"]
     code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--liked", "m1", "--ratings", "m2=1", "-k", "3")
     assert code == 0 and "counts as liked" not in out + err
+
+
+def test_seqknn_s_similar_movies_are_not_said_to_be_cut_by_its_neighbours(tmp_path, capsys):
+    # It listed 1,192 movies and said it "keeps 1000 similar movies per movie": seqknn keeps
+    # its neighbours of what follows a movie, and its similar movies are those leading to it.
+    from cinerec.cli import main
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},4,{100 * u + k}\n" for u in range(60) for k, i in enumerate(rng.choice(40, 15, replace=False))))
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "seqknn", "--set", "neighbors=3",
+                 "--protocol", "loo-full", "--protocol-option", "ks=[1,2]", "--out", str(tmp_path / "run"), "-q"]) == 0
+    capsys.readouterr()
+    code, out, err = _out(capsys, "similar", "--run", str(tmp_path / "run"), "--movie", "m1", "-k", "500", "--json")
+    got = json.loads(out)
+    assert code == 0 and len(got["similar"]) > 3, got
+    assert not any("neighbors setting" in n for n in got["notes"]), got["notes"]

@@ -241,10 +241,12 @@ def similar(
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
     if len(listed) < min(k, opened.dataset.n_items - 1):
-        # (item-kNN's and seqknn's lists are their kept neighbours; other models' neighbors
-        # settings, knnbaseline's, count what predicts stars, not these lists)
+        # (item-kNN's lists are its kept neighbours; seqknn keeps its neighbours of what
+        # follows each movie, while its similar movies are those that lead to it, of no
+        # count; other models' neighbors settings, knnbaseline's, count what predicts
+        # stars, not these lists)
         source = _listing(lists.model)
-        kept = getattr(source.config, "neighbors", None) if source.name in ("itemknn", "seqknn") else None
+        kept = getattr(source.config, "neighbors", None) if source.name == "itemknn" else None
         whose = f"model {name!r}" if source is lists.model else f"the {source.name} in model {name!r}"
         listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
         notes.append(f"{listed_n}: {whose} keeps {kept} similar movies per movie (its neighbors setting)"
