@@ -26,7 +26,7 @@ from typing import Annotated, Any, AsyncIterator, Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 import numpy as np
-from fastapi import Body, Depends, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
@@ -538,20 +538,38 @@ class _BodyLimit:
         await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
 
 
-async def _each_parameter_once(request: Request) -> None:
-    """Refuse a query parameter the route reads given twice (``?genre=Comedy&genre=Drama``):
-    the last was read and the other dropped without a word. Parameters no route reads (a
-    link's ``?utm=``) are left alone, as one given once is."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    read = {p.alias for p in getattr(dependant, "query_params", ())}
-    if not read or not request.url.query:
-        return
-    seen: set[str] = set()
-    for name, _ in request.query_params.multi_items():
-        if name in read and name in seen:
-            raise HTTPException(422, [{"loc": ["query", name], "type": "value_error",
-                                       "msg": f"the query parameter {name!r} is given twice: give it once"}])
-        seen.add(name)
+class _EachParameterOnce:
+    """ASGI middleware: refuse a query parameter the route reads given twice
+    (``?genre=Comedy&genre=Drama``), which was read as the last and the other dropped
+    without a word. Parameters no route reads (a link's ``?utm=``) are left alone, as one
+    given once is. A query without ``&`` holds no name twice: passed on at once (the hot
+    route's cost), and the route is looked up only for one that does."""
+
+    def __init__(self, app: Any, routes: Any) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"&" in query and (twice := self._twice(scope, query)) is not None:
+            await _send_json(send, 422, {"detail": [{"loc": ["query", twice], "type": "value_error",
+                                                     "msg": f"the query parameter {twice!r} is given twice: "
+                                                            "give it once"}]})
+            return
+        await self.app(scope, receive, send)
+
+    def _twice(self, scope: dict, query: bytes) -> str | None:
+        from urllib.parse import parse_qsl
+
+        from starlette.routing import Match
+
+        route = next((r for r in self.routes() if r.matches(scope)[0] is Match.FULL), None)
+        read = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", ())}
+        seen: set[str] = set()
+        for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if name in read and name in seen:
+                return name
+            seen.add(name)
+        return None
 
 
 async def _send_json(send: Any, status: int, value: Any) -> None:
@@ -613,8 +631,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             svc.close()
 
     app = FastAPI(title="cinerec", version=cinerec.__version__, lifespan=lifespan,
-                  description="Movie recommendations with reasons, from a cinerec run folder.",
-                  dependencies=[Depends(_each_parameter_once)])
+                  description="Movie recommendations with reasons, from a cinerec run folder.")
     app.state.service = svc
 
     @app.exception_handler(NotFoundError)
@@ -806,6 +823,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(_EachParameterOnce, routes=lambda: app.router.routes)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(_HeadAsGet)
     return app
