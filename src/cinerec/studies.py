@@ -1449,6 +1449,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         used: dict[str, dict[int, dict[str, Any]]] = {s.label: {} for s in study.models}
         kept_epochs: dict[str, dict[int, int]] = {s.label: {} for s in study.models}
         model_notes: list[str] = [held_note(study, spec) for spec in study.models if study.held(spec)]
+        said_kinds: set[tuple[str, str]] = set()  # (a table's notes said, their figures aside)
         # (A [tune] models list names what is searched; the rest were not asked for.)
         if study.tunes and study.tune_models is None and (
                 fixed := [s for s in study.models if not MODELS[s.model].search_space]):
@@ -1509,9 +1510,12 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         if line in seed_ks_note:
                             continue
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
-                        # Said once, not once a seed: a note whose figures alone differ from
-                        # an earlier seed's (ALS's share of variance, mf's mean stars) is that one.
-                        if _figureless(said) not in {_figureless(n) for n in model_notes}:
+                        # Said once, not once a seed: a note of this table whose figures alone
+                        # differ from an earlier seed's (ALS's share of variance, mf's mean
+                        # stars) is that one.
+                        kind = (spec.label, _figureless(said))
+                        if said not in model_notes and kind not in said_kinds:
+                            said_kinds.add(kind)
                             model_notes.append(said)
                             say(f"note: {said}", quiet)
                     results[spec.label][seed] = result

@@ -487,6 +487,7 @@ def _without_blank_rows(table: Any, path: Path) -> Any:
     # one. The rows that look empty are looked at as written, as the line reader sees them.
     maybe = set(np.flatnonzero(np.asarray(cast(Any, empty).to_numpy(zero_copy_only=False), dtype=bool)).tolist())
     drop = np.zeros(table.num_rows, dtype=bool)
+    last = max(maybe)
     with _text_rows(path) as (header, rows):
         row = -1
         for fields in rows:
@@ -495,7 +496,7 @@ def _without_blank_rows(table: Any, path: Path) -> Any:
             row += 1
             if row in maybe and not any(fields):
                 drop[row] = True
-            if row >= max(maybe):
+            if row >= last:
                 break
     return table.filter(pa.array(~drop)) if drop.any() else table
 
