@@ -904,3 +904,19 @@ def test_a_search_the_data_cannot_carve_for_is_refused_in_the_study_s_words(tmp_
         "leave it out of the search ([tune] models = [...] names the models searched)" in err and \
         "--tune" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_tables_whose_labels_differ_in_digits_alone_each_keep_their_notes(tmp_path):
+    """Notes were merged when only their figures differed, labels' digits included: als2's
+    note on its collapsed vectors was dropped as a repeat of als1's."""
+    from cinerec.studies import run_study
+
+    rows = [(u, i) for u in range(30) for i in range(40) if (u * 7 + i) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + 50 * u + i}\n" for u, i in rows))
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "loo-full"\nks = [1, 2]\nseeds = [0]\n'
+            '[models.als1]\nmodel = "als"\nregularization = 100000.0\n'
+            '[models.als2]\nmodel = "als"\nregularization = 200000.0\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    for label in ("als1", "als2"):
+        assert any(n.startswith(f"{label}: its movie vectors all point one way") for n in board["notes"]), board["notes"]
