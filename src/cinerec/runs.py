@@ -330,6 +330,12 @@ class Run:
         if model is None or model.train_ is not self._loaded_on.get(name):
             model = self._models[name] = load_model(self.path / "models" / name)
             self._loaded_on[name] = model.train_
+            # Fitted with settings a search chose (train --tune; a study's tuned best): its
+            # notes then send no one to a search, as when it was fitted.
+            tuning = self.meta.get("tuning")
+            if isinstance(tuning, dict) and tuning and (self.meta.get("command") != "run"
+                                                        or self.meta.get("best_model") in tuning):
+                model.searched_ = True  # type: ignore[attr-defined]
         return model
 
 

@@ -245,3 +245,24 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
     assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []
     assert ALS().fit_notes() == []  # (not fitted: nothing to say)
+
+
+def test_a_searched_model_s_note_reads_alike_once_loaded_from_its_run(tmp_path, capsys):
+    # After train --tune its note said nothing of a search; recommend, loading the model from
+    # the run, said "or let --tune find one".
+    import json
+
+    from cinerec.cli import main
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(
+        f"u{u},m{i},{int(rng.integers(1, 6))},{100 * u + i}\n" for u in range(27) for i in range(60) if (u + i) % 3))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "als", "--set", "regularization=100000",
+                 "--tune", "2", "--protocol", "loo-full", "--protocol-option", "ks=[1,2]", "--out", str(out), "-q",
+                 "--json"]) == 0
+    trained = [n for n in json.loads(capsys.readouterr().out)["notes"] if "point one way" in n]
+    assert trained and "--tune" not in trained[0]
+    assert main(["recommend", "--run", str(out), "--user", "u1", "-k", "3", "--json"]) == 0
+    listed = [n for n in json.loads(capsys.readouterr().out)["notes"] if "point one way" in n]
+    assert listed and "--tune" not in listed[0], listed
