@@ -223,14 +223,23 @@ def test_a_failure_while_saving_leaves_no_half_run(small_data, tmp_path, capsys,
     import cinerec.runs
 
     def broken(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+        raise OSError(28, "No space left on device")  # (as a full disk's write: no file named)
 
-    monkeypatch.setattr(cinerec.runs, "finish_run", broken)
+    monkeypatch.setattr(cinerec.runs, "write_json", broken)
     out = tmp_path / "run"
     assert main(["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full",
                  "--out", str(out), "--quiet"]) == 2
     # (named where it was writing: the bare "No space left on device" said not where)
-    assert capsys.readouterr().err == f"cinerec: error: cannot write under {out}: No space left on device\n"
+    assert capsys.readouterr().err == f"cinerec: error: cannot write {out}: No space left on device\n"
+    assert not out.exists()
+    # A file written by NumPy (the dataset's, first) is named by its folder.
+    import numpy as np
+
+    monkeypatch.undo()
+    monkeypatch.setattr(np, "savez", broken)
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--protocol", "loo-full",
+                 "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"cinerec: error: cannot write {out / 'dataset'}: No space left on device\n"
     assert not out.exists()
 
 

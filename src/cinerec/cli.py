@@ -341,8 +341,6 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
         if what is None and not _flushes(sys.stdout):  # the output itself, which would fail again at exit
             what = "the output"
             _stdout_to_devnull()
-        elif what is None and (where := _destination(given)) is not None:
-            what = f"under {where}"  # (a writer that names no file: NumPy's savez, a zip's)
         _say_error(f"cinerec: error: cannot write {what}: {e.strerror}" if what else f"cinerec: error: {e.strerror}")
         return 2
     if status == 130:  # typer's answer to Ctrl-C, returned rather than raised
@@ -468,16 +466,6 @@ def _peer_lost(error: RuntimeError) -> bool:
 #: Errors of a disk or pipe that cannot take what is written (full, over quota, failing).
 _WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 
-
-def _destination(given: list[str]) -> str | None:
-    """Where the command writes, as given: its ``--out`` folder or ``--db`` store."""
-    for k, token in enumerate(given):
-        for flag in ("--out", "--db"):
-            if token == flag and k + 1 < len(given):
-                return given[k + 1]
-            if token.startswith(f"{flag}="):
-                return token.split("=", 1)[1]
-    return None
 
 
 def _flushes(stream: object) -> bool:

@@ -456,6 +456,19 @@ def _drop(lock: Path) -> None:
 _turns = threading.local()
 
 
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Name ``path`` in an ``OSError`` raised within that names no file (NumPy's ``savez``
+    and a file's write on a full disk name none): the command line then says where it
+    could not write, not "No space left on device" alone."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
+
+
 def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
     """One line for a destination where nothing can be created."""
     from cinerec.errors import ConfigError

@@ -37,7 +37,7 @@ import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
 from cinerec.errors import CinerecError, DataError, NotFoundError, expect
-from cinerec.io import atomic_path, read_json, write_json
+from cinerec.io import atomic_path, read_json, write_json, writing
 from cinerec.models.base import Recommender, load_model
 
 __all__ = ["Run", "Plots", "open_run", "run_words", "save_model", "save_plots", "save_dataset", "finish_run", "data_record",
@@ -49,7 +49,8 @@ PLOTS = "plots"
 
 
 def save_dataset(run_dir: str | Path, dataset: Dataset) -> None:
-    dataset.save(Path(run_dir) / "dataset")
+    with writing(Path(run_dir) / "dataset"):
+        dataset.save(Path(run_dir) / "dataset")
 
 
 def save_model(run_dir: str | Path, model: Recommender, name: str | None = None, *,
@@ -67,8 +68,10 @@ def save_model(run_dir: str | Path, model: Recommender, name: str | None = None,
         The model's folder.
     """
     path = Path(run_dir) / "models" / (name or model.name)
-    model.save(path)
-    save_plots(run_dir, model, name, dataset=dataset)
+    with writing(path):
+        model.save(path)
+    with writing(Path(run_dir) / PLOTS):
+        save_plots(run_dir, model, name, dataset=dataset)
     return path
 
 
@@ -123,9 +126,14 @@ def finish_run(
 
     The report gets a "Plots" section showing every PNG under ``RUN_DIR/plots/``.
     """
+    run_dir = Path(run_dir)
+    with writing(run_dir):
+        _finish_run(run_dir, meta, metrics, report)
+
+
+def _finish_run(run_dir: Path, meta: dict[str, Any], metrics: dict[str, Any] | None, report: str | None) -> None:
     from cinerec.evaluation.report import plots_section
 
-    run_dir = Path(run_dir)
     if metrics is not None:
         write_json(run_dir / "metrics.json", metrics)
     if report is not None:

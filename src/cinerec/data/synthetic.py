@@ -652,7 +652,10 @@ def _eol(data: bytes, crlf: bool) -> bytes:
 
 
 def _write_bytes(path: Path, data: bytes, crlf: bool) -> None:
-    path.write_bytes(_eol(data, crlf))
+    from cinerec.io import writing
+
+    with writing(path):  # (a full disk's error names no file)
+        path.write_bytes(_eol(data, crlf))
 
 
 def _table_bytes(columns: dict[str, np.ndarray], sep: str, header: bool) -> bytes:
