@@ -589,3 +589,24 @@ def test_a_profiles_file_on_a_full_disk_is_said_so_not_called_foreign(tmp_path, 
                                                   "or disk is full); free some space")):
         ProfileStore(path)
     assert not any(tmp_path.iterdir())
+    # A good file, its check read on a full disk: said so too, and kept, with nothing beside it.
+    monkeypatch.undo()
+    good = tmp_path / "good.sqlite"
+    store = ProfileStore(good)
+    store.create({"50": 4.0})
+    store.close_all()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    real_connect = sqlite3.connect
+
+    def failing(*args, **kwargs):
+        con = real_connect(*args, **kwargs)
+        if "mode=ro" in str(args[0] if args else kwargs.get("database", "")):
+            raise sqlite3.OperationalError("disk I/O error")
+        return con
+
+    monkeypatch.setattr("cinerec.serving.store.sqlite3.connect", failing)
+    with pytest.raises(DataError, match=re.escape(f"{good}: the profiles file could not be opened for writing (disk "
+                                                  "I/O error)")):
+        ProfileStore(good)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and ProfileStore(good).count() == 1

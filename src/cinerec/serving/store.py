@@ -34,6 +34,7 @@ rated under its other id, or list it twice). The lists and reasons come from
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -741,27 +742,33 @@ class ProfileStore:
         # are read as they are (none, when there is no file), and every change is refused
         # with a 503 that says why, as /health does; the lists are served all the same.
         self.read_only = self.unwritable() is not None
+        # (what a start on a full disk made beside the file goes again: its log and shared memory)
+        self._beside = [p for p in (self.path, self.path.with_name(f"{self.path.name}-wal"),
+                                    self.path.with_name(f"{self.path.name}-shm")) if not p.exists()]
         self._check_own()
         if self.read_only:
             self._conn()  # (a file that is no profiles file is refused now, not at the first request)
             self._identity = self._file_identity()
             return
-        existed = self.path.exists()
         try:
             con = self._conn()
             con.executescript(_PROFILE_SCHEMA)
         except sqlite3.DatabaseError as e:
-            if not isinstance(e, sqlite3.OperationalError) or not _DISK_TROUBLE.search(str(e)):
-                raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
-            # A full or failing disk: no fault of the file (a good one was called foreign),
-            # and a file begun for this start is no file of profiles.
-            self.close_all()
-            if not existed:
-                for name in (self.path.name, f"{self.path.name}-wal", f"{self.path.name}-shm"):
-                    (self.path.parent / name).unlink(missing_ok=True)
-            raise DataError(f"{self.path}: the profiles file could not be opened for writing ({e}); free some space "
-                            "on its disk, or give profiles a file elsewhere with --profiles") from None
+            raise self._refused(e) from None
         self._identity = self._file_identity()
+
+    def _refused(self, e: sqlite3.DatabaseError) -> DataError:
+        """The one line for a profiles file that cannot be opened: a full or failing disk
+        is said so (a good file was called foreign), and what this start made beside it
+        (a new file, its log, its shared memory) goes again; any other fault is the file's."""
+        if not isinstance(e, sqlite3.OperationalError) or not _DISK_TROUBLE.search(str(e)):
+            return DataError(f"{self.path}: not a cinerec profiles file ({e})")
+        self.close_all()
+        for made in self._beside:
+            with contextlib.suppress(OSError):
+                made.unlink(missing_ok=True)
+        return DataError(f"{self.path}: the profiles file could not be opened for writing ({e}); free some space on "
+                         "its disk, or give profiles a file elsewhere with --profiles")
 
     def _file_identity(self) -> tuple[int, int] | None:
         try:
@@ -794,7 +801,7 @@ class ProfileStore:
             finally:
                 con.close()
         except sqlite3.DatabaseError as e:
-            raise DataError(f"{self.path}: not a cinerec profiles file ({e})") from None
+            raise self._refused(e) from None
         foreign = sorted(name for name, columns in tables.items() if PROFILE_TABLES.get(name) != columns)
         if foreign:
             name = foreign[0]
