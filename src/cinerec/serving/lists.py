@@ -407,9 +407,11 @@ class Lists:
         likes = self._read_given(items, stars, np.zeros(len(items), dtype=bool))[4]
         if likes.nnz:
             return None
-        return (f"none of the ratings given counts as liked ({self.liked_min_stars:g} stars and up on this data, and "
-                f"not below the others given), and {self.model.name} finds movies like liked ones: the list is the "
-                "most rated movies")
+        rule = f"{self.liked_min_stars:g} stars and up, the run's --liked-threshold" \
+            if self.dataset.info.get("liked_threshold") is not None else \
+            f"{self.liked_min_stars:g} stars and up on this data, and not below the others given"
+        return (f"none of the ratings given counts as liked ({rule}), and {self.model.name} finds movies like liked "
+                "ones: the list is the most rated movies")
 
     # -- what people read ----------------------------------------------------------------
 
