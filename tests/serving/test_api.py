@@ -1381,3 +1381,38 @@ def test_a_profiles_file_made_after_a_read_only_start_is_watched_too(run_dir, tm
         assert r.status_code == 503 and "was removed while the server ran" in r.json()["detail"], r.text
         assert c.get("/health").json()["status"] == "degraded"
     assert not path.exists()
+
+
+def test_a_change_the_disk_refused_makes_health_degraded_until_one_is_saved(run_dir, tmp_path, monkeypatch):
+    # A full disk answered 503 to every change while /health said "ok": a monitor saw nothing.
+    import sqlite3
+
+    from cinerec.serving.store import ProfileStore
+
+    with TestClient(create_app(run_dir, profiles=tmp_path / "p.sqlite")) as c:
+        pid = c.post("/profiles", json={"liked": ["50"]}).json()["profile_id"]
+        real = ProfileStore._conn
+        full = [True]
+
+        class Full:
+            def __init__(self, con):
+                self.con = con
+
+            def execute(self, sql, *args):
+                if full[0] and sql == "COMMIT":
+                    raise sqlite3.OperationalError("database or disk is full")
+                return self.con.execute(sql, *args)
+
+            def __getattr__(self, name):
+                return getattr(self.con, name)
+
+        monkeypatch.setattr(ProfileStore, "_conn", lambda self: Full(real(self)))
+        r = c.put(f"/profiles/{pid}/ratings", json={"liked": ["181"]})
+        assert r.status_code == 503 and "database or disk is full" in r.json()["detail"], r.text
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and health["profiles"] == (
+            "1 readable, the last change could not be saved (database or disk is full)"), health
+        full[0] = False  # (room again)
+        assert c.put(f"/profiles/{pid}/ratings", json={"liked": ["181"]}).status_code == 200
+        health = c.get("/health").json()
+        assert health["status"] == "ok" and health["profiles"] == 1, health

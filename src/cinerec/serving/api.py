@@ -375,7 +375,10 @@ class Service:
             why = unwritable() if unwritable is not None else None
         except Unavailable as e:  # /health reports it rather than failing
             return f"unreadable ({e})"
-        return f"{count} readable, none can be saved ({why})" if why else count
+        if why:
+            return f"{count} readable, none can be saved ({why})"
+        failed = getattr(self.profiles, "last_failure", None)  # (a full disk: the file itself can be written)
+        return f"{count} readable, {failed}" if failed else count
 
     def health(self) -> dict[str, Any]:
         ds = self.dataset

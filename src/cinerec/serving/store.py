@@ -737,6 +737,9 @@ class ProfileStore:
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self._generation = 0  # moves on when a read-only start becomes writable: connections are opened again
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened, once there is one
+        # Why the last change could not be saved (a full or failing disk), until one is:
+        # what /health says, where a file that can be written says nothing of a full disk.
+        self.last_failure: str | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A file or folder that cannot be written (a read-only mount): the profiles there
         # are read as they are (none, when there is no file), and every change is refused
@@ -939,7 +942,9 @@ class ProfileStore:
         except sqlite3.OperationalError as e:  # a full or failing disk: nothing saved, said so (503)
             if con.in_transaction:
                 con.execute("ROLLBACK")
+            self.last_failure = f"the last change could not be saved ({e})"
             raise Unavailable(f"{self.path}: the profiles could not be saved ({e})") from None
+        self.last_failure = None
         return out
 
     def create(self, ratings: Mapping[str, float | None] | None = None) -> str:
