@@ -491,8 +491,8 @@ def _without_blank_rows(table: Any, path: Path) -> Any:
     with _text_rows(path) as (header, rows):
         row = -1
         for fields in rows:
-            if not fields or (len(fields) != len(header) and not any(f.strip() for f in fields)):
-                continue  # (no row to the fast reader)
+            if len(fields) != len(header) and _blank(fields, header):
+                continue  # (no row to the fast reader: an empty line, or blank of another width)
             row += 1
             if row in maybe and not any(fields):
                 drop[row] = True
