@@ -651,6 +651,29 @@ def test_popularity_lists_give_popularity_as_their_reason_never_a_liked_movie(ml
         assert all(r["reason_movie_id"] is None for r in got["recommendations"])
 
 
+def test_popularitys_reasons_are_worded_from_the_counts_it_ranks_by(tmp_path, capsys):
+    """A run's popularity ranks by its training part's counts; its reasons were worded from
+    the whole data's, so on a small log a movie scoring 6 read "a lesser-known movie" above
+    one scoring 5 read "popular with many viewers"."""
+    rng = np.random.default_rng(2)
+    rows = [(f"u{u}", f"m{i}", int(rng.integers(1, 6))) for u in range(30)
+            for i in rng.choice(20, size=int(rng.integers(3, 9)), replace=False)]
+    pd.DataFrame(rows, columns=["user", "item", "rating"]).to_csv(tmp_path / "log.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--out", str(run),
+                 "--protocol-option", "n_negatives=10", "-q"]) == 0
+    grade = {"a lesser-known movie: few viewers have rated it": 0, "popular with many viewers": 2}
+    said = set()
+    for user in ["u0", "u3", "u7", "u12"]:
+        capsys.readouterr()
+        assert main(["recommend", "--run", str(run), "--user", user, "-k", "15", "--json"]) == 0
+        said |= {(r["score"], grade.get(r["reason"], 1)) for r in json.loads(capsys.readouterr().out)["recommendations"]}
+    # One wording per score, and a higher score never worded as less popular.
+    assert len({s for s, _ in said}) == len(said) > 5, sorted(said)
+    ordered = [g for _, g in sorted(said, reverse=True)]
+    assert ordered == sorted(ordered, reverse=True), sorted(said)
+
+
 def test_an_ensemble_or_two_stage_in_popularitys_order_gives_popularity_as_the_reason(ml100k):
     """An ensemble whose only weight is popularity's, or a two-stage list in a popularity
     retriever's order, said "because you liked ..." beside popularity's own list."""

@@ -538,6 +538,12 @@ class Recommender(ABC):
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), min(k, self.n_items), self_mask)
 
+    def chart_counts(self) -> np.ndarray | None:
+        """``(n_items,)``: the counts a model that is not :attr:`personal` ranks every movie
+        by (popularity: its training part's), which its lists' reasons are worded from;
+        ``None`` for a model with no such counts."""
+        return None
+
     def says_nothing(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``(n, k) bool``: the places of known ``users``' lists (``items``, ``-1`` padding,
         with their ``scores``) that nothing in the user's history speaks for, which a list

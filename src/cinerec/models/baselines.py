@@ -96,6 +96,9 @@ class Popularity(Recommender):
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts_, (len(users), len(self.counts_))).copy()
 
+    def chart_counts(self) -> np.ndarray:
+        return self.counts_
+
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.counts_[items]
 

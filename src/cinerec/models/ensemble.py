@@ -362,6 +362,11 @@ class Ensemble(Recommender):
         whose only weight is popularity's lists popular movies, and says so)."""
         return any(m.personal for m in self._weighed_members())
 
+    def chart_counts(self) -> np.ndarray | None:
+        """Its one weighed member's, when only one is weighed (its order is that member's)."""
+        members = self._weighed_members()
+        return members[0].chart_counts() if len(members) == 1 else None
+
     def _weighed_members(self) -> list[Recommender]:
         members, weights = self._fitted()
         return [m for m, w in zip(members, weights) if w > 0]

@@ -494,6 +494,11 @@ class TwoStage(Recommender):
         retriever, ranker = self._stages()
         return retriever.personal or (self._mix() > 0.0 and ranker.personal)
 
+    def chart_counts(self) -> np.ndarray | None:
+        """The retriever's, when the list is in its order (``mix = 0``)."""
+        retriever, _ = self._stages()
+        return retriever.chart_counts() if self._mix() == 0.0 else None
+
     def _retriever_order_of_history(self) -> bool:
         """The list is in the retriever's own order (``mix = 0``) and the retriever is a
         model whose 0 means its history says nothing: such places hold popular movies."""

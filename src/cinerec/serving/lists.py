@@ -94,31 +94,43 @@ class Lists:
         self.stars_range = scale or (1.0, 1.0)
         self._shown_within = scale or (-np.inf, np.inf)  # a model of stars' scores as shown
         self._records: dict[int, dict[str, Any]] = {}
-        self._popular: np.ndarray | None = None
-        self._few: np.ndarray = np.zeros(0, dtype=bool)  # (set with _popular: rated by fewer than the median movie)
+        # Per source of counts (the run's data, or a chart's own): the movies said to be
+        # popular, and those said to be rated by few.
+        self._wording: dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _counted(self, chart: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(counts, popular, few)``: each movie's count of raters, whether "popular with
+        many viewers" may be said of it (among the :data:`POPULAR_POOL` most rated, and rated
+        by more people than most movies: at least the median count, and more than one), and
+        whether it is rated by fewer than that. ``chart``: counted as the model's own chart
+        counts them (popularity ranks by its training part's counts, which the run's whole
+        data exceeds), where it has one; otherwise in the run's data."""
+        if chart not in self._wording:
+            own = self.model.chart_counts() if chart else None
+            counts = np.asarray(self.dataset.interactions.item_counts if own is None else own)
+            top = np.zeros(len(counts), dtype=bool)
+            top[np.argsort(-counts, kind="stable")[:POPULAR_POOL]] = True
+            few = counts < max(2.0, float(np.median(counts)) if len(counts) else 2.0)
+            self._wording[chart] = (counts, top & ~few, few)
+        return self._wording[chart]
 
     @property
     def popular(self) -> np.ndarray:
-        """``(n_items,) bool``: the movies "popular with many viewers" may be said of: among
-        the :data:`POPULAR_POOL` most rated, and rated by more people than most movies (at
-        least the median count, and more than one)."""
-        if self._popular is None:
-            counts = np.asarray(self.dataset.interactions.item_counts)
-            top = np.zeros(len(counts), dtype=bool)
-            top[np.argsort(-counts, kind="stable")[:POPULAR_POOL]] = True
-            self._few = counts < max(2.0, float(np.median(counts)) if len(counts) else 2.0)
-            self._popular = top & ~self._few
-        return self._popular
+        """``(n_items,) bool``: the movies "popular with many viewers" may be said of, by the
+        run's data (:meth:`_counted`)."""
+        return self._counted()[1]
 
-    def popularity_reason(self, item: int) -> str:
+    def popularity_reason(self, item: int, chart: bool = False) -> str:
         """What is said beside movie index ``item`` listed for its popularity: popular with
         many viewers (:attr:`popular`), lesser-known when rated by fewer people than the
-        median movie (or by one), and otherwise how many rated it."""
-        if self.popular[item]:
+        median movie (or by one), and otherwise how many rated it. ``chart``: the movie is
+        in a list in the model's own chart order, and is worded by the counts it ranks by."""
+        counts, popular, few = self._counted(chart)
+        if popular[item]:
             return POPULAR_REASON
-        if self._few[item]:
+        if few[item]:
             return LESSER_REASON
-        return RATED_BY_REASON.format(count=int(self.dataset.interactions.item_counts[item]))
+        return RATED_BY_REASON.format(count=int(counts[item]))
 
     def _length(self, k: Any) -> int:
         """The list length for ``k`` asked: checked, no longer than the catalogue, and
@@ -442,7 +454,8 @@ class Lists:
             because = self.record(r) if r is not None and r >= 0 else None
             if r == POPULAR:  # listed for its popularity, or (a chart) for the model's own reason
                 chart = self.model.chart_reason
-                reason = self.popularity_reason(i) if self.model.personal or chart == POPULAR_REASON else chart
+                reason = (self.popularity_reason(i, chart=not self.model.personal)
+                          if self.model.personal or chart == POPULAR_REASON else chart)
             else:
                 reason = reason_text(because["title"] if because else None)
             out.append(dict(self.record(i), score=_finite(min(max(s, low), high) if np.isfinite(s) else s), reason=reason,
