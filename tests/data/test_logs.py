@@ -336,6 +336,10 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     # the year as written: a blank cell made the column floats, and 12000 was "12000.0"
     ("id,title,year\n1,Alpha,\n2,Beta,12000\n", "line 3: year 12000 is not a year"),
     ("id,title,year\n1,Alpha,\n2,Beta,-5\n", "line 3: year -5 is not a year"),
+    # cells a reader takes for dates, quoted as written, not as datetime.date(1995, 1, 1)
+    ("id,title,year\n1,Alpha,1995-01-01\n2,Beta,1996-03-04\n", "line 2: year '1995-01-01' is a date, not a year: "
+                                                                 "give the year alone (1995)"),
+    ("id,title,year\n1,Alpha,\n2,Beta,1996-03-04 10:00:00\n", "line 3: year '1996-03-04 10:00:00' is a date"),
 ])
 def test_bad_catalogue_names_file_and_line(tmp_path, text, needle):
     (tmp_path / "log.csv").write_text("user,movie,rating\n1,1,4\n")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import os
 import re
 from pathlib import Path
@@ -1619,6 +1620,13 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
 def _given_years(written: pd.Series, path: Path, at: np.ndarray) -> np.ndarray:
     """A catalogue's year column as whole years (0: none), a bad one refused naming the
     file's line (row ``at[k]`` of the file for the ``k``-th value)."""
+    dated = written.map(lambda v: isinstance(v, datetime.date), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    if dated.any():  # (a reader took the cells for dates: quoted as written, not as Python's objects)
+        row = int(np.argmax(dated))
+        when = written.iloc[row]
+        text = when.isoformat() if type(when) is datetime.date else str(when)
+        raise DataError(f"{_line(path, int(at[row]))}: year {text!r} is a date, not a year: give the year alone "
+                        f"({when.year})")
     numbers = pd.to_numeric(written, errors="coerce")
     bad = (numbers.isna() & written.notna() & written.astype(str).str.strip().ne("")).to_numpy()
     bad = bad | (numbers.notna() & (numbers % 1 != 0)).to_numpy()
