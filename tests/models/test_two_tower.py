@@ -72,12 +72,17 @@ def test_release_years_after_1998_fall_in_buckets_of_their_own():
     ("none", True, "the movie tower read genres only (no release years: none is known)"),
     ("known", False, "the movie tower read release years only (no genres: none is given)"),
     ("known", "same", "the movie tower read release years only (no genres: every movie has the same)"),
+    # A catalogue whose titles carry no year, but for one title's "(1995) (V)": said to read release years.
+    ("one", True, "the movie tower read genres and release years (known for only 1 of {n} movies)"),
+    ("one", False, "the movie tower read release years only (known for only 1 of {n} movies; no genres: none is given)"),
 ])
 def test_the_note_names_what_the_movie_tower_read(years, genres, said):
     # It said "genres and release years" whatever the catalogue held.
     base = small_dataset()
     n = base.n_items
-    y = {"recent": np.full(n, 2015), "none": np.zeros(n, np.int64), "known": base.catalog.years}[years]
+    y = {"recent": np.full(n, 2015), "none": np.zeros(n, np.int64), "known": base.catalog.years,
+         "one": np.r_[1995, np.zeros(n - 1, np.int64)]}[years]
+    said = said.format(n=n)
     g = np.ones((n, 1), bool) if genres == "same" else base.catalog.genres if genres else np.zeros((n, 0), bool)
     names = ("Drama",) if genres == "same" else base.catalog.genre_names if genres else ()
     ds = base.replace(catalog=Catalog(base.catalog.titles, y, names, g))
