@@ -347,7 +347,17 @@ def test_resume_with_other_side_features_is_refused(small_data, tmp_path, capsys
     code = main(["train", "--data", str(other), *two_tower, "--set", "epochs=4", "--resume"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "cannot resume, the side features (user demographics, genres, years) were other ones" in err
+    # (it said "were other ones and are now other ones")
+    assert err.strip().endswith("cannot resume, the users' demographics (another user file, or its contents changed) "
+                                "are not the ones it was trained with"), err
+    lines = (other / "u.item").read_text(encoding="latin-1").splitlines()
+    (other / "u.item").write_text("\n".join(line.replace("|0|1|", "|1|1|", 1) for line in lines) + "\n",
+                                  encoding="latin-1")
+    shutil.copy(small_data / "u.user", other / "u.user")
+    assert main(["train", "--data", str(other), *two_tower, "--set", "epochs=4", "--resume"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "cannot resume, the movies' genres and years (another catalogue, or its contents changed) are not the ones "
+        "it was trained with")
     assert main(["train", "--data", str(small_data), *two_tower, "--set", "epochs=4", "--resume"]) == 0
 
 

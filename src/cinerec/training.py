@@ -804,6 +804,7 @@ class _Fit:
                 "train": len(self.train), "valid": self.n_valid, "train_hash": self._train_hash,
                 "times_hash": self._times_hash,
                 "features": features.fingerprint() if features is not None else None,
+                "feature_parts": features.part_fingerprints() if features is not None else None,
                 "processes": self.dctx.world}
 
     def finish(self) -> None:
@@ -853,9 +854,7 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
                               f"run by {_processes(trained['processes'])}; resume it with as many (torchrun "
                               "--nproc-per-node and --nnodes)")
         if "features" in then and then["features"] != trained["features"]:  # (older checkpoints: no record)
-            was, is_now = ("none" if side is None else "other ones" for side in (then["features"], trained["features"]))
-            raise ConfigError(f"{path}: cannot resume, the side features (user demographics, genres, years) were "
-                              f"{was} and are now {is_now} (another catalogue, user file or features setting)")
+            raise ConfigError(f"{path}: cannot resume, {_features_changed(then, trained)}")
     if int(ck["epoch"]) + 1 > n_epochs and not ck.get("stopped"):
         raise ConfigError(f"{path}: cannot resume, the checkpoint has trained {int(ck['epoch']) + 1} epochs and "
                           f"epochs is now {n_epochs}")
@@ -870,6 +869,22 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
     if diff:
         k = diff[0]
         raise ConfigError(f"{path}: cannot resume, {k} was {saved.get(k)!r} and is now {now.get(k)!r}")
+
+
+def _features_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
+    """In words, how the side features of checkpoint record ``then`` differ from ``now``'s."""
+    side = "side features (user demographics, genres, years)"
+    if then["features"] is None:
+        return f"it was trained on ids alone and the data now has {side} (another catalogue, user file or features setting)"
+    if now["features"] is None:
+        return f"it was trained with {side} and the data now has none (another catalogue, user file or features setting)"
+    parts = then.get("feature_parts") or {}  # (older checkpoints: no record of each part)
+    changed = [part for part in ("users", "movies") if part in parts and parts[part] != now["feature_parts"][part]]
+    said = {"users": "the users' demographics (another user file, or its contents changed)",
+            "movies": "the movies' genres and years (another catalogue, or its contents changed)"}
+    if len(changed) == 1:
+        return f"{said[changed[0]]} are not the ones it was trained with"
+    return f"the {side} are not the ones it was trained with (another catalogue or user file, or their contents changed)"
 
 
 def _progress(cfg: TrainConfig, total: int, epoch: int, n_epochs: int, dctx: _Dist):

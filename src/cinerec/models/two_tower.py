@@ -156,6 +156,22 @@ class TowerFeatures:
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
+    def part_fingerprints(self) -> dict[str, str]:
+        """A hash of the users' features and one of the movies', so that a checkpoint can
+        say which of them changed."""
+        import hashlib
+
+        out = {}
+        for part, arrays in (("users", (self.user_codes,)), ("movies", (self.item_genres, self.item_year))):
+            h = hashlib.blake2b(digest_size=8)
+            if part == "users":
+                h.update(repr((self.user_columns, self.user_vocab)).encode())
+            for a in arrays:
+                h.update(repr(a.shape).encode())
+                h.update(np.ascontiguousarray(a).tobytes())
+            out[part] = h.hexdigest()
+        return out
+
     @classmethod
     def load(cls, path: Path) -> "TowerFeatures":
         with np.load(path, allow_pickle=False) as z:
