@@ -204,6 +204,31 @@ def test_someone_new_whose_ratings_are_all_low_is_told_why_the_list_is_the_most_
     assert code == 0 and said not in json.loads(out)["notes"]
     code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--liked", "m1", "--ratings", "m2=1", "-k", "3")
     assert code == 0 and "counts as liked" not in out + err
+    # The API said none of it: the same list, "source": "history", and no word of why.
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    with TestClient(create_app(run_dir)) as c:
+        got = c.post("/recommendations", json={"ratings": {"m1": 1.25, "m2": 1}, "k": 3}).json()
+        assert got["notes"] == [said], got
+        assert c.post("/recommendations", json={"ratings": {"m1": 5, "m2": 1}, "k": 3}).json()["notes"] == []
+        pid = c.post("/profiles", json={"ratings": {"m1": 1.25, "m2": 1}}).json()["profile_id"]
+        assert c.get(f"/profiles/{pid}", params={"k": 3}).json()["notes"] == [said]
+        # Short lists, as the command line says them: a known person's, and someone new's.
+        code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--user", "u0", "-k", "10", "--json")
+        cli = json.loads(out)
+        api = c.get("/users/u0/recommendations", params={"k": 10}).json()
+        assert [r["movie_id"] for r in api["recommendations"]] == [r["movie_id"] for r in cli["recommendations"]]
+        assert api["notes"] == ["7 movies listed for user u0, not 10: they rated the other 13 of the run's 20 movies"]
+        assert api["notes"][0] in cli["notes"]
+        given = {f"m{i}": 4 for i in range(18)}
+        code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--ratings",
+                              ",".join(f"{m}={s}" for m, s in given.items()), "-k", "5", "--json")
+        short = "2 movies listed, not 5: the other 18 movies of the run's 20 are the ones given"
+        assert short in json.loads(out)["notes"]
+        assert c.post("/recommendations", json={"ratings": given, "k": 5}).json()["notes"] == [short]
+        assert c.get("/users/u0/recommendations", params={"k": 3}).json()["notes"] == []
 
 
 def test_seqknn_s_similar_movies_are_not_said_to_be_cut_by_its_neighbours(tmp_path, capsys):

@@ -465,3 +465,29 @@ def test_a_synthetic_release_is_said_to_be_one_on_the_page(browser, tmp_path):
         page, errors = _opened(browser, server.url)
         expect(page.locator("#service")).to_contain_text("(synthetic data: made-up ratings, not a real release)")
         assert not errors
+
+
+def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
+    # "1 pick from the 9 movies you gave." and no more: the API's notes (why a list is
+    # short; that nothing given counts as liked) reached the command line alone.
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+    from cinerec.serving.store import ProfileStore
+
+    from .conftest import LiveServer
+
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{1 + (u + i) % 5}" for u in range(12) for i in range(10) if (u + i) % 3) + "\n")
+    (tmp_path / "movies.csv").write_text("item,title\n" + "\n".join(f"m{i},Film number {i}" for i in range(10)) + "\n")
+    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+        profiles = ProfileStore(tmp_path / "profiles.sqlite")
+        pid = profiles.create()
+        profiles.set_ratings(pid, {f"m{i}": 4.0 for i in range(9)})
+        page, errors = _opened(browser, f"{server.url}/?profile={pid}")
+        expect(page.locator("#recs .movie")).to_have_count(1)
+        expect(page.locator("#recs-status")).to_have_text(
+            "1 pick from the 9 movies you gave. 1 movie listed, not 10: the other 9 movies of the run's 10 are the "
+            "ones given.")
+        assert not errors

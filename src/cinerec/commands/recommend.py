@@ -53,25 +53,13 @@ def recommend(
             raise ConfigError("recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new")
         _recommend_new(run, liked or [], rated or [], k, run_model, json, quiet)
         return
-    raw, model_name, recs, (n_items, rated_n, seen_n, left_n, made_up, fitted) = _recommend(run, user, k, run_model)
+    raw, model_name, recs, short, made_up, fitted = _recommend(run, user, k, run_model)
     # A synthetic release's and the model's fit's: printed under the list, as under evaluate's figures.
     notes = list(made_up) + list(fitted)
-    if len(recs) < k and len(recs) == left_n:
-        listed = f"{len(recs)} movie{'' if len(recs) == 1 else 's'}"
-        # Films they rated listed again under other ids count as rated, and a film left
-        # under two ids is listed once: each said apart (the rated count held them).
-        again, once = seen_n - rated_n, n_items - seen_n - left_n
-        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} they rated, listed again under " \
-                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
-        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
-                     "listed once" if once else ""
-        plain = not again and not once
-        notes.append(f"{listed} listed for user {raw}, not {k}: they rated {'the other ' if plain else ''}{rated_n:,} of "
-                     f"the run's {n_items:,} movies{again_words}{once_words}" if recs else f"no movie listed for user "
-                     f"{raw}: they rated all {n_items:,} of the run's movies" +
-                     (f" ({again:,} of them under another id)" if again else ""))
+    if short is not None:
+        notes.append(short)
         if recs:  # (none left: said below, on stdout)
-            say(f"note: {notes[-1]}", quiet)
+            say(f"note: {short}", quiet)
     if json:  # the notes too, which -q keeps off stderr
         print_json({"user": raw, "model": model_name, "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
@@ -167,26 +155,13 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
         notes.append(unliked)
         if recs:
             say(f"note: {unliked}", quiet)
-    given = len(likes) + len(stars)
     # Films given listed again under other ids are never listed either, and a film left
     # under two ids is listed once (the note did not count them).
     given_at = np.array(sorted({lists.item_index(m) for m in [*likes, *stars]}), dtype=np.int64)
-    again = 0 if lists.twins is None or not len(given_at) else \
-        len(np.setdiff1d(lists.twins[given_at].indices, given_at))
-    left = lists.films_left(given=given_at)
-    if len(recs) < k and len(recs) == left:
-        once = run.dataset.n_items - given - again - left
-        others = f"{given:,} movie{'' if given == 1 else 's'}" if again or once else \
-            "the other movie" if given == 1 else f"the other {given:,} movies"
-        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} given, listed again under " \
-                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
-        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
-                     "listed once" if once else ""
-        notes.append(f"{len(recs)} movie{'' if len(recs) == 1 else 's'} listed, not {k}: {others} of the run's "
-                     f"{run.dataset.n_items:,} {'is the one' if given == 1 else 'are the ones'} given{again_words}"
-                     f"{once_words}")
+    if (short := lists.short_for_history(given_at, k, len(recs))) is not None:
+        notes.append(short)
         if recs:
-            say(f"note: {notes[-1]}", quiet)
+            say(f"note: {short}", quiet)
     if json:  # each movie given once, its id as the data has it (a JSON object's keys are text)
         print_json({"liked": likes, "ratings": {str(m): s for m, s in stars.items()}, "model": name,
                     "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
@@ -297,13 +272,11 @@ def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None 
 
 
 def _recommend(run_dir: Path, user: Any, k: int,
-               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]],
-                                                tuple[int, int, int, int, list[str], list[str]]]:
+               model_name: str | None) -> tuple[Any, str, list[dict[str, Any]], str | None, list[str], list[str]]:
     """The user's raw id as the data spells it, the model's name, :func:`recommend_for`'s list,
-    and the run's count of movies with how many of them the user rated and how many no
-    list of theirs holds (those, and films they rated listed again under other ids), how many
-    films a list of theirs can hold (a film left under two ids is one), the note that
-    the run's data is a synthetic release (none when it is not) and the model's fit notes."""
+    the line said when it is short because they rated the other movies (``None`` when it
+    is not), the note that the run's data is a synthetic release (none when it is not)
+    and the model's fit notes."""
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError
     from cinerec.runs import open_run
@@ -321,7 +294,7 @@ def _recommend(run_dir: Path, user: Any, k: int,
         if "is more than candidates" not in str(e):
             raise
         raise ConfigError(f"-k {k}: {e}") from None
-    return (run.dataset.user_ids.raw_id(u), name, lists.records(items[0], scores[0], reasons[0]),
-            (run.dataset.n_items, int(lists.rated[u].nnz), int(lists.seen[u].nnz), lists.films_left(u),
-             synthetic_list_notes(run.dataset), model.fit_notes()))
+    recs = lists.records(items[0], scores[0], reasons[0])
+    return (run.dataset.user_ids.raw_id(u), name, recs, lists.short_for_user(u, k, len(recs)),
+            synthetic_list_notes(run.dataset), model.fit_notes())
 

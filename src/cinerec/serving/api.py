@@ -146,6 +146,9 @@ class SimilarMovie(Movie):
 class RecommendationList(BaseModel):
     source: str = Field(description="'store', 'live', 'history' or 'popular'")
     recommendations: list[Recommendation]
+    notes: list[str] = Field(default=[], description="what `cinerec recommend` says beside the same list: that none "
+                             "of the movies given counts as liked (the list is then the most rated movies), or why "
+                             "the list is shorter than k")
 
 
 class UserRecommendations(RecommendationList):
@@ -350,6 +353,29 @@ class Service:
             off[np.asarray(seen, dtype=np.int64)] = True
         items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k, off=off)
         return "history", self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars)
+
+    def user_notes(self, user: int, k: int, genre: str | None, listed: int) -> list[str]:
+        """What is said beside user index ``user``'s list of ``listed`` movies, as ``cinerec
+        recommend`` says it: that it is short because they rated the other movies."""
+        short = None if genre else self.lists.short_for_user(user, k, listed)
+        return [] if short is None else [short]
+
+    def history_notes(self, ratings: Mapping[str, float | None], k: int, genre: str | None, listed: int,
+                      seen: Sequence[int] = ()) -> list[str]:
+        """What is said beside the list of ``listed`` movies for someone described by
+        ``{movie_id: stars or None}`` (and movie indices ``seen``), as ``cinerec recommend
+        --liked/--ratings`` says it: that none of it counts as liked, so the list is the
+        most rated movies, and that it is short because they gave the other movies."""
+        if not ratings:
+            return []
+        notes = []
+        unliked = self.lists.nothing_liked([m for m, s in ratings.items() if s is None],
+                                           {m: s for m, s in ratings.items() if s is not None})
+        if unliked is not None:
+            notes.append(unliked)
+        given = np.array([self.item_index(m) for m in ratings] + list(seen), dtype=np.int64)
+        short = None if genre else self.lists.short_for_history(given, k, listed)
+        return notes + ([] if short is None else [short])
 
     def popular(self, k: int, genre: str | None, seen: Sequence[int] = ()) -> list[dict[str, Any]]:
         skip = set(seen)
@@ -728,7 +754,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             svc.user_recommendations(u, k, genre)
         raw = svc.dataset.user_ids.raw[u]
         user = raw.item() if isinstance(raw, np.generic) else raw
-        return JSONResponse({"user_id": user, "source": source, "recommendations": recs})
+        return JSONResponse({"user_id": user, "source": source, "recommendations": recs,
+                             "notes": svc.user_notes(u, k, genre, len(recs))})
 
     @app.get("/users/{rest:rawid}", include_in_schema=False)
     def no_user_route(rest: str) -> JSONResponse:
@@ -743,7 +770,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_genre(svc, body.genre, "genre", where="body")
         _known(svc, body.as_mapping(), body.field)
         source, recs = svc.history_recommendations(body.as_mapping(), body.k, body.genre, body.field)
-        return JSONResponse({"source": source, "recommendations": recs})
+        return JSONResponse({"source": source, "recommendations": recs,
+                             "notes": svc.history_notes(body.as_mapping(), body.k, body.genre, len(recs))})
 
     @app.post("/profiles", response_model=ProfileCreated, status_code=201, tags=["profiles"])
     def create_profile(body: Annotated[History | None, Body()] = None) -> dict[str, Any]:
@@ -963,4 +991,5 @@ def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[s
     seen = svc.twins_kept(m for m in ratings if m not in usable)
     source, recs = svc.history_recommendations(usable, k, genre, seen=seen)
     movies = [svc.records[svc.item_index(m)] for m in usable]
-    return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs}
+    return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs,
+            "notes": svc.history_notes(usable, k, genre, len(recs), seen)}

@@ -197,6 +197,53 @@ class Lists:
         left = np.setdiff1d(np.arange(self.dataset.n_items), seen_now)
         return int(self._first_of_each_film(left).sum())
 
+    def short_for_user(self, user: int, k: int, listed: int) -> str | None:
+        """The line said beside user index ``user``'s list of ``listed`` movies when it holds
+        fewer than ``k`` because they rated all the others (``None`` otherwise): films they
+        rated listed again under other ids count as rated, and a film left under two ids is
+        listed once, each said apart."""
+        if listed >= k:  # (first: a full list, nearly every list, costs nothing here)
+            return None
+        left = self.films_left(user)
+        if listed != left:
+            return None
+        raw = self.dataset.user_ids.raw_id(user)
+        n_items, rated_n, seen_n = self.dataset.n_items, int(self.rated[user].nnz), int(self.seen[user].nnz)
+        again, once = seen_n - rated_n, n_items - seen_n - left
+        if not listed:
+            return f"no movie listed for user {raw}: they rated all {n_items:,} of the run's movies" + \
+                (f" ({again:,} of them under another id)" if again else "")
+        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} they rated, listed again under " \
+                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
+        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
+                     "listed once" if once else ""
+        plain = not again and not once
+        return (f"{listed} movie{'' if listed == 1 else 's'} listed for user {raw}, not {k}: they rated "
+                f"{'the other ' if plain else ''}{rated_n:,} of the run's {n_items:,} movies{again_words}{once_words}")
+
+    def short_for_history(self, given: np.ndarray, k: int, listed: int) -> str | None:
+        """The line said beside the list of ``listed`` movies for someone new who gave movie
+        indices ``given`` when it holds fewer than ``k`` because they gave all the others
+        (``None`` otherwise); as :meth:`short_for_user`."""
+        if listed >= k:
+            return None
+        given = np.unique(np.asarray(given, dtype=np.int64))
+        left = self.films_left(given=given)
+        if listed != left:
+            return None
+        n_given = len(given)
+        again = 0 if self.twins is None or not n_given else len(np.setdiff1d(self.twins[given].indices, given))
+        once = self.dataset.n_items - n_given - again - left
+        others = f"{n_given:,} movie{'' if n_given == 1 else 's'}" if again or once else \
+            "the other movie" if n_given == 1 else f"the other {n_given:,} movies"
+        again_words = f", and {again:,} {'is a film' if again == 1 else 'are films'} given, listed again under " \
+                      f"{'another id' if again == 1 else 'other ids'}" if again else ""
+        once_words = f", and {once:,} {'is the other id of a film' if once == 1 else 'are the other ids of films'} " \
+                     "listed once" if once else ""
+        return (f"{listed} movie{'' if listed == 1 else 's'} listed, not {k}: {others} of the run's "
+                f"{self.dataset.n_items:,} {'is the one' if n_given == 1 else 'are the ones'} given{again_words}"
+                f"{once_words}")
+
     def _first_of_each_film(self, items: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
         """``(len(items),) bool``: the movies of ``items`` (in order, ``-1`` never) that are
         no twin of an earlier one, nor of a movie in ``taken``."""

@@ -208,11 +208,15 @@ function applyProfile(p) {
   state.ratings = p.ratings;
   state.mine = p.movies;
   state.recs = p.recommendations;
-  $("recs-status").textContent = p.source === "popular"
+  const status = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
       ? `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`
       : `No picks: no movie is left to recommend beyond the ${plural(p.movies.length, "movie")} you gave.`;
+  // What the server says beside the list (none of the movies given counts as liked, so
+  // the picks are the most rated; or why the list is short), as the command line says it.
+  const notes = (p.notes || []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}.`);
+  $("recs-status").textContent = [status, ...notes].join(" ");
   renderAll();
 }
 
