@@ -342,6 +342,20 @@ def test_a_new_persons_ratings_below_the_runs_liked_threshold_are_seen_not_liked
         run.recommend_for(ratings={"50": 5, "100": 4}, k=10)["movie_id"].tolist()
 
 
+
+def test_someone_new_whose_ratings_are_all_below_the_runs_liked_threshold_is_told_so(thresholded, capsys):
+    # Their list was the most rated movies, "popular with many viewers", with no word of why.
+    said = ("none of the ratings given reaches the run's --liked-threshold (4 stars and up), and below it a rating "
+            "is a movie seen, not one ease learns from: nothing given says what this person likes")
+    assert main(["recommend", "--run", str(thresholded.path), "--ratings", "50=1,181=3", "--json"]) == 0
+    assert said in json.loads(capsys.readouterr().out)["notes"]
+    with TestClient(create_app(thresholded.path)) as c:
+        assert c.post("/recommendations", json={"ratings": {"50": 1, "181": 3}}).json()["notes"] == [said]
+        for ratings in ({"50": 4, "181": 1}, {"50": 1}):
+            body = {"ratings": ratings} if len(ratings) > 1 else {"liked": ["50"]}
+            assert c.post("/recommendations", json=body).json()["notes"] == []
+
+
 @pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])
 def test_a_known_persons_list_past_what_their_history_says_goes_to_popular_movies(model):
     # Past the movies a history speaks for, item-kNN scores 0 in catalogue order; those

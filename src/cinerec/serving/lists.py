@@ -455,19 +455,26 @@ class Lists:
         """The line said beside a list for someone new (raw ids ``liked``, ``{id: stars}``
         ``ratings``) when none of it counts as liked and the model finds movies only like
         liked ones (it scores no history of its own): every place then goes to the most
-        rated movies, said there to be popular, with nothing saying why. ``None`` otherwise."""
-        if self.model.can_score_history or not self.model.personal or list(liked or ()):
+        rated movies, said there to be popular, with nothing saying why. So, on a run made
+        with ``--liked-threshold``, when every rating given is below it: a model that scores
+        a history then reads none of it (a rating below is a movie seen, no event), as it
+        read the run's own low ratings. ``None`` otherwise."""
+        threshold = self.dataset.info.get("liked_threshold") is not None
+        if (self.model.can_score_history and not threshold) or not self.model.personal or list(liked or ()):
             return None
         given = {self.item_index(m): float(s) for m, s in dict(ratings or {}).items()}
         if not given:
             return None
         items = np.array(sorted(given), dtype=np.int64)
         stars = np.array([given[i] for i in items], dtype=np.float32)
-        likes = self._read_given(items, stars, np.zeros(len(items), dtype=bool))[4]
-        if likes.nnz:
+        _, _, _, read, likes, _ = self._read_given(items, stars, np.zeros(len(items), dtype=bool))
+        if likes.nnz or (self.model.can_score_history and read.nnz):
             return None
-        rule = f"{self.liked_min_stars:g} stars and up, the run's --liked-threshold" \
-            if self.dataset.info.get("liked_threshold") is not None else \
+        if self.model.can_score_history:
+            return (f"none of the ratings given reaches the run's --liked-threshold ({self.liked_min_stars:g} stars "
+                    f"and up), and below it a rating is a movie seen, not one {self.model.name} learns from: nothing "
+                    "given says what this person likes")
+        rule = f"{self.liked_min_stars:g} stars and up, the run's --liked-threshold" if threshold else \
             f"{self.liked_min_stars:g} stars and up on this data, and not below the others given"
         return (f"none of the ratings given counts as liked ({rule}), and {self.model.name} finds movies like liked "
                 "ones: the list is the most rated movies")
