@@ -229,6 +229,15 @@ def test_someone_new_whose_ratings_are_all_low_is_told_why_the_list_is_the_most_
         assert short in json.loads(out)["notes"]
         assert c.post("/recommendations", json={"ratings": given, "k": 5}).json()["notes"] == [short]
         assert c.get("/users/u0/recommendations", params={"k": 3}).json()["notes"] == []
+    # A notebook's frames carry what the command line says beside the same lists.
+    from cinerec.runs import open_run
+
+    run = open_run(run_dir)
+    code, out, err = _out(capsys, "recommend", "--run", str(run_dir), "--ratings", "m1=1.25,m2=1", "-k", "3", "--json")
+    assert run.recommend_for(ratings={"m1": 1.25, "m2": 1}, k=3).attrs["notes"] == json.loads(out)["notes"]
+    assert run.top_n(["u0", "u1"], k=10).attrs["notes"] == cli["notes"] + \
+        ["6 movies listed for user u1, not 10: they rated the other 14 of the run's 20 movies"]
+    assert run.top_n(["u0"], k=3).attrs["notes"] == run.model_notes()
 
 
 def test_seqknn_s_similar_movies_are_not_said_to_be_cut_by_its_neighbours(tmp_path, capsys):

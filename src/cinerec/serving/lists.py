@@ -523,7 +523,8 @@ class Lists:
         nullable integer: ``<NA>`` when unknown), ``genres`` (a list), ``score``, ``reason``
         and ``reason_movie_id`` (the movie the reason names); one row per recommendation,
         users in the order given, each once (an id given again, or the same user written
-        another way, ``1`` and ``"1"``, adds no rows).
+        another way, ``1`` and ``"1"``, adds no rows). ``frame.attrs["notes"]`` holds the
+        lines ``cinerec recommend --json`` gives in ``notes`` beside the same lists.
         """
         import pandas as pd
 
@@ -535,7 +536,8 @@ class Lists:
         users = np.array(list(dict.fromkeys(self.user_index(u) for u in ids)), dtype=np.int64)
         self._length(k)  # with no users too: a wrong k (or one past a shortlist) is wrong whoever asks
         k = check_k(k)
-        rows = []
+        rows: list[dict[str, Any]] = []
+        shorts: list[str | None] = []  # (each user's: why their list is short, or None)
         if len(users):
             order, first = np.unique(users, return_index=True)  # for_users wants distinct users
             items, scores, reasons = self.for_users(order, k)
@@ -545,12 +547,22 @@ class Lists:
                 j = at[int(u)]
                 raw = user_raw[u]  # the data's own id ("5" asked, 5 given back where ids are numbers)
                 raw = raw.item() if isinstance(raw, np.generic) else raw
-                for rank, rec in enumerate(self.records(items[j], scores[j], reasons[j]), 1):
-                    rows.append({"user_id": raw, "rank": rank, **{c: rec[c] for c in _LIST_COLUMNS}})
+                recs = self.records(items[j], scores[j], reasons[j])
+                rows += [{"user_id": raw, "rank": rank, **{c: rec[c] for c in _LIST_COLUMNS}}
+                         for rank, rec in enumerate(recs, 1)]
+                shorts.append(self.short_for_user(int(u), k, len(recs)))
         columns = ["user_id", "rank", *_LIST_COLUMNS]
         frame = self._typed(pd.DataFrame(rows, columns=columns))
         frame["user_id"] = frame["user_id"].astype(np.int64 if self.dataset.user_ids.raw.dtype.kind in "iu" else str)
+        frame.attrs["notes"] = self._notes() + [n for n in shorts if n is not None]
         return frame
+
+    def _notes(self) -> list[str]:
+        """What is said beside every list of this run and model, as ``cinerec recommend
+        --json`` says it: that the data is a synthetic release, and the model's fit notes."""
+        from cinerec.data.dataset import synthetic_list_notes
+
+        return list(synthetic_list_notes(self.dataset)) + list(self.model.fit_notes())
 
     def similar(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The movies most like movie index ``item`` (``model.similar_items``) and their
@@ -581,13 +593,21 @@ class Lists:
         """A pandas DataFrame of the top-``k`` for someone new, described by raw movie ids
         they ``liked`` and/or ``ratings`` (``{movie id: stars}``), never one of those:
         ``rank``, ``movie_id``, ``title``, ``year``, ``genres``, ``score``, ``reason``,
-        ``reason_movie_id`` (cold start, as the API's ``POST /recommendations``)."""
+        ``reason_movie_id`` (cold start, as the API's ``POST /recommendations``), with the
+        notes said beside it in ``frame.attrs["notes"]``, as :meth:`frame`."""
         import pandas as pd
 
         rows = [{"rank": r, **{c: rec[c] for c in _LIST_COLUMNS}}
                 for r, rec in enumerate(self.history_records(liked, ratings, k), 1)]
-        frame = pd.DataFrame(rows, columns=["rank", *_LIST_COLUMNS])
-        return self._typed(frame)
+        frame = self._typed(pd.DataFrame(rows, columns=["rank", *_LIST_COLUMNS]))
+        notes = self._notes()
+        if (unliked := self.nothing_liked(_liked_ids(liked), ratings)) is not None:
+            notes.append(unliked)
+        given = np.array([self.item_index(m) for m in [*_liked_ids(liked), *dict(ratings or {})]], dtype=np.int64)
+        if (short := self.short_for_history(given, k, len(frame))) is not None:
+            notes.append(short)
+        frame.attrs["notes"] = notes
+        return frame
 
     def history_records(self, liked: Any = (), ratings: Any = None, k: int = 10) -> list[dict[str, Any]]:
         """:meth:`history_frame`'s list as :meth:`records` gives it, best first (one dict per
@@ -599,8 +619,7 @@ class Lists:
             raise ConfigError("liked: expected movie ids ([50, 181]), got a mapping: give movie id to stars as "
                               "ratings= ({50: 4.5})")
         given: dict[int, float | None] = {}
-        for m in ([] if liked is None else [liked] if isinstance(liked, (str, bytes, int, np.integer)) else
-                  list(liked)):
+        for m in _liked_ids(liked):
             given[self.item_index(m)] = None
         scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
@@ -728,6 +747,11 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
                           f"got {type(source).__name__}")
     run = source if isinstance(source, Run) else open_run(source)
     return Lists(run.dataset, run.model(model)).frame(user_ids, k)
+
+
+def _liked_ids(liked: Any) -> list[Any]:
+    """A notebook's ``liked``: one raw movie id, or any iterable of them."""
+    return [] if liked is None else [liked] if isinstance(liked, (str, bytes, int, np.integer)) else list(liked)
 
 
 def stars_said(stars: Any) -> str:
