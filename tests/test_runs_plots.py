@@ -221,3 +221,21 @@ def test_a_notebook_shows_each_object_in_one_short_line(dataset, tmp_path):
     finish_run(tmp_path, meta={"command": "train", "best_model": "ease"})
     said = repr(open_run(tmp_path))
     assert said == f"<Run {str(tmp_path)!r} (train): models ease, best ease; {repr(dataset)[1:-1]}>" and len(said) < 300
+
+
+def test_a_run_written_again_after_it_was_opened_asks_to_be_opened_again(dataset, tmp_path):
+    # quickstart again into the same folder: the opened run kept its old dataset and read the
+    # new model, "fitted on 943×300 ... a model folder copied from another run?"
+    from cinerec.serving.lists import top_n
+
+    run_dir = tmp_path / "run"
+    save_model(run_dir, create("popularity").fit(dataset.interactions))
+    save_dataset(run_dir, dataset)
+    finish_run(run_dir, meta={"best_model": "popularity"})
+    run = open_run(run_dir)
+    save_model(run_dir, create("itemknn").fit(dataset.interactions))
+    finish_run(run_dir, meta={"best_model": "itemknn"})
+    with pytest.raises(DataError, match=r"the run folder was written again since it was opened \(run.json is of "
+                                        r".*, not .*\): open it again"):
+        top_n(run, [dataset.user_ids.raw_id(0)])
+    assert len(top_n(open_run(run_dir), [dataset.user_ids.raw_id(0)], model="itemknn")) == 10

@@ -336,6 +336,7 @@ class Run:
         # Loaded again when someone refitted the one handed out (evaluate() on a split, say),
         # so that the run's lists stay the saved model's.
         if model is None or model.train_ is not self._loaded_on.get(name):
+            self._check_unchanged()
             model = self._models[name] = load_model(self.path / "models" / name)
             self._loaded_on[name] = model.train_
             # Fitted with settings a search chose (train --tune; a study's tuned best): its
@@ -345,6 +346,23 @@ class Run:
                                                         or self.meta.get("best_model") in tuning):
                 model.searched_ = True  # type: ignore[attr-defined]
         return model
+
+
+    def _check_unchanged(self) -> None:
+        """Refuse, in one line, a run folder written again since it was opened (another
+        ``train`` or ``quickstart`` into it): its models are another run's, and this one
+        holds the old dataset (a model then read as copied from another run)."""
+        then = self.meta.get("created")
+        if then is None:
+            return
+        try:
+            now = read_json(self.path / "run.json").get("created")
+        except (CinerecError, AttributeError):
+            now = None
+        if now != then:
+            raise DataError(f"{self.path}: the run folder was written again since it was opened (run.json is "
+                            f"{'unreadable now' if now is None else f'of {now}, not {then}'}): open it again "
+                            "(cinerec.runs.open_run)")
 
 
 def _with_options(columns: Any, options: Any) -> dict[str, str]:
