@@ -1252,16 +1252,30 @@ def _below_popularity(rows: list[dict[str, Any]], floors: Mapping[int, Any], met
     on the same splits: a ranking protocol's floor, which the report must name."""
     import numpy as np
 
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, tie_below, tie_breaker
 
     values = [floors[s].metrics.get(metric) for s in study.seeds] if floors else []
     if not values or any(v is None for v in values) or metric.split("@")[0] in LOWER_IS_BETTER:
         return []
     floor = float(np.mean(values))
     over = f"the mean over {len(values)} seeds" if len(values) > 1 else f"seed {study.seeds[0]}"
-    return [f"{row['label']}: {metric} {row['metrics'][metric]['mean']:.4f} is below popularity's {floor:.4f} under "
-            f"{study.protocol} ({over})" for row in rows
-            if row["label"] != floor_row and metric in row["metrics"] and row["metrics"][metric]["mean"] < floor]
+    # Ties on the figure told apart as one split's are (tie_below), on the means over the seeds.
+    other = tie_breaker(metric)
+    means = {metric: floor}
+    if other is not None and all(other in floors[s].metrics for s in study.seeds):
+        means[other] = float(np.mean([floors[s].metrics[other] for s in study.seeds]))
+    out = []
+    for row in rows:
+        if row["label"] == floor_row or metric not in row["metrics"]:
+            continue
+        if row["metrics"][metric]["mean"] < floor:
+            out.append(f"{row['label']}: {metric} {row['metrics'][metric]['mean']:.4f} is below popularity's "
+                       f"{floor:.4f} under {study.protocol} ({over})")
+            continue
+        figures = {name: row["metrics"][name]["mean"] for name in means if name in row["metrics"]}
+        if (tie := tie_below(row["label"], metric, figures, means)) is not None:
+            out.append(f"{tie} under {study.protocol} ({over})")
+    return out
 
 
 def _below_mean(rows: list[dict[str, Any]], floors: Mapping[int, float], study: Study) -> list[str]:

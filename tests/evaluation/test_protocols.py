@@ -638,6 +638,22 @@ def test_below_popularity_names_models_under_the_floor():
     assert below_popularity([r("baseline", 0.2)]) == []
 
 
+
+def test_a_tie_with_popularity_whose_hits_sit_lower_in_the_list_is_said():
+    # two-tower tied popularity's HR@10 (0.25) with NDCG@10 0.1237 against 0.1418, HR@1
+    # 0.02 against 0.07, and nothing was said.
+    from cinerec.evaluation.protocols import below_popularity
+
+    def r(model, hr, ndcg, protocol="loo-sampled"):
+        return Result(protocol, model, {"hr@10": hr, "ndcg@10": ndcg}, 10, 0.0, 0.0, 0)
+
+    results = [r("popularity", 0.25, 0.1418), r("two-tower", 0.25, 0.1237), r("ease", 0.25, 0.15),
+               r("als", 0.3, 0.1)]
+    assert below_popularity(results) == [
+        "two-tower: hr@10 0.2500 ties popularity's, and its ndcg@10 0.1237 is below popularity's 0.1418 under "
+        "loo-sampled (seed 0)"]
+
+
 def test_below_mean_names_a_rating_model_worse_than_the_training_mean():
     # mf (no global mean) fitted in a few optimiser steps on a small log predicted the
     # bottom of the scale for every pair: RMSE 3.0 where the mean gives 1.05, and no word.

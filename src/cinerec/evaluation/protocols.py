@@ -1276,10 +1276,35 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
         metric = headline(r.protocol, _ks_of(r.metrics, HEADLINE.get(r.protocol, "")))
         if floor is None or r is floor or metric is None or metric in LOWER_IS_BETTER:
             continue
-        if metric in r.metrics and metric in floor.metrics and r.metrics[metric] < floor.metrics[metric]:
+        if metric not in r.metrics or metric not in floor.metrics:
+            continue
+        if r.metrics[metric] < floor.metrics[metric]:
             out.append(f"{r.model}: {metric} {r.metrics[metric]:.4f} is below {baseline}'s "
                        f"{floor.metrics[metric]:.4f} under {r.label}")
+        elif (tie := tie_below(r.model, metric, r.metrics, floor.metrics, baseline)) is not None:
+            out.append(f"{tie} under {r.label}")
     return out
+
+
+def tie_breaker(metric: str) -> str | None:
+    """The figure that tells a tie on headline ``metric`` apart: NDCG at the same K, which
+    also counts where in the list the hits are (``hr@10`` ties at 0.25, with the hits lower
+    down the list)."""
+    family, _, k = metric.partition("@")
+    return f"ndcg@{k}" if k and family in ("hr", "recall") else None
+
+
+def tie_below(model: str, metric: str, figures: Mapping[str, Any], floor: Mapping[str, Any],
+              baseline: str = "popularity") -> str | None:
+    """The line said of ``model`` whose ``metric`` equals ``baseline``'s and whose
+    :func:`tie_breaker` is below it (``None`` otherwise); ``figures`` and ``floor`` map a
+    figure's name to its value."""
+    other = tie_breaker(metric)
+    if other is None or other not in figures or other not in floor or figures[metric] != floor[metric] \
+            or not figures[other] < floor[other]:
+        return None
+    return (f"{model}: {metric} {figures[metric]:.4f} ties {baseline}'s, and its {other} {figures[other]:.4f} is "
+            f"below {baseline}'s {floor[other]:.4f}")
 
 
 def mean_rmse(prepared: Prepared) -> float:
