@@ -358,6 +358,10 @@ def test_resume_with_other_side_features_is_refused(small_data, tmp_path, capsys
     assert capsys.readouterr().err.strip().endswith(
         "cannot resume, the movies' genres and years (another catalogue, or its contents changed) are not the ones "
         "it was trained with")
+    # A setting that changes what is read is named, not blamed on a user file.
+    assert main(["train", "--data", str(small_data), *two_tower, "--set", "epochs=4", "--set", "zip_prefix=true",
+                 "--resume"]) == 2
+    assert capsys.readouterr().err.strip().endswith("cannot resume, zip_prefix was False and is now True")
     assert main(["train", "--data", str(small_data), *two_tower, "--set", "epochs=4", "--resume"]) == 0
 
 

@@ -239,3 +239,13 @@ def test_a_run_written_again_after_it_was_opened_asks_to_be_opened_again(dataset
                                         r".*, not .*\): open it again"):
         top_n(run, [dataset.user_ids.raw_id(0)])
     assert len(top_n(open_run(run_dir), [dataset.user_ids.raw_id(0)], model="itemknn")) == 10
+    # While a train into the folder has removed its run.json, or cut it short: the same line.
+    run = open_run(run_dir)
+    for damage in ("gone", "cut"):
+        (run_dir / "run.json").rename(tmp_path / "kept.json")
+        if damage == "cut":
+            (run_dir / "run.json").write_text('{"created": "20')
+        with pytest.raises(DataError, match=r"written again since it was opened \(run.json is unreadable now\)"):
+            run.model("itemknn")
+        (run_dir / "run.json").unlink(missing_ok=True)
+        (tmp_path / "kept.json").rename(run_dir / "run.json")

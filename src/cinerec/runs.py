@@ -357,7 +357,7 @@ class Run:
             return
         try:
             now = read_json(self.path / "run.json").get("created")
-        except (CinerecError, AttributeError):
+        except (OSError, ValueError, CinerecError, AttributeError):  # (gone, cut short, or no object)
             now = None
         if now != then:
             raise DataError(f"{self.path}: the run folder was written again since it was opened (run.json is "

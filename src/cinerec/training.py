@@ -853,8 +853,6 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
             raise ConfigError(f"{path}: cannot resume, it was trained by {_processes(then['processes'])} and is now "
                               f"run by {_processes(trained['processes'])}; resume it with as many (torchrun "
                               "--nproc-per-node and --nnodes)")
-        if "features" in then and then["features"] != trained["features"]:  # (older checkpoints: no record)
-            raise ConfigError(f"{path}: cannot resume, {_features_changed(then, trained)}")
     if int(ck["epoch"]) + 1 > n_epochs and not ck.get("stopped"):
         raise ConfigError(f"{path}: cannot resume, the checkpoint has trained {int(ck['epoch']) + 1} epochs and "
                           f"epochs is now {n_epochs}")
@@ -869,6 +867,9 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
     if diff:
         k = diff[0]
         raise ConfigError(f"{path}: cannot resume, {k} was {saved.get(k)!r} and is now {now.get(k)!r}")
+    # After the settings: one of them (features, zip_prefix) changes what is read, and is named.
+    if then is not None and "features" in then and then["features"] != trained["features"]:  # (older: no record)
+        raise ConfigError(f"{path}: cannot resume, {_features_changed(then, trained)}")
 
 
 def _features_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
