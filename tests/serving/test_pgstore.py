@@ -888,3 +888,40 @@ def test_a_piece_of_a_password_the_driver_quotes_is_masked(password):
         open_store(url)
     tail = password.split("?", 1)[1]
     assert tail not in str(e.value) and "cannot connect to PostgreSQL" in str(e.value) and "***" in str(e.value)
+
+
+def test_a_change_the_database_refuses_is_a_503_and_health_says_so_until_one_is_saved(run_dir, pg_url):
+    # A read-only database or a trigger's exception answered a bare 500 (ReadOnlySqlTransaction,
+    # RaiseException), and /health said ok while no change could be saved.
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    url = _database(pg_url, "cinerec_refusing")
+    with TestClient(create_app(run_dir, profiles=url)) as c:
+        pid = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE FUNCTION cinerec_profiles.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN RAISE EXCEPTION 'changes are frozen'; END $$")
+            con.execute("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON cinerec_profiles.ratings "
+                        "FOR EACH ROW EXECUTE FUNCTION cinerec_profiles.refuse()")
+        for r in (c.put(f"/profiles/{pid}/ratings", json={"liked": [181]}), c.post("/profiles", json={"liked": [7]})):
+            assert r.status_code == 503 and r.headers["retry-after"], r.text
+            assert "PostgreSQL write failed, nothing saved (changes are frozen" in r.json()["detail"]
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "the last change could not be saved (changes are frozen" in \
+            health["profiles"], health
+        assert c.get(f"/profiles/{pid}").json()["ratings"] == {"50": None}  # nothing saved
+        # A full disk (SQLSTATE 53100) is refused as such: nothing saved, not "may or may not have been".
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE OR REPLACE FUNCTION cinerec_profiles.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+                        "USING ERRCODE = '53100'; END $$")
+        r = c.put(f"/profiles/{pid}/ratings", json={"liked": [181]})
+        assert r.status_code == 503 and "nothing saved (could not extend file" in r.json()["detail"], r.text
+        assert c.get("/health").json()["status"] == "degraded"
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("DROP TRIGGER refuse ON cinerec_profiles.ratings")
+        assert c.put(f"/profiles/{pid}/ratings", json={"liked": [181]}).status_code == 200
+        assert c.get("/health").json()["status"] == "ok"

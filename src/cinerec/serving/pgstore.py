@@ -774,6 +774,9 @@ class PgProfileStore:
         self.path = safe_url(url)
         self._pool = _Pool(url)
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
+        #: Why the last change could not be saved (``None`` once one is): ``/health``
+        #: says degraded meanwhile, as for a SQLite file on a full disk.
+        self.last_failure: str | None = None
         import psycopg
 
         try:
@@ -844,6 +847,13 @@ class PgProfileStore:
         self._pool.close()
 
     def _write(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(con)`` in one transaction; a change the database refuses is a 503 (and
+        :attr:`last_failure` says so on ``/health`` until a change is saved again)."""
+        out = self._refused_or(fn)
+        self.last_failure = None
+        return out
+
+    def _refused_or(self, fn: Callable[[Any], Any]) -> Any:
         import psycopg
 
         try:
@@ -854,6 +864,8 @@ class PgProfileStore:
             raise DataError(f"{self.path}: PostgreSQL cannot keep this profile's ratings, nothing saved "
                             f"({_first_line(e, self.url)}); it indexes movie ids of up to about {PG_ID_BYTES:,} "
                             "bytes: keep profiles in a SQLite file (--profiles FILE), which holds any") from None
+        except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as e:  # refused; the connection is well
+            raise self._refused(e) from None
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             # Not tried again (it may have been written before the connection dropped); the
             # pool's other idle connections are likely as dead (the server restarted), so
@@ -864,6 +876,16 @@ class PgProfileStore:
         except _out_of_reach() as e:  # refused by the database: the transaction was rolled back
             raise Unavailable(f"{self.path}: PostgreSQL write failed, nothing saved ({_first_line(e, self.url)}; "
                               f"{_OUT_OF_REACH_WHY})") from None
+        except psycopg.DatabaseError as e:  # any other refusal (a read-only database, a trigger): rolled back too
+            raise self._refused(e) from None
+
+    def _refused(self, e: BaseException) -> Unavailable:
+        """A change the database refused, rolled back: a 503, and ``/health`` degraded
+        until a change is saved (nothing else it reads shows a read-only database, a
+        trigger's refusal or a full disk)."""
+        said = _first_line(e, self.url)
+        self.last_failure = f"the last change could not be saved ({said})"
+        return Unavailable(f"{self.path}: PostgreSQL write failed, nothing saved ({said})")
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
