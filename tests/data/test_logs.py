@@ -778,8 +778,16 @@ def test_odd_files_get_one_line_each(tmp_path):
     with pytest.raises(DataError, match=r"cr\.csv: cannot read it as a ratings log \(new-line character"):
         load_log(tmp_path / "cr.csv")
     (tmp_path / "big.csv").write_text("user,item,rating\n1,m1,4\n1,m2,1e308\n")  # finite, but not in float32
-    with pytest.raises(DataError, match=r"big\.csv line 3: rating '1e308' is too large to be a rating$"):
+    with pytest.raises(DataError, match=r"big\.csv line 3: rating '1e308' is too large to be a rating \(at most "
+                                        r"16,777,216 either way: .*; divide the column down\)$"):
         load_log(tmp_path / "big.csv")
+    # Within float32, past what the models' squares and sums hold: read, then bpmf crashed and als overflowed.
+    for big in ("3e38", "-2e7", "16777217"):
+        (tmp_path / "big.csv").write_text(f"user,item,rating\n1,m1,4\n1,m2,{big}\n")
+        with pytest.raises(DataError, match=rf"big\.csv line 3: rating '{big}' is too large to be a rating"):
+            load_log(tmp_path / "big.csv")
+    (tmp_path / "big.csv").write_text("user,item,rating\n1,m1,4\n1,m2,16777216\n2,m1,-16777216\n")
+    assert load_log(tmp_path / "big.csv").interactions.ratings.tolist() == [4.0, 16777216.0, -16777216.0]
     pd.DataFrame({"user": [[1], [2]], "item": [1, 2], "rating": [3, 4]}).to_parquet(tmp_path / "lists.parquet")
     with pytest.raises(DataError, match=r"lists\.parquet: the user id column 'user' holds list<.*> values, not ids"):
         load_log(tmp_path / "lists.parquet")

@@ -43,6 +43,11 @@ import pandas as pd
 from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
 from cinerec.errors import DataError, NotFoundError
 
+#: The largest rating, either way, a log may hold: ratings are kept in float32, whose
+#: whole numbers are exact up to 2**24, and the models' sums of squared ratings stay
+#: finite below it (a log rated up to 3e38 was read, then models crashed or overflowed).
+RATING_LIMIT = float(2**24)
+
 __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -827,13 +832,12 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                             "is not a number")
         fast = (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count
         raw = column.to_numpy() if fast else None
-        fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or
-                                                                      np.abs(raw).max() <= np.finfo(np.float32).max)
+        fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or np.abs(raw).max() <= RATING_LIMIT)
         values = raw.astype(np.float32) if fits and raw is not None else None  # (ratings are kept in float32)
         if values is None:
             series = pd.to_numeric(column.to_pandas(), errors="coerce")
             bad = (series.isna() | ~np.isfinite(series)).to_numpy()
-            huge = (series.abs() > np.finfo(np.float32).max).to_numpy() & ~bad  # kept in float32
+            huge = (series.abs() > RATING_LIMIT).to_numpy() & ~bad
             if bad.any() or huge.any():
                 row = int(np.argmax(bad | huge))
                 # As the file writes it (1e309, not the inf it reads as; "NaN", a word the
@@ -843,7 +847,9 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 if value is None or (isinstance(value, str) and not value.strip()):  # a Parquet null, a blank cell
                     raise DataError(f"{_line(path, row)}: no rating")
                 overflow = bool(np.isinf(series.iloc[row])) and "inf" not in str(value).lower()  # 1e309
-                what = "is too large to be a rating" if huge[row] or overflow else "is not a number"
+                what = f"is too large to be a rating (at most {int(RATING_LIMIT):,} either way: ratings are kept as " \
+                    "32-bit numbers, and the models square and sum them; divide the column down)" \
+                    if huge[row] or overflow else "is not a number"
                 raise DataError(f"{_line(path, row)}: rating {value!r} {what}")
             values = series.to_numpy(dtype=np.float32)
         out["rating"] = values
