@@ -266,3 +266,12 @@ def test_a_searched_model_s_note_reads_alike_once_loaded_from_its_run(tmp_path, 
     assert main(["recommend", "--run", str(out), "--user", "u1", "-k", "3", "--json"]) == 0
     listed = [n for n in json.loads(capsys.readouterr().out)["notes"] if "point one way" in n]
     assert listed and "--tune" not in listed[0], listed
+
+
+@pytest.mark.parametrize("setting", [{"regularization": 1e38}, {"confidence": 1e38}])
+def test_settings_that_overflow_its_arithmetic_are_one_line(setting, recwarn):
+    # implicit's ModelFitError ("NaN encountered in factors") ended in a traceback.
+    with pytest.raises(ConfigError, match=r"^als: the fit broke down \(NaN encountered in factors\) with "
+                                          r"regularization = .* numbers this large overflow its 32-bit arithmetic"):
+        create("als", {**setting, "epochs": 2}).fit(two_blocks())
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

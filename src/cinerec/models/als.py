@@ -145,7 +145,8 @@ class ALS(IndexedRecommender):
         r = stored.astype(np.float32) if self.config.binary else c.data
         if decay is not None:
             r = r * decay.data.astype(np.float32)
-        c.data = np.where(stored, 1.0 + self.config.confidence * r, 0.0).astype(np.float32)
+        with np.errstate(over="ignore"):  # (too large a confidence: the fit says so in one line)
+            c.data = np.where(stored, 1.0 + self.config.confidence * r, 0.0).astype(np.float32)
         c.eliminate_zeros()
         return c
 
@@ -193,11 +194,19 @@ class ALS(IndexedRecommender):
         solver = self._solver()
         confidence = self._confidence(train.csr, self._decay(train))
         self.history = []
+        from implicit.recommender_base import ModelFitError
+
         with threadpoolctl.threadpool_limits(1, "blas"):
-            if init is None:
-                solver.fit(confidence, show_progress=False)
-            else:
-                self._warm_fit(solver, confidence, init)
+            try:
+                if init is None:
+                    solver.fit(confidence, show_progress=False)
+                else:
+                    self._warm_fit(solver, confidence, init)
+            except ModelFitError as e:  # (a traceback: "NaN encountered in factors")
+                cfg = self.config
+                raise ConfigError(f"{self.name}: the fit broke down ({e}) with regularization = "
+                                  f"{cfg.regularization:g} and confidence = {cfg.confidence:g}: numbers this large "
+                                  "overflow its 32-bit arithmetic; give smaller ones") from None
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
         self._yty: np.ndarray | None = None
