@@ -353,3 +353,16 @@ print(matplotlib.get_backend(), plt.get_fignums())
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "svg [1]"  # the backend kept, the caller's figure kept, none of ours left
     assert read_png(tmp_path / CURVES).shape[:2] == (560, 800)
+
+
+def test_titles_in_a_script_the_font_lacks_are_drawn_without_a_warning_each(toy, tmp_path, recwarn):
+    # "UserWarning: Glyph 26481 (CJK UNIFIED IDEOGRAPH-6771) missing from font(s) DejaVu Sans", with
+    # its source line, on stderr under -q too, for each such character of a title on the map.
+    import dataclasses
+
+    model, ds = toy
+    m = movie_map(model, ds, method="pca", n_labels=3)
+    m = dataclasses.replace(m, labels=("東京物語 (1953)", "Amélie 🎬", "Plain"))
+    save_movie_map(m, tmp_path / "map.png")
+    assert_not_blank(read_png(tmp_path / "map.png"), min_colours=100)
+    assert not [str(w.message) for w in recwarn if "missing from font" in str(w.message)]

@@ -271,7 +271,7 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
     """
     from matplotlib.lines import Line2D
 
-    from cinerec.evaluation.report import figure, save_png
+    from cinerec.evaluation.report import figure, glyphs_unsaid, save_png
 
     m = movie_map
     fig = figure(figsize=(11, 8))
@@ -308,7 +308,9 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
     if k:
         ax.scatter(m.xy[:k, 0], m.xy[:k, 1], s=sizes[:k], facecolors="none", edgecolors="black", linewidths=1.0)
         fontsize = 9
-        for (dx, dy), (x, y), text in zip(_place_labels(ax, m.xy[:k], m.labels, fontsize), m.xy[:k], m.labels):
+        with glyphs_unsaid():
+            spots = _place_labels(ax, m.xy[:k], m.labels, fontsize)
+        for (dx, dy), (x, y), text in zip(spots, m.xy[:k], m.labels):
             ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
                         ha=_alignment(dx, dy)[0], va=_alignment(dx, dy)[1],
                         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},

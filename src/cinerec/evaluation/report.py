@@ -10,9 +10,11 @@ when a picture is drawn, so reading results never pays for matplotlib.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from cinerec.io import atomic_path
 
@@ -177,12 +179,22 @@ def figure(**kwargs: Any) -> Any:
     return fig
 
 
+@contextlib.contextmanager
+def glyphs_unsaid() -> Iterator[None]:
+    """Draw without matplotlib's warning for each character its font lacks (a title in
+    Japanese: "Glyph 26481 missing from font(s) DejaVu Sans", with its source line, on
+    stderr under ``-q`` too); such characters are drawn as boxes, as before."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        yield
+
+
 def save_png(fig: Any, path: str | Path, dpi: int = 100) -> None:
     """Write a figure to ``path`` as PNG, atomically.
 
     The PNG carries no date, so the same figure always gives the same bytes.
     """
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, glyphs_unsaid():
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
 
 
