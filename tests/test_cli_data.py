@@ -16,6 +16,7 @@ def test_info_json_on_the_real_ml100k(ml100k_dir, capsys) -> None:
     assert facts["ratings"] == 100_000 and facts["users"] == 943 and facts["items"] == 1682
     assert facts["catalog_items"] == 1682 and facts["release"] == "ml-100k"
     assert facts["min_timestamp"] == 874724710 and facts["max_timestamp"] == 893286638
+    assert facts["notes"] == []  # (a key a program can read whether or not there is a note, as elsewhere)
 
 
 def test_synthesize_then_info(tmp_path, capsys) -> None:

@@ -155,9 +155,8 @@ def info(
         facts["read_from"] = str(read_from)
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
-    if json and (notes := reading_notes(dataset)):  # (said on stderr above, read by no program there)
-        facts["notes"] = notes
-    if json:
+    if json:  # (said on stderr above, read by no program there; [] when none, as other commands give)
+        facts["notes"] = reading_notes(dataset)
         print_json({**facts, "dataset": data_record(where, dataset, filters, record)})
         return
     print_facts(facts)
