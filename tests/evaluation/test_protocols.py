@@ -1004,3 +1004,22 @@ def test_no_one_to_measure_after_a_filter_names_the_filter(ml100k, protocol):
     with pytest.raises(DataError) as e:  # no filter: nothing to loosen is named
         get_protocol(protocol).prepare(one.replace(info={**one.info, "transforms": []}))
     assert str(e.value).endswith("it needs users with at least 2 ratings")
+
+
+def test_a_model_that_scores_every_movie_alike_is_said_to_have_learned_nothing():
+    # two-tower at lr = 1e6 scored every movie 0; its HR@10 (the order ties fall in) was
+    # printed beside the others without a word.
+    from cinerec.evaluation.protocols import figure_notes
+
+    ds = small_dataset()
+    for name in ("loo-sampled", "loo-full"):
+        p = get_protocol(name)
+        prepared = p.prepare(ds, 0)
+        broken = p.create("two-tower", {"lr": 1e6, "epochs": 1, "progress": False}).fit(prepared.train)
+        said = [n for n in figure_notes(prepared, broken) if "same score" in n]
+        assert said == [f"two-tower: gives every movie the same score for {min(200, len(prepared.users))} of the "
+                        f"{min(200, len(prepared.users))} people looked at, so these figures are the order its ties "
+                        "fall in, not anything it learned; its training broke down (too large a learning rate?) or "
+                        "found nothing in this data"], figure_notes(prepared, broken)
+        for fine in ("popularity", "itemknn"):
+            assert not [n for n in figure_notes(prepared, create(fine).fit(prepared.train)) if "same score" in n]

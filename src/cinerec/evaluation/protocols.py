@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -918,7 +919,33 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     rating that is the file's last row, a shortlist that holds every candidate, lists from
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + nothing_retrieved(prepared, model)
-            + approximate_lists(prepared, model) + model.fit_notes())
+            + approximate_lists(prepared, model) + model.fit_notes() + scores_alike(prepared, model))
+
+
+#: How many of the evaluated people :func:`scores_alike` looks at.
+ALIKE_LOOKED_AT = 200
+
+
+def scores_alike(prepared: Prepared, model: Recommender) -> list[str]:
+    """A line when a ranking protocol's ``model`` gives every movie the same score for
+    nearly every person (nine in ten of the first :data:`ALIKE_LOOKED_AT` evaluated): its
+    figures are then the order the ties fall in, not its own (two-tower at ``lr = 1e6``
+    scored every movie 0, and its HR@10 was printed as any other)."""
+    if not isinstance(prepared.protocol, (LooSampled, LooFull, RandomFull)) or not len(prepared.users):
+        return []
+    users = prepared.users[:ALIKE_LOOKED_AT]
+    scores = np.asarray(model.score(users), dtype=np.float64)
+    finite = np.where(np.isfinite(scores), scores, np.nan)  # (a shortlist's -inf beyond it: not a score)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (a row with no finite score: nan, not alike)
+        spread = np.nanmax(finite, axis=1) - np.nanmin(finite, axis=1)
+        size = np.nanmax(np.abs(finite), axis=1)
+    alike = spread <= 1e-6 * np.maximum(size, 1.0)
+    if alike.sum() < 0.9 * len(users):
+        return []
+    return [f"{model.name}: gives every movie the same score for {int(alike.sum())} of the {len(users)} people looked "
+            "at, so these figures are the order its ties fall in, not anything it learned; its training broke down "
+            "(too large a learning rate?) or found nothing in this data"]
 
 
 def ks_left_out(prepared: Prepared) -> list[str]:
