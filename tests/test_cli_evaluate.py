@@ -292,3 +292,16 @@ def test_a_log_without_times_says_what_recency_and_sequences_make_of_it(tmp_path
                          "--set", "regularization=100")  # (it "tuned" the weighting alone)
     assert code == 2 and err == ("cinerec: error: ease: the one setting left to search is recency_half_life, which "
                                  "weighs nothing on data without times: there is nothing to tune\n"), err
+
+
+@pytest.mark.parametrize("protocol", ["loo-sampled", "loo-full", "random-full", "ratings-random"])
+def test_a_log_of_one_person_is_refused_for_what_it_is(tmp_path, capsys, protocol):
+    # A one-person export (Letterboxd's) was refused for "0 unseen movies", or for K = 10 not
+    # below one movie, or measured: random-full printed NDCG@10 1.0000 over 1 user.
+    (tmp_path / "mine.csv").write_text("user,item,rating\n" + "".join(f"me,m{i},{1 + i % 5}\n" for i in range(60)))
+    code = main(["evaluate", "--data", str(tmp_path / "mine.csv"), "--model", "popularity" if protocol != "ratings-random"
+                 else "baseline", "--protocol", protocol, "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "mine.csv' holds the ratings of one person ('me'): a recommender learns from what other people rated" in err
+    assert err.strip().endswith("cinerec recommend --run RUN --ratings ID=STARS,...")

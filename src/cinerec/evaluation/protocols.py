@@ -463,6 +463,12 @@ class Protocol:
         A split that leaves no one to measure names the filters that, loosened, would
         keep more of each person's ratings (``--top-movies 1`` leaves one each)."""
         expect(dataset, Dataset, f"{self.name}.prepare")
+        if dataset.n_users == 1:  # (refused by the split's arithmetic: "0 unseen movies", "K = 10 is not below")
+            raise DataError(f"{data_label(dataset)} holds the ratings of one person "
+                            f"({dataset.user_ids.raw_id(0)!r}): a recommender learns from what other people rated, "
+                            "and no one else is here to learn from or to measure it on; give a log of many people "
+                            "(a MovieLens release), or ask a run trained on one for this person's list, as someone "
+                            "new: cinerec recommend --run RUN --ratings ID=STARS,...")
         try:
             return self._prepare(dataset, seed)
         except NoTestRatings as e:
