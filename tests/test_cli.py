@@ -20,7 +20,7 @@ from cinerec.errors import DataError
 from cinerec.runs import open_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-FIGURES = {"data info", "evaluate", "train", "recommend", "similar", "export", "quickstart", "run"}
+FIGURES = {"data info", "evaluate", "train", "recommend", "similar", "movies", "export", "quickstart", "run"}
 RUN_READERS = {"recommend", "similar", "export", "serve"}
 
 
@@ -54,7 +54,7 @@ def _options(cmd) -> dict[str, object]:
 
 def test_every_command_is_there():
     assert set(_commands()) == {"data fetch", "data info", "data synthesize", "quickstart", "evaluate", "train",
-                                "recommend", "similar", "export", "serve", "run"}
+                                "recommend", "similar", "movies", "export", "serve", "run"}
 
 
 def test_a_flag_means_the_same_on_every_command():

@@ -51,6 +51,7 @@ app.command("train")(train.train)
 app.command("run")(run.run)
 app.command("recommend")(recommend.recommend)
 app.command("similar")(recommend.similar)
+app.command("movies")(recommend.movies)
 app.command("export")(export.export)
 app.command("serve")(serve.serve)
 

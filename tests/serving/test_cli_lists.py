@@ -255,3 +255,23 @@ def test_seqknn_s_similar_movies_are_not_said_to_be_cut_by_its_neighbours(tmp_pa
     got = json.loads(out)
     assert code == 0 and len(got["similar"]) > 3, got
     assert not any("neighbors setting" in n for n in got["notes"]), got["notes"]
+
+
+def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsys):
+    # A title given to --liked was "unknown movie id 'Star Wars (1977)'", and nothing on the
+    # command line turned titles into the ids it takes (the API's GET /movies?query= alone).
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "star", "wars", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["query"] == "star wars" and got["movies"][0]["movie_id"] == 50
+    assert got["movies"][0]["title"] == "Star Wars" and got["movies"][0]["ratings"] == 583
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "heat", "1995")
+    assert code == 0 and out.splitlines()[0].startswith("273  Heat (1995) [Action, Crime, Thriller] - rated by ")
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--limit", "3")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["50", "258", "100"]  # the most rated
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "zzzq")
+    assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq'"
+    for argv in (["recommend", "--liked", "Star Wars (1977)"], ["similar", "--movie", "heat"]):
+        code, out, err = _out(capsys, argv[0], "--run", str(run_dir), *argv[1:])
+        assert code == 2 and err.strip().endswith(f"find movies' ids by their titles with: cinerec movies --run "
+                                                  f"{run_dir} WORDS OF THE TITLE"), err

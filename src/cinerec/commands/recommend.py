@@ -5,21 +5,24 @@ and ``cinerec similar``: the movies most like one.
     cinerec recommend --run runs/quickstart --user 196 -k 5 --run-model ease --json
     cinerec recommend --run runs/neumf --liked 50,181,172 --ratings 1=2
     cinerec similar --run runs/neumf --movie 50
+    cinerec movies --run runs/neumf star wars
 
 Movies the person has rated (anywhere in the run's data), or gave with ``--liked`` and
 ``--ratings``, are never recommended. The reason names the movie the person liked that is
 most like the recommended one (``cinerec.serving.lists``: the same lists and reasons as
-the store and the API).
+the store and the API). ``cinerec movies`` finds movies' ids by their titles, as the
+API's ``GET /movies?query=`` does.
 """
 
+import contextlib
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
 from cinerec.commands import flags
 
-__all__ = ["recommend", "recommend_for", "similar"]
+__all__ = ["recommend", "recommend_for", "similar", "movies"]
 
 def recommend(
     run: flags.RunDir,
@@ -68,6 +71,21 @@ def recommend(
     _print_list(recs)
     for note in made_up + fitted:
         print(f"note: {note}")
+
+
+@contextlib.contextmanager
+def _titles_hint(run_dir: Path) -> Iterator[None]:
+    """An unknown movie id given on the command line (a title, often) is said with the way
+    to find ids by title: nothing on the command line did."""
+    from cinerec.errors import NotFoundError
+
+    try:
+        yield
+    except NotFoundError as e:
+        if not str(e).startswith("unknown movie id"):
+            raise
+        raise NotFoundError(f"{e}; find movies' ids by their titles with: cinerec movies --run {run_dir} "
+                            "WORDS OF THE TITLE") from None
 
 
 def _print_list(recs: list[dict[str, Any]]) -> None:
@@ -140,7 +158,8 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
     run = open_run(run_dir)
     name = model_name or run.default_model
     lists = _lists(run, name)
-    likes, stars = _given(lists, liked, rated)
+    with _titles_hint(run_dir):
+        likes, stars = _given(lists, liked, rated)
     try:
         recs = lists.history_records(likes, stars, k)
     except ConfigError as e:
@@ -206,7 +225,8 @@ def similar(
     opened = open_run(run)
     name = run_model or opened.default_model
     lists = _lists(opened, name)
-    item = lists.item_index(movie)
+    with _titles_hint(run):
+        item = lists.item_index(movie)
     items, sims = lists.similar(item, check_k(k))
     listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
     # A synthetic release's and the model's fit's (vectors that all point one way make every
@@ -298,3 +318,42 @@ def _recommend(run_dir: Path, user: Any, k: int,
     return (run.dataset.user_ids.raw_id(u), name, recs, lists.short_for_user(u, k, len(recs)),
             synthetic_list_notes(run.dataset), model.fit_notes())
 
+
+
+def movies(
+    run: flags.RunDir,
+    query: Annotated[list[str] | None, typer.Argument(
+        metavar="[WORDS]...", show_default=False,
+        help="Words of the title, in any case and without accents (a year matches the release year); none: "
+             "the most rated movies.")] = None,
+    genre: Annotated[str | None, typer.Option("--genre", show_default=False,
+                                              help="Only movies of this genre.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many movies at most (1 to 1000).")] = 20,
+    json: flags.Json = False,
+    quiet: flags.Quiet = False,  # (it says nothing on stderr: taken as every command takes it)
+) -> None:
+    """Find movies of a run by their titles, with the ids that --liked, --ratings and similar take.
+
+    Best matches first (the title starting with the words, then whole words, then word
+    starts, then anywhere), the most rated first among equals: the page's search.
+    """
+    from cinerec.commands.show import print_json
+    from cinerec.runs import open_run
+    from cinerec.serving.search import MovieSearch
+
+    dataset = open_run(run).dataset
+    counts = dataset.interactions.item_counts
+    words = " ".join(query or [])
+    found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
+    listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i])) for i in found]
+    if json:
+        print_json({"query": words, "genre": genre, "movies": listed})
+        return
+    if not listed:
+        print(f"no movie of the run's {dataset.n_items:,} matches {words!r}" + (f" in {genre}" if genre else ""))
+        return
+    width = max(len(str(m["movie_id"])) for m in listed)
+    for m in listed:
+        year = f" ({m['year']})" if m["year"] else ""
+        genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
+        print(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}")
