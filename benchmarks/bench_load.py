@@ -63,7 +63,7 @@ HERE = Path(__file__).resolve().parent
 OUT = Path(os.environ.get("CINEREC_BENCH_OUT") or HERE / "out")
 sys.path.insert(0, str(HERE))  # benchmarks/machine.py, however this file is run
 
-from machine import above, at_least, child_failed, machine  # noqa: E402
+from machine import above, at_least, cannot_write, child_failed, machine  # noqa: E402
 
 REFERENCE = """
 import sys
@@ -291,6 +291,15 @@ def main() -> None:
     if not 0 < args.scale <= 10:  # (what cinerec data synthesize, which writes the release, takes)
         p.error("--scale: must be above 0 and at most 10")
 
+    try:
+        _measure(args)
+    except OSError as e:  # (a read-only checkout: benchmarks/out/ cannot be made)
+        if not str(e.filename or "").startswith(str(OUT)):
+            raise
+        cannot_write(e)
+
+
+def _measure(args: argparse.Namespace) -> None:
     if args.fractions is not None:
         print(json.dumps(_fractions(args.fractions, args.repeat), indent=2))
         return

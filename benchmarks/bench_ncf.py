@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {
         "benchmark": "neumf training throughput", "data": data_name, "device": args.device,
         "threads": args.threads, "torch": torch.__version__,
-        "machine": machine(torch_threads=torch.get_num_threads(), architecture=platform.machine()),
+        "machine": machine(torch_threads=args.threads, architecture=platform.machine()),  # (the threads it trains on)
         "cpu_count": os.cpu_count(), "matmul_gflops": round(gflops, 1) if gflops else None,
         "recbole_quoted": {**RECBOLE_QUOTED, "label": "quoted reference, not measured"}, "results": {},
     }
@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         if dataset is not None and not args.no_quality:
             r["quality"] = quality(arch, dataset, args.threads, args.seeds)
         out["results"][arch] = r
-        print(f"{arch}: {sps:,} samples/s", file=sys.stderr)
+        # (cinerec's NeuMF in each architecture: "recbole" is RecBole's sizes, not RecBole measured)
+        print(f"cinerec neumf, {arch} architecture: {sps:,} samples/s", file=sys.stderr)
     # RecBole runs only now, after every cinerec timing, so the two never share the CPU.
     skip = recbole_skip_reason(args, folder)
     measured = {"skipped": skip} if skip else recbole_measured(

@@ -36,7 +36,7 @@ def summary(result, **extra) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", choices=["als", "ease", "gmf", "neumf", "mf"])
     ap.add_argument("data", nargs="?", default=str(DEFAULT))
     ap.add_argument("--trials", type=at_least(1), default=30)

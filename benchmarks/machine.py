@@ -71,6 +71,15 @@ def child_failed(what: str, status: int, said: str = "") -> NoReturn:
     raise SystemExit(status if 0 < status < 256 else 1)
 
 
+def cannot_write(error: OSError) -> NoReturn:
+    """End the script on a folder it cannot write its data into (a read-only checkout): one
+    line naming the path and ``CINEREC_BENCH_OUT``, exit 2."""
+    where = error.filename or "its data folder"
+    print(f"{Path(sys.argv[0]).name}: error: cannot write {where} ({error.strerror or error}); set CINEREC_BENCH_OUT "
+          "to a folder that can be written", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def at_least(low: int) -> Callable[[str], int]:
     """An ``argparse`` type: an integer of at least ``low``."""
 

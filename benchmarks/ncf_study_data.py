@@ -36,8 +36,10 @@ STUDY_RATINGS = 1_870_000
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--release", type=Path, default=OUT / "synthetic-ml-25m-scale1-seed0")
+    parser.add_argument("--out", type=Path, required=True, help="the folder to write the study's data into")
+    parser.add_argument("--release", type=Path, default=OUT / "synthetic-ml-25m-scale1-seed0",
+                        help="an ML-25M release to read; a folder that does not exist, or is empty, is first made "
+                             "into a synthetic one, full size (minutes, about 700 MB)")
     args = parser.parse_args(argv)
 
     from cinerec.data import load

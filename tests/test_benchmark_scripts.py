@@ -168,6 +168,15 @@ def test_the_fractions_benchmark_reads_both_logs_and_names_the_machine(tmp_path)
     assert "extra_seconds" in out and out["machine"]["cpus"] >= 1
 
 
+def test_a_data_folder_that_cannot_be_written_is_one_line_naming_the_way_out(tmp_path):
+    # In a read-only checkout it ended in a traceback (OSError from mkdir under benchmarks/out/).
+    (tmp_path / "out").write_text("a file where the folder would be\n")
+    done = _run(["benchmarks/bench_load.py", "--fractions", "400", "--repeat", "1"], tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"bench_load.py: error: cannot write {tmp_path / 'out'}/fractions-log-400.tmp (")
+    assert done.stderr.strip().endswith("set CINEREC_BENCH_OUT to a folder that can be written")
+
+
 def test_the_ncf_study_data_made_from_a_synthetic_release_is_marked_synthetic(tmp_path):
     # It wrote ratings.csv and movies.csv alone: runs on it were taken for real MovieLens
     # (no note under their figures, "synthetic": false in the store's meta).
