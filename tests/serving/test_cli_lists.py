@@ -275,3 +275,20 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
         code, out, err = _out(capsys, argv[0], "--run", str(run_dir), *argv[1:])
         assert code == 2 and err.strip().endswith(f"find movies' ids by their titles with: cinerec movies --run "
                                                   f"{run_dir} WORDS OF THE TITLE"), err
+
+
+@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])
+def test_someone_new_with_only_low_ratings_is_told_a_model_of_movies_seen_reads_them_alike(tmp_path, capsys, model,
+                                                                                            ml100k_dir):
+    # Star Wars and Return of the Jedi given 2 and 1 stars brought The Empire Strikes Back
+    # first, as a 5 would, with "notes": [].
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(ml100k_dir), "--model", model, "--out", str(run), "-q"]) == 0
+    said = (f"none of the ratings given counts as liked (3 stars and up on this data, and not below the others "
+            f"given), and {model} reads each rating as a movie seen, whatever its stars: the list holds movies like "
+            "these all the same")
+    code, out, err = _out(capsys, "recommend", "--run", str(run), "--ratings", "50=2,181=1", "--json")
+    assert code == 0 and said in json.loads(out)["notes"], out
+    for given in (["--ratings", "50=5,181=1"], ["--liked", "50", "--ratings", "181=1"]):
+        code, out, err = _out(capsys, "recommend", "--run", str(run), *given, "--json")
+        assert code == 0 and not any("counts as liked" in n for n in json.loads(out)["notes"])

@@ -538,6 +538,12 @@ class Recommender(ABC):
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), min(k, self.n_items), self_mask)
 
+    def reads_ratings_as_seen(self) -> bool:
+        """Whether a history's ratings are read as movies seen, whatever their stars (item-kNN
+        and EASE with ``binary = true``, seqknn): a movie given one star then draws in movies
+        like it as five stars would."""
+        return False
+
     def chart_counts(self) -> np.ndarray | None:
         """``(n_items,)``: the counts a model that is not :attr:`personal` ranks every movie
         by (popularity: its training part's), which its lists' reasons are worded from;

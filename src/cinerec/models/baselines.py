@@ -155,6 +155,9 @@ class _HistoryModel(Recommender):
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
         return self._score(_history_matrix(history, self.n_items, self.config.binary, self.name))
 
+    def reads_ratings_as_seen(self) -> bool:
+        return bool(self.config.binary)
+
 
 @register
 class ItemKNN(_HistoryModel):

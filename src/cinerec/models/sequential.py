@@ -124,6 +124,9 @@ class SeqKNN(Recommender):
         "history_decay": Param("float", 0.2, 1.0),
     }
 
+    def reads_ratings_as_seen(self) -> bool:  # (a history is the movies in it, in order)
+        return True
+
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "SeqKNN":
         cfg = self.config
         order = time_ordered(train)

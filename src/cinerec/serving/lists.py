@@ -460,7 +460,9 @@ class Lists:
         a history then reads none of it (a rating below is a movie seen, no event), as it
         read the run's own low ratings. ``None`` otherwise."""
         threshold = self.dataset.info.get("liked_threshold") is not None
-        if (self.model.can_score_history and not threshold) or not self.model.personal or list(liked or ()):
+        seen_alike = self.model.reads_ratings_as_seen() and not threshold and not is_implicit(self.dataset)
+        if (self.model.can_score_history and not threshold and not seen_alike) or not self.model.personal \
+                or list(liked or ()):
             return None
         given = {self.item_index(m): float(s) for m, s in dict(ratings or {}).items()}
         if not given:
@@ -468,8 +470,12 @@ class Lists:
         items = np.array(sorted(given), dtype=np.int64)
         stars = np.array([given[i] for i in items], dtype=np.float32)
         _, _, _, read, likes, _ = self._read_given(items, stars, np.zeros(len(items), dtype=bool))
-        if likes.nnz or (self.model.can_score_history and read.nnz):
+        if likes.nnz or (self.model.can_score_history and threshold and read.nnz):
             return None
+        if seen_alike:
+            return (f"none of the ratings given counts as liked ({self.liked_min_stars:g} stars and up on this data, "
+                    f"and not below the others given), and {self.model.name} reads each rating as a movie seen, "
+                    "whatever its stars: the list holds movies like these all the same")
         if self.model.can_score_history:
             return (f"none of the ratings given reaches the run's --liked-threshold ({self.liked_min_stars:g} stars "
                     f"and up), and below it a rating is a movie seen, not one {self.model.name} learns from: nothing "
