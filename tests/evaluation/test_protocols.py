@@ -483,9 +483,9 @@ def test_a_k_that_cannot_fit_is_named_with_the_ks_that_would_and_the_filter_to_l
 def test_a_full_ranking_with_nothing_left_to_rank_says_so_not_to_give_ks_below_1():
     from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 
-    # One person who rated every movie: the held-out one is all their list could hold.
-    x = Interactions(np.zeros(10, np.int64), np.arange(10), np.full(10, 3.0), np.arange(10), 1, 10)
-    ds = Dataset("solo", x, IdMap(np.array(["solo"]), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10))
+    # Two people who rated every movie: the held-out one is all their lists could hold.
+    x = Interactions(np.repeat(np.arange(2), 10), np.tile(np.arange(10), 2), np.full(20, 3.0), np.arange(20), 2, 10)
+    ds = Dataset("both", x, IdMap(np.array(["a", "b"]), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10))
     with pytest.raises(ConfigError, match=r"K = 5 is not below the 1 movie the median user has left to rank, so "
                                           r"such lists would hold every one; no list is short enough to measure "
                                           r"anything here \(the data holds only 10 movies\)$"):
@@ -696,10 +696,10 @@ def test_evaluate_by_name_applies_the_ranking_rule():
                                                   ("random-full", {"test": 0.01},
                                                    r"some fall in the test part, or a larger test fraction \(test = 0.01\)")])
 def test_a_split_with_no_test_user_is_refused_not_measured_as_nan(name, options, needs):
-    n = 2 if options else 1
-    lone = Interactions(np.zeros(n, np.int32), np.arange(n, dtype=np.int32), np.ones(n, np.float32),
-                        np.arange(n, dtype=np.int64), n_users=1, n_items=10)
-    ds = Dataset("one", lone, IdMap(np.arange(1), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10),
+    n = 2 if options else 1  # (two people: one alone is refused for that, before any split)
+    lone = Interactions(np.repeat(np.arange(2, dtype=np.int32), n), np.tile(np.arange(n, dtype=np.int32), 2),
+                        np.ones(2 * n, np.float32), np.arange(2 * n, dtype=np.int64), n_users=2, n_items=10)
+    ds = Dataset("two", lone, IdMap(np.arange(2), "user"), IdMap(np.arange(10), "movie"), Catalog.unknown(10),
                  info={"release": "synthetic"})
     with pytest.raises(DataError, match=f"protocol {name}: no user has a test rating to measure .*{needs}"):
         get_protocol(name, **options).prepare(ds)
@@ -850,9 +850,14 @@ def test_a_shortfall_names_top_users_when_it_dropped_the_movies(ml100k):
     # --top-users 1 left 737 of 1,682 movies; the advice said only "the data holds 737 movies".
     from cinerec.data.filters import Filters, apply_filters
 
+    one, _ = apply_filters(ml100k, Filters(top_users=3))
+    with pytest.raises(DataError, match=r"user \d+ has only \d+ unseen movies.*; keep more movies \(a larger "
+                                        r"--top-users\) or ask for fewer negatives"):
+        get_protocol("loo-sampled", n_negatives=900).prepare(one)
+    # One person left: said so, naming the filter (not the release) as what left them alone.
     one, _ = apply_filters(ml100k, Filters(top_users=1))
-    with pytest.raises(DataError, match=r"user 405 has only 0 unseen movies.*; keep more movies \(a larger "
-                                        r"--top-users\)$"):
+    with pytest.raises(DataError, match=r"^the filter top_users=1 left the ratings of one person \(405\) of '.*ml-100k"
+                                        r"': a recommender learns from what other people rated, .*; keep more people$"):
         get_protocol("loo-sampled").prepare(one)
 
 
@@ -1023,3 +1028,17 @@ def test_a_model_that_scores_every_movie_alike_is_said_to_have_learned_nothing()
                         "found nothing in this data"], figure_notes(prepared, broken)
         for fine in ("popularity", "itemknn"):
             assert not [n for n in figure_notes(prepared, create(fine).fit(prepared.train)) if "same score" in n]
+
+
+def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
+    # A household of five: HR@10 0.2000 was one hit, printed as any other figure.
+    from cinerec.evaluation.protocols import few_measured
+
+    ds = small_dataset()
+    assert few_measured(get_protocol("loo-sampled").prepare(ds, 0)) == []
+    few = ds.subset(np.flatnonzero(np.isin(ds.interactions.users, np.arange(5))))
+    assert few_measured(get_protocol("loo-full").prepare(few, 0)) == [
+        "measured on 5 people only: one hit more or less moves a figure by 0.20, more than models usually differ"]
+    said = few_measured(get_protocol("ratings-random").prepare(few, 0))
+    assert len(said) == 1 and said[0].startswith("measured on ") and said[0].endswith(
+        " held-out ratings only: too few for the figures to tell models apart")

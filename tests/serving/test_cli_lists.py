@@ -63,16 +63,19 @@ def test_recommend_for_someone_new_lists_what_the_notebook_lists_and_none_of_the
     (["--ratings", "50=4_5"], "--ratings '50=4_5': stars must be a number, got '4_5'"),
     (["--ratings", "50=9"], "--ratings: movie 50: 9 stars is outside this data's scale, 1 to 5"),
     (["--liked", "50", "--ratings", "50=4"], "movie '50' is given with --liked and with --ratings: give it once"),
-    (["--liked", "99999"], "unknown movie id '99999' (the run's data has 1,682 movies)"),
+    (["--liked", "99999"], "unknown movie id '99999' (the run's data has 1,682 movies); find movies' ids by their "
+                           "titles with: cinerec movies --run {run} WORDS OF THE TITLE"),
 ])
 def test_someone_new_given_wrongly_is_one_line(run_dir, capsys, argv, line):
     code, out, err = _out(capsys, "recommend", "--run", str(run_dir), *argv)
-    assert code == 2 and out == "" and err == f"cinerec: error: {line}\n"
+    assert code == 2 and out == "" and err == f"cinerec: error: {line.format(run=run_dir)}\n"
 
 
 def test_similar_of_an_unknown_movie_is_one_line(run_dir, capsys):
     code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "99999")
-    assert code == 2 and out == "" and err == "cinerec: error: unknown movie id '99999' (the run's data has 1,682 movies)\n"
+    assert code == 2 and out == "" and err == ("cinerec: error: unknown movie id '99999' (the run's data has 1,682 "
+                                               f"movies); find movies' ids by their titles with: cinerec movies --run "
+                                               f"{run_dir} WORDS OF THE TITLE\n")
 
 
 def test_someone_new_is_listed_alike_whatever_the_order_and_each_movie_once(run_dir, capsys):
@@ -275,6 +278,22 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
         code, out, err = _out(capsys, argv[0], "--run", str(run_dir), *argv[1:])
         assert code == 2 and err.strip().endswith(f"find movies' ids by their titles with: cinerec movies --run "
                                                   f"{run_dir} WORDS OF THE TITLE"), err
+
+
+
+def test_a_run_whose_movies_have_no_titles_sends_no_one_to_search_them(tmp_path, capsys):
+    # Its movies are their ids: the hint sent people to a search of "m1  m1", and --genre
+    # said "unknown genre 'Drama' (known: )".
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5}\n" for u in range(40) for i in range(30) if (u + i) % 3 == 0))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "itemknn", "--out", str(run),
+                 "--protocol", "loo-full", "-q"]) == 0
+    code, out, err = _out(capsys, "recommend", "--run", str(run), "--liked", "Star Wars")
+    assert code == 2 and err.strip().endswith("unknown movie id 'Star Wars' (the run's data has 30 movies)"), err
+    code, out, err = _out(capsys, "movies", "--run", str(run), "--genre", "Drama")
+    assert code == 2 and err.strip() == ("cinerec: error: --genre 'Drama': the run's movies have no genres (its data "
+                                         "gave none)")
 
 
 @pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])

@@ -74,15 +74,17 @@ def recommend(
 
 
 @contextlib.contextmanager
-def _titles_hint(run_dir: Path) -> Iterator[None]:
+def _titles_hint(run_dir: Path, dataset: Any) -> Iterator[None]:
     """An unknown movie id given on the command line (a title, often) is said with the way
-    to find ids by title: nothing on the command line did."""
+    to find ids by title: nothing on the command line did (not where the run's movies
+    have no titles but their ids)."""
     from cinerec.errors import NotFoundError
 
     try:
         yield
     except NotFoundError as e:
-        if not str(e).startswith("unknown movie id"):
+        titled = any(str(t) != str(i) for t, i in zip(dataset.catalog.titles, dataset.item_ids.raw))
+        if not str(e).startswith("unknown movie id") or not titled:
             raise
         raise NotFoundError(f"{e}; find movies' ids by their titles with: cinerec movies --run {run_dir} "
                             "WORDS OF THE TITLE") from None
@@ -158,7 +160,7 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
     run = open_run(run_dir)
     name = model_name or run.default_model
     lists = _lists(run, name)
-    with _titles_hint(run_dir):
+    with _titles_hint(run_dir, run.dataset):
         likes, stars = _given(lists, liked, rated)
     try:
         recs = lists.history_records(likes, stars, k)
@@ -225,7 +227,7 @@ def similar(
     opened = open_run(run)
     name = run_model or opened.default_model
     lists = _lists(opened, name)
-    with _titles_hint(run):
+    with _titles_hint(run, opened.dataset):
         item = lists.item_index(movie)
     items, sims = lists.similar(item, check_k(k))
     listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
@@ -338,10 +340,13 @@ def movies(
     starts, then anywhere), the most rated first among equals: the page's search.
     """
     from cinerec.commands.show import print_json
+    from cinerec.errors import ConfigError
     from cinerec.runs import open_run
     from cinerec.serving.search import MovieSearch
 
     dataset = open_run(run).dataset
+    if genre is not None and not len(dataset.catalog.present_genres):
+        raise ConfigError(f"--genre {genre!r}: the run's movies have no genres (its data gave none)")
     counts = dataset.interactions.item_counts
     words = " ".join(query or [])
     found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
