@@ -464,11 +464,19 @@ class Protocol:
         keep more of each person's ratings (``--top-movies 1`` leaves one each)."""
         expect(dataset, Dataset, f"{self.name}.prepare")
         if dataset.n_users == 1:  # (refused by the split's arithmetic: "0 unseen movies", "K = 10 is not below")
-            raise DataError(f"{data_label(dataset)} holds the ratings of one person "
-                            f"({dataset.user_ids.raw_id(0)!r}): a recommender learns from what other people rated, "
-                            "and no one else is here to learn from or to measure it on; give a log of many people "
-                            "(a MovieLens release), or ask a run trained on one for this person's list, as someone "
-                            "new: cinerec recommend --run RUN --ratings ID=STARS,...")
+            from cinerec.data.filters import dropped_by
+
+            person = repr(dataset.user_ids.raw_id(0))
+            steps = dropped_by(dataset, "users")
+            if steps:  # (--top-users 1: the filters left one)
+                raise DataError(f"the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)} left the ratings of "
+                                f"one person ({person}) of {data_label(dataset)}: a recommender learns from what other "
+                                "people rated, and no one else is left to learn from or to measure it on; keep more "
+                                "people")
+            raise DataError(f"{data_label(dataset)} holds the ratings of one person ({person}): a recommender learns "
+                            "from what other people rated, and no one else is here to learn from or to measure it "
+                            "on; give a log of many people (a MovieLens release), or ask a run trained on one for "
+                            "this person's list, as someone new: cinerec recommend --run RUN --ratings ID=STARS,...")
         try:
             return self._prepare(dataset, seed)
         except NoTestRatings as e:
@@ -926,6 +934,8 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + nothing_retrieved(prepared, model)
             + approximate_lists(prepared, model) + model.fit_notes() + scores_alike(prepared, model))
+
+
 
 
 #: How many of the evaluated people :func:`scores_alike` looks at.
