@@ -1038,7 +1038,7 @@ def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
     assert few_measured(get_protocol("loo-sampled").prepare(ds, 0)) == []
     few = ds.subset(np.flatnonzero(np.isin(ds.interactions.users, np.arange(5))))
     assert few_measured(get_protocol("loo-full").prepare(few, 0)) == [
-        "measured on 5 people only: one hit more or less moves a figure by 0.20, more than models usually differ"]
+        "measured on 5 people only: each counts for 0.20 of a figure, more than models usually differ by"]
     said = few_measured(get_protocol("ratings-random").prepare(few, 0))
     assert len(said) == 1 and said[0].startswith("measured on ") and said[0].endswith(
         " held-out ratings only: too few for the figures to tell models apart")

@@ -933,10 +933,31 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     rating that is the file's last row, a shortlist that holds every candidate, lists from
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + nothing_retrieved(prepared, model)
-            + approximate_lists(prepared, model) + model.fit_notes() + scores_alike(prepared, model))
+            + approximate_lists(prepared, model) + model.fit_notes() + scores_alike(prepared, model)
+            + few_measured(prepared))
 
 
+#: Fewer people measured than this (ranking), or held-out ratings (rating protocols), and
+#: :func:`few_measured` says the figures are too few to tell models apart by.
+FEW_PEOPLE, FEW_RATINGS = 20, 50
 
+
+def few_measured(prepared: Prepared) -> list[str]:
+    """A line when the figures rest on so few people (or held-out ratings) that one of them
+    moves a figure by more than models differ: five people's HR@10 0.2000 was one hit,
+    printed as any other figure."""
+    parts = prepared.folds or (prepared,)
+    if prepared.protocol.needs_ratings:
+        n = min(len(p.test) for p in parts)
+        if n >= FEW_RATINGS or not n:
+            return []
+        return [f"measured on {n} held-out rating{'' if n == 1 else 's'} only: too few for the figures to tell models "
+                "apart"]
+    n = min(len(p.users) for p in parts)
+    if n >= FEW_PEOPLE or not n:  # (no one: refused where it is split)
+        return []
+    return [f"measured on {n} {'person' if n == 1 else 'people'} only: each counts for {1 / n:.2f} of a figure, "
+            "more than models usually differ by"]
 
 #: How many of the evaluated people :func:`scores_alike` looks at.
 ALIKE_LOOKED_AT = 200
