@@ -293,8 +293,9 @@ def main() -> None:
 
     try:
         _measure(args)
-    except OSError as e:  # (a read-only checkout: benchmarks/out/ cannot be made)
-        if not str(e.filename or "").startswith(str(OUT)):
+    except OSError as e:  # (a read-only checkout: benchmarks/out/, or a folder above it, cannot be made)
+        where = Path(e.filename) if e.filename else None
+        if where is None or not (where == OUT or where in OUT.parents or OUT in where.parents):
             raise
         cannot_write(e)
 

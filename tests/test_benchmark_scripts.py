@@ -15,9 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(args: list[str], tmp_path: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "CINEREC_HOME": str(tmp_path / "home"),
-           "CINEREC_BENCH_OUT": str(tmp_path / "out")}
+           "CINEREC_BENCH_OUT": str(tmp_path / "out"), **(env or {})}
     return subprocess.run([sys.executable, *prefix, *args], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=120)
 
@@ -175,6 +176,11 @@ def test_a_data_folder_that_cannot_be_written_is_one_line_naming_the_way_out(tmp
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"bench_load.py: error: cannot write {tmp_path / 'out'}/fractions-log-400.tmp (")
     assert done.stderr.strip().endswith("set CINEREC_BENCH_OUT to a folder that can be written")
+    # A folder above it that cannot be made: the same line, naming that folder.
+    done = _run(["benchmarks/bench_load.py", "--fractions", "400", "--repeat", "1"], tmp_path,
+                env={"CINEREC_BENCH_OUT": str(tmp_path / "out" / "deeper" / "still")})
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"bench_load.py: error: cannot write {tmp_path / 'out'}/deeper")
 
 
 def test_the_ncf_study_data_made_from_a_synthetic_release_is_marked_synthetic(tmp_path):

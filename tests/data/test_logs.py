@@ -785,7 +785,7 @@ def test_odd_files_get_one_line_each(tmp_path):
                                         r"16,777,216 either way: .*; divide the column down\)$"):
         load_log(tmp_path / "big.csv")
     # Within float32, past what the models' squares and sums hold: read, then bpmf crashed and als overflowed.
-    for big in ("3e38", "-2e7", "16777217"):
+    for big in ("3e38", "-2e7", "16777217", "-9223372036854775808"):  # (int64's least: its abs() is negative)
         (tmp_path / "big.csv").write_text(f"user,item,rating\n1,m1,4\n1,m2,{big}\n")
         with pytest.raises(DataError, match=rf"big\.csv line 3: rating '{big}' is too large to be a rating"):
             load_log(tmp_path / "big.csv")

@@ -366,3 +366,14 @@ def test_titles_in_a_script_the_font_lacks_are_drawn_without_a_warning_each(toy,
     save_movie_map(m, tmp_path / "map.png")
     assert_not_blank(read_png(tmp_path / "map.png"), min_colours=100)
     assert not [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+    # The leaderboard and the training curves lay their text out before saving it: alike.
+    from cinerec.evaluation.report import save_curves, save_leaderboard
+
+    rows = [{"label": "協調フィルタ", "metrics": {"hr@10": {"mean": 0.5, "sd": 0.02}}}]
+    save_leaderboard({"models": rows, "metric": "hr@10", "direction": "maximize", "protocol": "loo-sampled",
+                      "seeds": [0, 1], "reference": None}, tmp_path / "board.png")
+    save_curves([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4}], tmp_path / "curves.png", title="東京物語")
+    assert not [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+    import warnings
+
+    assert not [f for f in warnings.filters if "Glyph" in str(f[1])]  # (the filter is not left behind)

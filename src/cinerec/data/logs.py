@@ -836,12 +836,14 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                             "is not a number")
         fast = (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not column.null_count
         raw = column.to_numpy() if fast else None
-        fits = raw is not None and bool(np.isfinite(raw).all()) and (not len(raw) or np.abs(raw).max() <= RATING_LIMIT)
+        # (the bounds, not abs(): int64's least value has no positive twin, and its abs() stays negative)
+        fits = raw is not None and bool(np.isfinite(raw).all()) and (
+            not len(raw) or (-RATING_LIMIT <= raw.min() and raw.max() <= RATING_LIMIT))
         values = raw.astype(np.float32) if fits and raw is not None else None  # (ratings are kept in float32)
         if values is None:
             series = pd.to_numeric(column.to_pandas(), errors="coerce")
             bad = (series.isna() | ~np.isfinite(series)).to_numpy()
-            huge = (series.abs() > RATING_LIMIT).to_numpy() & ~bad
+            huge = ((series < -RATING_LIMIT) | (series > RATING_LIMIT)).to_numpy() & ~bad  # (no abs(): as above)
             if bad.any() or huge.any():
                 row = int(np.argmax(bad | huge))
                 # As the file writes it (1e309, not the inf it reads as; "NaN", a word the

@@ -235,7 +235,8 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
     axes[-1, 0].set_xlabel(step)
     axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(f"{title}: training curves" if title else "training curves")
-    fig.tight_layout()
+    with glyphs_unsaid():  # (laying out draws the text: a title in a script the font lacks)
+        fig.tight_layout()
     save_png(fig, path)
 
 
@@ -284,7 +285,8 @@ def save_leaderboard(board: Mapping[str, Any], path: str | Path) -> None:
 
     opts = options_text(board.get("protocol_options") or {})
     ax.set_title(f"leaderboard: {board['protocol']}" + (f" ({opts})" if opts else ""))
-    fig.tight_layout()
+    with glyphs_unsaid():  # (laying out draws the labels: a model named in a script the font lacks)
+        fig.tight_layout()
     save_png(fig, path)
 
 

@@ -24,7 +24,7 @@ import threadpoolctl
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
-from cinerec.errors import ConfigError, DataError
+from cinerec.errors import ConfigError, DataError, Diverged
 from cinerec.models.base import CapabilityError, check_history, register
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
@@ -204,7 +204,8 @@ class ALS(IndexedRecommender):
                     self._warm_fit(solver, confidence, init)
             except ModelFitError as e:  # (a traceback: "NaN encountered in factors")
                 cfg = self.config
-                raise ConfigError(f"{self.name}: the fit broke down ({e}) with regularization = "
+                # (Diverged: a search that drew such settings goes on past them, as past a neural trial's)
+                raise Diverged(f"{self.name}: the fit broke down ({e}) with regularization = "
                                   f"{cfg.regularization:g} and confidence = {cfg.confidence:g}: numbers this large "
                                   "overflow its 32-bit arithmetic; give smaller ones") from None
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
