@@ -652,6 +652,11 @@ def test_a_tie_with_popularity_whose_hits_sit_lower_in_the_list_is_said():
     assert below_popularity(results) == [
         "two-tower: hr@10 0.2500 ties popularity's, and its ndcg@10 0.1237 is below popularity's 0.1418 under "
         "loo-sampled (seed 0)"]
+    # A figure that could not be measured (None) ties nothing and breaks nothing.
+    from cinerec.evaluation.protocols import tie_below
+
+    assert tie_below("x", "hr@10", {"hr@10": 0.25, "ndcg@10": None}, {"hr@10": 0.25, "ndcg@10": 0.1}) is None
+    assert tie_below("x", "hr@10", {"hr@10": None, "ndcg@10": 0.1}, {"hr@10": None, "ndcg@10": 0.2}) is None
 
 
 def test_below_mean_names_a_rating_model_worse_than_the_training_mean():

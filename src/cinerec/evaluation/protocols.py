@@ -17,6 +17,7 @@ lists come from :func:`cinerec.ranking.top_k` inside ``recommend``, single ranks
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -1364,8 +1365,9 @@ def tie_below(model: str, metric: str, figures: Mapping[str, Any], floor: Mappin
     :func:`tie_breaker` is below it (``None`` otherwise); ``figures`` and ``floor`` map a
     figure's name to its value."""
     other = tie_breaker(metric)
-    if other is None or other not in figures or other not in floor or figures[metric] != floor[metric] \
-            or not figures[other] < floor[other]:
+    values = [d.get(name) for d in (figures, floor) for name in (metric, other or "")]
+    if other is None or not all(isinstance(v, numbers.Real) for v in values) or figures[metric] != floor[metric] \
+            or not figures[other] < floor[other]:  # (a figure that could not be measured: None, or NaN)
         return None
     return (f"{model}: {metric} {figures[metric]:.4f} ties {baseline}'s, and its {other} {figures[other]:.4f} is "
             f"below {baseline}'s {floor[other]:.4f}")
