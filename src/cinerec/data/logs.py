@@ -769,9 +769,9 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
             hint += ("; if line 1 is data, not a header, add a header line above it instead (naming line 1's "
                      "values would drop its row)")
         if role == "user" and names is COLUMN_NAMES:  # (a Letterboxd export: one person's, with no such column)
-            hint += ("; a file of one person's own ratings is no log to learn from: give them to a run trained on "
-                     "many people's, as someone new (cinerec recommend --run RUN --ratings ID=STARS,...; "
-                     "ids by title: cinerec movies --run RUN WORDS)")
+            hint += ("; if it holds one person's own ratings (an export such as Letterboxd's), it is no log to learn "
+                     "from: give them to a run trained on many people's, as someone new (cinerec recommend --run RUN "
+                     "--ratings ID=STARS,...; ids by title: cinerec movies --run RUN WORDS)")
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
