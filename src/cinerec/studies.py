@@ -1252,7 +1252,7 @@ def _below_popularity(rows: list[dict[str, Any]], floors: Mapping[int, Any], met
     on the same splits: a ranking protocol's floor, which the report must name."""
     import numpy as np
 
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER, tie_below, tie_breaker
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_below, tie_below, tie_breaker
 
     values = [floors[s].metrics.get(metric) for s in study.seeds] if floors else []
     if not values or any(v is None for v in values) or metric.split("@")[0] in LOWER_IS_BETTER:
@@ -1268,7 +1268,7 @@ def _below_popularity(rows: list[dict[str, Any]], floors: Mapping[int, Any], met
     for row in rows:
         if row["label"] == floor_row or metric not in row["metrics"]:
             continue
-        if row["metrics"][metric]["mean"] < floor:
+        if figure_below(row["metrics"][metric]["mean"], floor):
             out.append(f"{row['label']}: {metric} {row['metrics'][metric]['mean']:.4f} is below popularity's "
                        f"{floor:.4f} under {study.protocol} ({over})")
             continue

@@ -657,6 +657,14 @@ def test_a_tie_with_popularity_whose_hits_sit_lower_in_the_list_is_said():
 
     assert tie_below("x", "hr@10", {"hr@10": 0.25, "ndcg@10": None}, {"hr@10": 0.25, "ndcg@10": 0.1}) is None
     assert tie_below("x", "hr@10", {"hr@10": None, "ndcg@10": 0.1}, {"hr@10": None, "ndcg@10": 0.2}) is None
+    # Two means of the same tenths, summed in another order: a study called ease's 0.2250 "below
+    # popularity's 0.2250", its NDCG@10 higher.
+    from cinerec.evaluation.protocols import figure_below
+
+    a, b = 0.22499999999999998, 0.22500000000000003
+    assert not figure_below(a, b) and figure_below(0.2249, 0.2250)
+    assert tie_below("x", "hr@10", {"hr@10": a, "ndcg@10": 0.1368}, {"hr@10": b, "ndcg@10": 0.0767}) is None
+    assert tie_below("x", "hr@10", {"hr@10": b, "ndcg@10": 0.07}, {"hr@10": a, "ndcg@10": 0.0767}) is not None
 
 
 def test_below_mean_names_a_rating_model_worse_than_the_training_mean():

@@ -232,6 +232,10 @@ def test_someone_new_whose_ratings_are_all_low_is_told_why_the_list_is_the_most_
         assert short in json.loads(out)["notes"]
         assert c.post("/recommendations", json={"ratings": given, "k": 5}).json()["notes"] == [short]
         assert c.get("/users/u0/recommendations", params={"k": 3}).json()["notes"] == []
+        # Every movie given, all low: no list, said once (not "the list is the most rated movies").
+        every = {f"m{i}": 1 for i in range(20)}
+        assert c.post("/recommendations", json={"ratings": every, "k": 5}).json() == {
+            "source": "history", "recommendations": [], "notes": ["no movie listed: every movie of the run's 20 was given"]}
     # A notebook's frames carry what the command line says beside the same lists.
     from cinerec.runs import open_run
 
@@ -274,6 +278,13 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
     assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["50", "258", "100"]  # the most rated
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "zzzq")
     assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq'"
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--genre", "Documentary", "zzzq")
+    assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq' in Documentary"
+    # The API's bounds: a query one takes, the others take (it was any length, and up to 1000 movies).
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "a" * 201)
+    assert code == 2 and err.strip() == "cinerec: error: the words: at most 200 characters, as the API and the page take, got 201"
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--limit", "201")
+    assert code == 2 and "--limit" in err
     for argv in (["recommend", "--liked", "Star Wars (1977)"], ["similar", "--movie", "heat"]):
         code, out, err = _out(capsys, argv[0], "--run", str(run_dir), *argv[1:])
         assert code == 2 and err.strip().endswith(f"find movies' ids by their titles with: cinerec movies --run "
@@ -296,7 +307,7 @@ def test_a_run_whose_movies_have_no_titles_sends_no_one_to_search_them(tmp_path,
                                          "gave none)")
 
 
-@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn"])
+@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn", "als"])
 def test_someone_new_with_only_low_ratings_is_told_a_model_of_movies_seen_reads_them_alike(tmp_path, capsys, model,
                                                                                             ml100k_dir):
     # Star Wars and Return of the Jedi given 2 and 1 stars brought The Empire Strikes Back
@@ -304,8 +315,8 @@ def test_someone_new_with_only_low_ratings_is_told_a_model_of_movies_seen_reads_
     run = tmp_path / "run"
     assert main(["train", "--data", str(ml100k_dir), "--model", model, "--out", str(run), "-q"]) == 0
     said = (f"none of the ratings given counts as liked (3 stars and up on this data, and not below the others "
-            f"given), and {model} reads each rating as a movie seen, whatever its stars: the list holds movies like "
-            "these all the same")
+            f"given), and {model} reads each rating, however low, as a movie seen: the list holds movies like these "
+            "all the same")
     code, out, err = _out(capsys, "recommend", "--run", str(run), "--ratings", "50=2,181=1", "--json")
     assert code == 0 and said in json.loads(out)["notes"], out
     for given in (["--ratings", "50=5,181=1"], ["--liked", "50", "--ratings", "181=1"]):

@@ -488,6 +488,10 @@ def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
         page, errors = _opened(browser, f"{server.url}/?profile={pid}")
         expect(page.locator("#recs .movie")).to_have_count(1)
         expect(page.locator("#recs-status")).to_have_text(
-            "1 pick from the 9 movies you gave. 1 movie listed, not 10: the other 9 movies of the run's 10 are the "
-            "ones given.")
+            "1 pick. 1 movie listed, not 10: the other 9 movies of the run's 10 are the ones given.")
+        # Every movie given: said once, by the page (the notes said "0 movies listed" beside "No picks").
+        profiles.set_ratings(pid, {"m9": 4.0})
+        page.reload()
+        expect(page.locator("#recs-status")).to_have_text(
+            "No picks: no movie is left to recommend beyond the 10 movies you gave.")
         assert not errors

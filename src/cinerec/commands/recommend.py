@@ -172,7 +172,7 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
         raise ConfigError(f"-k {k}: {e}") from None
     made_up, fitted = synthetic_list_notes(run.dataset), run.model(name).fit_notes()
     notes = list(made_up) + list(fitted)
-    if (unliked := lists.nothing_liked(likes, stars)) is not None:  # (its list: the most rated movies)
+    if recs and (unliked := lists.nothing_liked(likes, stars)) is not None:  # (its list: the most rated movies)
         notes.append(unliked)
         if recs:
             say(f"note: {unliked}", quiet)
@@ -330,7 +330,8 @@ def movies(
              "the most rated movies.")] = None,
     genre: Annotated[str | None, typer.Option("--genre", show_default=False,
                                               help="Only movies of this genre.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many movies at most (1 to 1000).")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="How many movies at most (1 to 200, as "
+                                                                        "the API takes).")] = 20,
     json: flags.Json = False,
     quiet: flags.Quiet = False,  # (it says nothing on stderr: taken as every command takes it)
 ) -> None:
@@ -342,20 +343,23 @@ def movies(
     from cinerec.commands.show import print_json
     from cinerec.errors import ConfigError
     from cinerec.runs import open_run
-    from cinerec.serving.search import MovieSearch
+    from cinerec.serving.search import QUERY_LIMIT, MovieSearch
 
     dataset = open_run(run).dataset
     if genre is not None and not len(dataset.catalog.present_genres):
         raise ConfigError(f"--genre {genre!r}: the run's movies have no genres (its data gave none)")
     counts = dataset.interactions.item_counts
     words = " ".join(query or [])
+    if len(words) > QUERY_LIMIT:  # (the API's and the page's bound: one query, one answer everywhere)
+        raise ConfigError(f"the words: at most {QUERY_LIMIT} characters, as the API and the page take, got {len(words)}")
     found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
     listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i])) for i in found]
     if json:
         print_json({"query": words, "genre": genre, "movies": listed})
         return
     if not listed:
-        print(f"no movie of the run's {dataset.n_items:,} matches {words!r}" + (f" in {genre}" if genre else ""))
+        print(f"no movie of the run's {dataset.n_items:,}" + (f" matches {words!r}" if words else "")
+              + (f" in {genre}" if genre else ""))
         return
     width = max(len(str(m["movie_id"])) for m in listed)
     for m in listed:

@@ -17,6 +17,7 @@ lists come from :func:`cinerec.ranking.top_k` inside ``recommend``, single ranks
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import time
 import warnings
@@ -1343,12 +1344,18 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
             continue
         if metric not in r.metrics or metric not in floor.metrics:
             continue
-        if r.metrics[metric] < floor.metrics[metric]:
+        if figure_below(r.metrics[metric], floor.metrics[metric]):
             out.append(f"{r.model}: {metric} {r.metrics[metric]:.4f} is below {baseline}'s "
                        f"{floor.metrics[metric]:.4f} under {r.label}")
         elif (tie := tie_below(r.model, metric, r.metrics, floor.metrics, baseline)) is not None:
             out.append(f"{tie} under {r.label}")
     return out
+
+
+def figure_below(value: float, floor: float) -> bool:
+    """``value < floor`` by more than the last bits a mean's order of summing moves
+    (0.22499999999999998 against 0.22500000000000003, two means of the same tenths)."""
+    return value < floor and not math.isclose(value, floor, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def tie_breaker(metric: str) -> str | None:
@@ -1366,8 +1373,9 @@ def tie_below(model: str, metric: str, figures: Mapping[str, Any], floor: Mappin
     figure's name to its value."""
     other = tie_breaker(metric)
     values = [d.get(name) for d in (figures, floor) for name in (metric, other or "")]
-    if other is None or not all(isinstance(v, numbers.Real) for v in values) or figures[metric] != floor[metric] \
-            or not figures[other] < floor[other]:  # (a figure that could not be measured: None, or NaN)
+    if other is None or not all(isinstance(v, numbers.Real) for v in values) \
+            or not math.isclose(figures[metric], floor[metric], rel_tol=1e-9, abs_tol=1e-12) \
+            or not figure_below(figures[other], floor[other]):  # (a figure that could not be measured: None, or NaN)
         return None
     return (f"{model}: {metric} {figures[metric]:.4f} ties {baseline}'s, and its {other} {figures[other]:.4f} is "
             f"below {baseline}'s {floor[other]:.4f}")

@@ -172,6 +172,11 @@ class ALS(IndexedRecommender):
                 iterations=cfg.epochs, random_state=cfg.seed, dtype=np.float32,
             )
 
+    def reads_ratings_as_seen(self) -> bool:
+        """A rating of any stars is a confidence above 0, a movie seen (``binary = false``
+        weighs it by its stars, never against it)."""
+        return True
+
     def fit(self, train: Interactions, valid: Interactions | None = None, *, init: "ALS | None" = None) -> "ALS":
         """Factorise ``train`` (``valid`` is unused: ALS has no early stopping).
 

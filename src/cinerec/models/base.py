@@ -539,9 +539,9 @@ class Recommender(ABC):
         return top_k(self.item_similarity(it), min(k, self.n_items), self_mask)
 
     def reads_ratings_as_seen(self) -> bool:
-        """Whether a history's ratings are read as movies seen, whatever their stars (item-kNN
-        and EASE with ``binary = true``, seqknn): a movie given one star then draws in movies
-        like it as five stars would."""
+        """Whether a history's ratings, however low, are read as movies seen (item-kNN and EASE
+        with ``binary = true``, seqknn; ALS weighs them by their stars, never against): a
+        movie given one star then draws in movies like it."""
         return False
 
     def chart_counts(self) -> np.ndarray | None:

@@ -40,7 +40,7 @@ from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, Lists, after_filters, stars_said
-from cinerec.serving.search import MovieSearch
+from cinerec.serving.search import LIST_LIMIT, QUERY_LIMIT, MovieSearch
 from cinerec.serving.store import check_url, created_on_disk, is_postgres, open_profiles, open_store
 
 __all__ = ["create_app", "Service", "MAX_BODY_BYTES", "MAX_IDS", "MAX_K"]
@@ -371,7 +371,7 @@ class Service:
         notes = []
         unliked = self.lists.nothing_liked([m for m, s in ratings.items() if s is None],
                                            {m: s for m, s in ratings.items() if s is not None})
-        if unliked is not None:
+        if unliked is not None and listed:  # (no list: nothing to say of how it was made)
             notes.append(unliked)
         given = np.array([self.item_index(m) for m in ratings] + list(seen), dtype=np.int64)
         short = None if genre else self.lists.short_for_history(given, k, listed)
@@ -703,11 +703,12 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return await run_in_threadpool(svc.health) if svc.remote else svc.health()
 
     @app.get("/movies", response_model=list[Movie], tags=["movies"])
-    async def movies(query: Annotated[str, Query(max_length=200, description="title words, partial, any case or accents")] = "",
+    async def movies(query: Annotated[str, Query(max_length=QUERY_LIMIT,
+                                                 description="title words, partial, any case or accents")] = "",
                      genre: Genre = None,
                      year_from: Annotated[int | None, Query(ge=0, le=9999)] = None,
                      year_to: Annotated[int | None, Query(ge=0, le=9999)] = None,
-                     limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
+                     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT)] = 20) -> list[dict[str, Any]]:
         """Search the catalog by title; best matches, then the most rated, first."""
         _check_genre(svc, genre, "genre")
         return [svc.records[i] for i in svc.search.search(query, genre=genre, year_from=year_from, year_to=year_to, limit=limit)]

@@ -232,6 +232,8 @@ class Lists:
         if listed != left:
             return None
         n_given = len(given)
+        if not listed:  # (as recommend says it on stdout: "no movie left to recommend")
+            return f"no movie listed: every movie of the run's {self.dataset.n_items:,} was given"
         again = 0 if self.twins is None or not n_given else len(np.setdiff1d(self.twins[given].indices, given))
         once = self.dataset.n_items - n_given - again - left
         others = f"{n_given:,} movie{'' if n_given == 1 else 's'}" if again or once else \
@@ -474,8 +476,8 @@ class Lists:
             return None
         if seen_alike:
             return (f"none of the ratings given counts as liked ({self.liked_min_stars:g} stars and up on this data, "
-                    f"and not below the others given), and {self.model.name} reads each rating as a movie seen, "
-                    "whatever its stars: the list holds movies like these all the same")
+                    f"and not below the others given), and {self.model.name} reads each rating, however low, as a "
+                    "movie seen: the list holds movies like these all the same")
         if self.model.can_score_history:
             return (f"none of the ratings given reaches the run's --liked-threshold ({self.liked_min_stars:g} stars "
                     f"and up), and below it a rating is a movie seen, not one {self.model.name} learns from: nothing "
@@ -607,7 +609,7 @@ class Lists:
                 for r, rec in enumerate(self.history_records(liked, ratings, k), 1)]
         frame = self._typed(pd.DataFrame(rows, columns=["rank", *_LIST_COLUMNS]))
         notes = self._notes()
-        if (unliked := self.nothing_liked(_liked_ids(liked), ratings)) is not None:
+        if len(frame) and (unliked := self.nothing_liked(_liked_ids(liked), ratings)) is not None:
             notes.append(unliked)
         given = np.array([self.item_index(m) for m in [*_liked_ids(liked), *dict(ratings or {})]], dtype=np.int64)
         if (short := self.short_for_history(given, k, len(frame))) is not None:

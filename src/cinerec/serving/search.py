@@ -58,6 +58,11 @@ def search_key(text: str) -> str:
     return " ".join([key, *together]) if together and key else key
 
 
+#: The longest query a search takes, in characters (the API's ``GET /movies``, the page's
+#: box and ``cinerec movies`` alike), and the most movies it lists.
+QUERY_LIMIT, LIST_LIMIT = 200, 200
+
+
 @dataclass(frozen=True, eq=False)
 class MovieSearch:
     """Search and filter a catalog.

@@ -208,14 +208,16 @@ function applyProfile(p) {
   state.ratings = p.ratings;
   state.mine = p.movies;
   state.recs = p.recommendations;
+  // What the server says beside the list (none of the movies given counts as liked, so
+  // the picks are the most rated; or why the list is short), as the command line says it:
+  // then the picks are not said to come from the movies given, and an empty list is said once.
+  const notes = p.recommendations.length ? (p.notes || []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}.`) : [];
   const status = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
-      ? `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`
+      ? (notes.length ? `${plural(p.recommendations.length, "pick")}.`
+        : `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`)
       : `No picks: no movie is left to recommend beyond the ${plural(p.movies.length, "movie")} you gave.`;
-  // What the server says beside the list (none of the movies given counts as liked, so
-  // the picks are the most rated; or why the list is short), as the command line says it.
-  const notes = (p.notes || []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}.`);
   $("recs-status").textContent = [status, ...notes].join(" ");
   renderAll();
 }
