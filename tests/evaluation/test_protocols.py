@@ -1051,7 +1051,9 @@ def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
     assert few_measured(get_protocol("loo-sampled").prepare(ds, 0)) == []
     few = ds.subset(np.flatnonzero(np.isin(ds.interactions.users, np.arange(5))))
     assert few_measured(get_protocol("loo-full").prepare(few, 0)) == [
-        "measured on 5 people only: each counts for 0.20 of a figure, more than models usually differ by"]
+        "measured on 5 people only: each counts for 0.2 of a figure, more than models usually differ by"]
+    eight = ds.subset(np.flatnonzero(np.isin(ds.interactions.users, np.arange(8))))
+    assert "each counts for 0.125 of a figure" in few_measured(get_protocol("loo-full").prepare(eight, 0))[0]
     said = few_measured(get_protocol("ratings-random").prepare(few, 0))
     assert len(said) == 1 and said[0].startswith("measured on ") and said[0].endswith(
         " held-out ratings only: too few for the figures to tell models apart")

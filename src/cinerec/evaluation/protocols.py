@@ -958,7 +958,7 @@ def few_measured(prepared: Prepared) -> list[str]:
     n = min(len(p.users) for p in parts)
     if n >= FEW_PEOPLE or not n:  # (no one: refused where it is split)
         return []
-    return [f"measured on {n} {'person' if n == 1 else 'people'} only: each counts for {1 / n:.2f} of a figure, "
+    return [f"measured on {n} {'person' if n == 1 else 'people'} only: each counts for {1 / n:.3g} of a figure, "
             "more than models usually differ by"]
 
 #: How many of the evaluated people :func:`scores_alike` looks at.
