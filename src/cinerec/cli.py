@@ -495,7 +495,9 @@ def _stdout_to_devnull() -> None:
 
 #: Seconds another rank waits, after its own mistake, for torchrun to end it because rank 0
 #: stopped too (having said the same): only a mistake of its own alone is then its to say.
-RANK_ERROR_WAIT_S = 2.0
+#: (2 s was too short on a loaded 2-core machine: rank 0 took longer to end, and rank 1 said
+#: the same line again.)
+RANK_ERROR_WAIT_S = 5.0
 
 
 def _speaks() -> bool:

@@ -488,10 +488,30 @@ def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
         page, errors = _opened(browser, f"{server.url}/?profile={pid}")
         expect(page.locator("#recs .movie")).to_have_count(1)
         expect(page.locator("#recs-status")).to_have_text(
-            "1 pick. 1 movie listed, not 10: the other 9 movies of the run's 10 are the ones given.")
+            "1 pick from the 9 movies you gave. 1 movie listed, not 10: the other 9 movies of the run's 10 are the "
+            "ones given.")
         # Every movie given: said once, by the page (the notes said "0 movies listed" beside "No picks").
         profiles.set_ratings(pid, {"m9": 4.0})
         page.reload()
         expect(page.locator("#recs-status")).to_have_text(
             "No picks: no movie is left to recommend beyond the 10 movies you gave.")
+        assert not errors
+    # A run of liked ratings alone, given only low ones: the picks are the most rated, and the
+    # page said "10 picks from the 2 movies you gave" above the note saying they are not.
+    from cinerec.data import load
+    from cinerec.data.transforms import binarize
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+
+    liked = binarize(load(tmp_path / "log.csv", catalog=tmp_path / "movies.csv"), 4.0)
+    save_model(tmp_path / "liked-run", create("itemknn").fit(liked.interactions))
+    save_dataset(tmp_path / "liked-run", liked)
+    finish_run(tmp_path / "liked-run", meta={"source": "log", "best_model": "itemknn"})
+    with LiveServer(create_app(tmp_path / "liked-run", profiles=tmp_path / "liked-profiles.sqlite")) as server:
+        profiles = ProfileStore(tmp_path / "liked-profiles.sqlite")
+        pid = profiles.create({"m1": 1.0, "m2": 2.0})
+        page, errors = _opened(browser, f"{server.url}/?profile={pid}")
+        expect(page.locator("#recs-status")).to_contain_text("8 picks, none drawn from the movies you gave. None of "
+                                                             "the ratings given reaches the run's --liked-threshold")
+        assert not errors
         assert not errors

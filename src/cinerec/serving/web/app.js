@@ -209,13 +209,17 @@ function applyProfile(p) {
   state.mine = p.movies;
   state.recs = p.recommendations;
   // What the server says beside the list (none of the movies given counts as liked, so
-  // the picks are the most rated; or why the list is short), as the command line says it:
-  // then the picks are not said to come from the movies given, and an empty list is said once.
+  // the picks are the most rated; or why the list is short), as the command line says it;
+  // an empty list is said once. Picks each listed for its popularity alone are not said to
+  // come from the movies given.
   const notes = p.recommendations.length ? (p.notes || []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}.`) : [];
+  // (a reason naming no liked movie, nor "what you watched": listed for its popularity)
+  const popularOnly = p.recommendations.every((r) => r.reason_movie_id === null
+    && r.reason !== "popular with people who watched what you watched");
   const status = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
-      ? (notes.length ? `${plural(p.recommendations.length, "pick")}.`
+      ? (popularOnly ? `${plural(p.recommendations.length, "pick")}, none drawn from the movies you gave.`
         : `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`)
       : `No picks: no movie is left to recommend beyond the ${plural(p.movies.length, "movie")} you gave.`;
   $("recs-status").textContent = [status, ...notes].join(" ");
