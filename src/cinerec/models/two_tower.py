@@ -50,6 +50,18 @@ _USER_COLUMNS = ("age", "gender", "occupation")
 ZIP_REGIONS = 11
 
 
+def _digest(head: str, arrays: tuple[np.ndarray, ...]) -> str:
+    """A short hash of ``head`` and each array's shape and bytes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    h.update(head.encode())
+    for a in arrays:
+        h.update(repr(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True, eq=False)
 class TowerFeatures:
     """Side features of users and movies, encoded as small integer codes and flags.
@@ -147,30 +159,13 @@ class TowerFeatures:
 
     def fingerprint(self) -> str:
         """A hash of every feature, so a checkpoint can tell whether it was trained on these."""
-        import hashlib
-
-        h = hashlib.blake2b(digest_size=8)
-        h.update(repr((self.user_columns, self.user_vocab)).encode())
-        for a in (self.user_codes, self.item_genres, self.item_year):
-            h.update(repr(a.shape).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()
+        return _digest(repr((self.user_columns, self.user_vocab)), (self.user_codes, self.item_genres, self.item_year))
 
     def part_fingerprints(self) -> dict[str, str]:
         """A hash of the users' features and one of the movies', so that a checkpoint can
         say which of them changed."""
-        import hashlib
-
-        out = {}
-        for part, arrays in (("users", (self.user_codes,)), ("movies", (self.item_genres, self.item_year))):
-            h = hashlib.blake2b(digest_size=8)
-            if part == "users":
-                h.update(repr((self.user_columns, self.user_vocab)).encode())
-            for a in arrays:
-                h.update(repr(a.shape).encode())
-                h.update(np.ascontiguousarray(a).tobytes())
-            out[part] = h.hexdigest()
-        return out
+        return {"users": _digest(repr((self.user_columns, self.user_vocab)), (self.user_codes,)),
+                "movies": _digest("", (self.item_genres, self.item_year))}
 
     @classmethod
     def load(cls, path: Path) -> "TowerFeatures":
