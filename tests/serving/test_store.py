@@ -546,6 +546,10 @@ def test_a_model_scoring_not_a_number_is_one_line_for_export_and_n_a_for_recomme
     assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 2
     err = capsys.readouterr().err
     assert "models/ease: saved model is damaged (ValueError: its scores are not numbers (NaN))" in err, err
+    model.weights_[:] = np.inf  # (as NaN: every movie tied, listed in no order of the model's)
+    save_model(tmp_path / "run", model)
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--user", "100", "-k", "2"]) == 2
+    assert "models/ease: saved model is damaged (ValueError: its scores are infinite)" in capsys.readouterr().err
 
 
 def test_a_store_named_under_a_file_says_so_not_that_the_folder_is_missing(tmp_path):

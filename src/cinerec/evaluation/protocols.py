@@ -1039,11 +1039,16 @@ def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
 
 
 def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
-    """Refuse, in one line, scores that are not numbers: every figure would rank them
-    somewhere arbitrary (first in a list, behind nothing for a rank)."""
-    if np.isnan(np.asarray(scores, dtype=np.float64)).any():
+    """Refuse, in one line, scores that are not numbers or are infinitely high: every figure
+    would rank them somewhere arbitrary (first in a list, behind nothing for a rank, or tied
+    with each other). Minus infinity stays: a shortlist's movies beyond it."""
+    values = np.asarray(scores, dtype=np.float64)
+    if np.isnan(values).any():
         raise DataError(f"{model.name}: gives scores that are not numbers (NaN); its training diverged or the "
                         "model is damaged, so no figure from it would mean anything")
+    if np.isposinf(values).any():
+        raise DataError(f"{model.name}: gives infinite scores; its training diverged or the model is damaged, so no "
+                        "figure from it would mean anything")
 
 
 # -- random split, full catalogue -----------------------------------------------------------

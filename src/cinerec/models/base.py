@@ -820,6 +820,8 @@ def load_model(path: str | Path) -> Recommender:
                 raise ValueError(f"scores {row.shape[-1] if row.ndim else 0} movies, the model knows {model.n_items}")
             if np.isnan(row).any():  # (weights overwritten with NaN listed movies in no order, "score n/a")
                 raise ValueError("its scores are not numbers (NaN)")
+            if np.isposinf(row).any():  # (as NaN: infinitely high scores tie, in no order of the model's)
+                raise ValueError("its scores are infinite")
     except CinerecError:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
