@@ -734,6 +734,13 @@ def test_a_tie_on_the_studys_metric_is_broken_by_the_figures_after_it():
     assert [r["label"] for r in ranked_rows(rows, "rmse")] == ["c", "b", "a"]
     rows = [row("a", rmse=0.9, mae=0.7), row("b", rmse=0.9, mae=0.7)]  # a whole tie: file order
     assert [r["label"] for r in ranked_rows(rows, "rmse")] == ["a", "b"]
+    # Means equal but for their last bits (one seed's 0.6904761904761906 against ...905)
+    # tie: itemknn was called best on them though EASE's NDCG@10 was higher.
+    rows = [row("itemknn", **{"recall@10": 0.7490079365079365, "ndcg@10": 0.3869}),
+            row("ease", **{"recall@10": 0.7490079365079364, "ndcg@10": 0.4084})]
+    assert [r["label"] for r in ranked_rows(rows, "recall@10")] == ["ease", "itemknn"]
+    rows = [row("a", rmse=0.9000000000000001, mae=0.71), row("b", rmse=0.9, mae=0.70)]
+    assert [r["label"] for r in ranked_rows(rows, "rmse")] == ["b", "a"]
 
 
 def test_a_study_report_counts_the_trials_its_searches_stopped_early():
@@ -920,3 +927,52 @@ def test_tables_whose_labels_differ_in_digits_alone_each_keep_their_notes(tmp_pa
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
     for label in ("als1", "als2"):
         assert any(n.startswith(f"{label}: its movie vectors all point one way") for n in board["notes"]), board["notes"]
+
+
+def test_random_full_s_paired_difference_is_the_leaderboard_s_own(tmp_path):
+    # Its seeds measure unlike numbers of people (those with a held-out rating): pooled over
+    # seeds, the paired difference of a model below the best came out positive.
+    from cinerec.studies import run_study
+
+    rng = np.random.default_rng(2)
+    rows = ["user,item,rating,ts"]
+    for u in range(12):
+        for k, m in enumerate(rng.choice(30, 3 + rng.integers(0, 6), replace=False)):
+            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
+            '[models.popularity]\n[models.itemknn]\n[models.ease]\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    metric = board["metric"]
+    best = next(r for r in board["models"] if r["label"] == board["best_model"])
+    compared = [r for r in board["models"] if r["vs_best"] is not None]
+    assert compared
+    for r in compared:
+        assert r["vs_best"]["diff"] == pytest.approx(r["metrics"][metric]["mean"] - best["metrics"][metric]["mean"])
+
+
+def test_few_people_measured_is_said_once_for_the_study_seed_by_seed(tmp_path):
+    # Each seed's count was its own line, no seed named ("measured on 10 people only",
+    # then "... 9 people", then "... 7 people"): read as figures measured on three groups.
+    from cinerec.evaluation.protocols import few_words
+    from cinerec.studies import run_study
+
+    rng = np.random.default_rng(1)
+    rows = ["user,item,rating,ts"]
+    for u in range(12):
+        for k, m in enumerate(rng.choice(30, 3 + rng.integers(0, 6), replace=False)):
+            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
+            '[models.popularity]\n[models.itemknn]\n[models.ease]\n')
+    board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    assert [n for n in board["notes"] if n.startswith("measured on")] == [
+        "measured on 7 to 10 people only (7 on seed 2; 9 on seed 1; 10 on seed 0): each counts for 0.1 to 0.143 of "
+        "a figure, more than models usually differ by"], board["notes"]
+    assert "measured on 7 to 10 people only (7 on seed 2" in (tmp_path / "out" / "report.md").read_text()
+    # seeds alike: evaluate's line; some seeds with enough: those named too
+    assert few_words({0: 5, 1: 5}, False, [0, 1]) == [
+        "measured on 5 people only: each counts for 0.2 of a figure, more than models usually differ by"]
+    assert few_words({1: 30}, True, [0, 1, 2]) == [
+        "measured on 30 held-out ratings only (30 on seed 1; 50 or more on seeds 0, 2): too few for the figures to "
+        "tell models apart"]

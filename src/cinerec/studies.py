@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -1375,7 +1376,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data import load
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER, figure_notes, get_protocol, ks_left_out, mean_rmse
+    from cinerec.evaluation.protocols import (LOWER_IS_BETTER, few_measured, few_words, figure_notes, get_protocol,
+                                              ks_left_out, mean_rmse, measured_few)
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1479,6 +1481,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         ks_out: dict[tuple[int, ...], list[int]] = {}  # default Ks a split left out: the seeds it was on
         ks_line = ""
+        few_counts: dict[int, int] = {}  # seed: how few people (or held-out ratings) it measured, where few
+        few_ratings = False
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
         for seed in study.seeds:
@@ -1490,6 +1494,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
                     raise type(e)(_protocol_refusal(study, e)) from None
             seed_ks_note = ks_left_out(prepared)  # said once for the study, below, seed by seed where they differ
+            if (few := measured_few(prepared)) is not None:  # as the Ks left out: once, seed by seed
+                few_counts[seed], few_ratings = few
+            seed_notes = seed_ks_note + few_measured(prepared)
             if seed_ks_note:
                 ks_out.setdefault(tuple(k for k in protocol.ks if k not in prepared.ks), []).append(seed)
                 ks_line = seed_ks_note[0]
@@ -1521,7 +1528,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     # What the figures measure (an approximate index's lists, a shortlist holding every
                     # candidate) and what the fit chose, as evaluate and train say them; named by the label.
                     for line in figure_notes(prepared, model):
-                        if line in seed_ks_note:
+                        if line in seed_notes:
                             continue
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
                         # Said once, not once a seed: a note of this table whose figures alone
@@ -1582,6 +1589,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 "settings": {str(s): used[spec.label][s] for s in study.seeds},
                 "tuning": {str(s): t for s, t in tuning.get(spec.label, {}).items()} or None,
             })
+        if few_counts:  # (first with the Ks left out: what the splits measure, before what the models did)
+            model_notes[0:0] = few_words(few_counts, few_ratings, study.seeds)
         if len(ks_out) == 1 and len(next(iter(ks_out.values()))) == len(study.seeds):
             model_notes.insert(0, ks_line)  # every seed alike: as evaluate says it
         elif ks_out:
@@ -1620,11 +1629,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 who = [r.per_user["user"] for r in splits(best)]  # one person over seeds and folds: one draw
                 if metric in ("rmse", "mae") and all(c is not None for c in counts):
                     row["vs_best"] = paired_errors(a, b, counts, metric, users=who)
-                elif len(a) > len(study.seeds):  # several folds: each fold's mean, then theirs, as the figure
+                else:  # each split's mean, then theirs, as the figure (random-full's seeds measure
+                    # unlike numbers of people: pooled, a model below the best showed a gain on it)
                     row["vs_best"] = paired_folds(a, b, lower=lower, users=who)
-                else:
-                    row["vs_best"] = paired(np.concatenate(a), np.concatenate(b), lower=lower,
-                                            users=np.concatenate(who))
 
         # The best model, refitted on all the data with the first seed's settings.
         spec = next(s for s in study.models if s.label == best)
@@ -1902,15 +1909,12 @@ def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
     """The label of the best model that gives ``metric``: the run's best, or, when it does
     not give that metric (a liked-or-not row's AUC beside star models), the best of those
     that do; ``None`` when none does."""
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER
-
     having = [r for r in board["models"] if metric in r["metrics"]]
     if any(r["label"] == board["best_model"] for r in having):
         return str(board["best_model"])
     if not having:
         return None
-    lower = metric.split("_")[0].split("@")[0] in LOWER_IS_BETTER
-    return str(sorted(having, key=lambda r: r["metrics"][metric]["mean"], reverse=not lower)[0]["label"])
+    return str(ranked_rows(having, metric)[0]["label"])
 
 
 def study_model_words(tuned: bool) -> str:
@@ -1928,9 +1932,10 @@ def differs_words(reference: Mapping[str, Any]) -> str:
 def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """Leaderboard rows, best first by the mean of ``metric``; a tie there is broken by the
     row's other figures, those at the same K first (NDCG@10 after HR@10, then HR@1, ...;
-    MAE after RMSE), and a tie on every figure keeps the file's order. Rows without
-    ``metric`` (a model trained on liked-or-not has no RMSE of stars) come after the
-    others, in file order; they are never the best."""
+    MAE after RMSE), and a tie on every figure keeps the file's order. Means equal but for
+    the last bits their order of summing moves (0.7490079365079365 against ...364) tie.
+    Rows without ``metric`` (a model trained on liked-or-not has no RMSE of stars) come
+    after the others, in file order; they are never the best."""
     from cinerec.evaluation.protocols import LOWER_IS_BETTER
 
     def better_first(name: str, r: dict[str, Any]) -> float:
@@ -1942,8 +1947,20 @@ def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
     names = list(dict.fromkeys(n for r in rows for n in r["metrics"] if n != metric))
     at = metric.partition("@")[2]  # the same K first: NDCG@10 after HR@10, not HR@1
     order = [metric] + sorted(names, key=lambda n: not (at and n.partition("@")[2] == at))
-    return sorted(rows, key=lambda r: (metric not in r["metrics"], *(better_first(n, r) for n in order))
-                  if metric in r["metrics"] else (True,))
+
+    def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
+        if (metric in a["metrics"]) != (metric in b["metrics"]):
+            return -1 if metric in a["metrics"] else 1
+        if metric not in a["metrics"]:
+            return 0
+        for name in order:
+            x, y = better_first(name, a), better_first(name, b)
+            if x == y or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):  # (as figure_below's tolerance)
+                continue
+            return -1 if x < y else 1
+        return 0
+
+    return sorted(rows, key=functools.cmp_to_key(compare))
 
 
 #: Said of the study's figure where ours was measured on some of the seeds only.

@@ -948,18 +948,46 @@ def few_measured(prepared: Prepared) -> list[str]:
     """A line when the figures rest on so few people (or held-out ratings) that one of them
     moves a figure by more than models differ: five people's HR@10 0.2000 was one hit,
     printed as any other figure."""
+    few = measured_few(prepared)
+    return [] if few is None else few_words({0: few[0]}, few[1], [0])
+
+
+def measured_few(prepared: Prepared) -> tuple[int, bool] | None:
+    """How few people (or, ``True`` beside it, held-out ratings) the figures rest on, where
+    :func:`few_measured` says so; ``None`` where there are enough, or none at all."""
     parts = prepared.folds or (prepared,)
-    if prepared.protocol.needs_ratings:
-        n = min(len(p.test) for p in parts)
-        if n >= FEW_RATINGS or not n:
-            return []
-        return [f"measured on {n} held-out rating{'' if n == 1 else 's'} only: too few for the figures to tell models "
-                "apart"]
-    n = min(len(p.users) for p in parts)
-    if n >= FEW_PEOPLE or not n:  # (no one: refused where it is split)
-        return []
-    return [f"measured on {n} {'person' if n == 1 else 'people'} only: each counts for {1 / n:.3g} of a figure, "
-            "more than models usually differ by"]
+    ratings = prepared.protocol.needs_ratings
+    n = min(len(p.test) if ratings else len(p.users) for p in parts)
+    if n >= (FEW_RATINGS if ratings else FEW_PEOPLE) or not n:  # (no one: refused where it is split)
+        return None
+    return n, ratings
+
+
+def few_words(counts: Mapping[int, int], ratings: bool, seeds: Sequence[int]) -> list[str]:
+    """:func:`few_measured`'s line for splits measured on ``counts`` (seed: how few people
+    or held-out ratings) of ``seeds``: one line for them all, naming the seeds where the
+    counts differ (each seed's own line read as two figures measured on two groups)."""
+    values = sorted(set(counts.values()))
+    n = values[0]
+    if ratings:
+        unit, tail = "held-out rating" + ("" if values[-1] == 1 else "s"), "too few for the figures to tell models apart"
+    else:
+        unit = "person" if values[-1] == 1 else "people"
+        share = f"{1 / n:.3g}" if len(values) == 1 else f"{1 / values[-1]:.3g} to {1 / n:.3g}"
+        tail = f"each counts for {share} of a figure, more than models usually differ by"
+    if len(values) == 1 and len(counts) == len(seeds):
+        return [f"measured on {n} {unit} only: {tail}"]
+
+    def on(these: list[int]) -> str:
+        return f"seed{'s' if len(these) > 1 else ''} {', '.join(map(str, these))}"
+
+    by_count = [f"{v} on {on([s for s in seeds if counts.get(s) == v])}" for v in values]
+    enough = [s for s in seeds if s not in counts]
+    if enough:
+        by_count.append(f"{FEW_RATINGS if ratings else FEW_PEOPLE} or more on {on(enough)}")
+    span = str(n) if len(values) == 1 else f"{n} to {values[-1]}"
+    return [f"measured on {span} {unit} only ({'; '.join(by_count)}): {tail}"]
+
 
 #: How many of the evaluated people :func:`scores_alike` looks at.
 ALIKE_LOOKED_AT = 200
