@@ -1187,6 +1187,10 @@ def test_a_log_study_on_the_command_line_keeps_its_catalogue_and_only_leaves_a_t
     assert board["not_run"] == ["popularity"] and said in board["notes"]
     assert read_json(tmp_path / "b" / "run.json")["study"]["not_run"] == ["popularity"]  # (the run's own record too)
     assert f"**Note:** {said}." in (tmp_path / "b" / "report.md").read_text()
+    # The popularity measured as every model's floor is not the file's row: its stage was
+    # named as that row's, beside the note that the row was not run.
+    stages = [r["stage"] for r in board["stages"]]
+    assert "popularity, the floor (seed 0)" in stages and "popularity (seed 0)" not in stages, stages
     # On a release given with --data the file's catalogue is left out, and the report named it as read.
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"), "--data", str(ml100k_dir),
                          "--only", "popularity")

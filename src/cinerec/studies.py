@@ -1550,7 +1550,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 if floor_row is not None:
                     floors[seed] = results[floor_row][seed]
                 else:
-                    with stages(f"popularity (seed {seed})"):
+                    with stages(f"popularity, the floor (seed {seed})"):  # (not the file's [models.popularity])
                         floors[seed] = prepared.evaluate(create("popularity"))
 
         metric, _ = objective(protocol)
