@@ -147,6 +147,9 @@ def test_the_synthetic_label_survives_a_copy_without_hidden_files(tmp_path) -> N
 
     made = write_release(tmp_path / "made", "ml-latest-small", 0.05, seed=0)
     assert (made / LABEL).is_file() and LABEL in json.loads((made / MARKER).read_text())["files"]
+    # Its dates are drawn apart from the movies' years (a year filter keeps movies rated in
+    # every year of the period): the label says so, where a reader of the files looks.
+    assert "many ratings are dated before the\nyear in their movie's title" in (made / LABEL).read_text()
     copy = tmp_path / "copy" / "ml-latest-small"
     copy.mkdir(parents=True)
     shown = [f for f in made.iterdir() if not f.name.startswith(".")]  # what a shell's `*` names

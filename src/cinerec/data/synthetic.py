@@ -19,7 +19,8 @@ size) without the real files, and so that models have something learnable:
   mapped through quantiles onto the release's star distribution (whole stars for
   ml-100k/ml-1m, half stars from ml-10m on).
 - **When**: each user's ratings are a session of increasing timestamps inside the
-  release's collection period.
+  release's collection period, drawn apart from the movies' years (many ratings are
+  dated before the year in their movie's title; :data:`LABEL` says so).
 - **What**: titles with years (some with commas, quotes or an alternative title in
   parentheses, a few without a year where the genuine release has such: not ml-1m or
   ml-10m), genres from the release's vocabulary, and
@@ -63,6 +64,8 @@ LABEL = "SYNTHETIC.txt"
 def label_text(like: str, scale: float, seed: int) -> str:
     return (f"This folder is a synthetic release written by `cinerec data synthesize`: made-up ratings\n"
             f"shaped like MovieLens {like}, not MovieLens data. cinerec says so wherever it is used.\n"
+            f"A rating's date is drawn apart from its movie's year: many ratings are dated before the\n"
+            f"year in their movie's title, so a year filter keeps movies rated all through the period.\n"
             f"like: {like}\nscale: {scale:g}\nseed: {seed}\n")
 
 
