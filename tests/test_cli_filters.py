@@ -97,7 +97,7 @@ def test_data_info_json_records_the_filters(synthetic_100k, capsys):
     assert facts["dataset"]["transforms"] == [] and "u1" in facts["official_folds"]
 
 
-def test_each_filter_is_said_in_the_flag_s_words(synthetic_100k, capsys):
+def test_each_filter_is_said_in_the_flag_s_words(synthetic_100k, tmp_path, capsys):
     # They read "years {'min_year': 1990, 'max_year': None}" and "top_users {'n': 100000}",
     # the last without saying it dropped nothing.
     capsys.readouterr()
@@ -105,6 +105,13 @@ def test_each_filter_is_said_in_the_flag_s_words(synthetic_100k, capsys):
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("filter ")]
     assert said[0].startswith("filter min_year=1990: 5,000 -> ")
     assert said[1].startswith("filter top_users=100000 (dropped nothing): ")
+    # evaluate and train said the data: line alone, what was left after the filters
+    for command in (["evaluate"], ["train", "--out", str(tmp_path / "run")]):
+        assert main([*command, "--data", str(synthetic_100k), "--model", "popularity", "--min-year", "1990",
+                     "--protocol", "loo-full"]) == 0
+        said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("filter ")]
+        assert len(said) == 1 and said[0].startswith("filter min_year=1990: 5,000 -> "), said
+        assert " users, " in said[0] and said[0].endswith(" movies")
 
 
 def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path, capsys):

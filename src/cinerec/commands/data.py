@@ -125,7 +125,7 @@ def info(
     from cinerec.commands.show import print_facts, print_json, say
     from cinerec.data import apply_filters, load
     from cinerec.data.dataset import reading_notes
-    from cinerec.data.filters import data_record, step_words  # (not cinerec.runs, which imports torch)
+    from cinerec.data.filters import data_record, step_said  # (not cinerec.runs, which imports torch)
     from cinerec.data.movielens import UNNAMED_CSV
 
     from cinerec.errors import ConfigError
@@ -161,9 +161,7 @@ def info(
         return
     print_facts(facts)
     for step in record:
-        b, a = step["before"], step["after"]
-        say(f"filter {step_words(step)}: {b['ratings']:,} -> {a['ratings']:,} ratings, "
-            f"{b['users']:,} -> {a['users']:,} users, {b['movies']:,} -> {a['movies']:,} movies", quiet)
+        say(step_said(step), quiet)
 
 
 def synthesize(

@@ -58,6 +58,7 @@ def evaluate(
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
+        flags.say_filters(record, quiet)
         say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)

@@ -488,6 +488,17 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     return dataset, data_record(source, dataset, filters, record)
 
 
+def say_filters(record: dict[str, Any], quiet: bool) -> None:
+    """Each filter step of :func:`load_data`'s record with its counts, as ``quickstart`` and
+    ``data info`` say them; said just before the ``data:`` line, which counts what is left
+    (and so after any mistake found in the flags before it)."""
+    from cinerec.commands.show import say
+    from cinerec.data.filters import step_said
+
+    for step in record.get("transforms", []):
+        say(step_said(step), quiet)
+
+
 def unused_patience(model: Any, prepared: Any, held: list[str]) -> list[str]:
     """The note for a ``patience`` given (``--set``, ``--config``) to a fit with no
     validation ratings: early stopping has nothing to go by, so every epoch is trained."""

@@ -66,7 +66,7 @@ def quickstart(
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.errors import ConfigError, TooFewUnseen
     from cinerec.data import apply_filters
-    from cinerec.data.filters import step_words
+    from cinerec.data.filters import step_said
     from cinerec.data.dataset import reading_notes, synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
@@ -108,8 +108,7 @@ def quickstart(
         for line in reading_notes(dataset):  # (of the movies the filters kept)
             say(f"note: {line}", quiet)
         for step in transforms:
-            say(f"filter: {step_words(step)}: {step['before']['ratings']:,} -> "
-                f"{step['after']['ratings']:,} ratings", quiet)
+            say(step_said(step), quiet)
         record = data_record(source or {"source": label}, dataset, filters, transforms)
         d = dataset.describe()
         counted = f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies"

@@ -118,6 +118,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
                                                default_for=None if protocol else recommender)
+        flags.say_filters(record, quiet or not main)
         say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)

@@ -41,7 +41,7 @@ from cinerec.config import from_numpy, shown, shown_exactly
 from cinerec.data.dataset import Dataset
 from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
 
-__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record", "step_words"]
+__all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record", "step_said", "step_words"]
 
 #: The steps of :func:`apply_filters`, in the order they run.
 FILTER_ORDER: tuple[str, ...] = ("years", "liked_threshold", "implicit", "top_users", "top_movies", "kcore")
@@ -282,6 +282,14 @@ def step_words(step: Mapping[str, Any]) -> str:
     if before is not None and after is not None and before == after:
         said += " (dropped nothing)"
     return said
+
+
+def step_said(step: Mapping[str, Any]) -> str:
+    """A step of a run's filter record as a command says it on stderr, with the counts
+    before and after it (``data info``, ``evaluate``, ``train``, ``quickstart``)."""
+    b, a = step["before"], step["after"]
+    return (f"filter {step_words(step)}: {b['ratings']:,} -> {a['ratings']:,} ratings, {b['users']:,} -> "
+            f"{a['users']:,} users, {b['movies']:,} -> {a['movies']:,} movies")
 
 
 def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
