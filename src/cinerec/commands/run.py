@@ -33,7 +33,8 @@ def run(
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
     no_filters: Annotated[bool, typer.Option(
-        "--no-filters", help="Drop the file's [data] filters (the filter flags still apply).")] = False,
+        "--no-filters", help="Drop the file's [data] filters, implicit and liked_threshold among them (the filter "
+                             "flags still apply: --no-filters --implicit keeps plain positives).")] = False,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     only: Annotated[str | None, typer.Option(
         "--only", metavar="LABEL[,LABEL]", show_default=False,
