@@ -1481,6 +1481,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         tuning: dict[str, dict[int, dict[str, Any]]] = {}
         ks_out: dict[tuple[int, ...], list[int]] = {}  # default Ks a split left out: the seeds it was on
         ks_line = ""
+        split_keys: set[str] = set()  # what each seed's split holds out: one, where the protocol draws nothing
         few_counts: dict[int, int] = {}  # seed: how few people (or held-out ratings) it measured, where few
         few_ratings = False
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
@@ -1494,6 +1495,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
                     raise type(e)(_protocol_refusal(study, e)) from None
             seed_ks_note = ks_left_out(prepared)  # said once for the study, below, seed by seed where they differ
+            split_keys.add(_held_out_print(prepared))
             if (few := measured_few(prepared)) is not None:  # as the Ks left out: once, seed by seed
                 few_counts[seed], few_ratings = few
             seed_notes = seed_ks_note + few_measured(prepared)
@@ -1591,6 +1593,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             })
         if few_counts:  # (first with the Ks left out: what the splits measure, before what the models did)
             model_notes[0:0] = few_words(few_counts, few_ratings, study.seeds)
+        if len(study.seeds) > 1 and len(split_keys) == 1:  # (a ± 0.0000 read as a figure measured precisely)
+            model_notes.insert(0, f"{protocol.name} holds out the same ratings on every seed, so the ± over seeds is "
+                                  "the models' own randomness alone (0 for a model that draws nothing), not how the "
+                                  "figures vary from split to split")
         if len(ks_out) == 1 and len(next(iter(ks_out.values()))) == len(study.seeds):
             model_notes.insert(0, ks_line)  # every seed alike: as evaluate says it
         elif ks_out:
@@ -1741,6 +1747,23 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     }
     finish_run(tmp, meta=meta, metrics=metrics, report=report(board, study))
     return board
+
+
+def _held_out_print(prepared: Any) -> str:
+    """A fingerprint of what a split holds out (and ranks it among): equal for two seeds'
+    splits exactly when they measure the same thing."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha1()
+    for part in prepared.folds or (prepared,):
+        for x in (part.test, part.valid):
+            for a in (() if x is None else (x.users, x.items)):
+                digest.update(np.ascontiguousarray(a).tobytes() + b"|")
+        if part.candidates is not None:
+            digest.update(np.ascontiguousarray(part.candidates).tobytes())
+    return digest.hexdigest()
 
 
 def _protocol_refusal(study: Study, e: Exception) -> str:
