@@ -901,3 +901,43 @@ def test_a_film_rated_under_an_id_a_filter_dropped_is_seen_under_the_id_it_kept(
         f"/profiles/{pid}", params={"k": 100, "genre": "Children's"}).json()
     listed = [r["movie_id"] for r in got["recommendations"]]
     assert 10 < len(listed) < 100 and 304 not in listed, listed  # every film of the genre left, but 304
+
+
+def test_notes_beside_lists_count_a_film_under_two_ids_once(tmp_path, capsys):
+    # Three notes counted ids, not films: an empty list for someone who gave every movie but
+    # a twin said "every movie of the run's 12 was given"; `similar` said the model "finds
+    # no more movies" beside a list of every other film, and blamed the model, not its
+    # neighbors setting, for a list its twin had been taken out of.
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(30):
+        for j, m in enumerate(f"m{i}" for i in rng.permutation(10)[:8]):
+            rows.append(f"u{u},{m},{1 + (u + j) % 5},{1000 + u * 100 + j}")
+        if u % 2 == 0:
+            rows += [f"u{u},a1,4,{998 + u * 100}", f"u{u},a2,4,{999 + u * 100}"]  # (never the latest: trained on)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    (tmp_path / "movies.csv").write_text("item,title,genres,year\n" + "".join(
+        f"m{i},Movie {i},Drama,1999\n" for i in range(10)) + "a1,Alpha,Drama,1999\na2,Alpha,Drama,1999\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "movies.csv"),
+                 "--model", "itemknn", "--protocol", "loo-full", "--protocol-option", "ks=[1]", "--out", str(out),
+                 "-q"]) == 0
+    capsys.readouterr()
+    everything_but_a2 = ",".join([f"m{i}" for i in range(10)] + ["a1"])
+    assert main(["recommend", "--run", str(out), "--liked", everything_but_a2, "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [
+        "no movie listed: every movie of the run's 12 was given (1 of them under another id)"]
+    assert main(["recommend", "--run", str(out), "--liked", everything_but_a2, "-q"]) == 0
+    assert capsys.readouterr().out.startswith("no movie left to recommend: every movie of the run's 12 was given (1 of")
+    assert main(["similar", "--run", str(out), "--movie", "m0", "-k", "50", "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got["similar"]) == 10 and got["notes"] == [], got  # every other film, Alpha once
+    few = tmp_path / "few"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "movies.csv"),
+                 "--model", "itemknn", "--set", "neighbors=3", "--protocol", "loo-full", "--protocol-option", "ks=[1]",
+                 "--out", str(few), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["similar", "--run", str(few), "--movie", "a1", "-k", "10", "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got["similar"]) == 2 and got["notes"] == [
+        "2 movies listed, not 10: model 'itemknn' keeps 3 similar movies per movie (its neighbors setting)"], got

@@ -187,8 +187,9 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
         print_json({"liked": likes, "ratings": {str(m): s for m, s in stars.items()}, "model": name,
                     "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
-    if not recs:
-        print("no movie left to recommend: every movie of the run was given")
+    if not recs:  # (the note's words: a film given under one id leaves its other id out too)
+        why = short.removeprefix("no movie listed: ") if short else "every movie of the run was given"
+        print(f"no movie left to recommend: {why}")
     _print_list(recs)
     for note in made_up + fitted:
         print(f"note: {note}")
@@ -219,6 +220,8 @@ def similar(
 
     Only movies with a positive similarity are listed, so fewer than -k may come back.
     """
+    import numpy as np
+
     from cinerec.commands.show import print_json, say
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.runs import open_run
@@ -237,7 +240,8 @@ def similar(
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
-    if len(listed) < min(k, opened.dataset.n_items - 1):
+    # (every other film: a film under two ids is listed once, and this one's other id never)
+    if len(listed) < min(k, lists.films_left(given=np.array([item]))):
         # (item-kNN's lists are its kept neighbours; seqknn keeps its neighbours of what
         # follows each movie, while its similar movies are those that lead to it, of no
         # count; other models' neighbors settings, knnbaseline's, count what predicts
@@ -246,8 +250,11 @@ def similar(
         kept = getattr(source.config, "neighbors", None) if source.name == "itemknn" else None
         whose = f"model {name!r}" if source is lists.model else f"the {source.name} in model {name!r}"
         listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
+        if kept:  # the neighbours it keeps, this movie's other id among them (left out of the list) or not
+            _, found = lists.model.similar_items([item], min(kept, opened.dataset.n_items))
+            kept_all = int(np.sum(np.isfinite(found[0]) & (found[0] > 0))) >= kept
         notes.append(f"{listed_n}: {whose} keeps {kept} similar movies per movie (its neighbors setting)"
-                     if kept and len(listed) >= kept else
+                     if kept and kept_all else
                      f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
                      "with a positive similarity are listed)")
     short = notes[len(trailing):]

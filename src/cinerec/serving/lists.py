@@ -232,9 +232,10 @@ class Lists:
         if listed != left:
             return None
         n_given = len(given)
-        if not listed:  # (as recommend says it on stdout: "no movie left to recommend")
-            return f"no movie listed: every movie of the run's {self.dataset.n_items:,} was given"
         again = 0 if self.twins is None or not n_given else len(np.setdiff1d(self.twins[given].indices, given))
+        if not listed:  # (as recommend says it on stdout: "no movie left to recommend"; and as short_for_user)
+            return f"no movie listed: every movie of the run's {self.dataset.n_items:,} was given" + \
+                (f" ({again:,} of them under another id)" if again else "")
         once = self.dataset.n_items - n_given - again - left
         others = f"{n_given:,} movie{'' if n_given == 1 else 's'}" if again or once else \
             "the other movie" if n_given == 1 else f"the other {n_given:,} movies"
