@@ -23,7 +23,7 @@ from click import exceptions as click_errors
 
 import cinerec
 from cinerec.commands import data, evaluate, export, quickstart, recommend, run, serve, train
-from cinerec.errors import OUT_OF_MEMORY_ADVICE, CinerecError, out_of_memory
+from cinerec.errors import OUT_OF_MEMORY_ADVICE, CinerecError, out_of_memory, spoken_to
 from cinerec.io import interrupt_dropped
 
 __all__ = ["app", "main"]
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
         flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
-        status = _run(command, argv)
+        with spoken_to("cli"):  # (errors advise flags, not the library's arguments)
+            status = _run(command, argv)
         if status == 0 and interrupt_dropped():  # (what it had finished before is kept)
             raise KeyboardInterrupt
         return status

@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+import contextlib
+import functools
+import re
+from typing import Callable, Iterator, Mapping, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory",
-           "OUT_OF_MEMORY_ADVICE"]
+           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words"]
+
+#: Who an error's advice speaks to: "python" (a caller of the library, the default) or
+#: "cli" (the command line, and a study file, which words its flags its own way).
+_AUDIENCE = ["python"]
+
+
+@contextlib.contextmanager
+def spoken_to(audience: str) -> Iterator[None]:
+    """Errors raised inside give their advice in ``audience``'s terms (:func:`said`)."""
+    _AUDIENCE.append(audience)
+    try:
+        yield
+    finally:
+        _AUDIENCE.pop()
+
+
+def in_cli_words(function: Callable[P, R]) -> Callable[P, R]:
+    """``function``, its errors said as the command line says them (:func:`spoken_to`): a
+    study's, which a study file words in its own terms from the command line's."""
+
+    @functools.wraps(function)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        with spoken_to("cli"):
+            return function(*args, **kwargs)
+
+    return wrapped
+
+
+def said(cli: str, python: str) -> str:
+    """Advice in its reader's terms: ``cli`` on the command line (``--protocol-option
+    n_negatives=35``), ``python`` to a caller of the library (``n_negatives=35``)."""
+    return cli if _AUDIENCE[-1] == "cli" else python
+
+
+def python_words(text: str) -> str:
+    """``text`` with each flag named as the setting it sets (``a larger --top-movies``:
+    ``a larger top_movies``), to a caller of the library; as it is on the command line."""
+    return said(text, re.sub(r"(?<![\w-])--([a-z]+(?:-[a-z]+)*)", lambda m: m.group(1).replace("-", "_"), text))
 
 
 class CinerecError(Exception):
@@ -46,7 +90,9 @@ class FilterRefused(DataError):
     line)."""
 
     def __init__(self, flag: str, rest: str, key: str, value: object) -> None:
-        super().__init__(f"{flag} {rest}")
+        # (a caller of the library wrote Filters(min_year=2050), not --min-year 2050)
+        written = int(value) if isinstance(value, float) and value.is_integer() else value  # (4, as given: not 4.0)
+        super().__init__(said(f"{flag} {rest}", f"{key}={written!r} {python_words(rest)}"))
         self.key, self.value, self.flag, self.rest = key, value, flag, rest
 
 
@@ -63,8 +109,9 @@ class TooFewUnseen(DataError):
     that sets the count another way says so with :meth:`asking`.
     """
 
-    def __init__(self, message: str, fewer: int, how: str = "--protocol-option n_negatives={n}",
+    def __init__(self, message: str, fewer: int, how: str | None = None,
                  only_way: bool = False, top_k: int = 0) -> None:
+        how = how or said("--protocol-option n_negatives={n}", "n_negatives={n}")
         self.base, self.fewer, self.only_way, self.top_k = message, fewer, only_way, top_k
         joint = "; ask" if only_way else " or ask"
         # ``top_k``: the protocol's largest K, which must stay below the fewer + 1 candidates.

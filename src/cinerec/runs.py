@@ -36,7 +36,7 @@ from typing import Any
 import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
-from cinerec.errors import CinerecError, DataError, NotFoundError, expect
+from cinerec.errors import CinerecError, DataError, NotFoundError, expect, said
 from cinerec.io import atomic_path, read_json, write_json, writing
 from cinerec.models.base import Recommender, load_model
 
@@ -212,7 +212,8 @@ class Run:
                 return name
             if name is not None:  # (another model's lists were given in silence)
                 raise DataError(f"{self.path}/run.json: {key} is {name!r}, which the run does not hold (models/ has "
-                                f"{', '.join(self.model_names)}): name one with --run-model")
+                                f"{', '.join(self.model_names)}): name one with "
+                                f"{said('--run-model', 'model=')}")
         return self.model_names[0]
 
     def leaderboard(self) -> Any:

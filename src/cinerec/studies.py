@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            out_of_memory)
+                            in_cli_words, out_of_memory)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -273,6 +273,7 @@ class Study:
         }
 
     @classmethod
+    @in_cli_words  # (as run_study)
     def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None,
                   filters: Mapping[str, Any] | None = None, no_filters: bool = False,
                   only: list[str] | None = None, columns: Mapping[str, str] | None = None,
@@ -1159,6 +1160,7 @@ def _export_k(out: Path) -> str:
     return f" -k {k}" if isinstance(k, int) and not isinstance(k, bool) else ""
 
 
+@in_cli_words  # (its mistakes in the study file's words, from Python too, as cinerec run says them)
 def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
     """Run ``study`` and write its run folder ``out``; return the leaderboard.
 

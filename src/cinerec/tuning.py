@@ -361,7 +361,7 @@ def tune(
     fixed = protocol.settings_for(cls, dict(base or {}), "base")
     if "seed" in fields and "seed" not in fixed:
         fixed["seed"] = seed
-    create(name, fixed)  # a bad or unknown setting in base: one line now, before the split
+    create(name, fixed, where="base")  # a bad or unknown setting in base: one line now, before the split
     holdout = valid  # (the name valid is the search's carve-out below)
     if train is None:
         prepared = protocol.prepare(data, seed=seed)

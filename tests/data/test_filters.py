@@ -113,9 +113,9 @@ def test_a_step_that_drops_ratings_drops_the_official_folds_and_says_which():
 
 
 def test_a_filter_that_leaves_no_ratings_is_named():
-    with pytest.raises(DataError, match=r"^--min-year 2030 leaves no ratings \(the data had 21 ratings"):
+    with pytest.raises(DataError, match=r"^min_year=2030 leaves no ratings \(the data had 21 ratings"):
         apply_filters(_dataset(), Filters(min_year=2030))
-    with pytest.raises(DataError, match=r"^--kcore 7 leaves no ratings"):
+    with pytest.raises(DataError, match=r"^kcore=7 leaves no ratings"):
         apply_filters(_dataset(), Filters(kcore=(7, 7)))
     # The setting's value, as a study file writes it, for the file's line (it was True for kcore).
     for filters, key, value in ((Filters(kcore=(7, 7)), "kcore", 7), (Filters(kcore=(7, 1)), "kcore", [7, 1]),
@@ -146,7 +146,7 @@ def test_a_liked_threshold_is_read_at_the_ratings_precision_and_never_warns():
     ds = _dataset()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(DataError, match=r"--liked-threshold 1.00000001 is at or below every rating of this data"):
+        with pytest.raises(DataError, match=r"liked_threshold=1.00000001 is at or below every rating of this data"):
             apply_filters(ds, Filters(liked_threshold=1.00000001))
         with pytest.raises(FilterLeavesNothing, match="leaves no ratings"):
             apply_filters(ds, Filters(liked_threshold=1e39))
@@ -216,7 +216,7 @@ def test_real_ml100k_filters_keep_what_they_say(ml100k_dir):
 
 def test_a_liked_threshold_on_implicit_data_is_refused_as_such(tmp_path):
     (tmp_path / "clicks.csv").write_text("user,item\n1,10\n1,11\n2,10\n")
-    with pytest.raises(DataError, match=r"--liked-threshold 4 finds no stars to compare with: the data is implicit"):
+    with pytest.raises(DataError, match=r"liked_threshold=4 finds no stars to compare with: the data is implicit"):
         apply_filters(load(tmp_path / "clicks.csv"), Filters(liked_threshold=4.0))
 
 
@@ -265,7 +265,7 @@ def test_a_liked_threshold_that_drops_no_rating_is_refused_pointing_at_implicit(
     # data implicit: --implicit by another name, or a typo.
     ml100k = load(ml100k_dir)
     for threshold in (-1.0, 0.0, 1.0):
-        with pytest.raises(DataError, match=r"--liked-threshold .* is at or below every rating of this data \(1 to 5 "
+        with pytest.raises(DataError, match=r"liked_threshold=.* is at or below every rating of this data \(1 to 5 "
                                             r"stars\), so none would be dropped: .* implicit data instead"):
             apply_filters(ml100k, Filters(liked_threshold=threshold))
     kept, _ = apply_filters(ml100k, Filters(liked_threshold=1.5))

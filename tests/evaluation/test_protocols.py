@@ -486,7 +486,7 @@ def test_a_k_that_cannot_fit_is_named_with_the_ks_that_would_and_the_filter_to_l
     few, _ = apply_filters(ml100k, Filters(top_movies=15))
     # The default Ks are 10, 50 and 100: it is K = 10 that cannot be left out.
     with pytest.raises(ConfigError, match=r"^protocol random-full: K = 10, its headline figure, is not below the 9 "
-                                          r"movies .*; give ks=\[1, 5\] or keep more movies \(a larger --top-movies\)$"):
+                                          r"movies .*; give ks=\[1, 5\] or keep more movies \(a larger top_movies\)$"):
         get_protocol("random-full").prepare(few)
     with pytest.raises(ConfigError, match=r"ks=\[1700\]: K = 1700 is not below the 1,618 movies .*; give Ks below "
                                           r"1,618 \(the data holds only 1,682 movies\)$"):
@@ -546,7 +546,7 @@ def test_ratings_fold_is_refused_once_a_filter_dropped_ratings():
     assert get_protocol("ratings-fold").prepare(ds).fold == "u1"
     filtered, _ = apply_filters(ds, Filters(top_users=50))
     with pytest.raises(DataError, match=r"official folds of 'small' no longer apply after the filter top_users=50 "
-                                        r"\(it dropped ratings\); use --protocol ratings-random"):
+                                        r"\(it dropped ratings\); use the protocol 'ratings-random'"):
         get_protocol("ratings-fold").prepare(filtered)
     get_protocol("ratings-random").prepare(filtered)  # a random split still works
 
@@ -585,7 +585,7 @@ def test_mf_trains_for_ranking_under_a_ranking_protocol_unless_told_otherwise():
                                                   rf'rankings; under {name} drop target and set loss = "bpr"'):
                 p.settings_for(MODELS[model], {"target": "liked"}, where="--set")
         with pytest.raises(CapabilityError, match=r"mlp-rating learns liked-or-not and has no ranking variant: "
-                                                  r"measure it with --protocol ratings-random"):  # it said "stars"
+                                                  r"measure it with the protocol 'ratings-random'"):  # it said "stars"
             p.check(create("mlp-rating", {"target": "liked"}))
         with pytest.raises(CapabilityError, match=r'biasedmf: loss = "mse" trains it for stars'):
             p.check(create("biasedmf"))
@@ -790,7 +790,7 @@ def test_a_model_of_stars_without_a_ranking_variant_is_refused_by_a_ranking_prot
         with pytest.raises(CapabilityError) as e:
             get_protocol(protocol).check(create(name))
         text = str(e.value)
-        assert f"{name} learns stars and has no ranking variant" in text and "--protocol ratings-random" in text
+        assert f"{name} learns stars and has no ranking variant" in text and "the protocol 'ratings-random'" in text
         assert "\n" not in text
     get_protocol("ratings-random").check(create(name))  # its own kind of protocol takes it
 
@@ -878,7 +878,7 @@ def test_a_shortfall_names_top_users_when_it_dropped_the_movies(ml100k):
 
     one, _ = apply_filters(ml100k, Filters(top_users=3))
     with pytest.raises(DataError, match=r"user \d+ has only \d+ unseen movies.*; keep more movies \(a larger "
-                                        r"--top-users\) or ask for fewer negatives"):
+                                        r"top_users\) or ask for fewer negatives"):
         get_protocol("loo-sampled", n_negatives=900).prepare(one)
     # One person left: said so, naming the filter (not the release) as what left them alone.
     one, _ = apply_filters(ml100k, Filters(top_users=1))
@@ -925,8 +925,8 @@ def test_a_shortfall_names_only_the_year_bound_that_was_given(ml100k):
     # "looser --min-year/--max-year" when only --max-year had been given.
     from cinerec.data.filters import Filters, apply_filters
 
-    for bound, way in [({"max_year": 1960}, "a later --max-year"), ({"min_year": 1998}, "an earlier --min-year"),
-                       ({"min_year": 1950, "max_year": 1960}, "looser --min-year/--max-year")]:
+    for bound, way in [({"max_year": 1960}, "a later max_year"), ({"min_year": 1998}, "an earlier min_year"),
+                       ({"min_year": 1950, "max_year": 1960}, "looser min_year/max_year")]:
         few, _ = apply_filters(ml100k, Filters(**bound))
         with pytest.raises(DataError, match=rf"keep more movies \({way}\)"):
             get_protocol("loo-sampled").prepare(few)
@@ -1014,10 +1014,10 @@ def test_a_shortfall_under_a_top_movies_cap_names_only_the_cap(ml100k):
     few, _ = apply_filters(ml100k, Filters(liked_threshold=2, top_movies=120))
     with pytest.raises(DataError) as e:
         get_protocol("loo-sampled").prepare(few)
-    assert "keep more movies (a larger --top-movies)" in str(e.value) and "--liked-threshold" not in str(e.value)
+    assert "keep more movies (a larger top_movies)" in str(e.value) and "liked_threshold" not in str(e.value)
     # A filter after the cap still counts: both are named.
     few, _ = apply_filters(ml100k, Filters(top_movies=300, kcore=(5, 120)))
-    with pytest.raises(DataError, match=r"keep more movies \(a larger --top-movies, or a smaller --kcore\)"):
+    with pytest.raises(DataError, match=r"keep more movies \(a larger top_movies, or a smaller kcore\)"):
         get_protocol("loo-sampled").prepare(few)
 
 
@@ -1031,7 +1031,7 @@ def test_no_one_to_measure_after_a_filter_names_the_filter(ml100k, protocol):
     one, _ = apply_filters(ml100k, Filters(top_movies=1))
     with pytest.raises(DataError) as e:
         get_protocol(protocol).prepare(one)
-    assert str(e.value).endswith("it needs users with at least 2 ratings: keep more movies (a larger --top-movies)")
+    assert str(e.value).endswith("it needs users with at least 2 ratings: keep more movies (a larger top_movies)")
     with pytest.raises(DataError) as e:  # no filter: nothing to loosen is named
         get_protocol(protocol).prepare(one.replace(info={**one.info, "transforms": []}))
     assert str(e.value).endswith("it needs users with at least 2 ratings")

@@ -149,7 +149,7 @@ def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
 
 
 def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
-    with pytest.raises(ConfigError, match=r"max_items=3; .* needs 1 MiB .*--top-movies N"):
+    with pytest.raises(ConfigError, match=r"max_items=3; .* needs 1 MiB .*Filters\(top_movies=N\)"):
         create("ease", {"max_items": 3}).fit(tiny())
     with pytest.raises(ConfigError, match="regularization"):
         create("ease", {"regularization": 0.0})

@@ -147,6 +147,25 @@ def counts(dataset: Dataset) -> dict[str, int]:
     return {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items}
 
 
+def _checked_init(init: Any) -> Any:
+    """``Filters``' own ``__init__``, an unknown keyword refused in one line naming it and
+    the known ones (it was Python's bare ``TypeError``, as a protocol's is not)."""
+    import functools
+
+    @functools.wraps(init)
+    def checked(self: Filters, *args: Any, **kwargs: Any) -> None:
+        known = [f.name for f in fields(Filters)]
+        unknown = [k for k in kwargs if k not in known]
+        if unknown:
+            raise ConfigError(f"Filters: unknown filter {unknown[0]!r} (known: {', '.join(known)})")
+        init(self, *args, **kwargs)
+
+    return checked
+
+
+Filters.__init__ = _checked_init(Filters.__init__)  # type: ignore[method-assign]
+
+
 def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dict[str, Any]]]:
     """Apply ``filters`` in the order of :data:`FILTER_ORDER`.
 

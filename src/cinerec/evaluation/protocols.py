@@ -31,7 +31,7 @@ import numpy as np
 from cinerec.config import from_numpy, shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
-from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect
+from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect, python_words, said
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
@@ -293,7 +293,8 @@ class Protocol:
             other = [n for n, c in PROTOCOLS.items() if unknown[0] in c.defaults]
             hint = f"; {unknown[0]} is an option of {' and '.join(other)}" if other else ""
             if unknown[0] in ("seed", "seeds"):  # (a setting of the run, not of the protocol)
-                hint = "; the split's seed is --seed on the command line, and seeds = [...] in a study's [protocol]"
+                hint = said("; the split's seed is --seed on the command line, and seeds = [...] in a study's "
+                            "[protocol]", "; the split's seed is evaluate()'s seed=N, or prepare(dataset, seed)'s")
             raise ConfigError(f"protocol {self.name}: unknown option {unknown[0]!r} (known: {known}){hint}")
         options = {k: from_numpy(v) for k, v in options.items()}  # (np.int64(50) is 50)
         self._options = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
@@ -344,7 +345,7 @@ class Protocol:
                     else "liked-or-not and has no ranking variant: measure it")  # (mlp-rating with target = "liked")
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns {what} with "
-                f"--protocol ratings-random{self._without_starless()}, or rank with a model that learns to (ease, als, "
+                f"{_ratings_random()}{self._without_starless()}, or rank with a model that learns to (ease, als, "
                 f"seqknn; mf, biasedmf and autorec switch to their ranking variant under {self.name})")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
@@ -425,8 +426,8 @@ class Protocol:
                                       f"rankings; {self._ranking_advice(model_class.name, wanted, holding)}") from None
                 raise e from None
             raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
-                              f"{_pairs(filled)}: drop that setting, or measure stars with --protocol "
-                              f"ratings-random{self._without_starless()})") from None
+                              f"{_pairs(filled)}: drop that setting, or measure stars with "
+                              f"{_ratings_random()}{self._without_starless()})") from None
         model = model_class(config)
         if model.task == "rating":
             chosen = {k: settings[k] for k in _deciding(model_class, config, settings)}
@@ -438,9 +439,9 @@ class Protocol:
     def _ranking_advice(self, name: str, wanted: Mapping[str, Any], unset: list[str] | None = None) -> str:
         if unset:
             return (f"under {self.name} drop {' and '.join(unset)} and set {_pairs(wanted)}, or measure stars with "
-                    f"--protocol ratings-random{self._without_starless()}")
+                    f"{_ratings_random()}{self._without_starless()}")
         return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), or measure "
-                f"stars with --protocol ratings-random{self._without_starless()}")
+                f"stars with {_ratings_random()}{self._without_starless()}")
 
     def _without_starless(self) -> str:
         """What measuring stars also takes where :attr:`starless` flags were given."""
@@ -485,7 +486,7 @@ class Protocol:
             ways = [w for w in _looser(dataset) if w not in (_LOOSER["kcore"], _LOOSER["top_users"])]
             if not ways:
                 raise
-            raise DataError(f"{e}: keep more movies ({', or '.join(ways)})") from None
+            raise DataError(f"{e}: " + python_words(f"keep more movies ({', or '.join(ways)})")) from None
 
     def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         """The subclass's split of :meth:`prepare`."""
@@ -747,12 +748,17 @@ def _loosen(record: Mapping[str, Any]) -> str:
     return _LOOSER[record["transform"]]
 
 
+def _ratings_random() -> str:
+    """The way to measure stars, in its reader's terms (:func:`cinerec.errors.said`)."""
+    return said("--protocol ratings-random", "the protocol 'ratings-random'")
+
+
 def _more_movies(dataset: Dataset) -> str:
     """The way to more unseen movies per person: loosen the filters that dropped movies,
     or, where none did, say that the data holds no more."""
     ways = _looser(dataset)
     if ways:
-        return f"keep more movies ({', or '.join(ways)})"
+        return python_words(f"keep more movies ({', or '.join(ways)})")
     return f"the data holds only {dataset.n_items:,} movie{'s' if dataset.n_items != 1 else ''}"
 
 
@@ -1168,7 +1174,7 @@ class RatingsFold(Protocol):
         if not dataset.folds and dataset.info.get("folds_dropped_by"):
             raise DataError(
                 f"protocol {self.name}: the official folds of {data_label(dataset)} no longer apply after the filter "
-                f"{dataset.info['folds_dropped_by']} (it dropped ratings); use --protocol ratings-random"
+                f"{dataset.info['folds_dropped_by']} (it dropped ratings); use {_ratings_random()}"
             )
 
     def _prepare(self, dataset: Dataset, seed: int) -> Prepared:

@@ -20,7 +20,7 @@ import torch
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
-from cinerec.errors import ConfigError
+from cinerec.errors import ConfigError, said
 from cinerec.models.base import RatingRecommender, Recommender, check_history, chunks, register
 from cinerec.tuning import Param
 
@@ -609,7 +609,8 @@ def _check_ease_size(n_items: int, max_items: int) -> None:
         raise ConfigError(
             f"ease: {n_items:,} movies exceed max_items={max_items:,}; the dense "
             f"{n_items:,}x{n_items:,} matrix needs {_size(8 * n_items**2)} while inverting "
-            "(keep fewer movies, e.g. with --top-movies N or top_movies under [data], or raise max_items)"
+            + said("(keep fewer movies, e.g. with --top-movies N or top_movies under [data], or raise max_items)",
+                   "(keep fewer movies, e.g. with Filters(top_movies=N), or raise max_items)")
         )
 
 

@@ -1,0 +1,94 @@
+"""Mistakes made from Python are told in the library's terms: the arguments a caller
+wrote (``n_negatives=``, ``Filters(top_movies=...)``, ``model=``), not the command line's
+flags, which the same mistakes name there (``tests/test_cli*.py``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cinerec.data.filters import Filters, apply_filters
+from cinerec.errors import CinerecError, ConfigError, said, spoken_to
+from cinerec.evaluation.protocols import evaluate, get_protocol
+from tests.evaluation.test_protocols import small_dataset
+
+
+def _said(call) -> str:
+    with pytest.raises(CinerecError) as e:
+        call()
+    text = str(e.value)
+    assert "--" not in text, text  # (no flag: a caller of the library gave none)
+    return text
+
+
+def test_the_advice_speaks_to_who_reads_it():
+    assert said("--run-model", "model=") == "model="
+    with spoken_to("cli"):
+        assert said("--run-model", "model=") == "--run-model"
+    assert said("--run-model", "model=") == "model="
+
+
+def test_too_few_unseen_movies_name_the_arguments():
+    ds = small_dataset(n_users=30, n_items=60)
+    text = _said(lambda: evaluate("loo-sampled", ds, "popularity"))
+    assert "ask for fewer negatives (n_negatives=" in text, text
+    filtered, _ = apply_filters(small_dataset(n_users=60, n_items=150), Filters(top_movies=60))
+    text = _said(lambda: evaluate("loo-sampled", filtered, "popularity"))
+    assert "keep more movies (a larger top_movies)" in text, text
+
+
+def test_a_model_of_stars_under_a_ranking_protocol_names_the_protocol_to_use():
+    ds = small_dataset()
+    assert "with the protocol 'ratings-random'" in _said(lambda: evaluate("loo-full", ds, "baseline"))
+    assert "with the protocol 'ratings-random'" in _said(lambda: evaluate("loo-full", ds, "mf", config={"loss": "mse"}))
+
+
+def test_filters_name_themselves_as_written():
+    ds = small_dataset()
+    # (they read "--min-year 2050 leaves no ratings", "--liked-threshold 0.5 is at or below")
+    assert _said(lambda: apply_filters(ds, Filters(min_year=2050))).startswith("min_year=2050 leaves no ratings")
+    assert _said(lambda: apply_filters(ds, Filters(liked_threshold=0.5))).startswith("liked_threshold=0.5 is at or")
+    # a misspelt filter was Python's bare TypeError
+    text = _said(lambda: Filters(min_yr=1990))
+    assert text == ("Filters: unknown filter 'min_yr' (known: min_year, max_year, top_users, top_movies, kcore, "
+                    "implicit, liked_threshold)")
+    with pytest.raises(ConfigError):
+        Filters(min_yr=1990)
+
+
+def test_a_seed_given_as_an_option_and_a_run_without_its_best_model_name_the_arguments():
+    text = _said(lambda: get_protocol("loo-full", seed=1))
+    assert "the split's seed is evaluate()'s seed=N, or prepare(dataset, seed)'s" in text, text
+
+
+def test_ease_past_its_movies_names_the_filter_argument():
+    from cinerec.models import create
+
+    ds = small_dataset()
+    text = _said(lambda: create("ease", {"max_items": 100}).fit(ds.interactions))
+    assert "keep fewer movies, e.g. with Filters(top_movies=N), or raise max_items" in text, text
+
+
+def test_a_bad_setting_in_tune_s_base_is_named_as_base():
+    from cinerec.tuning import tune
+
+    ds = small_dataset()
+    text = _said(lambda: tune("ease", ds, get_protocol("loo-full"), trials=2, base={"lambda": 3}))
+    assert text.startswith("base: unknown key 'lambda'"), text
+
+
+def test_official_folds_a_filter_dropped_name_the_protocol_to_use(ml100k_dir):
+    from cinerec.data import load
+
+    filtered, _ = apply_filters(load(ml100k_dir), Filters(top_users=200))
+    text = _said(lambda: evaluate("ratings-fold", filtered, "baseline"))
+    assert text.endswith("(it dropped ratings); use the protocol 'ratings-random'"), text
+
+
+def test_the_command_line_still_names_its_flags(capsys, ml100k_dir):
+    from cinerec.cli import main
+
+    assert main(["evaluate", "--data", str(ml100k_dir), "--model", "popularity", "--protocol-option", "seed=1"]) == 2
+    assert "the split's seed is --seed on the command line" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(ml100k_dir), "--model", "baseline", "--top-users", "200",
+                 "--protocol", "ratings-fold"]) == 2
+    assert "use --protocol ratings-random" in capsys.readouterr().err
