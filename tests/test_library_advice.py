@@ -92,3 +92,66 @@ def test_the_command_line_still_names_its_flags(capsys, ml100k_dir):
     assert main(["evaluate", "--data", str(ml100k_dir), "--model", "baseline", "--top-users", "200",
                  "--protocol", "ratings-fold"]) == 2
     assert "use --protocol ratings-random" in capsys.readouterr().err
+
+
+def test_a_filter_is_named_with_every_argument_given_as_written(ml100k_dir):
+    from cinerec.data import load
+
+    ds = load(ml100k_dir)
+    # (both bounds read "min_year=1999"; kcore=(900, 5) read "kcore=[900, 5]")
+    assert _said(lambda: apply_filters(ds, Filters(min_year=1999, max_year=2005))).startswith(
+        "min_year=1999, max_year=2005 leaves no ratings")
+    assert _said(lambda: apply_filters(ds, Filters(kcore=(900, 5)))).startswith("kcore=(900, 5) leaves no ratings")
+
+
+def test_text_from_the_data_is_never_reworded(tmp_path):
+    from cinerec.data import load
+
+    # A folder and a year cell starting with "--" read "my_data" and "new_one" in the message.
+    folder = tmp_path / "--my-data"
+    folder.mkdir()
+    (folder / "log.csv").write_text("user,item,rating,title,year\n1,1,4,A,--new-one\n2,1,4,A,x\n")
+    with pytest.raises(CinerecError) as e:
+        apply_filters(load(folder / "log.csv"), Filters(min_year=1990))
+    assert "--my-data/log.csv" in str(e.value) and "'--new-one'" in str(e.value), str(e.value)
+    assert "load(catalog=...)" in str(e.value)
+
+
+def test_loading_and_fitting_name_the_arguments(tmp_path, ml100k_dir):
+    from cinerec.data import load
+    from cinerec.data.dataset import Interactions
+    from cinerec.models import create
+
+    text = _said(lambda: load(ml100k_dir, release="ml-1k"))
+    assert text.startswith("release 'ml-1k': unknown MovieLens release"), text
+    assert "columns and catalog apply to a ratings log of your own" in _said(
+        lambda: load(ml100k_dir, columns={"user": "u"}))
+    x = Interactions([0, 1], [0, 1], [-1.0, 2.0], [0, 1], 2, 2)
+    assert "(Filters(implicit=True), or Filters(liked_threshold=STARS)" in _said(lambda: create("als").fit(x))
+
+
+def test_a_study_in_one_thread_leaves_another_thread_s_words_alone():
+    import threading
+
+    inside, outside = threading.Event(), threading.Event()
+    heard = []
+
+    def study():
+        with spoken_to("cli"):  # (what a study's run does: its own thread's words)
+            heard.append(said("--x", "x="))
+            inside.set()
+            outside.wait(10)
+
+    thread = threading.Thread(target=study)
+    thread.start()
+    assert inside.wait(10)
+    heard.append(said("--x", "x="))
+    outside.set()
+    thread.join()
+    assert heard == ["--x", "x="]
+    with spoken_to("cli", process=True):  # (the command line's: every thread of its process)
+        other: list[str] = []
+        t = threading.Thread(target=lambda: other.append(said("--x", "x=")))
+        t.start()
+        t.join()
+        assert other == ["--x"]

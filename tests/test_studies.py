@@ -974,8 +974,11 @@ def test_few_people_measured_is_said_once_for_the_study_seed_by_seed(tmp_path):
     assert few_words({0: 5, 1: 5}, False, [0, 1]) == [
         "measured on 5 people only: each counts for 0.2 of a figure, more than models usually differ by"]
     assert few_words({1: 30}, True, [0, 1, 2]) == [
-        "measured on 30 held-out ratings only (30 on seed 1; 50 or more on seeds 0, 2): too few for the figures to "
-        "tell models apart"]
+        "measured on 30 held-out ratings only on seed 1 (50 or more on seeds 0, 2): too few for the figures on that "
+        "seed to tell models apart"]
+    assert few_words({0: 5, 1: 7}, False, [0, 1, 2]) == [
+        "measured on 5 to 7 people only on seeds 0, 1 (5 on seed 0; 7 on seed 1; 20 or more on seed 2): each counts "
+        "for 0.143 to 0.2 of a figure on those seeds, more than models usually differ by"]
 
 
 def test_a_split_alike_on_every_seed_says_its_spread_is_the_models_alone(tmp_path):

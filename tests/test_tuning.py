@@ -370,7 +370,7 @@ def test_a_training_part_too_small_to_carve_says_it_is_the_searchs_own_split():
     # The protocol's own words ("it needs users with at least 2 ratings") are about the
     # training part, whose people already had them: the way out is more ratings or no search.
     with pytest.raises(DataError, match=r"a search needs more ratings per person than the protocol alone; keep people "
-                                        r"with more ratings, e.g. with --kcore, or leave out --tune\)$"):
+                                        r"with more ratings, e.g. with Filters\(kcore=N\), or fit without a search\)$"):
         tune("baseline", ds, get_protocol("ratings-random"), trials=1, train=x)
 
 

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
         flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
-        with spoken_to("cli"):  # (errors advise flags, not the library's arguments)
+        with spoken_to("cli", process=True):  # (errors advise flags, not the library's arguments)
             status = _run(command, argv)
         if status == 0 and interrupt_dropped():  # (what it had finished before is kept)
             raise KeyboardInterrupt

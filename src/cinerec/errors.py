@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import re
 from typing import Callable, Iterator, Mapping, ParamSpec, TypeVar
@@ -14,18 +15,27 @@ __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewU
            "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
-#: "cli" (the command line, and a study file, which words its flags its own way).
-_AUDIENCE = ["python"]
+#: "cli" (the command line, and a study file, which words its flags its own way). The
+#: command line sets its whole process's (threads it starts included); a study sets its
+#: own thread's alone, so a study run in one thread leaves another's words as they were.
+_PROCESS = ["python"]
+_HERE: contextvars.ContextVar[str | None] = contextvars.ContextVar("cinerec_audience", default=None)
 
 
 @contextlib.contextmanager
-def spoken_to(audience: str) -> Iterator[None]:
-    """Errors raised inside give their advice in ``audience``'s terms (:func:`said`)."""
-    _AUDIENCE.append(audience)
+def spoken_to(audience: str, *, process: bool = False) -> Iterator[None]:
+    """Errors raised inside give their advice in ``audience``'s terms (:func:`said`): in
+    this thread (and what it calls), or with ``process`` in every thread of the process."""
+    if process:
+        _PROCESS.append(audience)
+    token = None if process else _HERE.set(audience)
     try:
         yield
     finally:
-        _AUDIENCE.pop()
+        if token is not None:
+            _HERE.reset(token)
+        else:
+            _PROCESS.pop()
 
 
 def in_cli_words(function: Callable[P, R]) -> Callable[P, R]:
@@ -43,7 +53,7 @@ def in_cli_words(function: Callable[P, R]) -> Callable[P, R]:
 def said(cli: str, python: str) -> str:
     """Advice in its reader's terms: ``cli`` on the command line (``--protocol-option
     n_negatives=35``), ``python`` to a caller of the library (``n_negatives=35``)."""
-    return cli if _AUDIENCE[-1] == "cli" else python
+    return cli if (_HERE.get() or _PROCESS[-1]) == "cli" else python
 
 
 def python_words(text: str) -> str:
@@ -85,14 +95,14 @@ class Diverged(DataError):
 class FilterRefused(DataError):
     """A filter cannot apply to this data; ``key`` is its setting (``min_year``,
     ``liked_threshold``...) and ``value`` its value, ``flag`` the flag that sets it as
-    typed (``--min-year 2050``) and ``rest`` what is wrong (``leaves no ratings (...)``),
+    typed (``--min-year 2050``), ``written`` the arguments of :class:`Filters` that do
+    (``min_year=2050``), and ``rest`` what is wrong (``leaves no ratings (...)``),
     for a caller that names where the setting came from in its own terms (a study file's
     line)."""
 
-    def __init__(self, flag: str, rest: str, key: str, value: object) -> None:
-        # (a caller of the library wrote Filters(min_year=2050), not --min-year 2050)
-        written = int(value) if isinstance(value, float) and value.is_integer() else value  # (4, as given: not 4.0)
-        super().__init__(said(f"{flag} {rest}", f"{key}={written!r} {python_words(rest)}"))
+    def __init__(self, flag: str, rest: str, key: str, value: object, written: str | None = None) -> None:
+        # (a caller of the library wrote Filters(min_year=2050), not --min-year 2050: ``written``)
+        super().__init__(said(f"{flag} {rest}", f"{written or f'{key}={value!r}'} {rest}"))
         self.key, self.value, self.flag, self.rest = key, value, flag, rest
 
 

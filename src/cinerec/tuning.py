@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence
 
-from cinerec.errors import ConfigError, DataError, Diverged, TooFewUnseen
+from cinerec.errors import ConfigError, DataError, Diverged, TooFewUnseen, said
 
 __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "carve_seed", "check_protocol", "objective", "PRUNE_STARTUP_TRIALS",
            "PRUNE_WARMUP_EPOCHS", "MAX_TRIALS"]
@@ -253,6 +253,13 @@ def check_protocol(fold: Any, where: str = "tune") -> None:
                           "(fold=u1 ... u5), or measure all five without tuning")
 
 
+
+def _few_ratings_advice() -> str:
+    """The way out where a search has too few ratings per person, in its reader's terms."""
+    return said("keep people with more ratings, e.g. with --kcore, or leave out --tune",
+                "keep people with more ratings, e.g. with Filters(kcore=N), or fit without a search")
+
+
 def tune(
     name: str,
     data: Any,
@@ -375,8 +382,7 @@ def tune(
         raise DataError(f"tuning needs a validation carve-out of the training part ({len(train):,} ratings), "
                         f"split again as the protocol splits the data, and it cannot be made: {e} (counted in the "
                         "training part, which lacks the protocol's test ratings: a search needs more ratings per "
-                        "person than the protocol alone; keep people with more ratings, e.g. with --kcore, or "
-                        "leave out --tune)") from None
+                        f"person than the protocol alone; {_few_ratings_advice()})") from None
     if own_space and valid.train.untimed and "recency_half_life" in space:
         # Data without times: the weighting weighs nothing, and any value the search "chose" is noise.
         space = {key: param for key, param in space.items() if key != "recency_half_life"}
@@ -444,7 +450,7 @@ def tune(
                 if valid.protocol.needs_ratings else f"{len(valid.users):,} people"
             raise DataError(f"tuning cannot score its trials: {name}'s validation {metric} on the search's carve-out "
                             f"of the training part ({scored}) is not a number: they are too few, or all of one kind, "
-                            "to measure it; keep people with more ratings, e.g. with --kcore, or leave out --tune")
+                            f"to measure it; {_few_ratings_advice()}")
         if isinstance(model, NeuralRecommender):
             model.on_epoch = None
             record["epochs"] = len(record["curve"])

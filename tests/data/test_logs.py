@@ -158,7 +158,7 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     # One person's export (Letterboxd's) has no user column to name: said what it is, and the way to a list.
     ("Date,Name,Year,Letterboxd URI,Rating\n2020-01-01,Heat,1995,x,4.5\n", "if it holds one person's own ratings (an "
      "export such as Letterboxd's), it is no log to learn from: give them to a run trained on many people's, as "
-     "someone new (cinerec recommend --run"),
+     "someone new (open_run(RUN).recommend_for(ratings="),
     ("user,item,rating\n1,2,4\n1,3,\n", "line 3: no rating"),  # a blank cell: nothing written
     ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
@@ -310,7 +310,7 @@ def test_a_catalogue_of_a_header_alone_is_refused(tmp_path):
     # It was taken, matching none of the log's movies, where a catalogue matching none is refused.
     (tmp_path / "log.csv").write_text("user,item\na,x\n")
     (tmp_path / "movies.csv").write_text("id,title\n")
-    with pytest.raises(DataError, match=r"--catalog .*movies.csv: no movies in it \(a header alone\)"):
+    with pytest.raises(DataError, match=r"catalog .*movies.csv: no movies in it \(a header alone\)"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
 
 
@@ -506,7 +506,7 @@ def test_a_logs_own_title_column_that_does_not_serve_leaves_ids_shown_and_says_w
                                  "not a whole number)"]
     # --columns names the log's own column of titles, where another could be it too.
     (tmp_path / "log.csv").write_text("user,item,rating,Title,name\na,1,4,Alpha,ann\nb,2,5,Beta,bob\n")
-    with pytest.raises(DataError, match="could both be the title; name the one to use with --columns title=NAME"):
+    with pytest.raises(DataError, match="could both be the title; name the one to use with columns=\\{'title': NAME\\}"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "log.csv")
     ds = load_log(tmp_path / "log.csv", columns="title=Title")
     assert ds.catalog.titles.tolist() == ["Alpha", "Beta"] and catalog_notes(ds) == []
@@ -555,7 +555,7 @@ def test_a_log_without_repeats_reports_no_duplicates(tmp_path):
 def test_two_columns_that_could_be_the_user_are_refused_until_one_is_named(tmp_path):
     (tmp_path / "log.csv").write_text("userId,user,movieId,rating\n1,a,2,3\n2,b,2,4\n")
     with pytest.raises(DataError, match=r"columns 'userId' and 'user' could both be the user; name the one to use "
-                                        r"with --columns user=NAME"):
+                                        r"with columns=\{'user': NAME\}"):
         load_log(tmp_path / "log.csv")
     ds = load_log(tmp_path / "log.csv", columns={"user": "user"})
     assert ds.user_ids.raw.tolist() == ["a", "b"]
@@ -572,7 +572,7 @@ def test_columns_from_python_are_checked_as_the_flag_is(tmp_path):
 def test_a_catalogue_that_is_a_folder_is_named_as_such(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\na,1\n")
     (tmp_path / "movies").mkdir()
-    with pytest.raises(DataError, match=r"--catalog .*movies: not a file \(a folder, device or pipe\)"):
+    with pytest.raises(DataError, match=r"catalog .*movies: not a file \(a folder, device or pipe\)"):
         load_log(tmp_path / "log.csv", catalog=tmp_path / "movies")
 
 
@@ -641,7 +641,7 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
     columns = "user=who,item=sku,rating=stars,title=movie_title,genres=tags,year=released"
     ds = load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat.csv")
     assert ds.movie_record(0) == {"movie_id": "m1", "title": "Alpha", "year": 1999, "genres": ["Comedy", "Drama"]}
-    with pytest.raises(DataError, match=r"cat.csv: no title column .*name it with --columns title=NAME"):
+    with pytest.raises(DataError, match=r"cat.csv: no title column .*name it with columns=\{'title': NAME\}"):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
     # Without --catalog they name the log's own columns: here it has none of them.
     with pytest.raises(DataError, match=r"log.csv: no column 'movie_title' for the title \(columns: who, sku, stars\)"):
@@ -903,13 +903,13 @@ def test_a_release_like_folder_of_ones_own_points_at_its_file_and_release_fits_n
     (tmp_path / "ratings.csv").write_text("who,sku,stars\n1,1,4\n2,2,5\n")
     (tmp_path / "movies.csv").write_text("id,title\n1,A (1999)\n2,B (2005)\n")
     with pytest.raises(ConfigError, match=re.escape(f"name the file itself, {tmp_path / 'ratings.csv'}, with "
-                                                    f"--catalog {tmp_path / 'movies.csv'})")):
+                                                    f"catalog={tmp_path / 'movies.csv'})")):
         load(tmp_path, columns={"user": "who", "item": "sku"})
     # ... which reads it.
     assert load(tmp_path / "ratings.csv", columns={"user": "who", "item": "sku", "rating": "stars"},
                 catalog=tmp_path / "movies.csv").n_items == 2
     # --release names a release's layout: on a log it said the log was no log at all.
-    with pytest.raises(ConfigError, match=r"--release ml-1m: names the layout of a MovieLens folder or zip; "
+    with pytest.raises(ConfigError, match=r"release ml-1m: names the layout of a MovieLens folder or zip; "
                                           r".*ratings.csv is a ratings log of your own"):
         load(tmp_path / "ratings.csv", release="ml-1m")
 
@@ -954,7 +954,7 @@ def test_a_catalogue_kept_in_the_log_folder_is_not_read_as_part_of_the_log(tmp_p
     ds = load_log(tmp_path / "mine", catalog=tmp_path / "mine" / "items.csv")
     assert len(ds.interactions) == 2 and ds.catalog.titles.tolist() == ["Alpha", "Beta"]
     (tmp_path / "mine" / "log.csv").unlink()
-    with pytest.raises(DataError, match=r"no ratings log in this folder besides the --catalog file items\.csv"):
+    with pytest.raises(DataError, match=r"no ratings log in this folder besides the catalog file items\.csv"):
         load_log(tmp_path / "mine", catalog=tmp_path / "mine" / "items.csv")
 
 

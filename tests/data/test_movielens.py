@@ -437,7 +437,7 @@ def test_release_argument_must_fit_the_files(tmp_path) -> None:
     assert load(folder, release="ml-25m").info["release"] == "ml-25m"
     with pytest.raises(DataError, match="ml-1m"):
         load(folder, release="ml-1m")
-    with pytest.raises(ConfigError, match="^--release 'ml-2m': unknown MovieLens release; known: ml-100k"):
+    with pytest.raises(ConfigError, match="^release 'ml-2m': unknown MovieLens release; known: ml-100k"):
         load(folder, release="ml-2m")  # (the flag at fault named, as every other flag's mistake is)
 
 

@@ -49,8 +49,8 @@ def test_negative_ratings_are_refused_with_the_way_out_unless_each_is_one_event(
     x = two_blocks()
     x = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
     assert x.ratings.min() < 0
-    with pytest.raises(DataError, match=r"^als: a rating of -\S+ is negative, .*--implicit, or --liked-threshold STARS"
-                                        r".* or set binary = true$"):
+    with pytest.raises(DataError, match=r"^als: a rating of -\S+ is negative, .*Filters\(implicit=True\), or "
+                                        r"Filters\(liked_threshold=STARS\).* or set binary = true$"):
         create("als", {"factors": 4, "epochs": 2}).fit(x)
     assert create("als", {"factors": 4, "epochs": 2, "binary": True}).fit(x).recommend(np.arange(3), 5)[0].shape == (3, 5)
 

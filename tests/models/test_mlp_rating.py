@@ -184,7 +184,7 @@ def test_features_asked_of_data_that_has_none_are_refused_in_one_line():
     # A log read without a catalogue is told where genres and years come from.
     log = bare.replace(info={**bare.info, "source": "/data/log.csv", "format": "log"})
     with pytest.raises(DataError, match=r"or release years to read \(a ratings log takes genres and years from "
-                                        r"its catalogue: --catalog, or its own title, genres and year columns\); "
+                                        r"its catalogue: load\(catalog=\.\.\.\), or its own title, genres and year columns\); "
                                         r"set features = false$"):
         create("mlp-rating", WITH_FEATURES).set_features(log)
     # Any one kind is enough: here the release years alone.

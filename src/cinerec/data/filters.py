@@ -39,7 +39,7 @@ import numpy as np
 
 from cinerec.config import from_numpy, shown, shown_exactly
 from cinerec.data.dataset import Dataset
-from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect
+from cinerec.errors import ConfigError, FilterLeavesNothing, FilterRefused, expect, said
 
 __all__ = ["Filters", "apply_filters", "FILTER_ORDER", "counts", "data_record", "step_said", "step_words"]
 
@@ -207,13 +207,14 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
         before = counts(dataset)
         if name == "liked_threshold" and is_implicit(dataset):
             raise FilterRefused(_as_flags(name, args), "finds no stars to compare with: the data is implicit "
-                                "(every rating is a plain event)", "liked_threshold", args["threshold"])
+                                "(every rating is a plain event)", "liked_threshold", args["threshold"],
+                                _as_arguments(name, args))
         out = step(dataset)
         if len(out.interactions) == 0:
             why = ""
             if name == "years" and not dataset.catalog.years.any():
-                why = "; no movie has a known release year (a ratings log takes them from its catalogue: --catalog, or its own " \
-                      "title or year column)"
+                why = ("; no movie has a known release year (a ratings log takes them from its catalogue: "
+                       f"{said('--catalog', 'load(catalog=...)')}, or its own title or year column)")
                 # (the note saying why the log's own columns were left unread came after the filters: never)
                 why += "".join(f"; {note}" for note in dataset.info.get("catalog_notes") or [])
             elif name == "years":  # what the years asked for missed: those known, and how many are not
@@ -229,7 +230,7 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             key = _setting(name, args)
             users = f"{before['users']:,} user{'' if before['users'] == 1 else 's'}"
             raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
-                                      f"ratings of {users}){why}", key, _value(name, args))
+                                      f"ratings of {users}){why}", key, _value(name, args), _as_arguments(name, args))
         record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
@@ -249,7 +250,7 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
         raise FilterRefused(f"--liked-threshold {shown(float(threshold))}", f"is at or below every rating of this data "
                             f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
                             "them as plain likes ask for implicit data instead, else give a threshold above the "
-                            "lowest rating", "liked_threshold", threshold)
+                            "lowest rating", "liked_threshold", threshold, f"liked_threshold={shown(float(threshold))}")
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
     return liked.subset(np.ones(len(liked.interactions), dtype=bool))
@@ -343,6 +344,21 @@ def _as_flags(name: str, args: Mapping[str, Any]) -> str:
         u, i = args["users"], args["movies"]
         return f"--kcore {u}" if u == i else f"--kcore {u},{i}"
     return f"--{name.replace('_', '-')} {args['n']}"
+
+
+def _as_arguments(name: str, args: Mapping[str, Any]) -> str:
+    """The arguments of :class:`Filters` that ask for the step ``name`` with ``args``, as a
+    caller of the library writes them: ``min_year=1999, max_year=2005``, ``kcore=(20, 5)``."""
+    if name == "years":
+        return ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
+    if name == "implicit":
+        return "implicit=True"
+    if name == "liked_threshold":
+        return f"liked_threshold={shown(float(args['threshold']))}"
+    if name == "kcore":
+        u, i = args["users"], args["movies"]
+        return f"kcore={u}" if u == i else f"kcore=({u}, {i})"
+    return f"{name}={args['n']}"
 
 
 def _label(key: str, flags: bool | Collection[str]) -> str:

@@ -41,7 +41,7 @@ import pandas as pd
 # (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
 from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, NotFoundError, said
 
 #: The largest rating, either way, a log may hold: ratings are kept in float32, whose
 #: whole numbers are exact up to 2**24, and the models' sums of squared ratings stay
@@ -91,6 +91,23 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
 #: Roles ``--columns`` may name in the ``--catalog`` file (its movie id is the log's item role's
 #: column when the catalogue has one of that name, else found by the usual names).
 CATALOG_ROLES = ("title", "genres", "year")
+
+
+
+def _columns_words(role: str) -> str:
+    """How to name the column of ``role``, in its reader's terms."""
+    return said(f"--columns {role}=NAME", f"columns={{{role!r}: NAME}}")
+
+
+def _catalog() -> str:
+    """The name of the catalogue's argument, in its reader's terms."""
+    return said("--catalog", "catalog")
+
+
+def one_person_way() -> str:
+    """The way to one person's list, in its reader's terms: someone new to a run."""
+    return said("cinerec recommend --run RUN --ratings ID=STARS,...; ids by title: cinerec movies --run RUN WORDS",
+                "open_run(RUN).recommend_for(ratings={ID: STARS, ...}); ids by title: cinerec movies --run RUN WORDS")
 
 
 def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[str, str]:
@@ -219,7 +236,7 @@ def load_log(
             except DataError as e:
                 # (its genres and years go with the titles: said, where the note named the titles alone)
                 notes = [f"the log's title column is left unread, and its genres and years with it, so movies show "
-                         f"their ids ({e}); name a movie "
+                         f"their ids ({e}); name a movie "  # (a note, kept with the data: the CLI's words)
                          "file with --catalog, or the column of titles with --columns title=NAME"]
             if notes:
                 info["catalog_notes"] = notes
@@ -320,7 +337,8 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
                         "files of the folder given); move them beside the others, or out of it, so that no part is "
                         "left out")
     if not files and skip is not None and skip.parent == path.resolve():
-        raise DataError(f"{path}: no ratings log in this folder besides the --catalog file {skip.name}")
+        raise DataError(f"{path}: no ratings log in this folder besides the "
+                        f"{_catalog()} file {skip.name}")
     if not files:
         raise DataError(f"{path}: no MovieLens release and no ratings log ({', '.join(LOG_SUFFIXES)} files) in this "
                         f"folder{unread_files(path)}")
@@ -693,7 +711,7 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
     found = f"no {missing[0]} column was" if len(missing) == 1 else "neither a rating nor a time column was"
     return (f"{path}: {found} found by its usual name ({usual}), and {columns}, "
             f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
-            f"{' or '.join(f'{role}=NAME' for role in missing)}")
+            f"{' or '.join(f'{role}=NAME' for role in missing)}")  # (a note, kept with the data: the CLI's words)
 
 
 @contextlib.contextmanager
@@ -744,7 +762,7 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if len(found) > 1 and all(c == found[0] for c in found):
         _once(columns, found[0], role, path)
     if len(found) > 1:  # two columns could be it: which one is meant is the user's to say
-        how = f"name the one to use with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
+        how = f"name the one to use with {_columns_words(role)}" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename the other"
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
     if found:
@@ -752,7 +770,7 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
     if required and not columns:  # not a header without the name: no header at all
         raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if required:
-        hint = f"name it with --columns {role}=NAME" if names is COLUMN_NAMES or role in CATALOG_ROLES \
+        hint = f"name it with {_columns_words(role)}" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename that column"
         # "::" first: a MovieLens .dat line ("1::Toy Story (1995)::Animation|Comedy") holds "|" too
         odd = next((name for sep, name in (("::", "'::'"), (";", "';'"), ("|", "'|'"), (" ", "space"))
@@ -770,8 +788,7 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
                      "values would drop its row)")
         if role == "user" and names is COLUMN_NAMES:  # (a Letterboxd export: one person's, with no such column)
             hint += ("; if it holds one person's own ratings (an export such as Letterboxd's), it is no log to learn "
-                     "from: give them to a run trained on many people's, as someone new (cinerec recommend --run RUN "
-                     "--ratings ID=STARS,...; ids by title: cinerec movies --run RUN WORDS)")
+                     f"from: give them to a run trained on many people's, as someone new ({one_person_way()})")
         raise DataError(f"{path}: no {role} column (looked for {', '.join(names[role])}; {hint}; "
                         f"columns found: {', '.join(map(repr, columns)) or 'none'})")
     return None
@@ -1387,8 +1404,8 @@ def check_catalog(path: Path) -> None:
     """Refuse a ``--catalog`` that is no file, in one line saying which way."""
     if not path.is_file():
         if path.exists():
-            raise DataError(f"--catalog {path}: not a file (a folder, device or pipe); give the movie file itself")
-        raise NotFoundError(f"--catalog {path}: no such file")
+            raise DataError(f"{_catalog()} {path}: not a file (a folder, device or pipe); give the movie file itself")
+        raise NotFoundError(f"{_catalog()} {path}: no such file")
 
 
 def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item_raw: np.ndarray,
@@ -1416,8 +1433,8 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     if not sum(len(rows) for rows, _ in parts) and notes is not None:
         raise DataError("it is blank on every row")
     if not sum(len(rows) for rows, _ in parts):
-        raise DataError(f"--catalog {path}: no movies in it (a header alone); give the file that lists them, "
-                        "or leave --catalog out")
+        raise DataError(f"{_catalog()} {path}: no movies in it (a header alone); give the file that lists them, "
+                        f"or leave {_catalog()} out")
     # Numbers in one file and text in another (or in the log): compared as text.
     as_text = any(rows["id"].dtype != item_raw.dtype for rows, _ in parts)
     frame = pd.concat([rows.assign(file=k) for k, (rows, _) in enumerate(parts)], ignore_index=True)
@@ -1431,7 +1448,7 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     pos = pd.Index(ids).get_indexer(lookup_raw)
     found = pos >= 0
     if not found.any():
-        raise DataError(f"--catalog {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
+        raise DataError(f"{_catalog()} {path}: none of its {len(ids):,} movie ids is a movie of the log (the log's "
                         f"look like {_plain(item_raw[0])!r}, the catalogue's like {_plain(ids[0])!r}, in its column "
                         f"{id_column!r})")
     from cinerec.data.movielens import parse_titles

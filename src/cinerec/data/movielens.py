@@ -52,7 +52,7 @@ import pandas as pd
 
 from cinerec.data import download
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
-from cinerec.errors import ConfigError, DataError, NotFoundError, expect
+from cinerec.errors import ConfigError, DataError, NotFoundError, expect, said
 from cinerec.io import sweep_stale_temps
 
 __all__ = [
@@ -206,8 +206,8 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
         raise DataError(f"{os.fspath(source)}: not a file or a folder (a device, pipe or socket); give a ratings "
                         "file, a release folder or zip, or a release name")
     if release is not None and path.is_file() and _is_log(path):
-        raise ConfigError(f"--release {release}: names the layout of a MovieLens folder or zip; "
-                          f"{os.fspath(source)} is a ratings log of your own (drop --release)")
+        raise ConfigError(f"{said('--release', 'release')} {release}: names the layout of a MovieLens folder or zip; "
+                          f"{os.fspath(source)} is a ratings log of your own (drop {said('--release', 'release')})")
     if release is None and path.exists() and _is_log(path):
         from cinerec.data.logs import load_log
 
@@ -216,13 +216,15 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
         raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
     if (columns or catalog is not None) and is_release(source):
         # (a file that is neither a log nor a zip is no release: locate() says what it is)
-        given = "--columns" if columns else "--catalog"
+        given = said("--columns", "columns") if columns else said("--catalog", "catalog")
         own = next((f for f in ("ratings.csv", "ratings.tsv", "ratings.parquet") if (path / f).is_file()), None) \
             if path.is_dir() else None
         hint = f" (to read {own} as one, name the file itself, {path / own}" + \
-            (f", with --catalog {path / 'movies.csv'})" if (path / "movies.csv").is_file() else ")") if own else ""
+            (f", with {said('--catalog ', 'catalog=')}{path / 'movies.csv'})" if (path / "movies.csv").is_file()
+             else ")") if own else ""
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
-                          f"and movies; --columns and --catalog apply to a ratings log of your own{hint}")
+                          f"and movies; {said('--columns and --catalog', 'columns and catalog')} apply to a ratings "
+                          f"log of your own{hint}")
     folder, family, rel, name = locate(source, release=release, progress=progress)
     if release is None and path.is_dir() and _guessed_csv(folder, family, rel) and _own_ids(folder):
         # ratings.csv and movies.csv in a folder no release name or marker vouches for, with
@@ -351,7 +353,8 @@ def locate(
     release name, or the folder / zip name given).
     """
     if release is not None and release not in download.RELEASES:
-        raise ConfigError(f"--release {release!r}: unknown MovieLens release; known: {', '.join(download.RELEASES)}")
+        raise ConfigError(f"{said('--release', 'release')} {release!r}: unknown MovieLens release; known: "
+                          f"{', '.join(download.RELEASES)}")
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.exists() and not (path.is_file() or path.is_dir()):  # (a traceback in data fetch)

@@ -479,7 +479,9 @@ class Protocol:
             raise DataError(f"{data_label(dataset)} holds the ratings of one person ({person}): a recommender learns "
                             "from what other people rated, and no one else is here to learn from or to measure it "
                             "on; give a log of many people (a MovieLens release), or ask a run trained on one for "
-                            "this person's list, as someone new: cinerec recommend --run RUN --ratings ID=STARS,...")
+                            "this person's list, as someone new: " + said(
+                                "cinerec recommend --run RUN --ratings ID=STARS,...",
+                                "open_run(RUN).recommend_for(ratings={ID: STARS, ...})"))
         try:
             return self._prepare(dataset, seed)
         except NoTestRatings as e:
@@ -975,24 +977,27 @@ def few_words(counts: Mapping[int, int], ratings: bool, seeds: Sequence[int]) ->
     counts differ (each seed's own line read as two figures measured on two groups)."""
     values = sorted(set(counts.values()))
     n = values[0]
-    if ratings:
-        unit, tail = "held-out rating" + ("" if values[-1] == 1 else "s"), "too few for the figures to tell models apart"
-    else:
-        unit = "person" if values[-1] == 1 else "people"
-        share = f"{1 / n:.3g}" if len(values) == 1 else f"{1 / values[-1]:.3g} to {1 / n:.3g}"
-        tail = f"each counts for {share} of a figure, more than models usually differ by"
-    if len(values) == 1 and len(counts) == len(seeds):
-        return [f"measured on {n} {unit} only: {tail}"]
+    enough = [s for s in seeds if s not in counts]
 
     def on(these: list[int]) -> str:
         return f"seed{'s' if len(these) > 1 else ''} {', '.join(map(str, these))}"
 
-    by_count = [f"{v} on {on([s for s in seeds if counts.get(s) == v])}" for v in values]
-    enough = [s for s in seeds if s not in counts]
+    there = f" on {'that seed' if len(counts) == 1 else 'those seeds'}" if enough else ""
+    if ratings:
+        unit = "held-out rating" + ("" if values[-1] == 1 else "s")
+        tail = f"too few for the figures{there} to tell models apart"
+    else:
+        unit = "person" if values[-1] == 1 else "people"
+        share = f"{1 / n:.3g}" if len(values) == 1 else f"{1 / values[-1]:.3g} to {1 / n:.3g}"
+        tail = f"each counts for {share} of a figure{there}, more than models usually differ by"
+    if len(values) == 1 and not enough:
+        return [f"measured on {n} {unit} only: {tail}"]
+    by_count = [f"{v} on {on([s for s in seeds if counts.get(s) == v])}" for v in values] if len(values) > 1 else []
     if enough:
         by_count.append(f"{FEW_RATINGS if ratings else FEW_PEOPLE} or more on {on(enough)}")
     span = str(n) if len(values) == 1 else f"{n} to {values[-1]}"
-    return [f"measured on {span} {unit} only ({'; '.join(by_count)}): {tail}"]
+    which = f" on {on([s for s in seeds if s in counts])}" if enough else ""
+    return [f"measured on {span} {unit} only{which} ({'; '.join(by_count)}): {tail}"]
 
 
 #: How many of the evaluated people :func:`scores_alike` looks at.

@@ -24,7 +24,7 @@ import threadpoolctl
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
-from cinerec.errors import ConfigError, DataError, Diverged
+from cinerec.errors import ConfigError, DataError, Diverged, said
 from cinerec.models.base import CapabilityError, check_history, register
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
@@ -139,8 +139,9 @@ class ALS(IndexedRecommender):
         c = sp.csr_matrix(x, dtype=np.float32, copy=True)
         if not self.config.binary and (c.data < 0).any():  # (binary: each rating is one event, whatever its value)
             raise DataError(f"{self.name}: a rating of {float(c.data.min()):g} is negative, and {self.name} reads ratings "
-                            "as confidences; make them plain events (--implicit, or --liked-threshold STARS to keep "
-                            f"the liked ones) or set {self.settings_path}binary = true")
+                            f"as confidences; make them plain events ({said('--implicit', 'Filters(implicit=True)')}, "
+                            f"or {said('--liked-threshold STARS', 'Filters(liked_threshold=STARS)')} to keep the liked "
+                            f"ones) or set {self.settings_path}binary = true")
         stored = c.data != 0  # a zero rating is no interaction
         r = stored.astype(np.float32) if self.config.binary else c.data
         if decay is not None:

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions, data_label
-from cinerec.errors import DataError
+from cinerec.errors import DataError, said
 from cinerec.models.base import CapabilityError, RatingRecommender, register
 from cinerec.models.neural import NeuralRecommender
 from cinerec.models.two_tower import ZIP_REGIONS, TowerFeatures, add_feature_inputs, item_inputs, user_inputs
@@ -205,8 +205,8 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         features = rating_features(dataset)
         if features.is_empty:  # an ids-only model under a name that says otherwise
             log = dataset.info.get("format") == "log" and not dataset.info.get("catalog")
-            where = (" (a ratings log takes genres and years from its catalogue: --catalog, or its own title, genres "
-                     "and year columns)") if log else ""
+            where = (" (a ratings log takes genres and years from its catalogue: "
+                     f"{said('--catalog', 'load(catalog=...)')}, or its own title, genres and year columns)") if log else ""
             raise DataError(f"{self.name}: features = true, but {data_label(dataset)} has no user demographics, genres "
                             f"or release years to read{where}; set features = false")
         self.features = features
