@@ -941,3 +941,13 @@ def test_notes_beside_lists_count_a_film_under_two_ids_once(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert len(got["similar"]) == 2 and got["notes"] == [
         "2 movies listed, not 10: model 'itemknn' keeps 3 similar movies per movie (its neighbors setting)"], got
+    # The one neighbour kept is the film's other id: "none has a positive similarity to it" was false.
+    one = tmp_path / "one"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "movies.csv"),
+                 "--model", "itemknn", "--set", "neighbors=1", "--protocol", "loo-full", "--protocol-option", "ks=[1]",
+                 "--out", str(one), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["similar", "--run", str(one), "--movie", "a1", "-q"]) == 0
+    assert capsys.readouterr().out == (
+        "no movie like Alpha (1999) under model 'itemknn': it keeps 1 similar movie per movie (its neighbors "
+        "setting), and the one it keeps for this movie is this film under another id\n")

@@ -240,6 +240,7 @@ def similar(
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
+    capped, kept_all, kept = "", False, None  # (its neighbors setting, where that cut the list)
     # (every other film: a film under two ids is listed once, and this one's other id never)
     if len(listed) < min(k, lists.films_left(given=np.array([item]))):
         # (item-kNN's lists are its kept neighbours; seqknn keeps its neighbours of what
@@ -253,8 +254,8 @@ def similar(
         if kept:  # the neighbours it keeps, this movie's other id among them (left out of the list) or not
             _, found = lists.model.similar_items([item], min(kept, opened.dataset.n_items))
             kept_all = int(np.sum(np.isfinite(found[0]) & (found[0] > 0))) >= kept
-        notes.append(f"{listed_n}: {whose} keeps {kept} similar movies per movie (its neighbors setting)"
-                     if kept and kept_all else
+            capped = f"{whose} keeps {kept} similar movie{'' if kept == 1 else 's'} per movie (its neighbors setting)"
+        notes.append(f"{listed_n}: {capped}" if capped and kept_all else
                      f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
                      "with a positive similarity are listed)")
     short = notes[len(trailing):]
@@ -265,7 +266,11 @@ def similar(
                     "similar": listed, "notes": notes})
         return
     if not listed:  # said on stdout, as recommend says an empty list
-        print(f"no movie like {this['title']}{year} under model {name!r}: none has a positive similarity to it")
+        one = kept == 1
+        why = (f"it keeps {kept} similar movie{'' if one else 's'} per movie (its neighbors setting), and "
+               f"{'the one' if one else 'those'} it keeps for this movie {'is' if one else 'are'} this film under "
+               "another id" if capped and kept_all else "none has a positive similarity to it")
+        print(f"no movie like {this['title']}{year} under model {name!r}: {why}")
     else:
         say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
         for note in short:
