@@ -155,3 +155,41 @@ def test_a_study_in_one_thread_leaves_another_thread_s_words_alone():
         t.start()
         t.join()
         assert other == ["--x"]
+
+
+def test_leaving_the_words_in_any_order_never_raises_and_puts_each_back():
+    import contextvars
+    import threading
+
+    def speaking():
+        with spoken_to("cli"):
+            yield said("--x", "x=")
+            yield said("--x", "x=")
+
+    # A generator closed late, from another context (asyncio's shutdown): a ContextVar token
+    # raised ValueError there.
+    ctx = contextvars.copy_context()
+    it = ctx.run(speaking)
+    assert ctx.run(next, it) == "--x"
+    contextvars.copy_context().run(it.close)
+    assert said("--x", "x=") == "x="  # (this context's words were never changed)
+    it = speaking()  # closed where it was advanced: the words before it, back
+    assert next(it) == "--x" and said("--x", "x=") == "--x"
+    it.close()
+    assert said("--x", "x=") == "x="
+    # Two threads' process-wide blocks ending out of order: each takes out its own.
+    entered, left = threading.Event(), threading.Event()
+
+    def other():
+        with spoken_to("python", process=True):
+            entered.set()
+            left.wait(10)
+
+    with spoken_to("cli", process=True):
+        t = threading.Thread(target=other)
+        t.start()
+        assert entered.wait(10)
+    heard = said("--x", "x=")  # (the other thread's block is still open: its word stands)
+    left.set()
+    t.join()
+    assert heard == "x=" and said("--x", "x=") == "x="

@@ -18,29 +18,35 @@ __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewU
 #: "cli" (the command line, and a study file, which words its flags its own way). The
 #: command line sets its whole process's (threads it starts included); a study sets its
 #: own thread's alone, so a study run in one thread leaves another's words as they were.
-_PROCESS = ["python"]
+_PROCESS: list[tuple[object, str]] = [(object(), "python")]
 _HERE: contextvars.ContextVar[str | None] = contextvars.ContextVar("cinerec_audience", default=None)
 
 
 @contextlib.contextmanager
 def spoken_to(audience: str, *, process: bool = False) -> Iterator[None]:
     """Errors raised inside give their advice in ``audience``'s terms (:func:`said`): in
-    this thread (and what it calls), or with ``process`` in every thread of the process."""
+    this thread (and what it calls), or with ``process`` in every thread of the process.
+    Leaving it puts back what was there on entering, without raising, in whatever order
+    blocks are left (a generator closed late, from another context)."""
     if process:
-        _PROCESS.append(audience)
-    token = None if process else _HERE.set(audience)
+        entry = (object(), audience)  # (its own: another thread's block may end first)
+        _PROCESS.append(entry)
+    else:
+        before = _HERE.get()
+        _HERE.set(audience)
     try:
         yield
     finally:
-        if token is not None:
-            _HERE.reset(token)
+        if process:
+            _PROCESS.remove(entry)
         else:
-            _PROCESS.pop()
+            _HERE.set(before)
 
 
 def in_cli_words(function: Callable[P, R]) -> Callable[P, R]:
     """``function``, its errors said as the command line says them (:func:`spoken_to`): a
-    study's, which a study file words in its own terms from the command line's."""
+    study's, which a study file words in its own terms from the command line's. For plain
+    functions (a generator's or a coroutine's body runs after it has returned)."""
 
     @functools.wraps(function)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -53,7 +59,7 @@ def in_cli_words(function: Callable[P, R]) -> Callable[P, R]:
 def said(cli: str, python: str) -> str:
     """Advice in its reader's terms: ``cli`` on the command line (``--protocol-option
     n_negatives=35``), ``python`` to a caller of the library (``n_negatives=35``)."""
-    return cli if (_HERE.get() or _PROCESS[-1]) == "cli" else python
+    return cli if (_HERE.get() or _PROCESS[-1][1]) == "cli" else python
 
 
 def python_words(text: str) -> str:

@@ -158,7 +158,7 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     # One person's export (Letterboxd's) has no user column to name: said what it is, and the way to a list.
     ("Date,Name,Year,Letterboxd URI,Rating\n2020-01-01,Heat,1995,x,4.5\n", "if it holds one person's own ratings (an "
      "export such as Letterboxd's), it is no log to learn from: give them to a run trained on many people's, as "
-     "someone new (open_run(RUN).recommend_for(ratings="),
+     "someone new (open_run(RUN).recommend_for(ratings={ID: STARS, ...}))"),
     ("user,item,rating\n1,2,4\n1,3,\n", "line 3: no rating"),  # a blank cell: nothing written
     ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),

@@ -107,7 +107,7 @@ def _catalog() -> str:
 def one_person_way() -> str:
     """The way to one person's list, in its reader's terms: someone new to a run."""
     return said("cinerec recommend --run RUN --ratings ID=STARS,...; ids by title: cinerec movies --run RUN WORDS",
-                "open_run(RUN).recommend_for(ratings={ID: STARS, ...}); ids by title: cinerec movies --run RUN WORDS")
+                "open_run(RUN).recommend_for(ratings={ID: STARS, ...})")
 
 
 def check_columns(columns: Mapping[str, Any], where: str = "--columns") -> dict[str, str]:
