@@ -1001,3 +1001,22 @@ def test_a_split_alike_on_every_seed_says_its_spread_is_the_models_alone(tmp_pat
         assert any(n.startswith(said.replace("loo-full", name)) for n in board["notes"]) is alike, board["notes"]
         if alike:
             assert all(r["metrics"]["hr@10"]["sd"] == 0 for r in board["models"])
+
+
+def test_a_best_model_that_learned_nothing_is_said_to_be_refitted_all_the_same(tmp_path):
+    # EASE at regularization = 1e9 scores every movie alike; its tie order beat popularity on
+    # a tiny log, and it was refitted and saved as the best with no word beside the choice.
+    from cinerec.studies import run_study
+
+    for seed, wins in ((0, True), (1, False)):
+        rng = np.random.default_rng(seed)
+        rows = ["user,item,rating,ts"]
+        for u in range(12):
+            for k, m in enumerate(rng.choice(30, 6 + rng.integers(0, 6), replace=False)):
+                rows.append(f"u{u},m{m:02d},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
+        (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+        text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
+                '[models.popularity]\n[models.ease]\nregularization = 1e9\n')
+        board = run_study(Study.from_toml(write(tmp_path, text, f"s{seed}.toml")), tmp_path / f"o{seed}", quiet=True)
+        said = [n for n in board["notes"] if n.startswith("ease is ranked best on the order its tied scores fall in")]
+        assert (board["best_model"] == "ease") is wins and bool(said) is wins, board["notes"]

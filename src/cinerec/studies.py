@@ -1619,6 +1619,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         model_notes += below + _below_mean(board_models, mean_floors, study)
         board_models = ranked_rows(board_models, metric)
         best = board_models[0]["label"]
+        if len(board_models) > 1 and any(n.startswith(f"{best}: gives every movie the same score") for n in model_notes):
+            # (refitted and exported as the best all the same: its lists are its ties' order)
+            model_notes.append(f"{best} is ranked best on the order its tied scores fall in, not on anything it "
+                               "learned (above), and is refitted and saved as the best all the same: the other models "
+                               "ranked below that order here")
 
         def splits(label: str) -> list[Any]:
             """A model's results split by split: over several official folds each fold's
