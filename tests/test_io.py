@@ -398,3 +398,12 @@ def test_a_store_written_then_removed_with_its_unfinished_run_folder_is_not_said
         assert finished_outputs() == ["the store in postgresql://h/db"]
     finally:
         note_finished()
+
+
+def test_a_file_where_the_folder_goes_is_replaced_and_nothing_left_beside_it(tmp_path):
+    # rmtree cannot remove a file: the cache kept it for good as ".ml-10m.old-PID".
+    (tmp_path / "ml-10m").write_text("a stray file")
+    with atomic_dir(tmp_path / "ml-10m") as tmp:
+        (tmp / "ratings.dat").write_text("1::1::5::1\n")
+    assert (tmp_path / "ml-10m" / "ratings.dat").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-10m"]

@@ -230,7 +230,11 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
             except BaseException:
                 os.replace(old, path)
                 raise
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:  # (a file where the folder goes, in a cache: rmtree left it behind as .NAME.old-PID)
+                with contextlib.suppress(OSError):
+                    old.unlink()
         else:
             os.replace(tmp, path)
     except BaseException:

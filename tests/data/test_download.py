@@ -534,11 +534,29 @@ def test_a_cached_zip_cut_short_is_said_to_be_damaged_not_someone_elses(served, 
         download.fetch("ml-100k", cache_dir=cache, checksums=sums)
 
 
-def test_offline_with_a_cache_under_a_file_says_so(tmp_path) -> None:
+def test_offline_with_a_cache_under_a_file_says_so(tmp_path, monkeypatch) -> None:
+    # Offline, it was the offline line (DownloadFailed), so quickstart fell back on a cache
+    # that can never hold a download, as it must not: the mistake is the cache's.
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
     (tmp_path / "home").write_text("not a folder")
-    with pytest.raises(DataError, match=r"or put ml-1m\.zip in .*home/movielens \(a folder that cannot be made: .*home "
-                                        r"is a file; set CINEREC_HOME to a folder\)$"):
+    with pytest.raises(DataError, match=r"home/movielens: the download cache cannot be made \(.*home is a file\); "
+                                        r"set CINEREC_HOME to a folder you can write") as e:
         download.fetch("ml-1m", cache_dir=tmp_path / "home" / "movielens")
+    assert not isinstance(e.value, download.DownloadFailed)
+
+
+@pytest.mark.parametrize("base, fault", [
+    ("http://[::1", "not an address (Invalid IPv6 URL)"),
+    ("http://127.0.0.1:99999", "not an address (Port out of range 0-65535)"),
+    ("http://127.0.0.1:8000 /movielens", "an address holds no spaces (write one as %20)"),
+    ("file://tmp/movielens", "file://tmp/... names a host, 'tmp'; a folder here is file:///PATH (three slashes)"),
+    ("http:///movielens", "it names no host"),
+])
+def test_a_base_url_that_is_no_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, base, fault) -> None:
+    # They read as a network that is down (DownloadFailed), and quickstart fell back on them.
+    with pytest.raises(ConfigError) as e:
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=base, progress=False)
+    assert str(e.value) == f"base URL {base!r}: {fault}; give the address of the folder holding ml-100k.zip"
 
 
 def test_a_damaged_copy_in_a_read_only_cache_names_what_it_lacks(served, online, tmp_path, monkeypatch) -> None:

@@ -278,6 +278,9 @@ def check_writable(root: Path) -> None:
     existing = root
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
+    if existing.exists() and not existing.is_dir():  # (a file is writable, and no folder can be made under it)
+        raise DataError(f"{root}: the download cache cannot be made ({existing} is a file); set CINEREC_HOME "
+                        "to a folder you can write, or give the path of an unzipped release")
     if not os.access(existing, os.W_OK):
         raise DataError(f"{root}: the download cache cannot be written ({existing} is read-only); set CINEREC_HOME "
                         "to a folder you can write, or give the path of an unzipped release")
@@ -350,6 +353,29 @@ def _sweep_stale(root: Path, rel: Release) -> None:
     sweep_stale_temps(root / rel.name)
 
 
+def _url_fault(base: str) -> str | None:
+    """What makes ``base`` (``http://``, ``https://`` or ``file:``) no address at all, or
+    ``None``: a bad IPv6 bracket or port, a space, a ``file://HOST/`` naming a host."""
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() for c in base):
+        return "an address holds no spaces (write one as %20)"
+    try:
+        parts = urlsplit(base)
+        port = parts.port  # (checked: a port past 65535 or not a number raises)
+    except ValueError as e:
+        return f"not an address ({e})"
+    if parts.scheme.lower() == "file":
+        if parts.netloc not in ("", "localhost"):
+            return (f"file://{parts.netloc}/... names a host, {parts.netloc!r}; a folder here is file:///PATH "
+                    "(three slashes)")
+        return None
+    if not parts.hostname:
+        return "it names no host"
+    del port
+    return None
+
+
 def offline() -> bool:
     """Whether ``CINEREC_OFFLINE`` asks for no connection: set to anything but empty,
     ``0``, ``false``, ``no`` or ``off`` (``CINEREC_OFFLINE=0`` is a way to say online)."""
@@ -361,10 +387,12 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
     if offline():
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
     if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
-        named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
         raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
                           "with http://, https:// or file:")
+    if (fault := _url_fault(base)) is not None:  # (as a typo: it read as a network that is down)
+        raise ConfigError(f"{named} {base!r}: {fault}; give the address of the folder holding {rel.zip_name}")
     url = f"{base}/{rel.zip_name}"
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
