@@ -571,3 +571,14 @@ def test_a_damaged_copy_in_a_read_only_cache_names_what_it_lacks(served, online,
     with pytest.raises(DataError, match=r"cannot be written .*; the cached copy .*ml-100k lacks ml-100k/u\.item, or "
                                         r"holds it cut short$"):
         download.fetch("ml-100k", cache_dir=cache, checksums=sums)
+
+
+def test_offline_still_reads_a_mirror_folder_of_this_machine(served, tmp_path, monkeypatch) -> None:
+    # CINEREC_OFFLINE refused a file: base URL, which needs no connection.
+    root, _, sums = served
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    folder = download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=f"file://{root}", checksums=sums,
+                            progress=False)
+    assert (folder / "u.data").is_file()
+    with pytest.raises(DownloadFailed, match="offline: CINEREC_OFFLINE is set"):
+        download.fetch("ml-1m", cache_dir=tmp_path / "d", base_url="http://127.0.0.1:9/movielens", progress=False)

@@ -23,7 +23,8 @@ checked against the sha256 when one is known; one without a known sha256 is trus
 given.
 
 With ``CINEREC_OFFLINE`` set (the test suite sets it; ``0``, ``false``, ``no`` or ``off``
-leave it unset) no connection is ever attempted.
+leave it unset) no connection is ever attempted; a ``file:`` base URL, a folder of this
+machine, is still read.
 """
 
 from __future__ import annotations
@@ -384,9 +385,9 @@ def offline() -> bool:
 
 def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
     root = archive.parent
-    if offline():
-        raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if offline() and not base.lower().startswith("file:"):  # (a folder of this machine needs no connection)
+        raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
     if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
         raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
