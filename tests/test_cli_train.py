@@ -703,6 +703,34 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     assert f"Chosen settings `{chosen}`" in (out / "report.md").read_text()
 
 
+def test_a_tuned_run_killed_before_its_first_checkpoint_keeps_its_search(small_data, tmp_path, capsys, monkeypatch):
+    # Killed in the first epoch after its search, the run's folder went whole, search and
+    # all, and --resume searched every trial again.
+    from cinerec import training
+
+    out = tmp_path / "run"
+    base = ["train", "--data", str(small_data), "--set", "progress=false", "--set", "device='cpu'",
+            "--set", "threads=1", "--set", "epochs=2", "--quiet", "--out", str(out), "--model", "gmf", "--tune", "3"]
+    real = training._save_checkpoint
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_save_checkpoint", interrupted)
+    assert main(base) == 130
+    monkeypatch.setattr(training, "_save_checkpoint", real)
+    assert sorted(p.name for p in out.iterdir()) == [".cinerec-train"]
+    searched = json.loads((out / ".cinerec-train").read_text())["tuning"]
+    capsys.readouterr()
+    from cinerec.commands import evaluate
+
+    monkeypatch.setattr(evaluate, "_tune", lambda *a, **k: pytest.fail("searched again"))
+    assert main([*base, "--resume", "--json"]) == 0
+    meta = read_json(out / "run.json")
+    assert meta["tuning"]["settings"] == searched["settings"] and meta["tuning"]["n_trials"] == 3
+    assert {k: meta["config"]["gmf"][k] for k in searched["settings"]} == searched["settings"]
+
+
 def test_ctrl_c_landing_in_a_weak_reference_s_callback_still_stops_the_run(small_data, tmp_path, capsys,
                                                                            monkeypatch):
     # Python drops an exception raised in such a callback ("Exception ignored in: <function

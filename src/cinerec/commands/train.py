@@ -520,7 +520,10 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
                 fold.rmdir()
         if checkpoints.is_dir() and not any(checkpoints.iterdir()):  # nothing to resume from
             checkpoints.rmdir()
-        if out.is_dir() and {p.name for p in out.iterdir()} - {_MARK_NEW} == {_MARK}:  # nothing of a run is left
+        # Nothing of a run is left: but a search's record is kept (the costly part; --resume
+        # goes on with its choice), unless the training it chose diverged.
+        searched = not isinstance(e, Diverged) and _marked(out).get("tuning") is not None
+        if out.is_dir() and {p.name for p in out.iterdir()} - {_MARK_NEW} == {_MARK} and not searched:
             (out / _MARK).unlink()
             (out / _MARK_NEW).unlink(missing_ok=True)
         if made and out.is_dir() and not any(out.iterdir()):
