@@ -691,6 +691,11 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--protocol", "loo-full"])
     assert said.startswith(f"cinerec: error: --resume: the run killed in {out} trained under protocol loo-sampled, "
                            "and loo-full is asked now; give --protocol loo-sampled"), said
+    # Other protocol options were taken silently: the run went on measured otherwise.
+    said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--protocol-option", "n_negatives=50"])
+    assert said == (f"cinerec: error: --resume: the run killed in {out} trained under loo-sampled with no "
+                    "--protocol-option, and --protocol-option n_negatives=50 is asked now; give the same "
+                    "--protocol-option values to go on with it, or drop --resume to start again"), said
     said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--kcore", "2,3"])
     assert said == (f"cinerec: error: --resume: the run in {out} was trained with no filters, and --kcore 2,3 is "
                     "asked now; give the same filters to train it further"), said

@@ -77,8 +77,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
-             "seed": seed, "catalog": None if catalog is None else str(Path(catalog).resolve()),
-             "columns": source["columns"]}
+             "options": _plain(options), "seed": seed,
+             "catalog": None if catalog is None else str(Path(catalog).resolve()), "columns": source["columns"]}
     earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
     # search's choice when it searched, else, asked to search, its checkpoint's (a run that
@@ -374,6 +374,11 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             raise ConfigError(f"--resume: the run killed in {out} trained under protocol {then['protocol']}, and "
                               f"{asked['protocol']} is asked now; give --protocol {then['protocol']} to go on with "
                               "it, or drop --resume to start again")
+        if asked is not None and "options" in then and then["options"] != asked["options"]:  # (a mark of old: none)
+            raise ConfigError(f"--resume: the run killed in {out} trained under {then['protocol']} with "
+                              f"{_options_words(then['options'])}, and {_options_words(asked['options'])} is asked "
+                              "now; give the same --protocol-option values to go on with it, or drop --resume to "
+                              "start again")
         _same_filters_and_seed(out, then, asked)
         if writes:
             def clear() -> None:
@@ -475,6 +480,21 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
     except OSError as e:
         (out / _MARK_NEW).unlink(missing_ok=True)  # (a full disk leaves it empty: nothing of a run)
         raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
+
+
+def _plain(options: Any) -> dict[str, Any]:
+    """``--protocol-option`` values as a mark keeps them (JSON's: ``ks`` a list)."""
+    import json
+
+    return dict(json.loads(json.dumps(dict(options or {}), default=str)))
+
+
+def _options_words(options: dict[str, Any]) -> str:
+    """Protocol options as typed: ``--protocol-option n_negatives=50``, or "no options"."""
+    import json
+
+    return " ".join(f"--protocol-option {k}={json.dumps(v)}" for k, v in sorted(options.items())) or \
+        "no --protocol-option"
 
 
 def _marked(out: Path) -> dict[str, Any]:
