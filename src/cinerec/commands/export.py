@@ -44,6 +44,7 @@ def export(
     from cinerec.processes import distributed_context
     from cinerec.runs import open_run
     from cinerec.serving.store import check_target, export_store, short_lists, short_lists_note
+    from cinerec.commands.recommend import _lists
 
     from cinerec.errors import ConfigError
 
@@ -72,6 +73,8 @@ def export(
                      f"{info.n_items:,}, less the movies the person rated{none}")
     elif short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
         notes.append(short_lists_note(short, empty, info.n_users, info.k))
+    if (cut := _lists(opened, info.model).shortlist_cut(info.k)) is not None:  # (a two-stage shortlist near k)
+        notes.append(cut)
     notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model)
     for note in notes:
         say(f"note: {note}", quiet)

@@ -197,6 +197,25 @@ class Lists:
         left = np.setdiff1d(np.arange(self.dataset.n_items), seen_now)
         return int(self._first_of_each_film(left).sum())
 
+    def shortlist_cut(self, k: int) -> str | None:
+        """Where a model ranks a shortlist of ``candidates`` movies (two stages) that may hold
+        both ids of a film the catalogue lists twice, each listed once, so that lists of
+        ``k`` near its length may come out shorter: why, and the way to full lists (``None``
+        otherwise)."""
+        short = getattr(self.model.config, "candidates", None) if getattr(self.model, "shortlists", False) else None
+        twinned = 0 if self._twinned is None else int(self._twinned.sum())
+        if not isinstance(short, int) or not twinned or k + twinned <= short:
+            return None
+        return (f"model {self.model.name!r} ranks a shortlist of {short:,} movies, which may hold a film under both "
+                f"its ids, listed once: lists of {k} may hold fewer (candidates = {k + twinned:,} or more fills them)")
+
+    def _cut_by_shortlist(self, k: int, listed: int, whose: str = "") -> str | None:
+        """:meth:`shortlist_cut` as said beside one list of ``listed`` movies."""
+        why = self.shortlist_cut(k)
+        if why is None:
+            return None
+        return f"{listed} movie{'' if listed == 1 else 's'} listed{whose}, not {k}: {why}"
+
     def short_for_user(self, user: int, k: int, listed: int) -> str | None:
         """The line said beside user index ``user``'s list of ``listed`` movies when it holds
         fewer than ``k`` because they rated all the others (``None`` otherwise): films they
@@ -206,7 +225,7 @@ class Lists:
             return None
         left = self.films_left(user)
         if listed != left:
-            return None
+            return self._cut_by_shortlist(k, listed, f" for user {self.dataset.user_ids.raw_id(user)}")
         raw = self.dataset.user_ids.raw_id(user)
         n_items, rated_n, seen_n = self.dataset.n_items, int(self.rated[user].nnz), int(self.seen[user].nnz)
         again, once = seen_n - rated_n, n_items - seen_n - left
@@ -230,7 +249,7 @@ class Lists:
         given = np.unique(np.asarray(given, dtype=np.int64))
         left = self.films_left(given=given)
         if listed != left:
-            return None
+            return self._cut_by_shortlist(k, listed)
         n_given = len(given)
         again = 0 if self.twins is None or not n_given else len(np.setdiff1d(self.twins[given].indices, given))
         if not listed:  # (as recommend says it on stdout: "no movie left to recommend"; and as short_for_user)
