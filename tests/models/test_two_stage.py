@@ -519,6 +519,12 @@ def test_a_shortlist_holding_the_whole_catalogue_is_said_to_retrieve_nothing_und
         assert line in capsys.readouterr().out, protocol
     assert main([*base, "--protocol", "loo-full", "--set", "candidates=50"]) == 0
     assert "leaves none out" not in capsys.readouterr().out
+    # A shortlist past what anyone has left to rank, short of the catalogue, left none out
+    # either, without a word: each person has 56 of the 80 movies left.
+    assert main([*base, "--protocol", "loo-full", "--set", "candidates=60"]) == 0
+    assert ("note: two-stage: its shortlist of 60 movies holds every movie each person measured has left to rank (at "
+            "most 56 of the 80), so its retriever leaves none out and these are its ranker's figures alone (candidates "
+            "below 56 would measure the retrieval)") in capsys.readouterr().out
 
 
 def test_a_stage_that_takes_features_by_its_settings_gets_them_and_the_stages_notes_are_said():

@@ -1053,15 +1053,21 @@ def untimed(prepared: Prepared) -> list[str]:
 
 def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
     """A line when a model that shortlists (two stages) is measured among sampled
-    candidates that all fit in its shortlist, or shortlists the whole catalogue: its
-    retriever then leaves none out, and the figures are its ranker's alone."""
+    candidates that all fit in its shortlist, or shortlists the whole catalogue, or every
+    movie each person measured has left to rank: its retriever then leaves none out, and
+    the figures are its ranker's alone."""
     width = None if prepared.candidates is None else int(np.shape(prepared.candidates)[1])
     short = getattr(model.config, "candidates", None)
     if not model.shortlists or not isinstance(short, int):
         return []
     n_items = prepared.train.n_items
     whole = short >= n_items  # the whole catalogue shortlisted: no protocol measures the retrieval
-    if (width is None and not whole) or (width is not None and width > short):
+    left = n_items  # the most movies anyone measured has left to rank (the whole catalogue ranked)
+    if width is None and not whole and len(prepared.users):
+        rated = np.bincount(prepared.train.users, minlength=prepared.train.n_users)[prepared.users]
+        left = n_items - int(rated.min())
+    every = width is None and not whole and short >= left  # every person's list: their whole remainder
+    if (width is None and not whole and not every) or (width is not None and width > short):
         return []
     mix = getattr(model.config, "mix", 1.0)
     if not isinstance(mix, (int, float)) or mix >= 1:
@@ -1073,6 +1079,10 @@ def nothing_retrieved(prepared: Prepared, model: Recommender) -> list[str]:
     if whole:
         return [f"{model.name}: its shortlist of {short} movies holds the whole catalogue of {n_items:,}, so its "
                 f"retriever leaves none out and {alone} (candidates below {n_items:,} would measure the retrieval)"]
+    if every:
+        return [f"{model.name}: its shortlist of {short} movies holds every movie each person measured has left to "
+                f"rank (at most {left:,} of the {n_items:,}), so its retriever leaves none out and {alone} "
+                f"(candidates below {left:,} would measure the retrieval)"]
     return [f"{model.name}: each person's {width} candidates all fit in its shortlist of {short} movies, so its "
             f"retriever leaves none out and {alone} (loo-full measures the retrieval)"]
 
