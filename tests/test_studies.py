@@ -57,6 +57,19 @@ source = "somewhere"
 """
 
 
+def random_log(path: Path, seed: int, users: int, movies: int, counts: tuple[int, int], width: int = 0) -> Path:
+    """A log of ``users`` people rating ``counts[0]`` to ``counts[1] - 1`` of ``movies``
+    movies at random, one star value at random each, at increasing times: the small logs
+    the study notes are checked on."""
+    rng = np.random.default_rng(seed)
+    rows = ["user,item,rating,ts"]
+    for u in range(users):
+        for k, m in enumerate(rng.choice(movies, rng.integers(*counts), replace=False)):
+            rows.append(f"u{u},m{m:0{width}d},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -872,12 +885,7 @@ def test_default_ks_left_out_on_some_seeds_are_said_once_seed_by_seed(tmp_path):
     # held two lines that read as contradicting each other.
     from cinerec.studies import run_study
 
-    rng = np.random.default_rng(1)
-    rows = ["user,item,rating,ts"]
-    for u in range(41):
-        for k, m in enumerate(rng.choice(66, 20 + rng.integers(-3, 4), replace=False)):
-            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
-    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    rows = random_log(tmp_path / "log.csv", 1, 41, 66, (17, 24)).read_text().splitlines()
     text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2, 3]\n'
             '[models.popularity]\n')
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
@@ -934,12 +942,7 @@ def test_random_full_s_paired_difference_is_the_leaderboard_s_own(tmp_path):
     # seeds, the paired difference of a model below the best came out positive.
     from cinerec.studies import run_study
 
-    rng = np.random.default_rng(2)
-    rows = ["user,item,rating,ts"]
-    for u in range(12):
-        for k, m in enumerate(rng.choice(30, 3 + rng.integers(0, 6), replace=False)):
-            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
-    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    random_log(tmp_path / "log.csv", 2, 12, 30, (3, 9))
     text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
             '[models.popularity]\n[models.itemknn]\n[models.ease]\n')
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
@@ -957,12 +960,7 @@ def test_few_people_measured_is_said_once_for_the_study_seed_by_seed(tmp_path):
     from cinerec.evaluation.protocols import few_words
     from cinerec.studies import run_study
 
-    rng = np.random.default_rng(1)
-    rows = ["user,item,rating,ts"]
-    for u in range(12):
-        for k, m in enumerate(rng.choice(30, 3 + rng.integers(0, 6), replace=False)):
-            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
-    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    random_log(tmp_path / "log.csv", 1, 12, 30, (3, 9))
     text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
             '[models.popularity]\n[models.itemknn]\n[models.ease]\n')
     board = run_study(Study.from_toml(write(tmp_path, text)), tmp_path / "out", quiet=True)
@@ -986,12 +984,7 @@ def test_a_split_alike_on_every_seed_says_its_spread_is_the_models_alone(tmp_pat
     # popularity's ± 0.0000 over three seeds read as figures measured precisely.
     from cinerec.studies import run_study
 
-    rng = np.random.default_rng(3)
-    rows = ["user,item,rating,ts"]
-    for u in range(30):
-        for k, m in enumerate(rng.choice(40, 6 + rng.integers(0, 6), replace=False)):
-            rows.append(f"u{u},m{m},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
-    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    random_log(tmp_path / "log.csv", 3, 30, 40, (6, 12))
     said = "loo-full holds out the same ratings on every seed, so the ± over seeds is the models' own randomness alone"
     for name, alike in (("loo-full", True), ("random-full", False), ("loo-sampled", False)):
         options = 'n_negatives = 20\n' if name == "loo-sampled" else ""
@@ -1009,12 +1002,7 @@ def test_a_best_model_that_learned_nothing_is_said_to_be_refitted_all_the_same(t
     from cinerec.studies import run_study
 
     for seed, wins in ((0, True), (1, False)):
-        rng = np.random.default_rng(seed)
-        rows = ["user,item,rating,ts"]
-        for u in range(12):
-            for k, m in enumerate(rng.choice(30, 6 + rng.integers(0, 6), replace=False)):
-                rows.append(f"u{u},m{m:02d},{rng.integers(1, 6)},{1600000000 + 100 * u + k}")
-        (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+        random_log(tmp_path / "log.csv", seed, 12, 30, (6, 12), width=2)
         text = (f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "random-full"\nseeds = [0, 1, 2]\n'
                 '[models.popularity]\n[models.ease]\nregularization = 1e9\n')
         board = run_study(Study.from_toml(write(tmp_path, text, f"s{seed}.toml")), tmp_path / f"o{seed}", quiet=True)

@@ -334,31 +334,30 @@ def _describe(name: str, args: Mapping[str, Any]) -> str:
 
 def _as_flags(name: str, args: Mapping[str, Any]) -> str:
     """The flags that ask for the step ``name`` with ``args``, as typed: ``--min-year 2050``."""
-    if name == "years":
-        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items() if v is not None)
-    if name == "implicit":
-        return "--implicit"
-    if name == "liked_threshold":
-        return f"--liked-threshold {shown(float(args['threshold']))}"
-    if name == "kcore":
-        u, i = args["users"], args["movies"]
-        return f"--kcore {u}" if u == i else f"--kcore {u},{i}"
-    return f"--{name.replace('_', '-')} {args['n']}"
+    return _as_typed(name, args, flags=True)
 
 
 def _as_arguments(name: str, args: Mapping[str, Any]) -> str:
     """The arguments of :class:`Filters` that ask for the step ``name`` with ``args``, as a
     caller of the library writes them: ``min_year=1999, max_year=2005``, ``kcore=(20, 5)``."""
+    return _as_typed(name, args, flags=False)
+
+
+def _as_typed(name: str, args: Mapping[str, Any], flags: bool) -> str:
+    """The step ``name`` with ``args`` as the command line's flags or as Filters' arguments."""
+    def one(key: str, value: Any) -> str:
+        return f"--{key.replace('_', '-')} {value}" if flags else f"{key}={value}"
+
     if name == "years":
-        return ", ".join(f"{k}={v}" for k, v in args.items() if v is not None)
+        return (" " if flags else ", ").join(one(k, v) for k, v in args.items() if v is not None)
     if name == "implicit":
-        return "implicit=True"
+        return "--implicit" if flags else "implicit=True"
     if name == "liked_threshold":
-        return f"liked_threshold={shown(float(args['threshold']))}"
+        return one(name, shown(float(args["threshold"])))
     if name == "kcore":
         u, i = args["users"], args["movies"]
-        return f"kcore={u}" if u == i else f"kcore=({u}, {i})"
-    return f"{name}={args['n']}"
+        return one(name, u if u == i else f"{u},{i}" if flags else f"({u}, {i})")
+    return one(name, args["n"])
 
 
 def _label(key: str, flags: bool | Collection[str]) -> str:
