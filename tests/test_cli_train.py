@@ -699,7 +699,9 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     said = _error(capsys, [*base, "--model", "gmf", "--tune", "3", "--resume", "--kcore", "2,3"])
     assert said == (f"cinerec: error: --resume: the run in {out} was trained with no filters, and --kcore 2,3 is "
                     "asked now; give the same filters to train it further"), said
-    assert main([*base, "--model", "gmf", "--tune", "3", "--resume", "--json"]) == 0
+    # Options that build the same protocol (its default; ks, which names the figures alone) go on.
+    assert main([*base, "--model", "gmf", "--tune", "3", "--resume", "--json", "--protocol-option", "n_negatives=99",
+                 "--protocol-option", "ks=[10,5,1]"]) == 0
     answer = json.loads(capsys.readouterr().out)
     meta = read_json(out / "run.json")
     assert answer["tuning"] == meta["tuning"] and meta["tuning"]["n_trials"] == 3

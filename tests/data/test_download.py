@@ -548,7 +548,7 @@ def test_offline_with_a_cache_under_a_file_says_so(tmp_path, monkeypatch) -> Non
 @pytest.mark.parametrize("base, fault", [
     ("http://[::1", "not an address (Invalid IPv6 URL)"),
     ("http://127.0.0.1:99999", "not an address (Port out of range 0-65535)"),
-    ("http://127.0.0.1:8000 /movielens", "an address holds no spaces (write one as %20)"),
+    ("http://127.0.0.1:8000/my movielens", "an address holds no spaces (write one as %20)"),
     ("file://tmp/movielens", "file://tmp/... names a host, 'tmp'; a folder here is file:///PATH (three slashes)"),
     ("http:///movielens", "it names no host"),
 ])
@@ -575,10 +575,18 @@ def test_a_damaged_copy_in_a_read_only_cache_names_what_it_lacks(served, online,
 
 def test_offline_still_reads_a_mirror_folder_of_this_machine(served, tmp_path, monkeypatch) -> None:
     # CINEREC_OFFLINE refused a file: base URL, which needs no connection.
+    import shutil
+
     root, _, sums = served
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
     folder = download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=f"file://{root}", checksums=sums,
                             progress=False)
     assert (folder / "u.data").is_file()
+    # A folder named as urllib opens it: the host in capitals, a space in the path.
+    spaced = tmp_path / "my mirror"
+    shutil.copytree(root, spaced)
+    for n, base in enumerate((f"file://LOCALHOST{root}", f"file://{spaced}")):
+        assert download.fetch("ml-100k", cache_dir=tmp_path / f"e{n}", base_url=base, checksums=sums,
+                              progress=False).is_dir()
     with pytest.raises(DownloadFailed, match="offline: CINEREC_OFFLINE is set"):
         download.fetch("ml-1m", cache_dir=tmp_path / "d", base_url="http://127.0.0.1:9/movielens", progress=False)

@@ -487,9 +487,11 @@ def test_a_two_stage_list_its_shortlist_cannot_fill_says_why(ml100k, tmp_path, c
     lists = Lists(ml100k, model)
     frame = lists.frame([2], k=200)
     why = ("model 'two-stage' ranks a shortlist of 200 movies, which may hold a film under both its ids, listed once: "
-           "lists of 200 may hold fewer (candidates = 236 or more fills them)")
+           "lists of 200 may hold fewer (candidates = 218 or more fills them)")
     assert len(frame) < 200 and frame.attrs["notes"][-1] == f"{len(frame)} movies listed for user 2, not 200: {why}"
-    assert lists.shortlist_cut(200) == why and lists.shortlist_cut(164) is None  # (164 + the 36 ids of twins fit)
+    assert lists.shortlist_cut(200) == why and lists.shortlist_cut(182) is None  # (182 + 18 films' second ids fit)
+    assert Lists(ml100k, create("two-stage", {"retriever": "itemknn", "ranker": "popularity", "candidates": 100})
+                 .fit(ml100k.interactions)).shortlist_cut(65) is None  # (its lists of 65 are full)
     from cinerec.runs import finish_run, save_dataset, save_model
 
     save_dataset(tmp_path / "run", ml100k)

@@ -77,7 +77,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
-             "options": _plain(options), "seed": seed,
+             "options": _protocol_options(protocol_name, options), "seed": seed,
              "catalog": None if catalog is None else str(Path(catalog).resolve()), "columns": source["columns"]}
     earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
@@ -482,11 +482,16 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
         raise ConfigError(f"--out {out}: cannot write in the folder ({e.strerror or e})") from None
 
 
-def _plain(options: Any) -> dict[str, Any]:
-    """``--protocol-option`` values as a mark keeps them (JSON's: ``ks`` a list)."""
+def _protocol_options(name: str, options: Any) -> dict[str, Any]:
+    """The ``--protocol-option`` values that decide what a run trains on, as a mark keeps
+    them: those the protocol takes apart from its defaults, however written (``ks``, which
+    names the figures reported alone, left out)."""
     import json
 
-    return dict(json.loads(json.dumps(dict(options or {}), default=str)))
+    from cinerec.evaluation.protocols import get_protocol
+
+    taken = {k: v for k, v in get_protocol(name, **dict(options or {})).options().items() if k != "ks"}
+    return dict(json.loads(json.dumps(taken, default=str)))
 
 
 def _options_words(options: dict[str, Any]) -> str:

@@ -359,18 +359,21 @@ def _url_fault(base: str) -> str | None:
     ``None``: a bad IPv6 bracket or port, a space, a ``file://HOST/`` naming a host."""
     from urllib.parse import urlsplit
 
-    if any(c.isspace() for c in base):
-        return "an address holds no spaces (write one as %20)"
     try:
         parts = urlsplit(base)
         port = parts.port  # (checked: a port past 65535 or not a number raises)
     except ValueError as e:
         return f"not an address ({e})"
-    if parts.scheme.lower() == "file":
-        if parts.netloc not in ("", "localhost"):
+    if parts.scheme.lower() == "file":  # (a folder of this machine, as urllib opens it: spaces and all)
+        import socket
+
+        here = {"", "localhost", "127.0.0.1", "[::1]", socket.gethostname().lower(), socket.getfqdn().lower()}
+        if parts.netloc.lower() not in here:
             return (f"file://{parts.netloc}/... names a host, {parts.netloc!r}; a folder here is file:///PATH "
                     "(three slashes)")
         return None
+    if any(c.isspace() for c in base):
+        return "an address holds no spaces (write one as %20)"
     if not parts.hostname:
         return "it names no host"
     del port
