@@ -581,7 +581,15 @@ def test_resuming_a_finished_run_on_other_data_says_the_data_differs_not_that_it
     err = _error(capsys, [*argv, "--resume", "--seed", "3"])
     assert err == (f"cinerec: error: --resume: the run in {tmp_path / 'run'} was trained with --seed 0, and --seed 3 "
                    "is asked now; give --seed 0 to train it further"), err
+    # Other protocol options: taken in silence (a killed run's were refused); the same ones
+    # as the protocol takes them (a default given, ks) are the run's.
+    err = _error(capsys, [*argv, "--resume", "--protocol-option", "n_negatives=50"])
+    assert err == (f"cinerec: error: --resume: the run in {tmp_path / 'run'} was trained under loo-sampled with no "
+                   "--protocol-option, and --protocol-option n_negatives=50 is asked now; give the same "
+                   "--protocol-option values to train it further"), err
     assert (tmp_path / "run" / "run.json").read_bytes() == before
+    assert "nothing to resume" in _error(capsys, [*argv, "--resume", "--protocol-option", "n_negatives=99",
+                                                  "--protocol-option", "ks=[10, 1]"])
     assert "nothing to resume" in _error(capsys, [*argv, "--resume"])
     # Another protocol (here the one a model of stars gets when none is given): named, not
     # "the data had 4,000 training ratings and now has 3,200".

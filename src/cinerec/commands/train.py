@@ -326,6 +326,14 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 raise ConfigError(f"--resume: the run in {out} was trained under protocol {ran['protocol']}, and "
                                   f"{asked['protocol']} is asked now; give --protocol {ran['protocol']} to train it "
                                   "further")
+            given = meta.get("protocol_options")
+            if asked is not None and isinstance(given, dict):  # (as a killed run's: ks, the figures named, aside;
+                # the fold, which the protocol's own options leave out, is told by the data's counts)
+                ran["options"] = {k: v for k, v in given.items() if k not in ("ks", "fold")}
+                if ran["options"] != asked["options"]:
+                    raise ConfigError(f"--resume: the run in {out} was trained under {ran['protocol']} with "
+                                      f"{_options_words(ran['options'])}, and {_options_words(asked['options'])} is "
+                                      "asked now; give the same --protocol-option values to train it further")
             same_run = asked is None or all(ran.get(key, value) == value for key, value in asked.items())
             training = meta["training"] if isinstance(meta.get("training"), dict) else {}
             was = recorded.get("patience") if isinstance(recorded, dict) else None
