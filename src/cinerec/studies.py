@@ -1379,7 +1379,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
     from cinerec.evaluation.protocols import (LOWER_IS_BETTER, few_measured, few_words, figure_notes, get_protocol,
-                                              ks_left_out, mean_rmse, measured_few)
+                                              ks_left_out, mean_rmse, measured_few, seeds_words)
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1602,10 +1602,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         if len(ks_out) == 1 and len(next(iter(ks_out.values()))) == len(study.seeds):
             model_notes.insert(0, ks_line)  # every seed alike: as evaluate says it
         elif ks_out:
-            def on(seeds: list[int]) -> str:
-                return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-
-            parts = [f"K = {', '.join(map(str, ks))} on {on(seeds)}" for ks, seeds in ks_out.items()]
+            parts = [f"K = {', '.join(map(str, ks))} on {seeds_words(seeds)}" for ks, seeds in ks_out.items()]
             model_notes.insert(0, f"{'; '.join(parts)} left out: a list that long would hold every movie the median "
                                   "user has left to rank, on that seed's split")
         if partial:
@@ -1966,7 +1963,7 @@ def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
     the last bits their order of summing moves (0.7490079365079365 against ...364) tie.
     Rows without ``metric`` (a model trained on liked-or-not has no RMSE of stars) come
     after the others, in file order; they are never the best."""
-    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER, same_figure
 
     def better_first(name: str, r: dict[str, Any]) -> float:
         value = r["metrics"].get(name, {}).get("mean")
@@ -1985,7 +1982,7 @@ def ranked_rows(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]
             return 0
         for name in order:
             x, y = better_first(name, a), better_first(name, b)
-            if x == y or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):  # (as figure_below's tolerance)
+            if same_figure(x, y):
                 continue
             return -1 if x < y else 1
         return 0

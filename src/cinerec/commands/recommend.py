@@ -174,8 +174,7 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
     notes = list(made_up) + list(fitted)
     if recs and (unliked := lists.nothing_liked(likes, stars)) is not None:  # (its list: the most rated movies)
         notes.append(unliked)
-        if recs:
-            say(f"note: {unliked}", quiet)
+        say(f"note: {unliked}", quiet)
     # Films given listed again under other ids are never listed either, and a film left
     # under two ids is listed once (the note did not count them).
     given_at = np.array(sorted({lists.item_index(m) for m in [*likes, *stars]}), dtype=np.int64)

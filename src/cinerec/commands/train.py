@@ -330,10 +330,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             if asked is not None and isinstance(given, dict):  # (as a killed run's: ks, the figures named, aside;
                 # the fold, which the protocol's own options leave out, is told by the data's counts)
                 ran["options"] = {k: v for k, v in given.items() if k not in ("ks", "fold")}
-                if ran["options"] != asked["options"]:
-                    raise ConfigError(f"--resume: the run in {out} was trained under {ran['protocol']} with "
-                                      f"{_options_words(ran['options'])}, and {_options_words(asked['options'])} is "
-                                      "asked now; give the same --protocol-option values to train it further")
+                _same_options(f"the run in {out} was trained", ran, asked, "to train it further")
             same_run = asked is None or all(ran.get(key, value) == value for key, value in asked.items())
             training = meta["training"] if isinstance(meta.get("training"), dict) else {}
             was = recorded.get("patience") if isinstance(recorded, dict) else None
@@ -382,11 +379,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
             raise ConfigError(f"--resume: the run killed in {out} trained under protocol {then['protocol']}, and "
                               f"{asked['protocol']} is asked now; give --protocol {then['protocol']} to go on with "
                               "it, or drop --resume to start again")
-        if asked is not None and "options" in then and then["options"] != asked["options"]:  # (a mark of old: none)
-            raise ConfigError(f"--resume: the run killed in {out} trained under {then['protocol']} with "
-                              f"{_options_words(then['options'])}, and {_options_words(asked['options'])} is asked "
-                              "now; give the same --protocol-option values to go on with it, or drop --resume to "
-                              "start again")
+        if asked is not None and "options" in then:  # (a mark of old has none)
+            _same_options(f"the run killed in {out} trained", then, asked, "to go on with it, or drop --resume to "
+                          "start again")
         _same_filters_and_seed(out, then, asked)
         if writes:
             def clear() -> None:
@@ -502,12 +497,20 @@ def _protocol_options(name: str, options: Any) -> dict[str, Any]:
     return dict(json.loads(json.dumps(taken, default=str)))
 
 
-def _options_words(options: dict[str, Any]) -> str:
-    """Protocol options as typed: ``--protocol-option n_negatives=50``, or "no options"."""
+def _same_options(was: str, then: dict[str, Any], asked: dict[str, Any], way: str) -> None:
+    """Refuse a resume asked with other protocol options than the run's (``then``, a
+    finished or a killed run's record), naming both as typed."""
     import json
 
-    return " ".join(f"--protocol-option {k}={json.dumps(v)}" for k, v in sorted(options.items())) or \
-        "no --protocol-option"
+    from cinerec.errors import ConfigError
+
+    def typed(options: dict[str, Any]) -> str:
+        return " ".join(f"--protocol-option {k}={json.dumps(v)}" for k, v in sorted(options.items())) or \
+            "no --protocol-option"
+
+    if then["options"] != asked["options"]:
+        raise ConfigError(f"--resume: {was} under {then['protocol']} with {typed(then['options'])}, and "
+                          f"{typed(asked['options'])} is asked now; give the same --protocol-option values {way}")
 
 
 def _marked(out: Path) -> dict[str, Any]:

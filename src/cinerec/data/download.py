@@ -361,7 +361,7 @@ def _url_fault(base: str) -> str | None:
 
     try:
         parts = urlsplit(base)
-        port = parts.port  # (checked: a port past 65535 or not a number raises)
+        _ = parts.port  # (read to be checked: a port past 65535 or not a number raises)
     except ValueError as e:
         return f"not an address ({e})"
     if parts.scheme.lower() == "file":  # (a folder of this machine, as urllib opens it: spaces and all)
@@ -376,7 +376,6 @@ def _url_fault(base: str) -> str | None:
         return "an address holds no spaces (write one as %20)"
     if not parts.hostname:
         return "it names no host"
-    del port
     return None
 
 

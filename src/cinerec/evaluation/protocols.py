@@ -971,6 +971,11 @@ def measured_few(prepared: Prepared) -> tuple[int, bool] | None:
     return n, ratings
 
 
+def seeds_words(seeds: Sequence[int]) -> str:
+    """Seeds as a note names them: ``seed 2``, ``seeds 0, 1``."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
 def few_words(counts: Mapping[int, int], ratings: bool, seeds: Sequence[int]) -> list[str]:
     """:func:`few_measured`'s line for splits measured on ``counts`` (seed: how few people
     or held-out ratings) of ``seeds``: one line for them all, naming the seeds where the
@@ -978,10 +983,7 @@ def few_words(counts: Mapping[int, int], ratings: bool, seeds: Sequence[int]) ->
     values = sorted(set(counts.values()))
     n = values[0]
     enough = [s for s in seeds if s not in counts]
-
-    def on(these: list[int]) -> str:
-        return f"seed{'s' if len(these) > 1 else ''} {', '.join(map(str, these))}"
-
+    on = seeds_words
     there = f" on {'that seed' if len(counts) == 1 else 'those seeds'}" if enough else ""
     if ratings:
         unit = "held-out rating" + ("" if values[-1] == 1 else "s")
@@ -1406,10 +1408,15 @@ def below_popularity(results: Sequence[Result], baseline: str = "popularity") ->
     return out
 
 
-def figure_below(value: float, floor: float) -> bool:
-    """``value < floor`` by more than the last bits a mean's order of summing moves
+def same_figure(a: float, b: float) -> bool:
+    """Two figures equal but for the last bits a mean's order of summing moves
     (0.22499999999999998 against 0.22500000000000003, two means of the same tenths)."""
-    return value < floor and not math.isclose(value, floor, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def figure_below(value: float, floor: float) -> bool:
+    """``value < floor`` by more than :func:`same_figure` allows."""
+    return value < floor and not same_figure(value, floor)
 
 
 def tie_breaker(metric: str) -> str | None:
@@ -1428,7 +1435,7 @@ def tie_below(model: str, metric: str, figures: Mapping[str, Any], floor: Mappin
     other = tie_breaker(metric)
     values = [d.get(name) for d in (figures, floor) for name in (metric, other or "")]
     if other is None or not all(isinstance(v, numbers.Real) for v in values) \
-            or not math.isclose(figures[metric], floor[metric], rel_tol=1e-9, abs_tol=1e-12) \
+            or not same_figure(figures[metric], floor[metric]) \
             or not figure_below(figures[other], floor[other]):  # (a figure that could not be measured: None, or NaN)
         return None
     return (f"{model}: {metric} {figures[metric]:.4f} ties {baseline}'s, and its {other} {figures[other]:.4f} is "

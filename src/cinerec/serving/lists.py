@@ -16,6 +16,7 @@ and cold-start answers and the page all build their lists here, so they agree:
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Mapping
 
@@ -203,16 +204,21 @@ class Lists:
         ``k`` near its length may come out shorter: why, and the way to full lists (``None``
         otherwise)."""
         short = getattr(self.model.config, "candidates", None) if getattr(self.model, "shortlists", False) else None
-        if not isinstance(short, int) or self.twins is None or self._twinned is None:
-            return None
-        # Each film's ids past its first: the most places a shortlist can give to ids listed once.
-        twins = self.twins
-        later = len([i for i in np.flatnonzero(self._twinned).tolist()
-                     if twins.indices[twins.indptr[i]:twins.indptr[i + 1]].min() < i])
-        if not later or k + later <= short:
+        later = self._later_ids
+        if not isinstance(short, int) or not later or k + later <= short:
             return None
         return (f"model {self.model.name!r} ranks a shortlist of {short:,} movies, which may hold a film under both "
                 f"its ids, listed once: lists of {k} may hold fewer (candidates = {k + later:,} or more fills them)")
+
+    @functools.cached_property
+    def _later_ids(self) -> int:
+        """Each film's ids past its first: the most places a shortlist can give to ids listed
+        once (0 where no film is listed twice)."""
+        if self.twins is None or self._twinned is None:
+            return 0
+        twins = self.twins
+        return len([i for i in np.flatnonzero(self._twinned).tolist()
+                    if twins.indices[twins.indptr[i]:twins.indptr[i + 1]].min() < i])
 
     def _cut_by_shortlist(self, k: int, listed: int, whose: str = "") -> str | None:
         """:meth:`shortlist_cut` as said beside one list of ``listed`` movies."""
