@@ -296,7 +296,12 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     shutil.copytree(neumf_run / "checkpoints", out / "checkpoints")
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--resume", "--out", str(out), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["resumed"] is True
+    said = capsys.readouterr()
+    assert json.loads(said.out)["resumed"] is True
+    # The resume says where it went on from (here: a checkpoint that had trained every epoch).
+    epochs = int(open_run(neumf_run).meta["config"]["neumf"]["epochs"])
+    assert f"note: resumed from {out / 'checkpoints' / CHECKPOINT_LAST}, which had trained {epochs} of {epochs} " \
+           f"epoch{'s' if epochs != 1 else ''} (all of them): no epoch trained now" in said.err, said.err
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
     # The fit time is this process's part; all the epochs' time is said beside it.
     resumed = open_run(out).metrics["neumf"]
@@ -468,7 +473,11 @@ def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_
         assert f"the run stopped early after epoch {training['epochs']} (patience = 1" in said
         assert "resume with a larger patience (--set patience=N, or 0 never to stop early)" in said
     assert (out / "run.json").read_bytes() == before
-    assert main([*argv, "--set", "patience=0", "--resume"]) == 0
+    assert main([*argv[:-3], "--set", "patience=0", "--resume", "--out", str(out)]) == 0
+    said = capsys.readouterr().err
+    done = training["epochs"]
+    assert f"note: resumed from {out / 'checkpoints' / 'checkpoint-last.pt'}, which had trained {done} of 30 epochs; " \
+           f"trained epochs {done + 1} to 30 now" in said, said
     after = json.loads((out / "run.json").read_text())
     assert after["training"]["epochs"] == 30 and "stopped_by" not in after["training"]
     assert after["config"]["gmf"]["patience"] == 0

@@ -641,6 +641,7 @@ class _Fit:
                 self.history[-1] = {k: v for k, v in last.items() if k != "stopped_by"}
             else:
                 self.start_epoch = self.n_epochs  # it had stopped early and would again: nothing left to do
+        self.model.resumed_from.append((path, int(ck["epoch"]) + 1, self.start_epoch, self.n_epochs))
 
     def _read_checkpoint(self, path: Path) -> dict[str, Any] | None:
         """The checkpoint at ``path`` (``None`` when there is none).

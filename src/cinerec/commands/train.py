@@ -143,6 +143,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
         result = prepared.evaluate(recommender)
+        for path, done, start, n_epochs in getattr(recommender, "resumed_from", ()):
+            say(_resumed_words(path, done, start, n_epochs), quiet or not main)
         if searched and tuned is not None:  # its fit's time, the search's
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
@@ -244,6 +246,16 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
     if not isinstance(saved, dict) or (isinstance(then, dict) and then.get("model") != model.name):
         return None
     return {k: saved[k] for k in model.search_space if k in saved}
+
+
+def _resumed_words(path: Path, done: int, start: int, n_epochs: int) -> str:
+    """What a resume did: the epochs its checkpoint had trained, and those trained now."""
+    had = f"note: resumed from {path}, which had trained {done} of {n_epochs} epoch{'s' if n_epochs != 1 else ''}"
+    if start >= n_epochs:
+        why = "all of them" if done >= n_epochs else "it had stopped early"
+        return f"{had} ({why}): no epoch trained now, its weights are measured as they were"
+    return f"{had}; trained epoch{'s' if n_epochs - start > 1 else ''} " + \
+        (f"{start + 1} to {n_epochs}" if n_epochs - start > 1 else f"{n_epochs}") + " now"
 
 
 def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
