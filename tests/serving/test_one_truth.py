@@ -108,6 +108,48 @@ def test_a_film_listed_under_two_ids_is_seen_under_both(train_run, truth):
     assert amy[0] not in near and len(near) == 20
 
 
+def test_one_film_given_under_its_two_ids_with_two_verdicts_is_refused_or_the_later_one_counts(train_run, tmp_path,
+                                                                                              capsys):
+    # Chasing Amy rated 1 star as 246 and 5 as 268 was two films, the 5-star one named as
+    # the reason for every pick; a profile kept both verdicts.
+    from cinerec.serving.lists import Lists
+    from cinerec.serving.store import ProfileStore
+
+    run, db = train_run
+    profiles = tmp_path / "profiles.sqlite"
+    client = TestClient(create_app(run.path, db, profiles=profiles))
+    said = "movie ids '246' and '268' are one film, Chasing Amy (1997), under two ids, rated 1 and 5 stars: give it once"
+    r = client.post("/recommendations", json={"ratings": {"246": 1, "268": 5}, "k": 3})
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == said, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "ratings", "268"]
+    r = client.post("/profiles", json={"ratings": {"246": 1, "268": 5}})
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == said
+    # Given alike, both ids are the one film, liked.
+    r = client.post("/recommendations", json={"liked": ["246", "268"], "k": 3})
+    assert r.status_code == 200 and {x["reason_movie_id"] for x in r.json()["recommendations"]} <= {246, 268}
+    # A profile's film rated again under its other id: the later verdict replaces the first.
+    pid = client.post("/profiles", json={"liked": ["246", "50"]}).json()["profile_id"]
+    got = client.put(f"/profiles/{pid}/ratings", json={"ratings": {"268": 1}}).json()
+    assert got["ratings"] == {"50": None, "268": 1.0}
+    assert all(x["reason_movie_id"] != 246 for x in got["recommendations"]) and \
+        {246, 268}.isdisjoint(x["movie_id"] for x in got["recommendations"])
+    # One saved before with both verdicts: the later counts, the earlier is no reason.
+    ProfileStore(profiles).set_ratings(pid, {"246": None})
+    got = client.get(f"/profiles/{pid}").json()
+    assert got["ratings"] == {"50": None, "268": 1.0, "246": None}
+    assert {x["reason_movie_id"] for x in got["recommendations"]} == {50}
+    ProfileStore(profiles).set_ratings(pid, {"268": 1.0})
+    got = client.get(f"/profiles/{pid}").json()
+    assert 246 not in {x["reason_movie_id"] for x in got["recommendations"]}
+    # The command line and a notebook say it in their own words.
+    assert main(["recommend", "--run", str(run.path), "--liked", "268", "--ratings", "246=1"]) == 2
+    assert capsys.readouterr().err.strip() == ("cinerec: error: movies 268 and 246 are one film, Chasing Amy (1997), "
+                                               "under two ids, given liked and 1 star: give it once")
+    with pytest.raises(Exception, match=r"movies 246 and 268 are one film, Chasing Amy \(1997\), under two ids, "
+                                        r"rated 1 and 5 stars: give it once"):
+        Lists(run.dataset, run.model()).history_frame(ratings={246: 1, 268: 5})
+
+
 def test_one_list_holds_a_film_once_whichever_id_scores_first(train_run, truth):
     # Neither id rated, a list held both (user 853: 876 and 881, Money Talks (1997) twice).
     from cinerec.data.dataset import title_twins

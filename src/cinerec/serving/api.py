@@ -39,7 +39,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import POPULAR, Lists, after_filters, stars_said
+from cinerec.serving.lists import POPULAR, Lists, after_filters, stars_said, verdicts_said
 from cinerec.serving.search import LIST_LIMIT, QUERY_LIMIT, MovieSearch
 from cinerec.serving.store import check_url, created_on_disk, is_postgres, open_profiles, open_store
 
@@ -343,6 +343,10 @@ class Service:
             if i in given and given[i][1] != s:  # which stars would count?
                 raise _given_twice(field, given[i], (m, s))
             given[i] = (m, s)
+        # One film under two ids (a twin in the catalogue), liked under one and rated low under the other.
+        if (clash := next(self.lists.twin_clashes(list(given), [v[1] for v in given.values()]), None)) is not None:
+            a, b = (list(given)[pos] for pos in clash)
+            raise _given_twice(field, given[a], given[b], film=self.lists.film_words(a))
         items_given = np.array(sorted(given), dtype=np.int64)
         values = [given[i][1] for i in items_given.tolist()]
         stars = np.array([1.0 if v is None else float(v) for v in values], dtype=np.float32)
@@ -791,7 +795,17 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _known(svc, ratings, body.field)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
-        svc.profiles.set_ratings(profile_id, _canonical(svc, ratings, body.field))
+        given = _canonical(svc, ratings, body.field)
+        # A film rated again under its other id replaces the verdict given under the first.
+        forget: set[str] = set()
+        twins = svc.lists.twins
+        if twins is not None and twins[[svc.item_index(m) for m in given]].nnz:
+            try:
+                stored = svc.profiles.get(profile_id)
+            except Unavailable as e:
+                raise Unavailable(f"{e}; nothing saved") from None
+            forget = _superseded(svc, {**{m: s for m, s in stored.items() if m not in given}, **given}) - set(given)
+        svc.profiles.set_ratings(profile_id, given, forget=sorted(forget))
         return _profile(svc, profile_id, k, genre)
 
     @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"])
@@ -971,16 +985,30 @@ def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) ->
         if raw in out and out[raw] != s:
             raise _given_twice(field, (spelled[raw], out[raw]), (m, s))
         out[raw], spelled[raw] = s, m
+    at = [svc.item_index(m) for m in out]
+    if (clash := next(svc.lists.twin_clashes(at, list(out.values())), None)) is not None:
+        a, b = (list(out)[pos] for pos in clash)
+        raise _given_twice(field, (spelled[a], out[a]), (spelled[b], out[b]), film=svc.lists.film_words(at[clash[0]]))
     return out
 
 
-def _given_twice(field: str, first: tuple[str, float | None], then: tuple[str, float | None]) -> HTTPException:
-    """One movie under two spellings with different stars (or liked beside stars)."""
-    a, b = first[1], then[1]
-    given = f"rated {stars_said(a)} and {stars_said(b)} stars" if a is not None and b is not None else \
-        f"given {'liked' if a is None else f'{stars_said(a)} stars'} and " \
-        f"{'liked' if b is None else f'{stars_said(b)} stars'}"
-    msg = f"movie ids {_cut(first[0])!r} and {_cut(then[0])!r} name one movie, {given}: give it once"
+def _superseded(svc: Service, ratings: Mapping[str, float | None]) -> set[str]:
+    """The movies of a profile's ``ratings`` (raw ids, the oldest first) given again later
+    under the film's other id (its twin in the catalogue) with another verdict: the later
+    one is the person's, and the earlier is forgotten."""
+    known = [(m, i) for m in ratings if (i := svc.find_item(m)) is not None]
+    newest_first = known[::-1]
+    clashes = svc.lists.twin_clashes([i for _, i in newest_first], [ratings[m] for m, _ in newest_first])
+    return {newest_first[older][0] for _, older in clashes}
+
+
+def _given_twice(field: str, first: tuple[str, float | None], then: tuple[str, float | None],
+                 film: str | None = None) -> HTTPException:
+    """One movie under two spellings with different stars (or liked beside stars), or
+    (``film``) one film the catalogue lists under two ids."""
+    given = verdicts_said(first[1], then[1])
+    one = f"are one film, {film}, under two ids" if film else "name one movie"
+    msg = f"movie ids {_cut(first[0])!r} and {_cut(then[0])!r} {one}, {given}: give it once"
     return HTTPException(422, [{"loc": ["body", field, _cut(then[0])], "msg": msg, "type": "value_error"}])
 
 
@@ -988,6 +1016,8 @@ def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[s
     ratings = svc.profiles.get(profile_id)
     # A movie dropped from the catalog by a later run stays saved but is not scored.
     usable = {m: s for m, s in ratings.items() if svc.find_item(m) is not None}
+    # (a profile saved before a film's later verdict replaced its twin's: the later counts)
+    usable = {m: s for m, s in usable.items() if m not in _superseded(svc, usable)}
     # ... though its twin, kept by the run, is seen.
     seen = svc.twins_kept(m for m in ratings if m not in usable)
     source, recs = svc.history_recommendations(usable, k, genre, seen=seen)

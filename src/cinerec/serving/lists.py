@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +30,7 @@ from cinerec.errors import ConfigError, DataError, NotFoundError, expect
 from cinerec.models.base import Recommender, top_k
 from cinerec.ranking import check_k
 
-__all__ = ["Lists", "reason_text", "top_n", "stars_said", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON",
+__all__ = ["Lists", "reason_text", "top_n", "stars_said", "verdicts_said", "NO_LIKED_REASON", "POPULAR_REASON", "LESSER_REASON",
            "RATED_BY_REASON"]
 
 #: The reason given when none of the person's liked movies explains a recommendation.
@@ -147,6 +147,30 @@ class Lists:
         return min(k, self.dataset.n_items)
 
     # -- one film, one place -------------------------------------------------------------
+
+    def twin_clashes(self, items: Sequence[int], verdicts: Sequence[float | None]) -> Iterator[tuple[int, int]]:
+        """Pairs of positions in ``items`` (movie indices, in the order given) that hold
+        one film under two ids (:func:`~cinerec.data.dataset.title_twins`) with different
+        ``verdicts`` (stars, ``None`` for a like): an earlier position, then the later one
+        that clashes with it (which is not compared with those after it). Its two ids would
+        count as two films, one liked and one disliked, and the one liked would be named as
+        the reason for a film the person also rated low."""
+        if self.twins is None:
+            return
+        first: dict[int, int] = {}
+        for pos, i in enumerate(items):
+            lo, hi = self.twins.indptr[i], self.twins.indptr[i + 1]
+            clash = next((first[j] for j in self.twins.indices[lo:hi].tolist()
+                          if j in first and verdicts[first[j]] != verdicts[pos]), None)
+            if clash is not None:
+                yield clash, pos
+            else:
+                first.setdefault(int(i), pos)
+
+    def film_words(self, item: int) -> str:
+        """A film as a person knows it: its title, and its year where known."""
+        rec = self.record(item)
+        return f"{rec['title']} ({rec['year']})" if rec.get("year") else str(rec["title"])
 
     def _room(self, k: int) -> int:
         """How many movies to ask the model for so that ``k`` are left once a film the
@@ -677,6 +701,11 @@ class Lists:
             given[index] = float(stars)
         if not given:
             raise ConfigError("give at least one movie, liked or rated")
+        if (clash := next(self.twin_clashes(list(given), list(given.values())), None)) is not None:
+            a, b = (list(given)[pos] for pos in clash)
+            raise ConfigError(f"movies {_said(self.record(a)['movie_id'])} and {_said(self.record(b)['movie_id'])} are "
+                              f"one film, {self.film_words(a)}, under two ids, {verdicts_said(given[a], given[b])}: "
+                              "give it once")
         items_given = np.array(list(given), dtype=np.int64)
         stars = np.array([1.0 if s is None else s for s in given.values()], dtype=np.float32)
         plain = np.array([s is None for s in given.values()])
@@ -801,6 +830,18 @@ def stars_said(stars: Any) -> str:
         return short
     # the shortest text that reads back as this value at its own precision (float32's 5.1 is "5.1")
     return np.format_float_positional(stars if isinstance(stars, np.floating) else float(stars), trim="-")
+
+
+def verdicts_said(a: float | None, b: float | None) -> str:
+    """Two verdicts on one movie (stars, ``None`` for a like) as a message says them:
+    ``rated 1 and 5 stars``, ``given liked and 3 stars``."""
+    if a is not None and b is not None:
+        return f"rated {stars_said(a)} and {stars_said(b)} stars"
+
+    def one(v: float | None) -> str:
+        return "liked" if v is None else f"{stars_said(v)} star{'' if v == 1 else 's'}"
+
+    return f"given {one(a)} and {one(b)}"
 
 
 def _said(value: Any) -> str:

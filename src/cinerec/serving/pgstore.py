@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 import numpy as np
@@ -909,14 +909,18 @@ class PgProfileStore:
         self._write(go)
         return pid
 
-    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None]) -> None:
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None], forget: Iterable[str] = ()) -> None:
         _known_text(profile_id)
         now = time.time()
+        gone = [(profile_id, str(m)) for m in forget]
 
         def go(con: Any) -> None:
             cur = con.execute(f"UPDATE {PROFILES_SCHEMA}.profiles SET updated = %s WHERE profile_id = %s", (now, profile_id))
             if cur.rowcount == 0:
                 raise NotFoundError(f"unknown profile id {profile_id!r}")
+            if gone:
+                with con.cursor() as c:
+                    c.executemany(f"DELETE FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s AND movie_id = %s", gone)
             _upsert(con, profile_id, ratings, now)
 
         self._write(go)

@@ -47,7 +47,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, cast
+from typing import Any, Callable, Iterable, Iterator, Mapping, cast
 
 import numpy as np
 
@@ -959,13 +959,16 @@ class ProfileStore:
         self._write(go)
         return pid
 
-    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None]) -> None:
-        """Add or replace ratings (``None`` = liked) of an existing profile, in one transaction."""
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None], forget: Iterable[str] = ()) -> None:
+        """Add or replace ratings (``None`` = liked) of an existing profile, and forget the
+        movies ``forget``, in one transaction."""
         now = time.time()
 
         def go(con: sqlite3.Connection) -> None:
             if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?", (now, profile_id)).rowcount == 0:
                 raise NotFoundError(f"unknown profile id {profile_id!r}")
+            con.executemany("DELETE FROM ratings WHERE profile_id = ? AND movie_id = ?",
+                            [(profile_id, str(m)) for m in forget])
             _upsert(con, profile_id, ratings, now)
 
         self._write(go)
