@@ -925,3 +925,17 @@ def test_a_change_the_database_refuses_is_a_503_and_health_says_so_until_one_is_
             con.execute("DROP TRIGGER refuse ON cinerec_profiles.ratings")
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": [181]}).status_code == 200
         assert c.get("/health").json()["status"] == "ok"
+
+
+def test_an_export_from_python_closes_its_connections(run_dir, pg_url):
+    # Each export_store() into PostgreSQL left its store's pool open, each connection
+    # dropped by the garbage collector with "ResourceWarning: <psycopg.Connection ...>
+    # was deleted while still open" (python -X dev, pytest -W error).
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]

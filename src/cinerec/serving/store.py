@@ -348,7 +348,7 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         from cinerec.serving.pgstore import export_postgres
 
         export_postgres(plan, str(db), progress=progress)
-        return open_store(db).info
+        return _written_info(db)
     db = Path(db)
 
     def waiting() -> None:
@@ -361,7 +361,17 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
     # once both said they wrote it, and the one that ended last was the store.
     with in_turn(db, waiting):
         _write_sqlite(plan, db, progress)
-        return open_store(db).info  # (this export's: the next one waits for the turn)
+        return _written_info(db)  # (this export's: the next one waits for the turn)
+
+
+def _written_info(db: str | os.PathLike) -> StoreInfo:
+    """The record of the store just written, its connections closed after (an export
+    from Python left one PostgreSQL connection open per call)."""
+    store = open_store(db)
+    try:
+        return cast(StoreInfo, store.info)
+    finally:
+        store.close()
 
 
 def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
@@ -556,6 +566,13 @@ class RecStore:
                 raise DataError(str(why)) from None
             local.con, local.stamp = con, stamp
         return local.con
+
+    def close(self) -> None:
+        """Close this thread's connection (the next read opens another)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+        self._local.con, self._local.stamp = None, None
 
     def refresh(self) -> StoreInfo:
         """Notice a re-export (a new file at ``path``) and return the current info."""
