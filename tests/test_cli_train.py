@@ -817,6 +817,35 @@ def test_a_run_over_all_official_folds_keeps_each_fold_s_checkpoints_and_resumes
     assert main([*argv, "--set", "epochs=2", "--out", str(tmp_path / "straight")]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == resumed
     assert "The last fold's (u5) training" in (tmp_path / "run" / "report.md").read_text()
+    # Resumed on another fold, finished or killed, the fold is named: the checkpoint refused it
+    # by its counts ("the 80,000 training ratings are not the ones it was trained on").
+    run = tmp_path / "run"
+    before = (run / "run.json").read_bytes()
+    more = ["--set", "epochs=3", "--out", str(run), "--resume"]
+    err = _error(capsys, [*argv[:8], "fold=u2", *argv[9:], *more])
+    assert err == (f"cinerec: error: --resume: the run in {run} was trained on fold=all, and fold=u2 is asked now; "
+                   "give --protocol-option fold=all to train it further"), err
+    err = _error(capsys, [*argv[:7], *argv[9:], *more])
+    assert err.endswith("was trained on fold=all, and the default fold=u1 is taken now; give --protocol-option "
+                        "fold=all to train it further"), err
+    assert (run / "run.json").read_bytes() == before
+    from cinerec import runs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    one = [*argv[:8], "fold=u3", *argv[9:], "--set", "epochs=1", "--out", str(tmp_path / "killed")]
+    real, runs.finish_run = runs.finish_run, interrupted
+    try:
+        assert main(one) == 130
+    finally:
+        runs.finish_run = real
+    capsys.readouterr()
+    err = _error(capsys, [*argv[:8], "fold=u1", *argv[9:], "--set", "epochs=2", "--out", str(tmp_path / "killed"),
+                          "--resume"])
+    assert err.endswith("was trained on fold=u3, and fold=u1 is asked now; give --protocol-option fold=u3 to train "
+                        "it further"), err
+    assert main([*one, "--resume"]) == 0
 
 
 def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):

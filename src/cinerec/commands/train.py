@@ -77,7 +77,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
-             "options": _protocol_options(protocol_name, options), "seed": seed,
+             "options": _protocol_options(protocol_name, options), **_fold(protocol_name, options), "seed": seed,
              "catalog": None if catalog is None else str(Path(catalog).resolve()), "columns": source["columns"]}
     earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
@@ -331,6 +331,10 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                    # (a record from before these were kept has none: nothing to compare)
                    **({"catalog": read["catalog_path"]} if "catalog_path" in read else {}),
                    **({"columns": read["columns"]} if "columns" in read else {})}
+            fold = (meta.get("protocol_options") or {}).get("fold") if isinstance(meta.get("protocol_options"), dict) \
+                else None
+            if fold in _FOLD_NAMES:  # (not the random 80/20 of data without official folds)
+                ran["fold"] = fold
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
@@ -437,6 +441,12 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     if isinstance(was, dict) and was != now:
         raise ConfigError(f"--resume: the run in {out} was trained with {_filter_flags(was)}, and "
                           f"{_filter_flags(now)} is asked now; give the same filters to train it further")
+    if then.get("fold") in _FOLD_NAMES and then["fold"] != asked.get("fold", then["fold"]):
+        # The checkpoint refused another fold by its counts alone ("the 80,000 training
+        # ratings are not the ones it was trained on").
+        now = f"fold={asked['fold']} is asked" if asked.get("fold_given") else f"the default fold={asked['fold']} is taken"
+        raise ConfigError(f"--resume: the run in {out} was trained on fold={then['fold']}, and {now} now; give "
+                          f"--protocol-option fold={then['fold']} to train it further")
     if isinstance(then.get("seed"), int) and then["seed"] != asked["seed"]:
         raise ConfigError(f"--resume: the run in {out} was trained with --seed {then['seed']}, and --seed "
                           f"{asked['seed']} is asked now; give --seed {then['seed']} to train it further")
@@ -507,6 +517,19 @@ def _protocol_options(name: str, options: Any) -> dict[str, Any]:
 
     taken = {k: v for k, v in get_protocol(name, **dict(options or {})).options().items() if k != "ks"}
     return dict(json.loads(json.dumps(taken, default=str)))
+
+
+#: The folds a run may have been trained on by name (``ratings-fold``'s ``fold``).
+_FOLD_NAMES = frozenset({"u1", "u2", "u3", "u4", "u5", "ua", "ub", "all"})
+
+
+def _fold(name: str, options: Any) -> dict[str, Any]:
+    """The fold asked for, under a protocol that takes one (``{"fold": "u1"}``, its
+    default when not given; nothing under the others)."""
+    from cinerec.evaluation.protocols import get_protocol
+
+    fold = get_protocol(name, **dict(options or {}))._options.get("fold")
+    return {"fold": str(fold), "fold_given": "fold" in dict(options or {})} if fold is not None else {}
 
 
 def _same_options(was: str, then: dict[str, Any], asked: dict[str, Any], way: str) -> None:
