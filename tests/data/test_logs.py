@@ -643,6 +643,12 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
     assert ds.movie_record(0) == {"movie_id": "m1", "title": "Alpha", "year": 1999, "genres": ["Comedy", "Drama"]}
     with pytest.raises(DataError, match=r"cat.csv: no title column .*name it with columns=\{'title': NAME\}"):
         load_log(tmp_path / "log.csv", columns="user=who,item=sku,rating=stars", catalog=tmp_path / "cat.csv")
+    # Its id column not named as the log's item column: which names would do is said, the
+    # log's among them (it said "rename that column", the log's name not among those listed).
+    (tmp_path / "cat2.csv").write_text("code,movie_title\nm1,Alpha\nm2,Beta\n")
+    with pytest.raises(DataError, match=r"cat2.csv: no item column \(looked for sku, item, itemid, .*; rename its id "
+                                        r"column to one of those; columns found: 'code', 'movie_title'\)"):
+        load_log(tmp_path / "log.csv", columns=columns, catalog=tmp_path / "cat2.csv")
     # Without --catalog they name the log's own columns: here it has none of them.
     with pytest.raises(DataError, match=r"log.csv: no column 'movie_title' for the title \(columns: who, sku, stars\)"):
         load_log(tmp_path / "log.csv", columns=columns)

@@ -771,7 +771,7 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if required:
         hint = f"name it with {_columns_words(role)}" if names is COLUMN_NAMES or role in CATALOG_ROLES \
-            else "rename that column"
+            else "rename its id column to one of those"
         # "::" first: a MovieLens .dat line ("1::Toy Story (1995)::Animation|Comedy") holds "|" too
         odd = next((name for sep, name in (("::", "'::'"), (";", "';'"), ("|", "'|'"), (" ", "space"))
                     if len(columns) == 1 and sep in str(columns[0])), None)
@@ -1559,12 +1559,16 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
             mine["item"] = named["item"]
         return mine
 
+    # (the log's item column's name, said among those looked for when no column is the id)
+    looked = {**_CATALOG_NAMES, "item": tuple(dict.fromkeys([*([named["item"].lower()] if "item" in named else []),
+                                                            *_CATALOG_NAMES["item"]]))}
+
     def text_columns(header: list[str]) -> list[str]:
         """The id, title and genres columns, read as written: a column of titles such as
         "007" and "1917" is not numbers ("7", "1917.0"), nor "NA" a missing title."""
         found = SimpleNamespace(column_names=header)
-        text = [_find(found, _CATALOG_NAMES, roles(header), "item", path, True)]
-        text += [_find(found, _CATALOG_NAMES, roles(header), role, path, False) for role in ("title", "genres")]
+        text = [_find(found, looked, roles(header), "item", path, True)]
+        text += [_find(found, looked, roles(header), role, path, False) for role in ("title", "genres")]
         return [str(name) for name in text if name is not None]
 
     import pyarrow as pa
@@ -1572,7 +1576,7 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     id_names = [*([named["item"]] if "item" in named else []), *_CATALOG_NAMES["item"]]
     table = _with_range_index(_table(path, text_columns, what="a movie catalogue"), id_names)
     mine = roles([str(c) for c in table.column_names])
-    cols = {role: _find(table, _CATALOG_NAMES, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
+    cols = {role: _find(table, looked, mine, role, path, role in ("item", "title")) for role in _CATALOG_NAMES}
     # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
     # titles, as a log of titles is, has the one column for both)
     _one_role_each({**cols, "item": None} if cols["item"] == cols["title"] else cols, path)
