@@ -54,6 +54,11 @@ def test_movie_search(client):
                        "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"]}
     assert client.get("/movies", params={"query": "GODFATHER"}).json()[0]["title"] == "Godfather, The"
     horror = client.get("/movies", params={"genre": "horror", "year_from": 1990, "year_to": 1995, "limit": 5}).json()
+    # A range ending before it starts holds no year: said, not an empty answer.
+    r = client.get("/movies", params={"year_from": 2000, "year_to": 1990})
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"loc": ["query", "year_to"], "type": "value_error", "msg": "year_to 1990 is before year_from 2000: no year is both"}]
+    assert client.get("/movies", params={"year_from": 1995, "year_to": 1995}).status_code == 200
     assert len(horror) == 5 and all("Horror" in m["genres"] and 1990 <= m["year"] <= 1995 for m in horror)
     assert client.get("/movies", params={"query": "zzzqqq"}).json() == []
     assert client.get("/movies", params={"query": "?!"}).json() == []  # no word to match: no movie, not all

@@ -715,6 +715,9 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
                      limit: Annotated[int, Query(ge=1, le=LIST_LIMIT)] = 20) -> list[dict[str, Any]]:
         """Search the catalog by title; best matches, then the most rated, first."""
         _check_genre(svc, genre, "genre")
+        if year_from is not None and year_to is not None and year_from > year_to:  # (none could pass: a slip)
+            raise HTTPException(422, [{"loc": ["query", "year_to"], "type": "value_error",
+                                       "msg": f"year_to {year_to} is before year_from {year_from}: no year is both"}])
         return [svc.records[i] for i in svc.search.search(query, genre=genre, year_from=year_from, year_to=year_to, limit=limit)]
 
     # Raw ids may hold "/" (sent as %2F): the id parameters take the rest of the path, so
