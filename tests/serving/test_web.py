@@ -166,6 +166,18 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     expect(busy.locator("#mine .movie")).to_have_count(4)  # Amadeus was among them: now liked
     assert busy.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
 
+    # This browser's own profile, gone from the server (removed, or a server with another
+    # profiles file): said, not dropped with the words a browser without one gets.
+    gone = browser.new_context()
+    gone.add_init_script("localStorage.setItem('cinerec.profile', 'gone123')")
+    lost = gone.new_page()
+    lost.on("pageerror", lambda e: errors.append(str(e)))
+    lost.goto(live_server.url + "/")
+    expect(lost.locator("body")).to_have_attribute("data-ready", "true")
+    expect(lost.locator("#recs-status")).to_have_text("This browser's profile “gone123” is not on this server any "
+                                                      "more. Like a few movies to start a new one.")
+    expect(lost.locator("#profile-id")).to_have_text("none yet")
+
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()
     expect(page.locator("#mine .movie")).to_have_count(3)

@@ -311,7 +311,11 @@ async function loadProfile(current) {
         return;
       }
       resetProfile();
-      if (link) $("recs-status").textContent = `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`;
+      // (this browser's own, gone from the server: removed, or a server keeping its profiles elsewhere)
+      $("recs-status").textContent = link
+        ? `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`
+        : `This browser's profile ${shownId(missing)} is not on this server any more. `
+          + "Like a few movies to start a new one.";
     }
     else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
   } finally {
