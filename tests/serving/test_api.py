@@ -1237,11 +1237,12 @@ def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_pa
 
     from cinerec.errors import ConfigError
 
-    for url, said in (("mysql://u:secret@h/db", "--db mysql://u:***@h/db: unsupported URL scheme 'mysql'"),
-                      ("postgresql:/u:pw@h/db", "--db: 'postgresql:' needs two slashes")):
+    # (named by the argument to a caller of the library, by the flag on the command line)
+    for url, said in (("mysql://u:secret@h/db", "db mysql://u:***@h/db: unsupported URL scheme 'mysql'"),
+                      ("postgresql:/u:pw@h/db", "db: 'postgresql:' needs two slashes")):
         with pytest.raises(ConfigError, match=re.escape(said)):
             create_app(relative_run, url)
-    with pytest.raises(ConfigError, match=re.escape("--profiles sqlite://x: unsupported URL scheme 'sqlite'")):
+    with pytest.raises(ConfigError, match=re.escape("profiles sqlite://x: unsupported URL scheme 'sqlite'")):
         create_app(relative_run, profiles="sqlite://x")
     # ".." after a link is read as the system reads it: beside the link's target, not beside the link.
     (tmp_path / "elsewhere" / "d").mkdir(parents=True)

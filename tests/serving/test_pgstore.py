@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import threading
 import time
 
@@ -729,7 +730,7 @@ def test_profile_tables_of_cinerecs_names_but_not_its_kinds_are_refused_at_start
         con.execute("CREATE SCHEMA cinerec_profiles")
         con.execute(f"CREATE TABLE cinerec_profiles.{tables}")
     with pytest.raises(DataError, match=rf"its schema 'cinerec_profiles' is not cinerec's profiles \({said}\); "
-                                        "give profiles another database with --profiles"):
+                                        "give profiles another database with " + re.escape("create_app(profiles=...)")):
         PgProfileStore(url)
 
 
@@ -841,7 +842,7 @@ def test_an_id_longer_than_a_postgres_index_holds_is_named_and_profiles_refuse_i
         export_store(run, url, k=3, progress=False)
     said = str(e.value)
     assert f"the movie id {long_id[:20] + '…'!r} is 3,001 bytes" in said and "\n" not in said
-    assert said.endswith("PostgreSQL indexes ids of up to about 2,700 bytes: export to a SQLite file (--db FILE), "
+    assert said.endswith("PostgreSQL indexes ids of up to about 2,700 bytes: export to a SQLite file (db=FILE), "
                          "which holds any")
     with TestClient(create_app(run, None, profiles=url)) as c:
         pid = c.post("/profiles", json={"liked": ["0"]}).json()["profile_id"]
@@ -849,7 +850,7 @@ def test_an_id_longer_than_a_postgres_index_holds_is_named_and_profiles_refuse_i
                   c.put(f"/profiles/{pid}/ratings", json={"liked": [long_id]})):
             assert r.status_code == 422, r.text
             assert "PostgreSQL cannot keep this profile's ratings, nothing saved" in r.text
-            assert "keep profiles in a SQLite file (--profiles FILE)" in r.text
+            assert "keep profiles in a SQLite file (create_app(profiles=FILE))" in r.text
         assert c.get(f"/profiles/{pid}").json()["ratings"] == {"0": None}
         assert c.get("/health").json()["status"] == "ok"
 
@@ -862,7 +863,7 @@ def test_profiles_that_cannot_be_reached_are_named_by_their_flag(run_dir, pg_url
         "postgresql://nobody_here:wrong@" + pg_url.split("@", 1)[1]
     with pytest.raises(DataError) as e:
         create_app(run_dir, None, profiles=bad)
-    assert str(e.value).startswith("--profiles postgresql://nobody_here:***@"), str(e.value)
+    assert str(e.value).startswith("profiles postgresql://nobody_here:***@"), str(e.value)
 
 
 def test_a_server_that_does_not_answer_is_said_before_the_run_is_read(tmp_path, capsys):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cinerec.data.history import liked as liked_movies
-from cinerec.errors import DataError, NotFoundError, ConfigError
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError
 from cinerec.io import read_json
 from cinerec.runs import finish_run, open_run
 from cinerec.serving.lists import Lists
@@ -216,7 +216,7 @@ def test_reexport_never_touches_profiles(run_dir, tmp_path):
 def test_the_store_itself_is_refused_as_a_profiles_file(run_dir, tmp_path):
     db = tmp_path / "recs.sqlite"
     export_store(run_dir, db, k=3, progress=False)
-    with pytest.raises(DataError, match=r"--profiles .*recs\.sqlite: is a store written by export"):
+    with pytest.raises(DataError, match=r"^profiles .*recs\.sqlite: is a store written by export"):
         open_profiles(db, run_dir, db)
 
 
@@ -491,10 +491,10 @@ def test_a_url_not_postgresqls_is_refused_with_its_password_hidden(tmp_path):
     from cinerec.errors import ConfigError
     from cinerec.serving.store import check_target, open_profiles, open_store
 
-    for call, needle in ((lambda: check_target("mysql://u:secretpw@b/c"), "--db mysql://u:***@b/c: unsupported URL"),
+    for call, needle in ((lambda: check_target("mysql://u:secretpw@b/c"), "db mysql://u:***@b/c: unsupported URL"),
                          (lambda: check_target("POSTGRESQL://u:secretpw@h/d"), "write it postgresql://"),
                          (lambda: open_store("Postgres://u:secretpw@h/d"), "write it postgres://"),
-                         (lambda: open_profiles(None, tmp_path, "mysql://u:secretpw@h/d"), "--profiles mysql://u:***@h")):
+                         (lambda: open_profiles(None, tmp_path, "mysql://u:secretpw@h/d"), "profiles mysql://u:***@h")):
         with pytest.raises(ConfigError, match=re.escape(needle)) as e:
             call()
         assert "secretpw" not in str(e.value)
@@ -502,6 +502,33 @@ def test_a_url_not_postgresqls_is_refused_with_its_password_hidden(tmp_path):
     serve = typer.main.get_command(app).commands["serve"]
     option = next(p for p in serve.params if p.name == "profiles")
     assert isinstance(option.type, click.types.StringParamType)
+
+
+def test_store_mistakes_name_the_flag_on_the_command_line_and_the_argument_from_python(run_dir, tmp_path, capsys):
+    # From Python, export_store() and create_app() were told "--db", "--profiles" and
+    # "run `cinerec export` first"; the command line keeps its own words.
+    from cinerec.cli import main
+    from cinerec.serving.api import create_app
+
+    db = tmp_path / "recs.sqlite"
+    export_store(run_dir, db, k=3, progress=False)
+    for argv, cli, python in (
+            (["export", "--run", str(run_dir), "--db", "mysql://u:pw@h/d"], "--db mysql://u:***@h/d: unsupported URL",
+             lambda: export_store(run_dir, "mysql://u:pw@h/d")),
+            (["serve", "--run", str(run_dir), "--db", str(db), "--profiles", str(db)],
+             f"--profiles {db}: is a store written by export", lambda: create_app(run_dir, db, profiles=db)),
+            (["serve", "--run", str(run_dir), "--db", str(tmp_path / "none.sqlite")],
+             "no recommendation store here (run `cinerec export` first)",
+             lambda: create_app(run_dir, tmp_path / "none.sqlite"))):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert cli in err, err
+        with pytest.raises(CinerecError) as e:
+            python()
+        said = str(e.value)
+        assert "--" not in said.replace(str(tmp_path), "") or "`cinerec export`" in said, said
+    with pytest.raises(DataError, match=re.escape("(run export_store() (`cinerec export`) first)")):
+        create_app(run_dir, tmp_path / "none.sqlite")
 
 
 def test_profiles_on_a_full_disk_are_unavailable_not_a_crash(tmp_path):

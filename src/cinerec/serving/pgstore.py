@@ -33,8 +33,9 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable
+from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable, said
 from cinerec.io import interrupts_deferred, keep_only_if_not_interrupted, note_finished
+from cinerec.serving.store import export_words, profiles_words
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -485,7 +486,7 @@ def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     except psycopg.errors.ProgramLimitExceeded as e:  # an id past what a PostgreSQL index holds
         raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)}){_longest_id(plan)}; "
                         f"PostgreSQL indexes ids of up to about {PG_ID_BYTES:,} bytes: export to a SQLite file "
-                        "(--db FILE), which holds any") from None
+                        f"({said('--db FILE', 'db=FILE')}), which holds any") from None
     except psycopg.errors.InsufficientPrivilege as e:
         raise DataError(f"{safe_url(url)}: export failed, {kept} ({_first_line(e, url)}); an export creates schemas "
                         "and tables: export as a role with CREATE on the database, or one that owns the store") from None
@@ -705,7 +706,7 @@ class PgRecStore:
             if stranger is not None:
                 raise DataError(f"{self.path}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store "
                                 f"({stranger}); serve a database whose store an export wrote") from None
-            raise DataError(f"{self.path}: no recommendation store here (run `cinerec export --db URL` first)") from None
+            raise DataError(f"{self.path}: no recommendation store here (run {export_words(url=True)} first)") from None
         except psycopg.errors.InsufficientPrivilege as e:  # a role that may not read the store (it was a traceback)
             raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "
                             f"grant it USAGE on the schema {STORE_SCHEMA!r} and SELECT on its tables") from None
@@ -723,7 +724,7 @@ class PgRecStore:
         missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
         if missing:  # a server would score every list live and call the store fine
             raise DataError(f"{self.path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
-                            "export it again with `cinerec export --db URL`")
+                            f"export it again with {export_words(url=True)}")
         self._checked = time.monotonic()
         return info
 
@@ -814,17 +815,17 @@ class PgProfileStore:
         if foreign:
             raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (it holds the "
                             f"table {foreign[0]!r}, columns {', '.join(tables[foreign[0]])}); give profiles "
-                            "another database with --profiles")
+                            f"another database with {profiles_words()}")
         # The columns' names alone passed tables of other types or without the keys a
         # change writes by: the server started, then every profile change was a 500.
         keys = _primary_keys(con, PROFILES_SCHEMA)
         for table in sorted(tables):
-            said = [f"{c} {t}" for (c, kind), t in zip(typed[table], _PROFILE_TYPES[table]) if kind != t]
-            if not said and keys.get(table) != _PROFILE_KEYS[table]:
-                said = [f"the primary key ({', '.join(_PROFILE_KEYS[table])})"]
-            if said:
+            lacks = [f"{c} {t}" for (c, kind), t in zip(typed[table], _PROFILE_TYPES[table]) if kind != t]
+            if not lacks and keys.get(table) != _PROFILE_KEYS[table]:
+                lacks = [f"the primary key ({', '.join(_PROFILE_KEYS[table])})"]
+            if lacks:
                 raise DataError(f"{self.path}: its schema {PROFILES_SCHEMA!r} is not cinerec's profiles (its table "
-                                f"{table!r} lacks {said[0]}); give profiles another database with --profiles")
+                                f"{table!r} lacks {lacks[0]}); give profiles another database with {profiles_words()}")
         return set(PROFILE_TABLES) <= set(tables)
 
     def _check_rights(self, con: Any) -> None:
@@ -836,7 +837,7 @@ class PgProfileStore:
         if missing:
             raise DataError(f"{self.path}: this role may not read and write cinerec's profiles (it lacks "
                             f"{missing}); grant it USAGE on the schema {PROFILES_SCHEMA} and SELECT, INSERT, "
-                            "UPDATE, DELETE on its tables, or give profiles another database with --profiles")
+                            f"UPDATE, DELETE on its tables, or give profiles another database with {profiles_words()}")
 
     def close(self) -> None:
         """Close the idle connections (the next call opens a new one)."""
@@ -863,7 +864,7 @@ class PgProfileStore:
             # 503 asked to retry what can never be written, and let the pool's connections go.
             raise DataError(f"{self.path}: PostgreSQL cannot keep this profile's ratings, nothing saved "
                             f"({_first_line(e, self.url)}); it indexes movie ids of up to about {PG_ID_BYTES:,} "
-                            "bytes: keep profiles in a SQLite file (--profiles FILE), which holds any") from None
+                            f"bytes: keep profiles in a SQLite file ({profiles_words('FILE')}), which holds any") from None
         except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as e:  # refused; the connection is well
             raise self._refused(e) from None
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go

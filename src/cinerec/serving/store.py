@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, cast
 import numpy as np
 
 import cinerec
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable, said
 from cinerec.io import atomic_path, in_turn, sweep_stale_temps
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
@@ -437,7 +437,8 @@ def check_target(db: str | os.PathLike) -> None:
         return
     path = Path(db)
     if path.is_dir():
-        raise DataError(f"{path}: is a folder; --db names the store file to write (e.g. {path / 'store.sqlite'})")
+        raise DataError(f"{path}: is a folder; {said('--db', 'db')} names the store file to write (e.g. "
+                        f"{path / 'store.sqlite'})")
     if not path.parent.is_dir():
         blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
         if blocker is not None and not blocker.is_dir():  # (it read as if the file were missing)
@@ -445,7 +446,7 @@ def check_target(db: str | os.PathLike) -> None:
         raise DataError(f"{path.parent}: no such folder for the store {path.name}")
     if path.exists() and not is_store(path):
         raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
-                        "(remove it or choose another --db)")
+                        f"(remove it or choose another {said('--db', 'db')})")
 
 
 def is_store(path: Path) -> bool:
@@ -462,9 +463,22 @@ def is_store(path: Path) -> bool:
         return False
 
 
+def export_words(url: bool = False) -> str:
+    """How to write a store, in its reader's terms (:func:`~cinerec.errors.said`)."""
+    return said(f"`cinerec export{' --db URL' if url else ''}`", "export_store() (`cinerec export`)")
+
+
+def profiles_words(what: str = "") -> str:
+    """How to give the profiles another home, in its reader's terms: ``--profiles FILE`` or
+    ``profiles=`` of ``create_app()``."""
+    return said(f"--profiles{' ' + what if what else ''}", f"create_app(profiles={what or '...'})")
+
+
 def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
     """Refuse a URL that is not PostgreSQL's in one line, its password hidden (it would
-    otherwise be read as a file path, its "//" merged into one)."""
+    otherwise be read as a file path, its "//" merged into one); named by ``flag`` on the
+    command line, by the argument (``db``, ``profiles``) to a caller of the library."""
+    flag = said(flag, flag.removeprefix("--"))
     text = "" if db is None else str(db)
     if "://" not in text:
         if re.match(r"(postgres|postgresql):", text, re.IGNORECASE):  # "postgresql:/u:pw@host/db": a path
@@ -581,10 +595,10 @@ class RecStore:
 
     def _read_info(self) -> StoreInfo:
         if self.path.is_dir():
-            raise DataError(f"{self.path}: a folder, not a recommendation store (a file `cinerec export --db` "
+            raise DataError(f"{self.path}: a folder, not a recommendation store (a file {said('`cinerec export --db`', 'export_store()')} "
                             "writes)")
         if not self.path.is_file():
-            raise DataError(f"{self.path}: no recommendation store here (run `cinerec export` first)")
+            raise DataError(f"{self.path}: no recommendation store here (run {export_words()} first)")
         self._conn()
         return self.info
 
@@ -637,7 +651,7 @@ def _read_meta(con: sqlite3.Connection, path: Path) -> StoreInfo:
     missing = [t for t in ("movies", "users", "recommendations") if t not in tables]
     if missing:  # a server would score every list live and call the store fine
         raise DataError(f"{path}: not a cinerec recommendation store (no table {', '.join(missing)}); "
-                        "export it again with `cinerec export`")
+                        f"export it again with {export_words()}")
     return info
 
 
@@ -658,7 +672,7 @@ def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
     """The :class:`StoreInfo` of a store's decoded ``meta`` table, checking its format."""
     if meta.get("format") != STORE_FORMAT:
         raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads "
-                        f"{STORE_FORMAT}; export it again with `cinerec export`")
+                        f"{STORE_FORMAT}; export it again with {export_words()}")
     try:
         return StoreInfo(path, str(meta["run"]), str(meta["run_created"]), str(meta["model"]),
                          float(meta["exported_at"]), int(meta["k"]), int(meta["n_users"]),
@@ -698,15 +712,16 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
         except DataError as e:  # (named by its flag: --db on the same server failed alike, in the same words)
             if profiles is None:
                 raise
-            raise type(e)(f"--profiles {e}") from None
+            raise type(e)(f"{said('--profiles', 'profiles')} {e}") from None
     check_url(profiles, "--profiles")
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
-        raise DataError(f"--profiles {profiles}: no such folder {Path(profiles).parent}")
+        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: no such folder {Path(profiles).parent}")
     if profiles is not None and Path(profiles).is_dir():
-        raise DataError(f"--profiles {profiles}: a folder; name the profiles file (new, or one a server wrote)")
+        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: a folder; name the profiles file (new, or one a "
+                        "server wrote)")
     if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
         # The next export replaces a store whole, and the profiles in it with it.
-        raise DataError(f"--profiles {profiles}: is a store written by export, which the next export replaces; "
+        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: is a store written by export, which the next export replaces; "
                         "keep profiles in a file of their own")
     return ProfileStore(where)
 
@@ -788,7 +803,7 @@ class ProfileStore:
             with contextlib.suppress(OSError):
                 made.unlink(missing_ok=True)
         return DataError(f"{self.path}: the profiles file could not be opened for writing ({e}); free some space on "
-                         "its disk, or give profiles a file elsewhere with --profiles")
+                         f"its disk, or give profiles a file elsewhere with {profiles_words()}")
 
     def _file_identity(self) -> tuple[int, int] | None:
         try:
@@ -828,7 +843,7 @@ class ProfileStore:
             what = (f"its table {name!r} has the columns {', '.join(tables[name]) or 'none'}, not those of a profiles "
                     "file" if name in PROFILE_TABLES else f"it holds the table {name!r}, which a profiles file has not")
             raise DataError(f"{self.path}: not a cinerec profiles file ({what}); give profiles a file of their own "
-                            "with --profiles")
+                            f"with {profiles_words()}")
 
     def _read_uri(self, immutable: bool = False) -> str:
         """The file opened for reading only; ``immutable`` where SQLite cannot open it so
