@@ -187,8 +187,10 @@ def test_a_process_of_the_job_gone_is_one_line_under_torchrun(monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.startswith("cinerec: error: another process of this torchrun job stopped (Read error [127.0.0.1]:35565: "
                           "Connection reset by peer); a train run that had saved a checkpoint keeps its folder")
-    # (it said the folder "keeps its checkpoints" where one killed before the first had none, and was removed)
-    assert err.endswith("--resume goes on from it (one stopped before its first checkpoint is removed)\n") and \
+    # (it said the folder "keeps its checkpoints" where one killed before the first had none, and was
+    # removed; and "is removed" where rank 0 itself was killed, which is what removes it)
+    assert err.endswith("--resume goes on from it (one stopped before its first checkpoint is removed, or left "
+                        "holding no checkpoint where rank 0 itself stopped: the same command starts it again)\n") and \
         err.count("\n") == 1
     # Rank 1 says it too, at once: the process lost may be rank 0 (killed on its own), and
     # torchrun stopped rank 1 before it said anything.

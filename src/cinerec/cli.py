@@ -317,7 +317,8 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
             said = re.sub(r"^\[[^\]]*\]\s*", "", _one_line(str(e))).split(". ")[0][:200]  # no source path
             _say_error(f"cinerec: error: another process of this torchrun job stopped ({said}); "
                        f"a train run that had saved a checkpoint keeps its folder, and the same command with --resume "
-                       f"goes on from it (one stopped before its first checkpoint is removed)",
+                       f"goes on from it (one stopped before its first checkpoint is removed, or left holding no "
+                       f"checkpoint where rank 0 itself stopped: the same command starts it again)",
                        peer_lost=True)
             return 1
         if isinstance(e, RuntimeError) and not out_of_memory(e):
