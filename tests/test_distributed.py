@@ -224,6 +224,40 @@ def test_ranks_holding_different_data_are_refused_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
+def test_ranks_holding_different_side_features_are_refused_in_one_line(tmp_path):
+    # A rank reading another catalogue (its genres) trained its share on them in silence.
+    script = tmp_path / "features.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        import numpy as np
+        from cinerec.errors import DataError
+        from cinerec.models import create
+        from cinerec.models.two_tower import TowerFeatures
+        from tests.models.conformance import random_ratings
+
+        x = random_ratings(n_users=60, n_items=50)
+        genres = np.zeros((50, 3), np.float32)
+        genres[:, 0] = 1
+        if os.environ["RANK"] == "1":
+            genres[7] = [0, 1, 0]  # one movie's genre differs on rank 1
+        features = TowerFeatures(("age",), np.zeros((60, 1), np.int64), (2,), genres, np.ones(50, np.int64))
+        model = create("two-tower", {"batch_size": 64, "epochs": 1})
+        model.features = features
+        try:
+            model.fit(x)
+        except DataError as e:
+            open(sys.argv[1] + f"/rank{os.environ['RANK']}.txt", "w").write(str(e))
+            sys.exit(2)
+    """))
+    run = _torchrun(script, str(tmp_path), timeout=180)
+    assert run.returncode != 0, run.stderr
+    for rank in (0, 1):
+        msg = (tmp_path / f"rank{rank}.txt").read_text()
+        assert "\n" not in msg and msg.startswith("torchrun ranks disagree on the side features: rank 1 differs from "
+                                                  "rank 0 (rank 0: users' demographics "), msg
+
+
+@pytest.mark.slow
 def test_a_two_tower_batch_of_one_row_a_process_is_refused(tmp_path):
     # batch_size = 2 over two processes gave each a batch of one row: no other movie to
     # learn against, a loss of 0, and an untrained model saved as trained.

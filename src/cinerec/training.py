@@ -549,6 +549,11 @@ class _Fit:
             # Different data on different ranks would train nonsense, or hang when their
             # early stopping disagrees: refuse it before the first step.
             check_ranks_agree("the data", (data_fingerprint(train), data_fingerprint(valid)), _describe_fingerprint)
+            # The side features too (two-tower, mlp-rating): a rank reading another user file
+            # or catalogue trained its share on them without a word.
+            features = getattr(model, "features", None) if model.uses_features else None
+            check_ranks_agree("the side features", None if features is None else features.part_fingerprints(),
+                              _describe_features)
             check_ranks_agree("the model settings", (model.name, model.config.to_dict()),
                               lambda v: f"{v[0]} with {v[1]}")
             per = -(-model.config.batch_size // dctx.world)
@@ -871,6 +876,13 @@ def _check_resumable(ck: dict[str, Any], cfg: TrainConfig, path: Path, trained: 
     # After the settings: one of them (features, zip_prefix) changes what is read, and is named.
     if then is not None and "features" in then and then["features"] != trained["features"]:  # (older: no record)
         raise ConfigError(f"{path}: cannot resume, {_features_changed(then, trained)}")
+
+
+def _describe_features(parts: dict[str, str] | None) -> str:
+    """A rank's side features (:meth:`TowerFeatures.part_fingerprints`) in words."""
+    if parts is None:
+        return "none"
+    return f"users' demographics {parts['users'][:12]}, movies' genres and years {parts['movies'][:12]}"
 
 
 def _features_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
