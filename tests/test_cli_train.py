@@ -848,6 +848,32 @@ def test_a_run_over_all_official_folds_keeps_each_fold_s_checkpoints_and_resumes
     assert main([*one, "--resume"]) == 0
 
 
+def test_a_killed_run_on_data_without_official_folds_is_not_said_to_have_trained_on_one(small_data, tmp_path, capsys):
+    # Its mark kept the protocol's default fold (u1), so a resume with fold=u2 was told
+    # "trained on fold=u1, give --protocol-option fold=u1", which the data then refused.
+    from cinerec import runs
+
+    log = tmp_path / "log.csv"  # (the synthetic release has ml-100k's folds; a log of one's own has none)
+    log.write_text("user,item,rating,time\n" + (small_data / "u.data").read_text().replace("\t", ","))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(log), "--model", "biasedmf", "--protocol", "ratings-fold", "--set",
+            "factors=4", "--quiet", "--out", str(out)]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real, runs.finish_run = runs.finish_run, interrupted
+    try:
+        assert main([*argv, "--set", "epochs=1"]) == 130
+    finally:
+        runs.finish_run = real
+    capsys.readouterr()
+    err = _error(capsys, [*argv, "--set", "epochs=2", "--protocol-option", "fold=u2", "--resume"])
+    assert "fold=u2 is one of ml-100k's official folds" in err and "trained on fold" not in err, err
+    assert main([*argv[:-3], "--set", "epochs=2", "--resume", "--out", str(out)]) == 0
+    assert "note: resumed from" in capsys.readouterr().err
+
+
 def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
     # -k 50 on a small catalogue listed a few movies without a word, where export says so.
     run = open_run(neumf_run)

@@ -122,6 +122,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
+        if "fold" in asked:  # the fold trained on, known now (data without official folds is split at random)
+            asked.update(fold="all" if prepared.folds else str(prepared.fold), fold_given=True)
+            if main:
+                _mark(out, {**_marked(out), "fold": asked["fold"], "fold_given": True})
         for step in later:
             step()
         tuned = None
@@ -495,6 +499,8 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
 
     from cinerec.errors import ConfigError
 
+    if not record.get("fold_given"):  # (the protocol's default is not the fold trained on until the data is
+        record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}  # read: it may have none)
     text, path = json.dumps(record, default=str), out / _MARK
     try:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
