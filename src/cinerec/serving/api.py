@@ -1020,7 +1020,8 @@ def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[s
     # A movie dropped from the catalog by a later run stays saved but is not scored.
     usable = {m: s for m, s in ratings.items() if svc.find_item(m) is not None}
     # (a profile saved before a film's later verdict replaced its twin's: the later counts)
-    usable = {m: s for m, s in usable.items() if m not in _superseded(svc, usable)}
+    later = _superseded(svc, usable)
+    usable = {m: s for m, s in usable.items() if m not in later}
     # ... though its twin, kept by the run, is seen.
     seen = svc.twins_kept(m for m in ratings if m not in usable)
     source, recs = svc.history_recommendations(usable, k, genre, seen=seen)
