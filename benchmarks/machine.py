@@ -1,7 +1,7 @@
 """What every benchmark records beside its figures: the machine they were taken on, and
 the checks its numeric arguments share.
 
-``machine()`` gives the cores, the processor, Python's version and those of the
+``machine()`` gives the cores, the processor, the memory, Python's version and those of the
 libraries the figures depend on, ``OMP_NUM_THREADS`` and the load average. The
 ``at_least`` and ``above`` helpers are ``argparse`` types, so a bad size is refused at
 parse time as one line naming the flag (exit 2), before any work.
@@ -53,7 +53,12 @@ def machine(**extra: Any) -> dict[str, Any]:
         load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # not every system has a load average
         load = None
-    return {"cpus": os.cpu_count(), "processor": _processor(), "python": platform.python_version(), **versions,
+    try:
+        memory: float | None = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):  # (no sysconf: not every system has these)
+        memory = None
+    return {"cpus": os.cpu_count(), "processor": _processor(), "memory_gib": memory,
+            "python": platform.python_version(), **versions,
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "load": load, **extra}
 
 
