@@ -118,8 +118,12 @@ def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path
     out = tmp_path / "mf"
     tiny = ["--set", "epochs=2", "--set", "factors=4", "--set", "progress=false", "--set", "threads=1"]
     assert main(["train", "--data", str(synthetic_100k), "--model", "mf", "--protocol", "loo-full", *tiny,
-                 "--out", str(out), "-q"]) == 0
+                 "--out", str(out)]) == 0
     assert open_run(out).meta["config"]["mf"]["loss"] == "bpr"
+    # ... and says so: only run.json's config told the figures were not a model of stars'.
+    said = 'note: mf is measured as trained for ranking (loss = "bpr", regularization = 0.01: its ranking variant'
+    printed = capsys.readouterr()
+    assert said in printed.out + printed.err and said.removeprefix("note: ") in (out / "report.md").read_text()
     err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol",
                                    "loo-sampled", "--set", "loss='mse'"])
     assert '--set: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = "bpr"' in err

@@ -942,9 +942,24 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     """The lines printed beside a model's figures on what they measure: a held-out "latest"
     rating that is the file's last row, a shortlist that holds every candidate, lists from
     an approximate index, what the fit chose."""
-    return (untimed(prepared) + ks_left_out(prepared) + nothing_retrieved(prepared, model)
-            + approximate_lists(prepared, model) + model.fit_notes() + scores_alike(prepared, model)
-            + few_measured(prepared))
+    return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
+            + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
+            + scores_alike(prepared, model) + few_measured(prepared))
+
+
+def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
+    """A line where a model of stars is measured under a ranking protocol with its
+    ranking variant's settings (``mf``'s ``loss = 'bpr'``), which such a protocol gives it
+    for each one left unset: the figures are not those of the model of stars its name
+    first brings to mind, and nothing else said so."""
+    wanted = type(model).ranking_settings
+    if prepared.protocol.needs_ratings or not wanted:
+        return []
+    config = model.config.to_dict()
+    if any(config.get(k) != v for k, v in wanted.items()):
+        return []
+    return [f"{model.name} is measured as trained for ranking ({_pairs(wanted)}: its ranking variant, which a ranking "
+            f"protocol gives it for each of these left unset)"]
 
 
 #: Fewer people measured than this (ranking), or held-out ratings (rating protocols), and
