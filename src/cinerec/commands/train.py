@@ -337,7 +337,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                    **({"columns": read["columns"]} if "columns" in read else {})}
             fold = (meta.get("protocol_options") or {}).get("fold") if isinstance(meta.get("protocol_options"), dict) \
                 else None
-            if fold in _FOLD_NAMES:  # (not the random 80/20 of data without official folds)
+            if _fold_named(fold):
                 ran["fold"] = fold
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
@@ -445,7 +445,7 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     if isinstance(was, dict) and was != now:
         raise ConfigError(f"--resume: the run in {out} was trained with {_filter_flags(was)}, and "
                           f"{_filter_flags(now)} is asked now; give the same filters to train it further")
-    if then.get("fold") in _FOLD_NAMES and then["fold"] != asked.get("fold", then["fold"]):
+    if _fold_named(then.get("fold")) and then["fold"] != asked.get("fold", then["fold"]):
         # The checkpoint refused another fold by its counts alone ("the 80,000 training
         # ratings are not the ones it was trained on").
         now = f"fold={asked['fold']} is asked" if asked.get("fold_given") else f"the default fold={asked['fold']} is taken"
@@ -525,8 +525,12 @@ def _protocol_options(name: str, options: Any) -> dict[str, Any]:
     return dict(json.loads(json.dumps(taken, default=str)))
 
 
-#: The folds a run may have been trained on by name (``ratings-fold``'s ``fold``).
-_FOLD_NAMES = frozenset({"u1", "u2", "u3", "u4", "u5", "ua", "ub", "all"})
+def _fold_named(fold: Any) -> bool:
+    """Whether ``fold`` is one a run may have been trained on by name (``ratings-fold``'s
+    ``fold``), not the random 80/20 split of data without official folds."""
+    from cinerec.evaluation.protocols import EXTRA_FOLDS, OFFICIAL_FOLDS
+
+    return fold in (*OFFICIAL_FOLDS, *EXTRA_FOLDS, "all")
 
 
 def _fold(name: str, options: Any) -> dict[str, Any]:
@@ -534,7 +538,7 @@ def _fold(name: str, options: Any) -> dict[str, Any]:
     default when not given; nothing under the others)."""
     from cinerec.evaluation.protocols import get_protocol
 
-    fold = get_protocol(name, **dict(options or {}))._options.get("fold")
+    fold = getattr(get_protocol(name, **dict(options or {})), "fold", None)
     return {"fold": str(fold), "fold_given": "fold" in dict(options or {})} if fold is not None else {}
 
 
