@@ -71,8 +71,11 @@ def test_bad_options_are_named():
         get_protocol("ratings-fold", fold="u9")
     with pytest.raises(ConfigError, match="n_negatives"):
         get_protocol("loo-sampled", n_negatives=0)
-    with pytest.raises(ConfigError, match="test \\+ valid"):
+    with pytest.raises(ConfigError, match="test = 0.5 and valid = 0.5 add up to 1, leaving nothing to train on"):
         get_protocol("ratings-random", test=0.5, valid=0.5)
+    # (the sum as a person writes it: it was 1.0999999999999999)
+    with pytest.raises(ConfigError, match="test = 0.15 and valid = 0.95 add up to 1.1, leaving nothing to train on"):
+        get_protocol("ratings-random", test=0.15, valid=0.95)
     with pytest.raises(ConfigError, match="seed"):
         get_protocol("loo-full").prepare(small_dataset(), seed=-1)
 

@@ -1294,7 +1294,8 @@ class RatingsRandom(Protocol):
             raise ConfigError(f"protocol {self.name}: valid={shown(v)} must be 0 (no validation part) or a fraction "
                               "strictly between 0 and 1")
         if t + v >= 1.0:
-            raise ConfigError(f"protocol {self.name}: test + valid = {t + v} leaves nothing to train on")
+            raise ConfigError(f"protocol {self.name}: test = {t:g} and valid = {v:g} add up to {t + v:.10g}, "
+                              "leaving nothing to train on")
         self._options["valid"] = float(v)  # (valid=0 and valid=0.0 are one protocol, recorded alike)
 
     def describe(self, dataset: Dataset | None = None) -> str:
