@@ -69,7 +69,10 @@ def test_bad_budgets_and_spaces_are_one_line_errors(ml100k):
     p = get_protocol("loo-sampled")
     for kwargs, needle in [({}, "needs a budget"), ({"trials": 0}, "positive whole number"),
                            ({"trials": 10**20}, r"at most 100,000, got 100000000000000000000"),  # ran with no end
-                           ({"minutes": 0}, "finite number above 0"), ({"minutes": float("inf")}, "finite number above 0"),
+                           ({"minutes": 0}, "a number above 0 and at most 525,600"),
+                           ({"minutes": float("inf")}, "a number above 0 and at most 525,600"),
+                           ({"minutes": 1e308}, "at most 525,600 \\(a year\\), got 1e\\+308"),  # (searched with no end)
+                           ({"trials": 2, "seed": 2**64}, "seed must be at most 2\\*\\*63 - 1"),  # (drew seed 0's trials)
                            ({"trials": 2, "space": {"nope": Param("int", 1, 2)}},
                                                                  "'nope', which is not one of its settings")]:
         with pytest.raises(ConfigError, match=needle):

@@ -687,7 +687,7 @@ class _Reader:
                     raise ConfigError(f"--tune {tune_trials!r}: a tuning budget must be at least 1 trial")
                 raise self.fail(("tune",), "trials", f"{_toml(tune_trials)}: a tuning budget must be a whole number "
                                                      "of trials, at least 1")
-            from cinerec.tuning import MAX_TRIALS
+            from cinerec.tuning import MAX_MINUTES, MAX_TRIALS
 
             if tune_trials is not None and tune_trials > MAX_TRIALS:
                 if trials is not None:
@@ -696,9 +696,10 @@ class _Reader:
                                                      "trials (minutes bounds a search by time)")
             if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))):
                 raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: expected a number of minutes")
-            if minutes is not None and (not math.isfinite(minutes) or minutes <= 0):
-                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be a finite number of "
-                                                      "minutes above 0 (leave minutes out for trials alone)")
+            if minutes is not None and (not math.isfinite(minutes) or minutes <= 0 or minutes > MAX_MINUTES):
+                raise self.fail(("tune",), "minutes", f"{_toml(minutes)}: a tuning budget must be a number of minutes "
+                                                      f"above 0 and at most {MAX_MINUTES:,} (a year; leave minutes out "
+                                                      "for trials alone)")
             if tune_trials is None and minutes is None:
                 raise ConfigError(f"{self.where(('tune',))}: no budget: set trials and/or minutes")
             if options.get("fold") == "all":

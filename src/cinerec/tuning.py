@@ -53,6 +53,9 @@ __all__ = ["Param", "Tuned", "tune", "tune_with_bar", "carve", "carve_seed", "ch
 
 #: The most trials a search may ask for: a number past it (a typing slip, 10**20) ran with no end.
 MAX_TRIALS = 100_000
+#: The most minutes a search may be given (a year): minutes = 1e308 overflowed to a search
+#: without end.
+MAX_MINUTES = 525_600
 
 #: Trials (the defaults' included) that run to the end before the default pruner prunes any.
 PRUNE_STARTUP_TRIALS = 3
@@ -331,8 +334,9 @@ def tune(
                           "time)")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, numbers.Real)):
         raise ConfigError(f"tuning minutes must be a number, got {type(minutes).__name__} {minutes!r}")
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ConfigError(f"tuning minutes must be a finite number above 0, got {minutes!r}")
+    if minutes is not None and not (math.isfinite(minutes) and 0 < minutes <= MAX_MINUTES):
+        raise ConfigError(f"tuning minutes must be a number above 0 and at most {MAX_MINUTES:,} (a year), "
+                          f"got {minutes!r}")
     trials = None if trials is None else int(trials)
     _check_arguments(data, protocol, train, base, space, progress, name, valid)
     if not isinstance(warm_start, bool):  # ("no" was taken as true)

@@ -28,7 +28,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, cast
 
 import numpy as np
 
-from cinerec.config import from_numpy, shown, shown_exactly
+from cinerec.config import MAX_SEED, from_numpy, shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
 from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect, python_words, said
@@ -694,6 +694,8 @@ def implicit_words(dataset: Dataset) -> str:
 def _seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if seed > MAX_SEED:  # (as the command line's --seed: 2**64 drew the same tuning trials as 0)
+        raise ConfigError(f"seed must be at most 2**63 - 1, got {seed!r}")
     return int(seed)
 
 
