@@ -121,7 +121,7 @@ def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path
                  "--out", str(out)]) == 0
     assert open_run(out).meta["config"]["mf"]["loss"] == "bpr"
     # ... and says so: only run.json's config told the figures were not a model of stars'.
-    said = 'note: mf is measured as trained for ranking (loss = "bpr", regularization = 0.01: its ranking variant'
+    said = 'note: mf: measured as trained for ranking (loss = "bpr", regularization = 0.01: its ranking variant'
     printed = capsys.readouterr()
     assert said in printed.out + printed.err and said.removeprefix("note: ") in (out / "report.md").read_text()
     err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol",

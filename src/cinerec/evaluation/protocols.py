@@ -960,7 +960,7 @@ def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
     config = model.config.to_dict()
     if any(config.get(k) != v for k, v in wanted.items()):
         return []
-    return [f"{model.name} is measured as trained for ranking ({_pairs(wanted)}: its ranking variant, which a ranking "
+    return [f"{model.name}: measured as trained for ranking ({_pairs(wanted)}: its ranking variant, which a ranking "
             f"protocol gives it for each of these left unset)"]
 
 
