@@ -142,9 +142,9 @@ def test_one_film_given_under_its_two_ids_with_two_verdicts_is_refused_or_the_la
     got = client.get(f"/profiles/{pid}").json()
     assert 246 not in {x["reason_movie_id"] for x in got["recommendations"]}
     # The command line and a notebook say it in their own words.
-    assert main(["recommend", "--run", str(run.path), "--liked", "268", "--ratings", "246=1"]) == 2
-    assert capsys.readouterr().err.strip() == ("cinerec: error: movies 268 and 246 are one film, Chasing Amy (1997), "
-                                               "under two ids, given liked and 1 star: give it once")
+    assert main(["recommend", "--run", str(run.path), "--liked", "0268", "--ratings", "246=1"]) == 2
+    assert capsys.readouterr().err.strip() == ("cinerec: error: movies '0268' and '246' are one film, Chasing Amy "
+                                               "(1997), under two ids, given liked and 1 star: give it once")
     with pytest.raises(Exception, match=r"movies 246 and 268 are one film, Chasing Amy \(1997\), under two ids, "
                                         r"rated 1 and 5 stars: give it once"):
         Lists(run.dataset, run.model()).history_frame(ratings={246: 1, 268: 5})

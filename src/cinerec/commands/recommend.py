@@ -125,6 +125,7 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
                 raise ConfigError(f"--liked {value!r}: an empty movie id; give raw movie ids separated by commas")
             likes.setdefault(lists.item_index(part.strip()), part.strip())
     stars: dict[int, float] = {}
+    typed_stars: dict[int, str] = {}
     for value in rated:
         for part in _items(value, known, rated=True):
             movie, eq, said = part.rpartition("=")
@@ -140,6 +141,15 @@ def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], d
                 raise ConfigError(f"--ratings: movie {movie.strip()!r} is given twice ({stars[i]:g} and {number:g} "
                                   "stars): give it once")
             stars[i] = number
+            typed_stars.setdefault(i, movie.strip())
+
+    # One film under two ids given two verdicts, named as typed (the notebook's check names
+    # the data's own ids: "0268" was said as 268).
+    typed = {**likes, **{i: typed_stars[i] for i in stars}}
+    verdicts: dict[int, float | None] = {**{i: None for i in likes}, **stars}
+    if (twice := lists.twin_clash_error(list(typed), [verdicts[i] for i in typed],
+                                        [repr(typed[i]) for i in typed])) is not None:
+        raise twice
 
     def raw(i: int) -> Any:
         return lists.record(i)["movie_id"]

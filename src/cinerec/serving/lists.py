@@ -167,6 +167,18 @@ class Lists:
             else:
                 first.setdefault(int(i), pos)
 
+    def twin_clash_error(self, items: Sequence[int], verdicts: Sequence[float | None],
+                         said: Sequence[str]) -> ConfigError | None:
+        """The refusal of the first film given under two ids with two verdicts
+        (:meth:`twin_clashes`), its ids as ``said`` (the caller's spelling); ``None`` where
+        there is none."""
+        clash = next(self.twin_clashes(items, verdicts), None)
+        if clash is None:
+            return None
+        a, b = clash
+        return ConfigError(f"movies {said[a]} and {said[b]} are one film, {self.film_words(items[a])}, under two ids, "
+                           f"{verdicts_said(verdicts[a], verdicts[b])}: give it once")
+
     def film_words(self, item: int) -> str:
         """A film as a person knows it: its title, and its year where known."""
         rec = self.record(item)
@@ -701,11 +713,10 @@ class Lists:
             given[index] = float(stars)
         if not given:
             raise ConfigError("give at least one movie, liked or rated")
-        if (clash := next(self.twin_clashes(list(given), list(given.values())), None)) is not None:
-            a, b = (list(given)[pos] for pos in clash)
-            raise ConfigError(f"movies {_said(self.record(a)['movie_id'])} and {_said(self.record(b)['movie_id'])} are "
-                              f"one film, {self.film_words(a)}, under two ids, {verdicts_said(given[a], given[b])}: "
-                              "give it once")
+        ids = list(given)
+        if (twice := self.twin_clash_error(ids, list(given.values()),
+                                           [_said(self.record(i)["movie_id"]) for i in ids])) is not None:
+            raise twice
         items_given = np.array(list(given), dtype=np.int64)
         stars = np.array([1.0 if s is None else s for s in given.values()], dtype=np.float32)
         plain = np.array([s is None for s in given.values()])
