@@ -122,12 +122,12 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         say(f"data: {data}{synthetic_words(dataset)}: {len(dataset.interactions):,} ratings, {dataset.n_users:,} users, "
             f"{dataset.n_items:,} movies; {prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
-        if "fold" in asked:  # the fold trained on, known now (data without official folds is split at random)
-            asked.update(fold="all" if prepared.folds else str(prepared.fold), fold_given=True)
-            if main:
-                _mark(out, {**_marked(out), "fold": asked["fold"], "fold_given": True})
         for step in later:
             step()
+        if "fold" in asked:  # the fold trained on, known now (data without official folds is split at random)
+            asked.update(fold="all" if prepared.folds else str(prepared.fold), fold_given=True)
+            if main and not resumed:  # (a resume's mark keeps the killed run's: its checkpoint may refuse this one)
+                _mark(out, {**_marked(out), "fold": asked["fold"], "fold_given": True})
         tuned = None
         if tune is not None:  # the winner is trained afresh below, with checkpoints
             from cinerec.commands.evaluate import _tune, _with
@@ -339,6 +339,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 else None
             if _fold_named(fold):
                 ran["fold"] = fold
+            record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}
+            if fold is not None:  # (the fold it trained on, kept in the mark should this resume be killed)
+                record.update(fold=fold, fold_given=True)
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
@@ -392,6 +395,10 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         import shutil
 
         then = _marked(out) if resume else {}
+        if resume:  # the mark keeps the fold the killed run trained on (its checkpoint may refuse the one asked)
+            record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}
+            if "fold" in then and then.get("fold_given", True):
+                record.update(fold=then["fold"], fold_given=True)
         if then.get("model") not in (None, model.name):  # (refused before any data is read or searched)
             raise ConfigError(f"--resume: the run killed in {out} trained {then['model']}, and {model.name} is asked "
                               f"now; give --model {then['model']} to go on with it, or drop --resume to start again")
@@ -445,7 +452,7 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     if isinstance(was, dict) and was != now:
         raise ConfigError(f"--resume: the run in {out} was trained with {_filter_flags(was)}, and "
                           f"{_filter_flags(now)} is asked now; give the same filters to train it further")
-    if _fold_named(then.get("fold")) and then["fold"] != asked.get("fold", then["fold"]):
+    if _fold_named(then.get("fold")) and then.get("fold_given", True) and then["fold"] != asked.get("fold", then["fold"]):
         # The checkpoint refused another fold by its counts alone ("the 80,000 training
         # ratings are not the ones it was trained on").
         now = f"fold={asked['fold']} is asked" if asked.get("fold_given") else f"the default fold={asked['fold']} is taken"
