@@ -124,6 +124,11 @@ def test_mf_under_a_ranking_protocol_trains_for_ranking(synthetic_100k, tmp_path
     said = 'note: mf: measured as trained for ranking (loss = "bpr", regularization = 0.01: its ranking variant'
     printed = capsys.readouterr()
     assert said in printed.out + printed.err and said.removeprefix("note: ") in (out / "report.md").read_text()
+    # Its own penalty beside the ranking loss: still a ranking variant, said with the values used.
+    assert main(["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol", "loo-sampled", *tiny,
+                 "--set", "loss='bpr'", "--set", "regularization=0.05"]) == 0
+    assert ('note: mf: measured as trained for ranking (loss = "bpr", regularization = 0.05: its ranking variant; a '
+            'ranking protocol gives it loss = "bpr", regularization = 0.01 for each left unset)') in capsys.readouterr().out
     err = _one_line_error(capsys, ["evaluate", "--data", str(synthetic_100k), "--model", "mf", "--protocol",
                                    "loo-sampled", "--set", "loss='mse'"])
     assert '--set: mf with loss = "mse" learns stars, not rankings; under loo-sampled set loss = "bpr"' in err

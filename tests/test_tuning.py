@@ -72,13 +72,19 @@ def test_bad_budgets_and_spaces_are_one_line_errors(ml100k):
                            ({"minutes": 0}, "a number above 0 and at most 525,600"),
                            ({"minutes": float("inf")}, "a number above 0 and at most 525,600"),
                            ({"minutes": 1e308}, "at most 525,600 \\(a year\\), got 1e\\+308"),  # (searched with no end)
-                           ({"trials": 2, "seed": 2**64}, "seed must be at most 2\\*\\*63 - 1"),  # (drew seed 0's trials)
+                           ({"trials": 2, "seed": 2**64}, "seed must be a whole number from 0 to 2\\*\\*63 - 1"),
+                           ({"trials": 2, "seed": 1.5}, "seed must be a whole number"),
                            ({"trials": 2, "space": {"nope": Param("int", 1, 2)}},
                                                                  "'nope', which is not one of its settings")]:
         with pytest.raises(ConfigError, match=needle):
             tune("ease", ml100k, p, **kwargs)
     with pytest.raises(ConfigError, match="no search space"):
         tune("popularity", ml100k, p, trials=2)
+    # Given its training part, a search splits nothing with the seed: checked all the same
+    # (seed 2**64 drew seed 0's trials).
+    train = p.prepare(ml100k, seed=0).train
+    with pytest.raises(ConfigError, match=r"seed must be a whole number from 0 to 2\*\*63 - 1, got 18446744073709551616"):
+        tune("itemknn", ml100k, p, train=train, trials=2, seed=2**64)
     assert np.isfinite(1.0)
 
 

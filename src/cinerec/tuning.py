@@ -327,6 +327,13 @@ def tune(
 
     if trials is None and minutes is None:
         raise ConfigError("tuning needs a budget: a number of trials and/or minutes")
+    from cinerec.config import MAX_SEED
+
+    whole = not isinstance(seed, bool) and hasattr(seed, "__index__")  # (NumPy's integers too)
+    if not whole or not 0 <= int(seed) <= MAX_SEED:
+        # (checked here too: a search given its training part splits nothing with the seed,
+        # and seed 2**64 drew seed 0's trials)
+        raise ConfigError(f"tune: seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 1):
         raise ConfigError(f"tuning trials must be a positive whole number, got {trials!r}")
     if trials is not None and trials > MAX_TRIALS:

@@ -958,10 +958,13 @@ def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
     if prepared.protocol.needs_ratings or not wanted:
         return []
     config = model.config.to_dict()
-    if any(config.get(k) != v for k, v in wanted.items()):
+    first = next(iter(wanted))  # (the setting that makes the variant: mf's loss, autorec's target)
+    if config.get(first) != wanted[first]:
         return []
-    return [f"{model.name}: measured as trained for ranking ({_pairs(wanted)}: its ranking variant, which a ranking "
-            f"protocol gives it for each of these left unset)"]
+    used = {k: config.get(k) for k in wanted}
+    given = "" if used == dict(wanted) else f"; a ranking protocol gives it {_pairs(wanted)} for each left unset"
+    return [f"{model.name}: measured as trained for ranking ({_pairs(used)}: its ranking variant"
+            + (", which a ranking protocol gives it for each of these left unset" if not given else given) + ")"]
 
 
 #: Fewer people measured than this (ranking), or held-out ratings (rating protocols), and
@@ -1296,8 +1299,8 @@ class RatingsRandom(Protocol):
             raise ConfigError(f"protocol {self.name}: valid={shown(v)} must be 0 (no validation part) or a fraction "
                               "strictly between 0 and 1")
         if t + v >= 1.0:
-            raise ConfigError(f"protocol {self.name}: test = {t:g} and valid = {v:g} add up to {t + v:.10g}, "
-                              "leaving nothing to train on")
+            raise ConfigError(f"protocol {self.name}: test = {shown(t)} and valid = {shown(v)} add up to "
+                              f"{shown(round(t + v, 12))}, leaving nothing to train on")
         self._options["valid"] = float(v)  # (valid=0 and valid=0.0 are one protocol, recorded alike)
 
     def describe(self, dataset: Dataset | None = None) -> str:
