@@ -174,15 +174,15 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     lost.on("pageerror", lambda e: errors.append(str(e)))
     lost.goto(live_server.url + "/")
     expect(lost.locator("body")).to_have_attribute("data-ready", "true")
-    expect(lost.locator("#recs-status")).to_have_text("This browser's profile “gone123” is not on this server any "
-                                                      "more. Like a few movies to start a new one.")
+    expect(lost.locator("#recs-status")).to_have_text("This browser's profile “gone123” is not on this server. "
+                                                      "Like a few movies to start a new one.")
     expect(lost.locator("#profile-id")).to_have_text("none yet")
-    odd = browser.new_context()  # an id no server holds ("..", edited by hand): not "any more"
+    odd = browser.new_context()  # an id no server holds ("..", edited by hand)
     odd.add_init_script("localStorage.setItem('cinerec.profile', '..')")
     dots = odd.new_page()
     dots.goto(live_server.url + "/")
     expect(dots.locator("body")).to_have_attribute("data-ready", "true")
-    expect(dots.locator("#recs-status")).to_have_text("This browser's profile id “..” is none this server can hold. "
+    expect(dots.locator("#recs-status")).to_have_text("This browser's profile id “..” can name no profile. "
                                                       "Like a few movies to start a new one.")
 
     # Removing a movie updates the list at once.

@@ -313,11 +313,10 @@ async function loadProfile(current) {
       resetProfile();
       // (this browser's own, gone from the server: removed, or a server keeping its profiles
       // elsewhere; or an id no server holds, edited by hand)
-      const never = e.status === 422 || dotted(missing);
       $("recs-status").textContent = link
         ? `No profile ${shownId(missing)} here. Like a few movies to get recommendations.`
-        : (never ? `This browser's profile id ${shownId(missing)} is none this server can hold. `
-          : `This browser's profile ${shownId(missing)} is not on this server any more. `)
+        : (dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile. `
+          : `This browser's profile ${shownId(missing)} is not on this server. `)
           + "Like a few movies to start a new one.";
     }
     else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
