@@ -217,6 +217,16 @@ def test_bad_input_names_file_and_line(tmp_path, text, needle):
     assert str(f) in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("text", ["", "\n \n\n"])
+def test_an_empty_log_is_said_to_be_empty_with_its_columns_named_too(tmp_path, text):
+    # With --columns it was "no column 'who' for the user (columns: )".
+    f = tmp_path / "log.csv"
+    f.write_text(text)
+    with pytest.raises(DataError, match=re.escape(f"{f}: no header line naming its columns (the file is empty or "
+                                                  "blank)")):
+        load_log(f, columns="user=who,item=what")
+
+
 def test_catalogue_genres_are_trimmed_and_one_whatever_their_case(tmp_path):
     # "Crime | Drama" made the genres " Drama" and "Crime ", and "drama" a third one: a genre
     # filter then matched only one of the spellings.

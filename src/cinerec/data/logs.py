@@ -749,6 +749,8 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
                         f"column names, so it reads as data: {what} names its columns ({roles}) in its first line, so "
                         f"add one; if this is that line, give its columns named by a number "
                         f"({', '.join(map(repr, numbers))}) other names")
+    if required and not columns:  # not a header without the name: no header at all (--columns or not)
+        raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if role in given:
         if given[role] not in columns:
             # A header written "user, item, rating": its names are the words, not the spaces.
@@ -767,8 +769,6 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         raise DataError(f"{path}: columns {found[0]!r} and {found[1]!r} could both be the {role}; {how}")
     if found:
         return found[0]
-    if required and not columns:  # not a header without the name: no header at all
-        raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if required:
         hint = f"name it with {_columns_words(role)}" if names is COLUMN_NAMES or role in CATALOG_ROLES \
             else "rename its id column to one of those"
