@@ -835,28 +835,19 @@ def test_a_run_over_all_official_folds_keeps_each_fold_s_checkpoints_and_resumes
         raise KeyboardInterrupt
 
     one = [*argv[:8], "fold=u3", *argv[9:], "--set", "epochs=1", "--out", str(tmp_path / "killed")]
-    real, runs.finish_run = runs.finish_run, interrupted
-    try:
-        assert main(one) == 130
-    finally:
-        runs.finish_run = real
-    capsys.readouterr()
-    err = _error(capsys, [*argv[:8], "fold=u1", *argv[9:], "--set", "epochs=2", "--out", str(tmp_path / "killed"),
-                          "--resume"])
-    assert err.endswith("was trained on fold=u3, and fold=u1 is asked now; give --protocol-option fold=u3 to train "
-                        "it further"), err
-    # Killed again while resumed, the mark still names the fold (the resume's own mark dropped it,
-    # and the next resume on another fold was refused by the checkpoint's counts alone).
-    runs.finish_run = interrupted
-    try:
-        assert main([*one, "--resume"]) == 130
-    finally:
-        runs.finish_run = real
-    capsys.readouterr()
-    err = _error(capsys, [*argv[:8], "fold=u1", *argv[9:], "--set", "epochs=2", "--out", str(tmp_path / "killed"),
-                          "--resume"])
-    assert err.endswith("was trained on fold=u3, and fold=u1 is asked now; give --protocol-option fold=u3 to train "
-                        "it further"), err
+    # Killed, then killed again while resumed: the mark still names the fold (the resume's own
+    # mark dropped it, and the next resume on another fold was refused by the checkpoint's counts alone).
+    for again in ([], ["--resume"]):
+        real, runs.finish_run = runs.finish_run, interrupted
+        try:
+            assert main([*one, *again]) == 130
+        finally:
+            runs.finish_run = real
+        capsys.readouterr()
+        err = _error(capsys, [*argv[:8], "fold=u1", *argv[9:], "--set", "epochs=2", "--out", str(tmp_path / "killed"),
+                              "--resume"])
+        assert err.endswith("was trained on fold=u3, and fold=u1 is asked now; give --protocol-option fold=u3 to "
+                            "train it further"), err
     # A mark that names no fold (from before it kept one): a resume on another fold, refused by
     # the checkpoint, leaves it naming none, not the fold refused (every resume was then refused).
     mark = tmp_path / "killed" / ".cinerec-train"

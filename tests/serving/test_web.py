@@ -167,23 +167,18 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     assert busy.evaluate("localStorage.getItem('cinerec.profile')") == profile_id
 
     # This browser's own profile, gone from the server (removed, or a server with another
-    # profiles file): said, not dropped with the words a browser without one gets.
-    gone = browser.new_context()
-    gone.add_init_script("localStorage.setItem('cinerec.profile', 'gone123')")
-    lost = gone.new_page()
-    lost.on("pageerror", lambda e: errors.append(str(e)))
-    lost.goto(live_server.url + "/")
-    expect(lost.locator("body")).to_have_attribute("data-ready", "true")
-    expect(lost.locator("#recs-status")).to_have_text("This browser's profile “gone123” is not on this server. "
-                                                      "Like a few movies to start a new one.")
-    expect(lost.locator("#profile-id")).to_have_text("none yet")
-    odd = browser.new_context()  # an id no server holds ("..", edited by hand)
-    odd.add_init_script("localStorage.setItem('cinerec.profile', '..')")
-    dots = odd.new_page()
-    dots.goto(live_server.url + "/")
-    expect(dots.locator("body")).to_have_attribute("data-ready", "true")
-    expect(dots.locator("#recs-status")).to_have_text("This browser's profile id “..” can name no profile. "
-                                                      "Like a few movies to start a new one.")
+    # profiles file), or an id no server holds (".." edited by hand): said, not dropped with
+    # the words a browser without one gets.
+    for kept, said in (("gone123", "This browser's profile “gone123” is not on this server."),
+                       ("..", "This browser's profile id “..” can name no profile.")):
+        lost = browser.new_context()
+        lost.add_init_script(f"localStorage.setItem('cinerec.profile', {json.dumps(kept)})")
+        opened = lost.new_page()
+        opened.on("pageerror", lambda e: errors.append(str(e)))
+        opened.goto(live_server.url + "/")
+        expect(opened.locator("body")).to_have_attribute("data-ready", "true")
+        expect(opened.locator("#recs-status")).to_have_text(f"{said} Like a few movies to start a new one.")
+        expect(opened.locator("#profile-id")).to_have_text("none yet")
 
     # Removing a movie updates the list at once.
     page.locator("#mine .remove").first.click()
