@@ -437,7 +437,7 @@ def check_target(db: str | os.PathLike) -> None:
         return
     path = Path(db)
     if path.is_dir():
-        raise DataError(f"{path}: is a folder; {said('--db', 'db')} names the store file to write (e.g. "
+        raise DataError(f"{path}: is a folder; {_flag('--db')} names the store file to write (e.g. "
                         f"{path / 'store.sqlite'})")
     if not path.parent.is_dir():
         blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
@@ -446,7 +446,7 @@ def check_target(db: str | os.PathLike) -> None:
         raise DataError(f"{path.parent}: no such folder for the store {path.name}")
     if path.exists() and not is_store(path):
         raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
-                        f"(remove it or choose another {said('--db', 'db')})")
+                        f"(remove it or choose another {_flag('--db')})")
 
 
 def is_store(path: Path) -> bool:
@@ -461,6 +461,12 @@ def is_store(path: Path) -> bool:
             con.close()
     except sqlite3.Error:
         return False
+
+
+def _flag(flag: str) -> str:
+    """A flag (``--db``) as its reader knows it: the flag on the command line, the argument
+    it sets (``db``) to a caller of the library."""
+    return said(flag, flag.removeprefix("--"))
 
 
 def export_words(url: bool = False) -> str:
@@ -478,7 +484,7 @@ def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
     """Refuse a URL that is not PostgreSQL's in one line, its password hidden (it would
     otherwise be read as a file path, its "//" merged into one); named by ``flag`` on the
     command line, by the argument (``db``, ``profiles``) to a caller of the library."""
-    flag = said(flag, flag.removeprefix("--"))
+    flag = _flag(flag)
     text = "" if db is None else str(db)
     if "://" not in text:
         if re.match(r"(postgres|postgresql):", text, re.IGNORECASE):  # "postgresql:/u:pw@host/db": a path
@@ -712,16 +718,16 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
         except DataError as e:  # (named by its flag: --db on the same server failed alike, in the same words)
             if profiles is None:
                 raise
-            raise type(e)(f"{said('--profiles', 'profiles')} {e}") from None
+            raise type(e)(f"{_flag('--profiles')} {e}") from None
     check_url(profiles, "--profiles")
     if profiles is not None and not Path(profiles).parent.is_dir():  # a typo would make folders
-        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: no such folder {Path(profiles).parent}")
+        raise DataError(f"{_flag('--profiles')} {profiles}: no such folder {Path(profiles).parent}")
     if profiles is not None and Path(profiles).is_dir():
-        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: a folder; name the profiles file (new, or one a "
+        raise DataError(f"{_flag('--profiles')} {profiles}: a folder; name the profiles file (new, or one a "
                         "server wrote)")
     if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
         # The next export replaces a store whole, and the profiles in it with it.
-        raise DataError(f"{said('--profiles', 'profiles')} {profiles}: is a store written by export, which the next export replaces; "
+        raise DataError(f"{_flag('--profiles')} {profiles}: is a store written by export, which the next export replaces; "
                         "keep profiles in a file of their own")
     return ProfileStore(where)
 
