@@ -962,9 +962,9 @@ def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
     if config.get(first) != wanted[first]:
         return []
     used = {k: config.get(k) for k in wanted}
-    given = "" if used == dict(wanted) else f"; a ranking protocol gives it {_pairs(wanted)} for each left unset"
-    return [f"{model.name}: measured as trained for ranking ({_pairs(used)}: its ranking variant"
-            + (", which a ranking protocol gives it for each of these left unset" if not given else given) + ")"]
+    how = ", which a ranking protocol gives it for each of these left unset" if used == dict(wanted) \
+        else f"; a ranking protocol gives it {_pairs(wanted)} for each left unset"
+    return [f"{model.name}: measured as trained for ranking ({_pairs(used)}: its ranking variant{how})"]
 
 
 #: Fewer people measured than this (ranking), or held-out ratings (rating protocols), and
