@@ -740,10 +740,20 @@ def test_an_option_without_its_value_points_to_its_commands_help(capsys, argv, s
      "cinerec: error: data info: --data needs a value (the next word, --columns, is an option)"),
     (["recommend", "--run", "r", "--user", "-k", "3"],
      "cinerec: error: recommend: --user needs a value (the next word, -k, is an option)"),
+    # A misspelt option taken as the value: export wrote a store named "--quite" and ended well.
+    (["export", "--run", "r", "--db", "--quite"],
+     "cinerec: error: export: --db needs a value (the next word, --quite, looks like an option; did you mean "
+     "--quiet?); a value that starts with -- is given as --db=--quite"),
+    (["evaluate", "--data", "--modle", "ease"],
+     "cinerec: error: evaluate: --data needs a value (the next word, --modle, looks like an option; did you mean "
+     "--model?); a value that starts with -- is given as --data=--modle"),
 ])
-def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(capsys, argv, said):
+def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(capsys, argv, said, tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert capsys.readouterr().err == said + "\n"
+    assert not list(tmp_path.iterdir())  # (nothing written under the misspelt name)
 
 
 @pytest.mark.parametrize("argv, usage", [
@@ -783,6 +793,7 @@ def test_under_torchrun_rank_0_alone_shows_the_help_or_version(capsys, monkeypat
     (["data", "fetch", "--help"], "SOURCE: A release name (ml-100k,"),
     (["data", "info", "--help"], "SOURCE: The ratings, as --data names them"),
     (["run", "--help"], "STUDY.toml: The study file (see studies/ for examples)."),
+    (["movies", "--help"], " WORDS: Words of the title"),  # (it read "WORDS]...:")
 ])
 def test_a_positional_argument_s_help_is_shown(capsys, argv, said):
     # Plain help listed "SOURCE  [required]" alone: the argument's own help was never shown.

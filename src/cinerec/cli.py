@@ -287,6 +287,15 @@ def _value_missing(command: click.Command, argv: list[str]) -> str | None:
             break
         if a in takes and argv[i + 1] in options:
             return f"{' '.join(words)}: {a} needs a value (the next word, {argv[i + 1]}, is an option)"
+        if a in takes and argv[i + 1].startswith("--") and len(argv[i + 1]) > 2:
+            # A misspelt option (export --db --quite) was taken as the value: a store named
+            # "--quite" was written, and the command ended well.
+            import difflib
+
+            close = difflib.get_close_matches(argv[i + 1].split("=", 1)[0], sorted(options), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return (f"{' '.join(words)}: {a} needs a value (the next word, {argv[i + 1]}, looks like an option{hint}); "
+                    f"a value that starts with -- is given as {a}={argv[i + 1]}")
     return None
 
 
@@ -374,7 +383,9 @@ def _with_argument_help(command: click.Command) -> click.Command:
         info = next((m for m in getattr(hints.get(param.name or ""), "__metadata__", ())
                      if isinstance(m, typer.models.ArgumentInfo) and m.help), None)
         if info is not None and info.help and info.help not in (command.help or ""):
-            said.append(f"{(param.metavar or (param.name or '').upper()).strip('[]')}: {info.help}")
+            # ("[WORDS]..." of an argument taking many: "WORDS")
+            name = (param.metavar or (param.name or "").upper()).removesuffix("...").strip("[]")
+            said.append(f"{name}: {info.help}")
     if said:
         command.help = "\n\n".join([(command.help or "").rstrip(), *said]).strip()
     return command
