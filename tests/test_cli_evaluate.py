@@ -56,8 +56,13 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--model", "nope", "--protocol", "loo-sampled"], "unknown model 'nope'"),
-        (["--model", "ease", "--protocol", "nope"], "unknown protocol 'nope'"),
+        (["--model", "nope", "--protocol", "loo-sampled"], "unknown model 'nope' (known: als,"),
+        (["--model", "ease", "--protocol", "nope"], "unknown protocol 'nope' (known: loo-sampled,"),
+        # A slip is told what it is close to, in any case: it listed the 20 models alone.
+        (["--model", "eas"], "unknown model 'eas' (did you mean 'ease'? known: als,"),
+        (["--model", "EASE"], "unknown model 'EASE' (did you mean 'ease'? known: als,"),
+        (["--model", "ease", "--protocol", "loo-sample"], "unknown protocol 'loo-sample' (did you mean 'loo-sampled'? "
+                                                          "known: loo-sampled,"),
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbors=zero"], "neighbors"),
         (["--model", "itemknn", "--protocol", "loo-full", "--set", "neighbours=5"], "unknown key 'neighbours'"),
         (["--model", "ease", "--protocol", "loo-full", "--protocol-option", "fold=u1"], "unknown option 'fold'"),

@@ -6,13 +6,13 @@ import contextlib
 import contextvars
 import functools
 import re
-from typing import Callable, Iterator, Mapping, ParamSpec, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory",
-           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words"]
+           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words", "unknown_name"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
 #: "cli" (the command line, and a study file, which words its flags its own way). The
@@ -153,6 +153,19 @@ class NotFoundError(CinerecError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+def unknown_name(what: str, name: object, known: Iterable[str]) -> str:
+    """``unknown model 'eas' (did you mean 'ease'? known: als, ease, ...)``: a name given
+    that is none of ``known``, with the one it is closest to (in any case, spaces aside)."""
+    import difflib
+
+    known = list(known)
+    folded = {k.lower(): k for k in known}
+    text = str(name).strip().lower() if isinstance(name, str) else ""
+    close = [folded[c] for c in difflib.get_close_matches(text, list(folded), n=1)] if text else []
+    maybe = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {what} {name!r} ({maybe}known: {', '.join(known)})"
 
 
 def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:

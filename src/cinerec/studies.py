@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            in_cli_words, out_of_memory)
+                            in_cli_words, out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -880,7 +880,7 @@ class _Reader:
         settings = dict(settings)
         name = settings.pop("model", label)
         if not isinstance(name, str) or name not in MODELS:
-            msg = f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})"
+            msg = unknown_name("model", name, sorted(MODELS))
             if label == name:
                 msg += '; a label that is not a model name needs model = "NAME" in its table'
             raise self.fail(table, "model" if label != name else None, msg)

@@ -64,7 +64,7 @@ def quickstart(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.errors import ConfigError, TooFewUnseen
+    from cinerec.errors import ConfigError, TooFewUnseen, unknown_name
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_said
     from cinerec.data.dataset import reading_notes, synthetic_list_notes, synthetic_notes
@@ -83,7 +83,7 @@ def quickstart(
     names = list(dict.fromkeys(n for n in said if n))
     unknown = [n for n in names if n not in MODELS]
     if unknown:
-        raise ConfigError(f"--model: unknown model {unknown[0]!r} (known: {', '.join(sorted(MODELS))})")
+        raise ConfigError(f"--model: {unknown_name('model', unknown[0], sorted(MODELS))}")
     if not names:
         raise ConfigError("--model: no model named")
     twice = [n for n in names if said.count(n) > 1]

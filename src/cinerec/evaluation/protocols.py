@@ -31,7 +31,7 @@ import numpy as np
 from cinerec.config import MAX_SEED, from_numpy, shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
-from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect, python_words, said
+from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect, python_words, said, unknown_name
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
@@ -1505,7 +1505,7 @@ def get_protocol(name: str, **options: Any) -> Protocol:
     try:
         cls = PROTOCOLS[name]
     except KeyError:
-        raise NotFoundError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
+        raise NotFoundError(unknown_name("protocol", name, PROTOCOLS)) from None
     return cls(**options)
 
 

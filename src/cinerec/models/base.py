@@ -25,7 +25,7 @@ from cinerec.config import Config
 # so annotations there spell the base class with this alias.
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, expect
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, expect, unknown_name
 from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
@@ -59,7 +59,7 @@ def model_class(name: str) -> type["Recommender"]:
     try:
         return MODELS[name]
     except KeyError:
-        raise NotFoundError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
+        raise NotFoundError(unknown_name("model", name, sorted(MODELS))) from None
 
 
 def create(name: str, config: Config | dict[str, Any] | None = None, *, where: str = "config") -> "Recommender":
