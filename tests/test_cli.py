@@ -756,6 +756,21 @@ def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(ca
     assert not list(tmp_path.iterdir())  # (nothing written under the misspelt name)
 
 
+@pytest.mark.parametrize("argv, said", [
+    # Another command's option: click offered this command's closest names ("Did you mean
+    # one of: '--quiet', '--run', '--user'?").
+    (["recommend", "--run", "r", "--user", "1", "--tune", "3"],
+     "recommend: no such option --tune: it is an option of evaluate, train and run, not of cinerec recommend"),
+    (["evaluate", "--data", "x", "--model", "ease", "--resume"],
+     "evaluate: no such option --resume: it is an option of train, not of cinerec evaluate"),
+    (["evaluate", "--data", "x", "--model", "ease", "--modle", "x"], "Did you mean '--model'?"),  # (a slip: click's)
+])
+def test_another_commands_option_names_the_commands_that_take_it(capsys, argv, said):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cinerec: error: ") and said in err and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize("argv, usage", [
     (["run", "--out", "-h"], "Usage: cinerec run [OPTIONS] STUDY.toml"),  # was a run folder named "-h"
     (["run", "-h", "--out"], "Usage: cinerec run [OPTIONS] STUDY.toml"),  # was "--out requires an argument"

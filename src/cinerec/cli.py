@@ -455,9 +455,34 @@ def _usage_error(error: click_errors.ClickException, root: click.Command, argv: 
                        f"(--json works with: {', '.join(_json_commands(root))})")
         elif hint is not None:
             message = f"no such option {name}: {hint}"
+        elif owners := _commands_taking(root, name):
+            # Another command's option (recommend --tune 3): click offered the closest names
+            # of this command ("Did you mean --quiet, --run, --user?").
+            message = f"no such option {name}: it is an option of {_listed(owners)}, not of {where}"
     command = where.removeprefix("cinerec").strip()
     _say_error(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)")
     return 2
+
+
+def _commands_taking(root: click.Command, option: str | None) -> list[str]:
+    """The commands (``cinerec data info``...) that take ``option``."""
+    found: list[str] = []
+
+    def walk(command: click.Command, path: str) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+        elif any(option in (*p.opts, *getattr(p, "secondary_opts", ())) for p in command.params):
+            found.append(path.removeprefix("cinerec "))
+
+    if option:
+        walk(root, "cinerec")
+    return found
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _peer_lost(error: RuntimeError) -> bool:
