@@ -1,6 +1,7 @@
 """Atomic writes: a name holds the old file or the whole new one, with the usual permissions."""
 
 import os
+import shutil
 import stat
 import threading
 from pathlib import Path
@@ -258,6 +259,33 @@ def test_a_claim_sweeps_what_a_killed_command_left_beside_its_folder(tmp_path):
         pass
     assert not old.exists() and fresh.exists()  # (one written a moment ago may be a live writer's)
     assert other.exists()
+
+
+def test_a_claim_clears_or_puts_back_the_earlier_folder_a_writer_killed_in_its_swap_left(tmp_path):
+    # A writer killed during its swap left the earlier folder as .NAME.old-PID, never swept:
+    # a whole 27 MB run (126 MB release) kept hidden beside the new one for good.
+    import subprocess
+    import sys
+
+    from cinerec.io import claimed
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # (a process that has ended)
+    out = tmp_path / "out"
+    out.mkdir()
+    gone, live = tmp_path / f".out.old-{pid}", tmp_path / f".out.old-{os.getpid()}"
+    for leftover in (gone, live):
+        (leftover / "models").mkdir(parents=True)
+    with claimed(out):
+        pass
+    assert not gone.exists() and live.exists() and out.is_dir()  # (a live writer's is its own)
+    # Killed between its two renames: no folder in place, the earlier one is put back.
+    shutil.rmtree(live)
+    out.rmdir()
+    (gone / "models").mkdir(parents=True)
+    with claimed(out):
+        pass
+    assert (out / "models").is_dir() and not gone.exists()
 
 
 def test_a_lock_file_removed_by_the_command_letting_it_go_is_not_held(tmp_path, monkeypatch):
