@@ -337,6 +337,31 @@ def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_
     assert open_run(out).model("neumf").config.epochs == 4 and open_run(out).meta["config"]["neumf"]["epochs"] == 4
 
 
+def test_a_resumed_run_interrupted_while_saving_is_saved_whole_first(small_data, neumf_run, tmp_path, capsys,
+                                                                       monkeypatch):
+    # Ctrl-C (or SIGTERM) landing in the save of a resumed finished run left no run at all:
+    # the run it replaced was gone and the new one unfinished.
+    import os
+    import shutil
+    import signal
+
+    from cinerec import runs
+
+    out = tmp_path / "resumed"
+    shutil.copytree(neumf_run, out)
+    real = runs.save_model
+
+    def interrupted_while_saving(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "save_model", interrupted_while_saving)
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4", "--protocol-option",
+                 "valid=true", "--resume", "--out", str(out), "--quiet"]) == 130
+    assert f"the run {out} had been written in full before" in capsys.readouterr().err
+    assert open_run(out).meta["config"]["neumf"]["epochs"] == 4
+
+
 def test_resume_with_other_side_features_is_refused(small_data, tmp_path, capsys):
     # The same ratings with other user demographics: the checkpoint's weights were trained
     # on the old ones, and resuming went on as if nothing had changed.

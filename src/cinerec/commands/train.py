@@ -177,16 +177,24 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     if epochs_s is not None:
         metrics[recommender.name]["seconds_epochs"] = epochs_s
     measured = figure_notes(prepared, recommender) + below_mean(prepared, result)  # what the figures measure
-    with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
-        # A resumed finished run stops being one first, so a save cut short never leaves
-        # its old figures beside a new model: it is then an unfinished run, to resume again.
-        (out / "run.json").unlink(missing_ok=True)
-        save_dataset(out, dataset)
-        save_model(out, recommender)
-        finish_run(out, meta=meta, metrics=metrics,
-                   report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                  epochs_s, shown, measured + synthetic_notes(dataset), dataset,
-                                  record.get("transforms", [])))
+    from cinerec.io import interrupts_deferred, note_finished
+
+    # A finished run resumed is saved whole once its save begins (Ctrl-C and SIGTERM wait for
+    # it): cut short, the run it replaced was gone and the new one unfinished.
+    replacing = (out / "run.json").exists()
+    with interrupts_deferred() if replacing else contextlib.nullcontext():
+        with _undone_on_failure(out, made):  # run.json comes last: until then nothing counts as a run
+            # A resumed finished run stops being one first, so a save cut short (killed) never
+            # leaves its old figures beside a new model: it is then an unfinished run, to resume again.
+            (out / "run.json").unlink(missing_ok=True)
+            save_dataset(out, dataset)
+            save_model(out, recommender)
+            finish_run(out, meta=meta, metrics=metrics,
+                       report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
+                                      epochs_s, shown, measured + synthetic_notes(dataset), dataset,
+                                      record.get("transforms", [])))
+        if replacing:
+            note_finished(f"the run {out}", out / "run.json")
     said = measured + synthetic_notes(dataset)
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
