@@ -42,6 +42,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
 
 
+def test_a_full_disk_inside_a_folder_being_written_names_the_folder_asked_for(tmp_path):
+    # It named the unfinished copy (".../.qs.611yawsb.tmp/dataset: No space left on device"),
+    # a path gone by the time it was read, never the --out given.
+    import errno
+
+    with pytest.raises(OSError) as e:
+        with atomic_dir(tmp_path / "qs") as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "dataset"))
+    assert e.value.filename == str(tmp_path / "qs" / "dataset") and e.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_a_folder_under_a_file_is_one_clear_error(tmp_path):
     from cinerec.errors import ConfigError
     from cinerec.io import atomic_dir

@@ -241,7 +241,13 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     except OSError as e:  # a file where a folder of the path should be, no permission...
         raise _cannot_write(path, "folder", e) from None
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:  # (a full disk: said of the folder asked for, not of its unfinished copy)
+            name = os.fspath(e.filename) if isinstance(e.filename, (str, os.PathLike)) else None
+            if name is not None and (name == str(tmp) or name.startswith(f"{tmp}{os.sep}")) and e.errno is not None:
+                raise OSError(e.errno, e.strerror, given + name[len(str(tmp)):]) from None
+            raise
         keep_only_if_not_interrupted()
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
