@@ -290,10 +290,10 @@ def _value_missing(command: click.Command, argv: list[str]) -> str | None:
         if a in takes and argv[i + 1].startswith("--") and len(argv[i + 1]) > 2:
             # A misspelt option (export --db --quite) was taken as the value: a store named
             # "--quite" was written, and the command ended well.
-            import difflib
+            from cinerec.errors import closest
 
-            close = difflib.get_close_matches(argv[i + 1].split("=", 1)[0], sorted(options), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            close = closest(argv[i + 1].split("=", 1)[0], sorted(options))
+            hint = f"; did you mean {close}?" if close else ""
             return (f"{' '.join(words)}: {a} needs a value (the next word, {argv[i + 1]}, looks like an option{hint}); "
                     f"a value that starts with -- is given as {a}={argv[i + 1]}")
     return None

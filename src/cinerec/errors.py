@@ -12,7 +12,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory",
-           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words", "unknown_name"]
+           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words", "unknown_name", "closest"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
 #: "cli" (the command line, and a study file, which words its flags its own way). The
@@ -155,16 +155,23 @@ class NotFoundError(CinerecError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def unknown_name(what: str, name: object, known: Iterable[str]) -> str:
-    """``unknown model 'eas' (did you mean 'ease'? known: als, ease, ...)``: a name given
-    that is none of ``known``, with the one it is closest to (in any case, spaces aside)."""
+def closest(name: object, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``name`` reads most like (in any case, spaces aside), if
+    any is close: what a "did you mean" names."""
     import difflib
 
-    known = list(known)
     folded = {k.lower(): k for k in known}
     text = str(name).strip().lower() if isinstance(name, str) else ""
-    close = [folded[c] for c in difflib.get_close_matches(text, list(folded), n=1)] if text else []
-    maybe = f"did you mean {close[0]!r}? " if close else ""
+    close = difflib.get_close_matches(text, list(folded), n=1) if text else []
+    return folded[close[0]] if close else None
+
+
+def unknown_name(what: str, name: object, known: Iterable[str]) -> str:
+    """``unknown model 'eas' (did you mean 'ease'? known: als, ease, ...)``: a name given
+    that is none of ``known``, with the one it is closest to (:func:`closest`)."""
+    known = list(known)
+    close = closest(name, known)
+    maybe = f"did you mean {close!r}? " if close else ""
     return f"unknown {what} {name!r} ({maybe}known: {', '.join(known)})"
 
 

@@ -127,7 +127,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         if "fold" in asked:  # the fold trained on, known now (data without official folds is split at random)
             asked.update(fold="all" if prepared.folds else str(prepared.fold), fold_given=True)
             if main and not resumed:  # (a resume's mark keeps the killed run's: its checkpoint may refuse this one)
-                _mark(out, {**_marked(out), "fold": asked["fold"], "fold_given": True})
+                _mark(out, _with_fold(_marked(out), asked["fold"]))
         tuned = None
         if tune is not None:  # the winner is trained afresh below, with checkpoints
             from cinerec.commands.evaluate import _tune, _with
@@ -347,9 +347,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 else None
             if _fold_named(fold):
                 ran["fold"] = fold
-            record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}
-            if fold is not None:  # (the fold it trained on, kept in the mark should this resume be killed)
-                record.update(fold=fold, fold_given=True)
+            record = _with_fold(record, fold)  # (the fold it trained on, kept should this resume be killed)
             _same_filters_and_seed(out, ran, asked)
             if asked is not None and ran["protocol"] and ran["protocol"] != asked["protocol"]:
                 # Another protocol splits the data otherwise: the checkpoint would refuse it
@@ -404,9 +402,7 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
 
         then = _marked(out) if resume else {}
         if resume:  # the mark keeps the fold the killed run trained on (its checkpoint may refuse the one asked)
-            record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}
-            if "fold" in then and then.get("fold_given", True):
-                record.update(fold=then["fold"], fold_given=True)
+            record = _with_fold(record, then["fold"] if "fold" in then and then.get("fold_given", True) else None)
         if then.get("model") not in (None, model.name):  # (refused before any data is read or searched)
             raise ConfigError(f"--resume: the run killed in {out} trained {then['model']}, and {model.name} is asked "
                               f"now; give --model {then['model']} to go on with it, or drop --resume to start again")
@@ -515,7 +511,7 @@ def _mark(out: Path, record: dict[str, Any]) -> None:
     from cinerec.errors import ConfigError
 
     if not record.get("fold_given"):  # (the protocol's default is not the fold trained on until the data is
-        record = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}  # read: it may have none)
+        record = _with_fold(record, None)  # read: it may have none)
     text, path = json.dumps(record, default=str), out / _MARK
     try:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -538,6 +534,12 @@ def _protocol_options(name: str, options: Any) -> dict[str, Any]:
 
     taken = {k: v for k, v in get_protocol(name, **dict(options or {})).options().items() if k != "ks"}
     return dict(json.loads(json.dumps(taken, default=str)))
+
+
+def _with_fold(record: dict[str, Any], fold: Any) -> dict[str, Any]:
+    """``record`` (a mark's) holding ``fold`` as the fold trained on, or none (``None``)."""
+    kept = {k: v for k, v in record.items() if k not in ("fold", "fold_given")}
+    return kept if fold is None else {**kept, "fold": fold, "fold_given": True}
 
 
 def _fold_named(fold: Any) -> bool:
