@@ -150,6 +150,47 @@ def test_one_film_given_under_its_two_ids_with_two_verdicts_is_refused_or_the_la
         Lists(run.dataset, run.model()).history_frame(ratings={246: 1, 268: 5})
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_one_film_rated_under_its_two_ids_at_once_keeps_one_verdict(backend, run_dir, store_path, tmp_path, request):
+    # Two PUTs at once, Chasing Amy as 246 (5 stars) and as 268 (1 star): each read the
+    # profile before the other wrote, and both verdicts were kept.
+    import sqlite3
+    import threading
+    import time
+
+    if backend == "sqlite":
+        profiles = str(tmp_path / "profiles.sqlite")
+    else:
+        profiles = request.getfixturevalue("pg_url")
+    with TestClient(create_app(run_dir, store_path, profiles=profiles)) as client:
+        pid = client.post("/profiles", json={"liked": ["50"]}).json()["profile_id"]
+        # Another writer holds the profile while both changes come in, then lets go.
+        if backend == "sqlite":
+            holder = sqlite3.connect(profiles, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        else:
+            import psycopg
+
+            holder = psycopg.connect(profiles)
+            holder.execute("SELECT 1 FROM cinerec_profiles.profiles WHERE profile_id = %s FOR UPDATE", (pid,))
+        answers: dict[str, int] = {}
+
+        def put(movie: str, stars: int) -> None:
+            answers[movie] = client.put(f"/profiles/{pid}/ratings", json={"ratings": {movie: stars}}).status_code
+
+        threads = [threading.Thread(target=put, args=a) for a in (("246", 5), ("268", 1))]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)  # both waiting on the writer (were one late, it would find the other written)
+        holder.commit() if backend == "postgres" else holder.execute("COMMIT")
+        for t in threads:
+            t.join()
+        holder.close()
+        assert answers == {"246": 200, "268": 200}
+        ratings = client.get(f"/profiles/{pid}").json()["ratings"]
+    assert ratings in ({"50": None, "246": 5.0}, {"50": None, "268": 1.0}), ratings
+
+
 def test_one_list_holds_a_film_once_whichever_id_scores_first(train_run, truth):
     # Neither id rated, a list held both (user 853: 876 and 881, Money Talks (1997) twice).
     from cinerec.data.dataset import title_twins

@@ -799,16 +799,14 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         given = _canonical(svc, ratings, body.field)
-        # A film rated again under its other id replaces the verdict given under the first.
-        forget: set[str] = set()
+        # A film rated again under its other id replaces the verdict given under the first,
+        # as the profile stands when the change is written (another at once is seen).
+        def forget(stored: dict[str, float | None]) -> list[str]:
+            return sorted(_superseded(svc, {**{m: s for m, s in stored.items() if m not in given}, **given}) - set(given))
+
         twins = svc.lists.twins
-        if twins is not None and twins[[svc.item_index(m) for m in given]].nnz:
-            try:
-                stored = svc.profiles.get(profile_id)
-            except Unavailable as e:
-                raise Unavailable(f"{e}; nothing saved") from None
-            forget = _superseded(svc, {**{m: s for m, s in stored.items() if m not in given}, **given}) - set(given)
-        svc.profiles.set_ratings(profile_id, given, forget=sorted(forget))
+        twinned = twins is not None and twins[[svc.item_index(m) for m in given]].nnz > 0
+        svc.profiles.set_ratings(profile_id, given, forget=forget if twinned else None)
         return _profile(svc, profile_id, k, genre)
 
     @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"])

@@ -910,15 +910,19 @@ class PgProfileStore:
         self._write(go)
         return pid
 
-    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None], forget: Iterable[str] = ()) -> None:
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None],
+                    forget: Callable[[dict[str, float | None]], Iterable[str]] | None = None) -> None:
         _known_text(profile_id)
-        now = time.time()
-        gone = [(profile_id, str(m)) for m in forget]
 
         def go(con: Any) -> None:
-            cur = con.execute(f"UPDATE {PROFILES_SCHEMA}.profiles SET updated = %s WHERE profile_id = %s", (now, profile_id))
-            if cur.rowcount == 0:
+            # The profile's row locked first: a change at once to the same profile waits,
+            # then reads what this one wrote (each statement sees what was committed).
+            if con.execute(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s FOR UPDATE",
+                           (profile_id,)).fetchone() is None:
                 raise NotFoundError(f"unknown profile id {profile_id!r}")
+            now = time.time()  # once the lock is held: the order the changes were made in
+            con.execute(f"UPDATE {PROFILES_SCHEMA}.profiles SET updated = %s WHERE profile_id = %s", (now, profile_id))
+            gone = [(profile_id, str(m)) for m in forget(_ratings_of(con, profile_id))] if forget is not None else []
             if gone:
                 with con.cursor() as c:
                     c.executemany(f"DELETE FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s AND movie_id = %s", gone)
@@ -947,8 +951,7 @@ class PgProfileStore:
         _known_text(profile_id)
         if not self._read(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)):
             raise NotFoundError(f"unknown profile id {profile_id!r}")
-        rows = self._read(f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s "
-                          "ORDER BY updated, movie_id", (profile_id,))
+        rows = self._read(*_ratings_query(profile_id))
         return {m: s for m, s in rows}
 
     def count(self) -> int:
@@ -998,6 +1001,17 @@ def _known_text(profile_id: str) -> None:
     404 as SQLite gives, not the driver's error (a 500)."""
     if "\x00" in profile_id:
         raise NotFoundError(f"unknown profile id {profile_id!r}")
+
+
+def _ratings_query(pid: str) -> tuple[str, tuple[str]]:
+    """The query reading profile ``pid``'s ratings, in the order they were entered."""
+    return (f"SELECT movie_id, stars FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s ORDER BY updated, movie_id",
+            (pid,))
+
+
+def _ratings_of(con: Any, pid: str) -> dict[str, float | None]:
+    """``{movie_id: stars or None}`` of profile ``pid``, read on ``con`` (in a transaction)."""
+    return {m: s for m, s in con.execute(*_ratings_query(pid)).fetchall()}
 
 
 def _upsert(con: Any, pid: str, ratings: Mapping[str, float | None], now: float) -> None:

@@ -997,26 +997,28 @@ class ProfileStore:
         self._write(go)
         return pid
 
-    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None], forget: Iterable[str] = ()) -> None:
-        """Add or replace ratings (``None`` = liked) of an existing profile, and forget the
-        movies ``forget``, in one transaction."""
-        now = time.time()
-
+    def set_ratings(self, profile_id: str, ratings: Mapping[str, float | None],
+                    forget: Callable[[dict[str, float | None]], Iterable[str]] | None = None) -> None:
+        """Add or replace ratings (``None`` = liked) of an existing profile, in one
+        transaction; ``forget``, given the profile's ratings as they stand then, names
+        movies to forget with them (read under the write lock: two changes at once each
+        see the other's)."""
         def go(con: sqlite3.Connection) -> None:
+            now = time.time()  # once the lock is held: the order the changes were made in
             if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?", (now, profile_id)).rowcount == 0:
                 raise NotFoundError(f"unknown profile id {profile_id!r}")
-            con.executemany("DELETE FROM ratings WHERE profile_id = ? AND movie_id = ?",
-                            [(profile_id, str(m)) for m in forget])
+            if forget is not None:
+                con.executemany("DELETE FROM ratings WHERE profile_id = ? AND movie_id = ?",
+                                [(profile_id, str(m)) for m in forget(_ratings_of(con, profile_id))])
             _upsert(con, profile_id, ratings, now)
 
         self._write(go)
 
     def remove_rating(self, profile_id: str, movie_id: str) -> bool:
         """Forget one movie of a profile; ``False`` when it was not there."""
-        now = time.time()
-
         def go(con: sqlite3.Connection) -> bool:
-            if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?", (now, profile_id)).rowcount == 0:
+            if con.execute("UPDATE profiles SET updated = ? WHERE profile_id = ?",
+                           (time.time(), profile_id)).rowcount == 0:
                 raise NotFoundError(f"unknown profile id {profile_id!r}")
             return con.execute("DELETE FROM ratings WHERE profile_id = ? AND movie_id = ?",
                                (profile_id, str(movie_id))).rowcount > 0
@@ -1028,9 +1030,7 @@ class ProfileStore:
         con = self._conn()
         if con.execute("SELECT 1 FROM profiles WHERE profile_id = ?", (profile_id,)).fetchone() is None:
             raise NotFoundError(f"unknown profile id {profile_id!r}")
-        rows = con.execute("SELECT movie_id, stars FROM ratings WHERE profile_id = ? ORDER BY updated, movie_id",
-                           (profile_id,)).fetchall()
-        return {m: s for m, s in rows}
+        return _ratings_of(con, profile_id)
 
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
@@ -1047,6 +1047,13 @@ class ProfileStore:
             if path.exists() and not os.access(path, os.W_OK):
                 return f"{self.path}: read-only ({what} cannot be written): changes are refused"
         return None
+
+
+def _ratings_of(con: sqlite3.Connection, pid: str) -> dict[str, float | None]:
+    """``{movie_id: stars or None}`` of profile ``pid``, in the order they were entered."""
+    rows = con.execute("SELECT movie_id, stars FROM ratings WHERE profile_id = ? ORDER BY updated, movie_id",
+                       (pid,)).fetchall()
+    return {m: s for m, s in rows}
 
 
 def _upsert(con: sqlite3.Connection, pid: str, ratings: Mapping[str, float | None], now: float) -> None:
