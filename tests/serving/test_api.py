@@ -1138,6 +1138,13 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
                  "--out", str(tmp_path / "r"), "-q"]) == 0
     own = open_run(tmp_path / "r")
     assert own.top_n([], 3).dtypes.to_dict() == own.top_n(["u001"], 3).dtypes.to_dict()
+    # A reason naming no movie (popular ones fill the list) is missing in a column typed as
+    # the movie ids are (it was object, holding float NaN beside the ids).
+    full = own.top_n(["u001"], 48)
+    unnamed = full["reason_movie_id"].isna()
+    assert unnamed.any() and not unnamed.all(), full
+    assert full["reason_movie_id"].dtype == full["movie_id"].dtype
+    assert set(full["reason_movie_id"].dropna()) <= set(map(str, own.dataset.item_ids.raw))
 
 
 def test_similar_movies_and_cold_start_from_python_by_raw_ids(run, client):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cinerec.cli import main
+from cinerec.runs import open_run
 
 
 def _out(capsys, *argv: str) -> tuple[int, str, str]:
@@ -153,6 +154,9 @@ def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100
     assert code == 0 and len(got["similar"]) == 100, err
     assert got["notes"] == ["100 movies listed, not 500: model 'itemknn' keeps 100 similar movies per movie (its "
                             "neighbors setting)"]
+    # A notebook's frame says it too (its notes were empty).
+    frame = open_run(run_dir).similar(50, k=500)
+    assert len(frame) == 100 and frame.attrs["notes"] == got["notes"]
     # knnbaseline's neighbours predict stars; its similar movies are not cut by them.
     run_dir = build_run(tmp_path / "knn", ml100k_dir, models=("knnbaseline",))
     code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "1500", "-k", "1000", "--json")
@@ -160,6 +164,7 @@ def test_similar_names_the_neighbours_a_model_keeps_when_they_cut_the_list(ml100
     assert code == 0 and 80 < len(got["similar"]) < 1000, err
     assert got["notes"] == [f"{len(got['similar'])} movies listed, not 1000: model 'knnbaseline' finds no more movies "
                             "like movie 1500 (only those with a positive similarity are listed)"]
+    assert open_run(run_dir).similar(1500, k=1000).attrs["notes"] == got["notes"]
 
 
 def test_similar_names_the_neighbours_of_the_member_that_lists_for_an_ensemble(ml100k_dir, tmp_path, capsys):

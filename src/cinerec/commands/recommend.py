@@ -229,8 +229,6 @@ def similar(
 
     Only movies with a positive similarity are listed, so fewer than -k may come back.
     """
-    import numpy as np
-
     from cinerec.commands.show import print_json, say
     from cinerec.data.dataset import synthetic_list_notes
     from cinerec.runs import open_run
@@ -249,24 +247,10 @@ def similar(
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
-    capped, kept_all, kept = "", False, None  # (its neighbors setting, where that cut the list)
-    # (every other film: a film under two ids is listed once, and this one's other id never)
-    if len(listed) < min(k, lists.films_left(given=np.array([item]))):
-        # (item-kNN's lists are its kept neighbours; seqknn keeps its neighbours of what
-        # follows each movie, while its similar movies are those that lead to it, of no
-        # count; other models' neighbors settings, knnbaseline's, count what predicts
-        # stars, not these lists)
-        source = _listing(lists.model)
-        kept = getattr(source.config, "neighbors", None) if source.name == "itemknn" else None
-        whose = f"model {name!r}" if source is lists.model else f"the {source.name} in model {name!r}"
-        listed_n = f"{len(listed)} movie{'' if len(listed) == 1 else 's'} listed, not {k}"
-        if kept:  # the neighbours it keeps, this movie's other id among them (left out of the list) or not
-            _, found = lists.model.similar_items([item], min(kept, opened.dataset.n_items))
-            kept_all = int(np.sum(np.isfinite(found[0]) & (found[0] > 0))) >= kept
-            capped = f"{whose} keeps {kept} similar movie{'' if kept == 1 else 's'} per movie (its neighbors setting)"
-        notes.append(f"{listed_n}: {capped}" if capped and kept_all else
-                     f"{listed_n}: model {name!r} finds no more movies like movie {this['movie_id']!r} (only those "
-                     "with a positive similarity are listed)")
+    cut = lists.similar_cut(item, k, len(listed), name)
+    kept = cut[1] if cut else None  # (its neighbors setting, where that cut the list)
+    if cut:
+        notes.append(cut[0])
     short = notes[len(trailing):]
     if json:
         for note in short:
@@ -278,7 +262,7 @@ def similar(
         one = kept == 1
         why = (f"it keeps {kept} similar movie{'' if one else 's'} per movie (its neighbors setting), and "
                f"{'the one' if one else 'those'} it keeps for this movie {'is' if one else 'are'} this film under "
-               "another id" if capped and kept_all else "none has a positive similarity to it")
+               "another id" if kept else "none has a positive similarity to it")
         print(f"no movie like {this['title']}{year} under model {name!r}: {why}")
     else:
         say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
@@ -290,17 +274,6 @@ def similar(
         print(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}")
     for note in trailing:
         print(f"note: {note}")
-
-
-def _listing(model: Any) -> Any:
-    """The model whose own similar movies ``model`` lists: a two-stage model's retriever,
-    an ensemble's first member with a weight (their ``similar_items``)."""
-    from cinerec.models.ensemble import Ensemble
-    from cinerec.models.two_stage import TwoStage
-
-    while isinstance(model, (TwoStage, Ensemble)):
-        model = model._stages()[0] if isinstance(model, TwoStage) else model._lead()
-    return model
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:

@@ -658,11 +658,38 @@ class Lists:
         ``movie_id``, ``title``, ``year``, ``genres``, ``similarity``."""
         import pandas as pd
 
-        items, sims = self.similar(self.item_index(movie_id), k)
-        frame = pd.DataFrame([{"rank": r, **self.record(int(i)), "similarity": float(s)}
-                              for r, (i, s) in enumerate(zip(items, sims), 1)],
-                             columns=["rank", "movie_id", "title", "year", "genres", "similarity"])
-        return self._typed(frame)
+        item = self.item_index(movie_id)
+        items, sims = self.similar(item, k)
+        frame = self._typed(pd.DataFrame([{"rank": r, **self.record(int(i)), "similarity": float(s)}
+                                          for r, (i, s) in enumerate(zip(items, sims), 1)],
+                                         columns=["rank", "movie_id", "title", "year", "genres", "similarity"]))
+        cut = self.similar_cut(item, k, len(frame))
+        frame.attrs["notes"] = self._notes() + ([cut[0]] if cut else [])
+        return frame
+
+    def similar_cut(self, item: int, k: int, listed: int, name: str | None = None) -> tuple[str, int | None] | None:
+        """Why :meth:`similar` listed ``listed`` movies like movie index ``item``, fewer
+        than ``k`` while more films are left (``None`` where it did not): the line said
+        beside the list, and the neighbours item-kNN keeps per movie where that setting
+        cut it (else ``None``). ``name`` is the model's name in its run."""
+        name = name or self.model.name
+        if listed >= min(k, self.films_left(given=np.array([item]))):
+            return None
+        # (item-kNN's lists are its kept neighbours; seqknn keeps its neighbours of what
+        # follows each movie, while its similar movies are those that lead to it, of no
+        # count; other models' neighbors settings, knnbaseline's, count what predicts
+        # stars, not these lists)
+        source = _listing(self.model)
+        kept = getattr(source.config, "neighbors", None) if source.name == "itemknn" else None
+        listed_n = f"{listed} movie{'' if listed == 1 else 's'} listed, not {k}"
+        if kept:  # the neighbours it keeps, this movie's other id among them (left out of the list) or not
+            _, found = self.model.similar_items([item], min(kept, self.dataset.n_items))
+            if int(np.sum(np.isfinite(found[0]) & (found[0] > 0))) >= kept:
+                whose = f"model {name!r}" if source is self.model else f"the {source.name} in model {name!r}"
+                return (f"{listed_n}: {whose} keeps {kept} similar movie{'' if kept == 1 else 's'} per movie "
+                        "(its neighbors setting)"), kept
+        return (f"{listed_n}: model {name!r} finds no more movies like movie {self.record(item)['movie_id']!r} "
+                "(only those with a positive similarity are listed)"), None
 
     def history_frame(self, liked: Any = (), ratings: Any = None, k: int = 10) -> Any:
         """A pandas DataFrame of the top-``k`` for someone new, described by raw movie ids
@@ -726,6 +753,8 @@ class Lists:
     def _typed(self, frame: Any) -> Any:
         """The same column types whatever the rows (none included): whole years, ``<NA>``
         where unknown (not floats beside NaN), and movie ids as the data has them."""
+        import pandas as pd
+
         frame["year"] = frame["year"].astype("Int64")
         frame["rank"] = frame["rank"].astype(np.int64)
         for column in ("score", "similarity"):
@@ -739,8 +768,10 @@ class Lists:
                 frame["reason_movie_id"] = frame["reason_movie_id"].astype("Int64")
         else:  # text ids: str columns, as pandas types them when there are rows
             frame["movie_id"] = frame["movie_id"].astype(str)
-            if "reason_movie_id" in frame:
-                frame["reason_movie_id"] = frame["reason_movie_id"].astype(object)
+            if "reason_movie_id" in frame:  # missing where the reason names no movie, typed as the ids
+                ids = frame["movie_id"].dtype
+                frame["reason_movie_id"] = frame["reason_movie_id"].astype(ids if isinstance(ids, pd.StringDtype)
+                                                                           else object)
         return frame
 
     def item_index(self, movie: Any) -> int:
@@ -867,3 +898,14 @@ def _one_id(value: Any, what: str) -> None:
         raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({value!r:.60})")
     if value is None:  # (it said "unknown movie id None", as if None were an id the data lacks)
         raise ConfigError(f"{what} id: expected one {what} id, got None")
+
+
+def _listing(model: Any) -> Any:
+    """The model whose own similar movies ``model`` lists: a two-stage model's retriever,
+    an ensemble's first member with a weight (their ``similar_items``)."""
+    from cinerec.models.ensemble import Ensemble
+    from cinerec.models.two_stage import TwoStage
+
+    while isinstance(model, (TwoStage, Ensemble)):
+        model = model._stages()[0] if isinstance(model, TwoStage) else model._lead()
+    return model
