@@ -8,6 +8,7 @@ terminal is drawn at its full width and left to the terminal to wrap.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,10 @@ def print_json(value: Any) -> None:
     print(json_text(value, default=_plain))
 
 
+#: Spaces ending a line, before any closing style codes.
+_PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
 def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
                 numeric_from: int = 1) -> None:
     """A Rich table on stdout; columns from ``numeric_from`` on are right-aligned."""
@@ -48,9 +53,14 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
     width = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
     if width > console.width:  # draw it whole; cut columns would hide figures
         console = Console(file=sys.stdout, width=width)
-    if title is not None:
-        console.print(Text(title, style="bold"), soft_wrap=True)
-    console.print(table)
+    # Each line ends where its text does: Rich pads every row to the widest, and one long
+    # value (ml-100k's genres) made each short row wrap on a narrower terminal.
+    with console.capture() as drawn:
+        if title is not None:
+            console.print(Text(title, style="bold"), soft_wrap=True)
+        console.print(table)
+    sys.stdout.write(_PADDING.sub(r"\1", drawn.get()))
+    sys.stdout.flush()
 
 
 def print_leaderboard(results: Sequence[Any]) -> None:
