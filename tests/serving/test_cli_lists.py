@@ -312,13 +312,16 @@ def test_a_run_whose_movies_have_no_titles_sends_no_one_to_search_them(tmp_path,
                                          "gave none)")
 
 
-@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn", "als"])
+@pytest.mark.parametrize("model", ["itemknn", "ease", "seqknn", "als", "two-stage", "ensemble"])
 def test_someone_new_with_only_low_ratings_is_told_a_model_of_movies_seen_reads_them_alike(tmp_path, capsys, model,
                                                                                             ml100k_dir):
     # Star Wars and Return of the Jedi given 2 and 1 stars brought The Empire Strikes Back
-    # first, as a 5 would, with "notes": [].
+    # first, as a 5 would, with "notes": [] (a two-stage model and an ensemble of such
+    # models said nothing either).
     run = tmp_path / "run"
-    assert main(["train", "--data", str(ml100k_dir), "--model", model, "--out", str(run), "-q"]) == 0
+    settings = {"two-stage": ["--set", 'retriever="itemknn"', "--set", 'ranker="als"', "--set", "candidates=50"],
+                "ensemble": ["--set", 'members=["itemknn", "popularity"]']}.get(model, [])
+    assert main(["train", "--data", str(ml100k_dir), "--model", model, *settings, "--out", str(run), "-q"]) == 0
     said = (f"none of the ratings given counts as liked (3 stars and up on this data, and not below the others "
             f"given), and {model} reads each rating, however low, as a movie seen: the list holds movies like these "
             "all the same")

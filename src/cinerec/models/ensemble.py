@@ -362,6 +362,11 @@ class Ensemble(Recommender):
         whose only weight is popularity's lists popular movies, and says so)."""
         return any(m.personal for m in self._weighed_members())
 
+    def reads_ratings_as_seen(self) -> bool:
+        """Whether any weighed member reads a low rating as a movie seen, drawing in movies
+        like it."""
+        return any(m.reads_ratings_as_seen() for m in self._weighed_members())
+
     def chart_counts(self) -> np.ndarray | None:
         """Its one weighed member's, when only one is weighed (its order is that member's)."""
         members = self._weighed_members()

@@ -494,6 +494,12 @@ class TwoStage(Recommender):
         retriever, ranker = self._stages()
         return retriever.personal or (self._mix() > 0.0 and ranker.personal)
 
+    def reads_ratings_as_seen(self) -> bool:
+        """Whether a low rating draws in movies like it: its retriever's shortlist then holds
+        them, or its ranker weighs their order (``mix > 0``)."""
+        retriever, ranker = self._stages()
+        return retriever.reads_ratings_as_seen() or (self._mix() > 0.0 and ranker.reads_ratings_as_seen())
+
     def chart_counts(self) -> np.ndarray | None:
         """The retriever's, when the list is in its order (``mix = 0``)."""
         retriever, _ = self._stages()
