@@ -993,17 +993,17 @@ def test_features_on_data_without_demographics_are_said_to_be_the_movies_alone(t
     # the export's retriever: refused once every model had run and the best was refitted, and not named
     ('[export]\nk = 5\n[export.two_stage]\nretriever = "als"\ncandidates = 40\n'
      '[export.two_stage.retriever_settings]\nindex = "ivf"\nindex_nlist = 500\n',
-     "[export.two_stage] retriever_settings: index_nlist = 500: at most 43 IVF cells"),
+     ":14: [export.two_stage.retriever_settings] index_nlist = 500: at most 43 IVF cells"),
     # a model's own table: refused only when its turn came, after the models before it
     ('[models.als-ivf]\nmodel = "als"\nindex = "ivf"\nindex_nlist = 500\n',
-     "[models.als-ivf]: index_nlist = 500: at most 43 IVF cells"),
+     ":10: [models.als-ivf] index_nlist = 500: at most 43 IVF cells"),
 ])
 def test_an_index_the_data_cannot_fill_is_refused_before_any_model_runs(tmp_path, capsys, ml100k_dir, tail, where):
     study = tmp_path / "s.toml"
     study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\nseeds = [0]\n'
                      f'[models.popularity]\n{tail}')
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
-    assert code == 2 and where in err and f"{study}:" in err, err
+    assert code == 2 and f"{study}{where}" in err, err  # (at the key's line: it was the table's)
     assert "popularity seed 0" not in err + out and not (tmp_path / "out").exists()
     if "export" in tail:  # and the same asked of evaluate names the stage's settings
         code, _, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "two-stage", "-q",

@@ -412,6 +412,22 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
     return _Reader(study.path, text).where(table, key)
 
 
+def _setting_fault(study: Study, table: tuple[str, ...], e: Exception, nested: bool = False) -> str:
+    """A setting of ``table`` refused once the data is read (``index_nlist = 5000: at most
+    43 IVF cells ...``), said at that key's line where the file sets it; otherwise at the
+    table's line, or (``nested``) at its key in the table above (``[export.two_stage]
+    retriever_settings``)."""
+    said = str(e)
+    try:
+        text = study.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        text = ""
+    named = re.match(r"(\w+) = ", said)
+    if named and _in_file(text, table, named[1]):
+        return str(_Reader(study.path, text).fail(table, named[1], said))
+    return f"{_where(study, table[:-1], table[-1]) if nested else _where(study, table, None)}: {said}"
+
+
 def _load_fault(study: Study, message: str) -> tuple[str, str]:
     """The ``[data]`` key a fault found while reading the data is about, and the message in
     the words of that key: ``catalog`` for a fault in the movie file (it was blamed on
@@ -1308,7 +1324,7 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
     except ConfigError as e:
         if str(e).startswith(str(study.path)):  # already says where
             raise
-        raise ConfigError(f"{_where(study, ('models', label), None)}: {e}") from None
+        raise ConfigError(_setting_fault(study, ("models", label), e)) from None
     except Diverged as e:  # which table's settings: two tables may hold one model
         raise Diverged(f"{_where(study, ('models', label), None)}: {e}") from None
     except DataError as e:  # a search that cannot be run on this data: in the study's words
@@ -1441,7 +1457,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             try:
                 probe.check_size(dataset.n_users, dataset.n_items)
             except ConfigError as e:
-                raise ConfigError(f"{_where(study, ('models', spec.label), None)}: {e}") from None
+                raise ConfigError(_setting_fault(study, ("models", spec.label), e)) from None
             if probe.uses_features:
                 try:
                     _features(probe, dataset)
@@ -1455,7 +1471,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             try:
                 retriever.check_size(dataset.n_users, dataset.n_items)
             except ConfigError as e:
-                raise ConfigError(f"{_where(study, ('export', 'two_stage'), 'retriever_settings')}: {e}") from None
+                raise ConfigError(_setting_fault(study, ("export", "two_stage", "retriever_settings"), e,
+                                                 nested=True)) from None
             if study.export_two_stage.get("retriever_path"):
                 _check_saved_retriever(study, dataset)
         for step in record:
