@@ -581,8 +581,18 @@ def test_a_two_stage_list_its_shortlist_cannot_fill_says_why(ml100k, tmp_path, c
     save_model(tmp_path / "run", model)
     finish_run(tmp_path / "run", meta={"command": "test", "best_model": "two-stage"}, report="# r\n")
     capsys.readouterr()
-    assert main(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "-k", "200"]) == 0
-    assert f"note: {why}" in capsys.readouterr().err
+    assert main(["export", "--run", str(tmp_path / "run"), "--db", str(tmp_path / "s.sqlite"), "-k", "200",
+                 "--json"]) == 0
+    # The export counts the lists it wrote short (it said they "may" be, and short_lists: 0).
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        lengths = [n for (n,) in db.execute("SELECT COUNT(*) FROM recommendations GROUP BY user")]
+    cut = sum(n < 200 for n in lengths) + ml100k.n_users - len(lengths)
+    got = capsys.readouterr()
+    assert cut > 100 and json.loads(got.out)["short_lists"] == cut, got.out
+    counted = why.replace("lists of 200 may hold fewer", f"{cut:,} lists hold fewer than 200 for that")
+    assert f"note: {counted}" in got.err and json.loads(got.out)["notes"][0] == counted
     assert Lists(ml100k, create("ease").fit(ml100k.interactions)).shortlist_cut(200) is None
 
 

@@ -234,17 +234,19 @@ class Lists:
         left = np.setdiff1d(np.arange(self.dataset.n_items), seen_now)
         return int(self._first_of_each_film(left).sum())
 
-    def shortlist_cut(self, k: int) -> str | None:
+    def shortlist_cut(self, k: int, cut: int | None = None) -> str | None:
         """Where a model ranks a shortlist of ``candidates`` movies (two stages) that may hold
         both ids of a film the catalogue lists twice, each listed once, so that lists of
         ``k`` near its length may come out shorter: why, and the way to full lists (``None``
-        otherwise)."""
+        otherwise, or where ``cut``, the lists counted shorter for it, is 0)."""
         short = getattr(self.model.config, "candidates", None) if getattr(self.model, "shortlists", False) else None
         later = self._later_ids
-        if not isinstance(short, int) or not later or k + later <= short:
+        if not isinstance(short, int) or not later or k + later <= short or cut == 0:
             return None
+        held = f"lists of {k} may hold fewer" if cut is None else \
+            f"{cut:,} list{' holds' if cut == 1 else 's hold'} fewer than {k} for that"
         return (f"model {self.model.name!r} ranks a shortlist of {short:,} movies, which may hold a film under both "
-                f"its ids, listed once: lists of {k} may hold fewer (candidates = {k + later:,} or more fills them)")
+                f"its ids, listed once: {held} (candidates = {k + later:,} or more fills them)")
 
     @functools.cached_property
     def _later_ids(self) -> int:

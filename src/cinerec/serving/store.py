@@ -85,6 +85,10 @@ class StoreInfo:
     n_users: int
     n_items: int
     dataset: str
+    #: Of the lists just written, those holding fewer than ``k`` movies, and those empty:
+    #: counted by the export that wrote them (``None`` for a store read back).
+    short_lists: int | None = None
+    empty_lists: int | None = None
 
     @property
     def age_s(self) -> float:
@@ -223,6 +227,7 @@ class ExportPlan:
             raise DataError(f"{run.path}: {e}") from None
         self.k = min(int(k), ds.n_items)
         self.step = chunk_size or rec.chunk_size
+        self.short = self.empty = 0  # lists written with fewer than k movies, and with none
         exported_at = time.time()
         self.meta = {
             "format": STORE_FORMAT,
@@ -276,6 +281,9 @@ class ExportPlan:
                 raise DataError(f"{self.model_name}: scores user {self.dataset.user_ids.raw_id(first + row)}'s movie "
                                 f"{self.dataset.item_ids.raw_id(int(items[row, rank]))} as {scores[row, rank]}, not a "
                                 "number; the saved model is damaged or its training diverged (train it again)")
+            listed = keep.sum(axis=1)
+            self.short += int(np.sum(listed < self.k))
+            self.empty += int(np.sum(listed == 0))
             rows, ranks = np.nonzero(keep)
             yield list(zip((rows + first).tolist(), ranks.tolist(), items[keep].tolist(),
                            scores[keep].astype(np.float64).tolist(),
@@ -348,7 +356,7 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
         from cinerec.serving.pgstore import export_postgres
 
         export_postgres(plan, str(db), progress=progress)
-        return _written_info(db)
+        return _written_info(db, plan)
     db = Path(db)
 
     def waiting() -> None:
@@ -361,15 +369,18 @@ def _write_store(plan: ExportPlan, db: str | os.PathLike, progress: bool) -> Sto
     # once both said they wrote it, and the one that ended last was the store.
     with in_turn(db, waiting):
         _write_sqlite(plan, db, progress)
-        return _written_info(db)  # (this export's: the next one waits for the turn)
+        return _written_info(db, plan)  # (this export's: the next one waits for the turn)
 
 
-def _written_info(db: str | os.PathLike) -> StoreInfo:
-    """The record of the store just written, its connections closed after (an export
-    from Python left one PostgreSQL connection open per call)."""
+def _written_info(db: str | os.PathLike, plan: ExportPlan) -> StoreInfo:
+    """The record of the store just written, with the short lists ``plan`` counted, its
+    connections closed after (an export from Python left one PostgreSQL connection open
+    per call)."""
+    import dataclasses
+
     store = open_store(db)
     try:
-        return cast(StoreInfo, store.info)
+        return dataclasses.replace(cast(StoreInfo, store.info), short_lists=plan.short, empty_lists=plan.empty)
     finally:
         store.close()
 
