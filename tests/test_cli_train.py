@@ -209,6 +209,13 @@ def test_two_commands_never_write_one_run_folder_at_once(small_data, tmp_path, c
         assert not out.exists()
     assert main(base) == 0 and open_run(out).model_names == ["popularity"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the claim leaves nothing behind
+    # What it ran on, for reproducing it: the versions of the packages its figures depend on.
+    import numpy
+    import scipy
+
+    ran_on = open_run(out).meta["environment"]
+    assert ran_on["packages"]["numpy"] == numpy.__version__ and ran_on["packages"]["scipy"] == scipy.__version__
+    assert {"python", "platform", "cpus"} <= set(ran_on) and "torch" in ran_on["packages"]
 
 
 def test_bpmf_trains_into_a_run_with_its_sweeps(small_data, tmp_path, capsys):

@@ -150,11 +150,33 @@ def _finish_run(run_dir: Path, meta: dict[str, Any], metrics: dict[str, Any] | N
         # To the microsecond: the stamp tells a run from the one written before it into the
         # same folder (a store's freshness, a server's /health), even within one second.
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+        "environment": environment(),
         "models": models,
         **meta,
         "files": _files(run_dir),
     }
     write_json(run_dir / "run.json", full)
+
+
+#: The packages whose versions a run's figures can depend on (numerics, search, indexes),
+#: by their names on PyPI: faiss is one of its builds.
+_STACK = ("numpy", "scipy", "pandas", "torch", "optuna", "faiss-cpu", "faiss-gpu", "faiss")
+
+
+def environment() -> dict[str, Any]:
+    """What a run ran on, for reproducing it: Python, the platform, the processor count and
+    the versions of the packages its figures depend on (those installed)."""
+    import importlib.metadata
+    import platform
+
+    versions: dict[str, str] = {}
+    for name in _STACK:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "packages": versions}
 
 
 def _files(run_dir: Path) -> list[str]:
