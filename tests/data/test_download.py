@@ -590,3 +590,97 @@ def test_offline_still_reads_a_mirror_folder_of_this_machine(served, tmp_path, m
                               progress=False).is_dir()
     with pytest.raises(DownloadFailed, match="offline: CINEREC_OFFLINE is set"):
         download.fetch("ml-1m", cache_dir=tmp_path / "d", base_url="http://127.0.0.1:9/movielens", progress=False)
+
+
+def test_a_cached_file_changed_in_place_is_unpacked_again_from_its_zip(served, online, tmp_path, monkeypatch) -> None:
+    # A rating changed in u.data (3 stars to 5, the same size) was read as the official
+    # release: only the files' sizes were compared with the zip's.
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    whole = (folder / "u.data").read_bytes()
+    first = whole.split(b"\n")[0].split(b"\t")
+    changed = b"\t".join([*first[:2], b"1" if first[2] != b"1" else b"2", *first[3:]])
+    (folder / "u.data").write_bytes(changed + whole[len(b"\t".join(first)):])
+    assert len((folder / "u.data").read_bytes()) == len(whole)
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
+    assert (folder / "u.data").read_bytes() == whole
+    # A file only touched (the same bytes) is read as it is.
+    os.utime(folder / "u.item")
+    before = (folder / "u.data").stat().st_mtime_ns
+    assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
+    assert (folder / "u.data").stat().st_mtime_ns == before
+
+
+class _Paced(http.server.BaseHTTPRequestHandler):
+    """Serves the zip ``body`` announced whole: ``head`` bytes, then waits for ``go``;
+    or (``trickle``) one byte every 0.05 s."""
+
+    body = b""
+    head = 100
+    go = threading.Event()
+    trickle = False
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        try:
+            if self.trickle:
+                for i in range(len(self.body)):
+                    self.wfile.write(self.body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                return
+            self.wfile.write(self.body[:self.head])
+            self.wfile.flush()
+            self.go.wait(10)
+            self.wfile.write(self.body[self.head:])
+        except OSError:  # (the client gave up)
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_slow_download_writes_what_arrives_and_one_that_trickles_is_given_up(served, online, tmp_path,
+                                                                               monkeypatch) -> None:
+    # A download waited for a whole MiB before writing any: a slow one's file stayed
+    # untouched past the ten minutes after which another fetch sweeps it as left by a
+    # killed process. One byte every few seconds never timed out.
+    root, _, sums = served
+    _Paced.body = (root / "ml-100k.zip").read_bytes()
+    _Paced.go.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paced)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    cache = tmp_path / "cache"
+    done: list[object] = []
+    fetching = threading.Thread(target=lambda: done.append(
+        download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)))
+    try:
+        fetching.start()
+        deadline = time.monotonic() + 10
+        written = 0
+        while time.monotonic() < deadline and written < _Paced.head:
+            parts = list(cache.glob(".ml-100k.zip.*.tmp")) if cache.exists() else []
+            written = parts[0].stat().st_size if parts else 0
+            time.sleep(0.05)
+        assert written == _Paced.head  # on disk while the rest has not come
+        _Paced.go.set()
+        fetching.join(20)
+        assert done and (cache / "ml-100k" / "ml-100k" / "u.data").is_file()
+        # A trickle is given up, said as a download that failed (quickstart falls back).
+        monkeypatch.setattr(download, "_SLOW_S", 0.5)
+        monkeypatch.setattr(download, "_SLOW_BYTES", 1000)
+        _Paced.trickle = True
+        with pytest.raises(DownloadFailed, match=r"the download of .*/ml-100k\.zip is too slow to finish \(\d+ bytes "
+                                                 r"in the last \d+ s\)"):
+            download.fetch("ml-100k", cache_dir=tmp_path / "slow", base_url=url, checksums=sums, progress=False)
+        assert _leftovers(tmp_path / "slow") == []
+    finally:
+        _Paced.trickle = False
+        _Paced.go.set()
+        server.shutdown()
+        server.server_close()

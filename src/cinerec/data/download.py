@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -218,10 +219,17 @@ def fetch(
 ZIP_STAMP = ".cinerec-zip.json"
 
 
-def _zip_stamp(archive: Path, sha256: str | None = None) -> str:
+def _zip_stamp(archive: Path, sha256: str | None = None, folder: Path | None = None,
+               files: Mapping[str, int] | None = None) -> str:
+    """The stamp of ``archive``, with the modification time of each file unpacked from it
+    into ``folder`` (or the ``files`` an earlier stamp recorded): a file changed in place
+    since is then told from one left alone, and checked against the zip."""
     st = archive.stat()
+    if folder is not None:
+        files = {f.relative_to(folder).as_posix(): f.stat().st_mtime_ns for f in folder.rglob("*")
+                 if f.is_file() and f.name != ZIP_STAMP}
     return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                       "sha256": sha256 or file_digest(archive, "sha256")}) + "\n"
+                       "sha256": sha256 or file_digest(archive, "sha256"), "files": dict(files or {})}) + "\n"
 
 
 def _unpacked_from(archive: Path, folder: Path) -> bool:
@@ -243,19 +251,20 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
     if stamp.get("sha256") != file_digest(archive, "sha256"):
         return False
     try:
-        (folder / ZIP_STAMP).write_text(_zip_stamp(archive, stamp["sha256"]))
+        (folder / ZIP_STAMP).write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files")))
     except OSError:  # (a cache that cannot be written: it is the same zip all the same)
         pass
     return True
 
 
 def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
-    """A file of the cached ``archive`` missing from its unpacked ``folder`` or not whole
-    there (deleted or cut short since it was unpacked: its size is not the zip's), else
-    ``None``. Without the zip, the release's ratings or movie file missing."""
+    """A file of the cached ``archive`` missing from its unpacked ``folder`` or not as the
+    zip holds it (deleted or cut short since it was unpacked: its size is not the zip's;
+    changed in place: written since, and its CRC-32 is not the zip's), else ``None``.
+    Without the zip, the release's ratings or movie file missing."""
     try:
         with zipfile.ZipFile(archive) as z:
-            members = [(i.filename, i.file_size) for i in z.infolist() if not i.is_dir()]
+            members = [(i.filename, i.file_size, i.CRC) for i in z.infolist() if not i.is_dir()]
     except FileNotFoundError:  # the release's ratings and movie files, as its reader names them
         from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
 
@@ -264,13 +273,29 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
                      if not (folder / rel.folder / f).is_file()), None)
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
-    for name, size in members:
+    try:
+        unpacked = json.loads((folder / ZIP_STAMP).read_text()).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        unpacked = {}
+    for name, size, crc in members:
         try:
-            if (folder / name).stat().st_size != size:
+            st = (folder / name).stat()
+            if st.st_size != size:
+                return name
+            # (only a file written since it was unpacked is read: the others cost a stat)
+            if name in unpacked and unpacked[name] != st.st_mtime_ns and _crc32(folder / name) != crc:
                 return name
         except OSError:
             return name
     return None
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
 
 
 def check_writable(root: Path) -> None:
@@ -316,7 +341,7 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
             with atomic_dir(dest, before_swap=whole_already) as tmp:
                 z.extractall(tmp)
                 if stamp:
-                    (tmp / ZIP_STAMP).write_text(_zip_stamp(archive))
+                    (tmp / ZIP_STAMP).write_text(_zip_stamp(archive, folder=tmp))
     except _Kept:
         pass
     except (zipfile.BadZipFile, zlib.error) as e:  # zlib: damaged compressed data
@@ -411,13 +436,19 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                 bar = _bar(total, rel.zip_name, progress)
                 got = 0
                 head = b""
+                # What has arrived, as it arrives (read() waits for a whole block): a slow
+                # download's file is written at least once a minute, and never swept as
+                # one a killed process left.
+                read = getattr(response, "read1", response.read)
+                pace = _Pace(url, rel, root)
                 try:
-                    for block in iter(lambda: response.read(_CHUNK), b""):
+                    for block in iter(lambda: read(_CHUNK), b""):
                         out.write(block)
                         digest.update(block)
                         bar.update(len(block))
                         got += len(block)
                         head = head if len(head) >= 4 else (head + block)[:4]
+                        pace.arrived(len(block))
                 finally:
                     bar.close()
             if total is not None and got < total:  # the connection ended early: no tampering to suggest
@@ -458,6 +489,7 @@ class _CacheFile:
     def write(self, block: bytes) -> None:
         try:
             self.file.write(block)
+            self.file.flush()  # (on disk now: its time says the download is alive)
         except OSError as e:
             raise self._fault(e) from None
 
@@ -471,6 +503,28 @@ class _CacheFile:
 
 #: Seconds a download may wait for the server (to connect, or between two reads).
 _TIMEOUT_S = 60.0
+#: A download sending fewer bytes than this in any such many seconds is given up (one byte
+#: every few seconds never timed out, and would have taken months).
+_SLOW_BYTES, _SLOW_S = 64 << 10, 300.0
+
+
+class _Pace:
+    """Gives up a download that trickles: fewer than :data:`_SLOW_BYTES` in :data:`_SLOW_S`."""
+
+    def __init__(self, url: str, rel: Release, root: Path) -> None:
+        self.url, self.rel, self.root = url, rel, root
+        self.since, self.got = time.monotonic(), 0
+
+    def arrived(self, n: int) -> None:
+        self.got += n
+        now = time.monotonic()
+        if now - self.since < _SLOW_S:
+            return
+        if self.got < _SLOW_BYTES:
+            raise DownloadFailed(_offline_message(
+                self.rel, self.root, f"the download of {self.url} is too slow to finish ({self.got:,} bytes in the "
+                f"last {now - self.since:.0f} s)"))
+        self.since, self.got = now, 0
 
 
 def _open(rel: Release, url: str, root: Path):
