@@ -1908,6 +1908,7 @@ def _export_notes(study: Study, dataset: Dataset) -> list[str]:
     """What ``[export]`` asks beyond the (filtered) catalogue: lists and shortlists hold
     at most every movie, so the figures asked for are said to be cut, not cut in silence;
     and within it, how many people rated so much that their lists come out shorter."""
+    from cinerec.data.dataset import title_twins
     from cinerec.serving.store import short_lists, short_lists_note
 
     notes = []
@@ -1916,7 +1917,9 @@ def _export_notes(study: Study, dataset: Dataset) -> list[str]:
         notes.append(f"[export] k = {study.export_k} is more than the {n_items:,} movies of the data: each "
                      f"list holds at most {n_items:,}, less the movies the person rated")
     elif study.export_k is not None and (short := short_lists(dataset, study.export_k))[0]:
-        notes.append(f"[export] k = {study.export_k}: {short_lists_note(*short, dataset.n_users, study.export_k)}")
+        twins = title_twins(dataset) is not None
+        notes.append(f"[export] k = {study.export_k}: "
+                     f"{short_lists_note(*short, dataset.n_users, study.export_k, twins=twins)}")
     if study.export_two_stage is not None:
         from cinerec.models.two_stage import TwoStageConfig
 

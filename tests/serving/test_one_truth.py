@@ -250,6 +250,13 @@ def test_a_short_list_note_counts_a_film_rated_under_another_id_apart(tmp_path, 
     notes = json.loads(capsys.readouterr().out)["notes"]
     assert notes == ["928 movies listed for user 405, not 1500: they rated 737 of the run's 1,682 movies, and 3 are "
                      "films they rated, listed again under other ids, and 14 are the other ids of films listed once"], notes
+    # An export of lists of 930 holds 928 for them, counted and said (short_lists: 1, notes: []).
+    assert main(["export", "--run", str(out), "--db", str(tmp_path / "s.sqlite"), "-k", "930", "--json", "-q"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert open_store(tmp_path / "s.sqlite").recommendations(404, 930)[0].size == 928
+    assert (got["short_lists"], got["empty_lists"]) == (1, 0)
+    assert got["notes"] == ["1 of the 943 users have fewer than 930 movies they did not rate (a film under two ids "
+                            "counted once), so their lists are shorter"]
 
 
 def test_cli_recommend_agrees(train_run, truth, exposed):

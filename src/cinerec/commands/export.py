@@ -66,19 +66,21 @@ def export(
     opened = open_run(run) if opened is None else opened
     asked = DEFAULT_K if k is None else k
     # (people with fewer unseen movies than k; the lists written may be shorter still)
-    unseen_short, _ = short_lists(opened.dataset, info.k)
+    unseen_short, unseen_empty = short_lists(opened.dataset, info.k)
     counted = info.short_lists is not None and info.empty_lists is not None
     short, empty = (int(info.short_lists or 0), int(info.empty_lists or 0)) if counted else \
         short_lists(opened.dataset, info.k)
+    lists = _lists(opened, info.model)
     notes = []
     if asked > info.n_items:  # the lists are cut to the catalogue: say so
         none = f" ({empty:,} of the {info.n_users:,} users rated every one, so their lists are empty)" if empty else ""
         notes.append(f"-k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
                      f"{info.n_items:,}, less the movies the person rated{none}")
     elif unseen_short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
-        notes.append(short_lists_note(unseen_short, empty, info.n_users, info.k))
+        notes.append(short_lists_note(unseen_short, unseen_empty, info.n_users, info.k,
+                                      twins=lists.twins is not None))
     # (a two-stage shortlist near k, holding a film under both its ids: the lists cut for that)
-    if (cut := _lists(opened, info.model).shortlist_cut(info.k, short - unseen_short if counted else None)):
+    if (cut := lists.shortlist_cut(info.k, short - unseen_short if counted else None)):
         notes.append(cut)
     notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model)
     for note in notes:

@@ -412,20 +412,31 @@ def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
 
 def short_lists(dataset: Any, k: int) -> tuple[int, int]:
     """How many of ``dataset``'s users have fewer than ``k`` movies they did not rate, so
-    that a store's top-``k`` lists hold fewer for them, and how many have none at all (a
-    film they rated under another id counts as rated, as the lists count it)."""
+    that a store's top-``k`` lists hold fewer for them, and how many have none at all,
+    counted as the lists count them: a film they rated under another id is rated, and a
+    film left under two ids is one place of a list."""
+    from cinerec.data.dataset import title_twins
     from cinerec.data.history import seen_films
 
-    unseen = dataset.n_items - np.diff(seen_films(dataset).indptr)
-    return int((unseen < k).sum()), int((unseen == 0).sum())
+    twins = title_twins(dataset)
+    films = seen_films(dataset, twins)
+    left = dataset.n_items - np.diff(films.indptr)
+    if twins is not None:  # a film's later ids, where it is left, are no place of a list
+        pairs = twins.tocoo()
+        later = np.zeros(dataset.n_items, dtype=bool)
+        later[pairs.row[pairs.col < pairs.row]] = True
+        left = left - (int(later.sum()) - np.asarray(films[:, later].sum(axis=1)).ravel().astype(np.int64))
+    return int((left < k).sum()), int((left == 0).sum())
 
 
-def short_lists_note(short: int, empty: int, n_users: int, k: int) -> str:
-    """The line said beside an export whose lists are shorter than ``k`` for some users."""
+def short_lists_note(short: int, empty: int, n_users: int, k: int, twins: bool = False) -> str:
+    """The line said beside an export whose lists are shorter than ``k`` for some users
+    (``twins``: the catalogue lists some film under two ids, counted once)."""
     if short == empty:
         return f"{empty:,} of the {n_users:,} users rated every movie of the run, so their lists are empty"
-    return (f"{short:,} of the {n_users:,} users have fewer than {k} movies they did not rate, so their lists are "
-            "shorter" + (f" ({empty:,} with none)" if empty else ""))
+    once = " (a film under two ids counted once)" if twins else ""
+    return (f"{short:,} of the {n_users:,} users have fewer than {k} movies they did not rate{once}, so their lists "
+            "are shorter" + (f" ({empty:,} with none)" if empty else ""))
 
 
 def check_target(db: str | os.PathLike) -> None:
