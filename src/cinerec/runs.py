@@ -333,7 +333,7 @@ class Run:
         ``/movies/{id}/similar`` answers)."""
         from cinerec.serving.lists import Lists
 
-        return Lists(self.dataset, self.model(model)).similar_frame(movie_id, k)
+        return Lists(self.dataset, self.model(model)).similar_frame(movie_id, k, model or self.default_model)
 
     def recommend_for(self, liked: Any = (), ratings: Any = None, k: int = 10, model: str | None = None) -> Any:
         """The top-``k`` for someone new ("I liked A, B, C"), by raw movie ids ``liked``

@@ -330,3 +330,17 @@ def test_someone_new_with_only_low_ratings_is_told_a_model_of_movies_seen_reads_
     for given in (["--ratings", "50=5,181=1"], ["--liked", "50", "--ratings", "181=1"]):
         code, out, err = _out(capsys, "recommend", "--run", str(run), *given, "--json")
         assert code == 0 and not any("counts as liked" in n for n in json.loads(out)["notes"])
+
+
+def test_a_study_runs_similar_movies_name_its_model_as_the_study_does_from_python_too(tmp_path, capsys, ml100k_dir):
+    # A notebook's note named the model's kind, 'itemknn', where the command line named the
+    # study's 'knn5'.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\nseeds = [0]\n'
+                     '[models.knn5]\nmodel = "itemknn"\nneighbors = 5\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "run"), "-q"]) == 0
+    code, out, err = _out(capsys, "similar", "--run", str(tmp_path / "run"), "--movie", "50", "-k", "20", "--json")
+    said = json.loads(out)["notes"]
+    assert code == 0 and said == ["5 movies listed, not 20: model 'knn5' keeps 5 similar movies per movie (its "
+                                  "neighbors setting)"], err
+    assert open_run(tmp_path / "run").similar(50, k=20).attrs["notes"] == said

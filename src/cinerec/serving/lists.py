@@ -655,9 +655,10 @@ class Lists:
         keep &= self._first_of_each_film(items[0], np.array([item]))
         return items[0][keep][:k], sims[0][keep][:k]
 
-    def similar_frame(self, movie_id: Any, k: int = 10) -> Any:
+    def similar_frame(self, movie_id: Any, k: int = 10, name: str | None = None) -> Any:
         """A pandas DataFrame of the movies most like raw movie id ``movie_id``: ``rank``,
-        ``movie_id``, ``title``, ``year``, ``genres``, ``similarity``."""
+        ``movie_id``, ``title``, ``year``, ``genres``, ``similarity``; why it is short, if
+        it is, in ``frame.attrs["notes"]`` (``name``: the model's name in its run)."""
         import pandas as pd
 
         item = self.item_index(movie_id)
@@ -665,7 +666,7 @@ class Lists:
         frame = self._typed(pd.DataFrame([{"rank": r, **self.record(int(i)), "similarity": float(s)}
                                           for r, (i, s) in enumerate(zip(items, sims), 1)],
                                          columns=["rank", "movie_id", "title", "year", "genres", "similarity"]))
-        cut = self.similar_cut(item, k, len(frame))
+        cut = self.similar_cut(item, k, len(frame), name)
         frame.attrs["notes"] = self._notes() + ([cut[0]] if cut else [])
         return frame
 
