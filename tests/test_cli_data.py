@@ -19,13 +19,17 @@ def test_info_json_on_the_real_ml100k(ml100k_dir, capsys) -> None:
     assert facts["notes"] == []  # (a key a program can read whether or not there is a note, as elsewhere)
 
 
-def test_info_table_lines_end_where_their_text_does(ml100k_dir, capsys) -> None:
+def test_info_table_fits_the_terminal_and_its_lines_end_where_their_text_does(ml100k_dir, capsys,
+                                                                               monkeypatch) -> None:
     # Every row was padded to the genres row's 191 characters: on an 80-column terminal
     # each short row wrapped into three.
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["data", "info", str(ml100k_dir), "-q"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     assert "ratings             100,000" in lines and not [line for line in lines if line.endswith(" ")]
-    assert max(len(line) for line in lines) > 150  # (the genres' row drawn whole)
+    assert max(len(line) for line in lines) <= 80
+    assert "Children's, Comedy, Crime" in " ".join(out.split())  # (the genres wrapped in their column)
 
 
 def test_synthesize_then_info(tmp_path, capsys) -> None:

@@ -36,8 +36,10 @@ _PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
 def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-                numeric_from: int = 1) -> None:
-    """A Rich table on stdout; columns from ``numeric_from`` on are right-aligned."""
+                numeric_from: int = 1, wrap_last: bool = False) -> None:
+    """A Rich table on stdout; columns from ``numeric_from`` on are right-aligned. Drawn
+    whole, however wide; with ``wrap_last``, the last column's text wraps to the terminal's
+    width instead (a long list of words)."""
     from rich import box
     from rich.console import Console
     from rich.measure import Measurement
@@ -46,12 +48,13 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for j, name in enumerate(head):
-        table.add_column(Text(name), justify="right" if j >= numeric_from else "left", no_wrap=True)
+        wraps = wrap_last and j == len(head) - 1
+        table.add_column(Text(name), justify="right" if j >= numeric_from else "left", no_wrap=not wraps)
     for row in rows:
         table.add_row(*(Text(str(c)) for c in row))  # Text: a "[" in a title or path is not markup
     console = Console(file=sys.stdout)
     width = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
-    if width > console.width:  # draw it whole; cut columns would hide figures
+    if width > console.width and not wrap_last:  # draw it whole; cut columns would hide figures
         console = Console(file=sys.stdout, width=width)
     # Each line ends where its text does: Rich pads every row to the widest, and one long
     # value (ml-100k's genres) made each short row wrap on a narrower terminal.
@@ -92,7 +95,7 @@ def print_facts(facts: dict[str, Any]) -> None:
         elif isinstance(value, list):
             value = ", ".join(map(str, value)) or "-"
         rows.append((key, value))
-    print_table(["fact", "value"], rows, numeric_from=2)
+    print_table(["fact", "value"], rows, numeric_from=2, wrap_last=True)  # (ml-100k's 19 genres wrap)
 
 
 def _plain(value: Any) -> Any:
