@@ -146,6 +146,16 @@ def test_a_model_without_settings_says_so_not_an_empty_list():
         create("popularity", {"x": 1})
 
 
+def test_a_misspelt_setting_is_told_the_one_it_reads_like():
+    from cinerec.models import create
+
+    with pytest.raises(ConfigError, match=r"^config: unknown key 'regularisation' \(did you mean 'regularization'\? "
+                                          r"known: binary, "):
+        create("ease", {"regularisation": 5})
+    with pytest.raises(ConfigError, match=r"^config: unknown key 'zzz' \(known: binary, "):  # (none close)
+        create("ease", {"zzz": 5})
+
+
 @pytest.mark.parametrize("pair, reason", [("epochs=01", "Expected newline"), ("layers=[64, 32", "Unclosed array"),
                                           ("loss='bpr", "")])
 def test_a_set_value_meant_as_a_number_or_list_that_is_no_toml_is_named(pair, reason):

@@ -156,7 +156,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("old, new, needle", [
-    ("top_users = 500", "top_userz = 500", ":6: [data] top_userz: unknown key (known: source, columns, catalog, "),
+    ("top_users = 500", "top_userz = 500", ":6: [data] top_userz: unknown key (did you mean 'top_users'? known: "
+     "source, columns, catalog, "),
     ("top_users = 500", "top_users = 0", ":6: [data]: top_users = 0"),
     ("n_negatives = 49", "n_negative = 49", ":10: [protocol] n_negative: protocol loo-sampled: unknown option"),
     ("n_negatives = 49", "n_negatives = -1", ":10: [protocol] n_negatives:"),
@@ -168,7 +169,8 @@ def test_a_reference_no_model_of_the_study_gives_is_refused(tmp_path):
      "2**63 - 1, got [1.0]"),  # it said "got [1]"
     ("seeds = [0, 1]", "seeds = [18446744073709551616]", ":11: [protocol] seeds: expected a list of distinct whole"),
     ('name = "loo-sampled"', 'name = "loo-sampld"', ":9: [protocol] name: unknown protocol 'loo-sampld'"),
-    ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease"),
+    ("regularization = 200", "regularisation = 200", ":14: [models.ease] regularisation: unknown setting of ease "
+     "(did you mean 'regularization'? known: "),
     # A nested table for a model that has no members: the table's own line (there was none).
     ("regularization = 200", "[models.ease.settings.als]\nfactors = 2", ":14: [models.ease] settings: unknown setting"),
     ("regularization = 200", 'regularization = "big"', ':14: [models.ease] regularization = "big": expected a number'),

@@ -16,7 +16,7 @@ import re
 import typing
 from typing import Any, ClassVar, Mapping, TypeVar
 
-from cinerec.errors import ConfigError
+from cinerec.errors import ConfigError, unknown_name
 
 __all__ = ["Config", "parse_set_options", "MAX_SEED", "MAX_THREADS", "toml_error", "shown"]
 
@@ -92,8 +92,7 @@ class Config:
             if key not in fields:
                 if not fields:
                     raise ConfigError(f"{where}: unknown key {key!r}: this model takes no settings")
-                known = ", ".join(sorted(fields))
-                raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
+                raise ConfigError(f"{where}: {unknown_name('key', key, sorted(fields))}")
             kwargs[key] = _coerce(value, hints[key], f"{where}: {key}")
         try:
             return cls(**kwargs)

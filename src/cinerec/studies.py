@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            in_cli_words, out_of_memory, unknown_name)
+                            closest, in_cli_words, out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -580,7 +580,9 @@ class _Reader:
     def known(self, table: tuple[str, ...], values: Mapping[str, Any], keys: tuple[str, ...]) -> None:
         for key in values:
             if key not in keys:
-                raise self.fail(table, key, f"unknown key (known: {', '.join(keys)})")
+                close = closest(key, keys)
+                maybe = f"did you mean {close!r}? " if close else ""
+                raise self.fail(table, key, f"unknown key ({maybe}known: {', '.join(keys)})")
 
     def columns(self, value: Any) -> dict[str, str] | None:
         """``[data] columns``: a table ``{user = "who", ...}`` or the flag's ``"user=who,..."``."""
@@ -908,8 +910,10 @@ class _Reader:
         renames = MODELS[name].Config.renames()
         for key in settings:
             if key not in fields and key not in renames:
-                raise self.fail(table, key, f"unknown setting of {name} (known: {', '.join(sorted(fields))})" if fields
-                                else f"unknown setting: {name} takes no settings")
+                close = closest(key, fields)
+                maybe = f"did you mean {close!r}? " if close else ""
+                raise self.fail(table, key, f"unknown setting of {name} ({maybe}known: {', '.join(sorted(fields))})"
+                                if fields else f"unknown setting: {name} takes no settings")
         try:
             # Under a ranking protocol a model trained for stars takes its ranking variant
             # (mf's loss = "bpr"), the same rule as the command line's.
@@ -956,7 +960,8 @@ def _leaves(values: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple
 
 def _culprit(message: str, values: Mapping[str, Any]) -> str | None:
     """The key of ``values`` an error message names first, if any."""
-    message = re.sub(r"\(known: [^)]*\)", "", message)  # the keys a message lists as known are not at fault
+    # The keys a message lists as known, or as the one meant, are not at fault.
+    message = re.sub(r"\((?:did you mean '[^']*'\? )?known: [^)]*\)", "", message)
     found = [(m.start(), key) for key in values if (m := re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", message))]
     return min(found)[1] if found else None
 
