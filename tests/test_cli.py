@@ -592,6 +592,19 @@ def test_saved_arrays_of_the_wrong_shape_are_a_damaged_model_not_a_traceback(sma
     assert "models/ease: saved model is damaged" in err, err
 
 
+@pytest.mark.parametrize("model, file", [("ease", "state.npz"), ("ease", "train.npz"), ("gmf", "history.json")])
+def test_a_saved_models_file_cut_short_is_named(small_data, tmp_path, capsys, model, file):
+    # "models/ease: saved model is damaged (BadZipFile: File is not a zip file)", whichever
+    # of its files it was.
+    run = tmp_path / "run"
+    quick = ["--set", "epochs=1"] if model == "gmf" else []
+    assert main(["train", "--data", str(small_data), "--model", model, *quick, "--out", str(run), "--quiet"]) == 0
+    damaged = run / "models" / model / file
+    damaged.write_bytes(damaged.read_bytes()[:len(damaged.read_bytes()) // 2])
+    err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+    assert f"{damaged}: saved model is damaged, this file cut short or overwritten (" in err, err
+
+
 def test_a_model_json_at_odds_with_its_arrays_is_a_damaged_model(small_data, tmp_path, capsys):
     # "n_items": 10 beside a model of every movie was served as it was.
     import json

@@ -825,8 +825,31 @@ def load_model(path: str | Path) -> Recommender:
     except CinerecError:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
+        damaged = _unreadable_file(path)
+        if damaged is not None:
+            raise DataError(f"{damaged}: saved model is damaged, this file cut short or overwritten "
+                            f"({type(e).__name__}: {e})") from None
         raise DataError(f"{path}: saved model is damaged ({type(e).__name__}: {e})") from None
     return model
+
+
+def _unreadable_file(folder: Path) -> Path | None:
+    """The first ``.npz`` or ``.json`` file of a saved model's ``folder`` (its members'
+    too) that cannot be read whole, if any: what a load that failed names."""
+    import zipfile
+    import zlib
+
+    for file in sorted(folder.rglob("*")):
+        try:
+            if file.suffix == ".npz":
+                with zipfile.ZipFile(file) as z:
+                    if z.testzip() is not None:  # (a member whose bytes are not its CRC's)
+                        return file
+            elif file.suffix == ".json":
+                json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error):
+            return file
+    return None
 
 
 def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarray, budget: int) -> np.ndarray:
