@@ -366,7 +366,19 @@ def test_settings_split_between_the_config_file_and_set_are_judged_together(smal
 def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys):
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
                                    "--set", "factors=1000000000000", "--quiet"])
-    assert "out of memory (Unable to allocate" in err  # NumPy's MemoryError
+    assert "cinerec: error: out of memory fitting als (Unable to allocate" in err  # NumPy's MemoryError
+    # From Python, one line too (a raw MemoryError), still a MemoryError.
+    from cinerec.data import load
+    from cinerec.errors import CinerecError
+    from cinerec.models import create
+
+    train = load(small_data).interactions
+    with pytest.raises(CinerecError, match=r"^out of memory fitting als \(Unable to allocate .*\); a setting may ask "
+                                           r"for too much") as caught:
+        create("als", {"factors": 10**12, "epochs": 1}).fit(train)
+    assert isinstance(caught.value, MemoryError)
+    with pytest.raises(CinerecError, match=r"^out of memory fitting neumf \("):  # (torch's, a RuntimeError)
+        create("neumf", {"factors": 10**12, "epochs": 1}).fit(train)
 
 
 BLEND = """\
@@ -661,7 +673,8 @@ def test_numbers_past_int64_in_a_list_and_sizes_no_allocation_can_count_are_one_
     assert "layers = [99999999999999999999]: too large (at most 2**63 - 1)" in err
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "mf", "--set", "epochs=1", "-q",
                                    "--set", "factors=9223372036854775807"])  # torch's RuntimeError traceback
-    assert "out of memory (Storage size calculation overflowed" in err and "a setting may ask for too much" in err
+    assert "out of memory fitting mf (Storage size calculation overflowed" in err and "a setting may ask for too " \
+                                                                                   "much" in err
 
 
 def test_a_rule_the_config_file_breaks_is_blamed_on_the_file_when_set_adds_other_keys(small_data, tmp_path, capsys):

@@ -11,8 +11,9 @@ from typing import Callable, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged", "out_of_memory",
-           "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words", "unknown_name", "closest"]
+__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
+           "OutOfMemory", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
+           "unknown_name", "closest"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
 #: "cli" (the command line, and a study file, which words its flags its own way). The
@@ -96,6 +97,16 @@ class DownloadFailed(DataError):
 class Diverged(DataError):
     """A model's training diverged (its loss is no longer a number): its checkpoints hold a
     run that, resumed, diverges again, so ``cinerec train`` removes them."""
+
+
+class OutOfMemory(CinerecError, MemoryError):
+    """A fit that asked for more memory than there is (NumPy's ``MemoryError``, torch's
+    allocation error), in one line naming the model; ``said`` is the allocation's own
+    words. Still a ``MemoryError``, as it was."""
+
+    def __init__(self, model: str, said: str) -> None:
+        self.model, self.said = model, said
+        super().__init__(f"out of memory fitting {model} ({said}); {OUT_OF_MEMORY_ADVICE}")
 
 
 class FilterRefused(DataError):

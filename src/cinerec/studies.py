@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            closest, in_cli_words, out_of_memory, unknown_name)
+                            OutOfMemory, closest, in_cli_words, out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -1341,7 +1341,7 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
     except (MemoryError, RuntimeError) as e:  # a setting asking for too much (factors = 1e11): its table
         if not out_of_memory(e):
             raise
-        said = " ".join(str(e).split())[:200] or "an allocation failed"
+        said = e.said if isinstance(e, OutOfMemory) else " ".join(str(e).split())[:200] or "an allocation failed"
         raise ConfigError(f"{_where(study, ('models', label), None)}: out of memory fitting it ({said}); "
                           f"{OUT_OF_MEMORY_ADVICE}") from None
 

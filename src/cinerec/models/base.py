@@ -25,7 +25,7 @@ from cinerec.config import Config
 # so annotations there spell the base class with this alias.
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, expect, unknown_name
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, expect, out_of_memory, unknown_name
 from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
@@ -203,7 +203,12 @@ class Recommender(ABC):
                 hint = " (its .interactions)" if hasattr(train, "interactions") else ""
                 raise ConfigError(f"{self.name}.fit: expected Interactions{hint}, got {type(train).__name__}")
             self._check_fit_data(train)
-            return fit(self, train, *args, **kw)
+            try:
+                return fit(self, train, *args, **kw)
+            except (MemoryError, RuntimeError) as e:  # a setting asking for too much: one line, from Python too
+                if isinstance(e, CinerecError) or not out_of_memory(e):
+                    raise
+                raise OutOfMemory(self.name, " ".join(str(e).split())[:200] or "an allocation failed") from None
 
         checked._checked = True  # type: ignore[attr-defined]
         cls.fit = checked  # type: ignore[method-assign]
