@@ -214,3 +214,12 @@ def test_threads_have_a_ceiling(model):
     assert create(model, {"threads": 256}).config.threads == 256
     with pytest.raises(ConfigError, match=r"threads = 257: must be from 0 .*to 256"):
         create(model, {"threads": 257})
+
+
+def test_a_config_built_in_python_with_a_value_of_the_wrong_kind_is_one_line():
+    # ALSConfig(factors="8") failed inside validate() with a TypeError ('>=' between str and int).
+    from cinerec.models import MODELS
+
+    with pytest.raises(ConfigError, match=r'^ALSConfig.factors = "8": expected an integer$'):
+        MODELS["als"].Config(factors="8")
+    assert MODELS["als"].Config(factors=8).factors == 8

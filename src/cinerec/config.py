@@ -47,6 +47,14 @@ class Config:
     renamed: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
+        # Each value of the kind its field takes, as from_dict reads them: a config built in
+        # Python with factors="8" failed deep in validate() with a TypeError.
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = _coerce(value, hints[f.name], f"{type(self).__name__}.{f.name}")
+            if kind is not value:
+                object.__setattr__(self, f.name, kind)
         seed = getattr(self, "seed", None)
         self._check(not isinstance(seed, int) or 0 <= seed <= MAX_SEED, "seed", "must be from 0 to 2**63 - 1")
         self.validate()
@@ -240,6 +248,16 @@ def from_numpy(value: Any) -> Any:
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         return value.tolist()
     return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """A config class's fields' types, read once."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
