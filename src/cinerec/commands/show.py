@@ -53,8 +53,11 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
     for row in rows:
         table.add_row(*(Text(str(c)) for c in row))  # Text: a "[" in a title or path is not markup
     console = Console(file=sys.stdout)
-    width = Measurement.get(console, console.options.update(max_width=100_000), table).maximum
-    if width > console.width and not wrap_last:  # draw it whole; cut columns would hide figures
+    measured = Measurement.get(console, console.options.update(max_width=100_000), table)
+    # Drawn whole: cut columns would hide figures; a wrapped column breaks between words,
+    # never inside one (a path is shown whole).
+    width = measured.minimum if wrap_last else measured.maximum
+    if width > console.width:
         console = Console(file=sys.stdout, width=width)
     # Each line ends where its text does: Rich pads every row to the widest, and one long
     # value (ml-100k's genres) made each short row wrap on a narrower terminal.
