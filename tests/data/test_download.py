@@ -392,7 +392,7 @@ def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", "application/zip" if "labelled" in self.path else "text/html; charset=utf-8")
             if "sized" in self.path:
                 self.send_header("Content-Length", str(len(page)))
             self.end_headers()
@@ -411,6 +411,12 @@ def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_
             assert f"{url}/ml-100k.zip sent a text/html page ({len(page)} bytes), not a zip (a proxy's or a login " \
                    "page?)" in str(e.value)
             assert _leftovers(tmp_path / where) == []
+        # A page sent as a zip is not called "a application/zip page".
+        url = f"http://127.0.0.1:{server.server_address[1]}/labelled"
+        with pytest.raises(DownloadFailed) as e:
+            download.fetch("ml-100k", cache_dir=tmp_path / "labelled", base_url=url, progress=False)
+        assert f"{url}/ml-100k.zip sent something else labelled application/zip ({len(page)} bytes), not a zip" \
+            in str(e.value)
         # A release checked by its published md5: the page's hex was taken for the checksum.
         with pytest.raises(DownloadFailed, match=r"ml-10m.zip.md5 sent a web page, not the checksum file"):
             download.fetch("ml-10m", cache_dir=tmp_path / "md5", base_url=url, progress=False)

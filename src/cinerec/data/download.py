@@ -455,7 +455,9 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                 raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
                                                             f"{total:,} bytes"))
             if got and not head.startswith(b"PK"):  # a proxy's page or a login page answered: not a zip at all
-                sent = f"a {kind} page" if kind and kind != "application/octet-stream" else "something else"
+                # ("a application/zip page" was said of a page sent as a zip)
+                sent = f"a {kind} page" if kind.startswith("text/") or "html" in kind else \
+                    f"something else labelled {kind}" if kind and kind != "application/octet-stream" else "something else"
                 raise DownloadFailed(_offline_message(rel, root, f"{url} sent {sent} ({got:,} bytes), not a zip "
                                                                  "(a proxy's or a login page?)"))
             if total is None and digest.hexdigest().lower() != expected.lower() and not zipfile.is_zipfile(tmp):
