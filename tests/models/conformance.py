@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from cinerec.data.dataset import Interactions
-from cinerec.errors import ConfigError
+from cinerec.errors import ConfigError, DataError
 from cinerec.models import RatingRecommender, Recommender, create, load_model
 from cinerec.models.base import CapabilityError
 
@@ -146,6 +146,14 @@ class ModelConformance:
     def test_unfitted_model_refuses_to_recommend(self):
         with pytest.raises(CapabilityError):
             self.make().recommend([0], 3)
+
+    def test_an_empty_training_set_is_said_to_be_empty(self):
+        # An ensemble's, a two-stage model's and a blend's said their search found no user
+        # with two ratings, or that 0 ratings are too few to hold 10% out.
+        empty = Interactions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                             np.zeros(0, np.int64), 5, 5)
+        with pytest.raises(DataError, match=r": cannot fit on an empty training set$"):
+            self.make().fit(empty)
 
     def test_planted_groups_get_their_own_movies(self):
         if not self.personalised:

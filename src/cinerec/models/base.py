@@ -202,6 +202,8 @@ class Recommender(ABC):
             if not isinstance(train, Interactions):
                 hint = " (its .interactions)" if hasattr(train, "interactions") else ""
                 raise ConfigError(f"{self.name}.fit: expected Interactions{hint}, got {type(train).__name__}")
+            if len(train) == 0:  # (before a model holding others searches anything on it)
+                raise DataError(f"{self.name}: cannot fit on an empty training set")
             self._check_fit_data(train)
             try:
                 return fit(self, train, *args, **kw)
