@@ -1031,6 +1031,10 @@ def test_a_study_s_model_below_popularity_is_said_whether_or_not_the_study_runs_
             assert f"popularity's {floor:.4f}" in line
         assert f"note: {line}" in printed and f"**Note:** {line}." in (out / "report.md").read_text()
         assert read_json(out / "run.json")["below_popularity"] == [line]
+        # and a notebook's leaderboard keeps it beside the figures (its notes were empty)
+        from cinerec.runs import open_run
+
+        assert open_run(out).leaderboard().attrs["notes"] == [line]
 
 
 def test_a_model_that_diverges_in_a_study_is_named_by_its_table(tmp_path, capsys, ml100k_dir):

@@ -247,6 +247,7 @@ class Run:
         they differ from its defaults (``"loo-sampled (n_negatives=50) hr@10"``). Rows are ranked by the figure
         the run ranked its models by (a study's leaderboard order, quickstart's
         ``ranked_by``), the best first; a run that names none keeps the models in name order.
+        ``frame.attrs["notes"]`` holds the lines the report says of models below popularity.
         """
         import pandas as pd
 
@@ -264,10 +265,15 @@ class Run:
             # One protocol (train, run): named on every row, as the tables print it.
             said = options_text(self.meta.get("protocol_options") or {})
             frame.insert(0, "protocol", protocol + (f" ({said})" if said else ""))
+        # A model below popularity on a ranking protocol, as the report says it beside the figures.
+        below = self.meta.get("below_popularity")
+        notes = [line for line in below if isinstance(line, str)] if isinstance(below, list) else []
         board = self.path / "leaderboard.json"
         if board.is_file():  # a study's own order (its ties broken as its table shows them)
             order = [row["label"] for row in read_json(board).get("models", []) if row.get("label") in rows]
-            return frame.loc[order + sorted(set(rows) - set(order))]
+            frame = frame.loc[order + sorted(set(rows) - set(order))]
+            frame.attrs["notes"] = notes
+            return frame
         ranked_by = self.meta.get("ranked_by")
         column = " ".join(ranked_by) if isinstance(ranked_by, list) else self.meta.get("metric")
         if isinstance(column, str) and column in frame.columns:
@@ -278,7 +284,9 @@ class Run:
             frame = frame.assign(_after_best=second).sort_values(
                 [column, "_after_best"], ascending=[lower, True], kind="stable", na_position="last").drop(
                 columns="_after_best")
-        return frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
+        frame = frame.rename(columns=_with_options(frame.columns, self.meta.get("protocol_options")))
+        frame.attrs["notes"] = notes
+        return frame
 
     @property
     def metrics(self) -> dict[str, Any]:
