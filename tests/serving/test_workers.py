@@ -233,6 +233,35 @@ def test_the_socket_serve_prints_the_address_of_already_listens():
         sock.close()
 
 
+def test_the_connections_serve_accepts_send_each_response_at_once():
+    # The socket did not say it was TCP, so the event loop left Nagle's algorithm on for
+    # its connections: every response after the first on a kept-open connection waited
+    # some 40 ms for the client's acknowledgement.
+    import asyncio
+    import socket
+
+    from cinerec.commands.serve import listening_socket
+
+    async def accept_one() -> int:
+        said: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def served(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            said.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        sock = listening_socket("127.0.0.1", 0)
+        server = await asyncio.start_server(served, sock=sock)  # (as uvicorn serves it)
+        try:
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            nodelay = await asyncio.wait_for(said, 10)
+            writer.close()
+            return nodelay
+        finally:
+            server.close()
+
+    assert asyncio.run(accept_one()) != 0
+
+
 def test_a_log_level_given_is_kept_under_quiet(run_dir, tmp_path):
     # --quiet lowered an explicit --log-level info to warning: no request was logged.
     proc, url = _start(["--run", str(run_dir), "--profiles", str(tmp_path / "p.sqlite"), "--log-level", "info"])
