@@ -392,7 +392,8 @@ def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/zip" if "labelled" in self.path else "text/html; charset=utf-8")
+            self.send_header("Content-Type", "application/zip" if "labelled" in self.path else
+                             "application/xhtml+xml" if "xhtml" in self.path else "text/html; charset=utf-8")
             if "sized" in self.path:
                 self.send_header("Content-Length", str(len(page)))
             self.end_headers()
@@ -417,6 +418,10 @@ def test_a_page_served_in_place_of_the_zip_is_said_to_be_no_zip_with_or_without_
             download.fetch("ml-100k", cache_dir=tmp_path / "labelled", base_url=url, progress=False)
         assert f"{url}/ml-100k.zip sent something else labelled application/zip ({len(page)} bytes), not a zip" \
             in str(e.value)
+        url = f"http://127.0.0.1:{server.server_address[1]}/xhtml"
+        with pytest.raises(DownloadFailed) as e:
+            download.fetch("ml-100k", cache_dir=tmp_path / "xhtml", base_url=url, progress=False)
+        assert f"{url}/ml-100k.zip sent a web page labelled application/xhtml+xml ({len(page)} bytes)" in str(e.value)
         # A release checked by its published md5: the page's hex was taken for the checksum.
         with pytest.raises(DownloadFailed, match=r"ml-10m.zip.md5 sent a web page, not the checksum file"):
             download.fetch("ml-10m", cache_dir=tmp_path / "md5", base_url=url, progress=False)
@@ -575,7 +580,7 @@ def test_a_damaged_copy_in_a_read_only_cache_names_what_it_lacks(served, online,
     monkeypatch.setattr(download.os, "access",
                         lambda p, mode, *a, **k: False if Path(p) == cache and mode == os.W_OK else real(p, mode))
     with pytest.raises(DataError, match=r"cannot be written .*; the cached copy .*ml-100k lacks ml-100k/u\.item, or "
-                                        r"holds it cut short$"):
+                                        r"holds it cut short or changed since it was unpacked$"):
         download.fetch("ml-100k", cache_dir=cache, checksums=sums)
 
 
@@ -612,11 +617,25 @@ def test_a_cached_file_changed_in_place_is_unpacked_again_from_its_zip(served, o
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
     assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
     assert (folder / "u.data").read_bytes() == whole
-    # A file only touched (the same bytes) is read as it is.
+    # A file only touched (the same bytes) is read as it is, once: its time is then recorded.
+    reads: list[str] = []
+    crc32 = download._crc32
+    monkeypatch.setattr(download, "_crc32", lambda path: reads.append(path.name) or crc32(path))
     os.utime(folder / "u.item")
     before = (folder / "u.data").stat().st_mtime_ns
+    for _ in range(2):
+        assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
+    assert (folder / "u.data").stat().st_mtime_ns == before and reads == ["u.item"]
+    # A stamp an earlier cinerec wrote records no times: every file is read once, and one
+    # changed in place is found all the same.
+    stamp = cache / "ml-100k" / download.ZIP_STAMP
+    import json
+
+    stamp.write_text(json.dumps({k: v for k, v in json.loads(stamp.read_text()).items() if k != "files"}))
+    (folder / "u.data").write_bytes(changed + whole[len(b"\t".join(first)):])
+    os.utime(folder / "u.data", ns=(before, before))
     assert download.fetch("ml-100k", cache_dir=cache, checksums=sums) == folder
-    assert (folder / "u.data").stat().st_mtime_ns == before
+    assert (folder / "u.data").read_bytes() == whole
 
 
 class _Paced(http.server.BaseHTTPRequestHandler):

@@ -185,7 +185,8 @@ def fetch(
     except DataError as e:
         if lacking is None:
             raise
-        raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short") from None
+        raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short or "
+                        "changed since it was unpacked") from None
     expected = (checksums or {}).get(name, rel.sha256)
     if archive.exists():
         if not zipfile.is_zipfile(archive):  # (a download cut short, copied in by hand): not someone else's file
@@ -274,19 +275,35 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
     try:
-        unpacked = json.loads((folder / ZIP_STAMP).read_text()).get("files") or {}
-    except (OSError, ValueError, AttributeError):
-        unpacked = {}
+        stamp = json.loads((folder / ZIP_STAMP).read_text())
+    except (OSError, ValueError):
+        stamp = None
+    stamp = stamp if isinstance(stamp, dict) else None
+    unpacked = stamp.get("files") if stamp is not None else None
+    # A stamp that records no times (an earlier cinerec's) has every file read once, then
+    # their times recorded; where it cannot be written, only the sizes are compared.
+    can_record = stamp is not None and os.access(folder / ZIP_STAMP, os.W_OK) and os.access(folder, os.W_OK)
+    if not isinstance(unpacked, dict):
+        unpacked = None if not can_record else {}
+    read: dict[str, int] = {}  # the files read and found as the zip holds them: their times now
     for name, size, crc in members:
         try:
             st = (folder / name).stat()
             if st.st_size != size:
                 return name
             # (only a file written since it was unpacked is read: the others cost a stat)
-            if name in unpacked and unpacked[name] != st.st_mtime_ns and _crc32(folder / name) != crc:
-                return name
+            if unpacked is not None and unpacked.get(name) != st.st_mtime_ns:
+                if _crc32(folder / name) != crc:
+                    return name
+                read[name] = st.st_mtime_ns
         except OSError:
             return name
+    if read and can_record and stamp is not None:  # (not read again: a copy that kept its bytes, not its times)
+        try:
+            with atomic_path(folder / ZIP_STAMP) as tmp:
+                tmp.write_text(json.dumps({**stamp, "files": {**(unpacked or {}), **read}}) + "\n")
+        except (OSError, DataError):
+            pass
     return None
 
 
@@ -456,8 +473,9 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                                                             f"{total:,} bytes"))
             if got and not head.startswith(b"PK"):  # a proxy's page or a login page answered: not a zip at all
                 # ("a application/zip page" was said of a page sent as a zip)
-                sent = f"a {kind} page" if kind.startswith("text/") or "html" in kind else \
-                    f"something else labelled {kind}" if kind and kind != "application/octet-stream" else "something else"
+                sent = f"a {kind} page" if kind.startswith("text/") else f"a web page labelled {kind}" \
+                    if "html" in kind else f"something else labelled {kind}" \
+                    if kind and kind != "application/octet-stream" else "something else"
                 raise DownloadFailed(_offline_message(rel, root, f"{url} sent {sent} ({got:,} bytes), not a zip "
                                                                  "(a proxy's or a login page?)"))
             if total is None and digest.hexdigest().lower() != expected.lower() and not zipfile.is_zipfile(tmp):
