@@ -38,8 +38,8 @@ _PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
                 numeric_from: int = 1, wrap_last: bool = False) -> None:
     """A Rich table on stdout; columns from ``numeric_from`` on are right-aligned. Drawn
-    whole, however wide; with ``wrap_last``, the last column's text wraps to the terminal's
-    width instead (a long list of words)."""
+    whole, however wide; with ``wrap_last``, the last column's text wraps between words to
+    fit the terminal instead (a long list of words; one word longer widens the table)."""
     from rich import box
     from rich.console import Console
     from rich.measure import Measurement
@@ -55,7 +55,7 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
     console = Console(file=sys.stdout)
     measured = Measurement.get(console, console.options.update(max_width=100_000), table)
     # Drawn whole: cut columns would hide figures; a wrapped column breaks between words,
-    # never inside one (a path is shown whole).
+    # never inside one (a path without spaces is shown on one line).
     width = measured.minimum if wrap_last else measured.maximum
     if width > console.width:
         console = Console(file=sys.stdout, width=width)
