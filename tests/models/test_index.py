@@ -255,3 +255,27 @@ def test_an_approximate_index_is_measured_by_the_lists_it_serves(ml100k_dir, cap
         assert said == ([] if kind == "exact" else [
             "two-stage: its retriever (als) shortlists through an approximate ivf index, and these figures measure the "
             "lists as served; retriever_settings.index = 'exact' gives exact shortlists"])
+
+
+def test_lists_and_stores_from_an_approximate_index_say_so(ml100k_dir, tmp_path, capsys):
+    # Only the loo-full figures said so: an IVF store, 15% of whose lists differed from
+    # exact scoring's, and recommend's lists had notes: [].
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(ml100k_dir), "--model", "als", "--set", 'index="ivf"', "--set", "epochs=2",
+                 "--protocol", "loo-full", "--out", str(run), "-q"]) == 0
+    said = ("als: its lists and similar movies come through an approximate ivf index, which may leave out a movie "
+            "exact scoring would list (index = 'exact' scores every movie)")
+    figures = capsys.readouterr().out
+    assert "its lists come from an approximate ivf index, and these figures measure them" in figures
+    assert said not in figures  # (said once beside the figures, in their words)
+    for command in (["recommend", "--run", str(run), "--user", "5"], ["similar", "--run", str(run), "--movie", "50"],
+                    ["export", "--run", str(run), "--db", str(tmp_path / "s.sqlite"), "-k", "10"]):
+        assert main([*command, "--json", "-q"]) == 0
+        assert said in json.loads(capsys.readouterr().out)["notes"], command
+    assert main(["train", "--data", str(ml100k_dir), "--model", "als", "--set", "epochs=2", "--protocol", "loo-full",
+                 "--out", str(tmp_path / "exact"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "exact"), "--user", "5", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []

@@ -944,8 +944,12 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     """The lines printed beside a model's figures on what they measure: a held-out "latest"
     rating that is the file's last row, a shortlist that holds every candidate, lists from
     an approximate index, what the fit chose."""
+    approximate = approximate_lists(prepared, model)
+    fit = model.fit_notes()
+    if approximate:  # (the lists' own line on the index, said here in the figures' words)
+        fit = [line for line in fit if " come through an approximate " not in line]
     return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
-            + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
+            + nothing_retrieved(prepared, model) + approximate + fit
             + scores_alike(prepared, model) + few_measured(prepared))
 
 
