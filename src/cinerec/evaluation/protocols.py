@@ -879,7 +879,7 @@ class LooFull(Protocol):
             out[f"hr@{k}"] = M.hit_rate(ranked, prepared.truth, k, per_user=per_user)
             out[f"ndcg@{k}"] = M.ndcg(ranked, prepared.truth, k, per_user=per_user)
         ranks = _full_ranks(model, prepared.users, cast(np.ndarray, prepared.truth), prepared.excluded)
-        if _index_kind(model) != "exact":  # the lists are approximate: their own places, as HR reads them
+        if index_kind(model) != "exact":  # the lists are approximate: their own places, as HR reads them
             ranks = _as_listed(ranks, ranked, cast(np.ndarray, prepared.truth))
         out["mrr"] = M.mrr_of_ranks(ranks, per_user=per_user)
         if 10 < _room(prepared):  # else every list holds every movie left: coverage 1 whatever the model
@@ -910,7 +910,7 @@ def _full_ranks(model: Recommender, users: np.ndarray, truth: np.ndarray, seen: 
     return out
 
 
-def _index_kind(model: Recommender) -> str:
+def index_kind(model: Recommender) -> str:
     """The kind of index behind ``model``'s lists (``"exact"`` for a model without one)."""
     kind = getattr(model.config, "index", "exact")
     return kind if isinstance(kind, str) else "exact"
@@ -929,12 +929,12 @@ def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
     of the lists it serves, not of its exact scores."""
     if not isinstance(prepared.protocol, (LooFull, RandomFull)):  # (others score exactly)
         return []
-    kind = _index_kind(model)
+    kind = index_kind(model)
     if kind != "exact":
         return [f"{model.name}: its lists come from an approximate {kind} index, and these figures measure them as "
                 "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
     retriever = getattr(model, "retriever", None) if model.shortlists else None  # (two-stage, fitted)
-    if retriever is None or (kind := _index_kind(retriever)) == "exact":
+    if retriever is None or (kind := index_kind(retriever)) == "exact":
         return []
     return [f"{model.name}: its retriever ({retriever.name}) shortlists through an approximate {kind} index, and "
             "these figures measure the lists as served; retriever_settings.index = 'exact' gives exact shortlists"]
@@ -944,12 +944,8 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     """The lines printed beside a model's figures on what they measure: a held-out "latest"
     rating that is the file's last row, a shortlist that holds every candidate, lists from
     an approximate index, what the fit chose."""
-    approximate = approximate_lists(prepared, model)
-    fit = model.fit_notes()
-    if approximate:  # (the lists' own line on the index, said here in the figures' words)
-        fit = [line for line in fit if " come through an approximate " not in line]
     return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
-            + nothing_retrieved(prepared, model) + approximate + fit
+            + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
             + scores_alike(prepared, model) + few_measured(prepared))
 
 

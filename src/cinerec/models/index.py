@@ -253,16 +253,6 @@ class IndexedRecommender(Recommender):
         """``(n_items, d) float32``: each movie's side of the inner product."""
         raise CapabilityError(f"{self.name} has no movie vectors whose inner product orders its scores")
 
-    def fit_notes(self) -> list[str]:
-        """The base's, and where lists come through an approximate index, that they may
-        differ from exact scoring's (said beside every list and store, not only figures)."""
-        kind = self._ix.index
-        if kind == "exact":
-            return super().fit_notes()
-        return super().fit_notes() + [
-            f"{self.name}: its lists and similar movies come through an approximate {kind} index, which may leave "
-            "out a movie exact scoring would list (index = 'exact' scores every movie)"]
-
     def _index_on_gpu(self) -> bool:
         """Whether searches should run on a GPU (neural models on CUDA say so)."""
         return False

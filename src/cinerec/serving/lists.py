@@ -631,8 +631,26 @@ class Lists:
         columns = ["user_id", "rank", *_LIST_COLUMNS]
         frame = self._typed(pd.DataFrame(rows, columns=columns))
         frame["user_id"] = frame["user_id"].astype(np.int64 if self.dataset.user_ids.raw.dtype.kind in "iu" else str)
-        frame.attrs["notes"] = self._notes() + [n for n in shorts if n is not None]
+        frame.attrs["notes"] = self._notes() + self.index_note() + [n for n in shorts if n is not None]
         return frame
+
+    def index_note(self, name: str | None = None) -> list[str]:
+        """The line said beside a known person's list, the movies like one and a store where
+        they come through an approximate index (the model's own, or the shortlist of a
+        two-stage model's retriever): a movie exact scoring would list may be left out.
+        Someone new's lists are scored exactly, and say nothing. ``name``: the model's name
+        in its run."""
+        from cinerec.evaluation.protocols import index_kind
+
+        name = name or self.model.name
+        if (kind := index_kind(self.model)) != "exact":
+            return [f"model {name!r} lists through an approximate {kind} index, which may leave out a movie exact "
+                    "scoring would list (index = 'exact' scores every movie)"]
+        retriever = getattr(self.model, "retriever", None) if getattr(self.model, "shortlists", False) else None
+        if retriever is not None and (kind := index_kind(retriever)) != "exact":
+            return [f"model {name!r} shortlists through its retriever's approximate {kind} index, which may leave "
+                    "out a movie exact scoring would list (retriever_settings.index = 'exact' scores every movie)"]
+        return []
 
     def _notes(self) -> list[str]:
         """What is said beside every list of this run and model, as ``cinerec recommend
@@ -667,7 +685,7 @@ class Lists:
                                           for r, (i, s) in enumerate(zip(items, sims), 1)],
                                          columns=["rank", "movie_id", "title", "year", "genres", "similarity"]))
         cut = self.similar_cut(item, k, len(frame), name)
-        frame.attrs["notes"] = self._notes() + ([cut[0]] if cut else [])
+        frame.attrs["notes"] = self._notes() + self.index_note(name) + ([cut[0]] if cut else [])
         return frame
 
     def similar_cut(self, item: int, k: int, listed: int, name: str | None = None) -> tuple[str, int | None] | None:
