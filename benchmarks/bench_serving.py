@@ -17,7 +17,7 @@ with a lean asyncio client (keep-alive connections) at a fixed arrival rate, one
 
 Latency is measured from each request's *scheduled* start, so a server that falls
 behind shows it (no coordinated omission). Bounded: ``rate × seconds`` requests per
-scenario, loopback only. Prints one JSON object.
+fixed-rate scenario and 500 back to back, loopback only. Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -709,3 +709,26 @@ def test_a_slow_download_writes_what_arrives_and_one_that_trickles_is_given_up(s
         _Paced.go.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_stamp_another_process_rewrote_meanwhile_is_not_written_over(served, online, tmp_path, monkeypatch) -> None:
+    # The times of the files read were written over the stamp as it was first read: a newer
+    # zip unpacked meanwhile by another process lost its stamp, and was unpacked yet again.
+    import json
+
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    stamp = cache / "ml-100k" / download.ZIP_STAMP
+    theirs = json.dumps({**json.loads(stamp.read_text()), "mtime_ns": 1, "files": {}}) + "\n"
+    crc32 = download._crc32
+
+    def meanwhile(path: Path) -> int:
+        stamp.write_text(theirs)  # (another process's unpacking, while this one reads)
+        return crc32(path)
+
+    monkeypatch.setattr(download, "_crc32", meanwhile)
+    os.utime(folder / "u.item")
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    download._lacking(cache / "ml-100k.zip", cache / "ml-100k", download.release_info("ml-100k"))
+    assert stamp.read_text() == theirs

@@ -300,9 +300,12 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
             return name
     if read and can_record and stamp is not None:  # (not read again: a copy that kept its bytes, not its times)
         try:
-            with atomic_path(folder / ZIP_STAMP) as tmp:
-                tmp.write_text(json.dumps({**stamp, "files": {**(unpacked or {}), **read}}) + "\n")
-        except (OSError, DataError):
+            # Only over the stamp read above: another process may have unpacked a newer zip
+            # since, whose stamp is not this one's to replace.
+            if json.loads((folder / ZIP_STAMP).read_text()) == stamp:
+                with atomic_path(folder / ZIP_STAMP) as tmp:
+                    tmp.write_text(json.dumps({**stamp, "files": {**(unpacked or {}), **read}}) + "\n")
+        except (OSError, ValueError, DataError):
             pass
     return None
 
@@ -394,6 +397,7 @@ def _sweep_stale(root: Path, rel: Release) -> None:
     a live one's are kept."""
     sweep_stale_temps(root / rel.zip_name)
     sweep_stale_temps(root / rel.name)
+    sweep_stale_temps(root / rel.name / ZIP_STAMP)  # (a record of the files' times, rewritten)
 
 
 def _url_fault(base: str) -> str | None:
