@@ -13,7 +13,7 @@ R = TypeVar("R")
 
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
            "OutOfMemory", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
-           "unknown_name", "closest"]
+           "unknown_name", "known_words", "closest"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
 #: "cli" (the command line, and a study file, which words its flags its own way). The
@@ -177,13 +177,18 @@ def closest(name: object, known: Iterable[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
-def unknown_name(what: str, name: object, known: Iterable[str]) -> str:
-    """``unknown model 'eas' (did you mean 'ease'? known: als, ease, ...)``: a name given
-    that is none of ``known``, with the one it is closest to (:func:`closest`)."""
+def known_words(name: object, known: Iterable[str]) -> str:
+    """``(did you mean 'ease'? known: als, ease, ...)``: what follows a name given that is
+    none of ``known``, with the one it is closest to (:func:`closest`)."""
     known = list(known)
     close = closest(name, known)
     maybe = f"did you mean {close!r}? " if close else ""
-    return f"unknown {what} {name!r} ({maybe}known: {', '.join(known)})"
+    return f"({maybe}known: {', '.join(known)})"
+
+
+def unknown_name(what: str, name: object, known: Iterable[str]) -> str:
+    """``unknown model 'eas' (did you mean 'ease'? known: als, ease, ...)``."""
+    return f"unknown {what} {name!r} {known_words(name, known)}"
 
 
 def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:

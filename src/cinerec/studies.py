@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            OutOfMemory, closest, in_cli_words, out_of_memory, unknown_name)
+                            OutOfMemory, in_cli_words, known_words, out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -580,9 +580,7 @@ class _Reader:
     def known(self, table: tuple[str, ...], values: Mapping[str, Any], keys: tuple[str, ...]) -> None:
         for key in values:
             if key not in keys:
-                close = closest(key, keys)
-                maybe = f"did you mean {close!r}? " if close else ""
-                raise self.fail(table, key, f"unknown key ({maybe}known: {', '.join(keys)})")
+                raise self.fail(table, key, f"unknown key {known_words(key, keys)}")
 
     def columns(self, value: Any) -> dict[str, str] | None:
         """``[data] columns``: a table ``{user = "who", ...}`` or the flag's ``"user=who,..."``."""
@@ -910,9 +908,7 @@ class _Reader:
         renames = MODELS[name].Config.renames()
         for key in settings:
             if key not in fields and key not in renames:
-                close = closest(key, fields)
-                maybe = f"did you mean {close!r}? " if close else ""
-                raise self.fail(table, key, f"unknown setting of {name} ({maybe}known: {', '.join(sorted(fields))})"
+                raise self.fail(table, key, f"unknown setting of {name} {known_words(key, sorted(fields))}"
                                 if fields else f"unknown setting: {name} takes no settings")
         try:
             # Under a ranking protocol a model trained for stars takes its ranking variant

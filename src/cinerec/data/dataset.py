@@ -659,6 +659,15 @@ def synthetic_list_notes(dataset: Dataset) -> list[str]:
 TWIN_GROUP_MAX = 4
 
 
+def later_twins(twins: "sp.csr_matrix") -> np.ndarray:
+    """``(n_items,) bool``: the movies :func:`title_twins` lists under an earlier id too
+    (each film's ids past its first), the places a list gives to a film it holds once."""
+    pairs = twins.tocoo()
+    later = np.zeros(twins.shape[0], dtype=bool)
+    later[pairs.row[pairs.col < pairs.row]] = True
+    return later
+
+
 def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
     """``(n_items, n_items)`` CSR of ones, row ``i`` the other movies the catalogue lists
     as the same film: the same title (as written), a known year and the same genres,

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from cinerec.data.dataset import Dataset, title_twins
+from cinerec.data.dataset import Dataset, later_twins, title_twins
 from cinerec.data.history import (history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen,
                                   seen_films)
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
@@ -252,11 +252,7 @@ class Lists:
     def _later_ids(self) -> int:
         """Each film's ids past its first: the most places a shortlist can give to ids listed
         once (0 where no film is listed twice)."""
-        if self.twins is None or self._twinned is None:
-            return 0
-        twins = self.twins
-        return len([i for i in np.flatnonzero(self._twinned).tolist()
-                    if twins.indices[twins.indptr[i]:twins.indptr[i + 1]].min() < i])
+        return 0 if self.twins is None else int(later_twins(self.twins).sum())
 
     def _cut_by_shortlist(self, k: int, listed: int, whose: str = "") -> str | None:
         """:meth:`shortlist_cut` as said beside one list of ``listed`` movies."""

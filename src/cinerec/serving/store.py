@@ -415,16 +415,14 @@ def short_lists(dataset: Any, k: int) -> tuple[int, int]:
     that a store's top-``k`` lists hold fewer for them, and how many have none at all,
     counted as the lists count them: a film they rated under another id is rated, and a
     film left under two ids is one place of a list."""
-    from cinerec.data.dataset import title_twins
+    from cinerec.data.dataset import later_twins, title_twins
     from cinerec.data.history import seen_films
 
     twins = title_twins(dataset)
     films = seen_films(dataset, twins)
     left = dataset.n_items - np.diff(films.indptr)
     if twins is not None:  # a film's later ids, where it is left, are no place of a list
-        pairs = twins.tocoo()
-        later = np.zeros(dataset.n_items, dtype=bool)
-        later[pairs.row[pairs.col < pairs.row]] = True
+        later = later_twins(twins)
         left = left - (int(later.sum()) - np.asarray(films[:, later].sum(axis=1)).ravel().astype(np.int64))
     return int((left < k).sum()), int((left == 0).sum())
 
