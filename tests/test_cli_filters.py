@@ -384,3 +384,15 @@ def test_reports_say_what_the_filters_left(synthetic_100k, tmp_path, capsys):
             assert f"- {step_words(step)}: {a['ratings']:,} ratings, {a['users']:,} users, {a['movies']:,} movies " \
                    "left" in text, text
     assert "- top_users=20: " in (tmp_path / "t" / "report.md").read_text()
+
+
+def test_a_runs_data_record_says_whether_the_official_folds_still_apply(ml100k_dir, tmp_path):
+    # Only the saved dataset.json said a filter had dropped them; run.json did not.
+    assert main(["train", "--data", str(ml100k_dir), "--model", "popularity", "--out", str(tmp_path / "all"),
+                 "-q"]) == 0
+    record = open_run(tmp_path / "all").meta["dataset"]
+    assert record["official_folds"] == ["u1", "u2", "u3", "u4", "u5", "ua", "ub"] and "folds_dropped_by" not in record
+    assert main(["train", "--data", str(ml100k_dir), "--model", "popularity", "--top-users", "300",
+                 "--out", str(tmp_path / "some"), "-q"]) == 0
+    record = open_run(tmp_path / "some").meta["dataset"]
+    assert record["official_folds"] == [] and record["folds_dropped_by"] == "top_users=300"

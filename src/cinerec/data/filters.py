@@ -444,7 +444,8 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         ``source``, ``columns``, ``catalog`` as given; ``source_path`` and
         ``catalog_path``, the files or folders read, as absolute paths (``None`` for a
         release read from the cache by its name); ``format`` (``"movielens"`` or
-        ``"log"``), ``release``, ``implicit``, ``filters`` (those that are on),
+        ``"log"``), ``release``, ``implicit``, ``official_folds`` (those that still apply)
+        and ``folds_dropped_by`` (the step that dropped them), ``filters`` (those that are on),
         ``transforms`` and ``counts`` (``ratings``, ``users``, ``movies`` of the data
         used). ``export`` and ``serve`` read the saved, already filtered dataset; nothing
         filters again.
@@ -469,6 +470,10 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         "release": info.get("release"),
         **({"synthetic": True} if info.get("synthetic") else {}),  # (a synthetic release passed for the real one)
         "implicit": bool(info.get("implicit", False)),
+        # Whether the source's official folds still apply (ratings-fold), and if not, the
+        # step that dropped them.
+        "official_folds": sorted(dataset.folds),
+        **({"folds_dropped_by": info["folds_dropped_by"]} if info.get("folds_dropped_by") else {}),
         "filters": filters.to_dict(),
         "transforms": list(transforms),
         "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
