@@ -271,15 +271,29 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     said = ("model 'als' lists through an approximate ivf index, which may leave out a movie exact scoring would "
             "list (index = 'exact' scores every movie)")
     assert "approximate" not in capsys.readouterr().out  # (loo-sampled scores its candidates exactly)
-    for command in (["recommend", "--run", str(run), "--user", "5"], ["similar", "--run", str(run), "--movie", "50"],
-                    ["export", "--run", str(run), "--db", str(tmp_path / "s.sqlite"), "-k", "10"]):
+    alike = said.replace("lists through", "finds similar movies through")
+    for command, line in ((["recommend", "--run", str(run), "--user", "5"], said),
+                          (["similar", "--run", str(run), "--movie", "50"], alike),
+                          (["export", "--run", str(run), "--db", str(tmp_path / "s.sqlite"), "-k", "10"], said)):
         assert main([*command, "--json", "-q"]) == 0
-        assert said in json.loads(capsys.readouterr().out)["notes"], command
+        assert line in json.loads(capsys.readouterr().out)["notes"], command
     opened = open_run(run)
-    assert said in opened.top_n([5], 3).attrs["notes"] and said in opened.similar(50, 3).attrs["notes"]
+    assert said in opened.top_n([5], 3).attrs["notes"] and alike in opened.similar(50, 3).attrs["notes"]
     assert main(["recommend", "--run", str(run), "--liked", "50,181", "--json", "-q"]) == 0
     assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
     assert not [n for n in opened.recommend_for(liked=[50, 181]).attrs["notes"] if "approximate" in n]
+    # An ensemble's lists do not go through its member's index, its similar movies do.
+    ens = tmp_path / "ens"
+    assert main(["train", "--data", str(ml100k_dir), "--model", "ensemble", "--set", 'members=["als", "popularity"]',
+                 "--set", 'settings={als={index="ivf", epochs=2}}', "--out", str(ens), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(ens), "--user", "5", "--json", "-q"]) == 0
+    assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
+    member = ("model 'ensemble' finds similar movies through its member als's approximate ivf index, which may leave "
+              "out a movie exact scoring would list (settings.als.index = 'exact' scores every movie)")
+    assert main(["similar", "--run", str(ens), "--movie", "50", "--json", "-q"]) == 0
+    assert member in json.loads(capsys.readouterr().out)["notes"]
+    assert member in open_run(ens).similar(50, 3).attrs["notes"]
     # A two-stage model whose retriever shortlists through one says so, naming the key to change.
     two = tmp_path / "two"
     assert main(["train", "--data", str(ml100k_dir), "--model", "two-stage", "--set", 'retriever="als"',
@@ -290,3 +304,15 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     assert ("model 'two-stage' shortlists through its retriever's approximate hnsw index, which may leave out a movie "
             "exact scoring would list (retriever_settings.index = 'exact' scores every movie)"
             in json.loads(capsys.readouterr().out)["notes"])
+
+
+def test_a_studys_lists_from_an_index_name_its_model_as_the_study_does(ml100k_dir, tmp_path):
+    # Run.top_n said "model 'als'" where recommend, similar and export said 'als-ivf'.
+    from cinerec.runs import open_run
+
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\n[protocol]\nname = "loo-sampled"\nseeds = [0]\n'
+                     '[models.als-ivf]\nmodel = "als"\nindex = "ivf"\nepochs = 2\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "run"), "-q"]) == 0
+    notes = open_run(tmp_path / "run").top_n([5], 3).attrs["notes"]
+    assert [n for n in notes if n.startswith("model 'als-ivf' lists through an approximate ivf index")], notes

@@ -243,7 +243,8 @@ def similar(
     listed = [dict(lists.record(int(i)), similarity=float(s)) for i, s in zip(items, sims)]
     # A synthetic release's and the model's fit's (vectors that all point one way make every
     # movie as similar as the next): printed under the list, as recommend prints them.
-    trailing = list(synthetic_list_notes(opened.dataset)) + list(lists.model.fit_notes()) + lists.index_note(name)
+    trailing = (list(synthetic_list_notes(opened.dataset)) + list(lists.model.fit_notes())
+                + lists.index_note(name, similar=True))
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""

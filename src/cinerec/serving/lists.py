@@ -589,7 +589,7 @@ class Lists:
                             reason_movie_id=because["movie_id"] if because else None))
         return out
 
-    def frame(self, user_ids: Any, k: int = 10) -> Any:
+    def frame(self, user_ids: Any, k: int = 10, name: str | None = None) -> Any:
         """A pandas DataFrame of each raw user id's top-``k``, for notebooks.
 
         Columns: ``user_id``, ``rank`` (1 = best), ``movie_id``, ``title``, ``year`` (a
@@ -627,25 +627,34 @@ class Lists:
         columns = ["user_id", "rank", *_LIST_COLUMNS]
         frame = self._typed(pd.DataFrame(rows, columns=columns))
         frame["user_id"] = frame["user_id"].astype(np.int64 if self.dataset.user_ids.raw.dtype.kind in "iu" else str)
-        frame.attrs["notes"] = self._notes() + self.index_note() + [n for n in shorts if n is not None]
+        frame.attrs["notes"] = self._notes() + self.index_note(name) + [n for n in shorts if n is not None]
         return frame
 
-    def index_note(self, name: str | None = None) -> list[str]:
-        """The line said beside a known person's list, the movies like one and a store where
-        they come through an approximate index (the model's own, or the shortlist of a
-        two-stage model's retriever): a movie exact scoring would list may be left out.
-        Someone new's lists are scored exactly, and say nothing. ``name``: the model's name
-        in its run."""
+    def index_note(self, name: str | None = None, similar: bool = False) -> list[str]:
+        """The line said beside a known person's list and a store (or, ``similar``, the
+        movies like one) where they come through an approximate index: the model's own, a
+        two-stage model's retriever's (its shortlist, and its similar movies), an
+        ensemble's lead member's (its similar movies). A movie exact scoring would list may
+        be left out. Someone new's lists are scored exactly, and say nothing. ``name``: the
+        model's name in its run."""
         from cinerec.evaluation.protocols import index_kind
+        from cinerec.models.ensemble import Ensemble
 
         name = name or self.model.name
+        leave_out = "which may leave out a movie exact scoring would list"
         if (kind := index_kind(self.model)) != "exact":
-            return [f"model {name!r} lists through an approximate {kind} index, which may leave out a movie exact "
-                    "scoring would list (index = 'exact' scores every movie)"]
+            what = "finds similar movies" if similar else "lists"
+            return [f"model {name!r} {what} through an approximate {kind} index, {leave_out} (index = 'exact' scores "
+                    "every movie)"]
         retriever = getattr(self.model, "retriever", None) if getattr(self.model, "shortlists", False) else None
         if retriever is not None and (kind := index_kind(retriever)) != "exact":
-            return [f"model {name!r} shortlists through its retriever's approximate {kind} index, which may leave "
-                    "out a movie exact scoring would list (retriever_settings.index = 'exact' scores every movie)"]
+            what = "finds similar movies" if similar else "shortlists"
+            return [f"model {name!r} {what} through its retriever's approximate {kind} index, {leave_out} "
+                    "(retriever_settings.index = 'exact' scores every movie)"]
+        lead = _listing(self.model) if similar and isinstance(self.model, Ensemble) else None
+        if lead is not None and (kind := index_kind(lead)) != "exact":
+            return [f"model {name!r} finds similar movies through its member {lead.name}'s approximate {kind} index, "
+                    f"{leave_out} (settings.{lead.name}.index = 'exact' scores every movie)"]
         return []
 
     def _notes(self) -> list[str]:
@@ -681,7 +690,7 @@ class Lists:
                                           for r, (i, s) in enumerate(zip(items, sims), 1)],
                                          columns=["rank", "movie_id", "title", "year", "genres", "similarity"]))
         cut = self.similar_cut(item, k, len(frame), name)
-        frame.attrs["notes"] = self._notes() + self.index_note(name) + ([cut[0]] if cut else [])
+        frame.attrs["notes"] = self._notes() + self.index_note(name, similar=True) + ([cut[0]] if cut else [])
         return frame
 
     def similar_cut(self, item: int, k: int, listed: int, name: str | None = None) -> tuple[str, int | None] | None:
@@ -873,7 +882,7 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
         raise ConfigError(f"top_n: source: expected a run folder (a path or an opened run) or a fitted model, "
                           f"got {type(source).__name__}")
     run = source if isinstance(source, Run) else open_run(source)
-    return Lists(run.dataset, run.model(model)).frame(user_ids, k)
+    return Lists(run.dataset, run.model(model)).frame(user_ids, k, model or run.default_model)
 
 
 def _liked_ids(liked: Any) -> list[Any]:
