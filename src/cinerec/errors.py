@@ -12,7 +12,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 __all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
-           "OutOfMemory", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
+           "OutOfMemory", "allocation_words", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
            "unknown_name", "known_words", "closest"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
@@ -97,6 +97,11 @@ class DownloadFailed(DataError):
 class Diverged(DataError):
     """A model's training diverged (its loss is no longer a number): its checkpoints hold a
     run that, resumed, diverges again, so ``cinerec train`` removes them."""
+
+
+def allocation_words(error: BaseException) -> str:
+    """An allocation error's own words on one line, cut to 200 characters."""
+    return " ".join(str(error).split())[:200] or "an allocation failed"
 
 
 class OutOfMemory(CinerecError, MemoryError):

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, step_lines, step_words
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            OutOfMemory, in_cli_words, known_words, out_of_memory, unknown_name)
+                            OutOfMemory, allocation_words, in_cli_words, known_words, out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -400,13 +400,18 @@ def _toml(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else repr(value)
 
 
+def _study_text(study: Study) -> str:
+    """The study file's text as it is now ("" where it can no longer be read)."""
+    try:
+        return study.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return ""
+
+
 def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
     """``FILE:LINE: [table] key`` of a key in the study file, for a fault found only once the
     data is read; a key the file does not hold came from the command line, and says so."""
-    try:
-        text = study.path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError):
-        text = ""
+    text = _study_text(study)
     if key is not None and table == ("data",) and (key in study.from_flags or not _in_file(text, table, key)):
         return f"{study.path}: --{key.replace('_', '-')} (given on the command line)"
     return _Reader(study.path, text).where(table, key)
@@ -417,11 +422,7 @@ def _setting_fault(study: Study, table: tuple[str, ...], e: Exception, nested: b
     43 IVF cells ...``), said at that key's line where the file sets it; otherwise at the
     table's line, or (``nested``) at its key in the table above (``[export.two_stage]
     retriever_settings``)."""
-    said = str(e)
-    try:
-        text = study.path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError):
-        text = ""
+    said, text = str(e), _study_text(study)
     named = re.match(r"(\w+) = ", said)
     if named and _in_file(text, table, named[1]):
         return str(_Reader(study.path, text).fail(table, named[1], said))
@@ -1337,7 +1338,7 @@ def _blamed_on(study: Study, label: str) -> Iterator[None]:
     except (MemoryError, RuntimeError) as e:  # a setting asking for too much (factors = 1e11): its table
         if not out_of_memory(e):
             raise
-        said = e.said if isinstance(e, OutOfMemory) else " ".join(str(e).split())[:200] or "an allocation failed"
+        said = e.said if isinstance(e, OutOfMemory) else allocation_words(e)
         raise ConfigError(f"{_where(study, ('models', label), None)}: out of memory fitting it ({said}); "
                           f"{OUT_OF_MEMORY_ADVICE}") from None
 

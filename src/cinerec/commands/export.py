@@ -69,7 +69,7 @@ def export(
     unseen_short, unseen_empty = short_lists(opened.dataset, info.k)
     counted = info.short_lists is not None and info.empty_lists is not None
     short, empty = (int(info.short_lists or 0), int(info.empty_lists or 0)) if counted else \
-        short_lists(opened.dataset, info.k)
+        (unseen_short, unseen_empty)
     lists = _lists(opened, info.model)
     notes = []
     if asked > info.n_items:  # the lists are cut to the catalogue: say so

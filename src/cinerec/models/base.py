@@ -25,7 +25,8 @@ from cinerec.config import Config
 # so annotations there spell the base class with this alias.
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, expect, out_of_memory, unknown_name
+from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
+                            expect, out_of_memory, unknown_name)
 from cinerec.io import atomic_dir
 from cinerec.ranking import check_k, top_k
 
@@ -210,7 +211,7 @@ class Recommender(ABC):
             except (MemoryError, RuntimeError) as e:  # a setting asking for too much: one line, from Python too
                 if isinstance(e, CinerecError) or not out_of_memory(e):
                     raise
-                raise OutOfMemory(self.name, " ".join(str(e).split())[:200] or "an allocation failed") from None
+                raise OutOfMemory(self.name, allocation_words(e)) from None
 
         checked._checked = True  # type: ignore[attr-defined]
         cls.fit = checked  # type: ignore[method-assign]
