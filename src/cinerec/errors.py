@@ -6,7 +6,7 @@ import contextlib
 import contextvars
 import functools
 import re
-from typing import Callable, Iterable, Iterator, Mapping, ParamSpec, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,6 +76,18 @@ class CinerecError(Exception):
     traceback for these.
     """
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (multiprocessing, joblib): made again from its message and parts, without
+        # its __init__, which for some errors takes the parts rather than the message.
+        return _remade, (type(self), self.args, self.__dict__)
+
+
+def _remade(kind: type[CinerecError], args: tuple[Any, ...], parts: dict[str, Any]) -> CinerecError:
+    """An unpickled :class:`CinerecError` (see its ``__reduce__``)."""
+    error = kind.__new__(kind, *args)
+    error.__dict__.update(parts)
+    return error
+
 
 class DataError(CinerecError, ValueError):
     """A data file or source is malformed, missing or fails its checksum."""
@@ -112,6 +124,10 @@ class OutOfMemory(CinerecError, MemoryError):
     def __init__(self, model: str, said: str) -> None:
         self.model, self.said = model, said
         super().__init__(f"out of memory fitting {model} ({said}); {OUT_OF_MEMORY_ADVICE}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (MemoryError's own __new__ cannot make this class without its __init__)
+        return type(self), (self.model, self.said)
 
 
 class FilterRefused(DataError):
