@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import os
 import re
 import shutil
@@ -352,6 +353,35 @@ def test_a_zip_replaced_in_the_cache_is_unpacked_again_and_the_same_zip_copied_a
     assert sorted(p.name for p in cache.iterdir()) == ["ml-10m", "ml-10m.zip"]
 
 
+def test_a_stamp_brought_up_to_date_is_written_whole_or_not_at_all(served, tmp_path, monkeypatch) -> None:
+    # The same zip copied in again rewrites the stamp's time in place: cut short there (a
+    # full disk, a kill), the stamp no longer read and the folder was unpacked again.
+    root, _, _ = served
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(root / "ml-10m.zip", cache / "ml-10m.zip")
+    folder = download.fetch("ml-10m", cache_dir=cache)
+    unpacked = os.stat(folder).st_ino
+    stamp = cache / "ml-10m" / download.ZIP_STAMP
+    before = stamp.read_text()
+    os.utime(cache / "ml-10m.zip", ns=(1, 1))
+    write_text = Path.write_text
+
+    def cut_short(path: Path, text: str, *args: object, **kwargs: object) -> int:
+        if path.name.startswith((download.ZIP_STAMP, f".{download.ZIP_STAMP}")):
+            write_text(path, text[: len(text) // 2])
+            raise OSError(28, "No space left on device")
+        return write_text(path, text, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "write_text", cut_short)
+        assert download.fetch("ml-10m", cache_dir=cache) == folder
+    assert stamp.read_text() == before
+    assert download.fetch("ml-10m", cache_dir=cache) == folder and os.stat(folder).st_ino == unpacked
+    assert json.loads(stamp.read_text())["mtime_ns"] == 1
+    assert sorted(p.name for p in cache.iterdir()) == ["ml-10m", "ml-10m.zip"]
+
+
 def test_a_copy_another_process_unpacked_meanwhile_is_kept_not_swapped_out(served, tmp_path) -> None:
     # Two fetches at once: the later one swapped the first one's finished folder out from
     # under a process reading it (a file vanished mid-read).
@@ -629,8 +659,6 @@ def test_a_cached_file_changed_in_place_is_unpacked_again_from_its_zip(served, o
     # A stamp an earlier cinerec wrote records no times: every file is read once, and one
     # changed in place is found all the same.
     stamp = cache / "ml-100k" / download.ZIP_STAMP
-    import json
-
     stamp.write_text(json.dumps({k: v for k, v in json.loads(stamp.read_text()).items() if k != "files"}))
     (folder / "u.data").write_bytes(changed + whole[len(b"\t".join(first)):])
     os.utime(folder / "u.data", ns=(before, before))

@@ -252,8 +252,9 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
     if stamp.get("sha256") != file_digest(archive, "sha256"):
         return False
     try:
-        (folder / ZIP_STAMP).write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files")))
-    except OSError:  # (a cache that cannot be written: it is the same zip all the same)
+        with atomic_path(folder / ZIP_STAMP) as tmp:
+            tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files")))
+    except (OSError, DataError):  # (a cache that cannot be written: it is the same zip all the same)
         pass
     return True
 
