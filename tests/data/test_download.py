@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 import zipfile
@@ -373,9 +374,17 @@ def test_a_stamp_brought_up_to_date_is_written_whole_or_not_at_all(served, tmp_p
             raise OSError(28, "No space left on device")
         return write_text(path, text, *args, **kwargs)
 
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
     with monkeypatch.context() as m:
         m.setattr(Path, "write_text", cut_short)
         assert download.fetch("ml-10m", cache_dir=cache) == folder
+    assert stamp.read_text() == before
+    # Nothing can be made beside it (a read-only cache): the same zip all the same.
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "mkstemp", refused)
+        assert download.fetch("ml-10m", cache_dir=cache) == folder and os.stat(folder).st_ino == unpacked
     assert stamp.read_text() == before
     assert download.fetch("ml-10m", cache_dir=cache) == folder and os.stat(folder).st_ino == unpacked
     assert json.loads(stamp.read_text())["mtime_ns"] == 1

@@ -254,7 +254,7 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
     try:
         with atomic_path(folder / ZIP_STAMP) as tmp:
             tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files")))
-    except (OSError, DataError):  # (a cache that cannot be written: it is the same zip all the same)
+    except (OSError, ConfigError):  # (a cache that cannot be written: it is the same zip all the same)
         pass
     return True
 
