@@ -1129,6 +1129,24 @@ def test_a_store_ranked_by_popularity_through_two_stages_says_so(tmp_path, capsy
            "popularity changes none of them" in json.loads(out)["notes"]
 
 
+def test_a_studys_store_shortlisted_through_an_approximate_index_says_so(tmp_path, capsys, ml100k_dir):
+    # cinerec export of the same run said so; the study's own export, beside its figures, did not.
+    study = tmp_path / "s.toml"
+    study.write_text(TWO_STAGE.format(source=ml100k_dir).replace('retriever = "ease"\n', 'retriever = "als"\n')
+                     + '[export.two_stage.retriever_settings]\nfactors = 8\nepochs = 2\nindex = "ivf"\n'
+                       'index_nlist = 8\nindex_nprobe = 1\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--json")
+    assert code == 0, err
+    said = ("model 'two-stage' shortlists through its retriever's approximate ivf index, which may leave out a movie "
+            "exact scoring would list (retriever_settings.index = 'exact' scores every movie)")
+    assert said in json.loads(out)["notes"] and f"note: {said}" in err
+    assert read_json(tmp_path / "o" / "leaderboard.json")["notes"].count(said) == 1
+    assert f"**Note:** {said}." in (tmp_path / "o" / "report.md").read_text()
+    code, out, err = run(capsys, "export", "--run", str(tmp_path / "o"), "--db", str(tmp_path / "again.sqlite"), "-k", "5",
+                         "--json")
+    assert code == 0 and said in json.loads(out)["notes"], err
+
+
 def test_a_k_some_seeds_left_out_is_left_out_of_the_leaderboard_not_averaged_over_fewer_seeds(tmp_path, capsys,
                                                                                             ml100k_dir):
     # On the 125 most rated movies the median user has 101 movies left on seed 0's split and

@@ -1237,7 +1237,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                                    "n_negatives = {n}", asked.only_way, asked.top_k) from None
         swapped = True  # out is this run now: an error from here on takes it away again
         if study.export_k is not None:
-            from cinerec.runs import list_more_files
+            from cinerec.runs import list_more_files, open_run
             from cinerec.serving.store import export_store
 
             model = "two-stage" if study.export_two_stage is not None else None
@@ -1246,8 +1246,14 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
             # run.json lists every file the run writes: the store too (a failed export takes
             # the whole run away, so the list is never wrong).
             list_more_files(out, ["store.sqlite"])
+            opened = open_run(out)
             with stages("export"):
-                export_store(out, out / "store.sqlite", k=study.export_k, model=model, progress=not quiet)
+                info = export_store(opened, out / "store.sqlite", k=study.export_k, model=model,
+                                    progress=not quiet)
+            for line in _stored_notes(opened, info):  # as cinerec export says them of its store
+                if line not in board["notes"]:
+                    say(f"note: {line}", quiet)
+                    board["notes"].append(line)
             board["store"] = os.path.abspath(out / "store.sqlite")  # (as the run is named)
             board["seconds"] = round(time.perf_counter() - start, 1)
             board["peak_gb"] = stages.peak_gb
@@ -1904,6 +1910,19 @@ def _check_saved_retriever(study: Study, dataset: Dataset) -> None:
             if not np.array_equal(np.asarray(mine).astype(str), np.asarray(its).astype(str)):
                 raise DataError(f"{where}: {path} was fitted on other {what} than the study's ({saved} holds "
                                 f"them); give a retriever fitted on this data")
+
+
+def _stored_notes(run: Any, info: Any) -> list[str]:
+    """What only the written store can say, as ``cinerec export`` says it: lists cut by a
+    two-stage shortlist holding a film under both its ids, and lists that come through an
+    approximate index (the model's own or its retriever's)."""
+    from cinerec.serving.lists import Lists
+    from cinerec.serving.store import short_lists
+
+    lists = Lists(run.dataset, run.model(info.model))
+    unseen_short = short_lists(run.dataset, info.k)[0]
+    cut = lists.shortlist_cut(info.k, None if info.short_lists is None else int(info.short_lists) - unseen_short)
+    return ([cut] if cut else []) + lists.index_note(info.model)
 
 
 def _export_notes(study: Study, dataset: Dataset) -> list[str]:
