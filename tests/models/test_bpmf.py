@@ -83,3 +83,16 @@ def test_damaged_saved_vectors_are_refused(tmp_path):
              item_vecs=np.zeros((20, 5), np.float32), stats=np.array([3.0, 1.0, 5.0]))
     with pytest.raises(DataError, match="bpmf.npz"):
         type(model).load(tmp_path / "m")
+
+
+def test_its_progress_goes_to_stderr_and_quiet_silences_it(capsys):
+    # Its sweeps were printed on stdout, where --json prints its one object.
+    from cinerec import progress
+
+    x, _ = low_rank_ratings()
+    create("bpmf", {**FAST, "sweeps": 25, "burn_in": 5, "progress": True}).fit(x)
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("bpmf sweep 25/25: train RMSE ")
+    with progress.silenced():
+        create("bpmf", {**FAST, "sweeps": 25, "burn_in": 5, "progress": True}).fit(x)
+    assert capsys.readouterr() == ("", "")

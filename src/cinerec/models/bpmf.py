@@ -25,6 +25,7 @@ matrix product like any factor model.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from cinerec.config import MAX_THREADS, Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
 from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.progress import is_silenced
 from cinerec.tuning import Param
 
 __all__ = ["BPMF", "BPMFConfig", "sample_normal_wishart"]
@@ -258,9 +260,10 @@ class BPMF(RatingRecommender):
             if not np.isfinite(sse):
                 raise DataError(f"{self.name}: the sampler diverged at sweep {sweep + 1}")
             self.history.append({"sweep": sweep + 1, "train_rmse": float(np.sqrt(sse / len(r))), "alpha": alpha})
-            if cfg.progress and ((sweep + 1) % 25 == 0 or sweep + 1 == cfg.sweeps):
+            if cfg.progress and ((sweep + 1) % 25 == 0 or sweep + 1 == cfg.sweeps) and not is_silenced():
+                # (on stderr, as the bars: stdout is the command's answer, --json's one object)
                 print(f"bpmf sweep {sweep + 1}/{cfg.sweeps}: train RMSE {np.sqrt(sse / len(r)):.4f}, "
-                      f"alpha {alpha:.3f}, {time.perf_counter() - t0:.1f} s", flush=True)
+                      f"alpha {alpha:.3f}, {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
         scale = 1.0 / np.sqrt(len(kept_u))
         self.user_vecs = (np.hstack(kept_u) * scale).astype(np.float32)
         self.item_vecs = (np.hstack(kept_i) * scale).astype(np.float32)
