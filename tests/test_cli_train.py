@@ -946,6 +946,19 @@ def test_recommend_says_when_fewer_movies_are_left_than_k(neumf_run, capsys):
     assert json.loads(capsys.readouterr().out)["notes"] == made_up
 
 
+def test_movies_of_a_synthetic_run_say_they_are_made_up(neumf_run, capsys):
+    # recommend, similar and export said so; movies, alone of the commands that list them, did not.
+    made_up = ("the run's data is a synthetic release shaped like ml-100k (cinerec data synthesize): its movies, "
+               "people and lists are made up")
+    capsys.readouterr()
+    assert main(["movies", "--run", str(neumf_run), "--limit", "2", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["synthetic"] is True and got["notes"] == [made_up] and len(got["movies"]) == 2
+    assert main(["movies", "--run", str(neumf_run), "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[-1] == f"note: {made_up}"  # (under the list, as recommend's)
+
+
 def test_recommend_json_says_why_a_list_is_empty(tmp_path, capsys):
     rows = ["user,item,rating,ts", *(f"all,m{m},4,{m}" for m in range(1, 7))]
     rows += [f"u{u},m{m},{1 + u * m % 5},{10 * u + m + 10}" for u in range(8) for m in range(1, 7) if (u + m) % 3]

@@ -276,6 +276,7 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
     assert code == 0, err
     got = json.loads(out)
     assert got["query"] == "star wars" and got["movies"][0]["movie_id"] == 50
+    assert got["synthetic"] is False and got["notes"] == []
     assert got["movies"][0]["title"] == "Star Wars" and got["movies"][0]["ratings"] == 583
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "heat", "1995")
     assert code == 0 and out.splitlines()[0].startswith("273  Heat (1995) [Action, Crime, Thriller] - rated by ")

@@ -336,6 +336,7 @@ def movies(
     starts, then anywhere), the most rated first among equals: the page's search.
     """
     from cinerec.commands.show import print_json
+    from cinerec.data.dataset import synthetic_list_notes
     from cinerec.errors import ConfigError
     from cinerec.runs import open_run
     from cinerec.serving.search import QUERY_LIMIT, MovieSearch
@@ -349,15 +350,19 @@ def movies(
         raise ConfigError(f"the words: at most {QUERY_LIMIT} characters, as the API and the page take, got {len(words)}")
     found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
     listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i])) for i in found]
+    # (made-up titles are said to be, as recommend and similar say of their lists)
+    notes = synthetic_list_notes(dataset)
     if json:
-        print_json({"query": words, "genre": genre, "movies": listed})
+        print_json({"query": words, "genre": genre, "synthetic": bool(dataset.info.get("synthetic")),
+                    "movies": listed, "notes": notes})
         return
     if not listed:
         print(f"no movie of the run's {dataset.n_items:,}" + (f" matches {words!r}" if words else "")
               + (f" in {genre}" if genre else ""))
-        return
-    width = max(len(str(m["movie_id"])) for m in listed)
+    width = max((len(str(m["movie_id"])) for m in listed), default=0)
     for m in listed:
         year = f" ({m['year']})" if m["year"] else ""
         genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
         print(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}")
+    for note in notes:
+        print(f"note: {note}")
