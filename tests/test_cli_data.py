@@ -17,6 +17,7 @@ def test_info_json_on_the_real_ml100k(ml100k_dir, capsys) -> None:
     assert facts["catalog_items"] == 1682 and facts["release"] == "ml-100k"
     assert facts["min_timestamp"] == 874724710 and facts["max_timestamp"] == 893286638
     assert facts["notes"] == []  # (a key a program can read whether or not there is a note, as elsewhere)
+    assert facts["synthetic"] is False  # (it was there only when true; every other command gives it)
 
 
 def test_info_table_fits_the_terminal_and_its_lines_end_where_their_text_does(ml100k_dir, capsys,

@@ -156,6 +156,7 @@ def info(
     facts["implicit"] = bool(dataset.info.get("implicit", False))
     facts["official_folds"] = list(dataset.folds)
     if json:  # (said on stderr above, read by no program there; [] when none, as other commands give)
+        facts["synthetic"] = bool(dataset.info.get("synthetic"))  # (false too, as other commands give it)
         facts["notes"] = reading_notes(dataset)
         print_json({**facts, "dataset": data_record(where, dataset, filters, record)})
         return
