@@ -186,6 +186,36 @@ def test_search_like_three_see_recommendations_and_reload(browser, live_server, 
     assert errors == []
 
 
+def test_a_like_after_the_server_lost_the_profile_says_a_new_one_was_started(browser, live_server, tmp_path):
+    # The profile gone from the server (another profiles file after a restart): the next
+    # like started a new profile in silence, the old id dropped from the browser unsaid.
+    import sqlite3
+
+    from playwright.sync_api import expect
+
+    page, errors = _opened(browser, live_server.url)
+
+    def like(words, title):
+        page.locator("#search").fill("")
+        page.locator("#search").press_sequentially(words, delay=20)
+        expect(page.locator("#results .movie").first.locator(".title")).to_have_text(title)
+        page.locator("#results .movie").first.locator(".like").click()
+
+    like("fargo", "Fargo")
+    expect(page.locator("#mine .movie")).to_have_count(1)
+    old = page.locator("#profile-id").inner_text()
+    with sqlite3.connect(tmp_path / "profiles.sqlite") as db:
+        db.execute("DELETE FROM ratings WHERE profile_id = ?", (old,))
+        db.execute("DELETE FROM profiles WHERE profile_id = ?", (old,))
+    like("heat", "Heat")
+    expect(page.locator("#mine .movie")).to_have_count(1)
+    expect(page.locator("#recs-status")).to_contain_text(
+        f"This browser's profile “{old}” is not on this server, so a new one was started. 10 picks from the 1 movie "
+        "you gave.")
+    assert page.locator("#profile-id").inner_text() not in (old, "none yet")
+    assert errors == []
+
+
 def _itemknn_run(log, catalog, run_dir):
     """A run folder of item-kNN fitted on ``log`` with its ``catalog``."""
     from cinerec.data import load

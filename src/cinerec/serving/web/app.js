@@ -246,6 +246,7 @@ function enqueue(work) {
 function save(payload, movie) {
   $("recs-status").textContent = `Updating for ${movie.title}…`;
   return enqueue(async (current) => {
+    let moved = "";  // why the change went to another profile than the one shown, said before the picks
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         let p;
@@ -258,12 +259,23 @@ function save(payload, movie) {
         } else {
           p = await api("PUT", `/profiles/${encodeURIComponent(state.profileId)}/ratings`, payload);
         }
-        if (current()) applyProfile(p);
+        if (current()) {
+          applyProfile(p);
+          $("recs-status").textContent = moved + $("recs-status").textContent;
+        }
         return;
       } catch (e) {
         if (!current()) return;
         if (e.status === 404 && attempt === 0) {
-          if (!backFromLink()) clearProfile();  // gone: once more, to this browser's own or a new profile
+          // Gone: once more, to this browser's own profile (a stale link's) or a new one;
+          // the missing id is named, as a reload names it, so a link can bring it back.
+          const missing = state.profileId;
+          if (backFromLink()) moved = `No profile ${shownId(missing)} here, so this went to the profile this browser had. `;
+          else {
+            clearProfile();
+            moved = dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile, so a new one was started. `
+              : `This browser's profile ${shownId(missing)} is not on this server, so a new one was started. `;
+          }
           continue;
         }
         $("recs-status").textContent = `Could not save: ${e.message}`;
