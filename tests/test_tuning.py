@@ -265,6 +265,14 @@ def test_tuning_names_an_argument_of_the_wrong_kind():
     data = _small_dataset()
     with pytest.raises(ConfigError, match=r"tune: data must be a Dataset, got Interactions \(pass the dataset"):
         tune("ease", data.interactions, get_protocol("loo-sampled"), trials=1)
+    # A log as a notebook holds it, or its file: the way to a Dataset (it named the type alone).
+    import pandas as pd
+
+    with pytest.raises(ConfigError, match=r"got DataFrame \(write the frame to a file, frame.to_parquet\('log.parquet'\), "
+                                          r"and read it with cinerec.data.load\('log.parquet'\)\)$"):
+        tune("ease", pd.DataFrame({"user": [1], "item": [2]}), get_protocol("loo-sampled"), trials=1)
+    with pytest.raises(ConfigError, match=r"got str \(read it with cinerec.data.load\('log.csv'\)\)$"):
+        tune("ease", "log.csv", get_protocol("loo-sampled"), trials=1)
     with pytest.raises(ConfigError, match=r"tune: protocol must be a Protocol .*get_protocol\('loo-sampled'\)"):
         tune("ease", data, "loo-sampled", trials=1)
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence
@@ -606,7 +607,11 @@ def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any
                           "(the arguments are name, data, protocol)")
 
     if not isinstance(data, Dataset):
-        hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else ""
+        # (a ratings log as a table or a file: the way to the Dataset it reads as)
+        hint = " (pass the dataset as data and these as train=)" if isinstance(data, Interactions) else \
+            " (write the frame to a file, frame.to_parquet('log.parquet'), and read it with " \
+            "cinerec.data.load('log.parquet'))" if type(data).__name__ == "DataFrame" else \
+            f" (read it with cinerec.data.load({str(data)!r}))" if isinstance(data, (str, os.PathLike)) else ""
         raise ConfigError(f"tune: data must be a Dataset, got {type(data).__name__}{hint}")
     if not isinstance(protocol, Protocol):
         raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol("
