@@ -603,6 +603,7 @@ k = 5
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "r"), "--json", "--quiet")
     assert code == 0, err
     meta = read_json(tmp_path / "r" / "run.json")
+    assert json.loads(out)["dataset"] == meta["dataset"]  # (as train's and evaluate's --json give it)
     assert meta["dataset"]["columns"] == {"user": "who", "item": "sku", "rating": "stars", "time": "when"}
     assert meta["dataset"]["catalog"] == str(tmp_path / "items.csv") and meta["dataset"]["format"] == "log"
     assert meta["dataset"]["source_path"] == str((tmp_path / "log.csv").resolve())

@@ -1198,7 +1198,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     import time
 
     from cinerec.commands.show import say
-    from cinerec.io import atomic_dir, check_not_here, check_not_mount
+    from cinerec.io import atomic_dir, check_not_here, check_not_mount, read_json
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -1271,6 +1271,8 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                 real.mkdir()
         raise
     board["run"] = os.path.abspath(out)  # as train's --json names its run
+    # The record of what was read and filtered, as train's and evaluate's --json give it.
+    board["dataset"] = read_json(out / "run.json")["dataset"]
     return board
 
 
