@@ -390,7 +390,22 @@ def test_search_finds_initials_written_together_and_letters_of_their_own():
         assert s.search(query).tolist()[:1] == [found], query
     assert search_key("L.A. Confidential") == "l a confidential la"
     assert search_key("Łódź Story") == "lodz story"
-    assert search_key("It's a Wonderful Life") == "it s a wonderful life"  # no initials there
+    assert search_key("It's a Wonderful Life") == "it s a wonderful life its"  # no initials there
+
+
+def test_search_finds_words_typed_without_their_apostrophe():
+    # "schindlers" and "obrien" found nothing: the apostrophe split the title's word in two.
+    from cinerec.data.dataset import Catalog
+
+    titles = ["Schindler's List", "O'Brien’s Day", "Rock ’n’ Roll High School", "Schindler"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.array([10, 5, 3, 1]))
+    for query, found in [("schindlers list", [0]), ("schindler's list", [0]), ("schindler’s", [0]),
+                         ("obrien", [1]), ("obriens day", [1]), ("o'brien", [1]),
+                         ("rock n roll", [2]), ("schindler", [0, 3])]:
+        assert s.search(query).tolist() == found, query
+    assert search_key("Schindler's List") == "schindler s list schindlers"
 
 
 def _tiny_search():

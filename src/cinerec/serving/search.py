@@ -4,7 +4,8 @@ Every title gets a *search key*: accents stripped (and letters such as ø, ł an
 as o, l and ae), case folded, punctuation turned into spaces, initials written with dots
 or stars also joined ("L.A." → "l a ... la"), and a trailing article moved to the front
 ("Godfather, The" → "the godfather"), so "amelie" finds "Amélie", "la confidential" finds
-"L.A. Confidential" and "the godfather" finds "Godfather, The". A movie matches
+"L.A. Confidential", "schindlers list" finds "Schindler's List" and "the godfather" finds
+"Godfather, The". A movie matches
 when every word of the query occurs in its key (anywhere, so partial words match), or,
 for a four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
@@ -31,6 +32,9 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T."):
 # their key holds them apart ("l a") and together ("la"), as people type them.
 _INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W_])")
+# Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock ’n’ Roll"): their key holds
+# them apart and together ("schindler s ... schindlers"), as people type them with or without it.
+_APOSTROPHED = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)+")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -55,6 +59,8 @@ def search_key(text: str) -> str:
         plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_OWN_LETTERS)
     key = _NON_WORD.sub(" ", plain).strip()
     together = [re.sub(r"[.*]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
+    if "'" in plain or "’" in plain or "ʼ" in plain:
+        together += [re.sub(r"['’ʼ]", "", m) for m in _APOSTROPHED.findall(plain)]
     return " ".join([key, *together]) if together and key else key
 
 
