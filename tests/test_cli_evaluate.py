@@ -53,6 +53,18 @@ def test_ratings_fold_with_a_fold(capsys, ml100k_dir):
     assert got["options"]["fold"] == "u2" and m["rmse"] < 0.97 and m["mae"] < m["rmse"]
 
 
+def test_a_fold_whose_file_the_release_folder_lacks_names_the_file(capsys, ml100k_dir, tmp_path):
+    # It said "no official fold 'u3'", as if u3 were no fold of ml-100k's.
+    import shutil
+
+    folder = tmp_path / "ml-100k"
+    shutil.copytree(ml100k_dir, folder, ignore=shutil.ignore_patterns("u3.*"))
+    code, out, err = run(capsys, "evaluate", "--data", str(folder), "--model", "baseline",
+                         "--protocol", "ratings-fold", "--protocol-option", "fold=u3", "-q")
+    assert code == 2 and err == (f"cinerec: error: ml-100k: no official fold 'u3': {folder} holds no u3.test "
+                                 "(this dataset has: u1, u2, u4, u5, ua, ub)\n"), err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

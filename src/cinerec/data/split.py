@@ -9,6 +9,7 @@ input row exactly once.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,7 +169,11 @@ def official_split(ds: Dataset, fold: str) -> Split:
     """
     if fold not in ds.folds:
         have = ", ".join(ds.folds) or "none"
-        raise NotFoundError(f"{ds.name}: no official fold {fold!r} (this dataset has: {have})")
+        # A release folder that lacks the fold's file: named, as a fold that is no fold is not.
+        source = ds.info.get("source")
+        lacking = f": {source} holds no {fold}.test" if source and os.path.isdir(str(source)) \
+            and not os.path.exists(os.path.join(str(source), f"{fold}.test")) else ""
+        raise NotFoundError(f"{ds.name}: no official fold {fold!r}{lacking} (this dataset has: {have})")
     x = ds.interactions
     test = ds.folds[fold]
     by_pair = np.lexsort((x.items, x.users))
