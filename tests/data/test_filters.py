@@ -284,3 +284,13 @@ def test_the_record_names_the_files_read_by_absolute_path(tmp_path, monkeypatch)
     assert got["catalog_path"] is None
     named = data_record({"source": "ml-100k", "columns": None, "catalog": None}, ds, Filters(), record)
     assert named["source_path"] is None  # a release by name: read from the cache
+
+
+def test_a_count_of_one_is_said_in_the_singular():
+    # "943 -> 1 users, 737 -> 1 movies", where the refusals already said "1 user".
+    from cinerec.data.filters import step_lines, step_said
+
+    step = {"transform": "top_users", "args": {"n": 1}, "before": {"ratings": 100, "users": 943, "movies": 1682},
+            "after": {"ratings": 1, "users": 1, "movies": 1}}
+    assert step_said(step) == "filter top_users=1: 100 -> 1 rating, 943 -> 1 user, 1,682 -> 1 movie"
+    assert step_lines([step]) == ["- top_users=1: 1 rating, 1 user, 1 movie left"]

@@ -308,15 +308,20 @@ def step_said(step: Mapping[str, Any]) -> str:
     """A step of a run's filter record as a command says it on stderr, with the counts
     before and after it (``data info``, ``evaluate``, ``train``, ``quickstart``)."""
     b, a = step["before"], step["after"]
-    return (f"filter {step_words(step)}: {b['ratings']:,} -> {a['ratings']:,} ratings, {b['users']:,} -> "
-            f"{a['users']:,} users, {b['movies']:,} -> {a['movies']:,} movies")
+    return f"filter {step_words(step)}: " + ", ".join(
+        f"{b[what]:,} -> {a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies"))
+
+
+def left_counts(step: Mapping[str, Any]) -> str:
+    """The ratings, users and movies a filter step left (``5 ratings, 1 user, 5 movies``)."""
+    a = step["after"]
+    return ", ".join(f"{a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies"))
 
 
 def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
     """A Markdown list item per filter step of a run's record, with what it left (the
     reports of ``train``, ``quickstart`` and ``run``)."""
-    return [f"- {step_words(step)}: {step['after']['ratings']:,} ratings, {step['after']['users']:,} users, "
-            f"{step['after']['movies']:,} movies left" for step in steps]
+    return [f"- {step_words(step)}: {left_counts(step)} left" for step in steps]
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:
