@@ -294,3 +294,17 @@ def test_a_count_of_one_is_said_in_the_singular():
             "after": {"ratings": 1, "users": 1, "movies": 1}}
     assert step_said(step) == "filter top_users=1: 100 -> 1 rating, 943 -> 1 user, 1,682 -> 1 movie"
     assert step_lines([step]) == ["- top_users=1: 1 rating, 1 user, 1 movie left"]
+
+
+def test_a_year_filter_says_how_many_movies_it_dropped_for_want_of_a_year():
+    # A catalogue lacking most years lost nearly every rating to --min-year 1990 without a
+    # word (said only when nothing at all was left).
+    from cinerec.data.filters import step_lines, step_said
+
+    _, [step] = apply_filters(_dataset(), Filters(min_year=1995))
+    assert step["unknown_year"] == {"ratings": 1, "movies": 1}  # movie 15, rated by p5 alone
+    assert step_said(step).endswith("6 -> 4 movies (1 of the movies dropped, with 1 rating, has no known "
+                                    "release year)")
+    assert step_lines([step])[0].endswith(" left (1 of the movies dropped, with 1 rating, has no known release year)")
+    _, [step] = apply_filters(_dataset().subset(_dataset().interactions.items < 5), Filters(max_year=2000))
+    assert "unknown_year" not in step and "release year" not in step_said(step)

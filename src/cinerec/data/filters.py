@@ -231,7 +231,13 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             users = f"{before['users']:,} user{'' if before['users'] == 1 else 's'}"
             raise FilterLeavesNothing(_as_flags(name, args), f"leaves no ratings (the data had {before['ratings']:,} "
                                       f"ratings of {users}){why}", key, _value(name, args), _as_arguments(name, args))
-        record.append({"transform": name, "args": dict(args), "before": before, "after": counts(out)})
+        done = {"transform": name, "args": dict(args), "before": before, "after": counts(out)}
+        if name == "years":  # dropped for having no known year, whatever the bounds: said with the counts
+            unknown = np.asarray(dataset.catalog.years)[dataset.interactions.items] <= 0
+            if unknown.any():
+                done["unknown_year"] = {"ratings": int(unknown.sum()),
+                                        "movies": int(len(np.unique(dataset.interactions.items[unknown])))}
+        record.append(done)
         dataset = out
     if record:  # the dataset carries its own history, saved with it in a run folder
         dataset = dataset.replace(info={**dataset.info, "transforms": [*dataset.info.get("transforms", []), *record]})
@@ -309,7 +315,8 @@ def step_said(step: Mapping[str, Any]) -> str:
     before and after it (``data info``, ``evaluate``, ``train``, ``quickstart``)."""
     b, a = step["before"], step["after"]
     return f"filter {step_words(step)}: " + ", ".join(
-        f"{b[what]:,} -> {a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies"))
+        f"{b[what]:,} -> {a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies")) \
+        + _unknown_years(step)
 
 
 def left_counts(step: Mapping[str, Any]) -> str:
@@ -321,7 +328,16 @@ def left_counts(step: Mapping[str, Any]) -> str:
 def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
     """A Markdown list item per filter step of a run's record, with what it left (the
     reports of ``train``, ``quickstart`` and ``run``)."""
-    return [f"- {step_words(step)}: {left_counts(step)} left" for step in steps]
+    return [f"- {step_words(step)}: {left_counts(step)} left{_unknown_years(step)}" for step in steps]
+
+
+def _unknown_years(step: Mapping[str, Any]) -> str:
+    """What a year filter dropped for want of a known year (a catalogue lacking them)."""
+    if not (unknown := step.get("unknown_year")):
+        return ""
+    m, r = unknown["movies"], unknown["ratings"]
+    return (f" ({m:,} of the movies dropped, with {r:,} rating{'' if r == 1 else 's'}, "
+            f"{'has' if m == 1 else 'have'} no known release year)")
 
 
 def _describe(name: str, args: Mapping[str, Any]) -> str:
