@@ -93,6 +93,9 @@ def test_run_writes_the_leaderboard_with_spread_and_paired_comparison(finished, 
                                   "--quiet")])
     assert code == 0
     assert "this run was given --data, --no-filters on the command line" in (out.parent / "nf" / "report.md").read_text()
+    # and run.json says which keys the command line set (the file's own values are in its file)
+    assert read_json(out.parent / "nf" / "run.json")["study"]["from_flags"] == ["source", "no_filters"]
+    assert meta["study"]["from_flags"] == ["source"]
     # Its plots: the leaderboard always (EASE, the best here, has no movie vectors to map).
     assert "![leaderboard](plots/leaderboard.png)" in report
     assert (out / "plots" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
