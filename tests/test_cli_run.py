@@ -1350,3 +1350,22 @@ def test_a_note_on_a_logs_own_catalogue_reaches_the_report_and_json(tmp_path, ca
     said = [n for n in notes if n.startswith(unread)]
     assert len(said) == 1 and "movie id 'm1' has title 'A review' here" in said[0], notes
     assert said[0] in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_best_beside_the_study_s_figure_says_by_which_metric_when_another_model_does_better_there(
+        tmp_path, capsys, ml100k_dir):
+    # "ease (the best): cat_acc@10 = 0.0370" beside a two-tower row at 0.0522: the best by
+    # the metric the run ranks by (recall@10), not at the study's.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 200\n[protocol]\nname = "random-full"\n'
+                     'seeds = [0]\n[models.popularity]\n[models.ease]\n'
+                     '[reference]\nmetric = "cat_acc@10"\nvalue = 0.0036\nalso = { "recall@10" = 0.1 }\n')
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    board = read_json(tmp_path / "out" / "leaderboard.json")
+    rows = {r["label"]: r["metrics"] for r in board["models"]}
+    assert board["best_model"] == "ease" and board["metric"] == "recall@10"
+    assert rows["popularity"]["cat_acc@10"]["mean"] > rows["ease"]["cat_acc@10"]["mean"]  # (0.0330 against 0.0000)
+    assert "ours (ease, the best by recall@10): " in out and "ours (ease, the best): " in out  # (at recall@10)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "- ease (the best by recall@10): cat_acc@10 = " in report and "- ease (the best): recall@10 = " in report

@@ -1989,6 +1989,17 @@ def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
     return str(ranked_rows(having, metric)[0]["label"])
 
 
+def best_words(board: Mapping[str, Any], metric: str, best: str) -> str:
+    """How ``best`` (:func:`best_giving`) is named beside the study's figure at ``metric``:
+    the best, by the metric the run ranks by where another model does better at this one."""
+    if best != board["best_model"]:
+        return f"the best giving {metric}"
+    having = [r for r in board["models"] if metric in r["metrics"]]
+    if metric == board["metric"] or ranked_rows(having, metric)[0]["label"] == best:
+        return "the best"
+    return f"the best by {board['metric']}"
+
+
 def study_model_words(tuned: bool) -> str:
     """How the study's own model is named beside the study's figure: a search moves it off
     the study's settings, which is said."""
@@ -2091,9 +2102,9 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         for metric in figures:
             ours = [(r["label"], r["metrics"].get(metric)) for r in board["models"]]
             best = best_giving(board, metric)
+            the_best = best_words(board, metric, best) if best is not None else ""
             for label, s in ours:
                 if s is not None:
-                    the_best = "the best" if best == board["best_model"] else f"the best giving {metric}"
                     own = study_model_words(searched.get(label, False))
                     tags = [t for t, on in ((own, label == ref.get("model")), (the_best, label == best)) if on]
                     tag = f" ({' and '.join(tags)})" if tags else ""

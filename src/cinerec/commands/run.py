@@ -110,7 +110,7 @@ def tuned_lines(board: dict[str, Any]) -> list[str]:
 def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
     """The study's figure beside ours: the study's own model's when the file names it, and
     the best model's (:func:`cinerec.studies.best_giving`)."""
-    from cinerec.studies import best_giving, study_model_words
+    from cinerec.studies import best_giving, best_words, study_model_words
 
     metric = ref["metric"]
     rows = {r["label"]: r for r in board["models"] if metric in r["metrics"]}
@@ -122,7 +122,7 @@ def _beside_reference(board: dict[str, Any], ref: dict[str, Any]) -> str:
         return f"{who}: {metric} {ref['value']}; ours: no model of this run gives {metric}"
     own = ref.get("model") if ref.get("model") in rows else None
     study = f"{who}: {metric} {ref['value']}; ours"
-    the_best = "the best" if best == board["best_model"] else f"the best giving {metric}"
+    the_best = best_words(board, metric, best)
 
     def figure(label: str) -> str:
         return f"{rows[label]['metrics'][metric]['mean']:.4f}"
