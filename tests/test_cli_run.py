@@ -157,6 +157,33 @@ def test_a_run_killed_before_its_store_was_written_is_named_so(finished, capsys,
     assert code == 2 and "already exists and is not empty" in err, err
 
 
+def test_a_study_writes_its_store_before_the_run_takes_its_place(tmp_path, capsys, ml100k_dir, monkeypatch):
+    # The run took its place, then its store was written: a kill meanwhile left a run without
+    # its store, and the same command run again was refused until the folder was removed.
+    from cinerec.serving import store
+    from cinerec.serving.api import create_app
+
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [0]"))
+    out = tmp_path / "o"
+    real, seen = store.export_store, []
+
+    def watched(run_, db, **kwargs):
+        seen.append((out.exists(), Path(db).parent.parent == tmp_path, Path(db).parent != out))
+        return real(run_, db, **kwargs)
+
+    monkeypatch.setattr(store, "export_store", watched)
+    code, _, err = run(capsys, "run", str(study), "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert seen == [(False, True, True)]  # (into the run beside its place, before the swap)
+    written = store.open_store(out / "store.sqlite")
+    assert written.info.run == str(out.resolve()) and written.info.k == 5
+    written.close()
+    assert create_app(out, out / "store.sqlite").state.service.store_state()["stale"] is None
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # (no marker, no lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "s.toml"]
+
+
 def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir, monkeypatch):
     study = tmp_path / "s.toml"
     study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [3]").replace("[export]\nk = 5\n", ""))

@@ -1167,6 +1167,8 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
 #: In a study's run folder from the moment it takes its place until its store is written
 #: (``[export]``): a run killed between the two (SIGKILL, which leaves no time to take the
 #: folder away) is then known for what it is.
+#: What a study run of an earlier cinerec held at its place until its store was in (it
+#: wrote the store after the run took its place): such a run, killed then, is named so.
 EXPORT_PENDING = ".cinerec-export-pending"
 
 
@@ -1189,17 +1191,15 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     settings searched first on the protocol's own carve-out of the training part when
     the study tunes it). The best model by the study's metric is then refitted on all
     the (filtered) data and saved with the dataset, so ``recommend``, ``export`` and
-    ``serve`` work on the folder. The folder is built beside ``out`` and renamed into
-    place when complete; the store (``[export]``) is written last, and on any error
-    nothing is left at ``out``.
+    ``serve`` work on the folder. The folder is built beside ``out``, its store
+    (``[export]``) written last, and renamed into place when complete; on any error, or
+    a kill, nothing is left at ``out``.
 
     Returns:
         The leaderboard as plain values (what ``cinerec run --json`` prints).
     """
-    import shutil
     import time
 
-    from cinerec.commands.show import say
     from cinerec.io import atomic_dir, check_not_here, check_not_mount, read_json
 
     out = Path(out)
@@ -1214,7 +1214,6 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     check_not_here(out, str(out), "--out ")  # found now, before the study runs
     check_not_mount(out, str(out), "--out ")
-    was_empty = out.is_dir()
 
     def still_empty(path: Path) -> None:  # another command may have written there meanwhile
         if any(path.iterdir()):
@@ -1223,55 +1222,23 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
 
     stages = Stages(quiet)
     start = time.perf_counter()
-    swapped = False
-    try:
-        with atomic_dir(out, before_swap=still_empty) as tmp:
-            try:
-                board = _run(study, tmp, quiet, stages)
-                if study.export_k is not None:  # gone once the store is in: a run killed before then says so
-                    (tmp / EXPORT_PENDING).touch()
-            except TooFewUnseen as e:  # the count is the study file's to set
-                # The filters in the words of where they were set: the file's keys, or the flags.
-                words = {flag: said for flag, said, keys in _FILTER_WORDS if not set(keys) & set(study.from_flags)}
-                asked = e.asking("n_negatives = {n}", words)
-                key = "n_negatives" if "n_negatives" in study.protocol_options else None
-                raise TooFewUnseen(f"{_where(study, ('protocol',), key)}: {asked.base}", asked.fewer,
-                                   "n_negatives = {n}", asked.only_way, asked.top_k) from None
-        swapped = True  # out is this run now: an error from here on takes it away again
-        if study.export_k is not None:
-            from cinerec.runs import list_more_files, open_run
-            from cinerec.serving.store import export_store
-
-            model = "two-stage" if study.export_two_stage is not None else None
-            say(f"export: top-{study.export_k} of every user" + (" through two-stage" if model else "")
-                + f" into {out / 'store.sqlite'}", quiet)
-            # run.json lists every file the run writes: the store too (a failed export takes
-            # the whole run away, so the list is never wrong).
-            list_more_files(out, ["store.sqlite"])
-            opened = open_run(out)
-            with stages("export"):
-                info = export_store(opened, out / "store.sqlite", k=study.export_k, model=model,
-                                    progress=not quiet)
-            for line in _stored_notes(opened, info):  # as cinerec export says them of its store
-                if line not in board["notes"]:
-                    say(f"note: {line}", quiet)
-                    board["notes"].append(line)
-            board["store"] = os.path.abspath(out / "store.sqlite")  # (as the run is named)
-            board["seconds"] = round(time.perf_counter() - start, 1)
-            board["peak_gb"] = stages.peak_gb
-            _write_board(out, board, study)  # again, with the export's time
-            (out / EXPORT_PENDING).unlink()
-    except BaseException:
-        # Nothing is left at out: no folder it made, and an empty folder given stays empty
-        # (a run swapped in before the export failed goes too; what another wrote stays).
-        if swapped and out.exists():
-            # Through a link, the folder it points at holds the run (as atomic_dir wrote it);
-            # the link itself stays.
-            real = Path(os.path.realpath(out))
-            shutil.rmtree(real, ignore_errors=True)
-            if was_empty:
-                real.mkdir()
-        raise
+    # Nothing is left at out on failure: no folder it made, and an empty folder given stays
+    # empty (what another command wrote there meanwhile stays too).
+    with atomic_dir(out, before_swap=still_empty) as tmp:
+        try:
+            board = _run(study, tmp, quiet, stages)
+            if study.export_k is not None:  # into the run before it takes its place: a kill leaves neither
+                _export(study, tmp, out, board, stages, quiet)
+                board["seconds"] = round(time.perf_counter() - start, 1)
+                board["peak_gb"] = stages.peak_gb
+                _write_board(tmp, board, study)  # again, with the export's time
+        except TooFewUnseen as e:  # the count is the study file's to set
+            # The filters in the words of where they were set: the file's keys, or the flags.
+            words = {flag: said for flag, said, keys in _FILTER_WORDS if not set(keys) & set(study.from_flags)}
+            asked = e.asking("n_negatives = {n}", words)
+            key = "n_negatives" if "n_negatives" in study.protocol_options else None
+            raise TooFewUnseen(f"{_where(study, ('protocol',), key)}: {asked.base}", asked.fewer,
+                               "n_negatives = {n}", asked.only_way, asked.top_k) from None
     board["run"] = os.path.abspath(out)  # as train's --json names its run
     # The record of what was read and filtered, as train's and evaluate's --json give it.
     board["dataset"] = read_json(out / "run.json")["dataset"]
@@ -1913,6 +1880,28 @@ def _check_saved_retriever(study: Study, dataset: Dataset) -> None:
             if not np.array_equal(np.asarray(mine).astype(str), np.asarray(its).astype(str)):
                 raise DataError(f"{where}: {path} was fitted on other {what} than the study's ({saved} holds "
                                 f"them); give a retriever fitted on this data")
+
+
+def _export(study: Study, tmp: Path, out: Path, board: dict[str, Any], stages: Any, quiet: bool) -> None:
+    """Write the store ``[export]`` asks for into the finished run ``tmp``, which then takes
+    its place at ``out`` (the store names ``out`` as its run); its notes join ``board``'s."""
+    from cinerec.commands.show import say
+    from cinerec.runs import list_more_files, open_run
+    from cinerec.serving.store import export_store
+
+    model = "two-stage" if study.export_two_stage is not None else None
+    say(f"export: top-{study.export_k} of every user" + (" through two-stage" if model else "")
+        + f" into {out / 'store.sqlite'}", quiet)
+    list_more_files(tmp, ["store.sqlite"])  # (run.json lists every file the run writes: the store too)
+    opened = open_run(tmp)
+    with stages("export"):
+        info = export_store(opened, tmp / "store.sqlite", k=int(study.export_k or 0), model=model,
+                            progress=not quiet, run_path=out)
+    for line in _stored_notes(opened, info):  # as cinerec export says them of its store
+        if line not in board["notes"]:
+            say(f"note: {line}", quiet)
+            board["notes"].append(line)
+    board["store"] = os.path.abspath(out / "store.sqlite")  # (as the run is named)
 
 
 def _stored_notes(run: Any, info: Any) -> list[str]:

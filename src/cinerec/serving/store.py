@@ -214,7 +214,8 @@ class ExportPlan:
 
     shards: _Shards | None = None
 
-    def __init__(self, run: Run | str | os.PathLike, *, k: int, model: str | None, chunk_size: int | None) -> None:
+    def __init__(self, run: Run | str | os.PathLike, *, k: int, model: str | None, chunk_size: int | None,
+                 run_path: str | os.PathLike | None = None) -> None:
         if not 1 <= int(k) <= 1000:
             raise DataError(f"-k {k}: must be between 1 and 1000")
         self.run = run = run if isinstance(run, Run) else open_run(run)
@@ -232,7 +233,7 @@ class ExportPlan:
         self.meta = {
             "format": STORE_FORMAT,
             "cinerec": cinerec.__version__,
-            "run": str(run.path.resolve()),
+            "run": str(run.path.resolve() if run_path is None else Path(os.path.realpath(run_path))),
             "run_created": str(run.meta.get("created", "")),
             "model": self.model_name,
             "dataset": ds.name,
@@ -300,6 +301,7 @@ def export_store(
     model: str | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
+    run_path: str | os.PathLike | None = None,
 ) -> StoreInfo:
     """Write every user's top-``k`` unseen movies, with reasons, to the store ``db``.
 
@@ -317,6 +319,9 @@ def export_store(
         model: which of the run's models; the run's default when ``None``.
         progress: show a progress bar on stderr.
         chunk_size: users per chunk; the model's own ``chunk_size`` when ``None``.
+        run_path: the folder the store names as its run, where that is not where ``run``
+            is read now (a run written beside its place and moved there once its store
+            is in, as ``cinerec run`` writes it); ``run``'s own folder when ``None``.
 
     Under ``torchrun`` (``torchrun --nproc-per-node N $(which cinerec) export ...``) every
     process lists its share of the users, rank 0 gathers them and alone writes the
@@ -329,7 +334,7 @@ def export_store(
     """
     if not _Shards.active():
         check_target(db)
-        return _write_store(ExportPlan(run, k=k, model=model, chunk_size=chunk_size), db, progress)
+        return _write_store(ExportPlan(run, k=k, model=model, chunk_size=chunk_size, run_path=run_path), db, progress)
     shards = _Shards()
     # Rank 0 alone writes: its target alone is checked (a folder only its machine has), and
     # a fault in it is said by every rank, before any reads the run.
@@ -338,7 +343,7 @@ def export_store(
         from cinerec.serving.pgstore import check_postgres_target
 
         shards.share_error(lambda: check_postgres_target(str(db)))
-    plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size)
+    plan = ExportPlan(run, k=k, model=model, chunk_size=chunk_size, run_path=run_path)
     plan.shards = shards
     shards.check(plan)
     if not shards.is_main:
