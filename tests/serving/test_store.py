@@ -401,11 +401,20 @@ def test_search_finds_words_typed_without_their_apostrophe():
     cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
                   np.ones((len(titles), 1), dtype=bool))
     s = MovieSearch(cat, np.array([10, 5, 3, 1]))
-    for query, found in [("schindlers list", [0]), ("schindler's list", [0]), ("schindler’s", [0]),
+    for query, found in [("schindlers list", [0]), ("schindler's list", [0]), ("schindler’s", [0, 3]),
                          ("obrien", [1]), ("obriens day", [1]), ("o'brien", [1]),
                          ("rock n roll", [2]), ("schindler", [0, 3])]:
         assert s.search(query).tolist() == found, query
     assert search_key("Schindler's List") == "schindler s list schindlers"
+    assert search_key("Schindlerʼs List") == search_key("Schindler`s List") == "schindler s list schindlers"
+    # A query typed with its apostrophe still starts the title it starts: first, before a
+    # more rated title holding the same words later.
+    cat = Catalog(np.array(["Schindler's List", "The List of Schindler's Ark", "It's My Party",
+                            "Party: It's My Day"], dtype=object), np.zeros(4, dtype=np.int64), ("Drama",),
+                  np.ones((4, 1), dtype=bool))
+    s = MovieSearch(cat, np.array([1, 100, 1, 100]))
+    assert s.search("schindler's").tolist() == [0, 1] and s.search("schindlers").tolist() == [0, 1]
+    assert s.search("it's my").tolist()[:1] == [2] and s.search("its my").tolist()[:1] == [2]
 
 
 def _tiny_search():

@@ -34,20 +34,39 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W_])")
 # Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock ’n’ Roll"): their key holds
 # them apart and together ("schindler s ... schindlers"), as people type them with or without it.
-_APOSTROPHED = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)+")
+_APOSTROPHED = re.compile(r"[^\W_]+(?:'[^\W_]+)+")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (ʼ is a letter: split as ' is)
+_APOSTROPHE_CHARS = frozenset("'’‘ʼ`")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
 
 
-def search_key(text: str) -> str:
+def search_key(text: str, joined: bool = True) -> str:
     """The normalised form of a title or query: no accents, case folded, words split by one space.
 
+    With ``joined`` (a title's key), initials and words joined by an apostrophe come again
+    at the end, joined ("l a confidential la"); a query's key has them as typed, so that
+    a query still starts the key of a title it starts.
+
     >>> search_key("Amélie (Fabuleux destin d'Amélie Poulain, Le)")
-    'amelie fabuleux destin d amelie poulain le'
+    'amelie fabuleux destin d amelie poulain le damelie'
     >>> search_key("Godfather, The")
     'the godfather'
     """
+    plain = _plain(text)
+    key = _NON_WORD.sub(" ", plain).strip()
+    if not joined:
+        return key
+    together = [re.sub(r"[.*]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
+    if "'" in plain:
+        together += [m.replace("'", "") for m in _APOSTROPHED.findall(plain)]
+    return " ".join([key, *together]) if together and key else key
+
+
+def _plain(text: str) -> str:
+    """``text`` with its trailing article to the front, no accents, case folded, and every
+    apostrophe written as ``'``; punctuation still in place."""
     text = str(text)
     m = _TRAILING_ARTICLE.match(text.strip())
     if m:
@@ -57,11 +76,13 @@ def search_key(text: str) -> str:
     else:
         decomposed = unicodedata.normalize("NFKD", text)
         plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_OWN_LETTERS)
-    key = _NON_WORD.sub(" ", plain).strip()
-    together = [re.sub(r"[.*]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
-    if "'" in plain or "’" in plain or "ʼ" in plain:
-        together += [re.sub(r"['’ʼ]", "", m) for m in _APOSTROPHED.findall(plain)]
-    return " ".join([key, *together]) if together and key else key
+    return plain.translate(_APOSTROPHES) if not text.isascii() or "`" in plain else plain
+
+
+def _squeezed(text: str) -> str:
+    """A title's key with its words joined by an apostrophe written together where they
+    stand ("schindlers list"): a query typed without the apostrophe starts it."""
+    return _NON_WORD.sub(" ", _plain(text).replace("'", "")).strip()
 
 
 #: The longest query a search takes, in characters (the API's ``GET /movies``, the page's
@@ -82,6 +103,7 @@ class MovieSearch:
     popularity: np.ndarray
     keys: np.ndarray = field(init=False, repr=False)
     _padded: np.ndarray = field(init=False, repr=False)
+    _starts: np.ndarray = field(init=False, repr=False)
     _genres: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +111,13 @@ class MovieSearch:
         if len(keys) == 0:
             keys = np.zeros(0, dtype="<U1")
         object.__setattr__(self, "keys", keys)
+        # (the same keys, a title's words joined by an apostrophe written together: "schindlers
+        # list" starts "Schindler's List" as "schindler s list" does)
+        squeezed = keys.copy()
+        for i, title in enumerate(self.catalog.titles):
+            if _APOSTROPHE_CHARS.intersection(str(title)):
+                squeezed[i] = _squeezed(title)
+        object.__setattr__(self, "_starts", squeezed)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
         object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", keys), " "))
         object.__setattr__(self, "_genres", {g.casefold(): j for j, g in enumerate(self.catalog.genre_names)})
@@ -133,7 +162,7 @@ class MovieSearch:
         matching a whole word, then every word matching a word start, then anywhere;
         within a tier, more ratings first, then lower item index.
         """
-        words = search_key(query).split()
+        words = search_key(query, joined=False).split()
         if query.strip() and not words:  # only punctuation or symbols: no title word can match
             return np.zeros(0, dtype=np.int64)
         mask = self.filter_mask(genre, year_from, year_to)
@@ -149,7 +178,8 @@ class MovieSearch:
                 mask &= (np.char.find(self.keys, w) >= 0) | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= (np.char.find(self._padded, f" {w}") >= 0) | year
-            prefix = np.char.startswith(self.keys, " ".join(words))
+            typed = " ".join(words)
+            prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
         hits = np.flatnonzero(mask)
         order = np.lexsort((hits, -self.popularity[hits], -tier[hits]))
