@@ -63,6 +63,14 @@ def test_a_fold_whose_file_the_release_folder_lacks_names_the_file(capsys, ml100
                          "--protocol", "ratings-fold", "--protocol-option", "fold=u3", "-q")
     assert code == 2 and err == (f"cinerec: error: ml-100k: no official fold 'u3': {folder} holds no u3.test "
                                  "(this dataset has: u1, u2, u4, u5, ua, ub)\n"), err
+    # A name that is no fold's, from Python, is not said to lack its file.
+    from cinerec.data import load
+    from cinerec.data.split import official_split
+    from cinerec.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as e:
+        official_split(load(folder), "u9")
+    assert str(e.value) == "ml-100k: no official fold 'u9' (this dataset has: u1, u2, u4, u5, ua, ub)"
 
 
 @pytest.mark.parametrize(

@@ -184,6 +184,18 @@ def test_a_study_writes_its_store_before_the_run_takes_its_place(tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "s.toml"]
 
 
+def test_a_studys_year_filter_says_what_it_dropped_for_want_of_a_year(tmp_path, capsys, ml100k_dir):
+    # data info said so beside the counts; cinerec run's own line did not.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\nmin_year = 1990\n[protocol]\nname = "loo-sampled"\n'
+                     'seeds = [0]\n[models.popularity]\n')
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    said = "(1 of the movies dropped, with 9 ratings, has no known release year)"
+    assert f"  min_year=1990: 69,472 ratings, 943 users, 1,337 movies {said}\n" in err, err
+    assert said in (tmp_path / "o" / "report.md").read_text()
+
+
 def test_json_is_one_object_and_the_table_names_the_protocol(tmp_path, capsys, ml100k_dir, monkeypatch):
     study = tmp_path / "s.toml"
     study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [3]").replace("[export]\nk = 5\n", ""))

@@ -21,8 +21,10 @@ from cinerec.errors import (ConfigError, DataError, FilterLeavesNothing, FilterR
     TooFewUnseen("user 7 has only 3 unseen movies", 3, "n_negatives={n}", True, 10),
 ])
 def test_an_error_pickles_whole(error):
+    error.add_note("while fitting the second seed")  # (what a caller adds to it goes along too)
+    error.attempt = 2
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is type(error)
     assert str(back) == str(error)
-    assert vars(back) == vars(error)
+    assert vars(back) == vars(error) and back.__notes__ == ["while fitting the second seed"] and back.attempt == 2
     assert isinstance(back, MemoryError) == isinstance(error, MemoryError)

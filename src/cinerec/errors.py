@@ -127,7 +127,7 @@ class OutOfMemory(CinerecError, MemoryError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # (MemoryError's own __new__ cannot make this class without its __init__)
-        return type(self), (self.model, self.said)
+        return type(self), (self.model, self.said), self.__dict__
 
 
 class FilterRefused(DataError):

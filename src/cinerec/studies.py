@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
-from cinerec.data.filters import Filters, left_counts, step_lines, step_words
+from cinerec.data.filters import Filters, left_counts, step_lines, step_words, unknown_years
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
                             OutOfMemory, allocation_words, in_cli_words, known_words, out_of_memory, unknown_name)
 
@@ -1455,7 +1455,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             if study.export_two_stage.get("retriever_path"):
                 _check_saved_retriever(study, dataset)
         for step in record:
-            say(f"  {step_words(step)}: {left_counts(step)}", quiet)
+            say(f"  {step_words(step)}: {left_counts(step)}{unknown_years(step)}", quiet)
         export_notes = _export_notes(study, dataset)  # said under the figures, with the other notes
         say(f"protocol: {protocol.describe(dataset)}; seed{'s' if len(study.seeds) > 1 else ''} "
             f"{', '.join(map(str, study.seeds))}", quiet)

@@ -316,7 +316,7 @@ def step_said(step: Mapping[str, Any]) -> str:
     b, a = step["before"], step["after"]
     return f"filter {step_words(step)}: " + ", ".join(
         f"{b[what]:,} -> {a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies")) \
-        + _unknown_years(step)
+        + unknown_years(step)
 
 
 def left_counts(step: Mapping[str, Any]) -> str:
@@ -328,10 +328,10 @@ def left_counts(step: Mapping[str, Any]) -> str:
 def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
     """A Markdown list item per filter step of a run's record, with what it left (the
     reports of ``train``, ``quickstart`` and ``run``)."""
-    return [f"- {step_words(step)}: {left_counts(step)} left{_unknown_years(step)}" for step in steps]
+    return [f"- {step_words(step)}: {left_counts(step)} left{unknown_years(step)}" for step in steps]
 
 
-def _unknown_years(step: Mapping[str, Any]) -> str:
+def unknown_years(step: Mapping[str, Any]) -> str:
     """What a year filter dropped for want of a known year (a catalogue lacking them)."""
     if not (unknown := step.get("unknown_year")):
         return ""

@@ -170,9 +170,11 @@ def official_split(ds: Dataset, fold: str) -> Split:
     if fold not in ds.folds:
         have = ", ".join(ds.folds) or "none"
         # A release folder that lacks the fold's file: named, as a fold that is no fold is not.
+        from cinerec.data.movielens import OFFICIAL_FOLDS
+
         source = ds.info.get("source")
-        lacking = f": {source} holds no {fold}.test" if source and os.path.isdir(str(source)) \
-            and not os.path.exists(os.path.join(str(source), f"{fold}.test")) else ""
+        lacking = f": {source} holds no {fold}.test" if fold in OFFICIAL_FOLDS and source \
+            and os.path.isdir(str(source)) and not os.path.exists(os.path.join(str(source), f"{fold}.test")) else ""
         raise NotFoundError(f"{ds.name}: no official fold {fold!r}{lacking} (this dataset has: {have})")
     x = ds.interactions
     test = ds.folds[fold]
