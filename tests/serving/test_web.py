@@ -195,24 +195,38 @@ def test_a_like_after_the_server_lost_the_profile_says_a_new_one_was_started(bro
 
     page, errors = _opened(browser, live_server.url)
 
-    def like(words, title):
+    def like(page, words, title):
         page.locator("#search").fill("")
         page.locator("#search").press_sequentially(words, delay=20)
         expect(page.locator("#results .movie").first.locator(".title")).to_have_text(title)
         page.locator("#results .movie").first.locator(".like").click()
 
-    like("fargo", "Fargo")
+    like(page, "fargo", "Fargo")
     expect(page.locator("#mine .movie")).to_have_count(1)
     old = page.locator("#profile-id").inner_text()
     with sqlite3.connect(tmp_path / "profiles.sqlite") as db:
         db.execute("DELETE FROM ratings WHERE profile_id = ?", (old,))
         db.execute("DELETE FROM profiles WHERE profile_id = ?", (old,))
-    like("heat", "Heat")
+    like(page, "heat", "Heat")
     expect(page.locator("#mine .movie")).to_have_count(1)
     expect(page.locator("#recs-status")).to_contain_text(
         f"This browser's profile “{old}” is not on this server, so a new one was started. 10 picks from the 1 movie "
         "you gave.")
     assert page.locator("#profile-id").inner_text() not in (old, "none yet")
+    # A link's profile whose load failed (the server busy), in a browser with none of its
+    # own: the like finds it missing, and the id said is the link's, not "this browser's".
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    linked = context.new_page()
+    linked.on("pageerror", lambda e: errors.append(str(e)))
+    linked.route("**/profiles/typo789", lambda route: route.fulfill(status=503, body='{"detail": "busy"}',
+                                                                    content_type="application/json"))
+    linked.goto(live_server.url + "/?profile=typo789")
+    expect(linked.locator("body")).to_have_attribute("data-ready", "true")
+    expect(linked.locator("#recs-status")).to_contain_text("Could not load your profile")
+    like(linked, "amadeus", "Amadeus")
+    expect(linked.locator("#recs-status")).to_contain_text(
+        "No profile “typo789” here, so a new one was started. 10 picks from the 1 movie you gave.")
+    context.close()
     assert errors == []
 
 

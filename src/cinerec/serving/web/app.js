@@ -270,15 +270,17 @@ function save(payload, movie) {
           // Gone: once more, to this browser's own profile (a stale link's) or a new one;
           // the missing id is named, as a reload names it, so a link can bring it back.
           const missing = state.profileId;
+          const link = missing === linked && !linkDone;  // the address's id, never loaded (its load failed)
           if (backFromLink()) moved = `No profile ${shownId(missing)} here, so this went to the profile this browser had. `;
           else {
             clearProfile();
-            moved = dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile, so a new one was started. `
-              : `This browser's profile ${shownId(missing)} is not on this server, so a new one was started. `;
+            moved = link ? `No profile ${shownId(missing)} here, so a new one was started. `
+              : dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile, so a new one was started. `
+                : `This browser's profile ${shownId(missing)} is not on this server, so a new one was started. `;
           }
           continue;
         }
-        $("recs-status").textContent = `Could not save: ${e.message}`;
+        $("recs-status").textContent = `${moved}Could not save: ${e.message}`;
         return;
       }
     }
