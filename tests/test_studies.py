@@ -1011,3 +1011,20 @@ def test_a_best_model_that_learned_nothing_is_said_to_be_refitted_all_the_same(t
         board = run_study(Study.from_toml(write(tmp_path, text, f"s{seed}.toml")), tmp_path / f"o{seed}", quiet=True)
         said = [n for n in board["notes"] if n.startswith("ease is ranked best on the order its tied scores fall in")]
         assert (board["best_model"] == "ease") is wins and bool(said) is wins, board["notes"]
+
+
+def test_the_best_beside_a_figure_is_qualified_only_where_another_model_does_better_there():
+    from cinerec.studies import best_words
+
+    def board(metric, figures):
+        return {"best_model": "a", "metric": "recall@10",
+                "models": [{"label": k, "metrics": {"recall@10": {"mean": 0.2}, metric: {"mean": v}}}
+                           for k, v in figures.items()]}
+
+    # A tie there is no model doing better (the rows' order breaks it, not the figure).
+    assert best_words(board("cat_acc@50", {"a": 0.1, "b": 0.1}), "cat_acc@50", "a") == "the best"
+    assert best_words(board("cat_acc@50", {"a": 0.1, "b": 0.2}), "cat_acc@50", "a") == "the best by recall@10"
+    # Lower is better for an error.
+    assert best_words(board("rmse", {"a": 0.9, "b": 1.0}), "rmse", "a") == "the best"
+    assert best_words(board("rmse", {"a": 0.9, "b": 0.8}), "rmse", "a") == "the best by recall@10"
+    assert best_words(board("rmse", {"a": 0.9, "b": 0.8}), "rmse", "b") == "the best giving rmse"

@@ -1981,10 +1981,14 @@ def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
 def best_words(board: Mapping[str, Any], metric: str, best: str) -> str:
     """How ``best`` (:func:`best_giving`) is named beside the study's figure at ``metric``:
     the best, by the metric the run ranks by where another model does better at this one."""
+    from cinerec.evaluation.protocols import LOWER_IS_BETTER
+
     if best != board["best_model"]:
         return f"the best giving {metric}"
-    having = [r for r in board["models"] if metric in r["metrics"]]
-    if metric == board["metric"] or ranked_rows(having, metric)[0]["label"] == best:
+    sign = -1 if metric.split("@")[0] in LOWER_IS_BETTER else 1
+    means = {r["label"]: sign * r["metrics"][metric]["mean"] for r in board["models"] if metric in r["metrics"]}
+    # (strictly: a model tied with it there does no better)
+    if metric == board["metric"] or all(v <= means[best] for v in means.values()):
         return "the best"
     return f"the best by {board['metric']}"
 
