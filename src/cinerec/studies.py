@@ -262,7 +262,8 @@ class Study:
             "path": str(self.path), "title": self.title, "source": self.source,
             "columns": dict(self.columns) if self.columns else None, "catalog": self.catalog,
             "filters": self.filters.to_dict(),
-            # (the [data] keys the command line set or replaced: the file at path holds its own values)
+            # (the [data] keys the command line set or replaced, and no_filters where --no-filters dropped
+            # the file's: the file at path holds its own values)
             "from_flags": list(self.from_flags), "protocol": self.protocol,
             "protocol_options": dict(self.protocol_options), "seeds": list(self.seeds),
             "models": [m.to_dict() for m in self.models], "not_run": list(self.not_run),
