@@ -121,6 +121,14 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     # a store exported from the run goes with it; a profiles file beside it is the user's: refused, kept
     assert main(["export", "--run", str(run), "--db", str(run / "store.sqlite"), "--quiet"]) == 0
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    # A store exported from another run, kept here, is the user's: it went with the run in silence.
+    other = tmp_path / "other"
+    assert main(["quickstart", "--out", str(other), "--model", "popularity", "--users", "0", "--quiet"]) == 0
+    assert main(["export", "--run", str(other), "--db", str(run / "theirs.sqlite"), "--quiet"]) == 0
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+    assert "holds 'theirs.sqlite' beside the earlier run" in capsys.readouterr().err
+    assert (run / "theirs.sqlite").is_file()
+    (run / "theirs.sqlite").unlink()
     # serve makes an empty profiles file when it starts: nothing saved, so the run is replaced
     from cinerec.serving.store import ProfileStore
 

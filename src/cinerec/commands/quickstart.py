@@ -238,16 +238,16 @@ def _check_out(out: Path) -> None:
     if out.is_dir():
         # A profiles file (or anything else) beside the run is not the run's own:
         # replacing the run would delete it, and saved profiles have no other copy. A
-        # store exported from the run is made from it again, so it goes with the run.
-        from cinerec.serving.store import is_store
-
+        # store exported from the run is made from it again, so it goes with the run (one
+        # exported from another run, copied in, is the user's).
         names = {p.name for p in out.iterdir()}
+        here = os.path.realpath(out)
 
         def derived(p: Path) -> bool:
             base = p.with_name(p.name.removesuffix("-wal").removesuffix("-shm").removesuffix("-journal"))
             # An empty profiles file goes with the run, unless a server has it open (its
             # -wal file is there): what it saves next must not go to a deleted file.
-            return p.name in _RUN_OWN or (base.is_file() and is_store(base)) \
+            return p.name in _RUN_OWN or (base.is_file() and _exported_from(base, here)) \
                 or (p == base and f"{p.name}-wal" not in names and _no_profiles(p))
 
         foreign = sorted(p.name for p in out.iterdir() if not derived(p))
@@ -264,6 +264,14 @@ def _check_out(out: Path) -> None:
             raise ConfigError(f"--out {out}: holds {foreign[0]!r} beside the earlier run, which replacing the run "
                               "would delete; " + ("a server has its profiles open: stop it first" if busy else
                                                   "move it out or choose another folder"))
+
+
+def _exported_from(store: Path, run: str) -> bool:
+    """Whether ``store`` is a store exported from the run folder ``run`` (a real path)."""
+    from cinerec.serving.store import store_run
+
+    named = store_run(store)
+    return named is not None and os.path.realpath(named) == run
 
 
 def _no_profiles(path: Path) -> bool:

@@ -488,6 +488,21 @@ def is_store(path: Path) -> bool:
         return False
 
 
+def store_run(path: Path) -> str | None:
+    """The run folder a SQLite store at ``path`` names as the one it was exported from
+    (``None`` for a file that is no store, or names none)."""
+    try:
+        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro&immutable=1", uri=True)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        finally:
+            con.close()
+        run = json.loads(row[0]) if row is not None else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+    return run if isinstance(run, str) else None
+
+
 def _flag(flag: str) -> str:
     """A flag (``--db``) as its reader knows it: the flag on the command line, the argument
     it sets (``db``) to a caller of the library."""
