@@ -32,7 +32,7 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T."):
 # their key holds them apart ("l a") and together ("la"), as people type them.
 _INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W_])")
-# Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock ’n’ Roll"): their key holds
+# Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock'n'roll"): their key holds
 # them apart and together ("schindler s ... schindlers"), as people type them with or without it.
 _APOSTROPHED = re.compile(r"[^\W_]+(?:'[^\W_]+)+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (ʼ is a letter: split as ' is)
@@ -45,9 +45,9 @@ _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ"
 def search_key(text: str, joined: bool = True) -> str:
     """The normalised form of a title or query: no accents, case folded, words split by one space.
 
-    With ``joined`` (a title's key), initials and words joined by an apostrophe come again
-    at the end, joined ("l a confidential la"); a query's key has them as typed, so that
-    a query still starts the key of a title it starts.
+    With ``joined``, initials and words joined by an apostrophe come again at the end,
+    joined ("l a confidential la"); without, they are as typed, which a search compares
+    with the start of a title's key.
 
     >>> search_key("Amélie (Fabuleux destin d'Amélie Poulain, Le)")
     'amelie fabuleux destin d amelie poulain le damelie'
@@ -162,7 +162,10 @@ class MovieSearch:
         matching a whole word, then every word matching a word start, then anywhere;
         within a tier, more ratings first, then lower item index.
         """
-        words = search_key(query, joined=False).split()
+        # Every word must occur, the joined forms too ("schindler's": schindler, s and
+        # schindlers, which a title without the apostrophe lacks); the key starts with
+        # the words as typed.
+        words = search_key(query).split()
         if query.strip() and not words:  # only punctuation or symbols: no title word can match
             return np.zeros(0, dtype=np.int64)
         mask = self.filter_mask(genre, year_from, year_to)
@@ -178,7 +181,7 @@ class MovieSearch:
                 mask &= (np.char.find(self.keys, w) >= 0) | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= (np.char.find(self._padded, f" {w}") >= 0) | year
-            typed = " ".join(words)
+            typed = search_key(query, joined=False)
             prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
         hits = np.flatnonzero(mask)
