@@ -213,6 +213,17 @@ def test_a_like_after_the_server_lost_the_profile_says_a_new_one_was_started(bro
         f"This browser's profile “{old}” is not on this server, so a new one was started. 10 picks from the 1 movie "
         "you gave.")
     assert page.locator("#profile-id").inner_text() not in (old, "none yet")
+    # Gone again, and no new one can be made (the server busy): said so, not "a new one was started".
+    again = page.locator("#profile-id").inner_text()
+    with sqlite3.connect(tmp_path / "profiles.sqlite") as db:
+        db.execute("DELETE FROM ratings WHERE profile_id = ?", (again,))
+        db.execute("DELETE FROM profiles WHERE profile_id = ?", (again,))
+    page.route("**/profiles", lambda route: route.fulfill(status=503, body='{"detail": "busy"}',
+                                                          content_type="application/json"))
+    like(page, "amadeus", "Amadeus")
+    expect(page.locator("#recs-status")).to_contain_text(
+        f"This browser's profile “{again}” is not on this server. Could not save: ")
+    page.unroute("**/profiles")
     # A link's profile whose load failed (the server busy), in a browser with none of its
     # own: the like finds it missing, and the id said is the link's, not "this browser's".
     context = browser.new_context(viewport={"width": 1280, "height": 900})

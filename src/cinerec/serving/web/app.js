@@ -246,7 +246,9 @@ function enqueue(work) {
 function save(payload, movie) {
   $("recs-status").textContent = `Updating for ${movie.title}…`;
   return enqueue(async (current) => {
-    let moved = "";  // why the change went to another profile than the one shown, said before the picks
+    // Why the change went to another profile than the one shown, said before the picks:
+    // the profile gone, and where the change went instead.
+    let gone = "", went = "";
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         let p;
@@ -261,7 +263,7 @@ function save(payload, movie) {
         }
         if (current()) {
           applyProfile(p);
-          $("recs-status").textContent = moved + $("recs-status").textContent;
+          if (gone) $("recs-status").textContent = `${gone}, ${went}. ${$("recs-status").textContent}`;
         }
         return;
       } catch (e) {
@@ -271,16 +273,17 @@ function save(payload, movie) {
           // the missing id is named, as a reload names it, so a link can bring it back.
           const missing = state.profileId;
           const link = missing === linked && !linkDone;  // the address's id, never loaded (its load failed)
-          if (backFromLink()) moved = `No profile ${shownId(missing)} here, so this went to the profile this browser had. `;
+          if (backFromLink()) [gone, went] = [`No profile ${shownId(missing)} here`, "so this went to the profile this browser had"];
           else {
             clearProfile();
-            moved = link ? `No profile ${shownId(missing)} here, so a new one was started. `
-              : dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile, so a new one was started. `
-                : `This browser's profile ${shownId(missing)} is not on this server, so a new one was started. `;
+            gone = link ? `No profile ${shownId(missing)} here`
+              : dotted(missing) ? `This browser's profile id ${shownId(missing)} can name no profile`
+                : `This browser's profile ${shownId(missing)} is not on this server`;
+            went = "so a new one was started";
           }
           continue;
         }
-        $("recs-status").textContent = `${moved}Could not save: ${e.message}`;
+        $("recs-status").textContent = `${gone ? `${gone}. ` : ""}Could not save: ${e.message}`;
         return;
       }
     }
