@@ -184,6 +184,25 @@ def test_a_study_writes_its_store_before_the_run_takes_its_place(tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "s.toml"]
 
 
+def test_a_store_that_cannot_be_written_is_named_where_it_was_asked_for(tmp_path, capsys, ml100k_dir, monkeypatch):
+    # Written into the run before it takes its place, a store that failed was named in the
+    # unfinished copy's folder, gone by the time the line was read.
+    import sqlite3
+
+    from cinerec.serving import store
+
+    def full(self, progress):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store.ExportPlan, "recommendation_blocks", full)
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(source=ml100k_dir).replace("seeds = [0, 1]", "seeds = [0]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 2 and err == (f"cinerec: error: {tmp_path / 'o' / 'store.sqlite'}: the export could not be "
+                                 "written (database or disk is full); no store was made there\n"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
 def test_a_studys_year_filter_says_what_it_dropped_for_want_of_a_year(tmp_path, capsys, ml100k_dir):
     # data info said so beside the counts; cinerec run's own line did not.
     study = tmp_path / "s.toml"

@@ -1028,3 +1028,9 @@ def test_the_best_beside_a_figure_is_qualified_only_where_another_model_does_bet
     assert best_words(board("rmse", {"a": 0.9, "b": 1.0}), "rmse", "a") == "the best"
     assert best_words(board("rmse", {"a": 0.9, "b": 0.8}), "rmse", "a") == "the best by recall@10"
     assert best_words(board("rmse", {"a": 0.9, "b": 0.8}), "rmse", "b") == "the best giving rmse"
+    # A figure that is NaN, or missing, is the worst, as the leaderboard ranks it: no model doing better.
+    nan = board("rmse", {"a": 0.9, "b": float("nan")})
+    assert best_words(nan, "rmse", "a") == "the best"
+    nan["models"][0]["metrics"]["rmse"]["mean"] = float("nan")
+    nan["models"][1]["metrics"]["rmse"]["mean"] = 1.0
+    assert best_words(nan, "rmse", "a") == "the best by recall@10"

@@ -1894,10 +1894,14 @@ def _export(study: Study, tmp: Path, out: Path, board: dict[str, Any], stages: A
     say(f"export: top-{study.export_k} of every user" + (" through two-stage" if model else "")
         + f" into {out / 'store.sqlite'}", quiet)
     list_more_files(tmp, ["store.sqlite"])  # (run.json lists every file the run writes: the store too)
-    opened = open_run(tmp)
-    with stages("export"):
-        info = export_store(opened, tmp / "store.sqlite", k=int(study.export_k or 0), model=model,
-                            progress=not quiet, run_path=out)
+    try:
+        opened = open_run(tmp)
+        with stages("export"):
+            info = export_store(opened, tmp / "store.sqlite", k=int(study.export_k or 0), model=model,
+                                progress=not quiet, run_path=out)
+    except (DataError, ConfigError) as e:  # said of the folder asked for, not of its unfinished copy
+        raise (ConfigError if isinstance(e, ConfigError) else DataError)(
+            str(e).replace(os.fspath(tmp), os.fspath(out))) from None
     for line in _stored_notes(opened, info):  # as cinerec export says them of its store
         if line not in board["notes"]:
             say(f"note: {line}", quiet)
@@ -1987,9 +1991,14 @@ def best_words(board: Mapping[str, Any], metric: str, best: str) -> str:
     if best != board["best_model"]:
         return f"the best giving {metric}"
     sign = -1 if metric.split("@")[0] in LOWER_IS_BETTER else 1
-    means = {r["label"]: sign * r["metrics"][metric]["mean"] for r in board["models"] if metric in r["metrics"]}
+
+    def value(row: Mapping[str, Any]) -> float:  # (no figure, or NaN: the worst, as ranked_rows takes it)
+        mean = row["metrics"].get(metric, {}).get("mean")
+        return sign * float(mean) if mean is not None and math.isfinite(mean) else -math.inf
+
+    ours = value(next(r for r in board["models"] if r["label"] == best))
     # (strictly: a model tied with it there does no better)
-    if metric == board["metric"] or all(v <= means[best] for v in means.values()):
+    if metric == board["metric"] or all(value(r) <= ours for r in board["models"]):
         return "the best"
     return f"the best by {board['metric']}"
 
