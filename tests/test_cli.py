@@ -840,3 +840,15 @@ def test_a_positional_argument_s_help_is_shown(capsys, argv, said):
     # Plain help listed "SOURCE  [required]" alone: the argument's own help was never shown.
     assert main(argv) == 0
     assert said in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", [["evaluate"], ["train"], ["quickstart"], ["run"], ["data", "fetch"],
+                                  ["data", "info"], ["export"], ["serve"], ["recommend"]])
+def test_help_wraps_between_words_never_at_a_hyphen(capsys, monkeypatch, argv):
+    # At 80 columns "ml-latest-" ended a line and "small" began the next, and
+    # "checkpoint-" / "last.pt": a name copied from the help was not the name.
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([*argv, "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert not [line for line in lines if re.search(r"[A-Za-z]-$", line)], "\n".join(lines)

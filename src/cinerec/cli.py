@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from cinerec.commands import flags
 
     command = _with_argument_help(typer.main.get_command(app))  # (completion options too: get_group leaves them out)
+    _help_between_words()
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
         flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
@@ -133,6 +134,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         unswallow()  # (and forgets a dropped interrupt: it belonged to this command alone)
         restore()
+
+
+def _help_between_words() -> None:
+    """Help text wrapped between words only: a name such as ml-latest-small, or a file such
+    as checkpoint-last.pt, was cut at its hyphen at the end of a line (click wraps as
+    Python's textwrap does, which breaks at hyphens)."""
+    try:
+        from click import _textwrap
+    except ImportError:  # pragma: no cover - a click without it wraps as it will
+        return
+    wrapper = _textwrap.TextWrapper
+    if getattr(wrapper, "whole_words", False):
+        return
+
+    class WholeWords(wrapper):  # type: ignore[misc, valid-type]
+        whole_words = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("break_on_hyphens", False)
+            super().__init__(*args, **kwargs)
+
+    _textwrap.TextWrapper = WholeWords  # type: ignore[misc]
 
 
 #: Options a command takes once, which a user may believe it takes several of (quickstart
