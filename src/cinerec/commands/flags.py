@@ -546,7 +546,7 @@ Tune = Annotated[int | None, typer.Option(
          "train) are kept as they are and the search covers the others; in a study (run) each model's "
          "table is the first trial (two tables of one model keep the settings that tell them apart) and "
          "[tune] models picks the models searched. The chosen settings are "
-         "printed and kept.")]
+         "printed (and in --json), and kept in the run folder of train and run.")]
 
 
 def check_tune(trials: int | None, model: "Recommender | None" = None, hold: Collection[str] = (),
