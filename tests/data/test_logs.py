@@ -1507,6 +1507,22 @@ def test_a_header_or_titles_in_a_windows_encoding_read_as_written(tmp_path):
     log.write_bytes(("userId,movieId,rating,Année\n1,2,4,x\n1,3,y,x\n").encode("cp1252"))
     with pytest.raises(DataError, match=r"log\.csv line 3: rating 'y' is not a number"):
         load_log(log)
+    # ... and a value in the line is said as written, not with its accent replaced by "�".
+    log.write_bytes(("userId,movieId,rating\n1,2,4\n1,3,cinq étoiles\n").encode("cp1252"))
+    with pytest.raises(DataError, match=r"log\.csv line 3: rating 'cinq étoiles' is not a number"):
+        load_log(log)
+
+
+def test_a_utf8_title_with_one_stray_windows_byte_keeps_its_utf8_letters(tmp_path):
+    # "Amélie" in UTF-8, then Windows-1252's curly quote 0x92: the whole title was read as
+    # Windows-1252, "AmÃ©lie’s", which no search for "amélie" found, without a word.
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(f"u{u},{i},4\n" for u in range(4) for i in range(3)))
+    cat = tmp_path / "movies.csv"
+    cat.write_bytes("item,title\n0,Amélie".encode() + b"\x92s (2001)\n" + "1,Léon (1994)\n2,Bad ".encode()
+                    + b"\xff 20\n")
+    titles = list(load_log(log, catalog=cat).catalog.titles)
+    assert titles == ["Amélie’s", "Léon", "Bad ÿ 20"], titles
 
 
 def test_a_zip_or_a_workbook_given_as_a_catalogue_or_a_csv_is_refused_by_name(tmp_path):

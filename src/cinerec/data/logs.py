@@ -26,6 +26,7 @@ date that cannot be read, a file with no user or movie column.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
@@ -542,16 +543,32 @@ def _as_text(table: Any) -> Any:
     return table
 
 
+def _windows_byte(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # (one of the five bytes Windows-1252 leaves undefined)
+        return chr(byte)
+
+
+def _windows_bytes(error: UnicodeError) -> tuple[str, int]:
+    """The bytes UTF-8 cannot read, each as Windows-1252 writes it (Latin-1 where it is
+    none of Windows-1252's): the error handler :data:`WINDOWS_BYTES` names."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "".join(_windows_byte(b) for b in error.object[error.start:error.end]), error.end
+
+
+#: The error handler, for ``bytes.decode`` and ``open``, that reads what is not UTF-8 in
+#: UTF-8 text as Windows-1252 (a spreadsheet's "Don’t", its curly quote byte 0x92).
+WINDOWS_BYTES = "cinerec.windows-1252"
+codecs.register_error(WINDOWS_BYTES, _windows_bytes)
+
+
 def _decoded(raw: bytes) -> str:
     """Text that is not UTF-8 as Windows-1252 writes it (a spreadsheet's "Don’t", its
-    curly quote byte 0x92), or Latin-1 where a byte is none of Windows-1252's."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return raw.decode("cp1252")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
+    curly quote byte 0x92), byte by byte: in a value that is UTF-8 but for one stray
+    byte ("Amélie" in UTF-8, then 0x92), the UTF-8 letters stay themselves."""
+    return raw.decode("utf-8", errors=WINDOWS_BYTES)
 
 
 def _utf8(line: bytes) -> bool:
@@ -654,7 +671,7 @@ def _unclosed_row(path: Path) -> int | None:
     """The line a text file's row starts on whose quoted field no quote closes before the
     file ends, read as a CSV reader reads it (a quote inside a field that is not quoted is
     text); None when every quoted field closes. Read only where a quote looks open."""
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    with open(path, newline="", encoding="utf-8-sig", errors=WINDOWS_BYTES) as f:
         first = f.readline()
         reader = csv.reader(f, delimiter=_delimiter(path, first.encode()), strict=True)
         start = reader.line_num
@@ -720,7 +737,7 @@ def _text_rows(path: Path) -> Iterator[tuple[list[str], Any]]:
     counts from the line after the header), for the slow paths that name a line."""
     with open(path, "rb") as raw:
         line = raw.readline()
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    with open(path, newline="", encoding="utf-8-sig", errors=WINDOWS_BYTES) as f:
         f.readline()  # (the header: as the fast reader names its columns)
         first = _header_text(line)
         delimiter = _delimiter(path, line)
