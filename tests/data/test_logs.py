@@ -1513,6 +1513,19 @@ def test_a_header_or_titles_in_a_windows_encoding_read_as_written(tmp_path):
         load_log(log)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_ragged_row_in_windows_text_is_one_error_with_no_traceback(tmp_path, capfd):
+    # The reader's look at the row read it as UTF-8 and printed "Exception ignored in: ...
+    # UnicodeDecodeError" with a traceback before the one line naming the row.
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(f"u{u},{i},4\n" for u in range(4) for i in range(4)))
+    cat = tmp_path / "movies.csv"
+    cat.write_bytes("item,title,genres\n0,Zero (1990),Drama\n1,Ça (1990),Drama|Comedy,extra,é\n".encode("cp1252"))
+    with pytest.raises(DataError, match=r"movies\.csv line 3: 5 fields where the header has 3"):
+        load_log(log, catalog=cat)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_a_utf8_title_with_one_stray_windows_byte_keeps_its_utf8_letters(tmp_path):
     # "Amélie" in UTF-8, then Windows-1252's curly quote 0x92: the whole title was read as
     # Windows-1252, "AmÃ©lie’s", which no search for "amélie" found, without a word.

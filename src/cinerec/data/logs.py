@@ -447,11 +447,13 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         # A header that is not UTF-8 (a spreadsheet's "Année" in Windows-1252): its names as
         # read here, the reader's own would stop at the first such byte.
         named = {} if _utf8(first) else {"column_names": header, "skip_rows": 1}
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                                                      quote_char='"' if quoted else False,
-                                                                      invalid_row_handler=_skip_blank(delimiter)),
-                               read_options=pacsv.ReadOptions(block_size=1 << 24, **named),
-                               convert_options=pacsv.ConvertOptions(column_types=text))
+        word = _skip_blank(delimiter)
+        with _not_shown_to(word):
+            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                                                          quote_char='"' if quoted else False,
+                                                                          invalid_row_handler=word),
+                                   read_options=pacsv.ReadOptions(block_size=1 << 24, **named),
+                                   convert_options=pacsv.ConvertOptions(column_types=text))
         if quoted and (open_at := _open_last_line(path)) is not None:
             raise DataError(f'{path} line {open_at}: a quote (") opens a field that no quote closes')
         return _without_blank_rows(_as_text(table), path)
@@ -477,6 +479,27 @@ def _skip_blank(delimiter: str) -> Callable[[Any], str]:
         return "skip" if not (row.text or "").replace(delimiter, "").strip() else "error"
 
     return word
+
+
+@contextlib.contextmanager
+def _not_shown_to(word: Callable[[Any], str]) -> Iterator[None]:
+    """The reader cannot show ``word`` a row of another width whose bytes are not UTF-8 (it
+    prints "Exception ignored in" and a traceback, then takes the row as an error): the row
+    is refused all the same, in one line naming it, so that print is left out."""
+    import sys
+
+    before = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.object is word and isinstance(unraisable.exc_value, UnicodeDecodeError):
+            return
+        before(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = before
 
 
 def _blank(fields: list[str], header: list[str]) -> bool:
