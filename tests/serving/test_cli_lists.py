@@ -269,7 +269,7 @@ def test_seqknn_s_similar_movies_are_not_said_to_be_cut_by_its_neighbours(tmp_pa
     assert not any("neighbors setting" in n for n in got["notes"]), got["notes"]
 
 
-def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsys):
+def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsys, tmp_path):
     # A title given to --liked was "unknown movie id 'Star Wars (1977)'", and nothing on the
     # command line turned titles into the ids it takes (the API's GET /movies?query= alone).
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "star", "wars", "--json")
@@ -295,6 +295,15 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
         code, out, err = _out(capsys, argv[0], "--run", str(run_dir), *argv[1:])
         assert code == 2 and err.strip().endswith(f"find movies' ids by their titles with: cinerec movies --run "
                                                   f"{run_dir} WORDS OF THE TITLE"), err
+    # A command to paste: a folder whose name holds a space or a quote is quoted for the shell.
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    odd = Path(shutil.copytree(run_dir, tmp_path / "it's my run"))
+    code, out, err = _out(capsys, "recommend", "--run", str(odd), "--liked", "Star Wars (1977)")
+    assert code == 2 and err.strip().endswith(f"cinerec movies --run {shlex.quote(str(odd))} WORDS OF THE TITLE"), err
+    assert shlex.split(err.strip().split("with: ")[-1])[3] == str(odd)
 
 
 

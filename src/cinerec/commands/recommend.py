@@ -15,6 +15,7 @@ API's ``GET /movies?query=`` does.
 """
 
 import contextlib
+import shlex
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
 
@@ -86,8 +87,9 @@ def _titles_hint(run_dir: Path, dataset: Any) -> Iterator[None]:
         titled = any(str(t) != str(i) for t, i in zip(dataset.catalog.titles, dataset.item_ids.raw))
         if not str(e).startswith("unknown movie id") or not titled:
             raise
-        raise NotFoundError(f"{e}; find movies' ids by their titles with: cinerec movies --run {run_dir} "
-                            "WORDS OF THE TITLE") from None
+        # (quoted: a command to paste, whatever the folder's name)
+        raise NotFoundError(f"{e}; find movies' ids by their titles with: cinerec movies --run "
+                            f"{shlex.quote(str(run_dir))} WORDS OF THE TITLE") from None
 
 
 def _print_list(recs: list[dict[str, Any]]) -> None:
