@@ -852,3 +852,17 @@ def test_help_wraps_between_words_never_at_a_hyphen(capsys, monkeypatch, argv):
     lines = capsys.readouterr().out.splitlines()
     assert max(map(len, lines)) <= 80
     assert not [line for line in lines if re.search(r"[A-Za-z]-$", line)], "\n".join(lines)
+
+
+def test_a_path_flag_reads_a_leading_tilde_as_the_home_folder(tmp_path, monkeypatch, capsys, ml100k_dir):
+    # --data read "~/..." as the home folder's; --out=~/r (no shell expands it there) made
+    # a folder named "~" where the command ran, and --run "~/r" found no run.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "popularity", "--data", str(ml100k_dir), "--out=~/r", "-q"]) == 0
+    assert (tmp_path / "home" / "r" / "run.json").is_file() and not (tmp_path / "~").exists()
+    assert main(["export", "--run", "~/r", "--db", "~/store.sqlite", "-q"]) == 0
+    assert (tmp_path / "home" / "store.sqlite").is_file()
+    capsys.readouterr()
+    assert main(["recommend", "--run", "~/r", "--user", "1", "-k", "1", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 1

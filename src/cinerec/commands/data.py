@@ -169,7 +169,7 @@ def synthesize(
     like: Annotated[str, typer.Option(
         "--like", metavar="RELEASE", show_default=False, help="The release to imitate, e.g. ml-100k or ml-25m.")],
     out: Annotated[Path, typer.Option(
-        "--out", metavar="DIR", show_default=False,
+        "--out", metavar="DIR", show_default=False, callback=flags.home,
         help="The folder to write: new, empty, or an earlier synthetic release holding only its own "
              "files (which it replaces).")],
     scale: Annotated[float, typer.Option("--scale", help="Size relative to the real release: above 0, at most 10.")] = 1.0,

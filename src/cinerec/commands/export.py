@@ -24,7 +24,7 @@ DEFAULT_K = 50
 
 def export(
     run: flags.RunDir,
-    db: Annotated[str, typer.Option("--db", metavar="FILE|URL", show_default=False,
+    db: Annotated[str, typer.Option("--db", metavar="FILE|URL", show_default=False, callback=flags.home,
                                     help="The store to write, replaced atomically: a SQLite file or a "
                                          "postgresql:// URL.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=1000, show_default=False,

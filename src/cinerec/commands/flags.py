@@ -28,6 +28,7 @@ because each command imports the heavy libraries it needs when it runs.
 
 import functools
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Collection, Mapping
@@ -72,8 +73,21 @@ Data = Annotated[str, typer.Option(
 Model = Annotated[str, typer.Option(
     "--model", metavar="NAME", show_default=False, autocompletion=complete_model_name,
     help="A model to create and fit, by name (a wrong name lists them all).")]
+
+
+def home(value: Any) -> Any:
+    """A path given with a leading ``~`` that no shell expanded (``--out=~/runs``, or quoted)
+    read as in the home folder, as --data reads it: a folder named ``~`` was made where
+    the command ran. A URL is left as it is."""
+    if isinstance(value, Path) and str(value).startswith("~"):
+        return value.expanduser()
+    if isinstance(value, str) and value.startswith("~"):
+        return os.path.expanduser(value)
+    return value
+
+
 ConfigFile = Annotated[Path | None, typer.Option(
-    "--config", metavar="FILE.toml", show_default=False,
+    "--config", metavar="FILE.toml", show_default=False, callback=home,
     help="The model's settings from a TOML file (- reads it from the standard input): keys at top level, "
          "tables only for table settings (a blend member's in [settings.NAME]).")]
 Set = Annotated[list[str] | None, typer.Option(
@@ -100,7 +114,7 @@ Seed = Annotated[int, typer.Option(
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(
-    "--run", metavar="DIR", show_default=False, help="A run folder written by cinerec train, quickstart or run.")]
+    "--run", metavar="DIR", show_default=False, callback=home, help="A run folder written by cinerec train, quickstart or run.")]
 def _named(value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise typer.BadParameter("give a model name (leave --run-model out for the run's best)")
@@ -372,7 +386,7 @@ Columns = Annotated[str | None, typer.Option(
          "title, genres, year for the --catalog file, or without one the log's own (e.g. "
          "user=uid,item=sku,time=when,title=name).")]
 CatalogFile = Annotated[Path | None, typer.Option(
-    "--catalog", metavar="FILE", show_default=False,
+    "--catalog", metavar="FILE", show_default=False, callback=home,
     help="A ratings log's movie file: id, title, optional genres (|-separated) and year [default: the log's "
          "own title, genres and year columns where it has a title column, else movies shown by their ids].")]
 MinYear = Annotated[int | None, typer.Option(

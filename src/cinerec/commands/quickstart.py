@@ -43,7 +43,8 @@ def quickstart(
     model: Annotated[list[str] | None, typer.Option(
         "--model", metavar="NAME", show_default=False, autocompletion=flags.complete_model_name,
         help=f"A model to create and fit (repeatable, or comma-separated) [default: {','.join(DEFAULT_MODELS)}].")] = None,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="The run folder to write.")] = Path("runs/quickstart"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", callback=flags.home,
+                                                  help="The run folder to write.")] = Path("runs/quickstart"),
     seed: flags.Seed = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     negatives: Annotated[int, typer.Option(

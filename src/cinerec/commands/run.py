@@ -26,9 +26,10 @@ __all__ = ["run"]
 
 @flags.with_filters
 def run(
-    study: Annotated[Path, typer.Argument(metavar="STUDY.toml", show_default=False,
+    study: Annotated[Path, typer.Argument(metavar="STUDY.toml", show_default=False, callback=flags.home,
                                           help="The study file (see studies/ for examples).")],
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, help="The run folder to write.")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, callback=flags.home,
+                                      help="The run folder to write.")],
     data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,

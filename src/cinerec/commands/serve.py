@@ -31,10 +31,10 @@ class LogLevel(str, enum.Enum):
 def serve(
     run: flags.RunDir,
     db: Annotated[str | None, typer.Option(
-        "--db", metavar="FILE|URL", show_default=False,
+        "--db", metavar="FILE|URL", show_default=False, callback=flags.home,
         help="A store written by cinerec export: a SQLite file or a postgresql:// URL [default: score live].")] = None,
     profiles: Annotated[str | None, typer.Option(
-        "--profiles", metavar="FILE|URL", show_default=False,
+        "--profiles", metavar="FILE|URL", show_default=False, callback=flags.home,
         help="The profiles: a SQLite file or a postgresql:// URL "
              "[default: beside --db, else in the run folder].")] = None,
     run_model: flags.RunModel = None,

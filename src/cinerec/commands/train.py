@@ -30,7 +30,8 @@ __all__ = ["train"]
 def train(
     data: flags.Data,
     model: flags.Model,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, help="The run folder to write.")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, callback=flags.home,
+                                      help="The run folder to write.")],
     protocol: flags.Protocol = None,
     protocol_option: flags.ProtocolOption = None,
     config: flags.ConfigFile = None,
