@@ -1065,6 +1065,11 @@ def test_a_spreadsheet_or_utf16_text_is_named_as_such(tmp_path):
     (tmp_path / "log.csv").write_bytes("user\titem\trating\n1\t2\t4\n".encode("utf-16"))
     with pytest.raises(DataError, match=r"log\.csv: UTF-16 or UTF-32 text .*save it as CSV in UTF-8$"):
         load(tmp_path / "log.csv")
+    # Without its byte-order mark: it said "no item column (... columns found: 'i\x00t\x00e\x00m\x00')".
+    for codec in ("utf-16-le", "utf-16-be", "utf-32-le"):
+        (tmp_path / "log.csv").write_bytes("user,item,rating\n1,2,4\n".encode(codec))
+        with pytest.raises(DataError, match=r"log\.csv: its first line holds NUL bytes: UTF-16 or UTF-32 text"):
+            load(tmp_path / "log.csv")
 
 
 def test_a_zip_holding_a_log_says_so_and_how_to_read_it(tmp_path):

@@ -433,6 +433,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
+        if b"\x00" in first:  # (the same without its byte-order mark: a NUL beside each letter)
+            raise DataError(f"{path}: its first line holds NUL bytes: UTF-16 or UTF-32 text, which cinerec does not "
+                            "read (or no text at all); save it as CSV in UTF-8")
         if b"\n" not in first and b"\r" in first.rstrip(b"\r"):  # one "line" to the end: lines cut by CR alone
             raise DataError(f"{path}: its lines end in a carriage return alone (an old Mac text file); save it with "
                             "LF or CRLF line ends")
