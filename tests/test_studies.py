@@ -374,6 +374,12 @@ def test_a_model_the_protocol_cannot_measure_is_refused(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="no such study file"):
         Study.from_toml(tmp_path / "none.toml")
+    # Saved in Latin-1: the line and byte at fault (it said "not UTF-8 text" alone).
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('title = "tiny"\n[data]\nsource = "Année"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin\.toml:3: not UTF-8 text \(byte 36, 0xe9: invalid continuation "
+                                          r"byte\); save it as UTF-8$"):
+        Study.from_toml(latin)
     with pytest.raises(ConfigError, match=r"study.toml:1: not valid TOML \(.*, column \d+\)$"):
         Study.from_toml(write(tmp_path, "[data\n"))
     # A table declared twice: the line in the file:line form, not inside the parser's text

@@ -311,8 +311,10 @@ class Study:
             raise ConfigError(f"{path}: is a folder, not a study file") from None
         except OSError as e:  # a path inside a file, a file that cannot be read
             raise ConfigError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text ({e.reason})") from None
+        except UnicodeDecodeError as e:  # (its place: a file saved in Latin-1 holds one "é" or so)
+            line = e.object[:e.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {e.start + 1}, {e.object[e.start]:#04x}: "
+                              f"{e.reason}); save it as UTF-8") from None
         text = text.removeprefix("\ufeff")  # the byte-order mark some editors write first
         try:
             values = tomllib.loads(text)
