@@ -866,3 +866,12 @@ def test_a_path_flag_reads_a_leading_tilde_as_the_home_folder(tmp_path, monkeypa
     capsys.readouterr()
     assert main(["recommend", "--run", "~/r", "--user", "1", "-k", "1", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 1
+
+
+def test_a_path_of_no_such_users_home_is_taken_as_written(tmp_path, capsys, monkeypatch):
+    # ~nosuchuser/x ended in a traceback (RuntimeError: Could not determine home directory).
+    monkeypatch.chdir(tmp_path)
+    for argv in (["movies", "--run", "~nosuchuser/r", "star"], ["data", "info", "~nosuchuser/log.csv"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("cinerec: error: ") and "~nosuchuser" in err and "Traceback" not in err, err

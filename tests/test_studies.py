@@ -377,8 +377,8 @@ def test_file_errors(tmp_path):
     # Saved in Latin-1: the line and byte at fault (it said "not UTF-8 text" alone).
     latin = tmp_path / "latin.toml"
     latin.write_bytes('title = "tiny"\n[data]\nsource = "Année"\n'.encode("latin-1"))
-    with pytest.raises(ConfigError, match=r"latin\.toml:3: not UTF-8 text \(byte 36, 0xe9: invalid continuation "
-                                          r"byte\); save it as UTF-8$"):
+    with pytest.raises(ConfigError, match=r"latin\.toml:3: not UTF-8 text \(byte 14 of the line, 0xe9: invalid "
+                                          r"continuation byte\); save it as UTF-8$"):
         Study.from_toml(latin)
     with pytest.raises(ConfigError, match=r"study.toml:1: not valid TOML \(.*, column \d+\)$"):
         Study.from_toml(write(tmp_path, "[data\n"))

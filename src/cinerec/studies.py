@@ -132,7 +132,7 @@ def _same_data(given: str, file_source: str, dataset: Dataset) -> bool:
     if file_source in RELEASES:
         return dataset.info.get("release") == file_source
     try:
-        if Path(given).expanduser().resolve() == Path(file_source).expanduser().resolve():
+        if Path(os.path.expanduser(given)).resolve() == Path(os.path.expanduser(file_source)).resolve():
             return True
         return dataset.info.get("release") in RELEASES and _release_in(file_source) == dataset.info["release"]
     except (OSError, RuntimeError):  # (a link loop)
@@ -145,7 +145,7 @@ def _release_in(source: str) -> str | None:
     unpacked) or what cannot be read."""
     from cinerec.data.movielens import is_release, locate, synthetic_like
 
-    path = Path(source).expanduser()
+    path = Path(os.path.expanduser(source))
     if not path.is_dir() or not is_release(path):
         return None
     try:
@@ -312,8 +312,9 @@ class Study:
         except OSError as e:  # a path inside a file, a file that cannot be read
             raise ConfigError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
         except UnicodeDecodeError as e:  # (its place: a file saved in Latin-1 holds one "é" or so)
-            line = e.object[:e.start].count(b"\n") + 1
-            raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {e.start + 1}, {e.object[e.start]:#04x}: "
+            before = e.object[:e.start]
+            row, column = before.count(b"\n") + 1, e.start - (before.rfind(b"\n") + 1) + 1  # (bytes into its line)
+            raise ConfigError(f"{path}:{row}: not UTF-8 text (byte {column} of the line, {e.object[e.start]:#04x}: "
                               f"{e.reason}); save it as UTF-8") from None
         text = text.removeprefix("\ufeff")  # the byte-order mark some editors write first
         try:
@@ -440,7 +441,7 @@ def _load_fault(study: Study, message: str) -> tuple[str, str]:
     ``source``), ``columns`` for a column name that is not in the file, else ``source``."""
     catalog = study.catalog
     if catalog is not None:
-        path = Path(catalog).expanduser()
+        path = Path(os.path.expanduser(catalog))
         forms = sorted({str(catalog), str(Path(catalog)), str(path), os.path.abspath(path)}, key=len, reverse=True)
         for form in forms:  # as the file wrote it, or as the reader named it (~ expanded, ./ dropped)
             for start in (f"--catalog {form}", form):
@@ -636,7 +637,7 @@ class _Reader:
                 raise self.fail(("data",), "catalog", f"expected the path of a movie file, got {shown(catalog)}")
             # --catalog replaces it; a release given with --data leaves it out (with a note)
             if not catalog_flag and not (data is not None and is_release(data)) and \
-                    not Path(catalog).expanduser().is_file():
+                    not Path(os.path.expanduser(catalog)).is_file():
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
@@ -830,7 +831,7 @@ class _Reader:
         if given_source:  # last, so that every other mistake in the file is named first
             from cinerec.data.download import RELEASES
 
-            if source not in RELEASES and not Path(source).expanduser().exists():
+            if source not in RELEASES and not Path(os.path.expanduser(source)).exists():
                 raise self.fail(("data",), "source", f"{source}: no such file or folder, and not a MovieLens "
                                                      f"release name ({', '.join(RELEASES)})")
         return Study(

@@ -79,8 +79,8 @@ def home(value: Any) -> Any:
     """A path given with a leading ``~`` that no shell expanded (``--out=~/runs``, or quoted)
     read as in the home folder, as --data reads it: a folder named ``~`` was made where
     the command ran. A URL is left as it is."""
-    if isinstance(value, Path) and str(value).startswith("~"):
-        return value.expanduser()
+    if isinstance(value, Path) and str(value).startswith("~"):  # (~nobody/x, no such user's: as it is)
+        return Path(os.path.expanduser(value))
     if isinstance(value, str) and value.startswith("~"):
         return os.path.expanduser(value)
     return value

@@ -121,7 +121,7 @@ def cache_dir() -> Path:
         import platformdirs
 
         home = platformdirs.user_cache_dir("cinerec")
-    return Path(home).expanduser() / "movielens"
+    return Path(os.path.expanduser(home)) / "movielens"
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -378,7 +378,7 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike,
 
 
 def _root(cache: str | os.PathLike | None) -> Path:
-    return Path(cache).expanduser() if cache is not None else cache_dir()
+    return Path(os.path.expanduser(cache)) if cache is not None else cache_dir()
 
 
 def _offline_message(rel: Release, root: Path, reason: str) -> str:

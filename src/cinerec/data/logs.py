@@ -161,7 +161,7 @@ def load_log(
         NotFoundError: the source does not exist.
         DataError: a file cannot be read, a column is missing, or a value is bad.
     """
-    path = Path(source).expanduser()
+    path = Path(os.path.expanduser(source))
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")
     files = _log_files(path, catalog)
@@ -213,7 +213,7 @@ def load_log(
     if note := _unread_note(path, unread, has_ratings or implicit, timed):
         info["log_notes"] = [note]
     if catalog is not None:
-        cat, count, matched = _read_catalog(Path(catalog).expanduser(), item_raw, catalog_roles)
+        cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
@@ -320,7 +320,7 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
             raise DataError(f"{path}: not a ratings log (expected a {', '.join(LOG_SUFFIXES)} file, a folder of them, "
                             "a MovieLens folder or its zip)")
         return [path]
-    skip = Path(catalog).expanduser().resolve() if catalog is not None else None
+    skip = Path(os.path.expanduser(catalog)).resolve() if catalog is not None else None
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in LOG_SUFFIXES
                    and p.resolve() != skip)
     # Compressed ones are not read: a part left out would leave its ratings out without a word.

@@ -201,7 +201,7 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
     expect(source, (str, os.PathLike), "load: source")
     if catalog is not None:
         expect(catalog, (str, os.PathLike), "load: catalog")
-    path = Path(os.fspath(source)).expanduser()
+    path = Path(os.path.expanduser(os.fspath(source)))
     if path.exists() and not (path.is_file() or path.is_dir()):
         raise DataError(f"{os.fspath(source)}: not a file or a folder (a device, pipe or socket); give a ratings "
                         "file, a release folder or zip, or a release name")
@@ -307,7 +307,7 @@ def is_release(source: str | os.PathLike[str]) -> bool:
     """Whether ``source`` is a MovieLens release (its name, or a folder or zip holding one)
     rather than a ratings log of one's own; ``False`` for what cannot be read (``load``
     then says why)."""
-    path = Path(os.fspath(source)).expanduser()
+    path = Path(os.path.expanduser(os.fspath(source)))
     try:
         if not path.exists():
             return os.fspath(source) in download.RELEASES
@@ -333,7 +333,7 @@ def check_source(source: str | os.PathLike[str]) -> None:
     """Refuse a source that is neither a file or folder nor a release name, in one line."""
     text = os.fspath(source)
     try:
-        there = Path(text).expanduser().exists()
+        there = Path(os.path.expanduser(text)).exists()
     except PermissionError as e:  # inside a folder that cannot be entered
         raise DataError(_unreadable(text, e)) from None
     if there or text in download.RELEASES:
@@ -356,7 +356,7 @@ def locate(
         raise ConfigError(f"{said('--release', 'release')} {release!r}: unknown MovieLens release; known: "
                           f"{', '.join(download.RELEASES)}")
     text = os.fspath(source)
-    path = Path(text).expanduser()
+    path = Path(os.path.expanduser(text))
     if path.exists() and not (path.is_file() or path.is_dir()):  # (a traceback in data fetch)
         raise DataError(f"{text}: not a file or a folder (a device, pipe or socket); give a release folder or zip, "
                         "or a release name")
