@@ -417,6 +417,13 @@ def test_search_finds_words_typed_without_their_apostrophe():
     assert s.search("it's my").tolist()[:1] == [2] and s.search("its my").tolist()[:1] == [2]
     # The joined form is a word the match needs: "it's" is not "it" and "s" anywhere.
     assert s.search("it's").tolist() == [2, 3]
+    # ... which titles that space their apostrophes or initials out hold too.
+    cat = Catalog(np.array(["Rock 'n' Roll High School", "E. T. Story", "Rock Star"], dtype=object),
+                  np.zeros(3, dtype=np.int64), ("Drama",), np.ones((3, 1), dtype=bool))
+    s = MovieSearch(cat, np.array([1, 1, 100]))
+    for query, found in [("rock'n'roll", [0]), ("rock ’n’ roll", [0]), ("rocknroll", [0]), ("e.t.", [1]),
+                         ("e. t.", [1]), ("et story", [1])]:
+        assert s.search(query).tolist() == found, query
 
 
 def _tiny_search():

@@ -554,7 +554,7 @@ def _without_blank_rows(table: Any, path: Path) -> Any:
 
 def _as_text(table: Any) -> Any:
     """``table`` with each column the CSV reader left as bytes (text that is not UTF-8, such
-    as a Latin-1 "Café") decoded: UTF-8 where a value is, Latin-1 where it is not."""
+    as a Latin-1 "Café") decoded: UTF-8, and each byte that is not as Windows-1252 writes it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -29,12 +29,12 @@ __all__ = ["search_key", "MovieSearch"]
 # MovieLens titles put a leading article at the end ("Usual Suspects, The").
 _TRAILING_ARTICLE = re.compile(r"^(.*?),\s*(the|a|an|les|la|le|l'|il|el|das|der|die|den|det)(\s*\(.*\))?$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-# Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T."):
-# their key holds them apart ("l a") and together ("la"), as people type them.
-_INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W_])")
-# Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock'n'roll"): their key holds
+# Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T.",
+# "E. T."): their key holds them apart ("l a") and together ("la"), as people type them.
+_INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*] ?[^\W\d_])+(?![^\W_])")
+# Words joined by an apostrophe ("Schindler's", "O'Brien", "Rock 'n' Roll"): their key holds
 # them apart and together ("schindler s ... schindlers"), as people type them with or without it.
-_APOSTROPHED = re.compile(r"[^\W_]+(?:'[^\W_]+)+")
+_APOSTROPHED = re.compile(r"[^\W_]+(?: ?' ?[^\W_]+)+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (ʼ is a letter: split as ' is)
 _APOSTROPHE_CHARS = frozenset("'’‘ʼ`")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
@@ -58,9 +58,9 @@ def search_key(text: str, joined: bool = True) -> str:
     key = _NON_WORD.sub(" ", plain).strip()
     if not joined:
         return key
-    together = [re.sub(r"[.*]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
+    together = [re.sub(r"[.* ]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
     if "'" in plain:
-        together += [m.replace("'", "") for m in _APOSTROPHED.findall(plain)]
+        together += [re.sub(r"[' ]", "", m) for m in _APOSTROPHED.findall(plain)]
     return " ".join([key, *together]) if together and key else key
 
 
