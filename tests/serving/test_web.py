@@ -224,6 +224,13 @@ def test_a_like_after_the_server_lost_the_profile_says_a_new_one_was_started(bro
     expect(page.locator("#recs-status")).to_contain_text(
         f"This browser's profile “{again}” is not on this server. Could not save: ")
     page.unroute("**/profiles")
+    # Made, but its read back fails: the rating is saved, and the page says so.
+    page.route("**/profiles/*", lambda route: route.fulfill(status=503, body='{"detail": "busy"}',
+                                                            content_type="application/json")
+               if route.request.method == "GET" else route.continue_())
+    like(page, "fargo", "Fargo")
+    expect(page.locator("#recs-status")).to_contain_text("Saved, but the picks could not be shown: ")
+    page.unroute("**/profiles/*")
     # A link's profile whose load failed (the server busy), in a browser with none of its
     # own: the like finds it missing, and the id said is the link's, not "this browser's".
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -248,16 +248,17 @@ function save(payload, movie) {
   return enqueue(async (current) => {
     // Why the change went to another profile than the one shown, said before the picks:
     // the profile gone, and where the change went instead.
-    let gone = "", went = "";
+    let gone = "", went = "", made = false;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         let p;
         if (!state.profileId) {
-          const made = await api("POST", "/profiles", payload);
+          const created = await api("POST", "/profiles", payload);
           if (!current()) return;
-          state.profileId = made.profile_id;
-          localStorage.setItem(PROFILE_KEY, made.profile_id);
-          p = await api("GET", `/profiles/${encodeURIComponent(made.profile_id)}`);
+          state.profileId = created.profile_id;
+          localStorage.setItem(PROFILE_KEY, created.profile_id);
+          made = true;  // (the rating is saved in it: a failed read back does not undo that)
+          p = await api("GET", `/profiles/${encodeURIComponent(created.profile_id)}`);
         } else {
           p = await api("PUT", `/profiles/${encodeURIComponent(state.profileId)}/ratings`, payload);
         }
@@ -283,7 +284,9 @@ function save(payload, movie) {
           }
           continue;
         }
-        $("recs-status").textContent = `${gone ? `${gone}. ` : ""}Could not save: ${e.message}`;
+        const moved = !gone ? "" : made ? `${gone}, ${went}. ` : `${gone}. `;
+        $("recs-status").textContent = moved
+          + (made ? `Saved, but the picks could not be shown: ${e.message}` : `Could not save: ${e.message}`);
         return;
       }
     }
