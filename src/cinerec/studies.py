@@ -1168,9 +1168,6 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
             "wins": int((u < 0).sum()), "losses": int((u > 0).sum()), "ties": int((u == 0).sum())}
 
 
-#: In a study's run folder from the moment it takes its place until its store is written
-#: (``[export]``): a run killed between the two (SIGKILL, which leaves no time to take the
-#: folder away) is then known for what it is.
 #: What a study run of an earlier cinerec held at its place until its store was in (it
 #: wrote the store after the run took its place): such a run, killed then, is named so.
 EXPORT_PENDING = ".cinerec-export-pending"
