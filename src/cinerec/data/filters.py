@@ -313,16 +313,20 @@ def step_words(step: Mapping[str, Any]) -> str:
 def step_said(step: Mapping[str, Any]) -> str:
     """A step of a run's filter record as a command says it on stderr, with the counts
     before and after it (``data info``, ``evaluate``, ``train``, ``quickstart``)."""
-    b, a = step["before"], step["after"]
-    return f"filter {step_words(step)}: " + ", ".join(
-        f"{b[what]:,} -> {a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies")) \
-        + unknown_years(step)
+    return f"filter {step_words(step)}: {_counts(step, before=True)}{unknown_years(step)}"
 
 
 def left_counts(step: Mapping[str, Any]) -> str:
     """The ratings, users and movies a filter step left (``5 ratings, 1 user, 5 movies``)."""
-    a = step["after"]
-    return ", ".join(f"{a[what]:,} {what if a[what] != 1 else what[:-1]}" for what in ("ratings", "users", "movies"))
+    return _counts(step)
+
+
+def _counts(step: Mapping[str, Any], before: bool = False) -> str:
+    """The ratings, users and movies after ``step`` (``1 user``, ``5 movies``), each after
+    its count before the step too with ``before`` (``943 -> 1 user``)."""
+    b, a = step["before"], step["after"]
+    return ", ".join(f"{f'{b[what]:,} -> ' if before else ''}{a[what]:,} {what if a[what] != 1 else what[:-1]}"
+                     for what in ("ratings", "users", "movies"))
 
 
 def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -36,7 +36,7 @@ _INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*] ?[^\W\d_])+(?![^\W_])")
 # them apart and together ("schindler s ... schindlers"), as people type them with or without it.
 _APOSTROPHED = re.compile(r"[^\W_]+(?: ?' ?[^\W_]+)+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (ʼ is a letter: split as ' is)
-_APOSTROPHE_CHARS = frozenset("'’‘ʼ`")
+_APOSTROPHE_CHARS = frozenset("'" + "".join(map(chr, _APOSTROPHES)))
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
