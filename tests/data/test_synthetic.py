@@ -264,3 +264,27 @@ def test_a_title_keeps_its_article_at_the_end_as_movielens_writes_it():
         titles = synthesize(like, 0.05, 0).movies["title"]
         assert not titles.str.startswith("The ").any(), titles[titles.str.startswith("The ")].head().tolist()
         assert titles.str.contains(r", The \(\d{4}\)$").mean() > 0.05
+
+
+def test_what_a_folder_holds_names_its_release_before_the_folders_name(tmp_path) -> None:
+    # A new --like written into an earlier synthetic folder keeps the folder's name; the
+    # marker says which release it imitates, and the answer is the same with --release.
+    write_release(tmp_path / "ml-20m", "ml-25m", 0.001, seed=0)
+    assert load(tmp_path / "ml-20m").info["release"] == "ml-25m"
+    assert load(tmp_path / "ml-20m", release="ml-25m").info["release"] == "ml-25m"
+    # ml-1m's files in a folder named as ml-10m's (and the other way round) read as what
+    # they are: users.dat is ml-1m's alone, and ml-10m rates in half stars.
+    from cinerec.data.synthetic import LABEL, MARKER
+
+    made = write_release(tmp_path / "made-1m", "ml-1m", 0.01, seed=0)
+    (made / MARKER).unlink()  # files that do not say they are synthetic
+    (made / LABEL).unlink()
+    made.rename(tmp_path / "ml-10M100K")
+    ds = load(tmp_path / "ml-10M100K")
+    assert ds.info["release"] == "ml-1m" and ds.user_features is not None
+    ten = write_release(tmp_path / "made-10m", "ml-10m", 0.002, seed=0)
+    (tmp_path / "ml-1m").mkdir()
+    for name in ("ratings.dat", "movies.dat"):
+        (tmp_path / "ml-1m" / name).write_bytes((ten / name).read_bytes())
+    ds = load(tmp_path / "ml-1m")
+    assert ds.info["release"] == "ml-10m" and 3.5 in set(ds.interactions.ratings.tolist())

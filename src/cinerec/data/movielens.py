@@ -570,15 +570,18 @@ def _detect(folder: Path, release: str | None, name: str | None = None) -> tuple
                 "holds no users.dat, which ml-1m has (ml-10m's layout)"
             raise DataError(f"{folder}: {said}; drop the release name or give the one it is")
         return folder, family, release
-    if named in download.RELEASES and _family(named) == family:
-        return folder, family, named
-    like = synthetic_like(folder)  # `cinerec data synthesize` says which release it imitates
+    # What the files say comes before the folder's name: `cinerec data synthesize` marks the
+    # release it imitates, and of the '::' releases ml-1m alone has users.dat.
+    like = synthetic_like(folder)
     if like is not None and like in download.RELEASES and _family(like) == family:
         return folder, family, like
+    users = (folder / "users.dat").is_file()
+    if named in download.RELEASES and _family(named) == family and (family != "dat" or users == (named == "ml-1m")):
+        return folder, family, named
     if family == "100k":
         return folder, family, "ml-100k"
     if family == "dat":
-        return folder, family, "ml-1m" if (folder / "users.dat").is_file() else "ml-10m"
+        return folder, family, "ml-1m" if users else "ml-10m"
     return folder, family, UNNAMED_CSV
 
 
