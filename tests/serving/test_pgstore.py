@@ -940,3 +940,52 @@ def test_an_export_from_python_closes_its_connections(run_dir, pg_url):
         export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+def _database_encoded(pg_url: str, name: str, encoding: str) -> str:
+    import psycopg
+
+    with psycopg.connect(pg_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name}")
+        con.execute(f"CREATE DATABASE {name} ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
+def test_a_database_of_another_encoding_keeps_text_as_text(run_dir, pg_url, tmp_path, capsys):
+    # On a SQL_ASCII database (initdb's under a C locale) the driver handed back every text
+    # as bytes: the export said it had failed after writing the store, nothing could serve
+    # it or write over it, and profiles read no rating, so a movie a person rated came back
+    # to them. On a LATIN1 database a title it cannot hold was a traceback, and a profile
+    # change a bare 500.
+    from fastapi.testclient import TestClient
+
+    from cinerec.cli import main
+    from cinerec.serving.api import create_app
+
+    url = _database_encoded(pg_url, "cinerec_ascii", "SQL_ASCII")
+    for _ in range(2):  # and once more over it
+        export_store(run_dir, url, k=5, model="popularity", progress=False)
+    store = open_store(url)
+    assert store.refresh().k == 5 and store.count("users") == 943
+    assert any("é" in title for (title,) in store._query("SELECT title FROM cinerec.movies"))
+    with TestClient(create_app(run_dir, db=url, profiles=url)) as c:
+        assert c.get("/users/1/recommendations", params={"k": 5}).json()["source"] == "store"
+        made = c.post("/profiles", json={"ratings": {"50": 5, "181": 4}})
+        assert made.status_code == 201, made.text
+        listed = c.get(f"/profiles/{made.json()['profile_id']}", params={"k": 5}).json()
+        assert {m["movie_id"] for m in listed["movies"]} == {50, 181}, listed
+        assert listed["source"] != "popular" and not {50, 181} & {m["movie_id"] for m in listed["recommendations"]}
+
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,rating\n" + "".join(f"u{u},電{(u * 7 + j) % 60},{1 + (u + j) % 5}\n"
+                                                   for u in range(30) for j in range(20)))
+    assert main(["train", "--data", str(log), "--model", "popularity", "--protocol", "random-full",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    capsys.readouterr()
+    latin = _database_encoded(pg_url, "cinerec_latin", "LATIN1")
+    assert main(["export", "--run", str(tmp_path / "run"), "--db", latin, "-q"]) == 2
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "Traceback" not in said and "LATIN1" in said, said
+    with TestClient(create_app(tmp_path / "run", profiles=latin)) as c:
+        r = c.post("/profiles", json={"liked": ["電1", "電2"]})
+        assert r.status_code == 503 and "nothing saved" in r.json()["detail"], r.text

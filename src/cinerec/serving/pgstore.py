@@ -52,6 +52,11 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
 #: The most connections one process keeps to a store, and to the profiles: a server of
 #: ``--workers N`` holds at most ``N * 2 * POOL_SIZE`` (PostgreSQL allows 100 by default).
 POOL_SIZE = 4
+#: Text travels as UTF-8 whatever the database's own encoding, unless the URL sets its
+#: own: on a SQL_ASCII database (initdb's under a C locale) the driver hands text back as
+#: bytes, and on a LATIN1 one a title it cannot hold is refused by the server, as any
+#: write it refuses, rather than failing in the driver.
+_TEXT = {"client_encoding": "utf8"}
 #: Seconds a request waits for one of those connections before the database counts as
 #: not answering (a store list is then scored live; a profile request answers 503).
 POOL_WAIT_S = 5.0
@@ -120,7 +125,7 @@ def _connect(url: str, *, autocommit: bool = True) -> Any:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except (psycopg.Error, ValueError):
         given = {}  # (malformed: connect says why)
-    keep: dict[str, Any] = {key: value for key, value in KEEPALIVES.items() if key not in given}
+    keep: dict[str, Any] = {key: value for key, value in {**KEEPALIVES, **_TEXT}.items() if key not in given}
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S, **keep)
     except (psycopg.Error, ValueError) as e:
