@@ -379,6 +379,12 @@ def test_a_setting_that_asks_for_too_much_memory_is_one_line(small_data, capsys)
     assert isinstance(caught.value, MemoryError)
     with pytest.raises(CinerecError, match=r"^out of memory fitting neumf \("):  # (torch's, a RuntimeError)
         create("neumf", {"factors": 10**12, "epochs": 1}).fit(train)
+    # Bigger than any array can be: NumPy's ValueError, a traceback from the command line.
+    err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als",
+                                   "--set", f"factors={2**63 - 1}", "--quiet"])
+    assert "cinerec: error: out of memory fitting als (array is too big" in err, err
+    with pytest.raises(CinerecError, match=r"^out of memory fitting als \(array is too big"):
+        create("als", {"factors": 2**62, "epochs": 1}).fit(train)
 
 
 BLEND = """\
@@ -815,6 +821,10 @@ def test_a_study_setting_that_asks_for_too_much_memory_names_its_table(small_dat
                      'factors = 1000000000000\n')
     err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "out"), "--quiet"])
     assert err.startswith(f"cinerec: error: {study}:6: [models.als]: out of memory fitting it (Unable to allocate"), err
+    assert not (tmp_path / "out").exists()
+    study.write_text(study.read_text().replace("1000000000000", str(2**63 - 1)))
+    err = _one_line_error(capsys, ["run", str(study), "--out", str(tmp_path / "out"), "--quiet"])
+    assert err.startswith(f"cinerec: error: {study}:6: [models.als]: out of memory fitting it (array is too big"), err
     assert not (tmp_path / "out").exists()
 
 

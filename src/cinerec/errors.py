@@ -232,9 +232,12 @@ OUT_OF_MEMORY_ADVICE = ("a setting may ask for too much (factors, negatives, can
 
 def out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is a failed allocation: NumPy's ``MemoryError``, or torch's (CPU
-    or GPU), which is a ``RuntimeError``."""
+    or GPU), which is a ``RuntimeError``, or NumPy's ``ValueError`` for an array bigger
+    than any allocation can be."""
     if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
         return True
+    if isinstance(error, ValueError):
+        return str(error).startswith(("array is too big", "Maximum allowed size exceeded"))
     text = str(error) if isinstance(error, RuntimeError) else ""
     # (a size past what an allocation can even count: "Storage size calculation overflowed")
     return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text

@@ -208,7 +208,7 @@ class Recommender(ABC):
             self._check_fit_data(train)
             try:
                 return fit(self, train, *args, **kw)
-            except (MemoryError, RuntimeError) as e:  # a setting asking for too much: one line, from Python too
+            except (MemoryError, RuntimeError, ValueError) as e:  # a setting asking for too much: one line
                 if isinstance(e, CinerecError) or not out_of_memory(e):
                     raise
                 raise OutOfMemory(self.name, allocation_words(e)) from None
