@@ -272,6 +272,9 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     assert next(m for m in board["models"] if m["label"] == "popularity")["tuning"] is None  # nothing to search
     assert read_json(tmp_path / "t" / "settings.json")["ease"]["tuning"]["0"]["settings"] == tuning["settings"]
     assert read_json(tmp_path / "t" / "run.json")["tuning"] == {"ease": ease["tuning"]}  # as train --tune keeps it
+    # --tune replacing the file's trials (here, no [tune] at all) is recorded and said.
+    assert read_json(tmp_path / "t" / "run.json")["study"]["tune"]["trials_by_flag"] is True
+    assert "*--tune 2 on the command line set the trials of each search.*" in (tmp_path / "t" / "report.md").read_text()
     # One seed has no spread: its sd was written as 0.0, a spread the table does not show.
     metrics = read_json(tmp_path / "t" / "metrics.json")["ease"]
     assert "hr@10" in metrics and "hr@10_sd" not in metrics and metrics["seconds_fit"] == ease["seconds_fit"]

@@ -1040,3 +1040,16 @@ def test_the_best_beside_a_figure_is_qualified_only_where_another_model_does_bet
     nan["models"][0]["metrics"]["rmse"]["mean"] = float("nan")
     nan["models"][1]["metrics"]["rmse"]["mean"] = 1.0
     assert best_words(nan, "rmse", "a") == "the best by recall@10"
+
+
+@pytest.mark.parametrize(("members", "said"), [
+    ('["Baseline"]', "members: unknown model 'Baseline'"),
+    ('["baseline", "ease"]', "members: 'ease' does not predict stars"),
+])
+def test_a_fault_in_a_members_list_names_the_key_once(tmp_path, members, said):
+    # It read "[models.blend] members: members: unknown model ...".
+    path = write(tmp_path, '[data]\nsource = "ml-100k"\n[protocol]\nname = "ratings-random"\n[models.blend]\n'
+                           f'members = {members}\n')
+    with pytest.raises(ConfigError) as e:
+        Study.from_toml(path)
+    assert f"[models.blend] {said}" in str(e.value) and "members: members" not in str(e.value), str(e.value)

@@ -174,6 +174,7 @@ class Study:
         seeds: every seed the protocol is prepared with (split, candidates, models).
         models: the models, in file order.
         trials, minutes: the tuning budget (both ``None``: no tuning).
+        trials_by_flag: ``trials`` came from ``--tune`` on the command line, not the file.
         tune_models: the labels tuned (default: every model with a search space).
         export_k: recommendations per user in the store, or ``None`` for no store.
         export_two_stage: the settings of a ``two-stage`` model (``[export.two_stage]``)
@@ -193,6 +194,7 @@ class Study:
     seeds: tuple[int, ...] = (0,)
     models: tuple[ModelSpec, ...] = ()
     trials: int | None = None
+    trials_by_flag: bool = False
     minutes: float | None = None
     tune_models: tuple[str, ...] | None = None
     export_k: int | None = None
@@ -267,7 +269,7 @@ class Study:
             "from_flags": list(self.from_flags), "protocol": self.protocol,
             "protocol_options": dict(self.protocol_options), "seeds": list(self.seeds),
             "models": [m.to_dict() for m in self.models], "not_run": list(self.not_run),
-            "tune": {"trials": self.trials, "minutes": self.minutes,
+            "tune": {"trials": self.trials, "trials_by_flag": self.trials_by_flag, "minutes": self.minutes,
                      "models": None if self.tune_models is None else list(self.tune_models)} if self.tunes else None,
             "export": None if self.export_k is None else {
                 "k": self.export_k,
@@ -580,7 +582,7 @@ class _Reader:
 
     def fail(self, table: tuple[str, ...], key: str | None, message: str) -> ConfigError:
         where = self.where(table, key)
-        if key is not None and message.startswith(f"{key} "):  # the message names the key itself
+        if key is not None and message.startswith((f"{key} ", f"{key}: ")):  # the message names the key itself
             return ConfigError(f"{where.removesuffix(f' {key}')} {message}")
         return ConfigError(f"{where}: {message}")
 
@@ -837,7 +839,7 @@ class _Reader:
         return Study(
             path=self.path, source=source, protocol=name, title=values.get("title", self.path.stem),
             notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),
-            models=specs, trials=tune_trials, minutes=None if minutes is None else float(minutes),
+            models=specs, trials=tune_trials, trials_by_flag=trials is not None, minutes=None if minutes is None else float(minutes),
             tune_models=tune_models, export_k=export_k, export_two_stage=export_two_stage, reference=reference,
             columns=columns, catalog=catalog,
         )
@@ -2120,8 +2122,10 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         lines.append("")
     tuned = [r for r in board["models"] if r["tuning"]]
     if tuned:
-        lines += ["## Tuning (on the protocol's validation carve-out of each training part)", "",
-                  "| model | seed | chosen settings | validation | untuned validation | trials |",
+        lines += ["## Tuning (on the protocol's validation carve-out of each training part)", ""]
+        if study.trials_by_flag:
+            lines += [f"*--tune {study.trials} on the command line set the trials of each search.*", ""]
+        lines += ["| model | seed | chosen settings | validation | untuned validation | trials |",
                   "| --- | ---: | --- | ---: | ---: | ---: |"]
         for r in tuned:
             for seed, t in r["tuning"].items():
