@@ -150,6 +150,13 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,movie,rating\nu1,m2,4\nu1,m3,4\nu2,,4\n", "line 4: no item id"),  # a blank text id
     ("user,movie,rating\nu1,m2,4\n  ,m3,4\n", "line 3: no user id"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
+    # pandas reads these as the clock's time when read, or fills in a year not written from the year 1
+    ("user,item,ts\n1,2,now\n1,3,2020-01-01\n", "line 2: time 'now' is neither seconds nor a date"),
+    ("user,item,ts\n1,2,2020-01-01\n1,3, Today\n", "line 3: time ' Today' is neither seconds nor a date"),
+    ("user,item,ts\n1,2,May\n1,3,June\n", "line 2: time 'May' is neither seconds nor a date (it names no year)"),
+    ("user,item,ts\n1,2,2020-01-01\n1,3,10am\n", "line 3: time '10am' is neither seconds nor a date (it names no "
+     "year)"),
+    ("user,item,ts\n1,2,T1\n1,3,T2\n", "line 2: time 'T1' is neither seconds nor a date"),
     # An empty or blank file said "no user column (... columns found: none)".
     ("", "no header line naming its columns (the file is empty or blank)"),
     ("\n \n\n", "no header line naming its columns (the file is empty or blank)"),
@@ -1602,3 +1609,11 @@ def test_quotes_and_empty_rows_are_told_apart_as_a_csv_reader_reads_them(tmp_pat
     f.write_text(text)
     with pytest.raises(DataError, match=re.escape(f"{f} {said}")):
         load_log(f)
+
+
+def test_a_date_in_the_year_1_that_says_so_is_read_and_nanoseconds_round_down(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item,ts\n1,2,0001-05-01\n1,3,2020-01-01\n")
+    assert load_log(tmp_path / "log.csv").interactions.timestamps.min() == -62125228800  # (1 May of the year 1)
+    # Past 2**53 a float rounded 1600000200.999999999 s up to the next second.
+    (tmp_path / "ns.csv").write_text("user,item,rating,time\nu,m0,4,1600000000000000000\nu,m1,4,1600000200999999999\n")
+    assert load_log(tmp_path / "ns.csv").interactions.timestamps.tolist() == [1600000000, 1600000200]

@@ -1205,7 +1205,31 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
     numeric = parts[0].notna().to_numpy()
     if day_first.any():  # the whole column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
+    # pandas reads "now" and "today" as the clock's time when read: no time of the log's
+    stamps[text.str.strip().str.lower().isin(_CLOCK_WORDS).to_numpy()] = pd.NaT
+    # and fills in a year not written (May, 10am, 2nd) from the year 1: refused, as text that is no date
+    for at in np.flatnonzero((stamps.dt.year == 1).to_numpy()):
+        if not _names_a_year(text.iloc[at]):
+            raise DataError(f"{_line(path, int(rows[at]))}: time {values.iloc[at]!r} is neither seconds nor a date "
+                            "(it names no year)")
     return stamps
+
+
+#: Words pandas reads as a time that is the clock's when the log is read.
+_CLOCK_WORDS = ("now", "today", "tomorrow", "yesterday")
+
+
+def _names_a_year(text: str) -> bool:
+    """Whether a date that reads as in the year 1 says so (0001-05-01), rather than
+    leaving its year out (May): read again with another year to fill in, it stays there."""
+    from datetime import datetime
+
+    from dateutil import parser
+
+    try:
+        return parser.parse(text, default=datetime(2000, 6, 15)).year == 1
+    except (ValueError, OverflowError):
+        return False
 
 
 #: Whole numbers that write a date as digits, years 1900 to 2100: YYYYMMDD, YYYYMMDDhhmm
@@ -1311,11 +1335,14 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
         line, shown = where(int(np.argmax(bad)))
         raise DataError(f"{line}: time {shown!r} is outside the years 1 to 9999 as "
                         "seconds (give seconds since 1970, or dates)")
-    whole = np.floor(x).astype(np.int64)
-    if numbers.dtype.kind in "iu":  # the digits below a second exactly, not through a float
-        rest = (numbers.astype(np.int64) - whole * unit) / unit if unit > 1 else None
+    rest: np.ndarray | None
+    if numbers.dtype.kind in "iu" and unit > 1:  # whole seconds and the digits below them exactly, not
+        exact = numbers.astype(np.int64)          # through a float (past 2**53 it rounds up to the next second)
+        whole = exact // unit
+        rest = (exact - whole * unit) / unit
     else:
-        rest = x - whole
+        whole = np.floor(x).astype(np.int64)
+        rest = None if numbers.dtype.kind in "iu" else x - whole
     return whole, rest if rest is not None and rest.any() else None
 
 
