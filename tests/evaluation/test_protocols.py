@@ -69,6 +69,10 @@ def test_bad_options_are_named():
         get_protocol("ratings-fold", folds="u1")
     with pytest.raises(ConfigError, match="fold='u9'"):
         get_protocol("ratings-fold", fold="u9")
+    # ml-10m's folds, which its split_ratings.sh writes, said not to be read
+    with pytest.raises(ConfigError, match="fold='r1', expected one of u1..u5, ua, ub or all \\(ml-100k's official "
+                                          "folds\\); ml-10m's r1..r5, ra and rb, .* are not read: leave fold unset"):
+        get_protocol("ratings-fold", fold="r1")
     with pytest.raises(ConfigError, match="n_negatives"):
         get_protocol("loo-sampled", n_negatives=0)
     with pytest.raises(ConfigError, match="test = 0.5 and valid = 0.5 add up to 1, leaving nothing to train on"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -1199,7 +1200,11 @@ class RatingsFold(Protocol):
         self._check_ks()
         fold = self._options["fold"]
         if fold not in (*OFFICIAL_FOLDS, *EXTRA_FOLDS, "all"):
-            raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all")
+            other = "; ml-10m's r1..r5, ra and rb, which its split_ratings.sh writes, are not read: leave fold unset " \
+                "for a seeded random 80/20 split" \
+                if isinstance(fold, str) and re.fullmatch(r"r[1-5ab]", fold) else ""
+            raise ConfigError(f"protocol {self.name}: fold={fold!r}, expected one of u1..u5, ua, ub or all "
+                              f"(ml-100k's official folds){other}")
 
     def options(self) -> dict[str, Any]:
         # The fold is recorded per prepared split (see Prepared.fold).
