@@ -207,7 +207,11 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     assert (v @ v.T).min() > 0.999  # what the note is about
     notes = collapsed.fit_notes()
     assert len(notes) == 1 and notes[0].startswith("als: its movie vectors all point one way (")
-    assert f"regularization = 80 is too strong for {n:,} ratings" in notes[0]
+    assert f"regularization = 80 is too strong for {n:,} ratings, so" in notes[0]
+    # Fewer epochs than the default are part of it: said, and the way out named.
+    few = ALS(ALS.Config(epochs=1)).fit(x).fit_notes()
+    assert f"regularization = 80 is too strong for {n:,} ratings in 1 epoch, so" in few[0]
+    assert few[0].endswith("retriever_settings for its retriever), or more epochs than 1, or let --tune find one")
     # (a two-stage study's retriever is set in its own table; "or --tune, find more" read as garbled)
     assert notes[0].endswith("; evaluate or train with --set regularization=10 (a study: regularization = 10 in its "
                              "ALS table, or in [export.two_stage] retriever_settings for its retriever), or let --tune "

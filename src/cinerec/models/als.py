@@ -231,10 +231,15 @@ class ALS(IndexedRecommender):
         if energy[0] < COLLAPSED_SHARE * energy.sum():
             return super().fit_notes()
         ratings = int(self._train().csr.nnz)
+        # Fewer sweeps than the default leave the vectors less time to turn apart (2 factors,
+        # 1 epoch, 80 on ml-100k collapse; 10, or 15 epochs, do not): said with the rest.
+        epochs = self.config.epochs
+        few = epochs < type(self.config)().epochs
         return super().fit_notes() + [f"{self.name}: its movie vectors all point one way ({energy[0] / energy.sum():.1%} of their variance "
                 f"in one direction): regularization = {self.config.regularization:g} is too strong for "
-                f"{ratings:,} ratings, so every person gets one same order of movies, and its similar movies and reasons mean "
-                f"nothing; {self._set_regularization()}"
+                f"{ratings:,} ratings{f' in {epochs} epoch' + ('' if epochs == 1 else 's') if few else ''}, so every "
+                f"person gets one same order of movies, and its similar movies and reasons mean "
+                f"nothing; {self._set_regularization()}{f', or more epochs than {epochs}' if few else ''}"
                 f"{'' if getattr(self, 'searched_', False) else ', or let --tune find one'}"]
 
     def _set_regularization(self) -> str:
