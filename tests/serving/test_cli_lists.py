@@ -354,3 +354,24 @@ def test_a_study_runs_similar_movies_name_its_model_as_the_study_does_from_pytho
     assert code == 0 and said == ["5 movies listed, not 20: model 'knn5' keeps 5 similar movies per movie (its "
                                   "neighbors setting)"], err
     assert open_run(tmp_path / "run").similar(50, k=20).attrs["notes"] == said
+
+
+def test_similar_of_a_movie_the_model_was_not_trained_on_says_so(own_run, tmp_path, capsys):
+    # A movie a protocol's split left to its test part alone was said to have nothing with a
+    # positive similarity, where the model had no rating of it to compare.
+    import shutil
+
+    from cinerec.models import create
+    from cinerec.runs import open_run, save_model
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(own_run, run_dir)
+    ds = open_run(run_dir).dataset
+    lonely = int(ds.item_ids.index(["lonely"])[0])
+    x = ds.interactions
+    save_model(run_dir, create("popularity").fit(x.select(np.flatnonzero(x.items != lonely))))
+    code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "lonely", "--json", "-q")
+    assert code == 0 and json.loads(out)["notes"] == ["0 movies listed, not 10: model 'popularity' was trained on no "
+                                                      "rating of movie 'lonely', so nothing is like it"], (out, err)
+    code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "lonely", "-q")
+    assert out == "no movie like lonely under model 'popularity': it was trained on no rating of it\n", (out, err)

@@ -265,7 +265,8 @@ def similar(
         one = kept == 1
         why = (f"it keeps {kept} similar movie{'' if one else 's'} per movie (its neighbors setting), and "
                f"{'the one' if one else 'those'} it keeps for this movie {'is' if one else 'are'} this film under "
-               "another id" if kept else "none has a positive similarity to it")
+               "another id" if kept else "it was trained on no rating of it" if lists.unrated(item)
+               else "none has a positive similarity to it")
         print(f"no movie like {this['title']}{year} under model {name!r}: {why}")
     else:
         say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)

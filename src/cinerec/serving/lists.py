@@ -714,8 +714,17 @@ class Lists:
                 whose = f"model {name!r}" if source is self.model else f"the {source.name} in model {name!r}"
                 return (f"{listed_n}: {whose} keeps {kept} similar movie{'' if kept == 1 else 's'} per movie "
                         "(its neighbors setting)"), kept
-        return (f"{listed_n}: model {name!r} finds no more movies like movie {self.record(item)['movie_id']!r} "
+        movie = self.record(item)["movie_id"]
+        if not listed and self.unrated(item):
+            return f"{listed_n}: model {name!r} was trained on no rating of movie {movie!r}, so nothing is like it", None
+        return (f"{listed_n}: model {name!r} finds no more movies like movie {movie!r} "
                 "(only those with a positive similarity are listed)"), None
+
+    def unrated(self, item: int) -> bool:
+        """Whether the model's training data holds no rating of movie index ``item`` (a
+        movie of the run's data that a protocol's split left to its test part alone)."""
+        train = getattr(_listing(self.model), "train_", None)
+        return train is not None and item < train.n_items and not train.item_counts[item]
 
     def history_frame(self, liked: Any = (), ratings: Any = None, k: int = 10) -> Any:
         """A pandas DataFrame of the top-``k`` for someone new, described by raw movie ids
