@@ -59,6 +59,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ from cinerec.data.filters import Filters, apply_filters
 from cinerec.data.movielens import load
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.errors import CinerecError
+from cinerec.io import atomic_path
 from cinerec.models import MODELS, create
 from cinerec.tuning import carve, objective, tune
 
@@ -292,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.out or not (args.ml100k or args.synthetic):
         p.error("give --out and --ml100k and/or --synthetic (or --report)")
+    out = Path(args.out)
+    # Written after each model's search: a place it cannot be written was found after the first.
+    if out.is_dir():
+        p.error(f"--out {args.out}: a folder; give the JSON file to write")
+    if not out.absolute().parent.is_dir():
+        p.error(f"--out {args.out}: no folder {out.absolute().parent} to write it in")
+    if not os.access(out.absolute().parent, os.W_OK):
+        p.error(f"--out {args.out}: its folder {out.absolute().parent} cannot be written")
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -325,9 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         results.append(choose(study(name, data, args.trials, args.synthetic_trials or args.trials, args.seed, log,
                                     extra.get(name), args.protocol), margin))
-        Path(args.out).write_text(json.dumps({"protocol": args.protocol, "metric": metric, "trials": args.trials,
-                                              "synthetic_trials": args.synthetic_trials or args.trials,
-                                              "seed": args.seed, "results": results, "machine": where}, indent=2))
+        with atomic_path(out) as tmp:  # (whole or not at all: it replaces the last model's)
+            tmp.write_text(json.dumps({"protocol": args.protocol, "metric": metric, "trials": args.trials,
+                                       "synthetic_trials": args.synthetic_trials or args.trials,
+                                       "seed": args.seed, "results": results, "machine": where}, indent=2))
     print(f"\nmachine: {one_line(where)}")
     for r in results:
         print(f"\n## {r['model']} ({args.protocol}, validation {metric})\n\n{markdown(r)}")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cinerec.data import load
+from cinerec.data.filters import apply_filters
 from cinerec.evaluation.protocols import LOWER_IS_BETTER, get_protocol
 from cinerec.models import MODELS, create
 from cinerec.studies import Study, paired
@@ -61,7 +62,10 @@ def main() -> None:
         if liked:
             ap.error(f"--metric {args.metric}: {', '.join(liked)} predict{'s' if len(liked) == 1 else ''} liked-or-not, "
                      "not stars; leave them out with --only")
-    dataset = load(study.source)
+    # The study's own rows: its log's columns and catalogue, then its [data] filters (the
+    # autoencoder study's most active users and most rated movies), as cinerec run reads them.
+    dataset = load(study.source, columns=study.columns, catalog=study.catalog)
+    dataset, _ = apply_filters(dataset, study.filters)
     per: dict[str, list[np.ndarray]] = {s.label: [] for s in specs}
     for seed in study.seeds:
         prepared = protocol.prepare(dataset, seed=seed)

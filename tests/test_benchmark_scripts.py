@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,10 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
      "--candidate 'als:x:{}': 'als' is not one of --models (ease)"),
     (["defaults.py", "--ml100k", "nowhere", "--out", "o.json", "--candidate", "ease:x:{bad"],
      "--candidate 'ease:x:{bad': its settings are not JSON"),
+    # Found only after every model's search, as a traceback, the figures lost.
+    (["defaults.py", "--ml100k", "nowhere", "--out", "/no/such/folder/x.json"],
+     "--out /no/such/folder/x.json: no folder /no/such/folder to write it in"),
+    (["defaults.py", "--ml100k", "nowhere", "--out", "benchmarks"], "--out benchmarks: a folder; give the JSON file"),
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "nosuch"],
      "--only nosuch: not one of the study's rows (mf, "),
     (["paired_rows.py", "studies/keras-u1.toml", "--metric", "ndcg@10", "--only", "mf", "--pair", "mf:nosuch"],
@@ -209,3 +214,20 @@ def test_the_gpu_check_on_a_machine_without_cuda_ends_after_saying_so(tmp_path):
     assert "the other steps are skipped: --device cuda: torch sees no CUDA device here" in done.stderr, done.stderr
     steps = json.loads((tmp_path / "check" / "gpu_check.json").read_text())["steps"]
     assert steps["neumf"]["skipped"] == steps["topk"]["skipped"] == "--device cuda: torch sees no CUDA device here"
+
+
+def test_paired_rows_fits_the_rows_of_the_studys_filtered_data(tmp_path, ml100k_dir):
+    # It read the whole source, leaving out the study's [data] filters (the autoencoder
+    # study's most active users and most rated movies): other rows than cinerec run's.
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{ml100k_dir}"\ntop_users = 100\ntop_movies = 200\n'
+                     '[protocol]\nname = "ratings-random"\n[models.baseline]\n')
+    done = _run(["benchmarks/paired_rows.py", str(study), "--metric", "rmse"], tmp_path,
+                env={"PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stderr
+    figure = float(re.search(r"baseline seed 0: rmse ([0-9.]+)", done.stdout)[1])
+    ran = _run(["-m", "cinerec", "run", str(study), "--out", str(tmp_path / "run"), "--json", "-q"], tmp_path,
+               env={"PYTHONPATH": str(ROOT / "src")})
+    assert ran.returncode == 0, ran.stderr
+    board = json.loads(ran.stdout)
+    assert round(board["models"][0]["metrics"]["rmse"]["mean"], 4) == figure, (board["models"][0], figure)
