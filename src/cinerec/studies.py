@@ -1921,7 +1921,7 @@ def _stored_notes(run: Any, info: Any) -> list[str]:
     lists = Lists(run.dataset, run.model(info.model))
     unseen_short = short_lists(run.dataset, info.k)[0]
     cut = lists.shortlist_cut(info.k, None if info.short_lists is None else int(info.short_lists) - unseen_short)
-    return ([cut] if cut else []) + lists.index_note(info.model)
+    return ([cut] if cut else []) + lists.index_note(info.model, k=info.k)
 
 
 def _export_notes(study: Study, dataset: Dataset) -> list[str]:

@@ -277,8 +277,26 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
                           (["export", "--run", str(run), "--db", str(tmp_path / "s.sqlite"), "-k", "10"], said)):
         assert main([*command, "--json", "-q"]) == 0
         assert line in json.loads(capsys.readouterr().out)["notes"], command
+    # Lists longer than a quarter of the catalogue (1,682 movies) are scored exactly: nothing said.
+    for command in (["recommend", "--run", str(run), "--user", "5", "-k", "421"],
+                    ["similar", "--run", str(run), "--movie", "50", "-k", "420"],
+                    ["export", "--run", str(run), "--db", str(tmp_path / "s.sqlite"), "-k", "421"]):
+        assert main([*command, "--json", "-q"]) == 0
+        assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n], command
     opened = open_run(run)
     assert said in opened.top_n([5], 3).attrs["notes"] and alike in opened.similar(50, 3).attrs["notes"]
+    assert not [n for n in opened.top_n([5], 421).attrs["notes"] if "approximate" in n]
+    # (user 5 rated 175 movies: a list of 246 and those is a quarter of the catalogue)
+    assert said in opened.top_n([5], 245).attrs["notes"] and not \
+        [n for n in opened.top_n([5], 246).attrs["notes"] if "approximate" in n]
+    # The API says it beside a known person's list too, as recommend --json does.
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    with TestClient(create_app(run)) as c:
+        assert said in c.get("/users/5/recommendations", params={"k": 3}).json()["notes"]
+        assert not c.post("/recommendations", json={"liked": [50, 181]}).json()["notes"]
     assert main(["recommend", "--run", str(run), "--liked", "50,181", "--json", "-q"]) == 0
     assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
     assert not [n for n in opened.recommend_for(liked=[50, 181]).attrs["notes"] if "approximate" in n]
@@ -304,6 +322,13 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     assert ("model 'two-stage' shortlists through its retriever's approximate hnsw index, which may leave out a movie "
             "exact scoring would list (retriever_settings.index = 'exact' scores every movie)"
             in json.loads(capsys.readouterr().out)["notes"])
+    # A shortlist of the whole catalogue searches no index.
+    assert main(["train", "--data", str(ml100k_dir), "--model", "two-stage", "--set", 'retriever="als"',
+                 "--set", 'ranker="baseline"', "--set", 'retriever_settings={index="hnsw", epochs=2}',
+                 "--set", "candidates=2000", "--out", str(tmp_path / "whole"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "whole"), "--user", "5", "--json", "-q"]) == 0
+    assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
 
 
 def test_a_studys_lists_from_an_index_name_its_model_as_the_study_does(ml100k_dir, tmp_path):

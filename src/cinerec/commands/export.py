@@ -82,7 +82,7 @@ def export(
     # (a two-stage shortlist near k, holding a film under both its ids: the lists cut for that)
     if (cut := lists.shortlist_cut(info.k, short - unseen_short if counted else None)):
         notes.append(cut)
-    notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model) + lists.index_note(info.model)
+    notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model) + lists.index_note(info.model, k=info.k)
     for note in notes:
         say(f"note: {note}", quiet)
     if json:  # the notes too, which -q keeps off stderr (as recommend's)

@@ -246,7 +246,7 @@ def similar(
     # A synthetic release's and the model's fit's (vectors that all point one way make every
     # movie as similar as the next): printed under the list, as recommend prints them.
     trailing = (list(synthetic_list_notes(opened.dataset)) + list(lists.model.fit_notes())
-                + lists.index_note(name, similar=True))
+                + lists.index_note(name, similar=True, k=k))
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""
@@ -316,7 +316,7 @@ def _recommend(run_dir: Path, user: Any, k: int,
         raise ConfigError(f"-k {k}: {e}") from None
     recs = lists.records(items[0], scores[0], reasons[0])
     return (run.dataset.user_ids.raw_id(u), name, recs, lists.short_for_user(u, k, len(recs)),
-            synthetic_list_notes(run.dataset), model.fit_notes() + lists.index_note(name))
+            synthetic_list_notes(run.dataset), model.fit_notes() + lists.index_note(name, k=k, users=[u]))
 
 
 

@@ -52,7 +52,7 @@ _EF_CONSTRUCTION = 200
 _GPU_MAX_K = 2048
 #: A user who must skip more than this share of the catalogue is scored exactly: the
 #: shortlist would be most of the catalogue anyway.
-_EXACT_SHARE = 0.25
+EXACT_SHARE = 0.25
 
 
 #: The settings a model config adds to use an index, with their meaning:
@@ -328,7 +328,7 @@ class IndexedRecommender(Recommender):
         want = k + n_seen
         items = np.full((len(users), k), -1, np.int32)
         scores = np.full((len(users), k), -np.inf, np.float32)
-        exact = want > _EXACT_SHARE * n_items
+        exact = want > EXACT_SHARE * n_items
         searched = np.flatnonzero(~exact)
         if len(searched):
             index = self.ann_index()
@@ -374,7 +374,7 @@ class IndexedRecommender(Recommender):
         n = self.n_items
         if len(it) and (it.min() < 0 or it.max() >= n):
             raise NotFoundError(f"movie index {it[(it < 0) | (it >= n)][0]} outside [0, {n})")
-        if k + 1 > _EXACT_SHARE * n:
+        if k + 1 > EXACT_SHARE * n:
             return super().similar_items(items, k)
         vec = _unit(self._movie_vectors())
         ids = self.similar_index().search(vec[it], k + 1)

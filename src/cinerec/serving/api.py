@@ -360,9 +360,12 @@ class Service:
 
     def user_notes(self, user: int, k: int, genre: str | None, listed: int) -> list[str]:
         """What is said beside user index ``user``'s list of ``listed`` movies, as ``cinerec
-        recommend`` says it: that it is short because they rated the other movies."""
-        short = None if genre else self.lists.short_for_user(user, k, listed)
-        return [] if short is None else [short]
+        recommend`` says it: that it is short because they rated the other movies, and that
+        it came through an approximate index."""
+        if genre:
+            return []
+        short = self.lists.short_for_user(user, k, listed)
+        return ([] if short is None else [short]) + self.lists.index_note(self.model_name, k=k, users=[user])
 
     def history_notes(self, ratings: Mapping[str, float | None], k: int, genre: str | None, listed: int,
                       seen: Sequence[int] = ()) -> list[str]:
