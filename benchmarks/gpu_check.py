@@ -258,6 +258,14 @@ def _run_step(name: str, cmd: list[str], timeout: int, log) -> tuple[dict[str, A
     return rec, proc.stdout
 
 
+def _save(path: Path, results: dict[str, Any]) -> None:
+    """Write ``results`` to ``path`` whole or not at all: a check killed while it wrote
+    keeps the figures written after the step before."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(results, indent=2))
+    os.replace(part, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu-check"),
@@ -302,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         plan = [p for p in plan if p[0] in args.only]
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tiny": args.tiny,
-                               "device": args.device, "steps": {}}
+                               "device": args.device, "steps": {},
+                               "machine": machine()}  # (from the start: a check killed part-way keeps it too)
     failed = False
     json_path, log_path = args.out / "gpu_check.json", args.out / "gpu_check.log"
     deadline = time.monotonic() + args.budget
@@ -311,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             left = int(deadline - time.monotonic())
             if left < MIN_STEP_SECONDS:
                 results["steps"][name] = {"command": " ".join(cmd), "skipped": f"the {args.budget} s budget is spent"}
-                json_path.write_text(json.dumps(results, indent=2))
+                _save(json_path, results)
                 continue
             rec, stdout = _run_step(name, cmd, min(cap, left), log)
             if name == "cuda-tests":
@@ -325,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                     rec["error"] = "the step printed no JSON result"
             failed |= "error" in rec
             results["steps"][name] = rec
-            json_path.write_text(json.dumps(results, indent=2))  # after every step: a killed check keeps the rest
+            _save(json_path, results)  # after every step: a killed check keeps the rest
             print(f"   {name}: {'failed: ' + rec['error'] if 'error' in rec else 'ok'} ({rec['seconds']} s)",
                   file=sys.stderr, flush=True)
             if name == "environment" and "error" in rec and "sees no CUDA device" in rec["error"]:
@@ -333,11 +342,11 @@ def main(argv: list[str] | None = None) -> int:
                 # fitted its data in full first): said once, and the check ends here.
                 for later, later_cmd, _ in plan[plan.index((name, cmd, cap)) + 1:]:
                     results["steps"][later] = {"command": " ".join(later_cmd), "skipped": rec["error"]}
-                json_path.write_text(json.dumps(results, indent=2))
+                _save(json_path, results)
                 print(f"   the other steps are skipped: {rec['error']}", file=sys.stderr, flush=True)
                 break
     results["machine"] = machine()
-    json_path.write_text(json.dumps(results, indent=2))
+    _save(json_path, results)
     print(f"wrote {json_path} and {log_path}", file=sys.stderr)
     print(json.dumps(results, indent=2))  # the figures, as every benchmark prints them
     return 1 if failed else 0

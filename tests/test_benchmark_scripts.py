@@ -214,6 +214,7 @@ def test_the_gpu_check_on_a_machine_without_cuda_ends_after_saying_so(tmp_path):
     assert "the other steps are skipped: --device cuda: torch sees no CUDA device here" in done.stderr, done.stderr
     steps = json.loads((tmp_path / "check" / "gpu_check.json").read_text())["steps"]
     assert steps["neumf"]["skipped"] == steps["topk"]["skipped"] == "--device cuda: torch sees no CUDA device here"
+    assert not list((tmp_path / "check").glob("*.part"))  # (each record written whole, then put in place)
 
 
 def test_paired_rows_fits_the_rows_of_the_studys_filtered_data(tmp_path, ml100k_dir):
