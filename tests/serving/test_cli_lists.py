@@ -375,3 +375,29 @@ def test_similar_of_a_movie_the_model_was_not_trained_on_says_so(own_run, tmp_pa
                                                       "rating of movie 'lonely', so nothing is like it"], (out, err)
     code, out, err = _out(capsys, "similar", "--run", str(run_dir), "--movie", "lonely", "-q")
     assert out == "no movie like lonely under model 'popularity': it was trained on no rating of it\n", (out, err)
+
+
+def test_ids_and_titles_a_terminal_would_act_on_are_printed_as_escapes(tmp_path, capsys):
+    # A movie id holding ESC coloured every line after it red, and one holding a new line
+    # broke the list in two; --json escaped them, the plain text did not.
+    import csv
+
+    odd = ["\x1b[31mred", "new\nline", "tab\there", "\u202eevil"]
+    with open(tmp_path / "log.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user", "item", "rating", "ts"])
+        for u in range(30):
+            for j in range(12):
+                w.writerow([f"u{u}", odd[(u + j) % 4] if j < 2 else f"m{(u * 3 + j) % 25}", 1 + (u + j) % 5, j])
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "random-full",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    for argv in (["recommend", "--run", str(tmp_path / "run"), "--user", "u2", "-k", "30"],  # (u2 rated the others)
+                 ["movies", "--run", str(tmp_path / "run")],
+                 ["similar", "--run", str(tmp_path / "run"), "--movie", "m1", "-k", "30"]):
+        code, out, err = _out(capsys, *argv)
+        assert code == 0, err
+        assert not set(out + err) & {"\x1b", "\t", "\u202e"}, argv
+        shown = out.splitlines()
+        assert any("\\x1b[31mred" in line or "new\\nline" in line for line in shown), argv
+        if argv[0] != "similar":  # (every movie listed)
+            assert any("\\x1b[31mred" in line for line in shown) and any("new\\nline" in line for line in shown)

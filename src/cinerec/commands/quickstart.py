@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Sequence
 import typer
 
 from cinerec.commands import flags
+from cinerec.commands.show import visible
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -377,7 +378,7 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
         for rank, m in enumerate(entry["movies"], 1):
             year = f" ({m['year']})" if m["year"] else ""
             genres = f"  [{', '.join(m['genres'])}]" if m["genres"] else ""  # (a log without a catalogue has none)
-            lines.append(f"  {rank:>2}. {m['title']}{year}{genres}  {m['reason']}")
+            lines.append(visible(f"  {rank:>2}. {m['title']}{year}{genres}  {m['reason']}"))
         lines.append("")
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Callable, Iterator
 import typer
 
 from cinerec.commands import flags
+from cinerec.commands.show import visible
 
 __all__ = ["recommend", "recommend_for", "similar", "movies"]
 
@@ -68,7 +69,7 @@ def recommend(
         print_json({"user": raw, "model": model_name, "synthetic": bool(made_up), "recommendations": recs, "notes": notes})
         return
     if not recs:
-        print(f"no unseen movie left to recommend to user {raw}")
+        print(visible(f"no unseen movie left to recommend to user {raw}"))
     _print_list(recs)
     for note in made_up + fitted:
         print(f"note: {note}")
@@ -98,7 +99,7 @@ def _print_list(recs: list[dict[str, Any]]) -> None:
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
         score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
-        print(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}")
+        print(visible(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}"))
 
 
 def _items(value: str, known: Callable[[str], bool], rated: bool = False) -> list[str]:
@@ -267,15 +268,15 @@ def similar(
                f"{'the one' if one else 'those'} it keeps for this movie {'is' if one else 'are'} this film under "
                "another id" if kept else "it was trained on no rating of it" if lists.unrated(item)
                else "none has a positive similarity to it")
-        print(f"no movie like {this['title']}{year} under model {name!r}: {why}")
+        print(visible(f"no movie like {this['title']}{year} under model {name!r}: {why}"))
     else:
-        say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)
+        say(visible(f"movies most like {this['title']}{year}, by model {name!r}:"), quiet)
         for note in short:
             say(f"note: {note}", quiet)
     for rank, r in enumerate(listed, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
-        print(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}")
+        print(visible(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}"))
     for note in trailing:
         print(f"note: {note}")
 
@@ -366,6 +367,6 @@ def movies(
     for m in listed:
         year = f" ({m['year']})" if m["year"] else ""
         genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
-        print(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}")
+        print(visible(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}"))
     for note in notes:
         print(f"note: {note}")

@@ -14,7 +14,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-__all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts"]
+__all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts", "visible"]
+
+
+#: Characters a terminal acts on rather than shows: control characters (a tab, a new line,
+#: ESC starting a colour or a cursor move) and the marks that turn text right to left.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would act on written as its escape
+    (``\\t``, ``\\x1b``, ``\\u202e``): an id or a title of a person's own data printed as
+    plain text moved the cursor, coloured the lines after it or broke the list's lines."""
+    return _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def say(message: str, quiet: bool = False) -> None:
