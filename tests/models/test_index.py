@@ -286,9 +286,13 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     opened = open_run(run)
     assert said in opened.top_n([5], 3).attrs["notes"] and alike in opened.similar(50, 3).attrs["notes"]
     assert not [n for n in opened.top_n([5], 421).attrs["notes"] if "approximate" in n]
-    # (user 5 rated 175 movies: a list of 246 and those is a quarter of the catalogue)
-    assert said in opened.top_n([5], 245).attrs["notes"] and not \
-        [n for n in opened.top_n([5], 246).attrs["notes"] if "approximate" in n]
+    # User 5 rated 175 movies, and 36 movies are films of two ids, for which a list of k asks
+    # the model for k + 36: a list of 210 and those is past a quarter of the catalogue; so
+    # are the 384 movies like a movie and the 36.
+    assert said in opened.top_n([5], 209).attrs["notes"] and not \
+        [n for n in opened.top_n([5], 210).attrs["notes"] if "approximate" in n]
+    assert alike in opened.similar(50, 383).attrs["notes"] and not \
+        [n for n in opened.similar(50, 384).attrs["notes"] if "approximate" in n]
     # The API says it beside a known person's list too, as recommend --json does.
     from fastapi.testclient import TestClient
 
@@ -297,6 +301,10 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     with TestClient(create_app(run)) as c:
         assert said in c.get("/users/5/recommendations", params={"k": 3}).json()["notes"]
         assert not c.post("/recommendations", json={"liked": [50, 181]}).json()["notes"]
+    # A list from a store whose lists were all scored exactly (421 long) says nothing of it.
+    with TestClient(create_app(run, db=tmp_path / "s.sqlite")) as c:
+        got = c.get("/users/5/recommendations", params={"k": 3}).json()
+        assert got["source"] == "store" and not [n for n in got["notes"] if "approximate" in n], got
     assert main(["recommend", "--run", str(run), "--liked", "50,181", "--json", "-q"]) == 0
     assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
     assert not [n for n in opened.recommend_for(liked=[50, 181]).attrs["notes"] if "approximate" in n]

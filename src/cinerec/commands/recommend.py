@@ -247,7 +247,7 @@ def similar(
     # A synthetic release's and the model's fit's (vectors that all point one way make every
     # movie as similar as the next): printed under the list, as recommend prints them.
     trailing = (list(synthetic_list_notes(opened.dataset)) + list(lists.model.fit_notes())
-                + lists.index_note(name, similar=True, k=k))
+                + lists.index_note(name, similar=True, k=k, item=item))
     notes = list(trailing)
     this = lists.record(item)
     year = f" ({this['year']})" if this["year"] else ""

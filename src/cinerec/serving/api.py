@@ -293,6 +293,12 @@ class Service:
         return ~self.search.filter_mask(genre=genre)
 
     def user_recommendations(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]]]:
+        source, recs, _ = self.user_list(user, k, genre)
+        return source, recs
+
+    def user_list(self, user: int, k: int, genre: str | None) -> tuple[str, list[dict[str, Any]], int]:
+        """Where user index ``user``'s list came from ("store" or "live"), its movies, and
+        the length its lists were made at (a store's: its export's ``k``)."""
         # A model that shortlists (two stages) shortlists within the genre asked for: the
         # stored list, cut to the genre, is another list, so a genre list is scored live.
         store: Any = None
@@ -316,9 +322,9 @@ class Service:
             # popularity: a genre's list fills with that genre's most rated movies, which
             # the catalogue-wide fill cut down to the genre need not hold.
             if not genre or (len(items) >= k and not (reasons[:k] == POPULAR).any()):
-                return "store", self._records(items[:k], scores[:k], reasons[:k])
+                return "store", self._records(items[:k], scores[:k], reasons[:k]), int(info.k)
         items, sc, reasons = self.lists.for_users([user], k, off=self._genre_exclude(genre))
-        return "live", self._records(items[0], sc[0], reasons[0])
+        return "live", self._records(items[0], sc[0], reasons[0]), k
 
     def twins_kept(self, movie_ids: Iterable[Any]) -> list[int]:
         """The movies (indices) this run holds as the twins of ``movie_ids``, movies a
@@ -358,14 +364,16 @@ class Service:
         items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k, off=off)
         return "history", self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars)
 
-    def user_notes(self, user: int, k: int, genre: str | None, listed: int) -> list[str]:
+    def user_notes(self, user: int, k: int, genre: str | None, listed: int, made: int | None = None) -> list[str]:
         """What is said beside user index ``user``'s list of ``listed`` movies, as ``cinerec
         recommend`` says it: that it is short because they rated the other movies, and that
-        it came through an approximate index."""
+        it came through an approximate index (its lists made ``made`` long: a store's are
+        its export's length)."""
         if genre:
             return []
         short = self.lists.short_for_user(user, k, listed)
-        return ([] if short is None else [short]) + self.lists.index_note(self.model_name, k=k, users=[user])
+        index = self.lists.index_note(self.model_name, k=k if made is None else made, users=[user])
+        return ([] if short is None else [short]) + index
 
     def history_notes(self, ratings: Mapping[str, float | None], k: int, genre: str | None, listed: int,
                       seen: Sequence[int] = ()) -> list[str]:
@@ -761,12 +769,12 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         u = svc.user_index(user_id)
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
-        source, recs = await run_in_threadpool(svc.user_recommendations, u, k, genre) if svc.remote else \
-            svc.user_recommendations(u, k, genre)
+        source, recs, made = await run_in_threadpool(svc.user_list, u, k, genre) if svc.remote else \
+            svc.user_list(u, k, genre)
         raw = svc.dataset.user_ids.raw[u]
         user = raw.item() if isinstance(raw, np.generic) else raw
         return JSONResponse({"user_id": user, "source": source, "recommendations": recs,
-                             "notes": svc.user_notes(u, k, genre, len(recs))})
+                             "notes": svc.user_notes(u, k, genre, len(recs), made)})
 
     @app.get("/users/{rest:rawid}", include_in_schema=False)
     def no_user_route(rest: str) -> JSONResponse:

@@ -632,7 +632,7 @@ class Lists:
         return frame
 
     def index_note(self, name: str | None = None, similar: bool = False, k: int | None = None,
-                   users: Any = None) -> list[str]:
+                   users: Any = None, item: int | None = None) -> list[str]:
         """The line said beside a known person's list and a store (or, ``similar``, the
         movies like one) where they come through an approximate index: the model's own, a
         two-stage model's retriever's (its shortlist, and its similar movies), an
@@ -640,44 +640,53 @@ class Lists:
         be left out. Someone new's lists are scored exactly, and say nothing; so are lists
         of ``k`` (a retriever's: its shortlist) long enough to be most of the catalogue
         once the movies of ``users`` (user indices, every user when ``None``) have seen are
-        left out, where the index is not searched. ``name``: the model's name in its run."""
+        left out, or (``similar``) with movie index ``item``, where the index is not
+        searched. ``name``: the model's name in its run."""
         from cinerec.evaluation.protocols import index_kind
         from cinerec.models.ensemble import Ensemble
 
         name = name or self.model.name
         leave_out = "which may leave out a movie exact scoring would list"
-        if (kind := index_kind(self.model)) != "exact" and self._searched(k, users, similar):
+        if (kind := index_kind(self.model)) != "exact" and self._searched(k, users, similar, item):
             what = "finds similar movies" if similar else "lists"
             return [f"model {name!r} {what} through an approximate {kind} index, {leave_out} (index = 'exact' scores "
                     "every movie)"]
         retriever = getattr(self.model, "retriever", None) if getattr(self.model, "shortlists", False) else None
         shortlist = getattr(self.model.config, "candidates", None)
         if retriever is not None and (kind := index_kind(retriever)) != "exact" and \
-                self._searched(k if similar or not isinstance(shortlist, int) else shortlist, users, similar):
+                self._searched(k if similar or not isinstance(shortlist, int) else shortlist, users, similar, item,
+                               shortlist=not similar):
             what = "finds similar movies" if similar else "shortlists"
             return [f"model {name!r} {what} through its retriever's approximate {kind} index, {leave_out} "
                     "(retriever_settings.index = 'exact' scores every movie)"]
         lead = _listing(self.model) if similar and isinstance(self.model, Ensemble) else None
-        if lead is not None and (kind := index_kind(lead)) != "exact" and self._searched(k, users, similar):
+        if lead is not None and (kind := index_kind(lead)) != "exact" and self._searched(k, users, similar, item):
             return [f"model {name!r} finds similar movies through its member {lead.name}'s approximate {kind} index, "
                     f"{leave_out} (settings.{lead.name}.index = 'exact' scores every movie)"]
         return []
 
-    def _searched(self, k: int | None, users: Any, similar: bool) -> bool:
+    def _searched(self, k: int | None, users: Any, similar: bool, item: int | None = None,
+                  shortlist: bool = False) -> bool:
         """Whether lists of ``k`` go through an index for any of ``users`` (every user when
         ``None``; ``k`` ``None``: lists of any length): a list that, with the movies to
-        skip, would be more than a share of the catalogue is scored exactly instead."""
+        skip, would be more than a share of the catalogue is scored exactly instead. The
+        model is asked for more than ``k`` where films have two ids (:meth:`_room`, and
+        ``item``'s other ids for its similar movies); a retriever's ``shortlist`` of ``k``
+        is asked as it is."""
         from cinerec.models.index import EXACT_SHARE
 
         if k is None:
             return True
+        asked = k if shortlist else self._room(k)
+        if similar and self.twins is not None and item is not None:
+            asked += len(self.twins[item].indices)
         most = EXACT_SHARE * self.dataset.n_items
         if similar:  # (the movie itself is skipped)
-            return k + 1 <= most
+            return min(asked, self.dataset.n_items) + 1 <= most
         skipped = np.diff(self.seen.indptr)
         if users is not None:
             skipped = skipped[np.asarray(users, dtype=np.int64)]
-        return bool(len(skipped)) and bool((k + skipped <= most).any())
+        return bool(len(skipped)) and bool((asked + skipped <= most).any())
 
     def _notes(self) -> list[str]:
         """What is said beside every list of this run and model, as ``cinerec recommend
@@ -712,7 +721,8 @@ class Lists:
                                           for r, (i, s) in enumerate(zip(items, sims), 1)],
                                          columns=["rank", "movie_id", "title", "year", "genres", "similarity"]))
         cut = self.similar_cut(item, k, len(frame), name)
-        frame.attrs["notes"] = self._notes() + self.index_note(name, similar=True, k=k) + ([cut[0]] if cut else [])
+        frame.attrs["notes"] = self._notes() + self.index_note(name, similar=True, k=k, item=item) + \
+            ([cut[0]] if cut else [])
         return frame
 
     def similar_cut(self, item: int, k: int, listed: int, name: str | None = None) -> tuple[str, int | None] | None:
