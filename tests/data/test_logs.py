@@ -153,9 +153,13 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     # pandas reads these as the clock's time when read, or fills in a year not written from the year 1
     ("user,item,ts\n1,2,now\n1,3,2020-01-01\n", "line 2: time 'now' is neither seconds nor a date"),
     ("user,item,ts\n1,2,2020-01-01\n1,3, Today\n", "line 3: time ' Today' is neither seconds nor a date"),
-    ("user,item,ts\n1,2,May\n1,3,June\n", "line 2: time 'May' is neither seconds nor a date (it names no year)"),
-    ("user,item,ts\n1,2,2020-01-01\n1,3,10am\n", "line 3: time '10am' is neither seconds nor a date (it names no "
-     "year)"),
+    ("user,item,ts\n1,2,May\n1,3,June\n", "line 2: time 'May' is neither seconds nor a date (read as one, it falls in "
+     "the year 1, which it does not name; write dates as YYYY-MM-DD)"),
+    ("user,item,ts\n1,2,2020-01-01\n1,3,10am\n", "line 3: time '10am' is neither seconds nor a date (read as one"),
+    ("user,item,ts\n1,2,10:30\n1,3,11:45:00\n", "line 2: time '10:30' is a clock time without its date"),
+    ("user,item,ts\n1,2,2020-05-01\n1,3,10:30\n", "line 3: time '10:30' is neither seconds nor a date (a clock time "
+     "without its date)"),
+    ("user,item,ts\n1,2,2020-05-01\n1,3, 9:00 PM\n", "line 3: time ' 9:00 PM' is neither seconds nor a date"),
     ("user,item,ts\n1,2,T1\n1,3,T2\n", "line 2: time 'T1' is neither seconds nor a date"),
     # An empty or blank file said "no user column (... columns found: none)".
     ("", "no header line naming its columns (the file is empty or blank)"),
@@ -1617,3 +1621,7 @@ def test_a_date_in_the_year_1_that_says_so_is_read_and_nanoseconds_round_down(tm
     # Past 2**53 a float rounded 1600000200.999999999 s up to the next second.
     (tmp_path / "ns.csv").write_text("user,item,rating,time\nu,m0,4,1600000000000000000\nu,m1,4,1600000200999999999\n")
     assert load_log(tmp_path / "ns.csv").interactions.timestamps.tolist() == [1600000000, 1600000200]
+    # and a date of today, written whole, is read
+    today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M")
+    (tmp_path / "today.csv").write_text(f"user,item,ts\n1,2,{today}\n1,3,2020-01-01\n")
+    assert load_log(tmp_path / "today.csv").interactions.timestamps.max() > 1.7e9

@@ -1205,18 +1205,31 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
     numeric = parts[0].notna().to_numpy()
     if day_first.any():  # the whole column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
-    # pandas reads "now" and "today" as the clock's time when read: no time of the log's
-    stamps[text.str.strip().str.lower().isin(_CLOCK_WORDS).to_numpy()] = pd.NaT
+    # pandas reads "now", "today" and a clock time alone (10:30) as a time of the day the
+    # log is read, no time of the log's; only times near it are looked at (a log of dates
+    # long past has none).
+    near = ((stamps - pd.Timestamp.now(tz="UTC")).abs() < pd.Timedelta(days=2)).to_numpy()
+    if near.any():
+        said = text[near].str.strip().str.lower()
+        clock = said.str.fullmatch(_CLOCK_ALONE).to_numpy(dtype=bool)
+        bad = said.isin(_CLOCK_WORDS).to_numpy() | clock
+        if bad.any():
+            first = int(np.flatnonzero(near)[np.argmax(bad)])
+            what = " (a clock time without its date)" if clock[np.argmax(bad)] else ""
+            raise DataError(f"{_line(path, int(rows[first]))}: time {values.iloc[first]!r} is neither seconds nor a "
+                            f"date{what}")
     # and fills in a year not written (May, 10am, 2nd) from the year 1: refused, as text that is no date
     for at in np.flatnonzero((stamps.dt.year == 1).to_numpy()):
         if not _names_a_year(text.iloc[at]):
             raise DataError(f"{_line(path, int(rows[at]))}: time {values.iloc[at]!r} is neither seconds nor a date "
-                            "(it names no year)")
+                            "(read as one, it falls in the year 1, which it does not name; write dates as YYYY-MM-DD)")
     return stamps
 
 
 #: Words pandas reads as a time that is the clock's when the log is read.
 _CLOCK_WORDS = ("now", "today", "tomorrow", "yesterday")
+#: A clock time with no date (lower case): 10:30, 10:30:15.5, 9:00 pm, 10:30z, 10:30 utc+01:00.
+_CLOCK_ALONE = r"t?\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?\s*(?:z|(?:utc|gmt)?\s*[+-]\d{2}(?::?\d{2})?|utc|gmt)?"
 
 
 def _names_a_year(text: str) -> bool:
@@ -1337,9 +1350,8 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
                         "seconds (give seconds since 1970, or dates)")
     rest: np.ndarray | None
     if numbers.dtype.kind in "iu" and unit > 1:  # whole seconds and the digits below them exactly, not
-        exact = numbers.astype(np.int64)          # through a float (past 2**53 it rounds up to the next second)
-        whole = exact // unit
-        rest = (exact - whole * unit) / unit
+        whole = (numbers // unit).astype(np.int64)  # through a float (past 2**53 it rounds up to the next second)
+        rest = (numbers % unit).astype(np.float64) / unit
     else:
         whole = np.floor(x).astype(np.int64)
         rest = None if numbers.dtype.kind in "iu" else x - whole
