@@ -1625,3 +1625,20 @@ def test_a_date_in_the_year_1_that_says_so_is_read_and_nanoseconds_round_down(tm
     today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M")
     (tmp_path / "today.csv").write_text(f"user,item,ts\n1,2,{today}\n1,3,2020-01-01\n")
     assert load_log(tmp_path / "today.csv").interactions.timestamps.max() > 1.7e9
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_catalogues_genres_separated_by_commas_or_semicolons_are_each_a_genre(tmp_path, sep):
+    # "Adventure,Animation,Children" was one genre of that name: a filter by Adventure
+    # found none of those movies.
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},{i},{1 + (u + i) % 5}\n"
+                                                                     for u in range(5) for i in (1, 2, 3)))
+    (tmp_path / "g.csv").write_text(f'movieId,title,genres\n1,Toy Story (1995),"Adventure{sep}Animation{sep}Children"\n'
+                                    f'1,Toy Story (1995),"Children{sep} Animation{sep}Adventure"\n'
+                                    f'2,Jumanji (1995),"Adventure{sep}Children"\n3,Heat (1995),Drama\n')
+    cat = load_log(tmp_path / "log.csv", catalog=tmp_path / "g.csv").catalog
+    assert cat.genre_names == ("Adventure", "Animation", "Children", "Drama")
+    assert cat.genres.sum(axis=1).tolist() == [3, 2, 1]
+    # with a | anywhere, the column is |-separated, its commas part of the names
+    (tmp_path / "p.csv").write_text('movieId,title,genres\n1,A,"Action|Adventure"\n2,B,"Music, Film"\n3,C,Drama\n')
+    assert "Music, Film" in load_log(tmp_path / "log.csv", catalog=tmp_path / "p.csv").catalog.genre_names

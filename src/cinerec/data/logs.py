@@ -1520,6 +1520,7 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     # Numbers in one file and text in another (or in the log): compared as text.
     as_text = any(rows["id"].dtype != item_raw.dtype for rows, _ in parts)
     frame = pd.concat([rows.assign(file=k) for k, (rows, _) in enumerate(parts)], ignore_index=True)
+    frame["genres"] = _as_pipe_separated(frame["genres"])
     if as_text:
         frame["id"] = frame["id"].astype(str).astype(object)
         lookup_raw = item_raw.astype(str).astype(object)
@@ -1553,6 +1554,19 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     else:
         names, flags = [], np.zeros((len(item_raw), 0), dtype=bool)
     return Catalog(titles, years, tuple(names), flags), len(frame), int(found.sum())
+
+
+def _as_pipe_separated(genres: pd.Series) -> pd.Series:
+    """Genres cells separated by ``,`` or by ``;`` (one of them, in a column where no cell
+    holds a ``|``) as ``|``-separated ones: "Adventure,Animation" was one genre of that
+    name, which no genre filter found."""
+    text = genres[genres.notna()].astype(str)
+    if not len(text) or text.str.contains("|", regex=False).any():
+        return genres
+    used = [sep for sep in (",", ";") if text.str.contains(sep, regex=False).any()]
+    if len(used) != 1:
+        return genres
+    return genres.where(genres.isna(), genres.astype(str).str.replace(used[0], "|", regex=False))
 
 
 def _genre_set(cell: Any) -> frozenset[str]:
