@@ -312,6 +312,10 @@ def test_a_list_longer_than_the_shortlist_is_refused(data, stages):
     for users in ([], [0]):
         with pytest.raises(ConfigError, match="k = 10 is more than candidates = 8"):
             Lists(ds, model).frame(users, 10)
+    # An export's lists asked longer than the catalogue are cut to it first ("-k 50: k = 8"):
+    # the k said is named as that.
+    with pytest.raises(ConfigError, match=rf"k = {data.n_items} \(every movie of the catalogue\) is more than "):
+        model.check_list_length(data.n_items)
 
 
 @pytest.mark.parametrize("settings, message", [

@@ -360,7 +360,9 @@ class TwoStage(Recommender):
     def check_list_length(self, k: int) -> None:
         """Refuse a list longer than the shortlist, for known and new people alike."""
         if k > self.config.candidates:
-            raise ConfigError(f"two-stage: k = {k} is more than candidates = {self.config.candidates}; "
+            # (a list asked longer than the catalogue is cut to it first: "-k 50: k = 8" said why 8)
+            whole = " (every movie of the catalogue)" if self.train_ is not None and k == self.n_items else ""
+            raise ConfigError(f"two-stage: k = {k}{whole} is more than candidates = {self.config.candidates}; "
                               f"ask for at most {self.config.candidates} or raise candidates")
 
     def recommend(self, users: Any, k: int = 10, exclude: Interactions | sp.csr_matrix | str | None = TRAIN,
