@@ -1114,11 +1114,16 @@ def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
     """Refuse, in one line, scores that are not numbers or are infinitely high: every figure
     would rank them somewhere arbitrary (first in a list, behind nothing for a rank, or tied
     with each other). Minus infinity stays: a shortlist's movies beyond it."""
-    values = np.asarray(scores, dtype=np.float64)
-    if np.isnan(values).any():
+    values = np.asarray(scores)
+    if not values.size or values.dtype.kind != "f":  # (whole numbers are never NaN or infinite)
+        return
+    # One pass, in the scores' own type: the largest is NaN where any is, and +inf where any
+    # is and none is NaN (a float64 copy and two passes took longer than the scoring itself).
+    top = values.max()
+    if np.isnan(top):
         raise DataError(f"{model.name}: gives scores that are not numbers (NaN); its training diverged or the "
                         "model is damaged, so no figure from it would mean anything")
-    if np.isposinf(values).any():
+    if np.isposinf(top):
         raise DataError(f"{model.name}: gives infinite scores; its training diverged or the model is damaged, so no "
                         "figure from it would mean anything")
 
