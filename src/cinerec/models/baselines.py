@@ -29,8 +29,12 @@ __all__ = [
     "Baseline", "BaselineConfig",
 ]
 
-#: Budget (bytes) for one dense block of the item-item similarity in item-kNN.
+#: Budget (bytes) for one block of the item-item similarity in item-kNN.
 _BLOCK_BYTES = 128 * 2**20
+#: Bytes a block's entry (a movie against a movie) may cost at once: its kept pieces (row,
+#: column and similarity, 12 bytes), their joined copy (12) and the dense ranking's (4);
+#: sized for the dense float32 block alone (4), a fit held 5.5 times the budget.
+_BLOCK_ENTRY_BYTES = 28
 #: Above this share of non-zero similarities a block is ranked densely (torch.topk).
 _DENSE_FRACTION = 0.05
 #: Bytes an entry of item-kNN's sparse product costs while its cosines are worked out.
@@ -189,7 +193,7 @@ class ItemKNN(_HistoryModel):
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
         xt = x.T.tocsr()  # (n_items, n_users): row j = who saw movie j
         k = min(cfg.neighbors, max(n - 1, 1))
-        block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
+        block = max(1, _BLOCK_BYTES // (_BLOCK_ENTRY_BYTES * max(n, 1)))
         rows, cols, vals = [], [], []
         # The sparse product and its cosines cost about 60 bytes an entry, a block's up to
         # every (row, movie) pair: they are worked out a few rows at a time, keeping 12.
