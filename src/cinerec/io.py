@@ -188,6 +188,7 @@ def atomic_path(path: str | os.PathLike, *, finished: str | None = None) -> Iter
         raise _cannot_write(path, "file", e) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    folder = _folder_fd(path.parent)
     try:
         yield tmp_path
         keep_only_if_not_interrupted()
@@ -198,8 +199,33 @@ def atomic_path(path: str | os.PathLike, *, finished: str | None = None) -> Iter
             if finished is not None:
                 note_finished(finished, path)
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        _unlink_in(folder, tmp_path)
         raise
+    finally:
+        if folder is not None:
+            os.close(folder)
+
+
+def _folder_fd(folder: Path) -> int | None:
+    """A descriptor of ``folder``, through which a file in it is found wherever the folder
+    has been moved to since (``None`` where folders cannot be opened so)."""
+    try:
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+
+
+def _unlink_in(folder: int | None, path: Path) -> None:
+    """Remove ``path`` from the folder behind descriptor ``folder`` (where that folder has
+    gone since, by its name there: a run moved while its store was written kept the
+    temporary file), else by its path; missing already is fine."""
+    try:
+        if folder is not None and os.unlink in os.supports_dir_fd:
+            os.unlink(path.name, dir_fd=folder)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 @contextlib.contextmanager
@@ -475,19 +501,23 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
         # The file locked was removed by the holder as it ended: the lock by that name now is the turn.
         os.close(fd)
     held.add(path)
+    folder = _folder_fd(lock.parent)  # (the lock is removed from its folder, moved meanwhile or not)
     try:
         yield
     finally:
         held.discard(path)
-        _drop(lock)
+        _drop(lock, folder)
+        if folder is not None:
+            os.close(folder)
         os.close(fd)
 
 
-def _drop(lock: Path) -> None:
-    """Remove a lock file; one this process may not remove (another user's, in a shared
-    folder) is left: the lock on it is what counted, and it goes with the file's closing."""
+def _drop(lock: Path, folder: int | None = None) -> None:
+    """Remove a lock file (from the folder behind descriptor ``folder``, where given); one
+    this process may not remove (another user's, in a shared folder) is left: the lock on
+    it is what counted, and it goes with the file's closing."""
     try:
-        lock.unlink(missing_ok=True)
+        _unlink_in(folder, lock)
     except OSError:
         pass
 

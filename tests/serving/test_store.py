@@ -674,3 +674,35 @@ def test_a_profiles_file_on_a_full_disk_is_said_so_not_called_foreign(tmp_path, 
         ProfileStore(good)
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == before and ProfileStore(good).count() == 1
+
+
+@pytest.mark.parametrize("when", ["before its turn", "while it writes"])
+def test_a_folder_moved_while_its_store_is_exported_is_said_and_not_made_again(run_dir, tmp_path, monkeypatch, when):
+    # Moved while the store was written: a traceback, its temp file left in the moved folder;
+    # moved before the export took its turn: the folder made again, holding the store alone,
+    # and the export said it wrote it.
+    from cinerec.serving import store as store_module
+
+    folder = tmp_path / "R"
+    folder.mkdir()
+    if when == "before its turn":
+        real_turn = store_module.in_turn
+
+        def moved_then_turn(*args, **kwargs):
+            folder.rename(tmp_path / "R2")
+            return real_turn(*args, **kwargs)
+
+        monkeypatch.setattr(store_module, "in_turn", moved_then_turn)
+    else:
+        real_blocks = store_module.ExportPlan.recommendation_blocks
+
+        def moved_then_blocks(self, progress):
+            folder.rename(tmp_path / "R2")
+            yield from real_blocks(self, progress)
+
+        monkeypatch.setattr(store_module.ExportPlan, "recommendation_blocks", moved_then_blocks)
+    with pytest.raises(DataError, match=rf"{re.escape(str(folder))}: moved or removed while the export ran; no store "
+                                        "was written there"):
+        store_module.export_store(run_dir, folder / "store.sqlite", k=5, progress=False)
+    assert not folder.exists()
+    assert not list((tmp_path / "R2").iterdir())  # no temporary file, no lock left in it

@@ -391,7 +391,21 @@ def _written_info(db: str | os.PathLike, plan: ExportPlan) -> StoreInfo:
 
 
 def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
+    # A folder moved or removed since the export began (its run, moved with its store's
+    # place): it was made again, holding the store alone, or the write ended in a traceback.
+    gone = f"{db.parent}: moved or removed while the export ran; no store was written there"
+    if not db.parent.is_dir():
+        raise DataError(gone)
     sweep_stale_temps(db)  # what a killed export of this store left
+    try:
+        _write_sqlite_file(plan, db, progress)
+    except FileNotFoundError:
+        if db.parent.is_dir() and db.is_file():
+            raise
+        raise DataError(gone) from None
+
+
+def _write_sqlite_file(plan: ExportPlan, db: Path, progress: bool) -> None:
     with atomic_path(db, finished=f"the store {db}") as tmp:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
