@@ -31,14 +31,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
 from cinerec.errors import CinerecError, DataError, NotFoundError, expect, said
 from cinerec.io import atomic_path, read_json, write_json, writing
-from cinerec.models.base import Recommender, load_model
+
+if TYPE_CHECKING:  # (the models import torch: reading a run's movies or records needs none of it)
+    from cinerec.models.base import Recommender
 
 __all__ = ["Run", "Plots", "open_run", "run_words", "save_model", "save_plots", "save_dataset", "finish_run", "data_record",
            "RUN_FORMAT", "PLOTS"]
@@ -368,6 +370,8 @@ class Run:
         # so that the run's lists stay the saved model's.
         if model is None or model.train_ is not self._loaded_on.get(name):
             self._check_unchanged()
+            from cinerec.models.base import load_model
+
             model = self._models[name] = load_model(self.path / "models" / name)
             self._loaded_on[name] = model.train_
             # Fitted with settings a search chose (train --tune; a study's tuned best): its

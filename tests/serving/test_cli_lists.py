@@ -401,3 +401,19 @@ def test_ids_and_titles_a_terminal_would_act_on_are_printed_as_escapes(tmp_path,
         assert any("\\x1b[31mred" in line or "new\\nline" in line for line in shown), argv
         if argv[0] != "similar":  # (every movie listed)
             assert any("\\x1b[31mred" in line for line in shown) and any("new\\nline" in line for line in shown)
+
+
+def test_a_title_search_starts_without_torch(own_run):
+    # cinerec movies imported the models (torch: about 2 s of its 3 to 5) through the
+    # store, for a search of the run's titles that reads no model.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys\nfrom cinerec.cli import main\ncode = main(['movies', '--run', sys.argv[1], 'm1'])\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\nsys.exit(code)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    done = subprocess.run([sys.executable, "-c", probe, str(own_run)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("NO TORCH"), done.stdout + done.stderr
