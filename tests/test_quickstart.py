@@ -128,6 +128,21 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
     assert "holds 'theirs.sqlite' beside the earlier run" in capsys.readouterr().err
     assert (run / "theirs.sqlite").is_file()
+    # An export writing into the folder now holds its lock there: wait for it, not "move it out".
+    import fcntl
+
+    (run / "theirs.sqlite").unlink()
+    lock = run / ".store.sqlite.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+        assert "holds '.store.sqlite.lock' beside the earlier run, which replacing the run would delete; an export " \
+               "into the folder is under way: wait for it to end" in capsys.readouterr().err
+    assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
+    assert "'.store.sqlite.lock' beside the earlier run, which replacing the run would delete; move it out" in \
+        capsys.readouterr().err  # (a killed export's, left over)
+    lock.unlink()
+    assert main(["export", "--run", str(other), "--db", str(run / "theirs.sqlite"), "--quiet"]) == 0
     (run / "theirs.sqlite").unlink()
     # serve makes an empty profiles file when it starts: nothing saved, so the run is replaced
     from cinerec.serving.store import ProfileStore
