@@ -401,6 +401,20 @@ def test_ids_and_titles_a_terminal_would_act_on_are_printed_as_escapes(tmp_path,
         assert any("\\x1b[31mred" in line or "new\\nline" in line for line in shown), argv
         if argv[0] != "similar":  # (every movie listed)
             assert any("\\x1b[31mred" in line for line in shown) and any("new\\nline" in line for line in shown)
+    # A user id said in a note (a list shorter than asked), a genre in data info's table,
+    # quickstart's heading of a user's list: escaped as well.
+    with open(tmp_path / "log.csv", "a", newline="") as f:
+        csv.writer(f).writerows([["u\x1b[32mgreen", f"m{j}", 4, j] for j in range(12)])
+    (tmp_path / "cat.csv").write_text("movieId,title,genres\nm1,One,\"Dra\x1b[31mma|Comedy\"\nm2,Two,Drama\n")
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "random-full",
+                 "--out", str(tmp_path / "run2"), "-q"]) == 0
+    for argv in (["recommend", "--run", str(tmp_path / "run2"), "--user", "u\x1b[32mgreen", "-k", "25"],
+                 ["data", "info", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "cat.csv")],
+                 ["quickstart", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--users", "40",
+                  "--negatives", "10", "--out", str(tmp_path / "qs")]):
+        code, out, err = _out(capsys, *argv)
+        assert code == 0, err
+        assert "\x1b" not in out + err and "\\x1b[3" in out + err, argv
 
 
 def test_a_title_search_starts_without_torch(own_run):

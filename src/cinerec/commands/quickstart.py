@@ -412,7 +412,7 @@ def _top10(dataset: "Dataset", model: Any, n_users: int) -> list[dict[str, Any]]
 def _lists_text(lists: list[dict[str, Any]]) -> str:
     lines = []
     for entry in lists:
-        lines.append(f"top-10 unseen movies for user {entry['user']} ({entry['model']}):")
+        lines.append(visible(f"top-10 unseen movies for user {entry['user']} ({entry['model']}):"))
         for rank, m in enumerate(entry["movies"], 1):
             year = f" ({m['year']})" if m["year"] else ""
             genres = f"  [{', '.join(m['genres'])}]" if m["genres"] else ""  # (a log without a catalogue has none)

@@ -72,7 +72,7 @@ def recommend(
         print(visible(f"no unseen movie left to recommend to user {raw}"))
     _print_list(recs)
     for note in made_up + fitted:
-        print(f"note: {note}")
+        print(visible(f"note: {note}"))
 
 
 @contextlib.contextmanager
@@ -201,10 +201,10 @@ def _recommend_new(run_dir: Path, liked: list[str], rated: list[str], k: int, mo
         return
     if not recs:  # (the note's words: a film given under one id leaves its other id out too)
         why = short.removeprefix("no movie listed: ") if short else "every movie of the run was given"
-        print(f"no movie left to recommend: {why}")
+        print(visible(f"no movie left to recommend: {why}"))
     _print_list(recs)
     for note in made_up + fitted:
-        print(f"note: {note}")
+        print(visible(f"note: {note}"))
 
 
 def _lists(run: Any, name: str) -> Any:
@@ -278,7 +278,7 @@ def similar(
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         print(visible(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}"))
     for note in trailing:
-        print(f"note: {note}")
+        print(visible(f"note: {note}"))
 
 
 def recommend_for(run_dir: Path, user: Any, k: int = 10, model_name: str | None = None) -> list[dict[str, Any]]:
@@ -369,4 +369,4 @@ def movies(
         genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
         print(visible(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}"))
     for note in notes:
-        print(f"note: {note}")
+        print(visible(f"note: {note}"))

@@ -18,8 +18,9 @@ __all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts
 
 
 #: Characters a terminal acts on rather than shows: control characters (a tab, a new line,
-#: ESC starting a colour or a cursor move) and the marks that turn text right to left.
-_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: ESC starting a colour or a cursor move), the line and paragraph separators, and the marks
+#: that turn text right to left.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
@@ -30,9 +31,10 @@ def visible(text: str) -> str:
 
 
 def say(message: str, quiet: bool = False) -> None:
-    """One line of chatter on stderr, unless ``quiet``."""
+    """One line of chatter on stderr, unless ``quiet`` (an id or title in it, a person's
+    own data, shown with :func:`visible`)."""
     if not quiet:
-        print(message, file=sys.stderr, flush=True)
+        print(visible(message), file=sys.stderr, flush=True)
 
 
 def print_json(value: Any) -> None:
@@ -63,7 +65,7 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
         wraps = wrap_last and j == len(head) - 1
         table.add_column(Text(name), justify="right" if j >= numeric_from else "left", no_wrap=not wraps)
     for row in rows:
-        table.add_row(*(Text(str(c)) for c in row))  # Text: a "[" in a title or path is not markup
+        table.add_row(*(Text(visible(str(c))) for c in row))  # Text: a "[" in a title or path is not markup
     console = Console(file=sys.stdout)
     measured = Measurement.get(console, console.options.update(max_width=100_000), table)
     # Drawn whole: cut columns would hide figures; a wrapped column breaks between words,
