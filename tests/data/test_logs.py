@@ -1642,3 +1642,19 @@ def test_a_catalogues_genres_separated_by_commas_or_semicolons_are_each_a_genre(
     # with a | anywhere, the column is |-separated, its commas part of the names
     (tmp_path / "p.csv").write_text('movieId,title,genres\n1,A,"Action|Adventure"\n2,B,"Music, Film"\n3,C,Drama\n')
     assert "Music, Film" in load_log(tmp_path / "log.csv", catalog=tmp_path / "p.csv").catalog.genre_names
+    # and a Parquet column of lists names each genre apart, one to a list or not
+    pd.DataFrame({"movieId": [1, 2, 3], "title": ["A", "B", "C"],
+                  "genres": [["Music, Film"], ["Drama"], ["Action & Adventure, Kids"]]}).to_parquet(tmp_path / "l.parquet")
+    assert load_log(tmp_path / "log.csv", catalog=tmp_path / "l.parquet").catalog.genre_names == (
+        "Action & Adventure, Kids", "Drama", "Music, Film")
+
+
+def test_a_parquet_time_column_of_uint64_past_2_63_is_read_not_wrapped(tmp_path):
+    # Cast to int64 first, 2**63 + 5 ns read as a time before the year 1 and was refused.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"user": ["a", "a"], "item": ["x", "y"],
+                      "ts": pa.array([2**63 + 5, 2**63 + 10**9 + 7], pa.uint64())})
+    pq.write_table(table, tmp_path / "log.parquet")
+    assert load_log(tmp_path / "log.parquet").interactions.timestamps.tolist() == [9223372036, 9223372037]

@@ -387,8 +387,9 @@ Columns = Annotated[str | None, typer.Option(
          "user=uid,item=sku,time=when,title=name).")]
 CatalogFile = Annotated[Path | None, typer.Option(
     "--catalog", metavar="FILE", show_default=False, callback=home,
-    help="A ratings log's movie file: id, title, optional genres (|-separated) and year [default: the log's "
-         "own title, genres and year columns where it has a title column, else movies shown by their ids].")]
+    help="A ratings log's movie file: id, title, optional genres (|-separated, or , or ; where no | is) and year "
+         "[default: the log's own title, genres and year columns where it has a title column, else movies shown by "
+         "their ids].")]
 MinYear = Annotated[int | None, typer.Option(
     "--min-year", metavar="YEAR", show_default=False,
     help="Keep movies released in YEAR or later (the year from the title; unknown years are dropped); 1 to 9999.")]

@@ -16,9 +16,10 @@ rating column is implicit: every row is a plain "watched" event. Times may be se
 since the epoch or dates (``2021-03-04`` or ISO 8601 with a time).
 
 The catalogue is optional (``catalog=FILE``): a movie id column (found like the log's),
-``title``, and optionally ``genres`` (``|``-separated) and ``year`` (else taken from a
-trailing ``(1995)`` in the title). Without one, a log with a ``title`` column (a log
-joined with its movie file) is its own catalogue; otherwise a movie's title is its id.
+``title``, and optionally ``genres`` (``|``-separated, or ``,`` or ``;`` where no cell
+holds a ``|``) and ``year`` (else taken from a trailing ``(1995)`` in the title). Without
+one, a log with a ``title`` column (a log joined with its movie file) is its own
+catalogue; otherwise a movie's title is its id.
 
 Bad input is named by file and line: a missing id, a rating that is not a number, a
 date that cannot be read, a file with no user or movie column.
@@ -936,12 +937,13 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
             raise DataError(f"{_line(path, row)}: time {str(column[row].as_py()) if value is None else value!r} is "
                             f"{what}")
         if pa.types.is_integer(column.type) and not column.null_count:
-            times, rest = column.to_numpy().astype(np.int64, copy=False), None
-            if (calendar := _calendar_numbers(times, path)) is not None:
+            numbers = column.to_numpy()  # (uint64 as it is: past 2**63 a cast to int64 wrapped below zero)
+            times, rest = numbers.astype(np.int64, copy=False), None
+            if (calendar := _calendar_numbers(numbers, path)) is not None:
                 times = calendar
             # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
-            elif len(times) and (int(times.min()) < MIN_SECONDS or int(times.max()) >= 10**11):
-                times, rest = _as_seconds(times, path, scale=True)  # milliseconds and finer, or refused
+            elif len(numbers) and (int(numbers.min()) < MIN_SECONDS or int(numbers.max()) >= 10**11):
+                times, rest = _as_seconds(numbers, path, scale=True)  # milliseconds and finer, or refused
             out["time"], out["rest"] = times, rest
         else:
             out["time"], out["rest"] = _times(column.to_pandas(), path)
@@ -1520,7 +1522,6 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     # Numbers in one file and text in another (or in the log): compared as text.
     as_text = any(rows["id"].dtype != item_raw.dtype for rows, _ in parts)
     frame = pd.concat([rows.assign(file=k) for k, (rows, _) in enumerate(parts)], ignore_index=True)
-    frame["genres"] = _as_pipe_separated(frame["genres"])
     if as_text:
         frame["id"] = frame["id"].astype(str).astype(object)
         lookup_raw = item_raw.astype(str).astype(object)
@@ -1682,6 +1683,8 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
         name = cols[role]
         if name is not None and pa.types.is_dictionary(kind := table.column(name).type):
             table = table.set_column(table.column_names.index(name), name, table.column(name).cast(kind.value_type))
+    # A column of lists names each genre apart; one of text may separate them by , or ;.
+    named_apart = cols["genres"] is not None and pa.types.is_nested(table.column(cols["genres"]).type)
     try:
         table = _genres_as_text(table, cols["genres"], path)
     except DataError as e:
@@ -1739,7 +1742,7 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
             notes.append(f"the log's year column is left unread ({e})")
     genres = np.full(len(ids), None, dtype=object)  # (None, not NaN: a movie's rows are compared)
     if cols["genres"] is not None:
-        written = frame[cols["genres"]]
+        written = frame[cols["genres"]] if named_apart else _as_pipe_separated(frame[cols["genres"]])
         genres = written.astype(object).where(written.notna(), None).to_numpy(dtype=object)
     rows = pd.DataFrame({"id": ids, "title": raw_titles, "genres": genres, "year": given,
                          "row": at})
