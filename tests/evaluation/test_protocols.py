@@ -133,6 +133,10 @@ def test_scores_that_are_not_numbers_are_refused_not_ranked(name):
     table[:, ::7] = np.nan
     with pytest.raises(DataError, match=r"^scripted: gives scores that are not numbers \(NaN\); its training diverged"):
         get_protocol(name).prepare(ds).evaluate(Scripted(table))
+    # and in an array of Python floats (a model of one's own), and one holding +inf as well
+    table[:, ::3] = np.inf
+    with pytest.raises(DataError, match=r"^scripted: gives scores that are not numbers \(NaN\)"):
+        get_protocol(name).prepare(ds).evaluate(Scripted(table.astype(object)))
 
 
 @pytest.mark.parametrize("name", ["loo-sampled", "loo-full", "random-full"])

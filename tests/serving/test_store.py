@@ -706,3 +706,16 @@ def test_a_folder_moved_while_its_store_is_exported_is_said_and_not_made_again(r
         store_module.export_store(run_dir, folder / "store.sqlite", k=5, progress=False)
     assert not folder.exists()
     assert not list((tmp_path / "R2").iterdir())  # no temporary file, no lock left in it
+
+
+def test_a_missing_file_of_another_kind_during_an_export_is_not_blamed_on_its_folder(run_dir, tmp_path, monkeypatch):
+    from cinerec.serving import store as store_module
+
+    def missing(self, progress):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "weights.npz"))
+        yield  # (a generator, as the method is)
+
+    monkeypatch.setattr(store_module.ExportPlan, "recommendation_blocks", missing)
+    with pytest.raises(FileNotFoundError, match="weights.npz"):
+        store_module.export_store(run_dir, tmp_path / "new.sqlite", k=5, progress=False)
+    assert not list(tmp_path.glob(".new.sqlite*"))

@@ -1115,6 +1115,8 @@ def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
     would rank them somewhere arbitrary (first in a list, behind nothing for a rank, or tied
     with each other). Minus infinity stays: a shortlist's movies beyond it."""
     values = np.asarray(scores)
+    if values.dtype.kind == "O":  # (a model of one's own may give Python floats)
+        values = values.astype(np.float64)
     if not values.size or values.dtype.kind != "f":  # (whole numbers are never NaN or infinite)
         return
     # One pass, in the scores' own type: the largest is NaN where any is, and +inf where any

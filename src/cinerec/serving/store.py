@@ -394,14 +394,20 @@ def _write_sqlite(plan: ExportPlan, db: Path, progress: bool) -> None:
     # A folder moved or removed since the export began (its run, moved with its store's
     # place): it was made again, holding the store alone, or the write ended in a traceback.
     gone = f"{db.parent}: moved or removed while the export ran; no store was written there"
-    if not db.parent.is_dir():
-        raise DataError(gone)
+    try:
+        folder = os.stat(db.parent)
+    except OSError:
+        raise DataError(gone) from None
     sweep_stale_temps(db)  # what a killed export of this store left
     try:
         _write_sqlite_file(plan, db, progress)
-    except FileNotFoundError:
-        if db.parent.is_dir() and db.is_file():
-            raise
+    except (FileNotFoundError, sqlite3.OperationalError):
+        try:
+            now = os.stat(db.parent)
+        except OSError:
+            now = None
+        if now is not None and (now.st_dev, now.st_ino) == (folder.st_dev, folder.st_ino):
+            raise  # (the folder is where it was: another file was missing)
         raise DataError(gone) from None
 
 
