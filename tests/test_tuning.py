@@ -549,3 +549,17 @@ def test_a_search_whose_carve_out_cannot_score_any_trial_is_refused(tmp_path, ca
     assert code == 2 and err.startswith("cinerec: error: tuning cannot score its trials: mf's validation auc on the "
                                         "search's carve-out of the training part (") and \
         "is not a number: they are too few, or all of one kind, to measure it" in err, err
+
+
+def test_a_bad_search_dimension_is_refused_as_a_setting_is():
+    # A kind of no name reached optuna ("The `choices` must contain one or more elements"),
+    # and a bad range was a ValueError.
+    from cinerec.errors import ConfigError
+    from cinerec.tuning import Param
+
+    with pytest.raises(ConfigError, match="Param: kind = 'floaty': expected 'int', 'float' or 'choice'"):
+        Param("floaty", 1, 10)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"Param: bad range \[10, 1\]"):
+        Param("float", 10, 1)
+    with pytest.raises(ConfigError, match="needs choices"):
+        Param("choice")

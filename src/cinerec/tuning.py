@@ -84,11 +84,14 @@ class Param:
     choices: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.kind not in ("int", "float", "choice"):
+            raise ConfigError(f"Param: kind = {self.kind!r}: expected 'int', 'float' or 'choice'")
         if self.kind == "choice":
             if not self.choices:
-                raise ValueError("a choice parameter needs choices")
+                raise ConfigError("Param: a choice parameter needs choices")
         elif not self.low <= self.high or (self.log and self.low <= 0):
-            raise ValueError(f"bad range [{self.low}, {self.high}] (log={self.log})")
+            raise ConfigError(f"Param: bad range [{self.low}, {self.high}] (log={self.log}): low must not be above "
+                              f"high{', and above 0 on a log scale' if self.log else ''}")
 
     def suggest(self, trial: Any, name: str) -> Any:
         if self.kind == "int":

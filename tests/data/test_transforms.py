@@ -203,3 +203,24 @@ def test_a_bad_argument_to_a_transform_is_a_cinerec_error():
                  lambda: binarize(ds, float("nan"))):
         with pytest.raises(CinerecError):
             call()
+
+
+def test_a_transform_given_no_dataset_or_a_flag_of_another_kind_says_so_in_one_line():
+    # Each raised AttributeError from inside (an Interactions, a DataFrame where the
+    # Dataset goes), and binarize(keep_negatives="no") kept the low ratings.
+    import pandas as pd
+
+    from cinerec.data.transforms import recency_weights
+    from cinerec.errors import ConfigError
+
+    ds = _random()
+    for call, said in ((lambda: kcore(ds.interactions, 5), r"kcore: ds: expected Dataset \(the Dataset they belong to"),
+                       (lambda: top_users(pd.DataFrame({"user": [1]}), 10), "top_users: ds: expected Dataset, got "
+                                                                             "DataFrame"),
+                       (lambda: filter_years(None, 1990), "filter_years: ds: expected Dataset, got NoneType"),
+                       (lambda: recency_weights(ds, 10), r"recency_weights: x: expected Interactions \(its "
+                                                         r"\.interactions\)"),
+                       (lambda: binarize(ds, 4, keep_negatives="no"), "binarize: keep_negatives = 'no': must be "
+                                                                      "true or false")):
+        with pytest.raises(ConfigError, match=said):
+            call()

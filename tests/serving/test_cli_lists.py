@@ -431,3 +431,27 @@ def test_a_title_search_starts_without_torch(own_run):
     done = subprocess.run([sys.executable, "-c", probe, str(own_run)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip().endswith("NO TORCH"), done.stdout + done.stderr
+
+
+def test_the_python_calls_refuse_arguments_of_another_kind_in_one_line(own_run, tmp_path):
+    # load(implicit="no") made every rating a positive; load_model(None) was pathlib's
+    # TypeError and load_model("") read the folder one is in; similar(a Series) was pandas's
+    # "Index data must be 1-dimensional".
+    import pandas as pd
+
+    from cinerec.data import load
+    from cinerec.errors import ConfigError
+    from cinerec.models.base import load_model
+
+    with pytest.raises(ConfigError, match="load: implicit = 'no': must be true or false"):
+        load(tmp_path / "nothing.csv", implicit="no")
+    with pytest.raises(ConfigError, match="load: progress = 'x': must be true or false"):
+        load(tmp_path / "nothing.csv", progress="x")
+    with pytest.raises(ConfigError, match="load_model: path: expected str or PathLike, got NoneType"):
+        load_model(None)
+    with pytest.raises(ConfigError, match="load_model: path: empty"):
+        load_model("")
+    run = open_run(own_run)
+    for many in (pd.Series(["m1"]), pd.Index(["m1"]), range(2)):
+        with pytest.raises(ConfigError, match="movie id: expected one movie id, got a"):
+            run.similar(many, k=2)

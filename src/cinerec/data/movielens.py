@@ -143,6 +143,9 @@ def load(
         DataError: a file is missing, malformed or fails its checksum.
         ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
     """
+    for flag, value in (("implicit", implicit), ("progress", progress)):  # ("no" read as true)
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"load: {flag} = {value!r}: must be true or false")
     named = name_of_local_copy(source) if release is None else None
     if named is not None:  # a copy found by the release's name where one runs must hold that release
         release = named

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cinerec.data.dataset import Dataset, Interactions
-from cinerec.errors import ConfigError
+from cinerec.errors import ConfigError, expect
 
 __all__ = ["filter_years", "top_users", "top_items", "kcore", "binarize", "as_implicit", "dedupe", "recency_weights"]
 
@@ -57,6 +57,7 @@ def filter_years(ds: Dataset, min_year: int | None = None, max_year: int | None 
     Raises:
         ConfigError: if a bound is not an integer or ``min_year > max_year``.
     """
+    expect(ds, Dataset, "filter_years: ds")
     for name, value in (("min_year", min_year), ("max_year", max_year)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise ConfigError(f"{name} must be an integer year or None, got {value!r}")
@@ -89,6 +90,7 @@ def top_users(ds: Dataset, n: int) -> Dataset:
     Raises:
         ConfigError: if ``n`` is not a positive integer.
     """
+    expect(ds, Dataset, "top_users: ds")
     _check_count(n, "n")
     keep = _top(ds.interactions.user_counts, int(n))
     return _described(ds, ds.subset(keep[ds.interactions.users]), f"top_users={n}")
@@ -100,6 +102,7 @@ def top_items(ds: Dataset, n: int) -> Dataset:
     Raises:
         ConfigError: if ``n`` is not a positive integer.
     """
+    expect(ds, Dataset, "top_items: ds")
     _check_count(n, "n")
     keep = _top(ds.interactions.item_counts, int(n))
     return _described(ds, ds.subset(keep[ds.interactions.items]), f"top_movies={n}")
@@ -123,6 +126,7 @@ def kcore(ds: Dataset, user_k: int, item_k: int | None = None) -> Dataset:
     Raises:
         ConfigError: if ``user_k`` or ``item_k`` is not a positive integer.
     """
+    expect(ds, Dataset, "kcore: ds")
     _check_count(user_k, "user_k")
     _check_count(item_k, "item_k", allow_none=True)
     item_k = user_k if item_k is None else item_k
@@ -155,6 +159,9 @@ def binarize(ds: Dataset, threshold: float, keep_negatives: bool = False) -> Dat
     Raises:
         ConfigError: if ``threshold`` is not a finite number.
     """
+    expect(ds, Dataset, "binarize: ds")
+    if not isinstance(keep_negatives, (bool, np.bool_)):  # ("no" read as true)
+        raise ConfigError(f"binarize: keep_negatives = {keep_negatives!r}: must be true or false")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or not np.isfinite(threshold):
         raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
@@ -186,6 +193,7 @@ def as_implicit(ds: Dataset) -> Dataset:
     (:attr:`~cinerec.data.dataset.Dataset.not_liked`): still seen, and a movie to learn
     from, but never the reason given for a recommendation.
     """
+    expect(ds, Dataset, "as_implicit: ds")
     from cinerec.data import history
 
     x = ds.interactions
@@ -214,6 +222,7 @@ def dedupe(ds: Dataset, keep: Literal["last", "first"] = "last") -> Dataset:
     Raises:
         ConfigError: if ``keep`` is not ``"last"`` or ``"first"``.
     """
+    expect(ds, Dataset, "dedupe: ds")
     if keep not in ("last", "first"):
         raise ConfigError(f"keep must be 'last' or 'first', got {keep!r}")
     x = ds.interactions
@@ -251,6 +260,7 @@ def recency_weights(x: Interactions, half_life: float) -> sp.csr_matrix:
     Raises:
         ConfigError: if ``half_life`` is not positive.
     """
+    expect(x, Interactions, "recency_weights: x")
     if not half_life > 0:
         raise ConfigError(f"half_life={half_life!r}: must be positive")
     t = x.timestamps

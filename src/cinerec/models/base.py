@@ -800,6 +800,9 @@ def saved_model_info(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path) -> Recommender:
     """Read a model written by :meth:`Recommender.save`, whatever its kind (no pickle)."""
+    expect(path, (str, os.PathLike), "load_model: path")
+    if not os.fspath(path):  # ("" read as the folder one is in)
+        raise ConfigError("load_model: path: empty; give the model's folder (a run's models/NAME)")
     path = Path(path)
     meta = saved_model_info(path)
     cls = MODELS[meta["model"]]

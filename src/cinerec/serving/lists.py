@@ -961,7 +961,9 @@ def _said(value: Any) -> str:
 
 def _one_id(value: Any, what: str) -> None:
     """One raw id (a string or a whole number), or one line saying what was given instead."""
-    if isinstance(value, (list, tuple, set, dict)) or (isinstance(value, np.ndarray) and value.ndim > 0):
+    many = isinstance(value, (list, tuple, set, dict, range)) or (isinstance(value, np.ndarray) and value.ndim > 0) \
+        or type(value).__name__ in ("Series", "Index", "DataFrame")  # (pandas's, not imported for this)
+    if many:
         raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({value!r:.60})")
     if value is None:  # (it said "unknown movie id None", as if None were an id the data lacks)
         raise ConfigError(f"{what} id: expected one {what} id, got None")
