@@ -563,3 +563,14 @@ def test_a_bad_search_dimension_is_refused_as_a_setting_is():
         Param("float", 10, 1)
     with pytest.raises(ConfigError, match="needs choices"):
         Param("choice")
+
+
+def test_a_search_space_of_values_a_setting_cannot_take_is_named_by_the_setting(ml100k):
+    # EASE's cheap path read a trial's value through float(): "could not convert string to float".
+    from cinerec.errors import ConfigError
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.tuning import Param, tune
+
+    with pytest.raises(ConfigError, match='regularization = "[ab]": expected a number'):
+        tune("ease", ml100k, get_protocol("loo-sampled"), trials=2,
+             space={"regularization": Param("choice", choices=("a", "b"))})

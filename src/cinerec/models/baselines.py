@@ -597,10 +597,12 @@ def _trial_config(config: EASEConfig, regularization: float | None,
                   recency_half_life: float | None) -> EASEConfig:
     """``config`` with a trial's ``regularization`` and ``recency_half_life`` (``None``: kept)."""
     values = config.to_dict()
+    # As drawn, not through float(): a search space of other values ("a", "b") is refused
+    # by the settings' own check, naming the setting, not by float() deep in the search.
     if regularization is not None:
-        values["regularization"] = float(regularization)
+        values["regularization"] = regularization
     if recency_half_life is not None:
-        values["recency_half_life"] = float(recency_half_life)
+        values["recency_half_life"] = recency_half_life
     return EASEConfig.from_dict(values)
 
 
