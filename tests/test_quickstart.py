@@ -136,8 +136,8 @@ def test_quickstart_replaces_an_earlier_run_and_nothing_else(tmp_path, capsys):
     with open(lock, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
-        assert "holds '.store.sqlite.lock' beside the earlier run, which replacing the run would delete; an export " \
-               "into the folder is under way: wait for it to end" in capsys.readouterr().err
+        assert "holds '.store.sqlite.lock' beside the earlier run, which replacing the run would delete; another " \
+               "cinerec command (an export?) is writing into the folder now: wait for it to end" in capsys.readouterr().err
     assert main(["quickstart", "--out", str(run), "--model", "popularity", "--users", "0", "--quiet"]) == 2
     assert "'.store.sqlite.lock' beside the earlier run, which replacing the run would delete; move it out" in \
         capsys.readouterr().err  # (a killed export's, left over)

@@ -1647,6 +1647,13 @@ def test_a_catalogues_genres_separated_by_commas_or_semicolons_are_each_a_genre(
                   "genres": [["Music, Film"], ["Drama"], ["Action & Adventure, Kids"]]}).to_parquet(tmp_path / "l.parquet")
     assert load_log(tmp_path / "log.csv", catalog=tmp_path / "l.parquet").catalog.genre_names == (
         "Action & Adventure, Kids", "Drama", "Music, Film")
+    # The choice is the whole log's: a folder of files whose genres one file separates by |
+    # keeps the others' commas as part of the names, as one file of both would.
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.csv").write_text('userId,movieId,rating,title,genres\n1,1,4,A,Action\n'
+                                             '1,2,3,B,"Music, Film"\n')
+    (tmp_path / "logs" / "b.csv").write_text('userId,movieId,rating,title,genres\n2,3,5,C,"Action|Drama"\n')
+    assert load_log(tmp_path / "logs").catalog.genre_names == ("Action", "Drama", "Music, Film")
 
 
 def test_a_parquet_time_column_of_uint64_past_2_63_is_read_not_wrapped(tmp_path):

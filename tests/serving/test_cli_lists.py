@@ -452,6 +452,10 @@ def test_the_python_calls_refuse_arguments_of_another_kind_in_one_line(own_run, 
     with pytest.raises(ConfigError, match="load_model: path: empty"):
         load_model("")
     run = open_run(own_run)
-    for many in (pd.Series(["m1"]), pd.Index(["m1"]), range(2)):
-        with pytest.raises(ConfigError, match="movie id: expected one movie id, got a"):
+    for many in (pd.Series(["m1"]), pd.Index(["m1"]), range(2), pd.RangeIndex(1, 2), pd.array(["m1"]),
+                 pd.Categorical(["m1"])):
+        with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got a \w+ \([^\n]*\)$"):
             run.similar(many, k=2)
+    import cinerec.serving
+
+    assert {"open_store", "export_store", "MovieSearch"} <= set(dir(cinerec.serving))

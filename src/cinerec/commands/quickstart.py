@@ -263,11 +263,11 @@ def _check_out(out: Path) -> None:
                        for f in sorted(top.rglob("*")) if not f.is_dir() and f.relative_to(out).as_posix() not in own]
         if foreign:
             busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
-            # An export writing its store into the folder now holds its lock and temporary
-            # file there: the way out is to wait for it, not to move them.
+            # A command writing into the folder now (an export, its store) holds its lock and
+            # temporary file there: the way out is to wait for it, not to move them.
             writing = [n for n in foreign if _written_now(out / n)]
             advice = "a server has its profiles open: stop it first" if busy else \
-                "an export into the folder is under way: wait for it to end" if writing else \
+                "another cinerec command (an export?) is writing into the folder now: wait for it to end" if writing else \
                 "move it out or choose another folder"
             raise ConfigError(f"--out {out}: holds {(writing or foreign)[0]!r} beside the earlier run, which "
                               f"replacing the run would delete; {advice}")

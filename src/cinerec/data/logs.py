@@ -1522,6 +1522,10 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     # Numbers in one file and text in another (or in the log): compared as text.
     as_text = any(rows["id"].dtype != item_raw.dtype for rows, _ in parts)
     frame = pd.concat([rows.assign(file=k) for k, (rows, _) in enumerate(parts)], ignore_index=True)
+    # Text genres separated by , or ; where no file's text holds a | (lists name theirs apart)
+    text = ~frame.pop("apart").to_numpy(dtype=bool)
+    if text.any():
+        frame.loc[text, "genres"] = _as_pipe_separated(frame.loc[text, "genres"])
     if as_text:
         frame["id"] = frame["id"].astype(str).astype(object)
         lookup_raw = item_raw.astype(str).astype(object)
@@ -1742,10 +1746,10 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
             notes.append(f"the log's year column is left unread ({e})")
     genres = np.full(len(ids), None, dtype=object)  # (None, not NaN: a movie's rows are compared)
     if cols["genres"] is not None:
-        written = frame[cols["genres"]] if named_apart else _as_pipe_separated(frame[cols["genres"]])
+        written = frame[cols["genres"]]
         genres = written.astype(object).where(written.notna(), None).to_numpy(dtype=object)
     rows = pd.DataFrame({"id": ids, "title": raw_titles, "genres": genres, "year": given,
-                         "row": at})
+                         "row": at, "apart": named_apart})
     return rows, str(cols["item"])
 
 

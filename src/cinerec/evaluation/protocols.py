@@ -1116,7 +1116,11 @@ def _check_numbers(model: Recommender, scores: np.ndarray) -> None:
     with each other). Minus infinity stays: a shortlist's movies beyond it."""
     values = np.asarray(scores)
     if values.dtype.kind == "O":  # (a model of one's own may give Python floats)
-        values = values.astype(np.float64)
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{model.name}: gives scores that are not numbers ({type(values.flat[0]).__name__}); "
+                            "no figure from it would mean anything") from None
     if not values.size or values.dtype.kind != "f":  # (whole numbers are never NaN or infinite)
         return
     # One pass, in the scores' own type: the largest is NaN where any is, and +inf where any

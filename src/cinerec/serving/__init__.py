@@ -25,6 +25,10 @@ _WHERE = {"MovieSearch": "search", "search_key": "search", **dict.fromkeys(
     ("ProfileStore", "RecStore", "StoreInfo", "export_store", "open_store", "profiles_path_for"), "store")}
 
 
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(name for name in globals() if not name.startswith("_"))})
+
+
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -961,10 +961,11 @@ def _said(value: Any) -> str:
 
 def _one_id(value: Any, what: str) -> None:
     """One raw id (a string or a whole number), or one line saying what was given instead."""
-    many = isinstance(value, (list, tuple, set, dict, range)) or (isinstance(value, np.ndarray) and value.ndim > 0) \
-        or type(value).__name__ in ("Series", "Index", "DataFrame")  # (pandas's, not imported for this)
+    many = isinstance(value, (list, tuple, set, dict, range)) or (  # (and pandas's Series, Index, arrays...)
+        not isinstance(value, (str, bytes)) and np.ndim(value) > 0)
     if many:
-        raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({value!r:.60})")
+        shown = " ".join(repr(value).split())
+        raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({shown:.60})")
     if value is None:  # (it said "unknown movie id None", as if None were an id the data lacks)
         raise ConfigError(f"{what} id: expected one {what} id, got None")
 
