@@ -275,7 +275,7 @@ def _check_out(out: Path) -> None:
 
 def _written_now(path: Path) -> bool:
     """Whether ``path`` is the lock (``.NAME.lock``) a live export of ``NAME`` holds, or
-    the temporary file (``.NAME.XXXXXXXX.tmp``) one is writing, changed in the last
+    the temporary file (``.NAME.<8 letters>.tmp``) one is writing, changed in the last
     minutes; a killed export's are left over and may be moved out."""
     import re
     import time
