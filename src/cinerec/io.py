@@ -94,6 +94,41 @@ def keep_only_if_not_interrupted() -> None:
 #: every read, which waits at most a minute).
 STALE_SECONDS = 600.0
 
+#: The temporary names :func:`atomic_path` and :func:`atomic_dir` give (tempfile's 8
+#: characters between the name and ".tmp"), with the name of what they write in place of {}.
+_TEMP_NAME = r"\.{}\.[a-z0-9_]{{8}}\.tmp"
+
+
+def written_now(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a live writer's: the lock (``.NAME.lock``) that :func:`in_turn`
+    holds, or a temporary file (``.NAME.<8 letters>.tmp``) changed within
+    :data:`STALE_SECONDS`. A killed writer's are left over (:func:`sweep_stale_temps`)."""
+    import time
+
+    path = Path(path)
+    if re.fullmatch(_TEMP_NAME.format(".+"), path.name):
+        try:
+            return time.time() - path.lstat().st_mtime < STALE_SECONDS
+        except OSError:
+            return False
+    if not re.fullmatch(r"\..+\.lock", path.name):
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True  # held by a writer
+    finally:
+        os.close(fd)
+    return False
+
 
 def sweep_stale_temps(path: str | os.PathLike) -> None:
     """Remove the temporary files and folders beside ``path`` (``.NAME.*.tmp``) that
@@ -107,9 +142,9 @@ def sweep_stale_temps(path: str | os.PathLike) -> None:
     if not path.parent.is_dir():
         return
     now = time.time()
-    # The names tempfile gives: 8 characters between the name and ".tmp" (".r.v2.x1y2z3w4.tmp"
-    # is r.v2's, not r's, and may be a live writer's that no claim on r holds back).
-    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    # (".r.v2.x1y2z3w4.tmp" is r.v2's, not r's, and may be a live writer's that no claim on
+    # r holds back)
+    own = re.compile(_TEMP_NAME.format(re.escape(path.name)))
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         if not own.fullmatch(leftover.name):
             continue

@@ -208,7 +208,7 @@ def _check_out(out: Path) -> None:
     file, another command's run or a folder holding anything else is refused, so the
     replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
-    from cinerec.io import check_not_here, check_not_mount, read_json
+    from cinerec.io import check_not_here, check_not_mount, read_json, written_now
     from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
@@ -265,45 +265,12 @@ def _check_out(out: Path) -> None:
             busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
             # A command writing into the folder now (an export, its store) holds its lock and
             # temporary file there: the way out is to wait for it, not to move them.
-            writing = [n for n in foreign if _written_now(out / n)]
+            writing = [n for n in foreign if written_now(out / n)]
             advice = "a server has its profiles open: stop it first" if busy else \
                 "another cinerec command (an export?) is writing into the folder now: wait for it to end" if writing else \
                 "move it out or choose another folder"
             raise ConfigError(f"--out {out}: holds {(writing or foreign)[0]!r} beside the earlier run, which "
                               f"replacing the run would delete; {advice}")
-
-
-def _written_now(path: Path) -> bool:
-    """Whether ``path`` is the lock (``.NAME.lock``) a live export of ``NAME`` holds, or
-    the temporary file (``.NAME.<8 letters>.tmp``) one is writing, changed in the last
-    minutes; a killed export's are left over and may be moved out."""
-    import re
-    import time
-
-    from cinerec.io import STALE_SECONDS
-
-    if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", path.name):
-        try:
-            return time.time() - path.lstat().st_mtime < STALE_SECONDS
-        except OSError:
-            return False
-    if not re.fullmatch(r"\..+\.lock", path.name):
-        return False
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True  # held by a writer
-    finally:
-        os.close(fd)
-    return False
 
 
 def _exported_from(store: Path, run: str) -> bool:

@@ -270,7 +270,7 @@ def similar(
                else "none has a positive similarity to it")
         print(visible(f"no movie like {this['title']}{year} under model {name!r}: {why}"))
     else:
-        say(visible(f"movies most like {this['title']}{year}, by model {name!r}:"), quiet)
+        say(f"movies most like {this['title']}{year}, by model {name!r}:", quiet)  # (say shows it visible)
         for note in short:
             say(f"note: {note}", quiet)
     for rank, r in enumerate(listed, 1):

@@ -683,9 +683,12 @@ class Lists:
         most = EXACT_SHARE * self.dataset.n_items
         if similar:  # (the movie itself is skipped)
             return min(asked, self.dataset.n_items) + 1 <= most
-        skipped = np.diff(self.seen.indptr)
-        if users is not None:
-            skipped = skipped[np.asarray(users, dtype=np.int64)]
+        indptr = self.seen.indptr
+        if users is None:
+            skipped = np.diff(indptr)
+        else:  # (the given users' counts alone: a known person's list over HTTP asks for one)
+            u = np.asarray(users, dtype=np.int64)
+            skipped = indptr[u + 1] - indptr[u]
         return bool(len(skipped)) and bool((asked + skipped <= most).any())
 
     def _notes(self) -> list[str]:
