@@ -5,8 +5,10 @@ the wall-clock seconds (median and best) and, from a separate run of the same co
 inside one interpreter, which of torch, NumPy, pandas, SciPy, pyarrow, FastAPI and
 matplotlib were imported. ``--src`` picks the source tree to time (default: this
 checkout's ``src``), so an older checkout can be timed beside it in the same run.
+``--run`` adds a title search of a run folder (``cinerec movies``), which reads no model.
 
     python benchmarks/bench_startup.py --data ../shared/data/ml-100k --repeat 10
+    python benchmarks/bench_startup.py --data ../shared/data/ml-100k --run runs/quickstart --repeat 5
     python benchmarks/bench_startup.py --src /path/to/other/checkout/src --data ../shared/data/ml-100k
 """
 
@@ -61,10 +63,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--src", default=str(Path(__file__).resolve().parents[1] / "src"), help="source tree to time")
     p.add_argument("--data", required=True, help="a MovieLens-100K folder for `data info`")
+    p.add_argument("--run", help="a run folder (as quickstart's) for `movies --run RUN star`")
     p.add_argument("--repeat", type=at_least(1), default=10)
     args = p.parse_args()
     if not (Path(args.src) / "cinerec" / "__init__.py").is_file():
         p.error(f"--src {args.src}: holds no cinerec package (expected {Path(args.src) / 'cinerec'})")
+    if args.run is not None and not (Path(args.run) / "run.json").is_file():
+        p.error(f"--run {args.run}: no run folder (it holds no run.json)")
     if args.repeat < 1:
         p.error("--repeat: must be at least 1")
     env = {**os.environ, "PYTHONPATH": args.src}
@@ -73,6 +78,8 @@ def main() -> None:
         "cinerec evaluate --help": ["evaluate", "--help"],
         "cinerec data info ml-100k": ["data", "info", args.data],
     }
+    if args.run is not None:
+        cases["cinerec movies --run RUN star"] = ["movies", "--run", args.run, "star"]
     _time(["--help"], env, 1)  # warm the file cache
     out = {"src": args.src, "python": sys.version.split()[0], "cpus": os.cpu_count(),
            "load_average_before": os.getloadavg()[0], "cases": {}}

@@ -133,6 +133,12 @@ def test_a_failed_child_process_is_one_line_and_its_own_exit_status(tmp_path):
     assert "/nonexistent: no such file or folder" in lines[0]
 
 
+def test_startup_refuses_a_run_folder_that_is_none(tmp_path):
+    done = _run(["benchmarks/bench_startup.py", "--data", str(tmp_path), "--run", str(tmp_path), "--repeat", "1"],
+                tmp_path)
+    assert done.returncode == 2 and f"--run {tmp_path}: no run folder (it holds no run.json)" in done.stderr
+
+
 def _machine_module():
     spec = importlib.util.spec_from_file_location("benchmark_machine", ROOT / "benchmarks" / "machine.py")
     assert spec is not None and spec.loader is not None
