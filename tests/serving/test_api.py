@@ -1227,6 +1227,23 @@ def test_every_genre_health_lists_can_be_asked_for(tmp_path):
         assert msg.startswith("unknown genre 'xxx") and "(5,000 characters in all)" in msg and len(msg) < 1000
 
 
+def test_a_genre_asked_of_a_run_whose_data_gave_none_says_so(tmp_path):
+    # It said "unknown genre 'Comedy' (known: )", where the CLI says the movies have none.
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5}\n" for u in range(40) for i in range(30) if (u + i) % 3 == 0))
+    (tmp_path / "movies.csv").write_text("id,title\n" + "".join(f"m{i},Movie {i} (1990)\n" for i in range(30)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "movies.csv"),
+                 "--model", "popularity", "--protocol-option", "n_negatives=10", "--out", str(run), "-q"]) == 0
+    said = "unknown genre 'Comedy': the run's movies have no genres (its data gave none)"
+    with TestClient(create_app(run)) as c:
+        assert c.get("/health").json()["genres"] == []
+        for r in (c.get("/movies", params={"genre": "Comedy"}),
+                  c.get("/users/u0/recommendations", params={"genre": "Comedy"}),
+                  c.post("/recommendations", json={"liked": ["m0"], "genre": "Comedy"})):
+            assert r.status_code == 422 and r.json()["detail"][0]["msg"] == said, r.text
+
+
 def test_health_names_the_run_and_the_store_by_their_whole_paths(run_dir, tmp_path, monkeypatch):
     # Served from the folder above them, /health said "run": "run" and "path": "store.sqlite",
     # and a stale store "exported from another run (/abs/other), serving run".

@@ -543,6 +543,32 @@ def test_a_synthetic_release_is_said_to_be_one_on_the_page(browser, tmp_path):
         assert not errors
 
 
+def test_data_that_gave_no_genres_shows_no_genre_menu(browser, tmp_path):
+    # The menu was shown holding "All genres" alone.
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u * 7 + i * 3) % 5 + 1}" for u in range(12) for i in range(10)) + "\n")
+    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
+    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+        page, errors = _opened(browser, server.url)
+        expect(page.locator("#genre")).to_be_hidden()
+        page.close()
+    folder = tmp_path / "genres.csv"
+    folder.write_text("id,title,genres\n" + "\n".join(f"m{i},Film Number {i} (1990),Drama" for i in range(10)) + "\n")
+    run_dir = _itemknn_run(tmp_path / "log.csv", folder, tmp_path / "run2")
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles2.sqlite")) as server:
+        page, errors2 = _opened(browser, server.url)
+        expect(page.locator("#genre")).to_be_visible()
+        assert page.locator("#genre option").all_text_contents() == ["All genres", "Drama"]
+    assert not errors and not errors2
+
+
 def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
     # "1 pick from the 9 movies you gave." and no more: the API's notes (why a list is
     # short; that nothing given counts as liked) reached the command line alone.

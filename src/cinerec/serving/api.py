@@ -903,7 +903,9 @@ def _check_genre(svc: Service, genre: str | None, name: str, where: str = "query
         try:
             svc.search.genre_column(genre)
         except ConfigError:
-            msg = f"unknown genre {_echo(genre)} (known: {', '.join(svc.dataset.catalog.present_genres)})"
+            known = svc.dataset.catalog.present_genres
+            msg = (f"unknown genre {_echo(genre)} (known: {', '.join(known)})" if known else
+                   f"unknown genre {_echo(genre)}: the run's movies have no genres (its data gave none)")
             raise HTTPException(422, [{"loc": [where, name], "msg": msg, "type": "value_error"}]) from None
 
 

@@ -461,6 +461,8 @@ async function init() {
       o.textContent = g;
       $("genre").append(o);
     }
+    // Data that gave no genres: no menu holding "All genres" alone.
+    $("genre").hidden = $("genre").options.length < 2;
   } catch (e) {
     $("service").textContent = `The service is not answering: ${e.message}`;
   }
