@@ -828,7 +828,10 @@ def test_a_log_of_plain_events_takes_each_movie_as_one_liked_event(tmp_path):
     assert one.status_code == 200 and one.json() == like.json()
     assert any("m1" in r["reason"] or r.get("reason_movie_id") == "m1" for r in one.json()["recommendations"]), one.json()
     r = c.post("/recommendations", json={"ratings": {"m1": 5}})
-    assert r.status_code == 422 and "outside this data's scale, 1 to 1" in r.json()["detail"][0]["msg"]
+    # (it said "outside this data's scale, 1 to 1")
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == (
+        "5 stars is outside this data's scale: its every rating is 1 (plain events), so it takes likes only: give "
+        "the movie as liked"), r.text
 
 
 def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):

@@ -39,7 +39,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
-from cinerec.serving.lists import POPULAR, Lists, after_filters, stars_said, verdicts_said
+from cinerec.serving.lists import POPULAR, Lists, after_filters, outside_scale, verdicts_said
 from cinerec.serving.search import LIST_LIMIT, QUERY_LIMIT, MovieSearch
 from cinerec.serving.store import check_url, created_on_disk, is_postgres, open_profiles, open_store
 
@@ -985,8 +985,7 @@ def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
     for m, stars in ratings.items():
         if stars is not None and not lo <= stars <= hi:
             raise HTTPException(422, [{"loc": ["body", "ratings", _cut(m)], "type": "value_error",
-                                       "msg": f"{stars_said(stars)} stars is outside this data's scale, "
-                                              f"{lo:g} to {hi:g}"}])
+                                       "msg": outside_scale(stars, (lo, hi))}])
 
 
 def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) -> dict[str, float | None]:
