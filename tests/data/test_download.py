@@ -601,6 +601,8 @@ def test_offline_with_a_cache_under_a_file_says_so(tmp_path, monkeypatch) -> Non
     ("http://127.0.0.1:8000/my movielens", "an address holds no spaces (write one as %20)"),
     ("file://tmp/movielens", "file://tmp/... names a host, 'tmp'; a folder here is file:///PATH (three slashes)"),
     ("http:///movielens", "it names no host"),
+    ("http://127.0.0.1:8000/movielens#top", "a fragment (#...) is never sent to the server"),
+    ("file:///tmp/movielens?x=1", "a folder of this machine has no query (?...)"),
 ])
 def test_a_base_url_that_is_no_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, base, fault) -> None:
     # They read as a network that is down (DownloadFailed), and quickstart fell back on them.
@@ -769,3 +771,81 @@ def test_a_stamp_another_process_rewrote_meanwhile_is_not_written_over(served, o
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
     download._lacking(cache / "ml-100k.zip", cache / "ml-100k", download.release_info("ml-100k"))
     assert stamp.read_text() == theirs
+
+
+class _Recorded(_QuietHandler):
+    """Serves the folder, as GroupLens would, and keeps each path asked for."""
+
+    asked: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.asked.append(self.path)
+        super().do_GET()
+
+
+def test_a_mirror_address_with_a_query_keeps_it_after_each_file_name(served, online, tmp_path) -> None:
+    # The file name was put after the query ("/?token=abc/ml-10m.zip.md5"): the server sent
+    # its folder's page, and quickstart took that for no internet.
+    root, _, _ = served
+    handler = type("Rec", (_Recorded,), {"asked": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=False,
+                                base_url=f"http://127.0.0.1:{server.server_address[1]}/?token=abc")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (folder / "ratings.dat").is_file()
+    assert handler.asked == ["/ml-10m.zip.md5?token=abc", "/ml-10m.zip?token=abc"]
+
+
+@pytest.mark.parametrize("length", ["{n}, {n}", "abc", "{n}, 7"])
+def test_a_content_length_that_is_no_one_number_is_read_as_none_given(served, online, tmp_path, length) -> None:
+    # int() of "5330590, 5330590" (a proxy's) was a ValueError traceback, past quickstart's fallback.
+    root, _, _ = served
+    body = (root / "ml-10m.zip").read_bytes()
+
+    class Odd(_HalfHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path.endswith(".md5"):
+                return super().do_GET()
+            self.send_response(200)
+            self.send_header("Content-Length", length.format(n=len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+
+    handler = type("Odd", (Odd,), {"body": body})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=True,
+                                base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (folder / "ratings.dat").is_file()
+
+
+def test_a_cached_zip_damaged_inside_says_to_remove_it_to_download_again(served, tmp_path) -> None:
+    # Its end record whole, one member's bytes changed: found only when unpacked, and said
+    # with no way out (a release checked by its published md5 is trusted as placed).
+    root, _, _ = served
+    cache = tmp_path / "c"
+    cache.mkdir()
+    with zipfile.ZipFile(root / "ml-10m.zip") as src, zipfile.ZipFile(cache / "ml-10m.zip", "w") as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info.filename), compress_type=zipfile.ZIP_STORED)
+    data = bytearray((cache / "ml-10m.zip").read_bytes())
+    with zipfile.ZipFile(cache / "ml-10m.zip") as z:
+        ratings = z.getinfo("ml-10M100K/ratings.dat")
+        at = ratings.header_offset + 30 + len(ratings.filename) + ratings.compress_size // 2
+    data[at] ^= 0xFF
+    (cache / "ml-10m.zip").write_bytes(bytes(data))
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-10m", cache_dir=cache, progress=False)
+    assert str(e.value).startswith(f"{cache / 'ml-10m.zip'}: not a readable zip file (Bad CRC-32")
+    assert str(e.value).endswith("; remove it to download again")
+    assert not (cache / "ml-10m").exists()

@@ -210,8 +210,13 @@ def fetch(
         raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/; remove it to download again")
     # A copy another process finished while this one downloaded is kept, not swapped out
     # under its readers; a damaged one (a file deleted since) is replaced.
-    extract(archive, root / rel.name, keep=None if lacking or replaced else lambda folder: (folder / rel.folder).is_dir(),
-            stamp=True)
+    try:
+        extract(archive, root / rel.name, stamp=True,
+                keep=None if lacking or replaced else lambda folder: (folder / rel.folder).is_dir())
+    except DataError as e:  # (damage found only when unpacked: a bad CRC of one member)
+        if not str(e).startswith(f"{archive}: not a readable zip file"):
+            raise
+        raise DataError(f"{e}; remove it to download again") from None
     return root / rel.name / rel.folder
 
 
@@ -401,6 +406,25 @@ def _sweep_stale(root: Path, rel: Release) -> None:
     sweep_stale_temps(root / rel.name / ZIP_STAMP)  # (a record of the files' times, rewritten)
 
 
+def _in_folder(base: str, name: str) -> str:
+    """The address of the file ``name`` in the folder at ``base``, a query kept after it
+    (a mirror's signed address: ``https://host/ml?token=x`` gives ``https://host/ml/NAME?token=x``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{name}"))
+
+
+def _length(value: str | None) -> int | None:
+    """A ``Content-Length`` header's number of bytes, or ``None`` where it gives none that
+    reads as one (``abc``; two that differ), as ``http.client`` reads it; the same number
+    given twice (``5, 5``, from a proxy) is that number."""
+    said = {v.strip() for v in (value or "").split(",")}
+    if len(said) != 1 or not (one := said.pop()).isascii() or not one.isdigit():
+        return None
+    return int(one) or None
+
+
 def _url_fault(base: str) -> str | None:
     """What makes ``base`` (``http://``, ``https://`` or ``file:``) no address at all, or
     ``None``: a bad IPv6 bracket or port, a space, a ``file://HOST/`` naming a host."""
@@ -411,7 +435,11 @@ def _url_fault(base: str) -> str | None:
         _ = parts.port  # (read to be checked: a port past 65535 or not a number raises)
     except ValueError as e:
         return f"not an address ({e})"
+    if parts.fragment or base.endswith("#"):
+        return "a fragment (#...) is never sent to the server"
     if parts.scheme.lower() == "file":  # (a folder of this machine, as urllib opens it: spaces and all)
+        if parts.query or "?" in base:
+            return "a folder of this machine has no query (?...)"
         import socket
 
         here = {"", "localhost", "127.0.0.1", "[::1]", socket.gethostname().lower(), socket.getfqdn().lower()}
@@ -443,17 +471,17 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                           "with http://, https:// or file:")
     if (fault := _url_fault(base)) is not None:  # (as a typo: it read as a network that is down)
         raise ConfigError(f"{named} {base!r}: {fault}; give the address of the folder holding {rel.zip_name}")
-    url = f"{base}/{rel.zip_name}"
+    url = _in_folder(base, rel.zip_name)
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
     else:
         # No sha256 is known for this release: GroupLens publishes <zip>.md5 beside it.
-        algorithm, expected = "md5", _published_md5(rel, url, root)
+        algorithm, expected = "md5", _published_md5(rel, _in_folder(base, f"{rel.zip_name}.md5"), root)
     try:
         with atomic_path(archive) as tmp:
             digest = hashlib.new(algorithm)
             with _open(rel, url, root) as response, _CacheFile(tmp, root, rel.zip_name) as out:
-                total = int(response.headers.get("Content-Length") or 0) or None
+                total = _length(response.headers.get("Content-Length"))
                 kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
                 bar = _bar(total, rel.zip_name, progress)
                 got = 0
@@ -562,19 +590,20 @@ def _open(rel: Release, url: str, root: Path):
 
 
 def _published_md5(rel: Release, url: str, root: Path) -> str:
+    """The md5 GroupLens publishes at ``url`` (the zip's address with ``.md5`` after its name)."""
     try:
-        with _open(rel, url + ".md5", root) as response:
+        with _open(rel, url, root) as response:
             text = response.read(4096).decode("ascii", "replace")
     except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
-        raise DownloadFailed(_offline_message(rel, root, f"download of {url}.md5 failed: {_reason(e)}")) from None
+        raise DownloadFailed(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
     # A proxy's or a login page: any hex in it is no checksum. (Told by what it holds: a
     # server may send a plain .md5 file as text/html.)
     if re.match(r"\s*<", text):
-        raise DownloadFailed(_offline_message(rel, root, f"{url}.md5 sent a web page, not the checksum file (a "
+        raise DownloadFailed(_offline_message(rel, root, f"{url} sent a web page, not the checksum file (a "
                                                          "proxy's or a login page?)"))
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
     if not found:
-        raise DataError(f"{url}.md5: no md5 checksum in the published file")
+        raise DataError(f"{url}: no md5 checksum in the published file")
     return found.group(0).lower()
 
 
