@@ -466,6 +466,26 @@ def test_a_user_measured_on_several_splits_is_one_draw_in_the_standard_error():
     assert apart["se"] == pytest.approx(alone["se"] / np.sqrt(2), rel=0.02)
 
 
+def test_splits_of_one_person_each_give_no_standard_error_and_the_table_says_n_a():
+    # Each seed's one test user is its own mean: the error came out 0.0000 (differences
+    # that varied over the seeds), or nan with one person in all, printed "± nan".
+    from cinerec.studies import leaderboard_rows
+
+    one = paired_errors([[0.5], [1.2], [0.9]], [[0.4], [0.3], [0.8]], [[1.0]] * 3, "rmse",
+                        users=[[3], [4], [3]])
+    assert one["diff"] == pytest.approx(np.mean([0.1, 0.9, 0.1])) and np.isnan(one["se"])
+    assert np.isnan(paired_folds([[0.5], [0.2, 0.3]], [[0.4], [0.1, 0.1]])["se"])
+    assert paired_folds([[0.5, 0.1], [0.2, 0.3]], [[0.4, 0.3], [0.1, 0.1]])["se"] > 0
+    board = {"seeds": [0, 1, 2], "metric": "rmse", "direction": "minimize", "protocol": "ratings-random",
+             "protocol_options": {}, "best_model": "a", "models": [
+                 {"label": "a", "model": "a", "metrics": {"rmse": {"mean": 0.5, "sd": 0.1}}, "vs_best": None,
+                  "seconds_fit": 0.1},
+                 {"label": "b", "model": "b", "metrics": {"rmse": {"mean": 0.9, "sd": 0.1}},
+                  "vs_best": {**one, "se": None}, "seconds_fit": 0.1}]}
+    rows = leaderboard_rows(board)[2]
+    assert rows[1][-2] == f"{one['diff']:+.4f} ± n/a", rows
+
+
 def test_per_user_values_say_whose_they_are(ml100k_dir):
     from cinerec.data import load
     from cinerec.evaluation.protocols import get_protocol

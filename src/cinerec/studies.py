@@ -1122,7 +1122,8 @@ def paired_folds(a: Sequence[Any], b: Sequence[Any], *, lower: bool = False,
         if keep.any():
             terms.append((d[keep] - d[keep].mean()) / (keep.sum() * len(parts)))
             who.append(u[keep])
-    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms else float("nan")
+    few = any(p["n"] < 2 for p in parts)  # (a split of one user: its spread unseen, not nil)
+    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms and not few else float("nan")
     return {"diff": float(np.mean([p["diff"] for p in parts])), "se": se,
             **{k: int(sum(p[k] for p in parts)) for k in ("n", "wins", "losses", "ties")}}
 
@@ -1152,6 +1153,7 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
     import numpy as np
 
     diffs, terms, who, per_user = [], [], [], []
+    few = False
     for va, vb, n, ids in zip(a, b, counts, _users_of(a, users)):
         va, vb, n = (np.asarray(x, dtype=np.float64) for x in (va, vb, n))
         keep = (n > 0) & ~np.isnan(va) & ~np.isnan(vb)
@@ -1161,11 +1163,12 @@ def paired_errors(a: Sequence[Any], b: Sequence[Any], counts: Sequence[Any], met
         scale = 1.0 / (np.sqrt(ea.sum() / total) + np.sqrt(eb.sum() / total)) if metric == "rmse" else 1.0
         d = (ea - eb) / total * scale
         diffs.append(d.sum())
+        few = few or len(d) < 2  # (one user's term is its own mean: no spread to see, not none there)
         terms.append((d - d.mean()) / len(a))  # a sum over users: each term's spread about the mean term
         who.append(ids[keep])
         per_user.append(va - vb)
     u = np.concatenate(per_user) if per_user else np.zeros(0)
-    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms else float("nan")
+    se = _clustered_se(np.concatenate(terms), np.concatenate(who)) if terms and not few else float("nan")
     return {"diff": float(np.mean(diffs)), "se": se, "n": len(u),
             "wins": int((u < 0).sum()), "losses": int((u > 0).sum()), "ties": int((u == 0).sum())}
 
@@ -1967,10 +1970,16 @@ def leaderboard_rows(board: Mapping[str, Any]) -> tuple[str, list[str], list[lis
     for row in board["models"]:
         vs = row["vs_best"]
         cmp_cell = "best" if row["label"] == board["best_model"] else "-" if vs is None else \
-            f"{vs['diff']:+.4f} ± {vs['se']:.4f}"
+            f"{vs['diff']:+.4f} ± {_se_said(vs['se'])}"
         label = row["label"] + ("" if row["label"] == row["model"] else f" ({row['model']})")
         rows.append([label, *(_pm(row["metrics"].get(c), n) for c in cols), cmp_cell, f"{row['seconds_fit']:.1f}"])
     return title, head, rows
+
+
+def _se_said(se: float | None) -> str:
+    """A paired difference's standard error in a table: ``n/a`` where the splits held too
+    few people to measure one (``None`` in JSON, ``nan`` before)."""
+    return "n/a" if se is None or se != se else f"{se:.4f}"
 
 
 def best_giving(board: Mapping[str, Any], metric: str) -> str | None:
