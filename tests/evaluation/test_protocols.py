@@ -1067,6 +1067,23 @@ def test_a_model_that_scores_every_movie_alike_is_said_to_have_learned_nothing()
             assert not [n for n in figure_notes(prepared, create(fine).fit(prepared.train)) if "same score" in n]
 
 
+def test_a_model_without_a_learning_rate_is_not_told_its_learning_rate_was_too_large():
+    # EASE fitted where no one rated two movies scores every movie 0: the note blamed a
+    # learning rate it has none of.
+    from cinerec.data.dataset import Interactions
+    from cinerec.evaluation.protocols import figure_notes
+
+    ds = small_dataset()
+    prepared = get_protocol("loo-full").prepare(ds, 0)
+    t = prepared.train
+    first = np.unique(t.users, return_index=True)[1]  # one row of each person
+    alone = Interactions(t.users[first], t.items[first], t.ratings[first], t.timestamps[first], t.n_users, t.n_items)
+    said = [n for n in figure_notes(prepared, create("ease").fit(alone)) if "same score" in n]
+    assert len(said) == 1 and "learning rate" not in said[0], said
+    assert said[0].endswith("it found nothing in this data to tell movies apart for them (they rated nothing in the "
+                            "training part, or no one rated two of its movies)")
+
+
 def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
     # A household of five: HR@10 0.2000 was one hit, printed as any other figure.
     from cinerec.evaluation.protocols import few_measured

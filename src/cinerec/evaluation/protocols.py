@@ -1044,9 +1044,13 @@ def scores_alike(prepared: Prepared, model: Recommender) -> list[str]:
     alike = spread <= 1e-6 * np.maximum(size, 1.0)
     if alike.sum() < 0.9 * len(users):
         return []
+    # (a model with no learning rate, EASE's or item-kNN's, has no training to break down: the data
+    # gave it nothing, as people with no rating in the training part, or no movie two people rated)
+    why = ("its training broke down (too large a learning rate?) or found nothing in this data"
+           if hasattr(model.config, "lr") else "it found nothing in this data to tell movies apart for them (they "
+           "rated nothing in the training part, or no one rated two of its movies)")
     return [f"{model.name}: gives every movie the same score for {int(alike.sum())} of the {len(users)} people looked "
-            "at, so these figures are the order its ties fall in, not anything it learned; its training broke down "
-            "(too large a learning rate?) or found nothing in this data"]
+            f"at, so these figures are the order its ties fall in, not anything it learned; {why}"]
 
 
 def ks_left_out(prepared: Prepared) -> list[str]:
