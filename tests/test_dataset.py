@@ -180,3 +180,16 @@ def test_a_lone_surrogate_is_an_unknown_text_id_not_an_encoding_error():
     assert ids.get("\ud800") is None and ids.get("é") == 1
     with pytest.raises(NotFoundError, match=r"unknown movie id '\\ud800'"):
         ids.index(["a", "\ud800"])
+
+
+def test_a_data_line_says_one_movie_and_one_user_in_the_singular(tmp_path, capsys):
+    # "6 ratings, 6 users, 1 movies" on the data: line, and "1 users measured" in a report.
+    from cinerec.cli import main
+    from cinerec.data.dataset import sizes_said
+
+    assert sizes_said(1, 1, 1) == "1 rating, 1 user, 1 movie"
+    assert sizes_said(100_000, 943, 1_682) == "100,000 ratings, 943 users, 1,682 movies"
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},m1,{1 + u % 5}\n" for u in range(6)))
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol",
+                 "ratings-random"]) == 0
+    assert f"data: {tmp_path / 'log.csv'}: 6 ratings, 6 users, 1 movie;" in capsys.readouterr().err

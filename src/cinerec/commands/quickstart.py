@@ -69,7 +69,7 @@ def quickstart(
     from cinerec.errors import ConfigError, TooFewUnseen, unknown_name
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_said
-    from cinerec.data.dataset import reading_notes, synthetic_list_notes, synthetic_notes
+    from cinerec.data.dataset import reading_notes, sizes_said, synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -113,7 +113,7 @@ def quickstart(
             say(step_said(step), quiet)
         record = data_record(source or {"source": label}, dataset, filters, transforms)
         d = dataset.describe()
-        counted = f"data: {label}: {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies"
+        counted = f"data: {label}: {sizes_said(d['ratings'], d['users'], d['items'])}"
         say(counted, quiet)
 
         prepared = {}
@@ -390,6 +390,7 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
 
 def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
             notes: list[str], negatives: int, measured: list[str], steps: Sequence[Any] = ()) -> str:
+    from cinerec.data.dataset import sizes_said
     from cinerec.data.filters import step_lines
 
     below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
@@ -397,7 +398,7 @@ def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_
     filtered = "".join(f"{line}\n" for line in step_lines(steps)) + "\n" if steps else ""
     return (
         "# cinerec quickstart\n\n"
-        f"Data: {label} — {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies"
+        f"Data: {label} — {sizes_said(d['ratings'], d['users'], d['items'])}"
         f"{' (after the filters below)' if steps else ''}.\n\n"
         f"{filtered}"
         f"Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among {negatives} "

@@ -630,6 +630,16 @@ class Dataset:
             raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun, singular for one (``1 movie``, ``2,000 ratings``)."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def sizes_said(ratings: int, users: int, movies: int) -> str:
+    """``100,000 ratings, 943 users, 1,682 movies``, as the ``data:`` lines say a dataset's size."""
+    return f"{counted(ratings, 'rating')}, {counted(users, 'user')}, {counted(movies, 'movie')}"
+
+
 def synthetic_words(dataset: Dataset) -> str:
     """`` (SYNTHETIC, shaped like ml-1m)`` after the data's name where it is a synthetic
     release (``cinerec data synthesize``), else nothing: the runs and reports made from one
