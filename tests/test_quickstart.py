@@ -334,6 +334,20 @@ def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_pat
     assert "--negatives 3" not in err and not (tmp_path / "run").exists()
 
 
+def test_a_log_too_small_for_ten_negatives_is_sent_where_it_can_be_measured(tmp_path, capsys):
+    # It ended at "the data holds only 20 movies", with no way out quickstart takes.
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5}\n" for u in range(30) for i in range(20) if (u * 7 + i) % 3))
+    assert main(["quickstart", "--data", str(tmp_path / "log.csv"), "--model", "popularity",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        "the data holds only 20 movies; quickstart ranks each held-out movie among at least 10 the person has not "
+        "rated: measure this data with cinerec evaluate --protocol loo-full, or loo-sampled with --protocol-option "
+        "n_negatives=N"), err
+    assert not (tmp_path / "run").exists()
+
+
 def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, capsys, ml100k_dir):
     # evaluate, train and run said it under their figures; quickstart only in its data: line.
     from cinerec.data.synthetic import write_release

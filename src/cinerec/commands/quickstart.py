@@ -66,7 +66,7 @@ def quickstart(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.errors import ConfigError, TooFewUnseen, unknown_name
+    from cinerec.errors import ConfigError, DataError, TooFewUnseen, unknown_name
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_said
     from cinerec.data.dataset import reading_notes, sizes_said, synthetic_list_notes, synthetic_notes
@@ -123,6 +123,10 @@ def quickstart(
             try:
                 prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
             except TooFewUnseen as e:
+                if e.fewer < MIN_NEGATIVES and e.only_way:  # (no count it takes, no filter to loosen: say where to go)
+                    raise DataError(f"{e.base}; quickstart ranks each held-out movie among at least {MIN_NEGATIVES} "
+                                    "the person has not rated: measure this data with cinerec evaluate --protocol "
+                                    "loo-full, or loo-sampled with --protocol-option n_negatives=N") from None
                 raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
             say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
