@@ -330,3 +330,16 @@ def test_a_log_of_one_person_is_refused_for_what_it_is(tmp_path, capsys, protoco
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "mine.csv' holds the ratings of one person ('me'): a recommender learns from what other people rated" in err
     assert err.strip().endswith("cinerec recommend --run RUN --ratings ID=STARS,...")
+
+
+def test_people_whose_lists_hold_every_movie_left_are_counted_in_a_note(capsys, tmp_path):
+    # K = 10 is refused only past the median person's movies left to rank: five people
+    # with 9 left each scored a hit whatever the model, without a word.
+    rows = [(u, i, 3 + (u + i) % 3, 10**9 + 1000 * u + i) for u in range(20) for i in range(2 if u < 15 else 4)]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(f"u{u},m{(u + i) % 12},{r},{t}\n"
+                                                                        for u, i, r, t in rows))
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "loo-full",
+                 "--protocol-option", "ks=[1,10]"]) == 0
+    out = capsys.readouterr().out
+    assert ("note: 5 of the 20 people measured have 10 or fewer movies left to rank: their lists of K = 10 hold every "
+            "one, so the figures at K = 10 count a hit for them whatever the model") in out, out

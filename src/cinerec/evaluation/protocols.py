@@ -947,7 +947,7 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
             + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
-            + scores_alike(prepared, model) + few_measured(prepared))
+            + scores_alike(prepared, model) + lists_hold_all(prepared) + few_measured(prepared))
 
 
 def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
@@ -1063,6 +1063,23 @@ def ks_left_out(prepared: Prepared) -> list[str]:
     # (no count of movies: it differs from seed to seed, and a study says the line once)
     return [f"K = {', '.join(map(str, out))} left out: a list that long would hold every movie the median user has "
             f"left to rank; measured at K = {', '.join(map(str, prepared.ks))}"]
+
+
+def lists_hold_all(prepared: Prepared) -> list[str]:
+    """A line where some people measured by full ranking have no more movies left to rank
+    than K (10, else the largest K measured): their list holds every one, a hit whatever
+    the model. K is refused only past the median person's (:meth:`Protocol._ks_within`),
+    so the rest were counted in the figures without a word."""
+    ks = prepared.ks or tuple(prepared.protocol.ks)  # (none of its own: the protocol's, all measured)
+    if not isinstance(prepared.protocol, (LooFull, RandomFull)) or not len(prepared.users) or not ks:
+        return []
+    k = 10 if 10 in ks else max(ks)
+    left = prepared.train.n_items - np.diff(prepared.excluded.indptr)[prepared.users]
+    n = int((left <= k).sum())
+    if not n:
+        return []
+    return [f"{n:,} of the {len(left):,} people measured have {k} or fewer movies left to rank: their lists of "
+            f"K = {k} hold every one, so the figures at K = {k} count a hit for them whatever the model"]
 
 
 def untimed(prepared: Prepared) -> list[str]:
