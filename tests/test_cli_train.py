@@ -1031,6 +1031,40 @@ def test_a_tuned_model_that_is_not_neural_is_fitted_once(small_data, tmp_path, c
     assert open_run(out).model("ease").config.regularization == chosen
 
 
+def test_a_tuned_neural_model_is_trained_once_on_the_training_part(small_data, tmp_path, monkeypatch):
+    # The search fitted its winner on the training part, then train threw that model away
+    # and trained it again with checkpoints; run.json's tuning.seconds_fit was the first's.
+    from cinerec.models.neural import NeuralRecommender
+
+    sizes = []
+    real = NeuralRecommender.fit
+
+    def counted(self, train, *args, **kwargs):
+        sizes.append(len(train))
+        return real(self, train, *args, **kwargs)
+
+    monkeypatch.setattr(NeuralRecommender, "fit", counted)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "gmf", "--set", "epochs=1", "--tune", "2",
+                 "--protocol", "loo-full", "--out", str(out), "-q"]) == 0
+    meta, metrics = read_json(out / "run.json"), read_json(out / "metrics.json")
+    assert len(sizes) == 3 and sizes[0] == sizes[1] < sizes[2], sizes  # two trials on the carve-out, one fit
+    assert metrics["gmf"]["seconds_fit"] == meta["tuning"]["seconds_fit"] > 0
+    chosen = meta["tuning"]["settings"]
+    assert {k: getattr(open_run(out).model("gmf").config, k) for k in chosen} == chosen
+    assert meta["tuning"]["held"] == {}
+
+
+def test_settings_held_out_of_a_search_are_recorded_with_their_values(small_data, tmp_path, capsys):
+    # The line said "regularization = 50 kept as given"; --json and run.json's record did not.
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--set", "regularization=50", "--tune", "2",
+                 "--protocol", "loo-full", "--out", str(out), "-q", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert read_json(out / "run.json")["tuning"]["held"] == {"regularization": 50.0}
+    assert said["tuning"]["held"] == {"regularization": 50.0} and "regularization" not in said["tuning"]["settings"]
+
+
 def test_a_train_refused_for_a_full_disk_leaves_no_folder_behind(small_data, tmp_path, capsys, monkeypatch):
     # Its mark's empty ".cinerec-train.new" was left in the folder it made, which run and
     # quickstart then refused as a folder holding files of no run.

@@ -127,6 +127,8 @@ class Tuned:
         scored: how many held-out validation figures each trial was scored on: the
             carve-out's users under a ranking protocol, its ratings under a rating one
             (0: not known, a record written before it was kept).
+        held: the settings of the search space kept as given (``hold``: the command
+            line's ``--set`` and ``--config``), with their values: every trial ran with them.
     """
 
     model: Any
@@ -140,6 +142,7 @@ class Tuned:
     screened: bool = False
     seconds_fit: float = 0.0
     scored: int = 0
+    held: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, for ``--json`` and ``run.json``."""
@@ -147,7 +150,8 @@ class Tuned:
                 "direction": self.direction, "value": self.value, "default_value": self.default_value,
                 "n_trials": len(self.trials), "n_pruned": self.n_pruned, "trials": self.trials,
                 "seconds": self.seconds, "screened": self.screened, "seconds_fit": self.seconds_fit,
-                "n_scored": self.scored, "n_diverged": sum(t.get("state") == "diverged" for t in self.trials)}
+                "n_scored": self.scored, "n_diverged": sum(t.get("state") == "diverged" for t in self.trials),
+                "held": self.held}
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], model: Any) -> "Tuned":
@@ -157,7 +161,7 @@ class Tuned:
                    float(record.get("value", math.nan)), float(record.get("default_value", math.nan)),
                    list(record.get("trials", [])), float(record.get("seconds", 0.0)),
                    bool(record.get("screened", False)), float(record.get("seconds_fit", 0.0)),
-                   int(record.get("n_scored", 0)))
+                   int(record.get("n_scored", 0)), dict(record.get("held") or {}))
 
     @property
     def n_pruned(self) -> int:
@@ -283,6 +287,7 @@ def tune(
     pruner: Any = None,
     warm_start: bool = True,
     hold: Collection[str] = (),
+    fit: bool = True,
 ) -> Tuned:
     """Search model ``name``'s settings on a carve-out of the training data; fit the best.
 
@@ -313,10 +318,13 @@ def tune(
             previous trial's model, when the model accepts it (ALS: same factor count).
         hold: settings of ``base`` kept as they are: taken out of the search space
             (the command line's ``--set`` and ``--config`` settings).
+        fit: fit the chosen settings on ``train``; ``False`` leaves the model unfitted
+            (and ``seconds_fit`` 0) for a caller that trains it its own way (``cinerec
+            train``: with checkpoints to resume from).
 
     Returns:
         A :class:`Tuned`; its model is fitted on ``train`` (with ``valid``) with the chosen
-        settings.
+        settings, unless ``fit`` is false.
 
     Raises:
         ConfigError: no budget, a zero budget, an empty space (or one ``hold`` empties),
@@ -530,12 +538,15 @@ def tune(
             best, value = dict(first), default_value
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
-    model = _with_features(create(name, {**fixed, **best}), data).fit(train, holdout)
+    model = _with_features(create(name, {**fixed, **best}), data)
+    if fit:
+        model.fit(train, holdout)
     model.searched_ = True  # (its notes then send no one to a search: this one ran)
     # What each trial's figure stands on: the carve-out's people (ranking) or ratings.
     scored = len(valid.test) if valid.protocol.needs_ratings else len(valid.users)
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
-                 time.perf_counter() - start - seconds, scored)
+                 time.perf_counter() - start - seconds if fit else 0.0, scored,
+                 {key: fixed.get(key, fields[key]) for key in held})
 
 
 @contextlib.contextmanager
@@ -580,7 +591,7 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
 
 def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: Any, trials: int | None,
                   minutes: float | None, seed: int, base: Mapping[str, Any] | None = None,
-                  hold: Collection[str] = (), valid: Any = None) -> Tuned:
+                  hold: Collection[str] = (), valid: Any = None, fit: bool = True) -> Tuned:
     """:func:`tune` with a progress bar: each trial, its figure and the best so far; a
     pruned trial shows as ``pruned`` with its last epoch's figure."""
     from cinerec.progress import bar
@@ -596,7 +607,7 @@ def tune_with_bar(name: str, dataset: Any, protocol: Any, *, label: str, train: 
             b.set_postfix(trial=shown, best=f"{best:.4f}", pruned=pruned, **({"diverged": diverged} if diverged else {}))
 
         return tune(name, dataset, protocol, train=train, valid=valid, trials=trials, minutes=minutes,
-                    seed=seed, base=base, progress=step, hold=hold)
+                    seed=seed, base=base, progress=step, hold=hold, fit=fit)
 
 
 def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any, progress: Any,

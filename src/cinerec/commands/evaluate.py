@@ -93,15 +93,17 @@ def evaluate(
             print(f"note: {line}")
 
 
-def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool, held: list[str]) -> Any:
+def _tune(model: Any, dataset: Any, prepared: Any, trials: int, seed: int, quiet: bool, held: list[str],
+          fit: bool = True) -> Any:
     """``--tune``: search ``model``'s settings on the protocol's carve-out of the training part,
-    those ``held`` (given by ``--set`` and ``--config``) kept as they are."""
+    those ``held`` (given by ``--set`` and ``--config``) kept as they are; ``fit``: the
+    chosen settings fitted on the training part too (see :func:`cinerec.tuning.tune`)."""
     from cinerec.commands.show import say
     from cinerec.tuning import tune_with_bar
 
     tuned = tune_with_bar(model.name, dataset, prepared.protocol, label=model.name, train=prepared.train,
                           valid=prepared.valid, trials=trials, minutes=None, seed=seed,
-                          base=model.config.to_dict(), hold=held)
+                          base=model.config.to_dict(), hold=held, fit=fit)
     say(tuned_line(tuned, held), quiet)
     return tuned
 

@@ -135,11 +135,13 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             from cinerec.commands.evaluate import _tune, _with
 
             # Said on stderr while a --json answer is made; otherwise printed with the table.
-            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main or not json, held)
-            # A neural winner is trained again, keeping checkpoints to resume from; any other
-            # is the search's own, fitted on this split already (not fitted a second time).
-            recommender = _with(recommender, tuned.settings) if isinstance(recommender, NeuralRecommender) \
-                else tuned.model
+            # A neural winner is trained below, keeping checkpoints to resume from (the search
+            # leaves it unfitted: it was trained twice); any other is the search's own, fitted
+            # on this split already.
+            neural = isinstance(recommender, NeuralRecommender)
+            tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not main or not json, held,
+                          fit=not neural)
+            recommender = _with(recommender, tuned.settings) if neural else tuned.model
             if main:  # kept beside the checkpoints: a killed run resumed goes on with it, and records it
                 _mark(out, {**asked, "model": recommender.name, "tuning": tuned.to_dict()})
         searched = tuned is not None and recommender is tuned.model  # (fitted by the search, features and all)
@@ -153,6 +155,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             say(_resumed_words(path, done, start, n_epochs), quiet or not main)
         if searched and tuned is not None:  # its fit's time, the search's
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
+        elif tuned is not None:  # (the winner trained here: its time, not none, in the search's record)
+            tuned = dataclasses.replace(tuned, seconds_fit=result.seconds_fit)
         notes, floor = flags.popularity_floor(prepared, result)
     if not main:
         return
@@ -169,7 +173,9 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         **({} if prepared.protocol.needs_ratings else {"below_popularity": notes}),
         # Results depend on how many processes trained (each takes its share of a batch).
         "processes": distributed_context().world,
-        **({"tuning": tuned.to_dict()} if tuned else {"tuning": earlier} if earlier is not None else {}),
+        # (a resumed run's winner: trained here, so its fit's time is this run's)
+        **({"tuning": tuned.to_dict()} if tuned else
+           {"tuning": {**earlier, "seconds_fit": result.seconds_fit}} if earlier is not None else {}),
         **({"training": _training(recommender)} if history and "epoch" in history[0] else {}),
     }
     metrics = {recommender.name: {**result.metrics, "n_users": result.n_users, "seconds_fit": result.seconds_fit,
