@@ -83,6 +83,24 @@ def test_confidence_follows_the_paper():
     np.testing.assert_allclose(cb.data, 3.0)
 
 
+def test_a_rating_of_zero_is_a_movie_seen_at_the_least_confidence():
+    # The bottom of a scale from 0 (a thumbs-down, 1 star as 0 of 100) was dropped as no
+    # interaction, binary = true or not: not learnt from, and someone new who gave only
+    # such ratings got the most rated movies, every score 0.
+    import scipy.sparse as sp
+
+    x = sp.csr_matrix((np.array([0.0, 1.0, -1.0], np.float32), (np.zeros(3, int), np.arange(3))), shape=(1, 4))
+    np.testing.assert_allclose(ALS(ALSConfig(confidence=16.0, binary=True))._confidence(x).data, [17.0] * 3)
+    x = sp.csr_matrix((np.array([0.0, 2.0], np.float32), (np.zeros(2, int), np.arange(2))), shape=(1, 4))
+    assert ALS(ALSConfig(confidence=16.0))._confidence(x).data.tolist() == [1.0, 33.0]
+    b = two_blocks()
+    zeros = Interactions(b.users, b.items, np.zeros(len(b), np.float32), b.timestamps, b.n_users, b.n_items)
+    model = create("als", {"factors": 2, "epochs": 10, "regularization": 0.1}).fit(zeros)
+    assert np.abs(model.score(np.arange(3))).max() > 0.1
+    low = sp.csr_matrix((np.zeros(2, np.float32), ([0, 0], [0, 1])), shape=(1, b.n_items))
+    assert np.abs(model.score_history(low)).max() > 0.1
+
+
 def test_recency_half_life_halves_the_confidence_part_per_fraction_of_the_users_span():
     day = 86400
     # User 0 spans days 0..10, so recency_half_life=0.2 is a half-life of 2 days: movies

@@ -142,13 +142,14 @@ class ALS(IndexedRecommender):
                             f"as confidences; make them plain events ({said('--implicit', 'Filters(implicit=True)')}, "
                             f"or {said('--liked-threshold STARS', 'Filters(liked_threshold=STARS)')} to keep the liked "
                             f"ones) or set {self.settings_path}binary = true")
-        stored = c.data != 0  # a zero rating is no interaction
-        r = stored.astype(np.float32) if self.config.binary else c.data
+        # Every stored cell is a movie seen, a rating of 0 too (the bottom of a scale from 0,
+        # a thumbs-down): it weighs 1, the least a seen movie weighs; it was dropped as no
+        # interaction, binary = true or not.
+        r = np.ones(c.nnz, dtype=np.float32) if self.config.binary else c.data
         if decay is not None:
             r = r * decay.data.astype(np.float32)
         with np.errstate(over="ignore"):  # (too large a confidence: the fit says so in one line)
-            c.data = np.where(stored, 1.0 + self.config.confidence * r, 0.0).astype(np.float32)
-        c.eliminate_zeros()
+            c.data = (1.0 + self.config.confidence * r).astype(np.float32)
         return c
 
     def _decay(self, train: Interactions) -> sp.csr_matrix | None:
