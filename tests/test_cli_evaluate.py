@@ -343,3 +343,21 @@ def test_people_whose_lists_hold_every_movie_left_are_counted_in_a_note(capsys, 
     out = capsys.readouterr().out
     assert ("note: 5 of the 20 people measured have 10 or fewer movies left to rank: their lists of K = 10 hold every "
             "one, so the figures at K = 10 count a hit for them whatever the model") in out, out
+
+
+def test_the_data_line_and_json_name_the_rating_scale(capsys, tmp_path):
+    # An RMSE of 23 was printed with nothing saying the ratings run from 0 to 100.
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{25 * ((u + i) % 5)}\n" for u in range(30) for i in range(12) if (u + i) % 3))
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol",
+                 "ratings-random", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"data: {tmp_path / 'log.csv'}: 240 ratings (0 to 100), 30 users, 12 movies;" in captured.err
+    assert json.loads(captured.out)["dataset"]["rating_scale"] == [0.0, 100.0]
+    (tmp_path / "events.csv").write_text("user,item\n" + "".join(
+        f"u{u},m{i}\n" for u in range(30) for i in range(12) if (u + i) % 3))
+    assert main(["evaluate", "--data", str(tmp_path / "events.csv"), "--model", "popularity", "--protocol",
+                 "loo-full", "--protocol-option", "ks=[1]", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"data: {tmp_path / 'events.csv'}: 240 ratings, 30 users, 12 movies;" in captured.err
+    assert json.loads(captured.out)["dataset"]["rating_scale"] is None

@@ -192,4 +192,4 @@ def test_a_data_line_says_one_movie_and_one_user_in_the_singular(tmp_path, capsy
     (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},m1,{1 + u % 5}\n" for u in range(6)))
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol",
                  "ratings-random"]) == 0
-    assert f"data: {tmp_path / 'log.csv'}: 6 ratings, 6 users, 1 movie;" in capsys.readouterr().err
+    assert f"data: {tmp_path / 'log.csv'}: 6 ratings (1 to 5), 6 users, 1 movie;" in capsys.readouterr().err

@@ -415,8 +415,9 @@ def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, caps
     # The data line above the table counts what was measured, as the one on stderr does.
     from cinerec.data import load
 
-    d = load(folder).describe()
-    assert f": {d['ratings']:,} ratings, {d['users']:,} users, {d['items']:,} movies\n" in \
+    from cinerec.data.dataset import dataset_sizes
+
+    assert f": {dataset_sizes(load(folder))}\n" in \
         next(line + "\n" for line in out.splitlines() if line.startswith("data: ")), out
 
 

@@ -1385,7 +1385,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
-    from cinerec.data.dataset import reading_notes, sizes_said, synthetic_notes, synthetic_words
+    from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
     from cinerec.tuning import objective, trials_text, tune_with_bar
 
@@ -1420,7 +1420,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     said = re.sub(r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', said)
                 raise DataError(f"{_where(study, ('data',), key)}: {said}") from None
         say(f"data: {study.source}{synthetic_words(dataset)}: "
-            f"{sizes_said(len(dataset.interactions), dataset.n_users, dataset.n_items)}", quiet)
+            f"{dataset_sizes(dataset)}", quiet)
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)

@@ -40,7 +40,7 @@ def evaluate(
     """
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data.dataset import reading_notes, sizes_said, synthetic_notes, synthetic_words
+    from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
 
     # Every name and value is checked before the (slow) data load.
@@ -60,7 +60,7 @@ def evaluate(
                                                default_for=None if protocol else recommender)
         flags.say_filters(record, quiet)
         say(f"data: {data}{synthetic_words(dataset)}: "
-            f"{sizes_said(len(dataset.interactions), dataset.n_users, dataset.n_items)}; {prepared_protocol.describe(dataset)}", quiet)
+            f"{dataset_sizes(dataset)}; {prepared_protocol.describe(dataset)}", quiet)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         tuned = None
         if tune is not None:

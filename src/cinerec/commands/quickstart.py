@@ -69,7 +69,7 @@ def quickstart(
     from cinerec.errors import ConfigError, DataError, TooFewUnseen, unknown_name
     from cinerec.data import apply_filters
     from cinerec.data.filters import step_said
-    from cinerec.data.dataset import reading_notes, sizes_said, synthetic_list_notes, synthetic_notes
+    from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_list_notes, synthetic_notes
     from cinerec.evaluation.protocols import below_popularity, figure_notes, get_protocol
     from cinerec.runs import data_record
     from cinerec.evaluation.report import markdown_table
@@ -112,8 +112,8 @@ def quickstart(
         for step in transforms:
             say(step_said(step), quiet)
         record = data_record(source or {"source": label}, dataset, filters, transforms)
-        d = dataset.describe()
-        counted = f"data: {label}: {sizes_said(d['ratings'], d['users'], d['items'])}"
+        sizes = dataset_sizes(dataset)
+        counted = f"data: {label}: {sizes}"
         say(counted, quiet)
 
         prepared = {}
@@ -188,7 +188,7 @@ def quickstart(
             for r in results:
                 metrics[r.model][r.protocol] = r.to_dict()
             # (the notes under the figures, a synthetic release's among them, as printed)
-            report = _report(label, d, results, best, text, markdown_table, notes, negatives,
+            report = _report(label, sizes, results, best, text, markdown_table, notes, negatives,
                              measured + synthetic_notes(dataset), record.get("transforms", []))
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
@@ -392,9 +392,8 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_table: Any,
+def _report(label: str, sizes: str, results: list, best: str, lists: str, markdown_table: Any,
             notes: list[str], negatives: int, measured: list[str], steps: Sequence[Any] = ()) -> str:
-    from cinerec.data.dataset import sizes_said
     from cinerec.data.filters import step_lines
 
     below = "".join(f"**Below popularity:** {line}.\n\n" for line in notes)
@@ -402,7 +401,7 @@ def _report(label: str, d: dict, results: list, best: str, lists: str, markdown_
     filtered = "".join(f"{line}\n" for line in step_lines(steps)) + "\n" if steps else ""
     return (
         "# cinerec quickstart\n\n"
-        f"Data: {label} — {sizes_said(d['ratings'], d['users'], d['items'])}"
+        f"Data: {label} — {sizes}"
         f"{' (after the filters below)' if steps else ''}.\n\n"
         f"{filtered}"
         f"Protocols (see docs/protocols.md): `loo-sampled` ranks each user's latest movie among {negatives} "

@@ -65,7 +65,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
            columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
-    from cinerec.data.dataset import reading_notes, sizes_said, synthetic_notes, synthetic_words
+    from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.neural import NeuralRecommender
@@ -121,7 +121,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                                                default_for=None if protocol else recommender)
         flags.say_filters(record, quiet or not main)
         say(f"data: {data}{synthetic_words(dataset)}: "
-            f"{sizes_said(len(dataset.interactions), dataset.n_users, dataset.n_items)}; "
+            f"{dataset_sizes(dataset)}; "
             f"{prepared_protocol.describe(dataset)}", quiet or not main)
         prepared = prepared_protocol.prepare(dataset, seed=seed)
         for step in later:
@@ -650,14 +650,14 @@ def _training(model: Any) -> dict[str, Any]:
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
             seconds_epochs: float | None = None, tuned: Any = None, measured: Sequence[str] = (),
             dataset: Any = None, steps: Sequence[Any] = ()) -> str:
-    from cinerec.data.dataset import counted, sizes_said
+    from cinerec.data.dataset import counted, dataset_sizes
     from cinerec.data.filters import step_lines
     from cinerec.evaluation.report import figure_cell, unmeasured_note
     from cinerec.tuning import trials_text
 
     lines = [f"# {name} on {data}", ""]
     if dataset is not None:  # what was read, and what each filter left of it
-        lines += [f"Data: {sizes_said(len(dataset.interactions), dataset.n_users, dataset.n_items)}"
+        lines += [f"Data: {dataset_sizes(dataset)}"
                   f"{' (after the filters below)' if steps else ''}.", ""]
         lines += [*step_lines(steps), ""] if steps else []
     lines += [f"Protocol: {result.label}; {counted(result.n_users, 'user')} measured", "", "| metric | value |", "|---|---|"]

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -635,9 +635,21 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def sizes_said(ratings: int, users: int, movies: int) -> str:
-    """``100,000 ratings, 943 users, 1,682 movies``, as the ``data:`` lines say a dataset's size."""
-    return f"{counted(ratings, 'rating')}, {counted(users, 'user')}, {counted(movies, 'movie')}"
+def sizes_said(ratings: int, users: int, movies: int, scale: Sequence[float] | None = None) -> str:
+    """``100,000 ratings, 943 users, 1,682 movies``, as the ``data:`` lines say a dataset's
+    size; with the rating ``scale`` (lowest, highest), ``100,000 ratings (1 to 5)``: an
+    RMSE of 23 reads otherwise on a scale of 0 to 100."""
+    on = f" ({scale[0]:g} to {scale[1]:g})" if scale is not None else ""
+    return f"{counted(ratings, 'rating')}{on}, {counted(users, 'user')}, {counted(movies, 'movie')}"
+
+
+def dataset_sizes(dataset: "Dataset") -> str:
+    """:func:`sizes_said` of ``dataset``, with its rating scale where it holds ratings (not
+    plain events, nor likes kept by ``--liked-threshold``)."""
+    from cinerec.data.history import is_implicit, rating_scale
+
+    scale = None if is_implicit(dataset) else rating_scale(dataset)
+    return sizes_said(len(dataset.interactions), dataset.n_users, dataset.n_items, scale)
 
 
 def synthetic_words(dataset: Dataset) -> str:

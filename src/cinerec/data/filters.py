@@ -472,10 +472,14 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         ``"log"``), ``release``, ``implicit``, ``official_folds`` (those that still apply)
         and ``folds_dropped_by`` (the step that dropped them), ``filters`` (those that are on),
         ``transforms`` and ``counts`` (``ratings``, ``users``, ``movies`` of the data
-        used). ``export`` and ``serve`` read the saved, already filtered dataset; nothing
+        used), ``rating_scale`` (the lowest and highest rating of its scale as read,
+        kept after ``--liked-threshold``; ``None`` for a log of plain events).
+        ``export`` and ``serve`` read the saved, already filtered dataset; nothing
         filters again.
     """
     from pathlib import Path
+
+    from cinerec.data.history import rating_scale
 
     def read(given: Any) -> str | None:  # "../log.csv" says little once the run folder moves
         if isinstance(given, str):  # a release name read from its copy where one runs: that copy
@@ -502,4 +506,5 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         "filters": filters.to_dict(),
         "transforms": list(transforms),
         "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
+        "rating_scale": None if (scale := rating_scale(dataset)) is None else list(scale),
     }
