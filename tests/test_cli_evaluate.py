@@ -361,3 +361,18 @@ def test_the_data_line_and_json_name_the_rating_scale(capsys, tmp_path):
     captured = capsys.readouterr()
     assert f"data: {tmp_path / 'events.csv'}: 240 ratings, 30 users, 12 movies;" in captured.err
     assert json.loads(captured.out)["dataset"]["rating_scale"] is None
+
+
+def test_a_log_of_zeros_and_ones_is_said_to_be_read_as_stars_from_0_to_1(capsys, tmp_path):
+    # A thumbs-down/up log was read as a scale of 0 to 1 without a word; a person may have
+    # meant likes, which --liked-threshold 1 keeps.
+    (tmp_path / "thumbs.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{(u * i) % 2}\n" for u in range(30) for i in range(12) if (u + i) % 3))
+    argv = ["evaluate", "--data", str(tmp_path / "thumbs.csv"), "--model", "popularity", "--protocol", "loo-full",
+            "--protocol-option", "ks=[1]"]
+    assert main(argv) == 0
+    assert (f"note: the ratings of {tmp_path / 'thumbs.csv'} are 0 and 1 alone: read as stars from 0 to 1, so a 1 is "
+            "liked and a 0 a movie seen and not liked (models of events learn from both as seen); --liked-threshold 1 "
+            "keeps the 1s alone, as likes") in capsys.readouterr().err
+    assert main([*argv, "--liked-threshold", "1"]) == 0
+    assert "0 and 1 alone" not in capsys.readouterr().err

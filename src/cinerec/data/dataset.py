@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cinerec.errors import DataError, NotFoundError
+from cinerec.errors import DataError, NotFoundError, said
 from cinerec.io import atomic_dir
 
 if TYPE_CHECKING:
@@ -738,7 +738,21 @@ def reading_notes(dataset: Dataset) -> list[str]:
     said = time_note(dataset.interactions.timestamps, dataset.info.get("source") or dataset.name) \
         if dataset.info.get("times_in_numbers") else None
     log = [str(note) for note in dataset.info.get("log_notes") or []]  # (a rating or time column left unread)
-    return log + ([said] if said else []) + catalog_notes(dataset)
+    return log + ([said] if said else []) + _thumbs_note(dataset) + catalog_notes(dataset)
+
+
+def _thumbs_note(dataset: Dataset) -> list[str]:
+    """A line when a log's ratings are 0 and 1 alone (thumbs down and up): read as stars
+    on a scale of 0 to 1, which nothing said, where a person may have meant likes."""
+    from cinerec.data.history import is_implicit
+
+    r = dataset.interactions.ratings
+    if not len(r) or is_implicit(dataset) or r.min() != 0 or r.max() != 1 or not ((r == 0) | (r == 1)).all():
+        return []
+    source = dataset.info.get("source") or dataset.name
+    keep = said("--liked-threshold 1", "Filters(liked_threshold=1)")
+    return [f"the ratings of {source} are 0 and 1 alone: read as stars from 0 to 1, so a 1 is liked and a 0 a movie "
+            f"seen and not liked (models of events learn from both as seen); {keep} keeps the 1s alone, as likes"]
 
 
 #: Seconds since 1970 in a year, and of 2100-01-01: a log whose times, read as seconds,
