@@ -229,3 +229,26 @@ def test_item_autorec_movie_vectors_are_centred_so_similarity_separates_movies()
     other = ~same
     np.fill_diagonal(other, False)
     assert sims[same].mean() > 0.3 > sims[other].mean()  # a movie's own group is like it; the other is not
+
+
+def test_a_rating_of_zero_is_read_as_a_rating_not_as_none():
+    # On a scale reaching 0 (a thumbs-down, -2 to 2) AutoRec's input read a 0 as a movie not
+    # rated, and Mult-VAE read someone new's rating of 0 as none (its training rows had it).
+    x = random_ratings()
+    shifted = x.replace(ratings=(x.ratings - 3.0).astype(np.float32))  # -2 to 2
+    assert (shifted.ratings == 0).any()
+    model = create("autorec", {**TINY_AUTOREC, "kind": "user", "epochs": 2}).fit(shifted)
+    net = model.module
+    values, observed = net.matrix.rows(torch.arange(3))
+    lifted = net.inputs(values, observed)
+    assert (lifted[observed] >= 1).all() and (lifted[~observed] == 0).all()
+    none = sp.csr_matrix((1, x.n_items), dtype=np.float32)
+    zero = sp.csr_matrix(([0.0], ([0], [2])), shape=(1, x.n_items))
+    assert not np.allclose(model.score_history(zero), model.score_history(none))
+    # Stars above 0 are read as they are, as before.
+    plain = create("autorec", {**TINY_AUTOREC, "kind": "user", "epochs": 1}).fit(x).module
+    values, observed = plain.matrix.rows(torch.arange(3))
+    assert torch.equal(plain.inputs(values, observed), values)
+    vae = create("multivae", {**TINY_VAE, "epochs": 2}).fit(shifted)
+    one = sp.csr_matrix(([1.0], ([0], [2])), shape=(1, x.n_items))
+    np.testing.assert_allclose(vae.score_history(zero), vae.score_history(one), atol=1e-6)

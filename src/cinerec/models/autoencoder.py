@@ -14,6 +14,7 @@ no dense copy of the whole matrix is ever made (ml-20m would need 15 GB).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -185,6 +186,16 @@ class _AutoRecNet(nn.Module):
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(values))
 
+    def inputs(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """What the encoder reads of rows of ``values`` (``observed``: their stored cells).
+        An input of 0 is a movie not rated: on a scale reaching 0 or below (a thumbs-down,
+        -2 to 2) each rating is lifted so that the lowest reads as 1, or a rating of 0 read
+        as none; a scale above 0 (1 to 5 stars) is read as it is."""
+        low = float(self.low)
+        if not math.isfinite(low) or low > 0:
+            return values
+        return values + (1.0 - low) * observed.to(values.dtype)
+
     def weight_norm(self) -> torch.Tensor:
         squares = ((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
         # A tensor start (not sum's int 0) keeps the result a Tensor; the value is the same.
@@ -272,7 +283,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
     def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         net = self.module
         values, observed = net.matrix.rows(batch[0])
-        recon = net(values)
+        recon = net(net.inputs(values, observed))
         # The weight penalty is shared out over rows so that one epoch sums to the
         # paper's objective; dividing by the batch size keeps the step size independent of it.
         penalty = 0.5 * self.config.regularization * net.weight_norm() * (len(values) / net.n_rows)
@@ -292,15 +303,13 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         dev = net.low.device
         u = torch.as_tensor(users, dtype=torch.int64, device=dev)
         if self.config.kind == "user":
-            values, _ = net.matrix.rows(u)
-            return self._reconstruct(values)
+            return self._reconstruct(net.inputs(*net.matrix.rows(u)))
         # I-AutoRec: reconstruct every movie's column, keep the requested users' entries.
         out = torch.empty((len(u), self.n_items), dtype=torch.float32, device=dev)
         step = 4096
         for start in range(0, self.n_items, step):
             items = torch.arange(start, min(self.n_items, start + step), device=dev)
-            values, _ = net.matrix.rows(items)
-            out[:, start:start + len(items)] = self._reconstruct(values)[:, u].T
+            out[:, start:start + len(items)] = self._reconstruct(net.inputs(*net.matrix.rows(items)))[:, u].T
         return out
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
@@ -314,7 +323,9 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         with torch.no_grad():
             net.eval()
             values = torch.from_numpy(history.toarray()).to(net.low.device)
-            return self._reconstruct(values).cpu().numpy()
+            seen = _history_matrix(history, self.n_items, True, self.name)  # (its stored cells, a 0 too)
+            observed = torch.from_numpy(seen.toarray() > 0).to(net.low.device)
+            return self._reconstruct(net.inputs(values, observed)).cpu().numpy()
 
     def item_vectors(self) -> np.ndarray:
         """Movie vectors: I-AutoRec's hidden code of each movie's ratings column, less the
@@ -331,7 +342,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
                 parts = []
                 for start in range(0, self.n_items, 4096):
                     items = torch.arange(start, min(self.n_items, start + 4096), device=net.low.device)
-                    parts.append(net.encoder(net.matrix.rows(items)[0]).float().cpu())
+                    parts.append(net.encoder(net.inputs(*net.matrix.rows(items))).float().cpu())
                 codes = torch.cat(parts).numpy()
                 rated = self._train().item_counts > 0
                 return codes - (codes[rated].mean(axis=0) if rated.any() else 0.0)
@@ -481,11 +492,13 @@ class MultVAE(NeuralRecommender):
         return net(x)[0].float()
 
     def score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        history = _check_history(history, self.n_items, self.name)
+        # Each movie given is one seen, a rating of 0 too (the bottom of a scale from 0), as
+        # its training rows (Interactions.seen) had it: it was read as none.
+        history = _history_matrix(history, self.n_items, True, self.name)
         net = self.module
         with torch.no_grad():
             net.eval()
-            x = torch.from_numpy((history.toarray() != 0).astype(np.float32)).to(net.steps.device)
+            x = torch.from_numpy(history.toarray()).to(net.steps.device)
             return net(x)[0].float().cpu().numpy()
 
     def item_vectors(self) -> np.ndarray:
