@@ -1430,3 +1430,24 @@ def test_the_best_beside_the_study_s_figure_says_by_which_metric_when_another_mo
     assert "ours (ease, the best by recall@10): " in out and "ours (ease, the best): " in out  # (at recall@10)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "- ease (the best by recall@10): cat_acc@10 = " in report and "- ease (the best): recall@10 = " in report
+
+
+def test_a_study_says_how_many_lists_held_every_movie_once_for_each_seed(tmp_path, capsys):
+    # Said beside each model's figures, it came four times over three seeds, and the report
+    # held two paragraphs of different counts naming no seed.
+    rng = np.random.default_rng(0)
+    rows = [f"u{u},m{i},{rng.integers(1, 6)},{10**9 + 100 * u + n}\n" for u in range(60)
+            for n, i in enumerate(rng.choice(25, int(rng.integers(4, 25)), replace=False))]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "".join(rows))
+    (tmp_path / "s.toml").write_text(f'title = "t"\n[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\n'
+                                     'name = "random-full"\nseeds = [0, 1, 2]\nks = [1, 10]\n'
+                                     "[models.popularity]\n[models.itemknn]\n")
+    assert main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    said = [line for line in (captured.out + captured.err).splitlines() if "movies left to rank: their lists" in line]
+    report = [line for line in (tmp_path / "run" / "report.md").read_text().splitlines()
+              if "movies left to rank: their lists" in line]
+    assert 1 <= len(said) <= 3 and len(report) == len(said), said
+    if len(said) > 1:  # counts that differ by seed: each line names its seeds, each seed once
+        named = [line.split("note: ")[1].split(":")[0] for line in said]
+        assert all(n.startswith("seed") for n in named) and len(set(named)) == len(named), said

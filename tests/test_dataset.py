@@ -189,6 +189,8 @@ def test_a_data_line_says_one_movie_and_one_user_in_the_singular(tmp_path, capsy
 
     assert sizes_said(1, 1, 1) == "1 rating, 1 user, 1 movie"
     assert sizes_said(100_000, 943, 1_682) == "100,000 ratings, 943 users, 1,682 movies"
+    assert sizes_said(5, 2, 3, (5.0, 5.0)) == "5 ratings (every one 5), 2 users, 3 movies"
+    assert sizes_said(5, 2, 3, (0.5, 5.0)) == "5 ratings (0.5 to 5), 2 users, 3 movies"
     (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(f"u{u},m1,{1 + u % 5}\n" for u in range(6)))
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol",
                  "ratings-random"]) == 0

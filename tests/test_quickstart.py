@@ -343,9 +343,12 @@ def test_a_log_too_small_for_ten_negatives_is_sent_where_it_can_be_measured(tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith(
         "the data holds only 20 movies; quickstart ranks each held-out movie among at least 10 the person has not "
-        "rated: measure this data with cinerec evaluate --protocol loo-full, or loo-sampled with --protocol-option "
-        "n_negatives=N"), err
+        "rated: measure this data with cinerec evaluate --protocol loo-sampled --protocol-option n_negatives=6 "
+        "--protocol-option \"ks=[1, 5]\""), err
     assert not (tmp_path / "run").exists()
+    # The advice works as given.
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "loo-sampled",
+                 "--protocol-option", "n_negatives=6", "--protocol-option", "ks=[1, 5]", "-q"]) == 0
 
 
 def test_figures_of_a_synthetic_release_carry_the_note_under_them(tmp_path, capsys, ml100k_dir):

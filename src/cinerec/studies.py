@@ -1381,7 +1381,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
     from cinerec.evaluation.protocols import (LOWER_IS_BETTER, few_measured, few_words, figure_notes, get_protocol,
-                                              ks_left_out, mean_rmse, measured_few, seeds_words)
+                                              ks_left_out, lists_hold_all, mean_rmse, measured_few, seeds_words)
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.evaluation.report import save_leaderboard
@@ -1487,6 +1487,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         ks_line = ""
         split_keys: set[str] = set()  # what each seed's split holds out: one, where the protocol draws nothing
         few_counts: dict[int, int] = {}  # seed: how few people (or held-out ratings) it measured, where few
+        lists_full: dict[str, list[int]] = {}  # lists_hold_all's line: the seeds it was said of
         few_ratings = False
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
@@ -1502,7 +1503,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             split_keys.add(_held_out_print(prepared))
             if (few := measured_few(prepared)) is not None:  # as the Ks left out: once, seed by seed
                 few_counts[seed], few_ratings = few
-            seed_notes = seed_ks_note + few_measured(prepared)
+            held_all = lists_hold_all(prepared)  # (its count differs by seed: said once, below, by seed)
+            for line in held_all:
+                lists_full.setdefault(line, []).append(seed)
+            seed_notes = seed_ks_note + few_measured(prepared) + held_all
             if seed_ks_note:
                 ks_out.setdefault(tuple(k for k in protocol.ks if k not in prepared.ks), []).append(seed)
                 ks_line = seed_ks_note[0]
@@ -1597,6 +1601,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             })
         if few_counts:  # (first with the Ks left out: what the splits measure, before what the models did)
             model_notes[0:0] = few_words(few_counts, few_ratings, study.seeds)
+        if lists_full:  # one line where every seed says it alike, else each seed's own
+            alike = len(lists_full) == 1 and len(next(iter(lists_full.values()))) == len(study.seeds)
+            model_notes[0:0] = list(lists_full) if alike else \
+                [f"{seeds_words(seeds)}: {line}" for line, seeds in lists_full.items()]
         if len(study.seeds) > 1 and len(split_keys) == 1:  # (a ± 0.0000 read as a figure measured precisely)
             model_notes.insert(0, f"{protocol.name} holds out the same ratings on every seed, so the ± over seeds is "
                                   "the models' own randomness alone (0 for a model that draws nothing), not how the "
@@ -2098,14 +2106,15 @@ def report(board: Mapping[str, Any], study: Study) -> str:
         over = "seeds and folds" if (board.get("protocol_options") or {}).get("fold") == "all" else "seeds"
         lines += ["", f"*vs best*: this model's {board['metric']} minus the best model's on the same split "
                       f"(mean over {over}), ± its standard error paired over users (each weighed by their "
-                      "test ratings, and one person over several splits counted once).", ""]
+                      "test ratings, and one person over several splits counted once; n/a where a split held "
+                      "fewer than two people).", ""]
     elif board["metric"] in ("auc", "accuracy"):  # (figures of all test ratings at once: no per-user figure)
         lines += ["", f"*vs best*: none: {board['metric']} is measured over all test ratings at once, not person by "
                       "person, so no model is compared with the best paired over users.", ""]
     else:
         lines += ["", f"*vs best*: the mean over users (and seeds) of this model's per-user {board['metric']} "
                       f"minus the best model's on the same split, ± its paired standard error (one person over "
-                      "several splits counted once).", ""]
+                      "several splits counted once; n/a where a split held fewer than two people).", ""]
     ref = board.get("reference")
     if ref:
         figures = {ref["metric"]: ref["value"], **ref.get("also", {})}

@@ -642,6 +642,12 @@ def test_offline_still_reads_a_mirror_folder_of_this_machine(served, tmp_path, m
                               progress=False).is_dir()
     with pytest.raises(DownloadFailed, match="offline: CINEREC_OFFLINE is set"):
         download.fetch("ml-1m", cache_dir=tmp_path / "d", base_url="http://127.0.0.1:9/movielens", progress=False)
+    # A folder named from where one runs (file:mirror), which an address rebuilt made file:///mirror.
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(root, tmp_path / "mirror")
+    for n, base in enumerate(("file:mirror", "file:./mirror")):
+        assert download.fetch("ml-100k", cache_dir=tmp_path / f"r{n}", base_url=base, checksums=sums,
+                              progress=False).is_dir()
 
 
 def test_a_cached_file_changed_in_place_is_unpacked_again_from_its_zip(served, online, tmp_path, monkeypatch) -> None:

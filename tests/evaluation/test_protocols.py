@@ -1080,8 +1080,11 @@ def test_a_model_without_a_learning_rate_is_not_told_its_learning_rate_was_too_l
     alone = Interactions(t.users[first], t.items[first], t.ratings[first], t.timestamps[first], t.n_users, t.n_items)
     said = [n for n in figure_notes(prepared, create("ease").fit(alone)) if "same score" in n]
     assert len(said) == 1 and "learning rate" not in said[0], said
-    assert said[0].endswith("it found nothing in this data to tell movies apart for them (they rated nothing in the "
-                            "training part, or no one rated two of its movies)")
+    assert said[0].endswith("too large a regularization, or nothing in this data to tell movies apart for them (they "
+                            "rated nothing in the training part, or no one rated two of its movies)"), said
+    knn = [n for n in figure_notes(prepared, create("itemknn").fit(alone)) if "same score" in n]
+    assert len(knn) == 1 and knn[0].endswith("; it found nothing in this data to tell movies apart for them (they "
+                                             "rated nothing in the training part, or no one rated two of its movies)")
 
 
 def test_figures_from_a_handful_of_people_are_said_to_be_too_few():

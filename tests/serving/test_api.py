@@ -830,8 +830,22 @@ def test_a_log_of_plain_events_takes_each_movie_as_one_liked_event(tmp_path):
     r = c.post("/recommendations", json={"ratings": {"m1": 5}})
     # (it said "outside this data's scale, 1 to 1")
     assert r.status_code == 422 and r.json()["detail"][0]["msg"] == (
-        "5 stars is outside this data's scale: its every rating is 1 (plain events), so it takes likes only: give "
-        "the movie as liked"), r.text
+        "5 stars is outside this data's scale: it holds plain events, so it takes likes only: give the movie as "
+        "liked"), r.text
+
+
+def test_stars_outside_a_log_rated_all_alike_name_the_one_rating_it_takes(tmp_path):
+    # A rating column of 5s alone was said to hold plain events taking likes only, and 5 stars was taken.
+    from .conftest import build_run
+
+    log = tmp_path / "fives.csv"
+    log.write_text("user,item,rating\n" + "\n".join(
+        f"u{u},m{i},5" for u in range(12) for i in range(10) if (u + i) % 3) + "\n")
+    c = TestClient(create_app(build_run(tmp_path / "run", log, models=("itemknn",))))
+    assert c.post("/recommendations", json={"ratings": {"m1": 5}}).status_code == 200
+    r = c.post("/recommendations", json={"ratings": {"m1": 4}})
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == (
+        "4 stars is outside this data's scale: its every rating is 5, so it takes 5 stars or a like"), r.text
 
 
 def test_ids_with_spaces_or_slashes_are_reachable(tmp_path):

@@ -124,9 +124,7 @@ def quickstart(
                 prepared[name] = get_protocol(name, **options).prepare(dataset, seed=seed)
             except TooFewUnseen as e:
                 if e.fewer < MIN_NEGATIVES and e.only_way:  # (no count it takes, no filter to loosen: say where to go)
-                    raise DataError(f"{e.base}; quickstart ranks each held-out movie among at least {MIN_NEGATIVES} "
-                                    "the person has not rated: measure this data with cinerec evaluate --protocol "
-                                    "loo-full, or loo-sampled with --protocol-option n_negatives=N") from None
+                    raise DataError(f"{e.base}; {_too_few_for_quickstart(e.fewer)}") from None
                 raise e.asking("--negatives {n}", least=MIN_NEGATIVES) from None
             say(f"split: {name} prepared in {time.perf_counter() - t:.1f}s", quiet)
 
@@ -390,6 +388,18 @@ def _lists_text(lists: list[dict[str, Any]]) -> str:
             lines.append(visible(f"  {rank:>2}. {m['title']}{year}{genres}  {m['reason']}"))
         lines.append("")
     return "\n".join(lines)
+
+
+def _too_few_for_quickstart(fewer: int) -> str:
+    """Where data too small for quickstart's ten negatives can be measured, when every
+    person has ``fewer`` (under ten) movies left unrated: evaluate with that many, and the
+    Ks below the candidates they make (quickstart's K = 10 is not)."""
+    head = f"quickstart ranks each held-out movie among at least {MIN_NEGATIVES} the person has not rated"
+    if fewer < 1:
+        return f"{head}, and someone has none left: this data has nothing to rank for them"
+    ks = [k for k in (1, 5) if k <= fewer]
+    return (f"{head}: measure this data with cinerec evaluate --protocol loo-sampled --protocol-option "
+            f"n_negatives={fewer} --protocol-option \"ks={ks}\"")
 
 
 def _report(label: str, sizes: str, results: list, best: str, lists: str, markdown_table: Any,

@@ -639,7 +639,8 @@ def sizes_said(ratings: int, users: int, movies: int, scale: Sequence[float] | N
     """``100,000 ratings, 943 users, 1,682 movies``, as the ``data:`` lines say a dataset's
     size; with the rating ``scale`` (lowest, highest), ``100,000 ratings (1 to 5)``: an
     RMSE of 23 reads otherwise on a scale of 0 to 100."""
-    on = f" ({scale[0]:g} to {scale[1]:g})" if scale is not None else ""
+    on = "" if scale is None else f" (every one {scale[0]:g})" if scale[0] == scale[1] else \
+        f" ({scale[0]:g} to {scale[1]:g})"
     return f"{counted(ratings, 'rating')}{on}, {counted(users, 'user')}, {counted(movies, 'movie')}"
 
 

@@ -412,6 +412,8 @@ def _in_folder(base: str, name: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(base)
+    if parts.scheme.lower() == "file":  # (no query there; rebuilt, file:mirror would become file:///mirror)
+        return f"{base}/{name}"
     return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{name}"))
 
 

@@ -1046,9 +1046,12 @@ def scores_alike(prepared: Prepared, model: Recommender) -> list[str]:
         return []
     # (a model with no learning rate, EASE's or item-kNN's, has no training to break down: the data
     # gave it nothing, as people with no rating in the training part, or no movie two people rated)
-    why = ("its training broke down (too large a learning rate?) or found nothing in this data"
-           if hasattr(model.config, "lr") else "it found nothing in this data to tell movies apart for them (they "
-           "rated nothing in the training part, or no one rated two of its movies)")
+    config = model.config
+    why = ("its training broke down (too large a learning rate?) or found nothing in this data" if hasattr(config, "lr")
+           else "too large a regularization, or nothing in this data to tell movies apart for them (they rated "
+           "nothing in the training part, or no one rated two of its movies)" if hasattr(config, "regularization")
+           else "it found nothing in this data to tell movies apart for them (they rated nothing in the training "
+           "part, or no one rated two of its movies)")
     return [f"{model.name}: gives every movie the same score for {int(alike.sum())} of the {len(users)} people looked "
             f"at, so these figures are the order its ties fall in, not anything it learned; {why}"]
 
@@ -1078,8 +1081,10 @@ def lists_hold_all(prepared: Prepared) -> list[str]:
     n = int((left <= k).sum())
     if not n:
         return []
+    # (random-full's cat_acc ranks every movie, rated ones too: not held whole)
+    aside = f" (cat_acc@{k} aside: it ranks every movie)" if isinstance(prepared.protocol, RandomFull) else ""
     return [f"{n:,} of the {len(left):,} people measured have {k} or fewer movies left to rank: their lists of "
-            f"K = {k} hold every one, so the figures at K = {k} count a hit for them whatever the model"]
+            f"K = {k} hold every one, so the figures at K = {k} count a hit for them whatever the model{aside}"]
 
 
 def untimed(prepared: Prepared) -> list[str]:

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 import cinerec
 from cinerec.data.dataset import INTEGER_ID
+from cinerec.data.history import is_implicit
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, Lists, after_filters, outside_scale, verdicts_said
@@ -985,7 +986,7 @@ def _in_range(svc: Service, ratings: Mapping[str, float | None]) -> None:
     for m, stars in ratings.items():
         if stars is not None and not lo <= stars <= hi:
             raise HTTPException(422, [{"loc": ["body", "ratings", _cut(m)], "type": "value_error",
-                                       "msg": outside_scale(stars, (lo, hi))}])
+                                       "msg": outside_scale(stars, (lo, hi), is_implicit(svc.dataset))}])
 
 
 def _canonical(svc: Service, ratings: Mapping[str, float | None], field: str) -> dict[str, float | None]:

@@ -798,7 +798,7 @@ class Lists:
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
                 raise ConfigError(f"ratings: movie {_said(m)}: stars must be a number, got {_said(stars)}")
             if not scale[0] <= stars <= scale[1]:
-                raise ConfigError(f"ratings: movie {_said(m)}: {outside_scale(stars, scale)}")
+                raise ConfigError(f"ratings: movie {_said(m)}: {outside_scale(stars, scale, is_implicit(self.dataset))}")
             index = self.item_index(m)
             if index in given and given[index] is None:
                 raise ConfigError(f"movie {_said(m)} is both liked and rated {stars_said(stars)} "
@@ -943,12 +943,16 @@ def stars_said(stars: Any) -> str:
     return np.format_float_positional(stars if isinstance(stars, np.floating) else float(stars), trim="-")
 
 
-def outside_scale(stars: Any, scale: tuple[float, float]) -> str:
-    """What is wrong with ``stars`` outside the data's ``scale`` (lowest, highest): on data
-    whose every rating is one number (a log of plain events), that it takes likes only."""
+def outside_scale(stars: Any, scale: tuple[float, float], implicit: bool = False) -> str:
+    """What is wrong with ``stars`` outside the data's ``scale`` (lowest, highest): on a log
+    of plain events (``implicit``), that it takes likes only; on ratings all of one number,
+    that number."""
+    if implicit:
+        return (f"{stars_said(stars)} stars is outside this data's scale: it holds plain events, so it takes likes "
+                "only: give the movie as liked")
     if scale[0] == scale[1]:
-        return (f"{stars_said(stars)} stars is outside this data's scale: its every rating is {scale[0]:g} "
-                f"(plain events), so it takes likes only: give the movie as liked")
+        return (f"{stars_said(stars)} stars is outside this data's scale: its every rating is {scale[0]:g}, so it "
+                f"takes {scale[0]:g} stars or a like")
     return f"{stars_said(stars)} stars is outside this data's scale, {scale[0]:g} to {scale[1]:g}"
 
 
