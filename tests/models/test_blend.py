@@ -210,3 +210,34 @@ def test_a_member_failing_on_a_second_fit_leaves_the_first_fit_whole(monkeypatch
     np.testing.assert_array_equal(model.weights, weights)
     assert model.members == members
     np.testing.assert_array_equal(model.score(np.arange(first.n_users)), before)
+
+
+def test_a_member_reading_side_features_gets_them_through_the_blend(tmp_path):
+    # The blend passed no features on: an mlp-rating member with features = true failed
+    # with "call set_features(dataset) before fit", which no command-line user can do.
+    from cinerec.models.base import CapabilityError
+    from tests.models.test_mlp_rating import side_dataset
+
+    x, _ = low_rank_ratings()
+    ds = side_dataset(x)
+    settings = {"members": ["mlp-rating", "baseline"], "meta": [], "refit": True,
+                "settings": {"mlp-rating": {"features": True, "epochs": 2, "feature_embedding": 4, "progress": False,
+                                            "device": "cpu", "threads": 1}}}
+    blend = create("blend", settings)
+    assert blend.uses_features and not create("blend", {"members": ["mlp-rating", "baseline"]}).uses_features
+    with pytest.raises(CapabilityError):
+        create("blend", {"members": ["mlp-rating", "baseline"]}).set_features(ds)
+    train, valid = x.select(np.arange(len(x)) % 10 != 0), x.select(np.arange(len(x)) % 10 == 0)
+    blend.set_features(ds).fit(train, valid)  # (refit: each member again, from the best epoch)
+    assert blend.members[0].features is not None
+    blend.save(tmp_path / "b")
+    back = load_model(tmp_path / "b")
+    np.testing.assert_allclose(back.predict([0, 1], [2, 3]), blend.predict([0, 1], [2, 3]), rtol=1e-5)
+    # A member that cannot read the data's features says so as the blend's setting, before any fit.
+    from cinerec.data.dataset import Catalog
+
+    n = x.n_items
+    bare = ds.replace(user_features=None, catalog=Catalog(ds.catalog.titles, np.zeros(n, np.int32), (),
+                                                         np.zeros((n, 0), dtype=bool)))
+    with pytest.raises(DataError, match=r"set settings\.mlp-rating\.features = false$"):
+        create("blend", settings).set_features(bare)

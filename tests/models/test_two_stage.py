@@ -559,3 +559,19 @@ def test_a_stage_that_takes_features_by_its_settings_gets_them_and_the_stages_no
                               "settings": {"two-tower": tower}})
     assert ens.set_features(bare).fit(bare.interactions).fit_notes() == [note]
     assert create("ensemble", {"members": ["two-tower", "ease"]}).fit_notes() == []
+
+
+def test_a_stage_that_cannot_read_the_datas_features_says_so_when_given_them():
+    # Refused only when the stage was fitted (after the run's other models), naming
+    # "features", not the two-stage model's ranker_settings.features.
+    from cinerec.data.dataset import Catalog
+    from tests.models.test_two_tower import small_dataset
+
+    ds = small_dataset()
+    n = ds.n_items
+    bare = ds.replace(user_features=None, catalog=Catalog(ds.catalog.titles, np.zeros(n, np.int32), (),
+                                                         np.zeros((n, 0), dtype=bool)))
+    model = create("two-stage", {"retriever": "als", "ranker": "mlp-rating", "candidates": 20,
+                                 "retriever_settings": ALS_TINY, "ranker_settings": {"features": True, "epochs": 1}})
+    with pytest.raises(DataError, match=r"set ranker_settings\.features = false$"):
+        model.set_features(bare)

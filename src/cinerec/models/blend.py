@@ -49,11 +49,11 @@ from typing import Any, cast
 import numpy as np
 
 from cinerec.config import MAX_SEED, Config
-from cinerec.data.dataset import Interactions
+from cinerec.data.dataset import Dataset, Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError
 from cinerec.evaluation.metrics import rmse
-from cinerec.models.base import MODELS, RatingRecommender, Recommender, create, create_member, load_model, register
+from cinerec.models.base import MODELS, CapabilityError, RatingRecommender, Recommender, create, create_member, load_model, register
 
 __all__ = ["Blend", "BlendConfig", "META_FEATURES"]
 
@@ -156,6 +156,7 @@ class BlendConfig(Config):
         if copy:
             seed = (int(model.config.to_dict()["seed"]) + copy) % (MAX_SEED + 1)
             model = create(name, {**self.settings.get(name, {}), "seed": seed}, where=f"BlendConfig.settings.{name}")
+        model.settings_path = f"settings.{name}."  # (its messages name the setting as the blend's)
         return model
 
 
@@ -190,6 +191,31 @@ class Blend(RatingRecommender):
         self.meta_centre = np.zeros(len(self.config.meta))
         self.meta_scale = np.ones(len(self.config.meta))
         self.meta_values: dict[str, np.ndarray] = {}
+        # A member reading side features (mlp-rating, features = true) gets them through the blend.
+        self.uses_features = any(self.config.member(m).uses_features for m in self.config.members)  # type: ignore[misc]
+        self._features: Any = None
+
+    def set_features(self, dataset: "Dataset") -> "Blend":
+        """Hand ``dataset``'s side features to the members that take them (checked now: a
+        member that cannot read them says so before any member is fitted)."""
+        if not self.uses_features:
+            raise CapabilityError(f"{self.name}: none of {list(self.config.members)} takes side features")
+        for name in self.config.members:
+            if (m := self.config.member(name)).uses_features:
+                m.set_features(dataset)
+        self._features = dataset
+        return self
+
+    def _member(self, name: str, copy: int = 0, like: Recommender | None = None) -> Recommender:
+        """A new member (:meth:`BlendConfig.member`), trained for ``like``'s best epoch count
+        when given (:func:`_again`), with the side features it reads."""
+        model = self.config.member(name, copy)
+        if like is not None:
+            model = _again(model, like)
+            model.settings_path = f"settings.{name}."
+        if self._features is not None and model.uses_features:
+            model.set_features(self._features)
+        return model
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Blend":
         cfg = self.config
@@ -204,7 +230,7 @@ class Blend(RatingRecommender):
         x = np.zeros((len(held), len(cfg.members)))
         members = []
         for k, name, copy in cfg.copies():
-            m = cfg.member(name, copy).fit(fitted_on, valid)
+            m = self._member(name, copy).fit(fitted_on, valid)
             x[:, k] += np.asarray(m.score(held.users, held.items), dtype=np.float64) / cfg.repeats.get(name, 1)
             members.append(m)
         y = held.ratings.astype(np.float64)
@@ -226,9 +252,9 @@ class Blend(RatingRecommender):
         holdout_rmse = {name: rmse(np.clip(x[:, k], low, high), y) for k, name in enumerate(cfg.members)}
         holdout_rmse["blend"] = rmse(blended, y)
         if refit:
-            members = [_again(cfg.member(name, copy), m).fit(final, None) for (_, name, copy), m in zip(cfg.copies(), members)]
+            members = [self._member(name, copy, like=m).fit(final, None) for (_, name, copy), m in zip(cfg.copies(), members)]
         elif not on_valid:
-            members = [cfg.member(name, copy).fit(train, valid) for _, name, copy in cfg.copies()]
+            members = [self._member(name, copy).fit(train, valid) for _, name, copy in cfg.copies()]
         full = _raw_meta(final, cfg.meta)
         # Only now, every member fitted, does the blend take its new state: a member that
         # fails leaves an earlier fit whole (or the blend unfitted), never half of each.

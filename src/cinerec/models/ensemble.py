@@ -195,7 +195,12 @@ class Ensemble(Recommender):
         """Hand ``dataset``'s side features to the members that take them."""
         if not self.uses_features:
             raise CapabilityError(f"{self.name}: none of {list(self.config.members)} takes side features")
-        self._features = dataset
+        was, self._features = self._features, dataset
+        try:
+            self._new_members()  # (a member that cannot read them says so now, before any fit)
+        except Exception:
+            self._features = was
+            raise
         return self
 
     def _new_members(self) -> list[Recommender]:

@@ -208,7 +208,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
             where = (" (a ratings log takes genres and years from its catalogue: "
                      f"{said('--catalog', 'load(catalog=...)')}, or its own title, genres and year columns)") if log else ""
             raise DataError(f"{self.name}: features = true, but {data_label(dataset)} has no user demographics, genres "
-                            f"or release years to read{where}; set features = false")
+                            f"or release years to read{where}; set {self.settings_path}features = false")
         self.features = features
         return self
 

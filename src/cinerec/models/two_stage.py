@@ -224,7 +224,14 @@ class TwoStage(Recommender):
         """Hand ``dataset``'s side features to the stages that take them."""
         if not self.uses_features:
             raise CapabilityError(f"{self.name}: neither {self.config.retriever!r} nor {self.config.ranker!r} takes side features")
-        self._features = dataset
+        was, self._features = self._features, dataset
+        try:
+            for stage in ("retriever", "ranker"):  # (a stage that cannot read them says so now, before any fit)
+                if not getattr(self.config, f"{stage}_path") and self._given[stage] is None:  # (given: fitted already)
+                    self._new_stage(stage, None)
+        except Exception:
+            self._features = was
+            raise
         return self
 
     def _given_stage(self, stage: str) -> Recommender | None:
