@@ -149,6 +149,11 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
     ("user,movie,rating\n1,2,4\n,3,4\n", "line 3: no user id"),
     ("user,movie,rating\nu1,m2,4\nu1,m3,4\nu2,,4\n", "line 4: no item id"),  # a blank text id
     ("user,movie,rating\nu1,m2,4\n  ,m3,4\n", "line 3: no user id"),
+    # R's NA, a database's NULL, pandas's NaN: each was a person or movie of its own
+    ("userId,movieId,rating\n1,10,4\nNA,11,3\n", "line 3: no user id ('NA', as R, databases and pandas write a "
+     "missing value); give each row its user's id"),
+    ("user,item\nu1,NULL\nu2,m1\n", "line 2: no item id ('NULL'"),
+    ("user,item\n  nan ,m2\nu2,m1\n", "line 2: no user id ('nan'"),
     ("user,item,ts\n1,2,2020-01-01\n1,3,yesterday-ish\n", "line 3: time 'yesterday-ish' is neither seconds nor a date"),
     # pandas reads these as the clock's time when read, or fills in a year not written from the year 1
     ("user,item,ts\n1,2,now\n1,3,2020-01-01\n", "line 2: time 'now' is neither seconds nor a date"),

@@ -995,10 +995,12 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
     import pyarrow.compute as pc
 
     missing = pc.is_null(values)
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+    text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    if text:
         # Kleene logic: "null or anything" is true, where plain ``or_`` gives null, which
         # ``any`` then skips (a Parquet null id read as the text "None").
-        missing = pc.or_kleene(missing, pc.equal(pc.utf8_trim_whitespace(values), ""))
+        trimmed = pc.utf8_trim_whitespace(values)
+        missing = pc.or_kleene(missing, pc.equal(trimmed, ""))
     missing = pc.fill_null(missing, True)
     if pa.types.is_floating(values.type):  # NaN, as pandas and Polars write a missing number; inf
         numbers = values.to_numpy(zero_copy_only=False)  # (nulls as NaN)
@@ -1018,6 +1020,19 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
     if pc.any(missing).as_py():
         row = int(np.argmax(missing.to_numpy(zero_copy_only=False)))
         raise DataError(f"{_line(path, row)}: no {role} id")
+    if text:
+        # R's write.csv writes a missing id as NA, a database's export as NULL, pandas as
+        # NaN: read as text, each was a person (or movie) of its own, and numbers beside it
+        # text too. (Only the short ids are looked at: every such word is 4 letters or fewer.)
+        short = pc.fill_null(pc.less_equal(pc.utf8_length(trimmed), max(map(len, _NO_GENRES))), False)
+        rows = np.flatnonzero(short.to_numpy(zero_copy_only=False))
+        words = pc.utf8_lower(pc.take(trimmed, pa.array(rows)))
+        null = pc.fill_null(pc.is_in(words, value_set=pa.array(sorted(_NO_GENRES))), False).to_numpy(
+            zero_copy_only=False)
+        if null.any():
+            row = int(rows[np.argmax(null)])
+            raise DataError(f"{_line(path, row)}: no {role} id ({values[row].as_py()!r}, as R, databases and pandas "
+                            f"write a missing value); give each row its {role}'s id")
 
 
 #: A whole number as Python and pandas write a float: ``1.0``, ``-42.0``, ``-0.0`` (no
@@ -1395,8 +1410,9 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-#: A genres cell holding one of these alone has no genres: how R, pandas, Python, Excel
-#: and databases write a missing value (a title keeps them as written: a film may be "NA").
+#: A genres cell holding one of these alone has no genres, and an id cell no id: how R,
+#: pandas, Python, Excel and databases write a missing value (a title keeps them as
+#: written: a film may be "NA").
 _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
 
 
