@@ -1088,6 +1088,29 @@ def test_a_spreadsheet_or_utf16_text_is_named_as_such(tmp_path):
             load(tmp_path / "log.csv")
 
 
+def test_a_workbook_named_csv_a_json_catalogue_and_a_tab_header_with_a_comma(tmp_path):
+    # A workbook saved as ratings.csv was unpacked as a release's zip ("no MovieLens files
+    # here"); a JSON catalogue was read as CSV ("if line 1 is data, add a header line"); a
+    # tab-separated header naming a column "title, original" was read as commas.
+    import zipfile
+
+    from cinerec.data import load
+
+    with zipfile.ZipFile(tmp_path / "ratings.csv", "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match=r"ratings\.csv: a spreadsheet, which cinerec does not read"):
+        load(tmp_path / "ratings.csv")
+    (tmp_path / "ratings.csv").unlink()
+    (tmp_path / "log.csv").write_text("userId\tmovieId\trating\ttitle, original\nu1\tm1\t4.5\tA\nu2\tm1\t3\tA\n")
+    ds = load(tmp_path / "log.csv")
+    assert len(ds.interactions) == 2 and ds.interactions.ratings.tolist() == [4.5, 3.0]
+    for text in ('[{"movieId": "m1", "title": "A (1990)"}]\n', '[\n  {"movieId": "m1"}\n]\n', '{"movieId": "m1"}\n'):
+        (tmp_path / "cat.json").write_text(text)
+        with pytest.raises(DataError, match=r"cat\.json: JSON, which cinerec does not read; save it as CSV"):
+            load(tmp_path / "log.csv", catalog=tmp_path / "cat.json")
+
+
 def test_a_zip_holding_a_log_says_so_and_how_to_read_it(tmp_path):
     # It said "no ratings log" of a zip that held one.
     import zipfile

@@ -352,6 +352,23 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 
 
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` is a spreadsheet's workbook (a zip holding ``xl/``, as .xlsx, or an
+    OpenDocument sheet), whatever its name says: one saved as ``ratings.csv`` read as a zip."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if any(n.startswith("xl/") for n in names):
+                return True
+            return "mimetype" in names and b"spreadsheet" in z.read("mimetype")[:200]
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def gzip_refused(path: Path) -> DataError:
     """The one line for a gzip file given where text is read."""
     return DataError(f"{path}: a gzip-compressed file, which cinerec does not read; decompress it first "
@@ -426,7 +443,7 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if first.startswith(GZIP_MAGIC):  # (a catalogue of .csv.gz, or a log named .csv)
             raise gzip_refused(path)
         if first.startswith(ZIP_MAGIC):  # (a catalogue zipped, or a workbook: its bytes read as a header)
-            if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+            if path.suffix.lower() in SPREADSHEET_SUFFIXES or is_workbook(path):
                 raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet as CSV (UTF-8) "
                                 "and give that")
             raise DataError(f"{path}: a zip file, which cinerec does not read here; unzip it and give the file it "
@@ -434,6 +451,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
+        if re.match(rb'\s*(\{|\[\s*(\{|\[|"|$))', first.removeprefix(b"\xef\xbb\xbf")):  # (JSON records, not [UserId])
+            raise DataError(f"{path}: JSON, which cinerec does not read; save it as CSV (UTF-8) with a header line "
+                            "naming its columns")
         if b"\x00" in first:  # (the same without its byte-order mark: a NUL beside each letter)
             raise DataError(f"{path}: its first line holds NUL bytes: UTF-16 or UTF-32 text, which cinerec does not "
                             "read (or no text at all); save it as CSV in UTF-8")
@@ -637,7 +657,9 @@ def _open_last_line(path: Path) -> int | None:
 
 
 def _delimiter(path: Path, first: bytes) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" or (b"\t" in first and b"," not in first) else ","
+    """Tabs for a ``.tsv`` file, or a header with more tabs than commas (a column named
+    ``title, original`` among tab-separated ones), else commas."""
+    return "\t" if path.suffix.lower() == ".tsv" or first.count(b"\t") > first.count(b",") else ","
 
 
 # Where a field of a tab-separated file starts with a quote; and one whole field quoted as

@@ -373,9 +373,9 @@ def locate(
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
-        from cinerec.data.logs import GZIP_MAGIC, SPREADSHEET_SUFFIXES, gzip_refused
+        from cinerec.data.logs import GZIP_MAGIC, SPREADSHEET_SUFFIXES, gzip_refused, is_workbook
 
-        if path.suffix.lower() in SPREADSHEET_SUFFIXES:  # (a workbook is a zip too: it read as a release's)
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES or is_workbook(path):  # (a workbook is a zip too: it read as a release's)
             raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet of ratings as CSV "
                             "(UTF-8) and give that")
         if not zipfile.is_zipfile(path):
