@@ -391,6 +391,18 @@ def test_a_column_serves_one_role(columns, needle):
         parse_columns(columns)
 
 
+def test_a_column_whose_name_holds_a_comma_can_be_named(tmp_path):
+    # The note said to name it with --columns rating=NAME, which refused the name's comma
+    # ("expected role=column pairs").
+    assert parse_columns("user=who,rating=Stars (out of 5, halves),item=sku") == {
+        "user": "who", "rating": "Stars (out of 5, halves)", "item": "sku"}
+    (tmp_path / "log.csv").write_text('userId,movieId,"Stars (out of 5, halves)"\n1,10,4.5\n2,10,3\n')
+    ds = load_log(tmp_path / "log.csv", columns=parse_columns("rating=Stars (out of 5, halves)"))
+    assert ds.interactions.ratings.tolist() == [4.5, 3.0]
+    with pytest.raises(DataError, match="expected role=column pairs"):
+        parse_columns("user=who,")
+
+
 def test_a_named_column_cannot_take_a_column_found_by_its_usual_name(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\n1,2\n")
     with pytest.raises(DataError, match="the column 'item' cannot be both the user and the item") as e:

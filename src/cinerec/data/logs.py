@@ -80,7 +80,9 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
     if text is None:
         return {}
     pairs: dict[str, str] = {}
-    for part in text.split(","):  # ("" too: --columns= is a mistake, not "no columns")
+    # A comma starts the next pair only where a role= follows it: a column named
+    # "Stars (out of 5, halves)" is one name, as a note naming it asks to be given.
+    for part in re.split(r",(?=\s*\w+\s*=|\s*$)", text):  # ("" too: --columns= is a mistake, not "no columns")
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise DataError(f"{where} {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
