@@ -1775,7 +1775,8 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     if broken.any():  # a quote nothing closed swallows the next lines into one title
         row = int(np.argmax(broken))
         raise DataError(f"{_line(path, int(at[row]))}: the title of movie {_plain(ids[row])!r} runs over several lines "
-                        "(a quote (\") that no quote closes?)")
+                        "(a quote (\") that no quote closes? or a line break inside a quoted title: write each title "
+                        "on one line)")
     given = np.zeros(len(ids), np.int32)
     if cols["year"] is not None:
         try:
