@@ -773,6 +773,15 @@ def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"))
     assert code == 2 and f"{study}:8: [models.feat] features: mlp-rating: features = true, but '{log}' has no" in err
     assert "baseline seed" not in err and not (tmp_path / "o").exists()
+    # A stage's or a member's features: refused before the models train too (they were
+    # refused once the stage was fitted), at the key in its nested table.
+    nested = tmp_path / "nested.toml"
+    nested.write_text(f'[data]\nsource = "{log}"\n[protocol]\nname = "ratings-random"\n[models.baseline]\n'
+                      '[models.b]\nmodel = "blend"\nmembers = ["mlp-rating", "baseline"]\n'
+                      '[models.b.settings.mlp-rating]\nepochs = 1\nfeatures = true\n')
+    code, _, err = run(capsys, "run", str(nested), "--out", str(tmp_path / "o"))
+    assert code == 2 and f"cinerec: error: {nested}:11: [models.b.settings.mlp-rating] features: " in err, err
+    assert err.strip().endswith("set settings.mlp-rating.features = false") and "baseline seed" not in err
     # A log without stars: the protocol's refusal, which every model meets, comes first
     # (it was the features', and dropping that model only led to the protocol's).
     (tmp_path / "plain.csv").write_text("user,item\n" + "".join(f"u{u},m{(u * 7 + i) % 40}\n"

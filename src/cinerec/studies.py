@@ -425,6 +425,17 @@ def _where(study: Study, table: tuple[str, ...], key: str | None) -> str:
     return _Reader(study.path, text).where(table, key)
 
 
+def _features_where(study: Study, label: str, said: str) -> str:
+    """Where the study file sets the ``features`` a refusal names (``set
+    ranker_settings.features = false``: a stage's or member's nested table), else the model's
+    table: ``[models.ts]`` holds no ``features`` of its own."""
+    path = re.search(r"set ([\w.-]*?)features = false", said)
+    table = ("models", label, *(part for part in (path[1] if path else "").split(".") if part))
+    text = _study_text(study)
+    return _where(study, table, "features") if _in_file(text, table, "features") else \
+        _where(study, ("models", label), None)
+
+
 def _setting_fault(study: Study, table: tuple[str, ...], e: Exception, nested: bool = False) -> str:
     """A setting of ``table`` refused once the data is read (``index_nlist = 5000: at most
     43 IVF cells ...``), said at that key's line where the file sets it; otherwise at the
@@ -1447,7 +1458,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 try:
                     _features(probe, dataset)
                 except DataError as e:
-                    raise DataError(f"{_where(study, ('models', spec.label), 'features')}: {e}") from None
+                    raise DataError(f"{_features_where(study, spec.label, str(e))}: {e}") from None
         if study.export_two_stage is not None:  # its retriever, refused now, not after every model ran
             from cinerec.models.two_stage import TwoStageConfig
 

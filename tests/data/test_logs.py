@@ -401,6 +401,19 @@ def test_a_column_whose_name_holds_a_comma_can_be_named(tmp_path):
     assert ds.interactions.ratings.tolist() == [4.5, 3.0]
     with pytest.raises(DataError, match="expected role=column pairs"):
         parse_columns("user=who,")
+    with pytest.raises(DataError, match="expected role=column pairs"):
+        parse_columns("user=who,,item=sku")
+    with pytest.raises(DataError, match="unknown role 'movie-id'"):  # (not folded into the user's column's name)
+        parse_columns("user=who,movie-id=sku")
+
+
+def test_names_that_spell_no_missing_value_and_a_braced_header_are_read(tmp_path):
+    # "Nan" and "Na" are people's names, not R's NA; a header of {user} is no JSON.
+    (tmp_path / "names.csv").write_text("user,item,rating\nAnn,Up,4\nNan,Up,3\nNa,Heat,2\n")
+    assert sorted(load_log(tmp_path / "names.csv").user_ids.raw.tolist()) == ["Ann", "Na", "Nan"]
+    (tmp_path / "brace.csv").write_text("{user},{item},{rating}\n1,2,3\n2,3,4\n")
+    assert len(load_log(tmp_path / "brace.csv", columns=parse_columns("user={user},item={item},rating={rating}"))
+               .interactions) == 2
 
 
 def test_a_named_column_cannot_take_a_column_found_by_its_usual_name(tmp_path):

@@ -82,7 +82,7 @@ def parse_columns(text: str | None, where: str = "--columns") -> dict[str, str]:
     pairs: dict[str, str] = {}
     # A comma starts the next pair only where a role= follows it: a column named
     # "Stars (out of 5, halves)" is one name, as a note naming it asks to be given.
-    for part in re.split(r",(?=\s*\w+\s*=|\s*$)", text):  # ("" too: --columns= is a mistake, not "no columns")
+    for part in re.split(r",(?=[^,=]*=|\s*,|\s*$)", text):  # ("" too: --columns= is a mistake, not "no columns")
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise DataError(f"{where} {text!r}: expected role=column pairs, e.g. user=uid,item=sku")
@@ -453,7 +453,7 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
-        if re.match(rb'\s*(\{|\[\s*(\{|\[|"|$))', first.removeprefix(b"\xef\xbb\xbf")):  # (JSON records, not [UserId])
+        if re.match(rb'\s*(\{\s*("|$)|\[\s*(\{|\[|"|$))', first.removeprefix(b"\xef\xbb\xbf")):  # (JSON, not [UserId])
             raise DataError(f"{path}: JSON, which cinerec does not read; save it as CSV (UTF-8) with a header line "
                             "naming its columns")
         if b"\x00" in first:  # (the same without its byte-order mark: a NUL beside each letter)
@@ -1048,10 +1048,10 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
         # R's write.csv writes a missing id as NA, a database's export as NULL, pandas as
         # NaN: read as text, each was a person (or movie) of its own, and numbers beside it
         # text too. (Only the short ids are looked at: every such word is 4 letters or fewer.)
-        short = pc.fill_null(pc.less_equal(pc.utf8_length(trimmed), max(map(len, _NO_GENRES))), False)
+        short = pc.fill_null(pc.less_equal(pc.utf8_length(trimmed), max(map(len, _MISSING_IDS))), False)
         rows = np.flatnonzero(short.to_numpy(zero_copy_only=False))
-        words = pc.utf8_lower(pc.take(trimmed, pa.array(rows)))
-        null = pc.fill_null(pc.is_in(words, value_set=pa.array(sorted(_NO_GENRES))), False).to_numpy(
+        words = pc.take(trimmed, pa.array(rows))  # (as written: "Nan" and "Na" are people's names)
+        null = pc.fill_null(pc.is_in(words, value_set=pa.array(sorted(_MISSING_IDS))), False).to_numpy(
             zero_copy_only=False)
         if null.any():
             row = int(rows[np.argmax(null)])
@@ -1434,10 +1434,13 @@ def _encode(raw: Any) -> tuple[np.ndarray, np.ndarray]:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-#: A genres cell holding one of these alone has no genres, and an id cell no id: how R,
-#: pandas, Python, Excel and databases write a missing value (a title keeps them as
-#: written: a film may be "NA").
+#: A genres cell holding one of these alone has no genres: how R, pandas, Python, Excel
+#: and databases write a missing value (a title keeps them as written: a film may be "NA").
 _NO_GENRES = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null", "none", "\\n"})
+
+#: An id cell holding one of these alone has no id: the same words, as those tools write
+#: them (not "Nan" or "Na", which are names).
+_MISSING_IDS = frozenset({"NA", "N/A", "#N/A", "<NA>", "NaN", "nan", "NULL", "null", "None", "\\N"})
 
 
 def _with_range_index(table: Any, id_names: Sequence[str]) -> Any:
