@@ -407,6 +407,14 @@ def test_a_column_whose_name_holds_a_comma_can_be_named(tmp_path):
         parse_columns("user=who,movie-id=sku")
 
 
+def test_a_spreadsheets_separator_hint_above_the_header_says_to_delete_it(tmp_path):
+    # Excel's "sep=," line was taken for a header of one column ("add a header line above it").
+    (tmp_path / "log.csv").write_bytes(b"\xef\xbb\xbfsep=,\r\nuser,item,rating\r\nu1,m1,4\r\n")
+    with pytest.raises(DataError, match=r"log\.csv: line 1, 'sep=,', is a spreadsheet's hint of its separator, not "
+                                        r"the header naming the columns: delete that line$"):
+        load_log(tmp_path / "log.csv")
+
+
 def test_names_that_spell_no_missing_value_and_a_braced_header_are_read(tmp_path):
     # "Nan" and "Na" are people's names, not R's NA; a header of {user} is no JSON.
     (tmp_path / "names.csv").write_text("user,item,rating\nAnn,Up,4\nNan,Up,3\nNa,Heat,2\n")
