@@ -454,7 +454,7 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
         if re.fullmatch(rb'"?sep=.?"?\r?\n?', first.removeprefix(b"\xef\xbb\xbf"), re.I):  # (Excel's first line)
-            raise DataError(f"{path}: line 1, {first.decode('utf-8', 'replace').strip()!r}, is a spreadsheet's hint "
+            raise DataError(f"{path}: line 1, {first.decode('utf-8-sig', 'replace').strip()!r}, is a spreadsheet's hint "
                             "of its separator, not the header naming the columns: delete that line")
         if re.match(rb'\s*(\{\s*("|$)|\[\s*(\{|\[|"|$))', first.removeprefix(b"\xef\xbb\xbf")):  # (JSON, not [UserId])
             raise DataError(f"{path}: JSON, which cinerec does not read; save it as CSV (UTF-8) with a header line "
