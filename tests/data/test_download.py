@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -779,6 +780,18 @@ def test_a_stamp_another_process_rewrote_meanwhile_is_not_written_over(served, o
     assert stamp.read_text() == theirs
 
 
+@contextlib.contextmanager
+def _serving(handler):
+    """A local server of ``handler`` for the length of the block; yields its address."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Recorded(_QuietHandler):
     """Serves the folder, as GroupLens would, and keeps each path asked for."""
 
@@ -794,14 +807,8 @@ def test_a_mirror_address_with_a_query_keeps_it_after_each_file_name(served, onl
     # its folder's page, and quickstart took that for no internet.
     root, _, _ = served
     handler = type("Rec", (_Recorded,), {"asked": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=False,
-                                base_url=f"http://127.0.0.1:{server.server_address[1]}/?token=abc")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(functools.partial(handler, directory=str(root))) as url:
+        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=False, base_url=f"{url}/?token=abc")
     assert (folder / "ratings.dat").is_file()
     assert handler.asked == ["/ml-10m.zip.md5?token=abc", "/ml-10m.zip?token=abc"]
 
@@ -823,15 +830,8 @@ def test_a_content_length_that_is_no_one_number_is_read_as_none_given(served, on
             self.wfile.flush()
             self.close_connection = True
 
-    handler = type("Odd", (Odd,), {"body": body})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=True,
-                                base_url=f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(type("Odd", (Odd,), {"body": body})) as url:
+        folder = download.fetch("ml-10m", cache_dir=tmp_path / "c", progress=True, base_url=url)
     assert (folder / "ratings.dat").is_file()
 
 
