@@ -200,10 +200,13 @@ class Blend(RatingRecommender):
         member that cannot read them says so before any member is fitted)."""
         if not self.uses_features:
             raise CapabilityError(f"{self.name}: none of {list(self.config.members)} takes side features")
-        for name in self.config.members:
-            if (m := self.config.member(name)).uses_features:
-                m.set_features(dataset)
-        self._features = dataset
+        was, self._features = self._features, dataset
+        try:
+            for name in self.config.members:
+                self._member(name)
+        except Exception:
+            self._features = was
+            raise
         return self
 
     def _member(self, name: str, copy: int = 0, like: Recommender | None = None) -> Recommender:
