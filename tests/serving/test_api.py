@@ -834,6 +834,20 @@ def test_a_log_of_plain_events_takes_each_movie_as_one_liked_event(tmp_path):
         "liked"), r.text
 
 
+def test_stars_outside_a_run_made_implicit_from_stars_name_its_scale(tmp_path):
+    # A --liked-threshold run keeps its source's scale (stars 1 to 5 are taken), and was
+    # said to hold plain events taking likes only.
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5}\n" for u in range(30) for i in range(12) if (u + i) % 3))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--liked-threshold", "4", "--model", "itemknn",
+                 "--protocol", "loo-full", "--protocol-option", "ks=[1]", "--out", str(run), "-q"]) == 0
+    c = TestClient(create_app(run))
+    assert c.post("/recommendations", json={"ratings": {"m1": 2}}).status_code == 200
+    r = c.post("/recommendations", json={"ratings": {"m1": 9}})
+    assert r.status_code == 422 and r.json()["detail"][0]["msg"] == "9 stars is outside this data's scale, 1 to 5", r.text
+
+
 def test_stars_outside_a_log_rated_all_alike_name_the_one_rating_it_takes(tmp_path):
     # A rating column of 5s alone was said to hold plain events taking likes only, and 5 stars was taken.
     from .conftest import build_run

@@ -569,6 +569,37 @@ def test_data_that_gave_no_genres_shows_no_genre_menu(browser, tmp_path):
     assert not errors and not errors2
 
 
+def test_a_rating_saved_through_the_api_on_plain_events_shows_as_a_like(browser, tmp_path):
+    # A profile made with {"ratings": {"m1": 1}} (the one number plain events take) showed a
+    # star the page never offers, and its Like unpressed, while its reasons read it as liked.
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    (tmp_path / "log.csv").write_text("user,item\n" + "\n".join(
+        f"u{u},m{i}" for u in range(14) for i in range(10) if (u + i) % 3) + "\n")
+    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
+    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
+    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+        made = urllib.request.Request(f"{server.url}/profiles", data=b'{"ratings": {"m1": 1}}', method="POST",
+                                      headers={"content-type": "application/json"})
+        with urllib.request.urlopen(made) as r:
+            pid = json.loads(r.read())["profile_id"]
+        page, errors = _opened(browser, f"{server.url}/?profile={pid}")
+        mine = page.locator('#mine .movie[data-movie-id="m1"] .my-rating')
+        expect(mine).to_have_text("♥")
+        assert mine.get_attribute("aria-label") == "liked"
+        page.locator("#search").fill("Film Number 1")
+        first = page.locator("#results .movie").first
+        expect(first.locator(".title")).to_have_text("Film Number 1")
+        expect(first.locator(".like")).to_have_attribute("aria-pressed", "true")
+        assert not errors
+
+
 def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
     # "1 pick from the 9 movies you gave." and no more: the API's notes (why a list is
     # short; that nothing given counts as liked) reached the command line alone.

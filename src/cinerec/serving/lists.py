@@ -945,9 +945,9 @@ def stars_said(stars: Any) -> str:
 
 def outside_scale(stars: Any, scale: tuple[float, float], implicit: bool = False) -> str:
     """What is wrong with ``stars`` outside the data's ``scale`` (lowest, highest): on a log
-    of plain events (``implicit``), that it takes likes only; on ratings all of one number,
-    that number."""
-    if implicit:
+    of plain events (``implicit``, a scale of one number), that it takes likes only; on
+    ratings all of one number, that number."""
+    if scale[0] == scale[1] and implicit:  # (a run made implicit from stars keeps their scale: said as any)
         return (f"{stars_said(stars)} stars is outside this data's scale: it holds plain events, so it takes likes "
                 "only: give the movie as liked")
     if scale[0] == scale[1]:

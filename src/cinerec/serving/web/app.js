@@ -92,7 +92,9 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   if (remove) {
     like.remove();
     stars.remove();
-    const mine = state.ratings[id];
+    // On data of plain events (likes only) a rating saved through the API is a like, as the
+    // server reads it: shown as one, not as a star the page never offers.
+    const mine = likesOnly ? null : state.ratings[id];
     const what = document.createElement("span");
     what.className = "my-rating";
     what.textContent = mine == null ? "♥" : "★".repeat(shownStars(mine));
@@ -110,8 +112,8 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     actions.append(what, btn);
     return li;
   }
-  const mine = state.ratings[id];
-  const liked = id in state.ratings && mine === null;
+  const mine = likesOnly ? null : state.ratings[id];
+  const liked = id in state.ratings && mine == null;
   like.setAttribute("aria-pressed", String(liked));
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
   like.addEventListener("click", () => (liked ? forget(id) : save({ liked: [m.movie_id] }, m)));
