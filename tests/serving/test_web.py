@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 
@@ -259,6 +260,21 @@ def _itemknn_run(log, catalog, run_dir):
     save_dataset(run_dir, ds)
     finish_run(run_dir, meta={"source": "log", "best_model": "itemknn"})
     return run_dir
+
+
+@contextlib.contextmanager
+def _served(tmp_path, log: str, catalog: str, name: str = "run"):
+    """A live server of item-kNN fitted on the ``log`` text with the ``catalog`` text (both
+    CSV), its files and run folder under ``tmp_path`` named after ``name``."""
+    from cinerec.serving.api import create_app
+
+    from .conftest import LiveServer
+
+    (tmp_path / f"{name}-log.csv").write_text(log)
+    (tmp_path / f"{name}-movies.csv").write_text(catalog)
+    run_dir = _itemknn_run(tmp_path / f"{name}-log.csv", tmp_path / f"{name}-movies.csv", tmp_path / name)
+    with LiveServer(create_app(run_dir, profiles=tmp_path / f"{name}-profiles.sqlite")) as server:
+        yield server
 
 
 def _film_found(browser, url: str, errors: list[str]):
@@ -547,22 +563,15 @@ def test_data_that_gave_no_genres_shows_no_genre_menu(browser, tmp_path):
     # The menu was shown holding "All genres" alone.
     from playwright.sync_api import expect
 
-    from cinerec.serving.api import create_app
-
-    from .conftest import LiveServer
-
-    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(
-        f"u{u},m{i},{(u * 7 + i * 3) % 5 + 1}" for u in range(12) for i in range(10)) + "\n")
-    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
-    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
-    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+    log = "user,item,rating\n" + "\n".join(
+        f"u{u},m{i},{(u * 7 + i * 3) % 5 + 1}" for u in range(12) for i in range(10)) + "\n"
+    with _served(tmp_path, log, "id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n",
+                 "bare") as server:
         page, errors = _opened(browser, server.url)
         expect(page.locator("#genre")).to_be_hidden()
         page.close()
-    folder = tmp_path / "genres.csv"
-    folder.write_text("id,title,genres\n" + "\n".join(f"m{i},Film Number {i} (1990),Drama" for i in range(10)) + "\n")
-    run_dir = _itemknn_run(tmp_path / "log.csv", folder, tmp_path / "run2")
-    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles2.sqlite")) as server:
+    with _served(tmp_path, log, "id,title,genres\n" + "\n".join(
+            f"m{i},Film Number {i} (1990),Drama" for i in range(10)) + "\n", "drama") as server:
         page, errors2 = _opened(browser, server.url)
         expect(page.locator("#genre")).to_be_visible()
         assert page.locator("#genre option").all_text_contents() == ["All genres", "Drama"]
@@ -576,15 +585,8 @@ def test_a_rating_saved_through_the_api_on_plain_events_shows_as_a_like(browser,
 
     from playwright.sync_api import expect
 
-    from cinerec.serving.api import create_app
-
-    from .conftest import LiveServer
-
-    (tmp_path / "log.csv").write_text("user,item\n" + "\n".join(
-        f"u{u},m{i}" for u in range(14) for i in range(10) if (u + i) % 3) + "\n")
-    (tmp_path / "movies.csv").write_text("id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n")
-    run_dir = _itemknn_run(tmp_path / "log.csv", tmp_path / "movies.csv", tmp_path / "run")
-    with LiveServer(create_app(run_dir, profiles=tmp_path / "profiles.sqlite")) as server:
+    with _served(tmp_path, "user,item\n" + "\n".join(f"u{u},m{i}" for u in range(14) for i in range(10) if (u + i) % 3)
+                 + "\n", "id,title\n" + "\n".join(f"m{i},Film Number {i} (1990)" for i in range(10)) + "\n") as server:
         made = urllib.request.Request(f"{server.url}/profiles", data=b'{"ratings": {"m1": 1}}', method="POST",
                                       headers={"content-type": "application/json"})
         with urllib.request.urlopen(made) as r:
