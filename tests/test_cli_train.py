@@ -447,6 +447,12 @@ def test_a_run_started_again_drops_the_old_checkpoints_and_a_failed_one_leaves_n
     # A finished run resumed with the same settings would only be written again (and lost if cut short).
     assert "the run already finished with these settings" in _error(capsys, [*gmf, "--resume"])
     assert (out / "run.json").is_file()
+    # Given more epochs, the finished run is said to have finished its own (it was said
+    # to have trained "1 of 2 epochs", as a run killed part way).
+    assert main([*[{"epochs=1": "epochs=2"}.get(a, a) for a in gmf if a != "--quiet"], "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert f"note: resumed from {ck / 'checkpoint-last.pt'}, which had finished the 1 epoch its run was given; " \
+           "trained epoch 2 now" in said, said
     # A tuned run too: its saved settings are the search's choice, not the defaults, and
     # the resume ran the whole search again and rewrote the run.
     tuned_out = tmp_path / "tuned"

@@ -646,7 +646,9 @@ class _Fit:
                 self.history[-1] = {k: v for k, v in last.items() if k != "stopped_by"}
             else:
                 self.start_epoch = self.n_epochs  # it had stopped early and would again: nothing left to do
-        self.model.resumed_from.append((path, int(ck["epoch"]) + 1, self.start_epoch, self.n_epochs))
+        then = ck["config"].get("epochs") if isinstance(ck.get("config"), dict) else None
+        self.model.resumed_from.append((path, int(ck["epoch"]) + 1, self.start_epoch, self.n_epochs,
+                                        then if isinstance(then, int) else None))
 
     def _read_checkpoint(self, path: Path) -> dict[str, Any] | None:
         """The checkpoint at ``path`` (``None`` when there is none).

@@ -151,8 +151,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
         result = prepared.evaluate(recommender)
-        for path, done, start, n_epochs in getattr(recommender, "resumed_from", ()):
-            say(_resumed_words(path, done, start, n_epochs), quiet or not main)
+        for path, done, start, n_epochs, then in getattr(recommender, "resumed_from", ()):
+            say(_resumed_words(path, done, start, n_epochs, then), quiet or not main)
         if searched and tuned is not None:  # its fit's time, the search's
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         elif tuned is not None:  # (the winner trained here: its time, not none, in the search's record)
@@ -268,9 +268,19 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
     return {k: saved[k] for k in model.search_space if k in saved}
 
 
-def _resumed_words(path: Path, done: int, start: int, n_epochs: int) -> str:
-    """What a resume did: the epochs its checkpoint had trained, and those trained now."""
-    had = f"note: resumed from {path}, which had trained {done} of {n_epochs} epoch{'s' if n_epochs != 1 else ''}"
+def _resumed_words(path: Path, done: int, start: int, n_epochs: int, then: int | None = None) -> str:
+    """What a resume did: the epochs its checkpoint had trained, and those trained now.
+
+    ``then`` is the epochs the checkpoint's own run was asked for: a run that finished
+    them and is given more is said to have finished, not to be part way through these.
+    """
+    def epochs(n: int) -> str:
+        return f"{n} epoch{'s' if n != 1 else ''}"
+
+    if then is not None and done >= then and then < n_epochs:
+        had = f"note: resumed from {path}, which had finished the {epochs(then)} its run was given"
+    else:
+        had = f"note: resumed from {path}, which had trained {done} of {epochs(n_epochs)}"
     if start >= n_epochs:
         why = "all of them" if done >= n_epochs else "it had stopped early"
         return f"{had} ({why}): no epoch trained now, its weights are measured as they were"

@@ -111,8 +111,9 @@ class NeuralRecommender(Recommender):
         self.checkpoint_dir: Path | None = None
         self.resume: bool = False
         #: Each checkpoint a fit resumed from: its path, the epochs it had trained, the
-        #: epoch training went on from and the epochs asked for (one per fold resumed).
-        self.resumed_from: list[tuple[Path, int, int, int]] = []
+        #: epoch training went on from, the epochs asked for and the epochs the checkpoint's
+        #: own run was asked for (``None`` where it does not say; one per fold resumed).
+        self.resumed_from: list[tuple[Path, int, int, int, int | None]] = []
         self.on_epoch: Callable[[int, float | None], bool | None] | None = None
         self.epoch_is_last = False
         self._device: torch.device | None = None
