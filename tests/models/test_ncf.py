@@ -172,3 +172,22 @@ def test_each_searched_embedding_size_is_one_the_network_uses(name):
         small, large = (create(name, {key: v, "epochs": 1, "progress": False}) for v in (8, 64))
         count = [sum(p.numel() for p in m._build(x).parameters()) for m in (small, large)]
         assert count[0] < count[1], f"{name} searches {key}, which its network ignores"
+
+
+def test_a_saved_history_is_strict_json_a_figure_that_is_no_number_written_as_null(tmp_path):
+    # history.json was written with Python's NaN, which strict JSON readers (jq, a browser's
+    # JSON.parse) refuse; the project's other JSON files write null.
+    import json
+
+    from cinerec.models.base import load_model
+
+    model = create("gmf", {**FAST, "epochs": 1}).fit(planted_groups())
+    model.history[-1]["valid"] = float("nan")  # (an AUC over validation ratings of one kind)
+    model.save(tmp_path / "gmf")
+
+    def refused(word: str) -> None:
+        raise ValueError(word)
+
+    for name in ("history.json", "model.json"):
+        json.loads((tmp_path / "gmf" / name).read_text(), parse_constant=refused)
+    assert load_model(tmp_path / "gmf").history[-1]["valid"] is None

@@ -27,7 +27,7 @@ from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
                             expect, out_of_memory, unknown_name)
-from cinerec.io import atomic_dir
+from cinerec.io import atomic_dir, json_text
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
@@ -668,7 +668,7 @@ class Recommender(ABC):
                 meta["settled_from_data"] = settled
             if self.untimed_:  # (the times are not saved with the training matrix)
                 meta["untimed"] = True
-            (tmp / "model.json").write_text(json.dumps(meta, indent=2))
+            (tmp / "model.json").write_text(json_text(meta, indent=2))
             x = train.csr
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
                      shape=np.array(x.shape))

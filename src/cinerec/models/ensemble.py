@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
+from cinerec.io import json_text
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import MODELS, CapabilityError, Recommender, check_history, chunks, create_member, load_model, register
 from cinerec.ranking import rank_of
@@ -413,7 +414,7 @@ class Ensemble(Recommender):
         for k, m in enumerate(members):
             m.save(path / f"member-{k}-{m.name}")
         # The weights themselves are the config's (model.json); the search is kept here.
-        (path / "ensemble.json").write_text(json.dumps({"weight_search": self.weight_search}, indent=2))
+        (path / "ensemble.json").write_text(json_text({"weight_search": self.weight_search}, indent=2))
 
     def _load_state(self, path: Path) -> None:
         if isinstance(self.config.weights, str):

@@ -20,6 +20,7 @@ import torch
 
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
+from cinerec.io import json_text
 from cinerec.models.base import Recommender
 from cinerec.training import (
     TrainConfig, distributed_context, first_line, fork_rng, load_checkpoint, resolve_device, train_model,
@@ -161,7 +162,7 @@ class NeuralRecommender(Recommender):
             raise DataError(f"{self.name}: nothing to save, the model is not fitted")
         state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
         torch.save(state, path / WEIGHTS)
-        (path / HISTORY).write_text(json.dumps(self.history, indent=2))
+        (path / HISTORY).write_text(json_text(self.history, indent=2))
 
     def _load_state(self, path: Path) -> None:
         with fork_rng(self.device, self.config.seed):

@@ -59,6 +59,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.split import leave_last_out
+from cinerec.io import json_text
 from cinerec.errors import ConfigError, DataError
 from cinerec.models.base import (MODELS, TRAIN, CapabilityError, Recommender, check_history, chunks, create, load_model, register,
                                  top_k, with_seed)
@@ -547,7 +548,7 @@ class TwoStage(Recommender):
         retriever.save(path / "retriever")
         ranker.save(path / "ranker")
         # The weight itself is the config's (model.json); the search that chose it is kept here.
-        (path / "two_stage.json").write_text(json.dumps({"mix_search": self.mix_search}, indent=2))
+        (path / "two_stage.json").write_text(json_text({"mix_search": self.mix_search}, indent=2))
 
     def _load_state(self, path: Path) -> None:
         if isinstance(self.config.mix, str):

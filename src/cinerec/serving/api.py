@@ -39,6 +39,7 @@ import cinerec
 from cinerec.data.dataset import INTEGER_ID
 from cinerec.data.history import is_implicit
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
+from cinerec.io import json_text
 from cinerec.runs import open_run
 from cinerec.serving.lists import POPULAR, Lists, after_filters, outside_scale, verdicts_said
 from cinerec.serving.search import LIST_LIMIT, QUERY_LIMIT, MovieSearch
@@ -618,7 +619,7 @@ class _EachParameterOnce:
 
 
 async def _send_json(send: Any, status: int, value: Any) -> None:
-    body = json.dumps(value, ensure_ascii=False).encode()
+    body = json_text(value, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
