@@ -953,6 +953,26 @@ def test_dates_of_numbers_read_one_way_for_the_whole_column(tmp_path):
         load_log(f)
 
 
+def test_dates_that_read_either_way_are_read_month_first_and_said_to_be(tmp_path):
+    # 03/04/2020 beside 05/04/2020, none past 12: read as March 4th and May 4th without a
+    # word, where a log written day first (April 3rd, April 5th) gets its order wrong.
+    from cinerec.data.dataset import reading_notes
+
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating,date\nanna,m1,4,2021-01-20\nanna,m2,5,03/04/2020\nbo,m1,3,05/04/2020\n")
+    data = load_log(f)
+    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%m-%d")) == ["01-20", "03-04",
+                                                                                                "05-04"]
+    assert reading_notes(data) == [
+        f"the dates of {f} that begin with two numbers, such as '03/04/2020' (line 3), are read month first: none of "
+        "them can only be read one way (13/01 day first, 01/13 month first); if they are day first, write them as "
+        "YYYY-MM-DD"]
+    # Dates that show their way (13/01, 01/13), or read alike either way (04/04), need no word.
+    for dates in (("13/01/2021", "03/04/2020"), ("01/13/2021", "03/04/2020"), ("04/04/2020", "2021-01-20")):
+        f.write_text("user,item,rating,date\nanna,m1,4,{}\nanna,m2,5,{}\n".format(*dates))
+        assert reading_notes(load_log(f)) == [], dates
+
+
 def test_a_folder_whose_files_differ_in_a_time_column_names_the_files(tmp_path):
     # The untimed file's rows were given 1970, the oldest of all.
     (tmp_path / "a.csv").write_text("user,item,rating,timestamp\n1,10,4,1600000000\n")

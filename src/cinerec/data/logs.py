@@ -204,6 +204,7 @@ def load_log(
     titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
     headers = [fr["columns"] for fr in frames]
     unread, timed = frames[0]["unread"], frames[0]["timed"]  # (a folder's files share their columns)
+    time_notes = [note for f in frames for note in f.get("time_notes", ())]
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -213,8 +214,8 @@ def load_log(
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if in_numbers:
         info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
-    if note := _unread_note(path, unread, has_ratings or implicit, timed):
-        info["log_notes"] = [note]
+    if log_notes := [*filter(None, [_unread_note(path, unread, has_ratings or implicit, timed)]), *time_notes]:
+        info["log_notes"] = log_notes
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
@@ -950,6 +951,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out["timed"] = cols["time"] is not None
     out["zoned"] = None  # whether its clock times name their zone (None: times that need none)
     out["numeric_time"] = False  # written as numbers (seconds or finer), not as dates
+    out["time_notes"] = []  # how its dates were read, where the reading was a choice (month first)
     if cols["time"] is None:
         out["time"], out["rest"] = np.zeros(table.num_rows, np.int64), None
     else:
@@ -973,7 +975,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 times, rest = _as_seconds(numbers, path, scale=True)  # milliseconds and finer, or refused
             out["time"], out["rest"] = times, rest
         else:
-            out["time"], out["rest"] = _times(column.to_pandas(), path)
+            out["time"], out["rest"] = _times(column.to_pandas(), path, out["time_notes"])
     return out
 
 
@@ -1164,10 +1166,11 @@ Times = tuple[np.ndarray, "np.ndarray | None"]
 
 
 
-def _times(values: pd.Series, path: Path) -> Times:
+def _times(values: pd.Series, path: Path, notes: list[str] | None = None) -> Times:
     """Whole seconds since the epoch and what is left below them (:data:`Times`), from
     numbers (seconds, or milliseconds, microseconds or nanoseconds when every one is too
-    large to be seconds: see :func:`_as_seconds`), dates or a mix of both in text."""
+    large to be seconds: see :func:`_as_seconds`), dates or a mix of both in text; a line
+    on how dates were read, where that was a choice, goes to ``notes``."""
     if values.dtype.kind in "iuf":
         bad = values.isna().to_numpy()
         if bad.any():
@@ -1195,7 +1198,7 @@ def _times(values: pd.Series, path: Path) -> Times:
             rest[~text] = part
 
     if text.any():
-        stamps = _dates(values[text], np.flatnonzero(text), path)
+        stamps = _dates(values[text], np.flatnonzero(text), path, notes)
         bad = stamps.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.argmax(bad)])
@@ -1225,11 +1228,13 @@ _ZONED = (r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
 _NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b"
 
 
-def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
+def _dates(values: pd.Series, rows: np.ndarray, path: Path, notes: list[str] | None = None) -> pd.Series:
     """Dates in text, ``NaT`` where a value is none. Dates that start with day and month
     as numbers are read one way for the whole column: day first when some of them can
     only be read so (13/01/2021), month first otherwise; a column holding both kinds
-    (13/01/2021 and 01/13/2021) is refused, naming a line of each."""
+    (13/01/2021 and 01/13/2021) is refused, naming a line of each. Read month first with
+    none that can only be read so (03/04/2021, never past 12 either way), a line saying
+    so goes to ``notes``: day-first dates would be read wrong, and nothing shows it."""
     parts = values.astype(str).str.extract(_NUMERIC_DATE)
     first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
     day_first, month_first = (first > 12).to_numpy(), (second > 12).to_numpy()
@@ -1249,6 +1254,12 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path) -> pd.Series:
     numeric = parts[0].notna().to_numpy()
     if day_first.any():  # the whole column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
+    elif notes is not None and not month_first.any() and (either := ((first != second) & first.notna()).to_numpy()).any():
+        first_such = int(np.argmax(either))
+        notes.append(f"the dates of {path} that begin with two numbers, such as {str(values.iloc[first_such]).strip()!r} "
+                     f"({_line(path, int(rows[first_such])).removeprefix(f'{path} ')}), are read month first: none of them "
+                     "can only be read one way (13/01 day first, 01/13 month first); if they are day first, write "
+                     "them as YYYY-MM-DD")
     # pandas reads "now", "today" and a clock time alone (10:30) as a time of the day the
     # log is read, no time of the log's; only times near it are looked at (a log of dates
     # long past has none).
