@@ -511,9 +511,18 @@ def test_a_run_stopped_early_resumes_with_a_larger_patience_and_is_refused_with_
         assert f"the run stopped early after epoch {training['epochs']} (patience = 1" in said
         assert "resume with a larger patience (--set patience=N, or 0 never to stop early)" in said
     assert (out / "run.json").read_bytes() == before
+    import shutil
+
+    more = tmp_path / "more"
+    shutil.copytree(out, more)
     assert main([*argv[:-3], "--set", "patience=0", "--resume", "--out", str(out)]) == 0
     said = capsys.readouterr().err
     done = training["epochs"]
+    # Given more epochs too, the count said is of the epochs its run was given (it said
+    # "of 40", which that run never was).
+    assert main([*argv[:-3], "--set", "patience=0", "--set", "epochs=32", "--resume", "--out", str(more)]) == 0
+    assert f"note: resumed from {more / 'checkpoints' / 'checkpoint-last.pt'}, which had trained {done} of the 30 " \
+           f"epochs its run was given; trained epochs {done + 1} to 32 now" in capsys.readouterr().err
     assert f"note: resumed from {out / 'checkpoints' / 'checkpoint-last.pt'}, which had trained {done} of 30 epochs; " \
            f"trained epochs {done + 1} to 30 now" in said, said
     after = json.loads((out / "run.json").read_text())

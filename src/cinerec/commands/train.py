@@ -271,16 +271,19 @@ def _checkpoint_settings(out: Path, model: Any) -> dict[str, Any] | None:
 def _resumed_words(path: Path, done: int, start: int, n_epochs: int, then: int | None = None) -> str:
     """What a resume did: the epochs its checkpoint had trained, and those trained now.
 
-    ``then`` is the epochs the checkpoint's own run was asked for: a run that finished
-    them and is given more is said to have finished, not to be part way through these.
+    ``then`` is the epochs the checkpoint's own run was asked for: where it differs from
+    ``n_epochs``, the count said is of those (a run that finished them and is given more
+    is said to have finished them, not to be part way through the new number).
     """
     def epochs(n: int) -> str:
         return f"{n} epoch{'s' if n != 1 else ''}"
 
-    if then is not None and done >= then and then < n_epochs:
-        had = f"note: resumed from {path}, which had finished the {epochs(then)} its run was given"
-    else:
+    if then is None or then == n_epochs:
         had = f"note: resumed from {path}, which had trained {done} of {epochs(n_epochs)}"
+    elif done >= then:
+        had = f"note: resumed from {path}, which had finished the {epochs(then)} its run was given"
+    else:  # (stopped early, or killed, in a run given another number of epochs)
+        had = f"note: resumed from {path}, which had trained {done} of the {epochs(then)} its run was given"
     if start >= n_epochs:
         why = "all of them" if done >= n_epochs else "it had stopped early"
         return f"{had} ({why}): no epoch trained now, its weights are measured as they were"
