@@ -483,6 +483,16 @@ def test_a_killed_run_is_left_as_it_was_by_a_train_refused_for_its_input(small_d
            "--quiet", "--out", str(out)]
     assert main(gmf) == 0
     (out / "run.json").unlink()  # as a run killed while saving leaves it
+    # A reader is told what the folder is (it was "not a finished cinerec run" alone, also
+    # while a finished run resumed there is saved again).
+    from cinerec.commands.train import _MARK
+    from cinerec.runs import TRAIN_MARK
+
+    assert _MARK == TRAIN_MARK
+    assert _error(capsys, ["recommend", "--run", str(out), "--user", "1"]) == \
+        f"cinerec: error: {out}: not a finished cinerec run (run.json is missing): cinerec train is training or saving " \
+        "it now, or was cut short; open it once that train ends (one cut short goes on with cinerec train --resume and " \
+        "its own arguments)"
     before = sorted((p.relative_to(out), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
     assert any(name.name == "checkpoint-last.pt" for name, _ in before)
     capsys.readouterr()

@@ -499,6 +499,12 @@ def run_words(meta: Any) -> str:
     return f"a {command} run" if isinstance(command, str) else "a run of an unknown command"
 
 
+#: The file that marks a folder as ``cinerec train``'s, finished or not
+#: (``cinerec.commands.train`` writes it; a run resumed there is without run.json while
+#: it is saved again).
+TRAIN_MARK = ".cinerec-train"
+
+
 def open_run(path: str | os.PathLike) -> Run:
     """Open a finished run folder, with one clear error when it is missing or damaged."""
     expect(path, (str, os.PathLike), "open_run: path")
@@ -508,6 +514,10 @@ def open_run(path: str | os.PathLike) -> Run:
     try:
         meta = read_json(path / "run.json")
     except FileNotFoundError:
+        if (path / TRAIN_MARK).is_file():  # a train run's folder: training, saving, or cut short
+            raise DataError(f"{path}: not a finished cinerec run (run.json is missing): cinerec train is training "
+                            "or saving it now, or was cut short; open it once that train ends (one cut short goes on "
+                            "with cinerec train --resume and its own arguments)") from None
         raise DataError(f"{path}: not a finished cinerec run (run.json is missing)") from None
     except ValueError as e:
         raise DataError(f"{path}/run.json: not valid JSON ({e})") from None

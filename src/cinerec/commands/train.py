@@ -522,7 +522,7 @@ def _filter_flags(filters: dict[str, Any]) -> str:
 #: It holds what the run was asked (model, data, filters, protocol, seed) and, once its
 #: search is done, the search's record: what a killed run resumed is checked against and
 #: goes on with.
-_MARK = ".cinerec-train"
+_MARK = ".cinerec-train"  # (cinerec.runs.TRAIN_MARK, which open_run reads; written here so as to import no NumPy)
 _MARK_NEW = f"{_MARK}.new"  # (the mark, written whole, before it is put in place)
 
 
