@@ -52,6 +52,11 @@ def test_quickstart_offline_falls_back_to_a_labelled_synthetic_sample(tmp_path, 
     assert "OFFLINE FALLBACK" in captured.err and "SYNTHETIC" in captured.err and "--data" in captured.err
     run = open_run(out)
     assert "synthetic" in run.meta["data"]
+    # Named as the data is said everywhere, not after the temporary folder it was read from
+    # (the store's meta and /health gave "cinerec-synthetic-e4k6tdrk", different each run).
+    assert run.dataset.name == "synthetic-ml-100k"
+    assert run.dataset.info["source"] == "synthetic ml-100k sample (offline fallback)"
+    assert str(scratch) not in "".join(p.read_text() for p in out.rglob("*.json"))
     got = json.loads(captured.out)  # the figures, as one JSON object
     assert got["data"] == run.meta["data"] and got["best_model"] == "popularity" and got["run"] == str(out)
     assert {(r["model"], r["protocol"]) for r in got["results"]} == {("popularity", "loo-sampled"),

@@ -333,8 +333,12 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
         # The sample is read whole into memory and the run folder keeps its own copy
         # (runs.save_dataset), so the written release is removed once read.
         with tempfile.TemporaryDirectory(prefix="cinerec-synthetic-") as folder:
-            write_release(Path(folder), like="ml-100k", scale=1.0, seed=seed)
-            return load(Path(folder)), "synthetic ml-100k sample (offline fallback)"
+            # (named as the data is everywhere it is kept: not the temporary folder, gone once read)
+            release = Path(folder) / "synthetic-ml-100k"
+            write_release(release, like="ml-100k", scale=1.0, seed=seed)
+            label = "synthetic ml-100k sample (offline fallback)"
+            dataset = load(release)
+            return dataclasses.replace(dataset, info={**dataset.info, "source": label}), label
 
 
 def _settings(name: str) -> dict[str, Any]:
