@@ -168,6 +168,24 @@ def test_the_synthetic_label_survives_a_copy_without_hidden_files(tmp_path) -> N
     assert not load(copy).info.get("synthetic")
 
 
+def test_a_synthetic_releases_ratings_file_read_as_a_log_is_synthetic_too(tmp_path) -> None:
+    # Its ratings.csv given alone (a log of one's own) was read as real data: no mark on
+    # the data line, no note beside the figures, with the label lying beside the file.
+    from cinerec.data.dataset import synthetic_notes, synthetic_words
+    from cinerec.data.logs import load_log
+
+    made = write_release(tmp_path / "made", "ml-latest-small", 0.02, seed=0)
+    ds = load(made / "ratings.csv")
+    assert ds.info["format"] == "log" and ds.info.get("synthetic") is True
+    assert synthetic_words(ds) == " (SYNTHETIC, shaped like ml-latest-small)"
+    assert synthetic_notes(ds) == ["the data is a synthetic release shaped like ml-latest-small (cinerec data "
+                                   "synthesize): these figures say nothing about real movies"]
+    # A log of one's own beside no label is not.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "log.csv").write_text((made / "ratings.csv").read_text())
+    assert not load_log(tmp_path / "mine" / "log.csv").info.get("synthetic")
+
+
 def test_scaled_down_release_stays_consistent() -> None:
     rel = synthesize("ml-25m", 0.001, seed=0)
     r = rel.ratings

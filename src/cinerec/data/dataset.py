@@ -802,7 +802,7 @@ def catalog_notes(dataset: Dataset) -> list[str]:
 
 
 def _shaped_like(dataset: Dataset) -> str:
-    like = dataset.info.get("release")
+    like = dataset.info.get("release") or dataset.info.get("synthetic_like")  # (the latter: one of its files as a log)
     return f", shaped like {like}" if like else ""
 
 

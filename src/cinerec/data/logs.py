@@ -210,6 +210,11 @@ def load_log(
     item_codes, item_raw = _encode(items)
     del users, items  # (their codes stand for them now: less memory held through the checks below)
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
+    from cinerec.data.movielens import synthetic_like
+
+    if (like := synthetic_like(path if path.is_dir() else path.parent)) is not None:
+        # A file of a synthetic release read as a log (its ratings.csv): as made up as the release.
+        info.update(synthetic=True, synthetic_like=like)
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
         info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
     if in_numbers:
