@@ -57,6 +57,9 @@ def test_tuned_is_never_worse_than_default_and_is_reproducible(ml100k):
     assert first.model.is_fitted and first.model.config.regularization == first.settings["regularization"]
     again = tune("ease", ml100k, p, trials=4, seed=3)
     assert again.settings == first.settings and again.value == first.value
+    # A notebook cell echoes it in one line (its repr listed every trial: 120 characters each).
+    assert repr(first) == (f"<Tuned ease: hr@10 {first.value:.4f} on validation (defaults {first.default_value:.4f}), "
+                           f"4 trials, settings {first.settings}>")
 
 
 def test_rating_models_minimise_rmse(ml100k):

@@ -144,6 +144,12 @@ class Tuned:
     scored: int = 0
     held: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # (a notebook cell echoes it: the trials, one line each, stay in .trials)
+        return (f"<Tuned {self.model.name}: {self.metric} {self.value:.4f} on validation (defaults "
+                f"{self.default_value:.4f}), {len(self.trials)} trial{'' if len(self.trials) == 1 else 's'}, "
+                f"settings {self.settings}>")
+
     def to_dict(self) -> dict[str, Any]:
         """Everything but the model, for ``--json`` and ``run.json``."""
         return {"model": self.model.name, "settings": self.settings, "metric": self.metric,
