@@ -456,6 +456,10 @@ def test_a_year_in_the_query_matches_the_release_year():
     assert s.search("1999").tolist() == [5]
     assert s.search("star wars 2001").tolist() == []
     assert s.search("197").tolist() == []  # three digits are no year
+    # Digits of other scripts that are no decimal number (Ethiopic ፩, Kharoshthi): none
+    # found, where the search ended in a traceback (a 500 over HTTP).
+    assert s.search("፩፩፩፩").tolist() == [] and s.search("19፩፩").tolist() == []
+    assert s.search("\U00010a40\U00010a41\U00010a42\U00010a43").tolist() == []
     # A movie of unknown year (0) has no year for "0000" to name.
     from cinerec.data.dataset import Catalog
 

@@ -337,7 +337,8 @@ def movies(
     """Find movies of a run by their titles, with the ids that --liked, --ratings and similar take.
 
     Best matches first (the title starting with the words, then whole words, then word
-    starts, then anywhere), the most rated first among equals: the page's search.
+    starts, each test deciding before the next: for "star", Star Kid before Starship
+    Troopers), the most rated first among equals: the page's search.
     """
     from cinerec.commands.show import print_json
     from cinerec.data.dataset import synthetic_list_notes

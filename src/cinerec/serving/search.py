@@ -176,8 +176,9 @@ class MovieSearch:
             for w in words:  # a handful of words, each one vectorised scan of the catalog
                 # A year ("star wars 1977", "(1977)") matches the release year too: a title
                 # holds its year apart, so the query found nothing.
-                # (0 is an unknown year, which no query names)
-                year = self.catalog.years == int(w) if len(w) == 4 and w.isdigit() and int(w) > 0 else False
+                # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
+                # digits int() cannot read)
+                year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
                 mask &= (np.char.find(self.keys, w) >= 0) | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= (np.char.find(self._padded, f" {w}") >= 0) | year
