@@ -391,6 +391,15 @@ def test_search_finds_initials_written_together_and_letters_of_their_own():
     assert search_key("L.A. Confidential") == "l a confidential la"
     assert search_key("Łódź Story") == "lodz story"
     assert search_key("It's a Wonderful Life") == "it s a wonderful life its"  # no initials there
+    # Initials typed together start the title: "et" put "Etz Hadomim Tafus" (1 rating)
+    # before "E.T." (300), which only held "et" further in.
+    titles = ["Etz Hadomim Tafus", "E.T. the Extra-Terrestrial", "Mashed", "M*A*S*H", "Lamb", "L.A. Confidential"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.array([100, 1, 100, 1, 100, 1]))
+    assert s.search("et").tolist()[:2] == [1, 0]
+    assert s.search("mash").tolist() == [3, 2]
+    assert s.search("la").tolist()[:2] == [5, 4]
 
 
 def test_search_finds_words_typed_without_their_apostrophe():

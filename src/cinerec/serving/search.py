@@ -80,9 +80,11 @@ def _plain(text: str) -> str:
 
 
 def _squeezed(text: str) -> str:
-    """A title's key with its words joined by an apostrophe written together where they
-    stand ("schindlers list"): a query typed without the apostrophe starts it."""
-    return _NON_WORD.sub(" ", _plain(text).replace("'", "")).strip()
+    """A title's key with its words joined by an apostrophe, and its initials, written
+    together where they stand ("schindlers list", "et the extra terrestrial"): a query
+    typed without the apostrophe or the dots starts it."""
+    plain = _INITIALS.sub(lambda m: re.sub(r"[.* ]", "", m.group()), _plain(text))
+    return _NON_WORD.sub(" ", plain.replace("'", "")).strip()
 
 
 #: The longest query a search takes, in characters (the API's ``GET /movies``, the page's
@@ -111,11 +113,13 @@ class MovieSearch:
         if len(keys) == 0:
             keys = np.zeros(0, dtype="<U1")
         object.__setattr__(self, "keys", keys)
-        # (the same keys, a title's words joined by an apostrophe written together: "schindlers
-        # list" starts "Schindler's List" as "schindler s list" does)
+        # (the same keys, a title's words joined by an apostrophe and its initials written
+        # together: "schindlers list" starts "Schindler's List" as "schindler s list" does,
+        # and "et" starts "E.T. the Extra-Terrestrial")
         squeezed = keys.copy()
         for i, title in enumerate(self.catalog.titles):
-            if _APOSTROPHE_CHARS.intersection(str(title)):
+            if _APOSTROPHE_CHARS.intersection(str(title)) or (("." in str(title) or "*" in str(title))
+                                                              and _INITIALS.search(str(title))):
                 squeezed[i] = _squeezed(title)
         object.__setattr__(self, "_starts", squeezed)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
