@@ -7,6 +7,7 @@ import socket
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -1121,6 +1122,12 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
         run.similar([50, 181])
     with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got None"):
         run.similar(None)
+    # A frame's missing cell (a reason_movie_id of <NA>) is no id either: it was "unknown movie id <NA>".
+    for missing in (pd.NA, np.nan, float("nan")):
+        with pytest.raises(ConfigError, match=r"movie id: expected one movie id, got .* \(a missing value\)"):
+            run.similar(missing)
+    with pytest.raises(ConfigError, match=r"user id: expected one user id, got <NA> \(a missing value\)"):
+        run.top_n([1, pd.NA])
     assert run.recommend_for(liked=None, ratings={"50": 5}, k=3).shape[0] == 3
     # The API refuses a movie given both ways (422); the notebook took the stars silently.
     with pytest.raises(ConfigError, match=r"movie 50 is both liked and rated 1 star: give it once"):

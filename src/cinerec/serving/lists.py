@@ -983,6 +983,10 @@ def _one_id(value: Any, what: str) -> None:
         raise ConfigError(f"{what} id: expected one {what} id, got a {type(value).__name__} ({shown:.60})")
     if value is None:  # (it said "unknown movie id None", as if None were an id the data lacks)
         raise ConfigError(f"{what} id: expected one {what} id, got None")
+    import pandas as pd
+
+    if not isinstance(value, (str, bytes)) and pd.isna(value):  # a frame's missing cell: pd.NA, NaN, NaT
+        raise ConfigError(f"{what} id: expected one {what} id, got {value!r} (a missing value)")
 
 
 def _listing(model: Any) -> Any:
