@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -1105,3 +1106,36 @@ def test_a_train_refused_for_a_full_disk_leaves_no_folder_behind(small_data, tmp
     assert capsys.readouterr().err == (f"cinerec: error: --out {out}: cannot write in the folder (No space left on "
                                        "device)\n")
     assert not out.exists()
+
+
+def test_a_resume_counts_the_epochs_its_checkpoint_trained_against_the_right_number():
+    # Counted against the epochs its run was given where they differ from those asked now,
+    # and told apart from them when the run now asks for no more than it had trained
+    # (it said "4 of the 30 epochs its run was given (all of them)").
+    from cinerec.commands.train import _resumed_words
+
+    said = {args: _resumed_words(Path("c.pt"), *args).removeprefix("note: resumed from c.pt, which had ")
+            for args in [(4, 4, 3, 30), (3, 3, 3, 30), (30, 30, 3, 30), (4, 30, 30, 30), (4, 30, 30, None),
+                         (1, 1, 6, 1), (1, 1, 1, 1)]}
+    measured = ": no epoch trained now, its weights are measured as they were"
+    assert said == {
+        (4, 4, 3, 30): f"trained 4 of the 30 epochs its run was given (more than the 3 epochs asked now){measured}",
+        (3, 3, 3, 30): f"trained 3 of the 30 epochs its run was given (as many as the 3 epochs asked now){measured}",
+        (30, 30, 3, 30): f"finished the 30 epochs its run was given (more than the 3 epochs asked now){measured}",
+        (4, 30, 30, 30): f"trained 4 of 30 epochs (it had stopped early){measured}",
+        (4, 30, 30, None): f"trained 4 of 30 epochs (it had stopped early){measured}",
+        (1, 1, 6, 1): "finished the 1 epoch its run was given; trained epochs 2 to 6 now",
+        (1, 1, 1, 1): f"trained 1 of 1 epoch (all of them){measured}",
+    }
+
+
+def test_a_smoke_run_resumed_is_said_to_have_trained_its_one_epoch(small_data, tmp_path, capsys):
+    # A smoke run trains one epoch whatever its epochs setting: it was said to have trained
+    # "1 of the 20 epochs its run was given (all of them)".
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(small_data), "--model", "gmf", "--protocol", "loo-full", "--out", str(out)]
+    assert main([*argv, "--set", "smoke=true", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--set", "smoke=true", "--set", "epochs=6", "--resume"]) == 0
+    assert f"note: resumed from {out / 'checkpoints' / 'checkpoint-last.pt'}, which had trained 1 of 1 epoch (all of " \
+           "them): no epoch trained now" in capsys.readouterr().err

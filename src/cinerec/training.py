@@ -646,7 +646,8 @@ class _Fit:
                 self.history[-1] = {k: v for k, v in last.items() if k != "stopped_by"}
             else:
                 self.start_epoch = self.n_epochs  # it had stopped early and would again: nothing left to do
-        then = ck["config"].get("epochs") if isinstance(ck.get("config"), dict) else None
+        saved = ck["config"] if isinstance(ck.get("config"), dict) else {}
+        then = 1 if saved.get("smoke") else saved.get("epochs")  # (a smoke run trains one epoch, whatever its epochs)
         self.model.resumed_from.append((path, int(ck["epoch"]) + 1, self.start_epoch, self.n_epochs,
                                         then if isinstance(then, int) else None))
 

@@ -285,7 +285,12 @@ def _resumed_words(path: Path, done: int, start: int, n_epochs: int, then: int |
     else:  # (stopped early, or killed, in a run given another number of epochs)
         had = f"note: resumed from {path}, which had trained {done} of the {epochs(then)} its run was given"
     if start >= n_epochs:
-        why = "all of them" if done >= n_epochs else "it had stopped early"
+        if done < n_epochs:
+            why = "it had stopped early"
+        elif then is None or then == n_epochs:
+            why = "all of them"
+        else:  # (the run now asks for no more epochs than the checkpoint had trained)
+            why = f"{'as many as' if done == n_epochs else 'more than'} the {epochs(n_epochs)} asked now"
         return f"{had} ({why}): no epoch trained now, its weights are measured as they were"
     return f"{had}; trained epoch{'s' if n_epochs - start > 1 else ''} " + \
         (f"{start + 1} to {n_epochs}" if n_epochs - start > 1 else f"{n_epochs}") + " now"
