@@ -364,8 +364,14 @@ def test_a_resumed_run_interrupted_while_saving_is_saved_whole_first(small_data,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runs, "save_model", interrupted_while_saving)
-    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4", "--protocol-option",
-                 "valid=true", "--resume", "--out", str(out), "--quiet"]) == 130
+    # (Ctrl-C as a terminal gives it: a test process started in the background of a script
+    # inherits SIGINT ignored, and would ignore this one too)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4",
+                     "--protocol-option", "valid=true", "--resume", "--out", str(out), "--quiet"]) == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert f"the run {out} had been written in full before" in capsys.readouterr().err
     assert open_run(out).meta["config"]["neumf"]["epochs"] == 4
 
