@@ -23,6 +23,17 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
 
 
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C's own handler for a test that sends itself SIGINT: a test process started in
+    the background of a script inherits SIGINT ignored, and would ignore it too."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(scope="session")
 def ml100k_dir() -> Path:
     if not (ML100K / "u.data").exists():

@@ -346,7 +346,7 @@ def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_
 
 
 def test_a_resumed_run_interrupted_while_saving_is_saved_whole_first(small_data, neumf_run, tmp_path, capsys,
-                                                                       monkeypatch):
+                                                                       monkeypatch, ctrl_c):
     # Ctrl-C (or SIGTERM) landing in the save of a resumed finished run left no run at all:
     # the run it replaced was gone and the new one unfinished.
     import os
@@ -364,14 +364,8 @@ def test_a_resumed_run_interrupted_while_saving_is_saved_whole_first(small_data,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runs, "save_model", interrupted_while_saving)
-    # (Ctrl-C as a terminal gives it: a test process started in the background of a script
-    # inherits SIGINT ignored, and would ignore this one too)
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4",
-                     "--protocol-option", "valid=true", "--resume", "--out", str(out), "--quiet"]) == 130
-    finally:
-        signal.signal(signal.SIGINT, before)
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4", "--protocol-option",
+                 "valid=true", "--resume", "--out", str(out), "--quiet"]) == 130
     assert f"the run {out} had been written in full before" in capsys.readouterr().err
     assert open_run(out).meta["config"]["neumf"]["epochs"] == 4
 

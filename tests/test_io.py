@@ -390,7 +390,7 @@ def test_a_turn_is_not_waited_for_by_its_own_holder_and_is_skipped_where_locks_d
     assert ran == [True] and said == [] and not (tmp_path / ".a.sqlite.lock").exists()
 
 
-def test_an_interrupt_during_a_deferred_step_is_raised_when_it_ends(tmp_path, monkeypatch):
+def test_an_interrupt_during_a_deferred_step_is_raised_when_it_ends(tmp_path, monkeypatch, ctrl_c):
     import signal
 
     import cinerec.io
