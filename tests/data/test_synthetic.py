@@ -178,12 +178,15 @@ def test_a_synthetic_releases_ratings_file_read_as_a_log_is_synthetic_too(tmp_pa
     ds = load(made / "ratings.csv")
     assert ds.info["format"] == "log" and ds.info.get("synthetic") is True
     assert synthetic_words(ds) == " (SYNTHETIC, shaped like ml-latest-small)"
+    assert repr(ds).startswith("<Dataset 'ratings' (ml-latest-small, synthetic): ")
     assert synthetic_notes(ds) == ["the data is a synthetic release shaped like ml-latest-small (cinerec data "
                                    "synthesize): these figures say nothing about real movies"]
-    # A log of one's own beside no label is not.
+    # A log of one's own beside no label is not, nor one put in the release's folder.
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "log.csv").write_text((made / "ratings.csv").read_text())
     assert not load_log(tmp_path / "mine" / "log.csv").info.get("synthetic")
+    (made / "my_own_log.csv").write_text("user,item,rating\n1,10,4\n2,10,5\n")
+    assert not load_log(made / "my_own_log.csv").info.get("synthetic")
 
 
 def test_scaled_down_release_stays_consistent() -> None:

@@ -402,7 +402,7 @@ class Dataset:
     not_liked: tuple[np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
-        release = self.info.get("release")
+        release = self.info.get("release") or self.info.get("synthetic_like")  # (the latter: a log of a release's)
         said = f" ({release}{', synthetic' if self.info.get('synthetic') else ''})" if release else ""
         return (f"<Dataset {self.name!r}{said}: {len(self.interactions):,} ratings, {self.n_users:,} users, "
                 f"{self.n_items:,} movies>")

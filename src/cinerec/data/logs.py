@@ -210,9 +210,7 @@ def load_log(
     item_codes, item_raw = _encode(items)
     del users, items  # (their codes stand for them now: less memory held through the checks below)
     info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
-    from cinerec.data.movielens import synthetic_like
-
-    if (like := synthetic_like(path if path.is_dir() else path.parent)) is not None:
+    if (like := _synthetic_release_of(files)) is not None:
         # A file of a synthetic release read as a log (its ratings.csv): as made up as the release.
         info.update(synthetic=True, synthetic_like=like)
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
@@ -258,6 +256,17 @@ def load_log(
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+
+
+def _synthetic_release_of(files: list[Path]) -> str | None:
+    """The release that ``cinerec data synthesize`` imitated where every log file read is
+    one of a synthetic release's own files (its ``ratings.csv`` read as a log), else
+    ``None``: a log of one's own put in such a folder is not made up."""
+    from cinerec.data.movielens import synthetic_like
+    from cinerec.data.synthetic import release_files
+
+    likes = {synthetic_like(f.parent) if f.name in release_files(f.parent) else None for f in files}
+    return likes.pop() if len(likes) == 1 else None
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

@@ -47,7 +47,7 @@ from cinerec.errors import NotFoundError
 from cinerec.io import atomic_dir, check_replaceable
 
 __all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
-           "LABEL", "MAX_SCALE", "label_like"]
+           "LABEL", "MAX_SCALE", "label_like", "release_files"]
 
 #: The largest ``scale``: ten times a release's size (ml-32m ten times over is 320M ratings).
 MAX_SCALE = 10.0
@@ -628,21 +628,26 @@ _ANY_RELEASE_FILES = frozenset(
      "movies.dat", "ratings.dat", "users.dat", "movies.csv", "ratings.csv", LABEL])
 
 
+def release_files(folder: Path) -> frozenset[str]:
+    """The names of the files a synthetic release in ``folder`` wrote: its marker's list,
+    or, where the marker is gone (a copy without hidden files) or names none, any
+    release's files."""
+    try:
+        written = json.loads((folder / MARKER).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        written = None
+    return frozenset(written) if isinstance(written, list) else _ANY_RELEASE_FILES
+
+
 def _check_only_its_own_files(out: Path) -> None:
     """Refuse to replace an earlier synthetic release that now holds files it did not write
     (a run folder, notes): the swap would delete them. A marker that names no files (from
     before the list was kept, or damaged) is taken to list any release's files."""
     from cinerec.errors import ConfigError
 
-    marker = out / MARKER
-    if not marker.is_file():
+    if not (out / MARKER).is_file():
         return
-    try:
-        written = json.loads(marker.read_text()).get("files")
-    except (OSError, ValueError, AttributeError):
-        written = None
-    if not isinstance(written, list):
-        written = sorted(_ANY_RELEASE_FILES)
+    written = release_files(out)
     other = sorted(p.name for p in out.iterdir() if p.name not in written and p.name != MARKER)
     if other:
         raise ConfigError(f"{out}: an earlier synthetic release that now holds files it did not write "
