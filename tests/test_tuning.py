@@ -3,6 +3,9 @@ than the defaults on validation, reproducible given the seed."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,7 @@ from cinerec.errors import ConfigError
 from cinerec.evaluation.protocols import get_protocol
 from cinerec.models import MODELS
 from cinerec.models.baselines import EASE
-from cinerec.tuning import PRUNE_WARMUP_EPOCHS, Param, carve, tune
+from cinerec.tuning import PRUNE_WARMUP_EPOCHS, Param, Tuned, carve, tune
 from cinerec.tuning import _in_range
 from tests.models.conformance import random_ratings
 
@@ -57,6 +60,13 @@ def test_tuned_is_never_worse_than_default_and_is_reproducible(ml100k):
     assert first.model.is_fitted and first.model.config.regularization == first.settings["regularization"]
     again = tune("ease", ml100k, p, trials=4, seed=3)
     assert again.settings == first.settings and again.value == first.value
+    # Its record read back, figures that were no number written as null (strict JSON): NaN
+    # again, where float(None) was a TypeError.
+    from cinerec.io import json_text
+
+    record = json.loads(json_text({**first.to_dict(), "value": float("nan"), "default_value": float("nan")}))
+    back = Tuned.from_dict(record, first.model)
+    assert math.isnan(back.value) and math.isnan(back.default_value) and back.settings == first.settings
     # A notebook cell echoes it in one line (its repr listed every trial: 120 characters each).
     assert repr(first) == (f"<Tuned ease: hr@10 {first.value:.4f} on validation (defaults {first.default_value:.4f}), "
                            f"4 trials, settings {first.settings}>")

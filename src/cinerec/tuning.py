@@ -101,6 +101,10 @@ class Param:
         return trial.suggest_categorical(name, list(self.choices))
 
 
+def _or_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
 @dataclass
 class Tuned:
     """What a search found.
@@ -164,7 +168,8 @@ class Tuned:
         """A search's record as :meth:`to_dict` wrote it (a run's ``tuning``), with
         ``model``, the model trained with its settings."""
         return cls(model, dict(record["settings"]), str(record.get("metric", "")), str(record.get("direction", "")),
-                   float(record.get("value", math.nan)), float(record.get("default_value", math.nan)),
+                   # (null: a figure that was no number, as strict JSON writes it)
+                   float(_or_nan(record.get("value"))), float(_or_nan(record.get("default_value"))),
                    list(record.get("trials", [])), float(record.get("seconds", 0.0)),
                    bool(record.get("screened", False)), float(record.get("seconds_fit", 0.0)),
                    int(record.get("n_scored", 0)), dict(record.get("held") or {}))

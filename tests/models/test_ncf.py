@@ -181,7 +181,7 @@ def test_a_saved_history_is_strict_json_a_figure_that_is_no_number_written_as_nu
 
     from cinerec.models.base import load_model
 
-    model = create("gmf", {**FAST, "epochs": 1}).fit(planted_groups())
+    model = create("gmf", {**FAST, "epochs": 2}).fit(planted_groups())
     model.history[-1]["valid"] = float("nan")  # (an AUC over validation ratings of one kind)
     model.save(tmp_path / "gmf")
 
@@ -190,4 +190,11 @@ def test_a_saved_history_is_strict_json_a_figure_that_is_no_number_written_as_nu
 
     for name in ("history.json", "model.json"):
         json.loads((tmp_path / "gmf" / name).read_text(), parse_constant=refused)
-    assert load_model(tmp_path / "gmf").history[-1]["valid"] is None
+    again = load_model(tmp_path / "gmf")
+    assert again.history[-1]["valid"] is None
+    # and its curves plot from what was read back (the null was a TypeError there)
+    from cinerec.evaluation.report import save_curves
+
+    again.history[0]["valid"], again.history[0]["metric"] = 0.5, "hr@10"
+    save_curves(again.history, tmp_path / "curves.png", "gmf")
+    assert (tmp_path / "curves.png").stat().st_size > 0

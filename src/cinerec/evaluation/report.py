@@ -211,7 +211,7 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
     """
     step, y = ("epoch", "loss") if "epoch" in history[0] else ("sweep", "train_rmse")
     epochs = [h[step] for h in history]
-    valid = [h for h in history if "valid" in h]
+    valid = [h for h in history if h.get("valid") is not None]  # (null in a saved history: a figure no number)
     rows = 2 if valid else 1
     fig = figure(figsize=(8, 5.6 if valid else 3.4))
     axes = fig.subplots(rows, 1, sharex=True, squeeze=False)
