@@ -973,6 +973,30 @@ def test_dates_that_read_either_way_are_read_month_first_and_said_to_be(tmp_path
         assert reading_notes(load_log(f)) == [], dates
 
 
+def test_a_folders_dates_are_read_one_way_for_all_its_files(tmp_path):
+    # Each file decided alone: a.csv's 13/01/2021 read day first and b.csv's 03/04/2020
+    # month first, with a note saying none of the dates showed which.
+    from cinerec.data.dataset import reading_notes
+
+    (tmp_path / "a.csv").write_text("user,item,rating,date\n1,10,4,13/01/2021\n1,11,3,14/02/2021\n")
+    (tmp_path / "b.csv").write_text("user,item,rating,date\n2,10,5,03/04/2020\n2,11,2,05/04/2020\n")
+    data = load_log(tmp_path)
+    days = sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d"))
+    assert days == ["2020-04-03", "2020-04-05", "2021-01-13", "2021-02-14"] and reading_notes(data) == []
+    (tmp_path / "c.csv").write_text("user,item,rating,date\n3,10,5,01/13/2020\n")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'a.csv'} line 2: time '13/01/2021' reads day first, "
+                                                  f"and {tmp_path / 'c.csv'} line 2: '01/13/2020' month first")):
+        load_log(tmp_path)
+    # Shown month first by one file, the others follow it without a note; shown by none, said.
+    (tmp_path / "a.csv").unlink()
+    assert reading_notes(load_log(tmp_path)) == []
+    (tmp_path / "c.csv").unlink()
+    assert reading_notes(load_log(tmp_path)) == [
+        f"the dates of {tmp_path} that begin with two numbers, such as '03/04/2020' ({tmp_path / 'b.csv'} line 2), are "
+        "read month first: none of them can only be read one way (13/01 day first, 01/13 month first); if they are day "
+        "first, write them as YYYY-MM-DD"]
+
+
 def test_a_folder_whose_files_differ_in_a_time_column_names_the_files(tmp_path):
     # The untimed file's rows were given 1970, the oldest of all.
     (tmp_path / "a.csv").write_text("user,item,rating,timestamp\n1,10,4,1600000000\n")

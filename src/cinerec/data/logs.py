@@ -175,6 +175,7 @@ def load_log(
     else:
         roles = check_columns(columns or {}, where="columns")
     frames = [_read_log_file(f, roles) for f in files]
+    frames = _dates_one_way(files, frames, roles)
     users = _join_ids([f["user"] for f in frames])
     items = _join_ids([f["item"] for f in frames])
     # A folder's files share their columns: an unrated file's rows would not be ratings,
@@ -204,7 +205,7 @@ def load_log(
     titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
     headers = [fr["columns"] for fr in frames]
     unread, timed = frames[0]["unread"], frames[0]["timed"]  # (a folder's files share their columns)
-    time_notes = [note for f in frames for note in f.get("time_notes", ())]
+    time_notes = _dates_note(path, frames)
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -256,6 +257,35 @@ def load_log(
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+
+
+def _dates_one_way(files: list[Path], frames: list[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A folder's files with their dates of two leading numbers read one way, as a file's
+    are: day first where some file shows it (files that showed neither way read again so),
+    and refused where one file shows day first and another month first."""
+    shown = {kind: next(((f, fr["date_order"]["example"]) for f, fr in zip(files, frames)
+                         if fr["date_order"].get("order") == kind), None) for kind in ("day", "month")}
+    if (day := shown["day"]) and (month := shown["month"]):
+        raise DataError(f"{day[1][1]}: time {day[1][0]!r} reads day first, and {month[1][1]}: {month[1][0]!r} month "
+                        "first; write the dates one way (YYYY-MM-DD reads only one way)")
+    if not day:
+        return frames
+    return [_read_log_file(f, roles, day_first=True) if fr["date_order"].get("order") == "either" else fr
+            for f, fr in zip(files, frames)]
+
+
+def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
+    """The line saying dates of two leading numbers were read month first where none of
+    them, in any file, can only be read one way (03/04/2020): read wrong if they are day
+    first, and nothing shows it."""
+    orders = [fr["date_order"] for fr in frames if fr["date_order"].get("order")]
+    if not orders or any(o["order"] != "either" for o in orders):
+        return []
+    value, where = orders[0]["example"]
+    where = where.removeprefix(f"{path} ")  # (a file's own line; a folder's names its file)
+    return [f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month first: "
+            "none of them can only be read one way (13/01 day first, 01/13 month first); if they are day first, write "
+            "them as YYYY-MM-DD"]
 
 
 def _synthetic_release_of(files: list[Path]) -> str | None:
@@ -895,8 +925,10 @@ def _line(path: Path, row: int) -> str:
     return f"{path} line {_data_row(path, row)[1]}"
 
 
-def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
-    """One file's columns: ids as pyarrow ``int64`` or string columns, ratings, times.
+def _read_log_file(path: Path, given: Mapping[str, str], day_first: bool = False) -> dict[str, Any]:
+    """One file's columns: ids as pyarrow ``int64`` or string columns, ratings, times
+    (with ``day_first``, dates of two leading numbers read day first, as another file of
+    its folder shows them).
 
     The usual cases (numbers in number columns) stay in pyarrow and NumPy; a column of
     text where numbers are expected goes through pandas, which names the bad row.
@@ -965,7 +997,8 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
     out["timed"] = cols["time"] is not None
     out["zoned"] = None  # whether its clock times name their zone (None: times that need none)
     out["numeric_time"] = False  # written as numbers (seconds or finer), not as dates
-    out["time_notes"] = []  # how its dates were read, where the reading was a choice (month first)
+    # What its dates of two leading numbers showed (day or month first), and day first to force.
+    out["date_order"] = {"force": "day"} if day_first else {}
     if cols["time"] is None:
         out["time"], out["rest"] = np.zeros(table.num_rows, np.int64), None
     else:
@@ -989,7 +1022,7 @@ def _read_log_file(path: Path, given: Mapping[str, str]) -> dict[str, Any]:
                 times, rest = _as_seconds(numbers, path, scale=True)  # milliseconds and finer, or refused
             out["time"], out["rest"] = times, rest
         else:
-            out["time"], out["rest"] = _times(column.to_pandas(), path, out["time_notes"])
+            out["time"], out["rest"] = _times(column.to_pandas(), path, out["date_order"])
     return out
 
 
@@ -1180,11 +1213,11 @@ Times = tuple[np.ndarray, "np.ndarray | None"]
 
 
 
-def _times(values: pd.Series, path: Path, notes: list[str] | None = None) -> Times:
+def _times(values: pd.Series, path: Path, order: dict[str, Any] | None = None) -> Times:
     """Whole seconds since the epoch and what is left below them (:data:`Times`), from
     numbers (seconds, or milliseconds, microseconds or nanoseconds when every one is too
-    large to be seconds: see :func:`_as_seconds`), dates or a mix of both in text; a line
-    on how dates were read, where that was a choice, goes to ``notes``."""
+    large to be seconds: see :func:`_as_seconds`), dates or a mix of both in text
+    (``order``: as :func:`_dates` takes and fills it)."""
     if values.dtype.kind in "iuf":
         bad = values.isna().to_numpy()
         if bad.any():
@@ -1212,7 +1245,7 @@ def _times(values: pd.Series, path: Path, notes: list[str] | None = None) -> Tim
             rest[~text] = part
 
     if text.any():
-        stamps = _dates(values[text], np.flatnonzero(text), path, notes)
+        stamps = _dates(values[text], np.flatnonzero(text), path, order)
         bad = stamps.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(text)[np.argmax(bad)])
@@ -1242,13 +1275,14 @@ _ZONED = (r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*"
 _NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b"
 
 
-def _dates(values: pd.Series, rows: np.ndarray, path: Path, notes: list[str] | None = None) -> pd.Series:
+def _dates(values: pd.Series, rows: np.ndarray, path: Path, order: dict[str, Any] | None = None) -> pd.Series:
     """Dates in text, ``NaT`` where a value is none. Dates that start with day and month
     as numbers are read one way for the whole column: day first when some of them can
-    only be read so (13/01/2021), month first otherwise; a column holding both kinds
-    (13/01/2021 and 01/13/2021) is refused, naming a line of each. Read month first with
-    none that can only be read so (03/04/2021, never past 12 either way), a line saying
-    so goes to ``notes``: day-first dates would be read wrong, and nothing shows it."""
+    only be read so (13/01/2021), or ``order["force"]`` says so (another file of the
+    folder showed it), month first otherwise; a column holding both kinds (13/01/2021 and
+    01/13/2021) is refused, naming a line of each. ``order`` gets what the column showed:
+    ``"order"`` (``"day"``, ``"month"``, or ``"either"`` where none can only be read one
+    way: 03/04/2021) and ``"example"`` (a date that shows it, and where)."""
     parts = values.astype(str).str.extract(_NUMERIC_DATE)
     first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
     day_first, month_first = (first > 12).to_numpy(), (second > 12).to_numpy()
@@ -1266,14 +1300,15 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path, notes: list[str] | N
                         "every time with its zone, or none (times without one are read as UTC)")
     stamps = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     numeric = parts[0].notna().to_numpy()
-    if day_first.any():  # the whole column's numeric dates, day first
+    if day_first.any() or (order or {}).get("force") == "day":  # the whole column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
-    elif notes is not None and not month_first.any() and (either := ((first != second) & first.notna()).to_numpy()).any():
-        first_such = int(np.argmax(either))
-        notes.append(f"the dates of {path} that begin with two numbers, such as {str(values.iloc[first_such]).strip()!r} "
-                     f"({_line(path, int(rows[first_such])).removeprefix(f'{path} ')}), are read month first: none of them "
-                     "can only be read one way (13/01 day first, 01/13 month first); if they are day first, write "
-                     "them as YYYY-MM-DD")
+    if order is not None:
+        either = ((first != second) & first.notna()).to_numpy()  # (03/04: one date or another, by the order)
+        for kind, shown in (("day", day_first), ("month", month_first), ("either", either)):
+            if shown.any():
+                one = int(np.argmax(shown))
+                order.update(order=kind, example=(str(values.iloc[one]).strip(), _line(path, int(rows[one]))))
+                break
     # pandas reads "now", "today" and a clock time alone (10:30) as a time of the day the
     # log is read, no time of the log's; only times near it are looked at (a log of dates
     # long past has none).
