@@ -529,6 +529,12 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
         ("host=127.0.0.1 port=1 user=u password=secret dbname=db", "--db: a connection string of key=value pairs "
                                                                    "is not read here; write it as a URL"),
         ("postgres:/u:secret@127.0.0.1:1/db", "--db: 'postgres:' needs two slashes after it to be a URL"),
+        # Its colon left out: a folder "postgresql/u:secret@127.0.0.1:1", named with the password.
+        ("postgresql//u:secret@127.0.0.1:1/db", "--db: 'postgresql' needs '://' after it to be a URL"),
+        ("POSTGRES///u:secret@127.0.0.1:1/db", "--db: 'POSTGRES' needs '://' after it to be a URL"),
+        # A "/" in the password: the driver took "u" for the host ("failed to resolve host 'u'").
+        ("postgresql://u:se/cret@127.0.0.1:1/db", "--db postgresql://u:***@127.0.0.1:1/db: an '@' after the first "
+                                                  "'/'; write a '/' in the user name or password as %2F"),
     ]
     for db, needle in cases:
         assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2

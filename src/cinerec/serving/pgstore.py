@@ -112,9 +112,15 @@ def check_userinfo(url: str, flag: str | None = None) -> None:
     # All but the query (a "/" or "?" may be in the password too: "p@ss:w/rd@host/db"
     # holds two); an "@" in the database's name is written %40 as well.
     query = _query_start(rest)
-    if rest[:query if query >= 0 else len(rest)].count("@") > 1:
+    before = rest[:query if query >= 0 else len(rest)]
+    if before.count("@") > 1:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
                           "one '@'; write an '@' in the user name or password as %40")
+    # "cr:sec/ret@host/db": the driver ends the host part at the first "/", reads "cr" as
+    # the host and "sec" as the port, and says it cannot resolve host 'cr'.
+    if "@" in before and "/" in before.split("@", 1)[0]:
+        raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: an '@' after the first '/'; write a '/' in "
+                          "the user name or password as %2F (and an '@' in the database's name as %40)")
 
 
 def _connect(url: str, *, autocommit: bool = True) -> Any:
