@@ -328,6 +328,23 @@ def test_the_reference_says_when_this_run_reads_other_data_than_the_file_s(tmp_p
     assert "differs" not in Study.from_toml(path, data=str(copy)).reference.to_dict(real)
     assert Study.from_toml(path, data=str(log)).reference.to_dict(load(log))["differs"] == \
         f"--data {log} for the file's {ml100k_dir}"
+    # A copy cut down (half its ratings) is laid out as the release but is not it: its
+    # figures were printed beside the study's as if they compared. Filtered by the study,
+    # the release is still itself.
+    from cinerec.data.filters import apply_filters
+
+    assert "differs" not in Study.from_toml(path, data=str(copy)).reference.to_dict(
+        apply_filters(real, {"top_users": 500})[0])
+    (copy / "u.data").write_text("".join((ml100k_dir / "u.data").read_text().splitlines(True)[:50_000]))
+    for fold in copy.glob("u[1-5ab]*.*[et]"):
+        fold.unlink()
+    cut = load(copy)
+    assert cut.info["release"] == "ml-100k" and len(cut.interactions) == 50_000
+    assert Study.from_toml(path, data=str(copy)).reference.to_dict(cut)["differs"] == \
+        f"--data {copy} for the file's {ml100k_dir}"
+    named = write(tmp_path, GOOD)  # (source = "ml-100k", the release's name)
+    assert Study.from_toml(named, data=str(copy)).reference.to_dict(cut)["differs"] == \
+        f"--data {copy} for the file's ml-100k"
     # A file naming a synthetic release's folder, run on the real release it is shaped like: other data.
     path = write(tmp_path, GOOD.replace('source = "ml-100k"', f'source = "{synthetic}"'))
     assert Study.from_toml(path, data=str(ml100k_dir)).reference.to_dict(real)["differs"] == \

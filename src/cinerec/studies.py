@@ -126,17 +126,35 @@ class Reference:
 
 def _same_data(given: str, file_source: str, dataset: Dataset) -> bool:
     """Whether data read from ``given`` are the file's ``file_source``: the release it names
-    (a copy of ml-100k read from a folder is ml-100k), or the same file or folder."""
+    (a copy of ml-100k read from a folder is ml-100k, one cut down or added to is not), or
+    the same file or folder."""
     from cinerec.data.download import RELEASES
 
     if file_source in RELEASES:
-        return dataset.info.get("release") == file_source
+        return dataset.info.get("release") == file_source and _as_published(dataset)
     try:
         if Path(os.path.expanduser(given)).resolve() == Path(os.path.expanduser(file_source)).resolve():
             return True
-        return dataset.info.get("release") in RELEASES and _release_in(file_source) == dataset.info["release"]
+        return dataset.info.get("release") in RELEASES and _release_in(file_source) == dataset.info["release"] \
+            and _as_published(dataset)
     except (OSError, RuntimeError):  # (a link loop)
         return False
+
+
+def _as_published(dataset: Dataset) -> bool:
+    """Whether the data, as read before any filter, hold their release's published number
+    of ratings, users and movies (its layout alone named the release). A release updated
+    over the years (ml-latest-small) is taken by its layout."""
+    from cinerec.data.filters import counts
+    from cinerec.data.synthetic import SHAPES
+
+    release = dataset.info.get("release")
+    shape = SHAPES.get(str(release))
+    if shape is None or release == "ml-latest-small":
+        return True
+    steps = dataset.info.get("transforms") or []
+    read = steps[0]["before"] if steps else counts(dataset)
+    return (read["ratings"], read["users"], read["movies"]) == (shape.ratings, shape.users, shape.items)
 
 
 def _release_in(source: str) -> str | None:
