@@ -255,6 +255,18 @@ def test_an_approximate_index_is_measured_by_the_lists_it_serves(ml100k_dir, cap
         assert said == ([] if kind == "exact" else [
             "two-stage: its retriever (als) shortlists through an approximate ivf index, and these figures measure the "
             "lists as served; retriever_settings.index = 'exact' gives exact shortlists"])
+    # Lists the index never searches (each, with the movies it skips, past a quarter of the
+    # catalogue: scored exactly) are exact figures, and were said to be approximate.
+    from cinerec.data.filters import apply_filters
+
+    few = protocol.prepare(apply_filters(load(ml100k_dir), {"top_movies": 40})[0], seed=0)
+    index = create("als", {"factors": 8, "epochs": 2, "index": "hnsw"}).fit(few.train)
+    assert approximate_lists(few, index) == []
+    whole = create("two-stage", {"retriever": "als", "ranker": "popularity", "candidates": 5000,
+                                 "retriever_settings": {"index": "hnsw", "factors": 8, "epochs": 2}})
+    assert approximate_lists(prepared, whole.fit(prepared.train)) == []
+    random = get_protocol("random-full").prepare(load(ml100k_dir), seed=0)  # (it ranks without skipping too)
+    assert "approximate ivf index" in approximate_lists(random, poor.with_index("ivf", index_nlist=40))[0]
 
 
 def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index_say_so(ml100k_dir, tmp_path, capsys):

@@ -932,13 +932,31 @@ def approximate_lists(prepared: Prepared, model: Recommender) -> list[str]:
         return []
     kind = index_kind(model)
     if kind != "exact":
+        if not _index_searched(prepared, prepared.protocol.list_length(prepared)):
+            return []
         return [f"{model.name}: its lists come from an approximate {kind} index, and these figures measure them as "
                 "served (MRR counts a movie beyond a list at its exact rank); index = 'exact' gives its exact figures"]
     retriever = getattr(model, "retriever", None) if model.shortlists else None  # (two-stage, fitted)
     if retriever is None or (kind := index_kind(retriever)) == "exact":
         return []
+    if not _index_searched(prepared, min(int(model.config.to_dict()["candidates"]), prepared.train.n_items)):
+        return []
     return [f"{model.name}: its retriever ({retriever.name}) shortlists through an approximate {kind} index, and "
             "these figures measure the lists as served; retriever_settings.index = 'exact' gives exact shortlists"]
+
+
+def _index_searched(prepared: Prepared, length: int) -> bool:
+    """Whether lists of ``length`` for the protocol's users go through an index for any of
+    them: one that, with the movies it skips, would be more than a share of the catalogue
+    is scored exactly (:mod:`cinerec.models.index`), and its figures are exact ones."""
+    from cinerec.models.index import EXACT_SHARE
+
+    most = EXACT_SHARE * prepared.train.n_items
+    skipped = np.diff(prepared.excluded.indptr)[prepared.users]
+    if len(skipped) and bool((length + skipped <= most).any()):
+        return True
+    # random-full also ranks with nothing skipped (its categorical accuracy's lists)
+    return isinstance(prepared.protocol, RandomFull) and len(skipped) > 0 and length <= most
 
 
 def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
