@@ -44,7 +44,8 @@ def markdown(board: dict[str, Any], seconds: float) -> str:
     note = leaderboard_note(board)
     lines += ["", note] if note else []
     # what cinerec run prints under its table: a synthetic release, a model below popularity, what a fit chose
-    lines += ["", *(f"note: {line}" for line in board["notes"])] if board.get("notes") else []
+    said = [*board.get("below_popularity", []), *board.get("notes", [])]
+    lines += ["", *(f"note: {line}" for line in said)] if said else []
     if board.get("transforms"):  # what the file's filters (or --data's data) left, as the report says it
         lines += ["", *step_lines(board["transforms"])]
     ref = board.get("reference")

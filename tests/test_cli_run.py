@@ -1103,7 +1103,9 @@ def test_a_study_s_model_below_popularity_is_said_whether_or_not_the_study_runs_
         assert line.endswith(" under loo-sampled (the mean over 2 seeds)")
         if floor is not None:  # the study's own popularity row is the floor
             assert f"popularity's {floor:.4f}" in line
-        assert f"note: {line}" in printed and f"**Note:** {line}." in (out / "report.md").read_text()
+        assert f"note: {line}" in printed and f"**Below popularity:** {line}." in (out / "report.md").read_text()
+        # once, under its own key and label, as train's and quickstart's (it was in notes too)
+        assert line not in board["notes"] and f"**Note:** {line}." not in (out / "report.md").read_text()
         assert read_json(out / "run.json")["below_popularity"] == [line]
         # and a notebook's leaderboard keeps it beside the figures (its notes were empty)
         from cinerec.runs import open_run

@@ -48,8 +48,8 @@ def test_the_markdown_tables_say_when_the_study_s_figure_does_not_compare(tmp_pa
     assert bench.main(["--out", str(tmp_path / "runs"), "--data", str(log), "--markdown"]) == 0
     out, err = capsys.readouterr()
     board = json.loads(out)["studies"][0]
-    board["notes"] = ["ease: hr@10 0.1 is below popularity's 0.2"]
-    assert "\nnote: ease: hr@10 0.1 is below popularity's 0.2\n" in bench.markdown(board, 1.0)
+    board["below_popularity"], board["notes"] = ["ease: hr@10 0.1 is below popularity's 0.2"], ["a fit's note"]
+    assert "\nnote: ease: hr@10 0.1 is below popularity's 0.2\nnote: a fit's note\n" in bench.markdown(board, 1.0)
     assert "The study: hr@10 = 0.5 (a made-up study)." in err
     assert f"note: the study's figure was measured on the data its file names; this run read other data (--data {log} " \
            "for the file's ml-100k), so the two do not compare" in err, err

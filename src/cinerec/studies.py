@@ -1652,7 +1652,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             if metric in partial and headline_metric not in partial:  # (the reference's K): by the protocol's own figure
                 metric, lower = headline_metric, headline_metric.split("@")[0] in LOWER_IS_BETTER
         below = _below_popularity(board_models, floors, metric, study, floor_row)
-        model_notes += below + _below_mean(board_models, mean_floors, study)
+        model_notes += _below_mean(board_models, mean_floors, study)  # (below: a key of its own, as train's)
         board_models = ranked_rows(board_models, metric)
         best = board_models[0]["label"]
         if len(board_models) > 1 and any(n.startswith(f"{best}: gives every movie the same score") for n in model_notes):
@@ -2127,8 +2127,11 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     note = leaderboard_note(board)
     if note:
         lines += ["", note]
-    # Under the figures, each its own paragraph: a synthetic release, a model below popularity,
-    # what a fit chose or lacked (mlp-rating's features on data without demographics).
+    # Under the figures, each its own paragraph: a model below popularity (labelled as train's
+    # and quickstart's reports label it), a synthetic release, what a fit chose or lacked
+    # (mlp-rating's features on data without demographics).
+    for line in board.get("below_popularity", []):
+        lines += ["", f"**Below popularity:** {line}."]
     for line in board.get("notes", []):
         lines += ["", f"**Note:** {line}."]
     if board["metric"] in ("rmse", "mae"):

@@ -88,7 +88,7 @@ def run(
             print(f"note: {differs_words(ref)}")
     for line in tuned_lines(board):  # a result, not chatter: --quiet keeps it, as evaluate's and train's
         print(line)
-    for line in board.get("notes", []):  # a synthetic release; what a fit chose or lacked
+    for line in [*board.get("below_popularity", []), *board.get("notes", [])]:  # what a fit chose or lacked...
         print(f"note: {line}")
     say(f"run saved to {out}" + (f"; store {board['store']}" if board.get("store") else ""), quiet)
 
