@@ -457,6 +457,30 @@ def test_the_folder_one_is_in_is_refused_before_any_work(ml100k_dir, tmp_path, c
     assert out == "" and err.startswith("cinerec: error: --out .: is the folder you are in") and err.count("\n") == 1
 
 
+def test_how_a_log_was_read_reaches_quickstart_and_trains_report_each_note_its_own_paragraph(tmp_path, capsys):
+    # Times in 1970 and dates read month first were said on stderr and in --json, and left
+    # out of both reports (a study's had them); notes one under another ran together.
+    rng = np.random.default_rng(2)
+    rows = ["user,movie,rating,timestamp"]
+    for u in range(30):
+        for m in rng.choice(60, 20, replace=False):
+            rows.append(f"u{u},m{m},{rng.integers(0, 2)},{int(rng.integers(1, 10**6))}")  # (thumbs: a note too)
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    assert main(["quickstart", "--data", str(log), "--model", "popularity", "--negatives", "20",
+                 "--out", str(tmp_path / "q"), "--users", "0", "--json", "-q"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert notes[0].startswith(f"the times of {log} read as seconds since 1970 all fall in 1970")
+    assert f"\n\n**Note:** {notes[0]}.\n\n" in (tmp_path / "q" / "report.md").read_text()
+    assert main(["train", "--data", str(log), "--model", "popularity", "--protocol", "loo-sampled",
+                 "--protocol-option", "n_negatives=20", "--out", str(tmp_path / "t"), "-q", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["notes"]
+    report = (tmp_path / "t" / "report.md").read_text()
+    assert said[0] == notes[0] and len(said) > 1, said
+    for line in said:
+        assert f"\n\n**Note:** {line}.\n" in report, line
+
+
 def test_what_a_fit_says_of_its_figures_reaches_quickstart_and_trains_report(tmp_path, capsys):
     # ALS's note that its movie vectors collapsed (the default regularization on a small
     # log) was printed by evaluate and train only: quickstart dropped every such note, and

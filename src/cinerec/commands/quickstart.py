@@ -187,7 +187,7 @@ def quickstart(
                 metrics[r.model][r.protocol] = r.to_dict()
             # (the notes under the figures, a synthetic release's among them, as printed)
             report = _report(label, sizes, results, best, text, markdown_table, notes, negatives,
-                             measured + synthetic_notes(dataset), record.get("transforms", []))
+                             reading_notes(dataset) + measured + synthetic_notes(dataset), record.get("transforms", []))
             finish_run(tmp, meta={"command": "quickstart", "data": label, "protocols": list(PROTOCOLS),
                                   "protocol_options": {"loo-sampled": {"n_negatives": negatives}},
                                   "seed": seed, "best_model": best, "ranked_by": list(RANK_BY), "dataset": record,

@@ -199,7 +199,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             save_model(out, recommender)
             finish_run(out, meta=meta, metrics=metrics,
                        report=_report(data + synthetic_words(dataset), recommender.name, result, history, notes,
-                                      epochs_s, shown, measured + synthetic_notes(dataset), dataset,
+                                      epochs_s, shown, reading_notes(dataset) + measured + synthetic_notes(dataset),
+                                      dataset,
                                       record.get("transforms", [])))
         if replacing:
             note_finished(f"the run {out}", out / "run.json")
@@ -683,10 +684,10 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
     unmeasured = unmeasured_note([result], list(result.metrics))
     if unmeasured:
         lines += ["", unmeasured]
-    if notes:
-        lines += ["", *(f"**Below popularity:** {line}." for line in notes)]
-    if measured:  # what the figures measure, as printed beside them
-        lines += ["", *(f"**Note:** {line}." for line in measured)]
+    for line in notes:  # (each its own paragraph: lines one under the other run together as one)
+        lines += ["", f"**Below popularity:** {line}."]
+    for line in measured:  # what the figures measure, and how the data was read, as printed beside them
+        lines += ["", f"**Note:** {line}."]
     if tuned is not None:
         lines += ["", "## Tuning (on the protocol's validation carve-out of the training part)", "",
                   f"Chosen settings `{tuned.settings}`: validation {tuned.metric} {tuned.value:.4f}, against "
