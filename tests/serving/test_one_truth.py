@@ -255,8 +255,8 @@ def test_a_short_list_note_counts_a_film_rated_under_another_id_apart(tmp_path, 
     got = json.loads(capsys.readouterr().out)
     assert open_store(tmp_path / "s.sqlite").recommendations(404, 930)[0].size == 928
     assert (got["short_lists"], got["empty_lists"]) == (1, 0)
-    assert got["notes"] == ["1 of the 943 users have fewer than 930 movies they did not rate (a film under two ids "
-                            "counted once), so their lists are shorter"]
+    assert got["notes"] == ["1 of the 943 users has fewer than 930 movies they did not rate (a film under two ids "
+                            "counted once), so its list is shorter"]
 
 
 def test_cli_recommend_agrees(train_run, truth, exposed):

@@ -1101,7 +1101,8 @@ def lists_hold_all(prepared: Prepared) -> list[str]:
         return []
     # (random-full's cat_acc ranks every movie, rated ones too: not held whole)
     aside = f" (cat_acc@{k} aside: it ranks every movie)" if isinstance(prepared.protocol, RandomFull) else ""
-    return [f"{n:,} of the {len(left):,} people measured have {k} or fewer movies left to rank: their lists of "
+    return [f"{n:,} of the {len(left):,} people measured {'has' if n == 1 else 'have'} {k} or fewer movies left to "
+            f"rank: {'its list' if n == 1 else 'their lists'} of "
             f"K = {k} hold every one, so the figures at K = {k} count a hit for them whatever the model{aside}"]
 
 

@@ -458,8 +458,10 @@ def short_lists_note(short: int, empty: int, n_users: int, k: int, twins: bool =
     if short == empty:
         return f"{empty:,} of the {n_users:,} users rated every movie of the run, so their lists are empty"
     once = " (a film under two ids counted once)" if twins else ""
-    return (f"{short:,} of the {n_users:,} users have fewer than {k} movies they did not rate{once}, so their lists "
-            "are shorter" + (f" ({empty:,} with none)" if empty else ""))
+    one = short == 1
+    return (f"{short:,} of the {n_users:,} users {'has' if one else 'have'} fewer than {k} movies they did not "
+            f"rate{once}, so {'its list is' if one else 'their lists are'} shorter"
+            + (f" ({empty:,} with none)" if empty else ""))
 
 
 def check_target(db: str | os.PathLike) -> None:
