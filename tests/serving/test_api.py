@@ -512,8 +512,11 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
 
     with sqlite3.connect(other) as con:
         con.execute("CREATE TABLE t (x)")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # (opening it to look inside waited for a writer, past Ctrl-C and SIGTERM)
     cases = [
         (tmp_path, "is a folder"),
+        (fifo, "is not a regular file (a pipe or a device); --db names the store file to write"),
         (notes, "is not a cinerec recommendation store"),
         (other, "is not a cinerec recommendation store"),
         (tmp_path / "absent" / "x.sqlite", "no such folder"),
@@ -541,6 +544,19 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
         err = capsys.readouterr().err.strip()
         assert err.startswith("cinerec: error:") and needle in err and "\n" not in err and "cret" not in err, err
     assert notes.read_text() == '{"keep": true}' and not (tmp_path / "absent").exists()
+    # Served from, or keeping profiles in, a pipe or device: said so (no advice to export
+    # into it, no full disk to free).
+    from pathlib import Path
+
+    from cinerec.errors import DataError
+    from cinerec.serving.store import open_profiles, open_store
+
+    with pytest.raises(DataError, match="fifo: is not a regular file .*, not a recommendation store"):
+        open_store(fifo)
+    for special in (fifo, Path(os.devnull)):
+        with pytest.raises(DataError, match=r"profiles .*: is not a regular file \(a pipe or a device\); name the "
+                                            "profiles file"):
+            open_profiles(None, run_dir, special)
     assert not list(tmp_path.glob("mysql*"))
     # an earlier store is replaced, as before
     db = tmp_path / "recs.sqlite"

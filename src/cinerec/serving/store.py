@@ -491,6 +491,9 @@ def check_target(db: str | os.PathLike) -> None:
         if blocker is not None and not blocker.is_dir():  # (it read as if the file were missing)
             raise DataError(f"{path}: cannot write the store there ({blocker} is a file, not a folder)")
         raise DataError(f"{path.parent}: no such folder for the store {path.name}")
+    if path.exists() and not path.is_file():  # a pipe or a device: opening it waited, past Ctrl-C
+        raise DataError(f"{path}: is not a regular file (a pipe or a device); {_flag('--db')} names the store file "
+                        "to write")
     if path.exists() and not is_store(path):
         raise DataError(f"{path}: exists and is not a cinerec recommendation store; not replacing it "
                         f"(remove it or choose another {_flag('--db')})")
@@ -670,6 +673,8 @@ class RecStore:
         if self.path.is_dir():
             raise DataError(f"{self.path}: a folder, not a recommendation store (a file {said('`cinerec export --db`', 'export_store()')} "
                             "writes)")
+        if self.path.exists() and not self.path.is_file():  # (export refuses to write there: no advice to run it)
+            raise DataError(f"{self.path}: is not a regular file (a pipe or a device), not a recommendation store")
         if not self.path.is_file():
             raise DataError(f"{self.path}: no recommendation store here (run {export_words()} first)")
         self._conn()
@@ -792,6 +797,10 @@ def open_profiles(db: str | os.PathLike | None, run_dir: str | os.PathLike,
     if profiles is not None and Path(profiles).is_dir():
         raise DataError(f"{_flag('--profiles')} {profiles}: a folder; name the profiles file (new, or one a "
                         "server wrote)")
+    if profiles is not None and Path(profiles).exists() and not Path(profiles).is_file():
+        # (SQLite said "disk I/O error", read as a full disk)
+        raise DataError(f"{_flag('--profiles')} {profiles}: is not a regular file (a pipe or a device); name the "
+                        "profiles file (new, or one a server wrote)")
     if profiles is not None and Path(profiles).is_file() and is_store(Path(profiles)):
         # The next export replaces a store whole, and the profiles in it with it.
         raise DataError(f"{_flag('--profiles')} {profiles}: is a store written by export, which the next export replaces; "
