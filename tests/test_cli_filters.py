@@ -152,6 +152,11 @@ def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_defau
     (["--liked-threshold", "6"], "--liked-threshold 6 leaves no ratings (the data had 5,000 ratings of 47 users); "
                                  "its ratings run from 1 to 5 stars"),
     (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),
+    # (named as typed: it was said back as "inf")
+    (["--liked-threshold", "1e400"], "Invalid value for '--liked-threshold': '1e400' is too large to be a number of "
+                                     "stars"),
+    (["--liked-threshold", "-inf"], "command line: --liked-threshold = -inf must be a number of stars"),
+    (["--liked-threshold", "four"], "Invalid value for '--liked-threshold': 'four' is not a valid float"),
     (["--min-year", "2001", "--max-year", "1990"], "--min-year = 2001 is after --max-year = 1990"),
     (["--min-year", "2100"], "--min-year 2100 leaves no ratings (the data had 5,000 ratings"),
     (["--columns", "user=a"], "--columns: "),

@@ -404,8 +404,24 @@ KCore = Annotated[str | None, typer.Option(
     help="Repeatedly drop users with fewer than U ratings and movies with fewer than I (default I = U; each at "
          "least 1).")]
 Implicit = Annotated[bool, typer.Option("--implicit", help="Read every rating as a plain positive (1.0).")]
+def _stars(text: str | float) -> float:
+    """``--liked-threshold``'s number, a number too large to hold named as typed (1e400
+    was said back as ``inf``)."""
+    import math
+
+    if not isinstance(text, str):  # (a default, or the value given again)
+        return float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a valid float.") from None
+    if math.isinf(value) and "inf" not in text.lower():
+        raise typer.BadParameter(f"{text!r} is too large to be a number of stars.")
+    return value
+
+
 LikedThreshold = Annotated[float | None, typer.Option(
-    "--liked-threshold", metavar="STARS", show_default=False,
+    "--liked-threshold", metavar="STARS", show_default=False, parser=_stars,
     help="Keep ratings of at least STARS, as plain positives (the data becomes implicit).")]
 
 
