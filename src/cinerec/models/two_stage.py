@@ -129,8 +129,8 @@ class TwoStageConfig(Config):
                               f"without scoring the whole catalogue, so it cannot rank a shortlist (these can: {able})")
         self.stage("retriever")  # a bad setting is named now, not at fit time
         self.stage("ranker")
-        defaults = MODELS[self.ranker].Config().to_dict()  # (a saved config holds them all, left as they are)
-        searched = {k: v for k, v in self.ranker_settings.items() if k.startswith("index") and v != defaults.get(k)}
+        searched = {k: v for k, v in self.ranker_settings.items() if k.startswith("index") and
+                    (k != "index" or v != "exact")}
         if searched:  # (it was taken, its index built and saved, and never read)
             key = next(iter(searched))
             raise ConfigError(f"TwoStageConfig.ranker_settings.{key} = {searched[key]!r}: the ranker scores the "
