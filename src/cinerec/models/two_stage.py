@@ -129,13 +129,6 @@ class TwoStageConfig(Config):
                               f"without scoring the whole catalogue, so it cannot rank a shortlist (these can: {able})")
         self.stage("retriever")  # a bad setting is named now, not at fit time
         self.stage("ranker")
-        searched = {k: v for k, v in self.ranker_settings.items() if k.startswith("index") and
-                    (k != "index" or v != "exact")}
-        if searched:  # (it was taken, its index built and saved, and never read)
-            key = next(iter(searched))
-            raise ConfigError(f"TwoStageConfig.ranker_settings.{key} = {searched[key]!r}: the ranker scores the "
-                              "shortlist's (user, movie) pairs, through no index; an index belongs in "
-                              "retriever_settings")
 
     def stage(self, stage: str) -> Recommender:
         """A new, unfitted model for ``stage`` (``"retriever"`` or ``"ranker"``) with its settings.
