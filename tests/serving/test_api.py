@@ -539,6 +539,12 @@ def test_export_refuses_targets_it_would_wrongly_create_or_destroy(run_dir, tmp_
         ("postgresql://u:se/cret@127.0.0.1:1/db", "--db postgresql://u:***@127.0.0.1:1/db: an '@' after the first "
                                                   "'/'; write a '/' in the user name or password as %2F"),
     ]
+    # URLs the driver reads as written, and a folder named postgres: none refused by those checks.
+    from cinerec.serving.store import check_url
+
+    for fine in ("postgresql:///db?host=/var/run/postgresql&user=me@corp", "postgresql://host/db?sslcert=/etc/me@c.crt",
+                 "postgresql://u:p@[::1]:5432/db", "postgres/store@2024.sqlite", "postgresql/backup@2024/s.sqlite"):
+        check_url(fine)
     for db, needle in cases:
         assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 2
         err = capsys.readouterr().err.strip()

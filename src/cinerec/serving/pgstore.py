@@ -117,8 +117,11 @@ def check_userinfo(url: str, flag: str | None = None) -> None:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: the part before the host holds more than "
                           "one '@'; write an '@' in the user name or password as %40")
     # "cr:sec/ret@host/db": the driver ends the host part at the first "/", reads "cr" as
-    # the host and "sec" as the port, and says it cannot resolve host 'cr'.
-    if "@" in before and "/" in before.split("@", 1)[0]:
+    # the host and "sec" as the port, and says it cannot resolve host 'cr'. (An '@' in the
+    # query, "?user=me@corp", is no part of it; a password holding "?" too is left to the
+    # driver, whose words are masked.)
+    head = rest.split("?", 1)[0]
+    if "@" in head and "/" in head.split("@", 1)[0]:
         raise ConfigError(f"{flag + ' ' if flag else ''}{safe_url(url)}: an '@' after the first '/'; write a '/' in "
                           "the user name or password as %2F (and an '@' in the database's name as %40)")
 

@@ -557,7 +557,7 @@ def check_url(db: str | os.PathLike | None, flag: str = "--db") -> None:
                               "taken for a file's name); write postgresql://USER:PASSWORD@HOST:PORT/DB")
         # "postgresql//u:pw@host/db", its colon left out: a path too, its password printed in
         # the error (a folder named postgres holding a store, postgres/store.sqlite, is one)
-        if (m := re.match(r"(postgres|postgresql)/+[^/]*@", text, re.IGNORECASE)):
+        if (m := re.match(r"(postgres|postgresql)//+[^/]*@", text, re.IGNORECASE)):
             raise ConfigError(f"{flag}: '{m.group(1)}' needs '://' after it to be a URL (it was taken for a file's "
                               "name); write postgresql://USER:PASSWORD@HOST:PORT/DB")
         if len(_LIBPQ_KEY.findall(text)) >= 2 or re.search(r"(^|\s)password\s*=", text, re.IGNORECASE):
