@@ -89,6 +89,11 @@ def keep_only_if_not_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+#: The file that marks a folder as ``cinerec train``'s, finished or not: the command writes
+#: it, :func:`cinerec.runs.open_run` reads it (a run resumed there is without run.json while
+#: it is saved again). Kept here, where neither needs NumPy to import it.
+TRAIN_MARK = ".cinerec-train"
+
 #: A temporary file or folder of :func:`atomic_path` or :func:`atomic_dir` untouched this
 #: long was left by a killed process: a live one keeps writing it (a download writes
 #: every read, which waits at most a minute).

@@ -37,7 +37,7 @@ import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
 from cinerec.errors import CinerecError, DataError, NotFoundError, expect, said
-from cinerec.io import atomic_path, read_json, write_json, writing
+from cinerec.io import TRAIN_MARK, atomic_path, read_json, write_json, writing
 
 if TYPE_CHECKING:  # (the models import torch: reading a run's movies or records needs none of it)
     from cinerec.models.base import Recommender
@@ -497,12 +497,6 @@ def run_words(meta: Any) -> str:
     if command == "train" and isinstance(model, str):
         return f"a train run of {model}"
     return f"a {command} run" if isinstance(command, str) else "a run of an unknown command"
-
-
-#: The file that marks a folder as ``cinerec train``'s, finished or not
-#: (``cinerec.commands.train`` writes it; a run resumed there is without run.json while
-#: it is saved again).
-TRAIN_MARK = ".cinerec-train"
 
 
 def open_run(path: str | os.PathLike) -> Run:

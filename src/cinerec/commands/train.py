@@ -21,6 +21,7 @@ from typing import Annotated, Any, Callable, Iterator, Sequence
 import typer
 
 from cinerec.commands import flags
+from cinerec.io import TRAIN_MARK
 from cinerec.processes import distributed_context
 
 __all__ = ["train"]
@@ -528,7 +529,7 @@ def _filter_flags(filters: dict[str, Any]) -> str:
 #: It holds what the run was asked (model, data, filters, protocol, seed) and, once its
 #: search is done, the search's record: what a killed run resumed is checked against and
 #: goes on with.
-_MARK = ".cinerec-train"  # (cinerec.runs.TRAIN_MARK, which open_run reads; written here so as to import no NumPy)
+_MARK = TRAIN_MARK
 _MARK_NEW = f"{_MARK}.new"  # (the mark, written whole, before it is put in place)
 
 

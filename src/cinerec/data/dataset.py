@@ -402,7 +402,7 @@ class Dataset:
     not_liked: tuple[np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
-        release = self.info.get("release") or self.info.get("synthetic_like")  # (the latter: a log of a release's)
+        release = _release_or_like(self.info)
         said = f" ({release}{', synthetic' if self.info.get('synthetic') else ''})" if release else ""
         return (f"<Dataset {self.name!r}{said}: {len(self.interactions):,} ratings, {self.n_users:,} users, "
                 f"{self.n_items:,} movies>")
@@ -801,8 +801,13 @@ def catalog_notes(dataset: Dataset) -> list[str]:
             "(if it lists them, its ids are written otherwise than the log's: 0001 is not 1)"]
 
 
+def _release_or_like(info: Mapping[str, Any]) -> str | None:
+    """The release the data is, or, for a synthetic release's file read as a log, the one it imitates."""
+    return info.get("release") or info.get("synthetic_like")
+
+
 def _shaped_like(dataset: Dataset) -> str:
-    like = dataset.info.get("release") or dataset.info.get("synthetic_like")  # (the latter: one of its files as a log)
+    like = _release_or_like(dataset.info)
     return f", shaped like {like}" if like else ""
 
 

@@ -295,7 +295,11 @@ def _synthetic_release_of(files: list[Path]) -> str | None:
     from cinerec.data.movielens import synthetic_like
     from cinerec.data.synthetic import release_files
 
-    likes = {synthetic_like(f.parent) if f.name in release_files(f.parent) else None for f in files}
+    likes = set()
+    for folder in {f.parent for f in files}:  # (each folder's marker read once, not once a file)
+        like = synthetic_like(folder)
+        mine = like is not None and {f.name for f in files if f.parent == folder} <= release_files(folder)
+        likes.add(like if mine else None)
     return likes.pop() if len(likes) == 1 else None
 
 

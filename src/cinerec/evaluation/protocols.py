@@ -949,14 +949,14 @@ def _index_searched(prepared: Prepared, length: int) -> bool:
     """Whether lists of ``length`` for the protocol's users go through an index for any of
     them: one that, with the movies it skips, would be more than a share of the catalogue
     is scored exactly (:mod:`cinerec.models.index`), and its figures are exact ones."""
-    from cinerec.models.index import EXACT_SHARE
+    from cinerec.models.index import through_index
 
-    most = EXACT_SHARE * prepared.train.n_items
+    n = prepared.train.n_items
     skipped = np.diff(prepared.excluded.indptr)[prepared.users]
-    if len(skipped) and bool((length + skipped <= most).any()):
+    if len(skipped) and bool(through_index(length + skipped, n).any()):
         return True
     # random-full also ranks with nothing skipped (its categorical accuracy's lists)
-    return isinstance(prepared.protocol, RandomFull) and len(skipped) > 0 and length <= most
+    return isinstance(prepared.protocol, RandomFull) and len(skipped) > 0 and bool(through_index(length, n))
 
 
 def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:

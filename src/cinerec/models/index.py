@@ -55,6 +55,14 @@ _GPU_MAX_K = 2048
 EXACT_SHARE = 0.25
 
 
+def through_index(want: Any, n_items: int) -> Any:
+    """Whether a search for ``want`` movies (a list's length and the movies it skips; one
+    number or an array of them) goes through an index over ``n_items`` movies, not exact
+    scoring: it asks for no more than :data:`EXACT_SHARE` of the catalogue. The one rule
+    for lists, similar movies and what is said of them."""
+    return np.asarray(want) <= EXACT_SHARE * n_items
+
+
 #: The settings a model config adds to use an index, with their meaning:
 #:
 #: * ``index``: ``"exact"`` scores the whole catalogue (the answers of every other
@@ -328,7 +336,7 @@ class IndexedRecommender(Recommender):
         want = k + n_seen
         items = np.full((len(users), k), -1, np.int32)
         scores = np.full((len(users), k), -np.inf, np.float32)
-        exact = want > EXACT_SHARE * n_items
+        exact = ~through_index(want, n_items)
         searched = np.flatnonzero(~exact)
         if len(searched):
             index = self.ann_index()
@@ -374,7 +382,7 @@ class IndexedRecommender(Recommender):
         n = self.n_items
         if len(it) and (it.min() < 0 or it.max() >= n):
             raise NotFoundError(f"movie index {it[(it < 0) | (it >= n)][0]} outside [0, {n})")
-        if k + 1 > EXACT_SHARE * n:
+        if not through_index(k + 1, n):
             return super().similar_items(items, k)
         vec = _unit(self._movie_vectors())
         ids = self.similar_index().search(vec[it], k + 1)

@@ -673,23 +673,23 @@ class Lists:
         model is asked for more than ``k`` where films have two ids (:meth:`_room`, and
         ``item``'s other ids for its similar movies); a retriever's ``shortlist`` of ``k``
         is asked as it is."""
-        from cinerec.models.index import EXACT_SHARE
+        from cinerec.models.index import through_index
 
         if k is None:
             return True
         asked = k if shortlist else self._room(k)
         if similar and self.twins is not None and item is not None:
             asked += len(self.twins[item].indices)
-        most = EXACT_SHARE * self.dataset.n_items
+        n = self.dataset.n_items
         if similar:  # (the movie itself is skipped)
-            return min(asked, self.dataset.n_items) + 1 <= most
+            return bool(through_index(min(asked, n) + 1, n))
         indptr = self.seen.indptr
         if users is None:
             skipped = np.diff(indptr)
         else:  # (the given users' counts alone: a known person's list over HTTP asks for one)
             u = np.asarray(users, dtype=np.int64)
             skipped = indptr[u + 1] - indptr[u]
-        return bool(len(skipped)) and bool((asked + skipped <= most).any())
+        return bool(len(skipped)) and bool(through_index(asked + skipped, n).any())
 
     def _notes(self) -> list[str]:
         """What is said beside every list of this run and model, as ``cinerec recommend
