@@ -361,3 +361,17 @@ def test_a_studys_lists_from_an_index_name_its_model_as_the_study_does(ml100k_di
     assert main(["run", str(study), "--out", str(tmp_path / "run"), "-q"]) == 0
     notes = open_run(tmp_path / "run").top_n([5], 3).attrs["notes"]
     assert [n for n in notes if n.startswith("model 'als-ivf' lists through an approximate ivf index")], notes
+
+
+@pytest.mark.parametrize("index", ["exact", "hnsw"])
+def test_a_cosine_of_nearly_alike_movies_is_never_above_one(index, monkeypatch):
+    # Movie vectors all but alike (a fit that collapsed them): float32 rounding in the
+    # cosine gave 1.0000001, past the range a similarity is read in.
+    x = random_ratings(n_users=40, n_items=300, seed=1)
+    model = create("als", {**ALS_TINY, "factors": 64, "index": index}).fit(x)
+    rng = np.random.default_rng(0)
+    alike = (rng.normal(size=(1, 64)) + rng.normal(size=(300, 64)) * 1e-4).astype(np.float32)
+    monkeypatch.setattr(model, "item_vectors", lambda: alike)
+    _, sims = model.similar_items(np.arange(300), 20)
+    assert np.isfinite(sims).all() and sims.max() <= 1.0 and sims.min() >= -1.0
+    assert model.item_similarity(np.arange(300)).max() <= 1.0

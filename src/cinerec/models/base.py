@@ -525,11 +525,10 @@ class Recommender(ABC):
         if vec is not None:
             v = vec
             v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-            return v[items] @ v.T
+            return cosine_range(v[items] @ v.T)
         x = self._cooccurrence_basis()
         cols = x[:, items].T.tocsr()
-        sims = (cols @ x).toarray().astype(np.float32)
-        return sims
+        return cosine_range((cols @ x).toarray().astype(np.float32))
 
     def _cooccurrence_basis(self) -> sp.csc_matrix:
         if not hasattr(self, "_cooc"):
@@ -724,6 +723,12 @@ def liked_stars(ratings: Any) -> float:
         return 4.0
     low, high = float(r.min()), float(r.max())
     return low + 0.75 * (high - low)
+
+
+def cosine_range(sims: np.ndarray) -> np.ndarray:
+    """Cosines held to [-1, 1], in place: float32 rounding puts two all but alike unit
+    vectors' cosine at 1.0000001, past the range a similarity is read in."""
+    return np.clip(sims, -1.0, 1.0, out=sims)
 
 
 def check_history(history: Any, n_items: int, name: str, dtype: Any = np.float32) -> sp.csr_matrix:

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError
-from cinerec.models.base import CapabilityError, Recommender, top_k
+from cinerec.models.base import CapabilityError, Recommender, cosine_range, top_k
 from cinerec.ranking import check_k
 
 __all__ = ["IndexedRecommender", "VectorIndex", "INDEX_KINDS", "INDEX_SETTINGS", "check_index_settings"]
@@ -389,7 +389,7 @@ class IndexedRecommender(Recommender):
         ids = np.sort(np.where((ids < 0) | (ids == it[:, None]), n, ids), axis=1)
         valid = ids < n
         cand = np.where(valid, ids, 0)
-        sc = np.einsum("nd,nmd->nm", vec[it], vec[cand]).astype(np.float32)
+        sc = cosine_range(np.einsum("nd,nmd->nm", vec[it], vec[cand]).astype(np.float32))
         sc[~valid] = -np.inf
         out_items, out_scores = top_k(sc, k, None, cand, copy=False)
         short = np.flatnonzero(valid.sum(axis=1) < min(k, n - 1))
