@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -48,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     head = min(len(keys), 1_000_000)
     shuffled = items[:head][np.lexsort((rng.random(head), users[:head]))]  # by user, movies in no order
     cases = {"by_pair": (users, items), "by_user": (users[:head], shuffled)}
-    out: dict = {"machine": machine(),
-                 "threads": os.environ.get("OMP_NUM_THREADS", "unset")}
+    out: dict = {"machine": machine()}
     for name, (u, i) in cases.items():
         times = []
         for _ in range(args.repeat):

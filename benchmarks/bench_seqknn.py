@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
@@ -63,7 +62,7 @@ def main() -> None:
     if args.repeats < 1:
         p.error("--repeats: must be at least 1")
     out = {"runs": [bench(s, args.repeats, args.model) for s in args.sources],
-           "machine": machine(threads=os.environ.get("OMP_NUM_THREADS", ""))}
+           "machine": machine()}
     print(json.dumps(out, indent=2))
 
 

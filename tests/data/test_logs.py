@@ -1326,8 +1326,8 @@ def test_a_log_without_a_header_line_is_refused_even_when_its_first_line_is_name
             load_log(path, columns=columns)
         assert str(e.value).startswith(f"{path}: line 1 (")
         assert "holds a number and none of the usual column names, so it reads as data: a log names its columns " \
-               "(user, item, rating, timestamp) in its first line, so add one; if this is that line, give its " \
-               "columns named by a number (" in str(e.value)
+               "(user, item, rating, timestamp) in its first line, so add one; if this is that line, rename its " \
+               "columns that are numbers (" in str(e.value)
     # a header that names its columns keeps its rows, numbers among its names or not
     path.write_text("user\titem\t2019\n1\t37\t4\n2\t38\t5\n")
     assert len(load_log(path).interactions) == 2

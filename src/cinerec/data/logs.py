@@ -867,8 +867,8 @@ def _find(frame: Any, names: Mapping[str, tuple[str, ...]], given: Mapping[str, 
         roles = "user, item, rating, timestamp" if names is COLUMN_NAMES else "item, title, genres"
         raise DataError(f"{path}: line 1 ({', '.join(map(repr, columns))}) holds a number and none of the usual "
                         f"column names, so it reads as data: {what} names its columns ({roles}) in its first line, so "
-                        f"add one; if this is that line, give its columns named by a number "
-                        f"({', '.join(map(repr, numbers))}) other names")
+                        f"add one; if this is that line, rename its columns that are numbers "
+                        f"({', '.join(map(repr, numbers))})")
     if required and not columns:  # not a header without the name: no header at all (--columns or not)
         raise DataError(f"{path}: no header line naming its columns (the file is empty or blank)")
     if role in given:
