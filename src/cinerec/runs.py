@@ -191,9 +191,8 @@ def _files(run_dir: Path) -> list[str]:
 
 def list_more_files(run_dir: str | Path, names: list[str]) -> None:
     """Add to ``run.json``'s list of files those a finished run is about to write into its
-    folder (a study's store); the rest of ``run.json``, its ``created`` stamp too, is kept.
-
-    Listed before they are written: a store is stale once ``run.json`` is newer than it."""
+    folder (a study's store); the rest of ``run.json``, its ``created`` stamp too, is kept,
+    so a store exported from the run still matches it."""
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     listed = meta.get("files")  # (those the run wrote; a mark of its own beside them is no file of the run)

@@ -171,6 +171,20 @@ def test_stale_store_is_not_served(run_dir, tmp_path):
         assert c.get("/users/1/recommendations").json()["source"] == "live"
 
 
+def test_a_copied_run_serves_its_copied_store(run_dir, tmp_path):
+    # A copy that does not keep times (cp -r) leaves run.json newer than the export: its
+    # own store, whose stamps match the run's, was said to be stale and every list scored live.
+    export_store(run_dir, tmp_path / "recs.sqlite", k=10, model="ease", progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy, copy_function=shutil.copy)
+    shutil.copy(tmp_path / "recs.sqlite", copy / "recs.sqlite")
+    later = os.stat(copy / "run.json").st_mtime + 3600
+    os.utime(copy / "run.json", (later, later))
+    with TestClient(create_app(copy, copy / "recs.sqlite", model="ease")) as c:
+        assert c.get("/health").json()["store"]["stale"] is None
+        assert c.get("/users/1/recommendations").json()["source"] == "store"
+
+
 def test_without_a_model_named_the_store_says_which_to_serve(run_dir, tmp_path, ml100k_dir):
     # A store of popularity's lists, served without --run-model, served the run's best
     # (EASE) instead: stale, every list scored live.

@@ -111,7 +111,9 @@ class StoreInfo:
             return "the run was re-written after the export"
         if self.n_users != run.dataset.n_users or self.n_items != run.dataset.n_items:
             return "the run's dataset has other users or movies"
-        try:
+        if run.meta.get("created"):
+            return None  # (the stamps agree: a copy of the folder that did not keep times is the same run)
+        try:  # a run.json without the stamp: its time is all there is to go by
             if (run.path / "run.json").stat().st_mtime > self.exported_at:
                 return "the run folder is newer than the store"
         except OSError:
