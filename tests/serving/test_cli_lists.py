@@ -4,6 +4,7 @@ cold-start lists on the command line, the same as the notebook's and the API's."
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -77,6 +78,18 @@ def test_similar_of_an_unknown_movie_is_one_line(run_dir, capsys):
     assert code == 2 and out == "" and err == ("cinerec: error: unknown movie id '99999' (the run's data has 1,682 "
                                                f"movies); find movies' ids by their titles with: cinerec movies --run "
                                                f"{run_dir} WORDS OF THE TITLE\n")
+
+
+def test_a_run_missing_its_model_is_named_once(run_dir, tmp_path, capsys):
+    # similar and recommend --liked put the run's folder before the model's own refusal,
+    # which names it already: "run: run/models/ease: no saved model here".
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "models" / "ease" / "model.json").unlink()
+    line = f"cinerec: error: {copy / 'models' / 'ease'}: no saved model here (model.json is missing)\n"
+    for argv in (["similar", "--movie", "50"], ["recommend", "--liked", "50"], ["recommend", "--user", "1"]):
+        code, out, err = _out(capsys, *argv, "--run", str(copy), "--run-model", "ease", "-q")
+        assert (code, out, err) == (2, "", line), argv
 
 
 def test_someone_new_is_listed_alike_whatever_the_order_and_each_movie_once(run_dir, capsys):

@@ -211,9 +211,10 @@ def _lists(run: Any, name: str) -> Any:
     from cinerec.errors import DataError
     from cinerec.serving.lists import Lists
 
+    model = run.model(name)  # (its refusals name the model's folder)
     try:
-        return Lists(run.dataset, run.model(name))
-    except DataError as e:
+        return Lists(run.dataset, model)
+    except DataError as e:  # (the model and the run's data disagree)
         raise DataError(f"{run.path}: {e}") from None
 
 
