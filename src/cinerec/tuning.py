@@ -32,7 +32,7 @@ Three things make trials cheaper without changing what they measure:
   quite what a fit from scratch gives, and the final model is fitted from scratch: when
   the chosen trial started from another, its settings are fitted again from scratch on
   the carve-out and kept only if they still beat the defaults (whose trial, the first,
-  always starts from scratch).
+  always starts from scratch) and every trial that started from scratch.
 * A model with a shortcut for some of its settings (``tuning_fits``, e.g. EASE's λ from
   one eigendecomposition) is measured through it when only those settings are searched.
 """
@@ -545,8 +545,18 @@ def tune(
             default_value = float(history[0][metric])
         else:
             default_value = plain(first)
-        if (default_value >= value) if direction == "maximize" else (default_value <= value):  # a tie: the defaults
-            best, value = dict(first), default_value
+        # The chosen settings' plain figure against those known to be a plain fit's: the
+        # defaults', and any trial's that started from scratch and was scored exactly. The
+        # best of those wins a tie (the earliest, the defaults first): a warm-started
+        # trial that led on its head start does not displace one that measured better.
+        known = [(default_value, dict(first))] + [
+            (float(r[metric]), r["settings"]) for r in history[1:]
+            if r.get("state") == "complete" and not r.get("warm_start") and not r.get("approximate")
+            and math.isfinite(r[metric])]
+        sign = 1.0 if direction == "maximize" else -1.0
+        top = max(known, key=lambda pair: sign * pair[0])  # (the earliest among equals)
+        if sign * top[0] >= sign * value:
+            value, best = top[0], dict(top[1])
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
     model = _with_features(create(name, {**fixed, **best}), data)
