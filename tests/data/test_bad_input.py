@@ -423,6 +423,30 @@ def test_small_files_saved_again_as_utf8_or_with_a_byte_order_mark_read_the_same
         assert again.user_features.equals(original.user_features)
 
 
+def test_a_release_file_in_utf8_but_for_one_stray_byte_keeps_its_utf8_letters(tmp_path, ml100k_dir):
+    # One Latin-1 "é" left in a u.item re-saved as UTF-8 made the whole file Latin-1:
+    # every other accented title read "MisÃ©rables"; and u.occupation was read apart,
+    # its byte-order mark glued to the first occupation, so users holding it were refused.
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    for name in ("u.data", "u.item", "u.user", "u.genre", "u.occupation"):
+        shutil.copy(ml100k_dir / name, folder / name)
+    original = load(folder)
+    lines = (folder / "u.item").read_bytes().decode("latin-1").split("\n")
+    stray = next(i for i, line in enumerate(lines) if "é" in line and "Misérables" not in line)
+    raw = [line.encode("latin-1") if i == stray else line.encode("utf-8") for i, line in enumerate(lines)]
+    (folder / "u.item").write_bytes(b"\n".join(raw))
+    (folder / "u.occupation").write_bytes(b"\xef\xbb\xbf" + (folder / "u.occupation").read_bytes())
+    again = load(folder)
+    assert again.catalog.titles.tolist() == original.catalog.titles.tolist()
+    assert "Misérables, Les" in again.catalog.titles.tolist()
+    assert again.user_features.equals(original.user_features)
+    (folder / "u.occupation").write_bytes((folder / "u.occupation").read_text(encoding="utf-8-sig")
+                                          .encode("utf-16"))
+    with pytest.raises(DataError, match=r"u\.occupation: unreadable encoding \(UTF-16"):
+        load(folder)
+
+
 def _is_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")

@@ -10,9 +10,9 @@ Three file layouts cover the releases:
 - ``ml-1m`` and ``ml-10m``: ``::``-separated ``ratings.dat`` and ``movies.dat``
   (``id::title::genres``, genres joined by ``|``); ml-1m adds ``users.dat``
   (``id::gender::age::occupation::zip``, occupation an integer code). ml-1m is
-  latin-1. Every small text file (movies, users, genres) is read as UTF-8 when it is
-  valid UTF-8 (a copy an editor re-saved), else as latin-1; a byte-order mark at its
-  start is skipped.
+  latin-1. Every small text file (movies, users, genres, occupations) is read as UTF-8
+  where it is UTF-8 (a copy an editor re-saved), each other byte as Windows-1252 writes
+  it (latin-1 but for 0x80-0x9f); a byte-order mark at its start is skipped.
 - ``ml-20m``, ``ml-25m``, ``ml-32m``, ``ml-latest(-small)``: ``ratings.csv``
   (``userId,movieId,rating,timestamp`` with a header) and ``movies.csv``
   (``movieId,title,genres``, titles quoted when they hold commas); UTF-8, Unix or
@@ -1093,15 +1093,17 @@ def _line_of_row(path: Path, row: int, *, header: bool) -> int:
 
 
 def _text(path: Path, encoding: str) -> str:
-    """A small text file's text: UTF-8 when it is valid UTF-8, else Latin-1, for
-    ``"utf-8-or-latin-1"`` (an editor may save MovieLens's Latin-1 files as UTF-8); a
-    leading byte-order mark is no text."""
+    """A small text file's text, for ``"utf-8-or-latin-1"``: UTF-8 where it is UTF-8, and
+    each byte that is not as Windows-1252 writes it, which is Latin-1 but for the bytes
+    0x80-0x9f (curly quotes there, not control characters): MovieLens's Latin-1 files
+    read as they always did, a copy an editor saved as UTF-8 reads as UTF-8, and in one
+    left with a stray Latin-1 byte the UTF-8 letters beside it stay themselves (as a
+    log's text). A leading byte-order mark is no text."""
     data = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")
     if encoding == "utf-8-or-latin-1":
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("latin-1")
+        from cinerec.data.logs import WINDOWS_BYTES
+
+        return data.decode("utf-8", errors=WINDOWS_BYTES)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
@@ -1391,7 +1393,7 @@ def _read_users(folder: Path, family: str, user_raw: np.ndarray) -> pd.DataFrame
         })
         listed = folder / "u.occupation"  # the release's list of occupations, one a line
         if listed.is_file():
-            known = {line.strip() for line in listed.read_text(encoding="latin-1").splitlines()} - {""}
+            known = {line.strip() for line in _text(listed, "utf-8-or-latin-1").splitlines()} - {""}
             bad = np.flatnonzero(~frame["occupation"].isin(known).to_numpy() & (frame["occupation"] != "").to_numpy())
             if len(bad):
                 raise DataError(f"{path} line {numbers[bad[0]]}: occupation {frame['occupation'].iloc[bad[0]]!r} is "
