@@ -855,3 +855,61 @@ def test_a_cached_zip_damaged_inside_says_to_remove_it_to_download_again(served,
     assert str(e.value).startswith(f"{cache / 'ml-10m.zip'}: not a readable zip file (Bad CRC-32")
     assert str(e.value).endswith("; remove it to download again")
     assert not (cache / "ml-10m").exists()
+
+
+def test_a_cached_file_cut_short_without_its_zip_is_downloaded_again(served, online, tmp_path, monkeypatch) -> None:
+    # With the zip removed (to save room), only the files' presence was checked: a ratings
+    # file cut to half was read as the whole release, without a word.
+    _, url, sums = served
+    cache = tmp_path / "cache"
+    folder = download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    whole = (folder / "ratings.dat").read_bytes()
+    (cache / "ml-10m.zip").unlink()
+    cut = whole[:whole.index(b"\n", len(whole) // 2) + 1]
+    (folder / "ratings.dat").write_bytes(cut)
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    with pytest.raises(DataError, match=r"lacks ml-10M100K/ratings\.dat"):
+        download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    monkeypatch.delenv("CINEREC_OFFLINE")
+    assert download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False) == folder
+    assert (folder / "ratings.dat").read_bytes() == whole
+    # Changed in place, its size kept: read against the CRC-32 the zip gave it.
+    (cache / "ml-10m.zip").unlink()
+    (folder / "ratings.dat").write_bytes(whole.replace(b"::5::", b"::1::", 1))
+    assert download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False) == folder
+    assert (folder / "ratings.dat").read_bytes() == whole
+    # A copy left alone is used as it is, with no download.
+    (cache / "ml-10m.zip").unlink()
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    assert download.fetch("ml-10m", cache_dir=cache, checksums=sums, progress=False) == folder
+
+
+@pytest.mark.parametrize("damage", ["member", "folder", "unsafe"])
+def test_a_downloaded_zip_that_cannot_be_unpacked_is_not_kept(served, online, tmp_path, damage) -> None:
+    # A zip matching its mirror's md5 but damaged inside (or holding another folder, or a
+    # member path outside the cache) stayed in the cache: every later fetch, from a good
+    # mirror too, failed on it until it was removed by hand.
+    root, url, _ = served
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    with zipfile.ZipFile(root / "ml-10m.zip") as src, zipfile.ZipFile(bad / "ml-10m.zip", "w") as out:
+        for info in src.infolist():
+            name = info.filename.replace("ml-10M100K/", "other/") if damage == "folder" else info.filename
+            out.writestr(name, src.read(info.filename), compress_type=zipfile.ZIP_STORED)
+        if damage == "unsafe":
+            out.writestr("ml-10M100K/../../evil.txt", b"x")
+    data = bytearray((bad / "ml-10m.zip").read_bytes())
+    if damage == "member":
+        with zipfile.ZipFile(bad / "ml-10m.zip") as z:
+            ratings = z.getinfo("ml-10M100K/ratings.dat")
+            data[ratings.header_offset + 30 + len(ratings.filename) + ratings.compress_size // 2] ^= 0xFF
+        (bad / "ml-10m.zip").write_bytes(bytes(data))
+    (bad / "ml-10m.zip.md5").write_text(f"MD5 (ml-10m.zip) = {hashlib.md5(bytes(data)).hexdigest()}\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError) as e:
+        download.fetch("ml-10m", cache_dir=cache, base_url=bad.as_uri(), progress=False)
+    assert str(e.value).endswith("; removed it, so the next fetch downloads it again"), str(e.value)
+    assert not (cache / "ml-10m.zip").exists() and not (cache / "ml-10m").exists()
+    assert not (tmp_path / "evil.txt").exists()
+    folder = download.fetch("ml-10m", cache_dir=cache, base_url=url, progress=False)
+    assert (folder / "ratings.dat").is_file()

@@ -42,7 +42,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from cinerec.errors import ConfigError, DataError, DownloadFailed, NotFoundError
 from cinerec.io import atomic_dir, atomic_path, sweep_stale_temps
@@ -188,7 +188,8 @@ def fetch(
         raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short or "
                         "changed since it was unpacked") from None
     expected = (checksums or {}).get(name, rel.sha256)
-    if archive.exists():
+    downloaded = not archive.exists()
+    if not downloaded:
         if not zipfile.is_zipfile(archive):  # (a download cut short, copied in by hand): not someone else's file
             raise DataError(f"{archive}: not a readable zip file (cut short or damaged); remove it to download again")
         if expected is not None:
@@ -201,22 +202,32 @@ def fetch(
                 raise
             # (a damaged copy, never passed over as a download that failed: DataError, not DownloadFailed)
             raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}") from None
+
+    def unusable(what: str) -> DataError:
+        # A zip this call downloaded goes (its mirror's md5 matched a damaged one): kept, it
+        # failed every later fetch, from a good mirror too. One placed by hand is left.
+        if downloaded:
+            archive.unlink(missing_ok=True)
+            return DataError(f"{archive}: {what}; removed it, so the next fetch downloads it again")
+        return DataError(f"{archive}: {what}; remove it to download again")
+
     try:
         with zipfile.ZipFile(archive) as z:
             holds = any(n.rstrip("/").split("/")[0] == rel.folder for n in z.namelist())
     except (zipfile.BadZipFile, OSError, zlib.error) as e:
-        raise DataError(f"{archive}: not a readable zip file ({e}); remove it to download again") from None
+        raise unusable(f"not a readable zip file ({e})") from None
     if not holds:  # checked before extracting, so the cache keeps no release that is not one
-        raise DataError(f"{archive}: the archive does not hold the folder {rel.folder}/; remove it to download again")
+        raise unusable(f"the archive does not hold the folder {rel.folder}/")
     # A copy another process finished while this one downloaded is kept, not swapped out
     # under its readers; a damaged one (a file deleted since) is replaced.
     try:
         extract(archive, root / rel.name, stamp=True,
                 keep=None if lacking or replaced else lambda folder: (folder / rel.folder).is_dir())
-    except DataError as e:  # (damage found only when unpacked: a bad CRC of one member)
-        if not str(e).startswith(f"{archive}: not a readable zip file"):
+    except DataError as e:  # (damage found only when unpacked: a bad CRC of one member, an unsafe path)
+        said = str(e).removeprefix(f"{archive}: ")
+        if not said.startswith(("not a readable zip file", "refusing the unsafe member path")):
             raise
-        raise DataError(f"{e}; remove it to download again") from None
+        raise unusable(said) from None
     return root / rel.name / rel.folder
 
 
@@ -226,16 +237,21 @@ ZIP_STAMP = ".cinerec-zip.json"
 
 
 def _zip_stamp(archive: Path, sha256: str | None = None, folder: Path | None = None,
-               files: Mapping[str, int] | None = None) -> str:
+               files: Mapping[str, int] | None = None, members: Any = None) -> str:
     """The stamp of ``archive``, with the modification time of each file unpacked from it
     into ``folder`` (or the ``files`` an earlier stamp recorded): a file changed in place
-    since is then told from one left alone, and checked against the zip."""
+    since is then told from one left alone, and checked against the zip. ``members``: each
+    file's size and CRC-32 in the zip (read from it when unpacked into ``folder``), which
+    check the files once the zip is gone."""
     st = archive.stat()
     if folder is not None:
         files = {f.relative_to(folder).as_posix(): f.stat().st_mtime_ns for f in folder.rglob("*")
                  if f.is_file() and f.name != ZIP_STAMP}
+        with zipfile.ZipFile(archive) as z:
+            members = {i.filename: [i.file_size, i.CRC] for i in z.infolist() if not i.is_dir()}
     return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                       "sha256": sha256 or file_digest(archive, "sha256"), "files": dict(files or {})}) + "\n"
+                       "sha256": sha256 or file_digest(archive, "sha256"), "files": dict(files or {}),
+                       **({"members": members} if members is not None else {})}) + "\n"
 
 
 def _unpacked_from(archive: Path, folder: Path) -> bool:
@@ -258,7 +274,7 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
         return False
     try:
         with atomic_path(folder / ZIP_STAMP) as tmp:
-            tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files")))
+            tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files"), members=stamp.get("members")))
     except (OSError, ConfigError):  # (a cache that cannot be written: it is the same zip all the same)
         pass
     return True
@@ -268,23 +284,28 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     """A file of the cached ``archive`` missing from its unpacked ``folder`` or not as the
     zip holds it (deleted or cut short since it was unpacked: its size is not the zip's;
     changed in place: written since, and its CRC-32 is not the zip's), else ``None``.
-    Without the zip, the release's ratings or movie file missing."""
-    try:
-        with zipfile.ZipFile(archive) as z:
-            members = [(i.filename, i.file_size, i.CRC) for i in z.infolist() if not i.is_dir()]
-    except FileNotFoundError:  # the release's ratings and movie files, as its reader names them
-        from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
-
-        family = _family(rel.name)
-        return next((f"{rel.folder}/{f}" for f in (_RATINGS_FILE[family], _MOVIES_FILE[family])
-                     if not (folder / rel.folder / f).is_file()), None)
-    except (OSError, zipfile.BadZipFile, zlib.error):
-        return None
+    Without the zip, the same against the sizes and CRC-32s the stamp recorded from it,
+    or where it recorded none (an earlier cinerec's), the release's ratings or movie file
+    missing."""
     try:
         stamp = json.loads((folder / ZIP_STAMP).read_text())
     except (OSError, ValueError):
         stamp = None
     stamp = stamp if isinstance(stamp, dict) else None
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [(i.filename, i.file_size, i.CRC) for i in z.infolist() if not i.is_dir()]
+    except FileNotFoundError:
+        recorded = _recorded_members(stamp)
+        if recorded is None:  # the release's ratings and movie files, as its reader names them
+            from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
+
+            family = _family(rel.name)
+            return next((f"{rel.folder}/{f}" for f in (_RATINGS_FILE[family], _MOVIES_FILE[family])
+                         if not (folder / rel.folder / f).is_file()), None)
+        members = recorded
+    except (OSError, zipfile.BadZipFile, zlib.error):
+        return None
     unpacked = stamp.get("files") if stamp is not None else None
     # A stamp that records no times (an earlier cinerec's) has every file read once, then
     # their times recorded; where it cannot be written, only the sizes are compared.
@@ -314,6 +335,18 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
         except (OSError, ValueError, DataError):
             pass
     return None
+
+
+def _recorded_members(stamp: Mapping[str, Any] | None) -> list[tuple[str, int, int]] | None:
+    """The zip's files as a stamp recorded them (name, size, CRC-32); ``None`` where it
+    recorded none, or not as this cinerec writes them."""
+    kept = stamp.get("members") if stamp is not None else None
+    if not isinstance(kept, dict):
+        return None
+    try:
+        return [(str(name), int(size), int(crc)) for name, (size, crc) in kept.items()]
+    except (TypeError, ValueError):
+        return None
 
 
 def _crc32(path: Path) -> int:
