@@ -277,6 +277,35 @@ def test_a_published_md5_that_stalls_is_one_line_not_a_traceback(online, tmp_pat
     assert _leftovers(tmp_path / "c") == []
 
 
+class _CutMd5Handler(http.server.BaseHTTPRequestHandler):
+    """Announces a .md5 file of 45 bytes, sends 22, then closes the connection."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Length", "45")
+        self.end_headers()
+        self.wfile.write(b"MD5 (ml-10m.zip) = 0123")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_published_md5_cut_short_is_a_download_that_stopped(online, tmp_path) -> None:
+    # It read "no md5 checksum in the published file", a DataError, so quickstart stopped
+    # on it where a download that failed sends it to its offline data.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutMd5Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DownloadFailed, match=r"the download of .*ml-10m\.zip\.md5 stopped after 23 of 45 bytes"):
+            download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                           progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _leftovers(tmp_path / "c") == []
+
+
 def test_what_a_killed_download_left_is_swept_once_stale(served, online, tmp_path) -> None:
     """A process killed mid-download (SIGKILL: no cleanup runs) leaves its temporary zip and
     half-extracted folder in the cache; the next fetch removes those no process has written

@@ -628,9 +628,14 @@ def _published_md5(rel: Release, url: str, root: Path) -> str:
     """The md5 GroupLens publishes at ``url`` (the zip's address with ``.md5`` after its name)."""
     try:
         with _open(rel, url, root) as response:
-            text = response.read(4096).decode("ascii", "replace")
+            raw = response.read(4096)
+            total = _length(response.headers.get("Content-Length"))
     except (OSError, http.client.HTTPException) as e:  # stalled (a timeout) or cut off while reading
         raise DownloadFailed(_offline_message(rel, root, f"download of {url} failed: {_reason(e)}")) from None
+    if total is not None and len(raw) < min(total, 4096):  # the connection ended early: no file to judge
+        raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {len(raw):,} of "
+                                                    f"{total:,} bytes"))
+    text = raw.decode("ascii", "replace")
     # A proxy's or a login page: any hex in it is no checksum. (Told by what it holds: a
     # server may send a plain .md5 file as text/html.)
     if re.match(r"\s*<", text):
