@@ -317,6 +317,24 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert "seconds_epochs" not in open_run(neumf_run).metrics["neumf"]
 
 
+def test_a_finished_run_resumed_with_data_that_is_refused_keeps_its_mark(small_data, neumf_run, tmp_path, capsys):
+    # The finished run's mark was rewritten before its data was read: a resume refused for
+    # a damaged copy of the data left the mark naming that copy, no longer the run's record.
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(neumf_run, run)
+    mark = (run / ".cinerec-train").read_bytes()
+    bad = tmp_path / "bad" / "small"
+    shutil.copytree(small_data, bad)
+    with open(bad / "u.data", "a") as f:
+        f.write("1\t1\t9\t881250949\n")
+    err = _error(capsys, ["train", "--data", str(bad), "--model", "neumf", *TINY, "--set", "epochs=4",
+                          "--protocol-option", "valid=true", "--resume", "--out", str(run)])
+    assert "u.data line" in err
+    assert (run / ".cinerec-train").read_bytes() == mark
+
+
 def test_a_resumed_run_cut_short_while_saving_is_no_run_and_resumes_again(small_data, neumf_run, tmp_path, capsys,
                                                                            monkeypatch):
     # Cut short between the new model and run.json, a resumed finished run kept its old

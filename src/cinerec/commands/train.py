@@ -414,7 +414,9 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 raise ConfigError(f"--out {out}: the run trained all its {training.get('epochs')} epochs without "
                                   f"stopping early, so patience = {want.get('patience')} changes nothing; ask for "
                                   "more epochs (--set epochs=N) to train it further")
-            if writes:
+            if writes and later is not None:  # once the data is read and split, as a killed run's below
+                later.append(lambda: _mark(out, record))
+            elif writes:
                 _mark(out, record)
             return False
         ours = _MARK in names or names <= {"checkpoints"}
