@@ -278,7 +278,7 @@ def test_a_published_md5_that_stalls_is_one_line_not_a_traceback(online, tmp_pat
 
 
 class _CutMd5Handler(http.server.BaseHTTPRequestHandler):
-    """Announces a .md5 file of 45 bytes, sends 22, then closes the connection."""
+    """Announces a .md5 file of 45 bytes, sends 23, then closes the connection."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.send_response(200)
@@ -911,6 +911,20 @@ def test_a_cached_file_cut_short_without_its_zip_is_downloaded_again(served, onl
     (cache / "ml-10m.zip").unlink()
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
     assert download.fetch("ml-10m", cache_dir=cache, checksums=sums, progress=False) == folder
+    # A stamp an earlier cinerec wrote (no sizes and CRC-32s) gains them while the zip is there.
+    monkeypatch.delenv("CINEREC_OFFLINE")
+    shutil.rmtree(cache / "ml-10m")
+    download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False)
+    stamp_path = cache / "ml-10m" / download.ZIP_STAMP
+    stamp = json.loads(stamp_path.read_text())
+    stamp_path.write_text(json.dumps({k: v for k, v in stamp.items() if k != "members"}))
+    download.fetch("ml-10m", cache_dir=cache, checksums=sums, progress=False)
+    assert json.loads(stamp_path.read_text())["members"] == stamp["members"]
+    (cache / "ml-10m.zip").unlink()
+    (folder / "ratings.dat").write_bytes(cut)
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    with pytest.raises(DataError, match=r"lacks ml-10M100K/ratings\.dat"):
+        download.fetch("ml-10m", cache_dir=cache, checksums=sums, progress=False)
 
 
 @pytest.mark.parametrize("damage", ["member", "folder", "unsafe"])
@@ -942,3 +956,31 @@ def test_a_downloaded_zip_that_cannot_be_unpacked_is_not_kept(served, online, tm
     assert not (tmp_path / "evil.txt").exists()
     folder = download.fetch("ml-10m", cache_dir=cache, base_url=url, progress=False)
     assert (folder / "ratings.dat").is_file()
+
+
+def test_a_zip_another_process_put_in_place_meanwhile_is_not_removed(served, online, tmp_path, monkeypatch) -> None:
+    # The zip that failed to unpack was removed by its path: another process's good zip,
+    # renamed into the cache meanwhile, went in its stead.
+    root, url, _ = served
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    data = bytearray((root / "ml-10m.zip").read_bytes())
+    with zipfile.ZipFile(root / "ml-10m.zip") as z:
+        first = z.infolist()[0]
+        data[first.header_offset + 30 + len(first.filename) + first.compress_size // 2] ^= 0xFF
+    (bad / "ml-10m.zip").write_bytes(bytes(data))
+    (bad / "ml-10m.zip.md5").write_text(f"MD5 (ml-10m.zip) = {hashlib.md5(bytes(data)).hexdigest()}\n")
+    cache = tmp_path / "cache"
+    real = download.extract
+
+    def meanwhile(archive, *args, **kwargs):
+        try:
+            return real(archive, *args, **kwargs)
+        finally:
+            shutil.copy(root / "ml-10m.zip", cache / "other.tmp")
+            os.replace(cache / "other.tmp", archive)
+
+    monkeypatch.setattr(download, "extract", meanwhile)
+    with pytest.raises(DataError, match=r"; remove it to download again$"):
+        download.fetch("ml-10m", cache_dir=cache, base_url=bad.as_uri(), progress=False)
+    assert (cache / "ml-10m.zip").read_bytes() == (root / "ml-10m.zip").read_bytes()

@@ -11,7 +11,8 @@ Nothing is ever left half-written under a final name: the zip is streamed to a
 temporary name and renamed only once its checksum matches, and the extraction happens
 in a temporary folder that is swapped in when complete. The extracted folder records
 which zip it came from (size, time, sha256): a different zip put in the cache since is
-extracted again.
+extracted again. It records too each file's time when unpacked and its size and CRC-32
+in the zip, so a file cut short or changed since is found, the zip removed or not.
 
 Checksums: the sha256 of the official archives below were published with the releases
 and are kept here. For ml-10m, ml-32m and ml-latest (published again now and then) no
@@ -35,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -188,8 +190,8 @@ def fetch(
         raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short or "
                         "changed since it was unpacked") from None
     expected = (checksums or {}).get(name, rel.sha256)
-    downloaded = not archive.exists()
-    if not downloaded:
+    written: tuple[int, int, int] | None = None  # the zip this call downloaded: its device, inode and time
+    if archive.exists():
         if not zipfile.is_zipfile(archive):  # (a download cut short, copied in by hand): not someone else's file
             raise DataError(f"{archive}: not a readable zip file (cut short or damaged); remove it to download again")
         if expected is not None:
@@ -202,11 +204,13 @@ def fetch(
                 raise
             # (a damaged copy, never passed over as a download that failed: DataError, not DownloadFailed)
             raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}") from None
+        written = _identity(archive)
 
     def unusable(what: str) -> DataError:
         # A zip this call downloaded goes (its mirror's md5 matched a damaged one): kept, it
-        # failed every later fetch, from a good mirror too. One placed by hand is left.
-        if downloaded:
+        # failed every later fetch, from a good mirror too. One placed by hand is left, and
+        # so is one another process put in its place since.
+        if written is not None and _identity(archive) == written:
             archive.unlink(missing_ok=True)
             return DataError(f"{archive}: {what}; removed it, so the next fetch downloads it again")
         return DataError(f"{archive}: {what}; remove it to download again")
@@ -247,8 +251,7 @@ def _zip_stamp(archive: Path, sha256: str | None = None, folder: Path | None = N
     if folder is not None:
         files = {f.relative_to(folder).as_posix(): f.stat().st_mtime_ns for f in folder.rglob("*")
                  if f.is_file() and f.name != ZIP_STAMP}
-        with zipfile.ZipFile(archive) as z:
-            members = {i.filename: [i.file_size, i.CRC] for i in z.infolist() if not i.is_dir()}
+        members = _zip_members(archive)
     return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns,
                        "sha256": sha256 or file_digest(archive, "sha256"), "files": dict(files or {}),
                        **({"members": members} if members is not None else {})}) + "\n"
@@ -274,7 +277,9 @@ def _unpacked_from(archive: Path, folder: Path) -> bool:
         return False
     try:
         with atomic_path(folder / ZIP_STAMP) as tmp:
-            tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files"), members=stamp.get("members")))
+            tmp.write_text(_zip_stamp(archive, stamp["sha256"], files=stamp.get("files"),
+                                      members=stamp["members"] if _recorded_members(stamp) is not None
+                                      else _zip_members(archive)))
     except (OSError, ConfigError):  # (a cache that cannot be written: it is the same zip all the same)
         pass
     return True
@@ -292,11 +297,11 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     except (OSError, ValueError):
         stamp = None
     stamp = stamp if isinstance(stamp, dict) else None
+    recorded = _recorded_members(stamp)
     try:
         with zipfile.ZipFile(archive) as z:
             members = [(i.filename, i.file_size, i.CRC) for i in z.infolist() if not i.is_dir()]
     except FileNotFoundError:
-        recorded = _recorded_members(stamp)
         if recorded is None:  # the release's ratings and movie files, as its reader names them
             from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
 
@@ -306,6 +311,8 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
         members = recorded
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
+    # A stamp an earlier cinerec wrote records no sizes and CRC-32s: from the zip, while it is here.
+    gain = {"members": {name: [size, crc] for name, size, crc in members}} if recorded is None else {}
     unpacked = stamp.get("files") if stamp is not None else None
     # A stamp that records no times (an earlier cinerec's) has every file read once, then
     # their times recorded; where it cannot be written, only the sizes are compared.
@@ -325,16 +332,31 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
                 read[name] = st.st_mtime_ns
         except OSError:
             return name
-    if read and can_record and stamp is not None:  # (not read again: a copy that kept its bytes, not its times)
+    if (read or gain) and can_record and stamp is not None:  # (not read again: a copy that kept its bytes, not its times)
         try:
             # Only over the stamp read above: another process may have unpacked a newer zip
             # since, whose stamp is not this one's to replace.
             if json.loads((folder / ZIP_STAMP).read_text()) == stamp:
                 with atomic_path(folder / ZIP_STAMP) as tmp:
-                    tmp.write_text(json.dumps({**stamp, "files": {**(unpacked or {}), **read}}) + "\n")
+                    tmp.write_text(json.dumps({**stamp, "files": {**(unpacked or {}), **read}, **gain}) + "\n")
         except (OSError, ValueError, DataError):
             pass
     return None
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """A file's device, inode and modification time (``None``: not a file there)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _zip_members(archive: Path) -> dict[str, list[int]]:
+    """Each file of ``archive``: its size and CRC-32, as a stamp records them."""
+    with zipfile.ZipFile(archive) as z:
+        return {i.filename: [i.file_size, i.CRC] for i in z.infolist() if not i.is_dir()}
 
 
 def _recorded_members(stamp: Mapping[str, Any] | None) -> list[tuple[str, int, int]] | None:
