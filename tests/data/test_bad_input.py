@@ -441,6 +441,11 @@ def test_a_release_file_in_utf8_but_for_one_stray_byte_keeps_its_utf8_letters(tm
     assert again.catalog.titles.tolist() == original.catalog.titles.tolist()
     assert "Misérables, Les" in again.catalog.titles.tolist()
     assert again.user_features.equals(original.user_features)
+    # As shipped, in Latin-1, a title holding "É»" (bytes that read as one UTF-8 letter)
+    # is read as written: the file is Latin-1 throughout.
+    lines[stray] = lines[stray].replace("é", "É»", 1)
+    (folder / "u.item").write_bytes("\n".join(lines).encode("latin-1"))
+    assert lines[stray].split("|")[1].rsplit(" (", 1)[0] in load(folder).catalog.titles.tolist()
     (folder / "u.occupation").write_bytes((folder / "u.occupation").read_text(encoding="utf-8-sig")
                                           .encode("utf-16"))
     with pytest.raises(DataError, match=r"u\.occupation: unreadable encoding \(UTF-16"):

@@ -11,8 +11,9 @@ Three file layouts cover the releases:
   (``id::title::genres``, genres joined by ``|``); ml-1m adds ``users.dat``
   (``id::gender::age::occupation::zip``, occupation an integer code). ml-1m is
   latin-1. Every small text file (movies, users, genres, occupations) is read as UTF-8
-  where it is UTF-8 (a copy an editor re-saved), each other byte as Windows-1252 writes
-  it (latin-1 but for 0x80-0x9f); a byte-order mark at its start is skipped.
+  when it is (a copy an editor re-saved), as latin-1 when most of its lines beyond ASCII
+  are not UTF-8, else as UTF-8 with each stray byte as Windows-1252 writes it; a
+  byte-order mark at its start is skipped.
 - ``ml-20m``, ``ml-25m``, ``ml-32m``, ``ml-latest(-small)``: ``ratings.csv``
   (``userId,movieId,rating,timestamp`` with a header) and ``movies.csv``
   (``movieId,title,genres``, titles quoted when they hold commas); UTF-8, Unix or
@@ -1093,22 +1094,36 @@ def _line_of_row(path: Path, row: int, *, header: bool) -> int:
 
 
 def _text(path: Path, encoding: str) -> str:
-    """A small text file's text, for ``"utf-8-or-latin-1"``: UTF-8 where it is UTF-8, and
-    each byte that is not as Windows-1252 writes it, which is Latin-1 but for the bytes
-    0x80-0x9f (curly quotes there, not control characters): MovieLens's Latin-1 files
-    read as they always did, a copy an editor saved as UTF-8 reads as UTF-8, and in one
-    left with a stray Latin-1 byte the UTF-8 letters beside it stay themselves (as a
-    log's text). A leading byte-order mark is no text."""
+    """A small text file's text, for ``"utf-8-or-latin-1"``: UTF-8 when it is UTF-8 (a copy
+    an editor saved so), Latin-1 when most of its lines that hold more than ASCII are not
+    UTF-8 (MovieLens's own files, read whole as they always were: a Latin-1 "É" before a
+    "»" is no UTF-8 letter), else UTF-8 left with a few stray bytes, each read as
+    Windows-1252 writes it, so the UTF-8 letters beside them stay themselves (as a log's
+    text). A leading byte-order mark is no text."""
     data = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")
     if encoding == "utf-8-or-latin-1":
         from cinerec.data.logs import WINDOWS_BYTES
 
-        return data.decode("utf-8", errors=WINDOWS_BYTES)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        wide = [line for line in data.split(b"\n") if not line.isascii()]
+        utf8 = sum(_is_utf8(line) for line in wide)
+        return data.decode("latin-1") if len(wide) - utf8 > utf8 else data.decode("utf-8", errors=WINDOWS_BYTES)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise DataError(f"{path} line {line}: unreadable encoding (not {encoding.upper()} text)") from None
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _lines(path: Path, encoding: str) -> tuple[pd.Series, np.ndarray]:
