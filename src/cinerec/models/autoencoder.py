@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
-from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register
+from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register, star_unit
 from cinerec.models.baselines import _history_matrix
 from cinerec.models.neural import NeuralRecommender
 from cinerec.training import TrainConfig
@@ -159,11 +159,17 @@ class AutoRecConfig(TrainConfig):
 _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
+def _unit_of_old(state: dict[str, Any], prefix: str, *rest: Any) -> None:
+    # (a state dict saved before ratings were read in a unit holds none: they were read as they are)
+    state.setdefault(prefix + "unit", torch.tensor(1.0))
+
+
 class _AutoRecNet(nn.Module):
     low: torch.Tensor
     high: torch.Tensor
+    unit: torch.Tensor
 
-    def __init__(self, x: sp.csr_matrix, cfg: AutoRecConfig, low: float, high: float) -> None:
+    def __init__(self, x: sp.csr_matrix, cfg: AutoRecConfig, low: float, high: float, unit: float = 1.0) -> None:
         super().__init__()
         self.matrix = _CSR(x)
         width = x.shape[1]
@@ -181,20 +187,30 @@ class _AutoRecNet(nn.Module):
         # Known at inference time, so kept in the state dict.
         self.register_buffer("low", torch.tensor(float(low)))
         self.register_buffer("high", torch.tensor(float(high)))
+        # The unit the network reads and writes ratings in (star_unit): kept, so a model
+        # saved from before it (read as they were) loads as 1.
+        self.register_buffer("unit", torch.tensor(float(unit)))
+        self._register_load_state_dict_pre_hook(_unit_of_old)
         self.n_rows = max(1, int((np.diff(x.indptr) > 0).sum()))  # rows that carry a loss
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(values))
 
     def inputs(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-        """What the encoder reads of rows of ``values`` (``observed``: their stored cells).
-        An input of 0 is a movie not rated: on a scale reaching 0 or below (a thumbs-down,
-        -2 to 2) each rating is lifted so that the lowest reads as 1, or a rating of 0 read
-        as none; a scale above 0 (1 to 5 stars) is read as it is."""
-        low = float(self.low)
+        """What the encoder reads of rows of ``values`` (``observed``: their stored cells),
+        in :attr:`unit`. An input of 0 is a movie not rated: on a scale reaching 0 or below
+        (a thumbs-down, -2 to 2; 0 to 100) each rating is lifted so that the lowest reads as
+        1, or a rating of 0 read as none; a scale above 0 (1 to 5 stars) is read as it is."""
+        values = self.scaled(values)
+        low = float(self.low) / float(self.unit)
         if not math.isfinite(low) or low > 0:
             return values
         return values + (1.0 - low) * observed.to(values.dtype)
+
+    def scaled(self, values: torch.Tensor) -> torch.Tensor:
+        """Ratings in :attr:`unit` (the reconstruction is in it too)."""
+        unit = float(self.unit)
+        return values if unit == 1.0 else values / unit
 
     def weight_norm(self) -> torch.Tensor:
         squares = ((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
@@ -273,7 +289,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         low, high = (float(train.ratings.min()), float(train.ratings.max())) if len(train) else (0.0, 1.0)
         if self.config.target == "seen":  # log-odds, not clipped
             low, high = -np.inf, np.inf
-        return _AutoRecNet(self._matrix(train), self.config, low, high)
+        return _AutoRecNet(self._matrix(train), self.config, low, high, star_unit(low, high))
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
         x = self._matrix(train)
@@ -290,13 +306,13 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         if self.config.target == "seen":  # every cell: 1 for a rating, 0 for none
             fit = F.binary_cross_entropy_with_logits(recon.float(), values, reduction="sum")
         else:
-            fit = masked_sse(recon, values, observed)
+            fit = masked_sse(recon, net.scaled(values), observed)
         return (fit + penalty) / len(values)
 
     def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
         # Unclipped: a ranking keeps the model's own order past the top of the scale, where
         # clipped scores tied at 5 and fell into movie-id order; predict clips the stars.
-        return self.module(values).float()
+        return self.module(values).float() * float(self.module.unit)
 
     def _score_rows(self, users: np.ndarray) -> torch.Tensor:
         net = self.module

@@ -725,6 +725,15 @@ def liked_stars(ratings: Any) -> float:
     return low + 0.75 * (high - low)
 
 
+def star_unit(low: float, high: float) -> float:
+    """The unit a model that learns from the stars' values reads a scale from ``low`` to
+    ``high`` in, so that settings chosen on stars hold on it: 1 for a scale of five points
+    or fewer (1 to 5, 0.5 to 5, -2 to 2: read as they are), else a quarter of its span (1
+    to 10 in units of 2.25, 0 to 100 in units of 25), which makes it as wide as 1 to 5."""
+    span = high - low
+    return span / 4.0 if np.isfinite(span) and span > 5.0 else 1.0
+
+
 def cosine_range(sims: np.ndarray) -> np.ndarray:
     """Cosines held to [-1, 1], in place: float32 rounding puts two all but alike unit
     vectors' cosine at 1.0000001, past the range a similarity is read in."""

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
-from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, register, star_unit
 from cinerec.data.sampling import pairwise_samples, pointwise_samples
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender
@@ -98,15 +98,18 @@ class FactorNet(nn.Module):
     """Dot-product scorer, optionally with a global mean and user/movie biases.
 
     Buffers ``mean``, ``low``, ``high`` travel with the state dict: the global mean
-    rating and the training rating range (``predict`` clips to it).
+    rating and the training rating range (``predict`` clips to it); and ``unit``
+    (:func:`~cinerec.models.base.star_unit`): the factors and biases score stars in it,
+    the scores they make are stars.
     """
 
     mean: torch.Tensor
     low: torch.Tensor
     high: torch.Tensor
+    unit: torch.Tensor
 
     def __init__(self, n_users: int, n_items: int, factors: int, biased: bool, init_std: float,
-                 mean: float = 0.0, low: float = -np.inf, high: float = np.inf) -> None:
+                 mean: float = 0.0, low: float = -np.inf, high: float = np.inf, unit: float = 1.0) -> None:
         super().__init__()
         self.user = nn.Embedding(n_users, factors)
         self.item = nn.Embedding(n_items, factors)
@@ -121,20 +124,27 @@ class FactorNet(nn.Module):
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("low", torch.tensor(float(low)))
         self.register_buffer("high", torch.tensor(float(high)))
+        self.register_buffer("unit", torch.tensor(float(unit)))
+        self._register_load_state_dict_pre_hook(_unit_of_old)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """``(n,)`` scores of (user, movie) pairs given ``(n,) int64`` indices."""
         s = (self.user(users) * self.item(items)).sum(-1)
         if self.biased:
-            s = s + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + self.mean
-        return s
+            s = s + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + self.mean / self.unit
+        return s * self.unit
 
     def rows(self, users: torch.Tensor) -> torch.Tensor:
         """``(len(users), n_items)`` scores over the whole catalog."""
         s = self.user(users) @ self.item.weight.T
         if self.biased:
-            s = s + self.user_bias(users) + self.item_bias.weight.T + self.mean
-        return s
+            s = s + self.user_bias(users) + self.item_bias.weight.T + self.mean / self.unit
+        return s * self.unit
+
+
+def _unit_of_old(state: dict[str, Any], prefix: str, *rest: Any) -> None:
+    # (a state dict saved before stars were scored in a unit holds none: they were scored as they are)
+    state.setdefault(prefix + "unit", torch.tensor(1.0))
 
 
 class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
@@ -222,7 +232,8 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
             p = float(np.clip(self.is_liked(r).mean(), 1e-3, 1 - 1e-3))
             mean = float(np.log(p / (1 - p)))
         low, high = (float(r.min()), float(r.max())) if explicit else (-np.inf, np.inf)
-        return FactorNet(train.n_users, train.n_items, cfg.factors, self.biased, cfg.init_std, mean, low, high)
+        unit = star_unit(low, high) if explicit and not self.can_predict_liked else 1.0  # (log-odds: no stars)
+        return FactorNet(train.n_users, train.n_items, cfg.factors, self.biased, cfg.init_std, mean, low, high, unit)
 
     def _epoch_data(self, train: Interactions, rng: np.random.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
         cfg = self.config
@@ -245,7 +256,8 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         loss = self.config.loss
         if loss == "mse":
             u, i, r = batch
-            out = F.mse_loss(net(u, i).float(), r)
+            # (in the unit the factors score in: the penalty weighs the same on any scale)
+            out = F.mse_loss(net(u, i).float() / net.unit, r / net.unit)
         elif loss == "bce":
             u, i, y = batch
             out = F.binary_cross_entropy_with_logits(net(u, i).float(), y)

@@ -1,0 +1,40 @@
+"""Models that learn from the stars' values read a wide scale as they read stars."""
+
+import numpy as np
+import pytest
+import torch
+
+from cinerec.data.dataset import Interactions
+from cinerec.models import create
+from cinerec.models.base import star_unit
+from tests.models.conformance import random_ratings
+from tests.models.test_autoencoder import TINY_AUTOREC
+from tests.models.test_mf import FAST as MF_FAST
+
+
+def test_a_scale_wider_than_five_points_is_read_in_quarters_of_its_span():
+    assert [star_unit(lo, hi) for lo, hi in ((1, 5), (0.5, 5), (-2, 2), (0, 1), (1, 10), (0, 100), (20, 100))] == \
+        [1.0, 1.0, 1.0, 1.0, 2.25, 25.0, 20.0]
+    assert star_unit(-np.inf, np.inf) == 1.0
+
+
+@pytest.mark.parametrize("name, config", [("autorec", TINY_AUTOREC), ("autorec", {**TINY_AUTOREC, "kind": "user"}),
+                                          ("biasedmf", MF_FAST), ("mf", MF_FAST)])
+def test_stars_times_twenty_give_the_same_model_times_twenty(name, config):
+    # Trained on the stars' values with settings chosen on 1 to 5, a 20-to-100 log came out
+    # far worse (AutoRec on ml-100k x 20: RMSE 0.970 in stars, against 0.899 on the stars).
+    stars = random_ratings(n_users=40, n_items=50, seed=2)
+    wide = Interactions(stars.users, stars.items, stars.ratings * 20.0, stars.timestamps, stars.n_users,
+                        stars.n_items)
+    a, b = (create(name, {**config, "seed": 3}).fit(x) for x in (stars, wide))
+    users, items = np.repeat(np.arange(40), 50), np.tile(np.arange(50), 40)
+    np.testing.assert_allclose(b.predict(users, items), 20 * a.predict(users, items), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, config", [("autorec", TINY_AUTOREC), ("biasedmf", MF_FAST)])
+def test_weights_saved_before_the_unit_load_as_read_as_they_are(name, config):
+    model = create(name, config).fit(random_ratings(seed=1))
+    state = {k: v for k, v in model.module.state_dict().items() if k != "unit"}
+    model.module.unit.fill_(7.0)
+    model.module.load_state_dict(state)
+    assert float(model.module.unit) == 1.0 and isinstance(model.module.unit, torch.Tensor)
