@@ -29,8 +29,8 @@ __all__ = [
     "is_implicit", "history_row",
 ]
 
-#: The fewest stars a rating needs to count as liked on MovieLens's scale of 1 to 5 (and
-#: 0.5 to 5): halfway up it. It must also reach the person's mean.
+#: The fewest stars a rating needs to count as liked on MovieLens's scale of 1 to 5:
+#: halfway up it (2.75 on the later releases' 0.5 to 5). It must also reach the person's mean.
 LIKED_MIN_STARS = 3.0
 
 
@@ -50,7 +50,7 @@ def rating_scale(data: Dataset) -> tuple[float, float] | None:
 def liked_min_stars(data: Dataset) -> float:
     """The fewest stars that count as liked in ``data``: the threshold its likes were made
     with (``--liked-threshold``), else halfway up its rating scale (:func:`rating_scale`),
-    which on MovieLens is :data:`LIKED_MIN_STARS`."""
+    which on 1 to 5 stars is :data:`LIKED_MIN_STARS`."""
     threshold = data.info.get("liked_threshold")
     if threshold is not None:
         return float(threshold)
