@@ -1526,3 +1526,12 @@ def test_a_change_the_disk_refused_makes_health_degraded_until_one_is_saved(run_
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": ["181"]}).status_code == 200
         health = c.get("/health").json()
         assert health["status"] == "ok" and health["profiles"] == 1, health
+
+
+def test_one_star_outside_the_scale_is_said_as_one_star():
+    from cinerec.serving.lists import outside_scale
+
+    assert outside_scale(1, (2.0, 10.0)) == "1 star is outside this data's scale, 2 to 10"
+    assert outside_scale(3, (1.0, 1.0)) == ("3 stars is outside this data's scale: its every rating is 1, so it takes "
+                                            "1 star or a like")
+    assert outside_scale(1.5, (2.0, 10.0)).startswith("1.5 stars is")

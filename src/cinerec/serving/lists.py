@@ -947,13 +947,14 @@ def outside_scale(stars: Any, scale: tuple[float, float], implicit: bool = False
     """What is wrong with ``stars`` outside the data's ``scale`` (lowest, highest): on a log
     of plain events (``implicit``, a scale of one number), that it takes likes only; on
     ratings all of one number, that number."""
+    given = f"{stars_said(stars)} star{'' if float(stars) == 1 else 's'}"
     if scale[0] == scale[1] and implicit:  # (a run made implicit from stars keeps their scale: said as any)
-        return (f"{stars_said(stars)} stars is outside this data's scale: it holds plain events, so it takes likes "
-                "only: give the movie as liked")
+        return f"{given} is outside this data's scale: it holds plain events, so it takes likes only: give the " \
+               "movie as liked"
     if scale[0] == scale[1]:
-        return (f"{stars_said(stars)} stars is outside this data's scale: its every rating is {scale[0]:g}, so it "
-                f"takes {scale[0]:g} stars or a like")
-    return f"{stars_said(stars)} stars is outside this data's scale, {scale[0]:g} to {scale[1]:g}"
+        return (f"{given} is outside this data's scale: its every rating is {scale[0]:g}, so it takes "
+                f"{scale[0]:g} star{'' if scale[0] == 1 else 's'} or a like")
+    return f"{given} is outside this data's scale, {scale[0]:g} to {scale[1]:g}"
 
 
 def verdicts_said(a: float | None, b: float | None) -> str:
