@@ -1,13 +1,14 @@
 import re
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError
 from cinerec.models import create, load_model
 from cinerec.models.als import ALS, ALSConfig
-from tests.models.conformance import ModelConformance
+from tests.models.conformance import ModelConformance, random_ratings
 
 
 class TestALSConformance(ModelConformance):
@@ -43,16 +44,32 @@ def test_config_rejects_bad_values_naming_the_field():
         create("als", {"factor": 3})
 
 
-def test_negative_ratings_are_refused_with_the_way_out_unless_each_is_one_event():
-    # It said "ratings must be non-negative to serve as confidences", naming no way out,
-    # and refused them with binary = true too, where each rating is one event.
-    x = two_blocks()
-    x = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
-    assert x.ratings.min() < 0
-    with pytest.raises(DataError, match=r"^als: a rating of -\S+ is negative, .*Filters\(implicit=True\), or "
-                                        r"Filters\(liked_threshold=STARS\).* or set binary = true$"):
-        create("als", {"factors": 4, "epochs": 2}).fit(x)
-    assert create("als", {"factors": 4, "epochs": 2, "binary": True}).fit(x).recommend(np.arange(3), 5)[0].shape == (3, 5)
+@pytest.mark.parametrize("shift, stretch", [(-3.0, 1.0), (-1.0, 25.0), (1.0, 2.0)])
+def test_ratings_on_another_scale_are_weighed_as_the_same_stars(shift, stretch):
+    # Read as confidences as they were, thumbs (-2 to 2) were refused, a 0 of 0 to 100
+    # weighed as a movie never seen and a 100 as 1,601 (HR@10 on ml-100k x 25 - 25: 0.674
+    # against 0.700), and the 0s of a 0/1 log too (0.526 against 0.690 as 1 and 5 stars).
+    x = random_ratings(seed=4)
+    assert (x.ratings.min(), x.ratings.max()) == (1, 5)
+    y = Interactions(x.users, x.items, (x.ratings + shift) * stretch, x.timestamps, x.n_users, x.n_items)
+    a, b = (create("als", {"factors": 4, "epochs": 3}).fit(z) for z in (x, y))
+    np.testing.assert_allclose(b.item_factors, a.item_factors, rtol=1e-4, atol=1e-5)
+    history = sp.csr_matrix(([5.0, 1.0], ([0, 0], [3, 7])), shape=(1, x.n_items))
+    given = sp.csr_matrix(((history.data + shift) * stretch, history.indices, history.indptr), shape=history.shape)
+    np.testing.assert_allclose(b.score_history(given), a.score_history(history), rtol=1e-4, atol=1e-5)
+    with pytest.raises(DataError, match=r"^als: a rating of \S+ is below the scale of the ratings it was trained on "
+                                        r"\(\S+ to \S+\), on which it weighs each rating; give ratings on that scale, "
+                                        r"or set binary = true$"):
+        b.score_history(sp.csr_matrix(([(shift - 9.0) * stretch], ([0], [3])), shape=(1, x.n_items)))
+    assert create("als", {"factors": 4, "epochs": 2, "binary": True}).fit(y).recommend(np.arange(3), 5)[0].shape == (3, 5)
+
+
+def test_a_log_of_zeros_and_ones_weighs_its_zeros_as_one_star_and_its_ones_as_five():
+    x = random_ratings(seed=4)
+    ones = Interactions(x.users, x.items, (x.ratings >= 4).astype(np.float64), x.timestamps, x.n_users, x.n_items)
+    stars = Interactions(x.users, x.items, 1.0 + 4.0 * ones.ratings, x.timestamps, x.n_users, x.n_items)
+    a, b = (create("als", {"factors": 4, "epochs": 3}).fit(z) for z in (stars, ones))
+    np.testing.assert_allclose(b.item_factors, a.item_factors, rtol=1e-4, atol=1e-5)
 
 
 def test_recommends_within_the_taste_group_and_never_seen_movies():
@@ -77,9 +94,9 @@ def test_deterministic_given_seed_and_different_otherwise():
 def test_confidence_follows_the_paper():
     x = two_blocks()
     m = ALS(ALSConfig(confidence=2.0))
-    c = m._confidence(x.csr)
+    c = m._confidence(x.csr, scale=(1.0, 5.0))
     np.testing.assert_allclose(c.data, 1 + 2.0 * x.csr.data)
-    cb = ALS(ALSConfig(confidence=2.0, binary=True))._confidence(x.csr)
+    cb = ALS(ALSConfig(confidence=2.0, binary=True))._confidence(x.csr, scale=(1.0, 5.0))
     np.testing.assert_allclose(cb.data, 3.0)
 
 
@@ -90,9 +107,10 @@ def test_a_rating_of_zero_is_a_movie_seen_at_the_least_confidence():
     import scipy.sparse as sp
 
     x = sp.csr_matrix((np.array([0.0, 1.0, -1.0], np.float32), (np.zeros(3, int), np.arange(3))), shape=(1, 4))
-    np.testing.assert_allclose(ALS(ALSConfig(confidence=16.0, binary=True))._confidence(x).data, [17.0] * 3)
+    np.testing.assert_allclose(ALS(ALSConfig(confidence=16.0, binary=True))._confidence(x, scale=(-1.0, 1.0)).data,
+                               [17.0] * 3)
     x = sp.csr_matrix((np.array([0.0, 2.0], np.float32), (np.zeros(2, int), np.arange(2))), shape=(1, 4))
-    assert ALS(ALSConfig(confidence=16.0))._confidence(x).data.tolist() == [1.0, 33.0]
+    assert ALS(ALSConfig(confidence=16.0))._confidence(x, scale=(0.0, 2.0)).data.tolist() == [17.0, 81.0]
     b = two_blocks()
     zeros = Interactions(b.users, b.items, np.zeros(len(b), np.float32), b.timestamps, b.n_users, b.n_items)
     model = create("als", {"factors": 2, "epochs": 10, "regularization": 0.1}).fit(zeros)
@@ -111,14 +129,15 @@ def test_recency_half_life_halves_the_confidence_part_per_fraction_of_the_users_
         np.array([10, 8, 0, 6, 3]) * day, 2, 3,
     )
     model = ALS(ALSConfig(confidence=2.0, recency_half_life=0.2))
-    c = model._confidence(x.csr, model._decay(x)).toarray()
+    c = model._confidence(x.csr, model._decay(x), scale=(1.0, 5.0)).toarray()
     expected = np.array([[1 + 2 * 4 * 1.0, 1 + 2 * 2 * 0.5, 1 + 2 * 5 * 0.25], [0, 1 + 2 * 3, 0]])
     np.testing.assert_allclose(c, expected, rtol=1e-6)
     binary = ALS(ALSConfig(confidence=2.0, recency_half_life=0.2, binary=True))
-    np.testing.assert_allclose(binary._confidence(x.csr, binary._decay(x)).toarray()[0], [3.0, 2.0, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(binary._confidence(x.csr, binary._decay(x), scale=(1.0, 5.0)).toarray()[0],
+                               [3.0, 2.0, 1.5], rtol=1e-6)
     # 0 turns it off; without decay weights (a new person's history) nothing is decayed.
     assert ALS(ALSConfig(confidence=2.0, recency_half_life=0.0))._decay(x) is None
-    np.testing.assert_allclose(model._confidence(x.csr).toarray()[0], [9.0, 5.0, 11.0])
+    np.testing.assert_allclose(model._confidence(x.csr, scale=(1.0, 5.0)).toarray()[0], [9.0, 5.0, 11.0])
     with pytest.raises(ConfigError, match="recency_half_life"):
         ALSConfig(recency_half_life=-1.0)
 
@@ -258,11 +277,12 @@ def test_a_fit_whose_movie_vectors_collapse_into_one_direction_says_so():
     found = tune("als", data, get_protocol("random-full", ks=[1, 2]), trials=1)
     (said,) = [n for n in found.model.fit_notes() if "point one way" in n]
     assert said.endswith("for its retriever)") and "--tune" not in said, said
-    negative = Interactions(x.users, x.items, x.ratings - 3.0, x.timestamps, x.n_users, x.n_items)
+    # A member's refusal names its setting as the model that holds it sets it.
     for model, key in (("ensemble", "settings.als.binary"), ("two-stage", "retriever_settings.binary")):
         settings = {"members": ["als", "popularity"]} if model == "ensemble" else {"retriever": "als"}
+        fitted = create(model, settings).fit(x)
         with pytest.raises(DataError, match=rf"or set {re.escape(key)} = true$"):
-            create(model, settings).fit(negative)
+            fitted.score_history(sp.csr_matrix(([-9.0], ([0], [3])), shape=(1, x.n_items)))
     assert ALS(ALSConfig(factors=1)).fit(x).fit_notes() == []  # (one factor is one direction by design)
     assert ALS(ALSConfig(regularization=10)).fit(x).fit_notes() == []
     assert ALS(ALSConfig(factors=2, epochs=10, regularization=0.1)).fit(two_blocks()).fit_notes() == []

@@ -3,7 +3,9 @@
 Hu, Koren and Volinsky, "Collaborative Filtering for Implicit Feedback Datasets",
 ICDM 2008. Every (user, movie) cell gets a preference ``p`` (1 if the user rated the
 movie, else 0) and a confidence ``c = 1 + confidence * r`` (``r`` the rating, or 1 for a bare
-"watched" event; unobserved cells have ``c = 1``). The factors minimise
+"watched" event; unobserved cells have ``c = 1``). A rating on a scale that is not stars
+(0 and 1, -2 to 2, 0 to 100, 1 to 10) is read as stars from 1 to 5, its lowest 1 and its
+highest 5 (:func:`~cinerec.models.base.star_values`). The factors minimise
 ``sum c (p - x_u . y_i)^2 + regularization * (|x|^2 + |y|^2)``, solved by alternating
 exact (conjugate-gradient) least squares on users and on movies.
 
@@ -24,8 +26,8 @@ import threadpoolctl
 from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
-from cinerec.errors import ConfigError, DataError, Diverged, said
-from cinerec.models.base import CapabilityError, check_history, register
+from cinerec.errors import ConfigError, DataError, Diverged
+from cinerec.models.base import CapabilityError, check_history, register, star_values
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
 
@@ -127,30 +129,43 @@ class ALS(IndexedRecommender):
         super().__init__(config)
         self.user_factors: np.ndarray | None = None
         self.item_factors: np.ndarray | None = None
+        self._stars_scale: tuple[float, float] | None = None  # (the training ratings' scale, once read)
 
-    def _confidence(self, x: sp.csr_matrix, decay: sp.csr_matrix | None = None) -> sp.csr_matrix:
-        """``(n, n_items)`` CSR of confidences ``1 + confidence * r * decay`` on the stored cells.
+    def _confidence(self, x: sp.csr_matrix, decay: sp.csr_matrix | None = None,
+                    scale: tuple[float, float] | None = None) -> sp.csr_matrix:
+        """``(n, n_items)`` CSR of confidences ``1 + confidence * r * decay`` on the stored cells,
+        ``r`` each rating read as stars from 1 to 5 (:func:`star_values`), or 1 with ``binary``.
 
         Args:
             x: ``(n, n_items)`` ratings.
             decay: ``(n, n_items)`` weights in ``(0, 1]`` with exactly ``x``'s stored
                 cells (same ``indptr``/``indices``), or None for no decay.
+            scale: the lowest and highest rating of the scale (default :meth:`_scale`).
         """
         c = sp.csr_matrix(x, dtype=np.float32, copy=True)
-        if not self.config.binary and (c.data < 0).any():  # (binary: each rating is one event, whatever its value)
-            raise DataError(f"{self.name}: a rating of {float(c.data.min()):g} is negative, and {self.name} reads ratings "
-                            f"as confidences; make them plain events ({said('--implicit', 'Filters(implicit=True)')}, "
-                            f"or {said('--liked-threshold STARS', 'Filters(liked_threshold=STARS)')} to keep the liked "
-                            f"ones) or set {self.settings_path}binary = true")
-        # Every stored cell is a movie seen, a rating of 0 too (the bottom of a scale from 0,
-        # a thumbs-down): it weighs 1, the least a seen movie weighs; it was dropped as no
-        # interaction, binary = true or not.
-        r = np.ones(c.nnz, dtype=np.float32) if self.config.binary else c.data
+        low, high = scale or self._scale()
+        # Every stored cell is a movie seen, a rating of 0 or a thumbs-down too: it weighs at
+        # least 1, the least a seen movie weighs. (binary: each rating is one event, whatever its value)
+        r = np.ones(c.nnz, dtype=np.float32) if self.config.binary else star_values(c.data, low, high)
+        if (r < 0).any():  # (a person's own ratings, given below the training ratings' scale)
+            raise DataError(f"{self.name}: a rating of {float(c.data[r < 0].min()):g} is below the scale of the ratings "
+                            f"it was trained on ({low:g} to {high:g}), on which it weighs each rating; give ratings on "
+                            f"that scale, or set {self.settings_path}binary = true")
         if decay is not None:
             r = r * decay.data.astype(np.float32)
         with np.errstate(over="ignore"):  # (too large a confidence: the fit says so in one line)
             c.data = (1.0 + self.config.confidence * r).astype(np.float32)
         return c
+
+    def _scale(self) -> tuple[float, float]:
+        """The lowest and highest training rating: the scale the confidences read stars on
+        (:func:`star_values`: a thumbs-down, a 0 of a 0/1 log or of 0 to 100 weighs as one
+        star, the top of the scale as five)."""
+        scale = self._stars_scale
+        if scale is None:
+            r = self._train().ratings
+            scale = self._stars_scale = (float(r.min()), float(r.max())) if len(r) else (1.0, 1.0)
+        return scale
 
     def _decay(self, train: Interactions) -> sp.csr_matrix | None:
         """``(n_users, n_items)`` CSR of recency weights on ``train.csr``'s cells, or None when off."""
@@ -198,6 +213,7 @@ class ALS(IndexedRecommender):
             ConfigError: ``init`` is unfitted or its factors do not fit this model's shape.
         """
         self._remember(train)
+        self._stars_scale = None
         solver = self._solver()
         confidence = self._confidence(train.csr, self._decay(train))
         self.history = []
@@ -348,7 +364,7 @@ class ALS(IndexedRecommender):
         with np.load(path / "factors.npz", allow_pickle=False) as z:
             self.user_factors = z["user_factors"].astype(np.float32)
             self.item_factors = z["item_factors"].astype(np.float32)
-        self._yty = None
+        self._yty = self._stars_scale = None
         if self.user_factors.shape != (self.n_users, self.config.factors) or self.item_factors.shape != (self.n_items, self.config.factors):
             raise DataError(f"{path}/factors.npz: factor shapes do not match the saved config and training matrix")
         super()._load_state(path)  # the index, when one is set

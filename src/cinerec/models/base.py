@@ -734,6 +734,16 @@ def star_unit(low: float, high: float) -> float:
     return span / 4.0 if np.isfinite(span) and span > 5.0 else 1.0
 
 
+def star_values(ratings: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``ratings`` on a scale from ``low`` to ``high`` read as stars from 1 to 5, for a
+    model that weighs a rating by its value: stars (a scale above 0 of five points or
+    fewer: 1 to 5, 0.5 to 5) as they are; any other scale (0 and 1, -2 to 2, 0 to 100,
+    1 to 10) laid onto 1 to 5, its lowest rating 1 and its highest 5."""
+    if (low > 0 and high - low <= 5.0) or not high > low:
+        return ratings
+    return (1.0 + 4.0 * (ratings - low) / (high - low)).astype(ratings.dtype)
+
+
 def cosine_range(sims: np.ndarray) -> np.ndarray:
     """Cosines held to [-1, 1], in place: float32 rounding puts two all but alike unit
     vectors' cosine at 1.0000001, past the range a similarity is read in."""
