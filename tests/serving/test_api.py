@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import shutil
@@ -1535,3 +1536,16 @@ def test_one_star_outside_the_scale_is_said_as_one_star():
     assert outside_scale(3, (1.0, 1.0)) == ("3 stars is outside this data's scale: its every rating is 1, so it takes "
                                             "1 star or a like")
     assert outside_scale(1.5, (2.0, 10.0)).startswith("1.5 stars is")
+
+
+def test_a_threshold_of_one_star_is_said_as_one_star(tmp_path, ml100k_dir, capsys):
+    # A 0/1 log kept to its likes (--liked-threshold 1, as its note advises): "(1 stars and up)".
+    frame = pd.read_csv(ml100k_dir / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
+    frame["rating"] = (frame["rating"] >= 4).astype(int)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "log.csv"), "--liked-threshold", "1", "--model", "itemknn",
+                 "--out", str(tmp_path / "run"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "run"), "--ratings", "50=0,181=0", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any("(1 star and up" in n for n in notes), notes

@@ -52,7 +52,8 @@ class ALSConfig(Config):
         factors: latent dimension of users and movies.
         regularization: L2 weight on both factor matrices.
         confidence: confidence scaling (the paper's alpha); a rated cell weighs
-            ``1 + confidence * rating``.
+            ``1 + confidence * rating``, the rating read as stars from 1 to 5 on a scale
+            that is not stars (:func:`~cinerec.models.base.star_values`).
         epochs: alternating sweeps (each solves users, then movies).
         binary: treat every rating as a bare interaction (``r = 1``) instead of letting
             higher stars weigh more.
@@ -145,12 +146,11 @@ class ALS(IndexedRecommender):
         c = sp.csr_matrix(x, dtype=np.float32, copy=True)
         low, high = scale or self._scale()
         # Every stored cell is a movie seen, a rating of 0 or a thumbs-down too: it weighs at
-        # least 1, the least a seen movie weighs. (binary: each rating is one event, whatever its value)
-        r = np.ones(c.nnz, dtype=np.float32) if self.config.binary else star_values(c.data, low, high)
-        if (r < 0).any():  # (a person's own ratings, given below the training ratings' scale)
-            raise DataError(f"{self.name}: a rating of {float(c.data[r < 0].min()):g} is below the scale of the ratings "
-                            f"it was trained on ({low:g} to {high:g}), on which it weighs each rating; give ratings on "
-                            f"that scale, or set {self.settings_path}binary = true")
+        # least 1, the least a seen movie weighs (a person's rating below every training
+        # rating, on the data's scale still, is no less one). (binary: each rating is one
+        # event, whatever its value)
+        r = np.ones(c.nnz, dtype=np.float32) if self.config.binary else \
+            np.maximum(star_values(c.data, low, high), 0.0, dtype=np.float32)
         if decay is not None:
             r = r * decay.data.astype(np.float32)
         with np.errstate(over="ignore"):  # (too large a confidence: the fit says so in one line)

@@ -539,16 +539,17 @@ class Lists:
         _, _, _, read, likes, _ = self._read_given(items, stars, np.zeros(len(items), dtype=bool))
         if likes.nnz or (self.model.can_score_history and threshold and read.nnz):
             return None
+        least = stars_counted(self.liked_min_stars)
         if seen_alike:
-            return (f"none of the ratings given counts as liked ({self.liked_min_stars:g} stars and up on this data, "
+            return (f"none of the ratings given counts as liked ({least} and up on this data, "
                     f"and not below the others given), and {self.model.name} reads each rating, however low, as a "
                     "movie seen: the list holds movies like these all the same")
         if self.model.can_score_history:
-            return (f"none of the ratings given reaches the run's --liked-threshold ({self.liked_min_stars:g} stars "
+            return (f"none of the ratings given reaches the run's --liked-threshold ({least} "
                     f"and up), and below it a rating is a movie seen, not one {self.model.name} learns from: nothing "
                     "given says what this person likes")
-        rule = f"{self.liked_min_stars:g} stars and up, the run's --liked-threshold" if threshold else \
-            f"{self.liked_min_stars:g} stars and up on this data, and not below the others given"
+        rule = f"{least} and up, the run's --liked-threshold" if threshold else \
+            f"{least} and up on this data, and not below the others given"
         return (f"none of the ratings given counts as liked ({rule}), and {self.model.name} finds movies like liked "
                 "ones: the list is the most rated movies")
 
@@ -801,8 +802,7 @@ class Lists:
                 raise ConfigError(f"ratings: movie {_said(m)}: {outside_scale(stars, scale, is_implicit(self.dataset))}")
             index = self.item_index(m)
             if index in given and given[index] is None:
-                raise ConfigError(f"movie {_said(m)} is both liked and rated {stars_said(stars)} "
-                                  f"star{'' if stars == 1 else 's'}: give it once")
+                raise ConfigError(f"movie {_said(m)} is both liked and rated {stars_counted(stars)}: give it once")
             if index in given and given[index] != float(stars):  # one movie under two spellings (50 and "50")
                 raise ConfigError(f"ratings: movie {_said(m)} is rated twice ({stars_said(given[index])} and "
                                   f"{stars_said(stars)} stars): give it once")
@@ -943,17 +943,22 @@ def stars_said(stars: Any) -> str:
     return np.format_float_positional(stars if isinstance(stars, np.floating) else float(stars), trim="-")
 
 
+def stars_counted(stars: Any) -> str:
+    """``1 star``, ``4.5 stars``: stars as :func:`stars_said` says them, with their word."""
+    return f"{stars_said(stars)} star{'' if float(stars) == 1 else 's'}"
+
+
 def outside_scale(stars: Any, scale: tuple[float, float], implicit: bool = False) -> str:
     """What is wrong with ``stars`` outside the data's ``scale`` (lowest, highest): on a log
     of plain events (``implicit``, a scale of one number), that it takes likes only; on
     ratings all of one number, that number."""
-    given = f"{stars_said(stars)} star{'' if float(stars) == 1 else 's'}"
+    given = stars_counted(stars)
     if scale[0] == scale[1] and implicit:  # (a run made implicit from stars keeps their scale: said as any)
         return f"{given} is outside this data's scale: it holds plain events, so it takes likes only: give the " \
                "movie as liked"
     if scale[0] == scale[1]:
         return (f"{given} is outside this data's scale: its every rating is {scale[0]:g}, so it takes "
-                f"{scale[0]:g} star{'' if scale[0] == 1 else 's'} or a like")
+                f"{stars_counted(scale[0])} or a like")
     return f"{given} is outside this data's scale, {scale[0]:g} to {scale[1]:g}"
 
 
@@ -964,7 +969,7 @@ def verdicts_said(a: float | None, b: float | None) -> str:
         return f"rated {stars_said(a)} and {stars_said(b)} stars"
 
     def one(v: float | None) -> str:
-        return "liked" if v is None else f"{stars_said(v)} star{'' if v == 1 else 's'}"
+        return "liked" if v is None else stars_counted(v)
 
     return f"given {one(a)} and {one(b)}"
 
