@@ -247,57 +247,43 @@ def test_a_download_cut_short_says_so_and_caches_nothing(served, online, tmp_pat
 
 
 class _StalledMd5Handler(http.server.BaseHTTPRequestHandler):
-    """Announces a .md5 file of 100 bytes, sends 8, then stalls."""
+    """Announces a .md5 file of ``length`` bytes, sends ``body``, then stalls ``stall`` seconds."""
+
+    length, body, stall = 100, b"MD5 (ml-", 2.0
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.send_response(200)
-        self.send_header("Content-Length", "100")
+        self.send_header("Content-Length", str(self.length))
         self.end_headers()
-        self.wfile.write(b"MD5 (ml-")
+        self.wfile.write(self.body)
         self.wfile.flush()
-        time.sleep(2.0)
+        time.sleep(self.stall)
         self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-def test_a_published_md5_that_stalls_is_one_line_not_a_traceback(online, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(download, "_TIMEOUT_S", 0.3)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StalledMd5Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(DataError, match=r"could not download MovieLens ml-10m \(download of .*ml-10m\.zip\.md5 "
-                                            r"failed: .*\); use a local copy"):
-            download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                           progress=False)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert _leftovers(tmp_path / "c") == []
-
-
-class _CutMd5Handler(http.server.BaseHTTPRequestHandler):
+class _CutMd5Handler(_StalledMd5Handler):
     """Announces a .md5 file of 45 bytes, sends 23, then closes the connection."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self.send_response(200)
-        self.send_header("Content-Length", "45")
-        self.end_headers()
-        self.wfile.write(b"MD5 (ml-10m.zip) = 0123")
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    length, body, stall = 45, b"MD5 (ml-10m.zip) = 0123", 0.0
 
 
-def test_a_published_md5_cut_short_is_a_download_that_stopped(online, tmp_path) -> None:
-    # It read "no md5 checksum in the published file", a DataError, so quickstart stopped
-    # on it where a download that failed sends it to its offline data.
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutMd5Handler)
+@pytest.mark.parametrize("handler, said", [
+    (_StalledMd5Handler, r"could not download MovieLens ml-10m \(download of .*ml-10m\.zip\.md5 failed: .*\); use a "
+                         r"local copy"),
+    # Cut short, it read "no md5 checksum in the published file", a DataError, so quickstart
+    # stopped on it where a download that failed sends it to its offline data.
+    (_CutMd5Handler, r"the download of .*ml-10m\.zip\.md5 stopped after 23 of 45 bytes"),
+])
+def test_a_published_md5_that_stalls_or_is_cut_short_is_one_line_of_a_download_that_failed(
+        online, tmp_path, monkeypatch, handler, said) -> None:
+    monkeypatch.setattr(download, "_TIMEOUT_S", 0.3)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with pytest.raises(DownloadFailed, match=r"the download of .*ml-10m\.zip\.md5 stopped after 23 of 45 bytes"):
+        with pytest.raises(DownloadFailed, match=said):
             download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
                            progress=False)
     finally:

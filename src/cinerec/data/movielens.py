@@ -1102,28 +1102,20 @@ def _text(path: Path, encoding: str) -> str:
     text). A leading byte-order mark is no text."""
     data = _read_bytes(path).removeprefix(b"\xef\xbb\xbf")
     if encoding == "utf-8-or-latin-1":
-        from cinerec.data.logs import WINDOWS_BYTES
+        from cinerec.data.logs import WINDOWS_BYTES, _utf8
 
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         wide = [line for line in data.split(b"\n") if not line.isascii()]
-        utf8 = sum(_is_utf8(line) for line in wide)
+        utf8 = sum(_utf8(line) for line in wide)
         return data.decode("latin-1") if len(wide) - utf8 > utf8 else data.decode("utf-8", errors=WINDOWS_BYTES)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise DataError(f"{path} line {line}: unreadable encoding (not {encoding.upper()} text)") from None
-
-
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _lines(path: Path, encoding: str) -> tuple[pd.Series, np.ndarray]:
