@@ -125,7 +125,8 @@ class Tuned:
             on a large catalogue, whose trials carry ``approximate``; or a trial that
             started from an earlier one's model, ``warm_start``); ``value`` and
             ``default_value`` then come from plain fits of the chosen settings and the
-            defaults on the carve-out, and the better of the two is chosen.
+            defaults on the carve-out, and the best of those and of the trials that were
+            plain fits already is chosen.
         seconds_fit: the final fit's wall time (the chosen settings on the whole
             training part): what a result that uses :attr:`model` reports as its fit.
         scored: how many held-out validation figures each trial was scored on: the
