@@ -119,15 +119,11 @@ def test_text_from_the_data_is_never_reworded(tmp_path):
 
 def test_loading_and_fitting_name_the_arguments(tmp_path, ml100k_dir):
     from cinerec.data import load
-    from cinerec.data.dataset import Interactions
-    from cinerec.models import create
 
     text = _said(lambda: load(ml100k_dir, release="ml-1k"))
     assert text.startswith("release 'ml-1k': unknown MovieLens release"), text
     assert "columns and catalog apply to a ratings log of your own" in _said(
         lambda: load(ml100k_dir, columns={"user": "u"}))
-    x = Interactions([0, 1], [0, 1], [-1.0, 2.0], [0, 1], 2, 2)
-    assert "(Filters(implicit=True), or Filters(liked_threshold=STARS)" in _said(lambda: create("als").fit(x))
 
 
 def test_a_study_in_one_thread_leaves_another_thread_s_words_alone():
