@@ -537,3 +537,27 @@ def test_the_leaderboard_puts_the_best_model_first_among_ties(tmp_path):
                metrics={"als": figures, "itemknn": figures, "popularity": figures,
                         "ease": {"loo-full": {"hr@10": 0.1}, "loo-sampled": {"hr@10": 0.9}}})
     assert list(open_run(run).leaderboard().index) == ["popularity", "als", "itemknn", "ease"]
+
+
+def test_models_tied_on_the_ranking_figure_are_told_apart_by_the_others_not_by_their_order(ml100k_dir, tmp_path,
+                                                                                            capsys):
+    # Tied on loo-full HR@10, the first model named was the run's best, so the same data gave
+    # another best model (and default for recommend, export and serve) as --model was ordered.
+    import pandas as pd
+
+    data = pd.read_csv(ml100k_dir / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
+    users = np.random.default_rng(0).choice(data["user"].unique(), 30, replace=False)
+    log = data[data["user"].isin(users)].sample(frac=1.0, random_state=0).groupby("user").head(7)
+    log.to_csv(tmp_path / "log.csv", index=False)
+    best = {}
+    for order in (["ease", "itemknn", "seqknn"], ["itemknn", "seqknn", "ease"]):
+        out = tmp_path / order[0]
+        assert main(["quickstart", "--data", str(tmp_path / "log.csv"), "--out", str(out),
+                     *[a for m in order for a in ("--model", m)], "--json", "-q"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        figures = {r["model"]: r["metrics"] for r in answer["results"] if r["protocol"] == "loo-full"}
+        assert len({f["hr@10"] for f in figures.values()}) == 1  # (the case under test: all tied)
+        best[order[0]] = answer["best_model"]
+        assert best[order[0]] == max(figures, key=lambda m: figures[m]["ndcg@10"])
+        assert list(open_run(out).leaderboard().index)[0] == best[order[0]]
+    assert best["ease"] == best["itemknn"] == "seqknn"

@@ -145,10 +145,15 @@ def quickstart(
                     f"{results[-1].metrics.get('hr@10', float('nan')):.3f} ({PROTOCOLS[1]}) "
                     f"in {time.perf_counter() - t:.1f}s", quiet)
 
-        ranked = [r for r in results if r.protocol == RANK_BY[0]]
-        best = max(ranked, key=lambda r: r.metrics.get(RANK_BY[1], -1.0)).model
-        # The leaderboard in the order it ranks by, best first (as the run's leaderboard() reads it).
-        place = {r.model: n for n, r in enumerate(sorted(ranked, key=lambda r: -r.metrics.get(RANK_BY[1], -1.0)))}
+        # The leaderboard in the order it ranks by, best first (as the run's leaderboard() reads it);
+        # a tie goes to the better of the other figures, as a study's does (NDCG@10 after HR@10),
+        # not to the model named first.
+        from cinerec.studies import ranked_rows
+
+        rows = [{"model": r.model, "metrics": {k: {"mean": v} for k, v in r.metrics.items()}}
+                for r in results if r.protocol == RANK_BY[0]]
+        place = {row["model"]: n for n, row in enumerate(ranked_rows(rows, RANK_BY[1]))}
+        best = next(m for m, n in place.items() if n == 0)
         results.sort(key=lambda r: place[r.model])
         notes = below_popularity(results)
         if not any(r.model == "popularity" for r in results):
