@@ -31,10 +31,25 @@ def test_stars_times_twenty_give_the_same_model_times_twenty(name, config):
     np.testing.assert_allclose(b.predict(users, items), 20 * a.predict(users, items), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("config", [TINY_AUTOREC, {**TINY_AUTOREC, "kind": "user"}])
+@pytest.mark.parametrize("times, plus", [(25.0, -25.0), (1.0, -3.0)])
+def test_autorec_learns_a_scale_from_0_or_below_as_it_learns_stars(config, times, plus):
+    # 0 to 100 (stars x 25 - 25) was learnt as 0 to 4 where stars are 1 to 5, and thumbs as
+    # -2 to 2: near the stars' fit at best (RMSE 1.234 in stars against 1.089 after five epochs).
+    stars = random_ratings(n_users=40, n_items=50, seed=2)
+    other = Interactions(stars.users, stars.items, stars.ratings * times + plus, stars.timestamps, stars.n_users,
+                         stars.n_items)
+    a, b = (create("autorec", {**config, "seed": 3}).fit(x) for x in (stars, other))
+    users, items = np.repeat(np.arange(40), 50), np.tile(np.arange(50), 40)
+    np.testing.assert_allclose(b.predict(users, items), times * a.predict(users, items) + plus, rtol=1e-4, atol=2e-3)
+
+
 @pytest.mark.parametrize("name, config", [("autorec", TINY_AUTOREC), ("biasedmf", MF_FAST)])
 def test_weights_saved_before_the_unit_load_as_read_as_they_are(name, config):
     model = create(name, config).fit(random_ratings(seed=1))
     state = {k: v for k, v in model.module.state_dict().items() if k != "unit"}
     model.module.unit.fill_(7.0)
-    model.module.load_state_dict(state)
+    model.module.load_state_dict({k: v for k, v in state.items() if k != "lifted"})
     assert float(model.module.unit) == 1.0 and isinstance(model.module.unit, torch.Tensor)
+    if name == "autorec":  # (its ratings were learnt as they are, not lifted as its inputs)
+        assert float(model.module.lifted) == 0.0

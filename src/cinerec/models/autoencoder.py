@@ -160,14 +160,17 @@ _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh":
 
 
 def _unit_of_old(state: dict[str, Any], prefix: str, *rest: Any) -> None:
-    # (a state dict saved before ratings were read in a unit holds none: they were read as they are)
+    # (a state dict saved before ratings were read in a unit, and lifted as the inputs are
+    # when learnt, holds neither: they were read and learnt as they are)
     state.setdefault(prefix + "unit", torch.tensor(1.0))
+    state.setdefault(prefix + "lifted", torch.tensor(0.0))
 
 
 class _AutoRecNet(nn.Module):
     low: torch.Tensor
     high: torch.Tensor
     unit: torch.Tensor
+    lifted: torch.Tensor
 
     def __init__(self, x: sp.csr_matrix, cfg: AutoRecConfig, low: float, high: float, unit: float = 1.0) -> None:
         super().__init__()
@@ -190,6 +193,9 @@ class _AutoRecNet(nn.Module):
         # The unit the network reads and writes ratings in (star_unit): kept, so a model
         # saved from before it (read as they were) loads as 1.
         self.register_buffer("unit", torch.tensor(float(unit)))
+        # Whether the ratings learnt are lifted as the inputs are (so that 0 to 100 is learnt
+        # as 1 to 5 stars are, not as 0 to 4): 1, but for weights saved before.
+        self.register_buffer("lifted", torch.tensor(1.0))
         self._register_load_state_dict_pre_hook(_unit_of_old)
         self.n_rows = max(1, int((np.diff(x.indptr) > 0).sum()))  # rows that carry a loss
 
@@ -201,16 +207,23 @@ class _AutoRecNet(nn.Module):
         in :attr:`unit`. An input of 0 is a movie not rated: on a scale reaching 0 or below
         (a thumbs-down, -2 to 2; 0 to 100) each rating is lifted so that the lowest reads as
         1, or a rating of 0 read as none; a scale above 0 (1 to 5 stars) is read as it is."""
-        values = self.scaled(values)
-        low = float(self.low) / float(self.unit)
-        if not math.isfinite(low) or low > 0:
-            return values
-        return values + (1.0 - low) * observed.to(values.dtype)
+        unit, lift = float(self.unit), self.lift()
+        values = values if unit == 1.0 else values / unit
+        return values if lift == 0.0 else values + lift * observed.to(values.dtype)
 
-    def scaled(self, values: torch.Tensor) -> torch.Tensor:
-        """Ratings in :attr:`unit` (the reconstruction is in it too)."""
-        unit = float(self.unit)
-        return values if unit == 1.0 else values / unit
+    def lift(self) -> float:
+        """What :meth:`inputs` adds to each rating in :attr:`unit`: 0 on a scale above 0."""
+        low = float(self.low) / float(self.unit)
+        return 0.0 if not math.isfinite(low) or low > 0 else 1.0 - low
+
+    def targets(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """The ratings the reconstruction learns, in :attr:`unit` and lifted as the inputs."""
+        return self.inputs(values, observed) if float(self.lifted) else values / float(self.unit)
+
+    def stars(self, reconstruction: torch.Tensor) -> torch.Tensor:
+        """A reconstruction read back as ratings on the data's scale."""
+        lift = self.lift() if float(self.lifted) else 0.0
+        return (reconstruction - lift) * float(self.unit)
 
     def weight_norm(self) -> torch.Tensor:
         squares = ((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
@@ -306,13 +319,13 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         if self.config.target == "seen":  # every cell: 1 for a rating, 0 for none
             fit = F.binary_cross_entropy_with_logits(recon.float(), values, reduction="sum")
         else:
-            fit = masked_sse(recon, net.scaled(values), observed)
+            fit = masked_sse(recon, net.targets(values, observed), observed)
         return (fit + penalty) / len(values)
 
     def _reconstruct(self, values: torch.Tensor) -> torch.Tensor:
         # Unclipped: a ranking keeps the model's own order past the top of the scale, where
         # clipped scores tied at 5 and fell into movie-id order; predict clips the stars.
-        return self.module(values).float() * float(self.module.unit)
+        return self.module.stars(self.module(values).float())
 
     def _score_rows(self, users: np.ndarray) -> torch.Tensor:
         net = self.module
