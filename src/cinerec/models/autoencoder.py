@@ -206,7 +206,9 @@ class _AutoRecNet(nn.Module):
         """What the encoder reads of rows of ``values`` (``observed``: their stored cells),
         in :attr:`unit`. An input of 0 is a movie not rated: on a scale reaching 0 or below
         (a thumbs-down, -2 to 2; 0 to 100) each rating is lifted so that the lowest reads as
-        1, or a rating of 0 read as none; a scale above 0 (1 to 5 stars) is read as it is."""
+        1, or a rating of 0 read as none; a scale above 0 (1 to 5 stars) is read as it is.
+        What the reconstruction learns is lifted alike (:meth:`targets`), so 0 to 100 is
+        learnt as 1 to 5 stars are."""
         unit, lift = float(self.unit), self.lift()
         values = values if unit == 1.0 else values / unit
         return values if lift == 0.0 else values + lift * observed.to(values.dtype)
