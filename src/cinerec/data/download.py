@@ -299,8 +299,8 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     stamp = stamp if isinstance(stamp, dict) else None
     recorded = _recorded_members(stamp)
     try:
-        with zipfile.ZipFile(archive) as z:
-            members = [(i.filename, i.file_size, i.CRC) for i in z.infolist() if not i.is_dir()]
+        in_zip = _zip_members(archive)
+        members = [(name, size, crc) for name, (size, crc) in in_zip.items()]
     except FileNotFoundError:
         if recorded is None:  # the release's ratings and movie files, as its reader names them
             from cinerec.data.movielens import _MOVIES_FILE, _RATINGS_FILE, _family
@@ -312,7 +312,7 @@ def _lacking(archive: Path, folder: Path, rel: Release) -> str | None:
     except (OSError, zipfile.BadZipFile, zlib.error):
         return None
     # A stamp an earlier cinerec wrote records no sizes and CRC-32s: from the zip, while it is here.
-    gain = {"members": {name: [size, crc] for name, size, crc in members}} if recorded is None else {}
+    gain = {"members": in_zip} if recorded is None else {}
     unpacked = stamp.get("files") if stamp is not None else None
     # A stamp that records no times (an earlier cinerec's) has every file read once, then
     # their times recorded; where it cannot be written, only the sizes are compared.

@@ -14,7 +14,6 @@ no dense copy of the whole matrix is ever made (ml-20m would need 15 GB).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from torch.nn import functional as F
 from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register, star_unit
 from cinerec.models.baselines import _history_matrix
-from cinerec.models.neural import NeuralRecommender
+from cinerec.models.neural import NeuralRecommender, loads_without
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
@@ -159,13 +158,6 @@ class AutoRecConfig(TrainConfig):
 _ACT = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
-def _unit_of_old(state: dict[str, Any], prefix: str, *rest: Any) -> None:
-    # (a state dict saved before ratings were read in a unit, and lifted as the inputs are
-    # when learnt, holds neither: they were read and learnt as they are)
-    state.setdefault(prefix + "unit", torch.tensor(1.0))
-    state.setdefault(prefix + "lifted", torch.tensor(0.0))
-
-
 class _AutoRecNet(nn.Module):
     low: torch.Tensor
     high: torch.Tensor
@@ -196,7 +188,7 @@ class _AutoRecNet(nn.Module):
         # Whether the ratings learnt are lifted as the inputs are (so that 0 to 100 is learnt
         # as 1 to 5 stars are, not as 0 to 4): 1, but for weights saved before.
         self.register_buffer("lifted", torch.tensor(1.0))
-        self._register_load_state_dict_pre_hook(_unit_of_old)
+        loads_without(self, unit=1.0, lifted=0.0)  # (read and learnt as they are)
         self.n_rows = max(1, int((np.diff(x.indptr) > 0).sum()))  # rows that carry a loss
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
@@ -209,23 +201,22 @@ class _AutoRecNet(nn.Module):
         1, or a rating of 0 read as none; a scale above 0 (1 to 5 stars) is read as it is.
         What the reconstruction learns is lifted alike (:meth:`targets`), so 0 to 100 is
         learnt as 1 to 5 stars are."""
-        unit, lift = float(self.unit), self.lift()
-        values = values if unit == 1.0 else values / unit
-        return values if lift == 0.0 else values + lift * observed.to(values.dtype)
+        return values / self.unit + self.lift() * observed.to(values.dtype)
 
-    def lift(self) -> float:
-        """What :meth:`inputs` adds to each rating in :attr:`unit`: 0 on a scale above 0."""
-        low = float(self.low) / float(self.unit)
-        return 0.0 if not math.isfinite(low) or low > 0 else 1.0 - low
+    def lift(self) -> torch.Tensor:
+        """What :meth:`inputs` adds to each rating in :attr:`unit`: 0 on a scale above 0.
+        (Worked out on the buffers' device: a number read back to the host each batch
+        would wait for the device.)"""
+        low = self.low / self.unit
+        return torch.where(torch.isfinite(low) & (low <= 0), 1.0 - low, torch.zeros_like(low))
 
     def targets(self, values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """The ratings the reconstruction learns, in :attr:`unit` and lifted as the inputs."""
-        return self.inputs(values, observed) if float(self.lifted) else values / float(self.unit)
+        return values / self.unit + self.lifted * self.lift() * observed.to(values.dtype)
 
     def stars(self, reconstruction: torch.Tensor) -> torch.Tensor:
         """A reconstruction read back as ratings on the data's scale."""
-        lift = self.lift() if float(self.lifted) else 0.0
-        return (reconstruction - lift) * float(self.unit)
+        return (reconstruction - self.lifted * self.lift()) * self.unit
 
     def weight_norm(self) -> torch.Tensor:
         squares = ((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))

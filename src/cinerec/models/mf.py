@@ -25,7 +25,7 @@ from cinerec.data.dataset import Interactions
 from cinerec.models.base import CapabilityError, RatingRecommender, register, star_unit
 from cinerec.data.sampling import pairwise_samples, pointwise_samples
 from cinerec.models.index import IndexedRecommender, check_index_settings
-from cinerec.models.neural import NeuralRecommender
+from cinerec.models.neural import NeuralRecommender, loads_without
 from cinerec.training import TrainConfig
 from cinerec.tuning import Param
 
@@ -125,7 +125,7 @@ class FactorNet(nn.Module):
         self.register_buffer("low", torch.tensor(float(low)))
         self.register_buffer("high", torch.tensor(float(high)))
         self.register_buffer("unit", torch.tensor(float(unit)))
-        self._register_load_state_dict_pre_hook(_unit_of_old)
+        loads_without(self, unit=1.0)  # (stars scored as they are)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """``(n,)`` scores of (user, movie) pairs given ``(n,) int64`` indices."""
@@ -140,11 +140,6 @@ class FactorNet(nn.Module):
         if self.biased:
             s = s + self.user_bias(users) + self.item_bias.weight.T + self.mean / self.unit
         return s * self.unit
-
-
-def _unit_of_old(state: dict[str, Any], prefix: str, *rest: Any) -> None:
-    # (a state dict saved before stars were scored in a unit holds none: they were scored as they are)
-    state.setdefault(prefix + "unit", torch.tensor(1.0))
 
 
 class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):

@@ -32,6 +32,16 @@ WEIGHTS = "weights.pt"
 HISTORY = "history.json"
 
 
+def loads_without(module: torch.nn.Module, **before: float) -> None:
+    """Let ``module`` load weights saved before its buffers named in ``before`` were added:
+    each missing one reads as the value given, what the model did without it."""
+    def fill(state: dict[str, Any], prefix: str, *rest: Any) -> None:
+        for name, value in before.items():
+            state.setdefault(prefix + name, torch.tensor(value))
+
+    module._register_load_state_dict_pre_hook(fill)
+
+
 def _as_cpu_scores(fn):
     """Run a scoring hook in eval mode without gradients; return CPU ``float32`` numpy.
 
