@@ -567,6 +567,22 @@ def test_a_schema_with_a_format_row_but_tables_of_someone_elses_is_no_store_eith
         assert con.execute("SELECT value FROM cinerec.meta").fetchall() == [("mine",)]
 
 
+@pytest.mark.parametrize("damage", ["DELETE FROM cinerec.meta WHERE key = 'format'", "DROP TABLE cinerec.meta"])
+def test_a_store_without_its_format_is_no_store_to_serve_as_to_export(run_dir, pg_url, damage):
+    # Serving said "store format None ...; export it again" (or, with no meta table, "no
+    # recommendation store here (run `cinerec export --db URL` first)"), and that export
+    # refused the schema as no store: a way round that led nowhere.
+    url = _database(pg_url, "cinerec_formatless")
+    export_store(run_dir, url, k=3, progress=False)
+    _sql(url, damage)
+    with pytest.raises(DataError, match=r"^postgresql://\S+/cinerec_formatless: (its schema 'cinerec' is )?not a "
+                                        r"cinerec recommendation store \(no store format in its meta table\); "
+                                        r"serve a (database whose store|store that) an export wrote$"):
+        open_store(url)
+    with pytest.raises(DataError, match=r"\(no store format in its meta table\); not replacing it"):
+        export_store(run_dir, url, k=3, progress=False)
+
+
 @pytest.mark.parametrize("theirs, used, gone, said", [
     # The old store went with DROP SCHEMA ... CASCADE, and a view of one's own in another
     # schema went with it, unsaid.

@@ -262,7 +262,7 @@ def test_missing_or_corrupt_store_is_one_clear_error(tmp_path):
         open_store(bad)
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE meta(key TEXT, value TEXT)").connection.commit()
-    with pytest.raises(DataError, match="store format"):
+    with pytest.raises(DataError, match=r"not a cinerec recommendation store \(no store format in its meta table\)"):
         open_store(other)
 
 
@@ -281,6 +281,21 @@ def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
     db = _altered_store(run_dir, tmp_path / "s.sqlite", "UPDATE meta SET value = '3' WHERE key = 'format'")
     with pytest.raises(DataError, match=r"store format 3, this cinerec .* reads 4; export it again"):
         open_store(db)
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM meta WHERE key = 'format'",
+                                 "UPDATE meta SET value = '\"4\"' WHERE key = 'format'"])
+def test_a_store_without_its_format_is_no_store_to_serve_and_none_to_replace(run_dir, tmp_path, sql):
+    # Serving said "store format None ...; export it again", and the export then refused
+    # the file as no store: a way round that led nowhere. Both now call it no store.
+    db = _altered_store(run_dir, tmp_path / "recs.sqlite", sql)
+    with pytest.raises(DataError, match=r"recs\.sqlite: not a cinerec recommendation store \(no store format in its "
+                                        r"meta table\); serve a store that an export wrote$"):
+        open_store(db)
+    before = db.read_bytes()
+    with pytest.raises(DataError, match=r"recs\.sqlite: exists and is not a cinerec recommendation store"):
+        export_store(run_dir, db, k=3, progress=False)
+    assert db.read_bytes() == before
 
 
 def test_a_store_missing_a_table_is_refused_not_served_live(run_dir, tmp_path):

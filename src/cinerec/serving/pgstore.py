@@ -704,7 +704,11 @@ class PgRecStore:
         self.path = safe_url(url)
         self._pool = _Pool(url)
         self._checked = 0.0
-        self.info = self._read_info()
+        try:
+            self.info = self._read_info()
+        except BaseException:  # (a refused store kept its connections open, in a notebook until exit)
+            self._pool.close()
+            raise
 
     def close(self) -> None:
         self._pool.close()
@@ -720,6 +724,12 @@ class PgRecStore:
             if stranger is not None:
                 raise DataError(f"{self.path}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store "
                                 f"({stranger}); serve a database whose store an export wrote") from None
+            held = self._pool._bounded(lambda con: _columns(con, STORE_SCHEMA), "a read")
+            if held and "meta" not in held:
+                # A store's tables without the meta table: an export would refuse to replace them.
+                raise DataError(f"{self.path}: its schema {STORE_SCHEMA!r} is not a cinerec recommendation store "
+                                "(no store format in its meta table); serve a database whose store an export "
+                                "wrote") from None
             raise DataError(f"{self.path}: no recommendation store here (run {export_words(url=True)} first)") from None
         except psycopg.errors.InsufficientPrivilege as e:  # a role that may not read the store (it was a traceback)
             raise DataError(f"{self.path}: the store cannot be read as this role ({_first_line(e, self.url)}); "

@@ -502,17 +502,22 @@ def check_target(db: str | os.PathLike) -> None:
 
 
 def is_store(path: Path) -> bool:
-    """Whether ``path`` is a SQLite file with a store's ``meta`` format key (of any version)."""
+    """Whether ``path`` is a SQLite file with a store's ``meta`` format number (of any version)."""
     try:
         # immutable: a probe that leaves no -wal or -shm file behind (a read-only connection
         # to a WAL database, such as a profiles file, would create them).
         con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro&immutable=1", uri=True)
         try:
-            return con.execute("SELECT 1 FROM meta WHERE key = 'format'").fetchone() is not None
+            row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         finally:
             con.close()
     except sqlite3.Error:
         return False
+    try:
+        number = json.loads(row[0]) if row is not None else None
+    except (TypeError, ValueError):
+        return False
+    return isinstance(number, int) and not isinstance(number, bool)
 
 
 def store_run(path: Path) -> str | None:
@@ -750,7 +755,13 @@ def meta_values(rows: list[tuple[Any, ...]], path: Path | str) -> dict[str, Any]
 
 def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
     """The :class:`StoreInfo` of a store's decoded ``meta`` table, checking its format."""
-    if meta.get("format") != STORE_FORMAT:
+    number = meta.get("format")
+    if not isinstance(number, int) or isinstance(number, bool):
+        # No export writes a store without its format: an export would refuse to replace
+        # it, so "export it again" would lead nowhere.
+        raise DataError(f"{path}: not a cinerec recommendation store (no store format in its meta table); serve "
+                        "a store that an export wrote")
+    if number != STORE_FORMAT:
         raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads "
                         f"{STORE_FORMAT}; export it again with {export_words()}")
     try:
