@@ -366,6 +366,16 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     assert "[data] columns and catalog apply to a ratings log of your own" in err
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_study_name_is_named_as_such(tmp_path, capsys, name):
+    # It was read as the folder one is in: "cinerec: error: .: is a folder, not a study file".
+    code, out, err = run(capsys, "run", name, "--out", str(tmp_path / "o"))
+    assert code == 2 and not out and err.count("\n") == 1, err
+    assert "Invalid value for 'STUDY.toml': give the study file's name (an empty one would be the folder you are in)" \
+        in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_zero_budget_and_a_used_folder_are_refused(tmp_path, capsys, ml100k_dir):
     study = tmp_path / "s.toml"
     study.write_text(STUDY.format(source=ml100k_dir))

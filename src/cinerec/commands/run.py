@@ -24,9 +24,15 @@ from cinerec.commands import flags
 __all__ = ["run"]
 
 
+def _study_named(value: str) -> str:
+    if not value.strip():  # (read as a path, it was the folder one is in: "'.': is a folder")
+        raise typer.BadParameter("give the study file's name (an empty one would be the folder you are in)")
+    return value
+
+
 @flags.with_filters
 def run(
-    study: Annotated[Path, typer.Argument(metavar="STUDY.toml", show_default=False, callback=flags.home,
+    study: Annotated[str, typer.Argument(metavar="STUDY.toml", show_default=False, callback=_study_named,
                                           help="The study file (see studies/ for examples).")],
     out: Annotated[Path, typer.Option("--out", metavar="DIR", show_default=False, callback=flags.home,
                                       help="The run folder to write.")],
@@ -63,8 +69,8 @@ def run(
         from cinerec.errors import ConfigError
 
         raise ConfigError(f"--only {only!r}: give the labels of [models.LABEL] tables, separated by commas")
-    spec = Study.from_toml(study, data=data, trials=tune, filters=overrides, no_filters=no_filters, only=labels,
-                           columns=source["columns"], catalog=source["catalog"])
+    spec = Study.from_toml(flags.home(Path(study)), data=data, trials=tune, filters=overrides,
+                           no_filters=no_filters, only=labels, columns=source["columns"], catalog=source["catalog"])
     if spec.tunes and not any(spec.tuned(m) for m in spec.models):
         which = "the models --only keeps" if labels is not None else "the study's models"
         say(f"note: [tune] searches none of {which} ({', '.join(m.label for m in spec.models)}); "
