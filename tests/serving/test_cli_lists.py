@@ -299,6 +299,10 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
     assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq'"
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--genre", "Documentary", "zzzq")
     assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq' in Documentary"
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--genre", "", "heat")  # (it searched every genre)
+    assert code == 2 and not out and err.strip().endswith("Invalid value for '--genre': give a genre's name (leave "
+                                                          "--genre out to search every genre) (see cinerec movies "
+                                                          "--help)"), err
     # The API's bounds: a query one takes, the others take (it was any length, and up to 1000 movies).
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "a" * 201)
     assert code == 2 and err.strip() == "cinerec: error: the words: at most 200 characters, as the API and the page take, got 201"

@@ -111,6 +111,9 @@ ProtocolOption = Annotated[list[str] | None, typer.Option(
          "the later value).")]
 Seed = Annotated[int, typer.Option(
     "--seed", min=0, max=MAX_SEED, help="The seed of the split, the sampling and the model (unless a setting gives the model one).")]
+#: quickstart's: it takes no model settings.
+SeedOfAll = Annotated[int, typer.Option(
+    "--seed", min=0, max=MAX_SEED, help="The seed of the split, the sampling and the models.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no chatter on stderr.")]
 RunDir = Annotated[Path, typer.Option(

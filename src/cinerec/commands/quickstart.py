@@ -46,7 +46,7 @@ def quickstart(
         help=f"A model to create and fit (repeatable, or comma-separated) [default: {','.join(DEFAULT_MODELS)}].")] = None,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", callback=flags.home,
                                                   help="The run folder to write.")] = Path("runs/quickstart"),
-    seed: flags.Seed = 0,
+    seed: flags.SeedOfAll = 0,
     users: Annotated[int, typer.Option("--users", min=0, help="How many users to show top-10 lists for.")] = 3,
     negatives: Annotated[int, typer.Option(
         "--negatives", min=MIN_NEGATIVES, help="The sampled unseen movies each held-out movie is ranked among under "

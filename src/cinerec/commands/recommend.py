@@ -321,6 +321,12 @@ def _recommend(run_dir: Path, user: Any, k: int,
             synthetic_list_notes(run.dataset), model.fit_notes() + lists.index_note(name, k=k, users=[u]))
 
 
+def _genre_named(value: str | None) -> str | None:
+    if value is not None and not value.strip():  # (it was taken as no genre: every movie was searched)
+        raise typer.BadParameter("give a genre's name (leave --genre out to search every genre)")
+    return value
+
+
 
 def movies(
     run: flags.RunDir,
@@ -328,7 +334,7 @@ def movies(
         metavar="[WORDS]...", show_default=False,
         help="Words of the title, in any case and without accents (a year matches the release year); none: "
              "the most rated movies.")] = None,
-    genre: Annotated[str | None, typer.Option("--genre", show_default=False,
+    genre: Annotated[str | None, typer.Option("--genre", show_default=False, callback=_genre_named,
                                               help="Only movies of this genre.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="How many movies at most (1 to 200, as "
                                                                         "the API takes).")] = 20,
