@@ -42,7 +42,8 @@ def train(
     catalog: flags.CatalogFile = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result.")] = False,
+        "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result (with none there, "
+                         "train from the first epoch, and say so).")] = False,
     tune: flags.Tune = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
