@@ -493,3 +493,27 @@ def test_fetch_of_a_release_name_with_a_synthetic_copy_where_one_runs_says_it_is
                            f"`cinerec data synthesize`) where you run; nothing was fetched{words} (give another folder "
                            "to run in to download the real ml-100k)\n")
     assert main(["data", "fetch", "ml-100k", "-q"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_a_logs_scale_given_on_the_command_line_is_the_runs(tmp_path, capsys) -> None:
+    # Without it, a 1-10 log nobody rated 1 in read as 2 to 10, and a new person's 1 was refused.
+    rows = [f"u{u},m{m},{2 + (u * 3 + m) % 9},{1600000000 + 40 * u + m}" for u in range(30) for m in range(25)
+            if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    log = str(tmp_path / "log.csv")
+    assert main(["data", "info", log, "--rating-scale", "1,10", "--json", "--quiet"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["min_rating"], info["max_rating"], info["rating_scale"]) == (2.0, 10.0, [1.0, 10.0])
+    for name, scale in (("given", ["--rating-scale", "1,10"]), ("read", [])):
+        assert main(["train", "--data", log, *scale, "--model", "itemknn", "--protocol", "random-full", "--quiet",
+                     "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "--run", str(tmp_path / "given"), "--ratings", "m1=1,m2=10", "-k", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["recommend", "--run", str(tmp_path / "read"), "--ratings", "m1=1,m2=10", "-k", "3"]) == 2
+    assert "1 star is outside this data's scale, 2 to 10" in capsys.readouterr().err
+    saved = json.loads((tmp_path / "given" / "run.json").read_text())["dataset"]
+    assert saved["rating_scale"] == saved["rating_scale_given"] == [1.0, 10.0]
+    assert main(["data", "info", log, "--rating-scale", "3,10", "--quiet"]) == 2
+    assert capsys.readouterr().err == f"cinerec: error: {log} line 22: rating 2 is outside the scale given " \
+                                      "(--rating-scale 3,10)\n"

@@ -1472,3 +1472,27 @@ def test_a_study_says_how_many_lists_held_every_movie_once_for_each_seed(tmp_pat
     if len(said) > 1:  # counts that differ by seed: each line names its seeds, each seed once
         named = [line.split("note: ")[1].split(":")[0] for line in said]
         assert all(n.startswith("seed") for n in named) and len(set(named)) == len(named), said
+
+
+def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_the_key(tmp_path, capsys):
+    rows = [f"u{u},m{m},{2 + (u * 3 + m) % 9},{1600000000 + 40 * u + m}" for u in range(30) for m in range(25)
+            if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    study = tmp_path / "s.toml"
+    text = ('[data]\nsource = "{}"\nrating_scale = {}\n\n[protocol]\nname = "random-full"\n\n[models.itemknn]\n')
+    study.write_text(text.format(tmp_path / "log.csv", "[1, 10]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    record = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert record["dataset"]["rating_scale"] == record["dataset"]["rating_scale_given"] == [1.0, 10.0]
+    study.write_text(text.format(tmp_path / "log.csv", "[3, 10]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
+    assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: {tmp_path / 'log.csv'} line 22: "
+                              "rating 2 is outside the scale given\n")
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet", "--rating-scale", "1,10")
+    assert code == 0, err
+    study.write_text(text.format(tmp_path / "log.csv", '"1-10"'))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--quiet")
+    assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: expected [LOW, HIGH], the lowest and "
+                              'highest rating of the log\'s scale, got "1-10"\n')
+    assert not (tmp_path / "o3").exists()

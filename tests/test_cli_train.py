@@ -627,6 +627,10 @@ def test_resuming_with_another_catalogue_or_columns_is_refused_naming_them(tmp_p
     assert err == (f"cinerec: error: --resume: the run in {out} was trained with --columns user=who,item=what,time=ts, "
                    "and --columns user=who,item=what is asked now; give --columns user=who,item=what,time=ts to "
                    "train it further"), err
+    # The scale given: another moves where "liked" starts in the data the run saves.
+    err = _error(capsys, [*base, *more, "--catalog", str(tmp_path / "items.csv"), "--rating-scale", "0,5"])
+    assert err == (f"cinerec: error: --resume: the run in {out} was trained with no --rating-scale, and --rating-scale "
+                   "0,5 is asked now; leave --rating-scale out to train it further"), err
     assert (out / "run.json").read_bytes() == before
     # The same catalogue named from another folder is the same: it trains on.
     monkeypatch.chdir(tmp_path)

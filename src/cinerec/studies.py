@@ -6,6 +6,7 @@ the models with their settings, the tuning budget, the export and the published 
     min_year = 1990                 # the filter keys, named as the command-line flags
     # columns = {user = "who", item = "sku"}   a log of your own: its column names
     # catalog = "items.csv"                      and its movie file (as --columns, --catalog)
+    # rating_scale = [1, 10]                     and its scale (as --rating-scale)
 
     [protocol]
     name = "loo-sampled"
@@ -71,7 +72,7 @@ __all__ = ["Study", "ModelSpec", "Reference", "key_line", "run_study", "paired",
 
 _TOP = ("title", "notes", "data", "protocol", "models", "tune", "export", "reference")
 #: The ``[data]`` keys that name what is read; the others are filters.
-_SOURCE_KEYS = ("source", "columns", "catalog")
+_SOURCE_KEYS = ("source", "columns", "catalog", "rating_scale")
 
 
 #: What a ``[models.LABEL]`` label may be: it names the model's folder in the run.
@@ -185,6 +186,8 @@ class Study:
             own); ``--data`` overrides it.
         columns: a log's column names by role (``[data] columns``, ``--columns``).
         catalog: a log's movie file (``[data] catalog``, ``--catalog``).
+        rating_scale: a log's lowest and highest possible rating (``[data] rating_scale``,
+            ``--rating-scale``); ``None``: the lowest and highest it holds.
         filters: the ``[data]`` filters, applied before any split.
         from_flags: the ``[data]`` keys set (or replaced) on the command line (filters,
             ``columns``, ``catalog``), named as flags in errors; the others are the file's.
@@ -220,6 +223,7 @@ class Study:
     reference: Reference | None = None
     columns: Mapping[str, str] | None = None
     catalog: str | None = None
+    rating_scale: tuple[float, float] | None = None
     from_flags: tuple[str, ...] = ()
     not_run: tuple[str, ...] = ()
     #: Per label, the searched settings its table keeps and the tables they tell it from,
@@ -233,7 +237,7 @@ class Study:
     def data_source(self) -> dict[str, Any]:
         """The source as ``cinerec.data.load`` and ``cinerec.runs.data_record`` take it."""
         return {"source": self.source, "columns": dict(self.columns) if self.columns else None,
-                "catalog": self.catalog}
+                "catalog": self.catalog, **({"rating_scale": list(self.rating_scale)} if self.rating_scale else {})}
 
     @property
     def tunes(self) -> bool:
@@ -281,6 +285,7 @@ class Study:
         return {
             "path": str(self.path), "title": self.title, "source": self.source,
             "columns": dict(self.columns) if self.columns else None, "catalog": self.catalog,
+            "rating_scale": list(self.rating_scale) if self.rating_scale else None,
             "filters": self.filters.to_dict(),
             # (the [data] keys the command line set or replaced, and no_filters where --no-filters dropped
             # the file's: the file at path holds its own values)
@@ -300,7 +305,7 @@ class Study:
     def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None,
                   filters: Mapping[str, Any] | None = None, no_filters: bool = False,
                   only: list[str] | None = None, columns: Mapping[str, str] | None = None,
-                  catalog: str | None = None) -> "Study":
+                  catalog: str | None = None, rating_scale: Sequence[float] | None = None) -> "Study":
         """Read and check a study file.
 
         Args:
@@ -314,6 +319,7 @@ class Study:
             only: run these model labels alone (``--only``), in the file's order.
             columns: column names that replace ``[data] columns`` role by role (``--columns``).
             catalog: a movie file that replaces ``[data] catalog`` (``--catalog``).
+            rating_scale: a log's scale that replaces ``[data] rating_scale`` (``--rating-scale``).
 
         Raises:
             ConfigError: the file is missing or not TOML; an unknown table or key; a bad
@@ -352,6 +358,9 @@ class Study:
             study = replace(study, columns={**(study.columns or {}), **columns}, from_flags=(*study.from_flags, "columns"))
         if catalog is not None:
             study = replace(study, catalog=catalog, from_flags=(*study.from_flags, "catalog"))
+        if rating_scale is not None:
+            low, high = rating_scale
+            study = replace(study, rating_scale=(float(low), float(high)), from_flags=(*study.from_flags, "rating_scale"))
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
             given = tuple(filters or {})
@@ -469,7 +478,8 @@ def _setting_fault(study: Study, table: tuple[str, ...], e: Exception, nested: b
 def _load_fault(study: Study, message: str) -> tuple[str, str]:
     """The ``[data]`` key a fault found while reading the data is about, and the message in
     the words of that key: ``catalog`` for a fault in the movie file (it was blamed on
-    ``source``), ``columns`` for a column name that is not in the file, else ``source``."""
+    ``source``), ``columns`` for a column name that is not in the file, ``rating_scale``
+    for a rating outside the scale it gives, else ``source``."""
     catalog = study.catalog
     if catalog is not None:
         path = Path(os.path.expanduser(catalog))
@@ -482,6 +492,10 @@ def _load_fault(study: Study, message: str) -> tuple[str, str]:
     missing = re.search(r"no column '([^']*)' for the (\w+)", message)
     if missing and study.columns and study.columns.get(missing[2]) == missing[1]:
         return "columns", message
+    outside = re.search(r" \(--rating-scale [^)]*\)$", message)
+    if outside and study.rating_scale is not None and "outside the scale given" in message:
+        # (--rating-scale named where the command line gave it: the file's key says it already)
+        return "rating_scale", message if "rating_scale" in study.from_flags else message[:outside.start()]
     return "source", message
 
 
@@ -670,6 +684,15 @@ class _Reader:
             if not catalog_flag and not (data is not None and is_release(data)) and \
                     not Path(os.path.expanduser(catalog)).is_file():
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
+        scale = d.get("rating_scale")
+        if scale is not None:
+            if not (isinstance(scale, list) and len(scale) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
+                raise self.fail(("data",), "rating_scale", "expected [LOW, HIGH], the lowest and highest rating of "
+                                                           f"the log's scale, got {shown(scale)}")
+            from cinerec.data.logs import parse_rating_scale
+
+            scale = parse_rating_scale(scale, where=self.where(("data",), "rating_scale"))
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line
@@ -870,7 +893,7 @@ class _Reader:
             notes=values.get("notes", ""), filters=filters, protocol_options=dict(options), seeds=tuple(seeds),
             models=specs, trials=tune_trials, trials_by_flag=trials is not None, minutes=None if minutes is None else float(minutes),
             tune_models=tune_models, export_k=export_k, export_two_stage=export_two_stage, reference=reference,
-            columns=columns, catalog=catalog,
+            columns=columns, catalog=catalog, rating_scale=scale,
         )
 
     def two_stage(self, values: Any, specs: tuple[ModelSpec, ...], k: int) -> dict[str, Any]:
@@ -1421,26 +1444,29 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     t_start = time.perf_counter()
     with progress.silenced(quiet):
         with stages("load"):
-            own = [key for key in ("columns", "catalog") if getattr(study, key) is not None]
+            own = [key for key in ("columns", "catalog", "rating_scale") if getattr(study, key) is not None]
             if own and "source" in study.from_flags and not set(own) & set(study.from_flags) \
                     and is_release(study.source):
                 # A study of one's own log run on a release with --data: the file's columns
                 # and catalog describe that log, not the release, which names its own (they
                 # were refused, and only editing the file could run the study).
                 say(f"note: {study.path} [data] {' and '.join(own)} {'are' if len(own) > 1 else 'is'} for a log of "
-                    f"your own; --data {study.source} is a MovieLens release, which names its own columns and "
-                    "movies, so the file's are left out", quiet)
-                study = replace(study, columns=None, catalog=None)
+                    f"your own; --data {study.source} is a MovieLens release, which names its own columns"
+                    f"{', movies and scale' if 'rating_scale' in own else ' and movies'}, so the file's are left out",
+                    quiet)
+                study = replace(study, columns=None, catalog=None, rating_scale=None)
             try:
-                dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog)
+                dataset = load(study.source, progress=True, columns=study.columns, catalog=study.catalog,
+                               rating_scale=study.rating_scale)
             except ConfigError as e:  # "--columns: ... is a MovieLens release": the file's key, if it set it
-                flag = re.match(r"--(columns|catalog): ", str(e))
+                flag = re.match(r"--(columns|catalog|rating-scale): ", str(e))
                 if flag is None:
                     raise
                 said = str(e)[flag.end():]
-                if flag[1] not in study.from_flags:  # the file's keys, in the file's words
+                key = flag[1].replace("-", "_")
+                if key not in study.from_flags:  # the file's keys, in the file's words
                     said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply")
-                raise ConfigError(f"{_where(study, ('data',), flag[1])}: {said}") from None
+                raise ConfigError(f"{_where(study, ('data',), key)}: {said}") from None
             except DataError as e:  # a source of the wrong kind, a damaged line: said where it was named
                 key, said = _load_fault(study, str(e))
                 if key == "source" and "source" in study.from_flags:

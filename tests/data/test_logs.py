@@ -1770,3 +1770,41 @@ def test_a_parquet_time_column_of_uint64_past_2_63_is_read_not_wrapped(tmp_path)
                       "ts": pa.array([2**63 + 5, 2**63 + 10**9 + 7], pa.uint64())})
     pq.write_table(table, tmp_path / "log.parquet")
     assert load_log(tmp_path / "log.parquet").interactions.timestamps.tolist() == [9223372036, 9223372037]
+
+
+def test_a_scale_given_is_the_logs_where_its_ratings_do_not_reach_both_ends(tmp_path):
+    # A 1-10 log in which nobody gave a 1 was read as 2 to 10: "liked" started at 6, and a
+    # new person's 1 was refused as outside the scale.
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,rating\na,m1,5\na,m2,10\nb,m1,7\n\nb,m3,2\n")
+    assert load_log(path).info["rating_scale"] == [2.0, 10.0]
+    data = load_log(path, rating_scale="1,10")
+    assert data.info["rating_scale"] == [1.0, 10.0] and data.info["rating_scale_given"] is True
+    assert load_log(path, rating_scale=(1, 10)).info["rating_scale"] == [1.0, 10.0]
+    from cinerec.data.history import liked_min_stars
+
+    assert liked_min_stars(data) == 5.5
+    with pytest.raises(DataError, match=r"log\.csv line 6: rating 2 is outside the scale given \(rating_scale 5,10\)$"):
+        load_log(path, rating_scale=(5, 10))
+
+
+@pytest.mark.parametrize("scale, needle", [
+    ("10,1", "the lowest rating must be below the highest"), ("1", "LOW,HIGH"), ("1,x", "LOW,HIGH"), ("1,", "LOW,HIGH"),
+    ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "finite"), ((0, 1e30), "finite"), ("3,3", "below")])
+def test_a_bad_scale_is_refused_naming_it(tmp_path, scale, needle):
+    from cinerec.errors import ConfigError
+
+    (tmp_path / "log.csv").write_text("user,item,rating\na,m1,2\n")
+    with pytest.raises(ConfigError, match=rf"^rating_scale .*{re.escape(needle)}"):
+        load_log(tmp_path / "log.csv", rating_scale=scale)
+
+
+def test_a_scale_for_a_log_without_ratings_or_for_a_release_is_refused(tmp_path, ml100k_dir):
+    from cinerec.data import load
+    from cinerec.errors import ConfigError
+
+    (tmp_path / "log.csv").write_text("user,item\na,m1\n")
+    with pytest.raises(ConfigError, match=r"^rating_scale 1,10: .*log\.csv has no rating column"):
+        load_log(tmp_path / "log.csv", rating_scale="1,10")
+    with pytest.raises(ConfigError, match=r"^rating_scale: .*ml-100k is a MovieLens release, whose scale is its own"):
+        load(ml100k_dir, rating_scale="1,10")

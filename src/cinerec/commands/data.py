@@ -113,6 +113,7 @@ def info(
              "only).")] = None,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
+    rating_scale: flags.RatingScale = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -135,11 +136,12 @@ def info(
     if source is None and data is None:
         raise ConfigError("data info: which data? give a source (a release name, a folder, a zip or a ratings "
                           "log) as an argument or with --data")
-    where = flags.data_source(source, columns, catalog, flag=None) if data is None else \
-        flags.data_source(data, columns, catalog)
+    where = flags.data_source(source, columns, catalog, flag=None, rating_scale=rating_scale) if data is None else \
+        flags.data_source(data, columns, catalog, rating_scale=rating_scale)
     source = where["source"]
     with progress.silenced(quiet):
-        dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"])
+        dataset = load(source, release=release, progress=True, columns=where["columns"], catalog=where["catalog"],
+                       rating_scale=where.get("rating_scale"))
     dataset, record = apply_filters(dataset, filters)
     for line in reading_notes(dataset):  # (of the movies the filters kept)
         say(f"note: {line}", quiet)

@@ -27,6 +27,7 @@ def evaluate(
     seed: flags.Seed = 0,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
+    rating_scale: flags.RatingScale = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     tune: flags.Tune = None,
     json: flags.Json = False,
@@ -46,7 +47,7 @@ def evaluate(
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol, filters=filters)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender, filters)
-    source = flags.data_source(data, columns, catalog)
+    source = flags.data_source(data, columns, catalog, rating_scale=rating_scale)
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
 

@@ -393,6 +393,10 @@ CatalogFile = Annotated[Path | None, typer.Option(
     help="A ratings log's movie file: id, title, optional genres (|-separated, or , or ; where no | is) and year "
          "[default: the log's own title, genres and year columns where it has a title column, else movies shown by "
          "their ids].")]
+RatingScale = Annotated[str | None, typer.Option(
+    "--rating-scale", metavar="LOW,HIGH", show_default=False,
+    help="A ratings log's lowest and highest possible rating, e.g. 1,10 [default: the lowest and highest the log "
+         "holds]; liked starts halfway up it.")]
 MinYear = Annotated[int | None, typer.Option(
     "--min-year", metavar="YEAR", show_default=False,
     help="Keep movies released in YEAR or later (the year from the title; unknown years are dropped); 1 to 9999.")]
@@ -476,13 +480,13 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
                                 flags=True)
 
 
-def data_source(data: str | None, columns: str | None, catalog: Path | None, flag: str | None = "--data"
-                ) -> dict[str, Any]:
-    """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``
-    and ``--catalog`` name, checked before any data is read. ``data`` None: not given. A
+def data_source(data: str | None, columns: str | None, catalog: Path | None, flag: str | None = "--data",
+                rating_scale: str | None = None) -> dict[str, Any]:
+    """What ``--data`` (``flag``; None for an argument, named by its value alone), ``--columns``,
+    ``--catalog`` and ``--rating-scale`` name, checked before any data is read. ``data`` None: not given. A
     catalogue role in ``--columns`` names a column of the ``--catalog`` file, or without
     one the log's own (its reader checks it)."""
-    from cinerec.data.logs import check_catalog, parse_columns
+    from cinerec.data.logs import check_catalog, parse_columns, parse_rating_scale
     from cinerec.data.movielens import check_source
     from cinerec.errors import ConfigError, NotFoundError
 
@@ -498,7 +502,9 @@ def data_source(data: str | None, columns: str | None, catalog: Path | None, fla
     if catalog is not None:
         check_catalog(catalog)
     roles = parse_columns(columns) or None
-    return {"source": data or "", "columns": roles, "catalog": None if catalog is None else str(catalog)}
+    scale = parse_rating_scale(rating_scale, "--rating-scale")
+    return {"source": data or "", "columns": roles, "catalog": None if catalog is None else str(catalog),
+            **({"rating_scale": list(scale)} if scale is not None else {})}
 
 
 def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
@@ -515,7 +521,8 @@ def load_data(source: dict[str, Any], filters: Any, *, progress: bool = True
     from cinerec.data.dataset import reading_notes
     from cinerec.runs import data_record
 
-    dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"])
+    dataset = load(source["source"], progress=progress, columns=source["columns"], catalog=source["catalog"],
+                   rating_scale=source.get("rating_scale"))
     dataset, record = apply_filters(dataset, filters)
     for line in reading_notes(dataset):  # (said unless --quiet: the command silences the bars then)
         say(f"note: {line}", bars.is_silenced())

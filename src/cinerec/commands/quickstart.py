@@ -53,6 +53,7 @@ def quickstart(
                                    "loo-sampled (at least 10: the leaderboard ranks by HR@10).")] = 99,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
+    rating_scale: flags.RatingScale = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -91,9 +92,9 @@ def quickstart(
     twice = [n for n in names if said.count(n) > 1]
     if twice:  # (merged without a word: one row where the command line asked for two)
         say(f"note: --model {', '.join(twice)} given more than once; each runs once", quiet)
-    source = flags.data_source(data, columns, catalog) if data is not None else None
-    if source is None and (columns or catalog):
-        raise ConfigError("--columns and --catalog describe a ratings log: name it with --data")
+    source = flags.data_source(data, columns, catalog, rating_scale=rating_scale) if data is not None else None
+    if source is None and (columns or catalog or rating_scale):
+        raise ConfigError("--columns, --catalog and --rating-scale describe a ratings log: name it with --data")
     for name in names:  # a model's settings under these protocols, checked before any data is read
         if MODELS[name].task == "rating" and not MODELS[name].ranking_settings:  # (the protocol would say --protocol)
             raise ConfigError(f"--model {name}: quickstart ranks movies, and {name} learns stars with no ranking "
@@ -322,7 +323,8 @@ def _load(source: dict[str, Any] | None, seed: int) -> tuple["Dataset", str]:
     from cinerec.errors import DownloadFailed
 
     if source is not None:
-        dataset = load(source["source"], progress=True, columns=source["columns"], catalog=source["catalog"])
+        dataset = load(source["source"], progress=True, columns=source["columns"], catalog=source["catalog"],
+                       rating_scale=source.get("rating_scale"))
         return dataset, str(source["source"]) + synthetic_words(dataset)
     try:
         dataset = load("ml-100k", progress=True)

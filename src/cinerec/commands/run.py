@@ -39,6 +39,7 @@ def run(
     data: Annotated[str | None, typing.get_args(flags.Data)[1]] = None,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
+    rating_scale: flags.RatingScale = None,
     no_filters: Annotated[bool, typer.Option(
         "--no-filters", help="Drop the file's [data] filters, implicit and liked_threshold among them (the filter "
                              "flags still apply: --no-filters --implicit keeps plain positives).")] = False,
@@ -61,7 +62,7 @@ def run(
     from cinerec.studies import Study, differs_words, leaderboard_note, leaderboard_rows, run_study
 
     flags.check_tune(tune)
-    source = flags.data_source(data, columns, catalog)
+    source = flags.data_source(data, columns, catalog, rating_scale=rating_scale)
     # Every key and value of the file is checked before the (slow) data load.
     overrides = filters.to_dict()
     labels = [x.strip() for x in only.split(",")] if only is not None else None
@@ -70,7 +71,8 @@ def run(
 
         raise ConfigError(f"--only {only!r}: give the labels of [models.LABEL] tables, separated by commas")
     spec = Study.from_toml(flags.home(Path(study)), data=data, trials=tune, filters=overrides,
-                           no_filters=no_filters, only=labels, columns=source["columns"], catalog=source["catalog"])
+                           no_filters=no_filters, only=labels, columns=source["columns"], catalog=source["catalog"],
+                           rating_scale=source.get("rating_scale"))
     if spec.tunes and not any(spec.tuned(m) for m in spec.models):
         which = "the models --only keeps" if labels is not None else "the study's models"
         say(f"note: [tune] searches none of {which} ({', '.join(m.label for m in spec.models)}); "

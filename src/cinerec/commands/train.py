@@ -40,6 +40,7 @@ def train(
     seed: flags.Seed = 0,
     columns: flags.Columns = None,
     catalog: flags.CatalogFile = None,
+    rating_scale: flags.RatingScale = None,
     filters: typing.Any = None,  # the filter flags (flags.with_filters)
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from DIR/checkpoints/checkpoint-last.pt to the same result (with none there, "
@@ -59,12 +60,13 @@ def train(
     out = Path(os.path.abspath(out))  # "--out ." names the folder it is
     # One command writes a run folder at a time (torchrun's ranks are one command: rank 0 claims it).
     with claimed(out) if distributed_context().is_main else contextlib.nullcontext():
-        _train(data, model, out, protocol, protocol_option, config, set_, seed, columns, catalog, filters, resume,
-               tune, json, quiet)
+        _train(data, model, out, protocol, protocol_option, config, set_, seed, columns, catalog, rating_scale,
+               filters, resume, tune, json, quiet)
 
 
 def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any, config: Any, set_: Any, seed: int,
-           columns: Any, catalog: Any, filters: Any, resume: bool, tune: Any, json: bool, quiet: bool) -> None:
+           columns: Any, catalog: Any, rating_scale: Any, filters: Any, resume: bool, tune: Any, json: bool,
+           quiet: bool) -> None:
     from cinerec import progress
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
@@ -76,12 +78,13 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol, filters=filters)
     protocol_name, options = flags.make_protocol(protocol, protocol_option, recommender, filters)
-    source = flags.data_source(data, columns, catalog)
+    source = flags.data_source(data, columns, catalog, rating_scale=rating_scale)
     held = flags.given_settings(model, config, set_)
     flags.check_tune(tune, recommender, held, options)
     asked = {"data": data, "filters": filters.to_dict() if filters is not None else {}, "protocol": protocol_name,
              "options": _protocol_options(protocol_name, options), **_fold(protocol_name, options), "seed": seed,
-             "catalog": None if catalog is None else str(Path(catalog).resolve()), "columns": source["columns"]}
+             "catalog": None if catalog is None else str(Path(catalog).resolve()), "columns": source["columns"],
+             "rating_scale": source.get("rating_scale")}
     earlier = _earlier_tuning(out, recommender.name) if resume else None
     # Resumed, a run goes on with the settings it trained with (those given here win): its
     # search's choice when it searched, else, asked to search, its checkpoint's (a run that
@@ -371,7 +374,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                    "seed": meta.get("seed"),
                    # (a record from before these were kept has none: nothing to compare)
                    **({"catalog": read["catalog_path"]} if "catalog_path" in read else {}),
-                   **({"columns": read["columns"]} if "columns" in read else {})}
+                   **({"columns": read["columns"]} if "columns" in read else {}),
+                   **({"rating_scale": read["rating_scale_given"]} if "rating_scale_given" in read else {})}
             fold = (meta.get("protocol_options") or {}).get("fold") if isinstance(meta.get("protocol_options"), dict) \
                 else None
             if _fold_named(fold):
@@ -496,8 +500,9 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     if isinstance(then.get("seed"), int) and then["seed"] != asked["seed"]:
         raise ConfigError(f"--resume: the run in {out} was trained with --seed {then['seed']}, and --seed "
                           f"{asked['seed']} is asked now; give --seed {then['seed']} to train it further")
-    # The catalogue and the columns read: another (or none) gives the run other titles,
-    # genres and years, or other data, which the saved run would then hold.
+    # The catalogue, the columns and the scale read: another (or none) gives the run other
+    # titles, genres and years, other data, or another line for "liked", which the saved
+    # run would then hold.
     from cinerec.data.logs import CATALOG_ROLES, COLUMN_NAMES
 
     order = [*COLUMN_NAMES, *CATALOG_ROLES]  # (run.json keeps the roles sorted by name)
@@ -505,9 +510,14 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     def columns(given: dict[str, str]) -> str:
         return ",".join(f"{k}={given[k]}" for k in sorted(given, key=lambda k: order.index(k) if k in order else 99))
 
-    for flag, none, say in (("--catalog", "no catalogue is given", str), ("--columns", "no --columns are given", columns)):
-        key = flag[2:]
-        if key not in then or then[key] == asked.get(key) or not (then[key] is None or isinstance(then[key], (str, dict))):
+    def scale(given: list[float]) -> str:
+        return ",".join(f"{float(v):g}" for v in given)
+
+    for flag, none, say in (("--catalog", "no catalogue is given", str), ("--columns", "no --columns are given", columns),
+                            ("--rating-scale", "no --rating-scale is given", scale)):
+        key = flag[2:].replace("-", "_")
+        if key not in then or then[key] == asked.get(key) or \
+                not (then[key] is None or isinstance(then[key], (str, dict, list))):
             continue  # (a record from before these were kept, or one hand-edited)
         was = f"{flag} {say(then[key])}" if then[key] else f"no {flag}"
         now = f"{flag} {say(asked[key])} is asked" if asked.get(key) else none

@@ -548,6 +548,9 @@ class Dataset:
             "max_timestamp": int(x.timestamps.max()) if len(x) and x.timestamps.any() else None,
             "min_rating": float(x.ratings.min()) if len(x) else None,
             "max_rating": float(x.ratings.max()) if len(x) else None,
+            # the scale --rating-scale gave, where the ratings may not reach both of its ends
+            **({"rating_scale": [float(v) for v in self.info["rating_scale"]]}
+               if self.info.get("rating_scale_given") and self.info.get("rating_scale") else {}),
             "density": len(x) / max(1, self.n_users * self.n_items),
             "has_user_features": self.user_features is not None,
             "genres": list(self.catalog.present_genres),

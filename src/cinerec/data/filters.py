@@ -459,7 +459,8 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
     """What a run read and how it was filtered, for ``run.json`` (key ``"dataset"``) and ``--json``.
 
     Args:
-        source: ``{"source": ..., "columns": ... or None, "catalog": ... or None}`` as given.
+        source: ``{"source": ..., "columns": ... or None, "catalog": ... or None}`` as given,
+            and ``rating_scale`` where one was.
         dataset: the dataset after the filters (the one saved in the run folder).
         filters: the :class:`~cinerec.data.filters.Filters` applied.
         transforms: the record :func:`~cinerec.data.filters.apply_filters` returned: each
@@ -473,7 +474,8 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         and ``folds_dropped_by`` (the step that dropped them), ``filters`` (those that are on),
         ``transforms`` and ``counts`` (``ratings``, ``users``, ``movies`` of the data
         used), ``rating_scale`` (the lowest and highest rating of its scale as read,
-        kept after ``--liked-threshold``; ``None`` for a log of plain events).
+        kept after ``--liked-threshold``; ``None`` for a log of plain events) and
+        ``rating_scale_given`` (``--rating-scale``'s, else ``None``).
         ``export`` and ``serve`` read the saved, already filtered dataset; nothing
         filters again.
     """
@@ -507,4 +509,6 @@ def data_record(source: Mapping[str, Any], dataset: Dataset, filters: Any, trans
         "transforms": list(transforms),
         "counts": {"ratings": len(dataset.interactions), "users": dataset.n_users, "movies": dataset.n_items},
         "rating_scale": None if (scale := rating_scale(dataset)) is None else list(scale),
+        # The scale as --rating-scale gave it (None: read from the log's own lowest and highest).
+        "rating_scale_given": list(source["rating_scale"]) if source.get("rating_scale") is not None else None,
     }

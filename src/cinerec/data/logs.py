@@ -43,14 +43,15 @@ import pandas as pd
 # (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
 from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
-from cinerec.errors import DataError, NotFoundError, said
+from cinerec.errors import ConfigError, DataError, NotFoundError, said
 
 #: The largest rating, either way, a log may hold: ratings are kept in float32, whose
 #: whole numbers are exact up to 2**24, and the models' sums of squared ratings stay
 #: finite below it (a log rated up to 3e38 was read, then models crashed or overflowed).
 RATING_LIMIT = float(2**24)
 
-__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog"]
+__all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog",
+           "parse_rating_scale"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 #: What a log's file may be compressed with (``part-0.csv.gz``): refused, not skipped.
@@ -144,6 +145,7 @@ def load_log(
     columns: Mapping[str, str] | str | None = None,
     catalog: str | os.PathLike | None = None,
     implicit: bool = False,
+    rating_scale: Sequence[float] | str | None = None,
 ) -> Dataset:
     """Read a ratings log (a file, or a folder of files) into a :class:`Dataset`.
 
@@ -154,6 +156,10 @@ def load_log(
         catalog: an optional file of movie ids, titles, genres and years (without it,
             the log's own ``title``, ``genres`` and ``year`` columns, where it has a title one).
         implicit: treat every row as a plain event even when ratings are present.
+        rating_scale: the lowest and highest rating the log's scale allows (``(1, 10)``,
+            or the flag's text ``"1,10"``); without it, the lowest and highest the log
+            holds. Where "liked" starts (halfway up) and which stars a new person may
+            give are read on it; a rating outside it is refused by file and line.
 
     Returns:
         The dataset; ``info`` holds ``source``, ``format`` (``"log"``), ``implicit`` and,
@@ -174,6 +180,7 @@ def load_log(
         raise DataError(f"columns: expected a mapping of role to column name, got {type(columns).__name__}")
     else:
         roles = check_columns(columns or {}, where="columns")
+    scale = parse_rating_scale(rating_scale)
     frames = [_read_log_file(f, roles) for f in files]
     frames = _dates_one_way(files, frames, roles)
     users = _join_ids([f["user"] for f in frames])
@@ -192,6 +199,8 @@ def load_log(
         raise DataError(f"{path}: {with_zone.name} gives its times with their time zone and {without.name} without; "
                         "give every time with its zone, or none (times without one are read as UTC)")
     has_ratings = frames[0]["rating"] is not None
+    if scale is not None:
+        _within_scale(path, files, frames, scale, has_ratings)
     in_numbers = frames[0]["timed"] and all(f["numeric_time"] for f in frames)  # (every time written as a number)
     # The catalogue's id column is the log's item column where it holds one of that name.
     catalog_roles = {"item": str(frames[0]["item_column"]), **roles}
@@ -215,7 +224,9 @@ def load_log(
         # A file of a synthetic release read as a log (its ratings.csv): as made up as the release.
         info.update(synthetic=True, synthetic_like=like)
     if not info["implicit"]:  # the scale "liked" is read on: halfway up it (cinerec.data.history)
-        info["rating_scale"] = [float(ratings.min()), float(ratings.max())]
+        info["rating_scale"] = list(scale) if scale is not None else [float(ratings.min()), float(ratings.max())]
+        if scale is not None:
+            info["rating_scale_given"] = True
     if in_numbers:
         info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
     if log_notes := [*filter(None, [_unread_note(path, unread, has_ratings or implicit, timed)]), *time_notes]:
@@ -257,6 +268,55 @@ def load_log(
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+
+
+def parse_rating_scale(value: Sequence[float] | str | None, where: str | None = None) -> tuple[float, float] | None:
+    """``"1,10"`` or ``(1, 10)`` → ``(1.0, 10.0)``, checked; ``None`` when not given.
+
+    ``where`` starts each error message (the flag, a study file's key); by default the
+    flag or the argument, in its reader's terms.
+    """
+    if value is None:
+        return None
+    where = where or said("--rating-scale", "rating_scale")
+    how = "give the lowest and highest rating of the log's scale, LOW,HIGH (such as 1,10)"
+    if isinstance(value, str):
+        parts = value.split(",")
+        try:
+            numbers = [float(p) for p in parts] if len(parts) == 2 and all(p.strip() for p in parts) else []
+        except ValueError:
+            numbers = []
+    elif isinstance(value, (list, tuple)) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                  for x in value):
+        numbers = [float(x) for x in value] if len(value) == 2 else []
+    else:
+        numbers = []
+    if not numbers:
+        raise ConfigError(f"{where} {value!r}: {how}")
+    low, high = numbers
+    if not all(np.isfinite(numbers)) or max(abs(low), abs(high)) > RATING_LIMIT:
+        raise ConfigError(f"{where} {value!r}: each end must be a finite number of at most {int(RATING_LIMIT):,} "
+                          "either way")
+    if low >= high:
+        raise ConfigError(f"{where} {value!r}: the lowest rating must be below the highest")
+    return low, high
+
+
+def _within_scale(path: Path, files: list[Path], frames: list[dict[str, Any]], scale: tuple[float, float],
+                  has_ratings: bool) -> None:
+    """Refuse, by file and line, the first rating outside the scale given."""
+    where = said("--rating-scale", "rating_scale")
+    if not has_ratings:
+        raise ConfigError(f"{where} {scale[0]:g},{scale[1]:g}: {path} has no rating column (every row is a plain "
+                          f"event); drop {where}")
+    low, high = scale
+    for file, frame in zip(files, frames):
+        values = frame["rating"]
+        outside = (values < low) | (values > high)
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise DataError(f"{_line(file, row)}: rating {float(values[row]):g} is outside the scale given "
+                            f"({where} {low:g},{high:g})")
 
 
 def _dates_one_way(files: list[Path], frames: list[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:

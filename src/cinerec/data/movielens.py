@@ -115,6 +115,7 @@ def load(
     progress: bool = False,
     columns: Mapping[str, str] | str | None = None,
     catalog: str | os.PathLike | None = None,
+    rating_scale: Sequence[float] | str | None = None,
 ) -> Dataset:
     """Read a MovieLens release, or a ratings log of one's own, into a :class:`Dataset`.
 
@@ -133,6 +134,8 @@ def load(
         columns: a log's column names by role (``{"user": "uid", ...}``), where they
             are not the usual ones.
         catalog: a log's movie file (ids, titles, optional genres and years).
+        rating_scale: a log's lowest and highest possible rating (``(1, 10)``), where
+            the log itself may not hold both (:func:`cinerec.data.logs.load_log`).
 
     Returns:
         The dataset; ``info`` holds ``release`` (``format: "log"`` for a log),
@@ -142,7 +145,7 @@ def load(
     Raises:
         NotFoundError: the source does not exist and is not a release name.
         DataError: a file is missing, malformed or fails its checksum.
-        ConfigError: ``columns`` or ``catalog`` given for a MovieLens release.
+        ConfigError: ``columns``, ``catalog`` or ``rating_scale`` given for a MovieLens release.
     """
     for flag, value in (("implicit", implicit), ("progress", progress)):  # ("no" read as true)
         if not isinstance(value, (bool, np.bool_)):
@@ -154,7 +157,7 @@ def load(
     try:
         try:
             return _load(here, release=release, implicit=implicit, progress=progress, columns=columns,
-                         catalog=catalog)
+                         catalog=catalog, rating_scale=rating_scale)
         except DataError as e:
             if named is None or (refused := not_that_release(named, here, e)) is None:
                 raise
@@ -201,7 +204,8 @@ def _unreadable(source: str, e: OSError) -> str:
 
 
 def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, progress: bool,
-          columns: Mapping[str, str] | str | None, catalog: str | os.PathLike | None) -> Dataset:
+          columns: Mapping[str, str] | str | None, catalog: str | os.PathLike | None,
+          rating_scale: Sequence[float] | str | None = None) -> Dataset:
     expect(source, (str, os.PathLike), "load: source")
     if catalog is not None:
         expect(catalog, (str, os.PathLike), "load: catalog")
@@ -215,10 +219,14 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
     if release is None and path.exists() and _is_log(path):
         from cinerec.data.logs import load_log
 
-        return load_log(path, columns=columns, catalog=catalog, implicit=implicit)
-    if (columns or catalog is not None) and not path.exists() and os.fspath(source) not in download.RELEASES:
+        return load_log(path, columns=columns, catalog=catalog, implicit=implicit, rating_scale=rating_scale)
+    own_log = columns or catalog is not None or rating_scale is not None
+    if own_log and not path.exists() and os.fspath(source) not in download.RELEASES:
         raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
-    if (columns or catalog is not None) and is_release(source):
+    if rating_scale is not None and is_release(source):
+        raise ConfigError(f"{said('--rating-scale', 'rating_scale')}: {os.fspath(source)} is a MovieLens release, "
+                          "whose scale is its own stars; it applies to a ratings log of your own")
+    if own_log and is_release(source):
         # (a file that is neither a log nor a zip is no release: locate() says what it is)
         given = said("--columns", "columns") if columns else said("--catalog", "catalog")
         own = next((f for f in ("ratings.csv", "ratings.tsv", "ratings.parquet") if (path / f).is_file()), None) \
