@@ -515,5 +515,5 @@ def test_a_logs_scale_given_on_the_command_line_is_the_runs(tmp_path, capsys) ->
     saved = json.loads((tmp_path / "given" / "run.json").read_text())["dataset"]
     assert saved["rating_scale"] == saved["rating_scale_given"] == [1.0, 10.0]
     assert main(["data", "info", log, "--rating-scale", "3,10", "--quiet"]) == 2
-    assert capsys.readouterr().err == f"cinerec: error: {log} line 22: rating 2 is outside the scale given " \
-                                      "(--rating-scale 3,10)\n"
+    assert capsys.readouterr().err == f"cinerec: error: {log} line 22: rating 2 is outside the scale given, " \
+                                      "3 to 10 (--rating-scale)\n"

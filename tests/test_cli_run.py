@@ -1488,9 +1488,13 @@ def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_t
     study.write_text(text.format(tmp_path / "log.csv", "[3, 10]"))
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: {tmp_path / 'log.csv'} line 22: "
-                              "rating 2 is outside the scale given\n")
+                              "rating 2 is outside the scale given, 3 to 10\n")
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet", "--rating-scale", "1,10")
     assert code == 0, err
+    study.write_text(text.format(tmp_path / "log.csv", "[10, 1]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--quiet")
+    assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: [10, 1]: the lowest rating must be "
+                              "below the highest\n")
     study.write_text(text.format(tmp_path / "log.csv", '"1-10"'))
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--quiet")
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: expected [LOW, HIGH], the lowest and "

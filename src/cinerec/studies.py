@@ -492,7 +492,7 @@ def _load_fault(study: Study, message: str) -> tuple[str, str]:
     missing = re.search(r"no column '([^']*)' for the (\w+)", message)
     if missing and study.columns and study.columns.get(missing[2]) == missing[1]:
         return "columns", message
-    outside = re.search(r" \(--rating-scale [^)]*\)$", message)
+    outside = re.search(r" \(--rating-scale\)$", message)
     if outside and study.rating_scale is not None and "outside the scale given" in message:
         # (--rating-scale named where the command line gave it: the file's key says it already)
         return "rating_scale", message if "rating_scale" in study.from_flags else message[:outside.start()]
@@ -690,9 +690,12 @@ class _Reader:
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
                 raise self.fail(("data",), "rating_scale", "expected [LOW, HIGH], the lowest and highest rating of "
                                                            f"the log's scale, got {shown(scale)}")
-            from cinerec.data.logs import parse_rating_scale
+            from cinerec.data.logs import rating_scale_fault
 
-            scale = parse_rating_scale(scale, where=self.where(("data",), "rating_scale"))
+            scale = (float(scale[0]), float(scale[1]))
+            fault = rating_scale_fault(*scale)
+            if fault is not None:
+                raise self.fail(("data",), "rating_scale", f"{shown(list(d['rating_scale']))}: {fault}")
         self.known(("data",), d, _SOURCE_KEYS + tuple(f.name for f in dataclasses.fields(Filters)))
         filter_values = {k: v for k, v in d.items() if k not in _SOURCE_KEYS}
         for key, value in filter_values.items():  # one key at a time: each error names its line

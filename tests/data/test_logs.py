@@ -1781,16 +1781,20 @@ def test_a_scale_given_is_the_logs_where_its_ratings_do_not_reach_both_ends(tmp_
     data = load_log(path, rating_scale="1,10")
     assert data.info["rating_scale"] == [1.0, 10.0] and data.info["rating_scale_given"] is True
     assert load_log(path, rating_scale=(1, 10)).info["rating_scale"] == [1.0, 10.0]
+    for given in ((np.int64(1), np.int64(10)), np.array([1, 10]), [np.float32(1), 10.0], " 1 , 1e1"):
+        assert load_log(path, rating_scale=given).info["rating_scale"] == [1.0, 10.0]  # (numpy's numbers refused)
     from cinerec.data.history import liked_min_stars
 
     assert liked_min_stars(data) == 5.5
-    with pytest.raises(DataError, match=r"log\.csv line 6: rating 2 is outside the scale given \(rating_scale 5,10\)$"):
+    with pytest.raises(DataError, match=r"log\.csv line 6: rating 2 is outside the scale given, "
+                                        r"5 to 10 \(rating_scale\)$"):
         load_log(path, rating_scale=(5, 10))
 
 
 @pytest.mark.parametrize("scale, needle", [
     ("10,1", "the lowest rating must be below the highest"), ("1", "LOW,HIGH"), ("1,x", "LOW,HIGH"), ("1,", "LOW,HIGH"),
-    ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "finite"), ((0, 1e30), "finite"), ("3,3", "below")])
+    ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "LOW,HIGH"), ((0, 1e30), "finite"), ("3,3", "below"),
+    ("1_0,20", "LOW,HIGH"), ((1, float("nan")), "finite"), (np.array([[1, 10]]), "LOW,HIGH")])
 def test_a_bad_scale_is_refused_naming_it(tmp_path, scale, needle):
     from cinerec.errors import ConfigError
 

@@ -270,8 +270,9 @@ def load_log(
     return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
 
 
-def parse_rating_scale(value: Sequence[float] | str | None, where: str | None = None) -> tuple[float, float] | None:
-    """``"1,10"`` or ``(1, 10)`` → ``(1.0, 10.0)``, checked; ``None`` when not given.
+def parse_rating_scale(value: Any, where: str | None = None) -> tuple[float, float] | None:
+    """``"1,10"`` or ``(1, 10)`` (numbers of any kind, numpy's too) → ``(1.0, 10.0)``,
+    checked; ``None`` when not given.
 
     ``where`` starts each error message (the flag, a study file's key); by default the
     flag or the argument, in its reader's terms.
@@ -279,27 +280,46 @@ def parse_rating_scale(value: Sequence[float] | str | None, where: str | None = 
     if value is None:
         return None
     where = where or said("--rating-scale", "rating_scale")
-    how = "give the lowest and highest rating of the log's scale, LOW,HIGH (such as 1,10)"
+    shown = value if isinstance(value, str) else ",".join(map(str, value)) \
+        if isinstance(value, (list, tuple, np.ndarray)) else repr(value)
+    numbers = _scale_numbers(value)
+    if numbers is None:
+        raise ConfigError(f"{where} {shown!r}: give the lowest and highest rating of the log's scale, LOW,HIGH (such "
+                          "as 1,10)")
+    fault = rating_scale_fault(*numbers)
+    if fault is not None:
+        raise ConfigError(f"{where} {shown!r}: {fault}")
+    return numbers
+
+
+def _scale_numbers(value: Any) -> tuple[float, float] | None:
+    """The two numbers of a scale as given, or ``None`` where it is not two numbers."""
     if isinstance(value, str):
         parts = value.split(",")
-        try:
-            numbers = [float(p) for p in parts] if len(parts) == 2 and all(p.strip() for p in parts) else []
-        except ValueError:
-            numbers = []
-    elif isinstance(value, (list, tuple)) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                  for x in value):
-        numbers = [float(x) for x in value] if len(value) == 2 else []
-    else:
-        numbers = []
-    if not numbers:
-        raise ConfigError(f"{where} {value!r}: {how}")
-    low, high = numbers
-    if not all(np.isfinite(numbers)) or max(abs(low), abs(high)) > RATING_LIMIT:
-        raise ConfigError(f"{where} {value!r}: each end must be a finite number of at most {int(RATING_LIMIT):,} "
-                          "either way")
+        if len(parts) != 2 or not all(_NUMBER.fullmatch(p.strip()) for p in parts):
+            return None  # (float() takes "1_0" and "infinity " too)
+        return float(parts[0]), float(parts[1])
+    if isinstance(value, np.ndarray):
+        value = value.tolist() if value.ndim == 1 else None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+               for v in value):
+        return None
+    return float(value[0]), float(value[1])
+
+
+#: A number as a scale's end may be written: digits, a sign, a decimal point, an exponent.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def rating_scale_fault(low: float, high: float) -> str | None:
+    """What is wrong with a scale from ``low`` to ``high``, in words, or ``None``."""
+    if not (np.isfinite(low) and np.isfinite(high)) or max(abs(low), abs(high)) > RATING_LIMIT:
+        return f"each end must be a finite number of at most {int(RATING_LIMIT):,} either way"
     if low >= high:
-        raise ConfigError(f"{where} {value!r}: the lowest rating must be below the highest")
-    return low, high
+        return "the lowest rating must be below the highest"
+    return None
 
 
 def _within_scale(path: Path, files: list[Path], frames: list[dict[str, Any]], scale: tuple[float, float],
@@ -315,8 +335,8 @@ def _within_scale(path: Path, files: list[Path], frames: list[dict[str, Any]], s
         outside = (values < low) | (values > high)
         if outside.any():
             row = int(np.argmax(outside))
-            raise DataError(f"{_line(file, row)}: rating {float(values[row]):g} is outside the scale given "
-                            f"({where} {low:g},{high:g})")
+            raise DataError(f"{_line(file, row)}: rating {float(values[row]):g} is outside the scale given, "
+                            f"{low:g} to {high:g} ({where})")
 
 
 def _dates_one_way(files: list[Path], frames: list[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:
