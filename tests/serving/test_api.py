@@ -427,6 +427,15 @@ def test_profiles_keep_ratings_and_recommend(run_dir, tmp_path, run):
         assert c.get(f"/profiles/{'A' * 5000}").json()["detail"].endswith("(5,000 characters in all)")
         assert c.put(f"/profiles/{pid}/ratings", json={"liked": [99999]}).status_code == 422
         before = c.get(f"/profiles/{pid}").json()
+        # A profile can be removed, ratings and all (a link to it kept it for anyone holding it).
+        other = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+        r = c.delete(f"/profiles/{other}")
+        assert r.status_code == 204 and r.content == b""
+        assert c.get(f"/profiles/{other}").json()["detail"] == f"unknown profile id {other!r}"
+        assert c.delete(f"/profiles/{other}").status_code == 404
+        assert c.put(f"/profiles/{other}/ratings", json={"liked": [50]}).status_code == 404
+        assert c.delete("/profiles/nobody").json()["detail"] == "unknown profile id 'nobody'"
+        assert c.get(f"/profiles/{pid}").json() == before  # (the others kept)
         assert (tmp_path / "profiles.sqlite-wal").exists()  # open while serving
     # A stopped server closes its connections: no -wal or -shm is left to say it still
     # runs (quickstart refused to replace such a run folder ever after).

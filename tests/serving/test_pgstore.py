@@ -1005,3 +1005,23 @@ def test_a_database_of_another_encoding_keeps_text_as_text(run_dir, pg_url, tmp_
     with TestClient(create_app(tmp_path / "run", profiles=latin)) as c:
         r = c.post("/profiles", json={"liked": ["電1", "電2"]})
         assert r.status_code == 503 and "nothing saved" in r.json()["detail"], r.text
+
+
+def test_a_profile_removed_goes_with_its_ratings_and_a_missing_one_removes_nothing(run_dir, pg_url):
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    url = _database(pg_url, "cinerec_removing")
+    with TestClient(create_app(run_dir, profiles=url)) as c:
+        kept = c.post("/profiles", json={"liked": [50]}).json()["profile_id"]
+        gone = c.post("/profiles", json={"ratings": {"181": 4}}).json()["profile_id"]
+        r = c.delete(f"/profiles/{gone}")
+        assert r.status_code == 204 and r.content == b""
+        assert c.get(f"/profiles/{gone}").status_code == 404 and c.delete(f"/profiles/{gone}").status_code == 404
+        assert c.delete("/profiles/a%00b").status_code == 404  # (an id PostgreSQL cannot hold)
+        assert c.get(f"/profiles/{kept}").json()["ratings"] == {"50": None}
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        assert con.execute("SELECT profile_id, movie_id FROM cinerec_profiles.ratings").fetchall() == [(kept, "50")]

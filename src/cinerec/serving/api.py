@@ -26,7 +26,7 @@ from typing import Annotated, Any, AsyncIterator, Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 import numpy as np
-from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
@@ -853,6 +853,13 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_k(svc, k)
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
+
+    @app.delete("/profiles/{profile_id}", status_code=204, tags=["profiles"])
+    def delete_profile(profile_id: str) -> Response:
+        """Remove a saved profile and all its ratings: its link then finds no profile."""
+        _check_profile_id(profile_id)
+        svc.profiles.delete(profile_id)
+        return Response(status_code=204)
 
     @app.get("/profiles/{profile_id}/ratings", include_in_schema=False)
     @app.get("/profiles/{profile_id}/ratings/{movie_id:rawid}", include_in_schema=False)

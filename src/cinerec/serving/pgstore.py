@@ -971,6 +971,17 @@ class PgProfileStore:
 
         return bool(self._write(go))
 
+    def delete(self, profile_id: str) -> None:
+        _known_text(profile_id)
+
+        def go(con: Any) -> None:
+            con.execute(f"DELETE FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s", (profile_id,))
+            if con.execute(f"DELETE FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s",
+                           (profile_id,)).rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")  # (rolled back: nothing removed)
+
+        self._write(go)
+
     def get(self, profile_id: str) -> dict[str, float | None]:
         _known_text(profile_id)
         if not self._read(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,)):

@@ -1114,6 +1114,15 @@ class ProfileStore:
 
         return self._write(go)
 
+    def delete(self, profile_id: str) -> None:
+        """Remove a profile and every rating of it: its link then finds none."""
+        def go(con: sqlite3.Connection) -> None:
+            con.execute("DELETE FROM ratings WHERE profile_id = ?", (profile_id,))
+            if con.execute("DELETE FROM profiles WHERE profile_id = ?", (profile_id,)).rowcount == 0:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")  # (rolled back: nothing removed)
+
+        self._write(go)
+
     def get(self, profile_id: str) -> dict[str, float | None]:
         """``{movie_id: stars or None}`` of a profile, in the order they were entered."""
         con = self._conn()
