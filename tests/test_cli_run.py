@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cinerec.cli import main
+from cinerec.errors import ConfigError
 from cinerec.models.baselines import EASE
 from cinerec.io import read_json
 
@@ -1474,7 +1475,7 @@ def test_a_study_says_how_many_lists_held_every_movie_once_for_each_seed(tmp_pat
         assert all(n.startswith("seed") for n in named) and len(set(named)) == len(named), said
 
 
-def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_the_key(tmp_path, capsys):
+def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_the_key(tmp_path, capsys, ml100k_dir):
     rows = [f"u{u},m{m},{2 + (u * 3 + m) % 9},{1600000000 + 40 * u + m}" for u in range(30) for m in range(25)
             if (u + m) % 3]
     (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
@@ -1489,8 +1490,17 @@ def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_t
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: {tmp_path / 'log.csv'} line 22: "
                               "rating 2 is outside the scale given, 3 to 10\n")
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet", "--rating-scale", "4,10")
+    assert (code, err) == (2, f"cinerec: error: {study}: --rating-scale (given on the command line): "
+                              f"{tmp_path / 'log.csv'} line 2: rating 3 is outside the scale given, 4 to 10\n")
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet", "--rating-scale", "1,10")
     assert code == 0, err
+    # A log of plain events has no scale: the file's key is named, not a flag nobody gave.
+    (tmp_path / "events.csv").write_text("user,item\n" + "".join(f"u{u},m{m}\n" for u in range(9) for m in range(9)))
+    study.write_text(text.format(tmp_path / "events.csv", "[1, 10]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o4"), "--quiet")
+    assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: {tmp_path / 'events.csv'} has no "
+                              "rating column (every row is a plain event), so no scale of ratings applies to it\n")
     study.write_text(text.format(tmp_path / "log.csv", "[10, 1]"))
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--quiet")
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: [10, 1]: the lowest rating must be "
@@ -1500,3 +1510,27 @@ def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_t
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: expected [LOW, HIGH], the lowest and "
                               'highest rating of the log\'s scale, got "1-10"\n')
     assert not (tmp_path / "o3").exists()
+    # Run on a release with --data, the file's scale is left out with its columns, said so.
+    study.write_text(text.format(tmp_path / "log.csv", "[1, 10]").replace("[data]", '[data]\ncolumns = "user=user"'))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o5"), "--data", str(ml100k_dir))
+    assert code == 0, err
+    assert f"note: {study} [data] columns and rating_scale are for a log of your own; --data {ml100k_dir} is a " \
+           "MovieLens release, which names its own columns, movies and scale, so the file's are left out" in err, err
+    study.write_text(text.format(tmp_path / "log.csv", "[1, 10]"))
+    code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o6"), "--data", str(ml100k_dir),
+                       "--rating-scale", "1,10")
+    assert (code, err) == (2, f"cinerec: error: {study}: --rating-scale (given on the command line): {ml100k_dir} is "
+                              "a MovieLens release, whose scale is its own stars; --rating-scale applies to a ratings "
+                              "log of your own\n")
+
+
+def test_a_study_read_in_python_checks_the_scale_it_is_given(tmp_path):
+    from cinerec.studies import Study
+
+    study = tmp_path / "s.toml"
+    study.write_text('[data]\nsource = "ml-100k"\n\n[protocol]\nname = "random-full"\n\n[models.itemknn]\n')
+    assert Study.from_toml(study, rating_scale="1,10").rating_scale == (1.0, 10.0)
+    assert Study.from_toml(study, rating_scale=(1, 10)).data_source()["rating_scale"] == [1.0, 10.0]
+    with pytest.raises(ConfigError, match=r"^(--rating-scale|rating_scale) '10,1': the lowest rating must be below "
+                                          r"the highest$"):
+        Study.from_toml(study, rating_scale=(10, 1))

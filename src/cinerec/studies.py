@@ -190,7 +190,8 @@ class Study:
             ``--rating-scale``); ``None``: the lowest and highest it holds.
         filters: the ``[data]`` filters, applied before any split.
         from_flags: the ``[data]`` keys set (or replaced) on the command line (filters,
-            ``columns``, ``catalog``), named as flags in errors; the others are the file's.
+            ``columns``, ``catalog``, ``rating_scale``), named as flags in errors; the others
+            are the file's.
         protocol: the protocol's name; ``protocol_options`` its options.
         seeds: every seed the protocol is prepared with (split, candidates, models).
         models: the models, in file order.
@@ -305,7 +306,7 @@ class Study:
     def from_toml(cls, path: str | Path, *, data: str | None = None, trials: int | None = None,
                   filters: Mapping[str, Any] | None = None, no_filters: bool = False,
                   only: list[str] | None = None, columns: Mapping[str, str] | None = None,
-                  catalog: str | None = None, rating_scale: Sequence[float] | None = None) -> "Study":
+                  catalog: str | None = None, rating_scale: Sequence[float] | str | None = None) -> "Study":
         """Read and check a study file.
 
         Args:
@@ -359,8 +360,10 @@ class Study:
         if catalog is not None:
             study = replace(study, catalog=catalog, from_flags=(*study.from_flags, "catalog"))
         if rating_scale is not None:
-            low, high = rating_scale
-            study = replace(study, rating_scale=(float(low), float(high)), from_flags=(*study.from_flags, "rating_scale"))
+            from cinerec.data.logs import parse_rating_scale
+
+            study = replace(study, rating_scale=parse_rating_scale(rating_scale),
+                            from_flags=(*study.from_flags, "rating_scale"))
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
             given = tuple(filters or {})
@@ -495,7 +498,7 @@ def _load_fault(study: Study, message: str) -> tuple[str, str]:
     outside = re.search(r" \(--rating-scale\)$", message)
     if outside and study.rating_scale is not None and "outside the scale given" in message:
         # (--rating-scale named where the command line gave it: the file's key says it already)
-        return "rating_scale", message if "rating_scale" in study.from_flags else message[:outside.start()]
+        return "rating_scale", message[:outside.start()]  # (the key or the flag is named before it)
     return "source", message
 
 
@@ -1453,7 +1456,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 # A study of one's own log run on a release with --data: the file's columns
                 # and catalog describe that log, not the release, which names its own (they
                 # were refused, and only editing the file could run the study).
-                say(f"note: {study.path} [data] {' and '.join(own)} {'are' if len(own) > 1 else 'is'} for a log of "
+                keys = " and ".join([", ".join(own[:-1]), own[-1]] if len(own) > 1 else own)
+                say(f"note: {study.path} [data] {keys} {'are' if len(own) > 1 else 'is'} for a log of "
                     f"your own; --data {study.source} is a MovieLens release, which names its own columns"
                     f"{', movies and scale' if 'rating_scale' in own else ' and movies'}, so the file's are left out",
                     quiet)
@@ -1468,7 +1472,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 said = str(e)[flag.end():]
                 key = flag[1].replace("-", "_")
                 if key not in study.from_flags:  # the file's keys, in the file's words
-                    said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply")
+                    said = said.replace("--columns and --catalog apply", "[data] columns and catalog apply") \
+                        .replace("--rating-scale applies", "[data] rating_scale applies")
                 raise ConfigError(f"{_where(study, ('data',), key)}: {said}") from None
             except DataError as e:  # a source of the wrong kind, a damaged line: said where it was named
                 key, said = _load_fault(study, str(e))

@@ -1794,7 +1794,8 @@ def test_a_scale_given_is_the_logs_where_its_ratings_do_not_reach_both_ends(tmp_
 @pytest.mark.parametrize("scale, needle", [
     ("10,1", "the lowest rating must be below the highest"), ("1", "LOW,HIGH"), ("1,x", "LOW,HIGH"), ("1,", "LOW,HIGH"),
     ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "LOW,HIGH"), ((0, 1e30), "finite"), ("3,3", "below"),
-    ("1_0,20", "LOW,HIGH"), ((1, float("nan")), "finite"), (np.array([[1, 10]]), "LOW,HIGH")])
+    ("1_0,20", "LOW,HIGH"), ((1, float("nan")), "finite"), (np.array([[1, 10]]), "LOW,HIGH"),
+    (np.array(5), "LOW,HIGH"), ((1, 10**400), "finite"), ("١,١٠", "LOW,HIGH")])
 def test_a_bad_scale_is_refused_naming_it(tmp_path, scale, needle):
     from cinerec.errors import ConfigError
 
@@ -1808,7 +1809,21 @@ def test_a_scale_for_a_log_without_ratings_or_for_a_release_is_refused(tmp_path,
     from cinerec.errors import ConfigError
 
     (tmp_path / "log.csv").write_text("user,item\na,m1\n")
-    with pytest.raises(ConfigError, match=r"^rating_scale 1,10: .*log\.csv has no rating column"):
+    with pytest.raises(ConfigError, match=r"^rating_scale: .*log\.csv has no rating column \(every row is a plain "
+                                          r"event\), so no scale of ratings applies to it$"):
         load_log(tmp_path / "log.csv", rating_scale="1,10")
     with pytest.raises(ConfigError, match=r"^rating_scale: .*ml-100k is a MovieLens release, whose scale is its own"):
         load(ml100k_dir, rating_scale="1,10")
+    # A folder of ratings.csv and movies.csv with ids of one's own is read as a log; named
+    # with a scale it is refused as a release is, with the way to read it as a log.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,00051,4,1\n2,00052,2,2\n")
+    (mine / "movies.csv").write_text("movieId,title,genres\n00051,Film (2001),Drama\n00052,Other (2002),Drama\n")
+    assert load(mine).info["format"] == "log"
+    with pytest.raises(ConfigError, match=r"^rating_scale: .*mine is a MovieLens release, whose scale is its own stars; "
+                                          r"rating_scale applies to a ratings log of your own \(to read ratings\.csv "
+                                          r"as one, name the file itself, .*with catalog=.*movies\.csv\)$"):
+        load(mine, rating_scale="1,10")
+    assert load(mine / "ratings.csv", catalog=mine / "movies.csv", rating_scale="1,5").info["rating_scale"] == [1, 5]
+    assert load(mine).info["rating_scale"] == [2, 4]

@@ -93,7 +93,7 @@ def quickstart(
     if twice:  # (merged without a word: one row where the command line asked for two)
         say(f"note: --model {', '.join(twice)} given more than once; each runs once", quiet)
     source = flags.data_source(data, columns, catalog, rating_scale=rating_scale) if data is not None else None
-    if source is None and (columns or catalog or rating_scale):
+    if source is None and (columns is not None or catalog is not None or rating_scale is not None):
         raise ConfigError("--columns, --catalog and --rating-scale describe a ratings log: name it with --data")
     for name in names:  # a model's settings under these protocols, checked before any data is read
         if MODELS[name].task == "rating" and not MODELS[name].ranking_settings:  # (the protocol would say --protocol)

@@ -517,13 +517,19 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
                             ("--rating-scale", "no --rating-scale is given", scale)):
         key = flag[2:].replace("-", "_")
         if key not in then or then[key] == asked.get(key) or \
-                not (then[key] is None or isinstance(then[key], (str, dict, list))):
+                not (then[key] is None or isinstance(then[key], (str, dict, list))) or \
+                (key == "rating_scale" and then[key] is not None and not _two_numbers(then[key])):
             continue  # (a record from before these were kept, or one hand-edited)
         was = f"{flag} {say(then[key])}" if then[key] else f"no {flag}"
         now = f"{flag} {say(asked[key])} is asked" if asked.get(key) else none
         way = f"give {flag} {say(then[key])}" if then[key] else f"leave {flag} out"
         raise ConfigError(f"--resume: the run in {out} was trained with {was}, and {now} now; {way} to train it "
                           "further")
+
+
+def _two_numbers(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _filter_flags(filters: dict[str, Any]) -> str:

@@ -280,8 +280,8 @@ def parse_rating_scale(value: Any, where: str | None = None) -> tuple[float, flo
     if value is None:
         return None
     where = where or said("--rating-scale", "rating_scale")
-    shown = value if isinstance(value, str) else ",".join(map(str, value)) \
-        if isinstance(value, (list, tuple, np.ndarray)) else repr(value)
+    listed = isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
+    shown = value if isinstance(value, str) else ",".join(map(str, value)) if listed else repr(value)
     numbers = _scale_numbers(value)
     if numbers is None:
         raise ConfigError(f"{where} {shown!r}: give the lowest and highest rating of the log's scale, LOW,HIGH (such "
@@ -298,7 +298,7 @@ def _scale_numbers(value: Any) -> tuple[float, float] | None:
         parts = value.split(",")
         if len(parts) != 2 or not all(_NUMBER.fullmatch(p.strip()) for p in parts):
             return None  # (float() takes "1_0" and "infinity " too)
-        return float(parts[0]), float(parts[1])
+        return _as_float(parts[0]), _as_float(parts[1])
     if isinstance(value, np.ndarray):
         value = value.tolist() if value.ndim == 1 else None
     if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -306,11 +306,19 @@ def _scale_numbers(value: Any) -> tuple[float, float] | None:
     if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
                for v in value):
         return None
-    return float(value[0]), float(value[1])
+    return _as_float(value[0]), _as_float(value[1])
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, infinite where it is past what a float holds (``10**400``)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
 
 
 #: A number as a scale's end may be written: digits, a sign, a decimal point, an exponent.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def rating_scale_fault(low: float, high: float) -> str | None:
@@ -327,8 +335,8 @@ def _within_scale(path: Path, files: list[Path], frames: list[dict[str, Any]], s
     """Refuse, by file and line, the first rating outside the scale given."""
     where = said("--rating-scale", "rating_scale")
     if not has_ratings:
-        raise ConfigError(f"{where} {scale[0]:g},{scale[1]:g}: {path} has no rating column (every row is a plain "
-                          f"event); drop {where}")
+        raise ConfigError(f"{where}: {path} has no rating column (every row is a plain event), so no scale of "
+                          "ratings applies to it")
     low, high = scale
     for file, frame in zip(files, frames):
         values = frame["rating"]

@@ -223,17 +223,18 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
     own_log = columns or catalog is not None or rating_scale is not None
     if own_log and not path.exists() and os.fspath(source) not in download.RELEASES:
         raise NotFoundError(f"{os.fspath(source)}: no such file or folder")
-    if rating_scale is not None and is_release(source):
-        raise ConfigError(f"{said('--rating-scale', 'rating_scale')}: {os.fspath(source)} is a MovieLens release, "
-                          "whose scale is its own stars; it applies to a ratings log of your own")
     if own_log and is_release(source):
         # (a file that is neither a log nor a zip is no release: locate() says what it is)
-        given = said("--columns", "columns") if columns else said("--catalog", "catalog")
+        given = said("--columns", "columns") if columns else said("--catalog", "catalog") if catalog is not None \
+            else said("--rating-scale", "rating_scale")
         own = next((f for f in ("ratings.csv", "ratings.tsv", "ratings.parquet") if (path / f).is_file()), None) \
             if path.is_dir() else None
         hint = f" (to read {own} as one, name the file itself, {path / own}" + \
             (f", with {said('--catalog ', 'catalog=')}{path / 'movies.csv'})" if (path / "movies.csv").is_file()
              else ")") if own else ""
+        if not columns and catalog is None:  # the scale alone
+            raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, whose scale is its own stars; "
+                              f"{given} applies to a ratings log of your own{hint}")
         raise ConfigError(f"{given}: {os.fspath(source)} is a MovieLens release, which names its own columns "
                           f"and movies; {said('--columns and --catalog', 'columns and catalog')} apply to a ratings "
                           f"log of your own{hint}")
