@@ -1101,3 +1101,22 @@ def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
     said = few_measured(get_protocol("ratings-random").prepare(few, 0))
     assert len(said) == 1 and said[0].startswith("measured on ") and said[0].endswith(
         " held-out ratings only: too few for the figures to tell models apart")
+
+
+def test_ndcg_of_ratings_gains_start_at_the_scale_given_not_the_lowest_rating_held(tmp_path):
+    # A thumbs log declared -2 to 2 in which nobody gave -2: gains started at the data's -1,
+    # so a -1 gained nothing, as if it were the scale's bottom.
+    from cinerec.data import load
+    from cinerec.models.baselines import Baseline
+
+    rows = [f"u{u},m{m},{(u + 2 * m) % 4 - 1},{1000 * u + m}" for u in range(40) for m in range(30) if (u + m) % 3]
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    figures = {}
+    for name, scale in (("read", None), ("given", "-2,2")):
+        data = load(tmp_path / "log.csv", rating_scale=scale)
+        protocol = get_protocol("ratings-random")
+        prepared = protocol.prepare(data, seed=0)
+        assert prepared.scale_low == (-1.0 if scale is None else -2.0)
+        model = Baseline().fit(prepared.train)
+        figures[name] = protocol.measure(prepared, model)["ndcg@10"]
+    assert figures["given"] != figures["read"]

@@ -273,7 +273,8 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
         k: the cut-off (at least 1).
         per_user: return ``(max(users) + 1,) float64`` values indexed by user (``nan``
             for a user with no test pair or no value) instead of their mean.
-        lowest: the lowest rating of the data's scale (its training and test ratings).
+        lowest: the lowest rating of the data's scale (a log's declared scale, else its
+            training and test ratings).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -136,6 +136,9 @@ class Prepared:
     fold: str | None = None
     also_seen: Any = None
     ks: tuple[int, ...] = ()
+    #: The lowest rating of the data's scale (a log's ``--rating-scale`` where one was
+    #: given, which its ratings may not reach), or None: what rating NDCG's gains start from.
+    scale_low: float | None = None
 
     def __repr__(self) -> str:
         return (f"<{repr(self.protocol)[1:-1]} split, seed {self.seed}: {len(self.train):,} training ratings, "
@@ -484,12 +487,19 @@ class Protocol:
                                 "cinerec recommend --run RUN --ratings ID=STARS,...",
                                 "open_run(RUN).recommend_for(ratings={ID: STARS, ...})"))
         try:
-            return self._prepare(dataset, seed)
+            prepared = self._prepare(dataset, seed)
         except NoTestRatings as e:
             ways = [w for w in _looser(dataset) if w not in (_LOOSER["kcore"], _LOOSER["top_users"])]
             if not ways:
                 raise
             raise DataError(f"{e}: " + python_words(f"keep more movies ({', or '.join(ways)})")) from None
+        from cinerec.data.history import is_implicit, rating_scale
+
+        scale = None if is_implicit(dataset) else rating_scale(dataset)
+        if scale is None:
+            return prepared
+        folds = tuple(dataclasses.replace(p, scale_low=scale[0]) for p in prepared.folds)
+        return dataclasses.replace(prepared, scale_low=scale[0], folds=folds)
 
     def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         """The subclass's split of :meth:`prepare`."""
@@ -1426,7 +1436,8 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
         else:
             out["rmse"] = M.rmse(pred, test.ratings)
             out["mae"] = M.mae(pred, test.ratings)
-    lowest = min((float(x.ratings.min()) for x in (prepared.train, test) if len(x)), default=0.0)
+    lowest = prepared.scale_low if prepared.scale_low is not None else \
+        min((float(x.ratings.min()) for x in (prepared.train, test) if len(x)), default=0.0)
     for k in prepared.protocol.ks:
         v = M.ndcg_of_ratings(test.users, test.items, scores, test.ratings, k, per_user=per_user, lowest=lowest)
         out[f"ndcg@{k}"] = v[prepared.users] if per_user else v
