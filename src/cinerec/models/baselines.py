@@ -610,11 +610,19 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{max(1, round(n_bytes / 2**20))} MiB"
 
 
+def _ease_peak_bytes(n_items: int) -> int:
+    """The memory EASE's fit holds at once in its dense ``n_items²`` matrices: the float64
+    Gram matrix beside its float32 copy and the float32 inverse (16 bytes a cell), or,
+    past ``_FLOAT32_MAX_ITEMS``, the float64 matrix inverted in place beside the float32
+    weights (12; the Gram matrix, made in float32 and widened, holds as much)."""
+    return (16 if n_items <= _FLOAT32_MAX_ITEMS else 12) * n_items**2
+
+
 def _check_ease_size(n_items: int, max_items: int) -> None:
     if n_items > max_items:
         raise ConfigError(
-            f"ease: {n_items:,} movies exceed max_items={max_items:,}; the dense "
-            f"{n_items:,}x{n_items:,} matrix needs {_size(8 * n_items**2)} while inverting "
+            f"ease: {n_items:,} movies exceed max_items={max_items:,}; its dense {n_items:,}x{n_items:,} "
+            f"matrices need {_size(_ease_peak_bytes(n_items))} at once while it fits "
             + said("(keep fewer movies, e.g. with --top-movies N or top_movies under [data], or raise max_items)",
                    "(keep fewer movies, e.g. with Filters(top_movies=N), or raise max_items)")
         )
