@@ -375,3 +375,28 @@ def test_a_cosine_of_nearly_alike_movies_is_never_above_one(index, monkeypatch):
     _, sims = model.similar_items(np.arange(300), 20)
     assert np.isfinite(sims).all() and sims.max() <= 1.0 and sims.min() >= -1.0
     assert model.item_similarity(np.arange(300)).max() <= 1.0
+
+
+@pytest.mark.parametrize("index", ["ivf", "hnsw"])
+def test_zero_vectors_take_the_exact_path_whose_ties_go_to_the_lower_movie(index, monkeypatch):
+    # A movie no training rating reached has a zero vector: every movie is as like it as
+    # any other, and the index handed back any ten of them, not the lowest ten as the exact
+    # path gives. A user of a zero vector (no training rating) likewise.
+    x = random_ratings(n_users=60, n_items=400, seed=2)
+    model = create("als", {**ALS_TINY, "factors": 8, "index": index}).fit(x)
+    exact = model.with_index("exact")
+    vec = np.asarray(model.similarity_vectors()).copy()
+    vec[[7, 200]] = 0.0
+    monkeypatch.setattr(model, "similarity_vectors", lambda: vec)
+    monkeypatch.setattr(exact, "similarity_vectors", lambda: vec)
+    got, _ = model.similar_items([7, 200], 10)
+    want, _ = exact.similar_items([7, 200], 10)
+    np.testing.assert_array_equal(got, want)
+    assert got[0].tolist() == [m for m in range(11) if m != 7]
+    queries = np.asarray(model.query_vectors(np.arange(x.n_users))).copy()
+    queries[3] = 0.0
+    monkeypatch.setattr(model, "query_vectors", lambda users: queries[np.asarray(users)])
+    monkeypatch.setattr(exact, "query_vectors", lambda users: queries[np.asarray(users)])
+    monkeypatch.setattr(model, "_score_rows", lambda users: queries[np.asarray(users)] @ model.key_vectors().T)
+    got, _ = model.recommend(np.array([3]), 10)
+    assert got[0].tolist() == [m for m in range(x.n_items) if not x.seen[3, m]][:10]

@@ -339,8 +339,15 @@ class IndexedRecommender(Recommender):
         exact = ~through_index(want, n_items)
         searched = np.flatnonzero(~exact)
         if len(searched):
+            q = np.asarray(self.query_vectors(users[searched]))
+            # A query of zeros finds every movie alike: the index would hand back any of
+            # them, where ties go to the lower movie (scored exactly instead).
+            blank = ~q.any(axis=1)
+            if blank.any():
+                exact[searched[blank]] = True
+                searched, q = searched[~blank], q[~blank]
+        if len(searched):
             index = self.ann_index()
-            q = self.query_vectors(users[searched])
             # One search per power-of-two shortlist length: a user who has seen thousands
             # of movies does not make every other user's search that long.
             bucket = np.ceil(np.log2(np.maximum(want[searched], 1))).astype(np.int64)
@@ -392,7 +399,9 @@ class IndexedRecommender(Recommender):
         sc = cosine_range(np.einsum("nd,nmd->nm", vec[it], vec[cand]).astype(np.float32))
         sc[~valid] = -np.inf
         out_items, out_scores = top_k(sc, k, None, cand, copy=False)
-        short = np.flatnonzero(valid.sum(axis=1) < min(k, n - 1))
+        # (a movie of a zero vector is like every movie alike: the index's pick among them is
+        # any, where ties go to the lower movie)
+        short = np.flatnonzero((valid.sum(axis=1) < min(k, n - 1)) | ~vec[it].any(axis=1))
         if len(short):
             out_items[short], out_scores[short] = super().similar_items(it[short], k)
         return out_items, out_scores
