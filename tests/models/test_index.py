@@ -297,6 +297,13 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
         assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n], command
     opened = open_run(run)
     assert said in opened.top_n([5], 3).attrs["notes"] and alike in opened.similar(50, 3).attrs["notes"]
+    # A movie the model was trained on no rating of has a zero vector: its similar movies,
+    # none, were said to come through the index, which it does not search.
+    unrated = np.flatnonzero(opened.model()._train().item_counts == 0)
+    assert len(unrated)
+    movie = str(opened.dataset.item_ids.raw_id(int(unrated[0])))
+    assert main(["similar", "--run", str(run), "--movie", movie, "--json", "-q"]) == 0
+    assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
     assert not [n for n in opened.top_n([5], 421).attrs["notes"] if "approximate" in n]
     # User 5 rated 175 movies, and 36 movies are films of two ids, for which a list of k asks
     # the model for k + 36: a list of 210 and those is past a quarter of the catalogue; so

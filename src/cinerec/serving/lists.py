@@ -648,7 +648,15 @@ class Lists:
 
         name = name or self.model.name
         leave_out = "which may leave out a movie exact scoring would list"
-        if (kind := index_kind(self.model)) != "exact" and self._searched(k, users, similar, item):
+
+        def blank(model: Any) -> bool:  # a movie of a zero vector: its similar movies are scored exactly
+            if not similar or item is None:
+                return False
+            vec = model.similarity_vectors()
+            return vec is not None and not np.asarray(vec[item]).any()
+
+        if (kind := index_kind(self.model)) != "exact" and self._searched(k, users, similar, item) \
+                and not blank(self.model):
             what = "finds similar movies" if similar else "lists"
             return [f"model {name!r} {what} through an approximate {kind} index, {leave_out} (index = 'exact' scores "
                     "every movie)"]
@@ -656,12 +664,13 @@ class Lists:
         shortlist = getattr(self.model.config, "candidates", None)
         if retriever is not None and (kind := index_kind(retriever)) != "exact" and \
                 self._searched(k if similar or not isinstance(shortlist, int) else shortlist, users, similar, item,
-                               shortlist=not similar):
+                               shortlist=not similar) and not blank(retriever):
             what = "finds similar movies" if similar else "shortlists"
             return [f"model {name!r} {what} through its retriever's approximate {kind} index, {leave_out} "
                     "(retriever_settings.index = 'exact' scores every movie)"]
         lead = _listing(self.model) if similar and isinstance(self.model, Ensemble) else None
-        if lead is not None and (kind := index_kind(lead)) != "exact" and self._searched(k, users, similar, item):
+        if lead is not None and (kind := index_kind(lead)) != "exact" and self._searched(k, users, similar, item) \
+                and not blank(lead):
             return [f"model {name!r} finds similar movies through its member {lead.name}'s approximate {kind} index, "
                     f"{leave_out} (settings.{lead.name}.index = 'exact' scores every movie)"]
         return []
