@@ -407,3 +407,12 @@ def test_zero_vectors_take_the_exact_path_whose_ties_go_to_the_lower_movie(index
     monkeypatch.setattr(model, "_score_rows", lambda users: queries[np.asarray(users)] @ model.key_vectors().T)
     got, _ = model.recommend(np.array([3]), 10)
     assert got[0].tolist() == [m for m in range(x.n_items) if not x.seen[3, m]][:10]
+
+
+def test_a_catalogue_too_small_for_a_full_ivf_cell_builds_without_faiss_chatter(capfd):
+    # faiss printed "WARNING clustering 5 points to 1 centroids: please provide at least 39
+    # training points" on stderr, raw, at every build and load of such a model.
+    keys = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    index = VectorIndex("ivf", keys)
+    assert sorted(index.search(keys[:1], 5)[0].tolist()) == [0, 1, 2, 3, 4]
+    assert "WARNING" not in capfd.readouterr().err

@@ -147,6 +147,9 @@ class VectorIndex:
                 cells = min(nlist or max(1, int(round(np.sqrt(n)))), max_ivf_cells(n))
                 index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
                 index.cp.seed = 1234
+                # Fewer than 39 movies fill their one cell: said by faiss on stderr, raw, at
+                # each build ("WARNING clustering 5 points to 1 centroids").
+                index.cp.min_points_per_centroid = 1
                 index.train(keys)
                 index.add(keys)
             elif kind == "hnsw":
