@@ -1531,6 +1531,6 @@ def test_a_study_read_in_python_checks_the_scale_it_is_given(tmp_path):
     study.write_text('[data]\nsource = "ml-100k"\n\n[protocol]\nname = "random-full"\n\n[models.itemknn]\n')
     assert Study.from_toml(study, rating_scale="1,10").rating_scale == (1.0, 10.0)
     assert Study.from_toml(study, rating_scale=(1, 10)).data_source()["rating_scale"] == [1.0, 10.0]
-    with pytest.raises(ConfigError, match=r"^(--rating-scale|rating_scale) '10,1': the lowest rating must be below "
-                                          r"the highest$"):
+    with pytest.raises(ConfigError, match=r"^(--rating-scale|rating_scale) \[10, 1\]: the lowest rating must be "
+                                          r"below the highest$"):
         Study.from_toml(study, rating_scale=(10, 1))

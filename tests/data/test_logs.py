@@ -1795,7 +1795,8 @@ def test_a_scale_given_is_the_logs_where_its_ratings_do_not_reach_both_ends(tmp_
     ("10,1", "the lowest rating must be below the highest"), ("1", "LOW,HIGH"), ("1,x", "LOW,HIGH"), ("1,", "LOW,HIGH"),
     ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "LOW,HIGH"), ((0, 1e30), "finite"), ("3,3", "below"),
     ("1_0,20", "LOW,HIGH"), ((1, float("nan")), "finite"), (np.array([[1, 10]]), "LOW,HIGH"),
-    (np.array(5), "LOW,HIGH"), ((1, 10**400), "finite"), ("١,١٠", "LOW,HIGH")])
+    (np.array(5), "LOW,HIGH"), ((1, 10**400), "finite"), ("١,١٠", "LOW,HIGH"), (np.eye(2), r"[[1.0, 0.0], [0.0, 1.0]]:"),
+    (np.array(["1", "10"]), r"['1', '10']: give")])
 def test_a_bad_scale_is_refused_naming_it(tmp_path, scale, needle):
     from cinerec.errors import ConfigError
 

@@ -1116,7 +1116,8 @@ def test_ndcg_of_ratings_gains_start_at_the_scale_given_not_the_lowest_rating_he
         data = load(tmp_path / "log.csv", rating_scale=scale)
         protocol = get_protocol("ratings-random")
         prepared = protocol.prepare(data, seed=0)
-        assert prepared.scale_low == (-1.0 if scale is None else -2.0)
+        assert prepared.scale_low == (None if scale is None else -2.0)
+        assert get_protocol("loo-full").prepare(data, seed=0).scale_low is None  # (a ranking protocol reads none)
         model = Baseline().fit(prepared.train)
         figures[name] = protocol.measure(prepared, model)["ndcg@10"]
     assert figures["given"] != figures["read"]

@@ -149,15 +149,21 @@ def test_ease_float32_and_in_place_float64_inverses_agree(monkeypatch):
 
 
 def test_ease_refuses_a_catalogue_too_large_for_a_dense_matrix():
-    with pytest.raises(ConfigError, match=r"max_items=3; .* need 1 MiB .*Filters\(top_movies=N\)"):
+    with pytest.raises(ConfigError, match=r"max_items=3; .* need about 1 MiB .*Filters\(top_movies=N\)"):
         create("ease", {"max_items": 3}).fit(tiny())
     # What a fit holds at once, measured: 2.63 GB at 13,203 movies against 0.61 GB for the
     # data alone, 12 bytes a cell (it said 8: "7.8 GiB" at 32,341 movies for about 11.7).
     from cinerec.models.baselines import _check_ease_size
 
     with pytest.raises(ConfigError, match=r"^ease: 32,341 movies exceed max_items=30,000; its dense 32,341x32,341 "
-                                          r"matrices need 11\.7 GiB at once while it fits "):
+                                          r"matrices need about 11\.7 GiB at once while it fits "):
         _check_ease_size(32_341, 30_000)
+    # Below 8,192 movies, measured about 21 bytes a cell (the inverse's working copy too);
+    # a search over λ's eigendecomposition about 24.
+    with pytest.raises(ConfigError, match=r"need about 981 MiB at once"):
+        _check_ease_size(7_000, 6_000)
+    with pytest.raises(ConfigError, match=r"need about 1\.1 GiB at once"):
+        _check_ease_size(7_000, 6_000, spectrum=True)
     with pytest.raises(ConfigError, match="regularization"):
         create("ease", {"regularization": 0.0})
 

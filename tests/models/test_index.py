@@ -304,6 +304,11 @@ def test_known_peoples_lists_similar_movies_and_stores_from_an_approximate_index
     movie = str(opened.dataset.item_ids.raw_id(int(unrated[0])))
     assert main(["similar", "--run", str(run), "--movie", movie, "--json", "-q"]) == 0
     assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "approximate" in n]
+    # So a person of a zero vector: their list is scored exactly, and says nothing of the index.
+    model = opened.model()
+    model.query_vectors = lambda users: np.zeros((len(users), 2), np.float32)
+    assert not [n for n in opened.top_n([5], 3).attrs["notes"] if "approximate" in n]
+    del model.query_vectors
     assert not [n for n in opened.top_n([5], 421).attrs["notes"] if "approximate" in n]
     # User 5 rated 175 movies, and 36 movies are films of two ids, for which a list of k asks
     # the model for k + 36: a list of 210 and those is past a quarter of the catalogue; so

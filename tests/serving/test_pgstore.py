@@ -1025,3 +1025,37 @@ def test_a_profile_removed_goes_with_its_ratings_and_a_missing_one_removes_nothi
 
     with psycopg.connect(url) as con:
         assert con.execute("SELECT profile_id, movie_id FROM cinerec_profiles.ratings").fetchall() == [(kept, "50")]
+
+
+def test_a_profile_removed_while_a_change_to_it_is_being_written_goes_whole(pg_url):
+    # The delete removed the ratings it saw, then waited on the profile's row, locked by
+    # the change; the change's new rating then refused the delete by its foreign key: a
+    # 503, /health degraded, and the profile kept.
+    from cinerec.errors import NotFoundError
+
+    url = _database(pg_url, "cinerec_delete_race")
+    store = PgProfileStore(url)
+    pid = store.create({"50": None})
+    outcome: dict[str, object] = {}
+
+    def delete() -> None:
+        try:
+            store.delete(pid)
+            outcome["delete"] = "done"
+        except Exception as e:  # noqa: BLE001 (what it raised is what the test reports)
+            outcome["delete"] = f"{type(e).__name__}: {e}"
+
+    def forget(stored: dict[str, float | None]) -> list[str]:  # (called with the profile's row locked)
+        worker = threading.Thread(target=delete)
+        worker.start()
+        outcome["worker"] = worker
+        time.sleep(0.5)  # (the delete is waiting on the lock by now)
+        return []
+
+    store.set_ratings(pid, {"181": 4.0}, forget=forget)
+    outcome["worker"].join(10)  # type: ignore[attr-defined]
+    assert outcome["delete"] == "done", outcome
+    with pytest.raises(NotFoundError):
+        store.get(pid)
+    assert store.last_failure is None
+    store.close_all()

@@ -280,16 +280,23 @@ def parse_rating_scale(value: Any, where: str | None = None) -> tuple[float, flo
     if value is None:
         return None
     where = where or said("--rating-scale", "rating_scale")
-    listed = isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
-    shown = value if isinstance(value, str) else ",".join(map(str, value)) if listed else repr(value)
+    shown = value if isinstance(value, str) else repr(value.tolist()) if isinstance(value, np.ndarray) \
+        else repr(list(value)) if isinstance(value, (list, tuple)) else repr(value)
+    shown = " ".join(shown.split())  # (one line)
+    shown = shown if len(shown) <= 60 else f"{shown[:60]}…"
     numbers = _scale_numbers(value)
     if numbers is None:
-        raise ConfigError(f"{where} {shown!r}: give the lowest and highest rating of the log's scale, LOW,HIGH (such "
-                          "as 1,10)")
+        raise ConfigError(f"{where} {_quoted(value, shown)}: give the lowest and highest rating of the log's scale, "
+                          "LOW,HIGH (such as 1,10)")
     fault = rating_scale_fault(*numbers)
     if fault is not None:
-        raise ConfigError(f"{where} {shown!r}: {fault}")
+        raise ConfigError(f"{where} {_quoted(value, shown)}: {fault}")
     return numbers
+
+
+def _quoted(value: Any, shown: str) -> str:
+    """The value as a message shows it: text quoted, as the flag gave it; a list as Python writes it."""
+    return repr(shown) if isinstance(value, str) else shown
 
 
 def _scale_numbers(value: Any) -> tuple[float, float] | None:

@@ -136,8 +136,8 @@ class Prepared:
     fold: str | None = None
     also_seen: Any = None
     ks: tuple[int, ...] = ()
-    #: The lowest rating of the data's scale (a log's ``--rating-scale`` where one was
-    #: given, which its ratings may not reach), or None: what rating NDCG's gains start from.
+    #: The lowest rating of a log's ``--rating-scale`` (which its ratings may not reach),
+    #: under a rating protocol, or None: what rating NDCG's gains start from.
     scale_low: float | None = None
 
     def __repr__(self) -> str:
@@ -493,9 +493,10 @@ class Protocol:
             if not ways:
                 raise
             raise DataError(f"{e}: " + python_words(f"keep more movies ({', or '.join(ways)})")) from None
-        from cinerec.data.history import is_implicit, rating_scale
+        from cinerec.data.history import rating_scale
 
-        scale = None if is_implicit(dataset) else rating_scale(dataset)
+        # (a ranking protocol reads no scale; replaced, its split would drop what it cached)
+        scale = rating_scale(dataset) if self.needs_ratings and dataset.info.get("rating_scale_given") else None
         if scale is None:
             return prepared
         folds = tuple(dataclasses.replace(p, scale_low=scale[0]) for p in prepared.folds)

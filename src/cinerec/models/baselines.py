@@ -490,7 +490,7 @@ class EASESpectrum:
 
     def __init__(self, train: Interactions, config: EASEConfig | None = None, dtype: Any = np.float64) -> None:
         self.config = config or EASEConfig()
-        _check_ease_size(train.n_items, self.config.max_items)
+        _check_ease_size(train.n_items, self.config.max_items, spectrum=True)
         self.train = train
         self.dtype = np.dtype(dtype)
         x = _history_matrix(train.csr, train.n_items, self.config.binary, "ease")
@@ -610,19 +610,22 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{max(1, round(n_bytes / 2**20))} MiB"
 
 
-def _ease_peak_bytes(n_items: int) -> int:
-    """The memory EASE's fit holds at once in its dense ``n_items²`` matrices: the float64
-    Gram matrix beside its float32 copy and the float32 inverse (16 bytes a cell), or,
-    past ``_FLOAT32_MAX_ITEMS``, the float64 matrix inverted in place beside the float32
-    weights (12; the Gram matrix, made in float32 and widened, holds as much)."""
-    return (16 if n_items <= _FLOAT32_MAX_ITEMS else 12) * n_items**2
+def _ease_peak_bytes(n_items: int, spectrum: bool = False) -> int:
+    """About the memory EASE's fit holds at once in its dense ``n_items²`` matrices, as
+    measured: up to ``_FLOAT32_MAX_ITEMS`` movies, the float64 Gram matrix beside its
+    float32 copy, the inverse and the inverse's working copy (about 21 bytes a cell);
+    past it, the float64 matrix inverted in place beside the float32 weights (12; the
+    Gram matrix, made in float32 and widened, holds as much); ``spectrum``: the float64
+    eigendecomposition of a search over λ (about 24)."""
+    per_cell = 24 if spectrum else 21 if n_items <= _FLOAT32_MAX_ITEMS else 12
+    return per_cell * n_items**2
 
 
-def _check_ease_size(n_items: int, max_items: int) -> None:
+def _check_ease_size(n_items: int, max_items: int, spectrum: bool = False) -> None:
     if n_items > max_items:
         raise ConfigError(
             f"ease: {n_items:,} movies exceed max_items={max_items:,}; its dense {n_items:,}x{n_items:,} "
-            f"matrices need {_size(_ease_peak_bytes(n_items))} at once while it fits "
+            f"matrices need about {_size(_ease_peak_bytes(n_items, spectrum))} at once while it fits "
             + said("(keep fewer movies, e.g. with --top-movies N or top_movies under [data], or raise max_items)",
                    "(keep fewer movies, e.g. with Filters(top_movies=N), or raise max_items)")
         )

@@ -861,6 +861,11 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         svc.profiles.delete(profile_id)
         return Response(status_code=204)
 
+    @app.api_route("/profiles/{profile_id}", methods=["POST", "PUT", "PATCH"], include_in_schema=False)
+    def profile_other_method(profile_id: str) -> Any:
+        """A 405 naming both methods a profile takes (the router named the first route's alone)."""
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": "DELETE, GET"})
+
     @app.get("/profiles/{profile_id}/ratings", include_in_schema=False)
     @app.get("/profiles/{profile_id}/ratings/{movie_id:rawid}", include_in_schema=False)
     def no_profile_ratings_get(request: Request) -> Any:

@@ -649,11 +649,14 @@ class Lists:
         name = name or self.model.name
         leave_out = "which may leave out a movie exact scoring would list"
 
-        def blank(model: Any) -> bool:  # a movie of a zero vector: its similar movies are scored exactly
-            if not similar or item is None:
-                return False
-            vec = model.similarity_vectors()
-            return vec is not None and not np.asarray(vec[item]).any()
+        def blank(model: Any) -> bool:  # a movie or a person of a zero vector: scored exactly
+            if similar and item is not None:
+                vec = model.similarity_vectors()
+                return vec is not None and not np.asarray(vec[item]).any()
+            one = np.atleast_1d(np.asarray(users, dtype=np.int64)) if users is not None else None
+            if not similar and one is not None and len(one) == 1 and hasattr(model, "query_vectors"):
+                return not np.asarray(model.query_vectors(one)).any()
+            return False
 
         if (kind := index_kind(self.model)) != "exact" and self._searched(k, users, similar, item) \
                 and not blank(self.model):

@@ -975,10 +975,14 @@ class PgProfileStore:
         _known_text(profile_id)
 
         def go(con: Any) -> None:
+            # The profile's row locked first, as a change locks it: a change at once either
+            # ends before (its ratings go too) or finds no profile (its rating could not
+            # outlive the profile, and the delete was refused by the ratings' foreign key).
+            if con.execute(f"SELECT 1 FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s FOR UPDATE",
+                           (profile_id,)).fetchone() is None:
+                raise NotFoundError(f"unknown profile id {profile_id!r}")
             con.execute(f"DELETE FROM {PROFILES_SCHEMA}.ratings WHERE profile_id = %s", (profile_id,))
-            if con.execute(f"DELETE FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s",
-                           (profile_id,)).rowcount == 0:
-                raise NotFoundError(f"unknown profile id {profile_id!r}")  # (rolled back: nothing removed)
+            con.execute(f"DELETE FROM {PROFILES_SCHEMA}.profiles WHERE profile_id = %s", (profile_id,))
 
         self._write(go)
 
