@@ -689,13 +689,12 @@ class _Reader:
                 raise self.fail(("data",), "catalog", f"{catalog}: no such file")
         scale = d.get("rating_scale")
         if scale is not None:
-            if not (isinstance(scale, list) and len(scale) == 2 and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
-                raise self.fail(("data",), "rating_scale", "expected [LOW, HIGH], the lowest and highest rating of "
-                                                           f"the log's scale, got {shown(scale)}")
-            from cinerec.data.logs import rating_scale_fault
+            from cinerec.data.logs import rating_scale_fault, scale_numbers
 
-            scale = (float(scale[0]), float(scale[1]))
+            scale = scale_numbers(scale) if isinstance(scale, list) else None  # (a TOML array, not text)
+            if scale is None:
+                raise self.fail(("data",), "rating_scale", "expected [LOW, HIGH], the lowest and highest rating of "
+                                                           f"the log's scale, got {shown(d['rating_scale'])}")
             fault = rating_scale_fault(*scale)
             if fault is not None:
                 raise self.fail(("data",), "rating_scale", f"{shown(list(d['rating_scale']))}: {fault}")

@@ -503,7 +503,7 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     # The catalogue, the columns and the scale read: another (or none) gives the run other
     # titles, genres and years, other data, or another line for "liked", which the saved
     # run would then hold.
-    from cinerec.data.logs import CATALOG_ROLES, COLUMN_NAMES
+    from cinerec.data.logs import CATALOG_ROLES, COLUMN_NAMES, scale_numbers
 
     order = [*COLUMN_NAMES, *CATALOG_ROLES]  # (run.json keeps the roles sorted by name)
 
@@ -513,23 +513,23 @@ def _same_filters_and_seed(out: Path, then: dict[str, Any], asked: dict[str, Any
     def scale(given: list[float]) -> str:
         return ",".join(f"{float(v):g}" for v in given)
 
-    for flag, none, say in (("--catalog", "no catalogue is given", str), ("--columns", "no --columns are given", columns),
-                            ("--rating-scale", "no --rating-scale is given", scale)):
+    def text(given: Any) -> bool:
+        return isinstance(given, (str, dict))
+
+    def two_numbers(given: Any) -> bool:
+        return isinstance(given, list) and scale_numbers(given) is not None
+
+    for flag, none, say, readable in (("--catalog", "no catalogue is given", str, text),
+                                      ("--columns", "no --columns are given", columns, text),
+                                      ("--rating-scale", "no --rating-scale is given", scale, two_numbers)):
         key = flag[2:].replace("-", "_")
-        if key not in then or then[key] == asked.get(key) or \
-                not (then[key] is None or isinstance(then[key], (str, dict, list))) or \
-                (key == "rating_scale" and then[key] is not None and not _two_numbers(then[key])):
+        if key not in then or then[key] == asked.get(key) or not (then[key] is None or readable(then[key])):
             continue  # (a record from before these were kept, or one hand-edited)
         was = f"{flag} {say(then[key])}" if then[key] else f"no {flag}"
         now = f"{flag} {say(asked[key])} is asked" if asked.get(key) else none
         way = f"give {flag} {say(then[key])}" if then[key] else f"leave {flag} out"
         raise ConfigError(f"--resume: the run in {out} was trained with {was}, and {now} now; {way} to train it "
                           "further")
-
-
-def _two_numbers(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _filter_flags(filters: dict[str, Any]) -> str:

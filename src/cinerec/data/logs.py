@@ -51,7 +51,7 @@ from cinerec.errors import ConfigError, DataError, NotFoundError, said
 RATING_LIMIT = float(2**24)
 
 __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_columns", "check_catalog",
-           "parse_rating_scale"]
+           "parse_rating_scale", "scale_numbers", "rating_scale_fault"]
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 #: What a log's file may be compressed with (``part-0.csv.gz``): refused, not skipped.
@@ -284,7 +284,7 @@ def parse_rating_scale(value: Any, where: str | None = None) -> tuple[float, flo
         else repr(list(value)) if isinstance(value, (list, tuple)) else repr(value)
     shown = " ".join(shown.split())  # (one line)
     shown = shown if len(shown) <= 60 else f"{shown[:60]}…"
-    numbers = _scale_numbers(value)
+    numbers = scale_numbers(value)
     if numbers is None:
         raise ConfigError(f"{where} {_quoted(value, shown)}: give the lowest and highest rating of the log's scale, "
                           "LOW,HIGH (such as 1,10)")
@@ -299,7 +299,7 @@ def _quoted(value: Any, shown: str) -> str:
     return repr(shown) if isinstance(value, str) else shown
 
 
-def _scale_numbers(value: Any) -> tuple[float, float] | None:
+def scale_numbers(value: Any) -> tuple[float, float] | None:
     """The two numbers of a scale as given, or ``None`` where it is not two numbers."""
     if isinstance(value, str):
         parts = value.split(",")

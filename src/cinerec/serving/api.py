@@ -30,6 +30,7 @@ from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Requ
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.convertors import PathConvertor, register_url_convertor
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -699,11 +700,14 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return JSONResponse({"detail": _json_safe(jsonable_encoder([_short_input(e) for e in errors]))},
                             status_code=422)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # FastAPI's own answer, with a text it echoes back made safe for JSON and UTF-8.
-        return JSONResponse({"detail": _json_safe(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # (the router names the methods of the first route whose path matches)
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["allow"] = ", ".join(_methods_of(app, request.scope))
+        return JSONResponse({"detail": _json_safe(exc.detail)}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
@@ -861,11 +865,6 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         svc.profiles.delete(profile_id)
         return Response(status_code=204)
 
-    @app.api_route("/profiles/{profile_id}", methods=["POST", "PUT", "PATCH"], include_in_schema=False)
-    def profile_other_method(profile_id: str) -> Any:
-        """A 405 naming both methods a profile takes (the router named the first route's alone)."""
-        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": "DELETE, GET"})
-
     @app.get("/profiles/{profile_id}/ratings", include_in_schema=False)
     @app.get("/profiles/{profile_id}/ratings/{movie_id:rawid}", include_in_schema=False)
     def no_profile_ratings_get(request: Request) -> Any:
@@ -929,6 +928,16 @@ _ECHO_LIMIT = 200
 
 #: The longest profile id there can be (those given out are 12 characters).
 PROFILE_ID_LIMIT = 64
+
+
+def _methods_of(app: FastAPI, scope: Mapping[str, Any]) -> list[str]:
+    """Every method the routes whose path matches ``scope``'s take, in order: a path two
+    routes serve (a profile's GET and DELETE) takes both."""
+    from starlette.routing import Match
+
+    taken = {m for route in app.router.routes if route.matches(dict(scope))[0] != Match.NONE
+             for m in getattr(route, "methods", None) or ()}
+    return sorted(taken)
 
 
 def _check_profile_id(profile_id: str) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from cinerec.errors import ConfigError, DataError, NotFoundError, Unavailable, said
 from cinerec.io import interrupts_deferred, keep_only_if_not_interrupted, note_finished
-from cinerec.serving.store import export_words, profiles_words
+from cinerec.serving.store import export_words, profiles_words, store_format
 
 __all__ = ["PgRecStore", "PgProfileStore", "export_postgres", "safe_url", "STORE_SCHEMA", "PROFILES_SCHEMA"]
 
@@ -632,11 +632,7 @@ def _check_replaceable(con: Any, url: str) -> None:
         return
     row = con.execute(f"SELECT value FROM {STORE_SCHEMA}.meta WHERE key = 'format'").fetchone() \
         if "meta" in _columns(con, STORE_SCHEMA) else None
-    try:
-        number = json.loads(row[0]) if row is not None else None
-    except ValueError:
-        number = None
-    if not isinstance(number, int) or isinstance(number, bool):
+    if store_format(row[0] if row is not None else None) is None:
         raise DataError(refuse.format("no store format in its meta table"))
 
 

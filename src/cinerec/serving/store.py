@@ -513,11 +513,21 @@ def is_store(path: Path) -> bool:
             con.close()
     except sqlite3.Error:
         return False
+    return store_format(row[0] if row is not None else None) is not None
+
+
+def store_format(text: str | None) -> int | None:
+    """The format number of a store's ``meta`` table's ``format`` JSON text, or ``None``
+    where it holds no whole number: no store."""
     try:
-        number = json.loads(row[0]) if row is not None else None
+        return format_number(json.loads(text)) if text is not None else None
     except (TypeError, ValueError):
-        return False
-    return isinstance(number, int) and not isinstance(number, bool)
+        return None
+
+
+def format_number(value: Any) -> int | None:
+    """``value`` (a decoded ``format``) where it is a whole number, as every store's is, else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def store_run(path: Path) -> str | None:
@@ -755,8 +765,8 @@ def meta_values(rows: list[tuple[Any, ...]], path: Path | str) -> dict[str, Any]
 
 def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
     """The :class:`StoreInfo` of a store's decoded ``meta`` table, checking its format."""
-    number = meta.get("format")
-    if not isinstance(number, int) or isinstance(number, bool):
+    number = format_number(meta.get("format"))
+    if number is None:
         # No export writes a store without its format: an export would refuse to replace
         # it, so "export it again" would lead nowhere.
         raise DataError(f"{path}: not a cinerec recommendation store (no store format in its meta table); serve "
