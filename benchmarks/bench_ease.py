@@ -35,6 +35,17 @@ scores; "as many plain trials" is the fastest measured plain trial (of ``--plain
 times the number of λ swept (``--lambdas``).
 ``--variants-items`` times the eigendecomposition several ways (and one inverse) on a
 smaller Gram matrix, since each takes minutes at 10,000 movies.
+
+``--memory`` measures what a fit holds at once beyond its data, the figure EASE's
+refusal of a large catalogue gives (``baselines._ease_peak_bytes``): each size in its
+own process, on a generated catalogue, the peak resident memory after the fit less the
+peak before it, in bytes a cell of the ``n × n`` matrix:
+
+    python benchmarks/bench_ease.py --memory [--memory-items 4000 7000 9000]
+        [--spectrum-items 4000]
+
+The sizes up to 8,192 movies take the float32 inverse, those above the float64 one in
+place; ``--spectrum-items`` sizes take the eigendecomposition of a search over λ.
 """
 
 from __future__ import annotations
@@ -42,6 +53,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,7 +65,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import above, at_least, machine  # noqa: E402
+from machine import above, at_least, child_failed, machine  # noqa: E402
 
 from cinerec.data import load  # noqa: E402
 from cinerec.data.dataset import Interactions  # noqa: E402
@@ -125,6 +138,40 @@ def eigh_variants(n: int, seed: int = 0) -> dict[str, dict[str, float]]:
         "torch_eigh_f64": lambda: torch.linalg.eigh(torch.from_numpy(gram)),
     }
     return {name: timed(fn)[1] for name, fn in variants.items()}
+
+
+def _peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (kB on Linux)
+
+
+def memory_child(n: int, route: str, seed: int) -> dict:
+    """One fit of ``n`` movies (``route``: ``"fit"`` or ``"spectrum"``) and what it held at
+    once beyond what the process held before it."""
+    train = generated(2 * n, n, 50, seed)
+    _ = train.csr  # (built before the baseline: the fit's share is the rest)
+    before = _peak_bytes()
+    start = time.perf_counter()
+    if route == "spectrum":
+        baselines.EASESpectrum(train, baselines.EASEConfig(max_items=10**6))
+    else:
+        create("ease", {"max_items": 10**6}).fit(train)
+    above_data = _peak_bytes() - before
+    return {"items": n, "route": route, "seconds": round(time.perf_counter() - start, 2),
+            "peak_above_data_gib": round(above_data / 2**30, 3), "bytes_per_cell": round(above_data / n**2, 1),
+            "the_refusal_says": baselines._ease_peak_bytes(n, spectrum=route == "spectrum") // n**2}
+
+
+def memory_main(args: argparse.Namespace) -> None:
+    runs = [(n, "fit") for n in args.memory_items] + [(n, "spectrum") for n in args.spectrum_items]
+    out: dict = {"machine": machine(torch_threads=torch.get_num_threads()), "float32_max_items":
+                 baselines._FLOAT32_MAX_ITEMS, "fits": []}
+    for n, route in runs:
+        done = subprocess.run([sys.executable, __file__, "--memory-child", str(n), "--seed", str(args.seed),
+                               *(["--memory-spectrum"] if route == "spectrum" else [])], capture_output=True, text=True)
+        if done.returncode:
+            child_failed(f"the fit of {n:,} movies ({route})", done.returncode, done.stderr)
+        out["fits"].append(json.loads(done.stdout))
+    print(json.dumps(out, indent=2))
 
 
 def sweep_main(args: argparse.Namespace) -> None:
@@ -263,6 +310,11 @@ def main() -> None:
     ap.add_argument("--protocol", default="loo-sampled", help="--curve: the protocol whose carve-out is scored")
     ap.add_argument("--lambda-max", type=above(10.0), default=5000.0, help="--curve: the largest λ (the smallest is 10)")
     ap.add_argument("--tune-trials", type=at_least(0), default=0, help="--curve: also time the tuner with this many trials")
+    ap.add_argument("--memory", action="store_true", help="measure what a fit holds at once, by catalogue size")
+    ap.add_argument("--memory-items", type=at_least(10), nargs="*", default=[4_000, 7_000, 9_000])
+    ap.add_argument("--spectrum-items", type=at_least(10), nargs="*", default=[4_000])
+    ap.add_argument("--memory-child", type=at_least(10), help=argparse.SUPPRESS)
+    ap.add_argument("--memory-spectrum", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=at_least(0), default=0)
     args = ap.parse_args()
     if args.repeat < 1 or args.plain_fits < 1:
@@ -273,6 +325,12 @@ def main() -> None:
         ap.error("--variants-items: 0 (skip them), or at least 10")
     if args.curve and not args.lambdas and not args.tune_trials:
         ap.error("--lambdas 0 without --tune-trials measures nothing: give --lambdas N, --tune-trials N, or both")
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, "spectrum" if args.memory_spectrum else "fit", args.seed)))
+        return
+    if args.memory:
+        memory_main(args)
+        return
     if args.curve:
         curve_main(args)
         return

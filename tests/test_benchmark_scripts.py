@@ -43,6 +43,7 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
       "--variants-items", "0"], "argument --valid-users: must be at least 1"),
     (["bench_ease.py", "--curve", "nowhere", "--lambdas", "-2"], "argument --lambdas: must be at least 0"),
     (["bench_ease.py", "--curve", "nowhere", "--lambdas", "0"], "--lambdas 0 without --tune-trials measures nothing"),
+    (["bench_ease.py", "--memory", "--memory-items", "5"], "argument --memory-items: must be at least 10"),
     (["bench_topk.py", "--scale", "0.000001"], "--scale 1e-06: leaves no users"),
     (["bench_topk.py", "--scale", "0.001", "-k", "100000"], "-k 100000: at most 59,047, the movies"),  # (a traceback)
     (["bench_sampling.py", "--scale", "0.01", "--seed", "-1"], "argument --seed: must be at least 0"),
@@ -170,6 +171,16 @@ def test_the_figures_name_the_machine_and_the_size_run(tmp_path):
     assert {"cpus", "processor", "python", "numpy", "scipy", "torch", "cinerec", "OMP_NUM_THREADS", "load"} <= set(record)
     assert record["OMP_NUM_THREADS"] == "1" and record["cpus"] >= 1 and len(record["load"]) == 3
     assert isinstance(record["processor"], str) and record["processor"]
+
+
+def test_the_ease_memory_benchmark_gives_each_size_its_own_process_and_the_refusals_figure(tmp_path):
+    done = _run(["benchmarks/bench_ease.py", "--memory", "--memory-items", "300", "--spectrum-items", "200"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["machine"]["cpus"] >= 1
+    assert [(f["items"], f["route"], f["the_refusal_says"]) for f in out["fits"]] == [(300, "fit", 21),
+                                                                                      (200, "spectrum", 24)]
+    assert all(f["bytes_per_cell"] >= 0 for f in out["fits"])
 
 
 def test_the_fractions_benchmark_reads_both_logs_and_names_the_machine(tmp_path):
