@@ -1791,6 +1791,22 @@ def test_a_scale_given_is_the_logs_where_its_ratings_do_not_reach_both_ends(tmp_
         load_log(path, rating_scale=(5, 10))
 
 
+def test_the_scale_given_goes_with_the_ratings_to_the_models_while_they_are_stars(tmp_path):
+    from cinerec.data.dataset import Dataset
+    from cinerec.data.transforms import as_implicit, binarize, top_users
+
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,rating\na,m1,5\na,m2,10\nb,m1,7\nb,m3,2\nc,m2,9\n")
+    assert load_log(path).interactions.scale is None  # (read from the ratings held, as before)
+    data = load_log(path, rating_scale="1,10")
+    assert data.interactions.scale == (1.0, 10.0)
+    assert top_users(data, 2).interactions.scale == (1.0, 10.0)  # (fewer rows, the same stars)
+    data.save(tmp_path / "saved")
+    assert Dataset.load(tmp_path / "saved").interactions.scale == (1.0, 10.0)
+    assert binarize(data, 8).interactions.scale is None  # likes, not stars
+    assert as_implicit(data).interactions.scale is None
+
+
 @pytest.mark.parametrize("scale, needle", [
     ("10,1", "the lowest rating must be below the highest"), ("1", "LOW,HIGH"), ("1,x", "LOW,HIGH"), ("1,", "LOW,HIGH"),
     ((1, 2, 3), "LOW,HIGH"), ((True, 5), "LOW,HIGH"), ("1,inf", "LOW,HIGH"), ((0, 1e30), "finite"), ("3,3", "below"),

@@ -53,3 +53,51 @@ def test_weights_saved_before_the_unit_load_as_read_as_they_are(name, config):
     assert float(model.module.unit) == 1.0 and isinstance(model.module.unit, torch.Tensor)
     if name == "autorec":  # (its ratings were learnt as they are, not lifted as its inputs)
         assert float(model.module.lifted) == 0.0
+
+
+def _declared(scale=(1.0, 10.0)):
+    """Ratings of 2 to 10 on a log whose declared scale is ``scale``: nobody gave a 1."""
+    x = random_ratings(n_users=40, n_items=50, seed=4)
+    return x.replace(ratings=x.ratings * 2.0, scale=scale)
+
+
+@pytest.mark.parametrize("name, config, bounds", [
+    ("baseline", {}, lambda m: m.range_),
+    ("knnbaseline", {}, lambda m: m.range_),
+    ("bpmf", {"factors": 2, "sweeps": 4, "burn_in": 2, "keep": 2}, lambda m: (m.low, m.high)),
+    ("biasedmf", MF_FAST, lambda m: (float(m.module.low), float(m.module.high))),
+    ("mlp-rating", {"factors": 4, "layers": [8], "epochs": 1, "progress": False}, lambda m: (float(m.module.low),
+                                                                                            float(m.module.high))),
+    ("autorec", TINY_AUTOREC, lambda m: (float(m.module.low), float(m.module.high))),
+    ("als", {"factors": 4, "epochs": 2}, lambda m: m._scale()),
+])
+def test_a_declared_scale_is_the_scale_a_model_reads_and_keeps(name, config, bounds, tmp_path):
+    # A 1-10 log in which nobody gave a 1 was read as 2 to 10 by every model: predictions
+    # held at 2 and up, the stars' unit and ALS's confidences read on 2 to 10, although
+    # the data's "liked" and a new person's stars followed the scale the log declared.
+    x = _declared()
+    model = create(name, config).fit(x)
+    assert bounds(model) == (1.0, 10.0)
+    model.save(tmp_path / name)
+    again = type(model).load(tmp_path / name)
+    assert again._train().scale == (1.0, 10.0)
+    if name == "als":
+        assert bounds(again) == (1.0, 10.0)
+    undeclared = create(name, config).fit(x.replace(ratings=x.ratings))  # (new ratings: no scale with them)
+    assert bounds(undeclared) == (2.0, 10.0)
+
+
+def test_the_declared_scale_sets_the_stars_unit_and_liked():
+    x = _declared((0.0, 10.0))
+    assert float(create("mf", MF_FAST).fit(x).module.unit) == 2.5  # (2 to 10 read alone: 2.0)
+    liked = create("mf", {**MF_FAST, "loss": "bce", "target": "liked"}).fit(x)
+    assert liked.config.liked_threshold == 7.5  # three quarters up 0 to 10 (up 2 to 10: 8)
+
+
+def test_rows_keep_the_declared_scale_and_new_ratings_drop_it():
+    x = _declared()
+    assert x.select(np.arange(5)).scale == (1.0, 10.0) and x.concat(x).scale == (1.0, 10.0)
+    assert x.replace(ratings=np.ones(len(x))).scale is None
+    assert x.concat(x.replace(scale=None)).scale is None
+    with pytest.raises(ValueError, match="lowest below highest"):
+        x.replace(scale=(10.0, 1.0))

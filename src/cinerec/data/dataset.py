@@ -190,6 +190,10 @@ class Interactions:
         timestamps: ``(n,) int64`` seconds since the epoch (0 when the source has none).
         n_users, n_items: the size of the id space, which may exceed the ids present
             (a test split still lives in the full id space).
+        scale: the lowest and highest rating the source's scale allows, where the source
+            declared it (``--rating-scale``); ``None`` otherwise, and the scale is then the
+            lowest and highest rating held (:func:`cinerec.models.base.scale_of`). Rows
+            picked keep it; new ratings (``replace(ratings=...)``) drop it unless given.
 
     Rows keep the order of the source file; that order breaks timestamp ties. The arrays
     are kept as given, not copied (a 25M-row log would need twice the memory), and what
@@ -204,6 +208,7 @@ class Interactions:
     timestamps: np.ndarray
     n_users: int
     n_items: int
+    scale: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return f"<Interactions: {len(self):,} ratings over {self.n_users:,} users x {self.n_items:,} movies>"
@@ -225,6 +230,11 @@ class Interactions:
             raise ValueError("users, items, ratings and timestamps must have the same length")
         object.__setattr__(self, "n_users", int(self.n_users))
         object.__setattr__(self, "n_items", int(self.n_items))
+        if self.scale is not None:
+            low, high = (float(v) for v in self.scale)
+            if not low < high:
+                raise ValueError(f"scale must be (lowest, highest) with lowest below highest, got {self.scale}")
+            object.__setattr__(self, "scale", (low, high))
         if n:
             if self.users.min() < 0 or self.users.max() >= self.n_users:
                 raise ValueError(f"user index out of range [0, {self.n_users})")
@@ -243,11 +253,14 @@ class Interactions:
         """The rows picked by a boolean mask or an index array, in the same id space."""
         return Interactions(
             self.users[rows], self.items[rows], self.ratings[rows], self.timestamps[rows],
-            self.n_users, self.n_items,
+            self.n_users, self.n_items, self.scale,
         )
 
     def replace(self, **changes: Any) -> "Interactions":
-        """A copy with some fields replaced (e.g. ``ratings=np.ones(n)``)."""
+        """A copy with some fields replaced (e.g. ``ratings=np.ones(n)``): new ratings
+        without a ``scale`` have none declared (likes made from stars are not stars)."""
+        if "ratings" in changes:
+            changes.setdefault("scale", None)
         return dataclasses.replace(self, **changes)
 
     def concat(self, other: "Interactions") -> "Interactions":
@@ -257,7 +270,7 @@ class Interactions:
         return Interactions(
             np.concatenate([self.users, other.users]), np.concatenate([self.items, other.items]),
             np.concatenate([self.ratings, other.ratings]), np.concatenate([self.timestamps, other.timestamps]),
-            self.n_users, self.n_items,
+            self.n_users, self.n_items, self.scale if self.scale == other.scale else None,
         )
 
     @cached_property
@@ -415,6 +428,13 @@ class Dataset:
         if self.user_features is not None and len(self.user_features) != self.n_users:
             raise ValueError("user_features must have one row per user")
         object.__setattr__(self, "info", dict(self.info))
+        # The scale a source declared reaches the models through the ratings they are given
+        # (Interactions.scale), while the ratings are stars still.
+        given = self.info.get("rating_scale") if self.info.get("rating_scale_given") and \
+            not self.info.get("implicit") else None
+        scale = (float(given[0]), float(given[1])) if given is not None else None
+        if self.interactions.scale != scale:
+            object.__setattr__(self, "interactions", dataclasses.replace(self.interactions, scale=scale))
         folds = {}
         for fold, mask in self.folds.items():
             m = np.asarray(mask)
@@ -456,7 +476,8 @@ class Dataset:
         user_new[users] = np.arange(len(users))
         item_new = np.full(self.n_items, -1, dtype=np.int64)
         item_new[items] = np.arange(len(items))
-        inter = Interactions(user_new[x.users], item_new[x.items], x.ratings, x.timestamps, len(users), len(items))
+        inter = Interactions(user_new[x.users], item_new[x.items], x.ratings, x.timestamps, len(users), len(items),
+                             x.scale)
         feats = None
         if self.user_features is not None:
             feats = self.user_features.iloc[users].reset_index(drop=True)

@@ -656,6 +656,8 @@ def check_learnable(model: Recommender, train: Interactions, name: str | None = 
     if model.task != "rating" or len(train.ratings) == 0:
         return
     if model.can_predict_liked:  # it learns liked-or-not: both kinds must be there
+        if isinstance(model, RatingRecommender):  # (its threshold, as its fit will read it)
+            model.settle_liked_threshold(train)
         liked = model.is_liked(train.ratings)
         if liked.all() or not liked.any():
             threshold = model.liked_at(train.ratings) if isinstance(model, RatingRecommender) else None

@@ -27,7 +27,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import ConfigError, DataError, Diverged
-from cinerec.models.base import CapabilityError, check_history, register, star_values
+from cinerec.models.base import CapabilityError, check_history, register, scale_of, star_values
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.tuning import Param
 
@@ -158,13 +158,13 @@ class ALS(IndexedRecommender):
         return c
 
     def _scale(self) -> tuple[float, float]:
-        """The lowest and highest training rating: the scale the confidences read stars on
+        """The training ratings' scale (:func:`scale_of`: as declared, else their lowest and
+        highest): the scale the confidences read stars on
         (:func:`star_values`: a thumbs-down, a 0 of a 0/1 log or of 0 to 100 weighs as one
         star, the top of the scale as five)."""
         scale = self._stars_scale
         if scale is None:
-            r = self._train().ratings
-            scale = self._stars_scale = (float(r.min()), float(r.max())) if len(r) else (1.0, 1.0)
+            scale = self._stars_scale = scale_of(self._train()) or (1.0, 1.0)
         return scale
 
     def _decay(self, train: Interactions) -> sp.csr_matrix | None:

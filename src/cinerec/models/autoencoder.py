@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
-from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register, star_unit
+from cinerec.models.base import CapabilityError, RatingRecommender, check_history, register, scale_of, star_unit
 from cinerec.models.baselines import _history_matrix
 from cinerec.models.neural import NeuralRecommender, loads_without
 from cinerec.training import TrainConfig
@@ -292,7 +292,7 @@ class AutoRec(NeuralRecommender, RatingRecommender):
         return x.T.tocsr() if self.config.kind == "item" else x
 
     def _build(self, train: Interactions) -> _AutoRecNet:
-        low, high = (float(train.ratings.min()), float(train.ratings.max())) if len(train) else (0.0, 1.0)
+        low, high = scale_of(train) or (0.0, 1.0)
         if self.config.target == "seen":  # log-odds, not clipped
             low, high = -np.inf, np.inf
         return _AutoRecNet(self._matrix(train), self.config, low, high, star_unit(low, high))

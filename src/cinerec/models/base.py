@@ -667,6 +667,8 @@ class Recommender(ABC):
                 meta["settled_from_data"] = settled
             if self.untimed_:  # (the times are not saved with the training matrix)
                 meta["untimed"] = True
+            if train.scale is not None:  # (the scale its source declared: a refit and a fold-in read it)
+                meta["rating_scale"] = list(train.scale)
             (tmp / "model.json").write_text(json_text(meta, indent=2))
             x = train.csr
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
@@ -697,14 +699,15 @@ class RatingRecommender(Recommender):
         threshold = getattr(self.config, "liked_threshold", None)
         return float(threshold) if threshold is not None else liked_stars(ratings)
 
-    def _settle_liked_threshold(self, train: Any) -> None:
-        """Before a fit: an unset ``liked_threshold`` becomes the training ratings' own
-        (:func:`liked_stars`), written into the config so that the saved model and the
-        run's settings hold the number used; each fit settles it afresh from its data."""
+    def settle_liked_threshold(self, train: Any) -> None:
+        """Before a fit: an unset ``liked_threshold`` becomes three quarters of the way up
+        the training ratings' scale (:func:`liked_stars` on :func:`scale_of`), written into
+        the config so that the saved model and the run's settings hold the number used;
+        each fit settles it afresh from its data."""
         if not hasattr(self, "_asked_liked_threshold"):
             self._asked_liked_threshold = getattr(self.config, "liked_threshold", None)
         if self._asked_liked_threshold is None and getattr(self, "can_predict_liked", False):
-            self.config = self.config.replace(liked_threshold=liked_stars(train.ratings))
+            self.config = self.config.replace(liked_threshold=liked_stars(train.ratings, scale_of(train)))
 
     def settled_from_data(self) -> dict[str, Any]:
         unset = getattr(self, "_asked_liked_threshold", 0) is None and self.can_predict_liked
@@ -715,13 +718,26 @@ class RatingRecommender(Recommender):
             self._asked_liked_threshold = None
 
 
-def liked_stars(ratings: Any) -> float:
-    """Three quarters of the way up the scale ``ratings`` span: 4 on 1 to 5 stars (the
-    Keras study's "liked"), 3.875 on 0.5 to 5 (4 stars and up), 7.75 on 1 to 10."""
-    r = np.asarray(ratings, dtype=np.float64)
-    if not len(r):
-        return 4.0
-    low, high = float(r.min()), float(r.max())
+def scale_of(train: Any) -> tuple[float, float] | None:
+    """The lowest and highest rating of ``train``'s scale: the one its source declared
+    (:attr:`Interactions.scale`, ``--rating-scale``), else the lowest and highest rating
+    it holds; ``None`` for no ratings."""
+    if getattr(train, "scale", None) is not None:
+        return train.scale
+    r = np.asarray(train.ratings)
+    return (float(r.min()), float(r.max())) if len(r) else None
+
+
+def liked_stars(ratings: Any, scale: tuple[float, float] | None = None) -> float:
+    """Three quarters of the way up ``scale``, else up the scale ``ratings`` span: 4 on 1
+    to 5 stars (the Keras study's "liked"), 3.875 on 0.5 to 5 (4 stars and up), 7.75 on 1
+    to 10."""
+    if scale is None:
+        r = np.asarray(ratings, dtype=np.float64)
+        if not len(r):
+            return 4.0
+        scale = float(r.min()), float(r.max())
+    low, high = scale
     return low + 0.75 * (high - low)
 
 
@@ -846,7 +862,12 @@ def load_model(path: str | Path) -> Recommender:
         if (meta.get("n_users"), meta.get("n_items")) != x.shape:  # (what is said of it, read without its arrays)
             raise ValueError(f"model.json says {meta.get('n_users')} users x {meta.get('n_items')} movies, its "
                              f"training matrix is {x.shape[0]} x {x.shape[1]}")
-        model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
+        scale = meta.get("rating_scale")
+        if scale is not None and not (isinstance(scale, list) and len(scale) == 2
+                                      and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
+            raise DataError(f"{path}/model.json: rating_scale: expected [LOW, HIGH], got {json.dumps(scale)}")
+        model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), x.shape[0], x.shape[1],
+                                    scale=tuple(scale) if scale is not None else None)
         model.untimed_ = meta.get("untimed") is True
         model._load_state(path)
         if model.n_users:  # arrays of the wrong shape load fine and fail at the first list: try one

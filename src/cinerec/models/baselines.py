@@ -21,7 +21,7 @@ from cinerec.config import Config
 from cinerec.data.dataset import Interactions
 from cinerec.data.transforms import recency_weights
 from cinerec.errors import ConfigError, said
-from cinerec.models.base import RatingRecommender, Recommender, check_history, chunks, register
+from cinerec.models.base import RatingRecommender, Recommender, check_history, chunks, register, scale_of
 from cinerec.tuning import Param
 
 __all__ = [
@@ -746,7 +746,7 @@ class Baseline(RatingRecommender):
                 cfg.user_regularization + n_u + 1e-12)
         self.user_bias_ = bu.astype(np.float32)
         self.item_bias_ = bi.astype(np.float32)
-        self.range_ = (float(r.min()), float(r.max()))
+        self.range_ = scale_of(train) or (float(r.min()), float(r.max()))
         return self
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:

@@ -53,7 +53,8 @@ from cinerec.data.dataset import Dataset, Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError
 from cinerec.evaluation.metrics import rmse
-from cinerec.models.base import MODELS, CapabilityError, RatingRecommender, Recommender, create, create_member, load_model, register
+from cinerec.models.base import (MODELS, CapabilityError, RatingRecommender, Recommender, create, create_member, load_model,
+                                 register, scale_of)
 
 __all__ = ["Blend", "BlendConfig", "META_FEATURES"]
 
@@ -250,7 +251,7 @@ class Blend(RatingRecommender):
         g = (g - centre) / scale
         design = np.concatenate([x, (x[:, :, None] * g[:, None, :]).reshape(len(y), k * n_meta), g], axis=1)
         w, intercept = _ridge(design, y, cfg.regularization)
-        low, high = float(train.ratings.min()), float(train.ratings.max())
+        low, high = scale_of(train) or (-np.inf, np.inf)
         blended = np.clip(design @ w + intercept, low, high)
         holdout_rmse = {name: rmse(np.clip(x[:, k], low, high), y) for k, name in enumerate(cfg.members)}
         holdout_rmse["blend"] = rmse(blended, y)

@@ -39,7 +39,7 @@ import torch
 from cinerec.config import MAX_THREADS, Config
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
-from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, register, scale_of
 from cinerec.progress import is_silenced
 from cinerec.tuning import Param
 
@@ -225,7 +225,7 @@ class BPMF(RatingRecommender):
         n_u, n_i, d = train.n_users, train.n_items, cfg.factors
         rng = np.random.default_rng(cfg.seed)
         self.mean = float(r.mean())
-        self.low, self.high = float(r.min()), float(r.max())
+        self.low, self.high = scale_of(train) or (float(r.min()), float(r.max()))
         # The rated cells never change, only their targets: build both sparse layouts
         # once and, every sweep, put the targets into them in the layouts' order.
         by_user, at_u = _layout(u, i, n_u, n_i)

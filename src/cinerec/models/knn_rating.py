@@ -166,7 +166,8 @@ class KNNBaseline(RatingRecommender):
         x = train.csr
         coo = x.tocoo()
         # The baseline fits the same (deduplicated) ratings that a reloaded model sees.
-        dedup = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), *x.shape)
+        dedup = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), x.shape[0], x.shape[1],
+                             scale=train.scale)
         base = self._baseline().fit(dedup)
         self.mean_ = base.mean_
         self.user_bias_, self.item_bias_ = base.user_bias_, base.item_bias_

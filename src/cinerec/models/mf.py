@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions
-from cinerec.models.base import CapabilityError, RatingRecommender, register, star_unit
+from cinerec.models.base import CapabilityError, RatingRecommender, register, scale_of, star_unit
 from cinerec.data.sampling import pairwise_samples, pointwise_samples
 from cinerec.models.index import IndexedRecommender, check_index_settings
 from cinerec.models.neural import NeuralRecommender, loads_without
@@ -177,7 +177,7 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         return "rating" if self.config.loss == "mse" or self.can_predict_liked else "ranking"
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "_FactorModel":
-        self._settle_liked_threshold(train)
+        self.settle_liked_threshold(train)
         return super().fit(train, valid)
 
     def fit_notes(self) -> list[str]:
@@ -226,7 +226,7 @@ class _FactorModel(IndexedRecommender, NeuralRecommender, RatingRecommender):
         if self.can_predict_liked and self.biased:  # start at the log-odds of the share liked
             p = float(np.clip(self.is_liked(r).mean(), 1e-3, 1 - 1e-3))
             mean = float(np.log(p / (1 - p)))
-        low, high = (float(r.min()), float(r.max())) if explicit else (-np.inf, np.inf)
+        low, high = (scale_of(train) or (-np.inf, np.inf)) if explicit else (-np.inf, np.inf)
         unit = star_unit(low, high) if explicit and not self.can_predict_liked else 1.0  # (log-odds: no stars)
         return FactorNet(train.n_users, train.n_items, cfg.factors, self.biased, cfg.init_std, mean, low, high, unit)
 

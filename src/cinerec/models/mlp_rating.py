@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from cinerec.data.dataset import Interactions, data_label
 from cinerec.errors import DataError, said
-from cinerec.models.base import CapabilityError, RatingRecommender, register
+from cinerec.models.base import CapabilityError, RatingRecommender, register, scale_of
 from cinerec.models.neural import NeuralRecommender
 from cinerec.models.two_tower import ZIP_REGIONS, TowerFeatures, add_feature_inputs, item_inputs, user_inputs
 from cinerec.training import TrainConfig
@@ -226,7 +226,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
         return super().fit_notes() + [f"{self.name}: features = true, but {users}of the movies it read {movies}"]
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "MLPRating":
-        self._settle_liked_threshold(train)
+        self.settle_liked_threshold(train)
         return super().fit(train, valid)
 
     def is_liked(self, ratings: Any) -> np.ndarray:
@@ -264,7 +264,7 @@ class MLPRating(NeuralRecommender, RatingRecommender):
             p = float(np.clip(y.mean(), 1e-3, 1 - 1e-3))
             mean, low, high = float(np.log(p / (1 - p))), 0.0, 1.0
         else:
-            mean, low, high = float(y.mean()), float(y.min()), float(y.max())
+            mean, (low, high) = float(y.mean()), scale_of(train) or (float(y.min()), float(y.max()))
         return RatingMLPNet(train.n_users, train.n_items, c.factors, c.layers, c.dropout, mean, low, high,
                             f, c.feature_embedding)
 
