@@ -319,7 +319,7 @@ def test_runs_on_a_synthetic_release_say_it_is_synthetic(tmp_path, capsys) -> No
     assert main(["run", str(study), "--out", str(tmp_path / "s"), "-q"]) == 0
     assert note in capsys.readouterr().out
     report = (tmp_path / "s" / "report.md").read_text()
-    assert f"Data: `{out}` (SYNTHETIC, shaped like ml-1m)." in report  # the label is not part of the path
+    assert f"Data: `{out}` (SYNTHETIC, shaped like ml-1m): " in report  # the label is not part of the path
     assert "**Note:** the data is a synthetic release shaped like ml-1m (cinerec data synthesize): these figures say " \
            "nothing about real movies." in report
 

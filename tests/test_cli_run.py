@@ -886,7 +886,7 @@ def test_a_fault_in_the_catalogue_or_a_column_name_is_blamed_on_its_own_key_or_f
     # Run, its report names the catalogue beside the log (it named the log alone).
     code, out, err = run(capsys, "run", str(good), "--out", str(tmp_path / "ok"), "--quiet")
     assert code == 0, err
-    assert f"Data: `{tmp_path / 'log.csv'}` with the catalogue `{tmp_path / 'good.csv'}`." in \
+    assert f"Data: `{tmp_path / 'log.csv'}` with the catalogue `{tmp_path / 'good.csv'}`: " in \
         (tmp_path / "ok" / "report.md").read_text()
     named = tmp_path / "c.toml"
     named.write_text(good.read_text().replace("[protocol]", 'columns = {user = "who"}\n[protocol]'))
@@ -1305,7 +1305,7 @@ def test_a_log_study_on_the_command_line_keeps_its_catalogue_and_only_leaves_a_t
                          "--only", "popularity")
     assert code == 0 and "so the file's are left out" in err, err
     report = (tmp_path / "c" / "report.md").read_text()
-    assert f"Data: `{ml100k_dir}`." in report and "items.csv" not in report
+    assert f"Data: `{ml100k_dir}`: 100,000 ratings (1 to 5), 943 users, 1,682 movies." in report and "items.csv" not in report
 
 
 def test_min_year_after_max_year_in_a_study_file_names_the_year_line(tmp_path, capsys):
@@ -1486,6 +1486,9 @@ def test_a_studys_rating_scale_is_the_logs_and_a_rating_outside_it_is_named_by_t
     assert code == 0, err
     record = json.loads((tmp_path / "o" / "run.json").read_text())
     assert record["dataset"]["rating_scale"] == record["dataset"]["rating_scale_given"] == [1.0, 10.0]
+    # The report says what was read, its scale with it (it said nothing of the scale).
+    assert f"Data: `{tmp_path / 'log.csv'}`: 500 ratings (1 to 10), 30 users, 25 movies." in \
+        (tmp_path / "o" / "report.md").read_text()
     study.write_text(text.format(tmp_path / "log.csv", "[3, 10]"))
     code, _, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o2"), "--quiet")
     assert (code, err) == (2, f"cinerec: error: {study}:3: [data] rating_scale: {tmp_path / 'log.csv'} line 22: "

@@ -1481,8 +1481,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 if "columns" not in study.from_flags:
                     said = re.sub(r"with --columns ([^;,)\s]+)", r'with [data] columns = "\1"', said)
                 raise DataError(f"{_where(study, ('data',), key)}: {said}") from None
-        say(f"data: {study.source}{synthetic_words(dataset)}: "
-            f"{dataset_sizes(dataset)}", quiet)
+        read = dataset_sizes(dataset)  # (as read, with its scale: the report says it too)
+        say(f"data: {study.source}{synthetic_words(dataset)}: {read}", quiet)
         with stages("filter"):
             try:
                 dataset, record = apply_filters(dataset, study.filters)
@@ -1773,6 +1773,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         "study": str(study.path.resolve()),  # (found from any folder the run is read in)
         "title": study.title, "data": study.source + synthetic_words(dataset),
         "catalog": study.catalog,  # (the one read: the file's is left out on a release given with --data)
+        "read": read,
         "synthetic": bool(dataset.info.get("synthetic")),
         # (the catalogue's, of the movies the filters kept: said under the figures, in the report and --json)
         "notes": synthetic_notes(dataset) + reading_notes(dataset) + export_notes + model_notes + _only_notes(study),
@@ -2151,7 +2152,8 @@ def report(board: Mapping[str, Any], study: Study) -> str:
     data = board["data"]  # the source, then " (SYNTHETIC, ...)" for a synthetic release: the path alone as code
     source, label = (study.source, data[len(study.source):]) if data.startswith(study.source) else (data, "")
     catalog = f" with the catalogue `{board['catalog']}`" if board.get("catalog") else ""
-    lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}."]
+    read = f": {board['read']}" if board.get("read") else ""  # (what was read, its scale with it)
+    lines += [f"Study file: `{board['study']}`. Data: `{source}`{catalog}{label}{read}."]
     steps = step_lines(board["transforms"])
     lines += ["", *steps] if steps else []
     lines += ["", f"Protocol: {board['protocol_summary']}.", "", f"**{title}**", "",
