@@ -139,6 +139,9 @@ class Prepared:
     #: The lowest rating of a log's ``--rating-scale`` (which its ratings may not reach),
     #: under a rating protocol, or None: what rating NDCG's gains start from.
     scale_low: float | None = None
+    #: The dataset split (set by :meth:`Protocol.prepare`): the side features
+    #: :meth:`create` gives a model that reads them.
+    dataset: Any = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (f"<{repr(self.protocol)[1:-1]} split, seed {self.seed}: {len(self.train):,} training ratings, "
@@ -172,9 +175,13 @@ class Prepared:
         return seen if self.also_seen is None else seen.maximum(self.also_seen).tocsr()
 
     def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
-        """A new model by name with this protocol's settings (:meth:`Protocol.create`) and,
-        unless ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives both."""
-        return self.protocol.create(name, config, seed=self.seed)
+        """A new model by name with this protocol's settings (:meth:`Protocol.create`),
+        unless ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives
+        both, and the data's side features where it reads them (``set_features``)."""
+        model = self.protocol.create(name, config, seed=self.seed)
+        if model.uses_features and self.dataset is not None:  # (two-tower; mlp-rating with features)
+            model.set_features(self.dataset)
+        return model
 
     def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None,
                  per_user: bool = False) -> Result:
@@ -497,10 +504,12 @@ class Protocol:
 
         # (a ranking protocol reads no scale; replaced, its split would drop what it cached)
         scale = rating_scale(dataset) if self.needs_ratings and dataset.info.get("rating_scale_given") else None
-        if scale is None:
-            return prepared
-        folds = tuple(dataclasses.replace(p, scale_low=scale[0]) for p in prepared.folds)
-        return dataclasses.replace(prepared, scale_low=scale[0], folds=folds)
+        if scale is not None:
+            folds = tuple(dataclasses.replace(p, scale_low=scale[0]) for p in prepared.folds)
+            prepared = dataclasses.replace(prepared, scale_low=scale[0], folds=folds)
+        for part in (prepared, *prepared.folds):  # (set, not replaced: a replaced split drops what it cached)
+            object.__setattr__(part, "dataset", dataset)
+        return prepared
 
     def _prepare(self, dataset: Dataset, seed: int) -> Prepared:
         """The subclass's split of :meth:`prepare`."""

@@ -354,13 +354,14 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         return self
 
     def fit_notes(self) -> list[str]:
-        """Said where the towers read less than their name promises: data without user
-        demographics left the user tower on ids alone, and a catalogue without genres or
-        years the movie tower, each without a word (the note named genres and years
-        whatever the data held)."""
+        """Said where the towers read less than their name promises: no features given,
+        data without user demographics left the user tower on ids alone, and a catalogue
+        without genres or years the movie tower, each without a word (the note named
+        genres and years whatever the data held)."""
         f = self.features
-        if f is None:
-            return super().fit_notes()
+        if f is None:  # (fitted on ratings alone, from Python: the command line always gives them)
+            return super().fit_notes() + [f"{self.name}: no side features were given, so both towers read ids only; "
+                                          "call set_features(dataset) before fit"]
         movies = f.movie_words()
         if f.user_columns and movies == "genres and release years":
             return super().fit_notes()
