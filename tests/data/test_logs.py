@@ -1805,6 +1805,9 @@ def test_the_scale_given_goes_with_the_ratings_to_the_models_while_they_are_star
     assert Dataset.load(tmp_path / "saved").interactions.scale == (1.0, 10.0)
     assert binarize(data, 8).interactions.scale is None  # likes, not stars
     assert as_implicit(data).interactions.scale is None
+    # Ratings of one's own in its place drop it: they were clipped up to the scale's 1.
+    tenths = data.with_interactions(data.interactions.replace(ratings=data.interactions.ratings / 10))
+    assert tenths.interactions.scale is None
 
 
 @pytest.mark.parametrize("scale, needle", [

@@ -101,3 +101,24 @@ def test_rows_keep_the_declared_scale_and_new_ratings_drop_it():
     assert x.concat(x.replace(scale=None)).scale is None
     with pytest.raises(ValueError, match="lowest below highest"):
         x.replace(scale=(10.0, 1.0))
+
+
+@pytest.mark.parametrize("scale, said", [
+    ("[1, Infinity]", "[1, Infinity]: each end must be a finite number"), ("[10, 1]", "[10, 1]: the lowest rating must"),
+    ("[5, 5]", "[5, 5]: the lowest rating must"), ("[1]", "expected [LOW, HIGH], got [1]"),
+    ('"1,10"', 'expected [LOW, HIGH], got "1,10"')])
+def test_a_saved_models_scale_is_checked_as_the_flag_is(tmp_path, scale, said):
+    # An infinite end loaded without a word (ALS's confidences then all alike), and a
+    # reversed one was called a damaged file.
+    import json
+    import re
+
+    from cinerec.errors import DataError
+    from cinerec.models.base import load_model
+
+    create("baseline").fit(_declared()).save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    text = json.dumps(meta).replace('"rating_scale": [1.0, 10.0]', f'"rating_scale": {scale}')
+    (tmp_path / "m" / "model.json").write_text(text)
+    with pytest.raises(DataError, match="^" + re.escape(f"{tmp_path / 'm'}/model.json: rating_scale: {said}")):
+        load_model(tmp_path / "m")

@@ -428,13 +428,6 @@ class Dataset:
         if self.user_features is not None and len(self.user_features) != self.n_users:
             raise ValueError("user_features must have one row per user")
         object.__setattr__(self, "info", dict(self.info))
-        # The scale a source declared reaches the models through the ratings they are given
-        # (Interactions.scale), while the ratings are stars still.
-        given = self.info.get("rating_scale") if self.info.get("rating_scale_given") and \
-            not self.info.get("implicit") else None
-        scale = (float(given[0]), float(given[1])) if given is not None else None
-        if self.interactions.scale != scale:
-            object.__setattr__(self, "interactions", dataclasses.replace(self.interactions, scale=scale))
         folds = {}
         for fold, mask in self.folds.items():
             m = np.asarray(mask)
@@ -595,10 +588,11 @@ class Dataset:
         new or empty folder, or an earlier saved dataset, is replaced."""
         with atomic_dir(path, own=("dataset.json", "a saved dataset")) as tmp:
             x = self.interactions
-            np.savez(
-                tmp / "interactions.npz", users=x.users, items=x.items, ratings=x.ratings,
-                timestamps=x.timestamps, n=np.array([x.n_users, x.n_items]),
-            )
+            arrays = {"users": x.users, "items": x.items, "ratings": x.ratings, "timestamps": x.timestamps,
+                      "n": np.array([x.n_users, x.n_items])}
+            if x.scale is not None:  # (a scale its source declared)
+                arrays["scale"] = np.array(x.scale)
+            np.savez(tmp / "interactions.npz", **arrays)  # type: ignore[arg-type]
             _save_ids(tmp / "user_ids.npz", self.user_ids)
             _save_ids(tmp / "item_ids.npz", self.item_ids)
             np.savez(tmp / "catalog.npz", titles=self.catalog.titles.astype(str), years=self.catalog.years, genres=self.catalog.genres)
@@ -628,7 +622,9 @@ class Dataset:
         try:
             with np.load(path / "interactions.npz", allow_pickle=False) as z:
                 n_users, n_items = (int(v) for v in z["n"])
-                inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items)
+                scale = (float(z["scale"][0]), float(z["scale"][1])) if "scale" in z.files else None
+                inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items,
+                                     scale)
             with np.load(path / "catalog.npz", allow_pickle=False) as z:
                 catalog = Catalog(z["titles"].astype(object), z["years"], meta["genre_names"], z["genres"])
             feats = None

@@ -260,7 +260,9 @@ def load_log(
                          "file with --catalog, or the column of titles with --columns title=NAME"]
             if notes:
                 info["catalog_notes"] = notes
-    x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
+    # (the scale declared goes with the ratings to the models: Interactions.scale)
+    x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw),
+                     scale if scale is not None and not info["implicit"] else None)
     if rest is not None:
         x = _in_time_order(x, rest)
     x, dropped = _latest_of_each_pair(x)

@@ -863,9 +863,14 @@ def load_model(path: str | Path) -> Recommender:
             raise ValueError(f"model.json says {meta.get('n_users')} users x {meta.get('n_items')} movies, its "
                              f"training matrix is {x.shape[0]} x {x.shape[1]}")
         scale = meta.get("rating_scale")
-        if scale is not None and not (isinstance(scale, list) and len(scale) == 2
-                                      and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
-            raise DataError(f"{path}/model.json: rating_scale: expected [LOW, HIGH], got {json.dumps(scale)}")
+        if scale is not None:
+            from cinerec.data.logs import rating_scale_fault
+
+            if not (isinstance(scale, list) and len(scale) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
+                raise DataError(f"{path}/model.json: rating_scale: expected [LOW, HIGH], got {json.dumps(scale)}")
+            if fault := rating_scale_fault(float(scale[0]), float(scale[1])):
+                raise DataError(f"{path}/model.json: rating_scale: {json.dumps(scale)}: {fault}")
         model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), x.shape[0], x.shape[1],
                                     scale=tuple(scale) if scale is not None else None)
         model.untimed_ = meta.get("untimed") is True
