@@ -122,3 +122,11 @@ def test_a_saved_models_scale_is_checked_as_the_flag_is(tmp_path, scale, said):
     (tmp_path / "m" / "model.json").write_text(text)
     with pytest.raises(DataError, match="^" + re.escape(f"{tmp_path / 'm'}/model.json: rating_scale: {said}")):
         load_model(tmp_path / "m")
+
+
+def test_ratings_outside_the_scale_given_are_refused():
+    x = _declared()
+    with pytest.raises(ValueError, match=r"^rating 2 is outside the scale given, 3 to 10$"):
+        x.replace(scale=(3.0, 10.0))
+    tenth = Interactions([0], [0], [0.1], [0], 1, 1, scale=(0.1, 0.7))  # (as float32 holds them)
+    assert tenth.replace(scale=(0.0, 0.1)).scale == (0.0, 0.1)

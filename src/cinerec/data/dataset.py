@@ -235,6 +235,11 @@ class Interactions:
             if not low < high:
                 raise ValueError(f"scale must be (lowest, highest) with lowest below highest, got {self.scale}")
             object.__setattr__(self, "scale", (low, high))
+            # (compared as the ratings are held: 0.1 of a scale is float32's 0.1 of a rating)
+            outside = (self.ratings < np.float32(low)) | (self.ratings > np.float32(high)) if n else None
+            if outside is not None and outside.any():
+                bad = self.ratings[np.argmax(outside)]
+                raise ValueError(f"rating {float(bad):g} is outside the scale given, {low:g} to {high:g}")
         if n:
             if self.users.min() < 0 or self.users.max() >= self.n_users:
                 raise ValueError(f"user index out of range [0, {self.n_users})")
