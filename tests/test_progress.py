@@ -64,3 +64,23 @@ def test_no_bar_when_disabled_or_silenced_or_not_a_terminal(terminal, monkeypatc
     monkeypatch.undo()
     # pytest's captured stderr is no terminal: nothing is drawn there either
     assert type(progress.bar(10, "captured")) is progress.Bar
+
+
+def test_a_stage_shows_its_time_and_gives_way_to_a_bar(terminal):
+    # A closed-form fit (EASE at 13,203 movies: a minute) drew nothing at all.
+    with progress.stage("fitting ease"):
+        shown = progress._stage
+        assert shown is not None
+        CLOCK[0] += 42
+        shown._progress.refresh()
+        with progress.bar(10, "epoch 1/2", unit="batch") as bar:  # (the bar says what is done meanwhile)
+            assert not shown._drawn
+            bar.update(1)
+            with progress.stage("measuring ease"):  # (under a bar: nothing more drawn)
+                assert progress._stage is shown and not shown._drawn
+        assert shown._drawn and progress._bars == 0
+    assert progress._stage is None and not shown._drawn
+    assert any("fitting ease" in f and "0:00:42" in f for f in _frames(terminal))
+    with progress.silenced():
+        with progress.stage("quiet"):
+            assert progress._stage is None

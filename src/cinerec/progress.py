@@ -10,6 +10,12 @@ captured output), and not at all inside :func:`silenced` (the command line's
         for ...:
             b.update(1)
             b.set_postfix(loss="0.3512")
+
+Work with nothing to count (a closed-form fit, scoring every person) shows a spinner
+and the time it has taken instead, on the same terms:
+
+    with stage("fitting ease"):
+        model.fit(train)
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ import sys
 import time
 from typing import Any, Iterator
 
-__all__ = ["Bar", "bar", "silenced", "is_silenced"]
+__all__ = ["Bar", "bar", "stage", "silenced", "is_silenced"]
 
 _silent = False
+#: The stage whose spinner is on the screen (:func:`stage`), which a bar drawn under it
+#: takes the place of while it draws; and the bars drawing now.
+_stage: "_Stage | None" = None
+_bars = 0
 
 
 @contextlib.contextmanager
@@ -84,6 +94,52 @@ def bar(total: int | None, description: str, *, unit: str = "it", in_bytes: bool
     return _RichBar(console, total, description, unit, in_bytes)
 
 
+@contextlib.contextmanager
+def stage(description: str) -> Iterator[None]:
+    """While the block runs, a spinner, ``description`` and the time taken so far on
+    stderr (``⠋ fitting ease  0:42``), removed when it ends: drawn on a terminal only, not
+    inside :func:`silenced`, and not under a bar or another stage (which already say
+    what is being done). A bar drawn inside the block takes its place until it closes."""
+    global _stage
+    if _silent or _stage is not None or _bars:
+        yield
+        return
+    console = _console()
+    if not console.is_terminal:
+        yield
+        return
+    shown = _stage = _Stage(console, description)
+    try:
+        yield
+    finally:
+        _stage = None
+        shown.stop()
+
+
+class _Stage:
+    def __init__(self, console: Any, description: str) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                  console=console, transient=True)
+        self._progress.add_task(description, total=None)
+        self._progress.start()
+        self._drawn = True
+
+    def pause(self) -> None:
+        if self._drawn:
+            self._drawn = False
+            self._progress.stop()
+
+    def resume(self) -> None:
+        if not self._drawn:
+            self._drawn = True
+            self._progress.start()
+
+    def stop(self) -> None:
+        self.pause()
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -102,6 +158,10 @@ class _RichBar(Bar):
             TextColumn("{task.fields[note]}"), console=console, transient=True,
         )
         self._task = self._progress.add_task(description, total=total, note="")
+        global _bars
+        if _stage is not None:  # (the bar says what is being done while it draws)
+            _stage.pause()
+        _bars += 1
         self._progress.start()
         self._closed = False
 
@@ -114,8 +174,12 @@ class _RichBar(Bar):
 
     def close(self) -> None:
         if not self._closed:
+            global _bars
             self._closed = True
             self._progress.stop()
+            _bars -= 1
+            if _stage is not None and not _bars:
+                _stage.resume()
 
 
 def _rate_column(unit: str) -> Any:

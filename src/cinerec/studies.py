@@ -1064,11 +1064,14 @@ class Stages:
         import contextlib
         import time
 
+        from cinerec.progress import stage
+
         @contextlib.contextmanager
         def timed() -> Any:
             exact = _reset_peak()
             start = time.perf_counter()
-            yield
+            with stage(name):  # (a spinner and the time so far, on a terminal)
+                yield
             seconds = time.perf_counter() - start
             peak = _peak_bytes()
             self.rows.append({"stage": name, "seconds": round(seconds, 2), "peak_gb": round(peak / 2**30, 3),

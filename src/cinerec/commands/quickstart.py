@@ -178,7 +178,8 @@ def quickstart(
             save_dataset(tmp, dataset)
             for name in names:  # refit on every rating: the saved models serve real people
                 recommender = _create(name, dataset, seed)
-                recommender.fit(dataset.interactions)
+                with progress.stage(f"refitting {name} on all the data"):
+                    recommender.fit(dataset.interactions)
                 save_model(tmp, recommender)
                 if name == best:
                     best_model = recommender

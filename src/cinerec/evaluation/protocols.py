@@ -238,10 +238,14 @@ class Prepared:
                 check_length(length)
             except ConfigError as e:
                 raise ConfigError(f"protocol {self.protocol.name} ranks top-{length} lists: {e}") from None
+        from cinerec.progress import stage
+
+        part = f" (fold {self.fold})" if self.fold is not None else ""
         t0 = time.perf_counter()
         if (fit and model.train_ is not self.train) or not model.is_fitted:
             check_learnable(model, self.train, name)
-            model.fit(self.train, self.valid)
+            with stage(f"fitting {name}{part}"):  # (a spinner on a terminal: a closed-form fit counts nothing)
+                model.fit(self.train, self.valid)
         if (model.n_users, model.n_items) != (self.train.n_users, self.train.n_items):
             raise CapabilityError(
                 f"{name}: fitted on {model.n_users} users x {model.n_items} movies, this split has "
@@ -254,7 +258,8 @@ class Prepared:
                 "(evaluate with fit=True, the default)"
             )
         t1 = time.perf_counter()
-        values = self.protocol.measure(self, model, per_user=per_user)
+        with stage(f"measuring {name}{part}"):
+            values = self.protocol.measure(self, model, per_user=per_user)
         users: dict[str, np.ndarray] | None = None
         if per_user:
             users = {k: np.asarray(v) for k, v in values.items() if isinstance(v, np.ndarray)}
