@@ -120,6 +120,16 @@ def test_a_profile_route_asked_with_another_method_is_still_405(client):
     assert r.status_code == 405 and "POST" not in r.headers["allow"]
 
 
+def test_answers_about_a_profile_are_never_stored_by_a_cache(run_dir, tmp_path):
+    # Its id is all it takes to read and change a profile: a shared cache kept its movies.
+    with TestClient(create_app(run_dir, profiles=tmp_path / "p.sqlite")) as c:
+        pid = c.post("/profiles").json()["profile_id"]
+        answers = [c.get(f"/profiles/{pid}"), c.put(f"/profiles/{pid}/ratings", json={"liked": [50]}),
+                   c.head(f"/profiles/{pid}"), c.get("/profiles/nobody"), c.delete(f"/profiles/{pid}")]
+        assert [r.headers.get("cache-control") for r in answers] == ["no-store"] * 5
+        assert "cache-control" not in c.get("/movies/50").headers
+
+
 def test_head_on_a_path_without_get_is_405_and_unknown_ids_404(client):
     assert client.head("/recommendations").status_code == 405  # POST only
     r = client.head("/movies/99999")

@@ -529,6 +529,30 @@ class _HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+class _NoStoreProfiles:
+    """ASGI middleware: ``Cache-Control: no-store`` on every answer under ``/profiles``.
+
+    A profile's id is all it takes to read and change it (its link): a shared cache or
+    the browser's history keeps no copy of what a profile holds.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/profiles"):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                message = {**message, "headers": [*kept, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, no_store)
+
+
 class _BodyLimit:
     """ASGI middleware: answer 413 to request bodies over ``limit`` bytes, declared or streamed."""
 
@@ -897,6 +921,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     app.add_middleware(_EachParameterOnce, routes=lambda: app.router.routes)
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(_HeadAsGet)
+    app.add_middleware(_NoStoreProfiles)
     return app
 
 
