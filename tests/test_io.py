@@ -121,8 +121,9 @@ def test_the_folder_one_is_in_is_never_swapped_out_and_its_lock_sits_beside_it(t
     here = tmp_path / "here"
     (here / "inner").mkdir(parents=True)
     monkeypatch.chdir(here / "inner")
-    for given in (".", "..", str(here)):
-        with pytest.raises(ConfigError, match="is the folder you are in"):
+    for given, said in ((".", "the folder you are in"), ("..", "a folder holding the one you are in"),
+                        (str(here), "a folder holding the one you are in")):
+        with pytest.raises(ConfigError, match=f": is {said}, which"):  # (".." was called the folder you are in)
             with atomic_dir(given):
                 pass
     with claimed("."):

@@ -561,3 +561,11 @@ def test_models_tied_on_the_ranking_figure_are_told_apart_by_the_others_not_by_t
         assert best[order[0]] == max(figures, key=lambda m: figures[m]["ndcg@10"])
         assert list(open_run(out).leaderboard().index)[0] == best[order[0]]
     assert best["ease"] == best["itemknn"] == "seqknn"
+
+
+def test_a_refused_quickstart_leaves_no_folders_it_made_on_the_way(ml100k_dir, tmp_path, capsys):
+    # The check of --out made its parents up front, and a refusal left them behind.
+    out = tmp_path / "qp" / "a" / "b"
+    argv = ["quickstart", "--data", str(ml100k_dir), "--min-year", "2030", "--out", str(out), "-q"]
+    assert main(argv) == 2 and "leaves no ratings" in capsys.readouterr().err
+    assert not (tmp_path / "qp").exists()

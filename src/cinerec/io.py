@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "write_json", "read_json"]
+__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "write_json", "read_json",
+           "arrow_source"]
 
 
 #: Whether a Ctrl-C or SIGTERM was raised where Python drops it (a weak reference's
@@ -133,6 +134,21 @@ def written_now(path: str | os.PathLike) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+@contextlib.contextmanager
+def arrow_source(path: str | os.PathLike) -> Iterator[Any]:
+    """``path`` as pyarrow's readers take it: its name, or, where the name holds bytes
+    that are no UTF-8 text (a folder named in Latin-1), the file opened, since pyarrow
+    passes names on as UTF-8 and stopped at them."""
+    name = os.fspath(path)
+    try:
+        os.fsdecode(name).encode("utf-8")
+    except UnicodeEncodeError:
+        with open(name, "rb") as f:
+            yield f
+        return
+    yield name
 
 
 def sweep_stale_temps(path: str | os.PathLike) -> None:
@@ -368,7 +384,8 @@ def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str 
     except OSError:  # (the folder one is in was deleted)
         here = None
     if here is not None and (here == real or real in here.parents):
-        raise ConfigError(f"{flag}{given if given is not None else os.fspath(path)}: is the folder you are in, which "
+        what = "the folder you are in" if here == real else "a folder holding the one you are in"
+        raise ConfigError(f"{flag}{given if given is not None else os.fspath(path)}: is {what}, which "
                           "is replaced whole once the new one is complete; name a folder inside it (for example run)")
 
 

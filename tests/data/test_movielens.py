@@ -469,3 +469,41 @@ def _unlabelled(folder):
     (folder / MARKER).unlink()
     (folder / LABEL).unlink()
     return folder
+
+
+def test_a_path_whose_name_is_no_utf8_text_is_read(ml100k_dir, tmp_path) -> None:
+    # A folder named in Latin-1 ("bad\xe9name"): pyarrow, handed the name, stopped at it
+    # with a traceback (a release, its zip, a log of one's own, a Parquet file alike).
+    import os
+    import shutil
+
+    import pandas as pd
+
+    from cinerec.data.logs import load_log
+
+    odd = os.fsdecode(b"bad\xe9name")
+    try:
+        folder = tmp_path / odd
+        folder.mkdir()
+    except (OSError, UnicodeError):  # (a file system that takes UTF-8 names alone)
+        pytest.skip("this file system refuses names that are not UTF-8")
+    for name in ("u.data", "u.item", "u.user", "u.genre"):
+        shutil.copy(ml100k_dir / name, folder / name)
+    assert len(load(folder).interactions) == 100_000
+    log = pd.DataFrame({"user": ["a", "b", "a"], "item": ["x", "x", "y"], "rating": [5, 3, 4]})
+    log.to_csv(folder / "log.csv", index=False)
+    with open(folder / "log.parquet", "wb") as f:
+        log.to_parquet(f)
+    assert len(load_log(folder / "log.csv").interactions) == len(load_log(folder / "log.parquet").interactions) == 3
+
+
+def test_a_zip_of_a_long_name_is_unpacked_under_a_short_one(ml100k_dir, tmp_path, monkeypatch) -> None:
+    # Its cache folder was the zip's name and 17 more characters: past 255 bytes, a traceback.
+    monkeypatch.setenv("CINEREC_HOME", str(tmp_path / "home"))
+    zipped = tmp_path / ("z" * 246 + ".zip")
+    with zipfile.ZipFile(zipped, "w") as z:
+        for name in ("u.data", "u.item", "u.user", "u.genre"):
+            z.write(ml100k_dir / name, f"ml-100k/{name}")
+    assert len(load(zipped).interactions) == 100_000
+    (folder,) = (tmp_path / "home" / "movielens" / "local").iterdir()
+    assert len(folder.name) == 64 + 17 and folder.name.startswith("z" * 64 + "-")

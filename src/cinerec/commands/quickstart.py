@@ -227,11 +227,13 @@ def _check_out(out: Path) -> None:
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # found now, before the models are evaluated, not at the save
         raise ConfigError(f"--out {out}: cannot create the folder ({blocker} is a file)")
-    try:  # a folder where nothing can be written (no permission, /proc): found now too
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent))
+    # A folder where nothing can be written (no permission, /proc): found now too, in the
+    # nearest folder there is (the save makes the others, and takes them away if it fails).
+    there = next((p for p in (out.parent, *out.parent.parents) if p.is_dir()), out.parent)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=there))
     except OSError as e:
-        raise ConfigError(f"--out {out}: cannot create the folder in {out.parent} ({e.strerror or e})") from None
+        raise ConfigError(f"--out {out}: cannot create the folder in {there} ({e.strerror or e})") from None
     if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")

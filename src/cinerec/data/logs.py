@@ -31,6 +31,7 @@ import codecs
 import contextlib
 import csv
 import datetime
+import json
 import os
 import re
 from pathlib import Path
@@ -44,6 +45,7 @@ import pandas as pd
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
 from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
 from cinerec.errors import ConfigError, DataError, NotFoundError, said
+from cinerec.io import arrow_source
 
 #: The largest rating, either way, a log may hold: ratings are kept in float32, whose
 #: whole numbers are exact up to 2**24, and the models' sums of squared ratings stay
@@ -318,6 +320,18 @@ def scale_numbers(value: Any) -> tuple[float, float] | None:
     return _as_float(value[0]), _as_float(value[1])
 
 
+def saved_scale(value: Any, where: str) -> tuple[float, float]:
+    """A scale read back from a file cinerec wrote (a saved model's or dataset's), checked
+    as ``--rating-scale`` is; a value that is not one, in one line naming ``where``."""
+    said = json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
+    scale = None if isinstance(value, str) else scale_numbers(value)  # (written as two numbers, never as text)
+    if scale is None:
+        raise DataError(f"{where}: expected [LOW, HIGH], got {said}")
+    if fault := rating_scale_fault(*scale):
+        raise DataError(f"{where}: {said}: {fault}")
+    return scale
+
+
 def _as_float(value: Any) -> float:
     """``float(value)``, infinite where it is past what a float holds (``10**400``)."""
     try:
@@ -428,8 +442,7 @@ def _in_time_order(x: Interactions, rest: np.ndarray) -> Interactions:
         return x
     order = np.arange(len(x))
     order[places] = exact  # each shared second's places, filled with its rows in their exact order
-    return x.replace(users=x.users[order], items=x.items[order], ratings=x.ratings[order],
-                     timestamps=x.timestamps[order])
+    return x.select(order)  # (the same rows: the scale declared stays with them)
 
 
 def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
@@ -453,8 +466,7 @@ def _latest_of_each_pair(x: Interactions) -> tuple[Interactions, int]:
     last = np.ones(n, dtype=bool)
     last[:-1] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
     keep = np.sort(order[last])
-    return x.replace(users=x.users[keep], items=x.items[keep], ratings=x.ratings[keep],
-                     timestamps=x.timestamps[keep]), n - len(keep)
+    return x.select(keep), n - len(keep)
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -576,13 +588,15 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         if suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
-            names = pq.read_schema(path).names
+            with arrow_source(path) as source:
+                names = pq.read_schema(source).names
             twice = next((n for k, n in enumerate(names) if n in names[:k]), None)
             if twice is not None:  # (pyarrow's own words: "Multiple matches for FieldRef.Name(...)")
                 at = [k + 1 for k, n in enumerate(names) if n == twice]
                 raise DataError(f"{path}: columns {at[0]} and {at[1]} are both named {twice!r}, so neither can be "
                                 "told apart; rename one")
-            return pq.read_table(path)
+            with arrow_source(path) as source:
+                return pq.read_table(source)
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -623,8 +637,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         # read here, the reader's own would stop at the first such byte.
         named = {} if _utf8(first) else {"column_names": header, "skip_rows": 1}
         word = _skip_blank(delimiter)
-        with _not_shown_to(word):
-            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter,
+        with _not_shown_to(word), arrow_source(path) as source:
+            table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                                                           quote_char='"' if quoted else False,
                                                                           invalid_row_handler=word),
                                    read_options=pacsv.ReadOptions(block_size=1 << 24, **named),

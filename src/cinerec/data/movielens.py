@@ -39,6 +39,7 @@ name the line at fault.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -54,7 +55,7 @@ import pandas as pd
 from cinerec.data import download
 from cinerec.data.dataset import Catalog, Dataset, IdMap, Interactions
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect, said
-from cinerec.io import sweep_stale_temps
+from cinerec.io import arrow_source, sweep_stale_temps
 
 __all__ = [
     "RELEASE_NAMES",
@@ -625,7 +626,10 @@ def _extract_local_zip(path: Path) -> tuple[Path, bool, bool]:
     digest = download.file_digest(path)
     root = download.cache_dir()
     known = next((r for r in download.RELEASES.values() if r.sha256 == digest), None)
-    dest = root / known.name if known else root / "local" / f"{path.stem}-{digest[:16]}"
+    stem = path.stem  # (cut short: a folder's name holds 255 bytes, and the digest tells zips apart)
+    while len(os.fsencode(stem)) > 64:
+        stem = stem[:-1]
+    dest = root / known.name if known else root / "local" / f"{stem}-{digest[:16]}"
     sweep_stale_temps(dest)  # what a killed unpacking of this zip left
     fresh = not dest.is_dir()
     if fresh:
@@ -841,14 +845,15 @@ def _rating_columns(path: Path, family: str, whole_stars: bool = False) -> tuple
         columns["rating"]: pa.float32(), columns["timestamp"]: pa.int64(),
     }
     try:
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, double_quote=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(types), null_values=[""], strings_can_be_null=False,
-            ),
-        )
+        with arrow_source(source) if isinstance(source, str) else contextlib.nullcontext(source) as opened:
+            table = pacsv.read_csv(
+                opened,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, double_quote=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, include_columns=list(types), null_values=[""], strings_can_be_null=False,
+                ),
+            )
     except (pa.ArrowException, OSError) as e:
         raise _parse_error(path, family, e) from None
     if table.num_rows == 0:
@@ -1258,16 +1263,17 @@ def _movies_csv_fast(path: Path) -> tuple[np.ndarray, Any, Any] | None:
         return None  # the careful reader names the column given twice
     columns = [f"f{k}" for k in range(len(names))]
     try:
-        table = pacsv.read_csv(
-            str(path),
-            read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns},
-                include_columns=[columns[k] for k in index],
-                strings_can_be_null=False,
-            ),
-        )
+        with arrow_source(path) as source:
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in columns},
+                    include_columns=[columns[k] for k in index],
+                    strings_can_be_null=False,
+                ),
+            )
     except (pa.ArrowException, OSError):
         return None
     if table.num_rows == 0:
