@@ -84,3 +84,19 @@ def test_a_stage_shows_its_time_and_gives_way_to_a_bar(terminal):
     with progress.silenced():
         with progress.stage("quiet"):
             assert progress._stage is None
+
+
+def test_a_fit_that_fails_mid_epoch_leaves_no_bar_drawing(terminal, monkeypatch):
+    # Its epoch's bar stayed open, and every spinner after it in the process was held off.
+    from cinerec import training
+    from cinerec.models import create
+    from tests.models.conformance import random_ratings
+
+    def fails(self, xb):
+        raise RuntimeError("a step that fails")
+
+    monkeypatch.setattr(training._Fit, "step", fails)
+    with progress.stage("fitting mf"):
+        with pytest.raises(RuntimeError, match="a step that fails"):
+            create("mf", {"epochs": 1, "progress": True}).fit(random_ratings())
+        assert progress._bars == 0 and progress._stage._drawn

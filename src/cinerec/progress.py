@@ -97,7 +97,7 @@ def bar(total: int | None, description: str, *, unit: str = "it", in_bytes: bool
 @contextlib.contextmanager
 def stage(description: str) -> Iterator[None]:
     """While the block runs, a spinner, ``description`` and the time taken so far on
-    stderr (``⠋ fitting ease  0:42``), removed when it ends: drawn on a terminal only, not
+    stderr (``⠋ fitting ease 0:00:42``), removed when it ends: drawn on a terminal only, not
     inside :func:`silenced`, and not under a bar or another stage (which already say
     what is being done). A bar drawn inside the block takes its place until it closes."""
     global _stage

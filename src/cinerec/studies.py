@@ -1444,6 +1444,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                                               ks_left_out, lists_hold_all, mean_rmse, measured_few, seeds_words)
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
+    from cinerec.models.base import with_features
     from cinerec.evaluation.report import save_leaderboard
     from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.runs import PLOTS, data_record, finish_run, save_dataset, save_model
@@ -1510,7 +1511,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 raise ConfigError(_setting_fault(study, ("models", spec.label), e)) from None
             if probe.uses_features:
                 try:
-                    _features(probe, dataset)
+                    with_features(probe, dataset)
                 except DataError as e:
                     raise DataError(f"{_features_where(study, spec.label, str(e))}: {e}") from None
         if study.export_two_stage is not None:  # its retriever, refused now, not after every model ran
@@ -1592,7 +1593,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                             f"{found.value:.4f}, untuned {found.default_value:.4f}, {trials}{screened})", quiet)
                         model = found.model  # fitted on the training part (and its validation part)
                     else:
-                        model = _features(create(spec.model, settings), dataset)
+                        model = with_features(create(spec.model, settings), dataset)
                     result = prepared.evaluate(model, label=spec.label, per_user=True)
                     if study.tuned(spec):  # fitted by the search: its fit's time
                         result = replace(result, seconds_fit=found.seconds_fit)
@@ -1730,7 +1731,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             + (f", {refit_epochs} epochs (the epoch seed {study.seeds[0]}'s validation chose)"
                if refit_epochs is not None else ""), quiet)
         with stages(f"refit {best}"):
-            final = _features(create(spec.model, settings), dataset).fit(dataset.interactions)
+            final = with_features(create(spec.model, settings), dataset).fit(dataset.interactions)
         pipeline = None
         if study.export_two_stage is not None:
             # Retrieve, then rank with the refitted best model: only the retriever is fitted here.
@@ -1739,7 +1740,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             # (the retriever seeded as the refitted model is, by the first seed, unless the table says)
             config = TwoStageConfig.from_dict({"seed": study.seeds[0], **study.export_two_stage, "ranker": spec.model,
                                                "ranker_settings": settings})
-            pipeline = _features(TwoStage(config, ranker=final), dataset)
+            pipeline = with_features(TwoStage(config, ranker=final), dataset)
             with stages(f"two-stage: fit {config.retriever}"):
                 pipeline.fit(dataset.interactions)
             if not final.personal and pipeline.mix_ != 0.0:  # (the best beat every personal model here)
@@ -1861,10 +1862,6 @@ def _protocol_refusal(study: Study, e: Exception) -> str:
     named = re.match(rf"protocol {re.escape(study.protocol)}: (\w+)=", str(e))
     key = named[1] if named is not None and named[1] in study.protocol_options else "name"
     return f"{_where(study, ('protocol',), key)}: {said}"
-
-
-def _features(model: Any, dataset: Any) -> Any:
-    return model.set_features(dataset) if model.uses_features else model
 
 
 def shown_metrics(board: Mapping[str, Any]) -> list[str]:

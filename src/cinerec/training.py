@@ -705,20 +705,22 @@ class _Fit:
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         seen_samples = 0
         bar = _progress(cfg, n_batches, epoch, self.n_epochs, dctx)
-        for b in range(n_batches):
-            sl = slice(b * batch, min(n, (b + 1) * batch))
-            xb = tuple(t[sl] for t in data) if order is None else tuple(t.index_select(0, order[sl]) for t in data)
-            loss = self.step(xb)
-            rows = sl.stop - sl.start
-            loss_sum += loss.detach().double() * rows
-            seen_samples += rows
+        try:
+            for b in range(n_batches):
+                sl = slice(b * batch, min(n, (b + 1) * batch))
+                xb = tuple(t[sl] for t in data) if order is None else tuple(t.index_select(0, order[sl]) for t in data)
+                loss = self.step(xb)
+                rows = sl.stop - sl.start
+                loss_sum += loss.detach().double() * rows
+                seen_samples += rows
+                if bar is not None:
+                    if b % cfg.log_every == 0 or b == n_batches - 1:
+                        rate = seen_samples * dctx.world / max(time.perf_counter() - t0, 1e-9)
+                        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", samples_s=f"{rate:,.0f}")
+                    bar.update(1)
+        finally:  # (a step that fails leaves no bar drawing, and no spinner held off by it)
             if bar is not None:
-                if b % cfg.log_every == 0 or b == n_batches - 1:
-                    rate = seen_samples * dctx.world / max(time.perf_counter() - t0, 1e-9)
-                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", samples_s=f"{rate:,.0f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.close()
         epoch_loss = self._mean_over_processes(float(loss_sum) / max(seen_samples, 1))
         if not math.isfinite(epoch_loss):
             raise Diverged(f"{self.model.name}: training diverged at epoch {epoch + 1} (loss {epoch_loss}); try a smaller lr")

@@ -346,7 +346,7 @@ def tune(
 
     from cinerec.evaluation.protocols import check_learnable
     from cinerec.models import create
-    from cinerec.models.base import model_class
+    from cinerec.models.base import model_class, with_features
     from cinerec.models.neural import NeuralRecommender
 
     if trials is None and minutes is None:
@@ -451,7 +451,7 @@ def tune(
         if fits is not None:
             model = fits({**fixed, **settings})
         else:
-            model = _with_features(create(name, {**fixed, **settings}), data)
+            model = with_features(create(name, {**fixed, **settings}), data)
         valid.protocol.check(model)  # a model the protocol cannot measure fails before it trains
         if isinstance(model, NeuralRecommender):
             record["curve"] = []
@@ -534,7 +534,7 @@ def tune(
             # Through the shared computation when there is one: its model fits the ordinary
             # way and may start from what it already holds (EASE's sketch: XᵀX).
             model = fits({**fixed, **settings}) if fits is not None else \
-                _with_features(create(name, {**fixed, **settings}), data)
+                with_features(create(name, {**fixed, **settings}), data)
             model.fit(valid.train, valid.valid)
             return float(valid.evaluate(model, fit=False, label=name).metrics[metric])
 
@@ -560,7 +560,7 @@ def tune(
             value, best = top[0], dict(top[1])
     seconds = time.perf_counter() - start
     fits = None  # what the trials shared (EASE's sketch and its XᵀX) is freed before the final fit
-    model = _with_features(create(name, {**fixed, **best}), data)
+    model: Any = with_features(create(name, {**fixed, **best}), data)
     if fit:
         model.fit(train, holdout)
     model.searched_ = True  # (its notes then send no one to a search: this one ran)
@@ -683,6 +683,3 @@ def _in_range(defaults: Mapping[str, Any], space: Mapping[str, Param]) -> dict[s
             out[key] = int(round(v)) if p.kind == "int" else float(v)
     return out
 
-
-def _with_features(model: Any, data: Any) -> Any:
-    return model.set_features(data) if model.uses_features else model

@@ -1808,6 +1808,10 @@ def test_the_scale_given_goes_with_the_ratings_to_the_models_while_they_are_star
     # Ratings of one's own in its place drop it: they were clipped up to the scale's 1.
     tenths = data.with_interactions(data.interactions.replace(ratings=data.interactions.ratings / 10))
     assert tenths.interactions.scale is None
+    # Rows put in time order or a re-rated pair's earlier rating dropped: the same stars, the scale kept.
+    (tmp_path / "timed.csv").write_text("user,item,rating,ts\na,m1,5,10.7\na,m2,10,10.2\nb,m1,7,11\nb,m1,8,12\n")
+    timed = load_log(tmp_path / "timed.csv", rating_scale="1,10")
+    assert len(timed.interactions) == 3 and timed.interactions.scale == (1.0, 10.0)
 
 
 @pytest.mark.parametrize("scale, needle", [

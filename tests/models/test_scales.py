@@ -106,6 +106,7 @@ def test_rows_keep_the_declared_scale_and_new_ratings_drop_it():
 @pytest.mark.parametrize("scale, said", [
     ("[1, Infinity]", "[1, Infinity]: each end must be a finite number"), ("[10, 1]", "[10, 1]: the lowest rating must"),
     ("[5, 5]", "[5, 5]: the lowest rating must"), ("[1]", "expected [LOW, HIGH], got [1]"),
+    ("[1, 1" + "0" * 400 + "]", "[1, 1" + "0" * 400 + "]: each end must be a finite number"),
     ('"1,10"', 'expected [LOW, HIGH], got "1,10"')])
 def test_a_saved_models_scale_is_checked_as_the_flag_is(tmp_path, scale, said):
     # An infinite end loaded without a word (ALS's confidences then all alike), and a
@@ -122,6 +123,26 @@ def test_a_saved_models_scale_is_checked_as_the_flag_is(tmp_path, scale, said):
     (tmp_path / "m" / "model.json").write_text(text)
     with pytest.raises(DataError, match="^" + re.escape(f"{tmp_path / 'm'}/model.json: rating_scale: {said}")):
         load_model(tmp_path / "m")
+
+
+def test_a_saved_datasets_scale_is_checked_as_the_flag_is(tmp_path):
+    import re
+
+    from cinerec.data import load
+    from cinerec.data.dataset import Dataset
+    from cinerec.errors import DataError
+
+    (tmp_path / "log.csv").write_text("user,item,rating\na,x,5\nb,x,3\na,y,4\n")
+    load(tmp_path / "log.csv", rating_scale=(1, 10)).save(tmp_path / "d")
+    assert Dataset.load(tmp_path / "d").interactions.scale == (1.0, 10.0)
+    npz = tmp_path / "d" / "interactions.npz"
+    with np.load(npz) as z:
+        arrays = dict(z)
+    for scale, said in (([1, np.inf], "[1.0, Infinity]: each end must be a finite number"),
+                        ([1, 5, 10], "expected [LOW, HIGH], got [1, 5, 10]"), (np.array(3), "expected [LOW, HIGH]")):
+        np.savez(npz, **{**arrays, "scale": np.asarray(scale)})
+        with pytest.raises(DataError, match="^" + re.escape(f"{npz}: scale: {said}")):
+            Dataset.load(tmp_path / "d")
 
 
 def test_ratings_outside_the_scale_given_are_refused():

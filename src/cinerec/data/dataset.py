@@ -627,7 +627,12 @@ class Dataset:
         try:
             with np.load(path / "interactions.npz", allow_pickle=False) as z:
                 n_users, n_items = (int(v) for v in z["n"])
-                scale = (float(z["scale"][0]), float(z["scale"][1])) if "scale" in z.files else None
+                if "scale" in z.files:
+                    from cinerec.data.logs import saved_scale
+
+                    scale: tuple[float, float] | None = saved_scale(z["scale"], f"{path}/interactions.npz: scale")
+                else:
+                    scale = None
                 inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items,
                                      scale)
             with np.load(path / "catalog.npz", allow_pickle=False) as z:
@@ -652,6 +657,8 @@ class Dataset:
                        _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds,
                        pairs["also_seen"], pairs["not_liked"])
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
+            if isinstance(e, DataError) and str(e).startswith(f"{path}/"):  # (one of its files named: its scale)
+                raise
             raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 

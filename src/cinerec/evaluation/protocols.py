@@ -178,10 +178,10 @@ class Prepared:
         """A new model by name with this protocol's settings (:meth:`Protocol.create`),
         unless ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives
         both, and the data's side features where it reads them (``set_features``)."""
+        from cinerec.models.base import with_features
+
         model = self.protocol.create(name, config, seed=self.seed)
-        if model.uses_features and self.dataset is not None:  # (two-tower; mlp-rating with features)
-            model.set_features(self.dataset)
-        return model
+        return with_features(model, self.dataset) if self.dataset is not None else model
 
     def evaluate(self, model: Recommender, fit: bool = True, label: str | None = None,
                  per_user: bool = False) -> Result:

@@ -13,7 +13,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -718,6 +718,18 @@ class RatingRecommender(Recommender):
             self._asked_liked_threshold = None
 
 
+R = TypeVar("R", bound="Recommender")
+
+
+def with_features(model: R, dataset: Any) -> R:
+    """``model`` given ``dataset``'s side features where it reads them
+    (:meth:`Recommender.set_features`: two-tower, mlp-rating with features), as the
+    command line sets a model up; else ``model`` as it is."""
+    if model.uses_features:
+        model.set_features(dataset)
+    return model
+
+
 def scale_of(train: Any) -> tuple[float, float] | None:
     """The lowest and highest rating of ``train``'s scale: the one its source declared
     (:attr:`Interactions.scale`, ``--rating-scale``), else the lowest and highest rating
@@ -864,15 +876,11 @@ def load_model(path: str | Path) -> Recommender:
                              f"training matrix is {x.shape[0]} x {x.shape[1]}")
         scale = meta.get("rating_scale")
         if scale is not None:
-            from cinerec.data.logs import rating_scale_fault
+            from cinerec.data.logs import saved_scale
 
-            if not (isinstance(scale, list) and len(scale) == 2
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
-                raise DataError(f"{path}/model.json: rating_scale: expected [LOW, HIGH], got {json.dumps(scale)}")
-            if fault := rating_scale_fault(float(scale[0]), float(scale[1])):
-                raise DataError(f"{path}/model.json: rating_scale: {json.dumps(scale)}: {fault}")
+            scale = saved_scale(scale, f"{path}/model.json: rating_scale")
         model.train_ = Interactions(coo.row, coo.col, coo.data, np.zeros(len(coo.data), np.int64), x.shape[0], x.shape[1],
-                                    scale=tuple(scale) if scale is not None else None)
+                                    scale=scale)
         model.untimed_ = meta.get("untimed") is True
         model._load_state(path)
         if model.n_users:  # arrays of the wrong shape load fine and fail at the first list: try one

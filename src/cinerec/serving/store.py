@@ -276,23 +276,25 @@ class ExportPlan:
                 (sl.start, self.lists.for_users(np.arange(sl.start, sl.stop), self.k)) for sl in chunks(n, self.step))
         else:
             lists = (part for parts in self.shards.rounds(self) for part in parts)
-        for first, (items, scores, reasons) in lists:
-            keep = items >= 0
-            bad = keep & ~np.isfinite(scores)
-            if bad.any():  # a diverged fit or a damaged saved model: no list to store
-                row, rank = (int(v[0]) for v in np.nonzero(bad))
-                raise DataError(f"{self.model_name}: scores user {self.dataset.user_ids.raw_id(first + row)}'s movie "
-                                f"{self.dataset.item_ids.raw_id(int(items[row, rank]))} as {scores[row, rank]}, not a "
-                                "number; the saved model is damaged or its training diverged (train it again)")
-            listed = keep.sum(axis=1)
-            self.short += int(np.sum(listed < self.k))
-            self.empty += int(np.sum(listed == 0))
-            rows, ranks = np.nonzero(keep)
-            yield list(zip((rows + first).tolist(), ranks.tolist(), items[keep].tolist(),
-                           scores[keep].astype(np.float64).tolist(),
-                           [None if r == -1 else r for r in reasons[keep].tolist()]))  # POPULAR stays
-            bar.update(len(items))
-        bar.close()
+        try:
+            for first, (items, scores, reasons) in lists:
+                keep = items >= 0
+                bad = keep & ~np.isfinite(scores)
+                if bad.any():  # a diverged fit or a damaged saved model: no list to store
+                    row, rank = (int(v[0]) for v in np.nonzero(bad))
+                    raise DataError(f"{self.model_name}: scores user {self.dataset.user_ids.raw_id(first + row)}'s movie "
+                                    f"{self.dataset.item_ids.raw_id(int(items[row, rank]))} as {scores[row, rank]}, not a "
+                                    "number; the saved model is damaged or its training diverged (train it again)")
+                listed = keep.sum(axis=1)
+                self.short += int(np.sum(listed < self.k))
+                self.empty += int(np.sum(listed == 0))
+                rows, ranks = np.nonzero(keep)
+                yield list(zip((rows + first).tolist(), ranks.tolist(), items[keep].tolist(),
+                               scores[keep].astype(np.float64).tolist(),
+                               [None if r == -1 else r for r in reasons[keep].tolist()]))  # POPULAR stays
+                bar.update(len(items))
+        finally:  # (a list refused, or the export stopped: no bar left drawing)
+            bar.close()
 
 
 def export_store(
