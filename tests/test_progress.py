@@ -100,3 +100,13 @@ def test_a_fit_that_fails_mid_epoch_leaves_no_bar_drawing(terminal, monkeypatch)
         with pytest.raises(RuntimeError, match="a step that fails"):
             create("mf", {"epochs": 1, "progress": True}).fit(random_ratings())
         assert progress._bars == 0 and progress._stage._drawn
+
+
+def test_what_is_printed_under_a_spinner_or_a_bar_stays_on_stdout(terminal, capsys):
+    # Rich moved it to the spinner's stream: a script's output, sent to a file, went to the terminal.
+    with progress.stage("fitting ease"):
+        print("printed while fitting")
+        with progress.bar(2, "epoch 1/1"):
+            print("printed in an epoch")
+    assert capsys.readouterr().out == "printed while fitting\nprinted in an epoch\n"
+    assert "printed" not in terminal.getvalue()

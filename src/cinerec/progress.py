@@ -99,7 +99,8 @@ def stage(description: str) -> Iterator[None]:
     """While the block runs, a spinner, ``description`` and the time taken so far on
     stderr (``⠋ fitting ease 0:00:42``), removed when it ends: drawn on a terminal only, not
     inside :func:`silenced`, and not under a bar or another stage (which already say
-    what is being done). A bar drawn inside the block takes its place until it closes."""
+    what is being done). A bar drawn inside the block takes its place until it closes.
+    What the block prints stays on stdout (bars and spinners alike leave it there)."""
     global _stage
     if _silent or _stage is not None or _bars:
         yield
@@ -121,7 +122,7 @@ class _Stage:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                  console=console, transient=True)
+                                  console=console, transient=True, redirect_stdout=False)
         self._progress.add_task(description, total=None)
         self._progress.start()
         self._drawn = True
@@ -155,7 +156,7 @@ class _RichBar(Bar):
         rate = TransferSpeedColumn() if in_bytes else _rate_column(unit)
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), counts, rate, _end_column(),
-            TextColumn("{task.fields[note]}"), console=console, transient=True,
+            TextColumn("{task.fields[note]}"), console=console, transient=True, redirect_stdout=False,
         )
         self._task = self._progress.add_task(description, total=total, note="")
         global _bars
