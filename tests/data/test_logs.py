@@ -257,7 +257,19 @@ def test_catalogue_genres_are_trimmed_and_one_whatever_their_case(tmp_path):
 @pytest.mark.parametrize("unit", [1_000, 1_000_000, 1_000_000_000])
 def test_times_in_milliseconds_or_finer_are_read_as_seconds(tmp_path, unit):
     (tmp_path / "log.tsv").write_text(f"user\titem\tts\na\tm1\t{1_600_000_000 * unit}\nb\tm2\t{1_600_000_001 * unit}\n")
-    assert load_log(tmp_path / "log.tsv").interactions.timestamps.tolist() == [1_600_000_000, 1_600_000_001]
+    data = load_log(tmp_path / "log.tsv")
+    assert data.interactions.timestamps.tolist() == [1_600_000_000, 1_600_000_001]
+    # Found from the numbers' size alone, the unit is said (nothing said it).
+    from cinerec.data.dataset import reading_notes
+
+    name = {1_000: "milliseconds", 1_000_000: "microseconds", 1_000_000_000: "nanoseconds"}[unit]
+    assert reading_notes(data) == [f"the times of {tmp_path / 'log.tsv'} are numbers too large to be seconds, so they "
+                                   f"are read as {name} since 1970; if they are in another unit, give them in seconds "
+                                   "or as dates"]
+    (tmp_path / "log.tsv").write_text(f"user\titem\tts\na\tm1\t{1_600_000_000 * unit}.5\nb\tm2\t1600000001000\n")
+    if unit == 1_000:  # (written with a fraction: the same, through the text reader)
+        assert reading_notes(load_log(tmp_path / "log.tsv"))[0].endswith("read as milliseconds since 1970; if they "
+                                                                       "are in another unit, give them in seconds or as dates")
 
 
 def test_whole_milliseconds_from_before_1978_are_milliseconds_too(tmp_path):

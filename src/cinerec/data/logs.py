@@ -216,7 +216,7 @@ def load_log(
     titled = [(f, fr["title_column"]) for f, fr in zip(files, frames) if fr["title_column"] is not None]
     headers = [fr["columns"] for fr in frames]
     unread, timed = frames[0]["unread"], frames[0]["timed"]  # (a folder's files share their columns)
-    time_notes = _dates_note(path, frames)
+    time_notes = _dates_note(path, frames) + _unit_notes(path, files, frames)
     del frames, rests  # (their columns are the ones above now, or copied into them)
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
@@ -397,6 +397,24 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
     return [f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month first: "
             "none of them can only be read one way (13/01 day first, 01/13 month first); if they are day first, write "
             "them as YYYY-MM-DD"]
+
+
+#: The finer units of a time written as a number, by how many make a second.
+_UNITS = {10**3: "milliseconds", 10**6: "microseconds", 10**9: "nanoseconds"}
+
+
+def _unit_notes(path: Path, files: list[Path], frames: list[dict[str, Any]]) -> list[str]:
+    """The line saying times written as numbers were read in a finer unit than seconds,
+    found from their size alone (every one past the year 5138 as seconds): nothing else
+    shows it, and a log in another unit would read as the wrong years."""
+    units = {f: _UNITS[u] for f, fr in zip(files, frames) if (u := fr["date_order"].get("unit"))}
+    if not units:
+        return []
+    named = {unit: [f for f in units if units[f] == unit] for unit in dict.fromkeys(units.values())}
+    whose = [f"{path}" if len(files) == 1 or len(fs) == len(files) else ", ".join(f.name for f in fs)
+             for fs in named.values()]
+    return [f"the times of {who} are numbers too large to be seconds, so they are read as {unit} since 1970; if they "
+            "are in another unit, give them in seconds or as dates" for who, unit in zip(whose, named)]
 
 
 def _synthetic_release_of(files: list[Path]) -> str | None:
@@ -1134,7 +1152,8 @@ def _read_log_file(path: Path, given: Mapping[str, str], day_first: bool = False
                 times = calendar
             # (10**11 and up: past the year 5138 as seconds, milliseconds and finer when all are so)
             elif len(numbers) and (int(numbers.min()) < MIN_SECONDS or int(numbers.max()) >= 10**11):
-                times, rest = _as_seconds(numbers, path, scale=True)  # milliseconds and finer, or refused
+                times, rest = _as_seconds(numbers, path, scale=True,  # milliseconds and finer, or refused
+                                          order=out["date_order"])
             out["time"], out["rest"] = times, rest
         else:
             out["time"], out["rest"] = _times(column.to_pandas(), path, out["date_order"])
@@ -1339,7 +1358,7 @@ def _times(values: pd.Series, path: Path, order: dict[str, Any] | None = None) -
             raise DataError(f"{_line(path, int(np.argmax(bad)))}: no time")
         numbers = values.to_numpy()
         calendar = _calendar_numbers(numbers, path)
-        return (calendar, None) if calendar is not None else _as_seconds(numbers, path, scale=True)
+        return (calendar, None) if calendar is not None else _as_seconds(numbers, path, scale=True, order=order)
     if values.dtype.kind == "M":
         bad = values.isna().to_numpy()
         if bad.any():
@@ -1355,7 +1374,7 @@ def _times(values: pd.Series, path: Path, order: dict[str, Any] | None = None) -
         out[~text] = calendar
     else:
         out[~text], part = _as_seconds(seconds.to_numpy()[~text], path, scale=not text.any(),
-                                       rows=rows, written=written)
+                                       rows=rows, written=written, order=order)
         if part is not None:
             rest[~text] = part
 
@@ -1521,13 +1540,14 @@ def _calendar_numbers(numbers: np.ndarray, path: Path | None = None, *, rows: np
 
 
 def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarray | None = None,
-                written: np.ndarray | None = None) -> Times:
+                written: np.ndarray | None = None, order: dict[str, Any] | None = None) -> Times:
     """Whole seconds from numbers that are seconds or, when ``scale`` and every one lies
     past the year 5138 as seconds (10**11 and up, as a log in milliseconds, microseconds
     or nanoseconds since 1973 does), that finer unit, with what is left below each second
     (see :data:`Times`). A time that is still not finite or not within the years 1 to 9999
     is refused, naming its line (``rows``: the data rows of ``numbers``; ``written``: their
-    text as the file has it)."""
+    text as the file has it). A finer unit is written into ``order`` (``"unit"``: how many
+    make a second), where the file's reading keeps what it found of its times."""
     x = numbers.astype(np.float64, copy=False)
 
     def where(at: int) -> tuple[str, Any]:
@@ -1537,6 +1557,8 @@ def _as_seconds(numbers: np.ndarray, path: Path, *, scale: bool, rows: np.ndarra
     unit = 1  # how many of the numbers' units make a second
     if scale and len(x) and np.isfinite(x).all() and x.min() >= 1e11:
         unit = 10 ** (3 * min(3, int(np.log10(x.max()) - 11) // 3 + 1))
+        if order is not None:  # (said with the data: nothing else shows it)
+            order["unit"] = unit
         # The unit is the largest time's. Times in a coarser unit beside them (milliseconds
         # among microseconds: a thousand times smaller) sit apart, with no time between:
         # a gap of a hundredfold or more, where times of one unit reaching back to early

@@ -1135,8 +1135,8 @@ def lists_hold_all(prepared: Prepared) -> list[str]:
 
 def untimed(prepared: Prepared) -> list[str]:
     """A line where a leave-latest-out protocol held out each person's last row in the
-    file, the data having no times (no time column, or every time alike): said on the
-    ``data:`` line alone, which ``-q`` and ``--json`` leave out and no run kept."""
+    file, the data having no times (no time column, or every time alike): said beside the
+    figures, in ``--json``'s notes and in a run's report."""
     if not prepared.protocol.holds_out_latest:
         return []
     parts = [x.timestamps for x in (prepared.train, prepared.test, prepared.valid) if x is not None and len(x)]
