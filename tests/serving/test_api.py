@@ -1514,6 +1514,38 @@ def test_a_profiles_file_made_after_a_read_only_start_is_watched_too(run_dir, tm
     assert not path.exists()
 
 
+def test_a_profiles_file_removed_while_served_is_not_made_again(run_dir, tmp_path):
+    # Stopping the server made an empty file where the removed one was (its log folded into
+    # a new file by name), and a thread opening its first connection after the removal did too.
+    import threading
+
+    from cinerec.serving.store import ProfileStore
+
+    path = tmp_path / "p.sqlite"
+    with TestClient(create_app(run_dir, profiles=path)) as c:
+        assert c.post("/profiles", json={"liked": ["50"]}).status_code == 201
+        path.unlink()
+        assert c.get("/health").json()["status"] == "degraded"
+    assert not path.exists() and not path.with_name("p.sqlite-shm").exists()
+    store = ProfileStore(tmp_path / "q.sqlite")
+    store.create()
+    (tmp_path / "q.sqlite").unlink()
+    said: list[str] = []
+
+    def first_use() -> None:  # (a thread with no connection yet)
+        try:
+            store.count()
+        except Exception as e:  # noqa: BLE001
+            said.append(f"{type(e).__name__}: {e}")
+
+    worker = threading.Thread(target=first_use)
+    worker.start()
+    worker.join()
+    store.close_all()
+    assert said and said[0].startswith("Unavailable: ") and "was removed while the server ran" in said[0]
+    assert not (tmp_path / "q.sqlite").exists()
+
+
 def test_a_change_the_disk_refused_makes_health_degraded_until_one_is_saved(run_dir, tmp_path, monkeypatch):
     # A full disk answered 503 to every change while /health said "ok": a monitor saw nothing.
     import sqlite3

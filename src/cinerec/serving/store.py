@@ -992,14 +992,31 @@ class ProfileStore:
             self._local.con, self._local.generation = con, self._generation
             self._keep(con)
         if con is None:
-            # Autocommit mode: every change below opens its own BEGIN IMMEDIATE.
-            con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            con.execute("PRAGMA busy_timeout=30000")
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
+            # Autocommit mode: every change below opens its own BEGIN IMMEDIATE. Made only by
+            # the first opening: a file removed since is not made again empty, in a folder
+            # perhaps removed too.
+            made = None
+            try:
+                made = sqlite3.connect(self._write_uri(), uri=True, isolation_level=None, timeout=30.0,
+                                       check_same_thread=False)
+                made.execute("PRAGMA busy_timeout=30000")
+                made.execute("PRAGMA journal_mode=WAL")
+                made.execute("PRAGMA synchronous=FULL")  # an accepted rating survives a power cut
+            except sqlite3.OperationalError:
+                if made is not None:
+                    made.close()
+                if (gone := self._gone()) is not None:  # (removed between the check above and here)
+                    raise Unavailable(gone) from None
+                raise
+            con = made
             self._local.con, self._local.generation = con, self._generation
             self._keep(con)
         return con
+
+    def _write_uri(self) -> str:
+        """The file opened for reading and writing; made where it is not there only before
+        this server first opened it (after, its removal is said: :meth:`_gone`)."""
+        return f"{self.path.resolve().as_uri()}?mode={'rwc' if self._identity is None else 'rw'}"
 
     def _keep(self, con: sqlite3.Connection) -> None:
         """Hold this thread's new connection for close_all, and close those of threads that
@@ -1048,16 +1065,22 @@ class ProfileStore:
         # open and leave the log; one more try each, a moment apart, lets the last fold it in.
         wal = self.path.with_name(f"{self.path.name}-wal")
         for _ in range(5):
-            if self.read_only or not wal.exists():
+            if self.read_only or not wal.exists() or self._gone() is not None:  # (a file removed is not made again)
                 break
             try:
-                con = sqlite3.connect(self.path, timeout=0.5)
+                con = sqlite3.connect(self._write_uri(), uri=True, timeout=0.5)
                 con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # (opens the log, to fold it in)
                 con.close()
             except sqlite3.Error:
                 break
             if wal.exists():
                 time.sleep(0.1)
+        if self._identity is not None and not self.path.exists() and not self.read_only:
+            # The file removed while served: its log and shared memory, left beside no file,
+            # go too (a file made there later would read that log as its own).
+            for left in (wal, self.path.with_name(f"{self.path.name}-shm")):
+                with contextlib.suppress(OSError):
+                    left.unlink(missing_ok=True)
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         # Asked at every change: a file made read-only while served took changes on its
