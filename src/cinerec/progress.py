@@ -100,7 +100,7 @@ def stage(description: str) -> Iterator[None]:
     stderr (``⠋ fitting ease 0:00:42``), removed when it ends: drawn on a terminal only, not
     inside :func:`silenced`, and not under a bar or another stage (which already say
     what is being done). A bar drawn inside the block takes its place until it closes.
-    What the block prints stays on stdout (bars and spinners alike leave it there)."""
+    What the block prints stays on stdout (:func:`_stdout_shown`)."""
     global _stage
     if _silent or _stage is not None or _bars:
         yield
@@ -122,7 +122,7 @@ class _Stage:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                  console=console, transient=True, redirect_stdout=False)
+                                  console=console, transient=True, redirect_stdout=_stdout_shown())
         self._progress.add_task(description, total=None)
         self._progress.start()
         self._drawn = True
@@ -141,6 +141,16 @@ class _Stage:
         self.pause()
 
 
+def _stdout_shown() -> bool:
+    """Whether stdout is a terminal too, where Rich may show what is printed while a bar or
+    spinner draws above it (its lines kept apart); stdout sent elsewhere (a file, a pipe)
+    stays there, where Rich would put it on stderr with the bar."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # (no stdout, or a closed one)
+        return False
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -156,7 +166,7 @@ class _RichBar(Bar):
         rate = TransferSpeedColumn() if in_bytes else _rate_column(unit)
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), counts, rate, _end_column(),
-            TextColumn("{task.fields[note]}"), console=console, transient=True, redirect_stdout=False,
+            TextColumn("{task.fields[note]}"), console=console, transient=True, redirect_stdout=_stdout_shown(),
         )
         self._task = self._progress.add_task(description, total=total, note="")
         global _bars

@@ -143,7 +143,8 @@ def _finish_run(run_dir: Path, meta: dict[str, Any], metrics: dict[str, Any] | N
         if plots:
             report = report.rstrip("\n") + "\n\n" + plots
         with atomic_path(run_dir / "report.md") as tmp:
-            tmp.write_text(report)
+            # (a path whose name holds bytes that are no UTF-8 text: those bytes shown as \xNN escapes)
+            tmp.write_text(report, encoding="utf-8", errors="backslashreplace")
     models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if (run_dir / "models").exists() else []
     full = {

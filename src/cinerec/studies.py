@@ -1407,7 +1407,7 @@ def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
     text = report(board, study)
     plots = plots_section(folder, PLOTS)
     with atomic_path(folder / "report.md") as tmp:
-        tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"))
+        tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"), encoding="utf-8", errors="backslashreplace")
 
 
 def _figureless(note: str) -> str:

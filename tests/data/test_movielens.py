@@ -495,6 +495,11 @@ def test_a_path_whose_name_is_no_utf8_text_is_read(ml100k_dir, tmp_path) -> None
     with open(folder / "log.parquet", "wb") as f:
         log.to_parquet(f)
     assert len(load_log(folder / "log.csv").interactions) == len(load_log(folder / "log.parquet").interactions) == 3
+    # A run of it is saved too: its report names the folder, the odd byte written as an escape.
+    from cinerec.cli import main
+
+    assert main(["train", "--data", str(folder), "--model", "popularity", "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert "bad\\udce9name" in (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_zip_of_a_long_name_is_unpacked_under_a_short_one(ml100k_dir, tmp_path, monkeypatch) -> None:

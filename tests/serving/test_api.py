@@ -1544,6 +1544,34 @@ def test_a_profiles_file_removed_while_served_is_not_made_again(run_dir, tmp_pat
     store.close_all()
     assert said and said[0].startswith("Unavailable: ") and "was removed while the server ran" in said[0]
     assert not (tmp_path / "q.sqlite").exists()
+    # Through a link: the log and shared memory lie beside the file it points at, and go from there.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link.sqlite").symlink_to(tmp_path / "real" / "r.sqlite")
+    linked = ProfileStore(tmp_path / "link.sqlite")
+    linked.create()
+    (tmp_path / "real" / "r.sqlite").unlink()
+    linked.close_all()
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+
+def test_a_serve_worker_started_after_the_profiles_file_went_finds_it_gone(tmp_path, monkeypatch):
+    # serve --workers N: a worker that built its app after the file was removed made a new
+    # empty one, and took changes there while its siblings answered 503.
+    from cinerec.serving.store import SERVED_PROFILES_ENV, ProfileStore, Unavailable, served_profiles_file
+
+    path = tmp_path / "p.sqlite"
+    checked = ProfileStore(path)  # (the serve command's own check, before the workers start)
+    checked.create()
+    monkeypatch.setenv(SERVED_PROFILES_ENV, served_profiles_file(checked))
+    checked.close_all()
+    assert ProfileStore(path).count() == 1  # (a worker while it is there)
+    path.unlink()
+    late = ProfileStore(path)
+    with pytest.raises(Unavailable, match="was removed while the server ran"):
+        late.create()
+    late.close_all()
+    assert not path.exists()
 
 
 def test_a_change_the_disk_refused_makes_health_degraded_until_one_is_saved(run_dir, tmp_path, monkeypatch):

@@ -361,13 +361,12 @@ def _settings(name: str) -> dict[str, Any]:
 
 def _create(name: str, dataset: "Dataset", seed: int) -> Any:
     from cinerec.models import create
+    from cinerec.models.base import with_features
 
     model = create(name, _settings(name))
     if "seed" in model.config.to_dict():
         model = create(name, model.config.replace(seed=seed))
-    if model.uses_features:
-        model.set_features(dataset)
-    return model
+    return with_features(model, dataset)
 
 
 def _top10(dataset: "Dataset", model: Any, n_users: int) -> list[dict[str, Any]]:

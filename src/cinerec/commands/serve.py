@@ -99,13 +99,16 @@ def serve(
     # SQLite profiles queue writers with WAL and a busy timeout; PostgreSQL takes any number.
     # This process only supervises: its check-time connections (the profiles' SQLite
     # with its -wal and -shm files, PostgreSQL's) close now, not at an exit that skips them.
+    from cinerec.serving.store import SERVED_PROFILES_ENV, served_profiles_file
+
+    opened = served_profiles_file(svc.profiles)  # (a worker starting after its removal finds it gone)
     svc.close()
     created = str(svc.run.meta.get("created", ""))
     served = svc.model_name  # (chosen once: by --run-model, else the store's, else the run's default)
     del app, svc
     os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: served,
                        ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
-                       ENV_CREATED: created, ENV_PARENT: str(os.getpid())})
+                       ENV_CREATED: created, ENV_PARENT: str(os.getpid()), SERVED_PROFILES_ENV: opened})
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
                             log_level=level, log_config=_log_config())
     supervisor = _supervisor_class()(config, sockets=[sock])

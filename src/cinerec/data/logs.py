@@ -323,12 +323,12 @@ def scale_numbers(value: Any) -> tuple[float, float] | None:
 def saved_scale(value: Any, where: str) -> tuple[float, float]:
     """A scale read back from a file cinerec wrote (a saved model's or dataset's), checked
     as ``--rating-scale`` is; a value that is not one, in one line naming ``where``."""
-    said = json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
+    shown = json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
     scale = None if isinstance(value, str) else scale_numbers(value)  # (written as two numbers, never as text)
     if scale is None:
-        raise DataError(f"{where}: expected [LOW, HIGH], got {said}")
+        raise DataError(f"{where}: expected [LOW, HIGH], got {shown}")
     if fault := rating_scale_fault(*scale):
-        raise DataError(f"{where}: {said}: {fault}")
+        raise DataError(f"{where}: {shown}: {fault}")
     return scale
 
 

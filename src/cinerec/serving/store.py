@@ -858,6 +858,20 @@ CREATE TABLE IF NOT EXISTS ratings(profile_id TEXT NOT NULL REFERENCES profiles(
 _DISK_TROUBLE = re.compile(r"disk is full|disk I/O error", re.IGNORECASE)
 
 
+#: Set by ``serve --workers N`` for its workers: the profiles file its own check opened
+#: (``path``, device and inode, tab-separated). A worker that starts after that file was
+#: removed (or one uvicorn starts again later) finds it gone, as a running one does,
+#: instead of making a new empty one there.
+SERVED_PROFILES_ENV = "CINEREC_SERVE_PROFILES_FILE"
+
+
+def served_profiles_file(store: Any) -> str:
+    """What :data:`SERVED_PROFILES_ENV` holds for ``store`` (empty: not a file opened)."""
+    identity = getattr(store, "_identity", None)
+    path = getattr(store, "path", None)
+    return "" if identity is None or path is None else f"{os.path.realpath(path)}\t{identity[0]}\t{identity[1]}"
+
+
 class ProfileStore:
     """Saved people: a profile id and the movies they rated or liked.
 
@@ -879,6 +893,12 @@ class ProfileStore:
         # Why the last change could not be saved (a full or failing disk), until one is:
         # what /health says, where a file that can be written says nothing of a full disk.
         self.last_failure: str | None = None
+        served = os.environ.get(SERVED_PROFILES_ENV, "").split("\t")
+        if len(served) == 3 and served[0] == os.path.realpath(self.path):  # (a serve worker: the file its
+            self._identity = (int(served[1]), int(served[2]))               # server opened, or gone)
+            if self._gone() is not None:
+                self.read_only = False
+                return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A file or folder that cannot be written (a read-only mount): the profiles there
         # are read as they are (none, when there is no file), and every change is refused
@@ -1063,7 +1083,8 @@ class ProfileStore:
         self._local = threading.local()
         # Server processes (--workers) stop together: each closing may see another still
         # open and leave the log; one more try each, a moment apart, lets the last fold it in.
-        wal = self.path.with_name(f"{self.path.name}-wal")
+        real = Path(os.path.realpath(self.path))  # (SQLite keeps its log beside the file a link points at)
+        wal = real.with_name(f"{real.name}-wal")
         for _ in range(5):
             if self.read_only or not wal.exists() or self._gone() is not None:  # (a file removed is not made again)
                 break
@@ -1078,7 +1099,7 @@ class ProfileStore:
         if self._identity is not None and not self.path.exists() and not self.read_only:
             # The file removed while served: its log and shared memory, left beside no file,
             # go too (a file made there later would read that log as its own).
-            for left in (wal, self.path.with_name(f"{self.path.name}-shm")):
+            for left in (wal, real.with_name(f"{real.name}-shm")):
                 with contextlib.suppress(OSError):
                     left.unlink(missing_ok=True)
 
