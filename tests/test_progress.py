@@ -102,7 +102,7 @@ def test_a_fit_that_fails_mid_epoch_leaves_no_bar_drawing(terminal, monkeypatch)
         assert progress._bars == 0 and progress._stage._drawn
 
 
-def test_what_is_printed_under_a_spinner_or_a_bar_stays_on_stdout(terminal, capsys):
+def test_what_is_printed_under_a_spinner_or_a_bar_stays_on_a_stdout_sent_elsewhere(terminal, capsys):
     # Rich moved it to the spinner's stream: a script's output, sent to a file, went to the terminal.
     with progress.stage("fitting ease"):
         print("printed while fitting")
@@ -110,3 +110,12 @@ def test_what_is_printed_under_a_spinner_or_a_bar_stays_on_stdout(terminal, caps
             print("printed in an epoch")
     assert capsys.readouterr().out == "printed while fitting\nprinted in an epoch\n"
     assert "printed" not in terminal.getvalue()
+
+
+def test_under_torchrun_only_the_first_process_draws_a_spinner(terminal, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    with progress.stage("fitting ease"):
+        assert progress._stage is None
+    monkeypatch.setenv("RANK", "0")
+    with progress.stage("fitting ease"):
+        assert progress._stage is not None

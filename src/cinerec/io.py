@@ -139,8 +139,8 @@ def written_now(path: str | os.PathLike) -> bool:
 @contextlib.contextmanager
 def arrow_source(path: str | os.PathLike) -> Iterator[Any]:
     """``path`` as pyarrow's readers take it: its name, or, where the name holds bytes
-    that are no UTF-8 text (a folder named in Latin-1), the file opened, since pyarrow
-    passes names on as UTF-8 and stopped at them."""
+    that are no UTF-8 text (a folder named in Latin-1), the file opened: pyarrow passes
+    names on as UTF-8, which such a name is not."""
     name = os.fspath(path)
     try:
         os.fsdecode(name).encode("utf-8")
@@ -149,6 +149,12 @@ def arrow_source(path: str | os.PathLike) -> Iterator[Any]:
             yield f
         return
     yield name
+
+
+def escaped(text: str) -> str:
+    """``text`` as UTF-8 can write it: the bytes of a path's name that are no UTF-8 text
+    (which Python holds as lone surrogates) written as ``\\xNN`` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def sweep_stale_temps(path: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ and the time it has taken instead, on the same terms:
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import Any, Iterator
@@ -102,7 +103,8 @@ def stage(description: str) -> Iterator[None]:
     what is being done). A bar drawn inside the block takes its place until it closes.
     What the block prints stays on stdout (:func:`_stdout_shown`)."""
     global _stage
-    if _silent or _stage is not None or _bars:
+    # (under torchrun, the first process alone: every process would draw its own on one terminal)
+    if _silent or _stage is not None or _bars or os.environ.get("RANK", "0") != "0":
         yield
         return
     console = _console()

@@ -37,7 +37,7 @@ import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
 from cinerec.errors import CinerecError, DataError, NotFoundError, expect, said
-from cinerec.io import TRAIN_MARK, atomic_path, read_json, write_json, writing
+from cinerec.io import TRAIN_MARK, atomic_path, escaped, read_json, write_json, writing
 
 if TYPE_CHECKING:  # (the models import torch: reading a run's movies or records needs none of it)
     from cinerec.models.base import Recommender
@@ -143,8 +143,7 @@ def _finish_run(run_dir: Path, meta: dict[str, Any], metrics: dict[str, Any] | N
         if plots:
             report = report.rstrip("\n") + "\n\n" + plots
         with atomic_path(run_dir / "report.md") as tmp:
-            # (a path whose name holds bytes that are no UTF-8 text: those bytes shown as \xNN escapes)
-            tmp.write_text(report, encoding="utf-8", errors="backslashreplace")
+            tmp.write_text(escaped(report), encoding="utf-8")  # (a path's name that is no UTF-8 text: escaped)
     models = sorted(p.name for p in (run_dir / "models").iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if (run_dir / "models").exists() else []
     full = {

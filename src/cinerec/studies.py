@@ -1400,14 +1400,14 @@ _FILTER_WORDS = (("--top-movies", "top_movies under [data]", ("top_movies",)),
 def _write_board(folder: Path, board: dict[str, Any], study: Study) -> None:
     """Rewrite ``leaderboard.json`` and ``report.md`` of a finished run folder."""
     from cinerec.evaluation.report import plots_section
-    from cinerec.io import atomic_path, write_json
+    from cinerec.io import atomic_path, escaped, write_json
     from cinerec.runs import PLOTS
 
     write_json(folder / "leaderboard.json", board)
     text = report(board, study)
     plots = plots_section(folder, PLOTS)
     with atomic_path(folder / "report.md") as tmp:
-        tmp.write_text(text.rstrip("\n") + ("\n\n" + plots if plots else "\n"), encoding="utf-8", errors="backslashreplace")
+        tmp.write_text(escaped(text.rstrip("\n") + ("\n\n" + plots if plots else "\n")), encoding="utf-8")
 
 
 def _figureless(note: str) -> str:
@@ -1509,11 +1509,10 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 probe.check_size(dataset.n_users, dataset.n_items)
             except ConfigError as e:
                 raise ConfigError(_setting_fault(study, ("models", spec.label), e)) from None
-            if probe.uses_features:
-                try:
-                    with_features(probe, dataset)
-                except DataError as e:
-                    raise DataError(f"{_features_where(study, spec.label, str(e))}: {e}") from None
+            try:
+                with_features(probe, dataset)
+            except DataError as e:
+                raise DataError(f"{_features_where(study, spec.label, str(e))}: {e}") from None
         if study.export_two_stage is not None:  # its retriever, refused now, not after every model ran
             from cinerec.models.two_stage import TwoStageConfig
 

@@ -99,7 +99,7 @@ def test_rows_keep_the_declared_scale_and_new_ratings_drop_it():
     assert x.select(np.arange(5)).scale == (1.0, 10.0) and x.concat(x).scale == (1.0, 10.0)
     assert x.replace(ratings=np.ones(len(x))).scale is None
     assert x.concat(x.replace(scale=None)).scale is None
-    with pytest.raises(ValueError, match="lowest below highest"):
+    with pytest.raises(ValueError, match="the lowest rating must be below the highest"):
         x.replace(scale=(10.0, 1.0))
 
 
@@ -138,6 +138,8 @@ def test_a_saved_datasets_scale_is_checked_as_the_flag_is(tmp_path):
     npz = tmp_path / "d" / "interactions.npz"
     with np.load(npz) as z:
         arrays = dict(z)
+    np.savez(npz, **{k: v for k, v in arrays.items() if k != "scale"})  # (a dataset saved with no scale array)
+    assert Dataset.load(tmp_path / "d").interactions.scale == (1.0, 10.0)
     for scale, said in (([1, np.inf], "[1.0, Infinity]: each end must be a finite number"),
                         ([1, 5, 10], "expected [LOW, HIGH], got [1, 5, 10]"), (np.array(3), "expected [LOW, HIGH]")):
         np.savez(npz, **{**arrays, "scale": np.asarray(scale)})

@@ -1554,7 +1554,6 @@ def test_a_profiles_file_removed_while_served_is_not_made_again(run_dir, tmp_pat
     assert list((tmp_path / "real").iterdir()) == []
 
 
-
 def test_a_serve_worker_started_after_the_profiles_file_went_finds_it_gone(tmp_path, monkeypatch):
     # serve --workers N: a worker that built its app after the file was removed made a new
     # empty one, and took changes there while its siblings answered 503.

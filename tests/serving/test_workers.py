@@ -271,3 +271,29 @@ def test_a_log_level_given_is_kept_under_quiet(run_dir, tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=60)
     assert "GET /health" in err.decode(), err.decode()[-2000:]
+
+
+def test_the_workers_settings_do_not_outlast_the_server(run_dir, tmp_path, monkeypatch):
+    # They stayed in the process's environment: a server started later in it (a notebook,
+    # a test session) took the removed profiles file for its own and refused every change.
+    import cinerec.commands.serve as serve_command
+    from cinerec.cli import main
+    from cinerec.serving.store import SERVED_PROFILES_ENV
+
+    seen: list[str] = []
+
+    class Stopped:
+        def __init__(self, config, sockets):
+            self.stopped_by_signal = False
+
+        def run(self):
+            seen.append(os.environ.get(SERVED_PROFILES_ENV, ""))
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(serve_command, "_supervisor_class", lambda: Stopped)
+    monkeypatch.delenv(SERVED_PROFILES_ENV, raising=False)
+    argv = ["serve", "--run", str(run_dir), "--profiles", str(tmp_path / "p.sqlite"), "--workers", "2", "--port", "0",
+            "-q"]
+    assert main(argv) == 130
+    assert seen[0].startswith(f"{os.path.realpath(tmp_path / 'p.sqlite')}\t")  # (the workers had it)
+    assert SERVED_PROFILES_ENV not in os.environ and "CINEREC_SERVE_RUN" not in os.environ

@@ -43,6 +43,7 @@ def evaluate(
     from cinerec.commands.show import print_json, print_leaderboard, say
     from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
+    from cinerec.models.base import with_features
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol, filters=filters)
@@ -68,8 +69,8 @@ def evaluate(
             # Said on stderr while a --json answer is made; otherwise printed with the table.
             tuned = _tune(recommender, dataset, prepared, tune, seed, quiet or not json, held)
             recommender = tuned.model  # fitted on the training part (and its validation part) already
-        if recommender.uses_features and tuned is None:
-            recommender.set_features(dataset)  # side features (two-tower; mlp-rating with features) come from the data
+        if tuned is None:  # side features (two-tower; mlp-rating with features) come from the data
+            recommender = with_features(recommender, dataset)
         result = prepared.evaluate(recommender)
         if tuned is not None:  # fitted by the search: its fit's time
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)

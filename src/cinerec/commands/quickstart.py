@@ -178,7 +178,7 @@ def quickstart(
             save_dataset(tmp, dataset)
             for name in names:  # refit on every rating: the saved models serve real people
                 recommender = _create(name, dataset, seed)
-                with progress.stage(f"refitting {name} on all the data"):
+                with progress.stage(f"refit {name}"):  # (on all the data, as a study's refit)
                     recommender.fit(dataset.interactions)
                 save_model(tmp, recommender)
                 if name == best:

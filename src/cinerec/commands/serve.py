@@ -106,9 +106,11 @@ def serve(
     created = str(svc.run.meta.get("created", ""))
     served = svc.model_name  # (chosen once: by --run-model, else the store's, else the run's default)
     del app, svc
-    os.environ.update({ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: served,
-                       ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
-                       ENV_CREATED: created, ENV_PARENT: str(os.getpid()), SERVED_PROFILES_ENV: opened})
+    given = {ENV_RUN: str(run), ENV_DB: db or "", ENV_MODEL: served,
+             ENV_PROFILES: str(profiles) if profiles is not None else "", ENV_THREADS: str(threads),
+             ENV_CREATED: created, ENV_PARENT: str(os.getpid()), SERVED_PROFILES_ENV: opened}
+    before = {key: os.environ.get(key) for key in given}
+    os.environ.update(given)
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
                             log_level=level, log_config=_log_config())
     supervisor = _supervisor_class()(config, sockets=[sock])
@@ -116,6 +118,12 @@ def serve(
         supervisor.run()
     except KeyboardInterrupt:
         supervisor.stopped_by_signal = True
+    finally:  # (for the workers alone: a server started later in this process, or a program it runs, reads none)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if supervisor.stopped_by_signal:  # as one process does: "interrupted", exit 130
         raise KeyboardInterrupt
     raise DataError("serve: a worker process could not start (its error is above); the server stopped")

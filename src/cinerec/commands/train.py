@@ -72,6 +72,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     from cinerec.data.dataset import dataset_sizes, reading_notes, synthetic_notes, synthetic_words
     from cinerec.evaluation.protocols import below_mean, figure_notes
     from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.models.base import with_features
     from cinerec.models.neural import NeuralRecommender
     from cinerec.training import CHECKPOINT_LAST
 
@@ -150,8 +151,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             if main:  # kept beside the checkpoints: a killed run resumed goes on with it, and records it
                 _mark(out, {**asked, "model": recommender.name, "tuning": tuned.to_dict()})
         searched = tuned is not None and recommender is tuned.model  # (fitted by the search, features and all)
-        if recommender.uses_features and not searched:
-            recommender.set_features(dataset)  # side features (two-tower, mlp-rating features = true) come from the data
+        if not searched:  # side features (two-tower, mlp-rating features = true) come from the data
+            recommender = with_features(recommender, dataset)
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume

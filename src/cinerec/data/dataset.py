@@ -233,7 +233,7 @@ class Interactions:
         if self.scale is not None:
             low, high = (float(v) for v in self.scale)
             if not low < high:
-                raise ValueError(f"scale must be (lowest, highest) with lowest below highest, got {self.scale}")
+                raise ValueError(f"scale {self.scale}: the lowest rating must be below the highest")
             object.__setattr__(self, "scale", (low, high))
             # (compared as the ratings are held: 0.1 of a scale is float32's 0.1 of a rating)
             outside = (self.ratings < np.float32(low)) | (self.ratings > np.float32(high)) if n else None
@@ -627,12 +627,14 @@ class Dataset:
         try:
             with np.load(path / "interactions.npz", allow_pickle=False) as z:
                 n_users, n_items = (int(v) for v in z["n"])
-                if "scale" in z.files:
-                    from cinerec.data.logs import saved_scale
+                from cinerec.data.logs import saved_scale
 
-                    scale: tuple[float, float] | None = saved_scale(z["scale"], f"{path}/interactions.npz: scale")
-                else:
-                    scale = None
+                info: dict[str, Any] = meta["info"] if isinstance(meta.get("info"), dict) else {}
+                scale: tuple[float, float] | None = None
+                if "scale" in z.files:
+                    scale = saved_scale(z["scale"], f"{path}/interactions.npz: scale")
+                elif info.get("rating_scale_given") and not info.get("implicit"):  # (saved with no scale array)
+                    scale = saved_scale(info.get("rating_scale"), f"{path}/dataset.json: info.rating_scale")
                 inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items,
                                      scale)
             with np.load(path / "catalog.npz", allow_pickle=False) as z:

@@ -175,9 +175,9 @@ class Prepared:
         return seen if self.also_seen is None else seen.maximum(self.also_seen).tocsr()
 
     def create(self, name: str, config: Mapping[str, Any] | None = None) -> Recommender:
-        """A new model by name with this protocol's settings (:meth:`Protocol.create`),
-        unless ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives
-        both, and the data's side features where it reads them (``set_features``)."""
+        """A new model by name with this protocol's settings (:meth:`Protocol.create`); unless
+        ``config`` sets one, this split's seed as the model's own, as ``--seed`` gives both;
+        and the data's side features where it reads them (``set_features``)."""
         from cinerec.models.base import with_features
 
         model = self.protocol.create(name, config, seed=self.seed)

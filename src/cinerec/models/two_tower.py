@@ -354,10 +354,10 @@ class TwoTower(IndexedRecommender, NeuralRecommender):
         return self
 
     def fit_notes(self) -> list[str]:
-        """Said where the towers read less than their name promises: no features given,
-        data without user demographics left the user tower on ids alone, and a catalogue
-        without genres or years the movie tower, each without a word (the note named
-        genres and years whatever the data held)."""
+        """Said where the towers read less than their name promises: no features given
+        (both towers on ids alone), data without user demographics (the user tower on ids
+        alone), a catalogue without genres or years (the movie tower without them), the note
+        naming what the movie tower did read."""
         f = self.features
         if f is None:  # (fitted on ratings alone, from Python: the command line always gives them)
             return super().fit_notes() + [f"{self.name}: no side features were given, so both towers read ids only; "
