@@ -137,10 +137,13 @@ def written_now(path: str | os.PathLike) -> bool:
 
 
 @contextlib.contextmanager
-def arrow_source(path: str | os.PathLike) -> Iterator[Any]:
+def arrow_source(path: Any) -> Iterator[Any]:
     """``path`` as pyarrow's readers take it: its name, or, where the name holds bytes
     that are no UTF-8 text (a folder named in Latin-1), the file opened: pyarrow passes
-    names on as UTF-8, which such a name is not."""
+    names on as UTF-8, which such a name is not. Anything else (bytes in memory) as it is."""
+    if not isinstance(path, (str, os.PathLike)):
+        yield path
+        return
     name = os.fspath(path)
     try:
         os.fsdecode(name).encode("utf-8")

@@ -39,7 +39,6 @@ name the line at fault.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -845,7 +844,7 @@ def _rating_columns(path: Path, family: str, whole_stars: bool = False) -> tuple
         columns["rating"]: pa.float32(), columns["timestamp"]: pa.int64(),
     }
     try:
-        with arrow_source(source) if isinstance(source, str) else contextlib.nullcontext(source) as opened:
+        with arrow_source(source) as opened:
             table = pacsv.read_csv(
                 opened,
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),

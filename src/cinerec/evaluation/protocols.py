@@ -136,9 +136,6 @@ class Prepared:
     fold: str | None = None
     also_seen: Any = None
     ks: tuple[int, ...] = ()
-    #: The lowest rating of a log's ``--rating-scale`` (which its ratings may not reach),
-    #: under a rating protocol, or None: what rating NDCG's gains start from.
-    scale_low: float | None = None
     #: The dataset split (set by :meth:`Protocol.prepare`): the side features
     #: :meth:`create` gives a model that reads them.
     dataset: Any = field(default=None, repr=False)
@@ -160,6 +157,14 @@ class Prepared:
             raise NoTestRatings(f"protocol {self.protocol.name}: no user has a test rating to measure "
                             f"({n:,} training rating{'' if n == 1 else 's'} of {users:,} user{'' if users == 1 else 's'}); "
                             f"it needs {need}")
+
+    @property
+    def scale_low(self) -> float | None:
+        """The lowest rating of a log's ``--rating-scale`` (which its ratings may not reach),
+        under a rating protocol, or None: what rating NDCG's gains start from. Read from
+        the training ratings, which carry the scale declared (:attr:`Interactions.scale`)."""
+        scale = self.train.scale if self.protocol.needs_ratings else None
+        return scale[0] if scale is not None else None
 
     @property
     def n_users(self) -> int:
@@ -505,13 +510,6 @@ class Protocol:
             if not ways:
                 raise
             raise DataError(f"{e}: " + python_words(f"keep more movies ({', or '.join(ways)})")) from None
-        from cinerec.data.history import rating_scale
-
-        # (a ranking protocol reads no scale; replaced, its split would drop what it cached)
-        scale = rating_scale(dataset) if self.needs_ratings and dataset.info.get("rating_scale_given") else None
-        if scale is not None:
-            folds = tuple(dataclasses.replace(p, scale_low=scale[0]) for p in prepared.folds)
-            prepared = dataclasses.replace(prepared, scale_low=scale[0], folds=folds)
         for part in (prepared, *prepared.folds):  # (set, not replaced: a replaced split drops what it cached)
             object.__setattr__(part, "dataset", dataset)
         return prepared
