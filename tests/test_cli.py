@@ -324,7 +324,7 @@ def test_set_wins_over_a_bad_value_in_the_config_file(small_data, tmp_path, caps
                  "--set", "regularization=500", "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "ease"
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ease", "--config", str(bad)])
-    assert "neg.toml: regularization = -1: must be positive" in err
+    assert "neg.toml:1: regularization = -1: must be positive" in err
 
 
 def test_settings_split_between_the_config_file_and_set_are_judged_together(small_data, tmp_path, capsys):
@@ -355,12 +355,12 @@ def test_settings_split_between_the_config_file_and_set_are_judged_together(smal
     (tmp_path / "c.toml").write_text("factors = 0\nregularization = -1.0\n")
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "als", "--config",
                                    str(tmp_path / "c.toml"), "--set", "factors=8"])
-    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}: regularization = -1"), err
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}:2: regularization = -1"), err
     # One the file makes alone is still the file's.
     (tmp_path / "c.toml").write_text("weights = [1.0, 1.0]\n")
     err = _one_line_error(capsys, ["evaluate", "--data", str(small_data), "--model", "ensemble", "--config",
                                    str(tmp_path / "c.toml"), "--set", "seed=3"])
-    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}: weights = [1, 1]: must hold one number per "
+    assert err.startswith(f"cinerec: error: {tmp_path / 'c.toml'}:1: weights = [1, 1]: must hold one number per "
                           "member (3), got 2"), err
 
 
@@ -450,6 +450,23 @@ def test_a_bad_config_file_is_one_line_naming_it(small_data, tmp_path, capsys, t
                                        "--config", str(cfg)])
         assert str(cfg) in err and all(n in err for n in needles), err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text, model, said", [
+    ("# settings\nfactors = 4\n\nepochs = -3\n", "mf", ":4: epochs = -3: must be at least 1"),
+    ("factors = 4\nfactorz = 4\n", "biasedmf", ":2: unknown key 'factorz'"),
+    ("factors = 4\n[bpmf]\nfactors = 4\n", "ease", ":2: table [bpmf] is not a table setting"),
+    ('members = ["ease", "itemknn"]\n\n[settings.ease]\nlamda = 3\n', "blend",
+     ":4: settings.ease: unknown key 'lamda'"),
+    ('members = ["ease", "itemknn"]\nsettings.ease.l2 = 3\n', "blend", ":2: settings.ease: 'l2' was renamed"),
+    ('members = ["ease", "itemknn"]\n[settings]\nease = {l2 = 3}\n', "blend", ":3: settings.ease: 'l2' was renamed"),
+])
+def test_a_bad_config_file_names_the_line_of_the_key(tmp_path, capsys, text, model, said):
+    # It named the file alone, as a study file's mistakes name the file and the line.
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    err = _one_line_error(capsys, ["evaluate", "--data", "x", "--model", model, "--config", str(cfg)])
+    assert err.startswith(f"cinerec: error: {cfg}{said}"), err
 
 
 def test_a_config_or_study_file_under_a_file_is_one_line_naming_it(tmp_path, capsys):

@@ -209,11 +209,23 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     one rule for models trained for stars (``Protocol.settings_for``): ``mf`` under a
     ranking protocol trains for ranking unless a loss was chosen.
     """
-    from cinerec.config import parse_set_options
-    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.errors import ConfigError
     from cinerec.models.base import model_class as class_of
 
     model_class = class_of(name)  # an unknown name is one line listing the known ones
+    if config is None:
+        return _made(name, model_class, None, sets, seed, protocol, filters)
+    try:
+        return _made(name, model_class, config, sets, seed, protocol, filters)
+    except ConfigError as e:
+        raise _config_line(config, e) from None
+
+
+def _made(name: str, model_class: type["Recommender"], config: Path | None, sets: list[str] | None, seed: int,
+          protocol: str | None, filters: Any) -> "Recommender":
+    from cinerec.config import parse_set_options
+    from cinerec.evaluation.protocols import get_protocol
+
     file_values = read_config_file(config, model_class) if config is not None else {}
     set_values = parse_set_options(sets)
     kept = {k: v for k, v in file_values.items() if k not in set_values}  # --set wins, bad file value or not
@@ -239,6 +251,39 @@ def make_model(name: str, config: Path | None, sets: list[str] | None, seed: int
     _check_processes(model)
     _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
     return model
+
+
+def _config_line(path: Path, e: Exception) -> Exception:
+    """A refusal blamed on ``--config`` FILE alone, said at the line of the file that sets
+    the key it names (``FILE:LINE: key = ...``, as a study file's mistakes are); ``e`` as
+    it is when it names no key the file is seen to set, or blames ``--set`` too."""
+    import re
+
+    from cinerec.errors import ConfigError
+    from cinerec.studies import key_line
+
+    said, start = str(e), f"{path}: "
+    if not said.startswith(start):  # blamed on --set, or on the file with --set
+        return e
+    rest = said[len(start):]
+    # "key = value: rule", "unknown key 'key'", "'key' was renamed", "table [key]", each
+    # maybe behind the table holding it ("settings.ease: unknown key 'lamda'").
+    table_said = re.match(r"([\w.-]+): ", rest)
+    table = tuple(table_said[1].split(".")) if table_said else ()
+    said_key = rest[table_said.end():] if table_said else rest
+    named = re.match(r"(?:unknown key '|table \[|')?([\w-]+)(?:'| =|\])", said_key)
+    if named is None:
+        return e
+    try:
+        text = _config_bytes(path).removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except (OSError, UnicodeError):
+        return e
+    line = key_line(text, table, named[1])
+    for i in range(len(table), 0, -1):  # inside an inline table: the line of the key holding it
+        if line is not None:
+            break
+        line = key_line(text, table[:i - 1], table[i - 1])
+    return ConfigError(f"{path}:{line}: {rest}") if line is not None else e
 
 
 def _blamed(check: Callable[[dict[str, Any], str], Any], values: dict[str, Any], where: str,
