@@ -504,6 +504,30 @@ def test_profiles_answer_at_once_after_the_database_dropped_every_connection(pg_
     store.close_all()
 
 
+def test_a_change_after_the_database_dropped_every_connection_is_saved(pg_url):
+    # A write was never tried again: the first change after a restart took a dead pooled
+    # connection and answered 503 ("it may or may not have been saved"), though nothing
+    # of it had been sent, and it was lost; with two workers, the first two were.
+    import contextlib
+
+    import psycopg
+
+    from cinerec.serving.pgstore import PgProfileStore
+
+    url = _database(pg_url, "cinerec_restart_write")
+    store = PgProfileStore(url)
+    pid = store.create({"50": 4.0})
+    with contextlib.ExitStack() as held:
+        for _ in range(3):
+            held.enter_context(store._pool.connection())
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'cinerec_restart_write'")
+    store.set_ratings(pid, {"181": 5.0})  # the first request after the drop is a change
+    other = store.create({"7": 3.0})
+    assert store.get(pid) == {"50": 4.0, "181": 5.0} and store.get(other) == {"7": 3.0}
+    store.close_all()
+
+
 def test_an_export_never_replaces_a_cinerec_schema_that_is_no_store(run_dir, pg_url):
     import psycopg
 

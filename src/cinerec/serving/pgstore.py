@@ -232,6 +232,11 @@ def _end_workers(workers: "dict[int, tuple[Any, queue.SimpleQueue[_Job | None]]]
         jobs.put(None)
 
 
+class Unsent(Exception):
+    """A write whose connection was found dropped as its transaction began: nothing of the
+    change reached the database. ``args[0]`` is the driver's error."""
+
+
 @dataclass
 class _Job:
     """One read or write handed to a connection's own thread, and what came of it."""
@@ -312,15 +317,29 @@ class _Pool:
                 raise e from None
 
     def write(self, fn: Callable[[Any], Any]) -> Any:
-        """``fn(connection)`` in one transaction, never tried again (it may have been
-        written before an error), waited for as a read is: past :attr:`query_wait` seconds
-        the database counts as not answering, and whether the change was saved is not
-        known (it is, should the database answer again and the transaction end)."""
+        """``fn(connection)`` in one transaction, waited for as a read is: past
+        :attr:`query_wait` seconds the database counts as not answering, and whether the
+        change was saved is not known (it is, should the database answer again and the
+        transaction end). A connection found dropped as the transaction begins (after a
+        restart, every idle one) sent nothing of the change: it is tried once more on a
+        new connection, the pool's other idle ones let go; a second such drop is
+        :class:`Unsent`. Once begun, a change is never tried again (it may have been
+        written before an error)."""
+        import psycopg
+
         def in_transaction(con: Any) -> Any:
-            with con.transaction():
+            with contextlib.ExitStack() as stack:
+                try:
+                    stack.enter_context(con.transaction())
+                except psycopg.OperationalError as e:
+                    raise Unsent(e) from None
                 return fn(con)
 
-        return self._bounded(in_transaction, "a write", " (it may or may not have been saved)")
+        try:
+            return self._bounded(in_transaction, "a write", " (it may or may not have been saved)")
+        except Unsent:
+            self.close()
+            return self._bounded(in_transaction, "a write", " (it may or may not have been saved)")
 
     def _bounded(self, work: Callable[[Any], Any], what: str, unknown: str = "") -> Any:
         """``work(connection)`` on a borrowed connection, waited for :attr:`query_wait`
@@ -887,6 +906,10 @@ class PgProfileStore:
                             f"bytes: keep profiles in a SQLite file ({profiles_words('FILE')}), which holds any") from None
         except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as e:  # refused; the connection is well
             raise self._refused(e) from None
+        except Unsent as e:  # dropped twice before the change began (the pool tried a new connection)
+            self._pool.close()
+            raise Unavailable(f"{self.path}: PostgreSQL write failed, nothing saved "
+                              f"({_first_line(e.args[0], self.url)})") from None
         except psycopg.OperationalError as e:  # a dropped connection: the pool lets it go
             # Not tried again (it may have been written before the connection dropped); the
             # pool's other idle connections are likely as dead (the server restarted), so
