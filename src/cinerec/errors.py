@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, ParamSpec, TypeVa
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
+__all__ = ["format_refused", "CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
            "OutOfMemory", "allocation_words", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
            "unknown_name", "known_words", "closest"]
 
@@ -241,3 +241,17 @@ def out_of_memory(error: BaseException) -> bool:
     text = str(error) if isinstance(error, RuntimeError) else ""
     # (a size past what an allocation can even count: "Storage size calculation overflowed")
     return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text
+
+
+def format_refused(path: Any, what: str, found: Any, reads: int, again: str = "") -> "DataError":
+    """The refusal of a saved ``what`` (a run, a model, a store) whose format number
+    ``found`` is not the ``reads`` this cinerec reads: one written by a newer cinerec asks
+    for that one (writing it again here would lose what is new in it), an older one says
+    ``again`` (how to write it anew), when given."""
+    import cinerec
+
+    if isinstance(found, int) and not isinstance(found, bool) and found > reads:
+        return DataError(f"{path}: {what} format {found!r}, written by a newer cinerec; this cinerec "
+                         f"{cinerec.__version__} reads format {reads}: upgrade cinerec to read it")
+    return DataError(f"{path}: {what} format {found!r}; this cinerec {cinerec.__version__} reads format {reads}"
+                     + (f"; {again}" if again else ""))

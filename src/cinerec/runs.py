@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import cinerec
 from cinerec.data.dataset import Dataset
 from cinerec.data.filters import data_record  # (where it lives; kept here for its callers)
-from cinerec.errors import CinerecError, DataError, NotFoundError, expect, said
+from cinerec.errors import CinerecError, DataError, NotFoundError, expect, format_refused, said
 from cinerec.io import TRAIN_MARK, atomic_path, escaped, read_json, write_json, writing
 
 if TYPE_CHECKING:  # (the models import torch: reading a run's movies or records needs none of it)
@@ -517,7 +517,7 @@ def open_run(path: str | os.PathLike) -> Run:
     if not isinstance(meta, dict):
         raise DataError(f"{path}/run.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != RUN_FORMAT:
-        raise DataError(f"{path}: run format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {RUN_FORMAT}")
+        raise format_refused(path, "run", meta.get("format"), RUN_FORMAT)
     models = meta.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
         raise DataError(f"{path}/run.json: models = {json.dumps(models)}; expected a list of model names")

@@ -279,7 +279,15 @@ def _altered_store(run_dir, db, sql: str):
 def test_a_store_of_an_earlier_format_is_refused(tmp_path, run_dir):
     # Format 3's lists could offer a film rated under its other id: such a store is exported again.
     db = _altered_store(run_dir, tmp_path / "s.sqlite", "UPDATE meta SET value = '3' WHERE key = 'format'")
-    with pytest.raises(DataError, match=r"store format 3, this cinerec .* reads 4; export it again"):
+    with pytest.raises(DataError, match=r"store format 3; this cinerec .* reads format 4; export it again"):
+        open_store(db)
+
+
+def test_a_store_of_a_later_format_asks_for_a_newer_cinerec(tmp_path, run_dir):
+    # It said "export it again": a newer cinerec wrote it, and this one is what is out of date.
+    db = _altered_store(run_dir, tmp_path / "s.sqlite", "UPDATE meta SET value = '5' WHERE key = 'format'")
+    with pytest.raises(DataError, match=r"s\.sqlite: store format 5, written by a newer cinerec; this cinerec \S+ "
+                                        r"reads format 4: upgrade cinerec to read it$"):
         open_store(db)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cinerec.errors import DataError, NotFoundError, said
+from cinerec.errors import DataError, NotFoundError, format_refused, said
 from cinerec.io import atomic_dir
 
 if TYPE_CHECKING:
@@ -623,7 +623,7 @@ class Dataset:
         if not isinstance(meta, dict):
             raise DataError(f"{path}/dataset.json: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format") != DATASET_FORMAT:
-            raise DataError(f"{path}: dataset format {meta.get('format')!r}, this cinerec reads {DATASET_FORMAT}")
+            raise format_refused(path, "dataset", meta.get("format"), DATASET_FORMAT)
         try:
             with np.load(path / "interactions.npz", allow_pickle=False) as z:
                 n_users, n_items = (int(v) for v in z["n"])

@@ -26,7 +26,7 @@ from cinerec.config import Config
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
-                            expect, out_of_memory, unknown_name)
+                            expect, format_refused, out_of_memory, unknown_name)
 from cinerec.io import atomic_dir, json_text
 from cinerec.ranking import check_k, top_k
 
@@ -844,7 +844,7 @@ def saved_model_info(path: str | Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise DataError(f"{path}/model.json: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format") != MODEL_FORMAT:
-        raise DataError(f"{path}: model format {meta.get('format')!r}; this cinerec {cinerec.__version__} reads format {MODEL_FORMAT}")
+        raise format_refused(path, "model", meta.get("format"), MODEL_FORMAT)
     if meta.get("model") not in MODELS:
         raise DataError(f"{path}: unknown model {meta.get('model')!r}")
     return meta

@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, cast
 import numpy as np
 
 import cinerec
-from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable, said
+from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable, format_refused, said
 from cinerec.io import atomic_path, in_turn, sweep_stale_temps
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
@@ -774,8 +774,7 @@ def info_from_meta(meta: Mapping[str, Any], path: Path | str) -> StoreInfo:
         raise DataError(f"{path}: not a cinerec recommendation store (no store format in its meta table); serve "
                         "a store that an export wrote")
     if number != STORE_FORMAT:
-        raise DataError(f"{path}: store format {meta.get('format')!r}, this cinerec {cinerec.__version__} reads "
-                        f"{STORE_FORMAT}; export it again with {export_words()}")
+        raise format_refused(path, "store", meta.get("format"), STORE_FORMAT, f"export it again with {export_words()}")
     try:
         return StoreInfo(path, str(meta["run"]), str(meta["run_created"]), str(meta["model"]),
                          float(meta["exported_at"]), int(meta["k"]), int(meta["n_users"]),
