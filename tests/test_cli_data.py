@@ -517,3 +517,37 @@ def test_a_logs_scale_given_on_the_command_line_is_the_runs(tmp_path, capsys) ->
     assert main(["data", "info", log, "--rating-scale", "3,10", "--quiet"]) == 2
     assert capsys.readouterr().err == f"cinerec: error: {log} line 22: rating 2 is outside the scale given, " \
                                       "3 to 10 (--rating-scale)\n"
+
+
+def test_a_read_only_folder_is_refused_not_replaced_by_a_writable_one(tmp_path, capsys) -> None:
+    # The new folder is swapped in beside the old, which needs only the parent's permission:
+    # an empty folder a person had made read-only came back writable, holding the output.
+    out = tmp_path / "kept"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        for argv, flag in ((["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out)], ""),
+                           (["quickstart", "--out", str(out), "--users", "5"], "--out ")):
+            assert main([*argv, "--quiet"]) == 2
+            err = capsys.readouterr().err
+            assert err == f"cinerec: error: {flag}{out}: is a read-only folder; not replacing it: make it writable, " \
+                          "or give another folder\n", err
+        assert (out.stat().st_mode & 0o777) == 0o555 and list(out.iterdir()) == []
+    finally:
+        out.chmod(0o755)
+
+
+def test_synthesize_out_of_memory_names_its_own_sizes(tmp_path, capsys, monkeypatch) -> None:
+    # It said "a setting may ask for too much (factors, negatives, candidates, chunk or
+    # batch size)", which this command has none of.
+    import cinerec.data.synthetic as synthetic
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.00 GiB for an array with shape (403268075,) and data type int64")
+
+    monkeypatch.setattr(synthetic, "synthesize", too_big)
+    assert main(["data", "synthesize", "--like", "ml-32m", "--scale", "10", "--out", str(tmp_path / "huge")]) == 2
+    err = capsys.readouterr().err
+    assert err == "cinerec: error: --like ml-32m --scale 10: out of memory making the release (Unable to allocate " \
+                  "3.00 GiB for an array with shape (403268075,) and data type int64); a smaller --scale fits\n", err
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "write_json", "read_json",
+__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only", "write_json", "read_json",
            "arrow_source"]
 
 
@@ -314,6 +314,7 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     given, path = os.fspath(path), Path(os.path.realpath(path))
     check_not_here(path, given)
     check_not_mount(path, given)
+    check_not_read_only(path, given)
     if own is not None:
         check_replaceable(path, *own)
         first = before_swap
@@ -396,6 +397,24 @@ def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str 
         what = "the folder you are in" if here == real else "a folder holding the one you are in"
         raise ConfigError(f"{flag}{given if given is not None else os.fspath(path)}: is {what}, which "
                           "is replaced whole once the new one is complete; name a folder inside it (for example run)")
+
+
+def check_not_read_only(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
+    """Refuse, in one line, a folder to be replaced whole that is read-only (no write
+    permission for this user, or none for anyone): the swap needs only its parent's, so it
+    went ahead and left a new, writable folder in its place."""
+    import stat
+
+    from cinerec.errors import ConfigError
+
+    given = os.fspath(path) if given is None else given
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISDIR(mode) and (not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK)):
+        raise ConfigError(f"{flag}{given}: is a read-only folder; not replacing it: make it writable, or give "
+                          "another folder")
 
 
 def check_not_mount(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:

@@ -199,7 +199,13 @@ def synthesize(
     from cinerec.io import claimed
 
     with claimed(out):  # a second synthesize into the same folder is refused, not silently lost
-        folder = write_release(out, like, scale, seed, crlf=crlf)
+        try:
+            folder = write_release(out, like, scale, seed, crlf=crlf)
+        except MemoryError as e:  # (the command's own sizes, not a model's settings, asked for it)
+            from cinerec.errors import DataError, allocation_words
+
+            raise DataError(f"--like {like} --scale {scale:g}: out of memory making the release "
+                            f"({allocation_words(e)}); a smaller --scale fits") from None
     print(folder)
     say(f"wrote a synthetic {like} (scale {scale:g}, seed {seed}) to {folder}", quiet)
     note = size_note(like, scale)
