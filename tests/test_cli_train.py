@@ -258,7 +258,9 @@ def test_runs_from_another_version_and_damaged_weights_are_refused(neumf_run, tm
     shutil.copytree(neumf_run, old)
     meta = json.loads((old / "run.json").read_text())
     (old / "run.json").write_text(json.dumps({**meta, "format": 99}))
-    assert "run format 99" in _error(capsys, ["recommend", "--run", str(old), "--user", "1"])
+    assert "run format 99, written by a newer cinerec" in _error(capsys, ["recommend", "--run", str(old), "--user", "1"])
+    (old / "run.json").write_text(json.dumps({**meta, "format": 0}))
+    assert "run format 0; this cinerec" in _error(capsys, ["recommend", "--run", str(old), "--user", "1"])
 
     broken = tmp_path / "broken"
     shutil.copytree(neumf_run, broken)
@@ -308,8 +310,10 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert json.loads(said.out)["resumed"] is True
     # The resume says where it went on from (here: a checkpoint that had trained every epoch).
     epochs = int(open_run(neumf_run).meta["config"]["neumf"]["epochs"])
-    assert f"note: resumed from {out / 'checkpoints' / CHECKPOINT_LAST}, which had trained {epochs} of {epochs} " \
-           f"epoch{'s' if epochs != 1 else ''} (all of them): no epoch trained now" in said.err, said.err
+    went_on = f"resumed from {out / 'checkpoints' / CHECKPOINT_LAST}, which had trained {epochs} of {epochs} " \
+              f"epoch{'s' if epochs != 1 else ''} (all of them): no epoch trained now"
+    assert f"note: {went_on}" in said.err, said.err
+    assert any(n.startswith(went_on) for n in json.loads(said.out)["notes"])  # (there too: -q keeps stderr empty)
     assert open_run(out).metrics["neumf"]["hr@10"] == open_run(neumf_run).metrics["neumf"]["hr@10"]
     # The fit time is this process's part; all the epochs' time is said beside it.
     resumed = open_run(out).metrics["neumf"]
@@ -1136,7 +1140,7 @@ def test_a_resume_counts_the_epochs_its_checkpoint_trained_against_the_right_num
     # (it said "4 of the 30 epochs its run was given (all of them)").
     from cinerec.commands.train import _resumed_words
 
-    said = {args: _resumed_words(Path("c.pt"), *args).removeprefix("note: resumed from c.pt, which had ")
+    said = {args: _resumed_words(Path("c.pt"), *args).removeprefix("resumed from c.pt, which had ")
             for args in [(4, 4, 3, 30), (3, 3, 3, 30), (30, 30, 3, 30), (4, 30, 30, 30), (4, 30, 30, None),
                          (1, 1, 6, 1), (1, 1, 1, 1)]}
     measured = ": no epoch trained now, its weights are measured as they were"

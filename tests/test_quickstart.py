@@ -328,6 +328,8 @@ def test_a_model_named_twice_runs_once_and_says_so(tmp_path, capsys, ml100k_dir)
     assert "note: --model ease given more than once; each runs once" in err
     rows = [r["model"] for r in json.loads(out)["results"] if r["protocol"] == "loo-full"]
     assert sorted(rows) == ["ease", "popularity"]
+    # in the answer too, where -q keeps it off stderr (it was never there)
+    assert "--model ease given more than once; each runs once" in json.loads(out)["notes"]
 
 
 def test_a_short_user_is_not_offered_fewer_negatives_than_the_flag_takes(tmp_path, capsys, ml100k_dir):

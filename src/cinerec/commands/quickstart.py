@@ -90,8 +90,10 @@ def quickstart(
     if not names:
         raise ConfigError("--model: no model named")
     twice = [n for n in names if said.count(n) > 1]
-    if twice:  # (merged without a word: one row where the command line asked for two)
-        say(f"note: --model {', '.join(twice)} given more than once; each runs once", quiet)
+    # (merged without a word: one row where the command line asked for two; in --json too)
+    asked = [f"--model {', '.join(twice)} given more than once; each runs once"] if twice else []
+    for line in asked:
+        say(f"note: {line}", quiet)
     source = flags.data_source(data, columns, catalog, rating_scale=rating_scale) if data is not None else None
     if source is None and (columns is not None or catalog is not None or rating_scale is not None):
         raise ConfigError("--columns, --catalog and --rating-scale describe a ratings log: name it with --data")
@@ -204,7 +206,7 @@ def quickstart(
             print_json({"data": label, "synthetic": bool(dataset.info.get("synthetic")), "run": os.path.abspath(out),
                         "best_model": best, "ranked_by": list(RANK_BY),
                         "results": [r.to_dict() for r in results], "below_popularity": compared,
-                        "notes": reading_notes(dataset) + measured + synthetic_notes(dataset),
+                        "notes": asked + reading_notes(dataset) + measured + synthetic_notes(dataset),
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
@@ -217,13 +219,14 @@ def _check_out(out: Path) -> None:
     file, another command's run or a folder holding anything else is refused, so the
     replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
-    from cinerec.io import check_not_here, check_not_mount, read_json, written_now
+    from cinerec.io import check_not_here, check_not_mount, check_not_read_only, read_json, written_now
     from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
     check_not_here(out, str(out), "--out ")  # found now, before the models are evaluated
     check_not_mount(out, str(out), "--out ")
+    check_not_read_only(out, str(out), "--out ")
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # found now, before the models are evaluated, not at the save
         raise ConfigError(f"--out {out}: cannot create the folder ({blocker} is a file)")

@@ -157,8 +157,10 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
         result = prepared.evaluate(recommender)
-        for path, done, start, n_epochs, then in getattr(recommender, "resumed_from", ()):
-            say(_resumed_words(path, done, start, n_epochs, then), quiet or not main)
+        # What a resume trained: said now, and in --json's notes (-q keeps it off stderr).
+        went_on = [_resumed_words(*each) for each in getattr(recommender, "resumed_from", ())]
+        for line in went_on:
+            say(f"note: {line}", quiet or not main)
         if searched and tuned is not None:  # its fit's time, the search's
             result = dataclasses.replace(result, seconds_fit=tuned.seconds_fit)
         elif tuned is not None:  # (the winner trained here: its time, not none, in the search's record)
@@ -214,7 +216,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {**flags.popularity_fields(prepared, result, floor, notes),
-                 "notes": reading_notes(dataset) + said}  # (as evaluate's)
+                 "notes": went_on + reading_notes(dataset) + said}  # (as evaluate's)
         print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
                     "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
@@ -286,11 +288,11 @@ def _resumed_words(path: Path, done: int, start: int, n_epochs: int, then: int |
         return f"{n} epoch{'s' if n != 1 else ''}"
 
     if then is None or then == n_epochs:
-        had = f"note: resumed from {path}, which had trained {done} of {epochs(n_epochs)}"
+        had = f"resumed from {path}, which had trained {done} of {epochs(n_epochs)}"
     elif done >= then:
-        had = f"note: resumed from {path}, which had finished the {epochs(then)} its run was given"
+        had = f"resumed from {path}, which had finished the {epochs(then)} its run was given"
     else:  # (stopped early, or killed, in a run given another number of epochs)
-        had = f"note: resumed from {path}, which had trained {done} of the {epochs(then)} its run was given"
+        had = f"resumed from {path}, which had trained {done} of the {epochs(then)} its run was given"
     if start >= n_epochs:
         if done < n_epochs:
             why = "it had stopped early"
