@@ -53,7 +53,17 @@ def test_openapi_schema_lists_the_endpoints(client):
 def test_movie_search(client):
     hits = client.get("/movies", params={"query": "star wars"}).json()
     assert hits[0] == {"movie_id": 50, "title": "Star Wars", "year": 1977,
-                       "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"]}
+                       "genres": ["Action", "Adventure", "Romance", "Sci-Fi", "War"], "same_film": []}
+    # A film the catalogue lists twice names its other id (the page shows it once).
+    amy = client.get("/movies", params={"query": "chasing amy"}).json()
+    assert sorted((m["movie_id"], m["same_film"]) for m in amy) == [(246, [268]), (268, [246])]
+    # and so does every list that holds such a film: stored, live and cold start
+    twinned = {m: client.get(f"/movies/{m}").json()["same_film"] for m in (246, 268)}
+    answers = [client.get("/users/1/recommendations", params={"k": 100}).json(),
+               client.post("/recommendations", json={"liked": ["50"], "k": 100}).json(),
+               client.get("/users/1/recommendations", params={"k": 100, "genre": "Comedy"}).json()]
+    listed = [m for a in answers for m in a["recommendations"] if m["movie_id"] in twinned]
+    assert listed and all(m["same_film"] == twinned[m["movie_id"]] for m in listed), listed
     assert client.get("/movies", params={"query": "GODFATHER"}).json()[0]["title"] == "Godfather, The"
     horror = client.get("/movies", params={"genre": "horror", "year_from": 1990, "year_to": 1995, "limit": 5}).json()
     # A range ending before it starts holds no year: said, not an empty answer.

@@ -133,6 +133,9 @@ class Movie(BaseModel):
     title: str
     year: int | None
     genres: list[str]
+    same_film: list[int | str] = Field(
+        default_factory=list, description="the film's other ids, where the catalogue lists it more than once "
+                                          "(same title, year and genres): to a person they are one film")
 
 
 class Recommendation(Movie):
@@ -204,6 +207,15 @@ class Service:
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [self.lists.record(i) for i in range(ds.n_items)]
+        # A film the catalogue lists under two ids names the other in every answer (the page
+        # shows it once): raw id -> the other ids, of the movies that have one.
+        self._same_film: dict[Any, list[Any]] = {}
+        twins = self.lists.twins
+        if twins is not None:
+            for item in np.flatnonzero(np.diff(twins.indptr)).tolist():
+                others = twins.indices[twins.indptr[item]:twins.indptr[item + 1]].tolist()
+                self._same_film[self.records[item]["movie_id"]] = [self.records[j]["movie_id"] for j in others]
+        self.records = self._films(self.records)
         # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
         self._items = _id_table(ds.item_ids)
         self._users = _id_table(ds.user_ids)
@@ -365,7 +377,7 @@ class Service:
             off = np.zeros(self.dataset.n_items, dtype=bool) if off is None else off.copy()
             off[np.asarray(seen, dtype=np.int64)] = True
         items, sc, reasons = self.lists.for_history(items_given, stars, is_like, k, off=off)
-        return "history", self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars)
+        return "history", self._films(self.lists.records(items, sc, reasons, stars=self.lists.history_in_stars))
 
     def user_notes(self, user: int, k: int, genre: str | None, listed: int, made: int | None = None) -> list[str]:
         """What is said beside user index ``user``'s list of ``listed`` movies, as ``cinerec
@@ -410,7 +422,11 @@ class Service:
         return [dict(self.records[i], similarity=float(s)) for i, s in zip(items, sims)]
 
     def _records(self, items: np.ndarray, scores: np.ndarray, reasons: np.ndarray) -> list[dict[str, Any]]:
-        return self.lists.records(items, scores, reasons)
+        return self._films(self.lists.records(items, scores, reasons))
+
+    def _films(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``records``, each with ``same_film``: the movie's other ids, if any (:class:`Movie`)."""
+        return [dict(r, same_film=self._same_film.get(r["movie_id"], [])) for r in records]
 
     def _profile_count(self) -> int | str:
         unwritable = getattr(self.profiles, "unwritable", None)

@@ -16,6 +16,7 @@ const state = {
   mine: [],
   similar: null,      // {movie, list, error}
   loading: false,     // the saved profile is on its way
+  loadFailed: false,  // the saved profile could not be read: its movies are not known here
 };
 
 const $ = (id) => document.getElementById(id);
@@ -39,6 +40,20 @@ const dotted = (id) => id === "." || id === "..";
 // An id as a message shows it: quoted, and cut as the server cuts the ids it echoes.
 const shownId = (id) => (id.length > 200 ? `“${id.slice(0, 200)}…” (${id.length} characters)` : `“${id}”`);
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+// A film the catalogue lists under more than one id (the API's same_film) is one film to
+// a person: its ids, its own first; the one the profile holds it under (its own or
+// another's), else its own; and a list with each film once, where it first comes.
+const filmIds = (m) => [String(m.movie_id), ...(m.same_film || []).map(String)];
+const heldId = (m) => filmIds(m).find((x) => x in state.ratings) ?? String(m.movie_id);
+function oneEach(movies) {
+  const shown = new Set();
+  return movies.filter((m) => {
+    const ids = filmIds(m);
+    if (ids.some((x) => shown.has(x))) return false;
+    ids.forEach((x) => shown.add(x));
+    return true;
+  });
+}
 
 // fetch, saying so plainly when no answer came at all (the browser says only "Failed to
 // fetch"); a request the page itself aborted stays an AbortError.
@@ -108,15 +123,19 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     btn.className = "remove";
     btn.textContent = "remove";
     btn.setAttribute("aria-label", `Remove ${m.title}`);
-    btn.addEventListener("click", () => forget(id));
+    // (every id it is held under: removed under one, the film stayed under the other)
+    btn.addEventListener("click", () => forget(filmIds(m).filter((x) => x in state.ratings)));
     actions.append(what, btn);
     return li;
   }
-  const mine = likesOnly ? null : state.ratings[id];
-  const liked = id in state.ratings && mine == null;
+  // (a film liked or rated under its other id shows so here too)
+  const held = heldId(m);
+  const mine = likesOnly ? null : state.ratings[held];
+  const liked = held in state.ratings && mine == null;
   like.setAttribute("aria-pressed", String(liked));
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
-  like.addEventListener("click", () => (liked ? forget(id) : save({ liked: [m.movie_id] }, m)));
+  like.addEventListener("click", () => (liked ? forget(filmIds(m).filter((x) => x in state.ratings))
+    : save({ liked: [m.movie_id] }, m)));
   stars.setAttribute("aria-label", `Rate ${m.title}`);
   if (likesOnly) stars.remove();
   const lit = mine != null ? shownStars(mine) : 0;
@@ -172,15 +191,19 @@ function focusHeading(list) {
 
 function renderAll() {
   const focused = focusKey();
-  renderList($("results"), state.results);
+  renderList($("results"), oneEach(state.results));
   renderList($("recs"), state.recs, { reasons: true });
-  renderList($("mine"), state.mine, { remove: true });
+  const mine = oneEach(state.mine);
+  renderList($("mine"), mine, { remove: true });
   // Saved movies this run does not hold (a profile kept from a run of other data) count
   // for nothing here: said apart, not added to the movies shown.
-  const elsewhere = Object.keys(state.ratings).length - state.mine.length;
+  const held = new Set(state.mine.flatMap(filmIds));
+  const elsewhere = Object.keys(state.ratings).filter((x) => !held.has(x)).length;
   const apart = elsewhere > 0 ? ` (and ${plural(elsewhere, "saved movie")} this run does not hold, kept for one that does)` : "";
+  // (a profile that could not be read is not an empty one)
   $("mine-status").textContent = state.loading ? "Loading…"
-    : (state.mine.length ? plural(state.mine.length, "movie") : "Nothing yet.") + apart;
+    : state.loadFailed ? "Could not load your movies."
+      : (mine.length ? plural(mine.length, "movie") : "Nothing yet.") + apart;
   $("profile-id").textContent = state.profileId || "none yet";
   $("forget").hidden = !state.profileId;
   $("profile-link").hidden = !state.profileId;
@@ -209,6 +232,7 @@ function applyProfile(p) {
   if (p.profile_id === linked) forgetLink();  // held here from now on: a reload need not carry it
   state.ratings = p.ratings;
   state.mine = p.movies;
+  state.loadFailed = false;
   state.recs = p.recommendations;
   // What the server says beside the list (none of the movies given counts as liked, so
   // the picks are the most rated; or why the list is short), as the command line says it;
@@ -222,8 +246,8 @@ function applyProfile(p) {
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
       ? (popularOnly ? `${plural(p.recommendations.length, "pick")}, none drawn from the movies you gave.`
-        : `${plural(p.recommendations.length, "pick")} from the ${plural(p.movies.length, "movie")} you gave.`)
-      : `No picks: no movie is left to recommend beyond the ${plural(p.movies.length, "movie")} you gave.`;
+        : `${plural(p.recommendations.length, "pick")} from the ${plural(oneEach(p.movies).length, "movie")} you gave.`)
+      : `No picks: no movie is left to recommend beyond the ${plural(oneEach(p.movies).length, "movie")} you gave.`;
   $("recs-status").textContent = [status, ...notes].join(" ");
   renderAll();
 }
@@ -295,13 +319,17 @@ function save(payload, movie) {
   });
 }
 
-function forget(id) {
+// Remove the movie ids ``ids`` (one film's: each id the profile holds it under).
+function forget(ids) {
   return enqueue(async (current) => {
     if (!state.profileId) return;
     try {
-      const p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings`
-        + (dotted(id) ? `?${new URLSearchParams({ movie_id: id })}` : `/${encodeURIComponent(id)}`));
-      if (current()) applyProfile(p);
+      let p;
+      for (const id of ids) {
+        p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings`
+          + (dotted(id) ? `?${new URLSearchParams({ movie_id: id })}` : `/${encodeURIComponent(id)}`));
+      }
+      if (p && current()) applyProfile(p);
     } catch (e) {
       if (!current()) return;
       if (e.status === 404) return loadProfile(current);  // removed elsewhere: show what the server holds
@@ -341,7 +369,10 @@ async function loadProfile(current) {
           : `This browser's profile ${shownId(missing)} is not on this server. `)
           + "Like a few movies to start a new one.";
     }
-    else $("recs-status").textContent = `Could not load your profile: ${e.message}`;
+    else {
+      state.loadFailed = true;
+      $("recs-status").textContent = `Could not load your profile: ${e.message}`;
+    }
   } finally {
     state.loading = false;
     renderAll();
@@ -372,7 +403,7 @@ function backFromLink() {
 
 function clearProfile() {
   localStorage.removeItem(PROFILE_KEY);
-  Object.assign(state, { profileId: null, ratings: {}, recs: [], mine: [] });
+  Object.assign(state, { profileId: null, ratings: {}, recs: [], mine: [], loadFailed: false });
 }
 
 function resetProfile() {
@@ -424,7 +455,7 @@ async function runSearch() {
   $("search-status").textContent = query ? `Searching for “${query}”…` : "Loading the most rated movies…";
   try {
     const res = await reach(`/movies?${params}`, { signal: searchAbort.signal });
-    if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || res.statusText);
+    if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || `${res.status} ${res.statusText}`.trim());
     state.results = await res.json();
     const within = genre ? ` in ${genre}` : "";
     $("search-status").textContent = state.results.length
