@@ -1165,3 +1165,22 @@ def test_a_smoke_run_resumed_is_said_to_have_trained_its_one_epoch(small_data, t
     assert main([*argv, "--set", "smoke=true", "--set", "epochs=6", "--resume"]) == 0
     assert f"note: resumed from {out / 'checkpoints' / 'checkpoint-last.pt'}, which had trained 1 of 1 epoch (all of " \
            "them): no epoch trained now" in capsys.readouterr().err
+
+
+def test_a_stopped_run_started_again_without_resume_says_its_checkpoints_go(small_data, neumf_run, tmp_path, capsys):
+    # They were dropped without a word, where --resume would have gone on from them.
+    import shutil
+
+    out = tmp_path / "stopped"
+    shutil.copytree(neumf_run / "checkpoints", out / "checkpoints")
+    capsys.readouterr()
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
+                 "--out", str(out), "--json"]) == 0
+    said = capsys.readouterr()
+    assert f"note: {out} held the checkpoints of a run that was stopped; started again without --resume, they are " \
+           "dropped (--resume goes on from them)" in said.err, said.err
+    assert json.loads(said.out)["resumed"] is False
+    # A new folder says nothing of the kind.
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
+                 "--out", str(tmp_path / "new")]) == 0
+    assert "held the checkpoints" not in capsys.readouterr().err

@@ -114,7 +114,13 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                 quiet or not distributed_context().is_main)
             tune = None
     later: list[Callable[[], None]] = []  # (the killed run's files dropped once the input is found good)
+    # A stopped run's checkpoints, which a start without --resume drops: said as they go.
+    stopped = not resume and not (out / "run.json").exists() and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
     made = _check_out(out, resume, recommender, tune, asked, earlier, later)
+    if stopped and later:
+        later.append(lambda: say(f"note: {out} held the checkpoints of a run that was stopped; started again "
+                                 "without --resume, they are dropped (--resume goes on from them)",
+                                 quiet or not distributed_context().is_main))
 
     main = distributed_context().is_main
     # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
