@@ -454,6 +454,7 @@ def test_a_bad_config_file_is_one_line_naming_it(small_data, tmp_path, capsys, t
 
 @pytest.mark.parametrize("text, model, said", [
     ("# settings\nfactors = 4\n\nepochs = -3\n", "mf", ":4: epochs = -3: must be at least 1"),
+    ("# epochs = -3\nepochs = -3\n", "mf", ":2: epochs = -3: must be at least 1"),
     ("factors = 4\nfactorz = 4\n", "biasedmf", ":2: unknown key 'factorz'"),
     ("factors = 4\n[bpmf]\nfactors = 4\n", "ease", ":2: table [bpmf] is not a table setting"),
     ('members = ["ease", "itemknn"]\n\n[settings.ease]\nlamda = 3\n', "blend",

@@ -120,6 +120,10 @@ def test_key_line_skips_what_continues_a_multi_line_string_or_value():
     assert key_line(text, ("data",)) == 11
     assert key_line(text, ("data",), "bogus") == 16
     assert key_line(text, ("models", "x")) is None
+    # A key or header commented out is no statement: the one written below it is found.
+    text = '# epochs = 1\n  #[data]\nepochs = 2\n[data]\n# source = "a"\nsource = "b"\n'
+    assert key_line(text, (), "epochs") == 3 and key_line(text, ("data",)) == 4
+    assert key_line(text, ("data",), "source") == 6
 
 
 def test_a_mistake_after_a_multi_line_note_is_named_at_its_own_line(tmp_path):

@@ -559,7 +559,7 @@ def _statement_lines(text: str) -> Iterator[tuple[int, str]]:
     closer: str | None = None  # the multi-line string open at the start of the next line
     depth = 0  # brackets and braces open at the start of the next line
     for number, raw in enumerate(text.splitlines(), start=1):
-        if closer is None and depth == 0:
+        if closer is None and depth == 0 and not raw.lstrip().startswith("#"):  # (a comment states nothing)
             yield number, raw.strip()
         i = 0
         while i < len(raw):
