@@ -320,8 +320,8 @@ class _Pool:
         """``fn(connection)`` in one transaction, waited for as a read is: past
         :attr:`query_wait` seconds the database counts as not answering, and whether the
         change was saved is not known (it is, should the database answer again and the
-        transaction end). A connection found dropped as the transaction begins (after a
-        restart, every idle one) sent nothing of the change: it is tried once more on a
+        transaction end). A connection found dropped (broken) as the transaction begins
+        (after a restart, every idle one) sent nothing of the change: it is tried once more on a
         new connection, the pool's other idle ones let go; a second such drop is
         :class:`Unsent`. Once begun, a change is never tried again (it may have been
         written before an error)."""
@@ -332,7 +332,9 @@ class _Pool:
                 try:
                     stack.enter_context(con.transaction())
                 except psycopg.OperationalError as e:
-                    raise Unsent(e) from None
+                    if con.broken or con.closed:  # (the connection's, not a refusal of the database's)
+                        raise Unsent(e) from None
+                    raise
                 return fn(con)
 
         try:
