@@ -525,9 +525,12 @@ def test_a_read_only_folder_is_refused_not_replaced_by_a_writable_one(tmp_path, 
     out = tmp_path / "kept"
     out.mkdir()
     out.chmod(0o555)
+    study = tmp_path / "s.toml"
+    study.write_text('[data]\nsource = "ml-100k"\n[protocol]\nname = "loo-sampled"\n[models.popularity]\n')
     try:
         for argv, flag in ((["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(out)], ""),
-                           (["quickstart", "--out", str(out), "--users", "5"], "--out ")):
+                           (["quickstart", "--out", str(out), "--users", "5"], "--out "),
+                           (["run", str(study), "--out", str(out)], "--out ")):
             assert main([*argv, "--quiet"]) == 2
             err = capsys.readouterr().err
             assert err == f"cinerec: error: {flag}{out}: is a read-only folder; not replacing it: make it writable, " \

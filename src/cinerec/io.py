@@ -314,7 +314,6 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     given, path = os.fspath(path), Path(os.path.realpath(path))
     check_not_here(path, given)
     check_not_mount(path, given)
-    check_not_read_only(path, given)
     if own is not None:
         check_replaceable(path, *own)
         first = before_swap
@@ -400,9 +399,12 @@ def check_not_here(path: str | os.PathLike, given: str | None = None, flag: str 
 
 
 def check_not_read_only(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
-    """Refuse, in one line, a folder to be replaced whole that is read-only (no write
-    permission for this user, or none for anyone): the swap needs only its parent's, so it
-    went ahead and left a new, writable folder in its place."""
+    """Refuse, in one line, an output folder a command would replace whole that is
+    read-only (no write permission for this user, or none for anyone): the swap
+    (:func:`atomic_dir`) needs only its parent's, so it went ahead and left a new,
+    writable folder in its place. Called by the commands that replace their ``--out``
+    (``data synthesize``, ``quickstart``, ``run``) before their work; a run's own files
+    (a model saved again into a run) are not judged by it."""
     import stat
 
     from cinerec.errors import ConfigError
