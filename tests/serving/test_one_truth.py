@@ -1028,6 +1028,11 @@ def test_a_film_rated_under_an_id_a_filter_dropped_is_seen_under_the_id_it_kept(
         f"/profiles/{pid}", params={"k": 100, "genre": "Children's"}).json()
     listed = [r["movie_id"] for r in got["recommendations"]]
     assert 10 < len(listed) < 100 and 304 not in listed, listed  # every film of the genre left, but 304
+    # The film is shown under the id the run kept, which names the one saved (the page showed
+    # it as unrated, and counted it apart as a movie this run does not hold).
+    assert [(m["movie_id"], m["same_film"]) for m in got["movies"]] == [(1, []), (71, []), (304, [500])]
+    client = TestClient(create_app(run, profiles=profiles))
+    assert client.get("/movies/304").json()["same_film"] == [500]
 
 
 def test_notes_beside_lists_count_a_film_under_two_ids_once(tmp_path, capsys):

@@ -207,6 +207,9 @@ class Service:
         self.popularity = ds.interactions.item_counts
         self.search = MovieSearch(ds.catalog, self.popularity)
         self.records = [self.lists.record(i) for i in range(ds.n_items)]
+        # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
+        self._items = _id_table(ds.item_ids)
+        self._users = _id_table(ds.user_ids)
         # A film the catalogue lists under two ids names the other in every answer (the page
         # shows it once): raw id -> the other ids, of the movies that have one.
         self._same_film: dict[Any, list[Any]] = {}
@@ -215,16 +218,15 @@ class Service:
             for item in np.flatnonzero(np.diff(twins.indptr)).tolist():
                 others = twins.indices[twins.indptr[item]:twins.indptr[item + 1]].tolist()
                 self._same_film[self.records[item]["movie_id"]] = [self.records[j]["movie_id"] for j in others]
-        self.records = self._films(self.records)
-        # Raw id (as text) → index: one dict probe per id instead of a pandas lookup.
-        self._items = _id_table(ds.item_ids)
-        self._users = _id_table(ds.user_ids)
         # A movie a filter of the run dropped whose twin (the same film under another id,
-        # title_twins) it kept: a profile that rated it has seen the twin.
+        # title_twins) it kept: a profile that rated it has seen the twin, and the twin
+        # names it as its other id.
         self._twin_kept: dict[str, list[int]] = {}
         for dropped, kept in ds.info.get("dropped_twins") or []:
             if (i := self.find_item(kept)) is not None:
                 self._twin_kept.setdefault(_id_key(dropped, self._items[1]), []).append(i)
+                self._same_film.setdefault(self.records[i]["movie_id"], []).append(dropped)
+        self.records = self._films(self.records)
         self.profiles = open_profiles(db, self.run.path, profiles)
         # A database over the network may stop answering: its reads then run on worker
         # threads, never on the event loop, which would hold every other request with them.
@@ -1099,6 +1101,9 @@ def _profile(svc: Service, profile_id: str, k: int, genre: str | None) -> dict[s
     # ... though its twin, kept by the run, is seen.
     seen = svc.twins_kept(m for m in ratings if m not in usable)
     source, recs = svc.history_recommendations(usable, k, genre, seen=seen)
-    movies = [svc.records[svc.item_index(m)] for m in usable]
+    # (a film saved under an id the run's filter dropped is shown under the one it kept,
+    # whose same_film names the id saved)
+    listed = [svc.item_index(m) for m in usable]
+    movies = [svc.records[i] for i in listed + [i for i in dict.fromkeys(seen) if i not in listed]]
     return {"profile_id": profile_id, "ratings": ratings, "movies": movies, "source": source, "recommendations": recs,
             "notes": svc.history_notes(usable, k, genre, len(recs), seen)}

@@ -109,7 +109,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     stars.remove();
     // On data of plain events (likes only) a rating saved through the API is a like, as the
     // server reads it: shown as one, not as a star the page never offers.
-    const mine = likesOnly ? null : state.ratings[id];
+    const mine = likesOnly ? null : state.ratings[heldId(m)];  // (held under its other id, where a filter dropped this one's)
     const what = document.createElement("span");
     what.className = "my-rating";
     what.textContent = mine == null ? "♥" : "★".repeat(shownStars(mine));
@@ -323,8 +323,8 @@ function save(payload, movie) {
 function forget(ids) {
   return enqueue(async (current) => {
     if (!state.profileId) return;
+    let p;  // the profile as the last removal left it
     try {
-      let p;
       for (const id of ids) {
         p = await api("DELETE", `/profiles/${encodeURIComponent(state.profileId)}/ratings`
           + (dotted(id) ? `?${new URLSearchParams({ movie_id: id })}` : `/${encodeURIComponent(id)}`));
@@ -332,6 +332,7 @@ function forget(ids) {
       if (p && current()) applyProfile(p);
     } catch (e) {
       if (!current()) return;
+      if (p) applyProfile(p);  // (one id removed before another failed: shown as the server holds it)
       if (e.status === 404) return loadProfile(current);  // removed elsewhere: show what the server holds
       $("recs-status").textContent = `Could not remove: ${e.message}`;
     }
