@@ -700,6 +700,12 @@ def test_resume_with_nothing_to_resume_from_says_it_trains_from_the_first_epoch(
             "--out", str(tmp_path / "typo"), "--resume"]
     assert main(argv) == 0
     assert "holds no checkpoint to resume from; training from the first epoch" in capsys.readouterr().err
+    # and in --json's notes, which -q keeps it to
+    shutil.rmtree(tmp_path / "typo")
+    assert main([*argv, "--json", "-q"]) == 0
+    said = capsys.readouterr()
+    assert said.err == "" and f"{tmp_path / 'typo'} holds no checkpoint to resume from; training from the first " \
+        "epoch" in json.loads(said.out)["notes"]
 
 
 def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_path, capsys):
@@ -1177,9 +1183,10 @@ def test_a_stopped_run_started_again_without_resume_says_its_checkpoints_go(smal
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--out", str(out), "--json"]) == 0
     said = capsys.readouterr()
-    assert f"note: {out} held the checkpoints of a run that was stopped; started again without --resume, they are " \
-           "dropped (--resume goes on from them)" in said.err, said.err
-    assert json.loads(said.out)["resumed"] is False
+    dropped = f"{out} held the checkpoints of a run that was stopped; started again without --resume, they are " \
+              "dropped (--resume goes on from them)"
+    assert f"note: {dropped}" in said.err, said.err
+    assert json.loads(said.out)["resumed"] is False and dropped in json.loads(said.out)["notes"]
     # A new folder says nothing of the kind.
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--out", str(tmp_path / "new")]) == 0

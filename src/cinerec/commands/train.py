@@ -117,16 +117,20 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     # A stopped run's checkpoints, which a start without --resume drops: said as they go.
     stopped = not resume and not (out / "run.json").exists() and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
     made = _check_out(out, resume, recommender, tune, asked, earlier, later)
-    if stopped and later:
-        later.append(lambda: say(f"note: {out} held the checkpoints of a run that was stopped; started again "
-                                 "without --resume, they are dropped (--resume goes on from them)",
-                                 quiet or not distributed_context().is_main))
-
     main = distributed_context().is_main
+    started: list[str] = []  # what became of the folder's checkpoints: said, and in --json's notes
+
+    def start_note(line: str) -> None:
+        started.append(line)
+        say(f"note: {line}", quiet or not main)
+
+    if stopped and later:
+        later.append(lambda: start_note(f"{out} held the checkpoints of a run that was stopped; started again without "
+                                        "--resume, they are dropped (--resume goes on from them)"))
     # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
     resumed = resume and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
     if resume and not resumed:  # a mistyped --out retrains everything
-        say(f"note: {out} holds no checkpoint to resume from; training from the first epoch", quiet or not main)
+        start_note(f"{out} holds no checkpoint to resume from; training from the first epoch")
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):
         dataset, record = flags.load_data(source, filters)  # a bar only while downloading, on a terminal
         prepared_protocol = flags.protocol_for(protocol_name, options, dataset, data,
@@ -222,7 +226,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     said += flags.unused_patience(recommender, prepared, held) if tuned is None else []
     if json:
         extra = {**flags.popularity_fields(prepared, result, floor, notes),
-                 "notes": went_on + reading_notes(dataset) + said}  # (as evaluate's)
+                 "notes": started + went_on + reading_notes(dataset) + said}  # (as evaluate's)
         print_json({"data": data, "synthetic": bool(dataset.info.get("synthetic")), **result.to_dict(), **extra,
                     "run": str(out), "resumed": resumed, "dataset": record,
                     "config": recommender.config.to_dict(),  # the settings it ran with, as run.json keeps them
