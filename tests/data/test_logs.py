@@ -795,6 +795,20 @@ def test_a_parquet_catalogue_saved_from_a_frame_indexed_by_a_column_reads_that_c
         load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.parquet")
 
 
+def test_a_parquet_log_saved_from_a_frame_indexed_by_its_ids_reads_them(tmp_path):
+    # Ids 1 to N as the frame's index are kept by pandas as a range in the file's metadata
+    # alone: the log was refused ("no user column"), where a catalogue so saved was read.
+    frame = pd.DataFrame({"userId": [1, 2, 3], "movieId": [50, 60, 50], "rating": [1.0, 2.0, 3.0]})
+    for role in ("userId", "movieId"):
+        on = frame.sort_values(role).drop_duplicates(role) if role == "movieId" else frame
+        on = on.assign(movieId=[1, 2]) if role == "movieId" else on
+        on.set_index(role).to_parquet(tmp_path / "log.parquet")
+        ds = load_log(tmp_path / "log.parquet")
+        got = sorted(zip(ds.user_ids.to_raw(ds.interactions.users).tolist(), ds.item_ids.to_raw(ds.interactions.items).tolist(),
+                         ds.interactions.ratings.tolist()))
+        assert got == sorted(zip(on["userId"], on["movieId"], on["rating"])), role
+
+
 def test_genres_held_as_lists_in_a_parquet_catalogue_are_those_genres(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1422,6 +1436,16 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     pd.DataFrame({"item": [1.0, 2.0, 1e15], "title": ["One", "Two", "Big"]}).to_parquet(tmp_path / "expcat.parquet")
     ds = load_log(tmp_path / "exp", catalog=tmp_path / "expcat.parquet")
     assert sorted(ds.item_ids.raw.tolist()) == [1, 2, 10**15] and ds.describe()["catalog_matched"] == 3
+    # beside text ids, a Parquet file's whole floats are text as its CSV writes them: one
+    # person, as the same ids in a CSV are (they were 1 from Parquet, "1.0" from the CSV:
+    # two people); and a catalogue of such floats matches them
+    (tmp_path / "text").mkdir()
+    pd.DataFrame({"user": [1.0, 2.0], "item": ["m1", "m2"]}).to_parquet(tmp_path / "text" / "a.parquet")
+    (tmp_path / "text" / "b.csv").write_text("user,item\n1.0,m3\nx,m1\n")
+    assert sorted(load_log(tmp_path / "text").user_ids.raw.tolist()) == ["1.0", "2.0", "x"]
+    (tmp_path / "t7.csv").write_text("user,item\n1,7.0\n2,abc\n")
+    pd.DataFrame({"item": [7.0], "title": ["Seven"]}).to_parquet(tmp_path / "cat7.parquet")
+    assert load_log(tmp_path / "t7.csv", catalog=tmp_path / "cat7.parquet").describe()["catalog_matched"] == 1
     # long whole numbers and a negative zero, as pandas writes them
     long = pd.DataFrame({"user": [1, 2, 3], "item": [1234567890123456.0, -0.0, 2.0], "rating": [4, 3, 5]})
     long.to_csv(tmp_path / "long.csv", index=False)

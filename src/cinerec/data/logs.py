@@ -1075,6 +1075,8 @@ def _read_log_file(path: Path, given: Mapping[str, str], day_first: bool = False
         return list(ids.values())
 
     table = _table(path, id_columns)
+    for role in ("user", "item"):  # a frame indexed by its user or movie ids 1 to N, kept by pandas as a range
+        table = _with_range_index(table, [*([given[role]] if role in given else []), *COLUMN_NAMES[role]])
     cols = {role: _find(table, COLUMN_NAMES, given, role, path, role in ("user", "item")) for role in COLUMN_NAMES}
     _one_role_each(cols, path)
     out: dict[str, Any] = {"item_column": cols["item"], "columns": [str(c) for c in table.column_names]}
@@ -1092,7 +1094,7 @@ def _read_log_file(path: Path, given: Mapping[str, str], day_first: bool = False
         if values.null_count or pa.types.is_floating(values.type):  # (a number column's empty field, a NaN)
             _check_ids(values, path, role)
         out[role] = _arrow_ids(values)
-        if out[role].type != pa.int64():  # a number is never blank: only text is looked at
+        if out[role].type not in (pa.int64(), pa.float64()):  # a number is never blank: only text is looked at
             _check_ids(out[role], path, role)
     out["rating"] = None
     if cols["rating"] is not None:
@@ -1271,16 +1273,17 @@ def _as_whole(ids: Any) -> Any:
 
 
 def _arrow_ids(values: Any) -> Any:
-    """Whole numbers as a pyarrow ``int64`` column; anything else as a pyarrow string column.
+    """Whole numbers as a pyarrow ``int64`` column, whole floats as ``float64``, anything
+    else as a pyarrow string column.
 
     Text is a number only when it is exactly how that number is written: ``"42"`` is
     42, while ``"007"``, ``"+7"`` and ``"7.0"`` stay text, so no two ids written
     differently become one and each keeps the spelling its file gave it. A column of
-    floats is numbers where every one is whole, else text as Python and pandas write
-    them (``"1.0"``, ``"1.5"``), so a Parquet file reads as its CSV does; and
-    :func:`_join_ids` makes numbers of text written as whole decimals (``"1.0"``) where
-    every file's ids are numbers or so. Missing and non-finite ids are refused before
-    (:func:`_check_ids`).
+    floats stays floats where every one is whole, else is text as Python and pandas
+    write them (``"1.0"``, ``"1.5"``), so a Parquet file reads as its CSV does:
+    :func:`_join_ids` makes numbers of whole floats and of text written as whole
+    decimals (``"1.0"``) where every file's ids are numbers or so, and text of them
+    (``"1.0"``) where not. Missing and non-finite ids are refused before (:func:`_check_ids`).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1294,11 +1297,12 @@ def _arrow_ids(values: Any) -> Any:
             return pc.cast(values, pa.string())
     if pa.types.is_floating(values.type):
         numbers = values.to_numpy()
-        # Whole numbers within int64 (1e20 would wrap to one shared, negative id).
+        # Whole numbers within int64 (1e20 would wrap to one shared, negative id): kept as
+        # floats, which _join_ids makes numbers where every file's ids are numbers, and
+        # text as a CSV writes them ("1.0") where another file's are text.
         if bool(np.all(np.mod(numbers, 1) == 0)) and bool(np.all(np.abs(numbers) < 2.0 ** 63)):
-            return pa.chunked_array([numbers.astype(np.int64)])
-        # Others as a CSV of the same column writes them (Arrow's own cast writes 1.0 as "1").
-        return pa.chunked_array([pa.array([str(v) for v in numbers], pa.string())])
+            return pa.chunked_array([numbers.astype(np.float64)])
+        return _float_text(numbers)
     text = pc.cast(values, pa.string())
     try:
         numbers = pc.cast(text, pa.int64())  # digits with an optional sign, or it raises
@@ -1323,13 +1327,25 @@ def _arrow_ids(values: Any) -> Any:
     return numbers
 
 
-def _join_ids(parts: list[Any]) -> Any:
-    """The files' id columns as one: ``int64`` when every file has numbers (whole ones
-    written as decimals too, ``"1.0"``: a column of floats), else text as written."""
+def _float_text(numbers: np.ndarray) -> Any:
+    """Float ids as text, as a CSV of the same column writes them (``"1.0"``, ``"1.5"``;
+    Arrow's own cast writes 1.0 as ``"1"``)."""
     import pyarrow as pa
 
-    if all(p.type == pa.int64() or _whole_decimals(p) for p in parts):
-        parts = [p if p.type == pa.int64() else _as_whole(p) for p in parts]
+    return pa.chunked_array([pa.array([str(v) for v in numbers.tolist()], pa.string())])
+
+
+def _join_ids(parts: list[Any]) -> Any:
+    """The files' id columns as one: ``int64`` when every file has numbers (whole ones
+    written as decimals too, ``"1.0"``, or a column of whole floats), else text as
+    written, a column of floats as a CSV writes it (``"1.0"``), so that a Parquet file
+    and a CSV of the same ids read alike beside text ids."""
+    import pyarrow as pa
+
+    if all(p.type in (pa.int64(), pa.float64()) or _whole_decimals(p) for p in parts):
+        parts = [p if p.type == pa.int64() else p.cast(pa.int64()) if p.type == pa.float64() else _as_whole(p)
+                 for p in parts]
+    parts = [_float_text(p.to_numpy()) if p.type == pa.float64() else p for p in parts]
     kind = pa.int64() if all(p.type == pa.int64() for p in parts) else pa.string()
     # Numbers in one file and text in another: all text.
     return pa.chunked_array([c for p in parts for c in (p if p.type == kind else p.cast(kind)).chunks], type=kind)
@@ -1961,6 +1977,8 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     # index of the frame (a catalogue saved from a frame indexed by its titles).
     frame = table.to_pandas(ignore_metadata=True)
     values = _arrow_ids(table.column(cols["item"]))
+    if values.type == pa.float64():  # whole floats: the log's numbers, or written as a CSV writes them
+        values = values.cast(pa.int64()) if item_raw.dtype.kind in "iu" else _float_text(values.to_numpy())
     if item_raw.dtype.kind in "iu" and _whole_decimals(values):  # "1.0" for the log's 1, as the log's own read
         values = _as_whole(values)
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
