@@ -347,9 +347,15 @@ def test_parquet_nulls_are_missing_ids_and_times_not_the_text_none(tmp_path):
 def test_a_catalogue_of_a_header_alone_is_refused(tmp_path):
     # It was taken, matching none of the log's movies, where a catalogue matching none is refused.
     (tmp_path / "log.csv").write_text("user,item\na,x\n")
-    (tmp_path / "movies.csv").write_text("id,title\n")
-    with pytest.raises(DataError, match=r"catalog .*movies.csv: no movies in it \(a header alone\)"):
-        load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    for text in ("id,title\n", "id,title"):  # (with no line end after it, it was the reader's "Empty CSV file")
+        (tmp_path / "movies.csv").write_text(text)
+        with pytest.raises(DataError, match=r"catalog .*movies.csv: no movies in it \(a header alone\)"):
+            load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    for name, text in (("a.csv", "user,item,rating\n"), ("b.csv", "user,item,rating"), ("c.tsv", "user\titem\n"),
+                       ("d.tsv", "user\titem")):  # a log of a header alone
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError, match=rf"{name}: the log holds no rows$"):
+            load_log(tmp_path / name)
 
 
 @pytest.mark.parametrize("cell", ["", "  "])

@@ -655,6 +655,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
         # read here, the reader's own would stop at the first such byte.
         named = {} if _utf8(first) else {"column_names": header, "skip_rows": 1}
         word = _skip_blank(delimiter)
+        if header and not first.endswith((b"\n", b"\r")):  # the header alone, no line end: read as with one
+            return pa.table({name: pa.array([], text.get(name, pa.null())) for name in header})
         with _not_shown_to(word), arrow_source(path) as source:
             table = pacsv.read_csv(source, parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                                                           quote_char='"' if quoted else False,
