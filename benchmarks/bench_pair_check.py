@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=25_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    if args.rows < 1 or args.repeat < 1:
-        ap.error("--rows and --repeat: must be at least 1")
+    for flag, value in (("--rows", args.rows), ("--repeat", args.repeat)):
+        if value < 1:
+            ap.error(f"{flag} {value}: must be at least 1")
     rng = np.random.default_rng(0)
     keys = np.unique(rng.integers(0, N_USERS * N_ITEMS, args.rows, dtype=np.int64))  # sorted, distinct pairs
     users, items = (keys // N_ITEMS).astype(np.int32), (keys % N_ITEMS).astype(np.int32)

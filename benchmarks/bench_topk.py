@@ -75,8 +75,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.scale > 10:  # (ten times ml-25m's size; far past it, the arrays cannot even be shaped)
         ap.error(f"--scale {args.scale:g}: at most 10 (ten times ml-25m's size)")
-    if args.dim < 1 or args.k < 1:
-        ap.error("--dim and -k: must be at least 1")
+    for flag, value in (("--dim", args.dim), ("-k", args.k)):
+        if value < 1:
+            ap.error(f"{flag} {value}: must be at least 1")
     n_users, n_items, n_entries = int(ML25M[0] * args.scale), ML25M[1], int(ML25M[2] * args.scale)
     if n_users < 1:
         ap.error(f"--scale {args.scale:g}: leaves no users ({ML25M[0]:,} × the scale is below 1)")

@@ -25,11 +25,13 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
 
 
 @pytest.mark.parametrize("args, message", [
-    (["bench_pair_check.py", "--rows", "-5"], "--rows and --repeat: must be at least 1"),
+    (["bench_pair_check.py", "--rows", "-5"], "--rows -5: must be at least 1"),
     (["bench_load.py", "--fractions", "0"], "argument --fractions: must be at least 1 (got 0)"),
-    (["bench_pair_check.py", "--repeat", "0"], "--rows and --repeat: must be at least 1"),
+    (["bench_pair_check.py", "--repeat", "0"], "--repeat 0: must be at least 1"),
     (["bench_topk.py", "--scale", "-1"], "--scale: must be above 0"),
-    (["bench_topk.py", "--dim", "0"], "--dim and -k: must be at least 1"),
+    (["bench_topk.py", "--dim", "0"], "--dim 0: must be at least 1"),
+    (["bench_topk.py", "-k", "0"], "-k 0: must be at least 1"),
+    (["bench_ease.py", "--plain-fits", "0"], "--plain-fits 0: must be at least 1"),
     (["bench_sampling.py", "--scale", "0"], "--scale: must be above 0"),
     (["defaults.py", "--report", "/nonexistent.json"], "--report /nonexistent.json: cannot be read"),
     (["bench_export.py", "--skip-large"], "--skip-large without --ml100k measures nothing"),
