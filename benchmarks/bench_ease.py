@@ -317,9 +317,8 @@ def main() -> None:
     ap.add_argument("--memory-spectrum", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=at_least(0), default=0)
     args = ap.parse_args()
-    for flag, value in (("--repeat", args.repeat), ("--plain-fits", args.plain_fits)):
-        if value < 1:
-            ap.error(f"{flag} {value}: must be at least 1")
+    if args.repeat < 1 or args.plain_fits < 1:
+        ap.error("--repeat and --plain-fits: must be at least 1")
     if args.sweep and args.lambdas < 1:
         ap.error("--lambdas: the sweep needs at least 1 λ")
     if 0 < args.variants_items < 10:  # (the generated catalogue draws 5 to items/2 movies a user)

@@ -31,7 +31,6 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
     (["bench_topk.py", "--scale", "-1"], "--scale: must be above 0"),
     (["bench_topk.py", "--dim", "0"], "--dim 0: must be at least 1"),
     (["bench_topk.py", "-k", "0"], "-k 0: must be at least 1"),
-    (["bench_ease.py", "--plain-fits", "0"], "--plain-fits 0: must be at least 1"),
     (["bench_sampling.py", "--scale", "0"], "--scale: must be above 0"),
     (["defaults.py", "--report", "/nonexistent.json"], "--report /nonexistent.json: cannot be read"),
     (["bench_export.py", "--skip-large"], "--skip-large without --ml100k measures nothing"),
