@@ -3,7 +3,9 @@
 Each study is an ordinary ``cinerec run STUDY.toml``: its file holds the data, filters,
 protocol, seeds, models, settings and the study's own published figure; this script only
 loops over the files, times them and gathers their leaderboards into one JSON object
-(and, with ``--markdown``, the tables docs/results.md is built from).
+(and, with ``--markdown``, each study's leaderboard as a Markdown table, the form of the
+"Study files" tables at the end of docs/results.md; its earlier tables came from older
+recipes, as it says).
 
 Usage::
 
