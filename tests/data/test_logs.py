@@ -1005,6 +1005,25 @@ def test_dates_that_read_either_way_are_read_month_first_and_said_to_be(tmp_path
         assert reading_notes(load_log(f)) == [], dates
 
 
+def test_dates_of_three_two_digit_numbers_say_how_they_were_read(tmp_path):
+    # 21-03-04 read as 21 March 2004 without a word, where a log written year first
+    # (2021-03-04, with a two-digit year) has every date in the wrong year.
+    from cinerec.data.dataset import reading_notes
+
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating,date\nanna,m1,4,21-03-04\nanna,m2,5,23-01-02\nbo,m1,3,22-05-06\n")
+    data = load_log(f)
+    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
+        "2002-01-23", "2004-03-21", "2006-05-22"]
+    assert reading_notes(data) == [
+        f"the dates of {f} written as three two-digit numbers, such as '21-03-04' (line 2), are read as day, month, "
+        "year; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD"]
+    # A year in full, another separator, or a date no year-first reading can be: no word.
+    for dates in (("21-03-2004", "23-01-2002"), ("21/03/04", "23/01/02"), ("21-03-40", "23-01-02")):
+        f.write_text("user,item,rating,date\nanna,m1,4,{}\nanna,m2,5,{}\n".format(*dates))
+        assert reading_notes(load_log(f)) == [], dates
+
+
 def test_a_folders_dates_are_read_one_way_for_all_its_files(tmp_path):
     # Each file decided alone: a.csv's 13/01/2021 read day first and b.csv's 03/04/2020
     # month first, with a note saying none of the dates showed which.

@@ -390,13 +390,20 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
     them, in any file, can only be read one way (03/04/2020): read wrong if they are day
     first, and nothing shows it."""
     orders = [fr["date_order"] for fr in frames if fr["date_order"].get("order")]
-    if not orders or any(o["order"] != "either" for o in orders):
+    if not orders:
         return []
     value, where = orders[0]["example"]
     where = where.removeprefix(f"{path} ")  # (a file's own line; a folder's names its file)
-    return [f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month first: "
-            "none of them can only be read one way (13/01 day first, 01/13 month first); if they are day first, write "
-            "them as YYYY-MM-DD"]
+    said = []
+    if all(o["order"] == "either" for o in orders):
+        said.append(f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month "
+                    "first: none of them can only be read one way (13/01 day first, 01/13 month first); if they are day "
+                    "first, write them as YYYY-MM-DD")
+    if all(o.get("year_first") for o in orders):
+        read = "day, month, year" if any(o["order"] == "day" for o in orders) else "month, day, year"
+        said.append(f"the dates of {path} written as three two-digit numbers, such as {value!r} ({where}), are read as "
+                    f"{read}; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD")
+    return said
 
 
 #: The finer units of a time written as a number, by how many make a second.
@@ -1461,6 +1468,12 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path, order: dict[str, Any
                 one = int(np.argmax(shown))
                 order.update(order=kind, example=(str(values.iloc[one]).strip(), _line(path, int(rows[one]))))
                 break
+        # Every such date as NN-NN-NN: a two-digit year may as well come first (21-03-04 is
+        # 2021-03-04 as year, month, day), which no date of them rules out.
+        third = pd.to_numeric(parts[2])
+        if numeric.any() and values[numeric].astype(str).str.match(r"\s*\d{2}-\d{1,2}-\d{2}(?!\d)").all() and \
+                bool(((second[numeric] <= 12) & (third[numeric] >= 1) & (third[numeric] <= 31)).all()):
+            order["year_first"] = True
     # pandas reads "now", "today" and a clock time alone (10:30) as a time of the day the
     # log is read, no time of the log's; only times near it are looked at (a log of dates
     # long past has none).
