@@ -381,6 +381,8 @@ def test_real_ratings_fold_baseline(ml100k):
     folds = [every.metrics[f"rmse_u{i}"] for i in range(1, 6)]
     assert every.metrics["rmse"] == pytest.approx(np.mean(folds))
     assert every.metrics["rmse_u1"] == pytest.approx(r.metrics["rmse"])
+    # the people measured: the folds' mean, to the nearest (it was cut down)
+    assert every.n_users == round(np.mean([p.n_users for p in every.parts]))
 
 
 def test_describe_gives_the_split_asked_for():

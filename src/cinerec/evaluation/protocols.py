@@ -232,7 +232,7 @@ class Prepared:
                 for key, v in p.metrics.items():
                     values[f"{key}_{f.fold}"] = v
             return Result(
-                self.protocol.name, name, values, int(np.mean([p.n_users for p in parts])),
+                self.protocol.name, name, values, round(float(np.mean([p.n_users for p in parts]))),  # (the nearest)
                 sum(p.seconds_fit for p in parts), sum(p.seconds_eval for p in parts),
                 self.seed, {**self.protocol.options(), "fold": "all"}, parts=tuple(parts),
             )
