@@ -904,3 +904,17 @@ def test_a_path_of_no_such_users_home_is_taken_as_written(tmp_path, capsys, monk
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("cinerec: error: ") and "~nosuchuser" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["evaluate", "--data", "x", "--model", "ease", "--tune", "3_0"], "evaluate: --tune '3_0'"),
+    (["train", "--data", "x", "--model", "ease", "--out", "o", "--seed=1_0"], "train: --seed '1_0'"),
+    (["recommend", "--run", "r", "--user", "1", "-k", "1_0"], "recommend: -k '1_0'"),
+    (["data", "synthesize", "--like", "ml-100k", "--scale", "0_1", "--out", "s"], "data synthesize: --scale '0_1'"),
+])
+def test_a_number_with_digits_grouped_by_underscores_is_refused(tmp_path, capsys, monkeypatch, argv, said):
+    # Python's int() reads "3_0" as 30: --tune 3_0 ran 30 trials, a slip taken for a number.
+    monkeypatch.chdir(tmp_path)
+    err = _one_line_error(capsys, argv)
+    assert err == f"cinerec: error: {said}: write the number with digits alone (no _)\n", err
+    assert list(tmp_path.iterdir()) == []

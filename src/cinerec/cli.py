@@ -296,6 +296,24 @@ def _help_asked(command: click.Command, argv: list[str]) -> list[str] | None:
     return None
 
 
+def _grouped_number(command: click.Command, argv: list[str]) -> str | None:
+    """The error line for a number option given digits grouped by ``_`` (``--tune 3_0``):
+    Python's ``int`` reads it as 30, where a slip of the keyboard is as likely."""
+    words, sub = _subcommand(command, argv)
+    if sub is None or isinstance(sub, click.Group):
+        return None
+    numbers = (click.types.IntParamType, click.types.FloatParamType)
+    takes = _value_options(command, argv)
+    for param in sub.params:
+        if not isinstance(param, click.Option) or not isinstance(param.type, numbers):
+            continue
+        for flag in param.opts:
+            for value in _values_of(argv[len(words):], flag, takes):
+                if "_" in value:
+                    return f"{' '.join(words)}: {flag} {value!r}: write the number with digits alone (no _)"
+    return None
+
+
 def _value_missing(command: click.Command, argv: list[str]) -> str | None:
     """The error line for an option given no value before the next option of the same
     command (``evaluate --model --protocol loo-full``): click took ``--protocol`` as the
@@ -333,7 +351,7 @@ def _run(command: click.Command, argv: list[str] | None) -> int:
 
     wrong = ((environment_problem() if helping is None and "--version" not in given else None)
              or _given_twice(given, command) or _empty_path(given) or _one_process(given)
-             or _value_missing(command, given))
+             or _value_missing(command, given) or _grouped_number(command, given))
     if wrong is not None:
         _say_error(f"cinerec: error: {wrong}")
         return 2
