@@ -1587,7 +1587,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                                               seed=seed, base=settings, hold=study.held(spec))
                         settings = {**settings, **found.settings}
                         tuning.setdefault(spec.label, {})[seed] = found.to_dict()
-                        screened = ", screened approximately" if found.screened else ""
+                        screened = ", screened by a shortcut" if found.screened else ""
                         trials = trials_text(found.trials, found.metric, found.scored)
                         say(f"{spec.label} seed {seed}: tuned {found.settings} (validation {found.metric} "
                             f"{found.value:.4f}, untuned {found.default_value:.4f}, {trials}{screened})", quiet)
