@@ -14,6 +14,7 @@ the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 mo
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ def search_key(text: str, joined: bool = True) -> str:
     'the godfather'
     """
     plain = _plain(text)
-    key = _NON_WORD.sub(" ", plain).strip()
+    key = _words(plain)
     if not joined:
         return key
     together = [re.sub(r"[.* ]", "", m) for m in _INITIALS.findall(plain)] if "." in plain or "*" in plain else []
@@ -74,9 +75,52 @@ def _plain(text: str) -> str:
     if text.isascii():  # most titles: nothing to strip, and 10x faster
         plain = text.casefold()
     else:
-        decomposed = unicodedata.normalize("NFKD", text)
-        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_OWN_LETTERS)
+        plain = _unaccented(text).casefold().translate(_OWN_LETTERS)
     return plain.translate(_APOSTROPHES) if not text.isascii() or "`" in plain else plain
+
+
+#: Scripts whose marks over and under letters are accents a person may leave out when
+#: typing (é, ά, ё; Arabic and Hebrew vowel marks). In others a mark is part of the letter
+#: or the word: the vowel signs of Devanagari or Thai, the voicing marks of Japanese kana
+#: (ガ is not カ), and a Korean syllable is no row of its letters.
+_ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
+
+
+def _unaccented(text: str) -> str:
+    """``text`` with the accents of :data:`_ACCENTED_SCRIPTS` stripped and every letter in
+    its compatibility form (ﬁ as fi, Ａ as A, ｶﾞ as ガ), the marks of other scripts kept."""
+    out = []
+    strip = False  # whether the marks that follow belong to a letter whose accents go
+    for ch in unicodedata.normalize("NFC", text):
+        written, mark, accented = _letter(ch)
+        if mark:
+            if not strip:
+                out.append(ch)
+            continue
+        strip = accented
+        out.append(written)
+    return unicodedata.normalize("NFC", "".join(out))  # (ｶﾞ, two letters, is ガ, one)
+
+
+@functools.lru_cache(maxsize=65536)
+def _letter(ch: str) -> tuple[str, bool, bool]:
+    """One character as :func:`_unaccented` writes it, whether it is a mark, and whether
+    its script's accents go (remembered: a catalogue repeats its letters)."""
+    if unicodedata.category(ch).startswith("M"):
+        return ch, True, False
+    decomposed = unicodedata.normalize("NFKD", ch)
+    accented = ch.isascii() or unicodedata.name(decomposed[0], "").startswith(_ACCENTED_SCRIPTS)
+    written = "".join(c for c in decomposed if not unicodedata.combining(c)) if accented \
+        else unicodedata.normalize("NFKC", ch)
+    return written, False, accented
+
+
+def _words(text: str) -> str:
+    """``text``'s words, one space apart: letters, digits and the marks of a word (a
+    Devanagari vowel sign is no space); anything else, punctuation and ``_``, a space."""
+    if text.isascii():
+        return _NON_WORD.sub(" ", text).strip()
+    return " ".join("".join(c if c.isalnum() or unicodedata.category(c).startswith("M") else " " for c in text).split())
 
 
 def _squeezed(text: str) -> str:
@@ -84,12 +128,16 @@ def _squeezed(text: str) -> str:
     together where they stand ("schindlers list", "et the extra terrestrial"): a query
     typed without the apostrophe or the dots starts it."""
     plain = _INITIALS.sub(lambda m: re.sub(r"[.* ]", "", m.group()), _plain(text))
-    return _NON_WORD.sub(" ", plain.replace("'", "")).strip()
+    return _words(plain.replace("'", ""))
 
 
 #: The longest query a search takes, in characters (the API's ``GET /movies``, the page's
 #: box and ``cinerec movies`` alike), and the most movies it lists.
 QUERY_LIMIT, LIST_LIMIT = 200, 200
+
+#: The characters of a title's search key that a search reads: its first 256 (ml-100k's
+#: longest title has 74), beyond any query (:data:`QUERY_LIMIT`).
+KEY_LIMIT = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +157,9 @@ class MovieSearch:
     _genres: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        keys = np.array([search_key(t) for t in self.catalog.titles], dtype=str)
+        # (each key cut to KEY_LIMIT: the keys are one fixed-width array, as wide as the
+        # longest, so one title of 20,000 characters made every movie's key that wide)
+        keys = np.array([search_key(t)[:KEY_LIMIT] for t in self.catalog.titles], dtype=str)
         if len(keys) == 0:
             keys = np.zeros(0, dtype="<U1")
         object.__setattr__(self, "keys", keys)
@@ -120,7 +170,7 @@ class MovieSearch:
         for i, title in enumerate(self.catalog.titles):
             if _APOSTROPHE_CHARS.intersection(str(title)) or (("." in str(title) or "*" in str(title))
                                                               and _INITIALS.search(str(title))):
-                squeezed[i] = _squeezed(title)
+                squeezed[i] = _squeezed(title)[:KEY_LIMIT]
         object.__setattr__(self, "_starts", squeezed)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
         object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", keys), " "))
