@@ -246,6 +246,41 @@ def test_a_download_cut_short_says_so_and_caches_nothing(served, online, tmp_pat
     assert _leftovers(tmp_path / "c") == []
 
 
+class _ChunkedHalfHandler(http.server.BaseHTTPRequestHandler):
+    """Sends a zip in chunks, as a server that does not know its length does, and closes
+    the connection after the first of them."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        block = b"PK\x03\x04" + bytes(5000)
+        self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_download_in_chunks_cut_short_says_how_much_came(online, tmp_path) -> None:
+    # It said "download of URL failed: IncompleteRead(0 bytes read)".
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedHalfHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DownloadFailed, match=r"the download of .*ml-100k\.zip stopped after 5,004 bytes, short of "
+                                                 r"a whole zip"):
+            download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                           progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _leftovers(tmp_path / "c") == []
+
+
 class _StalledMd5Handler(http.server.BaseHTTPRequestHandler):
     """Announces a .md5 file of ``length`` bytes, sends ``body``, then stalls ``stall`` seconds."""
 
@@ -518,7 +553,8 @@ def test_a_cache_that_cannot_hold_the_download_is_the_cache_s_fault_not_the_netw
     assert _leftovers(tmp_path / "c") == []
 
 
-@pytest.mark.parametrize("base", ["127.0.0.1:8000/movielens", "ftp://files.example.org/movielens"])
+@pytest.mark.parametrize("base", ["127.0.0.1:8000/movielens", "ftp://files.example.org/movielens", "http:/",
+                                  "127.0.0.1:8000/movielens/"])
 def test_a_base_url_without_a_web_address_is_a_mistake_not_a_network_that_is_down(online, tmp_path, monkeypatch,
                                                                                    base) -> None:
     with pytest.raises(ConfigError, match=rf"^base URL '{re.escape(base)}': give the address of the folder holding "
@@ -883,7 +919,9 @@ def test_a_cached_file_cut_short_without_its_zip_is_downloaded_again(served, onl
     cut = whole[:whole.index(b"\n", len(whole) // 2) + 1]
     (folder / "ratings.dat").write_bytes(cut)
     monkeypatch.setenv("CINEREC_OFFLINE", "1")
-    with pytest.raises(DataError, match=r"lacks ml-10M100K/ratings\.dat"):
+    # (the file is there, cut short: "lacks" alone said it was missing)
+    with pytest.raises(DataError, match=r"lacks ml-10M100K/ratings\.dat, or holds it cut short or changed since it "
+                                        r"was unpacked$"):
         download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False)
     monkeypatch.delenv("CINEREC_OFFLINE")
     assert download.fetch("ml-10m", cache_dir=cache, base_url=url, checksums=sums, progress=False) == folder

@@ -203,7 +203,8 @@ def fetch(
             if lacking is None:
                 raise
             # (a damaged copy, never passed over as a download that failed: DataError, not DownloadFailed)
-            raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}") from None
+            raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short or "
+                            "changed since it was unpacked") from None
         written = _identity(archive)
 
     def unusable(what: str) -> DataError:
@@ -519,15 +520,16 @@ def offline() -> bool:
 
 def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256: str | None, progress: bool) -> None:
     root = archive.parent
-    base = (base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL).rstrip("/")
+    given = base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL  # (said as given)
+    base = given.rstrip("/")
     if offline() and not base.lower().startswith("file:"):  # (a folder of this machine needs no connection)
         raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
     if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
-        raise ConfigError(f"{named} {base!r}: give the address of the folder holding {rel.zip_name}, starting "
+        raise ConfigError(f"{named} {given!r}: give the address of the folder holding {rel.zip_name}, starting "
                           "with http://, https:// or file:")
     if (fault := _url_fault(base)) is not None:  # (as a typo: it read as a network that is down)
-        raise ConfigError(f"{named} {base!r}: {fault}; give the address of the folder holding {rel.zip_name}")
+        raise ConfigError(f"{named} {given!r}: {fault}; give the address of the folder holding {rel.zip_name}")
     url = _in_folder(base, rel.zip_name)
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
@@ -548,6 +550,7 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                 # one a killed process left.
                 read = getattr(response, "read1", response.read)
                 pace = _Pace(url, rel, root)
+                cut = False  # an answer sent in chunks ended before its last one
                 try:
                     for block in iter(lambda: read(_CHUNK), b""):
                         out.write(block)
@@ -556,11 +559,14 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
                         got += len(block)
                         head = head if len(head) >= 4 else (head + block)[:4]
                         pace.arrived(len(block))
+                except http.client.IncompleteRead:
+                    cut = True
                 finally:
                     bar.close()
-            if total is not None and got < total:  # the connection ended early: no tampering to suggest
-                raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,} of "
-                                                            f"{total:,} bytes"))
+            if cut or (total is not None and got < total):  # the connection ended early: no tampering to suggest
+                of = f" of {total:,}" if total is not None else ""
+                raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {got:,}{of} "
+                                                            "bytes" + ("" if of else ", short of a whole zip")))
             if got and not head.startswith(b"PK"):  # a proxy's page or a login page answered: not a zip at all
                 # ("a application/zip page" was said of a page sent as a zip)
                 sent = f"a {kind} page" if kind.startswith("text/") else f"a web page labelled {kind}" \
