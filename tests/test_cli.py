@@ -911,6 +911,7 @@ def test_a_path_of_no_such_users_home_is_taken_as_written(tmp_path, capsys, monk
     (["train", "--data", "x", "--model", "ease", "--out", "o", "--seed=1_0"], "train: --seed '1_0'"),
     (["recommend", "--run", "r", "--user", "1", "-k", "1_0"], "recommend: -k '1_0'"),
     (["data", "synthesize", "--like", "ml-100k", "--scale", "0_1", "--out", "s"], "data synthesize: --scale '0_1'"),
+    (["data", "info", "--data", "x", "--liked-threshold", "5_0"], "data info: --liked-threshold '5_0'"),
 ])
 def test_a_number_with_digits_grouped_by_underscores_is_refused(tmp_path, capsys, monkeypatch, argv, said):
     # Python's int() reads "3_0" as 30: --tune 3_0 ran 30 trials, a slip taken for a number.

@@ -1016,8 +1016,8 @@ def test_dates_of_three_two_digit_numbers_say_how_they_were_read(tmp_path):
     assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
         "2002-01-23", "2004-03-21", "2006-05-22"]
     assert reading_notes(data) == [
-        f"the dates of {f} written as three two-digit numbers, such as '21-03-04' (line 2), are read as day, month, "
-        "year; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD"]
+        f"the dates of {f} written as numbers with dashes and a two-digit year, such as '21-03-04' (line 2), are read "
+        "as day, month, year; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD"]
     # A year in full, another separator, or a date no year-first reading can be: no word.
     for dates in (("21-03-2004", "23-01-2002"), ("21/03/04", "23/01/02"), ("21-03-40", "23-01-02")):
         f.write_text("user,item,rating,date\nanna,m1,4,{}\nanna,m2,5,{}\n".format(*dates))
@@ -1443,6 +1443,9 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     frame.to_parquet(tmp_path / "mixed.parquet")
     for name in ("mixed.csv", "mixed.parquet"):
         assert sorted(load_log(tmp_path / name).item_ids.raw.tolist()) == ["1.0", "1.5", "2.5"], name
+    # float32 ids written as their own type writes them, as the CSV does (not 1.100000023841858)
+    frame.assign(item=np.array([1.1, 2.2, 3.3, 2.2, 1.1], dtype=np.float32)).to_parquet(tmp_path / "f32.parquet")
+    assert sorted(load_log(tmp_path / "f32.parquet").item_ids.raw.tolist()) == ["1.1", "2.2", "3.3"]
     (tmp_path / "apart.csv").write_text("user,item\n1,7.0\n2,7\n")
     assert sorted(load_log(tmp_path / "apart.csv").item_ids.raw.tolist()) == ["7", "7.0"]
     # the choice is the whole log's: a file of whole ones beside one with 1.5 keeps "1.0" as

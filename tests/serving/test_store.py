@@ -441,6 +441,11 @@ def test_search_keeps_the_marks_that_are_letters_in_other_scripts():
                          ("αθηνα", [7]), ("كتاب", [8]), ("ｶﾞﾝﾀﾞﾑ", [3, 9]), ("gundam w", []), ("final", [10])]:
         assert s.search(query).tolist() == found, query
     assert search_key("दिलवाले दुल्हनिया") == "दिलवाले दुल्हनिया" and search_key("Amélie") == "amelie"
+    # An emoji's variation selector is no word: the title still starts with the query.
+    assert search_key("I ❤️ Huckabees") == "i huckabees"
+    titles = ["I ❤️ Huckabees (2004)", "I Huckabees Again (2005)"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(2, dtype=np.int64), ("Drama",), np.ones((2, 1), dtype=bool))
+    assert MovieSearch(cat, np.array([100, 1])).search("i huckabees").tolist() == [0, 1]
 
 
 def test_one_long_title_does_not_widen_every_movies_search_key():

@@ -401,8 +401,9 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
                     "first, write them as YYYY-MM-DD")
     if all(o.get("year_first") for o in orders):
         read = "day, month, year" if any(o["order"] == "day" for o in orders) else "month, day, year"
-        said.append(f"the dates of {path} written as three two-digit numbers, such as {value!r} ({where}), are read as "
-                    f"{read}; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD")
+        said.append(f"the dates of {path} written as numbers with dashes and a two-digit year, such as {value!r} "
+                    f"({where}), are read as {read}; if their year comes first (21-03-04 for 2021-03-04), write them "
+                    "as YYYY-MM-DD")
     return said
 
 
@@ -1341,7 +1342,8 @@ def _float_text(numbers: np.ndarray) -> Any:
     Arrow's own cast writes 1.0 as ``"1"``)."""
     import pyarrow as pa
 
-    return pa.chunked_array([pa.array([str(v) for v in numbers.tolist()], pa.string())])
+    # (each as its own type writes it: a float32 1.1 is "1.1", not 1.100000023841858 as a float64)
+    return pa.chunked_array([pa.array([str(v) for v in numbers], pa.string())])
 
 
 def _join_ids(parts: list[Any]) -> Any:

@@ -120,7 +120,12 @@ def _words(text: str) -> str:
     Devanagari vowel sign is no space); anything else, punctuation and ``_``, a space."""
     if text.isascii():
         return _NON_WORD.sub(" ", text).strip()
-    return " ".join("".join(c if c.isalnum() or unicodedata.category(c).startswith("M") else " " for c in text).split())
+    out = []
+    in_word = False  # a mark is the word's only after a letter or digit (not an emoji's variation selector)
+    for c in text:
+        in_word = c.isalnum() or (in_word and unicodedata.category(c).startswith("M"))
+        out.append(c if in_word else " ")
+    return " ".join("".join(out).split())
 
 
 def _squeezed(text: str) -> str:
