@@ -268,16 +268,9 @@ class _ChunkedHalfHandler(http.server.BaseHTTPRequestHandler):
 
 def test_a_download_in_chunks_cut_short_says_how_much_came(online, tmp_path) -> None:
     # It said "download of URL failed: IncompleteRead(0 bytes read)".
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedHalfHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(DownloadFailed, match=r"the download of .*ml-100k\.zip stopped after 5,004 bytes, short of "
-                                                 r"a whole zip"):
-            download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                           progress=False)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(_ChunkedHalfHandler) as url, pytest.raises(
+            DownloadFailed, match=r"the download of .*ml-100k\.zip stopped after 5,004 bytes, short of a whole zip"):
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url=url, progress=False)
     assert _leftovers(tmp_path / "c") == []
 
 
@@ -315,15 +308,8 @@ class _CutMd5Handler(_StalledMd5Handler):
 def test_a_published_md5_that_stalls_or_is_cut_short_is_one_line_of_a_download_that_failed(
         online, tmp_path, monkeypatch, handler, said) -> None:
     monkeypatch.setattr(download, "_TIMEOUT_S", 0.3)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(DownloadFailed, match=said):
-            download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                           progress=False)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(handler) as url, pytest.raises(DownloadFailed, match=said):
+        download.fetch("ml-10m", cache_dir=tmp_path / "c", base_url=url, progress=False)
     assert _leftovers(tmp_path / "c") == []
 
 
