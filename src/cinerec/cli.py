@@ -302,12 +302,14 @@ def _grouped_number(command: click.Command, argv: list[str]) -> str | None:
     words, sub = _subcommand(command, argv)
     if sub is None or isinstance(sub, click.Group):
         return None
+    from cinerec.commands.flags import _stars
+
     numbers = (click.types.IntParamType, click.types.FloatParamType)
     takes = _value_options(command, argv)
     for param in sub.params:
         # (and a number read by a function of its own: --liked-threshold's float())
         if not isinstance(param, click.Option) or not (isinstance(param.type, numbers) or (
-                isinstance(param.type, click.types.FuncParamType) and param.type.func.__name__ == "_stars")):
+                isinstance(param.type, click.types.FuncParamType) and param.type.func is _stars)):
             continue
         for flag in param.opts:
             for value in _values_of(argv[len(words):], flag, takes):

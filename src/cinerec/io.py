@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only", "write_json", "read_json",
-           "arrow_source"]
+__all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only",
+           "check_replaced_whole", "write_json", "read_json", "arrow_source"]
 
 
 #: Whether a Ctrl-C or SIGTERM was raised where Python drops it (a weak reference's
@@ -417,6 +417,15 @@ def check_not_read_only(path: str | os.PathLike, given: str | None = None, flag:
     if stat.S_ISDIR(mode) and (not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK)):
         raise ConfigError(f"{flag}{given}: is a read-only folder; not replacing it: make it writable, or give "
                           "another folder")
+
+
+def check_replaced_whole(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:
+    """The checks, before its work, of an output folder a command replaces whole: not the
+    folder one is in (:func:`check_not_here`), not a mount point (:func:`check_not_mount`),
+    not read-only (:func:`check_not_read_only`)."""
+    check_not_here(path, given, flag)
+    check_not_mount(path, given, flag)
+    check_not_read_only(path, given, flag)
 
 
 def check_not_mount(path: str | os.PathLike, given: str | None = None, flag: str = "") -> None:

@@ -1266,7 +1266,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     """
     import time
 
-    from cinerec.io import atomic_dir, check_not_here, check_not_mount, check_not_read_only, read_json
+    from cinerec.io import atomic_dir, check_replaced_whole, read_json
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -1278,9 +1278,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                           f"{_export_k(out)}")  # (quoted: a command to paste, whatever the folder's name)
     if out.is_dir() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
-    check_not_here(out, str(out), "--out ")  # found now, before the study runs
-    check_not_mount(out, str(out), "--out ")
-    check_not_read_only(out, str(out), "--out ")
+    check_replaced_whole(out, str(out), "--out ")  # found now, before the study runs
 
     def still_empty(path: Path) -> None:  # another command may have written there meanwhile
         if any(path.iterdir()):

@@ -205,6 +205,10 @@ def _rating_metric(metric: str) -> bool:
     return metric in ("rmse", "mae", "mse", "auc")
 
 
+#: Said beside a tuned line whose chosen trial came from a shortcut (``Tuned.screened``).
+SCREENED_WORDS = "; trials screened by a shortcut (a warm start or a sketch), both figures from plain fits"
+
+
 def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "", scored: int = 0) -> str:
     """``"1 trial"``, ``"30 trials"``, as the lines that report a search say it. Given the
     trials themselves and their metric, several completed trials that all scored the same

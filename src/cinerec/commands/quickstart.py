@@ -219,14 +219,12 @@ def _check_out(out: Path) -> None:
     file, another command's run or a folder holding anything else is refused, so the
     replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
-    from cinerec.io import check_not_here, check_not_mount, check_not_read_only, read_json, written_now
+    from cinerec.io import check_replaced_whole, read_json, written_now
     from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
-    check_not_here(out, str(out), "--out ")  # found now, before the models are evaluated
-    check_not_mount(out, str(out), "--out ")
-    check_not_read_only(out, str(out), "--out ")
+    check_replaced_whole(out, str(out), "--out ")  # found now, before the models are evaluated
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # found now, before the models are evaluated, not at the save
         raise ConfigError(f"--out {out}: cannot create the folder ({blocker} is a file)")

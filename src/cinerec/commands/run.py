@@ -103,13 +103,12 @@ def run(
 
 def tuned_lines(board: dict[str, Any]) -> list[str]:
     """One line per searched model and seed: the chosen settings and both validation figures."""
-    from cinerec.tuning import trials_text
+    from cinerec.tuning import SCREENED_WORDS, trials_text
 
     lines = []
     for row in board["models"]:
         for seed, t in (row.get("tuning") or {}).items():
-            screened = "; trials screened by a shortcut (a warm start or a sketch), both figures from plain fits" \
-                if t["screened"] else ""
+            screened = SCREENED_WORDS if t["screened"] else ""
             trials = trials_text(t.get("trials") or t["n_trials"], t["metric"], t.get("n_scored", 0))
             lines.append(f"tuned {row['label']} seed {seed}: {t['settings']} (validation {t['metric']} "
                          f"{t['value']:.4f}; untuned {t['default_value']:.4f}; {trials}, "

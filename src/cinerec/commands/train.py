@@ -114,8 +114,11 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
                 quiet or not distributed_context().is_main)
             tune = None
     later: list[Callable[[], None]] = []  # (the killed run's files dropped once the input is found good)
+    # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/; _check_out
+    # leaves them to `later`, so they are read once, before it)
+    checkpointed = any((out / "checkpoints").rglob(CHECKPOINT_LAST))
     # A stopped run's checkpoints, which a start without --resume drops: said as they go.
-    stopped = not resume and not (out / "run.json").exists() and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
+    stopped = not resume and not (out / "run.json").exists() and checkpointed
     made = _check_out(out, resume, recommender, tune, asked, earlier, later)
     main = distributed_context().is_main
     started: list[str] = []  # what became of the folder's checkpoints: said, and in --json's notes
@@ -127,8 +130,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     if stopped and later:
         later.append(lambda: start_note(f"{out} held the checkpoints of a run that was stopped; started again without "
                                         "--resume, they are dropped (--resume goes on from them)"))
-    # (ratings-fold with fold = all keeps each fold's under checkpoints/FOLD/)
-    resumed = resume and any((out / "checkpoints").rglob(CHECKPOINT_LAST))
+    resumed = resume and checkpointed
     if resume and not resumed:  # a mistyped --out retrains everything
         start_note(f"{out} holds no checkpoint to resume from; training from the first epoch")
     with progress.silenced(quiet or not main), _undone_on_failure(out, made, keep_new=True):

@@ -1337,6 +1337,14 @@ def _arrow_ids(values: Any) -> Any:
     return numbers
 
 
+def _as_number(ids: Any) -> Any:
+    """Ids that are numbers as ``int64``: already so, whole floats, or text written as whole
+    decimals (``"1.0"``)."""
+    import pyarrow as pa
+
+    return ids if ids.type == pa.int64() else ids.cast(pa.int64()) if ids.type == pa.float64() else _as_whole(ids)
+
+
 def _float_text(numbers: np.ndarray) -> Any:
     """Float ids as text, as a CSV of the same column writes them (``"1.0"``, ``"1.5"``;
     Arrow's own cast writes 1.0 as ``"1"``)."""
@@ -1354,8 +1362,7 @@ def _join_ids(parts: list[Any]) -> Any:
     import pyarrow as pa
 
     if all(p.type in (pa.int64(), pa.float64()) or _whole_decimals(p) for p in parts):
-        parts = [p if p.type == pa.int64() else p.cast(pa.int64()) if p.type == pa.float64() else _as_whole(p)
-                 for p in parts]
+        parts = [_as_number(p) for p in parts]
     parts = [_float_text(p.to_numpy()) if p.type == pa.float64() else p for p in parts]
     kind = pa.int64() if all(p.type == pa.int64() for p in parts) else pa.string()
     # Numbers in one file and text in another: all text.
@@ -1994,10 +2001,12 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     # index of the frame (a catalogue saved from a frame indexed by its titles).
     frame = table.to_pandas(ignore_metadata=True)
     values = _arrow_ids(table.column(cols["item"]))
-    if values.type == pa.float64():  # whole floats: the log's numbers, or written as a CSV writes them
-        values = values.cast(pa.int64()) if item_raw.dtype.kind in "iu" else _float_text(values.to_numpy())
-    if item_raw.dtype.kind in "iu" and _whole_decimals(values):  # "1.0" for the log's 1, as the log's own read
-        values = _as_whole(values)
+    # Whole floats, or "1.0": the log's 1 where its ids are numbers, as its own read; else
+    # floats written as a CSV writes them.
+    if item_raw.dtype.kind in "iu" and (values.type == pa.float64() or _whole_decimals(values)):
+        values = _as_number(values)
+    elif values.type == pa.float64():
+        values = _float_text(values.to_numpy())
     ids = values.to_numpy() if values.type == pa.int64() else np.asarray(values.to_pylist(), dtype=object)
     raw_titles = frame[cols["title"]].fillna("").astype(str).to_numpy(dtype=object)
     blank = pd.Series(raw_titles).str.strip().eq("").to_numpy()

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from cinerec.errors import NotFoundError
-from cinerec.io import atomic_dir, check_not_read_only, check_replaceable
+from cinerec.io import atomic_dir, check_replaceable, check_replaced_whole
 
 __all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
            "LABEL", "MAX_SCALE", "label_like", "release_files"]
@@ -601,7 +601,7 @@ def write_release(
     out = Path(out_dir)
     own = (MARKER, "a release written by cinerec data synthesize")
     check_replaceable(out, *own)  # before the release is generated, not only at the write
-    check_not_read_only(out)
+    check_replaced_whole(out)
     _check_only_its_own_files(out)
     release = synthesize(like, scale, seed)
     layout = SHAPES[like].layout

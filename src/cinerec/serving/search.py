@@ -25,7 +25,7 @@ import numpy as np
 from cinerec.data.dataset import Catalog
 from cinerec.errors import ConfigError
 
-__all__ = ["search_key", "MovieSearch"]
+__all__ = ["search_key", "title_key", "MovieSearch"]
 
 # MovieLens titles put a leading article at the end ("Usual Suspects, The").
 _TRAILING_ARTICLE = re.compile(r"^(.*?),\s*(the|a|an|les|la|le|l'|il|el|das|der|die|den|det)(\s*\(.*\))?$", re.IGNORECASE)
@@ -145,6 +145,13 @@ QUERY_LIMIT, LIST_LIMIT = 200, 200
 KEY_LIMIT = 256
 
 
+def title_key(title: str) -> str:
+    """A title's search key as searches read it (:func:`search_key`, cut to
+    :data:`KEY_LIMIT`): the keys are one fixed-width array, as wide as the longest, so one
+    title of 20,000 characters made every movie's key that wide."""
+    return search_key(title)[:KEY_LIMIT]
+
+
 @dataclass(frozen=True, eq=False)
 class MovieSearch:
     """Search and filter a catalog.
@@ -162,9 +169,7 @@ class MovieSearch:
     _genres: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # (each key cut to KEY_LIMIT: the keys are one fixed-width array, as wide as the
-        # longest, so one title of 20,000 characters made every movie's key that wide)
-        keys = np.array([search_key(t)[:KEY_LIMIT] for t in self.catalog.titles], dtype=str)
+        keys = np.array([title_key(t) for t in self.catalog.titles], dtype=str)
         if len(keys) == 0:
             keys = np.zeros(0, dtype="<U1")
         object.__setattr__(self, "keys", keys)

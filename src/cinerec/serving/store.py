@@ -57,7 +57,7 @@ from cinerec.io import atomic_path, in_turn, sweep_stale_temps
 from cinerec.models.base import chunks
 from cinerec.runs import Run, open_run
 from cinerec.serving.lists import Lists
-from cinerec.serving.search import KEY_LIMIT, search_key
+from cinerec.serving.search import title_key
 
 __all__ = [
     "STORE_FORMAT", "StoreInfo", "RecStore", "ProfileStore", "export_store", "open_store",
@@ -259,7 +259,7 @@ class ExportPlan:
         years = [int(y) or None for y in cat.years.tolist()]
         titles = [str(t) for t in cat.titles.tolist()]
         return list(zip(range(ds.n_items), (str(m) for m in ds.item_ids.raw.tolist()), titles, years, genres,
-                        (search_key(t)[:KEY_LIMIT] for t in titles), ds.interactions.item_counts.tolist()))
+                        (title_key(t) for t in titles), ds.interactions.item_counts.tolist()))
 
     def user_rows(self) -> list[tuple[int, str]]:
         ds = self.dataset

@@ -44,7 +44,8 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 // a person: its ids, its own first; the one the profile holds it under (its own or
 // another's), else its own; and a list with each film once, where it first comes.
 const filmIds = (m) => [String(m.movie_id), ...(m.same_film || []).map(String)];
-const heldId = (m) => filmIds(m).find((x) => x in state.ratings) ?? String(m.movie_id);
+const heldIds = (m) => filmIds(m).filter((x) => x in state.ratings);
+const heldId = (m) => heldIds(m)[0] ?? String(m.movie_id);
 function oneEach(movies) {
   const shown = new Set();
   return movies.filter((m) => {
@@ -124,7 +125,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     btn.textContent = "remove";
     btn.setAttribute("aria-label", `Remove ${m.title}`);
     // (every id it is held under: removed under one, the film stayed under the other)
-    btn.addEventListener("click", () => forget(filmIds(m).filter((x) => x in state.ratings)));
+    btn.addEventListener("click", () => forget(heldIds(m)));
     actions.append(what, btn);
     return li;
   }
@@ -134,8 +135,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   const liked = held in state.ratings && mine == null;
   like.setAttribute("aria-pressed", String(liked));
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
-  like.addEventListener("click", () => (liked ? forget(filmIds(m).filter((x) => x in state.ratings))
-    : save({ liked: [m.movie_id] }, m)));
+  like.addEventListener("click", () => (liked ? forget(heldIds(m)) : save({ liked: [m.movie_id] }, m)));
   stars.setAttribute("aria-label", `Rate ${m.title}`);
   if (likesOnly) stars.remove();
   const lit = mine != null ? shownStars(mine) : 0;
