@@ -791,3 +791,29 @@ def test_a_missing_file_of_another_kind_during_an_export_is_not_blamed_on_its_fo
     with pytest.raises(FileNotFoundError, match="weights.npz"):
         store_module.export_store(run_dir, tmp_path / "new.sqlite", k=5, progress=False)
     assert not list(tmp_path.glob(".new.sqlite*"))
+
+
+def test_search_finds_hyphenated_words_typed_together_and_sequels_by_either_numeral():
+    # "spiderman" and "extraterrestrial" found nothing (the hyphen split the title's word),
+    # nor "godfather 2" "Godfather: Part II" or "rocky ii" "Rocky 2".
+    from cinerec.data.dataset import Catalog
+    from cinerec.serving.search import title_key
+
+    titles = ["Spider-Man (2002)", "E.T. the Extra-Terrestrial (1982)", "Godfather: Part II, The (1974)",
+              "Rocky 2 (1979)", "Star Wars: Episode IV - A New Hope (1977)", "2 Days in the Valley (1996)",
+              "Spider Baby (1968)", "Rocky V (1990)"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.arange(len(titles), 0, -1))
+    for query, found in [("spiderman", [0]), ("spider-man", [0]), ("spider man", [0]), ("spider", [0, 6]),
+                         ("extraterrestrial", [1]), ("extra terrestrial", [1]), ("godfather 2", [2]),
+                         ("godfather part ii", [2]), ("rocky ii", [3]), ("rocky 2", [3]), ("rocky 5", [7]),
+                         ("star wars episode 4", [4]), ("episode iv", [4]), ("2 days", [5])]:
+        assert s.search(query).tolist() == found, query
+    # Typed together, the hyphenated word still starts its title.
+    assert s.search("spiderm").tolist() == [0] and s.search("spid").tolist()[:1] == [0]
+    assert title_key("Spider-Man") == "spider man spiderman" and search_key("Spider-Man") == "spider man"
+    # A query's hyphen joins nothing: "star-wars" still finds a title written without one.
+    cat = Catalog(np.array(["Star Wars (1977)"], dtype=object), np.zeros(1, dtype=np.int64), ("Drama",),
+                  np.ones((1, 1), dtype=bool))
+    assert MovieSearch(cat, np.array([1])).search("star-wars").tolist() == [0]

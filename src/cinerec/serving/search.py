@@ -38,6 +38,16 @@ _INITIALS = re.compile(r"(?<![^\W_])[^\W\d_](?:[.*] ?[^\W\d_])+(?![^\W_])")
 _APOSTROPHED = re.compile(r"[^\W_]+(?: ?' ?[^\W_]+)+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (ʼ is a letter: split as ' is)
 _APOSTROPHE_CHARS = frozenset("'" + "".join(map(chr, _APOSTROPHES)))
+# Words joined by a hyphen ("Spider-Man", "Extra-Terrestrial", "X-Men"): their key holds them
+# apart and together ("spider man ... spiderman"), as people type them with or without it.
+_HYPHENATED = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
+_HYPHENS = re.compile(r"[-\u2010\u2011]")
+# A sequel's number, written in Roman numerals in one title and in digits in another
+# ("Godfather: Part II", "Rocky 2"): a query word of either form also finds the other as a
+# whole word. From 2 to 20 (a lone I is more often the word).
+_ROMAN = ("ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv", "xvi", "xvii",
+          "xviii", "xix", "xx")
+_NUMERALS = {**{r: str(n) for n, r in enumerate(_ROMAN, 2)}, **{str(n): r for n, r in enumerate(_ROMAN, 2)}}
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -133,7 +143,7 @@ def _squeezed(text: str) -> str:
     together where they stand ("schindlers list", "et the extra terrestrial"): a query
     typed without the apostrophe or the dots starts it."""
     plain = _INITIALS.sub(lambda m: re.sub(r"[.* ]", "", m.group()), _plain(text))
-    return _words(plain.replace("'", ""))
+    return _words(_HYPHENATED.sub(lambda m: _HYPHENS.sub("", m.group()), plain.replace("'", "")))
 
 
 #: The longest query a search takes, in characters (the API's ``GET /movies``, the page's
@@ -146,10 +156,15 @@ KEY_LIMIT = 256
 
 
 def title_key(title: str) -> str:
-    """A title's search key as searches read it (:func:`search_key`, cut to
-    :data:`KEY_LIMIT`): the keys are one fixed-width array, as wide as the longest, so one
-    title of 20,000 characters made every movie's key that wide."""
-    return search_key(title)[:KEY_LIMIT]
+    """A title's search key as searches read it (:func:`search_key`, with its hyphenated
+    words also written together, cut to :data:`KEY_LIMIT`: the keys are one fixed-width
+    array, as wide as the longest, so one title of 20,000 characters made every movie's key
+    that wide). A query's hyphenated words are not joined: "star-wars" finds "Star Wars"."""
+    key = search_key(title)
+    if _HYPHENS.search(title):
+        joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(_plain(title))]
+        key = " ".join([key, *joined]) if joined and key else key
+    return key[:KEY_LIMIT]
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,8 +193,8 @@ class MovieSearch:
         # and "et" starts "E.T. the Extra-Terrestrial")
         squeezed = keys.copy()
         for i, title in enumerate(self.catalog.titles):
-            if _APOSTROPHE_CHARS.intersection(str(title)) or (("." in str(title) or "*" in str(title))
-                                                              and _INITIALS.search(str(title))):
+            if _APOSTROPHE_CHARS.intersection(str(title)) or _HYPHENATED.search(str(title)) or \
+                    (("." in str(title) or "*" in str(title)) and _INITIALS.search(str(title))):
                 squeezed[i] = _squeezed(title)[:KEY_LIMIT]
         object.__setattr__(self, "_starts", squeezed)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
@@ -243,9 +258,11 @@ class MovieSearch:
                 # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
                 # digits int() cannot read)
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
-                mask &= (np.char.find(self.keys, w) >= 0) | year
-                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
-                start &= (np.char.find(self._padded, f" {w}") >= 0) | year
+                # ("2" finds "Part II" and "ii" finds "Rocky 2", as whole words)
+                other = np.char.find(self._padded, f" {_NUMERALS[w]} ") >= 0 if w in _NUMERALS else False
+                mask &= (np.char.find(self.keys, w) >= 0) | year | other
+                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year | other
+                start &= (np.char.find(self._padded, f" {w}") >= 0) | year | other
             typed = search_key(query, joined=False)
             prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
