@@ -7,7 +7,8 @@ and cold-start answers and the page all build their lists here, so they agree:
   every movie they rated anywhere in the run's data, and each film of those the
   catalogue lists again under another id; for someone described only by their ratings,
   the movies they gave and theirs);
-* a reason names a movie the person liked (:func:`cinerec.data.history.liked`) and the
+* a reason names a movie the person liked (:func:`cinerec.data.history.liked`; a film they
+  rated under two of its ids, by the later rating: :func:`later_verdicts`) and the
   model's scores for them were built from (its
   :meth:`~cinerec.models.base.Recommender.evidence`), chosen by the model's one
   :meth:`~cinerec.models.base.Recommender.explain`; when no liked
@@ -88,7 +89,8 @@ class Lists:
         self.rated = seen(dataset)
         self.seen = seen_films(dataset, self.twins) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
-        self.liked = liked_in(dataset)
+        self.liked = liked_in(dataset) if self.twins is None else later_verdicts(dataset, self.twins,
+                                                                                   liked_in(dataset))
         # Stars a person may give: the source's own scale. A log of plain events has none:
         # each movie given is one event (1), as a log whose every rating is 1 takes them.
         scale = rating_scale(dataset)
@@ -880,6 +882,40 @@ class Lists:
 
 #: The columns of a list's rows in the notebook's DataFrames (after ``user_id`` and ``rank``).
 _LIST_COLUMNS = ("movie_id", "title", "year", "genres", "score", "reason", "reason_movie_id")
+
+
+def later_verdicts(dataset: Dataset, twins: sp.csr_matrix, liked: sp.csr_matrix) -> sp.csr_matrix:
+    """``liked`` (``(n_users, n_items)`` CSR) less every id of a film a person rated under
+    two of its ids (:func:`~cinerec.data.dataset.title_twins`) whose later rating is not
+    liked: it is one film, and the later verdict is theirs, as a profile keeps it. Where
+    the times cannot tell (equal, or a log with none), a film rated both ways is named as
+    no reason."""
+    import pandas as pd
+
+    x = dataset.interactions
+    twinned = np.diff(twins.indptr) > 0
+    rows = np.flatnonzero(twinned[x.items])
+    if not len(rows):
+        return liked
+    film = np.arange(twins.shape[0])  # each id's film: the lowest of its ids
+    pairs = twins.tocoo()
+    np.minimum.at(film, pairs.row, pairs.col)
+    users, items = x.users[rows].astype(np.int64), x.items[rows].astype(np.int64)
+    frame = pd.DataFrame({"user": users, "film": film[items], "item": items, "time": x.timestamps[rows],
+                          "liked": np.asarray(liked[users, items]).ravel() > 0})
+    group = frame.groupby(["user", "film"], sort=False)
+    latest = frame["time"] == group["time"].transform("max")
+    unliked = (latest & ~frame["liked"]).groupby([frame["user"], frame["film"]], sort=False).transform("any")
+    off = (group["item"].transform("nunique") > 1) & unliked & frame["liked"]
+    if not off.any():
+        return liked
+    off_rows = off.to_numpy()
+    taken = sp.csr_matrix((np.ones(int(off_rows.sum()), np.float32), (users[off_rows], items[off_rows])),
+                          shape=liked.shape)
+    out = (liked - liked.multiply(taken)).tocsr()
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
 
 
 def after_filters(dataset: Dataset, what: str) -> str:
