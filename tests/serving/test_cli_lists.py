@@ -324,6 +324,27 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
 
 
 
+def test_movies_names_a_films_other_ids_as_the_api_does(run_dir, capsys):
+    # "chasing amy" listed 268 and 246 as two movies: the API's same_film said they are one
+    # film, the command line did not.
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "chasing", "amy")
+    assert code == 0 and [line.split("- rated by")[1].split(" (", 1)[1] for line in out.splitlines()] == [
+        "the same film as 246)", "the same film as 268)"], out
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "chasing", "amy", "--json")
+    got = json.loads(out)["movies"]
+    with TestClient(create_app(run_dir)) as client:
+        api = client.get("/movies", params={"query": "chasing amy"}).json()
+    api = api["movies"] if isinstance(api, dict) else api
+    assert [(m["movie_id"], m["same_film"]) for m in got] == [(268, [246]), (246, [268])]
+    assert [(m["movie_id"], m["same_film"]) for m in got] == [(m["movie_id"], m["same_film"]) for m in api]
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "star", "wars", "--json")
+    assert json.loads(out)["movies"][0]["same_film"] == []
+
+
 def test_a_run_whose_movies_have_no_titles_sends_no_one_to_search_them(tmp_path, capsys):
     # Its movies are their ids: the hint sent people to a search of "m1  m1", and --genre
     # said "unknown genre 'Drama' (known: )".

@@ -348,7 +348,7 @@ def movies(
     Troopers), the most rated first among equals: the page's search.
     """
     from cinerec.commands.show import print_json
-    from cinerec.data.dataset import synthetic_list_notes
+    from cinerec.data.dataset import other_ids, synthetic_list_notes, title_twins
     from cinerec.errors import ConfigError
     from cinerec.runs import open_run
     from cinerec.serving.search import QUERY_LIMIT, MovieSearch
@@ -361,7 +361,10 @@ def movies(
     if len(words) > QUERY_LIMIT:  # (the API's and the page's bound: one query, one answer everywhere)
         raise ConfigError(f"the words: at most {QUERY_LIMIT} characters, as the API and the page take, got {len(words)}")
     found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
-    listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i])) for i in found]
+    # (a film the run knows under other ids names them, as the API's movies do)
+    same = other_ids(dataset, title_twins(dataset))
+    listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i]), same_film=same.get(int(i), []))
+              for i in found]
     # (made-up titles are said to be, as recommend and similar say of their lists)
     notes = synthetic_list_notes(dataset)
     if json:
@@ -375,6 +378,7 @@ def movies(
     for m in listed:
         year = f" ({m['year']})" if m["year"] else ""
         genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
-        print(visible(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}"))
+        also = f" (the same film as {', '.join(map(str, m['same_film']))})" if m["same_film"] else ""
+        print(visible(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}{also}"))
     for note in notes:
         print(visible(f"note: {note}"))

@@ -725,6 +725,24 @@ def later_twins(twins: "sp.csr_matrix") -> np.ndarray:
     return later
 
 
+def other_ids(dataset: Dataset, twins: "sp.csr_matrix | None") -> dict[int, list[Any]]:
+    """Per movie index of a film the data knows under other ids too, those raw ids: its
+    twins (``twins``, :func:`title_twins` of ``dataset``), then the ids a filter dropped
+    while keeping this one (``info["dropped_twins"]``)."""
+    out: dict[int, list[Any]] = {}
+    if twins is not None:
+        for item in np.flatnonzero(np.diff(twins.indptr)).tolist():
+            out[item] = [dataset.movie_record(j)["movie_id"]
+                         for j in twins.indices[twins.indptr[item]:twins.indptr[item + 1]].tolist()]
+    dropped = dataset.info.get("dropped_twins") or []
+    if dropped:
+        index = {str(raw): i for i, raw in enumerate(dataset.item_ids.raw.tolist())}
+        for gone, kept in dropped:
+            if (i := index.get(str(kept))) is not None:
+                out.setdefault(i, []).append(gone)
+    return out
+
+
 def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
     """``(n_items, n_items)`` CSR of ones, row ``i`` the other movies the catalogue lists
     as the same film: the same title (as written), a known year and the same genres,

@@ -37,7 +37,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 import cinerec
-from cinerec.data.dataset import INTEGER_ID
+from cinerec.data.dataset import INTEGER_ID, other_ids
 from cinerec.data.history import is_implicit
 from cinerec.errors import CinerecError, ConfigError, DataError, NotFoundError, Unavailable
 from cinerec.io import json_text
@@ -212,20 +212,16 @@ class Service:
         self._users = _id_table(ds.user_ids)
         # A film the catalogue lists under two ids names the other in every answer (the page
         # shows it once): raw id -> the other ids, of the movies that have one.
-        self._same_film: dict[Any, list[Any]] = {}
-        twins = self.lists.twins
-        if twins is not None:
-            for item in np.flatnonzero(np.diff(twins.indptr)).tolist():
-                others = twins.indices[twins.indptr[item]:twins.indptr[item + 1]].tolist()
-                self._same_film[self.records[item]["movie_id"]] = [self.records[j]["movie_id"] for j in others]
+        # (an id a filter of the run dropped among them: its twin, the film under another id
+        # that the run kept, names it)
+        self._same_film: dict[Any, list[Any]] = {self.records[i]["movie_id"]: ids
+                                                 for i, ids in other_ids(ds, self.lists.twins).items()}
         # A movie a filter of the run dropped whose twin (the same film under another id,
-        # title_twins) it kept: a profile that rated it has seen the twin, and the twin
-        # names it as its other id.
+        # title_twins) it kept: a profile that rated it has seen the twin.
         self._twin_kept: dict[str, list[int]] = {}
         for dropped, kept in ds.info.get("dropped_twins") or []:
             if (i := self.find_item(kept)) is not None:
                 self._twin_kept.setdefault(_id_key(dropped, self._items[1]), []).append(i)
-                self._same_film.setdefault(self.records[i]["movie_id"], []).append(dropped)
         self.records = self._films(self.records)
         self.profiles = open_profiles(db, self.run.path, profiles)
         # A database over the network may stop answering: its reads then run on worker
