@@ -656,6 +656,34 @@ def test_a_model_json_at_odds_with_its_arrays_is_a_damaged_model(small_data, tmp
             f"its training matrix is {meta['n_users']} x {meta['n_items']})") in err, err
 
 
+def test_a_model_json_count_written_as_text_or_a_file_one_cannot_read_is_said_as_such(small_data, tmp_path, capsys,
+                                                                                       monkeypatch):
+    # "n_items": "1682" was "model.json says 943 users x 1682 movies, its training matrix is
+    # 943 x 1682"; a file this user may not read was "cut short or overwritten".
+    import json
+
+    import numpy as np
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "ease", "--out", str(run), "--quiet"]) == 0
+    meta_path = run / "models" / "ease" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "n_items": str(meta["n_items"])}))
+    err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+    assert f"models/ease/model.json: n_items: expected a whole number, got '{meta['n_items']}'" in err, err
+    meta_path.write_text(json.dumps(meta))
+    real = np.load
+
+    def refused(file, *args, **kwargs):  # (as a file of mode 000 is to anyone but root)
+        if str(file).endswith("state.npz") or str(file).endswith("train.npz"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "load", refused)
+    err = _one_line_error(capsys, ["recommend", "--run", str(run), "--user", "1"])
+    assert "models/ease/train.npz: cannot be read (Permission denied); the saved model's files must be readable" in err
+
+
 def test_a_model_json_whose_config_is_no_object_is_a_damaged_model(small_data, tmp_path, capsys):
     # "config": null was an AttributeError traceback (exit 1).
     import json

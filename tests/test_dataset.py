@@ -140,6 +140,32 @@ def test_load_names_a_damaged_folder(tmp_path):
         Dataset.load(tmp_path)
 
 
+def test_a_damaged_saved_dataset_names_its_file_and_an_edited_info_is_one_line(tmp_path):
+    # Any file cut short was "saved dataset is damaged (BadZipFile ...)" naming no file, and
+    # an info edited to a list a TypeError from dict().
+    import json
+    import shutil
+
+    small().save(tmp_path / "ds")
+    for name in ("interactions.npz", "catalog.npz", "user_ids.npz", "item_ids.npz"):
+        shutil.copytree(tmp_path / "ds", tmp_path / name)
+        data = (tmp_path / name / name).read_bytes()
+        (tmp_path / name / name).write_bytes(data[: len(data) // 2])
+        with pytest.raises(DataError, match=rf"{name}/{name}: saved dataset is damaged \("):
+            Dataset.load(tmp_path / name)
+    for key, value, said in (("info", [1], "info: expected an object, got list"),
+                             ("genre_names", None, "genre_names: expected a list, got NoneType"),
+                             ("name", 3, "name: expected text, got int")):
+        shutil.rmtree(tmp_path / "edited", ignore_errors=True)
+        shutil.copytree(tmp_path / "ds", tmp_path / "edited")
+        meta = json.loads((tmp_path / "edited" / "dataset.json").read_text())
+        meta[key] = value
+        (tmp_path / "edited" / "dataset.json").write_text(json.dumps(meta))
+        with pytest.raises(DataError, match=rf"edited/dataset.json: {said}$"):
+            Dataset.load(tmp_path / "edited")
+    assert Dataset.load(tmp_path / "ds").info == {"catalog_items": 5}
+
+
 def test_folds_follow_subset_and_survive_save_and_load(tmp_path):
     ds = small()
     n = len(ds.interactions)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 __all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only",
-           "check_replaced_whole", "write_json", "read_json", "arrow_source"]
+           "check_replaced_whole", "written_files", "write_json", "read_json", "arrow_source"]
 
 
 #: Whether a Ctrl-C or SIGTERM was raised where Python drops it (a weak reference's
@@ -312,20 +312,25 @@ def atomic_dir(path: str | os.PathLike, *, before_swap: Callable[[Path], None] |
     # Through a link: the folder it points at is the one written (replacing the link itself
     # left the linked folder untouched and the link's copy behind as a hidden folder).
     given, path = os.fspath(path), Path(os.path.realpath(path))
-    check_not_here(path, given)
-    check_not_mount(path, given)
+    try:  # (a folder on the way this user may not enter: one line, not pathlib's traceback)
+        check_not_here(path, given)
+        check_not_mount(path, given)
+        if own is not None:  # (a saved model or dataset: a folder made read-only is kept as it is)
+            check_not_read_only(path, given)
+            check_replaceable(path, *own)
+        made = path.parent  # the highest folder this call creates, removed again on failure
+        while not made.parent.exists():
+            made = made.parent
+        made_any = not path.parent.exists()
+    except PermissionError as e:
+        raise ConfigError(f"{given}: cannot be written ({e.strerror}: {e.filename})") from None
     if own is not None:
-        check_replaceable(path, *own)
         first = before_swap
 
         def before_swap(p: Path) -> None:
             check_replaceable(p, *own)
             if first is not None:
                 first(p)
-    made = path.parent  # the highest folder this call creates, removed again on failure
-    while not made.parent.exists():
-        made = made.parent
-    made_any = not path.parent.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -403,8 +408,8 @@ def check_not_read_only(path: str | os.PathLike, given: str | None = None, flag:
     read-only (no write permission for this user, or none for anyone): the swap
     (:func:`atomic_dir`) needs only its parent's, so it went ahead and left a new,
     writable folder in its place. Called by the commands that replace their ``--out``
-    (``data synthesize``, ``quickstart``, ``run``) before their work; a run's own files
-    (a model saved again into a run) are not judged by it."""
+    (``data synthesize``, ``quickstart``, ``run``) before their work, and by a saved
+    model's or dataset's save (:func:`atomic_dir` with ``own``)."""
     import stat
 
     from cinerec.errors import ConfigError
@@ -475,9 +480,39 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path}: is a file; not replacing it with {what}: give a new or empty folder")
-    if path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if not (path / marker).is_file():
         raise ConfigError(f"{path}: a folder holding other files (not {what}); not replacing it: "
                           "give a new or empty folder")
+    if not marker.endswith(".json") or marker.startswith("."):  # (a hidden marker: its writer checks its files)
+        return
+    # A saved model's or dataset's own marker: a JSON object with a whole-number format (a
+    # model.json another program wrote, TensorFlow.js's, is no such thing), which lists the
+    # files written beside it (since it began to): any other file is someone's own.
+    try:
+        meta = json.loads((path / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or type(meta.get("format")) is not int:
+        raise ConfigError(f"{path}: holds a {marker} that is not of {what} written by cinerec; not replacing "
+                          "it: give a new or empty folder")
+    files = meta.get("files")
+    if isinstance(files, list):
+        listed = {str(f) for f in files} | {marker}
+        other = sorted(str(p.relative_to(path)) for p in path.rglob("*")
+                       if (p.is_file() or p.is_symlink()) and str(p.relative_to(path)) not in listed)
+        if other:
+            raise ConfigError(f"{path}: {what} that now holds files it did not write ({', '.join(other[:3])}"
+                              f"{', ...' if len(other) > 3 else ''}); not replacing it: move them out, or give a "
+                              "new or empty folder")
+
+
+def written_files(folder: Path) -> list[str]:
+    """Every file under ``folder`` (a saved model's or dataset's temporary folder), as paths
+    relative to it: what its marker lists, so that a later save over it knows the rest is
+    someone's own (:func:`check_replaceable`)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 @contextlib.contextmanager

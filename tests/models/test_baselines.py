@@ -332,6 +332,87 @@ def test_saving_never_replaces_a_folder_of_other_files_or_a_file(tmp_path):
         load_model(tmp_path / "afile")
 
 
+def test_saving_keeps_a_folder_whose_model_json_is_another_programs_or_files_added_to_a_saved_model(tmp_path,
+                                                                                                   ml100k_dir):
+    # A TensorFlow.js model folder holds a model.json too: save() took it for an earlier
+    # saved model and deleted its weights; a note added to a saved model went the same way.
+    import json
+    import os
+    import stat
+
+    from cinerec.data import load
+    from cinerec.errors import ConfigError
+    from cinerec.models import load_model
+
+    model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
+    tfjs = tmp_path / "tfjs"
+    tfjs.mkdir()
+    (tfjs / "model.json").write_text(json.dumps({"format": "layers-model", "modelTopology": {}}))
+    (tfjs / "shard.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(ConfigError, match=r"tfjs: holds a model.json that is not of a saved model written by cinerec; "
+                                          r"not replacing it"):
+        model.save(tfjs)
+    assert (tfjs / "shard.bin").stat().st_size == 100
+    saved = tmp_path / "saved"
+    model.save(saved)
+    assert json.loads((saved / "model.json").read_text())["files"] == ["state.npz", "train.npz"]
+    (saved / "notes").mkdir()
+    (saved / "notes" / "mine.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"saved: a saved model that now holds files it did not write "
+                                          r"\(notes/mine.txt\); not replacing it: move them out"):
+        model.save(saved)
+    assert (saved / "notes" / "mine.txt").read_text() == "x" and load_model(saved).name == "popularity"
+    (saved / "notes" / "mine.txt").unlink()
+    (saved / "notes").rmdir()
+    model.save(saved)  # its own files alone: replaced
+    # A saved model of an ensemble lists its members' files too.
+    from tests.models.conformance import random_ratings
+
+    both = create("ensemble", {"members": ["popularity", "itemknn"], "weights": [1.0, 1.0]}).fit(random_ratings(20, 30, 0))
+    both.save(tmp_path / "both")
+    both.save(tmp_path / "both")
+    # A folder made read-only is kept as it is (the swap needs only its parent's permission).
+    saved.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(ConfigError, match=r"saved: is a read-only folder; not replacing it"):
+            model.save(saved)
+        assert not stat.S_IMODE(os.stat(saved).st_mode) & 0o222 and not list(tmp_path.glob(".saved*"))
+    finally:
+        saved.chmod(0o755)
+    # The same for a saved dataset.
+    ds = load(ml100k_dir)
+    ds.save(tmp_path / "ds")
+    (tmp_path / "ds" / "extra.csv").write_text("x")
+    with pytest.raises(ConfigError, match=r"ds: a saved dataset that now holds files it did not write \(extra.csv\)"):
+        ds.save(tmp_path / "ds")
+
+
+def test_a_folder_on_the_way_one_may_not_enter_is_one_line_to_save_and_load(tmp_path, monkeypatch):
+    # save("/root/x") and load_model("/root/x") as another user were pathlib's PermissionError.
+    import os
+    from pathlib import Path
+
+    from cinerec.errors import ConfigError, DataError
+    from cinerec.models import load_model
+
+    model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):  # (as a folder of mode 700 of another user is)
+        if str(path).startswith(f"{locked}{os.sep}"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: stat(self, **kw))
+    with pytest.raises(ConfigError, match=rf"locked/x: cannot be written \(Permission denied: {locked}/x\)$"):
+        model.save(locked / "x")
+    with pytest.raises(DataError, match=rf"locked/x: cannot be read \(Permission denied: {locked}/x\)$"):
+        load_model(locked / "x")
+
+
 def test_ease_with_a_penalty_too_small_to_invert_is_one_line():
     # Two movies rated by the same people make XᵀX singular; λ = 1e-30 left it so, and
     # torch's LinAlgError reached the user as a traceback.

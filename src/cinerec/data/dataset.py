@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cinerec.errors import DataError, NotFoundError, format_refused, said
-from cinerec.io import atomic_dir
+from cinerec.io import atomic_dir, written_files
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -610,7 +610,8 @@ class Dataset:
             for name, pairs in (("also_seen", self.also_seen), ("not_liked", self.not_liked)):
                 if pairs is not None:
                     np.savez_compressed(tmp / f"{name}.npz", users=pairs[0], items=pairs[1])
-            meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names)}
+            meta = {"format": DATASET_FORMAT, "name": self.name, "info": self.info, "genre_names": list(self.catalog.genre_names),
+                    "files": written_files(tmp)}  # (a later save over it keeps anything else by refusing)
             (tmp / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
 
     @classmethod
@@ -624,12 +625,19 @@ class Dataset:
             raise DataError(f"{path}/dataset.json: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format") != DATASET_FORMAT:
             raise format_refused(path, "dataset", meta.get("format"), DATASET_FORMAT)
+        info: dict[str, Any] = meta.get("info", {})
+        if not isinstance(info, dict):
+            raise DataError(f"{path}/dataset.json: info: expected an object, got {type(info).__name__}")
+        for key, kind in (("name", str), ("genre_names", list)):
+            if not isinstance(meta.get(key), kind):
+                raise DataError(f"{path}/dataset.json: {key}: expected {'text' if kind is str else 'a list'}, got "
+                                f"{'nothing' if key not in meta else type(meta[key]).__name__}")
+        reading = "interactions.npz"  # the file being read: named when it is found damaged
         try:
-            with np.load(path / "interactions.npz", allow_pickle=False) as z:
+            with np.load(path / reading, allow_pickle=False) as z:
                 n_users, n_items = (int(v) for v in z["n"])
                 from cinerec.data.logs import saved_scale
 
-                info: dict[str, Any] = meta["info"] if isinstance(meta.get("info"), dict) else {}
                 scale: tuple[float, float] | None = None
                 if "scale" in z.files:
                     scale = saved_scale(z["scale"], f"{path}/interactions.npz: scale")
@@ -637,31 +645,40 @@ class Dataset:
                     scale = saved_scale(info.get("rating_scale"), f"{path}/dataset.json: info.rating_scale")
                 inter = Interactions(z["users"], z["items"], z["ratings"], z["timestamps"], n_users, n_items,
                                      scale)
-            with np.load(path / "catalog.npz", allow_pickle=False) as z:
+            reading = "catalog.npz"
+            with np.load(path / reading, allow_pickle=False) as z:
                 catalog = Catalog(z["titles"].astype(object), z["years"], meta["genre_names"], z["genres"])
             feats = None
-            if (path / "user_features.csv").exists():
+            reading = "user_features.csv"
+            if (path / reading).exists():
                 # Text as written (a zip "00660" stays one), ages as numbers.
-                feats = pd.read_csv(path / "user_features.csv", keep_default_na=False, dtype=str)
+                feats = pd.read_csv(path / reading, keep_default_na=False, dtype=str)
                 if "age" in feats:
                     feats["age"] = feats["age"].astype(np.int64)
             folds = {}
-            if (path / "folds.npz").exists():
-                with np.load(path / "folds.npz", allow_pickle=False) as z:
+            reading = "folds.npz"
+            if (path / reading).exists():
+                with np.load(path / reading, allow_pickle=False) as z:
                     folds = {k: z[k] for k in z.files}
             pairs: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
             for name in ("also_seen", "not_liked"):
                 pairs[name] = None
-                if (path / f"{name}.npz").exists():
-                    with np.load(path / f"{name}.npz", allow_pickle=False) as z:
+                reading = f"{name}.npz"
+                if (path / reading).exists():
+                    with np.load(path / reading, allow_pickle=False) as z:
                         pairs[name] = (z["users"], z["items"])
-            return cls(meta["name"], inter, _load_ids(path / "user_ids.npz", "user"),
-                       _load_ids(path / "item_ids.npz", "movie"), catalog, feats, meta.get("info", {}), folds,
-                       pairs["also_seen"], pairs["not_liked"])
+            reading = "user_ids.npz"
+            users = _load_ids(path / reading, "user")
+            reading = "item_ids.npz"
+            items = _load_ids(path / reading, "movie")
+            reading = ""  # (the parts together: no one file at fault)
+            return cls(meta["name"], inter, users, items, catalog, feats, info, folds, pairs["also_seen"],
+                       pairs["not_liked"])
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # cut short, or edited
             if isinstance(e, DataError) and str(e).startswith(f"{path}/"):  # (one of its files named: its scale)
                 raise
-            raise DataError(f"{path}: saved dataset is damaged ({type(e).__name__}: {e})") from None
+            where = f"{path}/{reading}" if reading else str(path)
+            raise DataError(f"{where}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 
 def counted(n: int, noun: str) -> str:

@@ -27,7 +27,7 @@ from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
                             expect, format_refused, out_of_memory, unknown_name)
-from cinerec.io import atomic_dir, json_text
+from cinerec.io import atomic_dir, json_text, written_files
 from cinerec.ranking import check_k, top_k
 
 __all__ = [
@@ -674,6 +674,9 @@ class Recommender(ABC):
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
                      shape=np.array(x.shape))
             self._save_state(tmp)
+            # (what it wrote: a later save over it keeps anything else, someone's own, by refusing)
+            meta["files"] = [f for f in written_files(tmp) if f != "model.json"]
+            (tmp / "model.json").write_text(json_text(meta, indent=2))
 
     @classmethod
     def load(cls, path: str | Path) -> "Recommender":
@@ -831,8 +834,11 @@ def saved_model_info(path: str | Path) -> dict[str, Any]:
     import cinerec.models  # noqa: F401
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise DataError(f"{path}: not a folder; a saved model is a folder holding model.json")
+    try:
+        if path.exists() and not path.is_dir():
+            raise DataError(f"{path}: not a folder; a saved model is a folder holding model.json")
+    except PermissionError as e:  # (a folder on the way this user may not enter)
+        raise DataError(f"{path}: cannot be read ({e.strerror}: {e.filename})") from None
     try:
         meta = json.loads((path / "model.json").read_text())
     except FileNotFoundError:
@@ -871,6 +877,9 @@ def load_model(path: str | Path) -> Recommender:
         with np.load(path / "train.npz", allow_pickle=False) as z:
             x = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
         coo = x.tocoo()
+        for key in ("n_users", "n_items"):
+            if type(meta.get(key)) is not int:
+                raise DataError(f"{path}/model.json: {key}: expected a whole number, got {meta.get(key)!r}")
         if (meta.get("n_users"), meta.get("n_items")) != x.shape:  # (what is said of it, read without its arrays)
             raise ValueError(f"model.json says {meta.get('n_users')} users x {meta.get('n_items')} movies, its "
                              f"training matrix is {x.shape[0]} x {x.shape[1]}")
@@ -894,6 +903,9 @@ def load_model(path: str | Path) -> Recommender:
     except CinerecError:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
+        if isinstance(e, PermissionError) and e.filename:  # (no damage: this user may not read it)
+            raise DataError(f"{e.filename}: cannot be read ({e.strerror}); the saved model's files must be "
+                            "readable by you") from None
         damaged = _unreadable_file(path)
         if damaged is not None:
             raise DataError(f"{damaged}: saved model is damaged, this file cut short or overwritten "
