@@ -146,6 +146,39 @@ def test_the_index_is_saved_and_read_back_not_rebuilt(tmp_path, low_rank_data):
         load_model(tmp_path / "m")
 
 
+def test_a_saved_index_of_another_kind_size_or_cut_short_is_named_at_load(tmp_path, low_rank_data):
+    # An IVF index copied over an HNSW model's loaded, and the first list was faiss's C++
+    # error with a traceback; a file cut short was numpy's error naming no file.
+    import shutil
+
+    x = low_rank_data
+    hnsw = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "hnsw"}).fit(x)
+    hnsw.save(tmp_path / "hnsw")
+    ivf = create("als", {"factors": 8, "recency_half_life": 0.0, "index": "ivf", "index_nlist": 16}).fit(x)
+    ivf.save(tmp_path / "ivf")
+    wide = create("als", {"factors": 4, "recency_half_life": 0.0, "index": "hnsw"}).fit(x)
+    wide.save(tmp_path / "wide")
+
+    def damaged(name, source, file="index.npy", cut=False):
+        shutil.copytree(tmp_path / "hnsw", tmp_path / name)
+        if cut:
+            data = (tmp_path / "hnsw" / file).read_bytes()
+            (tmp_path / name / file).write_bytes(data[: len(data) // 3])
+        else:
+            shutil.copy(tmp_path / source / file, tmp_path / name / file)
+        return tmp_path / name
+
+    with pytest.raises(DataError, match=r"kind/index.npy: holds an index of kind 'ivf', the model's is 'hnsw'$"):
+        load_model(damaged("kind", "ivf"))
+    with pytest.raises(DataError, match=r"dims/similar-index.npy: the index holds vectors of 4 numbers, the "
+                                        r"model's have 8$"):
+        load_model(damaged("dims", "wide", "similar-index.npy"))
+    with pytest.raises(DataError, match=r"cut/index.npy: saved model is damaged, this file cut short or "
+                                        r"overwritten \("):
+        load_model(damaged("cut", None, cut=True))
+    assert load_model(tmp_path / "hnsw")._ann is not None
+
+
 def test_exact_setting_builds_no_index_and_keeps_todays_answers(tmp_path):
     x = random_ratings()
     plain = create("als", ALS_TINY).fit(x)

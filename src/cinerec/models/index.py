@@ -170,6 +170,10 @@ class VectorIndex:
         faiss = _faiss()
         self = cls.__new__(cls)
         self.index = faiss.deserialize_index(np.ascontiguousarray(blob, dtype=np.uint8))
+        held = "ivf" if isinstance(self.index, faiss.IndexIVF) else \
+            "hnsw" if isinstance(self.index, faiss.IndexHNSW) else type(self.index).__name__
+        if held != kind:
+            raise DataError(f"holds an index of kind {held!r}, the model's is {kind!r}")
         self.kind, self.n, self.ef_search = kind, int(self.index.ntotal), ef_search
         self.nprobe = self._probes(nprobe)
         self._gpu = self._to_gpu(kind, self.index, self.nprobe) if gpu else None
@@ -423,15 +427,26 @@ class IndexedRecommender(Recommender):
         if self._ix.index == "exact":
             return
         c = self._ix
-        for name, attr, n in (("index.npy", "_ann", self.n_items), ("similar-index.npy", "_ann_similar", self.n_items)):
+        for name, attr, vectors in (("index.npy", "_ann", self.key_vectors),
+                                    ("similar-index.npy", "_ann_similar", self._movie_vectors)):
             f = path / name
             if not f.exists():
                 raise DataError(f"{f}: file is missing (the model was saved with index = {c.index!r})")
-            blob = np.load(f, allow_pickle=False)
-            index = VectorIndex.from_bytes(c.index, blob, nprobe=c.index_nprobe, ef_search=c.index_ef_search,
-                                           gpu=self._index_on_gpu())
-            if index.n != n:
-                raise DataError(f"{f}: the index holds {index.n} movies, the model knows {n}")
+            try:
+                blob = np.load(f, allow_pickle=False)
+                index = VectorIndex.from_bytes(c.index, blob, nprobe=c.index_nprobe, ef_search=c.index_ef_search,
+                                               gpu=self._index_on_gpu())
+            except DataError as e:  # (another kind of index)
+                raise DataError(f"{f}: {e}") from None
+            except (OSError, ValueError, EOFError, RuntimeError) as e:  # (faiss's own errors)
+                said = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise DataError(f"{f}: saved model is damaged, this file cut short or overwritten "
+                                f"({type(e).__name__}: {said[:200]})") from None
+            if index.n != self.n_items:
+                raise DataError(f"{f}: the index holds {index.n} movies, the model knows {self.n_items}")
+            dims = np.shape(vectors())[1]
+            if index.index.d != dims:
+                raise DataError(f"{f}: the index holds vectors of {index.index.d} numbers, the model's have {dims}")
             setattr(self, attr, index)
 
 
