@@ -72,6 +72,34 @@ def test_a_member_folder_from_elsewhere_is_refused(tmp_path):
         load_model(tmp_path / "m")
 
 
+def test_an_edited_blend_json_or_meta_setting_is_named_at_load(tmp_path):
+    # config.meta edited to [] loaded and scored without the weights learned for it (up to a
+    # star apart); a blend.json missing its intercept was "KeyError: 'intercept'" of the folder.
+    import json
+    import shutil
+
+    x, _ = low_rank_ratings(n_users=30, n_items=20)
+    create("blend", {**FAST, "meta": ["user_count", "item_count"]}).fit(x).save(tmp_path / "m")
+
+    def edited(name, file, change):
+        shutil.copytree(tmp_path / "m", tmp_path / name)
+        data = json.loads((tmp_path / name / file).read_text())
+        change(data)
+        (tmp_path / name / file).write_text(json.dumps(data))
+        return tmp_path / name
+
+    with pytest.raises(DataError, match=r"nometa/blend.json: meta_weights: 4 weights, where 2 members and the "
+                                        r"config's 0 meta features \(none\) take 0$"):
+        load_model(edited("nometa", "model.json", lambda d: d["config"].update(meta=[])))
+    with pytest.raises(DataError, match=r"nointercept/blend.json: intercept: missing$"):
+        load_model(edited("nointercept", "blend.json", lambda d: d.pop("intercept")))
+    with pytest.raises(DataError, match=r"badweights/blend.json: weights: 3 weights for 2 members$"):
+        load_model(edited("badweights", "blend.json", lambda d: d.update(weights=[1, 2, 3])))
+    with pytest.raises(DataError, match=r"textlow/blend.json: low: could not convert string to float: 'one'$"):
+        load_model(edited("textlow", "blend.json", lambda d: d.update(low="one")))
+    assert load_model(tmp_path / "m").meta_weights.shape == (2, 2)
+
+
 def test_meta_features_make_the_weights_vary_by_pair():
     x, _ = low_rank_ratings(seed=2)
     model = create("blend", {**FAST, "meta": ["user_count", "item_count"]}).fit(x)

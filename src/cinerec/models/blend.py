@@ -331,17 +331,34 @@ class Blend(RatingRecommender):
 
     def _load_state(self, path: Path) -> None:
         meta = json.loads((path / "blend.json").read_text())
-        self.weights = np.asarray(meta["weights"], dtype=np.float64)
-        self.intercept, self.low, self.high = float(meta["intercept"]), float(meta["low"]), float(meta["high"])
-        self.holdout_rmse = dict(meta.get("holdout_rmse", {}))
         names, n_meta = self.config.members, len(self.config.meta)
-        if len(self.weights) != len(names):
-            raise DataError(f"{path}/blend.json: {len(self.weights)} weights for {len(names)} members")
+        try:  # (each value as written: an edited one is named, not a KeyError of the folder)
+            key = "blend.json"
+            if not isinstance(meta, dict):
+                raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
+            for key in ("weights", "intercept", "low", "high", "meta_weights"):
+                if key not in meta:
+                    raise ValueError("missing")
+            key = "weights"
+            self.weights = np.asarray(meta["weights"], dtype=np.float64).reshape(-1)
+            if len(self.weights) != len(names):
+                raise ValueError(f"{len(self.weights)} weights for {len(names)} members")
+            for key in ("intercept", "low", "high"):
+                setattr(self, key, float(meta[key]))
+            key = "holdout_rmse"
+            self.holdout_rmse = dict(meta.get("holdout_rmse", {}))
+            key = "meta_weights"
+            saved = np.asarray(meta["meta_weights"], dtype=np.float64)
+            if saved.size != len(names) * n_meta:  # (config.meta edited: the weights learned for other features)
+                raise ValueError(f"{saved.size} weights, where {len(names)} members and the config's {n_meta} "
+                                 f"meta features ({', '.join(self.config.meta) or 'none'}) take {len(names) * n_meta}")
+            if n_meta:
+                self.meta_weights = saved.reshape(len(names), n_meta)
+                for key in ("meta_bias", "meta_centre", "meta_scale"):
+                    setattr(self, key, np.asarray(meta[key], dtype=np.float64))
+        except (KeyError, ValueError, TypeError) as e:
+            raise DataError(f"{path}/blend.json: {key}: {'missing' if isinstance(e, KeyError) else e}") from None
         if n_meta:
-            self.meta_weights = np.asarray(meta["meta_weights"], dtype=np.float64).reshape(len(names), n_meta)
-            self.meta_bias = np.asarray(meta["meta_bias"], dtype=np.float64)
-            self.meta_centre = np.asarray(meta["meta_centre"], dtype=np.float64)
-            self.meta_scale = np.asarray(meta["meta_scale"], dtype=np.float64)
             with np.load(path / "meta.npz", allow_pickle=False) as z:
                 self.meta_values = {f: z[f] for f in self.config.meta}
             for f, v in self.meta_values.items():
