@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -198,3 +200,19 @@ def test_a_saved_history_is_strict_json_a_figure_that_is_no_number_written_as_nu
     again.history[0]["valid"], again.history[0]["metric"] = 0.5, "hr@10"
     save_curves(again.history, tmp_path / "curves.png", "gmf")
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_no_negative_to_draw_names_the_model_and_the_stage_that_asked():
+    # "every user has rated every movie ... no negative can be drawn" named no model: a
+    # two-stage run could not tell which stage, nor an ensemble which member.
+    from cinerec.data.dataset import Interactions
+    from cinerec.errors import DataError
+    from cinerec.models import create
+
+    users, items = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
+    x = Interactions(users, items, np.ones(12), np.arange(12), 4, 3)
+    words = "every user has rated every movie (or every movie of positive weight): no negative can be drawn"
+    for name, config, said in (("gmf", {"epochs": 1}, "gmf"), ("mf", {"loss": "bpr", "epochs": 1}, "mf"),
+                               ("two-stage", {"mix": 1.0}, "two-stage's ranker neumf")):
+        with pytest.raises(DataError, match=rf"^{re.escape(said)}: {re.escape(words)}; keep more movies$"):
+            create(name, config).fit(x)

@@ -667,6 +667,12 @@ def _sampler(train: Interactions, distribution: Distribution, exponent: float) -
     return cache[key]  # type: ignore[return-value]
 
 
+#: Said when no user of a training set has an unseen movie to draw as a negative (a model
+#: learning against negatives names itself before it: ``neumf: every user ...``).
+NO_NEGATIVE_WORDS = ("every user has rated every movie (or every movie of positive weight): no negative can be "
+                     "drawn; keep more movies")
+
+
 def with_unseen(train: Interactions, distribution: Distribution = "uniform", exponent: float = 0.75) -> np.ndarray | None:
     """``(n_pos,) bool`` over :func:`positive_pairs`: whose user has an unseen movie to draw
     as a negative (one who rated every movie has none: their positives are learned
@@ -683,8 +689,7 @@ def with_unseen(train: Interactions, distribution: Distribution = "uniform", exp
         users = positive_pairs(train)[0]
         ok = _sampler(train, distribution, exponent)._eligible[users] > 0
         if len(users) and not ok.any():
-            raise DataError("every user has rated every movie (or every movie of positive weight): "
-                            "no negative can be drawn; keep more movies")
+            raise DataError(NO_NEGATIVE_WORDS)
         cache[key] = None if ok.all() else ok
     return cache[key]  # type: ignore[return-value]
 

@@ -163,8 +163,15 @@ class NeuralRecommender(Recommender):
         return self._device
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> Self:
+        from cinerec.data.sampling import NO_NEGATIVE_WORDS
+
         self._remember(train)
-        train_model(self, train, valid)
+        try:
+            train_model(self, train, valid)
+        except DataError as e:
+            if str(e) == NO_NEGATIVE_WORDS:  # (said deep in the sampler: the model that asked named)
+                raise DataError(f"{self.name}: {e}") from None
+            raise
         return self
 
     def _save_state(self, path: Path) -> None:

@@ -286,13 +286,23 @@ class TwoStage(Recommender):
             mix = float(search["chosen"])
         else:
             mix = float(self._asked_mix)
-        stages = {stage: model if model is not None else self._new_stage(stage, None).fit(train, valid)
+        stages = {stage: model if model is not None else self._fit_stage(stage, train, valid)
                   for stage, model in given.items()}
         self.retriever, self.ranker = stages["retriever"], stages["ranker"]
         self.mix_, self.mix_search = mix, search
         self.config = self.config.replace(mix=mix)
         self._remember(train)  # last: a stage that fails leaves the model unfitted
         return self
+
+    def _fit_stage(self, stage: str, train: Interactions, valid: Interactions | None) -> Recommender:
+        """A new ``stage`` fitted on ``train``: a fault its data gives it names the stage too."""
+        model = self._new_stage(stage, None)
+        try:
+            return model.fit(train, valid)
+        except DataError as e:
+            if str(e).startswith(f"{model.name}: "):
+                raise DataError(f"two-stage's {stage} {e}") from None
+            raise
 
     def _choose_mix(self, train: Interactions, valid: Interactions | None,
                     given: dict[str, Recommender | None]) -> dict[str, Any]:
