@@ -497,3 +497,11 @@ def test_the_python_calls_refuse_arguments_of_another_kind_in_one_line(own_run, 
     import cinerec.serving
 
     assert {"open_store", "export_store", "MovieSearch"} <= set(dir(cinerec.serving))
+
+
+def test_a_score_that_rounds_to_zero_is_printed_without_a_sign():
+    # An EASE list on a -2..2 log printed "score -0.000".
+    from cinerec.commands.recommend import three_places
+
+    assert [three_places(v) for v in (-0.0004, -0.0, 0.0, 0.0004, -0.0005, 1.23456, -2.5)] == [
+        "0.000", "0.000", "0.000", "0.000", "-0.001", "1.235", "-2.500"]

@@ -93,12 +93,18 @@ def _titles_hint(run_dir: Path, dataset: Any) -> Iterator[None]:
                             f"{shlex.quote(str(run_dir))} WORDS OF THE TITLE") from None
 
 
+def three_places(value: float) -> str:
+    """``value`` to three decimals, with no sign on a zero (-0.0004 is "0.000", not "-0.000")."""
+    text = f"{value:.3f}"
+    return "0.000" if float(text) == 0 else text
+
+
 def _print_list(recs: list[dict[str, Any]]) -> None:
     for rank, r in enumerate(recs, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
         reason = f" - {r['reason']}"
-        score = "n/a" if r["score"] is None else f"{r['score']:.3f}"  # (a score that is not a number)
+        score = "n/a" if r["score"] is None else three_places(r["score"])  # (a score that is not a number)
         print(visible(f"{rank:>2}. {r['title']}{year}{genres} score {score}{reason}"))
 
 
@@ -277,7 +283,7 @@ def similar(
     for rank, r in enumerate(listed, 1):
         year = f" ({r['year']})" if r["year"] else ""
         genres = f" [{', '.join(r['genres'])}]" if r["genres"] else ""
-        print(visible(f"{rank:>2}. {r['title']}{year}{genres} similarity {r['similarity']:.3f}"))
+        print(visible(f"{rank:>2}. {r['title']}{year}{genres} similarity {three_places(r['similarity'])}"))
     for note in trailing:
         print(visible(f"note: {note}"))
 
