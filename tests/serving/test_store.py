@@ -793,22 +793,27 @@ def test_a_missing_file_of_another_kind_during_an_export_is_not_blamed_on_its_fo
     assert not list(tmp_path.glob(".new.sqlite*"))
 
 
-def test_search_finds_hyphenated_words_typed_together_and_sequels_by_either_numeral():
+def test_search_finds_hyphenated_words_typed_together_and_roman_sequels_by_their_digits():
     # "spiderman" and "extraterrestrial" found nothing (the hyphen split the title's word),
-    # nor "godfather 2" "Godfather: Part II" or "rocky ii" "Rocky 2".
+    # nor "godfather 2" "Godfather: Part II".
     from cinerec.data.dataset import Catalog
     from cinerec.serving.search import title_key
 
     titles = ["Spider-Man (2002)", "E.T. the Extra-Terrestrial (1982)", "Godfather: Part II, The (1974)",
               "Rocky 2 (1979)", "Star Wars: Episode IV - A New Hope (1977)", "2 Days in the Valley (1996)",
-              "Spider Baby (1968)", "Rocky V (1990)"]
+              "Spider Baby (1968)", "Rocky V (1990)", "Malcolm X (1992)", "20,000 Leagues Under the Sea (1954)",
+              "Naked Gun 33 1/3: The Final Insult (1994)", "Extra-Mural (1999)", "Xi'an Story (2000)"]
     cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
                   np.ones((len(titles), 1), dtype=bool))
     s = MovieSearch(cat, np.arange(len(titles), 0, -1))
     for query, found in [("spiderman", [0]), ("spider-man", [0]), ("spider man", [0]), ("spider", [0, 6]),
                          ("extraterrestrial", [1]), ("extra terrestrial", [1]), ("godfather 2", [2]),
-                         ("godfather part ii", [2]), ("rocky ii", [3]), ("rocky 2", [3]), ("rocky 5", [7]),
-                         ("star wars episode 4", [4]), ("episode iv", [4]), ("2 days", [5])]:
+                         ("godfather part ii", [2]), ("rocky 2", [3]), ("rocky v", [7]),
+                         ("star wars episode 4", [4]), ("episode iv", [4]), ("2 days", [5]),
+                         # A lone V or X is a letter, a number in other words none, and a query
+                         # word is found inside a title's word, not across its hyphen.
+                         ("10", []), ("malcolm x", [8]), ("xx", []), ("iii", []), ("tram", []), ("11", []),
+                         ("extramural", [11]), ("extra mural", [11])]:
         assert s.search(query).tolist() == found, query
     # Typed together, the hyphenated word still starts its title.
     assert s.search("spiderm").tolist() == [0] and s.search("spid").tolist()[:1] == [0]

@@ -42,12 +42,13 @@ _APOSTROPHE_CHARS = frozenset("'" + "".join(map(chr, _APOSTROPHES)))
 # apart and together ("spider man ... spiderman"), as people type them with or without it.
 _HYPHENATED = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
 _HYPHENS = re.compile(r"[-\u2010\u2011]")
-# A sequel's number, written in Roman numerals in one title and in digits in another
-# ("Godfather: Part II", "Rocky 2"): a query word of either form also finds the other as a
-# whole word. From 2 to 20 (a lone I is more often the word).
+# A sequel's number in Roman numerals ("Godfather: Part II", "Star Wars: Episode IV"): the
+# title's key holds it in digits too, so "godfather 2" finds it. From 2 to 20, standing
+# alone (a lone V or X is more often a letter: "Malcolm X", "V for Vendetta").
 _ROMAN = ("ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv", "xvi", "xvii",
           "xviii", "xix", "xx")
-_NUMERALS = {**{r: str(n) for n, r in enumerate(_ROMAN, 2)}, **{str(n): r for n, r in enumerate(_ROMAN, 2)}}
+_ROMAN_VALUE = {r: n for n, r in enumerate(_ROMAN, 2) if len(r) > 1}
+_ROMAN_WORD = re.compile(rf"(?<![\w'])({'|'.join(sorted(_ROMAN_VALUE, key=len, reverse=True))})(?![\w'])")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -156,15 +157,24 @@ KEY_LIMIT = 256
 
 
 def title_key(title: str) -> str:
-    """A title's search key as searches read it (:func:`search_key`, with its hyphenated
-    words also written together, cut to :data:`KEY_LIMIT`: the keys are one fixed-width
-    array, as wide as the longest, so one title of 20,000 characters made every movie's key
-    that wide). A query's hyphenated words are not joined: "star-wars" finds "Star Wars"."""
+    """A title's search key as searches read it (:func:`search_key`, with its Roman numerals
+    also in digits and its hyphenated words also written together, cut to
+    :data:`KEY_LIMIT`: the keys are one fixed-width array, as wide as the longest, so one
+    title of 20,000 characters made every movie's key that wide). A query's hyphenated
+    words are not joined: "star-wars" finds "Star Wars"."""
+    return _title_keys(title)[1]
+
+
+def _title_keys(title: str) -> tuple[str, str]:
+    """A title's key without its hyphenated words joined, read for a query word anywhere in
+    it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
+    word starts ("extramural", "extram")."""
     key = search_key(title)
-    if _HYPHENS.search(title):
-        joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(_plain(title))]
-        key = " ".join([key, *joined]) if joined and key else key
-    return key[:KEY_LIMIT]
+    plain = _plain(title) if _HYPHENS.search(title) or _ROMAN_WORD.search(title.casefold()) else ""
+    digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
+    loose = " ".join([key, *digits]) if digits and key else key
+    joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(title) else []
+    return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,9 +194,11 @@ class MovieSearch:
     _genres: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        keys = np.array([title_key(t) for t in self.catalog.titles], dtype=str)
+        both = [_title_keys(t) for t in self.catalog.titles]
+        keys = np.array([loose for loose, _ in both], dtype=str)
+        full = np.array([whole for _, whole in both], dtype=str)
         if len(keys) == 0:
-            keys = np.zeros(0, dtype="<U1")
+            keys = full = np.zeros(0, dtype="<U1")
         object.__setattr__(self, "keys", keys)
         # (the same keys, a title's words joined by an apostrophe and its initials written
         # together: "schindlers list" starts "Schindler's List" as "schindler s list" does,
@@ -198,7 +210,9 @@ class MovieSearch:
                 squeezed[i] = _squeezed(title)[:KEY_LIMIT]
         object.__setattr__(self, "_starts", squeezed)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
-        object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", keys), " "))
+        # (from the keys with hyphenated words also joined: "spiderman" is a whole word of
+        # "Spider-Man", and "spiderm" starts one)
+        object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", full), " "))
         object.__setattr__(self, "_genres", {g.casefold(): j for j, g in enumerate(self.catalog.genre_names)})
         pop = np.asarray(self.popularity, dtype=np.int64)
         if pop.shape != (len(keys),):
@@ -258,11 +272,10 @@ class MovieSearch:
                 # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
                 # digits int() cannot read)
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
-                # ("2" finds "Part II" and "ii" finds "Rocky 2", as whole words)
-                other = np.char.find(self._padded, f" {_NUMERALS[w]} ") >= 0 if w in _NUMERALS else False
-                mask &= (np.char.find(self.keys, w) >= 0) | year | other
-                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year | other
-                start &= (np.char.find(self._padded, f" {w}") >= 0) | year | other
+                starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
+                mask &= (np.char.find(self.keys, w) >= 0) | starts | year
+                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
+                start &= starts | year
             typed = search_key(query, joined=False)
             prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
