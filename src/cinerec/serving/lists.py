@@ -89,8 +89,6 @@ class Lists:
         self.rated = seen(dataset)
         self.seen = seen_films(dataset, self.twins) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
-        self.liked = liked_in(dataset) if self.twins is None else later_verdicts(dataset, self.twins,
-                                                                                   liked_in(dataset))
         # Stars a person may give: the source's own scale. A log of plain events has none:
         # each movie given is one event (1), as a log whose every rating is 1 takes them.
         scale = rating_scale(dataset)
@@ -100,6 +98,14 @@ class Lists:
         # Per source of counts (the run's data, or a chart's own): the movies said to be
         # popular, and those said to be rated by few.
         self._wording: dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @functools.cached_property
+    def liked(self) -> sp.csr_matrix:
+        """``(n_users, n_items)`` CSR of ones: the movies each person of the run liked, a film
+        rated under two ids by its later rating (:func:`later_verdicts`); worked out when a
+        reason is first asked for (``similar`` never asks)."""
+        liked = liked_in(self.dataset)
+        return liked if self.twins is None else later_verdicts(self.dataset, self.twins, liked)
 
     def _counted(self, chart: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(counts, popular, few)``: each movie's count of raters, whether "popular with
@@ -890,8 +896,6 @@ def later_verdicts(dataset: Dataset, twins: sp.csr_matrix, liked: sp.csr_matrix)
     liked: it is one film, and the later verdict is theirs, as a profile keeps it. Where
     the times cannot tell (equal, or a log with none), a film rated both ways is named as
     no reason."""
-    import pandas as pd
-
     x = dataset.interactions
     twinned = np.diff(twins.indptr) > 0
     rows = np.flatnonzero(twinned[x.items])
@@ -900,18 +904,27 @@ def later_verdicts(dataset: Dataset, twins: sp.csr_matrix, liked: sp.csr_matrix)
     film = np.arange(twins.shape[0])  # each id's film: the lowest of its ids
     pairs = twins.tocoo()
     np.minimum.at(film, pairs.row, pairs.col)
-    users, items = x.users[rows].astype(np.int64), x.items[rows].astype(np.int64)
-    frame = pd.DataFrame({"user": users, "film": film[items], "item": items, "time": x.timestamps[rows],
-                          "liked": np.asarray(liked[users, items]).ravel() > 0})
-    group = frame.groupby(["user", "film"], sort=False)
-    latest = frame["time"] == group["time"].transform("max")
-    unliked = (latest & ~frame["liked"]).groupby([frame["user"], frame["film"]], sort=False).transform("any")
-    off = (group["item"].transform("nunique") > 1) & unliked & frame["liked"]
+    # Only the films a person rated more than once count (counted first: sorting every
+    # rating of a twinned film took seconds on ten million ratings).
+    counts = sp.csr_matrix((np.ones(len(rows), np.int32), (x.users[rows], film[x.items[rows]])), shape=liked.shape)
+    rows = rows[np.asarray(counts[x.users[rows], film[x.items[rows]]]).ravel() > 1]
+    if not len(rows):
+        return liked
+    # Those ratings by person, film and time: a group per film.
+    order = np.lexsort((x.timestamps[rows], film[x.items[rows]], x.users[rows]))
+    users, items = x.users[rows][order].astype(np.int64), x.items[rows][order].astype(np.int64)
+    films, times = film[items], x.timestamps[rows][order]
+    good = np.asarray(liked[users, items]).ravel() > 0
+    first = np.r_[True, (users[1:] != users[:-1]) | (films[1:] != films[:-1])]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    latest = times == np.maximum.reduceat(times, starts)[group]  # (the last of a group, and any at its time)
+    taken_back = np.bincount(group[latest & ~good], minlength=len(starts)) > 0
+    size = np.diff(np.r_[starts, len(group)])  # (a person rates one movie once: ratings are ids here)
+    off = (size[group] > 1) & taken_back[group] & good
     if not off.any():
         return liked
-    off_rows = off.to_numpy()
-    taken = sp.csr_matrix((np.ones(int(off_rows.sum()), np.float32), (users[off_rows], items[off_rows])),
-                          shape=liked.shape)
+    taken = sp.csr_matrix((np.ones(int(off.sum()), np.float32), (users[off], items[off])), shape=liked.shape)
     out = (liked - liked.multiply(taken)).tocsr()
     out.eliminate_zeros()
     out.sort_indices()
