@@ -166,6 +166,21 @@ def test_a_damaged_saved_dataset_names_its_file_and_an_edited_info_is_one_line(t
     assert Dataset.load(tmp_path / "ds").info == {"catalog_items": 5}
 
 
+def test_a_saved_dataset_file_one_may_not_read_is_said_so_not_damaged(tmp_path, monkeypatch):
+    small().save(tmp_path / "ds")
+    real = np.load
+
+    def refused(file, *args, **kwargs):  # (as a file of mode 000 is to anyone but root)
+        if str(file).endswith("catalog.npz"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "load", refused)
+    with pytest.raises(DataError, match=r"ds/catalog.npz: cannot be read \(Permission denied\); the saved dataset's "
+                                        r"files must be readable by you$"):
+        Dataset.load(tmp_path / "ds")
+
+
 def test_folds_follow_subset_and_survive_save_and_load(tmp_path):
     ds = small()
     n = len(ds.interactions)

@@ -494,8 +494,9 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
         meta = json.loads((path / marker).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = None
-    if not isinstance(meta, dict) or type(meta.get("format")) is not int:
-        raise ConfigError(f"{path}: holds a {marker} that is not of {what} written by cinerec; not replacing "
+    if not isinstance(meta, dict) or not isinstance(meta.get("format"), (int, float)) \
+            or isinstance(meta.get("format"), bool):
+        raise ConfigError(f"{path}: holds a {marker} that cinerec did not write (not {what}); not replacing "
                           "it: give a new or empty folder")
     files = meta.get("files")
     if isinstance(files, list):

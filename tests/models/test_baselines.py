@@ -349,8 +349,8 @@ def test_saving_keeps_a_folder_whose_model_json_is_another_programs_or_files_add
     tfjs.mkdir()
     (tfjs / "model.json").write_text(json.dumps({"format": "layers-model", "modelTopology": {}}))
     (tfjs / "shard.bin").write_bytes(b"\0" * 100)
-    with pytest.raises(ConfigError, match=r"tfjs: holds a model.json that is not of a saved model written by cinerec; "
-                                          r"not replacing it"):
+    with pytest.raises(ConfigError, match=r"tfjs: holds a model.json that cinerec did not write \(not a saved "
+                                          r"model\); not replacing it"):
         model.save(tfjs)
     assert (tfjs / "shard.bin").stat().st_size == 100
     saved = tmp_path / "saved"

@@ -620,6 +620,9 @@ class Dataset:
         try:
             meta = json.loads((path / "dataset.json").read_text())
         except (OSError, ValueError) as e:
+            if isinstance(e, PermissionError):
+                raise DataError(f"{e.filename or path}: cannot be read ({e.strerror}); the saved dataset's files "
+                                "must be readable by you") from None
             raise DataError(f"{path}: not a saved cinerec dataset ({e})") from None
         if not isinstance(meta, dict):
             raise DataError(f"{path}/dataset.json: expected a JSON object, got {type(meta).__name__}")
@@ -678,6 +681,9 @@ class Dataset:
             if isinstance(e, DataError) and str(e).startswith(f"{path}/"):  # (one of its files named: its scale)
                 raise
             where = f"{path}/{reading}" if reading else str(path)
+            if isinstance(e, PermissionError):  # (no damage: this user may not read it)
+                raise DataError(f"{e.filename or where}: cannot be read ({e.strerror}); the saved dataset's files "
+                                "must be readable by you") from None
             raise DataError(f"{where}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 
