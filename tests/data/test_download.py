@@ -551,6 +551,25 @@ def test_a_base_url_without_a_web_address_is_a_mistake_not_a_network_that_is_dow
         download.fetch("ml-100k", cache_dir=tmp_path / "c", progress=False)
 
 
+def test_a_base_url_that_is_no_address_is_a_mistake_offline_too(tmp_path, monkeypatch, capsys) -> None:
+    # Offline, a CINEREC_MOVIELENS_URL of ftp://x was never read: quickstart fell back to its
+    # synthetic sample and exited 0, and data fetch blamed CINEREC_OFFLINE.
+    from cinerec.cli import main
+
+    monkeypatch.setenv("CINEREC_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=r"^base URL 'ftp://x': give the address of the folder holding "):
+        download.fetch("ml-100k", cache_dir=tmp_path / "c", base_url="ftp://x", progress=False)
+    monkeypatch.setenv("CINEREC_MOVIELENS_URL", "ftp://x")
+    assert main(["quickstart", "--model", "popularity", "--out", str(tmp_path / "run"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["cinerec: error: CINEREC_MOVIELENS_URL 'ftp://x': give the address of the "
+                                        "folder holding ml-100k.zip, starting with http://, https:// or file:"], err
+    assert not (tmp_path / "run").exists()
+    monkeypatch.delenv("CINEREC_MOVIELENS_URL")  # (a good address offline: the fallback, said so)
+    assert main(["quickstart", "--model", "popularity", "--out", str(tmp_path / "run"), "-q"]) == 0
+    assert "OFFLINE FALLBACK" in capsys.readouterr().err
+
+
 def test_a_published_md5_served_as_html_and_a_file_colon_mirror_are_read(served, online, tmp_path) -> None:
     # A plain .md5 file a server labels text/html was refused as a web page; and file:/path
     # (one slash, which urllib opens) as no address.

@@ -522,14 +522,16 @@ def _download(rel: Release, archive: Path, base_url: str | None, expected_sha256
     root = archive.parent
     given = base_url or os.environ.get("CINEREC_MOVIELENS_URL") or DEFAULT_BASE_URL  # (said as given)
     base = given.rstrip("/")
-    if offline() and not base.lower().startswith("file:"):  # (a folder of this machine needs no connection)
-        raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     named = "base URL" if base_url else "CINEREC_MOVIELENS_URL"  # (data fetch says --base-url)
-    if not re.match(r"(?i)(https?://|file:)", base):  # a typo, not a network that is down: no fallback
+    # A typo, not a network that is down: no fallback, offline or not (checked first: offline,
+    # quickstart fell back to its synthetic sample and said nothing of the address).
+    if not re.match(r"(?i)(https?://|file:)", base):
         raise ConfigError(f"{named} {given!r}: give the address of the folder holding {rel.zip_name}, starting "
                           "with http://, https:// or file:")
     if (fault := _url_fault(base)) is not None:  # (as a typo: it read as a network that is down)
         raise ConfigError(f"{named} {given!r}: {fault}; give the address of the folder holding {rel.zip_name}")
+    if offline() and not base.lower().startswith("file:"):  # (a folder of this machine needs no connection)
+        raise DownloadFailed(_offline_message(rel, root, "offline: CINEREC_OFFLINE is set"))
     url = _in_folder(base, rel.zip_name)
     if expected_sha256 is not None:
         algorithm, expected = "sha256", expected_sha256.lower()
