@@ -152,6 +152,8 @@ def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_defau
     (["--liked-threshold", "6"], "--liked-threshold 6 leaves no ratings (the data had 5,000 ratings of 47 users); "
                                  "its ratings run from 1 to 5 stars"),
     (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),
+    # (the flag that does what it asks named: "ask for implicit data" named none)
+    (["--liked-threshold", "1"], "for all of them as plain likes ask for implicit data instead (--implicit), else "),
     # (named as typed: it was said back as "inf")
     (["--liked-threshold", "1e400"], "Invalid value for '--liked-threshold': '1e400' is too large to be a number of "
                                      "stars"),

@@ -332,6 +332,7 @@ def test_errors_after_the_data_is_read_leave_no_run_folder(tmp_path, capsys, ml1
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--quiet")
     assert code == 2 and f"{study}:6: [data] liked_threshold = 1 is at or below every rating of this data" in err
     assert "--liked-threshold" not in err and not (tmp_path / "out").exists()
+    assert "ask for implicit data instead (implicit = true under [data])" in err and "--implicit" not in err
     plain = study.read_text().replace("liked_threshold = 1\n", "")
     study.write_text(plain)
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "out"), "--min-year", "3000")

@@ -1493,7 +1493,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                 where = _where(study, ("data",), e.key)
                 said = f"{study.path}: {e.flag} (given on the command line) {e.rest}" \
                     if where.endswith("(given on the command line)") else \
-                    f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} {e.rest}"
+                    f"{where} = {shown(list(e.value) if isinstance(e.value, tuple) else e.value)} " + \
+                    e.rest.replace("(--implicit)", "(implicit = true under [data])")
                 raise DataError(said) from None
         data = data_record(study.data_source(), dataset, study.filters, record)
         study = replace(study, untimed=dataset.interactions.untimed)

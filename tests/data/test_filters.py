@@ -266,7 +266,8 @@ def test_a_liked_threshold_that_drops_no_rating_is_refused_pointing_at_implicit(
     ml100k = load(ml100k_dir)
     for threshold in (-1.0, 0.0, 1.0):
         with pytest.raises(DataError, match=r"liked_threshold=.* is at or below every rating of this data \(1 to 5 "
-                                            r"stars\), so none would be dropped: .* implicit data instead"):
+                                            r"stars\), so none would be dropped: .* implicit data instead "
+                                            r"\(implicit=True\)"):
             apply_filters(ml100k, Filters(liked_threshold=threshold))
     kept, _ = apply_filters(ml100k, Filters(liked_threshold=1.5))
     assert len(kept.interactions) == 100_000 - 6_110  # the 1-star ratings dropped

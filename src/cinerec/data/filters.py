@@ -255,7 +255,8 @@ def _liked(dataset: Dataset, threshold: float) -> Dataset:
     if len(r) and transforms.at_ratings_precision(threshold) <= r.min():  # (keeping none: refused where it leaves nothing)
         raise FilterRefused(f"--liked-threshold {shown(float(threshold))}", f"is at or below every rating of this data "
                             f"({float(r.min()):g} to {float(r.max()):g} stars), so none would be dropped: for all of "
-                            "them as plain likes ask for implicit data instead, else give a threshold above the "
+                            f"them as plain likes ask for implicit data instead ({said('--implicit', 'implicit=True')}), "
+                            "else give a threshold above the "
                             "lowest rating", "liked_threshold", threshold, f"liked_threshold={shown(float(threshold))}")
     # binarize keeps the id space; as a filter it also drops whoever is left with no like.
     liked = transforms.binarize(dataset, threshold)
