@@ -89,6 +89,40 @@ def test_a_stopped_server_says_interrupted_and_exits_130(run_dir, workers):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_client_sending_its_body_slowly_does_not_hold_a_stopping_server(run_dir, workers):
+    """A request body still arriving held a SIGTERM'd server (and docker stop) for as long
+    as its client kept the connection open; with --workers 2 past every further signal.
+    Now the stop waits GRACE_SECONDS, then answers that request 503 and exits 130."""
+    import signal
+    import socket
+
+    from cinerec.commands.serve import GRACE_SECONDS
+
+    proc, url = _start(["--run", str(run_dir), "--workers", workers])
+    held = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+    try:
+        held.sendall(b"POST /profiles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"liked\"")
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=GRACE_SECONDS + 30)
+        finally:
+            proc.kill()
+        took = time.monotonic() - started
+        held.settimeout(5)
+        answer = held.recv(4096).decode()
+    finally:
+        held.close()
+    err = proc.stderr.read().decode()
+    assert code == 130 and "cinerec: interrupted" in err and took < GRACE_SECONDS + 20, (code, took, err[-500:])
+    assert answer.startswith("HTTP/1.1 503 ") and "nothing was done: send it again" in answer, answer
+    assert "Traceback" not in err, err[-2000:]
+
+
+@pytest.mark.slow
 def test_a_server_started_with_ctrl_c_ignored_still_says_interrupted(run_dir):
     """A shell runs a background job with SIGINT ignored; uvicorn catches the signal all the
     same and stops, then raised it again into that ignore: exit 0 and no word."""

@@ -86,7 +86,8 @@ def serve(
     # (a level given is kept, --quiet or not: --quiet lowers only the default)
     level = log_level.value if log_level is not None else "warning" if quiet else "info"
     if workers == 1:
-        server = _server_class()(uvicorn.Config(app, log_level=level, log_config=_log_config()))
+        server = _server_class()(uvicorn.Config(app, log_level=level, log_config=_log_config(),
+                                                timeout_graceful_shutdown=GRACE_SECONDS))
         try:
             server.run(sockets=[sock])
         finally:  # (the app's shutdown closes them too; a server stopped before it started up has not)
@@ -112,7 +113,7 @@ def serve(
     before = {key: os.environ.get(key) for key in given}
     os.environ.update(given)
     config = uvicorn.Config("cinerec.commands.serve:app_from_environment", factory=True, workers=workers,
-                            log_level=level, log_config=_log_config())
+                            log_level=level, log_config=_log_config(), timeout_graceful_shutdown=GRACE_SECONDS)
     supervisor = _supervisor_class()(config, sockets=[sock])
     try:
         supervisor.run()
@@ -127,6 +128,12 @@ def serve(
     if supervisor.stopped_by_signal:  # as one process does: "interrupted", exit 130
         raise KeyboardInterrupt
     raise DataError("serve: a worker process could not start (its error is above); the server stopped")
+
+
+#: How long a stop (Ctrl-C, SIGTERM) waits for the requests still open before it cuts them:
+#: a client sending a request body slowly held a stopping server, and ``docker stop``, for as
+#: long as it kept the connection open.
+GRACE_SECONDS = 10
 
 
 def _server_class() -> Any:

@@ -14,6 +14,7 @@ reason only ever names a movie they liked.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -590,7 +591,12 @@ class _BodyLimit:
         # limit, then hand it on: the app never sees a body over the limit.
         parts, size = [], 0
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:  # the server stopped (its grace over) while the body still came
+                await _send_json(send, 503, {"detail": "the server stopped before the request's body had "
+                                                       "arrived; nothing was done: send it again"})
+                return
             if message["type"] != "http.request":
                 return  # the client went away
             size += len(message.get("body", b""))
