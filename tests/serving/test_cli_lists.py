@@ -324,6 +324,31 @@ def test_movies_finds_ids_by_title_and_an_unknown_id_points_to_it(run_dir, capsy
 
 
 
+def test_movies_filters_by_release_year_as_the_api_does(run_dir, capsys):
+    # The API's GET /movies takes year_from and year_to; the command line had no way to.
+    from fastapi.testclient import TestClient
+
+    from cinerec.serving.api import create_app
+
+    with TestClient(create_app(run_dir)) as client:
+        for params in ({"query": "star", "year_from": 1990}, {"query": "star", "year_to": 1980},
+                       {"genre": "Drama", "year_from": 1995, "year_to": 1996, "limit": 50}):
+            argv = [*params.get("query", "").split(), *[f"--{k.replace('_', '-')}={v}" for k, v in params.items()
+                                                        if k != "query"], "--json"]
+            code, out, err = _out(capsys, "movies", "--run", str(run_dir), *argv)
+            assert code == 0, err
+            got = [m["movie_id"] for m in json.loads(out)["movies"]]
+            api = client.get("/movies", params=params).json()
+            api = api["movies"] if isinstance(api, dict) else api
+            assert got and got == [m["movie_id"] for m in api], params
+            years = [m["year"] for m in json.loads(out)["movies"]]
+            assert all(params.get("year_from", 0) <= y <= params.get("year_to", 9999) for y in years), years
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "zzzq", "--year-from", "1990", "--year-to", "1995")
+    assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq' released from 1990 to 1995"
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--year-from", "1999", "--year-to", "1990")
+    assert code == 2 and err.strip() == "cinerec: error: --year-to 1990 is before --year-from 1999: no year is both"
+
+
 def test_movies_names_a_films_other_ids_as_the_api_does(run_dir, capsys):
     # "chasing amy" listed 268 and 246 as two movies: the API's same_film said they are one
     # film, the command line did not.

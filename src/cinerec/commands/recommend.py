@@ -342,6 +342,12 @@ def movies(
              "the most rated movies.")] = None,
     genre: Annotated[str | None, typer.Option("--genre", show_default=False, callback=_genre_named,
                                               help="Only movies of this genre.")] = None,
+    year_from: Annotated[int | None, typer.Option(
+        "--year-from", min=0, max=9999, show_default=False,
+        help="Only movies released in this year or later (a movie of no known year never passes).")] = None,
+    year_to: Annotated[int | None, typer.Option(
+        "--year-to", min=0, max=9999, show_default=False,
+        help="Only movies released in this year or earlier (a movie of no known year passes).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="How many movies at most (1 to 200, as "
                                                                         "the API takes).")] = 20,
     json: flags.Json = False,
@@ -366,7 +372,10 @@ def movies(
     words = " ".join(query or [])
     if len(words) > QUERY_LIMIT:  # (the API's and the page's bound: one query, one answer everywhere)
         raise ConfigError(f"the words: at most {QUERY_LIMIT} characters, as the API and the page take, got {len(words)}")
-    found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, limit=limit)
+    if year_from is not None and year_to is not None and year_from > year_to:  # (none could pass: a slip)
+        raise ConfigError(f"--year-to {year_to} is before --year-from {year_from}: no year is both")
+    found = MovieSearch(dataset.catalog, counts).search(words, genre=genre, year_from=year_from, year_to=year_to,
+                                                        limit=limit)
     # (a film the run knows under other ids names them, as the API's movies do)
     same = other_ids(dataset, title_twins(dataset))
     listed = [dict(dataset.movie_record(int(i)), ratings=int(counts[i]), same_film=same.get(int(i), []))
@@ -374,12 +383,14 @@ def movies(
     # (made-up titles are said to be, as recommend and similar say of their lists)
     notes = synthetic_list_notes(dataset)
     if json:
-        print_json({"query": words, "genre": genre, "synthetic": bool(dataset.info.get("synthetic")),
-                    "movies": listed, "notes": notes})
+        print_json({"query": words, "genre": genre, "year_from": year_from, "year_to": year_to,
+                    "synthetic": bool(dataset.info.get("synthetic")), "movies": listed, "notes": notes})
         return
     if not listed:
+        years = f" from {year_from} to {year_to}" if year_from is not None and year_to is not None else \
+            f" from {year_from} on" if year_from is not None else f" up to {year_to}" if year_to is not None else ""
         print(f"no movie of the run's {dataset.n_items:,}" + (f" matches {words!r}" if words else "")
-              + (f" in {genre}" if genre else ""))
+              + (f" in {genre}" if genre else "") + (f" released{years}" if years else ""))
     width = max((len(str(m["movie_id"])) for m in listed), default=0)
     for m in listed:
         year = f" ({m['year']})" if m["year"] else ""
