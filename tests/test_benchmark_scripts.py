@@ -28,6 +28,7 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
     (["bench_pair_check.py", "--rows", "-5"], "--rows -5: must be at least 1"),
     (["bench_load.py", "--fractions", "0"], "argument --fractions: must be at least 1 (got 0)"),
     (["bench_pair_check.py", "--repeat", "0"], "--repeat 0: must be at least 1"),
+    (["bench_twins.py", "--ratings", "0"], "argument --ratings: must be at least 1"),
     (["bench_topk.py", "--scale", "-1"], "--scale: must be above 0"),
     (["bench_topk.py", "--dim", "0"], "--dim 0: must be at least 1"),
     (["bench_topk.py", "-k", "0"], "-k 0: must be at least 1"),
