@@ -492,6 +492,9 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
     # files written beside it (since it began to): any other file is someone's own.
     try:
         meta = json.loads((path / marker).read_text(encoding="utf-8"))
+    except PermissionError as e:
+        raise ConfigError(f"{path / marker}: cannot be read ({e.strerror}); not replacing {path}: make it readable, "
+                          "or give a new or empty folder") from None
     except (OSError, ValueError):
         meta = None
     if not isinstance(meta, dict) or not isinstance(meta.get("format"), (int, float)) \
@@ -499,10 +502,19 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
         raise ConfigError(f"{path}: holds a {marker} that cinerec did not write (not {what}); not replacing "
                           "it: give a new or empty folder")
     files = meta.get("files")
+    if "files" in meta and not (isinstance(files, list) and all(isinstance(f, str) for f in files)):
+        raise ConfigError(f"{path / marker}: files: expected a list of its files' names; not replacing {path}, "
+                          "which may hold others: give a new or empty folder")
     if isinstance(files, list):
-        listed = {str(f) for f in files} | {marker}
-        other = sorted(str(p.relative_to(path)) for p in path.rglob("*")
-                       if (p.is_file() or p.is_symlink()) and str(p.relative_to(path)) not in listed)
+        listed = set(files) | {marker}
+        unread: list[str] = []  # (a folder one may not list: what it holds cannot be told apart)
+        found = [os.path.relpath(os.path.join(top, name), path)
+                 for top, dirs, names in os.walk(path, onerror=lambda e: unread.append(str(e.filename)))
+                 for name in names + [d for d in dirs if os.path.islink(os.path.join(top, d))]]
+        if unread:
+            raise ConfigError(f"{path}: holds a folder that cannot be read ({os.path.relpath(unread[0], path)}), "
+                              "which may hold files of yours; not replacing it: give a new or empty folder")
+        other = sorted(f for f in found if f not in listed)
         if other:
             raise ConfigError(f"{path}: {what} that now holds files it did not write ({', '.join(other[:3])}"
                               f"{', ...' if len(other) > 3 else ''}); not replacing it: move them out, or give a "

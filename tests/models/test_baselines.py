@@ -413,6 +413,52 @@ def test_a_folder_on_the_way_one_may_not_enter_is_one_line_to_save_and_load(tmp_
         load_model(locked / "x")
 
 
+def test_saving_over_a_model_it_cannot_fully_read_is_refused(tmp_path, monkeypatch):
+    # A folder of the user's that could not be listed was skipped by the check, so the save
+    # went ahead and moved it away; an unreadable model.json was called another program's;
+    # a "files" edited to a string was ignored.
+    import json
+    import os
+    from pathlib import Path
+
+    from cinerec.errors import ConfigError
+
+    model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
+    saved = tmp_path / "saved"
+    model.save(saved)
+    (saved / "mine").mkdir()
+    (saved / "mine" / "notes.txt").write_text("x")
+    real_scandir, real_read = os.scandir, Path.read_text
+
+    def scandir(path="."):  # (as a folder of mode 300 is to anyone but root)
+        if os.fspath(path).endswith("mine"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(ConfigError, match=r"saved: holds a folder that cannot be read \(mine\), which may hold files "
+                                          r"of yours; not replacing it"):
+        model.save(saved)
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    assert (saved / "mine" / "notes.txt").read_text() == "x"
+
+    def read_text(self, *args, **kwargs):
+        if self.name == "model.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    with pytest.raises(ConfigError, match=r"saved/model.json: cannot be read \(Permission denied\); not replacing"):
+        model.save(saved)
+    monkeypatch.setattr(Path, "read_text", real_read)
+    meta = json.loads((saved / "model.json").read_text())
+    (saved / "model.json").write_text(json.dumps({**meta, "files": "train.npz"}))
+    with pytest.raises(ConfigError, match=r"saved/model.json: files: expected a list of its files' names; not "
+                                          r"replacing"):
+        model.save(saved)
+    assert (saved / "mine" / "notes.txt").read_text() == "x"
+
+
 def test_ease_with_a_penalty_too_small_to_invert_is_one_line():
     # Two movies rated by the same people make XᵀX singular; λ = 1e-30 left it so, and
     # torch's LinAlgError reached the user as a traceback.
