@@ -343,6 +343,13 @@ def test_movies_filters_by_release_year_as_the_api_does(run_dir, capsys):
             assert got and got == [m["movie_id"] for m in api], params
             years = [m["year"] for m in json.loads(out)["movies"]]
             assert all(params.get("year_from", 0) <= y <= params.get("year_to", 9999) for y in years), years
+    # A movie of no known year (ml-100k's 267, "unknown") passes no lower bound, 0 included.
+    code, out, err = _out(capsys, "movies", "--run", str(run_dir), "unknown", "--year-from", "0", "--json")
+    assert code == 0 and 267 not in [m["movie_id"] for m in json.loads(out)["movies"]]
+    with TestClient(create_app(run_dir)) as client:
+        assert 267 not in [m["movie_id"] for m in client.get("/movies", params={"query": "unknown",
+                                                                                  "year_from": 0}).json()]
+        assert 267 in [m["movie_id"] for m in client.get("/movies", params={"query": "unknown", "year_to": 0}).json()]
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "zzzq", "--year-from", "1990", "--year-to", "1995")
     assert code == 0 and out.strip() == "no movie of the run's 1,682 matches 'zzzq' released from 1990 to 1995"
     code, out, err = _out(capsys, "movies", "--run", str(run_dir), "--year-from", "1999", "--year-to", "1990")

@@ -815,6 +815,14 @@ def test_search_finds_hyphenated_words_typed_together_and_roman_sequels_by_their
                          ("10", []), ("malcolm x", [8]), ("xx", []), ("iii", []), ("tram", []), ("11", []),
                          ("extramural", [11]), ("extra mural", [11])]:
         assert s.search(query).tolist() == found, query
+    # Written with Unicode's own numerals and dashes, as the key reads them.
+    titles = ["Final Fantasy Ⅱ (1990)", "ＲＯＣＫＹ ＩＩ (1979)", "Spider－Man (2002)", "Jean–Luc Story (2001)"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    wide = MovieSearch(cat, np.ones(len(titles), dtype=np.int64))
+    for query, found in [("fantasy 2", [0]), ("rocky 2", [1]), ("spiderman", [2]), ("spiderm", [2]),
+                         ("jeanluc", [3])]:
+        assert wide.search(query).tolist() == found, query
     # Typed together, the hyphenated word still starts its title.
     assert s.search("spiderm").tolist() == [0] and s.search("spid").tolist()[:1] == [0]
     assert title_key("Spider-Man") == "spider man spiderman" and search_key("Spider-Man") == "spider man"

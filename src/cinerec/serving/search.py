@@ -40,8 +40,8 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})  # (
 _APOSTROPHE_CHARS = frozenset("'" + "".join(map(chr, _APOSTROPHES)))
 # Words joined by a hyphen ("Spider-Man", "Extra-Terrestrial", "X-Men"): their key holds them
 # apart and together ("spider man ... spiderman"), as people type them with or without it.
-_HYPHENATED = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
-_HYPHENS = re.compile(r"[-\u2010\u2011]")
+_HYPHENATED = re.compile(r"[^\W_]+(?:[-\u2010\u2011\u2013][^\W_]+)+")
+_HYPHENS = re.compile(r"[-\u2010\u2011\u2013]")  # (and an en dash between words: "Jean–Luc")
 # A sequel's number in Roman numerals ("Godfather: Part II", "Star Wars: Episode IV"): the
 # title's key holds it in digits too, so "godfather 2" finds it. From 2 to 20, standing
 # alone (a lone V or X is more often a letter: "Malcolm X", "V for Vendetta").
@@ -170,10 +170,10 @@ def _title_keys(title: str) -> tuple[str, str]:
     it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
     word starts ("extramural", "extram")."""
     key = search_key(title)
-    plain = _plain(title) if _HYPHENS.search(title) or _ROMAN_WORD.search(title.casefold()) else ""
+    plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
     loose = " ".join([key, *digits]) if digits and key else key
-    joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(title) else []
+    joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []
     return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
 
 
@@ -206,6 +206,7 @@ class MovieSearch:
         squeezed = keys.copy()
         for i, title in enumerate(self.catalog.titles):
             if _APOSTROPHE_CHARS.intersection(str(title)) or _HYPHENATED.search(str(title)) or \
+                    not str(title).isascii() or \
                     (("." in str(title) or "*" in str(title)) and _INITIALS.search(str(title))):
                 squeezed[i] = _squeezed(title)[:KEY_LIMIT]
         object.__setattr__(self, "_starts", squeezed)
@@ -233,8 +234,8 @@ class MovieSearch:
         if genre:
             mask &= self.catalog.genres[:, self.genre_column(genre)]
         years = self.catalog.years
-        if year_from is not None:
-            mask &= years >= year_from
+        if year_from is not None:  # (an unknown year, 0, passes no lower bound, 0 included)
+            mask &= (years >= year_from) & (years > 0)
         if year_to is not None:
             # Unknown years (0) only pass an upper bound, never a lower one.
             mask &= years <= year_to
