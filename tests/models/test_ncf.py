@@ -213,6 +213,7 @@ def test_no_negative_to_draw_names_the_model_and_the_stage_that_asked():
     x = Interactions(users, items, np.ones(12), np.arange(12), 4, 3)
     words = "every user has rated every movie (or every movie of positive weight): no negative can be drawn"
     for name, config, said in (("gmf", {"epochs": 1}, "gmf"), ("mf", {"loss": "bpr", "epochs": 1}, "mf"),
-                               ("two-stage", {"mix": 1.0}, "two-stage's ranker neumf")):
+                               ("two-stage", {"mix": 1.0}, "two-stage's ranker neumf"),
+                               ("two-stage", {"mix": "auto"}, "two-stage's ranker neumf")):
         with pytest.raises(DataError, match=rf"^{re.escape(said)}: {re.escape(words)}; keep more movies$"):
             create(name, config).fit(x)

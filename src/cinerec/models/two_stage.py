@@ -294,9 +294,11 @@ class TwoStage(Recommender):
         self._remember(train)  # last: a stage that fails leaves the model unfitted
         return self
 
-    def _fit_stage(self, stage: str, train: Interactions, valid: Interactions | None) -> Recommender:
-        """A new ``stage`` fitted on ``train``: a fault its data gives it names the stage too."""
-        model = self._new_stage(stage, None)
+    def _fit_stage(self, stage: str, train: Interactions, valid: Interactions | None,
+                   like: Recommender | None = None) -> Recommender:
+        """A new ``stage`` (of ``like``'s settings, when given) fitted on ``train``: a fault
+        its data gives it names the stage too."""
+        model = self._new_stage(stage, like)
         try:
             return model.fit(train, valid)
         except DataError as e:
@@ -312,8 +314,8 @@ class TwoStage(Recommender):
             raise DataError("two-stage: mix = 'auto' holds out each user's latest training rating, but no user "
                             "has two; set mix to a number from 0 to 1")
         rest = split.train
-        retriever = self._new_stage("retriever", given["retriever"]).fit(rest, valid)
-        ranker = self._new_stage("ranker", given["ranker"]).fit(rest, valid)
+        retriever = self._fit_stage("retriever", rest, valid, given["retriever"])
+        ranker = self._fit_stage("ranker", rest, valid, given["ranker"])
         order = np.argsort(split.test.users, kind="stable")
         users = split.test.users[order].astype(np.int64)
         truth = split.test.items[order].astype(np.int64)
