@@ -154,7 +154,7 @@ def test_under_torchrun_rank_0_alone_says_a_mistake(capsys, monkeypatch, argv):
 
 @pytest.mark.parametrize("argv", [["run", "study.toml", "--out", "r"], ["quickstart", "--out", "q"],
                                   ["serve", "--run", "r"], ["data", "info", "ml-100k"],
-                                  ["recommend", "--run", "r", "--user", "1"]])
+                                  ["recommend", "--run", "r", "--user", "1"], ["movies", "--run", "r", "star"]])
 def test_a_command_of_one_process_is_refused_under_torchrun(monkeypatch, capsys, tmp_path, argv):
     # `run STUDY` under torchrun: every rank ran the whole study, printed it all, and the
     # ranks wrote the same run folder until one failed ("something else was written there").
@@ -163,7 +163,7 @@ def test_a_command_of_one_process_is_refused_under_torchrun(monkeypatch, capsys,
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(argv) == 2
     # (recommend and data info write no file: "write the same files" was said of them too)
-    doing = "print the same lines" if argv[0] in ("recommend", "data") else "write the same files"
+    doing = "print the same lines" if argv[0] in ("recommend", "data", "movies") else "write the same files"
     assert capsys.readouterr().err == (f"cinerec: error: {argv[0]}: runs in one process; under torchrun (2 processes) "
                                        f"every process would run it whole and {doing}: run it without "
                                        "torchrun (train, evaluate, export share their work under torchrun)\n")

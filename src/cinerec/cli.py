@@ -271,7 +271,7 @@ def _one_process(argv: list[str]) -> str | None:
     name = next((a for a in argv if not a.startswith("-")), None)
     if world < 2 or name is None or name in SHARED_UNDER_TORCHRUN or {"--help", "-h"} & set(argv):
         return None
-    reads = name in ("recommend", "similar") or (name == "data" and argv[argv.index(name) + 1:][:1] == ["info"])
+    reads = name in ("recommend", "similar", "movies") or (name == "data" and argv[argv.index(name) + 1:][:1] == ["info"])
     doing = "print the same lines" if reads else "write the same files"  # (these write no file)
     return (f"{name}: runs in one process; under torchrun ({world} processes) every process would run it whole "
             f"and {doing}: run it without torchrun ({', '.join(SHARED_UNDER_TORCHRUN)} share their "
