@@ -2,12 +2,14 @@
 
 Every title gets a *search key*: accents stripped (and letters such as ø, ł and æ written
 as o, l and ae), case folded, punctuation turned into spaces, initials written with dots
-or stars also joined ("L.A." → "l a ... la"), and a trailing article moved to the front
-("Godfather, The" → "the godfather"), so "amelie" finds "Amélie", "la confidential" finds
-"L.A. Confidential", "schindlers list" finds "Schindler's List" and "the godfather" finds
-"Godfather, The". A movie matches
-when every word of the query occurs in its key (anywhere, so partial words match), or,
-for a four-digit word, is its release year.
+or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the front
+("Godfather, The" → "the godfather"), and a Roman numeral standing alone also in digits
+("Part II" → "part ii ... 2"), so "amelie" finds "Amélie", "la confidential" finds
+"L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
+"Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
+of the query occurs in its key (anywhere, so partial words match), starts a word of it
+written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or, for a
+four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
 the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
 """
