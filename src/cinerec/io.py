@@ -487,7 +487,7 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
                           "give a new or empty folder")
     if not marker.endswith(".json") or marker.startswith("."):  # (a hidden marker: its writer checks its files)
         return
-    # A saved model's or dataset's own marker: a JSON object with a whole-number format (a
+    # A saved model's or dataset's own marker: a JSON object whose format is a number (a
     # model.json another program wrote, TensorFlow.js's, is no such thing), which lists the
     # files written beside it (since it began to): any other file is someone's own.
     try:
