@@ -199,6 +199,7 @@ def test_a_film_listed_under_two_ids_is_one_film_on_the_page(browser, live_serve
     rows = page.locator("#results .movie")
     expect(rows.first.locator(".title")).to_have_text("Chasing Amy")
     expect(rows).to_have_count(1)
+    expect(page.locator("#search-status")).to_have_text("1 match for “chasing amy”")  # (it said 2 matches)
     shown = _ids(rows)[0]
     other = ({246, 268} - {shown}).pop()
     rows.first.locator(".like").click()

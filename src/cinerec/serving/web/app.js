@@ -459,8 +459,9 @@ async function runSearch() {
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || `${res.status} ${res.statusText}`.trim());
     state.results = await res.json();
     const within = genre ? ` in ${genre}` : "";
-    $("search-status").textContent = state.results.length
-      ? (query ? `${state.results.length} match${state.results.length > 1 ? "es" : ""} for “${query}”${within}`
+    const films = oneEach(state.results).length;  // (as shown: a film under two ids is one match)
+    $("search-status").textContent = films
+      ? (query ? `${films} match${films > 1 ? "es" : ""} for “${query}”${within}`
         : `Most rated movies${within}`)
       : `No movie matches “${query}”${within}.`;
     renderAll();
