@@ -830,3 +830,17 @@ def test_search_finds_hyphenated_words_typed_together_and_roman_sequels_by_their
     cat = Catalog(np.array(["Star Wars (1977)"], dtype=object), np.zeros(1, dtype=np.int64), ("Drama",),
                   np.ones((1, 1), dtype=bool))
     assert MovieSearch(cat, np.array([1])).search("star-wars").tolist() == [0]
+
+
+def test_a_single_letter_of_a_query_starts_a_word():
+    # "e.t." listed 15 movies for its "e" and "t", found inside nearly every title (Get
+    # Shorty, Return of the Jedi); "godfather p", as it is typed, any Godfather with a "p".
+    from cinerec.data.dataset import Catalog
+
+    titles = ["E.T. the Extra-Terrestrial (1982)", "Get Shorty (1995)", "Return of the Jedi (1983)",
+              "Godfather: Part II, The (1974)", "Godfather, The (1972)", "Mad Max (1979)", "Malcolm X (1992)"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.ones(len(titles), dtype=np.int64))
+    for query, found in [("e.t.", [0]), ("et", [0, 1, 2]), ("godfather p", [3]), ("x", [6]), ("ma", [5, 6])]:
+        assert s.search(query).tolist() == found, query

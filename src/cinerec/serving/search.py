@@ -7,7 +7,8 @@ or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the 
 ("Part II" → "part ii ... 2"), so "amelie" finds "Amélie", "la confidential" finds
 "L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
 "Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
-of the query occurs in its key (anywhere, so partial words match), starts a word of it
+of the query occurs in its key (anywhere, so partial words match; a single letter or
+digit only at a word's start), starts a word of it
 written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or, for a
 four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
@@ -276,7 +277,10 @@ class MovieSearch:
                 # digits int() cannot read)
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
-                mask &= (np.char.find(self.keys, w) >= 0) | starts | year
+                # A single letter or digit starts a word ("godfather p" as it is typed, the
+                # "e" and "t" of "e.t."): anywhere, it is in nearly every title.
+                anywhere = starts if len(w) == 1 else np.char.find(self.keys, w) >= 0
+                mask &= anywhere | starts | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= starts | year
             typed = search_key(query, joined=False)
