@@ -844,3 +844,10 @@ def test_a_single_letter_of_a_query_starts_a_word():
     s = MovieSearch(cat, np.ones(len(titles), dtype=np.int64))
     for query, found in [("e.t.", [0]), ("et", [0, 1, 2]), ("godfather p", [3]), ("x", [6]), ("ma", [5, 6])]:
         assert s.search(query).tolist() == found, query
+    # In a script written without spaces a title is one long word: one character is found in it.
+    titles = ["千と千尋の神隠し", "となりのトトロ", "สวัสดี"]
+    cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
+                  np.ones((len(titles), 1), dtype=bool))
+    s = MovieSearch(cat, np.ones(len(titles), dtype=np.int64))
+    for query, found in [("神", [0]), ("尋", [0]), ("ト", [1]), ("ว", [2])]:
+        assert s.search(query).tolist() == found, query

@@ -8,7 +8,7 @@ or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the 
 "L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
 "Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
 of the query occurs in its key (anywhere, so partial words match; a single letter or
-digit only at a word's start), starts a word of it
+digit of a script that parts words with spaces only at a word's start), starts a word of it
 written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or, for a
 four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
@@ -127,6 +127,16 @@ def _letter(ch: str) -> tuple[str, bool, bool]:
     written = "".join(c for c in decomposed if not unicodedata.combining(c)) if accented \
         else unicodedata.normalize("NFKC", ch)
     return written, False, accented
+
+
+#: Scripts whose words a space parts: in these a single letter of a query is a word's first.
+_SPACED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC", "DEVANAGARI", "HANGUL")
+
+
+def _spaced(ch: str) -> bool:
+    """Whether the one character ``ch`` (a query's word) is a digit or a letter of a script
+    whose words a space parts."""
+    return ch.isascii() or ch.isdecimal() or unicodedata.name(ch, "").startswith(_SPACED_SCRIPTS)
 
 
 def _words(text: str) -> str:
@@ -278,8 +288,10 @@ class MovieSearch:
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
                 # A single letter or digit starts a word ("godfather p" as it is typed, the
-                # "e" and "t" of "e.t."): anywhere, it is in nearly every title.
-                anywhere = starts if len(w) == 1 else np.char.find(self.keys, w) >= 0
+                # "e" and "t" of "e.t."): anywhere, it is in nearly every title. Not a
+                # character of a script written without spaces (a kanji, a kana, a Thai letter),
+                # which stands inside its title's one long word.
+                anywhere = starts if len(w) == 1 and _spaced(w) else np.char.find(self.keys, w) >= 0
                 mask &= anywhere | starts | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= starts | year
