@@ -7,8 +7,8 @@ or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the 
 ("Part II" → "part ii ... 2"), so "amelie" finds "Amélie", "la confidential" finds
 "L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
 "Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
-of the query occurs in its key (anywhere, so partial words match; a single letter or
-digit of a script that parts words with spaces only at a word's start), starts a word of it
+of the query occurs in its key (anywhere, so partial words match; a single letter typed
+alone, of a script that parts words with spaces, only at a word's start), starts a word of it
 written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or, for a
 four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
@@ -129,14 +129,15 @@ def _letter(ch: str) -> tuple[str, bool, bool]:
     return written, False, accented
 
 
-#: Scripts whose words a space parts: in these a single letter of a query is a word's first.
-_SPACED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC", "DEVANAGARI", "HANGUL")
+#: Scripts of letters whose words a space parts: in these a single letter of a query, typed
+#: alone, is a word's first.
+_SPACED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC", "DEVANAGARI")
 
 
 def _spaced(ch: str) -> bool:
-    """Whether the one character ``ch`` (a query's word) is a digit or a letter of a script
-    whose words a space parts."""
-    return ch.isascii() or ch.isdecimal() or unicodedata.name(ch, "").startswith(_SPACED_SCRIPTS)
+    """Whether the one character ``ch`` (a query's word) is a letter of a script whose
+    words a space parts."""
+    return ch.isascii() or unicodedata.name(ch, "").startswith(_SPACED_SCRIPTS)
 
 
 def _words(text: str) -> str:
@@ -280,6 +281,8 @@ class MovieSearch:
         if words:
             whole = np.ones(len(self.keys), dtype=bool)
             start = np.ones(len(self.keys), dtype=bool)
+            alone = {k for token in query.split() if len(k := search_key(token, joined=False)) == 1
+                     and k.isalpha() and _spaced(k)}
             for w in words:  # a handful of words, each one vectorised scan of the catalog
                 # A year ("star wars 1977", "(1977)") matches the release year too: a title
                 # holds its year apart, so the query found nothing.
@@ -287,11 +290,12 @@ class MovieSearch:
                 # digits int() cannot read)
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
-                # A single letter or digit starts a word ("godfather p" as it is typed, the
-                # "e" and "t" of "e.t."): anywhere, it is in nearly every title. Not a
-                # character of a script written without spaces (a kanji, a kana, a Thai letter),
-                # which stands inside its title's one long word.
-                anywhere = starts if len(w) == 1 and _spaced(w) else np.char.find(self.keys, w) >= 0
+                # A single letter typed alone starts a word ("godfather p", as it is typed):
+                # anywhere, it is in nearly every title. Not one of initials or a word cut
+                # at an apostrophe ("e.t.", "don't": "Dont Look Back" holds no word "t"), a
+                # digit ("x 2" finds "X2"), nor a character of a script that parts no words
+                # with spaces (a kanji, a kana, a Hangul syllable), inside a title's long word.
+                anywhere = starts if w in alone else np.char.find(self.keys, w) >= 0
                 mask &= anywhere | starts | year
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
                 start &= starts | year
