@@ -13,7 +13,7 @@ R = TypeVar("R")
 
 __all__ = ["format_refused", "CinerecError", "DataError", "ConfigError", "NotFoundError", "TooFewUnseen", "Unavailable", "Diverged",
            "OutOfMemory", "allocation_words", "out_of_memory", "OUT_OF_MEMORY_ADVICE", "said", "spoken_to", "in_cli_words", "python_words",
-           "unknown_name", "known_words", "closest"]
+           "unknown_name", "known_words", "closest", "unreadable"]
 
 #: Who an error's advice speaks to: "python" (a caller of the library, the default) or
 #: "cli" (the command line, and a study file, which words its flags its own way). The
@@ -241,6 +241,13 @@ def out_of_memory(error: BaseException) -> bool:
     text = str(error) if isinstance(error, RuntimeError) else ""
     # (a size past what an allocation can even count: "Storage size calculation overflowed")
     return "can't allocate memory" in text or "out of memory" in text or "size calculation overflowed" in text
+
+
+def unreadable(e: PermissionError, where: Any, what: str) -> "DataError":
+    """A file of a saved ``what`` ("model", "dataset") this user may not read, said as such,
+    not as damage: the file ``e`` names, else ``where``."""
+    return DataError(f"{e.filename or where}: cannot be read ({e.strerror}); the saved {what}'s files must be "
+                     "readable by you")
 
 
 def format_refused(path: Any, what: str, found: Any, reads: int, again: str = "") -> "DataError":

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cinerec.errors import DataError, NotFoundError, format_refused, said
+from cinerec.errors import DataError, NotFoundError, format_refused, said, unreadable
 from cinerec.io import atomic_dir, written_files
 
 if TYPE_CHECKING:
@@ -621,8 +621,7 @@ class Dataset:
             meta = json.loads((path / "dataset.json").read_text())
         except (OSError, ValueError) as e:
             if isinstance(e, PermissionError):
-                raise DataError(f"{e.filename or path}: cannot be read ({e.strerror}); the saved dataset's files "
-                                "must be readable by you") from None
+                raise unreadable(e, path, "dataset") from None
             raise DataError(f"{path}: not a saved cinerec dataset ({e})") from None
         if not isinstance(meta, dict):
             raise DataError(f"{path}/dataset.json: expected a JSON object, got {type(meta).__name__}")
@@ -682,8 +681,7 @@ class Dataset:
                 raise
             where = f"{path}/{reading}" if reading else str(path)
             if isinstance(e, PermissionError):  # (no damage: this user may not read it)
-                raise DataError(f"{e.filename or where}: cannot be read ({e.strerror}); the saved dataset's files "
-                                "must be readable by you") from None
+                raise unreadable(e, where, "dataset") from None
             raise DataError(f"{where}: saved dataset is damaged ({type(e).__name__}: {e})") from None
 
 

@@ -26,7 +26,7 @@ from cinerec.config import Config
 from cinerec.config import Config as _BaseConfig
 from cinerec.data.dataset import Interactions
 from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
-                            expect, format_refused, out_of_memory, unknown_name)
+                            expect, format_refused, out_of_memory, unknown_name, unreadable)
 from cinerec.io import atomic_dir, json_text, written_files
 from cinerec.ranking import check_k, top_k
 
@@ -669,13 +669,13 @@ class Recommender(ABC):
                 meta["untimed"] = True
             if train.scale is not None:  # (the scale its source declared: a refit and a fold-in read it)
                 meta["rating_scale"] = list(train.scale)
-            (tmp / "model.json").write_text(json_text(meta, indent=2))
             x = train.csr
             np.savez(tmp / "train.npz", indptr=x.indptr, indices=x.indices, data=x.data,
                      shape=np.array(x.shape))
             self._save_state(tmp)
-            # (what it wrote: a later save over it keeps anything else, someone's own, by refusing)
-            meta["files"] = [f for f in written_files(tmp) if f != "model.json"]
+            # (written last, with what was written beside it: a later save over it keeps
+            # anything else, someone's own, by refusing)
+            meta["files"] = written_files(tmp)
             (tmp / "model.json").write_text(json_text(meta, indent=2))
 
     @classmethod
@@ -904,8 +904,7 @@ def load_model(path: str | Path) -> Recommender:
         raise
     except Exception as e:  # a truncated or tampered file: name it, no traceback
         if isinstance(e, PermissionError) and e.filename:  # (no damage: this user may not read it)
-            raise DataError(f"{e.filename}: cannot be read ({e.strerror}); the saved model's files must be "
-                            "readable by you") from None
+            raise unreadable(e, path, "model") from None
         damaged = _unreadable_file(path)
         if damaged is not None:
             raise DataError(f"{damaged}: saved model is damaged, this file cut short or overwritten "

@@ -906,22 +906,23 @@ def later_verdicts(dataset: Dataset, twins: sp.csr_matrix, liked: sp.csr_matrix)
     np.minimum.at(film, pairs.row, pairs.col)
     # Only the films a person rated more than once count (counted first: sorting every
     # rating of a twinned film took seconds on ten million ratings).
-    counts = sp.csr_matrix((np.ones(len(rows), np.int32), (x.users[rows], film[x.items[rows]])), shape=liked.shape)
-    rows = rows[np.asarray(counts[x.users[rows], film[x.items[rows]]]).ravel() > 1]
-    if not len(rows):
+    users, films = x.users[rows], film[x.items[rows]]
+    counts = sp.csr_matrix((np.ones(len(rows), np.int32), (users, films)), shape=liked.shape)
+    again = np.asarray(counts[users, films]).ravel() > 1
+    if not again.any():
         return liked
-    # Those ratings by person, film and time: a group per film.
-    order = np.lexsort((x.timestamps[rows], film[x.items[rows]], x.users[rows]))
-    users, items = x.users[rows][order].astype(np.int64), x.items[rows][order].astype(np.int64)
-    films, times = film[items], x.timestamps[rows][order]
+    # Those ratings by person, film and time: a group per film, each of two ratings or more.
+    rows, users, films = rows[again], users[again], films[again]
+    order = np.lexsort((x.timestamps[rows], films, users))
+    users, films = users[order].astype(np.int64), films[order]
+    items, times = x.items[rows][order].astype(np.int64), x.timestamps[rows][order]
     good = np.asarray(liked[users, items]).ravel() > 0
     first = np.r_[True, (users[1:] != users[:-1]) | (films[1:] != films[:-1])]
     group = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
     latest = times == np.maximum.reduceat(times, starts)[group]  # (the last of a group, and any at its time)
     taken_back = np.bincount(group[latest & ~good], minlength=len(starts)) > 0
-    size = np.diff(np.r_[starts, len(group)])  # (a person rates one movie once: ratings are ids here)
-    off = (size[group] > 1) & taken_back[group] & good
+    off = taken_back[group] & good
     if not off.any():
         return liked
     taken = sp.csr_matrix((np.ones(int(off.sum()), np.float32), (users[off], items[off])), shape=liked.shape)

@@ -69,7 +69,11 @@ def search_key(text: str, joined: bool = True) -> str:
     >>> search_key("Godfather, The")
     'the godfather'
     """
-    plain = _plain(text)
+    return _key(_plain(text), joined)
+
+
+def _key(plain: str, joined: bool = True) -> str:
+    """:func:`search_key` of a text already :func:`_plain`."""
     key = _words(plain)
     if not joined:
         return key
@@ -183,8 +187,8 @@ def _title_keys(title: str) -> tuple[str, str]:
     """A title's key without its hyphenated words joined, read for a query word anywhere in
     it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
     word starts ("extramural", "extram")."""
-    key = search_key(title)
     plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
+    key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
     loose = " ".join([key, *digits]) if digits and key else key
     joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []

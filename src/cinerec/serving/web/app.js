@@ -191,7 +191,7 @@ function focusHeading(list) {
 
 function renderAll() {
   const focused = focusKey();
-  renderList($("results"), oneEach(state.results));
+  renderList($("results"), state.results);
   renderList($("recs"), state.recs, { reasons: true });
   const mine = oneEach(state.mine);
   renderList($("mine"), mine, { remove: true });
@@ -457,9 +457,9 @@ async function runSearch() {
   try {
     const res = await reach(`/movies?${params}`, { signal: searchAbort.signal });
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || `${res.status} ${res.statusText}`.trim());
-    state.results = await res.json();
+    state.results = oneEach(await res.json());  // (a film under two ids is one match, shown once)
     const within = genre ? ` in ${genre}` : "";
-    const films = oneEach(state.results).length;  // (as shown: a film under two ids is one match)
+    const films = state.results.length;
     $("search-status").textContent = films
       ? (query ? `${films} match${films > 1 ? "es" : ""} for “${query}”${within}`
         : `Most rated movies${within}`)
