@@ -3,14 +3,15 @@
 Every title gets a *search key*: accents stripped (and letters such as ø, ł and æ written
 as o, l and ae), case folded, punctuation turned into spaces, initials written with dots
 or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the front
-("Godfather, The" → "the godfather"), and a Roman numeral standing alone also in digits
-("Part II" → "part ii ... 2"), so "amelie" finds "Amélie", "la confidential" finds
-"L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
-"Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
-of the query occurs in its key (anywhere, so partial words match; a single letter typed
-alone, of a script that parts words with spaces, only at a word's start), starts a word of it
-written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or, for a
-four-digit word, is its release year.
+("Godfather, The" → "the godfather"), a Roman numeral standing alone also in digits
+("Part II" → "part ii ... 2") and a number from 2 to 20 also in Roman numerals, so
+"amelie" finds "Amélie", "la confidential" finds "L.A. Confidential", "schindlers list"
+finds "Schindler's List", "the godfather" finds "Godfather, The", "godfather 2"
+"Godfather: Part II" and "die hard ii" "Die Hard 2". A movie matches when every word of
+the query occurs in its key (anywhere, so partial words match; a single letter typed
+alone, of a script that parts words with spaces, only at a word's start), starts a word
+of it written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or,
+for a four-digit word, is its release year.
 Matches rank by how well they match, then by popularity; everything is vectorised over
 the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
 """
@@ -52,6 +53,11 @@ _ROMAN = ("ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "
           "xviii", "xix", "xx")
 _ROMAN_VALUE = {r: n for n, r in enumerate(_ROMAN, 2) if len(r) > 1}
 _ROMAN_WORD = re.compile(rf"(?<![\w'])({'|'.join(sorted(_ROMAN_VALUE, key=len, reverse=True))})(?![\w'])")
+# And the other way: a sequel's number in digits ("Die Hard 2") also in Roman numerals, so
+# "die hard ii" finds it. From 2 to 20 standing alone: not a piece of "20,000", "1/3" or
+# "2.5", and 5 and 10 not as a lone V or X.
+_NUMBER_WORD = re.compile(r"(?<![\w'/])(?<!\d[.,])(1\d|20|[2-9])(?![\w'/]|[.,]\d)")
+_ROMAN_OF = {str(n): r for r, n in _ROMAN_VALUE.items()}
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -184,15 +190,21 @@ def title_key(title: str) -> str:
 
 
 def _title_keys(title: str) -> tuple[str, str]:
-    """A title's key without its hyphenated words joined, read for a query word anywhere in
-    it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
-    word starts ("extramural", "extram")."""
+    """A title's key without its hyphenated words joined, with its numbers 2 to 20 also in
+    Roman numerals, read for a query word anywhere in it ("tram" is not in "Extra-Mural";
+    "die hard ii" finds "Die Hard 2"), and :func:`title_key`, read for whole words and word
+    starts ("extramural", "extram")."""
     plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
     key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
-    loose = " ".join([key, *digits]) if digits and key else key
+    whole = " ".join([key, *digits]) if digits and key else key
     joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []
-    return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
+    # (a number's Roman numeral is found inside the key, never as a word's start: "x" or "i"
+    # typed alone would find every sequel numbered 9 to 20, or 2 to 4)
+    romans = [_ROMAN_OF[m] for m in _NUMBER_WORD.findall(plain) if m in _ROMAN_OF] \
+        if any(c.isdigit() for c in plain) else []
+    loose = " ".join([whole, *romans]) if romans and whole else whole
+    return loose[:KEY_LIMIT], (" ".join([whole, *joined]) if joined and whole else whole)[:KEY_LIMIT]
 
 
 @dataclass(frozen=True, eq=False)
