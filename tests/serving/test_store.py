@@ -394,6 +394,15 @@ def test_search_key_strips_accents_case_and_moves_articles():
     assert search_key("Godfather, The") == "the godfather"
     assert search_key("Usual Suspects, The (1995)") == "the usual suspects 1995"
     assert search_key("  STAR-wars!! ") == "star wars"
+    # Spanish, Italian, German, Portuguese and Dutch articles too, as MovieLens writes them
+    # ("Olvidados, Los"): "los olvidados" typed as the title reads came after others.
+    for title, key in [("Olvidados, Los (1950)", "los olvidados 1950"), ("Diabólicas, Las", "las diabolicas"),
+                       ("Chien andalou, Un", "un chien andalou"), ("Femme est une femme, Une", "une femme est une femme"),
+                       ("Uccelli, Gli", "gli uccelli"), ("Lied, Ein", "ein lied"), ("Donna, Una", "una donna"),
+                       ("Pagador de Promessas, O", "o pagador de promessas"), ("Vierde Man, De", "de vierde man"),
+                       ("Thuis, Het", "het thuis"), ("Vitelloni, I (1953)", "i vitelloni 1953"),
+                       ("Lusíadas, Os", "os lusiadas")]:
+        assert search_key(title) == key, title
 
 
 def test_search_finds_initials_written_together_and_letters_of_their_own():

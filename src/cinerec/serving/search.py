@@ -31,8 +31,10 @@ from cinerec.errors import ConfigError
 
 __all__ = ["search_key", "title_key", "MovieSearch"]
 
-# MovieLens titles put a leading article at the end ("Usual Suspects, The").
-_TRAILING_ARTICLE = re.compile(r"^(.*?),\s*(the|a|an|les|la|le|l'|il|el|das|der|die|den|det)(\s*\(.*\))?$", re.IGNORECASE)
+# MovieLens titles put a leading article at the end ("Usual Suspects, The", "Olvidados, Los",
+# "Vitelloni, I").
+_ARTICLES = "the|a|an|les|la|le|l'|il|el|das|der|die|den|det|los|las|lo|un|une|una|uno|gli|i|ein|eine|o|os|de|het"
+_TRAILING_ARTICLE = re.compile(rf"^(.*?),\s*({_ARTICLES})(\s*\(.*\))?$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # Initials written with dots or stars between single letters ("L.A.", "M*A*S*H", "E.T.",
 # "E. T."): their key holds them apart ("l a") and together ("la"), as people type them.
