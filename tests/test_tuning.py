@@ -583,6 +583,17 @@ def test_a_bad_search_dimension_is_refused_as_a_setting_is():
         Param("float", 10, 1)
     with pytest.raises(ConfigError, match="needs choices"):
         Param("choice")
+    # An infinite end was taken, then failed in optuna's first draw ("OverflowError: Range
+    # exceeds valid bounds"); a whole-number range with fractional ends was cut to [2, 2],
+    # below its low end.
+    for low, high in [(10, float("inf")), (float("-inf"), 1), (float("nan"), 1)]:
+        with pytest.raises(ConfigError, match=r"Param: bad range .*: its ends must be finite numbers"):
+            Param("float", low, high)
+    with pytest.raises(ConfigError, match=r"Param: bad range \[2.2, 2.8\]: a whole-number range needs whole-number ends"):
+        Param("int", 2.2, 2.8)
+    with pytest.raises(ConfigError, match="finite"):
+        Param("int", 1, float("inf"))
+    assert Param("int", 2.0, 8.0).low == 2.0 and Param("int", np.int64(2), np.int64(8)).high == 8  # (whole numbers)
 
 
 def test_a_search_space_of_values_a_setting_cannot_take_is_named_by_the_setting(ml100k):

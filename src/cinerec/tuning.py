@@ -89,9 +89,14 @@ class Param:
         if self.kind == "choice":
             if not self.choices:
                 raise ConfigError("Param: a choice parameter needs choices")
+        elif not all(isinstance(end, numbers.Real) and math.isfinite(end) for end in (self.low, self.high)):
+            raise ConfigError(f"Param: bad range [{self.low}, {self.high}]: its ends must be finite numbers")
         elif not self.low <= self.high or (self.log and self.low <= 0):
             raise ConfigError(f"Param: bad range [{self.low}, {self.high}] (log={self.log}): low must not be above "
                               f"high{', and above 0 on a log scale' if self.log else ''}")
+        elif self.kind == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            # (optuna cut them down: [2.2, 2.8] searched 2 alone, below its low end)
+            raise ConfigError(f"Param: bad range [{self.low}, {self.high}]: a whole-number range needs whole-number ends")
 
     def suggest(self, trial: Any, name: str) -> Any:
         if self.kind == "int":
