@@ -1094,3 +1094,20 @@ def test_a_fault_in_a_members_list_names_the_key_once(tmp_path, members, said):
     with pytest.raises(ConfigError) as e:
         Study.from_toml(path)
     assert f"[models.blend] {said}" in str(e.value) and "members: members" not in str(e.value), str(e.value)
+
+
+def test_filters_that_leave_one_person_are_named_where_they_were_set(tmp_path, ml100k_dir):
+    # Said at "[protocol] name", which had nothing to do with it.
+    from cinerec.errors import DataError
+    from cinerec.studies import run_study
+
+    text = f'[data]\nsource = "{ml100k_dir}"\ntop_users = 1\n\n[protocol]\nname = "loo-full"\n\n[models.popularity]\n'
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=re.escape(f"{path}:3: [data] top_users: the filter top_users=1 left the "
+                                                  "ratings of one person (")):
+        run_study(Study.from_toml(path), tmp_path / "out", quiet=True)
+    path = write(tmp_path, text.replace("top_users = 1\n", ""))
+    with pytest.raises(DataError, match=re.escape(f"{path}: --top-users (given on the command line): the filter "
+                                                  "top_users=1 left")):
+        run_study(Study.from_toml(path, filters={"top_users": 1}), tmp_path / "out2", quiet=True)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()

@@ -144,6 +144,19 @@ class FilterRefused(DataError):
         self.key, self.value, self.flag, self.rest = key, value, flag, rest
 
 
+class FilterLeavesOne(DataError):
+    """The filters left the ratings of one person; ``key`` is the setting of the last of
+    them that dropped people (``top_users``, ``kcore``...), for a caller that names where
+    it was set (a study file's line)."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.key), self.__dict__
+
+
 class FilterLeavesNothing(FilterRefused):
     """A filter left no ratings (:class:`FilterRefused`)."""
 

@@ -62,8 +62,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, left_counts, step_lines, step_words, unknown_years
-from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterRefused, TooFewUnseen,
-                            OutOfMemory, allocation_words, in_cli_words, known_words, out_of_memory, unknown_name)
+from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterLeavesOne,
+                            FilterRefused, TooFewUnseen, OutOfMemory, allocation_words, in_cli_words, known_words,
+                            out_of_memory, unknown_name)
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -1562,6 +1563,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                     prepared = protocol.prepare(dataset, seed=seed)
                 except TooFewUnseen:
                     raise  # run_study names the file's n_negatives
+                except FilterLeavesOne as e:  # said where the filter was set, in the file or on the command line
+                    raise DataError(f"{_where(study, ('data',), e.key)}: {e}") from None
                 except (ConfigError, DataError) as e:  # the protocol refuses this data (a filter dropped its folds)
                     raise type(e)(_protocol_refusal(study, e)) from None
             seed_ks_note = ks_left_out(prepared)  # said once for the study, below, seed by seed where they differ

@@ -287,6 +287,13 @@ def dropping(dataset: Dataset, what: str) -> list[Mapping[str, Any]]:
             if isinstance(r, Mapping) and r.get("after", {}).get(what, 0) < r.get("before", {}).get(what, 0)]
 
 
+def last_dropping(dataset: Dataset, what: str) -> str | None:
+    """The setting (``top_users``, ``min_year``...) of the last filter that dropped some of
+    the ``what``, or ``None``."""
+    steps = dropping(dataset, what)
+    return _setting(steps[-1]["transform"], steps[-1].get("args", {})) if steps else None
+
+
 def dropped_by(dataset: Dataset, what: str) -> list[str]:
     """:func:`dropping`'s filters, each in the flag's words (``top_users=300``)."""
     return [_describe(r["transform"], r.get("args", {})) for r in dropping(dataset, what)]

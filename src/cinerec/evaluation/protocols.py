@@ -32,7 +32,7 @@ import numpy as np
 from cinerec.config import MAX_SEED, from_numpy, shown, shown_exactly
 from cinerec.data import history
 from cinerec.data.dataset import Dataset, Interactions, data_label
-from cinerec.errors import ConfigError, DataError, NotFoundError, TooFewUnseen, expect, python_words, said, unknown_name
+from cinerec.errors import ConfigError, DataError, FilterLeavesOne, NotFoundError, TooFewUnseen, expect, python_words, said, unknown_name
 from cinerec.evaluation import metrics as M
 from cinerec.models.base import CapabilityError, RatingRecommender, Recommender, chunks, create, model_class
 from cinerec.ranking import rank_of
@@ -488,15 +488,15 @@ class Protocol:
         keep more of each person's ratings (``--top-movies 1`` leaves one each)."""
         expect(dataset, Dataset, f"{self.name}.prepare")
         if dataset.n_users == 1:  # (refused by the split's arithmetic: "0 unseen movies", "K = 10 is not below")
-            from cinerec.data.filters import dropped_by
+            from cinerec.data.filters import dropped_by, last_dropping
 
             person = repr(dataset.user_ids.raw_id(0))
             steps = dropped_by(dataset, "users")
             if steps:  # (--top-users 1: the filters left one)
-                raise DataError(f"the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)} left the ratings of "
+                raise FilterLeavesOne(f"the filter{'s' if len(steps) > 1 else ''} {', '.join(steps)} left the ratings of "
                                 f"one person ({person}) of {data_label(dataset)}: a recommender learns from what other "
                                 "people rated, and no one else is left to learn from or to measure it on; keep more "
-                                "people")
+                                "people", str(last_dropping(dataset, "users")))
             raise DataError(f"{data_label(dataset)} holds the ratings of one person ({person}): a recommender learns "
                             "from what other people rated, and no one else is here to learn from or to measure it "
                             "on; give a log of many people (a MovieLens release), or ask a run trained on one for "
