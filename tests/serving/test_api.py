@@ -50,6 +50,67 @@ def test_openapi_schema_lists_the_endpoints(client):
         assert p in paths
 
 
+def test_openapi_schema_declares_every_answer_a_client_gets(client):
+    # A client made from the schema could not type the commonest error (a 404 was declared
+    # nowhere), took fields every answer carries for optional, /health for any object, and
+    # bodies the server always refuses (an empty list, 501 ids) for valid.
+    spec = client.get("/openapi.json").json()
+    paths, schemas = spec["paths"], spec["components"]["schemas"]
+    problem = {"$ref": "#/components/schemas/Problem"}
+    assert schemas["Problem"]["required"] == ["detail"] and schemas["Problem"]["properties"]["detail"]["type"] == "string"
+    for path, method in [("/movies/{movie_id}", "get"), ("/movies/{movie_id}/similar", "get"), ("/similar", "get"),
+                         ("/users/{user_id}/recommendations", "get"), ("/profiles/{profile_id}", "get"),
+                         ("/profiles/{profile_id}", "delete"), ("/profiles/{profile_id}/ratings", "put"),
+                         ("/profiles/{profile_id}/ratings", "delete"),
+                         ("/profiles/{profile_id}/ratings/{movie_id}", "delete")]:
+        answers = paths[path][method]["responses"]
+        assert answers["404"]["content"]["application/json"]["schema"] == problem, (path, method)
+    for path, method in [("/recommendations", "post"), ("/profiles", "post"), ("/profiles/{profile_id}/ratings", "put")]:
+        answers = paths[path][method]["responses"]
+        assert {"413", "415", "503"} <= set(answers), (path, method)
+    assert "503" in paths["/users/{user_id}/recommendations"]["get"]["responses"]
+    for name, fields in [("Movie", {"movie_id", "title", "year", "genres", "same_film"}),
+                         ("Recommendation", {"score", "reason", "reason_movie_id", "same_film"}),
+                         ("RecommendationList", {"source", "recommendations", "notes"}),
+                         ("UserRecommendations", {"user_id", "notes"}), ("Profile", {"profile_id", "notes"})]:
+        assert fields <= set(schemas[name]["required"]), name
+    health = paths["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert health == {"$ref": "#/components/schemas/Health"}
+    assert {"status", "model", "stars_range", "store", "profiles"} <= set(schemas["Health"]["required"])
+    body = schemas["ColdStartRequest"]
+    liked = next(a for a in body["properties"]["liked"]["anyOf"] if a.get("type") == "array")
+    ratings = next(a for a in body["properties"]["ratings"]["anyOf"] if a.get("type") == "object")
+    assert (liked["minItems"], liked["maxItems"]) == (1, 500)
+    assert (ratings["minProperties"], ratings["maxProperties"]) == (1, 500)
+    import jsonschema_rs  # (as schemathesis checks answers)
+
+    whole = {"$ref": "#/components/schemas/ColdStartRequest", "components": spec["components"]}
+    for sent, valid in [({"liked": [50]}, True), ({"ratings": {"50": 4}, "liked": None}, True), ({}, False),
+                        ({"liked": [50], "ratings": {"50": 4}}, False), ({"liked": []}, False),
+                        ({"ratings": {}}, False), ({"liked": list(range(1, 502))}, False)]:
+        assert jsonschema_rs.Draft202012Validator(whole).is_valid(sent) == valid, sent
+        assert (client.post("/recommendations", json=sent).status_code == 200) == valid, sent
+    # What the schema and the answers agree on, the server does.
+    h = client.get("/health").json()
+    assert set(schemas["Health"]["required"]) <= set(h)
+    assert client.get("/movies/99999").json() == {"detail": "unknown movie id '99999'"}
+
+
+def test_a_whole_number_written_with_a_point_is_a_number_of_recommendations(client):
+    # JSON reads 5.0 as the integer 5, as the schema's "integer" does; the server said "int_type".
+    assert len(client.post("/recommendations", json={"liked": [50], "k": 5.0}).json()["recommendations"]) == 5
+    for k in (5.5, "5", True):
+        assert client.post("/recommendations", json={"liked": [50], "k": k}).status_code == 422, k
+    assert client.post("/recommendations", json={"liked": [50.0]}).json() == \
+        client.post("/recommendations", json={"liked": [50]}).json()
+    assert client.post("/recommendations", json={"liked": [50.5]}).status_code == 422
+
+
+def test_a_method_not_allowed_names_head_where_get_is_taken(client):
+    answer = client.post("/health")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD"
+
+
 def test_movie_search(client):
     hits = client.get("/movies", params={"query": "star wars"}).json()
     assert hits[0] == {"movie_id": 50, "title": "Star Wars", "year": 1977,
@@ -125,7 +186,7 @@ def test_a_profile_route_asked_with_another_method_is_still_405(client):
     assert r.status_code == 405 and r.headers["allow"] == "DELETE, PUT"
     assert client.head("/profiles/abc/ratings").status_code == 405
     r = client.post("/profiles/abc")
-    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET", r.headers
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, HEAD", r.headers
     r = client.request("PATCH", "/profiles/abc/", follow_redirects=False)
     assert r.status_code == 405 and "POST" not in r.headers["allow"]
 

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.convertors import PathConvertor, register_url_convertor
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 import cinerec
 from cinerec.data.dataset import INTEGER_ID, other_ids
@@ -54,8 +54,16 @@ MAX_IDS = 500
 MAX_K = 100
 WEB_DIR = Path(__file__).with_name("web")
 
+
+
+def _whole(value: Any) -> Any:
+    """A whole number written with a point (5.0) as the integer it is, as JSON and the
+    schema's ``integer`` read it; anything else as given, for the strict check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 # Strict types: true is no movie id, and "4" no number of stars (a number is one, not a string).
-MovieId = Annotated[StrictInt | StrictStr, Field(description="a raw movie id, e.g. 50")]
+MovieId = Annotated[StrictInt | StrictStr, BeforeValidator(_whole), Field(description="a raw movie id, e.g. 50")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many (1–{MAX_K})")]
 # No length bound: a catalogue's genre names may be long, and any other is an unknown genre.
 Genre = Annotated[str | None, Query(description="only movies of this genre")]
@@ -90,11 +98,22 @@ register_url_convertor("noprofile", _NoProfilePath())
 # -- request and response bodies -----------------------------------------------------------
 
 
+def _history_schema(schema: dict[str, Any]) -> None:
+    """What :class:`History` checks, in its schema too: one of the two, 1 to ``MAX_IDS`` movies."""
+    schema["examples"] = [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]
+    schema["oneOf"] = [{"required": ["liked"], "properties": {"liked": {"type": "array"}}},
+                       {"required": ["ratings"], "properties": {"ratings": {"type": "object"}}}]
+    for name, kind, least, most in (("liked", "array", "minItems", "maxItems"),
+                                    ("ratings", "object", "minProperties", "maxProperties")):
+        for branch in schema["properties"][name].get("anyOf", []):
+            if branch.get("type") == kind:
+                branch.update({least: 1, most: MAX_IDS})
+
+
 class History(BaseModel):
     """What a person tells about themselves: ratings (stars) or plain likes, not both."""
 
-    model_config = ConfigDict(extra="forbid",
-                              json_schema_extra={"examples": [{"liked": [50, 181, 172]}, {"ratings": {"50": 5, "127": 4.5}}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_history_schema)
 
     ratings: dict[str, Stars] | None = Field(None, description="movie id → stars (within /health's stars_range)")
     liked: list[MovieId] | None = Field(None, description="movie ids the person liked")
@@ -125,11 +144,21 @@ class History(BaseModel):
 
 
 class ColdStartRequest(History):
-    k: int = Field(10, ge=1, le=MAX_K, strict=True, description="how many recommendations")
+    k: Annotated[int, BeforeValidator(_whole)] = Field(10, ge=1, le=MAX_K, strict=True,
+                                                       description="how many recommendations")
     genre: str | None = Field(None, description="only movies of this genre")
 
 
+class Problem(BaseModel):
+    """An answer other than a validation error's: what was wrong, in one line."""
+
+    detail: str
+
+
 class Movie(BaseModel):
+    # (every answer carries every field, those with a default too: required in the schema)
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     movie_id: int | str
     title: str
     year: int | None
@@ -151,6 +180,8 @@ class SimilarMovie(Movie):
 
 
 class RecommendationList(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     source: str = Field(description="'store', 'live', 'history' or 'popular'")
     recommendations: list[Recommendation]
     notes: list[str] = Field(default=[], description="what `cinerec recommend` says beside the same list: that none "
@@ -164,6 +195,40 @@ class UserRecommendations(RecommendationList):
 
 class ProfileCreated(BaseModel):
     profile_id: str
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok', or 'degraded' when the profiles cannot be read or saved, or the run "
+                                    "was trained again since it was loaded (profiles or run_stale say why)")
+    run_stale: str | None = Field(description="why the run served is not the run folder's now, or null")
+    cinerec: str
+    model: str
+    models: list[str]
+    can_score_history: bool
+    dataset: str
+    synthetic: bool = Field(description="a made-up release (cinerec data synthesize)")
+    run: str
+    users: int
+    movies: int
+    ratings: int
+    genres: list[str]
+    stars_range: list[float] = Field(description="the lowest and highest stars a rating may give")
+    store: dict[str, Any] | None = Field(description="the store's path, model, k, exported_at, age_s and stale "
+                                                     "(why lists are scored live, or null); null without a store")
+    profiles: int | str = Field(description="how many profiles are saved, or, when degraded, why they cannot be "
+                                            "read or saved")
+
+
+#: Answers besides a route's own, as its schema declares them.
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "no such movie, user or profile (named by its raw id)"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "the database behind the store or the profiles is out of reach, or the "
+                                           "server stopped while the request came: nothing was done, send it again"}}
+BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a body that is no text in an encoding JSON allows, or cannot be parsed"},
+    413: {"model": Problem, "description": f"a body over {MAX_BODY_BYTES // 1024} KiB"},
+    415: {"model": Problem, "description": "a body not sent as application/json"}, **UNAVAILABLE}
 
 
 class Profile(RecommendationList):
@@ -762,7 +827,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
     async def _bad_input(request: Request, exc: CinerecError) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": [], "msg": _json_safe(str(exc)), "type": "value_error"}]}, status_code=422)
 
-    @app.get("/health", tags=["service"])
+    @app.get("/health", response_model=Health, tags=["service"])
     async def health() -> dict[str, Any]:
         """Model, dataset, counts and the store's age and freshness."""
         return await run_in_threadpool(svc.health) if svc.remote else svc.health()
@@ -783,7 +848,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
 
     # Raw ids may hold "/" (sent as %2F): the id parameters take the rest of the path, so
     # the routes that end after an id come first.
-    @app.get("/movies/{movie_id:rawid}/similar", response_model=list[SimilarMovie], tags=["movies"])
+    @app.get("/movies/{movie_id:rawid}/similar", response_model=list[SimilarMovie], tags=["movies"],
+             responses=NOT_FOUND)
     def similar(request: Request, movie_id: Annotated[str, PathParam(description="raw movie id")],
                 k: K = 10) -> Any:
         """The movies most like this one (``model.similar_items``), those with a positive
@@ -794,18 +860,20 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             return JSONResponse(jsonable_encoder(Movie.model_validate(record)))
         return svc.similar(svc.item_index(movie_id), k)
 
-    @app.get("/similar", response_model=list[SimilarMovie], tags=["movies"])
+    @app.get("/similar", response_model=list[SimilarMovie], tags=["movies"],
+             responses=NOT_FOUND)
     def similar_named(movie_id: Annotated[str, Query(description="raw movie id")], k: K = 10) -> Any:
         """The movies most like this one, its id in the query: the form for the ids "." and
         "..", which a client takes out of a path (``/movies/./similar`` is sent as
         ``/movies/similar``)."""
         return svc.similar(svc.item_index(movie_id), k)
 
-    @app.get("/movies/{movie_id:rawid}", response_model=Movie, tags=["movies"])
+    @app.get("/movies/{movie_id:rawid}", response_model=Movie, tags=["movies"], responses=NOT_FOUND)
     async def movie(movie_id: Annotated[str, PathParam(description="raw movie id")]) -> dict[str, Any]:
         return svc.records[svc.item_index(movie_id)]
 
-    @app.get("/users/{user_id:rawid}/recommendations", response_model=UserRecommendations, tags=["recommendations"])
+    @app.get("/users/{user_id:rawid}/recommendations", response_model=UserRecommendations, tags=["recommendations"],
+             responses={**NOT_FOUND, **UNAVAILABLE})
     async def user_recs(request: Request, user_id: Annotated[str, PathParam(description="raw user id")],
                         k: K = 10, genre: Genre = None) -> Any:
         """A known user's top-k unseen movies: from the store when fresh, else scored live."""
@@ -832,7 +900,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         names no list: a 404, not a redirect to the path without the slash, another list."""
         return JSONResponse({"detail": "Not Found"}, status_code=404)
 
-    @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"])
+    @app.post("/recommendations", response_model=RecommendationList, tags=["recommendations"], responses=BODY)
     async def cold_start(body: ColdStartRequest) -> Any:
         """Recommendations for someone the model has never seen, never the movies given."""
         _check_k(svc, body.k, where="body")
@@ -842,7 +910,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         return JSONResponse({"source": source, "recommendations": recs,
                              "notes": svc.history_notes(body.as_mapping(), body.k, body.genre, len(recs))})
 
-    @app.post("/profiles", response_model=ProfileCreated, status_code=201, tags=["profiles"])
+    @app.post("/profiles", response_model=ProfileCreated, status_code=201, tags=["profiles"], responses=BODY)
     def create_profile(body: Annotated[History | None, Body()] = None) -> dict[str, Any]:
         """A new saved profile, optionally with first ratings or likes."""
         ratings = body.as_mapping() if body is not None else {}
@@ -850,7 +918,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             _known(svc, ratings, body.field)
         return {"profile_id": svc.profiles.create(_canonical(svc, ratings, body.field if body else 'ratings'))}
 
-    @app.put("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
+    @app.put("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"],
+             responses={**NOT_FOUND, **BODY})
     def put_ratings(profile_id: str, body: History,
                     k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Add or replace ratings (or likes); answers with the updated profile."""
@@ -870,13 +939,15 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         svc.profiles.set_ratings(profile_id, given, forget=forget if twinned else None)
         return _profile(svc, profile_id, k, genre)
 
-    @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"])
+    @app.delete("/profiles/{profile_id}/ratings/{movie_id:rawid}", response_model=Profile, tags=["profiles"],
+                responses={**NOT_FOUND, **UNAVAILABLE})
     def delete_rating(profile_id: str, movie_id: str,
                       k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Forget one movie of a profile."""
         return _forget(profile_id, movie_id, k, genre)
 
-    @app.delete("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"])
+    @app.delete("/profiles/{profile_id}/ratings", response_model=Profile, tags=["profiles"],
+                responses={**NOT_FOUND, **UNAVAILABLE})
     def delete_rating_named(profile_id: str,
                             movie_id: Annotated[str, Query(description="raw movie id")],
                             k: K = 10, genre: Genre = None) -> dict[str, Any]:
@@ -894,7 +965,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             raise NotFoundError(f"profile {profile_id!r} has no rating for movie id {_echo(movie_id)}")
         return _profile(svc, profile_id, k, genre)
 
-    @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"])
+    @app.get("/profiles/{profile_id}", response_model=Profile, tags=["profiles"],
+             responses={**NOT_FOUND, **UNAVAILABLE})
     def get_profile(profile_id: str, k: K = 10, genre: Genre = None) -> dict[str, Any]:
         """Saved ratings and this person's recommendations."""
         _check_profile_id(profile_id)
@@ -902,7 +974,8 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
         _check_genre(svc, genre, "genre")
         return _profile(svc, profile_id, k, genre)
 
-    @app.delete("/profiles/{profile_id}", status_code=204, tags=["profiles"])
+    @app.delete("/profiles/{profile_id}", status_code=204, tags=["profiles"],
+                responses={**NOT_FOUND, **UNAVAILABLE})
     def delete_profile(profile_id: str) -> Response:
         """Remove a saved profile and all its ratings: its link then finds no profile."""
         _check_profile_id(profile_id)
@@ -982,7 +1055,7 @@ def _methods_of(app: FastAPI, scope: Mapping[str, Any]) -> list[str]:
 
     taken = {m for route in app.router.routes if route.matches(dict(scope))[0] != Match.NONE
              for m in getattr(route, "methods", None) or ()}
-    return sorted(taken)
+    return sorted(taken | ({"HEAD"} if "GET" in taken else set()))  # (:class:`_HeadAsGet` answers HEAD)
 
 
 def _check_profile_id(profile_id: str) -> None:
