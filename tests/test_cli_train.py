@@ -1191,3 +1191,24 @@ def test_a_stopped_run_started_again_without_resume_says_its_checkpoints_go(smal
     assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--protocol-option", "valid=true",
                  "--out", str(tmp_path / "new")]) == 0
     assert "held the checkpoints" not in capsys.readouterr().err
+
+
+def test_a_folder_holding_only_a_file_browsers_files_is_empty_to_train_and_run(small_data, tmp_path):
+    # "holds '.DS_Store' and no run that train started there": a folder made in Finder.
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / ".DS_Store").write_text("x")
+    assert main(["train", "--data", str(small_data), "--model", "popularity", "--out", str(tmp_path / "a"), "-q"]) == 0
+    assert (tmp_path / "a" / "run.json").is_file()
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{small_data}"\n[protocol]\nname = "loo-full"\n[models.popularity]\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "b"), "-q"]) == 0
+    assert main(["quickstart", "--data", str(small_data), "--model", "popularity", "--out", str(tmp_path / "c"),
+                 "-q"]) == 0
+    (tmp_path / "c" / ".DS_Store").write_text("x")  # (opened since: the run is replaced whole)
+    assert main(["quickstart", "--data", str(small_data), "--model", "popularity", "--out", str(tmp_path / "c"),
+                 "-q"]) == 0
+    again = tmp_path / "release"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(again), "-q"]) == 0
+    (again / ".DS_Store").write_text("x")
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(again), "-q"]) == 0

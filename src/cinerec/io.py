@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 __all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only",
-           "check_replaced_whole", "written_files", "write_json", "read_json", "arrow_source"]
+           "check_replaced_whole", "written_files", "write_json", "read_json", "arrow_source", "is_clutter",
+           "contents"]
 
 
 #: Whether a Ctrl-C or SIGTERM was raised where Python drops it (a weak reference's
@@ -480,7 +481,7 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path}: is a file; not replacing it with {what}: give a new or empty folder")
-    if not path.is_dir() or not any(path.iterdir()):
+    if not path.is_dir() or not contents(path):
         return
     if not (path / marker).is_file():
         raise ConfigError(f"{path}: a folder holding other files (not {what}); not replacing it: "
@@ -514,11 +515,28 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
         if unread:
             raise ConfigError(f"{path}: holds a folder that cannot be read ({os.path.relpath(unread[0], path)}), "
                               "which may hold files of yours; not replacing it: give a new or empty folder")
-        other = sorted(f for f in found if f not in listed)
+        other = sorted(f for f in found if f not in listed and not is_clutter(os.path.basename(f)))
         if other:
             raise ConfigError(f"{path}: {what} that now holds files it did not write ({', '.join(other[:3])}"
                               f"{', ...' if len(other) > 3 else ''}); not replacing it: move them out, or give a "
                               "new or empty folder")
+
+
+#: Files a file browser leaves in a folder it shows (macOS Finder's ``.DS_Store`` and
+#: ``._`` files, Windows Explorer's ``Thumbs.db`` and ``desktop.ini``): no one's data, and
+#: made again when the folder is next shown. A folder holding only these is empty to
+#: cinerec, and they go with an earlier run or saved model that is replaced.
+_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def is_clutter(name: str) -> bool:
+    """Whether the file name ``name`` is one a file browser leaves (:data:`_CLUTTER`)."""
+    return name in _CLUTTER or name.startswith("._")
+
+
+def contents(folder: Path) -> list[Path]:
+    """What ``folder`` holds, less a file browser's files (:func:`is_clutter`)."""
+    return [p for p in folder.iterdir() if not is_clutter(p.name)]
 
 
 def written_files(folder: Path) -> list[str]:

@@ -1267,7 +1267,7 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     """
     import time
 
-    from cinerec.io import atomic_dir, check_replaced_whole, read_json
+    from cinerec.io import atomic_dir, check_replaced_whole, contents, read_json
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -1277,14 +1277,14 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
                           f"there); remove the folder and run the study again, or write the store with cinerec "
                           f"export --run {shlex.quote(str(out))} --db {shlex.quote(str(out / 'store.sqlite'))}"
                           f"{_export_k(out)}")  # (quoted: a command to paste, whatever the folder's name)
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and contents(out):  # (a file browser's .DS_Store is nothing)
         raise ConfigError(f"--out {out}: already exists and is not empty; choose another folder")
     check_replaced_whole(out, str(out), "--out ")  # found now, before the study runs
 
     def still_empty(path: Path) -> None:  # another command may have written there meanwhile
-        if any(path.iterdir()):
+        if contents(path):
             raise ConfigError(f"--out {out}: something else was written there while the study ran "
-                              f"({next(path.iterdir()).name!r}); it is kept: choose another folder")
+                              f"({contents(path)[0].name!r}); it is kept: choose another folder")
 
     stages = Stages(quiet)
     start = time.perf_counter()

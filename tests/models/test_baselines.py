@@ -387,6 +387,27 @@ def test_saving_keeps_a_folder_whose_model_json_is_another_programs_or_files_add
         ds.save(tmp_path / "ds")
 
 
+def test_a_file_browsers_files_neither_block_a_save_nor_make_a_folder_someones(tmp_path):
+    # A folder opened in macOS Finder holds a .DS_Store: a saved model opened so could not
+    # be saved again ("holds files it did not write (.DS_Store)"), nor an empty folder
+    # opened so take one.
+    from cinerec.io import contents, is_clutter
+
+    model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
+    saved = tmp_path / "saved"
+    model.save(saved)
+    for name in (".DS_Store", "._state.npz", "Thumbs.db", "desktop.ini"):
+        (saved / name).write_text("x")
+    model.save(saved)
+    assert sorted(p.name for p in saved.iterdir()) == ["model.json", "state.npz", "train.npz"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".DS_Store").write_text("x")
+    model.save(fresh)
+    assert (fresh / "model.json").is_file() and [p.name for p in contents(fresh)] != [".DS_Store"]
+    assert is_clutter(".DS_Store") and not is_clutter("DS_Store") and not is_clutter(".cinerec-train")
+
+
 def test_a_folder_on_the_way_one_may_not_enter_is_one_line_to_save_and_load(tmp_path, monkeypatch):
     # save("/root/x") and load_model("/root/x") as another user were pathlib's PermissionError.
     import os

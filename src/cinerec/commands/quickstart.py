@@ -219,7 +219,7 @@ def _check_out(out: Path) -> None:
     file, another command's run or a folder holding anything else is refused, so the
     replacement never deletes a user's files."""
     from cinerec.errors import ConfigError
-    from cinerec.io import check_replaced_whole, read_json, written_now
+    from cinerec.io import check_replaced_whole, contents, is_clutter, read_json, written_now
     from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
@@ -235,7 +235,7 @@ def _check_out(out: Path) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".probe", dir=there))
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot create the folder in {there} ({e.strerror or e})") from None
-    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
+    if out.is_dir() and contents(out) and not (out / "run.json").is_file():  # (a .DS_Store is nothing)
         raise ConfigError(f"--out {out}: holds other files and no run; choose a new or empty folder "
                           "(an earlier run there is replaced)")
     meta: Any = None
@@ -264,7 +264,7 @@ def _check_out(out: Path) -> None:
             return p.name in _RUN_OWN or (base.is_file() and _exported_from(base, here)) \
                 or (p == base and f"{p.name}-wal" not in names and _no_profiles(p))
 
-        foreign = sorted(p.name for p in out.iterdir() if not derived(p))
+        foreign = sorted(p.name for p in contents(out) if not derived(p))
         # Inside the run's own folders, what the run did not write (run.json lists it;
         # a run written before it did is taken as it stands).
         listed = meta.get("files") if isinstance(meta, dict) else None
@@ -272,7 +272,8 @@ def _check_out(out: Path) -> None:
             own = {str(f) for f in listed}
             foreign = [f.relative_to(out).as_posix() for top in sorted(out.iterdir())
                        if top.name in _RUN_OWN and top.is_dir() and not top.is_symlink()
-                       for f in sorted(top.rglob("*")) if not f.is_dir() and f.relative_to(out).as_posix() not in own]
+                       for f in sorted(top.rglob("*"))
+                       if not f.is_dir() and f.relative_to(out).as_posix() not in own and not is_clutter(f.name)]
         if foreign:
             busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
             # A command writing into the folder now (an export, its store) holds its lock and

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Callable, Iterator, Sequence
 import typer
 
 from cinerec.commands import flags
-from cinerec.io import TRAIN_MARK
+from cinerec.io import TRAIN_MARK, contents
 from cinerec.processes import distributed_context
 
 __all__ = ["train"]
@@ -352,7 +352,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
         raise ConfigError(f"--out {out}: holds a file named 'checkpoints', where training keeps its checkpoints; "
                           "choose a new or empty folder")
     if out.is_dir():
-        names = {p.name for p in out.iterdir()} - {_MARK_NEW}  # (a mark a kill left half put in place: ours)
+        # (a mark a kill left half put in place is ours; a file browser's .DS_Store no one's)
+        names = {p.name for p in contents(out)} - {_MARK_NEW}
         if "run.json" in names:  # a finished run: resumed (it then ends at once) or refused
             try:
                 meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -683,7 +684,7 @@ def _undone_on_failure(out: Path, made: bool, *, keep_new: bool = False) -> Iter
         # Nothing of a run is left: but a search's record is kept (the costly part; --resume
         # goes on with its choice), unless the training it chose diverged.
         searched = not isinstance(e, Diverged) and _marked(out).get("tuning") is not None
-        if out.is_dir() and {p.name for p in out.iterdir()} - {_MARK_NEW} == {_MARK} and not searched:
+        if out.is_dir() and {p.name for p in contents(out)} - {_MARK_NEW} == {_MARK} and not searched:
             (out / _MARK).unlink()
             (out / _MARK_NEW).unlink(missing_ok=True)
         if made and out.is_dir() and not any(out.iterdir()):

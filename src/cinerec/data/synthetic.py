@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from cinerec.errors import NotFoundError
-from cinerec.io import atomic_dir, check_replaceable, check_replaced_whole
+from cinerec.io import atomic_dir, check_replaceable, check_replaced_whole, contents
 
 __all__ = ["Shape", "SHAPES", "SyntheticRelease", "synthesize", "write_release", "official_folds", "MARKER",
            "LABEL", "MAX_SCALE", "label_like", "release_files"]
@@ -649,7 +649,7 @@ def _check_only_its_own_files(out: Path) -> None:
     if not (out / MARKER).is_file():
         return
     written = release_files(out)
-    other = sorted(p.name for p in out.iterdir() if p.name not in written and p.name != MARKER)
+    other = sorted(p.name for p in contents(out) if p.name not in written and p.name != MARKER)
     if other:
         raise ConfigError(f"{out}: an earlier synthetic release that now holds files it did not write "
                           f"({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); not replacing it: "
