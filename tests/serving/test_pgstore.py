@@ -1083,3 +1083,37 @@ def test_a_profile_removed_while_a_change_to_it_is_being_written_goes_whole(pg_u
         store.get(pid)
     assert store.last_failure is None
     store.close_all()
+
+
+def test_a_reader_that_locks_the_stores_tables_in_another_order_never_fails_an_export(run_dir, pg_url):
+    # A reader holding meta and asking for recommendations, while the export held
+    # recommendations and asked for meta: PostgreSQL rolled the export back ("deadlock
+    # detected") when it was the one to find the deadlock. The swap is tried again.
+    import psycopg
+
+    export_store(run_dir, pg_url, k=5, model="popularity", progress=False)
+    errors: list[BaseException] = []
+
+    def export() -> None:
+        try:
+            export_store(run_dir, pg_url, k=6, model="popularity", progress=False)
+        except BaseException as e:  # noqa: BLE001 (reported by the test)
+            errors.append(e)
+
+    with psycopg.connect(pg_url) as reader, psycopg.connect(pg_url, autocommit=True) as watch:
+        # (the reader waits long before it looks for a deadlock: the export finds it)
+        reader.execute("SET deadlock_timeout = '60s'")
+        reader.execute("SELECT value FROM cinerec.meta WHERE key = 'k'").fetchall()
+        t = threading.Thread(target=export)
+        t.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not watch.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE NOT l.granted "
+                "AND c.relname = 'meta'").fetchone():
+            time.sleep(0.05)
+        assert t.is_alive(), errors
+        reader.execute("SELECT count(*) FROM cinerec.recommendations").fetchall()  # the deadlock
+        reader.commit()
+        t.join(60)
+    assert not t.is_alive() and not errors, errors
+    assert open_store(pg_url).refresh().k == 6

@@ -438,6 +438,33 @@ def _psycopg_unlogged() -> Iterator[None]:
         log.removeFilter(drop)
 
 
+#: How many times an export tries its swap when a reader's locks deadlock with it.
+SWAP_TRIES = 5
+
+
+def _swap(con: Any, staging: str, url: str) -> None:
+    """Put the store written in ``staging`` in place of the old one at ``url``, in one
+    transaction."""
+    with contextlib.ExitStack() as commit:
+        with con.transaction():
+            old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
+            exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
+            if exists:
+                con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
+            con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
+            if exists:
+                _carry_grants(con, old, STORE_SCHEMA)
+            if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
+                for table in ("recommendations", "users", "movies", "meta"):
+                    con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
+                con.execute(f"DROP SCHEMA {old}")
+            # The commit and the note that it was made end whole (the statements above
+            # stay interruptible, a lock wait among them): an interrupt just after the
+            # commit ended the command as interrupted with the new store in place.
+            commit.enter_context(interrupts_deferred())
+        note_finished(f"the store in {safe_url(url)}")
+
+
 def export_postgres(plan: Any, url: str, *, progress: bool) -> None:
     """Write ``plan`` (a :class:`cinerec.serving.store.ExportPlan`) as the ``cinerec`` schema."""
     with _psycopg_unlogged():
@@ -489,24 +516,16 @@ def _export_postgres(plan: Any, url: str, *, progress: bool) -> None:
             con.execute(f"ALTER TABLE {staging}.recommendations ADD PRIMARY KEY (\"user\", rank)")
             con.execute(f"ALTER TABLE {staging}.recommendations SET LOGGED")
             keep_only_if_not_interrupted()  # (a Ctrl-C dropped on the way: the old store stays)
-            with contextlib.ExitStack() as commit:
-                with con.transaction():
-                    old = f"{STORE_SCHEMA}_old_{secrets.token_hex(4)}"
-                    exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (STORE_SCHEMA,)).fetchone()
-                    if exists:
-                        con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
-                    con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
-                    if exists:
-                        _carry_grants(con, old, STORE_SCHEMA)
-                    if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
-                        for table in ("recommendations", "users", "movies", "meta"):
-                            con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
-                        con.execute(f"DROP SCHEMA {old}")
-                    # The commit and the note that it was made end whole (the statements above
-                    # stay interruptible, a lock wait among them): an interrupt just after the
-                    # commit ended the command as interrupted with the new store in place.
-                    commit.enter_context(interrupts_deferred())
-                note_finished(f"the store in {safe_url(url)}")
+            for attempt in range(1, SWAP_TRIES + 1):
+                try:
+                    _swap(con, staging, url)
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    # A reader of the old tables took their locks in another order, and the
+                    # database rolled the swap back (the reader's read goes on): try again.
+                    if attempt == SWAP_TRIES:
+                        raise
+                    time.sleep(0.1 * attempt)
         except BaseException:
             try:
                 con.execute(f"DROP SCHEMA IF EXISTS {staging} CASCADE")
