@@ -6,8 +6,9 @@ dataset's ``loo-sampled`` training part: each user's latest training rating is h
 out and ranked among 99 sampled unseen movies (HR@10); ``--protocol random-full`` scores
 Recall@10 on random-full's own carve-outs instead, and ``--protocol ratings-fold`` or
 ``ratings-random`` the RMSE of predicted stars on a random tenth of the training
-ratings (:func:`cinerec.tuning.carve`), for the rating models. No test split is ever
-scored. Then every candidate (the current defaults, and each dataset's best rounded to
+ratings (:func:`cinerec.tuning.carve`), for the rating models. No fold's own test split
+is scored (under the rating protocols the ml-100k folds overlap: u2-u5's training parts
+hold u1's test ratings; see docs/defaults.md). Then every candidate (the current defaults, and each dataset's best rounded to
 two significant figures) is scored on every dataset's carve-out, and each score is
 turned into a relative figure against that dataset's best (the best over its search and
 the candidates): ``value / best`` for a figure to maximise, ``best / value`` for one to
