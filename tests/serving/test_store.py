@@ -844,19 +844,24 @@ def test_search_finds_hyphenated_words_typed_together_and_roman_sequels_by_their
 def test_a_sequel_numbered_in_digits_is_found_by_its_roman_numeral():
     # "die hard ii" found no "Die Hard 2": only a title's Roman numerals had digits too.
     from cinerec.data.dataset import Catalog
-    from cinerec.serving.search import _title_keys
+    from cinerec.serving.search import _numerals, _title_keys
 
     titles = ["Die Hard 2", "Babe 2: Pig in the City", "20,000 Leagues Under the Sea", "Naked Gun 33 1/3",
-              "Se7en", "Apollo 13", "2.5 Men", "Rocky V", "10 Things I Hate About You"]
+              "Se7en", "Apollo 13", "2.5 Men", "Rocky V", "10 Things I Hate About You", "8 Seconds",
+              "House Party 3", "Godfather: Part II, The"]
     cat = Catalog(np.array(titles, dtype=object), np.zeros(len(titles), dtype=np.int64), ("Drama",),
                   np.ones((len(titles), 1), dtype=bool))
     s = MovieSearch(cat, np.ones(len(titles), dtype=np.int64))
     for query, found in [("die hard ii", [0]), ("babe ii", [1]), ("apollo xiii", [5]), ("die hard 2", [0]),
+                         ("viii", [9]), ("house party iii", [10]),
                          # Only a number standing alone from 2 to 20 is a sequel's: not one
                          # of "20,000", "1/3", "2.5" or a word, and a lone V or X stays a letter.
-                         ("xx", []), ("xxx", []), ("vii", []), ("v", [7]), ("x", [])]:
+                         ("xx", []), ("xxx", []), ("v", [7]), ("x", []),
+                         # A numeral is compared whole: "vii" is not in "viii", nor "ii" in
+                         # "iii" ("part ii" found House Party 3), nor "xi" in "xiii".
+                         ("vii", []), ("part ii", [11]), ("xi", []), ("apollo xi", [])]:
         assert s.search(query).tolist() == found, query
-    assert _title_keys("Die Hard 2") == ("die hard 2 ii", "die hard 2")
+    assert _title_keys("Die Hard 2") == ("die hard 2", "die hard 2") and _numerals("Die Hard 2") == " ii "
 
 
 def test_a_single_letter_of_a_query_starts_a_word():

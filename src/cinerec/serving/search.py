@@ -3,15 +3,15 @@
 Every title gets a *search key*: accents stripped (and letters such as ø, ł and æ written
 as o, l and ae), case folded, punctuation turned into spaces, initials written with dots
 or stars also joined ("L.A." → "l a ... la"), a trailing article moved to the front
-("Godfather, The" → "the godfather"), a Roman numeral standing alone also in digits
-("Part II" → "part ii ... 2") and a number from 2 to 20 also in Roman numerals, so
-"amelie" finds "Amélie", "la confidential" finds "L.A. Confidential", "schindlers list"
-finds "Schindler's List", "the godfather" finds "Godfather, The", "godfather 2"
-"Godfather: Part II" and "die hard ii" "Die Hard 2". A movie matches when every word of
-the query occurs in its key (anywhere, so partial words match; a single letter typed
+("Godfather, The" → "the godfather"), and a Roman numeral standing alone also in digits
+("Part II" → "part ii ... 2"). So "amelie" finds "Amélie", "la confidential" finds
+"L.A. Confidential", "schindlers list" finds "Schindler's List", "the godfather" finds
+"Godfather, The" and "godfather 2" "Godfather: Part II". A movie matches when every word
+of the query occurs in its key (anywhere, so partial words match; a single letter typed
 alone, of a script that parts words with spaces, only at a word's start), starts a word
-of it written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), or,
-for a four-digit word, is its release year.
+of it written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), for a
+four-digit word, is its release year, or, for a Roman numeral from II to XX, is a number
+standing alone in its title ("die hard ii" finds "Die Hard 2"; "vii" no "8 1/2").
 Matches rank by how well they match, then by popularity; everything is vectorised over
 the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
 """
@@ -192,21 +192,26 @@ def title_key(title: str) -> str:
 
 
 def _title_keys(title: str) -> tuple[str, str]:
-    """A title's key without its hyphenated words joined, with its numbers 2 to 20 also in
-    Roman numerals, read for a query word anywhere in it ("tram" is not in "Extra-Mural";
-    "die hard ii" finds "Die Hard 2"), and :func:`title_key`, read for whole words and word
-    starts ("extramural", "extram")."""
+    """A title's key without its hyphenated words joined, read for a query word anywhere in
+    it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
+    word starts ("extramural", "extram")."""
     plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
     key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
-    whole = " ".join([key, *digits]) if digits and key else key
+    loose = " ".join([key, *digits]) if digits and key else key
     joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []
-    # (a number's Roman numeral is found inside the key, never as a word's start: "x" or "i"
-    # typed alone would find every sequel numbered 9 to 20, or 2 to 4)
-    romans = [_ROMAN_OF[m] for m in _NUMBER_WORD.findall(plain) if m in _ROMAN_OF] \
-        if any(c.isdigit() for c in plain) else []
-    loose = " ".join([whole, *romans]) if romans and whole else whole
-    return loose[:KEY_LIMIT], (" ".join([whole, *joined]) if joined and whole else whole)[:KEY_LIMIT]
+    return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
+
+
+def _numerals(title: str) -> str:
+    """A title's numbers from 2 to 20 standing alone, in Roman numerals, each with a space
+    either side (" ii "), or "": a query's whole word is compared with them, never a part
+    of one ("vii" is not in "viii", nor "ii" in "iii"), so "die hard ii" finds "Die Hard 2"
+    and "vii" no "8 1/2", and a letter typed alone ("x", "i") no sequel by its number."""
+    if not any(c.isdigit() for c in str(title)):
+        return ""
+    romans = [_ROMAN_OF[m] for m in _NUMBER_WORD.findall(_plain(title)) if m in _ROMAN_OF]
+    return f" {' '.join(romans)} " if romans else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,6 +229,7 @@ class MovieSearch:
     _padded: np.ndarray = field(init=False, repr=False)
     _starts: np.ndarray = field(init=False, repr=False)
     _genres: dict[str, int] = field(init=False, repr=False)
+    _numerals: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         both = [_title_keys(t) for t in self.catalog.titles]
@@ -246,6 +252,8 @@ class MovieSearch:
         # (from the keys with hyphenated words also joined: "spiderman" is a whole word of
         # "Spider-Man", and "spiderm" starts one)
         object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", full), " "))
+        numerals = [_numerals(t) for t in self.catalog.titles]
+        object.__setattr__(self, "_numerals", np.array(numerals, dtype=str) if any(numerals) else None)
         object.__setattr__(self, "_genres", {g.casefold(): j for j, g in enumerate(self.catalog.genre_names)})
         pop = np.asarray(self.popularity, dtype=np.int64)
         if pop.shape != (len(keys),):
@@ -307,6 +315,8 @@ class MovieSearch:
                 # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
                 # digits int() cannot read)
                 year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
+                if w in _ROMAN_VALUE and self._numerals is not None:  # ("ii": a title's number 2, "Die Hard 2")
+                    year = year | (np.char.find(self._numerals, f" {w} ") >= 0)
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
                 # A single letter typed alone starts a word ("godfather p", as it is typed):
                 # anywhere, it is in nearly every title. Not one of initials or a word cut
