@@ -515,28 +515,41 @@ def check_replaceable(path: str | os.PathLike, marker: str, what: str) -> None:
         if unread:
             raise ConfigError(f"{path}: holds a folder that cannot be read ({os.path.relpath(unread[0], path)}), "
                               "which may hold files of yours; not replacing it: give a new or empty folder")
-        other = sorted(f for f in found if f not in listed and not is_clutter(os.path.basename(f)))
+        other = sorted(f for f in found if f not in listed and not is_clutter(path / f))
         if other:
             raise ConfigError(f"{path}: {what} that now holds files it did not write ({', '.join(other[:3])}"
                               f"{', ...' if len(other) > 3 else ''}); not replacing it: move them out, or give a "
                               "new or empty folder")
 
 
-#: Files a file browser leaves in a folder it shows (macOS Finder's ``.DS_Store`` and
-#: ``._`` files, Windows Explorer's ``Thumbs.db`` and ``desktop.ini``): no one's data, and
-#: made again when the folder is next shown. A folder holding only these is empty to
-#: cinerec, and they go with an earlier run or saved model that is replaced.
+#: Files a file browser leaves in a folder it shows (macOS Finder's ``.DS_Store``,
+#: Windows Explorer's ``Thumbs.db`` and ``desktop.ini``; and macOS's ``._`` files, on a
+#: disk that keeps no such details itself): no one's data, and made again when the folder
+#: is next shown. A folder holding only these is empty to cinerec, and they go with an
+#: earlier run or saved model that is replaced.
 _CLUTTER = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini"})
+_APPLE_DOUBLE = b"\x00\x05\x16\x07"  # (the first bytes of a ._ file macOS writes)
 
 
-def is_clutter(name: str) -> bool:
-    """Whether the file name ``name`` is one a file browser leaves (:data:`_CLUTTER`)."""
-    return name in _CLUTTER or name.startswith("._")
+def is_clutter(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file a file browser leaves (:data:`_CLUTTER`): a plain file
+    of such a name, not a link or a folder of one's own named so, and a ``._`` file only
+    when it starts as macOS writes one."""
+    name = os.path.basename(path)
+    if not (name in _CLUTTER or name.startswith("._")) or os.path.islink(path) or not os.path.isfile(path):
+        return False
+    if name in _CLUTTER:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == _APPLE_DOUBLE
+    except OSError:
+        return False
 
 
 def contents(folder: Path) -> list[Path]:
     """What ``folder`` holds, less a file browser's files (:func:`is_clutter`)."""
-    return [p for p in folder.iterdir() if not is_clutter(p.name)]
+    return [p for p in folder.iterdir() if not is_clutter(p)]
 
 
 def written_files(folder: Path) -> list[str]:

@@ -396,16 +396,33 @@ def test_a_file_browsers_files_neither_block_a_save_nor_make_a_folder_someones(t
     model = create("popularity").fit(Interactions(np.array([0, 1]), np.array([1, 0]), np.ones(2), np.arange(2), 2, 2))
     saved = tmp_path / "saved"
     model.save(saved)
-    for name in (".DS_Store", "._state.npz", "Thumbs.db", "desktop.ini"):
+    for name in (".DS_Store", "Thumbs.db", "desktop.ini"):
         (saved / name).write_text("x")
+    (saved / "._state.npz").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00")  # (as macOS writes one)
     model.save(saved)
     assert sorted(p.name for p in saved.iterdir()) == ["model.json", "state.npz", "train.npz"]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     (fresh / ".DS_Store").write_text("x")
+    assert contents(fresh) == []
     model.save(fresh)
-    assert (fresh / "model.json").is_file() and [p.name for p in contents(fresh)] != [".DS_Store"]
-    assert is_clutter(".DS_Store") and not is_clutter("DS_Store") and not is_clutter(".cinerec-train")
+    assert sorted(p.name for p in fresh.iterdir()) == ["model.json", "state.npz", "train.npz"]
+    # Only a file browser's own files: a folder of one's own so named, or a ._ file of
+    # one's own text, is someone's and kept.
+    from cinerec.errors import ConfigError
+
+    for name, make in ((".DS_Store", "folder"), ("._drafts", "folder"), ("._notes", "text")):
+        mine = tmp_path / f"mine-{len(name)}-{make}"
+        mine.mkdir()
+        if make == "folder":
+            (mine / name).mkdir()
+            (mine / name / "thesis.tex").write_text("x")
+        else:
+            (mine / name).write_text("my notes")
+        with pytest.raises(ConfigError, match="a folder holding other files"):
+            model.save(mine)
+        assert not is_clutter(mine / name)
+    assert is_clutter(saved.parent / "fresh" / "model.json") is False
 
 
 def test_a_folder_on_the_way_one_may_not_enter_is_one_line_to_save_and_load(tmp_path, monkeypatch):

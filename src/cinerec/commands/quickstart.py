@@ -273,7 +273,7 @@ def _check_out(out: Path) -> None:
             foreign = [f.relative_to(out).as_posix() for top in sorted(out.iterdir())
                        if top.name in _RUN_OWN and top.is_dir() and not top.is_symlink()
                        for f in sorted(top.rglob("*"))
-                       if not f.is_dir() and f.relative_to(out).as_posix() not in own and not is_clutter(f.name)]
+                       if not f.is_dir() and f.relative_to(out).as_posix() not in own and not is_clutter(f)]
         if foreign:
             busy = any(n.endswith(("-wal", "-shm")) for n in foreign)
             # A command writing into the folder now (an export, its store) holds its lock and
