@@ -593,6 +593,10 @@ def test_a_bad_search_dimension_is_refused_as_a_setting_is():
         Param("int", 2.2, 2.8)
     with pytest.raises(ConfigError, match="finite"):
         Param("int", 1, float("inf"))
+    with pytest.raises(ConfigError, match="less than 1.8e308 apart"):  # (optuna's width overflowed)
+        Param("float", -1e308, 1e308)
+    with pytest.raises(ConfigError, match="finite"):  # (math.isfinite raised OverflowError)
+        Param("int", 0, 10**400)
     assert Param("int", 2.0, 8.0).low == 2.0 and Param("int", np.int64(2), np.int64(8)).high == 8  # (whole numbers)
 
 

@@ -89,8 +89,10 @@ class Param:
         if self.kind == "choice":
             if not self.choices:
                 raise ConfigError("Param: a choice parameter needs choices")
-        elif not all(isinstance(end, numbers.Real) and math.isfinite(end) for end in (self.low, self.high)):
-            raise ConfigError(f"Param: bad range [{self.low}, {self.high}]: its ends must be finite numbers")
+        elif not all(isinstance(end, numbers.Real) and _finite(end) for end in (self.low, self.high)) \
+                or not _finite(float(self.high) - float(self.low)):  # (-1e308 to 1e308: optuna's width overflows)
+            raise ConfigError(f"Param: bad range [{self.low}, {self.high}]: its ends must be finite numbers, "
+                              "less than 1.8e308 apart")
         elif not self.low <= self.high or (self.log and self.low <= 0):
             raise ConfigError(f"Param: bad range [{self.low}, {self.high}] (log={self.log}): low must not be above "
                               f"high{', and above 0 on a log scale' if self.log else ''}")
@@ -104,6 +106,14 @@ class Param:
         if self.kind == "float":
             return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
         return trial.suggest_categorical(name, list(self.choices))
+
+
+def _finite(value: Any) -> bool:
+    """Whether a number is finite as a float (10**400 is not one)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _or_nan(value: Any) -> Any:
