@@ -109,6 +109,9 @@ def test_a_whole_number_written_with_a_point_is_a_number_of_recommendations(clie
 def test_a_method_not_allowed_names_head_where_get_is_taken(client):
     answer = client.post("/health")
     assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD"
+    # and neither where a GET is refused too (a route that answers its 405 named GET)
+    answer = client.patch("/profiles/abc/ratings")
+    assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, PUT"
 
 
 def test_movie_search(client):

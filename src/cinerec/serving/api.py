@@ -1048,12 +1048,18 @@ _ECHO_LIMIT = 200
 PROFILE_ID_LIMIT = 64
 
 
+#: Routes that only refuse a method (a GET of a profile's ratings, answered 405): no
+#: method of theirs is one the path takes.
+_REFUSING_ROUTES = frozenset({"no_profile_ratings_get"})
+
+
 def _methods_of(app: FastAPI, scope: Mapping[str, Any]) -> list[str]:
     """Every method the routes whose path matches ``scope``'s take, in order: a path two
     routes serve (a profile's GET and DELETE) takes both."""
     from starlette.routing import Match
 
     taken = {m for route in app.router.routes if route.matches(dict(scope))[0] != Match.NONE
+             and getattr(route, "name", None) not in _REFUSING_ROUTES
              for m in getattr(route, "methods", None) or ()}
     return sorted(taken | ({"HEAD"} if "GET" in taken else set()))  # (:class:`_HeadAsGet` answers HEAD)
 
