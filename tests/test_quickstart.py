@@ -571,3 +571,25 @@ def test_a_refused_quickstart_leaves_no_folders_it_made_on_the_way(ml100k_dir, t
     argv = ["quickstart", "--data", str(ml100k_dir), "--min-year", "2030", "--out", str(out), "-q"]
     assert main(argv) == 2 and "leaves no ratings" in capsys.readouterr().err
     assert not (tmp_path / "qp").exists()
+
+
+@pytest.mark.parametrize("lists", [0, 200])
+def test_a_reader_that_leaves_early_still_gets_the_run_written(tmp_path, ml100k_dir, lists):
+    # `cinerec quickstart | head -n 5`: the leaderboard or the lists, printed before the
+    # run folder was finished, met the closed pipe, and the run was never written (or an
+    # earlier one kept), with exit status 0.
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    reader, writer = os.pipe()
+    os.close(reader)  # (gone before the first line: every write meets a closed pipe)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cinerec", "quickstart", "--data", str(ml100k_dir), "--model",
+                               "popularity", "--users", str(lists), "--out", str(out), "--quiet"], stdout=writer,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              timeout=600)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert (out / "run.json").is_file() and (out / "models" / "popularity").is_dir()

@@ -7,14 +7,16 @@ with titles and reasons for a few users, and writes a run folder that ``recommen
 ``export`` and ``serve`` reuse.
 """
 
+import contextlib
 import dataclasses
 import os
 import shlex
+import sys
 import tempfile
 import time
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Sequence
 
 import typer
 
@@ -169,11 +171,12 @@ def quickstart(
             notes = below_popularity([*results, *floors])
         compared = notes
         if not json:
-            print(counted)  # (on stdout too: what the figures below measured, kept with them)
-            print_leaderboard(results)
-            for line in notes + measured + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
-                print(f"note: {line}")
-            print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
+            with _printing():
+                print(counted)  # (on stdout too: what the figures below measured, kept with them)
+                print_leaderboard(results)
+                for line in notes + measured + synthetic_notes(dataset):  # (a synthetic release is said under its figures too)
+                    print(f"note: {line}")
+                print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
         # Checked again at the swap: a server may have saved profiles there meanwhile.
         with atomic_dir(out, before_swap=_check_out) as tmp, progress.silenced(quiet):
@@ -190,7 +193,8 @@ def quickstart(
             if lists:  # (made-up movies and people, said beside their lists as recommend says it)
                 text += "".join(f"note: {line}\n" for line in synthetic_list_notes(dataset))
             if not json:
-                print(text)
+                with _printing():
+                    print(text)
             metrics: dict[str, dict[str, Any]] = {r.model: {} for r in results}
             for r in results:
                 metrics[r.model][r.protocol] = r.to_dict()
@@ -212,6 +216,20 @@ def quickstart(
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
         run, user = shlex.quote(str(out)), shlex.quote(f"--user={dataset.user_ids.raw[0]}")
         say(f"next: cinerec recommend --run {run} {user}   |   cinerec serve --run {run}", quiet)
+
+
+@contextlib.contextmanager
+def _printing() -> Iterator[None]:
+    """Print to standard output within the block: a reader that leaves early (``| head``)
+    ends the printing, never the run, whose folder is still written; what is left to print
+    goes nowhere, and the command ends with status 0, as a reader who read enough."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from cinerec.cli import _stdout_to_devnull
+
+        _stdout_to_devnull()
 
 
 def _check_out(out: Path) -> None:
