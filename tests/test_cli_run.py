@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cinerec.cli import main
+from cinerec.config import settings_words
 from cinerec.errors import ConfigError
 from cinerec.models.baselines import EASE
 from cinerec.io import read_json
@@ -282,7 +283,8 @@ def test_tuning_in_a_study_is_recorded(tmp_path, capsys, ml100k_dir):
     assert ease["metrics"]["hr@10"]["sd"] is None  # and in leaderboard.json: null, not 0.0
     # Printed under the table, --quiet too, as evaluate --tune and train --tune print theirs.
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "t2"), "--tune", "2", "--quiet")
-    assert code == 0 and f"tuned ease seed 0: {tuning['settings']} (validation hr@10 {tuning['value']:.4f}" in out
+    assert code == 0 and f"tuned ease seed 0: {settings_words(tuning['settings'])} (validation hr@10 " \
+        f"{tuning['value']:.4f}" in out
     assert "tuned" not in err and "popularity seed" not in out
     assert read_json(tmp_path / "t" / "leaderboard.json")["models"][0]["metrics"]["hr@10"]["sd"] is None
     # The study's own model, searched, is no longer on the study's settings: said beside its name.
@@ -449,11 +451,13 @@ def test_tune_on_evaluate_and_train(tmp_path, capsys, ml100k_dir):
     # Without --json the chosen settings come with the table on stdout, --quiet or not
     # (they were stderr chatter, which --quiet took away); train's report.md says them too.
     code, out, err = run(capsys, "evaluate", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--quiet")
-    assert code == 0 and f"tuned ease: {t['settings']}" in out and "tuned" not in err
+    # (as --set takes them, not as Python writes a dict)
+    assert code == 0 and f"tuned ease: {settings_words(t['settings'])} (" in out and "tuned" not in err
+    assert "{'" not in out and "regularization=" in out
     code, out, err = run(capsys, "train", "--data", str(ml100k_dir), "--model", "ease", "--tune", "3", "--quiet",
                          "--out", str(tmp_path / "r2"))
-    assert code == 0 and f"tuned ease: {t['settings']}" in out
-    assert f"Chosen settings `{t['settings']}`" in (tmp_path / "r2" / "report.md").read_text()
+    assert code == 0 and f"tuned ease: {settings_words(t['settings'])} (" in out
+    assert f"Chosen settings `{settings_words(t['settings'])}`" in (tmp_path / "r2" / "report.md").read_text()
     for command in ("evaluate", "train"):
         extra = ["--out", str(tmp_path / "z")] if command == "train" else []
         code, _, err = run(capsys, command, "--data", str(ml100k_dir), "--model", "ease", "--tune", "0", *extra)

@@ -223,6 +223,12 @@ def shown(value: Any) -> str:
     return str(value) if isinstance(value, (int, float)) else repr(value)
 
 
+def settings_words(settings: Mapping[str, Any]) -> str:
+    """Settings as ``--set`` takes them, one after the other: ``regularization=1400,
+    recency_half_life=0.12`` (never Python's ``{'regularization': 1400.0}``)."""
+    return ", ".join(f"{k}={shown(v)}" for k, v in settings.items())
+
+
 def shown_exactly(value: Any) -> str:
     """:func:`shown`, but a float keeps its point (``8.0``): said where an integer is
     expected, ``8`` would read as the very value asked for."""

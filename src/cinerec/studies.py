@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, shown, shown_exactly, toml_error
+from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, settings_words, shown, shown_exactly, toml_error
 from cinerec.data.filters import Filters, left_counts, step_lines, step_words, unknown_years
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterLeavesOne,
                             FilterRefused, TooFewUnseen, OutOfMemory, allocation_words, in_cli_words, known_words,
@@ -2216,7 +2216,7 @@ def report(board: Mapping[str, Any], study: Study) -> str:
                   "| --- | ---: | --- | ---: | ---: | ---: |"]
         for r in tuned:
             for seed, t in r["tuning"].items():
-                lines.append(f"| {r['label']} | {seed} | `{t['settings']}` | {t['metric']} {t['value']:.4f} | "
+                lines.append(f"| {r['label']} | {seed} | `{settings_words(t['settings'])}` | {t['metric']} {t['value']:.4f} | "
                              f"{t['default_value']:.4f} | {t['n_trials']}{_ended(t)} |")
         lines.append("")
     epochs = (f" for {board['refit_epochs']} epochs, the epoch the first seed's validation chose"

@@ -114,7 +114,7 @@ def tuned_line(tuned: Any, held: Collection[str] = ()) -> str:
     """The search's outcome in one line: the chosen settings and both validation figures,
     and the searched settings ``held`` (given by ``--set`` or ``--config``) kept as given,
     which the first trial, "defaults", ran with too."""
-    from cinerec.config import shown
+    from cinerec.config import settings_words, shown
     from cinerec.models import MODELS
     from cinerec.tuning import SCREENED_WORDS, trials_text
 
@@ -123,7 +123,7 @@ def tuned_line(tuned: Any, held: Collection[str] = ()) -> str:
     given = ", ".join(f"{k} = {shown(getattr(model.config, k))}" for k in kept)
     given = f"{given} kept as given; " if kept else ""
     screened = SCREENED_WORDS if tuned.screened else ""
-    return (f"tuned {model.name}: {tuned.settings} ({given}validation {tuned.metric} {tuned.value:.4f}; defaults"
+    return (f"tuned {model.name}: {settings_words(tuned.settings)} ({given}validation {tuned.metric} {tuned.value:.4f}; defaults"
             f"{' with ' + ('it' if len(kept) == 1 else 'them') if kept else ''} {tuned.default_value:.4f}; "
             f"{trials_text(tuned.trials, tuned.metric, tuned.scored)}, {tuned.seconds:.1f} s{screened})")
 

@@ -705,6 +705,7 @@ def _training(model: Any) -> dict[str, Any]:
 def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], notes: list[str],
             seconds_epochs: float | None = None, tuned: Any = None, measured: Sequence[str] = (),
             dataset: Any = None, steps: Sequence[Any] = ()) -> str:
+    from cinerec.config import settings_words
     from cinerec.data.dataset import counted, dataset_sizes
     from cinerec.data.filters import step_lines
     from cinerec.evaluation.report import figure_cell, unmeasured_note
@@ -726,7 +727,7 @@ def _report(data: str, name: str, result: Any, history: list[dict[str, Any]], no
         lines += ["", f"**Note:** {line}."]
     if tuned is not None:
         lines += ["", "## Tuning (on the protocol's validation carve-out of the training part)", "",
-                  f"Chosen settings `{tuned.settings}`: validation {tuned.metric} {tuned.value:.4f}, against "
+                  f"Chosen settings `{settings_words(tuned.settings)}`: validation {tuned.metric} {tuned.value:.4f}, against "
                   f"{tuned.default_value:.4f} for the defaults; {trials_text(tuned.trials, tuned.metric, tuned.scored)} "
                   f"in {tuned.seconds:.1f} s "
                   "(every trial in run.json's `tuning`)."]
