@@ -99,6 +99,27 @@ def test_a_text_id_is_found_whichever_way_its_accents_are_written():
         ids.index([" caf\u00e9\u0301"])
 
 
+def test_get_indexer_never_cuts_an_id_to_another_and_an_index_out_of_range_is_refused():
+    # get_indexer([1.5]) gave user 1's index (the float was cut), "abc" and NaN raised
+    # int()'s errors; raw_id(-1) gave the last user, and to_raw([0.7]) the first.
+    ids = IdMap([1, 2, 3], "user")
+    assert ids.get_indexer([1.5, 2.9, "abc", float("nan"), None, 2.0, "3", 9]).tolist() == [-1, -1, -1, -1, -1, 1, 2, -1]
+    assert ids.get_indexer(np.array([3, 1])).tolist() == [2, 0] and ids.get_indexer([]).tolist() == []
+    assert ids.get_indexer(2).tolist() == [1]
+    words = IdMap(["a", "b"], "movie")
+    assert words.get_indexer(["b", "z", 1]).tolist() == [1, -1, -1]
+    assert ids.raw_id(2) == 3 and ids.to_raw(np.array([[0], [2]])).tolist() == [[1], [3]]
+    assert ids.to_raw([1.0]).tolist() == [2]
+    for bad, said in ((-1, "user index -1 is out of range"), (3, "user index 3 is out of range"),
+                      (0.7, "user index 0.7 is no whole number")):
+        with pytest.raises(ValueError, match=said):
+            ids.raw_id(bad)
+        with pytest.raises(ValueError, match=said):
+            ids.to_raw([0, bad])
+    with pytest.raises(ValueError, match="expected whole numbers"):
+        ids.to_raw([True])
+
+
 def test_subset_drops_empty_users_and_movies_and_renumbers_everything():
     ds = small()
     sub = ds.subset(ds.interactions.users != 1)

@@ -128,11 +128,24 @@ class IdMap:
             raise NotFoundError(f"unknown {self.kind} id {_plain(bad)!r}")
         return idx.astype(np.int32)
 
-    def get_indexer(self, raw_ids: np.ndarray) -> np.ndarray:
-        """Indices ``(n,) int64`` of ``raw_ids``, ``-1`` for each unknown one (no error)."""
-        if len(raw_ids) == 0:
+    def get_indexer(self, raw_ids: Any) -> np.ndarray:
+        """Indices ``(n,) int64`` of ``raw_ids``, ``-1`` for each unknown one (no error).
+
+        Read as :meth:`index` reads them, without its error: where ids are integers, one
+        that is none (1.5, "abc", NaN) is unknown, never cut to another's index."""
+        values = np.atleast_1d(np.asarray(raw_ids, dtype=object if isinstance(raw_ids, (list, tuple)) else None))
+        if values.ndim != 1:
+            raise ValueError(f"{self.kind} ids: expected a flat list of raw ids, got an array of shape {values.shape}")
+        if len(values) == 0:
             return np.zeros(0, np.int64)
-        return np.asarray(self._lookup.get_indexer(np.asarray(raw_ids, dtype=self.raw.dtype)), dtype=np.int64)
+        if self.raw.dtype.kind != "i":
+            return np.asarray(self._lookup.get_indexer(values.astype(str).astype(object)), dtype=np.int64)
+        if values.dtype.kind in "iu":
+            return np.asarray(self._lookup.get_indexer(values.astype(np.int64)), dtype=np.int64)
+        ints = [_integer(v) for v in values.tolist()]
+        known = np.array([i is not None for i in ints])
+        found = np.asarray(self._lookup.get_indexer(np.array([i or 0 for i in ints], dtype=np.int64)), dtype=np.int64)
+        return np.where(known, found, -1)
 
     def get(self, raw_id: Any) -> int | None:
         """Index of one raw id, or ``None`` when it is unknown."""
@@ -143,11 +156,30 @@ class IdMap:
 
     def raw_id(self, index: int) -> Any:
         """The raw id of one index as a plain Python value (``int`` or ``str``)."""
-        return _plain(self.raw[int(index)])
+        return _plain(self.raw[int(self._indices([index])[0])])
 
     def to_raw(self, indices: Any) -> np.ndarray:
         """Raw ids for indices ``(n,)``."""
-        return self.raw[np.asarray(indices, dtype=np.int64)]
+        return self.raw[self._indices(indices)]
+
+    def _indices(self, indices: Any) -> np.ndarray:
+        """``indices`` as int64, refused in one line where one is no index of this map: a
+        fraction (0.7 was cut to 0), or out of range (-1 read the last one)."""
+        values = np.asarray(indices)
+        if values.dtype.kind == "b" or (values.dtype.kind not in "iuf" and values.size):
+            raise ValueError(f"{self.kind} indices: expected whole numbers, got {values.dtype} values")
+        flat = values.ravel()
+        whole = flat.astype(np.int64) if flat.dtype.kind in "iu" else None
+        if whole is None:
+            bad = flat[~np.isfinite(flat) | (flat != np.round(flat))] if flat.size else flat
+            if bad.size:
+                raise ValueError(f"{self.kind} index {float(bad[0])!r} is no whole number")
+            whole = flat.astype(np.int64)
+        out = (whole < 0) | (whole >= len(self.raw))
+        if out.any():
+            raise ValueError(f"{self.kind} index {int(whole[out][0])} is out of range (0 to {len(self.raw) - 1}; "
+                             "a raw id becomes an index through the id map's index())")
+        return whole.reshape(values.shape)
 
     def take(self, indices: np.ndarray) -> "IdMap":
         """The map restricted to ``indices``, renumbered ``0..len(indices)-1`` in that order."""
