@@ -1306,6 +1306,17 @@ def test_notebook_calls_refuse_what_the_api_refuses(run, tmp_path):
 
     with pytest.raises(DataError, match=r"and the run's dataset has \d+×\d+: the model does not belong to this run"):
         Lists(smaller, run.model("ease"))  # (a run folder's own: no dataset was given)
+    # Another dataset of the very same shape relabelled the model's lists by its own ids.
+    from cinerec.models import create as make
+
+    a, _ = apply_filters(run.dataset, Filters(top_users=300, top_movies=400))
+    b, _ = apply_filters(run.dataset, Filters(min_year=1990, top_users=300, top_movies=400))
+    assert (a.n_users, a.n_items) == (b.n_users, b.n_items)
+    fitted = make("popularity").fit(a.interactions)
+    with pytest.raises(DataError, match=r"^model 'popularity' was fitted on ratings the dataset given does not hold "
+                                        r"\(the same number of users and movies, other ratings\): give the dataset"):
+        top_n(fitted, [a.user_ids.raw_id(0)], 3, dataset=b)
+    assert len(top_n(fitted, [a.user_ids.raw_id(0)], 3, dataset=a)) == 3
     # Text ids: an empty frame has the column types of a full one.
     log = tmp_path / "log.csv"
     log.write_text("user,item\n" + "".join(f"u{u:03d},m{(u * 7 + j) % 60:04d}\n" for u in range(40) for j in range(12)))

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from cinerec.data.dataset import Dataset, later_twins, title_twins
+from cinerec.data.dataset import Dataset, Interactions, later_twins, title_twins
 from cinerec.data.history import (history_row, is_implicit, liked, liked_in, liked_min_stars, rating_scale, seen,
                                   seen_films)
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect
@@ -58,6 +58,20 @@ def reason_text(title: str | None) -> str:
     return f"because you liked {title}" if title is not None else NO_LIKED_REASON
 
 
+def _holds_training(rated: sp.csr_matrix, model: Recommender, sample: int = 4096) -> bool:
+    """Whether ``rated`` (a dataset's movies seen per person) holds the ratings ``model``
+    was fitted on, by up to ``sample`` of them, spread evenly: a model fitted on another
+    dataset of the same shape names every movie by another's id."""
+    train = getattr(model, "train_", None)
+    if not isinstance(train, Interactions) or len(train) == 0:
+        return True
+    rows = np.unique(np.linspace(0, len(train) - 1, min(sample, len(train))).astype(np.int64))
+    users, items = train.users[rows], train.items[rows]
+    if users.max() >= rated.shape[0] or items.max() >= rated.shape[1]:
+        return False
+    return bool(np.all(np.asarray(rated[users, items]).ravel() > 0))
+
+
 class Lists:
     """Top-k lists and their reasons for one fitted model over one run's dataset.
 
@@ -87,6 +101,12 @@ class Lists:
         # (n_items,) bool: the movies with a twin, the only ones a film's one place concerns.
         self._twinned = np.diff(self.twins.indptr) > 0 if self.twins is not None else None
         self.rated = seen(dataset)
+        if not _holds_training(self.rated, model):  # of the same shape, another dataset: its ids relabelled the lists
+            fitted = f"model {model.name!r} was fitted on ratings"
+            raise DataError(f"{fitted} the dataset given does not hold (the same number of users and movies, other "
+                            "ratings): give the dataset it was fitted on" if given else
+                            f"{fitted} the run's dataset does not hold: the model does not belong to this run (a "
+                            "model folder copied from another run?)")
         self.seen = seen_films(dataset, self.twins) if self.twins is not None else self.rated
         self.liked_min_stars = liked_min_stars(dataset)
         # Stars a person may give: the source's own scale. A log of plain events has none:
