@@ -261,6 +261,9 @@ def test_rated_movie_missing_from_the_movie_file(pristine, tmp_path, capsys) -> 
     folder = _copy(pristine, "1m", tmp_path)
     _edit(folder / "ratings.dat", _set_line(2, b"1::987654::4::978300760\n"))
     _fails(folder, r"ratings\.dat line 2: movie id 987654 is not in movies\.dat", capsys)
+    # Of two, the first line is named (a later one naming a smaller id was).
+    _edit(folder / "ratings.dat", _set_line(4, b"1::887654::4::978300760\n"))
+    _fails(folder, r"ratings\.dat line 2: movie id 987654 is not in movies\.dat", capsys)
 
 
 def test_folder_without_movielens_files(tmp_path, capsys) -> None:

@@ -654,9 +654,10 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
     movie_ids, titles, years, genre_names, flags = _read_movies(folder, family)
     pos = pd.Index(movie_ids).get_indexer(item_raw)
     if (pos < 0).any():
-        code = int(np.flatnonzero(pos < 0)[0])
-        missing = int(item_raw[code])
-        row = int(np.flatnonzero(item_codes == code)[0])
+        # The first line that names a movie the movies file lacks (by the ids' order, a
+        # later line naming a smaller id was named first).
+        row = int(np.flatnonzero(pos[item_codes] < 0)[0])
+        missing = int(item_raw[item_codes[row]])
         line = _line_of_row(ratings_path, row, header=family == "csv")
         raise DataError(
             f"{ratings_path} line {line}: movie id {missing} is not in {_MOVIES_FILE[family]}"
