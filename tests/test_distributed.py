@@ -573,3 +573,37 @@ def test_the_join_timeout_is_a_number_of_seconds_above_0_or_inf(monkeypatch):
     monkeypatch.setenv("CINEREC_JOIN_TIMEOUT", "5")
     with pytest.raises(RuntimeError, match="the address is in use"):  # its own error, in the waiting thread
         _join_within(refused, job)
+
+
+@pytest.mark.slow
+def test_every_process_decides_from_rank_0s_validation_figure(tmp_path):
+    # Each process measured the epoch itself and decided alone to stop early: a GPU that
+    # rounds a figure otherwise on one process stopped it alone, and the others waited for
+    # good. Here rank 1 measures falling figures (it alone would stop after epoch 2).
+    script = tmp_path / "figures.py"
+    script.write_text(textwrap.dedent("""
+        import json, os, sys
+        from cinerec import training
+        from cinerec.models import create
+        from tests.test_training import FAST
+        from tests.models.conformance import random_ratings
+
+        measured = training._Validator.__call__
+        calls = []
+
+        def figure(self, model):
+            calls.append(1)
+            return measured(self, model) if os.environ["RANK"] == "0" else 1.0 / len(calls)
+
+        training._Validator.__call__ = figure
+        from tests.test_distributed import _split
+
+        train, valid = _split(random_ratings(n_users=60, n_items=50))
+        model = create("gmf", {**FAST, "epochs": 5, "patience": 1}).fit(train, valid)
+        json.dump({"epochs": len(model.history), "valid": [h.get("valid") for h in model.history]},
+                  open(sys.argv[1] + f"/rank{os.environ['RANK']}.json", "w"))
+    """))
+    run = _torchrun(script, str(tmp_path), timeout=180)
+    assert run.returncode == 0, ranks_said(run.stderr)
+    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert zero == one, (zero, one)

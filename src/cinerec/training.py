@@ -513,6 +513,23 @@ def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         torch.save(payload, tmp)
 
 
+def as_measured_by_main(*values: float | None, device: Any = None) -> tuple[float | None, ...]:
+    """``values`` as the main process (rank 0 of torchrun's) measured them, on every
+    process: each decides from the same figures to stop early, keep an epoch or prune a
+    trial. The weights are the same on each, but a GPU's kernels may round a figure
+    otherwise on another, and a process that stopped alone left the others waiting for
+    good. One process alone: ``values`` as they are."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return values
+    if device is None or (dist.get_backend() == "nccl" and torch.device(device).type != "cuda"):
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([math.nan if v is None else float(v) for v in values], device=device, dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return tuple(None if v is None else float(x) for v, x in zip(values, t.tolist()))
+
+
 def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -759,11 +776,11 @@ class _Fit:
         v = self.validator
         if v is None:
             return False
-        metric = v(self.model)
+        metric, unclipped = as_measured_by_main(v(self.model), v.unclipped(self.model), device=self.device)
+        metric = cast(float, metric)
         record["valid"], record["metric"] = metric, v.metric_name
         better = self.best_metric is None or (
             metric > self.best_metric if v.higher_is_better else metric < self.best_metric)
-        unclipped = v.unclipped(self.model)
         if not better and metric == self.best_metric and unclipped is not None and self.best_unclipped is not None:
             better = unclipped < self.best_unclipped  # (the same stars, clipped: nearer the scale before clipping)
         if not better:

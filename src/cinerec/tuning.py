@@ -45,7 +45,7 @@ import numbers
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence, cast
 
 from cinerec.errors import ConfigError, DataError, Diverged, TooFewUnseen, said
 
@@ -612,11 +612,15 @@ def _pruning_hook(trial: Any, model: Any, measure: Callable[[Any], float], recor
     protocol's metric on the carve-out's held-out part, so each epoch is measured that way.
     """
 
+    from cinerec.training import as_measured_by_main
+
     def hook(epoch: int, _loop_value: float | None) -> bool:
         # An approximate-neighbour index built now would be kept and answer for later
         # weights: measure through a copy that shares the weights, not the index.
         index = getattr(model.config, "index", "exact")
         value = measure(model if index == "exact" else model.with_index(index))
+        # (under torchrun, every process prunes, and the sampler learns, from rank 0's figure)
+        value = cast(float, as_measured_by_main(value)[0])
         record["curve"].append(value)
         trial.report(value, epoch)
         # The defaults' trial always completes: it is the figure the search must not fall below.
