@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,61 @@ def test_ids_taken_from_a_dataframe_are_named_as_plain_ids(ml100k_dir):
         top_n(model, [np.int64(99999)], dataset=ds)
     with pytest.raises(NotFoundError, match=r"^unknown movie id 99999 "):
         Lists(ds, model).history_frame(liked=[np.int64(99999)])
+
+
+def test_misused_arrays_settings_and_splits_are_named_not_numpy_or_scipy_errors(ml100k_dir):
+    # Each of these ended in numpy's, scipy's or Python's own words (or, for a 2-D log, in
+    # a wrong count), or pasted a split's repr where a protocol's name goes.
+    import types
+
+    import numpy as np
+
+    from cinerec.data import load
+    from cinerec.data.dataset import Interactions
+    from cinerec.errors import DataError
+    from cinerec.evaluation.protocols import get_protocol
+    from cinerec.models import create
+    from cinerec.tuning import tune
+
+    z = np.zeros(2)
+    for make, said in [
+        (lambda: Interactions([[0, 1], [1, 0]], [[0, 1], [0, 1]], [[1, 2], [3, 4]], [[0, 0], [0, 0]], 2, 2),
+         "Interactions: users must be one number per rating (a flat array), got shape (2, 2)"),
+        (lambda: Interactions([0, 1], [0, 1], [1, 2], z, 2.7, 2), "Interactions: n_users must be a whole number, 0 or "
+                                                                   "more, got 2.7"),
+        (lambda: Interactions([0, 1], [0, 1], [1, 2], z, "2", 2), "n_users must be a whole number"),
+        (lambda: Interactions([], [], [], [], -1, 2), "n_users must be a whole number, 0 or more, got -1"),
+        (lambda: Interactions([0, 1], [0, 1], ["a", "b"], z, 2, 2), "Interactions: ratings must be numbers"),
+        (lambda: Interactions([0, 1], [0, 1], [1, 2], None, 2, 2), "Interactions: timestamps must be one number per "
+                                                                   "rating (a flat array), got none"),
+        (lambda: Interactions([0, 2**33], [0, 1], [1, 2], z, 2, 2), "Interactions: user index 8.58993e+09 is out of "
+                                                                    "range"),
+        (lambda: Interactions([True, False], [0, 1], [1, 2], z, 2, 2), "Interactions: users must be numbers, got bool"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(said)):
+            make()
+    assert len(Interactions(np.array([0, 1]), [0, 1], [1, 2], z, np.int64(2), 2.0)) == 2  # (whole numbers of any kind)
+    ds = load(ml100k_dir)
+    x = ds.interactions
+    small = Interactions([0], [0], [1.0], [0], 3, 3)
+    model = create("popularity").fit(x)
+    for call, said in [
+        (lambda: create("ease").fit(x, valid=ds), "ease.fit: valid: expected Interactions (its .interactions) or None, "
+                                                  "got Dataset"),
+        (lambda: create("ease").fit(x, [1, 2]), "ease.fit: valid: expected Interactions"),
+        (lambda: create("ease").fit(x, valid=small), "ease.fit: valid holds 3×3 users×movies and train 943×1682"),
+        (lambda: model.recommend([0, 1], k=2, candidates=[[1, 2, 3], [4, 5]]), "movie indices: expected an array of "
+                                                                                "whole numbers, got rows of different"),
+        (lambda: model.score([0, 1], [[1, 2], [3]]), "got rows of different lengths"),
+        (lambda: model.similar_items([[1, 2]]), "similar_items: expected a flat list of movie indices, got an array "
+                                                "of shape (1, 2)"),
+        (lambda: create("ease").fit(x).score_history(x), "ease: a history is an (n, 1682) matrix of ratings, one row "
+                                                          "per person, not Interactions (its .csr is one"),
+        (lambda: tune("ease", ds, get_protocol("loo-full").prepare(ds, seed=0), trials=1),
+         "tune: protocol must be a Protocol (cinerec.evaluation.get_protocol(NAME) for a name), got Prepared (a "
+         "split a protocol prepared: give the protocol itself"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            call()
+    # Any mapping of settings is one, as a dict is.
+    assert create("ease", types.MappingProxyType({"regularization": 1.0})).config.regularization == 1.0

@@ -673,8 +673,11 @@ def _check_arguments(data: Any, protocol: Any, train: Any, base: Any, space: Any
             f" (read it with cinerec.data.load({str(data)!r}))" if isinstance(data, (str, os.PathLike)) else ""
         raise ConfigError(f"tune: data must be a Dataset, got {type(data).__name__}{hint}")
     if not isinstance(protocol, Protocol):
-        raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol("
-                          f"{protocol!r}) for a name), got {type(protocol).__name__}")
+        named = repr(protocol) if isinstance(protocol, str) else "NAME"
+        split = " (a split a protocol prepared: give the protocol itself, whose carve-out of the training part tune " \
+            "prepares)" if type(protocol).__name__ == "Prepared" else ""
+        raise ConfigError(f"tune: protocol must be a Protocol (cinerec.evaluation.get_protocol({named}) for a name), "
+                          f"got {type(protocol).__name__}{split}")
     if train is not None and not isinstance(train, Interactions):
         raise ConfigError(f"tune: train must be Interactions, got {type(train).__name__}")
     if train is not None and (train.n_users, train.n_items) != (data.n_users, data.n_items):

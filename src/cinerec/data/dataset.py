@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import re
 import unicodedata
 import zipfile
@@ -246,6 +247,25 @@ class Interactions:
         return f"<Interactions: {len(self):,} ratings over {self.n_users:,} users x {self.n_items:,} movies>"
 
     def __post_init__(self) -> None:
+        for name in ("users", "items", "ratings", "timestamps"):  # one number per rating
+            given = getattr(self, name)
+            try:
+                given = np.asarray(given, dtype=np.float64 if name == "ratings" else None)
+            except (TypeError, ValueError):
+                raise DataError(f"Interactions: {name} must be numbers, one per rating; got "
+                                f"{type(given).__name__}") from None
+            if given.ndim != 1:
+                raise DataError(f"Interactions: {name} must be one number per rating (a flat array), got "
+                                f"{'none' if given.ndim == 0 and given.dtype == object else f'shape {given.shape}'}")
+            if given.size and given.dtype.kind not in ("iuf" if name != "ratings" else "biuf"):
+                raise DataError(f"Interactions: {name} must be numbers, got {given.dtype} values")
+            if name in ("users", "items") and given.size and (given.max() > 2**31 - 1 or given.min() < 0):
+                raise DataError(f"Interactions: {name[:-1] if name == 'users' else 'item'} index "
+                                f"{given.max() if given.max() > 2**31 - 1 else given.min():g} is out of range")
+        for name, total in (("n_users", self.n_users), ("n_items", self.n_items)):
+            if isinstance(total, (bool, np.bool_)) or not isinstance(total, (numbers.Integral, float)) or \
+                    (isinstance(total, float) and not float(total).is_integer()) or total < 0:
+                raise DataError(f"Interactions: {name} must be a whole number, 0 or more, got {total!r}")
         for name in ("users", "items", "timestamps"):  # whole numbers: 1.9 is no index to cut down to 1
             given = np.asarray(getattr(self, name))
             if given.dtype.kind == "f" and len(given) and not np.array_equal(given, np.floor(given)):

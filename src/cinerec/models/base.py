@@ -66,8 +66,8 @@ def model_class(name: str) -> type["Recommender"]:
 def create(name: str, config: Config | dict[str, Any] | None = None, *, where: str = "config") -> "Recommender":
     """A new, unfitted model by name; ``config`` may be a mapping checked against its config class."""
     cls = model_class(name)
-    if config is None or isinstance(config, dict):
-        config = cls.Config.from_dict(config or {}, where=where)
+    if config is None or isinstance(config, Mapping):  # (a dict, or any mapping: the settings it holds)
+        config = cls.Config.from_dict(dict(config or {}), where=where)
     return cls(config)
 
 
@@ -205,6 +205,15 @@ class Recommender(ABC):
                 raise ConfigError(f"{self.name}.fit: expected Interactions{hint}, got {type(train).__name__}")
             if len(train) == 0:  # (before a model holding others searches anything on it)
                 raise DataError(f"{self.name}: cannot fit on an empty training set")
+            valid = args[0] if args else kw.get("valid")
+            if valid is not None and not isinstance(valid, Interactions):
+                hint = " (its .interactions)" if hasattr(valid, "interactions") else ""
+                raise ConfigError(f"{self.name}.fit: valid: expected Interactions{hint} or None, got "
+                                  f"{type(valid).__name__}")
+            if valid is not None and (valid.n_users, valid.n_items) != (train.n_users, train.n_items):
+                raise ConfigError(f"{self.name}.fit: valid holds {valid.n_users}×{valid.n_items} users×movies and "
+                                  f"train {train.n_users}×{train.n_items}: give both in the id space of one dataset "
+                                  "(a split of its interactions)")
             self._check_fit_data(train)
             try:
                 return fit(self, train, *args, **kw)
@@ -542,6 +551,8 @@ class Recommender(ABC):
         beyond the catalogue asks for the whole catalogue, as :meth:`recommend`."""
         k = check_k(k)
         it = np.atleast_1d(_indices(items, self.n_items, "movie"))
+        if it.ndim != 1:
+            raise ConfigError(f"similar_items: expected a flat list of movie indices, got an array of shape {it.shape}")
         self_mask = sp.csr_matrix((np.ones(len(it)), (np.arange(len(it)), it)), shape=(len(it), self.n_items))
         return top_k(self.item_similarity(it), min(k, self.n_items), self_mask)
 
@@ -784,8 +795,15 @@ def cosine_range(sims: np.ndarray) -> np.ndarray:
 def check_history(history: Any, n_items: int, name: str, dtype: Any = np.float32) -> sp.csr_matrix:
     """``history`` as an ``(n, n_items)`` CSR of ``dtype``, or one line saying why not: the
     wrong number of movie columns, or a rating that is not a finite number."""
-    h = sp.csr_matrix(history, dtype=dtype)
-    if h.shape[1] != n_items:
+    if isinstance(history, Interactions):
+        raise ConfigError(f"{name}: a history is an (n, {n_items}) matrix of ratings, one row per person, not "
+                          "Interactions (its .csr is one, a row per user)")
+    try:
+        h = sp.csr_matrix(history, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{name}: a history is an (n, {n_items}) matrix of ratings, one row per person; got "
+                          f"{type(history).__name__} ({e})") from None
+    if h.ndim != 2 or h.shape[1] != n_items:
         raise ConfigError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
     if not np.isfinite(h.data).all():
         raise ConfigError(f"{name}: the history holds a rating that is not a finite number")
@@ -814,7 +832,11 @@ def _indices(values: Any, n: int, what: str) -> np.ndarray:
     Models take the dataset's dense indices, never raw ids: text, floats or booleans are
     refused rather than read as indices (``"50"`` would be the 51st movie, not movie 50).
     """
-    a = np.asarray(values)
+    try:
+        a = np.asarray(values)
+    except ValueError:  # rows of different lengths
+        raise ConfigError(f"{what} indices: expected an array of whole numbers, got rows of different lengths") \
+            from None
     if a.size and a.dtype.kind not in "iu":
         first = a.flat[0].item() if isinstance(a.flat[0], np.generic) else a.flat[0]
         raise ConfigError(f"{what} indices must be whole numbers from 0 to {n - 1}, got {first!r}; a raw "
