@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cinerec.cli import main
+from cinerec.config import settings_words
 from cinerec.io import read_json
 from cinerec.runs import open_run
 from cinerec.training import CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES
@@ -727,8 +728,8 @@ def test_a_tuned_run_resumes_with_the_settings_its_search_chose(small_data, tmp_
     # Where its settings came from is still said: under the table, in the report and in
     # --json (they went with the resume, kept in run.json alone).
     printed = capsys.readouterr().out
-    assert f"tuned gmf: {chosen} (validation hr@10 {meta['tuning']['value']:.4f};" in printed
-    assert f"Chosen settings `{chosen}`" in (tmp_path / "run" / "report.md").read_text()
+    assert f"tuned gmf: {settings_words(chosen)} (validation hr@10 {meta['tuning']['value']:.4f};" in printed
+    assert f"Chosen settings `{settings_words(chosen)}`" in (tmp_path / "run" / "report.md").read_text()
     assert main([*base, "--set", "epochs=4", "--resume", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tuning"] == read_json(tmp_path / "run" / "run.json")["tuning"]
     # A searched setting given otherwise here: it was said to go on with the search's, then
@@ -814,7 +815,7 @@ def test_a_tuned_run_killed_after_its_search_resumes_with_its_record_and_refuses
     assert answer["tuning"] == meta["tuning"] and meta["tuning"]["n_trials"] == 3
     chosen = meta["tuning"]["settings"]
     assert {k: meta["config"]["gmf"][k] for k in chosen} == chosen
-    assert f"Chosen settings `{chosen}`" in (out / "report.md").read_text()
+    assert f"Chosen settings `{settings_words(chosen)}`" in (out / "report.md").read_text()
 
 
 def test_a_tuned_run_killed_before_its_first_checkpoint_keeps_its_search(small_data, tmp_path, capsys, monkeypatch):

@@ -223,3 +223,11 @@ def test_a_config_built_in_python_with_a_value_of_the_wrong_kind_is_one_line():
     with pytest.raises(ConfigError, match=r'^ALSConfig.factors = "8": expected an integer$'):
         MODELS["als"].Config(factors="8")
     assert MODELS["als"].Config(factors=8).factors == 8
+
+
+def test_tuned_settings_read_as_set_takes_them():
+    from cinerec.config import settings_words
+
+    assert settings_words({"regularization": 1400.0, "recency_half_life": 0.12, "layers": [64, 32],
+                           "loss": "bpr", "binary": True}) == \
+        'regularization=1400, recency_half_life=0.12, layers=[64, 32], loss="bpr", binary=true'
