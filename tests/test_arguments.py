@@ -89,10 +89,15 @@ def test_misused_arrays_settings_and_splits_are_named_not_numpy_or_scipy_errors(
         (lambda: Interactions([0, 2**33], [0, 1], [1, 2], z, 2, 2), "Interactions: user index 8.58993e+09 is out of "
                                                                     "range"),
         (lambda: Interactions([True, False], [0, 1], [1, 2], z, 2, 2), "Interactions: users must be numbers, got bool"),
+        (lambda: Interactions([0, 1], [0, 1], ["4", "5"], z, 2, 2), "Interactions: ratings must be numbers, got text"),
+        (lambda: Interactions([0, 1], [0, 1], [4 + 1j, 5], z, 2, 2), "ratings must be numbers, got complex"),
+        (lambda: Interactions([0, 1], [0, 1], [4, 5], [1e30, 0.0], 2, 2), "Interactions: timestamp 1e+30 is out of "
+                                                                          "range"),
     ]:
         with pytest.raises(DataError, match=re.escape(said)):
             make()
-    assert len(Interactions(np.array([0, 1]), [0, 1], [1, 2], z, np.int64(2), 2.0)) == 2  # (whole numbers of any kind)
+    for n in (np.int64(2), 2.0, np.float32(2), np.array(2)):  # (whole numbers of any kind)
+        assert Interactions(np.array([0, 1]), [0, 1], [1, 2], z, n, 2).n_users == 2
     ds = load(ml100k_dir)
     x = ds.interactions
     small = Interactions([0], [0], [1.0], [0], 3, 3)

@@ -118,6 +118,14 @@ def test_get_indexer_never_cuts_an_id_to_another_and_an_index_out_of_range_is_re
             ids.to_raw([0, bad])
     with pytest.raises(ValueError, match="expected whole numbers"):
         ids.to_raw([True])
+    # Numbers past int64 are said as given, not as what they wrapped to (1e19 read as -2**63).
+    for bad, said in ((np.array([1e19]), r"user index 1e\+19 is out of range"),
+                      (np.array([2**64 - 1], dtype=np.uint64), "user index 18446744073709551615 is out of range"),
+                      ([2**70], r"user index 1.18059e\+21 is out of range")):
+        with pytest.raises(ValueError, match=said):
+            ids.to_raw(bad)
+    signed = IdMap([-1, 5], "user")
+    assert signed.get_indexer(np.array([2**64 - 1, 5], dtype=np.uint64)).tolist() == [-1, 1]  # (it read as -1)
 
 
 def test_subset_drops_empty_users_and_movies_and_renumbers_everything():

@@ -142,7 +142,9 @@ class IdMap:
         if self.raw.dtype.kind != "i":
             return np.asarray(self._lookup.get_indexer(values.astype(str).astype(object)), dtype=np.int64)
         if values.dtype.kind in "iu":
-            return np.asarray(self._lookup.get_indexer(values.astype(np.int64)), dtype=np.int64)
+            beyond = values > _INT64[1] if values.dtype.kind == "u" else np.zeros(len(values), dtype=bool)
+            found = np.asarray(self._lookup.get_indexer(np.where(beyond, 0, values).astype(np.int64)), dtype=np.int64)
+            return np.where(beyond, -1, found)  # (2**64 - 1 is no int64 id: wrapped, it read as -1)
         ints = [_integer(v) for v in values.tolist()]
         known = np.array([i is not None for i in ints])
         found = np.asarray(self._lookup.get_indexer(np.array([i or 0 for i in ints], dtype=np.int64)), dtype=np.int64)
@@ -167,20 +169,23 @@ class IdMap:
         """``indices`` as int64, refused in one line where one is no index of this map: a
         fraction (0.7 was cut to 0), or out of range (-1 read the last one)."""
         values = np.asarray(indices)
+        if values.dtype == object and values.size and all(isinstance(v, numbers.Integral) for v in values.flat):
+            values = values.astype(float)  # (whole numbers past int64, 2**70: out of range, said as such)
         if values.dtype.kind == "b" or (values.dtype.kind not in "iuf" and values.size):
             raise ValueError(f"{self.kind} indices: expected whole numbers, got {values.dtype} values")
         flat = values.ravel()
-        whole = flat.astype(np.int64) if flat.dtype.kind in "iu" else None
-        if whole is None:
+        if flat.dtype.kind == "f":
             bad = flat[~np.isfinite(flat) | (flat != np.round(flat))] if flat.size else flat
             if bad.size:
                 raise ValueError(f"{self.kind} index {float(bad[0])!r} is no whole number")
-            whole = flat.astype(np.int64)
-        out = (whole < 0) | (whole >= len(self.raw))
+        # (the range is checked on the numbers given, before they are made int64: 1e19 wrapped)
+        out = ((flat < 0) | (flat >= len(self.raw))) if flat.size else np.zeros(0, dtype=bool)
         if out.any():
-            raise ValueError(f"{self.kind} index {int(whole[out][0])} is out of range (0 to {len(self.raw) - 1}; "
+            bad = flat[out][0]
+            shown = int(bad) if flat.dtype.kind in "iu" else f"{float(bad):g}"
+            raise ValueError(f"{self.kind} index {shown} is out of range (0 to {len(self.raw) - 1}; "
                              "a raw id becomes an index through the id map's index())")
-        return whole.reshape(values.shape)
+        return flat.astype(np.int64).reshape(values.shape)
 
     def take(self, indices: np.ndarray) -> "IdMap":
         """The map restricted to ``indices``, renumbered ``0..len(indices)-1`` in that order."""
@@ -248,12 +253,15 @@ class Interactions:
 
     def __post_init__(self) -> None:
         for name in ("users", "items", "ratings", "timestamps"):  # one number per rating
-            given = getattr(self, name)
-            try:
-                given = np.asarray(given, dtype=np.float64 if name == "ratings" else None)
-            except (TypeError, ValueError):
-                raise DataError(f"Interactions: {name} must be numbers, one per rating; got "
-                                f"{type(given).__name__}") from None
+            given = np.asarray(getattr(self, name))
+            if given.dtype.kind in "USc":  # (text, even "4", and complex numbers are no ratings or indices)
+                raise DataError(f"Interactions: {name} must be numbers, got "
+                                f"{'text' if given.dtype.kind in 'US' else 'complex'} values")
+            if given.dtype == object and given.ndim == 1:
+                try:
+                    given = given.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise DataError(f"Interactions: {name} must be numbers, one per rating") from None
             if given.ndim != 1:
                 raise DataError(f"Interactions: {name} must be one number per rating (a flat array), got "
                                 f"{'none' if given.ndim == 0 and given.dtype == object else f'shape {given.shape}'}")
@@ -262,9 +270,14 @@ class Interactions:
             if name in ("users", "items") and given.size and (given.max() > 2**31 - 1 or given.min() < 0):
                 raise DataError(f"Interactions: {name[:-1] if name == 'users' else 'item'} index "
                                 f"{given.max() if given.max() > 2**31 - 1 else given.min():g} is out of range")
+            if name == "timestamps" and given.size and (given.max() >= 2.0**63 or given.min() < -(2.0**63)):
+                raise DataError(f"Interactions: timestamp {given.max() if given.max() >= 2.0**63 else given.min():g} "
+                                "is out of range (seconds, within int64)")
         for name, total in (("n_users", self.n_users), ("n_items", self.n_items)):
-            if isinstance(total, (bool, np.bool_)) or not isinstance(total, (numbers.Integral, float)) or \
-                    (isinstance(total, float) and not float(total).is_integer()) or total < 0:
+            if isinstance(total, np.ndarray) and total.ndim == 0:  # (np.array(2): a count as numpy holds one)
+                total = total.item()
+            if isinstance(total, (bool, np.bool_)) or not isinstance(total, numbers.Real) or \
+                    not float(total).is_integer() or total < 0:
                 raise DataError(f"Interactions: {name} must be a whole number, 0 or more, got {total!r}")
         for name in ("users", "items", "timestamps"):  # whole numbers: 1.9 is no index to cut down to 1
             given = np.asarray(getattr(self, name))
