@@ -229,7 +229,7 @@ class MovieSearch:
     _padded: np.ndarray = field(init=False, repr=False)
     _starts: np.ndarray = field(init=False, repr=False)
     _genres: dict[str, int] = field(init=False, repr=False)
-    _numerals: np.ndarray = field(init=False, repr=False)
+    _numerals: np.ndarray | None = field(init=False, repr=False)  # (None: no title holds such a number)
 
     def __post_init__(self) -> None:
         both = [_title_keys(t) for t in self.catalog.titles]
@@ -314,9 +314,9 @@ class MovieSearch:
                 # holds its year apart, so the query found nothing.
                 # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
                 # digits int() cannot read)
-                year = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
+                named = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
                 if w in _ROMAN_VALUE and self._numerals is not None:  # ("ii": a title's number 2, "Die Hard 2")
-                    year = year | (np.char.find(self._numerals, f" {w} ") >= 0)
+                    named = named | (np.char.find(self._numerals, f" {w} ") >= 0)
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
                 # A single letter typed alone starts a word ("godfather p", as it is typed):
                 # anywhere, it is in nearly every title. Not one of initials or a word cut
@@ -324,9 +324,9 @@ class MovieSearch:
                 # digit ("x 2" finds "X2"), nor a character of a script that parts no words
                 # with spaces (a kanji, a kana, a Hangul syllable), inside a title's long word.
                 anywhere = starts if w in alone else np.char.find(self.keys, w) >= 0
-                mask &= anywhere | starts | year
-                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | year
-                start &= starts | year
+                mask &= anywhere | starts | named
+                whole &= (np.char.find(self._padded, f" {w} ") >= 0) | named
+                start &= starts | named
             typed = search_key(query, joined=False)
             prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
