@@ -1282,9 +1282,9 @@ def run_study(study: Study, out: str | Path, *, quiet: bool = False) -> dict[str
     check_replaced_whole(out, str(out), "--out ")  # found now, before the study runs
 
     def still_empty(path: Path) -> None:  # another command may have written there meanwhile
-        if contents(path):
+        if there := contents(path):
             raise ConfigError(f"--out {out}: something else was written there while the study ran "
-                              f"({contents(path)[0].name!r}); it is kept: choose another folder")
+                              f"({there[0].name!r}); it is kept: choose another folder")
 
     stages = Stages(quiet)
     start = time.perf_counter()

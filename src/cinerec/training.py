@@ -513,7 +513,7 @@ def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         torch.save(payload, tmp)
 
 
-def as_measured_by_main(*values: float | None, device: Any = None) -> tuple[float | None, ...]:
+def as_measured_by_main(*values: float | None) -> tuple[float | None, ...]:
     """``values`` as the main process (rank 0 of torchrun's) measured them, on every
     process: each decides from the same figures to stop early, keep an epoch or prune a
     trial. The weights are the same on each, but a GPU's kernels may round a figure
@@ -523,8 +523,8 @@ def as_measured_by_main(*values: float | None, device: Any = None) -> tuple[floa
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return values
-    if device is None or (dist.get_backend() == "nccl" and torch.device(device).type != "cuda"):
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    # (NCCL's on this process's GPU, which the process group's start made current; gloo's on the CPU)
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
     t = torch.tensor([math.nan if v is None else float(v) for v in values], device=device, dtype=torch.float64)
     dist.broadcast(t, src=0)
     return tuple(None if v is None else float(x) for v, x in zip(values, t.tolist()))
@@ -776,7 +776,7 @@ class _Fit:
         v = self.validator
         if v is None:
             return False
-        metric, unclipped = as_measured_by_main(v(self.model), v.unclipped(self.model), device=self.device)
+        metric, unclipped = as_measured_by_main(v(self.model), v.unclipped(self.model))
         metric = cast(float, metric)
         record["valid"], record["metric"] = metric, v.metric_name
         better = self.best_metric is None or (

@@ -252,7 +252,10 @@ class Interactions:
         return f"<Interactions: {len(self):,} ratings over {self.n_users:,} users x {self.n_items:,} movies>"
 
     def __post_init__(self) -> None:
-        for name in ("users", "items", "ratings", "timestamps"):  # one number per rating
+        # Each column: numbers, one per rating; indices and times whole, within their type
+        # (1.9 is no index to cut down to 1, and 2**33 none to wrap); then held read-only.
+        highest: dict[str, Any] = {}
+        for name, dtype in (("users", np.int32), ("items", np.int32), ("ratings", np.float32), ("timestamps", np.int64)):
             given = np.asarray(getattr(self, name))
             if given.dtype.kind in "USc":  # (text, even "4", and complex numbers are no ratings or indices)
                 raise DataError(f"Interactions: {name} must be numbers, got "
@@ -267,25 +270,25 @@ class Interactions:
                                 f"{'none' if given.ndim == 0 and given.dtype == object else f'shape {given.shape}'}")
             if given.size and given.dtype.kind not in ("iuf" if name != "ratings" else "biuf"):
                 raise DataError(f"Interactions: {name} must be numbers, got {given.dtype} values")
-            if name in ("users", "items") and given.size and (given.max() > 2**31 - 1 or given.min() < 0):
-                raise DataError(f"Interactions: {name[:-1] if name == 'users' else 'item'} index "
-                                f"{given.max() if given.max() > 2**31 - 1 else given.min():g} is out of range")
-            if name == "timestamps" and given.size and (given.max() >= 2.0**63 or given.min() < -(2.0**63)):
-                raise DataError(f"Interactions: timestamp {given.max() if given.max() >= 2.0**63 else given.min():g} "
-                                "is out of range (seconds, within int64)")
+            if name != "ratings" and given.size:
+                low, high = given.min(), given.max()
+                if name != "timestamps" and (high > 2**31 - 1 or low < 0):
+                    raise DataError(f"Interactions: {name[:-1] if name == 'users' else 'item'} index "
+                                    f"{high if high > 2**31 - 1 else low:g} is out of range")
+                if name == "timestamps" and (high >= 2.0**63 or low < -(2.0**63)):
+                    raise DataError(f"Interactions: timestamp {high if high >= 2.0**63 else low:g} "
+                                    "is out of range (seconds, within int64)")
+                if given.dtype.kind == "f" and not np.array_equal(given, np.floor(given)):
+                    bad = given[np.flatnonzero(given != np.floor(given))[0]]
+                    raise DataError(f"Interactions: {name} must be whole numbers, got {float(bad):g}")
+                highest[name] = high
+            object.__setattr__(self, name, _frozen(given, dtype))
         for name, total in (("n_users", self.n_users), ("n_items", self.n_items)):
             if isinstance(total, np.ndarray) and total.ndim == 0:  # (np.array(2): a count as numpy holds one)
                 total = total.item()
             if isinstance(total, (bool, np.bool_)) or not isinstance(total, numbers.Real) or \
                     not float(total).is_integer() or total < 0:
                 raise DataError(f"Interactions: {name} must be a whole number, 0 or more, got {total!r}")
-        for name in ("users", "items", "timestamps"):  # whole numbers: 1.9 is no index to cut down to 1
-            given = np.asarray(getattr(self, name))
-            if given.dtype.kind == "f" and len(given) and not np.array_equal(given, np.floor(given)):
-                bad = given[np.flatnonzero(given != np.floor(given))[0]]
-                raise DataError(f"Interactions: {name} must be whole numbers, got {float(bad):g}")
-        for name, dtype in (("users", np.int32), ("items", np.int32), ("ratings", np.float32), ("timestamps", np.int64)):
-            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
         finite = np.isfinite(self.ratings)
         if not finite.all():
             row = int(np.argmin(finite))
@@ -305,10 +308,10 @@ class Interactions:
             if outside is not None and outside.any():
                 bad = self.ratings[np.argmax(outside)]
                 raise ValueError(f"rating {float(bad):g} is outside the scale given, {low:g} to {high:g}")
-        if n:
-            if self.users.min() < 0 or self.users.max() >= self.n_users:
+        if n:  # (below 0 was refused above, with the columns)
+            if highest["users"] >= self.n_users:
                 raise ValueError(f"user index out of range [0, {self.n_users})")
-            if self.items.min() < 0 or self.items.max() >= self.n_items:
+            if highest["items"] >= self.n_items:
                 raise ValueError(f"item index out of range [0, {self.n_items})")
 
     def __len__(self) -> int:

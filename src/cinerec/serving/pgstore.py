@@ -452,9 +452,8 @@ def _swap(con: Any, staging: str, url: str) -> None:
             if exists:
                 con.execute(f"ALTER SCHEMA {STORE_SCHEMA} RENAME TO {old}")
             con.execute(f"ALTER SCHEMA {staging} RENAME TO {STORE_SCHEMA}")
-            if exists:
-                _carry_grants(con, old, STORE_SCHEMA)
             if exists:  # table by table, never CASCADE: what others built on the store stays, and stops this
+                _carry_grants(con, old, STORE_SCHEMA)
                 for table in ("recommendations", "users", "movies", "meta"):
                     con.execute(f"DROP TABLE IF EXISTS {old}.{table}")
                 con.execute(f"DROP SCHEMA {old}")
