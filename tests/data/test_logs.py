@@ -1190,6 +1190,78 @@ def test_a_compressed_part_of_a_folder_of_logs_is_refused_not_left_out(tmp_path)
         load(parts, catalog=parts / "items.csv.gz")
 
 
+def test_a_part_zipped_or_a_spreadsheet_beside_a_folders_logs_is_refused_not_left_out(tmp_path):
+    # part-2.csv.zip, part-2.csv.gzip and a workbook beside part-1.csv were skipped without a
+    # word: the folder read as part-1's ratings alone.
+    import gzip
+    import zipfile
+
+    from cinerec.data import load
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "part-1.csv").write_text("user,item,rating\n1,2,4\n2,3,5\n")
+    with zipfile.ZipFile(parts / "part-2.csv.zip", "w") as z:
+        z.writestr("part-2.csv", "user,item,rating\n3,2,4\n")
+    with pytest.raises(DataError, match=r"part-2\.csv\.zip: a compressed part of the log \(\.zip\), which cinerec "
+                                        r"does not read; decompress it first \(.*unzip.*\), so that no part is left "
+                                        r"out$"):
+        load(parts)
+    (parts / "part-2.csv.zip").unlink()
+    (parts / "part-2.csv.gzip").write_bytes(gzip.compress(b"user,item,rating\n3,2,4\n"))
+    with pytest.raises(DataError, match=r"part-2\.csv\.gzip: a compressed part of the log \(\.gzip\)"):
+        load(parts)
+    (parts / "part-2.csv.gzip").unlink()
+    with zipfile.ZipFile(parts / "part-2.xlsx", "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match=r"part-2\.xlsx: a spreadsheet beside the log's files, which cinerec does not "
+                                        r"read; save its sheet as CSV \(UTF-8\) beside them, or move it out, so that "
+                                        r"no part is left out$"):
+        load(parts)
+    # the lock file Excel keeps beside a workbook it has open is none
+    (parts / "part-2.xlsx").unlink()
+    (parts / "~$part-2.xlsx").write_bytes(b"\x00" * 165)
+    assert len(load(parts).interactions) == 2
+
+
+def test_a_log_compressed_by_bzip2_xz_or_zstd_is_named_as_such(tmp_path):
+    # Given alone it read as "not a folder, a zip file or a ratings log"; under a .csv name,
+    # as UTF-16 text.
+    import bz2
+    import lzma
+
+    from cinerec.data import load
+
+    text = b"user,item,rating\n1,2,4\n2,3,5\n"
+    for name, packed, how in (("log.csv.bz2", bz2.compress(text), "bzip2"), ("log.csv.xz", lzma.compress(text), "xz"),
+                              ("log.tsv.zst", b"\x28\xb5\x2f\xfd" + bytes(20), "zstd"),
+                              ("bz.csv", bz2.compress(text), "bzip2"), ("xz.csv", lzma.compress(text), "xz")):
+        (tmp_path / name).write_bytes(packed)
+        with pytest.raises(DataError, match=rf"{re.escape(name)}: a {how}-compressed file, which cinerec does not "
+                                            r"read; decompress it first \("):
+            load(tmp_path / name)
+    # by its name, where its bytes are none of those
+    (tmp_path / "log.csv.lz4").write_bytes(b"\x04\x22\x4d\x18" + bytes(20))
+    with pytest.raises(DataError, match=r"log\.csv\.lz4: a compressed ratings log \(\.lz4\), which cinerec does not "
+                                        r"read; decompress it first$"):
+        load(tmp_path / "log.csv.lz4")
+    # a header that merely starts "BZh" is a header
+    (tmp_path / "bzh.csv").write_text("BZhUser,item,rating\n1,2,4\n")
+    assert len(load(tmp_path / "bzh.csv", columns=parse_columns("user=BZhUser")).interactions) == 1
+
+
+def test_a_comma_separated_log_named_tsv_is_read_by_its_commas(tmp_path):
+    # Its header read as one column, refused as "no user column".
+    from cinerec.data import load
+
+    (tmp_path / "log.tsv").write_text("userId,movieId,rating,timestamp\n1,2,4,10\n2,3,5,11\n")
+    ds = load(tmp_path / "log.tsv")
+    assert len(ds.interactions) == 2 and ds.item_ids.raw.tolist() == [2, 3]
+    # a tab-separated one whose column name holds a comma is still read by its tabs
+    (tmp_path / "t.tsv").write_text("user\titem\ttitle, original\n1\t2\tA, B\n")
+    assert load(tmp_path / "t.tsv").n_items == 1
+
+
 def test_a_spreadsheet_or_utf16_text_is_named_as_such(tmp_path):
     # A workbook (a zip inside) was unpacked as if a MovieLens release's zip, and said to
     # hold no MovieLens files; UTF-16 text gave garbled column names and "--columns" advice.
@@ -1446,8 +1518,18 @@ def test_whole_numbers_written_as_decimals_are_one_id_in_csv_and_parquet_and_nan
     # float32 ids written as their own type writes them, as the CSV does (not 1.100000023841858)
     frame.assign(item=np.array([1.1, 2.2, 3.3, 2.2, 1.1], dtype=np.float32)).to_parquet(tmp_path / "f32.parquet")
     assert sorted(load_log(tmp_path / "f32.parquet").item_ids.raw.tolist()) == ["1.1", "2.2", "3.3"]
-    (tmp_path / "apart.csv").write_text("user,item\n1,7.0\n2,7\n")
-    assert sorted(load_log(tmp_path / "apart.csv").item_ids.raw.tolist()) == ["7", "7.0"]
+    # "7.0" beside "7" in one file is the one number, as in two files of a folder (a log
+    # pandas wrote with a missing value, joined to another: they were two movies in one file)
+    (tmp_path / "one.csv").write_text("user,item\n1,7.0\n2,7\n3,8\n")
+    assert load_log(tmp_path / "one.csv").item_ids.raw.tolist() == [7, 8]
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "a.csv").write_text("user,item\n1,7.0\n")
+    (tmp_path / "two" / "b.csv").write_text("user,item\n2,7\n3,8\n")
+    assert load_log(tmp_path / "two").item_ids.raw.tolist() == [7, 8]
+    # but not "-0" (kept as written where all else are plain numbers), "007" or "+7"
+    for odd in ("-0", "007", "+7"):
+        (tmp_path / "odd.csv").write_text(f"user,item\n1,7.0\n2,{odd}\n")
+        assert sorted(load_log(tmp_path / "odd.csv").item_ids.raw.tolist()) == sorted([odd, "7.0"]), odd
     # the choice is the whole log's: a file of whole ones beside one with 1.5 keeps "1.0" as
     # written in both, and a catalogue matches by that spelling
     (tmp_path / "f1").mkdir()

@@ -57,7 +57,8 @@ __all__ = ["load_log", "LOG_SUFFIXES", "COLUMN_NAMES", "parse_columns", "check_c
 
 LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 #: What a log's file may be compressed with (``part-0.csv.gz``): refused, not skipped.
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".lz4", ".snappy", ".deflate", ".z")
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".zst", ".zstd", ".lz4", ".snappy", ".deflate", ".z", ".zip",
+                       ".7z")
 #: Spreadsheets, which are not read: saved as CSV, they are.
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 #: The usual names of each column, compared without case.
@@ -518,7 +519,12 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
         packed = [p for p in packed if p.with_suffix("").suffix.lower() != ".txt"]
     if packed:
         raise DataError(f"{packed[0]}: a compressed part of the log ({packed[0].suffix}), which cinerec does not read; "
-                        "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k), so that no part is left out")
+                        "decompress it first (for example gunzip -k, bunzip2 -k, unxz -k, unzip), so that no part is "
+                        "left out")
+    sheet = _spreadsheet(path)
+    if files and sheet is not None:
+        raise DataError(f"{sheet}: a spreadsheet beside the log's files, which cinerec does not read; save its sheet "
+                        "as CSV (UTF-8) beside them, or move it out, so that no part is left out")
     nested = _nested_logs(path, skip)
     if files and nested is not None:  # (its ratings were left out without a word)
         raise DataError(f"{nested}: log files in a folder inside {path}, which cinerec does not read (it reads the "
@@ -555,10 +561,20 @@ def is_workbook(path: Path) -> bool:
         return False
 
 
-def gzip_refused(path: Path) -> DataError:
-    """The one line for a gzip file given where text is read."""
-    return DataError(f"{path}: a gzip-compressed file, which cinerec does not read; decompress it first "
-                     f"(gunzip -k {path})")
+#: The first bytes of files compressed by each tool, the tool's name and how it decompresses
+#: keeping the file (bzip2's magic holds its block's too: no header line starts so).
+PACKED_MAGIC = ((GZIP_MAGIC, "gzip", "gunzip -k"), (b"BZh", "bzip2", "bunzip2 -k"),
+                (b"\xfd7zXZ\x00", "xz", "unxz -k"), (b"\x28\xb5\x2f\xfd", "zstd", "zstd -d"))
+
+
+def compressed_refused(path: Path, first: bytes) -> DataError | None:
+    """The one line for a compressed file given where text is read, by its ``first`` bytes
+    (whatever its name says); None for any other file."""
+    for magic, kind, how in PACKED_MAGIC:
+        if first.startswith(magic) and (kind != "bzip2" or first[4:10] == b"1AY&SY"):
+            return DataError(f"{path}: a {kind}-compressed file, which cinerec does not read; decompress it first "
+                             f"({how} {path})")
+    return None
 
 
 def _compressed_logs(folder: Path) -> list[Path]:
@@ -598,8 +614,15 @@ def unread_files(folder: Path) -> str:
     if nested is not None:
         return (f"; the folder {nested.name} inside it holds log files, which cinerec does not read there: give "
                 "that folder, or gather the files in one")
-    sheet = next((p for p in sorted(folder.iterdir()) if p.suffix.lower() in SPREADSHEET_SUFFIXES), None)
+    sheet = _spreadsheet(folder)
     return f"; {sheet.name} is a spreadsheet, which cinerec does not read: save it as CSV (UTF-8)" if sheet else ""
+
+
+def _spreadsheet(folder: Path) -> Path | None:
+    """A spreadsheet in ``folder``, not one's lock file (``~$ratings.xlsx``, which Excel keeps
+    beside a workbook it has open) nor a hidden file."""
+    return next((p for p in sorted(folder.iterdir()) if p.suffix.lower() in SPREADSHEET_SUFFIXES
+                 and not p.name.startswith((".", "~$")) and p.is_file()), None)
 
 
 def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what: str = "a ratings log") -> Any:
@@ -628,8 +651,8 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
 
         with open(path, "rb") as f:
             first = f.readline()
-        if first.startswith(GZIP_MAGIC):  # (a catalogue of .csv.gz, or a log named .csv)
-            raise gzip_refused(path)
+        if (packed := compressed_refused(path, first)) is not None:  # (a catalogue of .csv.gz, or a log named .csv)
+            raise packed
         if first.startswith(ZIP_MAGIC):  # (a catalogue zipped, or a workbook: its bytes read as a header)
             if path.suffix.lower() in SPREADSHEET_SUFFIXES or is_workbook(path):
                 raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet as CSV (UTF-8) "
@@ -850,9 +873,11 @@ def _open_last_line(path: Path) -> int | None:
 
 
 def _delimiter(path: Path, first: bytes) -> str:
-    """Tabs for a ``.tsv`` file, or a header with more tabs than commas (a column named
-    ``title, original`` among tab-separated ones), else commas."""
-    return "\t" if path.suffix.lower() == ".tsv" or first.count(b"\t") > first.count(b",") else ","
+    """Tabs for a ``.tsv`` file (unless its header holds commas and no tab: a CSV so named),
+    or a header with more tabs than commas (a column named ``title, original`` among
+    tab-separated ones), else commas."""
+    tabs, commas = first.count(b"\t"), first.count(b",")
+    return "\t" if (path.suffix.lower() == ".tsv" and (tabs or not commas)) or tabs > commas else ","
 
 
 # Where a field of a tab-separated file starts with a quote; and one whole field quoted as
@@ -1258,12 +1283,13 @@ def _check_ids(values: Any, path: Path, role: str) -> None:
 
 
 #: A whole number as Python and pandas write a float: ``1.0``, ``-42.0``, ``-0.0`` (no
-#: leading zero or plus sign; within int64).
-_WHOLE_DECIMAL = r"^-?(0|[1-9][0-9]{0,17})\.0$"
+#: leading zero or plus sign; within int64), or as an integer is written (``1``; not ``-0``).
+_WHOLE_DECIMAL = r"^(-?(0|[1-9][0-9]{0,17})\.0|0|-?[1-9][0-9]{0,17})$"
 
 
 def _whole_decimals(ids: Any) -> bool:
-    """Whether a text id column is all whole numbers written as decimals (``"1.0"``)."""
+    """Whether a text id column is all whole numbers, written as decimals (``"1.0"``) or
+    beside them as integers (``"1"``, where one file joined to another holds both)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -383,7 +383,7 @@ def locate(
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
-        from cinerec.data.logs import GZIP_MAGIC, SPREADSHEET_SUFFIXES, gzip_refused, is_workbook
+        from cinerec.data.logs import COMPRESSED_SUFFIXES, SPREADSHEET_SUFFIXES, compressed_refused, is_workbook
 
         if path.suffix.lower() in SPREADSHEET_SUFFIXES or is_workbook(path):  # (a workbook is a zip too: it read as a release's)
             raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet of ratings as CSV "
@@ -391,13 +391,17 @@ def locate(
         if not zipfile.is_zipfile(path):
             with open(path, "rb") as f:
                 first = f.readline(1 << 16)
-            if first.startswith(GZIP_MAGIC):
-                raise gzip_refused(path)
+            if (packed := compressed_refused(path, first)) is not None:
+                raise packed
             if (of := _release_file(path.name)) is not None:
                 raise DataError(f"{path}: one file of a MovieLens release ({of}'s); give the folder that holds the "
                                 f"release ({path.parent})")
             from cinerec.data.logs import LOG_SUFFIXES
 
+            kind = [s.lower() for s in path.suffixes[-2:]]
+            if len(kind) == 2 and kind[0] in LOG_SUFFIXES and kind[1] in COMPRESSED_SUFFIXES:
+                raise DataError(f"{path}: a compressed ratings log ({path.suffix}), which cinerec does not read; "
+                                "decompress it first")
             if b"::" in first:  # (a .dat file of one's own: "1::10::5::978300760")
                 raise DataError(f"{path}: its lines look '::'-separated, as MovieLens's .dat files are; a ratings "
                                 f"log ({', '.join(LOG_SUFFIXES)}) has its fields separated by commas or tabs, under a "
