@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 
 import pytest
@@ -391,7 +392,9 @@ def test_the_pages_five_stars_are_spread_over_the_datas_own_scale(browser, tmp_p
         expect(page.locator("#mine .movie")).to_have_count(1)
         expect(page.locator("#mine-status")).to_have_text(
             "1 movie (and 1 saved movie this run does not hold, kept for one that does)")
-        expect(page.locator("#recs-status")).to_contain_text("from the 1 movie you gave.")
+        # (the count said once, by the note of a list cut short)
+        expect(page.locator("#recs-status")).to_contain_text("9 picks from the movies you gave.")
+        expect(page.locator("#recs-status")).to_contain_text("the other movie of the run's 10 is the one given.")
         assert not errors
 
     # Every rating the same number: no scale to spread stars over, so likes alone (the
@@ -673,7 +676,7 @@ def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
         page, errors = _opened(browser, f"{server.url}/?profile={pid}")
         expect(page.locator("#recs .movie")).to_have_count(1)
         expect(page.locator("#recs-status")).to_have_text(
-            "1 pick from the 9 movies you gave. 1 movie listed, not 10: the other 9 movies of the run's 10 are the "
+            "1 pick from the movies you gave. 1 movie listed, not 10: the other 9 movies of the run's 10 are the "
             "ones given.")
         # Every movie given: said once, by the page (the notes said "0 movies listed" beside "No picks").
         profiles.set_ratings(pid, {"m9": 4.0})
@@ -700,3 +703,65 @@ def test_the_page_says_what_the_server_notes_beside_a_list(browser, tmp_path):
                                                              "the ratings given reaches the run's --liked-threshold")
         assert not errors
         assert not errors
+
+
+def test_similar_titles_keep_the_focus_searches_say_more_double_clicks_send_one_and_stars_are_targets(
+        browser, live_server, run, tmp_path):
+    # A title opened inside "Movies like X" dropped the focus on the page's body; a search
+    # of more than 15 matches said "15 matches"; a double click on Like sent two requests
+    # (the second a like undone or a failed removal); an unlit star was 17 px and 1.7:1
+    # against white; a profile of many movies said "from the 1662 movies you gave" beside
+    # the server's note counting 1,674 of them.
+    from playwright.sync_api import expect
+
+    from cinerec.serving.store import ProfileStore
+
+    page, errors = _opened(browser, live_server.url)
+    page.locator("#search").fill("the")
+    expect(page.locator("#search-status")).to_have_text(
+        "The first 15 matches for “the”; type more of the title to narrow them")
+    expect(page.locator("#results .movie")).to_have_count(15)
+    page.locator("#search").fill("fargo")
+    expect(page.locator("#search-status")).to_have_text("1 match for “fargo”")
+
+    page.locator("#results .movie .title").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#similar .movie").first).to_be_visible()
+    other = page.locator("#similar .movie .title").nth(2)
+    name = other.inner_text()
+    other.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#similar-title")).to_have_text(name)
+    expect(page.locator("#similar .movie").first).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "similar-heading"
+
+    sent = []
+    page.on("request", lambda r: sent.append(r.method) if "/profiles" in r.url and r.method != "GET" else None)
+    like = page.locator("#results .movie .like").first
+    like.dblclick()
+    expect(page.locator("#mine .movie")).to_have_count(1)
+    page.wait_for_timeout(500)
+    assert sent == ["POST"]
+    like.dblclick()
+    expect(page.locator("#mine .movie")).to_have_count(0)
+    page.wait_for_timeout(500)
+    assert sent == ["POST", "DELETE"]
+
+    star = page.locator("#results .movie .star").first
+    box = star.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24
+    color = page.evaluate("getComputedStyle(document.querySelector('#results .star:not(.on)')).color")
+    rgb = [int(c) / 255 for c in color[color.index("(") + 1:-1].split(",")]
+    lum = sum(w * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+              for w, c in zip((0.2126, 0.7152, 0.0722), rgb))
+    assert 1.05 / (lum + 0.05) >= 3
+
+    profiles = ProfileStore(tmp_path / "profiles.sqlite")
+    ids = [str(m) for m in run.dataset.item_ids.raw]
+    pid = profiles.create({m: 4.0 for m in ids[:-5]})
+    page, errors2 = _opened(browser, f"{live_server.url}/?profile={pid}")
+    status = page.locator("#recs-status")
+    expect(status).to_contain_text("movies listed, not 10")
+    assert re.match(r"\d picks? from the movies you gave\. \d movies? listed", status.inner_text()), status.inner_text()
+    expect(page.locator("#mine-status")).to_contain_text(",")  # 1,6xx movies, as the note writes its counts
+    assert errors == [] and errors2 == []

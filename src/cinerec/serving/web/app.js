@@ -39,7 +39,8 @@ const shownStars = (v) => Math.min(5, Math.max(1, Math.round(fromStars(v))));
 const dotted = (id) => id === "." || id === "..";
 // An id as a message shows it: quoted, and cut as the server cuts the ids it echoes.
 const shownId = (id) => (id.length > 200 ? `“${id.slice(0, 200)}…” (${id.length} characters)` : `“${id}”`);
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+// (counts written as the server writes them in its notes: 1,674)
+const plural = (n, word) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 // A film the catalogue lists under more than one id (the API's same_film) is one film to
 // a person: its ids, its own first; the one the profile holds it under (its own or
 // another's), else its own; and a list with each film once, where it first comes.
@@ -91,6 +92,16 @@ function describeError(data) {
 
 // -- rendering -----------------------------------------------------------------------
 
+// A control whose request is on its way takes no second click: a double click sends one
+// request, not two (the second a removal of what the first removed, or a like undone).
+function onClick(button, action) {
+  button.addEventListener("click", () => {
+    if (button.dataset.busy) return;
+    button.dataset.busy = "true";
+    Promise.resolve(action()).finally(() => { delete button.dataset.busy; });
+  });
+}
+
 function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   const li = $("movie-template").content.firstElementChild.cloneNode(true);
   const id = String(m.movie_id);
@@ -125,7 +136,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     btn.textContent = "remove";
     btn.setAttribute("aria-label", `Remove ${m.title}`);
     // (every id it is held under: removed under one, the film stayed under the other)
-    btn.addEventListener("click", () => forget(heldIds(m)));
+    onClick(btn, () => forget(heldIds(m)));
     actions.append(what, btn);
     return li;
   }
@@ -135,7 +146,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
   const liked = held in state.ratings && mine == null;
   like.setAttribute("aria-pressed", String(liked));
   like.setAttribute("aria-label", `${liked ? "Unlike" : "Like"} ${m.title}`);
-  like.addEventListener("click", () => (liked ? forget(heldIds(m)) : save({ liked: [m.movie_id] }, m)));
+  onClick(like, () => (liked ? forget(heldIds(m)) : save({ liked: [m.movie_id] }, m)));
   stars.setAttribute("aria-label", `Rate ${m.title}`);
   if (likesOnly) stars.remove();
   const lit = mine != null ? shownStars(mine) : 0;
@@ -146,7 +157,7 @@ function movieItem(m, { reason = null, compact = false, remove = false } = {}) {
     s.textContent = "★";
     s.setAttribute("aria-label", `${n} star${n > 1 ? "s" : ""}`);
     s.setAttribute("aria-pressed", String(n === lit));
-    s.addEventListener("click", () => save({ ratings: { [id]: toStars(n) } }, m));
+    onClick(s, () => save({ ratings: { [id]: toStars(n) } }, m));
     stars.append(s);
   }
   if (compact) li.classList.add("compact");
@@ -242,11 +253,15 @@ function applyProfile(p) {
   // (a reason naming no liked movie, nor "what you watched": listed for its popularity)
   const popularOnly = p.recommendations.every((r) => r.reason_movie_id === null
     && r.reason !== "popular with people who watched what you watched");
+  // (the note of a list cut short, "N movies listed, not K" (serving/lists.py), counts the
+  // movies given by their ids, where the page counts a film under two ids once: beside it,
+  // the page gives no count of its own)
+  const given = notes.some((n) => /listed, not \d/.test(n)) ? "movies" : plural(oneEach(p.movies).length, "movie");
   const status = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
       ? (popularOnly ? `${plural(p.recommendations.length, "pick")}, none drawn from the movies you gave.`
-        : `${plural(p.recommendations.length, "pick")} from the ${plural(oneEach(p.movies).length, "movie")} you gave.`)
+        : `${plural(p.recommendations.length, "pick")} from the ${given} you gave.`)
       : `No picks: no movie is left to recommend beyond the ${plural(oneEach(p.movies).length, "movie")} you gave.`;
   $("recs-status").textContent = [status, ...notes].join(" ");
   renderAll();
@@ -421,7 +436,11 @@ async function showSimilar(m) {
   $("similar-box").hidden = false;
   $("similar-title").textContent = m.title;
   $("similar-status").textContent = `Finding movies like ${m.title}…`;
+  // A title clicked in this list leaves with it: the focus goes to the list's heading, not
+  // to the page's body.
+  const inside = $("similar").contains(document.activeElement);
   $("similar").replaceChildren();
+  if (inside) focusHeading($("similar"));
   let list = [];
   let error = null;
   try {
@@ -438,6 +457,8 @@ async function showSimilar(m) {
   $("similar-heading").scrollIntoView({ block: "nearest" });
 }
 
+// The search's list holds at most this many movies.
+const SHOWN = 15;
 let searchTimer = null;
 let searchAbort = null;
 
@@ -449,7 +470,8 @@ function scheduleSearch() {
 async function runSearch() {
   const query = $("search").value.trim();
   const genre = $("genre").value;
-  const params = new URLSearchParams({ query, limit: "15" });
+  // One more than is shown: whether there are more matches than the list holds.
+  const params = new URLSearchParams({ query, limit: String(SHOWN + 1) });
   if (genre) params.set("genre", genre);
   if (searchAbort) searchAbort.abort();
   searchAbort = new AbortController();
@@ -457,11 +479,14 @@ async function runSearch() {
   try {
     const res = await reach(`/movies?${params}`, { signal: searchAbort.signal });
     if (!res.ok) throw new Error(describeError(await res.json().catch(() => null)) || `${res.status} ${res.statusText}`.trim());
-    state.results = oneEach(await res.json());  // (a film under two ids is one match, shown once)
+    const found = await res.json();
+    state.results = oneEach(found.slice(0, SHOWN));  // (a film under two ids is one match, shown once)
     const within = genre ? ` in ${genre}` : "";
     const films = state.results.length;
+    const more = found.length > SHOWN;
     $("search-status").textContent = films
-      ? (query ? `${films} match${films > 1 ? "es" : ""} for “${query}”${within}`
+      ? (query ? (more ? `The first ${films} matches for “${query}”${within}; type more of the title to narrow them`
+        : `${films} match${films > 1 ? "es" : ""} for “${query}”${within}`)
         : `Most rated movies${within}`)
       : `No movie matches “${query}”${within}.`;
     renderAll();
