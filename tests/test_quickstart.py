@@ -253,6 +253,13 @@ def test_a_second_command_aimed_at_the_same_folder_is_refused_before_its_work(tm
             assert f"--out {out}: another cinerec command is writing it now" in err and "data:" not in err
     assert not out.exists()
     assert main(["run", str(study), "--out", str(out), "--quiet"]) == 0  # let go at the end of the command
+    # A folder train is writing holds its files and no run.json yet: quickstart called it "other
+    # files and no run" where the others said it was being written.
+    (busy := tmp_path / "busy").mkdir()
+    (busy / "checkpoints").mkdir()
+    with claimed(busy):
+        assert main(["quickstart", "--model", "popularity", "--out", str(busy), "--quiet"]) == 2
+        assert f"--out {busy}: another cinerec command is writing it now" in capsys.readouterr().err
 
 
 def test_profiles_saved_while_quickstart_runs_are_never_deleted(tmp_path, capsys, monkeypatch):

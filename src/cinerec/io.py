@@ -559,6 +559,22 @@ def written_files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def claim_refused(path: str | os.PathLike, label: str = "--out") -> Exception:
+    """The one line refusing a folder another command holds (:func:`claimed`)."""
+    from cinerec.errors import ConfigError
+
+    return ConfigError(f"{label} {Path(os.path.abspath(path))}: another cinerec command is writing it now; wait for "
+                       "it to end or choose another folder")
+
+
+def claimed_now(path: str | os.PathLike) -> bool:
+    """Whether another command holds ``path`` now (:func:`claimed`), as a check before the
+    claim (whose own refusal comes too late for a folder half written, which looks like no
+    run)."""
+    real = Path(os.path.realpath(path))
+    return real.parent != real and written_now(real.with_name(f".{real.name}.lock"))
+
+
 @contextlib.contextmanager
 def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     """Hold ``path`` for one command for the length of the block: a second command asking
@@ -592,10 +608,7 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            from cinerec.errors import ConfigError
-
-            raise ConfigError(f"{label} {shown_path}: another cinerec command is writing it now; wait for it to end "
-                              "or choose another folder") from None
+            raise claim_refused(shown_path, label) from None
         try:
             if os.fstat(fd).st_ino == os.stat(lock).st_ino:
                 break

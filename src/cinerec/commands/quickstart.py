@@ -9,6 +9,7 @@ with titles and reasons for a few users, and writes a run folder that ``recommen
 
 import contextlib
 import dataclasses
+import functools
 import os
 import shlex
 import sys
@@ -179,7 +180,7 @@ def quickstart(
                 print(f"best model by {RANK_BY[1]} under {RANK_BY[0]}: {best}\n")
 
         # Checked again at the swap: a server may have saved profiles there meanwhile.
-        with atomic_dir(out, before_swap=_check_out) as tmp, progress.silenced(quiet):
+        with atomic_dir(out, before_swap=functools.partial(_check_out, held=True)) as tmp, progress.silenced(quiet):
             save_dataset(tmp, dataset)
             for name in names:  # refit on every rating: the saved models serve real people
                 recommender = _create(name, dataset, seed)
@@ -232,16 +233,19 @@ def _printing() -> Iterator[None]:
         _stdout_to_devnull()
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, held: bool = False) -> None:
     """``--out`` may be new, empty or an earlier quickstart run (which it replaces whole); a
     file, another command's run or a folder holding anything else is refused, so the
-    replacement never deletes a user's files."""
+    replacement never deletes a user's files; so is one another command holds now, unless
+    this one is ``held`` by this command (claimed)."""
     from cinerec.errors import ConfigError
-    from cinerec.io import check_replaced_whole, contents, is_clutter, read_json, written_now
+    from cinerec.io import check_replaced_whole, claim_refused, claimed_now, contents, is_clutter, read_json, written_now
     from cinerec.runs import run_words
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; --out names the run folder to write")
+    if not held and claimed_now(out):  # (train's folder, half written: it looked like no run)
+        raise claim_refused(out)
     check_replaced_whole(out, str(out), "--out ")  # found now, before the models are evaluated
     blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:  # found now, before the models are evaluated, not at the save
