@@ -78,3 +78,52 @@ def test_a_store_exported_between_the_freshness_check_and_the_read_is_scored_liv
     source, recs = service.user_recommendations(0, 5, None)
     live = service.lists.for_users([0], 5)[0][0]
     assert source == "live" and [r["movie_id"] for r in recs] == service.dataset.item_ids.to_raw(live).tolist()
+
+
+def test_a_request_cut_by_a_stopping_server_is_answered_503_saying_whether_a_change_may_be_saved(run_dir, tmp_path):
+    # Past the stop's grace, a profile change still being made was answered uvicorn's bare
+    # "500 Internal Server Error", though the change could be saved a moment later.
+    import time
+
+    import uvicorn
+
+    from cinerec.serving.api import create_app
+
+    from .conftest import free_port
+
+    app = create_app(run_dir, profiles=tmp_path / "profiles.sqlite")
+    profiles = app.state.service.profiles
+    pid = profiles.create()
+    entered = threading.Event()
+    slow_set = profiles.set_ratings
+
+    def set_ratings(*args, **kwargs):
+        entered.set()
+        time.sleep(1.5)
+        return slow_set(*args, **kwargs)
+
+    profiles.set_ratings = set_ratings
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                                           timeout_graceful_shutdown=0.2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    answers = {}
+
+    def put() -> None:
+        answers["put"] = httpx.put(f"http://127.0.0.1:{port}/profiles/{pid}/ratings",
+                                   json={"ratings": {"50": 4}}, timeout=30)
+
+    client = threading.Thread(target=put)
+    client.start()
+    assert entered.wait(10)
+    server.should_exit = True
+    client.join(30)
+    thread.join(30)
+    answer = answers["put"]
+    assert answer.status_code == 503, (answer.status_code, answer.text)
+    assert "may or may not have been saved" in answer.json()["detail"]
+    time.sleep(1.5)  # (the write goes on in its thread, and is saved)
+    assert profiles.get(pid) == {"50": 4.0}

@@ -688,7 +688,28 @@ class _BodyLimit:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        started = False
+
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, replay, sending)
+        except asyncio.CancelledError:  # the server stopped (its grace over) while the request was worked on
+            if started:
+                raise
+            # (a change to a profile runs on in its thread: it may yet be saved)
+            method, path = scope.get("method"), scope["path"]
+            words = "the server stopped before it could answer: ask again"
+            if method == "POST" and path.rstrip("/") == "/profiles":
+                words = ("the server stopped while the profile was being made; it may or may not have been saved: "
+                         "make it again")
+            elif method in ("PUT", "DELETE") and path.startswith("/profiles"):
+                words = ("the server stopped while this change was being made; it may or may not have been saved: "
+                         "read the profile to see")
+            await _send_json(send, 503, {"detail": words})
 
     async def _reject(self, send: Any) -> None:
         await _send_json(send, 413, {"detail": f"request body over {self.limit} bytes"})
