@@ -625,6 +625,11 @@ def test_filters_and_models_picked_on_the_command_line(tmp_path, capsys, ml100k_
     assert [f["transform"] for f in board["transforms"]] == ["top_users"] and board["users"] == 300
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--only", "ease,nope")
     assert code == 2 and "--only nope: not one of the study's models (popularity, ease)" in err
+    # a label given twice runs once, and is said to (it was merged without a word)
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"), "--no-filters", "--top-users",
+                         "300", "--only", "ease,ease", "--json")
+    assert code == 0 and "note: --only ease given more than once; each runs once" in err, err
+    assert [m["label"] for m in json.loads(out)["models"]] == ["ease"]
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--top-users", "0")
     assert code == 2 and "--top-users" in err and not (tmp_path / "b").exists()
 
