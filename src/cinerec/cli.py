@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = _with_argument_help(typer.main.get_command(app))  # (completion options too: get_group leaves them out)
     _help_between_words()
+    _printable_streams()
     restore, unswallow = _terminate_as_interrupt(), _interrupts_not_swallowed()
     try:
         flags.forget_piped_configs()  # (one command's: the next pipe by the same /dev/fd name is another)
@@ -134,6 +135,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         unswallow()  # (and forgets a dropped interrupt: it belonged to this command alone)
         restore()
+
+
+def _printable_streams() -> None:
+    """stdout and stderr in an encoding short of Unicode (PYTHONIOENCODING=ascii, or a
+    Latin-1 locale) write a character they cannot hold as its escape (``\\u6620``): a
+    title of other letters ended the command in a traceback."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        try:
+            unicode = encoding is None or codecs.lookup(encoding).name.startswith("utf")
+        except LookupError:
+            unicode = True
+        if not unicode and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _help_between_words() -> None:
@@ -618,8 +635,10 @@ def _say_error(line: str, peer_lost: bool = False) -> None:
     A process of the job lost (``peer_lost``) is said by rank 1 too, at once: the one
     lost may be rank 0, and torchrun stops the others as soon as it is gone, so no line
     came at all."""
+    from cinerec.commands.show import visible
     from cinerec.processes import distributed_context
 
+    line = visible(line)  # (a path of the user's files, as a folder's contents named it, may hold ESC)
     me = distributed_context()
     if me.is_main:
         print(line, file=sys.stderr)

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Sequence
 import typer
 
 from cinerec.commands import flags
-from cinerec.commands.show import visible
+from cinerec.commands.show import shell_word, visible
 
 if TYPE_CHECKING:
     from cinerec.data.dataset import Dataset
@@ -215,7 +214,7 @@ def quickstart(
                         "recommendations": lists, "dataset": record})
         say(f"run folder: {out} (report.md, metrics.json, models/) — done in {time.perf_counter() - started:.0f}s", quiet)
         # Quoted for the shell: a path or an id may hold spaces, quotes or a leading "-".
-        run, user = shlex.quote(str(out)), shlex.quote(f"--user={dataset.user_ids.raw[0]}")
+        run, user = shell_word(str(out)), shell_word(f"--user={dataset.user_ids.raw[0]}")
         say(f"next: cinerec recommend --run {run} {user}   |   cinerec serve --run {run}", quiet)
 
 

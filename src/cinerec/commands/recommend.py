@@ -15,14 +15,13 @@ API's ``GET /movies?query=`` does.
 """
 
 import contextlib
-import shlex
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator
 
 import typer
 
 from cinerec.commands import flags
-from cinerec.commands.show import visible
+from cinerec.commands.show import shell_word, visible
 
 __all__ = ["recommend", "recommend_for", "similar", "movies"]
 
@@ -90,7 +89,7 @@ def _titles_hint(run_dir: Path, dataset: Any) -> Iterator[None]:
             raise
         # (quoted: a command to paste, whatever the folder's name)
         raise NotFoundError(f"{e}; find movies' ids by their titles with: cinerec movies --run "
-                            f"{shlex.quote(str(run_dir))} WORDS OF THE TITLE") from None
+                            f"{shell_word(str(run_dir))} WORDS OF THE TITLE") from None
 
 
 def three_places(value: float) -> str:
@@ -391,11 +390,16 @@ def movies(
             f" from {year_from} on" if year_from is not None else f" up to {year_to}" if year_to is not None else ""
         print(f"no movie of the run's {dataset.n_items:,}" + (f" matches {words!r}" if words else "")
               + (f" in {genre}" if genre else "") + (f" released{years}" if years else ""))
-    width = max((len(str(m["movie_id"])) for m in listed), default=0)
-    for m in listed:
+    # The ids right-aligned as a terminal shows them: escaped, and a wide character (映) two columns.
+    from rich.cells import cell_len
+
+    ids = [visible(str(m["movie_id"])) for m in listed]
+    width = max(map(cell_len, ids), default=0)
+    for m, shown in zip(listed, ids):
         year = f" ({m['year']})" if m["year"] else ""
         genres = f" [{', '.join(m['genres'])}]" if m["genres"] else ""
         also = f" (the same film as {', '.join(map(str, m['same_film']))})" if m["same_film"] else ""
-        print(visible(f"{str(m['movie_id']):>{width}}  {m['title']}{year}{genres} - rated by {m['ratings']:,}{also}"))
+        print(" " * (width - cell_len(shown)) + shown
+              + visible(f"  {m['title']}{year}{genres} - rated by {m['ratings']:,}{also}"))
     for note in notes:
         print(visible(f"note: {note}"))

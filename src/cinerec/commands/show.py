@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-__all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts", "visible"]
+__all__ = ["say", "print_json", "print_table", "print_leaderboard", "print_facts", "visible", "shell_word"]
 
 
 #: Characters a terminal acts on rather than shows: control characters (a tab, a new line,
@@ -28,6 +28,20 @@ def visible(text: str) -> str:
     (``\\t``, ``\\x1b``, ``\\u202e``): an id or a title of a person's own data printed as
     plain text moved the cursor, coloured the lines after it or broke the list's lines."""
     return _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word a shell reads back as it is, shown with no character a terminal
+    acts on: quoted as :func:`shlex.quote` quotes, or, where it holds such a character (an
+    id holding ESC), in bash's ``$'...'`` with that character's escape (``$'a\\x1bb'``)."""
+    import shlex
+
+    if not _UNSHOWN.search(text):
+        return shlex.quote(text)
+    body = text.replace("\\", "\\\\").replace("'", "\\'")
+    # (\\xHH is one byte to bash: a character past ASCII is written \\uHHHH, its UTF-8)
+    return "$'" + _UNSHOWN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x80
+                               else f"\\u{ord(m.group()):04x}", body) + "'"
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -71,8 +85,8 @@ def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, title: st
     # Drawn whole: cut columns would hide figures; a wrapped column breaks between words,
     # never inside one (a path without spaces is shown on one line).
     width = measured.minimum if wrap_last else measured.maximum
-    if width > console.width:
-        console = Console(file=sys.stdout, width=width)
+    if width > console.width:  # (with its height: Rich takes a dumb terminal, TERM=dumb, as 80 wide else)
+        console = Console(file=sys.stdout, width=width, height=console.height)
     # Each line ends where its text does: Rich pads every row to the widest, and one long
     # value (ml-100k's genres) made each short row wrap on a narrower terminal.
     with console.capture() as drawn:
