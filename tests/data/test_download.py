@@ -298,7 +298,33 @@ class _CutMd5Handler(_StalledMd5Handler):
     length, body, stall = 45, b"MD5 (ml-10m.zip) = 0123", 0.0
 
 
+class _CutMd5NoLengthHandler(http.server.BaseHTTPRequestHandler):
+    """Sends part of a .md5 file with no length said, then closes the connection (its end
+    is the file's end, as far as HTTP tells)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"MD5 (ml-10m.zip) = 0123")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _BomPageMd5Handler(_StalledMd5Handler):
+    """A login page starting with a byte-order mark, holding 32 hex digits (a token)."""
+
+    body = "\ufeff<!DOCTYPE html><input name=csrf value=0123456789abcdef0123456789abcdef>".encode()
+    length, stall = len(body), 0.0
+
+
 @pytest.mark.parametrize("handler, said", [
+    # Cut off inside its checksum, with no length said: "no md5 checksum in the published
+    # file"; a page starting with a byte-order mark: its token was taken for the checksum.
+    (_CutMd5NoLengthHandler, r"the download of .*ml-10m\.zip\.md5 ended inside its checksum \(23 bytes\): cut "
+                             r"short"),
+    (_BomPageMd5Handler, r"ml-10m\.zip\.md5 sent a web page, not the checksum file"),
     (_StalledMd5Handler, r"could not download MovieLens ml-10m \(download of .*ml-10m\.zip\.md5 failed: .*\); use a "
                          r"local copy"),
     # Cut short, it read "no md5 checksum in the published file", a DataError, so quickstart

@@ -665,13 +665,16 @@ def _published_md5(rel: Release, url: str, root: Path) -> str:
     if total is not None and len(raw) < min(total, 4096):  # the connection ended early: no file to judge
         raise DownloadFailed(_offline_message(rel, root, f"the download of {url} stopped after {len(raw):,} of "
                                                     f"{total:,} bytes"))
-    text = raw.decode("ascii", "replace")
+    text = raw.decode("utf-8", "replace")
     # A proxy's or a login page: any hex in it is no checksum. (Told by what it holds: a
-    # server may send a plain .md5 file as text/html.)
-    if re.match(r"\s*<", text):
+    # server may send a plain .md5 file as text/html; a page may start with a byte-order mark.)
+    if re.match(r"[\s\ufeff]*<", text):
         raise DownloadFailed(_offline_message(rel, root, f"{url} sent a web page, not the checksum file (a "
                                                          "proxy's or a login page?)"))
     found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not found and re.search(r"(^|=)\s*[0-9a-fA-F]{1,31}$", text):  # (no length said: its end read as the file's)
+        raise DownloadFailed(_offline_message(rel, root, f"the download of {url} ended inside its checksum "
+                                                         f"({len(raw):,} bytes): cut short"))
     if not found:
         raise DataError(f"{url}: no md5 checksum in the published file")
     return found.group(0).lower()
