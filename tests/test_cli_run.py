@@ -625,11 +625,15 @@ def test_filters_and_models_picked_on_the_command_line(tmp_path, capsys, ml100k_
     assert [f["transform"] for f in board["transforms"]] == ["top_users"] and board["users"] == 300
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--only", "ease,nope")
     assert code == 2 and "--only nope: not one of the study's models (popularity, ease)" in err
-    # a label given twice runs once, and is said to (it was merged without a word)
+    # a label given twice runs once, and is said to (it was merged without a word), with the
+    # figures as what --only left out is said; a label of no model is refused first
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "c"), "--no-filters", "--top-users",
-                         "300", "--only", "ease,ease", "--json")
-    assert code == 0 and "note: --only ease given more than once; each runs once" in err, err
-    assert [m["label"] for m in json.loads(out)["models"]] == ["ease"]
+                         "300", "--only", "ease,ease", "--json", "-q")
+    board = json.loads(out)
+    assert code == 0 and [m["label"] for m in board["models"]] == ["ease"], err
+    assert "--only ease given more than once; each runs once" in board["notes"]
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "d"), "--only", "nope,nope")
+    assert code == 2 and err.startswith("cinerec: error: --only nope: not one of"), err
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "b"), "--top-users", "0")
     assert code == 2 and "--top-users" in err and not (tmp_path / "b").exists()
 

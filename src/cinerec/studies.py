@@ -205,6 +205,7 @@ class Study:
             ``None``: the store lists the best model's own top-``k``.
         reference: the study's own figure, or ``None``.
         not_run: the file's model labels that ``--only`` left out, in file order.
+        only_twice: the labels ``--only`` gave more than once (each runs once).
     """
 
     path: Path
@@ -228,6 +229,7 @@ class Study:
     rating_scale: tuple[float, float] | None = None
     from_flags: tuple[str, ...] = ()
     not_run: tuple[str, ...] = ()
+    only_twice: tuple[str, ...] = ()
     #: Per label, the searched settings its table keeps and the tables they tell it from,
     #: worked out over every table of the file (``--only`` changes no row's meaning);
     #: ``None``: worked out over :attr:`models`.
@@ -388,7 +390,8 @@ class Study:
             study = replace(study, models=tuple(s for s in study.models if s.label in only),
                             tune_models=None if study.tune_models is None else
                             tuple(t for t in study.tune_models if t in only),
-                            not_run=tuple(label for label in labels if label not in only))
+                            not_run=tuple(label for label in labels if label not in only),
+                            only_twice=tuple(x for x in dict.fromkeys(only) if list(only).count(x) > 1))
             if study.reference and study.reference.model not in (None, *only):  # the best's figure alone
                 study = replace(study, reference=replace(study.reference, model=None))
             # --tune asks for a search that none of the kept models would get; the file's
@@ -1926,12 +1929,14 @@ def _ended(t: Mapping[str, Any]) -> str:
 
 
 def _only_notes(study: Study) -> list[str]:
-    """What ``--only`` left out of the file, said with the figures: the best is of those run."""
+    """What ``--only`` left out of the file, said with the figures: the best is of those run;
+    and a label it gave twice, run once."""
+    twice = [f"--only {', '.join(study.only_twice)} given more than once; each runs once"] if study.only_twice else []
     if not study.not_run:
-        return []
+        return twice
     ran = ", ".join(s.label for s in study.models)
-    return [f"--only {ran}: the file's other models ({', '.join(study.not_run)}) were not run; the best is the best "
-            "of those run"]
+    return [*twice, f"--only {ran}: the file's other models ({', '.join(study.not_run)}) were not run; the best is "
+            "the best of those run"]
 
 
 def _check_saved_retriever(study: Study, dataset: Dataset) -> None:

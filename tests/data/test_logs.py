@@ -668,6 +668,21 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
         assert ds.info["format"] == "log" and [str(v) for v in ds.item_ids.raw] == movies
         assert [str(v) for v in ds.user_ids.raw] == users and ds.movie_record(0)["year"] == 1999
         assert ds.name == name  # the folder's name, as for any folder of logs (it was "ratings")
+    # ratings.csv is read alone there: another part beside it, or a workbook, was left out
+    # without a word (the folder read as ratings.csv's ratings alone)
+    import gzip
+
+    folder = tmp_path / "text"
+    (folder / "tags.csv").write_text("userId,movieId,tag\nBob,52,fun\n")  # (no part of the ratings)
+    assert len(load(folder).interactions) == 2
+    for part, data in (("ratings-2.csv", b"userId,movieId,rating\nCy,51,3\n"),
+                       ("ratings.csv.gz", gzip.compress(b"userId,movieId,rating\nCy,51,3\n")),
+                       ("more.xlsx", b"PK\x03\x04")):
+        (folder / part).write_bytes(data)
+        with pytest.raises(DataError, match=rf"{re.escape(part)}: beside ratings\.csv, which is read alone as this "
+                                            r"folder's log \(movies\.csv its catalogue\), so it would be left out"):
+            load(folder)
+        (folder / part).unlink()
 
 
 def _plain_release(folder, movies: int, users: int, every: int, last: str):
@@ -1232,14 +1247,27 @@ def test_a_log_compressed_by_bzip2_xz_or_zstd_is_named_as_such(tmp_path):
 
     from cinerec.data import load
 
+    import gzip
+    import shutil
+    import subprocess
+
     text = b"user,item,rating\n1,2,4\n2,3,5\n"
     for name, packed, how in (("log.csv.bz2", bz2.compress(text), "bzip2"), ("log.csv.xz", lzma.compress(text), "xz"),
                               ("log.tsv.zst", b"\x28\xb5\x2f\xfd" + bytes(20), "zstd"),
-                              ("bz.csv", bz2.compress(text), "bzip2"), ("xz.csv", lzma.compress(text), "xz")):
-        (tmp_path / name).write_bytes(packed)
+                              ("bz.csv", bz2.compress(text), "bzip2"), ("xz.csv", lzma.compress(text), "xz"),
+                              ("gz.csv", gzip.compress(text), "gzip")):
+        (where := tmp_path / name.replace(".", "-")).mkdir()
+        (where / name).write_bytes(packed)
         with pytest.raises(DataError, match=rf"{re.escape(name)}: a {how}-compressed file, which cinerec does not "
-                                            r"read; decompress it first \("):
-            load(tmp_path / name)
+                                            r"read; decompress it first \(") as e:
+            load(where / name)
+        # The way given works as written (unxz x.csv refused a name without .xz).
+        way = str(e.value).rsplit("decompress it first (", 1)[1].removesuffix(")")
+        if name.endswith(".zst") or not shutil.which(how):
+            continue
+        assert subprocess.run(["bash", "-c", way], cwd=where).returncode == 0, way
+        made = where / (way.rsplit("> ", 1)[1].strip("'") if "> " in way else name.rsplit(".", 1)[0])
+        assert len(load(made).interactions) == 2, way
     # by its name, where its bytes are none of those
     (tmp_path / "log.csv.lz4").write_bytes(b"\x04\x22\x4d\x18" + bytes(20))
     with pytest.raises(DataError, match=r"log\.csv\.lz4: a compressed ratings log \(\.lz4\), which cinerec does not "

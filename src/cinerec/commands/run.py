@@ -70,8 +70,6 @@ def run(
         from cinerec.errors import ConfigError
 
         raise ConfigError(f"--only {only!r}: give the labels of [models.LABEL] tables, separated by commas")
-    if labels is not None and (twice := [x for x in dict.fromkeys(labels) if labels.count(x) > 1]):
-        say(f"note: --only {', '.join(twice)} given more than once; each runs once", quiet)
     spec = Study.from_toml(flags.home(Path(study)), data=data, trials=tune, filters=overrides,
                            no_filters=no_filters, only=labels, columns=source["columns"], catalog=source["catalog"],
                            rating_scale=source.get("rating_scale"))

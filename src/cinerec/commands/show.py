@@ -33,15 +33,15 @@ def visible(text: str) -> str:
 def shell_word(text: str) -> str:
     """``text`` as one word a shell reads back as it is, shown with no character a terminal
     acts on: quoted as :func:`shlex.quote` quotes, or, where it holds such a character (an
-    id holding ESC), in bash's ``$'...'`` with that character's escape (``$'a\\x1bb'``)."""
+    id holding ESC), in bash's ``$'...'`` with that character's bytes (``$'a\\x1bb'``)."""
     import shlex
 
     if not _UNSHOWN.search(text):
         return shlex.quote(text)
     body = text.replace("\\", "\\\\").replace("'", "\\'")
-    # (\\xHH is one byte to bash: a character past ASCII is written \\uHHHH, its UTF-8)
-    return "$'" + _UNSHOWN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x80
-                               else f"\\u{ord(m.group()):04x}", body) + "'"
+    # (each byte of its UTF-8 as \\xHH: bash reads \\uHHHH as the character only in a UTF-8
+    # locale, and a container's shell often runs in C's)
+    return "$'" + _UNSHOWN.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group().encode()), body) + "'"
 
 
 def say(message: str, quiet: bool = False) -> None:

@@ -561,19 +561,27 @@ def is_workbook(path: Path) -> bool:
         return False
 
 
-#: The first bytes of files compressed by each tool, the tool's name and how it decompresses
-#: keeping the file (bzip2's magic holds its block's too: no header line starts so).
-PACKED_MAGIC = ((GZIP_MAGIC, "gzip", "gunzip -k"), (b"BZh", "bzip2", "bunzip2 -k"),
-                (b"\xfd7zXZ\x00", "xz", "unxz -k"), (b"\x28\xb5\x2f\xfd", "zstd", "zstd -d"))
+#: The first bytes of files compressed by each tool, the tool's name, its files' suffix,
+#: and how it decompresses keeping the file (bzip2's magic holds its block's too: no header
+#: line starts so).
+PACKED_MAGIC = ((GZIP_MAGIC, "gzip", ".gz", "gunzip -k"), (b"BZh", "bzip2", ".bz2", "bunzip2 -k"),
+                (b"\xfd7zXZ\x00", "xz", ".xz", "unxz -k"), (b"\x28\xb5\x2f\xfd", "zstd", ".zst", "zstd -d"))
 
 
 def compressed_refused(path: Path, first: bytes) -> DataError | None:
     """The one line for a compressed file given where text is read, by its ``first`` bytes
     (whatever its name says); None for any other file."""
-    for magic, kind, how in PACKED_MAGIC:
+    import shlex
+
+    for magic, kind, suffix, how in PACKED_MAGIC:
         if first.startswith(magic) and (kind != "bzip2" or first[4:10] == b"1AY&SY"):
+            if path.suffix.lower() == suffix:
+                way = f"{how} {path}"
+            else:  # (named as text: the tool will not guess a name to write to)
+                out = path.with_name(f"{path.stem}-decompressed{path.suffix}")
+                way = f"{kind} -dc {shlex.quote(str(path))} > {shlex.quote(str(out))}"
             return DataError(f"{path}: a {kind}-compressed file, which cinerec does not read; decompress it first "
-                             f"({how} {path})")
+                             f"({way})")
     return None
 
 
@@ -616,6 +624,24 @@ def unread_files(folder: Path) -> str:
                 "that folder, or gather the files in one")
     sheet = _spreadsheet(folder)
     return f"; {sheet.name} is a spreadsheet, which cinerec does not read: save it as CSV (UTF-8)" if sheet else ""
+
+
+def check_read_alone(log: Path) -> None:
+    """``log`` read alone as its folder's log (``ratings.csv`` beside ``movies.csv``): another
+    part of it beside it (``ratings-2.csv``, ``ratings.csv.gz``) or a spreadsheet is refused,
+    naming it, rather than left out without a word."""
+    stem = log.stem.lower()
+    for p in sorted(log.parent.iterdir()):
+        if p == log or p.name.startswith((".", "~$")) or not p.is_file():
+            continue
+        kind = [s.lower() for s in p.suffixes[-2:]]
+        part = p.name.lower().startswith(stem) and (
+            p.suffix.lower() in LOG_SUFFIXES or (len(kind) == 2 and kind[0] in LOG_SUFFIXES
+                                                 and kind[1] in COMPRESSED_SUFFIXES))
+        if part or p.suffix.lower() in SPREADSHEET_SUFFIXES:
+            raise DataError(f"{p}: beside {log.name}, which is read alone as this folder's log (movies.csv its "
+                            f"catalogue), so it would be left out; join it to {log.name} (as CSV, decompressed), or "
+                            "move it out")
 
 
 def _spreadsheet(folder: Path) -> Path | None:

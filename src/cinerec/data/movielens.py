@@ -243,10 +243,11 @@ def _load(source: str | os.PathLike, *, release: str | None, implicit: bool, pro
         # ratings.csv and movies.csv in a folder no release name or marker vouches for, with
         # ids MovieLens never writes ("00051", "Anna 244"): someone's own log, its ids
         # kept exactly as written, movies.csv its catalogue.
-        from cinerec.data.logs import load_log
+        from cinerec.data.logs import check_read_alone, load_log
 
         import dataclasses
 
+        check_read_alone(folder / "ratings.csv")
         mine = load_log(folder / "ratings.csv", catalog=folder / "movies.csv", implicit=implicit)
         return dataclasses.replace(mine, name=name)  # the folder's name, as any folder of logs has
     try:
