@@ -1766,6 +1766,19 @@ def test_a_log_without_a_rating_or_time_column_by_its_usual_name_says_which_colu
     assert "log_notes" not in load(str(tmp_path / "indexed.csv")).info
 
 
+def test_a_logs_columns_of_peoples_details_are_said_to_go_unread(tmp_path):
+    # age, gender, occupation beside the ratings were dropped without a word, and two-tower
+    # then said "the data has no user demographics" of the file that held them.
+    from cinerec.data import load
+
+    (tmp_path / "demo.csv").write_text("user,item,rating,timestamp,Age,gender,occupation\n" + "".join(
+        f"u{u},m{i},{1 + (u + i) % 5},{1600000000 + i},{20 + u},F,writer\n" for u in range(4) for i in range(3)))
+    assert load(tmp_path / "demo.csv").info["log_notes"] == [
+        f"{tmp_path / 'demo.csv'}: the columns 'Age', 'gender', 'occupation' are left unread: cinerec reads people's "
+        "details (age, gender, occupation, zip code) from a MovieLens release's users file only, so a model of them "
+        "(two-tower, mlp-rating with features) reads ids alone here"]
+
+
 def test_a_quoted_field_over_two_lines_in_the_last_row_reads(tmp_path):
     # The last row's field "two\nlines" was said to open a quote that no quote closes:
     # the quotes on the file's last line alone were counted.

@@ -232,7 +232,8 @@ def load_log(
             info["rating_scale_given"] = True
     if in_numbers:
         info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
-    if log_notes := [*filter(None, [_unread_note(path, unread, has_ratings or implicit, timed)]), *time_notes]:
+    if log_notes := [*filter(None, [_unread_note(path, unread, has_ratings or implicit, timed),
+                                    _details_note(path, unread)]), *time_notes]:
         info["log_notes"] = log_notes
     if catalog is not None:
         cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles)
@@ -1022,6 +1023,24 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
     return (f"{path}: {found} found by its usual name ({usual}), and {columns}, "
             f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
             f"{' or '.join(f'{role}=NAME' for role in missing)}")  # (a note, kept with the data: the CLI's words)
+
+
+#: Column names of people's details, as MovieLens's users files and their exports name them.
+_DETAILS = ("age", "gender", "sex", "occupation", "job", "zip", "zip_code", "zipcode")
+
+
+def _details_note(path: Path, unread: list[str]) -> str | None:
+    """The line said when a log's unread columns look like people's details (age, gender):
+    a model of them (two-tower) said "the data has no user demographics" of a file holding
+    them, and nothing said why."""
+    details = [c for c in unread if str(c).strip().lower() in _DETAILS]
+    if not details:
+        return None
+    names = ", ".join(map(repr, details))
+    return (f"{path}: the column{'s' if len(details) > 1 else ''} {names} {'are' if len(details) > 1 else 'is'} "
+            "left unread: cinerec reads people's details (age, gender, occupation, zip code) from a MovieLens "
+            "release's users file only, so a model of them (two-tower, mlp-rating with features) reads ids alone "
+            "here")
 
 
 @contextlib.contextmanager
