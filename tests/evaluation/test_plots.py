@@ -284,6 +284,26 @@ def test_movie_map_labels_never_overlap_each_other_in_a_crowd():
                     if boxes[i].overlaps(boxes[j])]
 
 
+def test_titles_and_genres_of_ones_own_are_drawn_as_written_and_long_ones_shortened(toy, tmp_path):
+    # A title holding "$x^$" ended the run in a traceback (matplotlib read it as maths);
+    # "Price $100 and $200" was drawn as "Price 100*and*200" in italics; a title of 250
+    # letters ran across the whole figure.
+    import dataclasses
+
+    from cinerec.evaluation.plots import _shown
+
+    model, ds = toy
+    m = movie_map(model, ds, method="pca")
+    odd = ("Rich $x^$ Poor $\\frac$ (1999)", "Price $100 and $200 (1999)", "L" * 250 + " (1980)")
+    genres = ("Action $x^$", *m.genre_names[1:])
+    save_movie_map(dataclasses.replace(m, labels=odd + m.labels[3:], genre_names=genres), tmp_path / "map.png")
+    assert (tmp_path / "map.png").stat().st_size > 0
+    assert _shown(odd[1]) == r"Price \$100 and \$200 (1999)"
+    long = _shown(odd[2])
+    assert len(long) <= 60 and long.endswith("… (1980)") and long.startswith("LLLL")
+    assert _shown("Fargo (1996)") == "Fargo (1996)"
+
+
 def test_the_study_figure_legend_sits_beside_the_leaderboard_not_over_a_bar(tmp_path, monkeypatch):
     # Inside the axes (lower right), it hid the last row's bar and figure.
     import cinerec.evaluation.report as report

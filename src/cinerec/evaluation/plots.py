@@ -209,6 +209,23 @@ def movie_map(
     )
 
 
+#: The most characters of a title a label shows (its year aside): a longer one ran across
+#: the whole figure.
+LABEL_CHARS = 40
+
+
+def _shown(text: str) -> str:
+    """A label or legend entry as drawn: a ``$`` as itself (matplotlib reads text between two
+    as maths: "$x^$" ended the run in a traceback, "$100 and $200" was set in italics), and
+    a title past :data:`LABEL_CHARS` cut short, its year kept."""
+    import re
+
+    title, year = (text[:-7], text[-7:]) if re.search(r" \(\d{4}\)$", text) else (text, "")
+    if len(title) > LABEL_CHARS:
+        title = title[:LABEL_CHARS - 1].rstrip() + "…"
+    return (title + year).replace("$", r"\$")
+
+
 # Where a label may go, in points from its dot: eight directions, nearest rings first.
 _LABEL_SPOTS = [(r * dx, r * dy) for r in (10, 26, 46, 70)
                 for dx, dy in ((0.7, 0.7), (-0.7, 0.7), (0.7, -0.7), (-0.7, -0.7), (1, 0), (-1, 0), (0, 1), (0, -1))]
@@ -239,7 +256,7 @@ def _place_labels(ax: Any, xy: np.ndarray, labels: tuple[str, ...], fontsize: fl
     for (x0, y0), text in zip(dots, labels):
         # The label's own size as drawn (its box pads 0.2 of the font size each side),
         # not a guess from its length: a guess too narrow let wide titles overlap.
-        probe = ax.text(0, 0, text, fontsize=fontsize)
+        probe = ax.text(0, 0, _shown(text), fontsize=fontsize)
         extent = probe.get_window_extent(renderer)
         probe.remove()
         w, h = extent.width + 0.8 * fontsize * px, extent.height + 0.8 * fontsize * px
@@ -295,7 +312,7 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
                linewidths=0, rasterized=False)
 
     handles = [Line2D([], [], marker="o", linestyle="none", color=colour_of[int(g)], markersize=8,
-                          label=f"{m.genre_names[g]} ({freq[g]})") for g in ranked]
+                          label=_shown(f"{m.genre_names[g]} ({freq[g]})")) for g in ranked]
     for colour, label in ((_GREY, "other genres"), (_NONE, "no genre listed")):
         n = int((colours == colour).sum())
         if n:
@@ -311,7 +328,7 @@ def save_movie_map(movie_map: MovieMap, path: str | Path) -> None:
         with glyphs_unsaid():
             spots = _place_labels(ax, m.xy[:k], m.labels, fontsize)
         for (dx, dy), (x, y), text in zip(spots, m.xy[:k], m.labels):
-            ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+            ax.annotate(_shown(text), (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
                         ha=_alignment(dx, dy)[0], va=_alignment(dx, dy)[1],
                         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
                         arrowprops={"arrowstyle": "-", "color": "black", "lw": 0.6})
