@@ -598,6 +598,7 @@ class _Fit:
         self.history: list[dict[str, Any]] = []
         self.best_metric: float | None = None
         self.best_unclipped: float | None = None  # (a model of stars': its best epoch's, before clipping)
+        self.best_epoch: int | None = None  # (whose weights best_state holds)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.start_epoch = 0
@@ -650,6 +651,7 @@ class _Fit:
         self.history = list(ck["history"])
         self.best_metric = ck["best_metric"]
         self.best_unclipped = ck.get("best_unclipped")  # (none in a checkpoint of an earlier version)
+        self.best_epoch = ck.get("best_epoch")
         self.best_state = ck["best_state"]
         self.bad_epochs = int(ck["bad_epochs"])
         self.start_epoch = int(ck["epoch"]) + 1
@@ -790,7 +792,7 @@ class _Fit:
                 record["stopped_by"] = "patience"
             return stop
         self.best_metric, self.best_state, self.bad_epochs = metric, _state_copy(self.module), 0
-        self.best_unclipped = unclipped
+        self.best_unclipped, self.best_epoch = unclipped, record["epoch"]
         if self.write:
             # self.write implies a checkpoint folder
             _save_checkpoint(cast(Path, self.ckpt_dir) / CHECKPOINT_BEST, {"module": self.best_state, "epoch": epoch,
@@ -817,6 +819,7 @@ class _Fit:
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "epoch": epoch, "rng": _rng_state(self.device), "history": self.history,
             "best_metric": self.best_metric, "best_unclipped": self.best_unclipped, "best_state": self.best_state,
+            "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "stopped": stopped, "config": self.cfg.to_dict(), "trained": self.trained(),
         })
@@ -840,9 +843,12 @@ class _Fit:
         module in eval mode, draw the curves."""
         if self.best_state is not None:
             self.module.load_state_dict(self.best_state)
-        # Mark the epoch whose weights the model keeps: the first to reach the best figure
-        # (a later equal one never replaced it).
-        kept = next((h for h in self.history if self.best_metric is not None and h.get("valid") == self.best_metric), None)
+        # Mark the epoch whose weights the model keeps: the one that last replaced them (a later
+        # equal figure does where its stars before clipping are nearer the scale); a checkpoint
+        # of an earlier version, which did not record it, marks the first to reach the best figure.
+        kept = next((h for h in self.history if h.get("epoch") == self.best_epoch), None) \
+            if self.best_epoch is not None else \
+            next((h for h in self.history if self.best_metric is not None and h.get("valid") == self.best_metric), None)
         for h in self.history:
             h.pop("kept", None)
         if kept is not None:

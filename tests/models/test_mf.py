@@ -183,6 +183,9 @@ def test_a_fit_whose_predictions_sit_clipped_below_the_scale_is_not_stopped_by_i
     model.fit(prepared.train, prepared.valid)
     assert len(model.history) == 12 and "stopped_by" not in model.history[-1], model.history[-1]
     assert len({h["valid"] for h in model.history}) == 1  # (the clipped figure did not move)
+    # The epoch marked kept is the one whose weights were kept: each epoch's stars before
+    # clipping came nearer the scale and replaced them, but the first was marked.
+    assert [h["epoch"] for h in model.history if h.get("kept")] == [12]
     # Still below the scale at the end: said, with the way out.
     note = model.fit_notes()[-1]
     assert note.startswith("mf: the stars it predicts for its own training ratings average 1.") and \
