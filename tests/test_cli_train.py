@@ -1213,3 +1213,28 @@ def test_a_folder_holding_only_a_file_browsers_files_is_empty_to_train_and_run(s
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(again), "-q"]) == 0
     (again / ".DS_Store").write_text("x")
     assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.01", "--out", str(again), "-q"]) == 0
+
+
+def test_a_saved_stage_of_two_stage_is_checked_before_the_data_and_blamed_on_its_setting(tmp_path, capsys):
+    # A folder with no saved model, or one of another model than the stage names, was found
+    # after the data was read and said as "TwoStageConfig.ranker_path = '...': holds a 'als'
+    # model, the config names 'neumf'", naming neither --set nor the file.
+    from cinerec.data.synthetic import write_release
+    from cinerec.models import create
+
+    saved = tmp_path / "als"
+    write_release(tmp_path / "d", like="ml-100k", scale=0.05, seed=0)
+    from cinerec.data import load
+
+    create("als", {"factors": 4, "epochs": 1}).fit(load(tmp_path / "d").interactions).save(saved)
+    not_read = str(tmp_path / "not-read")
+    argv = ["train", "--data", not_read, "--model", "two-stage", "--out", str(tmp_path / "o")]
+    err = _error(capsys, [*argv, "--set", f"ranker_path='{saved}'"])
+    assert err == f"cinerec: error: --set: ranker_path = \"{saved}\": holds a saved als model, and ranker is \"neumf\""
+    err = _error(capsys, [*argv, "--set", f"retriever_path='{tmp_path / 'none'}'"])
+    assert err.startswith(f"cinerec: error: --set: retriever_path = \"{tmp_path / 'none'}\": {tmp_path / 'none'}: no "
+                          "saved model here"), err
+    (tmp_path / "ts.toml").write_text(f"candidates = 50\nranker_path = '{saved}'\n")
+    err = _error(capsys, [*argv, "--config", str(tmp_path / "ts.toml")])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'ts.toml'}:2: ranker_path = "), err
+    assert not (tmp_path / "o").exists()

@@ -151,8 +151,13 @@ def test_bad_meta_and_repeats_are_named():
         create("blend", {"members": ["bpmf"], "repeats": {"no_such_model": 2}})
     # a known model that is not a member is ignored, so the default repeats suit other members
     assert create("blend", {"members": ["bpmf"]}).config.copies() == [(0, "bpmf", 0), (0, "bpmf", 1)]
-    with pytest.raises(ConfigError, match="repeats.bpmf = 0"):
+    with pytest.raises(ConfigError, match="repeats.bpmf = 0: must be at least 1"):
         create("blend", {"members": ["bpmf"], "repeats": {"bpmf": 0}})
+    # said as written in TOML, and why: it read "repeats.bpmf = True: must be a count >= 1", and
+    # 2.5 "must be a count >= 1"
+    for given, said in ((True, "true"), (2.5, "2.5"), ("2", '"2"')):
+        with pytest.raises(ConfigError, match=rf"repeats\.bpmf = {said}: expected a whole number$"):
+            create("blend", {"members": ["bpmf"], "repeats": {"bpmf": given}})
     with pytest.raises(ConfigError, match="repeats.baseline.*no seed"):
         create("blend", {"members": ["bpmf", "baseline"], "repeats": {"baseline": 2}})
 

@@ -248,9 +248,33 @@ def _made(name: str, model_class: type["Recommender"], config: Path | None, sets
     model = _blamed(create, values, where, sources)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
+    _check_saved_stages(model, lambda key: "--set" if key in set_values else str(config))
     _check_processes(model)
     _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
     return model
+
+
+def _check_saved_stages(model: "Recommender", source: Callable[[str], str]) -> None:
+    """A two-stage model's saved stage (``ranker_path``, ``retriever_path``), checked before
+    the data is read, as every other setting is: a folder with no saved model, or one of
+    another model than the stage names, was found after the data load, and said with no
+    word of the setting or where it was given (``source(key)``: ``--set`` or the file)."""
+    from cinerec.config import shown
+    from cinerec.errors import ConfigError, DataError
+    from cinerec.models.base import saved_model_info
+
+    for stage in ("retriever", "ranker"):
+        path = getattr(model.config, f"{stage}_path", "")
+        if not path:
+            continue
+        key = f"{stage}_path"
+        try:
+            held = saved_model_info(path)["model"]
+        except DataError as e:
+            raise ConfigError(f"{source(key)}: {key} = {shown(path)}: {e}") from None
+        if held != getattr(model.config, stage):
+            raise ConfigError(f"{source(key)}: {key} = {shown(path)}: holds a saved {held} model, and {stage} is "
+                              f"{shown(getattr(model.config, stage))}")
 
 
 def _config_line(path: Path, e: Exception) -> Exception:

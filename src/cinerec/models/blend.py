@@ -48,7 +48,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from cinerec.config import MAX_SEED, Config
+from cinerec.config import MAX_SEED, Config, shown
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError
@@ -128,8 +128,10 @@ class BlendConfig(Config):
         for name, count in self.repeats.items():
             if name not in MODELS:
                 raise ConfigError(f"BlendConfig.repeats: unknown model {name!r} (known: {', '.join(sorted(MODELS))})")
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise ConfigError(f"BlendConfig.repeats.{name} = {count!r}: must be a count >= 1")
+            if not isinstance(count, int) or isinstance(count, bool):  # (said as TOML writes it: true, not True)
+                raise ConfigError(f"BlendConfig.repeats.{name} = {shown(count)}: expected a whole number")
+            if count < 1:
+                raise ConfigError(f"BlendConfig.repeats.{name} = {count}: must be at least 1")
         for name in self.members:
             model = self.member(name)  # unknown model, non-rating model or bad setting: named here
             count = self.repeats.get(name, 1)
