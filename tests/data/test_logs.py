@@ -1213,28 +1213,27 @@ def test_a_part_zipped_or_a_spreadsheet_beside_a_folders_logs_is_refused_not_lef
 
     from cinerec.data import load
 
+    def zipped(path, name, text):
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(name, text)
+
     parts = tmp_path / "parts"
     parts.mkdir()
     (parts / "part-1.csv").write_text("user,item,rating\n1,2,4\n2,3,5\n")
-    with zipfile.ZipFile(parts / "part-2.csv.zip", "w") as z:
-        z.writestr("part-2.csv", "user,item,rating\n3,2,4\n")
-    with pytest.raises(DataError, match=r"part-2\.csv\.zip: a compressed part of the log \(\.zip\), which cinerec "
-                                        r"does not read; decompress it first \(.*unzip.*\), so that no part is left "
-                                        r"out$"):
-        load(parts)
-    (parts / "part-2.csv.zip").unlink()
-    (parts / "part-2.csv.gzip").write_bytes(gzip.compress(b"user,item,rating\n3,2,4\n"))
-    with pytest.raises(DataError, match=r"part-2\.csv\.gzip: a compressed part of the log \(\.gzip\)"):
-        load(parts)
-    (parts / "part-2.csv.gzip").unlink()
-    with zipfile.ZipFile(parts / "part-2.xlsx", "w") as z:
-        z.writestr("xl/workbook.xml", "<workbook/>")
-    with pytest.raises(DataError, match=r"part-2\.xlsx: a spreadsheet beside the log's files, which cinerec does not "
-                                        r"read; save its sheet as CSV \(UTF-8\) beside them, or move it out, so that "
-                                        r"no part is left out$"):
-        load(parts)
+    for name, write, said in (
+            ("part-2.csv.zip", lambda p: zipped(p, "part-2.csv", "user,item,rating\n3,2,4\n"),
+             r"part-2\.csv\.zip: a compressed part of the log \(\.zip\), which cinerec does not read; decompress it "
+             r"first \(.*unzip.*\), so that no part is left out$"),
+            ("part-2.csv.gzip", lambda p: p.write_bytes(gzip.compress(b"user,item,rating\n3,2,4\n")),
+             r"part-2\.csv\.gzip: a compressed part of the log \(\.gzip\)"),
+            ("part-2.xlsx", lambda p: zipped(p, "xl/workbook.xml", "<workbook/>"),
+             r"part-2\.xlsx: a spreadsheet beside the log's files, which cinerec does not read; save its sheet as CSV "
+             r"\(UTF-8\) beside them, or move it out, so that no part is left out$")):
+        write(parts / name)
+        with pytest.raises(DataError, match=said):
+            load(parts)
+        (parts / name).unlink()
     # the lock file Excel keeps beside a workbook it has open is none
-    (parts / "part-2.xlsx").unlink()
     (parts / "~$part-2.xlsx").write_bytes(b"\x00" * 165)
     assert len(load(parts).interactions) == 2
 
