@@ -135,7 +135,8 @@ def test_mf_liked_under_a_ranking_protocol_says_what_to_drop(ml100k_dir, capsys)
     err = capsys.readouterr().err
     assert code == 2 and err == ('cinerec: error: --set: mf with target = "liked" learns liked-or-not, not rankings; '
                                  'under loo-sampled drop target and set loss = "bpr", regularization = 0.01, or '
-                                 'measure stars with --protocol ratings-random\n'), err
+                                 'measure stars with --protocol ratings-random, where the data holds stars (a log '
+                                 'of plain interactions holds none)\n'), err
 
 
 def test_json_says_which_settings_a_protocol_gave_the_model(capsys, ml100k_dir):

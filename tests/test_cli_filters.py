@@ -357,8 +357,11 @@ def test_nothing_left_to_rank_after_a_filter_says_to_keep_more_movies_in_one_cla
 @pytest.mark.parametrize("argv, advice", [
     # (with no such flag the data is not read yet: a log of one's own may hold no stars, and
     # ratings-random, the way out given, refused it)
-    (["--model", "mlp-rating"], "measure its stars with --protocol ratings-random (where the data holds stars: a "
+    (["--model", "mlp-rating"], "measure its stars with --protocol ratings-random, where the data holds stars (a "
                                 "log of plain interactions holds none), or rank"),
+    (["--model", "mf", "--set", "loss='mse'"],
+     "or measure stars with --protocol ratings-random, where the data holds stars (a log of plain interactions holds "
+     "none)"),
     (["--model", "baseline", "--liked-threshold", "4"],
      "measure its stars with --protocol ratings-random and without --liked-threshold 4, which leaves no stars, or rank"),
     (["--model", "biasedmf", "--set", "loss=mse", "--implicit"],

@@ -1234,6 +1234,8 @@ def test_a_saved_stage_of_two_stage_is_checked_before_the_data_and_blamed_on_its
     err = _error(capsys, [*argv, "--set", f"retriever_path='{tmp_path / 'none'}'"])
     assert err.startswith(f"cinerec: error: --set: retriever_path = \"{tmp_path / 'none'}\": {tmp_path / 'none'}: no "
                           "saved model here"), err
+    err = _error(capsys, [*argv, "--set", f"ranker_path='{'x' * 300}'", "--set", "ranker='als'"])
+    assert err.endswith(": cannot be read (File name too long)"), err
     (tmp_path / "ts.toml").write_text(f"candidates = 50\nranker_path = '{saved}'\n")
     err = _error(capsys, [*argv, "--config", str(tmp_path / "ts.toml")])
     assert err.startswith(f"cinerec: error: {tmp_path / 'ts.toml'}:2: ranker_path = "), err

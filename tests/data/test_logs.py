@@ -1775,7 +1775,7 @@ def test_a_logs_columns_of_peoples_details_are_said_to_go_unread(tmp_path):
     assert load(tmp_path / "demo.csv").info["log_notes"] == [
         f"{tmp_path / 'demo.csv'}: the columns 'Age', 'gender', 'occupation' are left unread: cinerec reads people's "
         "details (age, gender, occupation, zip code) from a MovieLens release's users file only, so a model of them "
-        "(two-tower, mlp-rating with features) reads ids alone here"]
+        "(two-tower's user tower, mlp-rating with features) reads each person's id alone here"]
 
 
 def test_a_quoted_field_over_two_lines_in_the_last_row_reads(tmp_path):

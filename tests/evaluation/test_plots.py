@@ -103,9 +103,17 @@ def test_curves_are_a_readable_non_blank_png(tmp_path, valid, height):
 
 
 def test_curves_of_a_rating_model_mark_the_lowest_rmse(tmp_path):
+    from cinerec.evaluation.report import _kept_at
+
     hist = [{"epoch": e, "loss": 2.0 / e, "valid": v, "metric": "rmse"} for e, v in enumerate([1.0, 0.95, 0.97], 1)]
     save_curves(hist, tmp_path / "c.png")
     assert read_png(tmp_path / "c.png").shape[:2] == (560, 800)
+    assert _kept_at(hist, lower=True) == 1
+    # The epoch training marked kept, where a later one of equal figure replaced the first's
+    # weights: the star named the first.
+    tied = [{**h, "valid": 0.95} for h in hist]
+    tied[2]["kept"] = True
+    assert _kept_at(tied, lower=True) == 2 and _kept_at([{**h, "kept": False} for h in tied], lower=True) == 0
 
 
 # -- the movie map --------------------------------------------------------------------

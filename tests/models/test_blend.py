@@ -155,7 +155,7 @@ def test_bad_meta_and_repeats_are_named():
         create("blend", {"members": ["bpmf"], "repeats": {"bpmf": 0}})
     # said as written in TOML, and why: it read "repeats.bpmf = True: must be a count >= 1", and
     # 2.5 "must be a count >= 1"
-    for given, said in ((True, "true"), (2.5, "2.5"), ("2", '"2"')):
+    for given, said in ((True, "true"), (2.5, "2.5"), ("2", '"2"'), (2.0, "2.0")):
         with pytest.raises(ConfigError, match=rf"repeats\.bpmf = {said}: expected a whole number$"):
             create("blend", {"members": ["bpmf"], "repeats": {"bpmf": given}})
     with pytest.raises(ConfigError, match="repeats.baseline.*no seed"):

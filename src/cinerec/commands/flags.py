@@ -272,6 +272,8 @@ def _check_saved_stages(model: "Recommender", source: Callable[[str], str]) -> N
             held = saved_model_info(path)["model"]
         except DataError as e:
             raise ConfigError(f"{source(key)}: {key} = {shown(path)}: {e}") from None
+        except OSError as e:  # (a name too long for the system, say)
+            raise ConfigError(f"{source(key)}: {key} = {shown(path)}: cannot be read ({e.strerror or e})") from None
         if held != getattr(model.config, stage):
             raise ConfigError(f"{source(key)}: {key} = {shown(path)}: holds a saved {held} model, and {stage} is "
                               f"{shown(getattr(model.config, stage))}")

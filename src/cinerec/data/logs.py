@@ -1026,7 +1026,7 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
 
 
 #: Column names of people's details, as MovieLens's users files and their exports name them.
-_DETAILS = ("age", "gender", "sex", "occupation", "job", "zip", "zip_code", "zipcode")
+_DETAILS = ("age", "gender", "occupation", "zip", "zip_code", "zipcode")
 
 
 def _details_note(path: Path, unread: list[str]) -> str | None:
@@ -1039,8 +1039,8 @@ def _details_note(path: Path, unread: list[str]) -> str | None:
     names = ", ".join(map(repr, details))
     return (f"{path}: the column{'s' if len(details) > 1 else ''} {names} {'are' if len(details) > 1 else 'is'} "
             "left unread: cinerec reads people's details (age, gender, occupation, zip code) from a MovieLens "
-            "release's users file only, so a model of them (two-tower, mlp-rating with features) reads ids alone "
-            "here")
+            "release's users file only, so a model of them (two-tower's user tower, mlp-rating with features) reads "
+            "each person's id alone here")
 
 
 @contextlib.contextmanager

@@ -366,7 +366,7 @@ class Protocol:
                     else "liked-or-not and has no ranking variant: measure it")  # (mlp-rating with target = "liked")
             # (said before the data is read: a log of one's own may hold no stars, which
             # ratings-random, the way out given, then refuses)
-            needs = self._without_starless() or " (where the data holds stars: a log of plain interactions holds none)"
+            needs = self._stars_needed()
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns {what} with "
                 f"{_ratings_random()}{needs}, or rank with a model that learns to (ease, als, "
@@ -451,7 +451,7 @@ class Protocol:
                 raise e from None
             raise ConfigError(f"{e} (under {self.name} {model_class.name} takes its ranking variant, "
                               f"{_pairs(filled)}: drop that setting, or measure stars with "
-                              f"{_ratings_random()}{self._without_starless()})") from None
+                              f"{_ratings_random()}{self._stars_needed()})") from None
         model = model_class(config)
         if model.task == "rating":
             chosen = {k: settings[k] for k in _deciding(model_class, config, settings)}
@@ -463,13 +463,16 @@ class Protocol:
     def _ranking_advice(self, name: str, wanted: Mapping[str, Any], unset: list[str] | None = None) -> str:
         if unset:
             return (f"under {self.name} drop {' and '.join(unset)} and set {_pairs(wanted)}, or measure stars with "
-                    f"{_ratings_random()}{self._without_starless()}")
+                    f"{_ratings_random()}{self._stars_needed()}")
         return (f"under {self.name} set {_pairs(wanted)} (what {name} gets when it is left unset), or measure "
-                f"stars with {_ratings_random()}{self._without_starless()}")
+                f"stars with {_ratings_random()}{self._stars_needed()}")
 
-    def _without_starless(self) -> str:
-        """What measuring stars also takes where :attr:`starless` flags were given."""
-        return f" and without {self.starless}, which leaves no stars" if self.starless else ""
+    def _stars_needed(self) -> str:
+        """What measuring stars also takes: without the :attr:`starless` flags given; where
+        none were, data that holds stars (said before the data is read: a log of one's own
+        may hold none, which ratings-random, the way out given, then refuses)."""
+        return f" and without {self.starless}, which leaves no stars" if self.starless \
+            else ", where the data holds stars (a log of plain interactions holds none)"
 
     def check_data(self, dataset: Dataset) -> None:
         """Raise ``DataError`` when ``dataset`` lacks what this protocol measures.

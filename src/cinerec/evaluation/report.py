@@ -198,6 +198,15 @@ def save_png(fig: Any, path: str | Path, dpi: int = 100) -> None:
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
 
 
+def _kept_at(valid: list[dict[str, Any]], lower: bool) -> int:
+    """Which of the validated epochs ``valid`` kept its weights: the one training marked
+    ``kept`` (a later epoch of equal figure may have replaced the first's), else the first
+    reaching the best figure, as a history without marks keeps it."""
+    marked = [i for i, h in enumerate(valid) if h.get("kept")]
+    figures = [h["valid"] for h in valid]
+    return marked[0] if marked else min(range(len(figures)), key=lambda i: (figures[i] if lower else -figures[i], i))
+
+
 def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
     """Plot training loss and the validation metric per epoch to a PNG, atomically.
 
@@ -223,8 +232,7 @@ def save_curves(history: list[dict[str, Any]], path: str | Path, title: str = ""
         name = valid[0]["metric"]
         lower = _lower_is_better(name)
         vx, vy = [h["epoch"] for h in valid], [h["valid"] for h in valid]
-        # The first epoch reaching the best value: the one early stopping keeps.
-        best = min(range(len(vy)), key=lambda i: (vy[i] if lower else -vy[i], i))
+        best = _kept_at(valid, lower)
         va = axes[1, 0]
         va.plot(vx, vy, marker="s", color="tab:orange")
         va.plot([vx[best]], [vy[best]], marker="*", markersize=16, color="tab:red", linestyle="none",

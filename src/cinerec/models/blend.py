@@ -48,7 +48,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from cinerec.config import MAX_SEED, Config, shown
+from cinerec.config import MAX_SEED, Config, shown_exactly
 from cinerec.data.dataset import Dataset, Interactions
 from cinerec.data.split import random_split
 from cinerec.errors import ConfigError, DataError
@@ -129,7 +129,7 @@ class BlendConfig(Config):
             if name not in MODELS:
                 raise ConfigError(f"BlendConfig.repeats: unknown model {name!r} (known: {', '.join(sorted(MODELS))})")
             if not isinstance(count, int) or isinstance(count, bool):  # (said as TOML writes it: true, not True)
-                raise ConfigError(f"BlendConfig.repeats.{name} = {shown(count)}: expected a whole number")
+                raise ConfigError(f"BlendConfig.repeats.{name} = {shown_exactly(count)}: expected a whole number")
             if count < 1:
                 raise ConfigError(f"BlendConfig.repeats.{name} = {count}: must be at least 1")
         for name in self.members:
