@@ -1239,4 +1239,8 @@ def test_a_saved_stage_of_two_stage_is_checked_before_the_data_and_blamed_on_its
     (tmp_path / "ts.toml").write_text(f"candidates = 50\nranker_path = '{saved}'\n")
     err = _error(capsys, [*argv, "--config", str(tmp_path / "ts.toml")])
     assert err.startswith(f"cinerec: error: {tmp_path / 'ts.toml'}:2: ranker_path = "), err
+    # the saved model's kind from the file and the stage's from --set: both named (the file alone was)
+    (tmp_path / "ts.toml").write_text(f"ranker = 'als'\nranker_path = '{saved}'\n")
+    err = _error(capsys, [*argv, "--config", str(tmp_path / "ts.toml"), "--set", "ranker='mf'"])
+    assert err.startswith(f"cinerec: error: {tmp_path / 'ts.toml'} with --set: ranker_path = "), err
     assert not (tmp_path / "o").exists()

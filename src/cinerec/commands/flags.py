@@ -248,17 +248,19 @@ def _made(name: str, model_class: type["Recommender"], config: Path | None, sets
     model = _blamed(create, values, where, sources)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
-    _check_saved_stages(model, lambda key: "--set" if key in set_values else str(config))
+    _check_saved_stages(model, lambda key: "--set" if key in set_values else str(config) if key in file_values
+                        else None)
     _check_processes(model)
     _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
     return model
 
 
-def _check_saved_stages(model: "Recommender", source: Callable[[str], str]) -> None:
+def _check_saved_stages(model: "Recommender", source: Callable[[str], str | None]) -> None:
     """A two-stage model's saved stage (``ranker_path``, ``retriever_path``), checked before
     the data is read, as every other setting is: a folder with no saved model, or one of
     another model than the stage names, was found after the data load, and said with no
-    word of the setting or where it was given (``source(key)``: ``--set`` or the file)."""
+    word of the setting or where it was given (``source(key)``: ``--set``, the file, or
+    None for a default)."""
     from cinerec.config import shown
     from cinerec.errors import ConfigError, DataError
     from cinerec.models.base import saved_model_info
@@ -275,7 +277,10 @@ def _check_saved_stages(model: "Recommender", source: Callable[[str], str]) -> N
         except OSError as e:  # (a name too long for the system, say)
             raise ConfigError(f"{source(key)}: {key} = {shown(path)}: cannot be read ({e.strerror or e})") from None
         if held != getattr(model.config, stage):
-            raise ConfigError(f"{source(key)}: {key} = {shown(path)}: holds a saved {held} model, and {stage} is "
+            # (the two may come from the file and --set: both are named, as a rule across settings is)
+            given = {source(key), source(stage)} - {None}  # (--set, the file, or both)
+            where = f"{(given - {'--set'}).pop()} with --set" if len(given) > 1 else given.pop()
+            raise ConfigError(f"{where}: {key} = {shown(path)}: holds a saved {held} model, and {stage} is "
                               f"{shown(getattr(model.config, stage))}")
 
 
