@@ -674,6 +674,7 @@ def test_a_folder_of_ratings_csv_and_movies_csv_with_ids_of_ones_own_reads_as_a_
 
     folder = tmp_path / "text"
     (folder / "tags.csv").write_text("userId,movieId,tag\nBob,52,fun\n")  # (no part of the ratings)
+    (folder / "ratings.txt").write_text("notes on these ratings\n")  # (nor notes)
     assert len(load(folder).interactions) == 2
     for part, data in (("ratings-2.csv", b"userId,movieId,rating\nCy,51,3\n"),
                        ("ratings.csv.gz", gzip.compress(b"userId,movieId,rating\nCy,51,3\n")),

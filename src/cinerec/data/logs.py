@@ -630,15 +630,15 @@ def unread_files(folder: Path) -> str:
 def check_read_alone(log: Path) -> None:
     """``log`` read alone as its folder's log (``ratings.csv`` beside ``movies.csv``): another
     part of it beside it (``ratings-2.csv``, ``ratings.csv.gz``) or a spreadsheet is refused,
-    naming it, rather than left out without a word."""
-    stem = log.stem.lower()
+    naming it, rather than left out without a word; a ``.txt`` one is notes, as beside a
+    folder's logs."""
+    stem, logs = log.stem.lower(), [s for s in LOG_SUFFIXES if s != ".txt"]
     for p in sorted(log.parent.iterdir()):
         if p == log or p.name.startswith((".", "~$")) or not p.is_file():
             continue
         kind = [s.lower() for s in p.suffixes[-2:]]
         part = p.name.lower().startswith(stem) and (
-            p.suffix.lower() in LOG_SUFFIXES or (len(kind) == 2 and kind[0] in LOG_SUFFIXES
-                                                 and kind[1] in COMPRESSED_SUFFIXES))
+            p.suffix.lower() in logs or (len(kind) == 2 and kind[0] in logs and kind[1] in COMPRESSED_SUFFIXES))
         if part or p.suffix.lower() in SPREADSHEET_SUFFIXES:
             raise DataError(f"{p}: beside {log.name}, which is read alone as this folder's log (movies.csv its "
                             f"catalogue), so it would be left out; join it to {log.name} (as CSV, decompressed), or "
