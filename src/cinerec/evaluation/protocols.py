@@ -364,12 +364,9 @@ class Protocol:
             what = ("stars and has no ranking variant (ranked by predicted stars, such models fall below "
                     "popularity: docs/protocols.md): measure its stars" if not model.can_predict_liked
                     else "liked-or-not and has no ranking variant: measure it")  # (mlp-rating with target = "liked")
-            # (said before the data is read: a log of one's own may hold no stars, which
-            # ratings-random, the way out given, then refuses)
-            needs = self._stars_needed()
             raise CapabilityError(
                 f"protocol {self.name} measures rankings; {model.name} learns {what} with "
-                f"{_ratings_random()}{needs}, or rank with a model that learns to (ease, als, "
+                f"{_ratings_random()}{self._stars_needed()}, or rank with a model that learns to (ease, als, "
                 f"seqknn; mf, biasedmf and autorec switch to their ranking variant under {self.name})")
         if not self.needs_ratings and model.task == "rating" and model.ranking_settings:
             every = {f.name: getattr(model.config, f.name) for f in dataclasses.fields(model.config)}
