@@ -559,6 +559,11 @@ def written_files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def _lock_of(path: Path) -> Path:
+    """The lock file beside ``path`` that :func:`claimed` and :func:`in_turn` hold (``.NAME.lock``)."""
+    return path.with_name(f".{path.name}.lock")
+
+
 def claim_refused(path: str | os.PathLike, label: str = "--out") -> Exception:
     """The one line refusing a folder another command holds (:func:`claimed`)."""
     from cinerec.errors import ConfigError
@@ -572,7 +577,7 @@ def claimed_now(path: str | os.PathLike) -> bool:
     claim (whose own refusal comes too late for a folder half written, which looks like no
     run)."""
     real = Path(os.path.realpath(path))
-    return real.parent != real and written_now(real.with_name(f".{real.name}.lock"))
+    return real.parent != real and written_now(_lock_of(real))
 
 
 @contextlib.contextmanager
@@ -594,7 +599,7 @@ def claimed(path: str | os.PathLike, label: str = "--out") -> Iterator[None]:
     # link and the folder's own name are one claim.
     path = Path(os.path.realpath(shown_path))
     _check_not_root(path, f"{label} {shown_path}")  # (it has no name to put a lock beside: a traceback)
-    lock = path.with_name(f".{path.name}.lock")
+    lock = _lock_of(path)
     # The folders made here to hold the lock (and the run), deepest last: removed at the
     # end when nothing was left in them (a command that failed leaves no empty folders).
     made = [p for p in reversed([path.parent, *path.parent.parents]) if not p.exists()]
@@ -652,7 +657,7 @@ def in_turn(path: str | os.PathLike, waiting: Callable[[], None] | None = None) 
     if path in held:  # this thread's turn already (a lock per open file: it waited for itself)
         yield
         return
-    lock = path.with_name(f".{path.name}.lock")
+    lock = _lock_of(path)
     said = False
     while True:
         try:

@@ -36,7 +36,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Literal, Mapping, Sequence, cast
+from typing import Any, Callable, Collection, Iterator, Literal, Mapping, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -586,14 +586,16 @@ def compressed_refused(path: Path, first: bytes) -> DataError | None:
     return None
 
 
+def compressed_log(path: Path, suffixes: Collection[str] = LOG_SUFFIXES) -> bool:
+    """Whether ``path`` is named as a log compressed (``part-0.csv.gz``): a log's suffix
+    (of ``suffixes``), then a compressor's."""
+    kind = [s.lower() for s in path.suffixes[-2:]]
+    return len(kind) == 2 and kind[0] in suffixes and kind[1] in COMPRESSED_SUFFIXES
+
+
 def _compressed_logs(folder: Path) -> list[Path]:
     """The files of ``folder`` that are logs compressed (``part-0.csv.gz``), which are not read."""
-    out = []
-    for p in sorted(folder.iterdir()):
-        kind = [s.lower() for s in p.suffixes[-2:]]
-        if p.is_file() and len(kind) == 2 and kind[0] in LOG_SUFFIXES and kind[1] in COMPRESSED_SUFFIXES:
-            out.append(p)
-    return out
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and compressed_log(p)]
 
 
 def _nested_logs(folder: Path, skip: Path | None = None) -> Path | None:
@@ -636,9 +638,7 @@ def check_read_alone(log: Path) -> None:
     for p in sorted(log.parent.iterdir()):
         if p == log or p.name.startswith((".", "~$")) or not p.is_file():
             continue
-        kind = [s.lower() for s in p.suffixes[-2:]]
-        part = p.name.lower().startswith(stem) and (
-            p.suffix.lower() in logs or (len(kind) == 2 and kind[0] in logs and kind[1] in COMPRESSED_SUFFIXES))
+        part = p.name.lower().startswith(stem) and (p.suffix.lower() in logs or compressed_log(p, logs))
         if part or p.suffix.lower() in SPREADSHEET_SUFFIXES:
             raise DataError(f"{p}: beside {log.name}, which is read alone as this folder's log (movies.csv its "
                             f"catalogue), so it would be left out; join it to {log.name} (as CSV, decompressed), or "

@@ -384,7 +384,7 @@ def locate(
         return folder, family, rel, text
     name = path.stem if path.is_file() else path.resolve().name
     if path.is_file():
-        from cinerec.data.logs import COMPRESSED_SUFFIXES, SPREADSHEET_SUFFIXES, compressed_refused, is_workbook
+        from cinerec.data.logs import SPREADSHEET_SUFFIXES, compressed_log, compressed_refused, is_workbook
 
         if path.suffix.lower() in SPREADSHEET_SUFFIXES or is_workbook(path):  # (a workbook is a zip too: it read as a release's)
             raise DataError(f"{path}: a spreadsheet, which cinerec does not read; save its sheet of ratings as CSV "
@@ -399,8 +399,7 @@ def locate(
                                 f"release ({path.parent})")
             from cinerec.data.logs import LOG_SUFFIXES
 
-            kind = [s.lower() for s in path.suffixes[-2:]]
-            if len(kind) == 2 and kind[0] in LOG_SUFFIXES and kind[1] in COMPRESSED_SUFFIXES:
+            if compressed_log(path):
                 raise DataError(f"{path}: a compressed ratings log ({path.suffix}), which cinerec does not read; "
                                 "decompress it first")
             if b"::" in first:  # (a .dat file of one's own: "1::10::5::978300760")

@@ -256,13 +256,14 @@ function applyProfile(p) {
   // (the note of a list cut short, "N movies listed, not K" (serving/lists.py), counts the
   // movies given by their ids, where the page counts a film under two ids once: beside it,
   // the page gives no count of its own)
-  const given = notes.some((n) => /listed, not \d/.test(n)) ? "movies" : plural(oneEach(p.movies).length, "movie");
+  const gave = plural(oneEach(p.movies).length, "movie");
+  const given = notes.some((n) => /listed, not \d/.test(n)) ? "movies" : gave;
   const status = p.source === "popular"
     ? "Popular with many viewers — like a few movies to personalise."
     : p.recommendations.length
       ? (popularOnly ? `${plural(p.recommendations.length, "pick")}, none drawn from the movies you gave.`
         : `${plural(p.recommendations.length, "pick")} from the ${given} you gave.`)
-      : `No picks: no movie is left to recommend beyond the ${plural(oneEach(p.movies).length, "movie")} you gave.`;
+      : `No picks: no movie is left to recommend beyond the ${gave} you gave.`;
   $("recs-status").textContent = [status, ...notes].join(" ");
   renderAll();
 }
