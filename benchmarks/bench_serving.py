@@ -13,7 +13,10 @@ with a lean asyncio client (keep-alive connections) at a fixed arrival rate, one
   (answered from the store);
 * ``cold_start``: ``POST /recommendations`` with 3–10 random liked movies (scored live);
 * ``back_to_back``: 500 stored lists asked one after another on one kept-open connection,
-  as a page asks for what it shows (each request sent once the previous answer is in).
+  as a page asks for what it shows (each request sent once the previous answer is in);
+* ``profile_writes``: ``PUT /profiles/{id}/ratings`` (one movie rated, the answer the
+  profile's new list) on 500 saved profiles at ``--write-rate`` per second, every
+  request a write to the profiles file.
 
 Latency is measured from each request's *scheduled* start, so a server that falls
 behind shows it (no coordinated omission). Bounded: ``rate × seconds`` requests per
@@ -41,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.p
 from machine import at_least, child_failed, machine  # noqa: E402
 
 TARGETS_MS = {"known_user": 20.0, "cold_start": 50.0}
+PROFILES = 500
 
 
 def _free_port() -> int:
@@ -172,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario (default: %(default)s)")
     ap.add_argument("--seed", type=at_least(0), default=0)
     ap.add_argument("--model", default="ease", help="the model to fit and serve (default: %(default)s)")
+    ap.add_argument("--write-rate", type=float, default=50.0,
+                    help="profile changes per second in profile_writes (default: %(default)s)")
     ap.add_argument("--workers", type=at_least(1), default=1, help="server processes (`cinerec serve --workers`)")
     ap.add_argument("--db", default=None,
                     help="a postgresql:// URL to export to and serve from (default: a SQLite file)")
     args = ap.parse_args(argv)
-    if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120):
-        ap.error("--rate must be in (0, 2000] and --seconds in (0, 120]")
+    if not (0 < args.rate <= 2000 and 0 < args.write_rate <= 2000 and 0 < args.seconds <= 120):
+        ap.error("--rate and --write-rate must be in (0, 2000] and --seconds in (0, 120]")
     if int(args.rate * args.seconds) < 1:  # (found only after the fit, the export and the server's start)
         ap.error(f"--rate {args.rate:g} for --seconds {args.seconds:g} sends no request: give at least one")
     rng = np.random.default_rng(args.seed)
@@ -219,6 +225,16 @@ def main(argv: list[str] | None = None) -> int:
             res = asyncio.run(_back_to_back(port, known, 500))
             res["meets_target"] = res["p99_ms"] <= TARGETS_MS["known_user"] and res["errors"] == 0
             out["back_to_back"] = res
+            profiles = _profiles(url, PROFILES)
+            stars = rng.integers(1, 6, size=100_000)
+            rated = rng.choice(popular, size=100_000)
+            chosen = rng.choice(profiles, size=100_000)
+
+            def write(i):
+                j = i % len(chosen)
+                return "PUT", f"/profiles/{chosen[j]}/ratings?k=10", {"ratings": {str(rated[j]): int(stars[j])}}
+
+            out["profile_writes"] = asyncio.run(_scenario(port, write, args.write_rate, args.seconds, warmup=50))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -226,6 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(out, sys.stdout, indent=2)
     print()
     return 0
+
+
+def _profiles(url: str, n: int) -> list[str]:
+    """``n`` new saved profiles, each with no rating yet: their ids."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        made = [client.post("/profiles") for _ in range(n)]
+    if any(r.status_code != 201 for r in made):
+        raise SystemExit(f"the server refused a new profile: {next(r for r in made if r.status_code != 201).text}")
+    return [r.json()["profile_id"] for r in made]
 
 
 def _wait(url: str, server: subprocess.Popen, said: typing.IO[str], timeout: float = 120.0) -> None:

@@ -57,6 +57,9 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
     (["bench_pg_read.py", "--db", "postgresql://nowhere", "--repeat", "0"], "argument --repeat: must be at least 1"),
     (["bench_index.py", "--models", "als", "--ef", "0"], "argument --ef: must be at least 1"),
     (["bench_serving.py", "--ml100k", "nowhere", "--workers", "0"], "argument --workers: must be at least 1"),
+    (["bench_serving.py", "--ml100k", "nowhere", "--write-rate", "0"], "--rate and --write-rate must be in (0, 2000]"),
+    (["bench_profile_writes.py", "--threads", "0"], "argument --threads: must be at least 1"),
+    (["bench_profile_writes.py", "--processes", "-1"], "argument --processes: must be at least 1"),
     (["bench_two_stage.py", "quality", "--protocols", "loo-sampled"], "argument --protocols: invalid choice"),
     (["gpu_check.py", "--budget", "0"], "argument --budget: must be at least 10"),
     (["gpu_check.py", "--tiny", "--device", "nosuch"], "--device nosuch: not a device torch knows"),
@@ -100,6 +103,16 @@ def test_a_bad_argument_is_one_line_before_any_work(tmp_path, args, message):
     lines = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("gpu-check*"))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_profile_writes_are_counted_from_every_process(tmp_path, processes):
+    done = _run(["benchmarks/bench_profile_writes.py", "--threads", "3", "--writes", "4", "--processes",
+                 str(processes)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["changes"] == 3 * 4 * processes and out["processes"] == processes
+    assert 0 < out["p50_ms"] <= out["p99_ms"] <= out["max_ms"] and out["machine"]["cpus"] >= 1
 
 
 def test_recbole_script_runs_where_cinerec_cannot_be_imported(tmp_path):

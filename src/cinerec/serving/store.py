@@ -11,7 +11,8 @@ Two files, on purpose:
   export never opens it, so re-exporting cannot lose a rating; it lives beside the
   store (``recs.sqlite`` → ``recs.profiles.sqlite``) or in the run folder when serving
   without a store. It uses WAL, a busy timeout and one ``BEGIN IMMEDIATE`` transaction
-  per change, so concurrent writers queue instead of failing.
+  per change, so concurrent writers queue instead of failing: a process's own threads
+  in turn at a lock, other processes (``serve --workers``) at SQLite's.
 
 Store layout (``STORE_FORMAT`` 4)::
 
@@ -886,6 +887,10 @@ class ProfileStore:
         # idle worker threads end, and /health counts on a thread of its own).
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._opened_lock = threading.Lock()
+        # One change at a time from this process: its threads queue here, where SQLite's
+        # busy wait would have them retry on a growing sleep (a write waiting seconds behind
+        # others that came later); other processes still wait on SQLite's own lock.
+        self._write_lock = threading.Lock()
         self._new_id = id_factory or (lambda: secrets.token_urlsafe(9))
         self._generation = 0  # moves on when a read-only start becomes writable: connections are opened again
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened, once there is one
@@ -1111,6 +1116,10 @@ class ProfileStore:
             raise Unavailable(why)
         if self.read_only:
             self._become_writable()
+        with self._write_lock:
+            return self._write_now(fn)
+
+    def _write_now(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         con = self._conn()
         try:
             con.execute("BEGIN IMMEDIATE")
