@@ -71,6 +71,33 @@ def test_implicit_transforms_say_so_and_kept_negatives_are_not_liked(ml100k_dir)
     assert likes.nnz == int((kept.interactions.ratings > 0).sum())
 
 
+def test_implicit_on_loading_keeps_aside_what_was_not_liked_as_the_filter_does(ml100k_dir, tmp_path):
+    # load(..., implicit=True) made every rating 1.0 as it read them: which were low was
+    # lost, and reasons named movies rated one star as "because you liked".
+    from cinerec.data import load
+    from cinerec.data.filters import Filters, apply_filters
+
+    rows = ["user,item,rating"] + [f"a,m{i},{1 if i else 5}" for i in range(6)]
+    rows += [f"u{u},m{i},{1 + (u + i) % 5}" for u in range(5) for i in range(6)]
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    for source in (ml100k_dir, tmp_path / "log.csv"):
+        filtered, _ = apply_filters(load(source), Filters(implicit=True))
+        loaded = load(source, implicit=True)
+        assert is_implicit(loaded) and (loaded.interactions.ratings == 1.0).all()
+        assert loaded.not_liked is not None
+        assert [p.tolist() for p in loaded.not_liked] == [p.tolist() for p in filtered.not_liked]
+        likes = liked(loaded.interactions.csr, implicit=True, min_stars=3.0)
+        assert likes.nnz == len(loaded.interactions)  # (all watched; not_liked says which were not liked)
+    a = load(tmp_path / "log.csv", implicit=True)
+    assert sorted(a.item_ids.to_raw(a.not_liked[1][a.not_liked[0] == a.user_ids.index(["a"])[0]])) == \
+        [f"m{i}" for i in range(1, 6)]
+    from cinerec.models import create
+    from cinerec.serving.lists import top_n
+
+    shown = top_n(create("itemknn").fit(a.interactions), ["a"], k=3, dataset=a)
+    assert set(shown["reason_movie_id"].dropna()) <= {"m0"}
+
+
 def test_liked_is_read_on_the_datas_own_scale(tmp_path):
     # A 0-10 log: Zoë gave 1 to 4 out of 10, which the 1-5 rule (at least 3 stars) took for
     # likes and named as reasons; halfway up this scale is 5. A -2..2 log: +2 is liked.

@@ -210,7 +210,8 @@ def load_log(
     n = len(users)
     if n == 0:
         raise DataError(f"{path}: the log holds no rows")
-    ratings = _joined([f["rating"] for f in frames]) if has_ratings and not implicit else np.ones(n, np.float32)
+    # (read even where every rating becomes 1.0: as_implicit keeps aside those not liked)
+    ratings = _joined([f["rating"] for f in frames]) if has_ratings else np.ones(n, np.float32)
     stamps = _joined([f["time"] for f in frames])
     rests = [f["rest"] if f["rest"] is not None else np.zeros(len(f["time"])) for f in frames]
     rest = _joined(rests) if any(f["rest"] is not None for f in frames) else None
@@ -222,7 +223,7 @@ def load_log(
     user_codes, user_raw = _encode(users)
     item_codes, item_raw = _encode(items)
     del users, items  # (their codes stand for them now: less memory held through the checks below)
-    info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": bool(implicit or not has_ratings)}
+    info: dict[str, Any] = {"source": str(path), "format": "log", "implicit": not has_ratings}
     if (like := _synthetic_release_of(files)) is not None:
         # A file of a synthetic release read as a log (its ratings.csv): as made up as the release.
         info.update(synthetic=True, synthetic_like=like)
@@ -273,7 +274,12 @@ def load_log(
     if dropped:
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
-    return Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+    out = Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+    if not (implicit and has_ratings):
+        return out
+    from cinerec.data.transforms import as_implicit
+
+    return as_implicit(out)
 
 
 def parse_rating_scale(value: Any, where: str | None = None) -> tuple[float, float] | None:

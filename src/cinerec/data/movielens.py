@@ -675,23 +675,26 @@ def _load_folder(folder: Path, family: str, release: str, name: str, implicit: b
                         "each pair once: the file is damaged or joined with another")
     catalog = Catalog(titles[pos], years[pos], genre_names, flags[pos])
     features = _read_users(folder, family, user_raw)
-    if implicit:
-        ratings = np.ones(len(ratings), dtype=np.float32)
     interactions = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw))
     folds = _read_folds(folder, user_raw, item_raw, user_codes, item_codes) if family == "100k" else {}
     info: dict[str, Any] = {
         "release": release,
         "catalog_items": int(len(movie_ids)),
         "source": str(folder),
-        "implicit": bool(implicit),
+        "implicit": False,
         # the stars the release uses (1-5, or 0.5-5 in half stars), which "liked" is read on
-        **({} if implicit or not len(ratings) else {"rating_scale": [float(ratings.min()), float(ratings.max())]}),
+        **({} if not len(ratings) else {"rating_scale": [float(ratings.min()), float(ratings.max())]}),
         "id_order": "sorted raw ids",
         # written by `cinerec data synthesize`: its figures say nothing about real movies
         **({"synthetic": True} if synthetic_like(folder) is not None else {}),
     }
-    return Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info,
-                   folds)
+    out = Dataset(name, interactions, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), catalog, features, info,
+                  folds)
+    if not implicit:
+        return out
+    from cinerec.data.transforms import as_implicit
+
+    return as_implicit(out)  # (those not liked kept aside: never named as a reason)
 
 
 def _read_folds(folder: Path, user_raw: np.ndarray, item_raw: np.ndarray, user_codes: np.ndarray,
