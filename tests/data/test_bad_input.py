@@ -257,6 +257,26 @@ def test_duplicate_movie_id(pristine, tmp_path, capsys, kind: str, name: str) ->
     _fails(folder, re.escape(name) + rf" line {n}: duplicate movie id \d+ \(first on line {first}\)", capsys)
 
 
+@pytest.mark.parametrize("kind, name, blank", [
+    ("csv", "movies.csv", rb'\1,"  ",\2'), ("csv-crlf", "movies.csv", rb"\1,,\2"), ("1m", "movies.dat", rb"\1::::\2"),
+    ("100k", "u.item", rb"\1| |\2"),
+])
+def test_a_movie_without_a_title_is_refused_naming_its_line(pristine, tmp_path, capsys, kind, name, blank) -> None:
+    # It was read, and shown as nothing: "movies most like , by model 'itemknn':".
+    folder = _copy(pristine, kind, tmp_path)
+    n = 4 if kind.startswith("csv") else 3
+    pattern = {"movies.csv": rb"^(\d+),.*,([^,]*)$", "movies.dat": rb"^(\d+)::.*::(.*)$", "u.item": rb"^(\d+)\|[^|]*\|(.*)$"}
+
+    def untitled(lines: list[bytes]) -> list[bytes]:
+        end = b"\r\n" if lines[n - 1].endswith(b"\r\n") else b"\n"
+        lines[n - 1] = re.sub(pattern[name], blank, lines[n - 1].rstrip(b"\r\n")) + end
+        return lines
+
+    _edit(folder / name, untitled)
+    movie = re.match(rb"\d+", (folder / name).read_bytes().splitlines()[n - 1]).group().decode()
+    _fails(folder, re.escape(name) + rf" line {n}: movie {movie} has no title", capsys)
+
+
 def test_rated_movie_missing_from_the_movie_file(pristine, tmp_path, capsys) -> None:
     folder = _copy(pristine, "1m", tmp_path)
     _edit(folder / "ratings.dat", _set_line(2, b"1::987654::4::978300760\n"))

@@ -1204,6 +1204,7 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
         ids = _ints(left.str[0], path, numbers, "movie id")
         raw_titles, genres = rest.str[0], rest.str[1]
         _unique_ids(ids, path, numbers)
+        _titled(raw_titles, ids, path, numbers)
     else:
         path = folder / "movies.csv"
         ids, raw_titles, genres = _read_movies_csv(path)
@@ -1211,6 +1212,15 @@ def _read_movies(folder: Path, family: str) -> tuple[np.ndarray, np.ndarray, np.
     titles, years = parse_titles(raw_titles)
     names, flags = _genre_flags(genres)
     return ids, titles, years, names, flags
+
+
+def _titled(titles: pd.Series, ids: np.ndarray, path: Path, numbers: np.ndarray) -> None:
+    """Refuse a movie whose title is blank: every release titles each movie, and one
+    without would be shown as nothing at all (\"movies most like , ...\")."""
+    blank = np.flatnonzero(titles.fillna("").str.strip().eq("").to_numpy())
+    if len(blank):
+        k = int(blank[0])
+        raise DataError(f"{path} line {numbers[k]}: movie {ids[k]} has no title")
 
 
 def _check_movies_not_cut(path: Path, genres: Any) -> None:
@@ -1297,6 +1307,8 @@ def _movies_csv_fast(path: Path) -> tuple[np.ndarray, Any, Any] | None:
         return None
     if pc.any(pc.match_substring(titles, "\n")).as_py():  # an unclosed quote swallowed lines: name it
         return None
+    if pc.any(pc.equal(pc.utf8_trim_whitespace(titles), "")).as_py():  # (the careful reader names the line)
+        return None
     return ids, titles, genres
 
 
@@ -1342,6 +1354,7 @@ def _movies_csv_by_line(path: Path) -> tuple[np.ndarray, pd.Series, pd.Series]:
     lines = np.asarray(numbers, dtype=np.int64)
     ids = _ints(frame["movieId"], path, lines, "movie id")
     _unique_ids(ids, path, lines)
+    _titled(frame["title"], ids, path, lines)
     return ids, frame["title"], frame["genres"]
 
 
@@ -1392,6 +1405,7 @@ def _read_u_item(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tupl
     frame, numbers = _fields(path, "|", n, "utf-8-or-latin-1")
     ids = _ints(frame[0], path, numbers, "movie id")
     _unique_ids(ids, path, numbers)
+    _titled(frame[1], ids, path, numbers)
     titles, years = parse_titles(frame[1].to_numpy(dtype=object))
     # Titles without a year fall back on the release date (dd-Mon-yyyy), if any.
     date_year = pd.to_numeric(frame[2].str.strip().str[-4:], errors="coerce").fillna(0).to_numpy().astype(np.int32)
