@@ -747,6 +747,30 @@ def test_the_catalogues_columns_can_be_named_like_the_logs(tmp_path):
         load_log(tmp_path / "log.csv", columns=columns)
 
 
+def test_a_catalogue_without_a_genres_column_by_its_usual_name_says_which_columns_were_left_unread(tmp_path, capsys):
+    # Its genres under another name ("category") were dropped without a word: no genre in
+    # the lists, --genre refused, and nothing said why.
+    from cinerec.cli import main
+    from cinerec.data.dataset import reading_notes
+
+    (tmp_path / "log.csv").write_text("user,item,rating\na,m1,4\nb,m2,5\na,m2,3\n")
+    (tmp_path / "cat.csv").write_text("movieId,title,category,imdb\nm1,Alpha,Drama,tt1\nm2,Beta,Comedy,tt2\n")
+    (tmp_path / "plain.csv").write_text("movieId,title\nm1,Alpha\nm2,Beta\n")
+    (tmp_path / "genres.csv").write_text("movieId,title,genres,imdb\nm1,Alpha,Drama,tt1\nm2,Beta,Comedy,tt2\n")
+    ds = load_log(tmp_path / "log.csv", catalog=tmp_path / "cat.csv")
+    assert ds.catalog.genre_names == ()
+    note = (f"{tmp_path / 'cat.csv'}: no genres column was found by its usual name (genres, genre), and the columns "
+            "'category', 'imdb' are left unread, so the movies have no genres; if one holds them, name it with "
+            "--columns genres=NAME")
+    assert reading_notes(ds) == [note]
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "cat.csv")]) == 0
+    assert f"note: {note}" in " ".join(capsys.readouterr().err.split())
+    named = load_log(tmp_path / "log.csv", columns="genres=category", catalog=tmp_path / "cat.csv")
+    assert named.catalog.genre_names == ("Comedy", "Drama") and reading_notes(named) == []
+    for quiet in ("plain.csv", "genres.csv"):  # (nothing unread, or the genres found: nothing to say)
+        assert reading_notes(load_log(tmp_path / "log.csv", catalog=tmp_path / quiet)) == []
+
+
 @pytest.mark.parametrize("columns,roles", [
     ("year=movieId", "'movieId' cannot be both the item and the year"),  # each id read as its year
     ("genres=title", "'title' cannot be both the title and the genres"),  # each title a genre

@@ -237,8 +237,11 @@ def load_log(
                                     _details_note(path, unread)]), *time_notes]:
         info["log_notes"] = log_notes
     if catalog is not None:
-        cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles)
+        left: list[str] = []
+        cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles, unread=left)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
+        if left:
+            info["catalog_notes"] = [_no_genres_note(catalog, left)]
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
@@ -1029,6 +1032,17 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
     return (f"{path}: {found} found by its usual name ({usual}), and {columns}, "
             f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
             f"{' or '.join(f'{role}=NAME' for role in missing)}")  # (a note, kept with the data: the CLI's words)
+
+
+def _no_genres_note(path: str | os.PathLike, unread: list[str]) -> str:
+    """The line said when a catalogue has no genres column by its usual name while some of
+    its columns go unread: one of them may be it, and its movies would have no genres
+    (no --genre, no genre in the lists) without a word."""
+    names = ", ".join(map(repr, unread))
+    columns = f"the column{'s' if len(unread) > 1 else ''} {names} {'are' if len(unread) > 1 else 'is'} left unread"
+    return (f"{os.fspath(path)}: no genres column was found by its usual name ({', '.join(_CATALOG_NAMES['genres'])}), "
+            f"and {columns}, so the movies have no genres; if {'one' if len(unread) > 1 else 'it'} holds them, "
+            "name it with --columns genres=NAME")  # (a note, kept with the data: the CLI's words)
 
 
 #: Column names of people's details, as MovieLens's users files and their exports name them.
@@ -1853,8 +1867,8 @@ def check_catalog(path: Path) -> None:
 
 
 def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item_raw: np.ndarray,
-                  columns: Mapping[str, str] | None = None, *, notes: list[str] | None = None
-                  ) -> tuple[Catalog, int, int]:
+                  columns: Mapping[str, str] | None = None, *, notes: list[str] | None = None,
+                  unread: list[str] | None = None) -> tuple[Catalog, int, int]:
     """The catalogue for the log's movies ``item_raw``, how many movies its files list
     and how many of the log's movies it holds (none at all is refused: the wrong file or
     id column). ``sources``: the ``--catalog`` file, with ``columns`` (``--columns``
@@ -1866,13 +1880,13 @@ def _read_catalog(sources: Path | Sequence[tuple[Path, Mapping[str, str]]], item
     where its rows agree: one title, and at most one year and one set of genres (a blank
     year or genres cell is unknown, filled by another row's). ``notes`` (the log's own
     columns): a genres or year column whose rows disagree is left unread, said there,
-    where a catalogue file is refused."""
+    where a catalogue file is refused. ``unread``: :func:`_catalog_rows`'s."""
     if isinstance(sources, Path):
         sources = [(sources, dict(columns or {}))]
     files = [path for path, _ in sources]
     for path in files:
         check_catalog(path)
-    parts = [_catalog_rows(path, item_raw, dict(named), notes=notes) for path, named in sources]
+    parts = [_catalog_rows(path, item_raw, dict(named), notes=notes, unread=unread) for path, named in sources]
     path, id_column = files[0], parts[0][1]
     if not sum(len(rows) for rows, _ in parts) and notes is not None:
         raise DataError("it is blank on every row")
@@ -2003,15 +2017,16 @@ def _one_listing_each(frame: pd.DataFrame, files: Sequence[Path], notes: list[st
     return out
 
 
-def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, notes: list[str] | None = None
-                  ) -> tuple[pd.DataFrame, str]:
+def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, notes: list[str] | None = None,
+                  unread: list[str] | None = None) -> tuple[pd.DataFrame, str]:
     """One catalogue file's rows, checked: ``id`` (as the log's ids are, where they can
     be), ``title`` as written, ``genres`` as ``|``-separated text (None without a genres
     column), ``year`` as given (0: none) and ``row``, the file's row; and its id column.
     ``notes`` (a log's own titles): a row without a title is left out, not refused (its
     movie shows its id unless another row names it), a title over several lines (a
     quoted field the log itself reads so) is one line, and a genres or year column that
-    cannot be read is left unread, said in ``notes``."""
+    cannot be read is left unread, said in ``notes``. ``unread`` (a catalogue file) gets
+    its columns left unread where none is the genres column by its usual name."""
     lenient = notes is not None
 
     def roles(header: list[str]) -> dict[str, str]:
@@ -2041,6 +2056,9 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     # (--columns year=movieId read each movie's id as its year; a catalogue keyed by its
     # titles, as a log of titles is, has the one column for both)
     _one_role_each({**cols, "item": None} if cols["item"] == cols["title"] else cols, path)
+    if unread is not None and cols["genres"] is None:
+        unread += [str(c) for c in table.column_names if c not in cols.values() and str(c).strip()
+                   and not str(c).startswith("__index_level_")]
     # A categorical column (pandas's) as its values: as a category of the frame, a blank
     # title or genres cell made "" met "Cannot setitem on a Categorical with a new category".
     for role in ("title", "genres", "year"):
