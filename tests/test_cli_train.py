@@ -322,6 +322,80 @@ def test_resume_a_run_to_the_same_result(small_data, neumf_run, tmp_path, capsys
     assert "seconds_epochs" not in open_run(neumf_run).metrics["neumf"]
 
 
+@pytest.mark.parametrize("where", ["checkpoint", "weights"])
+def test_a_full_disk_while_saving_weights_is_one_line(small_data, tmp_path, capsys, monkeypatch, where):
+    # torch says a write that failed as a RuntimeError of its own ("[enforce fail at
+    # inline_container.cc:672] . unexpected pos ..."): a traceback of 60 lines, exit 1.
+    import cinerec.models.neural
+    import cinerec.training
+    from cinerec import io
+
+    module = cinerec.training if where == "checkpoint" else cinerec.models.neural
+
+    def onto_a_full_disk(value, path, shown=None):
+        io.save_torch(value, "/dev/full", shown=shown or path)  # (writing there fails as a full disk does)
+
+    monkeypatch.setattr(module, "save_torch", onto_a_full_disk)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small_data), "--model", "gmf", *TINY, "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    named = out / "checkpoints" / CHECKPOINT_LAST if where == "checkpoint" else "weights.pt"
+    assert err.startswith("cinerec: error: cannot write ") and str(named) in err, err
+    assert err.endswith(": No space left on device\n") and err.count("\n") == 1 and not (out / "run.json").exists()
+
+
+def test_a_resume_clears_what_a_killed_checkpoint_writing_left(small_data, neumf_run, tmp_path, capsys):
+    # A run killed while writing a checkpoint left ".checkpoint-best.pt.XXXX.tmp", kept by
+    # every resume and finished run beside the checkpoints.
+    out = tmp_path / "run"
+    shutil.copytree(neumf_run, out)
+    left = [out / "checkpoints" / f".{name}.abcd1234.tmp" for name in (CHECKPOINT_BEST, CHECKPOINT_LAST, CURVES)]
+    for each in left:
+        each.write_bytes(b"half")
+    mine = out / "checkpoints" / ".notes.abcd1234.tmp"  # (no checkpoint's)
+    mine.write_bytes(b"kept")
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, "--set", "epochs=4",
+                 "--protocol-option", "valid=true", "--resume", "--out", str(out), "-q"]) == 0
+    assert not any(each.exists() for each in left) and mine.exists()
+
+
+@pytest.mark.parametrize("finished", [False, True])
+@pytest.mark.parametrize("where", ["", "checkpoints"])
+def test_a_run_folder_that_cannot_be_written_is_refused_before_the_data_is_read(small_data, neumf_run, tmp_path,
+                                                                                 capsys, monkeypatch, finished, where):
+    # A read-only copy of a killed run was said to have its checkpoints dropped (they were
+    # not), and trained an epoch before its first checkpoint was refused.
+    import errno
+    import tempfile
+
+    from cinerec import data
+
+    out = tmp_path / "run"
+    shutil.copytree(neumf_run, out)
+    if not finished:
+        (out / "run.json").unlink()
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    real = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == out / where:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(*args, dir=dir, **kwargs)
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(data, "load", unread)
+    resume = ["--resume", "--set", "epochs=4"] if finished else []
+    assert main(["train", "--data", str(small_data), "--model", "neumf", *TINY, *resume, "--protocol-option",
+                 "valid=true", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    folder = "the folder" if not where else "its checkpoints/ folder"
+    assert err == f"cinerec: error: --out {out}: cannot write in {folder} (Read-only file system)\n"
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
 def test_a_finished_run_resumed_with_data_that_is_refused_keeps_its_mark(small_data, neumf_run, tmp_path, capsys):
     # The finished run's mark was rewritten before its data was read: a resume refused for
     # a damaged copy of the data left the mark naming that copy, no longer the run's record.

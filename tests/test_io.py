@@ -1,9 +1,11 @@
 """Atomic writes: a name holds the old file or the whole new one, with the usual permissions."""
 
+import errno
 import os
 import shutil
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -44,8 +46,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_a_full_disk_inside_a_folder_being_written_names_the_folder_asked_for(tmp_path):
     # It named the unfinished copy (".../.qs.611yawsb.tmp/dataset: No space left on device"),
     # a path gone by the time it was read, never the --out given.
-    import errno
-
     with pytest.raises(OSError) as e:
         with atomic_dir(tmp_path / "qs") as tmp:
             raise OSError(errno.ENOSPC, "No space left on device", str(tmp / "dataset"))
@@ -447,3 +447,19 @@ def test_a_file_where_the_folder_goes_is_replaced_and_nothing_left_beside_it(tmp
         (tmp / "ratings.dat").write_text("1::1::5::1\n")
     assert (tmp_path / "ml-10m" / "ratings.dat").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-10m"]
+
+
+def test_a_torch_file_on_a_full_disk_is_the_os_error_it_was(tmp_path):
+    # torch said it as a RuntimeError of its own ("unexpected pos 704 vs 598"), which the
+    # command line took for a fault of cinerec's: a traceback.
+    import torch
+
+    from cinerec.io import save_torch
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with pytest.raises(OSError) as e:
+        save_torch({"w": torch.zeros(100_000)}, "/dev/full", shown=tmp_path / "model" / "weights.pt")
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "model" / "weights.pt")
+    save_torch({"w": torch.arange(3)}, tmp_path / "w.pt")
+    assert torch.load(tmp_path / "w.pt", weights_only=True)["w"].tolist() == [0, 1, 2]

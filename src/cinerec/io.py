@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, cast
 
 __all__ = ["atomic_path", "atomic_dir", "sweep_stale_temps", "check_not_mount", "check_not_read_only",
            "check_replaced_whole", "written_files", "write_json", "read_json", "arrow_source", "is_clutter",
@@ -161,11 +161,12 @@ def escaped(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def sweep_stale_temps(path: str | os.PathLike) -> None:
+def sweep_stale_temps(path: str | os.PathLike, older_than: float = STALE_SECONDS) -> None:
     """Remove the temporary files and folders beside ``path`` (``.NAME.*.tmp``) that
     :func:`atomic_path` or :func:`atomic_dir` began for it and no process has written for
-    :data:`STALE_SECONDS`: what a killed writer left. Those of a live writer are kept; a
-    name that reads as a glob pattern (``[a].sqlite``) is taken as a name."""
+    ``older_than`` seconds: what a killed writer left. Those of a live writer are kept
+    (``older_than=0`` where the caller holds the only right to write ``path``); a name
+    that reads as a glob pattern (``[a].sqlite``) is taken as a name."""
     import glob
     import time
 
@@ -180,7 +181,7 @@ def sweep_stale_temps(path: str | os.PathLike) -> None:
         if not own.fullmatch(leftover.name):
             continue
         try:
-            if now - leftover.lstat().st_mtime < STALE_SECONDS:
+            if now - leftover.lstat().st_mtime < older_than:
                 continue
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
@@ -741,6 +742,46 @@ def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
     # (the folder that could not be written in is named: "the folder /proc" read as if /proc were missing)
     where = f" in {path.parent}" if what == "folder" else ""
     return ConfigError(f"{path}: cannot create the {what}{where} ({why})")
+
+
+class _Recorded:
+    """A file torch writes into, keeping the error of a write that failed: torch says a
+    full disk as a RuntimeError of its own ("unexpected pos 293824 vs 293716")."""
+
+    def __init__(self, file: Any) -> None:
+        self.file: Any = file
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def save_torch(value: Any, path: str | os.PathLike, shown: str | os.PathLike | None = None) -> None:
+    """``torch.save(value, path)``; a write the system refused (a full disk, a quota) is
+    raised as the OSError it was, naming ``shown`` (the file written in the end, where
+    ``path`` is a temporary one beside it), as any other file cinerec writes."""
+    import torch
+
+    recorded = _Recorded(None)
+    try:
+        with open(path, "wb") as recorded.file:
+            torch.save(value, cast(IO[bytes], recorded))
+    except RuntimeError:
+        if recorded.error is None:
+            raise
+        e = recorded.error
+    except OSError as failed:  # (the last of the data, written as the file closed)
+        e = failed
+    else:
+        return
+    raise OSError(e.errno, e.strerror, os.fspath(shown if shown is not None else path)) from None
 
 
 def write_json(path: str | os.PathLike, value: Any) -> None:

@@ -32,7 +32,7 @@ from cinerec.config import MAX_THREADS, Config
 from cinerec.processes import _Dist, distributed_context
 from cinerec.data.dataset import Interactions
 from cinerec.errors import ConfigError, DataError, Diverged
-from cinerec.io import atomic_path
+from cinerec.io import STALE_SECONDS, atomic_path, save_torch, sweep_stale_temps
 from cinerec.ranking import rank_of
 
 if TYPE_CHECKING:
@@ -508,9 +508,20 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
+def sweep_checkpoint_temps(folder: Path, older_than: float = STALE_SECONDS) -> None:
+    """Remove what a killed checkpoint's writing left in ``folder`` and each fold's folder
+    in it (``.checkpoint-last.pt.*.tmp``), unwritten for ``older_than`` seconds: a resumed
+    run kept them beside its checkpoints."""
+    if not folder.is_dir():
+        return
+    for each in [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        for name in (CHECKPOINT_LAST, CHECKPOINT_BEST, CURVES):
+            sweep_stale_temps(each / name, older_than)
+
+
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        save_torch(payload, tmp, shown=path)
 
 
 def as_measured_by_main(*values: float | None) -> tuple[float | None, ...]:
@@ -595,6 +606,7 @@ class _Fit:
         self.write = self.ckpt_dir is not None and dctx.is_main
         if self.write:
             cast(Path, self.ckpt_dir).mkdir(parents=True, exist_ok=True)  # self.write implies a checkpoint folder
+            sweep_checkpoint_temps(cast(Path, self.ckpt_dir))
         self.history: list[dict[str, Any]] = []
         self.best_metric: float | None = None
         self.best_unclipped: float | None = None  # (a model of stars': its best epoch's, before clipping)

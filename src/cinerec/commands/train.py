@@ -74,7 +74,7 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
     from cinerec.runs import finish_run, save_dataset, save_model
     from cinerec.models.base import with_features
     from cinerec.models.neural import NeuralRecommender
-    from cinerec.training import CHECKPOINT_LAST
+    from cinerec.training import CHECKPOINT_LAST, sweep_checkpoint_temps
 
     # Every name and value is checked before the (slow) data load.
     recommender = flags.make_model(model, config, set_, seed, protocol=protocol, filters=filters)
@@ -168,6 +168,8 @@ def _train(data: Any, model: Any, out: Path, protocol: Any, protocol_option: Any
         if isinstance(recommender, NeuralRecommender):
             recommender.checkpoint_dir = out / "checkpoints"
             recommender.resume = resume
+            if main:  # (the folder claimed: what a temporary file there holds is a killed run's, of any age)
+                sweep_checkpoint_temps(out / "checkpoints", older_than=0)
         result = prepared.evaluate(recommender)
         # What a resume trained: said now, and in --json's notes (-q keeps it off stderr).
         went_on = [_resumed_words(*each) for each in getattr(recommender, "resumed_from", ())]
@@ -435,6 +437,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                 raise ConfigError(f"--out {out}: the run trained all its {training.get('epochs')} epochs without "
                                   f"stopping early, so patience = {want.get('patience')} changes nothing; ask for "
                                   "more epochs (--set epochs=N) to train it further")
+            if writes:
+                _can_write_in(out)
             if writes and later is not None:  # once the data is read and split, as a killed run's below
                 later.append(lambda: _mark(out, record))
             elif writes:
@@ -466,6 +470,8 @@ def _check_out(out: Path, resume: bool, model: Any, tune: int | None = None,
                           "start again")
         _same_filters_and_seed(out, then, asked)
         if writes:
+            _can_write_in(out)
+
             def clear() -> None:
                 for name in sorted(names & (_TRAIN_OWN - ({"checkpoints"} if resume else set()))):
                     p = out / name
@@ -566,6 +572,25 @@ def _filter_flags(filters: dict[str, Any]) -> str:
 #: goes on with.
 _MARK = TRAIN_MARK
 _MARK_NEW = f"{_MARK}.new"  # (the mark, written whole, before it is put in place)
+
+
+def _can_write_in(out: Path) -> None:
+    """Refuse, before any data is read, a run folder (or its checkpoints/) where nothing can
+    be written: a read-only copy was said to have its checkpoints dropped (they were not),
+    and trained an epoch before its first checkpoint was refused."""
+    import tempfile
+
+    from cinerec.errors import ConfigError
+
+    for folder in (out, out / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            where = "the folder" if folder == out else "its checkpoints/ folder"
+            raise ConfigError(f"--out {out}: cannot write in {where} ({e.strerror or e})") from None
 
 
 def _mark(out: Path, record: dict[str, Any]) -> None:

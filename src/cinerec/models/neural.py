@@ -20,7 +20,7 @@ import torch
 
 from cinerec.data.dataset import Interactions
 from cinerec.errors import DataError
-from cinerec.io import json_text
+from cinerec.io import json_text, save_torch
 from cinerec.models.base import Recommender
 from cinerec.training import (
     TrainConfig, distributed_context, first_line, fork_rng, load_checkpoint, resolve_device, train_model,
@@ -178,7 +178,7 @@ class NeuralRecommender(Recommender):
         if self.module is None:
             raise DataError(f"{self.name}: nothing to save, the model is not fitted")
         state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
-        torch.save(state, path / WEIGHTS)
+        save_torch(state, path / WEIGHTS)
         (path / HISTORY).write_text(json_text(self.history, indent=2))
 
     def _load_state(self, path: Path) -> None:
