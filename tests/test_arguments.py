@@ -13,6 +13,7 @@ from cinerec.errors import ConfigError
 def test_arguments_of_the_wrong_kind_are_named(ml100k_dir):
     from cinerec.data import load
     from cinerec.data.filters import Filters, apply_filters
+    from cinerec.data.logs import load_log
     from cinerec.data.split import leave_last_out
     from cinerec.evaluation.protocols import get_protocol
     from cinerec.models import create
@@ -31,6 +32,10 @@ def test_arguments_of_the_wrong_kind_are_named(ml100k_dir):
         (lambda: protocol.prepare(ds.interactions, seed=0), "loo-full.prepare: expected Dataset"),
         (lambda: protocol.prepare(ds, seed=0).evaluate("ease"), "got the name 'ease' (cinerec.models.create('ease')"),
         (lambda: load(123), "load: source: expected str or PathLike, got int"),
+        # (a notebook's frame of ratings: how to give it is said)
+        (lambda: load(pd.DataFrame({"user": [1], "item": [2]})), "load: source: expected str or PathLike, got "
+         "DataFrame; a frame is read from a file: save it first (frame.to_csv('ratings.csv', index=False)"),
+        (lambda: load_log(pd.DataFrame()), "load_log: source: expected str or PathLike, got DataFrame; a frame is"),
         (lambda: open_run(123), "open_run: path: expected str or PathLike, got int"),
         (lambda: tune(ds, "ease", protocol, trials=2), "tune: name must be a model name such as 'ease', got Dataset"),
     ]

@@ -44,7 +44,7 @@ import pandas as pd
 # (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
 from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
-from cinerec.errors import ConfigError, DataError, NotFoundError, said
+from cinerec.errors import ConfigError, DataError, NotFoundError, expect, said
 from cinerec.io import arrow_source
 
 #: The largest rating, either way, a log may hold: ratings are kept in float32, whose
@@ -173,6 +173,7 @@ def load_log(
         NotFoundError: the source does not exist.
         DataError: a file cannot be read, a column is missing, or a value is bad.
     """
+    expect(source, (str, os.PathLike), "load_log: source")
     path = Path(os.path.expanduser(source))
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")

@@ -129,7 +129,8 @@ def load(
         release: which release the folder holds, when its name does not say (it then
             labels ``info["release"]``); checked against the file layout found
             (``u.data``, ``.dat`` or ``.csv`` files), which releases of one layout share.
-        implicit: turn every rating into ``1.0`` ("watched").
+        implicit: turn every rating into ``1.0`` ("watched"); those that were not liked
+            are kept aside (:attr:`Dataset.not_liked`), never named as a reason.
         progress: show a progress bar while downloading.
         columns: a log's column names by role (``{"user": "uid", ...}``), where they
             are not the usual ones.
