@@ -525,6 +525,25 @@ def test_search_ranks_prefix_and_whole_words_then_popularity():
     assert s.search("").tolist() == [1, 5, 3, 2, 0, 4]
 
 
+def test_a_title_without_its_article_starts_with_the_words_typed():
+    # "crow" ranked "Crows and Sparrows" (2 ratings) above "Crow, The" (134): the title's
+    # key starts "the crow", so only a query starting "the" found it starting so.
+    from cinerec.data.dataset import Catalog
+
+    titles = ["Crows and Sparrows", "Crow, The", "Rocket Man", "Rock, The", "The Fan", "Fantasia", "Olvidados, Los",
+              "Die Hard", "Hard Target", "A Bug's Life", "Buglers"]
+    pop = np.array([2, 134, 49, 378, 60, 30, 5, 200, 10, 90, 100])
+    s = MovieSearch(Catalog(np.array(titles, dtype=object), np.zeros(len(titles)), (), np.zeros((len(titles), 0))),
+                    pop)
+    assert s.search("crow").tolist()[:2] == [1, 0]
+    assert s.search("rock").tolist()[:2] == [3, 2]
+    assert s.search("fan").tolist()[:2] == [4, 5]
+    assert s.search("the crow").tolist()[:1] == [1] and s.search("olvidados").tolist() == [6]
+    assert s.search("bug").tolist() == [9, 10] and s.search("bugs").tolist() == [9]
+    # "die" is an article in German, not in "Die Hard": "hard" starts "Hard Target" alone.
+    assert s.search("hard").tolist() == [8, 7]
+
+
 def test_a_year_in_the_query_matches_the_release_year():
     # "star wars (1977)" found nothing: titles hold their years apart.
     s = _tiny_search()

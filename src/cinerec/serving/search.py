@@ -214,6 +214,17 @@ def _numerals(title: str) -> str:
     return f" {' '.join(romans)} " if romans else ""
 
 
+_ENGLISH_ARTICLE = re.compile(r"(the|a|an) ")
+
+
+def _has_article(title: str, key: str) -> bool:
+    """Whether ``key``, the title's, starts with an article: one MovieLens wrote at its end
+    ("Crow, The", "Olvidados, Los"), or an English one written first ("The Fan"). Not a
+    word that is an article in another language only where the title is written so
+    ("Die Hard" is no German title)."""
+    return _TRAILING_ARTICLE.match(title.strip()) is not None or _ENGLISH_ARTICLE.match(key) is not None
+
+
 @dataclass(frozen=True, eq=False)
 class MovieSearch:
     """Search and filter a catalog.
@@ -228,6 +239,8 @@ class MovieSearch:
     keys: np.ndarray = field(init=False, repr=False)
     _padded: np.ndarray = field(init=False, repr=False)
     _starts: np.ndarray = field(init=False, repr=False)
+    _bare: np.ndarray = field(init=False, repr=False)
+    _bare_starts: np.ndarray = field(init=False, repr=False)
     _genres: dict[str, int] = field(init=False, repr=False)
     _numerals: np.ndarray | None = field(init=False, repr=False)  # (None: no title holds such a number)
 
@@ -248,6 +261,14 @@ class MovieSearch:
                     (("." in str(title) or "*" in str(title)) and _INITIALS.search(str(title))):
                 squeezed[i] = _squeezed(title)[:KEY_LIMIT]
         object.__setattr__(self, "_starts", squeezed)
+        # (the keys without their article, "crow" for "Crow, The": the title starts with the
+        # word typed, as people type it without "the")
+        bare, bare_starts = np.zeros_like(keys), np.zeros_like(squeezed)  # ("": no article, nothing to add)
+        for i, title in enumerate(self.catalog.titles):
+            if _has_article(str(title), str(keys[i])):
+                bare[i], bare_starts[i] = str(keys[i]).partition(" ")[2], str(squeezed[i]).partition(" ")[2]
+        object.__setattr__(self, "_bare", bare)
+        object.__setattr__(self, "_bare_starts", bare_starts)
         # Spaces on both sides let one `find` test for whole words and word prefixes.
         # (from the keys with hyphenated words also joined: "spiderman" is a whole word of
         # "Spider-Man", and "spiderm" starts one)
@@ -328,7 +349,8 @@ class MovieSearch:
                 whole &= (np.char.find(self._padded, f" {w} ") >= 0) | named
                 start &= starts | named
             typed = search_key(query, joined=False)
-            prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed)
+            prefix = np.char.startswith(self.keys, typed) | np.char.startswith(self._starts, typed) | \
+                np.char.startswith(self._bare, typed) | np.char.startswith(self._bare_starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
         hits = np.flatnonzero(mask)
         order = np.lexsort((hits, -self.popularity[hits], -tier[hits]))
