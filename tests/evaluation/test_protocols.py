@@ -1105,6 +1105,29 @@ def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
         " held-out ratings only: too few for the figures to tell models apart")
 
 
+def test_people_the_protocol_does_not_measure_are_counted_and_said(tmp_path):
+    # A log of 32 people measured 31 ("users 31" in the table) without a word of who or why.
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import unmeasured
+
+    rows = [f"u{u},m{(u + j) % 40},{1 + (u + j) % 5},{100 * u + j}" for u in range(30) for j in range(6)]
+    rows += ["one,m1,4,5", "two,m2,5,6", "two,m3,4,7"]
+    (tmp_path / "log.csv").write_text("user,item,rating,time\n" + "\n".join(rows) + "\n")
+    ds = load(tmp_path / "log.csv")
+    assert unmeasured(get_protocol("loo-full").prepare(ds, 0)) == [
+        "1 of the 32 people in the data is not measured: a rating is held out only of someone with at least 2 ratings"]
+    assert unmeasured(get_protocol("loo-sampled", n_negatives=20, valid=True).prepare(ds, 0)) == [
+        "2 of the 32 people in the data are not measured: a rating is held out only of someone with at least 3 "
+        "ratings (one more held out for validation)"]
+    random = get_protocol("random-full").prepare(ds, 0)
+    left = 32 - len(random.users)
+    assert left > 0 and unmeasured(random) == [f"{left} of the 32 people in the data are not measured: their ratings "
+                                               "all fell in the training part"]
+    assert unmeasured(get_protocol("ratings-random").prepare(ds, 0)) == []  # (ratings are measured, not people)
+    whole = ds.subset(np.flatnonzero(~np.isin(ds.user_ids.raw[ds.interactions.users], ["one", "two"])))
+    assert unmeasured(get_protocol("loo-full").prepare(whole, 0)) == []
+
+
 def test_ndcg_of_ratings_gains_start_at_the_scale_given_not_the_lowest_rating_held(tmp_path):
     # A thumbs log declared -2 to 2 in which nobody gave -2: gains started at the data's -1,
     # so a -1 gained nothing, as if it were the scale's bottom.

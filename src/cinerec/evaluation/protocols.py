@@ -993,7 +993,7 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
             + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
-            + scores_alike(prepared, model) + lists_hold_all(prepared) + few_measured(prepared))
+            + scores_alike(prepared, model) + lists_hold_all(prepared) + unmeasured(prepared) + few_measured(prepared))
 
 
 def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
@@ -1131,7 +1131,26 @@ def lists_hold_all(prepared: Prepared) -> list[str]:
     aside = f" (cat_acc@{k} aside: it ranks every movie)" if isinstance(prepared.protocol, RandomFull) else ""
     return [f"{n:,} of the {len(left):,} people measured {'has' if n == 1 else 'have'} {k} or fewer movies left to "
             f"rank: {'its list' if n == 1 else 'their lists'} of "
-            f"K = {k} hold every one, so the figures at K = {k} count a hit for them whatever the model{aside}"]
+            f"K = {k} {'holds' if n == 1 else 'hold'} every one, so the figures at K = {k} count a hit for them whatever the model{aside}"]
+
+
+def unmeasured(prepared: Prepared) -> list[str]:
+    """A line where a ranking protocol measures fewer people than the data holds: the
+    table said "users 32" of a log of 33 people, and nothing said who was left out or why."""
+    if prepared.protocol.needs_ratings or prepared.folds or not len(prepared.users):
+        return []
+    parts = [p.users for p in (prepared.train, prepared.test, prepared.valid) if p is not None]
+    total = len(np.unique(np.concatenate(parts)))
+    n = total - len(prepared.users)
+    if n <= 0:
+        return []
+    if prepared.protocol.holds_out_latest:
+        least = 3 if prepared.valid is not None else 2
+        why = (f"a rating is held out only of someone with at least {least} ratings"
+               f"{' (one more held out for validation)' if least == 3 else ''}")
+    else:
+        why = f"{'its ratings' if n == 1 else 'their ratings'} all fell in the training part"
+    return [f"{n:,} of the {total:,} people in the data {'is' if n == 1 else 'are'} not measured: {why}"]
 
 
 def untimed(prepared: Prepared) -> list[str]:
