@@ -664,6 +664,32 @@ def test_store_mistakes_name_the_flag_on_the_command_line_and_the_argument_from_
         create_app(run_dir, tmp_path / "none.sqlite")
 
 
+def test_a_change_made_inside_a_change_is_refused_not_waited_for(tmp_path):
+    # Waiting on the lock its own thread held, it waited for good (before the lock, SQLite
+    # refused the second transaction at once).
+    import threading
+
+    from cinerec.errors import Unavailable
+
+    store = ProfileStore(tmp_path / "p.sqlite")
+    pid = store.create({"50": 4.0})
+    said: list[BaseException] = []
+
+    def nested() -> None:
+        try:
+            store.set_ratings(pid, {"51": 3.0}, forget=lambda stored: (store.create(), [])[1])
+        except BaseException as e:  # noqa: BLE001 (whatever it was: said below)
+            said.append(e)
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and len(said) == 1 and isinstance(said[0], Unavailable), said
+    assert store.get(pid) == {"50": 4.0}
+    store.set_ratings(pid, {"52": 5.0})  # (the lock let go)
+    assert store.get(pid) == {"50": 4.0, "52": 5.0}
+
+
 def test_profiles_on_a_full_disk_are_unavailable_not_a_crash(tmp_path):
     # sqlite3's "database or disk is full" reached the API as a 500.
     from cinerec.errors import Unavailable

@@ -1116,8 +1116,14 @@ class ProfileStore:
             raise Unavailable(why)
         if self.read_only:
             self._become_writable()
+        if getattr(self._local, "writing", False):  # (a change made inside a change: SQLite refuses it, as before
+            return self._write_now(fn)               # the lock, where waiting on the lock would wait for good)
         with self._write_lock:
-            return self._write_now(fn)
+            self._local.writing = True
+            try:
+                return self._write_now(fn)
+            finally:
+                self._local.writing = False
 
     def _write_now(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         con = self._conn()
