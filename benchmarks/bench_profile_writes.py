@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,11 @@ from machine import at_least, machine  # noqa: E402
 PROFILES = 200
 
 
-def _writer(path: str, ids: list[str], threads: int, writes: int, seed: int, start: float) -> list[float]:
-    """Every change's seconds, from ``threads`` threads of this process."""
+def _writer(path: str, ids: list[str], threads: int, writes: int, seed: int,
+            ready: Any = None) -> tuple[list[float], float, float]:
+    """Every change's seconds, from ``threads`` threads of this process, and the wall-clock
+    times its changes began and ended; ``ready``: a barrier every process meets once it has
+    started and opened the store, so all change at once."""
     from cinerec.serving.store import ProfileStore
 
     store = ProfileStore(path)
@@ -51,14 +55,17 @@ def _writer(path: str, ids: list[str], threads: int, writes: int, seed: int, sta
         with lock:
             taken.extend(mine)
 
-    time.sleep(max(0.0, start - time.time()))  # (every process starts at once)
     workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    if ready is not None:
+        ready.wait()
+    began = time.time()
     for w in workers:
         w.start()
     for w in workers:
         w.join()
+    ended = time.time()
     store.close_all()
-    return taken
+    return taken, began, ended
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,15 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         made = ProfileStore(path)
         ids = [made.create() for _ in range(PROFILES)]
         made.close_all()
-        start = time.time() + 1.0  # (a moment for the processes to start)
         if args.processes == 1:
-            taken = _writer(path, ids, args.threads, args.writes, 0, start)
+            parts = [_writer(path, ids, args.threads, args.writes, 0)]
         else:
-            with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
-                parts = pool.starmap(_writer, [(path, ids, args.threads, args.writes, p, start)
+            context = multiprocessing.get_context("spawn")
+            with context.Manager() as manager, context.Pool(args.processes) as pool:
+                ready = manager.Barrier(args.processes)  # (a process starts in seconds: Python, cinerec's imports)
+                parts = pool.starmap(_writer, [(path, ids, args.threads, args.writes, p, ready)
                                                for p in range(args.processes)])
-            taken = [s for part in parts for s in part]
-        took = time.time() - start
+        taken = [s for part, _, _ in parts for s in part]
+        took = max(end for _, _, end in parts) - min(began for _, began, _ in parts)
         ms = np.array(taken) * 1000
     out = {"machine": machine(), "processes": args.processes, "threads_per_process": args.threads,
            "changes": len(ms), "changes_per_s": round(len(ms) / took, 1),

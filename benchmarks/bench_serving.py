@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (0 < args.rate <= 2000 and 0 < args.write_rate <= 2000 and 0 < args.seconds <= 120):
         ap.error("--rate and --write-rate must be in (0, 2000] and --seconds in (0, 120]")
-    if int(args.rate * args.seconds) < 1:  # (found only after the fit, the export and the server's start)
-        ap.error(f"--rate {args.rate:g} for --seconds {args.seconds:g} sends no request: give at least one")
+    for flag, rate in (("--rate", args.rate), ("--write-rate", args.write_rate)):
+        if int(rate * args.seconds) < 1:  # (found only after the fit, the export and the server's start)
+            ap.error(f"{flag} {rate:g} for --seconds {args.seconds:g} sends no request: give at least one")
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir, db, dataset = _build(args.ml100k, Path(tmp), args.model, args.db)

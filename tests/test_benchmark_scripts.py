@@ -58,6 +58,8 @@ def _run(args: list[str], tmp_path: Path, *prefix: str, env: dict[str, str] | No
     (["bench_index.py", "--models", "als", "--ef", "0"], "argument --ef: must be at least 1"),
     (["bench_serving.py", "--ml100k", "nowhere", "--workers", "0"], "argument --workers: must be at least 1"),
     (["bench_serving.py", "--ml100k", "nowhere", "--write-rate", "0"], "--rate and --write-rate must be in (0, 2000]"),
+    (["bench_serving.py", "--ml100k", "nowhere", "--seconds", "1", "--write-rate", "0.5"],
+     "--write-rate 0.5 for --seconds 1 sends no request"),
     (["bench_profile_writes.py", "--threads", "0"], "argument --threads: must be at least 1"),
     (["bench_profile_writes.py", "--processes", "-1"], "argument --processes: must be at least 1"),
     (["bench_two_stage.py", "quality", "--protocols", "loo-sampled"], "argument --protocols: invalid choice"),
