@@ -36,6 +36,10 @@ def test_arguments_of_the_wrong_kind_are_named(ml100k_dir):
         (lambda: load(pd.DataFrame({"user": [1], "item": [2]})), "load: source: expected str or PathLike, got "
          "DataFrame; a frame is read from a file: save it first (frame.to_csv('ratings.csv', index=False)"),
         (lambda: load_log(pd.DataFrame()), "load_log: source: expected str or PathLike, got DataFrame; a frame is"),
+        (lambda: load(ml100k_dir, catalog=pd.DataFrame()), "load: catalog: expected str or PathLike, got DataFrame; a "
+         "frame is read from a file: save it first (frame.to_csv('movies.csv', index=False)"),
+        (lambda: load_log(ml100k_dir / "u.data", catalog=pd.DataFrame()), "load_log: catalog: expected str or "
+         "PathLike, got DataFrame; a frame is read from a file: save it first (frame.to_csv('movies.csv'"),
         (lambda: open_run(123), "open_run: path: expected str or PathLike, got int"),
         (lambda: tune(ds, "ease", protocol, trials=2), "tune: name must be a model name such as 'ease', got Dataset"),
     ]

@@ -234,8 +234,9 @@ def expect(value: object, kinds: type | tuple[type, ...], what: str) -> None:
     names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
     got = type(value).__name__
     if got == "DataFrame" and "PathLike" in names:  # (a notebook's ratings, where a file's path goes)
+        name = "movies.csv" if what.endswith("catalog") else "ratings.csv"
         raise ConfigError(f"{what}: expected {names}, got DataFrame; a frame is read from a file: save it first "
-                          "(frame.to_csv('ratings.csv', index=False), or to_parquet) and give that file")
+                          f"(frame.to_csv('{name}', index=False), or to_parquet) and give that file")
     hint = " (its .interactions)" if names == "Interactions" and hasattr(value, "interactions") else \
         " (the Dataset they belong to, not its .interactions)" if names == "Dataset" and got == "Interactions" else ""
     raise ConfigError(f"{what}: expected {names}{hint}, got {got}")

@@ -767,8 +767,14 @@ def test_a_catalogue_without_a_genres_column_by_its_usual_name_says_which_column
     assert f"note: {note}" in " ".join(capsys.readouterr().err.split())
     named = load_log(tmp_path / "log.csv", columns="genres=category", catalog=tmp_path / "cat.csv")
     assert named.catalog.genre_names == ("Comedy", "Drama") and reading_notes(named) == []
-    for quiet in ("plain.csv", "genres.csv"):  # (nothing unread, or the genres found: nothing to say)
+    (tmp_path / "links.csv").write_text("movieId,title,imdbId,tmdbId\nm1,Alpha,1,2\nm2,Beta,3,4\n")
+    for quiet in ("plain.csv", "genres.csv", "links.csv"):  # (nothing unread, or the genres found, or other ids)
         assert reading_notes(load_log(tmp_path / "log.csv", catalog=tmp_path / quiet)) == []
+    # A year filter's refusal says why no year is known, not this
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "cat.csv"),
+                 "--min-year", "1990"]) == 2
+    err = capsys.readouterr().err
+    assert "no movie has a known release year" in err and "genres" not in err
 
 
 @pytest.mark.parametrize("columns,roles", [

@@ -930,6 +930,8 @@ def catalog_notes(dataset: Dataset) -> list[str]:
     files (``0001`` for ``1``) cause without a word; and those saying which of the log's
     own title, genres or year columns were left unread, and why."""
     said = [str(note) for note in dataset.info.get("catalog_notes") or []]  # (a log's own columns left unread)
+    if note := dataset.info.get("catalog_columns_note"):  # (a catalogue file's, its genres not found)
+        said.append(str(note))
     matched, path = dataset.info.get("catalog_matched"), dataset.info.get("catalog")
     if matched is None or path is None or matched >= dataset.n_items:
         return said

@@ -174,6 +174,8 @@ def load_log(
         DataError: a file cannot be read, a column is missing, or a value is bad.
     """
     expect(source, (str, os.PathLike), "load_log: source")
+    if catalog is not None:
+        expect(catalog, (str, os.PathLike), "load_log: catalog")
     path = Path(os.path.expanduser(source))
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder")
@@ -241,8 +243,8 @@ def load_log(
         left: list[str] = []
         cat, count, matched = _read_catalog(Path(os.path.expanduser(catalog)), item_raw, catalog_roles, unread=left)
         info.update(catalog=str(catalog), catalog_items=count, catalog_matched=matched)
-        if left:
-            info["catalog_notes"] = [_no_genres_note(catalog, left)]
+        if left:  # (not among catalog_notes: those of a log's own columns, said with a year filter's refusal)
+            info["catalog_columns_note"] = _no_genres_note(catalog, left)
     else:
         cat = Catalog(np.array([str(i) for i in item_raw.tolist()], dtype=object), np.zeros(len(item_raw)), (),
                       np.zeros((len(item_raw), 0)))
@@ -2058,8 +2060,9 @@ def _catalog_rows(path: Path, item_raw: np.ndarray, named: dict[str, str], *, no
     # titles, as a log of titles is, has the one column for both)
     _one_role_each({**cols, "item": None} if cols["item"] == cols["title"] else cols, path)
     if unread is not None and cols["genres"] is None:
+        # (ids of other catalogues, imdbId and tmdbId as links.csv joined in gives them, hold no genres)
         unread += [str(c) for c in table.column_names if c not in cols.values() and str(c).strip()
-                   and not str(c).startswith("__index_level_")]
+                   and not str(c).startswith("__index_level_") and not str(c).strip().lower().endswith("id")]
     # A categorical column (pandas's) as its values: as a category of the frame, a blank
     # title or genres cell made "" met "Cannot setitem on a Categorical with a new category".
     for role in ("title", "genres", "year"):
