@@ -463,3 +463,35 @@ def test_a_torch_file_on_a_full_disk_is_the_os_error_it_was(tmp_path):
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "model" / "weights.pt")
     save_torch({"w": torch.arange(3)}, tmp_path / "w.pt")
     assert torch.load(tmp_path / "w.pt", weights_only=True)["w"].tolist() == [0, 1, 2]
+
+
+def test_an_interrupt_met_while_torch_writes_is_the_interrupt(tmp_path, monkeypatch):
+    # SIGTERM met inside a checkpoint's write reached the command as torch's RuntimeError
+    # ("unexpected pos"): a traceback and exit 1, where an interrupted command exits 130.
+    import torch
+
+    import cinerec.io
+    from cinerec.io import save_torch
+
+    class Stopped:
+        def __init__(self, *args, **kwargs):
+            self.n = 0
+
+        def write(self, data):
+            self.n += 1
+            if self.n > 2:
+                raise KeyboardInterrupt
+            return len(data)
+
+        def flush(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            return False
+
+    monkeypatch.setattr(cinerec.io, "open", Stopped, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        save_torch({"w": torch.zeros(100_000)}, tmp_path / "w.pt")

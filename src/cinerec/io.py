@@ -746,16 +746,17 @@ def _cannot_write(path: Path, what: str, e: OSError) -> Exception:
 
 class _Recorded:
     """A file torch writes into, keeping the error of a write that failed: torch says a
-    full disk as a RuntimeError of its own ("unexpected pos 293824 vs 293716")."""
+    full disk, and an interrupt (Ctrl-C, SIGTERM) met during a write, as a RuntimeError of
+    its own ("unexpected pos 293824 vs 293716")."""
 
     def __init__(self, file: Any) -> None:
         self.file: Any = file
-        self.error: OSError | None = None
+        self.error: BaseException | None = None
 
     def write(self, data: Any) -> int:
         try:
             return self.file.write(data)
-        except OSError as e:
+        except BaseException as e:
             self.error = e
             raise
 
@@ -776,6 +777,8 @@ def save_torch(value: Any, path: str | os.PathLike, shown: str | os.PathLike | N
     except RuntimeError:
         if recorded.error is None:
             raise
+        if not isinstance(recorded.error, OSError):  # (an interrupt: stopped as any other command is)
+            raise recorded.error from None
         e = recorded.error
     except OSError as failed:  # (the last of the data, written as the file closed)
         e = failed
