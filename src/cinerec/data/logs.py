@@ -1023,8 +1023,7 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
     missing = [role for role, found in (("rating", rated), ("time", timed)) if not found]
     if not missing or not unread:
         return None
-    names = ", ".join(map(repr, unread))
-    columns = f"the column{'s' if len(unread) > 1 else ''} {names} {'are' if len(unread) > 1 else 'is'} left unread"
+    columns = _left_unread(unread)
     usual = "; ".join(f"{role}: {', '.join(COLUMN_NAMES[role])}" if len(missing) > 1 else ", ".join(COLUMN_NAMES[role])
                       for role in missing)
     reads = {("rating",): "as plain events", ("time",): "in the file's order",
@@ -1037,12 +1036,17 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
             f"{' or '.join(f'{role}=NAME' for role in missing)}")  # (a note, kept with the data: the CLI's words)
 
 
+def _left_unread(unread: list[str]) -> str:
+    """``the columns 'a', 'b' are left unread`` (or the one column)."""
+    names = ", ".join(map(repr, unread))
+    return f"the column{'s' if len(unread) > 1 else ''} {names} {'are' if len(unread) > 1 else 'is'} left unread"
+
+
 def _no_genres_note(path: str | os.PathLike, unread: list[str]) -> str:
     """The line said when a catalogue has no genres column by its usual name while some of
     its columns go unread: one of them may be it, and its movies would have no genres
     (no --genre, no genre in the lists) without a word."""
-    names = ", ".join(map(repr, unread))
-    columns = f"the column{'s' if len(unread) > 1 else ''} {names} {'are' if len(unread) > 1 else 'is'} left unread"
+    columns = _left_unread(unread)
     return (f"{os.fspath(path)}: no genres column was found by its usual name ({', '.join(_CATALOG_NAMES['genres'])}), "
             f"and {columns}, so the movies have no genres; if {'one' if len(unread) > 1 else 'it'} holds them, "
             "name it with --columns genres=NAME")  # (a note, kept with the data: the CLI's words)
