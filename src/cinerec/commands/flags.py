@@ -248,10 +248,12 @@ def _made(name: str, model_class: type["Recommender"], config: Path | None, sets
     model = _blamed(create, values, where, sources)
     if "seed" in model.config.to_dict() and "seed" not in values:
         model = _create(name, {**values, "seed": seed}, where)
-    _check_saved_stages(model, lambda key: "--set" if key in set_values else str(config) if key in file_values
-                        else None)
+    def source(key: str) -> str | None:  # where a setting was given: --set, the file, or None for a default
+        return "--set" if key in set_values else str(config) if key in file_values else None
+
+    _check_saved_stages(model, source)
     _check_processes(model)
-    _check_device(model, "--set" if "device" in set_values else str(config) if "device" in file_values else None)
+    _check_device(model, source("device"))
     return model
 
 

@@ -1063,9 +1063,7 @@ def _details_note(path: Path, unread: list[str]) -> str | None:
     details = [c for c in unread if str(c).strip().lower() in _DETAILS]
     if not details:
         return None
-    names = ", ".join(map(repr, details))
-    return (f"{path}: the column{'s' if len(details) > 1 else ''} {names} {'are' if len(details) > 1 else 'is'} "
-            "left unread: cinerec reads people's details (age, gender, occupation, zip code) from a MovieLens "
+    return (f"{path}: {_left_unread(details)}: cinerec reads people's details (age, gender, occupation, zip code) from a MovieLens "
             "release's users file only, so a model of them (two-tower's user tower, mlp-rating with features) reads "
             "each person's id alone here")
 
