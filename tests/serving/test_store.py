@@ -544,6 +544,30 @@ def test_a_title_without_its_article_starts_with_the_words_typed():
     assert s.search("hard").tolist() == [8, 7]
 
 
+def test_numbers_as_words_or_digits_an_ampersand_and_words_typed_together_find_the_title():
+    # "12 monkeys" found nothing for "Twelve Monkeys", "wallace and gromit" nothing for
+    # "Wallace & Gromit", "toystory" nothing for "Toy Story".
+    from cinerec.data.dataset import Catalog
+
+    titles = ["Twelve Monkeys", "12 Angry Men", "Wallace & Gromit: The Best of Aardman Animation", "Toy Story",
+              "Batman & Robin", "Seven (Se7en)", "Story of Us, The", "AT&T Blues", "Thirty-Two Short Films"]
+    pop = np.array([50, 40, 30, 450, 60, 200, 5, 3, 8])
+    s = MovieSearch(Catalog(np.array(titles, dtype=object), np.zeros(len(titles)), (), np.zeros((len(titles), 0))),
+                    pop)
+    assert s.search("12 monkeys").tolist() == [0] and s.search("twelve monkeys").tolist() == [0]
+    assert s.search("twelve angry men").tolist() == [1] and s.search("12 angry").tolist() == [1]
+    assert s.search("wallace and gromit").tolist() == [2] and s.search("wallace & gromit").tolist() == [2]
+    assert s.search("wallace gromit").tolist() == [2] and s.search("batman and robin").tolist() == [4]
+    assert s.search("toystory").tolist() == [3] and s.search("toysto").tolist() == [3]
+    assert s.search("storyofus").tolist() == [6]
+    assert s.search("7").tolist() == [5]
+    assert s.search("at&t").tolist()[:1] == [7]  # (no ampersand between words: not "and")
+    assert s.search("32 short").tolist() == []  # (only numbers from 2 to 20 written as words)
+    # Words typed together are tried only where no title holds every word apart.
+    assert s.search("story").tolist() == [6, 3]
+    assert s.search("toystory", year_from=2000).tolist() == []
+
+
 def test_a_year_in_the_query_matches_the_release_year():
     # "star wars (1977)" found nothing: titles hold their years apart.
     s = _tiny_search()

@@ -11,7 +11,10 @@ of the query occurs in its key (anywhere, so partial words match; a single lette
 alone, of a script that parts words with spaces, only at a word's start), starts a word
 of it written together across a hyphen ("spiderman", "spiderm" for "Spider-Man"), for a
 four-digit word, is its release year, or, for a Roman numeral from II to XX, is a number
-standing alone in its title ("die hard ii" finds "Die Hard 2"; "vii" no "8 1/2").
+standing alone in its title ("die hard ii" finds "Die Hard 2"; "vii" no "8 1/2"). A number
+from 2 to 20 is found as a word or in digits ("12 monkeys", "Twelve Monkeys"), an ampersand
+between words as "and", and where no title holds every word, the words typed together
+start a title ("toystory" for "Toy Story").
 Matches rank by how well they match, then by popularity; everything is vectorised over
 the whole catalog, so a query costs a few array scans even on ml-25m's 59,047 movies.
 """
@@ -60,6 +63,16 @@ _ROMAN_WORD = re.compile(rf"(?<![\w'])({'|'.join(sorted(_ROMAN_VALUE, key=len, r
 # "2.5", and 5 and 10 not as a lone V or X.
 _NUMBER_WORD = re.compile(r"(?<![\w'/])(?<!\d[.,])(1\d|20|[2-9])(?![\w'/]|[.,]\d)")
 _ROMAN_OF = {str(n): r for r, n in _ROMAN_VALUE.items()}
+# A number from 2 to 20 written as a word ("Twelve Monkeys", "Ocean's Eleven"): the title's
+# key holds it in digits too, so "12 monkeys" finds it; and one in digits ("12 Angry Men")
+# holds it as a word too, so "twelve angry men" finds that.
+_NUMBER_NAMES = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                 "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
+_NAME_VALUE = {name: n for n, name in enumerate(_NUMBER_NAMES, 2)}
+_NAME_OF = {str(n): name for name, n in _NAME_VALUE.items()}
+_NUMBER_NAME = re.compile(rf"(?<![\w'])({'|'.join(_NUMBER_NAMES)})(?![\w'])")
+# An ampersand between words is "and": "wallace and gromit" finds "Wallace & Gromit".
+_AMPERSAND = re.compile(r"(?<=\s)&(?=\s)")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -98,6 +111,8 @@ def _plain(text: str) -> str:
     m = _TRAILING_ARTICLE.match(text.strip())
     if m:
         text = f"{m.group(2)} {m.group(1)}{m.group(3) or ''}"
+    if "&" in text:
+        text = _AMPERSAND.sub("and", text)
     if text.isascii():  # most titles: nothing to strip, and 10x faster
         plain = text.casefold()
     else:
@@ -198,6 +213,9 @@ def _title_keys(title: str) -> tuple[str, str]:
     plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
     key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
+    digits += [str(_NAME_VALUE[m]) for m in _NUMBER_NAME.findall(plain)]
+    if any(c.isdigit() for c in plain):
+        digits += [_NAME_OF[m] for m in _NUMBER_WORD.findall(plain)]
     loose = " ".join([key, *digits]) if digits and key else key
     joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []
     return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
@@ -281,6 +299,13 @@ class MovieSearch:
             raise ValueError(f"popularity must have shape ({len(keys)},), got {pop.shape}")
         object.__setattr__(self, "popularity", pop)
 
+    @functools.cached_property
+    def _solid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The titles' keys with no spaces ("toystory"), and the same without an article,
+        made the first time a search needs them."""
+        return (np.asarray(np.char.replace(self._starts, " ", ""), dtype=str),
+                np.asarray(np.char.replace(self._bare_starts, " ", ""), dtype=str))
+
     def genre_column(self, genre: str) -> int:
         """Index of ``genre`` in the catalog's genre list (case-insensitive)."""
         try:
@@ -353,6 +378,14 @@ class MovieSearch:
                 np.char.startswith(self._bare, typed) | np.char.startswith(self._bare_starts, typed)
             tier = prefix * 4 + whole * 2 + start * 1
         hits = np.flatnonzero(mask)
+        if words and hits.size == 0 and len(self.keys):
+            # Nothing has every word: the words typed together ("toystory") may start a
+            # title written apart ("Toy Story"), with or without its article.
+            solid = "".join(search_key(query, joined=False).split())
+            keys, bare = self._solid
+            mask = self.filter_mask(genre, year_from, year_to) & \
+                (np.char.startswith(keys, solid) | np.char.startswith(bare, solid))
+            hits = np.flatnonzero(mask)
         order = np.lexsort((hits, -self.popularity[hits], -tier[hits]))
         return hits[order[: max(0, int(limit))]]
 
