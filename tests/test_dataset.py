@@ -265,3 +265,16 @@ def test_a_data_line_says_one_movie_and_one_user_in_the_singular(tmp_path, capsy
     assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "baseline", "--protocol",
                  "ratings-random"]) == 0
     assert f"data: {tmp_path / 'log.csv'}: 6 ratings (1 to 5), 6 users, 1 movie;" in capsys.readouterr().err
+
+
+def test_reprs_of_id_maps_and_catalogues_are_short():
+    # Their dataclass reprs printed every id and title: 5,250 characters for ml-100k's users.
+    assert repr(IdMap(np.arange(1, 944), "user")) == "<IdMap: 943 user ids: 1, 2, 3, ..., 943>"
+    assert repr(IdMap(["u1", "u2"], "user")) == "<IdMap: 2 user ids: 'u1', 'u2'>"
+    assert repr(IdMap(np.zeros(0, dtype=np.int64))) == "<IdMap: 0 movie ids>"
+    cat = Catalog(np.array(["A", "B", "C"], dtype=object), np.zeros(3), ("Drama", "Comedy"),
+                  np.array([[1, 0], [1, 0], [0, 0]]))
+    assert repr(cat) == "<Catalog: 3 movies, 1 genre>"
+    from cinerec.serving.search import MovieSearch
+
+    assert repr(MovieSearch(cat, np.ones(3))) == "<MovieSearch over 3 movies>"

@@ -70,6 +70,12 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.raw)
 
+    def __repr__(self) -> str:
+        shown = [repr(_plain(r)) for r in (self.raw[:3] if len(self.raw) <= 4 else [*self.raw[:3], self.raw[-1]])]
+        if len(self.raw) > 4:
+            shown.insert(3, "...")
+        return f"<IdMap: {len(self.raw):,} {self.kind} ids{': ' if shown else ''}{', '.join(shown)}>"
+
     @cached_property
     def _lookup(self) -> pd.Index:
         return pd.Index(self.raw)
@@ -420,6 +426,10 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.titles)
+
+    def __repr__(self) -> str:
+        genres = len(self.present_genres)
+        return f"<Catalog: {len(self.titles):,} movies, {genres} genre{'' if genres == 1 else 's'}>"
 
     @classmethod
     def unknown(cls, n_items: int) -> "Catalog":

@@ -299,6 +299,9 @@ class MovieSearch:
             raise ValueError(f"popularity must have shape ({len(keys)},), got {pop.shape}")
         object.__setattr__(self, "popularity", pop)
 
+    def __repr__(self) -> str:
+        return f"<MovieSearch over {len(self.keys):,} movies>"
+
     @functools.cached_property
     def _solid(self) -> tuple[np.ndarray, np.ndarray]:
         """The titles' keys with no spaces ("toystory"), and the same without an article,
