@@ -58,6 +58,12 @@ def test_recommend_for_someone_new_lists_what_the_notebook_lists_and_none_of_the
     ([], "recommend: give --user ID, or --liked IDS and/or --ratings ID=STARS for someone new"),
     (["--liked", "50,,181"], "--liked '50,,181': an empty movie id; give raw movie ids separated by commas"),
     (["--ratings", "50"], "--ratings '50': expected ID=STARS, such as 50=4.5"),
+    (["--ratings", "50,181=4"], "--ratings '50': expected ID=STARS, such as 50=4.5"),
+    # A title typed, commas and all: named whole, with where to find its id (its first
+    # part was said to lack its stars).
+    (["--ratings", "Godfather, The=5"], "unknown movie id 'Godfather, The' (the run's data has 1,682 movies); find "
+                                        "movies' ids by their titles with: cinerec movies --run {run} WORDS OF THE "
+                                        "TITLE"),
     (["--ratings", "50=x"], "--ratings '50=x': stars must be a number, got 'x'"),
     (["--ratings", "50=nan"], "--ratings '50=nan': stars must be a number, got 'nan'"),
     (["--ratings", "50=4,50=5"], "--ratings: movie '50' is given twice (4 and 5 stars): give it once"),

@@ -110,9 +110,15 @@ def _print_list(recs: list[dict[str, Any]]) -> None:
 def _items(value: str, known: Callable[[str], bool], rated: bool = False) -> list[str]:
     """One ``--liked`` or (``rated``) ``--ratings`` value as its items: the whole value where
     it is one item whose id the run knows, commas and all (``a,b`` or ``a,b=4``), else its
-    comma-separated parts."""
+    comma-separated parts. A ``--ratings`` value whose first part has no stars and is no
+    id of the run's (``Godfather, The=5``, a title typed) is one item too, so the refusal
+    names it whole as an unknown movie, not its first part as a rating without stars."""
     movie = value.rpartition("=")[0] if rated else value
-    return [value] if "," in value and known(movie.strip()) else value.split(",")
+    if "," not in value:
+        return [value]
+    first = value.split(",")[0]
+    whole = known(movie.strip()) or (rated and "=" in value and "=" not in first and not known(first.strip()))
+    return [value] if whole else value.split(",")
 
 
 def _given(lists: Any, liked: list[str], rated: list[str]) -> tuple[list[Any], dict[Any, float]]:
