@@ -68,6 +68,15 @@ def test_ids_taken_from_a_dataframe_are_named_as_plain_ids(ml100k_dir):
         top_n(model, [np.int64(99999)], dataset=ds)
     with pytest.raises(NotFoundError, match=r"^unknown movie id 99999 "):
         Lists(ds, model).history_frame(liked=[np.int64(99999)])
+    # Several unknown ids are named at once (only the first was): the first five and how
+    # many more, raw ids as given.
+    with pytest.raises(NotFoundError, match=r"^unknown user ids 99999, 'u7' \(the dataset given has 943 users\)$"):
+        top_n(model, [1, np.int64(99999), 2, "u7"], dataset=ds)
+    with pytest.raises(NotFoundError, match=r"^unknown movie ids 0, 2000, 2001, 2002, 2003 and 2 more \(.* has "
+                                            r"1,682 movies\)$"):
+        Lists(ds, model).history_frame(liked=[50, 0, *range(2000, 2006)])
+    with pytest.raises(NotFoundError, match=r"^unknown movie ids 'a', 'b' "):
+        Lists(ds, model).history_frame(liked=[50], ratings={"a": 4, 181: 5, "b": 3})
 
 
 def test_misused_arrays_settings_and_splits_are_named_not_numpy_or_scipy_errors(ml100k_dir):

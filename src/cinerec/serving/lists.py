@@ -635,7 +635,7 @@ class Lists:
         one = isinstance(user_ids, (str, bytes)) or not hasattr(user_ids, "__iter__") or np.ndim(user_ids) == 0 \
             and isinstance(user_ids, np.ndarray)
         ids = [user_ids] if one else list(user_ids)  # any iterable of ids: a list, a generator, a Series...
-        users = np.array(list(dict.fromkeys(self.user_index(u) for u in ids)), dtype=np.int64)
+        users = np.array(list(dict.fromkeys(self.indices(ids, "user"))), dtype=np.int64)
         self._length(k)  # with no users too: a wrong k (or one past a shortlist) is wrong whoever asks
         k = check_k(k)
         rows: list[dict[str, Any]] = []
@@ -831,9 +831,8 @@ class Lists:
         if isinstance(liked, Mapping):  # its stars would be dropped: a 1-star movie read as liked
             raise ConfigError("liked: expected movie ids ([50, 181]), got a mapping: give movie id to stars as "
                               "ratings= ({50: 4.5})")
-        given: dict[int, float | None] = {}
-        for m in _liked_ids(liked):
-            given[self.item_index(m)] = None
+        given: dict[int, float | None] = dict.fromkeys(self.indices(_liked_ids(liked), "movie"))
+        self.indices(dict(ratings or {}), "movie")  # (every unknown one named at once)
         scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
@@ -900,6 +899,27 @@ class Lists:
             raise NotFoundError(f"unknown user id {_said(user)} ({self._data_words} has {self.dataset.n_users:,} "
                                 f"users{after_filters(self.dataset, 'users')})")
         return int(u)
+
+    def indices(self, ids: Any, kind: str) -> list[int]:
+        """The index of each raw ``kind`` id (``"user"`` or ``"movie"``) of ``ids``, as
+        :meth:`user_index` and :meth:`item_index` find them; where several are unknown, one
+        error names them all (the first five, and how many more), not the first alone."""
+        one = self.user_index if kind == "user" else self.item_index
+        found, unknown, first = [], [], None
+        for raw in ids:
+            try:
+                found.append(one(raw))
+            except NotFoundError as e:
+                unknown.append(raw)
+                first = first or e
+        if first is not None and len(unknown) > 1:
+            n = self.dataset.n_users if kind == "user" else self.dataset.n_items
+            more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+            raise NotFoundError(f"unknown {kind} ids {', '.join(_said(x) for x in unknown[:5])}{more} "
+                                f"({self._data_words} has {n:,} {kind}s{after_filters(self.dataset, kind + 's')})")
+        if first is not None:
+            raise first
+        return found
 
     @property
     def _data_words(self) -> str:
