@@ -1069,6 +1069,18 @@ def test_a_model_that_scores_every_movie_alike_is_said_to_have_learned_nothing()
             assert not [n for n in figure_notes(prepared, create(fine).fit(prepared.train)) if "same score" in n]
 
 
+def test_scores_all_tiny_but_apart_are_no_ties():
+    # ALS at regularization 1000 scores every movie near 1e-27, each score its own: it was
+    # said to give every movie the same score and to be ranked on how its ties fell.
+    from cinerec.evaluation.protocols import figure_notes
+
+    prepared = get_protocol("loo-full").prepare(small_dataset(), 0)
+    als = create("als", {"regularization": 1000}).fit(prepared.train)
+    scores = als.score(prepared.users[:20])
+    assert np.abs(scores).max() < 1e-20 and all(len(np.unique(row)) == scores.shape[1] for row in scores)
+    assert not [n for n in figure_notes(prepared, als) if "same score" in n]
+
+
 def test_a_model_without_a_learning_rate_is_not_told_its_learning_rate_was_too_large():
     # EASE fitted where no one rated two movies scores every movie 0: the note blamed a
     # learning rate it has none of.

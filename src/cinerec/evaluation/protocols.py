@@ -1087,7 +1087,9 @@ def scores_alike(prepared: Prepared, model: Recommender) -> list[str]:
         warnings.simplefilter("ignore", RuntimeWarning)  # (a row with no finite score: nan, not alike)
         spread = np.nanmax(finite, axis=1) - np.nanmin(finite, axis=1)
         size = np.nanmax(np.abs(finite), axis=1)
-    alike = spread <= 1e-6 * np.maximum(size, 1.0)
+    # (against the scores' own size: scores all near 1e-27, as a heavily regularized ALS
+    # gives, still set the movies in an order, each as far apart as scores near 1 would be)
+    alike = spread <= 1e-6 * size
     if alike.sum() < 0.9 * len(users):
         return []
     # (a model with no learning rate, EASE's or item-kNN's, has no training to break down: the data
