@@ -81,8 +81,9 @@ def save_plots(run_dir: str | Path, model: Recommender, name: str | None = None,
                dataset: Dataset | None = None) -> list[Path]:
     """Draw a fitted model's pictures into ``RUN_DIR/plots/``.
 
-    - ``curves-NAME.png``: training loss and validation metric per epoch, for a model
-      with a training history (the neural models).
+    - ``curves-NAME.png``: training loss per epoch, and the validation metric where the
+      training had a validation part (a refit on all the data has none), for a model with
+      a training history (the neural models).
     - ``map-NAME.png``: the movie map (:mod:`cinerec.evaluation.plots`), for a model
       whose class declares ``has_item_vectors``. It needs the dataset for titles and
       genres: ``dataset``, else the one saved in the run folder; with neither, or when
