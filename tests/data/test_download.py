@@ -774,8 +774,10 @@ class _Paced(http.server.BaseHTTPRequestHandler):
     head = 100
     go = threading.Event()
     trickle = False
+    gets = 0
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).gets += 1
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
@@ -1039,3 +1041,33 @@ def test_a_zip_another_process_put_in_place_meanwhile_is_not_removed(served, onl
     with pytest.raises(DataError, match=r"; remove it to download again$"):
         download.fetch("ml-10m", cache_dir=cache, base_url=bad.as_uri(), progress=False)
     assert (cache / "ml-10m.zip").read_bytes() == (root / "ml-10m.zip").read_bytes()
+
+
+def test_fetches_of_one_release_at_once_download_it_once(served, online, tmp_path, capsys) -> None:
+    # Two commands started together each downloaded the release (ml-25m is 250 MB).
+    root, _, sums = served
+    _Paced.body = (root / "ml-100k.zip").read_bytes()
+    _Paced.go.clear()
+    _Paced.gets = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paced)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    cache = tmp_path / "cache"
+    done: list[object] = []
+    fetches = [threading.Thread(target=lambda: done.append(
+        download.fetch("ml-100k", cache_dir=cache, base_url=url, checksums=sums, progress=True))) for _ in range(2)]
+    try:
+        for t in fetches:
+            t.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "waiting for another download" not in capsys.readouterr().err:
+            time.sleep(0.05)
+        _Paced.go.set()
+        for t in fetches:
+            t.join(20)
+        assert done == [cache / "ml-100k" / "ml-100k"] * 2 and _Paced.gets == 1
+        assert _leftovers(cache) == ["ml-100k", "ml-100k.zip"]
+    finally:
+        _Paced.go.set()
+        server.shutdown()
+        server.server_close()

@@ -13,6 +13,8 @@ in a temporary folder that is swapped in when complete. The extracted folder rec
 which zip it came from (size, time, sha256): a different zip put in the cache since is
 extracted again. It records too each file's time when unpacked and its size and CRC-32
 in the zip, so a file cut short or changed since is found, the zip removed or not.
+Fetches of one release take turns (a lock beside its zip): started together, one
+downloads it and the others wait for its copy.
 
 Checksums: the sha256 of the official archives below were published with the releases
 and are kept here. For ml-10m, ml-32m and ml-latest (published again now and then) no
@@ -37,6 +39,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from cinerec.errors import ConfigError, DataError, DownloadFailed, NotFoundError
-from cinerec.io import atomic_dir, atomic_path, sweep_stale_temps
+from cinerec.io import atomic_dir, atomic_path, in_turn, sweep_stale_temps
 
 __all__ = [
     "RELEASES",
@@ -174,12 +177,7 @@ def fetch(
     rel = release_info(name)
     root = _root(cache_dir)
     _sweep_stale(root, rel)  # (a killed download's leftovers go even once another finished the copy)
-    archive = root / rel.zip_name
-    done = cached(name, root)
-    lacking = _lacking(archive, root / rel.name, rel) if done is not None else None
-    # A zip put in the cache since the folder was unpacked (a newer copy, by hand) is
-    # unpacked again, not passed over for the old folder.
-    replaced = done is not None and lacking is None and archive.is_file() and not _unpacked_from(archive, root / rel.name)
+    done, lacking, replaced = _cached_state(rel, root)
     if done is not None and lacking is None and not replaced:
         return done
     try:
@@ -189,6 +187,51 @@ def fetch(
             raise
         raise DataError(f"{e}; the cached copy {root / rel.name} lacks {lacking}, or holds it cut short or "
                         "changed since it was unpacked") from None
+
+    def waiting() -> None:
+        if progress:
+            print(f"waiting for another download of {name} into {root} to end...", file=sys.stderr, flush=True)
+
+    # Fetches of one release take turns: two at once (two commands started together)
+    # downloaded it twice. The one that waited finds the copy the other made. (The turn's
+    # lock is in the cache folder, made for it; left empty by a fetch that failed, it goes.)
+    made = [p for p in reversed([root, *root.parents]) if not p.exists()]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{root}: the download cache cannot be made ({e.strerror or e}); set CINEREC_HOME to a "
+                        "folder you can write, or give the path of an unzipped release") from None
+    try:
+        with in_turn(root / rel.zip_name, waiting):
+            done, lacking, replaced = _cached_state(rel, root)
+            if done is not None and lacking is None and not replaced:
+                return done
+            return _fetch_in_turn(name, rel, root, base_url, checksums, progress, lacking, replaced)
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:  # it holds the release now (or anything else): kept, and the folders above it
+                break
+
+
+def _cached_state(rel: Release, root: Path) -> tuple[Path | None, str | None, bool]:
+    """The release's extracted folder in the cache (or ``None``), what it lacks (or
+    ``None``), and whether a zip put in the cache since it was unpacked replaces it."""
+    archive = root / rel.zip_name
+    done = cached(rel.name, root)
+    lacking = _lacking(archive, root / rel.name, rel) if done is not None else None
+    # A zip put in the cache since the folder was unpacked (a newer copy, by hand) is
+    # unpacked again, not passed over for the old folder.
+    replaced = done is not None and lacking is None and archive.is_file() and not _unpacked_from(archive, root / rel.name)
+    return done, lacking, replaced
+
+
+def _fetch_in_turn(name: str, rel: Release, root: Path, base_url: str | None, checksums: Mapping[str, str] | None,
+                   progress: bool, lacking: str | None, replaced: bool) -> Path:
+    """:func:`fetch`'s download (when the zip is not in the cache), check and extraction,
+    in this process's turn."""
+    archive = root / rel.zip_name
     expected = (checksums or {}).get(name, rel.sha256)
     written: tuple[int, int, int] | None = None  # the zip this call downloaded: its device, inode and time
     if archive.exists():
