@@ -977,7 +977,10 @@ def _explain_by_vectors(vec: np.ndarray, history: sp.csr_matrix, items: np.ndarr
         rows = np.repeat(np.arange(b - a), counts[a:b])
         rec = items[a:b]
         recv = v[np.maximum(rec, 0)][rows]  # (nnz, k, d)
-        sims = np.matmul(recv, v[hist][:, :, None])[:, :, 0]  # (nnz, k)
+        # Each cosine summed alike whatever the list's length: a matrix product's sums
+        # changed order with k, and near ties (a collapsed model's) named another movie
+        # at -k 10 than at -k 20 or in the store.
+        sims = np.einsum("ekd,ed->ek", recv, v[hist])  # (nnz, k)
         nonempty = np.flatnonzero(counts[a:b])
         starts = (h.indptr[a:b][nonempty] - lo).astype(np.int64)
         best = np.maximum.reduceat(sims, starts, axis=0)  # (n_nonempty, k)
