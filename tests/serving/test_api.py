@@ -1469,6 +1469,7 @@ def test_a_json_body_giving_one_key_twice_is_refused_not_half_read(client):
         r = client.request(method, path, content=body, headers={"content-type": "application/json"})
         assert r.status_code == 422, r.text
         assert r.json()["detail"][0]["msg"] == "'50' is given twice in one JSON object: give it once"
+        assert r.text.startswith('{"detail":[{"loc":["body"],')  # (written as every other answer is)
     pid = client.post("/profiles", json={"liked": [50]}).json()["profile_id"]
     r = client.put(f"/profiles/{pid}/ratings", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and client.get(f"/profiles/{pid}").json()["ratings"] == {"50": None}

@@ -750,7 +750,7 @@ class _EachParameterOnce:
 
 
 async def _send_json(send: Any, status: int, value: Any) -> None:
-    body = json_text(value, ensure_ascii=False).encode()
+    body = json_text(value, ensure_ascii=False, separators=(",", ":")).encode()  # (as every other answer is written)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
