@@ -64,6 +64,13 @@ def test_no_bar_when_disabled_or_silenced_or_not_a_terminal(terminal, monkeypatc
     monkeypatch.undo()
     # pytest's captured stderr is no terminal: nothing is drawn there either
     assert type(progress.bar(10, "captured")) is progress.Bar
+    # Nor a dumb terminal (TERM=dumb), which kept a blank line where each bar or spinner was.
+    screen = io.StringIO()
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setattr(progress, "_console", lambda: Console(file=screen, force_terminal=True, width=100))
+    with progress.stage("fitting ease"), progress.bar(10, "dumb") as drawn:
+        drawn.update(1)
+    assert type(drawn) is progress.Bar and screen.getvalue() == ""
 
 
 def test_a_stage_shows_its_time_and_gives_way_to_a_bar(terminal):

@@ -3,7 +3,7 @@
 One small wrapper over Rich, so the training loop, the export and downloads all show the
 same bar: a description, done/total, the rate and the estimated time left with the clock
 time it should end. A bar draws only when stderr is a terminal (never into logs or
-captured output), and not at all inside :func:`silenced` (the command line's
+captured output, nor on a dumb terminal), and not at all inside :func:`silenced` (the command line's
 ``--quiet``). Rich is imported only when a bar is actually drawn.
 
     with bar(n_batches, "epoch 1/20", unit="batch") as b:
@@ -90,7 +90,7 @@ def bar(total: int | None, description: str, *, unit: str = "it", in_bytes: bool
     if not enabled or _silent:
         return Bar()
     console = _console()
-    if not console.is_terminal:
+    if not _draws(console):
         return Bar()
     return _RichBar(console, total, description, unit, in_bytes)
 
@@ -108,7 +108,7 @@ def stage(description: str) -> Iterator[None]:
         yield
         return
     console = _console()
-    if not console.is_terminal:
+    if not _draws(console):
         yield
         return
     shown = _stage = _Stage(console, description)
@@ -141,6 +141,12 @@ class _Stage:
 
     def stop(self) -> None:
         self.pause()
+
+
+def _draws(console: Any) -> bool:
+    """Whether a bar can draw on ``console``: a terminal that moves its cursor. A dumb one
+    (``TERM=dumb``, as in some editors' shells) kept a blank line for each bar removed."""
+    return bool(console.is_terminal and not console.is_dumb_terminal)
 
 
 def _stdout_shown() -> bool:
