@@ -282,6 +282,38 @@ def test_a_two_tower_batch_of_one_row_a_process_is_refused(tmp_path):
             "other movies of its process's batch: give batch_size = 3 or more")
 
 
+@pytest.mark.slow
+def test_too_few_samples_for_every_process_are_refused(tmp_path):
+    # One user's row for multivae, three rows for two-tower, over two processes: a process
+    # took no step (or learned against nothing), and the untrained model was saved as
+    # trained, exit 0.
+    script = tmp_path / "few.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        import numpy as np
+        from cinerec.data.dataset import Interactions
+        from cinerec.errors import ConfigError
+        from cinerec.models import create
+
+        said = []
+        for name, n_users in (("multivae", 1), ("two-tower", 3)):
+            x = Interactions(np.arange(3) % n_users, np.arange(3), np.full(3, 4.0), np.arange(3), n_users, 4)
+            try:
+                create(name, {"epochs": 1, "batch_size": 64, "device": "cpu", "progress": False}).fit(x)
+            except ConfigError as e:
+                said.append(str(e))
+        open(sys.argv[1] + f"/rank{os.environ['RANK']}.txt", "w").write("\\n".join(said))
+    """))
+    run = _torchrun(script, str(tmp_path), timeout=180)
+    assert run.returncode == 0, ranks_said(run.stderr)
+    for rank in (0, 1):
+        assert (tmp_path / f"rank{rank}.txt").read_text().split("\n") == [
+            "multivae: 2 processes share 1 training sample, 0 each, too few to train on: train with one process "
+            "(without torchrun)",
+            "two-tower: 2 processes share 3 training samples, 1 each, too few to train on: train with one process "
+            "(without torchrun)"]
+
+
 def _table(db: Path, sql: str) -> list[tuple]:
     import sqlite3
 

@@ -721,6 +721,13 @@ class _Fit:
         if dctx.active:
             # Equal shards, so every process takes the same number of steps.
             per = n // dctx.world
+            if per < max(1, self.model.min_batch_rows):
+                # (each process then took no step, or learned nothing, and the run was saved as
+                # trained; every process finds this alike, before any step)
+                most = n // max(1, self.model.min_batch_rows)
+                where = f"at most {most} processes" if most >= 2 else "one process (without torchrun)"
+                raise ConfigError(f"{self.model.name}: {dctx.world} processes share {n:,} training "
+                                  f"sample{'' if n == 1 else 's'}, {per} each, too few to train on: train with {where}")
             idx = (order if order is not None else torch.arange(n, device=device))[dctx.rank * per:(dctx.rank + 1) * per]
             order, n = idx, per
         return data, order, n
