@@ -55,6 +55,38 @@ def test_concurrent_profile_writes_are_stored_exactly_once(live_server, run, tmp
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_user_another_runs_store_lacks_is_scored_live_not_given_an_empty_stored_list(run_dir, tmp_path, request,
+                                                                                      ml100k_dir, backend):
+    # Another run's store, of 20 people, landed between the freshness check and the read:
+    # user 100, whom it lacks, was answered an empty list labelled "store" (200).
+    from cinerec.data import load
+    from cinerec.data.filters import Filters, apply_filters
+    from cinerec.errors import DataError
+    from cinerec.models import create
+    from cinerec.runs import finish_run, save_dataset, save_model
+    from cinerec.serving.api import create_app
+    from cinerec.serving.store import export_store
+
+    few = tmp_path / "few"
+    small, _ = apply_filters(load(ml100k_dir), Filters(top_users=20))
+    save_model(few, create("popularity").fit(small.interactions))
+    save_dataset(few, small)
+    finish_run(few, meta={"source": "ml-100k", "best_model": "popularity"})
+    db = tmp_path / "recs.sqlite" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    export_store(run_dir, db, k=10, model="ease", progress=False)
+    service = create_app(run_dir, db, profiles=tmp_path / "p.sqlite").state.service
+    store, info = service._fresh_store()
+    assert len(store.recommendations(100, 5, info)[0]) == 5
+    export_store(few, db, k=10, progress=False)
+    store.refresh() if backend == "sqlite" else None
+    with pytest.raises(DataError, match="exported again while this list was read"):
+        store.recommendations(100, 5, info)
+    service._fresh_store = lambda: (store, info)
+    source, recs = service.user_recommendations(100, 5, None)
+    assert source == "live" and len(recs) == 5
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_store_exported_between_the_freshness_check_and_the_read_is_scored_live(run_dir, tmp_path, request,
                                                                                  backend):
     # A request found the store fresh (ease's export), then another model's export landed

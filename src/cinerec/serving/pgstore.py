@@ -804,16 +804,18 @@ class PgRecStore:
         """
         from cinerec.serving.store import stored_list
 
+        # (the export's time read from meta, the user's rows beside it: a store exported
+        # since without this user, another run's, holds no list for them, which is no empty one)
         rows = self._query(
-            f'SELECT r.item, r.score, r.reason, m.value FROM {STORE_SCHEMA}.recommendations r '
-            f"JOIN {STORE_SCHEMA}.meta m ON m.key = 'exported_at' "
-            'WHERE r."user" = %s AND r.rank < %s ORDER BY r.rank',
+            f"SELECT m.value, r.item, r.score, r.reason FROM {STORE_SCHEMA}.meta m "
+            f'LEFT JOIN {STORE_SCHEMA}.recommendations r ON r."user" = %s AND r.rank < %s '
+            "WHERE m.key = 'exported_at' ORDER BY r.rank",
             (int(user), int(k)),
         )
-        if rows and json.loads(rows[0][3]) != (self.info if info is None else info).exported_at:
+        if not rows or json.loads(rows[0][0]) != (self.info if info is None else info).exported_at:
             self.info = self._read_info()
             raise DataError(f"{self.path}: exported again while this list was read; scored live instead")
-        return stored_list([row[:3] for row in rows])
+        return stored_list([row[1:] for row in rows if row[1] is not None])
 
     def count(self, table: str) -> int:
         from cinerec.serving.store import store_table

@@ -708,14 +708,16 @@ class RecStore:
         a caller that judged the store by an info it read passes that one) is refused
         (``DataError``: the caller scores it live), never handed out as that store's.
         """
+        # (the export's time read from meta, the user's rows beside it: a store exported
+        # since without this user, another run's, holds no list for them, which is no empty one)
         rows = self._conn().execute(
-            "SELECT r.item, r.score, r.reason, m.value FROM recommendations r JOIN meta m ON m.key = 'exported_at' "
-            "WHERE r.user = ? AND r.rank < ? ORDER BY r.rank",
+            "SELECT m.value, r.item, r.score, r.reason FROM meta m LEFT JOIN recommendations r "
+            "ON r.user = ? AND r.rank < ? WHERE m.key = 'exported_at' ORDER BY r.rank",
             (int(user), int(k)),
         ).fetchall()
-        if rows and json.loads(rows[0][3]) != (self.info if info is None else info).exported_at:
+        if not rows or json.loads(rows[0][0]) != (self.info if info is None else info).exported_at:
             raise DataError(f"{self.path}: exported again while this list was read; scored live instead")
-        return stored_list([row[:3] for row in rows])
+        return stored_list([row[1:] for row in rows if row[1] is not None])
 
     def count(self, table: str) -> int:
         return int(self._conn().execute(f"SELECT COUNT(*) FROM {store_table(table)}").fetchone()[0])
