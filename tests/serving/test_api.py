@@ -591,6 +591,16 @@ def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys)
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3"], monkeypatch) == 0
     assert "top-3 of 943 users" in capsys.readouterr().err
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
+    capsys.readouterr()
+    # Another run's store replaced is said (a server of that run then scores every list live).
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other, ignore=shutil.ignore_patterns("profiles.sqlite*"))
+    assert _cli(["export", "--run", str(other), "--db", str(db), "-k", "3"], monkeypatch) == 0
+    err = capsys.readouterr().err
+    assert f"note: {db} held the store of another run ({run_dir}, model 'ease'), now replaced: a server of that " \
+           "run scores its lists live from now on" in err, err
+    assert _cli(["export", "--run", str(other), "--db", str(db), "-k", "4"], monkeypatch) == 0
+    assert "another run" not in capsys.readouterr().err
 
 
 def test_cold_start_reasons_are_the_models_explain_over_liked_movies(app, client):

@@ -9,7 +9,8 @@ saved profiles live apart from it (``X.profiles.sqlite`` beside a SQLite store, 
 """
 
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +54,7 @@ def export(
     if not several:  # before the run is read, as export_store does (under torchrun: rank 0's, before any reads it)
         check_target(db)
     opened = None if several else open_run(run)  # (read once: its people's counts of rated movies are said below)
+    earlier = None if several else _earlier_store(db)
     with progress.silenced(quiet):
         try:
             info = export_store(run if opened is None else opened, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
@@ -83,6 +85,10 @@ def export(
     if (cut := lists.shortlist_cut(info.k, short - unseen_short if counted else None)):
         notes.append(cut)
     notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model) + lists.index_note(info.model, k=info.k)
+    if earlier is not None and Path(earlier.run).resolve() != Path(opened.path).resolve():
+        # (exported over without a word: a server of that run then scored every list live)
+        notes.append(f"{info.path} held the store of another run ({earlier.run}, model {earlier.model!r}), now "
+                     "replaced: a server of that run scores its lists live from now on")
     for note in notes:
         say(f"note: {note}", quiet)
     if json:  # the notes too, which -q keeps off stderr (as recommend's)
@@ -93,3 +99,21 @@ def export(
         return
     say(f"wrote {info.path}: top-{info.k} of {info.n_users} users over {info.n_items} movies "
         f"from model {info.model!r} in {took:.1f} s", quiet)
+
+
+def _earlier_store(db: str) -> Any:
+    """What the store at ``db`` held before this export (its :class:`StoreInfo`), or ``None``
+    where there is none or it cannot be read (the export says why, or replaces it)."""
+    from cinerec.errors import CinerecError
+    from cinerec.serving.store import is_postgres, open_store
+
+    if not is_postgres(db) and not Path(db).expanduser().is_file():
+        return None
+    try:
+        store = open_store(Path(db).expanduser() if not is_postgres(db) else db)
+    except (CinerecError, OSError):
+        return None
+    try:
+        return store.info
+    finally:
+        store.close()
