@@ -849,6 +849,18 @@ def test_connections_keep_alive_unless_the_url_says_otherwise(pg_url):
         con.close()
 
 
+def test_the_urls_own_connect_timeout_stands(pg_url):
+    # connect_timeout=30 in the URL was overridden by cinerec's own 10 s.
+    from cinerec.serving.pgstore import _connect
+
+    for url, seconds in ((pg_url, "10"), (pg_url + "?connect_timeout=30", "30")):
+        con = _connect(url)
+        try:
+            assert con.info.get_parameters()["connect_timeout"] == seconds, url
+        finally:
+            con.close()
+
+
 @pytest.fixture(scope="module")
 def long_id_run(tmp_path_factory):
     """A run whose log holds one movie id of 3,001 bytes no compression shortens."""

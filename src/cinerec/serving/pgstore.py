@@ -43,6 +43,7 @@ STORE_SCHEMA = "cinerec"
 PROFILES_SCHEMA = "cinerec_profiles"
 #: Seconds between two reads of the store's ``meta`` table by a server.
 REFRESH_S = 1.0
+#: Seconds a connection is waited for, unless the URL sets its own ``connect_timeout``.
 _CONNECT_TIMEOUT_S = 10
 #: TCP keepalives on every connection, unless the URL sets its own: a connection the
 #: network drops without a reset is found dead after about a minute of silence (30 s,
@@ -134,9 +135,12 @@ def _connect(url: str, *, autocommit: bool = True) -> Any:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except (psycopg.Error, ValueError):
         given = {}  # (malformed: connect says why)
-    keep: dict[str, Any] = {key: value for key, value in {**KEEPALIVES, **_TEXT}.items() if key not in given}
+    # (the URL's own settings stand: its connect_timeout was overridden by 10 s)
+    keep: dict[str, Any] = {key: value for key, value in {**KEEPALIVES, **_TEXT,
+                                                          "connect_timeout": _CONNECT_TIMEOUT_S}.items()
+                            if key not in given}
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S, **keep)
+        return psycopg.connect(url, autocommit=autocommit, **keep)
     except (psycopg.Error, ValueError) as e:
         raise Unavailable(f"{safe_url(url)}: cannot connect to PostgreSQL ({_first_line(e, url)})") from None
 
