@@ -5,8 +5,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: quickstart test test-fast lint setup
 
-# Creates .venv and installs cinerec with its test tools. torch is pinned to the CPU
-# build; a CUDA build of the same major version works too for anyone installing by hand.
+# Creates .venv and installs cinerec with its test tools. torch is pinned to 2.13.0: the
+# CPU build where a local index holds it, the default (CUDA) build from plain PyPI; see
+# the README for installing the CPU build first.
 $(STAMP): pyproject.toml scripts/setup-venv
 	PY=$(PY) scripts/setup-venv $(VENV)
 	touch $(STAMP)
