@@ -281,7 +281,7 @@ def test_an_interrupt_after_the_swap_committed_says_the_new_store_is_in_place(ru
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store, "open_store", stopped)
+    monkeypatch.setattr(store, "_written_info", stopped)  # (as the new store's facts are read back)
     assert main(["export", "--run", str(run_dir), "--db", pg_url, "-k", "7", "--run-model", "popularity", "-q"]) == 130
     err = capsys.readouterr().err.strip()
     assert err.startswith("cinerec: interrupted; the store in postgresql://") and err.endswith(
