@@ -377,3 +377,21 @@ def test_a_log_of_zeros_and_ones_is_said_to_be_read_as_stars_from_0_to_1(capsys,
             "keeps the 1s alone, as likes") in capsys.readouterr().err
     assert main([*argv, "--liked-threshold", "1"]) == 0
     assert "0 and 1 alone" not in capsys.readouterr().err
+
+
+def test_a_scale_one_stray_rating_widens_is_said(capsys, tmp_path):
+    # One 6 among 500 ratings of 1 to 5 made the scale 1 to 6 without a word: what counts
+    # as liked moved up with it.
+    rows = [f"u{u},m{i},{1 + (u * 7 + i) % 5}" for u in range(50) for i in range(12)]
+    rows[5] = "u0,m5,6"
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    argv = ["data", "info", str(tmp_path / "log.csv")]
+    assert main(argv) == 0
+    assert (f"note: the rating scale of {tmp_path / 'log.csv'} is read from its ratings as 1 to 6, and only 1 of its "
+            "600 ratings is 6, its highest (user 'u0', movie 'm5'): if that is a slip, correct it, or give the scale "
+            "with --rating-scale LOW,HIGH (what counts as liked is read on it)") in capsys.readouterr().err
+    # Not where the scale is given, nor where the highest rating is a common one.
+    (tmp_path / "plain.csv").write_text((tmp_path / "log.csv").read_text().replace("u0,m5,6", "u0,m5,5"))
+    for other in ([*argv, "--rating-scale", "1,6"], ["data", "info", str(tmp_path / "plain.csv")]):
+        assert main(other) == 0
+        assert "rating scale of" not in capsys.readouterr().err

@@ -890,7 +890,33 @@ def reading_notes(dataset: Dataset) -> list[str]:
     said = time_note(dataset.interactions.timestamps, dataset.info.get("source") or dataset.name) \
         if dataset.info.get("times_in_numbers") else None
     log = [str(note) for note in dataset.info.get("log_notes") or []]  # (a rating or time column left unread)
-    return log + ([said] if said else []) + _thumbs_note(dataset) + catalog_notes(dataset)
+    return log + ([said] if said else []) + _thumbs_note(dataset) + _stray_scale_note(dataset) + \
+        catalog_notes(dataset)
+
+
+def _stray_scale_note(dataset: Dataset) -> list[str]:
+    """A line when a log's scale, read from its ratings (no ``--rating-scale``), reaches an
+    end that at most 3 of them hold, one in 500 or fewer (a 6 among ratings of 1 to 5, a
+    slip): nothing said so, and what counts as liked is read halfway up that scale."""
+    from cinerec.data.history import is_implicit
+
+    scale, x = dataset.info.get("rating_scale"), dataset.interactions
+    if dataset.info.get("format") != "log" or dataset.info.get("rating_scale_given") or not scale or \
+            is_implicit(dataset) or not len(x):
+        return []
+    out = []
+    for end, word in ((float(scale[1]), "highest"), (float(scale[0]), "lowest")):
+        at = np.flatnonzero(x.ratings == end)
+        if 1 <= len(at) <= 3 and len(at) * 500 <= len(x) and len(np.unique(x.ratings)) > 2:
+            who = ", ".join(f"user {_plain(dataset.user_ids.raw[x.users[i]])!r}, movie "
+                            f"{_plain(dataset.item_ids.raw[x.items[i]])!r}" for i in at)
+            source = dataset.info.get("source") or dataset.name
+            give = said("--rating-scale LOW,HIGH", "rating_scale=(LOW, HIGH)")
+            out.append(f"the rating scale of {source} is read from its ratings as {scale[0]:g} to {scale[1]:g}, and "
+                       f"only {len(at)} of its {len(x):,} ratings {'is' if len(at) == 1 else 'are'} {end:g}, its "
+                       f"{word} ({who}): if that is a slip, correct it, or give the scale with {give} (what counts "
+                       "as liked is read on it)")
+    return out
 
 
 def _thumbs_note(dataset: Dataset) -> list[str]:
