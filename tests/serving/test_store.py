@@ -563,6 +563,9 @@ def test_numbers_as_words_or_digits_an_ampersand_and_words_typed_together_find_t
     assert s.search("7").tolist() == [5]
     assert s.search("at&t").tolist()[:1] == [7]  # (no ampersand between words: not "and")
     assert s.search("32 short").tolist() == []  # (only numbers from 2 to 20 written as words)
+    # A number's other form is compared whole: no piece of it ("welv" of the "twelve" of
+    # "12 Angry Men", which shows only its digits).
+    assert s.search("welv").tolist() == [0] and s.search("twelve").tolist() == [0, 1]
     # Words typed together are tried only where no title holds every word apart.
     assert s.search("story").tolist() == [6, 3]
     assert s.search("toystory", year_from=2000).tolist() == []
@@ -930,8 +933,8 @@ def test_a_sequel_numbered_in_digits_is_found_by_its_roman_numeral():
                          # "iii" ("part ii" found House Party 3), nor "xi" in "xiii".
                          ("vii", []), ("part ii", [11]), ("xi", []), ("apollo xi", [])]:
         assert s.search(query).tolist() == found, query
-    # (its key holds the number as a word too: "die hard two" finds it)
-    assert _title_keys("Die Hard 2") == ("die hard 2 two", "die hard 2 two") and _numerals("Die Hard 2") == " ii "
+    # (its number as a word too, compared whole: "die hard two" finds it)
+    assert _title_keys("Die Hard 2") == ("die hard 2", "die hard 2") and _numerals("Die Hard 2") == " ii two "
 
 
 def test_a_single_letter_of_a_query_starts_a_word():

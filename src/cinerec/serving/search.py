@@ -63,9 +63,9 @@ _ROMAN_WORD = re.compile(rf"(?<![\w'])({'|'.join(sorted(_ROMAN_VALUE, key=len, r
 # "2.5", and 5 and 10 not as a lone V or X.
 _NUMBER_WORD = re.compile(r"(?<![\w'/])(?<!\d[.,])(1\d|20|[2-9])(?![\w'/]|[.,]\d)")
 _ROMAN_OF = {str(n): r for r, n in _ROMAN_VALUE.items()}
-# A number from 2 to 20 written as a word ("Twelve Monkeys", "Ocean's Eleven"): the title's
-# key holds it in digits too, so "12 monkeys" finds it; and one in digits ("12 Angry Men")
-# holds it as a word too, so "twelve angry men" finds that.
+# A number from 2 to 20 written as a word ("Twelve Monkeys", "Ocean's Eleven") is found by
+# its digits typed as a whole word, so "12 monkeys" finds it; and one in digits ("12 Angry
+# Men") by its word, so "twelve angry men" finds that (:func:`_numerals`).
 _NUMBER_NAMES = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
                  "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
 _NAME_VALUE = {name: n for n, name in enumerate(_NUMBER_NAMES, 2)}
@@ -213,23 +213,24 @@ def _title_keys(title: str) -> tuple[str, str]:
     plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
     key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
-    digits += [str(_NAME_VALUE[m]) for m in _NUMBER_NAME.findall(plain)]
-    if any(c.isdigit() for c in plain):
-        digits += [_NAME_OF[m] for m in _NUMBER_WORD.findall(plain)]
     loose = " ".join([key, *digits]) if digits and key else key
     joined = [_HYPHENS.sub("", m) for m in _HYPHENATED.findall(plain)] if _HYPHENS.search(plain) else []
     return loose[:KEY_LIMIT], (" ".join([loose, *joined]) if joined and loose else loose)[:KEY_LIMIT]
 
 
 def _numerals(title: str) -> str:
-    """A title's numbers from 2 to 20 standing alone, in Roman numerals, each with a space
-    either side (" ii "), or "": a query's whole word is compared with them, never a part
-    of one ("vii" is not in "viii", nor "ii" in "iii"), so "die hard ii" finds "Die Hard 2"
-    and "vii" no "8 1/2", and a letter typed alone ("x", "i") no sequel by its number."""
-    if not any(c.isdigit() for c in str(title)):
-        return ""
-    romans = [_ROMAN_OF[m] for m in _NUMBER_WORD.findall(_plain(title)) if m in _ROMAN_OF]
-    return f" {' '.join(romans)} " if romans else ""
+    """A title's numbers from 2 to 20 standing alone, in Roman numerals and in words, and
+    its numbers written as words in digits, each with a space either side (" ii two ",
+    " 12 "), or "": a query's whole word is compared with them, never a part of one ("vii"
+    is not in "viii", nor "ii" in "iii", nor "hirt" in "thirteen"), so "die hard ii" finds
+    "Die Hard 2", "12 monkeys" "Twelve Monkeys", and "vii" no "8 1/2", and a letter typed
+    alone ("x", "i") no sequel by its number."""
+    plain = _plain(title)
+    forms = [str(_NAME_VALUE[m]) for m in _NUMBER_NAME.findall(plain)]
+    if any(c.isdigit() for c in plain):
+        for m in _NUMBER_WORD.findall(plain):
+            forms += [_ROMAN_OF[m], _NAME_OF[m]] if m in _ROMAN_OF else [_NAME_OF[m]]
+    return f" {' '.join(forms)} " if forms else ""
 
 
 _ENGLISH_ARTICLE = re.compile(r"(the|a|an) ")
@@ -364,7 +365,8 @@ class MovieSearch:
                 # (0 is an unknown year, which no query names; isdecimal, not isdigit: ፩ and ¹ are
                 # digits int() cannot read)
                 named = self.catalog.years == int(w) if len(w) == 4 and w.isdecimal() and int(w) > 0 else False
-                if w in _ROMAN_VALUE and self._numerals is not None:  # ("ii": a title's number 2, "Die Hard 2")
+                if (w in _ROMAN_VALUE or w in _NAME_VALUE or w in _NAME_OF) and self._numerals is not None:
+                    # ("ii" or "two": a title's number 2, "Die Hard 2"; "12": "Twelve Monkeys")
                     named = named | (np.char.find(self._numerals, f" {w} ") >= 0)
                 starts = np.char.find(self._padded, f" {w}") >= 0  # (a hyphenated word joined, too)
                 # A single letter typed alone starts a word ("godfather p", as it is typed):
