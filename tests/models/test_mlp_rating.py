@@ -156,6 +156,13 @@ def test_features_must_be_given_and_asked_for():
         model.score_history(x.csr[:2])
     with pytest.raises(ConfigError, match="feature_embedding"):
         create("mlp-rating", {"feature_embedding": 0})
+    # A refit refused for features of other data leaves no model: it held the new data
+    # beside the earlier weights, and scored, recommended and saved from them.
+    with pytest.raises(DataError, match="features describe"):
+        model.fit(random_ratings(n_users=30))
+    assert "not fitted" in repr(model)
+    with pytest.raises(CapabilityError, match="not fitted"):
+        model.score([0])
 
 
 def test_liked_target_declares_its_probability():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cinerec.data.dataset import Interactions
-from cinerec.errors import DataError
+from cinerec.errors import CinerecError, DataError
 from cinerec.io import json_text, save_torch
 from cinerec.models.base import Recommender
 from cinerec.training import (
@@ -168,7 +168,10 @@ class NeuralRecommender(Recommender):
         self._remember(train)
         try:
             train_model(self, train, valid)
-        except DataError as e:
+        except CinerecError as e:
+            # A fit refused (features of other data, a diverged loss) leaves no model: it held
+            # the new training data beside the earlier weights, and answered from them.
+            self.train_, self.module = None, None
             if str(e) == NO_NEGATIVE_WORDS:  # (said deep in the sampler: the model that asked named)
                 raise DataError(f"{self.name}: {e}") from None
             raise
