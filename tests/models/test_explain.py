@@ -115,3 +115,31 @@ def test_a_reason_is_the_same_whatever_the_lists_length():
     whole = _explain_by_vectors(vec, history, items, 1 << 26)
     for k in (1, 3, 10):
         assert np.array_equal(_explain_by_vectors(vec, history, items[:, :k], 1 << 26), whole[:, :k]), k
+
+
+def test_similarities_vectors_and_explain_misused_are_one_line():
+    # item_similarity read "50" (text) as the 51st movie and -1 as the last; asked of an
+    # unfitted model it and item_vectors ended in AttributeError; explain given Interactions
+    # in scipy's words.
+    from cinerec.errors import CinerecError, ConfigError, NotFoundError
+    from cinerec.models.base import CapabilityError
+    from cinerec.models import MODELS
+
+    x = _train()
+    ease = create("ease").fit(x)
+    for items, error in ((["50"], ConfigError), ([-1], NotFoundError), ([1.9], ConfigError), (True, ConfigError),
+                         ([500], NotFoundError), ([[0, 1]], ConfigError)):
+        with pytest.raises(error):
+            ease.item_similarity(items)
+    assert ease.item_similarity([3]).shape == (1, x.n_items)
+    for name in MODELS:
+        with pytest.raises(CapabilityError, match="not fitted"):
+            create(name).item_similarity([0])
+        try:
+            assert create(name).item_vectors() is None  # (a model with none says so, fitted or not)
+        except CinerecError as e:
+            assert "not fitted" in str(e), name
+    items, _ = ease.recommend([0, 1], 3)
+    for history in (None, x, "seen"):
+        with pytest.raises(ConfigError, match=r"ease\.explain: history is an \(n, 40\) matrix"):
+            ease.explain(history, items)

@@ -103,6 +103,33 @@ def chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
+def _similarity_checked(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``item_similarity`` that first refuses, in one line, an unfitted model and movies
+    that are not a flat list of indices (:func:`_indices`)."""
+    @functools.wraps(fn)
+    def checked(self: Any, items: Any) -> np.ndarray:
+        self._train()
+        it = np.atleast_1d(_indices(items, self.n_items, "movie"))
+        if it.ndim != 1:
+            raise ConfigError(f"{self.name}.item_similarity: expected a flat list of movie indices, got an array of "
+                              f"shape {it.shape}")
+        return fn(self, it)
+
+    checked._checked = True  # type: ignore[attr-defined]
+    return checked
+
+
+def _fitted_first(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``item_vectors`` that first refuses an unfitted model in one line."""
+    @functools.wraps(fn)
+    def checked(self: Any) -> Any:
+        self._train()
+        return fn(self)
+
+    checked._checked = True  # type: ignore[attr-defined]
+    return checked
+
+
 class Recommender(ABC):
     """The protocol of every model, classical or neural.
 
@@ -191,9 +218,16 @@ class Recommender(ABC):
     explain_budget: ClassVar[int] = 64 << 20
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A model's own similarities and vectors: asked of an unfitted model, or for movies
+        # given as anything but indices, they said it in Python's or NumPy's words ("50",
+        # the text, read as the 51st movie without a word).
+        for name, wrap in (("item_similarity", _similarity_checked), ("item_vectors", _fitted_first)):
+            own = cls.__dict__.get(name)
+            if own is not None and not getattr(own, "_checked", False):
+                setattr(cls, name, wrap(own))
         # Every model's fit takes Interactions: a Dataset or a DataFrame given instead is
         # one line saying so, not an error from deep inside the model.
-        super().__init_subclass__(**kwargs)
         fit = cls.__dict__.get("fit")
         if fit is None or getattr(fit, "_checked", False):
             return
@@ -528,7 +562,10 @@ class Recommender(ABC):
         return vec
 
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
-        """``(len(items), n_items) float32`` similarity of each given movie to every movie."""
+        """``(len(items), n_items) float32`` similarity of each given movie (indices) to every movie."""
+        return _similarity_checked(Recommender._item_similarity)(self, items)
+
+    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         items = np.asarray(items, dtype=np.int64)
         vec = self.similarity_vectors()
         if vec is not None:
@@ -619,7 +656,15 @@ class Recommender(ABC):
         if items.ndim != 2 or items.dtype.kind not in "iu" or items.min() < -1 or items.max() >= self.n_items:
             raise ConfigError(f"{self.name}.explain: items must be an (n, k) array of movie indices in "
                               f"[0, {self.n_items}) or -1, got shape {items.shape} dtype {items.dtype}")
-        h = sp.csr_matrix(history, copy=True)
+        if isinstance(history, Interactions) or history is None:
+            raise ConfigError(f"{self.name}.explain: history is an (n, {self.n_items}) matrix, a row of the movies "
+                              f"that may explain each list, not {type(history).__name__} (Interactions' .csr, cut "
+                              "to those rows, is one)")
+        try:
+            h = sp.csr_matrix(history, copy=True)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{self.name}.explain: history is an (n, {self.n_items}) matrix, a row of the movies "
+                              f"that may explain each list; got {type(history).__name__} ({e})") from None
         if h.shape != (items.shape[0], self.n_items):
             raise ConfigError(f"{self.name}.explain: the history is {h.shape[0]}×{h.shape[1]}, expected "
                               f"{items.shape[0]}×{self.n_items} (one row per list, one column per movie)")
