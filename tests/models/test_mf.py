@@ -196,3 +196,14 @@ def test_a_fit_whose_predictions_sit_clipped_below_the_scale_is_not_stopped_by_i
     # Trained long enough it reaches the scale, and says nothing.
     longer = create("mf", {"device": "cpu", "progress": False, "threads": 1, "epochs": 300, "patience": 0})
     assert longer.fit(prepared.train, prepared.valid).fit_notes() == []
+
+
+def test_fitted_neural_models_pickle():
+    # mf, biasedmf and autorec, fitted, could not be pickled: a hook made inside a function.
+    import pickle
+
+    x = random_ratings()
+    for name in ("mf", "biasedmf", "autorec"):
+        model = create(name, {"epochs": 1, "progress": False}).fit(x)
+        back = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(back.score([0, 1]), model.score([0, 1]))

@@ -35,11 +35,19 @@ HISTORY = "history.json"
 def loads_without(module: torch.nn.Module, **before: float) -> None:
     """Let ``module`` load weights saved before its buffers named in ``before`` were added:
     each missing one reads as the value given, what the model did without it."""
-    def fill(state: dict[str, Any], prefix: str, *rest: Any) -> None:
-        for name, value in before.items():
-            state.setdefault(prefix + name, torch.tensor(value))
+    module._register_load_state_dict_pre_hook(_Fill(before))
 
-    module._register_load_state_dict_pre_hook(fill)
+
+class _Fill:
+    """:func:`loads_without`'s hook: an object, not a function made inside it, so a fitted
+    model holding it pickles (a notebook's copy, a process pool's)."""
+
+    def __init__(self, before: dict[str, float]) -> None:
+        self.before = dict(before)
+
+    def __call__(self, state: dict[str, Any], prefix: str, *rest: Any) -> None:
+        for name, value in self.before.items():
+            state.setdefault(prefix + name, torch.tensor(value))
 
 
 def _as_cpu_scores(fn):
