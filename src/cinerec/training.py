@@ -426,7 +426,7 @@ class _Validator:
         from cinerec.evaluation import metrics as M
 
         if self.task == "rating" and model.can_predict_ratings:  # the stars it predicts, within the scale, as a test measures them
-            return M.rmse(model.predict(self.users, self.items), self.targets)  # type: ignore[attr-defined]
+            return M.rmse(model.predict(self.users, self.items), self.targets)
         scores = model.score(self.users, self.items)
         if self.task == "rating":  # (a liked model: its probability against the 0/1 labels)
             return M.rmse(scores, self.targets)

@@ -143,3 +143,20 @@ def test_similarities_vectors_and_explain_misused_are_one_line():
     for history in (None, x, "seen"):
         with pytest.raises(ConfigError, match=r"ease\.explain: history is an \(n, 40\) matrix"):
             ease.explain(history, items)
+
+
+def test_stars_asked_of_a_ranking_model_and_features_of_no_dataset_are_one_line():
+    # ease.predict ended in AttributeError, and set_features given Interactions in
+    # "'Interactions' object has no attribute 'user_features'".
+    from cinerec.errors import ConfigError
+    from cinerec.models.base import CapabilityError
+
+    x = _train()
+    with pytest.raises(CapabilityError, match=r"^ease ranks movies and predicts no stars; the models that do: .*"
+                                              r"baseline.*mf"):
+        create("ease").fit(x).predict([0], [0])
+    assert create("baseline").fit(x).predict([0], [0]).shape == (1,)
+    for name in ("two-tower", "mlp-rating"):
+        with pytest.raises(ConfigError, match=rf"^{name}\.set_features: expected a Dataset \(the one its "
+                                              r"interactions come from: load\(\.\.\.\)\), got Interactions$"):
+            create(name).set_features(x)

@@ -1466,7 +1466,7 @@ def _rating_metrics(prepared: Prepared, model: Recommender, per_user: bool = Fal
         out["auc"] = M.auc(scores, labels)
         out["accuracy"] = M.accuracy(scores, labels)
     else:
-        pred = model.predict(test.users, test.items)  # type: ignore[attr-defined]
+        pred = model.predict(test.users, test.items)
         scores = model.score(test.users, test.items)
         _check_numbers(model, scores)
         if per_user:  # each user's own RMSE and MAE over their test ratings, and how many

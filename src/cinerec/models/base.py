@@ -24,7 +24,7 @@ from cinerec.config import Config
 # Inside a model class ``Config`` names the class attribute (that model's config class),
 # so annotations there spell the base class with this alias.
 from cinerec.config import Config as _BaseConfig
-from cinerec.data.dataset import Interactions
+from cinerec.data.dataset import Dataset, Interactions
 from cinerec.errors import (CinerecError, ConfigError, DataError, NotFoundError, OutOfMemory, allocation_words,
                             expect, format_refused, out_of_memory, unknown_name, unreadable)
 from cinerec.io import atomic_dir, json_text, written_files
@@ -130,6 +130,20 @@ def _fitted_first(fn: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
+def _dataset_first(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``set_features`` that first refuses, in one line, anything but a Dataset (its
+    Interactions ended in "has no attribute 'user_features'")."""
+    @functools.wraps(fn)
+    def checked(self: Any, dataset: Any) -> Any:
+        if not isinstance(dataset, Dataset):
+            hint = " (the one its interactions come from: load(...))" if isinstance(dataset, Interactions) else ""
+            raise ConfigError(f"{self.name}.set_features: expected a Dataset{hint}, got {type(dataset).__name__}")
+        return fn(self, dataset)
+
+    checked._checked = True  # type: ignore[attr-defined]
+    return checked
+
+
 class Recommender(ABC):
     """The protocol of every model, classical or neural.
 
@@ -222,7 +236,8 @@ class Recommender(ABC):
         # A model's own similarities and vectors: asked of an unfitted model, or for movies
         # given as anything but indices, they said it in Python's or NumPy's words ("50",
         # the text, read as the 51st movie without a word).
-        for name, wrap in (("item_similarity", _similarity_checked), ("item_vectors", _fitted_first)):
+        for name, wrap in (("item_similarity", _similarity_checked), ("item_vectors", _fitted_first),
+                           ("set_features", _dataset_first)):
             own = cls.__dict__.get(name)
             if own is not None and not getattr(own, "_checked", False):
                 setattr(cls, name, wrap(own))
@@ -514,6 +529,12 @@ class Recommender(ABC):
         Models that set ``uses_features`` override this.
         """
         raise CapabilityError(f"{self.name} takes no side features")
+
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        """``(n,) float32`` predicted stars for ``(n,)`` user and movie index pairs: rating
+        models (:class:`RatingRecommender`) predict them; a model that ranks says so."""
+        stars = sorted(n for n, c in MODELS.items() if issubclass(c, RatingRecommender))
+        raise CapabilityError(f"{self.name} ranks movies and predicts no stars; the models that do: {', '.join(stars)}")
 
     def predict_liked(self, users: Any, items: Any) -> np.ndarray:
         """``(n,) float32`` probability that each user likes each movie, for ``(n,)`` pairs.
