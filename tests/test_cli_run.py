@@ -786,6 +786,11 @@ def test_only_rows_the_files_tune_does_not_search_run_with_a_note(tmp_path, caps
     code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o3"), "--only", "ease", "--tune", "2")
     assert code == 2 and "their tables set every setting searched, each otherwise than another table of its model" \
         in err
+    # --tune without --only, searching nothing, is refused alike (a note named a [tune] the
+    # file's search was then given by the flag).
+    code, out, err = run(capsys, "run", str(study), "--out", str(tmp_path / "o4"), "--tune", "2")
+    assert code == 2 and "--tune 2 searches none of the study's models (they have no settings to search" in err, err
+    assert not (tmp_path / "o4").exists()
 
 
 def test_features_a_log_cannot_give_are_refused_before_any_model_trains(tmp_path, capsys):

@@ -175,6 +175,11 @@ def _release_in(source: str) -> str | None:
     return None if synthetic_like(folder) is not None else release
 
 
+#: Why a search finds nothing to search in a study's models.
+_UNSEARCHED = ("they have no settings to search, [tune] models leaves them out, or their tables set every setting "
+               "searched, each otherwise than another table of its model")
+
+
 @dataclass(frozen=True)
 class Study:
     """Everything one study runs, read from a TOML file and checked.
@@ -398,8 +403,10 @@ class Study:
             # [tune] just has nothing to do for them (the command line says so).
             if trials is not None and not any(study.tuned(spec) for spec in study.models):
                 raise ConfigError(f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps "
-                                  "(they have no settings to search, [tune] models leaves them out, or their tables "
-                                  "set every setting searched, each otherwise than another table of its model)")
+                                  f"({_UNSEARCHED})")
+        elif trials is not None and not any(study.tuned(spec) for spec in study.models):
+            # (as with --only, and as evaluate --tune refuses: a note named a [tune] the file lacked)
+            raise ConfigError(f"--tune {trials} searches none of the study's models ({_UNSEARCHED})")
         if study.reference:  # the study's figure was measured on the file's data, not on others
             file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
             differs = []
