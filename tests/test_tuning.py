@@ -365,6 +365,14 @@ def test_one_held_setting_by_name_and_a_budget_too_short_for_any_trial():
     assert set(found.settings) == {"recency_half_life"} and found.model.config.regularization == 77.0
     found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), minutes=1e-9, seed=0)
     assert len(found.trials) == 1 and found.value == found.default_value  # the defaults' trial, at least
+    # What ended the search is kept: nothing said a time budget had, past it by a trial.
+    assert found.stopped_by == "minutes" and found.to_dict()["stopped_by"] == "minutes"
+    assert Tuned.from_dict(found.to_dict(), found.model).stopped_by == "minutes"
+    from cinerec.commands.evaluate import tuned_line
+
+    assert "s; its time budget ended it)" in tuned_line(found)
+    found = tune("ease", data, get_protocol("loo-sampled", n_negatives=20), trials=2, minutes=60, seed=0)
+    assert found.stopped_by == "trials" and "time budget" not in tuned_line(found)
 
 
 def test_a_training_part_of_other_data_is_named():

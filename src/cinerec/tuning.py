@@ -149,6 +149,9 @@ class Tuned:
             (0: not known, a record written before it was kept).
         held: the settings of the search space kept as given (``hold``: the command
             line's ``--set`` and ``--config``), with their values: every trial ran with them.
+        stopped_by: ``"minutes"`` where the time budget ended the search before its
+            trials (checked between trials: the trial under way when it is up runs to its
+            end), ``"trials"`` where their number did, ``""`` where not known.
     """
 
     model: Any
@@ -163,6 +166,7 @@ class Tuned:
     seconds_fit: float = 0.0
     scored: int = 0
     held: dict[str, Any] = field(default_factory=dict)
+    stopped_by: str = ""
 
     def __repr__(self) -> str:
         # (a notebook cell echoes it: the trials, one line each, stay in .trials)
@@ -177,7 +181,7 @@ class Tuned:
                 "n_trials": len(self.trials), "n_pruned": self.n_pruned, "trials": self.trials,
                 "seconds": self.seconds, "screened": self.screened, "seconds_fit": self.seconds_fit,
                 "n_scored": self.scored, "n_diverged": sum(t.get("state") == "diverged" for t in self.trials),
-                "held": self.held}
+                "held": self.held, "stopped_by": self.stopped_by or None}
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], model: Any) -> "Tuned":
@@ -188,7 +192,8 @@ class Tuned:
                    float(_or_nan(record.get("value"))), float(_or_nan(record.get("default_value"))),
                    list(record.get("trials", [])), float(record.get("seconds", 0.0)),
                    bool(record.get("screened", False)), float(record.get("seconds_fit", 0.0)),
-                   int(record.get("n_scored", 0)), dict(record.get("held") or {}))
+                   int(record.get("n_scored", 0)), dict(record.get("held") or {}),
+                   str(record.get("stopped_by") or ""))
 
     @property
     def n_pruned(self) -> int:
@@ -222,6 +227,8 @@ def _rating_metric(metric: str) -> bool:
 
 #: Said beside a tuned line whose chosen trial came from a shortcut (``Tuned.screened``).
 SCREENED_WORDS = "; trials screened by a shortcut (a warm start or a sketch), both figures from plain fits"
+#: Said of a search its time budget ended (a trial under way then ran to its end).
+TIMED_OUT_WORDS = "; its time budget ended it"
 
 
 def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "", scored: int = 0) -> str:
@@ -585,9 +592,10 @@ def tune(
     model.searched_ = True  # (its notes then send no one to a search: this one ran)
     # What each trial's figure stands on: the carve-out's people (ranking) or ratings.
     scored = len(valid.test) if valid.protocol.needs_ratings else len(valid.users)
+    stopped_by = "minutes" if minutes is not None and (trials is None or len(history) < trials) else "trials"
     return Tuned(model, best, metric, direction, value, default_value, history, seconds, screened,
                  time.perf_counter() - start - seconds if fit else 0.0, scored,
-                 {key: fixed.get(key, fields[key]) for key in held})
+                 {key: fixed.get(key, fields[key]) for key in held}, stopped_by)
 
 
 @contextlib.contextmanager
