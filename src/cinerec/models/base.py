@@ -677,15 +677,8 @@ class Recommender(ABC):
         if items.ndim != 2 or items.dtype.kind not in "iu" or items.min() < -1 or items.max() >= self.n_items:
             raise ConfigError(f"{self.name}.explain: items must be an (n, k) array of movie indices in "
                               f"[0, {self.n_items}) or -1, got shape {items.shape} dtype {items.dtype}")
-        if isinstance(history, Interactions) or history is None:
-            raise ConfigError(f"{self.name}.explain: history is an (n, {self.n_items}) matrix, a row of the movies "
-                              f"that may explain each list, not {type(history).__name__} (Interactions' .csr, cut "
-                              "to those rows, is one)")
-        try:
-            h = sp.csr_matrix(history, copy=True)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{self.name}.explain: history is an (n, {self.n_items}) matrix, a row of the movies "
-                              f"that may explain each list; got {type(history).__name__} ({e})") from None
+        h = _matrix(history, f"{self.name}.explain", f"history is an (n, {self.n_items}) matrix, a row of the "
+                    "movies that may explain each list", copy=True)
         if h.shape != (items.shape[0], self.n_items):
             raise ConfigError(f"{self.name}.explain: the history is {h.shape[0]}×{h.shape[1]}, expected "
                               f"{items.shape[0]}×{self.n_items} (one row per list, one column per movie)")
@@ -858,17 +851,23 @@ def cosine_range(sims: np.ndarray) -> np.ndarray:
     return np.clip(sims, -1.0, 1.0, out=sims)
 
 
+def _matrix(history: Any, name: str, words: str, **options: Any) -> sp.csr_matrix:
+    """``history`` as a CSR matrix (``options`` to scipy's), or one line, ``name: words``,
+    saying what was given instead: Interactions, or what scipy cannot read as a matrix."""
+    if isinstance(history, Interactions):
+        raise ConfigError(f"{name}: {words}, not Interactions (its .csr is one, a row per user)")
+    if history is None:
+        raise ConfigError(f"{name}: {words}; got None")
+    try:
+        return sp.csr_matrix(history, **options)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{name}: {words}; got {type(history).__name__} ({e})") from None
+
+
 def check_history(history: Any, n_items: int, name: str, dtype: Any = np.float32) -> sp.csr_matrix:
     """``history`` as an ``(n, n_items)`` CSR of ``dtype``, or one line saying why not: the
     wrong number of movie columns, or a rating that is not a finite number."""
-    if isinstance(history, Interactions):
-        raise ConfigError(f"{name}: a history is an (n, {n_items}) matrix of ratings, one row per person, not "
-                          "Interactions (its .csr is one, a row per user)")
-    try:
-        h = sp.csr_matrix(history, dtype=dtype)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{name}: a history is an (n, {n_items}) matrix of ratings, one row per person; got "
-                          f"{type(history).__name__} ({e})") from None
+    h = _matrix(history, name, f"a history is an (n, {n_items}) matrix of ratings, one row per person", dtype=dtype)
     if h.ndim != 2 or h.shape[1] != n_items:
         raise ConfigError(f"{name}: history has {h.shape[1]} movie columns, the model knows {n_items}")
     if not np.isfinite(h.data).all():
