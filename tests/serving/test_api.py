@@ -584,7 +584,7 @@ def test_serve_refuses_missing_or_corrupt_inputs_with_one_line(run_dir, tmp_path
             assert not list(fresh.glob("profiles.sqlite*"))
 
 
-def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys):
+def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys, ml100k_dir):
     db = tmp_path / "cli.sqlite"
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "3", "--quiet"], monkeypatch) == 0
     assert capsys.readouterr().err == ""
@@ -593,11 +593,15 @@ def test_export_command_writes_the_store(run_dir, tmp_path, monkeypatch, capsys)
     assert _cli(["export", "--run", str(run_dir), "--db", str(db), "-k", "-1"], monkeypatch) == 2
     capsys.readouterr()
     # Another run's store replaced is said (a server of that run then scores every list live).
-    other = tmp_path / "other"
-    shutil.copytree(run_dir, other, ignore=shutil.ignore_patterns("profiles.sqlite*"))
+    # (a copy of the run's folder is that run: its servers read the new store, and nothing is said)
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("profiles.sqlite*"))
+    assert _cli(["export", "--run", str(copy), "--db", str(db), "-k", "3"], monkeypatch) == 0
+    assert "another run" not in capsys.readouterr().err
+    other = build_run(tmp_path / "other", ml100k_dir, models=("popularity",))
     assert _cli(["export", "--run", str(other), "--db", str(db), "-k", "3"], monkeypatch) == 0
     err = capsys.readouterr().err
-    assert f"note: {db} held the store of another run ({run_dir}, model 'ease'), now replaced: a server of that " \
+    assert f"note: {db} held the store of another run ({copy}, model 'ease'), now replaced: a server of that " \
            "run scores its lists live from now on" in err, err
     assert _cli(["export", "--run", str(other), "--db", str(db), "-k", "4"], monkeypatch) == 0
     assert "another run" not in capsys.readouterr().err

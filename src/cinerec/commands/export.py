@@ -85,8 +85,9 @@ def export(
     if (cut := lists.shortlist_cut(info.k, short - unseen_short if counted else None)):
         notes.append(cut)
     notes += synthetic_list_notes(opened.dataset) + opened.model_notes(info.model) + lists.index_note(info.model, k=info.k)
-    if earlier is not None and Path(earlier.run).resolve() != Path(opened.path).resolve():
-        # (exported over without a word: a server of that run then scored every list live)
+    if earlier is not None and earlier.run_created != str(opened.meta.get("created", "")):
+        # (exported over without a word: a server of that run then scored every list live; a
+        # copy of this run's folder is this run, whose servers read the new store)
         notes.append(f"{info.path} held the store of another run ({earlier.run}, model {earlier.model!r}), now "
                      "replaced: a server of that run scores its lists live from now on")
     for note in notes:
