@@ -194,25 +194,18 @@ def fetch(
 
     # Fetches of one release take turns: two at once (two commands started together)
     # downloaded it twice. The one that waited finds the copy the other made. (The turn's
-    # lock is in the cache folder, made for it; left empty by a fetch that failed, it goes.)
-    made = [p for p in reversed([root, *root.parents]) if not p.exists()]
+    # lock is in the cache folder, made for it and kept: removed by a fetch that failed,
+    # the one waiting found no folder to lock in, and went on without a turn.)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"{root}: the download cache cannot be made ({e.strerror or e}); set CINEREC_HOME to a "
                         "folder you can write, or give the path of an unzipped release") from None
-    try:
-        with in_turn(root / rel.zip_name, waiting):
-            done, lacking, replaced = _cached_state(rel, root)
-            if done is not None and lacking is None and not replaced:
-                return done
-            return _fetch_in_turn(name, rel, root, base_url, checksums, progress, lacking, replaced)
-    finally:
-        for folder in reversed(made):
-            try:
-                folder.rmdir()
-            except OSError:  # it holds the release now (or anything else): kept, and the folders above it
-                break
+    with in_turn(root / rel.zip_name, waiting):
+        done, lacking, replaced = _cached_state(rel, root)
+        if done is not None and lacking is None and not replaced:
+            return done
+        return _fetch_in_turn(name, rel, root, base_url, checksums, progress, lacking, replaced)
 
 
 def _cached_state(rel: Release, root: Path) -> tuple[Path | None, str | None, bool]:
