@@ -77,6 +77,11 @@ def test_ids_taken_from_a_dataframe_are_named_as_plain_ids(ml100k_dir):
         Lists(ds, model).history_frame(liked=[50, 0, *range(2000, 2006)])
     with pytest.raises(NotFoundError, match=r"^unknown movie ids 'a', 'b' "):
         Lists(ds, model).history_frame(liked=[50], ratings={"a": 4, 181: 5, "b": 3})
+    # (liked and rated alike, and an id given twice named once)
+    with pytest.raises(NotFoundError, match=r"^unknown movie ids 99998, 99999 \("):
+        Lists(ds, model).history_frame(liked=[99998, 99998], ratings={99999: 4})
+    with pytest.raises(NotFoundError, match=r"^unknown user id 99999 \("):
+        top_n(model, [99999, 99999], dataset=ds)
 
 
 def test_misused_arrays_settings_and_splits_are_named_not_numpy_or_scipy_errors(ml100k_dir):

@@ -831,8 +831,9 @@ class Lists:
         if isinstance(liked, Mapping):  # its stars would be dropped: a 1-star movie read as liked
             raise ConfigError("liked: expected movie ids ([50, 181]), got a mapping: give movie id to stars as "
                               "ratings= ({50: 4.5})")
-        given: dict[int, float | None] = dict.fromkeys(self.indices(_liked_ids(liked), "movie"))
-        self.indices(dict(ratings or {}), "movie")  # (every unknown one named at once)
+        liked_ids = _liked_ids(liked)
+        found = self.indices([*liked_ids, *dict(ratings or {})], "movie")  # (every unknown one named at once)
+        given: dict[int, float | None] = dict.fromkeys(found[:len(liked_ids)])
         scale = self.stars_range  # as the API checks them
         for m, stars in dict(ratings or {}).items():
             if isinstance(stars, bool) or not isinstance(stars, (int, float, np.number)) or not np.isfinite(stars):
@@ -905,17 +906,19 @@ class Lists:
         :meth:`user_index` and :meth:`item_index` find them; where several are unknown, one
         error names them all (the first five, and how many more), not the first alone."""
         one = self.user_index if kind == "user" else self.item_index
-        found, unknown, first = [], [], None
+        found: list[int] = []
+        unknown: dict[str, Any] = {}  # (as said → as given)
+        first: NotFoundError | None = None
         for raw in ids:
             try:
                 found.append(one(raw))
             except NotFoundError as e:
-                unknown.append(raw)
+                unknown.setdefault(_said(raw), raw)  # (an id given twice is named once)
                 first = first or e
         if first is not None and len(unknown) > 1:
             n = self.dataset.n_users if kind == "user" else self.dataset.n_items
             more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
-            raise NotFoundError(f"unknown {kind} ids {', '.join(_said(x) for x in unknown[:5])}{more} "
+            raise NotFoundError(f"unknown {kind} ids {', '.join(list(unknown)[:5])}{more} "
                                 f"({self._data_words} has {n:,} {kind}s{after_filters(self.dataset, kind + 's')})")
         if first is not None:
             raise first
