@@ -566,6 +566,8 @@ def test_numbers_as_words_or_digits_an_ampersand_and_words_typed_together_find_t
     # A number's other form is compared whole: no piece of it ("welv" of the "twelve" of
     # "12 Angry Men", which shows only its digits).
     assert s.search("welv").tolist() == [0] and s.search("twelve").tolist() == [0, 1]
+    # An ampersand alone is no word, spaces around it or not.
+    assert s.search(" & ").tolist() == [] and s.search("&").tolist() == []
     # Words typed together are tried only where no title holds every word apart.
     assert s.search("story").tolist() == [6, 3]
     assert s.search("toystory", year_from=2000).tolist() == []
@@ -931,7 +933,9 @@ def test_a_sequel_numbered_in_digits_is_found_by_its_roman_numeral():
                          ("xx", []), ("xxx", []), ("v", [7]), ("x", []),
                          # A numeral is compared whole: "vii" is not in "viii", nor "ii" in
                          # "iii" ("part ii" found House Party 3), nor "xi" in "xiii".
-                         ("vii", []), ("part ii", [11]), ("xi", []), ("apollo xi", [])]:
+                         ("vii", []), ("part ii", [11]), ("xi", []), ("apollo xi", []),
+                         # A number in words finds it in digits or Roman numerals alike.
+                         ("godfather two", [11]), ("die hard two", [0]), ("apollo thirteen", [5])]:
         assert s.search(query).tolist() == found, query
     # (its number as a word too, compared whole: "die hard two" finds it)
     assert _title_keys("Die Hard 2") == ("die hard 2", "die hard 2") and _numerals("Die Hard 2") == " ii two "

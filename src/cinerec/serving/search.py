@@ -72,7 +72,7 @@ _NAME_VALUE = {name: n for n, name in enumerate(_NUMBER_NAMES, 2)}
 _NAME_OF = {str(n): name for name, n in _NAME_VALUE.items()}
 _NUMBER_NAME = re.compile(rf"(?<![\w'])({'|'.join(_NUMBER_NAMES)})(?![\w'])")
 # An ampersand between words is "and": "wallace and gromit" finds "Wallace & Gromit".
-_AMPERSAND = re.compile(r"(?<=\s)&(?=\s)")
+_AMPERSAND = re.compile(r"(?<=\S)\s+&\s+(?=\S)")
 # Letters with no accent to strip (NFKD leaves them whole), written as plain letters.
 _OWN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "þ": "th", "ı": "i",
                               "ħ": "h"})
@@ -112,7 +112,7 @@ def _plain(text: str) -> str:
     if m:
         text = f"{m.group(2)} {m.group(1)}{m.group(3) or ''}"
     if "&" in text:
-        text = _AMPERSAND.sub("and", text)
+        text = _AMPERSAND.sub(" and ", text)
     if text.isascii():  # most titles: nothing to strip, and 10x faster
         plain = text.casefold()
     else:
@@ -227,6 +227,7 @@ def _numerals(title: str) -> str:
     alone ("x", "i") no sequel by its number."""
     plain = _plain(title)
     forms = [str(_NAME_VALUE[m]) for m in _NUMBER_NAME.findall(plain)]
+    forms += [_NAME_OF[str(_ROMAN_VALUE[m])] for m in _ROMAN_WORD.findall(plain)]  # ("Part II": "two")
     if any(c.isdigit() for c in plain):
         for m in _NUMBER_WORD.findall(plain):
             forms += [_ROMAN_OF[m], _NAME_OF[m]] if m in _ROMAN_OF else [_NAME_OF[m]]
