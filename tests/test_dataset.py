@@ -271,6 +271,7 @@ def test_reprs_of_id_maps_and_catalogues_are_short():
     # Their dataclass reprs printed every id and title: 5,250 characters for ml-100k's users.
     assert repr(IdMap(np.arange(1, 944), "user")) == "<IdMap: 943 user ids: 1, 2, 3, ..., 943>"
     assert repr(IdMap(["u1", "u2"], "user")) == "<IdMap: 2 user ids: 'u1', 'u2'>"
+    assert repr(IdMap(np.arange(1, 5))) == "<IdMap: 4 movie ids: 1, 2, 3, 4>"
     assert repr(IdMap(np.zeros(0, dtype=np.int64))) == "<IdMap: 0 movie ids>"
     cat = Catalog(np.array(["A", "B", "C"], dtype=object), np.zeros(3), ("Drama", "Comedy"),
                   np.array([[1, 0], [1, 0], [0, 0]]))

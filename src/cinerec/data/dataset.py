@@ -71,7 +71,7 @@ class IdMap:
         return len(self.raw)
 
     def __repr__(self) -> str:
-        shown = [repr(_plain(r)) for r in (self.raw[:3] if len(self.raw) <= 4 else [*self.raw[:3], self.raw[-1]])]
+        shown = [repr(_plain(r)) for r in (self.raw if len(self.raw) <= 4 else [*self.raw[:3], self.raw[-1]])]
         if len(self.raw) > 4:
             shown.insert(3, "...")
         return f"<IdMap: {len(self.raw):,} {self.kind} ids{': ' if shown else ''}{', '.join(shown)}>"
