@@ -175,11 +175,6 @@ def _release_in(source: str) -> str | None:
     return None if synthetic_like(folder) is not None else release
 
 
-#: Why a search finds nothing to search in a study's models.
-_UNSEARCHED = ("they have no settings to search, [tune] models leaves them out, or their tables set every setting "
-               "searched, each otherwise than another table of its model")
-
-
 @dataclass(frozen=True)
 class Study:
     """Everything one study runs, read from a TOML file and checked.
@@ -399,14 +394,13 @@ class Study:
                             only_twice=tuple(x for x in dict.fromkeys(only) if list(only).count(x) > 1))
             if study.reference and study.reference.model not in (None, *only):  # the best's figure alone
                 study = replace(study, reference=replace(study.reference, model=None))
-            # --tune asks for a search that none of the kept models would get; the file's
-            # [tune] just has nothing to do for them (the command line says so).
-            if trials is not None and not any(study.tuned(spec) for spec in study.models):
-                raise ConfigError(f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps "
-                                  f"({_UNSEARCHED})")
-        elif trials is not None and not any(study.tuned(spec) for spec in study.models):
-            # (as with --only, and as evaluate --tune refuses: a note named a [tune] the file lacked)
-            raise ConfigError(f"--tune {trials} searches none of the study's models ({_UNSEARCHED})")
+        # --tune asks for a search that none of the (kept) models would get, refused as evaluate
+        # --tune is; the file's [tune] just has nothing to do for them (the command line says so).
+        if trials is not None and not any(study.tuned(spec) for spec in study.models):
+            which = f"--only {','.join(only)}: --tune {trials} searches none of the models it keeps" if only else \
+                f"--tune {trials} searches none of the study's models"
+            raise ConfigError(f"{which} (they have no settings to search, [tune] models leaves them out, or their "
+                              "tables set every setting searched, each otherwise than another table of its model)")
         if study.reference:  # the study's figure was measured on the file's data, not on others
             file_source = (values.get("data") or {}).get("source") if isinstance(values.get("data"), dict) else None
             differs = []

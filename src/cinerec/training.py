@@ -720,11 +720,11 @@ class _Fit:
         n = len(data[0])
         if dctx.active:
             # Equal shards, so every process takes the same number of steps.
-            per = n // dctx.world
-            if per < max(1, self.model.min_batch_rows):
+            per, least = n // dctx.world, max(1, self.model.min_batch_rows)
+            if per < least:
                 # (each process then took no step, or learned nothing, and the run was saved as
                 # trained; every process finds this alike, before any step)
-                most = n // max(1, self.model.min_batch_rows)
+                most = n // least
                 where = f"at most {most} processes" if most >= 2 else "one process (without torchrun)"
                 raise ConfigError(f"{self.model.name}: {dctx.world} processes share {n:,} training "
                                   f"sample{'' if n == 1 else 's'}, {per} each, too few to train on: train with {where}")

@@ -231,6 +231,12 @@ SCREENED_WORDS = "; trials screened by a shortcut (a warm start or a sketch), bo
 TIMED_OUT_WORDS = "; its time budget ended it"
 
 
+def search_words(stopped_by: str | None, screened: bool) -> str:
+    """What the line reporting a search says after its time: that its time budget ended
+    it (:attr:`Tuned.stopped_by`), and that its trials were screened (:attr:`Tuned.screened`)."""
+    return (TIMED_OUT_WORDS if stopped_by == "minutes" else "") + (SCREENED_WORDS if screened else "")
+
+
 def trials_text(n: int | Sequence[Mapping[str, Any]], metric: str = "", scored: int = 0) -> str:
     """``"1 trial"``, ``"30 trials"``, as the lines that report a search say it. Given the
     trials themselves and their metric, several completed trials that all scored the same

@@ -116,13 +116,13 @@ def tuned_line(tuned: Any, held: Collection[str] = ()) -> str:
     which the first trial, "defaults", ran with too."""
     from cinerec.config import settings_words, shown
     from cinerec.models import MODELS
-    from cinerec.tuning import SCREENED_WORDS, TIMED_OUT_WORDS, trials_text
+    from cinerec.tuning import search_words, trials_text
 
     model = tuned.model
     kept = [k for k in MODELS[model.name].search_space if k in held] if model.name in MODELS else []
     given = ", ".join(f"{k} = {shown(getattr(model.config, k))}" for k in kept)
     given = f"{given} kept as given; " if kept else ""
-    screened = (TIMED_OUT_WORDS if tuned.stopped_by == "minutes" else "") + (SCREENED_WORDS if tuned.screened else "")
+    screened = search_words(tuned.stopped_by, tuned.screened)
     return (f"tuned {model.name}: {settings_words(tuned.settings)} ({given}validation {tuned.metric} {tuned.value:.4f}; defaults"
             f"{' with ' + ('it' if len(kept) == 1 else 'them') if kept else ''} {tuned.default_value:.4f}; "
             f"{trials_text(tuned.trials, tuned.metric, tuned.scored)}, {tuned.seconds:.1f} s{screened})")

@@ -108,10 +108,11 @@ def _earlier_store(db: str) -> Any:
     from cinerec.errors import CinerecError
     from cinerec.serving.store import is_postgres, open_store
 
-    if not is_postgres(db) and not Path(db).expanduser().is_file():
+    target = db if is_postgres(db) else Path(db).expanduser()
+    if isinstance(target, Path) and not target.is_file():
         return None
     try:
-        store = open_store(Path(db).expanduser() if not is_postgres(db) else db)
+        store = open_store(target)
     except (CinerecError, OSError):
         return None
     try:

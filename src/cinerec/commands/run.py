@@ -104,13 +104,12 @@ def run(
 def tuned_lines(board: dict[str, Any]) -> list[str]:
     """One line per searched model and seed: the chosen settings and both validation figures."""
     from cinerec.config import settings_words
-    from cinerec.tuning import SCREENED_WORDS, TIMED_OUT_WORDS, trials_text
+    from cinerec.tuning import search_words, trials_text
 
     lines = []
     for row in board["models"]:
         for seed, t in (row.get("tuning") or {}).items():
-            screened = (TIMED_OUT_WORDS if t.get("stopped_by") == "minutes" else "") + \
-                (SCREENED_WORDS if t["screened"] else "")
+            screened = search_words(t.get("stopped_by"), t["screened"])
             trials = trials_text(t.get("trials") or t["n_trials"], t["metric"], t.get("n_scored", 0))
             lines.append(f"tuned {row['label']} seed {seed}: {settings_words(t['settings'])} (validation {t['metric']} "
                          f"{t['value']:.4f}; untuned {t['default_value']:.4f}; {trials}, "

@@ -582,11 +582,9 @@ class Recommender(ABC):
                 vec[unrated] = 0.0
         return vec
 
+    @_similarity_checked
     def item_similarity(self, items: np.ndarray) -> np.ndarray:
         """``(len(items), n_items) float32`` similarity of each given movie (indices) to every movie."""
-        return _similarity_checked(Recommender._item_similarity)(self, items)
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         items = np.asarray(items, dtype=np.int64)
         vec = self.similarity_vectors()
         if vec is not None:

@@ -210,7 +210,11 @@ def _title_keys(title: str) -> tuple[str, str]:
     """A title's key without its hyphenated words joined, read for a query word anywhere in
     it ("tram" is not in "Extra-Mural"), and :func:`title_key`, read for whole words and
     word starts ("extramural", "extram")."""
-    plain = _plain(title)  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
+    return _keys_of(_plain(title))  # (as the key reads it: Ⅱ as ii, a fullwidth hyphen as -)
+
+
+def _keys_of(plain: str) -> tuple[str, str]:
+    """:func:`_title_keys` of a title already :func:`_plain`."""
     key = _key(plain)
     digits = [str(_ROMAN_VALUE[m]) for m in _ROMAN_WORD.findall(plain)]
     loose = " ".join([key, *digits]) if digits and key else key
@@ -225,7 +229,11 @@ def _numerals(title: str) -> str:
     is not in "viii", nor "ii" in "iii", nor "hirt" in "thirteen"), so "die hard ii" finds
     "Die Hard 2", "12 monkeys" "Twelve Monkeys", and "vii" no "8 1/2", and a letter typed
     alone ("x", "i") no sequel by its number."""
-    plain = _plain(title)
+    return _numerals_of(_plain(title))
+
+
+def _numerals_of(plain: str) -> str:
+    """:func:`_numerals` of a title already :func:`_plain`."""
     forms = [str(_NAME_VALUE[m]) for m in _NUMBER_NAME.findall(plain)]
     forms += [_NAME_OF[str(_ROMAN_VALUE[m])] for m in _ROMAN_WORD.findall(plain)]  # ("Part II": "two")
     if any(c.isdigit() for c in plain):
@@ -265,7 +273,8 @@ class MovieSearch:
     _numerals: np.ndarray | None = field(init=False, repr=False)  # (None: no title holds such a number)
 
     def __post_init__(self) -> None:
-        both = [_title_keys(t) for t in self.catalog.titles]
+        plains = [_plain(t) for t in self.catalog.titles]  # (each title's, read once for its keys and numbers)
+        both = [_keys_of(p) for p in plains]
         keys = np.array([loose for loose, _ in both], dtype=str)
         full = np.array([whole for _, whole in both], dtype=str)
         if len(keys) == 0:
@@ -293,7 +302,7 @@ class MovieSearch:
         # (from the keys with hyphenated words also joined: "spiderman" is a whole word of
         # "Spider-Man", and "spiderm" starts one)
         object.__setattr__(self, "_padded", np.char.add(np.char.add(" ", full), " "))
-        numerals = [_numerals(t) for t in self.catalog.titles]
+        numerals = [_numerals_of(p) for p in plains]
         object.__setattr__(self, "_numerals", np.array(numerals, dtype=str) if any(numerals) else None)
         object.__setattr__(self, "_genres", {g.casefold(): j for j, g in enumerate(self.catalog.genre_names)})
         pop = np.asarray(self.popularity, dtype=np.int64)
@@ -353,7 +362,8 @@ class MovieSearch:
         words = search_key(query).split()
         if query.strip() and not words:  # only punctuation or symbols: no title word can match
             return np.zeros(0, dtype=np.int64)
-        mask = self.filter_mask(genre, year_from, year_to)
+        allowed = self.filter_mask(genre, year_from, year_to)
+        mask = allowed.copy()
         tier = np.zeros(len(self.keys), dtype=np.int64)
         if words:
             whole = np.ones(len(self.keys), dtype=bool)
@@ -389,8 +399,7 @@ class MovieSearch:
             # title written apart ("Toy Story"), with or without its article.
             solid = "".join(search_key(query, joined=False).split())
             keys, bare = self._solid
-            mask = self.filter_mask(genre, year_from, year_to) & \
-                (np.char.startswith(keys, solid) | np.char.startswith(bare, solid))
+            mask = allowed & (np.char.startswith(keys, solid) | np.char.startswith(bare, solid))
             hits = np.flatnonzero(mask)
         order = np.lexsort((hits, -self.popularity[hits], -tier[hits]))
         return hits[order[: max(0, int(limit))]]
