@@ -177,6 +177,9 @@ def test_a_bad_line_of_a_tab_separated_file_with_quotes_in_its_text_is_named(tmp
      "someone new (open_run(RUN).recommend_for(ratings={ID: STARS, ...}))"),
     ("user,item,rating\n1,2,4\n1,3,\n", "line 3: no rating"),  # a blank cell: nothing written
     ("user,item,rating\n1,2,4\n1,3,NaN\n", "line 3: rating 'NaN' is not a number"),
+    # Hexadecimal, which the fast reader took for a whole number (16, 1600000000), as 0b11 or 4_0 is not.
+    ("user,item,rating\n1,2,3\n1,3,0x10\n2,2,5\n", "line 3: rating '0x10' is not a number"),
+    ("user,item,rating,ts\n1,2,4,0x5F5E1000\n1,3,3,1000000001\n", "line 2: time '0x5F5E1000' is neither seconds"),
     ("user,item,rating,ts\n1,2,4,5\n1,3,4\n1,4,4,5\n", "line 3: 3 fields where the header has 4"),
     ('user,item,rating,ts\n1,10,4,100\n1,"11,1,1001011\n2,10,3,200\n2,11,5,300\n',
      'line 3: a quote (") opens a field that no quote closes'),
@@ -377,6 +380,7 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
 @pytest.mark.parametrize("text,needle", [
     ("id,title,year\n1,Alpha,nineteen\n", "line 2: year 'nineteen' is not a whole number"),
     ("id,title,year\n1,Alpha,1999\n2,Beta,1999.5\n", "line 3: year 1999.5 is not a whole number"),
+    ("id,title,year\n1,Alpha,0x7CF\n2,Beta,1999\n", "line 2: year '0x7CF' is not a whole number"),  # not 1999
     ("id,title\n1,Alpha\n2, \n", "line 3: movie 2 has no title"),
     ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 has title 'Beta' here and 'Alpha' on "),  # not np.int64(1)
     ('id,title\n1,Alpha\n2,"Beta (1991)\n3,Gamma\n4,Delta\n', "line 3: the title of movie 2 runs over several lines"),
@@ -2068,3 +2072,14 @@ def test_a_scale_for_a_log_without_ratings_or_for_a_release_is_refused(tmp_path,
         load(mine, rating_scale="1,10")
     assert load(mine / "ratings.csv", catalog=mine / "movies.csv", rating_scale="1,5").info["rating_scale"] == [1, 5]
     assert load(mine).info["rating_scale"] == [2, 4]
+
+
+def test_hexadecimal_looking_ids_and_titles_are_read_as_written(tmp_path):
+    # Text ids and titles holding "0x" keep their words, and a file's numbers beside them stay numbers.
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n0x1F,10,4,100\n31,10,3,200\n31,0x0A,5,300\n")
+    (tmp_path / "movies.csv").write_text("id,title,year\n10,The 0x Files,1999\n0x0A,Hex,2001\n")
+    data = load_log(tmp_path / "log.csv", catalog=tmp_path / "movies.csv")
+    assert data.user_ids.raw.tolist() == ["0x1F", "31"] and sorted(data.item_ids.raw.tolist()) == ["0x0A", "10"]
+    assert sorted(data.interactions.ratings.tolist()) == [3, 4, 5]
+    assert sorted(data.interactions.timestamps.tolist()) == [100, 200, 300]
+    assert sorted(data.catalog.years.tolist()) == [1999, 2001]
