@@ -379,6 +379,22 @@ def test_a_log_of_zeros_and_ones_is_said_to_be_read_as_stars_from_0_to_1(capsys,
     assert "0 and 1 alone" not in capsys.readouterr().err
 
 
+def test_rows_of_a_pair_logged_twice_that_the_reader_left_out_are_said(capsys, tmp_path):
+    # evaluate, train and run left them out without a word; data info alone counted them.
+    rows = [f"u{u},m{i},{1 + (u + i) % 5},{u * 100 + i}" for u in range(30) for i in range(12) if (u + i) % 3]
+    rows += ["u0,m1,5,9999", "u2,m0,1,9999", "u2,m0,2,99999"]  # (u0's m1 again, u2's m0 twice again)
+    (tmp_path / "log.csv").write_text("user,item,rating,ts\n" + "\n".join(rows) + "\n")
+    assert main(["evaluate", "--data", str(tmp_path / "log.csv"), "--model", "popularity", "--protocol", "loo-full",
+                 "--protocol-option", "ks=[1]", "--json"]) == 0
+    captured = capsys.readouterr()
+    line = (f"{tmp_path / 'log.csv'}: 3 rows left out, each an earlier row of a (user, movie) pair logged again: a "
+            "pair keeps its latest row (by time, then by order in the file), as a re-rating replaces the earlier one")
+    assert f"note: {line}" in captured.err and line in json.loads(captured.out)["notes"]
+    (tmp_path / "once.csv").write_text("user,item,rating,ts\n" + "\n".join(rows[:-3]) + "\n")
+    assert main(["data", "info", str(tmp_path / "once.csv")]) == 0
+    assert "left out" not in capsys.readouterr().err
+
+
 def test_a_scale_one_stray_rating_widens_is_said(capsys, tmp_path):
     # One 6 among 500 ratings of 1 to 5 made the scale 1 to 6 without a word: what counts
     # as liked moved up with it.

@@ -885,13 +885,26 @@ def title_twins(dataset: Dataset) -> "sp.csr_matrix | None":
 def reading_notes(dataset: Dataset) -> list[str]:
     """The lines said about how a log was read: a rating or time column it may have left
     unread (``info["log_notes"]``), its times where, written as numbers, they read oddly as
-    seconds (:func:`time_note`, on the times the filters kept), then its
+    seconds (:func:`time_note`, on the times the filters kept), the rows of pairs logged
+    twice that it left out, its ratings' scale where it may mislead, then its
     catalogue's (:func:`catalog_notes`)."""
     said = time_note(dataset.interactions.timestamps, dataset.info.get("source") or dataset.name) \
         if dataset.info.get("times_in_numbers") else None
     log = [str(note) for note in dataset.info.get("log_notes") or []]  # (a rating or time column left unread)
-    return log + ([said] if said else []) + _thumbs_note(dataset) + _stray_scale_note(dataset) + \
-        catalog_notes(dataset)
+    return log + ([said] if said else []) + _repeats_note(dataset) + _thumbs_note(dataset) + \
+        _stray_scale_note(dataset) + catalog_notes(dataset)
+
+
+def _repeats_note(dataset: Dataset) -> list[str]:
+    """A line when a log logged some (user, movie) pair more than once: the earlier rows
+    were left out as it was read, which nothing but ``data info``'s count said."""
+    dropped = int(dataset.info.get("duplicates_dropped") or 0)
+    if not dropped:
+        return []
+    source = dataset.info.get("source") or dataset.name
+    return [f"{source}: {counted(dropped, 'row')} left out, each an earlier row of a (user, movie) pair logged again: "
+            "a pair keeps its latest row (by time, then by order in the file), as a re-rating replaces the earlier "
+            "one"]
 
 
 def _stray_scale_note(dataset: Dataset) -> list[str]:
