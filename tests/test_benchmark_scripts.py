@@ -266,3 +266,23 @@ def test_paired_rows_fits_the_rows_of_the_studys_filtered_data(tmp_path, ml100k_
     assert ran.returncode == 0, ran.stderr
     board = json.loads(ran.stdout)
     assert round(board["models"][0]["metrics"]["rmse"]["mean"], 4) == figure, (board["models"][0], figure)
+
+
+def test_the_models_benchmark_sets_each_model_up_as_evaluate_does(tmp_path):
+    # It made ALS with its plain defaults, recency weighting on under random-full, where the
+    # command line turns it off: its figures for a protocol were not the protocol's.
+    from cinerec.cli import main
+
+    data = tmp_path / "syn"
+    assert main(["data", "synthesize", "--like", "ml-100k", "--scale", "0.2", "--out", str(data), "--seed", "3"]) == 0
+    done = _run(["benchmarks/bench_models.py", "--data", str(data), "--models", "als", "--seeds", "0"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    als = json.loads(done.stdout)["models"]["als"]
+    assert als["config"]["random-full"]["recency_half_life"] == 0 < als["config"]["loo"]["recency_half_life"]
+    done = subprocess.run([sys.executable, "-m", "cinerec", "evaluate", "--data", str(data), "--model", "als",
+                           "--protocol", "random-full", "--seed", "0", "--json", "-q"], capture_output=True, text=True,
+                          cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+                                         "CINEREC_HOME": str(tmp_path / "home")}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["metrics"]["recall@10"] == pytest.approx(
+        als["figures"]["random-full/recall@10"]["mean"], abs=1e-9)
