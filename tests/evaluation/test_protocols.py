@@ -1117,6 +1117,23 @@ def test_figures_from_a_handful_of_people_are_said_to_be_too_few():
         " held-out ratings only: too few for the figures to tell models apart")
 
 
+def test_people_a_rating_protocol_s_ndcg_leaves_out_are_counted_and_said():
+    # The report said "936 users measured" beside an NDCG@10 that averaged over 882 of them.
+    from cinerec.evaluation.protocols import ndcg_measured
+
+    ds = small_dataset()
+    prepared = get_protocol("ratings-random").prepare(ds, 0)
+    model = prepared.create("baseline")
+    result = prepared.evaluate(model, per_user=True)
+    values = result.per_user["ndcg@10"]
+    ordered, n = int(np.count_nonzero(~np.isnan(values))), len(prepared.users)
+    assert 0 < ordered < n and n == result.n_users
+    assert ndcg_measured(prepared, model) == [
+        f"ndcg@5/ndcg@10 average over {ordered:,} of the {n:,} people measured, those whose held-out movies can be put "
+        "in a better or worse order (two or more, not all rated alike); RMSE and MAE over all of them"]
+    assert ndcg_measured(get_protocol("loo-full").prepare(ds, 0), model) == []  # (a ranking protocol: no NDCG of stars)
+
+
 def test_people_the_protocol_does_not_measure_are_counted_and_said(tmp_path):
     # A log of 32 people measured 31 ("users 31" in the table) without a word of who or why.
     from cinerec.data import load

@@ -993,7 +993,8 @@ def figure_notes(prepared: Prepared, model: Recommender) -> list[str]:
     an approximate index, what the fit chose."""
     return (untimed(prepared) + ks_left_out(prepared) + ranking_variant(prepared, model)
             + nothing_retrieved(prepared, model) + approximate_lists(prepared, model) + model.fit_notes()
-            + scores_alike(prepared, model) + lists_hold_all(prepared) + unmeasured(prepared) + few_measured(prepared))
+            + scores_alike(prepared, model) + lists_hold_all(prepared) + unmeasured(prepared) + few_measured(prepared)
+            + ndcg_measured(prepared, model))
 
 
 def ranking_variant(prepared: Prepared, model: Recommender) -> list[str]:
@@ -1154,6 +1155,34 @@ def unmeasured(prepared: Prepared) -> list[str]:
     else:
         why = f"{'its ratings' if n == 1 else 'their ratings'} all fell in the training part"
     return [f"{n:,} of the {total:,} people in the data {'is' if n == 1 else 'are'} not measured: {why}"]
+
+
+def ndcg_measured(prepared: Prepared, model: Recommender) -> list[str]:
+    """A line where a rating protocol's NDCG@K averages over fewer people than its RMSE:
+    someone whose held-out movies cannot be put in a better or worse order (one movie,
+    or all rated alike) has no NDCG (:func:`cinerec.evaluation.metrics.ndcg_of_ratings`),
+    and the report said "936 users measured" of a figure that measured 882."""
+    if not prepared.protocol.needs_ratings or not prepared.protocol.ks:
+        return []
+    counts = []
+    for part in prepared.folds or (prepared,):
+        test = part.test
+        high = np.full(test.n_users, -np.inf)
+        low = np.full(test.n_users, np.inf)
+        np.maximum.at(high, test.users, test.ratings)
+        np.minimum.at(low, test.users, test.ratings)
+        counts.append((int(np.count_nonzero(high > low)), len(part.users)))
+    if all(ordered == n or not ordered for ordered, n in counts):
+        return []  # (every one measured; no one at all is said as an unmeasured figure)
+    ndcg = "/".join(f"ndcg@{k}" for k in prepared.protocol.ks)
+    if len(counts) == 1:
+        (ordered, n), = counts
+        who = f"{ordered:,} of the {n:,} people measured"
+    else:
+        who = "fewer of the people measured in each fold (" + ", ".join(f"{o:,} of {n:,}" for o, n in counts) + ")"
+    others = "AUC and accuracy" if model.can_predict_liked else "RMSE and MAE"
+    return [f"{ndcg} average{'s' if len(prepared.protocol.ks) == 1 else ''} over {who}, those whose held-out movies can be "
+            f"put in a better or worse order (two or more, not all rated alike); {others} over all of them"]
 
 
 def untimed(prepared: Prepared) -> list[str]:
