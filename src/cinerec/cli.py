@@ -79,6 +79,10 @@ _RENAMED = {
 }
 
 
+#: Another command's option, and this command's own for much the same (movies' years).
+_ALIKE = {"--min-year": "--year-from", "--max-year": "--year-to"}
+
+
 def entry() -> None:
     """The ``cinerec`` program (and ``python -m cinerec``): :func:`main`, then leave at once.
 
@@ -517,10 +521,21 @@ def _usage_error(error: click_errors.ClickException, root: click.Command, argv: 
                        f"(--json works with: {', '.join(_json_commands(root))})")
         elif hint is not None:
             message = f"no such option {name}: {hint}"
+        elif name and name.startswith("--") and "-" + name[2:] in takes:  # (--k: click offered nothing)
+            message = f"no such option {name}: did you mean -{name[2:]}?"
+        elif name and ctx.parent is not None and name in {opt for p in root.params for opt in p.opts}:
+            message = f"no such option {name}: it is an option of cinerec itself, given before any command " \
+                      f"(cinerec {name})"
         elif owners := _commands_taking(root, name):
             # Another command's option (recommend --tune 3): click offered the closest names
             # of this command ("Did you mean --quiet, --run, --user?").
             message = f"no such option {name}: it is an option of {_listed(owners)}, not of {where}"
+            alike = _ALIKE.get(name or "")
+            if alike is not None and alike in takes:
+                message += f", which takes {alike}"
+    # (click names a bounded number's type "integer range": -k abc "is not a valid integer range")
+    message = message.replace("is not a valid integer range.", "is not a valid integer.") \
+        .replace("is not a valid float range.", "is not a valid float.")
     command = where.removeprefix("cinerec").strip()
     _say_error(f"cinerec: error: {command + ': ' if command else ''}{_one_line(message)} (see {where} --help)")
     return 2
