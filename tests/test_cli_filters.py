@@ -146,20 +146,21 @@ def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_defau
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--kcore", "5,x"], 'command line: --kcore = "5,x" must be U or U,I'),
+    # (as typed, not as a study file's key: it said 'command line: --kcore = "5,x" must be...')
+    (["--kcore", "5,x"], "--kcore '5,x': must be U or U,I"),
     (["--liked-threshold", "5.000001"], "--liked-threshold 5.000001 leaves no ratings"),  # not "5", which keeps some
     # (a threshold below every rating named the scale; one above it did not)
     (["--liked-threshold", "6"], "--liked-threshold 6 leaves no ratings (the data had 5,000 ratings of 47 users); "
                                  "its ratings run from 1 to 5 stars"),
-    (["--top-users", "0"], "command line: --top-users = 0 must be a positive whole number"),
+    (["--top-users", "0"], "--top-users 0: must be a positive whole number"),
     # (the flag that does what it asks named: "ask for implicit data" named none)
     (["--liked-threshold", "1"], "for all of them as plain likes ask for implicit data instead (--implicit), else "),
     # (named as typed: it was said back as "inf")
     (["--liked-threshold", "1e400"], "Invalid value for '--liked-threshold': '1e400' is too large to be a number of "
                                      "stars"),
-    (["--liked-threshold", "-inf"], "command line: --liked-threshold = -inf must be a number of stars"),
+    (["--liked-threshold", "-inf"], "--liked-threshold -inf: must be a number of stars"),
     (["--liked-threshold", "four"], "Invalid value for '--liked-threshold': 'four' is not a valid float"),
-    (["--min-year", "2001", "--max-year", "1990"], "--min-year = 2001 is after --max-year = 1990"),
+    (["--min-year", "2001", "--max-year", "1990"], "--min-year 2001: is after --max-year 1990"),
     (["--min-year", "2100"], "--min-year 2100 leaves no ratings (the data had 5,000 ratings"),
     (["--columns", "user=a"], "--columns: "),
     (["--catalog", "nowhere.csv"], "--catalog nowhere.csv: no such file"),

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from cinerec.config import MAX_SEED, TOO_MANY_DIGITS, settings_words, shown, shown_exactly, toml_error
-from cinerec.data.filters import Filters, left_counts, step_lines, step_words, unknown_years
+from cinerec.data.filters import COMMAND_LINE, Filters, left_counts, step_lines, step_words, unknown_years
 from cinerec.errors import (OUT_OF_MEMORY_ADVICE, CinerecError, ConfigError, DataError, Diverged, FilterLeavesOne,
                             FilterRefused, TooFewUnseen, OutOfMemory, allocation_words, in_cli_words, known_words,
                             out_of_memory, unknown_name)
@@ -370,7 +370,7 @@ class Study:
         if filters or no_filters:
             kept = {} if no_filters else study.filters.to_dict()
             given = tuple(filters or {})
-            where = "command line" if not kept else f"{path} [data] with the command line"
+            where = COMMAND_LINE if not kept else f"{path} [data] with the command line"
             # A year of the file's against one of a flag (min_year after --max-year): its line.
             years = [k for k in ("min_year", "max_year") if k in kept and k not in given]
             line = key_line(text, ("data",), years[0]) if len(years) == 1 and len(given) and \

@@ -550,11 +550,11 @@ def make_filters(*, min_year: int | None = None, max_year: int | None = None, to
                  top_movies: int | None = None, kcore: str | None = None, implicit: bool = False,
                  liked_threshold: float | None = None) -> Any:
     """The :class:`~cinerec.data.filters.Filters` the flags name, checked before any data is read."""
-    from cinerec.data.filters import Filters
+    from cinerec.data.filters import COMMAND_LINE, Filters
 
     values = {"min_year": min_year, "max_year": max_year, "top_users": top_users, "top_movies": top_movies,
               "kcore": kcore, "implicit": implicit, "liked_threshold": liked_threshold}
-    return Filters.from_mapping({k: v for k, v in values.items() if v is not None}, where="command line",
+    return Filters.from_mapping({k: v for k, v in values.items() if v is not None}, where=COMMAND_LINE,
                                 flags=True)
 
 

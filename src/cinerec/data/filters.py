@@ -402,9 +402,23 @@ def _whole(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
+#: ``where`` for values that all came from the command line's flags: a fault is then told
+#: as the flag and its value were typed (``--kcore '5,x': must be...``), not as a file's key.
+COMMAND_LINE = "command line"
+
+
+def _fault(where: str, key: str, value: Any, rule: str, flags: bool | Collection[str]) -> ConfigError:
+    """The one line for ``key``'s bad ``value``: ``--top-users 0: must be...`` on the command
+    line, ``FILE [data]: top_users = 0 must be...`` in a study file."""
+    if where == COMMAND_LINE:
+        shown = repr(value) if isinstance(value, str) else shown_exactly(value)
+        return ConfigError(f"{_label(key, flags)} {shown}: {rule}")
+    return ConfigError(f"{where}: {_label(key, flags)} = {shown_exactly(value)} {rule}")
+
+
 def _kcore(value: Any, where: str, flags: bool | Collection[str]) -> tuple[int, int]:
-    bad = ConfigError(f"{where}: {_label('kcore', flags)} = {shown_exactly(value)} must be U or U,I: "
-                      "the fewest ratings a user and a movie keep (positive whole numbers)")
+    bad = _fault(where, "kcore", value, "must be U or U,I: the fewest ratings a user and a movie keep (positive "
+                 "whole numbers)", flags)
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         # ASCII digits only: str.isdigit also takes '²', which int() refuses.
@@ -429,14 +443,15 @@ _MOST_STARS = 1e300
 def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) -> None:
     def fail(key: str, value: Any, rule: str) -> None:
         # (a whole number's float keeps its point: "top_users = 100 must be a whole number" refused 100.0)
-        raise ConfigError(f"{where}: {_label(key, flags)} = {shown_exactly(value)} {rule}")
+        raise _fault(where, key, value, rule, flags)
 
     for key in ("min_year", "max_year"):
         v = f[key]
         if v is not None and not (_whole(v) and 1 <= v <= 9999):  # a title's year has four digits
             fail(key, v, "must be a whole year from 1 to 9999")
     if f["min_year"] is not None and f["max_year"] is not None and f["min_year"] > f["max_year"]:
-        fail("min_year", f["min_year"], f"is after {_label('max_year', flags)} = {f['max_year']}")
+        fail("min_year", f["min_year"], f"is after {_label('max_year', flags)}"
+                                        f"{' ' if where == COMMAND_LINE else ' = '}{f['max_year']}")
     for key in ("top_users", "top_movies"):
         v = f[key]
         if v is not None and (not _whole(v) or v < 1):
