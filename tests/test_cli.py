@@ -263,6 +263,17 @@ def test_help_and_version(capsys):
     assert capsys.readouterr().out.startswith("cinerec ")
 
 
+def test_defaults_are_shown_one_way_in_every_command_s_help(capsys):
+    # export's -k said "(default 50)" in its text where every other option shows [default: N].
+    def said() -> str:  # (the help as words, however it wraps)
+        return " ".join(capsys.readouterr().out.split())
+
+    assert main(["export", "--help"]) == 0
+    assert "Recommendations per user. [default: 50; 1<=x<=1000]" in said()
+    assert main(["data", "synthesize", "--help"]) == 0  # (how the sizes grow, said where the flag is)
+    assert "rated movies and the catalogue with its square root. [default: 1.0]" in said()
+
+
 def test_an_interrupt_after_the_command_returned_is_still_said(capsys, monkeypatch):
     """Ctrl-C (or SIGTERM) landing once a command has finished, after "run saved" say,
     escaped as a bare KeyboardInterrupt: exit 130 with a traceback, not the one line."""
@@ -843,6 +854,16 @@ def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(ca
     (["evaluate", "--data", "x", "--model", "ease", "--resume"],
      "evaluate: no such option --resume: it is an option of train, not of cinerec evaluate"),
     (["evaluate", "--data", "x", "--model", "ease", "--modle", "x"], "Did you mean '--model'?"),  # (a slip: click's)
+    # movies names its years otherwise: said beside the commands that take --min-year.
+    (["movies", "--run", "r", "--min-year", "1990"], "movies: no such option --min-year: it is an option of "
+     "quickstart, evaluate, train, run and data info, not of cinerec movies, which takes --year-from"),
+    # --k for -k: click offered nothing; --version of a command: click offered --json.
+    (["similar", "--run", "r", "--movie", "50", "--k", "5"], "similar: no such option --k: did you mean -k?"),
+    (["evaluate", "--version"], "evaluate: no such option --version: it is an option of cinerec itself, given "
+     "before any command (cinerec --version)"),
+    # A bounded number's type was "integer range": "'abc' is not a valid integer range."
+    (["recommend", "--run", "r", "--user", "1", "-k", "abc"], "Invalid value for '-k': 'abc' is not a valid integer. "),
+    (["data", "synthesize", "--like", "ml-100k", "--scale", "x"], "'x' is not a valid float. "),
 ])
 def test_another_commands_option_names_the_commands_that_take_it(capsys, argv, said):
     assert main(argv) == 2

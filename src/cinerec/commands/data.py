@@ -174,7 +174,9 @@ def synthesize(
         "--out", metavar="DIR", show_default=False, callback=flags.home,
         help="The folder to write: new, empty, or an earlier synthetic release holding only its own "
              "files (which it replaces).")],
-    scale: Annotated[float, typer.Option("--scale", help="Size relative to the real release: above 0, at most 10.")] = 1.0,
+    scale: Annotated[float, typer.Option(
+        "--scale", help="Size relative to the real release, above 0 and at most 10: users and ratings grow with it, "
+                        "rated movies and the catalogue with its square root.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="The seed of the synthetic ratings.")] = 0,
     crlf: Annotated[bool, typer.Option("--crlf", help="Windows line endings.")] = False,
     quiet: flags.Quiet = False,

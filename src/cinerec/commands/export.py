@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from click.core import ParameterSource
 
 from cinerec.commands import flags
 
@@ -28,8 +30,7 @@ def export(
     db: Annotated[str, typer.Option("--db", metavar="FILE|URL", show_default=False, callback=flags.home,
                                     help="The store to write, replaced atomically: a SQLite file or a "
                                          "postgresql:// URL.")],
-    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, show_default=False,
-                                          help="Recommendations per user (default 50).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Recommendations per user.")] = DEFAULT_K,
     run_model: flags.RunModel = None,
     json: flags.Json = False,
     quiet: flags.Quiet = False,
@@ -49,6 +50,7 @@ def export(
 
     from cinerec.errors import ConfigError
 
+    default = click.get_current_context().get_parameter_source("k") is ParameterSource.DEFAULT
     start = time.perf_counter()
     several = distributed_context().active
     if not several:  # before the run is read, as export_store does (under torchrun: rank 0's, before any reads it)
@@ -57,16 +59,15 @@ def export(
     earlier = None if several else _earlier_store(db)
     with progress.silenced(quiet):
         try:
-            info = export_store(run if opened is None else opened, db, k=DEFAULT_K if k is None else k, model=run_model, progress=True)
+            info = export_store(run if opened is None else opened, db, k=k, model=run_model, progress=True)
         except ConfigError as e:  # a two-stage run's shortlist is shorter than the lists: name the flag
             if "is more than candidates" not in str(e):
                 raise
-            raise ConfigError(f"-k {DEFAULT_K if k is None else k}{' (the default)' if k is None else ''}: {e}") from None
+            raise ConfigError(f"-k {k}{' (the default)' if default else ''}: {e}") from None
     took = time.perf_counter() - start
     if not distributed_context().is_main:  # under torchrun rank 0 says what was written (--json: one object)
         return
     opened = open_run(run) if opened is None else opened
-    asked = DEFAULT_K if k is None else k
     # (people with fewer unseen movies than k; the lists written may be shorter still)
     unseen_short, unseen_empty = short_lists(opened.dataset, info.k)
     counted = info.short_lists is not None and info.empty_lists is not None
@@ -74,9 +75,9 @@ def export(
         (unseen_short, unseen_empty)
     lists = _lists(opened, info.model)
     notes = []
-    if asked > info.n_items:  # the lists are cut to the catalogue: say so
+    if k > info.n_items:  # the lists are cut to the catalogue: say so
         none = f" ({empty:,} of the {info.n_users:,} users rated every one, so their lists are empty)" if empty else ""
-        notes.append(f"-k {asked} is more than the {info.n_items:,} movies of the run: each list holds at most "
+        notes.append(f"-k {k} is more than the {info.n_items:,} movies of the run: each list holds at most "
                      f"{info.n_items:,}, less the movies the person rated{none}")
     elif unseen_short:  # people who rated nearly everything: "top-30 of 940 users" where some hold fewer
         notes.append(short_lists_note(unseen_short, unseen_empty, info.n_users, info.k,
