@@ -173,7 +173,7 @@ def _logs(folder: Path, repeat: int) -> dict:
         out[kind] = {
             "seconds": round(statistics.median(r[0] for r in runs), 2),
             "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
-            "peak_rss_mb": max(r[2] for r in runs),
+            "peak_rss_mib": max(r[2] for r in runs),
             "all_seconds": [round(r[0], 2) for r in runs],
         }
     out["ratio_log"] = round(out["log"]["seconds"] / out["load"]["seconds"], 3)
@@ -226,7 +226,7 @@ def _fractions(rows: int, repeat: int) -> dict:
     for kind, runs in timings.items():
         out[kind] = {"seconds": round(statistics.median(r[0] for r in runs), 2),
                      "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
-                     "peak_rss_mb": max(r[2] for r in runs), "all_seconds": [round(r[0], 2) for r in runs]}
+                     "peak_rss_mib": max(r[2] for r in runs), "all_seconds": [round(r[0], 2) for r in runs]}
     out["extra_seconds"] = round(out["ms"]["seconds"] - out["seconds"]["seconds"], 2)
     out["cpus"] = os.cpu_count()
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
@@ -235,7 +235,7 @@ def _fractions(rows: int, repeat: int) -> dict:
 
 
 def _run(command: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one child process."""
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one child process."""
     t0 = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
     _, status, usage = os.wait4(child.pid, 0)
@@ -340,7 +340,7 @@ def _measure(args: argparse.Namespace) -> None:
             out[kind] = {
                 "seconds": round(statistics.median(r[0] for r in runs), 2),
                 "cpu_seconds": round(statistics.median(r[1] for r in runs), 2),
-                "peak_rss_mb": max(r[2] for r in runs),
+                "peak_rss_mib": max(r[2] for r in runs),
                 "all_seconds": [round(r[0], 2) for r in runs],
             }
         if "cinerec" in out and "reference" in out:

@@ -105,7 +105,7 @@ class Timer:
         self.cpu = round(time.process_time() - self.c0, 3)
 
 
-def peak_rss_gb() -> float:
+def peak_rss_gib() -> float:
     """Peak resident memory of this process since start (or since the last reset)."""
     try:
         with open("/proc/self/status") as f:
@@ -142,7 +142,7 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     users = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(seen.indptr))
     all_users = np.arange(n_users, dtype=np.int32)
-    rss_data = peak_rss_gb()
+    rss_data = peak_rss_gib()
     reset_peak_rss()
     out: dict = {
         "benchmark": "negative sampling",
@@ -161,13 +161,13 @@ def main() -> None:
     with Timer() as draw_shuffled:
         sampler.sample(shuffled, 4, np.random.default_rng(1))
     del shuffled
-    rss_train = peak_rss_gb()
+    rss_train = peak_rss_gib()
     reset_peak_rss()
     with Timer() as evl:
         ev = sample_eval_negatives(seen, all_users, 99, rng=np.random.default_rng(2))
     with Timer() as ev_draw:
         sampler.sample_eval(all_users, 99, np.random.default_rng(2))
-    rss_eval = peak_rss_gb()
+    rss_eval = peak_rss_gib()
     reset_peak_rss()
     out["sample_negatives_k4"] = {
         "draws": int(neg.size), "total_s": train.wall, "total_cpu_s": train.cpu,
@@ -191,10 +191,10 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         out["machine"]["loadavg_1min_at_end"] = float(f.read().split()[0])
     # Peaks per phase (the seen matrix and the users array, about 0.4 GB, stay resident).
-    out["peak_rss_gb"] = {"generate": round(rss_data, 2), "sample_negatives": round(rss_train, 2),
+    out["peak_rss_gib"] = {"generate": round(rss_data, 2), "sample_negatives": round(rss_train, 2),
                           "sample_eval_negatives": round(rss_eval, 2)}
     if not args.skip_naive:  # (skipped, it has no peak of its own to report)
-        out["peak_rss_gb"]["naive"] = round(peak_rss_gb(), 2)
+        out["peak_rss_gib"]["naive"] = round(peak_rss_gib(), 2)
     print(json.dumps(out, indent=2))
 
 

@@ -49,8 +49,8 @@ def bench(source: str, repeats: int, name: str = "seqknn") -> dict:
     return {"source": source, "model": name, "ratings": len(data), "users": data.n_users, "movies": data.n_items,
             "fit_s": round(statistics.median(fits), 2), "top10_all_users_s": round(statistics.median(lists), 2),
             "similarity_entries": int(model.similarity_.nnz),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-            "peak_rss_after_load_gb": round(loaded, 2)}
+            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            "peak_rss_after_load_gib": round(loaded, 2)}
 
 
 def main() -> None:

@@ -131,7 +131,7 @@ def main() -> None:
     # a spot check that nothing seen came back
     probe = users[:: max(1, n_users // 1000)]
     out["seen_recommended_in_probe"] = int(np.take_along_axis(seen[probe].toarray(), items[probe], 1).sum())
-    out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     json.dump(out, sys.stdout, indent=2)
     print()
 
