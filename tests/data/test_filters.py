@@ -309,3 +309,13 @@ def test_a_year_filter_says_how_many_movies_it_dropped_for_want_of_a_year():
     assert step_lines([step])[0].endswith(" left (1 of the movies dropped, with 1 rating, has no known release year)")
     _, [step] = apply_filters(_dataset().subset(_dataset().interactions.items < 5), Filters(max_year=2000))
     assert "unknown_year" not in step and "release year" not in step_said(step)
+
+
+def test_top_users_ties_follow_the_id_order_the_docs_give(tmp_path):
+    # Numbers in numeric order where every id is one; one text id makes the column text, all
+    # of it then in character order ("10" before "9"), as README and docs/protocols.md say.
+    rows = "user,item,rating\n9,1,4\n9,2,3\n10,1,4\n10,2,3\n"
+    (tmp_path / "numbers.csv").write_text(rows)
+    (tmp_path / "mixed.csv").write_text(rows + "x,1,5\n")
+    assert top_users(load(tmp_path / "numbers.csv"), 1).user_ids.raw.tolist() == [9]
+    assert top_users(load(tmp_path / "mixed.csv"), 1).user_ids.raw.tolist() == ["10"]
