@@ -2083,3 +2083,27 @@ def test_hexadecimal_looking_ids_and_titles_are_read_as_written(tmp_path):
     assert sorted(data.interactions.ratings.tolist()) == [3, 4, 5]
     assert sorted(data.interactions.timestamps.tolist()) == [100, 200, 300]
     assert sorted(data.catalog.years.tolist()) == [1999, 2001]
+
+
+def test_a_year_column_without_titles_is_said_to_be_left_unread(tmp_path):
+    # A log's own years are read beside its titles: with no title column, its year column
+    # went unread without a word, and --min-year then said the log had no year column to read.
+    from cinerec.data import apply_filters
+    from cinerec.data.dataset import reading_notes
+    from cinerec.data.filters import Filters
+
+    (tmp_path / "log.csv").write_text("user,item,rating,Year,genres\na,1,4,1990,Drama\na,2,3,,\nb,1,5,1990,Drama\n")
+    data = load_log(tmp_path / "log.csv")
+    note = (f"{tmp_path / 'log.csv'}: the columns 'Year', 'genres' are left unread: a log's own years and genres are "
+            "read beside its titles, and it has no title column by its usual name (title, name); name that column "
+            "with --columns title=NAME, or give a movie file with --catalog")
+    assert note in reading_notes(data) and not data.catalog.years.any()
+    with pytest.raises(DataError, match="no movie has a known release year") as e:
+        apply_filters(data, Filters(min_year=1980))
+    assert note in str(e.value)
+    # With its titles, or with a movie file of its own, nothing is left unread to say.
+    (tmp_path / "titled.csv").write_text("user,item,rating,title,year\na,1,4,X,1990\nb,2,5,Y,1991\n")
+    assert not any("left unread" in n for n in reading_notes(load_log(tmp_path / "titled.csv")))
+    (tmp_path / "movies.csv").write_text("id,title\n1,X (1990)\n2,Y (1991)\n")
+    assert not any("left unread" in n for n in reading_notes(load_log(tmp_path / "log.csv",
+                                                                      catalog=tmp_path / "movies.csv")))

@@ -214,7 +214,7 @@ def apply_filters(dataset: Dataset, filters: Filters) -> tuple[Dataset, list[dic
             why = ""
             if name == "years" and not dataset.catalog.years.any():
                 why = ("; no movie has a known release year (a ratings log takes them from its catalogue: "
-                       f"{said('--catalog', 'load(catalog=...)')}, or its own title or year column)")
+                       f"{said('--catalog', 'load(catalog=...)')}, or its own title column, with any year column beside it)")
                 # (the note saying why the log's own columns were left unread came after the filters: never)
                 why += "".join(f"; {note}" for note in dataset.info.get("catalog_notes") or [])
             elif name == "years":  # what the years asked for missed: those known, and how many are not

@@ -271,6 +271,13 @@ def load_log(
                          "file with --catalog, or the column of titles with --columns title=NAME"]
             if notes:
                 info["catalog_notes"] = notes
+        elif left := [str(c) for c in headers[0]
+                      if str(c).strip().lower() in (*_CATALOG_NAMES["genres"], *_CATALOG_NAMES["year"])]:
+            # A year or genres column with no title column: read with the titles alone, it was
+            # left without a word, and --min-year then said the log had no year to read.
+            info["catalog_notes"] = [f"{path}: {_left_unread(left)}: a log's own years and genres are read beside "
+                                     "its titles, and it has no title column by its usual name (title, name); name "
+                                     "that column with --columns title=NAME, or give a movie file with --catalog"]
     # (the scale declared goes with the ratings to the models: Interactions.scale)
     x = Interactions(user_codes, item_codes, ratings, stamps, len(user_raw), len(item_raw),
                      scale if scale is not None and not info["implicit"] else None)
