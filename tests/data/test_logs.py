@@ -1363,6 +1363,11 @@ def test_a_workbook_named_csv_a_json_catalogue_and_a_tab_header_with_a_comma(tmp
         z.writestr("xl/workbook.xml", "<workbook/>")
     with pytest.raises(DataError, match=r"ratings\.csv: a spreadsheet, which cinerec does not read"):
         load(tmp_path / "ratings.csv")
+    # An old .xls workbook so named was told as UTF-16 text ("its first line holds NUL bytes").
+    (tmp_path / "ratings.csv").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"\x00\x00\n")
+    with pytest.raises(DataError, match=r"ratings\.csv: an Excel 97-2003 workbook \(\.xls\) or another Office file, "
+                                        r"which cinerec does not read; save its sheet as CSV \(UTF-8\)"):
+        load(tmp_path / "ratings.csv")
     (tmp_path / "ratings.csv").unlink()
     (tmp_path / "log.csv").write_text("userId\tmovieId\trating\ttitle, original\nu1\tm1\t4.5\tA\nu2\tm1\t3\tA\n")
     ds = load(tmp_path / "log.csv")

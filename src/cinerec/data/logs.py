@@ -562,6 +562,9 @@ def _log_files(path: Path, catalog: str | os.PathLike | None = None) -> list[Pat
 #: The first bytes of a gzip file, and of a zip file (a workbook is one too).
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+#: The first bytes of Microsoft's compound files: an Excel 97-2003 workbook (.xls), or
+#: another Office file of those years.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def is_workbook(path: Path) -> bool:
@@ -705,6 +708,9 @@ def _table(path: Path, ids: Callable[[list[str]], list[str]] | None = None, what
                                 "and give that")
             raise DataError(f"{path}: a zip file, which cinerec does not read here; unzip it and give the file it "
                             "holds")
+        if first.startswith(OLE_MAGIC):  # (its NULs read as UTF-16's below)
+            raise DataError(f"{path}: an Excel 97-2003 workbook (.xls) or another Office file, which cinerec does "
+                            "not read; save its sheet as CSV (UTF-8) and give that")
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # (a UTF-32 BOM starts so too)
             raise DataError(f"{path}: UTF-16 or UTF-32 text (as Excel's \"Unicode Text\" saves), which cinerec does not "
                             "read; save it as CSV in UTF-8")
