@@ -1055,6 +1055,27 @@ def test_dates_that_read_either_way_are_read_month_first_and_said_to_be(tmp_path
         assert reading_notes(load_log(f)) == [], dates
 
 
+def test_dates_written_with_dots_are_read_day_first_and_said_to_be(tmp_path):
+    # 04.03.2021 was read month first, as 3 April: a date written with dots is day first.
+    from cinerec.data.dataset import reading_notes
+
+    f = tmp_path / "log.csv"
+    f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,05.03.2021\nbo,m1,3,01.02.2020\n")
+    data = load_log(f)
+    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
+        "2020-02-01", "2021-03-04", "2021-03-05"]
+    assert reading_notes(data) == [
+        f"the dates of {f} written with dots, such as '04.03.2021' (line 2), are read day first (DD.MM.YYYY), as dates "
+        "so written are; if they are month first, write them as YYYY-MM-DD"]
+    # One that can only be month first reads them all so; one only day first needs no word.
+    f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,05.13.2021\n")
+    assert sorted(pd.to_datetime(load_log(f).interactions.timestamps, unit="s").strftime("%m-%d")) == ["04-03", "05-13"]
+    f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,13.03.2021\n")
+    data = load_log(f)
+    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%m-%d")) == ["03-04", "03-13"]
+    assert reading_notes(data) == []
+
+
 def test_dates_of_three_two_digit_numbers_say_how_they_were_read(tmp_path):
     # 21-03-04 read as 21 March 2004 without a word, where a log written year first
     # (2021-03-04, with a two-digit year) has every date in the wrong year.

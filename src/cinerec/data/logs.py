@@ -420,6 +420,9 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
         said.append(f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month "
                     "first: none of them can only be read one way (13/01 day first, 01/13 month first); if they are day "
                     "first, write them as YYYY-MM-DD")
+    if all(o["order"] == "dots" for o in orders):
+        said.append(f"the dates of {path} written with dots, such as {value!r} ({where}), are read day first "
+                    "(DD.MM.YYYY), as dates so written are; if they are month first, write them as YYYY-MM-DD")
     if all(o.get("year_first") for o in orders):
         read = "day, month, year" if any(o["order"] == "day" for o in orders) else "month, day, year"
         said.append(f"the dates of {path} written as numbers with dashes and a two-digit year, such as {value!r} "
@@ -1617,11 +1620,16 @@ def _dates(values: pd.Series, rows: np.ndarray, path: Path, order: dict[str, Any
                         "every time with its zone, or none (times without one are read as UTC)")
     stamps = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     numeric = parts[0].notna().to_numpy()
-    if day_first.any() or (order or {}).get("force") == "day":  # the whole column's numeric dates, day first
+    # Dates written with dots (04.03.2021) are day first wherever they are written so; they
+    # were read month first, as 3 April, where none showed its order.
+    dotted = numeric.any() and bool(text[numeric].str.match(r"\s*\d{1,2}\.\d{1,2}\.").all()) \
+        and not month_first.any()
+    if day_first.any() or dotted or (order or {}).get("force") == "day":  # the column's numeric dates, day first
         stamps[numeric] = pd.to_datetime(values[numeric], utc=True, errors="coerce", format="mixed", dayfirst=True)
     if order is not None:
         either = ((first != second) & first.notna()).to_numpy()  # (03/04: one date or another, by the order)
-        for kind, shown in (("day", day_first), ("month", month_first), ("either", either)):
+        for kind, shown in (("day", day_first), ("month", month_first), ("dots", either & dotted),
+                            ("either", either)):
             if shown.any():
                 one = int(np.argmax(shown))
                 order.update(order=kind, example=(str(values.iloc[one]).strip(), _line(path, int(rows[one]))))
