@@ -270,8 +270,6 @@ def test_defaults_are_shown_one_way_in_every_command_s_help(capsys):
 
     assert main(["export", "--help"]) == 0
     assert "Recommendations per user. [default: 50; 1<=x<=1000]" in said()
-    assert main(["data", "synthesize", "--help"]) == 0  # (how the sizes grow, said where the flag is)
-    assert "rated movies and the catalogue with its square root. [default: 1.0]" in said()
 
 
 def test_an_interrupt_after_the_command_returned_is_still_said(capsys, monkeypatch):

@@ -414,7 +414,8 @@ def test_the_synthesize_help_states_the_scales_it_takes():
     from cinerec.data.synthetic import MAX_SCALE
 
     text = " ".join(CliRunner().invoke(app, ["data", "synthesize", "--help"], terminal_width=200).output.split())
-    assert f"above 0, at most {MAX_SCALE:g}." in text
+    assert (f"above 0 and at most {MAX_SCALE:g}: users and ratings grow with it, rated movies and the catalogue with "
+            "its square root. [default: 1.0]") in text
 
 
 def test_info_names_the_source_as_given_and_a_zip_s_unpacked_copy_apart(ml100k_dir, tmp_path, capsys) -> None:
