@@ -1419,6 +1419,8 @@ def test_every_genre_health_lists_can_be_asked_for(tmp_path):
         assert len(movies) == 5 and all(m["genres"] == [long] for m in movies)
         recs = c.get("/users/u0/recommendations", params={"k": 3, "genre": long}).json()["recommendations"]
         assert len(recs) == 3 and all(m["genres"] == [long] for m in recs)
+        # Spaces around it aside, as around an id (" Drama" was an unknown genre where " u0" is u0).
+        assert c.get("/users/u0/recommendations", params={"k": 3, "genre": " drama "}).json()["recommendations"]
         body = c.post("/recommendations", json={"liked": ["m0"], "k": 3, "genre": long}).json()
         assert all(m["genres"] == [long] for m in body["recommendations"])
         r = c.get("/movies", params={"genre": "x" * 5000})

@@ -321,9 +321,9 @@ class MovieSearch:
                 np.asarray(np.char.replace(self._bare_starts, " ", ""), dtype=str))
 
     def genre_column(self, genre: str) -> int:
-        """Index of ``genre`` in the catalog's genre list (case-insensitive)."""
+        """Index of ``genre`` in the catalog's genre list (case-insensitive, spaces around it aside)."""
         try:
-            return self._genres[genre.casefold()]
+            return self._genres[genre.strip().casefold()]
         except KeyError:
             known = ", ".join(self.catalog.present_genres)
             raise ConfigError(f"unknown genre {genre!r} (known: {known})") from None
