@@ -347,6 +347,15 @@ def test_bad_bodies_are_422_naming_the_field(client, body, loc):
     assert any(d["loc"][: len(loc)] == loc for d in r.json()["detail"]), r.json()
 
 
+@pytest.mark.parametrize("liked", [[50.5], [True], [[1]], [{"id": 50}]])
+def test_an_id_of_no_kind_an_id_can_be_is_one_error_at_its_place(client, liked):
+    # It was two, at ["body", "liked", 0, "int"] and [..., "str"]: the validator's inner names.
+    r = client.post("/recommendations", json={"liked": [50, *liked]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"type": "movie_id_type", "loc": ["body", "liked", 1], "input": liked[0],
+                                   "msg": "Input should be a movie id: a whole number or a text"}]
+
+
 @pytest.mark.parametrize("path,params,loc", [
     ("/users/1/recommendations", {"k": 0}, ["query", "k"]),
     ("/users/1/recommendations", {"k": 100000}, ["query", "k"]),

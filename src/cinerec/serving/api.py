@@ -827,7 +827,7 @@ def create_app(run_dir: str | os.PathLike, db: str | os.PathLike | None = None, 
             said = f"it came as {kind!r}" if kind else "it came with none"
             return JSONResponse({"detail": f"send the body as JSON, with Content-Type: application/json ({said})"},
                                 status_code=415)
-        return JSONResponse({"detail": _json_safe(jsonable_encoder([_short_input(e) for e in errors]))},
+        return JSONResponse({"detail": _json_safe(jsonable_encoder([_short_input(e) for e in _one_per_id(errors)]))},
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -1108,6 +1108,23 @@ def _unknown_in_body(svc: Service, field: str, pos: int, movie_id: str) -> HTTPE
     """The 422 for a movie id of a request's ``liked`` (at ``pos``) or ``ratings`` the run does not know."""
     loc = ["body", field, _cut(movie_id)] if field == "ratings" else ["body", field, pos]
     return HTTPException(422, [{"loc": loc, "msg": svc.unknown_movie(movie_id), "type": "value_error"}])
+
+
+def _one_per_id(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``errors`` with the two that a movie id neither a whole number nor a text gets (one
+    for each kind it may be, ``loc`` ending in ``"int"`` and ``"str"``) told as one, at the
+    id's own place: what an id may be, not the validator's inner names."""
+    places = [tuple(e.get("loc", ())) for e in errors]
+    both = {p[:-1] for p in places if p and p[-1] == "int"} & {p[:-1] for p in places if p and p[-1] == "str"}
+    out: list[Mapping[str, Any]] = []
+    for error, place in zip(errors, places):
+        if place and place[:-1] in both and place[-1] in ("int", "str"):
+            if place[-1] == "int":
+                out.append({"type": "movie_id_type", "loc": list(place[:-1]), "input": error.get("input"),
+                            "msg": "Input should be a movie id: a whole number or a text"})
+            continue
+        out.append(error)
+    return out
 
 
 def _short_input(error: Mapping[str, Any]) -> dict[str, Any]:
