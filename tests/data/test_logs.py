@@ -2133,3 +2133,18 @@ def test_a_year_column_without_titles_is_said_to_be_left_unread(tmp_path):
     (tmp_path / "movies.csv").write_text("id,title\n1,X (1990)\n2,Y (1991)\n")
     assert not any("left unread" in n for n in reading_notes(load_log(tmp_path / "log.csv",
                                                                       catalog=tmp_path / "movies.csv")))
+
+
+def test_ids_a_spreadsheet_wrote_in_e_notation_are_said_to_be_rounded(tmp_path):
+    # 123456789012 and 123457000000 both saved as "1.23457E+11" were one movie without a word.
+    from cinerec.data.dataset import reading_notes
+
+    (tmp_path / "log.csv").write_text("user,item,rating\nu1,1.23457E+11,4\nu2,1.23458e+11,5\nu2,55,4\nu3,7E+3,2\n")
+    notes = reading_notes(load_log(tmp_path / "log.csv"))
+    assert (f"{tmp_path / 'log.csv'}: 3 movie ids are written in E notation, such as '1.23457E+11', as a spreadsheet "
+            "shows long numbers: saved so, they were rounded, and ids that differed may now be one; save the ids as "
+            "text (the column formatted as Text) and read the log again") in notes
+    assert not any("user id" in n for n in notes)
+    # Ids of letters and digits (a code with an E in it) are no such numbers.
+    (tmp_path / "log.csv").write_text("user,item,rating\nu1,1E5X,4\nu2,B7E+2,5\nu2,55,4\n")
+    assert not any("E notation" in n for n in reading_notes(load_log(tmp_path / "log.csv")))

@@ -43,7 +43,7 @@ import pandas as pd
 
 # (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
-from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain
+from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain, counted
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect, said
 from cinerec.io import arrow_source
 
@@ -237,7 +237,8 @@ def load_log(
     if in_numbers:
         info["times_in_numbers"] = True  # (read as seconds: dataset.reading_notes says when they read oddly)
     if log_notes := [*filter(None, [_unread_note(path, unread, has_ratings or implicit, timed),
-                                    _details_note(path, unread)]), *time_notes]:
+                                    _details_note(path, unread), _rounded_ids_note(path, user_raw, "user"),
+                                    _rounded_ids_note(path, item_raw, "movie")]), *time_notes]:
         info["log_notes"] = log_notes
     if catalog is not None:
         left: list[str] = []
@@ -1090,6 +1091,25 @@ def _unread_note(path: Path, unread: list[str], rated: bool, timed: bool) -> str
     return (f"{path}: {found} found by its usual name ({usual}), and {columns}, "
             f"so the log reads {reads}; if {which} holds {held}, name it with --columns "
             f"{' or '.join(f'{role}=NAME' for role in missing)}")  # (a note, kept with the data: the CLI's words)
+
+
+#: A number as a spreadsheet shows one too long for its column: 1.23457E+11.
+_E_NOTATION = r"\s*[+-]?\d(?:[.,]\d+)?[eE]\+\d+\s*"
+
+
+def _rounded_ids_note(path: Path, raw: np.ndarray, kind: str) -> str | None:
+    """The line said when ids are written as a spreadsheet shows long numbers (1.23457E+11):
+    saved so, they were rounded to six digits, and ids that differed may now be one, which
+    nothing else shows (each reads as a text id of its own)."""
+    if raw.dtype.kind != "O" or not len(raw):
+        return None
+    rounded = pd.Series(raw).astype(str).str.fullmatch(_E_NOTATION).to_numpy()
+    if not rounded.any():
+        return None
+    n, example = int(rounded.sum()), str(raw[int(np.argmax(rounded))])
+    return (f"{path}: {counted(n, f'{kind} id')} {'is' if n == 1 else 'are'} written in E notation, such as "
+            f"{example!r}, as a spreadsheet shows long numbers: saved so, they were rounded, and ids that differed may "
+            "now be one; save the ids as text (the column formatted as Text) and read the log again")
 
 
 def _left_unread(unread: list[str]) -> str:
