@@ -381,6 +381,7 @@ def test_catalogue_row_without_an_id_is_refused(tmp_path, text):
     ("id,title,year\n1,Alpha,nineteen\n", "line 2: year 'nineteen' is not a whole number"),
     ("id,title,year\n1,Alpha,1999\n2,Beta,1999.5\n", "line 3: year 1999.5 is not a whole number"),
     ("id,title,year\n1,Alpha,0x7CF\n2,Beta,1999\n", "line 2: year '0x7CF' is not a whole number"),  # not 1999
+    ("id,title,year\n1,Alpha,NA\n2,Beta,1999\n3,Gamma,0x7CF\n", "line 4: year '0x7CF'"),  # (NA stays unknown)
     ("id,title\n1,Alpha\n2, \n", "line 3: movie 2 has no title"),
     ("id,title\n1,Alpha\n1,Beta\n", "line 3: movie id 1 has title 'Beta' here and 'Alpha' on "),  # not np.int64(1)
     ('id,title\n1,Alpha\n2,"Beta (1991)\n3,Gamma\n4,Delta\n', "line 3: the title of movie 2 runs over several lines"),
@@ -1065,8 +1066,8 @@ def test_dates_written_with_dots_are_read_day_first_and_said_to_be(tmp_path):
     assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
         "2020-02-01", "2021-03-04", "2021-03-05"]
     assert reading_notes(data) == [
-        f"the dates of {f} written with dots, such as '04.03.2021' (line 2), are read day first (DD.MM.YYYY), as dates "
-        "so written are; if they are month first, write them as YYYY-MM-DD"]
+        f"the dates of {f} written with dots, such as '04.03.2021' (line 2), are read day first, as dates so written "
+        "are; if they are month first, write them as YYYY-MM-DD"]
     # One that can only be month first reads them all so; one only day first needs no word.
     f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,05.13.2021\n")
     assert sorted(pd.to_datetime(load_log(f).interactions.timestamps, unit="s").strftime("%m-%d")) == ["04-03", "05-13"]
@@ -1074,6 +1075,22 @@ def test_dates_written_with_dots_are_read_day_first_and_said_to_be(tmp_path):
     data = load_log(f)
     assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%m-%d")) == ["03-04", "03-13"]
     assert reading_notes(data) == []
+    # A folder reads its files alike: another file's 04/03/2021 is day first too, said; one
+    # that can only be month first is refused, naming both.
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.csv").write_text("user,item,rating,date\nanna,m1,4,04.03.2021\n")
+    (folder / "b.csv").write_text("user,item,rating,date\nbo,m1,4,04/03/2021\n")
+    data = load_log(folder)
+    assert pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d").tolist() == ["2021-03-04"] * 2
+    assert reading_notes(data) == [
+        f"the dates of {folder} written with dots, such as '04.03.2021' ({folder / 'a.csv'} line 2), are read day "
+        "first, as dates so written are, and so are its other dates that begin with two numbers; if they are month "
+        "first, write them as YYYY-MM-DD"]
+    (folder / "b.csv").write_text("user,item,rating,date\nbo,m1,4,05/13/2021\n")
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'a.csv'} line 2: time '04.03.2021' reads day first, "
+                                                  f"and {folder / 'b.csv'} line 2: '05/13/2021' month first")):
+        load_log(folder)
 
 
 def test_dates_of_three_two_digit_numbers_say_how_they_were_read(tmp_path):

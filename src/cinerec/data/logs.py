@@ -396,8 +396,10 @@ def _dates_one_way(files: list[Path], frames: list[dict[str, Any]], roles: Mappi
     """A folder's files with their dates of two leading numbers read one way, as a file's
     are: day first where some file shows it (files that showed neither way read again so),
     and refused where one file shows day first and another month first."""
+    # (a file of dates written with dots reads day first, as one that shows it does)
     shown = {kind: next(((f, fr["date_order"]["example"]) for f, fr in zip(files, frames)
-                         if fr["date_order"].get("order") == kind), None) for kind in ("day", "month")}
+                         if fr["date_order"].get("order") in ((kind, "dots") if kind == "day" else (kind,))), None)
+             for kind in ("day", "month")}
     if (day := shown["day"]) and (month := shown["month"]):
         raise DataError(f"{day[1][1]}: time {day[1][0]!r} reads day first, and {month[1][1]}: {month[1][0]!r} month "
                         "first; write the dates one way (YYYY-MM-DD reads only one way)")
@@ -421,9 +423,13 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
         said.append(f"the dates of {path} that begin with two numbers, such as {value!r} ({where}), are read month "
                     "first: none of them can only be read one way (13/01 day first, 01/13 month first); if they are day "
                     "first, write them as YYYY-MM-DD")
-    if all(o["order"] == "dots" for o in orders):
-        said.append(f"the dates of {path} written with dots, such as {value!r} ({where}), are read day first "
-                    "(DD.MM.YYYY), as dates so written are; if they are month first, write them as YYYY-MM-DD")
+    dots = [o for o in orders if o["order"] == "dots"]
+    if dots and all(o["order"] in ("dots", "either") for o in orders):  # (a folder's others read as they are)
+        value, where = dots[0]["example"]
+        where = where.removeprefix(f"{path} ")
+        others = "" if len(dots) == len(orders) else ", and so are its other dates that begin with two numbers"
+        said.append(f"the dates of {path} written with dots, such as {value!r} ({where}), are read day first, as "
+                    f"dates so written are{others}; if they are month first, write them as YYYY-MM-DD")
     if all(o.get("year_first") for o in orders):
         read = "day, month, year" if any(o["order"] == "day" for o in orders) else "month, day, year"
         said.append(f"the dates of {path} written as numbers with dashes and a two-digit year, such as {value!r} "
@@ -788,6 +794,8 @@ def _hex_as_written(table: Any, path: Path, read: Callable[[Mapping[str, Any]], 
     for name in whole:
         written = again.column(name)
         if pc.any(pc.match_substring_regex(written, r"^\s*[+-]?0[xX]")).as_py():
+            # (a cell the first read took for missing, NA or NULL, stays missing)
+            written = pc.if_else(pc.is_null(table.column(name)), pa.scalar(None, pa.string()), written)
             table = table.set_column(table.column_names.index(name), name, written)
     return table
 
