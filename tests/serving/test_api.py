@@ -354,6 +354,10 @@ def test_an_id_of_no_kind_an_id_can_be_is_one_error_at_its_place(client, liked):
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == [{"type": "movie_id_type", "loc": ["body", "liked", 1], "input": liked[0],
                                    "msg": "Input should be a movie id: a whole number or a text"}]
+    # Movie ids "int" and "str" as a mapping's keys, their stars wrong: two errors of stars.
+    r = client.post("/recommendations", json={"ratings": {"int": True, "str": "x"}})
+    assert [(d["loc"], d["type"]) for d in r.json()["detail"]] == [(["body", "ratings", "int"], "float_type"),
+                                                                  (["body", "ratings", "str"], "float_type")]
 
 
 @pytest.mark.parametrize("path,params,loc", [

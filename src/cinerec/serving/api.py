@@ -1114,11 +1114,15 @@ def _one_per_id(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """``errors`` with the two that a movie id neither a whole number nor a text gets (one
     for each kind it may be, ``loc`` ending in ``"int"`` and ``"str"``) told as one, at the
     id's own place: what an id may be, not the validator's inner names."""
+    # (an id of a list, at its position: a mapping's keys "int" and "str" are ids given, not these)
     places = [tuple(e.get("loc", ())) for e in errors]
-    both = {p[:-1] for p in places if p and p[-1] == "int"} & {p[:-1] for p in places if p and p[-1] == "str"}
+    kinds = [(p[:-1], p[-1], e.get("type")) for p, e in zip(places, errors)
+             if len(p) >= 2 and isinstance(p[-2], int) and (p[-1], e.get("type")) in (("int", "int_type"),
+                                                                                    ("str", "string_type"))]
+    both = {at for at, tag, _ in kinds if tag == "int"} & {at for at, tag, _ in kinds if tag == "str"}
     out: list[Mapping[str, Any]] = []
     for error, place in zip(errors, places):
-        if place and place[:-1] in both and place[-1] in ("int", "str"):
+        if len(place) >= 2 and place[:-1] in both and place[-1] in ("int", "str"):
             if place[-1] == "int":
                 out.append({"type": "movie_id_type", "loc": list(place[:-1]), "input": error.get("input"),
                             "msg": "Input should be a movie id: a whole number or a text"})
