@@ -413,6 +413,12 @@ def test_export_names_its_k_flag_when_a_shortlist_is_shorter(tmp_path, capsys):
     assert "-k 50 (the default): two-stage: k = 50 is more than candidates = 20" in capsys.readouterr().err
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "30"]) == 2
     assert "cinerec: error: -k 30: two-stage" in capsys.readouterr().err
+    # Called from Python (no command line to ask whether -k was given): the same words.
+    from cinerec.commands.export import export
+    from cinerec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^-k 50 \(the default\): two-stage"):
+        export(run_dir, db, quiet=True)
     assert main(["export", "--run", str(run_dir), "--db", db, "-k", "20", "-q"]) == 0
     # A catalogue no longer than the shortlist caps k first: recommend as export (recommend
     # refused -k 300 with candidates = 200 on 60 movies, which export took).

@@ -50,7 +50,8 @@ def export(
 
     from cinerec.errors import ConfigError
 
-    default = click.get_current_context().get_parameter_source("k") is ParameterSource.DEFAULT
+    context = click.get_current_context(silent=True)  # (none where export is called from Python)
+    default = k == DEFAULT_K if context is None else context.get_parameter_source("k") is ParameterSource.DEFAULT
     start = time.perf_counter()
     several = distributed_context().active
     if not several:  # before the run is read, as export_store does (under torchrun: rank 0's, before any reads it)
