@@ -2144,6 +2144,9 @@ def test_a_year_column_without_titles_is_said_to_be_left_unread(tmp_path):
     with pytest.raises(DataError, match="no movie has a known release year") as e:
         apply_filters(data, Filters(min_year=1980))
     assert note in str(e.value)
+    # Nor where the column was given a role of the log's own (its times).
+    (tmp_path / "timed.csv").write_text("user,item,rating,year\na,1,4,1990\nb,1,5,1991\n")
+    assert not any("left unread" in n for n in reading_notes(load_log(tmp_path / "timed.csv", columns={"time": "year"})))
     # With its titles, or with a movie file of its own, nothing is left unread to say.
     (tmp_path / "titled.csv").write_text("user,item,rating,title,year\na,1,4,X,1990\nb,2,5,Y,1991\n")
     assert not any("left unread" in n for n in reading_notes(load_log(tmp_path / "titled.csv")))

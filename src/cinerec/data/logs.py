@@ -272,8 +272,8 @@ def load_log(
                          "file with --catalog, or the column of titles with --columns title=NAME"]
             if notes:
                 info["catalog_notes"] = notes
-        elif left := [str(c) for c in headers[0]
-                      if str(c).strip().lower() in (*_CATALOG_NAMES["genres"], *_CATALOG_NAMES["year"])]:
+        elif left := [str(c) for c in headers[0] if c not in roles.values()  # (one --columns gave a role)
+                      and str(c).strip().lower() in (*_CATALOG_NAMES["genres"], *_CATALOG_NAMES["year"])]:
             # A year or genres column with no title column: read with the titles alone, it was
             # left without a word, and --min-year then said the log had no year to read.
             info["catalog_notes"] = [f"{path}: {_left_unread(left)}: a log's own years and genres are read beside "
