@@ -1134,6 +1134,18 @@ def test_people_a_rating_protocol_s_ndcg_leaves_out_are_counted_and_said():
     assert ndcg_measured(get_protocol("loo-full").prepare(ds, 0), model) == []  # (a ranking protocol: no NDCG of stars)
 
 
+def test_the_ndcg_note_counts_fold_by_fold(ml100k_dir):
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import ndcg_measured
+
+    prepared = get_protocol("ratings-fold", fold="all").prepare(load(ml100k_dir), 0)
+    model = prepared.create("baseline")
+    assert ndcg_measured(prepared, model) == [
+        "ndcg@5/ndcg@10 average over 452 of 459, 640 of 653, 833 of 869, 875 of 923, 856 of 927 people measured, "
+        "fold by fold, those whose held-out movies can be put in a better or worse order (two or more, not all rated "
+        "alike); RMSE and MAE over all of them"]
+
+
 def test_people_the_protocol_does_not_measure_are_counted_and_said(tmp_path):
     # A log of 32 people measured 31 ("users 31" in the table) without a word of who or why.
     from cinerec.data import load

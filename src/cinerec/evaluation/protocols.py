@@ -1179,7 +1179,7 @@ def ndcg_measured(prepared: Prepared, model: Recommender) -> list[str]:
         (ordered, n), = counts
         who = f"{ordered:,} of the {n:,} people measured"
     else:
-        who = "fewer of the people measured in each fold (" + ", ".join(f"{o:,} of {n:,}" for o, n in counts) + ")"
+        who = ", ".join(f"{o:,} of {n:,}" for o, n in counts) + " people measured, fold by fold"
     others = "AUC and accuracy" if model.can_predict_liked else "RMSE and MAE"
     return [f"{ndcg} average{'s' if len(prepared.protocol.ks) == 1 else ''} over {who}, those whose held-out movies can be "
             f"put in a better or worse order (two or more, not all rated alike); {others} over all of them"]
