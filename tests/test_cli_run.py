@@ -1556,3 +1556,14 @@ def test_a_study_read_in_python_checks_the_scale_it_is_given(tmp_path):
     with pytest.raises(ConfigError, match=r"^(--rating-scale|rating_scale) \[10, 1\]: the lowest rating must be "
                                           r"below the highest$"):
         Study.from_toml(study, rating_scale=(10, 1))
+
+
+def test_a_stage_s_peak_memory_is_in_gb_as_named(monkeypatch):
+    # It divided by 2^30 and said GB: 7.13 "GB" was 7.66 GB.
+    import cinerec.studies as studies
+
+    monkeypatch.setattr(studies, "_peak_bytes", lambda: 2_000_000_000)
+    stages = studies.Stages()
+    with stages("load"):
+        pass
+    assert stages.rows[0]["peak_gb"] == 2.0 and stages.peak_gb == 2.0
