@@ -85,6 +85,9 @@ def test_non_numeric_field(pristine, tmp_path, capsys, kind: str, eol: bytes) ->
     ("csv", "ratings.csv", b"3,12,4.0,2017-01-01\n", r"ratings\.csv line 9: timestamp '2017-01-01' is not an integer"),
     ("csv", "ratings.csv", b"3,12,4.0,964982703.5\n", r"ratings\.csv line 9: timestamp '964982703\.5' is not an"),
     ("100k", "u.data", b"12\t7\t4.0.0\t881250949\n", r"u\.data line 9: rating '4\.0\.0' is not a number"),
+    # Hexadecimal, which the reader took for a number (user 31, a time in 2020) without a word.
+    ("csv", "ratings.csv", b"0x1F,12,4.0,964982703\n", r"ratings\.csv line 9: user '0x1F' is not an integer"),
+    ("1m", "ratings.dat", b"1::2::5::0x5F5E1000\n", r"ratings\.dat line 9: timestamp '0x5F5E1000' is not an"),
 ])
 def test_a_value_of_number_characters_that_is_no_number_names_its_line(pristine, tmp_path, capsys, kind, name,
                                                                         line, pattern) -> None:
