@@ -160,7 +160,7 @@ def test_a_rating_models_default_protocol_on_implicit_data_says_it_was_the_defau
                                      "stars"),
     (["--liked-threshold", "-inf"], "--liked-threshold -inf: must be a number of stars"),
     (["--liked-threshold", "four"], "Invalid value for '--liked-threshold': 'four' is not a valid float"),
-    (["--min-year", "2001", "--max-year", "1990"], "--min-year 2001: is after --max-year 1990"),
+    (["--min-year", "2001", "--max-year", "1990"], "--min-year 2001: must not be after --max-year 1990"),
     (["--min-year", "2100"], "--min-year 2100 leaves no ratings (the data had 5,000 ratings"),
     (["--columns", "user=a"], "--columns: "),
     (["--catalog", "nowhere.csv"], "--catalog nowhere.csv: no such file"),

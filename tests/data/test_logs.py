@@ -2162,8 +2162,8 @@ def test_ids_a_spreadsheet_wrote_in_e_notation_are_said_to_be_rounded(tmp_path):
     (tmp_path / "log.csv").write_text("user,item,rating\nu1,1.23457E+11,4\nu2,1.23458e+11,5\nu2,55,4\nu3,7E+3,2\n")
     notes = reading_notes(load_log(tmp_path / "log.csv"))
     assert (f"{tmp_path / 'log.csv'}: 3 movie ids are written in E notation, such as '1.23457E+11', as a spreadsheet "
-            "shows long numbers: saved so, they were rounded, and ids that differed may now be one; save the ids as "
-            "text (the column formatted as Text) and read the log again") in notes
+            "shows long numbers: saved so, they may have been rounded, and ids that differed may now be one; save the "
+            "ids as text (the column formatted as Text) and read the log again") in notes
     assert not any("user id" in n for n in notes)
     # Ids of letters and digits (a code with an E in it) are no such numbers.
     (tmp_path / "log.csv").write_text("user,item,rating\nu1,1E5X,4\nu2,B7E+2,5\nu2,55,4\n")

@@ -902,9 +902,9 @@ def _repeats_note(dataset: Dataset) -> list[str]:
     if not dropped:
         return []
     source = dataset.info.get("source") or dataset.name
-    return [f"{source}: {counted(dropped, 'row')} left out, each an earlier row of a (user, movie) pair logged again: "
-            "a pair keeps its latest row (by time, then by order in the file), as a re-rating replaces the earlier "
-            "one"]
+    each = "an earlier row" if dropped == 1 else "each an earlier row"
+    return [f"{source}: {counted(dropped, 'row')} left out, {each} of a (user, movie) pair logged again: a pair keeps "
+            "its latest row (by time, then by order in the file), as a re-rating replaces the earlier one"]
 
 
 def _stray_scale_note(dataset: Dataset) -> list[str]:

@@ -450,8 +450,8 @@ def _check_all(f: Mapping[str, Any], where: str, flags: bool | Collection[str]) 
         if v is not None and not (_whole(v) and 1 <= v <= 9999):  # a title's year has four digits
             fail(key, v, "must be a whole year from 1 to 9999")
     if f["min_year"] is not None and f["max_year"] is not None and f["min_year"] > f["max_year"]:
-        fail("min_year", f["min_year"], f"is after {_label('max_year', flags)}"
-                                        f"{' ' if where == COMMAND_LINE else ' = '}{f['max_year']}")
+        fail("min_year", f["min_year"], f"must not be after {_label('max_year', flags)} {f['max_year']}"
+             if where == COMMAND_LINE else f"is after {_label('max_year', flags)} = {f['max_year']}")
     for key in ("top_users", "top_movies"):
         v = f[key]
         if v is not None and (not _whole(v) or v < 1):

@@ -1107,8 +1107,8 @@ _E_NOTATION = r"\s*[+-]?\d(?:[.,]\d+)?[eE]\+\d+\s*"
 
 def _rounded_ids_note(path: Path, raw: np.ndarray, kind: str) -> str | None:
     """The line said when ids are written as a spreadsheet shows long numbers (1.23457E+11):
-    saved so, they were rounded to six digits, and ids that differed may now be one, which
-    nothing else shows (each reads as a text id of its own)."""
+    saved so, they may have been rounded to six digits, and ids that differed may now be
+    one, which nothing else shows (each reads as a text id of its own)."""
     if raw.dtype.kind != "O" or not len(raw):
         return None
     rounded = pd.Series(raw).astype(str).str.fullmatch(_E_NOTATION).to_numpy()
@@ -1116,8 +1116,8 @@ def _rounded_ids_note(path: Path, raw: np.ndarray, kind: str) -> str | None:
         return None
     n, example = int(rounded.sum()), str(raw[int(np.argmax(rounded))])
     return (f"{path}: {counted(n, f'{kind} id')} {'is' if n == 1 else 'are'} written in E notation, such as "
-            f"{example!r}, as a spreadsheet shows long numbers: saved so, they were rounded, and ids that differed may "
-            "now be one; save the ids as text (the column formatted as Text) and read the log again")
+            f"{example!r}, as a spreadsheet shows long numbers: saved so, they may have been rounded, and ids that "
+            "differed may now be one; save the ids as text (the column formatted as Text) and read the log again")
 
 
 def _left_unread(unread: list[str]) -> str:
