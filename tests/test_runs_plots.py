@@ -249,3 +249,10 @@ def test_a_run_written_again_after_it_was_opened_asks_to_be_opened_again(dataset
             run.model("itemknn")
         (run_dir / "run.json").unlink(missing_ok=True)
         (tmp_path / "kept.json").rename(run_dir / "run.json")
+    # Its figures and plots too: read after the folder was written again, they were the new
+    # run's under the old one's labels.
+    run = open_run(run_dir)
+    finish_run(run_dir, meta={"best_model": "itemknn"})
+    for call in (run.leaderboard, run.plots):
+        with pytest.raises(DataError, match=r"written again since it was opened"):
+            call()

@@ -299,6 +299,7 @@ class Run:
         """``metrics.json`` (empty when the run has none), read once, with one clear error
         when it is damaged."""
         if self._metrics is None:
+            self._check_unchanged()  # (another run's figures under this one's labels)
             metrics: Any = {}
             if (self.path / "metrics.json").exists():
                 try:
@@ -318,6 +319,7 @@ class Run:
         """The run's pictures (``plots/*.png``), shown inline in a notebook."""
         from cinerec.evaluation.report import plot_files
 
+        self._check_unchanged()  # (another run's pictures)
         paths = plot_files(self.path, PLOTS)  # in report.md's order: the leaderboard first
         study = self.meta.get("command") == "run"
         damaged = study or "](plots/" in self._report_text()
