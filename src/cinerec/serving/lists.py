@@ -1013,7 +1013,9 @@ def top_n(source: Any, user_ids: Any, k: int = 10, *, dataset: Dataset | None = 
         k: list length.
         dataset: the dataset a fitted model was trained on (its whole data: every rated
             movie counts as seen).
-        model: which of a run's models (default: the run's best).
+        model: which of a run's models (default: the one it serves,
+            :attr:`~cinerec.runs.Run.default_model`: a study's exported two-stage model
+            where it has one, else its best).
     """
     if isinstance(source, Recommender):
         if dataset is None:
