@@ -862,6 +862,10 @@ def test_an_option_without_its_value_is_named_not_the_next_option_taken_as_it(ca
     # A bounded number's type was "integer range": "'abc' is not a valid integer range."
     (["recommend", "--run", "r", "--user", "1", "-k", "abc"], "Invalid value for '-k': 'abc' is not a valid integer. "),
     (["data", "synthesize", "--like", "ml-100k", "--scale", "x"], "'x' is not a valid float. "),
+    # A stray word was told as a missing option ("Missing option '--data'").
+    (["evaluate", "help"], "evaluate: unexpected extra argument 'help': cinerec evaluate takes options alone"),
+    (["evaluate", "--model", "ease", "--seed", "3", "x"], "unexpected extra argument 'x'"),
+    (["evaluate", "--model", "ease"], "evaluate: Missing option '--data'."),
 ])
 def test_another_commands_option_names_the_commands_that_take_it(capsys, argv, said):
     assert main(argv) == 2

@@ -262,6 +262,30 @@ def _single_value_flags(command: click.Command, argv: list[str]) -> tuple[str, l
                              if opt.startswith("--") or len(opt) == 2]
 
 
+def _stray_word(command: click.Command, argv: list[str]) -> str | None:
+    """The first word of ``argv`` that is neither the command's name, an option, nor an
+    option's value, for a command that takes options alone; else ``None``."""
+    if any(isinstance(p, click.Argument) for p in command.params):
+        return None
+    takes = {opt: p.nargs for p in command.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+             for opt in p.opts}
+    words = argv[:]
+    while words and words[0] != command.name:  # (past the group's words: "data info")
+        words.pop(0)
+    words = words[1:]
+    skip = 0
+    for word in words:
+        if skip:
+            skip -= 1
+        elif word == "--":
+            return None
+        elif word.startswith("-"):
+            skip = 0 if "=" in word else takes.get(word, 0)
+        else:
+            return word
+    return None
+
+
 #: Options naming a file or folder: an empty name would be read as the folder one is in.
 _PATHS = ("--out", "--run", "--db", "--catalog", "--config", "--profiles")
 
@@ -533,6 +557,10 @@ def _usage_error(error: click_errors.ClickException, root: click.Command, argv: 
             alike = _ALIKE.get(name or "")
             if alike is not None and alike in takes:
                 message += f", which takes {alike}"
+    if isinstance(error, click_errors.MissingParameter) and ctx is not None \
+            and (stray := _stray_word(ctx.command, argv)) is not None:
+        # (cinerec evaluate help: click said "Missing option '--data'", its check of extra words coming after)
+        message = f"unexpected extra argument {stray!r}: {where} takes options alone"
     # (click names a bounded number's type "integer range": -k abc "is not a valid integer range")
     message = message.replace("is not a valid integer range.", "is not a valid integer.") \
         .replace("is not a valid float range.", "is not a valid float.")
