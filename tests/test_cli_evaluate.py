@@ -380,6 +380,18 @@ def test_a_log_of_zeros_and_ones_is_said_to_be_read_as_stars_from_0_to_1(capsys,
     assert "0 and 1 alone" not in capsys.readouterr().err
 
 
+def test_a_stray_rating_a_filter_drops_is_still_said_for_the_scale_it_made(capsys, tmp_path):
+    # The 6 among ratings of 1 to 5 was said only while the filters kept it: --top-users that
+    # dropped its user left the scale 1 to 6 (what counts as liked moved up) without a word.
+    rows = [f"u{u},m{i},{1 + (u * 7 + i) % 5}" for u in range(1, 50) for i in range(12)]
+    rows += ["u0,m5,6", "u0,m6,4"]
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    assert main(["data", "info", str(tmp_path / "log.csv"), "--top-users", "49"]) == 0
+    err = capsys.readouterr().err
+    assert "49 users" in err and (f"note: the rating scale of {tmp_path / 'log.csv'} is read from its ratings as 1 to "
+                                  "6, and only 1 of its 590 ratings is 6, its highest (user 'u0', movie 'm5')") in err
+
+
 def test_rows_of_a_pair_logged_twice_that_the_reader_left_out_are_said(capsys, tmp_path):
     # evaluate, train and run left them out without a word; data info alone counted them.
     rows = [f"u{u},m{i},{1 + (u + i) % 5},{u * 100 + i}" for u in range(30) for i in range(12) if (u + i) % 3]

@@ -910,25 +910,37 @@ def _repeats_note(dataset: Dataset) -> list[str]:
 def _stray_scale_note(dataset: Dataset) -> list[str]:
     """A line when a log's scale, read from its ratings (no ``--rating-scale``), reaches an
     end that at most 3 of them hold, one in 500 or fewer (a 6 among ratings of 1 to 5, a
-    slip): nothing said so, and what counts as liked is read halfway up that scale."""
+    slip): nothing said so, and what counts as liked is read halfway up that scale. The
+    ratings are those read (``info["scale_strays"]``, kept as the log was read): a filter
+    that drops the 6 leaves the scale it made."""
     from cinerec.data.history import is_implicit
 
-    scale, x = dataset.info.get("rating_scale"), dataset.interactions
+    scale = dataset.info.get("rating_scale")
     if dataset.info.get("format") != "log" or dataset.info.get("rating_scale_given") or not scale or \
-            is_implicit(dataset) or not len(x):
+            is_implicit(dataset):
+        return []
+    strays = dataset.info["scale_strays"] if "scale_strays" in dataset.info else stray_scale_ends(dataset)
+    source = dataset.info.get("source") or dataset.name
+    give = said("--rating-scale LOW,HIGH", "rating_scale=(LOW, HIGH)")
+    return [f"the rating scale of {source} is read from its ratings as {scale[0]:g} to {scale[1]:g}, and only "
+            f"{len(s['who'])} of its {s['of']:,} ratings {'is' if len(s['who']) == 1 else 'are'} {s['end']:g}, its "
+            f"{s['word']} ({', '.join(f'user {u!r}, movie {m!r}' for u, m in s['who'])}): if that is a slip, correct "
+            f"it, or give the scale with {give} (what counts as liked is read on it)" for s in strays]
+
+
+def stray_scale_ends(dataset: Dataset) -> list[dict[str, Any]]:
+    """The ends of a log's scale read from its ratings that at most 3 of them hold, one in
+    500 or fewer (:func:`_stray_scale_note`): each end, which one (``"highest"``), how
+    many ratings there were and the raw (user, movie) of each rating at that end."""
+    scale, x = dataset.info.get("rating_scale"), dataset.interactions
+    if not scale or not len(x) or dataset.info.get("rating_scale_given"):
         return []
     out = []
     for end, word in ((float(scale[1]), "highest"), (float(scale[0]), "lowest")):
         at = np.flatnonzero(x.ratings == end)
         if 1 <= len(at) <= 3 and len(at) * 500 <= len(x) and len(np.unique(x.ratings)) > 2:
-            who = ", ".join(f"user {_plain(dataset.user_ids.raw[x.users[i]])!r}, movie "
-                            f"{_plain(dataset.item_ids.raw[x.items[i]])!r}" for i in at)
-            source = dataset.info.get("source") or dataset.name
-            give = said("--rating-scale LOW,HIGH", "rating_scale=(LOW, HIGH)")
-            out.append(f"the rating scale of {source} is read from its ratings as {scale[0]:g} to {scale[1]:g}, and "
-                       f"only {len(at)} of its {len(x):,} ratings {'is' if len(at) == 1 else 'are'} {end:g}, its "
-                       f"{word} ({who}): if that is a slip, correct it, or give the scale with {give} (what counts "
-                       "as liked is read on it)")
+            who = [[_plain(dataset.user_ids.raw[x.users[i]]), _plain(dataset.item_ids.raw[x.items[i]])] for i in at]
+            out.append({"end": end, "word": word, "of": len(x), "who": who})
     return out
 
 

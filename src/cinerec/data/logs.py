@@ -43,7 +43,8 @@ import pandas as pd
 
 # (_YEAR_SECONDS: a number beside dates in text that reads as a time this close to 1970,
 # and more than this before every one of those dates, is a placeholder or a year, not a time)
-from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain, counted
+from cinerec.data.dataset import _YEAR_SECONDS, Catalog, Dataset, IdMap, Interactions, _plain, counted, \
+    stray_scale_ends
 from cinerec.errors import ConfigError, DataError, NotFoundError, expect, said
 from cinerec.io import arrow_source
 
@@ -289,6 +290,8 @@ def load_log(
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
     out = Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
+    if strays := stray_scale_ends(out):  # (said of the ratings read, whatever a filter then drops)
+        out = out.replace(info={**info, "scale_strays": strays})
     if not (implicit and has_ratings):
         return out
     from cinerec.data.transforms import as_implicit
