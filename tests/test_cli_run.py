@@ -1567,3 +1567,28 @@ def test_a_stage_s_peak_memory_is_in_gb_as_named(monkeypatch):
     with stages("load"):
         pass
     assert stages.rows[0]["peak_gb"] == 2.0 and stages.peak_gb == 2.0
+
+
+def test_a_study_says_each_seed_s_count_of_people_its_ndcg_averages_over(tmp_path, capsys):
+    # The note was said beside the first model of each seed's split and then taken for a
+    # repeat: seed 2's count never shown, and how many were depended on how many models ran.
+    rng = np.random.default_rng(4)
+    rows = [f"u{u},m{m},{rng.integers(1, 6)}" for u in range(40) for m in rng.choice(30, 12, replace=False)]
+    (tmp_path / "log.csv").write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    study = tmp_path / "s.toml"
+    study.write_text(f'[data]\nsource = "{tmp_path / "log.csv"}"\n[protocol]\nname = "ratings-random"\n'
+                     'seeds = [0, 1, 2]\n[models.baseline]\n[models.knnbaseline]\n')
+    assert main(["run", str(study), "--out", str(tmp_path / "out"), "-q"]) == 0
+    notes = [n for n in read_json(tmp_path / "out" / "leaderboard.json")["notes"] if "average over" in n]
+    from cinerec.data import load
+    from cinerec.evaluation.protocols import get_protocol, ndcg_measured
+
+    data = load(tmp_path / "log.csv")
+    lines = [ndcg_measured(get_protocol("ratings-random").prepare(data, seed))[0] for seed in (0, 1, 2)]
+    assert lines[0].endswith("; the other figures over all of them")
+    if len(set(lines)) == 1:
+        assert notes == lines[:1]
+    else:
+        assert sorted(notes) == sorted({f"seed{'s' if lines.count(line) > 1 else ''} "
+                                        f"{', '.join(str(s) for s in (0, 1, 2) if lines[s] == line)}: {line}"
+                                        for line in lines})

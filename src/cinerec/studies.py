@@ -1446,7 +1446,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
     from cinerec.data.movielens import is_release
     from cinerec.data.filters import apply_filters
     from cinerec.evaluation.protocols import (LOWER_IS_BETTER, few_measured, few_words, figure_notes, get_protocol,
-                                              ks_left_out, lists_hold_all, mean_rmse, measured_few, seeds_words)
+                                              ks_left_out, lists_hold_all, mean_rmse, measured_few, ndcg_measured,
+                                              seeds_words)
     from cinerec.io import write_json
     from cinerec.models import MODELS, create
     from cinerec.models.base import with_features
@@ -1559,6 +1560,7 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
         split_keys: set[str] = set()  # what each seed's split holds out: one, where the protocol draws nothing
         few_counts: dict[int, int] = {}  # seed: how few people (or held-out ratings) it measured, where few
         lists_full: dict[str, list[int]] = {}  # lists_hold_all's line: the seeds it was said of
+        ndcg_some: dict[str, list[int]] = {}  # ndcg_measured's line (a split's count): the seeds it was said of
         few_ratings = False
         # The progress lines show the figures at the K the study is ranked by (10, or the largest measured).
         at = "@" + objective(protocol)[0].partition("@")[2] if not protocol.needs_ratings else "@10"
@@ -1579,6 +1581,8 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             held_all = lists_hold_all(prepared)  # (its count differs by seed: said once, below, by seed)
             for line in held_all:
                 lists_full.setdefault(line, []).append(seed)
+            for line in ndcg_measured(prepared):
+                ndcg_some.setdefault(line, []).append(seed)
             seed_notes = seed_ks_note + few_measured(prepared) + held_all
             if seed_ks_note:
                 ks_out.setdefault(tuple(k for k in protocol.ks if k not in prepared.ks), []).append(seed)
@@ -1610,8 +1614,9 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
                         kept_epochs[spec.label][seed] = kept
                     # What the figures measure (an approximate index's lists, a shortlist holding every
                     # candidate) and what the fit chose, as evaluate and train say them; named by the label.
+                    split_lines = seed_notes + ndcg_measured(prepared, model)  # (said once, below)
                     for line in figure_notes(prepared, model):
-                        if line in seed_notes:
+                        if line in split_lines:
                             continue
                         said = spec.label + line.removeprefix(model.name) if line.startswith(f"{model.name}:") else line
                         # Said once, not once a seed: a note of this table whose figures alone
@@ -1674,10 +1679,11 @@ def _run(study: Study, tmp: Path, quiet: bool, stages: Stages) -> dict[str, Any]
             })
         if few_counts:  # (first with the Ks left out: what the splits measure, before what the models did)
             model_notes[0:0] = few_words(few_counts, few_ratings, study.seeds)
-        if lists_full:  # one line where every seed says it alike, else each seed's own
-            alike = len(lists_full) == 1 and len(next(iter(lists_full.values()))) == len(study.seeds)
-            model_notes[0:0] = list(lists_full) if alike else \
-                [f"{seeds_words(seeds)}: {line}" for line, seeds in lists_full.items()]
+        for seen in (ndcg_some, lists_full):  # one line where every seed says it alike, else each seed's own
+            if seen:
+                alike = len(seen) == 1 and len(next(iter(seen.values()))) == len(study.seeds)
+                model_notes[0:0] = list(seen) if alike else \
+                    [f"{seeds_words(seeds)}: {line}" for line, seeds in seen.items()]
         if len(study.seeds) > 1 and len(split_keys) == 1:  # (a ± 0.0000 read as a figure measured precisely)
             model_notes.insert(0, f"{protocol.name} holds out the same ratings on every seed, so the ± over seeds is "
                                   "the models' own randomness alone (0 for a model that draws nothing), not how the "

@@ -1157,7 +1157,7 @@ def unmeasured(prepared: Prepared) -> list[str]:
     return [f"{n:,} of the {total:,} people in the data {'is' if n == 1 else 'are'} not measured: {why}"]
 
 
-def ndcg_measured(prepared: Prepared, model: Recommender) -> list[str]:
+def ndcg_measured(prepared: Prepared, model: Recommender | None = None) -> list[str]:
     """A line where a rating protocol's NDCG@K averages over fewer people than its RMSE:
     someone whose held-out movies cannot be put in a better or worse order (one movie,
     or all rated alike) has no NDCG (:func:`cinerec.evaluation.metrics.ndcg_of_ratings`),
@@ -1180,7 +1180,9 @@ def ndcg_measured(prepared: Prepared, model: Recommender) -> list[str]:
         who = f"{ordered:,} of the {n:,} people measured"
     else:
         who = ", ".join(f"{o:,} of {n:,}" for o, n in counts) + " people measured, fold by fold"
-    others = "AUC and accuracy" if model.can_predict_liked else "RMSE and MAE"
+    # (no model: a study's line for all its models, whichever figures each has)
+    others = "the other figures" if model is None else "AUC and accuracy" if model.can_predict_liked else \
+        "RMSE and MAE"
     return [f"{ndcg} average{'s' if len(prepared.protocol.ks) == 1 else ''} over {who}, those whose held-out movies can be "
             f"put in a better or worse order (two or more, not all rated alike); {others} over all of them"]
 
