@@ -77,7 +77,9 @@ def test_a_stopped_server_says_interrupted_and_exits_130(run_dir, workers):
     where one process says "interrupted" and exits 130, as the README promises."""
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # A hangup (the terminal closed) too: it killed one process where it stood, and made
+    # several start their workers again and serve on.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         proc, _ = _start(["--run", str(run_dir), "--workers", workers])
         proc.send_signal(sig)
         try:
@@ -331,3 +333,18 @@ def test_the_workers_settings_do_not_outlast_the_server(run_dir, tmp_path, monke
     assert main(argv) == 130
     assert seen[0].startswith(f"{os.path.realpath(tmp_path / 'p.sqlite')}\t")  # (the workers had it)
     assert SERVED_PROFILES_ENV not in os.environ and "CINEREC_SERVE_RUN" not in os.environ
+
+
+def test_a_worker_that_cannot_start_says_why_in_one_line_and_ends_as_a_failed_start(tmp_path, monkeypatch, capsys):
+    # It raised, exit status 1, which uvicorn's supervisor takes for a death: the worker
+    # started again every few seconds, each time with a traceback, while requests hung.
+    from uvicorn.config import STARTUP_FAILURE
+
+    from cinerec.commands import serve
+
+    monkeypatch.setenv(serve.ENV_RUN, str(tmp_path / "gone"))
+    monkeypatch.setenv(serve.ENV_PARENT, "0")
+    with pytest.raises(SystemExit) as e:
+        serve.app_from_environment()
+    assert e.value.code == STARTUP_FAILURE
+    assert capsys.readouterr().err == f"cinerec: error: serve worker: {tmp_path / 'gone'}: no such run folder\n"

@@ -86,11 +86,19 @@ def serve(
     # (a level given is kept, --quiet or not: --quiet lowers only the default)
     level = log_level.value if log_level is not None else "warning" if quiet else "info"
     if workers == 1:
+        import signal
+
         server = _server_class()(uvicorn.Config(app, log_level=level, log_config=_log_config(),
                                                 timeout_graceful_shutdown=GRACE_SECONDS))
+        # A hangup (the terminal closed) stops it as SIGTERM does: it ended the process where
+        # it stood, open requests cut and the profiles' SQLite side files left behind.
+        hangup = signal.signal(signal.SIGHUP, lambda sig, frame: server.handle_exit(signal.SIGTERM, frame)) \
+            if hasattr(signal, "SIGHUP") else None
         try:
             server.run(sockets=[sock])
         finally:  # (the app's shutdown closes them too; a server stopped before it started up has not)
+            if hangup is not None:
+                signal.signal(signal.SIGHUP, hangup)
             svc.close()
         if server.stopped_by_signal:  # (uvicorn raised it again, into the handler it found: ignored, it
             raise KeyboardInterrupt   # returned here as if nothing had stopped it)
@@ -158,7 +166,7 @@ def _supervisor_class() -> Any:
 
     class Supervisor(Multiprocess):
         """uvicorn's supervisor of ``--workers N``, noting whether a signal (Ctrl-C,
-        SIGTERM) stopped it: it also stops, the same way, when a worker cannot start."""
+        SIGTERM, SIGHUP) stopped it: it also stops, the same way, when a worker cannot start."""
 
         stopped_by_signal = False
 
@@ -169,6 +177,11 @@ def _supervisor_class() -> Any:
         def handle_term(self) -> None:
             self.stopped_by_signal = True
             super().handle_term()
+
+        def handle_hup(self) -> None:
+            # A hangup (the terminal closed) stops it as SIGTERM does, as it stops one
+            # process: uvicorn started the workers again, and served on with no terminal.
+            self.handle_term()
 
     return Supervisor
 
@@ -226,10 +239,21 @@ def app_from_environment() -> Any:
     """The app of one ``serve --workers N`` process, from the settings its parent left in the environment."""
     from cinerec.serving.api import create_app
 
+    from uvicorn.config import STARTUP_FAILURE
+
+    from cinerec.errors import CinerecError
+
     _stop_with(int(os.environ.get(ENV_PARENT) or 0))
     limit_threads(int(os.environ.get(ENV_THREADS, "1")))
-    app = create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
-                     os.environ.get(ENV_PROFILES) or None)
+    try:
+        app = create_app(os.environ[ENV_RUN], os.environ.get(ENV_DB) or None, os.environ.get(ENV_MODEL) or None,
+                         os.environ.get(ENV_PROFILES) or None)
+    except CinerecError as e:
+        # One line, and the exit status that tells uvicorn's supervisor the worker could not
+        # start: any other (a traceback's 1) was taken for a death, and the worker started
+        # again every few seconds, each time with its traceback, while requests hung.
+        print(f"cinerec: error: serve worker: {e}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILURE)
     # A worker uvicorn starts again (one died) reads the run folder as it is now: if it
     # was written again since, this process serves another run than its siblings, and
     # its /health says so.
