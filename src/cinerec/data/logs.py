@@ -428,11 +428,11 @@ def _dates_note(path: Path, frames: list[dict[str, Any]]) -> list[str]:
                     "first, write them as YYYY-MM-DD")
     dots = [o for o in orders if o["order"] == "dots"]
     if dots and all(o["order"] in ("dots", "either") for o in orders):  # (a folder's others read as they are)
-        value, where = dots[0]["example"]
-        where = where.removeprefix(f"{path} ")
+        dotted, at = dots[0]["example"]  # (its own example: the notes below name the first file's)
         others = "" if len(dots) == len(orders) else ", and so are its other dates that begin with two numbers"
-        said.append(f"the dates of {path} written with dots, such as {value!r} ({where}), are read day first, as "
-                    f"dates so written are{others}; if they are month first, write them as YYYY-MM-DD")
+        said.append(f"the dates of {path} written with dots, such as {dotted!r} ({at.removeprefix(f'{path} ')}), are "
+                    f"read day first, as dates so written are{others}; if they are month first, write them as "
+                    "YYYY-MM-DD")
     if all(o.get("year_first") for o in orders):
         read = "day, month, year" if any(o["order"] == "day" for o in orders) else "month, day, year"
         said.append(f"the dates of {path} written as numbers with dashes and a two-digit year, such as {value!r} "
