@@ -1020,6 +1020,11 @@ def test_lines_of_whitespace_alone_are_blank(tmp_path, name, text):
         load_log(f)
 
 
+def _days(data, fmt: str = "%Y-%m-%d") -> list[str]:
+    """A dataset's times as sorted dates, written as ``fmt`` says."""
+    return sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime(fmt))
+
+
 def test_dates_of_numbers_read_one_way_for_the_whole_column(tmp_path):
     """12/01/2021 was read month first and 13/01/2021 day first, in one column: the
     ratings' order came out wrong without a word."""
@@ -1029,7 +1034,7 @@ def test_dates_of_numbers_read_one_way_for_the_whole_column(tmp_path):
     day = pd.to_datetime(t, unit="s").strftime("%Y-%m-%d").tolist()
     assert sorted(day) == ["2021-01-12", "2021-01-13", "2021-01-20"]
     f.write_text("user,item,rating,date\nanna,m1,4,12/01/2021\nanna,m2,5,01/13/2021\n")  # month first
-    assert sorted(pd.to_datetime(load_log(f).interactions.timestamps, unit="s").strftime("%m-%d")) == ["01-13", "12-01"]
+    assert _days(load_log(f), "%m-%d") == ["01-13", "12-01"]
     f.write_text("user,item,rating,date\nanna,m1,4,13/01/2021\nanna,m2,5,01/13/2021\n")
     with pytest.raises(DataError, match=re.escape("line 2: time '13/01/2021' reads day first, and line 3: "
                                                   "'01/13/2021' month first")):
@@ -1044,8 +1049,7 @@ def test_dates_that_read_either_way_are_read_month_first_and_said_to_be(tmp_path
     f = tmp_path / "log.csv"
     f.write_text("user,item,rating,date\nanna,m1,4,2021-01-20\nanna,m2,5,03/04/2020\nbo,m1,3,05/04/2020\n")
     data = load_log(f)
-    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%m-%d")) == ["01-20", "03-04",
-                                                                                                "05-04"]
+    assert _days(data, "%m-%d") == ["01-20", "03-04", "05-04"]
     assert reading_notes(data) == [
         f"the dates of {f} that begin with two numbers, such as '03/04/2020' (line 3), are read month first: none of "
         "them can only be read one way (13/01 day first, 01/13 month first); if they are day first, write them as "
@@ -1063,17 +1067,16 @@ def test_dates_written_with_dots_are_read_day_first_and_said_to_be(tmp_path):
     f = tmp_path / "log.csv"
     f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,05.03.2021\nbo,m1,3,01.02.2020\n")
     data = load_log(f)
-    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
-        "2020-02-01", "2021-03-04", "2021-03-05"]
+    assert _days(data) == ["2020-02-01", "2021-03-04", "2021-03-05"]
     assert reading_notes(data) == [
         f"the dates of {f} written with dots, such as '04.03.2021' (line 2), are read day first, as dates so written "
         "are; if they are month first, write them as YYYY-MM-DD"]
     # One that can only be month first reads them all so; one only day first needs no word.
     f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,05.13.2021\n")
-    assert sorted(pd.to_datetime(load_log(f).interactions.timestamps, unit="s").strftime("%m-%d")) == ["04-03", "05-13"]
+    assert _days(load_log(f), "%m-%d") == ["04-03", "05-13"]
     f.write_text("user,item,rating,date\nanna,m1,4,04.03.2021\nanna,m2,5,13.03.2021\n")
     data = load_log(f)
-    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%m-%d")) == ["03-04", "03-13"]
+    assert _days(data, "%m-%d") == ["03-04", "03-13"]
     assert reading_notes(data) == []
     # A folder reads its files alike: another file's 04/03/2021 is day first too, said; one
     # that can only be month first is refused, naming both.
@@ -1101,8 +1104,7 @@ def test_dates_of_three_two_digit_numbers_say_how_they_were_read(tmp_path):
     f = tmp_path / "log.csv"
     f.write_text("user,item,rating,date\nanna,m1,4,21-03-04\nanna,m2,5,23-01-02\nbo,m1,3,22-05-06\n")
     data = load_log(f)
-    assert sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d")) == [
-        "2002-01-23", "2004-03-21", "2006-05-22"]
+    assert _days(data) == ["2002-01-23", "2004-03-21", "2006-05-22"]
     assert reading_notes(data) == [
         f"the dates of {f} written as numbers with dashes and a two-digit year, such as '21-03-04' (line 2), are read "
         "as day, month, year; if their year comes first (21-03-04 for 2021-03-04), write them as YYYY-MM-DD"]
@@ -1120,7 +1122,7 @@ def test_a_folders_dates_are_read_one_way_for_all_its_files(tmp_path):
     (tmp_path / "a.csv").write_text("user,item,rating,date\n1,10,4,13/01/2021\n1,11,3,14/02/2021\n")
     (tmp_path / "b.csv").write_text("user,item,rating,date\n2,10,5,03/04/2020\n2,11,2,05/04/2020\n")
     data = load_log(tmp_path)
-    days = sorted(pd.to_datetime(data.interactions.timestamps, unit="s").strftime("%Y-%m-%d"))
+    days = _days(data)
     assert days == ["2020-04-03", "2020-04-05", "2021-01-13", "2021-02-14"] and reading_notes(data) == []
     (tmp_path / "c.csv").write_text("user,item,rating,date\n3,10,5,01/13/2020\n")
     with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'a.csv'} line 2: time '13/01/2021' reads day first, "

@@ -919,7 +919,8 @@ def _stray_scale_note(dataset: Dataset) -> list[str]:
     if dataset.info.get("format") != "log" or dataset.info.get("rating_scale_given") or not scale or \
             is_implicit(dataset):
         return []
-    strays = dataset.info["scale_strays"] if "scale_strays" in dataset.info else stray_scale_ends(dataset)
+    strays = dataset.info["scale_strays"] if "scale_strays" in dataset.info else \
+        stray_scale_ends(dataset.interactions, dataset.user_ids, dataset.item_ids, scale)
     source = dataset.info.get("source") or dataset.name
     give = said("--rating-scale LOW,HIGH", "rating_scale=(LOW, HIGH)")
     return [f"the rating scale of {source} is read from its ratings as {scale[0]:g} to {scale[1]:g}, and only "
@@ -928,18 +929,19 @@ def _stray_scale_note(dataset: Dataset) -> list[str]:
             f"it, or give the scale with {give} (what counts as liked is read on it)" for s in strays]
 
 
-def stray_scale_ends(dataset: Dataset) -> list[dict[str, Any]]:
-    """The ends of a log's scale read from its ratings that at most 3 of them hold, one in
-    500 or fewer (:func:`_stray_scale_note`): each end, which one (``"highest"``), how
-    many ratings there were and the raw (user, movie) of each rating at that end."""
-    scale, x = dataset.info.get("rating_scale"), dataset.interactions
-    if not scale or not len(x) or dataset.info.get("rating_scale_given"):
+def stray_scale_ends(x: Interactions, user_ids: IdMap, item_ids: IdMap, scale: Sequence[float] | None
+                     ) -> list[dict[str, Any]]:
+    """The ends of ``scale``, a log's read from its ratings ``x``, that at most 3 of them
+    hold, one in 500 or fewer (:func:`_stray_scale_note`): each end, which one
+    (``"highest"``), how many ratings there were and the raw (user, movie) of each rating
+    at that end."""
+    if not scale or not len(x):
         return []
     out = []
     for end, word in ((float(scale[1]), "highest"), (float(scale[0]), "lowest")):
         at = np.flatnonzero(x.ratings == end)
         if 1 <= len(at) <= 3 and len(at) * 500 <= len(x) and len(np.unique(x.ratings)) > 2:
-            who = [[_plain(dataset.user_ids.raw[x.users[i]]), _plain(dataset.item_ids.raw[x.items[i]])] for i in at]
+            who = [[_plain(user_ids.raw[x.users[i]]), _plain(item_ids.raw[x.items[i]])] for i in at]
             out.append({"end": end, "word": word, "of": len(x), "who": who})
     return out
 

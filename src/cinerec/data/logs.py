@@ -289,9 +289,10 @@ def load_log(
     if dropped:
         info["duplicates_dropped"] = dropped
     name = path.stem if path.is_file() else path.resolve().name
-    out = Dataset(name, x, IdMap(user_raw, "user"), IdMap(item_raw, "movie"), cat, None, info)
-    if strays := stray_scale_ends(out):  # (said of the ratings read, whatever a filter then drops)
-        out = out.replace(info={**info, "scale_strays": strays})
+    user_ids, item_ids = IdMap(user_raw, "user"), IdMap(item_raw, "movie")
+    if not info["implicit"] and scale is None:  # (said of the ratings read, whatever a filter then drops)
+        info["scale_strays"] = stray_scale_ends(x, user_ids, item_ids, info["rating_scale"])
+    out = Dataset(name, x, user_ids, item_ids, cat, None, info)
     if not (implicit and has_ratings):
         return out
     from cinerec.data.transforms import as_implicit

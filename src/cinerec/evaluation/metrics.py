@@ -28,7 +28,7 @@ import scipy.sparse as sp
 __all__ = [
     "hits", "hit_rate", "ndcg", "recall", "precision", "mrr", "coverage",
     "categorical_accuracy", "hit_rate_of_ranks", "mrr_of_ranks", "rmse", "mae", "user_mean",
-    "ndcg_of_ratings", "auc", "accuracy",
+    "ndcg_of_ratings", "ratings_differ", "auc", "accuracy",
 ]
 
 
@@ -295,13 +295,21 @@ def ndcg_of_ratings(users: Any, items: Any, scores: Any, ratings: Any, k: int, *
 
     got = dcg(np.lexsort((it, -s, u)))  # by user, then score (highest first), then movie index
     ideal = dcg(np.lexsort((-r, u)))
-    # A user's ratings differ when their largest and smallest differ.
-    top = np.full(len(counts), -np.inf)
-    np.maximum.at(top, u, r)
-    bottom = np.full(len(counts), np.inf)
-    np.minimum.at(bottom, u, r)
-    values = np.divide(got, ideal, out=np.full(len(counts), np.nan), where=(ideal > 0) & (top > bottom))
+    values = np.divide(got, ideal, out=np.full(len(counts), np.nan),
+                       where=(ideal > 0) & ratings_differ(u, r, len(counts)))
     return values if per_user else user_mean(values)
+
+
+def ratings_differ(users: Any, ratings: Any, n_users: int) -> np.ndarray:
+    """``(n_users,) bool``: whether each user's ratings are not all alike (their largest and
+    smallest differ), which their NDCG of ratings needs (:func:`ndcg_of_ratings`)."""
+    u = np.asarray(users).astype(np.int64).ravel()
+    r = np.asarray(ratings, dtype=np.float64).ravel()
+    top = np.full(n_users, -np.inf)
+    np.maximum.at(top, u, r)
+    bottom = np.full(n_users, np.inf)
+    np.minimum.at(bottom, u, r)
+    return top > bottom
 
 
 def _labelled(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:

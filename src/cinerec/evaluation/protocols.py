@@ -1164,14 +1164,8 @@ def ndcg_measured(prepared: Prepared, model: Recommender | None = None) -> list[
     and the report said "936 users measured" of a figure that measured 882."""
     if not prepared.protocol.needs_ratings or not prepared.protocol.ks:
         return []
-    counts = []
-    for part in prepared.folds or (prepared,):
-        test = part.test
-        high = np.full(test.n_users, -np.inf)
-        low = np.full(test.n_users, np.inf)
-        np.maximum.at(high, test.users, test.ratings)
-        np.minimum.at(low, test.users, test.ratings)
-        counts.append((int(np.count_nonzero(high > low)), len(part.users)))
+    counts = [(int(np.count_nonzero(M.ratings_differ(part.test.users, part.test.ratings, part.test.n_users))),
+               len(part.users)) for part in prepared.folds or (prepared,)]
     if all(ordered == n or not ordered for ordered, n in counts):
         return []  # (every one measured; no one at all is said as an unmeasured figure)
     ndcg = "/".join(f"ndcg@{k}" for k in prepared.protocol.ks)
