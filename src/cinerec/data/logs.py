@@ -792,7 +792,7 @@ def _hex_as_written(table: Any, path: Path, read: Callable[[Mapping[str, Any]], 
 
     whole = [name for name, kind in zip(table.column_names, table.schema.types)
              if pa.types.is_integer(kind) and name not in text]
-    if not whole or not _holds_hex(path):
+    if not whole or not holds_hex(path):
         return table
     again = read({**text, **{name: pa.string() for name in whole}})
     for name in whole:
@@ -804,7 +804,7 @@ def _hex_as_written(table: Any, path: Path, read: Callable[[Mapping[str, Any]], 
     return table
 
 
-def _holds_hex(path: Path) -> bool:
+def holds_hex(path: Path) -> bool:
     """Whether the file's bytes below its header hold ``0x`` or ``0X``. A letter x is looked
     for first, a single byte found at memory speed (a tenth of a second in 700 MB), where
     a search for the two bytes takes ten times that: a file of numbers has no x at all."""

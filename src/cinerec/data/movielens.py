@@ -866,9 +866,9 @@ def _rating_columns(path: Path, family: str, whole_stars: bool = False) -> tuple
         raise _parse_error(path, family, e) from None
     if table.num_rows == 0:
         raise DataError(f"{path}: no ratings in the file")
-    from cinerec.data.logs import _holds_hex
+    from cinerec.data.logs import holds_hex
 
-    if _holds_hex(path):  # (0x1F, which the reader took for 31 and no release writes: refused by line)
+    if holds_hex(path):  # (0x1F, which the reader took for 31 and no release writes: refused by line)
         hexed = _parse_error(path, family, ValueError("a number written in hexadecimal"))
         if " line " in str(hexed):
             raise hexed
